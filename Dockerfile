@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# Switchman as a container. Build with `make image`, or:
+#
+#	docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t switchman .
+#
+# Run it with your configuration mounted at /etc/switchman/switchman.yaml
+# and the chat tokens it refers to passed as environment variables. Keep
+# store.path under /var/lib/switchman (the only directory the bot's user may
+# write), listen on 0.0.0.0:8080, and run with --init so the processes that
+# restart commands detach are reaped.
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+        -o /out/bot ./cmd/bot
+
+FROM debian:bookworm-slim
+# The local transport runs deploy steps through /bin/sh, unpacking with tar
+# and gzip or zstd; ca-certificates lets the bot fetch HTTPS artifacts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates tar gzip zstd \
+    && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 switchman \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/switchman \
+        --no-create-home --shell /usr/sbin/nologin switchman \
+    && install -d -o switchman -g switchman -m 0750 /var/lib/switchman
+COPY --from=build /out/bot /usr/local/bin/bot
+COPY config/ /etc/switchman/
+# No secrets are baked in: tokens come from the environment at run time.
+# Configs that read bot.listen from ${SWITCHMAN_LISTEN}, as the reference one
+# does, listen on all interfaces of the container.
+ENV SWITCHMAN_LISTEN=0.0.0.0:8080
+WORKDIR /var/lib/switchman
+USER switchman
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/bot"]
+CMD ["-config", "/etc/switchman/switchman.yaml", "serve"]

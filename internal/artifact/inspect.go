@@ -1,0 +1,527 @@
+package artifact
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Errors from Inspector.Result wrap one of these, so callers can tell a
+// tampered or misnamed download (ErrChecksum) from a broken one
+// (ErrCorrupt) from a hostile one (ErrUnsafe).
+var (
+	ErrChecksum = errors.New("checksum mismatch")
+	ErrCorrupt  = errors.New("corrupt artifact")
+	ErrUnsafe   = errors.New("unsafe tar entry")
+)
+
+// ChecksumError is a sha256 that differs from the expected one.
+type ChecksumError struct {
+	Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("checksum mismatch: expected sha256 %s, got %s", e.Want, e.Got)
+}
+
+func (e *ChecksumError) Unwrap() error { return ErrChecksum }
+
+// UnsafeEntryError is a tar entry that could write outside the release
+// directory or create something other than files, directories and links.
+type UnsafeEntryError struct {
+	// Entry is the entry's name as it appears in the archive.
+	Entry  string
+	Reason string
+}
+
+func (e *UnsafeEntryError) Error() string {
+	return fmt.Sprintf("unsafe tar entry %q: %s", e.Entry, e.Reason)
+}
+
+func (e *UnsafeEntryError) Unwrap() error { return ErrUnsafe }
+
+// Compression is how a tarball is compressed; its value is the name that
+// tar and people use.
+type Compression string
+
+const (
+	Gzip Compression = "gzip"
+	Zstd Compression = "zstd"
+)
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// Detect tells the compression of an artifact from its first bytes (four
+// are enough). Anything else is an error wrapping ErrCorrupt.
+func Detect(head []byte) (Compression, error) {
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		return Gzip, nil
+	case bytes.HasPrefix(head, zstdMagic):
+		return Zstd, nil
+	}
+	return "", fmt.Errorf("%w: not a gzip or zstd tarball", ErrCorrupt)
+}
+
+// zstdMaxWindow bounds the memory a zstd stream may make the decoder use.
+// It allows streams made with zstd --long (a 128 MiB window).
+const zstdMaxWindow = 128 << 20
+
+// maxSymlinkHops bounds symlink resolution, as the kernel's ELOOP does.
+const maxSymlinkHops = 40
+
+// Report is what an Inspector found.
+type Report struct {
+	Compression Compression
+	// SHA256 is the lowercase hex digest of the bytes written.
+	SHA256 string
+	// Bytes is how many bytes were written (the compressed size).
+	Bytes int64
+	// Entries counts the tar entries, Files the regular files among them.
+	Entries int
+	Files   int
+	// UnpackedBytes is the total size of the regular files.
+	UnpackedBytes int64
+}
+
+// Inspector checks an artifact while it streams to hosts: it is written
+// the compressed bytes, hashes them, decompresses them and checks every tar
+// entry. Writes never fail and never block on a broken artifact, so an
+// Inspector can sit beside the hosts in a fan-out; once the archive is
+// known to be bad it only keeps hashing.
+//
+// An Inspector is used by one goroutine, except Err, which is safe to call
+// from any. It must be closed: Close releases the goroutine that reads the
+// archive.
+type Inspector struct {
+	want   string
+	hash   hash.Hash
+	bytes  int64
+	pw     *io.PipeWriter
+	piping bool // the reader goroutine is still taking bytes
+	closed bool
+
+	done chan struct{} // closed when the reader goroutine has ended
+	// Set by the reader goroutine before done is closed.
+	report Report
+	err    error
+
+	result error // set by Close
+}
+
+// NewInspector returns an Inspector that expects the artifact's sha256 to
+// be wantSHA256 (hex, any case); "" checks no checksum.
+func NewInspector(wantSHA256 string) *Inspector {
+	pr, pw := io.Pipe()
+	i := &Inspector{
+		want:   strings.ToLower(strings.TrimSpace(wantSHA256)),
+		hash:   sha256.New(),
+		pw:     pw,
+		piping: true,
+		done:   make(chan struct{}),
+	}
+	go i.read(pr)
+	return i
+}
+
+// Write hashes p and hands it to the archive reader. It always returns
+// len(p), nil, except after Close.
+func (i *Inspector) Write(p []byte) (int, error) {
+	if i.closed {
+		return 0, errors.New("inspector: write after close")
+	}
+	i.hash.Write(p)
+	i.bytes += int64(len(p))
+	if i.piping {
+		// The reader closes its end when it stops early, which makes this
+		// fail at once instead of blocking.
+		if _, err := i.pw.Write(p); err != nil {
+			i.piping = false
+		}
+	}
+	return len(p), nil
+}
+
+// Close ends the stream, waits for the archive reader and returns the same
+// error as Result. Closing twice is harmless.
+func (i *Inspector) Close() error {
+	if i.closed {
+		return i.result
+	}
+	i.closed = true
+	i.pw.Close()
+	<-i.done
+	i.report.SHA256 = hex.EncodeToString(i.hash.Sum(nil))
+	i.report.Bytes = i.bytes
+
+	var errs []error
+	switch {
+	case i.want == "":
+	case !isSHA256(i.want):
+		errs = append(errs, fmt.Errorf("%w: expected checksum %q is not a sha256 digest", ErrChecksum, i.want))
+	case i.want != i.report.SHA256:
+		errs = append(errs, &ChecksumError{Want: i.want, Got: i.report.SHA256})
+	}
+	if i.err != nil {
+		errs = append(errs, i.err)
+	}
+	i.result = errors.Join(errs...)
+	return i.result
+}
+
+// Result returns what the Inspector found. The error, if any, wraps
+// ErrChecksum, ErrCorrupt or ErrUnsafe (a checksum mismatch may come with
+// one of the others); the Report is filled in as far as the inspection got.
+// Result must be called after Close.
+func (i *Inspector) Result() (Report, error) {
+	if !i.closed {
+		return Report{}, errors.New("inspector: Result called before Close")
+	}
+	return i.report, i.result
+}
+
+// Err returns the error that stopped the archive reader early, or nil
+// while the archive still looks good. It lets a caller abort a delivery
+// before the stream ends; it does not check the checksum, which is only
+// known after Close.
+func (i *Inspector) Err() error {
+	select {
+	case <-i.done:
+		return i.err
+	default:
+		return nil
+	}
+}
+
+// read is the reader goroutine: it consumes pr until the archive ends or
+// proves bad.
+func (i *Inspector) read(pr *io.PipeReader) {
+	defer close(i.done)
+	err := i.inspect(pr)
+	if err != nil {
+		i.err = err
+		// Writers must not block on a reader that stopped.
+		pr.CloseWithError(err)
+		return
+	}
+	// Data after the compressed stream has been read by the decompressor;
+	// make sure nothing is left so the writer never blocks.
+	if _, err := io.Copy(io.Discard, pr); err != nil {
+		i.err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+}
+
+func (i *Inspector) inspect(r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(len(zstdMagic)) // a short stream fails Detect
+	comp, err := Detect(head)
+	if err != nil {
+		return err
+	}
+	i.report.Compression = comp
+
+	var dec io.Reader
+	switch comp {
+	case Gzip:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%w: gzip: %w", ErrCorrupt, err)
+		}
+		defer zr.Close()
+		dec = zr
+	case Zstd:
+		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+		}
+		defer zr.Close()
+		dec = zr
+	}
+
+	t := newTree()
+	tail := &zeroTail{r: dec}
+	tr := tar.NewReader(tail)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, comp, err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue // pax metadata for the whole archive (git archive writes one)
+		}
+		i.report.Entries++
+		if err := t.add(hdr); err != nil {
+			return err
+		}
+		if isRegular(hdr.Typeflag) {
+			i.report.Files++
+			i.report.UnpackedBytes += hdr.Size
+		}
+	}
+	// archive/tar also ends quietly when the stream stops between two
+	// entries or inside padding; only the end marker shows that nothing
+	// was cut off.
+	if tail.n%blockSize != 0 || tail.zeros < blockSize {
+		return fmt.Errorf("%w: tar archive is truncated (no end-of-archive marker)", ErrCorrupt)
+	}
+	if err := t.recheck(); err != nil {
+		return err
+	}
+	if i.report.Entries == 0 {
+		return fmt.Errorf("%w: the archive has no entries", ErrCorrupt)
+	}
+	// The tar end marker may come before the end of the compressed stream;
+	// reading to the end checks the stream's own checksum and length.
+	if _, err := io.Copy(io.Discard, dec); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, comp, err)
+	}
+	return nil
+}
+
+const blockSize = 512
+
+// zeroTail counts the bytes read through it and how many of the last ones
+// were zero, which is how a tar archive ends.
+type zeroTail struct {
+	r     io.Reader
+	n     int64
+	zeros int64
+}
+
+func (z *zeroTail) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	z.n += int64(n)
+	i := n - 1
+	for i >= 0 && p[i] == 0 {
+		i--
+	}
+	if i < 0 {
+		z.zeros += int64(n)
+	} else {
+		z.zeros = int64(n - 1 - i)
+	}
+	return n, err
+}
+
+func isRegular(typ byte) bool {
+	switch typ {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+		return true
+	}
+	return false
+}
+
+// maxName bounds entry names and link targets, as PATH_MAX does on the
+// host; it also bounds the work of resolving them.
+const maxName = 4096
+
+// tree follows what extracting the archive in order creates, as far as
+// symlinks go, so that every entry and link target is resolved the way the
+// kernel on the host would resolve it: a lexical check alone misses "t ->
+// s/.." when s is a symlink to ".".
+type tree struct {
+	// links maps the resolved path of each symlink (slash-separated, from
+	// the release directory, "" being the directory itself) to its target.
+	links map[string]string
+}
+
+func newTree() *tree { return &tree{links: map[string]string{}} }
+
+// add checks one entry and records it.
+func (t *tree) add(hdr *tar.Header) error {
+	name := hdr.Name
+	unsafe := func(format string, args ...any) error {
+		return &UnsafeEntryError{Entry: name, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink:
+	case tar.TypeChar:
+		return unsafe("character device")
+	case tar.TypeBlock:
+		return unsafe("block device")
+	case tar.TypeFifo:
+		return unsafe("fifo")
+	default:
+		return unsafe("unsupported entry type %q", hdr.Typeflag)
+	}
+	if why := checkName(name); why != "" {
+		return unsafe("name %s", why)
+	}
+	if strings.HasPrefix(name, "/") {
+		return unsafe("absolute path")
+	}
+	if escapes(path.Clean(name)) {
+		return unsafe("path escapes the release directory")
+	}
+	if hasDotDot(name) {
+		// GNU tar on the hosts refuses these too; say so before delivery.
+		return unsafe("path has a .. component")
+	}
+	// Where the entry lands: its parent is resolved through the symlinks
+	// made so far, and the entry takes the place of its last component.
+	at, err := t.resolve("", strings.TrimRight(name, "/"), false)
+	if err != nil {
+		return unsafe("path %s", err)
+	}
+	if _, ok := t.links[at]; ok {
+		// Whether an extractor replaces a symlink or writes through it
+		// differs between tools; refuse rather than guess.
+		return unsafe("replaces the symlink at %s", at)
+	}
+
+	switch hdr.Typeflag {
+	case tar.TypeSymlink:
+		target := hdr.Linkname
+		if why := checkName(target); why != "" {
+			return unsafe("symlink target %s", why)
+		}
+		if strings.HasPrefix(target, "/") {
+			return unsafe("symlink to absolute path %q", target)
+		}
+		if at == "" {
+			return unsafe("symlink replaces the release directory")
+		}
+		if _, err := t.resolve(parentOf(at), target, true); err != nil {
+			return unsafe("symlink to %q %s", target, err)
+		}
+		t.links[at] = target
+	case tar.TypeLink:
+		target := hdr.Linkname
+		if why := checkName(target); why != "" {
+			return unsafe("hard link target %s", why)
+		}
+		if strings.HasPrefix(target, "/") || escapes(path.Clean(target)) {
+			return unsafe("hard link to %q outside the release directory", target)
+		}
+		if hasDotDot(target) {
+			return unsafe("hard link target %q has a .. component", target)
+		}
+		// Hard link targets are archive paths, from the release directory;
+		// link(2) does not follow a symlink in the last component.
+		if _, err := t.resolve("", target, false); err != nil {
+			return unsafe("hard link to %q %s", target, err)
+		}
+	}
+	return nil
+}
+
+// recheck resolves every symlink again once the archive is complete: a
+// link that pointed at a path that did not exist yet (t -> s/..) may point
+// outside once a later entry makes s a symlink.
+func (t *tree) recheck() error {
+	for _, at := range slices.Sorted(maps.Keys(t.links)) {
+		target := t.links[at]
+		if _, err := t.resolve(parentOf(at), target, true); err != nil {
+			return &UnsafeEntryError{Entry: at, Reason: fmt.Sprintf("symlink to %q %s", target, err)}
+		}
+	}
+	return nil
+}
+
+// resolve walks p from dir (a resolved path) through the symlinks recorded
+// so far and returns the resolved path. followLast says whether a symlink
+// in the last component is followed. It fails if the walk leaves the
+// release directory or loops.
+func (t *tree) resolve(dir, p string, followLast bool) (string, error) {
+	hops := 0
+	return t.walk(dir, p, followLast, &hops)
+}
+
+func (t *tree) walk(cur, p string, followLast bool, hops *int) (string, error) {
+	for p != "" {
+		var part string
+		part, p, _ = strings.Cut(p, "/")
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if cur == "" {
+				return "", errors.New("escapes the release directory")
+			}
+			cur = parentOf(cur)
+			continue
+		}
+		next := part
+		if cur != "" {
+			next = cur + "/" + part
+		}
+		target, isLink := "", false
+		if len(t.links) > 0 {
+			target, isLink = t.links[next]
+		}
+		if !isLink || !followLast && strings.Trim(p, "/") == "" {
+			cur = next
+			continue
+		}
+		if *hops++; *hops > maxSymlinkHops {
+			return "", errors.New("goes through too many symlinks")
+		}
+		resolved, err := t.walk(cur, target, true, hops)
+		if err != nil {
+			return "", err
+		}
+		cur = resolved
+	}
+	return cur, nil
+}
+
+func parentOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// escapes reports whether a cleaned relative path leaves its root.
+func escapes(clean string) bool {
+	return clean == ".." || strings.HasPrefix(clean, "../")
+}
+
+// hasDotDot reports whether p has a ".." component.
+func hasDotDot(p string) bool {
+	for part := range strings.SplitSeq(p, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// checkName returns why s cannot be a path in a release, or "".
+func checkName(s string) string {
+	switch {
+	case s == "":
+		return "is empty"
+	case len(s) > maxName:
+		return fmt.Sprintf("is longer than %d bytes", maxName)
+	}
+	for _, c := range []byte(s) {
+		if c == 0 {
+			return "contains a NUL byte"
+		}
+		if c < 0x20 || c == 0x7f {
+			return "contains a control character"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,314 @@
+package artifact
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+func TestLocation(t *testing.T) {
+	tests := []struct {
+		name       string
+		src        Source
+		app, build string
+		want       string
+	}{
+		{"url", Source{URL: "https://ci.example.com/{app}/{app}-{build}.tar.gz"}, "shop", "1.2.3", "https://ci.example.com/shop/shop-1.2.3.tar.gz"},
+		{"url escapes", Source{URL: "https://ci.example.com/{app}/{build}.tgz"}, "my app", "a/b?c", "https://ci.example.com/my%20app/a%2Fb%3Fc.tgz"},
+		{"path", Source{Path: "/srv/builds/{app}/{build}.tar.zst"}, "shop", "42", "/srv/builds/shop/42.tar.zst"},
+		{"path is not escaped", Source{Path: "/srv/{app}/{build}"}, "my app", "42", "/srv/my app/42"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.src.Location(tt.app, tt.build); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		src  Source
+		ok   bool
+	}{
+		{"url", Source{URL: "https://ci.example.com/{app}/{build}.tgz"}, true},
+		{"http", Source{URL: "http://127.0.0.1:8080/{build}"}, true},
+		{"path", Source{Path: "builds/{build}.tgz"}, true},
+		{"neither", Source{}, false},
+		{"both", Source{URL: "https://x/{build}", Path: "/x/{build}"}, false},
+		{"ftp", Source{URL: "ftp://x/{build}"}, false},
+		{"no host", Source{URL: "https:///{build}"}, false},
+		{"not a url", Source{URL: "ci.example.com/{build}"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.src.Validate(); (err == nil) != tt.ok {
+				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestSourcePath(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("shop/1.tgz", "artifact one")
+	write("shop/1.tgz.sha256", strings.ToUpper(digest)+"  shop/1.tgz\n")
+	write("shop/2.tgz", "artifact two")
+	write("shop/3.tgz", "artifact three")
+	write("shop/3.tgz.sha256", "not-a-digest  shop/3.tgz\n")
+	write("shop/4.tgz", "artifact four")
+	write("shop/4.tgz.sha256", "")
+	if err := os.Mkdir(filepath.Join(root, "shop/dir.tgz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := Source{Path: filepath.Join(root, "{app}/{build}.tgz")}
+	ctx := context.Background()
+
+	tests := []struct {
+		name    string
+		build   string
+		want    Info
+		wantErr string
+	}{
+		{name: "with checksum", build: "1", want: Info{Size: 12, SHA256: digest}},
+		{name: "without checksum", build: "2", want: Info{Size: 12}},
+		{name: "malformed checksum", build: "3", wantErr: "not a sha256 digest"},
+		{name: "empty checksum file", build: "4", wantErr: "is empty"},
+		{name: "missing", build: "9", wantErr: "not found"},
+		{name: "directory", build: "dir", wantErr: "not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			loc := src.Location("shop", tt.build)
+			info, err := src.Stat(ctx, "shop", tt.build)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), loc) {
+					t.Fatalf("got %v, want an error naming %s and saying %q", err, loc, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Stat: %v", err)
+			}
+			tt.want.Location = loc
+			if info != tt.want {
+				t.Errorf("got %+v, want %+v", info, tt.want)
+			}
+		})
+	}
+
+	t.Run("missing wraps ErrNotFound", func(t *testing.T) {
+		if _, err := src.Stat(ctx, "shop", "9"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Stat: got %v, want ErrNotFound", err)
+		}
+		if _, err := src.Open(ctx, "shop", "9"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Open: got %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("open", func(t *testing.T) {
+		rc, err := src.Open(ctx, "shop", "2")
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer rc.Close()
+		if b, err := io.ReadAll(rc); err != nil || string(b) != "artifact two" {
+			t.Errorf("read %q, %v; want %q", b, err, "artifact two")
+		}
+	})
+	t.Run("open directory", func(t *testing.T) {
+		if _, err := src.Open(ctx, "shop", "dir"); err == nil {
+			t.Error("Open of a directory succeeded, want an error")
+		}
+	})
+}
+
+// artifactServer serves files on 127.0.0.1 and records the methods used.
+type artifactServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	files   map[string]string
+	status  map[string]int // forced status per path
+	noHEAD  bool
+	methods []string
+}
+
+func newArtifactServer(t *testing.T, files map[string]string) *artifactServer {
+	t.Helper()
+	s := &artifactServer{files: files, status: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *artifactServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.methods = append(s.methods, r.Method+" "+r.URL.Path)
+	if s.noHEAD && r.Method == http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if code, ok := s.status[r.URL.Path]; ok {
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
+	body, ok := s.files[r.URL.Path]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method != http.MethodHead {
+		io.WriteString(w, body)
+	}
+}
+
+func (s *artifactServer) used() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.methods...)
+}
+
+func TestSourceURL(t *testing.T) {
+	srv := newArtifactServer(t, map[string]string{
+		"/shop/1.tgz":        "artifact one",
+		"/shop/1.tgz.sha256": digest + "  1.tgz\n",
+		"/shop/2.tgz":        "artifact two",
+		"/shop/3.tgz":        "artifact three",
+		"/shop/3.tgz.sha256": "d41d8cd98f00b204e9800998ecf8427e  3.tgz\n", // md5, not sha256
+		"/shop/4.tgz":        "artifact four",
+	})
+	srv.status["/shop/4.tgz.sha256"] = http.StatusForbidden
+	srv.status["/shop/5.tgz"] = http.StatusInternalServerError
+	src := Source{URL: srv.URL + "/{app}/{build}.tgz"}
+	ctx := context.Background()
+
+	tests := []struct {
+		name    string
+		build   string
+		want    Info
+		wantErr string
+	}{
+		{name: "with checksum", build: "1", want: Info{Size: 12, SHA256: digest}},
+		{name: "without checksum", build: "2", want: Info{Size: 12}},
+		{name: "malformed checksum", build: "3", wantErr: "not a sha256 digest"},
+		{name: "checksum forbidden", build: "4", wantErr: "403 Forbidden"},
+		{name: "missing", build: "9", wantErr: "404 Not Found"},
+		{name: "server error", build: "5", wantErr: "500 Internal Server Error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := src.Stat(ctx, "shop", tt.build)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), srv.URL+"/shop/"+tt.build) {
+					t.Fatalf("got %v, want an error naming the location and saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Stat: %v", err)
+			}
+			tt.want.Location = srv.URL + "/shop/" + tt.build + ".tgz"
+			if info != tt.want {
+				t.Errorf("got %+v, want %+v", info, tt.want)
+			}
+		})
+	}
+
+	t.Run("stat uses HEAD", func(t *testing.T) {
+		before := len(srv.used())
+		if _, err := src.Stat(ctx, "shop", "2"); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.used()[before:]
+		want := []string{"HEAD /shop/2.tgz", "GET /shop/2.tgz.sha256"}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("requests %q, want %q", got, want)
+		}
+	})
+	t.Run("missing wraps ErrNotFound", func(t *testing.T) {
+		if _, err := src.Stat(ctx, "shop", "9"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Stat: got %v, want ErrNotFound", err)
+		}
+		if _, err := src.Open(ctx, "shop", "9"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Open: got %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("open", func(t *testing.T) {
+		rc, err := src.Open(ctx, "shop", "1")
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer rc.Close()
+		if b, err := io.ReadAll(rc); err != nil || string(b) != "artifact one" {
+			t.Errorf("read %q, %v; want %q", b, err, "artifact one")
+		}
+	})
+	t.Run("open server error", func(t *testing.T) {
+		_, err := src.Open(ctx, "shop", "5")
+		if err == nil || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), srv.URL+"/shop/5.tgz") || errors.Is(err, ErrNotFound) {
+			t.Errorf("got %v, want an error naming status 500 and the location", err)
+		}
+	})
+	t.Run("canceled context", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := src.Stat(cctx, "shop", "1"); !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestSourceURLWithoutHEAD(t *testing.T) {
+	srv := newArtifactServer(t, map[string]string{"/a/1.tgz": "one"})
+	srv.noHEAD = true
+	info, err := Source{URL: srv.URL + "/{app}/{build}.tgz"}.Stat(context.Background(), "a", "1")
+	if err != nil {
+		t.Fatalf("Stat: %v", err)
+	}
+	if info.Size != 3 {
+		t.Errorf("size %d, want 3", info.Size)
+	}
+}
+
+func TestSourceURLKeepsQueryOutOfErrors(t *testing.T) {
+	srv := newArtifactServer(t, map[string]string{"/a/1.tgz": "one", "/a/1.tgz.sha256": digest})
+	src := Source{URL: srv.URL + "/{app}/{build}.tgz?token=s3cr3t"}
+	info, err := src.Stat(context.Background(), "a", "1")
+	if err != nil {
+		t.Fatalf("Stat: %v", err)
+	}
+	if info.SHA256 != digest {
+		t.Errorf("checksum %q, want %q: the checksum file keeps the query", info.SHA256, digest)
+	}
+	_, err = src.Stat(context.Background(), "a", "2")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("got %v, want an error without the query's secret", err)
+	}
+	_, err = Source{URL: "http://user:pw@127.0.0.1:1/{build}?token=s3cr3t"}.Open(context.Background(), "a", "1")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), ":pw@") {
+		t.Errorf("got %v, want a connection error without credentials", err)
+	}
+}

@@ -1,0 +1,46 @@
+// Package chat is the platform-neutral message model: command replies and
+// deploy progress are described once here and rendered by one renderer per
+// platform (plain text for the console, Block Kit for Slack, embeds for
+// Discord). Nothing here knows a platform.
+package chat
+
+// Level colours a message.
+type Level string
+
+const (
+	Info    Level = "info"
+	Success Level = "success"
+	Warning Level = "warning"
+	Failure Level = "failure"
+)
+
+// Message is one reply or one state of a progress message.
+type Message struct {
+	Level Level
+	// Title is the headline ("Deploy demo 2 → local started").
+	Title string
+	// Lines are plain text lines under the title.
+	Lines []string
+	// Fields are label/value pairs shown as a compact table.
+	Fields []Field
+	// Buttons offer follow-up actions (rendered where the platform can).
+	Buttons []Button
+	// Public messages are for the whole channel (deploy progress,
+	// announcements); others are for the requester only where the platform
+	// allows it.
+	Public bool
+}
+
+// Field is one label/value pair.
+type Field struct {
+	Label string
+	Value string
+}
+
+// Button is an action a person can take; Action and Value are what the
+// platform sends back when it is clicked (parsed like a typed command).
+type Button struct {
+	Label  string
+	Action string // a command text, e.g. "rollback demo local"
+	Style  string // "primary", "danger" or ""
+}

@@ -1,0 +1,26 @@
+package commands
+
+import "github.com/switchman-bot/switchman/internal/config"
+
+type configCatalog struct{ cfg *config.Config }
+
+// CatalogOf returns the parser's view of cfg.
+func CatalogOf(cfg *config.Config) Catalog { return configCatalog{cfg} }
+
+func (c configCatalog) Apps() []string { return c.cfg.AppNames() }
+
+func (c configCatalog) Envs(app string) []string {
+	a, ok := c.cfg.App(app)
+	if !ok {
+		return nil
+	}
+	return a.EnvNames()
+}
+
+func (c configCatalog) DefaultEnv(app string) string {
+	a, ok := c.cfg.App(app)
+	if !ok {
+		return ""
+	}
+	return a.DefaultEnv
+}

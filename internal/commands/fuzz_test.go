@@ -1,0 +1,133 @@
+package commands
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// buildRE is the build rule, written independently of CheckBuild.
+var buildRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// FuzzParse checks the invariants of Parse on any input. The seed corpus is
+// in testdata/fuzz/FuzzParse; run the fuzzer with
+//
+//	go test -run='^$' -fuzz=FuzzParse -fuzztime=60s ./internal/commands/
+//
+// and commit any failing input it writes there with the fix.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"/deploy accounting 1337 to production",
+		`@switchman lock deploys accounting production for 1h30m "db migration"`,
+		"<@U123ABC> rollback demo staging to 1336",
+		"deploy accounting ../../etc/passwd",
+	} {
+		f.Add(s)
+	}
+	cat := testCat()
+	f.Fuzz(func(t *testing.T, text string) {
+		// Random bytes rarely spell a valid verb and app, so each input is
+		// also tried as the arguments of commands that take free text.
+		for _, prefix := range []string{"", "deploy accounting ", "rollback demo ", "lock deploys ", "lock deploys accounting ", "history "} {
+			checkParse(t, cat, prefix+text)
+		}
+	})
+}
+
+func checkParse(t *testing.T, cat Catalog, text string) {
+	t.Helper()
+	r := Parse(text, cat, Options{})
+	if len(r.Reply) > MaxReplyLen {
+		t.Fatalf("Parse(%q): got a reply of %d bytes, want at most %d", text, len(r.Reply), MaxReplyLen)
+	}
+	if !utf8.ValidString(r.Reply) {
+		t.Fatalf("Parse(%q): got reply %q, want valid UTF-8", text, r.Reply)
+	}
+	if i := strings.IndexFunc(r.Reply, func(c rune) bool { return c != '\n' && unsafeRune(c) }); i >= 0 {
+		t.Fatalf("Parse(%q): got reply %q with a raw control character at %d, want it escaped", text, r.Reply, i)
+	}
+	switch r.Kind {
+	case Ignore:
+		if strings.TrimSpace(text) != "" || r != (Result{}) {
+			t.Fatalf("Parse(%q): got %+v, want Ignore only for blank text", text, r)
+		}
+	case Reply:
+		if r.Reply == "" {
+			t.Fatalf("Parse(%q): got an empty reply", text)
+		}
+		if r.Cmd != (Command{Verb: r.Cmd.Verb}) {
+			t.Fatalf("Parse(%q): got reply with command %+v, want only Verb", text, r.Cmd)
+		}
+	case Run:
+		checkRun(t, cat, text, r)
+		again := Parse(r.Cmd.Text, cat, Options{})
+		if again.Kind != Run || again.Cmd != r.Cmd {
+			if _, exact := quoteReason(r.Cmd.Reason + r.Cmd.Force); !exact {
+				return // documented: the last-resort quoting is not read back
+			}
+			t.Fatalf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", r.Cmd.Text, text, again.Kind, again.Cmd, r.Cmd)
+		}
+	default:
+		t.Fatalf("Parse(%q): got kind %v", text, r.Kind)
+	}
+}
+
+func checkRun(t *testing.T, cat Catalog, text string, r Result) {
+	t.Helper()
+	c := r.Cmd
+	fail := func(why string) { t.Fatalf("Parse(%q): got run %+v: %s", text, c, why) }
+	if lookup(c.Verb) == nil {
+		fail("unknown verb")
+	}
+	switch c.Verb {
+	case VerbDeploy, VerbRollback, VerbCancel:
+		if c.App == "" || c.Env == "" {
+			fail("app and env are required")
+		}
+	case VerbLock:
+		if strings.TrimSpace(c.Reason) == "" || c.For < 0 || c.For > MaxLockFor {
+			fail("lock needs a reason and a duration within limits")
+		}
+	case VerbHistory:
+		if c.N < 1 || c.N > MaxHistory {
+			fail("history N out of range")
+		}
+	case VerbHelp:
+		if r.Reply == "" || c.Topic != "" && lookup(Verb(c.Topic)) == nil {
+			fail("help needs text and a known topic")
+		}
+	}
+	if c.App != "" && !slices.Contains(cat.Apps(), c.App) {
+		fail("app not in the catalog")
+	}
+	if c.Env != "" && !slices.Contains(cat.Envs(c.App), c.Env) {
+		fail("env not in the catalog")
+	}
+	if c.Verb == VerbDeploy && c.Build == "" {
+		fail("deploy without a build")
+	}
+	if c.Build != "" && (!buildRE.MatchString(c.Build) || strings.Contains(c.Build, "..")) {
+		fail("invalid build")
+	}
+	if c.Force != "" && c.Verb != VerbDeploy {
+		fail("--force outside deploy")
+	}
+	if c.Text == "" || !strings.HasPrefix(c.Text, string(c.Verb)) {
+		fail("Text must start with the verb")
+	}
+	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.Topic, c.Text} {
+		if strings.IndexFunc(s, unsafeRune) >= 0 {
+			fail("a field contains a control or invisible formatting character")
+		}
+	}
+}
+
+// unsafeRune reports control characters (tab included) and invisible
+// formatting characters other than the zero-width (non-)joiner.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d'
+}

@@ -1,0 +1,181 @@
+package commands
+
+// spec is one command of the grammar: how it is written, what it does, and
+// the function that parses its arguments. Help text is generated from these
+// fields, so the table below is the only description of the language.
+type spec struct {
+	verb     Verb
+	usage    string   // one line, shown in help and in every rejection
+	summary  string   // one sentence for the overview
+	details  []string // extra lines for "help VERB"
+	examples []string
+	flags    []flagSpec
+	// parse receives the arguments after the verb with the flags already
+	// taken out (they are in p.flags). It returns a Command without Verb
+	// and Text, or an error whose text tells the user what was wrong;
+	// Parse appends the usage line.
+	parse func(p *parser, args []token) (Command, error)
+}
+
+// flagSpec is one flag a command accepts. Flags may appear anywhere after
+// the verb.
+type flagSpec struct {
+	name  string // with the leading "--"
+	value string // placeholder of the value in messages; "" for a boolean flag
+}
+
+// grammar is the command language, in the order help lists it.
+var grammar = []spec{
+	{
+		verb:    VerbDeploy,
+		usage:   `deploy APP BUILD [to ENV] [--dry-run] [--force "reason"]`,
+		summary: "Deploy BUILD of APP to ENV (without \"to ENV\": the app's default env).",
+		details: []string{
+			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit.",
+			"--dry-run shows the plan and changes nothing.",
+			`--force "reason" overrides guard rails such as locks; the reason is recorded in the audit log.`,
+		},
+		examples: []string{
+			"deploy accounting 1337 to production",
+			"deploy demo 2.4.0-rc1 --dry-run",
+			`deploy accounting 1338 to production --force "INC-42 hotfix"`,
+		},
+		flags: []flagSpec{{name: "--dry-run"}, {name: "--force", value: "reason"}},
+		parse: parseDeploy,
+	},
+	{
+		verb:    VerbRollback,
+		usage:   "rollback APP [ENV] [to BUILD]",
+		summary: "Roll APP in ENV back to the previous good release, or to BUILD.",
+		details: []string{"Without ENV the app's default env is used."},
+		examples: []string{
+			"rollback accounting",
+			"rollback accounting staging to 1336",
+		},
+		parse: parseRollback,
+	},
+	{
+		verb:    VerbLock,
+		usage:   "lock deploys [APP] [ENV] [for DURATION] reason…",
+		summary: "Stop deploys everywhere, of APP, or of APP in ENV, until unlocked or for DURATION. A lock must say why.",
+		details: []string{
+			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the lock holds until unlock.",
+			"The reason is the rest of the line; quote it if it starts with an app or env name.",
+		},
+		examples: []string{
+			"lock deploys accounting production for 2h db migration",
+			`lock deploys for 1d "release freeze"`,
+		},
+		parse: parseLock,
+	},
+	{
+		verb:    VerbUnlock,
+		usage:   "unlock deploys [APP] [ENV]",
+		summary: "Lift the lock taken with the same APP and ENV.",
+		examples: []string{
+			"unlock deploys accounting production",
+			"unlock deploys",
+		},
+		parse: parseUnlock,
+	},
+	{
+		verb:     VerbStatus,
+		usage:    "status [APP]",
+		summary:  "Show what runs where, running deploys and locks, for every app or for APP.",
+		examples: []string{"status", "status accounting"},
+		parse:    parseStatus,
+	},
+	{
+		verb:    VerbHistory,
+		usage:   "history [APP] [ENV] [N]",
+		summary: "Show the last N deploys (default 10, at most 100), of every app, of APP, or of APP in ENV.",
+		examples: []string{
+			"history",
+			"history accounting production 20",
+		},
+		parse: parseHistory,
+	},
+	{
+		verb:     VerbCancel,
+		usage:    "cancel APP [ENV]",
+		summary:  "Cancel the running deploy of APP in ENV (without ENV: the app's default env).",
+		examples: []string{"cancel accounting production"},
+		parse:    parseCancel,
+	},
+	{
+		verb:     VerbHelp,
+		usage:    "help [COMMAND]",
+		summary:  "List the commands, or show the usage and examples of COMMAND.",
+		examples: []string{"help", "help deploy"},
+		parse:    parseHelp,
+	},
+	{
+		verb:     VerbWhoami,
+		usage:    "whoami",
+		summary:  "Show who Switchman takes you for and what you may do.",
+		examples: []string{"whoami"},
+		parse:    parseWhoami,
+	},
+}
+
+// byVerb indexes grammar. It is filled by init rather than by its
+// initialiser because the parse functions in the table consult it (help
+// checks its topic), which would be an initialisation cycle.
+var (
+	byVerb    = map[Verb]*spec{}
+	verbOrder []string // the verbs in grammar order
+)
+
+func init() {
+	for i := range grammar {
+		byVerb[grammar[i].verb] = &grammar[i]
+		verbOrder = append(verbOrder, string(grammar[i].verb))
+	}
+}
+
+// lookup returns the spec of verb, or nil.
+func lookup(verb Verb) *spec { return byVerb[verb] }
+
+// Verbs returns every verb of the grammar, in help order.
+func Verbs() []Verb {
+	vs := make([]Verb, len(grammar))
+	for i := range grammar {
+		vs[i] = grammar[i].verb
+	}
+	return vs
+}
+
+// Usage returns the one-line usage of verb ("" for an unknown verb), for
+// adapters that register commands with their platform.
+func Usage(verb Verb) string {
+	if s := lookup(verb); s != nil {
+		return s.usage
+	}
+	return ""
+}
+
+// Summary returns the one-sentence description of verb ("" for an unknown
+// verb).
+func Summary(verb Verb) string {
+	if s := lookup(verb); s != nil {
+		return s.summary
+	}
+	return ""
+}
+
+func (s *spec) flag(name string) *flagSpec {
+	for i := range s.flags {
+		if s.flags[i].name == name {
+			return &s.flags[i]
+		}
+	}
+	return nil
+}
+
+func (s *spec) flagNames() []string {
+	names := make([]string, len(s.flags))
+	for i, f := range s.flags {
+		names[i] = f.name
+	}
+	return names
+}

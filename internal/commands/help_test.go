@@ -1,0 +1,97 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHelpOverview(t *testing.T) {
+	got := Help("")
+	for _, s := range grammar {
+		for _, want := range []string{s.usage, s.summary} {
+			if !strings.Contains(got, want) {
+				t.Errorf("Help(\"\"): got\n%s\nwant it to contain %q", got, want)
+			}
+		}
+	}
+	if len(got) > MaxReplyLen {
+		t.Errorf("Help(\"\"): got %d bytes, want at most %d", len(got), MaxReplyLen)
+	}
+	if r := Parse("/help", testCat(), Options{}); r.Kind != Run || r.Reply != got {
+		t.Errorf("Parse(/help): got %v %q, want run with the overview", r.Kind, r.Reply)
+	}
+}
+
+func TestHelpTopic(t *testing.T) {
+	for _, s := range grammar {
+		t.Run(string(s.verb), func(t *testing.T) {
+			got := Help(string(s.verb))
+			want := append([]string{s.usage, s.summary}, s.details...)
+			want = append(want, s.examples...)
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", s.verb, got, w)
+				}
+			}
+			if !strings.HasPrefix(got, s.usage+"\n") {
+				t.Errorf("Help(%q): got %q, want it to start with the usage line", s.verb, got)
+			}
+			if r := Parse("help "+strings.ToUpper(string(s.verb)), testCat(), Options{}); r.Kind != Run || r.Reply != got || r.Cmd.Topic != string(s.verb) {
+				t.Errorf("Parse(help %s): got %v topic %q reply %q, want run with Help(%q)", s.verb, r.Kind, r.Cmd.Topic, r.Reply, s.verb)
+			}
+			if alt := Help("/" + strings.ToUpper(string(s.verb))); alt != got {
+				t.Errorf("Help(/%s): got %q, want %q", strings.ToUpper(string(s.verb)), alt, got)
+			}
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		got := Help("frobnicate")
+		if !strings.HasPrefix(got, `No help for "frobnicate".`) || !strings.Contains(got, Usage(VerbDeploy)) {
+			t.Errorf("Help(frobnicate): got %q, want a note and the overview", got)
+		}
+	})
+}
+
+// TestGrammarExamples runs every example of the help text through Parse, so
+// that help never shows a command that does not work.
+func TestGrammarExamples(t *testing.T) {
+	for _, s := range grammar {
+		for _, ex := range s.examples {
+			t.Run(ex, func(t *testing.T) {
+				got := Parse(ex, testCat(), Options{})
+				if got.Kind != Run || got.Cmd.Verb != s.verb {
+					t.Errorf("Parse(%q): got %v %s (reply %q), want run %s", ex, got.Kind, got.Cmd.Verb, got.Reply, s.verb)
+				}
+			})
+		}
+	}
+}
+
+func TestGrammarTable(t *testing.T) {
+	want := []Verb{VerbDeploy, VerbRollback, VerbLock, VerbUnlock, VerbStatus, VerbHistory, VerbCancel, VerbHelp, VerbWhoami}
+	got := Verbs()
+	if strings.Join(verbStrings(got), " ") != strings.Join(verbStrings(want), " ") {
+		t.Errorf("Verbs(): got %v, want %v", got, want)
+	}
+	for _, v := range want {
+		s := lookup(v)
+		if s == nil {
+			t.Errorf("lookup(%q): got nil, want its spec", v)
+			continue
+		}
+		if !strings.HasPrefix(Usage(v), string(v)) || Summary(v) == "" || len(s.examples) == 0 || s.parse == nil {
+			t.Errorf("spec %q: got usage %q, summary %q, %d examples, want all set", v, Usage(v), Summary(v), len(s.examples))
+		}
+	}
+	if got := Usage("frobnicate"); got != "" {
+		t.Errorf("Usage(frobnicate): got %q, want empty", got)
+	}
+}
+
+func verbStrings(vs []Verb) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}

@@ -1,0 +1,1135 @@
+// Package commands is Switchman's command language: one grammar, shared by
+// every chat adapter, and Parse, which turns one chat message into a typed
+// Result (run a command, reply to the user, or ignore). The package does no
+// I/O: it learns about the configuration only through the Catalog it is
+// given, and it never runs anything.
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the language.
+const (
+	// MaxCommandLen is the longest command text Parse accepts, in bytes.
+	MaxCommandLen = 1000
+	// MaxReplyLen bounds every reply Parse produces, in bytes, so that it
+	// fits in one message on every platform (Discord allows 2000 characters).
+	MaxReplyLen = 2000
+	// DefaultHistory and MaxHistory bound "history N".
+	DefaultHistory = 10
+	MaxHistory     = 100
+	// MaxLockFor is the longest "lock deploys … for DURATION". It catches
+	// typos such as "for 300d"; a lock meant to last longer is taken without
+	// "for" and lifted by hand.
+	MaxLockFor = 90 * 24 * time.Hour
+	// DefaultBotName is what the bot answers to when Options.BotName is empty.
+	DefaultBotName = "switchman"
+	// maxEcho is how many characters of a user's token a reply quotes back.
+	maxEcho = 40
+	// maxListed is how many known names a reply lists.
+	maxListed = 20
+)
+
+// Catalog is what the parser needs to know about the configuration. Its
+// methods must be safe for concurrent use if Parse is called concurrently.
+type Catalog interface {
+	Apps() []string               // sorted app names
+	Envs(app string) []string     // sorted env names of app (nil for unknown app)
+	DefaultEnv(app string) string // the app's default env
+}
+
+// Verb names a command.
+type Verb string
+
+// The verbs of the grammar.
+const (
+	VerbDeploy   Verb = "deploy"
+	VerbRollback Verb = "rollback"
+	VerbLock     Verb = "lock"
+	VerbUnlock   Verb = "unlock"
+	VerbStatus   Verb = "status"
+	VerbHistory  Verb = "history"
+	VerbCancel   Verb = "cancel"
+	VerbHelp     Verb = "help"
+	VerbWhoami   Verb = "whoami"
+)
+
+// Command is a parsed, valid command. Fields that the verb does not use are
+// zero. App and Env, when set, exist in the Catalog; Build, when set,
+// satisfies CheckBuild; no field contains a control character.
+type Command struct {
+	Verb Verb
+	// App and Env name the target. Env is filled with the app's DefaultEnv
+	// for deploy, rollback and cancel when the user omitted it. For lock,
+	// unlock and history an empty Env means every env of App, and an empty
+	// App means every app; status takes no Env.
+	App, Env string
+	Build    string        // deploy: the build; rollback: the `to BUILD` target ("" = previous good)
+	DryRun   bool          // deploy --dry-run
+	Force    string        // deploy --force "reason": the reason, never empty when the flag was given
+	Reason   string        // lock reason, never empty for lock
+	For      time.Duration // lock `for DURATION` (0 = until unlocked)
+	N        int           // history N (default 10, max 100)
+	Topic    string        // help topic: a verb, or "" for the overview
+	// Text is the command in canonical form, for the audit log: lower-case
+	// verb, defaults filled in, reasons quoted, e.g.
+	// `deploy accounting 1337 to production --force "INC-42"`. Parsing Text
+	// again yields the same Command, unless a reason holds every kind of
+	// closing quote before a space (see quoteReason).
+	Text string
+}
+
+// ResultKind says what the adapter should do with a Result.
+type ResultKind int
+
+// The zero ResultKind is Ignore, so a zero Result never runs anything.
+const (
+	// Ignore: the text was empty or white space only; say nothing.
+	Ignore ResultKind = iota
+	// Run: Cmd is a valid command to execute.
+	Run
+	// Reply: post Reply to the user; nothing runs.
+	Reply
+)
+
+func (k ResultKind) String() string {
+	switch k {
+	case Ignore:
+		return "ignore"
+	case Run:
+		return "run"
+	case Reply:
+		return "reply"
+	}
+	return "ResultKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Result is the outcome of Parse.
+type Result struct {
+	Kind ResultKind
+	// Cmd is the command for Run. For Reply only Cmd.Verb is set, and only
+	// when the verb was recognised.
+	Cmd Command
+	// Reply is the message for the user: the reason for the rejection for
+	// Reply, the generated help text for a Run of VerbHelp, "" otherwise.
+	// It is plain text of at most MaxReplyLen bytes; user input in it is
+	// quoted with %q and cut to 40 characters.
+	Reply string
+}
+
+// Options adjust Parse. The zero value is ready to use.
+type Options struct {
+	// BotName is the name the bot answers to in "@switchman deploy …",
+	// matched case-insensitively; default DefaultBotName.
+	BotName string
+}
+
+func (o Options) botName() string {
+	if name := strings.TrimPrefix(o.BotName, "@"); name != "" {
+		return name
+	}
+	return DefaultBotName
+}
+
+// Parse parses one chat message that the adapter has decided is addressed
+// to the bot (a DM, a slash command, a message starting with a mention or
+// with "/"); telling addressed messages from chatter in a channel is the
+// adapter's business. Adapters decode their platform's escaping first
+// (Slack sends "&lt;" for "<").
+//
+// These forms are equivalent: "deploy demo 1", "/deploy demo 1",
+// "@switchman deploy demo 1" (Options.BotName, any case) and
+// "<@U123ABC> deploy demo 1" (a Slack or Discord mention token, <@!123> and
+// <@123> too). One leading mention is stripped, then one "/".
+//
+// The result is:
+//   - Ignore when text is empty or white space only: there is nothing to
+//     answer.
+//   - Reply when text holds only a mention or "/" (the reply is a short hint
+//     to try help), or when it is not a valid command: the reply says what
+//     was wrong and what is valid, including the usage line of the command.
+//   - Run for a valid command, with Cmd filled in and defaults applied. For
+//     help, Result.Reply also holds the help text, generated from the
+//     grammar.
+//
+// Text longer than MaxCommandLen bytes, text that is not UTF-8, and text
+// containing a control character (other than tab), a line break, or an
+// invisible formatting character (such as a right-to-left override) is
+// refused as a whole.
+//
+// Parse does no I/O and is safe for concurrent use when cat is. A nil cat
+// is treated as a catalog without apps.
+func Parse(text string, cat Catalog, opt Options) Result {
+	if cat == nil {
+		cat = noApps{}
+	}
+	r := parse(text, cat, opt)
+	r.Reply = clip(r.Reply, MaxReplyLen)
+	return r
+}
+
+func parse(text string, cat Catalog, opt Options) Result {
+	if len(text) > MaxCommandLen {
+		return reply(fmt.Sprintf("command too long (%d bytes; the limit is %d)", len(text), MaxCommandLen))
+	}
+	if strings.TrimSpace(text) == "" {
+		return Result{Kind: Ignore}
+	}
+	if msg := checkChars(text); msg != "" {
+		return reply(msg)
+	}
+	// No-break and other Unicode spaces separate words like a space: they
+	// slip in from keyboards and copied text.
+	text = strings.Map(func(r rune) rune {
+		if r != ' ' && unicode.Is(unicode.Zs, r) {
+			return ' '
+		}
+		return r
+	}, text)
+	rest := stripAddress(text, opt.botName())
+	if rest == "" {
+		return reply(fmt.Sprintf(`Hi, I'm %s. Try "help" for the list of commands, e.g. "help deploy".`, opt.botName()))
+	}
+	toks, err := tokenize(rest)
+	if err != nil {
+		first := strings.Fields(rest)[0] // rest is not blank
+		if s := lookup(Verb(strings.ToLower(first))); s != nil {
+			return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usage}
+		}
+		return reply(err.Error())
+	}
+	word := toks[0].s
+	s := lookup(Verb(strings.ToLower(word)))
+	if s == nil {
+		msg := "unknown command " + echo(word) + ";"
+		if sug, ok := Suggest(word, verbNames()); ok {
+			msg += fmt.Sprintf(" did you mean %q?", sug)
+		}
+		return reply(msg + ` try "help" for the list of commands`)
+	}
+	p := &parser{cat: cat, spec: s}
+	args, err := p.takeFlags(toks[1:])
+	if err == nil && p.help {
+		// "deploy --help" is "help deploy".
+		cmd := Command{Verb: VerbHelp, Topic: string(s.verb)}
+		cmd.Text = cmd.canonical()
+		return Result{Kind: Run, Cmd: cmd, Reply: Help(cmd.Topic)}
+	}
+	if err == nil && p.badFlag != nil && p.badFlagTypo {
+		err = p.badFlag
+	}
+	var cmd Command
+	if err == nil {
+		cmd, err = s.parse(p, args)
+	}
+	if err == nil {
+		err = p.badFlag
+	}
+	if err != nil {
+		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usage}
+	}
+	cmd.Verb = s.verb
+	cmd.Text = cmd.canonical()
+	res := Result{Kind: Run, Cmd: cmd}
+	if cmd.Verb == VerbHelp {
+		res.Reply = Help(cmd.Topic)
+	}
+	return res
+}
+
+func reply(msg string) Result { return Result{Kind: Reply, Reply: msg} }
+
+// checkChars returns why text is refused as a whole, or "". Tab is allowed
+// (it separates words, and becomes a space inside quotes). Zero-width
+// joiners and non-joiners are allowed: emoji and several scripts need them.
+func checkChars(text string) string {
+	if !utf8.ValidString(text) {
+		return "command is not valid UTF-8; send it as plain text"
+	}
+	for i, r := range text {
+		switch {
+		case r == '\t' || r == '\u200c' || r == '\u200d':
+		case r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029':
+			return fmt.Sprintf("command contains a line break (at byte %d); send one command per message, on one line", i)
+		case unicode.Is(unicode.Cc, r):
+			return fmt.Sprintf("command contains the control character %U (at byte %d); commands are plain text on one line", r, i)
+		case isBidiControl(r):
+			return fmt.Sprintf("command contains the invisible text-direction character %U (at byte %d); retype the command without it", r, i)
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("command contains the invisible formatting character %U (at byte %d); retype the command without it", r, i)
+		}
+	}
+	return ""
+}
+
+func isBidiControl(r rune) bool {
+	return r == '\u061c' || r == '\u200e' || r == '\u200f' ||
+		('\u202a' <= r && r <= '\u202e') || ('\u2066' <= r && r <= '\u2069')
+}
+
+// stripAddress removes what addresses the message to the bot: leading
+// blanks, one mention (and a ":" or "," after it), then one "/". It returns
+// the rest, trimmed.
+func stripAddress(s, bot string) string {
+	s = trimBlank(s)
+	n := mentionLen(s)
+	if n == 0 {
+		n = botMentionLen(s, bot)
+	}
+	if n > 0 {
+		s = s[n:]
+		if s != "" && (s[0] == ':' || s[0] == ',') {
+			s = s[1:]
+		}
+	}
+	s = trimBlank(s)
+	s = strings.TrimPrefix(s, "/")
+	return trimBlank(s)
+}
+
+// mentionLen returns the length of a platform mention token at the start of
+// s: <@U123ABC>, <@!123>, <@123>, or Slack's <@U123ABC|name>; 0 if none.
+func mentionLen(s string) int {
+	rest, ok := strings.CutPrefix(s, "<@")
+	if !ok {
+		return 0
+	}
+	rest = strings.TrimPrefix(rest, "!")
+	id := 0
+	for id < len(rest) && isASCIIAlnum(rest[id]) {
+		id++
+	}
+	if id == 0 || id == len(rest) {
+		return 0
+	}
+	switch rest[id] {
+	case '>':
+		return len(s) - len(rest) + id + 1
+	case '|':
+		if end := strings.IndexByte(rest[id:], '>'); end > 0 {
+			return len(s) - len(rest) + id + end + 1
+		}
+	}
+	return 0
+}
+
+// botMentionLen returns the length of "@NAME" at the start of s when NAME
+// is bot in any case and ends a word; 0 if not.
+func botMentionLen(s, bot string) int {
+	n := 1 + len(bot)
+	if len(s) < n || s[0] != '@' || !strings.EqualFold(s[1:n], bot) {
+		return 0
+	}
+	if n < len(s) && !isSep(s[n]) && s[n] != ':' && s[n] != ',' {
+		return 0
+	}
+	return n
+}
+
+func trimBlank(s string) string { return strings.Trim(s, " \t") }
+
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// token is one word of a command.
+type token struct {
+	s string
+	// quoted is true when the word was written in quotes. Quoted words are
+	// never flags or keywords, and lock never takes them as APP or ENV.
+	quoted bool
+}
+
+// quoteClosers maps each opening quote to the quotes that close it. Curly
+// quotes are there because phones and macOS substitute them for typed ones.
+var quoteClosers = map[rune]string{
+	'"':      `"`,
+	'\'':     `'`,
+	'\u201c': "\u201d\u201c", // “…” and “…“
+	'\u201d': "\u201d",       // ”…”
+	'\u2018': "\u2019",       // ‘…’
+	'\u2019': "\u2019",       // ’…’
+	'\u201e': "\u201c\u201d", // „…“
+	'\u00ab': "\u00bb",       // «…»
+}
+
+// tokenize splits s into words on spaces and tabs. A quote at the start of
+// a word (or just after the "=" of a flag) opens a quoted word, which ends
+// at a matching quote followed by a space, a tab or the end of the text; a
+// quote elsewhere is an ordinary character, so "don't" needs no escaping.
+// Tabs inside quotes become spaces. There are no backslash escapes.
+func tokenize(s string) ([]token, error) {
+	var toks []token
+	i := 0
+	for {
+		for i < len(s) && isSep(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return toks, nil
+		}
+		start := i
+		quoted := false
+		var b strings.Builder
+		for i < len(s) && !isSep(s[i]) {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			closers, isQuote := quoteClosers[r]
+			if isQuote && (i == start || s[i-1] == '=' && isFlagStart(s[start:])) {
+				body := i + size
+				end, endSize := closingQuote(s[body:], closers)
+				if end < 0 {
+					closer, _ := utf8.DecodeRuneInString(closers)
+					return nil, fmt.Errorf("missing closing quote: %q opens %s but nothing closes it; end the quoted text with %q", r, echo(s[body:]), closer)
+				}
+				b.WriteString(strings.ReplaceAll(s[body:body+end], "\t", " "))
+				quoted = i == start
+				i = body + end + endSize
+				break // a closing quote is followed by a separator or the end
+			}
+			b.WriteString(s[i : i+size])
+			i += size
+		}
+		toks = append(toks, token{s: b.String(), quoted: quoted})
+	}
+}
+
+// closingQuote returns the offset and size of the first quote of closers in
+// s that is followed by a separator or the end of s, or -1.
+func closingQuote(s, closers string) (int, int) {
+	for i, r := range s {
+		if !strings.ContainsRune(closers, r) {
+			continue
+		}
+		size := utf8.RuneLen(r)
+		if i+size == len(s) || isSep(s[i+size]) {
+			return i, size
+		}
+	}
+	return -1, 0
+}
+
+func isSep(c byte) bool { return c == ' ' || c == '\t' }
+
+// isFlagStart reports whether an unquoted word is written as a flag: "--",
+// "-", or the "—" or "–" that smart punctuation makes of "--", followed by
+// an ASCII letter. "-1", "--" and "->" are ordinary words.
+func isFlagStart(w string) bool {
+	rest, ok := cutDash(w)
+	if !ok {
+		if rest, ok = strings.CutPrefix(w, "-"); !ok {
+			return false
+		}
+		rest = strings.TrimPrefix(rest, "-")
+	}
+	return rest != "" && ('a' <= rest[0] && rest[0] <= 'z' || 'A' <= rest[0] && rest[0] <= 'Z')
+}
+
+// cutDash strips a leading em or en dash.
+func cutDash(w string) (string, bool) {
+	if rest, ok := strings.CutPrefix(w, "\u2014"); ok {
+		return rest, true
+	}
+	return strings.CutPrefix(w, "\u2013")
+}
+
+func isFlag(t token) bool { return !t.quoted && isFlagStart(t.s) }
+
+// parser carries the state of parsing one command's arguments.
+type parser struct {
+	cat  Catalog
+	spec *spec
+	// flags holds the flags given: name → value ("" for a boolean flag).
+	flags map[string]string
+	// words holds, per value flag, the unquoted words that made up its value
+	// when it was not quoted (deploy checks them for a swallowed "to ENV").
+	words map[string][]token
+	help  bool // --help or -h was given
+	// badFlag is the first unknown flag. It is reported after the errors
+	// in the arguments unless it is a near miss of a known flag (badFlagTypo):
+	// in "deploy accounting 1337;rm -rf /" the build is the problem to name,
+	// in "deploy accounting 1337 --dryrun" the flag is.
+	badFlag     error
+	badFlagTypo bool
+}
+
+// takeFlags removes the flags from args, checks them against the spec and
+// records them in p. A value flag takes "--flag=value", a quoted word, or
+// every following word up to the next flag.
+func (p *parser) takeFlags(args []token) ([]token, error) {
+	var rest []token
+	for i := 0; i < len(args); i++ {
+		t := args[i]
+		if !isFlag(t) {
+			rest = append(rest, t)
+			continue
+		}
+		name, value, hasValue := strings.Cut(t.s, "=")
+		if d, ok := cutDash(name); ok {
+			name = "--" + d
+		}
+		name = strings.ToLower(name)
+		if name == "--help" || name == "-h" {
+			p.help = true
+			continue
+		}
+		f := p.spec.flag(name)
+		if f == nil {
+			if p.badFlag == nil {
+				p.badFlagTypo, p.badFlag = p.unknownFlag(name)
+			}
+			continue
+		}
+		if _, dup := p.flags[name]; dup {
+			return nil, fmt.Errorf("%s is given twice; give it once", name)
+		}
+		if p.flags == nil {
+			p.flags = map[string]string{}
+		}
+		if f.value == "" {
+			if hasValue {
+				return nil, fmt.Errorf("%s takes no value; write just %s", name, name)
+			}
+			p.flags[name] = ""
+			continue
+		}
+		if !hasValue {
+			j := i + 1
+			switch {
+			case j < len(args) && args[j].quoted:
+				value = args[j].s
+				i = j
+			default:
+				for j < len(args) && !isFlag(args[j]) {
+					j++
+				}
+				words := args[i+1 : j]
+				if p.words == nil {
+					p.words = map[string][]token{}
+				}
+				p.words[name] = words
+				value = joinWords(words)
+				i = j - 1
+			}
+		}
+		value = strings.TrimSpace(value)
+		if value == "" {
+			return nil, fmt.Errorf(`%s needs a %s, e.g. %s "INC-42 hotfix"`, name, f.value, name)
+		}
+		p.flags[name] = value
+	}
+	return rest, nil
+}
+
+// unknownFlag returns whether an unknown flag is a near miss of a known
+// one, and the error for it.
+func (p *parser) unknownFlag(name string) (bool, error) {
+	known := p.spec.flagNames()
+	if len(known) == 0 {
+		return false, fmt.Errorf("unknown flag %s; %s takes no flags", echo(name), p.spec.verb)
+	}
+	msg := "unknown flag " + echo(name)
+	s, typo := Suggest(name, known)
+	if typo {
+		msg += fmt.Sprintf("; did you mean %s?", s)
+	} else {
+		msg += ";"
+	}
+	return typo, fmt.Errorf("%s %s takes %s", msg, p.spec.verb, strings.Join(known, " and "))
+}
+
+func joinWords(ts []token) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.s
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
+}
+
+// isWord reports whether t is the unquoted keyword w, in any case.
+func isWord(t token, w string) bool { return !t.quoted && strings.EqualFold(t.s, w) }
+
+func (p *parser) isApp(name string) bool { return slices.Contains(p.cat.Apps(), name) }
+
+func (p *parser) isEnv(app, name string) bool { return slices.Contains(p.cat.Envs(app), name) }
+
+// isEnvOfAnyApp reports whether name is an env of some app.
+func (p *parser) isEnvOfAnyApp(name string) bool {
+	for _, app := range p.cat.Apps() {
+		if p.isEnv(app, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// app returns t as a known app, or an error naming the likely one.
+func (p *parser) app(t token) (string, error) {
+	if p.isApp(t.s) {
+		return t.s, nil
+	}
+	return "", p.unknownApp(t.s)
+}
+
+func (p *parser) unknownApp(name string) error {
+	apps := p.cat.Apps()
+	if len(apps) == 0 {
+		return fmt.Errorf("unknown app %s; no apps are configured", echo(name))
+	}
+	msg := "unknown app " + echo(name)
+	if s, ok := Suggest(name, apps); ok {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	} else {
+		msg += ";"
+	}
+	return errors.New(msg + " known apps: " + list(apps))
+}
+
+// env returns t as a known env of app, or an error naming the likely one.
+func (p *parser) env(app string, t token) (string, error) {
+	if p.isEnv(app, t.s) {
+		return t.s, nil
+	}
+	return "", p.unknownEnv(app, t.s)
+}
+
+func (p *parser) unknownEnv(app, name string) error {
+	envs := p.cat.Envs(app)
+	if len(envs) == 0 {
+		return fmt.Errorf("unknown env %s for %s; %s has no envs configured", echo(name), app, app)
+	}
+	msg := fmt.Sprintf("unknown env %s for %s", echo(name), app)
+	if s, ok := Suggest(name, envs); ok {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	} else {
+		msg += ";"
+	}
+	return errors.New(msg + " known envs: " + list(envs))
+}
+
+// defaultEnv returns the default env of app, or an error asking for one if
+// the catalog names none (or names one the app does not have).
+func (p *parser) defaultEnv(app string) (string, error) {
+	env := p.cat.DefaultEnv(app)
+	if env == "" || !p.isEnv(app, env) {
+		return "", fmt.Errorf("%s has no default env; name one: known envs: %s", app, list(p.cat.Envs(app)))
+	}
+	return env, nil
+}
+
+func unexpected(t token) error {
+	return fmt.Errorf("unexpected word %s", echo(t.s))
+}
+
+func parseDeploy(p *parser, args []token) (Command, error) {
+	var c Command
+	if len(args) == 0 {
+		return c, fmt.Errorf("deploy needs an app and a build; known apps: %s", list(p.cat.Apps()))
+	}
+	app, err := p.app(args[0])
+	if err != nil {
+		return c, err
+	}
+	if len(args) == 1 || isWord(args[1], "to") {
+		return c, fmt.Errorf("deploy needs a build after the app, e.g. deploy %s 1337", app)
+	}
+	build := args[1].s
+	if p.isEnv(app, build) {
+		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: deploy %s BUILD to %s", build, app, app, build)
+	}
+	if err := CheckBuild(build); err != nil {
+		return c, err
+	}
+	rest := args[2:]
+	var env string
+	if len(rest) > 0 {
+		switch {
+		case isWord(rest[0], "to"):
+			if len(rest) == 1 {
+				return c, fmt.Errorf(`"to" needs an env; known envs of %s: %s`, app, list(p.cat.Envs(app)))
+			}
+			if env, err = p.env(app, rest[1]); err != nil {
+				return c, err
+			}
+			rest = rest[2:]
+		case p.isEnv(app, rest[0].s):
+			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
+		}
+	}
+	if len(rest) > 0 {
+		return c, unexpected(rest[0])
+	}
+	if env == "" {
+		if env, err = p.defaultEnv(app); err != nil {
+			return c, err
+		}
+	}
+	if force, ok := p.flags["--force"]; ok {
+		// An unquoted reason runs to the next flag, so it may have swallowed
+		// the target: "--force urgent to production" would deploy to the
+		// default env. Refuse rather than guess.
+		words := p.words["--force"]
+		for i := 0; i+1 < len(words); i++ {
+			if !isWord(words[i], "to") {
+				continue
+			}
+			target := words[i+1].s
+			if _, near := Suggest(target, p.cat.Envs(app)); p.isEnv(app, target) || near {
+				return c, fmt.Errorf(`the --force reason %s seems to hold the target ("to" %s); put "to ENV" before --force, or quote the reason`, echo(force), echo(target))
+			}
+		}
+		c.Force = force
+	}
+	_, c.DryRun = p.flags["--dry-run"]
+	c.App, c.Build, c.Env = app, build, env
+	return c, nil
+}
+
+func parseRollback(p *parser, args []token) (Command, error) {
+	var c Command
+	if len(args) == 0 {
+		return c, fmt.Errorf("rollback needs an app; known apps: %s", list(p.cat.Apps()))
+	}
+	app, err := p.app(args[0])
+	if err != nil {
+		return c, err
+	}
+	rest := args[1:]
+	var env, build string
+	if len(rest) > 0 && !isWord(rest[0], "to") {
+		if env, err = p.env(app, rest[0]); err != nil {
+			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
+				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": rollback %s to %s`, echo(rest[0].s), app, app, rest[0].s)
+			}
+			return c, err
+		}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && isWord(rest[0], "to") {
+		if len(rest) == 1 {
+			return c, errors.New(`"to" needs a build, e.g. to 1336; without "to BUILD" the previous good release is used`)
+		}
+		build = rest[1].s
+		if env == "" && p.isEnv(app, build) {
+			return c, fmt.Errorf(`%q is an env of %s; name the env without "to": rollback %s %s`, build, app, app, build)
+		}
+		if err := CheckBuild(build); err != nil {
+			return c, err
+		}
+		rest = rest[2:]
+	}
+	if len(rest) > 0 {
+		return c, unexpected(rest[0])
+	}
+	if env == "" {
+		if env, err = p.defaultEnv(app); err != nil {
+			return c, err
+		}
+	}
+	c.App, c.Env, c.Build = app, env, build
+	return c, nil
+}
+
+// lockExample shows a complete lock in replies that ask for a reason.
+const lockExample = "lock deploys accounting production for 2h db migration"
+
+func parseLock(p *parser, args []token) (Command, error) {
+	var c Command
+	if len(args) == 0 || !isWord(args[0], "deploys") {
+		if len(args) > 0 && p.isApp(args[0].s) {
+			return c, fmt.Errorf(`write "lock deploys" before the app: lock deploys %s …`, args[0].s)
+		}
+		return c, errors.New(`write "lock deploys", then optionally an app, an env and "for DURATION", then the reason, e.g. ` + lockExample)
+	}
+	rest := args[1:]
+	// APP and ENV are taken when the word names one; otherwise the word
+	// starts the reason. A close misspelling is refused instead, so that a
+	// typo does not turn a lock of one app into a lock of everything.
+	if len(rest) > 0 && !rest[0].quoted {
+		w := rest[0].s
+		switch {
+		case p.isApp(w):
+			c.App = w
+			rest = rest[1:]
+		case p.isEnvOfAnyApp(w):
+			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
+		case utf8.RuneCountInString(w) >= 4:
+			if _, ok := Suggest(w, p.cat.Apps()); ok {
+				return c, fmt.Errorf(`%v; to lock every app, quote the reason: lock deploys "…"`, p.unknownApp(w))
+			}
+		}
+	}
+	if c.App != "" && len(rest) > 0 && !rest[0].quoted && !isWord(rest[0], "for") {
+		w := rest[0].s
+		if p.isEnv(c.App, w) {
+			c.Env = w
+			rest = rest[1:]
+		} else if _, ok := Suggest(w, p.cat.Envs(c.App)); ok && utf8.RuneCountInString(w) >= 3 {
+			return c, fmt.Errorf(`%v; to lock every env of %s, quote the reason: lock deploys %s "…"`, p.unknownEnv(c.App, w), c.App, c.App)
+		}
+	}
+	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(rest[1].s) {
+		d, err := parseDuration(rest[1].s)
+		if err != nil {
+			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
+		}
+		c.For = d
+		rest = rest[2:]
+	} else if n := len(rest); n > 2 && isWord(rest[n-2], "for") && !rest[n-1].quoted {
+		// "lock deploys accounting db migration for 2h" says what it means.
+		if d, err := parseDuration(rest[n-1].s); err == nil {
+			c.For = d
+			rest = rest[:n-2]
+		}
+	}
+	c.Reason = joinWords(rest)
+	if c.Reason == "" {
+		return c, errors.New("a lock must say why: add a reason, e.g. " + lockExample)
+	}
+	return c, nil
+}
+
+func parseUnlock(p *parser, args []token) (Command, error) {
+	var c Command
+	if len(args) == 0 || !isWord(args[0], "deploys") {
+		return c, errors.New(`write "unlock deploys", then optionally the app and env of the lock, e.g. unlock deploys accounting production`)
+	}
+	app, env, rest, err := p.appEnv(args[1:], false)
+	if err != nil {
+		return c, err
+	}
+	if len(rest) > 0 {
+		return c, unexpected(rest[0])
+	}
+	c.App, c.Env = app, env
+	return c, nil
+}
+
+// appEnv takes an optional APP and an optional ENV of it from the front of
+// args. With needApp, APP is required.
+func (p *parser) appEnv(args []token, needApp bool) (app, env string, rest []token, err error) {
+	if len(args) == 0 {
+		if needApp {
+			return "", "", nil, fmt.Errorf("%s needs an app; known apps: %s", p.spec.verb, list(p.cat.Apps()))
+		}
+		return "", "", nil, nil
+	}
+	if app, err = p.app(args[0]); err != nil {
+		return "", "", nil, err
+	}
+	if len(args) > 1 {
+		if env, err = p.env(app, args[1]); err != nil {
+			return "", "", nil, err
+		}
+		return app, env, args[2:], nil
+	}
+	return app, "", nil, nil
+}
+
+func parseStatus(p *parser, args []token) (Command, error) {
+	var c Command
+	if len(args) > 1 {
+		return c, unexpected(args[1])
+	}
+	if len(args) == 1 {
+		app, err := p.app(args[0])
+		if err != nil {
+			return c, err
+		}
+		c.App = app
+	}
+	return c, nil
+}
+
+func parseHistory(p *parser, args []token) (Command, error) {
+	c := Command{N: DefaultHistory}
+	if n := len(args); n > 0 && looksNumeric(args[n-1].s) {
+		v, err := strconv.Atoi(args[n-1].s)
+		if err != nil || v < 1 || v > MaxHistory {
+			return c, fmt.Errorf("N must be a whole number from 1 to %d, not %s", MaxHistory, echo(args[n-1].s))
+		}
+		c.N = v
+		args = args[:n-1]
+	}
+	if len(args) > 2 {
+		return c, unexpected(args[2])
+	}
+	app, env, _, err := p.appEnv(args, false)
+	if err != nil {
+		return c, err
+	}
+	c.App, c.Env = app, env
+	return c, nil
+}
+
+// looksNumeric reports whether s is meant as a number: an optional sign and
+// digits only.
+func looksNumeric(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func parseCancel(p *parser, args []token) (Command, error) {
+	var c Command
+	app, env, rest, err := p.appEnv(args, true)
+	if err != nil {
+		return c, err
+	}
+	if len(rest) > 0 {
+		return c, unexpected(rest[0])
+	}
+	if env == "" {
+		if env, err = p.defaultEnv(app); err != nil {
+			return c, err
+		}
+	}
+	c.App, c.Env = app, env
+	return c, nil
+}
+
+func parseHelp(_ *parser, args []token) (Command, error) {
+	var c Command
+	if len(args) > 1 {
+		return c, unexpected(args[1])
+	}
+	if len(args) == 1 {
+		topic := strings.ToLower(strings.TrimPrefix(args[0].s, "/"))
+		if lookup(Verb(topic)) == nil {
+			msg := "no help for " + echo(args[0].s)
+			if s, ok := Suggest(topic, verbNames()); ok {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			} else {
+				msg += ";"
+			}
+			return c, fmt.Errorf("%s commands: %s", msg, strings.Join(verbNames(), ", "))
+		}
+		c.Topic = topic
+	}
+	return c, nil
+}
+
+func parseWhoami(_ *parser, args []token) (Command, error) {
+	if len(args) > 0 {
+		return Command{}, unexpected(args[0])
+	}
+	return Command{}, nil
+}
+
+// verbNames returns the verbs as strings, in help order.
+func verbNames() []string { return slices.Clone(verbOrder) }
+
+func startsWithDigit(s string) bool { return s != "" && '0' <= s[0] && s[0] <= '9' }
+
+// durationUnits are the units of a lock duration.
+var durationUnits = map[byte]time.Duration{
+	'm': time.Minute,
+	'h': time.Hour,
+	'd': 24 * time.Hour,
+	'w': 7 * 24 * time.Hour,
+}
+
+// parseDuration parses a lock duration: one or more NUMBER UNIT pairs with
+// the units m, h, d and w, e.g. 30m, 2h, 1d, 1h30m, 1w. It must be positive
+// and at most MaxLockFor.
+func parseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("invalid duration %s; write it like 30m, 2h, 1d, 1h30m or 1w", echo(s))
+	ls := strings.ToLower(s)
+	var total time.Duration
+	for i := 0; i < len(ls); {
+		j := i
+		for j < len(ls) && '0' <= ls[j] && ls[j] <= '9' {
+			j++
+		}
+		if j == i || j-i > 6 || j == len(ls) {
+			return 0, bad
+		}
+		unit, ok := durationUnits[ls[j]]
+		if !ok {
+			return 0, bad
+		}
+		n, _ := strconv.Atoi(ls[i:j]) // at most 6 digits: cannot fail
+		if time.Duration(n) > MaxLockFor/unit {
+			total = MaxLockFor + 1 // and n*unit might overflow
+		} else {
+			total += time.Duration(n) * unit
+		}
+		if total > MaxLockFor {
+			return 0, fmt.Errorf("duration %s is too long; the limit is %s (omit \"for\" to lock until unlock)", echo(s), formatDuration(MaxLockFor))
+		}
+		i = j + 1
+	}
+	if total == 0 {
+		return 0, fmt.Errorf("duration %s is zero; omit \"for\" to lock until unlock, or give e.g. 2h", echo(s))
+	}
+	return total, nil
+}
+
+// formatDuration writes d the way parseDuration reads it, e.g. "1w2d3h30m".
+// Parts smaller than a minute are dropped.
+func formatDuration(d time.Duration) string {
+	var b strings.Builder
+	for _, u := range []struct {
+		unit time.Duration
+		name byte
+	}{{7 * 24 * time.Hour, 'w'}, {24 * time.Hour, 'd'}, {time.Hour, 'h'}, {time.Minute, 'm'}} {
+		if n := d / u.unit; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10))
+			b.WriteByte(u.name)
+			d -= n * u.unit
+		}
+	}
+	if b.Len() == 0 {
+		return "0m"
+	}
+	return b.String()
+}
+
+// canonical writes c in the form Parse reads back to the same Command.
+func (c Command) canonical() string {
+	parts := []string{string(c.Verb)}
+	add := func(ss ...string) {
+		for _, s := range ss {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+	}
+	switch c.Verb {
+	case VerbDeploy:
+		add(c.App, c.Build, "to", c.Env)
+		if c.DryRun {
+			add("--dry-run")
+		}
+		if c.Force != "" {
+			q, _ := quoteReason(c.Force)
+			add("--force", q)
+		}
+	case VerbRollback:
+		add(c.App, c.Env)
+		if c.Build != "" {
+			add("to", c.Build)
+		}
+	case VerbLock:
+		add("deploys", c.App, c.Env)
+		if c.For > 0 {
+			add("for", formatDuration(c.For))
+		}
+		q, _ := quoteReason(c.Reason)
+		add(q)
+	case VerbUnlock:
+		add("deploys", c.App, c.Env)
+	case VerbStatus, VerbCancel:
+		add(c.App, c.Env)
+	case VerbHistory:
+		add(c.App, c.Env, strconv.Itoa(c.N))
+	case VerbHelp:
+		add(c.Topic)
+	}
+	return strings.Join(parts, " ")
+}
+
+// quoteReason quotes s so that tokenize reads it back unchanged: with the
+// first quote pair whose closing quote s never has before a space. If every
+// pair's closing quote appears so, it falls back to strconv.Quote, which is
+// unambiguous in a log but not read back exactly (exact is false).
+func quoteReason(s string) (quoted string, exact bool) {
+	for _, q := range [][2]string{{`"`, `"`}, {`'`, `'`}, {"\u201c", "\u201d"}, {"\u00ab", "\u00bb"}} {
+		if !strings.Contains(s, q[1]+" ") {
+			return q[0] + s + q[1], true
+		}
+	}
+	return strconv.Quote(s), false
+}
+
+// CheckBuild reports whether build is a valid build name: 1-64 characters
+// from ASCII letters, digits, '.', '_' and '-', starting with a letter or a
+// digit, and without "..". The error says what is wrong and what is valid.
+func CheckBuild(build string) error {
+	const valid = "a build is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, e.g. 1337 or 2.4.0-rc1"
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf(format+"; "+valid, a...)
+	}
+	switch {
+	case build == "":
+		return bad("the build is empty")
+	case build == "." || build == "..":
+		return bad("build %q is not a build name", build)
+	}
+	for i, r := range build {
+		switch {
+		case r < utf8.RuneSelf && (isASCIIAlnum(byte(r)) || i > 0 && (r == '.' || r == '_' || r == '-')):
+			continue
+		case i == 0 && (r == '.' || r == '_' || r == '-'):
+			return bad("build %s starts with %q", echo(build), r)
+		case r == ' ':
+			return bad("build %s contains a space", echo(build))
+		case r >= utf8.RuneSelf:
+			return bad("build %s contains the non-ASCII character %q (%U), maybe a look-alike of an ASCII one", echo(build), r, r)
+		default:
+			return bad("build %s contains %q, which is not allowed", echo(build), r)
+		}
+	}
+	if strings.Contains(build, "..") {
+		return bad(`build %s contains ".."`, echo(build))
+	}
+	if len(build) > 64 {
+		return bad("build %s is %d characters long; the limit is 64", echo(build), len(build))
+	}
+	return nil
+}
+
+// echo quotes a user's word for a reply: cut to maxEcho characters and
+// quoted with %q, so control and invisible characters show.
+func echo(s string) string {
+	if utf8.RuneCountInString(s) > maxEcho {
+		r := []rune(s)
+		s = string(r[:maxEcho]) + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// list joins names for a reply, naming at most maxListed of them.
+func list(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	if len(names) > maxListed {
+		return strings.Join(names[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(names)-maxListed)
+	}
+	return strings.Join(names, ", ")
+}
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const more = "…"
+	cut := n - len(more)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
+}
+
+// noApps is the Catalog used when Parse is given none.
+type noApps struct{}
+
+func (noApps) Apps() []string           { return nil }
+func (noApps) Envs(string) []string     { return nil }
+func (noApps) DefaultEnv(string) string { return "" }

@@ -1,0 +1,668 @@
+package commands
+
+import (
+	goparser "go/parser"
+	gotoken "go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testCatalog is a Catalog held in memory.
+type testCatalog struct {
+	envs     map[string][]string // app → sorted envs
+	defaults map[string]string   // app → default env
+}
+
+func (c testCatalog) Apps() []string {
+	apps := make([]string, 0, len(c.envs))
+	for app := range c.envs {
+		apps = append(apps, app)
+	}
+	slices.Sort(apps)
+	return apps
+}
+
+func (c testCatalog) Envs(app string) []string     { return c.envs[app] }
+func (c testCatalog) DefaultEnv(app string) string { return c.defaults[app] }
+
+// testCat has two apps with the same envs but different defaults.
+func testCat() testCatalog {
+	return testCatalog{
+		envs: map[string][]string{
+			"accounting": {"production", "staging"},
+			"demo":       {"production", "staging"},
+		},
+		defaults: map[string]string{"accounting": "production", "demo": "staging"},
+	}
+}
+
+func TestParseRun(t *testing.T) {
+	deployAP := Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1337", Text: "deploy accounting 1337 to production"}
+	tests := []struct {
+		name string
+		in   string
+		want Command
+	}{
+		// Input forms.
+		{"plain", "deploy accounting 1337 to production", deployAP},
+		{"slash", "/deploy accounting 1337 to production", deployAP},
+		{"bot name", "@switchman deploy accounting 1337 to production", deployAP},
+		{"bot name any case with colon", "@SwitchMan: deploy accounting 1337 to production", deployAP},
+		{"bot name with comma", "@switchman, deploy accounting 1337 to production", deployAP},
+		{"bot name then slash", "@switchman /deploy accounting 1337 to production", deployAP},
+		{"slack mention", "<@U123ABC> deploy accounting 1337 to production", deployAP},
+		{"slack mention with label", "<@U123ABC|switchman> deploy accounting 1337 to production", deployAP},
+		{"discord nick mention", "<@!123456> deploy accounting 1337 to production", deployAP},
+		{"discord mention", "<@123456> deploy accounting 1337 to production", deployAP},
+		{"mention without space", "<@123456>deploy accounting 1337 to production", deployAP},
+		{"mention with colon", "<@U123ABC>: deploy accounting 1337 to production", deployAP},
+		{"no-break spaces", "deploy\u00a0accounting\u20031337 to production", deployAP},
+		{"blanks and tabs", " \t deploy   accounting\t1337  to production \t", deployAP},
+		{"verb and keyword any case", "DEPLOY accounting 1337 TO production", deployAP},
+		{"quoted args", `deploy "accounting" '1337' to "production"`, deployAP},
+
+		// deploy
+		{"deploy default env", "deploy demo 1",
+			Command{Verb: VerbDeploy, App: "demo", Env: "staging", Build: "1", Text: "deploy demo 1 to staging"}},
+		{"deploy build with dots dashes underscores", "deploy accounting 2.4.0-rc1_b7 to staging",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "staging", Build: "2.4.0-rc1_b7", Text: "deploy accounting 2.4.0-rc1_b7 to staging"}},
+		{"deploy build of 64 chars", "deploy accounting " + strings.Repeat("a", 64),
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: strings.Repeat("a", 64), Text: "deploy accounting " + strings.Repeat("a", 64) + " to production"}},
+		{"deploy dry run", "deploy accounting 1 --dry-run",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Text: "deploy accounting 1 to production --dry-run"}},
+		{"deploy flag first", "deploy --dry-run accounting 1 to staging",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "staging", Build: "1", DryRun: true, Text: "deploy accounting 1 to staging --dry-run"}},
+		{"deploy flag any case", "deploy accounting 1 --DRY-RUN",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Text: "deploy accounting 1 to production --dry-run"}},
+		{"deploy smart dash flag", "deploy accounting 1 \u2014dry-run",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Text: "deploy accounting 1 to production --dry-run"}},
+		{"deploy force double quotes", `deploy accounting 1 to production --force "INC-42 hotfix"`,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "INC-42 hotfix", Text: `deploy accounting 1 to production --force "INC-42 hotfix"`}},
+		{"deploy force single quotes then flag", `deploy accounting 1 --force 'INC-42 hotfix' --dry-run`,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Force: "INC-42 hotfix", Text: `deploy accounting 1 to production --dry-run --force "INC-42 hotfix"`}},
+		{"deploy force curly quotes", "deploy accounting 1 --force \u201cINC-42 hotfix\u201d",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "INC-42 hotfix", Text: `deploy accounting 1 to production --force "INC-42 hotfix"`}},
+		{"deploy force equals quoted", `deploy accounting 1 --force="INC-42 hotfix"`,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "INC-42 hotfix", Text: `deploy accounting 1 to production --force "INC-42 hotfix"`}},
+		{"deploy force unquoted trailing words", "deploy accounting 1 to staging --force INC-42 db hotfix",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "staging", Build: "1", Force: "INC-42 db hotfix", Text: `deploy accounting 1 to staging --force "INC-42 db hotfix"`}},
+		{"deploy force unquoted with to", "deploy accounting 1 --force needed to fix INC-42",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "needed to fix INC-42", Text: `deploy accounting 1 to production --force "needed to fix INC-42"`}},
+		{"deploy force unquoted stops at flag", "deploy accounting 1 --force INC-42 hotfix --dry-run",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Force: "INC-42 hotfix", Text: `deploy accounting 1 to production --dry-run --force "INC-42 hotfix"`}},
+		{"deploy force reason is data", `deploy accounting 1 --force "$(id); rm -rf / ../../etc"`,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "$(id); rm -rf / ../../etc", Text: `deploy accounting 1 to production --force "$(id); rm -rf / ../../etc"`}},
+		{"deploy force reason with quote inside", `deploy accounting 1 --force 'say "hi" now'`,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: `say "hi" now`, Text: `deploy accounting 1 to production --force 'say "hi" now'`}},
+
+		// rollback
+		{"rollback default env", "rollback accounting",
+			Command{Verb: VerbRollback, App: "accounting", Env: "production", Text: "rollback accounting production"}},
+		{"rollback env", "rollback accounting staging",
+			Command{Verb: VerbRollback, App: "accounting", Env: "staging", Text: "rollback accounting staging"}},
+		{"rollback env to build", "/rollback accounting staging to 1336",
+			Command{Verb: VerbRollback, App: "accounting", Env: "staging", Build: "1336", Text: "rollback accounting staging to 1336"}},
+		{"rollback to build default env", "rollback demo to 1336",
+			Command{Verb: VerbRollback, App: "demo", Env: "staging", Build: "1336", Text: "rollback demo staging to 1336"}},
+
+		// lock
+		{"lock everything", "lock deploys db migration",
+			Command{Verb: VerbLock, Reason: "db migration", Text: `lock deploys "db migration"`}},
+		{"lock app", "lock deploys accounting db migration",
+			Command{Verb: VerbLock, App: "accounting", Reason: "db migration", Text: `lock deploys accounting "db migration"`}},
+		{"lock app env for", "/lock deploys accounting production for 2h db migration",
+			Command{Verb: VerbLock, App: "accounting", Env: "production", For: 2 * time.Hour, Reason: "db migration", Text: `lock deploys accounting production for 2h "db migration"`}},
+		{"lock everything for quoted", `lock deploys for 1d "release freeze"`,
+			Command{Verb: VerbLock, For: 24 * time.Hour, Reason: "release freeze", Text: `lock deploys for 1d "release freeze"`}},
+		{"lock for week", "LOCK DEPLOYS demo FOR 1w holiday freeze",
+			Command{Verb: VerbLock, App: "demo", For: 7 * 24 * time.Hour, Reason: "holiday freeze", Text: `lock deploys demo for 1w "holiday freeze"`}},
+		{"lock for compound", "lock deploys demo staging for 1h30m flaky tests",
+			Command{Verb: VerbLock, App: "demo", Env: "staging", For: 90 * time.Minute, Reason: "flaky tests", Text: `lock deploys demo staging for 1h30m "flaky tests"`}},
+		{"lock trailing for", "lock deploys accounting production db migration for 30m",
+			Command{Verb: VerbLock, App: "accounting", Env: "production", For: 30 * time.Minute, Reason: "db migration", Text: `lock deploys accounting production for 30m "db migration"`}},
+		{"lock reason starting with for", "lock deploys accounting for the release",
+			Command{Verb: VerbLock, App: "accounting", Reason: "for the release", Text: `lock deploys accounting "for the release"`}},
+		{"lock quoted reason naming an app", `lock deploys "accounting is fragile"`,
+			Command{Verb: VerbLock, Reason: "accounting is fragile", Text: `lock deploys "accounting is fragile"`}},
+		{"lock reason with apostrophe", "lock deploys accounting don't deploy",
+			Command{Verb: VerbLock, App: "accounting", Reason: "don't deploy", Text: `lock deploys accounting "don't deploy"`}},
+		{"lock quoted reason with apostrophe", "lock deploys accounting 'don't deploy'",
+			Command{Verb: VerbLock, App: "accounting", Reason: "don't deploy", Text: `lock deploys accounting "don't deploy"`}},
+		{"lock quoted reason with tab", "lock deploys \"db\tmigration\"",
+			Command{Verb: VerbLock, Reason: "db migration", Text: `lock deploys "db migration"`}},
+		{"lock reason with dashes", "lock deploys accounting db -> api -- 2 --",
+			Command{Verb: VerbLock, App: "accounting", Reason: "db -> api -- 2 --", Text: `lock deploys accounting "db -> api -- 2 --"`}},
+		{"lock reason with emoji", "lock deploys accounting \U0001F6A7 freeze \U0001F468\u200d\U0001F4BB",
+			Command{Verb: VerbLock, App: "accounting", Reason: "\U0001F6A7 freeze \U0001F468\u200d\U0001F4BB", Text: "lock deploys accounting \"\U0001F6A7 freeze \U0001F468\u200d\U0001F4BB\""}},
+
+		// unlock
+		{"unlock everything", "unlock deploys", Command{Verb: VerbUnlock, Text: "unlock deploys"}},
+		{"unlock app", "unlock deploys accounting", Command{Verb: VerbUnlock, App: "accounting", Text: "unlock deploys accounting"}},
+		{"unlock app env", "unlock deploys accounting production",
+			Command{Verb: VerbUnlock, App: "accounting", Env: "production", Text: "unlock deploys accounting production"}},
+
+		// status, history, cancel, help, whoami
+		{"status", "status", Command{Verb: VerbStatus, Text: "status"}},
+		{"status app", "status accounting", Command{Verb: VerbStatus, App: "accounting", Text: "status accounting"}},
+		{"history", "history", Command{Verb: VerbHistory, N: 10, Text: "history 10"}},
+		{"history N", "history 20", Command{Verb: VerbHistory, N: 20, Text: "history 20"}},
+		{"history app", "history accounting", Command{Verb: VerbHistory, App: "accounting", N: 10, Text: "history accounting 10"}},
+		{"history app env", "history accounting production",
+			Command{Verb: VerbHistory, App: "accounting", Env: "production", N: 10, Text: "history accounting production 10"}},
+		{"history app env N max", "history accounting production 100",
+			Command{Verb: VerbHistory, App: "accounting", Env: "production", N: 100, Text: "history accounting production 100"}},
+		{"cancel default env", "cancel demo", Command{Verb: VerbCancel, App: "demo", Env: "staging", Text: "cancel demo staging"}},
+		{"cancel env", "cancel demo production", Command{Verb: VerbCancel, App: "demo", Env: "production", Text: "cancel demo production"}},
+		{"help", "help", Command{Verb: VerbHelp, Text: "help"}},
+		{"help topic", "help deploy", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"help topic any case with slash", "Help /Deploy", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"help flag", "deploy accounting --help", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"whoami", "WhoAmI", Command{Verb: VerbWhoami, Text: "whoami"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Run {
+				t.Fatalf("Parse(%q): got kind %v (reply %q), want run", tt.in, got.Kind, got.Reply)
+			}
+			if got.Cmd != tt.want {
+				t.Errorf("Parse(%q):\ngot  %+v\nwant %+v", tt.in, got.Cmd, tt.want)
+			}
+			if got.Cmd.Verb != VerbHelp && got.Reply != "" {
+				t.Errorf("Parse(%q): got reply %q, want none", tt.in, got.Reply)
+			}
+			// Text is canonical: it parses back to the same command.
+			again := Parse(got.Cmd.Text, testCat(), Options{})
+			if again.Kind != Run || again.Cmd != got.Cmd {
+				t.Errorf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", got.Cmd.Text, tt.in, again.Kind, again.Cmd, got.Cmd)
+			}
+		})
+	}
+}
+
+func TestParseBotName(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		bot  string
+		want ResultKind
+	}{
+		{"configured name", "@Deployer deploy demo 1", "deployer", Run},
+		{"configured name with at sign", "@deployer deploy demo 1", "@deployer", Run},
+		{"default name not stripped when renamed", "@switchman deploy demo 1", "deployer", Reply},
+		{"name must end the word", "@switchmanx deploy demo 1", "", Reply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, testCat(), Options{BotName: tt.bot})
+			if got.Kind != tt.want {
+				t.Errorf("Parse(%q, BotName %q): got %v (reply %q), want %v", tt.in, tt.bot, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseIgnore(t *testing.T) {
+	for _, in := range []string{"", " ", "\t \t", "\n", " \r\n "} {
+		t.Run(strconv.Quote(in), func(t *testing.T) {
+			got := Parse(in, testCat(), Options{})
+			if got != (Result{Kind: Ignore}) {
+				t.Errorf("Parse(%q): got %+v, want a bare Ignore", in, got)
+			}
+		})
+	}
+}
+
+const (
+	usageDeploy   = "\nusage: deploy APP BUILD [to ENV] [--dry-run] [--force \"reason\"]"
+	usageRollback = "\nusage: rollback APP [ENV] [to BUILD]"
+	usageLock     = "\nusage: lock deploys [APP] [ENV] [for DURATION] reason…"
+	usageUnlock   = "\nusage: unlock deploys [APP] [ENV]"
+	usageHistory  = "\nusage: history [APP] [ENV] [N]"
+	usageCancel   = "\nusage: cancel APP [ENV]"
+)
+
+func TestParseReply(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		// want is the whole reply when exact is set, else substrings of it.
+		want  []string
+		exact bool
+	}{
+		// Addressing without a command.
+		{name: "only bot name", in: "@switchman", want: []string{`Try "help"`}},
+		{name: "only mention", in: "<@U123ABC>", want: []string{`Try "help"`}},
+		{name: "only slash", in: " / ", want: []string{`Try "help"`}},
+		{name: "bot name and slash", in: "@switchman /", want: []string{`Try "help"`}},
+
+		// Unknown commands.
+		{name: "unknown command with suggestion", in: "deplyo accounting 1", exact: true,
+			want: []string{`unknown command "deplyo"; did you mean "deploy"? try "help" for the list of commands`}},
+		{name: "unknown command", in: "frobnicate", exact: true,
+			want: []string{`unknown command "frobnicate"; try "help" for the list of commands`}},
+		{name: "unknown command prefix", in: "/hist", want: []string{`did you mean "history"?`}},
+		{name: "mention of someone else later", in: "<@U1> <@U2> deploy demo 1", want: []string{`unknown command "<@U2>"`}},
+
+		// Apps and envs.
+		{name: "unknown app", in: "deploy acounting 1", exact: true,
+			want: []string{`unknown app "acounting"; did you mean "accounting"? known apps: accounting, demo` + usageDeploy}},
+		{name: "unknown app no suggestion", in: "deploy zzz 1", exact: true,
+			want: []string{`unknown app "zzz"; known apps: accounting, demo` + usageDeploy}},
+		{name: "app is case sensitive", in: "deploy Accounting 1", want: []string{`unknown app "Accounting"; did you mean "accounting"?`}},
+		{name: "unknown env", in: "deploy accounting 1 to prod", exact: true,
+			want: []string{`unknown env "prod" for accounting; did you mean "production"? known envs: production, staging` + usageDeploy}},
+		{name: "unknown env transposed", in: "rollback demo stagnig", want: []string{`did you mean "staging"?`, usageRollback}},
+
+		// deploy
+		{name: "deploy alone", in: "deploy", want: []string{"deploy needs an app and a build; known apps: accounting, demo", usageDeploy}},
+		{name: "deploy no build", in: "deploy accounting", want: []string{"deploy needs a build after the app", usageDeploy}},
+		{name: "deploy to without build", in: "deploy accounting to production", want: []string{"deploy needs a build after the app"}},
+		{name: "deploy env as build", in: "deploy accounting production",
+			want: []string{`"production" is an env of accounting, not a build; the build comes first: deploy accounting BUILD to production`}},
+		{name: "deploy env without to", in: "deploy accounting 1 production", want: []string{`unexpected word "production"; did you mean "to production"?`}},
+		{name: "deploy to without env", in: "deploy accounting 1 to", want: []string{`"to" needs an env; known envs of accounting: production, staging`}},
+		{name: "deploy extra word", in: "deploy accounting 1 to production now", exact: true, want: []string{`unexpected word "now"` + usageDeploy}},
+		{name: "deploy unknown flag typo", in: "deploy accounting 1 --dryrun",
+			want: []string{`unknown flag "--dryrun"; did you mean --dry-run? deploy takes --dry-run and --force`, usageDeploy}},
+		{name: "deploy unknown flag typo beats its value", in: `deploy accounting 1 --forse "INC-42"`, want: []string{`did you mean --force?`}},
+		{name: "deploy unknown short flag", in: "deploy accounting 1 -f", want: []string{`unknown flag "-f"; deploy takes --dry-run and --force`}},
+		{name: "deploy flag with value", in: "deploy accounting 1 --dry-run=yes", want: []string{"--dry-run takes no value"}},
+		{name: "deploy flag twice", in: "deploy accounting 1 --dry-run --dry-run", want: []string{"--dry-run is given twice"}},
+		{name: "deploy force without reason", in: "deploy accounting 1 --force", want: []string{`--force needs a reason, e.g. --force "INC-42 hotfix"`, usageDeploy}},
+		{name: "deploy force empty reason", in: `deploy accounting 1 --force ""`, want: []string{"--force needs a reason"}},
+		{name: "deploy force blank reason", in: `deploy accounting 1 --force '   '`, want: []string{"--force needs a reason"}},
+		{name: "deploy force before flag", in: "deploy accounting 1 --force --dry-run", want: []string{"--force needs a reason"}},
+		{name: "deploy force swallows target", in: "deploy accounting 1 --force urgent to production",
+			want: []string{`the --force reason "urgent to production" seems to hold the target ("to" "production"); put "to ENV" before --force, or quote the reason`}},
+		{name: "deploy force swallows misspelt target", in: "deploy accounting 1 --force urgent to prod", want: []string{`seems to hold the target ("to" "prod")`}},
+		{name: "deploy missing closing quote", in: `deploy accounting 1 --force "INC-42`,
+			want: []string{`missing closing quote: '"' opens "INC-42" but nothing closes it`, usageDeploy}},
+		{name: "deploy empty build", in: `deploy accounting ""`, want: []string{"the build is empty"}},
+
+		// rollback
+		{name: "rollback alone", in: "rollback", want: []string{"rollback needs an app", usageRollback}},
+		{name: "rollback build without to", in: "rollback accounting 1336",
+			want: []string{`unknown env "1336" for accounting; to roll back to a build, write "to": rollback accounting to 1336`}},
+		{name: "rollback to without build", in: "rollback accounting to", want: []string{`"to" needs a build`}},
+		{name: "rollback to env", in: "rollback accounting to staging",
+			want: []string{`"staging" is an env of accounting; name the env without "to": rollback accounting staging`}},
+		{name: "rollback extra word", in: "rollback accounting staging to 1336 now", want: []string{`unexpected word "now"`, usageRollback}},
+		{name: "rollback bad build", in: "rollback accounting staging to ..", want: []string{`build ".." is not a build name`}},
+		{name: "rollback flag", in: "rollback accounting --dry-run", want: []string{`unknown flag "--dry-run"; rollback takes no flags`, usageRollback}},
+
+		// lock
+		{name: "lock without reason", in: "/lock deploys", exact: true,
+			want: []string{"a lock must say why: add a reason, e.g. lock deploys accounting production for 2h db migration" + usageLock}},
+		{name: "lock app without reason", in: "lock deploys accounting", want: []string{"a lock must say why"}},
+		{name: "lock app env for without reason", in: "lock deploys accounting production for 2h", want: []string{"a lock must say why"}},
+		{name: "lock empty quoted reason", in: `lock deploys accounting ""`, want: []string{"a lock must say why"}},
+		{name: "lock alone", in: "lock", want: []string{`write "lock deploys"`, usageLock}},
+		{name: "lock without deploys", in: "lock accounting db", want: []string{`write "lock deploys" before the app: lock deploys accounting`}},
+		{name: "lock misspelt app", in: "lock deploys acounting db migration",
+			want: []string{`unknown app "acounting"; did you mean "accounting"?`, `to lock every app, quote the reason`}},
+		{name: "lock env without app", in: "lock deploys production db migration", want: []string{`"production" is an env; name the app first`}},
+		{name: "lock misspelt env", in: "lock deploys accounting prod db migration",
+			want: []string{`unknown env "prod" for accounting; did you mean "production"?`, `to lock every env of accounting, quote the reason`}},
+		{name: "lock bad duration", in: "lock deploys for 2x db", want: []string{`invalid duration "2x"; write it like 30m, 2h, 1d, 1h30m or 1w`, usageLock}},
+		{name: "lock duration in words", in: "lock deploys for 2 hours db", want: []string{`invalid duration "2"`}},
+		{name: "lock duration zero", in: "lock deploys for 0m db", want: []string{`duration "0m" is zero`}},
+		{name: "lock duration too long", in: "lock deploys for 91d db", want: []string{`duration "91d" is too long; the limit is 12w6d`}},
+		{name: "lock duration overflow", in: "lock deploys for 999999w db", want: []string{"is too long"}},
+		{name: "lock reason looks like duration", in: "lock deploys for 3rd party outage", want: []string{`invalid duration "3rd"`, `quote it`}},
+		{name: "lock flag", in: "lock deploys db --now", want: []string{`unknown flag "--now"; lock takes no flags`}},
+
+		// unlock
+		{name: "unlock alone", in: "unlock", want: []string{`write "unlock deploys"`, usageUnlock}},
+		{name: "unlock unknown app", in: "unlock deploys acounting", want: []string{`unknown app "acounting"`, usageUnlock}},
+		{name: "unlock unknown env", in: "unlock deploys accounting prod", want: []string{`unknown env "prod" for accounting`}},
+		{name: "unlock extra word", in: "unlock deploys accounting production now", want: []string{`unexpected word "now"`}},
+
+		// status, history, cancel, help, whoami
+		{name: "status unknown app", in: "status acounting", want: []string{`unknown app "acounting"`}},
+		{name: "status extra word", in: "status accounting production", want: []string{`unexpected word "production"`, "\nusage: status [APP]"}},
+		{name: "history zero", in: "history 0", exact: true, want: []string{`N must be a whole number from 1 to 100, not "0"` + usageHistory}},
+		{name: "history too many", in: "history accounting 101", want: []string{`not "101"`}},
+		{name: "history negative", in: "history -5", want: []string{`not "-5"`}},
+		{name: "history huge", in: "history 99999999999999999999999", want: []string{`not "99999999999999999999999"`}},
+		{name: "history unknown env", in: "history accounting prod 5", want: []string{`unknown env "prod" for accounting`}},
+		{name: "history extra word", in: "history accounting production staging", want: []string{`unexpected word "staging"`}},
+		{name: "cancel alone", in: "cancel", want: []string{"cancel needs an app", usageCancel}},
+		{name: "cancel unknown env", in: "cancel accounting prod", want: []string{`did you mean "production"?`}},
+		{name: "cancel extra word", in: "cancel accounting production now", want: []string{`unexpected word "now"`}},
+		{name: "help unknown topic", in: "help deply",
+			want: []string{`no help for "deply"; did you mean "deploy"? commands: deploy, rollback, lock, unlock, status, history, cancel, help, whoami`}},
+		{name: "help extra word", in: "help deploy now", want: []string{`unexpected word "now"`, "\nusage: help [COMMAND]"}},
+		{name: "whoami extra word", in: "whoami now", exact: true, want: []string{"unexpected word \"now\"\nusage: whoami"}},
+
+		// Whole-text refusals.
+		{name: "too long", in: "deploy accounting " + strings.Repeat("1", 1000), exact: true,
+			want: []string{"command too long (1018 bytes; the limit is 1000)"}},
+		{name: "line break", in: "deploy accounting 1\ndeploy demo 1", want: []string{"command contains a line break (at byte 19); send one command per message"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply {
+				t.Fatalf("Parse(%q): got kind %v (%+v), want reply", tt.in, got.Kind, got.Cmd)
+			}
+			if got.Cmd.App != "" || got.Cmd.Env != "" || got.Cmd.Build != "" || got.Cmd.Text != "" {
+				t.Errorf("Parse(%q): got a reply with command fields %+v, want only Verb", tt.in, got.Cmd)
+			}
+			if tt.exact {
+				if got.Reply != tt.want[0] {
+					t.Errorf("Parse(%q):\ngot reply  %q\nwant reply %q", tt.in, got.Reply, tt.want[0])
+				}
+				return
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got.Reply, w) {
+					t.Errorf("Parse(%q):\ngot reply %q\nwant it to contain %q", tt.in, got.Reply, w)
+				}
+			}
+		})
+	}
+}
+
+// TestParseHostile feeds input meant to break out of the grammar. None may
+// run; each reply must stay short and must not carry the payload back raw.
+func TestParseHostile(t *testing.T) {
+	long := strings.Repeat("A", 10*1024)
+	tests := []struct {
+		name string
+		in   string
+		want string // in the reply
+	}{
+		{"path traversal build", "deploy accounting ../../etc/passwd", `build "../../etc/passwd" starts with '.'`},
+		{"path traversal inside build", "deploy accounting 1/../../etc/passwd", `contains '/', which is not allowed`},
+		{"dot build", "deploy accounting .", `build "." is not a build name`},
+		{"dot dot build", "deploy accounting ..", `build ".." is not a build name`},
+		{"dot dot inside build", "deploy accounting 1..2", `build "1..2" contains ".."`},
+		{"path traversal app", "deploy ../../etc/passwd 1", `unknown app "../../etc/passwd"`},
+		{"path traversal env", "deploy accounting 1 to ../../etc/passwd", `unknown env "../../etc/passwd" for accounting`},
+		{"path traversal rollback target", "rollback accounting to ../../etc/passwd", `starts with '.'`},
+		{"command substitution", "deploy accounting $(id)", `build "$(id)" contains '$', which is not allowed`},
+		{"backticks", "deploy accounting `id`", "build \"`id`\" contains '`', which is not allowed"},
+		{"backticks inside", "deploy accounting 1`id`", "contains '`', which is not allowed"},
+		{"semicolon glued", "deploy accounting 1337;rm -rf /", `build "1337;rm" contains ';', which is not allowed`},
+		{"semicolon separate", "deploy accounting 1337 ;rm -rf /", `unexpected word ";rm"`},
+		{"semicolon after env", "deploy accounting 1337 to production; rm -rf /", `unknown env "production;" for accounting; did you mean "production"?`},
+		{"pipe", "deploy accounting 1|sh", `contains '|'`},
+		{"ampersand", "deploy accounting 1&&id", `contains '&'`},
+		{"redirect", "deploy accounting 1>x", `contains '>'`},
+		{"quoted space in build", `deploy accounting "1 2"`, `build "1 2" contains a space`},
+		{"newline injection", "deploy accounting 1337\nrm -rf /", "command contains a line break (at byte 22)"},
+		{"carriage return", "deploy accounting 1337\rrm -rf /", "line break"},
+		{"newline in quotes", "deploy accounting 1 --force \"a\nb\"", "line break"},
+		{"unicode line separator", "deploy accounting 1\u2028x", "line break"},
+		{"NUL", "deploy accounting 1337\x00", "command contains the control character U+0000 (at byte 22)"},
+		{"ESC sequence", "deploy accounting \x1b[31m1337", "control character U+001B"},
+		{"DEL", "deploy accounting 13\x7f37", "control character U+007F"},
+		{"C1 control", "deploy accounting 1\u009b", "control character U+009B"},
+		{"vertical tab", "deploy accounting 1\v", "control character U+000B"},
+		{"10 kB argument", "deploy accounting " + long, "command too long (10258 bytes; the limit is 1000)"},
+		{"long build", "deploy accounting " + strings.Repeat("a", 900), `build "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…" is 900 characters long; the limit is 64`},
+		{"long app", "deploy " + strings.Repeat("x", 900) + " 1", `unknown app "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"`},
+		{"cyrillic a in build", "deploy accounting b\u0430d", `contains the non-ASCII character 'а' (U+0430), maybe a look-alike`},
+		{"cyrillic a in app", "deploy \u0430ccounting 1", `unknown app "аccounting"; did you mean "accounting"?`},
+		{"cyrillic o in env", "deploy accounting 1 to pr\u043eduction", `did you mean "production"?`},
+		{"fullwidth digits", "deploy accounting \uff11\uff13\uff13\uff17", `non-ASCII character '１' (U+FF11)`},
+		{"fullwidth verb", "\uff44eploy accounting 1", `unknown command "ｄeploy"`},
+		{"RTL override in build", "deploy accounting 1337\u202e", "invisible text-direction character U+202E"},
+		{"RTL override in reason", "lock deploys \u202egnp.exe", "invisible text-direction character U+202E"},
+		{"RTL isolate", "deploy accounting 1\u2067", "text-direction character U+2067"},
+		{"zero width space", "deploy accounting 13\u200b37", "invisible formatting character U+200B"},
+		{"byte order mark", "\ufeffdeploy accounting 1", "invisible formatting character U+FEFF"},
+		{"invalid UTF-8", "deploy accounting \xff\xfe", "not valid UTF-8"},
+		{"flag-looking build", "deploy accounting -rf", "deploy needs a build"},
+		{"negative build", "deploy accounting -1", `build "-1" starts with '-'`},
+		{"mention then injection", "<@U123> deploy accounting $(id)", `contains '$'`},
+		{"history injection", "history accounting $(id)", `unknown env "$(id)" for accounting`},
+		{"help traversal", "help ../../etc/passwd", `no help for "../../etc/passwd"`},
+		{"shell verb", "$(id)", `unknown command "$(id)"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply {
+				t.Fatalf("Parse(%q): got kind %v (%+v), want reply", trunc(tt.in), got.Kind, got.Cmd)
+			}
+			if !strings.Contains(got.Reply, tt.want) {
+				t.Errorf("Parse(%q):\ngot reply %q\nwant it to contain %q", trunc(tt.in), got.Reply, tt.want)
+			}
+			if len(got.Reply) > 400 {
+				t.Errorf("Parse(%q): got a reply of %d bytes, want at most 400", trunc(tt.in), len(got.Reply))
+			}
+			if strings.Contains(got.Reply, strings.Repeat("A", 50)) || strings.Contains(got.Reply, strings.Repeat("a", 50)) {
+				t.Errorf("Parse(%q): got reply %q, want the long argument cut", trunc(tt.in), got.Reply)
+			}
+			if i := strings.IndexFunc(got.Reply, func(r rune) bool { return r != '\n' && !isPrintable(r) }); i >= 0 {
+				t.Errorf("Parse(%q): got reply %q with a raw non-printable character at %d, want it escaped", trunc(tt.in), got.Reply, i)
+			}
+		})
+	}
+}
+
+func isPrintable(r rune) bool { return strconv.IsPrint(r) }
+
+func trunc(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// TestParseCatalogEdges covers catalogs that are empty, large, or name a
+// default env the app does not have.
+func TestParseCatalogEdges(t *testing.T) {
+	many := testCatalog{envs: map[string][]string{}, defaults: map[string]string{}}
+	for i := range 30 {
+		many.envs["app"+strconv.Itoa(100+i)] = []string{"production"}
+	}
+	noDefault := testCatalog{
+		envs:     map[string][]string{"accounting": {"production", "staging"}, "demo": {"staging"}},
+		defaults: map[string]string{"demo": "production"}, // not an env of demo
+	}
+	tests := []struct {
+		name string
+		cat  Catalog
+		in   string
+		want string
+	}{
+		{"nil catalog", nil, "deploy accounting 1", `unknown app "accounting"; no apps are configured`},
+		{"nil catalog status", nil, "status accounting", "no apps are configured"},
+		{"long list is cut", many, "deploy nope 1", "app118, app119 and 10 more"},
+		{"no default env", noDefault, "deploy accounting 1", "accounting has no default env; name one: known envs: production, staging"},
+		{"default env not an env", noDefault, "cancel demo", "demo has no default env"},
+		{"rollback without default env", noDefault, "rollback accounting", "accounting has no default env"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, tt.cat, Options{})
+			if got.Kind != Reply || !strings.Contains(got.Reply, tt.want) {
+				t.Errorf("Parse(%q): got %v %q, want reply containing %q", tt.in, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+	t.Run("nil catalog help", func(t *testing.T) {
+		if got := Parse("help", nil, Options{}); got.Kind != Run {
+			t.Errorf("Parse(help) with nil catalog: got %v, want run", got.Kind)
+		}
+	})
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		text string // formatDuration(want)
+	}{
+		{"30m", 30 * time.Minute, "30m"},
+		{"2h", 2 * time.Hour, "2h"},
+		{"1d", 24 * time.Hour, "1d"},
+		{"1w", 7 * 24 * time.Hour, "1w"},
+		{"1h30m", 90 * time.Minute, "1h30m"},
+		{"90m", 90 * time.Minute, "1h30m"},
+		{"2H", 2 * time.Hour, "2h"},
+		{"1w2d3h4m", (7*24+2*24+3)*time.Hour + 4*time.Minute, "1w2d3h4m"},
+		{"90d", 90 * 24 * time.Hour, "12w6d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseDuration(tt.in)
+			if err != nil || got != tt.want {
+				t.Fatalf("parseDuration(%q): got %v, %v, want %v", tt.in, got, err, tt.want)
+			}
+			if text := formatDuration(got); text != tt.text {
+				t.Errorf("formatDuration(%v): got %q, want %q", got, text, tt.text)
+			}
+		})
+	}
+	for _, in := range []string{"", "m", "2", "2x", "1.5h", "-1h", "30s", "h2", "2h30", "0m", "0h0m", "91d", "1234567m", "9999999999999999999w"} {
+		t.Run("bad "+in, func(t *testing.T) {
+			if got, err := parseDuration(in); err == nil {
+				t.Errorf("parseDuration(%q): got %v, want an error", in, got)
+			}
+		})
+	}
+}
+
+func TestCheckBuild(t *testing.T) {
+	for _, ok := range []string{"1", "1337", "v2.4.0-rc1", "a_b", "A.b-C_9", strings.Repeat("9", 64)} {
+		t.Run("ok "+ok, func(t *testing.T) {
+			if err := CheckBuild(ok); err != nil {
+				t.Errorf("CheckBuild(%q): got %v, want nil", ok, err)
+			}
+		})
+	}
+	tests := []struct{ in, want string }{
+		{"", "the build is empty"},
+		{".", `build "." is not a build name`},
+		{"..", `build ".." is not a build name`},
+		{"1..2", `contains ".."`},
+		{".hidden", "starts with '.'"},
+		{"-rf", "starts with '-'"},
+		{"_x", "starts with '_'"},
+		{"a/b", "contains '/'"},
+		{"a b", "contains a space"},
+		{"a\tb", "contains '\\t'"},
+		{"a;b", "contains ';'"},
+		{"a$b", "contains '$'"},
+		{"\u0430", "non-ASCII character 'а' (U+0430)"},
+		{strings.Repeat("9", 65), "is 65 characters long; the limit is 64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			err := CheckBuild(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckBuild(%q): got %v, want an error containing %q", tt.in, err, tt.want)
+			}
+			if !strings.Contains(err.Error(), "a build is 1-64 ASCII letters") {
+				t.Errorf("CheckBuild(%q): got %q, want it to say what is valid", tt.in, err)
+			}
+		})
+	}
+}
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []token
+	}{
+		{`a "b c" d`, []token{{"a", false}, {"b c", true}, {"d", false}}},
+		{`a 'b c'`, []token{{"a", false}, {"b c", true}}},
+		{"a \u201cb c\u201d", []token{{"a", false}, {"b c", true}}},
+		{"a \u2018b c\u2019", []token{{"a", false}, {"b c", true}}},
+		{"a \u00abb c\u00bb", []token{{"a", false}, {"b c", true}}},
+		{`don't stop`, []token{{"don't", false}, {"stop", false}}},
+		{`'don't stop'`, []token{{"don't stop", true}}},
+		{`"say "hi" now"`, []token{{`say "hi`, true}, {`now"`, false}}},
+		{`--force="a b" x`, []token{{"--force=a b", false}, {"x", false}}},
+		{`a=" b"`, []token{{`a="`, false}, {`b"`, false}}},
+		{`""`, []token{{"", true}}},
+		{"\"a\tb\"", []token{{"a b", true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := tokenize(tt.in)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("tokenize(%q): got %+v, %v, want %+v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	for _, in := range []string{`"a`, `'a b`, `"a"b`, "\u201ca"} {
+		t.Run("unterminated "+in, func(t *testing.T) {
+			if got, err := tokenize(in); err == nil {
+				t.Errorf("tokenize(%q): got %+v, want an error", in, got)
+			}
+		})
+	}
+}
+
+func TestResultKindString(t *testing.T) {
+	for k, want := range map[ResultKind]string{Ignore: "ignore", Run: "run", Reply: "reply", 7: "ResultKind(7)"} {
+		if got := k.String(); got != want {
+			t.Errorf("ResultKind(%d).String(): got %q, want %q", int(k), got, want)
+		}
+	}
+	if got := (Result{}).Kind; got != Ignore {
+		t.Errorf("zero Result: got kind %v, want ignore", got)
+	}
+}
+
+// TestImports keeps the parser free of I/O and the package free of chat
+// platforms: the parser's files may import only the packages below, and no
+// file of the package may import a platform SDK.
+func TestImports(t *testing.T) {
+	parserFiles := []string{"parse.go", "grammar.go", "help.go", "suggest.go"}
+	allowed := []string{"errors", "fmt", "slices", "strconv", "strings", "time", "unicode", "unicode/utf8"}
+	forbidden := []string{"github.com/slack-go/", "github.com/bwmarrin/discordgo", "golang.org/x/crypto/ssh", "github.com/gorilla/websocket"}
+
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := goparser.ParseFile(fset, name, src, goparser.ImportsOnly)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if slices.Contains(parserFiles, name) && !slices.Contains(allowed, path) {
+				t.Errorf("%s imports %q: got an import outside %v, want the parser to do no I/O", name, path, allowed)
+			}
+			for _, bad := range forbidden {
+				if strings.HasPrefix(path, bad) {
+					t.Errorf("%s imports %q: got a platform import, want package commands platform-neutral", name, path)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	cat := testCat()
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := Parse("/deploy accounting 1337 to production", cat, Options{}); r.Kind != Run {
+			b.Fatalf("got %v, want run", r.Kind)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+func planMessage(p *deploy.Plan) chat.Message {
+	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Dry run: deploy %s %s to %s — nothing was changed", p.App, p.Build, p.Env)}
+	for i, s := range p.Steps {
+		m.Lines = append(m.Lines, fmt.Sprintf("%d. %s", i+1, s))
+	}
+	for _, h := range p.Hosts {
+		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: h.Change})
+	}
+	return m
+}
+
+// EventMessage describes one progress event for people. Adapters that
+// show progress line by line (the console) render it as is; adapters that
+// edit one message per deploy fold events with a Progress view.
+func EventMessage(ev deploy.Event) chat.Message {
+	switch ev.Kind {
+	case deploy.EventStarted:
+		r := ev.Record
+		verb := "Deploy"
+		if r.Kind == deploy.KindRollback {
+			verb = "Rollback"
+		}
+		return chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s %s started: %s %s → %s by %s (%d host%s)",
+			verb, r.ID, r.App, r.Build, r.Env, r.Requester, len(r.Hosts), plural(len(r.Hosts)))}
+	case deploy.EventStep:
+		switch {
+		case !ev.Done:
+			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s…", ev.Host, ev.Step)}}
+		case ev.Err != "":
+			return chat.Message{Level: chat.Failure, Public: true, Lines: []string{fmt.Sprintf("%s: %s failed: %s", ev.Host, ev.Step, ev.Err)}}
+		default:
+			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s ✓", ev.Host, ev.Step)}}
+		}
+	case deploy.EventMigrations:
+		if len(ev.Migrations) == 0 {
+			return chat.Message{Level: chat.Info, Public: true, Lines: []string{"no pending migrations"}}
+		}
+		return chat.Message{Level: chat.Warning, Public: true, Lines: []string{"pending migrations: " + strings.Join(ev.Migrations, ", ")}}
+	case deploy.EventNote:
+		return chat.Message{Level: chat.Info, Public: true, Lines: []string{ev.Text}}
+	case deploy.EventFinished:
+		return FinalMessage(ev.Record, ev.Time)
+	}
+	return chat.Message{Public: true, Lines: []string{string(ev.Kind)}}
+}
+
+// FinalMessage summarises a finished deploy or rollback.
+func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
+	verb := "Deploy"
+	if r.Kind == deploy.KindRollback {
+		verb = "Rollback"
+	}
+	m := chat.Message{Public: true}
+	d := r.Duration(now).Round(10 * time.Millisecond)
+	switch r.Outcome {
+	case deploy.OutcomeSucceeded:
+		m.Level = chat.Success
+		m.Title = fmt.Sprintf("%s %s: %s/%s now runs %s (%s)", verb, r.ID, r.App, r.Env, r.Build, d)
+	case deploy.OutcomeCancelled:
+		m.Level = chat.Warning
+		m.Title = fmt.Sprintf("%s %s of %s %s to %s was cancelled after %s", verb, r.ID, r.App, r.Build, r.Env, d)
+	default:
+		m.Level = chat.Failure
+		m.Title = fmt.Sprintf("%s %s of %s %s to %s %s after %s", verb, r.ID, r.App, r.Build, r.Env, r.Outcome, d)
+	}
+	if r.Error != "" {
+		m.Lines = append(m.Lines, r.Error)
+	}
+	if r.Forced != "" {
+		m.Lines = append(m.Lines, "forced outside the deploy window: "+r.Forced)
+	}
+	for _, h := range r.Hosts {
+		v := string(h.State)
+		if h.Current != "" {
+			v += ", on " + h.Current
+		}
+		if h.Error != "" {
+			v += " — " + h.Error
+		}
+		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
+	}
+	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded {
+		m.Buttons = append(m.Buttons, chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", r.App, r.Env), Style: "danger"})
+	}
+	return m
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,376 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// Engine runs deploys; *deploy.Engine implements it.
+type Engine interface {
+	Deploy(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
+	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
+	Plan(ctx context.Context, req deploy.Request) (*deploy.Plan, error)
+	Cancel(app, env, by string) (string, error)
+	Running() []*deploy.Record
+	Observe(ctx context.Context, app, env string) ([]deploy.HostResult, error)
+}
+
+// Store is the state the commands read and change.
+type Store interface {
+	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
+	Locks(ctx context.Context) ([]deploy.Lock, error)
+	PutLock(ctx context.Context, l deploy.Lock) error
+	DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error)
+	AppendAudit(ctx context.Context, e *audit.Entry) error
+}
+
+// Output is where a command's answers go. Reply is for the requester;
+// Progress receives the events of a deploy the command started, from the
+// engine's goroutines, after Handle has returned.
+type Output interface {
+	Reply(msg chat.Message)
+	Progress(ev deploy.Event)
+}
+
+// Request is one command as a chat adapter received it.
+type Request struct {
+	// User is the Switchman user (adapters map chat identities to it).
+	User     string
+	Platform string
+	Channel  string
+	Text     string
+}
+
+// Outcome tells the adapter how the command went.
+type Outcome struct {
+	// Failed is true when the command was refused or failed.
+	Failed bool
+	// DeployID is set when the command started a deploy or rollback; its
+	// outcome arrives later as an EventFinished.
+	DeployID string
+}
+
+// Service handles commands: parse, authorise, act, reply, audit. Every
+// entry point of every adapter goes through Handle, so every command meets
+// the same gate. It is safe for concurrent use.
+type Service struct {
+	cfg    *config.Config
+	cat    Catalog
+	engine Engine
+	store  Store
+	policy *acl.Policy
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// Deps wires a Service; Now and Log have defaults.
+type Deps struct {
+	Config *config.Config
+	Engine Engine
+	Store  Store
+	Policy *acl.Policy
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(d Deps) *Service {
+	s := &Service{cfg: d.Config, cat: CatalogOf(d.Config), engine: d.Engine, store: d.Store, policy: d.Policy, now: d.Now, log: d.Log}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// call is the state of one Handle.
+type call struct {
+	s     *Service
+	req   Request
+	out   Output
+	entry audit.Entry
+	res   Outcome
+}
+
+// Handle runs one command. It never panics on user input and always
+// leaves exactly one audit entry for the command.
+func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
+	c := &call{s: s, req: req, out: out, entry: audit.Entry{
+		Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel, Command: truncate(req.Text, 500),
+	}}
+	p := Parse(req.Text, s.cat, Options{BotName: s.cfg.Bot.Name})
+	switch p.Kind {
+	case Ignore:
+		return Outcome{}
+	case Reply:
+		c.refuse(errs.New(errs.Invalid, "%s", p.Reply))
+	case Run:
+		c.entry.Command = p.Cmd.Text
+		c.entry.Action, c.entry.App, c.entry.Env = string(p.Cmd.Verb), p.Cmd.App, p.Cmd.Env
+		c.run(ctx, p.Cmd)
+	}
+	if err := s.store.AppendAudit(ctx, &c.entry); err != nil {
+		s.log.Error("append audit entry", "user", req.User, "err", err)
+		out.Reply(chat.Message{Level: chat.Failure, Title: "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))})
+		c.res.Failed = true
+	}
+	return c.res
+}
+
+func (c *call) run(ctx context.Context, cmd Command) {
+	switch cmd.Verb {
+	case VerbDeploy:
+		c.deploy(ctx, cmd)
+	case VerbRollback:
+		c.rollback(ctx, cmd)
+	case VerbLock:
+		c.lock(ctx, cmd)
+	case VerbUnlock:
+		c.unlock(ctx, cmd)
+	case VerbStatus:
+		c.status(ctx, cmd)
+	case VerbHistory:
+		c.history(ctx, cmd)
+	case VerbCancel:
+		c.cancel(cmd)
+	case VerbHelp:
+		c.allow("")
+		c.out.Reply(chat.Message{Level: chat.Info, Lines: strings.Split(strings.TrimRight(Help(cmd.Topic), "\n"), "\n")})
+	case VerbWhoami:
+		c.whoami()
+	default:
+		c.refuse(errs.New(errs.Invalid, "%s is not available yet", cmd.Verb))
+	}
+}
+
+// allow records the command as allowed.
+func (c *call) allow(reason string) {
+	c.entry.Decision, c.entry.Reason = audit.Allowed, reason
+}
+
+// refuse records and replies a refusal or failure.
+func (c *call) refuse(err error) {
+	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
+	c.res.Failed = true
+	if errs.CodeOf(err) == errs.Internal {
+		c.s.log.Error("command failed", "user", c.req.User, "command", c.entry.Command, "err", err)
+	}
+	level := chat.Failure
+	if errs.CodeOf(err) == errs.NoChange {
+		level, c.res.Failed, c.entry.Decision = chat.Info, false, audit.Allowed
+	}
+	c.out.Reply(chat.Message{Level: level, Title: errs.Message(err)})
+}
+
+// permit checks a permission and refuses the command when it is missing.
+func (c *call) permit(action acl.Action, app, env string) (acl.Decision, bool) {
+	d := c.s.policy.Check(c.req.User, action, app, env, nil, c.s.now())
+	if !d.Allowed {
+		c.refuse(errs.New(errs.Forbidden, "%s", d.Reason))
+	}
+	return d, d.Allowed
+}
+
+func (c *call) deploy(ctx context.Context, cmd Command) {
+	dreq := deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}
+	if cmd.DryRun {
+		c.allow("dry run")
+		plan, err := c.s.engine.Plan(ctx, dreq)
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		c.out.Reply(planMessage(plan))
+		return
+	}
+	d, ok := c.permit(acl.Deploy, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	note, ok := c.checkLocks(ctx, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	rec, err := c.s.engine.Deploy(ctx, dreq, c.sink())
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	c.allow(d.Via + note)
+	c.entry.DeployID, c.res.DeployID = rec.ID, rec.ID
+	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploying %s %s to %s (deploy %s)", rec.App, rec.Build, rec.Env, rec.ID)}
+	if note != "" {
+		m.Lines = append(m.Lines, strings.TrimPrefix(note, "; "))
+	}
+	c.out.Reply(m)
+}
+
+// checkLocks refuses a deploy that an active lock covers, unless the
+// requester owns that lock. It returns a note for the reply and audit.
+func (c *call) checkLocks(ctx context.Context, app, env string) (string, bool) {
+	locks, err := c.s.store.Locks(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return "", false
+	}
+	var note string
+	for _, l := range locks {
+		if !l.Covers(app, env) || !l.Active(c.s.now()) {
+			continue
+		}
+		if l.Owner != c.req.User {
+			c.refuse(errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l)))
+			return "", false
+		}
+		note += fmt.Sprintf("; you hold the lock on %s (%s), so the deploy goes ahead", l.Scope(), l.Reason)
+	}
+	return note, true
+}
+
+func (c *call) rollback(ctx context.Context, cmd Command) {
+	d, ok := c.permit(acl.Rollback, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	// Restoring service never waits for a lock; the lock is announced.
+	var notes []string
+	if locks, err := c.s.store.Locks(ctx); err == nil {
+		for _, l := range locks {
+			if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) {
+				notes = append(notes, "rolling back despite the lock: "+describeLock(l))
+			}
+		}
+	} else {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	rec, err := c.s.engine.Rollback(ctx, deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}, c.sink())
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	c.allow(d.Via)
+	c.entry.DeployID, c.res.DeployID = rec.ID, rec.ID
+	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Lines: notes,
+		Title: fmt.Sprintf("Rolling back %s/%s from %s to %s (rollback %s)", rec.App, rec.Env, orNone(rec.Previous), rec.Build, rec.ID)})
+}
+
+// sink forwards engine events to the adapter and audits the end of the deploy.
+func (c *call) sink() deploy.Sink {
+	s, req, out := c.s, c.req, c.out
+	return func(ev deploy.Event) {
+		out.Progress(ev)
+		if ev.Kind != deploy.EventFinished || ev.Record == nil {
+			return
+		}
+		r := ev.Record
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e := &audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
+			Command: fmt.Sprintf("%s %s %s/%s finished: %s", r.Kind, r.Build, r.App, r.Env, r.Outcome),
+			Action:  string(r.Kind), App: r.App, Env: r.Env, Decision: audit.Event, Reason: r.Error, DeployID: r.ID}
+		if err := s.store.AppendAudit(ctx, e); err != nil {
+			s.log.Error("append audit entry", "deploy", r.ID, "err", err)
+		}
+	}
+}
+
+func (c *call) lock(ctx context.Context, cmd Command) {
+	d, ok := c.permit(acl.Lock, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	l := deploy.Lock{App: cmd.App, Env: cmd.Env, Owner: c.req.User, Reason: cmd.Reason, Created: c.s.now()}
+	if cmd.For > 0 {
+		l.Expires = l.Created.Add(cmd.For)
+	}
+	if err := c.s.store.PutLock(ctx, l); err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	c.allow(d.Via)
+	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: "Locked " + l.Scope(), Lines: []string{describeLock(l)}})
+}
+
+func (c *call) unlock(ctx context.Context, cmd Command) {
+	d, ok := c.permit(acl.Unlock, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	l, err := c.s.store.DeleteLock(ctx, cmd.App, cmd.Env)
+	if err != nil {
+		if errors.Is(err, deploy.ErrNotFound) {
+			scope := deploy.Lock{App: cmd.App, Env: cmd.Env}.Scope()
+			c.refuse(errs.New(errs.NotFound, "%s is not locked%s", scope, c.otherLocks(ctx)))
+			return
+		}
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	c.allow(d.Via)
+	c.out.Reply(chat.Message{Level: chat.Success, Public: true, Title: "Unlocked " + l.Scope(),
+		Lines: []string{fmt.Sprintf("was locked by %s since %s: %s", l.Owner, l.Created.Format(timeFormat), l.Reason)}})
+}
+
+func (c *call) otherLocks(ctx context.Context) string {
+	locks, err := c.s.store.Locks(ctx)
+	if err != nil || len(locks) == 0 {
+		return "; there are no locks"
+	}
+	var scopes []string
+	for _, l := range locks {
+		scopes = append(scopes, l.Scope())
+	}
+	return "; locked now: " + strings.Join(scopes, ", ")
+}
+
+func (c *call) cancel(cmd Command) {
+	d, ok := c.permit(acl.Cancel, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	id, err := c.s.engine.Cancel(cmd.App, cmd.Env, c.req.User)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	c.allow(d.Via)
+	c.entry.DeployID = id
+	c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("Cancelling deploy %s of %s/%s at the next safe point; hosts already switched will be switched back", id, cmd.App, cmd.Env)})
+}
+
+func (c *call) whoami() {
+	c.allow("")
+	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("You are %s (%s)", orNone(c.req.User), c.req.Platform)}
+	if !c.s.policy.KnownUser(c.req.User) {
+		m.Lines = append(m.Lines, "not a user in the config: you can use status, history, help and whoami")
+		c.out.Reply(m)
+		return
+	}
+	srcs := c.s.policy.Effective(c.req.User, nil, c.s.now())
+	if len(srcs) == 0 {
+		m.Lines = append(m.Lines, "no grants: you can use status, history, help and whoami")
+	}
+	for _, src := range srcs {
+		acts := make([]string, len(src.Actions))
+		for i, a := range src.Actions {
+			acts[i] = string(a)
+		}
+		m.Lines = append(m.Lines, fmt.Sprintf("role %s: %s on %s (%s)", src.Role, strings.Join(acts, ", "), strings.Join(src.On, ", "), src.Via))
+	}
+	c.out.Reply(m)
+}

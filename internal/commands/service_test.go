@@ -1,0 +1,263 @@
+package commands_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+const serviceYAML = `users:
+  ana: {}
+  bob: {}
+  carl: {}
+admins: [ana]
+deployers: [bob]
+apps:
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    health:
+      command: 'test "$(cat current/BUILD)" = {build}'
+      timeout: 2s
+      interval: 50ms
+    environments:
+      prod:
+        hosts: [localhost]
+`
+
+// recorder is a commands.Output that keeps everything it is given.
+type recorder struct {
+	mu       sync.Mutex
+	replies  []chat.Message
+	events   []deploy.Event
+	finished chan *deploy.Record
+}
+
+func newRecorder() *recorder { return &recorder{finished: make(chan *deploy.Record, 16)} }
+
+func (r *recorder) Reply(m chat.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = append(r.replies, m)
+}
+
+func (r *recorder) Progress(ev deploy.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	if ev.Kind == deploy.EventFinished {
+		r.finished <- ev.Record
+	}
+}
+
+func (r *recorder) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.replies) == 0 {
+		return ""
+	}
+	return chat.Text(r.replies[len(r.replies)-1])
+}
+
+type serviceFixture struct {
+	t     *testing.T
+	svc   *commands.Service
+	store *embedded.Store
+	eng   *deploy.Engine
+	app   string
+	now   time.Time
+}
+
+func newServiceFixture(t *testing.T) *serviceFixture {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(serviceYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	t.Cleanup(eng.Wait)
+	policy, err := acl.New(acl.Rules{
+		Users:    []string{"ana", "bob", "carl"},
+		Roles:    map[string][]acl.Action{"admin": {acl.Admin}, "deployer": {acl.Deploy, acl.Rollback, acl.Cancel, acl.Lock, acl.Unlock}},
+		Bindings: []acl.Binding{{Role: "admin", Users: []string{"ana"}}, {Role: "deployer", Users: []string{"bob"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &serviceFixture{t: t, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}
+	f.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	arts := filepath.Join(dir, "artifacts")
+	os.MkdirAll(arts, 0o755)
+	for _, b := range []string{"1", "2"} {
+		os.WriteFile(filepath.Join(arts, "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644)
+	}
+	return f
+}
+
+func tgz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gw)
+	for name, body := range files {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gw.Close()
+	return buf.Bytes()
+}
+
+// do runs one command as user and, when it started a deploy, waits for it.
+func (f *serviceFixture) do(user, text string) (commands.Outcome, *recorder, *deploy.Record) {
+	f.t.Helper()
+	out := newRecorder()
+	res := f.svc.Handle(context.Background(), commands.Request{User: user, Platform: "test", Channel: "C1", Text: text}, out)
+	var rec *deploy.Record
+	if res.DeployID != "" {
+		select {
+		case rec = <-out.finished:
+		case <-time.After(30 * time.Second):
+			f.t.Fatalf("%q: deploy did not finish", text)
+		}
+	}
+	return res, out, rec
+}
+
+func TestServiceSession(t *testing.T) {
+	f := newServiceFixture(t)
+	type step struct {
+		user, text string
+		failed     bool
+		decision   audit.Decision
+		reply      string // substring of the last reply
+		outcome    deploy.Outcome
+	}
+	steps := []step{
+		{"carl", "deploy web 1", true, audit.Refused, "carl may not deploy web/prod", ""},
+		{"bob", "deploy web 1", false, audit.Allowed, "Deploy", deploy.OutcomeSucceeded},
+		{"bob", "deploy web 1", false, audit.Allowed, "already runs build 1", ""},
+		{"bob", "deploy web 404", true, audit.Refused, "not found", ""},
+		{"bob", "deploy web $(id)", true, audit.Refused, "contains '$', which is not allowed", ""},
+		{"bob", "deploy wbe 2", true, audit.Refused, `did you mean "web"`, ""},
+		{"bob", "deploy web 2 --dry-run", false, audit.Allowed, "nothing was changed", ""},
+		{"ana", "lock deploys web db maintenance", false, audit.Allowed, "Locked web", ""},
+		{"bob", "deploy web 2", true, audit.Refused, "web/prod is locked: locked by ana", ""},
+		{"ana", "deploy web 2", false, audit.Allowed, "you hold the lock", deploy.OutcomeSucceeded},
+		{"bob", "unlock deploys web", false, audit.Allowed, "Unlocked web", ""},
+		{"bob", "unlock deploys web", true, audit.Refused, "web is not locked", ""},
+		{"carl", "lock deploys everything is on fire", true, audit.Refused, "carl may not lock", ""},
+		{"bob", "rollback web", false, audit.Allowed, "Rolling back web/prod from 2 to 1", deploy.OutcomeSucceeded},
+		{"bob", "deploy web 2", true, audit.Refused, "rolled back from 2", ""},
+		{"carl", "status web", false, audit.Allowed, "localhost: current 1, previous 2", ""},
+		{"carl", "history web", false, audit.Allowed, "rollback 1 (from 2) succeeded", ""},
+		{"carl", "whoami", false, audit.Allowed, "no grants", ""},
+		{"ana", "whoami", false, audit.Allowed, "role admin", ""},
+		{"carl", "cancel web", true, audit.Refused, "carl may not cancel", ""},
+		{"bob", "cancel web", true, audit.Refused, "no deploy of web/prod is running", ""},
+		{"carl", "help", false, audit.Allowed, "deploy APP BUILD", ""},
+		{"carl", "frobnicate", true, audit.Refused, "unknown command", ""},
+	}
+	for i, s := range steps {
+		res, out, rec := f.do(s.user, s.text)
+		if res.Failed != s.failed {
+			t.Errorf("step %d %q: got failed=%v, want %v (reply %q)", i, s.text, res.Failed, s.failed, out.last())
+		}
+		if s.reply != "" && !strings.Contains(out.last(), s.reply) {
+			t.Errorf("step %d %q: got reply %q, want it to contain %q", i, s.text, out.last(), s.reply)
+		}
+		if s.outcome != "" && (rec == nil || rec.Outcome != s.outcome) {
+			t.Errorf("step %d %q: got record %+v, want outcome %s", i, s.text, rec, s.outcome)
+		}
+	}
+
+	// Every command left exactly one entry with the right decision, in
+	// order; finished deploys add event entries.
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []audit.Entry
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Decision != audit.Event {
+			cmds = append(cmds, entries[i])
+		}
+	}
+	if len(cmds) != len(steps) {
+		t.Fatalf("audit: got %d command entries, want %d", len(cmds), len(steps))
+	}
+	for i, s := range steps {
+		e := cmds[i]
+		if e.User != s.user || e.Decision != s.decision || e.Platform != "test" || e.Channel != "C1" {
+			t.Errorf("audit %d (%q): got user %s decision %s platform %s channel %s, want %s %s test C1", i, s.text, e.User, e.Decision, e.Platform, e.Channel, s.user, s.decision)
+		}
+		if s.decision == audit.Refused && e.Reason == "" {
+			t.Errorf("audit %d (%q): a refusal without a reason", i, s.text)
+		}
+	}
+	events := len(entries) - len(cmds)
+	if events != 3 { // two deploys and one rollback finished
+		t.Errorf("audit: got %d event entries, want 3", events)
+	}
+}
+
+func TestHostileInputChangesNothing(t *testing.T) {
+	f := newServiceFixture(t)
+	inputs := []string{
+		"deploy web 1;id", "deploy web $(id)", "deploy web `id`", "deploy web ../1", "deploy web 1 2",
+		"deploy web 1\nrollback web", "deploy web ١", "deploy web ａ1", "deploy web " + strings.Repeat("9", 10000),
+		"deploy ../../etc/passwd 1", "deploy web 1 to ../prod", "rollback web to $(id)", "lock deploys",
+	}
+	for _, in := range inputs {
+		res, out, _ := f.do("ana", in)
+		if !res.Failed || res.DeployID != "" {
+			t.Errorf("%q: got %+v, want refused", truncate(in), res)
+		}
+		if len(out.last()) > 2100 {
+			t.Errorf("%q: reply is %d bytes", truncate(in), len(out.last()))
+		}
+	}
+	if _, err := os.Stat(f.app); !os.IsNotExist(err) {
+		t.Errorf("the deploy dir exists after refused commands: %v", err)
+	}
+	recs, _ := f.store.Records(context.Background(), deploy.Filter{})
+	if len(recs) != 0 {
+		t.Errorf("records after refused commands: got %d, want 0", len(recs))
+	}
+	entries, _ := f.store.Audit(context.Background(), audit.Query{})
+	if len(entries) != len(inputs) {
+		t.Errorf("audit entries: got %d, want %d", len(entries), len(inputs))
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%s…(%d bytes)", s[:40], len(s))
+	}
+	return s
+}

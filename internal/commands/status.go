@@ -1,0 +1,148 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+const timeFormat = "2006-01-02 15:04:05 MST"
+
+// observeTimeout bounds how long /status waits for hosts to answer.
+const observeTimeout = 5 * time.Second
+
+func (c *call) status(ctx context.Context, cmd Command) {
+	c.allow("")
+	now := c.s.now()
+	var lines []string
+	for _, r := range c.s.engine.Running() {
+		if cmd.App == "" || r.App == cmd.App {
+			lines = append(lines, fmt.Sprintf("▶ running: %s %s of %s/%s by %s since %s (%s)", r.Kind, r.Build, r.App, r.Env, r.Requester, r.Started.Format("15:04:05"), r.ID))
+		}
+	}
+	locks, err := c.s.store.Locks(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	for _, l := range locks {
+		if cmd.App == "" || l.App == "" || l.App == cmd.App {
+			lines = append(lines, "🔒 "+l.Scope()+": "+describeLock(l))
+		}
+	}
+	apps := c.s.cat.Apps()
+	if cmd.App != "" {
+		apps = []string{cmd.App}
+	}
+	for _, app := range apps {
+		for _, env := range c.s.cat.Envs(app) {
+			recs, err := c.s.store.Records(ctx, deploy.Filter{App: app, Env: env, Limit: 1})
+			if err != nil {
+				c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+				return
+			}
+			line := app + "/" + env + ": "
+			if len(recs) == 0 {
+				line += "never deployed by Switchman"
+			} else {
+				line += "last " + recordLine(recs[0], now)
+			}
+			lines = append(lines, line)
+			if len(recs) > 0 && recs[0].Outcome == deploy.OutcomeInterrupted {
+				lines = append(lines, "  ⚠ "+recs[0].Error)
+				lines = append(lines, fmt.Sprintf("  decide: /rollback %s %s, or /deploy %s BUILD to %s", app, env, app, env))
+			}
+			if cmd.App != "" {
+				lines = append(lines, c.observed(ctx, app, env)...)
+			}
+		}
+	}
+	c.out.Reply(chat.Message{Level: chat.Info, Title: "Status", Lines: lines})
+}
+
+// observed reads the hosts of app/env and reports each one's release and
+// any drift between them.
+func (c *call) observed(ctx context.Context, app, env string) []string {
+	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
+	defer cancel()
+	hosts, err := c.s.engine.Observe(ctx, app, env)
+	if err != nil {
+		return []string{"  hosts: " + errs.Message(err)}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range hosts {
+		if h.State == deploy.HostUnreachable {
+			out = append(out, fmt.Sprintf("  %s: unreachable (%s)", h.Host, h.Error))
+			continue
+		}
+		seen[h.Current] = true
+		out = append(out, fmt.Sprintf("  %s: current %s, previous %s", h.Host, orNone(h.Current), orNone(h.Previous)))
+	}
+	if len(seen) > 1 {
+		out = append(out, "  ⚠ drift: hosts run different releases")
+	}
+	return out
+}
+
+func (c *call) history(ctx context.Context, cmd Command) {
+	c.allow("")
+	recs, err := c.s.store.Records(ctx, deploy.Filter{App: cmd.App, Env: cmd.Env, Limit: cmd.N})
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	m := chat.Message{Level: chat.Info, Title: "History"}
+	if len(recs) == 0 {
+		m.Lines = []string{"no deploys yet"}
+	}
+	now := c.s.now()
+	for _, r := range recs {
+		m.Lines = append(m.Lines, r.ID+"  "+r.App+"/"+r.Env+"  "+recordLine(r, now))
+	}
+	c.out.Reply(m)
+}
+
+// recordLine summarises a record on one line.
+func recordLine(r *deploy.Record, now time.Time) string {
+	s := fmt.Sprintf("%s %s", r.Kind, r.Build)
+	if r.Previous != "" {
+		s += " (from " + r.Previous + ")"
+	}
+	s += fmt.Sprintf(" %s by %s at %s, %s", r.Outcome, r.Requester, r.Started.Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
+	if r.Outcome == deploy.OutcomeInterrupted {
+		var hs []string
+		for _, h := range r.Hosts {
+			hs = append(hs, fmt.Sprintf("%s on %s", h.Host, orNone(h.Current)))
+		}
+		s += "; hosts: " + strings.Join(hs, ", ")
+	}
+	return s
+}
+
+func describeLock(l deploy.Lock) string {
+	s := fmt.Sprintf("locked by %s since %s: %s", l.Owner, l.Created.Format(timeFormat), l.Reason)
+	if !l.Expires.IsZero() {
+		s += " (until " + l.Expires.Format(timeFormat) + ")"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,131 @@
+// Package config loads Switchman's one YAML configuration file: decoded
+// strictly, with ${VAR} expansion for secrets, and validated as a whole so
+// that every problem is reported at once with its file:line.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. The zero values of optional fields are
+// sensible defaults, filled in by Load.
+type Config struct {
+	Bot   Bot             `yaml:"bot"`
+	Store Store           `yaml:"store"`
+	Users map[string]User `yaml:"users"`
+	// Admins lists user names allowed everything. The full role model
+	// comes with the guard-rails work; until then admins and viewers are
+	// what the policy knows, plus Deployers.
+	Admins []string `yaml:"admins"`
+	// Deployers lists users allowed deploy, rollback, cancel, lock and
+	// unlock on every app and env.
+	Deployers []string        `yaml:"deployers"`
+	Apps      map[string]*App `yaml:"apps"`
+
+	// File is the path the config was loaded from (not decoded).
+	File string `yaml:"-"`
+}
+
+// Bot holds process-wide settings.
+type Bot struct {
+	// Name is what the bot answers to in mentions ("@switchman deploy …").
+	Name string `yaml:"name"` // default "switchman"
+	// ConsoleUser is the user the console adapter acts as; default: the OS user.
+	ConsoleUser string `yaml:"console_user"`
+	// Listen is the address of `bot serve`; default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// LogLevel is debug, info, warn or error; default info.
+	LogLevel string `yaml:"log_level"`
+}
+
+// Store selects the state store.
+type Store struct {
+	// Path is the embedded store's file; default "./var/switchman.db"
+	// relative to the config file's directory.
+	Path string `yaml:"path"`
+}
+
+// User maps a Switchman user to chat identities.
+type User struct {
+	Slack   string `yaml:"slack"`
+	Discord string `yaml:"discord"`
+}
+
+// App is one deployable application.
+type App struct {
+	Name string `yaml:"-"` // the key in Config.Apps
+
+	// DefaultEnv is used when a command names no env. Required when the
+	// app has more than one env; with one env it defaults to that env.
+	DefaultEnv string   `yaml:"default_env"`
+	Artifact   Artifact `yaml:"artifact"`
+	// Path is the deploy directory on every host: releases/, current,
+	// previous and shared/ live under it.
+	Path         string   `yaml:"path"`
+	KeepReleases int      `yaml:"keep_releases"` // default 5, minimum 2
+	Shared       []string `yaml:"shared"`        // relative paths linked from shared/ into each release
+	// Restart runs on each host after `current` switched, in Path.
+	Restart    string     `yaml:"restart"`
+	Migrations Migrations `yaml:"migrations"`
+	Health     Health     `yaml:"health"`
+	// Envs are keyed by env name.
+	Envs map[string]*Env `yaml:"environments"`
+}
+
+// Artifact says where builds come from. Exactly one of URL and Path is set;
+// both are templates with {app} and {build}. A checksum file is looked for
+// at the same location plus ".sha256".
+type Artifact struct {
+	URL  string `yaml:"url"`
+	Path string `yaml:"path"` // relative paths are relative to the config file's directory
+}
+
+// Migrations are the app's schema migration commands, run on a host in the
+// new release's directory.
+type Migrations struct {
+	// List prints pending migrations, one per line (empty output: none).
+	List string `yaml:"list"`
+	// Run applies them.
+	Run string `yaml:"run"`
+}
+
+// Health is the post-restart check: an HTTP URL polled from the bot or a
+// command run on the host; both are templates with {host}, {build}, {app},
+// {env} and the host's vars.
+type Health struct {
+	URL     string `yaml:"url"`
+	Command string `yaml:"command"`
+	// Expect, when set, must appear in the URL's response body (a template too).
+	Expect   string   `yaml:"expect"`
+	Timeout  Duration `yaml:"timeout"`  // default 30s: how long to keep retrying
+	Interval Duration `yaml:"interval"` // default 500ms between tries
+}
+
+// Env is one environment of an app: its hosts and how to reach them.
+type Env struct {
+	Name string `yaml:"-"` // the key in App.Envs
+
+	// Transport is "local" (this machine) or "ssh"; default local.
+	Transport string  `yaml:"transport"`
+	Hosts     []*Host `yaml:"hosts"`
+	// Parallel bounds how many hosts receive the artifact at once; default 10.
+	Parallel int `yaml:"parallel"`
+	// BatchSize is how many hosts switch at once; default 1.
+	BatchSize int `yaml:"batch_size"`
+	// StepTimeout bounds every host step; default 5m.
+	StepTimeout Duration `yaml:"step_timeout"`
+}
+
+// Host is one machine of an env. In YAML a host is either a mapping or a
+// plain string "name" (address = name) or "name=address".
+type Host struct {
+	Name    string            `yaml:"name"`
+	Address string            `yaml:"address"`
+	Vars    map[string]string `yaml:"vars"`
+}
+
+// Duration is a time.Duration written as "30s", "5m", "1h30m" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

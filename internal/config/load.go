@@ -1,0 +1,282 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for optional settings; a key written with an explicit value
+// (even 0) is validated rather than defaulted.
+const (
+	defaultBotName      = "switchman"
+	defaultListen       = "127.0.0.1:8080"
+	defaultLogLevel     = "info"
+	defaultStorePath    = "var/switchman.db"
+	defaultKeepReleases = 5
+	defaultTransport    = "local"
+	defaultParallel     = 10
+	defaultBatchSize    = 1
+
+	defaultHealthTimeout  = Duration(30 * time.Second)
+	defaultHealthInterval = Duration(500 * time.Millisecond)
+	defaultStepTimeout    = Duration(5 * time.Minute)
+)
+
+// Load reads the configuration file at path, expanding environment
+// variables from the process environment. See Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse decodes and validates a configuration. name is the file's path: it
+// prefixes every problem, and relative paths in the configuration (the
+// store and artifact paths) are resolved against its directory. env looks
+// up the variables of ${VAR} and ${VAR:-default} references; nil means
+// none is set.
+//
+// Parse does no I/O. Anything wrong with the content is returned as one
+// *Error listing every problem with its line; the *Config is then nil.
+func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	ps := newProblems(name)
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		ps.addYAML(err.Error(), false)
+		return nil, ps.err()
+	}
+	if len(doc.Content) == 0 {
+		ps.add(0, "the file is empty: at least one app is required")
+		return nil, ps.err()
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		ps.add(root.Line, "the top level must be a mapping of keys (bot, apps, …), got %s", kindName(root))
+		return nil, ps.err()
+	}
+
+	expandNode(root, env, ps)
+	checkNode(root, reflect.TypeFor[Config](), "", ps)
+	var c Config
+	if err := doc.Decode(&c); err != nil {
+		if te, ok := err.(*yaml.TypeError); ok {
+			for _, msg := range te.Errors {
+				ps.addYAML(msg, true)
+			}
+		} else {
+			ps.addYAML(err.Error(), true)
+		}
+	}
+
+	c.File = name
+	loc := locator{root}
+	c.setDefaults(loc, filepath.Dir(name))
+	ps.late = true
+	c.validate(loc, ps)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// setDefaults names apps and envs after their keys and fills in what the
+// file leaves out. Numbers and durations are defaulted only when their key
+// is absent or null, so an explicit 0 is reported rather than replaced.
+func (c *Config) setDefaults(loc locator, dir string) {
+	c.Bot.Name = or(c.Bot.Name, defaultBotName)
+	c.Bot.Listen = or(c.Bot.Listen, defaultListen)
+	c.Bot.LogLevel = strings.ToLower(or(c.Bot.LogLevel, defaultLogLevel))
+	c.Store.Path = resolve(dir, or(c.Store.Path, defaultStorePath))
+
+	for name, a := range c.Apps {
+		if a == nil {
+			a = &App{}
+			c.Apps[name] = a
+		}
+		a.Name = name
+		at := func(key ...string) bool { return loc.has(append([]string{"apps", name}, key...)...) }
+		if a.Artifact.Path != "" {
+			a.Artifact.Path = resolve(dir, a.Artifact.Path)
+		}
+		if !at("keep_releases") {
+			a.KeepReleases = defaultKeepReleases
+		}
+		if !at("health", "timeout") {
+			a.Health.Timeout = defaultHealthTimeout
+		}
+		if !at("health", "interval") {
+			a.Health.Interval = defaultHealthInterval
+		}
+		if a.DefaultEnv == "" && len(a.Envs) == 1 {
+			for env := range a.Envs {
+				a.DefaultEnv = env
+			}
+		}
+		for envName, e := range a.Envs {
+			if e == nil {
+				e = &Env{}
+				a.Envs[envName] = e
+			}
+			e.Name = envName
+			at := func(key string) bool { return loc.has("apps", name, "environments", envName, key) }
+			e.Transport = or(e.Transport, defaultTransport)
+			if !at("parallel") {
+				e.Parallel = defaultParallel
+			}
+			if !at("batch_size") {
+				e.BatchSize = defaultBatchSize
+			}
+			if !at("step_timeout") {
+				e.StepTimeout = defaultStepTimeout
+			}
+			for _, h := range e.Hosts {
+				if h != nil {
+					h.Address = or(h.Address, h.Name)
+				}
+			}
+		}
+		// An app deployed only to this machine may live next to the
+		// config (the demo does); hosts reached over SSH need an absolute
+		// path, which validation checks.
+		if a.Path != "" && !path.IsAbs(a.Path) && onlyLocal(a) {
+			if abs, err := filepath.Abs(resolve(dir, a.Path)); err == nil {
+				a.Path = abs
+			}
+		}
+	}
+}
+
+func onlyLocal(a *App) bool {
+	for _, e := range a.Envs {
+		if e.Transport != defaultTransport {
+			return false
+		}
+	}
+	return len(a.Envs) > 0
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// resolve makes a relative path relative to dir, the config file's
+// directory. Placeholders such as {build} are ordinary path elements to
+// filepath and survive.
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+// locator finds where a decoded value was written, for messages.
+type locator struct {
+	root *yaml.Node // the top-level mapping
+}
+
+// line returns the line of the key at path (a string is a mapping key, an
+// int a list index). When the path ends early, it returns the line of the
+// deepest part that exists, which is where a missing key belongs; 0 when
+// nothing does.
+func (l locator) line(path ...any) int {
+	line, _ := l.find(path...)
+	return line
+}
+
+// has reports whether path exists with a non-null value.
+func (l locator) has(path ...string) bool {
+	p := make([]any, len(path))
+	for i, s := range path {
+		p[i] = s
+	}
+	_, n := l.find(p...)
+	return n != nil && !isNull(n)
+}
+
+// find returns the line of the deepest part of path that exists, and the
+// value node at path or nil.
+func (l locator) find(path ...any) (int, *yaml.Node) {
+	n, line := l.root, 0
+	for _, p := range path {
+		n = deref(n)
+		switch p := p.(type) {
+		case string:
+			k, v := lookup(n, p)
+			if k == nil {
+				return line, nil
+			}
+			line, n = k.Line, v
+		case int:
+			if n.Kind != yaml.SequenceNode || p < 0 || p >= len(n.Content) {
+				return line, nil
+			}
+			n = n.Content[p]
+			line = n.Line
+		default:
+			panic(fmt.Sprintf("config: locator path element %T", p))
+		}
+	}
+	return line, deref(n)
+}
+
+// lookup returns the key and value nodes of key in mapping n, looking into
+// merged mappings ("<<: *anchor") when n has no such key itself.
+func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
+	return lookupDepth(n, key, 0)
+}
+
+func lookupDepth(n *yaml.Node, key string, depth int) (k, v *yaml.Node) {
+	if n.Kind != yaml.MappingNode || depth > 10 { // an anchor may merge itself
+		return nil, nil
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn := n.Content[i]
+		switch {
+		case kn.Kind != yaml.ScalarNode:
+		case kn.ShortTag() == "!!merge":
+			merges = append(merges, n.Content[i+1])
+		case kn.Value == key:
+			return kn, n.Content[i+1]
+		}
+	}
+	for _, m := range merges {
+		m = deref(m)
+		if m.Kind == yaml.SequenceNode {
+			for _, c := range m.Content {
+				if k, v := lookupDepth(deref(c), key, depth+1); k != nil {
+					return k, v
+				}
+			}
+			continue
+		}
+		if k, v := lookupDepth(m, key, depth+1); k != nil {
+			return k, v
+		}
+	}
+	return nil, nil
+}
+
+// deref follows an alias to its anchored node.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}

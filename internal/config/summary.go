@@ -1,0 +1,122 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// App returns the app named name.
+func (c *Config) App(name string) (*App, bool) {
+	a, ok := c.Apps[name]
+	return a, ok && a != nil
+}
+
+// AppNames returns the names of all apps, sorted.
+func (c *Config) AppNames() []string {
+	return sortedKeys(c.Apps)
+}
+
+// Env returns the app's environment named name.
+func (a *App) Env(name string) (*Env, bool) {
+	e, ok := a.Envs[name]
+	return e, ok && e != nil
+}
+
+// EnvNames returns the names of the app's environments, sorted.
+func (a *App) EnvNames() []string {
+	return sortedKeys(a.Envs)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Summary describes the configuration for people, as `bot check-config`
+// prints it: apps and envs sorted by name, hosts in deploy order. The
+// credentials and query strings of URLs are left out.
+func (c *Config) Summary() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+
+	w("config %s: %d app(s)", c.File, len(c.Apps))
+	w("bot: name %s, listen %s, log level %s", c.Bot.Name, c.Bot.Listen, c.Bot.LogLevel)
+	w("store: %s", c.Store.Path)
+	w("users: %s", listOrNone(sortedKeys(c.Users)))
+	w("admins: %s", listOrNone(c.Admins))
+	w("deployers: %s", listOrNone(c.Deployers))
+	for _, name := range c.AppNames() {
+		a := c.Apps[name]
+		w("")
+		w("app %s", a.Name)
+		if a.Artifact.URL != "" {
+			w("  artifact:     url %s", redactURL(a.Artifact.URL))
+		} else {
+			w("  artifact:     path %s", a.Artifact.Path)
+		}
+		w("  deploy path:  %s (keep %d releases)", a.Path, a.KeepReleases)
+		if len(a.Shared) > 0 {
+			w("  shared:       %s", strings.Join(a.Shared, ", "))
+		}
+		if a.Migrations.Run != "" {
+			w("  migrations:   yes")
+		} else {
+			w("  migrations:   none")
+		}
+		switch {
+		case a.Health.URL != "":
+			w("  health:       url %s (timeout %s, every %s)", redactURL(a.Health.URL), a.Health.Timeout, a.Health.Interval)
+		case a.Health.Command != "":
+			w("  health:       command (timeout %s, every %s)", a.Health.Timeout, a.Health.Interval)
+		default:
+			w("  health:       none")
+		}
+		w("  default env:  %s", a.DefaultEnv)
+		for _, envName := range a.EnvNames() {
+			e := a.Envs[envName]
+			w("  env %s: transport %s, %d host(s), parallel %d, batch size %d, step timeout %s",
+				e.Name, e.Transport, len(e.Hosts), e.Parallel, e.BatchSize, e.StepTimeout)
+			width := 0
+			for _, h := range e.Hosts {
+				width = max(width, len(h.Name))
+			}
+			for _, h := range e.Hosts {
+				w("    %-*s  %s", width, h.Name, h.Address)
+			}
+		}
+	}
+	return b.String()
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// redactURL hides what may be a secret in a URL: the user info and the
+// query string. It works on the text, as the URL is a template that
+// net/url may not parse.
+func redactURL(s string) string {
+	if q := strings.IndexByte(s, '?'); q >= 0 {
+		s = s[:q] + "?…"
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	authority, tail := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = "…@" + authority[at+1:]
+	}
+	return scheme + "://" + authority + tail
+}

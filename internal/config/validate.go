@@ -1,0 +1,225 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+)
+
+var (
+	namePattern        = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+	hostPattern        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	placeholderPattern = regexp.MustCompile(`\{[A-Za-z0-9_]+\}`)
+)
+
+const (
+	nameRule = "must start with a lowercase letter and have at most 32 lowercase letters, digits, _ or -"
+	hostRule = "must start with a letter or digit and have at most 64 letters, digits, ., _ or -"
+)
+
+// validate reports every problem of a decoded, defaulted config. Values
+// that may hold expanded secrets (URLs, commands) are never quoted back.
+func (c *Config) validate(loc locator, ps *problems) {
+	switch c.Bot.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		ps.add(loc.line("bot", "log_level"), "bot.log_level: want debug, info, warn or error, got %q", c.Bot.LogLevel)
+	}
+	if _, _, err := net.SplitHostPort(c.Bot.Listen); err != nil {
+		ps.add(loc.line("bot", "listen"), "bot.listen: want host:port, like 127.0.0.1:8080, got %q", c.Bot.Listen)
+	}
+	for name := range c.Users {
+		if strings.TrimSpace(name) == "" {
+			ps.add(loc.line("users", name), "users: a user name must not be empty")
+		}
+	}
+	validateNames(loc, ps, "admins", c.Admins)
+	validateNames(loc, ps, "deployers", c.Deployers)
+
+	if len(c.Apps) == 0 {
+		ps.add(loc.line("apps"), "no apps: at least one app is required under apps")
+	}
+	for _, name := range c.AppNames() {
+		c.Apps[name].validate(loc, ps)
+	}
+}
+
+// validateNames checks a list of user names. They need not be keys of
+// users: a plain name is enough where chat identities are not mapped.
+func validateNames(loc locator, ps *problems, key string, names []string) {
+	first := map[string]int{}
+	for i, name := range names {
+		switch j, dup := first[name]; {
+		case strings.TrimSpace(name) == "":
+			ps.add(loc.line(key, i), "%s[%d]: a user name must not be empty", key, i)
+		case dup:
+			ps.add(loc.line(key, i), "%s[%d]: %q is listed twice (first at line %d)", key, i, name, loc.line(key, j))
+		default:
+			first[name] = i
+		}
+	}
+}
+
+func (a *App) validate(loc locator, ps *problems) {
+	p := "apps." + a.Name
+	at := func(path ...any) int { return loc.line(append([]any{"apps", a.Name}, path...)...) }
+
+	if !namePattern.MatchString(a.Name) {
+		ps.add(at(), "app name %q %s", a.Name, nameRule)
+	}
+
+	art := a.Artifact
+	switch {
+	case art.URL == "" && art.Path == "":
+		ps.add(at("artifact"), "%s.artifact: set url or path to say where builds come from", p)
+	case art.URL != "" && art.Path != "":
+		ps.add(at("artifact"), "%s.artifact: set url or path, not both", p)
+	}
+	if art.URL != "" {
+		if !strings.Contains(art.URL, "{build}") {
+			ps.add(at("artifact", "url"), "%s.artifact.url: must contain {build}", p)
+		}
+		if !isHTTPURL(art.URL) {
+			ps.add(at("artifact", "url"), "%s.artifact.url: must be an http:// or https:// URL", p)
+		}
+	}
+	if art.Path != "" && !strings.Contains(art.Path, "{build}") {
+		ps.add(at("artifact", "path"), "%s.artifact.path: must contain {build}", p)
+	}
+
+	switch {
+	case a.Path == "":
+		ps.add(at("path"), "%s.path: the deploy directory on the hosts is required", p)
+	case !path.IsAbs(a.Path):
+		ps.add(at("path"), "%s.path: must be absolute (a relative path is only allowed when every env uses the local transport), got %q", p, a.Path)
+	case path.Clean(a.Path) == "/":
+		ps.add(at("path"), "%s.path: must not be /", p)
+	}
+	if a.KeepReleases < 2 {
+		ps.add(at("keep_releases"), "%s.keep_releases: must be at least 2 so a rollback has a release to go back to, got %d", p, a.KeepReleases)
+	}
+	validateShared(loc, ps, a)
+	if strings.TrimSpace(a.Restart) == "" {
+		ps.add(at("restart"), "%s.restart: the command run after switching releases is required", p)
+	}
+	if a.Migrations.List != "" && a.Migrations.Run == "" {
+		ps.add(at("migrations"), "%s.migrations: list is set but run is not", p)
+	}
+
+	h := a.Health
+	if h.URL != "" && h.Command != "" {
+		ps.add(at("health"), "%s.health: set url or command, not both", p)
+	}
+	if h.URL != "" && !isHTTPURL(h.URL) {
+		ps.add(at("health", "url"), "%s.health.url: must be an http:// or https:// URL", p)
+	}
+	if h.Expect != "" && h.URL == "" {
+		ps.add(at("health", "expect"), "%s.health.expect: only used with health.url", p)
+	}
+	if h.Timeout <= 0 {
+		ps.add(at("health", "timeout"), "%s.health.timeout: must be more than 0, got %s", p, h.Timeout)
+	}
+	if h.Interval <= 0 {
+		ps.add(at("health", "interval"), "%s.health.interval: must be more than 0, got %s", p, h.Interval)
+	}
+
+	envs := a.EnvNames()
+	switch {
+	case len(envs) == 0:
+		ps.add(at("environments"), "%s.environments: at least one environment is required", p)
+	case a.DefaultEnv == "":
+		ps.add(at("default_env"), "%s.default_env: required when an app has more than one environment (%s)", p, strings.Join(envs, ", "))
+	case a.Envs[a.DefaultEnv] == nil:
+		ps.add(at("default_env"), "%s.default_env: %q is not an environment of the app (%s)", p, a.DefaultEnv, strings.Join(envs, ", "))
+	}
+	for _, name := range envs {
+		a.Envs[name].validate(loc, ps, a.Name)
+	}
+}
+
+// validateShared checks the paths linked from shared/ into each release:
+// they must stay inside both directories.
+func validateShared(loc locator, ps *problems, a *App) {
+	first := map[string]int{}
+	for i, s := range a.Shared {
+		line := loc.line("apps", a.Name, "shared", i)
+		p := fmt.Sprintf("apps.%s.shared[%d]", a.Name, i)
+		switch j, dup := first[s]; {
+		case s == "":
+			ps.add(line, "%s: must not be empty", p)
+		case strings.HasPrefix(s, "/"):
+			ps.add(line, "%s: must be relative to the release, got %q", p, s)
+		case s == ".." || strings.HasPrefix(s, "../") || strings.HasSuffix(s, "/..") || strings.Contains(s, "/../"):
+			ps.add(line, "%s: must not contain .., got %q", p, s)
+		case path.Clean(s) != s || s == ".":
+			ps.add(line, "%s: must be a clean path like %q, got %q", p, path.Clean(s), s)
+		case dup:
+			ps.add(line, "%s: %q is listed twice (first at line %d)", p, s, loc.line("apps", a.Name, "shared", j))
+		default:
+			first[s] = i
+		}
+	}
+}
+
+func (e *Env) validate(loc locator, ps *problems, app string) {
+	p := "apps." + app + ".environments." + e.Name
+	at := func(path ...any) int {
+		return loc.line(append([]any{"apps", app, "environments", e.Name}, path...)...)
+	}
+
+	if !namePattern.MatchString(e.Name) {
+		ps.add(at(), "environment name %q %s", e.Name, nameRule)
+	}
+	switch e.Transport {
+	case "local", "ssh":
+	default:
+		ps.add(at("transport"), "%s.transport: want local or ssh, got %q", p, e.Transport)
+	}
+	switch {
+	case len(e.Hosts) == 0:
+		ps.add(at("hosts"), "%s.hosts: at least one host is required", p)
+	case e.Transport == "local" && len(e.Hosts) > 1:
+		ps.add(at("hosts"), "%s.hosts: transport local deploys to this machine and takes one host, got %d", p, len(e.Hosts))
+	}
+	first := map[string]int{}
+	for i, h := range e.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", p, i)
+		if h == nil {
+			ps.add(at("hosts", i), "%s: empty host", hp)
+			continue
+		}
+		key := strings.ToLower(h.Name) // host names are case-insensitive
+		switch j, dup := first[key]; {
+		case h.Name == "":
+			ps.add(at("hosts", i), "%s: name is required", hp)
+		case !hostPattern.MatchString(h.Name):
+			ps.add(at("hosts", i), "%s: host name %q %s", hp, h.Name, hostRule)
+		case dup:
+			ps.add(at("hosts", i), "%s: duplicate host name %q (first at line %d)", hp, h.Name, at("hosts", j))
+		default:
+			first[key] = i
+		}
+	}
+	if e.Parallel < 1 {
+		ps.add(at("parallel"), "%s.parallel: must be at least 1, got %d", p, e.Parallel)
+	}
+	if e.BatchSize < 1 {
+		ps.add(at("batch_size"), "%s.batch_size: must be at least 1, got %d", p, e.BatchSize)
+	}
+	if e.StepTimeout <= 0 {
+		ps.add(at("step_timeout"), "%s.step_timeout: must be more than 0, got %s", p, e.StepTimeout)
+	}
+}
+
+// isHTTPURL reports whether s, a template, is an absolute http(s) URL once
+// its placeholders are filled in.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(placeholderPattern.ReplaceAllString(s, "1"))
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
+}

@@ -1,0 +1,474 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// baseYAML is a valid configuration using every key; validation cases
+// edit one thing in it.
+const baseYAML = `bot:
+  name: switchman
+  listen: 127.0.0.1:8080
+  log_level: info
+users:
+  ana:
+    slack: U1
+admins: [ana]
+deployers: [bob]
+apps:
+  web:
+    default_env: prod
+    artifact:
+      url: https://builds.example.com/{app}/{build}.tar.gz
+    path: /srv/web
+    keep_releases: 5
+    shared: [storage]
+    restart: systemctl restart web
+    migrations:
+      list: ./migrate pending
+      run: ./migrate up
+    health:
+      url: http://{host}:8000/health
+      timeout: 30s
+      interval: 500ms
+    environments:
+      prod:
+        transport: ssh
+        parallel: 10
+        batch_size: 1
+        step_timeout: 5m
+        hosts:
+          - web1
+          - web2=10.0.0.2
+      staging:
+        transport: local
+        hosts: [localhost]
+`
+
+// want is one expected problem: its line and a part of its message.
+type want struct {
+	line int
+	msg  string
+}
+
+// edit returns yaml with each old string, which must occur once, replaced
+// by its new string.
+func edit(t *testing.T, yaml string, pairs ...string) string {
+	t.Helper()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if n := strings.Count(yaml, pairs[i]); n != 1 {
+			t.Fatalf("edit %q: found %d times, want once", pairs[i], n)
+		}
+		yaml = strings.Replace(yaml, pairs[i], pairs[i+1], 1)
+	}
+	return yaml
+}
+
+// problemsOf parses yaml and returns its problems, failing unless the
+// error is an *Error.
+func problemsOf(t *testing.T, yaml string) []Problem {
+	t.Helper()
+	c, err := Parse("test.yaml", []byte(yaml), nil)
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Parse error: got %T (%v), want *Error", err, err)
+	}
+	if c != nil {
+		t.Errorf("Parse with problems: got a config, want nil")
+	}
+	return e.Problems
+}
+
+// checkProblems compares got with want exactly: same count, and in line
+// order each problem on the wanted line with the wanted text.
+func checkProblems(t *testing.T, got []Problem, wants []want) {
+	t.Helper()
+	ok := len(got) == len(wants)
+	for i := 0; ok && i < len(got); i++ {
+		ok = got[i].File == "test.yaml" && got[i].Line == wants[i].line && strings.Contains(got[i].Msg, wants[i].msg)
+	}
+	if ok {
+		return
+	}
+	var g, w strings.Builder
+	for _, p := range got {
+		fmt.Fprintf(&g, "\n\t%s", p)
+	}
+	for _, p := range wants {
+		fmt.Fprintf(&w, "\n\ttest.yaml:%d: …%s…", p.line, p.msg)
+	}
+	t.Errorf("problems:\ngot:%s\nwant:%s", g.String(), w.String())
+}
+
+func TestBaseIsValid(t *testing.T) {
+	checkProblems(t, problemsOf(t, baseYAML), nil)
+}
+
+func TestValidationRules(t *testing.T) {
+	tests := []struct {
+		name  string
+		edits []string // old, new, … applied to baseYAML
+		want  func(y string) []want
+	}{
+		{
+			name:  "log level",
+			edits: []string{"log_level: info", "log_level: loud"},
+			want:  one("log_level", `bot.log_level: want debug, info, warn or error, got "loud"`),
+		},
+		{
+			name:  "log level is case-insensitive",
+			edits: []string{"log_level: info", "log_level: WARN"},
+		},
+		{
+			name:  "listen",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: localhost"},
+			want:  one("listen", "bot.listen: want host:port"),
+		},
+		{
+			name:  "empty admin",
+			edits: []string{"admins: [ana]", `admins: [ana, ""]`},
+			want:  one("admins", "admins[1]: a user name must not be empty"),
+		},
+		{
+			name:  "admin listed twice",
+			edits: []string{"admins: [ana]", "admins: [ana, ana]"},
+			want:  one("admins", `admins[1]: "ana" is listed twice`),
+		},
+		{
+			name:  "deployer listed twice",
+			edits: []string{"deployers: [bob]", "deployers: [bob, carol, bob]"},
+			want:  one("deployers", `deployers[2]: "bob" is listed twice`),
+		},
+		{
+			name:  "deployer not in users is fine",
+			edits: []string{"deployers: [bob]", "deployers: [bob, carol]"},
+		},
+		{
+			name:  "app name",
+			edits: []string{"  web:", "  Web:"},
+			want:  one("  Web:", `app name "Web" must start with a lowercase letter`),
+		},
+		{
+			name:  "app name too long",
+			edits: []string{"  web:", "  a23456789012345678901234567890123:"},
+			want:  one("  a2345", "app name"),
+		},
+		{
+			name:  "artifact url and path",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      path: builds/{build}.tgz\n"},
+			want:  one("artifact:", "apps.web.artifact: set url or path, not both"),
+		},
+		{
+			name:  "artifact neither url nor path",
+			edits: []string{"    artifact:\n      url: https://builds.example.com/{app}/{build}.tar.gz\n", "    artifact: {}\n"},
+			want:  one("artifact:", "apps.web.artifact: set url or path"),
+		},
+		{
+			name:  "artifact url without build",
+			edits: []string{"{build}.tar.gz", "latest.tar.gz"},
+			want:  one("url: https://builds", "apps.web.artifact.url: must contain {build}"),
+		},
+		{
+			name:  "artifact url not http",
+			edits: []string{"url: https://builds", "url: ftp://builds"},
+			want:  one("url: ftp", "apps.web.artifact.url: must be an http:// or https:// URL"),
+		},
+		{
+			name:  "artifact url without host",
+			edits: []string{"url: https://builds.example.com/{app}/", "url: https:///{app}/"},
+			want:  one("url: https:", "must be an http:// or https:// URL"),
+		},
+		{
+			name:  "artifact path without build",
+			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "path: builds/{app}.tgz"},
+			want:  one("path: builds", "apps.web.artifact.path: must contain {build}"),
+		},
+		{
+			name:  "deploy path missing",
+			edits: []string{"    path: /srv/web\n", ""},
+			want:  one("  web:", "apps.web.path: the deploy directory on the hosts is required"),
+		},
+		{
+			name:  "deploy path relative",
+			edits: []string{"path: /srv/web", "path: srv/web"},
+			want:  one("path: srv", `apps.web.path: must be absolute (a relative path is only allowed when every env uses the local transport), got "srv/web"`),
+		},
+		{
+			name:  "deploy path root",
+			edits: []string{"path: /srv/web", "path: /"},
+			want:  one("path: /\n", "apps.web.path: must not be /"),
+		},
+		{
+			name:  "keep releases one",
+			edits: []string{"keep_releases: 5", "keep_releases: 1"},
+			want:  one("keep_releases", "apps.web.keep_releases: must be at least 2"),
+		},
+		{
+			name:  "keep releases explicit zero is not defaulted",
+			edits: []string{"keep_releases: 5", "keep_releases: 0"},
+			want:  one("keep_releases", "got 0"),
+		},
+		{
+			name:  "shared absolute",
+			edits: []string{"shared: [storage]", "shared: [/var/storage]"},
+			want:  one("shared", `apps.web.shared[0]: must be relative to the release, got "/var/storage"`),
+		},
+		{
+			name:  "shared parent",
+			edits: []string{"shared: [storage]", "shared: [../storage]"},
+			want:  one("shared", "apps.web.shared[0]: must not contain .."),
+		},
+		{
+			name:  "shared parent inside",
+			edits: []string{"shared: [storage]", "shared: [a/../../b]"},
+			want:  one("shared", "must not contain .."),
+		},
+		{
+			name:  "shared unclean",
+			edits: []string{"shared: [storage]", "shared: [storage, a//b/]"},
+			want:  one("shared", `apps.web.shared[1]: must be a clean path like "a/b"`),
+		},
+		{
+			name:  "shared dot",
+			edits: []string{"shared: [storage]", "shared: [.]"},
+			want:  one("shared", "apps.web.shared[0]: must be a clean path"),
+		},
+		{
+			name:  "shared empty",
+			edits: []string{"shared: [storage]", `shared: [""]`},
+			want:  one("shared", "apps.web.shared[0]: must not be empty"),
+		},
+		{
+			name:  "shared twice",
+			edits: []string{"shared: [storage]", "shared:\n      - storage\n      - storage # again"},
+			want:  one("storage # again", `apps.web.shared[1]: "storage" is listed twice (first at line 18)`),
+		},
+		{
+			name:  "restart missing",
+			edits: []string{"restart: systemctl restart web", `restart: "  "`},
+			want:  one("restart", "apps.web.restart: the command run after switching releases is required"),
+		},
+		{
+			name:  "migrations list without run",
+			edits: []string{"      run: ./migrate up\n", ""},
+			want:  one("migrations:", "apps.web.migrations: list is set but run is not"),
+		},
+		{
+			name:  "migrations run alone is fine",
+			edits: []string{"      list: ./migrate pending\n", ""},
+		},
+		{
+			name:  "health url and command",
+			edits: []string{"      timeout: 30s", "      command: ./check\n      timeout: 30s"},
+			want:  one("health:", "apps.web.health: set url or command, not both"),
+		},
+		{
+			name:  "no health check",
+			edits: []string{"      url: http://{host}:8000/health\n", ""},
+		},
+		{
+			name:  "health url not http",
+			edits: []string{"url: http://{host}:8000/health", "url: '{host}:8000/health'"},
+			want:  one("{host}:8000", "apps.web.health.url: must be an http:// or https:// URL"),
+		},
+		{
+			name:  "health expect without url",
+			edits: []string{"url: http://{host}:8000/health", "command: ./check\n      expect: ok"},
+			want:  one("expect", "apps.web.health.expect: only used with health.url"),
+		},
+		{
+			name:  "health timeout zero",
+			edits: []string{"timeout: 30s", "timeout: 0s"},
+			want:  one("timeout: 0s", "apps.web.health.timeout: must be more than 0, got 0s"),
+		},
+		{
+			name:  "health interval negative",
+			edits: []string{"interval: 500ms", "interval: -1s"},
+			want:  one("interval", "apps.web.health.interval: must be more than 0, got -1s"),
+		},
+		{
+			name:  "default env required with two envs",
+			edits: []string{"    default_env: prod\n", ""},
+			want:  one("  web:", "apps.web.default_env: required when an app has more than one environment (prod, staging)"),
+		},
+		{
+			name:  "default env unknown",
+			edits: []string{"default_env: prod", "default_env: qa"},
+			want:  one("default_env", `apps.web.default_env: "qa" is not an environment of the app (prod, staging)`),
+		},
+		{
+			name:  "env name",
+			edits: []string{"      prod:", "      Prod:", "default_env: prod", "default_env: Prod"},
+			want:  one("Prod:", `environment name "Prod" must start with a lowercase letter`),
+		},
+		{
+			name:  "transport",
+			edits: []string{"transport: ssh", "transport: telnet"},
+			want:  one("telnet", `apps.web.environments.prod.transport: want local or ssh, got "telnet"`),
+		},
+		{
+			name:  "no hosts",
+			edits: []string{"hosts: [localhost]", "hosts: []"},
+			want:  one("hosts: []", "apps.web.environments.staging.hosts: at least one host is required"),
+		},
+		{
+			name:  "hosts missing",
+			edits: []string{"        hosts: [localhost]\n", ""},
+			want:  one("      staging:", "apps.web.environments.staging.hosts: at least one host is required"),
+		},
+		{
+			name:  "local with two hosts",
+			edits: []string{"hosts: [localhost]", "hosts: [a, b]"},
+			want:  one("hosts: [a", "transport local deploys to this machine and takes one host, got 2"),
+		},
+		{
+			name:  "duplicate host ignoring case",
+			edits: []string{"- web2=10.0.0.2", "- WEB1=10.0.0.2"},
+			want:  one("WEB1", `apps.web.environments.prod.hosts[1]: duplicate host name "WEB1" (first at line 33)`),
+		},
+		{
+			name:  "host name",
+			edits: []string{"- web2=10.0.0.2", "- -web2=10.0.0.2"},
+			want:  one("-web2", `apps.web.environments.prod.hosts[1]: host name "-web2" must start with a letter or digit`),
+		},
+		{
+			name:  "host without name",
+			edits: []string{"- web2=10.0.0.2", "- {address: 10.0.0.2}"},
+			want:  one("{address", "apps.web.environments.prod.hosts[1]: name is required"),
+		},
+		{
+			name:  "null host",
+			edits: []string{"- web2=10.0.0.2", "- ~"},
+			want:  one("- ~", "apps.web.environments.prod.hosts[1]: empty host"),
+		},
+		{
+			name:  "parallel zero",
+			edits: []string{"parallel: 10", "parallel: 0"},
+			want:  one("parallel", "apps.web.environments.prod.parallel: must be at least 1, got 0"),
+		},
+		{
+			name:  "batch size zero",
+			edits: []string{"batch_size: 1", "batch_size: 0"},
+			want:  one("batch_size", "apps.web.environments.prod.batch_size: must be at least 1, got 0"),
+		},
+		{
+			name:  "step timeout zero",
+			edits: []string{"step_timeout: 5m", "step_timeout: 0s"},
+			want:  one("step_timeout", "apps.web.environments.prod.step_timeout: must be more than 0, got 0s"),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := edit(t, baseYAML, tt.edits...)
+			var wants []want
+			if tt.want != nil {
+				wants = tt.want(y)
+			}
+			checkProblems(t, problemsOf(t, y), wants)
+		})
+	}
+}
+
+// one expects a single problem on the line of marker.
+func one(marker, msg string) func(y string) []want {
+	return func(y string) []want {
+		i := strings.Index(y, marker)
+		if i < 0 {
+			return []want{{-1, "marker " + marker + " not found"}}
+		}
+		return []want{{strings.Count(y[:i], "\n") + 1, msg}}
+	}
+}
+
+func TestWholeFileProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []want
+	}{
+		{"empty file", "", []want{{0, "the file is empty"}}},
+		{"only a comment", "# nothing\n", []want{{0, "the file is empty"}}},
+		{"top level list", "- a\n- b\n", []want{{1, "the top level must be a mapping"}}},
+		{"no apps key", "bot:\n  name: x\n", []want{{0, "no apps: at least one app is required"}}},
+		{"empty apps", "bot:\n  name: x\napps: {}\n", []want{{3, "no apps"}}},
+		{"syntax error", "apps:\n  web: [\n", []want{{2, "did not find expected node content"}}},
+		{"tab indentation", "apps:\n\tweb: {}\n", []want{{2, "found character that cannot start any token"}}},
+		{
+			"no environments",
+			"apps:\n  web:\n    artifact: {url: 'https://b/{build}'}\n    path: /srv\n    restart: x\n",
+			[]want{{2, "apps.web.environments: at least one environment is required"}},
+		},
+		{
+			"null app",
+			"apps:\n  web:\n",
+			[]want{
+				{2, "apps.web.artifact: set url or path"},
+				{2, "apps.web.path"},
+				{2, "apps.web.restart"},
+				{2, "apps.web.environments"},
+			},
+		},
+		{
+			"null env",
+			"apps:\n  web:\n    artifact: {url: 'https://b/{build}'}\n    path: /srv\n    restart: x\n    environments:\n      prod:\n",
+			[]want{{7, "apps.web.environments.prod.hosts: at least one host is required"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkProblems(t, problemsOf(t, tt.yaml), tt.want)
+		})
+	}
+}
+
+func TestManyProblemsAtOnce(t *testing.T) {
+	const y = `bot:
+  log_level: verbose
+admins: [ana, ana]
+apps:
+  Web:
+    artifact:
+      url: ftp://builds/{app}.tgz
+      path: builds/{build}.tgz
+    path: srv/web
+    keep_releases: 1
+    restart: ./restart
+    health:
+      url: http://{host}/health
+      command: ./check
+    environments:
+      prod:
+        transport: local
+        parallel: 0
+        hosts: [a, b]
+      qa:
+        transport: ssh
+        hosts: [x, x]
+`
+	_, err := Parse("test.yaml", []byte(y), nil)
+	const wantErr = `test.yaml:2: bot.log_level: want debug, info, warn or error, got "verbose"
+test.yaml:3: admins[1]: "ana" is listed twice (first at line 3)
+test.yaml:5: app name "Web" must start with a lowercase letter and have at most 32 lowercase letters, digits, _ or -
+test.yaml:5: apps.Web.default_env: required when an app has more than one environment (prod, qa)
+test.yaml:6: apps.Web.artifact: set url or path, not both
+test.yaml:7: apps.Web.artifact.url: must contain {build}
+test.yaml:7: apps.Web.artifact.url: must be an http:// or https:// URL
+test.yaml:9: apps.Web.path: must be absolute (a relative path is only allowed when every env uses the local transport), got "srv/web"
+test.yaml:10: apps.Web.keep_releases: must be at least 2 so a rollback has a release to go back to, got 1
+test.yaml:12: apps.Web.health: set url or command, not both
+test.yaml:18: apps.Web.environments.prod.parallel: must be at least 1, got 0
+test.yaml:19: apps.Web.environments.prod.hosts: transport local deploys to this machine and takes one host, got 2
+test.yaml:22: apps.Web.environments.qa.hosts[1]: duplicate host name "x" (first at line 22)`
+	if err == nil {
+		t.Fatalf("Parse: got no error, want:\n%s", wantErr)
+	}
+	if got := err.Error(); got != wantErr {
+		t.Errorf("Parse error:\ngot:\n%s\nwant:\n%s", got, wantErr)
+	}
+}

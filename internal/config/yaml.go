@@ -1,0 +1,74 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// String formats the duration as time.Duration does ("1m30s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML reads a duration written as "30s", "5m" or "1h30m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineError(n, "want a duration like 30s, 5m or 1h30m")
+	}
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return lineError(n, "%v", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration in the form UnmarshalYAML reads.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+func parseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: want a number with a unit, like 30s, 5m or 1h30m", s)
+	}
+	return v, nil
+}
+
+// UnmarshalYAML reads a host written as a mapping (name, address, vars) or
+// as a string: "name", whose address is the name, or "name=address".
+func (h *Host) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		v, err := parseHost(n.Value)
+		if err != nil {
+			return lineError(n, "%v", err)
+		}
+		*h = v
+		return nil
+	case yaml.MappingNode:
+		type plain Host // without this method, so Decode does not recurse
+		return n.Decode((*plain)(h))
+	default:
+		return lineError(n, "a host is a name, name=address or a mapping")
+	}
+}
+
+func parseHost(s string) (Host, error) {
+	name, addr, hasAddr := strings.Cut(s, "=")
+	name, addr = strings.TrimSpace(name), strings.TrimSpace(addr)
+	switch {
+	case name == "":
+		return Host{}, errors.New("host has no name: write name or name=address")
+	case hasAddr && addr == "":
+		return Host{}, fmt.Errorf("host %q has an empty address after =", name)
+	}
+	return Host{Name: name, Address: addr}, nil
+}
+
+// lineError is the error yaml.v3 collects, rather than aborting on, when a
+// value's UnmarshalYAML fails: the rest of the file is still decoded.
+func lineError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+}

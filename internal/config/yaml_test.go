@@ -1,0 +1,164 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestDurationYAML(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{in: "30s", want: 30 * time.Second},
+		{in: "5m", want: 5 * time.Minute},
+		{in: "1h30m", want: 90 * time.Minute},
+		{in: "500ms", want: 500 * time.Millisecond},
+		{in: `"2m"`, want: 2 * time.Minute},
+		{in: "0s", want: 0},
+		{in: "5 minutes", wantErr: `line 2: invalid duration "5 minutes"`},
+		{in: "30", wantErr: `line 2: invalid duration "30"`},
+		{in: "[1s]", wantErr: "line 2: want a duration like 30s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var v struct{ D Duration }
+			err := yaml.Unmarshal([]byte("# comment\nd: "+tt.in+"\n"), &v)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Unmarshal(%q): got error %v, want one containing %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Unmarshal(%q): got error %v, want none", tt.in, err)
+			}
+			if v.D.D() != tt.want {
+				t.Errorf("Unmarshal(%q): got %v, want %v", tt.in, v.D, tt.want)
+			}
+		})
+	}
+}
+
+func TestDurationMarshal(t *testing.T) {
+	out, err := yaml.Marshal(struct{ D Duration }{Duration(90 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), "d: 1m30s\n"; got != want {
+		t.Errorf("Marshal: got %q, want %q", got, want)
+	}
+}
+
+func TestHostYAML(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    Host
+		wantErr string
+	}{
+		{name: "name", in: "web1", want: Host{Name: "web1"}},
+		{name: "name=address", in: "web1=10.0.0.1:22", want: Host{Name: "web1", Address: "10.0.0.1:22"}},
+		{name: "spaces trimmed", in: `" web1 = 10.0.0.1 "`, want: Host{Name: "web1", Address: "10.0.0.1"}},
+		{name: "second = belongs to the address", in: "a=b=c", want: Host{Name: "a", Address: "b=c"}},
+		{name: "mapping", in: "{name: web1, address: h1.example:22, vars: {port: '80'}}",
+			want: Host{Name: "web1", Address: "h1.example:22", Vars: map[string]string{"port": "80"}}},
+		{name: "mapping without address", in: "{name: web1}", want: Host{Name: "web1"}},
+		{name: "no name", in: "=10.0.0.1", wantErr: "line 2: host has no name"},
+		{name: "empty address", in: "web1=", wantErr: `line 2: host "web1" has an empty address after =`},
+		{name: "list", in: "[web1]", wantErr: "line 2: a host is a name, name=address or a mapping"},
+		{name: "bad field in mapping", in: "{name: [x]}", wantErr: "line 2: cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v struct{ H Host }
+			err := yaml.Unmarshal([]byte("# comment\nh: "+tt.in+"\n"), &v)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Unmarshal(%q): got error %v, want one containing %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Unmarshal(%q): got error %v, want none", tt.in, err)
+			}
+			if !reflect.DeepEqual(v.H, tt.want) {
+				t.Errorf("Unmarshal(%q): got %+v, want %+v", tt.in, v.H, tt.want)
+			}
+		})
+	}
+}
+
+func TestExpand(t *testing.T) {
+	env := mapEnv(map[string]string{"A": "1", "EMPTY": ""})
+	tests := []struct {
+		in, want string
+		errs     []expandError
+	}{
+		{in: "", want: ""},
+		{in: "plain", want: "plain"},
+		{in: "${A}", want: "1"},
+		{in: "x${A}y${A}", want: "x1y1"},
+		{in: "${EMPTY}", want: ""},
+		{in: "${EMPTY:-d}", want: "d"},
+		{in: "${UNSET:-a b:c}", want: "a b:c"},
+		{in: "$$", want: "$"},
+		{in: "$$$", want: "$$"},
+		{in: "$${A}", want: "${A}"},
+		{in: "$A $ $1 ${A", want: "$A $ $1 ${A", errs: []expandError{{8, "unterminated ${ (write $$ for a literal $)"}}},
+		{in: "ab${UNSET}cd", want: "abcd", errs: []expandError{{2, "environment variable UNSET is not set (write ${UNSET:-default} to give a default)"}}},
+		{in: "${}", want: "", errs: []expandError{{0, "invalid variable name in ${} (write $$ for a literal $)"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, errs := expand(tt.in, env)
+			if got != tt.want {
+				t.Errorf("expand(%q): got %q, want %q", tt.in, got, tt.want)
+			}
+			if !reflect.DeepEqual(errs, tt.errs) {
+				t.Errorf("expand(%q) errors: got %v, want %v", tt.in, errs, tt.errs)
+			}
+		})
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	known := []string{"artifact", "default_env", "environments", "health", "keep_releases", "path", "restart", "shared"}
+	tests := []struct{ key, want string }{
+		{"restrat", "restart"},
+		{"Restart", "restart"},
+		{"pth", "path"},
+		{"enviroments", "environments"},
+		{"defaultenv", "default_env"},
+		{"keep", "keep_releases"},
+		{"hosts", ""},
+		{"x", ""},
+		{"notify", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := suggest(tt.key, known); got != tt.want {
+				t.Errorf("suggest(%q): got %q, want %q", tt.key, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://b.example/{build}.tgz", "https://b.example/{build}.tgz"},
+		{"https://u:p@b.example/{build}", "https://…@b.example/{build}"},
+		{"https://b.example/{build}?token=x", "https://b.example/{build}?…"},
+		{"http://{host}:80/health", "http://{host}:80/health"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

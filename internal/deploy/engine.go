@@ -1,0 +1,233 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/artifact"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// LockStore keeps the locks people (and rollbacks) put on deploys.
+type LockStore interface {
+	PutLock(ctx context.Context, l Lock) error
+}
+
+// Engine plans and runs deploys and rollbacks. It is safe for concurrent
+// use: deploys of different app+envs run at once, a second deploy of the
+// same app+env is refused while the first holds its lease.
+type Engine struct {
+	cfg        *config.Config
+	transports map[string]Transport
+	store      Store
+	leases     Leaser
+	locks      LockStore
+	http       *http.Client
+	now        func() time.Time
+	log        *slog.Logger
+	owner      string
+	leaseTTL   time.Duration
+
+	mu      sync.Mutex
+	running map[string]*run // by app/env
+	wg      sync.WaitGroup
+}
+
+// Options wires an Engine. Config, Store, Leases and Locks are required;
+// the rest have defaults.
+type Options struct {
+	Config *config.Config
+	// Transports by name ("local", "ssh"); an env names the one it uses.
+	Transports map[string]Transport
+	Store      Store
+	Leases     Leaser
+	Locks      LockStore
+	// HTTP is used for HTTP health checks; default: a client with a 5 s timeout.
+	HTTP *http.Client
+	Now  func() time.Time
+	Log  *slog.Logger
+	// Owner names this process in records; default hostname:pid.
+	Owner string
+	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
+	LeaseTTL time.Duration
+}
+
+// NewEngine returns an engine wired by opt.
+func NewEngine(opt Options) *Engine {
+	e := &Engine{
+		cfg:        opt.Config,
+		transports: opt.Transports,
+		store:      opt.Store,
+		leases:     opt.Leases,
+		locks:      opt.Locks,
+		http:       opt.HTTP,
+		now:        opt.Now,
+		log:        opt.Log,
+		owner:      opt.Owner,
+		leaseTTL:   opt.LeaseTTL,
+		running:    map[string]*run{},
+	}
+	if e.http == nil {
+		e.http = &http.Client{Timeout: 5 * time.Second}
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.owner == "" {
+		h, _ := os.Hostname()
+		e.owner = fmt.Sprintf("%s:%d", h, os.Getpid())
+	}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = 30 * time.Second
+	}
+	return e
+}
+
+// Request asks for a deploy or a rollback.
+type Request struct {
+	App   string
+	Env   string
+	Build string // deploy: the build; rollback: the target, "" for the previous good release
+	// Requester, Platform and Channel say who asked, for the record.
+	Requester string
+	Platform  string
+	Channel   string
+	// Forced is the override reason of a deploy allowed outside its window.
+	Forced string
+}
+
+var buildRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidBuild reports whether s is an acceptable build id. The parser checks
+// the same rule; the engine checks again because it builds paths from it.
+func ValidBuild(s string) bool {
+	return buildRE.MatchString(s) && s != "." && s != ".." && !containsDotDot(s)
+}
+
+func containsDotDot(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '.' && s[i+1] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// target is an app+env resolved against the config.
+type target struct {
+	app *config.App
+	env *config.Env
+	tr  Transport
+}
+
+func (e *Engine) resolve(appName, envName string) (target, error) {
+	app, ok := e.cfg.App(appName)
+	if !ok {
+		return target{}, errs.New(errs.Invalid, "unknown app %q", appName)
+	}
+	if envName == "" {
+		envName = app.DefaultEnv
+	}
+	env, ok := app.Env(envName)
+	if !ok {
+		return target{}, errs.New(errs.Invalid, "unknown env %q for %s", envName, appName)
+	}
+	tr, ok := e.transports[env.Transport]
+	if !ok {
+		return target{}, errs.New(errs.Unavailable, "transport %q of %s/%s is not available in this process", env.Transport, appName, envName)
+	}
+	return target{app: app, env: env, tr: tr}, nil
+}
+
+func (t target) key() string { return t.app.Name + "/" + t.env.Name }
+
+func (t target) hosts() []Host {
+	hs := make([]Host, len(t.env.Hosts))
+	for i, h := range t.env.Hosts {
+		vars := map[string]string{}
+		for k, v := range h.Vars {
+			vars[k] = v
+		}
+		hs[i] = Host{Name: h.Name, Address: h.Address, Vars: vars}
+	}
+	return hs
+}
+
+func (t target) source() artifact.Source {
+	return artifact.Source{URL: t.app.Artifact.URL, Path: t.app.Artifact.Path}
+}
+
+// Running returns snapshots of the deploys this process runs now.
+func (e *Engine) Running() []*Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*Record, 0, len(e.running))
+	for _, r := range e.running {
+		out = append(out, r.snapshot())
+	}
+	return out
+}
+
+// Cancel asks the deploy of app/env to stop at its next safe point. It
+// returns the deploy's id, or an error if none runs here.
+func (e *Engine) Cancel(app, env, by string) (string, error) {
+	t, err := e.resolve(app, env)
+	if err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	r, ok := e.running[t.key()]
+	e.mu.Unlock()
+	if !ok {
+		return "", errs.New(errs.NotFound, "no deploy of %s is running", t.key())
+	}
+	r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
+	return r.rec.ID, nil
+}
+
+// Wait blocks until every deploy started by this engine has finished.
+func (e *Engine) Wait() { e.wg.Wait() }
+
+var errCancelled = errors.New("cancelled")
+
+func newID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func nonce() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// acquire takes the app+env lease or explains who holds it.
+func (e *Engine) acquire(ctx context.Context, t target, id string) (Lease, error) {
+	l, err := e.leases.Acquire(ctx, "deploy:"+t.key(), id, e.leaseTTL)
+	if err == nil {
+		return l, nil
+	}
+	var held *LeaseHeldError
+	if !errors.As(err, &held) {
+		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	}
+	if other, rerr := e.store.Record(ctx, held.Holder); rerr == nil {
+		return nil, errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
+			t.key(), other.Kind, other.Build, other.Requester, other.Started.Format("15:04:05"), other.ID)
+	}
+	return nil, errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), held.Holder)
+}

@@ -1,0 +1,592 @@
+package deploy_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// fixture is one app deployed with the local transport into a temp dir.
+type fixture struct {
+	t      *testing.T
+	dir    string // everything lives under it
+	app    string // the deploy path
+	arts   string // the artifact directory
+	cfg    *config.Config
+	store  *embedded.Store
+	engine *deploy.Engine
+
+	mu     sync.Mutex
+	events []deploy.Event
+}
+
+const fixtureYAML = `apps:
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    keep_releases: 3
+    shared: [log, config/app.conf]
+    restart: 'echo "$SWITCHMAN_BUILD" >> restarts.log; %s'
+    migrations:
+      list: 'for m in $(ls migrations 2>/dev/null); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m"; done'
+      run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'
+    health:
+      command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
+      timeout: 2s
+      interval: 50ms
+    environments:
+      prod:
+        hosts: [localhost]
+`
+
+func newFixture(t *testing.T, restartExtra string) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	if restartExtra == "" {
+		restartExtra = "true"
+	}
+	cfgFile := filepath.Join(dir, "switchman.yaml")
+	cfg, err := config.Parse(cfgFile, fmt.Appendf(nil, fixtureYAML, restartExtra), nil)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, dir: dir, app: filepath.Join(dir, "srv/web"), arts: filepath.Join(dir, "artifacts"), cfg: cfg, store: st}
+	f.engine = deploy.NewEngine(deploy.Options{
+		Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: st, Leases: st, Locks: st,
+	})
+	t.Cleanup(f.engine.Wait)
+	if err := os.MkdirAll(f.arts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type tarEntry struct {
+	name, body, link string
+	typ              byte
+}
+
+func tarball(t *testing.T, zst bool, entries ...tarEntry) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: e.typ, Linkname: e.link, ModTime: time.Unix(0, 0)}
+		if e.typ == 0 {
+			h.Typeflag = tar.TypeReg
+		} else {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	var out bytes.Buffer
+	if zst {
+		zw, _ := zstd.NewWriter(&out)
+		zw.Write(raw.Bytes())
+		zw.Close()
+	} else {
+		gw := gzip.NewWriter(&out)
+		gw.Write(raw.Bytes())
+		gw.Close()
+	}
+	return out.Bytes()
+}
+
+// build writes artifact web-<build>.tar.gz with its checksum file.
+func (f *fixture) build(build string, extra ...tarEntry) {
+	f.t.Helper()
+	entries := append([]tarEntry{
+		{name: "BUILD", body: build},
+		{name: "migrations/001_users.sql", body: "create table users();"},
+		{name: "config/app.conf", body: "default config of " + build},
+	}, extra...)
+	f.write(build, tarball(f.t, false, entries...), "")
+}
+
+// write stores data as the artifact of build; sum overrides its checksum.
+func (f *fixture) write(build string, data []byte, sum string) {
+	f.t.Helper()
+	p := filepath.Join(f.arts, "web-"+build+".tar.gz")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	if sum == "" {
+		h := sha256.Sum256(data)
+		sum = hex.EncodeToString(h[:])
+	}
+	if err := os.WriteFile(p+".sha256", []byte(sum+"  web-"+build+".tar.gz\n"), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) sink(ev deploy.Event) {
+	f.mu.Lock()
+	f.events = append(f.events, ev)
+	f.mu.Unlock()
+}
+
+// run starts a deploy (or rollback) and waits for its final record.
+func (f *fixture) run(kind deploy.Kind, build string) (*deploy.Record, error) {
+	f.t.Helper()
+	done := make(chan *deploy.Record, 1)
+	sink := func(ev deploy.Event) {
+		f.sink(ev)
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}
+	req := deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}
+	var err error
+	if kind == deploy.KindRollback {
+		_, err = f.engine.Rollback(context.Background(), req, sink)
+	} else {
+		_, err = f.engine.Deploy(context.Background(), req, sink)
+	}
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case rec := <-done:
+		return rec, nil
+	case <-time.After(30 * time.Second):
+		f.t.Fatalf("%s %s did not finish", kind, build)
+		return nil, nil
+	}
+}
+
+func (f *fixture) mustRun(kind deploy.Kind, build string, want deploy.Outcome) *deploy.Record {
+	f.t.Helper()
+	rec, err := f.run(kind, build)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", kind, build, err)
+	}
+	if rec.Outcome != want {
+		f.t.Fatalf("%s %s: got outcome %s (%s), want %s", kind, build, rec.Outcome, rec.Error, want)
+	}
+	return rec
+}
+
+func (f *fixture) link(name string) string {
+	f.t.Helper()
+	target, err := os.Readlink(filepath.Join(f.app, name))
+	if err != nil {
+		return ""
+	}
+	return target
+}
+
+func (f *fixture) exists(rel string) bool {
+	_, err := os.Lstat(filepath.Join(f.app, rel))
+	return err == nil
+}
+
+func (f *fixture) releases() []string {
+	f.t.Helper()
+	ents, err := os.ReadDir(filepath.Join(f.app, "releases"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func (f *fixture) read(rel string) string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.app, rel))
+	if err != nil {
+		f.t.Fatalf("read %s: %v", rel, err)
+	}
+	return string(b)
+}
+
+func TestDeployAndRollback(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2", tarEntry{name: "migrations/002_email.sql", body: "alter table users;"})
+
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if got := f.link("current"); got != "releases/1" {
+		t.Errorf("current after deploy 1: got %q, want releases/1", got)
+	}
+	if rec.Previous != "" || rec.Hosts[0].State != deploy.HostActive || rec.Hosts[0].Current != "1" {
+		t.Errorf("record after deploy 1: got previous %q host %+v", rec.Previous, rec.Hosts[0])
+	}
+	if got := f.read("applied"); got != "001_users.sql\n" {
+		t.Errorf("migrations applied: got %q", got)
+	}
+	// Shared paths are links into shared/, seeded from the first release.
+	if got := f.link("releases/1/config/app.conf"); got != filepath.Join(f.app, "shared/config/app.conf") {
+		t.Errorf("shared link: got %q", got)
+	}
+	if got := f.read("shared/config/app.conf"); got != "default config of 1" {
+		t.Errorf("seeded shared file: got %q", got)
+	}
+
+	rec = f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if rec.Previous != "1" || f.link("current") != "releases/2" || f.link("previous") != "releases/1" {
+		t.Errorf("after deploy 2: previous %q, current %q, previous link %q", rec.Previous, f.link("current"), f.link("previous"))
+	}
+	if !slices.Equal(rec.Migrations, []string{"002_email.sql"}) {
+		t.Errorf("pending migrations of 2: got %v, want [002_email.sql]", rec.Migrations)
+	}
+	if got := f.read("shared/config/app.conf"); got != "default config of 1" {
+		t.Errorf("shared file must survive deploys: got %q", got)
+	}
+
+	// The same build again changes nothing.
+	if _, err := f.run(deploy.KindDeploy, "2"); errs.CodeOf(err) != errs.NoChange {
+		t.Errorf("deploy of the current build: got %v, want a no-change error", err)
+	}
+
+	rec = f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if rec.Build != "1" || rec.Previous != "2" || f.link("current") != "releases/1" {
+		t.Errorf("rollback: got build %s from %s, current %q", rec.Build, rec.Previous, f.link("current"))
+	}
+	if !f.exists("releases/.bad-2") {
+		t.Error("the release rolled back from is not marked bad")
+	}
+	locks, err := f.store.Locks(context.Background())
+	if err != nil || len(locks) != 1 || locks[0].Scope() != "web/prod" || !strings.Contains(locks[0].Reason, "rolled back from 2") {
+		t.Errorf("lock after rollback: got %+v, %v", locks, err)
+	}
+
+	// Deploying 2 again after the fix re-uses the release on disk.
+	f.mu.Lock()
+	f.events = nil
+	f.mu.Unlock()
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if f.exists("releases/.bad-2") || f.link("current") != "releases/2" {
+		t.Errorf("redeploy of 2: bad marker %v, current %q", f.exists("releases/.bad-2"), f.link("current"))
+	}
+	if !f.sawNote("skipping the download") {
+		t.Error("redeploy of an unpacked build did not skip the download")
+	}
+	if got := f.read("restarts.log"); got != "1\n2\n1\n2\n" {
+		t.Errorf("restarts: got %q", got)
+	}
+}
+
+func (f *fixture) sawNote(substr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ev := range f.events {
+		if ev.Kind == deploy.EventNote && strings.Contains(ev.Text, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFailedHealthCheckSwitchesBack(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2", tarEntry{name: "BROKEN", body: "x"})
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeReverted)
+	if f.link("current") != "releases/1" {
+		t.Errorf("current after failed deploy: got %q, want releases/1", f.link("current"))
+	}
+	if !f.exists("releases/.bad-2") {
+		t.Error("failed release not marked bad")
+	}
+	h := rec.Hosts[0]
+	if h.State != deploy.HostReverted || h.Current != "1" || !strings.Contains(h.Error, "health") {
+		t.Errorf("host result: got %+v", h)
+	}
+	for _, want := range []string{"health", "marked bad", "switched back to 1"} {
+		if !strings.Contains(rec.Error, want) {
+			t.Errorf("record error %q lacks %q", rec.Error, want)
+		}
+	}
+	// A rollback never picks the bad release.
+	if _, err := f.run(deploy.KindRollback, ""); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("rollback with only a bad release left: got %v, want not found", err)
+	}
+}
+
+func TestRefusedArtifactsChangeNothing(t *testing.T) {
+	good := func(t *testing.T) []byte { return tarball(t, false, tarEntry{name: "BUILD", body: "9"}) }
+	tests := []struct {
+		name string
+		data func(t *testing.T) []byte
+		sum  string
+		code errs.Code
+		want string
+	}{
+		{"checksum mismatch", good, strings.Repeat("ab", 32), errs.Invalid, "checksum"},
+		{"escaping entry", func(t *testing.T) []byte {
+			return tarball(t, false, tarEntry{name: "BUILD", body: "9"}, tarEntry{name: "../evil", body: "x"})
+		}, "", errs.Invalid, "../evil"},
+		{"absolute entry", func(t *testing.T) []byte {
+			return tarball(t, false, tarEntry{name: "/tmp/evil", body: "x"})
+		}, "", errs.Invalid, "/tmp/evil"},
+		{"symlink out", func(t *testing.T) []byte {
+			return tarball(t, false, tarEntry{name: "etc", typ: tar.TypeSymlink, link: "../../../etc"})
+		}, "", errs.Invalid, "etc"},
+		{"corrupt gzip", func(t *testing.T) []byte {
+			b := good(t)
+			return b[:len(b)/2]
+		}, "", errs.Invalid, "refused"},
+		{"not a tarball", func(t *testing.T) []byte { return []byte("hello world, no tar here") }, "", errs.Invalid, "not a gzip or zstd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "")
+			f.write("9", tt.data(t), tt.sum)
+			rec, err := f.run(deploy.KindDeploy, "9")
+			if err != nil {
+				t.Fatalf("deploy refused before start: %v", err)
+			}
+			if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, tt.want) {
+				t.Errorf("got outcome %s error %q, want failed mentioning %q", rec.Outcome, rec.Error, tt.want)
+			}
+			if got := f.releases(); len(got) != 0 {
+				t.Errorf("releases left on disk: %v", got)
+			}
+			if f.exists("current") {
+				t.Error("current exists after a refused first deploy")
+			}
+			if _, err := os.Lstat(filepath.Join(f.dir, "evil")); err == nil {
+				t.Error("an entry escaped the release dir")
+			}
+		})
+	}
+}
+
+func TestZstdArtifact(t *testing.T) {
+	f := newFixture(t, "")
+	f.write("7", tarball(t, true, tarEntry{name: "BUILD", body: "7"}), "")
+	f.mustRun(deploy.KindDeploy, "7", deploy.OutcomeSucceeded)
+	if got := f.read("current/BUILD"); got != "7" {
+		t.Errorf("BUILD: got %q, want 7", got)
+	}
+}
+
+func TestRequestsRefusedBeforeStart(t *testing.T) {
+	f := newFixture(t, "")
+	tests := []struct {
+		name string
+		req  deploy.Request
+		code errs.Code
+	}{
+		{"missing artifact", deploy.Request{App: "web", Env: "prod", Build: "404"}, errs.NotFound},
+		{"unknown app", deploy.Request{App: "nope", Env: "prod", Build: "1"}, errs.Invalid},
+		{"unknown env", deploy.Request{App: "web", Env: "staging", Build: "1"}, errs.Invalid},
+		{"path in build", deploy.Request{App: "web", Env: "prod", Build: "../1"}, errs.Invalid},
+		{"shell in build", deploy.Request{App: "web", Env: "prod", Build: "1;id"}, errs.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.engine.Deploy(context.Background(), tt.req, nil)
+			if got := errs.CodeOf(err); got != tt.code {
+				t.Errorf("got %v (%s), want code %s", err, got, tt.code)
+			}
+		})
+	}
+	recs, err := f.store.Records(context.Background(), deploy.Filter{})
+	if err != nil || len(recs) != 0 {
+		t.Errorf("records after refusals: got %d, %v; want none", len(recs), err)
+	}
+	if f.exists("") && len(f.releases()) > 0 {
+		t.Error("a refused request touched the deploy dir")
+	}
+}
+
+func TestOneDeployPerAppEnv(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	// The restart waits for the gate file, holding the deploy open.
+	f := newFixture(t, "while [ ! -e "+gate+" ]; do sleep 0.05; done")
+	f.build("1")
+	f.build("2")
+	done := make(chan *deploy.Record, 1)
+	first, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "bob"}, nil)
+	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(errs.Message(err), "ana") || !strings.Contains(errs.Message(err), first.ID) {
+		t.Errorf("second deploy: got %v, want a conflict naming ana and %s", err, first.ID)
+	}
+	if running := f.engine.Running(); len(running) != 1 || running[0].ID != first.ID {
+		t.Errorf("running: got %v", running)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("first deploy: got %s (%s)", rec.Outcome, rec.Error)
+	}
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+}
+
+func TestCancelRestoresSwitchedHosts(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newFixture(t, `if [ "$SWITCHMAN_BUILD" = 2 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`)
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+
+	done := make(chan *deploy.Record, 1)
+	restarting := make(chan struct{}, 1)
+	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done {
+			select {
+			case restarting <- struct{}{}:
+			default:
+			}
+		}
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-restarting
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	rec := <-done
+	// The host had switched: the activation finished, then the deploy
+	// stopped and switched it back.
+	if rec.Outcome != deploy.OutcomeCancelled && rec.Outcome != deploy.OutcomeReverted {
+		t.Errorf("outcome: got %s (%s), want cancelled", rec.Outcome, rec.Error)
+	}
+	if f.link("current") != "releases/1" {
+		t.Errorf("current after cancel: got %q, want releases/1", f.link("current"))
+	}
+	if _, err := f.engine.Cancel("web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("cancel with nothing running: got %v, want not found", err)
+	}
+}
+
+func TestPruneKeepsCurrentAndPrevious(t *testing.T) {
+	f := newFixture(t, "")
+	base := time.Now().Add(-time.Hour)
+	for i, b := range []string{"1", "2", "3", "4", "5"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+		// Releases are ordered by mtime; space them out as deploys on
+		// different days would be, since some file systems keep seconds.
+		at := base.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(filepath.Join(f.app, "releases", b), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.releases(); !slices.Equal(got, []string{"3", "4", "5"}) {
+		t.Errorf("releases after 5 deploys with keep_releases 3: got %v, want [3 4 5]", got)
+	}
+}
+
+func TestDryRunTouchesNothing(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Hosts) != 1 || !strings.Contains(p.Hosts[0].Change, "deliver and switch none → 1") {
+		t.Errorf("plan hosts: got %+v", p.Hosts)
+	}
+	if len(p.Steps) < 3 || !strings.Contains(p.Steps[0], "sha256 verified") {
+		t.Errorf("plan steps: got %q", p.Steps)
+	}
+	if f.exists("") {
+		t.Error("dry run created the deploy dir")
+	}
+}
+
+func TestRecoverMarksInterrupted(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	// A record left running by a process that died.
+	ctx := context.Background()
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
+	if err := f.store.PutRecord(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.engine.Recover(ctx)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("recover: got %v, %v", got, err)
+	}
+	rec, err := f.store.Record(ctx, dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != deploy.OutcomeInterrupted || rec.Hosts[0].Current != "1" || !strings.Contains(rec.Error, "stopped before it finished") {
+		t.Errorf("recovered record: got %s, host %+v, error %q", rec.Outcome, rec.Hosts[0], rec.Error)
+	}
+	// The app+env is free again.
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if again, _ := f.engine.Recover(ctx); len(again) != 0 {
+		t.Errorf("second recover: got %d records, want 0", len(again))
+	}
+}
+
+func TestObserve(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	hs, err := f.engine.Observe(context.Background(), "web", "prod")
+	if err != nil || len(hs) != 1 || hs[0].Current != "2" || hs[0].Previous != "1" {
+		t.Errorf("observe: got %+v, %v", hs, err)
+	}
+}
+
+func TestValidBuild(t *testing.T) {
+	for _, b := range []string{"1", "1337", "v1.2.3", "2026-11-23_1", "a"} {
+		if !deploy.ValidBuild(b) {
+			t.Errorf("ValidBuild(%q) = false, want true", b)
+		}
+	}
+	for _, b := range []string{"", ".", "..", "1..2", "-1", ".hidden", "a/b", "a b", "1;id", "$(id)", "`id`", "ａ", strings.Repeat("9", 65)} {
+		if deploy.ValidBuild(b) {
+			t.Errorf("ValidBuild(%q) = true, want false", b)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package deploy
+
+import "time"
+
+// Step names a phase of a deploy on a host.
+type Step string
+
+const (
+	StepConnect  Step = "connect"
+	StepInspect  Step = "inspect"
+	StepDeliver  Step = "deliver"
+	StepInstall  Step = "install" // link shared paths, rename into releases/<build>
+	StepPending  Step = "pending-migrations"
+	StepMigrate  Step = "migrate"
+	StepActivate Step = "activate"
+	StepRestart  Step = "restart"
+	StepHealth   Step = "health"
+	StepRevert   Step = "revert"
+	StepPrune    Step = "prune"
+)
+
+// EventKind types a progress event.
+type EventKind string
+
+const (
+	// EventStarted: the deploy record exists; Record is set.
+	EventStarted EventKind = "started"
+	// EventPlan: a dry run's plan; Plan is set. Nothing was changed.
+	EventPlan EventKind = "plan"
+	// EventStep: a host step started (Done false) or finished (Done true,
+	// Err set on failure).
+	EventStep EventKind = "step"
+	// EventMigrations: pending migrations were listed; Migrations is set.
+	EventMigrations EventKind = "migrations"
+	// EventNote: something people should know that is not a step
+	// (a skipped download, a revert starting); Text is set.
+	EventNote EventKind = "note"
+	// EventFinished: the deploy ended; Record holds the final record.
+	EventFinished EventKind = "finished"
+)
+
+// Event is one progress event. Adapters render events; they never format
+// engine internals themselves.
+type Event struct {
+	Kind     EventKind
+	Time     time.Time
+	DeployID string
+	App      string
+	Env      string
+	Build    string
+	Host     string
+	Step     Step
+	Done     bool
+	Err      string
+	Text     string
+	// Migrations lists pending migrations (EventMigrations).
+	Migrations []string
+	// Record is a snapshot (EventStarted, EventFinished).
+	Record *Record
+	// Plan is set on EventPlan.
+	Plan *Plan
+}
+
+// Sink receives progress events. It is called from the engine's goroutines,
+// one event at a time per deploy, and must not block for long.
+type Sink func(Event)
+
+// Plan is what a deploy would do, as a dry run reports it.
+type Plan struct {
+	Kind  Kind
+	App   string
+	Env   string
+	Build string
+	Hosts []HostPlan
+	// Steps lists the steps in order, as people read them.
+	Steps []string
+}
+
+// HostPlan is one host's part of a plan.
+type HostPlan struct {
+	Host    string
+	Current string // release `current` points at now ("" if none or unreachable)
+	// HasRelease: releases/<build> is already on the host, delivery skipped.
+	HasRelease bool
+	// Change says what would happen: "deliver and switch", "switch",
+	// "nothing (already current)", "unreachable: …".
+	Change string
+}

@@ -1,0 +1,82 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// expand fills {key} placeholders of a health URL, command or expectation.
+func expand(tmpl string, vars map[string]string) string {
+	if !strings.Contains(tmpl, "{") {
+		return tmpl
+	}
+	pairs := make([]string, 0, 2*len(vars))
+	for k, v := range vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(tmpl)
+}
+
+// checkHealth retries the app's health check until it passes or its
+// timeout runs out. No configured check passes at once.
+func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string) error {
+	hc := r.t.app.Health
+	if hc.URL == "" && hc.Command == "" {
+		return nil
+	}
+	vars := r.vars(h, build)
+	ctx, cancel := context.WithTimeout(ctx, hc.Timeout.D())
+	defer cancel()
+	var last error
+	for {
+		if hc.URL != "" {
+			last = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
+		} else {
+			script := inDir(r.t.app.Path, r.cmdEnv(h, build, ""), expand(hc.Command, vars))
+			_, last = r.sessions[h.Name].Run(ctx, Command{Script: script})
+		}
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
+		case <-time.After(hc.Interval.D()):
+		}
+	}
+}
+
+func (e *Engine) probeURL(ctx context.Context, url, expect string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("health url: %w", err)
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return fmt.Errorf("read health response: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s answered %s: %s", url, resp.Status, firstLine(body))
+	}
+	if expect != "" && !strings.Contains(string(body), expect) {
+		return fmt.Errorf("%s answered %q, want it to contain %q", url, firstLine(body), expect)
+	}
+	return nil
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

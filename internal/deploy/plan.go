@@ -1,0 +1,110 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/switchman-bot/switchman/internal/artifact"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// Plan reports what a deploy of req would do, reading the hosts and the
+// artifact store but changing nothing and taking no lease.
+func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
+	if !ValidBuild(req.Build) {
+		return nil, errs.New(errs.Invalid, "invalid build %q", req.Build)
+	}
+	t, err := e.resolve(req.App, req.Env)
+	if err != nil {
+		return nil, err
+	}
+	src := t.source()
+	p := &Plan{Kind: KindDeploy, App: t.app.Name, Env: t.env.Name, Build: req.Build}
+	info, err := src.Stat(ctx, t.app.Name, req.Build)
+	if err != nil {
+		if errors.Is(err, artifact.ErrNotFound) {
+			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s", req.Build, t.app.Name, src.Location(t.app.Name, req.Build))
+		}
+		return nil, errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s", req.Build, t.app.Name)
+	}
+	check := "no checksum file: not verified"
+	if info.SHA256 != "" {
+		check = "sha256 verified against " + info.Location + ".sha256"
+	}
+	r := &run{e: e, t: t, hosts: t.hosts()}
+	for _, h := range r.hosts {
+		hp := HostPlan{Host: h.Name}
+		st, err := e.inspect(ctx, t, h)
+		switch {
+		case err != nil:
+			hp.Change = "unreachable: " + err.Error()
+		case st.Current == req.Build:
+			hp.Current, hp.HasRelease, hp.Change = st.Current, true, "nothing (already current)"
+		case st.has(req.Build):
+			hp.Current, hp.HasRelease, hp.Change = st.Current, true, fmt.Sprintf("switch %s → %s (release already on disk)", orNone(st.Current), req.Build)
+		default:
+			hp.Current, hp.Change = st.Current, fmt.Sprintf("deliver and switch %s → %s", orNone(st.Current), req.Build)
+		}
+		p.Hosts = append(p.Hosts, hp)
+	}
+	p.Steps = []string{
+		fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on up to %d hosts at once", info.Location, check, t.app.Path, req.Build, t.env.Parallel),
+	}
+	if len(t.app.Shared) > 0 {
+		p.Steps = append(p.Steps, fmt.Sprintf("link shared paths %v", t.app.Shared))
+	}
+	if t.app.Migrations.List != "" {
+		s := "list pending migrations on the first host"
+		if t.app.Migrations.Run != "" {
+			s += " and run them there before any host switches"
+		}
+		p.Steps = append(p.Steps, s)
+	}
+	p.Steps = append(p.Steps,
+		fmt.Sprintf("switch current atomically, restart and health-check, %d host(s) at a time; on failure switch every switched host back", t.env.BatchSize),
+		fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases),
+	)
+	return p, nil
+}
+
+// inspect opens one host and reads its releases.
+func (e *Engine) inspect(ctx context.Context, t target, h Host) (hostState, error) {
+	s, err := t.tr.Open(ctx, h)
+	if err != nil {
+		return hostState{}, err
+	}
+	defer s.Close()
+	out, err := s.Run(ctx, Command{Script: inspectScript(t.app.Path), Timeout: t.env.StepTimeout.D()})
+	if err != nil {
+		return hostState{}, err
+	}
+	return parseInspect(out), nil
+}
+
+// Observe reads every host's current and previous release of app/env, so
+// /status shows what is really on the hosts, not only what was recorded.
+func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, error) {
+	t, err := e.resolve(app, env)
+	if err != nil {
+		return nil, err
+	}
+	hosts := t.hosts()
+	out := make([]HostResult, len(hosts))
+	done := make(chan struct{}, len(hosts))
+	for i, h := range hosts {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			st, err := e.inspect(ctx, t, h)
+			if err != nil {
+				out[i] = HostResult{Host: h.Name, State: HostUnreachable, Error: err.Error()}
+				return
+			}
+			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous}
+		}()
+	}
+	for range hosts {
+		<-done
+	}
+	return out, nil
+}

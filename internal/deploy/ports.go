@@ -1,0 +1,116 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Transport runs shell scripts on hosts. Every host step of the engine is a
+// script run through it, so the same engine drives the local machine and a
+// fleet over SSH.
+type Transport interface {
+	// Open returns a session to host that stays usable for the whole
+	// deploy. A host that cannot be reached returns an error wrapping
+	// ErrUnreachable (or a more specific cause, such as an unknown host key).
+	Open(ctx context.Context, host Host) (Session, error)
+}
+
+// Session runs scripts on one host. A Session is used by one goroutine at a
+// time.
+type Session interface {
+	// Run executes script with /bin/sh on the host, with Stdin (if any) as
+	// its standard input, and returns its standard output. A script that
+	// exits non-zero returns an *ExitError.
+	Run(ctx context.Context, cmd Command) ([]byte, error)
+	Close() error
+}
+
+// Command is one script run on a host.
+type Command struct {
+	// Script is shell text. Every value that came from a user or the
+	// config is quoted with shell.Quote before it is put here.
+	Script string
+	Stdin  io.Reader
+	// Timeout bounds the run; zero means the context alone bounds it.
+	Timeout time.Duration
+}
+
+// Host is one target of a deploy.
+type Host struct {
+	// Name is how people and the config refer to the host.
+	Name string
+	// Address is what the transport dials (host:port for SSH); empty for local.
+	Address string
+	// Vars are substituted into health-check URLs and commands ({host} and
+	// the config's per-host vars).
+	Vars map[string]string
+}
+
+// ExitError is a script that ran and exited non-zero.
+type ExitError struct {
+	Code   int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("exit status %d", e.Code)
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	}
+	return msg
+}
+
+// ErrUnreachable marks a host the transport could not reach.
+var ErrUnreachable = errors.New("host unreachable")
+
+// Store keeps deploy records. Implementations are safe for concurrent use.
+type Store interface {
+	// PutRecord creates or replaces the record with r.ID.
+	PutRecord(ctx context.Context, r *Record) error
+	// Record returns the record with id, or an error wrapping ErrNotFound.
+	Record(ctx context.Context, id string) (*Record, error)
+	// Records returns records matching f, newest first.
+	Records(ctx context.Context, f Filter) ([]*Record, error)
+}
+
+// ErrNotFound is returned by stores for a missing record or lock.
+var ErrNotFound = errors.New("not found")
+
+// Leaser hands out the app+env leases that keep deploys of one app+env from
+// running at once.
+type Leaser interface {
+	// Acquire takes the lease key for holder. If another holder has it,
+	// it returns an error wrapping ErrLeaseHeld (see LeaseHeldError).
+	Acquire(ctx context.Context, key, holder string, ttl time.Duration) (Lease, error)
+}
+
+// Lease is a held lease. Its fencing token grows with every acquisition of
+// the key, so a holder that lost the lease can tell before touching a host.
+type Lease interface {
+	Token() int64
+	// Check returns an error wrapping ErrLeaseLost if the lease is no
+	// longer held by this holder.
+	Check(ctx context.Context) error
+	// Renew extends the lease by its ttl.
+	Renew(ctx context.Context) error
+	// Release gives the lease up; releasing a lost lease is an error
+	// wrapping ErrLeaseLost and changes nothing.
+	Release(ctx context.Context) error
+}
+
+var (
+	ErrLeaseHeld = errors.New("lease held")
+	ErrLeaseLost = errors.New("lease lost")
+)
+
+// LeaseHeldError names who holds a lease.
+type LeaseHeldError struct {
+	Key    string
+	Holder string
+}
+
+func (e *LeaseHeldError) Error() string { return "lease " + e.Key + " held by " + e.Holder }
+func (e *LeaseHeldError) Unwrap() error { return ErrLeaseHeld }

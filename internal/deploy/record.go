@@ -1,0 +1,165 @@
+// Package deploy owns the deploy domain: requests, plans, the records the
+// engine keeps of every deploy and rollback, the progress events it emits,
+// and the small interfaces it needs from transports and stores.
+package deploy
+
+import (
+	"time"
+)
+
+// Kind tells a deploy from a rollback.
+type Kind string
+
+const (
+	KindDeploy   Kind = "deploy"
+	KindRollback Kind = "rollback"
+)
+
+// Outcome is the final (or current) state of a deploy record.
+type Outcome string
+
+const (
+	// OutcomeRunning: the deploy is in progress (or its process died; see
+	// OutcomeInterrupted, which recovery writes).
+	OutcomeRunning Outcome = "running"
+	// OutcomeSucceeded: every host runs the new release and passed its health check.
+	OutcomeSucceeded Outcome = "succeeded"
+	// OutcomeFailed: something failed before any host switched; nothing changed.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeReverted: some host failed after switching; every switched host
+	// was switched back to its previous release.
+	OutcomeReverted Outcome = "reverted"
+	// OutcomeCancelled: stopped on request; hosts already switched were restored.
+	OutcomeCancelled Outcome = "cancelled"
+	// OutcomeInterrupted: the process running the deploy died (or lost its
+	// lease); the per-host state is what recovery could observe.
+	OutcomeInterrupted Outcome = "interrupted"
+)
+
+// Done reports whether the outcome is final.
+func (o Outcome) Done() bool { return o != OutcomeRunning && o != "" }
+
+// HostState is what the engine knows of one host in one deploy.
+type HostState string
+
+const (
+	HostPending     HostState = "pending"
+	HostDelivering  HostState = "delivering"
+	HostDelivered   HostState = "delivered"
+	HostActivating  HostState = "activating"
+	HostActive      HostState = "active"      // switched and healthy
+	HostFailed      HostState = "failed"      // failed; see Error
+	HostReverted    HostState = "reverted"    // switched, then switched back
+	HostUnchanged   HostState = "unchanged"   // never switched
+	HostUnreachable HostState = "unreachable" // could not be reached
+)
+
+// HostResult is the per-host part of a record.
+type HostResult struct {
+	Host string `json:"host"`
+	// State is the engine's view of the host for this deploy.
+	State HostState `json:"state"`
+	// Current is the release `current` pointed at when last observed.
+	Current string `json:"current,omitempty"`
+	// Previous is the release `current` pointed at before this deploy.
+	Previous string `json:"previous,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Record is the durable account of one deploy or rollback. It is written
+// when the deploy starts, on every host state change, and when it ends, so a
+// crash leaves a record that recovery can explain.
+type Record struct {
+	ID        string    `json:"id"`
+	Kind      Kind      `json:"kind"`
+	App       string    `json:"app"`
+	Env       string    `json:"env"`
+	Build     string    `json:"build"`
+	Previous  string    `json:"previous,omitempty"`
+	Requester string    `json:"requester"`
+	Platform  string    `json:"platform,omitempty"`
+	Channel   string    `json:"channel,omitempty"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished,omitzero"`
+	Outcome   Outcome   `json:"outcome"`
+	Error     string    `json:"error,omitempty"`
+	// Forced carries the override reason when a deploy skipped a window.
+	Forced     string       `json:"forced,omitempty"`
+	Migrations []string     `json:"migrations,omitempty"`
+	Hosts      []HostResult `json:"hosts"`
+	// Owner names the process that ran the deploy (hostname:pid).
+	Owner string `json:"owner,omitempty"`
+	// Fence is the fencing token of the lease the deploy held.
+	Fence int64 `json:"fence,omitempty"`
+}
+
+// Duration is how long the deploy took, or has taken so far at now.
+func (r *Record) Duration(now time.Time) time.Duration {
+	if !r.Finished.IsZero() {
+		return r.Finished.Sub(r.Started)
+	}
+	return now.Sub(r.Started)
+}
+
+// Host returns the result entry for host, or nil.
+func (r *Record) Host(name string) *HostResult {
+	for i := range r.Hosts {
+		if r.Hosts[i].Host == name {
+			return &r.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy, so a record handed to a store or a listener is
+// never mutated afterwards by the engine.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Hosts = append([]HostResult(nil), r.Hosts...)
+	c.Migrations = append([]string(nil), r.Migrations...)
+	return &c
+}
+
+// Filter selects records for history and status.
+type Filter struct {
+	App   string // empty: any
+	Env   string // empty: any
+	Limit int    // 0: no limit
+	// Outcome, when set, keeps only records with that outcome.
+	Outcome Outcome
+}
+
+// Lock stops deploys to a scope until it is removed or expires. An empty App
+// means every app; an empty Env means every env of App.
+type Lock struct {
+	App     string    `json:"app,omitempty"`
+	Env     string    `json:"env,omitempty"`
+	Owner   string    `json:"owner"`
+	Reason  string    `json:"reason"`
+	Created time.Time `json:"created"`
+	// Expires is zero for a lock that lasts until someone unlocks.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Scope renders the lock's scope for people: "all deploys", "accounting",
+// "accounting/production".
+func (l Lock) Scope() string {
+	switch {
+	case l.App == "":
+		return "all deploys"
+	case l.Env == "":
+		return l.App
+	default:
+		return l.App + "/" + l.Env
+	}
+}
+
+// Covers reports whether the lock applies to app/env.
+func (l Lock) Covers(app, env string) bool {
+	return (l.App == "" || l.App == app) && (l.Env == "" || l.Env == env)
+}
+
+// Active reports whether the lock is in force at now.
+func (l Lock) Active(now time.Time) bool {
+	return l.Expires.IsZero() || now.Before(l.Expires)
+}

@@ -1,0 +1,237 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// run is one deploy or rollback in progress.
+type run struct {
+	e     *Engine
+	t     target
+	lease Lease
+	sink  Sink
+
+	// ctx is cancelled (with a cause) by Cancel or a lost lease; steps that
+	// are safe to abort mid-way (delivery) run under it, the others check
+	// stopErr between steps.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	hosts    []Host
+	sessions map[string]Session
+	states   map[string]hostState // as inspected before the deploy
+
+	mu     sync.Mutex // guards rec
+	rec    *Record
+	emitMu sync.Mutex
+}
+
+func (r *run) snapshot() *Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rec.Clone()
+}
+
+// stopErr returns why the deploy must stop, or nil.
+func (r *run) stopErr() error {
+	if r.ctx.Err() != nil {
+		return context.Cause(r.ctx)
+	}
+	return nil
+}
+
+// fence checks the lease before a step that changes a host, so a process
+// that lost its lease (a pause, a partition) touches no further host.
+func (r *run) fence(ctx context.Context) error {
+	if err := r.lease.Check(ctx); err != nil {
+		err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+		r.cancel(err)
+		return err
+	}
+	return r.stopErr()
+}
+
+func (r *run) emit(ev Event) {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	ev.Time = r.e.now()
+	ev.DeployID = r.rec.ID
+	ev.App, ev.Env, ev.Build = r.rec.App, r.rec.Env, r.rec.Build
+	if r.sink != nil {
+		r.sink(ev)
+	}
+}
+
+func (r *run) note(format string, args ...any) {
+	r.emit(Event{Kind: EventNote, Text: fmt.Sprintf(format, args...)})
+}
+
+// setHost updates one host's result and persists the record, so a crash
+// leaves the latest known per-host state behind.
+func (r *run) setHost(host string, f func(*HostResult)) {
+	r.mu.Lock()
+	if h := r.rec.Host(host); h != nil {
+		f(h)
+	}
+	snap := r.rec.Clone()
+	r.mu.Unlock()
+	r.persist(snap)
+}
+
+func (r *run) update(f func(*Record)) {
+	r.mu.Lock()
+	f(r.rec)
+	snap := r.rec.Clone()
+	r.mu.Unlock()
+	r.persist(snap)
+}
+
+func (r *run) persist(snap *Record) {
+	// The store call must not be cut short by a cancelled deploy: the
+	// final record matters most then.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
+	defer cancel()
+	if err := r.e.store.PutRecord(ctx, snap); err != nil {
+		r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+	}
+}
+
+// step runs one host step, emitting its start and end.
+func (r *run) step(ctx context.Context, h Host, step Step, cmd Command) ([]byte, error) {
+	r.emit(Event{Kind: EventStep, Host: h.Name, Step: step})
+	if cmd.Timeout == 0 {
+		cmd.Timeout = r.t.env.StepTimeout.D()
+	}
+	out, err := r.sessions[h.Name].Run(ctx, cmd)
+	ev := Event{Kind: EventStep, Host: h.Name, Step: step, Done: true}
+	if err != nil {
+		err = fmt.Errorf("%s on %s: %w", step, h.Name, err)
+		ev.Err = err.Error()
+	}
+	r.emit(ev)
+	return out, err
+}
+
+// open connects to every host and reads its state. Any unreachable host
+// refuses the deploy before anything changed.
+func (r *run) open(ctx context.Context) error {
+	r.sessions = map[string]Session{}
+	r.states = map[string]hostState{}
+	var mu sync.Mutex
+	var failed []error
+	var wg sync.WaitGroup
+	for _, h := range r.hosts {
+		wg.Go(func() {
+			s, err := r.t.tr.Open(ctx, h)
+			if err != nil {
+				mu.Lock()
+				failed = append(failed, fmt.Errorf("%s: %w", h.Name, err))
+				mu.Unlock()
+				return
+			}
+			out, err := s.Run(ctx, Command{Script: inspectScript(r.t.app.Path), Timeout: r.t.env.StepTimeout.D()})
+			mu.Lock()
+			defer mu.Unlock()
+			r.sessions[h.Name] = s
+			if err != nil {
+				failed = append(failed, fmt.Errorf("%s: inspect: %w", h.Name, err))
+				return
+			}
+			r.states[h.Name] = parseInspect(out)
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		r.closeSessions()
+		return errs.Wrap(errs.Unavailable, errors.Join(failed...), "cannot reach every host of %s; nothing was changed (%s)", r.t.key(), failed[0])
+	}
+	return nil
+}
+
+func (r *run) closeSessions() {
+	for name, s := range r.sessions {
+		if err := s.Close(); err != nil {
+			r.e.log.Warn("close session", "host", name, "err", err)
+		}
+	}
+}
+
+// keepLease renews the lease until done is closed; losing it stops the run.
+func (r *run) keepLease(done <-chan struct{}) {
+	tick := time.NewTicker(r.e.leaseTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), r.e.leaseTTL/3)
+			err := r.lease.Renew(ctx)
+			cancel()
+			if err != nil {
+				r.e.log.Error("renew deploy lease", "deploy", r.rec.ID, "err", err)
+				if errors.Is(err, ErrLeaseLost) {
+					r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+					return
+				}
+			}
+		}
+	}
+}
+
+// finish writes the final record, emits it and frees the app+env.
+func (r *run) finish(outcome Outcome, err error) {
+	r.update(func(rec *Record) {
+		rec.Outcome = outcome
+		rec.Finished = r.e.now()
+		if err != nil {
+			rec.Error = errs.Message(err)
+			if errs.CodeOf(err) == errs.Internal {
+				rec.Error = err.Error()
+			}
+		}
+	})
+	r.closeSessions()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if rerr := r.lease.Release(ctx); rerr != nil {
+		r.e.log.Warn("release deploy lease", "deploy", r.rec.ID, "err", rerr)
+	}
+	r.e.mu.Lock()
+	delete(r.e.running, r.t.key())
+	r.e.mu.Unlock()
+	r.emit(Event{Kind: EventFinished, Record: r.snapshot()})
+}
+
+// vars are the template values of a host for health URLs and commands.
+func (r *run) vars(h Host, build string) map[string]string {
+	v := map[string]string{}
+	for k, val := range h.Vars {
+		v[k] = val
+	}
+	v["host"] = h.Name
+	v["address"] = h.Address
+	v["app"] = r.t.app.Name
+	v["env"] = r.t.env.Name
+	v["build"] = build
+	return v
+}
+
+// cmdEnv is the environment of restart, migration and health commands.
+func (r *run) cmdEnv(h Host, build, previous string) map[string]string {
+	return map[string]string{
+		"SWITCHMAN_APP":       r.t.app.Name,
+		"SWITCHMAN_ENV":       r.t.env.Name,
+		"SWITCHMAN_HOST":      h.Name,
+		"SWITCHMAN_BUILD":     build,
+		"SWITCHMAN_PREVIOUS":  previous,
+		"SWITCHMAN_DEPLOY_ID": r.rec.ID,
+		"SWITCHMAN_RELEASE":   r.t.app.Path + "/releases/" + build,
+	}
+}

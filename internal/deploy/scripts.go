@@ -1,0 +1,212 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/switchman-bot/switchman/internal/shell"
+)
+
+// The host layout, the same on every host and every transport:
+//
+//	PATH/releases/<build>/      one unpacked release each
+//	PATH/releases/.tmp-<build>-<nonce>/  a release being unpacked
+//	PATH/releases/.bad-<build>  marker: this release failed; rollbacks skip it
+//	PATH/current -> releases/<build>
+//	PATH/previous -> releases/<build>
+//	PATH/shared/                paths linked into every release
+//
+// Every script below is built from constant text and values quoted by
+// shell.Quote; build ids are validated by the parser and again by the engine.
+
+// hostState is what the inspect script reports about one host.
+type hostState struct {
+	Current  string   // build `current` points at, "" if none
+	Previous string   // build `previous` points at, "" if none
+	Releases []string // builds on disk, newest first
+	Bad      map[string]bool
+}
+
+func (s hostState) has(build string) bool {
+	for _, r := range s.Releases {
+		if r == build {
+			return true
+		}
+	}
+	return false
+}
+
+// inspectScript prints the host's releases without changing anything.
+func inspectScript(dir string) string {
+	return fmt.Sprintf(`cd %s 2>/dev/null || exit 0
+printf 'current=%%s\n' "$(readlink current 2>/dev/null)"
+printf 'previous=%%s\n' "$(readlink previous 2>/dev/null)"
+[ -d releases ] || exit 0
+cd releases
+for r in $(ls -1t); do
+	[ -d "$r" ] || continue
+	if [ -e ".bad-$r" ]; then printf 'bad=%%s\n' "$r"; else printf 'release=%%s\n' "$r"; fi
+done
+`, shell.Quote(dir))
+}
+
+func parseInspect(out []byte) hostState {
+	st := hostState{Bad: map[string]bool{}}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "current":
+			st.Current = releaseName(v)
+		case "previous":
+			st.Previous = releaseName(v)
+		case "release":
+			st.Releases = append(st.Releases, v)
+		case "bad":
+			st.Releases = append(st.Releases, v)
+			st.Bad[v] = true
+		}
+	}
+	return st
+}
+
+// releaseName turns a link target "releases/42" into "42".
+func releaseName(target string) string {
+	target = strings.TrimSpace(target)
+	if target == "" {
+		return ""
+	}
+	return path.Base(target)
+}
+
+// unpackScript reads a tarball on stdin into a temporary directory. Nothing
+// appears under releases/<build> until finalizeScript runs, after the bot
+// has verified the stream.
+func unpackScript(dir, tmp, compression string) string {
+	flag := "-z"
+	if compression == "zstd" {
+		flag = "--zstd"
+	}
+	return fmt.Sprintf(`set -e
+mkdir -p %[1]s
+cd %[1]s
+mkdir -p releases shared
+rm -rf %[2]s
+mkdir %[2]s
+tar -x %[3]s --no-same-owner -f - -C %[2]s
+`, shell.Quote(dir), shell.Quote(tmp), flag)
+}
+
+// discardScript removes a temporary release after a failed delivery.
+func discardScript(dir, tmp string) string {
+	return fmt.Sprintf("cd %s && rm -rf %s\n", shell.Quote(dir), shell.Quote(tmp))
+}
+
+// finalizeScript links the shared paths into the unpacked release and
+// renames it into place, so releases/<build> only ever names a complete
+// release.
+func finalizeScript(dir, tmp, build string, shared []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "set -e\ncd %s\n", shell.Quote(dir))
+	for _, p := range shared {
+		in := tmp + "/" + p
+		sh := "shared/" + p
+		// A shared path missing from shared/ is seeded from the release
+		// (a default config file); otherwise it starts as an empty dir.
+		fmt.Fprintf(&b, `if [ ! -e %[2]s ]; then
+	mkdir -p %[3]s
+	if [ -e %[1]s ]; then mv %[1]s %[2]s; else mkdir -p %[2]s; fi
+fi
+rm -rf %[1]s
+mkdir -p %[4]s
+ln -s %[5]s %[1]s
+`, shell.Quote(in), shell.Quote(sh), shell.Quote(path.Dir(sh)), shell.Quote(path.Dir(in)), shell.Quote(path.Join(dir, sh)))
+	}
+	final := "releases/" + build
+	fmt.Fprintf(&b, `if [ -d %[2]s ]; then rm -rf %[1]s; else mv -T %[1]s %[2]s; fi
+`, shell.Quote(tmp), shell.Quote(final))
+	return b.String()
+}
+
+// switchScript points current at build atomically (a new link under a
+// temporary name renamed over the old one: there is never a moment without
+// `current`), records the release it replaced as `previous` and clears a
+// bad marker. It prints the release it replaced.
+func switchScript(dir, build, previous, nonce string) string {
+	return fmt.Sprintf(`set -e
+cd %[1]s
+test -d %[2]s
+old=$(readlink current 2>/dev/null || true)
+ln -s %[2]s .current-%[3]s
+mv -T .current-%[3]s current
+if [ -n %[4]s ]; then
+	ln -s %[4]s .previous-%[3]s
+	mv -T .previous-%[3]s previous
+fi
+rm -f releases/.bad-%[5]s
+printf 'old=%%s\n' "$old"
+`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build))
+}
+
+func quotedRelease(build string) string {
+	if build == "" {
+		return "''"
+	}
+	return shell.Quote("releases/" + build)
+}
+
+// markBadScript marks build as failed so rollbacks skip it.
+func markBadScript(dir, build string) string {
+	return fmt.Sprintf("cd %s && touch %s\n", shell.Quote(dir), shell.Quote("releases/.bad-"+build))
+}
+
+// pruneScript removes the oldest releases beyond keep, never the ones
+// `current` and `previous` point at, and stale temporary unpack dirs.
+func pruneScript(dir string, keep int) string {
+	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
+cur=$(basename "$(readlink ../current 2>/dev/null || echo none)")
+prev=$(basename "$(readlink ../previous 2>/dev/null || echo none)")
+n=0
+for r in $(ls -1t); do
+	[ -d "$r" ] || continue
+	n=$((n+1))
+	[ "$r" = "$cur" ] && continue
+	[ "$r" = "$prev" ] && continue
+	if [ "$n" -gt %d ]; then rm -rf -- "$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi
+done
+find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+`, shell.Quote(dir), keep)
+}
+
+// inDir runs a configured command in dir with the deploy's variables in the
+// environment. cmd is the operator's own shell text from the config.
+func inDir(dir string, env map[string]string, cmd string) string {
+	var b strings.Builder
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%s\n", k, shell.Quote(env[k]))
+	}
+	fmt.Fprintf(&b, "cd %s\n%s\n", shell.Quote(dir), cmd)
+	return b.String()
+}
+
+// parsePrefixed returns the value of the first "key=value" line.
+func parsePrefixed(out []byte, key string) string {
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, key+"="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,92 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// AppendAudit appends e to the audit trail. It sets e.Seq to the next
+// sequence number, and e.Time to the store's clock if it is zero; on error
+// e is left unchanged.
+func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	if e == nil {
+		return errs.New(errs.Invalid, "append audit: nil entry")
+	}
+	c := *e
+	if c.Time.IsZero() {
+		c.Time = s.now()
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAudit)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		c.Seq = seq
+		data, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		k := append(timeKey(c.Time, 8), u64(seq)...)
+		return b.Put(k, data)
+	})
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	e.Seq, e.Time = c.Seq, c.Time
+	return nil
+}
+
+// Audit returns the entries matching q, newest first: by Time, entries of
+// the same instant by Seq descending. Entries are keyed by time, so a Since
+// query reads only the entries it returns (and those of other apps).
+func (s *Store) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	var since []byte
+	if !q.Since.IsZero() {
+		since = timeKey(q.Since, 0)
+	}
+	var out []audit.Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		n := 0
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if n++; n%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if since != nil && bytes.Compare(k[:timeKeyLen], since) < 0 {
+				return nil
+			}
+			var e audit.Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode entry %x: %w", k, err)
+			}
+			if q.App != "" && e.App != q.App {
+				continue
+			}
+			out = append(out, e)
+			if q.Limit > 0 && len(out) == q.Limit {
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	return out, nil
+}

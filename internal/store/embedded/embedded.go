@@ -1,0 +1,165 @@
+// Package embedded is the state store that lives in one file on disk
+// (go.etcd.io/bbolt): deploy records, locks, the audit trail, fencing
+// counters and dedupe keys survive restarts without any server to run.
+//
+// The file is locked by the process that opened it, so one store serves one
+// Switchman process. That is why leases are kept in memory: nobody else can
+// hold them. Their fencing counters are persisted, so tokens keep growing
+// across restarts.
+package embedded
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+var (
+	_ deploy.Store  = (*Store)(nil)
+	_ deploy.Leaser = (*Store)(nil)
+)
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// Now is the clock for lock, lease and key expiry and for audit entries
+	// without a time; default time.Now.
+	Now func() time.Time
+}
+
+// schemaVersion is written to the meta bucket of a new file. A file with
+// another version is refused rather than misread.
+const schemaVersion = "1"
+
+// openTimeout bounds the wait for the file lock held by another process.
+const openTimeout = time.Second
+
+var (
+	bucketMeta    = []byte("meta")
+	bucketRecords = []byte("records")
+	// bucketRecordIndex maps timeKey(Started)+ID to the record's app, env
+	// and outcome, so listing walks it newest first and filters without
+	// decoding records that do not match.
+	bucketRecordIndex = []byte("records_by_started")
+	bucketLocks       = []byte("locks")
+	// bucketAudit maps timeKey(Time)+Seq to the entry.
+	bucketAudit = []byte("audit")
+	// bucketFences maps a lease key to the last fencing token handed out.
+	bucketFences = []byte("fences")
+	// bucketOnce maps a SetOnce key to its expiry (timeKey, or empty for
+	// none); bucketOnceExpiry maps timeKey(expiry)+key to nothing, so
+	// expired keys are swept oldest first.
+	bucketOnce       = []byte("once")
+	bucketOnceExpiry = []byte("once_by_expiry")
+
+	keySchema = []byte("schema")
+)
+
+// Store is the embedded state store: deploy records, locks, the audit
+// trail, leases and SetOnce keys. It is safe for concurrent use; writes are
+// serialized and each waits for the disk (fsync) before returning.
+type Store struct {
+	db   *bolt.DB
+	path string
+	now  func() time.Time
+
+	mu sync.Mutex
+	// leases is guarded by mu; nil once the store is closed.
+	leases map[string]leaseEntry
+}
+
+// Open opens the store in the file at path, creating the file (0600) and
+// its directory (0700) if needed. If another process has the file open, it
+// gives up after about a second with an error (code Unavailable) saying so.
+func Open(path string, opt Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open state store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state store %s: %w", path, err)
+	}
+	if err := initSchema(db); err != nil {
+		return nil, errors.Join(fmt.Errorf("open state store %s: %w", path, err), db.Close())
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry)}, nil
+}
+
+func initSchema(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		switch v := meta.Get(keySchema); {
+		case v == nil:
+			if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
+				return err
+			}
+		case string(v) != schemaVersion:
+			return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
+		}
+		for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Close releases the file; calling it again does nothing. Leases still held
+// are lost: their Check, Renew and Release return errors wrapping
+// deploy.ErrLeaseLost. Other methods fail after Close.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.leases = nil
+	s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// timeKeyLen is the width of timeKey's result.
+const timeKeyLen = 12
+
+// timeKey encodes t so that byte order is time order over the whole range
+// of time.Time (the zero time included, which UnixNano cannot represent):
+// Unix seconds big-endian with the sign bit flipped, then nanoseconds.
+func timeKey(t time.Time, extra int) []byte {
+	k := make([]byte, timeKeyLen, timeKeyLen+extra)
+	binary.BigEndian.PutUint64(k, uint64(t.Unix())^(1<<63))
+	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))
+	return k
+}
+
+// parseTimeKey is the inverse of timeKey; k must be at least timeKeyLen long.
+func parseTimeKey(k []byte) time.Time {
+	sec := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+	nsec := int64(binary.BigEndian.Uint32(k[8:]))
+	return time.Unix(sec, nsec)
+}
+
+func u64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+// ctxEvery is how many items a long scan handles between context checks.
+const ctxEvery = 256

@@ -1,0 +1,397 @@
+package embedded_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		return openStore(t, filepath.Join(t.TempDir(), "switchman.db"), now)
+	})
+}
+
+// openStore opens the store at path and closes it when the test ends.
+func openStore(t *testing.T, path string, now func() time.Time) *embedded.Store {
+	t.Helper()
+	s, err := embedded.Open(path, embedded.Options{Now: now})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// reopen closes s and opens the file at path again.
+func reopen(t *testing.T, s *embedded.Store, path string) *embedded.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return openStore(t, path, nil)
+}
+
+func TestSurvivesReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "switchman.db")
+	s := openStore(t, path, nil)
+
+	started := time.Now().Add(-time.Minute).UTC().Round(0)
+	rec := &deploy.Record{
+		ID: "d1", Kind: deploy.KindDeploy, App: "accounting", Env: "production", Build: "b1",
+		Requester: "ana", Started: started, Outcome: deploy.OutcomeRunning,
+		Hosts: []deploy.HostResult{{Host: "web-1", State: deploy.HostDelivering}},
+	}
+	if err := s.PutRecord(ctx, rec); err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	lock := deploy.Lock{App: "accounting", Owner: "ana", Reason: "audit", Created: started}
+	if err := s.PutLock(ctx, lock); err != nil {
+		t.Fatalf("PutLock: %v", err)
+	}
+	first := &audit.Entry{User: "ana", Command: "/deploy accounting", Decision: audit.Allowed}
+	if err := s.AppendAudit(ctx, first); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	if ok, err := s.SetOnce(ctx, "slack:Ev01", time.Hour); !ok || err != nil {
+		t.Fatalf("SetOnce: got %v, %v, want true, nil", ok, err)
+	}
+
+	s = reopen(t, s, path)
+
+	got, err := s.Record(ctx, "d1")
+	if err != nil {
+		t.Fatalf("Record after reopen: %v", err)
+	}
+	if got.Build != "b1" || !got.Started.Equal(started) || len(got.Hosts) != 1 || got.Hosts[0].State != deploy.HostDelivering {
+		t.Errorf("Record after reopen: got %+v, want %+v", got, rec)
+	}
+	recs, err := s.Records(ctx, deploy.Filter{App: "accounting", Limit: 5})
+	if err != nil || len(recs) != 1 {
+		t.Errorf("Records after reopen: got %d records, %v; want 1, nil", len(recs), err)
+	}
+	locks, err := s.Locks(ctx)
+	if err != nil || len(locks) != 1 || locks[0].Reason != "audit" {
+		t.Errorf("Locks after reopen: got %+v, %v; want the lock on accounting", locks, err)
+	}
+	if ok, err := s.SetOnce(ctx, "slack:Ev01", time.Hour); ok || err != nil {
+		t.Errorf("SetOnce after reopen: got %v, %v, want false, nil", ok, err)
+	}
+	second := &audit.Entry{User: "bo", Command: "/status", Decision: audit.Allowed}
+	if err := s.AppendAudit(ctx, second); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	if second.Seq <= first.Seq {
+		t.Errorf("Seq after reopen: got %d, want more than %d", second.Seq, first.Seq)
+	}
+	entries, err := s.Audit(ctx, audit.Query{})
+	if err != nil {
+		t.Fatalf("Audit: %v", err)
+	}
+	if len(entries) != 2 || entries[0].Seq != second.Seq || entries[1].Seq != first.Seq {
+		t.Errorf("Audit after reopen: got %+v, want the entries %d and %d", entries, second.Seq, first.Seq)
+	}
+}
+
+func TestFencingTokensAcrossReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "switchman.db")
+	s := openStore(t, path, nil)
+	var last int64
+	for i := range 3 {
+		// The lease is not released: a restart frees it all the same, as
+		// only this process could have held it.
+		l, err := s.Acquire(ctx, "accounting/production", "bot-1", time.Minute)
+		if err != nil {
+			t.Fatalf("Acquire after %d reopens: %v", i, err)
+		}
+		if l.Token() <= last {
+			t.Errorf("token after %d reopens: got %d, want more than %d", i, l.Token(), last)
+		}
+		last = l.Token()
+		s = reopen(t, s, path)
+		if err := l.Check(ctx); !errors.Is(err, deploy.ErrLeaseLost) {
+			t.Errorf("Check of a lease of a closed store: got %v, want an error wrapping deploy.ErrLeaseLost", err)
+		}
+	}
+}
+
+func TestOpenInUse(t *testing.T) {
+	assertInUse := func(t *testing.T, path string) {
+		t.Helper()
+		began := time.Now()
+		s, err := embedded.Open(path, embedded.Options{})
+		if err == nil {
+			s.Close()
+			t.Fatal("second Open: got nil error, want the store to be in use")
+		}
+		if took := time.Since(began); took > 5*time.Second {
+			t.Errorf("second Open: gave up after %v, want a few seconds at most", took)
+		}
+		want := fmt.Sprintf("state store %s is in use by another Switchman process", path)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("second Open: got %q, want it to say %q", err, want)
+		}
+		if code := errs.CodeOf(err); code != errs.Unavailable {
+			t.Errorf("second Open: got code %s, want %s", code, errs.Unavailable)
+		}
+	}
+
+	t.Run("same process", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		s, err := embedded.Open(path, embedded.Options{})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		assertInUse(t, path)
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		openStore(t, path, nil)
+	})
+
+	t.Run("other process", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		stop := holdInOtherProcess(t, path)
+		assertInUse(t, path)
+		stop()
+		openStore(t, path, nil)
+	})
+}
+
+// holdInOtherProcess runs this test binary as a process that opens the store
+// at path and holds it until the returned function is called.
+func holdInOtherProcess(t *testing.T, path string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldStore$")
+	cmd.Env = append(os.Environ(), "SWITCHMAN_HOLD_STORE="+path)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start holder process: %v", err)
+	}
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("holder said %q", line)
+		}
+		ready <- err
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("holder process: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("holder process: not ready after 10s")
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("holder process: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestHelperHoldStore is the holder process of holdInOtherProcess; run
+// alone, it does nothing.
+func TestHelperHoldStore(t *testing.T) {
+	path := os.Getenv("SWITCHMAN_HOLD_STORE")
+	if path == "" {
+		t.Skip("helper process for TestOpenInUse")
+	}
+	s, err := embedded.Open(path, embedded.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin) // until the parent closes stdin
+}
+
+func TestFilePermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "var", "state")
+	path := filepath.Join(dir, "switchman.db")
+	openStore(t, path, nil)
+	for _, tc := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{path, 0o600},
+		{dir, 0o700 | os.ModeDir},
+	} {
+		fi, err := os.Stat(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode(); got != tc.want {
+			t.Errorf("mode of %s: got %v, want %v", filepath.Base(tc.path), got, tc.want)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Run("parent is a file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := embedded.Open(filepath.Join(file, "switchman.db"), embedded.Options{}); err == nil {
+			s.Close()
+			t.Fatal("Open under a regular file: got nil error")
+		}
+	})
+
+	t.Run("other schema", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket([]byte("meta"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("schema"), []byte("99"))
+		})
+		if err := errors.Join(err, db.Close()); err != nil {
+			t.Fatal(err)
+		}
+		s, err := embedded.Open(path, embedded.Options{})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open of a file with schema 99: got nil error")
+		}
+		if !strings.Contains(err.Error(), `schema version "99"`) {
+			t.Errorf("Open of a file with schema 99: got %q, want it to name the version", err)
+		}
+		// The file is not left locked.
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatalf("bolt.Open after the refused Open: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkAppendAudit(b *testing.B) {
+	s := benchStore(b)
+	e := audit.Entry{User: "ana", Platform: "slack", Channel: "C123", Command: "/deploy accounting production 2025.03.14-1",
+		Action: "deploy", App: "accounting", Env: "production", Decision: audit.Allowed}
+	for b.Loop() {
+		c := e
+		if err := s.AppendAudit(b.Context(), &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutRecord(b *testing.B) {
+	s := benchStore(b)
+	r := benchRecord(0)
+	for i := 0; b.Loop(); i++ {
+		r.ID = fmt.Sprintf("d%08d", i)
+		r.Started = r.Started.Add(time.Second)
+		if err := s.PutRecord(b.Context(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecords lists the newest 20 of 10,000 records, with and without
+// a filter that one record in ten matches.
+func BenchmarkRecords(b *testing.B) {
+	s := benchStore(b)
+	for i := range 10000 {
+		if err := s.PutRecord(b.Context(), benchRecord(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		f    deploy.Filter
+	}{
+		{"limit", deploy.Filter{Limit: 20}},
+		{"app limit", deploy.Filter{App: "app-3", Limit: 20}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				recs, err := s.Records(b.Context(), bc.f)
+				if err != nil || len(recs) != 20 {
+					b.Fatalf("Records: got %d, %v", len(recs), err)
+				}
+			}
+		})
+	}
+}
+
+func benchStore(b *testing.B) *embedded.Store {
+	b.Helper()
+	s, err := embedded.Open(filepath.Join(b.TempDir(), "switchman.db"), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return s
+}
+
+func benchRecord(i int) *deploy.Record {
+	started := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	return &deploy.Record{
+		ID: fmt.Sprintf("d%08d", i), Kind: deploy.KindDeploy, App: fmt.Sprintf("app-%d", i%10), Env: "production",
+		Build: "2025.03.14-1", Previous: "2025.03.13-2", Requester: "ana", Platform: "slack", Channel: "C123",
+		Started: started, Finished: started.Add(90 * time.Second), Outcome: deploy.OutcomeSucceeded,
+		Hosts: []deploy.HostResult{
+			{Host: "web-1", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
+			{Host: "web-2", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
+			{Host: "web-3", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
+		},
+	}
+}

@@ -1,0 +1,156 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// leaseEntry is who holds a lease key, under which token, until when.
+type leaseEntry struct {
+	holder  string
+	token   int64
+	expires time.Time
+}
+
+var errClosed = errors.New("state store is closed")
+
+// Acquire takes the lease key for holder for ttl. If the key is held and
+// has not expired, it returns a *deploy.LeaseHeldError naming the holder,
+// even when that is holder itself: a lease is not re-entrant. Every
+// successful Acquire of key persists a token larger than any before it, so
+// tokens keep growing across restarts.
+//
+// Acquisitions are serialized by the store, including the write of the
+// token, which waits for the disk.
+func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	}
+	switch {
+	case key == "":
+		return nil, errs.New(errs.Invalid, "acquire lease: empty key")
+	case holder == "":
+		return nil, errs.New(errs.Invalid, "acquire lease %s: empty holder", key)
+	case ttl <= 0:
+		return nil, errs.New(errs.Invalid, "acquire lease %s: ttl %v is not positive", key, ttl)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leases == nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
+	}
+	now := s.now()
+	if e, ok := s.leases[key]; ok && now.Before(e.expires) {
+		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder}
+	}
+	token, err := s.nextFence(key)
+	if err != nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	}
+	s.leases[key] = leaseEntry{holder: holder, token: token, expires: now.Add(ttl)}
+	return &lease{s: s, key: key, holder: holder, token: token, ttl: ttl}, nil
+}
+
+// nextFence increments and returns the persisted fencing counter of key.
+func (s *Store) nextFence(key string) (int64, error) {
+	var token int64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFences)
+		var n uint64
+		if v := b.Get([]byte(key)); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("malformed fencing counter %x", v)
+			}
+			n = binary.BigEndian.Uint64(v)
+		}
+		n++
+		token = int64(n)
+		return b.Put([]byte(key), u64(n))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fencing token: %w", err)
+	}
+	return token, nil
+}
+
+// lease is one acquisition of a key. It is safe for concurrent use.
+type lease struct {
+	s      *Store
+	key    string
+	holder string
+	token  int64
+	ttl    time.Duration
+}
+
+func (l *lease) Token() int64 { return l.token }
+
+// held returns nil if l is still in force at now, else an error wrapping
+// deploy.ErrLeaseLost saying why. It reports whether the key's entry is
+// l's own (expired or not). l.s.mu must be held.
+func (l *lease) held(now time.Time) (own bool, err error) {
+	e, ok := l.s.leases[l.key]
+	switch {
+	case !ok:
+		return false, fmt.Errorf("lease %s (token %d) of %s: %w", l.key, l.token, l.holder, deploy.ErrLeaseLost)
+	case e.token != l.token:
+		return false, fmt.Errorf("lease %s (token %d) of %s taken by %s (token %d): %w",
+			l.key, l.token, l.holder, e.holder, e.token, deploy.ErrLeaseLost)
+	case !now.Before(e.expires):
+		return true, fmt.Errorf("lease %s (token %d) of %s expired at %s: %w",
+			l.key, l.token, l.holder, e.expires.Format(time.RFC3339), deploy.ErrLeaseLost)
+	}
+	return true, nil
+}
+
+// Check returns nil if the lease is still held, else an error wrapping
+// deploy.ErrLeaseLost.
+func (l *lease) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check lease %s: %w", l.key, err)
+	}
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	_, err := l.held(l.s.now())
+	return err
+}
+
+// Renew extends the lease to ttl from now. A lease that is no longer held
+// returns an error wrapping deploy.ErrLeaseLost and the key is left as it is.
+func (l *lease) Renew(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("renew lease %s: %w", l.key, err)
+	}
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	now := l.s.now()
+	if _, err := l.held(now); err != nil {
+		return err
+	}
+	l.s.leases[l.key] = leaseEntry{holder: l.holder, token: l.token, expires: now.Add(l.ttl)}
+	return nil
+}
+
+// Release frees the key if l still holds it. A lease that is no longer held
+// returns an error wrapping deploy.ErrLeaseLost, and a later holder keeps
+// the key.
+func (l *lease) Release(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("release lease %s: %w", l.key, err)
+	}
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	own, err := l.held(l.s.now())
+	if own {
+		// Expired or not, the entry is l's; nobody else can observe it.
+		delete(l.s.leases, l.key)
+	}
+	return err
+}

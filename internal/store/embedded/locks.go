@@ -1,0 +1,133 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// lockKey is app NUL env: byte order is scope order, App then Env, the
+// empty (wider) scope first.
+func lockKey(app, env string) []byte {
+	return []byte(app + "\x00" + env)
+}
+
+// PutLock stores l, replacing the lock of the same scope (App, Env).
+func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	}
+	if strings.ContainsRune(l.App, 0) || strings.ContainsRune(l.Env, 0) {
+		return errs.New(errs.Invalid, "put lock: app and env must not contain NUL")
+	}
+	data, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLocks).Put(lockKey(l.App, l.Env), data)
+	})
+	if err != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	}
+	return nil
+}
+
+// DeleteLock removes the lock of scope app/env and returns it. If there is
+// none, or it has expired (it is deleted all the same), the error wraps
+// deploy.ErrNotFound (code NotFound).
+func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error) {
+	scope := deploy.Lock{App: app, Env: env}.Scope()
+	if err := ctx.Err(); err != nil {
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, err)
+	}
+	var l deploy.Lock
+	found := false
+	now := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLocks)
+		k := lockKey(app, env)
+		data := b.Get(k)
+		if data == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, &l); err != nil {
+			return fmt.Errorf("decode lock: %w", err)
+		}
+		found = l.Active(now)
+		return b.Delete(k)
+	})
+	if err != nil {
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, err)
+	}
+	if !found {
+		return deploy.Lock{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no lock on %s", scope)
+	}
+	return l, nil
+}
+
+// Locks returns the locks in force, sorted by scope: App, then Env, the
+// empty (wider) one first. Expired locks are not returned, and are deleted.
+func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	now := s.now()
+	var active []deploy.Lock
+	var expired [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLocks).ForEach(func(k, v []byte) error {
+			var l deploy.Lock
+			if err := json.Unmarshal(v, &l); err != nil {
+				return fmt.Errorf("decode lock %q: %w", k, err)
+			}
+			if l.Active(now) {
+				active = append(active, l)
+			} else {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	if len(expired) > 0 {
+		if err := s.deleteExpiredLocks(expired); err != nil {
+			return nil, fmt.Errorf("list locks: %w", err)
+		}
+	}
+	return active, nil
+}
+
+// deleteExpiredLocks deletes the locks at keys that are still expired: one
+// may have been replaced since it was read.
+func (s *Store) deleteExpiredLocks(keys [][]byte) error {
+	now := s.now()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLocks)
+		for _, k := range keys {
+			data := b.Get(k)
+			if data == nil {
+				continue
+			}
+			var l deploy.Lock
+			if err := json.Unmarshal(data, &l); err != nil {
+				return fmt.Errorf("decode lock %q: %w", k, err)
+			}
+			if l.Active(now) {
+				continue
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

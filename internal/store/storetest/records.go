@@ -1,0 +1,250 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+func testRecords(t *testing.T, fresh freshFunc) {
+	t.Run("put and get", func(t *testing.T) {
+		s, _ := fresh(t)
+		r := sampleRecord("d1", "accounting", "production", start)
+		mustPut(t, s, r)
+		got, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, r)
+	})
+
+	t.Run("put replaces", func(t *testing.T) {
+		s, _ := fresh(t)
+		r := sampleRecord("d1", "accounting", "production", start)
+		mustPut(t, s, r)
+		r = r.Clone()
+		r.Outcome = deploy.OutcomeReverted
+		r.Finished = start.Add(3 * time.Minute)
+		r.Error = "web-2: health check failed"
+		r.Hosts[1].State = deploy.HostReverted
+		mustPut(t, s, r)
+		got, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, r)
+		assertIDs(t, s, deploy.Filter{}, "d1")
+	})
+
+	t.Run("not found", func(t *testing.T) {
+		s, _ := fresh(t)
+		mustPut(t, s, sampleRecord("d1", "accounting", "production", start))
+		_, err := s.Record(t.Context(), "d2")
+		if !errors.Is(err, deploy.ErrNotFound) {
+			t.Fatalf("Record of a missing id: got %v, want an error wrapping deploy.ErrNotFound", err)
+		}
+	})
+
+	t.Run("no id", func(t *testing.T) {
+		s, _ := fresh(t)
+		if err := s.PutRecord(t.Context(), sampleRecord("", "accounting", "production", start)); err == nil {
+			t.Fatal("PutRecord without an id: got nil error, want an error")
+		}
+	})
+
+	t.Run("newest first", func(t *testing.T) {
+		s, _ := fresh(t)
+		// Put in an order that is neither ID nor time order. d3 and d5
+		// start at the same instant: the larger ID comes first.
+		for _, r := range []struct {
+			id  string
+			at  time.Duration
+			app string
+		}{
+			{"d3", 2 * time.Minute, "a"},
+			{"d1", 0, "a"},
+			{"d5", 2 * time.Minute, "b"},
+			{"d4", 3 * time.Minute, "b"},
+			{"d2", time.Minute, "a"},
+			{"d0", -24 * time.Hour, "a"},
+		} {
+			mustPut(t, s, sampleRecord(r.id, r.app, "production", start.Add(r.at)))
+		}
+		assertIDs(t, s, deploy.Filter{}, "d4", "d5", "d3", "d2", "d1", "d0")
+	})
+
+	t.Run("started changed", func(t *testing.T) {
+		s, _ := fresh(t)
+		for i, id := range []string{"d1", "d2", "d3"} {
+			mustPut(t, s, sampleRecord(id, "a", "production", start.Add(time.Duration(i)*time.Minute)))
+		}
+		r, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		r.Started = start.Add(time.Hour)
+		mustPut(t, s, r)
+		assertIDs(t, s, deploy.Filter{}, "d1", "d3", "d2")
+		assertIDs(t, s, deploy.Filter{Limit: 1}, "d1")
+		r.Started = start.Add(-time.Hour)
+		r.Outcome = deploy.OutcomeFailed
+		mustPut(t, s, r)
+		assertIDs(t, s, deploy.Filter{}, "d3", "d2", "d1")
+		assertIDs(t, s, deploy.Filter{Outcome: deploy.OutcomeFailed}, "d1")
+		assertIDs(t, s, deploy.Filter{Outcome: deploy.OutcomeSucceeded}, "d3", "d2")
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		s, _ := fresh(t)
+		for i, r := range []struct {
+			id, app, env string
+			outcome      deploy.Outcome
+		}{
+			{"d1", "accounting", "production", deploy.OutcomeSucceeded},
+			{"d2", "accounting", "staging", deploy.OutcomeFailed},
+			{"d3", "billing", "production", deploy.OutcomeSucceeded},
+			{"d4", "accounting", "production", deploy.OutcomeReverted},
+			{"d5", "billing", "staging", deploy.OutcomeRunning},
+			{"d6", "accounting", "production", deploy.OutcomeSucceeded},
+		} {
+			rec := sampleRecord(r.id, r.app, r.env, start.Add(time.Duration(i)*time.Minute))
+			rec.Outcome = r.outcome
+			mustPut(t, s, rec)
+		}
+		for _, tc := range []struct {
+			name string
+			f    deploy.Filter
+			want []string
+		}{
+			{"all", deploy.Filter{}, []string{"d6", "d5", "d4", "d3", "d2", "d1"}},
+			{"limit", deploy.Filter{Limit: 2}, []string{"d6", "d5"}},
+			{"limit above count", deploy.Filter{Limit: 10}, []string{"d6", "d5", "d4", "d3", "d2", "d1"}},
+			{"app", deploy.Filter{App: "accounting"}, []string{"d6", "d4", "d2", "d1"}},
+			{"env", deploy.Filter{Env: "staging"}, []string{"d5", "d2"}},
+			{"app and env", deploy.Filter{App: "accounting", Env: "production"}, []string{"d6", "d4", "d1"}},
+			{"app env limit", deploy.Filter{App: "accounting", Env: "production", Limit: 2}, []string{"d6", "d4"}},
+			{"outcome", deploy.Filter{Outcome: deploy.OutcomeSucceeded}, []string{"d6", "d3", "d1"}},
+			{"outcome limit", deploy.Filter{Outcome: deploy.OutcomeSucceeded, Limit: 1}, []string{"d6"}},
+			{"app and outcome", deploy.Filter{App: "billing", Outcome: deploy.OutcomeRunning}, []string{"d5"}},
+			{"no match", deploy.Filter{App: "payroll"}, nil},
+			{"no match outcome", deploy.Filter{App: "billing", Outcome: deploy.OutcomeReverted}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) { assertIDs(t, s, tc.f, tc.want...) })
+		}
+	})
+
+	t.Run("empty store", func(t *testing.T) {
+		s, _ := fresh(t)
+		assertIDs(t, s, deploy.Filter{})
+		assertIDs(t, s, deploy.Filter{App: "accounting", Limit: 3})
+	})
+
+	t.Run("stored records are copies", func(t *testing.T) {
+		s, _ := fresh(t)
+		r := sampleRecord("d1", "accounting", "production", start)
+		want := r.Clone()
+		mustPut(t, s, r)
+		// Change what was put, then what was returned: neither may reach
+		// the store.
+		r.Hosts[0].State = deploy.HostFailed
+		r.Migrations[0] = "changed"
+		r.App = "changed"
+		got, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, want)
+		got.Hosts[0].State = deploy.HostFailed
+		got.Migrations[0] = "changed"
+		list, err := s.Records(t.Context(), deploy.Filter{})
+		if err != nil {
+			t.Fatalf("Records: %v", err)
+		}
+		list[0].Hosts[1].Error = "changed"
+		got, err = s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, want)
+	})
+}
+
+// sampleRecord returns a succeeded deploy of two hosts, every field set.
+func sampleRecord(id, app, env string, started time.Time) *deploy.Record {
+	return &deploy.Record{
+		ID:         id,
+		Kind:       deploy.KindDeploy,
+		App:        app,
+		Env:        env,
+		Build:      "2025.03.14-1",
+		Previous:   "2025.03.13-2",
+		Requester:  "ana",
+		Platform:   "slack",
+		Channel:    "C123",
+		Started:    started,
+		Finished:   started.Add(90 * time.Second),
+		Outcome:    deploy.OutcomeSucceeded,
+		Forced:     "hotfix for INC-42",
+		Migrations: []string{"0042_add_invoices.sql"},
+		Hosts: []deploy.HostResult{
+			{Host: "web-1", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
+			{Host: "web-2", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
+		},
+		Owner: "bot-1:4242",
+		Fence: 7,
+	}
+}
+
+func mustPut(t *testing.T, s Store, r *deploy.Record) {
+	t.Helper()
+	if err := s.PutRecord(t.Context(), r); err != nil {
+		t.Fatalf("PutRecord %s: %v", r.ID, err)
+	}
+}
+
+// assertIDs checks the IDs Records returns for f, in order.
+func assertIDs(t *testing.T, s Store, f deploy.Filter, want ...string) {
+	t.Helper()
+	recs, err := s.Records(t.Context(), f)
+	if err != nil {
+		t.Fatalf("Records(%+v): %v", f, err)
+	}
+	got := make([]string, 0, len(recs))
+	for _, r := range recs {
+		got = append(got, r.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Records(%+v): got %v, want %v", f, got, want)
+	}
+}
+
+func assertRecord(t *testing.T, got, want *deploy.Record) {
+	t.Helper()
+	g, w := comparableRecord(got), comparableRecord(want)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("record %s:\ngot  %s\nwant %s", want.ID, dump(g), dump(w))
+	}
+}
+
+// comparableRecord returns a copy of r that compares equal to any faithful
+// round trip of it: times in UTC without a monotonic reading, empty slices
+// nil.
+func comparableRecord(r *deploy.Record) *deploy.Record {
+	c := r.Clone()
+	c.Started = c.Started.UTC()
+	c.Finished = c.Finished.UTC()
+	if len(c.Hosts) == 0 {
+		c.Hosts = nil
+	}
+	if len(c.Migrations) == 0 {
+		c.Migrations = nil
+	}
+	return c
+}
+
+func dump(v any) string { return fmt.Sprintf("%+v", v) }

@@ -1,0 +1,90 @@
+// Package storetest is the contract every Switchman state store keeps: one
+// suite, run by the tests of each implementation (embedded, Redis), so they
+// behave the same where it matters.
+//
+// Expiry (of locks, leases and SetOnce keys) is judged by the clock the
+// suite hands to the Factory. The suite never asks what happens at the very
+// instant something expires, only before and after, so a store may round
+// expiries to its own precision.
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// Store is everything a state store offers.
+type Store interface {
+	deploy.Store
+	deploy.Leaser
+
+	// PutLock stores l, replacing the lock of the same scope (App, Env).
+	PutLock(ctx context.Context, l deploy.Lock) error
+	// DeleteLock removes and returns the lock of scope app/env; an error
+	// wrapping deploy.ErrNotFound if there is none in force.
+	DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error)
+	// Locks returns the locks in force, sorted by App then Env.
+	Locks(ctx context.Context) ([]deploy.Lock, error)
+
+	// AppendAudit appends e, setting e.Seq and, if zero, e.Time.
+	AppendAudit(ctx context.Context, e *audit.Entry) error
+	// Audit returns the entries matching q, newest first.
+	Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
+
+	// SetOnce sets key for ttl and reports whether it was newly set.
+	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Factory returns a new, empty store whose clock is now. It registers the
+// store's cleanup with t.
+type Factory func(t *testing.T, now func() time.Time) Store
+
+// Clock is a clock that moves only when told. It is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// start is where every store's clock starts.
+var start = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+
+// Run runs the contract suite against stores made by newStore. Every
+// subtest gets a new store; subtests do not run in parallel, so a factory
+// may reuse one server and empty it.
+func Run(t *testing.T, newStore Factory) {
+	fresh := func(t *testing.T) (Store, *Clock) {
+		t.Helper()
+		c := NewClock(start)
+		return newStore(t, c.Now), c
+	}
+	t.Run("Records", func(t *testing.T) { testRecords(t, fresh) })
+	t.Run("Locks", func(t *testing.T) { testLocks(t, fresh) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, fresh) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, fresh) })
+	t.Run("SetOnce", func(t *testing.T) { testSetOnce(t, fresh) })
+	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
+}
+
+type freshFunc func(t *testing.T) (Store, *Clock)

@@ -1,0 +1,244 @@
+// Package local runs deploy scripts on the machine the bot runs on, with
+// /bin/sh, as the deploy.Transport for hosts without an address.
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// waitDelay is how long Run waits, after the shell has exited, for its
+// output pipes to close. A script that starts a daemon which keeps them
+// open still returns after this delay.
+const waitDelay = time.Second
+
+// stderrTail is how much of a script's standard error is kept.
+const stderrTail = 4 << 10
+
+// Transport runs scripts on the local machine. Its zero value is ready to
+// use; it is safe for concurrent use.
+type Transport struct {
+	// Env lists extra environment variables, KEY=VALUE, added to the
+	// bot's own environment for every script. They win over the bot's.
+	Env []string
+}
+
+var _ deploy.Transport = (*Transport)(nil)
+
+// Open returns a session for host. Every host is this machine: its name is
+// only a label.
+func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &session{env: append(os.Environ(), t.Env...)}, nil
+}
+
+// session is used by one goroutine at a time, as deploy.Session says.
+type session struct {
+	env    []string
+	closed bool
+}
+
+// Run runs cmd.Script with /bin/sh -c in its own process group and returns
+// its standard output (also when it returns an error, as far as it got).
+//
+// A script that exits non-zero returns a *deploy.ExitError carrying the
+// last 4 KiB of its standard error. When ctx is done or cmd.Timeout passes,
+// the whole process group is killed and the error wraps
+// context.DeadlineExceeded ("step timed out") or context.Canceled.
+//
+// Run returns once the shell has exited, waiting at most a second more for
+// its output pipes to close: a background process the script started may
+// keep running, and is not killed when Run returns normally. Such a process
+// should redirect its output; if it keeps writing to the inherited pipes it
+// gets EPIPE once Run has returned.
+//
+// If reading cmd.Stdin fails, the process group is killed so that the
+// script never mistakes a broken stream for a complete one, and the error
+// is returned. If the shell exits while a Read of cmd.Stdin is blocked, Run
+// returns without waiting for it; that Read may still be in progress, so
+// the caller must unblock it (for example by closing the pipe it reads)
+// before using the reader again.
+func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	if s.closed {
+		return nil, errors.New("local: session closed")
+	}
+	var cancel context.CancelFunc
+	if cmd.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, stopped(ctx, cmd.Timeout)
+	}
+
+	var stdout bytes.Buffer
+	stderr := &tailWriter{max: stderrTail}
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Script)
+	c.Env = s.env
+	c.Stdout = &stdout
+	c.Stderr = stderr
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.WaitDelay = waitDelay
+	c.Cancel = func() error { return killGroup(c.Process.Pid) }
+
+	var stdin *os.File
+	if cmd.Stdin != nil {
+		// Stdin is fed by our own goroutine rather than by exec's, so that
+		// a reader that blocks after the script exited cannot hold up Wait.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("local: stdin pipe: %w", err)
+		}
+		c.Stdin, stdin = r, w
+	}
+	startErr := c.Start()
+	if stdin != nil {
+		// The child has its own copy of the read end. Ours must go, or
+		// writes would block instead of failing once the script exits.
+		c.Stdin.(*os.File).Close()
+		if startErr != nil {
+			stdin.Close()
+		}
+	}
+	if startErr != nil {
+		return nil, fmt.Errorf("local: start /bin/sh: %w", startErr)
+	}
+
+	stdinErr := make(chan error, 1)
+	if stdin != nil {
+		pid := c.Process.Pid
+		go func() {
+			defer stdin.Close()
+			if err := feed(stdin, cmd.Stdin); err != nil {
+				// Report before killing: Wait returns only after the kill.
+				stdinErr <- err
+				_ = killGroup(pid) // fails only if the group is gone already
+			}
+		}()
+	}
+
+	err := c.Wait()
+	if stdin != nil {
+		// Unblocks a copy stuck writing to a script that stopped reading.
+		stdin.Close()
+	}
+	out := stdout.Bytes()
+
+	select {
+	case rerr := <-stdinErr:
+		return out, fmt.Errorf("local: read stdin: %w", rerr)
+	default:
+	}
+	if err == nil || (errors.Is(err, exec.ErrWaitDelay) && c.ProcessState.Success()) {
+		return out, nil
+	}
+	if ctx.Err() != nil {
+		return out, stopped(ctx, cmd.Timeout)
+	}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return out, &deploy.ExitError{Code: exitCode(exitErr.ProcessState), Stderr: stderr.String()}
+	}
+	return out, fmt.Errorf("local: run script: %w", err)
+}
+
+// Close ends the session. There is nothing to release locally; Run fails
+// after Close.
+func (s *session) Close() error {
+	s.closed = true
+	return nil
+}
+
+// feed copies r to the script's standard input. It returns an error only
+// when reading r fails: a script that stops reading its input early is not
+// an error of feed's.
+func feed(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// killGroup kills the process group led by pid.
+func killGroup(pid int) error {
+	err := syscall.Kill(-pid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
+}
+
+// stopped is the error for a run ended by its context.
+func stopped(ctx context.Context, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timeout > 0 {
+			return fmt.Errorf("step timed out (limit %s): %w", timeout, context.DeadlineExceeded)
+		}
+		return fmt.Errorf("step timed out: %w", context.DeadlineExceeded)
+	}
+	return fmt.Errorf("step canceled: %w", ctx.Err())
+}
+
+// exitCode is the script's exit status, or 128+n for death by signal n as
+// shells report it.
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// tailWriter keeps the last max bytes written to it. Written by exec's
+// copying goroutine and read after Wait, which orders the two.
+type tailWriter struct {
+	max int
+	buf []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= w.max {
+		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
+		return n, nil
+	}
+	if over := len(w.buf) + len(p) - w.max; over > 0 {
+		w.buf = append(w.buf[:0], w.buf[over:]...)
+	}
+	w.buf = append(w.buf, p...)
+	return n, nil
+}
+
+// String returns the kept text without trailing newlines, starting at a
+// character boundary.
+func (w *tailWriter) String() string {
+	b := w.buf
+	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
+		b = b[1:]
+	}
+	return string(bytes.TrimRight(b, "\n"))
+}

@@ -1,0 +1,328 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/shell"
+)
+
+func open(t *testing.T, tr *Transport) deploy.Session {
+	t.Helper()
+	s, err := tr.Open(context.Background(), deploy.Host{Name: "localhost"})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// alive reports whether pid is a live process (a zombie is not).
+func alive(t *testing.T, pid int) bool {
+	t.Helper()
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("read /proc/%d/stat: %v", pid, err)
+	}
+	// The state follows the parenthesised command name.
+	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+	return !bytes.HasPrefix(bytes.TrimSpace(rest), []byte("Z"))
+}
+
+// killLater kills pid when the test ends.
+func killLater(t *testing.T, pid int) {
+	t.Helper()
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func parsePID(t *testing.T, out []byte) int {
+	t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("script printed %q, want a pid", out)
+	}
+	return pid
+}
+
+func requireBinary(t *testing.T, name, install string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s not found; install it with: %s", name, install)
+	}
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     []string
+		script  string
+		stdin   io.Reader
+		wantOut string
+		// wantCode is the exit code of an *deploy.ExitError; 0 wants success.
+		wantCode   int
+		wantStderr string
+	}{
+		{name: "stdout", script: "echo hello; printf 'a b'", wantOut: "hello\na b"},
+		{name: "stderr dropped on success", script: "echo warn >&2; echo ok", wantOut: "ok\n"},
+		{name: "exit code and stderr", script: "echo partial; echo 'oops: bad' >&2; exit 3", wantOut: "partial\n", wantCode: 3, wantStderr: "oops: bad"},
+		{name: "killed by signal", script: "kill -9 $$", wantCode: 128 + 9},
+		{name: "stdin", script: "cat", stdin: strings.NewReader("line 1\nline 2"), wantOut: "line 1\nline 2"},
+		{name: "large stdin", script: "wc -c | tr -d ' '", stdin: bytes.NewReader(make([]byte, 3<<20)), wantOut: "3145728\n"},
+		{name: "stdin not read", script: "echo early", stdin: bytes.NewReader(make([]byte, 8<<20)), wantOut: "early\n"},
+		{name: "no stdin is empty", script: "cat; echo end", wantOut: "end\n"},
+		{name: "extra env", env: []string{"SWITCHMAN_TEST=a b", "SWITCHMAN_TEST=c d"}, script: `printf %s "$SWITCHMAN_TEST"`, wantOut: "c d"},
+		{name: "quoted hostile argument", script: "printf %s " + shell.Quote("$(id) `id` ';'"), wantOut: "$(id) `id` ';'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, &Transport{Env: tt.env})
+			out, err := s.Run(context.Background(), deploy.Command{Script: tt.script, Stdin: tt.stdin, Timeout: 10 * time.Second})
+			if string(out) != tt.wantOut {
+				t.Errorf("stdout = %q, want %q", out, tt.wantOut)
+			}
+			if tt.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				return
+			}
+			var exitErr *deploy.ExitError
+			if !errors.As(err, &exitErr) {
+				t.Fatalf("got error %v, want *deploy.ExitError", err)
+			}
+			if exitErr.Code != tt.wantCode || exitErr.Stderr != tt.wantStderr {
+				t.Errorf("got ExitError{%d, %q}, want {%d, %q}", exitErr.Code, exitErr.Stderr, tt.wantCode, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestRunKeepsStderrTail(t *testing.T) {
+	s := open(t, &Transport{})
+	script := `i=0; while [ $i -lt 1000 ]; do printf 'noise-%04d\n' $i >&2; i=$((i+1)); done; echo 'the real error' >&2; exit 1`
+	_, err := s.Run(context.Background(), deploy.Command{Script: script})
+	var exitErr *deploy.ExitError
+	if !errors.As(err, &exitErr) {
+		t.Fatalf("got error %v, want *deploy.ExitError", err)
+	}
+	if n := len(exitErr.Stderr); n > stderrTail || n < stderrTail-100 {
+		t.Errorf("got %d bytes of stderr, want about %d", n, stderrTail)
+	}
+	if !strings.HasSuffix(exitErr.Stderr, "noise-0999\nthe real error") {
+		t.Errorf("stderr ends %q, want the last lines", exitErr.Stderr[len(exitErr.Stderr)-40:])
+	}
+}
+
+func TestRunTimeoutKillsProcessGroup(t *testing.T) {
+	s := open(t, &Transport{})
+	start := time.Now()
+	out, err := s.Run(context.Background(), deploy.Command{
+		Script:  "sleep 60 & echo $!; wait; echo never",
+		Timeout: 300 * time.Millisecond,
+	})
+	elapsed := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("got error %v, want a timeout wrapping context.DeadlineExceeded", err)
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("Run took %s after a 300ms timeout", elapsed)
+	}
+	pid := parsePID(t, out)
+	killLater(t, pid)
+	waitFor(t, "background sleep killed", 5*time.Second, func() bool { return !alive(t, pid) })
+}
+
+func TestRunContextCancel(t *testing.T) {
+	s := open(t, &Transport{})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := s.Run(ctx, deploy.Command{Script: "sleep 60"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got error %v, want one wrapping context.Canceled", err)
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("Run took %s after cancel", elapsed)
+	}
+}
+
+func TestRunParentDeadline(t *testing.T) {
+	s := open(t, &Transport{})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := s.Run(ctx, deploy.Command{Script: "sleep 60"})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("got error %v, want a timeout wrapping context.DeadlineExceeded", err)
+	}
+}
+
+func TestRunLeavesDaemonRunning(t *testing.T) {
+	requireBinary(t, "setsid", "apt-get install util-linux")
+	s := open(t, &Transport{})
+	pidFile := filepath.Join(t.TempDir(), "app.pid")
+	// What a restart script does: detach the app, then exit.
+	script := "setsid sh -c 'echo $$ >\"$1\"; exec sleep 30' sh " + shell.Quote(pidFile) + " >/dev/null 2>&1 </dev/null &\necho started"
+	out, err := s.Run(context.Background(), deploy.Command{Script: script, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if string(out) != "started\n" {
+		t.Errorf("stdout = %q, want %q", out, "started\n")
+	}
+	var pid int
+	waitFor(t, "daemon writes its pid", 5*time.Second, func() bool {
+		b, err := os.ReadFile(pidFile)
+		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
+			return false
+		}
+		pid = parsePID(t, b)
+		return true
+	})
+	killLater(t, pid)
+	if !alive(t, pid) {
+		t.Fatalf("daemon %d died with Run; want it running", pid)
+	}
+}
+
+func TestRunReturnsWhileChildHoldsOutput(t *testing.T) {
+	s := open(t, &Transport{})
+	start := time.Now()
+	// The background sleep inherits stdout and stderr and keeps them open.
+	out, err := s.Run(context.Background(), deploy.Command{Script: "sleep 30 & echo $!", Timeout: 20 * time.Second})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	pid := parsePID(t, out)
+	killLater(t, pid)
+	if elapsed > 2500*time.Millisecond {
+		t.Errorf("Run took %s, want about %s", elapsed, waitDelay)
+	}
+	if !alive(t, pid) {
+		t.Errorf("background process %d was killed; want it left running", pid)
+	}
+}
+
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestRunStdinReadErrorKillsScript(t *testing.T) {
+	s := open(t, &Transport{})
+	broken := errors.New("connection reset")
+	out, err := s.Run(context.Background(), deploy.Command{
+		Script: "cat >/dev/null; echo finished",
+		Stdin:  &failingReader{data: []byte("half a tarball"), err: broken},
+	})
+	if !errors.Is(err, broken) {
+		t.Fatalf("got error %v, want one wrapping %v", err, broken)
+	}
+	if strings.Contains(string(out), "finished") {
+		t.Errorf("script ran to the end on a broken stdin: stdout %q", out)
+	}
+}
+
+func TestRunDoesNotWaitForBlockedStdin(t *testing.T) {
+	s := open(t, &Transport{})
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	start := time.Now()
+	out, err := s.Run(context.Background(), deploy.Command{Script: "echo done", Stdin: pr, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if string(out) != "done\n" {
+		t.Errorf("stdout = %q, want %q", out, "done\n")
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Run took %s waiting for a stdin nobody writes", elapsed)
+	}
+}
+
+func TestOpenAndClose(t *testing.T) {
+	tr := &Transport{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tr.Open(ctx, deploy.Host{Name: "x"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Open with a canceled context: got %v, want context.Canceled", err)
+	}
+	s, err := tr.Open(context.Background(), deploy.Host{Name: "any-name"})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.Run(context.Background(), deploy.Command{Script: "true"}); err == nil {
+		t.Error("Run after Close succeeded, want an error")
+	}
+}
+
+func TestTailWriter(t *testing.T) {
+	tests := []struct {
+		name   string
+		max    int
+		writes []string
+		want   string
+	}{
+		{"short", 8, []string{"ab", "cd"}, "abcd"},
+		{"exact", 4, []string{"abcd"}, "abcd"},
+		{"one big write", 4, []string{"abcdefgh"}, "efgh"},
+		{"many writes", 4, []string{"ab", "cd", "ef"}, "cdef"},
+		{"trailing newlines", 16, []string{"err\n\n"}, "err"},
+		{"cut rune", 4, []string{"xé", "abc"}, "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &tailWriter{max: tt.max}
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", s, n, err)
+				}
+			}
+			if got := w.String(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
