@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,9 +239,15 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // policyFrom builds the access policy from the config.
 func policyFrom(cfg *config.Config) (*acl.Policy, error) {
-	users := make([]string, 0, len(cfg.Users))
-	for u := range cfg.Users {
-		users = append(users, u)
+	seen := map[string]bool{}
+	var users []string
+	for _, list := range [][]string{slices.Collect(maps.Keys(cfg.Users)), cfg.Admins, cfg.Deployers} {
+		for _, u := range list {
+			if !seen[u] {
+				seen[u] = true
+				users = append(users, u)
+			}
+		}
 	}
 	rules := acl.Rules{
 		Users: users,

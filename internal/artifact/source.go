@@ -298,6 +298,11 @@ func isSHA256(s string) bool {
 	return err == nil
 }
 
+// Display is Location with credentials hidden: what people may be shown.
+func (s Source) Display(app, build string) string {
+	return redactString(s.Location(app, build))
+}
+
 // redactString hides the password and query of a URL, which may hold
 // credentials, so that errors can be logged and shown. Paths are returned
 // as they are.

@@ -30,7 +30,7 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	info, err := src.Stat(ctx, t.app.Name, req.Build)
 	if err != nil {
 		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s; nothing was changed", req.Build, t.app.Name, src.Location(t.app.Name, req.Build))
+			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s; nothing was changed", req.Build, t.app.Name, src.Display(t.app.Name, req.Build))
 		}
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s; nothing was changed", req.Build, t.app.Name)
 	}
@@ -213,17 +213,17 @@ func (r *run) deliverWave(info artifact.Info, wave []Host) error {
 		})
 	}
 	insp := artifact.NewInspector(info.SHA256)
-	_, copyErr := io.Copy(fan.with(insp), br)
+	_, copyErr := io.Copy(fan.with(insp, insp.Err), br)
 	fan.close(copyErr)
 	insp.Close()
 	wg.Wait()
 	_, verr := insp.Result()
 
 	switch {
-	case copyErr != nil && !errors.Is(copyErr, errAllGone):
-		verr = errs.Wrap(errs.Unavailable, copyErr, "reading build %s of %s failed", build, r.t.app.Name)
 	case verr != nil:
 		verr = errs.Wrap(errs.Invalid, verr, "build %s of %s was refused: %v; nothing was changed", build, r.t.app.Name, verr)
+	case copyErr != nil && !errors.Is(copyErr, errAllGone):
+		verr = errs.Wrap(errs.Unavailable, copyErr, "reading build %s of %s failed", build, r.t.app.Name)
 	}
 	if err := r.stopErr(); err != nil && verr == nil {
 		verr = err

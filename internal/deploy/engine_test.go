@@ -27,7 +27,7 @@ import (
 
 // fixture is one app deployed with the local transport into a temp dir.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string // everything lives under it
 	app    string // the deploy path
 	arts   string // the artifact directory
@@ -59,7 +59,7 @@ const fixtureYAML = `apps:
         hosts: [localhost]
 `
 
-func newFixture(t *testing.T, restartExtra string) *fixture {
+func newFixture(t testing.TB, restartExtra string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	if restartExtra == "" {
@@ -92,7 +92,7 @@ type tarEntry struct {
 	typ              byte
 }
 
-func tarball(t *testing.T, zst bool, entries ...tarEntry) []byte {
+func tarball(t testing.TB, zst bool, entries ...tarEntry) []byte {
 	t.Helper()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)

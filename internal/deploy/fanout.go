@@ -19,6 +19,9 @@ type fanout struct {
 	mu    sync.Mutex
 	pipes []*io.PipeWriter
 	extra io.Writer
+	// check, when set, is asked after every write to extra; an error
+	// stops the copy (the inspector found a bad entry mid-stream).
+	check func() error
 }
 
 func newFanout() *fanout { return &fanout{} }
@@ -30,16 +33,21 @@ func (f *fanout) add() *io.PipeReader {
 	return pr
 }
 
-// with returns a writer that feeds w (which must not fail for the stream to
-// go on) and then every live host.
-func (f *fanout) with(w io.Writer) io.Writer {
-	f.extra = w
+// with returns a writer that feeds w and then every live host; when check
+// reports an error the stream stops.
+func (f *fanout) with(w io.Writer, check func() error) io.Writer {
+	f.extra, f.check = w, check
 	return f
 }
 
 func (f *fanout) Write(p []byte) (int, error) {
 	if f.extra != nil {
 		if _, err := f.extra.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	if f.check != nil {
+		if err := f.check(); err != nil {
 			return 0, err
 		}
 	}

@@ -24,13 +24,13 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	info, err := src.Stat(ctx, t.app.Name, req.Build)
 	if err != nil {
 		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s", req.Build, t.app.Name, src.Location(t.app.Name, req.Build))
+			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s", req.Build, t.app.Name, src.Display(t.app.Name, req.Build))
 		}
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s", req.Build, t.app.Name)
 	}
 	check := "no checksum file: not verified"
 	if info.SHA256 != "" {
-		check = "sha256 verified against " + info.Location + ".sha256"
+		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}
 	r := &run{e: e, t: t, hosts: t.hosts()}
 	for _, h := range r.hosts {
@@ -49,7 +49,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Hosts = append(p.Hosts, hp)
 	}
 	p.Steps = []string{
-		fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on up to %d hosts at once", info.Location, check, t.app.Path, req.Build, t.env.Parallel),
+		fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on up to %d hosts at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, t.env.Parallel),
 	}
 	if len(t.app.Shared) > 0 {
 		p.Steps = append(p.Steps, fmt.Sprintf("link shared paths %v", t.app.Shared))

@@ -122,7 +122,11 @@ func (c *Console) Reply(m chat.Message) {
 func (c *Console) Progress(ev deploy.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprint(c.Out, chat.Text(commands.EventMessage(ev)))
+	// The reply already said the deploy started, and a step that ends
+	// prints its own line: the console shows finished steps only.
+	if ev.Kind != deploy.EventStarted && (ev.Kind != deploy.EventStep || ev.Done) {
+		fmt.Fprint(c.Out, chat.Text(commands.EventMessage(ev)))
+	}
 	if ev.Kind != deploy.EventFinished {
 		return
 	}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+)
+
+// The test binary doubles as the bot: with SWITCHMAN_TEST_MAIN set it runs
+// main, so a test can start a real bot process and kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("SWITCHMAN_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runBot runs the bot in this process with stdin and returns its output.
+func runBot(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, stdio{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
+	t.Logf("bot %s\n--- stdin:\n%s--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), stdin, out.String(), errOut.String())
+	return out.String() + errOut.String(), err
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// demoFixture builds the real demo artifacts and a config deploying them
+// under a temp dir, with the demo app on a free port.
+type demoFixture struct {
+	dir, cfg, app, addr string
+}
+
+var (
+	demoOnce sync.Once
+	demoArts string
+	demoErr  error
+)
+
+func newDemo(t *testing.T) *demoFixture {
+	t.Helper()
+	demoOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "switchman-demo-artifacts")
+		if err != nil {
+			demoErr = err
+			return
+		}
+		demoArts = dir
+		out, err := exec.Command("sh", "../../demo/mkartifacts.sh", dir).CombinedOutput()
+		if err != nil {
+			demoErr = fmt.Errorf("mkartifacts: %v\n%s", err, out)
+		}
+	})
+	if demoErr != nil {
+		t.Fatal(demoErr)
+	}
+	dir := t.TempDir()
+	f := &demoFixture{dir: dir, cfg: filepath.Join(dir, "switchman.yaml"), app: filepath.Join(dir, "demo"), addr: freePort(t)}
+	cfg := fmt.Sprintf(`bot:
+  console_user: alice
+store:
+  path: state.db
+users:
+  alice: {}
+  carol: {}
+admins: [alice]
+apps:
+  demo:
+    artifact:
+      path: %s/demo-{build}.tar.gz
+    path: demo
+    keep_releases: 3
+    restart: DEMO_ADDR=%s sh current/bin/restart
+    migrations:
+      list: ./bin/migrations pending
+      run: ./bin/migrations apply
+    health:
+      url: http://%s/health
+      expect: build={build}
+      timeout: 5s
+      interval: 100ms
+    environments:
+      local:
+        hosts: [localhost]
+`, demoArts, f.addr, f.addr)
+	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd := exec.Command("sh", "current/bin/stop")
+		cmd.Dir = f.app
+		cmd.Run() // nothing to stop is fine
+	})
+	return f
+}
+
+func (f *demoFixture) health(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://" + f.addr + "/health")
+	if err != nil {
+		return "unreachable: " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}
+
+func (f *demoFixture) current(t *testing.T) string {
+	t.Helper()
+	target, err := os.Readlink(filepath.Join(f.app, "current"))
+	if err != nil {
+		return ""
+	}
+	return target
+}
+
+func TestConsoleDeployRollbackRedeploy(t *testing.T) {
+	f := newDemo(t)
+	steps := []struct {
+		cmds    string
+		current string
+		health  string
+		want    []string // substrings of the output
+	}{
+		{"deploy demo 1\n", "releases/1", "ok build=1", []string{"pending migrations: 001_create_users", "demo/local now runs 1"}},
+		{"deploy demo 2\n", "releases/2", "ok build=2", []string{"pending migrations: 002_add_email", "demo/local now runs 2"}},
+		{"rollback demo\n", "releases/1", "ok build=1", []string{"Rolling back demo/local from 2 to 1", "demo/local is locked: rolled back from 2"}},
+		{"deploy demo 2\n", "releases/1", "ok build=1", []string{"demo/local is locked"}},
+		{"unlock deploys demo local\ndeploy demo 2\n", "releases/2", "ok build=2", []string{"Unlocked demo/local", "skipping the download", "demo/local now runs 2"}},
+		{"deploy demo 3\n", "releases/2", "ok build=2", []string{"broken build=3", "release 3 marked bad", "switched back to 2"}},
+	}
+	for i, s := range steps {
+		out, err := runBot(t, s.cmds, "-config", f.cfg, "console")
+		wantErr := i == 3 || i == 5
+		if (err != nil) != wantErr {
+			t.Fatalf("step %d %q: got error %v, want error %v", i, s.cmds, err, wantErr)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("step %d %q: output lacks %q", i, s.cmds, w)
+			}
+		}
+		if got := f.current(t); got != s.current {
+			t.Errorf("step %d: current got %q, want %q", i, got, s.current)
+		}
+		if got := f.health(t); got != s.health {
+			t.Errorf("step %d: health got %q, want %q", i, got, s.health)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(f.app, "releases/.bad-3")); err != nil {
+		t.Errorf("build 3 not marked bad: %v", err)
+	}
+	applied, _ := os.ReadFile(filepath.Join(f.app, "shared/migrations.applied"))
+	if got := strings.Fields(string(applied)); strings.Join(got, " ") != "001_create_users 002_add_email" {
+		t.Errorf("applied migrations: got %q", got)
+	}
+
+	st, err := embedded.Open(filepath.Join(f.dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	recs, err := st.Records(ctx, deploy.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(recs) - 1; i >= 0; i-- {
+		got = append(got, fmt.Sprintf("%s %s %s", recs[i].Kind, recs[i].Build, recs[i].Outcome))
+	}
+	want := "deploy 1 succeeded, deploy 2 succeeded, rollback 1 succeeded, deploy 2 succeeded, deploy 3 reverted"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("records:\ngot  %s\nwant %s", strings.Join(got, ", "), want)
+	}
+	entries, err := st.Audit(ctx, audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commands, events int
+	for _, e := range entries {
+		if e.Decision == audit.Event {
+			events++
+		} else {
+			commands++
+		}
+	}
+	if commands != 7 || events != 5 {
+		t.Errorf("audit: got %d command and %d event entries, want 7 and 5", commands, events)
+	}
+}
+
+func TestConsoleExitStatus(t *testing.T) {
+	f := newDemo(t)
+	tests := []struct {
+		stdin string
+		code  int
+	}{
+		{"help\nwhoami\n", 0},
+		{"deploy nope 1\n", 1},
+		{"deploy nope 1\nstatus\n", 0},
+		{"deploy demo 404\n", 1},
+	}
+	for _, tt := range tests {
+		_, err := runBot(t, tt.stdin, "-config", f.cfg, "console")
+		code := 0
+		var ec exitCode
+		if errors.As(err, &ec) {
+			code = int(ec)
+		} else if err != nil {
+			t.Fatalf("%q: %v", tt.stdin, err)
+		}
+		if code != tt.code {
+			t.Errorf("%q: got exit %d, want %d", tt.stdin, code, tt.code)
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("apps:\n  web:\n    pth: /srv\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"demo", []string{"-config", "../../config/demo.yaml", "check-config"}, 0, "demo"},
+		{"reference", []string{"check-config", "-config", "../../config/reference.yaml"}, 0, "accounting"},
+		{"bad", []string{"-config", bad, "check-config"}, 1, "bad.yaml:3"},
+		{"version", []string{"version"}, 0, "switchman"},
+		{"unknown command", []string{"frob"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runBot(t, "", tt.args...)
+			code := 0
+			var ec exitCode
+			if errors.As(err, &ec) {
+				code = int(ec)
+			}
+			if code != tt.code || !strings.Contains(out, tt.want) {
+				t.Errorf("got exit %d and %q, want exit %d containing %q", code, out, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+// A bot killed with SIGKILL in the middle of a deploy leaves a record that
+// the next start shows as interrupted, with the host state it observes, and
+// `current` still points at a complete release.
+func TestCrashMidDeploy(t *testing.T) {
+	f := newDemo(t)
+	if _, err := runBot(t, "deploy demo 1\n", "-config", f.cfg, "console"); err != nil {
+		t.Fatal(err)
+	}
+	// Build 2's restart hangs, holding the deploy in its activation.
+	gate := filepath.Join(f.dir, "gate")
+	cfg, _ := os.ReadFile(f.cfg)
+	hung := strings.Replace(string(cfg), "restart: ", "restart: while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
+	os.WriteFile(f.cfg, []byte(hung), 0o644)
+
+	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
+	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	io.WriteString(stdin, "deploy demo 2\n")
+	restarting := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "localhost: activate ✓") {
+				close(restarting)
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case <-restarting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deploy never reached its restart")
+	}
+	// Kill the whole group: the bot and the hung restart script.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	os.WriteFile(f.cfg, cfg, 0o644)
+
+	if got := f.current(t); got != "releases/1" && got != "releases/2" {
+		t.Fatalf("current after the crash: got %q, want a complete release", got)
+	}
+	if _, err := os.Stat(filepath.Join(f.app, f.current(t), "BUILD")); err != nil {
+		t.Errorf("current does not point at a complete release: %v", err)
+	}
+	out, err := runBot(t, "status demo\nhistory demo\n", "-config", f.cfg, "console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"last deploy 2 (from 1) interrupted by alice",
+		"stopped before it finished",
+		"hosts: localhost on 2",
+		"decide: /rollback demo local, or /deploy demo BUILD to local",
+		"localhost: current 2, previous 1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status after the crash lacks %q", want)
+		}
+	}
+	// A person decides: roll back.
+	out, err = runBot(t, "rollback demo\n", "-config", f.cfg, "console")
+	if err != nil || f.current(t) != "releases/1" || f.health(t) != "ok build=1" {
+		t.Errorf("rollback after the crash: err %v, current %q, health %q\n%s", err, f.current(t), f.health(t), out)
+	}
+}
