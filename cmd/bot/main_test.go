@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -345,5 +346,34 @@ func TestCrashMidDeploy(t *testing.T) {
 	out, err = runBot(t, "rollback demo\n", "-config", f.cfg, "console")
 	if err != nil || f.current(t) != "releases/1" || f.health(t) != "ok build=1" {
 		t.Errorf("rollback after the crash: err %v, current %q, health %q\n%s", err, f.current(t), f.health(t), out)
+	}
+}
+
+func TestAuditExport(t *testing.T) {
+	f := newDemo(t)
+	runBot(t, "whoami\ndeploy nope 1\n", "-config", f.cfg, "console")
+	out, err := runBot(t, "", "audit", "-config", f.cfg, "-since", "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2:\n%s", len(lines), out)
+	}
+	var first, second audit.Entry
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &second); err != nil {
+		t.Fatal(err)
+	}
+	if first.Command != "whoami" || first.Decision != audit.Allowed || second.Decision != audit.Refused || second.Reason == "" {
+		t.Errorf("entries: got %+v and %+v", first, second)
+	}
+	if out, _ := runBot(t, "", "audit", "-config", f.cfg, "-since", "2099-01-01"); strings.TrimSpace(out) != "" {
+		t.Errorf("audit since the future: got %q, want nothing", out)
+	}
+	if _, err := runBot(t, "", "audit", "-config", f.cfg, "-since", "yesterday"); err == nil {
+		t.Error("a bad -since was accepted")
 	}
 }

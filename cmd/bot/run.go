@@ -2,22 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"net/http"
 	"os"
 	"os/user"
-	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/console"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -43,6 +41,7 @@ commands:
   console        read chat commands from stdin (one per line) and print replies
   serve          run the HTTP server (health checks; chat endpoints)
   check-config   validate the config and print a summary
+  audit          export the audit log as JSON lines (-since 24h|2026-11-01, -app APP)
   version        print the version
 
 -config defaults to $SWITCHMAN_CONFIG, else switchman.yaml.
@@ -70,6 +69,11 @@ func run(ctx context.Context, args []string, std stdio) error {
 	sub := flag.NewFlagSet("bot "+cmd, flag.ContinueOnError)
 	sub.SetOutput(std.Err)
 	sub.StringVar(cfgPath, "config", *cfgPath, "configuration file")
+	var since, auditApp *string
+	if cmd == "audit" {
+		since = sub.String("since", "", "only entries since a duration ago (24h) or a date (2026-11-01, RFC 3339)")
+		auditApp = sub.String("app", "", "only entries about this app")
+	}
 	if err := sub.Parse(rest); err != nil {
 		return exitCode(2)
 	}
@@ -94,6 +98,8 @@ func run(ctx context.Context, args []string, std stdio) error {
 		}
 		fmt.Fprintf(std.Out, "%s: OK\n%s", cfg.File, cfg.Summary())
 		return nil
+	case "audit":
+		return exportAudit(ctx, *cfgPath, *since, *auditApp, std)
 	case "console", "serve":
 	default:
 		fmt.Fprintf(std.Err, "bot: unknown command %q\n", cmd)
@@ -192,43 +198,6 @@ func osUser() string {
 	return "console"
 }
 
-// serve runs the HTTP server until ctx is done, then stops taking requests
-// and lets running deploys finish (bounded).
-func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	srv := &http.Server{Addr: cfg.Bot.Listen, Handler: mux, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving", "addr", cfg.Bot.Listen)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", cfg.Bot.Listen, err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("shutdown", "err", err)
-	}
-	waitBounded(sys.engine.Wait, 5*time.Minute, log)
-	return nil
-}
-
-// waitBounded waits for running deploys, but not forever.
-func waitBounded(wait func(), limit time.Duration, log *slog.Logger) {
-	done := make(chan struct{})
-	go func() { wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		log.Error("deploys still running at shutdown; they will show as interrupted at the next start", "waited", limit)
-	}
-}
-
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
@@ -239,23 +208,52 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // policyFrom builds the access policy from the config.
 func policyFrom(cfg *config.Config) (*acl.Policy, error) {
-	seen := map[string]bool{}
-	var users []string
-	for _, list := range [][]string{slices.Collect(maps.Keys(cfg.Users)), cfg.Admins, cfg.Deployers} {
-		for _, u := range list {
-			if !seen[u] {
-				seen[u] = true
-				users = append(users, u)
-			}
+	return acl.New(cfg.AccessRules())
+}
+
+// exportAudit writes the audit log, oldest first, as JSON lines.
+func exportAudit(ctx context.Context, cfgPath, since, app string, std stdio) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		fmt.Fprintln(std.Err, err)
+		return exitCode(1)
+	}
+	q := audit.Query{App: app}
+	if since != "" {
+		t, err := parseSince(since, time.Now())
+		if err != nil {
+			fmt.Fprintf(std.Err, "bot audit: %v\n", err)
+			return exitCode(2)
+		}
+		q.Since = t
+	}
+	st, err := embedded.Open(cfg.Store.Path, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	entries, err := st.Audit(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read audit log: %w", err)
+	}
+	enc := json.NewEncoder(std.Out)
+	for i := len(entries) - 1; i >= 0; i-- {
+		if err := enc.Encode(entries[i]); err != nil {
+			return fmt.Errorf("write audit log: %w", err)
 		}
 	}
-	rules := acl.Rules{
-		Users: users,
-		Roles: map[string][]acl.Action{
-			"admin":    {acl.Admin},
-			"deployer": {acl.Deploy, acl.Rollback, acl.Cancel, acl.Lock, acl.Unlock, acl.Confirm},
-		},
-		Bindings: []acl.Binding{{Role: "admin", Users: cfg.Admins}, {Role: "deployer", Users: cfg.Deployers}},
+	return nil
+}
+
+// parseSince reads -since: a duration before now, a date, or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
 	}
-	return acl.New(rules)
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("-since %q: want a duration (24h), a date (2026-11-01) or an RFC 3339 time", s)
 }

@@ -113,7 +113,7 @@ func New(rules Rules) (*Policy, error) {
 			}
 		}
 		for _, p := range b.On {
-			if err := checkPattern(p); err != nil {
+			if err := CheckPattern(p); err != nil {
 				problems = append(problems, fmt.Sprintf("access[%d]: %v", i, err))
 			}
 		}
@@ -323,7 +323,8 @@ func expandBraces(p string) []string {
 	return out
 }
 
-func checkPattern(p string) error {
+// CheckPattern reports whether p is a valid APP or APP/ENV pattern.
+func CheckPattern(p string) error {
 	parts := strings.Split(p, "/")
 	if p == "" || len(parts) > 2 {
 		return fmt.Errorf("pattern %q: want APP or APP/ENV", p)

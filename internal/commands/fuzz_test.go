@@ -9,8 +9,14 @@ import (
 	"unicode/utf8"
 )
 
-// buildRE is the build rule, written independently of CheckBuild.
-var buildRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// The rules for builds, users and roles, written independently of
+// CheckBuild, checkUserName, parseUser and checkRole.
+var (
+	buildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	userNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	userIDRE   = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
+	roleRE     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+)
 
 // FuzzParse checks the invariants of Parse on any input. The seed corpus is
 // in testdata/fuzz/FuzzParse; run the fuzzer with
@@ -24,6 +30,8 @@ func FuzzParse(f *testing.F) {
 		`@switchman lock deploys accounting production for 1h30m "db migration"`,
 		"<@U123ABC> rollback demo staging to 1336",
 		"deploy accounting ../../etc/passwd",
+		"grant <@U024BE7LH|ana> deployer accounting production for 2h",
+		"grant @$(id) admin",
 	} {
 		f.Add(s)
 	}
@@ -31,7 +39,10 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		// Random bytes rarely spell a valid verb and app, so each input is
 		// also tried as the arguments of commands that take free text.
-		for _, prefix := range []string{"", "deploy accounting ", "rollback demo ", "lock deploys ", "lock deploys accounting ", "history "} {
+		for _, prefix := range []string{
+			"", "deploy accounting ", "rollback demo ", "lock deploys ", "lock deploys accounting ", "history ",
+			"grant ", "grant @ana ", "revoke <@U1> deployer ", "here ", "audit ",
+		} {
 			checkParse(t, cat, prefix+text)
 		}
 	})
@@ -95,6 +106,33 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 		if c.N < 1 || c.N > MaxHistory {
 			fail("history N out of range")
 		}
+	case VerbAudit:
+		if c.N < 1 || c.N > MaxAudit || c.Env != "" {
+			fail("audit N out of range, or an env")
+		}
+	case VerbGrant, VerbRevoke:
+		validUser := userIDRE.MatchString(c.User)
+		if !c.UserIsID {
+			validUser = userNameRE.MatchString(c.User) && !strings.Contains(c.User, "..") &&
+				!slices.Contains([]string{"channel", "everyone", "here"}, strings.ToLower(c.User))
+		}
+		if !validUser || !roleRE.MatchString(c.Role) {
+			fail("grant and revoke need a valid user and role")
+		}
+		if c.For < 0 || c.For > MaxLockFor || c.Verb == VerbRevoke && c.For != 0 {
+			fail("duration out of range, or given to revoke")
+		}
+		user := "@" + c.User
+		if c.UserIsID {
+			user = "<@" + c.User + ">"
+		}
+		if !strings.HasPrefix(c.Text, string(c.Verb)+" "+user+" "+c.Role) {
+			fail("Text must name the user and role right after the verb")
+		}
+	case VerbHere:
+		if c.For < 0 || c.For > MaxLockFor {
+			fail("here duration out of range")
+		}
 	case VerbHelp:
 		if r.Reply == "" || c.Topic != "" && lookup(Verb(c.Topic)) == nil {
 			fail("help needs text and a known topic")
@@ -115,10 +153,16 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if c.Force != "" && c.Verb != VerbDeploy {
 		fail("--force outside deploy")
 	}
+	if (c.User != "" || c.UserIsID || c.Role != "") && c.Verb != VerbGrant && c.Verb != VerbRevoke {
+		fail("user or role outside grant and revoke")
+	}
+	if c.For != 0 && c.Verb != VerbLock && c.Verb != VerbGrant && c.Verb != VerbHere {
+		fail("a duration on a command without for")
+	}
 	if c.Text == "" || !strings.HasPrefix(c.Text, string(c.Verb)) {
 		fail("Text must start with the verb")
 	}
-	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.Topic, c.Text} {
+	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.User, c.Role, c.Topic, c.Text} {
 		if strings.IndexFunc(s, unsafeRune) >= 0 {
 			fail("a field contains a control or invisible formatting character")
 		}

@@ -103,6 +103,62 @@ var grammar = []spec{
 		parse:    parseCancel,
 	},
 	{
+		verb:    VerbAudit,
+		usage:   "audit [APP] [N]",
+		summary: "Show the last N entries of the audit log (default 20, at most 200), of every app or of APP.",
+		examples: []string{
+			"audit",
+			"audit accounting 50",
+		},
+		parse: parseAudit,
+	},
+	{
+		verb:    VerbGrant,
+		usage:   "grant @USER ROLE [APP] [ENV] [for DURATION]",
+		summary: "Give USER the configured role ROLE everywhere, on APP, or on APP in ENV, until revoked or for DURATION.",
+		details: []string{
+			"USER is @name or a chat mention of one user; ROLE is a role of the configuration.",
+			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the grant holds until revoked.",
+		},
+		examples: []string{
+			grantExample,
+			"grant @bob deployer demo",
+		},
+		parse: parseGrant,
+	},
+	{
+		verb:     VerbRevoke,
+		usage:    "revoke @USER ROLE [APP] [ENV]",
+		summary:  "Take back a role given with grant; USER, ROLE, APP and ENV must match the grant.",
+		examples: []string{"revoke @ana deployer accounting production"},
+		parse:    parseRevoke,
+	},
+	{
+		verb:    VerbHere,
+		usage:   "here [for DURATION]",
+		summary: "Check in as an admin who is around, for DURATION (default " + formatDuration(DefaultHereFor) + ").",
+		details: []string{"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d)."},
+		examples: []string{
+			"here",
+			"here for 8h",
+		},
+		parse: parseHere,
+	},
+	{
+		verb:     VerbAway,
+		usage:    "away",
+		summary:  "Check out: you are no longer around as an admin.",
+		examples: []string{"away"},
+		parse:    parseNoArgs,
+	},
+	{
+		verb:     VerbAdmins,
+		usage:    "admins",
+		summary:  "Show which admins are around, and until when.",
+		examples: []string{"admins"},
+		parse:    parseNoArgs,
+	},
+	{
 		verb:     VerbHelp,
 		usage:    "help [COMMAND]",
 		summary:  "List the commands, or show the usage and examples of COMMAND.",
@@ -114,7 +170,7 @@ var grammar = []spec{
 		usage:    "whoami",
 		summary:  "Show who Switchman takes you for and what you may do.",
 		examples: []string{"whoami"},
-		parse:    parseWhoami,
+		parse:    parseNoArgs,
 	},
 }
 

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,6 +17,10 @@ func TestHelpOverview(t *testing.T) {
 	}
 	if len(got) > MaxReplyLen {
 		t.Errorf("Help(\"\"): got %d bytes, want at most %d", len(got), MaxReplyLen)
+	}
+	// The overview is built to fit: clip must not have cut its last line.
+	if want := `"help COMMAND" shows details and examples, e.g. "help deploy".`; !strings.HasSuffix(got, want) {
+		t.Errorf("Help(\"\"): got\n%s\nwant it to end with %q (not clipped)", got, want)
 	}
 	if r := Parse("/help", testCat(), Options{}); r.Kind != Run || r.Reply != got {
 		t.Errorf("Parse(/help): got %v %q, want run with the overview", r.Kind, r.Reply)
@@ -60,7 +65,12 @@ func TestGrammarExamples(t *testing.T) {
 			t.Run(ex, func(t *testing.T) {
 				got := Parse(ex, testCat(), Options{})
 				if got.Kind != Run || got.Cmd.Verb != s.verb {
-					t.Errorf("Parse(%q): got %v %s (reply %q), want run %s", ex, got.Kind, got.Cmd.Verb, got.Reply, s.verb)
+					t.Fatalf("Parse(%q): got %v %s (reply %q), want run %s", ex, got.Kind, got.Cmd.Verb, got.Reply, s.verb)
+				}
+				// Examples are written in canonical form, except where
+				// they show a default being filled in.
+				if again := Parse(got.Cmd.Text, testCat(), Options{}); again.Kind != Run || again.Cmd != got.Cmd {
+					t.Errorf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", got.Cmd.Text, ex, again.Kind, again.Cmd, got.Cmd)
 				}
 			})
 		}
@@ -68,7 +78,8 @@ func TestGrammarExamples(t *testing.T) {
 }
 
 func TestGrammarTable(t *testing.T) {
-	want := []Verb{VerbDeploy, VerbRollback, VerbLock, VerbUnlock, VerbStatus, VerbHistory, VerbCancel, VerbHelp, VerbWhoami}
+	want := []Verb{VerbDeploy, VerbRollback, VerbLock, VerbUnlock, VerbStatus, VerbHistory, VerbCancel,
+		VerbAudit, VerbGrant, VerbRevoke, VerbHere, VerbAway, VerbAdmins, VerbHelp, VerbWhoami}
 	got := Verbs()
 	if strings.Join(verbStrings(got), " ") != strings.Join(verbStrings(want), " ") {
 		t.Errorf("Verbs(): got %v, want %v", got, want)
@@ -85,6 +96,34 @@ func TestGrammarTable(t *testing.T) {
 	}
 	if got := Usage("frobnicate"); got != "" {
 		t.Errorf("Usage(frobnicate): got %q, want empty", got)
+	}
+}
+
+// TestHelpGuardRails checks what the help of the guard-rail commands must
+// tell: the user forms, the role check, and the defaults and limits, which
+// come from the constants.
+func TestHelpGuardRails(t *testing.T) {
+	tests := []struct {
+		topic string
+		want  []string
+	}{
+		{"grant", []string{"grant @USER ROLE [APP] [ENV] [for DURATION]", "@name or a chat mention", "role of the configuration", "at most 90d", "until revoked"}},
+		{"revoke", []string{"revoke @USER ROLE [APP] [ENV]", "must match the grant"}},
+		{"here", []string{"here [for DURATION]", "(default " + formatDuration(DefaultHereFor) + ")"}},
+		{"away", []string{"away\n", "no longer around"}},
+		{"admins", []string{"admins\n", "which admins are around"}},
+		{"audit", []string{"audit [APP] [N]", "default " + strconv.Itoa(DefaultAudit), "at most " + strconv.Itoa(MaxAudit)}},
+		{"history", []string{"default " + strconv.Itoa(DefaultHistory), "at most " + strconv.Itoa(MaxHistory)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic, func(t *testing.T) {
+			got := Help(tt.topic)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", tt.topic, got, w)
+				}
+			}
+		})
 	}
 }
 

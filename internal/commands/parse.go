@@ -26,10 +26,21 @@ const (
 	// DefaultHistory and MaxHistory bound "history N".
 	DefaultHistory = 10
 	MaxHistory     = 100
-	// MaxLockFor is the longest "lock deploys … for DURATION". It catches
-	// typos such as "for 300d"; a lock meant to last longer is taken without
-	// "for" and lifted by hand.
+	// DefaultAudit and MaxAudit bound "audit N".
+	DefaultAudit = 20
+	MaxAudit     = 200
+	// MaxLockFor is the longest "for DURATION" of lock, grant and here. It
+	// catches typos such as "for 300d"; a lock or grant meant to last longer
+	// is made without "for" and lifted by hand.
 	MaxLockFor = 90 * 24 * time.Hour
+	// DefaultHereFor is how long "here" without "for" lasts. Parse leaves
+	// Command.For at 0 then; the service applies this default, and help
+	// quotes it.
+	DefaultHereFor = 4 * time.Hour
+	// maxUserLen is the longest user name or mention id, in bytes.
+	maxUserLen = 64
+	// maxRoleLen is the longest role name, in bytes.
+	maxRoleLen = 32
 	// DefaultBotName is what the bot answers to when Options.BotName is empty.
 	DefaultBotName = "switchman"
 	// maxEcho is how many characters of a user's token a reply quotes back.
@@ -58,6 +69,12 @@ const (
 	VerbStatus   Verb = "status"
 	VerbHistory  Verb = "history"
 	VerbCancel   Verb = "cancel"
+	VerbAudit    Verb = "audit"
+	VerbGrant    Verb = "grant"
+	VerbRevoke   Verb = "revoke"
+	VerbHere     Verb = "here"
+	VerbAway     Verb = "away"
+	VerbAdmins   Verb = "admins"
 	VerbHelp     Verb = "help"
 	VerbWhoami   Verb = "whoami"
 )
@@ -69,19 +86,36 @@ type Command struct {
 	Verb Verb
 	// App and Env name the target. Env is filled with the app's DefaultEnv
 	// for deploy, rollback and cancel when the user omitted it. For lock,
-	// unlock and history an empty Env means every env of App, and an empty
-	// App means every app; status takes no Env.
+	// unlock, history, grant and revoke an empty Env means every env of App,
+	// and an empty App means every app; status and audit take no Env.
 	App, Env string
-	Build    string        // deploy: the build; rollback: the `to BUILD` target ("" = previous good)
-	DryRun   bool          // deploy --dry-run
-	Force    string        // deploy --force "reason": the reason, never empty when the flag was given
-	Reason   string        // lock reason, never empty for lock
-	For      time.Duration // lock `for DURATION` (0 = until unlocked)
-	N        int           // history N (default 10, max 100)
-	Topic    string        // help topic: a verb, or "" for the overview
+	Build    string // deploy: the build; rollback: the `to BUILD` target ("" = previous good)
+	DryRun   bool   // deploy --dry-run
+	Force    string // deploy --force "reason": the reason, never empty when the flag was given
+	Reason   string // lock reason, never empty for lock
+	// For is the `for DURATION` of lock and grant (0 = until unlocked or
+	// revoked) and of here (0 = DefaultHereFor, applied by the service).
+	// It is at most MaxLockFor.
+	For time.Duration
+	N   int // history N (default 10, max 100); audit N (default 20, max 200)
+	// User is whom grant and revoke are about, never empty for them: the
+	// user name of "@ana" ("ana"), or, when UserIsID is set, the platform
+	// id of a chat mention ("U024BE7LH" of <@U024BE7LH>, <@!U024BE7LH> or
+	// <@U024BE7LH|ana>), which the chat adapter maps to a user. A name is
+	// 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or
+	// digit; an id is 1-64 ASCII letters and digits.
+	User     string
+	UserIsID bool
+	// Role is the role grant and revoke give or take, never empty for them.
+	// It has the shape of a role name (a lowercase letter, then up to 31
+	// lowercase letters, digits, '_' or '-'); whether the configuration
+	// defines it is for the service to check.
+	Role  string
+	Topic string // help topic: a verb, or "" for the overview
 	// Text is the command in canonical form, for the audit log: lower-case
-	// verb, defaults filled in, reasons quoted, e.g.
-	// `deploy accounting 1337 to production --force "INC-42"`. Parsing Text
+	// verb, defaults filled in, reasons quoted, users written as @name or
+	// <@ID>, e.g. `deploy accounting 1337 to production --force "INC-42"` or
+	// `grant @ana deployer accounting production for 2h`. Parsing Text
 	// again yields the same Command, unless a reason holds every kind of
 	// closing quote before a space (see quoteReason).
 	Text string
@@ -740,6 +774,9 @@ func parseRollback(p *parser, args []token) (Command, error) {
 // lockExample shows a complete lock in replies that ask for a reason.
 const lockExample = "lock deploys accounting production for 2h db migration"
 
+// lockOmitFor says what a lock without "for" does, for parseDuration.
+const lockOmitFor = "to lock until unlock"
+
 func parseLock(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 0 || !isWord(args[0], "deploys") {
@@ -776,7 +813,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		}
 	}
 	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(rest[1].s) {
-		d, err := parseDuration(rest[1].s)
+		d, err := parseDuration(rest[1].s, lockOmitFor)
 		if err != nil {
 			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
 		}
@@ -784,7 +821,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		rest = rest[2:]
 	} else if n := len(rest); n > 2 && isWord(rest[n-2], "for") && !rest[n-1].quoted {
 		// "lock deploys accounting db migration for 2h" says what it means.
-		if d, err := parseDuration(rest[n-1].s); err == nil {
+		if d, err := parseDuration(rest[n-1].s, lockOmitFor); err == nil {
 			c.For = d
 			rest = rest[:n-2]
 		}
@@ -849,14 +886,10 @@ func parseStatus(p *parser, args []token) (Command, error) {
 }
 
 func parseHistory(p *parser, args []token) (Command, error) {
-	c := Command{N: DefaultHistory}
-	if n := len(args); n > 0 && looksNumeric(args[n-1].s) {
-		v, err := strconv.Atoi(args[n-1].s)
-		if err != nil || v < 1 || v > MaxHistory {
-			return c, fmt.Errorf("N must be a whole number from 1 to %d, not %s", MaxHistory, echo(args[n-1].s))
-		}
-		c.N = v
-		args = args[:n-1]
+	var c Command
+	var err error
+	if c.N, args, err = takeN(args, DefaultHistory, MaxHistory); err != nil {
+		return c, err
 	}
 	if len(args) > 2 {
 		return c, unexpected(args[2])
@@ -867,6 +900,20 @@ func parseHistory(p *parser, args []token) (Command, error) {
 	}
 	c.App, c.Env = app, env
 	return c, nil
+}
+
+// takeN takes the trailing N of history and audit from args: a whole number
+// from 1 to most, or def when the last word is not meant as a number.
+func takeN(args []token, def, most int) (int, []token, error) {
+	n := len(args)
+	if n == 0 || !looksNumeric(args[n-1].s) {
+		return def, args, nil
+	}
+	v, err := strconv.Atoi(args[n-1].s)
+	if err != nil || v < 1 || v > most {
+		return 0, nil, fmt.Errorf("N must be a whole number from 1 to %d, not %s", most, echo(args[n-1].s))
+	}
+	return v, args[:n-1], nil
 }
 
 // looksNumeric reports whether s is meant as a number: an optional sign and
@@ -923,11 +970,297 @@ func parseHelp(_ *parser, args []token) (Command, error) {
 	return c, nil
 }
 
-func parseWhoami(_ *parser, args []token) (Command, error) {
+// parseNoArgs parses the commands that take no arguments.
+func parseNoArgs(_ *parser, args []token) (Command, error) {
 	if len(args) > 0 {
 		return Command{}, unexpected(args[0])
 	}
 	return Command{}, nil
+}
+
+func parseAudit(p *parser, args []token) (Command, error) {
+	var c Command
+	var err error
+	if c.N, args, err = takeN(args, DefaultAudit, MaxAudit); err != nil {
+		return c, err
+	}
+	switch {
+	case len(args) == 0:
+		return c, nil
+	case len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s):
+		return c, fmt.Errorf("audit takes no env; audit %s shows every env of %s", args[0].s, args[0].s)
+	case len(args) == 2 && looksNumeric(args[0].s) && p.isApp(args[1].s):
+		return c, fmt.Errorf("N comes after the app: audit %s N", args[1].s)
+	case len(args) > 1:
+		return c, unexpected(args[1])
+	}
+	c.App, err = p.app(args[0])
+	return c, err
+}
+
+// grantExample shows a complete grant in replies.
+const grantExample = "grant @ana deployer accounting production for 2h"
+
+func parseGrant(p *parser, args []token) (Command, error) {
+	c, rest, err := p.userRole(args)
+	if err != nil {
+		return Command{}, err
+	}
+	if c.For, rest, err = p.takeFor(rest, true, "to grant until revoked", grantExample); err != nil {
+		return Command{}, err
+	}
+	if err := p.grantTarget(&c, rest); err != nil {
+		return Command{}, err
+	}
+	return c, nil
+}
+
+func parseRevoke(p *parser, args []token) (Command, error) {
+	c, rest, err := p.userRole(args)
+	if err != nil {
+		return Command{}, err
+	}
+	if !p.isApp("for") && slices.ContainsFunc(rest, func(t token) bool { return isWord(t, "for") }) {
+		return Command{}, errors.New(`revoke takes no duration: it takes the role back now, however long the grant had left`)
+	}
+	if err := p.grantTarget(&c, rest); err != nil {
+		return Command{}, err
+	}
+	return c, nil
+}
+
+// userRole takes USER and ROLE, the first two arguments of grant and
+// revoke, into a Command, and returns the arguments after them.
+func (p *parser) userRole(args []token) (Command, []token, error) {
+	var c Command
+	verb := p.spec.verb
+	if len(args) == 0 {
+		return c, nil, fmt.Errorf("%s needs a user and a role, e.g. %s @ana deployer", verb, verb)
+	}
+	user, isID, err := parseUser(args[0])
+	if err != nil {
+		// "grant deployer @ana": the role came first.
+		if len(args) > 1 && checkRole(args[0].s) == nil {
+			if u, id, uerr := parseUser(args[1]); uerr == nil {
+				return c, nil, fmt.Errorf("the user comes first: %s %s %s", verb, userText(u, id), args[0].s)
+			}
+		}
+		return c, nil, err
+	}
+	if len(args) == 1 {
+		return c, nil, fmt.Errorf("%s needs a role after the user, e.g. %s %s deployer", verb, verb, userText(user, isID))
+	}
+	if err := checkRole(args[1].s); err != nil {
+		return c, nil, err
+	}
+	c.User, c.UserIsID, c.Role = user, isID, args[1].s
+	return c, args[2:], nil
+}
+
+// grantTarget takes the optional APP and ENV of grant and revoke, the
+// arguments after the role, into c. No env is filled in: an empty one
+// means every env.
+func (p *parser) grantTarget(c *Command, args []token) error {
+	user := userText(c.User, c.UserIsID)
+	if len(args) > 0 && !p.isApp(args[0].s) {
+		if p.isApp(c.Role) && p.isEnv(c.Role, args[0].s) {
+			// "grant @ana accounting production": the role is missing.
+			return fmt.Errorf("%q is an app and %q one of its envs: the role is missing: %s %s ROLE %s %s", c.Role, args[0].s, p.spec.verb, user, c.Role, args[0].s)
+		}
+		if p.isEnvOfAnyApp(args[0].s) {
+			return fmt.Errorf("%q is an env; name the app first: %s %s %s APP %s", args[0].s, p.spec.verb, user, c.Role, args[0].s)
+		}
+	}
+	if len(args) > 2 {
+		return unexpected(args[2])
+	}
+	app, env, _, err := p.appEnv(args, false)
+	if err != nil {
+		if p.isApp(c.Role) {
+			return fmt.Errorf("%w; if %q is meant as the app, the role is missing: %s %s ROLE %s …", err, c.Role, p.spec.verb, user, c.Role)
+		}
+		return err
+	}
+	c.App, c.Env = app, env
+	return nil
+}
+
+// takeFor takes "for DURATION" from the end of args, returning 0 if there
+// is none. A "for" elsewhere is an error: the duration goes last. With
+// forMayBeApp and an app named "for", a "for" not followed by a word
+// starting with a digit names that app instead. omitFor and example go
+// into the errors (see parseDuration).
+func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string) (time.Duration, []token, error) {
+	forIsApp := forMayBeApp && p.isApp("for")
+	var d time.Duration
+	if n := len(args); n >= 2 && isWord(args[n-2], "for") && (!forIsApp || startsWithDigit(args[n-1].s)) {
+		var err error
+		if d, err = parseDuration(args[n-1].s, omitFor); err != nil {
+			return 0, nil, err
+		}
+		args = args[:n-2]
+	}
+	if i := slices.IndexFunc(args, func(t token) bool { return isWord(t, "for") }); i >= 0 && !forIsApp {
+		if i == len(args)-1 {
+			return 0, nil, fmt.Errorf(`"for" needs a duration, e.g. %s`, example)
+		}
+		return 0, nil, fmt.Errorf(`"for DURATION" goes last, e.g. %s`, example)
+	}
+	return d, args, nil
+}
+
+func parseHere(p *parser, args []token) (Command, error) {
+	var c Command
+	omitFor := "for the default of " + formatDuration(DefaultHereFor)
+	d, rest, err := p.takeFor(args, false, omitFor, "here for 2h")
+	if err != nil {
+		return c, err
+	}
+	if len(rest) > 0 {
+		// "here 2h": a valid duration without "for".
+		if _, derr := parseDuration(rest[0].s, omitFor); derr == nil && len(rest) == 1 {
+			return c, fmt.Errorf(`write "for" before the duration: here for %s`, rest[0].s)
+		}
+		return c, unexpected(rest[0])
+	}
+	c.For = d
+	return c, nil
+}
+
+// userExample is a user as replies show one.
+const userExample = "@ana"
+
+// userRule says what a user name is, for replies.
+const userRule = "a user name is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, e.g. ana"
+
+// broadcasts are the names chat platforms use to notify a whole channel;
+// none is a user.
+var broadcasts = []string{"channel", "everyone", "here"}
+
+// parseUser reads the USER of grant and revoke: "@name", or the mention
+// token of a platform, <@ID>, <@!ID> or <@ID|label> (the label is dropped:
+// the adapter maps the id). It returns the name or id, and whether it is an
+// id.
+func parseUser(t token) (user string, isID bool, err error) {
+	w := t.s
+	notUser := func() error {
+		return fmt.Errorf("%s is not a user; write @name or mention one user, e.g. %s", echo(w), userExample)
+	}
+	switch {
+	case strings.HasPrefix(w, "<@&"):
+		return "", false, fmt.Errorf("%s mentions a chat role, not a user; name one user, e.g. %s", echo(w), userExample)
+	case strings.HasPrefix(w, "<@"):
+		if mentionLen(w) != len(w) {
+			return "", false, fmt.Errorf("%s is not a complete mention; mention the user again, or write @name, e.g. %s", echo(w), userExample)
+		}
+		id := strings.TrimPrefix(w[2:], "!")
+		id = id[:strings.IndexAny(id, "|>")] // mentionLen found one
+		if len(id) > maxUserLen {
+			return "", false, fmt.Errorf("the id of mention %s is %d characters long; the limit is %d", echo(w), len(id), maxUserLen)
+		}
+		return id, true, nil
+	case strings.HasPrefix(w, "<"):
+		return "", false, notUser()
+	case strings.HasPrefix(w, "@"):
+		name := w[1:]
+		if name == "" {
+			return "", false, fmt.Errorf(`"@" needs a user name right after it, e.g. %s`, userExample)
+		}
+		if slices.Contains(broadcasts, strings.ToLower(name)) {
+			return "", false, fmt.Errorf("%s notifies everyone, it is not a user; name one user, e.g. %s", echo(w), userExample)
+		}
+		if err := checkUserName(name); err != nil {
+			return "", false, err
+		}
+		return name, false, nil
+	}
+	if checkUserName(w) == nil && !slices.Contains(broadcasts, strings.ToLower(w)) {
+		return "", false, fmt.Errorf("write the user with an @: @%s, or mention them", w)
+	}
+	return "", false, notUser()
+}
+
+// checkUserName reports whether name is a valid user name (see userRule).
+func checkUserName(name string) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf(format+"; "+userRule, a...)
+	}
+	for i, r := range name {
+		switch {
+		case r < utf8.RuneSelf && (isASCIIAlnum(byte(r)) || i > 0 && (r == '.' || r == '_' || r == '-')):
+		case i == 0 && (r == '.' || r == '_' || r == '-'):
+			return bad("user name %s starts with %q", echo(name), r)
+		default:
+			return bad("user name %s %s", echo(name), badRune(r))
+		}
+	}
+	switch {
+	case name == "":
+		return bad("the user name is empty")
+	case strings.Contains(name, ".."):
+		return bad(`user name %s contains ".."`, echo(name))
+	case len(name) > maxUserLen:
+		return bad("user name %s is %d characters long; the limit is %d", echo(name), len(name), maxUserLen)
+	}
+	return nil
+}
+
+// roleRule says what a role name is, for replies.
+const roleRule = "a role is a lowercase letter, then up to 31 lowercase letters, digits, '_' or '-', e.g. deployer"
+
+// checkRole reports whether role has the shape of a role name (see
+// roleRule). Whether the configuration defines it is not checked here.
+func checkRole(role string) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf(format+"; "+roleRule, a...)
+	}
+	if lower := strings.ToLower(role); lower != role && isASCII(role) && checkRole(lower) == nil {
+		return fmt.Errorf("role %s has capitals; roles are lower case: %s", echo(role), lower)
+	}
+	for i, r := range role {
+		switch {
+		case 'a' <= r && r <= 'z' || i > 0 && ('0' <= r && r <= '9' || r == '_' || r == '-'):
+		case i == 0 && r < utf8.RuneSelf && r != ' ':
+			return bad("role %s starts with %q", echo(role), r)
+		default:
+			return bad("role %s %s", echo(role), badRune(r))
+		}
+	}
+	switch {
+	case role == "":
+		return bad("the role is empty")
+	case len(role) > maxRoleLen:
+		return bad("role %s is %d characters long; the limit is %d", echo(role), len(role), maxRoleLen)
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// badRune says why r does not belong in a name, for replies.
+func badRune(r rune) string {
+	switch {
+	case r == ' ':
+		return "contains a space"
+	case r >= utf8.RuneSelf:
+		return fmt.Sprintf("contains the non-ASCII character %q (%U), maybe a look-alike of an ASCII one", r, r)
+	}
+	return fmt.Sprintf("contains %q, which is not allowed", r)
+}
+
+// userText writes a user of grant or revoke the way parseUser reads it.
+func userText(user string, isID bool) string {
+	if isID {
+		return "<@" + user + ">"
+	}
+	return "@" + user
 }
 
 // verbNames returns the verbs as strings, in help order.
@@ -943,10 +1276,11 @@ var durationUnits = map[byte]time.Duration{
 	'w': 7 * 24 * time.Hour,
 }
 
-// parseDuration parses a lock duration: one or more NUMBER UNIT pairs with
-// the units m, h, d and w, e.g. 30m, 2h, 1d, 1h30m, 1w. It must be positive
-// and at most MaxLockFor.
-func parseDuration(s string) (time.Duration, error) {
+// parseDuration parses the DURATION of "for DURATION": one or more NUMBER
+// UNIT pairs with the units m, h, d and w, e.g. 30m, 2h, 1d, 1h30m, 1w. It
+// must be positive and at most MaxLockFor. omitFor completes the advice
+// `omit "for" …` in the errors, e.g. "to lock until unlock".
+func parseDuration(s, omitFor string) (time.Duration, error) {
 	bad := fmt.Errorf("invalid duration %s; write it like 30m, 2h, 1d, 1h30m or 1w", echo(s))
 	ls := strings.ToLower(s)
 	var total time.Duration
@@ -969,12 +1303,12 @@ func parseDuration(s string) (time.Duration, error) {
 			total += time.Duration(n) * unit
 		}
 		if total > MaxLockFor {
-			return 0, fmt.Errorf("duration %s is too long; the limit is %s (omit \"for\" to lock until unlock)", echo(s), formatDuration(MaxLockFor))
+			return 0, fmt.Errorf("duration %s is too long; the limit is %s (omit \"for\" %s)", echo(s), formatDuration(MaxLockFor), omitFor)
 		}
 		i = j + 1
 	}
 	if total == 0 {
-		return 0, fmt.Errorf("duration %s is zero; omit \"for\" to lock until unlock, or give e.g. 2h", echo(s))
+		return 0, fmt.Errorf("duration %s is zero; omit \"for\" %s, or give e.g. 2h", echo(s), omitFor)
 	}
 	return total, nil
 }
@@ -1037,6 +1371,17 @@ func (c Command) canonical() string {
 		add(c.App, c.Env)
 	case VerbHistory:
 		add(c.App, c.Env, strconv.Itoa(c.N))
+	case VerbAudit:
+		add(c.App, strconv.Itoa(c.N))
+	case VerbGrant, VerbRevoke:
+		add(userText(c.User, c.UserIsID), c.Role, c.App, c.Env)
+		if c.For > 0 {
+			add("for", formatDuration(c.For))
+		}
+	case VerbHere:
+		if c.For > 0 {
+			add("for", formatDuration(c.For))
+		}
 	case VerbHelp:
 		add(c.Topic)
 	}

@@ -163,6 +163,61 @@ func TestParseRun(t *testing.T) {
 		{"help topic any case with slash", "Help /Deploy", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"help flag", "deploy accounting --help", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"whoami", "WhoAmI", Command{Verb: VerbWhoami, Text: "whoami"}},
+
+		// audit
+		{"audit", "audit", Command{Verb: VerbAudit, N: 20, Text: "audit 20"}},
+		{"audit N", "/audit 200", Command{Verb: VerbAudit, N: 200, Text: "audit 200"}},
+		{"audit app", "audit accounting", Command{Verb: VerbAudit, App: "accounting", N: 20, Text: "audit accounting 20"}},
+		{"audit app N", "AUDIT demo 1", Command{Verb: VerbAudit, App: "demo", N: 1, Text: "audit demo 1"}},
+
+		// grant
+		{"grant everywhere", "grant @ana deployer",
+			Command{Verb: VerbGrant, User: "ana", Role: "deployer", Text: "grant @ana deployer"}},
+		{"grant app env for", "/grant @ana deployer accounting production for 2h",
+			Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "accounting", Env: "production", For: 2 * time.Hour,
+				Text: "grant @ana deployer accounting production for 2h"}},
+		{"grant app", "grant @bob deployer demo", Command{Verb: VerbGrant, User: "bob", Role: "deployer", App: "demo", Text: "grant @bob deployer demo"}},
+		{"grant for without app", "GRANT @ana admin FOR 90m",
+			Command{Verb: VerbGrant, User: "ana", Role: "admin", For: 90 * time.Minute, Text: "grant @ana admin for 1h30m"}},
+		{"grant app for", "grant @ana deployer demo for 1d",
+			Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "demo", For: 24 * time.Hour, Text: "grant @ana deployer demo for 1d"}},
+		{"grant max duration", "grant @ana deployer for 90d",
+			Command{Verb: VerbGrant, User: "ana", Role: "deployer", For: MaxLockFor, Text: "grant @ana deployer for 12w6d"}},
+		{"grant user name keeps case and punctuation", "grant @Ana.Lopez_2-x on-call_2",
+			Command{Verb: VerbGrant, User: "Ana.Lopez_2-x", Role: "on-call_2", Text: "grant @Ana.Lopez_2-x on-call_2"}},
+		{"grant user name of digits", "grant @1337 deployer",
+			Command{Verb: VerbGrant, User: "1337", Role: "deployer", Text: "grant @1337 deployer"}},
+		{"grant slack mention", "grant <@U024BE7LH> deployer",
+			Command{Verb: VerbGrant, User: "U024BE7LH", UserIsID: true, Role: "deployer", Text: "grant <@U024BE7LH> deployer"}},
+		{"grant slack mention with label", "grant <@U1|ana> deployer accounting staging",
+			Command{Verb: VerbGrant, User: "U1", UserIsID: true, Role: "deployer", App: "accounting", Env: "staging", Text: "grant <@U1> deployer accounting staging"}},
+		{"grant discord nick mention", "grant <@!80351110224678912> deployer for 1w",
+			Command{Verb: VerbGrant, User: "80351110224678912", UserIsID: true, Role: "deployer", For: 7 * 24 * time.Hour, Text: "grant <@80351110224678912> deployer for 1w"}},
+		{"grant discord mention", "grant <@80351110224678912> deployer",
+			Command{Verb: VerbGrant, User: "80351110224678912", UserIsID: true, Role: "deployer", Text: "grant <@80351110224678912> deployer"}},
+		{"grant addressed to the bot", "<@UBOT> grant <@U024BE7LH> deployer",
+			Command{Verb: VerbGrant, User: "U024BE7LH", UserIsID: true, Role: "deployer", Text: "grant <@U024BE7LH> deployer"}},
+		{"grant quoted words", `grant "@ana" 'deployer' "accounting"`,
+			Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "accounting", Text: "grant @ana deployer accounting"}},
+		{"grant name that looks like an id", "grant @U024BE7LH deployer",
+			Command{Verb: VerbGrant, User: "U024BE7LH", Role: "deployer", Text: "grant @U024BE7LH deployer"}},
+		{"grant role named like an app", "grant @ana accounting",
+			Command{Verb: VerbGrant, User: "ana", Role: "accounting", Text: "grant @ana accounting"}},
+
+		// revoke
+		{"revoke everywhere", "revoke @ana deployer", Command{Verb: VerbRevoke, User: "ana", Role: "deployer", Text: "revoke @ana deployer"}},
+		{"revoke app env", "/revoke @ana deployer accounting production",
+			Command{Verb: VerbRevoke, User: "ana", Role: "deployer", App: "accounting", Env: "production", Text: "revoke @ana deployer accounting production"}},
+		{"revoke mention", "revoke <@!80351110224678912> admin demo",
+			Command{Verb: VerbRevoke, User: "80351110224678912", UserIsID: true, Role: "admin", App: "demo", Text: "revoke <@80351110224678912> admin demo"}},
+
+		// here, away, admins
+		{"here", "here", Command{Verb: VerbHere, Text: "here"}},
+		{"here for", "/here for 8h", Command{Verb: VerbHere, For: 8 * time.Hour, Text: "here for 8h"}},
+		{"here for compound", "Here For 1h30m", Command{Verb: VerbHere, For: 90 * time.Minute, Text: "here for 1h30m"}},
+		{"away", "away", Command{Verb: VerbAway, Text: "away"}},
+		{"admins", "@switchman admins", Command{Verb: VerbAdmins, Text: "admins"}},
+		{"help grant", "grant --help", Command{Verb: VerbHelp, Topic: "grant", Text: "help grant"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +281,10 @@ const (
 	usageUnlock   = "\nusage: unlock deploys [APP] [ENV]"
 	usageHistory  = "\nusage: history [APP] [ENV] [N]"
 	usageCancel   = "\nusage: cancel APP [ENV]"
+	usageAudit    = "\nusage: audit [APP] [N]"
+	usageGrant    = "\nusage: grant @USER ROLE [APP] [ENV] [for DURATION]"
+	usageRevoke   = "\nusage: revoke @USER ROLE [APP] [ENV]"
+	usageHere     = "\nusage: here [for DURATION]"
 )
 
 func TestParseReply(t *testing.T) {
@@ -337,9 +396,85 @@ func TestParseReply(t *testing.T) {
 		{name: "cancel unknown env", in: "cancel accounting prod", want: []string{`did you mean "production"?`}},
 		{name: "cancel extra word", in: "cancel accounting production now", want: []string{`unexpected word "now"`}},
 		{name: "help unknown topic", in: "help deply",
-			want: []string{`no help for "deply"; did you mean "deploy"? commands: deploy, rollback, lock, unlock, status, history, cancel, help, whoami`}},
+			want: []string{`no help for "deply"; did you mean "deploy"? commands: deploy, rollback, lock, unlock, status, history, cancel, audit, grant, revoke, here, away, admins, help, whoami`}},
 		{name: "help extra word", in: "help deploy now", want: []string{`unexpected word "now"`, "\nusage: help [COMMAND]"}},
 		{name: "whoami extra word", in: "whoami now", exact: true, want: []string{"unexpected word \"now\"\nusage: whoami"}},
+
+		// audit
+		{name: "audit zero", in: "audit 0", exact: true, want: []string{`N must be a whole number from 1 to 200, not "0"` + usageAudit}},
+		{name: "audit too many", in: "audit accounting 201", want: []string{`not "201"`, usageAudit}},
+		{name: "audit unknown app", in: "audit acounting", want: []string{`unknown app "acounting"; did you mean "accounting"?`, usageAudit}},
+		{name: "audit env", in: "audit accounting production 5", exact: true,
+			want: []string{"audit takes no env; audit accounting shows every env of accounting" + usageAudit}},
+		{name: "audit N first", in: "audit 5 accounting", want: []string{"N comes after the app: audit accounting N"}},
+		{name: "audit extra word", in: "audit accounting now", want: []string{`unexpected word "now"`}},
+		{name: "audit flag", in: "audit --all", want: []string{`unknown flag "--all"; audit takes no flags`}},
+
+		// grant and revoke
+		{name: "grant alone", in: "grant", exact: true, want: []string{"grant needs a user and a role, e.g. grant @ana deployer" + usageGrant}},
+		{name: "grant no role", in: "grant @ana", exact: true, want: []string{"grant needs a role after the user, e.g. grant @ana deployer" + usageGrant}},
+		{name: "grant mention no role", in: "grant <@U1|ana>", want: []string{"grant needs a role after the user, e.g. grant <@U1> deployer"}},
+		{name: "grant bare name", in: "grant ana deployer", exact: true, want: []string{"write the user with an @: @ana, or mention them" + usageGrant}},
+		{name: "grant role first", in: "grant deployer @ana accounting", exact: true, want: []string{"the user comes first: grant @ana deployer" + usageGrant}},
+		{name: "grant role first mention", in: "grant deployer <@!123>", want: []string{"the user comes first: grant <@123> deployer"}},
+		{name: "grant lone at sign", in: "grant @ deployer", want: []string{`"@" needs a user name right after it, e.g. @ana`}},
+		{name: "grant double at sign", in: "grant @@ana deployer", want: []string{`user name "@ana" contains '@', which is not allowed`}},
+		{name: "grant broadcast", in: "grant @everyone deployer", want: []string{`"@everyone" notifies everyone, it is not a user`}},
+		{name: "grant broadcast any case", in: "grant @Here deployer", want: []string{"notifies everyone"}},
+		{name: "grant bare broadcast", in: "grant channel deployer", want: []string{`"channel" is not a user; write @name or mention one user`}},
+		{name: "grant slack broadcast", in: "grant <!here> deployer", want: []string{`"<!here>" is not a user`}},
+		{name: "grant channel mention", in: "grant <#C024BE7LR> deployer", want: []string{`"<#C024BE7LR>" is not a user`}},
+		{name: "grant discord role mention", in: "grant <@&165511591545143296> deployer", want: []string{"mentions a chat role, not a user"}},
+		{name: "grant unclosed mention", in: "grant <@U024BE7LH deployer", want: []string{`"<@U024BE7LH" is not a complete mention`}},
+		{name: "grant unclosed label", in: "grant <@U1|ana deployer", want: []string{"is not a complete mention"}},
+		{name: "grant empty mention", in: "grant <@> deployer", want: []string{`"<@>" is not a complete mention`}},
+		{name: "grant mention with tail", in: "grant <@U1>x deployer", want: []string{`"<@U1>x" is not a complete mention`}},
+		{name: "grant mention with punctuation id", in: "grant <@U-1> deployer", want: []string{"is not a complete mention"}},
+		{name: "grant long mention id", in: "grant <@" + strings.Repeat("9", 65) + "> deployer", want: []string{"is 65 characters long; the limit is 64"}},
+		{name: "grant long user name", in: "grant @" + strings.Repeat("n", 65) + " deployer", want: []string{"is 65 characters long; the limit is 64", "a user name is 1-64"}},
+		{name: "grant name starting with dot", in: "grant @.ana deployer", want: []string{`user name ".ana" starts with '.'`}},
+		{name: "grant name with dot dot", in: "grant @a..b deployer", want: []string{`user name "a..b" contains ".."`}},
+		{name: "grant name with accent", in: "grant @aná deployer", want: []string{`user name "aná" contains the non-ASCII character 'á' (U+00E1)`}},
+		{name: "grant role capitals", in: "grant @ana Deployer", exact: true, want: []string{`role "Deployer" has capitals; roles are lower case: deployer` + usageGrant}},
+		{name: "grant role starting with digit", in: "grant @ana 1deployer", want: []string{`role "1deployer" starts with '1'; a role is a lowercase letter`}},
+		{name: "grant role with dot", in: "grant @ana deploy.er", want: []string{`role "deploy.er" contains '.', which is not allowed`}},
+		{name: "grant role too long", in: "grant @ana " + strings.Repeat("r", 33), want: []string{"is 33 characters long; the limit is 32"}},
+		{name: "grant role empty", in: `grant @ana ""`, want: []string{"the role is empty"}},
+		{name: "grant role quoted with space", in: `grant @ana "deploy er"`, want: []string{`role "deploy er" contains a space`}},
+		{name: "grant unknown app", in: "grant @ana deployer acounting", want: []string{`unknown app "acounting"; did you mean "accounting"?`, usageGrant}},
+		{name: "grant unknown env", in: "grant @ana deployer accounting prod", want: []string{`unknown env "prod" for accounting; did you mean "production"?`}},
+		{name: "grant env without app", in: "grant @ana deployer production", exact: true,
+			want: []string{`"production" is an env; name the app first: grant @ana deployer APP production` + usageGrant}},
+		{name: "grant role missing", in: "grant @ana accounting production", exact: true,
+			want: []string{`"accounting" is an app and "production" one of its envs: the role is missing: grant @ana ROLE accounting production` + usageGrant}},
+		{name: "grant role missing unknown app", in: "grant @ana demo acounting",
+			want: []string{`unknown app "acounting"; did you mean "accounting"?`, `; if "demo" is meant as the app, the role is missing: grant @ana ROLE demo …`}},
+		{name: "grant extra word", in: "grant @ana deployer accounting production staging", want: []string{`unexpected word "staging"`}},
+		{name: "grant for without duration", in: "grant @ana deployer for", exact: true,
+			want: []string{`"for" needs a duration, e.g. grant @ana deployer accounting production for 2h` + usageGrant}},
+		{name: "grant for not last", in: "grant @ana deployer for 2h accounting", want: []string{`"for DURATION" goes last`}},
+		{name: "grant duration in words", in: "grant @ana deployer for 2 hours", want: []string{`"for DURATION" goes last`}},
+		{name: "grant bad duration", in: "grant @ana deployer for 2x", want: []string{`invalid duration "2x"`, usageGrant}},
+		{name: "grant duration zero", in: "grant @ana deployer for 0h", want: []string{`duration "0h" is zero; omit "for" to grant until revoked`}},
+		{name: "grant duration too long", in: "grant @ana deployer for 91d", want: []string{`duration "91d" is too long; the limit is 12w6d (omit "for" to grant until revoked)`}},
+		{name: "grant flag", in: "grant @ana deployer --force", want: []string{`unknown flag "--force"; grant takes no flags`, usageGrant}},
+		{name: "revoke alone", in: "revoke", want: []string{"revoke needs a user and a role", usageRevoke}},
+		{name: "revoke no role", in: "revoke <@U1>", want: []string{"revoke needs a role after the user, e.g. revoke <@U1> deployer"}},
+		{name: "revoke for", in: "revoke @ana deployer for 2h", exact: true,
+			want: []string{"revoke takes no duration: it takes the role back now, however long the grant had left" + usageRevoke}},
+		{name: "revoke unknown env", in: "revoke @ana deployer demo prod", want: []string{`unknown env "prod" for demo`}},
+		{name: "revoke extra word", in: "revoke @ana deployer demo staging now", want: []string{`unexpected word "now"`}},
+
+		// here, away, admins
+		{name: "here duration without for", in: "here 2h", exact: true, want: []string{`write "for" before the duration: here for 2h` + usageHere}},
+		{name: "here for without duration", in: "here for", want: []string{`"for" needs a duration, e.g. here for 2h`}},
+		{name: "here bad duration", in: "here for 2 hours", want: []string{`"for DURATION" goes last`}},
+		{name: "here zero", in: "here for 0m", want: []string{`duration "0m" is zero; omit "for" for the default of 4h`}},
+		{name: "here too long", in: "here for 13w", want: []string{`is too long; the limit is 12w6d (omit "for" for the default of 4h)`}},
+		{name: "here extra word", in: "here now", want: []string{`unexpected word "now"`, usageHere}},
+		{name: "away extra word", in: "away for 2h", exact: true, want: []string{"unexpected word \"for\"\nusage: away"}},
+		{name: "admins extra word", in: "admins accounting", exact: true, want: []string{"unexpected word \"accounting\"\nusage: admins"}},
+		{name: "unknown command near admins", in: "admin", want: []string{`did you mean "admins"?`}},
 
 		// Whole-text refusals.
 		{name: "too long", in: "deploy accounting " + strings.Repeat("1", 1000), exact: true,
@@ -353,7 +488,7 @@ func TestParseReply(t *testing.T) {
 			if got.Kind != Reply {
 				t.Fatalf("Parse(%q): got kind %v (%+v), want reply", tt.in, got.Kind, got.Cmd)
 			}
-			if got.Cmd.App != "" || got.Cmd.Env != "" || got.Cmd.Build != "" || got.Cmd.Text != "" {
+			if got.Cmd != (Command{Verb: got.Cmd.Verb}) {
 				t.Errorf("Parse(%q): got a reply with command fields %+v, want only Verb", tt.in, got.Cmd)
 			}
 			if tt.exact {
@@ -427,6 +562,31 @@ func TestParseHostile(t *testing.T) {
 		{"history injection", "history accounting $(id)", `unknown env "$(id)" for accounting`},
 		{"help traversal", "help ../../etc/passwd", `no help for "../../etc/passwd"`},
 		{"shell verb", "$(id)", `unknown command "$(id)"`},
+		{"grant command substitution user", "grant @$(id) admin", `user name "$(id)" contains '$', which is not allowed`},
+		{"grant backticks user", "grant @`id` admin", "user name \"`id`\" contains '`'"},
+		{"grant traversal user", "grant @../../etc/passwd admin", `user name "../../etc/passwd" starts with '.'`},
+		{"grant slash in user", "grant @ana/../bob admin", `contains '/'`},
+		{"grant semicolon in role", "grant @ana ad;min", `role "ad;min" contains ';', which is not allowed`},
+		{"grant semicolon after role", "grant @ana admin; rm -rf /", `role "admin;" contains ';'`},
+		{"grant semicolon in user", "grant @ana;id admin", `user name "ana;id" contains ';'`},
+		{"grant pipe in role", "grant @ana admin|sh", `contains '|'`},
+		{"grant command substitution role", "grant @ana $(id)", `role "$(id)" starts with '$'`},
+		{"grant traversal app", "grant @ana admin ../../etc/passwd", `unknown app "../../etc/passwd"`},
+		{"grant mention with NUL", "grant <@U02\x004BE7LH> admin", "control character U+0000"},
+		{"grant mention with ESC", "grant <@U024BE7LH\x1b[0m> admin", "control character U+001B"},
+		{"grant mention with newline", "grant <@U024BE7LH>\ngrant @bob admin", "line break"},
+		{"grant mention with RTL override", "grant <@U024\u202eBE7LH> admin", "text-direction character U+202E"},
+		{"grant mention with zero width space", "grant <@U024\u200bBE7LH> admin", "invisible formatting character U+200B"},
+		{"grant user with zero width joiner", "grant @a\u200dna admin", "non-ASCII character '\\u200d' (U+200D)"},
+		{"grant cyrillic user", "grant @\u0430na admin", `contains the non-ASCII character 'а' (U+0430), maybe a look-alike`},
+		{"grant cyrillic role", "grant @ana \u0430dmin", `role "аdmin" contains the non-ASCII character 'а' (U+0430)`},
+		{"grant fullwidth at sign", "grant \uff20ana admin", `"＠ana" is not a user`},
+		{"grant mention of injection", "grant <@U1|$(id)> admin ; id", `unknown app ";"`},
+		{"grant long user", "grant @" + long + " admin", "command too long"},
+		{"grant long role", "grant @ana " + strings.Repeat("a", 900), "is 900 characters long; the limit is 32"},
+		{"revoke command substitution", "revoke @ana $(reboot)", `role "$(reboot)" starts with '$'`},
+		{"audit injection", "audit accounting;id", `unknown app "accounting;id"; known apps`},
+		{"here injection", "here for 2h;id", `invalid duration "2h;id"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,7 +677,7 @@ func TestParseDuration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseDuration(tt.in)
+			got, err := parseDuration(tt.in, lockOmitFor)
 			if err != nil || got != tt.want {
 				t.Fatalf("parseDuration(%q): got %v, %v, want %v", tt.in, got, err, tt.want)
 			}
@@ -528,8 +688,137 @@ func TestParseDuration(t *testing.T) {
 	}
 	for _, in := range []string{"", "m", "2", "2x", "1.5h", "-1h", "30s", "h2", "2h30", "0m", "0h0m", "91d", "1234567m", "9999999999999999999w"} {
 		t.Run("bad "+in, func(t *testing.T) {
-			if got, err := parseDuration(in); err == nil {
+			if got, err := parseDuration(in, lockOmitFor); err == nil {
 				t.Errorf("parseDuration(%q): got %v, want an error", in, got)
+			}
+		})
+	}
+}
+
+func TestParseUser(t *testing.T) {
+	tests := []struct {
+		in   string
+		user string
+		isID bool
+	}{
+		{"@ana", "ana", false},
+		{"@Ana", "Ana", false},
+		{"@a", "a", false},
+		{"@bob.smith-2_x", "bob.smith-2_x", false},
+		{"@" + strings.Repeat("n", 64), strings.Repeat("n", 64), false},
+		{"<@U024BE7LH>", "U024BE7LH", true},
+		{"<@!80351110224678912>", "80351110224678912", true},
+		{"<@80351110224678912>", "80351110224678912", true},
+		{"<@U1|ana>", "U1", true},
+		{"<@U1|>", "U1", true},
+		{"<@" + strings.Repeat("9", 64) + ">", strings.Repeat("9", 64), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			user, isID, err := parseUser(token{s: tt.in})
+			if err != nil || user != tt.user || isID != tt.isID {
+				t.Fatalf("parseUser(%q): got %q, %v, %v, want %q, %v", tt.in, user, isID, err, tt.user, tt.isID)
+			}
+			text := userText(user, isID)
+			if u, id, err := parseUser(token{s: text}); err != nil || u != user || id != isID {
+				t.Errorf("parseUser(userText(%q, %v) = %q): got %q, %v, %v, want them back", user, isID, text, u, id, err)
+			}
+		})
+	}
+	bad := []struct{ in, want string }{
+		{"", `"" is not a user`},
+		{"ana", "write the user with an @: @ana"},
+		{"@", `"@" needs a user name`},
+		{"@everyone", "notifies everyone"},
+		{"everyone", `"everyone" is not a user`},
+		{"@-ana", "starts with '-'"},
+		{"@_ana", "starts with '_'"},
+		{"@a..b", `contains ".."`},
+		{"@a b", "contains a space"},
+		{"@a\tb", `contains '\t'`},
+		{"@ana@example.com", "contains '@'"},
+		{"@" + strings.Repeat("n", 65), "is 65 characters long"},
+		{"<@U1", "is not a complete mention"},
+		{"<@!>", "is not a complete mention"},
+		{"<@U1>>", "is not a complete mention"},
+		{"<@U\u00e91>", "is not a complete mention"},
+		{"<@&1>", "mentions a chat role"},
+		{"<#C1>", "is not a user"},
+		{"<!channel>", "is not a user"},
+		{"<@" + strings.Repeat("9", 65) + ">", "is 65 characters long; the limit is 64"},
+	}
+	for _, tt := range bad {
+		t.Run("bad "+tt.in, func(t *testing.T) {
+			user, isID, err := parseUser(token{s: tt.in})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("parseUser(%q): got %q, %v, %v, want an error containing %q", tt.in, user, isID, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckRole(t *testing.T) {
+	for _, ok := range []string{"a", "admin", "deployer", "on-call", "release_manager2", "r" + strings.Repeat("0", 31)} {
+		t.Run("ok "+ok, func(t *testing.T) {
+			if err := checkRole(ok); err != nil {
+				t.Errorf("checkRole(%q): got %v, want nil", ok, err)
+			}
+		})
+	}
+	tests := []struct{ in, want string }{
+		{"", "the role is empty"},
+		{"Admin", `role "Admin" has capitals; roles are lower case: admin`},
+		{"ADMIN", "roles are lower case: admin"},
+		{"1admin", "starts with '1'"},
+		{"-admin", "starts with '-'"},
+		{"_admin", "starts with '_'"},
+		{"ad min", "contains a space"},
+		{" admin", "contains a space"},
+		{"ad;min", "contains ';'"},
+		{"ad.min", "contains '.'"},
+		{"ad/min", "contains '/'"},
+		{"\u0430dmin", "non-ASCII character 'а' (U+0430)"},
+		{"\u00c9t\u00e9", "non-ASCII character 'É'"},
+		{"r" + strings.Repeat("0", 32), "is 33 characters long; the limit is 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			err := checkRole(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("checkRole(%q): got %v, want an error containing %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseAppNamedFor covers a catalog with an app named "for", which
+// grant must tell from "for DURATION".
+func TestParseAppNamedFor(t *testing.T) {
+	cat := testCatalog{
+		envs:     map[string][]string{"for": {"production", "staging"}},
+		defaults: map[string]string{"for": "production"},
+	}
+	tests := []struct {
+		in   string
+		want Command
+	}{
+		{"grant @ana deployer for", Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "for", Text: "grant @ana deployer for"}},
+		{"grant @ana deployer for staging", Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "for", Env: "staging", Text: "grant @ana deployer for staging"}},
+		{"grant @ana deployer for 2h", Command{Verb: VerbGrant, User: "ana", Role: "deployer", For: 2 * time.Hour, Text: "grant @ana deployer for 2h"}},
+		{"grant @ana deployer for for 2h", Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "for", For: 2 * time.Hour, Text: "grant @ana deployer for for 2h"}},
+		{"grant @ana deployer for staging for 1d",
+			Command{Verb: VerbGrant, User: "ana", Role: "deployer", App: "for", Env: "staging", For: 24 * time.Hour, Text: "grant @ana deployer for staging for 1d"}},
+		{"revoke @ana deployer for staging", Command{Verb: VerbRevoke, User: "ana", Role: "deployer", App: "for", Env: "staging", Text: "revoke @ana deployer for staging"}},
+		{"here for 2h", Command{Verb: VerbHere, For: 2 * time.Hour, Text: "here for 2h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := Parse(tt.in, cat, Options{})
+			if got.Kind != Run || got.Cmd != tt.want {
+				t.Fatalf("Parse(%q): got %v %+v (reply %q), want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
+			}
+			if again := Parse(got.Cmd.Text, cat, Options{}); again.Kind != Run || again.Cmd != got.Cmd {
+				t.Errorf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", got.Cmd.Text, tt.in, again.Kind, again.Cmd, got.Cmd)
 			}
 		})
 	}

@@ -33,6 +33,13 @@ type Store interface {
 	PutLock(ctx context.Context, l deploy.Lock) error
 	DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error)
 	AppendAudit(ctx context.Context, e *audit.Entry) error
+	Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
+	Grants(ctx context.Context) ([]acl.Grant, error)
+	PutGrant(ctx context.Context, g acl.Grant) error
+	DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error)
+	CheckIn(ctx context.Context, user string, until time.Time) error
+	CheckOut(ctx context.Context, user string) error
+	Present(ctx context.Context) (map[string]time.Time, error)
 }
 
 // Output is where a command's answers go. Reply is for the requester;
@@ -72,26 +79,52 @@ type Service struct {
 	policy *acl.Policy
 	now    func() time.Time
 	log    *slog.Logger
+
+	presence     PresenceSource
+	schedules    map[string]acl.Schedule // by app/env, for envs with a window
+	requireAdmin map[string]bool         // by app/env
 }
 
-// Deps wires a Service; Now and Log have defaults.
+// Deps wires a Service; Now and Log have defaults, Presence is optional.
 type Deps struct {
 	Config *config.Config
 	Engine Engine
 	Store  Store
 	Policy *acl.Policy
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Presence reports chat presence (Slack) for windows that require an
+	// admin; without it only /here check-ins count.
+	Presence PresenceSource
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
-// NewService returns a Service.
+// NewService returns a Service. The config must have passed validation.
 func NewService(d Deps) *Service {
-	s := &Service{cfg: d.Config, cat: CatalogOf(d.Config), engine: d.Engine, store: d.Store, policy: d.Policy, now: d.Now, log: d.Log}
+	s := &Service{cfg: d.Config, cat: CatalogOf(d.Config), engine: d.Engine, store: d.Store, policy: d.Policy,
+		presence: d.Presence, now: d.Now, log: d.Log, schedules: map[string]acl.Schedule{}, requireAdmin: map[string]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, app := range d.Config.AppNames() {
+		a, _ := d.Config.App(app)
+		for _, name := range a.EnvNames() {
+			env, _ := a.Env(name)
+			if env.Window == nil {
+				continue
+			}
+			sched, err := env.Schedule()
+			if err != nil {
+				// Validation rules this out; should it happen, the env
+				// stays closed rather than open.
+				s.log.Error("deploy window", "app", app, "env", name, "err", err)
+				sched = acl.Schedule{Loc: time.UTC, Freezes: []acl.Freeze{{To: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), Message: "the deploy window in the config is invalid"}}}
+			}
+			s.schedules[app+"/"+name] = sched
+			s.requireAdmin[app+"/"+name] = env.Window.RequireAdminPresent
+		}
 	}
 	return s
 }
@@ -145,12 +178,24 @@ func (c *call) run(ctx context.Context, cmd Command) {
 	case VerbHistory:
 		c.history(ctx, cmd)
 	case VerbCancel:
-		c.cancel(cmd)
+		c.cancel(ctx, cmd)
 	case VerbHelp:
 		c.allow("")
 		c.out.Reply(chat.Message{Level: chat.Info, Lines: strings.Split(strings.TrimRight(Help(cmd.Topic), "\n"), "\n")})
 	case VerbWhoami:
-		c.whoami()
+		c.whoami(ctx)
+	case VerbGrant:
+		c.grant(ctx, cmd)
+	case VerbRevoke:
+		c.revoke(ctx, cmd)
+	case VerbHere:
+		c.here(ctx, cmd)
+	case VerbAway:
+		c.away(ctx)
+	case VerbAdmins:
+		c.adminsCmd(ctx)
+	case VerbAudit:
+		c.auditCmd(ctx, cmd)
 	default:
 		c.refuse(errs.New(errs.Invalid, "%s is not available yet", cmd.Verb))
 	}
@@ -175,15 +220,6 @@ func (c *call) refuse(err error) {
 	c.out.Reply(chat.Message{Level: level, Title: errs.Message(err)})
 }
 
-// permit checks a permission and refuses the command when it is missing.
-func (c *call) permit(action acl.Action, app, env string) (acl.Decision, bool) {
-	d := c.s.policy.Check(c.req.User, action, app, env, nil, c.s.now())
-	if !d.Allowed {
-		c.refuse(errs.New(errs.Forbidden, "%s", d.Reason))
-	}
-	return d, d.Allowed
-}
-
 func (c *call) deploy(ctx context.Context, cmd Command) {
 	dreq := deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}
 	if cmd.DryRun {
@@ -196,24 +232,40 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		c.out.Reply(planMessage(plan))
 		return
 	}
-	d, ok := c.permit(acl.Deploy, cmd.App, cmd.Env)
+	d, ok := c.check(ctx, acl.Deploy, cmd.App, cmd.Env)
 	if !ok {
 		return
+	}
+	var notes []string
+	if open, why := c.window(ctx, cmd.App, cmd.Env); !open {
+		if cmd.Force == "" {
+			c.refuse(errs.New(errs.Forbidden, "%s", why))
+			return
+		}
+		if _, ok := c.check(ctx, acl.Override, cmd.App, cmd.Env); !ok {
+			return
+		}
+		dreq.Forced = cmd.Force
+		notes = append(notes, fmt.Sprintf("⚠ %s forced this deploy outside its window: %q (%s)", c.req.User, cmd.Force, why))
 	}
 	note, ok := c.checkLocks(ctx, cmd.App, cmd.Env)
 	if !ok {
 		return
+	}
+	if note != "" {
+		notes = append(notes, note)
 	}
 	rec, err := c.s.engine.Deploy(ctx, dreq, c.sink())
 	if err != nil {
 		c.refuse(err)
 		return
 	}
-	c.allow(d.Via + note)
+	c.allow(strings.Join(append([]string{d.Via}, notes...), "; "))
 	c.entry.DeployID, c.res.DeployID = rec.ID, rec.ID
-	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploying %s %s to %s (deploy %s)", rec.App, rec.Build, rec.Env, rec.ID)}
-	if note != "" {
-		m.Lines = append(m.Lines, strings.TrimPrefix(note, "; "))
+	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploying %s %s to %s (deploy %s)", rec.App, rec.Build, rec.Env, rec.ID), Lines: notes}
+	if dreq.Forced != "" {
+		// An override is announced to the channel, not only the requester.
+		m.Level, m.Public = chat.Warning, true
 	}
 	c.out.Reply(m)
 }
@@ -232,25 +284,29 @@ func (c *call) checkLocks(ctx context.Context, app, env string) (string, bool) {
 			continue
 		}
 		if l.Owner != c.req.User {
-			c.refuse(errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l)))
+			c.refuse(errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l, c.s.now())))
 			return "", false
 		}
-		note += fmt.Sprintf("; you hold the lock on %s (%s), so the deploy goes ahead", l.Scope(), l.Reason)
+		note = fmt.Sprintf("you hold the lock on %s (%s), so the deploy goes ahead", l.Scope(), l.Reason)
 	}
 	return note, true
 }
 
 func (c *call) rollback(ctx context.Context, cmd Command) {
-	d, ok := c.permit(acl.Rollback, cmd.App, cmd.Env)
+	d, ok := c.check(ctx, acl.Rollback, cmd.App, cmd.Env)
 	if !ok {
 		return
 	}
-	// Restoring service never waits for a lock; the lock is announced.
+	// Restoring service never waits for a lock or a window; both are
+	// announced.
 	var notes []string
+	if open, why := c.window(ctx, cmd.App, cmd.Env); !open {
+		notes = append(notes, "rolling back although "+why)
+	}
 	if locks, err := c.s.store.Locks(ctx); err == nil {
 		for _, l := range locks {
 			if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) {
-				notes = append(notes, "rolling back despite the lock: "+describeLock(l))
+				notes = append(notes, "rolling back despite the lock: "+describeLock(l, c.s.now()))
 			}
 		}
 	} else {
@@ -289,7 +345,7 @@ func (c *call) sink() deploy.Sink {
 }
 
 func (c *call) lock(ctx context.Context, cmd Command) {
-	d, ok := c.permit(acl.Lock, cmd.App, cmd.Env)
+	d, ok := c.check(ctx, acl.Lock, cmd.App, cmd.Env)
 	if !ok {
 		return
 	}
@@ -302,11 +358,11 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 		return
 	}
 	c.allow(d.Via)
-	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: "Locked " + l.Scope(), Lines: []string{describeLock(l)}})
+	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: "Locked " + l.Scope(), Lines: []string{describeLock(l, c.s.now())}})
 }
 
 func (c *call) unlock(ctx context.Context, cmd Command) {
-	d, ok := c.permit(acl.Unlock, cmd.App, cmd.Env)
+	d, ok := c.check(ctx, acl.Unlock, cmd.App, cmd.Env)
 	if !ok {
 		return
 	}
@@ -322,7 +378,7 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 	}
 	c.allow(d.Via)
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true, Title: "Unlocked " + l.Scope(),
-		Lines: []string{fmt.Sprintf("was locked by %s since %s: %s", l.Owner, l.Created.Format(timeFormat), l.Reason)}})
+		Lines: []string{fmt.Sprintf("was locked by %s since %s: %s", l.Owner, c.s.stamp(l.Created), l.Reason)}})
 }
 
 func (c *call) otherLocks(ctx context.Context) string {
@@ -337,8 +393,8 @@ func (c *call) otherLocks(ctx context.Context) string {
 	return "; locked now: " + strings.Join(scopes, ", ")
 }
 
-func (c *call) cancel(cmd Command) {
-	d, ok := c.permit(acl.Cancel, cmd.App, cmd.Env)
+func (c *call) cancel(ctx context.Context, cmd Command) {
+	d, ok := c.check(ctx, acl.Cancel, cmd.App, cmd.Env)
 	if !ok {
 		return
 	}
@@ -353,7 +409,7 @@ func (c *call) cancel(cmd Command) {
 		Title: fmt.Sprintf("Cancelling deploy %s of %s/%s at the next safe point; hosts already switched will be switched back", id, cmd.App, cmd.Env)})
 }
 
-func (c *call) whoami() {
+func (c *call) whoami(ctx context.Context) {
 	c.allow("")
 	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("You are %s (%s)", orNone(c.req.User), c.req.Platform)}
 	if !c.s.policy.KnownUser(c.req.User) {
@@ -361,7 +417,11 @@ func (c *call) whoami() {
 		c.out.Reply(m)
 		return
 	}
-	srcs := c.s.policy.Effective(c.req.User, nil, c.s.now())
+	grants, ok := c.grants(ctx)
+	if !ok {
+		return
+	}
+	srcs := c.s.policy.Effective(c.req.User, grants, c.s.now())
 	if len(srcs) == 0 {
 		m.Lines = append(m.Lines, "no grants: you can use status, history, help and whoami")
 	}

@@ -32,7 +32,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	}
 	for _, l := range locks {
 		if cmd.App == "" || l.App == "" || l.App == cmd.App {
-			lines = append(lines, "🔒 "+l.Scope()+": "+describeLock(l))
+			lines = append(lines, "🔒 "+l.Scope()+": "+describeLock(l, c.s.now()))
 		}
 	}
 	apps := c.s.cat.Apps()
@@ -114,7 +114,7 @@ func recordLine(r *deploy.Record, now time.Time) string {
 	if r.Previous != "" {
 		s += " (from " + r.Previous + ")"
 	}
-	s += fmt.Sprintf(" %s by %s at %s, %s", r.Outcome, r.Requester, r.Started.Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
+	s += fmt.Sprintf(" %s by %s at %s, %s", r.Outcome, r.Requester, r.Started.In(now.Location()).Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
 	if r.Outcome == deploy.OutcomeInterrupted {
 		var hs []string
 		for _, h := range r.Hosts {
@@ -125,13 +125,18 @@ func recordLine(r *deploy.Record, now time.Time) string {
 	return s
 }
 
-func describeLock(l deploy.Lock) string {
-	s := fmt.Sprintf("locked by %s since %s: %s", l.Owner, l.Created.Format(timeFormat), l.Reason)
+// describeLock says who locked what, when and why; times are shown in
+// now's zone.
+func describeLock(l deploy.Lock, now time.Time) string {
+	s := fmt.Sprintf("locked by %s since %s: %s", l.Owner, l.Created.In(now.Location()).Format(timeFormat), l.Reason)
 	if !l.Expires.IsZero() {
-		s += " (until " + l.Expires.Format(timeFormat) + ")"
+		s += " (until " + l.Expires.In(now.Location()).Format(timeFormat) + ")"
 	}
 	return s
 }
+
+// stamp shows t in the zone of the service's clock (the bot's local zone).
+func (s *Service) stamp(t time.Time) string { return t.In(s.now().Location()).Format(timeFormat) }
 
 func orNone(s string) string {
 	if s == "" {

@@ -13,14 +13,23 @@ type Config struct {
 	Bot   Bot             `yaml:"bot"`
 	Store Store           `yaml:"store"`
 	Users map[string]User `yaml:"users"`
-	// Admins lists user names allowed everything. The full role model
-	// comes with the guard-rails work; until then admins and viewers are
-	// what the policy knows, plus Deployers.
+	// Admins lists users allowed everything: a shorthand for an access
+	// entry of the built-in role admin.
 	Admins []string `yaml:"admins"`
-	// Deployers lists users allowed deploy, rollback, cancel, lock and
-	// unlock on every app and env.
-	Deployers []string        `yaml:"deployers"`
-	Apps      map[string]*App `yaml:"apps"`
+	// Deployers lists users allowed deploy, rollback, cancel, lock,
+	// unlock, confirm and train on every app and env: a shorthand for an
+	// access entry of the built-in role deployer.
+	Deployers []string `yaml:"deployers"`
+	// Groups name sets of users.
+	Groups map[string][]string `yaml:"groups"`
+	// Roles map a role name to the actions it grants; admin and deployer
+	// are built in unless redefined here.
+	Roles map[string][]string `yaml:"roles"`
+	// Access gives roles to users and groups on app/env patterns.
+	Access  []Access        `yaml:"access"`
+	Apps    map[string]*App `yaml:"apps"`
+	Slack   Slack           `yaml:"slack"`
+	Discord Discord         `yaml:"discord"`
 
 	// File is the path the config was loaded from (not decoded).
 	File string `yaml:"-"`
@@ -64,6 +73,9 @@ type App struct {
 	Path         string   `yaml:"path"`
 	KeepReleases int      `yaml:"keep_releases"` // default 5, minimum 2
 	Shared       []string `yaml:"shared"`        // relative paths linked from shared/ into each release
+	// Delivery is push (the bot streams the artifact to the hosts) or
+	// pull (each host downloads it from the artifact URL); default push.
+	Delivery string `yaml:"delivery"`
 	// Restart runs on each host after `current` switched, in Path.
 	Restart    string     `yaml:"restart"`
 	Migrations Migrations `yaml:"migrations"`
@@ -114,6 +126,29 @@ type Env struct {
 	BatchSize int `yaml:"batch_size"`
 	// StepTimeout bounds every host step; default 5m.
 	StepTimeout Duration `yaml:"step_timeout"`
+	// Window limits when deploys may run; nil: always.
+	Window *Window `yaml:"window"`
+	// SSH says how to reach the hosts of an ssh env.
+	SSH *SSH `yaml:"ssh"`
+	// Canary is how many hosts switch first, alone, before the rest.
+	Canary int `yaml:"canary"`
+	// MaxFailures is how many hosts may fail (a count or a percentage)
+	// before the deploy stops and switches back; default 0.
+	MaxFailures MaxFailures `yaml:"max_failures"`
+	// Migrate is the migration policy: auto (run them before any host
+	// switches), ask (pause until the requester confirms) or never
+	// (refuse a deploy with pending migrations); default auto.
+	Migrate string `yaml:"migrate"`
+	// ConfirmTimeout bounds the wait for a confirmation; default 15m.
+	ConfirmTimeout Duration `yaml:"confirm_timeout"`
+	// Backup runs on the first host, in the app's path, before
+	// migrations run (a pg_dump into shared/, say).
+	Backup string `yaml:"backup"`
+	Pool   *Pool  `yaml:"pool"`
+	Hooks  Hooks  `yaml:"hooks"`
+	// Channel is where deploy progress is posted (a chat channel id or
+	// name); default: the channel the command came from.
+	Channel string `yaml:"channel"`
 }
 
 // Host is one machine of an env. In YAML a host is either a mapping or a

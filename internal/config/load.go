@@ -100,6 +100,7 @@ func (c *Config) setDefaults(loc locator, dir string) {
 	c.Bot.Listen = or(c.Bot.Listen, defaultListen)
 	c.Bot.LogLevel = strings.ToLower(or(c.Bot.LogLevel, defaultLogLevel))
 	c.Store.Path = resolve(dir, or(c.Store.Path, defaultStorePath))
+	c.setChatDefaults()
 
 	for name, a := range c.Apps {
 		if a == nil {
@@ -111,6 +112,7 @@ func (c *Config) setDefaults(loc locator, dir string) {
 		if a.Artifact.Path != "" {
 			a.Artifact.Path = resolve(dir, a.Artifact.Path)
 		}
+		a.Delivery = or(a.Delivery, "push")
 		if !at("keep_releases") {
 			a.KeepReleases = defaultKeepReleases
 		}
@@ -141,6 +143,33 @@ func (c *Config) setDefaults(loc locator, dir string) {
 			}
 			if !at("step_timeout") {
 				e.StepTimeout = defaultStepTimeout
+			}
+			e.Migrate = or(e.Migrate, "auto")
+			if !at("confirm_timeout") {
+				e.ConfirmTimeout = Duration(15 * time.Minute)
+			}
+			if s := e.SSH; s != nil {
+				if s.Port == 0 {
+					s.Port = 22
+				}
+				if s.ConnectTimeout == 0 {
+					s.ConnectTimeout = Duration(10 * time.Second)
+				}
+				if s.KeepAlive == 0 {
+					s.KeepAlive = Duration(5 * time.Second)
+				}
+				if s.KnownHosts != "" {
+					s.KnownHosts = resolve(dir, s.KnownHosts)
+				}
+				if s.KeyFile != "" {
+					s.KeyFile = resolve(dir, s.KeyFile)
+				}
+			}
+			if p := e.Pool; p != nil && p.HAProxy != nil {
+				p.HAProxy.Server = or(p.HAProxy.Server, "{host}")
+				if p.HAProxy.DrainTimeout == 0 {
+					p.HAProxy.DrainTimeout = Duration(30 * time.Second)
+				}
 			}
 			for _, h := range e.Hosts {
 				if h != nil {

@@ -141,7 +141,7 @@ func TestValidConfigs(t *testing.T) {
 		},
 		{
 			name: "host mapping with vars",
-			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "transport: ssh\n        hosts:\n          - name: web1\n            address: 10.0.0.1:2222\n            vars: {port: '8000'}", 1),
+			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts}\n        hosts:\n          - name: web1\n            address: 10.0.0.1:2222\n            vars: {port: '8000'}", 1),
 			check: func(t *testing.T, c *Config) {
 				got := *c.Apps["web"].Envs["prod"].Hosts[0]
 				want := Host{Name: "web1", Address: "10.0.0.1:2222", Vars: map[string]string{"port": "8000"}}
@@ -161,6 +161,7 @@ func TestValidConfigs(t *testing.T) {
     environments:
       prod: &ssh
         transport: ssh
+        ssh: {user: deploy, agent: true, known_hosts: known_hosts}
         parallel: 3
         hosts: [web1, web2]
       qa:
@@ -232,7 +233,7 @@ func TestStrictDecoding(t *testing.T) {
 		{
 			name:  "no close key lists the known ones",
 			edits: []string{"    restart:", "    notify: x\n    restart:"},
-			want:  one("notify", `unknown key "notify" in apps.web (known keys: artifact, default_env, environments, health, keep_releases, migrations, path, restart, shared)`),
+			want:  one("notify", `unknown key "notify" in apps.web (known keys: artifact, default_env, delivery, environments, health, keep_releases, migrations, path, restart, shared)`),
 		},
 		{
 			name:  "keys are case-sensitive",

@@ -50,6 +50,7 @@ func (c *Config) Summary() string {
 	w("users: %s", listOrNone(sortedKeys(c.Users)))
 	w("admins: %s", listOrNone(c.Admins))
 	w("deployers: %s", listOrNone(c.Deployers))
+	b.WriteString(c.chatSummary())
 	for _, name := range c.AppNames() {
 		a := c.Apps[name]
 		w("")

@@ -38,6 +38,8 @@ func (c *Config) validate(loc locator, ps *problems) {
 	}
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)
+	c.validateAccess(loc, ps)
+	c.validateChat(loc, ps)
 
 	if len(c.Apps) == 0 {
 		ps.add(loc.line("apps"), "no apps: at least one app is required under apps")
@@ -71,6 +73,7 @@ func (a *App) validate(loc locator, ps *problems) {
 		ps.add(at(), "app name %q %s", a.Name, nameRule)
 	}
 
+	a.validateDelivery(loc, ps)
 	art := a.Artifact
 	switch {
 	case art.URL == "" && art.Path == "":
@@ -170,6 +173,8 @@ func (e *Env) validate(loc locator, ps *problems, app string) {
 		return loc.line(append([]any{"apps", app, "environments", e.Name}, path...)...)
 	}
 
+	e.validateFleet(loc, ps, app)
+	e.validateWindow(loc, ps, app)
 	if !namePattern.MatchString(e.Name) {
 		ps.add(at(), "environment name %q %s", e.Name, nameRule)
 	}

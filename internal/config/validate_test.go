@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // baseYAML is a valid configuration using every key; validation cases
@@ -37,6 +38,7 @@ apps:
     environments:
       prod:
         transport: ssh
+        ssh: {user: deploy, key_file: /etc/switchman/id_ed25519, known_hosts: /etc/switchman/known_hosts}
         parallel: 10
         batch_size: 1
         step_timeout: 5m
@@ -313,6 +315,54 @@ func TestValidationRules(t *testing.T) {
 			want:  one("telnet", `apps.web.environments.prod.transport: want local or ssh, got "telnet"`),
 		},
 		{
+			name:  "ssh without known_hosts",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.known_hosts: required: host keys are always verified"),
+		},
+		{
+			name:  "ssh without credentials",
+			edits: []string{"key_file: /etc/switchman/id_ed25519, ", ""},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh: set key_file or agent: true"),
+		},
+		{
+			name:  "max failures",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        max_failures: lots"},
+			want:  one("max_failures", `apps.web.environments.prod.max_failures: want a count (2) or a percentage (10%), got "lots"`),
+		},
+		{
+			name:  "migrate policy",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        migrate: sometimes"},
+			want:  one("migrate: sometimes", `apps.web.environments.prod.migrate: want auto, ask or never, got "sometimes"`),
+		},
+		{
+			name:  "haproxy socket",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: /run/haproxy.sock, backend: web}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want unix:/path/to/socket or tcp:host:port, got "/run/haproxy.sock"`),
+		},
+		{
+			name:  "delivery",
+			edits: []string{"path: /srv/web", "path: /srv/web\n    delivery: carrier-pigeon"},
+			want:  one("delivery:", `apps.web.delivery: want push or pull, got "carrier-pigeon"`),
+		},
+		{
+			name:  "access unknown role",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: wizard\n    users: [ana]"},
+			want:  one("role: wizard", `access[0].role: unknown role "wizard"; roles are admin, deployer`),
+		},
+		{
+			name:  "access unknown user and bad pattern",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: admin\n    users: [zed]\n    on: [a/b/c]"},
+			want: func(y string) []want {
+				return append(one("zed", `access[0].users[0]: unknown user "zed"; add it under users`)(y),
+					one("a/b/c", `access[0].on[0]: pattern "a/b/c": want APP or APP/ENV`)(y)...)
+			},
+		},
+		{
+			name:  "role with unknown action",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  tester: [deploy, fly]"},
+			want:  one("fly", `roles.tester[1]: unknown action "fly"; actions are deploy, rollback`),
+		},
+		{
 			name:  "no hosts",
 			edits: []string{"hosts: [localhost]", "hosts: []"},
 			want:  one("hosts: []", "apps.web.environments.staging.hosts: at least one host is required"),
@@ -330,7 +380,7 @@ func TestValidationRules(t *testing.T) {
 		{
 			name:  "duplicate host ignoring case",
 			edits: []string{"- web2=10.0.0.2", "- WEB1=10.0.0.2"},
-			want:  one("WEB1", `apps.web.environments.prod.hosts[1]: duplicate host name "WEB1" (first at line 33)`),
+			want:  one("WEB1", `apps.web.environments.prod.hosts[1]: duplicate host name "WEB1" (first at line 34)`),
 		},
 		{
 			name:  "host name",
@@ -464,11 +514,59 @@ test.yaml:10: apps.Web.keep_releases: must be at least 2 so a rollback has a rel
 test.yaml:12: apps.Web.health: set url or command, not both
 test.yaml:18: apps.Web.environments.prod.parallel: must be at least 1, got 0
 test.yaml:19: apps.Web.environments.prod.hosts: transport local deploys to this machine and takes one host, got 2
+test.yaml:21: apps.Web.environments.qa: transport ssh needs an ssh section (user, key_file or agent, known_hosts)
 test.yaml:22: apps.Web.environments.qa.hosts[1]: duplicate host name "x" (first at line 22)`
 	if err == nil {
 		t.Fatalf("Parse: got no error, want:\n%s", wantErr)
 	}
 	if got := err.Error(); got != wantErr {
 		t.Errorf("Parse error:\ngot:\n%s\nwant:\n%s", got, wantErr)
+	}
+}
+
+func TestWindowConfig(t *testing.T) {
+	y := strings.Replace(baseYAML, "        batch_size: 1\n", `        batch_size: 1
+        window:
+          timezone: Mars/Olympus
+          weekly: ["Mon-Thr 09:00-16:00", "Fri 09:00-12:00"]
+          freezes:
+            - {from: 2026-12-20, to: 2026-12-01, message: backwards}
+            - {from: 2026-12-20, to: 2027-01-03}
+`, 1)
+	_, err := Parse("test.yaml", []byte(y), nil)
+	if err == nil {
+		t.Fatal("got no error")
+	}
+	for _, want := range []string{
+		`window.timezone: unknown time zone "Mars/Olympus"`,
+		`window.weekly[0]: unknown day "Thr"`,
+		`window.freezes[0]:`,
+		`window.freezes[1]: a freeze needs a message saying why`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+
+	good := strings.Replace(baseYAML, "        batch_size: 1\n", `        batch_size: 1
+        window:
+          timezone: Europe/Warsaw
+          weekly: ["Mon-Thu 09:00-16:00"]
+          freezes: [{from: 2026-12-20, to: 2027-01-03, message: year-end freeze}]
+`, 1)
+	c, err := Parse("test.yaml", []byte(good), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := c.Apps["web"].Envs["prod"].Schedule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	if v := sched.At(time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)); !v.Open {
+		t.Errorf("Monday 10:00: got closed (%s), want open", v.Reason)
+	}
+	if v := sched.At(time.Date(2026, 12, 21, 10, 0, 0, 0, warsaw)); v.Open || !strings.Contains(v.Reason, "year-end freeze") {
+		t.Errorf("in the freeze: got %+v", v)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -40,7 +41,7 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 		return nil, err
 	}
 	need, current := 0, ""
-	for _, h := range r.hosts {
+	for _, h := range r.live() {
 		st := r.states[h.Name]
 		if current == "" {
 			current = st.Current
@@ -51,10 +52,10 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	}
 	if need == 0 {
 		r.abandon()
-		return nil, errs.New(errs.NoChange, "%s already runs build %s on every host; nothing to do", t.key(), req.Build)
+		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", t.key(), req.Build)
 	}
 	r.rec.Previous = current
-	return r.start(func() (Outcome, error) { return r.deploy(info) }), nil
+	return r.start(func() (Outcome, error) { return r.deploy(src, info) }), nil
 }
 
 // begin takes the lease, opens the hosts and builds the run and its record;
@@ -80,10 +81,14 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		r.abandon()
 		return nil, err
 	}
-	for _, h := range r.hosts {
+	for _, h := range r.live() {
 		st := r.states[h.Name]
 		hr := r.rec.Host(h.Name)
 		hr.Current, hr.Previous = st.Current, st.Current
+	}
+	for _, o := range r.outErr {
+		hr := r.rec.Host(o.host)
+		hr.State, hr.Error = o.state, o.err.Error()
 	}
 	return r, nil
 }
@@ -106,6 +111,9 @@ func (r *run) start(body func() (Outcome, error)) *Record {
 	r.e.running[r.t.key()] = r
 	r.e.mu.Unlock()
 	r.emit(Event{Kind: EventStarted, Record: r.snapshot()})
+	for _, o := range r.outErr {
+		r.note("%s is unreachable and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)
+	}
 	r.e.wg.Add(1)
 	go func() {
 		defer r.e.wg.Done()
@@ -122,10 +130,10 @@ func (r *run) start(body func() (Outcome, error)) *Record {
 }
 
 // deploy is the body of a deploy: deliver, migrate, activate, prune.
-func (r *run) deploy(info artifact.Info) (Outcome, error) {
+func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	build := r.rec.Build
 	var deliver []Host
-	for _, h := range r.hosts {
+	for _, h := range r.live() {
 		st := r.states[h.Name]
 		switch {
 		case st.Current == build:
@@ -137,7 +145,7 @@ func (r *run) deploy(info artifact.Info) (Outcome, error) {
 			deliver = append(deliver, h)
 		}
 	}
-	if err := r.deliverAll(info, deliver); err != nil {
+	if err := r.deliverAll(src, info, deliver); err != nil {
 		return r.failedBeforeSwitch(err)
 	}
 	if err := r.migrate(); err != nil {
@@ -147,7 +155,17 @@ func (r *run) deploy(info artifact.Info) (Outcome, error) {
 		return r.revertAll(err)
 	}
 	r.pruneAll()
+	if n := r.failures(); n > 0 {
+		return OutcomePartial, errs.New(errs.Unavailable, "%d of %d hosts failed (max_failures allows %d); the others run %s", n, len(r.hosts), r.allowed, build)
+	}
 	return OutcomeSucceeded, nil
+}
+
+// failures counts hosts out of the deploy.
+func (r *run) failures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.out)
 }
 
 // failedBeforeSwitch ends a deploy in which no host switched.
@@ -165,28 +183,135 @@ func (r *run) failedBeforeSwitch(err error) (Outcome, error) {
 	return OutcomeFailed, err
 }
 
-// deliverAll streams the artifact to hosts, Parallel at a time. Each wave
-// reads the source once and fans it out to its hosts while the bot checks
-// the checksum and every tar entry; a release only appears under its final
-// name once the whole stream was verified.
-func (r *run) deliverAll(info artifact.Info, hosts []Host) error {
+// deliverAll puts the release on hosts, Parallel at a time. In push mode
+// each wave reads the source once and streams it to its hosts while the
+// bot checks the checksum and every tar entry; in pull mode the bot checks
+// the artifact first, then the hosts download it and check its checksum.
+// Either way a release only appears under its final name once complete.
+func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	var comp artifact.Compression
+	if r.t.app.Delivery == "pull" {
+		// Hosts check their download against the hash of the bytes the
+		// bot verified, published checksum or not.
+		c, sum, err := r.verifyArtifact(src, info)
+		if err != nil {
+			return err
+		}
+		comp, info.SHA256 = c, sum
+	}
 	par := r.t.env.Parallel
 	for start := 0; start < len(hosts); start += par {
 		if err := r.stopErr(); err != nil {
 			return err
 		}
 		wave := hosts[start:min(start+par, len(hosts))]
-		if err := r.deliverWave(info, wave); err != nil {
+		var err error
+		if r.t.app.Delivery == "pull" {
+			err = r.pullWave(src, info, comp, wave)
+		} else {
+			err = r.deliverWave(src, info, wave)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *run) deliverWave(info artifact.Info, wave []Host) error {
+// verifyArtifact streams the artifact once through the inspector, for pull
+// mode: hosts only download a build the bot has checked.
+func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.Compression, string, error) {
+	build := r.rec.Build
+	rc, err := src.Open(r.ctx, r.t.app.Name, build)
+	if err != nil {
+		return "", "", errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 256<<10)
+	head, _ := br.Peek(6)
+	comp, err := artifact.Detect(head)
+	if err != nil {
+		return "", "", errs.Wrap(errs.Invalid, err, "build %s of %s is not a gzip or zstd tarball; nothing was changed", build, r.t.app.Name)
+	}
+	insp := artifact.NewInspector(info.SHA256)
+	_, copyErr := io.Copy(insp, br)
+	insp.Close()
+	rep, err := insp.Result()
+	if err != nil {
+		return "", "", errs.Wrap(errs.Invalid, err, "build %s of %s was refused: %v; nothing was changed", build, r.t.app.Name, err)
+	}
+	if copyErr != nil {
+		return "", "", errs.Wrap(errs.Unavailable, copyErr, "reading build %s of %s failed", build, r.t.app.Name)
+	}
+	return comp, rep.SHA256, nil
+}
+
+// pullWave has each host of wave download, check and unpack the artifact.
+func (r *run) pullWave(src artifact.Source, info artifact.Info, comp artifact.Compression, wave []Host) error {
+	build := r.rec.Build
+	tmp := "releases/.tmp-" + build + "-" + nonce()
+	url := src.Location(r.t.app.Name, build)
+	errsOf := make([]error, len(wave))
+	var wg sync.WaitGroup
+	for i, h := range wave {
+		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivering })
+		wg.Go(func() {
+			_, err := r.step(r.ctx, h, StepDeliver, Command{Script: pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp))})
+			if err == nil {
+				_, err = r.step(r.ctx, h, StepInstall, Command{Script: finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)})
+			}
+			errsOf[i] = err
+		})
+	}
+	wg.Wait()
+	return r.settleWave(wave, tmp, errsOf)
+}
+
+// settleWave records each host's delivery: delivered, or dropped (its
+// temporary directory removed); too many failures stop the deploy.
+func (r *run) settleWave(wave []Host, tmp string, errsOf []error) error {
+	var over bool
+	var first error
+	for i, h := range wave {
+		err := errsOf[i]
+		if err == nil {
+			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivered })
+			continue
+		}
+		r.discard(h, tmp)
+		if first == nil {
+			first = err
+		}
+		if r.drop(h, HostFailed, err) {
+			over = true
+		}
+	}
+	if err := r.stopErr(); err != nil {
+		return err
+	}
+	if over {
+		return errs.Wrap(errs.Unavailable, first, "delivery failed on %d of %d hosts, more than max_failures allows (%d); nothing was switched: %v", r.failures(), len(r.hosts), r.allowed, first)
+	}
+	return nil
+}
+
+// discard removes a partial release from a host; a host that cannot be
+// reached keeps it, and the next prune removes it.
+func (r *run) discard(h Host, tmp string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.t.env.StepTimeout.D())
+	defer cancel()
+	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: discardScript(r.t.app.Path, tmp)}); err != nil {
+		r.e.log.Warn("discard partial release", "host", h.Name, "err", err)
+	}
+}
+
+func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Host) error {
 	ctx := r.ctx
 	build := r.rec.Build
-	src, err := r.t.source().Open(ctx, r.t.app.Name, build)
+	src, err := source.Open(ctx, r.t.app.Name, build)
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
 	}
@@ -225,49 +350,38 @@ func (r *run) deliverWave(info artifact.Info, wave []Host) error {
 	case copyErr != nil && !errors.Is(copyErr, errAllGone):
 		verr = errs.Wrap(errs.Unavailable, copyErr, "reading build %s of %s failed", build, r.t.app.Name)
 	}
-	if err := r.stopErr(); err != nil && verr == nil {
-		verr = err
-	}
-	var failed []error
-	for i, h := range wave {
-		err := hostErr[i]
-		if verr != nil || err != nil {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.t.env.StepTimeout.D())
-			if _, derr := r.sessions[h.Name].Run(cctx, Command{Script: discardScript(r.t.app.Path, tmp)}); derr != nil {
-				r.e.log.Warn("discard partial release", "host", h.Name, "err", derr)
-			}
-			cancel()
-		}
-		if err != nil {
-			failed = append(failed, err)
-			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
-		}
-	}
 	if verr != nil {
+		// A bad artifact fails every host alike: nothing of it stays.
+		for _, h := range wave {
+			r.discard(h, tmp)
+		}
 		return verr
 	}
-	if len(failed) > 0 {
-		return errs.Wrap(errs.Unavailable, errors.Join(failed...), "delivery failed on %d of %d hosts (%v); nothing was switched", len(failed), len(wave), failed[0])
-	}
-	for _, h := range wave {
-		_, err := r.step(ctx, h, StepInstall, Command{Script: finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)})
-		if err != nil {
-			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
-			return errs.Wrap(errs.Unavailable, err, "installing release %s failed on %s; nothing was switched", build, h.Name)
+	// Only complete, verified streams are installed.
+	installed := make([]error, len(wave))
+	for i, h := range wave {
+		if hostErr[i] != nil {
+			installed[i] = hostErr[i]
+			continue
 		}
-		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivered })
+		_, installed[i] = r.step(ctx, h, StepInstall, Command{Script: finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)})
 	}
-	return nil
+	return r.settleWave(wave, tmp, installed)
 }
 
-// migrate lists pending migrations on the first host and runs them there
-// when the app has a migrate command, before any host switches.
+// migrate lists pending migrations on the first host and, by the env's
+// policy, refuses them (never), waits for the requester (ask) or runs them
+// there (auto, after the backup command) — before any host switches.
 func (r *run) migrate() error {
 	m := r.t.app.Migrations
 	if m.List == "" {
 		return nil
 	}
-	h := r.hosts[0]
+	live := r.live()
+	if len(live) == 0 {
+		return errs.New(errs.Unavailable, "no host is left to run migrations on")
+	}
+	h := live[0]
 	dir := r.t.app.Path + "/releases/" + r.rec.Build
 	env := r.cmdEnv(h, r.rec.Build, r.rec.Previous)
 	out, err := r.step(r.ctx, h, StepPending, Command{Script: inDir(dir, env, m.List)})
@@ -285,8 +399,21 @@ func (r *run) migrate() error {
 	if len(pending) == 0 || m.Run == "" {
 		return nil
 	}
+	switch r.t.env.Migrate {
+	case "never":
+		return errs.New(errs.Forbidden, "%s has pending migrations (%s) and its policy is migrate: never; nothing was switched", r.t.key(), strings.Join(pending, ", "))
+	case "ask":
+		if err := r.waitConfirm(pending); err != nil {
+			return err
+		}
+	}
 	if err := r.fence(r.ctx); err != nil {
 		return err
+	}
+	if b := r.t.env.Backup; b != "" {
+		if _, err := r.step(r.ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, b)}); err != nil {
+			return errs.Wrap(errs.Unavailable, err, "the backup before migrations failed on %s; nothing was migrated or switched", h.Name)
+		}
 	}
 	if _, err := r.step(r.ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run)}); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched", h.Name)
@@ -294,34 +421,186 @@ func (r *run) migrate() error {
 	return nil
 }
 
-// activateAll switches hosts in batches of BatchSize; the first failure
-// stops it. Hosts that were already current are left alone.
+// confirmation is a person's answer to a migrations prompt.
+type confirmation struct {
+	ok bool
+	by string
+}
+
+// waitConfirm pauses the deploy until Confirm answers it, the deploy is
+// cancelled, or the env's confirm_timeout passes (which aborts safely).
+func (r *run) waitConfirm(pending []string) error {
+	timeout := r.t.env.ConfirmTimeout.D()
+	ch := make(chan confirmation, 1)
+	r.mu.Lock()
+	r.confirm = ch
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.confirm = nil
+		r.mu.Unlock()
+	}()
+	r.emit(Event{Kind: EventConfirm, Migrations: pending, Deadline: r.e.now().Add(timeout),
+		Text: fmt.Sprintf("%d pending migration(s) wait for confirmation: deploy confirm %s, or deploy abort %s", len(pending), r.rec.ID, r.rec.ID)})
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case c := <-ch:
+		if !c.ok {
+			return fmt.Errorf("%w: migrations refused by %s; nothing was migrated or switched", errCancelled, c.by)
+		}
+		r.note("migrations confirmed by %s", c.by)
+		return nil
+	case <-r.ctx.Done():
+		return context.Cause(r.ctx)
+	case <-timer.C:
+		return errs.New(errs.Unavailable, "nobody confirmed the migrations within %s; the deploy was aborted and nothing was migrated or switched", timeout)
+	}
+}
+
+// Confirm answers the migrations prompt of the running deploy id: ok runs
+// them, !ok aborts the deploy. It fails when that deploy is not waiting.
+func (e *Engine) Confirm(id, by string, ok bool) error {
+	e.mu.Lock()
+	var r *run
+	for _, x := range e.running {
+		if x.rec.ID == id {
+			r = x
+		}
+	}
+	e.mu.Unlock()
+	if r == nil {
+		return errs.New(errs.NotFound, "no running deploy %s", id)
+	}
+	r.mu.Lock()
+	ch := r.confirm
+	r.mu.Unlock()
+	if ch == nil {
+		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
+	}
+	select {
+	case ch <- confirmation{ok: ok, by: by}:
+		return nil
+	default:
+		return errs.New(errs.Conflict, "deploy %s was already answered", id)
+	}
+}
+
+// Requester returns who started the running deploy id.
+func (e *Engine) Requester(id string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.running {
+		if r.rec.ID == id {
+			return r.rec.Requester, true
+		}
+	}
+	return "", false
+}
+
+// activateAll switches hosts in batches: the canary batch first (when the
+// env has one), then batch_size at a time, each batch only after the hosts
+// switched so far still pass their health check. A failed host is switched
+// back on its own while failures stay within max_failures; beyond that, or
+// when the canary fails, the deploy stops and every switched host goes back.
 func (r *run) activateAll() error {
 	var todo []Host
-	for _, h := range r.hosts {
+	for _, h := range r.live() {
 		if r.states[h.Name].Current != r.rec.Build {
 			todo = append(todo, h)
 		}
 	}
-	size := r.t.env.BatchSize
-	for start := 0; start < len(todo); start += size {
+	var batches [][]Host
+	rest := todo
+	if c := r.t.env.Canary; c > 0 && len(rest) > c {
+		batches, rest = append(batches, rest[:c]), rest[c:]
+	}
+	for size := r.t.env.BatchSize; len(rest) > 0; rest = rest[min(size, len(rest)):] {
+		batches = append(batches, rest[:min(size, len(rest))])
+	}
+	var switched []Host
+	for i, batch := range batches {
 		if err := r.fence(r.ctx); err != nil {
 			return err
 		}
-		batch := todo[start:min(start+size, len(todo))]
-		errsCh := make([]error, len(batch))
+		if i > 0 {
+			if err := r.healthGate(switched); err != nil {
+				return err
+			}
+		}
+		canary := i == 0 && r.t.env.Canary > 0 && len(batches) > 1
+		failed := make([]error, len(batch))
 		var wg sync.WaitGroup
-		for i, h := range batch {
-			wg.Go(func() { errsCh[i] = r.activate(h, r.rec.Build, r.states[h.Name].Current) })
+		for j, h := range batch {
+			wg.Go(func() { failed[j] = r.activate(h, r.rec.Build, r.states[h.Name].Current) })
 		}
 		wg.Wait()
-		if err := errors.Join(errsCh...); err != nil {
-			return err
+		for j, h := range batch {
+			err := failed[j]
+			if err == nil {
+				switched = append(switched, h)
+				continue
+			}
+			if canary {
+				return errs.Wrap(errs.Unavailable, err, "the canary %s failed: %v", h.Name, err)
+			}
+			if r.failures()+1 > r.allowed {
+				r.mu.Lock()
+				r.out[h.Name] = true
+				r.mu.Unlock()
+				return err
+			}
+			r.revertOne(h, err)
+		}
+		if canary {
+			r.note("canary %s healthy on %s; continuing with the other hosts", hostNames(batch), r.rec.Build)
 		}
 	}
 	// A cancel that arrived during the last batch still counts: the
 	// deploy is not done until it is reported done.
 	return r.stopErr()
+}
+
+// healthGate checks again the hosts switched so far before the next batch.
+func (r *run) healthGate(hosts []Host) error {
+	ctx := context.WithoutCancel(r.ctx)
+	for _, h := range hosts {
+		if r.out[h.Name] {
+			continue
+		}
+		if err := r.e.checkHealth(ctx, r, h, r.rec.Build); err != nil {
+			return errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
+		}
+	}
+	return nil
+}
+
+// revertOne switches a single failed host back, within max_failures.
+func (r *run) revertOne(h Host, cause error) {
+	ctx := context.WithoutCancel(r.ctx)
+	st := r.states[h.Name]
+	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.rec.Build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
+		r.e.log.Warn("mark release bad", "host", h.Name, "err", err)
+	}
+	state := HostReverted
+	if st.Current == "" {
+		cause = fmt.Errorf("%w; no earlier release to switch back to", cause)
+		state = HostFailed
+	} else if err := r.switchBack(ctx, h, st); err != nil {
+		cause = fmt.Errorf("%w; switch back: %w", cause, err)
+		state = HostFailed
+	} else {
+		r.setHost(h.Name, func(hr *HostResult) { hr.Current = st.Current })
+	}
+	r.drop(h, state, cause)
+}
+
+func hostNames(hs []Host) string {
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // activate switches one host to build, restarts it and checks its health.
@@ -347,16 +626,44 @@ func (r *run) activate(h Host, build, previous string) error {
 }
 
 func (r *run) restartAndCheck(ctx context.Context, h Host, build, previous string) error {
-	if r.t.app.Restart != "" {
-		if _, err := r.step(ctx, h, StepRestart, Command{Script: inDir(r.t.app.Path, r.cmdEnv(h, build, previous), r.t.app.Restart)}); err != nil {
+	env := r.cmdEnv(h, build, previous)
+	if r.t.pool != nil {
+		if err := r.call(ctx, h, StepDrain, func() error { return r.t.pool.Drain(ctx, h) }); err != nil {
 			return err
 		}
 	}
-	r.emit(Event{Kind: EventStep, Host: h.Name, Step: StepHealth})
-	err := r.e.checkHealth(ctx, r, h, build)
-	ev := Event{Kind: EventStep, Host: h.Name, Step: StepHealth, Done: true}
+	if hook := r.t.env.Hooks.BeforeRestart; hook != "" {
+		if _, err := r.step(ctx, h, StepHook, Command{Script: inDir(r.t.app.Path, env, hook)}); err != nil {
+			return err
+		}
+	}
+	if r.t.app.Restart != "" {
+		if _, err := r.step(ctx, h, StepRestart, Command{Script: inDir(r.t.app.Path, env, r.t.app.Restart)}); err != nil {
+			return err
+		}
+	}
+	if err := r.call(ctx, h, StepHealth, func() error { return r.e.checkHealth(ctx, r, h, build) }); err != nil {
+		return err
+	}
+	if hook := r.t.env.Hooks.AfterRestart; hook != "" {
+		if _, err := r.step(ctx, h, StepHook, Command{Script: inDir(r.t.app.Path, env, hook)}); err != nil {
+			return err
+		}
+	}
+	if r.t.pool != nil {
+		return r.call(ctx, h, StepReady, func() error { return r.t.pool.Ready(ctx, h) })
+	}
+	return nil
+}
+
+// call runs a step that is not a host script (a health probe, a load
+// balancer command), emitting its start and end like step does.
+func (r *run) call(ctx context.Context, h Host, step Step, f func() error) error {
+	r.emit(Event{Kind: EventStep, Host: h.Name, Step: step})
+	err := f()
+	ev := Event{Kind: EventStep, Host: h.Name, Step: step, Done: true}
 	if err != nil {
-		err = fmt.Errorf("health on %s: %w", h.Name, err)
+		err = fmt.Errorf("%s on %s: %w", step, h.Name, err)
 		ev.Err = err.Error()
 	}
 	r.emit(ev)
@@ -371,6 +678,9 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	r.note("switching back: %v", errs.Message(cause))
 	var reverted, stuck []string
 	for _, h := range r.hosts {
+		if r.sessions[h.Name] == nil {
+			continue // never reached
+		}
 		r.mu.Lock()
 		hr := *r.rec.Host(h.Name)
 		r.mu.Unlock()
@@ -426,7 +736,7 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 // pruneAll removes old releases on every host; failures are reported, not fatal.
 func (r *run) pruneAll() {
 	ctx := context.WithoutCancel(r.ctx)
-	for _, h := range r.hosts {
+	for _, h := range r.live() {
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
 			r.note("pruning old releases on %s failed: %v", h.Name, err)

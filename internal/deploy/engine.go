@@ -29,6 +29,8 @@ type LockStore interface {
 type Engine struct {
 	cfg        *config.Config
 	transports map[string]Transport
+	transport  func(app *config.App, env *config.Env) (Transport, error)
+	pools      func(app *config.App, env *config.Env) (Pool, error)
 	store      Store
 	leases     Leaser
 	locks      LockStore
@@ -47,11 +49,17 @@ type Engine struct {
 // the rest have defaults.
 type Options struct {
 	Config *config.Config
-	// Transports by name ("local", "ssh"); an env names the one it uses.
+	// Transports by name ("local"); an env names the one it uses.
 	Transports map[string]Transport
-	Store      Store
-	Leases     Leaser
-	Locks      LockStore
+	// Transport, when set, gives the transport of an env whose transport
+	// is not in Transports (SSH, configured per env).
+	Transport func(app *config.App, env *config.Env) (Transport, error)
+	// Pools, when set, gives the load balancer pool of an env (nil for
+	// none).
+	Pools  func(app *config.App, env *config.Env) (Pool, error)
+	Store  Store
+	Leases Leaser
+	Locks  LockStore
 	// HTTP is used for HTTP health checks; default: a client with a 5 s timeout.
 	HTTP *http.Client
 	Now  func() time.Time
@@ -67,6 +75,8 @@ func NewEngine(opt Options) *Engine {
 	e := &Engine{
 		cfg:        opt.Config,
 		transports: opt.Transports,
+		transport:  opt.Transport,
+		pools:      opt.Pools,
 		store:      opt.Store,
 		leases:     opt.Leases,
 		locks:      opt.Locks,
@@ -128,9 +138,10 @@ func containsDotDot(s string) bool {
 
 // target is an app+env resolved against the config.
 type target struct {
-	app *config.App
-	env *config.Env
-	tr  Transport
+	app  *config.App
+	env  *config.Env
+	tr   Transport
+	pool Pool // nil: no load balancer to drain
 }
 
 func (e *Engine) resolve(appName, envName string) (target, error) {
@@ -145,11 +156,27 @@ func (e *Engine) resolve(appName, envName string) (target, error) {
 	if !ok {
 		return target{}, errs.New(errs.Invalid, "unknown env %q for %s", envName, appName)
 	}
-	tr, ok := e.transports[env.Transport]
-	if !ok {
+	t := target{app: app, env: env}
+	if tr, ok := e.transports[env.Transport]; ok {
+		t.tr = tr
+	} else if e.transport != nil {
+		tr, err := e.transport(app, env)
+		if err != nil {
+			return target{}, errs.Wrap(errs.Unavailable, err, "transport %s of %s/%s: %v", env.Transport, appName, envName, err)
+		}
+		t.tr = tr
+	}
+	if t.tr == nil {
 		return target{}, errs.New(errs.Unavailable, "transport %q of %s/%s is not available in this process", env.Transport, appName, envName)
 	}
-	return target{app: app, env: env, tr: tr}, nil
+	if e.pools != nil {
+		pool, err := e.pools(app, env)
+		if err != nil {
+			return target{}, errs.Wrap(errs.Unavailable, err, "load balancer pool of %s/%s: %v", appName, envName, err)
+		}
+		t.pool = pool
+	}
+	return t, nil
 }
 
 func (t target) key() string { return t.app.Name + "/" + t.env.Name }

@@ -15,6 +15,10 @@ const (
 	StepActivate Step = "activate"
 	StepRestart  Step = "restart"
 	StepHealth   Step = "health"
+	StepBackup   Step = "backup"
+	StepDrain    Step = "drain" // out of the load balancer pool
+	StepHook     Step = "hook"
+	StepReady    Step = "ready" // back in the pool
 	StepRevert   Step = "revert"
 	StepPrune    Step = "prune"
 )
@@ -35,6 +39,9 @@ const (
 	// EventNote: something people should know that is not a step
 	// (a skipped download, a revert starting); Text is set.
 	EventNote EventKind = "note"
+	// EventConfirm: the deploy waits for the requester to confirm its
+	// pending migrations (Migrations) until Deadline.
+	EventConfirm EventKind = "confirm"
 	// EventFinished: the deploy ended; Record holds the final record.
 	EventFinished EventKind = "finished"
 )
@@ -59,6 +66,8 @@ type Event struct {
 	Record *Record
 	// Plan is set on EventPlan.
 	Plan *Plan
+	// Deadline is when an EventConfirm wait times out.
+	Deadline time.Time
 }
 
 // Sink receives progress events. It is called from the engine's goroutines,

@@ -114,3 +114,13 @@ type LeaseHeldError struct {
 
 func (e *LeaseHeldError) Error() string { return "lease " + e.Key + " held by " + e.Holder }
 func (e *LeaseHeldError) Unwrap() error { return ErrLeaseHeld }
+
+// Pool is the load balancer pool of an env's hosts: a host is drained
+// before its restart and made ready after its health check passed.
+type Pool interface {
+	// Drain stops new traffic to host and waits (bounded) for its open
+	// sessions to end.
+	Drain(ctx context.Context, host Host) error
+	// Ready sends traffic to host again.
+	Ready(ctx context.Context, host Host) error
+}

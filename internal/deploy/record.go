@@ -26,6 +26,9 @@ const (
 	OutcomeSucceeded Outcome = "succeeded"
 	// OutcomeFailed: something failed before any host switched; nothing changed.
 	OutcomeFailed Outcome = "failed"
+	// OutcomePartial: the deploy finished, but some hosts failed within
+	// max_failures; they run their previous release (see Hosts).
+	OutcomePartial Outcome = "partial"
 	// OutcomeReverted: some host failed after switching; every switched host
 	// was switched back to its previous release.
 	OutcomeReverted Outcome = "reverted"

@@ -26,6 +26,13 @@ type run struct {
 	hosts    []Host
 	sessions map[string]Session
 	states   map[string]hostState // as inspected before the deploy
+	// out holds hosts that left the deploy (unreachable, failed); guarded
+	// by mu once the deploy runs. allowed is max_failures for this env.
+	out     map[string]bool
+	outErr  []hostErr
+	allowed int
+	// confirm receives the requester's answer when migrations wait for it.
+	confirm chan confirmation
 
 	mu     sync.Mutex // guards rec
 	rec    *Record
@@ -118,20 +125,23 @@ func (r *run) step(ctx context.Context, h Host, step Step, cmd Command) ([]byte,
 	return out, err
 }
 
-// open connects to every host and reads its state. Any unreachable host
-// refuses the deploy before anything changed.
+// open connects to every host and reads its state. Hosts that cannot be
+// reached are out of the deploy; more of them than max_failures allows
+// (or all of them) refuse the deploy before anything changed.
 func (r *run) open(ctx context.Context) error {
 	r.sessions = map[string]Session{}
 	r.states = map[string]hostState{}
+	r.out = map[string]bool{}
+	r.allowed = r.t.env.MaxFailures.Allowed(len(r.hosts))
 	var mu sync.Mutex
-	var failed []error
+	failed := map[string]error{}
 	var wg sync.WaitGroup
 	for _, h := range r.hosts {
 		wg.Go(func() {
 			s, err := r.t.tr.Open(ctx, h)
 			if err != nil {
 				mu.Lock()
-				failed = append(failed, fmt.Errorf("%s: %w", h.Name, err))
+				failed[h.Name] = err
 				mu.Unlock()
 				return
 			}
@@ -140,18 +150,66 @@ func (r *run) open(ctx context.Context) error {
 			defer mu.Unlock()
 			r.sessions[h.Name] = s
 			if err != nil {
-				failed = append(failed, fmt.Errorf("%s: inspect: %w", h.Name, err))
+				failed[h.Name] = fmt.Errorf("inspect: %w", err)
 				return
 			}
 			r.states[h.Name] = parseInspect(out)
 		})
 	}
 	wg.Wait()
-	if len(failed) > 0 {
+	if len(failed) == 0 {
+		return nil
+	}
+	var list []error
+	for _, h := range r.hosts {
+		if err, ok := failed[h.Name]; ok {
+			list = append(list, fmt.Errorf("%s: %w", h.Name, err))
+		}
+	}
+	if len(failed) > r.allowed || len(failed) == len(r.hosts) {
 		r.closeSessions()
-		return errs.Wrap(errs.Unavailable, errors.Join(failed...), "cannot reach every host of %s; nothing was changed (%s)", r.t.key(), failed[0])
+		return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot reach %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v",
+			len(failed), len(r.hosts), r.t.key(), r.allowed, list[0])
+	}
+	for _, h := range r.hosts {
+		if err, ok := failed[h.Name]; ok {
+			r.out[h.Name] = true
+			r.outErr = append(r.outErr, hostErr{h.Name, HostUnreachable, err})
+		}
 	}
 	return nil
+}
+
+// hostErr is a host that dropped out of the deploy before it started.
+type hostErr struct {
+	host  string
+	state HostState
+	err   error
+}
+
+// live returns the hosts still in the deploy, in config order.
+func (r *run) live() []Host {
+	var out []Host
+	for _, h := range r.hosts {
+		if !r.out[h.Name] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// drop takes a failed host out of the deploy and reports whether the
+// failures now exceed max_failures.
+func (r *run) drop(h Host, state HostState, err error) bool {
+	r.mu.Lock()
+	r.out[h.Name] = true
+	n := len(r.out)
+	r.mu.Unlock()
+	r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = state, joinErr(hr.Error, err.Error()) })
+	if n <= r.allowed {
+		r.note("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %v", h.Name, n, len(r.hosts), r.allowed, err)
+	}
+	return n > r.allowed
 }
 
 func (r *run) closeSessions() {

@@ -104,9 +104,38 @@ tar -x %[3]s --no-same-owner -f - -C %[2]s
 `, shell.Quote(dir), shell.Quote(tmp), flag)
 }
 
+// pullScript has a host download the artifact from url (curl, or wget),
+// check it against sum when there is one, and unpack it into tmp.
+func pullScript(dir, tmp, url, sum, compression string) string {
+	flag := "-z"
+	if compression == "zstd" {
+		flag = "--zstd"
+	}
+	dl := tmp + ".download"
+	return fmt.Sprintf(`set -e
+mkdir -p %[1]s
+cd %[1]s
+mkdir -p releases shared
+rm -rf %[2]s %[3]s
+mkdir %[2]s
+if command -v curl >/dev/null 2>&1; then
+	curl -fsSL --retry 2 -o %[3]s %[4]s
+elif command -v wget >/dev/null 2>&1; then
+	wget -q -O %[3]s %[4]s
+else
+	echo "neither curl nor wget is installed on this host" >&2; exit 127
+fi
+if [ -n %[5]s ]; then
+	printf '%%s  %%s\n' %[5]s %[3]s | sha256sum -c --status - || { echo "checksum mismatch: the download is not the build the bot verified" >&2; rm -f %[3]s; exit 1; }
+fi
+tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
+rm -f %[3]s
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag)
+}
+
 // discardScript removes a temporary release after a failed delivery.
 func discardScript(dir, tmp string) string {
-	return fmt.Sprintf("cd %s && rm -rf %s\n", shell.Quote(dir), shell.Quote(tmp))
+	return fmt.Sprintf("cd %s && rm -rf %s %s\n", shell.Quote(dir), shell.Quote(tmp), shell.Quote(tmp+".download"))
 }
 
 // finalizeScript links the shared paths into the unpacked release and

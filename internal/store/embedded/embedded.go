@@ -115,7 +115,7 @@ func initSchema(db *bolt.DB) error {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
 		}
-		for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry} {
+		for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

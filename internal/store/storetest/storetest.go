@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -38,6 +39,21 @@ type Store interface {
 
 	// SetOnce sets key for ttl and reports whether it was newly set.
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+
+	// PutGrant stores a runtime grant, replacing one of the same user,
+	// role, app and env.
+	PutGrant(ctx context.Context, g acl.Grant) error
+	// DeleteGrant removes and returns a grant; an error wrapping
+	// deploy.ErrNotFound if there is none in force.
+	DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error)
+	// Grants returns the grants in force, sorted by user, role, app, env.
+	Grants(ctx context.Context) ([]acl.Grant, error)
+
+	// CheckIn marks user present until until; CheckOut ends it.
+	CheckIn(ctx context.Context, user string, until time.Time) error
+	CheckOut(ctx context.Context, user string) error
+	// Present returns the users checked in now, with the end of each check-in.
+	Present(ctx context.Context) (map[string]time.Time, error)
 }
 
 // Factory returns a new, empty store whose clock is now. It registers the
@@ -84,6 +100,8 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, fresh) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, fresh) })
 	t.Run("SetOnce", func(t *testing.T) { testSetOnce(t, fresh) })
+	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
+	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
 }
 

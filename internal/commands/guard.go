@@ -1,0 +1,310 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// DefaultCheckIn is how long /here lasts without "for DURATION".
+const DefaultCheckIn = 4 * time.Hour
+
+// PresenceSource tells whether a user is active on a chat platform (Slack
+// presence). An error means "unknown", which counts as not present.
+type PresenceSource interface {
+	Active(ctx context.Context, user string) (bool, error)
+}
+
+// grants returns the runtime grants in force. A store that cannot answer
+// fails the command: permissions are never decided on partial data.
+func (c *call) grants(ctx context.Context) ([]acl.Grant, bool) {
+	g, err := c.s.store.Grants(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return nil, false
+	}
+	return g, true
+}
+
+// check decides a permission with the runtime grants and refuses the
+// command when it is missing.
+func (c *call) check(ctx context.Context, action acl.Action, app, env string) (acl.Decision, bool) {
+	grants, ok := c.grants(ctx)
+	if !ok {
+		return acl.Decision{}, false
+	}
+	d := c.s.policy.Check(c.req.User, action, app, env, grants, c.s.now())
+	if !d.Allowed {
+		c.refuse(errs.New(errs.Forbidden, "%s", d.Reason))
+	}
+	return d, d.Allowed
+}
+
+// window decides whether app/env is open for deploys now: its weekly
+// window, freezes, and an admin's presence when required. It returns
+// whether it is open and, when closed, why, in full sentences.
+func (c *call) window(ctx context.Context, app, env string) (bool, string) {
+	now := c.s.now()
+	var reasons []string
+	if sched, ok := c.s.schedules[app+"/"+env]; ok {
+		v := sched.At(now)
+		if !v.Open {
+			r := v.Reason
+			if !v.NextOpen.IsZero() {
+				r += "; the next window opens " + v.NextOpen.In(sched.Loc).Format("Mon 2006-01-02 15:04 MST")
+			}
+			reasons = append(reasons, r)
+		}
+	}
+	if c.s.requireAdmin[app+"/"+env] {
+		present, notes := c.presentAdmins(ctx)
+		if len(present) == 0 {
+			r := "no admin is around (an admin checks in with /here)"
+			if len(notes) > 0 {
+				r += "; " + strings.Join(notes, "; ")
+			}
+			reasons = append(reasons, r)
+		}
+	}
+	if len(reasons) == 0 {
+		return true, ""
+	}
+	msg := fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; "))
+	if admins := c.s.policy.Admins(); len(admins) > 0 {
+		msg += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
+	}
+	return false, msg
+}
+
+// presentAdmins lists admins who are around now, and notes about presence
+// that could not be read.
+func (c *call) presentAdmins(ctx context.Context) ([]string, []string) {
+	var present, notes []string
+	checkedIn, err := c.s.store.Present(ctx)
+	if err != nil {
+		notes = append(notes, "check-ins unreadable: state store unreachable")
+	}
+	for _, a := range c.admins(ctx) {
+		if _, ok := checkedIn[a]; ok {
+			present = append(present, a)
+			continue
+		}
+		if c.s.presence == nil {
+			continue
+		}
+		active, err := c.s.presence.Active(ctx, a)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("presence of %s unknown (%v), counted as away", a, err))
+			continue
+		}
+		if active {
+			present = append(present, a)
+		}
+	}
+	return present, notes
+}
+
+// admins lists the users who are admins everywhere, by config or grant.
+func (c *call) admins(ctx context.Context) []string {
+	set := map[string]bool{}
+	for _, a := range c.s.policy.Admins() {
+		set[a] = true
+	}
+	if grants, err := c.s.store.Grants(ctx); err == nil {
+		for _, g := range grants {
+			if c.s.policy.IsAdmin(g.User, grants, c.s.now()) {
+				set[g.User] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resolveUser turns the user named in a grant or revoke into a Switchman
+// user: a name from the config, or a chat id mapped to one.
+func (c *call) resolveUser(cmd Command) (string, error) {
+	name := cmd.User
+	if cmd.UserIsID {
+		if u, ok := c.s.cfg.UserBySlack(name); ok {
+			return u, nil
+		}
+		if u, ok := c.s.cfg.UserByDiscord(name); ok {
+			return u, nil
+		}
+		return "", errs.New(errs.Invalid, "chat user %s is not mapped to a Switchman user; add their id under users in the config", name)
+	}
+	if !c.s.policy.KnownUser(name) {
+		return "", errs.New(errs.Invalid, "unknown user %q; users are named in the config", name)
+	}
+	return name, nil
+}
+
+func (c *call) grant(ctx context.Context, cmd Command) {
+	d, ok := c.check(ctx, acl.Admin, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	user, err := c.resolveUser(cmd)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	if !c.s.policy.RoleExists(cmd.Role) {
+		c.refuse(errs.New(errs.Invalid, "unknown role %q; roles are %s", cmd.Role, strings.Join(c.s.policy.Roles(), ", ")))
+		return
+	}
+	g := acl.Grant{User: user, Role: cmd.Role, App: cmd.App, Env: cmd.Env, GrantedBy: c.req.User, Created: c.s.now()}
+	if cmd.For > 0 {
+		g.Expires = g.Created.Add(cmd.For)
+	}
+	if err := c.s.store.PutGrant(ctx, g); err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	c.allow(d.Via)
+	c.entry.Reason = fmt.Sprintf("granted %s role %s on %s", user, g.Role, grantScope(g))
+	until := "until revoked"
+	if !g.Expires.IsZero() {
+		until = "until " + c.s.stamp(g.Expires)
+	}
+	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
+		Title: fmt.Sprintf("%s granted %s the role %s on %s, %s", c.req.User, user, g.Role, grantScope(g), until)})
+}
+
+func (c *call) revoke(ctx context.Context, cmd Command) {
+	d, ok := c.check(ctx, acl.Admin, cmd.App, cmd.Env)
+	if !ok {
+		return
+	}
+	user, err := c.resolveUser(cmd)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	g, err := c.s.store.DeleteGrant(ctx, user, cmd.Role, cmd.App, cmd.Env)
+	if err != nil {
+		if errors.Is(err, deploy.ErrNotFound) {
+			c.refuse(errs.New(errs.NotFound, "%s has no runtime grant of role %s on %s (roles from the config are changed in the config)",
+				user, cmd.Role, grantScope(acl.Grant{App: cmd.App, Env: cmd.Env})))
+			return
+		}
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	c.allow(d.Via)
+	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
+		Title: fmt.Sprintf("%s revoked the role %s on %s from %s (granted by %s)", c.req.User, g.Role, grantScope(g), user, g.GrantedBy)})
+}
+
+func grantScope(g acl.Grant) string {
+	switch {
+	case g.App == "":
+		return "every app"
+	case g.Env == "":
+		return g.App
+	}
+	return g.App + "/" + g.Env
+}
+
+func (c *call) here(ctx context.Context, cmd Command) {
+	grants, ok := c.grants(ctx)
+	if !ok {
+		return
+	}
+	if !c.s.policy.IsAdmin(c.req.User, grants, c.s.now()) {
+		c.refuse(errs.New(errs.Forbidden, "only admins check in: deploy windows that require an admin count admins only"))
+		return
+	}
+	d := cmd.For
+	if d == 0 {
+		d = DefaultCheckIn
+	}
+	until := c.s.now().Add(d)
+	if err := c.s.store.CheckIn(ctx, c.req.User, until); err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	c.allow("")
+	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
+		Title: fmt.Sprintf("%s is around until %s; deploys that need an admin present may run", c.req.User, c.s.stamp(until))})
+}
+
+func (c *call) away(ctx context.Context) {
+	if err := c.s.store.CheckOut(ctx, c.req.User); err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	c.allow("")
+	c.out.Reply(chat.Message{Level: chat.Info, Public: true, Title: c.req.User + " is away"})
+}
+
+func (c *call) adminsCmd(ctx context.Context) {
+	c.allow("")
+	checkedIn, err := c.s.store.Present(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	m := chat.Message{Level: chat.Info, Title: "Admins"}
+	for _, a := range c.admins(ctx) {
+		line := a + ": "
+		if until, ok := checkedIn[a]; ok {
+			line += "here until " + c.s.stamp(until) + " (checked in)"
+		} else if c.s.presence != nil {
+			active, err := c.s.presence.Active(ctx, a)
+			switch {
+			case err != nil:
+				line += fmt.Sprintf("unknown (%v), counted as away", err)
+			case active:
+				line += "active on Slack"
+			default:
+				line += "away"
+			}
+		} else {
+			line += "away"
+		}
+		m.Lines = append(m.Lines, line)
+	}
+	if len(m.Lines) == 0 {
+		m.Lines = []string{"no admins are configured"}
+	}
+	c.out.Reply(m)
+}
+
+func (c *call) auditCmd(ctx context.Context, cmd Command) {
+	if _, ok := c.check(ctx, acl.Admin, cmd.App, ""); !ok {
+		return
+	}
+	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Limit: cmd.N})
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	c.allow("")
+	m := chat.Message{Level: chat.Info, Title: "Audit log"}
+	for _, e := range entries {
+		line := fmt.Sprintf("%s  %s  %s  %q", c.s.stamp(e.Time), orNone(e.User), e.Decision, e.Command)
+		if e.Reason != "" {
+			line += "  — " + e.Reason
+		}
+		m.Lines = append(m.Lines, line)
+	}
+	if len(m.Lines) == 0 {
+		m.Lines = []string{"no entries"}
+	}
+	c.out.Reply(m)
+}

@@ -1,0 +1,286 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+const guardYAML = `users:
+  ana: {slack: UANA}
+  bob: {}
+  carl: {}
+admins: [ana]
+deployers: [bob]
+apps:
+  web:
+    default_env: prod
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: '%s'
+    environments:
+      prod:
+        hosts: [localhost]
+        window:
+          timezone: Europe/Warsaw
+          weekly: ["Mon-Thu 09:00-16:00"]
+          freezes: [{from: 2026-12-20, to: 2027-01-03, message: year-end freeze}]
+          require_admin_present: true
+  api:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/api
+    restart: 'true'
+    environments:
+      staging:
+        hosts: [localhost]
+`
+
+// clock is a settable clock, safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// presence is a PresenceSource answering from a map, or failing.
+type presence struct {
+	mu     sync.Mutex
+	active map[string]bool
+	err    error
+}
+
+func (p *presence) Active(_ context.Context, user string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.active[user], p.err
+}
+
+func (p *presence) set(active map[string]bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active, p.err = active, err
+}
+
+type guardFixture struct {
+	*serviceFixture
+	clock    *clock
+	presence *presence
+}
+
+func newGuardFixture(t *testing.T, restart string) *guardFixture {
+	t.Helper()
+	if restart == "" {
+		restart = "true"
+	}
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), fmt.Appendf(nil, guardYAML, restart), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)} // a Monday
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st, Now: clk.Now})
+	t.Cleanup(eng.Wait)
+	policy, err := acl.New(cfg.AccessRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres := &presence{}
+	f := &guardFixture{serviceFixture: &serviceFixture{t: t, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}, clock: clk, presence: pres}
+	f.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Presence: pres, Now: clk.Now})
+	arts := filepath.Join(dir, "artifacts")
+	os.MkdirAll(arts, 0o755)
+	for _, app := range []string{"web", "api"} {
+		for _, b := range []string{"1", "2", "3"} {
+			os.WriteFile(filepath.Join(arts, app+"-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644)
+		}
+	}
+	return f
+}
+
+func TestDeployWindowsPresenceAndOverrides(t *testing.T) {
+	f := newGuardFixture(t, "")
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	at := func(day, hour, minute int) { f.clock.Set(time.Date(2026, 11, day, hour, minute, 0, 0, warsaw)) }
+	steps := []struct {
+		name       string
+		setup      func()
+		user, text string
+		failed     bool
+		reply      []string
+	}{
+		{"no admin around", nil, "bob", "deploy web 1", true, []string{"no admin is around", "admins who can force it (--force \"reason\"): ana"}},
+		{"carl may not check in", nil, "carl", "here", true, []string{"only admins check in"}},
+		{"ana checks in", nil, "ana", "here for 2h", false, []string{"ana is around until 2026-11-23 12:00:00 CET"}},
+		{"admins lists her", nil, "carl", "admins", false, []string{"ana: here until 2026-11-23 12:00:00 CET (checked in)"}},
+		{"in the window with an admin", nil, "bob", "deploy web 1", false, []string{"Deploying web 1 to prod"}},
+		{"check-in expired", func() { at(23, 12, 30) }, "bob", "deploy web 2", true, []string{"no admin is around"}},
+		{"active on Slack counts", func() { f.presence.set(map[string]bool{"ana": true}, nil) }, "bob", "deploy web 2", false, []string{"Deploying web 2"}},
+		{"presence error counts as away", func() { f.presence.set(nil, errors.New("slack: rate limited")) }, "bob", "deploy web 1", true, []string{"presence of ana unknown (slack: rate limited), counted as away"}},
+		{"closing minute", func() { f.presence.set(map[string]bool{"ana": true}, nil); at(23, 16, 0) }, "bob", "deploy web 1", true, []string{
+			"outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw)", "the next window opens Tue 2026-11-24 09:00 CET"}},
+		{"force without override", nil, "bob", `deploy web 1 --force "hotfix"`, true, []string{"bob may not override web/prod"}},
+		{"admin forces", nil, "ana", `deploy web 1 --force "INC-42"`, false, []string{"ana forced this deploy outside its window: \"INC-42\""}},
+		{"rollback outside the window", nil, "bob", "rollback web", false, []string{"Rolling back web/prod", "rolling back although deploys to web/prod are closed now"}},
+		{"freeze", func() {
+			f.svc.Handle(context.Background(), commands.Request{User: "ana", Text: "unlock deploys web prod"}, newRecorder())
+			f.clock.Set(time.Date(2026, 12, 21, 10, 0, 0, 0, warsaw))
+		}, "bob", "deploy web 3", true, []string{"year-end freeze"}},
+		{"env without a window", nil, "bob", "deploy api 1", false, []string{"Deploying api 1 to staging"}},
+		{"away", func() { f.presence.set(nil, nil); at(24, 10, 0) }, "ana", "here", false, nil},
+		{"away ends it", nil, "ana", "away", false, []string{"ana is away"}},
+		{"nobody around again", nil, "bob", "deploy web 3", true, []string{"no admin is around"}},
+	}
+	for _, s := range steps {
+		if s.setup != nil {
+			s.setup()
+		}
+		res, out, rec := f.do(s.user, s.text)
+		if res.Failed != s.failed {
+			t.Errorf("%s: %q got failed=%v, want %v; reply %q", s.name, s.text, res.Failed, s.failed, out.last())
+		}
+		for _, w := range s.reply {
+			if !strings.Contains(out.last(), w) {
+				t.Errorf("%s: reply %q lacks %q", s.name, out.last(), w)
+			}
+		}
+		if s.name == "admin forces" {
+			if rec == nil || rec.Forced != "INC-42" {
+				t.Errorf("forced deploy record: got %+v, want Forced INC-42", rec)
+			}
+			if len(out.replies) == 0 || !out.replies[0].Public {
+				t.Error("an override is not announced publicly")
+			}
+		}
+	}
+	entries, _ := f.store.Audit(context.Background(), audit.Query{})
+	var forced bool
+	for _, e := range entries {
+		if e.User == "ana" && strings.Contains(e.Reason, "forced this deploy") && e.Decision == audit.Allowed {
+			forced = true
+		}
+	}
+	if !forced {
+		t.Error("the override is not in the audit log")
+	}
+}
+
+func TestRuntimeGrants(t *testing.T) {
+	f := newGuardFixture(t, "")
+	steps := []struct {
+		name       string
+		setup      func()
+		user, text string
+		failed     bool
+		reply      string
+	}{
+		{"carl has nothing", nil, "carl", "deploy api 1", true, "carl may not deploy api/staging"},
+		{"bob may not grant", nil, "bob", "grant @carl deployer api", true, "bob may not admin api"},
+		{"unknown role", nil, "ana", "grant @carl wizard api", true, `unknown role "wizard"; roles are admin, deployer`},
+		{"unknown user", nil, "ana", "grant @zed deployer api", true, `unknown user "zed"`},
+		{"unmapped chat id", nil, "ana", "grant <@U999> deployer api", true, "chat user U999 is not mapped"},
+		{"ana grants for an hour", nil, "ana", "grant @carl deployer api staging for 1h", false, "ana granted carl the role deployer on api/staging, until 2026-11-23 11:00:00 CET"},
+		{"whoami shows it", nil, "carl", "whoami", false, "role deployer: deploy, rollback, cancel, lock, unlock, confirm, train on api/staging (granted by ana until"},
+		{"carl deploys", nil, "carl", "deploy api 1", false, "Deploying api 1 to staging"},
+		{"only there", nil, "carl", "deploy web 1", true, "carl may not deploy web/prod"},
+		{"grant expired", func() { f.clock.Set(f.clock.Now().Add(2 * time.Hour)) }, "carl", "deploy api 2", true, "carl may not deploy"},
+		{"grant by slack id", nil, "ana", "grant <@UANA> deployer api", false, "ana granted ana the role deployer on api"},
+		{"grant again", nil, "ana", "grant @carl deployer api", false, "until revoked"},
+		{"revoke", nil, "ana", "revoke @carl deployer api", false, "ana revoked the role deployer on api from carl"},
+		{"revoked", nil, "carl", "deploy api 2", true, "carl may not deploy"},
+		{"revoke nothing", nil, "ana", "revoke @carl deployer api", true, "carl has no runtime grant of role deployer on api"},
+		{"audit is for admins", nil, "bob", "audit", true, "bob may not admin everything"},
+		{"audit", nil, "ana", "audit api 3", false, `ana  allowed  "revoke @carl deployer api"`},
+	}
+	for _, s := range steps {
+		if s.setup != nil {
+			s.setup()
+		}
+		res, out, _ := f.do(s.user, s.text)
+		if res.Failed != s.failed {
+			t.Errorf("%s: %q got failed=%v, want %v; reply %q", s.name, s.text, res.Failed, s.failed, out.last())
+		}
+		if !strings.Contains(out.last(), s.reply) {
+			t.Errorf("%s: reply %q lacks %q", s.name, out.last(), s.reply)
+		}
+	}
+}
+
+// A lock taken while a deploy runs lets it finish; the next one is refused.
+func TestLockDuringRunningDeploy(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newGuardFixture(t, "while [ ! -e "+gate+" ]; do sleep 0.05; done")
+	f.do("ana", "here")
+	out := newRecorder()
+	res := f.svc.Handle(context.Background(), commands.Request{User: "bob", Text: "deploy web 1"}, out)
+	if res.Failed {
+		t.Fatalf("deploy: %s", out.last())
+	}
+	if r, lout, _ := f.do("ana", "lock deploys web prod db maintenance"); r.Failed {
+		t.Fatalf("lock: %s", lout.last())
+	}
+	os.WriteFile(gate, nil, 0o644)
+	select {
+	case rec := <-out.finished:
+		if rec.Outcome != deploy.OutcomeSucceeded {
+			t.Errorf("the running deploy: got %s (%s), want succeeded", rec.Outcome, rec.Error)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the running deploy did not finish")
+	}
+	if r, lout, _ := f.do("bob", "deploy web 2"); !r.Failed || !strings.Contains(lout.last(), "db maintenance") {
+		t.Errorf("the next deploy: got failed=%v %q, want refused by the lock", r.Failed, lout.last())
+	}
+	// Lock scopes: a lock on api does not stop web; the global one does.
+	f.do("ana", "unlock deploys web prod")
+	f.do("ana", "lock deploys api staging tests flaky")
+	if r, lout, _ := f.do("bob", "deploy web 2"); r.Failed {
+		t.Errorf("deploy web under an api lock: %q", lout.last())
+	}
+	f.do("ana", "lock deploys everything is on fire")
+	if r, lout, _ := f.do("bob", "deploy web 3"); !r.Failed || !strings.Contains(lout.last(), "everything is on fire") {
+		t.Errorf("deploy under the global lock: got %v %q", r.Failed, lout.last())
+	}
+	// Timed locks expire.
+	f.do("ana", "unlock deploys")
+	f.do("ana", "lock deploys web for 30m release party")
+	if r, _, _ := f.do("bob", "deploy web 3"); !r.Failed {
+		t.Error("deploy under a timed lock went ahead")
+	}
+	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	if r, lout, _ := f.do("bob", "deploy web 3"); r.Failed {
+		t.Errorf("deploy after the lock expired: %q", lout.last())
+	}
+}

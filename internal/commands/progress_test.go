@@ -1,0 +1,304 @@
+package commands_test
+
+// The progress views are compared with golden files under testdata/. After
+// an intended change of the view, rewrite them with
+//
+//	go test ./internal/commands -run TestProgressGolden -update
+//
+// and review the diff.
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+var t0 = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+
+// script builds the event sequence of one deploy, with times.
+type script struct {
+	rec    *deploy.Record
+	at     time.Duration
+	events []deploy.Event
+	// snaps are the indexes after which the view is rendered, with a name.
+	snaps []snap
+}
+
+type snap struct {
+	after int
+	name  string
+	at    time.Duration
+}
+
+func newScript(kind deploy.Kind, build, previous string, hosts ...string) *script {
+	r := &deploy.Record{ID: "20250314-100000-abc123", Kind: kind, App: "web", Env: "prod", Build: build, Previous: previous,
+		Requester: "ana", Started: t0, Outcome: deploy.OutcomeRunning}
+	for _, h := range hosts {
+		r.Hosts = append(r.Hosts, deploy.HostResult{Host: h, State: deploy.HostPending, Current: previous, Previous: previous})
+	}
+	s := &script{rec: r}
+	s.add(deploy.Event{Kind: deploy.EventStarted, Record: r.Clone()})
+	return s
+}
+
+func (s *script) wait(d time.Duration) *script { s.at += d; return s }
+
+func (s *script) add(ev deploy.Event) *script {
+	ev.Time = t0.Add(s.at)
+	ev.DeployID, ev.App, ev.Env, ev.Build = s.rec.ID, s.rec.App, s.rec.Env, s.rec.Build
+	s.events = append(s.events, ev)
+	return s
+}
+
+func (s *script) step(host string, step deploy.Step, errText ...string) *script {
+	s.add(deploy.Event{Kind: deploy.EventStep, Host: host, Step: step})
+	s.wait(time.Second)
+	ev := deploy.Event{Kind: deploy.EventStep, Host: host, Step: step, Done: true}
+	if len(errText) > 0 {
+		ev.Err = errText[0]
+	}
+	return s.add(ev)
+}
+
+func (s *script) started(host string, step deploy.Step) *script {
+	return s.add(deploy.Event{Kind: deploy.EventStep, Host: host, Step: step})
+}
+
+func (s *script) note(text string) *script {
+	return s.add(deploy.Event{Kind: deploy.EventNote, Text: text})
+}
+
+func (s *script) snap(name string) *script {
+	s.snaps = append(s.snaps, snap{after: len(s.events) - 1, name: name, at: s.at})
+	return s
+}
+
+func (s *script) finish(outcome deploy.Outcome, errText string, hosts ...deploy.HostResult) *script {
+	r := s.rec.Clone()
+	r.Outcome, r.Error, r.Finished, r.Hosts = outcome, errText, t0.Add(s.at), hosts
+	return s.add(deploy.Event{Kind: deploy.EventFinished, Record: r})
+}
+
+// render applies the events and renders the view at every snapshot.
+func (s *script) render(t *testing.T) string {
+	t.Helper()
+	var p commands.Progress
+	var b strings.Builder
+	next := 0
+	for i, ev := range s.events {
+		p.Apply(ev)
+		for next < len(s.snaps) && s.snaps[next].after == i {
+			sn := s.snaps[next]
+			m := p.Message(t0.Add(sn.at))
+			fmt.Fprintf(&b, "== %s (t+%s, level %s, done %v)\n%s\n", sn.name, sn.at, m.Level, p.Done(), chat.Text(m))
+			if !m.Public {
+				t.Errorf("%s: got a private message, want Public", sn.name)
+			}
+			next++
+		}
+	}
+	return b.String()
+}
+
+func successScript() *script {
+	hosts := []string{"web1", "web2", "web3"}
+	s := newScript(deploy.KindDeploy, "42", "41", hosts...).snap("started")
+	for _, h := range hosts {
+		s.started(h, deploy.StepDeliver)
+	}
+	s.wait(2 * time.Second).snap("delivering")
+	for _, h := range hosts {
+		s.add(deploy.Event{Kind: deploy.EventStep, Host: h, Step: deploy.StepDeliver, Done: true})
+		s.step(h, deploy.StepInstall)
+	}
+	s.step("web1", deploy.StepPending)
+	s.add(deploy.Event{Kind: deploy.EventMigrations, Host: "web1", Migrations: []string{"0042_add_invoice_index", "0043_backfill_totals"}})
+	s.step("web1", deploy.StepMigrate).snap("migrated")
+	for i, h := range hosts {
+		s.step(h, deploy.StepActivate).step(h, deploy.StepRestart)
+		s.started(h, deploy.StepHealth)
+		if i == 1 {
+			s.wait(500 * time.Millisecond).snap("web2 health check")
+		}
+		s.wait(2 * time.Second).add(deploy.Event{Kind: deploy.EventStep, Host: h, Step: deploy.StepHealth, Done: true})
+		if i == 0 {
+			s.snap("web1 active")
+		}
+	}
+	s.note("web1: removed old releases 37")
+	s.wait(time.Second).snap("all active")
+	var final []deploy.HostResult
+	for _, h := range hosts {
+		final = append(final, deploy.HostResult{Host: h, State: deploy.HostActive, Current: "42", Previous: "41"})
+	}
+	s.rec.Migrations = []string{"0042_add_invoice_index", "0043_backfill_totals"}
+	return s.finish(deploy.OutcomeSucceeded, "", final...).snap("finished")
+}
+
+func revertedScript() *script {
+	hosts := []string{"web1", "web2", "web3"}
+	s := newScript(deploy.KindDeploy, "43", "42", hosts...)
+	for _, h := range hosts {
+		s.step(h, deploy.StepDeliver).step(h, deploy.StepInstall)
+	}
+	s.step("web1", deploy.StepActivate).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth)
+	s.step("web2", deploy.StepActivate).step("web2", deploy.StepRestart)
+	s.wait(30*time.Second).step("web2", deploy.StepHealth, "health on web2: http://10.0.0.2:8000/health: 502 Bad Gateway").snap("web2 failed")
+	s.note("switching back: health on web2: http://10.0.0.2:8000/health: 502 Bad Gateway")
+	s.step("web1", deploy.StepRevert).snap("switching back web1")
+	s.step("web1", deploy.StepRestart).step("web1", deploy.StepHealth).snap("web1 reverted")
+	s.step("web2", deploy.StepRevert).step("web2", deploy.StepRestart).step("web2", deploy.StepHealth)
+	return s.finish(deploy.OutcomeReverted,
+		"health on web2: http://10.0.0.2:8000/health: 502 Bad Gateway; release 43 marked bad; switched back to 42 on web1, web2",
+		deploy.HostResult{Host: "web1", State: deploy.HostReverted, Current: "42", Previous: "42"},
+		deploy.HostResult{Host: "web2", State: deploy.HostReverted, Current: "42", Previous: "42", Error: "health on web2: http://10.0.0.2:8000/health: 502 Bad Gateway"},
+		deploy.HostResult{Host: "web3", State: deploy.HostUnchanged, Current: "42", Previous: "42"},
+	).snap("finished")
+}
+
+func cancelledScript() *script {
+	hosts := []string{"web1", "web2", "web3"}
+	s := newScript(deploy.KindDeploy, "44", "42", hosts...)
+	for _, h := range hosts {
+		s.started(h, deploy.StepDeliver)
+	}
+	s.wait(4 * time.Second).snap("delivering")
+	for _, h := range hosts {
+		s.add(deploy.Event{Kind: deploy.EventStep, Host: h, Step: deploy.StepDeliver, Done: true, Err: "deliver on " + h + ": cancelled by bob"})
+	}
+	s.snap("delivery stopped")
+	var final []deploy.HostResult
+	for _, h := range hosts {
+		final = append(final, deploy.HostResult{Host: h, State: deploy.HostUnchanged, Current: "42", Previous: "42"})
+	}
+	return s.wait(time.Second).finish(deploy.OutcomeCancelled, "cancelled by bob", final...).snap("finished")
+}
+
+func TestProgressGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script *script
+	}{
+		{"success", successScript()},
+		{"reverted", revertedScript()},
+		{"cancelled", cancelledScript()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.script.render(t)
+			golden := filepath.Join("testdata", "progress_"+tc.name+".golden")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("progress view:\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestProgressFinal(t *testing.T) {
+	s := successScript()
+	var p commands.Progress
+	for _, ev := range s.events {
+		p.Apply(ev)
+	}
+	if !p.Done() {
+		t.Fatalf("Done: got false after the finished event, want true")
+	}
+	m := p.Message(t0.Add(time.Hour))
+	if len(m.Buttons) != 1 || m.Buttons[0].Action != "rollback web prod" {
+		t.Errorf("buttons: got %+v, want one Rollback button running %q", m.Buttons, "rollback web prod")
+	}
+	if m.Level != chat.Success {
+		t.Errorf("level: got %s, want %s", m.Level, chat.Success)
+	}
+	// A later event (a stray one) changes nothing.
+	before := chat.Text(m)
+	p.Apply(deploy.Event{Kind: deploy.EventNote, DeployID: s.rec.ID, Text: "late"})
+	if got := chat.Text(p.Message(t0.Add(2 * time.Hour))); got != before {
+		t.Errorf("after the end: got\n%s\nwant unchanged\n%s", got, before)
+	}
+}
+
+func TestProgressManyHosts(t *testing.T) {
+	var hosts []string
+	for i := range 50 {
+		hosts = append(hosts, fmt.Sprintf("web%02d", i+1))
+	}
+	s := newScript(deploy.KindDeploy, "7", "6", hosts...)
+	for _, h := range hosts[:30] {
+		s.step(h, deploy.StepActivate).step(h, deploy.StepRestart).step(h, deploy.StepHealth)
+	}
+	var p commands.Progress
+	for _, ev := range s.events {
+		p.Apply(ev)
+	}
+	m := p.Message(t0.Add(5 * time.Minute))
+	if len(m.Fields) != 20 {
+		t.Errorf("fields: got %d, want 20", len(m.Fields))
+	}
+	text := chat.Text(m)
+	for _, want := range []string{"▓▓▓▓▓▓░░░░ 30/50 hosts active", "… and 30 more hosts: 10 active, 20 pending", "5m00s elapsed"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", text, want)
+		}
+	}
+}
+
+func TestProgressRollback(t *testing.T) {
+	s := newScript(deploy.KindRollback, "41", "42", "web1")
+	s.step("web1", deploy.StepActivate).step("web1", deploy.StepRestart).started("web1", deploy.StepHealth)
+	var p commands.Progress
+	for _, ev := range s.events {
+		p.Apply(ev)
+	}
+	got := p.Message(t0.Add(3 * time.Second)).Title
+	if want := "Rolling back web/prod from 42 to 41 — requested by ana (rollback 20250314-100000-abc123)"; got != want {
+		t.Errorf("title: got %q, want %q", got, want)
+	}
+}
+
+func TestProgressConfirm(t *testing.T) {
+	s := newScript(deploy.KindDeploy, "42", "41", "web1")
+	s.step("web1", deploy.StepDeliver).step("web1", deploy.StepInstall).step("web1", deploy.StepPending)
+	s.add(deploy.Event{Kind: deploy.EventConfirm, Migrations: []string{"0042_drop_column"}, Deadline: t0.Add(10 * time.Minute),
+		Text: "1 pending migration(s) wait for confirmation: deploy confirm 20250314-100000-abc123, or deploy abort 20250314-100000-abc123"})
+	var p commands.Progress
+	for _, ev := range s.events {
+		p.Apply(ev)
+	}
+	m := p.Message(t0.Add(time.Minute))
+	text := chat.Text(m)
+	for _, want := range []string{"pending migrations: 0042_drop_column", "⏸ 1 pending migration(s) wait for confirmation", "(until 10:10:00 UTC)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", text, want)
+		}
+	}
+	if m.Level != chat.Warning || len(m.Buttons) != 2 || m.Buttons[0].Action != "deploy confirm 20250314-100000-abc123" || m.Buttons[1].Action != "deploy abort 20250314-100000-abc123" {
+		t.Errorf("got level %s, buttons %+v, want a warning with confirm and abort buttons", m.Level, m.Buttons)
+	}
+	// Once the deploy goes on, the prompt and its buttons go.
+	p.Apply(deploy.Event{Kind: deploy.EventNote, DeployID: s.rec.ID, Text: "migrations confirmed by ana"})
+	if m := p.Message(t0.Add(2 * time.Minute)); len(m.Buttons) != 0 || strings.Contains(chat.Text(m), "⏸") {
+		t.Errorf("after the confirmation: got\n%s\nwant no prompt and no buttons", chat.Text(m))
+	}
+}

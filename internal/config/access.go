@@ -1,0 +1,156 @@
+package config
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+)
+
+// Access gives a role to users and groups on app/env patterns
+// ("accounting/{staging,production}", "*/testing"; none means everywhere).
+type Access struct {
+	Role   string   `yaml:"role"`
+	Users  []string `yaml:"users"` // "*" is every user named in users
+	Groups []string `yaml:"groups"`
+	On     []string `yaml:"on"`
+}
+
+// builtinRoles exist unless the config defines a role of the same name.
+var builtinRoles = map[string][]acl.Action{
+	"admin":    {acl.Admin},
+	"deployer": {acl.Deploy, acl.Rollback, acl.Cancel, acl.Lock, acl.Unlock, acl.Confirm, acl.Train},
+}
+
+// RoleActions returns every role, the built-in ones included.
+func (c *Config) RoleActions() map[string][]acl.Action {
+	out := map[string][]acl.Action{}
+	for r, acts := range builtinRoles {
+		out[r] = acts
+	}
+	for r, acts := range c.Roles {
+		conv := make([]acl.Action, len(acts))
+		for i, a := range acts {
+			conv[i] = acl.Action(a)
+		}
+		out[r] = conv
+	}
+	return out
+}
+
+// UserNames lists every user the config names: users, admins, deployers
+// and group members, sorted.
+func (c *Config) UserNames() []string {
+	seen := map[string]bool{}
+	for u := range c.Users {
+		seen[u] = true
+	}
+	for _, list := range [][]string{c.Admins, c.Deployers} {
+		for _, u := range list {
+			seen[u] = true
+		}
+	}
+	for _, members := range c.Groups {
+		for _, u := range members {
+			seen[u] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for u := range seen {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AccessRules is the permission model the config describes: admins and
+// deployers are shorthands for access entries of the built-in roles.
+func (c *Config) AccessRules() acl.Rules {
+	var bindings []acl.Binding
+	if len(c.Admins) > 0 {
+		bindings = append(bindings, acl.Binding{Role: "admin", Users: c.Admins})
+	}
+	if len(c.Deployers) > 0 {
+		bindings = append(bindings, acl.Binding{Role: "deployer", Users: c.Deployers})
+	}
+	for _, a := range c.Access {
+		bindings = append(bindings, acl.Binding{Role: a.Role, Users: a.Users, Groups: a.Groups, On: a.On})
+	}
+	return acl.Rules{Roles: c.RoleActions(), Groups: c.Groups, Bindings: bindings, Users: c.UserNames()}
+}
+
+// UserBySlack returns the user whose slack id is id.
+func (c *Config) UserBySlack(id string) (string, bool) {
+	for name, u := range c.Users {
+		if u.Slack != "" && u.Slack == id {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// UserByDiscord returns the user whose discord id is id.
+func (c *Config) UserByDiscord(id string) (string, bool) {
+	for name, u := range c.Users {
+		if u.Discord != "" && u.Discord == id {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// validateAccess checks roles, groups and access entries with their lines.
+func (c *Config) validateAccess(loc locator, ps *problems) {
+	known := c.UserNames()
+	for _, role := range sortedKeys(c.Roles) {
+		if !namePattern.MatchString(role) {
+			ps.add(loc.line("roles", role), "role name %q %s", role, nameRule)
+		}
+		for i, a := range c.Roles[role] {
+			if !acl.Known(acl.Action(a)) {
+				ps.add(loc.line("roles", role, i), "roles.%s[%d]: unknown action %q; actions are %s", role, i, a, actionNames())
+			}
+		}
+	}
+	roles := c.RoleActions()
+	for _, g := range sortedKeys(c.Groups) {
+		if !namePattern.MatchString(g) {
+			ps.add(loc.line("groups", g), "group name %q %s", g, nameRule)
+		}
+	}
+	for i, a := range c.Access {
+		at := func(path ...any) int { return loc.line(append([]any{"access", i}, path...)...) }
+		if _, ok := roles[a.Role]; !ok {
+			ps.add(at("role"), "access[%d].role: unknown role %q; roles are %s", i, a.Role, joinSorted(roles))
+		}
+		if len(a.Users) == 0 && len(a.Groups) == 0 {
+			ps.add(at(), "access[%d]: name users or groups that get role %s", i, a.Role)
+		}
+		for j, u := range a.Users {
+			if u != "*" && !slices.Contains(known, u) {
+				ps.add(at("users", j), "access[%d].users[%d]: unknown user %q; add it under users", i, j, u)
+			}
+		}
+		for j, g := range a.Groups {
+			if _, ok := c.Groups[g]; !ok {
+				ps.add(at("groups", j), "access[%d].groups[%d]: unknown group %q", i, j, g)
+			}
+		}
+		for j, p := range a.On {
+			if err := acl.CheckPattern(p); err != nil {
+				ps.add(at("on", j), "access[%d].on[%d]: %v", i, j, err)
+			}
+		}
+	}
+}
+
+func joinSorted[V any](m map[string]V) string { return strings.Join(sortedKeys(m), ", ") }
+
+func actionNames() string {
+	names := make([]string, len(acl.Actions))
+	for i, a := range acl.Actions {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
+}

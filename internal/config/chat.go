@@ -1,0 +1,157 @@
+package config
+
+import (
+	"encoding/hex"
+	"strings"
+	"unicode"
+)
+
+// DefaultSlackAPIURL is the Slack Web API base URL used when slack.api_url
+// is not set.
+const DefaultSlackAPIURL = "https://slack.com/api/"
+
+// Slack configures the Slack adapter. It runs in one of two modes: HTTP
+// (Slack calls the bot's /slack/* endpoints, which need SigningSecret) or
+// Socket Mode (the bot opens a WebSocket to Slack with AppToken and needs
+// no public URL). Tokens and secrets belong in the environment:
+// `bot_token: ${SLACK_BOT_TOKEN}`.
+type Slack struct {
+	// SigningSecret verifies every request Slack sends in HTTP mode.
+	SigningSecret string `yaml:"signing_secret"`
+	// BotToken (xoxb-…) calls the Web API.
+	BotToken string `yaml:"bot_token"`
+	// AppToken (xapp-…) opens Socket Mode connections.
+	AppToken   string `yaml:"app_token"`
+	SocketMode bool   `yaml:"socket_mode"`
+	// APIURL is the Web API base URL, for tests and Enterprise proxies;
+	// default DefaultSlackAPIURL. It ends with "/".
+	APIURL string `yaml:"api_url"`
+}
+
+// Configured reports whether any Slack setting is present.
+func (s Slack) Configured() bool {
+	return s.SigningSecret != "" || s.BotToken != "" || s.AppToken != "" || s.SocketMode || s.APIURL != ""
+}
+
+// Discord configures the Discord adapter (interactions over HTTP).
+type Discord struct {
+	// PublicKey is the application's Ed25519 public key, hex: it verifies
+	// every interaction Discord sends.
+	PublicKey     string `yaml:"public_key"`
+	BotToken      string `yaml:"bot_token"`
+	ApplicationID string `yaml:"application_id"`
+	// GuildID, when set, registers commands in that guild only.
+	GuildID string `yaml:"guild_id"`
+	// APIURL overrides the REST API base URL, for tests and proxies.
+	APIURL string `yaml:"api_url"`
+}
+
+// Configured reports whether any Discord setting is present.
+func (d Discord) Configured() bool {
+	return d.PublicKey != "" || d.BotToken != "" || d.ApplicationID != "" || d.GuildID != "" || d.APIURL != ""
+}
+
+// setChatDefaults fills in the chat platforms' defaults.
+func (c *Config) setChatDefaults() {
+	if c.Slack.Configured() {
+		c.Slack.APIURL = or(c.Slack.APIURL, DefaultSlackAPIURL)
+		if !strings.HasSuffix(c.Slack.APIURL, "/") {
+			c.Slack.APIURL += "/"
+		}
+	}
+}
+
+// validateChat checks the chat platform settings and the deploy channels.
+// Secrets are never quoted back.
+func (c *Config) validateChat(loc locator, ps *problems) {
+	if s := c.Slack; s.Configured() {
+		at := func(key string) int { return loc.line("slack", key) }
+		switch {
+		case s.BotToken == "":
+			ps.add(at("bot_token"), "slack.bot_token: required to use Slack (the xoxb-… token, e.g. bot_token: ${SLACK_BOT_TOKEN})")
+		case strings.HasPrefix(s.BotToken, "xapp-"):
+			ps.add(at("bot_token"), "slack.bot_token: this is an app-level token (xapp-…); put it in app_token and the bot token (xoxb-…) here")
+		}
+		if s.SocketMode {
+			switch {
+			case s.AppToken == "":
+				ps.add(at("app_token"), "slack.app_token: required with socket_mode: true (an app-level token xapp-… with connections:write)")
+			case !strings.HasPrefix(s.AppToken, "xapp-"):
+				ps.add(at("app_token"), "slack.app_token: must be an app-level token starting with xapp-")
+			}
+		} else if s.SigningSecret == "" {
+			ps.add(at("signing_secret"), "slack.signing_secret: required in HTTP mode to verify Slack's requests (or set socket_mode: true with an app_token)")
+		}
+		if !isHTTPURL(s.APIURL) {
+			ps.add(at("api_url"), "slack.api_url: must be an http:// or https:// URL")
+		}
+	}
+
+	if d := c.Discord; d.Configured() {
+		at := func(key string) int { return loc.line("discord", key) }
+		if d.PublicKey == "" {
+			ps.add(at("public_key"), "discord.public_key: required to verify Discord's interactions")
+		} else if b, err := hex.DecodeString(d.PublicKey); err != nil || len(b) != 32 {
+			ps.add(at("public_key"), "discord.public_key: want the application's public key, 64 hex digits")
+		}
+		if d.BotToken == "" {
+			ps.add(at("bot_token"), "discord.bot_token: required to use Discord (e.g. bot_token: ${DISCORD_BOT_TOKEN})")
+		}
+		if d.ApplicationID == "" {
+			ps.add(at("application_id"), "discord.application_id: required to use Discord")
+		}
+		if d.APIURL != "" && !isHTTPURL(d.APIURL) {
+			ps.add(at("api_url"), "discord.api_url: must be an http:// or https:// URL")
+		}
+	}
+
+	validateSlackIDs(loc, ps, c.Users)
+
+	for _, app := range c.AppNames() {
+		a := c.Apps[app]
+		for _, env := range a.EnvNames() {
+			ch := a.Envs[env].Channel
+			if ch != "" && strings.IndexFunc(ch, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+				ps.add(loc.line("apps", app, "environments", env, "channel"),
+					"apps.%s.environments.%s.channel: want a channel id or name without spaces, like C0123456789 or #deploys, got %q", app, env, ch)
+			}
+		}
+	}
+}
+
+// validateSlackIDs reports a chat id given to two users: commands from it
+// would run as whichever user the adapter found first.
+func validateSlackIDs(loc locator, ps *problems, users map[string]User) {
+	type seen struct{ platform, id string }
+	first := map[seen]string{}
+	for _, name := range sortedKeys(users) {
+		u := users[name]
+		for _, k := range []seen{{"slack", u.Slack}, {"discord", u.Discord}} {
+			if k.id == "" {
+				continue
+			}
+			if other, dup := first[k]; dup {
+				ps.add(loc.line("users", name, k.platform), "users.%s.%s: %q is also the %s id of %s", name, k.platform, k.id, k.platform, other)
+				continue
+			}
+			first[k] = name
+		}
+	}
+}
+
+// chatSummary describes the chat platforms for Summary, without any token
+// or secret; it says nothing of a platform that is not configured.
+func (c *Config) chatSummary() string {
+	var b strings.Builder
+	if c.Slack.Configured() {
+		mode := "http mode (/slack/commands, /slack/interactions, /slack/events)"
+		if c.Slack.SocketMode {
+			mode = "socket mode"
+		}
+		b.WriteString("slack: " + mode + ", configured\n")
+	}
+	if c.Discord.Configured() {
+		b.WriteString("discord: http interactions (/discord/interactions), configured\n")
+	}
+	return b.String()
+}

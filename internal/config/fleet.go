@@ -1,0 +1,168 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SSH says how to reach an env's hosts over SSH.
+type SSH struct {
+	User string `yaml:"user"`
+	// KeyFile is a private key; Passphrase unlocks it (from ${ENV}).
+	KeyFile    string `yaml:"key_file"`
+	Passphrase string `yaml:"passphrase"`
+	// Agent uses the ssh-agent at $SSH_AUTH_SOCK. Agent forwarding is
+	// never enabled.
+	Agent bool `yaml:"agent"`
+	// KnownHosts is the known_hosts file host keys are verified against.
+	KnownHosts string `yaml:"known_hosts"`
+	// InsecureIgnoreHostKey skips host key verification: for throwaway
+	// test fleets only, and logged loudly on every connection.
+	InsecureIgnoreHostKey bool     `yaml:"insecure_ignore_host_key"`
+	Port                  int      `yaml:"port"` // default 22
+	Jump                  *Jump    `yaml:"jump"`
+	ConnectTimeout        Duration `yaml:"connect_timeout"` // default 10s
+	KeepAlive             Duration `yaml:"keepalive"`       // default 5s
+}
+
+// Jump is a bastion host the env's hosts are reached through.
+type Jump struct {
+	Address string `yaml:"address"` // host:port
+	User    string `yaml:"user"`    // default: the env's ssh user
+}
+
+// Pool takes a host out of its load balancer around its restart.
+type Pool struct {
+	HAProxy *HAProxy `yaml:"haproxy"`
+}
+
+// HAProxy is a load balancer driven through its runtime API.
+type HAProxy struct {
+	// Socket is "unix:/run/haproxy/admin.sock" or "tcp:127.0.0.1:9999".
+	Socket string `yaml:"socket"`
+	// Via, when set, names a host (an address for SSH) through which the
+	// socket is reached; default: the bot connects to it directly.
+	Via     string `yaml:"via"`
+	Backend string `yaml:"backend"`
+	// Server is the server name of a host in the backend, a template with
+	// {host} and the host's vars; default "{host}".
+	Server       string   `yaml:"server"`
+	DrainTimeout Duration `yaml:"drain_timeout"` // default 30s
+}
+
+// Hooks are commands run on each host around its restart, in the app's
+// path: a generic way to drive other load balancers or notify systems.
+type Hooks struct {
+	BeforeRestart string `yaml:"before_restart"`
+	AfterRestart  string `yaml:"after_restart"`
+}
+
+// MaxFailures is how many hosts may fail before a deploy stops and switches
+// every switched host back: a count ("2") or a percentage ("10%").
+type MaxFailures string
+
+// Allowed returns how many of n hosts may fail.
+func (m MaxFailures) Allowed(n int) int {
+	s := strings.TrimSpace(string(m))
+	if s == "" {
+		return 0
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		pct, _ := strconv.ParseFloat(p, 64)
+		return int(float64(n) * pct / 100)
+	}
+	c, _ := strconv.Atoi(s)
+	return c
+}
+
+func (m MaxFailures) valid() bool {
+	s := strings.TrimSpace(string(m))
+	if s == "" {
+		return true
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		pct, err := strconv.ParseFloat(p, 64)
+		return err == nil && pct >= 0 && pct <= 100
+	}
+	c, err := strconv.Atoi(s)
+	return err == nil && c >= 0
+}
+
+// validateFleet checks the fleet settings of an env with their lines.
+func (e *Env) validateFleet(loc locator, ps *problems, app string) {
+	p := "apps." + app + ".environments." + e.Name
+	at := func(path ...any) int {
+		return loc.line(append([]any{"apps", app, "environments", e.Name}, path...)...)
+	}
+	switch e.Transport {
+	case "ssh":
+		s := e.SSH
+		if s == nil {
+			ps.add(at("transport"), "%s: transport ssh needs an ssh section (user, key_file or agent, known_hosts)", p)
+			break
+		}
+		if s.User == "" {
+			ps.add(at("ssh"), "%s.ssh.user: required", p)
+		}
+		if s.KeyFile == "" && !s.Agent {
+			ps.add(at("ssh"), "%s.ssh: set key_file or agent: true", p)
+		}
+		if s.KnownHosts == "" && !s.InsecureIgnoreHostKey {
+			ps.add(at("ssh"), "%s.ssh.known_hosts: required: host keys are always verified (insecure_ignore_host_key is for throwaway test fleets only)", p)
+		}
+		if s.Port < 0 || s.Port > 65535 {
+			ps.add(at("ssh", "port"), "%s.ssh.port: want 1-65535, got %d", p, s.Port)
+		}
+		if s.Jump != nil && s.Jump.Address == "" {
+			ps.add(at("ssh", "jump"), "%s.ssh.jump.address: required (host:port)", p)
+		}
+	case "local":
+		if e.SSH != nil {
+			ps.add(at("ssh"), "%s.ssh: only used with transport: ssh", p)
+		}
+	}
+	if !e.MaxFailures.valid() {
+		ps.add(at("max_failures"), "%s.max_failures: want a count (2) or a percentage (10%%), got %q", p, e.MaxFailures)
+	}
+	if e.Canary < 0 || e.Canary > len(e.Hosts) {
+		ps.add(at("canary"), "%s.canary: want 0 to %d hosts, got %d", p, len(e.Hosts), e.Canary)
+	}
+	switch e.Migrate {
+	case "auto", "ask", "never":
+	default:
+		ps.add(at("migrate"), "%s.migrate: want auto, ask or never, got %q", p, e.Migrate)
+	}
+	if e.Pool != nil && e.Pool.HAProxy != nil {
+		h := e.Pool.HAProxy
+		if _, _, err := SplitSocket(h.Socket); err != nil {
+			ps.add(at("pool", "haproxy", "socket"), "%s.pool.haproxy.socket: %v", p, err)
+		}
+		if h.Backend == "" {
+			ps.add(at("pool", "haproxy"), "%s.pool.haproxy.backend: required", p)
+		}
+	}
+}
+
+// SplitSocket splits "unix:/path" or "tcp:host:port" into network and address.
+func SplitSocket(s string) (network, addr string, err error) {
+	network, addr, ok := strings.Cut(s, ":")
+	if !ok || addr == "" || (network != "unix" && network != "tcp") {
+		return "", "", fmt.Errorf("want unix:/path/to/socket or tcp:host:port, got %q", s)
+	}
+	return network, addr, nil
+}
+
+// validateDelivery checks the app's delivery mode.
+func (a *App) validateDelivery(loc locator, ps *problems) {
+	line := loc.line("apps", a.Name, "delivery")
+	switch a.Delivery {
+	case "push":
+	case "pull":
+		if a.Artifact.URL == "" {
+			ps.add(line, "apps.%s.delivery: pull needs artifact.url (hosts download from it)", a.Name)
+		}
+	default:
+		ps.add(line, "apps.%s.delivery: want push or pull, got %q", a.Name, a.Delivery)
+	}
+}

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+)
+
+// Window limits when an env may be deployed to.
+type Window struct {
+	// Timezone is an IANA zone name ("Europe/Warsaw"); default UTC.
+	Timezone string `yaml:"timezone"`
+	// Weekly lists open periods: "Mon-Thu 09:00-16:00", "Fri 22:00-02:00"
+	// (spans midnight), "weekdays 10:00-12:00". None: always open but for
+	// freezes.
+	Weekly []string `yaml:"weekly"`
+	// Freezes are closed date ranges with a message.
+	Freezes []Freeze `yaml:"freezes"`
+	// RequireAdminPresent allows deploys only while an admin is around
+	// (checked in with /here, or active on Slack).
+	RequireAdminPresent bool `yaml:"require_admin_present"`
+}
+
+// Freeze is a closed period: dates ("2026-12-20") or date and time
+// ("2026-12-20 18:00") in the window's zone; a plain To date includes
+// that whole day.
+type Freeze struct {
+	From    string `yaml:"from"`
+	To      string `yaml:"to"`
+	Message string `yaml:"message"`
+}
+
+// Schedule returns the env's window as the access policy evaluates it.
+// It is only called on validated configs.
+func (e *Env) Schedule() (acl.Schedule, error) {
+	w := e.Window
+	if w == nil {
+		return acl.Schedule{Loc: time.UTC}, nil
+	}
+	loc := time.UTC
+	if w.Timezone != "" {
+		l, err := time.LoadLocation(w.Timezone)
+		if err != nil {
+			return acl.Schedule{}, err
+		}
+		loc = l
+	}
+	s := acl.Schedule{Loc: loc}
+	for _, spec := range w.Weekly {
+		span, err := acl.ParseSpan(spec)
+		if err != nil {
+			return acl.Schedule{}, err
+		}
+		s.Weekly = append(s.Weekly, span)
+	}
+	for _, f := range w.Freezes {
+		fr, err := acl.ParseFreeze(f.From, f.To, f.Message, loc)
+		if err != nil {
+			return acl.Schedule{}, err
+		}
+		s.Freezes = append(s.Freezes, fr)
+	}
+	return s, nil
+}
+
+// validateWindow reports the problems of an env's window with their lines.
+func (e *Env) validateWindow(loc locator, ps *problems, app string) {
+	w := e.Window
+	if w == nil {
+		return
+	}
+	at := func(path ...any) int {
+		return loc.line(append([]any{"apps", app, "environments", e.Name, "window"}, path...)...)
+	}
+	p := "apps." + app + ".environments." + e.Name + ".window"
+	zone := time.UTC
+	if w.Timezone != "" {
+		l, err := time.LoadLocation(w.Timezone)
+		if err != nil {
+			ps.add(at("timezone"), "%s.timezone: unknown time zone %q (use an IANA name such as Europe/Warsaw)", p, w.Timezone)
+		} else {
+			zone = l
+		}
+	}
+	for i, spec := range w.Weekly {
+		if _, err := acl.ParseSpan(spec); err != nil {
+			ps.add(at("weekly", i), "%s.weekly[%d]: %v", p, i, err)
+		}
+	}
+	for i, f := range w.Freezes {
+		if _, err := acl.ParseFreeze(f.From, f.To, f.Message, zone); err != nil {
+			ps.add(at("freezes", i), "%s.freezes[%d]: %v", p, i, err)
+		}
+		if f.Message == "" {
+			ps.add(at("freezes", i), "%s.freezes[%d]: a freeze needs a message saying why", p, i)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+var (
+	// bucketGrants maps user NUL role NUL app NUL env to an acl.Grant.
+	bucketGrants = []byte("grants")
+	// bucketPresence maps a user to the end of their check-in (RFC 3339).
+	bucketPresence = []byte("presence")
+)
+
+func grantKey(user, role, app, env string) []byte {
+	return []byte(user + "\x00" + role + "\x00" + app + "\x00" + env)
+}
+
+// PutGrant stores a runtime grant, replacing one of the same user, role
+// and scope.
+func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put grant: %w", err)
+	}
+	for _, f := range []string{g.User, g.Role, g.App, g.Env} {
+		if strings.ContainsRune(f, 0) {
+			return errs.New(errs.Invalid, "put grant: fields must not contain NUL")
+		}
+	}
+	data, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("put grant: %w", err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketGrants).Put(grantKey(g.User, g.Role, g.App, g.Env), data)
+	})
+	if err != nil {
+		return fmt.Errorf("put grant %s %s: %w", g.User, g.Role, err)
+	}
+	return nil
+}
+
+// DeleteGrant removes the grant of user, role and scope and returns it;
+// none (or an expired one) is an error wrapping deploy.ErrNotFound.
+func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
+	if err := ctx.Err(); err != nil {
+		return acl.Grant{}, fmt.Errorf("delete grant: %w", err)
+	}
+	var g acl.Grant
+	found := false
+	now := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketGrants)
+		k := grantKey(user, role, app, env)
+		data := b.Get(k)
+		if data == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, &g); err != nil {
+			return fmt.Errorf("decode grant: %w", err)
+		}
+		found = g.Active(now)
+		return b.Delete(k)
+	})
+	if err != nil {
+		return acl.Grant{}, fmt.Errorf("delete grant %s %s: %w", user, role, err)
+	}
+	if !found {
+		return acl.Grant{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s has no runtime grant of role %s there", user, role)
+	}
+	return g, nil
+}
+
+// Grants returns the runtime grants in force, sorted by user, role and
+// scope; expired ones are deleted.
+func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	now := s.now()
+	var out []acl.Grant
+	var expired [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketGrants).ForEach(func(k, v []byte) error {
+			var g acl.Grant
+			if err := json.Unmarshal(v, &g); err != nil {
+				return fmt.Errorf("decode grant %q: %w", k, err)
+			}
+			if g.Active(now) {
+				out = append(out, g)
+			} else {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	if len(expired) > 0 {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketGrants)
+			for _, k := range expired {
+				var g acl.Grant
+				if data := b.Get(k); data == nil || json.Unmarshal(data, &g) != nil || g.Active(s.now()) {
+					continue // replaced meanwhile
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list grants: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// CheckIn records that user is present until until.
+func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check in %s: %w", user, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPresence).Put([]byte(user), []byte(until.UTC().Format(time.RFC3339Nano)))
+	})
+	if err != nil {
+		return fmt.Errorf("check in %s: %w", user, err)
+	}
+	return nil
+}
+
+// CheckOut ends user's check-in; none is not an error.
+func (s *Store) CheckOut(ctx context.Context, user string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check out %s: %w", user, err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPresence).Delete([]byte(user)) }); err != nil {
+		return fmt.Errorf("check out %s: %w", user, err)
+	}
+	return nil
+}
+
+// Present returns the users checked in now and until when.
+func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list presence: %w", err)
+	}
+	now := s.now()
+	out := map[string]time.Time{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPresence).ForEach(func(k, v []byte) error {
+			until, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return fmt.Errorf("decode presence of %q: %w", k, err)
+			}
+			if now.Before(until) {
+				out[string(k)] = until
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list presence: %w", err)
+	}
+	return out, nil
+}
