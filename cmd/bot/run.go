@@ -20,7 +20,6 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
-	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -127,7 +126,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 
 // system is the wired bot.
 type system struct {
-	store   *embedded.Store
+	store   stateStore
 	engine  *deploy.Engine
 	service *commands.Service
 	log     *slog.Logger
@@ -146,13 +145,18 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	st, err := embedded.Open(cfg.Store.Path, embedded.Options{})
+	fl, err := newFleet(cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	engine := deploy.NewEngine(deploy.Options{
 		Config:     cfg,
 		Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Transport:  fl.transport,
 		Store:      st,
 		Leases:     st,
 		Locks:      st,
@@ -227,7 +231,7 @@ func exportAudit(ctx context.Context, cfgPath, since, app string, std stdio) err
 		}
 		q.Since = t
 	}
-	st, err := embedded.Open(cfg.Store.Path, embedded.Options{})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

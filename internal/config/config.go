@@ -26,10 +26,12 @@ type Config struct {
 	// are built in unless redefined here.
 	Roles map[string][]string `yaml:"roles"`
 	// Access gives roles to users and groups on app/env patterns.
-	Access  []Access        `yaml:"access"`
-	Apps    map[string]*App `yaml:"apps"`
-	Slack   Slack           `yaml:"slack"`
-	Discord Discord         `yaml:"discord"`
+	Access []Access        `yaml:"access"`
+	Apps   map[string]*App `yaml:"apps"`
+	// Trains are deploy trains by name.
+	Trains  map[string]*Train `yaml:"trains"`
+	Slack   Slack             `yaml:"slack"`
+	Discord Discord           `yaml:"discord"`
 
 	// File is the path the config was loaded from (not decoded).
 	File string `yaml:"-"`
@@ -52,6 +54,21 @@ type Store struct {
 	// Path is the embedded store's file; default "./var/switchman.db"
 	// relative to the config file's directory.
 	Path string `yaml:"path"`
+	// Redis, when set, is the shared store of several replicas, used
+	// instead of the embedded file.
+	Redis *Redis `yaml:"redis"`
+}
+
+// Redis is a Redis server shared by the bot's replicas.
+type Redis struct {
+	// URL is redis://[user:password@]host:port[/db], or rediss:// for TLS;
+	// take it from the environment: ${REDIS_URL}.
+	URL string `yaml:"url"`
+	// Prefix starts every key; default "switchman:".
+	Prefix string `yaml:"prefix"`
+	// CAFile is a PEM file of CAs to trust for rediss:// (default: the
+	// system's).
+	CAFile string `yaml:"ca_file"`
 }
 
 // User maps a Switchman user to chat identities.

@@ -100,8 +100,22 @@ func (c *Config) setDefaults(loc locator, dir string) {
 	c.Bot.Listen = or(c.Bot.Listen, defaultListen)
 	c.Bot.LogLevel = strings.ToLower(or(c.Bot.LogLevel, defaultLogLevel))
 	c.Store.Path = resolve(dir, or(c.Store.Path, defaultStorePath))
+	if r := c.Store.Redis; r != nil && r.CAFile != "" {
+		r.CAFile = resolve(dir, r.CAFile)
+	}
 	c.setChatDefaults()
 
+	for name, t := range c.Trains {
+		if t == nil {
+			t = &Train{}
+			c.Trains[name] = t
+		}
+		t.Name = name
+		t.Empty = or(t.Empty, "note")
+		if !loc.has("trains", name, "grace") {
+			t.Grace = Duration(15 * time.Minute)
+		}
+	}
 	for name, a := range c.Apps {
 		if a == nil {
 			a = &App{}

@@ -39,6 +39,10 @@ func (c *Config) validate(loc locator, ps *problems) {
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)
 	c.validateAccess(loc, ps)
+	if r := c.Store.Redis; r != nil && !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
+		ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
+	}
+	c.validateTrains(loc, ps)
 	c.validateChat(loc, ps)
 
 	if len(c.Apps) == 0 {

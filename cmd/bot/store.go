@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+)
+
+// stateStore is what the bot needs of its store: the embedded file for a
+// single process, Redis for replicas.
+type stateStore interface {
+	commands.Store
+	deploy.Store
+	deploy.Leaser
+	deploy.LockStore
+	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	Close() error
+}
+
+var (
+	_ stateStore = (*embedded.Store)(nil)
+	_ stateStore = (*redis.Store)(nil)
+)
+
+// openStore opens Redis when the config names one, else the embedded file.
+// An unreachable Redis stops the bot: nothing falls back to a local store.
+func openStore(ctx context.Context, cfg *config.Config) (stateStore, error) {
+	r := cfg.Store.Redis
+	if r == nil {
+		return embedded.Open(cfg.Store.Path, embedded.Options{})
+	}
+	opt := redis.Options{URL: r.URL, Prefix: r.Prefix}
+	if r.CAFile != "" {
+		pem, err := os.ReadFile(r.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.redis.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store.redis.ca_file %s: no PEM certificates", r.CAFile)
+		}
+		opt.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return redis.Open(ctx, opt)
+}

@@ -1,0 +1,214 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+var _ commands.Output = (*conversation)(nil)
+
+// conversation is one interaction after its deferred response: it runs the
+// command and turns the answers into edits and follow-ups of that
+// response. It is the command's commands.Output and safe for concurrent
+// use.
+type conversation struct {
+	a   *Adapter
+	in  *discordgo.Interaction // AppID is the configured application's
+	req commands.Request
+	// public: the deferred response is visible to the channel. Otherwise
+	// only the requester sees it.
+	public  bool
+	started time.Time // when the interaction arrived: its token lasts 15 minutes
+	log     *slog.Logger
+
+	mu      sync.Mutex // guards the fields below
+	handled bool       // Handle has returned
+	replies []chat.Message
+	prog    *progressState
+}
+
+// Reply collects a reply while the command runs; a reply after that is a
+// follow-up message of its own.
+func (c *conversation) Reply(m chat.Message) {
+	c.mu.Lock()
+	if !c.handled {
+		c.replies = append(c.replies, m)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if !c.a.goRun(func(ctx context.Context) { c.followup(ctx, m, !m.Public) }) {
+		c.log.Warn("discord reply dropped: shutting down", "title", m.Title)
+	}
+}
+
+// Progress folds a deploy event into the progress message.
+func (c *conversation) Progress(ev deploy.Event) {
+	c.mu.Lock()
+	p := c.progressLocked()
+	c.mu.Unlock()
+	p.apply(ev)
+}
+
+func (c *conversation) progressLocked() *progressState {
+	if c.prog == nil {
+		c.prog = &progressState{view: c.a.newProgress(), wake: make(chan struct{}, 1)}
+	}
+	return c.prog
+}
+
+// run runs the command and delivers its answers.
+func (c *conversation) run(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("discord command panicked", "panic", fmt.Sprint(r))
+			c.editOriginal(ctx, chat.Message{Level: chat.Failure, Title: "Switchman failed while running this command; see its logs."})
+		}
+	}()
+	res := c.a.handler.Handle(ctx, c.req, c)
+	c.mu.Lock()
+	c.handled = true
+	replies := c.replies
+	c.replies = nil
+	p := c.prog
+	if p == nil && res.DeployID != "" {
+		p = c.progressLocked()
+	}
+	c.mu.Unlock()
+	c.log.Info("discord command handled", "failed", res.Failed, "deploy", res.DeployID)
+	if p == nil {
+		c.deliver(ctx, replies)
+		return
+	}
+	// The first reply that is not a failure ("Deploying … (deploy ID)")
+	// shows in the progress message until the first event; any other
+	// reply goes to the requester alone.
+	var ack *chat.Message
+	for i := range replies {
+		if ack == nil && replies[i].Level != chat.Failure {
+			ack = &replies[i]
+			continue
+		}
+		c.followup(ctx, replies[i], !replies[i].Public)
+	}
+	p.setAck(ack)
+	c.showProgress(ctx, p)
+}
+
+// deliver shows the replies of a command that started no deploy: the first
+// edits the deferred response, unless that is public and the reply is not
+// (a refusal), which then goes to the requester alone.
+func (c *conversation) deliver(ctx context.Context, replies []chat.Message) {
+	if len(replies) == 0 {
+		c.deleteOriginal(ctx)
+		return
+	}
+	first := replies[0]
+	if c.public && !first.Public {
+		c.deleteOriginal(ctx)
+		c.followup(ctx, first, true)
+	} else {
+		c.editOriginal(ctx, first)
+	}
+	for _, m := range replies[1:] {
+		c.followup(ctx, m, !m.Public)
+	}
+}
+
+// maxRateLimited bounds how often one call is retried after a 429.
+const maxRateLimited = 5
+
+// try runs a REST call (retrying after 429s) and reports whether it
+// succeeded. Failures are logged, and the log never holds a token.
+func (c *conversation) try(ctx context.Context, what string, f func() error) bool {
+	if err := c.a.retry(ctx, f); err != nil {
+		c.log.Warn("discord "+what+" failed", "err", c.scrub(err))
+		return false
+	}
+	return true
+}
+
+func (c *conversation) editOriginal(ctx context.Context, m chat.Message) {
+	r := render(m)
+	c.try(ctx, "edit reply", func() error {
+		_, err := c.a.s.InteractionResponseEdit(c.in, r.webhookEdit(), discordgo.WithContext(ctx))
+		return err
+	})
+}
+
+func (c *conversation) deleteOriginal(ctx context.Context) {
+	c.try(ctx, "delete reply", func() error {
+		return c.a.s.InteractionResponseDelete(c.in, discordgo.WithContext(ctx))
+	})
+}
+
+// followup posts a follow-up message and returns its id ("" on failure).
+func (c *conversation) followup(ctx context.Context, m chat.Message, ephemeral bool) string {
+	r := render(m)
+	p := &discordgo.WebhookParams{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()}
+	if ephemeral {
+		p.Flags = discordgo.MessageFlagsEphemeral
+	}
+	var id string
+	c.try(ctx, "follow-up", func() error {
+		msg, err := c.a.s.FollowupMessageCreate(c.in, true, p, discordgo.WithContext(ctx))
+		if err == nil && msg != nil {
+			id = msg.ID
+		}
+		return err
+	})
+	return id
+}
+
+// scrub returns err's text without the interaction token or the bot token:
+// a failed request's error quotes its URL, and webhook URLs hold the token.
+func (c *conversation) scrub(err error) string {
+	return c.a.scrub(err, c.in.Token)
+}
+
+func (a *Adapter) scrub(err error, secrets ...string) string {
+	s := err.Error()
+	if tok := strings.TrimPrefix(a.token, "Bot "); tok != "" {
+		s = strings.ReplaceAll(s, tok, "[redacted]")
+	}
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
+
+// retryAfter is how long a 429 asks to wait, within sane bounds.
+func retryAfter(rl *discordgo.RateLimitError) time.Duration {
+	d := time.Second
+	if rl.RateLimit != nil && rl.TooManyRequests != nil {
+		d = rl.RetryAfter
+	}
+	return min(max(d, 50*time.Millisecond), time.Minute)
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

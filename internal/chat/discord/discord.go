@@ -1,0 +1,549 @@
+// Package discord is the chat adapter for Discord: slash commands and
+// buttons arrive as interactions, either on an HTTP endpoint Discord calls
+// (ServeHTTP) or over the gateway (RunGateway); both go through one
+// dispatch, which verifies nothing is run twice, turns the interaction into
+// a command text of the one grammar, runs it through the Handler as the
+// Switchman user the Discord account maps to, and shows the answers as
+// embeds: replies in the interaction's response, deploy progress by
+// editing one message.
+package discord
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+)
+
+// Handler runs commands; *commands.Service implements it.
+type Handler interface {
+	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
+}
+
+var (
+	_ Handler      = (*commands.Service)(nil)
+	_ http.Handler = (*Adapter)(nil)
+)
+
+// Deduper remembers keys: SetOnce returns true the first time it sees key
+// within ttl and false afterwards. The Redis and embedded stores implement
+// it; an error means the answer is unknown.
+type Deduper interface {
+	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Platform is the Request.Platform of commands from Discord.
+const Platform = "discord"
+
+// Limits and defaults.
+const (
+	// MaxBody bounds an interaction request body.
+	MaxBody = 64 << 10
+	// MaxClockSkew is how far X-Signature-Timestamp may be from now, either
+	// way, before a request is refused as a replay.
+	MaxClockSkew = 5 * time.Minute
+	// DefaultEditInterval is the least time between two edits of one
+	// progress message.
+	DefaultEditInterval = time.Second
+	// DefaultHandover is how long a deploy's progress stays in the
+	// interaction's message before it moves to a channel message: an
+	// interaction token can edit for 15 minutes only.
+	DefaultHandover = 14 * time.Minute
+	// dedupeTTL outlives every way Discord could deliver one interaction
+	// twice (the signature window is MaxClockSkew).
+	dedupeTTL = time.Hour
+	// dedupeTimeout keeps the dedupe check well inside the 3 seconds
+	// Discord waits for a response.
+	dedupeTimeout = 1500 * time.Millisecond
+)
+
+// Options configure an Adapter. PublicKey, ApplicationID and Handler are
+// required; the zero value of every other field is a sensible default.
+type Options struct {
+	// PublicKey is the application's Ed25519 public key, 64 hex characters,
+	// as the developer portal shows it.
+	PublicKey string
+	// BotToken authenticates REST calls that are not answers to an
+	// interaction (command registration, channel messages, the gateway).
+	// "Bot " is prepended when missing. It is never logged.
+	BotToken string
+	// ApplicationID is the application's id (a snowflake).
+	ApplicationID string
+	// GuildID, when set, makes RegisterCommands register guild commands
+	// (available at once) instead of global ones, and makes the adapter
+	// refuse interactions from any other guild or from DMs.
+	GuildID string
+	// APIURL replaces Discord's REST base URL (discordgo.EndpointAPI,
+	// "https://discord.com/api/v9/"); requests are rewritten in the HTTP
+	// client, so nothing global is changed.
+	APIURL string
+	// HTTPClient makes the REST calls; default: a client with a 20 s timeout.
+	HTTPClient *http.Client
+	// Users maps Discord user ids to Switchman user names. Anyone else is
+	// "discord:<id>", which the policy treats as a viewer. The map is copied.
+	Users map[string]string
+	// Apps lists the apps and their envs for the slash commands' choices.
+	Apps func() map[string][]string
+	// Handler runs the commands.
+	Handler Handler
+	// Dedupe remembers interaction ids so that none runs twice; default: an
+	// in-memory set, enough for one process. If it fails, nothing runs.
+	Dedupe Deduper
+	// Now is the clock for signature timestamps, progress messages and the
+	// token lifetime; default time.Now.
+	Now func() time.Time
+	// Log receives operational logs; default: discarded.
+	Log *slog.Logger
+	// NewProgress returns the view that folds one deploy's events into one
+	// message; default: a new commands.Progress.
+	NewProgress func() ProgressView
+	// EditInterval is the least time between two edits of one progress
+	// message; default DefaultEditInterval.
+	EditInterval time.Duration
+	// Handover is when a running deploy's progress moves from the
+	// interaction's message to a channel message; default DefaultHandover.
+	Handover time.Duration
+}
+
+// Adapter is the Discord chat adapter. It is safe for concurrent use.
+type Adapter struct {
+	pub         ed25519.PublicKey
+	appID       string
+	guildID     string
+	token       string // "Bot …", for redaction
+	s           *discordgo.Session
+	users       map[string]string
+	apps        func() map[string][]string
+	handler     Handler
+	dedupe      Deduper
+	now         func() time.Time
+	log         *slog.Logger
+	newProgress func() ProgressView
+	interval    time.Duration
+	handover    time.Duration
+
+	// base outlives requests: commands run after the interaction was
+	// answered. Shutdown cancels it.
+	base   context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns an Adapter. It fails on a missing or malformed public key,
+// application id, handler or API URL.
+func New(opt Options) (*Adapter, error) {
+	pub, err := parsePublicKey(opt.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if opt.ApplicationID == "" {
+		return nil, errors.New("discord: application id is required")
+	}
+	if opt.Handler == nil {
+		return nil, errors.New("discord: handler is required")
+	}
+	a := &Adapter{
+		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
+		users: maps.Clone(opt.Users), apps: opt.Apps, handler: opt.Handler,
+		dedupe: opt.Dedupe, now: opt.Now, log: opt.Log, newProgress: opt.NewProgress,
+		interval: opt.EditInterval, handover: opt.Handover,
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.dedupe == nil {
+		a.dedupe = newMemDedupe(a.now)
+	}
+	if a.newProgress == nil {
+		a.newProgress = defaultProgress
+	}
+	if a.interval <= 0 {
+		a.interval = DefaultEditInterval
+	}
+	if a.handover <= 0 {
+		a.handover = DefaultHandover
+	}
+	if a.apps == nil {
+		a.apps = func() map[string][]string { return nil }
+	}
+	if tok := strings.TrimSpace(opt.BotToken); tok != "" {
+		if !strings.HasPrefix(tok, "Bot ") {
+			tok = "Bot " + tok
+		}
+		a.token = tok
+	}
+	client := opt.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 20 * time.Second}
+	}
+	if opt.APIURL != "" && opt.APIURL != discordgo.EndpointAPI {
+		if client, err = rewriteClient(client, opt.APIURL); err != nil {
+			return nil, err
+		}
+	}
+	s, err := discordgo.New(a.token)
+	if err != nil {
+		return nil, fmt.Errorf("discord: new session: %w", err)
+	}
+	s.Client = client
+	// 429s are handled here, so that a progress edit waiting for its
+	// retry is replaced by the latest state and nothing sleeps past ctx.
+	s.ShouldRetryOnRateLimit = false
+	s.StateEnabled = false
+	s.Identify.Intents = discordgo.IntentsNone
+	a.s = s
+	a.base, a.cancel = context.WithCancel(context.Background())
+	return a, nil
+}
+
+func parsePublicKey(s string) (ed25519.PublicKey, error) {
+	const want = "discord: public key must be %d hex characters (an Ed25519 key of %d bytes)"
+	if len(s) != 2*ed25519.PublicKeySize {
+		return nil, fmt.Errorf(want+", got %d characters", 2*ed25519.PublicKeySize, ed25519.PublicKeySize, len(s))
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf(want+": not hex", 2*ed25519.PublicKeySize, ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// rewriteClient returns a copy of c whose requests to Discord's API go to
+// base instead.
+func rewriteClient(c *http.Client, base string) (*http.Client, error) {
+	to, err := url.Parse(base)
+	if err != nil || (to.Scheme != "http" && to.Scheme != "https") || to.Host == "" {
+		return nil, fmt.Errorf("discord: API URL %q must be an absolute http(s) URL", base)
+	}
+	if !strings.HasSuffix(to.Path, "/") {
+		to.Path += "/"
+	}
+	from, err := url.Parse(discordgo.EndpointAPI)
+	if err != nil {
+		return nil, fmt.Errorf("discord: parse %s: %w", discordgo.EndpointAPI, err)
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	cc := *c
+	cc.Transport = rewriteTransport{base: rt, from: from, to: to}
+	return &cc, nil
+}
+
+type rewriteTransport struct {
+	base     http.RoundTripper
+	from, to *url.URL
+}
+
+func (t rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != t.from.Scheme || r.URL.Host != t.from.Host || !strings.HasPrefix(r.URL.Path, t.from.Path) {
+		return t.base.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = t.to.Scheme, t.to.Host
+	r.URL.Path = t.to.Path + strings.TrimPrefix(r.URL.Path, t.from.Path)
+	r.URL.RawPath = ""
+	r.Host = t.to.Host
+	return t.base.RoundTrip(r)
+}
+
+// Shutdown stops accepting interactions and waits until the commands and
+// progress messages under way are done or ctx ends; then it cancels them
+// and returns ctx's error.
+func (a *Adapter) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		a.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		a.cancel()
+		return nil
+	case <-ctx.Done():
+		a.cancel()
+		return ctx.Err()
+	}
+}
+
+// goRun runs f in a goroutine Shutdown waits for; false after Shutdown.
+func (a *Adapter) goRun(f func(ctx context.Context)) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f(a.base)
+	}()
+	return true
+}
+
+func (a *Adapter) isClosed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closed
+}
+
+// Header names of Discord's request signature.
+const (
+	headerSignature = "X-Signature-Ed25519"
+	headerTimestamp = "X-Signature-Timestamp"
+)
+
+// ServeHTTP is the interactions endpoint (/discord/interactions): it
+// verifies the request's signature, answers within Discord's 3 seconds and
+// runs the command afterwards. Requests with a bad signature get 401;
+// Discord sends some on purpose to check the endpoint does.
+func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read request body", http.StatusBadRequest)
+		return
+	}
+	if err := a.verify(r.Header.Get(headerSignature), r.Header.Get(headerTimestamp), body); err != nil {
+		a.log.Warn("discord interaction refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	if a.isClosed() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	var in discordgo.Interaction
+	if err := json.Unmarshal(body, &in); err != nil {
+		a.log.Warn("discord interaction malformed", "err", err)
+		http.Error(w, "malformed interaction", http.StatusBadRequest)
+		return
+	}
+	resp, run := a.dispatch(r.Context(), &in)
+	if resp == nil {
+		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
+		return
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		a.log.Error("encode interaction response", "interaction", in.ID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if _, err := w.Write(b); err != nil {
+		a.log.Warn("write interaction response", "interaction", in.ID, "err", err)
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	// The follow-ups edit the deferred response, so they start once it is
+	// on its way.
+	if run != nil && !a.goRun(run) {
+		a.log.Warn("discord interaction dropped: shutting down", "interaction", in.ID)
+	}
+}
+
+// errSignature is what every failed signature check wraps; the reasons
+// never quote the signature.
+var errSignature = errors.New("bad signature")
+
+// verify checks Discord's Ed25519 signature over timestamp + body and that
+// the timestamp is within MaxClockSkew of now.
+func (a *Adapter) verify(sig, ts string, body []byte) error {
+	switch {
+	case sig == "" || ts == "":
+		return fmt.Errorf("%w: missing %s or %s header", errSignature, headerSignature, headerTimestamp)
+	case len(sig) != 2*ed25519.SignatureSize:
+		return fmt.Errorf("%w: signature is %d characters, want %d", errSignature, len(sig), 2*ed25519.SignatureSize)
+	}
+	raw, err := hex.DecodeString(sig)
+	if err != nil {
+		return fmt.Errorf("%w: signature is not hex", errSignature)
+	}
+	sec, err := parseUnix(ts)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errSignature, err)
+	}
+	if d := a.now().Sub(time.Unix(sec, 0)); d > MaxClockSkew || d < -MaxClockSkew {
+		return fmt.Errorf("%w: timestamp is %s away from now (limit %s)", errSignature, d.Round(time.Second), MaxClockSkew)
+	}
+	msg := make([]byte, 0, len(ts)+len(body))
+	msg = append(append(msg, ts...), body...)
+	if !ed25519.Verify(a.pub, msg, raw) {
+		return fmt.Errorf("%w: signature does not match", errSignature)
+	}
+	return nil
+}
+
+// parseUnix parses a timestamp of at most 12 decimal digits (Unix seconds).
+func parseUnix(s string) (int64, error) {
+	if len(s) > 12 {
+		return 0, errors.New("timestamp is not Unix seconds")
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, errors.New("timestamp is not Unix seconds")
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// dispatch decides the immediate response to an interaction and returns
+// the work to run once that response is sent (nil if there is none). A nil
+// response means the interaction type is not supported. ctx bounds only the
+// decision; the work gets a context of its own.
+func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*discordgo.InteractionResponse, func(context.Context)) {
+	if in.Type == discordgo.InteractionPing {
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
+	}
+	if in.Type != discordgo.InteractionApplicationCommand && in.Type != discordgo.InteractionMessageComponent {
+		a.log.Warn("discord interaction of unsupported type", "interaction", in.ID, "type", int(in.Type))
+		return nil, nil
+	}
+	// Follow-ups go to the configured application's webhook.
+	cp := *in
+	cp.AppID = a.appID
+	in = &cp
+	userID := interactionUser(in)
+	if userID == "" {
+		return immediate(chat.Message{Level: chat.Failure, Title: "Switchman could not tell who you are; nothing was run."}), nil
+	}
+	user := a.userName(userID)
+	log := a.log.With("interaction", in.ID, "user", user, "discord_user", userID, "channel", in.ChannelID)
+	if a.guildID != "" && in.GuildID != a.guildID {
+		log.Warn("discord interaction from another guild refused", "guild", in.GuildID)
+		return immediate(chat.Message{Level: chat.Failure, Title: "Switchman does not take commands here; nothing was run."}), nil
+	}
+
+	var text string
+	var err error
+	switch data := in.Data.(type) {
+	case discordgo.ApplicationCommandInteractionData:
+		text, err = commandText(data)
+	case discordgo.MessageComponentInteractionData:
+		if data.ComponentType != discordgo.ButtonComponent {
+			return immediate(chat.Message{Level: chat.Failure, Title: "Switchman only knows buttons; nothing was run."}), nil
+		}
+		text = data.CustomID
+	default:
+		err = errors.New("the interaction carries no command")
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, dedupeTimeout)
+	first, derr := a.dedupe.SetOnce(dctx, "discord:interaction:"+in.ID, dedupeTTL)
+	cancel()
+	switch {
+	case derr != nil:
+		log.Error("dedupe discord interaction", "err", derr)
+		return immediate(chat.Message{Level: chat.Failure, Title: "state store unreachable; nothing was changed"}), nil
+	case !first:
+		log.Info("duplicate discord interaction ignored")
+		return immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."}), nil
+	}
+	if err != nil {
+		log.Info("discord command refused", "err", err)
+		return immediate(chat.Message{Level: chat.Failure, Title: err.Error()}), nil
+	}
+
+	public := publicVerb(text)
+	c := &conversation{
+		a: a, in: in, public: public, started: a.now(), log: log.With("command", text),
+		req: commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: text},
+	}
+	resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
+	if !public {
+		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
+	}
+	return resp, c.run
+}
+
+// interactionUser returns the Discord id of whoever acted: Member in a
+// guild, User in a DM.
+func interactionUser(in *discordgo.Interaction) string {
+	switch {
+	case in.Member != nil && in.Member.User != nil:
+		return in.Member.User.ID
+	case in.User != nil:
+		return in.User.ID
+	}
+	return ""
+}
+
+// userName maps a Discord id to a Switchman user.
+func (a *Adapter) userName(id string) string {
+	if name := a.users[id]; name != "" {
+		return name
+	}
+	return "discord:" + id
+}
+
+// immediate is a response that is the whole answer: an ephemeral message.
+func immediate(m chat.Message) *discordgo.InteractionResponse {
+	r := render(m)
+	return &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{
+			Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
+			Flags: discordgo.MessageFlagsEphemeral,
+		},
+	}
+}
+
+// publicVerb reports whether a command's answer is for the channel:
+// commands that change something. The rest (dry runs, status, history,
+// audit, admins, help, whoami) answer the requester alone.
+func publicVerb(text string) bool {
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return false
+	}
+	switch commands.Verb(strings.ToLower(f[0])) {
+	case commands.VerbDeploy:
+		for _, w := range f[1:] {
+			if strings.EqualFold(w, "--dry-run") {
+				return false
+			}
+		}
+		return true
+	case commands.VerbRollback, commands.VerbLock, commands.VerbUnlock, commands.VerbCancel,
+		commands.VerbGrant, commands.VerbRevoke, commands.VerbHere, commands.VerbAway:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,396 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// deploySlash is /deploy app:web build:1337 env:prod.
+func deploySlash(id, userID string) map[string]any {
+	return slashCommand(id, userID, "deploy", opt("app", 3, "web"), opt("build", 3, "1337"), opt("env", 3, "prod"))
+}
+
+func TestDeployShowsProgressInOneMessage(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-1"), nil)
+	resp := responseOf(t, hs.post(t, deploySlash("401", "111")))
+	if want := map[string]any{"type": 5.0}; !reflect.DeepEqual(resp, want) {
+		t.Fatalf("response %v, want %v (deferred, visible to the channel)", resp, want)
+	}
+	out := hs.h.waitOut(t, 1)
+	if got, want := hs.h.Requests()[0], (commands.Request{User: "ana", Platform: "discord", Channel: testChannel, Text: "deploy web 1337 to prod"}); got != want {
+		t.Fatalf("request %+v, want %+v", got, want)
+	}
+	hs.fd.waitCalls(t, 1) // the acknowledgement
+
+	started := hs.clock.Now()
+	out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: "d-1", Record: record("d-1", deploy.KindDeploy, deploy.OutcomeRunning, started)})
+	hs.fd.waitCalls(t, 2)
+	out.Progress(deploy.Event{Kind: deploy.EventStep, Time: started, DeployID: "d-1", Host: "web-1", Step: deploy.StepDeliver})
+	hs.fd.waitCalls(t, 3)
+	out.Progress(deploy.Event{Kind: deploy.EventStep, Time: started, DeployID: "d-1", Host: "web-1", Step: deploy.StepDeliver, Done: true})
+	hs.fd.waitCalls(t, 4)
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started.Add(42 * time.Second), DeployID: "d-1", Record: record("d-1", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.fd.waitCalls(t, 5)
+	hs.shutdown(t)
+
+	calls := hs.fd.Calls()
+	golden(t, "flows/deploy.json", transcript(t, calls))
+	for i, c := range calls {
+		if c.Method != http.MethodPatch || c.Path != "/api/v9/webhooks/"+testAppID+"/"+interactionToken("401")+"/messages/@original" {
+			t.Errorf("call %d is %s %s, want PATCH of @original", i, c.Method, c.Path)
+		}
+		if i > 0 && c.at.Sub(calls[i-1].at) < hs.options.EditInterval {
+			t.Errorf("edits %d and %d are %s apart, want at least %s", i-1, i, c.at.Sub(calls[i-1].at), hs.options.EditInterval)
+		}
+	}
+	final := string(calls[len(calls)-1].Body)
+	for _, want := range []string{`"custom_id":"rollback web prod"`, `"label":"Rollback"`, `"style":4`, `now runs 1337`} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final edit %s lacks %s", final, want)
+		}
+	}
+}
+
+func TestEventsDuringHandleAreShownOnce(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		started := time.Date(2025, 3, 14, 14, 2, 0, 0, time.UTC)
+		out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: "d-2", Record: record("d-2", deploy.KindDeploy, deploy.OutcomeRunning, started)})
+		out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-2", Record: record("d-2", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+		out.Reply(chat.Message{Level: chat.Info, Title: "Deploying web 1337 to prod (deploy d-2)"})
+		return commands.Outcome{DeployID: "d-2"}
+	}}
+	hs := newHarness(t, h, nil)
+	responseOf(t, hs.post(t, deploySlash("402", "111")))
+	hs.h.waitOut(t, 1)
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1 (the final state): %s", len(calls), transcript(t, calls))
+	}
+	if !strings.Contains(string(calls[0].Body), "rollback web prod") {
+		t.Errorf("the only edit is not the final state: %s", calls[0].Body)
+	}
+}
+
+func TestRefusedDeployIsEphemeral(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Failure, Title: "web/prod is locked: by ana since 14:02 (db maintenance)"})
+		return commands.Outcome{Failed: true}
+	}}
+	hs := newHarness(t, h, nil)
+	resp := responseOf(t, hs.post(t, deploySlash("403", "333")))
+	if resp["type"] != 5.0 {
+		t.Fatalf("response %v, want type 5", resp)
+	}
+	hs.h.waitOut(t, 1)
+	if got := hs.h.Requests()[0].User; got != "discord:333" {
+		t.Errorf("user %q, want discord:333 for an unmapped Discord id", got)
+	}
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	golden(t, "flows/refused.json", transcript(t, calls))
+	if len(calls) != 2 || calls[0].Method != http.MethodDelete || calls[1].Method != http.MethodPost {
+		t.Fatalf("calls %s, want DELETE @original then POST follow-up", transcript(t, calls))
+	}
+	var body struct{ Flags int }
+	if err := json.Unmarshal(calls[1].Body, &body); err != nil || body.Flags != 64 {
+		t.Errorf("follow-up flags %d (%v), want 64 (ephemeral)", body.Flags, err)
+	}
+}
+
+func TestStatusReplyIsEphemeral(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "web", Fields: []chat.Field{{Label: "prod", Value: "1337"}, {Label: "staging", Value: "1338"}}})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, nil)
+	resp := responseOf(t, hs.post(t, slashCommand("404", "222", "status", opt("app", 3, "web"))))
+	data, _ := resp["data"].(map[string]any)
+	if resp["type"] != 5.0 || data["flags"] != 64.0 {
+		t.Fatalf("response %v, want type 5 with flags 64", resp)
+	}
+	hs.h.waitOut(t, 1)
+	if got := hs.h.Requests()[0]; got.Text != "status web" || got.User != "bob" {
+		t.Errorf("request %+v, want status web as bob", got)
+	}
+	hs.shutdown(t)
+	golden(t, "flows/status.json", transcript(t, hs.fd.Calls()))
+}
+
+func TestButtonRunsAsTheClicker(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, req commands.Request, out commands.Output) commands.Outcome {
+		if req.User != "bob" {
+			out.Reply(chat.Message{Level: chat.Failure, Title: req.User + " may not rollback web/prod"})
+			return commands.Outcome{Failed: true}
+		}
+		out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: "Rolling back web/prod from 1337 to 1336 (rollback r-1)"})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, nil)
+	resp := responseOf(t, hs.post(t, buttonClick("405", "222", "rollback web prod")))
+	if want := map[string]any{"type": 5.0}; !reflect.DeepEqual(resp, want) {
+		t.Fatalf("response %v, want %v", resp, want)
+	}
+	responseOf(t, hs.post(t, buttonClick("406", "333", "rollback web prod")))
+	hs.h.waitOut(t, 2)
+	hs.shutdown(t)
+	reqs := hs.h.Requests()
+	got := map[string]string{}
+	for _, r := range reqs {
+		if r.Text != "rollback web prod" || r.Platform != "discord" || r.Channel != testChannel {
+			t.Errorf("request %+v, want the button's command from the channel", r)
+		}
+		got[r.User] = r.Text
+	}
+	if _, ok := got["bob"]; !ok {
+		t.Errorf("no request as bob (Discord user 222): %+v", reqs)
+	}
+	if _, ok := got["discord:333"]; !ok {
+		t.Errorf("no request as discord:333: %+v", reqs)
+	}
+	calls := hs.fd.Calls()
+	var public, refused int
+	for _, c := range calls {
+		switch {
+		case c.Method == http.MethodPatch && strings.Contains(c.Path, interactionToken("405")):
+			public++
+		case c.Method == http.MethodPost && strings.Contains(c.Path, interactionToken("406")) && strings.Contains(string(c.Body), `"flags":64`):
+			refused++
+		}
+	}
+	if public != 1 || refused != 1 {
+		t.Errorf("calls %s: want bob's rollback shown in the channel and the refusal of 333 ephemeral", transcript(t, calls))
+	}
+}
+
+func TestDuplicateInteractionRunsOnce(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-3"), nil)
+	first := responseOf(t, hs.post(t, deploySlash("407", "111")))
+	second := responseOf(t, hs.post(t, deploySlash("407", "111")))
+	if first["type"] != 5.0 {
+		t.Errorf("first response %v, want type 5", first)
+	}
+	data, _ := second["data"].(map[string]any)
+	if second["type"] != 4.0 || data["flags"] != 64.0 || !strings.Contains(fmt.Sprint(data["embeds"]), "already handled") {
+		t.Errorf("second response %v, want an ephemeral \"already handled\"", second)
+	}
+	out := hs.h.waitOut(t, 1)
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, DeployID: "d-3", Record: record("d-3", deploy.KindDeploy, deploy.OutcomeSucceeded, hs.clock.Now())})
+	hs.shutdown(t)
+	if n := len(hs.h.Requests()); n != 1 {
+		t.Errorf("Handle ran %d times, want 1", n)
+	}
+}
+
+type failingDedupe struct{}
+
+func (failingDedupe) SetOnce(context.Context, string, time.Duration) (bool, error) {
+	return false, errStore
+}
+
+func TestDedupeFailureFailsClosed(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-4"), func(o *Options) { o.Dedupe = failingDedupe{} })
+	resp := responseOf(t, hs.post(t, deploySlash("408", "111")))
+	golden(t, "flows/dedupe_failure_response.json", indentJSON(t, resp))
+	b, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "state store unreachable; nothing was changed") || !strings.Contains(string(b), `"flags":64`) {
+		t.Errorf("response %s, want the ephemeral state store message", b)
+	}
+	hs.shutdown(t)
+	if n := len(hs.h.Requests()); n != 0 {
+		t.Errorf("Handle ran %d times, want 0", n)
+	}
+	if calls := hs.fd.Calls(); len(calls) != 0 {
+		t.Errorf("REST calls %s, want none", transcript(t, calls))
+	}
+	if logs := hs.logs.String(); strings.Contains(logs, interactionToken("408")) {
+		t.Errorf("the logs hold the interaction token:\n%s", logs)
+	}
+}
+
+func TestRateLimitedEditStillDeliversFinal(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-5"), nil)
+	limited := false
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		if n == 1 { // the edit after the acknowledgement
+			limited = true
+			return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":0.5,"global":false}`, true
+		}
+		return 0, "", false
+	}
+	responseOf(t, hs.post(t, deploySlash("409", "111")))
+	out := hs.h.waitOut(t, 1)
+	hs.fd.waitCalls(t, 1)
+	started := hs.clock.Now()
+	out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: "d-5", Record: record("d-5", deploy.KindDeploy, deploy.OutcomeRunning, started)})
+	hs.fd.waitCalls(t, 2) // 429
+	// While the editor waits out retry_after, the deploy finishes: the
+	// latest state is what gets sent.
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-5", Record: record("d-5", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.fd.waitCalls(t, 3)
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	if !limited || len(calls) != 3 {
+		t.Fatalf("calls %s, want ack, 429, final", transcript(t, calls))
+	}
+	if calls[1].Status != http.StatusTooManyRequests {
+		t.Errorf("call 1 status %d, want 429", calls[1].Status)
+	}
+	if d := calls[2].at.Sub(calls[1].at); d < 500*time.Millisecond {
+		t.Errorf("retried %s after the 429, want at least retry_after (500ms)", d)
+	}
+	if !strings.Contains(string(calls[2].Body), "rollback web prod") {
+		t.Errorf("last edit is not the final state: %s", calls[2].Body)
+	}
+}
+
+func TestProgressEditsAreCoalesced(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-6"), func(o *Options) { o.EditInterval = 300 * time.Millisecond })
+	responseOf(t, hs.post(t, deploySlash("410", "111")))
+	out := hs.h.waitOut(t, 1)
+	hs.fd.waitCalls(t, 1)
+	started := hs.clock.Now()
+	out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: "d-6", Record: record("d-6", deploy.KindDeploy, deploy.OutcomeRunning, started)})
+	for _, host := range []string{"web-1", "web-2"} {
+		for _, step := range []deploy.Step{deploy.StepConnect, deploy.StepDeliver, deploy.StepActivate, deploy.StepRestart, deploy.StepHealth} {
+			out.Progress(deploy.Event{Kind: deploy.EventStep, Time: started, DeployID: "d-6", Host: host, Step: step})
+			out.Progress(deploy.Event{Kind: deploy.EventStep, Time: started, DeployID: "d-6", Host: host, Step: step, Done: true})
+		}
+	}
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-6", Record: record("d-6", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	if len(calls) > 3 {
+		t.Errorf("%d edits for 22 events within one interval, want at most 3", len(calls))
+	}
+	if last := calls[len(calls)-1]; !strings.Contains(string(last.Body), "rollback web prod") {
+		t.Errorf("last edit is not the final state: %s", last.Body)
+	}
+}
+
+func TestLongDeployMovesToAChannelMessage(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-7"), nil)
+	responseOf(t, hs.post(t, deploySlash("411", "111")))
+	out := hs.h.waitOut(t, 1)
+	hs.fd.waitCalls(t, 1)
+	started := hs.clock.Now()
+	out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: "d-7", App: "web", Env: "prod", Build: "1337",
+		Record: record("d-7", deploy.KindDeploy, deploy.OutcomeRunning, started)})
+	hs.fd.waitCalls(t, 2)
+	hs.clock.Advance(14 * time.Minute)
+	out.Progress(deploy.Event{Kind: deploy.EventStep, Time: hs.clock.Now(), DeployID: "d-7", App: "web", Env: "prod", Build: "1337",
+		Host: "web-1", Step: deploy.StepMigrate})
+	hs.fd.waitCalls(t, 4) // channel message, then the note on the old one
+	hs.clock.Advance(3 * time.Minute)
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: hs.clock.Now(), DeployID: "d-7", App: "web", Env: "prod", Build: "1337",
+		Record: record("d-7", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.fd.waitCalls(t, 5)
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	golden(t, "flows/handover.json", transcript(t, calls))
+	want := []string{
+		"PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("411") + "/messages/@original",
+		"PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("411") + "/messages/@original",
+		"POST /api/v9/channels/" + testChannel + "/messages",
+		"PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("411") + "/messages/@original",
+		"PATCH /api/v9/channels/" + testChannel + "/messages/message-1",
+	}
+	if len(calls) != len(want) {
+		t.Fatalf("calls %s, want %v", transcript(t, calls), want)
+	}
+	for i, c := range calls {
+		if got := c.Method + " " + c.Path; got != want[i] {
+			t.Errorf("call %d: %s, want %s", i, got, want[i])
+		}
+	}
+	if calls[2].Auth != "bot" || calls[4].Auth != "bot" {
+		t.Errorf("channel message calls sent auth %q and %q, want the bot token", calls[2].Auth, calls[4].Auth)
+	}
+	if !strings.Contains(string(calls[3].Body), "15 minutes") {
+		t.Errorf("the expiring reply does not say where progress went: %s", calls[3].Body)
+	}
+	if !strings.Contains(string(calls[2].Body), "migrating") {
+		t.Errorf("the channel message does not show the latest state: %s", calls[2].Body)
+	}
+}
+
+func TestLogsNeverHoldTokens(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, nil)
+	hs.fd.hijack = func(apiCall) bool { return true } // every call fails with its URL in the error
+	responseOf(t, hs.post(t, slashCommand("412", "111", "whoami")))
+	hs.h.waitOut(t, 1)
+	hs.shutdown(t)
+	logs := hs.logs.String()
+	if !strings.Contains(logs, "discord edit reply failed") || !strings.Contains(logs, "[redacted]") {
+		t.Errorf("want the failed edit logged with the token redacted:\n%s", logs)
+	}
+	for _, secret := range []string{interactionToken("412"), testBotToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold %q:\n%s", secret, logs)
+		}
+	}
+}
+
+func TestOtherGuildIsRefused(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-8"), nil)
+	p := deploySlash("413", "111")
+	p["guild_id"] = "999"
+	resp := responseOf(t, hs.post(t, p))
+	if resp["type"] != 4.0 {
+		t.Errorf("response %v, want an immediate refusal", resp)
+	}
+	hs.shutdown(t)
+	if n := len(hs.h.Requests()); n != 0 {
+		t.Errorf("Handle ran %d times, want 0", n)
+	}
+}
+
+func TestUnusableOptionIsRefusedBeforeHandle(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-9"), nil)
+	p := slashCommand("414", "111", "deploy", opt("app", 3, "web"), opt("build", 3, "1337 --force x"))
+	resp := responseOf(t, hs.post(t, p))
+	data, _ := resp["data"].(map[string]any)
+	if resp["type"] != 4.0 || data["flags"] != 64.0 || !strings.Contains(fmt.Sprint(data["embeds"]), "build must be one word") {
+		t.Errorf("response %v, want an ephemeral refusal naming the build", resp)
+	}
+	hs.shutdown(t)
+	if n := len(hs.h.Requests()); n != 0 {
+		t.Errorf("Handle ran %d times, want 0", n)
+	}
+}
+
+func TestAPIURLRewritesRESTCalls(t *testing.T) {
+	fd := newFakeDiscord(t)
+	a, err := New(Options{
+		PublicKey: strings.Repeat("ab", 32), ApplicationID: testAppID, BotToken: testBotToken,
+		Handler: &fakeHandler{}, APIURL: fd.srv.URL + "/api/v9",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.cancel)
+	if err := a.RegisterCommands(context.Background()); err != nil {
+		t.Fatalf("RegisterCommands: %v", err)
+	}
+	calls := fd.Calls()
+	if len(calls) != 1 || calls[0].Method != http.MethodPut || calls[0].Path != "/api/v9/applications/"+testAppID+"/commands" || calls[0].Auth != "bot" {
+		t.Errorf("calls %s, want one PUT of the global commands with the bot token", transcript(t, calls))
+	}
+}

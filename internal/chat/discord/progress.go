@@ -1,0 +1,216 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// ProgressView folds the events of one deploy into the one message that
+// shows it. The adapter serialises the calls.
+type ProgressView interface {
+	Apply(ev deploy.Event)
+	Message(now time.Time) chat.Message
+	// Done reports whether the deploy has finished (Message is final).
+	Done() bool
+}
+
+var _ ProgressView = (*commands.Progress)(nil)
+
+// defaultProgress is the ProgressView when Options.NewProgress is nil.
+func defaultProgress() ProgressView { return &commands.Progress{} }
+
+// progressState is one deploy's progress message: the view and what the
+// editor has to send. It is safe for concurrent use.
+type progressState struct {
+	mu      sync.Mutex
+	view    ProgressView
+	applied bool          // an event was applied
+	ack     *chat.Message // shown until the first event
+	version uint64        // counts changes
+	wake    chan struct{} // capacity 1: a change happened
+}
+
+func (p *progressState) apply(ev deploy.Event) {
+	p.mu.Lock()
+	p.view.Apply(ev)
+	p.applied = true
+	p.version++
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *progressState) setAck(m *chat.Message) {
+	p.mu.Lock()
+	p.ack = m
+	p.version++
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *progressState) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// snapshot returns the message to show now, its version and whether it is
+// final.
+func (p *progressState) snapshot(now time.Time) (chat.Message, uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.applied:
+		return p.view.Message(now), p.version, p.view.Done()
+	case p.ack != nil:
+		m := *p.ack
+		m.Public = true
+		return m, p.version, false
+	}
+	return chat.Message{Level: chat.Info, Public: true, Title: "Starting…"}, p.version, false
+}
+
+// targetKind says which message shows the progress.
+type targetKind int
+
+const (
+	targetOriginal targetKind = iota // the interaction's response
+	targetFollowup                   // a follow-up of the interaction
+	targetChannel                    // a channel message posted with the bot token
+)
+
+type target struct {
+	kind    targetKind
+	channel string
+	id      string
+}
+
+// maxFinalAttempts bounds the tries to deliver the final state after
+// errors other than 429.
+const maxFinalAttempts = 5
+
+// handoverNote ends the interaction's message when progress moves on.
+const handoverNote = "Continued in a new message below: Discord lets a command's reply be edited for 15 minutes only."
+
+// showProgress edits the progress message until the deploy is done: at
+// most one edit per EditInterval, the latest state wins, a 429 waits
+// retry_after and then sends whatever is latest, and the final state is
+// retried until delivered (or maxFinalAttempts other errors).
+func (c *conversation) showProgress(ctx context.Context, p *progressState) {
+	var (
+		t        = target{kind: targetOriginal}
+		sent     bool
+		sentVer  uint64
+		last     time.Time
+		failures int
+	)
+	if !c.public {
+		// The deferred response is the requester's alone, and progress is
+		// for the channel.
+		c.deleteOriginal(ctx)
+		m, ver, _ := p.snapshot(c.a.now())
+		id := c.followup(ctx, m, false)
+		if id == "" {
+			return
+		}
+		t = target{kind: targetFollowup, id: id}
+		sent, sentVer, last = true, ver, time.Now()
+	}
+	for {
+		m, ver, done := p.snapshot(c.a.now())
+		if !sent || ver != sentVer {
+			err := c.sendProgress(ctx, &t, m)
+			last = time.Now()
+			if rl, limited := errors.AsType[*discordgo.RateLimitError](err); limited {
+				c.log.Info("discord rate limit", "call", "edit progress", "retry_after", retryAfter(rl))
+				if !sleep(ctx, retryAfter(rl)) {
+					c.log.Warn("discord progress abandoned", "err", ctx.Err())
+					return
+				}
+				continue
+			}
+			if err != nil {
+				failures++
+				c.log.Warn("discord edit progress failed", "err", c.scrub(err), "final", done)
+				if done {
+					if failures >= maxFinalAttempts {
+						c.log.Error("discord final progress state not delivered", "err", c.scrub(err))
+						return
+					}
+					if !sleep(ctx, time.Duration(failures)*c.a.interval) {
+						return
+					}
+					continue
+				}
+			} else {
+				failures = 0
+			}
+			sent, sentVer = true, ver
+		}
+		if done {
+			return
+		}
+		select {
+		case <-p.wake:
+		case <-ctx.Done():
+			c.log.Warn("discord progress abandoned", "err", ctx.Err())
+			return
+		}
+		if !sleep(ctx, c.a.interval-time.Since(last)) {
+			c.log.Warn("discord progress abandoned", "err", ctx.Err())
+			return
+		}
+	}
+}
+
+// sendProgress shows m in *t. Once the interaction token nears its 15
+// minutes, it posts m as a channel message with the bot token instead and
+// makes that the target.
+func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Message) error {
+	if t.kind == targetChannel || c.a.token == "" || c.in.ChannelID == "" || c.a.now().Sub(c.started) < c.a.handover {
+		return c.edit(ctx, *t, m)
+	}
+	r := render(m)
+	msg, err := c.a.s.ChannelMessageSendComplex(c.in.ChannelID, &discordgo.MessageSend{
+		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("post channel message: %w", err)
+	}
+	old := *t
+	*t = target{kind: targetChannel, channel: c.in.ChannelID, id: msg.ID}
+	c.log.Info("discord progress moved to a channel message", "message", msg.ID)
+	note := m
+	note.Lines = append(append([]string(nil), m.Lines...), handoverNote)
+	note.Buttons = nil
+	if err := c.edit(ctx, old, note); err != nil {
+		c.log.Warn("discord edit expiring reply failed", "err", c.scrub(err))
+	}
+	return nil
+}
+
+// edit replaces the content of the message t with m.
+func (c *conversation) edit(ctx context.Context, t target, m chat.Message) error {
+	r := render(m)
+	var err error
+	switch t.kind {
+	case targetOriginal:
+		_, err = c.a.s.InteractionResponseEdit(c.in, r.webhookEdit(), discordgo.WithContext(ctx))
+	case targetFollowup:
+		_, err = c.a.s.FollowupMessageEdit(c.in, t.id, r.webhookEdit(), discordgo.WithContext(ctx))
+	case targetChannel:
+		_, err = c.a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+			ID: t.id, Channel: t.channel, Embeds: &r.Embeds, Components: &r.Components, AllowedMentions: noMentions(),
+		}, discordgo.WithContext(ctx))
+	}
+	return err
+}

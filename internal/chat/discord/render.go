@@ -1,0 +1,175 @@
+package discord
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+)
+
+// Discord's limits on one message.
+const (
+	maxTitle      = 256
+	maxDesc       = 4096
+	maxFields     = 25
+	maxFieldName  = 256
+	maxFieldValue = 1024
+	maxEmbedTotal = 6000 // title, description and fields together
+	maxPerRow     = 5
+	maxRows       = 5
+	maxCustomID   = 100 // bytes
+	maxLabel      = 80
+	// minDesc is how much of the description fields may not crowd out.
+	minDesc = 1000
+	// moreCost is room kept for the "… N more" field.
+	moreCost = 20
+)
+
+// Embed colours by level: Discord's own palette.
+var levelColors = map[chat.Level]int{
+	chat.Info:    0x5865F2,
+	chat.Success: 0x57F287,
+	chat.Warning: 0xFEE75C,
+	chat.Failure: 0xED4245,
+}
+
+// rendered is a chat.Message in Discord's terms: one embed and the buttons
+// in action rows.
+type rendered struct {
+	Embeds     []*discordgo.MessageEmbed    `json:"embeds"`
+	Components []discordgo.MessageComponent `json:"components"`
+}
+
+// render turns m into an embed (title, the lines as the description, the
+// fields inline, coloured by level) and buttons whose custom_id is the
+// command they run. Text is escaped so user input cannot format or link,
+// and cut to Discord's limits. Buttons whose command exceeds the 100 bytes
+// of a custom_id are left out.
+func render(m chat.Message) rendered {
+	e := &discordgo.MessageEmbed{Title: clip(escape(m.Title), maxTitle), Color: levelColors[m.Level]}
+	if e.Color == 0 {
+		e.Color = levelColors[chat.Info]
+	}
+	lines := make([]string, len(m.Lines))
+	for i, l := range m.Lines {
+		lines[i] = escapeLine(l)
+	}
+	desc := clip(strings.Join(lines, "\n"), maxDesc)
+	budget := maxEmbedTotal - runes(e.Title)
+	reserve := min(runes(desc), minDesc)
+	for i, f := range m.Fields {
+		if len(e.Fields) == maxFields-1 && len(m.Fields) > maxFields {
+			e.Fields = append(e.Fields, more(len(m.Fields)-i))
+			break
+		}
+		name, value := clip(escape(f.Label), maxFieldName), clip(escape(f.Value), maxFieldValue)
+		if name == "" {
+			name = "\u200b" // Discord refuses an empty name
+		}
+		if value == "" {
+			value = "—"
+		}
+		cost := runes(name) + runes(value)
+		if cost > budget-reserve-moreCost {
+			e.Fields = append(e.Fields, more(len(m.Fields)-i))
+			budget -= moreCost
+			break
+		}
+		budget -= cost
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: name, Value: value, Inline: true})
+	}
+	e.Description = clip(desc, min(budget, maxDesc))
+	if e.Title == "" && e.Description == "" && len(e.Fields) == 0 {
+		e.Description = "(no details)"
+	}
+	return rendered{Embeds: []*discordgo.MessageEmbed{e}, Components: buttons(m.Buttons)}
+}
+
+// more is the last field when not every field fits.
+func more(n int) *discordgo.MessageEmbedField {
+	return &discordgo.MessageEmbedField{Name: "…", Value: fmt.Sprintf("%d more", n), Inline: true}
+}
+
+func buttons(bs []chat.Button) []discordgo.MessageComponent {
+	comps := []discordgo.MessageComponent{} // empty, not nil: an edit clears old buttons
+	var row []discordgo.MessageComponent
+	seen := map[string]bool{}
+	for _, b := range bs {
+		if b.Action == "" || len(b.Action) > maxCustomID || seen[b.Action] {
+			continue // Discord refuses long or repeated custom_ids
+		}
+		if len(comps) == maxRows {
+			break
+		}
+		seen[b.Action] = true
+		label := b.Label
+		if label == "" {
+			label = b.Action
+		}
+		row = append(row, discordgo.Button{Label: clip(label, maxLabel), Style: buttonStyle(b.Style), CustomID: b.Action})
+		if len(row) == maxPerRow {
+			comps = append(comps, discordgo.ActionsRow{Components: row})
+			row = nil
+		}
+	}
+	if len(row) > 0 && len(comps) < maxRows {
+		comps = append(comps, discordgo.ActionsRow{Components: row})
+	}
+	return comps
+}
+
+func buttonStyle(s string) discordgo.ButtonStyle {
+	switch s {
+	case "danger":
+		return discordgo.DangerButton
+	case "primary":
+		return discordgo.PrimaryButton
+	}
+	return discordgo.SecondaryButton
+}
+
+func (r rendered) webhookEdit() *discordgo.WebhookEdit {
+	return &discordgo.WebhookEdit{Embeds: &r.Embeds, Components: &r.Components, AllowedMentions: noMentions()}
+}
+
+// noMentions stops a message from pinging anyone, whatever its text says.
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}
+
+// markdown escapes the characters Discord's markdown gives a meaning
+// anywhere in a line: emphasis, strike-through, code, spoilers, masked
+// links, mentions and the escape itself.
+var markdown = strings.NewReplacer(
+	`\`, `\\`, `*`, `\*`, `_`, `\_`, `~`, `\~`, "`", "\\`", `|`, `\|`,
+	`[`, `\[`, `]`, `\]`, `<`, `\<`,
+)
+
+func escape(s string) string { return markdown.Replace(s) }
+
+// escapeLine escapes a description line, including what means something
+// at the start of a line (headings and block quotes).
+func escapeLine(s string) string {
+	s = escape(s)
+	if s != "" && (s[0] == '#' || s[0] == '>') {
+		s = `\` + s
+	}
+	return s
+}
+
+func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// clip cuts s to at most n runes, ending a cut text with "…".
+func clip(s string, n int) string {
+	if runes(s) <= n {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,107 @@
+package discord
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+func TestRenderGolden(t *testing.T) {
+	started := time.Date(2025, 3, 14, 14, 2, 0, 0, time.UTC)
+	succeeded := record("d-1", deploy.KindDeploy, deploy.OutcomeSucceeded, started)
+	reverted := record("d-2", deploy.KindDeploy, deploy.OutcomeReverted, started)
+	reverted.Error = "web-2: health check failed: GET /health: 503"
+	reverted.Hosts[1].State, reverted.Hosts[1].Current, reverted.Hosts[1].Error = deploy.HostReverted, "1336", "health check failed"
+
+	var manyFields []chat.Field
+	for i := range 30 {
+		manyFields = append(manyFields, chat.Field{Label: fmt.Sprintf("host-%02d", i), Value: strings.Repeat("v", 300)})
+	}
+	tests := []struct {
+		name string
+		m    chat.Message
+	}{
+		{"reply", chat.Message{Level: chat.Info, Title: "You are ana (discord)", Lines: []string{"role deployer: deploy, rollback on web/* (config)"}}},
+		{"refusal", chat.Message{Level: chat.Failure, Title: "web/prod is locked: by ana since 14:02 (db maintenance)"}},
+		{"started", commands.EventMessage(deploy.Event{Kind: deploy.EventStarted, Record: record("d-1", deploy.KindDeploy, deploy.OutcomeRunning, started)})},
+		{"progress", chat.Message{Level: chat.Info, Public: true, Title: "Deploy d-1 started: web 1337 → prod by ana (2 hosts)",
+			Lines: []string{"web-1: deliver ✓", "web-2: deliver…"}}},
+		{"final_success", commands.FinalMessage(succeeded, started)},
+		{"final_reverted", commands.FinalMessage(reverted, started)},
+		{"warning", chat.Message{Level: chat.Warning, Public: true, Title: "Locked web/prod", Lines: []string{"by ana until 16:02: db migration"}}},
+		{"no_level", chat.Message{Title: "plain"}},
+		{"empty", chat.Message{}},
+		{"hostile_markdown", chat.Message{Level: chat.Info,
+			Title:  "**bold** [click](https://evil.example) ||spoiler||",
+			Lines:  []string{"# heading", "> quote", "`code` ~~strike~~ __under__", "<@123> @everyone <t:0>", `back\slash`},
+			Fields: []chat.Field{{Label: "web_1", Value: "*x*"}, {Label: "", Value: ""}}}},
+		{"limits", chat.Message{Level: chat.Warning, Title: strings.Repeat("T", 300),
+			Lines:  []string{strings.Repeat("L", 5000)},
+			Fields: manyFields,
+			Buttons: []chat.Button{
+				{Label: "Rollback", Action: "rollback web prod", Style: "danger"},
+				{Label: "Again", Action: "rollback web prod", Style: "danger"},
+				{Label: "Too long", Action: "deploy web " + strings.Repeat("1", 120)},
+				{Label: "Status", Action: "status web", Style: "primary"},
+				{Label: strings.Repeat("B", 100), Action: "history web"},
+				{Action: "help"},
+				{Label: "Who", Action: "whoami"},
+				{Label: "Unlock", Action: "unlock deploys web"},
+				{Label: "Cancel", Action: "cancel web prod", Style: "danger"},
+			}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := render(tt.m)
+			checkLimits(t, r)
+			golden(t, "render/"+tt.name+".json", indentJSON(t, r))
+		})
+	}
+}
+
+// checkLimits fails if r breaks one of Discord's message limits.
+func checkLimits(t *testing.T, r rendered) {
+	t.Helper()
+	if len(r.Embeds) != 1 {
+		t.Fatalf("%d embeds, want 1", len(r.Embeds))
+	}
+	e := r.Embeds[0]
+	total := runes(e.Title) + runes(e.Description)
+	if runes(e.Title) > maxTitle || runes(e.Description) > maxDesc || len(e.Fields) > maxFields {
+		t.Errorf("title %d, description %d runes, %d fields: over Discord's limits", runes(e.Title), runes(e.Description), len(e.Fields))
+	}
+	for _, f := range e.Fields {
+		total += runes(f.Name) + runes(f.Value)
+		if f.Name == "" || f.Value == "" || runes(f.Name) > maxFieldName || runes(f.Value) > maxFieldValue {
+			t.Errorf("field %q=%q breaks Discord's field limits", f.Name, f.Value)
+		}
+	}
+	if total > maxEmbedTotal {
+		t.Errorf("embed holds %d characters, over %d", total, maxEmbedTotal)
+	}
+	if r.Components == nil {
+		t.Errorf("components are nil; want [] so an edit clears old buttons")
+	}
+	seen := map[string]bool{}
+	for _, c := range r.Components {
+		row, ok := c.(discordgo.ActionsRow)
+		if !ok || len(row.Components) == 0 || len(row.Components) > maxPerRow {
+			t.Errorf("component %#v is not an action row of 1-5 buttons", c)
+			continue
+		}
+		for _, bc := range row.Components {
+			b := bc.(discordgo.Button)
+			if len(b.CustomID) > maxCustomID || seen[b.CustomID] || runes(b.Label) > maxLabel || b.Label == "" {
+				t.Errorf("button %+v breaks Discord's button limits", b)
+			}
+			seen[b.CustomID] = true
+		}
+	}
+}

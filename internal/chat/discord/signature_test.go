@@ -1,0 +1,152 @@
+package discord
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewRejectsMalformedPublicKey(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := hex.EncodeToString(pub)
+	tests := []struct {
+		name, key string
+		wantErr   bool
+	}{
+		{"valid", good, false},
+		{"valid upper case", strings.ToUpper(good), false},
+		{"empty", "", true},
+		{"short", good[:62], true},
+		{"odd length", good[:63], true},
+		{"long", good + "00", true},
+		{"not hex", strings.Repeat("zz", 32), true},
+		{"base64 instead of hex", "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=", true},
+		{"spaces", " " + good[1:], true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := New(Options{PublicKey: tt.key, ApplicationID: testAppID, Handler: &fakeHandler{}})
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("New error = %v, want error %v", err, tt.wantErr)
+			}
+			if a != nil {
+				t.Cleanup(func() { a.cancel() })
+			}
+		})
+	}
+}
+
+func TestNewRequiresApplicationAndHandler(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	for name, opt := range map[string]Options{
+		"no application id": {PublicKey: key, Handler: &fakeHandler{}},
+		"no handler":        {PublicKey: key, ApplicationID: testAppID},
+		"bad API URL":       {PublicKey: key, ApplicationID: testAppID, Handler: &fakeHandler{}, APIURL: "ftp://x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := New(opt); err == nil {
+				t.Fatal("New succeeded, want an error")
+			}
+		})
+	}
+}
+
+func TestSignature(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	_, otherKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"1","application_id":"` + testAppID + `","type":1,"token":"x","version":1}`)
+	now := hs.clock.Now()
+	validSig, validTS := hs.sign(body, now)
+	tests := []struct {
+		name     string
+		body     []byte
+		sig, ts  string
+		wantCode int
+	}{
+		{"valid", body, validSig, validTS, http.StatusOK},
+		{"valid, upper-case hex", body, strings.ToUpper(validSig), validTS, http.StatusOK},
+		{"valid, 4m59s old", body, sigAt(hs, body, now.Add(-299*time.Second)), tsAt(now.Add(-299 * time.Second)), http.StatusOK},
+		{"valid, 4m59s ahead", body, sigAt(hs, body, now.Add(299*time.Second)), tsAt(now.Add(299 * time.Second)), http.StatusOK},
+		{"wrong key", body, hex.EncodeToString(ed25519.Sign(otherKey, append([]byte(validTS), body...))), validTS, http.StatusUnauthorized},
+		{"stale timestamp", body, sigAt(hs, body, now.Add(-301*time.Second)), tsAt(now.Add(-301 * time.Second)), http.StatusUnauthorized},
+		{"future timestamp", body, sigAt(hs, body, now.Add(301*time.Second)), tsAt(now.Add(301 * time.Second)), http.StatusUnauthorized},
+		{"timestamp changed", body, validSig, tsAt(now.Add(time.Second)), http.StatusUnauthorized},
+		{"body changed by one byte", append(append([]byte(nil), body[:len(body)-2]...), '2', '}'), validSig, validTS, http.StatusUnauthorized},
+		{"body with a byte more", append(append([]byte(nil), body...), ' '), validSig, validTS, http.StatusUnauthorized},
+		{"missing signature", body, "", validTS, http.StatusUnauthorized},
+		{"missing timestamp", body, validSig, "", http.StatusUnauthorized},
+		{"missing both", body, "", "", http.StatusUnauthorized},
+		{"signature too short", body, validSig[:126], validTS, http.StatusUnauthorized},
+		{"signature too long", body, validSig + "00", validTS, http.StatusUnauthorized},
+		{"signature of odd length", body, validSig[:127], validTS, http.StatusUnauthorized},
+		{"signature not hex", body, strings.Repeat("zz", 64), validTS, http.StatusUnauthorized},
+		{"signature all zero", body, strings.Repeat("0", 128), validTS, http.StatusUnauthorized},
+		{"timestamp not a number", body, validSig, "yesterday", http.StatusUnauthorized},
+		{"timestamp negative", body, validSig, "-1", http.StatusUnauthorized},
+		{"timestamp huge", body, validSig, "99999999999999999999", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := hs.postRaw(tt.body, tt.sig, tt.ts)
+			if w.Code != tt.wantCode {
+				t.Fatalf("status %d, want %d; body %q", w.Code, tt.wantCode, w.Body.String())
+			}
+			if tt.wantCode == http.StatusUnauthorized && w.Body.String() != "invalid request signature\n" {
+				t.Errorf("body %q, want %q", w.Body.String(), "invalid request signature\n")
+			}
+			if tt.sig != "" && strings.Contains(hs.logs.String(), tt.sig) {
+				t.Errorf("the logs hold the signature")
+			}
+		})
+	}
+	if calls := hs.fd.Calls(); len(calls) != 0 {
+		t.Errorf("REST calls %v, want none", calls)
+	}
+}
+
+func sigAt(hs *harness, body []byte, at time.Time) string {
+	sig, _ := hs.sign(body, at)
+	return sig
+}
+
+func tsAt(at time.Time) string { return strconv.FormatInt(at.Unix(), 10) }
+
+func TestEndpointRefusesOtherMethodsAndLargeBodies(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	w := httptest.NewRecorder()
+	hs.a.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/discord/interactions", nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: status %d, want 405", w.Code)
+	}
+	big := []byte(`{"type":1,"pad":"` + strings.Repeat("x", MaxBody) + `"}`)
+	sig, ts := hs.sign(big, hs.clock.Now())
+	if w := hs.postRaw(big, sig, ts); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("%d-byte body: status %d, want 413", len(big), w.Code)
+	}
+}
+
+func TestPingPong(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	w := hs.post(t, map[string]any{"id": "1", "application_id": testAppID, "type": 1, "token": "x", "version": 1})
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d, want 200", w.Code)
+	}
+	if got, want := w.Body.String(), `{"type":1}`; got != want {
+		t.Errorf("body %s, want %s", got, want)
+	}
+	if got := w.Header().Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", got)
+	}
+}

@@ -1,0 +1,573 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+)
+
+// maxChoices is the most choices Discord allows on one option; with more
+// apps (or envs) the option takes free text and the parser checks it.
+const maxChoices = 25
+
+// maxReason bounds free-text options so the command stays under
+// commands.MaxCommandLen.
+const maxReason = 300
+
+// choiceSet holds the choices of the app and env options.
+type choiceSet struct {
+	apps, envs []*discordgo.ApplicationCommandOptionChoice
+}
+
+func choicesOf(apps map[string][]string) choiceSet {
+	var names, envs []string
+	for app, es := range apps {
+		names = append(names, app)
+		envs = append(envs, es...)
+	}
+	slices.Sort(names)
+	slices.Sort(envs)
+	return choiceSet{apps: choices(names), envs: choices(slices.Compact(envs))}
+}
+
+func choices(names []string) []*discordgo.ApplicationCommandOptionChoice {
+	if len(names) == 0 || len(names) > maxChoices {
+		return nil
+	}
+	cs := make([]*discordgo.ApplicationCommandOptionChoice, len(names))
+	for i, n := range names {
+		cs[i] = &discordgo.ApplicationCommandOptionChoice{Name: n, Value: n}
+	}
+	return cs
+}
+
+// slashSpec is the slash command of one verb: its typed options, and how
+// an invocation is written back as a command of the grammar.
+type slashSpec struct {
+	options func(cs choiceSet) []*discordgo.ApplicationCommandOption
+	text    func(o options) (string, error)
+}
+
+func appOpt(cs choiceSet, required bool, desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "app",
+		Description: desc, Required: required, Choices: cs.apps}
+}
+
+func envOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "env",
+		Description: desc, Choices: cs.envs}
+}
+
+func buildOpt(required bool, desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "build",
+		Description: desc, Required: required, MaxLength: 64}
+}
+
+func textOpt(name string, required bool, desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: name,
+		Description: desc, Required: required, MaxLength: maxReason}
+}
+
+func durationOpt(desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "duration",
+		Description: desc, MaxLength: 16}
+}
+
+func userOpt(desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionUser, Name: "user",
+		Description: desc, Required: true}
+}
+
+func roleOpt(desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "role",
+		Description: desc, Required: true, MaxLength: 64}
+}
+
+// defaultHere is commands.DefaultHereFor as people write it, e.g. "4h".
+func defaultHere() string {
+	d := commands.DefaultHereFor
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
+}
+
+// slash maps every verb of the grammar to its slash command. A test checks
+// that no verb is missing.
+var slash = map[commands.Verb]slashSpec{
+	commands.VerbDeploy: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, true, "the app to deploy"),
+				buildOpt(true, "the build, e.g. 1337 or 2.4.0-rc1"),
+				envOpt(cs, "the env (default: the app's default env)"),
+				{Type: discordgo.ApplicationCommandOptionBoolean, Name: "dry_run", Description: "show the plan and change nothing"},
+				textOpt("force", false, "override guard rails such as locks; the reason goes to the audit log"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("deploy")
+			w.word("app")
+			w.word("build")
+			w.keyword("to", "env")
+			if w.flag("dry_run") {
+				w.add("--dry-run")
+			}
+			w.quoted("--force", "force")
+			return w.done()
+		},
+	},
+	commands.VerbRollback: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, true, "the app to roll back"),
+				envOpt(cs, "the env (default: the app's default env)"),
+				buildOpt(false, "the build to go back to (default: the previous good release)"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("rollback")
+			w.word("app")
+			w.word("env")
+			w.keyword("to", "build")
+			return w.done()
+		},
+	},
+	commands.VerbLock: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				textOpt("reason", true, "why deploys stop; kept with the lock and in the audit log"),
+				appOpt(cs, false, "lock only this app (default: every app)"),
+				envOpt(cs, "lock only this env of the app (default: every env)"),
+				durationOpt("how long, e.g. 30m, 2h, 1d or 1h30m (default: until unlocked)"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("lock", "deploys")
+			w.word("app")
+			w.word("env")
+			w.keyword("for", "duration")
+			w.quoted("", "reason")
+			return w.done()
+		},
+	},
+	commands.VerbUnlock: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, false, "the app of the lock (default: the lock on every app)"),
+				envOpt(cs, "the env of the lock (default: the lock on every env of the app)"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("unlock", "deploys")
+			w.word("app")
+			w.word("env")
+			return w.done()
+		},
+	},
+	commands.VerbStatus: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{appOpt(cs, false, "show only this app")}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("status")
+			w.word("app")
+			return w.done()
+		},
+	},
+	commands.VerbHistory: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			one := 1.0
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, false, "only deploys of this app"),
+				envOpt(cs, "only deploys to this env of the app"),
+				{Type: discordgo.ApplicationCommandOptionInteger, Name: "n", MinValue: &one, MaxValue: commands.MaxHistory,
+					Description: fmt.Sprintf("how many deploys (default %d)", commands.DefaultHistory)},
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("history")
+			w.word("app")
+			w.word("env")
+			w.integer("n")
+			return w.done()
+		},
+	},
+	commands.VerbCancel: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, true, "the app whose deploy to cancel"),
+				envOpt(cs, "the env (default: the app's default env)"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("cancel")
+			w.word("app")
+			w.word("env")
+			return w.done()
+		},
+	},
+	commands.VerbAudit: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			one := 1.0
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, false, "only entries about this app"),
+				{Type: discordgo.ApplicationCommandOptionInteger, Name: "n", MinValue: &one, MaxValue: commands.MaxAudit,
+					Description: fmt.Sprintf("how many entries (default %d)", commands.DefaultAudit)},
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("audit")
+			w.word("app")
+			w.integer("n")
+			return w.done()
+		},
+	},
+	commands.VerbGrant: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				userOpt("who gets the role"),
+				roleOpt("the role of the configuration to give, e.g. deployer"),
+				appOpt(cs, false, "only on this app (default: everywhere)"),
+				envOpt(cs, "only on this env of the app (default: every env)"),
+				durationOpt("how long, e.g. 30m, 2h, 1d or 1h30m (default: until revoked)"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("grant")
+			w.mention("user")
+			w.word("role")
+			w.word("app")
+			w.word("env")
+			w.keyword("for", "duration")
+			return w.done()
+		},
+	},
+	commands.VerbRevoke: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				userOpt("whose role to take back"),
+				roleOpt("the role given with grant"),
+				appOpt(cs, false, "the app of the grant"),
+				envOpt(cs, "the env of the grant"),
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("revoke")
+			w.mention("user")
+			w.word("role")
+			w.word("app")
+			w.word("env")
+			return w.done()
+		},
+	},
+	commands.VerbHere: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{durationOpt("how long you are around, e.g. 8h (default " + defaultHere() + ")")}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("here")
+			w.keyword("for", "duration")
+			return w.done()
+		},
+	},
+	commands.VerbAway: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption { return nil },
+		text:    func(o options) (string, error) { return o.words("away").done() },
+	},
+	commands.VerbAdmins: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption { return nil },
+		text:    func(o options) (string, error) { return o.words("admins").done() },
+	},
+	commands.VerbHelp: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+			var verbs []string
+			for _, v := range commands.Verbs() {
+				verbs = append(verbs, string(v))
+			}
+			return []*discordgo.ApplicationCommandOption{{Type: discordgo.ApplicationCommandOptionString, Name: "command",
+				Description: "the command to explain", Choices: choices(verbs)}}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("help")
+			w.word("command")
+			return w.done()
+		},
+	},
+	commands.VerbWhoami: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption { return nil },
+		text:    func(o options) (string, error) { return o.words("whoami").done() },
+	},
+}
+
+// Commands returns the slash commands, one per verb of the grammar in help
+// order, with the configured apps and envs as choices.
+func (a *Adapter) Commands() []*discordgo.ApplicationCommand {
+	cs := choicesOf(a.apps())
+	var cmds []*discordgo.ApplicationCommand
+	for _, v := range commands.Verbs() {
+		spec, ok := slash[v]
+		if !ok {
+			continue
+		}
+		opts := spec.options(cs)
+		if opts == nil {
+			opts = []*discordgo.ApplicationCommandOption{}
+		}
+		cmds = append(cmds, &discordgo.ApplicationCommand{
+			Type: discordgo.ChatApplicationCommand, Name: string(v), Description: describe(v), Options: opts,
+		})
+	}
+	return cmds
+}
+
+// maxDescription is the longest command or option description Discord
+// takes.
+const maxDescription = 100
+
+// describe is a verb's summary within the 100 characters Discord allows:
+// its first sentence if that fits, else cut at a word.
+func describe(v commands.Verb) string {
+	s := commands.Summary(v)
+	if runes(s) <= maxDescription {
+		return s
+	}
+	if i := strings.Index(s, ". "); i > 0 && runes(s[:i+1]) <= maxDescription {
+		return s[:i+1]
+	}
+	r := []rune(s)[:maxDescription-1]
+	if i := strings.LastIndexByte(string(r), ' '); i > 0 {
+		return strings.TrimRight(string(r)[:i], " ,;:") + "…"
+	}
+	return string(r) + "…"
+}
+
+// RegisterCommands replaces the application's slash commands with
+// Commands (PUT applications/{app}/commands, or
+// applications/{app}/guilds/{guild}/commands when GuildID is set). It
+// needs the bot token.
+func (a *Adapter) RegisterCommands(ctx context.Context) error {
+	if a.token == "" {
+		return errors.New("register discord commands: no bot token")
+	}
+	cmds := a.Commands()
+	err := a.retry(ctx, func() error {
+		_, err := a.s.ApplicationCommandBulkOverwrite(a.appID, a.guildID, cmds, discordgo.WithContext(ctx))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("register discord commands: %s", a.scrub(err))
+	}
+	a.log.Info("discord commands registered", "commands", len(cmds), "guild", a.guildID)
+	return nil
+}
+
+// retry runs a REST call, repeating it after retry_after while Discord
+// answers 429 (at most maxRateLimited times) and ctx lasts.
+func (a *Adapter) retry(ctx context.Context, f func() error) error {
+	for i := 0; ; i++ {
+		err := f()
+		rl, limited := errors.AsType[*discordgo.RateLimitError](err)
+		if !limited || i == maxRateLimited {
+			return err
+		}
+		a.log.Info("discord rate limit", "retry_after", retryAfter(rl))
+		if !sleep(ctx, retryAfter(rl)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// commandText writes a slash command invocation as a command of the
+// grammar, e.g. /deploy app:web build:1337 env:prod dry_run:true as
+// "deploy web 1337 to prod --dry-run". Values that are words in the
+// grammar (app, env, build, duration, …) must be one plain word; free text
+// (reasons) is quoted. The result is exactly what the user could have
+// typed, so the Handler parses, authorises and audits it like any command.
+func commandText(d discordgo.ApplicationCommandInteractionData) (string, error) {
+	spec, ok := slash[commands.Verb(d.Name)]
+	if !ok {
+		return "", fmt.Errorf("unknown command %q; try /help", clip(d.Name, 40))
+	}
+	o := options{}
+	for _, opt := range d.Options {
+		if opt == nil {
+			continue
+		}
+		if _, dup := o[opt.Name]; dup {
+			return "", fmt.Errorf("option %q is given twice", clip(opt.Name, 40))
+		}
+		o[opt.Name] = opt.Value
+	}
+	return spec.text(o)
+}
+
+// options are the values of one invocation, by option name.
+type options map[string]any
+
+func (o options) words(first ...string) *words {
+	return &words{o: o, parts: first, used: map[string]bool{}}
+}
+
+// words builds a command text from options; the first error sticks.
+type words struct {
+	o     options
+	parts []string
+	used  map[string]bool
+	err   error
+}
+
+func (w *words) add(s ...string) { w.parts = append(w.parts, s...) }
+
+// str returns a string option ("" when absent).
+func (w *words) str(name string) string {
+	w.used[name] = true
+	v, ok := w.o[name]
+	if !ok || v == nil {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		w.fail(fmt.Errorf("option %s must be text", name))
+	}
+	return strings.TrimSpace(s)
+}
+
+func (w *words) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// word adds a one-word option's value, if given.
+func (w *words) word(name string) {
+	if s := w.str(name); s != "" {
+		w.add(w.checkWord(name, s))
+	}
+}
+
+// keyword adds "kw VALUE" for a one-word option, if given.
+func (w *words) keyword(kw, name string) {
+	if s := w.str(name); s != "" {
+		w.add(kw, w.checkWord(name, s))
+	}
+}
+
+func (w *words) checkWord(name, s string) string {
+	if !plainWord(s) {
+		w.fail(fmt.Errorf("%s must be one word without spaces, quotes or a leading dash, not %q", name, clip(s, 40)))
+	}
+	return s
+}
+
+// mention adds a user option (a Discord user id) as a mention, <@ID>,
+// which the parser takes as a user id of the platform.
+func (w *words) mention(name string) {
+	s := w.str(name)
+	if s == "" {
+		return
+	}
+	if strings.Trim(s, "0123456789") != "" || len(s) > 20 {
+		w.fail(fmt.Errorf("option %s must be a Discord user", name))
+		return
+	}
+	w.add("<@" + s + ">")
+}
+
+// quoted adds "[flag] "TEXT"" for a free-text option, if given.
+func (w *words) quoted(flag, name string) {
+	s := w.str(name)
+	if s == "" {
+		return
+	}
+	q, err := quote(s)
+	if err != nil {
+		w.fail(fmt.Errorf("%s: %w", name, err))
+	}
+	if flag != "" {
+		w.add(flag)
+	}
+	w.add(q)
+}
+
+// flag returns a boolean option (false when absent).
+func (w *words) flag(name string) bool {
+	w.used[name] = true
+	v, ok := w.o[name]
+	if !ok || v == nil {
+		return false
+	}
+	b, ok := v.(bool)
+	if !ok {
+		w.fail(fmt.Errorf("option %s must be true or false", name))
+	}
+	return b
+}
+
+// integer adds an integer option, if given.
+func (w *words) integer(name string) {
+	w.used[name] = true
+	v, ok := w.o[name]
+	if !ok || v == nil {
+		return
+	}
+	f, ok := v.(float64) // JSON numbers
+	if !ok || f != float64(int64(f)) || f < -1e9 || f > 1e9 {
+		w.fail(fmt.Errorf("option %s must be a whole number", name))
+		return
+	}
+	w.add(strconv.FormatInt(int64(f), 10))
+}
+
+func (w *words) done() (string, error) {
+	for name := range w.o {
+		if !w.used[name] {
+			w.fail(fmt.Errorf("unknown option %q", clip(name, 40)))
+		}
+	}
+	if w.err != nil {
+		return "", w.err
+	}
+	return strings.Join(w.parts, " "), nil
+}
+
+// plainWord reports whether s reads back as the same single word: no
+// white space, no quote (which could open a quoted word) and no leading
+// dash (which could make a flag).
+func plainWord(s string) bool {
+	if s == "" || s[0] == '-' || strings.HasPrefix(s, "\u2014") || strings.HasPrefix(s, "\u2013") {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || strings.ContainsRune(quoteChars, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteChars are the characters the parser takes as quotes.
+const quoteChars = "\"'\u201c\u201d\u2018\u2019\u201e\u00ab\u00bb"
+
+// quotePairs are the quotes quote tries, in order.
+var quotePairs = [][2]string{{`"`, `"`}, {`'`, `'`}, {"\u201c", "\u201d"}, {"\u00ab", "\u00bb"}}
+
+// quote wraps free text in quotes the parser reads back unchanged: the
+// first pair whose closing quote never appears before a space or tab.
+func quote(s string) (string, error) {
+	for _, q := range quotePairs {
+		if !strings.Contains(s, q[1]+" ") && !strings.Contains(s, q[1]+"\t") {
+			return q[0] + s + q[1], nil
+		}
+	}
+	return "", errors.New(`the text holds every kind of closing quote before a space; rephrase it`)
+}

@@ -1,0 +1,244 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+)
+
+// testCatalog is the catalog the parser sees in these tests.
+type testCatalog struct{}
+
+func (testCatalog) Apps() []string { return []string{"accounting", "web"} }
+func (testCatalog) Envs(app string) []string {
+	return map[string][]string{"web": {"prod", "staging"}, "accounting": {"production"}}[app]
+}
+func (testCatalog) DefaultEnv(app string) string {
+	return map[string]string{"web": "prod", "accounting": "production"}[app]
+}
+
+func TestCommandText(t *testing.T) {
+	const (
+		str  = 3
+		num  = 4
+		flag = 5
+	)
+	tests := []struct {
+		name    string
+		verb    string
+		opts    []map[string]any
+		want    string
+		wantErr string
+		// canonical is the parser's canonical form of want, when it
+		// differs from want; "-" when the parser refuses want.
+		canonical string
+	}{
+		{name: "deploy full", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1337"), opt("env", str, "prod"), opt("dry_run", flag, true)},
+			want: "deploy web 1337 to prod --dry-run"},
+		{name: "deploy default env", verb: "deploy", opts: []map[string]any{opt("build", str, "1337"), opt("app", str, "web")},
+			want: "deploy web 1337", canonical: "deploy web 1337 to prod"},
+		{name: "deploy dry_run false", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "2.4.0-rc1"), opt("dry_run", flag, false)},
+			want: "deploy web 2.4.0-rc1", canonical: "deploy web 2.4.0-rc1 to prod"},
+		{name: "deploy force", verb: "deploy", opts: []map[string]any{opt("app", str, "accounting"), opt("build", str, "1338"), opt("env", str, "production"), opt("force", str, "INC-42 hotfix")},
+			want: `deploy accounting 1338 to production --force "INC-42 hotfix"`},
+		{name: "deploy force with quotes", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1"), opt("env", str, "prod"), opt("force", str, `it's "urgent" now`)},
+			want: `deploy web 1 to prod --force 'it's "urgent" now'`, canonical: `deploy web 1 to prod --force 'it's "urgent" now'`},
+		{name: "deploy force that names a target", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1"), opt("force", str, "urgent to staging")},
+			want: `deploy web 1 --force "urgent to staging"`, canonical: `deploy web 1 to prod --force "urgent to staging"`},
+		{name: "deploy unknown app reaches the parser", verb: "deploy", opts: []map[string]any{opt("app", str, "wbe"), opt("build", str, "1")},
+			want: "deploy wbe 1", canonical: "-"},
+		{name: "rollback", verb: "rollback", opts: []map[string]any{opt("app", str, "web")}, want: "rollback web", canonical: "rollback web prod"},
+		{name: "rollback env build", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "staging"), opt("build", str, "1336")},
+			want: "rollback web staging to 1336"},
+		{name: "rollback build only", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1336")},
+			want: "rollback web to 1336", canonical: "rollback web prod to 1336"},
+		{name: "lock full", verb: "lock", opts: []map[string]any{opt("reason", str, "db migration"), opt("app", str, "web"), opt("env", str, "prod"), opt("duration", str, "2h")},
+			want: `lock deploys web prod for 2h "db migration"`},
+		{name: "lock everything", verb: "lock", opts: []map[string]any{opt("reason", str, "release freeze")},
+			want: `lock deploys "release freeze"`},
+		{name: "lock reason that starts with an app", verb: "lock", opts: []map[string]any{opt("reason", str, "web is on fire")},
+			want: `lock deploys "web is on fire"`},
+		{name: "lock without reason reaches the parser", verb: "lock", opts: []map[string]any{opt("app", str, "web")},
+			want: "lock deploys web", canonical: "-"},
+		{name: "unlock", verb: "unlock", want: "unlock deploys"},
+		{name: "unlock app env", verb: "unlock", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "prod")}, want: "unlock deploys web prod"},
+		{name: "status", verb: "status", want: "status"},
+		{name: "status app", verb: "status", opts: []map[string]any{opt("app", str, "web")}, want: "status web"},
+		{name: "history", verb: "history", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "prod"), opt("n", num, 20.0)}, want: "history web prod 20"},
+		{name: "history default", verb: "history", want: "history", canonical: "history 10"},
+		{name: "cancel", verb: "cancel", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "staging")}, want: "cancel web staging"},
+		{name: "audit", verb: "audit", opts: []map[string]any{opt("app", str, "web"), opt("n", num, 50.0)}, want: "audit web 50"},
+		{name: "grant", verb: "grant", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "deployer"), opt("app", str, "web"), opt("env", str, "prod"), opt("duration", str, "2h")},
+			want: "grant <@222> deployer web prod for 2h"},
+		{name: "grant everywhere", verb: "grant", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "viewer")}, want: "grant <@222> viewer"},
+		{name: "revoke", verb: "revoke", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "deployer"), opt("app", str, "web")}, want: "revoke <@222> deployer web"},
+		{name: "here", verb: "here", opts: []map[string]any{opt("duration", str, "8h")}, want: "here for 8h"},
+		{name: "here default", verb: "here", want: "here"},
+		{name: "away", verb: "away", want: "away"},
+		{name: "admins", verb: "admins", want: "admins"},
+		{name: "help", verb: "help", want: "help"},
+		{name: "help topic", verb: "help", opts: []map[string]any{opt("command", str, "deploy")}, want: "help deploy"},
+		{name: "whoami", verb: "whoami", want: "whoami"},
+		{name: "white space trimmed", verb: "status", opts: []map[string]any{opt("app", str, "  web ")}, want: "status web"},
+
+		{name: "unknown command", verb: "rm", wantErr: `unknown command "rm"`},
+		{name: "build with a flag", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1337 --force x")}, wantErr: "build must be one word"},
+		{name: "app that is a flag", verb: "deploy", opts: []map[string]any{opt("app", str, "--dry-run"), opt("build", str, "1")}, wantErr: "app must be one word"},
+		{name: "app with an em dash flag", verb: "status", opts: []map[string]any{opt("app", str, "\u2014force")}, wantErr: "app must be one word"},
+		{name: "env opening a quote", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("env", str, `"prod`)}, wantErr: "env must be one word"},
+		{name: "lock app with a space", verb: "lock", opts: []map[string]any{opt("reason", str, "x"), opt("app", str, "web prod")}, wantErr: "app must be one word"},
+		{name: "duration with a space", verb: "lock", opts: []map[string]any{opt("reason", str, "x"), opt("duration", str, "2 h")}, wantErr: "duration must be one word"},
+		{name: "unknown option", verb: "status", opts: []map[string]any{opt("evil", str, "x")}, wantErr: `unknown option "evil"`},
+		{name: "option twice", verb: "status", opts: []map[string]any{opt("app", str, "web"), opt("app", str, "x")}, wantErr: "given twice"},
+		{name: "boolean as text", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1"), opt("dry_run", str, "yes")}, wantErr: "dry_run must be true or false"},
+		{name: "integer as text", verb: "history", opts: []map[string]any{opt("n", str, "20")}, wantErr: "n must be a whole number"},
+		{name: "fraction", verb: "history", opts: []map[string]any{opt("n", num, 2.5)}, wantErr: "n must be a whole number"},
+		{name: "text as number", verb: "status", opts: []map[string]any{opt("app", num, 1.0)}, wantErr: "app must be text"},
+		{name: "user that is not an id", verb: "grant", opts: []map[string]any{opt("user", 6, "@everyone"), opt("role", str, "admin")}, wantErr: "user must be a Discord user"},
+		{name: "role with a space", verb: "grant", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "dep loyer")}, wantErr: "role must be one word"},
+		{name: "reason no quote can hold", verb: "lock", opts: []map[string]any{opt("reason", str, "a\" b' c\u201d d\u00bb e")}, wantErr: "every kind of closing quote"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var data discordgo.ApplicationCommandInteractionData
+			raw, err := json.Marshal(map[string]any{"name": tt.verb, "type": 1, "options": tt.opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &data); err != nil {
+				t.Fatal(err)
+			}
+			got, err := commandText(data)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("commandText = %q, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("commandText = %q, %v; want %q", got, err, tt.want)
+			}
+			p := commands.Parse(got, testCatalog{}, commands.Options{})
+			want := tt.canonical
+			if want == "" {
+				want = tt.want
+			}
+			if want == "-" {
+				if p.Kind != commands.Reply {
+					t.Errorf("Parse(%q) = %v, want a refusal", got, p.Kind)
+				}
+				return
+			}
+			if p.Kind != commands.Run || p.Cmd.Text != want {
+				t.Errorf("Parse(%q) = %v %q (%s), want run %q", got, p.Kind, p.Cmd.Text, p.Reply, want)
+			}
+		})
+	}
+}
+
+func TestEveryVerbHasASlashCommand(t *testing.T) {
+	for _, v := range commands.Verbs() {
+		if _, ok := slash[v]; !ok {
+			t.Errorf("verb %q has no slash command", v)
+		}
+	}
+	if len(slash) != len(commands.Verbs()) {
+		t.Errorf("%d slash commands for %d verbs", len(slash), len(commands.Verbs()))
+	}
+}
+
+var optionName = regexp.MustCompile(`^[-_a-z0-9]{1,32}$`)
+
+func TestCommandsFollowDiscordRules(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	for _, c := range hs.a.Commands() {
+		if !optionName.MatchString(c.Name) || c.Description == "" || runes(c.Description) > 100 {
+			t.Errorf("command %q: name or description %q breaks Discord's rules", c.Name, c.Description)
+		}
+		optional := false
+		for _, o := range c.Options {
+			if !optionName.MatchString(o.Name) || o.Description == "" || runes(o.Description) > 100 || len(o.Choices) > maxChoices {
+				t.Errorf("/%s %s: breaks Discord's rules (description %q, %d choices)", c.Name, o.Name, o.Description, len(o.Choices))
+			}
+			if o.Required && optional {
+				t.Errorf("/%s %s: a required option after an optional one", c.Name, o.Name)
+			}
+			optional = optional || !o.Required
+		}
+	}
+}
+
+func TestRegisterCommands(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	if err := hs.a.RegisterCommands(context.Background()); err != nil {
+		t.Fatalf("RegisterCommands: %v", err)
+	}
+	calls := hs.fd.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("calls %s, want one PUT", transcript(t, calls))
+	}
+	c := calls[0]
+	if c.Method != http.MethodPut || c.Path != "/api/v9/applications/"+testAppID+"/guilds/"+testGuildID+"/commands" || c.Auth != "bot" {
+		t.Errorf("call %s %s (auth %q), want PUT of the guild's commands with the bot token", c.Method, c.Path, c.Auth)
+	}
+	golden(t, "commands.json", indentJSON(t, c.Body))
+}
+
+func TestRegisterCommandsWaitsOutRateLimit(t *testing.T) {
+	hs := newHarness(t, nil, func(o *Options) { o.GuildID = "" })
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		if n == 0 {
+			return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":0.2,"global":false}`, true
+		}
+		return 0, "", false
+	}
+	start := time.Now()
+	if err := hs.a.RegisterCommands(context.Background()); err != nil {
+		t.Fatalf("RegisterCommands: %v", err)
+	}
+	calls := hs.fd.Calls()
+	if len(calls) != 2 || calls[1].Path != "/api/v9/applications/"+testAppID+"/commands" || calls[1].Status != http.StatusOK {
+		t.Errorf("calls %s, want a 429 then the global commands replaced", transcript(t, calls))
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("took %s, want at least retry_after (200ms)", d)
+	}
+}
+
+func TestRegisterCommandsNeedsBotToken(t *testing.T) {
+	hs := newHarness(t, nil, func(o *Options) { o.BotToken = "" })
+	if err := hs.a.RegisterCommands(context.Background()); err == nil {
+		t.Fatal("RegisterCommands without a bot token succeeded")
+	}
+	if calls := hs.fd.Calls(); len(calls) != 0 {
+		t.Errorf("calls %s, want none", transcript(t, calls))
+	}
+}
+
+func TestChoicesBeyondTheLimitAreDropped(t *testing.T) {
+	apps := map[string][]string{}
+	for _, name := range strings.Fields("a b c d e f g h i j k l m n o p q r s t u v w x y z") {
+		apps[name] = []string{"prod"}
+	}
+	cs := choicesOf(apps)
+	if cs.apps != nil {
+		t.Errorf("%d app choices, want none above %d apps", len(cs.apps), maxChoices)
+	}
+	if len(cs.envs) != 1 || cs.envs[0].Value != "prod" {
+		t.Errorf("env choices %v, want the one env once", cs.envs)
+	}
+	if !slices.IsSortedFunc(choicesOf(map[string][]string{"b": nil, "a": nil}).apps, func(x, y *discordgo.ApplicationCommandOptionChoice) int {
+		return strings.Compare(x.Name, y.Name)
+	}) {
+		t.Error("app choices are not sorted")
+	}
+}

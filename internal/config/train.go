@@ -1,0 +1,108 @@
+package config
+
+import (
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Train is a deploy train: a boarding announcement, a reminder and a
+// departure on cron schedules; whatever is aboard at departure ships, in
+// boarding order.
+type Train struct {
+	Name string `yaml:"-"` // the key in Config.Trains
+
+	// Env is the environment the train ships to (each car's app must have it).
+	Env string `yaml:"env"`
+	// Channels get the announcements.
+	Channels []string `yaml:"channels"`
+	// Timezone of the schedules; default UTC.
+	Timezone string `yaml:"timezone"`
+	// Boarding, Reminder and Departure are 5-field cron schedules
+	// ("0 10 * * 1-5"); Reminder is optional.
+	Boarding  string `yaml:"boarding"`
+	Reminder  string `yaml:"reminder"`
+	Departure string `yaml:"departure"`
+	// MaxCars bounds how many apps board one train; 0: no limit.
+	MaxCars int `yaml:"max_cars"`
+	// StopOnFailure stops the departure at the first failed car; the
+	// rest move to the next train.
+	StopOnFailure bool `yaml:"stop_on_failure"`
+	// Empty is what an announcement says when nobody is aboard: "note"
+	// (a short note) or "silent"; default note.
+	Empty string `yaml:"empty"`
+	// Grace is how late a missed departure (the bot was down) may still
+	// run, once, with a note; older ones are announced as missed. Default 15m.
+	Grace Duration `yaml:"grace"`
+}
+
+// Location returns the train's time zone (validated).
+func (t *Train) Location() *time.Location {
+	if t.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(t.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Schedule parses one of the train's cron specs in its time zone.
+func (t *Train) Schedule(spec string) (cron.Schedule, error) {
+	return cron.ParseStandard("CRON_TZ=" + t.Location().String() + " " + spec)
+}
+
+func (c *Config) validateTrains(loc locator, ps *problems) {
+	for _, name := range sortedKeys(c.Trains) {
+		t := c.Trains[name]
+		p := "trains." + name
+		at := func(path ...any) int { return loc.line(append([]any{"trains", name}, path...)...) }
+		if !namePattern.MatchString(name) {
+			ps.add(at(), "train name %q %s", name, nameRule)
+		}
+		if t.Env == "" {
+			ps.add(at(), "%s.env: required: the environment the train ships to", p)
+		} else {
+			found := false
+			for _, a := range c.Apps {
+				if _, ok := a.Envs[t.Env]; ok {
+					found = true
+				}
+			}
+			if !found {
+				ps.add(at("env"), "%s.env: no app has an environment %q", p, t.Env)
+			}
+		}
+		if len(t.Channels) == 0 {
+			ps.add(at(), "%s.channels: at least one channel is required for the announcements", p)
+		}
+		if t.Timezone != "" {
+			if _, err := time.LoadLocation(t.Timezone); err != nil {
+				ps.add(at("timezone"), "%s.timezone: unknown time zone %q", p, t.Timezone)
+			}
+		}
+		for _, k := range []struct {
+			key, spec string
+			required  bool
+		}{{"boarding", t.Boarding, true}, {"reminder", t.Reminder, false}, {"departure", t.Departure, true}} {
+			if k.spec == "" {
+				if k.required {
+					ps.add(at(), "%s.%s: required (a cron schedule such as \"0 14 * * 1-5\")", p, k.key)
+				}
+				continue
+			}
+			if _, err := cron.ParseStandard(k.spec); err != nil {
+				ps.add(at(k.key), "%s.%s: %v", p, k.key, err)
+			}
+		}
+		if t.MaxCars < 0 {
+			ps.add(at("max_cars"), "%s.max_cars: must not be negative", p)
+		}
+		switch t.Empty {
+		case "note", "silent":
+		default:
+			ps.add(at("empty"), "%s.empty: want note or silent, got %q", p, t.Empty)
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// Runtime grants live in one hash, grants: grantField(User, Role, App,
+// Env) → the grant as JSON; expired ones are dropped when listed or
+// deleted. Presence lives in the hash presence: user → the end of the
+// check-in (RFC 3339); ended ones are dropped when listed.
+
+func grantField(user, role, app, env string) string {
+	return user + "\x00" + role + "\x00" + app + "\x00" + env
+}
+
+// PutGrant stores a runtime grant, replacing one of the same user, role
+// and scope.
+func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put grant: %w", err)
+	}
+	if strings.ContainsRune(g.User+g.Role+g.App+g.Env, 0) {
+		return errs.New(errs.Invalid, "put grant: fields must not contain NUL")
+	}
+	data, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("put grant: %w", err)
+	}
+	if err := s.rdb.HSet(ctx, s.key("grants"), grantField(g.User, g.Role, g.App, g.Env), data).Err(); err != nil {
+		return s.fail(ctx, fmt.Sprintf("put grant %s %s", g.User, g.Role), err)
+	}
+	return nil
+}
+
+// DeleteGrant removes the grant of user, role and scope and returns it;
+// none (or an expired one, deleted all the same) is an error wrapping
+// deploy.ErrNotFound.
+func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
+	if err := ctx.Err(); err != nil {
+		return acl.Grant{}, fmt.Errorf("delete grant: %w", err)
+	}
+	keys := []string{s.key("grants"), s.key("grants", "deleted", nonce())}
+	data, err := takeFieldScript.Run(ctx, s.rdb, keys, grantField(user, role, app, env), replyTTL.Milliseconds()).Text()
+	if err != nil {
+		return acl.Grant{}, s.fail(ctx, fmt.Sprintf("delete grant %s %s", user, role), err)
+	}
+	notFound := errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s has no runtime grant of role %s there", user, role)
+	if data == "" {
+		return acl.Grant{}, notFound
+	}
+	var g acl.Grant
+	if err := json.Unmarshal([]byte(data), &g); err != nil {
+		return acl.Grant{}, fmt.Errorf("delete grant %s %s: decode grant: %w", user, role, err)
+	}
+	if !g.Active(s.now()) {
+		return acl.Grant{}, notFound
+	}
+	return g, nil
+}
+
+// Grants returns the runtime grants in force, sorted by user, role and
+// scope; expired ones are deleted.
+func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	all, err := s.rdb.HGetAll(ctx, s.key("grants")).Result()
+	if err != nil {
+		return nil, s.fail(ctx, "list grants", err)
+	}
+	now := s.now()
+	var (
+		out     []acl.Grant
+		expired []any // field, value, field, value, …
+	)
+	for field, data := range all {
+		var g acl.Grant
+		if err := json.Unmarshal([]byte(data), &g); err != nil {
+			return nil, fmt.Errorf("list grants: decode grant %q: %w", field, err)
+		}
+		if g.Active(now) {
+			out = append(out, g)
+		} else {
+			expired = append(expired, field, data)
+		}
+	}
+	if len(expired) > 0 {
+		if err := dropFieldsScript.Run(ctx, s.rdb, []string{s.key("grants")}, expired...).Err(); err != nil {
+			return nil, s.fail(ctx, "list grants: drop expired", err)
+		}
+	}
+	slices.SortFunc(out, func(a, b acl.Grant) int {
+		return strings.Compare(grantField(a.User, a.Role, a.App, a.Env), grantField(b.User, b.Role, b.App, b.Env))
+	})
+	return out, nil
+}
+
+// CheckIn records that user is present until until.
+func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check in %s: %w", user, err)
+	}
+	if err := s.rdb.HSet(ctx, s.key("presence"), user, until.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+		return s.fail(ctx, "check in "+user, err)
+	}
+	return nil
+}
+
+// CheckOut ends user's check-in; none is not an error.
+func (s *Store) CheckOut(ctx context.Context, user string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check out %s: %w", user, err)
+	}
+	if err := s.rdb.HDel(ctx, s.key("presence"), user).Err(); err != nil {
+		return s.fail(ctx, "check out "+user, err)
+	}
+	return nil
+}
+
+// Present returns the users checked in now and until when; ended
+// check-ins are deleted.
+func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list presence: %w", err)
+	}
+	all, err := s.rdb.HGetAll(ctx, s.key("presence")).Result()
+	if err != nil {
+		return nil, s.fail(ctx, "list presence", err)
+	}
+	now := s.now()
+	out := make(map[string]time.Time, len(all))
+	var ended []any // user, value, user, value, …
+	for user, v := range all {
+		until, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return nil, fmt.Errorf("list presence: decode presence of %q: %w", user, err)
+		}
+		if now.Before(until) {
+			out[user] = until
+		} else {
+			ended = append(ended, user, v)
+		}
+	}
+	if len(ended) > 0 {
+		if err := dropFieldsScript.Run(ctx, s.rdb, []string{s.key("presence")}, ended...).Err(); err != nil {
+			return nil, s.fail(ctx, "list presence: drop ended", err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,238 @@
+package redis
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+)
+
+func TestClientOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		// want is checked field by field.
+		addr, user, pass  string
+		db                int
+		tls               bool
+		dial, read, write time.Duration
+		serverName        string
+		minVersion        uint16
+		customCA          bool
+	}{
+		{
+			name: "plain", opt: Options{URL: "redis://10.0.0.5:6380"},
+			addr: "10.0.0.5:6380", dial: DefaultDialTimeout, read: DefaultReadTimeout, write: DefaultReadTimeout,
+		},
+		{
+			name: "password and db", opt: Options{URL: "redis://switchman:pa%3Ass@redis.internal/3"},
+			addr: "redis.internal:6379", user: "switchman", pass: "pa:ss", db: 3,
+			dial: DefaultDialTimeout, read: DefaultReadTimeout, write: DefaultReadTimeout,
+		},
+		{
+			name: "tls", opt: Options{URL: "rediss://:pw@redis.example.com:6390/1"},
+			addr: "redis.example.com:6390", pass: "pw", db: 1, tls: true, serverName: "redis.example.com", minVersion: tls.VersionTLS12,
+			dial: DefaultDialTimeout, read: DefaultReadTimeout, write: DefaultReadTimeout,
+		},
+		{
+			name: "tls config", opt: Options{URL: "rediss://redis.example.com", TLSConfig: &tls.Config{RootCAs: nil, ServerName: "other"}},
+			addr: "redis.example.com:6379", tls: true, serverName: "other", minVersion: tls.VersionTLS12, customCA: true,
+			dial: DefaultDialTimeout, read: DefaultReadTimeout, write: DefaultReadTimeout,
+		},
+		{
+			name: "timeouts from options", opt: Options{URL: "redis://h?read_timeout=7s", DialTimeout: time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second},
+			addr: "h:6379", dial: time.Second, read: 3 * time.Second, write: 4 * time.Second,
+		},
+		{
+			name: "timeouts from url", opt: Options{URL: "redis://h?read_timeout=7s&dial_timeout=5s"},
+			addr: "h:6379", dial: 5 * time.Second, read: 7 * time.Second, write: 7 * time.Second,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ro, err := clientOptions(tc.opt)
+			if err != nil {
+				t.Fatalf("clientOptions: %v", err)
+			}
+			if ro.Addr != tc.addr || ro.Username != tc.user || ro.Password != tc.pass || ro.DB != tc.db {
+				t.Errorf("got addr %q user %q password %q db %d, want %q %q %q %d", ro.Addr, ro.Username, ro.Password, ro.DB, tc.addr, tc.user, tc.pass, tc.db)
+			}
+			if (ro.TLSConfig != nil) != tc.tls {
+				t.Fatalf("TLS: got %v, want %v", ro.TLSConfig != nil, tc.tls)
+			}
+			if tc.tls && (ro.TLSConfig.ServerName != tc.serverName || ro.TLSConfig.MinVersion != tc.minVersion) {
+				t.Errorf("TLS: got server name %q min version %x, want %q %x", ro.TLSConfig.ServerName, ro.TLSConfig.MinVersion, tc.serverName, tc.minVersion)
+			}
+			if tc.customCA && ro.TLSConfig == tc.opt.TLSConfig {
+				t.Error("TLS config: got the caller's config, want a copy")
+			}
+			if ro.DialTimeout != tc.dial || ro.ReadTimeout != tc.read || ro.WriteTimeout != tc.write {
+				t.Errorf("timeouts: got %v/%v/%v, want %v/%v/%v", ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, tc.dial, tc.read, tc.write)
+			}
+			if !ro.ContextTimeoutEnabled {
+				t.Error("ContextTimeoutEnabled: got false, want deadlines honoured")
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	got := Options{URL: "rediss://switchman:hunter2@redis.example.com:6390/1"}.String()
+	if strings.Contains(got, "hunter2") || !strings.Contains(got, "rediss://switchman:xxxxx@redis.example.com:6390/1") {
+		t.Errorf("Options.String: got %q, want the URL with the password masked", got)
+	}
+}
+
+func TestTimeKeyOrder(t *testing.T) {
+	times := []time.Time{
+		{},
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Unix(0, 0),
+		time.Unix(0, 1),
+		time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC),
+		time.Date(2025, 3, 14, 9, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
+	}
+	keys := make([]string, len(times))
+	for i, tm := range times {
+		keys[i] = timeKey(tm)
+		if len(keys[i]) != timeKeyLen {
+			t.Errorf("timeKey(%v): got %d bytes, want %d", tm, len(keys[i]), timeKeyLen)
+		}
+	}
+	if !sort.StringsAreSorted(keys) {
+		t.Errorf("time keys of increasing times: got %q, want sorted", keys)
+	}
+}
+
+// TestAcquireSameNonce sends one Acquire call twice, as the client does
+// when the first reply is lost: the second finds the lease the first took.
+// A new call by the same holder is refused.
+func TestAcquireSameNonce(t *testing.T) {
+	srv := redisserver.Start(t)
+	s, err := Open(t.Context(), Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	n := nonce()
+	first, err := s.acquire(ctx, "k", "bot-1", time.Minute, n)
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	again, err := s.acquire(ctx, "k", "bot-1", time.Minute, n)
+	if err != nil {
+		t.Fatalf("acquire with the same nonce: got %v, want the lease", err)
+	}
+	if again.Token() != first.Token() {
+		t.Errorf("token of the resent call: got %d, want %d", again.Token(), first.Token())
+	}
+	_, err = s.acquire(ctx, "k", "bot-1", time.Minute, nonce())
+	var he *deploy.LeaseHeldError
+	if !errors.As(err, &he) || he.Holder != "bot-1" {
+		t.Errorf("acquire with a new nonce: got %v, want held by bot-1", err)
+	}
+}
+
+// TestPaging lists more records and audit entries than one script call
+// examines, with filters that leave some pages without a match.
+func TestPaging(t *testing.T) {
+	srv := redisserver.Start(t)
+	s, err := Open(t.Context(), Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	n := 2*pageSize + 10
+	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	app := func(i int) string {
+		// "rare" only among the oldest entries, so a filtered listing
+		// walks pages without a match first.
+		if i < 20 && i%4 == 0 {
+			return "rare"
+		}
+		return "common"
+	}
+	for i := range n {
+		// Two records per instant: ties go by ID, descending.
+		r := &deploy.Record{ID: fmt.Sprintf("d%04d", i), App: app(i), Env: "production",
+			Started: start.Add(time.Duration(i/2) * time.Second), Outcome: deploy.OutcomeSucceeded}
+		if err := s.PutRecord(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		e := &audit.Entry{Time: start.Add(time.Duration(i/2) * time.Second), Command: fmt.Sprintf("c%04d", i), App: app(i), Decision: audit.Event}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		f    deploy.Filter
+		q    audit.Query
+		want []int
+	}{
+		{name: "all", want: seq(n-1, 0, 1)},
+		{name: "limit over a page", f: deploy.Filter{Limit: pageSize + 3}, q: audit.Query{Limit: pageSize + 3}, want: seq(n-1, n-pageSize-3, 1)},
+		{name: "filter", f: deploy.Filter{App: "rare"}, q: audit.Query{App: "rare"}, want: []int{16, 12, 8, 4, 0}},
+		{name: "filter limit", f: deploy.Filter{App: "rare", Limit: 2}, q: audit.Query{App: "rare", Limit: 2}, want: []int{16, 12}},
+		{name: "since", q: audit.Query{Since: start.Add(time.Duration(n/2-pageSize) * time.Second), Limit: 0}, f: deploy.Filter{Limit: 2 * pageSize}, want: seq(n-1, n-2*pageSize, 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, err := s.Records(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, r.ID)
+			}
+			if want := names("d", tc.want); !slices.Equal(got, want) {
+				t.Errorf("Records(%+v): got %d %v, want %d %v", tc.f, len(got), head(got), len(want), head(want))
+			}
+			entries, err := s.Audit(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = nil
+			for _, e := range entries {
+				got = append(got, e.Command)
+			}
+			if want := names("c", tc.want); !slices.Equal(got, want) {
+				t.Errorf("Audit(%+v): got %d %v, want %d %v", tc.q, len(got), head(got), len(want), head(want))
+			}
+		})
+	}
+}
+
+// seq returns from, from-step, … down to to.
+func seq(from, to, step int) []int {
+	var out []int
+	for i := from; i >= to; i -= step {
+		out = append(out, i)
+	}
+	return out
+}
+
+func names(prefix string, nums []int) []string {
+	out := make([]string, len(nums))
+	for i, n := range nums {
+		out[i] = fmt.Sprintf("%s%04d", prefix, n)
+	}
+	return out
+}
+
+func head(s []string) []string {
+	if len(s) > 6 {
+		return append(s[:3:3], append([]string{"…"}, s[len(s)-3:]...)...)
+	}
+	return s
+}

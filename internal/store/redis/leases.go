@@ -1,0 +1,308 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// A lease is the key lease:KEY holding "TOKEN|EXPIRES|NONCE|HOLDER":
+// EXPIRES in Unix milliseconds of the store's clock, or 0 once released;
+// NONCE marks the call that wrote it. fence:KEY holds the last token handed
+// out for KEY, and never expires.
+//
+// A token is one more than the last one, and at least the acquirer's clock
+// in Unix milliseconds: tokens keep growing even if Redis loses its data.
+
+// abandonTimeout bounds the cleanup of an Acquire whose outcome is unknown.
+const abandonTimeout = 2 * time.Second
+
+// Acquire takes the lease key for holder for ttl. If the key is held and
+// has not expired, it returns a *deploy.LeaseHeldError naming the holder,
+// even when that is holder itself: a lease is not re-entrant. Every
+// successful Acquire of key hands out a token larger than any before it.
+//
+// If the reply is lost after Redis took the lease (a dropped connection, a
+// read timeout), go-redis sends the script again and the script recognises
+// the call's own nonce: Acquire returns the lease rather than reporting it
+// held by holder. If Acquire fails without knowing whether Redis took the
+// lease (the context ended, Redis went away), it gives the lease back if it
+// can; otherwise the lease stays taken until ttl passes.
+func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	}
+	switch {
+	case key == "":
+		return nil, errs.New(errs.Invalid, "acquire lease: empty key")
+	case holder == "":
+		return nil, errs.New(errs.Invalid, "acquire lease %s: empty holder", key)
+	case ttl <= 0:
+		return nil, errs.New(errs.Invalid, "acquire lease %s: ttl %v is not positive", key, ttl)
+	}
+	return s.acquire(ctx, key, holder, ttl, nonce())
+}
+
+// acquire is Acquire with the call's nonce given: calling it again with the
+// same nonce is what a resend of the script does.
+func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Duration, n string) (deploy.Lease, error) {
+	now := s.now()
+	keys := []string{s.key("lease", key), s.key("fence", key)}
+	v, err := acquireScript.Run(ctx, s.rdb, keys, ms(now), msCeil(now.Add(ttl)), n, holder, redisTTL(ttl)).Result()
+	if err != nil {
+		werr := s.fail(ctx, "acquire lease "+key, err)
+		if !definite(err) && !s.closed.Load() {
+			if aerr := s.abandon(ctx, key, n); aerr != nil {
+				werr = fmt.Errorf("%w (it may stay taken until it expires: %v)", werr, aerr)
+			}
+		}
+		return nil, werr
+	}
+	a, err := reply(v)
+	if err == nil && len(a) == 2 {
+		arg, _ := a[1].(string)
+		switch a[0] {
+		case "acquired":
+			token, perr := strconv.ParseInt(arg, 10, 64)
+			if perr == nil {
+				return &lease{s: s, key: key, holder: holder, token: token, ttl: ttl}, nil
+			}
+		case "held":
+			return nil, &deploy.LeaseHeldError{Key: key, Holder: arg}
+		}
+	}
+	return nil, fmt.Errorf("acquire lease %s: unexpected reply %v", key, v)
+}
+
+// abandon deletes the lease key if the call with nonce n took it. It runs
+// even if ctx has ended: that may be why the call failed.
+func (s *Store) abandon(ctx context.Context, key, n string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	if err := abandonScript.Run(ctx, s.rdb, []string{s.key("lease", key)}, n).Err(); err != nil {
+		return s.fail(ctx, "give back lease "+key, err)
+	}
+	return nil
+}
+
+// acquireScript: ARGV is now, the expiry, the call's nonce, the holder and
+// the Redis expiry in milliseconds. It returns {"acquired", token} or
+// {"held", holder}.
+var acquireScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  local tok, exp, n, h = string.match(v, '^(%d+)|(%d+)|([^|]*)|(.*)$')
+  if not tok then
+    return redis.error_reply('malformed lease ' .. KEYS[1])
+  end
+  if n == ARGV[3] then
+    return {'acquired', tok}
+  end
+  if tonumber(ARGV[1]) < tonumber(exp) then
+    return {'held', h}
+  end
+end
+local now = tonumber(ARGV[1])
+local tok = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if tok < now then
+  tok = now
+end
+tok = string.format('%.0f', tok)
+redis.call('SET', KEYS[2], tok)
+redis.call('SET', KEYS[1], tok .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4], 'PX', ARGV[5])
+return {'acquired', tok}
+`)
+
+var abandonScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and string.match(v, '^%d+|%d+|([^|]*)|') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// lease is one acquisition of a key. It is safe for concurrent use.
+type lease struct {
+	s      *Store
+	key    string
+	holder string
+	token  int64
+	ttl    time.Duration
+}
+
+func (l *lease) Token() int64 { return l.token }
+
+func (l *lease) redisKey() string { return l.s.key("lease", l.key) }
+
+func (l *lease) tokenArg() string { return strconv.FormatInt(l.token, 10) }
+
+// lost returns the error wrapping deploy.ErrLeaseLost for what a script or
+// Check found: "gone", "released", "taken" (by holder, with token) or
+// "expired" (at Unix milliseconds).
+func (l *lease) lost(what string, args ...string) error {
+	arg := func(i int) string {
+		if i < len(args) {
+			return args[i]
+		}
+		return "?"
+	}
+	name := fmt.Sprintf("lease %s (token %d) of %s", l.key, l.token, l.holder)
+	switch what {
+	case "gone":
+		return fmt.Errorf("%s: released or expired: %w", name, deploy.ErrLeaseLost)
+	case "released":
+		return fmt.Errorf("%s: released: %w", name, deploy.ErrLeaseLost)
+	case "taken":
+		return fmt.Errorf("%s taken by %s (token %s): %w", name, arg(0), arg(1), deploy.ErrLeaseLost)
+	case "expired":
+		at := arg(0)
+		if m, err := strconv.ParseInt(at, 10, 64); err == nil {
+			at = time.UnixMilli(m).UTC().Format(time.RFC3339)
+		}
+		return fmt.Errorf("%s expired at %s: %w", name, at, deploy.ErrLeaseLost)
+	}
+	return fmt.Errorf("%s: unexpected state %q", name, what)
+}
+
+// scriptResult turns a lease script's reply into nil ("ok") or an error.
+func (l *lease) scriptResult(op string, v any) error {
+	a, err := reply(v)
+	if err != nil || len(a) == 0 {
+		return fmt.Errorf("%s lease %s: unexpected reply %v", op, l.key, v)
+	}
+	strs := make([]string, len(a))
+	for i, x := range a {
+		strs[i] = fmt.Sprint(x)
+	}
+	if strs[0] == "ok" {
+		return nil
+	}
+	return l.lost(strs[0], strs[1:]...)
+}
+
+// Check returns nil if the lease is still held, else an error wrapping
+// deploy.ErrLeaseLost. It costs one GET.
+func (l *lease) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check lease %s: %w", l.key, err)
+	}
+	v, err := l.s.rdb.Get(ctx, l.redisKey()).Result()
+	if errors.Is(err, goredis.Nil) {
+		return l.lost("gone")
+	}
+	if err != nil {
+		return l.s.fail(ctx, "check lease "+l.key, err)
+	}
+	parts := strings.SplitN(v, "|", 4)
+	if len(parts) != 4 {
+		return fmt.Errorf("check lease %s: malformed value", l.key)
+	}
+	tok, exp, holder := parts[0], parts[1], parts[3]
+	switch {
+	case tok != l.tokenArg():
+		return l.lost("taken", holder, tok)
+	case exp == "0":
+		return l.lost("released")
+	}
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("check lease %s: malformed expiry %q", l.key, exp)
+	}
+	if l.s.now().UnixMilli() >= e {
+		return l.lost("expired", exp)
+	}
+	return nil
+}
+
+// Renew extends the lease to ttl from now. A lease that is no longer held
+// returns an error wrapping deploy.ErrLeaseLost and the key is left as it is.
+func (l *lease) Renew(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("renew lease %s: %w", l.key, err)
+	}
+	now := l.s.now()
+	v, err := renewScript.Run(ctx, l.s.rdb, []string{l.redisKey()},
+		l.tokenArg(), ms(now), msCeil(now.Add(l.ttl)), redisTTL(l.ttl)).Result()
+	if err != nil {
+		return l.s.fail(ctx, "renew lease "+l.key, err)
+	}
+	return l.scriptResult("renew", v)
+}
+
+// renewScript: ARGV is the token, now, the new expiry and the Redis
+// expiry. Sent twice, it extends twice from the same now.
+var renewScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return {'gone'}
+end
+local tok, exp, n, h = string.match(v, '^(%d+)|(%d+)|([^|]*)|(.*)$')
+if not tok then
+  return redis.error_reply('malformed lease ' .. KEYS[1])
+end
+if tok ~= ARGV[1] then
+  return {'taken', h, tok}
+end
+if exp == '0' then
+  return {'released'}
+end
+if tonumber(ARGV[2]) >= tonumber(exp) then
+  return {'expired', exp}
+end
+redis.call('SET', KEYS[1], tok .. '|' .. ARGV[3] .. '|' .. n .. '|' .. h, 'PX', ARGV[4])
+return {'ok'}
+`)
+
+// Release frees the key if l still holds it. A lease that is no longer held
+// returns an error wrapping deploy.ErrLeaseLost, and a later holder keeps
+// the key. An expired lease of l's is deleted all the same.
+func (l *lease) Release(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("release lease %s: %w", l.key, err)
+	}
+	v, err := releaseScript.Run(ctx, l.s.rdb, []string{l.redisKey()},
+		l.tokenArg(), ms(l.s.now()), nonce(), replyTTL.Milliseconds()).Result()
+	if err != nil {
+		return l.s.fail(ctx, "release lease "+l.key, err)
+	}
+	return l.scriptResult("release", v)
+}
+
+// releaseScript: ARGV is the token, now, the call's nonce and how long to
+// keep the released key. A released lease stays as "TOKEN|0|NONCE|HOLDER"
+// for a while, so that a resend of the same call answers "ok" again while
+// a second Release answers "released".
+var releaseScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return {'gone'}
+end
+local tok, exp, n, h = string.match(v, '^(%d+)|(%d+)|([^|]*)|(.*)$')
+if not tok then
+  return redis.error_reply('malformed lease ' .. KEYS[1])
+end
+if tok ~= ARGV[1] then
+  return {'taken', h, tok}
+end
+if exp == '0' then
+  if n == ARGV[3] then
+    return {'ok'}
+  end
+  return {'released'}
+end
+if tonumber(ARGV[2]) >= tonumber(exp) then
+  redis.call('DEL', KEYS[1])
+  return {'expired', exp}
+end
+redis.call('SET', KEYS[1], tok .. '|0|' .. ARGV[3] .. '|' .. h, 'PX', ARGV[4])
+return {'ok'}
+`)

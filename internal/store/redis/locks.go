@@ -1,0 +1,134 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// Locks live in one hash, locks: lockField(App, Env) → the lock as JSON.
+// Redis cannot expire a hash field by itself (before 7.4), and the expiry
+// follows the store's clock anyway: expired locks are dropped when listed
+// or deleted.
+
+// lockField is app NUL env: byte order is scope order, App then Env, the
+// empty (wider) scope first.
+func lockField(app, env string) string { return app + "\x00" + env }
+
+// PutLock stores l, replacing the lock of the same scope (App, Env).
+func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	}
+	if strings.ContainsRune(l.App, 0) || strings.ContainsRune(l.Env, 0) {
+		return errs.New(errs.Invalid, "put lock: app and env must not contain NUL")
+	}
+	data, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	}
+	if err := s.rdb.HSet(ctx, s.key("locks"), lockField(l.App, l.Env), data).Err(); err != nil {
+		return s.fail(ctx, "put lock "+l.Scope(), err)
+	}
+	return nil
+}
+
+// DeleteLock removes the lock of scope app/env and returns it. If there is
+// none, or it has expired (it is deleted all the same), the error wraps
+// deploy.ErrNotFound (code NotFound).
+func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error) {
+	scope := deploy.Lock{App: app, Env: env}.Scope()
+	if err := ctx.Err(); err != nil {
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, err)
+	}
+	keys := []string{s.key("locks"), s.key("locks", "deleted", nonce())}
+	data, err := takeFieldScript.Run(ctx, s.rdb, keys, lockField(app, env), replyTTL.Milliseconds()).Text()
+	if err != nil {
+		return deploy.Lock{}, s.fail(ctx, "delete lock "+scope, err)
+	}
+	if data == "" {
+		return deploy.Lock{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no lock on %s", scope)
+	}
+	var l deploy.Lock
+	if err := json.Unmarshal([]byte(data), &l); err != nil {
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: decode lock: %w", scope, err)
+	}
+	if !l.Active(s.now()) {
+		return deploy.Lock{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no lock on %s", scope)
+	}
+	return l, nil
+}
+
+// takeFieldScript deletes field ARGV[1] of hash KEYS[1] and returns its
+// value, or "" if there was none. KEYS[2] remembers the answer for a resend
+// of the call.
+var takeFieldScript = goredis.NewScript(`
+local done = redis.call('GET', KEYS[2])
+if done then
+  return done
+end
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  v = ''
+end
+redis.call('SET', KEYS[2], v, 'PX', ARGV[2])
+return v
+`)
+
+// Locks returns the locks in force, sorted by scope: App, then Env, the
+// empty (wider) one first. Expired locks are not returned, and are deleted.
+func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	all, err := s.rdb.HGetAll(ctx, s.key("locks")).Result()
+	if err != nil {
+		return nil, s.fail(ctx, "list locks", err)
+	}
+	now := s.now()
+	var (
+		active  []deploy.Lock
+		expired []any // field, value, field, value, …
+	)
+	for field, data := range all {
+		var l deploy.Lock
+		if err := json.Unmarshal([]byte(data), &l); err != nil {
+			return nil, fmt.Errorf("list locks: decode lock %q: %w", field, err)
+		}
+		if l.Active(now) {
+			active = append(active, l)
+		} else {
+			expired = append(expired, field, data)
+		}
+	}
+	if len(expired) > 0 {
+		if err := dropFieldsScript.Run(ctx, s.rdb, []string{s.key("locks")}, expired...).Err(); err != nil {
+			return nil, s.fail(ctx, "list locks: drop expired", err)
+		}
+	}
+	slices.SortFunc(active, func(a, b deploy.Lock) int {
+		return strings.Compare(lockField(a.App, a.Env), lockField(b.App, b.Env))
+	})
+	return active, nil
+}
+
+// dropFieldsScript deletes each field of ARGV (field, value pairs) of
+// hash KEYS[1] that still holds the value read: an expired lock or grant
+// may have been replaced since.
+var dropFieldsScript = goredis.NewScript(`
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1
+`)

@@ -1,0 +1,216 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/store/storetest"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+)
+
+// TestLostReply loses the reply to each write after Redis applied it. The
+// client sends the write again on a new connection; the answer must be
+// the one the first attempt gave, and the write must count once.
+func TestLostReply(t *testing.T) {
+	srv := redisserver.Start(t)
+	proxy := newFaultProxy(t, srv.Addr())
+	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	const ttl = time.Minute
+
+	// fresh returns a store reached through the proxy and one reached
+	// directly, sharing a prefix and a clock.
+	fresh := func(t *testing.T) (viaProxy, direct *redis.Store, clock *storetest.Clock) {
+		clock = storetest.NewClock(start)
+		prefix := newPrefix()
+		viaProxy = openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix, Now: clock.Now})
+		direct = openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
+		return viaProxy, direct, clock
+	}
+	// lose arms the proxy for a request containing match, runs call, and
+	// checks that a reply was lost.
+	lose := func(t *testing.T, match string, call func() error) error {
+		t.Helper()
+		before := proxy.Faults()
+		proxy.dropNextReply(match)
+		err := call()
+		if got := proxy.Faults() - before; got != 1 {
+			t.Fatalf("replies lost: got %d, want 1 (the test did not exercise a lost reply)", got)
+		}
+		return err
+	}
+	ctx := t.Context()
+
+	t.Run("Acquire", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		var l deploy.Lease
+		err := lose(t, "deploy/lost", func() (err error) {
+			l, err = s.Acquire(ctx, "deploy/lost", "bot-1", ttl)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("Acquire with its reply lost: got %v, want the lease (not held by bot-1 itself)", err)
+		}
+		if err := l.Check(ctx); err != nil {
+			t.Errorf("Check: %v", err)
+		}
+		// Not re-entrant all the same: another call of the same holder is
+		// refused.
+		var he *deploy.LeaseHeldError
+		if _, err := direct.Acquire(ctx, "deploy/lost", "bot-1", ttl); !errors.As(err, &he) || he.Holder != "bot-1" {
+			t.Errorf("second Acquire by bot-1: got %v, want held by bot-1", err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		// The fencing counter moved once: with the clock still, the next
+		// token is the next number.
+		next, err := direct.Acquire(ctx, "deploy/lost", "bot-2", ttl)
+		if err != nil {
+			t.Fatalf("Acquire after Release: %v", err)
+		}
+		if next.Token() != l.Token()+1 {
+			t.Errorf("token after a lost reply: got %d, want %d", next.Token(), l.Token()+1)
+		}
+	})
+
+	t.Run("Release", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		l, err := s.Acquire(ctx, "deploy/release", "bot-1", ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lose(t, "deploy/release", func() error { return l.Release(ctx) }); err != nil {
+			t.Errorf("Release with its reply lost: got %v, want nil", err)
+		}
+		if err := l.Release(ctx); !errors.Is(err, deploy.ErrLeaseLost) {
+			t.Errorf("second Release: got %v, want deploy.ErrLeaseLost", err)
+		}
+		if _, err := direct.Acquire(ctx, "deploy/release", "bot-2", ttl); err != nil {
+			t.Errorf("Acquire after Release: %v", err)
+		}
+	})
+
+	t.Run("Renew", func(t *testing.T) {
+		s, _, clock := fresh(t)
+		l, err := s.Acquire(ctx, "deploy/renew", "bot-1", ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(ttl - time.Second)
+		if err := lose(t, "deploy/renew", func() error { return l.Renew(ctx) }); err != nil {
+			t.Errorf("Renew with its reply lost: got %v, want nil", err)
+		}
+		clock.Advance(ttl - time.Second)
+		if err := l.Check(ctx); err != nil {
+			t.Errorf("Check within the renewed ttl: %v", err)
+		}
+	})
+
+	t.Run("SetOnce", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		var ok bool
+		err := lose(t, "slack:Ev01", func() (err error) {
+			ok, err = s.SetOnce(ctx, "slack:Ev01", time.Hour)
+			return err
+		})
+		if !ok || err != nil {
+			t.Errorf("SetOnce with its reply lost: got %v, %v, want true (the event is new)", ok, err)
+		}
+		if ok, err := direct.SetOnce(ctx, "slack:Ev01", time.Hour); ok || err != nil {
+			t.Errorf("second SetOnce: got %v, %v, want false", ok, err)
+		}
+	})
+
+	t.Run("AppendAudit", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		e := &audit.Entry{User: "ana", Command: "/deploy lost-reply", Decision: audit.Allowed}
+		if err := lose(t, "/deploy lost-reply", func() error { return s.AppendAudit(ctx, e) }); err != nil {
+			t.Fatalf("AppendAudit with its reply lost: %v", err)
+		}
+		entries, err := direct.Audit(ctx, audit.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || entries[0].Seq != e.Seq || e.Seq != 1 {
+			t.Errorf("Audit: got %+v, want the one entry with Seq 1 (got Seq %d)", entries, e.Seq)
+		}
+	})
+
+	t.Run("DeleteLock", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		want := deploy.Lock{App: "lostreply", Owner: "ana", Reason: "db maintenance", Created: start}
+		if err := direct.PutLock(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		var got deploy.Lock
+		err := lose(t, "lostreply", func() (err error) {
+			got, err = s.DeleteLock(ctx, "lostreply", "")
+			return err
+		})
+		if err != nil || got.Reason != want.Reason {
+			t.Errorf("DeleteLock with its reply lost: got %+v, %v, want the lock", got, err)
+		}
+		if _, err := direct.DeleteLock(ctx, "lostreply", ""); !errors.Is(err, deploy.ErrNotFound) {
+			t.Errorf("second DeleteLock: got %v, want deploy.ErrNotFound", err)
+		}
+	})
+
+	t.Run("DeleteGrant", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		want := acl.Grant{User: "lostreply", Role: "deployer", GrantedBy: "ana", Created: start}
+		if err := direct.PutGrant(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		var got acl.Grant
+		err := lose(t, "lostreply", func() (err error) {
+			got, err = s.DeleteGrant(ctx, "lostreply", "deployer", "", "")
+			return err
+		})
+		if err != nil || got.GrantedBy != "ana" {
+			t.Errorf("DeleteGrant with its reply lost: got %+v, %v, want the grant", got, err)
+		}
+	})
+
+	t.Run("PutRecord", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		r := &deploy.Record{ID: "lost-reply", App: "accounting", Env: "production", Started: start, Outcome: deploy.OutcomeRunning}
+		if err := lose(t, "lost-reply", func() error { return s.PutRecord(ctx, r) }); err != nil {
+			t.Fatalf("PutRecord with its reply lost: %v", err)
+		}
+		recs, err := direct.Records(ctx, deploy.Filter{})
+		if err != nil || len(recs) != 1 {
+			t.Errorf("Records: got %d, %v, want the one record", len(recs), err)
+		}
+	})
+}
+
+// TestAcquireGivesBack stalls the reply to an Acquire that Redis applied
+// until the caller's deadline passes: the caller gets the deadline error,
+// and the lease it will never use is given back.
+func TestAcquireGivesBack(t *testing.T) {
+	srv := redisserver.Start(t)
+	proxy := newFaultProxy(t, srv.Addr())
+	prefix := newPrefix()
+	s := openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix})
+	direct := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+
+	proxy.stallNextReply("deploy/stalled")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := s.Acquire(ctx, "deploy/stalled", "bot-1", time.Minute)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire with its reply stalled: got %v, want context.DeadlineExceeded", err)
+	}
+	if proxy.Faults() != 1 {
+		t.Fatalf("replies stalled: got %d, want 1", proxy.Faults())
+	}
+	if _, err := direct.Acquire(t.Context(), "deploy/stalled", "bot-2", time.Minute); err != nil {
+		t.Errorf("Acquire after the stalled one gave up: got %v, want the lease given back", err)
+	}
+}

@@ -1,0 +1,62 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// SetOnce sets key for ttl and reports whether it was newly set: true if
+// the key was absent or had expired, false if it is still set. A ttl of
+// zero or less sets the key for good.
+//
+// The key is once:KEY, holding "EXPIRY|NONCE" (EXPIRY in Unix milliseconds
+// of the store's clock, 0 for never); a resend of the same call finds its
+// own nonce and answers true again.
+func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("set once %s: %w", key, err)
+	}
+	if key == "" {
+		return false, errs.New(errs.Invalid, "set once: empty key")
+	}
+	now := s.now()
+	expires, px := "0", "0"
+	if ttl > 0 {
+		expires, px = msCeil(now.Add(ttl)), redisTTL(ttl)
+	}
+	set, err := setOnceScript.Run(ctx, s.rdb, []string{s.key("once", key)}, ms(now), expires, nonce(), px).Bool()
+	if err != nil {
+		return false, s.fail(ctx, "set once "+key, err)
+	}
+	return set, nil
+}
+
+// setOnceScript: ARGV is now, the expiry (0: never), the call's nonce and
+// the Redis expiry in milliseconds (0: none).
+var setOnceScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  local exp, n = string.match(v, '^(%d+)|(.*)$')
+  if not exp then
+    return redis.error_reply('malformed once key ' .. KEYS[1])
+  end
+  if n == ARGV[3] then
+    return 1
+  end
+  exp = tonumber(exp)
+  if exp == 0 or tonumber(ARGV[1]) < exp then
+    return 0
+  end
+end
+if ARGV[4] == '0' then
+  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
+end
+return 1
+`)

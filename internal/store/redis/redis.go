@@ -1,0 +1,386 @@
+// Package redis is the state store that lives in Redis, so several bot
+// replicas share deploy records, locks, the audit trail, leases and dedupe
+// keys. It keeps the same contract as the embedded store (see storetest).
+//
+// Expiry of locks, leases and SetOnce keys is judged by Options.Now, not by
+// Redis's clock: the time is passed into every script as Unix milliseconds
+// and expiries are stored in values. Keys that expire also get a Redis
+// expiry, longer than theirs, only so that abandoned ones do not pile up.
+//
+// Every write is safe to send twice. go-redis resends a command whose reply
+// was lost (a dropped connection, a read timeout), which Redis may already
+// have applied; each write is either idempotent or carries a random nonce
+// that its script recognises, so the second run returns what the first did.
+//
+// Redis must keep its data across restarts (appendonly yes) for records,
+// locks and the audit trail to survive one. Fencing tokens never go back
+// even if it does not: a token is at least the acquirer's clock in Unix
+// milliseconds.
+//
+// One Redis server or a primary with replicas behind one address; Redis
+// Cluster is not supported (scripts touch several keys of no common slot).
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+var (
+	_ deploy.Store  = (*Store)(nil)
+	_ deploy.Leaser = (*Store)(nil)
+)
+
+// ErrUnavailable is wrapped by every error that means Redis could not be
+// reached (or answered that it cannot serve now: loading, busy). Such
+// errors carry code errs.Unavailable and the message "state store
+// unreachable". The operation may or may not have been applied.
+var ErrUnavailable = errors.New("state store unreachable")
+
+var errClosed = errors.New("state store is closed")
+
+// schemaVersion is stored under the prefix on first use. A prefix holding
+// another version is refused rather than misread.
+const schemaVersion = "1"
+
+// Defaults of Options.
+const (
+	DefaultPrefix      = "switchman:"
+	DefaultDialTimeout = 2 * time.Second
+	DefaultReadTimeout = 2 * time.Second
+)
+
+// replyTTL is how long a write's nonce is remembered for a resend of it:
+// longer than go-redis takes to give up retrying.
+const replyTTL = time.Minute
+
+// Options configure a Store. URL is required; the zero value of every
+// other field is a sensible default.
+type Options struct {
+	// URL is redis://[user:password@]host[:port][/db] or rediss:// for TLS,
+	// parsed by goredis.ParseURL (its query options, such as
+	// ?max_retries=2, apply too).
+	URL string
+	// Prefix starts every key; default DefaultPrefix. Stores with
+	// different prefixes share nothing.
+	Prefix string
+	// Now is the clock for lock, lease and key expiry and for audit entries
+	// without a time; default time.Now. Replicas sharing a Redis should
+	// have their clocks in sync.
+	Now func() time.Time
+	// Timeouts of one dial, read or write; defaults DefaultDialTimeout,
+	// DefaultReadTimeout and the read timeout, unless the URL sets them
+	// (?dial_timeout=3s). A context deadline shortens them.
+	DialTimeout, ReadTimeout, WriteTimeout time.Duration
+	// TLSConfig, for a rediss:// URL, replaces the default configuration
+	// (system roots, server name from the URL): to trust a private CA or
+	// present a client certificate.
+	TLSConfig *tls.Config
+}
+
+// String describes o without the password.
+func (o Options) String() string {
+	return fmt.Sprintf("redis state store %s prefix %q", redactURL(o.URL), o.prefix())
+}
+
+func (o Options) prefix() string {
+	if o.Prefix == "" {
+		return DefaultPrefix
+	}
+	return o.Prefix
+}
+
+// Store is the Redis state store. It is safe for concurrent use, by any
+// number of goroutines and of processes sharing the Redis and the prefix.
+type Store struct {
+	rdb    *goredis.Client
+	prefix string
+	now    func() time.Time
+	addr   string // host:port, for messages
+	url    string // redacted
+	closed atomic.Bool
+}
+
+// Open connects to the Redis at opt.URL and checks that it answers. An
+// unreachable Redis returns an error wrapping ErrUnavailable that names its
+// address (never the password).
+func Open(ctx context.Context, opt Options) (*Store, error) {
+	ro, err := clientOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{
+		rdb:    goredis.NewClient(ro),
+		prefix: opt.prefix(),
+		now:    now,
+		addr:   ro.Addr,
+		url:    redactURL(opt.URL),
+	}
+	if err := s.init(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("open state store: %w", err), s.rdb.Close())
+	}
+	return s, nil
+}
+
+// clientOptions turns opt into go-redis options. Its errors never hold the
+// password.
+func clientOptions(opt Options) (*goredis.Options, error) {
+	if opt.URL == "" {
+		return nil, errs.New(errs.Invalid, "state store url is empty")
+	}
+	ro, err := goredis.ParseURL(opt.URL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message holds the whole URL
+		}
+		msg := "state store url is not valid"
+		if u, perr := url.Parse(opt.URL); perr == nil {
+			msg = "state store url " + u.Redacted() + " is not valid"
+		}
+		return nil, errs.Wrap(errs.Invalid, err, "%s", msg)
+	}
+	setDefault := func(d *time.Duration, v, def time.Duration) {
+		switch {
+		case v != 0:
+			*d = v
+		case *d == 0:
+			*d = def
+		}
+	}
+	setDefault(&ro.DialTimeout, opt.DialTimeout, DefaultDialTimeout)
+	setDefault(&ro.ReadTimeout, opt.ReadTimeout, DefaultReadTimeout)
+	// As in go-redis, writes follow reads when nothing sets them.
+	setDefault(&ro.WriteTimeout, opt.WriteTimeout, ro.ReadTimeout)
+	// go-redis retries a failed command (MaxRetries) and, within each
+	// try, a failed dial (DialerRetries, default 5): with one dial per try
+	// an unreachable Redis is reported after a few dial timeouts, not
+	// twenty.
+	if ro.DialerRetries == 0 {
+		ro.DialerRetries = 1
+	}
+	ro.ContextTimeoutEnabled = true
+	if opt.TLSConfig != nil {
+		if ro.TLSConfig == nil {
+			return nil, errs.New(errs.Invalid, "state store url %s: a TLS configuration needs a rediss:// url", redactURL(opt.URL))
+		}
+		c := opt.TLSConfig.Clone()
+		if c.ServerName == "" {
+			c.ServerName = ro.TLSConfig.ServerName
+		}
+		if c.MinVersion < tls.VersionTLS12 {
+			c.MinVersion = tls.VersionTLS12
+		}
+		ro.TLSConfig = c
+	}
+	return ro, nil
+}
+
+// redactURL returns raw with its password replaced by "xxxxx", or a
+// placeholder if raw does not parse.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}
+
+// init pings Redis, checks the schema version under the prefix and loads
+// the scripts, so that the first calls do not each send a script's text.
+func (s *Store) init(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	v, err := schemaScript.Run(ctx, s.rdb, []string{s.key("schema")}, schemaVersion).Text()
+	if err != nil {
+		return s.fail(ctx, "check schema", err)
+	}
+	if v != schemaVersion {
+		return errs.New(errs.Internal, "state store redis at %s prefix %q has schema version %q, this Switchman understands %q",
+			s.addr, s.prefix, v, schemaVersion)
+	}
+	pipe := s.rdb.Pipeline()
+	for _, sc := range scripts {
+		sc.Load(ctx, pipe)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return s.fail(ctx, "load scripts", err)
+	}
+	return nil
+}
+
+var schemaScript = goredis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`)
+
+// scripts are loaded by Open; each is also sent in full if Redis lost it
+// (a restart).
+var scripts = []*goredis.Script{
+	putRecordScript, recordsPageScript,
+	takeFieldScript, dropFieldsScript,
+	appendAuditScript, auditPageScript,
+	setOnceScript,
+	acquireScript, abandonScript, renewScript, releaseScript,
+}
+
+// Ping checks that Redis answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return s.fail(ctx, "ping state store", err)
+	}
+	return nil
+}
+
+// Close closes the connections; calling it again does nothing. Leases
+// still held stay held in Redis until they expire; their methods, like
+// every other method, fail after Close.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if err := s.rdb.Close(); err != nil {
+		return fmt.Errorf("close state store redis at %s: %w", s.addr, err)
+	}
+	return nil
+}
+
+// String describes the store without the password.
+func (s *Store) String() string {
+	return fmt.Sprintf("redis state store %s prefix %q", s.url, s.prefix)
+}
+
+func (s *Store) key(parts ...string) string {
+	return s.prefix + strings.Join(parts, ":")
+}
+
+// fail wraps err, from the call op, for the caller: a context error as
+// such, an unreachable Redis as ErrUnavailable (code errs.Unavailable).
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	cerr := ctx.Err()
+	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
+		// A read deadline set from the context's fired a moment before
+		// the context's own timer.
+		cerr = context.DeadlineExceeded
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	case cerr != nil:
+		return fmt.Errorf("%s: %w (%v)", op, cerr, err)
+	case errors.Is(err, goredis.ErrClosed):
+		return fmt.Errorf("%s: %w", op, errClosed)
+	case unreachable(err):
+		return fmt.Errorf("%s: %w", op, &errs.Error{
+			Code: errs.Unavailable,
+			Msg:  ErrUnavailable.Error(),
+			Err:  &unavailableError{addr: s.addr, err: err},
+		})
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unreachable reports whether err means Redis could not be reached or
+// cannot serve now, rather than that it refused the command.
+func unreachable(err error) bool {
+	var re goredis.Error
+	if !errors.As(err, &re) {
+		return true // a network error, a pool timeout
+	}
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "READONLY"} {
+		if goredis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// definite reports whether err is Redis's answer to the command, so the
+// command did not change anything: scripts fail before they write.
+func definite(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re) && !unreachable(err)
+}
+
+// unavailableError is the cause of an ErrUnavailable error.
+type unavailableError struct {
+	addr string
+	err  error
+}
+
+func (e *unavailableError) Error() string   { return "redis at " + e.addr + ": " + e.err.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+// nonce returns a random string that marks one call's writes.
+func nonce() string { return rand.Text() }
+
+// ms is t in Unix milliseconds, as scripts compare times.
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// msCeil is t in Unix milliseconds rounded up, for an expiry: a key set
+// for a positive ttl is never expired at the instant it is set.
+func msCeil(t time.Time) string {
+	m := t.UnixMilli()
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		m++
+	}
+	return strconv.FormatInt(m, 10)
+}
+
+// redisTTL is the Redis expiry of a key that the store's clock expires
+// after ttl: longer, so that Redis never drops a key the store's clock
+// (the real one, on a host whose clock may be behind Redis's) still counts
+// as set.
+func redisTTL(ttl time.Duration) string {
+	d := time.Duration(math.MaxInt64)
+	if ttl < (d-time.Minute)/2 {
+		d = 2*ttl + time.Minute
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// timeKeyLen is the width of timeKey's result.
+const timeKeyLen = 21
+
+// epochOffset is the Unix time of January 1 of year 1, the zero
+// time.Time, in seconds.
+const epochOffset = 62135596800
+
+// timeKey encodes t as 21 decimal digits whose byte order is time order
+// from year 1 (the zero time included) to year 30,000: seconds since year
+// 1, then nanoseconds.
+func timeKey(t time.Time) string {
+	sec := t.Unix() + epochOffset
+	if sec < 0 {
+		sec = 0
+	}
+	return fmt.Sprintf("%012d%09d", sec, t.Nanosecond())
+}
+
+// reply returns the elements of a script's array reply.
+func reply(v any) ([]any, error) {
+	a, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply %T from script", v)
+	}
+	return a, nil
+}
