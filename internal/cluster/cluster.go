@@ -1,0 +1,140 @@
+// Package cluster lets several bot replicas share the work that must happen
+// once: a leader lease picks the replica that runs scheduled jobs, and a
+// recovery loop notices deploys whose replica died.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// LeaderKey is the lease the scheduling leader holds.
+const LeaderKey = "leader:scheduler"
+
+// Leader holds the scheduler lease while it can. It is safe for concurrent
+// use: IsLeader may be called from any goroutine while Run runs.
+type Leader struct {
+	Leases deploy.Leaser
+	// ID names this replica (hostname:pid); it is the lease's holder.
+	ID string
+	// TTL is how long the lease lives unless renewed; default 15 s. A
+	// replica that dies is replaced within TTL.
+	TTL time.Duration
+	Log *slog.Logger
+
+	mu    sync.Mutex
+	lease deploy.Lease
+}
+
+func (l *Leader) ttl() time.Duration {
+	if l.TTL <= 0 {
+		return 15 * time.Second
+	}
+	return l.TTL
+}
+
+// IsLeader reports whether this replica holds the lease now.
+func (l *Leader) IsLeader() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lease != nil
+}
+
+// Run tries to take the lease and keeps renewing it until ctx is done, then
+// releases it. Losing the lease (the store was unreachable past the TTL, a
+// long pause) makes IsLeader false at once; Run keeps trying to take it back.
+func (l *Leader) Run(ctx context.Context) error {
+	tick := time.NewTicker(l.ttl() / 3)
+	defer tick.Stop()
+	defer l.release()
+	for {
+		l.step(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (l *Leader) step(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, l.ttl()/3)
+	defer cancel()
+	l.mu.Lock()
+	lease := l.lease
+	l.mu.Unlock()
+	if lease != nil {
+		if err := lease.Renew(ctx); err != nil {
+			l.logger().Warn("lost the scheduler lease", "replica", l.ID, "err", err)
+			l.mu.Lock()
+			l.lease = nil
+			l.mu.Unlock()
+		}
+		return
+	}
+	lease, err := l.Leases.Acquire(ctx, LeaderKey, l.ID, l.ttl())
+	switch {
+	case err == nil:
+		l.logger().Info("this replica runs scheduled jobs", "replica", l.ID)
+		l.mu.Lock()
+		l.lease = lease
+		l.mu.Unlock()
+	case !errors.Is(err, deploy.ErrLeaseHeld):
+		l.logger().Warn("take the scheduler lease", "replica", l.ID, "err", err)
+	}
+}
+
+func (l *Leader) release() {
+	l.mu.Lock()
+	lease := l.lease
+	l.lease = nil
+	l.mu.Unlock()
+	if lease == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := lease.Release(ctx); err != nil {
+		l.logger().Warn("release the scheduler lease", "replica", l.ID, "err", err)
+	}
+}
+
+func (l *Leader) logger() *slog.Logger {
+	if l.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.Log
+}
+
+// Recoverer finds deploys whose process died; *deploy.Engine implements it.
+type Recoverer interface {
+	Recover(ctx context.Context) ([]*deploy.Record, error)
+}
+
+// WatchInterrupted calls Recover every interval until ctx is done and hands
+// each deploy it marked interrupted to report. Any replica may run it: a
+// deploy's lease only becomes free when its replica stopped renewing it,
+// and Recover takes that lease before touching the record.
+func WatchInterrupted(ctx context.Context, r Recoverer, interval time.Duration, log *slog.Logger, report func(*deploy.Record)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		recs, err := r.Recover(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("look for interrupted deploys", "err", err)
+		}
+		for _, rec := range recs {
+			report(rec)
+		}
+	}
+}

@@ -1,0 +1,351 @@
+package haproxy_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/haproxy"
+	haproxytest "github.com/switchman-bot/switchman/internal/testenv/haproxy"
+)
+
+// fakeSocket is a Dialer to an in-memory stats socket that answers each
+// command with answer(command) and closes, as HAProxy does. It counts
+// dials and records the commands it received.
+type fakeSocket struct {
+	dials    atomic.Int32
+	commands chan string
+	answer   func(cmd string) string
+}
+
+func newFakeSocket(answer func(cmd string) string) *fakeSocket {
+	return &fakeSocket{commands: make(chan string, 100), answer: answer}
+}
+
+func (f *fakeSocket) dial(ctx context.Context) (net.Conn, error) {
+	f.dials.Add(1)
+	client, server := net.Pipe()
+	go func() {
+		defer server.Close()
+		line, err := bufio.NewReader(server).ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.TrimSuffix(line, "\n")
+		f.commands <- cmd
+		if f.answer != nil {
+			io.WriteString(server, f.answer(cmd)) // the client may have gone
+		}
+	}()
+	return client, nil
+}
+
+func TestNamesThatCouldInjectACommandAreRefused(t *testing.T) {
+	bad := []string{"app\nshutdown", "a;b", "", "a b", "app/app1", "app\rx", "$(id)", "../../etc/passwd", "app\x00"}
+	for _, name := range bad {
+		calls := map[string]func(c *haproxy.Client) error{
+			"SetState backend": func(c *haproxy.Client) error {
+				return c.SetState(context.Background(), name, "app1", haproxy.StateDrain)
+			},
+			"SetState server": func(c *haproxy.Client) error {
+				return c.SetState(context.Background(), "app", name, haproxy.StateDrain)
+			},
+			"ServerState backend": func(c *haproxy.Client) error {
+				_, err := c.ServerState(context.Background(), name, "app1")
+				return err
+			},
+			"ServerState server": func(c *haproxy.Client) error {
+				_, err := c.ServerState(context.Background(), "app", name)
+				return err
+			},
+			"Drain": func(c *haproxy.Client) error {
+				return c.Drain(context.Background(), "app", name, time.Second)
+			},
+			"Ready": func(c *haproxy.Client) error {
+				return c.Ready(context.Background(), name, "app1")
+			},
+		}
+		for call, f := range calls {
+			t.Run(call+"/"+strings.NewReplacer("\n", `\n`, "\r", `\r`, "\x00", `\0`, "/", "|").Replace(name), func(t *testing.T) {
+				sock := newFakeSocket(func(string) string { return "\n" })
+				err := f(&haproxy.Client{Dial: sock.dial})
+				if got, want := errs.CodeOf(err), errs.Invalid; got != want {
+					t.Errorf("got code %s (err %v), want %s", got, err, want)
+				}
+				if n := sock.dials.Load(); n != 0 {
+					t.Errorf("got %d connections to the socket, want 0", n)
+				}
+			})
+		}
+	}
+}
+
+func TestSetStateRefusesUnknownState(t *testing.T) {
+	for _, state := range []string{"", "up", "READY", "maint\nshutdown", "drain;"} {
+		t.Run(state, func(t *testing.T) {
+			sock := newFakeSocket(nil)
+			err := (&haproxy.Client{Dial: sock.dial}).SetState(context.Background(), "app", "app1", state)
+			if got, want := errs.CodeOf(err), errs.Invalid; got != want {
+				t.Errorf("got code %s (err %v), want %s", got, err, want)
+			}
+			if n := sock.dials.Load(); n != 0 {
+				t.Errorf("got %d connections to the socket, want 0", n)
+			}
+		})
+	}
+}
+
+// serversState is an answer to `show servers state app` from HAProxy 2.6,
+// with app1 in the given op and admin states.
+func serversState(op, admin string) string {
+	return "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n" +
+		"3 app 1 app1 127.0.0.1 " + op + " " + admin + " 1 1 2 8 2 0 6 0 0 0 - 19997 - 0 0 - - 0\n" +
+		"3 app 2 app2 127.0.0.1 2 0 1 1 2 8 2 0 6 0 0 0 - 19996 - 0 0 - - 0\n\n"
+}
+
+// showStat is an answer to `show stat app 4 -1` with app1's qcur and scur,
+// its columns in another order than HAProxy's, to show they are found by
+// name.
+func showStat(qcur, scur string) string {
+	return "# svname,pxname,scur,status,qcur,\n" +
+		"app1,app," + scur + ",UP," + qcur + ",\n" +
+		"app2,app,7,UP,0,\n\n"
+}
+
+func TestServerStateParsesTheDocumentedColumns(t *testing.T) {
+	tests := []struct {
+		name, op, admin, qcur, scur string
+		want                        haproxy.State
+	}{
+		{"up and ready", "2", "0", "0", "3", haproxy.State{Operational: "up", Admin: "ready", Sessions: 3}},
+		{"forced drain", "2", "8", "1", "2", haproxy.State{Operational: "up", Admin: "drain", Sessions: 2, Queued: 1}},
+		{"inherited drain", "2", "16", "0", "0", haproxy.State{Operational: "up", Admin: "drain"}},
+		{"forced maint", "0", "1", "0", "0", haproxy.State{Operational: "down", Admin: "maint"}},
+		{"maint and drain", "0", "9", "0", "0", haproxy.State{Operational: "down", Admin: "maint"}},
+		{"maint from config", "0", "4", "0", "0", haproxy.State{Operational: "down", Admin: "maint"}},
+		{"maint from DNS", "0", "32", "0", "0", haproxy.State{Operational: "down", Admin: "maint"}},
+		{"starting", "1", "0", "0", "0", haproxy.State{Operational: "starting", Admin: "ready"}},
+		{"stopping", "3", "0", "0", "0", haproxy.State{Operational: "stopping", Admin: "ready"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := newFakeSocket(func(cmd string) string {
+				switch cmd {
+				case "show servers state app":
+					return serversState(tt.op, tt.admin)
+				case "show stat app 4 -1":
+					return showStat(tt.qcur, tt.scur)
+				}
+				return "Unknown command.\n\n"
+			})
+			got, err := (&haproxy.Client{Dial: sock.dial}).ServerState(context.Background(), "app", "app1")
+			if err != nil {
+				t.Fatalf("ServerState: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCommandIsBoundedWhenTheSocketHangs(t *testing.T) {
+	// A socket that accepts the command and never answers, like a stopped
+	// haproxy.
+	hang := func(ctx context.Context) (net.Conn, error) {
+		client, server := net.Pipe()
+		go func() {
+			io.Copy(io.Discard, server) // returns when the client closes
+			server.Close()
+		}()
+		return client, nil
+	}
+	t.Run("Client.Timeout", func(t *testing.T) {
+		c := &haproxy.Client{Dial: hang, Timeout: 100 * time.Millisecond}
+		start := time.Now()
+		err := c.Ready(context.Background(), "app", "app1")
+		if got, want := errs.CodeOf(err), errs.Unavailable; got != want {
+			t.Errorf("got code %s (err %v), want %s", got, err, want)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("got an answer after %s, want about 100ms", d)
+		}
+	})
+	t.Run("ctx", func(t *testing.T) {
+		c := &haproxy.Client{Dial: hang}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.ServerState(ctx, "app", "app1")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want context.DeadlineExceeded in the chain", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("got an answer after %s, want about 100ms", d)
+		}
+	})
+}
+
+// startProxy starts a real haproxy in front of servers and returns it with
+// a client for its stats socket.
+func startProxy(t *testing.T, opt haproxytest.Options) (*haproxytest.Proxy, *haproxy.Client) {
+	t.Helper()
+	p := haproxytest.Start(t, opt)
+	dial := haproxy.TCPDialer(p.StatsAddr())
+	if p.StatsNetwork() == "unix" {
+		dial = haproxy.UnixDialer(p.StatsAddr())
+	}
+	return p, &haproxy.Client{Dial: dial}
+}
+
+// waitState polls server's state until ok accepts it or timeout passes,
+// and returns the last state.
+func waitState(t *testing.T, c *haproxy.Client, server string, timeout time.Duration, what string, ok func(haproxy.State) bool) haproxy.State {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := c.ServerState(context.Background(), "app", server)
+		if err == nil && ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not %s within %s: last state %+v, err %v", server, what, timeout, st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isUp(st haproxy.State) bool {
+	return st.Operational == haproxy.OpUp && st.Admin == haproxy.StateReady
+}
+
+func TestSetStateOnUnknownNamesReturnsHAProxysError(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	_, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
+	ctx := context.Background()
+	tests := []struct {
+		name, backend, server, want string
+	}{
+		{"unknown server", "app", "nope", "No such server."},
+		{"unknown backend", "nope", "app1", "No such backend."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.SetState(ctx, tt.backend, tt.server, haproxy.StateDrain)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want HAProxy's %q", err, tt.want)
+			}
+			if got, want := errs.CodeOf(err), errs.NotFound; got != want {
+				t.Errorf("got code %s, want %s", got, want)
+			}
+			if _, err := c.ServerState(ctx, tt.backend, tt.server); errs.CodeOf(err) != errs.NotFound {
+				t.Errorf("ServerState: got %v, want a not_found error", err)
+			}
+		})
+	}
+	// The server that does exist was left alone.
+	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+}
+
+func TestDrainThenReadyOverAUnixSocket(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	p, c := startProxy(t, haproxytest.Options{
+		Servers:    map[string]string{"app1": backend.Listener.Addr().String()},
+		UnixSocket: true,
+	})
+	if got, want := p.StatsNetwork(), "unix"; got != want {
+		t.Fatalf("got stats network %s, want %s", got, want)
+	}
+	ctx := context.Background()
+	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+
+	if err := c.Drain(ctx, "app", "app1", 5*time.Second); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	st, err := c.ServerState(ctx, "app", "app1")
+	if err != nil {
+		t.Fatalf("ServerState: %v", err)
+	}
+	if want := (haproxy.State{Operational: haproxy.OpDown, Admin: haproxy.StateMaint}); st != want {
+		t.Errorf("after Drain: got %+v, want %+v", st, want)
+	}
+	if err := c.Ready(ctx, "app", "app1"); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+}
+
+func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /slow", slowHandler(release))
+	backend := httptest.NewServer(mux)
+	defer backend.Close()
+	released := false
+	unblock := func() {
+		if !released {
+			released = true
+			close(release)
+		}
+	}
+	defer unblock() // before backend.Close, which waits for /slow
+	p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
+	ctx := context.Background()
+	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+
+	// One request that keeps a session on app1 open until release.
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(p.URL() + "/slow")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = errors.New(resp.Status)
+			}
+		}
+		slow <- err
+	}()
+	waitState(t, c, "app1", 5*time.Second, "busy", func(st haproxy.State) bool { return st.Sessions == 1 })
+
+	const timeout = 500 * time.Millisecond
+	start := time.Now()
+	err := c.Drain(ctx, "app", "app1", timeout)
+	took := time.Since(start)
+	if !errors.Is(err, haproxy.ErrDrainTimeout) {
+		t.Fatalf("Drain: got %v, want ErrDrainTimeout", err)
+	}
+	t.Logf("Drain returned after %s: %v", took.Round(time.Millisecond), err)
+	if took < timeout || took > timeout+2*time.Second {
+		t.Errorf("Drain returned after %s, want between %s and %s", took, timeout, timeout+2*time.Second)
+	}
+	st, err := c.ServerState(ctx, "app", "app1")
+	if err != nil {
+		t.Fatalf("ServerState: %v", err)
+	}
+	if st.Admin != haproxy.StateMaint || st.Sessions != 1 {
+		t.Errorf("after Drain: got %+v, want admin maint with the slow session still open", st)
+	}
+
+	// Maint cuts no session: the slow request still succeeds.
+	unblock()
+	select {
+	case err := <-slow:
+		if err != nil {
+			t.Errorf("slow request: got %v, want 200 OK", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("slow request: no answer within 5s of its release")
+	}
+}

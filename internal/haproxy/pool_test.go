@@ -1,0 +1,208 @@
+package haproxy_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/haproxy"
+	haproxytest "github.com/switchman-bot/switchman/internal/testenv/haproxy"
+)
+
+// healthServer is a backend whose GET /health answers 200 while healthy
+// is true and 503 otherwise; checks counts the health requests.
+type healthServer struct {
+	*httptest.Server
+	healthy atomic.Bool
+	checks  atomic.Int64
+}
+
+func newHealthServer(t *testing.T, healthy bool) *healthServer {
+	t.Helper()
+	s := &healthServer{}
+	s.healthy.Store(healthy)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			s.checks.Add(1)
+			if !s.healthy.Load() {
+				http.Error(w, "not yet", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Write([]byte("ok\n"))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *healthServer) addr() string { return s.Listener.Addr().String() }
+
+// waitChecks waits until the server has answered n more health checks.
+func (s *healthServer) waitChecks(t *testing.T, n int64) {
+	t.Helper()
+	want := s.checks.Load() + n
+	deadline := time.Now().Add(5 * time.Second)
+	for s.checks.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy sent %d health checks within 5s, want %d", s.checks.Load(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPoolDrainThenReadyReturnsOnceUp(t *testing.T) {
+	backend := newHealthServer(t, true)
+	// The server name comes from a host var, as a config's
+	// server: "{name}" would give it.
+	_, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"web-1": backend.addr()}})
+	pool := &haproxy.Pool{Client: c, Backend: "app", Server: "{name}", DrainTimeout: 5 * time.Second}
+	host := deploy.Host{Name: "host0", Address: "127.0.0.1:22", Vars: map[string]string{"name": "web-1"}}
+	ctx := context.Background()
+	waitState(t, c, "web-1", 5*time.Second, "up", isUp)
+
+	if err := pool.Drain(ctx, host); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	st, err := c.ServerState(ctx, "app", "web-1")
+	if err != nil {
+		t.Fatalf("ServerState: %v", err)
+	}
+	if st.Admin != haproxy.StateMaint {
+		t.Errorf("after Drain: got admin %s, want %s", st.Admin, haproxy.StateMaint)
+	}
+
+	start := time.Now()
+	if err := pool.Ready(ctx, host); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	t.Logf("Ready returned after %s", time.Since(start).Round(time.Millisecond))
+	// Ready has waited: no polling here.
+	st, err = c.ServerState(ctx, "app", "web-1")
+	if err != nil {
+		t.Fatalf("ServerState: %v", err)
+	}
+	if !isUp(st) {
+		t.Errorf("right after Ready: got %+v, want up and ready", st)
+	}
+}
+
+func TestPoolReadyWaitsForTheServerToPassItsCheck(t *testing.T) {
+	backend := newHealthServer(t, true)
+	_, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"host0": backend.addr()}})
+	pool := &haproxy.Pool{Client: c, Backend: "app", DrainTimeout: 5 * time.Second}
+	host := deploy.Host{Name: "host0"}
+	ctx := context.Background()
+	waitState(t, c, "host0", 5*time.Second, "up", isUp)
+	if err := pool.Drain(ctx, host); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+
+	// The restarted server does not answer its checks yet.
+	backend.healthy.Store(false)
+	done := make(chan error, 1)
+	go func() { done <- pool.Ready(ctx, host) }()
+	// haproxy checks every 200 ms and needs two failures to call a server
+	// down: three failed checks after Ready leave no doubt.
+	backend.waitChecks(t, 3)
+	select {
+	case err := <-done:
+		t.Fatalf("Ready returned %v while the server failed its checks, want it to wait", err)
+	default:
+	}
+	healthyAt := time.Now()
+	backend.healthy.Store(true)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		t.Logf("Ready returned %s after the server became healthy", time.Since(healthyAt).Round(time.Millisecond))
+	case <-time.After(haproxy.DefaultReadyTimeout):
+		t.Fatal("Ready did not return after the server became healthy")
+	}
+}
+
+func TestPoolReadyGivesUpOnAServerThatStaysDown(t *testing.T) {
+	backend := newHealthServer(t, false)
+	_, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"host0": backend.addr()}})
+	pool := &haproxy.Pool{Client: c, Backend: "app", ReadyTimeout: time.Second}
+	start := time.Now()
+	err := pool.Ready(context.Background(), deploy.Host{Name: "host0"})
+	took := time.Since(start)
+	if got, want := errs.CodeOf(err), errs.Unavailable; got != want {
+		t.Fatalf("got code %s (err %v), want %s", got, err, want)
+	}
+	for _, want := range []string{"app/host0", "not up after 1s", "operational down"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if took < time.Second || took > 3*time.Second {
+		t.Errorf("Ready gave up after %s, want about 1s", took)
+	}
+}
+
+func TestPoolServerTemplate(t *testing.T) {
+	tests := []struct {
+		name, server string
+		host         deploy.Host
+		want         string
+	}{
+		{"default", "", deploy.Host{Name: "web1"}, "web1"},
+		{"host", "{host}", deploy.Host{Name: "web1"}, "web1"},
+		{"var", "{pool}-{host}", deploy.Host{Name: "web1", Vars: map[string]string{"pool": "blue"}}, "blue-web1"},
+		{"host wins over a var", "{host}", deploy.Host{Name: "web1", Vars: map[string]string{"host": "other"}}, "web1"},
+		{"constant", "only", deploy.Host{Name: "web1"}, "only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := newFakeSocket(func(cmd string) string {
+				if strings.HasPrefix(cmd, "show stat ") {
+					return "# pxname,svname,qcur,scur\napp," + tt.want + ",0,0\n\n"
+				}
+				return "\n"
+			})
+			pool := &haproxy.Pool{Client: &haproxy.Client{Dial: sock.dial}, Backend: "app", Server: tt.server, DrainTimeout: time.Second}
+			if err := pool.Drain(context.Background(), tt.host); err != nil {
+				t.Fatalf("Drain: %v", err)
+			}
+			close(sock.commands)
+			var got []string
+			for cmd := range sock.commands {
+				got = append(got, cmd)
+			}
+			want := []string{
+				"set server app/" + tt.want + " state drain",
+				"show stat app 4 -1",
+				"set server app/" + tt.want + " state maint",
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("got commands %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestPoolRefusesAServerNameThatCouldInjectACommand(t *testing.T) {
+	sock := newFakeSocket(nil)
+	pool := &haproxy.Pool{Client: &haproxy.Client{Dial: sock.dial}, Backend: "app", Server: "{name}"}
+	host := deploy.Host{Name: "web1", Vars: map[string]string{"name": "x\nshutdown"}}
+	for what, call := range map[string]func() error{
+		"Drain": func() error { return pool.Drain(context.Background(), host) },
+		"Ready": func() error { return pool.Ready(context.Background(), host) },
+	} {
+		if err := call(); errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%s: got %v, want an invalid-name error", what, err)
+		}
+	}
+	if n := sock.dials.Load(); n != 0 {
+		t.Errorf("got %d connections to the socket, want 0", n)
+	}
+}

@@ -1,0 +1,58 @@
+package ssh
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
+)
+
+// BenchmarkRunOnOpenSession is the cost of one step on an open
+// connection: a new SSH session, sshd's fork of the login shell, /bin/sh.
+func BenchmarkRunOnOpenSession(b *testing.B) {
+	f := sshd.StartFleet(b, 1, sshd.Options{})
+	s := open(b, transport(b, f, nil), f, 0)
+	start := time.Now()
+	for b.Loop() {
+		run(b, s, "true")
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+}
+
+// BenchmarkOpen is the cost of connecting to a host: TCP, key exchange,
+// host key check, public key login.
+func BenchmarkOpen(b *testing.B) {
+	f := sshd.StartFleet(b, 1, sshd.Options{})
+	tr := transport(b, f, nil)
+	start := time.Now()
+	for b.Loop() {
+		s, err := tr.Open(context.Background(), host(f, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+}
+
+// BenchmarkStream100MB streams 100 MB of stdin to a host, as an artifact
+// upload does, over aes128-gcm (the cipher negotiated first); -bench
+// prints the throughput in MB/s.
+func BenchmarkStream100MB(b *testing.B) {
+	const size = 100 << 20
+	f := sshd.StartFleet(b, 1, sshd.Options{})
+	s := open(b, transport(b, f, nil), f, 0)
+	b.SetBytes(size)
+	for b.Loop() {
+		_, err := s.Run(context.Background(), deploy.Command{
+			Script: "cat >/dev/null",
+			Stdin:  io.LimitReader(zeros{}, size),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,541 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/shell"
+)
+
+const (
+	// maxMissedKeepAlives unanswered keepalives in a row declare a host
+	// dead.
+	maxMissedKeepAlives = 3
+	// stderrTail is how much of a script's standard error is kept.
+	stderrTail = 4 << 10
+	// killGrace bounds each wait of Run's kill sequence: for the script's
+	// process group id, for the kill, and for the script to report its
+	// end. The session is closed after it either way.
+	killGrace = time.Second
+	// maxPreamble is how much standard error the login shell's startup
+	// files may write before the wrapper's process group line.
+	maxPreamble = 16 << 10
+)
+
+// pgidMarker starts the line in which the wrapper reports the script's
+// process group id on standard error.
+const pgidMarker = "switchman-pgid="
+
+// wrapper is what /bin/sh runs before the script. sshd puts every session
+// in a new session and process group led by the login shell; the command
+// execs /bin/sh, which keeps that pid, reports it, and execs the script.
+// Killing the group on timeout then needs no signal support in sshd
+// (OpenSSH refuses signal requests for root logins, and before 7.9).
+const wrapper = `echo "` + pgidMarker + `$$" >&2 && exec /bin/sh -c "$1"`
+
+// remoteCommand is the SSH exec command that runs script with /bin/sh,
+// whatever the user's login shell, as long as it understands exec and
+// single quotes. The script is one argument of an exec, so Linux limits it
+// to 128 KiB, as for the local transport.
+func remoteCommand(script string) string {
+	return "exec /bin/sh -c " + shell.Quote(wrapper) + " switchman " + shell.Quote(script)
+}
+
+// session is one host's connection. Run and Close are called by one
+// goroutine at a time, as deploy.Session says; the keepalive goroutines
+// only touch done, stop and the fields guarded by mu.
+type session struct {
+	t      *Transport
+	name   string
+	addr   string
+	client *ssh.Client
+	jump   *ssh.Client
+	closed bool
+	// done is closed when the connection has ended.
+	done chan struct{}
+	stop chan struct{}
+
+	mu     sync.Mutex
+	reason string // why the connection ended, if we ended it
+}
+
+var _ deploy.Session = (*session)(nil)
+
+func newSession(t *Transport, name, addr string, client, jump *ssh.Client) *session {
+	s := &session{t: t, name: name, addr: addr, client: client, jump: jump,
+		done: make(chan struct{}), stop: make(chan struct{})}
+	go func() {
+		// Returns with the connection; its error says nothing more.
+		_ = client.Wait()
+		close(s.done)
+	}()
+	go s.keepAlive(client, "host")
+	if jump != nil {
+		go s.keepAlive(jump, "bastion")
+		go func() {
+			// A tunnel does not outlive its bastion.
+			_ = jump.Wait()
+			s.fail("connection to the bastion lost")
+			client.Close()
+		}()
+	}
+	return s
+}
+
+// keepAlive sends a keepalive request on c every KeepAlive and closes c
+// once maxMissedKeepAlives in a row went unanswered. A request counts as
+// missed when the next tick finds it still pending, so a host that hangs
+// is declared dead about (maxMissedKeepAlives+1)*KeepAlive after its last
+// answer.
+func (s *session) keepAlive(c *ssh.Client, what string) {
+	interval := s.t.cfg.KeepAlive
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	replies := make(chan error, 1)
+	pending, missed := false, 0
+	for {
+		select {
+		case <-s.stop:
+			return
+		case err := <-replies:
+			if err != nil {
+				return // the connection is gone
+			}
+			pending, missed = false, 0
+		case <-tick.C:
+			if !pending {
+				pending = true
+				go func() {
+					// OpenSSH answers this unknown request with a
+					// failure: any answer proves the host alive.
+					_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+					replies <- err
+				}()
+				continue
+			}
+			if missed++; missed < maxMissedKeepAlives {
+				continue
+			}
+			s.fail(fmt.Sprintf("%s stopped answering (%d keepalives %s apart unanswered)", what, missed, interval))
+			s.t.log.Warn("ssh: host stopped answering, closing its connection",
+				"host", s.name, "addr", s.addr, "peer", what, "missed", missed, "interval", interval)
+			c.Close()
+			return
+		}
+	}
+}
+
+// fail records why the connection is being ended; the first reason wins.
+func (s *session) fail(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reason == "" {
+		s.reason = reason
+	}
+}
+
+// lost is the error for a connection that ended under a Run.
+func (s *session) lost() error {
+	s.mu.Lock()
+	reason := s.reason
+	s.mu.Unlock()
+	if reason == "" {
+		reason = "connection lost"
+	}
+	return fmt.Errorf("ssh: %s (%s): %w: %s", s.name, s.addr, deploy.ErrUnreachable, reason)
+}
+
+// lostGrace is how long an operation that failed waits for the connection
+// to be reported ended: x/crypto fails pending calls with assorted errors
+// slightly before the connection's Wait returns.
+const lostGrace = 200 * time.Millisecond
+
+// gone reports whether err, from an operation on the connection, means the
+// connection has ended.
+func (s *session) gone(err error) bool {
+	if isNetErr(err) {
+		return true
+	}
+	t := time.NewTimer(lostGrace)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (s *session) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run runs cmd.Script with /bin/sh on the host, in a new SSH session on
+// the open connection, with cmd.Stdin as its standard input, and returns
+// its standard output (also with an error, as far as it got).
+//
+// A script that exits non-zero returns a *deploy.ExitError carrying the
+// last 4 KiB of its standard error. When ctx is done or cmd.Timeout
+// passes, the script's process group is killed (with kill -9 in another
+// session on the same connection), its session closed, and the error
+// wraps context.DeadlineExceeded ("step timed out") or context.Canceled.
+// A connection that drops or stops answering keepalives returns an error
+// wrapping deploy.ErrUnreachable.
+//
+// If reading cmd.Stdin fails, the script is killed before its input is
+// closed, so that it never mistakes a broken stream for a complete one,
+// and the read error is returned. A Read of cmd.Stdin blocked when Run
+// returns may still be in progress; the caller must unblock it before
+// reusing the reader.
+//
+// As with the ssh command, a script that leaves a background process
+// holding its output open does not end until that process closes it (or
+// the step times out): such a process should redirect its output.
+func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	if s.closed {
+		return nil, fmt.Errorf("ssh: %s: session closed", s.name)
+	}
+	if !shell.Valid(cmd.Script) {
+		return nil, fmt.Errorf("ssh: %s: script holds a NUL byte", s.name)
+	}
+	var cancel context.CancelFunc
+	if cmd.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	if ctx.Err() != nil {
+		return nil, s.stopped(ctx, cmd.Timeout)
+	}
+	if s.isDone() {
+		return nil, s.lost()
+	}
+
+	sess, err := s.client.NewSession()
+	if err != nil {
+		// The host refusing a session is an OpenChannelError (MaxSessions
+		// reached, say); any other failure is the connection's.
+		var refused *ssh.OpenChannelError
+		if !errors.As(err, &refused) {
+			return nil, s.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: new session: %w", s.name, err)
+	}
+	defer sess.Close()
+	stdout := &lockedBuffer{}
+	stderr := newStderrWriter()
+	sess.Stdout, sess.Stderr = stdout, stderr
+	var stdin io.WriteCloser
+	if cmd.Stdin != nil {
+		// Fed by our own goroutine rather than by the session's, so that
+		// a reader that blocks after the script exited cannot hold up
+		// Wait, and a failed read never becomes an end of input.
+		if stdin, err = sess.StdinPipe(); err != nil {
+			return nil, fmt.Errorf("ssh: %s: stdin: %w", s.name, err)
+		}
+	}
+	if err := sess.Start(remoteCommand(cmd.Script)); err != nil {
+		if s.gone(err) {
+			return nil, s.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: start script: %w", s.name, err)
+	}
+
+	stdinErr := make(chan error, 1)
+	if stdin != nil {
+		go func() {
+			if err := feed(stdin, cmd.Stdin); err != nil {
+				stdinErr <- err
+				return
+			}
+			stdin.Close()
+		}()
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		s.kill(sess, stderr, waited)
+		if s.isDone() {
+			return stdout.Bytes(), s.lost()
+		}
+		return stdout.Bytes(), s.stopped(ctx, cmd.Timeout)
+	case rerr := <-stdinErr:
+		s.kill(sess, stderr, waited)
+		return stdout.Bytes(), fmt.Errorf("ssh: %s: read stdin: %w", s.name, rerr)
+	}
+	out := stdout.Bytes()
+	select {
+	case rerr := <-stdinErr:
+		return out, fmt.Errorf("ssh: %s: read stdin: %w", s.name, rerr)
+	default:
+	}
+	if err == nil {
+		return out, nil
+	}
+	var exit *ssh.ExitError
+	if errors.As(err, &exit) {
+		return out, &deploy.ExitError{Code: exit.ExitStatus(), Stderr: stderr.String()}
+	}
+	if ctx.Err() != nil {
+		return out, s.stopped(ctx, cmd.Timeout)
+	}
+	var missing *ssh.ExitMissingError
+	if errors.As(err, &missing) || s.gone(err) {
+		return out, s.lost()
+	}
+	return out, fmt.Errorf("ssh: %s: run script: %w", s.name, err)
+}
+
+// kill ends a running script: it waits for the script's process group id,
+// kills the group from another session, waits for the script to report
+// its end, and closes its session. Each wait is bounded by killGrace, so a
+// host that stopped answering holds Run up for a few seconds at most.
+func (s *session) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan error) {
+	defer sess.Close()
+	ended := make(chan struct{})
+	go func() {
+		<-waited
+		close(ended)
+	}()
+	// wait reports whether ch closed within killGrace, before the script
+	// ended and before the connection did.
+	wait := func(ch <-chan struct{}) bool {
+		t := time.NewTimer(killGrace)
+		defer t.Stop()
+		select {
+		case <-ch:
+			return true
+		case <-ended:
+		case <-t.C:
+		case <-s.done:
+		}
+		return false
+	}
+	if !wait(stderr.ready) {
+		return
+	}
+	if pgid := stderr.PGID(); pgid > 0 {
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			s.killGroup(pgid)
+		}()
+		wait(killed)
+	}
+	wait(ended)
+}
+
+// killGroup kills process group pgid on the host.
+func (s *session) killGroup(pgid int) {
+	ks, err := s.client.NewSession()
+	if err != nil {
+		return // the connection is ending, and sshd kills nothing then either
+	}
+	defer ks.Close()
+	// Fails when the group has already gone, which is what we want.
+	_ = ks.Run("kill -9 -" + strconv.Itoa(pgid))
+}
+
+// stopped is the error for a run ended by its context.
+func (s *session) stopped(ctx context.Context, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timeout > 0 {
+			return fmt.Errorf("ssh: %s: step timed out after %s: %w", s.name, timeout, context.DeadlineExceeded)
+		}
+		return fmt.Errorf("ssh: %s: step timed out: %w", s.name, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("ssh: %s: step canceled: %w", s.name, ctx.Err())
+}
+
+// Close closes the connection (and the bastion's). Run fails after Close.
+func (s *session) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.stop)
+	dead := s.isDone()
+	err := s.client.Close()
+	if s.jump != nil {
+		s.jump.Close() // nothing is left to lose on it
+	}
+	// Closing a connection that is already ending reports EOF or
+	// ErrClosed: nothing was lost by closing it.
+	if err != nil && !dead && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("ssh: %s: close: %w", s.name, err)
+	}
+	return nil
+}
+
+// feed copies r to the script's standard input. It returns an error only
+// when reading r fails: a script that stops reading its input early is not
+// an error of feed's.
+func feed(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// lockedBuffer is the script's standard output: written by the session's
+// copying goroutine and read by Run, which returns before that goroutine
+// ends when a step times out.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// stderrWriter is the script's standard error. It takes out the wrapper's
+// process group line, keeps the group id, and passes everything else to a
+// tailBuffer; lines before the wrapper's come from the login shell's
+// startup files.
+type stderrWriter struct {
+	tail tailBuffer
+	// ready is closed once the process group line was seen or given up on.
+	ready chan struct{}
+
+	mu      sync.Mutex
+	past    bool // past the process group line
+	pending []byte
+	pgid    int
+}
+
+func newStderrWriter() *stderrWriter {
+	return &stderrWriter{tail: tailBuffer{max: stderrTail}, ready: make(chan struct{})}
+}
+
+func (w *stderrWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.past {
+		return w.tail.Write(p)
+	}
+	w.pending = append(w.pending, p...)
+	for !w.past {
+		i := bytes.IndexByte(w.pending, '\n')
+		if i < 0 {
+			if len(w.pending) > maxPreamble {
+				w.passAll()
+			}
+			break
+		}
+		line := w.pending[:i]
+		if id, ok := bytes.CutPrefix(line, []byte(pgidMarker)); ok {
+			if n, err := strconv.Atoi(string(id)); err == nil && n > 1 {
+				w.pgid = n
+			}
+			w.pending = w.pending[i+1:]
+			w.passAll()
+			break
+		}
+		w.tail.Write(w.pending[:i+1])
+		w.pending = w.pending[i+1:]
+	}
+	return len(p), nil
+}
+
+// passAll ends the search for the process group line.
+func (w *stderrWriter) passAll() {
+	w.tail.Write(w.pending)
+	w.pending = nil
+	w.past = true
+	close(w.ready)
+}
+
+// PGID returns the script's process group id, or 0 if it is not known.
+func (w *stderrWriter) PGID() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pgid
+}
+
+// String returns the kept tail of the script's standard error.
+func (w *stderrWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.past {
+		// The wrapper never spoke: whatever came is all there is.
+		return tailOf(w.pending, stderrTail)
+	}
+	return w.tail.String()
+}
+
+// tailBuffer keeps the last max bytes written to it. It is not safe for
+// concurrent use; stderrWriter guards it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (w *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= w.max {
+		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
+		return n, nil
+	}
+	if over := len(w.buf) + len(p) - w.max; over > 0 {
+		w.buf = append(w.buf[:0], w.buf[over:]...)
+	}
+	w.buf = append(w.buf, p...)
+	return n, nil
+}
+
+// String returns the kept text without trailing newlines, starting at a
+// character boundary.
+func (w *tailBuffer) String() string { return tailOf(w.buf, w.max) }
+
+// tailOf returns the last max bytes of b as text, starting at a character
+// boundary, without trailing newlines.
+func tailOf(b []byte, max int) string {
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
+		b = b[1:]
+	}
+	return string(bytes.TrimRight(b, "\n"))
+}

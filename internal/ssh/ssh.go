@@ -1,0 +1,442 @@
+// Package ssh runs deploy scripts on remote hosts over SSH: the
+// deploy.Transport for a fleet, on golang.org/x/crypto/ssh.
+//
+// Host keys are always verified against a known_hosts file unless a test
+// fleet explicitly opts out. One connection per host carries every step of
+// a deploy; keepalives declare a host that stops answering dead, so a
+// deploy never hangs on it.
+package ssh
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+const (
+	defaultConnectTimeout = 10 * time.Second
+	defaultKeepAlive      = 5 * time.Second
+	defaultPort           = 22
+)
+
+// ciphers puts AES-GCM first: with AES-NI it is the fastest on both ends,
+// and artifacts are streamed through it.
+var ciphers = []string{
+	ssh.CipherAES128GCM,
+	ssh.CipherChaCha20Poly1305,
+	ssh.CipherAES256GCM,
+	ssh.CipherAES128CTR,
+	ssh.CipherAES192CTR,
+	ssh.CipherAES256CTR,
+}
+
+// Config says how to reach and log in to hosts. Its zero values are
+// defaults, except that User and a credential (KeyFile or UseAgent) are
+// required, and so is KnownHostsFile unless InsecureIgnoreHostKey is set.
+type Config struct {
+	// User is the remote user.
+	User string
+	// KeyFile is a private key file (OpenSSH, PKCS#1/8 or SEC1 PEM).
+	KeyFile string
+	// Passphrase decrypts KeyFile. It is never logged.
+	Passphrase string
+	// UseAgent adds the keys of the ssh-agent at AgentSocket. Agent
+	// forwarding is never requested.
+	UseAgent bool
+	// AgentSocket is the agent's unix socket; default $SSH_AUTH_SOCK.
+	AgentSocket string
+	// KnownHostsFile is the OpenSSH known_hosts file host keys are checked
+	// against. It is read on every Open, so an edit applies to the next
+	// deploy.
+	KnownHostsFile string
+	// InsecureIgnoreHostKey accepts any host key. Only for throwaway test
+	// fleets: every Open logs a warning.
+	InsecureIgnoreHostKey bool
+	// Jump is an optional bastion every connection goes through, with
+	// the same credentials and known_hosts.
+	Jump *JumpHost
+	// ConnectTimeout bounds the dial and handshake of each hop; default
+	// 10s.
+	ConnectTimeout time.Duration
+	// KeepAlive is the interval of keepalive requests on open connections;
+	// default 5s. A host that misses 3 in a row is declared dead: its
+	// connection is closed and running steps fail with an error wrapping
+	// deploy.ErrUnreachable.
+	KeepAlive time.Duration
+	// Port is dialled when a host address has none; default 22.
+	Port int
+	// Log receives connection events; default none.
+	Log *slog.Logger
+}
+
+// JumpHost is a bastion that connections go through.
+type JumpHost struct {
+	// Address is host or host:port (port 22 when omitted).
+	Address string
+	// User defaults to Config.User.
+	User string
+}
+
+// HostKeyError is a host refused because its key is not the one in
+// known_hosts.
+type HostKeyError struct {
+	// Host is the host's name; Address what was dialled.
+	Host    string
+	Address string
+	// KeyType and Fingerprint (SHA256:…) describe the key the host
+	// offered.
+	KeyType     string
+	Fingerprint string
+	// Changed is true when known_hosts holds another key for the host
+	// (possibly a man-in-the-middle), false when it holds none.
+	Changed bool
+}
+
+func (e *HostKeyError) Error() string {
+	if e.Changed {
+		return fmt.Sprintf("ssh: %s (%s): host key changed (possible man-in-the-middle): it offered %s %s, which is not the key in known_hosts; refusing to connect",
+			e.Host, e.Address, e.KeyType, e.Fingerprint)
+	}
+	return fmt.Sprintf("ssh: %s (%s): unknown host key %s %s: check it out of band and add it to known_hosts",
+		e.Host, e.Address, e.KeyType, e.Fingerprint)
+}
+
+// Transport opens SSH sessions to hosts. It is safe for concurrent use.
+type Transport struct {
+	cfg     Config
+	log     *slog.Logger
+	signers []ssh.Signer
+}
+
+var _ deploy.Transport = (*Transport)(nil)
+
+// errKnownHostsRequired is returned by New when host keys could not be
+// verified.
+var errKnownHostsRequired = errors.New("ssh: known_hosts file required (refusing to connect without verifying host keys)")
+
+// New checks cfg, reads the key file and the known_hosts file, and returns
+// a Transport.
+func New(cfg Config) (*Transport, error) {
+	if cfg.User == "" {
+		return nil, errors.New("ssh: user required")
+	}
+	switch {
+	case cfg.KnownHostsFile == "" && !cfg.InsecureIgnoreHostKey:
+		return nil, errKnownHostsRequired
+	case cfg.KnownHostsFile != "" && cfg.InsecureIgnoreHostKey:
+		return nil, errors.New("ssh: set either KnownHostsFile or InsecureIgnoreHostKey, not both")
+	case cfg.KnownHostsFile != "":
+		if _, err := knownhosts.New(cfg.KnownHostsFile); err != nil {
+			return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+		}
+	}
+	if cfg.KeyFile == "" && !cfg.UseAgent {
+		return nil, errors.New("ssh: no credentials: set KeyFile or UseAgent")
+	}
+	if cfg.UseAgent && cfg.AgentSocket == "" {
+		cfg.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+		if cfg.AgentSocket == "" {
+			return nil, errors.New("ssh: UseAgent is set but SSH_AUTH_SOCK is empty")
+		}
+	}
+	if cfg.Jump != nil && cfg.Jump.Address == "" {
+		return nil, errors.New("ssh: jump host has no address")
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = defaultKeepAlive
+	}
+	if cfg.Port <= 0 {
+		cfg.Port = defaultPort
+	}
+	t := &Transport{cfg: cfg, log: cfg.Log}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.KeyFile != "" {
+		signer, err := readKey(cfg.KeyFile, cfg.Passphrase)
+		if err != nil {
+			return nil, err
+		}
+		t.signers = []ssh.Signer{signer}
+	}
+	return t, nil
+}
+
+// readKey parses a private key file. Errors never include the passphrase.
+func readKey(path, passphrase string) (ssh.Signer, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: read key: %w", err)
+	}
+	var signer ssh.Signer
+	if passphrase != "" {
+		signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(passphrase))
+	} else {
+		signer, err = ssh.ParsePrivateKey(pem)
+	}
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("ssh: key %s is encrypted and no passphrase was given", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh: parse key %s: %w", path, err)
+	}
+	return signer, nil
+}
+
+// Open connects and logs in to host, through the jump host if one is
+// configured, and returns a session whose one connection serves every Run.
+//
+// A host that cannot be reached in time returns an error wrapping
+// deploy.ErrUnreachable; a host key that does not match known_hosts a
+// *HostKeyError; a rejected login an error saying so; a done ctx an error
+// wrapping ctx.Err().
+func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session, error) {
+	if host.Address == "" {
+		return nil, fmt.Errorf("ssh: host %s has no address", host.Name)
+	}
+	addr := withPort(host.Address, t.cfg.Port)
+	name := host.Name
+	if name == "" {
+		name = addr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ssh: connect %s: %w", name, err)
+	}
+	if t.cfg.InsecureIgnoreHostKey {
+		t.log.Warn("ssh: host key verification disabled: any machine on the path can impersonate this host",
+			"host", name, "addr", addr)
+	}
+	start := time.Now()
+
+	var jump *ssh.Client
+	if j := t.cfg.Jump; j != nil {
+		jaddr := withPort(j.Address, defaultPort)
+		user := j.User
+		if user == "" {
+			user = t.cfg.User
+		}
+		dial := func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", jaddr)
+		}
+		var err error
+		if jump, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial); err != nil {
+			return nil, err
+		}
+	}
+	dial := func(ctx context.Context) (net.Conn, error) {
+		if jump != nil {
+			return jump.DialContext(ctx, "tcp", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	client, err := t.connect(ctx, name, addr, t.cfg.User, dial)
+	if err != nil {
+		if jump != nil {
+			jump.Close()
+		}
+		return nil, err
+	}
+	s := newSession(t, name, addr, client, jump)
+	t.log.Debug("ssh: connected", "host", name, "addr", addr, "jump", jump != nil,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return s, nil
+}
+
+// connect dials addr with dial and logs in as user, all within
+// ConnectTimeout.
+func (t *Transport) connect(ctx context.Context, name, addr, user string, dial func(context.Context) (net.Conn, error)) (*ssh.Client, error) {
+	hostKey, algos, err := t.hostKeyCallback(name, addr)
+	if err != nil {
+		return nil, err
+	}
+	signers := t.signers
+	if t.cfg.UseAgent {
+		var d net.Dialer
+		ag, err := d.DialContext(ctx, "unix", t.cfg.AgentSocket)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: connect to ssh-agent: %w", err)
+		}
+		defer ag.Close() // its signers are only used during the handshake
+		more, err := agent.NewClient(ag).Signers()
+		if err != nil {
+			return nil, fmt.Errorf("ssh: list ssh-agent keys: %w", err)
+		}
+		signers = append(signers[:len(signers):len(signers)], more...)
+	}
+	cc := &ssh.ClientConfig{
+		User:              user,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		HostKeyCallback:   hostKey,
+		HostKeyAlgorithms: algos,
+		Config:            ssh.Config{Ciphers: ciphers},
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, t.cfg.ConnectTimeout)
+	defer cancel()
+	unreachable := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
+		}
+		if dctx.Err() != nil {
+			return fmt.Errorf("ssh: %s (%s): %w: no answer within %s", name, addr, deploy.ErrUnreachable, t.cfg.ConnectTimeout)
+		}
+		return fmt.Errorf("ssh: %s (%s): %w: %w", name, addr, deploy.ErrUnreachable, err)
+	}
+	conn, err := dial(dctx)
+	if err != nil {
+		return nil, unreachable(err)
+	}
+	// The handshake has no context of its own: closing the connection
+	// ends it when the deadline passes or ctx is canceled.
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cc)
+	if !stop() && err == nil {
+		c.Close()
+		err = dctx.Err()
+	}
+	if err != nil {
+		conn.Close()
+		var hk *HostKeyError
+		switch {
+		case errors.As(err, &hk):
+			return nil, hk
+		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
+			return nil, unreachable(err)
+		default:
+			// The host answered and refused: a login or algorithm
+			// problem, not one that a retry on another network fixes.
+			return nil, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
+		}
+	}
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+// isNetErr reports whether err is a connection failing rather than the
+// peer refusing.
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
+}
+
+// probeKey is a key no known_hosts file lists: checking it for an address
+// returns the keys known for that address.
+var probeKey, _ = ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+
+// hostKeyCallback returns the host key check for addr and the host key
+// algorithms to ask for: those of the keys known_hosts has for addr, so a
+// host with both an RSA and an ed25519 key offers the one we know instead
+// of looking changed.
+func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []string, error) {
+	if t.cfg.InsecureIgnoreHostKey {
+		return ssh.InsecureIgnoreHostKey(), nil, nil
+	}
+	check, err := knownhosts.New(t.cfg.KnownHostsFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ssh: known_hosts: %w", err)
+	}
+	var algos []string
+	var ke *knownhosts.KeyError
+	if err := check(addr, fakeAddr(addr), probeKey); errors.As(err, &ke) {
+		seen := map[string]bool{}
+		for _, k := range ke.Want {
+			for _, a := range keyAlgorithms(k.Key.Type()) {
+				if !seen[a] {
+					seen[a] = true
+					algos = append(algos, a)
+				}
+			}
+		}
+	}
+	if algos = supportedHostKeyAlgorithms(algos); len(algos) == 0 {
+		algos = supportedHostKeyAlgorithms(unknownHostAlgorithms)
+	}
+	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		err := check(hostname, remote, key)
+		var ke *knownhosts.KeyError
+		var re *knownhosts.RevokedError
+		switch {
+		case errors.As(err, &ke):
+			return &HostKeyError{Host: name, Address: addr, KeyType: key.Type(),
+				Fingerprint: ssh.FingerprintSHA256(key), Changed: len(ke.Want) > 0}
+		case errors.As(err, &re):
+			return fmt.Errorf("ssh: %s (%s): host key %s is revoked in known_hosts", name, addr, ssh.FingerprintSHA256(key))
+		}
+		return err
+	}
+	return cb, algos, nil
+}
+
+// keyAlgorithms are the signature algorithms that prove a key of type
+// keyType. SHA-1 RSA signatures are left out, as OpenSSH does.
+func keyAlgorithms(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	}
+	return []string{keyType}
+}
+
+// unknownHostAlgorithms is the order OpenSSH asks for host keys in when it
+// knows none for the host (certificates, then ed25519, ECDSA, RSA), so the
+// fingerprint in an unknown-host error is the one ssh and ssh-keyscan
+// show. x/crypto's own default puts ed25519 last.
+var unknownHostAlgorithms = []string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+	ssh.KeyAlgoED25519,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+}
+
+// supportedHostKeyAlgorithms filters algos to those x/crypto implements,
+// so that a known_hosts key of a type it lacks (FIDO keys) is skipped
+// rather than failing every connection.
+func supportedHostKeyAlgorithms(algos []string) []string {
+	ok := map[string]bool{}
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		ok[a] = true
+	}
+	var out []string
+	for _, a := range algos {
+		if ok[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
+
+// withPort returns address with port added if it has none.
+func withPort(address string, port int) string {
+	if _, _, err := net.SplitHostPort(address); err == nil {
+		return address
+	}
+	if len(address) > 1 && address[0] == '[' && address[len(address)-1] == ']' {
+		address = address[1 : len(address)-1]
+	}
+	return net.JoinHostPort(address, strconv.Itoa(port))
+}

@@ -1,0 +1,720 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/shell"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
+)
+
+// transport returns a Transport logging in to f's hosts with f's client
+// key; edit changes the config first.
+func transport(t testing.TB, f *sshd.Fleet, edit func(*Config)) *Transport {
+	t.Helper()
+	cfg := Config{
+		User:           f.User,
+		KeyFile:        f.ClientKey,
+		KnownHostsFile: f.KnownHosts,
+		ConnectTimeout: 5 * time.Second,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return tr
+}
+
+func host(f *sshd.Fleet, i int) deploy.Host {
+	return deploy.Host{Name: f.Hosts[i].Name, Address: f.Hosts[i].Addr}
+}
+
+// open opens a session to host i of f, closed when the test ends.
+func open(t testing.TB, tr *Transport, f *sshd.Fleet, i int) deploy.Session {
+	t.Helper()
+	s, err := tr.Open(context.Background(), host(f, i))
+	if err != nil {
+		t.Fatalf("Open %s: %v", f.Hosts[i].Name, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func run(t testing.TB, s deploy.Session, script string) string {
+	t.Helper()
+	out, err := s.Run(context.Background(), deploy.Command{Script: script})
+	if err != nil {
+		t.Fatalf("Run %q: %v", script, err)
+	}
+	return string(out)
+}
+
+// waitFile polls until path exists.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within 10s", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fingerprint(t *testing.T, pubFile string) string {
+	t.Helper()
+	b, err := os.ReadFile(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.FingerprintSHA256(key)
+}
+
+// keygen makes an ed25519 key pair at path with ssh-keygen, as users do.
+// A passphrase is stretched with 1 bcrypt round instead of 16, which takes
+// seconds under the race detector.
+func keygen(t *testing.T, path, passphrase string) {
+	t.Helper()
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-a", "1", "-N", passphrase, "-C", "test", "-f", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	tr := transport(t, f, nil)
+	s := open(t, tr, f, 0)
+
+	const tenMB = 10 << 20
+	longStderr := "yes e | head -c 10000 >&2; echo last-line >&2; exit 1"
+	tests := []struct {
+		name       string
+		script     string
+		stdin      io.Reader
+		wantOut    string
+		wantCode   int // 0: no error
+		wantStderr string
+	}{
+		{name: "stdout", script: "echo hello; echo world", wantOut: "hello\nworld\n"},
+		{name: "stdin streamed", script: "wc -c", stdin: io.LimitReader(zeros{}, tenMB), wantOut: strconv.Itoa(tenMB) + "\n"},
+		{name: "empty stdin", script: "wc -c", stdin: strings.NewReader(""), wantOut: "0\n"},
+		{name: "no stdin reads as empty", script: "cat; echo done", wantOut: "done\n"},
+		{name: "exit code and stderr", script: "echo out; echo oops >&2; exit 3", wantOut: "out\n", wantCode: 3, wantStderr: "oops"},
+		{name: "stderr keeps the tail", script: longStderr, wantCode: 1, wantStderr: "last-line"},
+		{name: "killed by signal", script: "kill -9 $$", wantCode: 137},
+		{name: "sh, not the login shell", script: `[ "$0" = /bin/sh ] && echo sh`, wantOut: "sh\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := s.Run(context.Background(), deploy.Command{Script: tt.script, Stdin: tt.stdin})
+			if string(out) != tt.wantOut {
+				t.Errorf("stdout: got %q, want %q", out, tt.wantOut)
+			}
+			if tt.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				return
+			}
+			var exit *deploy.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("got error %v, want *deploy.ExitError", err)
+			}
+			if exit.Code != tt.wantCode {
+				t.Errorf("exit code: got %d, want %d", exit.Code, tt.wantCode)
+			}
+			if !strings.HasSuffix(exit.Stderr, tt.wantStderr) {
+				t.Errorf("stderr: got %q, want it to end with %q", exit.Stderr, tt.wantStderr)
+			}
+			if len(exit.Stderr) > stderrTail {
+				t.Errorf("stderr: got %d bytes, want at most %d", len(exit.Stderr), stderrTail)
+			}
+		})
+	}
+
+	t.Run("NUL in script", func(t *testing.T) {
+		if _, err := s.Run(context.Background(), deploy.Command{Script: "echo a\x00b"}); err == nil {
+			t.Fatal("got no error for a script with a NUL byte")
+		}
+	})
+
+	// Values a user or the config could hand us come back unchanged
+	// through shell.Quote, the login shell, the wrapper and /bin/sh -c.
+	t.Run("hostile strings round-trip", func(t *testing.T) {
+		hostile := []string{
+			"", "plain", "$(id)", "`id`", "$HOME", "${IFS}", "$1", "$0", "it's", `say "hi"`, `'\''`,
+			"a\nb", "\n", "tab\there", `back\slash`, "a;b && c || d | e", "*", "~root",
+			"-n", "%s%d\\n", "#comment", "../../etc/passwd", "ünïcödé 😀", "\x1b[31mred",
+			"!event", "a b  c", strings.Repeat("x'y\"$(z)", 5_000),
+		}
+		// One run for all: printf ends each with a NUL, which no shell
+		// value holds.
+		out, err := s.Run(context.Background(), deploy.Command{Script: `printf '%s\0' ` + shell.Join(hostile...)})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		if len(got) != len(hostile) {
+			t.Fatalf("got %d values, want %d", len(got), len(hostile))
+		}
+		for i, want := range hostile {
+			if got[i] != want {
+				t.Errorf("got %.40q, want %.40q", got[i], want)
+			}
+		}
+	})
+
+	t.Run("stdin read error kills the script", func(t *testing.T) {
+		// A script that must not act on a truncated stream: it writes
+		// the marker only on end of input.
+		marker := "/srv/complete-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		stdin := io.MultiReader(strings.NewReader("partial"), errReader{})
+		_, err := s.Run(context.Background(), deploy.Command{Script: "cat >/dev/null && touch " + marker, Stdin: stdin})
+		if err == nil || !strings.Contains(err.Error(), "read stdin") {
+			t.Fatalf("got error %v, want a stdin read error", err)
+		}
+		if out := run(t, s, "test -e "+marker+" && echo present || echo absent"); out != "absent\n" {
+			t.Errorf("marker: got %q, want absent", out)
+		}
+	})
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("artifact stream broke") }
+
+func TestSessionReuse(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	// SSH_CONNECTION names the client's port: one value means one
+	// connection served every Run.
+	first := run(t, s, "echo $SSH_CONNECTION")
+	for i := range 19 {
+		if got := run(t, s, "echo $SSH_CONNECTION"); got != first {
+			t.Fatalf("run %d: SSH_CONNECTION %q, want %q (same connection)", i+2, got, first)
+		}
+	}
+	if n := strings.Count(f.Log(0), "Accepted publickey"); n != 1 {
+		t.Errorf("sshd accepted %d logins, want 1", n)
+	}
+}
+
+func TestOwnSrvPerHost(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 2, sshd.Options{})
+	tr := transport(t, f, nil)
+	s0, s1 := open(t, tr, f, 0), open(t, tr, f, 1)
+	run(t, s0, "mkdir -p /srv/app/releases/1 && echo v1 > /srv/app/releases/1/VERSION")
+	_, err := s1.Run(context.Background(), deploy.Command{Script: "test -e /srv/app/releases/1/VERSION"})
+	var exit *deploy.ExitError
+	if !errors.As(err, &exit) || exit.Code != 1 {
+		t.Errorf("host1 sees host0's file: got %v, want exit status 1", err)
+	}
+	if got := readFile(t, filepath.Join(f.Hosts[0].Root, "app/releases/1/VERSION")); got != "v1\n" {
+		t.Errorf("host0 Root: got %q, want %q", got, "v1\n")
+	}
+	if _, err := os.Stat(filepath.Join(f.Hosts[1].Root, "app")); !os.IsNotExist(err) {
+		t.Errorf("host1 Root: got %v, want not exist", err)
+	}
+}
+
+func TestHostKeys(t *testing.T) {
+	t.Parallel()
+	// The hosts also have an RSA key, and known_hosts lists only one of a
+	// host's keys: asking for the known key's type keeps the other from
+	// looking like a changed key.
+	dir := t.TempDir()
+	rsaKey := filepath.Join(dir, "rsa_hostkey")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsaKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	f := sshd.StartFleet(t, 3, sshd.Options{NoNamespace: true, Config: []string{"HostKey " + strconv.Quote(rsaKey)}})
+	oldFP := fingerprint(t, f.Hosts[2].HostKey)
+	f.RegenerateHostKey(2)
+	newFP := fingerprint(t, f.Hosts[2].HostKey)
+
+	// known_hosts that knows host0 only.
+	lines := strings.SplitAfter(readFile(t, f.KnownHosts), "\n")
+	onlyHost0 := filepath.Join(dir, "known_hosts_host0")
+	if err := os.WriteFile(onlyHost0, []byte(lines[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// known_hosts that knows host1 by its RSA key only.
+	_, port, _ := net.SplitHostPort(f.Hosts[1].Addr)
+	rsaOnly := filepath.Join(dir, "known_hosts_rsa")
+	if err := os.WriteFile(rsaOnly, []byte("[127.0.0.1]:"+port+" "+readFile(t, rsaKey+".pub")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name        string
+		knownHosts  string
+		host        int
+		ok          bool
+		changed     bool
+		fingerprint string
+	}{
+		{name: "known key", knownHosts: f.KnownHosts, host: 0, ok: true},
+		{name: "known ed25519 key, host also has rsa", knownHosts: f.KnownHosts, host: 1, ok: true},
+		{name: "known rsa key, host also has ed25519", knownHosts: rsaOnly, host: 1, ok: true},
+		{name: "unknown host", knownHosts: onlyHost0, host: 1, fingerprint: fingerprint(t, f.Hosts[1].HostKey)},
+		{name: "changed key", knownHosts: f.KnownHosts, host: 2, changed: true, fingerprint: newFP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr := transport(t, f, func(c *Config) { c.KnownHostsFile = tt.knownHosts })
+			s, err := tr.Open(context.Background(), host(f, tt.host))
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				s.Close()
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want a host key error")
+			}
+			var hk *HostKeyError
+			if !errors.As(err, &hk) {
+				t.Fatalf("got %v, want *HostKeyError", err)
+			}
+			if hk.Changed != tt.changed || hk.Fingerprint != tt.fingerprint || hk.Host != f.Hosts[tt.host].Name {
+				t.Errorf("got %+v, want Host %s, Changed %v, Fingerprint %s", *hk, f.Hosts[tt.host].Name, tt.changed, tt.fingerprint)
+			}
+			msg := err.Error()
+			for _, want := range []string{f.Hosts[tt.host].Name, tt.fingerprint} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not name %q", msg, want)
+				}
+			}
+			if want := "man-in-the-middle"; strings.Contains(msg, want) != tt.changed {
+				t.Errorf("error %q: mentions %q = %v, want %v", msg, want, !tt.changed, tt.changed)
+			}
+			if errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("host key error %v wraps ErrUnreachable", err)
+			}
+		})
+	}
+	if oldFP == newFP {
+		t.Errorf("RegenerateHostKey kept fingerprint %s", oldFP)
+	}
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	keygen(t, key, "")
+	encrypted := filepath.Join(dir, "id_enc")
+	keygen(t, encrypted, "s3cret pass")
+	knownHosts := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(knownHosts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string // "" for no error
+	}{
+		{"ok", Config{User: "deploy", KeyFile: key, KnownHostsFile: knownHosts}, ""},
+		{"no known_hosts", Config{User: "deploy", KeyFile: key},
+			"ssh: known_hosts file required (refusing to connect without verifying host keys)"},
+		{"known_hosts missing on disk", Config{User: "deploy", KeyFile: key, KnownHostsFile: filepath.Join(dir, "nope")}, "known_hosts"},
+		{"insecure opt-out", Config{User: "deploy", KeyFile: key, InsecureIgnoreHostKey: true}, ""},
+		{"both host key settings", Config{User: "deploy", KeyFile: key, KnownHostsFile: knownHosts, InsecureIgnoreHostKey: true}, "not both"},
+		{"no user", Config{KeyFile: key, KnownHostsFile: knownHosts}, "user required"},
+		{"no credentials", Config{User: "deploy", KnownHostsFile: knownHosts}, "no credentials"},
+		{"key file missing", Config{User: "deploy", KeyFile: filepath.Join(dir, "nope"), KnownHostsFile: knownHosts}, "read key"},
+		{"encrypted key, no passphrase", Config{User: "deploy", KeyFile: encrypted, KnownHostsFile: knownHosts}, "encrypted"},
+		{"encrypted key, wrong passphrase", Config{User: "deploy", KeyFile: encrypted, Passphrase: "wrong guess", KnownHostsFile: knownHosts}, "parse key"},
+		{"encrypted key, passphrase", Config{User: "deploy", KeyFile: encrypted, Passphrase: "s3cret pass", KnownHostsFile: knownHosts}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+			if tt.cfg.Passphrase != "" && strings.Contains(err.Error(), tt.cfg.Passphrase) {
+				t.Errorf("error %q shows the passphrase", err)
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	encrypted := filepath.Join(dir, "id_enc")
+	keygen(t, encrypted, "correct horse")
+
+	// An in-process ssh-agent with a key of its own.
+	_, agentKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKey}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		served.Wait()
+	})
+	served.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			served.Go(func() {
+				defer c.Close()
+				_ = agent.ServeAgent(keyring, c) // ends with the client's connection
+			})
+		}
+	})
+	agentPub, err := ssh.NewPublicKey(agentKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := sshd.StartFleet(t, 1, sshd.Options{AuthorizedKeys: []string{
+		readFile(t, encrypted+".pub"),
+		string(ssh.MarshalAuthorizedKey(agentPub)),
+	}})
+	var logs lockedBuffer
+	tests := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"key file", nil},
+		{"passphrase-protected key", func(c *Config) { c.KeyFile, c.Passphrase = encrypted, "correct horse" }},
+		{"ssh-agent", func(c *Config) { c.KeyFile, c.UseAgent, c.AgentSocket = "", true, sock }},
+		{"insecure ignore host key", func(c *Config) {
+			c.KnownHostsFile, c.InsecureIgnoreHostKey = "", true
+			c.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, transport(t, f, tt.edit), f, 0)
+			// No agent is forwarded, whatever the client has.
+			if got, want := run(t, s, "id -un; echo ${SSH_AUTH_SOCK:-no-agent}"), f.User+"\nno-agent\n"; got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+	if got := string(logs.Bytes()); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "host key verification disabled") ||
+		!strings.Contains(got, "host="+f.Hosts[0].Name) {
+		t.Errorf("insecure Open logged %q, want a warning naming the host", got)
+	}
+	t.Run("unauthorized key", func(t *testing.T) {
+		other := filepath.Join(dir, "other")
+		keygen(t, other, "")
+		_, err := transport(t, f, func(c *Config) { c.KeyFile = other }).Open(context.Background(), host(f, 0))
+		if err == nil || !strings.Contains(err.Error(), "unable to authenticate") || errors.Is(err, deploy.ErrUnreachable) {
+			t.Errorf("got %v, want an authentication error that is not ErrUnreachable", err)
+		}
+	})
+}
+
+func TestJumpHost(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 2, sshd.Options{})
+	tr := transport(t, f, func(c *Config) { c.Jump = &JumpHost{Address: f.Hosts[0].Addr} })
+	s := open(t, tr, f, 1)
+	// Each host has its own /srv: the file shows which host ran it.
+	run(t, s, "touch /srv/via-jump")
+	waitFile(t, filepath.Join(f.Hosts[1].Root, "via-jump"))
+	if n := strings.Count(f.Log(0), "Accepted publickey"); n != 1 {
+		t.Errorf("bastion accepted %d logins, want 1", n)
+	}
+
+	// A target the bastion cannot reach.
+	_, err := tr.Open(context.Background(), deploy.Host{Name: "gone", Address: "127.0.0.1:1"})
+	if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Open of a target the bastion cannot reach: got %v, want ErrUnreachable naming it", err)
+	}
+
+	// The tunnel dies with the bastion.
+	f.Kill(0)
+	start := time.Now()
+	_, err = s.Run(context.Background(), deploy.Command{Script: "true"})
+	if !errors.Is(err, deploy.ErrUnreachable) {
+		t.Fatalf("Run after the bastion died: got %v, want ErrUnreachable", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %s after the bastion died", d)
+	}
+	_, err = tr.Open(context.Background(), host(f, 1))
+	if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), "bastion") {
+		t.Errorf("Open through a dead bastion: got %v, want ErrUnreachable naming the bastion", err)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	// A unique sleep, so that the check below finds only this one.
+	sleep := "sleep 30." + strconv.Itoa(os.Getpid()%100000)
+	pattern := strings.Replace(sleep, ".", "[.]", 1)
+
+	start := time.Now()
+	_, err := s.Run(context.Background(), deploy.Command{Script: sleep, Timeout: 300 * time.Millisecond})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Run took %s, want about 300ms", d)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "step timed out after 300ms") {
+		t.Fatalf("got %v, want a step timeout wrapping context.DeadlineExceeded", err)
+	}
+	// The remote process group was killed, and the session still works.
+	if got := run(t, s, "pgrep -f "+shell.Quote(pattern)+" || echo gone"); got != "gone\n" {
+		t.Errorf("remote sleep after timeout: got %q, want gone", got)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, err = s.Run(ctx, deploy.Command{Script: sleep})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled run: got %v, want context.Canceled", err)
+	}
+}
+
+func TestDeadHost(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 2, sshd.Options{})
+	tr := transport(t, f, func(c *Config) {
+		c.KeepAlive = 500 * time.Millisecond
+		c.ConnectTimeout = time.Second
+	})
+	tests := []struct {
+		name   string
+		host   int
+		stop   func(int)
+		within time.Duration
+	}{
+		// The kernel closes a killed host's connections at once.
+		{"killed", 0, f.Kill, 3 * time.Second},
+		// A hung host keeps its connections open: keepalives must
+		// notice, after about 4 intervals.
+		{"paused", 1, f.Pause, 3 * time.Second},
+	}
+	t.Cleanup(func() { f.Resume(1) })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t, tr, f, tt.host)
+			started := filepath.Join(f.Hosts[tt.host].Root, "started")
+			type result struct {
+				err error
+				at  time.Time
+			}
+			done := make(chan result, 1)
+			go func() {
+				_, err := s.Run(context.Background(), deploy.Command{Script: "touch /srv/started; sleep 30"})
+				done <- result{err, time.Now()}
+			}()
+			waitFile(t, started)
+			stoppedAt := time.Now()
+			tt.stop(tt.host)
+			var res result
+			select {
+			case res = <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("Run still running 15s after the host died")
+			}
+			if !errors.Is(res.err, deploy.ErrUnreachable) || !strings.Contains(res.err.Error(), f.Hosts[tt.host].Name) {
+				t.Fatalf("got %v, want ErrUnreachable naming the host", res.err)
+			}
+			if d := res.at.Sub(stoppedAt); d > tt.within {
+				t.Errorf("Run failed %s after the host died, want within %s", d.Round(time.Millisecond), tt.within)
+			} else {
+				t.Logf("declared dead after %s: %v", d.Round(time.Millisecond), res.err)
+			}
+			// Later steps fail at once.
+			if _, err := s.Run(context.Background(), deploy.Command{Script: "true"}); !errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("next Run: got %v, want ErrUnreachable", err)
+			}
+			// A new connection: refused for a killed host, no banner within
+			// ConnectTimeout for a hung one.
+			start := time.Now()
+			_, err := tr.Open(context.Background(), host(f, tt.host))
+			if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), f.Hosts[tt.host].Name) {
+				t.Errorf("Open: got %v, want ErrUnreachable naming the host", err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("Open took %s, want at most ConnectTimeout (1s)", d)
+			}
+		})
+	}
+}
+
+func TestOpenContext(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	tr := transport(t, f, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tr.Open(ctx, host(f, 0)); !errors.Is(err, context.Canceled) || errors.Is(err, deploy.ErrUnreachable) {
+		t.Errorf("canceled Open: got %v, want context.Canceled", err)
+	}
+	if _, err := tr.Open(context.Background(), deploy.Host{Name: "nowhere"}); err == nil {
+		t.Error("Open of a host without address succeeded")
+	}
+}
+
+func TestWithPort(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"web-1", "web-1:22"},
+		{"web-1:2222", "web-1:2222"},
+		{"10.0.0.1", "10.0.0.1:22"},
+		{"::1", "[::1]:22"},
+		{"[::1]", "[::1]:22"},
+		{"[::1]:2222", "[::1]:2222"},
+	}
+	for _, tt := range tests {
+		if got := withPort(tt.in, 22); got != tt.want {
+			t.Errorf("withPort(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	w := &tailBuffer{max: 8}
+	for _, p := range []string{"abc", "defgh", "ijk\n\n"} {
+		w.Write([]byte(p))
+	}
+	if got, want := w.String(), "fghijk"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	w = &tailBuffer{max: 3}
+	w.Write([]byte("aé€z")) // the cut falls inside €
+	if got, want := w.String(), "z"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestPrefersAESGCM(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{"LogLevel DEBUG1"}})
+	open(t, transport(t, f, nil), f, 0)
+	for _, want := range []string{
+		"kex: client->server cipher: aes128-gcm@openssh.com",
+		"kex: server->client cipher: aes128-gcm@openssh.com",
+	} {
+		if !strings.Contains(f.Log(0), want) {
+			t.Errorf("sshd log lacks %q", want)
+		}
+	}
+}
+
+func TestStderrWriter(t *testing.T) {
+	tests := []struct {
+		name     string
+		writes   []string
+		wantPGID int
+		want     string
+	}{
+		{"marker then script", []string{pgidMarker + "4242\n", "oops\n"}, 4242, "oops"},
+		{"marker split across writes", []string{"switchman-pg", "id=77\nfi", "rst\nsecond\n"}, 77, "first\nsecond"},
+		{"login shell noise first", []string{"bashrc: warning\n" + pgidMarker + "9\nscript\n"}, 9, "bashrc: warning\nscript"},
+		{"script output that looks like the marker", []string{pgidMarker + "5\n" + pgidMarker + "6\n"}, 5, pgidMarker + "6"},
+		{"no marker", []string{"no newline yet"}, 0, "no newline yet"},
+		{"bad pid", []string{pgidMarker + "x\nrest\n"}, 0, "rest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newStderrWriter()
+			for _, p := range tt.writes {
+				if n, err := w.Write([]byte(p)); n != len(p) || err != nil {
+					t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(p))
+				}
+			}
+			if got := w.PGID(); got != tt.wantPGID {
+				t.Errorf("PGID: got %d, want %d", got, tt.wantPGID)
+			}
+			if got := w.String(); got != tt.want {
+				t.Errorf("String: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("gives up after the preamble limit", func(t *testing.T) {
+		w := newStderrWriter()
+		w.Write(bytes.Repeat([]byte("x"), maxPreamble+1))
+		select {
+		case <-w.ready:
+		default:
+			t.Fatal("still waiting for the marker")
+		}
+		if got := len(w.String()); got != stderrTail {
+			t.Errorf("kept %d bytes, want %d", got, stderrTail)
+		}
+	})
+}

@@ -1,0 +1,127 @@
+package haproxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// showInfo sends `show info` to p's stats socket and returns the answer.
+func showInfo(t *testing.T, p *Proxy) string {
+	t.Helper()
+	c, err := net.DialTimeout(p.StatsNetwork(), p.StatsAddr(), time.Second)
+	if err != nil {
+		t.Fatalf("stats socket: %v", err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "show info\n"); err != nil {
+		t.Fatalf("stats socket: %v", err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("stats socket: %v", err)
+	}
+	return string(b)
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
+
+func TestProxyForwardsAndAnswersOnItsStatsSocket(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from app "+r.URL.Path)
+	}))
+	defer app.Close()
+	for _, unix := range []bool{false, true} {
+		var pid int
+		t.Run("unix="+strconv.FormatBool(unix), func(t *testing.T) {
+			p := Start(t, Options{Servers: map[string]string{"app1": app.Listener.Addr().String()}, UnixSocket: unix})
+			pid = p.PID()
+			if want := map[bool]string{false: "tcp", true: "unix"}[unix]; p.StatsNetwork() != want {
+				t.Errorf("got stats network %s, want %s", p.StatsNetwork(), want)
+			}
+			if got := showInfo(t, p); !strings.Contains(got, "Name: HAProxy") {
+				t.Errorf("show info: got %q, want HAProxy's info", got)
+			}
+			if p.Backend() != "app" {
+				t.Errorf("got backend %q, want app", p.Backend())
+			}
+			// The server is up once its first health check passes.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				resp, err := http.Get(p.URL() + "/hello")
+				if err == nil {
+					body, _ := io.ReadAll(resp.Body) // a short body fails the comparison below
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						if got, want := string(body), "from app /hello"; got != want {
+							t.Errorf("got body %q, want %q", got, want)
+						}
+						break
+					}
+					err = errorString(resp.Status)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("GET through haproxy: %v\nlog:\n%s", err, p.Log())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+		if alive(pid) {
+			t.Errorf("haproxy (pid %d) still runs after its test", pid)
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Logf("kill %d: %v", pid, err)
+			}
+		}
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func TestConfigHasWhatZeroFailedRequestsNeed(t *testing.T) {
+	p := &Proxy{port: 8080, statsTCP: 9999}
+	cfg := p.config(Options{Servers: map[string]string{"b": "127.0.0.1:2", "a": "127.0.0.1:1"}}, []string{"a", "b"})
+	for _, want := range []string{
+		"stats socket ipv4@127.0.0.1:9999 level admin",
+		"option redispatch",
+		"retries 3",
+		"option httpchk GET /health",
+		"http-check expect status 200",
+		"default-server inter 200ms fall 2 rise 1",
+		"bind 127.0.0.1:8080",
+		"server a 127.0.0.1:1 check\n    server b 127.0.0.1:2 check",
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:80": true, "127.0.1.2:80": true, "[::1]:80": true,
+		"192.0.2.1:80": false, "example.com:80": false, "0.0.0.0:80": false,
+	} {
+		if err := loopback(addr); (err == nil) != ok {
+			t.Errorf("loopback(%q): got %v, want ok=%v", addr, err, ok)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package sshd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// sshTo runs command on host i of f with the OpenSSH client, checking the
+// host key against f.KnownHosts.
+func sshTo(t *testing.T, f *Fleet, i int, command string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Fatal("ssh not found: install it with `apt-get install -y openssh-client` (or run `make deps`)")
+	}
+	port := strconv.Itoa(f.Hosts[i].port)
+	out, err := exec.Command("ssh", "-F", "none", "-i", f.ClientKey, "-p", port,
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+f.KnownHosts,
+		"-o", "ConnectTimeout=5", f.User+"@127.0.0.1", command).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func TestStartFleet(t *testing.T) {
+	const n = 10
+	f := StartFleet(t, n, Options{})
+	if len(f.Hosts) != n {
+		t.Fatalf("got %d hosts, want %d", len(f.Hosts), n)
+	}
+	var wg sync.WaitGroup
+	for i := range f.Hosts {
+		wg.Go(func() {
+			name := f.Hosts[i].Name
+			out, err := sshTo(t, f, i, "echo "+name+" > /srv/marker && ls /srv")
+			if err != nil {
+				t.Errorf("%s: ssh: %v: %s", name, err, out)
+				return
+			}
+			// Each host sees only its own /srv.
+			if out != "marker" {
+				t.Errorf("%s: /srv holds %q, want only marker", name, out)
+			}
+			b, err := os.ReadFile(filepath.Join(f.Hosts[i].Root, "marker"))
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				return
+			}
+			if got := strings.TrimSpace(string(b)); got != name {
+				t.Errorf("%s: Root/marker = %q, want %q", name, got, name)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestFleetRestartAndHostKey(t *testing.T) {
+	f := StartFleet(t, 1, Options{NoNamespace: true})
+	if out, err := sshTo(t, f, 0, "true"); err != nil {
+		t.Fatalf("ssh: %v: %s", err, out)
+	}
+	oldPID := f.Hosts[0].PID
+
+	f.Kill(0)
+	if out, err := sshTo(t, f, 0, "true"); err == nil {
+		t.Fatalf("ssh to a killed host succeeded: %s", out)
+	}
+	f.Start(0)
+	if f.Hosts[0].PID == oldPID {
+		t.Errorf("PID after Start = %d, want a new one", oldPID)
+	}
+	if out, err := sshTo(t, f, 0, "true"); err != nil {
+		t.Fatalf("ssh after Start: %v: %s", err, out)
+	}
+
+	f.RegenerateHostKey(0)
+	out, err := sshTo(t, f, 0, "true")
+	if err == nil || !strings.Contains(out, "HOST IDENTIFICATION HAS CHANGED") {
+		t.Fatalf("ssh after RegenerateHostKey: err %v, output %q; want a changed host key", err, out)
+	}
+}
