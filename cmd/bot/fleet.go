@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/haproxy"
 	"github.com/switchman-bot/switchman/internal/ssh"
 )
 
@@ -14,25 +17,64 @@ import (
 // instead of failing a deploy later.
 type fleet struct {
 	transports map[string]deploy.Transport // by app/env
+	pools      map[string]deploy.Pool      // by app/env
 }
 
 func newFleet(cfg *config.Config, log *slog.Logger) (*fleet, error) {
-	f := &fleet{transports: map[string]deploy.Transport{}}
+	f := &fleet{transports: map[string]deploy.Transport{}, pools: map[string]deploy.Pool{}}
 	for _, appName := range cfg.AppNames() {
 		app, _ := cfg.App(appName)
 		for _, envName := range app.EnvNames() {
 			env, _ := app.Env(envName)
-			if env.Transport != "ssh" {
-				continue
+			key := appName + "/" + envName
+			var tr *ssh.Transport
+			if env.Transport == "ssh" {
+				var err error
+				if tr, err = sshTransport(env.SSH, log.With("app", appName, "env", envName)); err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+				f.transports[key] = tr
 			}
-			tr, err := sshTransport(env.SSH, log.With("app", appName, "env", envName))
-			if err != nil {
-				return nil, fmt.Errorf("%s/%s: %w", appName, envName, err)
+			if env.Pool != nil && env.Pool.HAProxy != nil {
+				pool, err := haproxyPool(env.Pool.HAProxy, tr)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+				f.pools[key] = pool
 			}
-			f.transports[appName+"/"+envName] = tr
 		}
 	}
 	return f, nil
+}
+
+// haproxyPool reaches HAProxy's runtime API directly, or through an SSH
+// connection to the host named by via.
+func haproxyPool(h *config.HAProxy, tr *ssh.Transport) (*haproxy.Pool, error) {
+	network, addr, err := config.SplitSocket(h.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("pool.haproxy.socket: %w", err)
+	}
+	var dial haproxy.Dialer
+	switch {
+	case h.Via != "" && tr == nil:
+		return nil, fmt.Errorf("pool.haproxy.via needs transport: ssh")
+	case h.Via != "":
+		via := deploy.Host{Name: h.Via, Address: h.Via}
+		dial = func(ctx context.Context) (net.Conn, error) { return tr.Dial(ctx, via, network, addr) }
+	case network == "unix":
+		dial = haproxy.UnixDialer(addr)
+	default:
+		dial = haproxy.TCPDialer(addr)
+	}
+	return &haproxy.Pool{Client: &haproxy.Client{Dial: dial}, Backend: h.Backend, Server: h.Server, DrainTimeout: h.DrainTimeout.D()}, nil
+}
+
+// pool is the engine's Options.Pools.
+func (f *fleet) pool(app *config.App, env *config.Env) (deploy.Pool, error) {
+	if p, ok := f.pools[app.Name+"/"+env.Name]; ok {
+		return p, nil
+	}
+	return nil, nil
 }
 
 func sshTransport(c *config.SSH, log *slog.Logger) (*ssh.Transport, error) {

@@ -1,5 +1,7 @@
 package commands
 
+import "strings"
+
 // spec is one command of the grammar: how it is written, what it does, and
 // the function that parses its arguments. Help text is generated from these
 // fields, so the table below is the only description of the language.
@@ -15,6 +17,13 @@ type spec struct {
 	// and Text, or an error whose text tells the user what was wrong;
 	// Parse appends the usage line.
 	parse func(p *parser, args []token) (Command, error)
+	// forms are commands written as this command's verb and a keyword,
+	// such as "deploy confirm ID". A form's verb is its keyword; its usage
+	// holds both words. Help lists forms with their command, and Parse
+	// knows them only after it (see parser.form).
+	forms []spec
+	// parent is the command of a form, nil for a command; set by init.
+	parent *spec
 }
 
 // flagSpec is one flag a command accepts. Flags may appear anywhere after
@@ -34,6 +43,9 @@ var grammar = []spec{
 			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit.",
 			"--dry-run shows the plan and changes nothing.",
 			`--force "reason" overrides guard rails such as locks; the reason is recorded in the audit log.`,
+			"ID is the deploy id the migrations prompt shows, e.g. " + deployIDExample + ".",
+			`With an app named confirm or abort, "deploy confirm 1337" deploys it, but a deploy id after the word makes it the keyword; ` +
+				`to deploy a build named like a deploy id, quote the app: deploy "confirm" ` + deployIDExample + ".",
 		},
 		examples: []string{
 			"deploy accounting 1337 to production",
@@ -42,6 +54,22 @@ var grammar = []spec{
 		},
 		flags: []flagSpec{{name: "--dry-run"}, {name: "--force", value: "reason"}},
 		parse: parseDeploy,
+		forms: []spec{
+			{
+				verb:     VerbConfirm,
+				usage:    "deploy confirm ID",
+				summary:  "Run the pending migrations that deploy ID waits for, and let it go on.",
+				examples: []string{"deploy confirm " + deployIDExample},
+				parse:    parseDeployID,
+			},
+			{
+				verb:     VerbAbort,
+				usage:    "deploy abort ID",
+				summary:  "Stop deploy ID at its migrations prompt; nothing is migrated or switched.",
+				examples: []string{"deploy abort " + deployIDExample},
+				parse:    parseDeployID,
+			},
+		},
 	},
 	{
 		verb:    VerbRollback,
@@ -174,25 +202,80 @@ var grammar = []spec{
 	},
 }
 
-// byVerb indexes grammar. It is filled by init rather than by its
-// initialiser because the parse functions in the table consult it (help
-// checks its topic), which would be an initialisation cycle.
+// byVerb and byForm index grammar. They are filled by init rather than by
+// their initialisers because the parse functions in the table consult them
+// (help checks its topic), which would be an initialisation cycle.
 var (
-	byVerb    = map[Verb]*spec{}
-	verbOrder []string // the verbs in grammar order
+	byVerb    = map[Verb]*spec{} // the commands
+	byForm    = map[Verb]*spec{} // the forms of the commands
+	verbOrder []string           // the verbs of the commands in grammar order
 )
 
 func init() {
 	for i := range grammar {
-		byVerb[grammar[i].verb] = &grammar[i]
-		verbOrder = append(verbOrder, string(grammar[i].verb))
+		s := &grammar[i]
+		byVerb[s.verb] = s
+		verbOrder = append(verbOrder, string(s.verb))
+		for j := range s.forms {
+			s.forms[j].parent = s
+			byForm[s.forms[j].verb] = &s.forms[j]
+		}
 	}
 }
 
-// lookup returns the spec of verb, or nil.
+// lookup returns the spec of the command verb, or nil; forms are not
+// commands.
 func lookup(verb Verb) *spec { return byVerb[verb] }
 
-// Verbs returns every verb of the grammar, in help order.
+// specOf returns the spec of verb, a command's or a form's, or nil.
+func specOf(verb Verb) *spec {
+	if s := byVerb[verb]; s != nil {
+		return s
+	}
+	return byForm[verb]
+}
+
+// formNamed returns the form whose keyword is word, in any case, whatever
+// its command; nil if none.
+func formNamed(word string) *spec {
+	for _, v := range verbOrder {
+		if f := byVerb[Verb(v)].formNamed(word); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// formNamed returns the form of s whose keyword is word, in any case, or
+// nil.
+func (s *spec) formNamed(word string) *spec {
+	for i := range s.forms {
+		if strings.EqualFold(word, string(s.forms[i].verb)) {
+			return &s.forms[i]
+		}
+	}
+	return nil
+}
+
+// command returns the command of a form, or s itself.
+func (s *spec) command() *spec {
+	if s.parent != nil {
+		return s.parent
+	}
+	return s
+}
+
+// name is how replies call s: "deploy", or "deploy confirm" for a form.
+func (s *spec) name() string {
+	if s.parent != nil {
+		return string(s.parent.verb) + " " + string(s.verb)
+	}
+	return string(s.verb)
+}
+
+// Verbs returns the verb of every command of the grammar, in help order:
+// the words a command starts with. The forms VerbConfirm and VerbAbort,
+// written after "deploy", are not among them.
 func Verbs() []Verb {
 	vs := make([]Verb, len(grammar))
 	for i := range grammar {
@@ -202,18 +285,19 @@ func Verbs() []Verb {
 }
 
 // Usage returns the one-line usage of verb ("" for an unknown verb), for
-// adapters that register commands with their platform.
+// adapters that register commands with their platform. The usage of a form
+// starts with its command: Usage(VerbConfirm) is "deploy confirm ID".
 func Usage(verb Verb) string {
-	if s := lookup(verb); s != nil {
+	if s := specOf(verb); s != nil {
 		return s.usage
 	}
 	return ""
 }
 
-// Summary returns the one-sentence description of verb ("" for an unknown
-// verb).
+// Summary returns the one-sentence description of verb, a form's too (""
+// for an unknown verb).
 func Summary(verb Verb) string {
-	if s := lookup(verb); s != nil {
+	if s := specOf(verb); s != nil {
 		return s.summary
 	}
 	return ""

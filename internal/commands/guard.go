@@ -308,3 +308,40 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	}
 	c.out.Reply(m)
 }
+
+// confirm answers a deploy's migrations prompt: the requester may, and so
+// may holders of confirm on the app/env (admins among them).
+func (c *call) confirm(ctx context.Context, cmd Command) {
+	requester, ok := c.s.engine.Requester(cmd.DeployID)
+	if !ok {
+		c.refuse(errs.New(errs.NotFound, "no deploy %s is running here", cmd.DeployID))
+		return
+	}
+	via := "requester"
+	if requester != c.req.User {
+		var app, env string
+		for _, r := range c.s.engine.Running() {
+			if r.ID == cmd.DeployID {
+				app, env = r.App, r.Env
+			}
+		}
+		c.entry.App, c.entry.Env = app, env
+		d, ok := c.check(ctx, acl.Confirm, app, env)
+		if !ok {
+			return
+		}
+		via = d.Via
+	}
+	yes := cmd.Verb == VerbConfirm
+	if err := c.s.engine.Confirm(cmd.DeployID, c.req.User, yes); err != nil {
+		c.refuse(err)
+		return
+	}
+	c.allow(via)
+	c.entry.DeployID = cmd.DeployID
+	verb := "confirmed the migrations of"
+	if !yes {
+		verb = "aborted"
+	}
+	c.out.Reply(chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s %s deploy %s", c.req.User, verb, cmd.DeployID)})
+}

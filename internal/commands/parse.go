@@ -77,6 +77,15 @@ const (
 	VerbAdmins   Verb = "admins"
 	VerbHelp     Verb = "help"
 	VerbWhoami   Verb = "whoami"
+
+	// VerbConfirm and VerbAbort answer the migrations prompt of a running
+	// deploy: "deploy confirm ID" runs the pending migrations and lets the
+	// deploy go on, "deploy abort ID" stops it before anything is migrated
+	// or switched. They are forms of deploy, not commands of their own:
+	// Verbs does not list them, and "confirm ID" alone is refused. Parse
+	// says when "confirm" and "abort" after deploy are these keywords.
+	VerbConfirm Verb = "confirm"
+	VerbAbort   Verb = "abort"
 )
 
 // Command is a parsed, valid command. Fields that the verb does not use are
@@ -112,12 +121,19 @@ type Command struct {
 	// defines it is for the service to check.
 	Role  string
 	Topic string // help topic: a verb, or "" for the overview
-	// Text is the command in canonical form, for the audit log: lower-case
-	// verb, defaults filled in, reasons quoted, users written as @name or
-	// <@ID>, e.g. `deploy accounting 1337 to production --force "INC-42"` or
-	// `grant @ana deployer accounting production for 2h`. Parsing Text
-	// again yields the same Command, unless a reason holds every kind of
-	// closing quote before a space (see quoteReason).
+	// DeployID is the deploy whose migrations prompt confirm and abort
+	// answer, never empty for them. It satisfies CheckDeployID, e.g.
+	// 20261123-124158-b25a0a. Confirm and abort set no other field but
+	// Verb and Text.
+	DeployID string
+	// Text is the command in canonical form, for the audit log and for
+	// the actions of chat buttons: lower-case verb, defaults filled in,
+	// reasons quoted, users written as @name or <@ID>, e.g.
+	// `deploy accounting 1337 to production --force "INC-42"`,
+	// `grant @ana deployer accounting production for 2h` or
+	// `deploy confirm 20261123-124158-b25a0a`. Parsing Text again yields
+	// the same Command, unless a reason holds every kind of closing quote
+	// before a space (see quoteReason).
 	Text string
 }
 
@@ -184,6 +200,15 @@ func (o Options) botName() string {
 // "<@U123ABC> deploy demo 1" (a Slack or Discord mention token, <@!123> and
 // <@123> too). One leading mention is stripped, then one "/".
 //
+// "confirm" and "abort" (any case, unquoted) right after "deploy" make the
+// forms "deploy confirm ID" and "deploy abort ID" (VerbConfirm,
+// VerbAbort), whose ID must satisfy CheckDeployID. When the Catalog has an
+// app of that very name, the word names the app unless a deploy id follows
+// it: with an app "confirm", "deploy confirm 1337" deploys build 1337 of
+// it, while "deploy confirm 20261123-124158-b25a0a" still confirms; quoting
+// the app ("deploy \"confirm\" 20261123-124158-b25a0a") deploys that build,
+// and Text quotes it so. Anywhere else the words are ordinary words.
+//
 // The result is:
 //   - Ignore when text is empty or white space only: there is nothing to
 //     answer.
@@ -243,6 +268,11 @@ func parse(text string, cat Catalog, opt Options) Result {
 	word := toks[0].s
 	s := lookup(Verb(strings.ToLower(word)))
 	if s == nil {
+		if f := formNamed(word); f != nil {
+			// "confirm 20261123-124158-b25a0a": the prompt's answer
+			// without its "deploy".
+			return reply(fmt.Sprintf("unknown command %s; write it after %s: %s", echo(word), f.parent.verb, f.usage))
+		}
 		msg := "unknown command " + echo(word) + ";"
 		if sug, ok := Suggest(word, verbNames()); ok {
 			msg += fmt.Sprintf(" did you mean %q?", sug)
@@ -250,10 +280,15 @@ func parse(text string, cat Catalog, opt Options) Result {
 		return reply(msg + ` try "help" for the list of commands`)
 	}
 	p := &parser{cat: cat, spec: s}
-	args, err := p.takeFlags(toks[1:])
+	args := toks[1:]
+	if f := p.form(args); f != nil {
+		p.spec, p.keyword, args = f, args[0].s, args[1:]
+		s = f
+	}
+	args, err = p.takeFlags(args)
 	if err == nil && p.help {
-		// "deploy --help" is "help deploy".
-		cmd := Command{Verb: VerbHelp, Topic: string(s.verb)}
+		// "deploy --help" and "deploy confirm --help" are "help deploy".
+		cmd := Command{Verb: VerbHelp, Topic: string(s.command().verb)}
 		cmd.Text = cmd.canonical()
 		return Result{Kind: Run, Cmd: cmd, Reply: Help(cmd.Topic)}
 	}
@@ -479,7 +514,10 @@ func isFlag(t token) bool { return !t.quoted && isFlagStart(t.s) }
 // parser carries the state of parsing one command's arguments.
 type parser struct {
 	cat  Catalog
-	spec *spec
+	spec *spec // the command, or the form of it, being parsed
+	// keyword is the word that selected the form spec, as written; "" for
+	// a command.
+	keyword string
 	// flags holds the flags given: name → value ("" for a boolean flag).
 	flags map[string]string
 	// words holds, per value flag, the unquoted words that made up its value
@@ -567,7 +605,7 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 func (p *parser) unknownFlag(name string) (bool, error) {
 	known := p.spec.flagNames()
 	if len(known) == 0 {
-		return false, fmt.Errorf("unknown flag %s; %s takes no flags", echo(name), p.spec.verb)
+		return false, fmt.Errorf("unknown flag %s; %s takes no flags", echo(name), p.spec.name())
 	}
 	msg := "unknown flag " + echo(name)
 	s, typo := Suggest(name, known)
@@ -576,7 +614,26 @@ func (p *parser) unknownFlag(name string) (bool, error) {
 	} else {
 		msg += ";"
 	}
-	return typo, fmt.Errorf("%s %s takes %s", msg, p.spec.verb, strings.Join(known, " and "))
+	return typo, fmt.Errorf("%s %s takes %s", msg, p.spec.name(), strings.Join(known, " and "))
+}
+
+// form returns the form of p.spec that args start with, or nil: its
+// keyword, unquoted and in any case, must be the first argument, before any
+// flag. When the catalog has an app of that very name the word names the
+// app, unless a deploy id follows it (see Parse); canonical quotes the app
+// in the one case where it would be taken for the keyword.
+func (p *parser) form(args []token) *spec {
+	if len(args) == 0 || args[0].quoted {
+		return nil
+	}
+	f := p.spec.formNamed(args[0].s)
+	if f == nil {
+		return nil
+	}
+	if p.isApp(args[0].s) && (len(args) < 2 || !isDeployID(args[1].s)) {
+		return nil
+	}
+	return f
 }
 
 func joinWords(ts []token) string {
@@ -667,6 +724,9 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	if len(args) == 0 {
 		return c, fmt.Errorf("deploy needs an app and a build; known apps: %s", list(p.cat.Apps()))
 	}
+	if err := p.formMistake(args); err != nil {
+		return c, err
+	}
 	app, err := p.app(args[0])
 	if err != nil {
 		return c, err
@@ -724,6 +784,61 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	_, c.DryRun = p.flags["--dry-run"]
 	c.App, c.Build, c.Env = app, build, env
 	return c, nil
+}
+
+// formMistake explains a deploy whose first word is no app but seems meant
+// as one of the forms of deploy, "deploy confirm ID" or "deploy abort ID":
+// misplaced after a flag, missing, or misspelt. It returns nil otherwise.
+func (p *parser) formMistake(args []token) error {
+	w := args[0]
+	if p.isApp(w.s) {
+		return nil
+	}
+	switch f := p.spec.formNamed(w.s); {
+	case f != nil && !w.quoted:
+		// "deploy --dry-run confirm ID": p.form saw the flag first.
+		return fmt.Errorf("%q goes right after %s, and takes no flags: %s", f.verb, p.spec.verb, f.usage)
+	case isDeployID(w.s):
+		// "deploy 20261123-124158-b25a0a confirm".
+		var forms []string
+		for _, f := range p.spec.forms {
+			forms = append(forms, f.name()+" "+w.s)
+		}
+		return fmt.Errorf("%q is a deploy id, not an app; write %s", w.s, strings.Join(forms, " or "))
+	case len(args) > 1 && isDeployID(args[1].s):
+		// "deploy confrim 20261123-124158-b25a0a".
+		var keywords []string
+		for _, f := range p.spec.forms {
+			keywords = append(keywords, string(f.verb))
+		}
+		if sug, ok := Suggest(w.s, keywords); ok {
+			return fmt.Errorf(`%s is not an app; did you mean "%s %s %s"? known apps: %s`, echo(w.s), p.spec.verb, sug, args[1].s, list(p.cat.Apps()))
+		}
+	}
+	return nil
+}
+
+// parseDeployID parses the ID of the forms "deploy confirm ID" and
+// "deploy abort ID".
+func parseDeployID(p *parser, args []token) (Command, error) {
+	name := p.spec.name()
+	if len(args) == 0 {
+		return Command{}, fmt.Errorf("%s needs the id of the deploy, e.g. %s %s", name, name, deployIDExample)
+	}
+	if err := CheckDeployID(args[0].s); err != nil {
+		return Command{}, err
+	}
+	if len(args) > 1 {
+		err := unexpected(args[1])
+		if p.isApp(p.keyword) {
+			// The keyword won over an app of the same name because a
+			// deploy id followed; maybe that was meant as its build.
+			return Command{}, fmt.Errorf(`%w; to deploy build %s of the app %s, quote the app: %s "%s" %s …`,
+				err, args[0].s, p.keyword, p.spec.command().verb, p.keyword, args[0].s)
+		}
+		return Command{}, err
+	}
+	return Command{DeployID: args[0].s}, nil
 }
 
 func parseRollback(p *parser, args []token) (Command, error) {
@@ -956,7 +1071,8 @@ func parseHelp(_ *parser, args []token) (Command, error) {
 	}
 	if len(args) == 1 {
 		topic := strings.ToLower(strings.TrimPrefix(args[0].s, "/"))
-		if lookup(Verb(topic)) == nil {
+		s := helpSpec(topic)
+		if s == nil {
 			msg := "no help for " + echo(args[0].s)
 			if s, ok := Suggest(topic, verbNames()); ok {
 				msg += fmt.Sprintf("; did you mean %q?", s)
@@ -965,7 +1081,7 @@ func parseHelp(_ *parser, args []token) (Command, error) {
 			}
 			return c, fmt.Errorf("%s commands: %s", msg, strings.Join(verbNames(), ", "))
 		}
-		c.Topic = topic
+		c.Topic = string(s.verb)
 	}
 	return c, nil
 }
@@ -1336,6 +1452,9 @@ func formatDuration(d time.Duration) string {
 // canonical writes c in the form Parse reads back to the same Command.
 func (c Command) canonical() string {
 	parts := []string{string(c.Verb)}
+	if f := byForm[c.Verb]; f != nil {
+		parts = []string{string(f.parent.verb), string(c.Verb)}
+	}
 	add := func(ss ...string) {
 		for _, s := range ss {
 			if s != "" {
@@ -1345,7 +1464,13 @@ func (c Command) canonical() string {
 	}
 	switch c.Verb {
 	case VerbDeploy:
-		add(c.App, c.Build, "to", c.Env)
+		app := c.App
+		if lookup(VerbDeploy).formNamed(app) != nil && isDeployID(c.Build) {
+			// Unquoted, "deploy confirm 20261123-124158-b25a0a" would
+			// confirm rather than deploy the app confirm (see parser.form).
+			app = `"` + app + `"`
+		}
+		add(app, c.Build, "to", c.Env)
 		if c.DryRun {
 			add("--dry-run")
 		}
@@ -1384,6 +1509,8 @@ func (c Command) canonical() string {
 		}
 	case VerbHelp:
 		add(c.Topic)
+	case VerbConfirm, VerbAbort:
+		add(c.DeployID)
 	}
 	return strings.Join(parts, " ")
 }
@@ -1436,6 +1563,57 @@ func CheckBuild(build string) error {
 		return bad("build %s is %d characters long; the limit is 64", echo(build), len(build))
 	}
 	return nil
+}
+
+// deployIDExample is a deploy id as help and replies show one.
+const deployIDExample = "20261123-124158-b25a0a"
+
+// CheckDeployID reports whether id is a deploy id as the deploy engine
+// makes them: the UTC date and time of the start and 6 lowercase hex
+// digits, YYYYMMDD-HHMMSS-xxxxxx, e.g. 20261123-124158-b25a0a. Only the
+// shape is checked, not that the date exists. The error says what is
+// wrong and what is valid.
+func CheckDeployID(id string) error {
+	const valid = "a deploy id is the UTC date and time and 6 lowercase hex digits, e.g. " + deployIDExample
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf(format+"; "+valid, a...)
+	}
+	if isDeployID(id) {
+		return nil
+	}
+	if lower := strings.ToLower(id); isDeployID(lower) {
+		return bad("deploy id %s has capitals; deploy ids are lower case: %s", echo(id), lower)
+	}
+	if id == "" {
+		return bad("the deploy id is empty")
+	}
+	for _, r := range id {
+		if r == ' ' || r >= utf8.RuneSelf {
+			return bad("deploy id %s %s", echo(id), badRune(r))
+		}
+	}
+	return bad("%s is not a deploy id", echo(id))
+}
+
+// isDeployID reports whether s has the shape YYYYMMDD-HHMMSS-xxxxxx of a
+// deploy id, x being a lowercase hex digit.
+func isDeployID(s string) bool {
+	if len(s) != len("20060102-150405-abcdef") {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case i == 8 || i == 15:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9':
+		case i < 15 || c < 'a' || c > 'f':
+			return false
+		}
+	}
+	return true
 }
 
 // echo quotes a user's word for a reply: cut to maxEcho characters and

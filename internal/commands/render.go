@@ -47,6 +47,8 @@ func EventMessage(ev deploy.Event) chat.Message {
 			return chat.Message{Level: chat.Info, Public: true, Lines: []string{"no pending migrations"}}
 		}
 		return chat.Message{Level: chat.Warning, Public: true, Lines: []string{"pending migrations: " + strings.Join(ev.Migrations, ", ")}}
+	case deploy.EventConfirm:
+		return ConfirmMessage(ev)
 	case deploy.EventNote:
 		return chat.Message{Level: chat.Info, Public: true, Lines: []string{ev.Text}}
 	case deploy.EventFinished:
@@ -101,4 +103,20 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// ConfirmMessage asks the requester to confirm a deploy's pending
+// migrations, with Confirm and Abort buttons.
+func ConfirmMessage(ev deploy.Event) chat.Message {
+	return chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("Deploy %s of %s %s to %s waits: %d pending migration(s)", ev.DeployID, ev.App, ev.Build, ev.Env, len(ev.Migrations)),
+		Lines: []string{
+			strings.Join(ev.Migrations, ", "),
+			fmt.Sprintf("confirm with deploy confirm %s, or abort with deploy abort %s, before %s (then it aborts safely)", ev.DeployID, ev.DeployID, ev.Deadline.Format("15:04:05 MST")),
+		},
+		Buttons: []chat.Button{
+			{Label: "Confirm", Action: "deploy confirm " + ev.DeployID, Style: "primary"},
+			{Label: "Abort", Action: "deploy abort " + ev.DeployID, Style: "danger"},
+		},
+	}
 }

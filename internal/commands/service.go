@@ -18,6 +18,8 @@ import (
 
 // Engine runs deploys; *deploy.Engine implements it.
 type Engine interface {
+	Confirm(id, by string, ok bool) error
+	Requester(id string) (string, bool)
 	Deploy(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 	Plan(ctx context.Context, req deploy.Request) (*deploy.Plan, error)
@@ -184,6 +186,8 @@ func (c *call) run(ctx context.Context, cmd Command) {
 		c.out.Reply(chat.Message{Level: chat.Info, Lines: strings.Split(strings.TrimRight(Help(cmd.Topic), "\n"), "\n")})
 	case VerbWhoami:
 		c.whoami(ctx)
+	case VerbConfirm, VerbAbort:
+		c.confirm(ctx, cmd)
 	case VerbGrant:
 		c.grant(ctx, cmd)
 	case VerbRevoke:

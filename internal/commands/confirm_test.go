@@ -1,0 +1,119 @@
+package commands_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+const askYAML = `users: {ana: {}, bob: {}, carl: {}}
+admins: [ana]
+deployers: [bob]
+apps:
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    migrations:
+      list: 'test -e ../../applied || echo 001_users'
+      run: 'touch ../../applied'
+    environments:
+      prod:
+        hosts: [localhost]
+        migrate: ask
+        confirm_timeout: 1m
+`
+
+func TestMigrationsConfirmAndAbort(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(askYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	defer eng.Wait()
+	policy, _ := acl.New(cfg.AccessRules())
+	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755)
+	for _, b := range []string{"1", "2"} {
+		os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644)
+	}
+	do := func(user, text string) (commands.Outcome, *recorder) {
+		out := newRecorder()
+		return svc.Handle(context.Background(), commands.Request{User: user, Text: text}, out), out
+	}
+	waitPrompt := func(out *recorder) deploy.Event {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			out.mu.Lock()
+			for _, ev := range out.events {
+				if ev.Kind == deploy.EventConfirm {
+					out.mu.Unlock()
+					return ev
+				}
+			}
+			out.mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("no migrations prompt")
+		return deploy.Event{}
+	}
+	current := func() string { l, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); return l }
+
+	// Abort: nothing applied, nothing switched.
+	res, out := do("bob", "deploy web 1")
+	if res.Failed {
+		t.Fatal(out.last())
+	}
+	ev := waitPrompt(out)
+	if m := commands.EventMessage(ev); len(m.Buttons) != 2 || m.Buttons[0].Action != "deploy confirm "+ev.DeployID {
+		t.Errorf("prompt buttons: got %+v", m.Buttons)
+	}
+	if r, o := do("carl", "deploy abort "+ev.DeployID); !r.Failed || !strings.Contains(o.last(), "carl may not confirm") {
+		t.Errorf("carl aborting: got %v %q", r.Failed, o.last())
+	}
+	if r, o := do("bob", "deploy abort "+ev.DeployID); r.Failed {
+		t.Fatalf("bob aborting: %q", o.last())
+	}
+	rec := <-out.finished
+	if rec.Outcome != deploy.OutcomeCancelled || current() != "" {
+		t.Errorf("after abort: outcome %s (%s), current %q", rec.Outcome, rec.Error, current())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "srv/web/applied")); err == nil {
+		t.Error("migrations ran although aborted")
+	}
+
+	// Confirm by an admin: applied, then switched.
+	res, out = do("bob", "deploy web 1")
+	if res.Failed {
+		t.Fatal(out.last())
+	}
+	ev = waitPrompt(out)
+	if r, o := do("ana", "deploy confirm "+ev.DeployID); r.Failed {
+		t.Fatalf("ana confirming: %q", o.last())
+	}
+	rec = <-out.finished
+	if rec.Outcome != deploy.OutcomeSucceeded || current() != "releases/1" {
+		t.Errorf("after confirm: outcome %s (%s), current %q", rec.Outcome, rec.Error, current())
+	}
+	if r, o := do("bob", "deploy confirm "+ev.DeployID); !r.Failed || !strings.Contains(o.last(), "no deploy") {
+		t.Errorf("confirming a finished deploy: got %v %q", r.Failed, o.last())
+	}
+}
