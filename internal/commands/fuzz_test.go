@@ -9,10 +9,11 @@ import (
 	"unicode/utf8"
 )
 
-// The rules for builds, users and roles, written independently of
-// CheckBuild, checkUserName, parseUser and checkRole.
+// The rules for builds, users, roles and deploy ids, written independently
+// of CheckBuild, checkUserName, parseUser, checkRole and CheckDeployID.
 var (
 	buildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	deployIDRE = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$`)
 	userNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	userIDRE   = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 	roleRE     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -32,18 +33,29 @@ func FuzzParse(f *testing.F) {
 		"deploy accounting ../../etc/passwd",
 		"grant <@U024BE7LH|ana> deployer accounting production for 2h",
 		"grant @$(id) admin",
+		"deploy confirm 20261123-124158-b25a0a",
+		"<@U123ABC> deploy abort 20261123-124158-b25a0a",
+		"deploy confirm 20261123-124158-b25a0a; id",
 	} {
 		f.Add(s)
 	}
-	cat := testCat()
+	// namedCat has apps called like the keywords of deploy's forms, where
+	// the keyword wins only before a deploy id.
+	cats := []Catalog{testCat(), namedCat()}
 	f.Fuzz(func(t *testing.T, text string) {
+		if (CheckDeployID(text) == nil) != deployIDRE.MatchString(text) {
+			t.Fatalf("CheckDeployID(%q): got %v, want it to agree with %s", text, CheckDeployID(text), deployIDRE)
+		}
 		// Random bytes rarely spell a valid verb and app, so each input is
 		// also tried as the arguments of commands that take free text.
-		for _, prefix := range []string{
-			"", "deploy accounting ", "rollback demo ", "lock deploys ", "lock deploys accounting ", "history ",
-			"grant ", "grant @ana ", "revoke <@U1> deployer ", "here ", "audit ",
-		} {
-			checkParse(t, cat, prefix+text)
+		for _, cat := range cats {
+			for _, prefix := range []string{
+				"", "deploy accounting ", "rollback demo ", "lock deploys ", "lock deploys accounting ", "history ",
+				"grant ", "grant @ana ", "revoke <@U1> deployer ", "here ", "audit ",
+				"deploy ", "deploy confirm ", "deploy abort ",
+			} {
+				checkParse(t, cat, prefix+text)
+			}
 		}
 	})
 }
@@ -90,7 +102,7 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	t.Helper()
 	c := r.Cmd
 	fail := func(why string) { t.Fatalf("Parse(%q): got run %+v: %s", text, c, why) }
-	if lookup(c.Verb) == nil {
+	if specOf(c.Verb) == nil {
 		fail("unknown verb")
 	}
 	switch c.Verb {
@@ -137,6 +149,19 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 		if r.Reply == "" || c.Topic != "" && lookup(Verb(c.Topic)) == nil {
 			fail("help needs text and a known topic")
 		}
+	case VerbConfirm, VerbAbort:
+		if !deployIDRE.MatchString(c.DeployID) {
+			fail("confirm and abort need a valid deploy id")
+		}
+		if c != (Command{Verb: c.Verb, DeployID: c.DeployID, Text: c.Text}) {
+			fail("confirm and abort set no field but Verb, DeployID and Text")
+		}
+		if c.Text != "deploy "+string(c.Verb)+" "+c.DeployID {
+			fail("Text must be exactly deploy VERB ID, the action of a chat button")
+		}
+	}
+	if c.DeployID != "" && c.Verb != VerbConfirm && c.Verb != VerbAbort {
+		fail("a deploy id outside confirm and abort")
 	}
 	if c.App != "" && !slices.Contains(cat.Apps(), c.App) {
 		fail("app not in the catalog")
@@ -159,10 +184,14 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if c.For != 0 && c.Verb != VerbLock && c.Verb != VerbGrant && c.Verb != VerbHere {
 		fail("a duration on a command without for")
 	}
-	if c.Text == "" || !strings.HasPrefix(c.Text, string(c.Verb)) {
-		fail("Text must start with the verb")
+	start := string(c.Verb)
+	if s := specOf(c.Verb); s != nil {
+		start = s.name()
 	}
-	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.User, c.Role, c.Topic, c.Text} {
+	if c.Text == "" || !strings.HasPrefix(c.Text, start) {
+		fail("Text must start with the verb, or deploy and the verb of a form")
+	}
+	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.User, c.Role, c.Topic, c.DeployID, c.Text} {
 		if strings.IndexFunc(s, unsafeRune) >= 0 {
 			fail("a field contains a control or invisible formatting character")
 		}

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,9 +10,13 @@ import (
 func TestHelpOverview(t *testing.T) {
 	got := Help("")
 	for _, s := range grammar {
-		for _, want := range []string{s.usage, s.summary} {
-			if !strings.Contains(got, want) {
-				t.Errorf("Help(\"\"): got\n%s\nwant it to contain %q", got, want)
+		want := []string{s.usage, s.summary}
+		for _, f := range s.forms {
+			want = append(want, f.usage, f.summary)
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("Help(\"\"): got\n%s\nwant it to contain %q", got, w)
 			}
 		}
 	}
@@ -33,6 +38,9 @@ func TestHelpTopic(t *testing.T) {
 			got := Help(string(s.verb))
 			want := append([]string{s.usage, s.summary}, s.details...)
 			want = append(want, s.examples...)
+			for _, f := range s.forms {
+				want = append(want, f.usage+"\n    "+f.summary, "  "+f.examples[0])
+			}
 			for _, w := range want {
 				if !strings.Contains(got, w) {
 					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", s.verb, got, w)
@@ -60,7 +68,14 @@ func TestHelpTopic(t *testing.T) {
 // TestGrammarExamples runs every example of the help text through Parse, so
 // that help never shows a command that does not work.
 func TestGrammarExamples(t *testing.T) {
-	for _, s := range grammar {
+	var specs []*spec
+	for i := range grammar {
+		specs = append(specs, &grammar[i])
+		for j := range grammar[i].forms {
+			specs = append(specs, &grammar[i].forms[j])
+		}
+	}
+	for _, s := range specs {
 		for _, ex := range s.examples {
 			t.Run(ex, func(t *testing.T) {
 				got := Parse(ex, testCat(), Options{})
@@ -96,6 +111,61 @@ func TestGrammarTable(t *testing.T) {
 	}
 	if got := Usage("frobnicate"); got != "" {
 		t.Errorf("Usage(frobnicate): got %q, want empty", got)
+	}
+}
+
+// TestGrammarForms checks the forms of deploy: they have their own verb,
+// usage and summary, but are not commands of their own.
+func TestGrammarForms(t *testing.T) {
+	for _, tt := range []struct {
+		verb  Verb
+		usage string
+	}{{VerbConfirm, "deploy confirm ID"}, {VerbAbort, "deploy abort ID"}} {
+		t.Run(string(tt.verb), func(t *testing.T) {
+			if got := Usage(tt.verb); got != tt.usage {
+				t.Errorf("Usage(%q): got %q, want %q", tt.verb, got, tt.usage)
+			}
+			f := specOf(tt.verb)
+			if f == nil || f.parent != lookup(VerbDeploy) || Summary(tt.verb) == "" || len(f.examples) == 0 || f.parse == nil {
+				t.Fatalf("form %q: got %+v, want a form of deploy with summary, examples and parse", tt.verb, f)
+			}
+			if lookup(tt.verb) != nil || slices.Contains(Verbs(), tt.verb) {
+				t.Errorf("lookup(%q): got a command, want a form only", tt.verb)
+			}
+			if f.name() != string(VerbDeploy)+" "+string(tt.verb) || !strings.HasPrefix(f.usage, f.name()+" ") {
+				t.Errorf("form %q: got name %q and usage %q, want both to start with deploy %s", tt.verb, f.name(), f.usage, tt.verb)
+			}
+			if len(f.flags) != 0 || len(f.forms) != 0 || len(f.details) != 0 {
+				t.Errorf("form %q: got flags, forms or details, want none (help shows the details of deploy)", tt.verb)
+			}
+		})
+	}
+}
+
+// TestHelpDeployForms checks what the help of deploy must tell about its
+// forms: their usage, the shape of a deploy id, and how an app named like a
+// keyword is deployed. The keyword of a form gets the help of deploy.
+func TestHelpDeployForms(t *testing.T) {
+	got := Help("deploy")
+	for _, w := range []string{
+		"deploy confirm ID\n    Run the pending migrations",
+		"deploy abort ID\n    Stop deploy ID",
+		"ID is the deploy id the migrations prompt shows, e.g. 20261123-124158-b25a0a.",
+		`"deploy confirm 1337" deploys it`,
+		`quote the app: deploy "confirm" 20261123-124158-b25a0a`,
+		"\n  deploy confirm 20261123-124158-b25a0a\n  deploy abort 20261123-124158-b25a0a",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("Help(deploy): got\n%s\nwant it to contain %q", got, w)
+		}
+	}
+	for _, topic := range []string{"confirm", "/ABORT"} {
+		if alt := Help(topic); alt != got {
+			t.Errorf("Help(%q): got %q, want the help of deploy", topic, alt)
+		}
+	}
+	if !strings.Contains(Help("frobnicate"), "deploy confirm ID\n") {
+		t.Errorf("Help(frobnicate): got %q, want the overview with the forms", Help("frobnicate"))
 	}
 }
 

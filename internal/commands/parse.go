@@ -205,9 +205,10 @@ func (o Options) botName() string {
 // VerbAbort), whose ID must satisfy CheckDeployID. When the Catalog has an
 // app of that very name, the word names the app unless a deploy id follows
 // it: with an app "confirm", "deploy confirm 1337" deploys build 1337 of
-// it, while "deploy confirm 20261123-124158-b25a0a" still confirms; quoting
-// the app ("deploy \"confirm\" 20261123-124158-b25a0a") deploys that build,
-// and Text quotes it so. Anywhere else the words are ordinary words.
+// it, while "deploy confirm 20261123-124158-b25a0a" still confirms. Quoted,
+// the app is never the keyword: deploy "confirm" 20261123-124158-b25a0a
+// deploys that build, and Text quotes it so. Anywhere else the words are
+// ordinary words.
 //
 // The result is:
 //   - Ignore when text is empty or white space only: there is nothing to

@@ -41,8 +41,13 @@ func testCat() testCatalog {
 	}
 }
 
+// deployID is a valid deploy id.
+const deployID = "20261123-124158-b25a0a"
+
 func TestParseRun(t *testing.T) {
 	deployAP := Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1337", Text: "deploy accounting 1337 to production"}
+	confirm := Command{Verb: VerbConfirm, DeployID: deployID, Text: "deploy confirm " + deployID}
+	abort := Command{Verb: VerbAbort, DeployID: deployID, Text: "deploy abort " + deployID}
 	tests := []struct {
 		name string
 		in   string
@@ -99,6 +104,25 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "$(id); rm -rf / ../../etc", Text: `deploy accounting 1 to production --force "$(id); rm -rf / ../../etc"`}},
 		{"deploy force reason with quote inside", `deploy accounting 1 --force 'say "hi" now'`,
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: `say "hi" now`, Text: `deploy accounting 1 to production --force 'say "hi" now'`}},
+		{"deploy build shaped like a deploy id", "deploy accounting " + deployID,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: deployID, Text: "deploy accounting " + deployID + " to production"}},
+
+		// deploy confirm, deploy abort
+		{"confirm", "deploy confirm " + deployID, confirm},
+		{"confirm slash", "/deploy confirm " + deployID, confirm},
+		{"confirm bot name", "@switchman: deploy confirm " + deployID, confirm},
+		{"confirm mention and any case", "<@U123ABC> DEPLOY Confirm " + deployID, confirm},
+		{"confirm quoted id", `deploy confirm "` + deployID + `"`, confirm},
+		{"confirm blanks", " \t deploy\u00a0confirm   " + deployID + " \t", confirm},
+		{"confirm lowest id", "deploy confirm 00000000-000000-000000",
+			Command{Verb: VerbConfirm, DeployID: "00000000-000000-000000", Text: "deploy confirm 00000000-000000-000000"}},
+		{"confirm highest id", "deploy confirm 99999999-999999-ffffff",
+			Command{Verb: VerbConfirm, DeployID: "99999999-999999-ffffff", Text: "deploy confirm 99999999-999999-ffffff"}},
+		{"abort", "deploy abort " + deployID, abort},
+		{"abort discord mention", "<@!123456> /deploy ABORT " + deployID, abort},
+		{"help of a form", "help confirm", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"help of a form with slash", "help /Abort", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"help flag of a form", "deploy abort --help", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 
 		// rollback
 		{"rollback default env", "rollback accounting",
@@ -285,6 +309,10 @@ const (
 	usageGrant    = "\nusage: grant @USER ROLE [APP] [ENV] [for DURATION]"
 	usageRevoke   = "\nusage: revoke @USER ROLE [APP] [ENV]"
 	usageHere     = "\nusage: here [for DURATION]"
+	usageConfirm  = "\nusage: deploy confirm ID"
+	usageAbort    = "\nusage: deploy abort ID"
+	// validDeployID ends every reply about a bad deploy id, before the usage.
+	validDeployID = "; a deploy id is the UTC date and time and 6 lowercase hex digits, e.g. 20261123-124158-b25a0a"
 )
 
 func TestParseReply(t *testing.T) {
@@ -344,6 +372,49 @@ func TestParseReply(t *testing.T) {
 		{name: "deploy missing closing quote", in: `deploy accounting 1 --force "INC-42`,
 			want: []string{`missing closing quote: '"' opens "INC-42" but nothing closes it`, usageDeploy}},
 		{name: "deploy empty build", in: `deploy accounting ""`, want: []string{"the build is empty"}},
+
+		// deploy confirm, deploy abort
+		{name: "confirm without id", in: "deploy confirm", exact: true,
+			want: []string{"deploy confirm needs the id of the deploy, e.g. deploy confirm 20261123-124158-b25a0a" + usageConfirm}},
+		{name: "abort without id", in: "deploy abort", exact: true,
+			want: []string{"deploy abort needs the id of the deploy, e.g. deploy abort 20261123-124158-b25a0a" + usageAbort}},
+		{name: "confirm a build", in: "deploy confirm 1337", exact: true,
+			want: []string{`"1337" is not a deploy id` + validDeployID + usageConfirm}},
+		{name: "abort a word", in: "deploy abort latest", exact: true,
+			want: []string{`"latest" is not a deploy id` + validDeployID + usageAbort}},
+		{name: "confirm capitals", in: "deploy confirm 20261123-124158-B25A0A", exact: true,
+			want: []string{`deploy id "20261123-124158-B25A0A" has capitals; deploy ids are lower case: 20261123-124158-b25a0a` + validDeployID + usageConfirm}},
+		{name: "confirm empty id", in: `deploy confirm ""`, exact: true, want: []string{"the deploy id is empty" + validDeployID + usageConfirm}},
+		{name: "confirm id with space", in: `deploy confirm "20261123 124158-b25a0a"`, want: []string{`deploy id "20261123 124158-b25a0a" contains a space`, validDeployID}},
+		{name: "confirm id short hex", in: "deploy confirm 20261123-124158-b25a0", want: []string{`"20261123-124158-b25a0" is not a deploy id`, usageConfirm}},
+		{name: "confirm id long hex", in: "deploy confirm 20261123-124158-b25a0a0", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id non-hex", in: "deploy confirm 20261123-124158-b25a0g", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id letter in date", in: "deploy confirm 2026112a-124158-b25a0a", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id hex in time", in: "deploy confirm 20261123-12415f-b25a0a", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id without dashes", in: "deploy confirm 20261123124158b25a0a", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id with underscores", in: "deploy confirm 20261123_124158_b25a0a", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id trailing dash", in: "deploy confirm 20261123-124158-b25a0a-", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm id short date", in: "deploy confirm 2026112-124158-b25a0a", want: []string{"is not a deploy id", usageConfirm}},
+		{name: "confirm extra word", in: "deploy confirm " + deployID + " now", exact: true, want: []string{`unexpected word "now"` + usageConfirm}},
+		{name: "abort two ids", in: "deploy abort " + deployID + " " + deployID, exact: true, want: []string{`unexpected word "20261123-124158-b25a0a"` + usageAbort}},
+		{name: "confirm with target", in: "deploy confirm " + deployID + " to production", exact: true, want: []string{`unexpected word "to"` + usageConfirm}},
+		{name: "confirm flag", in: "deploy confirm " + deployID + " --dry-run", exact: true,
+			want: []string{`unknown flag "--dry-run"; deploy confirm takes no flags` + usageConfirm}},
+		{name: "abort flag before id", in: "deploy abort --force " + deployID, want: []string{`unknown flag "--force"; deploy abort takes no flags`, usageAbort}},
+		{name: "flag before confirm", in: "deploy --dry-run confirm " + deployID, exact: true,
+			want: []string{`"confirm" goes right after deploy, and takes no flags: deploy confirm ID` + usageDeploy}},
+		{name: "id before keyword", in: "deploy " + deployID + " abort", exact: true,
+			want: []string{`"20261123-124158-b25a0a" is a deploy id, not an app; write deploy confirm 20261123-124158-b25a0a or deploy abort 20261123-124158-b25a0a` + usageDeploy}},
+		{name: "misspelt confirm", in: "deploy confrim " + deployID, exact: true,
+			want: []string{`"confrim" is not an app; did you mean "deploy confirm 20261123-124158-b25a0a"? known apps: accounting, demo` + usageDeploy}},
+		{name: "misspelt abort", in: "deploy abrot " + deployID, want: []string{`did you mean "deploy abort 20261123-124158-b25a0a"?`}},
+		{name: "quoted keyword is a word", in: `deploy "confirm" ` + deployID, exact: true,
+			want: []string{`"confirm" is not an app; did you mean "deploy confirm 20261123-124158-b25a0a"? known apps: accounting, demo` + usageDeploy}},
+		{name: "confirm without deploy", in: "confirm " + deployID, exact: true,
+			want: []string{`unknown command "confirm"; write it after deploy: deploy confirm ID`}},
+		{name: "abort without deploy", in: "/Abort " + deployID, exact: true,
+			want: []string{`unknown command "Abort"; write it after deploy: deploy abort ID`}},
+		{name: "keyword after another verb", in: "rollback abort", want: []string{`unknown app "abort"`, usageRollback}},
 
 		// rollback
 		{name: "rollback alone", in: "rollback", want: []string{"rollback needs an app", usageRollback}},
@@ -587,6 +658,25 @@ func TestParseHostile(t *testing.T) {
 		{"revoke command substitution", "revoke @ana $(reboot)", `role "$(reboot)" starts with '$'`},
 		{"audit injection", "audit accounting;id", `unknown app "accounting;id"; known apps`},
 		{"here injection", "here for 2h;id", `invalid duration "2h;id"`},
+		{"confirm command substitution", "deploy confirm $(id)", `"$(id)" is not a deploy id`},
+		{"confirm backticks", "deploy confirm `id`", "\"`id`\" is not a deploy id"},
+		{"confirm traversal", "deploy confirm ../../etc/passwd", `"../../etc/passwd" is not a deploy id`},
+		{"confirm traversal after id", "deploy confirm 20261123-124158-b25a0a/../../x", `"20261123-124158-b25a0a/../../x" is not a deploy id`},
+		{"abort semicolon glued", "deploy abort 20261123-124158-b25a0a;id", `"20261123-124158-b25a0a;id" is not a deploy id`},
+		{"abort semicolon then command", "deploy abort 20261123-124158-b25a0a; rm -rf /", `"20261123-124158-b25a0a;" is not a deploy id`},
+		{"abort and and", "deploy abort 20261123-124158-b25a0a && id", `unexpected word "&&"`},
+		{"confirm mention as id", "deploy confirm <@U1>", `"<@U1>" is not a deploy id`},
+		{"confirm newline", "deploy confirm 20261123-124158-b25a0a\ndeploy abort 20261123-124158-b25a0a", "line break"},
+		{"confirm NUL", "deploy confirm 20261123-124158-b25a0a\x00", "control character U+0000"},
+		{"confirm ESC", "deploy confirm \x1b[31m20261123-124158-b25a0a", "control character U+001B"},
+		{"confirm cyrillic a in id", "deploy confirm 20261123-124158-b25\u04300a", `contains the non-ASCII character 'а' (U+0430), maybe a look-alike`},
+		{"confirm fullwidth digit in id", "deploy confirm \uff120261123-124158-b25a0a", `non-ASCII character '２' (U+FF12)`},
+		{"confirm en dash in id", "deploy confirm 20261123\u2013124158-b25a0a", `non-ASCII character '–' (U+2013)`},
+		{"confirm zero width space in id", "deploy confirm 20261123-124158\u200b-b25a0a", "invisible formatting character U+200B"},
+		{"confirm RTL override", "deploy confirm \u202ea0a52b-851421-32116202", "text-direction character U+202E"},
+		{"confirm cyrillic keyword", "deploy c\u043enfirm " + deployID, `"cоnfirm" is not an app; did you mean "deploy confirm 20261123-124158-b25a0a"?`},
+		{"confirm long id", "deploy confirm " + strings.Repeat("a", 900), `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…" is not a deploy id`},
+		{"confirm 10 kB id", "deploy confirm " + long, "command too long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -819,6 +909,134 @@ func TestParseAppNamedFor(t *testing.T) {
 			}
 			if again := Parse(got.Cmd.Text, cat, Options{}); again.Kind != Run || again.Cmd != got.Cmd {
 				t.Errorf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", got.Cmd.Text, tt.in, again.Kind, again.Cmd, got.Cmd)
+			}
+		})
+	}
+}
+
+// namedCat has apps named like the keywords of the forms of deploy.
+func namedCat() testCatalog {
+	return testCatalog{
+		envs:     map[string][]string{"abort": {"production", "staging"}, "confirm": {"production", "staging"}},
+		defaults: map[string]string{"abort": "production", "confirm": "production"},
+	}
+}
+
+// TestParseAppNamedConfirm covers a catalog with apps named confirm and
+// abort: the keyword wins only when a deploy id follows it.
+func TestParseAppNamedConfirm(t *testing.T) {
+	cat := namedCat()
+	tests := []struct {
+		in   string
+		want Command
+	}{
+		{"deploy confirm 1337", Command{Verb: VerbDeploy, App: "confirm", Env: "production", Build: "1337", Text: "deploy confirm 1337 to production"}},
+		{"deploy abort 2.4.0 to staging --dry-run",
+			Command{Verb: VerbDeploy, App: "abort", Env: "staging", Build: "2.4.0", DryRun: true, Text: "deploy abort 2.4.0 to staging --dry-run"}},
+		{"deploy confirm confirm", Command{Verb: VerbDeploy, App: "confirm", Env: "production", Build: "confirm", Text: "deploy confirm confirm to production"}},
+		{"deploy confirm --dry-run 1", Command{Verb: VerbDeploy, App: "confirm", Env: "production", Build: "1", DryRun: true, Text: "deploy confirm 1 to production --dry-run"}},
+		{"deploy confirm " + deployID, Command{Verb: VerbConfirm, DeployID: deployID, Text: "deploy confirm " + deployID}},
+		{"deploy abort " + deployID, Command{Verb: VerbAbort, DeployID: deployID, Text: "deploy abort " + deployID}},
+		// The escape that help documents, and the Text that keeps it.
+		{`deploy "confirm" ` + deployID,
+			Command{Verb: VerbDeploy, App: "confirm", Env: "production", Build: deployID, Text: `deploy "confirm" ` + deployID + " to production"}},
+		{`deploy 'abort' ` + deployID + " to staging",
+			Command{Verb: VerbDeploy, App: "abort", Env: "staging", Build: deployID, Text: `deploy "abort" ` + deployID + " to staging"}},
+		// The keyword counts only right after deploy.
+		{"deploy --dry-run confirm " + deployID,
+			Command{Verb: VerbDeploy, App: "confirm", Env: "production", Build: deployID, DryRun: true, Text: `deploy "confirm" ` + deployID + " to production --dry-run"}},
+		{"rollback abort to " + deployID, Command{Verb: VerbRollback, App: "abort", Env: "production", Build: deployID, Text: "rollback abort production to " + deployID}},
+		{"status confirm", Command{Verb: VerbStatus, App: "confirm", Text: "status confirm"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := Parse(tt.in, cat, Options{})
+			if got.Kind != Run || got.Cmd != tt.want {
+				t.Fatalf("Parse(%q): got %v %+v (reply %q), want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
+			}
+			if again := Parse(got.Cmd.Text, cat, Options{}); again.Kind != Run || again.Cmd != got.Cmd {
+				t.Errorf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", got.Cmd.Text, tt.in, again.Kind, again.Cmd, got.Cmd)
+			}
+		})
+	}
+	replies := []struct{ in, want string }{
+		{"deploy confirm", "deploy needs a build after the app, e.g. deploy confirm 1337" + usageDeploy},
+		{"deploy confirm " + deployID + " to production",
+			`unexpected word "to"; to deploy build 20261123-124158-b25a0a of the app confirm, quote the app: deploy "confirm" 20261123-124158-b25a0a …` + usageConfirm},
+		{"deploy abort " + deployID + " --dry-run", `unknown flag "--dry-run"; deploy abort takes no flags` + usageAbort},
+		// Apps are case-sensitive: "Confirm" is no app here, so it is the keyword.
+		{"deploy Confirm 1337", `"1337" is not a deploy id` + validDeployID + usageConfirm},
+	}
+	for _, tt := range replies {
+		t.Run(tt.in, func(t *testing.T) {
+			got := Parse(tt.in, cat, Options{})
+			if got.Kind != Reply || got.Reply != tt.want {
+				t.Errorf("Parse(%q):\ngot %v %q\nwant reply %q", tt.in, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseButtonActions checks the Text that chat adapters put behind the
+// Confirm and Abort buttons of a migrations prompt: it is exactly the
+// canonical Text, and runs the same command whatever the catalog.
+func TestParseButtonActions(t *testing.T) {
+	for _, verb := range []Verb{VerbConfirm, VerbAbort} {
+		action := "deploy " + string(verb) + " " + deployID
+		want := Command{Verb: verb, DeployID: deployID, Text: action}
+		for name, cat := range map[string]Catalog{"test": testCat(), "nil": nil, "apps named like the keywords": namedCat()} {
+			t.Run(string(verb)+" "+name, func(t *testing.T) {
+				if got := Parse(action, cat, Options{}); got.Kind != Run || got.Cmd != want || got.Reply != "" {
+					t.Errorf("Parse(%q): got %v %+v (reply %q), want run %+v", action, got.Kind, got.Cmd, got.Reply, want)
+				}
+			})
+		}
+	}
+}
+
+func TestCheckDeployID(t *testing.T) {
+	for _, ok := range []string{deployID, "00000000-000000-000000", "99999999-999999-ffffff", "20270101-000000-abcdef"} {
+		t.Run("ok "+ok, func(t *testing.T) {
+			if err := CheckDeployID(ok); err != nil {
+				t.Errorf("CheckDeployID(%q): got %v, want nil", ok, err)
+			}
+			if !deployIDRE.MatchString(ok) {
+				t.Errorf("deployIDRE: got no match for %q, want one", ok)
+			}
+		})
+	}
+	tests := []struct{ in, want string }{
+		{"", "the deploy id is empty"},
+		{"1337", `"1337" is not a deploy id`},
+		{"20261123-124158-B25A0A", "has capitals; deploy ids are lower case: 20261123-124158-b25a0a"},
+		{"20261123-124158-b25A0a", "deploy ids are lower case: 20261123-124158-b25a0a"},
+		{"20261123-124158-b25a0", "is not a deploy id"},
+		{"20261123-124158-b25a0a0", "is not a deploy id"},
+		{"020261123-124158-b25a0a", "is not a deploy id"},
+		{"20261123-124158-b25a0g", "is not a deploy id"},
+		{"20261123-124158-G25A0A", "is not a deploy id"},
+		{"2026112a-124158-b25a0a", "is not a deploy id"},
+		{"20261123-12415a-b25a0a", "is not a deploy id"},
+		{"20261123_124158_b25a0a", "is not a deploy id"},
+		{"20261123-124158_b25a0a", "is not a deploy id"},
+		{"20261123--24158-b25a0a", "is not a deploy id"},
+		{"20261123-124158-b25a0a\n", "is not a deploy id"},
+		{"-20261123-124158-b25a0", "is not a deploy id"},
+		{"20261123-124158-b25a0a ", "contains a space"},
+		{"20261123-124158-b25a0\u0430", "non-ASCII character 'а' (U+0430)"},
+		{"\uff120261123-124158-b25a0a", "non-ASCII character '２' (U+FF12)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			err := CheckDeployID(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckDeployID(%q): got %v, want an error containing %q", tt.in, err, tt.want)
+			}
+			if !strings.HasSuffix(err.Error(), validDeployID) {
+				t.Errorf("CheckDeployID(%q): got %q, want it to end with what is valid", tt.in, err)
+			}
+			if deployIDRE.MatchString(tt.in) {
+				t.Errorf("deployIDRE: got a match for %q, want none", tt.in)
 			}
 		})
 	}
