@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/console"
+	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -164,7 +165,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		Log:        log,
 	})
 	sys := &system{store: st, engine: engine, log: log,
-		service: commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Log: log})}
+		service: commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})}
 	interrupted, err := engine.Recover(ctx)
 	if err != nil {
 		sys.close()
@@ -261,4 +262,13 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("-since %q: want a duration (24h), a date (2026-11-01) or an RFC 3339 time", s)
+}
+
+// presence reads admins' Slack presence when the bot runs with Slack;
+// otherwise only /here check-ins count.
+func presence(cfg *config.Config, log *slog.Logger) commands.PresenceSource {
+	if !cfg.Slack.Configured() {
+		return nil
+	}
+	return slack.NewPresence(cfg, nil, log)
 }

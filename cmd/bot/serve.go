@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchman-bot/switchman/internal/chat/discord"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -19,10 +20,11 @@ import (
 // drainTimeout bounds how long a stopping bot waits for running deploys.
 const drainTimeout = 5 * time.Minute
 
-// serve runs the HTTP server (/healthz, /metrics, and Slack's endpoints in
-// HTTP mode) and, in Socket Mode, the Slack connection, until ctx is done
-// or one of them fails. Then it stops taking commands and lets running
-// deploys finish and post their final state (bounded by drainTimeout).
+// serve runs the HTTP server (/healthz, /metrics, Slack's endpoints in HTTP
+// mode, Discord's interactions endpoint) and, in Socket Mode, the Slack
+// connection, until ctx is done or one of them fails. Then it stops taking
+// commands and lets running deploys finish and post their final state
+// (bounded by drainTimeout).
 func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -38,6 +40,13 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		}
 		defer sa.Close()
 	}
+	var da *discord.Adapter
+	if cfg.Discord.Configured() {
+		var err error
+		if da, err = newDiscord(cfg, handler, sys.store, log); err != nil {
+			return fmt.Errorf("%s: %w", cfg.File, err)
+		}
+	}
 	opt := server.Options{
 		Addr:     cfg.Bot.Listen,
 		Registry: reg,
@@ -52,23 +61,70 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 			if sa != nil {
 				sa.Stop()
 			}
+			discordDone := make(chan struct{})
+			go func() {
+				defer close(discordDone)
+				if da != nil {
+					// Shutdown refuses new interactions at once and waits
+					// for the progress of running deploys.
+					ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+					defer cancel()
+					if err := da.Shutdown(ctx); err != nil {
+						log.Error("discord shutdown", "err", err)
+					}
+				}
+			}()
 			sys.engine.Wait()
 			if sa != nil {
 				sa.Wait()
 			}
+			<-discordDone
 		},
 	}
 	if sa != nil && !cfg.Slack.SocketMode {
 		opt.Slack = sa
 	}
 	srv := server.New(opt)
+	if da != nil {
+		srv.Handle("POST /discord/interactions", da)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	if sa != nil && cfg.Slack.SocketMode {
 		g.Go(func() error { return sa.RunSocketMode(gctx) })
 	}
+	if da != nil {
+		go func() {
+			// Registering the slash commands is idempotent; a failure
+			// leaves the ones registered before.
+			ctx, cancel := context.WithTimeout(gctx, time.Minute)
+			defer cancel()
+			if err := da.RegisterCommands(ctx); err != nil {
+				log.Warn("discord: could not register the slash commands", "err", err)
+			}
+		}()
+	}
 	return g.Wait()
+}
+
+// newDiscord builds the Discord adapter from the config.
+func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, log *slog.Logger) (*discord.Adapter, error) {
+	d := cfg.Discord
+	users := map[string]string{}
+	for name, u := range cfg.Users {
+		if u.Discord != "" {
+			users[u.Discord] = name
+		}
+	}
+	apps := map[string][]string{}
+	for _, name := range cfg.AppNames() {
+		apps[name] = cfg.Apps[name].EnvNames()
+	}
+	return discord.New(discord.Options{
+		PublicKey: d.PublicKey, BotToken: d.BotToken, ApplicationID: d.ApplicationID, GuildID: d.GuildID, APIURL: d.APIURL,
+		Users: users, Apps: func() map[string][]string { return apps }, Handler: h, Dedupe: dedupe, Log: log,
+	})
 }
 
 // timedHandler records how long each command takes, by platform.

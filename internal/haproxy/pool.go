@@ -52,9 +52,17 @@ func (p *Pool) Drain(ctx context.Context, h deploy.Host) error {
 }
 
 // Ready puts host's server back into the pool and returns once HAProxy's
-// own health checks report it up, so that traffic only returns to a server
-// that answers. A server not up within ReadyTimeout is an errs.Unavailable
-// error naming its last state; it stays in state ready, where HAProxy's
+// own health checks report it fully up, so that traffic only returns to a
+// server that answers them.
+//
+// HAProxy marks a server that leaves maintenance up at once, with the
+// lowest health that counts as up ("UP 1/2" in its stats), and checks it
+// right away: a server that fails that check goes down. Ready therefore
+// waits for the status "UP" of `show stat`, the highest health, which a
+// server only reaches by passing a check after Ready (when the backend's
+// fall is more than 1). A server without checks ("no check") counts as up.
+// A server not up within ReadyTimeout is an errs.Unavailable error naming
+// its last status and check; it stays in state ready, where HAProxy's
 // checks keep it out of rotation while they fail.
 func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	server := p.server(h)
@@ -69,12 +77,12 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	defer deadline.Stop()
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
-	var last State
+	var last checkStatus
 	var lastErr error
 	for {
-		st, err := p.Client.ServerState(ctx, p.Backend, server)
+		st, err := p.Client.checkStatus(ctx, p.Backend, server)
 		switch {
-		case err == nil && st.Operational == OpUp:
+		case err == nil && (st.status == "UP" || st.status == "no check"):
 			return nil
 		case err == nil:
 			last, lastErr = st, nil
@@ -93,17 +101,71 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	}
 }
 
-func (p *Pool) notUp(server string, timeout time.Duration, last State, lastErr error) error {
+func (p *Pool) notUp(server string, timeout time.Duration, last checkStatus, lastErr error) error {
 	if lastErr != nil {
 		return errs.Wrap(errs.Unavailable, lastErr, "haproxy: %s/%s was set ready but its state could not be read within %s: %v",
 			p.Backend, server, timeout, lastErr)
 	}
-	op := last.Operational
-	if op == "" {
-		op = "unknown"
+	check := strings.TrimSpace(last.check + " " + last.code)
+	if last.detail != "" {
+		check += ": " + last.detail
 	}
-	return errs.New(errs.Unavailable, "haproxy: %s/%s was set ready but is not up after %s (operational %s, admin %s): its health check fails",
-		p.Backend, server, timeout, op, last.Admin)
+	if check == "" {
+		check = "none yet"
+	}
+	return errs.New(errs.Unavailable, "haproxy: %s/%s was set ready but is not up after %s (status %s, last check %s)",
+		p.Backend, server, timeout, orUnknown(last.status), check)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// checkStatus is a server's health as `show stat` reports it.
+type checkStatus struct {
+	status string // UP, UP 1/2 (up, not at full health), DOWN, DOWN 1/2, MAINT, DRAIN, no check
+	check  string // the last check's status: L7OK, L7STS, L4CON, …
+	code   string // its HTTP status, if any
+	detail string // its text (last_chk), if any
+}
+
+// checkStatus reads server's status and last check from `show stat
+// BACKEND 4 -1`.
+func (c *Client) checkStatus(ctx context.Context, backend, server string) (checkStatus, error) {
+	if err := checkNames(backend, server); err != nil {
+		return checkStatus{}, err
+	}
+	out, err := c.command(ctx, "show stat "+backend+" 4 -1")
+	if err != nil {
+		return checkStatus{}, err
+	}
+	var cols map[string]int
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "# "):
+			cols = columns(strings.Split(strings.TrimPrefix(line, "# "), ","))
+			continue
+		case cols == nil:
+			return checkStatus{}, answerError("show stat "+backend, line)
+		}
+		f := strings.Split(line, ",")
+		if field(f, cols, "pxname") != backend || field(f, cols, "svname") != server {
+			continue
+		}
+		return checkStatus{
+			status: field(f, cols, "status"),
+			check:  strings.TrimPrefix(field(f, cols, "check_status"), "* "),
+			code:   field(f, cols, "check_code"),
+			detail: field(f, cols, "last_chk"),
+		}, nil
+	}
+	return checkStatus{}, errs.New(errs.NotFound, "haproxy: no server %s in backend %s", server, backend)
 }
 
 // server expands the Server template for h.

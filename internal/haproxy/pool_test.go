@@ -139,7 +139,7 @@ func TestPoolReadyGivesUpOnAServerThatStaysDown(t *testing.T) {
 	if got, want := errs.CodeOf(err), errs.Unavailable; got != want {
 		t.Fatalf("got code %s (err %v), want %s", got, err, want)
 	}
-	for _, want := range []string{"app/host0", "not up after 1s", "operational down"} {
+	for _, want := range []string{"app/host0", "not up after 1s", "status DOWN", "L7STS 503"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

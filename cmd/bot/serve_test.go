@@ -1,0 +1,245 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+)
+
+// slackAPI is a minimal Slack Web API on 127.0.0.1 that records the
+// messages the bot posts and edits.
+type slackAPI struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	log []string // "method channel: text"
+}
+
+func newSlackAPI(t *testing.T) *slackAPI {
+	a := &slackAPI{}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		method := strings.TrimPrefix(r.URL.Path, "/api/")
+		a.mu.Lock()
+		a.log = append(a.log, method+" "+r.Form.Get("channel")+": "+r.Form.Get("text"))
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": "1700000000.000100",
+			"message_ts": "1700000000.000200", "permalink": "http://127.0.0.1/p"})
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *slackAPI) calls() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.log...)
+}
+
+func artifact(t *testing.T, build string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gw)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: int64(len(build)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(build))
+	tw.Close()
+	gw.Close()
+	return buf.Bytes()
+}
+
+const serveYAML = `bot:
+  listen: %s
+store:
+  path: state.db
+users:
+  bob: {slack: UBOB}
+deployers: [bob]
+slack:
+  signing_secret: ${TEST_SLACK_SIGNING_SECRET}
+  bot_token: xoxb-test
+  api_url: %s
+discord:
+  public_key: 3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c
+  bot_token: discord-test-token
+  application_id: "1"
+  api_url: %s
+apps:
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+`
+
+// TestServeSlack runs the bot as `bot serve` with Slack in HTTP mode: a
+// signed /deploy deploys and reports to Slack, /healthz and /metrics
+// answer, and a cancelled context shuts it down cleanly.
+func TestServeSlack(t *testing.T) {
+	const secret = "serve-test-secret"
+	t.Setenv("TEST_SLACK_SIGNING_SECRET", secret)
+	api := newSlackAPI(t)
+	dir, addr := t.TempDir(), freePort(t)
+	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), artifact(t, "1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, serveYAML, addr, api.srv.URL+"/api/", api.srv.URL+"/discord/"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncWriter
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
+	}()
+	base := "http://" + addr
+	pollHTTP(t, base+"/healthz", func(code int, body string) bool { return code == 200 && strings.Contains(body, `"store":"ok"`) })
+
+	body := url.Values{"command": {"/deploy"}, "text": {"web 1"}, "user_id": {"UBOB"}, "channel_id": {"C1"}, "trigger_id": {"T1"}}.Encode()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", slack.Sign(secret, ts, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(ack), "working on it") {
+		t.Fatalf("/slack/commands: got %s %s, want 200 working on it", resp.Status, ack)
+	}
+	// An unsigned request is refused.
+	resp, err = http.Post(base+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("unsigned /slack/commands: got %s, want 401", resp.Status)
+	}
+	// The Discord adapter is mounted, and refuses unsigned interactions.
+	resp, err = http.Post(base+"/discord/interactions", "application/json", strings.NewReader(`{"type":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("unsigned /discord/interactions: got %s, want 401", resp.Status)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !hasCallPrefix(api.calls(), "chat.update C1: ✔ Deploy ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no final progress message; calls:\n%s\nlog:\n%s", strings.Join(api.calls(), "\n"), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pollHTTP(t, base+"/metrics", func(code int, body string) bool {
+		return code == 200 && strings.Contains(body, `switchman_command_latency_seconds_count{platform="slack"} 1`) &&
+			strings.Contains(body, `switchman_http_requests_total{code="401",handler="POST /slack/commands"} 1`)
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: got %v, want nil after a shutdown", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if strings.Contains(stderr.String(), secret) {
+		t.Errorf("the log holds the signing secret:\n%s", stderr.String())
+	}
+}
+
+func TestServeRefusesUnverifiableSlack(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "switchman.yaml")
+	y := strings.Replace(fmt.Sprintf(serveYAML, freePort(t), "http://127.0.0.1:9/api/", "http://127.0.0.1:9/discord/"), "  signing_secret: ${TEST_SLACK_SIGNING_SECRET}\n", "", 1)
+	if err := os.WriteFile(cfg, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncWriter
+	err := run(context.Background(), []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
+	var code exitCode
+	if !errors.As(err, &code) || code != 1 || !strings.Contains(stderr.String(), "slack.signing_secret: required in HTTP mode") {
+		t.Errorf("serve without a signing secret: got %v, stderr %q; want exit 1 naming slack.signing_secret", err, stderr.String())
+	}
+}
+
+func pollHTTP(t *testing.T, url string, ok func(int, string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if ok(resp.StatusCode, string(b)) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: last answer %d\n%s", url, resp.StatusCode, b)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", url, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func hasCallPrefix(calls []string, prefix string) bool {
+	for _, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// syncWriter is a buffer safe for the concurrent writes of a logger.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}

@@ -1,0 +1,312 @@
+// Package slack is Switchman's Slack adapter: slash commands, mentions and
+// button clicks come in over HTTP (every request signature-verified) or
+// Socket Mode, run through the command service as the Slack user mapped to
+// a Switchman user, and answers go back as ephemeral replies and one
+// progress message per deploy, edited in place within Slack's rate limits.
+//
+// The adapter never decides permissions: every command, typed or clicked,
+// goes through the Handler, which authorises and audits it.
+package slack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+// Platform is the platform name in command requests and audit entries.
+const Platform = "slack"
+
+// Handler runs commands; *commands.Service implements it.
+type Handler interface {
+	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
+}
+
+var (
+	_ Handler         = (*commands.Service)(nil)
+	_ commands.Output = (*output)(nil)
+)
+
+// Deduper remembers keys for a while; the state stores implement it. The
+// adapter uses it so that a request Slack delivers twice (a retry, a
+// replayed payload, a redelivered envelope) runs once.
+type Deduper interface {
+	// SetOnce sets key for ttl and reports whether it was newly set.
+	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Options configure an Adapter. Config, Handler and Dedupe are required;
+// the rest have defaults.
+type Options struct {
+	// Config supplies the Slack settings (Config.Slack), the users' Slack
+	// ids, the bot's name and the envs' deploy channels.
+	Config  *config.Config
+	Handler Handler
+	Dedupe  Deduper
+	// HTTPClient calls the Web API; default: a client with a 15 s timeout.
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Log        *slog.Logger
+
+	// UpdateInterval is the least time between two edits of one progress
+	// message; default 1.2 s.
+	UpdateInterval time.Duration
+	// UpdatesPerMinute bounds progress posts and edits across all deploys
+	// (Slack allows chat.update about 50 times a minute); default 45.
+	UpdatesPerMinute int
+	// Refresh re-renders a running deploy's message when nothing else
+	// happened for this long, so its elapsed time moves; default 30 s,
+	// negative: never.
+	Refresh time.Duration
+	// FinalDeadline bounds how long the final state of a deploy is retried;
+	// default 5 min.
+	FinalDeadline time.Duration
+	// DedupeTTL is how long a request is remembered; default 1 h (Slack
+	// retries an event for a few minutes).
+	DedupeTTL time.Duration
+	// DedupeTimeout bounds the dedupe check made before Slack is answered,
+	// so the answer stays within Slack's 3 s; default 1.5 s. A check that
+	// takes longer counts as an unreachable store: nothing runs.
+	DedupeTimeout time.Duration
+	// MaxBody bounds a request body; default 64 KiB.
+	MaxBody int64
+}
+
+// Adapter connects Slack to the command service. It is safe for concurrent
+// use. Its handlers serve /slack/commands, /slack/interactions and
+// /slack/events; RunSocketMode serves the same over Socket Mode.
+type Adapter struct {
+	opt     Options
+	cfg     *config.Config
+	client  *Client
+	verify  verifier
+	users   map[string]string // Slack user id → Switchman user
+	log     *slog.Logger
+	limiter *limiter
+
+	// base is the context of commands and progress messages: it outlives
+	// the request that started them and ends with Close.
+	base   context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // guards stopped and the Adds of handlers
+	stopped  bool
+	handlers sync.WaitGroup // running commands
+	pubs     sync.WaitGroup // progress messages not yet final
+}
+
+// New checks the Slack settings and returns an adapter. It fails closed:
+// without a bot token, or without a signing secret in HTTP mode (or an app
+// token in Socket Mode), it returns an error rather than an adapter that
+// would accept unverified requests.
+func New(opt Options) (*Adapter, error) {
+	if opt.Config == nil || opt.Handler == nil {
+		return nil, errors.New("slack: Config and Handler are required")
+	}
+	if opt.Dedupe == nil {
+		return nil, errors.New("slack: a dedupe store is required, so a request Slack retries runs once")
+	}
+	s := opt.Config.Slack
+	switch {
+	case s.BotToken == "":
+		return nil, errors.New("slack: bot_token is empty; set slack.bot_token (xoxb-…)")
+	case s.SocketMode && !strings.HasPrefix(s.AppToken, "xapp-"):
+		return nil, errors.New("slack: socket_mode needs an app-level token (xapp-…) in slack.app_token")
+	case !s.SocketMode && s.SigningSecret == "":
+		return nil, errors.New("slack: signing_secret is empty, so Slack's requests cannot be verified; set slack.signing_secret or use socket_mode")
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	opt.UpdateInterval = orDuration(opt.UpdateInterval, 1200*time.Millisecond)
+	if opt.UpdatesPerMinute <= 0 {
+		opt.UpdatesPerMinute = 45
+	}
+	opt.Refresh = orDuration(opt.Refresh, 30*time.Second)
+	opt.FinalDeadline = orDuration(opt.FinalDeadline, 5*time.Minute)
+	opt.DedupeTTL = orDuration(opt.DedupeTTL, time.Hour)
+	opt.DedupeTimeout = orDuration(opt.DedupeTimeout, 1500*time.Millisecond)
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 64 << 10
+	}
+	log := opt.Log.With("platform", Platform)
+	a := &Adapter{
+		opt:     opt,
+		cfg:     opt.Config,
+		client:  NewClient(s.BotToken, s.APIURL, opt.HTTPClient, log),
+		verify:  verifier{secret: []byte(s.SigningSecret), now: opt.Now},
+		users:   map[string]string{},
+		log:     log,
+		limiter: &limiter{interval: time.Minute / time.Duration(opt.UpdatesPerMinute)},
+	}
+	for name, u := range opt.Config.Users {
+		if u.Slack != "" {
+			a.users[u.Slack] = name
+		}
+	}
+	a.base, a.cancel = context.WithCancel(context.Background())
+	return a, nil
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Client is the Web API client, for features that ask Slack things
+// (presence).
+func (a *Adapter) Client() *Client { return a.client }
+
+// Stop makes the adapter refuse new commands (they are answered with "try
+// again"); commands and deploys already running go on.
+func (a *Adapter) Stop() {
+	a.mu.Lock()
+	a.stopped = true
+	a.mu.Unlock()
+}
+
+// Wait blocks until the commands that were running when Stop was called
+// have returned and every progress message they started shows its final
+// state (which is after the deploy finished). Call it after Stop.
+func (a *Adapter) Wait() {
+	a.handlers.Wait()
+	// Every deploy emits its first event before Handle returns, so no
+	// progress message starts after this point.
+	a.pubs.Wait()
+}
+
+// Close ends everything still running in the background: progress
+// messages stop retrying. Call it after Wait, or when Wait took too long.
+func (a *Adapter) Close() { a.cancel() }
+
+// user maps a Slack user id to a Switchman user; unknown ids become
+// "slack:<ID>", which the policy treats as a viewer.
+func (a *Adapter) user(slackID string) string {
+	if name, ok := a.users[slackID]; ok {
+		return name
+	}
+	return "slack:" + slackID
+}
+
+// deployChannel is where the progress of a deploy of app/env goes: the
+// env's channel, else the channel the command came from.
+func (a *Adapter) deployChannel(app, env, from string) string {
+	if ap, ok := a.cfg.App(app); ok {
+		if e, ok := ap.Env(env); ok && e.Channel != "" {
+			return e.Channel
+		}
+	}
+	return from
+}
+
+// request is one command from Slack, whichever way it came.
+type request struct {
+	kind        string // "command", "interaction", "mention": for logs
+	userID      string
+	channel     string
+	responseURL string
+	text        string
+	// keys identify the delivery for deduplication.
+	keys []string
+}
+
+// Notices for requests that do not run.
+const (
+	noticeWorking    = "⏳ working on it…"
+	noticeStoreDown  = "⚠️ Switchman's state store is unreachable, so nothing was run. Try again in a moment."
+	noticeRestarting = "Switchman is restarting, so nothing was run. Try again in a minute."
+	dedupeKeyPrefix  = "slack:"
+)
+
+// dispatch decides whether req runs and starts it. It returns whether it
+// started, and a notice for the requester when it did not (empty for a
+// duplicate, which is dropped silently). It waits at most DedupeTimeout.
+func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
+	if a.stopping() {
+		return false, noticeRestarting
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opt.DedupeTimeout)
+	defer cancel()
+	for _, k := range req.keys {
+		fresh, err := a.opt.Dedupe.SetOnce(ctx, k, a.opt.DedupeTTL)
+		if err != nil {
+			a.log.Error("dedupe check failed; the request was not run", "kind", req.kind, "user", req.userID, "err", err)
+			return false, noticeStoreDown
+		}
+		if !fresh {
+			a.log.Info("dropped a request Slack delivered again", "kind", req.kind, "user", req.userID, "key", k)
+			return false, ""
+		}
+	}
+	if !a.start(req) {
+		return false, noticeRestarting
+	}
+	return true, ""
+}
+
+func (a *Adapter) stopping() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stopped
+}
+
+// start runs req in the background, after Slack has been answered.
+func (a *Adapter) start(req request) bool {
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return false
+	}
+	a.handlers.Add(1)
+	a.mu.Unlock()
+	go func() {
+		defer a.handlers.Done()
+		out := &output{a: a, userID: req.userID, channel: req.channel, responseURL: req.responseURL}
+		a.opt.Handler.Handle(a.base, commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text}, out)
+	}()
+	return true
+}
+
+// notify tells a user, ephemerally, why their request was not run. It is
+// called after Slack got its answer, so it may take its time.
+func (a *Adapter) notify(req request, text string) {
+	out := &output{a: a, userID: req.userID, channel: req.channel, responseURL: req.responseURL}
+	out.Reply(chatNotice(text))
+}
+
+// key returns the dedupe key of a delivery: Slack's own id for it when
+// there is one, else a hash of the verified body.
+func key(id string, body []byte) string {
+	if id != "" {
+		return dedupeKeyPrefix + id
+	}
+	sum := sha256.Sum256(body)
+	return dedupeKeyPrefix + "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// commandText turns a slash command into a command text: "/deploy" with
+// "web 42" is "deploy web 42"; the bot's own command ("/switchman") takes
+// the whole command from its text.
+func (a *Adapter) commandText(command, text string) string {
+	name := strings.TrimPrefix(strings.TrimSpace(command), "/")
+	text = unescape(text)
+	bot := strings.TrimPrefix(a.cfg.Bot.Name, "@")
+	if name == "" || strings.EqualFold(name, bot) {
+		return text
+	}
+	return strings.TrimSpace(name + " " + text)
+}

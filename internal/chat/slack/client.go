@@ -1,0 +1,175 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+// replyAttempts bounds how often a reply is tried when Slack rate-limits it.
+const replyAttempts = 3
+
+// Client calls the Slack Web API with the bot token. It is safe for
+// concurrent use.
+type Client struct {
+	api *slack.Client
+	log *slog.Logger
+}
+
+// NewClient returns a client of the Web API at apiURL (ending with "/";
+// empty means Slack's) that authenticates with token.
+func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []slack.Option{slack.OptionHTTPClient(hc)}
+	if apiURL != "" {
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return &Client{api: slack.New(token, opts...), log: log}
+}
+
+// Presence reports whether a Slack user is active now (users.getPresence),
+// for rules such as "a second approver must be online".
+func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool, err error) {
+	p, err := c.api.GetUserPresenceContext(ctx, slackUserID)
+	if err != nil {
+		return false, fmt.Errorf("slack presence of %s: %w", slackUserID, err)
+	}
+	return p.Presence == "active", nil
+}
+
+// post sends m to channel (chat.postMessage) and returns the channel's id
+// and the message's timestamp, which identify it for updates.
+func (c *Client) post(ctx context.Context, channel string, m chat.Message) (string, string, error) {
+	blocks, text := Render(m)
+	return c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+}
+
+// update replaces the message at ts (chat.update).
+func (c *Client) update(ctx context.Context, channel, ts string, m chat.Message) error {
+	blocks, text := Render(m)
+	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	return err
+}
+
+// ephemeral shows m to one user in channel (chat.postEphemeral).
+func (c *Client) ephemeral(ctx context.Context, channel, user string, m chat.Message) error {
+	blocks, text := Render(m)
+	return c.ephemeralBlocks(ctx, channel, user, blocks, text)
+}
+
+func (c *Client) ephemeralBlocks(ctx context.Context, channel, user string, blocks []slack.Block, text string) error {
+	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	return err
+}
+
+// respond answers through a response_url, which works where the bot is not
+// a member of the channel (for 30 minutes, 5 times).
+func (c *Client) respond(ctx context.Context, responseURL string, m chat.Message) error {
+	blocks, text := Render(m)
+	kind := slack.ResponseTypeEphemeral
+	if m.Public {
+		kind = slack.ResponseTypeInChannel
+	}
+	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, kind), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	return err
+}
+
+// permalink returns a link to the message at ts.
+func (c *Client) permalink(ctx context.Context, channel, ts string) (string, error) {
+	return c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
+}
+
+// retry runs call until it succeeds, fails other than by a rate limit, or
+// has been tried attempts times; a rate limit waits for its Retry-After.
+func retry(ctx context.Context, attempts int, call func(context.Context) error) error {
+	var err error
+	for range attempts {
+		if err = call(ctx); err == nil {
+			return nil
+		}
+		wait, limited := retryAfter(err)
+		if !limited {
+			return err
+		}
+		if !sleep(ctx, wait) {
+			return errors.Join(err, ctx.Err())
+		}
+	}
+	return err
+}
+
+// retryAfter tells whether err is Slack's 429, and how long it asks to wait.
+func retryAfter(err error) (time.Duration, bool) {
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) {
+		return 0, false
+	}
+	return max(rl.RetryAfter, time.Second), true
+}
+
+// slackError returns the error code of an ok:false answer ("channel_not_found"), or "".
+func slackError(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}
+
+// sleep waits d, or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Presence answers whether Switchman users are active on Slack, by the
+// Slack ids the config gives them; commands.Service uses it for rules that
+// need an admin around. It is safe for concurrent use.
+type Presence struct {
+	client *Client
+	ids    map[string]string // Switchman user → Slack id
+}
+
+// NewPresence returns a presence source for the users of cfg, asking the
+// Web API with cfg's bot token.
+func NewPresence(cfg *config.Config, hc *http.Client, log *slog.Logger) *Presence {
+	p := &Presence{client: NewClient(cfg.Slack.BotToken, cfg.Slack.APIURL, hc, log), ids: map[string]string{}}
+	for name, u := range cfg.Users {
+		if u.Slack != "" {
+			p.ids[name] = u.Slack
+		}
+	}
+	return p
+}
+
+// Active reports whether user is active on Slack now; a user without a
+// Slack id is an error (unknown, which counts as not present).
+func (p *Presence) Active(ctx context.Context, user string) (bool, error) {
+	id, ok := p.ids[user]
+	if !ok {
+		return false, fmt.Errorf("slack presence: %s has no slack id in the config", user)
+	}
+	return p.client.Presence(ctx, id)
+}

@@ -1,0 +1,418 @@
+package slack_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/server"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+var _ commands.PresenceSource = (*slack.Presence)(nil)
+
+const flowYAML = `bot:
+  name: switchman
+users:
+  ana: {slack: UANA}
+  bob: {slack: UBOB}
+  carl: {slack: UCARL}
+admins: [ana]
+deployers: [bob]
+slack:
+  signing_secret: %s
+  bot_token: xoxb-test
+  api_url: %s
+apps:
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    health:
+      command: 'test "$(cat current/BUILD)" = {build}'
+      timeout: 1s
+      interval: 50ms
+    environments:
+      prod:
+        hosts: [localhost]
+        channel: "#deploys"
+`
+
+// flow is the whole bot behind the Slack endpoints: a real command
+// service and deploy engine with the local transport, an embedded store,
+// and a fake Slack Web API.
+type flow struct {
+	t       testing.TB
+	api     *fakeSlack
+	adapter *slack.Adapter
+	srv     *httptest.Server
+	store   *embedded.Store
+	engine  *deploy.Engine
+	n       atomic.Int64
+}
+
+func newFlow(t testing.TB, edit ...func(*slack.Options)) *flow {
+	t.Helper()
+	dir := t.TempDir()
+	api := newFakeSlack(t)
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), fmt.Appendf(nil, flowYAML, testSecret, api.apiURL()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	policy, err := acl.New(cfg.AccessRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	arts := filepath.Join(dir, "artifacts")
+	if err := os.MkdirAll(arts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Build 3 is broken: its health check fails.
+	for build, content := range map[string]string{"1": "1", "2": "2", "3": "broken"} {
+		if err := os.WriteFile(filepath.Join(arts, "web-"+build+".tar.gz"), tgz(t, map[string]string{"BUILD": content}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opt := slack.Options{Config: cfg, Handler: svc, Dedupe: st, UpdateInterval: 20 * time.Millisecond, UpdatesPerMinute: 6000, Refresh: -1,
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	for _, e := range edit {
+		e(&opt)
+	}
+	a, err := slack.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(server.Options{Slack: a}).Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		a.Stop()
+		eng.Wait()
+		a.Wait()
+		a.Close()
+	})
+	return &flow{t: t, api: api, adapter: a, srv: srv, store: st, engine: eng}
+}
+
+func tgz(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gw)
+	for name, body := range files {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gw.Close()
+	return buf.Bytes()
+}
+
+// command sends a signed slash command and returns Slack's answer.
+func (f *flow) command(user, channel, command, text string) string {
+	f.t.Helper()
+	n := f.n.Add(1)
+	body := slashForm(user, channel, command, text, fmt.Sprintf("T%d", n), fmt.Sprintf("%s/response/%d", f.api.srv.URL, n))
+	return f.post("/slack/commands", body)
+}
+
+// click sends a signed click on a button.
+func (f *flow) click(user, channel, action string) string {
+	f.t.Helper()
+	n := f.n.Add(1)
+	return f.post("/slack/interactions", interactionForm(user, channel, "switchman:"+action, action, fmt.Sprintf("T%d", n)))
+}
+
+func (f *flow) post(path, body string) string {
+	f.t.Helper()
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(signed(f.t, f.srv.URL+path, testSecret, body, time.Now(), formType))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		f.t.Fatalf("%s: got %s %s, want 200", path, resp.Status, b)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		f.t.Errorf("%s: answered after %s, want within 3 s", path, d)
+	}
+	return string(b)
+}
+
+// drain waits until every command and deploy finished and its final state
+// reached Slack.
+func (f *flow) drain() []apiCall {
+	f.adapter.Stop()
+	f.engine.Wait()
+	f.adapter.Wait()
+	return f.api.snapshot()
+}
+
+// waitFinal waits for a progress message in the deploy channel whose text
+// contains want, and returns the calls so far.
+func (f *flow) waitFinal(want string) []apiCall {
+	f.t.Helper()
+	return f.api.waitFor("progress containing "+want, func(calls []apiCall) bool {
+		for _, c := range only(calls, "chat.postMessage", "chat.update") {
+			if c.Channel == "CDEPLOYS" && c.Status == 200 && strings.Contains(c.Text, want) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// progress checks the shape of the progress calls in the deploy channel
+// from the one that starts with title: one chat.postMessage, then only
+// chat.updates of that message, the last being final. It returns them.
+func (f *flow) progress(calls []apiCall, title string) []apiCall {
+	f.t.Helper()
+	var seq []apiCall
+	for _, c := range only(calls, "chat.postMessage", "chat.update") {
+		if c.Method == "chat.postMessage" && strings.Contains(c.Text, title) {
+			seq = []apiCall{c}
+			continue
+		}
+		if len(seq) > 0 && c.Method == "chat.update" && c.TS == seq[0].TS {
+			seq = append(seq, c)
+		}
+	}
+	if len(seq) == 0 {
+		f.t.Fatalf("no chat.postMessage with %q; calls:\n%s", title, describe(calls))
+	}
+	for i, c := range seq {
+		if c.Channel != "CDEPLOYS" {
+			f.t.Errorf("progress call %d: got channel %s, want CDEPLOYS", i, c.Channel)
+		}
+	}
+	if len(seq) < 2 {
+		f.t.Errorf("progress: got only the post, want the post then updates; calls:\n%s", describe(calls))
+	}
+	return seq
+}
+
+// wantFinal is the fallback text the final state of the latest record
+// renders to.
+func (f *flow) wantFinal() string {
+	f.t.Helper()
+	recs, err := f.store.Records(context.Background(), deploy.Filter{Limit: 1})
+	if err != nil || len(recs) == 0 {
+		f.t.Fatalf("records: %v, %d", err, len(recs))
+	}
+	var p commands.Progress
+	p.Apply(deploy.Event{Kind: deploy.EventFinished, DeployID: recs[0].ID, Record: recs[0]})
+	_, text := slack.Render(p.Message(time.Now()))
+	return text
+}
+
+func TestFlowDeploySucceeds(t *testing.T) {
+	f := newFlow(t)
+	if ack := f.command("UBOB", "CREQ", "/deploy", "web 1"); !strings.Contains(ack, "working on it") {
+		t.Errorf("ack: got %q, want working on it", ack)
+	}
+	f.waitFinal("now runs 1")
+	calls := f.drain()
+	t.Logf("calls:\n%s", describe(calls))
+
+	seq := f.progress(calls, "Deploying web 1 to prod — requested by bob")
+	last := seq[len(seq)-1]
+	if want := f.wantFinal(); last.Text != want {
+		t.Errorf("final message: got\n%s\nwant\n%s", last.Text, want)
+	}
+	for _, want := range []string{"✔ Deploy ", ": web/prod now runs 1", "requested by bob", "localhost  active, on 1", "→ Rollback: rollback web prod"} {
+		if !strings.Contains(last.Text, want) {
+			t.Errorf("final message: got\n%s\nwant it to contain %q", last.Text, want)
+		}
+	}
+	if !strings.Contains(last.Blocks, `"action_id":"switchman:rollback web prod"`) || !strings.Contains(last.Blocks, `"value":"rollback web prod"`) {
+		t.Errorf("final blocks: got %s, want a Rollback button carrying the command", last.Blocks)
+	}
+	for _, c := range seq[1 : len(seq)-1] {
+		if strings.Contains(c.Text, "now runs") {
+			t.Errorf("an update before the last one shows the final state: %q", c.Text)
+		}
+	}
+
+	// To bob only: the command's answer and a link to the progress.
+	eph := only(calls, "chat.postEphemeral")
+	if len(eph) != 2 {
+		t.Fatalf("ephemeral messages: got\n%swant 2", describe(eph))
+	}
+	var sawReply, sawLink bool
+	for _, c := range eph {
+		if c.User != "UBOB" || c.Channel != "CREQ" {
+			t.Errorf("ephemeral: got user %s channel %s, want UBOB in CREQ", c.User, c.Channel)
+		}
+		sawReply = sawReply || strings.Contains(c.Text, "Deploying web 1 to prod (deploy ")
+		sawLink = sawLink || (strings.Contains(c.Text, "is in <#CDEPLOYS>") && strings.Contains(c.Text, "<http://127.0.0.1/archives/CDEPLOYS/p"))
+	}
+	if !sawReply || !sawLink {
+		t.Errorf("ephemeral messages: got\n%swant the deploy answer and a link to #deploys", describe(eph))
+	}
+	if n := len(only(calls, "chat.getPermalink")); n != 1 {
+		t.Errorf("chat.getPermalink: got %d calls, want 1", n)
+	}
+	if n := len(calls) - len(seq) - len(eph) - 1; n != 0 {
+		t.Errorf("calls: got %d unexpected ones in\n%s", n, describe(calls))
+	}
+}
+
+func TestFlowDeployReverted(t *testing.T) {
+	f := newFlow(t)
+	f.command("UBOB", "CREQ", "/deploy", "web 1")
+	f.waitFinal("now runs 1")
+	f.command("UBOB", "CREQ", "/deploy", "web 3")
+	f.waitFinal("reverted after")
+	calls := f.drain()
+
+	seq := f.progress(calls, "Deploying web 3 to prod — requested by bob")
+	last := seq[len(seq)-1]
+	if want := f.wantFinal(); last.Text != want {
+		t.Errorf("final message: got\n%s\nwant\n%s", last.Text, want)
+	}
+	for _, want := range []string{"✖ Deploy ", "of web 3 to prod reverted after", "release 3 marked bad", "localhost  reverted, on 1"} {
+		if !strings.Contains(last.Text, want) {
+			t.Errorf("final message: got\n%s\nwant it to contain %q", last.Text, want)
+		}
+	}
+	if strings.Contains(last.Blocks, `"type":"actions"`) {
+		t.Errorf("final blocks of a reverted deploy: got a button in %s, want none", last.Blocks)
+	}
+}
+
+func TestFlowRefusedCommandIsEphemeralOnly(t *testing.T) {
+	f := newFlow(t)
+	f.command("UCARL", "CREQ", "/deploy", "web 1")
+	f.api.waitFor("the refusal", func(c []apiCall) bool { return len(c) > 0 })
+	calls := f.drain()
+	if len(calls) != 1 || calls[0].Method != "chat.postEphemeral" || calls[0].User != "UCARL" || calls[0].Channel != "CREQ" ||
+		!strings.Contains(calls[0].Text, "carl may not deploy web/prod") {
+		t.Errorf("calls: got\n%swant only an ephemeral refusal to UCARL", describe(calls))
+	}
+	recs, _ := f.store.Records(context.Background(), deploy.Filter{})
+	if len(recs) != 0 {
+		t.Errorf("records: got %d, want none", len(recs))
+	}
+}
+
+func TestFlowRateLimitedUpdate(t *testing.T) {
+	f := newFlow(t)
+	f.api.mu.Lock()
+	f.api.limitAfter["chat.update"] = 1 // the first edit gets a 429 with Retry-After: 1
+	f.api.mu.Unlock()
+	f.command("UBOB", "CREQ", "/deploy", "web 1")
+	f.waitFinal("now runs 1")
+	calls := f.drain()
+
+	updates := only(calls, "chat.update")
+	if len(updates) < 2 || updates[0].Status != http.StatusTooManyRequests {
+		t.Fatalf("updates: got\n%swant a 429 and then more", describe(updates))
+	}
+	if d := updates[1].At.Sub(updates[0].At); d < 950*time.Millisecond {
+		t.Errorf("next edit %s after the 429, want at least its Retry-After of 1 s", d)
+	}
+	seq := f.progress(calls, "Deploying web 1 to prod")
+	last := seq[len(seq)-1]
+	if last.Status != 200 {
+		t.Errorf("last update: got status %d, want 200", last.Status)
+	}
+	if want := f.wantFinal(); last.Text != want {
+		t.Errorf("final message after a 429: got\n%s\nwant\n%s", last.Text, want)
+	}
+}
+
+func TestFlowButtonsActAsTheClicker(t *testing.T) {
+	f := newFlow(t)
+	f.command("UBOB", "CREQ", "/deploy", "web 1")
+	f.waitFinal("now runs 1")
+	f.command("UBOB", "CREQ", "/deploy", "web 2")
+	f.waitFinal("now runs 2")
+
+	// carl has no grants: his click on Rollback is refused, to him alone.
+	before := len(f.api.snapshot())
+	f.click("UCARL", "CDEPLOYS", "rollback web prod")
+	calls := f.api.waitFor("carl's refusal", func(c []apiCall) bool { return len(c) > before })
+	if c := calls[before]; c.Method != "chat.postEphemeral" || c.User != "UCARL" || !strings.Contains(c.Text, "carl may not rollback web/prod") {
+		t.Errorf("carl's click: got\n%swant an ephemeral refusal", describe(calls[before:]))
+	}
+
+	// bob may: his click rolls back, in his name.
+	f.click("UBOB", "CDEPLOYS", "rollback web prod")
+	f.waitFinal("now runs 1")
+	calls = f.drain()
+	if len(calls) > before+1 && calls[before+1].User == "UCARL" {
+		t.Errorf("carl got more than one answer:\n%s", describe(calls[before:]))
+	}
+	seq := f.progress(calls, "Rolling back web/prod from 2 to 1 — requested by bob")
+	if last := seq[len(seq)-1]; !strings.Contains(last.Text, "Rollback ") || !strings.Contains(last.Text, "web/prod now runs 1") {
+		t.Errorf("rollback final: got %q", last.Text)
+	}
+
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var carl, bob bool
+	for _, e := range entries {
+		if e.Command == "rollback web prod" && e.Platform == "slack" && e.Channel == "CDEPLOYS" {
+			carl = carl || (e.User == "carl" && e.Decision == audit.Refused)
+			bob = bob || (e.User == "bob" && e.Decision == audit.Allowed)
+		}
+	}
+	if !carl || !bob {
+		t.Errorf("audit: got %+v, want carl's click refused and bob's allowed, each in their own name", entries)
+	}
+}
+
+func TestFlowMentionInTheDeployChannel(t *testing.T) {
+	f := newFlow(t)
+	body := `{"type":"event_callback","event_id":"EvM1","event":{"type":"app_mention","user":"UBOB","text":"<@UBOT> deploy web 1","channel":"CDEPLOYS","ts":"1.2"}}`
+	resp, err := http.DefaultClient.Do(signed(t, f.srv.URL+"/slack/events", testSecret, body, time.Now(), "application/json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.waitFinal("now runs 1")
+	calls := f.drain()
+	f.progress(calls, "Deploying web 1 to prod — requested by bob")
+	// The command came from the deploy channel: no link to it.
+	if n := len(only(calls, "chat.getPermalink")); n != 0 {
+		t.Errorf("chat.getPermalink: got %d calls, want none", n)
+	}
+}
+
+// testWriter sends log lines to the test's log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

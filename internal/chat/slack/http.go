@@ -1,0 +1,143 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// Commands handles slash commands (POST /slack/commands).
+func (a *Adapter) Commands() http.Handler { return a.endpoint("commands", a.serveCommand) }
+
+// Interactions handles button clicks (POST /slack/interactions).
+func (a *Adapter) Interactions() http.Handler { return a.endpoint("interactions", a.serveInteraction) }
+
+// Events handles the Events API (POST /slack/events).
+func (a *Adapter) Events() http.Handler { return a.endpoint("events", a.serveEvent) }
+
+// endpoint wraps serve with what every Slack request goes through: POST
+// only, a bounded body, and a valid signature. A refused request is
+// answered (405, 413, 401) and logged, and changes nothing.
+func (a *Adapter) endpoint(name string, serve func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opt.MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				a.log.Warn("refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", "body larger than the limit", "limit", a.opt.MaxBody)
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "cannot read the request body", http.StatusBadRequest)
+			return
+		}
+		if err := a.verify.verify(r.Header, body); err != nil {
+			a.log.Warn("refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", err.Error())
+			http.Error(w, "invalid request signature", http.StatusUnauthorized)
+			return
+		}
+		serve(w, r, body)
+	})
+}
+
+// The handlers below dispatch under a context that does not end with the
+// connection: Slack may hang up as soon as it has its 200, and whether a
+// request runs must not depend on that. dispatch bounds its own wait.
+
+func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request, body []byte) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "malformed form", http.StatusBadRequest)
+		return
+	}
+	if form.Get("ssl_check") != "" {
+		w.WriteHeader(http.StatusOK) // Slack checking the certificate: nothing to run
+		return
+	}
+	req, err := a.commandRequest(slashCommand{
+		Command: form.Get("command"), Text: form.Get("text"), UserID: form.Get("user_id"), ChannelID: form.Get("channel_id"),
+		ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id"),
+	}, body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ran, notice := a.dispatch(context.WithoutCancel(r.Context()), req)
+	switch {
+	case ran:
+		writeEphemeral(w, noticeWorking)
+	case notice != "":
+		writeEphemeral(w, notice)
+	default:
+		w.WriteHeader(http.StatusOK) // a duplicate: the first delivery answers
+	}
+}
+
+func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request, body []byte) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "malformed form", http.StatusBadRequest)
+		return
+	}
+	req, ok, err := interactionRequest([]byte(form.Get("payload")))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ack(w)
+	if !ok {
+		return
+	}
+	if _, notice := a.dispatch(context.WithoutCancel(r.Context()), req); notice != "" {
+		a.notify(req, notice)
+	}
+}
+
+func (a *Adapter) serveEvent(w http.ResponseWriter, r *http.Request, body []byte) {
+	challenge, req, ok, err := eventRequest(body)
+	switch {
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	case challenge != "":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, challenge)
+		return
+	}
+	// Slack retries an event it did not see acknowledged in 3 s; the
+	// dedupe below drops the retry (X-Slack-Retry-Num) by its event_id.
+	ack(w)
+	if !ok {
+		return
+	}
+	if _, notice := a.dispatch(context.WithoutCancel(r.Context()), req); notice != "" {
+		a.notify(req, notice)
+	}
+}
+
+// ack answers 200 at once: what follows is answered through the Web API.
+func ack(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusOK)
+	// A writer that cannot flush sends the answer when the handler returns.
+	_ = http.NewResponseController(w).Flush()
+}
+
+// ephemeralBody is an immediate answer to a slash command, shown to the
+// requester only.
+type ephemeralBody struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+func writeEphemeral(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(ephemeralBody{ResponseType: "ephemeral", Text: text})
+}

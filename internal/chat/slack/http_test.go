@@ -1,0 +1,325 @@
+package slack_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+var now = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+
+func TestSignature(t *testing.T) {
+	api := newFakeSlack(t)
+	body := slashForm("UBOB", "C1", "/status", "web", "T-sig", "")
+	valid := func() *http.Request { return signed(t, "/slack/commands", testSecret, body, now, formType) }
+	tests := []struct {
+		name string
+		req  func() *http.Request
+		code int
+		runs int
+	}{
+		{"valid", valid, 200, 1},
+		{"valid, 4 minutes old", func() *http.Request {
+			return signed(t, "/slack/commands", testSecret, body, now.Add(-4*time.Minute), formType)
+		}, 200, 1},
+		{"valid, clock 4 minutes behind", func() *http.Request {
+			return signed(t, "/slack/commands", testSecret, body, now.Add(4*time.Minute), formType)
+		}, 200, 1},
+		{"wrong secret", func() *http.Request { return signed(t, "/slack/commands", "not-the-secret", body, now, formType) }, 401, 0},
+		{"stale timestamp", func() *http.Request {
+			return signed(t, "/slack/commands", testSecret, body, now.Add(-5*time.Minute-time.Second), formType)
+		}, 401, 0},
+		{"future timestamp", func() *http.Request {
+			return signed(t, "/slack/commands", testSecret, body, now.Add(5*time.Minute+time.Second), formType)
+		}, 401, 0},
+		{"body changed by one byte", func() *http.Request {
+			r := signed(t, "/slack/commands", testSecret, body, now, formType)
+			changed := strings.Replace(body, "text=web", "text=wec", 1)
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(changed)), int64(len(changed))
+			return r
+		}, 401, 0},
+		{"missing signature", func() *http.Request {
+			r := valid()
+			r.Header.Del("X-Slack-Signature")
+			return r
+		}, 401, 0},
+		{"missing timestamp", func() *http.Request {
+			r := valid()
+			r.Header.Del("X-Slack-Request-Timestamp")
+			return r
+		}, 401, 0},
+		{"timestamp changed", func() *http.Request {
+			r := valid()
+			r.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now.Unix()-1, 10))
+			return r
+		}, 401, 0},
+		{"timestamp not a number", func() *http.Request {
+			r := valid()
+			r.Header.Set("X-Slack-Request-Timestamp", "soon")
+			return r
+		}, 401, 0},
+		{"signature of another version", func() *http.Request {
+			r := valid()
+			r.Header.Set("X-Slack-Signature", "v1="+strings.TrimPrefix(r.Header.Get("X-Slack-Signature"), "v0="))
+			return r
+		}, 401, 0},
+		{"signature not hex", func() *http.Request {
+			r := valid()
+			r.Header.Set("X-Slack-Signature", "v0=zz")
+			return r
+		}, 401, 0},
+		{"ssl_check unsigned", func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader("ssl_check=1&token=x"))
+			r.Header.Set("Content-Type", formType)
+			return r
+		}, 401, 0},
+		{"ssl_check signed", func() *http.Request {
+			return signed(t, "/slack/commands", testSecret, "ssl_check=1&token=x", now, formType)
+		}, 200, 0},
+		{"GET", func() *http.Request { r, _ := http.NewRequest(http.MethodGet, "/slack/commands", nil); return r }, 405, 0},
+		{"body over 64 KiB", func() *http.Request {
+			return signed(t, "/slack/commands", testSecret, body+"&x="+strings.Repeat("a", 64<<10), now, formType)
+		}, 413, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, h, d, logs := newTestAdapter(t, api, now)
+			w := httptest.NewRecorder()
+			a.Commands().ServeHTTP(w, tc.req())
+			if w.Code != tc.code {
+				t.Errorf("status: got %d, want %d (body %q)", w.Code, tc.code, w.Body.String())
+			}
+			a.Stop()
+			a.Wait()
+			if got := h.total(); got != tc.runs {
+				t.Errorf("commands run: got %d, want %d", got, tc.runs)
+			}
+			if tc.runs == 0 && d.size() != 0 {
+				t.Errorf("dedupe store: got %d keys, want none: a refused request changes nothing", d.size())
+			}
+			if tc.code == 401 {
+				log := logs.String()
+				if !strings.Contains(log, "refused a slack request") {
+					t.Errorf("log: got %q, want the refusal logged", log)
+				}
+				sig := strings.TrimPrefix(slack.Sign(testSecret, strconv.FormatInt(now.Unix(), 10), []byte(body)), "v0=")
+				if strings.Contains(log, testSecret) || strings.Contains(log, sig[:16]) {
+					t.Errorf("log: got %q, want neither the secret nor a signature", log)
+				}
+			}
+		})
+	}
+}
+
+func TestReplayIsDeduplicated(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now)
+	body := slashForm("UBOB", "C1", "/status", "web", "T-replay", "")
+	var answers []string
+	for range 3 {
+		w := httptest.NewRecorder()
+		a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, body, now, formType))
+		if w.Code != 200 {
+			t.Fatalf("status: got %d, want 200", w.Code)
+		}
+		answers = append(answers, w.Body.String())
+	}
+	a.Stop()
+	a.Wait()
+	if got := h.total(); got != 1 {
+		t.Errorf("runs of a request sent three times: got %d, want 1", got)
+	}
+	if !strings.Contains(answers[0], "working on it") || answers[1] != "" || answers[2] != "" {
+		t.Errorf("answers: got %q, want the first to say working on it and the replays nothing", answers)
+	}
+}
+
+func TestCommandAnswer(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now)
+	body := slashForm("UBOB", "C1", "/deploy", "web 42 &amp; &lt;b&gt;", "T-answer", "")
+	w := httptest.NewRecorder()
+	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, body, now, formType))
+	var ack struct{ ResponseType, Text string }
+	json.Unmarshal(w.Body.Bytes(), &ack)
+	if w.Code != 200 || w.Header().Get("Content-Type") != "application/json" || ack.Text != "⏳ working on it…" {
+		t.Errorf("ack: got %d %q %+v, want 200 with an ephemeral working on it", w.Code, w.Header().Get("Content-Type"), ack)
+	}
+	a.Stop()
+	a.Wait()
+	reqs := h.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("runs: got %d, want 1", len(reqs))
+	}
+	if got, want := reqs[0], "deploy web 42 & <b>"; got.Text != want || got.User != "bob" || got.Platform != "slack" || got.Channel != "C1" {
+		t.Errorf("request: got %+v, want text %q as bob on slack in C1", got, want)
+	}
+	calls := api.snapshot()
+	if len(calls) != 1 || calls[0].Method != "chat.postEphemeral" || calls[0].User != "UBOB" || calls[0].Channel != "C1" {
+		t.Errorf("calls: got\n%swant one chat.postEphemeral to UBOB in C1", describe(calls))
+	}
+}
+
+func TestUnknownUserIsNamespaced(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now)
+	for _, tc := range []struct{ command, text, want string }{
+		{"/switchman", "status", "status"},
+		{"/Switchman", "help deploy", "help deploy"},
+		{"/status", "", "status"},
+	} {
+		w := httptest.NewRecorder()
+		a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UNKNOWN", "C1", tc.command, tc.text, "T-"+tc.command, ""), now, formType))
+		if w.Code != 200 {
+			t.Fatalf("%s: status %d", tc.command, w.Code)
+		}
+	}
+	a.Stop()
+	a.Wait()
+	for _, r := range h.requests() {
+		if r.User != "slack:UNKNOWN" {
+			t.Errorf("user: got %q, want slack:UNKNOWN", r.User)
+		}
+	}
+	texts := map[string]bool{}
+	for _, r := range h.requests() {
+		texts[r.Text] = true
+	}
+	for _, want := range []string{"status", "help deploy"} {
+		if !texts[want] {
+			t.Errorf("texts: got %v, want %q among them", texts, want)
+		}
+	}
+}
+
+func TestStoreDownFailsClosed(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, d, _ := newTestAdapter(t, api, now)
+	d.err = errStoreDown
+	w := httptest.NewRecorder()
+	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/deploy", "web 1", "T-down", ""), now, formType))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "state store is unreachable") {
+		t.Errorf("answer: got %d %q, want 200 saying the state store is unreachable", w.Code, w.Body.String())
+	}
+	// A click is answered through the Web API.
+	w = httptest.NewRecorder()
+	a.Interactions().ServeHTTP(w, signed(t, "/slack/interactions", testSecret, interactionForm("UBOB", "C1", "switchman:rollback web prod", "rollback web prod", "T-down-2"), now, formType))
+	if w.Code != 200 {
+		t.Errorf("interaction: got %d, want 200", w.Code)
+	}
+	calls := api.waitFor("the notice", func(c []apiCall) bool { return len(c) == 1 })
+	if !strings.Contains(calls[0].Text, "state store is unreachable") || calls[0].Method != "chat.postEphemeral" {
+		t.Errorf("notice: got\n%swant an ephemeral saying the state store is unreachable", describe(calls))
+	}
+	a.Stop()
+	a.Wait()
+	if h.total() != 0 {
+		t.Errorf("runs: got %d, want none while the store is down", h.total())
+	}
+}
+
+func TestEvents(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now)
+
+	// url_verification is answered only when signed.
+	challenge := `{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`
+	w := httptest.NewRecorder()
+	a.Events().ServeHTTP(w, signed(t, "/slack/events", testSecret, challenge, now, "application/json"))
+	if w.Code != 200 || w.Body.String() != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Errorf("challenge: got %d %q, want 200 and the challenge", w.Code, w.Body.String())
+	}
+	w = httptest.NewRecorder()
+	r := signed(t, "/slack/events", "wrong", challenge, now, "application/json")
+	a.Events().ServeHTTP(w, r)
+	if w.Code != 401 || strings.Contains(w.Body.String(), "3eZb") {
+		t.Errorf("unsigned challenge: got %d %q, want 401 without the challenge", w.Code, w.Body.String())
+	}
+
+	// An app_mention runs; Slack's retry of it (same event_id, new
+	// signature) does not; a bot's message is ignored.
+	mention := func(eventID, user, bot string) string {
+		return `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"` + eventID + `","event_time":1700000000,` +
+			`"event":{"type":"app_mention","user":"` + user + `","bot_id":"` + bot + `","text":"<@UBOT> deploy web 1 &amp;&amp; more","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"}}`
+	}
+	for i, body := range []string{mention("Ev1", "UBOB", ""), mention("Ev1", "UBOB", ""), mention("Ev2", "UBOT", "B1")} {
+		r := signed(t, "/slack/events", testSecret, body, now.Add(time.Duration(i)*time.Second), "application/json")
+		if i == 1 {
+			r.Header.Set("X-Slack-Retry-Num", "1")
+			r.Header.Set("X-Slack-Retry-Reason", "http_timeout")
+		}
+		w := httptest.NewRecorder()
+		a.Events().ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Errorf("event %d: got %d, want 200", i, w.Code)
+		}
+	}
+	a.Stop()
+	a.Wait()
+	reqs := h.requests()
+	if len(reqs) != 1 || reqs[0].Text != "<@UBOT> deploy web 1 && more" || reqs[0].User != "bob" {
+		t.Errorf("runs: got %+v, want one mention run as bob with the text unescaped", reqs)
+	}
+}
+
+func TestFailClosedConstruction(t *testing.T) {
+	h, d := &countingHandler{}, &memDedupe{}
+	for _, tc := range []struct {
+		name  string
+		slack config.Slack
+		want  string
+	}{
+		{"no signing secret", config.Slack{BotToken: "xoxb-1"}, "signing_secret is empty"},
+		{"no bot token", config.Slack{SigningSecret: "s"}, "bot_token is empty"},
+		{"socket mode without app token", config.Slack{BotToken: "xoxb-1", SocketMode: true}, "app-level token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := slack.New(slack.Options{Config: &config.Config{Slack: tc.slack}, Handler: h, Dedupe: d})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := slack.New(slack.Options{Config: &config.Config{Slack: config.Slack{BotToken: "xoxb-1", SigningSecret: "s"}}, Handler: h}); err == nil {
+		t.Errorf("New without a dedupe store: got no error, want one")
+	}
+}
+
+func TestPresence(t *testing.T) {
+	api := newFakeSlack(t)
+	a, _, _, _ := newTestAdapter(t, api, now)
+	for user, want := range map[string]bool{"UACTIVE": true, "UAWAY": false} {
+		got, err := a.Client().Presence(t.Context(), user)
+		if err != nil || got != want {
+			t.Errorf("Presence(%s): got %v, %v, want %v", user, got, err, want)
+		}
+	}
+	// An API error is an error, which the gate counts as "away" and says so.
+	if got, err := a.Client().Presence(t.Context(), "UERROR"); err == nil || got {
+		t.Errorf("Presence(UERROR): got %v, %v, want an error", got, err)
+	}
+}
+
+func TestSocketModeAdapterRefusesHTTP(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now, func(o *slack.Options) { o.Config.Slack = slackSocketConfig(api.apiURL()) })
+	// Signed with the empty secret the adapter has in socket mode.
+	w := httptest.NewRecorder()
+	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", "", slashForm("UBOB", "C1", "/status", "", "T-empty", ""), now, formType))
+	if w.Code != 401 {
+		t.Errorf("status: got %d, want 401", w.Code)
+	}
+	a.Stop()
+	a.Wait()
+	if h.total() != 0 {
+		t.Errorf("runs: got %d, want none", h.total())
+	}
+}

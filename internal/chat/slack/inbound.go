@@ -1,0 +1,127 @@
+package slack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The parts of Slack's payloads the adapter reads. Slash commands arrive
+// as a form over HTTP and as JSON with the same names over Socket Mode;
+// interactions and events are JSON either way.
+
+type slashCommand struct {
+	Command     string `json:"command"`
+	Text        string `json:"text"`
+	UserID      string `json:"user_id"`
+	ChannelID   string `json:"channel_id"`
+	ResponseURL string `json:"response_url"`
+	TriggerID   string `json:"trigger_id"`
+}
+
+type interaction struct {
+	Type        string `json:"type"`
+	TriggerID   string `json:"trigger_id"`
+	ResponseURL string `json:"response_url"`
+	User        struct {
+		ID string `json:"id"`
+	} `json:"user"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Container struct {
+		ChannelID string `json:"channel_id"`
+	} `json:"container"`
+	Actions []struct {
+		ActionID string `json:"action_id"`
+		Value    string `json:"value"`
+	} `json:"actions"`
+}
+
+type eventEnvelope struct {
+	Type      string `json:"type"`
+	Challenge string `json:"challenge"`
+	EventID   string `json:"event_id"`
+	Event     struct {
+		Type    string `json:"type"`
+		Subtype string `json:"subtype"`
+		User    string `json:"user"`
+		BotID   string `json:"bot_id"`
+		Text    string `json:"text"`
+		Channel string `json:"channel"`
+	} `json:"event"`
+}
+
+var errIncomplete = errors.New("payload without user or channel")
+
+// commandRequest turns a verified slash command into a request.
+func (a *Adapter) commandRequest(sc slashCommand, body []byte) (request, error) {
+	if sc.UserID == "" || sc.ChannelID == "" {
+		return request{}, errIncomplete
+	}
+	return request{kind: "command", userID: sc.UserID, channel: sc.ChannelID, responseURL: sc.ResponseURL,
+		text: a.commandText(sc.Command, sc.Text), keys: []string{key(sc.TriggerID, body)}}, nil
+}
+
+// interactionRequest turns a verified interaction payload into a request:
+// a click on one of the adapter's buttons runs the button's command as
+// the user who clicked. Anything else is ignored (ok false).
+func interactionRequest(payload []byte) (req request, ok bool, err error) {
+	var in interaction
+	if err := json.Unmarshal(payload, &in); err != nil {
+		return request{}, false, fmt.Errorf("decode interaction: %w", err)
+	}
+	if in.Type != "block_actions" {
+		return request{}, false, nil
+	}
+	var text string
+	for _, act := range in.Actions {
+		if cmd, ours := strings.CutPrefix(act.ActionID, actionIDPrefix); ours {
+			text = act.Value
+			if text == "" {
+				text = cmd
+			}
+			break
+		}
+	}
+	if text == "" {
+		return request{}, false, nil
+	}
+	channel := in.Channel.ID
+	if channel == "" {
+		channel = in.Container.ChannelID
+	}
+	if in.User.ID == "" || channel == "" {
+		return request{}, false, errIncomplete
+	}
+	return request{kind: "interaction", userID: in.User.ID, channel: channel, responseURL: in.ResponseURL,
+		text: text, keys: []string{key(in.TriggerID, payload)}}, true, nil
+}
+
+// eventRequest reads a verified Events API payload: the challenge of a
+// url_verification, or the request of an app_mention ("@switchman deploy
+// web 42"; the parser strips the mention). Other events, and messages
+// from bots, are ignored (ok false).
+func eventRequest(payload []byte) (challenge string, req request, ok bool, err error) {
+	var env eventEnvelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		return "", request{}, false, fmt.Errorf("decode event: %w", err)
+	}
+	switch env.Type {
+	case "url_verification":
+		return env.Challenge, request{}, false, nil
+	case "event_callback":
+	default:
+		return "", request{}, false, nil
+	}
+	ev := env.Event
+	if ev.Type != "app_mention" || ev.BotID != "" || ev.Subtype != "" {
+		return "", request{}, false, nil
+	}
+	if ev.User == "" || ev.Channel == "" {
+		return "", request{}, false, errIncomplete
+	}
+	return "", request{kind: "mention", userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
+		keys: []string{key(env.EventID, payload)}}, true, nil
+}

@@ -1,0 +1,117 @@
+package slack_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// chattyHandler "deploys" by sending many progress events quickly, from
+// another goroutine, as the engine does.
+type chattyHandler struct {
+	events int
+	every  time.Duration
+	wg     sync.WaitGroup
+}
+
+func (h *chattyHandler) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {
+	id := "d-" + strings.Fields(req.Text)[2]
+	rec := &deploy.Record{ID: id, Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1", Requester: req.User, Started: time.Now(),
+		Outcome: deploy.OutcomeRunning, Hosts: []deploy.HostResult{{Host: "h1", State: deploy.HostPending}}}
+	ev := func(e deploy.Event) deploy.Event {
+		e.DeployID, e.App, e.Env, e.Build, e.Time = id, "web", "prod", "1", time.Now()
+		return e
+	}
+	out.Progress(ev(deploy.Event{Kind: deploy.EventStarted, Record: rec.Clone()}))
+	h.wg.Go(func() {
+		for i := range h.events {
+			time.Sleep(h.every)
+			out.Progress(ev(deploy.Event{Kind: deploy.EventNote, Text: fmt.Sprintf("note %d", i)}))
+		}
+		final := rec.Clone()
+		final.Outcome, final.Finished, final.Hosts[0].State = deploy.OutcomeSucceeded, time.Now(), deploy.HostActive
+		out.Progress(ev(deploy.Event{Kind: deploy.EventFinished, Record: final}))
+	})
+	return commands.Outcome{DeployID: id}
+}
+
+func TestProgressCoalesced(t *testing.T) {
+	api := newFakeSlack(t)
+	h := &chattyHandler{events: 200, every: 5 * time.Millisecond} // about 1 s of events
+	const interval = 200 * time.Millisecond
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, interval, 6000, -1
+	})
+	w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", ""))
+	if w != 200 {
+		t.Fatalf("status %d", w)
+	}
+	// Wait returns once every handler returned and every progress message
+	// is final, which is after the handler's goroutine ended.
+	a.Stop()
+	a.Wait()
+	h.wg.Wait()
+	calls := only(api.snapshot(), "chat.postMessage", "chat.update")
+	if len(calls) < 2 || len(calls) > 1+int(1300*time.Millisecond/interval)+2 {
+		t.Errorf("calls for 202 events over about 1 s: got %d, want about one per %s:\n%s", len(calls), interval, describe(calls))
+	}
+	for i := 1; i < len(calls); i++ {
+		if d := calls[i].At.Sub(calls[i-1].At); d < interval-10*time.Millisecond {
+			t.Errorf("calls %d and %d: %s apart, want at least %s", i-1, i, d, interval)
+		}
+	}
+	if last := calls[len(calls)-1]; !strings.Contains(last.Text, "now runs 1") {
+		t.Errorf("last call: got %q, want the final state", last.Text)
+	}
+}
+
+func TestProgressGlobalLimit(t *testing.T) {
+	api := newFakeSlack(t)
+	h := &chattyHandler{events: 40, every: 5 * time.Millisecond}
+	const perMinute = 600 // one call per 100 ms across deploys
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 10*time.Millisecond, perMinute, -1
+	})
+	for i := range 5 {
+		serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", fmt.Sprintf("web 1 d%d", i), fmt.Sprintf("T%d", i), ""))
+	}
+	// Wait returns once every handler returned and every progress message
+	// is final, which is after the handler's goroutine ended.
+	a.Stop()
+	a.Wait()
+	h.wg.Wait()
+	calls := only(api.snapshot(), "chat.postMessage", "chat.update")
+	for i := 1; i < len(calls); i++ {
+		if d := calls[i].At.Sub(calls[i-1].At); d < 90*time.Millisecond {
+			t.Errorf("calls %d and %d: %s apart, want at least 100 ms across all deploys", i-1, i, d)
+		}
+	}
+	finals := 0
+	for _, c := range calls {
+		if strings.Contains(c.Text, "now runs 1") {
+			finals++
+		}
+	}
+	if finals != 5 {
+		t.Errorf("final states sent: got %d, want one per deploy (5):\n%s", finals, describe(calls))
+	}
+}
+
+// serve sends a signed request to h and returns the status.
+func serve(t *testing.T, h interface {
+	ServeHTTP(w http.ResponseWriter, r *http.Request)
+}, body string) int {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, signed(t, "/slack/commands", testSecret, body, time.Now(), formType))
+	return w.Code
+}

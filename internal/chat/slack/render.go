@@ -1,0 +1,139 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+)
+
+// Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
+const (
+	maxBlocks        = 50
+	maxHeaderText    = 150
+	maxSectionText   = 3000
+	maxFieldText     = 2000
+	maxFields        = 10 // per section
+	maxButtons       = 25 // per actions block
+	maxActionID      = 255
+	maxButtonValue   = 2000
+	maxButtonLabel   = 75
+	maxFallbackText  = 4000
+	actionIDPrefix   = "switchman:"
+	truncationMarker = "…"
+)
+
+// levelEmoji marks a message's level where Block Kit has no colour.
+var levelEmoji = map[chat.Level]string{
+	chat.Success: "✅ ",
+	chat.Warning: "⚠️ ",
+	chat.Failure: "❌ ",
+}
+
+// Render turns a platform-neutral message into Block Kit blocks and the
+// fallback text Slack shows in notifications and where blocks cannot be
+// shown.
+//
+// The title is a header block for public messages (deploy progress,
+// announcements) and a bold section for replies to one person; lines are
+// one section; fields are sections of up to ten fields; buttons are one
+// actions block whose buttons carry the command text in their value (and,
+// prefixed with "switchman:", in their action_id). A danger button asks
+// for confirmation. Every text is escaped, so user input cannot mention
+// @channel or forge links, and cut to Slack's limits.
+func Render(m chat.Message) ([]slack.Block, string) {
+	var blocks []slack.Block
+	if m.Title != "" {
+		title := levelEmoji[m.Level] + m.Title
+		if m.Public && utf8.RuneCountInString(title) <= maxHeaderText {
+			blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, true, false)))
+		} else {
+			blocks = append(blocks, section(mrkdwn("*"+clip(escape(title), maxSectionText-2)+"*")))
+		}
+	}
+	if len(m.Lines) > 0 {
+		blocks = append(blocks, section(mrkdwn(clip(escape(strings.Join(m.Lines, "\n")), maxSectionText))))
+	}
+	// Keep room for the buttons and a note about fields left out.
+	room := maxBlocks - len(blocks) - 2
+	for start := 0; start < len(m.Fields); start += maxFields {
+		if room == 0 {
+			blocks = append(blocks, section(mrkdwn(fmt.Sprintf("… and %d more", len(m.Fields)-start))))
+			break
+		}
+		var fields []*slack.TextBlockObject
+		for _, f := range m.Fields[start:min(start+maxFields, len(m.Fields))] {
+			text := clip("*"+escape(f.Label)+"*\n"+escape(f.Value), maxFieldText)
+			fields = append(fields, mrkdwn(text))
+		}
+		blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+		room--
+	}
+	if len(m.Buttons) > 0 {
+		blocks = append(blocks, actions(m.Buttons))
+	}
+	return blocks, clip(escape(strings.TrimRight(chat.Text(m), "\n")), maxFallbackText)
+}
+
+func actions(buttons []chat.Button) *slack.ActionBlock {
+	var elems []slack.BlockElement
+	seen := map[string]int{}
+	for _, b := range buttons[:min(len(buttons), maxButtons)] {
+		id := clip(actionIDPrefix+b.Action, maxActionID-4)
+		if n := seen[id]; n > 0 {
+			id = fmt.Sprintf("%s#%d", id, n+1) // action_ids must be unique in a message
+		}
+		seen[id]++
+		btn := slack.NewButtonBlockElement(id, clip(b.Action, maxButtonValue),
+			slack.NewTextBlockObject(slack.PlainTextType, clip(b.Label, maxButtonLabel), true, false))
+		switch b.Style {
+		case "primary":
+			btn = btn.WithStyle(slack.StylePrimary)
+		case "danger":
+			btn = btn.WithStyle(slack.StyleDanger).WithConfirm(slack.NewConfirmationBlockObject(
+				slack.NewTextBlockObject(slack.PlainTextType, "Are you sure?", false, false),
+				mrkdwn(clip("This runs `"+escape(b.Action)+"` as you.", 300)),
+				slack.NewTextBlockObject(slack.PlainTextType, clip(b.Label, 30), false, false),
+				slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
+			).WithStyle(slack.StyleDanger))
+		}
+		elems = append(elems, btn)
+	}
+	return slack.NewActionBlock("switchman_actions", elems...)
+}
+
+func section(text *slack.TextBlockObject) *slack.SectionBlock {
+	return slack.NewSectionBlock(text, nil, nil)
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+// escaper escapes the three characters Slack's mrkdwn gives meaning to
+// (https://api.slack.com/reference/surfaces/formatting#escaping).
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func escape(s string) string { return escaper.Replace(s) }
+
+// unescaper undoes Slack's escaping of message text.
+var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+func unescape(s string) string { return unescaper.Replace(s) }
+
+// clip cuts s to at most n characters (runes), marking the cut, without
+// splitting an escape sequence.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)[:n-1]
+	cut := string(r)
+	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
+		cut = cut[:i]
+	}
+	return cut + truncationMarker
+}

@@ -1,0 +1,128 @@
+package slack_test
+
+// The Block Kit renderings are compared with golden files under testdata/.
+// After an intended change of the renderer, rewrite them with
+//
+//	go test ./internal/chat/slack -run TestRenderGolden -update
+//
+// and review the diff.
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func TestRenderGolden(t *testing.T) {
+	var hosts []chat.Field
+	for i := range 12 {
+		hosts = append(hosts, chat.Field{Label: fmt.Sprintf("web%02d", i+1), Value: "active, on 42"})
+	}
+	tests := []struct {
+		name string
+		msg  chat.Message
+	}{
+		{"reply", chat.Message{Level: chat.Failure, Title: "carl may not deploy web/prod"}},
+		{"help", chat.Message{Level: chat.Info, Lines: []string{"deploy APP BUILD [to ENV]", "rollback APP [ENV]"}}},
+		{"progress", chat.Message{Level: chat.Info, Public: true,
+			Title:  "Deploying web 42 to prod — requested by ana (deploy 20250314-100000-abc123)",
+			Lines:  []string{"▓▓▓░░░░░░░ 1/3 hosts active · 11s elapsed", "pending migrations: 0042_add_invoice_index"},
+			Fields: []chat.Field{{Label: "web1", Value: "active"}, {Label: "web2", Value: "checking health"}, {Label: "web3", Value: "delivered"}}}},
+		{"final", chat.Message{Level: chat.Success, Public: true,
+			Title:   "Deploy 20250314-100000-abc123: web/prod now runs 42 (20.5s)",
+			Lines:   []string{"requested by ana"},
+			Fields:  hosts,
+			Buttons: []chat.Button{{Label: "Rollback", Action: "rollback web prod", Style: "danger"}}}},
+		{"hostile", chat.Message{Level: chat.Warning, Public: true,
+			Title:   "Locked <!channel> & <https://evil.example|click>",
+			Lines:   []string{"reason: <@U123> *bold* &amp;"},
+			Fields:  []chat.Field{{Label: "<!here>", Value: "a > b"}},
+			Buttons: []chat.Button{{Label: "Again", Action: "lock deploys web <x>"}, {Label: "Again", Action: "lock deploys web <x>", Style: "primary"}}}},
+		{"long title", chat.Message{Level: chat.Info, Public: true, Title: strings.Repeat("long ", 40)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			blocks, text := slack.Render(tc.msg)
+			var js strings.Builder
+			enc := json.NewEncoder(&js)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(blocks); err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("fallback:\n%s\n\nblocks:\n%s", text, js.String())
+			golden := filepath.Join("testdata", "render_"+strings.ReplaceAll(tc.name, " ", "_")+".golden")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("rendering:\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestRenderLimits(t *testing.T) {
+	var fields []chat.Field
+	for i := range 600 {
+		fields = append(fields, chat.Field{Label: fmt.Sprintf("h%d", i), Value: strings.Repeat("x", 3000)})
+	}
+	blocks, text := slack.Render(chat.Message{Public: true, Title: "big", Lines: []string{strings.Repeat("&", 5000)}, Fields: fields,
+		Buttons: []chat.Button{{Label: "Rollback", Action: "rollback web prod", Style: "danger"}}})
+	if len(blocks) > 50 {
+		t.Errorf("blocks: got %d, want at most 50", len(blocks))
+	}
+	js, _ := json.Marshal(blocks)
+	var decoded []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Fields []struct {
+			Text string `json:"text"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(js, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range decoded {
+		if n := len([]rune(b.Text.Text)); n > 3000 {
+			t.Errorf("block %d: got %d characters, want at most 3000", i, n)
+		}
+		if strings.HasSuffix(strings.TrimSuffix(b.Text.Text, "…"), "&am") {
+			t.Errorf("block %d: an escape was cut in half", i)
+		}
+		if len(b.Fields) > 10 {
+			t.Errorf("block %d: got %d fields, want at most 10", i, len(b.Fields))
+		}
+		for _, f := range b.Fields {
+			if n := len([]rune(f.Text)); n > 2000 {
+				t.Errorf("block %d: a field of %d characters, want at most 2000", i, n)
+			}
+		}
+	}
+	if last := decoded[len(decoded)-1]; last.Type != "actions" {
+		t.Errorf("last block: got %s, want the actions kept", last.Type)
+	}
+	if len([]rune(text)) > 4000 {
+		t.Errorf("fallback: got %d characters, want at most 4000", len([]rune(text)))
+	}
+}

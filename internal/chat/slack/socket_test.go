@@ -1,0 +1,160 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+// socketServer is the Socket Mode side of the fake Slack: it says hello
+// when the bot connects, sends envelopes, and collects the acks.
+type socketServer struct {
+	t     *testing.T
+	conns chan *websocket.Conn
+	mu    sync.Mutex
+	acks  map[string][]json.RawMessage // envelope id → ack payloads
+}
+
+func newSocketServer(t *testing.T, api *fakeSlack) *socketServer {
+	s := &socketServer{t: t, conns: make(chan *websocket.Conn, 1), acks: map[string][]json.RawMessage{}}
+	up := websocket.Upgrader{CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "https://api.slack.com" }}
+	api.ws = func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			t.Errorf("upgrade: %v", err)
+			return
+		}
+		if err := c.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
+			"connection_info": map[string]any{"app_id": "A1"}, "debug_info": map[string]any{"host": "local"}}); err != nil {
+			t.Errorf("hello: %v", err)
+		}
+		go func() {
+			for {
+				var ack struct {
+					EnvelopeID string          `json:"envelope_id"`
+					Payload    json.RawMessage `json:"payload"`
+				}
+				if err := c.ReadJSON(&ack); err != nil {
+					return
+				}
+				s.mu.Lock()
+				s.acks[ack.EnvelopeID] = append(s.acks[ack.EnvelopeID], ack.Payload)
+				s.mu.Unlock()
+			}
+		}()
+		s.conns <- c
+	}
+	return s
+}
+
+func (s *socketServer) ack(id string) []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acks[id]
+}
+
+func TestSocketMode(t *testing.T) {
+	api := newFakeSlack(t)
+	ss := newSocketServer(t, api)
+	a, h, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Config.Slack = slackSocketConfig(api.apiURL())
+		o.Now = time.Now
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.RunSocketMode(ctx) }()
+	var conn *websocket.Conn
+	select {
+	case conn = <-ss.conns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not connect")
+	}
+
+	slash := json.RawMessage(`{"command":"/deploy","text":"web 1","user_id":"UBOB","channel_id":"C1","trigger_id":"TS1","response_url":""}`)
+	click := json.RawMessage(`{"type":"block_actions","trigger_id":"TS2","user":{"id":"UCARL"},"channel":{"id":"C1"},"actions":[{"action_id":"switchman:rollback web prod","value":"rollback web prod"}]}`)
+	mention := json.RawMessage(`{"type":"event_callback","event_id":"EvS1","event":{"type":"app_mention","user":"UANA","text":"<@UBOT> status","channel":"C1"}}`)
+	envelopes := []struct {
+		id, typ string
+		payload json.RawMessage
+		retry   int
+	}{
+		{"E1", "slash_commands", slash, 0},
+		{"E1", "slash_commands", slash, 0}, // the same envelope again
+		{"E2", "slash_commands", slash, 0}, // the same command in another envelope
+		{"E3", "interactive", click, 0},    // a click
+		{"E4", "events_api", mention, 0},   // a mention
+		{"E5", "events_api", mention, 1},   // Slack's retry of it
+	}
+	for _, e := range envelopes {
+		msg := map[string]any{"envelope_id": e.id, "type": e.typ, "payload": e.payload, "accepts_response_payload": e.typ == "slash_commands", "retry_attempt": e.retry}
+		if err := conn.WriteJSON(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, n := range map[string]int{"E1": 2, "E2": 1, "E3": 1, "E4": 1, "E5": 1} {
+		waitUntil(t, "the acks of "+id, func() bool { return len(ss.ack(id)) == n })
+	}
+	// One E1 says "working on it"; the redelivered one, and E2 with the
+	// same command, say nothing.
+	notices := 0
+	for _, id := range []string{"E1", "E2"} {
+		for _, p := range ss.ack(id) {
+			if jsonHas(p, "text", "⏳ working on it…") {
+				notices++
+			}
+		}
+	}
+	if notices != 1 {
+		t.Errorf("acks of E1 and E2: got %d working-on-it notices, want 1 (E1: %s, E2: %s)", notices, ss.ack("E1"), ss.ack("E2"))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunSocketMode: got %v, want nil after ctx ended", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunSocketMode did not return after ctx ended")
+	}
+	a.Stop()
+	a.Wait()
+	want := map[string]int{"deploy web 1": 1, "rollback web prod": 1, "<@UBOT> status": 1}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for text, n := range want {
+		if h.runs[text] != n {
+			t.Errorf("runs of %q: got %d, want %d", text, h.runs[text], n)
+		}
+	}
+	if len(h.reqs) != 3 {
+		t.Errorf("runs: got %d (%v), want 3", len(h.reqs), h.runs)
+	}
+	users := map[string]string{}
+	for _, r := range h.reqs {
+		users[r.Text] = r.User
+	}
+	if users["rollback web prod"] != "carl" || users["deploy web 1"] != "bob" || users["<@UBOT> status"] != "ana" {
+		t.Errorf("users: got %v, want each command as the Slack user who sent it", users)
+	}
+}
+
+func slackSocketConfig(apiURL string) config.Slack {
+	return config.Slack{BotToken: "xoxb-test", AppToken: "xapp-test", SocketMode: true, APIURL: apiURL}
+}
+
+func jsonHas(raw json.RawMessage, key, want string) bool {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	return m[key] == want
+}

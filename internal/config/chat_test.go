@@ -1,0 +1,143 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// lineOf returns the 1-based line of the first occurrence of marker in y.
+func lineOf(t *testing.T, y, marker string) int {
+	t.Helper()
+	i := strings.Index(y, marker)
+	if i < 0 {
+		t.Fatalf("marker %q not found", marker)
+	}
+	return strings.Count(y[:i], "\n") + 1
+}
+
+func TestChatValidation(t *testing.T) {
+	tests := []struct {
+		name  string
+		chat  string // appended to baseYAML
+		wants func(y string) []want
+	}{
+		{name: "http mode", chat: "slack:\n  signing_secret: s3cret\n  bot_token: xoxb-1\n"},
+		{name: "socket mode", chat: "slack:\n  socket_mode: true\n  app_token: xapp-1\n  bot_token: xoxb-1\n"},
+		{
+			name: "no bot token",
+			chat: "slack:\n  signing_secret: s3cret\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "\nslack:\n") + 1, "slack.bot_token: required"}}
+			},
+		},
+		{
+			name: "http mode without a signing secret",
+			chat: "slack:\n  bot_token: xoxb-1\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "\nslack:\n") + 1, "slack.signing_secret: required in HTTP mode"}}
+			},
+		},
+		{
+			name: "socket mode without an app token",
+			chat: "slack:\n  socket_mode: true\n  bot_token: xoxb-1\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "\nslack:\n") + 1, "slack.app_token: required with socket_mode: true"}}
+			},
+		},
+		{
+			name: "tokens swapped",
+			chat: "slack:\n  socket_mode: true\n  bot_token: xapp-1\n  app_token: xoxb-1\n",
+			wants: func(y string) []want {
+				return []want{
+					{lineOf(t, y, "bot_token: xapp"), "slack.bot_token: this is an app-level token"},
+					{lineOf(t, y, "app_token: xoxb"), "slack.app_token: must be an app-level token starting with xapp-"},
+				}
+			},
+		},
+		{
+			name: "api url",
+			chat: "slack:\n  signing_secret: s\n  bot_token: xoxb-1\n  api_url: ftp://127.0.0.1/api/\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "api_url:"), "slack.api_url: must be an http:// or https:// URL"}}
+			},
+		},
+		{
+			name: "discord",
+			chat: "discord:\n  public_key: abc\n",
+			wants: func(y string) []want {
+				return []want{
+					{lineOf(t, y, "discord:"), "discord.bot_token: required"},
+					{lineOf(t, y, "discord:"), "discord.application_id: required"},
+					{lineOf(t, y, "public_key:"), "discord.public_key: want the application's public key, 64 hex digits"},
+				}
+			},
+		},
+		{name: "discord complete", chat: "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: t\n  application_id: \"1\"\n"},
+		{
+			name: "slack id of two users",
+			chat: "",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "bob:\n    slack: U1") + 1, `users.bob.slack: "U1" is also the slack id of ana`}}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := baseYAML + tc.chat
+			if tc.name == "slack id of two users" {
+				y = edit(t, y, "    slack: U1\n", "    slack: U1\n  bob:\n    slack: U1\n")
+			}
+			var wants []want
+			if tc.wants != nil {
+				wants = tc.wants(y)
+			}
+			got := problemsOf(t, y)
+			// Problems on one line keep the order they were found in.
+			checkProblems(t, got, wants)
+			for _, p := range got {
+				if strings.Contains(p.Msg, "s3cret") {
+					t.Errorf("problem %q quotes a secret", p)
+				}
+			}
+		})
+	}
+}
+
+func TestChatDefaultsAndSummary(t *testing.T) {
+	y := baseYAML + "slack:\n  signing_secret: ${SIGNING}\n  bot_token: ${TOKEN}\n"
+	c := mustParse(t, "test.yaml", y, map[string]string{"SIGNING": "s3cret-signing", "TOKEN": "xoxb-s3cret"})
+	if c.Slack.APIURL != DefaultSlackAPIURL {
+		t.Errorf("api_url: got %q, want the default %q", c.Slack.APIURL, DefaultSlackAPIURL)
+	}
+	s := c.Summary()
+	if !strings.Contains(s, "slack: http mode") {
+		t.Errorf("summary: got\n%s\nwant a slack line", s)
+	}
+	if strings.Contains(s, "s3cret") {
+		t.Errorf("summary: got a secret in\n%s", s)
+	}
+
+	c = mustParse(t, "test.yaml", baseYAML+"slack:\n  socket_mode: true\n  app_token: xapp-s3cret\n  bot_token: xoxb-s3cret\n  api_url: http://127.0.0.1:9/api\n", nil)
+	if c.Slack.APIURL != "http://127.0.0.1:9/api/" {
+		t.Errorf("api_url: got %q, want it to end with /", c.Slack.APIURL)
+	}
+	if s := c.Summary(); !strings.Contains(s, "slack: socket mode, configured") || strings.Contains(s, "s3cret") {
+		t.Errorf("summary: got\n%s\nwant socket mode without secrets", s)
+	}
+
+	// Without a slack section nothing about Slack is set or said.
+	c = mustParse(t, "test.yaml", baseYAML, nil)
+	if c.Slack.Configured() || c.Slack.APIURL != "" || strings.Contains(c.Summary(), "slack:") {
+		t.Errorf("no slack section: got %+v and a summary mentioning slack", c.Slack)
+	}
+}
+
+func TestEnvChannel(t *testing.T) {
+	y := edit(t, baseYAML, "        step_timeout: 5m\n", "        step_timeout: 5m\n        channel: \"#deploys\"\n")
+	c := mustParse(t, "test.yaml", y, nil)
+	if got := c.Apps["web"].Envs["prod"].Channel; got != "#deploys" {
+		t.Errorf("channel: got %q, want #deploys", got)
+	}
+	y = edit(t, baseYAML, "        step_timeout: 5m\n", "        step_timeout: 5m\n        channel: \"#de ploys\"\n")
+	checkProblems(t, problemsOf(t, y), []want{{lineOf(t, y, "channel:"), "apps.web.environments.prod.channel: want a channel id or name without spaces"}})
+}

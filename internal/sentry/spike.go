@@ -1,0 +1,162 @@
+package sentry
+
+import (
+	"math"
+	"time"
+)
+
+// Policy says what counts as an error spike after a deploy and what to do
+// about one. The zero value of each field is a sensible default.
+type Policy struct {
+	// Factor: a spike is at least Factor times the baseline rate. ≤ 0: 3.
+	Factor float64
+	// MinEvents is the lowest rate, in events per minute, that can be a
+	// spike, so that 0 → 2 errors is not one. With a zero baseline it is
+	// the only bar. ≤ 0: 5.
+	MinEvents float64
+	// Consecutive intervals in a row must be over the bar, so that a single
+	// burst is not a spike. ≤ 0: 2.
+	Consecutive int
+	// Interval is the bucket size read from Sentry and the polling period.
+	// ≤ 0: 1m.
+	Interval time.Duration
+	// Watch is how long after the deploy to watch. ≤ 0: 15m.
+	Watch time.Duration
+	// AutoRollback lets the bot roll back by itself on a spike instead of
+	// only offering the button. The watch only reports it.
+	AutoRollback bool
+}
+
+// WithDefaults returns p with zero fields replaced by their defaults.
+func (p Policy) WithDefaults() Policy {
+	if p.Factor <= 0 || math.IsNaN(p.Factor) {
+		p.Factor = 3
+	}
+	if p.MinEvents <= 0 || math.IsNaN(p.MinEvents) {
+		p.MinEvents = 5
+	}
+	if p.Consecutive <= 0 {
+		p.Consecutive = 2
+	}
+	if p.Interval <= 0 {
+		p.Interval = time.Minute
+	}
+	if p.Watch <= 0 {
+		p.Watch = 15 * time.Minute
+	}
+	return p
+}
+
+// BaselineWindow is how far before a deploy's start the baseline is read.
+const BaselineWindow = time.Hour
+
+// Baseline is the mean error rate, in events per minute, of buckets of the
+// given interval: all their events over all their time. It is 0 for no
+// buckets or a non-positive interval. The watch passes the buckets of the
+// hour before the deploy started.
+func Baseline(buckets []Bucket, interval time.Duration) float64 {
+	if len(buckets) == 0 || interval <= 0 {
+		return 0
+	}
+	total := 0
+	for _, b := range buckets {
+		total += max(b.Count, 0)
+	}
+	return float64(total) / (float64(len(buckets)) * interval.Minutes())
+}
+
+// Verdict is what a Detector concluded from one interval.
+type Verdict int
+
+const (
+	// Quiet: the rate is under the bar.
+	Quiet Verdict = iota
+	// Elevated: over the bar, but not yet for Consecutive intervals, or a
+	// spike that was already reported.
+	Elevated
+	// Spike: over the bar for Consecutive intervals in a row. A Detector
+	// returns it once, on the interval that completes the run.
+	Spike
+	// Inconclusive: no usable data for the interval (Sentry failed or sent
+	// an empty series). Returned for the first such interval only; later
+	// gaps return NoData. A gap breaks a run: it is never part of a spike.
+	Inconclusive
+	// NoData: another interval without data, after Inconclusive was
+	// returned.
+	NoData
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Quiet:
+		return "quiet"
+	case Elevated:
+		return "elevated"
+	case Spike:
+		return "spike"
+	case Inconclusive:
+		return "inconclusive"
+	case NoData:
+		return "no data"
+	default:
+		return "unknown"
+	}
+}
+
+// Detector decides, interval by interval, whether the error rate after a
+// deploy is a spike against the baseline before it. It is not safe for
+// concurrent use; one watch owns one.
+type Detector struct {
+	policy    Policy
+	baseline  float64
+	run       int
+	spiked    bool
+	reportedI bool
+}
+
+// NewDetector returns a detector for p (defaults applied) against baseline
+// (events per minute; negative or NaN counts as 0).
+func NewDetector(p Policy, baseline float64) *Detector {
+	if baseline < 0 || math.IsNaN(baseline) || math.IsInf(baseline, 0) {
+		baseline = 0
+	}
+	return &Detector{policy: p.WithDefaults(), baseline: baseline}
+}
+
+// Threshold is the lowest rate that counts toward a spike:
+// Factor×baseline, but at least MinEvents (so a zero baseline uses
+// MinEvents alone).
+func (d *Detector) Threshold() float64 {
+	return max(d.policy.Factor*d.baseline, d.policy.MinEvents)
+}
+
+// Baseline is the rate the detector compares against.
+func (d *Detector) Baseline() float64 { return d.baseline }
+
+// Observe feeds the rate of the next interval in events per minute. A rate
+// that is not a number or negative is a gap (see Gap).
+func (d *Detector) Observe(ratePerMin float64) Verdict {
+	if math.IsNaN(ratePerMin) || math.IsInf(ratePerMin, 0) || ratePerMin < 0 {
+		return d.Gap()
+	}
+	if ratePerMin < d.Threshold() {
+		d.run = 0
+		return Quiet
+	}
+	d.run++
+	if d.run >= d.policy.Consecutive && !d.spiked {
+		d.spiked = true
+		return Spike
+	}
+	return Elevated
+}
+
+// Gap records an interval without usable data. It ends any run.
+func (d *Detector) Gap() Verdict {
+	d.run = 0
+	if d.reportedI {
+		return NoData
+	}
+	d.reportedI = true
+	return Inconclusive
+}

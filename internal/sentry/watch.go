@@ -1,0 +1,242 @@
+package sentry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// Target is the deploy a Watch looks after.
+type Target struct {
+	App, Env, Build string
+	// Project is the Sentry project slug of the app.
+	Project string
+	// Environment is the Sentry environment; empty means Env.
+	Environment string
+	// Version is the Sentry release; empty means Version("", App, Env, Build).
+	Version string
+	// Started is when the deploy started: the baseline is the hour before.
+	// Zero means now.
+	Started time.Time
+	// Finished is when the deploy finished: the watch starts there. Zero
+	// means now.
+	Finished time.Time
+}
+
+// TargetOf returns the Target of deploy record r for Sentry project, with
+// the release version rendered from versionTmpl (see Version).
+func TargetOf(r *deploy.Record, project, versionTmpl string) Target {
+	return Target{
+		App:      r.App,
+		Env:      r.Env,
+		Build:    r.Build,
+		Project:  project,
+		Version:  Version(versionTmpl, r.App, r.Env, r.Build),
+		Started:  r.Started,
+		Finished: r.Finished,
+	}
+}
+
+// SpikeReport is what the watch found when the error rate spiked.
+type SpikeReport struct {
+	App, Env, Build, Version string
+	// Rate is the error rate, in events per minute, of the interval that
+	// completed the spike; Baseline is the rate of the hour before the
+	// deploy and Threshold the bar Rate crossed.
+	Rate, Baseline, Threshold float64
+	// At is the end of the interval that completed the spike.
+	At time.Time
+	// Issues are the issues first seen in the release, most events first
+	// (empty when there are none or Sentry could not list them).
+	Issues []Issue
+	// AutoRollback copies the policy: the caller may roll back by itself.
+	AutoRollback bool
+}
+
+// Watch polls a project's error rate after a deploy and reports a spike
+// against the hour before it. Set the fields, then call Run. Run only reads
+// the fields, so one Watch may run for several deploys at once if its
+// callbacks are safe for concurrent use.
+//
+// Callbacks run on Run's goroutine and should return quickly. Each is
+// called at most once per Run: OnSpike when the policy's spike condition is
+// met (the watch then ends), OnInconclusive the first time Sentry gives no
+// usable data (an error, or an empty series), and OnQuiet when the watch
+// ends without a spike after observing at least one interval. If the
+// baseline cannot be read the watch cannot judge anything: it reports
+// inconclusive and ends without OnQuiet.
+type Watch struct {
+	Reader Reader
+	Org    string
+	Policy Policy
+	// IssueLimit bounds SpikeReport.Issues. Zero: 5.
+	IssueLimit int
+	// Now and Sleep are the clock; nil means the real one. Sleep waits d or
+	// until ctx ends, returning ctx.Err() then.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Log receives the outcome; nil discards.
+	Log *slog.Logger
+
+	OnSpike        func(SpikeReport)
+	OnInconclusive func(reason string)
+	OnQuiet        func()
+}
+
+// Run watches t for Policy.Watch after t.Finished, polling every
+// Policy.Interval. It returns nil when the watch ended (spike, quiet or
+// inconclusive), ctx.Err() when cancelled (without calling OnQuiet), and an
+// Invalid error when the watch is not configured.
+func (w *Watch) Run(ctx context.Context, t Target) error {
+	if w.Reader == nil || w.Org == "" || t.Project == "" {
+		return errs.New(errs.Invalid, "sentry watch needs a reader, an organization and a project")
+	}
+	p := w.Policy.WithDefaults()
+	now, sleep := w.Now, w.Sleep
+	if now == nil {
+		now = time.Now
+	}
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	log := w.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("app", t.App, "env", t.Env, "build", t.Build)
+	env := t.Environment
+	if env == "" {
+		env = t.Env
+	}
+	version := t.Version
+	if version == "" {
+		version = Version("", t.App, t.Env, t.Build)
+	}
+	started, finished := t.Started, t.Finished
+	if started.IsZero() {
+		started = now()
+	}
+	if finished.IsZero() {
+		finished = now()
+	}
+	iv := p.Interval
+
+	inconclusive := func(reason string) {
+		log.Warn("sentry watch inconclusive", "reason", reason)
+		if w.OnInconclusive != nil {
+			w.OnInconclusive(reason)
+		}
+	}
+
+	// Baseline: the complete buckets of the hour before the deploy started.
+	baseFrom := started.Add(-BaselineWindow)
+	buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, baseFrom, started, iv)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		inconclusive("cannot read the error rate before the deploy: " + errs.Message(err))
+		return nil
+	}
+	var before []Bucket
+	for _, b := range buckets {
+		if !b.Start.Before(baseFrom) && !b.Start.Add(iv).After(started) {
+			before = append(before, b)
+		}
+	}
+	if len(before) == 0 {
+		inconclusive("Sentry returned no error counts for the hour before the deploy")
+		return nil
+	}
+	d := NewDetector(p, Baseline(before, iv))
+
+	end := finished.Add(p.Watch)
+	cursor := alignDown(finished, iv) // start of the next bucket to judge
+	observed := 0
+	for tick := finished.Add(iv); ; tick = tick.Add(iv) {
+		if wait := tick.Sub(now()); wait > 0 {
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		at := now()
+		buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, cursor, at, iv)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var fresh []Bucket
+		if err == nil {
+			for _, b := range buckets {
+				if !b.Start.Before(cursor) && !b.Start.Add(iv).After(at) {
+					fresh = append(fresh, b)
+				}
+			}
+		}
+		switch {
+		case err != nil:
+			if d.Gap() == Inconclusive {
+				inconclusive("cannot read the error rate after the deploy: " + errs.Message(err))
+			}
+		case len(fresh) == 0:
+			if d.Gap() == Inconclusive {
+				inconclusive(fmt.Sprintf("Sentry returned no error counts after %s UTC", cursor.UTC().Format("15:04")))
+			}
+		}
+		for _, b := range fresh {
+			rate := float64(b.Count) / iv.Minutes()
+			cursor = b.Start.Add(iv)
+			observed++
+			if d.Observe(rate) != Spike {
+				continue
+			}
+			rep := SpikeReport{
+				App: t.App, Env: t.Env, Build: t.Build, Version: version,
+				Rate: rate, Baseline: d.Baseline(), Threshold: d.Threshold(),
+				At: cursor, AutoRollback: p.AutoRollback,
+			}
+			limit := w.IssueLimit
+			if limit <= 0 {
+				limit = 5
+			}
+			issues, err := w.Reader.NewIssues(ctx, w.Org, t.Project, version, limit)
+			if err != nil {
+				log.Warn("sentry watch: cannot list new issues", "err", err)
+			}
+			rep.Issues = issues
+			log.Info("sentry watch: error spike", "rate", rate, "baseline", rep.Baseline, "threshold", rep.Threshold)
+			if w.OnSpike != nil {
+				w.OnSpike(rep)
+			}
+			return nil
+		}
+		if !tick.Before(end) {
+			break
+		}
+	}
+	if observed > 0 {
+		log.Info("sentry watch: quiet", "baseline", d.Baseline(), "intervals", observed)
+		if w.OnQuiet != nil {
+			w.OnQuiet()
+		}
+	}
+	return nil
+}
+
+// alignDown returns the start of the interval containing t, counted from the
+// Unix epoch as Sentry aligns its buckets.
+func alignDown(t time.Time, iv time.Duration) time.Time {
+	n := t.UnixNano()
+	step := int64(iv)
+	r := n % step
+	if r < 0 {
+		r += step
+	}
+	return time.Unix(0, n-r).UTC()
+}

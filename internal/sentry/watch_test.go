@@ -1,0 +1,411 @@
+package sentry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// The deploy in these tests starts at 10:00:20 and finishes at 10:02:30 UTC.
+var (
+	deployStart = time.Date(2026, 3, 4, 10, 0, 20, 0, time.UTC)
+	deployEnd   = time.Date(2026, 3, 4, 10, 2, 30, 0, time.UTC)
+)
+
+// fakeClock is a clock whose Sleep advances time at once.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	return nil
+}
+
+// series gives the error count of the bucket starting at minute m after
+// the deploy finished (negative m: before it).
+type series func(m int) int
+
+// zeroFill builds what Sentry answers for [start, end): aligned buckets,
+// zero-filled, without the one in progress.
+func zeroFill(start, end time.Time, iv time.Duration, s series) []Bucket {
+	var bs []Bucket
+	for b := alignDown(start, iv); !b.Add(iv).After(end); b = b.Add(iv) {
+		m := int(b.Sub(alignDown(deployEnd, iv)) / iv)
+		bs = append(bs, Bucket{Start: b, Count: s(m)})
+	}
+	return bs
+}
+
+// fakeReader answers ErrorCounts from a series; fail says which calls
+// (0 is the baseline) fail and how.
+type fakeReader struct {
+	s      series
+	fail   func(call int) error
+	empty  func(call int) bool
+	issues []Issue
+
+	calls      int
+	issueCalls []string
+}
+
+func (f *fakeReader) ErrorCounts(ctx context.Context, org, project, env string, start, end time.Time, iv time.Duration) ([]Bucket, error) {
+	call := f.calls
+	f.calls++
+	if f.fail != nil {
+		if err := f.fail(call); err != nil {
+			return nil, err
+		}
+	}
+	if f.empty != nil && f.empty(call) {
+		return []Bucket{}, nil
+	}
+	return zeroFill(start, end, iv, f.s), nil
+}
+
+func (f *fakeReader) NewIssues(ctx context.Context, org, project, version string, limit int) ([]Issue, error) {
+	f.issueCalls = append(f.issueCalls, fmt.Sprintf("%s/%s/%s/%d", org, project, version, limit))
+	return f.issues, nil
+}
+
+// outcome is what the callbacks of one Run saw.
+type outcome struct {
+	spikes       []SpikeReport
+	inconclusive []string
+	quiet        int
+}
+
+func runWatch(t *testing.T, r Reader, p Policy) (outcome, error) {
+	t.Helper()
+	clock := &fakeClock{now: deployEnd}
+	var o outcome
+	w := &Watch{
+		Reader: r, Org: "acme", Policy: p,
+		Now: clock.Now, Sleep: clock.Sleep,
+		OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
+		OnInconclusive: func(reason string) { o.inconclusive = append(o.inconclusive, reason) },
+		OnQuiet:        func() { o.quiet++ },
+	}
+	err := w.Run(context.Background(), Target{
+		App: "shop", Env: "production", Build: "1.2.3", Project: "shop-web",
+		Started: deployStart, Finished: deployEnd,
+	})
+	return o, err
+}
+
+func flat(n int) series { return func(int) int { return n } }
+
+// after returns before for minutes before the deploy and post(m) after it.
+func after(before int, post func(m int) int) series {
+	return func(m int) int {
+		if m < 0 {
+			return before
+		}
+		return post(m)
+	}
+}
+
+var errSentry500 = errs.Wrap(errs.Unavailable, &Error{Status: 500, Attempts: 4}, "Sentry is failing (count errors of shop-web)")
+
+func TestWatch(t *testing.T) {
+	p := Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute}
+	issues := []Issue{{ID: "1001", ShortID: "SHOP-WEB-1A", Title: "KeyError: 'cart'", Permalink: "https://sentry.io/organizations/acme/issues/1001/", Count: 150}}
+	tests := []struct {
+		name             string
+		reader           *fakeReader
+		wantSpike        bool
+		wantRate         float64
+		wantBaseline     float64
+		wantAt           time.Time
+		wantInconclusive string // substring; "" for none
+		wantQuiet        bool
+	}{
+		{
+			name:      "flat baseline",
+			reader:    &fakeReader{s: flat(10)},
+			wantQuiet: true,
+		},
+		{
+			name:         "zero baseline",
+			reader:       &fakeReader{s: after(0, func(m int) int { return []int{0, 0, 6, 7, 8}[min(m, 4)] })},
+			wantSpike:    true,
+			wantRate:     7,
+			wantBaseline: 0,
+			wantAt:       time.Date(2026, 3, 4, 10, 6, 0, 0, time.UTC),
+		},
+		{
+			name:      "zero baseline, noise under MinEvents",
+			reader:    &fakeReader{s: after(0, func(m int) int { return m % 4 })},
+			wantQuiet: true,
+		},
+		{
+			name:      "slow rise",
+			reader:    &fakeReader{s: after(10, func(m int) int { return 10 + 2*m })}, // 10 … 28 < 30
+			wantQuiet: true,
+		},
+		{
+			name: "single-bucket blip",
+			reader: &fakeReader{s: after(10, func(m int) int {
+				if m == 4 {
+					return 200
+				}
+				return 10
+			})},
+			wantQuiet: true,
+		},
+		{
+			name: "spike after 3 minutes",
+			reader: &fakeReader{s: after(10, func(m int) int {
+				if m < 3 {
+					return 10
+				}
+				return 50 + 10*(m-3)
+			})},
+			wantSpike:    true,
+			wantRate:     60,
+			wantBaseline: 10,
+			wantAt:       time.Date(2026, 3, 4, 10, 7, 0, 0, time.UTC),
+		},
+		{
+			name: "Sentry failing after the deploy",
+			reader: &fakeReader{s: flat(10), fail: func(call int) error {
+				if call > 0 {
+					return errSentry500
+				}
+				return nil
+			}},
+			wantInconclusive: "cannot read the error rate after the deploy: Sentry is failing",
+		},
+		{
+			name: "timeouts, then a spike in the data read late",
+			reader: &fakeReader{s: after(10, func(m int) int {
+				if m < 1 {
+					return 10
+				}
+				return 80
+			}), fail: func(call int) error {
+				if call == 1 || call == 2 {
+					return fmt.Errorf("count errors: %w", context.DeadlineExceeded)
+				}
+				return nil
+			}},
+			wantInconclusive: "cannot read the error rate after the deploy",
+			wantSpike:        true,
+			wantRate:         80,
+			wantBaseline:     10,
+			wantAt:           time.Date(2026, 3, 4, 10, 5, 0, 0, time.UTC),
+		},
+		{
+			name:             "empty series",
+			reader:           &fakeReader{s: flat(10), empty: func(call int) bool { return call > 0 }},
+			wantInconclusive: "Sentry returned no error counts after 10:02 UTC",
+		},
+		{
+			name: "empty series for a while",
+			reader: &fakeReader{s: flat(10), empty: func(call int) bool {
+				return call == 2 || call == 3
+			}},
+			wantInconclusive: "Sentry returned no error counts",
+			wantQuiet:        true,
+		},
+		{
+			name: "baseline unreadable",
+			reader: &fakeReader{s: flat(10), fail: func(call int) error {
+				if call == 0 {
+					return errSentry500
+				}
+				return nil
+			}},
+			wantInconclusive: "cannot read the error rate before the deploy: Sentry is failing",
+		},
+		{
+			name:             "empty baseline",
+			reader:           &fakeReader{s: flat(10), empty: func(call int) bool { return call == 0 }},
+			wantInconclusive: "no error counts for the hour before the deploy",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.reader.issues = issues
+			o, err := runWatch(t, tt.reader, p)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if tt.wantSpike {
+				if len(o.spikes) != 1 {
+					t.Fatalf("spikes: got %d, want 1", len(o.spikes))
+				}
+				s := o.spikes[0]
+				if s.Rate != tt.wantRate || s.Baseline != tt.wantBaseline || !s.At.Equal(tt.wantAt) {
+					t.Errorf("spike: got rate %v baseline %v at %v, want %v, %v, %v", s.Rate, s.Baseline, s.At, tt.wantRate, tt.wantBaseline, tt.wantAt)
+				}
+				if s.App != "shop" || s.Env != "production" || s.Build != "1.2.3" || s.Version != "shop@1.2.3" {
+					t.Errorf("spike target: got %s/%s %s %s", s.App, s.Env, s.Build, s.Version)
+				}
+				if len(s.Issues) != 1 || s.Issues[0].ShortID != "SHOP-WEB-1A" {
+					t.Errorf("issues: got %+v, want the release's new issue", s.Issues)
+				}
+				if want := []string{"acme/shop-web/shop@1.2.3/5"}; fmt.Sprint(tt.reader.issueCalls) != fmt.Sprint(want) {
+					t.Errorf("NewIssues calls: got %v, want %v", tt.reader.issueCalls, want)
+				}
+			} else if len(o.spikes) != 0 {
+				t.Errorf("spikes: got %+v, want none", o.spikes)
+			}
+			switch {
+			case tt.wantInconclusive == "" && len(o.inconclusive) != 0:
+				t.Errorf("inconclusive: got %q, want none", o.inconclusive)
+			case tt.wantInconclusive != "" && len(o.inconclusive) != 1:
+				t.Errorf("inconclusive: got %q, want exactly one", o.inconclusive)
+			case tt.wantInconclusive != "" && !strings.Contains(o.inconclusive[0], tt.wantInconclusive):
+				t.Errorf("inconclusive: got %q, want it to contain %q", o.inconclusive[0], tt.wantInconclusive)
+			}
+			if got := o.quiet == 1; got != tt.wantQuiet || o.quiet > 1 {
+				t.Errorf("quiet: called %d times, want quiet=%v", o.quiet, tt.wantQuiet)
+			}
+		})
+	}
+}
+
+func TestWatchPollsEveryInterval(t *testing.T) {
+	r := &fakeReader{s: flat(10)}
+	o, err := runWatch(t, r, Policy{Interval: time.Minute, Watch: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One baseline read, then one per minute for ten minutes.
+	if r.calls != 11 {
+		t.Errorf("reads: got %d, want 11", r.calls)
+	}
+	if o.quiet != 1 {
+		t.Errorf("quiet: got %d, want 1", o.quiet)
+	}
+}
+
+func TestWatchCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	clock := &fakeClock{now: deployEnd}
+	quiet := 0
+	n := 0
+	w := &Watch{
+		Reader: &fakeReader{s: flat(10)}, Org: "acme",
+		Now: clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if n++; n == 3 {
+				cancel()
+			}
+			return clock.Sleep(ctx, d)
+		},
+		OnQuiet: func() { quiet++ },
+	}
+	err := w.Run(ctx, Target{App: "shop", Env: "production", Build: "1", Project: "shop-web", Started: deployStart, Finished: deployEnd})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	if quiet != 0 {
+		t.Errorf("quiet: called %d times, want 0", quiet)
+	}
+}
+
+func TestWatchNeedsConfiguration(t *testing.T) {
+	w := &Watch{Org: "acme"}
+	if err := w.Run(context.Background(), Target{Project: "shop-web"}); errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("got %v, want an invalid error", err)
+	}
+}
+
+func TestTargetOf(t *testing.T) {
+	r := &deploy.Record{App: "shop", Env: "production", Build: "1.2.3", Started: deployStart, Finished: deployEnd}
+	got := TargetOf(r, "shop-web", "{app}-{env}@{build}")
+	want := Target{App: "shop", Env: "production", Build: "1.2.3", Project: "shop-web", Version: "shop-production@1.2.3", Started: deployStart, Finished: deployEnd}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// TestWatchWithClient runs a watch against the real client and a fake
+// Sentry that fails with 500s, then hangs past the client's timeout, then
+// serves a spike.
+func TestWatchWithClient(t *testing.T) {
+	f := newFakeSentry(t)
+	f.handle("GET", "/api/0/projects/acme/shop-web/", reply(200, projectAnswer))
+	s := after(4, func(m int) int { return 40 })
+	points := func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		start, err1 := time.Parse("2006-01-02T15:04:05", q.Get("start"))
+		end, err2 := time.Parse("2006-01-02T15:04:05", q.Get("end"))
+		if err1 != nil || err2 != nil || q.Get("interval") != "1m" || q.Get("project") != "42" || q.Get("environment") != "production" {
+			http.Error(w, `{"detail":"bad query"}`, 400)
+			return
+		}
+		var data [][]any
+		for _, b := range zeroFill(start, end, time.Minute, s) {
+			data = append(data, []any{b.Start.Unix(), []map[string]int{{"count": b.Count}}})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": data, "start": start.Unix(), "end": end.Unix()})
+	}
+	var mu sync.Mutex
+	call := 0
+	f.handle("GET", "/api/0/organizations/acme/events-stats/", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		call++
+		n := call
+		mu.Unlock()
+		switch {
+		case n == 1: // the baseline
+			points(w, r)
+		case n <= 3: // first poll: 500 on both attempts
+			reply(500, `{"detail":"Internal Error"}`)(w, r)
+		case n <= 5: // second poll: both attempts time out
+			hang(w, r)
+		default:
+			points(w, r)
+		}
+	})
+	f.handle("GET", "/api/0/organizations/acme/issues/", reply(200, `[{"count":"40","id":"7","permalink":"https://sentry.io/organizations/acme/issues/7/","shortId":"SHOP-WEB-7","title":"ZeroDivisionError"}]`))
+
+	c := newTestClient(t, f, &sleeps{}, func(o *Options) {
+		o.Timeout = 100 * time.Millisecond
+		o.Attempts = 2
+	})
+	o, err := runWatch(t, c, Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(o.inconclusive) != 1 || !strings.Contains(o.inconclusive[0], "Sentry is failing") {
+		t.Errorf("inconclusive: got %q, want one report of Sentry failing", o.inconclusive)
+	}
+	if len(o.spikes) != 1 {
+		t.Fatalf("spikes: got %d, want 1", len(o.spikes))
+	}
+	sp := o.spikes[0]
+	if sp.Rate != 40 || sp.Baseline != 4 || sp.Threshold != 12 {
+		t.Errorf("spike: got rate %v baseline %v threshold %v, want 40, 4, 12", sp.Rate, sp.Baseline, sp.Threshold)
+	}
+	if len(sp.Issues) != 1 || sp.Issues[0].Title != "ZeroDivisionError" || sp.Issues[0].Count != 40 {
+		t.Errorf("issues: got %+v", sp.Issues)
+	}
+	if o.quiet != 0 {
+		t.Errorf("quiet: got %d, want 0", o.quiet)
+	}
+}

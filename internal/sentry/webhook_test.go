@@ -1,0 +1,187 @@
+package sentry
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	goldenSecret = "integration-client-secret"
+	goldenBody   = `{"action":"triggered","data":{}}`
+	// goldenSig is HMAC-SHA256(goldenSecret, goldenBody) in hex, computed
+	// independently of this package (Python's hmac module).
+	goldenSig = "a61bd275d2199e31cd6439a837cdec4c54aefd274df25203ae1dd7b15fd7ced1"
+)
+
+func TestVerifySignature(t *testing.T) {
+	changed := []byte(goldenBody)
+	changed[2] = 'b' // {"bction":…
+	tests := []struct {
+		name   string
+		secret string
+		body   []byte
+		header string
+		want   bool
+	}{
+		{"valid", goldenSecret, []byte(goldenBody), goldenSig, true},
+		{"valid upper-case hex", goldenSecret, []byte(goldenBody), strings.ToUpper(goldenSig), true},
+		{"valid with surrounding space", goldenSecret, []byte(goldenBody), " " + goldenSig + "\t", true},
+		{"wrong secret", "another-secret", []byte(goldenBody), goldenSig, false},
+		{"body changed by one byte", goldenSecret, changed, goldenSig, false},
+		{"body with a trailing newline", goldenSecret, []byte(goldenBody + "\n"), goldenSig, false},
+		{"missing header", goldenSecret, []byte(goldenBody), "", false},
+		{"non-hex", goldenSecret, []byte(goldenBody), "zz" + goldenSig[2:], false},
+		{"odd length", goldenSecret, []byte(goldenBody), goldenSig[1:], false},
+		{"truncated", goldenSecret, []byte(goldenBody), goldenSig[:32], false},
+		{"sha256= prefix is not Sentry's format", goldenSecret, []byte(goldenBody), "sha256=" + goldenSig, false},
+		{"empty secret", "", []byte(goldenBody), goldenSig, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := VerifySignature(tt.secret, tt.body, tt.header); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func readPayload(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "webhook", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestWebhookHandler(t *testing.T) {
+	const secret = "s3cr3t"
+	event := readPayload(t, "event_alert.json")
+	metric := readPayload(t, "metric_alert.json")
+	issue := readPayload(t, "issue.json")
+	tests := []struct {
+		name       string
+		method     string
+		resource   string
+		body       []byte
+		sig        string // "" means none; "sign" means a valid one
+		wantStatus int
+		wantAlert  *Alert
+	}{
+		{
+			name: "event alert", resource: "event_alert", body: event, sig: "sign", wantStatus: 204,
+			wantAlert: &Alert{
+				Resource: "event_alert", Action: "triggered", Project: "front-end", Environment: "production",
+				Title: "ReferenceError: heck is not defined", Level: "error", Rule: "Very Important Alert Rule!",
+				URL: "https://sentry.io/organizations/test-org/issues/1117540176/events/e4874d664c3540c1a32eab185f12c5ab/",
+			},
+		},
+		{
+			name: "metric alert", resource: "metric_alert", body: metric, sig: "sign", wantStatus: 204,
+			wantAlert: &Alert{
+				Resource: "metric_alert", Action: "critical", Project: "bar", Environment: "production",
+				Title: "Critical: Too many errors", Level: "critical", Rule: "Too many errors",
+				URL: "https://sentry.io/organizations/baz/alerts/1/",
+			},
+		},
+		{
+			name: "issue", resource: "issue", body: issue, sig: "sign", wantStatus: 204,
+			wantAlert: &Alert{
+				Resource: "issue", Action: "created", Project: "front-end",
+				Title: "ReferenceError: blooopy is not defined", Level: "error",
+				URL: "https://sentry.io/organizations/test-org/issues/1170820242/",
+			},
+		},
+		{name: "other resource ignored", resource: "installation", body: []byte(`{"action":"created","data":{}}`), sig: "sign", wantStatus: 204},
+		{name: "missing signature", resource: "issue", body: issue, wantStatus: 401},
+		{name: "signature of another body", resource: "issue", body: issue, sig: sign(secret, event), wantStatus: 401},
+		{name: "signature with another secret", resource: "issue", body: issue, sig: sign("other", issue), wantStatus: 401},
+		{name: "malformed json", resource: "issue", body: []byte(`{"action":`), sig: "sign", wantStatus: 400},
+		{name: "no data", resource: "issue", body: []byte(`{"action":"created"}`), sig: "sign", wantStatus: 400},
+		{name: "too large", resource: "issue", body: bytes.Repeat([]byte(" "), MaxWebhookBody+1), sig: "sign", wantStatus: 413},
+		{name: "GET", method: "GET", resource: "issue", wantStatus: 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []Alert
+			h := &WebhookHandler{Secret: secret, OnAlert: func(a Alert) { got = append(got, a) }}
+			method := tt.method
+			if method == "" {
+				method = "POST"
+			}
+			req := httptest.NewRequest(method, "/sentry/webhook", bytes.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(ResourceHeader, tt.resource)
+			switch tt.sig {
+			case "":
+			case "sign":
+				req.Header.Set(SignatureHeader, sign(secret, tt.body))
+			default:
+				req.Header.Set(SignatureHeader, tt.sig)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status: got %d, want %d (%s)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			switch {
+			case tt.wantAlert == nil && len(got) != 0:
+				t.Errorf("alerts: got %+v, want none", got)
+			case tt.wantAlert != nil && len(got) != 1:
+				t.Errorf("alerts: got %d, want 1", len(got))
+			case tt.wantAlert != nil && got[0] != *tt.wantAlert:
+				t.Errorf("alert:\n got %+v\nwant %+v", got[0], *tt.wantAlert)
+			}
+		})
+	}
+}
+
+func TestWebhookServer(t *testing.T) {
+	// The handler behind a real listener: Sentry posts, the bot answers.
+	alerts := make(chan Alert, 1)
+	srv := httptest.NewServer(&WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts <- a }})
+	t.Cleanup(srv.Close)
+	body := readPayload(t, "issue.json")
+	req, err := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(ResourceHeader, "issue")
+	req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status: got %d, want 204", resp.StatusCode)
+	}
+	if a := <-alerts; a.Project != "front-end" {
+		t.Errorf("project: got %q, want front-end", a.Project)
+	}
+}
+
+func TestParseAlertTagObjects(t *testing.T) {
+	body := []byte(`{"action":"triggered","data":{"event":{"title":"x","tags":[{"key":"level","value":"error"},{"key":"environment","value":"staging"}]}}}`)
+	a, err := ParseAlert(ResourceEventAlert, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Environment != "staging" || a.Project != "" {
+		t.Errorf("got environment %q project %q, want staging and none", a.Environment, a.Project)
+	}
+}

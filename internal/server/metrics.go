@@ -1,0 +1,78 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the bot's own Prometheus metrics. A nil *Metrics records
+// nothing. It is safe for concurrent use.
+type Metrics struct {
+	commandLatency *prometheus.HistogramVec
+	httpRequests   *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg:
+//
+//	switchman_command_latency_seconds{platform}  how long commands take to handle
+//	switchman_http_requests_total{handler,code}  HTTP requests by route and status
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		commandLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchman_command_latency_seconds",
+			Help:    "Time to handle a chat command (parse, authorise, act, reply), by platform. A deploy counts until it started, not until it finished.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"platform"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchman_http_requests_total",
+			Help: "HTTP requests served, by route and status code.",
+		}, []string{"handler", "code"}),
+	}
+	reg.MustRegister(m.commandLatency, m.httpRequests)
+	return m
+}
+
+// ObserveCommand records how long one command took on platform.
+func (m *Metrics) ObserveCommand(platform string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.commandLatency.WithLabelValues(platform).Observe(d.Seconds())
+}
+
+// count wraps h so that its requests are counted under the label handler.
+func (m *Metrics) count(handler string, h http.Handler) http.Handler {
+	if m == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		m.httpRequests.WithLabelValues(handler, strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (Flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,219 @@
+// Package server is the bot's HTTP server: health and metrics for
+// operators, the chat platforms' endpoints, and a graceful shutdown that
+// lets running deploys finish and report before the process exits.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Defaults of Options and the server's fixed limits.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultMaxBody      = 64 << 10
+	DefaultDrainTimeout = 5 * time.Minute
+	defaultShutdown     = 10 * time.Second
+	healthTimeout       = 2 * time.Second
+
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 15 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
+// SlackEndpoints are the Slack adapter's HTTP handlers.
+type SlackEndpoints interface {
+	Commands() http.Handler
+	Interactions() http.Handler
+	Events() http.Handler
+}
+
+// Options configure a Server; the zero value serves /healthz on
+// DefaultAddr.
+type Options struct {
+	// Addr is the listen address; default DefaultAddr. Ignored when
+	// Listener is set.
+	Addr     string
+	Listener net.Listener
+	// Registry is served at /metrics; nil: no /metrics.
+	Registry *prometheus.Registry
+	// Metrics counts the requests of every route; nil: not counted.
+	Metrics *Metrics
+	// Health checks the state store for /healthz; nil: not checked.
+	Health func(ctx context.Context) error
+	// Slack, when set, is mounted at /slack/commands, /slack/interactions
+	// and /slack/events (Slack's HTTP mode).
+	Slack SlackEndpoints
+	// Drain runs at shutdown once no request is served any more: it stops
+	// the chat adapters taking commands and waits for running deploys to
+	// finish and post their final state. It is bounded by DrainTimeout
+	// (default DefaultDrainTimeout).
+	Drain        func()
+	DrainTimeout time.Duration
+	// ShutdownTimeout bounds waiting for requests in flight; default 10 s.
+	ShutdownTimeout time.Duration
+	// MaxBody bounds every request body; default DefaultMaxBody.
+	MaxBody int64
+	Log     *slog.Logger
+}
+
+// Server is the HTTP server. Mount handlers with Handle before Run.
+type Server struct {
+	opt Options
+	mux *http.ServeMux
+	srv *http.Server
+
+	mu   sync.Mutex
+	addr net.Addr
+}
+
+// New returns a server with /healthz, /metrics (with a Registry) and the
+// Slack endpoints (with Slack) mounted.
+func New(opt Options) *Server {
+	if opt.Addr == "" {
+		opt.Addr = DefaultAddr
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.DrainTimeout <= 0 {
+		opt.DrainTimeout = DefaultDrainTimeout
+	}
+	if opt.ShutdownTimeout <= 0 {
+		opt.ShutdownTimeout = defaultShutdown
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opt: opt, mux: http.NewServeMux()}
+	s.srv = &http.Server{
+		Addr:              opt.Addr,
+		Handler:           s.mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelWarn),
+	}
+	s.Handle("GET /healthz", http.HandlerFunc(s.health))
+	if opt.Registry != nil {
+		s.Handle("GET /metrics", promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{Registry: opt.Registry}))
+	}
+	if opt.Slack != nil {
+		s.Handle("POST /slack/commands", opt.Slack.Commands())
+		s.Handle("POST /slack/interactions", opt.Slack.Interactions())
+		s.Handle("POST /slack/events", opt.Slack.Events())
+	}
+	return s
+}
+
+// Handle mounts h at pattern (a net/http ServeMux pattern, such as
+// "POST /discord/interactions"), with the body limit and the request
+// counter every route has. Call it before Run.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.opt.Metrics.count(pattern, http.MaxBytesHandler(h, s.opt.MaxBody)))
+}
+
+// Handler is the server's routing, for tests.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Addr is the address the server listens on, nil before Run listens.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// healthBody is the answer of /healthz.
+type healthBody struct {
+	Status string `json:"status"`
+	Store  string `json:"store"`
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	body, code := healthBody{Status: "ok", Store: "unchecked"}, http.StatusOK
+	if s.opt.Health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		if err := s.opt.Health(ctx); err != nil {
+			s.opt.Log.Warn("health check: state store unreachable", "err", err)
+			body, code = healthBody{Status: "unavailable", Store: "unreachable"}, http.StatusServiceUnavailable
+		} else {
+			body.Store = "ok"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}
+
+// Run serves until ctx is done or serving fails, then shuts down
+// gracefully: it stops accepting connections, waits (bounded) for the
+// requests in flight, and runs Drain (bounded by DrainTimeout) so that
+// running deploys finish and post their final state. It returns nil after
+// a shutdown asked for by ctx, else what made serving fail.
+func (s *Server) Run(ctx context.Context) error {
+	ln := s.opt.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.opt.Addr); err != nil {
+			s.drain()
+			return fmt.Errorf("listen on %s: %w", s.opt.Addr, err)
+		}
+	}
+	s.mu.Lock()
+	s.addr = ln.Addr()
+	s.mu.Unlock()
+	s.opt.Log.Info("serving", "addr", ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+		s.opt.Log.Info("shutting down: no new requests; running deploys may finish", "drain_timeout", s.opt.DrainTimeout)
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.ShutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.opt.Log.Error("shutdown: requests still in flight were cut", "err", err)
+	}
+	s.drain()
+	return serveErr
+}
+
+// drain runs Drain, but not for longer than DrainTimeout.
+func (s *Server) drain() {
+	if s.opt.Drain == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.opt.Drain()
+	}()
+	t := time.NewTimer(s.opt.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		s.opt.Log.Info("drained: no deploy is running")
+	case <-t.C:
+		s.opt.Log.Error("deploys still running at shutdown; they will show as interrupted at the next start", "waited", s.opt.DrainTimeout)
+	}
+}

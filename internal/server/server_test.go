@@ -1,0 +1,204 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchman-bot/switchman/internal/server"
+)
+
+// start runs s on a free port of 127.0.0.1 until the test ends, and
+// returns its base URL and a function that stops it and returns Run's error.
+func start(t *testing.T, opt server.Options) (string, *server.Server, func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Listener = ln
+	s := server.New(opt)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stopped := false
+	stop := func() error {
+		cancel()
+		stopped = true
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return")
+			return nil
+		}
+	}
+	t.Cleanup(func() {
+		if !stopped {
+			stop()
+		}
+	})
+	return "http://" + ln.Addr().String(), s, stop
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHealth(t *testing.T) {
+	var down atomic.Bool
+	url, _, _ := start(t, server.Options{Health: func(ctx context.Context) error {
+		if down.Load() {
+			return errors.New("open /var/lib/switchman/state.db: timeout")
+		}
+		return nil
+	}})
+	if code, body := get(t, url+"/healthz"); code != 200 || strings.TrimSpace(body) != `{"status":"ok","store":"ok"}` {
+		t.Errorf("healthz: got %d %s, want 200 ok", code, body)
+	}
+	down.Store(true)
+	code, body := get(t, url+"/healthz")
+	if code != 503 || strings.TrimSpace(body) != `{"status":"unavailable","store":"unreachable"}` {
+		t.Errorf("healthz with the store down: got %d %s, want 503 unreachable", code, body)
+	}
+	if strings.Contains(body, "state.db") {
+		t.Errorf("healthz: got %s, want no internal detail", body)
+	}
+}
+
+func TestMetricsAndHandle(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := server.NewMetrics(reg)
+	url, s, _ := start(t, server.Options{Registry: reg, Metrics: m, MaxBody: 1024})
+	s.Handle("POST /discord/interactions", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, "too big", http.StatusRequestEntityTooLarge)
+			return
+		}
+		io.WriteString(w, "pong")
+	}))
+	post := func(body string) int {
+		resp, err := http.Post(url+"/discord/interactions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(`{"type":1}`); code != 200 {
+		t.Errorf("mounted handler: got %d, want 200", code)
+	}
+	if code := post(strings.Repeat("x", 2048)); code != 413 {
+		t.Errorf("body over the limit: got %d, want 413", code)
+	}
+	m.ObserveCommand("slack", 30*time.Millisecond)
+	get(t, url+"/healthz")
+	code, body := get(t, url+"/metrics")
+	if code != 200 {
+		t.Fatalf("metrics: got %d", code)
+	}
+	for _, want := range []string{
+		`switchman_http_requests_total{code="200",handler="POST /discord/interactions"} 1`,
+		`switchman_http_requests_total{code="413",handler="POST /discord/interactions"} 1`,
+		`switchman_http_requests_total{code="200",handler="GET /healthz"} 1`,
+		`switchman_command_latency_seconds_count{platform="slack"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics: want %q in\n%s", want, body)
+		}
+	}
+	if code, _ := get(t, url+"/slack/commands"); code != 404 {
+		t.Errorf("slack endpoints without Slack: got %d, want 404", code)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var drained atomic.Bool
+	url, s, stop := start(t, server.Options{Drain: func() { drained.Store(true) }})
+	s.Handle("GET /slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "done")
+	}))
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url + "/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- string(b)
+	}()
+	<-entered
+	errc := make(chan error, 1)
+	go func() { errc <- stop() }()
+	// Shutdown waits for the request; a drain now would be too early.
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned (%v) while a request was in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if drained.Load() {
+		t.Errorf("drain ran while a request was still in flight")
+	}
+	close(release)
+	if body := <-got; body != "done" {
+		t.Errorf("in-flight request: got %q, want it completed", body)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("Run: got %v, want nil", err)
+	}
+	if !drained.Load() {
+		t.Errorf("Run returned without draining")
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Errorf("after shutdown: got an answer, want the port closed")
+	}
+}
+
+func TestDrainIsBounded(t *testing.T) {
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	_, _, stop := start(t, server.Options{DrainTimeout: 100 * time.Millisecond, Drain: func() { <-block }})
+	begin := time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("Run: got %v, want nil", err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("Run returned after %s, want about the 100 ms drain timeout", d)
+	}
+}
+
+func TestListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	drained := false
+	s := server.New(server.Options{Addr: ln.Addr().String(), Drain: func() { drained = true }})
+	if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Errorf("Run on a busy port: got %v, want a listen error", err)
+	}
+	if !drained {
+		t.Errorf("Run failed without draining what may have started")
+	}
+}

@@ -1,0 +1,296 @@
+package stats
+
+import (
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// at is 2026-03-DD hh:mm UTC.
+func at(dd, hh, mm int) time.Time { return time.Date(2026, 3, dd, hh, mm, 0, 0, time.UTC) }
+
+func rec(kind deploy.Kind, app, env string, started, finished time.Time, o deploy.Outcome) *deploy.Record {
+	return &deploy.Record{Kind: kind, App: app, Env: env, Started: started, Finished: finished, Outcome: o}
+}
+
+func dep(app, env string, started time.Time, minutes int, o deploy.Outcome) *deploy.Record {
+	var fin time.Time
+	if o.Done() {
+		fin = started.Add(time.Duration(minutes) * time.Minute)
+	}
+	return rec(deploy.KindDeploy, app, env, started, fin, o)
+}
+
+func rb(app, env string, started time.Time, minutes int, o deploy.Outcome) *deploy.Record {
+	r := dep(app, env, started, minutes, o)
+	r.Kind = deploy.KindRollback
+	return r
+}
+
+const (
+	ok          = deploy.OutcomeSucceeded
+	failedO     = deploy.OutcomeFailed
+	reverted    = deploy.OutcomeReverted
+	partial     = deploy.OutcomePartial
+	cancelled   = deploy.OutcomeCancelled
+	interrupted = deploy.OutcomeInterrupted
+	running     = deploy.OutcomeRunning
+)
+
+// history is a seeded week of three app/envs; the comments give the
+// verdict each record should get. now is 2026-03-15 12:00, the window the 7
+// days before.
+func history() ([]*deploy.Record, []Spike) {
+	recs := []*deploy.Record{
+		// shop/production
+		dep("shop", "production", at(7, 10, 0), 2, ok),        // before the window
+		dep("shop", "production", at(9, 10, 0), 4, ok),        // P1: rolled back → failure, restored by the rollback in 27m
+		rb("shop", "production", at(9, 10, 30), 1, ok),        //     rollback of P1
+		dep("shop", "production", at(10, 9, 0), 5, failedO),   // P2: failed → restored by P3 (11:03) in 1h58m
+		dep("shop", "production", at(10, 11, 0), 3, ok),       // P3: fine
+		dep("shop", "production", at(12, 14, 0), 6, reverted), // P4: reverted → restored by P5 (15:02) in 56m
+		dep("shop", "production", at(12, 15, 0), 2, ok),       // P5: spike at 15:10 → restored by P6 in 19h08m
+		dep("shop", "production", at(13, 10, 0), 10, ok),      // P6: spike on the 14th, after a cancelled attempt → restored by P7 in 29h53m
+		dep("shop", "production", at(14, 9, 0), 0, cancelled), //     not counted, and does not replace P6
+		dep("shop", "production", at(14, 16, 0), 3, ok),       // P7: fine
+		dep("shop", "production", at(15, 9, 0), 4, partial),   // P8: partial is not a failure
+		dep("shop", "production", at(15, 11, 58), 0, running), //     running: not counted
+		dep("shop", "production", at(15, 12, 0), 1, ok),       //     starts at now: outside the window
+		// shop/staging
+		dep("shop", "staging", at(11, 8, 0), 1, ok),     // S1: a rollback was tried (and failed) → restored by S2 in 4h01m
+		rb("shop", "staging", at(11, 9, 0), 1, failedO), //     failed rollback of S1
+		dep("shop", "staging", at(11, 12, 0), 2, ok),    // S2: fine
+		// blog/production
+		dep("blog", "production", at(8, 11, 0), 1, ok),            // before the window (by an hour)
+		rb("blog", "production", at(8, 13, 0), 1, ok),             //     its rollback is in the window
+		dep("blog", "production", at(13, 20, 0), 20, interrupted), // B2: interrupted, never restored
+		nil,
+	}
+	spikes := []Spike{
+		{App: "shop", Env: "production", At: at(12, 15, 10)},
+		{App: "shop", Env: "production", At: at(14, 9, 30)},
+		{App: "shop", Env: "staging", At: at(7, 0, 0)},    // before anything in the window
+		{App: "blog", Env: "staging", At: at(13, 20, 30)}, // no such stream
+	}
+	return recs, spikes
+}
+
+func TestComputeSeededHistory(t *testing.T) {
+	recs, spikes := history()
+	now := at(15, 12, 0)
+	got := Compute(recs, spikes, now, 7*24*time.Hour)
+
+	mttr := (27 + 118 + 56 + 1148 + 1793 + 241) * time.Minute / 6 // 9h23m50s
+	want := Report{
+		From: at(8, 12, 0), To: now, Window: 7 * 24 * time.Hour,
+		Deploys:           11,
+		Rollbacks:         3,
+		PerDay:            11.0 / 7,
+		MedianDuration:    4 * time.Minute,  // of 1 2 2 3 3 4 4 5 6 10 20
+		P90Duration:       10 * time.Minute, // rank ⌈9.9⌉ = 10
+		Failures:          7,                // P1 P2 P4 P5 P6 S1 B2
+		ChangeFailureRate: 7.0 / 11,
+		Restored:          6,
+		Unrestored:        1,
+		MTTR:              mttr,
+		Daily:             []int{1, 2, 1, 1, 3, 1, 2},
+		Sparkline:         "▄▆▄▄█▄▆",
+	}
+	if mttr != 9*time.Hour+23*time.Minute+50*time.Second {
+		t.Fatalf("test arithmetic: MTTR %v", mttr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("report:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestCompute(t *testing.T) {
+	now := at(15, 12, 0)
+	week := 7 * 24 * time.Hour
+	tests := []struct {
+		name    string
+		records []*deploy.Record
+		spikes  []Spike
+		window  time.Duration
+		check   func(t *testing.T, r Report)
+	}{
+		{
+			name: "empty", window: week,
+			check: func(t *testing.T, r Report) {
+				want := Report{From: at(8, 12, 0), To: now, Window: week, Daily: make([]int, 7), Sparkline: "▁▁▁▁▁▁▁"}
+				if !reflect.DeepEqual(r, want) {
+					t.Errorf("got %+v, want %+v", r, want)
+				}
+			},
+		},
+		{
+			name: "default window is 30 days", window: 0,
+			records: []*deploy.Record{dep("a", "p", at(1, 0, 0), 1, ok), dep("a", "p", now.Add(-31*24*time.Hour), 1, ok)},
+			check: func(t *testing.T, r Report) {
+				if r.Window != 30*24*time.Hour || len(r.Daily) != 30 || r.Deploys != 1 {
+					t.Errorf("got window %v, %d days, %d deploys; want 30 days and 1 deploy", r.Window, len(r.Daily), r.Deploys)
+				}
+			},
+		},
+		{
+			name: "partial day window", window: 36 * time.Hour,
+			records: []*deploy.Record{dep("a", "p", at(14, 0, 30), 1, ok), dep("a", "p", at(15, 0, 0), 1, ok), dep("a", "p", at(13, 23, 0), 1, ok)},
+			check: func(t *testing.T, r Report) {
+				if !reflect.DeepEqual(r.Daily, []int{1, 1}) || r.PerDay != 2.0/1.5 {
+					t.Errorf("got daily %v per day %v, want [1 1] and %v", r.Daily, r.PerDay, 2.0/1.5)
+				}
+			},
+		},
+		{
+			name: "rollback of the same env only", window: week,
+			records: []*deploy.Record{
+				dep("a", "production", at(10, 10, 0), 1, ok),
+				rb("a", "staging", at(10, 10, 1), 1, ok),
+				rb("b", "production", at(10, 10, 2), 1, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Failures != 0 || r.Rollbacks != 2 {
+					t.Errorf("got %d failures, %d rollbacks; want 0 and 2", r.Failures, r.Rollbacks)
+				}
+			},
+		},
+		{
+			name: "rollback after the next live deploy belongs to it", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, ok),
+				dep("a", "p", at(10, 10, 1), 1, ok),
+				rb("a", "p", at(10, 10, 2), 1, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				// Only the second deploy failed: it went live at 10:02 and
+				// the rollback ended at 10:03.
+				if r.Failures != 1 || r.MTTR != time.Minute {
+					t.Errorf("got %d failures, MTTR %v; want 1 and 1m", r.Failures, r.MTTR)
+				}
+			},
+		},
+		{
+			name: "rollback past a failed attempt still counts", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, ok),
+				dep("a", "p", at(10, 10, 1), 1, failedO),
+				rb("a", "p", at(10, 10, 2), 1, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Deploys != 2 || r.Failures != 2 || r.Restored != 2 {
+					t.Errorf("got %d deploys, %d failures, %d restored; want 2, 2, 2", r.Deploys, r.Failures, r.Restored)
+				}
+			},
+		},
+		{
+			name: "spike before the deploy is not its failure", window: week,
+			records: []*deploy.Record{dep("a", "p", at(10, 10, 0), 1, ok)},
+			spikes:  []Spike{{App: "a", Env: "p", At: at(10, 9, 59)}},
+			check: func(t *testing.T, r Report) {
+				if r.Failures != 0 {
+					t.Errorf("got %d failures, want 0", r.Failures)
+				}
+			},
+		},
+		{
+			name: "spike during the deploy is", window: week,
+			records: []*deploy.Record{dep("a", "p", at(10, 10, 0), 5, ok), dep("a", "p", at(10, 10, 1), 5, ok)},
+			spikes:  []Spike{{App: "a", Env: "p", At: at(10, 10, 0).Add(30 * time.Second)}},
+			check: func(t *testing.T, r Report) {
+				if r.Failures != 1 || r.MTTR != time.Minute {
+					t.Errorf("got %d failures, MTTR %v; want 1 and 1m", r.Failures, r.MTTR)
+				}
+			},
+		},
+		{
+			name: "failed restore attempts are skipped", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, reverted),
+				rb("a", "p", at(10, 10, 5), 1, failedO),
+				dep("a", "p", at(10, 10, 10), 1, partial),
+				dep("a", "p", at(10, 10, 20), 1, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.MTTR != 20*time.Minute {
+					t.Errorf("MTTR: got %v, want 20m (10:01 → 10:21)", r.MTTR)
+				}
+			},
+		},
+		{
+			name: "unsorted input", window: week,
+			records: []*deploy.Record{
+				rb("a", "p", at(10, 10, 2), 1, ok),
+				dep("a", "p", at(10, 10, 0), 1, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Failures != 1 || r.MTTR != 2*time.Minute {
+					t.Errorf("got %d failures, MTTR %v; want 1 and 2m", r.Failures, r.MTTR)
+				}
+			},
+		},
+		{
+			name: "even count median", window: week,
+			records: []*deploy.Record{dep("a", "p", at(10, 10, 0), 2, ok), dep("a", "p", at(10, 10, 1), 5, ok)},
+			check: func(t *testing.T, r Report) {
+				if r.MedianDuration != 210*time.Second || r.P90Duration != 5*time.Minute {
+					t.Errorf("got median %v p90 %v, want 3m30s and 5m", r.MedianDuration, r.P90Duration)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.check(t, Compute(tt.records, tt.spikes, now, tt.window))
+		})
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	tests := []struct {
+		in   []int
+		want string
+	}{
+		{nil, ""},
+		{[]int{0, 0, 0}, "▁▁▁"},
+		{[]int{1}, "█"},
+		{[]int{0, 1, 2, 3, 4, 5, 6, 7}, "▁▂▃▄▅▆▇█"},
+		{[]int{1, 100}, "▂█"},
+		{[]int{1, 2, 1, 1, 3, 1, 2}, "▄▆▄▄█▄▆"},
+		{[]int{-1, 2}, "▁█"},
+	}
+	for _, tt := range tests {
+		if got := Sparkline(tt.in); got != tt.want {
+			t.Errorf("Sparkline(%v): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNearestRank(t *testing.T) {
+	d := func(ns ...int) []time.Duration {
+		out := make([]time.Duration, len(ns))
+		for i, n := range ns {
+			out[i] = time.Duration(n)
+		}
+		return out
+	}
+	tests := []struct {
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{nil, 0.9, 0},
+		{d(7), 0.9, 7},
+		{d(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 0.9, 9},
+		{d(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), 0.9, 10},
+		{d(1, 2), 0.5, 1},
+		{d(1, 2), math.SmallestNonzeroFloat64, 1},
+	}
+	for _, tt := range tests {
+		if got := nearestRank(tt.in, tt.p); got != tt.want {
+			t.Errorf("nearestRank(%v, %v): got %v, want %v", tt.in, tt.p, got, tt.want)
+		}
+	}
+}
