@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"io"
 	"log/slog"
 	"os"
@@ -18,9 +21,13 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/console"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/cluster"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy"
+	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/server"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -127,16 +134,38 @@ func run(ctx context.Context, args []string, std stdio) error {
 
 // system is the wired bot.
 type system struct {
-	store   stateStore
-	engine  *deploy.Engine
-	service *commands.Service
-	log     *slog.Logger
+	cfg      *config.Config
+	store    stateStore
+	engine   *deploy.Engine
+	service  *commands.Service
+	registry *prometheus.Registry
+	notify   *relay
+	watcher  *postdeploy.Watcher // nil without Sentry
+	leader   *cluster.Leader     // runs scheduled jobs on one replica
+	log      *slog.Logger
 }
 
 func (s *system) close() {
+	if s.watcher != nil {
+		s.watcher.Close()
+	}
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)
 	}
+}
+
+// recover marks deploys a stopped process left unfinished as interrupted
+// and reports each one: at start-up, and (with several replicas) whenever
+// another replica's lease runs out.
+func (s *system) recover(ctx context.Context) error {
+	interrupted, err := s.engine.Recover(ctx)
+	for _, r := range interrupted {
+		s.reportInterrupted(r)
+	}
+	if err != nil {
+		return fmt.Errorf("recover interrupted deploys: %w", err)
+	}
+	return nil
 }
 
 // start opens the store, wires the engine and the command service, and
@@ -154,7 +183,32 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if err != nil {
 		return nil, err
 	}
-	engine := deploy.NewEngine(deploy.Options{
+	sys := &system{cfg: cfg, store: st, log: log, notify: &relay{log: log}, registry: prometheus.NewRegistry(),
+		leader: &cluster.Leader{Leases: st, ID: replicaID(), Log: log}}
+	sys.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dm := server.NewDeployMetrics(sys.registry, func(ctx context.Context) (int, error) {
+		l, err := st.Locks(ctx)
+		return len(l), err
+	}, log)
+	observers := []deploy.Sink{dm.Observe}
+	if cfg.Bot.StatsD != "" {
+		observers = append(observers, (&server.StatsD{Addr: cfg.Bot.StatsD, Log: log}).Observe)
+	}
+	var engine *deploy.Engine
+	if cfg.Sentry.Configured() {
+		sc, err := sentry.New(sentry.Options{BaseURL: cfg.Sentry.URL, Token: cfg.Sentry.Token, Log: log})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("%s: sentry: %w", cfg.File, err)
+		}
+		sys.watcher = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: sys.notify, Audit: st,
+			Rollback: rollbackFunc(func(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+				return engine.Rollback(ctx, req, sink)
+			}), Channel: channelFor(cfg), Log: log})
+		observers = append(observers, sys.watcher.Observe)
+	}
+	engine = deploy.NewEngine(deploy.Options{
+		Observers:  observers,
 		Config:     cfg,
 		Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Transport:  fl.transport,
@@ -164,17 +218,16 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		Locks:      st,
 		Log:        log,
 	})
-	sys := &system{store: st, engine: engine, log: log,
-		service: commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})}
-	interrupted, err := engine.Recover(ctx)
-	if err != nil {
-		sys.close()
-		return nil, fmt.Errorf("recover interrupted deploys: %w", err)
-	}
-	for _, r := range interrupted {
-		log.Warn("a deploy was interrupted by a stop of the bot; see /status", "deploy", r.ID, "app", r.App, "env", r.Env, "build", r.Build)
-	}
+	sys.engine = engine
+	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
 	return sys, nil
+}
+
+// rollbackFunc adapts a function to postdeploy.Rollbacker.
+type rollbackFunc func(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
+
+func (f rollbackFunc) Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+	return f(ctx, req, sink)
 }
 
 func runConsole(ctx context.Context, cfg *config.Config, sys *system, std stdio) error {
@@ -188,6 +241,10 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, std stdio)
 		fmt.Fprintf(std.Out, "Switchman %s — console as %s. Type help, or Ctrl-D to quit.\n", version, u)
 	}
 	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive, Wait: sys.engine.Wait}
+	sys.notify.set(consoleNotifier{out: c.Reply})
+	if err := sys.recover(ctx); err != nil {
+		return err
+	}
 	if !c.Run(ctx) {
 		return exitCode(1)
 	}
@@ -271,4 +328,10 @@ func presence(cfg *config.Config, log *slog.Logger) commands.PresenceSource {
 		return nil
 	}
 	return slack.NewPresence(cfg, nil, log)
+}
+
+// replicaID names this process among the bot's replicas.
+func replicaID() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", h, os.Getpid())
 }

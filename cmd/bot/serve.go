@@ -6,19 +6,23 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchman-bot/switchman/internal/chat/discord"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/cluster"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
 )
 
 // drainTimeout bounds how long a stopping bot waits for running deploys.
 const drainTimeout = 5 * time.Minute
+
+// recoveryInterval is how often a replica looks for deploys whose replica
+// died; with the deploy lease's 30 s TTL, one is reported within 35 s.
+const recoveryInterval = 5 * time.Second
 
 // serve runs the HTTP server (/healthz, /metrics, Slack's endpoints in HTTP
 // mode, Discord's interactions endpoint) and, in Socket Mode, the Slack
@@ -26,8 +30,7 @@ const drainTimeout = 5 * time.Minute
 // commands and lets running deploys finish and post their final state
 // (bounded by drainTimeout).
 func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := sys.registry
 	metrics := server.NewMetrics(reg)
 	handler := timedHandler{h: sys.service, m: metrics}
 
@@ -88,9 +91,33 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 	if da != nil {
 		srv.Handle("POST /discord/interactions", da)
 	}
+	switch {
+	case sa != nil:
+		sys.notify.set(sa.Client())
+	case da != nil:
+		sys.notify.set(da)
+	}
+	if cfg.Sentry.Configured() && cfg.Sentry.WebhookSecret != "" {
+		srv.Handle("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log,
+			OnAlert: func(a sentry.Alert) { go sys.routeAlert(a) }})
+	}
+	// Deploys a stopped process left behind are reported once the chat
+	// platforms can be posted to.
+	if err := sys.recover(ctx); err != nil {
+		return err
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
+	if cfg.Store.Redis != nil {
+		// With replicas, any of them notices a deploy whose replica died
+		// (its lease runs out), and one of them runs the scheduled jobs.
+		g.Go(func() error {
+			cluster.WatchInterrupted(gctx, sys.engine, recoveryInterval, log, sys.reportInterrupted)
+			return nil
+		})
+		g.Go(func() error { return sys.leader.Run(gctx) })
+	}
 	if sa != nil && cfg.Slack.SocketMode {
 		g.Go(func() error { return sa.RunSocketMode(gctx) })
 	}

@@ -28,6 +28,8 @@ type Config struct {
 	// Access gives roles to users and groups on app/env patterns.
 	Access []Access        `yaml:"access"`
 	Apps   map[string]*App `yaml:"apps"`
+	// Sentry, when set, gets releases and deploys and is watched after them.
+	Sentry *Sentry `yaml:"sentry"`
 	// Trains are deploy trains by name.
 	Trains  map[string]*Train `yaml:"trains"`
 	Slack   Slack             `yaml:"slack"`
@@ -47,6 +49,9 @@ type Bot struct {
 	Listen string `yaml:"listen"`
 	// LogLevel is debug, info, warn or error; default info.
 	LogLevel string `yaml:"log_level"`
+	// StatsD, when set (host:port), receives a deploy marker (a counter
+	// and an event) for every finished deploy and rollback.
+	StatsD string `yaml:"statsd"`
 }
 
 // Store selects the state store.
@@ -143,6 +148,8 @@ type Env struct {
 	BatchSize int `yaml:"batch_size"`
 	// StepTimeout bounds every host step; default 5m.
 	StepTimeout Duration `yaml:"step_timeout"`
+	// Sentry maps the env to a Sentry project and watches it after deploys.
+	Sentry *EnvSentry `yaml:"sentry"`
 	// Window limits when deploys may run; nil: always.
 	Window *Window `yaml:"window"`
 	// SSH says how to reach the hosts of an ssh env.

@@ -43,6 +43,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 		ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
 	}
 	c.validateTrains(loc, ps)
+	c.validateSentry(loc, ps)
 	c.validateChat(loc, ps)
 
 	if len(c.Apps) == 0 {

@@ -275,6 +275,8 @@ func (r *run) pullWave(src artifact.Source, info artifact.Info, comp artifact.Co
 func (r *run) settleWave(wave []Host, tmp string, errsOf []error) error {
 	var over bool
 	var first error
+	// A cancelled deploy cuts deliveries short: those hosts did not fail.
+	stopped := r.stopErr()
 	for i, h := range wave {
 		err := errsOf[i]
 		if err == nil {
@@ -282,6 +284,9 @@ func (r *run) settleWave(wave []Host, tmp string, errsOf []error) error {
 			continue
 		}
 		r.discard(h, tmp)
+		if stopped != nil {
+			continue
+		}
 		if first == nil {
 			first = err
 		}
@@ -354,6 +359,11 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		// A bad artifact fails every host alike: nothing of it stays.
 		for _, h := range wave {
 			r.discard(h, tmp)
+		}
+		// A cancel cuts the stream short, which the inspector sees as a
+		// bad artifact: report the cancel.
+		if err := r.stopErr(); err != nil {
+			return err
 		}
 		return verr
 	}

@@ -39,6 +39,7 @@ type Engine struct {
 	log        *slog.Logger
 	owner      string
 	leaseTTL   time.Duration
+	observers  []Sink
 
 	mu      sync.Mutex
 	running map[string]*run // by app/env
@@ -68,6 +69,10 @@ type Options struct {
 	Owner string
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
 	LeaseTTL time.Duration
+	// Observers see every event of every deploy this engine runs, after
+	// the deploy's own sink (metrics, Sentry, the post-deploy watch). They
+	// are called from the engine's goroutines and must not block.
+	Observers []Sink
 }
 
 // NewEngine returns an engine wired by opt.
@@ -85,6 +90,7 @@ func NewEngine(opt Options) *Engine {
 		log:        opt.Log,
 		owner:      opt.Owner,
 		leaseTTL:   opt.LeaseTTL,
+		observers:  opt.Observers,
 		running:    map[string]*run{},
 	}
 	if e.http == nil {

@@ -56,6 +56,11 @@ func (r *run) stopErr() error {
 // fence checks the lease before a step that changes a host, so a process
 // that lost its lease (a pause, a partition) touches no further host.
 func (r *run) fence(ctx context.Context) error {
+	// A stopped run reports why it stopped: checking the lease with its
+	// cancelled context would fail and pass for a lost lease.
+	if err := r.stopErr(); err != nil {
+		return err
+	}
 	if err := r.lease.Check(ctx); err != nil {
 		err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
 		r.cancel(err)
@@ -72,6 +77,9 @@ func (r *run) emit(ev Event) {
 	ev.App, ev.Env, ev.Build = r.rec.App, r.rec.Env, r.rec.Build
 	if r.sink != nil {
 		r.sink(ev)
+	}
+	for _, o := range r.e.observers {
+		o(ev)
 	}
 }
 

@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -172,4 +173,23 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// Post sends m to a channel as a message from the bot (announcements,
+// post-deploy alerts): the bot token is required.
+func (a *Adapter) Post(ctx context.Context, channel string, m chat.Message) error {
+	if a.token == "" {
+		return fmt.Errorf("discord: post to %s: no bot token configured", channel)
+	}
+	r := render(m)
+	err := a.retry(ctx, func() error {
+		_, err := a.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+			Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
+		}, discordgo.WithContext(ctx))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("discord: post to %s: %s", channel, a.scrub(err))
+	}
+	return nil
 }

@@ -173,3 +173,12 @@ func (p *Presence) Active(ctx context.Context, user string) (bool, error) {
 	}
 	return p.client.Presence(ctx, id)
 }
+
+// Post sends m to channel as a message from the bot (announcements,
+// post-deploy alerts), retrying after Slack's rate limits.
+func (c *Client) Post(ctx context.Context, channel string, m chat.Message) error {
+	return retry(ctx, 5, func(ctx context.Context) error {
+		_, _, err := c.post(ctx, channel, m)
+		return err
+	})
+}

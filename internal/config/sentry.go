@@ -1,0 +1,81 @@
+package config
+
+import "strings"
+
+// Sentry is the Sentry organization the bot reports releases and deploys
+// to and watches after deploys.
+type Sentry struct {
+	// URL is Sentry's base URL; default https://sentry.io (set it for a
+	// self-hosted Sentry).
+	URL string `yaml:"url"`
+	Org string `yaml:"org"`
+	// Token is an auth token with project:releases and event:read
+	// (project:read for issue lists); take it from ${SENTRY_AUTH_TOKEN}.
+	Token string `yaml:"token"`
+	// WebhookSecret is the integration's client secret that signs alert
+	// webhooks (Sentry-Hook-Signature); without it /sentry/webhook is off.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// Release is the release version template; default "{app}@{build}".
+	Release string `yaml:"release"`
+}
+
+// EnvSentry maps an env to its Sentry project and says how to watch it
+// after a deploy.
+type EnvSentry struct {
+	Project string `yaml:"project"`
+	// Environment is Sentry's name of the env; default the env's name.
+	Environment string `yaml:"environment"`
+	// Watch is how long to watch errors after a deploy or rollback;
+	// default 15m.
+	Watch Duration `yaml:"watch"`
+	// Interval between polls; default 1m.
+	Interval Duration `yaml:"interval"`
+	// A spike is an error rate of at least Factor × the hour before the
+	// deploy and at least MinEvents per minute, for Consecutive intervals.
+	// Defaults: 3, 5, 2.
+	Factor      float64 `yaml:"factor"`
+	MinEvents   float64 `yaml:"min_events"`
+	Consecutive int     `yaml:"consecutive"`
+	// AutoRollback rolls back by itself on a spike; default false (the
+	// spike is posted with a Rollback button).
+	AutoRollback bool `yaml:"auto_rollback"`
+}
+
+// Configured reports whether Sentry is set up.
+func (s *Sentry) Configured() bool { return s != nil && s.Org != "" }
+
+func (c *Config) validateSentry(loc locator, ps *problems) {
+	if s := c.Sentry; s != nil {
+		if s.Org == "" {
+			ps.add(loc.line("sentry"), "sentry.org: required")
+		}
+		if s.Token == "" {
+			ps.add(loc.line("sentry"), "sentry.token: required (from the environment: ${SENTRY_AUTH_TOKEN})")
+		}
+		if s.URL != "" && !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
+			ps.add(loc.line("sentry", "url"), "sentry.url: want an http:// or https:// URL")
+		}
+	}
+	for _, appName := range c.AppNames() {
+		app := c.Apps[appName]
+		for _, envName := range app.EnvNames() {
+			e := app.Envs[envName]
+			if e.Sentry == nil {
+				continue
+			}
+			at := func(path ...any) int {
+				return loc.line(append([]any{"apps", appName, "environments", envName, "sentry"}, path...)...)
+			}
+			p := "apps." + appName + ".environments." + envName + ".sentry"
+			if !c.Sentry.Configured() {
+				ps.add(at(), "%s: needs the top-level sentry section (org, token)", p)
+			}
+			if e.Sentry.Project == "" {
+				ps.add(at(), "%s.project: required", p)
+			}
+			if e.Sentry.Factor < 0 || e.Sentry.MinEvents < 0 || e.Sentry.Consecutive < 0 || e.Sentry.Watch < 0 || e.Sentry.Interval < 0 {
+				ps.add(at(), "%s: factor, min_events, consecutive, watch and interval must not be negative", p)
+			}
+		}
+	}
+}

@@ -1,0 +1,297 @@
+// Package postdeploy is what happens after a deploy: Sentry learns about
+// the release and the deploy, the error rate is watched, a spike is posted
+// to the deploy's channel with a Rollback button, and, when the team chose
+// so beforehand, rolled back by itself.
+package postdeploy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/sentry"
+)
+
+// Notifier posts a message to a chat channel.
+type Notifier interface {
+	Post(ctx context.Context, channel string, m chat.Message) error
+}
+
+// Sentry is the part of the Sentry client used here.
+type Sentry interface {
+	sentry.Reader
+	CreateRelease(ctx context.Context, org, version string, projects []string) error
+	CreateDeploy(ctx context.Context, org, version, env string, started, finished time.Time, name string) error
+}
+
+// Rollbacker rolls an app back; *deploy.Engine implements it.
+type Rollbacker interface {
+	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
+}
+
+// Auditor appends to the audit log.
+type Auditor interface {
+	AppendAudit(ctx context.Context, e *audit.Entry) error
+}
+
+// Requester is who automated rollbacks are recorded as.
+const Requester = "switchman"
+
+// Options wire a Watcher. Config, Sentry, Notifier, Rollback and Audit are
+// required.
+type Options struct {
+	Config   *config.Config
+	Sentry   Sentry
+	Notifier Notifier
+	Rollback Rollbacker
+	Audit    Auditor
+	Log      *slog.Logger
+	// Now and Sleep are the clock of the spike watch (tests drive them).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Channel says where an app/env's messages go when the deploy record
+	// names no channel: the env's configured channel.
+	Channel func(app, env string) string
+}
+
+// Watcher observes the engine's events (Observe is a deploy.Sink) and runs
+// the work after each deploy in the background. It is safe for concurrent
+// use.
+type Watcher struct {
+	opt    Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	reported map[string]bool // deploy ids whose Sentry failure was already said
+}
+
+// New returns a Watcher; Close stops its watches.
+func New(opt Options) *Watcher {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, reported: map[string]bool{}}
+}
+
+// Close stops every watch and waits for them.
+func (w *Watcher) Close() {
+	w.cancel()
+	w.wg.Wait()
+}
+
+// Wait waits for the running watches (tests).
+func (w *Watcher) Wait() { w.wg.Wait() }
+
+// envOf returns the Sentry settings of app/env, or nil.
+func (w *Watcher) envOf(app, env string) *config.EnvSentry {
+	a, ok := w.opt.Config.App(app)
+	if !ok {
+		return nil
+	}
+	e, ok := a.Env(env)
+	if !ok {
+		return nil
+	}
+	return e.Sentry
+}
+
+func (w *Watcher) version(r *deploy.Record) string {
+	return sentry.Version(w.opt.Config.Sentry.Release, r.App, r.Env, r.Build)
+}
+
+// Observe is the engine observer: it starts the background work of a
+// deploy's start and end and never blocks the engine.
+func (w *Watcher) Observe(ev deploy.Event) {
+	if ev.Record == nil || !w.opt.Config.Sentry.Configured() {
+		return
+	}
+	es := w.envOf(ev.App, ev.Env)
+	if es == nil {
+		return
+	}
+	r := ev.Record.Clone()
+	switch {
+	case ev.Kind == deploy.EventStarted && r.Kind == deploy.KindDeploy:
+		w.goDo(func(ctx context.Context) {
+			if err := w.opt.Sentry.CreateRelease(ctx, w.opt.Config.Sentry.Org, w.version(r), []string{es.Project}); err != nil {
+				w.sentryFailed(ctx, r, "create the release", err)
+			}
+		})
+	case ev.Kind == deploy.EventFinished && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial):
+		w.goDo(func(ctx context.Context) { w.afterDeploy(ctx, r, es) })
+	}
+}
+
+func (w *Watcher) goDo(f func(ctx context.Context)) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		f(w.ctx)
+	}()
+}
+
+// afterDeploy registers the deploy with Sentry, then watches for a spike.
+func (w *Watcher) afterDeploy(ctx context.Context, r *deploy.Record, es *config.EnvSentry) {
+	org := w.opt.Config.Sentry.Org
+	env := es.Environment
+	if env == "" {
+		env = r.Env
+	}
+	version := w.version(r)
+	if r.Kind == deploy.KindRollback {
+		// A rollback makes an older release live again: Sentry learns of
+		// it as a new deploy of that release.
+		if err := w.opt.Sentry.CreateRelease(ctx, org, version, []string{es.Project}); err != nil {
+			w.sentryFailed(ctx, r, "create the release", err)
+		}
+	}
+	if err := w.opt.Sentry.CreateDeploy(ctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
+		w.sentryFailed(ctx, r, "register the deploy", err)
+	}
+	watch := &sentry.Watch{
+		Reader: w.opt.Sentry,
+		Org:    org,
+		Policy: sentry.Policy{Factor: es.Factor, MinEvents: es.MinEvents, Consecutive: es.Consecutive,
+			Interval: es.Interval.D(), Watch: es.Watch.D(), AutoRollback: es.AutoRollback},
+		Now:   w.opt.Now,
+		Sleep: w.opt.Sleep,
+		Log:   w.opt.Log,
+		OnSpike: func(s sentry.SpikeReport) {
+			w.spike(ctx, r, s)
+		},
+		OnInconclusive: func(reason string) {
+			w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
+				Title: fmt.Sprintf("Error watch of %s %s on %s is inconclusive: %s", r.App, r.Build, r.Env, reason),
+				Lines: []string{"inconclusive data never triggers a rollback; check Sentry yourself"}})
+		},
+	}
+	t := sentry.TargetOf(r, es.Project, w.opt.Config.Sentry.Release)
+	t.Environment = env
+	if err := watch.Run(ctx, t); err != nil && ctx.Err() == nil {
+		w.opt.Log.Warn("sentry watch", "deploy", r.ID, "err", err)
+	}
+}
+
+// spike posts a spike and, by policy, rolls back.
+func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport) {
+	m := SpikeMessage(r, s)
+	w.auditEvent(ctx, r, "spike", fmt.Sprintf("%.1f errors/min vs %.1f before the deploy", s.Rate, s.Baseline))
+	if !s.AutoRollback || r.Kind == deploy.KindRollback {
+		w.post(ctx, r, m)
+		return
+	}
+	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
+	m.Buttons = nil
+	w.post(ctx, r, m)
+	req := deploy.Request{App: r.App, Env: r.Env, Requester: Requester, Platform: "sentry", Channel: r.Channel}
+	done := make(chan *deploy.Record, 1)
+	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	})
+	reason := fmt.Sprintf("error spike after %s %s: %.1f errors/min vs %.1f (threshold %.1f); auto_rollback policy", r.App, r.Build, s.Rate, s.Baseline, s.Threshold)
+	if err != nil {
+		w.auditEvent(ctx, r, "rollback", "automatic rollback refused: "+errs.Message(err))
+		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
+			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
+		return
+	}
+	w.auditEvent(ctx, r, "rollback", "automatic rollback "+rec.ID+": "+reason)
+	select {
+	case fin := <-done:
+		w.post(ctx, r, rollbackMessage(fin, reason))
+	case <-ctx.Done():
+	}
+}
+
+func rollbackMessage(fin *deploy.Record, reason string) chat.Message {
+	level := chat.Success
+	title := fmt.Sprintf("Rolled back %s/%s to %s by itself (%s)", fin.App, fin.Env, fin.Build, fin.Outcome)
+	if fin.Outcome != deploy.OutcomeSucceeded {
+		level = chat.Failure
+	}
+	return chat.Message{Level: level, Public: true, Title: title,
+		Lines: []string{"why: " + reason, fmt.Sprintf("%s/%s is locked until someone unlocks it: /unlock deploys %s %s", fin.App, fin.Env, fin.App, fin.Env)}}
+}
+
+// SpikeMessage describes a spike with its new issues and a Rollback button.
+func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
+	m := chat.Message{Level: chat.Failure, Public: true,
+		Title: fmt.Sprintf("📈 Error spike after %s %s to %s: %.1f errors/min (before the deploy: %.1f/min)", r.App, r.Build, r.Env, s.Rate, s.Baseline),
+		Fields: []chat.Field{{Label: "app", Value: r.App}, {Label: "env", Value: r.Env}, {Label: "build", Value: r.Build},
+			{Label: "threshold", Value: fmt.Sprintf("%.1f/min", s.Threshold)}, {Label: "deploy", Value: r.ID}},
+	}
+	if len(s.Issues) == 0 {
+		m.Lines = append(m.Lines, "no new issues first seen in this release")
+	}
+	for _, is := range s.Issues {
+		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
+	}
+	if r.Kind == deploy.KindDeploy {
+		m.Buttons = []chat.Button{{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", r.App, r.Env), Style: "danger"}}
+	}
+	return m
+}
+
+// sentryFailed says once per deploy that Sentry could not be told; a
+// deploy never waits for or fails because of Sentry.
+func (w *Watcher) sentryFailed(ctx context.Context, r *deploy.Record, what string, err error) {
+	w.opt.Log.Warn("sentry", "deploy", r.ID, "op", what, "err", err)
+	w.mu.Lock()
+	seen := w.reported[r.ID]
+	w.reported[r.ID] = true
+	w.mu.Unlock()
+	if seen {
+		return
+	}
+	w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("Sentry could not %s for %s %s on %s: %s (the deploy is not affected)", what, r.App, r.Build, r.Env, errs.Message(err))})
+}
+
+func (w *Watcher) channel(r *deploy.Record) string {
+	if w.opt.Channel != nil {
+		if c := w.opt.Channel(r.App, r.Env); c != "" {
+			return c
+		}
+	}
+	return r.Channel
+}
+
+func (w *Watcher) post(ctx context.Context, r *deploy.Record, m chat.Message) {
+	ch := w.channel(r)
+	if ch == "" {
+		w.opt.Log.Warn("no channel to post to", "deploy", r.ID, "message", m.Title)
+		return
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.opt.Notifier.Post(pctx, ch, m); err != nil {
+		w.opt.Log.Error("post to chat", "channel", ch, "deploy", r.ID, "err", err)
+	}
+}
+
+func (w *Watcher) auditEvent(ctx context.Context, r *deploy.Record, action, reason string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	e := &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
+		Command: strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)),
+		Action:  action, App: r.App, Env: r.Env, Decision: audit.Event, Reason: reason, DeployID: r.ID}
+	if err := w.opt.Audit.AppendAudit(actx, e); err != nil {
+		w.opt.Log.Error("append audit entry", "deploy", r.ID, "err", err)
+	}
+}

@@ -1,0 +1,322 @@
+package postdeploy_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy"
+	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// fakeSentry answers the endpoints the watcher uses: a steady 1 error a
+// minute, or 60 a minute after the deploy once spiking is set.
+type fakeSentry struct {
+	t        *testing.T
+	srv      *httptest.Server
+	spiking  atomic.Bool
+	mu       sync.Mutex
+	calls    []string
+	deployAt time.Time
+}
+
+func newFakeSentry(t *testing.T) *fakeSentry {
+	f := &fakeSentry{t: t}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer sntrys_test" {
+		f.t.Errorf("%s %s: got authorization %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == "POST" && r.URL.Path == "/api/0/organizations/acme/releases/":
+		var body struct {
+			Version  string   `json:"version"`
+			Projects []string `json:"projects"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		if len(body.Projects) != 1 || body.Projects[0] != "web-backend" {
+			f.t.Errorf("release projects: got %v", body.Projects)
+		}
+		w.WriteHeader(201)
+		json.NewEncoder(w).Encode(map[string]any{"version": body.Version})
+	case r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/api/0/organizations/acme/releases/") && strings.HasSuffix(r.URL.Path, "/deploys/"):
+		w.WriteHeader(201)
+		json.NewEncoder(w).Encode(map[string]any{"id": "1", "environment": "production"})
+	case r.Method == "GET" && r.URL.Path == "/api/0/projects/acme/web-backend/":
+		json.NewEncoder(w).Encode(map[string]any{"id": "42", "slug": "web-backend"})
+	case r.Method == "GET" && r.URL.Path == "/api/0/organizations/acme/events-stats/":
+		start, _ := time.Parse("2006-01-02T15:04:05", r.URL.Query().Get("start"))
+		end, _ := time.Parse("2006-01-02T15:04:05", r.URL.Query().Get("end"))
+		var data []any
+		for t := start.Truncate(time.Minute); t.Add(time.Minute).Compare(end) <= 0; t = t.Add(time.Minute) {
+			n := 1
+			if f.spiking.Load() && t.After(f.deployAt) {
+				n = 60
+			}
+			data = append(data, []any{t.Unix(), []any{map[string]any{"count": n}}})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": data})
+	case r.Method == "GET" && r.URL.Path == "/api/0/organizations/acme/issues/":
+		json.NewEncoder(w).Encode([]any{map[string]any{"id": "7", "shortId": "WEB-7", "title": "KeyError: 'email'", "permalink": "https://sentry.example/issues/7/", "count": "120"}})
+	default:
+		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
+		w.WriteHeader(404)
+	}
+}
+
+type posts struct {
+	mu   sync.Mutex
+	msgs []chat.Message
+}
+
+func (p *posts) Post(_ context.Context, channel string, m chat.Message) error {
+	if channel != "#deploys" {
+		return fmt.Errorf("posted to %q", channel)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, m)
+	return nil
+}
+
+func (p *posts) titles() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var t []string
+	for _, m := range p.msgs {
+		t = append(t, m.Title+" | "+strings.Join(m.Lines, " | "))
+	}
+	return strings.Join(t, "\n")
+}
+
+// clock advances only when the watch sleeps, so a 15-minute watch runs at once.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+func tgz(t *testing.T, build string) []byte {
+	var buf bytes.Buffer
+	gw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gw)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: int64(len(build)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(build))
+	tw.Close()
+	gw.Close()
+	return buf.Bytes()
+}
+
+func TestSpikeRollsBackByItself(t *testing.T) {
+	fs := newFakeSentry(t)
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`sentry:
+  url: %s
+  org: acme
+  token: sntrys_test
+apps:
+  web:
+    artifact: {path: artifacts/{app}-{build}.tar.gz}
+    path: srv/web
+    restart: 'true'
+    environments:
+      production:
+        hosts: [localhost]
+        channel: "#deploys"
+        sentry:
+          project: web-backend
+          watch: 10m
+          interval: 1m
+          auto_rollback: true
+`, fs.srv.URL)
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755)
+	for _, b := range []string{"1", "2"} {
+		os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b), 0o644)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{now: time.Now().Truncate(time.Minute)}
+	sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &posts{}
+	var eng *deploy.Engine
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st,
+		Rollback: rollbacker{&eng}, Now: clk.Now, Sleep: clk.Sleep,
+		Channel: func(app, env string) string { return "#deploys" }})
+	defer w.Close()
+	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: []deploy.Sink{w.Observe}})
+	run := func(build string) {
+		t.Helper()
+		done := make(chan *deploy.Record, 1)
+		_, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+			if ev.Kind == deploy.EventFinished {
+				done <- ev.Record
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
+		}
+	}
+
+	run("1")
+	w.Wait() // build 1: registered and watched, quiet
+	if got := out.titles(); got != "" {
+		t.Errorf("posts after a quiet watch: %q, want none", got)
+	}
+
+	fs.deployAt = clk.Now()
+	fs.spiking.Store(true)
+	run("2")
+	w.Wait()
+	eng.Wait()
+	w.Wait() // the watch of the rollback
+
+	current, _ := os.Readlink(filepath.Join(dir, "srv/web/current"))
+	if current != "releases/1" {
+		t.Errorf("current after the spike: got %q, want releases/1", current)
+	}
+	got := out.titles()
+	for _, want := range []string{
+		"📈 Error spike after web 2 to production: 60.0 errors/min (before the deploy: 1.0/min)",
+		"new: KeyError: 'email' (120 events) https://sentry.example/issues/7/",
+		"auto_rollback is on for web/production: rolling back now",
+		"Rolled back web/production to 1 by itself (succeeded)",
+		"why: error spike after web 2: 60.0 errors/min vs 1.0",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("posts lack %q:\n%s", want, got)
+		}
+	}
+	locks, _ := st.Locks(context.Background())
+	if len(locks) != 1 || !strings.Contains(locks[0].Reason, "rolled back from 2") {
+		t.Errorf("lock after the automatic rollback: got %+v", locks)
+	}
+	entries, _ := st.Audit(context.Background(), audit.Query{})
+	var spike, rollback bool
+	for _, e := range entries {
+		spike = spike || e.Action == "spike"
+		rollback = rollback || (e.Action == "rollback" && strings.Contains(e.Reason, "automatic rollback"))
+	}
+	if !spike || !rollback {
+		t.Errorf("audit: spike %v, rollback %v; want both", spike, rollback)
+	}
+	fs.mu.Lock()
+	calls := strings.Join(fs.calls, "\n")
+	fs.mu.Unlock()
+	for _, want := range []string{"POST /api/0/organizations/acme/releases/", "POST /api/0/organizations/acme/releases/web@2/deploys/"} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("sentry calls lack %q:\n%s", want, calls)
+		}
+	}
+}
+
+// rollbacker defers to the engine built after the watcher.
+type rollbacker struct{ e **deploy.Engine }
+
+func (r rollbacker) Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+	return (*r.e).Rollback(ctx, req, sink)
+}
+
+func TestInconclusiveNeverRollsBack(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer down.Close()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`sentry: {url: %s, org: acme, token: sntrys_test}
+apps:
+  web:
+    artifact: {path: artifacts/{app}-{build}.tar.gz}
+    path: srv/web
+    restart: 'true'
+    environments:
+      production:
+        hosts: [localhost]
+        channel: "#deploys"
+        sentry: {project: web-backend, auto_rollback: true}
+`, down.URL)
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, "1"), 0o644)
+	st, _ := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	defer st.Close()
+	clk := &clock{now: time.Now()}
+	sc, _ := sentry.New(sentry.Options{BaseURL: down.URL, Token: "sntrys_test", Attempts: 2, MinBackoff: time.Millisecond, Sleep: clk.Sleep})
+	out := &posts{}
+	var eng *deploy.Engine
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, Rollback: rollbacker{&eng},
+		Now: clk.Now, Sleep: clk.Sleep, Channel: func(string, string) string { return "#deploys" }})
+	defer w.Close()
+	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{w.Observe}})
+	done := make(chan *deploy.Record, 1)
+	if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	w.Wait()
+	got := out.titles()
+	if strings.Count(got, "Sentry could not") != 1 {
+		t.Errorf("Sentry failures should be reported once per deploy:\n%s", got)
+	}
+	if !strings.Contains(got, "is inconclusive") {
+		t.Errorf("no inconclusive note:\n%s", got)
+	}
+	recs, _ := st.Records(context.Background(), deploy.Filter{})
+	for _, r := range recs {
+		if r.Kind == deploy.KindRollback {
+			t.Errorf("inconclusive data rolled back: %+v", r)
+		}
+	}
+}

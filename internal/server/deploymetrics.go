@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// DeployMetrics count deploys and rollbacks from the engine's events. It is
+// safe for concurrent use; Observe is a deploy.Sink.
+type DeployMetrics struct {
+	deploys   *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	rollbacks *prometheus.CounterVec
+}
+
+// NewDeployMetrics registers with reg:
+//
+//	switchman_deploys_total{app,env,outcome}         finished deploys
+//	switchman_deploy_duration_seconds{app,env,kind}  how long deploys and rollbacks took
+//	switchman_rollbacks_total{app,env,outcome}       finished rollbacks
+//	switchman_active_locks                           locks in force (read from the store)
+//
+// locks counts the locks in force; an error reports the gauge as 0 for
+// that scrape and is logged.
+func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context) (int, error), log *slog.Logger) *DeployMetrics {
+	m := &DeployMetrics{
+		deploys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchman_deploys_total", Help: "Finished deploys by app, env and outcome.",
+		}, []string{"app", "env", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchman_deploy_duration_seconds", Help: "Duration of finished deploys and rollbacks.",
+			Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600},
+		}, []string{"app", "env", "kind"}),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchman_rollbacks_total", Help: "Finished rollbacks by app, env and outcome.",
+		}, []string{"app", "env", "outcome"}),
+	}
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchman_active_locks", Help: "Deploy locks in force."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := locks(ctx)
+		if err != nil {
+			log.Warn("metrics: count locks", "err", err)
+			return 0
+		}
+		return float64(n)
+	})
+	reg.MustRegister(m.deploys, m.duration, m.rollbacks, gauge)
+	return m
+}
+
+// Observe counts a finished deploy or rollback.
+func (m *DeployMetrics) Observe(ev deploy.Event) {
+	if ev.Kind != deploy.EventFinished || ev.Record == nil {
+		return
+	}
+	r := ev.Record
+	if r.Kind == deploy.KindRollback {
+		m.rollbacks.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
+	} else {
+		m.deploys.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
+	}
+	m.duration.WithLabelValues(r.App, r.Env, string(r.Kind)).Observe(r.Duration(r.Finished).Seconds())
+}
+
+// StatsD sends a deploy marker for every finished deploy and rollback to a
+// StatsD server over UDP: a counter switchman.deploys.APP.ENV.OUTCOME and
+// an event (the DogStatsD _e format, which Datadog and Graphite's statsd
+// bridges understand) titled with the version and stamped with the time.
+type StatsD struct {
+	Addr string
+	Log  *slog.Logger
+}
+
+// Observe sends the marker of a finished deploy; failures are logged, never
+// fatal.
+func (s *StatsD) Observe(ev deploy.Event) {
+	if ev.Kind != deploy.EventFinished || ev.Record == nil {
+		return
+	}
+	r := ev.Record
+	conn, err := net.Dial("udp", s.Addr)
+	if err != nil {
+		s.Log.Warn("statsd", "addr", s.Addr, "err", err)
+		return
+	}
+	defer conn.Close()
+	metric := strings.Join([]string{"switchman", string(r.Kind) + "s", clean(r.App), clean(r.Env), string(r.Outcome)}, ".")
+	title := fmt.Sprintf("%s %s@%s to %s", r.Kind, r.App, r.Build, r.Env)
+	text := fmt.Sprintf("%s by %s: %s", r.ID, r.Requester, r.Outcome)
+	payload := fmt.Sprintf("%s:1|c\n_e{%d,%d}:%s|%s|d:%d|t:%s|k:%s", metric, len(title), len(text), title, text,
+		r.Finished.Unix(), alertType(r.Outcome), r.ID)
+	if _, err := conn.Write([]byte(payload)); err != nil {
+		s.Log.Warn("statsd", "addr", s.Addr, "err", err)
+	}
+}
+
+func alertType(o deploy.Outcome) string {
+	if o == deploy.OutcomeSucceeded {
+		return "success"
+	}
+	return "error"
+}
+
+// clean keeps a metric path element free of StatsD's separators.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == ':' || r == '|' || r == '@' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+func finished(kind deploy.Kind, outcome deploy.Outcome) deploy.Event {
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	return deploy.Event{Kind: deploy.EventFinished, Record: &deploy.Record{ID: "20261123-120000-abcdef", Kind: kind, App: "web", Env: "prod",
+		Build: "42", Requester: "ana", Outcome: outcome, Started: start, Finished: start.Add(90 * time.Second)}}
+}
+
+func TestDeployMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewDeployMetrics(reg, func(context.Context) (int, error) { return 2, nil }, slog.New(slog.DiscardHandler))
+	m.Observe(finished(deploy.KindDeploy, deploy.OutcomeSucceeded))
+	m.Observe(finished(deploy.KindDeploy, deploy.OutcomeReverted))
+	m.Observe(finished(deploy.KindRollback, deploy.OutcomeSucceeded))
+	m.Observe(deploy.Event{Kind: deploy.EventStarted, Record: &deploy.Record{}})
+	want := `
+# HELP switchman_deploys_total Finished deploys by app, env and outcome.
+# TYPE switchman_deploys_total counter
+switchman_deploys_total{app="web",env="prod",outcome="reverted"} 1
+switchman_deploys_total{app="web",env="prod",outcome="succeeded"} 1
+# HELP switchman_rollbacks_total Finished rollbacks by app, env and outcome.
+# TYPE switchman_rollbacks_total counter
+switchman_rollbacks_total{app="web",env="prod",outcome="succeeded"} 1
+# HELP switchman_active_locks Deploy locks in force.
+# TYPE switchman_active_locks gauge
+switchman_active_locks 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "switchman_deploys_total", "switchman_rollbacks_total", "switchman_active_locks"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(reg, "switchman_deploy_duration_seconds"); n != 2 {
+		t.Errorf("duration series: got %d, want 2 (deploy, rollback)", n)
+	}
+}
+
+func TestStatsDMarker(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s := &StatsD{Addr: pc.LocalAddr().String(), Log: slog.New(slog.DiscardHandler)}
+	s.Observe(finished(deploy.KindDeploy, deploy.OutcomeSucceeded))
+	buf := make([]byte, 2048)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "switchman.deploys.web.prod.succeeded:1|c\n_e{21,40}:deploy web@42 to prod|20261123-120000-abcdef by ana: succeeded|d:1795435290|t:success|k:20261123-120000-abcdef"
+	if got := string(buf[:n]); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
