@@ -184,7 +184,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		return nil, err
 	}
 	sys := &system{cfg: cfg, store: st, log: log, notify: &relay{log: log}, registry: prometheus.NewRegistry(),
-		leader: &cluster.Leader{Leases: st, ID: replicaID(), Log: log}}
+		leader: &cluster.Leader{Leases: st, ID: replicaID(), TTL: cfg.Bot.LeaseTTL.D(), Log: log}}
 	sys.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dm := server.NewDeployMetrics(sys.registry, func(ctx context.Context) (int, error) {
 		l, err := st.Locks(ctx)
@@ -208,6 +208,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		observers = append(observers, sys.watcher.Observe)
 	}
 	engine = deploy.NewEngine(deploy.Options{
+		LeaseTTL:   cfg.Bot.LeaseTTL.D(),
 		Observers:  observers,
 		Config:     cfg,
 		Transports: map[string]deploy.Transport{"local": &local.Transport{}},

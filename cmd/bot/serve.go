@@ -21,8 +21,10 @@ import (
 const drainTimeout = 5 * time.Minute
 
 // recoveryInterval is how often a replica looks for deploys whose replica
-// died; with the deploy lease's 30 s TTL, one is reported within 35 s.
-const recoveryInterval = 5 * time.Second
+// died: one is reported within the lease TTL plus this.
+func recoveryInterval(cfg *config.Config) time.Duration {
+	return min(5*time.Second, max(cfg.Bot.LeaseTTL.D()/4, 200*time.Millisecond))
+}
 
 // serve runs the HTTP server (/healthz, /metrics, Slack's endpoints in HTTP
 // mode, Discord's interactions endpoint) and, in Socket Mode, the Slack
@@ -113,13 +115,16 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		// With replicas, any of them notices a deploy whose replica died
 		// (its lease runs out), and one of them runs the scheduled jobs.
 		g.Go(func() error {
-			cluster.WatchInterrupted(gctx, sys.engine, recoveryInterval, log, sys.reportInterrupted)
+			cluster.WatchInterrupted(gctx, sys.engine, recoveryInterval(cfg), log, sys.reportInterrupted)
 			return nil
 		})
 		g.Go(func() error { return sys.leader.Run(gctx) })
 	}
 	if sa != nil && cfg.Slack.SocketMode {
 		g.Go(func() error { return sa.RunSocketMode(gctx) })
+	}
+	if da != nil && cfg.Discord.Gateway {
+		g.Go(func() error { return da.RunGateway(gctx) })
 	}
 	if da != nil {
 		go func() {

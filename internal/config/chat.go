@@ -44,6 +44,9 @@ type Discord struct {
 	GuildID string `yaml:"guild_id"`
 	// APIURL overrides the REST API base URL, for tests and proxies.
 	APIURL string `yaml:"api_url"`
+	// Gateway also receives interactions over Discord's gateway (a
+	// websocket the bot opens), for setups that cannot expose HTTP.
+	Gateway bool `yaml:"gateway"`
 }
 
 // Configured reports whether any Discord setting is present.

@@ -99,6 +99,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 	c.Bot.Name = or(c.Bot.Name, defaultBotName)
 	c.Bot.Listen = or(c.Bot.Listen, defaultListen)
 	c.Bot.LogLevel = strings.ToLower(or(c.Bot.LogLevel, defaultLogLevel))
+	if c.Bot.LeaseTTL <= 0 {
+		c.Bot.LeaseTTL = Duration(30 * time.Second)
+	}
 	c.Store.Path = resolve(dir, or(c.Store.Path, defaultStorePath))
 	if r := c.Store.Redis; r != nil && r.CAFile != "" {
 		r.CAFile = resolve(dir, r.CAFile)
