@@ -28,6 +28,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
+	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -142,6 +143,7 @@ type system struct {
 	notify   *relay
 	watcher  *postdeploy.Watcher // nil without Sentry
 	leader   *cluster.Leader     // runs scheduled jobs on one replica
+	trains   *train.Scheduler    // nil without trains
 	log      *slog.Logger
 }
 
@@ -221,6 +223,20 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	})
 	sys.engine = engine
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
+	if len(cfg.Trains) > 0 {
+		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service,
+			Builds: train.ConfigBuilds{Config: cfg}, Log: log}
+		if cfg.Store.Redis != nil {
+			opt.Leader = sys.leader.IsLeader
+		}
+		sched, err := train.New(opt)
+		if err != nil {
+			sys.close()
+			return nil, fmt.Errorf("%s: trains: %w", cfg.File, err)
+		}
+		sys.trains = sched
+		sys.service.SetTrains(sched)
+	}
 	return sys, nil
 }
 
@@ -245,6 +261,17 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, std stdio)
 	sys.notify.set(consoleNotifier{out: c.Reply})
 	if err := sys.recover(ctx); err != nil {
 		return err
+	}
+	if sys.trains != nil {
+		tctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := sys.trains.Run(tctx); err != nil {
+				sys.log.Error("train scheduler", "err", err)
+			}
+		}()
+		defer func() { stop(); <-done }()
 	}
 	if !c.Run(ctx) {
 		return exitCode(1)

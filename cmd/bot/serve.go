@@ -111,6 +111,9 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
+	if sys.trains != nil {
+		g.Go(func() error { return sys.trains.Run(gctx) })
+	}
 	if cfg.Store.Redis != nil {
 		// With replicas, any of them notices a deploy whose replica died
 		// (its lease runs out), and one of them runs the scheduled jobs.

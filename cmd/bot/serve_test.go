@@ -53,7 +53,7 @@ func (a *slackAPI) calls() []string {
 	return append([]string(nil), a.log...)
 }
 
-func artifact(t *testing.T, build string) []byte {
+func tarballOf(t *testing.T, build string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gw := gzip.NewWriter(&buf)
@@ -103,7 +103,7 @@ func TestServeSlack(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), artifact(t, "1"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tarballOf(t, "1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "switchman.yaml")

@@ -13,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/train"
 )
 
 // stateStore is what the bot needs of its store: the embedded file for a
@@ -22,6 +23,7 @@ type stateStore interface {
 	deploy.Store
 	deploy.Leaser
 	deploy.LockStore
+	train.Store
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	Close() error
 }

@@ -1,6 +1,11 @@
 package commands
 
-import "github.com/switchman-bot/switchman/internal/config"
+import (
+	"maps"
+	"slices"
+
+	"github.com/switchman-bot/switchman/internal/config"
+)
 
 type configCatalog struct{ cfg *config.Config }
 
@@ -24,3 +29,5 @@ func (c configCatalog) DefaultEnv(app string) string {
 	}
 	return a.DefaultEnv
 }
+
+func (c configCatalog) Trains() []string { return slices.Sorted(maps.Keys(c.cfg.Trains)) }

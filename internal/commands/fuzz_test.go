@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -36,12 +37,20 @@ func FuzzParse(f *testing.F) {
 		"deploy confirm 20261123-124158-b25a0a",
 		"<@U123ABC> deploy abort 20261123-124158-b25a0a",
 		"deploy confirm 20261123-124158-b25a0a; id",
+		"train board accounting 1337 to production on daily",
+		`train cancel daily "db migration running"`,
+		"train depart now now",
+		`train board on "to" to to on on`,
+		"stats accounting production 2w",
+		"stats accounting 30d;id",
 	} {
 		f.Add(s)
 	}
 	// namedCat has apps called like the keywords of deploy's forms, where
-	// the keyword wins only before a deploy id.
-	cats := []Catalog{testCat(), namedCat()}
+	// the keyword wins only before a deploy id; keywordCat has apps, envs
+	// and trains called like the keywords of train; oneTrainCat lets the
+	// actions of train leave the train out.
+	cats := []Catalog{testCat(), namedCat(), keywordCat(), oneTrainCat()}
 	f.Fuzz(func(t *testing.T, text string) {
 		if (CheckDeployID(text) == nil) != deployIDRE.MatchString(text) {
 			t.Fatalf("CheckDeployID(%q): got %v, want it to agree with %s", text, CheckDeployID(text), deployIDRE)
@@ -53,6 +62,7 @@ func FuzzParse(f *testing.F) {
 				"", "deploy accounting ", "rollback demo ", "lock deploys ", "lock deploys accounting ", "history ",
 				"grant ", "grant @ana ", "revoke <@U1> deployer ", "here ", "audit ",
 				"deploy ", "deploy confirm ", "deploy abort ",
+				"train ", "train board on ", "train leave web ", "train cancel ", "train depart ", "stats accounting ", "stats web ",
 			} {
 				checkParse(t, cat, prefix+text)
 			}
@@ -145,6 +155,12 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 		if c.For < 0 || c.For > MaxLockFor {
 			fail("here duration out of range")
 		}
+	case VerbStats:
+		if c.App == "" || c.For < 24*time.Hour || c.For > 365*24*time.Hour || c.For%(24*time.Hour) != 0 || c.N != 0 {
+			fail("stats needs an app and a window of 1 to 365 whole days")
+		}
+	case VerbTrain:
+		checkTrain(t, text, c)
 	case VerbHelp:
 		if r.Reply == "" || c.Topic != "" && lookup(Verb(c.Topic)) == nil {
 			fail("help needs text and a known topic")
@@ -163,6 +179,15 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if c.DeployID != "" && c.Verb != VerbConfirm && c.Verb != VerbAbort {
 		fail("a deploy id outside confirm and abort")
 	}
+	if (c.TrainAction != "") != (c.Verb == VerbTrain) {
+		fail("a train action without train, or train without one")
+	}
+	if c.Train != "" && (c.Verb != VerbTrain || !slices.Contains(cat.Trains(), c.Train)) {
+		fail("a train outside train, or not in the catalog")
+	}
+	if c.Reason != "" && c.Verb != VerbLock && c.TrainAction != "cancel" {
+		fail("a reason outside lock and train cancel")
+	}
 	if c.App != "" && !slices.Contains(cat.Apps(), c.App) {
 		fail("app not in the catalog")
 	}
@@ -171,6 +196,9 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	}
 	if c.Verb == VerbDeploy && c.Build == "" {
 		fail("deploy without a build")
+	}
+	if c.Build != "" && c.Verb != VerbDeploy && c.Verb != VerbRollback && c.TrainAction != "board" {
+		fail("a build outside deploy, rollback and train board")
 	}
 	if c.Build != "" && (!buildRE.MatchString(c.Build) || strings.Contains(c.Build, "..")) {
 		fail("invalid build")
@@ -181,8 +209,8 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if (c.User != "" || c.UserIsID || c.Role != "") && c.Verb != VerbGrant && c.Verb != VerbRevoke {
 		fail("user or role outside grant and revoke")
 	}
-	if c.For != 0 && c.Verb != VerbLock && c.Verb != VerbGrant && c.Verb != VerbHere {
-		fail("a duration on a command without for")
+	if c.For != 0 && c.Verb != VerbLock && c.Verb != VerbGrant && c.Verb != VerbHere && c.Verb != VerbStats {
+		fail("a duration on a command without for or a window")
 	}
 	start := string(c.Verb)
 	if s := specOf(c.Verb); s != nil {
@@ -191,10 +219,55 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if c.Text == "" || !strings.HasPrefix(c.Text, start) {
 		fail("Text must start with the verb, or deploy and the verb of a form")
 	}
-	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.User, c.Role, c.Topic, c.DeployID, c.Text} {
+	for _, s := range []string{string(c.Verb), c.App, c.Env, c.Build, c.Force, c.Reason, c.User, c.Role, c.Topic, c.TrainAction, c.Train, c.DeployID, c.Text} {
 		if strings.IndexFunc(s, unsafeRune) >= 0 {
 			fail("a field contains a control or invisible formatting character")
 		}
+	}
+}
+
+// checkTrain checks a run of train: one of the five actions, each with the
+// fields it needs and no other, and a Text that says it.
+func checkTrain(t *testing.T, text string, c Command) {
+	t.Helper()
+	fail := func(why string) { t.Fatalf("Parse(%q): got run %+v: %s", text, c, why) }
+	fields := Command{Verb: c.Verb, TrainAction: c.TrainAction, Train: c.Train, Text: c.Text}
+	switch c.TrainAction {
+	case "list":
+		if c != (Command{Verb: VerbTrain, TrainAction: "list", Text: "train"}) {
+			fail("train list sets no field but Verb, TrainAction and Text, which is train")
+		}
+		return
+	case "board":
+		fields.App, fields.Build, fields.Env = c.App, c.Build, c.Env
+		if c.App == "" || c.Build == "" {
+			fail("train board needs an app and a build")
+		}
+	case "leave":
+		fields.App = c.App
+		if c.App == "" {
+			fail("train leave needs an app")
+		}
+	case "cancel":
+		fields.Reason = c.Reason
+		if strings.TrimSpace(c.Reason) == "" {
+			fail("train cancel needs a reason")
+		}
+	case "depart":
+		if c.Text != "train depart "+c.Train+" now" {
+			fail("Text must be train depart TRAIN now")
+		}
+	default:
+		fail("unknown train action")
+	}
+	if c.Train == "" {
+		fail("a train action without its train")
+	}
+	if c != fields {
+		fail("a field the train action does not use")
+	}
+	if !strings.HasPrefix(c.Text, "train "+c.TrainAction+" ") {
+		fail("Text must start with train and the action")
 	}
 }
 

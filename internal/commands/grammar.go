@@ -1,6 +1,9 @@
 package commands
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // spec is one command of the grammar: how it is written, what it does, and
 // the function that parses its arguments. Help text is generated from these
@@ -18,10 +21,16 @@ type spec struct {
 	// Parse appends the usage line.
 	parse func(p *parser, args []token) (Command, error)
 	// forms are commands written as this command's verb and a keyword,
-	// such as "deploy confirm ID". A form's verb is its keyword; its usage
+	// such as "deploy confirm ID" or "train board APP BUILD". Their usage
 	// holds both words. Help lists forms with their command, and Parse
 	// knows them only after it (see parser.form).
 	forms []spec
+	// keyword is the word that selects a form after its command's verb
+	// ("confirm", "board"); "" for a command. A form whose verb is its
+	// command's verb is an action of that command (train board gives
+	// VerbTrain, its parse function says which action); a form with a verb
+	// of its own gives that verb (deploy confirm gives VerbConfirm).
+	keyword string
 	// parent is the command of a form, nil for a command; set by init.
 	parent *spec
 }
@@ -38,7 +47,7 @@ var grammar = []spec{
 	{
 		verb:    VerbDeploy,
 		usage:   `deploy APP BUILD [to ENV] [--dry-run] [--force "reason"]`,
-		summary: "Deploy BUILD of APP to ENV (without \"to ENV\": the app's default env).",
+		summary: "Deploy BUILD of APP to ENV, or to the app's default env.",
 		details: []string{
 			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit.",
 			"--dry-run shows the plan and changes nothing.",
@@ -57,15 +66,17 @@ var grammar = []spec{
 		forms: []spec{
 			{
 				verb:     VerbConfirm,
+				keyword:  "confirm",
 				usage:    "deploy confirm ID",
-				summary:  "Run the pending migrations that deploy ID waits for, and let it go on.",
+				summary:  "Run the pending migrations deploy ID waits for, and go on.",
 				examples: []string{"deploy confirm " + deployIDExample},
 				parse:    parseDeployID,
 			},
 			{
 				verb:     VerbAbort,
+				keyword:  "abort",
 				usage:    "deploy abort ID",
-				summary:  "Stop deploy ID at its migrations prompt; nothing is migrated or switched.",
+				summary:  "Stop deploy ID at its migrations prompt; nothing changes.",
 				examples: []string{"deploy abort " + deployIDExample},
 				parse:    parseDeployID,
 			},
@@ -85,7 +96,7 @@ var grammar = []spec{
 	{
 		verb:    VerbLock,
 		usage:   "lock deploys [APP] [ENV] [for DURATION] reason…",
-		summary: "Stop deploys everywhere, of APP, or of APP in ENV, until unlocked or for DURATION. A lock must say why.",
+		summary: "Stop deploys everywhere, of APP, or of APP in ENV; say why.",
 		details: []string{
 			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the lock holds until unlock.",
 			"The reason is the rest of the line; quote it if it starts with an app or env name.",
@@ -107,16 +118,63 @@ var grammar = []spec{
 		parse: parseUnlock,
 	},
 	{
+		verb:    VerbTrain,
+		usage:   "train",
+		summary: "List the deploy trains; board, leave, cancel or depart one.",
+		details: []string{
+			"TRAIN is a train of the configuration; with only one train it may be left out.",
+			"Without \"to ENV\" a car ships to the train's env.",
+			"The reason of cancel is the rest of the line; quote it if it starts with a train name.",
+			"depart needs the word now, so that no train leaves by accident.",
+		},
+		examples: []string{"train"},
+		parse:    parseTrain,
+		forms: []spec{
+			{
+				verb:     VerbTrain,
+				keyword:  TrainBoard,
+				usage:    "train board APP BUILD [to ENV] [on TRAIN]",
+				summary:  "Put BUILD of APP on the train.",
+				examples: []string{"train board accounting 1337 to production on daily"},
+				parse:    parseTrainBoard,
+			},
+			{
+				verb:     VerbTrain,
+				keyword:  TrainLeave,
+				usage:    "train leave APP [on TRAIN]",
+				summary:  "Take APP off the train.",
+				examples: []string{"train leave accounting on daily"},
+				parse:    parseTrainLeave,
+			},
+			{
+				verb:     VerbTrain,
+				keyword:  TrainCancel,
+				usage:    "train cancel [TRAIN] reason…",
+				summary:  "Call off the train's next departure; say why.",
+				examples: []string{`train cancel daily "db migration running"`},
+				parse:    parseTrainCancel,
+			},
+			{
+				verb:     VerbTrain,
+				keyword:  TrainDepart,
+				usage:    "train depart [TRAIN] now",
+				summary:  "Send the train off now with whatever is aboard.",
+				examples: []string{"train depart daily now"},
+				parse:    parseTrainDepart,
+			},
+		},
+	},
+	{
 		verb:     VerbStatus,
 		usage:    "status [APP]",
-		summary:  "Show what runs where, running deploys and locks, for every app or for APP.",
+		summary:  "Show what runs where, running deploys and locks.",
 		examples: []string{"status", "status accounting"},
 		parse:    parseStatus,
 	},
 	{
 		verb:    VerbHistory,
 		usage:   "history [APP] [ENV] [N]",
-		summary: "Show the last N deploys (default 10, at most 100), of every app, of APP, or of APP in ENV.",
+		summary: "Show the last N deploys (default " + strconv.Itoa(DefaultHistory) + ", at most " + strconv.Itoa(MaxHistory) + ").",
 		examples: []string{
 			"history",
 			"history accounting production 20",
@@ -124,16 +182,31 @@ var grammar = []spec{
 		parse: parseHistory,
 	},
 	{
+		verb:    VerbStats,
+		usage:   "stats APP [ENV] [WINDOW]",
+		summary: "Show deploy statistics of APP over WINDOW (default " + formatWindow(DefaultStatsWindow) + ").",
+		details: []string{
+			"Without ENV, of every env of APP.",
+			"WINDOW is a number of days or weeks, e.g. 7d, 90d or 2w (at most " + formatWindow(MaxStatsWindow) + ").",
+		},
+		examples: []string{
+			"stats accounting",
+			"stats accounting production 90d",
+		},
+		parse: parseStats,
+	},
+	{
 		verb:     VerbCancel,
 		usage:    "cancel APP [ENV]",
-		summary:  "Cancel the running deploy of APP in ENV (without ENV: the app's default env).",
+		summary:  "Cancel the running deploy of APP in ENV.",
+		details:  []string{"Without ENV the app's default env is used."},
 		examples: []string{"cancel accounting production"},
 		parse:    parseCancel,
 	},
 	{
 		verb:    VerbAudit,
 		usage:   "audit [APP] [N]",
-		summary: "Show the last N entries of the audit log (default 20, at most 200), of every app or of APP.",
+		summary: "Show the last N audit log entries (default " + strconv.Itoa(DefaultAudit) + ", at most " + strconv.Itoa(MaxAudit) + ").",
 		examples: []string{
 			"audit",
 			"audit accounting 50",
@@ -143,7 +216,7 @@ var grammar = []spec{
 	{
 		verb:    VerbGrant,
 		usage:   "grant @USER ROLE [APP] [ENV] [for DURATION]",
-		summary: "Give USER the configured role ROLE everywhere, on APP, or on APP in ENV, until revoked or for DURATION.",
+		summary: "Give USER the role ROLE everywhere, on APP, or on APP in ENV.",
 		details: []string{
 			"USER is @name or a chat mention of one user; ROLE is a role of the configuration.",
 			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the grant holds until revoked.",
@@ -157,7 +230,7 @@ var grammar = []spec{
 	{
 		verb:     VerbRevoke,
 		usage:    "revoke @USER ROLE [APP] [ENV]",
-		summary:  "Take back a role given with grant; USER, ROLE, APP and ENV must match the grant.",
+		summary:  "Take back a grant; USER, ROLE, APP and ENV must match the grant.",
 		examples: []string{"revoke @ana deployer accounting production"},
 		parse:    parseRevoke,
 	},
@@ -189,7 +262,7 @@ var grammar = []spec{
 	{
 		verb:     VerbHelp,
 		usage:    "help [COMMAND]",
-		summary:  "List the commands, or show the usage and examples of COMMAND.",
+		summary:  "List the commands, or explain COMMAND.",
 		examples: []string{"help", "help deploy"},
 		parse:    parseHelp,
 	},
@@ -202,9 +275,11 @@ var grammar = []spec{
 	},
 }
 
-// byVerb and byForm index grammar. They are filled by init rather than by
-// their initialisers because the parse functions in the table consult them
-// (help checks its topic), which would be an initialisation cycle.
+// byVerb and byForm index grammar; byForm holds the forms with a verb of
+// their own, not the actions of a command. They are filled by init rather
+// than by their initialisers because the parse functions in the table
+// consult them (help checks its topic), which would be an initialisation
+// cycle.
 var (
 	byVerb    = map[Verb]*spec{} // the commands
 	byForm    = map[Verb]*spec{} // the forms of the commands
@@ -217,8 +292,11 @@ func init() {
 		byVerb[s.verb] = s
 		verbOrder = append(verbOrder, string(s.verb))
 		for j := range s.forms {
-			s.forms[j].parent = s
-			byForm[s.forms[j].verb] = &s.forms[j]
+			f := &s.forms[j]
+			f.parent = s
+			if f.verb != s.verb {
+				byForm[f.verb] = f
+			}
 		}
 	}
 }
@@ -227,7 +305,8 @@ func init() {
 // commands.
 func lookup(verb Verb) *spec { return byVerb[verb] }
 
-// specOf returns the spec of verb, a command's or a form's, or nil.
+// specOf returns the spec of verb, a command's or a form's, or nil. The
+// actions of a command have its verb: specOf(VerbTrain) is train's spec.
 func specOf(verb Verb) *spec {
 	if s := byVerb[verb]; s != nil {
 		return s
@@ -250,7 +329,7 @@ func formNamed(word string) *spec {
 // nil.
 func (s *spec) formNamed(word string) *spec {
 	for i := range s.forms {
-		if strings.EqualFold(word, string(s.forms[i].verb)) {
+		if strings.EqualFold(word, s.forms[i].keyword) {
 			return &s.forms[i]
 		}
 	}
@@ -268,14 +347,30 @@ func (s *spec) command() *spec {
 // name is how replies call s: "deploy", or "deploy confirm" for a form.
 func (s *spec) name() string {
 	if s.parent != nil {
-		return string(s.parent.verb) + " " + string(s.verb)
+		return string(s.parent.verb) + " " + s.keyword
 	}
 	return string(s.verb)
 }
 
+// isAction reports whether s is an action of its command (see keyword).
+func (s *spec) isAction() bool { return s.parent != nil && s.verb == s.parent.verb }
+
+// usageLines is the usage that follows a rejection: s's usage line and,
+// for a command with actions, theirs, one a line under it.
+func (s *spec) usageLines() string {
+	lines := []string{s.usage}
+	for i := range s.forms {
+		if s.forms[i].isAction() {
+			lines = append(lines, s.forms[i].usage)
+		}
+	}
+	return strings.Join(lines, "\n       ")
+}
+
 // Verbs returns the verb of every command of the grammar, in help order:
 // the words a command starts with. The forms VerbConfirm and VerbAbort,
-// written after "deploy", are not among them.
+// written after "deploy", are not among them; the actions of train are
+// VerbTrain.
 func Verbs() []Verb {
 	vs := make([]Verb, len(grammar))
 	for i := range grammar {
@@ -287,6 +382,7 @@ func Verbs() []Verb {
 // Usage returns the one-line usage of verb ("" for an unknown verb), for
 // adapters that register commands with their platform. The usage of a form
 // starts with its command: Usage(VerbConfirm) is "deploy confirm ID".
+// Usage(VerbTrain) is that of the bare "train"; help lists its actions.
 func Usage(verb Verb) string {
 	if s := specOf(verb); s != nil {
 		return s.usage

@@ -52,10 +52,10 @@ func (c *call) check(ctx context.Context, action acl.Action, app, env string) (a
 // window decides whether app/env is open for deploys now: its weekly
 // window, freezes, and an admin's presence when required. It returns
 // whether it is open and, when closed, why, in full sentences.
-func (c *call) window(ctx context.Context, app, env string) (bool, string) {
-	now := c.s.now()
+func (s *Service) window(ctx context.Context, app, env string) (bool, string) {
+	now := s.now()
 	var reasons []string
-	if sched, ok := c.s.schedules[app+"/"+env]; ok {
+	if sched, ok := s.schedules[app+"/"+env]; ok {
 		v := sched.At(now)
 		if !v.Open {
 			r := v.Reason
@@ -65,8 +65,8 @@ func (c *call) window(ctx context.Context, app, env string) (bool, string) {
 			reasons = append(reasons, r)
 		}
 	}
-	if c.s.requireAdmin[app+"/"+env] {
-		present, notes := c.presentAdmins(ctx)
+	if s.requireAdmin[app+"/"+env] {
+		present, notes := s.presentAdmins(ctx)
 		if len(present) == 0 {
 			r := "no admin is around (an admin checks in with /here)"
 			if len(notes) > 0 {
@@ -79,7 +79,7 @@ func (c *call) window(ctx context.Context, app, env string) (bool, string) {
 		return true, ""
 	}
 	msg := fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; "))
-	if admins := c.s.policy.Admins(); len(admins) > 0 {
+	if admins := s.policy.Admins(); len(admins) > 0 {
 		msg += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
 	}
 	return false, msg
@@ -87,21 +87,21 @@ func (c *call) window(ctx context.Context, app, env string) (bool, string) {
 
 // presentAdmins lists admins who are around now, and notes about presence
 // that could not be read.
-func (c *call) presentAdmins(ctx context.Context) ([]string, []string) {
+func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 	var present, notes []string
-	checkedIn, err := c.s.store.Present(ctx)
+	checkedIn, err := s.store.Present(ctx)
 	if err != nil {
 		notes = append(notes, "check-ins unreadable: state store unreachable")
 	}
-	for _, a := range c.admins(ctx) {
+	for _, a := range s.admins(ctx) {
 		if _, ok := checkedIn[a]; ok {
 			present = append(present, a)
 			continue
 		}
-		if c.s.presence == nil {
+		if s.presence == nil {
 			continue
 		}
-		active, err := c.s.presence.Active(ctx, a)
+		active, err := s.presence.Active(ctx, a)
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("presence of %s unknown (%v), counted as away", a, err))
 			continue
@@ -114,14 +114,14 @@ func (c *call) presentAdmins(ctx context.Context) ([]string, []string) {
 }
 
 // admins lists the users who are admins everywhere, by config or grant.
-func (c *call) admins(ctx context.Context) []string {
+func (s *Service) admins(ctx context.Context) []string {
 	set := map[string]bool{}
-	for _, a := range c.s.policy.Admins() {
+	for _, a := range s.policy.Admins() {
 		set[a] = true
 	}
-	if grants, err := c.s.store.Grants(ctx); err == nil {
+	if grants, err := s.store.Grants(ctx); err == nil {
 		for _, g := range grants {
-			if c.s.policy.IsAdmin(g.User, grants, c.s.now()) {
+			if s.policy.IsAdmin(g.User, grants, s.now()) {
 				set[g.User] = true
 			}
 		}
@@ -260,7 +260,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 		return
 	}
 	m := chat.Message{Level: chat.Info, Title: "Admins"}
-	for _, a := range c.admins(ctx) {
+	for _, a := range c.s.admins(ctx) {
 		line := a + ": "
 		if until, ok := checkedIn[a]; ok {
 			line += "here until " + c.s.stamp(until) + " (checked in)"

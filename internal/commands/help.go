@@ -54,7 +54,7 @@ func helpSpec(topic string) *spec {
 
 func overview() string {
 	var b strings.Builder
-	b.WriteString("Commands (write them as they are, after \"/\", or after a mention of the bot):\n")
+	b.WriteString("Commands (as is, after \"/\", or after a mention of the bot):\n")
 	for _, s := range grammar {
 		b.WriteString(s.usage + "\n    " + s.summary + "\n")
 		for _, f := range s.forms {

@@ -93,7 +93,7 @@ func TestGrammarExamples(t *testing.T) {
 }
 
 func TestGrammarTable(t *testing.T) {
-	want := []Verb{VerbDeploy, VerbRollback, VerbLock, VerbUnlock, VerbStatus, VerbHistory, VerbCancel,
+	want := []Verb{VerbDeploy, VerbRollback, VerbLock, VerbUnlock, VerbTrain, VerbStatus, VerbHistory, VerbStats, VerbCancel,
 		VerbAudit, VerbGrant, VerbRevoke, VerbHere, VerbAway, VerbAdmins, VerbHelp, VerbWhoami}
 	got := Verbs()
 	if strings.Join(verbStrings(got), " ") != strings.Join(verbStrings(want), " ") {
@@ -139,6 +139,98 @@ func TestGrammarForms(t *testing.T) {
 				t.Errorf("form %q: got flags, forms or details, want none (help shows the details of deploy)", tt.verb)
 			}
 		})
+	}
+}
+
+// TestGrammarTrainActions checks the actions of train: forms that keep the
+// verb train, so they are neither commands nor forms with a verb of their
+// own, and whose parse functions set the action they are named for.
+func TestGrammarTrainActions(t *testing.T) {
+	train := lookup(VerbTrain)
+	if train == nil || Usage(VerbTrain) != "train" || specOf(VerbTrain) != train {
+		t.Fatalf("train: got spec %+v and usage %q, want the command train with usage %q", train, Usage(VerbTrain), "train")
+	}
+	var keywords []string
+	for i := range train.forms {
+		f := &train.forms[i]
+		keywords = append(keywords, f.keyword)
+		t.Run(f.keyword, func(t *testing.T) {
+			if !f.isAction() || f.verb != VerbTrain || f.parent != train {
+				t.Errorf("action %q: got verb %q, parent %p, want an action of train", f.keyword, f.verb, f.parent)
+			}
+			if byForm[Verb(f.keyword)] == f || byForm[VerbTrain] != nil {
+				t.Errorf("byForm[%q]: got the action, want only forms with a verb of their own", f.keyword)
+			}
+			if f.name() != "train "+f.keyword || !strings.HasPrefix(f.usage, f.name()+" ") || f.summary == "" || len(f.examples) == 0 {
+				t.Errorf("action %q: got name %q, usage %q, summary %q, want train KEYWORD … with a summary and examples", f.keyword, f.name(), f.usage, f.summary)
+			}
+			for _, ex := range f.examples {
+				if r := Parse(ex, testCat(), Options{}); r.Kind != Run || r.Cmd.Verb != VerbTrain || r.Cmd.TrainAction != f.keyword {
+					t.Errorf("Parse(%q): got %v %+v (reply %q), want run train with action %q", ex, r.Kind, r.Cmd, r.Reply, f.keyword)
+				}
+			}
+		})
+	}
+	if want := []string{TrainBoard, TrainLeave, TrainCancel, TrainDepart}; !slices.Equal(keywords, want) {
+		t.Errorf("train actions: got %v, want %v", keywords, want)
+	}
+	for _, f := range lookup(VerbDeploy).forms {
+		if f.isAction() || byForm[f.verb] == nil {
+			t.Errorf("deploy %s: got an action, want a form with a verb of its own", f.keyword)
+		}
+	}
+}
+
+// TestHelpTrainStats checks what the help of train and stats must tell:
+// every action with its summary, how a train is chosen, why depart needs
+// "now", and the window's default and limit, which come from the
+// constants. The keyword of an action gets the help of train.
+func TestHelpTrainStats(t *testing.T) {
+	tests := []struct {
+		topic string
+		want  []string
+	}{
+		{"train", []string{
+			"train\nList the deploy trains",
+			"train board APP BUILD [to ENV] [on TRAIN]\n    Put BUILD of APP on the train.",
+			"train leave APP [on TRAIN]\n    Take APP off the train.",
+			"train cancel [TRAIN] reason…\n    Call off the train's next departure; say why.",
+			"train depart [TRAIN] now\n    Send the train off now",
+			"with only one train it may be left out",
+			`Without "to ENV" a car ships to the train's env.`,
+			"quote it if it starts with a train name",
+			"depart needs the word now",
+			"\n  train\n  train board accounting 1337 to production on daily\n",
+			"\n  train depart daily now",
+		}},
+		{"stats", []string{
+			"stats APP [ENV] [WINDOW]",
+			"(default " + formatWindow(DefaultStatsWindow) + ")",
+			"at most " + formatWindow(MaxStatsWindow),
+			"e.g. 7d, 90d or 2w",
+			"Without ENV, of every env of APP.",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic, func(t *testing.T) {
+			got := Help(tt.topic)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", tt.topic, got, w)
+				}
+			}
+		})
+	}
+	for _, topic := range []string{"board", "/LEAVE", "depart"} {
+		if got, want := Help(topic), Help("train"); got != want {
+			t.Errorf("Help(%q): got %q, want the help of train", topic, got)
+		}
+	}
+	if got := Help("cancel"); !strings.HasPrefix(got, "cancel APP [ENV]\n") {
+		t.Errorf("Help(cancel): got %q, want the help of the command cancel, not of train cancel", got)
+	}
+	if got := formatWindow(DefaultStatsWindow) + " " + formatWindow(MaxStatsWindow); got != "30d 365d" {
+		t.Errorf("stats window limits: got %s, want 30d 365d", got)
 	}
 }
 

@@ -37,6 +37,12 @@ const (
 	// Command.For at 0 then; the service applies this default, and help
 	// quotes it.
 	DefaultHereFor = 4 * time.Hour
+	// DefaultStatsWindow and MaxStatsWindow bound the WINDOW of stats, a
+	// whole number of days.
+	DefaultStatsWindow = 30 * day
+	MaxStatsWindow     = 365 * day
+	// day is the unit of a stats window.
+	day = 24 * time.Hour
 	// maxUserLen is the longest user name or mention id, in bytes.
 	maxUserLen = 64
 	// maxRoleLen is the longest role name, in bytes.
@@ -55,6 +61,7 @@ type Catalog interface {
 	Apps() []string               // sorted app names
 	Envs(app string) []string     // sorted env names of app (nil for unknown app)
 	DefaultEnv(app string) string // the app's default env
+	Trains() []string             // sorted train names
 }
 
 // Verb names a command.
@@ -66,8 +73,10 @@ const (
 	VerbRollback Verb = "rollback"
 	VerbLock     Verb = "lock"
 	VerbUnlock   Verb = "unlock"
+	VerbTrain    Verb = "train"
 	VerbStatus   Verb = "status"
 	VerbHistory  Verb = "history"
+	VerbStats    Verb = "stats"
 	VerbCancel   Verb = "cancel"
 	VerbAudit    Verb = "audit"
 	VerbGrant    Verb = "grant"
@@ -88,6 +97,16 @@ const (
 	VerbAbort   Verb = "abort"
 )
 
+// The values of Command.TrainAction: what a VerbTrain command does. Each
+// but TrainList is also the keyword written after "train".
+const (
+	TrainList   = "list"   // train: list the trains
+	TrainBoard  = "board"  // train board APP BUILD [to ENV] [on TRAIN]
+	TrainLeave  = "leave"  // train leave APP [on TRAIN]
+	TrainCancel = "cancel" // train cancel [TRAIN] reason…
+	TrainDepart = "depart" // train depart [TRAIN] now
+)
+
 // Command is a parsed, valid command. Fields that the verb does not use are
 // zero. App and Env, when set, exist in the Catalog; Build, when set,
 // satisfies CheckBuild; no field contains a control character.
@@ -95,16 +114,22 @@ type Command struct {
 	Verb Verb
 	// App and Env name the target. Env is filled with the app's DefaultEnv
 	// for deploy, rollback and cancel when the user omitted it. For lock,
-	// unlock, history, grant and revoke an empty Env means every env of App,
-	// and an empty App means every app; status and audit take no Env.
+	// unlock, history, stats, grant and revoke an empty Env means every env
+	// of App, and an empty App means every app (stats always has an App);
+	// for train board an empty Env means the train's env. Status, audit and
+	// train leave take no Env.
 	App, Env string
-	Build    string // deploy: the build; rollback: the `to BUILD` target ("" = previous good)
-	DryRun   bool   // deploy --dry-run
-	Force    string // deploy --force "reason": the reason, never empty when the flag was given
-	Reason   string // lock reason, never empty for lock
+	// Build is the build of deploy and train board, and the `to BUILD`
+	// target of rollback ("" = previous good).
+	Build  string
+	DryRun bool   // deploy --dry-run
+	Force  string // deploy --force "reason": the reason, never empty when the flag was given
+	// Reason is why, never empty for lock and train cancel.
+	Reason string
 	// For is the `for DURATION` of lock and grant (0 = until unlocked or
-	// revoked) and of here (0 = DefaultHereFor, applied by the service).
-	// It is at most MaxLockFor.
+	// revoked) and of here (0 = DefaultHereFor, applied by the service),
+	// at most MaxLockFor; and the WINDOW of stats, never 0 for it: whole
+	// days, DefaultStatsWindow when omitted, at most MaxStatsWindow.
 	For time.Duration
 	N   int // history N (default 10, max 100); audit N (default 20, max 200)
 	// User is whom grant and revoke are about, never empty for them: the
@@ -121,6 +146,15 @@ type Command struct {
 	// defines it is for the service to check.
 	Role  string
 	Topic string // help topic: a verb, or "" for the overview
+	// TrainAction is what VerbTrain does, never empty for it: TrainList,
+	// TrainBoard, TrainLeave, TrainCancel or TrainDepart. Empty for every
+	// other verb.
+	TrainAction string
+	// Train is the train of train board, leave, cancel and depart, never
+	// empty for them: one of the Catalog's Trains, the one named or, when
+	// none is named, the only one (Parse asks which one when there are
+	// several). Empty for every other command, train list included.
+	Train string
 	// DeployID is the deploy whose migrations prompt confirm and abort
 	// answer, never empty for them. It satisfies CheckDeployID, e.g.
 	// 20261123-124158-b25a0a. Confirm and abort set no other field but
@@ -130,7 +164,8 @@ type Command struct {
 	// the actions of chat buttons: lower-case verb, defaults filled in,
 	// reasons quoted, users written as @name or <@ID>, e.g.
 	// `deploy accounting 1337 to production --force "INC-42"`,
-	// `grant @ana deployer accounting production for 2h` or
+	// `grant @ana deployer accounting production for 2h`,
+	// `train board web 42 to production on daily`, `stats web 30d` or
 	// `deploy confirm 20261123-124158-b25a0a`. Parsing Text again yields
 	// the same Command, unless a reason holds every kind of closing quote
 	// before a space (see quoteReason).
@@ -210,12 +245,18 @@ func (o Options) botName() string {
 // deploys that build, and Text quotes it so. Anywhere else the words are
 // ordinary words.
 //
+// Likewise "board", "leave", "cancel" and "depart" (any case, unquoted)
+// right after "train" select what the train command does (TrainAction);
+// "train" alone lists the trains. No app competes with them: the bare
+// "train" takes no argument.
+//
 // The result is:
 //   - Ignore when text is empty or white space only: there is nothing to
 //     answer.
 //   - Reply when text holds only a mention or "/" (the reply is a short hint
 //     to try help), or when it is not a valid command: the reply says what
-//     was wrong and what is valid, including the usage line of the command.
+//     was wrong and what is valid, including the usage line of the command
+//     (after the bare "train", those of its actions too).
 //   - Run for a valid command, with Cmd filled in and defaults applied. For
 //     help, Result.Reply also holds the help text, generated from the
 //     grammar.
@@ -304,7 +345,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 		err = p.badFlag
 	}
 	if err != nil {
-		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usage}
+		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
 	}
 	cmd.Verb = s.verb
 	cmd.Text = cmd.canonical()
@@ -620,9 +661,11 @@ func (p *parser) unknownFlag(name string) (bool, error) {
 
 // form returns the form of p.spec that args start with, or nil: its
 // keyword, unquoted and in any case, must be the first argument, before any
-// flag. When the catalog has an app of that very name the word names the
-// app, unless a deploy id follows it (see Parse); canonical quotes the app
-// in the one case where it would be taken for the keyword.
+// flag. For the forms with a verb of their own (deploy confirm), when the
+// catalog has an app of that very name the word names the app, unless a
+// deploy id follows it (see Parse); canonical quotes the app in the one
+// case where it would be taken for the keyword. The actions of train
+// compete with no app.
 func (p *parser) form(args []token) *spec {
 	if len(args) == 0 || args[0].quoted {
 		return nil
@@ -631,7 +674,7 @@ func (p *parser) form(args []token) *spec {
 	if f == nil {
 		return nil
 	}
-	if p.isApp(args[0].s) && (len(args) < 2 || !isDeployID(args[1].s)) {
+	if !f.isAction() && p.isApp(args[0].s) && (len(args) < 2 || !isDeployID(args[1].s)) {
 		return nil
 	}
 	return f
@@ -798,7 +841,7 @@ func (p *parser) formMistake(args []token) error {
 	switch f := p.spec.formNamed(w.s); {
 	case f != nil && !w.quoted:
 		// "deploy --dry-run confirm ID": p.form saw the flag first.
-		return fmt.Errorf("%q goes right after %s, and takes no flags: %s", f.verb, p.spec.verb, f.usage)
+		return fmt.Errorf("%q goes right after %s, and takes no flags: %s", f.keyword, p.spec.verb, f.usage)
 	case isDeployID(w.s):
 		// "deploy 20261123-124158-b25a0a confirm".
 		var forms []string
@@ -810,7 +853,7 @@ func (p *parser) formMistake(args []token) error {
 		// "deploy confrim 20261123-124158-b25a0a".
 		var keywords []string
 		for _, f := range p.spec.forms {
-			keywords = append(keywords, string(f.verb))
+			keywords = append(keywords, f.keyword)
 		}
 		if sug, ok := Suggest(w.s, keywords); ok {
 			return fmt.Errorf(`%s is not an app; did you mean "%s %s %s"? known apps: %s`, echo(w.s), p.spec.verb, sug, args[1].s, list(p.cat.Apps()))
@@ -1049,6 +1092,9 @@ func looksNumeric(s string) bool {
 
 func parseCancel(p *parser, args []token) (Command, error) {
 	var c Command
+	if len(args) > 0 && !p.isApp(args[0].s) && p.isTrain(args[0].s) {
+		return c, fmt.Errorf("%q is a train; to call off its departure: train cancel %s reason…", args[0].s, args[0].s)
+	}
 	app, env, rest, err := p.appEnv(args, true)
 	if err != nil {
 		return c, err
@@ -1063,6 +1109,358 @@ func parseCancel(p *parser, args []token) (Command, error) {
 	}
 	c.App, c.Env = app, env
 	return c, nil
+}
+
+// parseStats parses "stats APP [ENV] [WINDOW]". WINDOW goes last and
+// starts with a digit, which no env name does.
+func parseStats(p *parser, args []token) (Command, error) {
+	c := Command{For: DefaultStatsWindow}
+	if len(args) == 0 {
+		return Command{}, fmt.Errorf("stats needs an app; known apps: %s", list(p.cat.Apps()))
+	}
+	if !p.isApp(args[0].s) {
+		switch w := args[0].s; {
+		case isWindow(w) && len(args) > 1 && p.isApp(args[1].s):
+			return Command{}, fmt.Errorf("the window goes last: stats %s … %s", args[1].s, w)
+		case p.isEnvOfAnyApp(w):
+			return Command{}, fmt.Errorf("%q is an env; name the app first: stats APP %s", w, w)
+		}
+	}
+	app, err := p.app(args[0])
+	if err != nil {
+		return Command{}, err
+	}
+	rest := args[1:]
+	if n := len(rest); n > 0 && startsWithDigit(rest[n-1].s) && (n > 1 || !p.isEnv(app, rest[0].s)) {
+		if c.For, err = parseWindow(rest[n-1].s); err != nil {
+			return Command{}, err
+		}
+		rest = rest[:n-1]
+	}
+	if n := len(rest); n > 0 && isWord(rest[n-1], "for") {
+		target := app
+		if n == 2 && p.isEnv(app, rest[0].s) {
+			target += " " + rest[0].s
+		}
+		return Command{}, fmt.Errorf(`write the window without "for": stats %s %s`, target, formatWindow(c.For))
+	}
+	switch {
+	case len(rest) == 2 && isWindow(rest[0].s) && p.isEnv(app, rest[1].s):
+		return Command{}, fmt.Errorf("the window goes last: stats %s %s %s", app, rest[1].s, rest[0].s)
+	case len(rest) > 1:
+		return Command{}, unexpected(rest[1])
+	case len(rest) == 1:
+		if c.Env, err = p.env(app, rest[0]); err != nil {
+			return Command{}, err
+		}
+	}
+	c.App = app
+	return c, nil
+}
+
+// windowUnits are the units of a stats window.
+var windowUnits = map[byte]time.Duration{'d': day, 'w': 7 * day}
+
+// parseWindow parses the WINDOW of stats: a whole number of days or weeks,
+// e.g. 7d, 30d or 2w, from 1d to MaxStatsWindow.
+func parseWindow(s string) (time.Duration, error) {
+	const like = "write it as days or weeks, e.g. 7d, 30d or 2w"
+	ls := strings.ToLower(s)
+	if ls == "" {
+		return 0, fmt.Errorf("the window is empty; %s", like)
+	}
+	if isDigits(ls) && len(ls) <= 6 {
+		return 0, fmt.Errorf("window %s needs a unit: %sd for days, %sw for weeks", echo(s), ls, ls)
+	}
+	n := len(ls) - 1
+	unit, ok := windowUnits[ls[n]]
+	if !ok || n == 0 || n > 6 || !isDigits(ls[:n]) {
+		return 0, fmt.Errorf("invalid window %s; %s", echo(s), like)
+	}
+	v, _ := strconv.Atoi(ls[:n]) // at most 6 digits: cannot fail
+	switch {
+	case v == 0:
+		return 0, fmt.Errorf("window %s is zero; give at least 1d, or omit it for %s", echo(s), formatWindow(DefaultStatsWindow))
+	case time.Duration(v) > MaxStatsWindow/unit:
+		return 0, fmt.Errorf("window %s is too long; the limit is %s", echo(s), formatWindow(MaxStatsWindow))
+	}
+	return time.Duration(v) * unit, nil
+}
+
+// isWindow reports whether s is a valid stats window.
+func isWindow(s string) bool {
+	_, err := parseWindow(s)
+	return err == nil
+}
+
+func isDigits(s string) bool { return s != "" && strings.TrimLeft(s, "0123456789") == "" }
+
+// formatWindow writes a stats window the way parseWindow reads it, in days:
+// "30d", "14d" for 2w.
+func formatWindow(d time.Duration) string { return strconv.FormatInt(int64(d/day), 10) + "d" }
+
+// trainActions are the keywords of the actions of train, for replies.
+var trainActions = []string{TrainBoard, TrainLeave, TrainCancel, TrainDepart}
+
+// parseTrain parses the bare "train", which lists the trains. Its actions
+// are forms (see grammar); arguments here are a mistake to explain.
+func parseTrain(p *parser, args []token) (Command, error) {
+	if len(args) == 0 {
+		return Command{TrainAction: TrainList}, nil
+	}
+	if err := p.needTrains(); err != nil {
+		return Command{}, err
+	}
+	w := args[0]
+	switch f := p.spec.formNamed(w.s); {
+	case f != nil && !w.quoted:
+		// "train --now depart": p.form saw the flag first.
+		return Command{}, fmt.Errorf("%q goes right after train, and takes no flags", f.keyword)
+	case p.isTrain(w.s):
+		return Command{}, fmt.Errorf("%q is a train; say first what to do with it, e.g. train board APP BUILD on %s", w.s, w.s)
+	case isWord(w, TrainList):
+		return Command{}, errors.New(`"train" alone lists the trains; write just train`)
+	}
+	msg := "unknown train action " + echo(w.s)
+	if sug, ok := Suggest(w.s, trainActions); ok {
+		msg += fmt.Sprintf("; did you mean %q?", "train "+sug)
+	} else {
+		msg += ";"
+	}
+	return Command{}, fmt.Errorf("%s train takes %s, or nothing to list the trains", msg, strings.Join(trainActions, ", "))
+}
+
+func parseTrainBoard(p *parser, args []token) (Command, error) {
+	if err := p.needTrains(); err != nil {
+		return Command{}, err
+	}
+	if len(args) == 0 {
+		return Command{}, fmt.Errorf("train board needs an app and a build; known apps: %s", list(p.cat.Apps()))
+	}
+	if err := p.trainFirst(args[0], "train board APP BUILD on %s"); err != nil {
+		return Command{}, err
+	}
+	app, err := p.app(args[0])
+	if err != nil {
+		return Command{}, err
+	}
+	if len(args) == 1 || isWord(args[1], "to") || isWord(args[1], "on") {
+		return Command{}, fmt.Errorf("train board needs a build after the app, e.g. train board %s 1337", app)
+	}
+	build := args[1].s
+	switch {
+	case p.isEnv(app, build):
+		return Command{}, fmt.Errorf("%q is an env of %s, not a build; the build comes first: train board %s BUILD to %s", build, app, app, build)
+	case p.isTrain(build):
+		return Command{}, fmt.Errorf("%q is a train, not a build; the build comes first: train board %s BUILD on %s", build, app, build)
+	}
+	if err := CheckBuild(build); err != nil {
+		return Command{}, err
+	}
+	c := Command{TrainAction: TrainBoard, App: app, Build: build}
+	for rest := args[2:]; len(rest) > 0; {
+		t := rest[0]
+		switch {
+		case isWord(t, "to") && c.Env == "":
+			if len(rest) == 1 {
+				return Command{}, fmt.Errorf(`"to" needs an env; known envs of %s: %s`, app, list(p.cat.Envs(app)))
+			}
+			if c.Env, err = p.env(app, rest[1]); err != nil {
+				return Command{}, err
+			}
+		case isWord(t, "on") && c.Train == "":
+			if len(rest) == 1 {
+				return Command{}, fmt.Errorf(`"on" needs a train; trains: %s`, list(p.cat.Trains()))
+			}
+			if c.Train, err = p.train(rest[1]); err != nil {
+				return Command{}, err
+			}
+		case c.Env == "" && p.isEnv(app, t.s):
+			return Command{}, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(t.s), t.s)
+		case c.Train == "" && p.isTrain(t.s):
+			return Command{}, fmt.Errorf(`unexpected word %s; did you mean "on %s"?`, echo(t.s), t.s)
+		default:
+			return Command{}, unexpected(t)
+		}
+		rest = rest[2:]
+	}
+	if c.Train == "" {
+		if c.Train, err = p.onlyTrain(func(train string) string { return "train board " + app + " " + build + " on " + train }); err != nil {
+			return Command{}, err
+		}
+	}
+	return c, nil
+}
+
+func parseTrainLeave(p *parser, args []token) (Command, error) {
+	if err := p.needTrains(); err != nil {
+		return Command{}, err
+	}
+	if len(args) == 0 {
+		return Command{}, fmt.Errorf("train leave needs an app; known apps: %s", list(p.cat.Apps()))
+	}
+	if err := p.trainFirst(args[0], "train leave APP on %s"); err != nil {
+		return Command{}, err
+	}
+	app, err := p.app(args[0])
+	if err != nil {
+		return Command{}, err
+	}
+	c := Command{TrainAction: TrainLeave, App: app}
+	switch rest := args[1:]; {
+	case len(rest) == 0:
+		if c.Train, err = p.onlyTrain(func(train string) string { return "train leave " + app + " on " + train }); err != nil {
+			return Command{}, err
+		}
+	case isWord(rest[0], "on") && len(rest) == 1:
+		return Command{}, fmt.Errorf(`"on" needs a train; trains: %s`, list(p.cat.Trains()))
+	case isWord(rest[0], "on"):
+		if c.Train, err = p.train(rest[1]); err != nil {
+			return Command{}, err
+		}
+		if len(rest) > 2 {
+			return Command{}, unexpected(rest[2])
+		}
+	case p.isTrain(rest[0].s):
+		return Command{}, fmt.Errorf(`unexpected word %s; did you mean "on %s"?`, echo(rest[0].s), rest[0].s)
+	default:
+		return Command{}, unexpected(rest[0])
+	}
+	return c, nil
+}
+
+// trainCancelExample shows a complete train cancel in replies.
+const trainCancelExample = "train cancel daily db migration running"
+
+func parseTrainCancel(p *parser, args []token) (Command, error) {
+	if err := p.needTrains(); err != nil {
+		return Command{}, err
+	}
+	c := Command{TrainAction: TrainCancel}
+	rest := args
+	// The first word names the train when it is one; otherwise it starts
+	// the reason. A close misspelling is refused instead, so that a typo
+	// does not call off the wrong train, or the only one for a reason that
+	// names another.
+	if len(rest) > 0 && !rest[0].quoted {
+		w := rest[0].s
+		switch {
+		case p.isTrain(w):
+			c.Train = w
+			rest = rest[1:]
+		case isWord(rest[0], "on") && len(rest) > 1 && p.isTrain(rest[1].s):
+			return Command{}, fmt.Errorf(`name the train right after cancel, without "on": train cancel %s reason…`, rest[1].s)
+		case utf8.RuneCountInString(w) >= 4:
+			if _, ok := Suggest(w, p.cat.Trains()); ok {
+				return Command{}, fmt.Errorf(`%v; to start the reason with that word, quote the reason: train cancel "…"`, p.unknownTrain(w))
+			}
+		}
+	}
+	c.Reason = joinWords(rest)
+	if c.Reason == "" {
+		return Command{}, errors.New("a train cancel must say why: add a reason, e.g. " + trainCancelExample)
+	}
+	if c.Train == "" {
+		var err error
+		if c.Train, err = p.onlyTrain(func(train string) string { return "train cancel " + train + " …" }); err != nil {
+			return Command{}, err
+		}
+	}
+	return c, nil
+}
+
+func parseTrainDepart(p *parser, args []token) (Command, error) {
+	if err := p.needTrains(); err != nil {
+		return Command{}, err
+	}
+	c := Command{TrainAction: TrainDepart}
+	rest := args
+	// The first word is the train, unless it is the "now" that ends the
+	// command: alone, or when no train is called now.
+	if len(rest) > 0 && !(isWord(rest[0], "now") && (len(rest) == 1 || !p.isTrain("now"))) {
+		if isWord(rest[0], "on") && len(rest) > 1 && p.isTrain(rest[1].s) && !p.isTrain("on") {
+			return Command{}, fmt.Errorf(`name the train right after depart, without "on": train depart %s now`, rest[1].s)
+		}
+		var err error
+		if c.Train, err = p.train(rest[0]); err != nil {
+			return Command{}, err
+		}
+		rest = rest[1:]
+	}
+	example := func(train string) string { return "train depart " + train + " now" }
+	name := c.Train
+	if name == "" {
+		name = "TRAIN"
+		if trains := p.cat.Trains(); len(trains) == 1 {
+			name = trains[0]
+		}
+	}
+	switch {
+	case len(rest) == 0:
+		return Command{}, fmt.Errorf(`train depart needs the word now, so that no train leaves by accident: %s`, example(name))
+	case !isWord(rest[0], "now"):
+		return Command{}, fmt.Errorf(`unexpected word %s; to send the train off now: %s`, echo(rest[0].s), example(name))
+	case len(rest) == 2 && c.Train == "" && p.isTrain(rest[1].s):
+		return Command{}, fmt.Errorf("the train goes before now: %s", example(rest[1].s))
+	case len(rest) > 1:
+		return Command{}, unexpected(rest[1])
+	}
+	if c.Train == "" {
+		var err error
+		if c.Train, err = p.onlyTrain(example); err != nil {
+			return Command{}, err
+		}
+	}
+	return c, nil
+}
+
+// needTrains refuses the actions of train when no train is configured.
+func (p *parser) needTrains() error {
+	if len(p.cat.Trains()) == 0 {
+		return errors.New("no trains are configured")
+	}
+	return nil
+}
+
+func (p *parser) isTrain(name string) bool { return slices.Contains(p.cat.Trains(), name) }
+
+// train returns t as a known train, or an error naming the likely one.
+func (p *parser) train(t token) (string, error) {
+	if p.isTrain(t.s) {
+		return t.s, nil
+	}
+	return "", p.unknownTrain(t.s)
+}
+
+func (p *parser) unknownTrain(name string) error {
+	trains := p.cat.Trains()
+	msg := "unknown train " + echo(name)
+	if s, ok := Suggest(name, trains); ok {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	} else {
+		msg += ";"
+	}
+	return errors.New(msg + " known trains: " + list(trains))
+}
+
+// onlyTrain returns the train of an action that names none: the only
+// train, or an error asking which one, with example(train) showing where
+// the name goes.
+func (p *parser) onlyTrain(example func(train string) string) (string, error) {
+	trains := p.cat.Trains()
+	if len(trains) == 1 {
+		return trains[0], nil
+	}
+	return "", fmt.Errorf("which train? there are %d; name one, e.g. %s (trains: %s)", len(trains), example(trains[0]), list(trains))
+}
+
+// trainFirst explains board and leave given the train where the app goes;
+// usage has a %s for the train.
+func (p *parser) trainFirst(t token, usage string) error {
+	if p.isApp(t.s) || !p.isTrain(t.s) {
+		return nil
+	}
+	return fmt.Errorf("%q is a train; name it last: "+usage, t.s, t.s)
 }
 
 func parseHelp(_ *parser, args []token) (Command, error) {
@@ -1471,7 +1869,7 @@ func (c Command) canonical() string {
 			// confirm rather than deploy the app confirm (see parser.form).
 			app = `"` + app + `"`
 		}
-		add(app, c.Build, "to", c.Env)
+		add(app, quoteKeyword(c.Build, "to"), "to", c.Env)
 		if c.DryRun {
 			add("--dry-run")
 		}
@@ -1497,6 +1895,24 @@ func (c Command) canonical() string {
 		add(c.App, c.Env)
 	case VerbHistory:
 		add(c.App, c.Env, strconv.Itoa(c.N))
+	case VerbStats:
+		add(c.App, c.Env, formatWindow(c.For))
+	case VerbTrain:
+		switch c.TrainAction {
+		case TrainBoard:
+			add(TrainBoard, c.App, quoteKeyword(c.Build, "to", "on"))
+			if c.Env != "" {
+				add("to", c.Env)
+			}
+			add("on", c.Train)
+		case TrainLeave:
+			add(TrainLeave, c.App, "on", c.Train)
+		case TrainCancel:
+			q, _ := quoteReason(c.Reason)
+			add(TrainCancel, c.Train, q)
+		case TrainDepart:
+			add(TrainDepart, c.Train, "now")
+		}
 	case VerbAudit:
 		add(c.App, strconv.Itoa(c.N))
 	case VerbGrant, VerbRevoke:
@@ -1514,6 +1930,18 @@ func (c Command) canonical() string {
 		add(c.DeployID)
 	}
 	return strings.Join(parts, " ")
+}
+
+// quoteKeyword quotes a build that would read back as one of the keywords
+// that may follow it: unquoted, "deploy web to to production" lacks a
+// build. A build holds no quote, so the quoting is exact.
+func quoteKeyword(build string, keywords ...string) string {
+	for _, k := range keywords {
+		if strings.EqualFold(build, k) {
+			return `"` + build + `"`
+		}
+	}
+	return build
 }
 
 // quoteReason quotes s so that tokenize reads it back unchanged: with the
@@ -1657,3 +2085,4 @@ type noApps struct{}
 func (noApps) Apps() []string           { return nil }
 func (noApps) Envs(string) []string     { return nil }
 func (noApps) DefaultEnv(string) string { return "" }
+func (noApps) Trains() []string         { return nil }

@@ -16,6 +16,7 @@ import (
 type testCatalog struct {
 	envs     map[string][]string // app → sorted envs
 	defaults map[string]string   // app → default env
+	trains   []string            // sorted train names
 }
 
 func (c testCatalog) Apps() []string {
@@ -29,8 +30,10 @@ func (c testCatalog) Apps() []string {
 
 func (c testCatalog) Envs(app string) []string     { return c.envs[app] }
 func (c testCatalog) DefaultEnv(app string) string { return c.defaults[app] }
+func (c testCatalog) Trains() []string             { return slices.Clone(c.trains) }
 
-// testCat has two apps with the same envs but different defaults.
+// testCat has two apps with the same envs but different defaults, and two
+// trains.
 func testCat() testCatalog {
 	return testCatalog{
 		envs: map[string][]string{
@@ -38,6 +41,7 @@ func testCat() testCatalog {
 			"demo":       {"production", "staging"},
 		},
 		defaults: map[string]string{"accounting": "production", "demo": "staging"},
+		trains:   []string{"daily", "weekly"},
 	}
 }
 
@@ -104,6 +108,8 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "$(id); rm -rf / ../../etc", Text: `deploy accounting 1 to production --force "$(id); rm -rf / ../../etc"`}},
 		{"deploy force reason with quote inside", `deploy accounting 1 --force 'say "hi" now'`,
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: `say "hi" now`, Text: `deploy accounting 1 to production --force 'say "hi" now'`}},
+		{"deploy build named like the keyword to", `deploy accounting "To"`,
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "To", Text: `deploy accounting "To" to production`}},
 		{"deploy build shaped like a deploy id", "deploy accounting " + deployID,
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: deployID, Text: "deploy accounting " + deployID + " to production"}},
 
@@ -187,6 +193,47 @@ func TestParseRun(t *testing.T) {
 		{"help topic any case with slash", "Help /Deploy", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"help flag", "deploy accounting --help", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"whoami", "WhoAmI", Command{Verb: VerbWhoami, Text: "whoami"}},
+
+		// train, with two trains in the catalog
+		{"train", "train", Command{Verb: VerbTrain, TrainAction: TrainList, Text: "train"}},
+		{"train any case with slash", "/TRAIN", Command{Verb: VerbTrain, TrainAction: TrainList, Text: "train"}},
+		{"train board full", "train board accounting 1337 to production on daily",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "1337", Env: "production", Train: "daily",
+				Text: "train board accounting 1337 to production on daily"}},
+		{"train board env not defaulted", "train board demo 2.4.0-rc1 on weekly",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "demo", Build: "2.4.0-rc1", Train: "weekly", Text: "train board demo 2.4.0-rc1 on weekly"}},
+		{"train board on before to", "@switchman Train BOARD accounting 1 ON daily TO staging",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "1", Env: "staging", Train: "daily",
+				Text: "train board accounting 1 to staging on daily"}},
+		{"train board quoted args", `train board "accounting" '1337' on "weekly"`,
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "1337", Train: "weekly", Text: "train board accounting 1337 on weekly"}},
+		{"train board build named like a keyword", `train board accounting "on" on daily`,
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "on", Train: "daily", Text: `train board accounting "on" on daily`}},
+		{"train leave", "<@U123ABC> train leave demo on weekly",
+			Command{Verb: VerbTrain, TrainAction: TrainLeave, App: "demo", Train: "weekly", Text: "train leave demo on weekly"}},
+		{"train cancel", "train cancel daily db migration running",
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "daily", Reason: "db migration running", Text: `train cancel daily "db migration running"`}},
+		{"train cancel reason naming a train", `train cancel weekly "daily is late"`,
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "weekly", Reason: "daily is late", Text: `train cancel weekly "daily is late"`}},
+		{"train cancel reason with quotes", `train cancel daily 'it's "done"'`,
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "daily", Reason: `it's "done"`, Text: `train cancel daily "it's "done""`}},
+		{"train cancel reason is data", `train cancel daily "$(id); rm -rf / ../../etc"`,
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "daily", Reason: "$(id); rm -rf / ../../etc", Text: `train cancel daily "$(id); rm -rf / ../../etc"`}},
+		{"train depart", "/train depart daily now", Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "daily", Text: "train depart daily now"}},
+		{"train depart any case", "TRAIN Depart weekly NOW", Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "weekly", Text: "train depart weekly now"}},
+		{"help of a train action", "help Board", Command{Verb: VerbHelp, Topic: "train", Text: "help train"}},
+		{"help flag of a train action", "train depart --help", Command{Verb: VerbHelp, Topic: "train", Text: "help train"}},
+
+		// stats
+		{"stats default window", "stats accounting", Command{Verb: VerbStats, App: "accounting", For: 30 * day, Text: "stats accounting 30d"}},
+		{"stats env", "/stats accounting production",
+			Command{Verb: VerbStats, App: "accounting", Env: "production", For: 30 * day, Text: "stats accounting production 30d"}},
+		{"stats env window", "stats demo staging 90d", Command{Verb: VerbStats, App: "demo", Env: "staging", For: 90 * day, Text: "stats demo staging 90d"}},
+		{"stats window in weeks", "stats demo 2w", Command{Verb: VerbStats, App: "demo", For: 14 * day, Text: "stats demo 14d"}},
+		{"stats any case", "STATS demo production 365D", Command{Verb: VerbStats, App: "demo", Env: "production", For: 365 * day, Text: "stats demo production 365d"}},
+		{"stats shortest window", "stats demo 1d", Command{Verb: VerbStats, App: "demo", For: day, Text: "stats demo 1d"}},
+		{"stats longest whole weeks", "stats demo 52w", Command{Verb: VerbStats, App: "demo", For: 364 * day, Text: "stats demo 364d"}},
+		{"stats leading zeros", "stats demo 007d", Command{Verb: VerbStats, App: "demo", For: 7 * day, Text: "stats demo 7d"}},
 
 		// audit
 		{"audit", "audit", Command{Verb: VerbAudit, N: 20, Text: "audit 20"}},
@@ -311,6 +358,17 @@ const (
 	usageHere     = "\nusage: here [for DURATION]"
 	usageConfirm  = "\nusage: deploy confirm ID"
 	usageAbort    = "\nusage: deploy abort ID"
+	usageStats    = "\nusage: stats APP [ENV] [WINDOW]"
+	usageBoard    = "\nusage: train board APP BUILD [to ENV] [on TRAIN]"
+	usageLeave    = "\nusage: train leave APP [on TRAIN]"
+	usageTCancel  = "\nusage: train cancel [TRAIN] reason…"
+	usageDepart   = "\nusage: train depart [TRAIN] now"
+	// usageTrain follows a rejection of the bare train: it lists the actions.
+	usageTrain = "\nusage: train" +
+		"\n       train board APP BUILD [to ENV] [on TRAIN]" +
+		"\n       train leave APP [on TRAIN]" +
+		"\n       train cancel [TRAIN] reason…" +
+		"\n       train depart [TRAIN] now"
 	// validDeployID ends every reply about a bad deploy id, before the usage.
 	validDeployID = "; a deploy id is the UTC date and time and 6 lowercase hex digits, e.g. 20261123-124158-b25a0a"
 )
@@ -467,9 +525,100 @@ func TestParseReply(t *testing.T) {
 		{name: "cancel unknown env", in: "cancel accounting prod", want: []string{`did you mean "production"?`}},
 		{name: "cancel extra word", in: "cancel accounting production now", want: []string{`unexpected word "now"`}},
 		{name: "help unknown topic", in: "help deply",
-			want: []string{`no help for "deply"; did you mean "deploy"? commands: deploy, rollback, lock, unlock, status, history, cancel, audit, grant, revoke, here, away, admins, help, whoami`}},
+			want: []string{`no help for "deply"; did you mean "deploy"? commands: deploy, rollback, lock, unlock, train, status, history, stats, cancel, audit, grant, revoke, here, away, admins, help, whoami`}},
 		{name: "help extra word", in: "help deploy now", want: []string{`unexpected word "now"`, "\nusage: help [COMMAND]"}},
 		{name: "whoami extra word", in: "whoami now", exact: true, want: []string{"unexpected word \"now\"\nusage: whoami"}},
+
+		// train, with two trains in the catalog
+		{name: "train unknown action", in: "train bord accounting 1", exact: true,
+			want: []string{`unknown train action "bord"; did you mean "train board"? train takes board, leave, cancel, depart, or nothing to list the trains` + usageTrain}},
+		{name: "train unknown action no suggestion", in: "train go", want: []string{`unknown train action "go"; train takes board`, usageTrain}},
+		{name: "train list", in: "train list", exact: true, want: []string{`"train" alone lists the trains; write just train` + usageTrain}},
+		{name: "train name first", in: "train daily", want: []string{`"daily" is a train; say first what to do with it, e.g. train board APP BUILD on daily`}},
+		{name: "train flag before action", in: "train --now depart daily now", want: []string{`"depart" goes right after train, and takes no flags`, usageTrain}},
+		{name: "train action flag", in: "train depart daily now --force", exact: true, want: []string{`unknown flag "--force"; train depart takes no flags` + usageDepart}},
+		{name: "train board alone", in: "train board", exact: true, want: []string{"train board needs an app and a build; known apps: accounting, demo" + usageBoard}},
+		{name: "train board no build", in: "train board accounting", exact: true,
+			want: []string{"train board needs a build after the app, e.g. train board accounting 1337" + usageBoard}},
+		{name: "train board no build before on", in: "train board accounting on daily", want: []string{"train board needs a build after the app"}},
+		{name: "train board no build before to", in: "train board accounting to production", want: []string{"train board needs a build after the app"}},
+		{name: "train board unknown app", in: "train board acounting 1 on daily", want: []string{`unknown app "acounting"; did you mean "accounting"?`, usageBoard}},
+		{name: "train board unknown train", in: "train board accounting 1 on dayly", exact: true,
+			want: []string{`unknown train "dayly"; did you mean "daily"? known trains: daily, weekly` + usageBoard}},
+		{name: "train board unknown env", in: "train board accounting 1 to prod on daily", want: []string{`unknown env "prod" for accounting; did you mean "production"?`}},
+		{name: "train board env as build", in: "train board accounting production on daily",
+			want: []string{`"production" is an env of accounting, not a build; the build comes first: train board accounting BUILD to production`}},
+		{name: "train board train as build", in: "train board accounting daily",
+			want: []string{`"daily" is a train, not a build; the build comes first: train board accounting BUILD on daily`}},
+		{name: "train board train first", in: "train board daily accounting 1",
+			want: []string{`"daily" is a train; name it last: train board APP BUILD on daily`}},
+		{name: "train board env without to", in: "train board accounting 1 staging on daily", want: []string{`unexpected word "staging"; did you mean "to staging"?`}},
+		{name: "train board train without on", in: "train board accounting 1 daily", want: []string{`unexpected word "daily"; did you mean "on daily"?`}},
+		{name: "train board to without env", in: "train board accounting 1 on daily to", want: []string{`"to" needs an env; known envs of accounting: production, staging`}},
+		{name: "train board on without train", in: "train board accounting 1 on", want: []string{`"on" needs a train; trains: daily, weekly`}},
+		{name: "train board two trains", in: "train board accounting 1 on daily on weekly", want: []string{`unexpected word "on"`}},
+		{name: "train board extra word", in: "train board accounting 1 on daily now", exact: true, want: []string{`unexpected word "now"` + usageBoard}},
+		{name: "train board bad build", in: "train board accounting 1..2 on daily", want: []string{`build "1..2" contains ".."`}},
+		{name: "train board which train", in: "train board accounting 1 to staging", exact: true,
+			want: []string{"which train? there are 2; name one, e.g. train board accounting 1 on daily (trains: daily, weekly)" + usageBoard}},
+		{name: "train leave alone", in: "train leave", want: []string{"train leave needs an app; known apps: accounting, demo", usageLeave}},
+		{name: "train leave which train", in: "train leave demo", exact: true,
+			want: []string{"which train? there are 2; name one, e.g. train leave demo on daily (trains: daily, weekly)" + usageLeave}},
+		{name: "train leave train first", in: "train leave weekly", want: []string{`"weekly" is a train; name it last: train leave APP on weekly`}},
+		{name: "train leave train without on", in: "train leave demo weekly", want: []string{`unexpected word "weekly"; did you mean "on weekly"?`}},
+		{name: "train leave on without train", in: "train leave demo on", want: []string{`"on" needs a train; trains: daily, weekly`}},
+		{name: "train leave unknown train", in: "train leave demo on montly", exact: true, want: []string{`unknown train "montly"; known trains: daily, weekly` + usageLeave}},
+		{name: "train leave env", in: "train leave demo to staging", want: []string{`unexpected word "to"`, usageLeave}},
+		{name: "train leave extra word", in: "train leave demo on daily now", want: []string{`unexpected word "now"`}},
+		{name: "train cancel without reason", in: "train cancel daily", exact: true,
+			want: []string{"a train cancel must say why: add a reason, e.g. train cancel daily db migration running" + usageTCancel}},
+		{name: "train cancel alone", in: "train cancel", want: []string{"a train cancel must say why"}},
+		{name: "train cancel empty quoted reason", in: `train cancel daily ""`, want: []string{"a train cancel must say why"}},
+		{name: "train cancel which train", in: "train cancel db migration", exact: true,
+			want: []string{"which train? there are 2; name one, e.g. train cancel daily … (trains: daily, weekly)" + usageTCancel}},
+		{name: "train cancel misspelt train", in: "train cancel dayly db migration",
+			want: []string{`unknown train "dayly"; did you mean "daily"?`, `quote the reason: train cancel "…"`}},
+		{name: "train cancel on train", in: "train cancel on daily db migration",
+			want: []string{`name the train right after cancel, without "on": train cancel daily reason…`}},
+		{name: "train cancel flag", in: "train cancel daily db --now", want: []string{`unknown flag "--now"; train cancel takes no flags`}},
+		{name: "train depart without now", in: "train depart daily", exact: true,
+			want: []string{"train depart needs the word now, so that no train leaves by accident: train depart daily now" + usageDepart}},
+		{name: "train depart alone", in: "train depart", want: []string{"train depart needs the word now, so that no train leaves by accident: train depart TRAIN now"}},
+		{name: "train depart which train", in: "train depart now", exact: true,
+			want: []string{"which train? there are 2; name one, e.g. train depart daily now (trains: daily, weekly)" + usageDepart}},
+		{name: "train depart other word", in: "train depart daily today", want: []string{`unexpected word "today"; to send the train off now: train depart daily now`}},
+		{name: "train depart quoted now", in: `train depart daily "now"`, want: []string{`unexpected word "now"; to send the train off now`}},
+		{name: "train depart extra word", in: "train depart daily now please", exact: true, want: []string{`unexpected word "please"` + usageDepart}},
+		{name: "train depart unknown train", in: "train depart dialy now", want: []string{`unknown train "dialy"; did you mean "daily"? known trains: daily, weekly`}},
+		{name: "train depart now first", in: "train depart now daily", want: []string{"the train goes before now: train depart daily now"}},
+		{name: "train depart on train", in: "train depart on daily now", want: []string{`name the train right after depart, without "on": train depart daily now`}},
+		{name: "train action without train", in: "board accounting 1", exact: true,
+			want: []string{`unknown command "board"; write it after train: train board APP BUILD [to ENV] [on TRAIN]`}},
+		{name: "depart without train", in: "/Depart daily now", want: []string{`unknown command "Depart"; write it after train: train depart [TRAIN] now`}},
+		{name: "cancel a train", in: "cancel daily", exact: true,
+			want: []string{`"daily" is a train; to call off its departure: train cancel daily reason…` + usageCancel}},
+		{name: "unknown command near train", in: "trian", want: []string{`did you mean "train"?`}},
+
+		// stats
+		{name: "stats alone", in: "stats", exact: true, want: []string{"stats needs an app; known apps: accounting, demo" + usageStats}},
+		{name: "stats unknown app", in: "stats acounting", want: []string{`unknown app "acounting"; did you mean "accounting"?`, usageStats}},
+		{name: "stats env first", in: "stats production", want: []string{`"production" is an env; name the app first: stats APP production`}},
+		{name: "stats unknown env", in: "stats accounting prod 7d", want: []string{`unknown env "prod" for accounting; did you mean "production"?`}},
+		{name: "stats window too long", in: "stats accounting 366d", exact: true, want: []string{`window "366d" is too long; the limit is 365d` + usageStats}},
+		{name: "stats window too many weeks", in: "stats accounting production 53w", want: []string{`window "53w" is too long; the limit is 365d`}},
+		{name: "stats window zero", in: "stats accounting 0d", want: []string{`window "0d" is zero; give at least 1d, or omit it for 30d`}},
+		{name: "stats window without unit", in: "stats accounting 30", exact: true, want: []string{`window "30" needs a unit: 30d for days, 30w for weeks` + usageStats}},
+		{name: "stats window in hours", in: "stats accounting 12h", want: []string{`invalid window "12h"; write it as days or weeks, e.g. 7d, 30d or 2w`}},
+		{name: "stats window compound", in: "stats accounting 1w2d", want: []string{`invalid window "1w2d"`}},
+		{name: "stats window fraction", in: "stats accounting 1.5d", want: []string{`invalid window "1.5d"`}},
+		{name: "stats window overflow", in: "stats accounting 99999999999999999999d", want: []string{`invalid window "99999999999999999999d"`}},
+		{name: "stats window with for", in: "stats accounting production for 90d", exact: true,
+			want: []string{`write the window without "for": stats accounting production 90d` + usageStats}},
+		{name: "stats window before env", in: "stats accounting 7d production", want: []string{"the window goes last: stats accounting production 7d"}},
+		{name: "stats window before app", in: "stats 7d accounting", want: []string{"the window goes last: stats accounting … 7d"}},
+		{name: "stats extra word", in: "stats accounting production staging", want: []string{`unexpected word "staging"`}},
+		{name: "stats flag", in: "stats accounting --all", want: []string{`unknown flag "--all"; stats takes no flags`}},
+		{name: "unknown command near stats", in: "stat", want: []string{`did you mean "stats"?`}},
 
 		// audit
 		{name: "audit zero", in: "audit 0", exact: true, want: []string{`N must be a whole number from 1 to 200, not "0"` + usageAudit}},
@@ -677,6 +826,31 @@ func TestParseHostile(t *testing.T) {
 		{"confirm cyrillic keyword", "deploy c\u043enfirm " + deployID, `"cоnfirm" is not an app; did you mean "deploy confirm 20261123-124158-b25a0a"?`},
 		{"confirm long id", "deploy confirm " + strings.Repeat("a", 900), `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…" is not a deploy id`},
 		{"confirm 10 kB id", "deploy confirm " + long, "command too long"},
+		{"train board command substitution build", "train board accounting $(id) on daily", `build "$(id)" contains '$', which is not allowed`},
+		{"train board traversal build", "train board accounting ../../etc/passwd on daily", `build "../../etc/passwd" starts with '.'`},
+		{"train board traversal app", "train board ../../etc/passwd 1", `unknown app "../../etc/passwd"`},
+		{"train board traversal train", "train board accounting 1 on ../../etc/passwd", `unknown train "../../etc/passwd"; known trains: daily, weekly`},
+		{"train board backticks train", "train board accounting 1 on `id`", "unknown train \"`id`\""},
+		{"train board semicolon", "train board accounting 1337;rm -rf / on daily", `build "1337;rm" contains ';'`},
+		{"train leave semicolon after train", "train leave accounting on daily; rm -rf /", `unknown train "daily;"; did you mean "daily"?`},
+		{"train depart command substitution", "train depart $(id) now", `unknown train "$(id)"`},
+		{"train depart semicolon after now", "train depart daily now; reboot", `unexpected word "now;"`},
+		{"train depart and and", "train depart daily now && reboot", `unexpected word "&&"`},
+		{"train depart newline", "train depart daily now\ntrain depart weekly now", "line break"},
+		{"train depart cyrillic train", "train depart d\u0430ily now", `unknown train "dаily"; did you mean "daily"?`},
+		{"train depart fullwidth now", "train depart daily \uff4eow", `unexpected word "ｎow"`},
+		{"train cancel RTL override", "train cancel daily \u202egnp.exe", "invisible text-direction character U+202E"},
+		{"train cancel ESC", "train cancel daily \x1b[31mfreeze", "control character U+001B"},
+		{"train cancel NUL", "train cancel daily db\x00", "control character U+0000"},
+		{"train long train", "train board accounting 1 on " + strings.Repeat("a", 900), `unknown train "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…"`},
+		{"train 10 kB", "train cancel daily " + long, "command too long"},
+		{"train action injection", "train `id`", "unknown train action \"`id`\""},
+		{"stats command substitution env", "stats accounting $(id)", `unknown env "$(id)" for accounting`},
+		{"stats semicolon window", "stats accounting 30d;id", `invalid window "30d;id"`},
+		{"stats traversal app", "stats ../../etc/passwd", `unknown app "../../etc/passwd"`},
+		{"stats long window", "stats accounting " + strings.Repeat("9", 900) + "d", `invalid window "9999999999999999999999999999999999999999…"`},
+		{"stats fullwidth window", "stats accounting \uff13\uff10d", `unknown env "３０d" for accounting`},
+		{"stats negative window", "stats accounting -7d", `unknown env "-7d" for accounting`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -717,6 +891,11 @@ func TestParseCatalogEdges(t *testing.T) {
 	for i := range 30 {
 		many.envs["app"+strconv.Itoa(100+i)] = []string{"production"}
 	}
+	manyTrains := testCat()
+	manyTrains.trains = nil
+	for i := range 30 {
+		manyTrains.trains = append(manyTrains.trains, "train"+strconv.Itoa(100+i))
+	}
 	noDefault := testCatalog{
 		envs:     map[string][]string{"accounting": {"production", "staging"}, "demo": {"staging"}},
 		defaults: map[string]string{"demo": "production"}, // not an env of demo
@@ -733,6 +912,9 @@ func TestParseCatalogEdges(t *testing.T) {
 		{"no default env", noDefault, "deploy accounting 1", "accounting has no default env; name one: known envs: production, staging"},
 		{"default env not an env", noDefault, "cancel demo", "demo has no default env"},
 		{"rollback without default env", noDefault, "rollback accounting", "accounting has no default env"},
+		{"nil catalog stats", nil, "stats accounting", `unknown app "accounting"; no apps are configured`},
+		{"long train list is cut", manyTrains, "train depart nope now", "train118, train119 and 10 more"},
+		{"which of many trains", manyTrains, "train depart now", "which train? there are 30; name one, e.g. train depart train100 now (trains: train100, train101,"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -972,6 +1154,118 @@ func TestParseAppNamedConfirm(t *testing.T) {
 			got := Parse(tt.in, cat, Options{})
 			if got.Kind != Reply || got.Reply != tt.want {
 				t.Errorf("Parse(%q):\ngot %v %q\nwant reply %q", tt.in, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+}
+
+// oneTrainCat is testCat with a single train, which actions may leave out.
+func oneTrainCat() testCatalog {
+	c := testCat()
+	c.trains = []string{"daily"}
+	return c
+}
+
+// noTrainsCat is testCat without trains.
+func noTrainsCat() testCatalog {
+	c := testCat()
+	c.trains = nil
+	return c
+}
+
+// keywordCat names apps, envs and trains like the keywords of train.
+func keywordCat() testCatalog {
+	return testCatalog{
+		envs:     map[string][]string{"on": {"production", "to"}, "web": {"on", "production"}},
+		defaults: map[string]string{"on": "production", "web": "production"},
+		trains:   []string{"now", "on", "to"},
+	}
+}
+
+// TestParseTrainCatalogs covers how train picks its train with one train,
+// none, and trains named like its keywords.
+func TestParseTrainCatalogs(t *testing.T) {
+	tests := []struct {
+		name string
+		cat  Catalog
+		in   string
+		want Command
+	}{
+		{"only train: board", oneTrainCat(), "train board accounting 1337",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "1337", Train: "daily", Text: "train board accounting 1337 on daily"}},
+		{"only train: board to env", oneTrainCat(), "train board accounting 1337 to staging",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "1337", Env: "staging", Train: "daily",
+				Text: "train board accounting 1337 to staging on daily"}},
+		{"only train: board named", oneTrainCat(), "train board accounting 1337 on daily",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "accounting", Build: "1337", Train: "daily", Text: "train board accounting 1337 on daily"}},
+		{"only train: leave", oneTrainCat(), "train leave demo",
+			Command{Verb: VerbTrain, TrainAction: TrainLeave, App: "demo", Train: "daily", Text: "train leave demo on daily"}},
+		{"only train: cancel", oneTrainCat(), "train cancel db migration",
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "daily", Reason: "db migration", Text: `train cancel daily "db migration"`}},
+		{"only train: cancel reason is the train's name", oneTrainCat(), `train cancel "daily"`,
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "daily", Reason: "daily", Text: `train cancel daily "daily"`}},
+		{"only train: depart", oneTrainCat(), "train depart now",
+			Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "daily", Text: "train depart daily now"}},
+		{"no trains: list", noTrainsCat(), "train", Command{Verb: VerbTrain, TrainAction: TrainList, Text: "train"}},
+		{"nil catalog: list", nil, "train", Command{Verb: VerbTrain, TrainAction: TrainList, Text: "train"}},
+		{"keywords: board", keywordCat(), "train board on 42 to to on on",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "on", Build: "42", Env: "to", Train: "on", Text: "train board on 42 to to on on"}},
+		{"keywords: board env on", keywordCat(), "train board web 42 on now to on",
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "web", Build: "42", Env: "on", Train: "now", Text: "train board web 42 to on on now"}},
+		{"keywords: board build to", keywordCat(), `train board web "TO" on to`,
+			Command{Verb: VerbTrain, TrainAction: TrainBoard, App: "web", Build: "TO", Train: "to", Text: `train board web "TO" on to`}},
+		{"keywords: leave", keywordCat(), "train leave on on on",
+			Command{Verb: VerbTrain, TrainAction: TrainLeave, App: "on", Train: "on", Text: "train leave on on on"}},
+		{"keywords: depart train now", keywordCat(), "train depart now now",
+			Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "now", Text: "train depart now now"}},
+		{"keywords: depart train on", keywordCat(), "train depart on now",
+			Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "on", Text: "train depart on now"}},
+		{"keywords: cancel train now", keywordCat(), "train cancel now now",
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "now", Reason: "now", Text: `train cancel now "now"`}},
+		{"keywords: cancel train to", keywordCat(), "train cancel to be sure",
+			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "to", Reason: "be sure", Text: `train cancel to "be sure"`}},
+		{"keywords: stats env on", keywordCat(), "stats web on 7d",
+			Command{Verb: VerbStats, App: "web", Env: "on", For: 7 * day, Text: "stats web on 7d"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, tt.cat, Options{})
+			if got.Kind != Run || got.Cmd != tt.want {
+				t.Fatalf("Parse(%q): got %v %+v (reply %q), want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
+			}
+			if again := Parse(got.Cmd.Text, tt.cat, Options{}); again.Kind != Run || again.Cmd != got.Cmd {
+				t.Errorf("Parse(%q) (the Text of %q): got %v %+v, want run %+v", got.Cmd.Text, tt.in, again.Kind, again.Cmd, got.Cmd)
+			}
+		})
+	}
+	replies := []struct {
+		name string
+		cat  Catalog
+		in   string
+		want string // the whole reply
+	}{
+		{"no trains: board", noTrainsCat(), "train board accounting 1337", "no trains are configured" + usageBoard},
+		{"no trains: leave", noTrainsCat(), "train leave accounting", "no trains are configured" + usageLeave},
+		{"no trains: cancel", noTrainsCat(), "train cancel db migration", "no trains are configured" + usageTCancel},
+		{"no trains: depart", noTrainsCat(), "train depart now", "no trains are configured" + usageDepart},
+		{"no trains: bad action", noTrainsCat(), "train bord", "no trains are configured" + usageTrain},
+		{"no trains: bad arguments", noTrainsCat(), "train board $(id)", "no trains are configured" + usageBoard},
+		{"nil catalog: board", nil, "train board accounting 1", "no trains are configured" + usageBoard},
+		{"only train: depart without now", oneTrainCat(), "train depart",
+			"train depart needs the word now, so that no train leaves by accident: train depart daily now" + usageDepart},
+		{"only train: unknown train", oneTrainCat(), "train leave demo on weekly", `unknown train "weekly"; known trains: daily` + usageLeave},
+		{"only train: cancel without reason", oneTrainCat(), "train cancel",
+			"a train cancel must say why: add a reason, e.g. train cancel daily db migration running" + usageTCancel},
+		{"keywords: depart now with several trains", keywordCat(), "train depart now",
+			"which train? there are 3; name one, e.g. train depart now now (trains: now, on, to)" + usageDepart},
+		{"keywords: board build on", keywordCat(), "train board web on on now",
+			"train board needs a build after the app, e.g. train board web 1337" + usageBoard},
+	}
+	for _, tt := range replies {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, tt.cat, Options{})
+			if got.Kind != Reply || got.Reply != tt.want || got.Cmd != (Command{Verb: VerbTrain}) {
+				t.Errorf("Parse(%q):\ngot %v %+v %q\nwant reply %q", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
 			}
 		})
 	}

@@ -83,6 +83,7 @@ type Service struct {
 	log    *slog.Logger
 
 	presence     PresenceSource
+	trains       Trains // nil without trains
 	schedules    map[string]acl.Schedule // by app/env, for envs with a window
 	requireAdmin map[string]bool         // by app/env
 }
@@ -188,6 +189,10 @@ func (c *call) run(ctx context.Context, cmd Command) {
 		c.whoami(ctx)
 	case VerbConfirm, VerbAbort:
 		c.confirm(ctx, cmd)
+	case VerbTrain:
+		c.train(ctx, cmd)
+	case VerbStats:
+		c.statsCmd(ctx, cmd)
 	case VerbGrant:
 		c.grant(ctx, cmd)
 	case VerbRevoke:
@@ -241,7 +246,7 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		return
 	}
 	var notes []string
-	if open, why := c.window(ctx, cmd.App, cmd.Env); !open {
+	if open, why := c.s.window(ctx, cmd.App, cmd.Env); !open {
 		if cmd.Force == "" {
 			c.refuse(errs.New(errs.Forbidden, "%s", why))
 			return
@@ -304,7 +309,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	// Restoring service never waits for a lock or a window; both are
 	// announced.
 	var notes []string
-	if open, why := c.window(ctx, cmd.App, cmd.Env); !open {
+	if open, why := c.s.window(ctx, cmd.App, cmd.Env); !open {
 		notes = append(notes, "rolling back although "+why)
 	}
 	if locks, err := c.s.store.Locks(ctx); err == nil {

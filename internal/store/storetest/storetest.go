@@ -17,12 +17,15 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/train"
 )
 
 // Store is everything a state store offers.
 type Store interface {
 	deploy.Store
 	deploy.Leaser
+	// The cars aboard deploy trains and their schedules' bookkeeping.
+	train.Store
 
 	// PutLock stores l, replacing the lock of the same scope (App, Env).
 	PutLock(ctx context.Context, l deploy.Lock) error
@@ -102,6 +105,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("SetOnce", func(t *testing.T) { testSetOnce(t, fresh) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
+	t.Run("Trains", func(t *testing.T) { testTrains(t, fresh) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
 }
 

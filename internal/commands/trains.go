@@ -1,0 +1,148 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/stats"
+)
+
+// Trains runs deploy trains; *train.Scheduler implements it. Permissions
+// are checked here, before any of its methods runs.
+type Trains interface {
+	Board(ctx context.Context, user, train, app, build, env string) (chat.Message, error)
+	Leave(ctx context.Context, user, train, app string) (chat.Message, error)
+	Cancel(ctx context.Context, user, train, reason string) (chat.Message, error)
+	DepartNow(ctx context.Context, user, train string) (chat.Message, error)
+	List(ctx context.Context) (chat.Message, error)
+}
+
+// SetTrains gives the service its train scheduler, which itself deploys
+// through the service (so the two are built one after the other).
+func (s *Service) SetTrains(t Trains) { s.trains = t }
+
+func (c *call) train(ctx context.Context, cmd Command) {
+	if c.s.trains == nil {
+		c.refuse(errs.New(errs.Invalid, "no trains are configured"))
+		return
+	}
+	env := cmd.Env
+	if t, ok := c.s.cfg.Trains[cmd.Train]; ok && env == "" {
+		env = t.Env
+	}
+	c.entry.Env = env
+	var via string
+	switch cmd.TrainAction {
+	case TrainBoard, TrainLeave:
+		d, ok := c.check(ctx, acl.Train, cmd.App, env)
+		if !ok {
+			return
+		}
+		via = d.Via
+	case TrainCancel, TrainDepart:
+		d, ok := c.check(ctx, acl.Admin, "", "")
+		if !ok {
+			return
+		}
+		via = d.Via
+	}
+	var m chat.Message
+	var err error
+	switch cmd.TrainAction {
+	case TrainBoard:
+		m, err = c.s.trains.Board(ctx, c.req.User, cmd.Train, cmd.App, cmd.Build, cmd.Env)
+	case TrainLeave:
+		m, err = c.s.trains.Leave(ctx, c.req.User, cmd.Train, cmd.App)
+	case TrainCancel:
+		m, err = c.s.trains.Cancel(ctx, c.req.User, cmd.Train, cmd.Reason)
+	case TrainDepart:
+		m, err = c.s.trains.DepartNow(ctx, c.req.User, cmd.Train)
+	default:
+		m, err = c.s.trains.List(ctx)
+	}
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	c.allow(via)
+	c.out.Reply(m)
+}
+
+// Closed tells a train departure whether app/env is closed now (a lock in
+// force or a closed window), and why: the same checks a deploy meets.
+func (s *Service) Closed(ctx context.Context, app, env string) (string, bool) {
+	if open, why := s.window(ctx, app, env); !open {
+		return why, true
+	}
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return "state store unreachable", true
+	}
+	for _, l := range locks {
+		if l.Covers(app, env) && l.Active(s.now()) {
+			return fmt.Sprintf("%s/%s is locked: %s", app, env, describeLock(l, s.now())), true
+		}
+	}
+	return "", false
+}
+
+func (c *call) statsCmd(ctx context.Context, cmd Command) {
+	c.allow("")
+	now := c.s.now()
+	window := cmd.For
+	if window <= 0 {
+		window = stats.DefaultWindow
+	}
+	recs, err := c.s.store.Records(ctx, deploy.Filter{App: cmd.App, Env: cmd.Env})
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Since: now.Add(-window)})
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	var spikes []stats.Spike
+	for _, e := range entries {
+		if e.Action == "spike" && (cmd.Env == "" || e.Env == cmd.Env) {
+			spikes = append(spikes, stats.Spike{App: e.App, Env: e.Env, At: e.Time})
+		}
+	}
+	c.out.Reply(statsMessage(cmd.App, cmd.Env, stats.Compute(recs, spikes, now, window)))
+}
+
+func statsMessage(app, env string, r stats.Report) chat.Message {
+	scope := app
+	if env != "" {
+		scope += "/" + env
+	}
+	days := int(r.Window / (24 * time.Hour))
+	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploy stats of %s, last %d days", scope, days)}
+	m.Lines = []string{"deploys per day: " + r.Sparkline}
+	mttr := "n/a"
+	if r.Restored > 0 {
+		mttr = r.MTTR.Round(time.Second).String()
+	}
+	m.Fields = []chat.Field{
+		{Label: "deploys", Value: fmt.Sprintf("%d (%.2f a day), %d rollbacks", r.Deploys, r.PerDay, r.Rollbacks)},
+		{Label: "duration", Value: fmt.Sprintf("median %s, p90 %s", r.MedianDuration.Round(100*time.Millisecond), r.P90Duration.Round(100*time.Millisecond))},
+		{Label: "change failure rate", Value: fmt.Sprintf("%.0f%% (%d of %d)", 100*r.ChangeFailureRate, r.Failures, r.Deploys)},
+		{Label: "time to restore", Value: fmt.Sprintf("mean %s over %d restored%s", mttr, r.Restored, unrestored(r.Unrestored))},
+	}
+	return m
+}
+
+func unrestored(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d not restored yet", n)
+}
+

@@ -1,0 +1,263 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/train"
+)
+
+var _ train.Store = (*Store)(nil)
+
+var (
+	// bucketTrains maps a train name to its cars, a JSON array in
+	// boarding order. The buckets are created on first write, so files
+	// written before trains existed open unchanged.
+	bucketTrains = []byte("trains")
+	// bucketTrainRuns maps train NUL kind to the time of the last run (timeKey).
+	bucketTrainRuns = []byte("train_runs")
+)
+
+func checkTrainName(op, name string) error {
+	if name == "" || strings.ContainsRune(name, 0) {
+		return errs.New(errs.Invalid, "%s: the train name must be non-empty and without NUL", op)
+	}
+	return nil
+}
+
+// readCars returns the cars of train name in b, which may be nil.
+func readCars(b *bolt.Bucket, name string) ([]train.Car, error) {
+	if b == nil {
+		return nil, nil
+	}
+	data := b.Get([]byte(name))
+	if data == nil {
+		return nil, nil
+	}
+	var cars []train.Car
+	if err := json.Unmarshal(data, &cars); err != nil {
+		return nil, fmt.Errorf("decode cars of train %s: %w", name, err)
+	}
+	return cars, nil
+}
+
+// updateCars runs fn on the cars of train name in one transaction and
+// stores what it returns.
+func (s *Store) updateCars(name string, fn func(cars []train.Car) ([]train.Car, error)) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketTrains)
+		if err != nil {
+			return err
+		}
+		cars, err := readCars(b, name)
+		if err != nil {
+			return err
+		}
+		cars, err = fn(cars)
+		if err != nil {
+			return err
+		}
+		if len(cars) == 0 {
+			return b.Delete([]byte(name))
+		}
+		data, err := json.Marshal(cars)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(name), data)
+	})
+}
+
+// Board adds car at the end of the train, replacing (and returning) the
+// car of the same app, which loses its place. A train of maxCars cars
+// (maxCars > 0) refuses a new app with an error of code errs.Conflict.
+func (s *Store) Board(ctx context.Context, name string, car train.Car, maxCars int) (*train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("board %s: %w", name, err)
+	}
+	if err := checkTrainName("board", name); err != nil {
+		return nil, err
+	}
+	if car.App == "" {
+		return nil, errs.New(errs.Invalid, "board %s: the car has no app", name)
+	}
+	var replaced *train.Car
+	err := s.updateCars(name, func(cars []train.Car) ([]train.Car, error) {
+		for i, c := range cars {
+			if c.App == car.App {
+				replaced = &c
+				cars = append(cars[:i:i], cars[i+1:]...)
+				break
+			}
+		}
+		if replaced == nil && maxCars > 0 && len(cars) >= maxCars {
+			return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, len(cars))
+		}
+		return append(cars, car), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("board %s: %w", name, err)
+	}
+	return replaced, nil
+}
+
+// Leave takes app's car off the train and returns it; an error wrapping
+// deploy.ErrNotFound if it is not aboard.
+func (s *Store) Leave(ctx context.Context, name, app string) (train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+	}
+	if err := checkTrainName("leave", name); err != nil {
+		return train.Car{}, err
+	}
+	var left *train.Car
+	err := s.updateCars(name, func(cars []train.Car) ([]train.Car, error) {
+		for i, c := range cars {
+			if c.App == app {
+				left = &c
+				return append(cars[:i:i], cars[i+1:]...), nil
+			}
+		}
+		return cars, nil
+	})
+	if err != nil {
+		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+	}
+	if left == nil {
+		return train.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
+	}
+	return *left, nil
+}
+
+// Cars returns the cars aboard, in boarding order.
+func (s *Store) Cars(ctx context.Context, name string) ([]train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list cars of %s: %w", name, err)
+	}
+	var cars []train.Car
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		cars, err = readCars(tx.Bucket(bucketTrains), name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list cars of %s: %w", name, err)
+	}
+	return cars, nil
+}
+
+// TakeCars empties the train and returns its cars, in boarding order.
+func (s *Store) TakeCars(ctx context.Context, name string) ([]train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("take cars of %s: %w", name, err)
+	}
+	if err := checkTrainName("take cars", name); err != nil {
+		return nil, err
+	}
+	var taken []train.Car
+	err := s.updateCars(name, func(cars []train.Car) ([]train.Car, error) {
+		taken = cars
+		return nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take cars of %s: %w", name, err)
+	}
+	return taken, nil
+}
+
+// ReturnCars puts cars back at the front of the train, in their order;
+// a car whose app is aboard again, or repeated, is dropped.
+func (s *Store) ReturnCars(ctx context.Context, name string, cars []train.Car) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("return cars to %s: %w", name, err)
+	}
+	if err := checkTrainName("return cars", name); err != nil {
+		return err
+	}
+	if len(cars) == 0 {
+		return nil
+	}
+	err := s.updateCars(name, func(aboard []train.Car) ([]train.Car, error) {
+		return returnCars(aboard, cars), nil
+	})
+	if err != nil {
+		return fmt.Errorf("return cars to %s: %w", name, err)
+	}
+	return nil
+}
+
+// returnCars is back, without the apps aboard or repeated, then aboard.
+func returnCars(aboard, back []train.Car) []train.Car {
+	seen := make(map[string]bool, len(aboard)+len(back))
+	for _, c := range aboard {
+		seen[c.App] = true
+	}
+	out := make([]train.Car, 0, len(aboard)+len(back))
+	for _, c := range back {
+		if !seen[c.App] {
+			seen[c.App] = true
+			out = append(out, c)
+		}
+	}
+	return append(out, aboard...)
+}
+
+func runKey(name, kind string) []byte { return []byte(name + "\x00" + kind) }
+
+// MarkRun records at as the last run of the train's event kind.
+func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mark %s %s: %w", name, kind, err)
+	}
+	if err := checkTrainName("mark run", name); err != nil {
+		return err
+	}
+	if strings.ContainsRune(kind, 0) {
+		return errs.New(errs.Invalid, "mark run: the kind must not contain NUL")
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketTrainRuns)
+		if err != nil {
+			return err
+		}
+		return b.Put(runKey(name, kind), timeKey(at, 0))
+	})
+	if err != nil {
+		return fmt.Errorf("mark %s %s: %w", name, kind, err)
+	}
+	return nil
+}
+
+// LastRun returns the time MarkRun recorded last, or the zero time.
+func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
+	}
+	var at time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTrainRuns)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(runKey(name, kind))
+		if v == nil {
+			return nil
+		}
+		if len(v) != timeKeyLen {
+			return fmt.Errorf("malformed time %x", v)
+		}
+		at = parseTimeKey(v)
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
+	}
+	return at, nil
+}

@@ -1,0 +1,344 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/train"
+)
+
+var _ train.Store = (*Store)(nil)
+
+// Trains live in:
+//
+//	trains:cars:NAME   list, in boarding order: App NUL the car as JSON
+//	trains:runs        hash: NAME NUL KIND → the last run (RFC 3339, UTC)
+//	trains:memo:NONCE  the answer of one Board, Leave or TakeCars, for a
+//	                   resend of the call; expires after replyTTL
+//
+// An app never holds NUL (nor does a train name), so a script finds a car
+// by the part of its entry before the first NUL without decoding JSON.
+
+func (s *Store) carsKey(name string) string { return s.key("trains", "cars", name) }
+
+func (s *Store) memoKey() string { return s.key("trains", "memo", nonce()) }
+
+func checkTrainName(op, name string) error {
+	if name == "" || strings.ContainsRune(name, 0) {
+		return errs.New(errs.Invalid, "%s: the train name must be non-empty and without NUL", op)
+	}
+	return nil
+}
+
+func carEntry(c train.Car) (string, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return c.App + "\x00" + string(data), nil
+}
+
+func decodeCar(entry string) (train.Car, error) {
+	_, data, ok := strings.Cut(entry, "\x00")
+	if !ok {
+		return train.Car{}, fmt.Errorf("malformed car entry %q", entry)
+	}
+	var c train.Car
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return train.Car{}, fmt.Errorf("decode car: %w", err)
+	}
+	return c, nil
+}
+
+func decodeCars(entries []string) ([]train.Car, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	cars := make([]train.Car, len(entries))
+	for i, e := range entries {
+		c, err := decodeCar(e)
+		if err != nil {
+			return nil, err
+		}
+		cars[i] = c
+	}
+	return cars, nil
+}
+
+// Board adds car at the end of the train, replacing (and returning) the
+// car of the same app, which loses its place. A train of maxCars cars
+// (maxCars > 0) refuses a new app with an error of code errs.Conflict.
+func (s *Store) Board(ctx context.Context, name string, car train.Car, maxCars int) (*train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("board %s: %w", name, err)
+	}
+	if err := checkTrainName("board", name); err != nil {
+		return nil, err
+	}
+	if car.App == "" || strings.ContainsRune(car.App, 0) {
+		return nil, errs.New(errs.Invalid, "board %s: the car's app must be non-empty and without NUL", name)
+	}
+	entry, err := carEntry(car)
+	if err != nil {
+		return nil, fmt.Errorf("board %s: %w", name, err)
+	}
+	keys := []string{s.carsKey(name), s.memoKey()}
+	v, err := boardScript.Run(ctx, s.rdb, keys, car.App, entry, max(maxCars, 0), replyTTL.Milliseconds()).Text()
+	if err != nil {
+		return nil, s.fail(ctx, "board "+name, err)
+	}
+	switch {
+	case strings.HasPrefix(v, "F"):
+		n, _ := strconv.Atoi(v[1:])
+		return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, n)
+	case v == "R":
+		return nil, nil
+	case strings.HasPrefix(v, "R"):
+		c, err := decodeCar(v[1:])
+		if err != nil {
+			return nil, fmt.Errorf("board %s: %w", name, err)
+		}
+		return &c, nil
+	}
+	return nil, fmt.Errorf("board %s: unexpected reply %q from script", name, v)
+}
+
+// boardScript: ARGV is the app, its entry, the most cars (0: no limit) and
+// the memo's expiry. It returns "F" and the number of cars if the train is
+// full, else "R" followed by the entry it replaced, if any.
+var boardScript = goredis.NewScript(`
+local done = redis.call('GET', KEYS[2])
+if done then
+  return done
+end
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+local old
+for _, e in ipairs(entries) do
+  local i = string.find(e, '\0', 1, true)
+  if i and string.sub(e, 1, i - 1) == ARGV[1] then
+    old = e
+    break
+  end
+end
+local max = tonumber(ARGV[3])
+local res
+if old then
+  redis.call('LREM', KEYS[1], 1, old)
+  res = 'R' .. old
+elseif max > 0 and #entries >= max then
+  res = 'F' .. #entries
+else
+  res = 'R'
+end
+if string.sub(res, 1, 1) == 'R' then
+  redis.call('RPUSH', KEYS[1], ARGV[2])
+end
+redis.call('SET', KEYS[2], res, 'PX', ARGV[4])
+return res
+`)
+
+// Leave takes app's car off the train and returns it; an error wrapping
+// deploy.ErrNotFound if it is not aboard.
+func (s *Store) Leave(ctx context.Context, name, app string) (train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+	}
+	if err := checkTrainName("leave", name); err != nil {
+		return train.Car{}, err
+	}
+	keys := []string{s.carsKey(name), s.memoKey()}
+	v, err := leaveScript.Run(ctx, s.rdb, keys, app, replyTTL.Milliseconds()).Text()
+	if err != nil {
+		return train.Car{}, s.fail(ctx, "leave "+name, err)
+	}
+	if v == "" {
+		return train.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
+	}
+	c, err := decodeCar(v)
+	if err != nil {
+		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// leaveScript removes the entry of app ARGV[1] and returns it, or "".
+var leaveScript = goredis.NewScript(`
+local done = redis.call('GET', KEYS[2])
+if done then
+  return done
+end
+local res = ''
+for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local i = string.find(e, '\0', 1, true)
+  if i and string.sub(e, 1, i - 1) == ARGV[1] then
+    redis.call('LREM', KEYS[1], 1, e)
+    res = e
+    break
+  end
+end
+redis.call('SET', KEYS[2], res, 'PX', ARGV[2])
+return res
+`)
+
+// Cars returns the cars aboard, in boarding order.
+func (s *Store) Cars(ctx context.Context, name string) ([]train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list cars of %s: %w", name, err)
+	}
+	entries, err := s.rdb.LRange(ctx, s.carsKey(name), 0, -1).Result()
+	if err != nil {
+		return nil, s.fail(ctx, "list cars of "+name, err)
+	}
+	cars, err := decodeCars(entries)
+	if err != nil {
+		return nil, fmt.Errorf("list cars of %s: %w", name, err)
+	}
+	return cars, nil
+}
+
+// TakeCars empties the train and returns its cars, in boarding order.
+func (s *Store) TakeCars(ctx context.Context, name string) ([]train.Car, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("take cars of %s: %w", name, err)
+	}
+	if err := checkTrainName("take cars", name); err != nil {
+		return nil, err
+	}
+	keys := []string{s.carsKey(name), s.memoKey()}
+	entries, err := takeCarsScript.Run(ctx, s.rdb, keys, replyTTL.Milliseconds()).StringSlice()
+	if err != nil {
+		return nil, s.fail(ctx, "take cars of "+name, err)
+	}
+	cars, err := decodeCars(entries)
+	if err != nil {
+		return nil, fmt.Errorf("take cars of %s: %w", name, err)
+	}
+	return cars, nil
+}
+
+// takeCarsScript moves the train's entries to the memo, a list that starts
+// with an empty marker so that it exists even for an empty train, and
+// returns them.
+var takeCarsScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('RPUSH', KEYS[2], '')
+  for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+    redis.call('RPUSH', KEYS[2], e)
+  end
+  redis.call('DEL', KEYS[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return redis.call('LRANGE', KEYS[2], 1, -1)
+`)
+
+// ReturnCars puts cars back at the front of the train, in their order; a
+// car whose app is aboard again, or repeated, is dropped. Sending it twice
+// does what sending it once did: the second finds the apps aboard.
+func (s *Store) ReturnCars(ctx context.Context, name string, cars []train.Car) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("return cars to %s: %w", name, err)
+	}
+	if err := checkTrainName("return cars", name); err != nil {
+		return err
+	}
+	if len(cars) == 0 {
+		return nil
+	}
+	args := make([]any, len(cars))
+	for i, c := range cars {
+		if c.App == "" || strings.ContainsRune(c.App, 0) {
+			return errs.New(errs.Invalid, "return cars to %s: a car's app must be non-empty and without NUL", name)
+		}
+		e, err := carEntry(c)
+		if err != nil {
+			return fmt.Errorf("return cars to %s: %w", name, err)
+		}
+		args[i] = e
+	}
+	if err := returnCarsScript.Run(ctx, s.rdb, []string{s.carsKey(name)}, args...).Err(); err != nil {
+		return s.fail(ctx, "return cars to "+name, err)
+	}
+	return nil
+}
+
+// returnCarsScript pushes the entries of ARGV to the front, keeping their
+// order, skipping apps aboard or already pushed.
+var returnCarsScript = goredis.NewScript(`
+local function app(e)
+  local i = string.find(e, '\0', 1, true)
+  if not i then
+    return nil
+  end
+  return string.sub(e, 1, i - 1)
+end
+local seen = {}
+for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local a = app(e)
+  if a then
+    seen[a] = true
+  end
+end
+local back = {}
+for _, e in ipairs(ARGV) do
+  local a = app(e)
+  if not a then
+    return redis.error_reply('malformed car entry')
+  end
+  if not seen[a] then
+    seen[a] = true
+    back[#back + 1] = e
+  end
+end
+for i = #back, 1, -1 do
+  redis.call('LPUSH', KEYS[1], back[i])
+end
+return #back
+`)
+
+func runField(name, kind string) string { return name + "\x00" + kind }
+
+// MarkRun records at as the last run of the train's event kind.
+func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mark %s %s: %w", name, kind, err)
+	}
+	if err := checkTrainName("mark run", name); err != nil {
+		return err
+	}
+	if strings.ContainsRune(kind, 0) {
+		return errs.New(errs.Invalid, "mark run: the kind must not contain NUL")
+	}
+	v := at.UTC().Format(time.RFC3339Nano)
+	if err := s.rdb.HSet(ctx, s.key("trains", "runs"), runField(name, kind), v).Err(); err != nil {
+		return s.fail(ctx, fmt.Sprintf("mark %s %s", name, kind), err)
+	}
+	return nil
+}
+
+// LastRun returns the time MarkRun recorded last, or the zero time.
+func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
+	}
+	v, err := s.rdb.HGet(ctx, s.key("trains", "runs"), runField(name, kind)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, s.fail(ctx, fmt.Sprintf("last run of %s %s", name, kind), err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
+	}
+	return at, nil
+}

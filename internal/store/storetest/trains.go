@@ -1,0 +1,318 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/train"
+)
+
+func testTrains(t *testing.T, fresh freshFunc) {
+	RunTrains(t, func(t *testing.T) train.Store {
+		s, _ := fresh(t)
+		return s
+	})
+}
+
+// RunTrains runs the train.Store part of the contract against stores made
+// by newStore, each new and empty; Run runs it too. It is exported for
+// implementations of train.Store that are not whole state stores.
+func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
+	t.Run("board in order", func(t *testing.T) {
+		s := newStore(t)
+		want := []train.Car{car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2)}
+		for _, c := range want {
+			mustBoard(t, s, "daily", c, 0)
+		}
+		assertCars(t, s, "daily", want...)
+		assertCars(t, s, "weekly")
+	})
+
+	t.Run("boarding again replaces the car and moves it to the end", func(t *testing.T) {
+		s := newStore(t)
+		old := car("accounting", "1337", "alice", 0)
+		mustBoard(t, s, "daily", old, 0)
+		mustBoard(t, s, "daily", car("billing", "77", "bob", 1), 0)
+		replaced, err := s.Board(t.Context(), "daily", car("accounting", "1338", "dora", 2), 2)
+		if err != nil {
+			t.Fatalf("Board again: %v", err)
+		}
+		if replaced == nil {
+			t.Fatal("Board again: got no replaced car, want the first one")
+		}
+		assertCar(t, *replaced, old)
+		assertCars(t, s, "daily", car("billing", "77", "bob", 1), car("accounting", "1338", "dora", 2))
+	})
+
+	t.Run("full train", func(t *testing.T) {
+		s := newStore(t)
+		mustBoard(t, s, "daily", car("accounting", "1", "alice", 0), 2)
+		mustBoard(t, s, "daily", car("billing", "1", "bob", 1), 2)
+		_, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 2), 2)
+		if errs.CodeOf(err) != errs.Conflict || errs.Message(err) != "the daily train is full (2 cars)" {
+			t.Fatalf("Board on a full train: got %v (code %s), want code conflict and %q", err, errs.CodeOf(err), "the daily train is full (2 cars)")
+		}
+		// Replacing a car of a full train is allowed, as is another train.
+		mustBoard(t, s, "daily", car("accounting", "2", "alice", 3), 2)
+		mustBoard(t, s, "weekly", car("search", "1", "carl", 4), 2)
+		// No limit.
+		for i := range 5 {
+			mustBoard(t, s, "nightly", car(fmt.Sprintf("app%d", i), "1", "ana", i), 0)
+		}
+		assertCars(t, s, "daily", car("billing", "1", "bob", 1), car("accounting", "2", "alice", 3))
+		if cars := mustCars(t, s, "nightly"); len(cars) != 5 {
+			t.Errorf("Cars of nightly: got %d cars, want 5", len(cars))
+		}
+	})
+
+	t.Run("leave", func(t *testing.T) {
+		s := newStore(t)
+		a, b := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1)
+		mustBoard(t, s, "daily", a, 0)
+		mustBoard(t, s, "daily", b, 0)
+		got, err := s.Leave(t.Context(), "daily", "accounting")
+		if err != nil {
+			t.Fatalf("Leave: %v", err)
+		}
+		assertCar(t, got, a)
+		assertCars(t, s, "daily", b)
+		for _, tc := range []struct{ train, app string }{{"daily", "accounting"}, {"weekly", "billing"}, {"daily", "search"}} {
+			if _, err := s.Leave(t.Context(), tc.train, tc.app); !errors.Is(err, deploy.ErrNotFound) || errs.CodeOf(err) != errs.NotFound {
+				t.Errorf("Leave(%s, %s): got %v, want an error wrapping deploy.ErrNotFound with code not_found", tc.train, tc.app, err)
+			}
+		}
+		assertCars(t, s, "daily", b)
+	})
+
+	t.Run("take cars", func(t *testing.T) {
+		s := newStore(t)
+		a, b := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1)
+		mustBoard(t, s, "daily", a, 0)
+		mustBoard(t, s, "daily", b, 0)
+		mustBoard(t, s, "weekly", car("search", "5", "carl", 2), 0)
+		got := mustTake(t, s, "daily")
+		assertCarList(t, "TakeCars", got, a, b)
+		assertCars(t, s, "daily")
+		if got := mustTake(t, s, "daily"); len(got) != 0 {
+			t.Errorf("TakeCars of an empty train: got %+v, want none", got)
+		}
+		assertCars(t, s, "weekly", car("search", "5", "carl", 2))
+	})
+
+	t.Run("return cars to the front", func(t *testing.T) {
+		s := newStore(t)
+		a, b, c := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2)
+		for _, x := range []train.Car{a, b, c} {
+			mustBoard(t, s, "daily", x, 0)
+		}
+		mustTake(t, s, "daily")
+		// Boarded during the departure: a new app, and billing again.
+		d, b2 := car("mail", "9", "dora", 3), car("billing", "78", "bob", 4)
+		mustBoard(t, s, "daily", d, 0)
+		mustBoard(t, s, "daily", b2, 0)
+		if err := s.ReturnCars(t.Context(), "daily", []train.Car{a, b, c, a}); err != nil {
+			t.Fatalf("ReturnCars: %v", err)
+		}
+		assertCars(t, s, "daily", a, c, d, b2)
+		// Returning them again changes nothing.
+		if err := s.ReturnCars(t.Context(), "daily", []train.Car{a, c}); err != nil {
+			t.Fatalf("ReturnCars again: %v", err)
+		}
+		assertCars(t, s, "daily", a, c, d, b2)
+		// To an empty train, and nothing at all.
+		if err := s.ReturnCars(t.Context(), "weekly", []train.Car{b, a}); err != nil {
+			t.Fatalf("ReturnCars to weekly: %v", err)
+		}
+		if err := s.ReturnCars(t.Context(), "weekly", nil); err != nil {
+			t.Fatalf("ReturnCars of nothing: %v", err)
+		}
+		assertCars(t, s, "weekly", b, a)
+	})
+
+	t.Run("runs", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		assertLastRun(t, s, "daily", train.KindDeparture, time.Time{})
+		dep := time.Date(2026, 3, 29, 14, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+		for _, m := range []struct {
+			train, kind string
+			at          time.Time
+		}{
+			{"daily", train.KindDeparture, dep.Add(-24 * time.Hour)},
+			{"daily", train.KindDeparture, dep},
+			{"daily", train.KindBoarding, dep.Add(-4 * time.Hour)},
+			{"weekly", train.KindDeparture, dep.Add(time.Hour)},
+			{"daily", train.KindCancel, dep.Add(24*time.Hour + 123*time.Millisecond)},
+		} {
+			if err := s.MarkRun(ctx, m.train, m.kind, m.at); err != nil {
+				t.Fatalf("MarkRun(%s, %s): %v", m.train, m.kind, err)
+			}
+		}
+		assertLastRun(t, s, "daily", train.KindDeparture, dep)
+		assertLastRun(t, s, "daily", train.KindBoarding, dep.Add(-4*time.Hour))
+		assertLastRun(t, s, "daily", train.KindReminder, time.Time{})
+		assertLastRun(t, s, "weekly", train.KindDeparture, dep.Add(time.Hour))
+		assertLastRun(t, s, "daily", train.KindCancel, dep.Add(24*time.Hour+123*time.Millisecond))
+		// An earlier time replaces a later one: MarkRun records, it does not compare.
+		if err := s.MarkRun(ctx, "daily", train.KindCancel, dep); err != nil {
+			t.Fatal(err)
+		}
+		assertLastRun(t, s, "daily", train.KindCancel, dep)
+	})
+
+	t.Run("concurrent boarding of a limited train", func(t *testing.T) {
+		s := newStore(t)
+		const apps, limit = 16, 10
+		var wg sync.WaitGroup
+		errc := make(chan error, apps)
+		for i := range apps {
+			wg.Go(func() {
+				_, err := s.Board(t.Context(), "daily", car(fmt.Sprintf("app%02d", i), "1", "ana", i), limit)
+				errc <- err
+			})
+		}
+		wg.Wait()
+		close(errc)
+		full := 0
+		for err := range errc {
+			switch {
+			case err == nil:
+			case errs.CodeOf(err) == errs.Conflict:
+				full++
+			default:
+				t.Errorf("Board: %v", err)
+			}
+		}
+		if n := len(mustCars(t, s, "daily")); n != limit || full != apps-limit {
+			t.Errorf("racing %d boardings of a %d-car train: got %d cars aboard and %d refused, want %d and %d", apps, limit, n, full, limit, apps-limit)
+		}
+	})
+
+	t.Run("take while boarding", func(t *testing.T) {
+		s := newStore(t)
+		const apps = 32
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range apps {
+				if _, err := s.Board(t.Context(), "daily", car(fmt.Sprintf("app%02d", i), "1", "ana", i), 0); err != nil {
+					t.Errorf("Board: %v", err)
+				}
+			}
+		})
+		var taken []train.Car
+		for range 4 {
+			taken = append(taken, mustTake(t, s, "daily")...)
+		}
+		wg.Wait()
+		taken = append(taken, mustTake(t, s, "daily")...)
+		var got []string
+		for _, c := range taken {
+			got = append(got, c.App)
+		}
+		// Every car was taken exactly once, in boarding order.
+		var want []string
+		for i := range apps {
+			want = append(want, fmt.Sprintf("app%02d", i))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("cars taken while boarding: got %q, want %q", got, want)
+		}
+	})
+
+	t.Run("cancelled context", func(t *testing.T) {
+		s := newStore(t)
+		mustBoard(t, s, "daily", car("accounting", "1", "alice", 0), 0)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		c := car("billing", "1", "bob", 1)
+		for _, tc := range []struct {
+			name string
+			call func() error
+		}{
+			{"Board", func() error { _, err := s.Board(ctx, "daily", c, 0); return err }},
+			{"Leave", func() error { _, err := s.Leave(ctx, "daily", "accounting"); return err }},
+			{"Cars", func() error { _, err := s.Cars(ctx, "daily"); return err }},
+			{"TakeCars", func() error { _, err := s.TakeCars(ctx, "daily"); return err }},
+			{"ReturnCars", func() error { return s.ReturnCars(ctx, "daily", []train.Car{c}) }},
+			{"MarkRun", func() error { return s.MarkRun(ctx, "daily", train.KindDeparture, start) }},
+			{"LastRun", func() error { _, err := s.LastRun(ctx, "daily", train.KindDeparture); return err }},
+		} {
+			if err := tc.call(); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s with a cancelled context: got %v, want an error wrapping context.Canceled", tc.name, err)
+			}
+		}
+		assertCars(t, s, "daily", car("accounting", "1", "alice", 0))
+		assertLastRun(t, s, "daily", train.KindDeparture, time.Time{})
+	})
+}
+
+// car returns a car boarded i minutes after start.
+func car(app, build, user string, i int) train.Car {
+	return train.Car{App: app, Build: build, Env: "production", User: user, Boarded: start.Add(time.Duration(i) * time.Minute)}
+}
+
+func mustBoard(t *testing.T, s train.Store, name string, c train.Car, maxCars int) {
+	t.Helper()
+	if _, err := s.Board(t.Context(), name, c, maxCars); err != nil {
+		t.Fatalf("Board(%s, %s %s): %v", name, c.App, c.Build, err)
+	}
+}
+
+func mustCars(t *testing.T, s train.Store, name string) []train.Car {
+	t.Helper()
+	cars, err := s.Cars(t.Context(), name)
+	if err != nil {
+		t.Fatalf("Cars(%s): %v", name, err)
+	}
+	return cars
+}
+
+func mustTake(t *testing.T, s train.Store, name string) []train.Car {
+	t.Helper()
+	cars, err := s.TakeCars(t.Context(), name)
+	if err != nil {
+		t.Fatalf("TakeCars(%s): %v", name, err)
+	}
+	return cars
+}
+
+func assertCars(t *testing.T, s train.Store, name string, want ...train.Car) {
+	t.Helper()
+	assertCarList(t, "Cars("+name+")", mustCars(t, s, name), want...)
+}
+
+func assertCarList(t *testing.T, what string, got []train.Car, want ...train.Car) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: got %d cars %+v, want %d %+v", what, len(got), got, len(want), want)
+		return
+	}
+	for i := range want {
+		assertCar(t, got[i], want[i])
+	}
+}
+
+func assertCar(t *testing.T, got, want train.Car) {
+	t.Helper()
+	if got.App != want.App || got.Build != want.Build || got.Env != want.Env || got.User != want.User || !got.Boarded.Equal(want.Boarded) {
+		t.Errorf("car: got %+v, want %+v", got, want)
+	}
+}
+
+func assertLastRun(t *testing.T, s train.Store, name, kind string, want time.Time) {
+	t.Helper()
+	got, err := s.LastRun(t.Context(), name, kind)
+	if err != nil {
+		t.Fatalf("LastRun(%s, %s): %v", name, kind, err)
+	}
+	if !got.Equal(want) {
+		t.Errorf("LastRun(%s, %s): got %v, want %v", name, kind, got, want)
+	}
+}

@@ -1,0 +1,229 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// The methods below serve the /train commands. The caller has checked the
+// user's permission (the train action; DepartNow and Cancel are for
+// admins); each returns the reply, or an error with an errs code whose
+// message is for the user.
+
+// Board puts build of app aboard the train for user. env, when set, must
+// be the train's. The app must have the train's env and the build must
+// exist. Locks and windows are not checked now but at departure; a car
+// that would be held back now gets a warning in the reply. Boarding again
+// replaces the app's car, which moves to the end of the train.
+func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env string) (chat.Message, error) {
+	tr, ok := s.trains[trainName]
+	if !ok {
+		return chat.Message{}, s.unknownTrain(trainName)
+	}
+	want := tr.cfg.Env
+	if env != "" && env != want {
+		return chat.Message{}, errs.New(errs.Invalid, "the %s train goes to %s, not %s", trainName, want, env)
+	}
+	a, ok := s.cfg.App(app)
+	if !ok {
+		return chat.Message{}, errs.New(errs.Invalid, "there is no app %q", app)
+	}
+	if _, ok := a.Env(want); !ok {
+		return chat.Message{}, errs.New(errs.Invalid, "%s has no environment %s, where the %s train goes", app, want, trainName)
+	}
+	if err := commands.CheckBuild(build); err != nil {
+		return chat.Message{}, errs.New(errs.Invalid, "%s", err)
+	}
+	if s.builds != nil {
+		if err := s.builds.Exists(ctx, app, build); err != nil {
+			if errs.CodeOf(err) == errs.Internal {
+				return chat.Message{}, errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s", build, app)
+			}
+			return chat.Message{}, fmt.Errorf("board %s %s: %w", app, build, err)
+		}
+	}
+	car := Car{App: app, Build: build, Env: want, User: user, Boarded: s.now()}
+	replaced, err := s.store.Board(ctx, trainName, car, tr.cfg.MaxCars)
+	if err != nil {
+		return chat.Message{}, storeErr(err, "board "+trainName)
+	}
+	now := s.now()
+	dep, cancelled := s.nextDeparture(ctx, trainName, tr, now)
+	m := chat.Message{Level: chat.Success, Public: true}
+	m.Title = fmt.Sprintf("🎫 %s %s boarded the %s", app, build, s.label(tr, dep, now))
+	if cars, err := s.store.Cars(ctx, trainName); err == nil {
+		for i, c := range cars {
+			if c.App == app {
+				m.Title += fmt.Sprintf(" (car %d of %d)", i+1, len(cars))
+			}
+		}
+	}
+	if replaced != nil {
+		line := "It replaces " + carName(*replaced)
+		if replaced.User == user {
+			line = "It replaces your " + replaced.App + " " + replaced.Build
+		}
+		m.Lines = append(m.Lines, line+" and takes the last place.")
+	}
+	if !cancelled.IsZero() {
+		m.Lines = append(m.Lines, fmt.Sprintf("The %s departure is cancelled, so this is the next one.", stamp(cancelled, tr.loc)))
+	}
+	if s.gate != nil {
+		if reason, closed := s.gate.Closed(ctx, app, want); closed {
+			m.Level = chat.Warning
+			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s; unless that changes by departure, the car moves to the next train.", reason))
+		}
+	}
+	return m, nil
+}
+
+// Leave takes app's car off the train.
+func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (chat.Message, error) {
+	tr, ok := s.trains[trainName]
+	if !ok {
+		return chat.Message{}, s.unknownTrain(trainName)
+	}
+	c, err := s.store.Leave(ctx, trainName, app)
+	if errors.Is(err, deploy.ErrNotFound) {
+		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train", app, trainName)
+	}
+	if err != nil {
+		return chat.Message{}, storeErr(err, "leave "+trainName)
+	}
+	now := s.now()
+	dep, _ := s.nextDeparture(ctx, trainName, tr, now)
+	m := chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s left the %s", carName(c), s.label(tr, dep, now))}
+	if c.User != user {
+		m.Title += " (taken off by @" + user + ")"
+	}
+	return m, nil
+}
+
+// Cancel calls off the train's next departure: it does not run, and the
+// cars aboard stay for the one after. The cancellation is announced in the
+// train's channels; the reply confirms it to the caller.
+func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) (chat.Message, error) {
+	tr, ok := s.trains[trainName]
+	if !ok {
+		return chat.Message{}, s.unknownTrain(trainName)
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return chat.Message{}, errs.New(errs.Invalid, "say why the %s train is cancelled", trainName)
+	}
+	now := s.now()
+	dep := tr.sched[KindDeparture].Next(now)
+	if dep.IsZero() {
+		return chat.Message{}, errs.New(errs.NoChange, "the %s train has no departure to cancel", trainName)
+	}
+	label := s.label(tr, dep, now)
+	if s.cancelled(ctx, trainName, dep) {
+		return chat.Message{}, errs.New(errs.NoChange, "the %s is already cancelled", label)
+	}
+	if err := s.store.MarkRun(ctx, trainName, KindCancel, dep); err != nil {
+		return chat.Message{}, storeErr(err, "cancel "+trainName)
+	}
+	s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
+	cars, err := s.store.Cars(ctx, trainName)
+	if err != nil {
+		s.log.Error("train: list cars", "train", trainName, "err", err)
+	}
+	next := "whenever it is next scheduled"
+	if n := tr.sched[KindDeparture].Next(dep); !n.IsZero() {
+		next = stamp(n, tr.loc)
+	}
+	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason)}
+	if len(cars) > 0 {
+		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), next))
+	} else {
+		m.Lines = append(m.Lines, fmt.Sprintf("The next one leaves %s.", next))
+	}
+	s.announce(ctx, tr, m)
+	return chat.Message{Level: chat.Success, Title: fmt.Sprintf("Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, tr.loc))}, nil
+}
+
+// DepartNow sends the train off now, in the background, with whatever is
+// aboard; the departure posts its progress and summary to the train's
+// channels. The scheduled departures run as usual. It fails with
+// errs.Conflict if the train is departing already.
+func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat.Message, error) {
+	tr, ok := s.trains[trainName]
+	if !ok {
+		return chat.Message{}, s.unknownTrain(trainName)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return chat.Message{}, errs.New(errs.Unavailable, "the train scheduler is stopped")
+	}
+	select {
+	case tr.busy <- struct{}{}:
+	default:
+		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already", trainName)
+	}
+	at := s.now()
+	note := "sent off early by @" + user
+	s.log.Info("train: departing now", "train", trainName, "user", user)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-tr.busy }()
+		s.depart(s.life, trainName, tr, at, note)
+	}()
+	return chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}, nil
+}
+
+// List describes every train: its next departure in its zone, and who is
+// aboard.
+func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
+	m := chat.Message{Level: chat.Info, Title: "🚂 Trains"}
+	if len(s.names) == 0 {
+		m.Title = "No trains are configured"
+		return m, nil
+	}
+	now := s.now()
+	for _, name := range s.names {
+		tr := s.trains[name]
+		cars, err := s.store.Cars(ctx, name)
+		if err != nil {
+			return chat.Message{}, storeErr(err, "list cars of "+name)
+		}
+		next, cancelled := s.nextDeparture(ctx, name, tr, now)
+		line := fmt.Sprintf("%s → %s: next departure %s", name, tr.cfg.Env, stamp(next, tr.loc))
+		if next.IsZero() {
+			line = fmt.Sprintf("%s → %s: no departure scheduled", name, tr.cfg.Env)
+		}
+		if !cancelled.IsZero() {
+			line += fmt.Sprintf(" (%s cancelled)", stamp(cancelled, tr.loc))
+		}
+		if len(cars) == 0 {
+			line += "; nobody aboard"
+		} else {
+			line += "; aboard: " + carList(cars)
+		}
+		m.Lines = append(m.Lines, line)
+	}
+	return m, nil
+}
+
+func (s *Scheduler) unknownTrain(name string) error {
+	if len(s.names) == 0 {
+		return errs.New(errs.NotFound, "there is no train %q: no trains are configured", name)
+	}
+	return errs.New(errs.NotFound, "there is no train %q; trains: %s", name, strings.Join(s.names, ", "))
+}
+
+// storeErr gives a store error without a code one for people.
+func storeErr(err error, op string) error {
+	if errs.CodeOf(err) != errs.Internal {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return errs.Wrap(errs.Unavailable, fmt.Errorf("%s: %w", op, err), "state store unreachable; nothing was changed")
+}

@@ -1,0 +1,262 @@
+package train
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+func TestBoard(t *testing.T) {
+	type boarding struct{ user, app, build string }
+	tests := []struct {
+		name   string
+		edit   func(*config.Config)
+		setup  func(h *harness)
+		now    time.Time // default Tue 2 Jun 11:00
+		before []boarding
+		// the boarding under test
+		user, train, app, build, env string
+		want                         string // rendered reply, or the error as "code: message"
+		wantLevel                    chat.Level
+		wantAboard                   []string
+	}{
+		{
+			name: "boards", user: "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)", wantLevel: chat.Success,
+			wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name: "names the env it goes to", user: "alice", app: "accounting", build: "1338", env: "production",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)", wantLevel: chat.Success,
+			wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name:   "boarding again replaces your car, which moves to the end",
+			before: []boarding{{"alice", "accounting", "1337"}, {"bob", "billing", "77"}},
+			user:   "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 2 of 2)\n" +
+				"  It replaces your accounting 1337 and takes the last place.",
+			wantLevel: chat.Success, wantAboard: []string{"billing 77", "accounting 1338"},
+		},
+		{
+			name:   "replaces someone else's car",
+			before: []boarding{{"bob", "accounting", "1337"}},
+			user:   "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)\n" +
+				"  It replaces accounting 1337 (@bob) and takes the last place.",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name:   "full train",
+			edit:   func(c *config.Config) { c.Trains["daily"].MaxCars = 2 },
+			before: []boarding{{"alice", "accounting", "1338"}, {"bob", "billing", "77"}},
+			user:   "carl", app: "search", build: "5",
+			want:       "conflict: the daily train is full (2 cars)",
+			wantAboard: []string{"accounting 1338", "billing 77"},
+		},
+		{
+			name: "unknown app", user: "alice", app: "payroll", build: "1",
+			want: `invalid: there is no app "payroll"`,
+		},
+		{
+			name: "another env than the train's", user: "alice", app: "accounting", build: "1338", env: "staging",
+			want: "invalid: the daily train goes to production, not staging",
+		},
+		{
+			name: "an app without the train's env", user: "alice", app: "mail", build: "1",
+			want: "invalid: mail has no environment production, where the daily train goes",
+		},
+		{
+			name: "missing build", user: "alice", app: "accounting", build: "9999",
+			want: "not_found: build 9999 of accounting was not found",
+		},
+		{
+			name: "unknown train", user: "alice", train: "nightly", app: "accounting", build: "1338",
+			want: `not_found: there is no train "nightly"; trains: daily`,
+		},
+		{
+			name: "a locked app boards with a warning",
+			setup: func(h *harness) {
+				h.gate.lock("accounting", "accounting/production is locked by @ana since 10:02: db maintenance")
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)\n" +
+				"  ⚠ accounting/production is locked by @ana since 10:02: db maintenance; unless that changes by departure, the car moves to the next train.",
+			wantLevel: chat.Warning, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name: "after the departure, for the next day's train", now: at(2026, 6, 2, 15, 0),
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the Wed 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name:  "store down",
+			setup: func(h *harness) { h.store.setFail(errors.New("connection refused")) },
+			user:  "alice", app: "accounting", build: "1338",
+			want: "unavailable: state store unreachable; nothing was changed",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := tc.now
+			if now.IsZero() {
+				now = at(2026, 6, 2, 11, 0)
+			}
+			h := newHarness(t, now, tc.edit)
+			for _, b := range tc.before {
+				h.board(b.user, b.app, b.build)
+			}
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			name := tc.train
+			if name == "" {
+				name = "daily"
+			}
+			m, err := h.s.Board(t.Context(), tc.user, name, tc.app, tc.build, tc.env)
+			got := render(m)
+			if err != nil {
+				got = errText(err)
+			}
+			if got != tc.want {
+				t.Errorf("Board:\ngot  %s\nwant %s", got, tc.want)
+			}
+			if err == nil && (m.Level != tc.wantLevel || !m.Public) {
+				t.Errorf("Board: got level %q public %v, want %q public", m.Level, m.Public, tc.wantLevel)
+			}
+			h.store.setFail(nil)
+			if got := h.aboard("daily"); !slices.Equal(got, tc.wantAboard) {
+				t.Errorf("aboard: got %q, want %q", got, tc.wantAboard)
+			}
+		})
+	}
+}
+
+// TestBoardHostileBuild: a build becomes part of the command the departure
+// runs, so anything but a build name is refused.
+func TestBoardHostileBuild(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	for _, build := range []string{`1338 --force "x"`, "../../etc/passwd", "$(id)", "1338;id", "", "1338\nto staging"} {
+		_, err := h.s.Board(t.Context(), "alice", "daily", "accounting", build, "")
+		if got := errText(err); !strings.HasPrefix(got, "invalid: build") && !strings.HasPrefix(got, "invalid: the build") {
+			t.Errorf("Board with build %q: got %s, want an invalid build", build, got)
+		}
+	}
+	if got := h.aboard("daily"); len(got) != 0 {
+		t.Errorf("aboard: got %q, want nobody", got)
+	}
+}
+
+func TestLeave(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	for _, tc := range []struct{ user, train, app, want string }{
+		{"alice", "daily", "accounting", "accounting 1338 (@alice) left the 14:00 train to production"},
+		{"alice", "daily", "accounting", "not_found: accounting is not aboard the daily train"},
+		{"ana", "daily", "billing", "billing 77 (@bob) left the 14:00 train to production (taken off by @ana)"},
+		{"ana", "weekly", "billing", `not_found: there is no train "weekly"; trains: daily`},
+	} {
+		m, err := h.s.Leave(t.Context(), tc.user, tc.train, tc.app)
+		got := m.Title
+		if err != nil {
+			got = errText(err)
+		}
+		if got != tc.want {
+			t.Errorf("Leave(%s, %s, %s): got %q, want %q", tc.user, tc.train, tc.app, got, tc.want)
+		}
+	}
+	if got := h.aboard("daily"); len(got) != 0 {
+		t.Errorf("aboard: got %q, want nobody", got)
+	}
+}
+
+func TestList(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), func(c *config.Config) {
+		c.Trains["weekly"] = &config.Train{
+			Name: "weekly", Env: "staging", Channels: []string{"#staging"}, Timezone: "America/New_York",
+			Boarding: "0 6 * * 3", Departure: "0 9 * * 3", Empty: "note",
+		}
+	})
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	if _, err := h.s.Cancel(t.Context(), "ana", "weekly", "staging rebuild"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.s.List(t.Context())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	want := "🚂 Trains\n" +
+		"  daily → production: next departure Tue 2 Jun 14:00 CEST; aboard: accounting 1338 (@alice), billing 77 (@bob)\n" +
+		"  weekly → staging: next departure Wed 10 Jun 09:00 EDT (Wed 3 Jun 09:00 EDT cancelled); nobody aboard"
+	if got := render(m); got != want {
+		t.Errorf("List:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+func TestDepartNow(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 32), nil)
+	h.board("alice", "accounting", "1338")
+	m, err := h.s.DepartNow(t.Context(), "ana", "daily")
+	if err != nil {
+		t.Fatalf("DepartNow: %v", err)
+	}
+	if want := "🚂 Sending the daily train to production off now; the summary follows in its channel"; m.Title != want {
+		t.Errorf("DepartNow reply: got %q, want %q", m.Title, want)
+	}
+	h.s.wg.Wait()
+	want := "🚂 The 11:32 train to production has left: 1 shipped\n" +
+		"  sent off early by @ana\n" +
+		"  ✅ accounting 1338 (@alice): deploy d1 succeeded"
+	if got := h.notes.find("#deploys", "🚂 The 11:32 train to production has left"); len(got) != 1 || render(got[0]) != want {
+		t.Errorf("summary: got %v, want %q", got, want)
+	}
+
+	// One departure of a train at a time.
+	tr := h.s.trains["daily"]
+	tr.busy <- struct{}{}
+	if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); errText(err) != "conflict: the daily train is departing already" {
+		t.Errorf("DepartNow while departing: got %s", errText(err))
+	}
+	<-tr.busy
+	if _, err := h.s.DepartNow(t.Context(), "ana", "nightly"); errText(err) != `not_found: there is no train "nightly"; trains: daily` {
+		t.Errorf("DepartNow of an unknown train: got %s", errText(err))
+	}
+
+	// Not after Run returned.
+	h.run(at(2026, 6, 2, 11, 33))
+	if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); errText(err) != "unavailable: the train scheduler is stopped" {
+		t.Errorf("DepartNow after Run: got %s", errText(err))
+	}
+}
+
+func TestNew(t *testing.T) {
+	bad := func(edit func(*config.Train)) *config.Config {
+		c := testConfig()
+		edit(c.Trains["daily"])
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		want string
+	}{
+		{"no config", Options{Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}}, "train scheduler: no config"},
+		{"no store", Options{Config: testConfig(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}}, "train scheduler: no store"},
+		{"bad departure", Options{Config: bad(func(t *config.Train) { t.Departure = "@every 1h" }), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}},
+			`train daily: departure schedule: "@every 1h" is not a calendar schedule (use minute hour day month weekday)`},
+		{"no channel", Options{Config: bad(func(t *config.Train) { t.Channels = nil }), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}},
+			"train daily: no channel for its announcements"},
+	} {
+		if _, err := New(tc.opt); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: New: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

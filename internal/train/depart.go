@@ -1,0 +1,340 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// Summary is what a departure did.
+type Summary struct {
+	Train string
+	// At is the departure's time: the scheduled one, or when it was sent
+	// off by DepartNow.
+	At time.Time
+	// Note is a remark shown with the departure ("running the 14:00
+	// departure late (the bot was down)").
+	Note string
+	// Shipped cars were deployed; Failed ones were not (refused, failed,
+	// reverted, …) and left the train; Postponed ones were put back
+	// aboard for the next departure.
+	Shipped, Failed, Postponed []CarResult
+	// Err is set when the departure could not take its cars (an unknown
+	// train, the store unreachable); nothing shipped.
+	Err error
+	// Message is the summary posted to the train's channels; zero when
+	// nothing was posted (an empty train with empty: silent).
+	Message chat.Message
+}
+
+// CarResult is what happened to one car.
+type CarResult struct {
+	Car Car
+	// DeployID is the deploy the car started, if it started one.
+	DeployID string
+	// Outcome is that deploy's outcome, if it finished in time.
+	Outcome deploy.Outcome
+	// Reason says why the car failed or was postponed.
+	Reason string
+}
+
+// Depart sends the train off now with whatever is aboard, waiting first
+// for a departure of the same train in progress. It returns when every car
+// has shipped, failed or been put back. note, if set, is shown with the
+// departure.
+func (s *Scheduler) Depart(ctx context.Context, trainName, note string) Summary {
+	tr, ok := s.trains[trainName]
+	if !ok {
+		return Summary{Train: trainName, Note: note, Err: s.unknownTrain(trainName)}
+	}
+	select {
+	case tr.busy <- struct{}{}:
+	case <-ctx.Done():
+		return Summary{Train: trainName, Note: note, Err: fmt.Errorf("depart %s: %w", trainName, ctx.Err())}
+	}
+	defer func() { <-tr.busy }()
+	return s.depart(ctx, trainName, tr, s.now(), note)
+}
+
+// depart runs one departure of the train, labelled by at; the caller holds
+// tr.busy.
+func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at time.Time, note string) Summary {
+	log := s.log.With("train", name, "at", at)
+	sum := Summary{Train: name, At: at, Note: note}
+	label := s.label(tr, at, at)
+	cars, err := s.store.TakeCars(ctx, name)
+	if err != nil {
+		log.Error("train: take cars", "err", err)
+		sum.Err = fmt.Errorf("depart %s: %w", name, err)
+		sum.Message = chat.Message{Level: chat.Failure, Public: true, Lines: noteLines(note),
+			Title: fmt.Sprintf("⚠ The %s could not leave: the state store is unreachable. The cars stay aboard.", label)}
+		s.announce(context.WithoutCancel(ctx), tr, sum.Message)
+		return sum
+	}
+	if len(cars) == 0 {
+		if tr.cfg.Empty != "silent" {
+			sum.Message = chat.Message{Level: chat.Info, Public: true, Lines: noteLines(note),
+				Title: fmt.Sprintf("🚂 The %s left empty: nobody was aboard.", label)}
+			s.announce(ctx, tr, sum.Message)
+		}
+		return sum
+	}
+
+	// postponed holds indexes into cars, so they go back in boarding order.
+	postponed := map[int]string{}
+	var ship []int
+	for i, c := range cars {
+		if s.gate != nil {
+			if reason, closed := s.gate.Closed(ctx, c.App, c.Env); closed {
+				postponed[i] = reason
+				continue
+			}
+		}
+		ship = append(ship, i)
+	}
+	if len(ship) > 0 {
+		shipping := make([]Car, len(ship))
+		for j, i := range ship {
+			shipping[j] = cars[i]
+		}
+		m := chat.Message{Level: chat.Info, Public: true, Lines: noteLines(note),
+			Title: fmt.Sprintf("🚂 The %s is leaving with %s: %s.", label, count(len(ship), "car"), carList(shipping))}
+		if len(postponed) > 0 {
+			m.Lines = append(m.Lines, fmt.Sprintf("%s held back; see the summary.", count(len(postponed), "car")))
+		}
+		s.announce(ctx, tr, m)
+	}
+
+	var stopped string // why the remaining cars stay, once set
+	for _, i := range ship {
+		c := cars[i]
+		if stopped == "" && ctx.Err() != nil {
+			stopped = "the bot is shutting down"
+		}
+		if stopped != "" {
+			postponed[i] = stopped
+			continue
+		}
+		res := s.ship(ctx, tr, c)
+		if res.Outcome == deploy.OutcomeSucceeded {
+			sum.Shipped = append(sum.Shipped, res)
+			continue
+		}
+		sum.Failed = append(sum.Failed, res)
+		log.Warn("train: car failed", "app", c.App, "build", c.Build, "deploy", res.DeployID, "reason", res.Reason)
+		if tr.cfg.StopOnFailure {
+			stopped = fmt.Sprintf("the train stopped after %s %s failed (stop_on_failure)", c.App, c.Build)
+		}
+	}
+
+	var back []Car
+	for _, i := range slices.Sorted(maps.Keys(postponed)) {
+		back = append(back, cars[i])
+		sum.Postponed = append(sum.Postponed, CarResult{Car: cars[i], Reason: postponed[i]})
+	}
+	var lost error
+	if len(back) > 0 {
+		// Put them back even when ctx is done: they would be lost otherwise.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		lost = s.store.ReturnCars(rctx, name, back)
+		cancel()
+		if lost != nil {
+			log.Error("train: return cars", "cars", carList(back), "err", lost)
+		}
+	}
+	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
+	sum.Message = summaryMessage(label, note, sum, next, lost)
+	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
+	return sum
+}
+
+// summaryMessage describes a departure that had cars.
+func summaryMessage(label, note string, sum Summary, next string, lost error) chat.Message {
+	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && sameReason(sum.Postponed) {
+		// Nothing left: the whole train waits, for one reason.
+		m.Level = chat.Warning
+		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, sum.Postponed[0].Reason)
+		cars := make([]Car, len(sum.Postponed))
+		for i, r := range sum.Postponed {
+			cars[i] = r.Car
+		}
+		verb := "moves"
+		if len(cars) > 1 {
+			verb = "move"
+		}
+		m.Lines = append(m.Lines, fmt.Sprintf("%s %s to the next train, %s.", carList(cars), verb, next))
+		return withLost(m, lost, len(cars))
+	}
+	var counts []string
+	if n := len(sum.Shipped); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d shipped", n))
+	}
+	if n := len(sum.Failed); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d failed", n))
+		m.Level = chat.Failure
+	}
+	if n := len(sum.Postponed); n > 0 {
+		verb := "moves"
+		if n > 1 {
+			verb = "move"
+		}
+		counts = append(counts, fmt.Sprintf("%d %s to the next train", n, verb))
+		if m.Level == chat.Success {
+			m.Level = chat.Warning
+		}
+	}
+	m.Title = fmt.Sprintf("🚂 The %s has left: %s", label, strings.Join(counts, ", "))
+	for _, r := range sum.Shipped {
+		m.Lines = append(m.Lines, fmt.Sprintf("✅ %s: deploy %s succeeded", carName(r.Car), r.DeployID))
+	}
+	for _, r := range sum.Failed {
+		m.Lines = append(m.Lines, fmt.Sprintf("❌ %s: %s; it leaves the train", carName(r.Car), r.Reason))
+	}
+	for _, r := range sum.Postponed {
+		m.Lines = append(m.Lines, fmt.Sprintf("⏭ %s moves to the next train: %s", carName(r.Car), r.Reason))
+	}
+	if len(sum.Postponed) > 0 {
+		m.Lines = append(m.Lines, "Next departure: "+next+".")
+	}
+	return withLost(m, lost, len(sum.Postponed))
+}
+
+func withLost(m chat.Message, lost error, n int) chat.Message {
+	if lost != nil {
+		m.Level = chat.Failure
+		m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard (%s): board them again.", count(n, "car"), errs.Message(lost)))
+	}
+	return m
+}
+
+func sameReason(rs []CarResult) bool {
+	if len(rs) == 0 {
+		return false
+	}
+	for _, r := range rs[1:] {
+		if r.Reason != rs[0].Reason {
+			return false
+		}
+	}
+	return true
+}
+
+func noteLines(note string) []string {
+	if note == "" {
+		return nil
+	}
+	return []string{note}
+}
+
+// ship deploys one car through the Runner, as the user who boarded it,
+// and waits for the deploy's outcome. The replies and the final message go
+// to the train's first channel.
+func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
+	channel := tr.cfg.Channels[0]
+	res := CarResult{Car: c}
+	out := newCarOutput()
+	oc := s.runner.Handle(ctx, commands.Request{
+		User: c.User, Platform: "train", Channel: channel,
+		Text: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env),
+	}, out)
+	replies := out.takeReplies()
+	for _, m := range replies {
+		m.Public = true
+		s.post(ctx, channel, m)
+	}
+	res.DeployID = oc.DeployID
+	if oc.DeployID == "" {
+		var why []string
+		for _, m := range replies {
+			if m.Title != "" {
+				why = append(why, m.Title)
+			}
+		}
+		if len(why) == 0 {
+			why = append(why, "the deploy did not start")
+		}
+		res.Reason = "refused: " + strings.Join(why, "; ")
+		return res
+	}
+	timer := time.NewTimer(s.deployTimeout)
+	defer timer.Stop()
+	select {
+	case <-out.done:
+	case <-ctx.Done():
+		res.Reason = fmt.Sprintf("the bot stopped while deploy %s was running; deploy recovery reports its outcome", oc.DeployID)
+		return res
+	case <-timer.C:
+		res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running", s.deployTimeout, oc.DeployID)
+		return res
+	}
+	rec, at := out.result()
+	if at.IsZero() {
+		at = s.now()
+	}
+	s.post(ctx, channel, commands.FinalMessage(rec, at))
+	res.Outcome = rec.Outcome
+	if rec.Outcome != deploy.OutcomeSucceeded {
+		res.Reason = fmt.Sprintf("deploy %s %s", rec.ID, rec.Outcome)
+		if rec.Error != "" {
+			res.Reason += ": " + rec.Error
+		}
+	}
+	return res
+}
+
+// carOutput is the commands.Output of one car's deploy: it keeps the
+// replies and the final record. Progress is called from the engine's
+// goroutines, possibly before Handle returns.
+type carOutput struct {
+	done chan struct{} // closed on the first EventFinished
+
+	mu      sync.Mutex
+	replies []chat.Message
+	final   *deploy.Record
+	at      time.Time
+}
+
+func newCarOutput() *carOutput { return &carOutput{done: make(chan struct{})} }
+
+func (o *carOutput) Reply(msg chat.Message) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.replies = append(o.replies, msg)
+}
+
+func (o *carOutput) Progress(ev deploy.Event) {
+	if ev.Kind != deploy.EventFinished || ev.Record == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.final != nil {
+		return
+	}
+	o.final, o.at = ev.Record.Clone(), ev.Time
+	close(o.done)
+}
+
+func (o *carOutput) takeReplies() []chat.Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.replies
+	o.replies = nil
+	return r
+}
+
+func (o *carOutput) result() (*deploy.Record, time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.final, o.at
+}

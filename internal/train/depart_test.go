@@ -1,0 +1,263 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+func TestDepart(t *testing.T) {
+	three := [][3]string{{"alice", "accounting", "1338"}, {"bob", "billing", "77"}, {"carl", "search", "5"}}
+	allReqs := []string{
+		"alice@#deploys via train: deploy accounting 1338 to production",
+		"bob@#deploys via train: deploy billing 77 to production",
+		"carl@#deploys via train: deploy search 5 to production",
+	}
+	tests := []struct {
+		name        string
+		edit        func(*config.Config)
+		setup       func(h *harness)
+		cars        [][3]string // user, app, build in boarding order
+		wantReqs    []string
+		wantLevel   chat.Level
+		wantSummary string
+		wantAboard  []string
+	}{
+		{
+			name: "ships in boarding order",
+			cars: three, wantReqs: allReqs, wantLevel: chat.Success,
+			wantSummary: `🚂 The 14:00 train to production has left: 3 shipped
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ billing 77 (@bob): deploy d2 succeeded
+  ✅ search 5 (@carl): deploy d3 succeeded`,
+		},
+		{
+			name:  "outcomes that arrive after Handle returns",
+			setup: func(h *harness) { h.runner.async = true },
+			cars:  three, wantReqs: allReqs, wantLevel: chat.Success,
+			wantSummary: `🚂 The 14:00 train to production has left: 3 shipped
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ billing 77 (@bob): deploy d2 succeeded
+  ✅ search 5 (@carl): deploy d3 succeeded`,
+		},
+		{
+			name:  "a reverted car leaves the train while the others ship",
+			setup: func(h *harness) { h.runner.outcome["billing"] = string(deploy.OutcomeReverted) },
+			cars:  three, wantReqs: allReqs, wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 failed
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ search 5 (@carl): deploy d3 succeeded
+  ❌ billing 77 (@bob): deploy d2 reverted: web-2: health check failed; it leaves the train`,
+		},
+		{
+			name:  "stop on failure moves the rest to the next train",
+			edit:  func(c *config.Config) { c.Trains["daily"].StopOnFailure = true },
+			setup: func(h *harness) { h.runner.outcome["billing"] = string(deploy.OutcomeFailed) },
+			cars:  three, wantReqs: allReqs[:2], wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 1 failed, 1 moves to the next train
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ❌ billing 77 (@bob): deploy d2 failed: web-2: health check failed; it leaves the train
+  ⏭ search 5 (@carl) moves to the next train: the train stopped after billing 77 failed (stop_on_failure)
+  Next departure: Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"search 5"},
+		},
+		{
+			name: "a locked app is postponed",
+			setup: func(h *harness) {
+				h.gate.lock("billing", "billing/production is locked by @ana since 13:02: db maintenance")
+			},
+			cars: three, wantReqs: []string{allReqs[0], allReqs[2]}, wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 moves to the next train
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ search 5 (@carl): deploy d2 succeeded
+  ⏭ billing 77 (@bob) moves to the next train: billing/production is locked by @ana since 13:02: db maintenance
+  Next departure: Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"billing 77"},
+		},
+		{
+			name: "every app locked: one message for the train",
+			setup: func(h *harness) {
+				h.gate.lock("accounting", "all deploys are locked by @ana: incident")
+				h.gate.lock("billing", "all deploys are locked by @ana: incident")
+			},
+			cars: three[:2], wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production is postponed: all deploys are locked by @ana: incident
+  accounting 1338 (@alice), billing 77 (@bob) move to the next train, Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"accounting 1338", "billing 77"},
+		},
+		{
+			name:  "a refused car fails",
+			setup: func(h *harness) { h.runner.outcome["search"] = "refuse: you may not deploy search to production" },
+			cars:  three, wantReqs: allReqs, wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 failed
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ billing 77 (@bob): deploy d2 succeeded
+  ❌ search 5 (@carl): refused: you may not deploy search to production; it leaves the train`,
+		},
+		{
+			name: "no outcome in time",
+			setup: func(h *harness) {
+				h.runner.outcome["billing"] = "hang"
+				h.deployTimeout = 20 * time.Millisecond
+				h.restart()
+			},
+			cars: three, wantReqs: allReqs, wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 failed
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ search 5 (@carl): deploy d3 succeeded
+  ❌ billing 77 (@bob): no outcome after 20ms; deploy d2 may still be running; it leaves the train`,
+		},
+		{
+			name:        "empty train",
+			wantLevel:   chat.Info,
+			wantSummary: "🚂 The 14:00 train to production left empty: nobody was aboard.",
+		},
+		{
+			name: "empty train, silent",
+			edit: func(c *config.Config) { c.Trains["daily"].Empty = "silent" },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), tc.edit)
+			for _, c := range tc.cars {
+				h.board(c[0], c[1], c[2])
+			}
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			h.clock.Set(at(2026, 6, 2, 14, 0))
+			sum := h.s.Depart(t.Context(), "daily", "")
+			if sum.Err != nil {
+				t.Fatalf("Depart: %v", sum.Err)
+			}
+			if got := h.runner.texts(); !slices.Equal(got, tc.wantReqs) {
+				t.Errorf("deploys:\ngot  %q\nwant %q", got, tc.wantReqs)
+			}
+			if got := render(sum.Message); got != tc.wantSummary {
+				t.Errorf("summary:\ngot  %s\nwant %s", got, tc.wantSummary)
+			}
+			if sum.Message.Level != tc.wantLevel {
+				t.Errorf("summary level: got %q, want %q", sum.Message.Level, tc.wantLevel)
+			}
+			if tc.wantSummary == "" {
+				if n := h.notes.count(); n != 0 {
+					t.Errorf("posts: got %q, want none", h.notes.titles("#deploys"))
+				}
+			} else if got := h.notes.find("#deploys", strings.SplitN(tc.wantSummary, "\n", 2)[0]); len(got) != 1 {
+				t.Errorf("summary posted %d times, want once", len(got))
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, tc.wantAboard) {
+				t.Errorf("aboard after the departure: got %q, want %q", got, tc.wantAboard)
+			}
+		})
+	}
+}
+
+// TestDepartCarMessages: each car's reply and final message are posted,
+// in order, between the departure's announcements.
+func TestDepartCarMessages(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.runner.outcome["billing"] = "refuse: billing/production is locked by @ana since 13:59: hotfix"
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	h.s.Depart(t.Context(), "daily", "")
+	want := []string{
+		"🚂 The 14:00 train to production is leaving with 2 cars: accounting 1338 (@alice), billing 77 (@bob).",
+		"Deploying accounting 1338 to production (deploy d1)",
+		"Deploy d1: accounting/production now runs 1338 (1m0s)",
+		"billing/production is locked by @ana since 13:59: hotfix",
+		"🚂 The 14:00 train to production has left: 1 shipped, 1 failed",
+	}
+	if got := h.notes.titles("#deploys"); !slices.Equal(got, want) {
+		t.Errorf("posts:\ngot  %q\nwant %q", got, want)
+	}
+	for _, p := range h.notes.posts {
+		if !p.msg.Public {
+			t.Errorf("post %q is not public", p.msg.Title)
+		}
+	}
+}
+
+func TestDepartStoreDown(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.store.setFail(errors.New("disk on fire"))
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(t.Context(), "daily", "")
+	if sum.Err == nil {
+		t.Fatal("Depart with the store down: got no error")
+	}
+	want := "⚠ The 14:00 train to production could not leave: the state store is unreachable. The cars stay aboard."
+	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
+		t.Errorf("posts: got %q, want %q", got, want)
+	}
+	h.store.setFail(nil)
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+		t.Errorf("aboard: got %q", got)
+	}
+}
+
+func TestDepartUnknownTrain(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	if sum := h.s.Depart(t.Context(), "nightly", ""); errText(sum.Err) != `not_found: there is no train "nightly"; trains: daily` {
+		t.Errorf("Depart of an unknown train: got %s", errText(sum.Err))
+	}
+}
+
+// TestRunMarksBeforeDeparting: when the store cannot record the run, the
+// departure does not happen (it could happen twice otherwise).
+func TestRunMarksBeforeDeparting(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
+	h.board("alice", "accounting", "1338")
+	h.store.setFail(errors.New("connection refused"))
+	h.run(at(2026, 6, 2, 14, 30))
+	h.store.setFail(nil)
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none", got)
+	}
+	want := "⚠ The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
+	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
+		t.Errorf("posts: got %q, want %q", got, want)
+	}
+}
+
+// TestDepartShutdown: when the bot stops during a departure, the deploy in
+// progress is left to deploy recovery and the cars not started go back.
+func TestDepartShutdown(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.runner.outcome["accounting"] = "hang"
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan Summary)
+	go func() { done <- h.s.Depart(ctx, "daily", "") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.runner.texts()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the departure did not start accounting's deploy")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	sum := <-done
+	want := `🚂 The 14:00 train to production has left: 1 failed, 1 moves to the next train
+  ❌ accounting 1338 (@alice): the bot stopped while deploy d1 was running; deploy recovery reports its outcome; it leaves the train
+  ⏭ billing 77 (@bob) moves to the next train: the bot is shutting down
+  Next departure: Wed 3 Jun 14:00 CEST.`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"billing 77"}) {
+		t.Errorf("aboard: got %q, want billing", got)
+	}
+}

@@ -1,0 +1,151 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// MemStore is a Store in memory for the scheduler's tests; contract_test
+// runs the stores' contract against it. It also keeps a log of MarkRun
+// calls. It is safe for concurrent use.
+type MemStore struct {
+	mu    sync.Mutex
+	cars  map[string][]Car
+	runs  map[string]time.Time
+	marks []string
+	// fail, when set, is returned by every method.
+	fail error
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{cars: map[string][]Car{}, runs: map[string]time.Time{}}
+}
+
+func (m *MemStore) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return m.fail
+}
+
+func (m *MemStore) Board(ctx context.Context, name string, car Car, maxCars int) (*Car, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return nil, fmt.Errorf("board: %w", err)
+	}
+	cars := m.cars[name]
+	var replaced *Car
+	for i, c := range cars {
+		if c.App == car.App {
+			replaced = &c
+			cars = append(cars[:i:i], cars[i+1:]...)
+			break
+		}
+	}
+	if replaced == nil && maxCars > 0 && len(cars) >= maxCars {
+		return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, len(cars))
+	}
+	m.cars[name] = append(cars, car)
+	return replaced, nil
+}
+
+func (m *MemStore) Leave(ctx context.Context, name, app string) (Car, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return Car{}, fmt.Errorf("leave: %w", err)
+	}
+	cars := m.cars[name]
+	for i, c := range cars {
+		if c.App == app {
+			m.cars[name] = append(cars[:i:i], cars[i+1:]...)
+			return c, nil
+		}
+	}
+	return Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
+}
+
+func (m *MemStore) Cars(ctx context.Context, name string) ([]Car, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return nil, fmt.Errorf("cars: %w", err)
+	}
+	return append([]Car(nil), m.cars[name]...), nil
+}
+
+func (m *MemStore) TakeCars(ctx context.Context, name string) ([]Car, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return nil, fmt.Errorf("take cars: %w", err)
+	}
+	cars := m.cars[name]
+	delete(m.cars, name)
+	return cars, nil
+}
+
+func (m *MemStore) ReturnCars(ctx context.Context, name string, back []Car) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return fmt.Errorf("return cars: %w", err)
+	}
+	aboard := m.cars[name]
+	seen := map[string]bool{}
+	for _, c := range aboard {
+		seen[c.App] = true
+	}
+	var out []Car
+	for _, c := range back {
+		if !seen[c.App] {
+			seen[c.App] = true
+			out = append(out, c)
+		}
+	}
+	if cars := append(out, aboard...); len(cars) > 0 {
+		m.cars[name] = cars
+	}
+	return nil
+}
+
+func (m *MemStore) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return fmt.Errorf("mark run: %w", err)
+	}
+	m.runs[name+"\x00"+kind] = at
+	m.marks = append(m.marks, fmt.Sprintf("%s %s %s", at.Format("Mon 2006-01-02 15:04 MST"), name, kind))
+	return nil
+}
+
+func (m *MemStore) LastRun(ctx context.Context, name, kind string) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return time.Time{}, fmt.Errorf("last run: %w", err)
+	}
+	return m.runs[name+"\x00"+kind], nil
+}
+
+// Marks returns the MarkRun log: "Sun 2026-03-29 03:00 CEST night departure".
+func (m *MemStore) Marks() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.marks...)
+}
+
+// setFail makes every method fail with err (nil: succeed again).
+func (m *MemStore) setFail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = err
+}

@@ -1,0 +1,414 @@
+package train
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+// TestRunSchedules drives Run through days of fake time and checks which
+// events fired, and when, from the MarkRun log.
+func TestRunSchedules(t *testing.T) {
+	night := func(c *config.Config) {
+		c.Trains = map[string]*config.Train{"night": {
+			Name: "night", Env: "production", Channels: []string{"#ops"}, Timezone: "Europe/Warsaw",
+			Boarding: "0 1 * * *", Departure: "30 2 * * *", Empty: "silent", Grace: config.Duration(15 * time.Minute),
+		}}
+	}
+	daily := func(c *config.Config) {
+		t := dailyTrain()
+		t.Boarding, t.Reminder, t.Departure = "0 12 * * *", "", "0 14 * * *"
+		c.Trains = map[string]*config.Train{"daily": t}
+	}
+	tests := []struct {
+		name       string
+		edit       func(*config.Config)
+		start, end time.Time
+		want       []string
+	}{
+		{
+			name: "02:30 across the spring change", edit: night,
+			start: at(2026, 3, 28, 3, 0), end: at(2026, 3, 30, 3, 0),
+			want: []string{
+				"Sun 2026-03-29 01:00 CET night boarding",
+				"Sun 2026-03-29 03:00 CEST night departure",
+				"Mon 2026-03-30 01:00 CEST night boarding",
+				"Mon 2026-03-30 02:30 CEST night departure",
+			},
+		},
+		{
+			name: "02:30 across the autumn change", edit: night,
+			start: at(2026, 10, 24, 3, 0), end: at(2026, 10, 26, 3, 0),
+			want: []string{
+				"Sun 2026-10-25 01:00 CEST night boarding",
+				"Sun 2026-10-25 02:30 CEST night departure",
+				"Mon 2026-10-26 01:00 CET night boarding",
+				"Mon 2026-10-26 02:30 CET night departure",
+			},
+		},
+		{
+			name: "14:00 across the spring change", edit: daily,
+			start: at(2026, 3, 28, 13, 0), end: at(2026, 3, 29, 23, 0),
+			want: []string{
+				"Sat 2026-03-28 14:00 CET daily departure",
+				"Sun 2026-03-29 12:00 CEST daily boarding",
+				"Sun 2026-03-29 14:00 CEST daily departure",
+			},
+		},
+		{
+			name: "14:00 across the autumn change", edit: daily,
+			start: at(2026, 10, 24, 13, 0), end: at(2026, 10, 25, 23, 0),
+			want: []string{
+				"Sat 2026-10-24 14:00 CEST daily departure",
+				"Sun 2026-10-25 12:00 CET daily boarding",
+				"Sun 2026-10-25 14:00 CET daily departure",
+			},
+		},
+		{
+			name:  "weekdays only",
+			start: at(2026, 6, 5, 9, 0), end: at(2026, 6, 8, 23, 0), // Friday to Monday
+			want: []string{
+				"Fri 2026-06-05 10:00 CEST daily boarding",
+				"Fri 2026-06-05 13:45 CEST daily reminder",
+				"Fri 2026-06-05 14:00 CEST daily departure",
+				"Mon 2026-06-08 10:00 CEST daily boarding",
+				"Mon 2026-06-08 13:45 CEST daily reminder",
+				"Mon 2026-06-08 14:00 CEST daily departure",
+			},
+		},
+		{
+			name: "two trains on different schedules",
+			edit: func(c *config.Config) {
+				c.Trains["weekly"] = &config.Train{
+					Name: "weekly", Env: "staging", Channels: []string{"#staging"}, Timezone: "America/New_York",
+					Boarding: "0 6 * * 3", Departure: "0 9 * * 3", Empty: "note",
+				}
+			},
+			start: at(2026, 6, 3, 9, 0), end: at(2026, 6, 4, 0, 0), // a Wednesday
+			want: []string{
+				"Wed 2026-06-03 10:00 CEST daily boarding",
+				"Wed 2026-06-03 06:00 EDT weekly boarding", // 12:00 in Warsaw
+				"Wed 2026-06-03 13:45 CEST daily reminder",
+				"Wed 2026-06-03 14:00 CEST daily departure",
+				"Wed 2026-06-03 09:00 EDT weekly departure", // 15:00 in Warsaw
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.start, tc.edit)
+			h.run(tc.end)
+			if got := h.store.Marks(); !slices.Equal(got, tc.want) {
+				t.Errorf("events:\ngot  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunAnnouncements(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 9, 0), func(c *config.Config) {
+		c.Trains["daily"].Channels = []string{"#deploys", "#releases"}
+	})
+	h.run(at(2026, 6, 2, 10, 30))
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.run(at(2026, 6, 2, 14, 30))
+	want := []string{
+		"🚂 The 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+		"⏰ The 14:00 train to production leaves in 15 minutes: accounting 1338 (@alice), billing 77 (@bob).",
+		"🚂 The 14:00 train to production is leaving with 2 cars: accounting 1338 (@alice), billing 77 (@bob).",
+		"🚂 The 14:00 train to production has left: 2 shipped",
+	}
+	if got := h.notes.titles("#releases"); !slices.Equal(got, want) {
+		t.Errorf("announcements in #releases:\ngot  %q\nwant %q", got, want)
+	}
+	// The cars' own messages go to the first channel only.
+	wantDeploys := []string{
+		"🚂 The 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+		"⏰ The 14:00 train to production leaves in 15 minutes: accounting 1338 (@alice), billing 77 (@bob).",
+		"🚂 The 14:00 train to production is leaving with 2 cars: accounting 1338 (@alice), billing 77 (@bob).",
+		"Deploying accounting 1338 to production (deploy d1)",
+		"Deploy d1: accounting/production now runs 1338 (1m0s)",
+		"Deploying billing 77 to production (deploy d2)",
+		"Deploy d2: billing/production now runs 77 (1m0s)",
+		"🚂 The 14:00 train to production has left: 2 shipped",
+	}
+	if got := h.notes.titles("#deploys"); !slices.Equal(got, wantDeploys) {
+		t.Errorf("messages in #deploys:\ngot  %q\nwant %q", got, wantDeploys)
+	}
+	wantReqs := []string{
+		"alice@#deploys via train: deploy accounting 1338 to production",
+		"bob@#deploys via train: deploy billing 77 to production",
+	}
+	if got := h.runner.texts(); !slices.Equal(got, wantReqs) {
+		t.Errorf("commands run:\ngot  %q\nwant %q", got, wantReqs)
+	}
+	if got := h.aboard("daily"); len(got) != 0 {
+		t.Errorf("aboard after the departure: got %q, want nobody", got)
+	}
+}
+
+func TestBoardingNamesTheDay(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 5, 14, 30), func(c *config.Config) { c.Trains["daily"].Boarding = "0 15 * * 5" })
+	h.run(at(2026, 6, 5, 15, 30))
+	want := []string{"🚂 The Mon 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD."}
+	if got := h.notes.titles("#deploys"); !slices.Equal(got, want) {
+		t.Errorf("Friday's boarding for Monday:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+func TestRunEmptySilent(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 9, 0), func(c *config.Config) { c.Trains["daily"].Empty = "silent" })
+	h.run(at(2026, 6, 2, 15, 0))
+	if n := h.notes.count(); n != 0 {
+		t.Errorf("an empty silent train: got %d posts %q, want none", n, h.notes.titles("#deploys"))
+	}
+	if got := len(h.store.Marks()); got != 3 {
+		t.Errorf("events of an empty silent train: got %d, want 3 (they run, quietly)", got)
+	}
+}
+
+func TestRunHolidayFreeze(t *testing.T) {
+	h := newHarness(t, at(2026, 12, 23, 15, 0), nil)
+	h.gate.holidays = map[string]bool{"2026-12-24": true, "2026-12-25": true}
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.run(at(2026, 12, 24, 15, 0)) // Thursday
+	msgs := h.notes.find("#deploys", "🚂 The 14:00 train to production is postponed")
+	if len(msgs) != 1 {
+		t.Fatalf("postponement messages: got %d, want 1; titles %q", len(msgs), h.notes.titles("#deploys"))
+	}
+	want := "🚂 The 14:00 train to production is postponed: production is frozen for the holidays until 28 Dec\n" +
+		"  accounting 1338 (@alice), billing 77 (@bob) move to the next train, Fri 25 Dec 14:00 CET."
+	if got := render(msgs[0]); got != want {
+		t.Errorf("postponement:\ngot  %s\nwant %s", got, want)
+	}
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys during the freeze: got %q, want none", got)
+	}
+	h.board("carl", "search", "5") // boards behind the postponed cars
+	h.run(at(2026, 12, 28, 15, 0)) // frozen on Friday too; Monday ships
+	wantReqs := []string{
+		"alice@#deploys via train: deploy accounting 1338 to production",
+		"bob@#deploys via train: deploy billing 77 to production",
+		"carl@#deploys via train: deploy search 5 to production",
+	}
+	if got := h.runner.texts(); !slices.Equal(got, wantReqs) {
+		t.Errorf("deploys after the freeze:\ngot  %q\nwant %q", got, wantReqs)
+	}
+	if n := len(h.notes.find("#deploys", "🚂 The 14:00 train to production is postponed")); n != 2 {
+		t.Errorf("postponements: got %d, want 2 (Thursday and Friday)", n)
+	}
+}
+
+func TestRunNotLeader(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 9, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.leader = false
+	h.run(at(2026, 6, 3, 15, 0))
+	if got := h.store.Marks(); len(got) != 0 {
+		t.Errorf("events on a follower: got %q, want none", got)
+	}
+	if n := h.notes.count(); n != 0 {
+		t.Errorf("posts on a follower: got %q, want none", h.notes.titles("#deploys"))
+	}
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys on a follower: got %q, want none", got)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+		t.Errorf("aboard: got %q, want the car still there", got)
+	}
+}
+
+// TestTakeOver: the leader died before the departure; the replica that
+// takes over a few minutes later runs it late, within the grace period.
+func TestTakeOver(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
+	h.board("alice", "accounting", "1338")
+	// The old leader ran yesterday's departure and today's reminder.
+	for kind, when := range map[string]time.Time{KindDeparture: at(2026, 6, 1, 14, 0), KindReminder: at(2026, 6, 2, 13, 45)} {
+		if err := h.store.MarkRun(t.Context(), "daily", kind, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.leaderFrom = at(2026, 6, 2, 14, 4)
+	h.run(at(2026, 6, 2, 14, 30))
+	if got := h.runner.texts(); len(got) != 1 {
+		t.Fatalf("deploys: got %q, want accounting's", got)
+	}
+	if got := h.notes.find("#deploys", "🚂 The 14:00 train to production is leaving"); len(got) != 1 ||
+		!slices.Equal(got[0].Lines, []string{"running the 14:00 departure late (the bot was down)"}) {
+		t.Errorf("departure: got %v, want it late with a note", got)
+	}
+	if want := at(2026, 6, 2, 14, 4); !slices.ContainsFunc(h.wakes, want.Equal) {
+		t.Errorf("wakes: got %v, want one at %v", h.wakes, want)
+	}
+}
+
+// TestCatchUp starts the bot after it was down over an event: what ran
+// before is in LastRun.
+func TestCatchUp(t *testing.T) {
+	day := func(h, m int) time.Time { return at(2026, 6, 3, h, m) } // a Wednesday
+	tests := []struct {
+		name  string
+		last  map[string]time.Time // LastRun by kind before the bot starts
+		start time.Time
+		// wantReqs are the deploys; wantTitle starts the one announcement
+		// expected, "" for none.
+		wantReqs  []string
+		wantTitle string
+		wantLines []string
+		wantCars  []string
+	}{
+		{
+			name:      "departure missed within the grace period runs late",
+			last:      map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -1)},
+			start:     day(14, 10),
+			wantReqs:  []string{"alice@#deploys via train: deploy accounting 1338 to production"},
+			wantTitle: "🚂 The 14:00 train to production is leaving with 1 car",
+			wantLines: []string{"running the 14:00 departure late (the bot was down)"},
+		},
+		{
+			name:      "departure missed beyond the grace period is announced",
+			last:      map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -1)},
+			start:     day(14, 15),
+			wantTitle: "⚠ The 14:00 train to production did not leave: the bot was down at departure time.",
+			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Thu 4 Jun 14:00 CEST."},
+			wantCars:  []string{"accounting 1338"},
+		},
+		{
+			name:      "departure missed yesterday names its day",
+			last:      map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -2)},
+			start:     day(9, 0),
+			wantTitle: "⚠ The Tue 14:00 train to production did not leave: the bot was down at departure time.",
+			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."},
+			wantCars:  []string{"accounting 1338"},
+		},
+		{
+			name:     "missed boarding and reminder are skipped",
+			last:     map[string]time.Time{KindBoarding: day(10, 0).AddDate(0, 0, -1), KindReminder: day(13, 45).AddDate(0, 0, -1)},
+			start:    day(13, 50),
+			wantCars: []string{"accounting 1338"},
+		},
+		{
+			name:     "a first start catches up on nothing",
+			start:    day(14, 5),
+			wantCars: []string{"accounting 1338"},
+		},
+		{
+			name:     "on time a second after restart",
+			last:     map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -1)},
+			start:    day(14, 0).Add(time.Second),
+			wantReqs: []string{"alice@#deploys via train: deploy accounting 1338 to production"},
+			// No note: it is on time.
+			wantTitle: "🚂 The 14:00 train to production is leaving with 1 car",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.start, nil)
+			h.board("alice", "accounting", "1338")
+			for kind, when := range tc.last {
+				if err := h.store.MarkRun(t.Context(), "daily", kind, when); err != nil {
+					t.Fatal(err)
+				}
+			}
+			marks := len(h.store.Marks())
+			h.run(tc.start)
+			check := func(round string) {
+				t.Helper()
+				if got := h.runner.texts(); !slices.Equal(got, tc.wantReqs) {
+					t.Errorf("%s: deploys: got %q, want %q", round, got, tc.wantReqs)
+				}
+				var titles []string
+				for _, p := range h.notes.posts {
+					if !strings.HasPrefix(p.msg.Title, "Deploy") && !strings.HasPrefix(p.msg.Title, "🚂 The 14:00 train to production has left") {
+						titles = append(titles, p.msg.Title)
+					}
+				}
+				switch {
+				case tc.wantTitle == "" && len(titles) > 0:
+					t.Errorf("%s: announcements: got %q, want none", round, titles)
+				case tc.wantTitle != "" && (len(titles) != 1 || !strings.HasPrefix(titles[0], tc.wantTitle)):
+					t.Errorf("%s: announcements: got %q, want one starting %q", round, titles, tc.wantTitle)
+				case tc.wantTitle != "":
+					if got := h.notes.find("#deploys", tc.wantTitle)[0].Lines; !slices.Equal(got, tc.wantLines) {
+						t.Errorf("%s: lines: got %q, want %q", round, got, tc.wantLines)
+					}
+				}
+				if got := h.aboard("daily"); !slices.Equal(got, tc.wantCars) {
+					t.Errorf("%s: aboard: got %q, want %q", round, got, tc.wantCars)
+				}
+			}
+			check("first start")
+			// A second restart at the same instant does nothing more.
+			marked := len(h.store.Marks())
+			h.run(tc.start)
+			check("second start")
+			if got := len(h.store.Marks()); got != marked {
+				t.Errorf("second start: got %d more events, want none: %q", got-marked, h.store.Marks()[marks:])
+			}
+		})
+	}
+}
+
+// TestCatchUpBeforeCrash: the departure was recorded, then the bot died
+// in the middle of it; it never runs again.
+func TestCatchUpBeforeCrash(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 3, 14, 5), nil)
+	h.board("alice", "accounting", "1338")
+	if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 3, 14, 0)); err != nil {
+		t.Fatal(err)
+	}
+	h.run(at(2026, 6, 3, 14, 5))
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none: the departure ran before the crash", got)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "db migration running")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if want := "Cancelled the 14:00 train to production (Tue 2 Jun 14:00 CEST); announced in the train's channels"; reply.Title != want {
+		t.Errorf("Cancel reply: got %q, want %q", reply.Title, want)
+	}
+	wantAnn := "🚫 The 14:00 train to production is cancelled by @ana: db migration running\n" +
+		"  accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."
+	if got := h.notes.find("#deploys", "🚫"); len(got) != 1 || render(got[0]) != wantAnn {
+		t.Errorf("Cancel announcement: got %v, want %q", got, wantAnn)
+	}
+	if _, err := h.s.Cancel(t.Context(), "ana", "daily", "again"); errText(err) != "no_change: the 14:00 train to production is already cancelled" {
+		t.Errorf("Cancel again: got %s", errText(err))
+	}
+	if _, err := h.s.Cancel(t.Context(), "ana", "daily", " "); errText(err) != "invalid: say why the daily train is cancelled" {
+		t.Errorf("Cancel without a reason: got %s", errText(err))
+	}
+
+	h.run(at(2026, 6, 2, 15, 0))
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys of a cancelled departure: got %q, want none", got)
+	}
+	if got := h.notes.find("#deploys", "⏰"); len(got) != 0 {
+		t.Errorf("reminder of a cancelled departure: got %q, want none", got[0].Title)
+	}
+	want := "🚫 The 14:00 train to production does not leave: it was cancelled.\n" +
+		"  accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."
+	if got := h.notes.find("#deploys", "🚫 The 14:00 train to production does not leave"); len(got) != 1 || render(got[0]) != want {
+		t.Errorf("at departure time: got %v, want %q", got, want)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+		t.Errorf("aboard after the cancelled departure: got %q", got)
+	}
+	// The next one leaves.
+	h.run(at(2026, 6, 3, 15, 0))
+	if got := h.runner.texts(); len(got) != 1 {
+		t.Errorf("deploys the day after: got %q, want accounting's", got)
+	}
+}

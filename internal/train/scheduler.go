@@ -1,0 +1,461 @@
+package train
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+)
+
+// Options wire a Scheduler. Config, Store, Runner and Notifier are
+// required; every other field has a sensible zero value.
+type Options struct {
+	// Config holds the trains; it must have passed validation.
+	Config   *config.Config
+	Store    Store
+	Runner   Runner
+	Notifier Notifier
+	// Gate is asked before a departure ships each car; nil: no car is
+	// held back beforehand (the Runner still refuses a locked app).
+	Gate Gate
+	// Builds is asked whether a build exists when it boards; nil: not checked.
+	Builds Builds
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Sleep blocks until Now reads until or later, or ctx is done (it then
+	// returns ctx's error). It may return early: the scheduler sleeps
+	// again. Default: a real timer of at most a minute at a time, so that
+	// a clock jump (a suspended machine) delays an event by a minute at most.
+	Sleep func(ctx context.Context, until time.Time) error
+	Log   *slog.Logger
+	// Leader reports whether this replica runs scheduled events; nil:
+	// always. Commands (Board, DepartNow, …) work on every replica.
+	Leader func() bool
+	// DeployTimeout bounds the wait for the outcome of one car's deploy;
+	// default DefaultDeployTimeout.
+	DeployTimeout time.Duration
+}
+
+// DefaultDeployTimeout is how long a departure waits for one car's deploy.
+const DefaultDeployTimeout = 2 * time.Hour
+
+// onTime is how late an event may fire and still count as on time; later
+// ones were missed (the bot was down or asleep).
+const onTime = time.Minute
+
+// Scheduler runs the trains of a config: Run fires their scheduled events
+// and the other methods serve the /train commands. It is safe for
+// concurrent use.
+type Scheduler struct {
+	cfg    *config.Config
+	trains map[string]*trainState // read-only after New
+	names  []string               // sorted
+
+	store         Store
+	runner        Runner
+	notifier      Notifier
+	gate          Gate
+	builds        Builds
+	now           func() time.Time
+	sleep         func(context.Context, time.Time) error
+	log           *slog.Logger
+	leader        func() bool
+	deployTimeout time.Duration
+
+	// life bounds departures started by DepartNow; Run ends it on return.
+	life    context.Context
+	endLife context.CancelFunc
+
+	mu      sync.Mutex
+	stopped bool // guarded by mu; set when Run returns
+	// wg counts departures running in the background; Add is called
+	// under mu while !stopped, or by Run's own goroutine.
+	wg sync.WaitGroup
+}
+
+// trainState is one configured train.
+type trainState struct {
+	cfg   *config.Train
+	loc   *time.Location
+	sched map[string]schedule // by kind; no KindReminder without a reminder
+	// busy holds a token while the train departs: one departure at a time.
+	busy chan struct{}
+}
+
+// kinds are the scheduled events, in the order they fire when due at the
+// same instant.
+var kinds = []string{KindBoarding, KindReminder, KindDeparture}
+
+// New returns a Scheduler for the trains of opt.Config.
+func New(opt Options) (*Scheduler, error) {
+	switch {
+	case opt.Config == nil:
+		return nil, errors.New("train scheduler: no config")
+	case opt.Store == nil:
+		return nil, errors.New("train scheduler: no store")
+	case opt.Runner == nil:
+		return nil, errors.New("train scheduler: no runner")
+	case opt.Notifier == nil:
+		return nil, errors.New("train scheduler: no notifier")
+	}
+	s := &Scheduler{
+		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier,
+		gate: opt.Gate, builds: opt.Builds, now: opt.Now, sleep: opt.Sleep, log: opt.Log, leader: opt.Leader,
+		deployTimeout: opt.DeployTimeout,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.sleep == nil {
+		s.sleep = s.realSleep
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.leader == nil {
+		s.leader = func() bool { return true }
+	}
+	if s.deployTimeout <= 0 {
+		s.deployTimeout = DefaultDeployTimeout
+	}
+	s.life, s.endLife = context.WithCancel(context.Background())
+	for name, t := range opt.Config.Trains {
+		if t == nil {
+			continue
+		}
+		if len(t.Channels) == 0 {
+			return nil, fmt.Errorf("train %s: no channel for its announcements", name)
+		}
+		tr := &trainState{cfg: t, loc: t.Location(), sched: map[string]schedule{}, busy: make(chan struct{}, 1)}
+		for _, k := range []struct{ kind, spec string }{
+			{KindBoarding, t.Boarding}, {KindReminder, t.Reminder}, {KindDeparture, t.Departure},
+		} {
+			if k.spec == "" {
+				if k.kind != KindReminder {
+					return nil, fmt.Errorf("train %s: no %s schedule", name, k.kind)
+				}
+				continue
+			}
+			sc, err := newSchedule(t, k.spec)
+			if err != nil {
+				return nil, fmt.Errorf("train %s: %s schedule: %w", name, k.kind, err)
+			}
+			tr.sched[k.kind] = sc
+		}
+		s.trains[name] = tr
+		s.names = append(s.names, name)
+	}
+	slices.Sort(s.names)
+	return s, nil
+}
+
+// realSleep waits on a real timer, a minute at most.
+func (s *Scheduler) realSleep(ctx context.Context, until time.Time) error {
+	d := min(until.Sub(s.now()), time.Minute)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Run fires the trains' scheduled events until ctx is done, then waits for
+// the departures in progress to stop (they ship no further car) and
+// returns nil. Call it once, on every replica: only one for which Leader
+// reports true fires anything.
+//
+// On start, and whenever it wakes as leader, it catches up on what nobody
+// ran (from LastRun): a departure missed by less than the train's Grace
+// runs once, late, with a note; an older one is announced as missed and
+// its cars stay aboard; missed boarding and reminder announcements are
+// skipped. Every event is recorded with MarkRun before it runs, so a crash
+// in the middle of a departure never runs it twice: the deploys it started
+// are reported by deploy recovery and never retried.
+func (s *Scheduler) Run(ctx context.Context) error {
+	defer func() {
+		s.mu.Lock()
+		s.stopped = true
+		s.endLife()
+		s.mu.Unlock()
+		s.wg.Wait()
+	}()
+	if len(s.names) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	seen := s.now()
+	led := s.tick(ctx, seen, seen)
+	for {
+		at, ok := s.nextEvent(seen)
+		if !led {
+			// Look again soon: on taking over from a leader that died,
+			// this replica catches up on what it missed, within Grace.
+			if again := seen.Add(followerRecheck); !ok || again.Before(at) {
+				at, ok = again, true
+			}
+		}
+		if !ok {
+			<-ctx.Done()
+			return nil
+		}
+		if err := s.sleep(ctx, at); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("train scheduler: %w", err)
+		}
+		now := s.now()
+		if now.Before(at) {
+			continue
+		}
+		led = s.tick(ctx, seen, now)
+		seen = now
+	}
+}
+
+// followerRecheck is how often a replica that is not the leader checks
+// whether it has become one.
+const followerRecheck = time.Minute
+
+// nextEvent returns the first event of any train after t.
+func (s *Scheduler) nextEvent(t time.Time) (time.Time, bool) {
+	var next time.Time
+	for _, name := range s.names {
+		for _, sc := range s.trains[name].sched {
+			if at := sc.Next(t); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// due is one scheduled event to handle.
+type due struct {
+	name string
+	tr   *trainState
+	kind string
+	at   time.Time
+}
+
+// tick handles, as leader, the latest event of each train and kind that is
+// due at now and has not run: scheduled after its LastRun, or after seen
+// (when the scheduler last looked) if it never ran or LastRun fails. It
+// reports whether this replica is the leader.
+func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
+	if !s.leader() {
+		return false
+	}
+	var dues []due
+	for _, name := range s.names {
+		tr := s.trains[name]
+		for _, kind := range kinds {
+			sc, ok := tr.sched[kind]
+			if !ok {
+				continue
+			}
+			after := seen
+			last, err := s.store.LastRun(ctx, name, kind)
+			switch {
+			case err != nil:
+				// Only what fell due since the last look; fire reports
+				// it if the store cannot record it either.
+				s.log.Error("train: read last run", "train", name, "kind", kind, "err", err)
+			case !last.IsZero():
+				after = last
+			}
+			if at, ok := latest(sc, after, now); ok {
+				dues = append(dues, due{name: name, tr: tr, kind: kind, at: at})
+			}
+		}
+	}
+	slices.SortStableFunc(dues, func(a, b due) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(slices.Index(kinds, a.kind), slices.Index(kinds, b.kind)))
+	})
+	for _, d := range dues {
+		s.fire(ctx, d, now)
+	}
+	return true
+}
+
+// fire handles one due event at now, after recording it.
+func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
+	log := s.log.With("train", d.name, "kind", d.kind, "at", d.at)
+	late := now.Sub(d.at)
+	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
+		// Running it unrecorded could run it twice.
+		log.Error("train: record run; not running it", "err", err)
+		if d.kind == KindDeparture {
+			s.announce(ctx, d.tr, chat.Message{Level: chat.Failure, Public: true,
+				Title: fmt.Sprintf("⚠ The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))})
+		}
+		return
+	}
+	if d.kind != KindDeparture {
+		if late > onTime {
+			log.Info("train: skipping a missed announcement", "late", late)
+			return
+		}
+		s.announceStop(ctx, d.name, d.tr, d.kind, d.at)
+		return
+	}
+	if s.cancelled(ctx, d.name, d.at) {
+		if late <= max(onTime, d.tr.cfg.Grace.D()) {
+			s.announceCancelled(ctx, d.name, d.tr, d.at)
+		}
+		return
+	}
+	var note string
+	if late > onTime {
+		if late >= d.tr.cfg.Grace.D() {
+			log.Warn("train: departure missed", "late", late)
+			s.announceMissed(ctx, d.name, d.tr, d.at, now)
+			return
+		}
+		note = fmt.Sprintf("running the %s departure late (the bot was down)", clock(d.at.In(d.tr.loc)))
+		log.Warn("train: departure late", "late", late)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case d.tr.busy <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-d.tr.busy }()
+		s.depart(ctx, d.name, d.tr, d.at, note)
+	}()
+}
+
+// cancelled reports whether Cancel called off the departure at at.
+func (s *Scheduler) cancelled(ctx context.Context, name string, at time.Time) bool {
+	c, err := s.store.LastRun(ctx, name, KindCancel)
+	if err != nil {
+		s.log.Error("train: read cancellation", "train", name, "err", err)
+		return false
+	}
+	return c.Equal(at)
+}
+
+// announce posts msg to every channel of the train.
+func (s *Scheduler) announce(ctx context.Context, tr *trainState, msg chat.Message) {
+	for _, ch := range tr.cfg.Channels {
+		s.post(ctx, ch, msg)
+	}
+}
+
+func (s *Scheduler) post(ctx context.Context, channel string, msg chat.Message) {
+	if err := s.notifier.Post(ctx, channel, msg); err != nil {
+		s.log.Error("train: post", "channel", channel, "title", msg.Title, "err", err)
+	}
+}
+
+// announceStop posts the boarding or reminder announcement at at.
+func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainState, kind string, at time.Time) {
+	dep := tr.sched[KindDeparture].Next(at)
+	if dep.IsZero() {
+		return
+	}
+	cancelled := s.cancelled(ctx, name, dep)
+	if kind == KindReminder && cancelled {
+		return // nothing leaves; Cancel announced it
+	}
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		s.log.Error("train: list cars", "train", name, "err", err)
+		return
+	}
+	if len(cars) == 0 && tr.cfg.Empty == "silent" {
+		return
+	}
+	label := s.label(tr, dep, at)
+	var m chat.Message
+	switch kind {
+	case KindBoarding:
+		m = boardingMessage(label, cars)
+		if cancelled {
+			m.Lines = append(m.Lines, fmt.Sprintf("This departure is cancelled: the cars aboard leave with the next one, %s.",
+				stamp(tr.sched[KindDeparture].Next(dep), tr.loc)))
+		}
+	default:
+		m = reminderMessage(label, dep.Sub(at), cars)
+	}
+	s.announce(ctx, tr, m)
+}
+
+// announceMissed posts that the departure at at did not run.
+func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainState, at, now time.Time) {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		s.log.Error("train: list cars", "train", name, "err", err)
+	}
+	if len(cars) == 0 && tr.cfg.Empty == "silent" {
+		return
+	}
+	m := chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("⚠ The %s did not leave: the bot was down at departure time.", s.label(tr, at, now))}
+	if len(cars) > 0 {
+		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), s.nextStamp(ctx, name, tr, now)))
+	}
+	s.announce(ctx, tr, m)
+}
+
+// announceCancelled posts that the departure at at was called off.
+func (s *Scheduler) announceCancelled(ctx context.Context, name string, tr *trainState, at time.Time) {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		s.log.Error("train: list cars", "train", name, "err", err)
+	}
+	if len(cars) == 0 && tr.cfg.Empty == "silent" {
+		return
+	}
+	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s does not leave: it was cancelled.", s.label(tr, at, at))}
+	if len(cars) > 0 {
+		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), s.nextStamp(ctx, name, tr, at)))
+	}
+	s.announce(ctx, tr, m)
+}
+
+// nextDeparture returns the first departure after t that is not
+// cancelled, and the cancelled one before it if any.
+func (s *Scheduler) nextDeparture(ctx context.Context, name string, tr *trainState, t time.Time) (next, cancelled time.Time) {
+	next = tr.sched[KindDeparture].Next(t)
+	if !next.IsZero() && s.cancelled(ctx, name, next) {
+		cancelled, next = next, tr.sched[KindDeparture].Next(next)
+	}
+	return next, cancelled
+}
+
+// nextStamp describes the next departure after t that is not cancelled.
+func (s *Scheduler) nextStamp(ctx context.Context, name string, tr *trainState, t time.Time) string {
+	next, _ := s.nextDeparture(ctx, name, tr, t)
+	if next.IsZero() {
+		return "whenever it is next scheduled"
+	}
+	return stamp(next, tr.loc)
+}
+
+// label names the train by its departure at dep, seen at ref: "14:00
+// train to production", with the weekday when dep is not on ref's day.
+func (s *Scheduler) label(tr *trainState, dep, ref time.Time) string {
+	d, r := dep.In(tr.loc), ref.In(tr.loc)
+	when := clock(d)
+	if y, m, day := d.Date(); y != r.Year() || m != r.Month() || day != r.Day() {
+		when = d.Format("Mon") + " " + when
+	}
+	return when + " train to " + tr.cfg.Env
+}

@@ -1,0 +1,82 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+)
+
+// boardHint tells people how to board.
+const boardHint = "/train board APP BUILD"
+
+func boardingMessage(label string, cars []Car) chat.Message {
+	m := chat.Message{Level: chat.Info, Public: true}
+	if len(cars) == 0 {
+		m.Title = fmt.Sprintf("🚂 The %s is boarding. Nobody is aboard yet: %s.", label, boardHint)
+		return m
+	}
+	m.Title = fmt.Sprintf("🚂 The %s is boarding: %s. Board with %s.", label, carList(cars), boardHint)
+	return m
+}
+
+func reminderMessage(label string, in time.Duration, cars []Car) chat.Message {
+	m := chat.Message{Level: chat.Info, Public: true}
+	if len(cars) == 0 {
+		m.Title = fmt.Sprintf("⏰ The %s leaves in %s. Nobody is aboard yet: %s.", label, humanDuration(in), boardHint)
+		return m
+	}
+	m.Title = fmt.Sprintf("⏰ The %s leaves in %s: %s.", label, humanDuration(in), carList(cars))
+	return m
+}
+
+// carList renders cars for people: "accounting 1338 (@alice), billing 77 (@bob)".
+func carList(cars []Car) string {
+	parts := make([]string, len(cars))
+	for i, c := range cars {
+		parts[i] = carName(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func carName(c Car) string {
+	return fmt.Sprintf("%s %s (@%s)", c.App, c.Build, c.User)
+}
+
+// clock is t's time of day, "14:00".
+func clock(t time.Time) string { return t.Format("15:04") }
+
+// stamp is t in loc for people: "Tue 2 Jun 14:00 CEST".
+func stamp(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
+}
+
+// humanDuration renders d rounded to the minute: "15 minutes", "1 hour",
+// "2 hours 30 minutes".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	unit := func(n int, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case h == 0:
+		return unit(m, "minute")
+	case m == 0:
+		return unit(h, "hour")
+	default:
+		return unit(h, "hour") + " " + unit(m, "minute")
+	}
+}
+
+// count renders n things: "1 car", "3 cars".
+func count(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
