@@ -83,7 +83,7 @@ type Service struct {
 	log    *slog.Logger
 
 	presence     PresenceSource
-	trains       Trains // nil without trains
+	trains       Trains                  // nil without trains
 	schedules    map[string]acl.Schedule // by app/env, for envs with a window
 	requireAdmin map[string]bool         // by app/env
 }

@@ -145,4 +145,3 @@ func unrestored(n int) string {
 	}
 	return fmt.Sprintf("; %d not restored yet", n)
 }
-

@@ -29,7 +29,7 @@ func TestQuote(t *testing.T) {
 		{"tilde", "~", "'~'"},
 		{"newline", "a\nb", "'a\nb'"},
 		{"unicode", "héllo", "'héllo'"},
-		{"assignment", "PATH=/tmp", "'PATH=/tmp'"},
+		{"assignment", "PATH=/opt/bin", "'PATH=/opt/bin'"},
 		{"assignment with digits", "_A1=x", "'_A1=x'"},
 		{"not an assignment: leading digit", "1A=x", "1A=x"},
 		{"not an assignment: leading equals", "=x", "=x"},

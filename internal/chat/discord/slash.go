@@ -55,6 +55,33 @@ func choices(names []string) []*discordgo.ApplicationCommandOptionChoice {
 type slashSpec struct {
 	options func(cs choiceSet) []*discordgo.ApplicationCommandOption
 	text    func(o options) (string, error)
+	// subs, when set, are the subcommands of the verb, in the order
+	// Discord lists them (/train board …); options and text are then
+	// unused, each subcommand has its own.
+	subs []subcommand
+}
+
+// subcommand is one subcommand of a slash command, such as /train board.
+type subcommand struct {
+	name, description string
+	slashSpec
+}
+
+// optionsOf returns the options of spec: its own, or one per subcommand.
+func optionsOf(spec slashSpec, cs choiceSet) []*discordgo.ApplicationCommandOption {
+	if spec.subs == nil {
+		return spec.options(cs)
+	}
+	opts := make([]*discordgo.ApplicationCommandOption, len(spec.subs))
+	for i, sub := range spec.subs {
+		subOpts := sub.options(cs)
+		if subOpts == nil {
+			subOpts = []*discordgo.ApplicationCommandOption{}
+		}
+		opts[i] = &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand, Name: sub.name,
+			Description: sub.description, Options: subOpts}
+	}
+	return opts
 }
 
 func appOpt(cs choiceSet, required bool, desc string) *discordgo.ApplicationCommandOption {
@@ -87,10 +114,20 @@ func userOpt(desc string) *discordgo.ApplicationCommandOption {
 		Description: desc, Required: true}
 }
 
+// trainOpt is the train of a train subcommand: free text, since the
+// adapter does not know the trains; the parser checks it.
+func trainOpt(desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "train",
+		Description: desc, MaxLength: 32}
+}
+
 func roleOpt(desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "role",
 		Description: desc, Required: true, MaxLength: 64}
 }
+
+// days writes a whole number of days as people write it, e.g. "30d".
+func days(d time.Duration) string { return fmt.Sprintf("%dd", d/(24*time.Hour)) }
 
 // defaultHere is commands.DefaultHereFor as people write it, e.g. "4h".
 func defaultHere() string {
@@ -174,6 +211,73 @@ var slash = map[commands.Verb]slashSpec{
 			return w.done()
 		},
 	},
+	commands.VerbTrain: {
+		subs: []subcommand{
+			{name: "list", description: "list the deploy trains and what is aboard", slashSpec: slashSpec{
+				options: func(choiceSet) []*discordgo.ApplicationCommandOption { return nil },
+				text:    func(o options) (string, error) { return o.words("train").done() },
+			}},
+			{name: commands.TrainBoard, description: "put a build of an app on a train", slashSpec: slashSpec{
+				options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+					return []*discordgo.ApplicationCommandOption{
+						appOpt(cs, true, "the app to board"),
+						buildOpt(true, "the build, e.g. 1337 or 2.4.0-rc1"),
+						envOpt(cs, "the env (default: the train's env)"),
+						trainOpt("the train (default: the only one)"),
+					}
+				},
+				text: func(o options) (string, error) {
+					w := o.words("train", commands.TrainBoard)
+					w.word("app")
+					w.word("build")
+					w.keyword("to", "env")
+					w.keyword("on", "train")
+					return w.done()
+				},
+			}},
+			{name: commands.TrainLeave, description: "take an app off a train", slashSpec: slashSpec{
+				options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+					return []*discordgo.ApplicationCommandOption{
+						appOpt(cs, true, "the app to take off"),
+						trainOpt("the train (default: the only one)"),
+					}
+				},
+				text: func(o options) (string, error) {
+					w := o.words("train", commands.TrainLeave)
+					w.word("app")
+					w.keyword("on", "train")
+					return w.done()
+				},
+			}},
+			{name: commands.TrainCancel, description: "call off a train's next departure", slashSpec: slashSpec{
+				options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+					return []*discordgo.ApplicationCommandOption{
+						textOpt("reason", true, "why the train does not leave; kept in the audit log"),
+						trainOpt("the train (default: the only one)"),
+					}
+				},
+				text: func(o options) (string, error) {
+					w := o.words("train", commands.TrainCancel)
+					w.word("train")
+					w.quoted("", "reason")
+					return w.done()
+				},
+			}},
+			// Choosing the subcommand is deliberate enough: it writes the
+			// "now" that a typed depart needs.
+			{name: commands.TrainDepart, description: "send a train off now with whatever is aboard", slashSpec: slashSpec{
+				options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+					return []*discordgo.ApplicationCommandOption{trainOpt("the train (default: the only one)")}
+				},
+				text: func(o options) (string, error) {
+					w := o.words("train", commands.TrainDepart)
+					w.word("train")
+					w.add("now")
+					return w.done()
+				},
+			}},
+		},
+	},
 	commands.VerbStatus: {
 		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
 			return []*discordgo.ApplicationCommandOption{appOpt(cs, false, "show only this app")}
@@ -199,6 +303,24 @@ var slash = map[commands.Verb]slashSpec{
 			w.word("app")
 			w.word("env")
 			w.integer("n")
+			return w.done()
+		},
+	},
+	commands.VerbStats: {
+		options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{
+				appOpt(cs, true, "the app"),
+				envOpt(cs, "only this env of the app (default: every env)"),
+				{Type: discordgo.ApplicationCommandOptionString, Name: "window", MaxLength: 8,
+					Description: fmt.Sprintf("how far back, in days or weeks, e.g. 7d or 2w (default %s, at most %s)",
+						days(commands.DefaultStatsWindow), days(commands.MaxStatsWindow))},
+			}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("stats")
+			w.word("app")
+			w.word("env")
+			w.word("window")
 			return w.done()
 		},
 	},
@@ -319,7 +441,7 @@ func (a *Adapter) Commands() []*discordgo.ApplicationCommand {
 		if !ok {
 			continue
 		}
-		opts := spec.options(cs)
+		opts := optionsOf(spec, cs)
 		if opts == nil {
 			opts = []*discordgo.ApplicationCommandOption{}
 		}
@@ -398,8 +520,16 @@ func commandText(d discordgo.ApplicationCommandInteractionData) (string, error) 
 	if !ok {
 		return "", fmt.Errorf("unknown command %q; try /help", clip(d.Name, 40))
 	}
+	opts := d.Options
+	if spec.subs != nil {
+		sub, err := subcommandOf(d.Name, spec, opts)
+		if err != nil {
+			return "", err
+		}
+		spec, opts = sub.slashSpec, opts[0].Options
+	}
 	o := options{}
-	for _, opt := range d.Options {
+	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
@@ -409,6 +539,23 @@ func commandText(d discordgo.ApplicationCommandInteractionData) (string, error) 
 		o[opt.Name] = opt.Value
 	}
 	return spec.text(o)
+}
+
+// subcommandOf returns the subcommand that opts invoke: exactly one
+// option, a subcommand of spec.
+func subcommandOf(verb string, spec slashSpec, opts []*discordgo.ApplicationCommandInteractionDataOption) (subcommand, error) {
+	names := make([]string, len(spec.subs))
+	for i, sub := range spec.subs {
+		names[i] = sub.name
+	}
+	if len(opts) == 1 && opts[0] != nil && opts[0].Type == discordgo.ApplicationCommandOptionSubCommand {
+		for _, sub := range spec.subs {
+			if sub.name == opts[0].Name {
+				return sub, nil
+			}
+		}
+	}
+	return subcommand{}, fmt.Errorf("choose one subcommand of /%s: %s", verb, strings.Join(names, ", "))
 }
 
 // options are the values of one invocation, by option name.

@@ -25,6 +25,12 @@ func (testCatalog) Envs(app string) []string {
 func (testCatalog) DefaultEnv(app string) string {
 	return map[string]string{"web": "prod", "accounting": "production"}[app]
 }
+func (testCatalog) Trains() []string { return []string{"daily", "weekly"} }
+
+// sub is a subcommand option of an invocation, with its options.
+func sub(name string, opts ...map[string]any) map[string]any {
+	return map[string]any{"name": name, "type": 1, "options": opts}
+}
 
 func TestCommandText(t *testing.T) {
 	const (
@@ -88,6 +94,27 @@ func TestCommandText(t *testing.T) {
 		{name: "help", verb: "help", want: "help"},
 		{name: "help topic", verb: "help", opts: []map[string]any{opt("command", str, "deploy")}, want: "help deploy"},
 		{name: "whoami", verb: "whoami", want: "whoami"},
+		{name: "train list", verb: "train", opts: []map[string]any{sub("list")}, want: "train"},
+		{name: "train board", verb: "train", opts: []map[string]any{sub("board", opt("app", str, "web"), opt("build", str, "1337"), opt("env", str, "prod"), opt("train", str, "daily"))},
+			want: "train board web 1337 to prod on daily"},
+		{name: "train board train's env", verb: "train", opts: []map[string]any{sub("board", opt("train", str, "weekly"), opt("build", str, "2.4.0-rc1"), opt("app", str, "accounting"))},
+			want: "train board accounting 2.4.0-rc1 on weekly"},
+		{name: "train board which train reaches the parser", verb: "train", opts: []map[string]any{sub("board", opt("app", str, "web"), opt("build", str, "1"))},
+			want: "train board web 1", canonical: "-"},
+		{name: "train leave", verb: "train", opts: []map[string]any{sub("leave", opt("app", str, "web"), opt("train", str, "daily"))}, want: "train leave web on daily"},
+		{name: "train cancel", verb: "train", opts: []map[string]any{sub("cancel", opt("reason", str, "db migration"), opt("train", str, "weekly"))},
+			want: `train cancel weekly "db migration"`},
+		{name: "train cancel reason naming a train", verb: "train", opts: []map[string]any{sub("cancel", opt("reason", str, "daily is late"), opt("train", str, "weekly"))},
+			want: `train cancel weekly "daily is late"`},
+		{name: "train cancel which train reaches the parser", verb: "train", opts: []map[string]any{sub("cancel", opt("reason", str, "db migration"))},
+			want: `train cancel "db migration"`, canonical: "-"},
+		{name: "train depart", verb: "train", opts: []map[string]any{sub("depart", opt("train", str, "daily"))}, want: "train depart daily now"},
+		{name: "stats", verb: "stats", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "prod"), opt("window", str, "7d")}, want: "stats web prod 7d"},
+		{name: "stats default window", verb: "stats", opts: []map[string]any{opt("app", str, "web")}, want: "stats web", canonical: "stats web 30d"},
+		{name: "stats window in weeks", verb: "stats", opts: []map[string]any{opt("app", str, "accounting"), opt("window", str, "2w")},
+			want: "stats accounting 2w", canonical: "stats accounting 14d"},
+		{name: "stats window too long reaches the parser", verb: "stats", opts: []map[string]any{opt("app", str, "web"), opt("window", str, "400d")},
+			want: "stats web 400d", canonical: "-"},
 		{name: "white space trimmed", verb: "status", opts: []map[string]any{opt("app", str, "  web ")}, want: "status web"},
 
 		{name: "unknown command", verb: "rm", wantErr: `unknown command "rm"`},
@@ -105,6 +132,13 @@ func TestCommandText(t *testing.T) {
 		{name: "text as number", verb: "status", opts: []map[string]any{opt("app", num, 1.0)}, wantErr: "app must be text"},
 		{name: "user that is not an id", verb: "grant", opts: []map[string]any{opt("user", 6, "@everyone"), opt("role", str, "admin")}, wantErr: "user must be a Discord user"},
 		{name: "role with a space", verb: "grant", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "dep loyer")}, wantErr: "role must be one word"},
+		{name: "train without subcommand", verb: "train", wantErr: "choose one subcommand of /train: list, board, leave, cancel, depart"},
+		{name: "train unknown subcommand", verb: "train", opts: []map[string]any{sub("rm")}, wantErr: "choose one subcommand of /train"},
+		{name: "train option instead of subcommand", verb: "train", opts: []map[string]any{opt("train", str, "daily")}, wantErr: "choose one subcommand of /train"},
+		{name: "train two subcommands", verb: "train", opts: []map[string]any{sub("list"), sub("depart")}, wantErr: "choose one subcommand of /train"},
+		{name: "train option of another subcommand", verb: "train", opts: []map[string]any{sub("depart", opt("reason", str, "x"))}, wantErr: `unknown option "reason"`},
+		{name: "train with a space", verb: "train", opts: []map[string]any{sub("depart", opt("train", str, "daily now"))}, wantErr: "train must be one word"},
+		{name: "window with a space", verb: "stats", opts: []map[string]any{opt("app", str, "web"), opt("window", str, "7 d")}, wantErr: "window must be one word"},
 		{name: "reason no quote can hold", verb: "lock", opts: []map[string]any{opt("reason", str, "a\" b' c\u201d d\u00bb e")}, wantErr: "every kind of closing quote"},
 	}
 	for _, tt := range tests {
@@ -164,16 +198,34 @@ func TestCommandsFollowDiscordRules(t *testing.T) {
 		if !optionName.MatchString(c.Name) || c.Description == "" || runes(c.Description) > 100 {
 			t.Errorf("command %q: name or description %q breaks Discord's rules", c.Name, c.Description)
 		}
-		optional := false
+		checkOptions(t, "/"+c.Name, c.Options)
 		for _, o := range c.Options {
-			if !optionName.MatchString(o.Name) || o.Description == "" || runes(o.Description) > 100 || len(o.Choices) > maxChoices {
-				t.Errorf("/%s %s: breaks Discord's rules (description %q, %d choices)", c.Name, o.Name, o.Description, len(o.Choices))
+			if o.Type == discordgo.ApplicationCommandOptionSubCommand {
+				checkOptions(t, "/"+c.Name+" "+o.Name, o.Options)
 			}
-			if o.Required && optional {
-				t.Errorf("/%s %s: a required option after an optional one", c.Name, o.Name)
-			}
-			optional = optional || !o.Required
 		}
+	}
+}
+
+// checkOptions checks the options of a command or subcommand against
+// Discord's rules.
+func checkOptions(t *testing.T, name string, opts []*discordgo.ApplicationCommandOption) {
+	t.Helper()
+	optional, subs := false, 0
+	for _, o := range opts {
+		if !optionName.MatchString(o.Name) || o.Description == "" || runes(o.Description) > 100 || len(o.Choices) > maxChoices {
+			t.Errorf("%s %s: breaks Discord's rules (description %q, %d choices)", name, o.Name, o.Description, len(o.Choices))
+		}
+		if o.Required && optional {
+			t.Errorf("%s %s: a required option after an optional one", name, o.Name)
+		}
+		optional = optional || !o.Required
+		if o.Type == discordgo.ApplicationCommandOptionSubCommand {
+			subs++
+		}
+	}
+	if subs != 0 && subs != len(opts) {
+		t.Errorf("%s: %d subcommands among %d options, want all or none", name, subs, len(opts))
 	}
 }
 
