@@ -544,6 +544,10 @@ func publicVerb(text string) bool {
 	case commands.VerbRollback, commands.VerbLock, commands.VerbUnlock, commands.VerbCancel,
 		commands.VerbGrant, commands.VerbRevoke, commands.VerbHere, commands.VerbAway:
 		return true
+	case commands.VerbTrain:
+		// Boarding, leaving, cancelling and departing change the train
+		// everyone rides; the bare list answers the requester.
+		return len(f) > 1
 	}
 	return false
 }
