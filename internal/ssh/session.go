@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/shell"
 )
 
@@ -261,7 +261,7 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	stdinErr := make(chan error, 1)
 	if stdin != nil {
 		go func() {
-			if err := feed(stdin, cmd.Stdin); err != nil {
+			if err := scriptio.Feed(stdin, cmd.Stdin); err != nil {
 				stdinErr <- err
 				return
 			}
@@ -387,27 +387,6 @@ func (s *session) Close() error {
 	return nil
 }
 
-// feed copies r to the script's standard input. It returns an error only
-// when reading r fails: a script that stops reading its input early is not
-// an error of feed's.
-func feed(w io.Writer, r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-}
-
 // lockedBuffer is the script's standard output: written by the session's
 // copying goroutine and read by Run, which returns before that goroutine
 // ends when a step times out.
@@ -431,10 +410,10 @@ func (b *lockedBuffer) Bytes() []byte {
 
 // stderrWriter is the script's standard error. It takes out the wrapper's
 // process group line, keeps the group id, and passes everything else to a
-// tailBuffer; lines before the wrapper's come from the login shell's
+// scriptio.Tail; lines before the wrapper's come from the login shell's
 // startup files.
 type stderrWriter struct {
-	tail tailBuffer
+	tail scriptio.Tail
 	// ready is closed once the process group line was seen or given up on.
 	ready chan struct{}
 
@@ -445,7 +424,7 @@ type stderrWriter struct {
 }
 
 func newStderrWriter() *stderrWriter {
-	return &stderrWriter{tail: tailBuffer{max: stderrTail}, ready: make(chan struct{})}
+	return &stderrWriter{tail: scriptio.Tail{Max: stderrTail}, ready: make(chan struct{})}
 }
 
 func (w *stderrWriter) Write(p []byte) (int, error) {
@@ -499,43 +478,7 @@ func (w *stderrWriter) String() string {
 	defer w.mu.Unlock()
 	if !w.past {
 		// The wrapper never spoke: whatever came is all there is.
-		return tailOf(w.pending, stderrTail)
+		return scriptio.TailOf(w.pending, stderrTail)
 	}
 	return w.tail.String()
-}
-
-// tailBuffer keeps the last max bytes written to it. It is not safe for
-// concurrent use; stderrWriter guards it.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (w *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= w.max {
-		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
-		return n, nil
-	}
-	if over := len(w.buf) + len(p) - w.max; over > 0 {
-		w.buf = append(w.buf[:0], w.buf[over:]...)
-	}
-	w.buf = append(w.buf, p...)
-	return n, nil
-}
-
-// String returns the kept text without trailing newlines, starting at a
-// character boundary.
-func (w *tailBuffer) String() string { return tailOf(w.buf, w.max) }
-
-// tailOf returns the last max bytes of b as text, starting at a character
-// boundary, without trailing newlines.
-func tailOf(b []byte, max int) string {
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
-		b = b[1:]
-	}
-	return string(bytes.TrimRight(b, "\n"))
 }

@@ -646,21 +646,6 @@ func TestWithPort(t *testing.T) {
 	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	w := &tailBuffer{max: 8}
-	for _, p := range []string{"abc", "defgh", "ijk\n\n"} {
-		w.Write([]byte(p))
-	}
-	if got, want := w.String(), "fghijk"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	w = &tailBuffer{max: 3}
-	w.Write([]byte("aé€z")) // the cut falls inside €
-	if got, want := w.String(), "z"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
 func TestPrefersAESGCM(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{"LogLevel DEBUG1"}})

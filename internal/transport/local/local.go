@@ -7,14 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/scriptio"
 )
 
 // waitDelay is how long Run waits, after the shell has exited, for its
@@ -86,7 +85,7 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	}
 
 	var stdout bytes.Buffer
-	stderr := &tailWriter{max: stderrTail}
+	stderr := &scriptio.Tail{Max: stderrTail}
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Script)
 	c.Env = s.env
 	c.Stdout = &stdout
@@ -123,7 +122,7 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		pid := c.Process.Pid
 		go func() {
 			defer stdin.Close()
-			if err := feed(stdin, cmd.Stdin); err != nil {
+			if err := scriptio.Feed(stdin, cmd.Stdin); err != nil {
 				// Report before killing: Wait returns only after the kill.
 				stdinErr <- err
 				_ = killGroup(pid) // fails only if the group is gone already
@@ -163,27 +162,6 @@ func (s *session) Close() error {
 	return nil
 }
 
-// feed copies r to the script's standard input. It returns an error only
-// when reading r fails: a script that stops reading its input early is not
-// an error of feed's.
-func feed(w io.Writer, r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-}
-
 // killGroup kills the process group led by pid.
 func killGroup(pid int) error {
 	err := syscall.Kill(-pid, syscall.SIGKILL)
@@ -211,34 +189,4 @@ func exitCode(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
-}
-
-// tailWriter keeps the last max bytes written to it. Written by exec's
-// copying goroutine and read after Wait, which orders the two.
-type tailWriter struct {
-	max int
-	buf []byte
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= w.max {
-		w.buf = append(w.buf[:0], p[len(p)-w.max:]...)
-		return n, nil
-	}
-	if over := len(w.buf) + len(p) - w.max; over > 0 {
-		w.buf = append(w.buf[:0], w.buf[over:]...)
-	}
-	w.buf = append(w.buf, p...)
-	return n, nil
-}
-
-// String returns the kept text without trailing newlines, starting at a
-// character boundary.
-func (w *tailWriter) String() string {
-	b := w.buf
-	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
-		b = b[1:]
-	}
-	return string(bytes.TrimRight(b, "\n"))
 }

@@ -297,32 +297,3 @@ func TestOpenAndClose(t *testing.T) {
 		t.Error("Run after Close succeeded, want an error")
 	}
 }
-
-func TestTailWriter(t *testing.T) {
-	tests := []struct {
-		name   string
-		max    int
-		writes []string
-		want   string
-	}{
-		{"short", 8, []string{"ab", "cd"}, "abcd"},
-		{"exact", 4, []string{"abcd"}, "abcd"},
-		{"one big write", 4, []string{"abcdefgh"}, "efgh"},
-		{"many writes", 4, []string{"ab", "cd", "ef"}, "cdef"},
-		{"trailing newlines", 16, []string{"err\n\n"}, "err"},
-		{"cut rune", 4, []string{"xé", "abc"}, "abc"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := &tailWriter{max: tt.max}
-			for _, s := range tt.writes {
-				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
-					t.Fatalf("Write(%q) = %d, %v", s, n, err)
-				}
-			}
-			if got := w.String(); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
