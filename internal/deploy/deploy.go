@@ -62,7 +62,11 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 // nothing is persisted or changed yet.
 func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, sink Sink) (*run, error) {
 	id := newID(e.now())
-	lease, err := e.acquire(ctx, t, id)
+	what := string(kind)
+	if req.Build != "" {
+		what += " of build " + req.Build
+	}
+	lease, err := e.acquire(ctx, t, id, what+" by "+req.Requester)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +156,9 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 		return r.failedBeforeSwitch(err)
 	}
 	if err := r.activateAll(); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			return r.leaseLost(err)
+		}
 		return r.revertAll(err)
 	}
 	r.pruneAll()
@@ -566,9 +573,10 @@ func (r *run) activateAll() error {
 			r.note("canary %s healthy on %s; continuing with the other hosts", hostNames(batch), r.rec.Build)
 		}
 	}
-	// A cancel that arrived during the last batch still counts: the
-	// deploy is not done until it is reported done.
-	return r.stopErr()
+	// A cancel that arrived during the last batch still counts, and so
+	// does a lease lost meanwhile: the deploy is not done until it is
+	// reported done, and pruning touches the hosts again.
+	return r.fence(r.ctx)
 }
 
 // healthGate checks again the hosts switched so far before the next batch.
@@ -733,6 +741,15 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
+}
+
+// leaseLost ends a deploy that lost its lease while hosts were switching.
+// Another replica may hold the app+env by now, and has reported this deploy
+// interrupted: no host is touched again, not even to switch it back. The
+// record keeps each host's state for the person who decides what next.
+func (r *run) leaseLost(cause error) (Outcome, error) {
+	return OutcomeInterrupted, errs.Wrap(errs.Unavailable, cause,
+		"this replica lost the deploy lease (it ran out, or the state store could not confirm it), so it stopped before touching more hosts; hosts are left as they are: roll back, or deploy again")
 }
 
 // switchBack points a host at the release it ran before this deploy.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,9 +249,12 @@ func nonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// acquire takes the app+env lease or explains who holds it.
-func (e *Engine) acquire(ctx context.Context, t target, id string) (Lease, error) {
-	l, err := e.leases.Acquire(ctx, "deploy:"+t.key(), id, e.leaseTTL)
+// acquire takes the app+env lease for deploy id, which does what (such as
+// "deploy of build 42 by ana"), or explains who holds it. The holder is the
+// id followed by what: a deploy refused before the holder's record is
+// written (once its hosts were reached) still learns who does what.
+func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease, error) {
+	l, err := e.leases.Acquire(ctx, "deploy:"+t.key(), id+" "+what, e.leaseTTL)
 	if err == nil {
 		return l, nil
 	}
@@ -258,9 +262,13 @@ func (e *Engine) acquire(ctx context.Context, t target, id string) (Lease, error
 	if !errors.As(err, &held) {
 		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
-	if other, rerr := e.store.Record(ctx, held.Holder); rerr == nil {
+	holder, doing, _ := strings.Cut(held.Holder, " ")
+	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
 		return nil, errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
 			t.key(), other.Kind, other.Build, other.Requester, other.Started.Format("15:04:05"), other.ID)
+	}
+	if doing != "" {
+		return nil, errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)", t.key(), doing, holder)
 	}
 	return nil, errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), held.Holder)
 }

@@ -30,7 +30,20 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		if err != nil {
 			return out, fmt.Errorf("recover %s: %w", rec.ID, err)
 		}
-		rec = rec.Clone()
+		// The list may be stale: the deploy may have finished, and freed
+		// its lease, since it was read. Only a deploy still running now
+		// is interrupted.
+		cur, err := e.store.Record(ctx, rec.ID)
+		if err != nil || cur.Outcome != OutcomeRunning {
+			if rerr := lease.Release(ctx); rerr != nil {
+				e.log.Warn("release recovery lease", "deploy", rec.ID, "err", rerr)
+			}
+			if err != nil {
+				return out, fmt.Errorf("recover %s: %w", rec.ID, err)
+			}
+			continue
+		}
+		rec = cur
 		rec.Outcome = OutcomeInterrupted
 		rec.Finished = e.now()
 		rec.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; hosts are as observed at recovery", rec.Kind, rec.Owner)

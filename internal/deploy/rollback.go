@@ -44,9 +44,11 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 
 // rollbackTarget picks the release to go back to: the named one, else the
 // `previous` link of the first host, else the newest release that is
-// neither current nor marked bad. It must exist on every host.
+// neither current nor marked bad. It must exist on every host that could
+// be reached (hosts left out within max_failures were not inspected).
 func (r *run) rollbackTarget(named string) (from, to string, err error) {
-	first := r.states[r.hosts[0].Name]
+	live := r.live()
+	first := r.states[live[0].Name]
 	from = first.Current
 	to = named
 	if to == "" {
@@ -65,7 +67,7 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		}
 	}
 	var missing, current []string
-	for _, h := range r.hosts {
+	for _, h := range live {
 		st := r.states[h.Name]
 		if !st.has(to) {
 			missing = append(missing, h.Name)
@@ -78,7 +80,7 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		avail := strings.Join(goodReleases(first), ", ")
 		return "", "", errs.New(errs.NotFound, "release %s of %s is not on %s; releases on disk: %s; nothing was changed", to, r.t.key(), strings.Join(missing, ", "), orNone(avail))
 	}
-	if len(current) == len(r.hosts) {
+	if len(current) == len(live) {
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
 	}
 	return from, to, nil
@@ -106,7 +108,7 @@ func orNone(s string) string {
 // as many hosts as possible is the point.
 func (r *run) rollback(from, to string) (Outcome, error) {
 	var todo []Host
-	for _, h := range r.hosts {
+	for _, h := range r.live() {
 		if r.states[h.Name].Current == to {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 			continue
@@ -134,7 +136,7 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	}
 	ctx := context.WithoutCancel(r.ctx)
 	if from != "" && from != to {
-		for _, h := range r.hosts {
+		for _, h := range r.live() {
 			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, from), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 				r.e.log.Warn("mark release bad", "host", h.Name, "build", from, "err", err)
 			}
@@ -156,6 +158,14 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	if len(failed) > 0 {
 		sort.Strings(failed)
 		return OutcomeFailed, errs.New(errs.Unavailable, "rollback to %s failed on %s", to, strings.Join(failed, ", "))
+	}
+	if len(r.outErr) > 0 {
+		var left []string
+		for _, o := range r.outErr {
+			left = append(left, o.host)
+		}
+		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be reached; %s could not be reached and were left as they were: roll them back once they are up",
+			to, strings.Join(left, ", "))
 	}
 	return OutcomeSucceeded, nil
 }

@@ -42,7 +42,7 @@ var _ deploy.Pool = (*Pool)(nil)
 // Drain takes host's server out of the pool and waits for its sessions to
 // end (see Client.Drain). A server still holding sessions after
 // DrainTimeout is put in maint and the error wraps ErrDrainTimeout: the
-// engine then does not restart it.
+// engine counts that as the host failing, before its restart.
 func (p *Pool) Drain(ctx context.Context, h deploy.Host) error {
 	timeout := p.DrainTimeout
 	if timeout <= 0 {
