@@ -227,7 +227,7 @@ type request struct {
 // Notices for requests that do not run.
 const (
 	noticeWorking    = "⏳ working on it…"
-	noticeStoreDown  = "⚠️ Switchman's state store is unreachable, so nothing was run. Try again in a moment."
+	noticeStoreDown  = "⚠️ State store unreachable; nothing was changed. Try again in a moment."
 	noticeRestarting = "Switchman is restarting, so nothing was run. Try again in a minute."
 	dedupeKeyPrefix  = "slack:"
 )

@@ -206,7 +206,7 @@ func TestStoreDownFailsClosed(t *testing.T) {
 	d.err = errStoreDown
 	w := httptest.NewRecorder()
 	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/deploy", "web 1", "T-down", ""), now, formType))
-	if w.Code != 200 || !strings.Contains(w.Body.String(), "state store is unreachable") {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "State store unreachable; nothing was changed") {
 		t.Errorf("answer: got %d %q, want 200 saying the state store is unreachable", w.Code, w.Body.String())
 	}
 	// A click is answered through the Web API.
@@ -216,7 +216,7 @@ func TestStoreDownFailsClosed(t *testing.T) {
 		t.Errorf("interaction: got %d, want 200", w.Code)
 	}
 	calls := api.waitFor("the notice", func(c []apiCall) bool { return len(c) == 1 })
-	if !strings.Contains(calls[0].Text, "state store is unreachable") || calls[0].Method != "chat.postEphemeral" {
+	if !strings.Contains(calls[0].Text, "State store unreachable; nothing was changed") || calls[0].Method != "chat.postEphemeral" {
 		t.Errorf("notice: got\n%swant an ephemeral saying the state store is unreachable", describe(calls))
 	}
 	a.Stop()
