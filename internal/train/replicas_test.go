@@ -1,0 +1,130 @@
+package train_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/cluster"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/train"
+)
+
+// countingRunner "deploys" by finishing at once, and counts.
+type countingRunner struct{ calls atomic.Int32 }
+
+func (r *countingRunner) Handle(_ context.Context, req commands.Request, out commands.Output) commands.Outcome {
+	r.calls.Add(1)
+	rec := &deploy.Record{ID: "d1", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "7", Requester: req.User, Outcome: deploy.OutcomeSucceeded}
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, DeployID: rec.ID, Record: rec})
+	return commands.Outcome{DeployID: rec.ID}
+}
+
+// posts counts what a replica posts to the channels.
+type posts struct{ n atomic.Int32 }
+
+func (p *posts) Post(context.Context, string, chat.Message) error { p.n.Add(1); return nil }
+
+// TestOneDepartureAcrossReplicas: two replicas share one Redis; only the
+// leader departs, and the replica that takes over later does not run the
+// same departure again.
+func TestOneDepartureAcrossReplicas(t *testing.T) {
+	srv := redisserver.Start(t)
+	ctx := context.Background()
+	st, err := redis.Open(ctx, redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	cfg := &config.Config{
+		Apps: map[string]*config.App{"web": {Name: "web", Envs: map[string]*config.Env{"production": {Name: "production"}}}},
+		Trains: map[string]*config.Train{"daily": {Name: "daily", Env: "production", Channels: []string{"#deploys"}, Timezone: "Europe/Warsaw",
+			Boarding: "0 10 * * 1-5", Departure: "0 14 * * 1-5", Empty: "note", Grace: config.Duration(15 * time.Minute)}},
+	}
+	if _, err := st.Board(ctx, "daily", train.Car{App: "web", Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	leaderA := &cluster.Leader{Leases: st, ID: "a", TTL: time.Second}
+	leaderB := &cluster.Leader{Leases: st, ID: "b", TTL: time.Second}
+	ctxA, stopA := context.WithCancel(ctx)
+	doneA := make(chan struct{})
+	go func() { leaderA.Run(ctxA); close(doneA) }()
+	waitUntil(t, "a leads", leaderA.IsLeader)
+	ctxB, stopB := context.WithCancel(ctx)
+	defer stopB()
+	go leaderB.Run(ctxB)
+
+	runnerA, runnerB := &countingRunner{}, &countingRunner{}
+	departed := func() bool { return runnerA.calls.Load()+runnerB.calls.Load() > 0 }
+	// replica runs a scheduler on its own clock from start until end.
+	postsA, postsB := &posts{}, &posts{}
+	replica := func(runner *countingRunner, out *posts, isLeader func() bool, start, end time.Time, waitFor func() bool) {
+		var mu sync.Mutex
+		now := start
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: runner, Notifier: out, Leader: isLeader,
+			Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+			Sleep: func(sctx context.Context, until time.Time) error {
+				if until.After(end) {
+					// Let a departure under way reach its runner, then stop.
+					waitUntil(t, "the departure", waitFor)
+					cancel()
+					return sctx.Err()
+				}
+				mu.Lock()
+				now = until
+				mu.Unlock()
+				return nil
+			}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := s.Run(rctx); err != nil {
+			t.Error(err)
+		}
+	}
+	start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, warsaw), time.Date(2026, 6, 1, 14, 1, 0, 0, warsaw) // a Monday
+	var wg sync.WaitGroup
+	wg.Go(func() { replica(runnerA, postsA, leaderA.IsLeader, start, end, departed) })
+	wg.Go(func() { replica(runnerB, postsB, leaderB.IsLeader, start, end, departed) })
+	wg.Wait()
+	if a, b := runnerA.calls.Load(), runnerB.calls.Load(); a != 1 || b != 0 {
+		t.Fatalf("departures: leader a ran %d, follower b ran %d; want 1 and 0", a, b)
+	}
+	// The follower announced nothing either (no second, empty departure).
+	if a, b := postsA.n.Load(), postsB.n.Load(); a == 0 || b != 0 {
+		t.Fatalf("posts: leader a %d, follower b %d; want some and none", a, b)
+	}
+
+	// a dies; b takes over within the grace period and must not run the
+	// 14:00 departure again.
+	stopA()
+	<-doneA
+	waitUntil(t, "b to take over", leaderB.IsLeader)
+	replica(runnerB, postsB, leaderB.IsLeader, time.Date(2026, 6, 1, 14, 5, 0, 0, warsaw), time.Date(2026, 6, 1, 14, 6, 0, 0, warsaw), func() bool { return true })
+	if b, p := runnerB.calls.Load(), postsB.n.Load(); b != 0 || p != 0 {
+		t.Errorf("the new leader ran or announced the 14:00 departure again: %d deploys, %d posts", b, p)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
