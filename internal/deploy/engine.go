@@ -70,7 +70,7 @@ type Options struct {
 	Owner string
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
 	LeaseTTL time.Duration
-	// Observers see every event of every deploy this engine runs, after
+	// Observers see every event of every deploy this engine runs, before
 	// the deploy's own sink (metrics, Sentry, the post-deploy watch). They
 	// are called from the engine's goroutines and must not block.
 	Observers []Sink

@@ -75,11 +75,13 @@ func (r *run) emit(ev Event) {
 	ev.Time = r.e.now()
 	ev.DeployID = r.rec.ID
 	ev.App, ev.Env, ev.Build = r.rec.App, r.rec.Env, r.rec.Build
-	if r.sink != nil {
-		r.sink(ev)
-	}
+	// Observers first: they only note the event (and must not block), so
+	// whatever the sink's reader does next already finds their work begun.
 	for _, o := range r.e.observers {
 		o(ev)
+	}
+	if r.sink != nil {
+		r.sink(ev)
 	}
 }
 

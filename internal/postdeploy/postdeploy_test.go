@@ -149,7 +149,7 @@ func TestSpikeRollsBackByItself(t *testing.T) {
   token: sntrys_test
 apps:
   web:
-    artifact: {path: artifacts/{app}-{build}.tar.gz}
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
     path: srv/web
     restart: 'true'
     environments:
@@ -205,6 +205,9 @@ apps:
 	}
 
 	run("1")
+	// The engine's goroutine hands the end of the deploy to the watcher
+	// before it is done; only then may the watcher be waited for.
+	eng.Wait()
 	w.Wait() // build 1: registered and watched, quiet
 	if got := out.titles(); got != "" {
 		t.Errorf("posts after a quiet watch: %q, want none", got)
@@ -213,7 +216,8 @@ apps:
 	fs.deployAt = clk.Now()
 	fs.spiking.Store(true)
 	run("2")
-	w.Wait()
+	eng.Wait()
+	w.Wait() // the spike, the rollback it started and its end
 	eng.Wait()
 	w.Wait() // the watch of the rollback
 
@@ -270,7 +274,7 @@ func TestInconclusiveNeverRollsBack(t *testing.T) {
 	yaml := fmt.Sprintf(`sentry: {url: %s, org: acme, token: sntrys_test}
 apps:
   web:
-    artifact: {path: artifacts/{app}-{build}.tar.gz}
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
     path: srv/web
     restart: 'true'
     environments:
@@ -305,6 +309,7 @@ apps:
 		t.Fatal(err)
 	}
 	<-done
+	eng.Wait()
 	w.Wait()
 	got := out.titles()
 	if strings.Count(got, "Sentry could not") != 1 {
