@@ -20,7 +20,7 @@ TEST_PACKAGES = redis-server openssh-server openssh-client haproxy supervisor zs
 
 .DEFAULT_GOAL := build
 
-.PHONY: build run demo deps test bench fuzz check-config clean fmt lint image
+.PHONY: build run demo deps test bench bench-fleet bench-peers fuzz check-config clean fmt lint image
 
 # go build decides what is stale, so this always asks it.
 build:
@@ -68,8 +68,18 @@ test: deps demo
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 25m ./...
 
+# The Go benchmarks of every package but bench/, whose fleet runs take
+# minutes (bench-fleet, bench-peers).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/bench$$')
+
+# Switchman deploying to 1, 10 and 50 real sshd hosts against the floor, and
+# side by side with Capistrano, Ansible and Fabric; see bench/README.md.
+bench-fleet:
+	$(GO) test ./bench -run '^$$' -bench Fleet -benchtime 1x -timeout 30m -v
+
+bench-peers:
+	$(GO) test ./bench -run '^$$' -bench Peers -benchtime 1x -timeout 30m -v
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/commands/

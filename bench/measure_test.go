@@ -1,0 +1,330 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// How a run is measured
+//
+// Wall time is the time from starting the tool's command to its exit.
+//
+// CPU is user+sys of the whole local process tree. The rusage that wait4
+// returns for a child (ProcessState.SysUsage) covers the child and every
+// descendant it, or its descendants, waited for: Ansible's forks and ssh
+// clients, the threads of Capistrano and Fabric, tar and ssh in the floors.
+// What daemonizes escapes it: Ansible's ssh ControlPersist masters outlive
+// the playbook. The benchmark process is therefore a child subreaper
+// (PR_SET_CHILD_SUBREAPER): such orphans are re-parented to it, and after
+// the tool exits they are stopped (SIGTERM) and reaped with wait4, and their
+// rusage is added. Each run thus starts without warm connections, for every
+// tool alike.
+//
+// Host CPU is user+sys spent on the simulated hosts: the growth of the
+// children time (cutime+cstime in /proc/PID/stat) of every host's listening
+// sshd, which reaps its connection processes, which reap their sessions
+// (shells, tar, curl, Ansible's Python modules). It is read once the hosts
+// have no connection left.
+//
+// Peak RSS is the largest peak resident set (VmHWM) of any single process
+// of the local tree, and tree PSS the largest sum over the tree of every
+// process's proportional set size (smaps_rollup), which counts the 50 forks
+// of Ansible without counting their shared pages 50 times. Both are sampled
+// from /proc every 100 ms, so a process that lives less than that may be
+// missed. ru_maxrss is not used: Go starts commands with vfork, so a child's
+// ru_maxrss starts at the high-water mark of the benchmark process itself
+// (which holds the artifacts it generated), not at its own.
+
+// sample is one measured run.
+type sample struct {
+	Wall    time.Duration
+	CPU     time.Duration
+	HostCPU time.Duration
+	MaxRSS  int64 // bytes
+	PeakPSS int64 // bytes
+}
+
+// meter adds up the CPU time of the commands of one run. It is safe for
+// concurrent use: the floors run commands in parallel.
+type meter struct {
+	mu  sync.Mutex
+	cpu time.Duration
+}
+
+func (m *meter) add(ru *syscall.Rusage) {
+	if ru == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// run runs cmd and counts its rusage. The error includes the command's
+// combined output when it fails and none was captured elsewhere.
+func (m *meter) run(cmd *exec.Cmd) error {
+	var out bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &out
+	}
+	err := cmd.Run()
+	if verbose {
+		fmt.Printf("--- %s\n%s", strings.Join(cmd.Args, " "), out.String())
+	}
+	if cmd.ProcessState != nil {
+		ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		m.add(ru)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tailString(out.String(), 4000))
+	}
+	return nil
+}
+
+// becomeSubreaper makes this process the reaper of every orphan of its
+// descendants (see "How a run is measured").
+func becomeSubreaper() error {
+	const prSetChildSubreaper = 36
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", e)
+	}
+	return nil
+}
+
+// measure runs fn and measures it as described above. keep holds the PIDs
+// of this process's long-lived children (the hosts' sshd), which are
+// neither sampled nor reaped; listeners are the sshd whose children time is
+// the host CPU.
+func measure(keep map[int]bool, listeners []int, fn func(m *meter) error) (sample, error) {
+	m := &meter{}
+	before, err := childrenCPU(listeners)
+	if err != nil {
+		return sample{}, err
+	}
+	stop := sampleMemory(keep)
+	start := time.Now()
+	ferr := fn(m)
+	wall := time.Since(start)
+	peakRSS, peakPSS := stop()
+	for _, ru := range reapOrphans(keep) {
+		m.add(ru)
+	}
+	if err := quiesce(listeners, 60*time.Second); err != nil && ferr == nil {
+		ferr = err
+	}
+	after, err := childrenCPU(listeners)
+	if err != nil && ferr == nil {
+		ferr = err
+	}
+	s := sample{Wall: wall, CPU: m.cpu, HostCPU: after - before, MaxRSS: peakRSS, PeakPSS: peakPSS}
+	return s, ferr
+}
+
+// procStat is what /proc/PID/stat says about a process.
+type procStat struct {
+	pid, ppid      int
+	utime, stime   int64 // clock ticks
+	cutime, cstime int64
+}
+
+// clockTick is USER_HZ: 100 on every Linux this runs on.
+const clockTick = 100
+
+func readStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	// pid (comm) state ppid …; comm may hold spaces and parens.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+	// Fields after comm start at field 3 (state): field k is f[k-3].
+	return procStat{pid: pid, ppid: int(n(1)), utime: n(11), stime: n(12), cutime: n(13), cstime: n(14)}, nil
+}
+
+// children maps every living process's parent to its children.
+func children() map[int][]int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	m := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(pid)
+		if err != nil {
+			continue
+		}
+		m[st.ppid] = append(m[st.ppid], pid)
+	}
+	return m
+}
+
+// tree returns the descendants of this process, not descending into keep.
+func tree(keep map[int]bool) []int {
+	kids := children()
+	var out []int
+	queue := []int{os.Getpid()}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range kids[p] {
+			if keep[c] {
+				continue
+			}
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// childrenCPU sums the children time of pids.
+func childrenCPU(pids []int) (time.Duration, error) {
+	var ticks int64
+	for _, p := range pids {
+		st, err := readStat(p)
+		if err != nil {
+			return 0, fmt.Errorf("host sshd %d: %w", p, err)
+		}
+		ticks += st.cutime + st.cstime
+	}
+	return time.Duration(ticks) * time.Second / clockTick, nil
+}
+
+// quiesce waits until no listener has a child left: every connection of
+// the run is closed and its CPU time added to the listener's children time.
+func quiesce(listeners []int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		kids := children()
+		busy := 0
+		for _, p := range listeners {
+			busy += len(kids[p])
+		}
+		if busy == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hosts still have %d connections %s after the run", busy, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sampleMemory samples the tree every 100 ms until the returned function
+// is called, which returns the largest VmHWM of a single process and the
+// largest total PSS seen.
+func sampleMemory(keep map[int]bool) func() (rss, pss int64) {
+	done := make(chan struct{})
+	type peaks struct{ rss, pss int64 }
+	result := make(chan peaks, 1)
+	go func() {
+		var p peaks
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var total int64
+			for _, pid := range tree(keep) {
+				total += procKB(pid, "smaps_rollup", "Pss:")
+				p.rss = max(p.rss, procKB(pid, "status", "VmHWM:"))
+			}
+			p.pss = max(p.pss, total)
+			select {
+			case <-done:
+				result <- p
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (int64, int64) {
+		close(done)
+		p := <-result
+		return p.rss, p.pss
+	}
+}
+
+// procKB reads a "Key: N kB" line of /proc/PID/file in bytes, 0 if the
+// process is gone or has no such line (a zombie).
+func procKB(pid int, file, key string) int64 {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/" + file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), key); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// reapOrphans stops and reaps every child of this process that is not in
+// keep: descendants of a finished tool that outlived it, re-parented here
+// because this process is a subreaper. It returns their rusage.
+func reapOrphans(keep map[int]bool) []*syscall.Rusage {
+	var out []*syscall.Rusage
+	for _, pid := range children()[os.Getpid()] {
+		if keep[pid] {
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGTERM) // it may have exited already
+		ru, err := wait4(pid, 5*time.Second)
+		if err != nil {
+			continue // not ours to wait for after all
+		}
+		out = append(out, ru)
+	}
+	return out
+}
+
+// wait4 waits for pid, killing it if it outlives timeout.
+func wait4(pid int, timeout time.Duration) (*syscall.Rusage, error) {
+	timer := time.AfterFunc(timeout, func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	defer timer.Stop()
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		_, err := syscall.Wait4(pid, &ws, 0, &ru)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &ru, nil
+	}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return strings.TrimSpace(s)
+}

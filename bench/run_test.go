@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// tool is a deploy tool set up for one cell: n hosts, one artifact set.
+type tool interface {
+	// prepare readies the next measured deploy, unmeasured; first is true
+	// before the first one.
+	prepare(first bool) error
+	// deploy deploys build to every host and returns once it is live and
+	// health-checked.
+	deploy(m *meter, build string) error
+	// rollback switches every host back to the previous release.
+	rollback(m *meter) error
+}
+
+// result holds a tool's measured runs in one cell.
+type result struct {
+	Deploys, Rollbacks []sample
+}
+
+// runTool measures t on the first n hosts. The hosts are seeded with
+// build 1; then each run removes releases/2 from every host, deploys
+// build 2 (measured, with build 1 current and a fresh release directory),
+// verifies every host, rolls back (measured) and verifies again. Any failed
+// check fails the benchmark.
+func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs) result {
+	e.b.Helper()
+	e.seed(n, set)
+	if err := e.verify(n, "1", set.Expect["1"]); err != nil {
+		e.b.Fatalf("%s: seeded hosts: %v", label, err)
+	}
+	var r result
+	start := time.Now()
+	for i := 0; k.more(i, time.Since(start)); i++ {
+		e.removeRelease(n, "2")
+		if err := t.prepare(i == 0); err != nil {
+			e.b.Fatalf("%s: %v", label, err)
+		}
+		d, err := e.measure(func(m *meter) error { return t.deploy(m, "2") })
+		if err != nil {
+			e.b.Fatalf("%s: deploy 2: %v", label, err)
+		}
+		if err := e.verify(n, "2", set.Expect["2"]); err != nil {
+			e.b.Fatalf("%s: after deploy 2: %v", label, err)
+		}
+		rb, err := e.measure(func(m *meter) error { return t.rollback(m) })
+		if err != nil {
+			e.b.Fatalf("%s: rollback: %v", label, err)
+		}
+		if err := e.verify(n, "1", set.Expect["1"]); err != nil {
+			e.b.Fatalf("%s: after rollback: %v", label, err)
+		}
+		e.progress("%s run %d: deploy %s (cpu %s, hosts %s), rollback %s", label, i+1,
+			d.Wall.Round(time.Millisecond), d.CPU.Round(time.Millisecond), d.HostCPU.Round(time.Millisecond), rb.Wall.Round(time.Millisecond))
+		r.Deploys = append(r.Deploys, d)
+		r.Rollbacks = append(r.Rollbacks, rb)
+	}
+	return r
+}
+
+// floors measures the floors of art on n hosts: (c), the floor of the
+// ratios, as many times as a tool runs; (a) and (b), which only show where
+// the time goes, once.
+func (e *env) floors(label string, art artifact, n int, k knobs) (map[string]sample, int) {
+	e.b.Helper()
+	out := map[string]sample{}
+	runs := 0
+	for _, kind := range []string{floorLocal, floorStream, floorUnpack} {
+		var ss []sample
+		start := time.Now()
+		for i := 0; i == 0 || kind == floorUnpack && k.more(i, time.Since(start)); i++ {
+			s, err := e.floor(kind, art, n)
+			if err != nil {
+				e.b.Fatalf("%s: floor %s: %v", label, floorNames[kind], err)
+			}
+			ss = append(ss, s)
+		}
+		out[kind] = median(ss)
+		runs = len(ss)
+		e.progress("%s floor %s: %s (median of %d)", label, floorNames[kind], out[kind].Wall.Round(time.Millisecond), len(ss))
+	}
+	return out, runs
+}
+
+// copyTestdata copies testdata/peers/name into dir.
+func copyTestdata(name, dir string) error {
+	return os.CopyFS(dir, os.DirFS("testdata/peers/"+name))
+}
+
+func ratio(d, floor time.Duration) string {
+	if floor <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", d.Seconds()/floor.Seconds())
+}
+
+func mbCell(n int64) string { return fmt.Sprintf("%.0f", mib(n)) }
+
+// note formats the lines printed under a table.
+func note(lines ...string) string {
+	return "\n" + strings.Join(lines, "\n") + "\n"
+}
