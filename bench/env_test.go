@@ -3,7 +3,6 @@ package bench
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,85 +12,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/switchman-bot/switchman/internal/shell"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
-
-// knobs are the benchmark's settings from the environment.
-type knobs struct {
-	Hosts []int // BENCH_HOSTS
-	Sizes []int // BENCH_SIZES, in MB
-	// Runs (BENCH_RUNS) is the most measured runs of a tool in a cell; the
-	// median is reported.
-	Runs int
-	// CellTime (BENCH_CELL_SECONDS) cuts the runs short: no new run of a
-	// tool starts once its runs in the cell have taken that long, so that
-	// the slow cells (50 hosts, Ansible) fit the time budget. Every tool
-	// runs at least once; the tables say how many runs each row had.
-	CellTime time.Duration
-}
-
-func readKnobs(b *testing.B, defaultSizes string) knobs {
-	b.Helper()
-	list := func(name, def string) []int {
-		v := os.Getenv(name)
-		if v == "" {
-			v = def
-		}
-		var out []int
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				b.Fatalf("%s=%q: want a comma-separated list of positive integers", name, v)
-			}
-			out = append(out, n)
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-	num := func(name string, def int) int {
-		v := os.Getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("%s=%q: want a positive integer", name, v)
-		}
-		return n
-	}
-	return knobs{
-		Hosts:    list("BENCH_HOSTS", "1,10,50"),
-		Sizes:    list("BENCH_SIZES", defaultSizes),
-		Runs:     num("BENCH_RUNS", 5),
-		CellTime: time.Duration(num("BENCH_CELL_SECONDS", 60)) * time.Second,
-	}
-}
-
-// more reports whether a tool that has done runs runs, which took spent,
-// gets another one.
-func (k knobs) more(runs int, spent time.Duration) bool {
-	return runs == 0 || runs < k.Runs && spent < k.CellTime
-}
-
-// onlyWhenNamed skips the benchmark unless -bench names it: `make bench`
-// runs -bench . over every package with the default timeout, which these
-// long benchmarks would exceed.
-func onlyWhenNamed(b *testing.B, name, target string) {
-	b.Helper()
-	f := flag.Lookup("test.bench")
-	if f == nil || !strings.Contains(f.Value.String(), name) {
-		b.Skipf("runs only when -bench names it: make %s", target)
-	}
-}
 
 // verbose prints the output of every tool run (BENCH_VERBOSE=1).
 var verbose = os.Getenv("BENCH_VERBOSE") != ""
@@ -117,8 +44,10 @@ type env struct {
 	budget  int64
 	// root is the short directory all of the above lives in.
 	root string
-	// load is the 1-minute load average when the benchmark started.
-	load float64
+	// cpu0 is the machine's and this benchmark's CPU time when it
+	// started.
+	cpu0     cpuSnapshot
+	cpu0Time time.Time
 }
 
 func newEnv(b *testing.B, hosts int) *env {
@@ -131,7 +60,7 @@ func newEnv(b *testing.B, hosts int) *env {
 			b.Fatalf("%s not found: install it with `apt-get install -y %s`", c.cmd, c.pkg)
 		}
 	}
-	e := &env{b: b, cpus: runtime.NumCPU(), log: os.Stdout, load: loadavg()}
+	e := &env{b: b, cpus: runtime.NumCPU(), log: os.Stdout}
 	e.useStorage()
 	e.dir = b.TempDir()
 	e.progress("storage: %s, room for %.1f GiB per cell", e.storage, float64(e.budget)/(1<<30))
@@ -148,6 +77,7 @@ func newEnv(b *testing.B, hosts int) *env {
 			b.Fatal(err)
 		}
 	}
+	e.cpu0, e.cpu0Time = e.cpuNow(), time.Now()
 	if err := os.MkdirAll(filepath.Join(e.dir, "artifacts"), 0o755); err != nil {
 		b.Fatal(err)
 	}
@@ -161,97 +91,15 @@ func newEnv(b *testing.B, hosts int) *env {
 	return e
 }
 
-// useStorage points TMPDIR, under which the hosts' /srv, the artifacts and
-// the floors' scratch directories live, at BENCH_TMPDIR, else at a tmpfs
-// (/dev/shm) when there is one. Unpacking a release creates thousands of
-// files; on the small VMs this runs on, ext4 spends about 0.5 ms of kernel
-// time creating each one, which would make every row measure that instead
-// of the tools. A real host unpacks into its page cache and writes back
-// later, which tmpfs resembles. On tmpfs, memory bounds a cell: the budget
-// is half of MemAvailable (or the free space, if smaller).
-func (e *env) useStorage() {
-	e.b.Helper()
-	base := os.Getenv("BENCH_TMPDIR")
-	if base == "" {
-		if st, err := statfs("/dev/shm"); err == nil && st.Type == tmpfsMagic {
-			base = "/dev/shm"
-		} else {
-			base = os.TempDir()
-		}
-	}
-	dir, err := os.MkdirTemp(base, "switchman-bench-")
-	if err != nil {
-		e.b.Fatalf("BENCH_TMPDIR: %v", err)
-	}
-	e.b.Cleanup(func() { _ = os.RemoveAll(dir) }) // runs last: registered first
-	e.b.Setenv("TMPDIR", dir)
-	e.root = dir
-	st, err := statfs(dir)
-	if err != nil {
-		e.b.Fatal(err)
-	}
-	free := int64(st.Bavail) * st.Bsize
-	if st.Type == tmpfsMagic {
-		e.storage = "tmpfs"
-		e.budget = min(free, memAvailable()/2)
-	} else {
-		e.storage = "disk"
-		e.budget = free * 8 / 10
-	}
-}
-
-const tmpfsMagic = 0x01021994
-
-func statfs(path string) (syscall.Statfs_t, error) {
-	var st syscall.Statfs_t
-	err := syscall.Statfs(path, &st)
-	return st, err
-}
-
-// memAvailable is MemAvailable from /proc/meminfo, in bytes.
-func memAvailable() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
-// footprint is what a cell leaves on the hosts at its peak: both builds
-// unpacked on every host, and one tarball (a download, an upload, or
-// Capistrano's archive of the rolled-back release).
-func footprint(n int, set *artifactSet) int64 {
-	var per int64
-	for _, build := range builds {
-		per += set.Expect[build].Footprint
-	}
-	return int64(n) * (per + set.get("2", gz).Bytes)
-}
-
-// fits reports whether a cell fits the storage budget.
-func (e *env) fits(n int, set *artifactSet) bool { return footprint(n, set) <= e.budget }
-
-// loadavg is the 1-minute load average: other work on the machine slows
-// every row, so the tables say how busy it was before the benchmark began.
-func loadavg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
-	return v
-}
-
-// summary is the line under a table's title: the machine and the run.
+// summary is the line under a table's title: the machine and the run,
+// with how much of the machine's CPU other processes took meanwhile, since
+// that slows every row.
 func (e *env) summary(k knobs, started time.Time) string {
-	return fmt.Sprintf("%d CPUs, hosts' /srv on %s; up to %d runs per row, fewer once a row's runs took %s; load average %.1f when it started; %s in all.",
-		e.cpus, e.storage, k.Runs, k.CellTime, e.load, time.Since(started).Round(time.Second))
+	now := e.cpuNow()
+	others := max(0, (now.machine-e.cpu0.machine)-(now.ours-e.cpu0.ours))
+	share := 100 * others.Seconds() / (time.Since(e.cpu0Time).Seconds() * float64(e.cpus))
+	return fmt.Sprintf("%d CPUs, hosts' /srv on %s; runs per row: up to %d, fewer once a row's runs took %s; other processes used %.0f%% of the CPUs meanwhile; %s in all.",
+		e.cpus, e.storage, k.Runs, k.CellTime, share, time.Since(started).Round(time.Second))
 }
 
 func (e *env) skipNote(n int, set *artifactSet) string {
@@ -448,166 +296,4 @@ func (e *env) verify(n int, build string, exp expect) error {
 		}
 		return nil
 	})
-}
-
-// sshArgs are the OpenSSH client's arguments to run command on h, with the
-// fleet's key and known_hosts and the cipher Switchman's client negotiates
-// first (aes128-gcm).
-func (e *env) sshArgs(h sshd.Host, command string) []string {
-	port := h.Addr[strings.LastIndexByte(h.Addr, ':')+1:]
-	return []string{"-F", "/dev/null", "-i", e.fleet.ClientKey, "-o", "IdentitiesOnly=yes",
-		"-o", "UserKnownHostsFile=" + e.fleet.KnownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
-		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ControlMaster=no",
-		"-o", "Ciphers=aes128-gcm@openssh.com", "-o", "LogLevel=ERROR",
-		"-p", port, "-l", e.fleet.User, "127.0.0.1", command}
-}
-
-// Floors: what the machine does at best with the same artifact and the same
-// hosts, measured in the same run as the tools.
-const (
-	floorLocal  = "a" // unpack N times locally
-	floorStream = "b" // stream N times through ssh to cat >/dev/null
-	floorUnpack = "c" // stream N times through ssh into tar -x: the floor
-)
-
-var floorNames = map[string]string{
-	floorLocal:  "(a) local tar -x",
-	floorStream: "(b) ssh cat",
-	floorUnpack: "(c) ssh tar -x",
-}
-
-// floor measures one floor for art on the first n hosts: (a) and (b) run
-// at most one command per CPU at a time, (c) runs all n at once, as the
-// tools do (with fewer, the connection latency of small artifacts would
-// make the floor slower than the tools).
-func (e *env) floor(kind string, art artifact, n int) (sample, error) {
-	scratch := filepath.Join(e.dir, "floor")
-	defer func() {
-		_ = os.RemoveAll(scratch) // a leftover only costs disk
-		_ = e.onHosts(n, func(h sshd.Host) error { return os.RemoveAll(hostPath(h, "/srv/floor")) })
-	}()
-	switch kind {
-	case floorLocal:
-		for i := range n {
-			if err := os.MkdirAll(filepath.Join(scratch, strconv.Itoa(i)), 0o755); err != nil {
-				return sample{}, err
-			}
-		}
-	case floorUnpack:
-		if err := e.onHosts(n, func(h sshd.Host) error { return os.MkdirAll(hostPath(h, "/srv/floor"), 0o755) }); err != nil {
-			return sample{}, err
-		}
-	}
-	return e.measure(func(m *meter) error {
-		errs := make([]error, n)
-		sem := make(chan struct{}, e.cpus)
-		if kind == floorUnpack {
-			sem = make(chan struct{}, n)
-		}
-		var wg sync.WaitGroup
-		for i, h := range e.hosts(n) {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				var cmd *exec.Cmd
-				switch kind {
-				case floorLocal:
-					cmd = exec.Command("tar", "-x", tarFlag(art.Comp), "-f", art.Path, "-C", filepath.Join(scratch, strconv.Itoa(i)))
-				case floorStream:
-					cmd = exec.Command("ssh", e.sshArgs(h, "cat >/dev/null")...)
-				case floorUnpack:
-					cmd = exec.Command("ssh", e.sshArgs(h, shell.Join("tar", "-x", tarFlag(art.Comp), "-f", "-", "-C", "/srv/floor"))...)
-				}
-				if kind != floorLocal {
-					f, err := os.Open(art.Path)
-					if err != nil {
-						errs[i] = err
-						return
-					}
-					defer f.Close()
-					cmd.Stdin = f
-				}
-				errs[i] = m.run(cmd)
-			})
-		}
-		wg.Wait()
-		return joinErrs(errs)
-	})
-}
-
-// median returns the median of each field of samples, taken separately.
-func median(samples []sample) sample {
-	if len(samples) == 0 {
-		return sample{}
-	}
-	pick := func(get func(sample) int64) int64 {
-		v := make([]int64, len(samples))
-		for i, s := range samples {
-			v[i] = get(s)
-		}
-		slices.Sort(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	return sample{
-		Wall:    time.Duration(pick(func(s sample) int64 { return int64(s.Wall) })),
-		CPU:     time.Duration(pick(func(s sample) int64 { return int64(s.CPU) })),
-		HostCPU: time.Duration(pick(func(s sample) int64 { return int64(s.HostCPU) })),
-		MaxRSS:  pick(func(s sample) int64 { return s.MaxRSS }),
-		PeakPSS: pick(func(s sample) int64 { return s.PeakPSS }),
-	}
-}
-
-func mib(n int64) float64 { return float64(n) / (1 << 20) }
-
-func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
-
-// table renders a Markdown table.
-type table struct {
-	head []string
-	rows [][]string
-}
-
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
-
-func (t *table) String() string {
-	width := make([]int, len(t.head))
-	for i, h := range t.head {
-		width[i] = len([]rune(h))
-	}
-	for _, r := range t.rows {
-		for i, c := range r {
-			width[i] = max(width[i], len([]rune(c)))
-		}
-	}
-	var b strings.Builder
-	line := func(cells []string) {
-		b.WriteString("|")
-		for i, c := range cells {
-			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
-			if i == 0 || !numeric(c) {
-				b.WriteString(" " + c + pad + " |")
-			} else {
-				b.WriteString(" " + pad + c + " |")
-			}
-		}
-		b.WriteString("\n")
-	}
-	line(t.head)
-	b.WriteString("|")
-	for i := range t.head {
-		b.WriteString(strings.Repeat("-", width[i]+2) + "|")
-	}
-	b.WriteString("\n")
-	for _, r := range t.rows {
-		line(r)
-	}
-	return b.String()
-}
-
-func numeric(s string) bool {
-	_, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(s, "×"), "×"), 64)
-	return err == nil
 }

@@ -118,8 +118,12 @@ func measure(keep map[int]bool, listeners []int, fn func(m *meter) error) (sampl
 	ferr := fn(m)
 	wall := time.Since(start)
 	peakRSS, peakPSS := stop()
-	for _, ru := range reapOrphans(keep) {
+	orphans := reapOrphans(keep)
+	for _, ru := range orphans {
 		m.add(ru)
+	}
+	if verbose && len(orphans) > 0 {
+		fmt.Printf("--- reaped %d processes that outlived the tool\n", len(orphans))
 	}
 	if err := quiesce(listeners, 60*time.Second); err != nil && ferr == nil {
 		ferr = err
@@ -207,7 +211,7 @@ func childrenCPU(pids []int) (time.Duration, error) {
 	for _, p := range pids {
 		st, err := readStat(p)
 		if err != nil {
-			return 0, fmt.Errorf("host sshd %d: %w", p, err)
+			return 0, fmt.Errorf("the sshd of a host (pid %d) is gone: %w", p, err)
 		}
 		ticks += st.cutime + st.cstime
 	}
@@ -327,4 +331,41 @@ func tailString(s string, n int) string {
 		s = "…" + s[len(s)-n:]
 	}
 	return strings.TrimSpace(s)
+}
+
+// cpuSnapshot is the CPU time used so far by the whole machine and by this
+// benchmark (this process, everything it reaped, and the hosts' sshd).
+type cpuSnapshot struct {
+	machine, ours time.Duration
+}
+
+// cpuNow takes a snapshot; e.keep must already hold the hosts' sshd.
+func (e *env) cpuNow() cpuSnapshot {
+	var s cpuSnapshot
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		// cpu user nice system idle iowait irq softirq steal …
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		for i, v := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			if i > 7 { // guest time is already in user
+				break
+			}
+			n, _ := strconv.ParseInt(v, 10, 64)
+			s.machine += time.Duration(n) * time.Second / clockTick
+		}
+	}
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			s.ours += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	for pid := range e.keep {
+		if st, err := readStat(pid); err == nil {
+			s.ours += time.Duration(st.utime+st.stime+st.cutime+st.cstime) * time.Second / clockTick
+		}
+	}
+	return s
 }

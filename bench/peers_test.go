@@ -25,6 +25,14 @@ func BenchmarkPeers(b *testing.B) {
 	onlyWhenNamed(b, "Peers", "bench-peers")
 	k := readKnobs(b, "5,100")
 	python := peerCommands(b)
+	fetch := "curl"
+	if f := os.Getenv("BENCH_CAP_FETCH"); f != "" {
+		fetch = f
+	}
+	capFetch := map[string]string{"curl": "hosts fetch the tarball with curl", "upload": "the tarball is uploaded with upload! (SCP)"}[fetch]
+	if capFetch == "" {
+		b.Fatalf("BENCH_CAP_FETCH=%q: want curl or upload", fetch)
+	}
 	started := time.Now()
 	e := newEnv(b, slices.Max(k.Hosts))
 	sets := e.artifacts(k.Sizes, []string{gz})
@@ -56,11 +64,14 @@ func BenchmarkPeers(b *testing.B) {
 			}{
 				{"switchman push", e.newSwitchman(fmt.Sprintf("n%d-%dmb-push", n, mb), n, set, gz, "push")},
 				{"switchman pull", e.newSwitchman(fmt.Sprintf("n%d-%dmb-pull", n, mb), n, set, gz, "pull")},
-				{"capistrano", e.newCapistrano(n, set)},
+				{"capistrano", e.newCapistrano(n, set, fetch)},
 				{"ansible", e.newAnsible(n, set)},
 				{"fabric", e.newFabric(n, set, python)},
 			}
 			for _, tl := range tools {
+				if !k.wants(tl.name) {
+					continue
+				}
 				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k)
 				d, rb := median(r.Deploys), median(r.Rollbacks)
 				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), secs(rb.Wall))
@@ -72,8 +83,8 @@ func BenchmarkPeers(b *testing.B) {
 	fmt.Print(note(
 		"Each tool deploys build 2 with build 1 current (seeded: releases/1, current, shared/) and no releases/2 on any host, then rolls back to 1;",
 		"every host is checked after every run (current, BUILD, a file's checksum, the last file's size).",
-		"switchman push/pull: `bot console`, parallel = batch_size = hosts. capistrano: `cap bench deploy` / `deploy:rollback`, hosts fetch",
-		"the tarball with curl (`on roles(:all)` runs hosts in parallel); its rollback also archives the rolled-back release (tar -czf).",
+		"switchman push/pull: `bot console`, parallel = batch_size = hosts. capistrano: `cap bench deploy` / `deploy:rollback`, "+capFetch,
+		"(`on roles(:all)` runs hosts in parallel); its rollback also archives the rolled-back release (tar -czf), as Capistrano does.",
 		"ansible: ansible-playbook, forks = hosts, pipelining, ControlPersist; unarchive with remote_src from the HTTP URL.",
 		"fabric: ThreadingGroup, put of the tarball + tar -x. Floors as in BenchmarkFleet; × floor is over floor (c).",
 		"CPU: the tool's whole local process tree (rusage of everything it waited for, plus its ssh ControlPersist masters).",
@@ -118,16 +129,13 @@ type capistrano struct {
 	dir string
 	set *artifactSet
 	// fetch is how hosts get the tarball: curl (from the HTTP server) or
-	// upload (SCP from this machine); BENCH_CAP_FETCH, default curl.
+	// upload (SCP from this machine): BENCH_CAP_FETCH, default curl.
 	fetch string
 }
 
-func (e *env) newCapistrano(n int, set *artifactSet) *capistrano {
+func (e *env) newCapistrano(n int, set *artifactSet, fetch string) *capistrano {
 	e.b.Helper()
-	c := &capistrano{e: e, dir: filepath.Join(e.dir, "capistrano", fmt.Sprintf("n%d-%dmb", n, set.SizeMB)), set: set, fetch: "curl"}
-	if f := os.Getenv("BENCH_CAP_FETCH"); f != "" {
-		c.fetch = f
-	}
+	c := &capistrano{e: e, dir: filepath.Join(e.dir, "capistrano", fmt.Sprintf("n%d-%dmb", n, set.SizeMB)), set: set, fetch: fetch}
 	if err := copyTestdata("capistrano", c.dir); err != nil {
 		e.b.Fatal(err)
 	}
