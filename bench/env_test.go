@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,13 +45,15 @@ type env struct {
 	budget  int64
 	// root is the short directory all of the above lives in.
 	root string
+	// timeout bounds every measured command (BENCH_TIMEOUT_SECONDS).
+	timeout time.Duration
 	// cpu0 is the machine's and this benchmark's CPU time when it
 	// started.
 	cpu0     cpuSnapshot
 	cpu0Time time.Time
 }
 
-func newEnv(b *testing.B, hosts int) *env {
+func newEnv(b *testing.B, k knobs) *env {
 	b.Helper()
 	if err := becomeSubreaper(); err != nil {
 		b.Fatal(err)
@@ -60,7 +63,8 @@ func newEnv(b *testing.B, hosts int) *env {
 			b.Fatalf("%s not found: install it with `apt-get install -y %s`", c.cmd, c.pkg)
 		}
 	}
-	e := &env{b: b, cpus: runtime.NumCPU(), log: os.Stdout}
+	hosts := slices.Max(k.Hosts)
+	e := &env{b: b, cpus: runtime.NumCPU(), log: os.Stdout, timeout: k.Timeout}
 	e.useStorage()
 	e.dir = b.TempDir()
 	e.progress("storage: %s, room for %.1f GiB per cell", e.storage, float64(e.budget)/(1<<30))
@@ -146,7 +150,7 @@ func (e *env) listeners() []int {
 
 // measure runs fn as one measured run (see measure).
 func (e *env) measure(fn func(m *meter) error) (sample, error) {
-	return measure(e.keep, e.listeners(), fn)
+	return measure(e.keep, e.listeners(), e.timeout, fn)
 }
 
 // hostPath is where a path of the hosts' /srv lives on this machine.

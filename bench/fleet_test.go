@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -18,18 +17,18 @@ func BenchmarkFleet(b *testing.B) {
 	onlyWhenNamed(b, "Fleet", "bench-fleet")
 	k := readKnobs(b, "50")
 	started := time.Now()
-	e := newEnv(b, slices.Max(k.Hosts))
+	e := newEnv(b, k)
 	comps := []string{gz, zst}
 	sets := e.artifacts(k.Sizes, comps)
 
 	deploys := &table{head: []string{"hosts", "size MB", "compression", "delivery", "runs", "deploy s", "× floor", "CPU s", "host CPU s", "peak RSS MB", "tree PSS MB", "sent MB", "rollback s"}}
 	floors := &table{head: []string{"hosts", "size MB", "compression", "(a) local tar -x s", "(b) ssh cat s", "(c) ssh tar -x s", "(c) runs", "(c) CPU s", "(c) host CPU s"}}
-	var skipped []string
+	var notes []string // skipped cells, hung runs
 	for _, n := range k.Hosts {
 		for _, mb := range k.Sizes {
 			set := sets[mb]
 			if !e.fits(n, set) {
-				skipped = append(skipped, e.skipNote(n, set))
+				notes = append(notes, e.skipNote(n, set))
 				continue
 			}
 			for _, comp := range comps {
@@ -42,6 +41,9 @@ func BenchmarkFleet(b *testing.B) {
 					label := cell + " switchman " + delivery
 					s := e.newSwitchman(fmt.Sprintf("n%d-%dmb-%s-%s", n, mb, comp, delivery), n, set, comp, delivery)
 					r := e.runTool(label, s, n, set, k)
+					if r.Hung > 0 {
+						notes = append(notes, hungNote(label, r, k))
+					}
 					d, rb := median(r.Deploys), median(r.Rollbacks)
 					deploys.add(strconv.Itoa(n), mbCell(art.Bytes), comp, delivery, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall),
 						secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), mbCell(art.Bytes*int64(n)), secs(rb.Wall))
@@ -58,8 +60,8 @@ func BenchmarkFleet(b *testing.B) {
 		"sent: artifact bytes × hosts (pull: served by the local HTTP server). rollback: `rollback app` from 2 to 1.",
 		"runs: the median of that many runs is shown, per column.",
 	))
-	if len(skipped) > 0 {
-		fmt.Print(note(skipped...))
+	if len(notes) > 0 {
+		fmt.Print(note(notes...))
 	}
 	fmt.Println()
 	fmt.Print(floors.String())

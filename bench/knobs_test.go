@@ -22,6 +22,11 @@ type knobs struct {
 	// the slow cells (50 hosts, Ansible) fit the time budget. Every tool
 	// runs at least once; the tables say how many runs each row had.
 	CellTime time.Duration
+	// Timeout (BENCH_TIMEOUT_SECONDS) bounds every measured command. A
+	// run whose command outlives it is killed and run once more from
+	// freshly seeded hosts (a Capistrano deploy was seen to wait forever
+	// on one of its 50 connections); the table says so.
+	Timeout time.Duration
 	// Tools (BENCH_TOOLS), when set, names the only tools to run, by the
 	// start of their names in the tables: "ansible,switchman".
 	Tools []string
@@ -81,6 +86,7 @@ func readKnobs(b *testing.B, defaultSizes string) knobs {
 		Sizes:    list("BENCH_SIZES", defaultSizes),
 		Runs:     num("BENCH_RUNS", 5),
 		CellTime: time.Duration(num("BENCH_CELL_SECONDS", 60)) * time.Second,
+		Timeout:  time.Duration(num("BENCH_TIMEOUT_SECONDS", 300)) * time.Second,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -56,9 +57,16 @@ type sample struct {
 // meter adds up the CPU time of the commands of one run. It is safe for
 // concurrent use: the floors run commands in parallel.
 type meter struct {
+	// timeout, when set, bounds every command: one still running then is
+	// killed with its process group and fails with errHung.
+	timeout time.Duration
+
 	mu  sync.Mutex
 	cpu time.Duration
 }
+
+// errHung marks a command killed for outliving meter.timeout.
+var errHung = errors.New("hung")
 
 func (m *meter) add(ru *syscall.Rusage) {
 	if ru == nil {
@@ -79,7 +87,26 @@ func (m *meter) run(cmd *exec.Cmd) error {
 	if cmd.Stderr == nil {
 		cmd.Stderr = &out
 	}
-	err := cmd.Run()
+	// Its own process group, so that a hung tool is killed with its
+	// children; WaitDelay stops Wait from waiting on the output of a
+	// descendant that escaped it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 10 * time.Second
+	var hung atomic.Bool
+	err := cmd.Start()
+	if err == nil {
+		if m.timeout > 0 {
+			t := time.AfterFunc(m.timeout, func() {
+				hung.Store(true)
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // it may have just exited
+			})
+			defer t.Stop()
+		}
+		err = cmd.Wait()
+	}
+	if hung.Load() {
+		err = fmt.Errorf("%w: killed after %s", errHung, m.timeout)
+	}
 	if verbose {
 		fmt.Printf("--- %s\n%s", strings.Join(cmd.Args, " "), out.String())
 	}
@@ -107,8 +134,8 @@ func becomeSubreaper() error {
 // of this process's long-lived children (the hosts' sshd), which are
 // neither sampled nor reaped; listeners are the sshd whose children time is
 // the host CPU.
-func measure(keep map[int]bool, listeners []int, fn func(m *meter) error) (sample, error) {
-	m := &meter{}
+func measure(keep map[int]bool, listeners []int, timeout time.Duration, fn func(m *meter) error) (sample, error) {
+	m := &meter{timeout: timeout}
 	before, err := childrenCPU(listeners)
 	if err != nil {
 		return sample{}, err

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,16 +33,16 @@ func BenchmarkPeers(b *testing.B) {
 		b.Fatalf("BENCH_CAP_FETCH=%q: want curl or upload", fetch)
 	}
 	started := time.Now()
-	e := newEnv(b, slices.Max(k.Hosts))
+	e := newEnv(b, k)
 	sets := e.artifacts(k.Sizes, []string{gz})
 
 	t := &table{head: []string{"hosts", "size MB", "tool", "runs", "deploy s", "× floor", "CPU s", "host CPU s", "peak RSS MB", "tree PSS MB", "rollback s"}}
-	var skipped []string
+	var notes []string // skipped cells, hung runs
 	for _, n := range k.Hosts {
 		for _, mb := range k.Sizes {
 			set := sets[mb]
 			if !e.fits(n, set) {
-				skipped = append(skipped, e.skipNote(n, set))
+				notes = append(notes, e.skipNote(n, set))
 				continue
 			}
 			art := set.get("2", gz)
@@ -73,6 +72,9 @@ func BenchmarkPeers(b *testing.B) {
 					continue
 				}
 				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k)
+				if r.Hung > 0 {
+					notes = append(notes, hungNote(cell+" "+tl.name, r, k))
+				}
 				d, rb := median(r.Deploys), median(r.Rollbacks)
 				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), secs(rb.Wall))
 			}
@@ -90,8 +92,8 @@ func BenchmarkPeers(b *testing.B) {
 		"CPU: the tool's whole local process tree (rusage of everything it waited for, plus its ssh ControlPersist masters).",
 		"Host CPU: everything on the hosts. peak RSS: largest single process; tree PSS: sum over the tree (sampled every 100 ms).",
 	))
-	if len(skipped) > 0 {
-		fmt.Print(note(skipped...))
+	if len(notes) > 0 {
+		fmt.Print(note(notes...))
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -22,13 +23,16 @@ type tool interface {
 // result holds a tool's measured runs in one cell.
 type result struct {
 	Deploys, Rollbacks []sample
+	// Hung counts the runs killed for outliving the timeout and run again.
+	Hung int
 }
 
 // runTool measures t on the first n hosts. The hosts are seeded with
 // build 1; then each run removes releases/2 from every host, deploys
 // build 2 (measured, with build 1 current and a fresh release directory),
 // verifies every host, rolls back (measured) and verifies again. Any failed
-// check fails the benchmark.
+// check fails the benchmark. A run whose command hangs is run once more
+// from freshly seeded hosts; a second hang fails the benchmark.
 func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs) result {
 	e.b.Helper()
 	e.seed(n, set)
@@ -38,23 +42,16 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs) re
 	var r result
 	start := time.Now()
 	for i := 0; k.more(i, time.Since(start)); i++ {
-		e.removeRelease(n, "2")
-		if err := t.prepare(i == 0); err != nil {
+		d, rb, err := e.runOnce(t, n, set, i == 0)
+		if errors.Is(err, errHung) && r.Hung == 0 {
+			r.Hung++
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			e.progress("%s run %d: %s; seeding the hosts again and running it again", label, i+1, msg)
+			e.seed(n, set)
+			d, rb, err = e.runOnce(t, n, set, i == 0)
+		}
+		if err != nil {
 			e.b.Fatalf("%s: %v", label, err)
-		}
-		d, err := e.measure(func(m *meter) error { return t.deploy(m, "2") })
-		if err != nil {
-			e.b.Fatalf("%s: deploy 2: %v", label, err)
-		}
-		if err := e.verify(n, "2", set.Expect["2"]); err != nil {
-			e.b.Fatalf("%s: after deploy 2: %v", label, err)
-		}
-		rb, err := e.measure(func(m *meter) error { return t.rollback(m) })
-		if err != nil {
-			e.b.Fatalf("%s: rollback: %v", label, err)
-		}
-		if err := e.verify(n, "1", set.Expect["1"]); err != nil {
-			e.b.Fatalf("%s: after rollback: %v", label, err)
 		}
 		e.progress("%s run %d: deploy %s (cpu %s, hosts %s), rollback %s", label, i+1,
 			d.Wall.Round(time.Millisecond), d.CPU.Round(time.Millisecond), d.HostCPU.Round(time.Millisecond), rb.Wall.Round(time.Millisecond))
@@ -62,6 +59,32 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs) re
 		r.Rollbacks = append(r.Rollbacks, rb)
 	}
 	return r
+}
+
+// runOnce is one run of runTool.
+func (e *env) runOnce(t tool, n int, set *artifactSet, first bool) (deploy, rollback sample, err error) {
+	e.removeRelease(n, "2")
+	if err := t.prepare(first); err != nil {
+		return deploy, rollback, err
+	}
+	if deploy, err = e.measure(func(m *meter) error { return t.deploy(m, "2") }); err != nil {
+		return deploy, rollback, fmt.Errorf("deploy 2: %w", err)
+	}
+	if err := e.verify(n, "2", set.Expect["2"]); err != nil {
+		return deploy, rollback, fmt.Errorf("after deploy 2: %w", err)
+	}
+	if rollback, err = e.measure(func(m *meter) error { return t.rollback(m) }); err != nil {
+		return deploy, rollback, fmt.Errorf("rollback: %w", err)
+	}
+	if err := e.verify(n, "1", set.Expect["1"]); err != nil {
+		return deploy, rollback, fmt.Errorf("after rollback: %w", err)
+	}
+	return deploy, rollback, nil
+}
+
+// hungNote is the line under a table for a row that had a hung run.
+func hungNote(row string, r result, k knobs) string {
+	return fmt.Sprintf("%s: %d run hung (still running after %s), was killed and run again from freshly seeded hosts.", row, r.Hung, k.Timeout)
 }
 
 // floors measures the floors of art on n hosts: (c), the floor of the
