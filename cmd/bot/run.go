@@ -53,6 +53,7 @@ commands:
   version        print the version
 
 -config defaults to $SWITCHMAN_CONFIG, else switchman.yaml.
+console and serve also take -cpuprofile FILE and -memprofile FILE (pprof).
 `
 
 // run is the whole program; main and the end-to-end tests call it.
@@ -77,7 +78,11 @@ func run(ctx context.Context, args []string, std stdio) error {
 	sub := flag.NewFlagSet("bot "+cmd, flag.ContinueOnError)
 	sub.SetOutput(std.Err)
 	sub.StringVar(cfgPath, "config", *cfgPath, "configuration file")
-	var since, auditApp *string
+	var since, auditApp, cpuProfile, memProfile *string
+	if cmd == "console" || cmd == "serve" {
+		cpuProfile = sub.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the bot exits")
+		memProfile = sub.String("memprofile", "", "write an allocation profile (pprof) to this file when the bot exits")
+	}
 	if cmd == "audit" {
 		since = sub.String("since", "", "only entries since a duration ago (24h) or a date (2026-11-01, RFC 3339)")
 		auditApp = sub.String("app", "", "only entries about this app")
@@ -121,6 +126,15 @@ func run(ctx context.Context, args []string, std stdio) error {
 		return exitCode(1)
 	}
 	log := newLogger(std.Err, cfg.Bot.LogLevel)
+	stopProfile, err := startProfile(*cpuProfile, *memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProfile(); err != nil {
+			log.Error("write profile", "err", err)
+		}
+	}()
 	sys, err := start(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -181,7 +195,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +332,7 @@ func exportAudit(ctx context.Context, cfgPath, since, app string, std stdio) err
 		}
 		q.Since = t
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, newLogger(std.Err, cfg.Bot.LogLevel))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -35,11 +36,13 @@ var (
 
 // openStore opens Redis when the config names one, else the embedded file.
 // An unreachable Redis stops the bot: nothing falls back to a local store.
-func openStore(ctx context.Context, cfg *config.Config) (stateStore, error) {
+// What go-redis logs itself (failed dials) goes to log.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
 	r := cfg.Store.Redis
 	if r == nil {
 		return embedded.Open(cfg.Store.Path, embedded.Options{})
 	}
+	redis.SetLogger(log)
 	opt := redis.Options{URL: r.URL, Prefix: r.Prefix}
 	if r.CAFile != "" {
 		pem, err := os.ReadFile(r.CAFile)

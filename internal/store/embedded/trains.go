@@ -11,10 +11,10 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
-	"github.com/switchman-bot/switchman/internal/train"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
-var _ train.Store = (*Store)(nil)
+var _ trainstore.Store = (*Store)(nil)
 
 var (
 	// bucketTrains maps a train name to its cars, a JSON array in
@@ -33,7 +33,7 @@ func checkTrainName(op, name string) error {
 }
 
 // readCars returns the cars of train name in b, which may be nil.
-func readCars(b *bolt.Bucket, name string) ([]train.Car, error) {
+func readCars(b *bolt.Bucket, name string) ([]trainstore.Car, error) {
 	if b == nil {
 		return nil, nil
 	}
@@ -41,7 +41,7 @@ func readCars(b *bolt.Bucket, name string) ([]train.Car, error) {
 	if data == nil {
 		return nil, nil
 	}
-	var cars []train.Car
+	var cars []trainstore.Car
 	if err := json.Unmarshal(data, &cars); err != nil {
 		return nil, fmt.Errorf("decode cars of train %s: %w", name, err)
 	}
@@ -50,7 +50,7 @@ func readCars(b *bolt.Bucket, name string) ([]train.Car, error) {
 
 // updateCars runs fn on the cars of train name in one transaction and
 // stores what it returns.
-func (s *Store) updateCars(name string, fn func(cars []train.Car) ([]train.Car, error)) error {
+func (s *Store) updateCars(name string, fn func(cars []trainstore.Car) ([]trainstore.Car, error)) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTrains)
 		if err != nil {
@@ -78,7 +78,7 @@ func (s *Store) updateCars(name string, fn func(cars []train.Car) ([]train.Car, 
 // Board adds car at the end of the train, replacing (and returning) the
 // car of the same app, which loses its place. A train of maxCars cars
 // (maxCars > 0) refuses a new app with an error of code errs.Conflict.
-func (s *Store) Board(ctx context.Context, name string, car train.Car, maxCars int) (*train.Car, error) {
+func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int) (*trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
@@ -88,8 +88,8 @@ func (s *Store) Board(ctx context.Context, name string, car train.Car, maxCars i
 	if car.App == "" {
 		return nil, errs.New(errs.Invalid, "board %s: the car has no app", name)
 	}
-	var replaced *train.Car
-	err := s.updateCars(name, func(cars []train.Car) ([]train.Car, error) {
+	var replaced *trainstore.Car
+	err := s.updateCars(name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
 		for i, c := range cars {
 			if c.App == car.App {
 				replaced = &c
@@ -110,15 +110,15 @@ func (s *Store) Board(ctx context.Context, name string, car train.Car, maxCars i
 
 // Leave takes app's car off the train and returns it; an error wrapping
 // deploy.ErrNotFound if it is not aboard.
-func (s *Store) Leave(ctx context.Context, name, app string) (train.Car, error) {
+func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
-		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
 	}
 	if err := checkTrainName("leave", name); err != nil {
-		return train.Car{}, err
+		return trainstore.Car{}, err
 	}
-	var left *train.Car
-	err := s.updateCars(name, func(cars []train.Car) ([]train.Car, error) {
+	var left *trainstore.Car
+	err := s.updateCars(name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
 		for i, c := range cars {
 			if c.App == app {
 				left = &c
@@ -128,20 +128,20 @@ func (s *Store) Leave(ctx context.Context, name, app string) (train.Car, error) 
 		return cars, nil
 	})
 	if err != nil {
-		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
 	}
 	if left == nil {
-		return train.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
+		return trainstore.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
 	}
 	return *left, nil
 }
 
 // Cars returns the cars aboard, in boarding order.
-func (s *Store) Cars(ctx context.Context, name string) ([]train.Car, error) {
+func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list cars of %s: %w", name, err)
 	}
-	var cars []train.Car
+	var cars []trainstore.Car
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		cars, err = readCars(tx.Bucket(bucketTrains), name)
@@ -154,15 +154,15 @@ func (s *Store) Cars(ctx context.Context, name string) ([]train.Car, error) {
 }
 
 // TakeCars empties the train and returns its cars, in boarding order.
-func (s *Store) TakeCars(ctx context.Context, name string) ([]train.Car, error) {
+func (s *Store) TakeCars(ctx context.Context, name string) ([]trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("take cars of %s: %w", name, err)
 	}
 	if err := checkTrainName("take cars", name); err != nil {
 		return nil, err
 	}
-	var taken []train.Car
-	err := s.updateCars(name, func(cars []train.Car) ([]train.Car, error) {
+	var taken []trainstore.Car
+	err := s.updateCars(name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
 		taken = cars
 		return nil, nil
 	})
@@ -174,7 +174,7 @@ func (s *Store) TakeCars(ctx context.Context, name string) ([]train.Car, error) 
 
 // ReturnCars puts cars back at the front of the train, in their order;
 // a car whose app is aboard again, or repeated, is dropped.
-func (s *Store) ReturnCars(ctx context.Context, name string, cars []train.Car) error {
+func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("return cars to %s: %w", name, err)
 	}
@@ -184,7 +184,7 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []train.Car) e
 	if len(cars) == 0 {
 		return nil
 	}
-	err := s.updateCars(name, func(aboard []train.Car) ([]train.Car, error) {
+	err := s.updateCars(name, func(aboard []trainstore.Car) ([]trainstore.Car, error) {
 		return returnCars(aboard, cars), nil
 	})
 	if err != nil {
@@ -194,12 +194,12 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []train.Car) e
 }
 
 // returnCars is back, without the apps aboard or repeated, then aboard.
-func returnCars(aboard, back []train.Car) []train.Car {
+func returnCars(aboard, back []trainstore.Car) []trainstore.Car {
 	seen := make(map[string]bool, len(aboard)+len(back))
 	for _, c := range aboard {
 		seen[c.App] = true
 	}
-	out := make([]train.Car, 0, len(aboard)+len(back))
+	out := make([]trainstore.Car, 0, len(aboard)+len(back))
 	for _, c := range back {
 		if !seen[c.App] {
 			seen[c.App] = true

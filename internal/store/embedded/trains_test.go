@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
-	"github.com/switchman-bot/switchman/internal/train"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 func TestTrainsSurviveReopen(t *testing.T) {
@@ -15,7 +15,7 @@ func TestTrainsSurviveReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "switchman.db")
 	s := openStore(t, path, nil)
 	boarded := time.Date(2026, 6, 2, 11, 0, 0, 123, time.UTC)
-	cars := []train.Car{
+	cars := []trainstore.Car{
 		{App: "accounting", Build: "1338", Env: "production", User: "alice", Boarded: boarded},
 		{App: "billing", Build: "77", Env: "production", User: "bob", Boarded: boarded.Add(time.Minute)},
 	}
@@ -25,7 +25,7 @@ func TestTrainsSurviveReopen(t *testing.T) {
 		}
 	}
 	dep := time.Date(2026, 6, 2, 14, 0, 0, 0, time.FixedZone("CEST", 2*3600))
-	if err := s.MarkRun(ctx, "daily", train.KindDeparture, dep); err != nil {
+	if err := s.MarkRun(ctx, "daily", trainstore.KindDeparture, dep); err != nil {
 		t.Fatalf("MarkRun: %v", err)
 	}
 
@@ -42,7 +42,7 @@ func TestTrainsSurviveReopen(t *testing.T) {
 			t.Errorf("car %d after reopen: got %+v, want %+v", i, got[i], cars[i])
 		}
 	}
-	last, err := s.LastRun(ctx, "daily", train.KindDeparture)
+	last, err := s.LastRun(ctx, "daily", trainstore.KindDeparture)
 	if err != nil || !last.Equal(dep) {
 		t.Errorf("LastRun after reopen: got %v, %v, want %v", last, err, dep)
 	}
@@ -56,7 +56,7 @@ func TestTrainsInAFileWithoutThem(t *testing.T) {
 	if cars, err := s.Cars(ctx, "daily"); err != nil || len(cars) != 0 {
 		t.Errorf("Cars: got %+v, %v, want none", cars, err)
 	}
-	if at, err := s.LastRun(ctx, "daily", train.KindBoarding); err != nil || !at.IsZero() {
+	if at, err := s.LastRun(ctx, "daily", trainstore.KindBoarding); err != nil || !at.IsZero() {
 		t.Errorf("LastRun: got %v, %v, want the zero time", at, err)
 	}
 	if _, err := s.Leave(ctx, "daily", "accounting"); !errors.Is(err, deploy.ErrNotFound) {

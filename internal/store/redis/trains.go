@@ -13,10 +13,10 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
-	"github.com/switchman-bot/switchman/internal/train"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
-var _ train.Store = (*Store)(nil)
+var _ trainstore.Store = (*Store)(nil)
 
 // Trains live in:
 //
@@ -39,7 +39,7 @@ func checkTrainName(op, name string) error {
 	return nil
 }
 
-func carEntry(c train.Car) (string, error) {
+func carEntry(c trainstore.Car) (string, error) {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return "", err
@@ -47,23 +47,23 @@ func carEntry(c train.Car) (string, error) {
 	return c.App + "\x00" + string(data), nil
 }
 
-func decodeCar(entry string) (train.Car, error) {
+func decodeCar(entry string) (trainstore.Car, error) {
 	_, data, ok := strings.Cut(entry, "\x00")
 	if !ok {
-		return train.Car{}, fmt.Errorf("malformed car entry %q", entry)
+		return trainstore.Car{}, fmt.Errorf("malformed car entry %q", entry)
 	}
-	var c train.Car
+	var c trainstore.Car
 	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return train.Car{}, fmt.Errorf("decode car: %w", err)
+		return trainstore.Car{}, fmt.Errorf("decode car: %w", err)
 	}
 	return c, nil
 }
 
-func decodeCars(entries []string) ([]train.Car, error) {
+func decodeCars(entries []string) ([]trainstore.Car, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	cars := make([]train.Car, len(entries))
+	cars := make([]trainstore.Car, len(entries))
 	for i, e := range entries {
 		c, err := decodeCar(e)
 		if err != nil {
@@ -77,7 +77,7 @@ func decodeCars(entries []string) ([]train.Car, error) {
 // Board adds car at the end of the train, replacing (and returning) the
 // car of the same app, which loses its place. A train of maxCars cars
 // (maxCars > 0) refuses a new app with an error of code errs.Conflict.
-func (s *Store) Board(ctx context.Context, name string, car train.Car, maxCars int) (*train.Car, error) {
+func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int) (*trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
@@ -148,24 +148,24 @@ return res
 
 // Leave takes app's car off the train and returns it; an error wrapping
 // deploy.ErrNotFound if it is not aboard.
-func (s *Store) Leave(ctx context.Context, name, app string) (train.Car, error) {
+func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
-		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
 	}
 	if err := checkTrainName("leave", name); err != nil {
-		return train.Car{}, err
+		return trainstore.Car{}, err
 	}
 	keys := []string{s.carsKey(name), s.memoKey()}
 	v, err := leaveScript.Run(ctx, s.rdb, keys, app, replyTTL.Milliseconds()).Text()
 	if err != nil {
-		return train.Car{}, s.fail(ctx, "leave "+name, err)
+		return trainstore.Car{}, s.fail(ctx, "leave "+name, err)
 	}
 	if v == "" {
-		return train.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
+		return trainstore.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
 	}
 	c, err := decodeCar(v)
 	if err != nil {
-		return train.Car{}, fmt.Errorf("leave %s: %w", name, err)
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
 	}
 	return c, nil
 }
@@ -190,7 +190,7 @@ return res
 `)
 
 // Cars returns the cars aboard, in boarding order.
-func (s *Store) Cars(ctx context.Context, name string) ([]train.Car, error) {
+func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list cars of %s: %w", name, err)
 	}
@@ -206,7 +206,7 @@ func (s *Store) Cars(ctx context.Context, name string) ([]train.Car, error) {
 }
 
 // TakeCars empties the train and returns its cars, in boarding order.
-func (s *Store) TakeCars(ctx context.Context, name string) ([]train.Car, error) {
+func (s *Store) TakeCars(ctx context.Context, name string) ([]trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("take cars of %s: %w", name, err)
 	}
@@ -243,7 +243,7 @@ return redis.call('LRANGE', KEYS[2], 1, -1)
 // ReturnCars puts cars back at the front of the train, in their order; a
 // car whose app is aboard again, or repeated, is dropped. Sending it twice
 // does what sending it once did: the second finds the apps aboard.
-func (s *Store) ReturnCars(ctx context.Context, name string, cars []train.Car) error {
+func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("return cars to %s: %w", name, err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
-	"github.com/switchman-bot/switchman/internal/train"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 // Store is everything a state store offers.
@@ -25,7 +25,7 @@ type Store interface {
 	deploy.Store
 	deploy.Leaser
 	// The cars aboard deploy trains and their schedules' bookkeeping.
-	train.Store
+	trainstore.Store
 
 	// PutLock stores l, replacing the lock of the same scope (App, Env).
 	PutLock(ctx context.Context, l deploy.Lock) error

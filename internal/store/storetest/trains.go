@@ -11,23 +11,23 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
-	"github.com/switchman-bot/switchman/internal/train"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 func testTrains(t *testing.T, fresh freshFunc) {
-	RunTrains(t, func(t *testing.T) train.Store {
+	RunTrains(t, func(t *testing.T) trainstore.Store {
 		s, _ := fresh(t)
 		return s
 	})
 }
 
-// RunTrains runs the train.Store part of the contract against stores made
+// RunTrains runs the trainstore.Store part of the contract against stores made
 // by newStore, each new and empty; Run runs it too. It is exported for
-// implementations of train.Store that are not whole state stores.
-func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
+// implementations of trainstore.Store that are not whole state stores.
+func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 	t.Run("board in order", func(t *testing.T) {
 		s := newStore(t)
-		want := []train.Car{car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2)}
+		want := []trainstore.Car{car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2)}
 		for _, c := range want {
 			mustBoard(t, s, "daily", c, 0)
 		}
@@ -109,7 +109,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
 	t.Run("return cars to the front", func(t *testing.T) {
 		s := newStore(t)
 		a, b, c := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2)
-		for _, x := range []train.Car{a, b, c} {
+		for _, x := range []trainstore.Car{a, b, c} {
 			mustBoard(t, s, "daily", x, 0)
 		}
 		mustTake(t, s, "daily")
@@ -117,17 +117,17 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
 		d, b2 := car("mail", "9", "dora", 3), car("billing", "78", "bob", 4)
 		mustBoard(t, s, "daily", d, 0)
 		mustBoard(t, s, "daily", b2, 0)
-		if err := s.ReturnCars(t.Context(), "daily", []train.Car{a, b, c, a}); err != nil {
+		if err := s.ReturnCars(t.Context(), "daily", []trainstore.Car{a, b, c, a}); err != nil {
 			t.Fatalf("ReturnCars: %v", err)
 		}
 		assertCars(t, s, "daily", a, c, d, b2)
 		// Returning them again changes nothing.
-		if err := s.ReturnCars(t.Context(), "daily", []train.Car{a, c}); err != nil {
+		if err := s.ReturnCars(t.Context(), "daily", []trainstore.Car{a, c}); err != nil {
 			t.Fatalf("ReturnCars again: %v", err)
 		}
 		assertCars(t, s, "daily", a, c, d, b2)
 		// To an empty train, and nothing at all.
-		if err := s.ReturnCars(t.Context(), "weekly", []train.Car{b, a}); err != nil {
+		if err := s.ReturnCars(t.Context(), "weekly", []trainstore.Car{b, a}); err != nil {
 			t.Fatalf("ReturnCars to weekly: %v", err)
 		}
 		if err := s.ReturnCars(t.Context(), "weekly", nil); err != nil {
@@ -139,32 +139,32 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
 	t.Run("runs", func(t *testing.T) {
 		s := newStore(t)
 		ctx := t.Context()
-		assertLastRun(t, s, "daily", train.KindDeparture, time.Time{})
+		assertLastRun(t, s, "daily", trainstore.KindDeparture, time.Time{})
 		dep := time.Date(2026, 3, 29, 14, 0, 0, 0, time.FixedZone("CEST", 2*3600))
 		for _, m := range []struct {
 			train, kind string
 			at          time.Time
 		}{
-			{"daily", train.KindDeparture, dep.Add(-24 * time.Hour)},
-			{"daily", train.KindDeparture, dep},
-			{"daily", train.KindBoarding, dep.Add(-4 * time.Hour)},
-			{"weekly", train.KindDeparture, dep.Add(time.Hour)},
-			{"daily", train.KindCancel, dep.Add(24*time.Hour + 123*time.Millisecond)},
+			{"daily", trainstore.KindDeparture, dep.Add(-24 * time.Hour)},
+			{"daily", trainstore.KindDeparture, dep},
+			{"daily", trainstore.KindBoarding, dep.Add(-4 * time.Hour)},
+			{"weekly", trainstore.KindDeparture, dep.Add(time.Hour)},
+			{"daily", trainstore.KindCancel, dep.Add(24*time.Hour + 123*time.Millisecond)},
 		} {
 			if err := s.MarkRun(ctx, m.train, m.kind, m.at); err != nil {
 				t.Fatalf("MarkRun(%s, %s): %v", m.train, m.kind, err)
 			}
 		}
-		assertLastRun(t, s, "daily", train.KindDeparture, dep)
-		assertLastRun(t, s, "daily", train.KindBoarding, dep.Add(-4*time.Hour))
-		assertLastRun(t, s, "daily", train.KindReminder, time.Time{})
-		assertLastRun(t, s, "weekly", train.KindDeparture, dep.Add(time.Hour))
-		assertLastRun(t, s, "daily", train.KindCancel, dep.Add(24*time.Hour+123*time.Millisecond))
+		assertLastRun(t, s, "daily", trainstore.KindDeparture, dep)
+		assertLastRun(t, s, "daily", trainstore.KindBoarding, dep.Add(-4*time.Hour))
+		assertLastRun(t, s, "daily", trainstore.KindReminder, time.Time{})
+		assertLastRun(t, s, "weekly", trainstore.KindDeparture, dep.Add(time.Hour))
+		assertLastRun(t, s, "daily", trainstore.KindCancel, dep.Add(24*time.Hour+123*time.Millisecond))
 		// An earlier time replaces a later one: MarkRun records, it does not compare.
-		if err := s.MarkRun(ctx, "daily", train.KindCancel, dep); err != nil {
+		if err := s.MarkRun(ctx, "daily", trainstore.KindCancel, dep); err != nil {
 			t.Fatal(err)
 		}
-		assertLastRun(t, s, "daily", train.KindCancel, dep)
+		assertLastRun(t, s, "daily", trainstore.KindCancel, dep)
 	})
 
 	t.Run("concurrent boarding of a limited train", func(t *testing.T) {
@@ -206,7 +206,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
 				}
 			}
 		})
-		var taken []train.Car
+		var taken []trainstore.Car
 		for range 4 {
 			taken = append(taken, mustTake(t, s, "daily")...)
 		}
@@ -240,32 +240,32 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) train.Store) {
 			{"Leave", func() error { _, err := s.Leave(ctx, "daily", "accounting"); return err }},
 			{"Cars", func() error { _, err := s.Cars(ctx, "daily"); return err }},
 			{"TakeCars", func() error { _, err := s.TakeCars(ctx, "daily"); return err }},
-			{"ReturnCars", func() error { return s.ReturnCars(ctx, "daily", []train.Car{c}) }},
-			{"MarkRun", func() error { return s.MarkRun(ctx, "daily", train.KindDeparture, start) }},
-			{"LastRun", func() error { _, err := s.LastRun(ctx, "daily", train.KindDeparture); return err }},
+			{"ReturnCars", func() error { return s.ReturnCars(ctx, "daily", []trainstore.Car{c}) }},
+			{"MarkRun", func() error { return s.MarkRun(ctx, "daily", trainstore.KindDeparture, start) }},
+			{"LastRun", func() error { _, err := s.LastRun(ctx, "daily", trainstore.KindDeparture); return err }},
 		} {
 			if err := tc.call(); !errors.Is(err, context.Canceled) {
 				t.Errorf("%s with a cancelled context: got %v, want an error wrapping context.Canceled", tc.name, err)
 			}
 		}
 		assertCars(t, s, "daily", car("accounting", "1", "alice", 0))
-		assertLastRun(t, s, "daily", train.KindDeparture, time.Time{})
+		assertLastRun(t, s, "daily", trainstore.KindDeparture, time.Time{})
 	})
 }
 
 // car returns a car boarded i minutes after start.
-func car(app, build, user string, i int) train.Car {
-	return train.Car{App: app, Build: build, Env: "production", User: user, Boarded: start.Add(time.Duration(i) * time.Minute)}
+func car(app, build, user string, i int) trainstore.Car {
+	return trainstore.Car{App: app, Build: build, Env: "production", User: user, Boarded: start.Add(time.Duration(i) * time.Minute)}
 }
 
-func mustBoard(t *testing.T, s train.Store, name string, c train.Car, maxCars int) {
+func mustBoard(t *testing.T, s trainstore.Store, name string, c trainstore.Car, maxCars int) {
 	t.Helper()
 	if _, err := s.Board(t.Context(), name, c, maxCars); err != nil {
 		t.Fatalf("Board(%s, %s %s): %v", name, c.App, c.Build, err)
 	}
 }
 
-func mustCars(t *testing.T, s train.Store, name string) []train.Car {
+func mustCars(t *testing.T, s trainstore.Store, name string) []trainstore.Car {
 	t.Helper()
 	cars, err := s.Cars(t.Context(), name)
 	if err != nil {
@@ -274,7 +274,7 @@ func mustCars(t *testing.T, s train.Store, name string) []train.Car {
 	return cars
 }
 
-func mustTake(t *testing.T, s train.Store, name string) []train.Car {
+func mustTake(t *testing.T, s trainstore.Store, name string) []trainstore.Car {
 	t.Helper()
 	cars, err := s.TakeCars(t.Context(), name)
 	if err != nil {
@@ -283,12 +283,12 @@ func mustTake(t *testing.T, s train.Store, name string) []train.Car {
 	return cars
 }
 
-func assertCars(t *testing.T, s train.Store, name string, want ...train.Car) {
+func assertCars(t *testing.T, s trainstore.Store, name string, want ...trainstore.Car) {
 	t.Helper()
 	assertCarList(t, "Cars("+name+")", mustCars(t, s, name), want...)
 }
 
-func assertCarList(t *testing.T, what string, got []train.Car, want ...train.Car) {
+func assertCarList(t *testing.T, what string, got []trainstore.Car, want ...trainstore.Car) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: got %d cars %+v, want %d %+v", what, len(got), got, len(want), want)
@@ -299,14 +299,14 @@ func assertCarList(t *testing.T, what string, got []train.Car, want ...train.Car
 	}
 }
 
-func assertCar(t *testing.T, got, want train.Car) {
+func assertCar(t *testing.T, got, want trainstore.Car) {
 	t.Helper()
 	if got.App != want.App || got.Build != want.Build || got.Env != want.Env || got.User != want.User || !got.Boarded.Equal(want.Boarded) {
 		t.Errorf("car: got %+v, want %+v", got, want)
 	}
 }
 
-func assertLastRun(t *testing.T, s train.Store, name, kind string, want time.Time) {
+func assertLastRun(t *testing.T, s trainstore.Store, name, kind string, want time.Time) {
 	t.Helper()
 	got, err := s.LastRun(t.Context(), name, kind)
 	if err != nil {
