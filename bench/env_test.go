@@ -47,6 +47,8 @@ type env struct {
 	root string
 	// timeout bounds every measured command (BENCH_TIMEOUT_SECONDS).
 	timeout time.Duration
+	// profile is BENCH_PROFILE: where the bot's profiles go, "" for none.
+	profile string
 	// cpu0 is the machine's and this benchmark's CPU time when it
 	// started.
 	cpu0     cpuSnapshot
@@ -64,7 +66,7 @@ func newEnv(b *testing.B, k knobs) *env {
 		}
 	}
 	hosts := slices.Max(k.Hosts)
-	e := &env{b: b, cpus: runtime.NumCPU(), log: os.Stdout, timeout: k.Timeout}
+	e := &env{b: b, cpus: runtime.NumCPU(), log: os.Stdout, timeout: k.Timeout, profile: k.Profile}
 	e.useStorage()
 	e.dir = b.TempDir()
 	e.progress("storage: %s, room for %.1f GiB per cell", e.storage, float64(e.budget)/(1<<30))

@@ -30,6 +30,10 @@ type knobs struct {
 	// Tools (BENCH_TOOLS), when set, names the only tools to run, by the
 	// start of their names in the tables: "ansible,switchman".
 	Tools []string
+	// Profile (BENCH_PROFILE), when set, is a directory that receives a
+	// CPU and an allocation profile of every measured Switchman command
+	// (bot -cpuprofile/-memprofile), named after its row and run.
+	Profile string
 }
 
 // wants reports whether the tool of a table row is to run.
@@ -82,11 +86,12 @@ func readKnobs(b *testing.B, defaultSizes string) knobs {
 	}
 	return knobs{
 		Tools:    tools,
+		Profile:  os.Getenv("BENCH_PROFILE"),
 		Hosts:    list("BENCH_HOSTS", "1,10,50"),
 		Sizes:    list("BENCH_SIZES", defaultSizes),
 		Runs:     num("BENCH_RUNS", 5),
 		CellTime: time.Duration(num("BENCH_CELL_SECONDS", 60)) * time.Second,
-		Timeout:  time.Duration(num("BENCH_TIMEOUT_SECONDS", 300)) * time.Second,
+		Timeout:  time.Duration(num("BENCH_TIMEOUT_SECONDS", 120)) * time.Second,
 	}
 }
 

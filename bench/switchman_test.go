@@ -12,10 +12,12 @@ import (
 // switchman is the bot set up to deploy one artifact set to the first n
 // hosts with one delivery and compression, with its own config and store.
 type switchman struct {
-	e   *env
-	n   int
-	dir string
-	cfg string
+	e    *env
+	n    int
+	name string
+	dir  string
+	cfg  string
+	runs int // measured commands so far, to name their profiles
 }
 
 const botEnv = "fleet"
@@ -69,7 +71,7 @@ apps:
         step_timeout: 15m
         hosts:
 %[10]s`, app, art, delivery, appDir, botEnv, q(e.fleet.User), q(e.fleet.ClientKey), q(e.fleet.KnownHosts), n, hosts.String())
-	s := &switchman{e: e, n: n, dir: dir, cfg: filepath.Join(dir, "switchman.yaml")}
+	s := &switchman{e: e, n: n, name: name, dir: dir, cfg: filepath.Join(dir, "switchman.yaml")}
 	if err := os.WriteFile(s.cfg, []byte(cfg), 0o644); err != nil {
 		e.b.Fatal(err)
 	}
@@ -84,6 +86,18 @@ func (s *switchman) console(input string) *exec.Cmd {
 	return cmd
 }
 
+// measured is console for a measured command, profiled into BENCH_PROFILE
+// when it is set: ROW-WHAT-RUN.cpu.pprof and .mem.pprof.
+func (s *switchman) measured(what, input string) *exec.Cmd {
+	cmd := s.console(input)
+	if s.e.profile != "" {
+		s.runs++
+		base := filepath.Join(s.e.profile, fmt.Sprintf("%s-%s-%d", s.name, what, s.runs))
+		cmd.Args = append(cmd.Args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".mem.pprof")
+	}
+	return cmd
+}
+
 // run runs console commands, unmeasured.
 func (s *switchman) run(input string) error {
 	return (&meter{}).run(s.console(input))
@@ -91,12 +105,12 @@ func (s *switchman) run(input string) error {
 
 // deploy is the tool interface's deploy: `deploy app BUILD`.
 func (s *switchman) deploy(m *meter, build string) error {
-	return m.run(s.console(fmt.Sprintf("deploy %s %s\n", app, build)))
+	return m.run(s.measured("deploy", fmt.Sprintf("deploy %s %s\n", app, build)))
 }
 
 // rollback is `rollback app`: back to the previous release.
 func (s *switchman) rollback(m *meter) error {
-	return m.run(s.console("rollback " + app + "\n"))
+	return m.run(s.measured("rollback", "rollback "+app+"\n"))
 }
 
 // prepare readies the next measured deploy of build: a rollback locks the

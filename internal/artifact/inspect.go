@@ -123,6 +123,9 @@ type Inspector struct {
 	err    error
 
 	result error // set by Close
+
+	// tar, when set by TarTo, receives the decompressed archive.
+	tar io.Writer
 }
 
 // NewInspector returns an Inspector that expects the artifact's sha256 to
@@ -139,6 +142,13 @@ func NewInspector(wantSHA256 string) *Inspector {
 	go i.read(pr)
 	return i
 }
+
+// TarTo makes the Inspector copy the decompressed archive to w as it reads
+// it, so that a caller can recompress what it streams without decompressing
+// it a second time. It must be called before the first Write. A w that
+// fails is dropped and the inspection goes on; w only ever sees a prefix of
+// the archive when the archive proves bad, which Result reports.
+func (i *Inspector) TarTo(w io.Writer) { i.tar = w }
 
 // Write hashes p and hands it to the archive reader. It always returns
 // len(p), nil, except after Close.
@@ -254,6 +264,11 @@ func (i *Inspector) inspect(r io.Reader) error {
 		dec = zr
 	}
 
+	if i.tar != nil {
+		// Below the tar reader and the final drain, so that w gets every
+		// byte, end-of-archive padding included.
+		dec = io.TeeReader(dec, &dropOnError{w: i.tar})
+	}
 	t := newTree()
 	tail := &zeroTail{r: dec}
 	tr := tar.NewReader(tail)
@@ -298,6 +313,20 @@ func (i *Inspector) inspect(r io.Reader) error {
 }
 
 const blockSize = 512
+
+// dropOnError writes to w until w fails, then discards: a reader that
+// stopped (every host gone) must not stop the inspection.
+type dropOnError struct {
+	w   io.Writer
+	err error
+}
+
+func (d *dropOnError) Write(p []byte) (int, error) {
+	if d.err == nil {
+		_, d.err = d.w.Write(p)
+	}
+	return len(p), nil
+}
 
 // zeroTail counts the bytes read through it and how many of the last ones
 // were zero, which is how a tar archive ends.

@@ -102,6 +102,10 @@ type App struct {
 	// Delivery is push (the bot streams the artifact to the hosts) or
 	// pull (each host downloads it from the artifact URL); default push.
 	Delivery string `yaml:"delivery"`
+	// Recompress is auto (push sends a gzip artifact to hosts as zstd,
+	// which they unpack with a fraction of the CPU, when every host of the
+	// wave has zstd) or never; default auto.
+	Recompress string `yaml:"recompress"`
 	// Restart runs on each host after `current` switched, in Path.
 	Restart    string     `yaml:"restart"`
 	Migrations Migrations `yaml:"migrations"`

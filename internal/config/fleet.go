@@ -165,4 +165,7 @@ func (a *App) validateDelivery(loc locator, ps *problems) {
 	default:
 		ps.add(line, "apps.%s.delivery: want push or pull, got %q", a.Name, a.Delivery)
 	}
+	if a.Recompress != "auto" && a.Recompress != "never" {
+		ps.add(loc.line("apps", a.Name, "recompress"), "apps.%s.recompress: want auto or never, got %q", a.Name, a.Recompress)
+	}
 }

@@ -130,6 +130,7 @@ func (c *Config) setDefaults(loc locator, dir string) {
 			a.Artifact.Path = resolve(dir, a.Artifact.Path)
 		}
 		a.Delivery = or(a.Delivery, "push")
+		a.Recompress = or(a.Recompress, "auto")
 		if !at("keep_releases") {
 			a.KeepReleases = defaultKeepReleases
 		}

@@ -233,7 +233,7 @@ func TestStrictDecoding(t *testing.T) {
 		{
 			name:  "no close key lists the known ones",
 			edits: []string{"    restart:", "    notify: x\n    restart:"},
-			want:  one("notify", `unknown key "notify" in apps.web (known keys: artifact, default_env, delivery, environments, health, keep_releases, migrations, path, restart, shared)`),
+			want:  one("notify", `unknown key "notify" in apps.web (known keys: artifact, default_env, delivery, environments, health, keep_releases, migrations, path, recompress, restart, shared)`),
 		},
 		{
 			name:  "keys are case-sensitive",

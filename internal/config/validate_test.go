@@ -345,6 +345,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("delivery:", `apps.web.delivery: want push or pull, got "carrier-pigeon"`),
 		},
 		{
+			name:  "recompress",
+			edits: []string{"path: /srv/web", "path: /srv/web\n    recompress: brotli"},
+			want:  one("recompress:", `apps.web.recompress: want auto or never, got "brotli"`),
+		},
+		{
 			name:  "access unknown role",
 			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: wizard\n    users: [ana]"},
 			want:  one("role: wizard", `access[0].role: unknown role "wizard"; roles are admin, deployer`),

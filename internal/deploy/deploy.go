@@ -266,11 +266,10 @@ func (r *run) pullWave(src artifact.Source, info artifact.Info, comp artifact.Co
 	for i, h := range wave {
 		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivering })
 		wg.Go(func() {
-			_, err := r.step(r.ctx, h, StepDeliver, Command{Script: pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp))})
-			if err == nil {
-				_, err = r.step(r.ctx, h, StepInstall, Command{Script: finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)})
-			}
-			errsOf[i] = err
+			// The host checks its download itself, so the release is
+			// installed in the same session: one round trip fewer.
+			script := pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp)) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
+			_, errsOf[i] = r.step(r.ctx, h, StepDeliver, Command{Script: script})
 		})
 	}
 	wg.Wait()
@@ -336,6 +335,10 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	}
 
 	tmp := "releases/.tmp-" + build + "-" + nonce()
+	sent := comp
+	if r.recompress(comp, wave) {
+		sent = artifact.Zstd
+	}
 	fan := newFanout()
 	var wg sync.WaitGroup
 	hostErr := make([]error, len(wave))
@@ -343,14 +346,19 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		pr := fan.add()
 		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivering })
 		wg.Go(func() {
-			_, err := r.step(ctx, h, StepDeliver, Command{Script: unpackScript(r.t.app.Path, tmp, string(comp)), Stdin: pr})
+			_, err := r.step(ctx, h, StepDeliver, Command{Script: unpackScript(r.t.app.Path, tmp, string(sent)), Stdin: pr})
 			// Unblock the fan-out if the host stopped reading early.
 			pr.CloseWithError(errHostGone)
 			hostErr[i] = err
 		})
 	}
 	insp := artifact.NewInspector(info.SHA256)
-	_, copyErr := io.Copy(fan.with(insp, insp.Err), br)
+	var copyErr error
+	if sent == comp {
+		_, copyErr = io.Copy(fan.with(insp, insp.Err), br)
+	} else {
+		copyErr = r.streamRecompressed(br, insp, fan)
+	}
 	fan.close(copyErr)
 	insp.Close()
 	wg.Wait()
@@ -376,14 +384,76 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	}
 	// Only complete, verified streams are installed.
 	installed := make([]error, len(wave))
-	for i, h := range wave {
+	eachHost(wave, len(wave), func(i int, h Host) {
 		if hostErr[i] != nil {
 			installed[i] = hostErr[i]
-			continue
+			return
 		}
 		_, installed[i] = r.step(ctx, h, StepInstall, Command{Script: finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)})
-	}
+	})
 	return r.settleWave(wave, tmp, installed)
+}
+
+// recompress reports whether a wave gets a gzip artifact as zstd: the app
+// allows it and every host of the wave can unpack zstd. zstd unpacks with
+// a fraction of gzip's CPU, and the bot decompresses the artifact anyway to
+// inspect it, so one recompression saves work on every host.
+func (r *run) recompress(comp artifact.Compression, wave []Host) bool {
+	if comp != artifact.Gzip || r.t.app.Recompress == "never" {
+		return false
+	}
+	for _, h := range wave {
+		if !r.states[h.Name].Zstd {
+			return false
+		}
+	}
+	return true
+}
+
+// streamRecompressed streams the artifact into insp, which hashes and
+// inspects it and hands the decompressed archive to a zstd writer feeding
+// the hosts. The copy stops when the archive proves bad or every host has
+// stopped reading, as it does without recompression.
+func (r *run) streamRecompressed(src io.Reader, insp *artifact.Inspector, fan *fanout) error {
+	zw, err := artifact.NewZstdWriter(fan)
+	if err != nil {
+		return err
+	}
+	insp.TarTo(zw)
+	check := func() error {
+		if err := insp.Err(); err != nil {
+			return err
+		}
+		return fan.err()
+	}
+	_, copyErr := io.Copy(checkedWriter{w: insp, check: check}, src)
+	// The archive reader has handed over every byte once insp is closed;
+	// only then does the last zstd frame go out.
+	insp.Close()
+	if err := zw.Close(); err != nil && copyErr == nil && fan.err() == nil {
+		copyErr = err
+	}
+	if copyErr == nil {
+		copyErr = fan.err()
+	}
+	return copyErr
+}
+
+// checkedWriter writes to w and then asks check whether to go on.
+type checkedWriter struct {
+	w     io.Writer
+	check func() error
+}
+
+func (c checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // migrate lists pending migrations on the first host and, by the env's
@@ -632,8 +702,13 @@ func (r *run) activate(h Host, build, previous string) error {
 		// What failed on a host is what people need to read.
 		return errs.Wrap(errs.Unavailable, err, "%v", err)
 	}
-	if _, err := r.step(ctx, h, StepActivate, Command{Script: switchScript(r.t.app.Path, build, previous, nonce())}); err != nil {
+	if _, err := r.step(ctx, h, StepActivate, Command{Script: switchScript(r.t.app.Path, build, previous, r.retire, nonce())}); err != nil {
 		return fail(err)
+	}
+	if r.retire != "" {
+		r.mu.Lock()
+		r.retired[h.Name] = true
+		r.mu.Unlock()
 	}
 	r.setHost(h.Name, func(hr *HostResult) { hr.Current = build })
 	if err := r.restartAndCheck(ctx, h, build, previous); err != nil {
@@ -694,10 +769,18 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	build := r.rec.Build
 	ctx := context.WithoutCancel(r.ctx)
 	r.note("switching back: %v", errs.Message(cause))
-	var reverted, stuck []string
-	for _, h := range r.hosts {
+	// Hosts go back batch_size at a time, as they came: restoring service
+	// fast matters, but not by restarting more of the fleet at once than
+	// the env allows.
+	const (
+		untouched = iota
+		reverted
+		stuck
+	)
+	fate := make([]int, len(r.hosts))
+	eachHost(r.hosts, r.t.env.BatchSize, func(i int, h Host) {
 		if r.sessions[h.Name] == nil {
-			continue // never reached
+			return // never reached
 		}
 		r.mu.Lock()
 		hr := *r.rec.Host(h.Name)
@@ -711,33 +794,41 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			r.e.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
 		}
 		if !switchedHere {
-			continue
+			return
 		}
 		if st.Current == "" {
-			stuck = append(stuck, h.Name)
+			fate[i] = stuck
 			r.setHost(h.Name, func(hr *HostResult) {
 				hr.Error = joinErr(hr.Error, "no earlier release to switch back to")
 			})
-			continue
+			return
 		}
-		err := r.switchBack(ctx, h, st)
-		if err != nil {
-			stuck = append(stuck, h.Name)
+		if err := r.switchBack(ctx, h, st); err != nil {
+			fate[i] = stuck
 			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, joinErr(hr.Error, "switch back: "+err.Error()) })
-			continue
+			return
 		}
-		reverted = append(reverted, h.Name)
+		fate[i] = reverted
 		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Current = HostReverted, st.Current })
+	})
+	var back, left []string
+	for i, h := range r.hosts {
+		switch fate[i] {
+		case reverted:
+			back = append(back, h.Name)
+		case stuck:
+			left = append(left, h.Name)
+		}
 	}
 	msg := fmt.Sprintf("%s; release %s marked bad", errs.Message(cause), build)
-	if len(reverted) > 0 {
-		msg += fmt.Sprintf("; switched back to %s on %s", r.rec.Previous, strings.Join(reverted, ", "))
+	if len(back) > 0 {
+		msg += fmt.Sprintf("; switched back to %s on %s", r.rec.Previous, strings.Join(back, ", "))
 	}
-	if len(stuck) > 0 {
-		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(stuck, ", "))
+	if len(left) > 0 {
+		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
 	}
 	err := errs.Wrap(errs.CodeOf(cause), cause, "%s", msg)
-	if errors.Is(cause, errCancelled) && len(stuck) == 0 {
+	if errors.Is(cause, errCancelled) && len(left) == 0 {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
@@ -754,20 +845,23 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 
 // switchBack points a host at the release it ran before this deploy.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
-	if _, err := r.step(ctx, h, StepRevert, Command{Script: switchScript(r.t.app.Path, before.Current, before.Previous, nonce())}); err != nil {
+	if _, err := r.step(ctx, h, StepRevert, Command{Script: switchScript(r.t.app.Path, before.Current, before.Previous, "", nonce())}); err != nil {
 		return err
 	}
 	return r.restartAndCheck(ctx, h, before.Current, before.Previous)
 }
 
-// pruneAll removes old releases on every host; failures are reported, not fatal.
+// pruneAll removes old releases on every host; failures are reported, not
+// fatal. Notes come in the hosts' order, whichever host answers first.
 func (r *run) pruneAll() {
 	ctx := context.WithoutCancel(r.ctx)
-	for _, h := range r.live() {
+	live := r.live()
+	notes := make([]string, len(live))
+	eachHost(live, r.t.env.Parallel, func(i int, h Host) {
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
-			r.note("pruning old releases on %s failed: %v", h.Name, err)
-			continue
+			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %v", h.Name, err)
+			return
 		}
 		var pruned []string
 		for _, line := range strings.Split(string(out), "\n") {
@@ -776,7 +870,12 @@ func (r *run) pruneAll() {
 			}
 		}
 		if len(pruned) > 0 {
-			r.note("%s: removed old releases %s", h.Name, strings.Join(pruned, ", "))
+			notes[i] = fmt.Sprintf("%s: removed old releases %s", h.Name, strings.Join(pruned, ", "))
+		}
+	})
+	for _, n := range notes {
+		if n != "" {
+			r.note("%s", n)
 		}
 	}
 }

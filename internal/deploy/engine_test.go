@@ -61,12 +61,18 @@ const fixtureYAML = `apps:
 
 func newFixture(t testing.TB, restartExtra string) *fixture {
 	t.Helper()
-	dir := t.TempDir()
 	if restartExtra == "" {
 		restartExtra = "true"
 	}
+	return newFixtureFrom(t, fmt.Sprintf(fixtureYAML, restartExtra), &local.Transport{})
+}
+
+// newFixtureFrom is newFixture with its own config text and transport.
+func newFixtureFrom(t testing.TB, yaml string, tr deploy.Transport) *fixture {
+	t.Helper()
+	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "switchman.yaml")
-	cfg, err := config.Parse(cfgFile, fmt.Appendf(nil, fixtureYAML, restartExtra), nil)
+	cfg, err := config.Parse(cfgFile, []byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -77,7 +83,7 @@ func newFixture(t testing.TB, restartExtra string) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{t: t, dir: dir, app: filepath.Join(dir, "srv/web"), arts: filepath.Join(dir, "artifacts"), cfg: cfg, store: st}
 	f.engine = deploy.NewEngine(deploy.Options{
-		Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Config: cfg, Transports: map[string]deploy.Transport{"local": tr},
 		Store: st, Leases: st, Locks: st,
 	})
 	t.Cleanup(f.engine.Wait)

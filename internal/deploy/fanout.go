@@ -11,26 +11,60 @@ var (
 	errAllGone  = errors.New("every host stopped reading")
 )
 
-// fanout copies one stream to several hosts. A host whose reader fails is
-// dropped and the others go on; when every host is gone the copy stops.
-// Writers are fed in turn, so the slowest host sets the pace: the stream
-// is read once and never buffered whole.
+// fanoutWindow bounds how far the fastest host may run ahead of the
+// slowest: the bytes the fan-out holds. Each host also has its SSH window
+// (2 MiB with OpenSSH) in flight.
+const fanoutWindow = 8 << 20
+
+// fanout copies one stream to several hosts. Every chunk written is kept
+// once and shared by the hosts' readers until the slowest has read it, so
+// a host that is briefly slower (its CPU share, its SSH window) does not
+// stall the others until it falls fanoutWindow behind. A host whose
+// reader is closed is dropped and the others go on; when every host is
+// gone the copy stops.
+//
+// Write, with and close are called by one goroutine; the readers and err
+// are safe to use from any.
 type fanout struct {
-	mu    sync.Mutex
-	pipes []*io.PipeWriter
 	extra io.Writer
 	// check, when set, is asked after every write to extra; an error
 	// stops the copy (the inspector found a bad entry mid-stream).
 	check func() error
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	chunks  [][]byte // chunks[i] is chunk base+i of the stream
+	base    int
+	held    int // bytes in chunks
+	readers []*fanReader
+	live    int
+	ended   bool
+	endErr  error // nil for a complete stream
 }
 
-func newFanout() *fanout { return &fanout{} }
+// fanReader is one host's end of a fanout.
+type fanReader struct {
+	f    *fanout
+	next int // index of the chunk being read
+	off  int // bytes of it already read
+	gone bool
+}
 
-// add returns the reading end for one more host.
-func (f *fanout) add() *io.PipeReader {
-	pr, pw := io.Pipe()
-	f.pipes = append(f.pipes, pw)
-	return pr
+func newFanout() *fanout {
+	f := &fanout{}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+// add returns the reading end for one more host; Close it (or
+// CloseWithError) when the host stops reading.
+func (f *fanout) add() *fanReader {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := &fanReader{f: f, next: f.base}
+	f.readers = append(f.readers, r)
+	f.live++
+	return r
 }
 
 // with returns a writer that feeds w and then every live host; when check
@@ -51,28 +85,113 @@ func (f *fanout) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	live := f.pipes[:0]
-	for _, pw := range f.pipes {
-		if _, err := pw.Write(p); err != nil {
-			pw.CloseWithError(err)
-			continue
-		}
-		live = append(live, pw)
+	if len(p) == 0 {
+		return 0, nil
 	}
-	f.pipes = live
-	if len(live) == 0 {
+	// The caller reuses p: the hosts get a copy, made once for all.
+	chunk := append([]byte(nil), p...)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.live > 0 && f.held > 0 && f.held+len(chunk) > fanoutWindow {
+		f.cond.Wait()
+	}
+	if f.live == 0 {
 		return 0, errAllGone
 	}
+	f.chunks = append(f.chunks, chunk)
+	f.held += len(chunk)
+	f.cond.Broadcast()
 	return len(p), nil
 }
 
-// close ends every host's stream, with err if the source failed.
+// err returns errAllGone once every host has stopped reading.
+func (f *fanout) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.live == 0 {
+		return errAllGone
+	}
+	return nil
+}
+
+// close ends every host's stream: at its end, or with err if the source
+// failed.
 func (f *fanout) close(err error) {
-	for _, pw := range f.pipes {
-		if err != nil && !errors.Is(err, errAllGone) {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if errors.Is(err, errAllGone) {
+		err = nil
+	}
+	f.ended, f.endErr = true, err
+	f.cond.Broadcast()
+}
+
+// trim drops the chunks every live reader is done with. f.mu is held.
+func (f *fanout) trim() {
+	low := f.base + len(f.chunks)
+	for _, r := range f.readers {
+		if !r.gone && r.next < low {
+			low = r.next
 		}
 	}
+	n := low - f.base
+	if n <= 0 {
+		return
+	}
+	for i := range n {
+		f.held -= len(f.chunks[i])
+		f.chunks[i] = nil
+	}
+	f.chunks = f.chunks[n:]
+	f.base = low
+	f.cond.Broadcast()
+}
+
+func (r *fanReader) Read(p []byte) (int, error) {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for {
+		if r.gone {
+			return 0, io.ErrClosedPipe
+		}
+		if i := r.next - f.base; i < len(f.chunks) {
+			c := f.chunks[i]
+			n := copy(p, c[r.off:])
+			r.off += n
+			if r.off == len(c) {
+				r.next, r.off = r.next+1, 0
+				if i == 0 {
+					f.trim()
+				}
+			}
+			return n, nil
+		}
+		if f.ended {
+			if f.endErr != nil {
+				return 0, f.endErr
+			}
+			return 0, io.EOF
+		}
+		f.cond.Wait()
+	}
+}
+
+// Close drops the host: the stream goes on without it.
+func (r *fanReader) Close() error { return r.CloseWithError(nil) }
+
+// CloseWithError is Close; the error is not needed by anyone, as the host's
+// own step reports why it stopped reading.
+func (r *fanReader) CloseWithError(error) error {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.gone {
+		return nil
+	}
+	r.gone = true
+	f.live--
+	f.trim()
+	f.cond.Broadcast()
+	return nil
 }

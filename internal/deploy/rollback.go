@@ -115,6 +115,9 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		}
 		todo = append(todo, h)
 	}
+	if from != "" && from != to {
+		r.retire, r.retired = from, map[string]bool{}
+	}
 	var mu sync.Mutex
 	var failed []string
 	size := r.t.env.BatchSize
@@ -135,12 +138,22 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		wg.Wait()
 	}
 	ctx := context.WithoutCancel(r.ctx)
-	if from != "" && from != to {
+	if r.retire != "" {
+		// Hosts that did not switch (already on to, or failed before
+		// their switch ran) still mark the release bad.
+		var rest []Host
+		r.mu.Lock()
 		for _, h := range r.live() {
+			if !r.retired[h.Name] {
+				rest = append(rest, h)
+			}
+		}
+		r.mu.Unlock()
+		eachHost(rest, r.t.env.Parallel, func(_ int, h Host) {
 			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, from), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 				r.e.log.Warn("mark release bad", "host", h.Name, "build", from, "err", err)
 			}
-		}
+		})
 	}
 	if r.e.locks != nil && from != "" {
 		// The bot owns the lock, not the requester: nobody deploys past it

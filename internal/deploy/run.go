@@ -33,6 +33,11 @@ type run struct {
 	allowed int
 	// confirm receives the requester's answer when migrations wait for it.
 	confirm chan confirmation
+	// retire is the release a rollback leaves: each host marks it bad in
+	// the same script that switches it away. retired holds the hosts that
+	// did (guarded by mu).
+	retire  string
+	retired map[string]bool
 
 	mu     sync.Mutex // guards rec
 	rec    *Record
@@ -133,6 +138,23 @@ func (r *run) step(ctx context.Context, h Host, step Step, cmd Command) ([]byte,
 	}
 	r.emit(ev)
 	return out, err
+}
+
+// eachHost runs f for every host, at most limit at a time, and returns
+// once all have returned. The per-host steps after delivery (install,
+// prune, marking a release bad, switching back) take a round trip or two
+// each: run one host after the other, they add up to seconds on a fleet.
+func eachHost(hosts []Host, limit int, f func(i int, h Host)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i, h)
+		})
+	}
+	wg.Wait()
 }
 
 // open connects to every host and reads its state. Hosts that cannot be

@@ -262,7 +262,14 @@ func (f *Fleet) start(h *Host) error {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	if err := waitBanner(h.Addr, exited); err != nil {
+	err := waitBanner(h.Addr, exited)
+	if err == nil && !listening(h.log, h.port) {
+		// The banner came from another process that has the port (two
+		// free ports can be the same one, handed out twice); this sshd
+		// could not bind it and is exiting.
+		err = fmt.Errorf("port %d answered, but not this sshd", h.port)
+	}
+	if err != nil {
 		killTree(cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
 		return fmt.Errorf("%s: sshd on %s: %w; stderr: %s; log: %s", h.Name, h.Addr, err,
@@ -513,13 +520,36 @@ func keygen(path, comment string) error {
 	return nil
 }
 
+// listening reports whether the sshd writing log has bound port.
+func listening(log string, port int) bool {
+	b, err := os.ReadFile(log)
+	return err == nil && bytes.Contains(b, fmt.Appendf(nil, "Server listening on 127.0.0.1 port %d.", port))
+}
+
+var (
+	portsMu sync.Mutex
+	// given holds the ports freePort handed out: the kernel may offer a
+	// port again once its probe listener is closed, before the host it
+	// was for has bound it.
+	given = map[int]bool{}
+)
+
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !given[port] {
+			given[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port that was not handed out already")
 }
 
 func probeNamespace() error {

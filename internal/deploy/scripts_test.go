@@ -1,0 +1,72 @@
+package deploy
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// TestUnpackScript runs the push delivery's unpack script with /bin/sh: a
+// good stream lands in the temporary dir, and a stream the decompressor
+// rejects fails the script even though tar, last in the pipeline, may have
+// found nothing wrong with what it got.
+func TestUnpackScript(t *testing.T) {
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	body := bytes.Repeat([]byte("release "), 40_000)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
+	tw.Close()
+	var gz, zs bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(raw.Bytes())
+	gw.Close()
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(raw.Bytes())
+	zw.Close()
+
+	tests := []struct {
+		name, compression string
+		stdin             []byte
+		wantErr           string // "" for success
+	}{
+		{"gzip", "gzip", gz.Bytes(), ""},
+		{"zstd", "zstd", zs.Bytes(), ""},
+		{"garbage as gzip", "gzip", []byte("no archive here"), "not in gzip format"},
+		{"truncated zstd", "zstd", zs.Bytes()[:zs.Len()/2], "premature end"},
+		// tar gets a whole archive and succeeds; only the decompressor
+		// knows the stream went bad after it.
+		{"zstd, then garbage", "zstd", append(bytes.Clone(zs.Bytes()), "garbage after the frame"...), "zstd -dcq failed"},
+		{"gzip, then garbage", "gzip", append(bytes.Clone(gz.Bytes()), "garbage after the member"...), "gzip -dc failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "app")
+			cmd := exec.Command("/bin/sh", "-c", unpackScript(dir, "releases/.tmp-1-x", tt.compression))
+			cmd.Stdin = bytes.NewReader(tt.stdin)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v (%s), want success", err, stderr.String())
+				}
+				got, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-1-x/BUILD"))
+				if err != nil || !bytes.Equal(got, body) {
+					t.Errorf("unpacked BUILD: got %d bytes (%v), want %d", len(got), err, len(body))
+				}
+				return
+			}
+			if err == nil || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("got %v, stderr %q; want a failure saying %q", err, stderr.String(), tt.wantErr)
+			}
+		})
+	}
+}
