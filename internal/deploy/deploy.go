@@ -175,7 +175,8 @@ func (r *run) failures() int {
 	return len(r.out)
 }
 
-// failedBeforeSwitch ends a deploy in which no host switched.
+// failedBeforeSwitch ends a deploy in which no host switched. A lost lease
+// ends it interrupted, as the replica that took over records it.
 func (r *run) failedBeforeSwitch(err error) (Outcome, error) {
 	r.mu.Lock()
 	for i := range r.rec.Hosts {
@@ -184,7 +185,10 @@ func (r *run) failedBeforeSwitch(err error) (Outcome, error) {
 		}
 	}
 	r.mu.Unlock()
-	if errors.Is(err, errCancelled) {
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		return r.leaseLost(err)
+	case errors.Is(err, errCancelled):
 		return OutcomeCancelled, err
 	}
 	return OutcomeFailed, err
@@ -834,10 +838,10 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	return OutcomeReverted, err
 }
 
-// leaseLost ends a deploy that lost its lease while hosts were switching.
-// Another replica may hold the app+env by now, and has reported this deploy
-// interrupted: no host is touched again, not even to switch it back. The
-// record keeps each host's state for the person who decides what next.
+// leaseLost ends a deploy that lost its lease. Another replica may hold the
+// app+env by now, and has reported this deploy interrupted: no host is
+// touched again, not even to switch it back. The record keeps each host's
+// state for the person who decides what next.
 func (r *run) leaseLost(cause error) (Outcome, error) {
 	return OutcomeInterrupted, errs.Wrap(errs.Unavailable, cause,
 		"this replica lost the deploy lease (it ran out, or the state store could not confirm it), so it stopped before touching more hosts; hosts are left as they are: roll back, or deploy again")

@@ -70,6 +70,13 @@ func newFixture(t testing.TB, restartExtra string) *fixture {
 // newFixtureFrom is newFixture with its own config text and transport.
 func newFixtureFrom(t testing.TB, yaml string, tr deploy.Transport) *fixture {
 	t.Helper()
+	return newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["local"] = tr })
+}
+
+// newFixtureWith is newFixture with its own config text; opt adjusts the
+// engine's options (local transport, the store for everything) first.
+func newFixtureWith(t testing.TB, yaml string, opt func(*deploy.Options)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "switchman.yaml")
 	cfg, err := config.Parse(cfgFile, []byte(yaml), nil)
@@ -82,10 +89,12 @@ func newFixtureFrom(t testing.TB, yaml string, tr deploy.Transport) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{t: t, dir: dir, app: filepath.Join(dir, "srv/web"), arts: filepath.Join(dir, "artifacts"), cfg: cfg, store: st}
-	f.engine = deploy.NewEngine(deploy.Options{
-		Config: cfg, Transports: map[string]deploy.Transport{"local": tr},
+	o := deploy.Options{
+		Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Store: st, Leases: st, Locks: st,
-	})
+	}
+	opt(&o)
+	f.engine = deploy.NewEngine(o)
 	t.Cleanup(f.engine.Wait)
 	if err := os.MkdirAll(f.arts, 0o755); err != nil {
 		t.Fatal(err)
