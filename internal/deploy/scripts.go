@@ -223,11 +223,14 @@ func markBadScript(dir, build string) string {
 }
 
 // pruneScript removes the oldest releases beyond keep, never the ones
-// `current` and `previous` point at, and stale temporary unpack dirs.
+// `current` and `previous` point at, and stale temporary unpack dirs. It
+// runs on every host after every deploy, so it spawns what it must only.
 func pruneScript(dir string, keep int) string {
 	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
-cur=$(basename "$(readlink ../current 2>/dev/null || echo none)")
-prev=$(basename "$(readlink ../previous 2>/dev/null || echo none)")
+cur=$(readlink ../current 2>/dev/null || echo none)
+cur=${cur##*/}
+prev=$(readlink ../previous 2>/dev/null || echo none)
+prev=${prev##*/}
 n=0
 for r in $(ls -1t); do
 	[ -d "$r" ] || continue
@@ -236,6 +239,8 @@ for r in $(ls -1t); do
 	[ "$r" = "$prev" ] && continue
 	if [ "$n" -gt %d ]; then rm -rf -- "$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi
 done
+set -- .tmp-*
+[ -e "$1" ] || exit 0
 find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
 `, shell.Quote(dir), keep)
 }

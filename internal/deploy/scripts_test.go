@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -68,5 +70,50 @@ func TestUnpackScript(t *testing.T) {
 				t.Errorf("got %v, stderr %q; want a failure saying %q", err, stderr.String(), tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestPruneScript runs the prune script with /bin/sh: the oldest releases
+// beyond keep go, except those current and previous point at, and so do
+// temporary unpack dirs older than an hour.
+func TestPruneScript(t *testing.T) {
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "releases")
+	old := time.Now().Add(-2 * time.Hour)
+	for i, name := range []string{"1", "2", "3", "4", "5", ".tmp-9-stale", ".tmp-8-fresh"} {
+		p := filepath.Join(rel, name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Releases get older the lower their number; the stale temp dir is
+		// two hours old.
+		at := time.Now().Add(time.Duration(i-10) * time.Minute)
+		if name == ".tmp-9-stale" {
+			at = old
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(rel, ".bad-2"), nil, 0o644)
+	os.Symlink("releases/4", filepath.Join(dir, "current"))
+	os.Symlink("releases/1", filepath.Join(dir, "previous"))
+
+	out, err := exec.Command("/bin/sh", "-c", pruneScript(dir, 2)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("prune: %v: %s", err, out)
+	}
+	ents, _ := os.ReadDir(rel)
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	// 5 and 4 are the two newest; 4 is also current, 1 previous.
+	want := []string{".tmp-8-fresh", "1", "4", "5"}
+	if !slices.Equal(got, want) {
+		t.Errorf("releases/ after prune: got %v, want %v", got, want)
+	}
+	if !strings.Contains(string(out), "pruned=3\n") || !strings.Contains(string(out), "pruned=2\n") {
+		t.Errorf("prune output: got %q, want pruned=3 and pruned=2", out)
 	}
 }
