@@ -16,6 +16,13 @@ var (
 // (2 MiB with OpenSSH) in flight.
 const fanoutWindow = 8 << 20
 
+// chunkSize is the size of the buffers the stream is copied into; they are
+// reused once every host has read them, so a stream of any length costs
+// the window's worth of memory, not garbage.
+const chunkSize = 64 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
 // fanout copies one stream to several hosts. Every chunk written is kept
 // once and shared by the hosts' readers until the slowest has read it, so
 // a host that is briefly slower (its CPU share, its SSH window) does not
@@ -33,7 +40,7 @@ type fanout struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	chunks  [][]byte // chunks[i] is chunk base+i of the stream
+	chunks  []*[]byte // chunks[i] is chunk base+i of the stream, from chunkPool
 	base    int
 	held    int // bytes in chunks
 	readers []*fanReader
@@ -85,23 +92,34 @@ func (f *fanout) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
 	// The caller reuses p: the hosts get a copy, made once for all.
-	chunk := append([]byte(nil), p...)
+	for rest := p; len(rest) > 0; {
+		n := min(len(rest), chunkSize)
+		if err := f.push(rest[:n]); err != nil {
+			return len(p) - len(rest), err
+		}
+		rest = rest[n:]
+	}
+	return len(p), nil
+}
+
+// push adds a copy of p, at most chunkSize bytes, for every live host,
+// once the window has room for it.
+func (f *fanout) push(p []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for f.live > 0 && f.held > 0 && f.held+len(chunk) > fanoutWindow {
+	for f.live > 0 && f.held > 0 && f.held+len(p) > fanoutWindow {
 		f.cond.Wait()
 	}
 	if f.live == 0 {
-		return 0, errAllGone
+		return errAllGone
 	}
-	f.chunks = append(f.chunks, chunk)
-	f.held += len(chunk)
+	c := chunkPool.Get().(*[]byte)
+	*c = append((*c)[:0], p...)
+	f.chunks = append(f.chunks, c)
+	f.held += len(p)
 	f.cond.Broadcast()
-	return len(p), nil
+	return nil
 }
 
 // err returns errAllGone once every host has stopped reading.
@@ -139,7 +157,8 @@ func (f *fanout) trim() {
 		return
 	}
 	for i := range n {
-		f.held -= len(f.chunks[i])
+		f.held -= len(*f.chunks[i])
+		chunkPool.Put(f.chunks[i])
 		f.chunks[i] = nil
 	}
 	f.chunks = f.chunks[n:]
@@ -156,7 +175,7 @@ func (r *fanReader) Read(p []byte) (int, error) {
 			return 0, io.ErrClosedPipe
 		}
 		if i := r.next - f.base; i < len(f.chunks) {
-			c := f.chunks[i]
+			c := *f.chunks[i]
 			n := copy(p, c[r.off:])
 			r.off += n
 			if r.off == len(c) {
