@@ -651,7 +651,7 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 	a := c.slash(c.a, "UBOB", "/deploy", "confirm "+held.ID)
 	t.Logf("confirmation sent to the resumed replica a: %d %q", a.status, a.text)
 	final := c.slack.waitCall("replica a's final message", 15*time.Second,
-		allOf(isMethod("chat.postMessage", "chat.update"), toChannel(deployChannel), textHas("Deploy "+held.ID+" of web 2 to prod", "lease lost")))
+		allOf(isMethod("chat.postMessage", "chat.update"), toChannel(deployChannel), textHas("Deploy "+held.ID+" of web 2 to prod", "interrupted", "lost the deploy lease")))
 	t.Logf("replica a stopped the deploy %s after it resumed: %q", final.At.Sub(resumed).Round(time.Millisecond), final.Text)
 	// Whether the confirmation beat the lease renewal that found the
 	// lease gone (then the fencing check before the migrations stopped
@@ -666,10 +666,11 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 		t.Errorf("replica a's answer to the confirmation: got %q, want it confirmed or refused", reply.Text)
 	}
 	rec := c.waitRecord("the record to say the lease was lost", 5*time.Second, func(r *deploy.Record) bool {
-		return r.ID == held.ID && strings.Contains(r.Error, "lease lost")
+		return r.ID == held.ID && strings.Contains(r.Error, "lost the deploy lease")
 	})
-	if rec.Outcome == deploy.OutcomeSucceeded || rec.Outcome == deploy.OutcomeRunning {
-		t.Errorf("record: got outcome %s, want a stopped deploy", rec.Outcome)
+	// Interrupted, as replica b recorded it: not failed.
+	if rec.Outcome != deploy.OutcomeInterrupted {
+		t.Errorf("record: got outcome %s, want interrupted", rec.Outcome)
 	}
 	if got := c.current(); got != "releases/1" {
 		t.Errorf("current: got %q, want releases/1: the fenced replica switched", got)
