@@ -935,7 +935,7 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 	}
 	msg := errs.Message(err)
 	t.Logf("refused: %s", msg)
-	for _, want := range []string{"host1", "host key changed", fingerprint, "nothing was changed"} {
+	for _, want := range []string{"cannot use 1 of 3 hosts", "host1", "host key changed", fingerprint, "nothing was changed"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("refusal %q does not say %q", msg, want)
 		}
@@ -952,6 +952,18 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 		if f.exists(i, "releases/2") {
 			t.Errorf("%s: releases/2 exists after a refused deploy", h.Name)
 		}
+	}
+
+	// Within max_failures the others go on, and the note says the host
+	// was refused: it answered, it is not down.
+	lenient := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
+	lenient.build("2")
+	rec := lenient.mustRun(deploy.KindDeploy, "2", deploy.OutcomePartial)
+	if !lenient.sawNote(rec.ID, "host1 was refused and left out") || lenient.sawNote(rec.ID, "host1 is unreachable") {
+		t.Errorf("notes %q: want host1 refused, not unreachable", lenient.notes(rec.ID))
+	}
+	if h1 := hostResult(t, rec, "host1"); !strings.Contains(h1.Error, "host key changed") {
+		t.Errorf("host1: got error %q, want it to say the host key changed", h1.Error)
 	}
 }
 

@@ -200,8 +200,8 @@ func (r *run) open(ctx context.Context) error {
 	}
 	if len(failed) > r.allowed || len(failed) == len(r.hosts) {
 		r.closeSessions()
-		return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot reach %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v",
-			len(failed), len(r.hosts), r.t.key(), r.allowed, list[0])
+		return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v",
+			reachOrUse(failed), len(failed), len(r.hosts), r.t.key(), r.allowed, list[0])
 	}
 	for _, h := range r.hosts {
 		if err, ok := failed[h.Name]; ok {
@@ -213,6 +213,18 @@ func (r *run) open(ctx context.Context) error {
 }
 
 // hostErr is a host that dropped out of the deploy before it started.
+// reachOrUse words why hosts are out: "reach" when none answered, "use"
+// when some answered and were refused (a host key that does not match
+// known_hosts, a failed login, a failed inspection).
+func reachOrUse(failed map[string]error) string {
+	for _, err := range failed {
+		if !errors.Is(err, ErrUnreachable) {
+			return "use"
+		}
+	}
+	return "reach"
+}
+
 type hostErr struct {
 	host  string
 	state HostState
