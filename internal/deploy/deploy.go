@@ -356,14 +356,16 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		wg.Go(func() {
 			_, err := r.step(ctx, h, StepDeliver, Command{Script: unpackScript(r.t.app.Path, tmp, string(sent)), Stdin: pr})
 			// Unblock the fan-out if the host stopped reading early.
-			pr.CloseWithError(errHostGone)
+			pr.Close()
 			hostErr[i] = err
 		})
 	}
 	insp := artifact.NewInspector(info.SHA256)
 	var copyErr error
 	if sent == comp {
-		_, copyErr = io.Copy(fan.with(insp, insp.Err), br)
+		// The inspector sees each chunk first: a bad entry stops the
+		// stream before the hosts get more of it.
+		_, copyErr = io.Copy(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), br)
 	} else {
 		copyErr = r.streamRecompressed(br, insp, fan)
 	}

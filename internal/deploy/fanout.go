@@ -6,10 +6,7 @@ import (
 	"sync"
 )
 
-var (
-	errHostGone = errors.New("host stopped reading")
-	errAllGone  = errors.New("every host stopped reading")
-)
+var errAllGone = errors.New("every host stopped reading")
 
 // fanoutWindow bounds how far the fastest host may run ahead of the
 // slowest: the bytes the fan-out holds. Each host also has its SSH window
@@ -30,14 +27,9 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); ret
 // reader is closed is dropped and the others go on; when every host is
 // gone the copy stops.
 //
-// Write, with and close are called by one goroutine; the readers and err
-// are safe to use from any.
+// Write and close are called by one goroutine; the readers and err are
+// safe to use from any.
 type fanout struct {
-	extra io.Writer
-	// check, when set, is asked after every write to extra; an error
-	// stops the copy (the inspector found a bad entry mid-stream).
-	check func() error
-
 	mu      sync.Mutex
 	cond    *sync.Cond
 	chunks  []*[]byte // chunks[i] is chunk base+i of the stream, from chunkPool
@@ -63,8 +55,8 @@ func newFanout() *fanout {
 	return f
 }
 
-// add returns the reading end for one more host; Close it (or
-// CloseWithError) when the host stops reading.
+// add returns the reading end for one more host; Close it when the host
+// stops reading.
 func (f *fanout) add() *fanReader {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,24 +66,9 @@ func (f *fanout) add() *fanReader {
 	return r
 }
 
-// with returns a writer that feeds w and then every live host; when check
-// reports an error the stream stops.
-func (f *fanout) with(w io.Writer, check func() error) io.Writer {
-	f.extra, f.check = w, check
-	return f
-}
-
+// Write hands p to every live host; it fails with errAllGone once none
+// is left.
 func (f *fanout) Write(p []byte) (int, error) {
-	if f.extra != nil {
-		if _, err := f.extra.Write(p); err != nil {
-			return 0, err
-		}
-	}
-	if f.check != nil {
-		if err := f.check(); err != nil {
-			return 0, err
-		}
-	}
 	// The caller reuses p: the hosts get a copy, made once for all.
 	for rest := p; len(rest) > 0; {
 		n := min(len(rest), chunkSize)
@@ -196,12 +173,9 @@ func (r *fanReader) Read(p []byte) (int, error) {
 	}
 }
 
-// Close drops the host: the stream goes on without it.
-func (r *fanReader) Close() error { return r.CloseWithError(nil) }
-
-// CloseWithError is Close; the error is not needed by anyone, as the host's
-// own step reports why it stopped reading.
-func (r *fanReader) CloseWithError(error) error {
+// Close drops the host: the stream goes on without it. The host's own
+// step reports why it stopped reading.
+func (r *fanReader) Close() error {
 	f := r.f
 	f.mu.Lock()
 	defer f.mu.Unlock()

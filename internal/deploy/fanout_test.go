@@ -89,7 +89,7 @@ func TestFanoutEnds(t *testing.T) {
 		f := newFanout()
 		a, b := f.add(), f.add()
 		a.Close()
-		b.CloseWithError(errHostGone)
+		b.Close()
 		if _, err := f.Write([]byte("x")); !errors.Is(err, errAllGone) {
 			t.Errorf("write: got %v, want errAllGone", err)
 		}

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // DefaultBaseURL is Sentry's SaaS; self-hosted installs set Options.BaseURL.
@@ -154,23 +155,9 @@ func New(o Options) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = pause.For
 	}
 	return c, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Error is a call to Sentry that failed. Calls return it wrapped in an

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // Target is the deploy a Watch looks after.
@@ -101,7 +102,7 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		now = time.Now
 	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = pause.For
 	}
 	log := w.Log
 	if log == nil {

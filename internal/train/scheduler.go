@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // Options wire a Scheduler. Config, Store, Runner and Notifier are
@@ -158,18 +159,7 @@ func New(opt Options) (*Scheduler, error) {
 
 // realSleep waits on a real timer, a minute at most.
 func (s *Scheduler) realSleep(ctx context.Context, until time.Time) error {
-	d := min(until.Sub(s.now()), time.Minute)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return pause.For(ctx, min(until.Sub(s.now()), time.Minute))
 }
 
 // Run fires the trains' scheduled events until ctx is done, then waits for

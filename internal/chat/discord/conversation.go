@@ -197,18 +197,3 @@ func retryAfter(rl *discordgo.RateLimitError) time.Duration {
 	}
 	return min(max(d, 50*time.Millisecond), time.Minute)
 }
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // ProgressView folds the events of one deploy into the one message that
@@ -132,7 +133,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 			last = time.Now()
 			if rl, limited := errors.AsType[*discordgo.RateLimitError](err); limited {
 				c.log.Info("discord rate limit", "call", "edit progress", "retry_after", retryAfter(rl))
-				if !sleep(ctx, retryAfter(rl)) {
+				if pause.For(ctx, retryAfter(rl)) != nil {
 					c.log.Warn("discord progress abandoned", "err", ctx.Err())
 					return
 				}
@@ -146,7 +147,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 						c.log.Error("discord final progress state not delivered", "err", c.scrub(err))
 						return
 					}
-					if !sleep(ctx, time.Duration(failures)*c.a.interval) {
+					if pause.For(ctx, time.Duration(failures)*c.a.interval) != nil {
 						return
 					}
 					continue
@@ -165,7 +166,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 			c.log.Warn("discord progress abandoned", "err", ctx.Err())
 			return
 		}
-		if !sleep(ctx, c.a.interval-time.Since(last)) {
+		if pause.For(ctx, c.a.interval-time.Since(last)) != nil {
 			c.log.Warn("discord progress abandoned", "err", ctx.Err())
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // maxChoices is the most choices Discord allows on one option; with more
@@ -503,7 +504,7 @@ func (a *Adapter) retry(ctx context.Context, f func() error) error {
 			return err
 		}
 		a.log.Info("discord rate limit", "retry_after", retryAfter(rl))
-		if !sleep(ctx, retryAfter(rl)) {
+		if pause.For(ctx, retryAfter(rl)) != nil {
 			return ctx.Err()
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // replyAttempts bounds how often a reply is tried when Slack rate-limits it.
@@ -104,7 +105,7 @@ func retry(ctx context.Context, attempts int, call func(context.Context) error) 
 		if !limited {
 			return err
 		}
-		if !sleep(ctx, wait) {
+		if pause.For(ctx, wait) != nil {
 			return errors.Join(err, ctx.Err())
 		}
 	}
@@ -127,21 +128,6 @@ func slackError(err error) string {
 		return se.Err
 	}
 	return ""
-}
-
-// sleep waits d, or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // Presence answers whether Switchman users are active on Slack, by the

@@ -11,6 +11,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // callTimeout bounds one Web API call of a publisher.
@@ -143,10 +144,10 @@ func (p *publisher) run(ctx context.Context) {
 			}
 			continue
 		}
-		if !sleep(ctx, time.Until(last.Add(p.a.opt.UpdateInterval))) {
+		if pause.For(ctx, time.Until(last.Add(p.a.opt.UpdateInterval))) != nil {
 			return
 		}
-		if !sleep(ctx, time.Until(p.a.limiter.reserve(time.Now()))) {
+		if pause.For(ctx, time.Until(p.a.limiter.reserve(time.Now()))) != nil {
 			return
 		}
 		p.mu.Lock()
@@ -168,7 +169,7 @@ func (p *publisher) run(ctx context.Context) {
 		} else {
 			failures++
 			p.a.log.Warn("progress message not sent", "channel", p.channel, "deploy", p.id, "attempt", failures, "err", err)
-			if !sleep(ctx, backoff(failures)) {
+			if pause.For(ctx, backoff(failures)) != nil {
 				return
 			}
 		}
