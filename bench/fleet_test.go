@@ -41,8 +41,8 @@ func BenchmarkFleet(b *testing.B) {
 					label := cell + " switchman " + delivery
 					s := e.newSwitchman(fmt.Sprintf("n%d-%dmb-%s-%s", n, mb, comp, delivery), n, set, comp, delivery)
 					r := e.runTool(label, s, n, set, k)
-					if r.Hung > 0 {
-						notes = append(notes, hungNote(label, r, k))
+					if r.Repeated != "" {
+						notes = append(notes, repeatNote(label, r, k))
 					}
 					d, rb := median(r.Deploys), median(r.Rollbacks)
 					deploys.add(strconv.Itoa(n), mbCell(art.Bytes), comp, delivery, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall),

@@ -72,8 +72,8 @@ func BenchmarkPeers(b *testing.B) {
 					continue
 				}
 				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k)
-				if r.Hung > 0 {
-					notes = append(notes, hungNote(cell+" "+tl.name, r, k))
+				if r.Repeated != "" {
+					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
 				}
 				d, rb := median(r.Deploys), median(r.Rollbacks)
 				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), secs(rb.Wall))

@@ -666,7 +666,7 @@ func (r *run) healthGate(hosts []Host) error {
 		if r.out[h.Name] {
 			continue
 		}
-		if err := r.e.checkHealth(ctx, r, h, r.rec.Build); err != nil {
+		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, nil); err != nil {
 			return errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
 		}
 	}
@@ -707,56 +707,70 @@ func hostNames(hs []Host) string {
 func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
-	fail := func(err error) error {
+	acts := append([]action{r.switchAction(StepActivate, build, previous, r.retire)}, r.restartActions(ctx, h, build, previous)...)
+	done, err := r.perform(ctx, h, acts)
+	if done > 0 {
+		if r.retire != "" {
+			r.mu.Lock()
+			r.retired[h.Name] = true
+			r.mu.Unlock()
+		}
+		r.setHost(h.Name, func(hr *HostResult) { hr.Current = build })
+	}
+	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
 		// What failed on a host is what people need to read.
 		return errs.Wrap(errs.Unavailable, err, "%v", err)
-	}
-	if _, err := r.step(ctx, h, StepActivate, Command{Script: switchScript(r.t.app.Path, build, previous, r.retire, nonce())}); err != nil {
-		return fail(err)
-	}
-	if r.retire != "" {
-		r.mu.Lock()
-		r.retired[h.Name] = true
-		r.mu.Unlock()
-	}
-	r.setHost(h.Name, func(hr *HostResult) { hr.Current = build })
-	if err := r.restartAndCheck(ctx, h, build, previous); err != nil {
-		return fail(err)
 	}
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActive })
 	return nil
 }
 
-func (r *run) restartAndCheck(ctx context.Context, h Host, build, previous string) error {
+// switchAction points current at build (see switchScript).
+func (r *run) switchAction(step Step, build, previous, retire string) action {
+	return action{step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: r.t.env.StepTimeout.D()}
+}
+
+// restartActions are the steps after a switch: drain, the before_restart
+// hook, restart, the health check, the after_restart hook, ready.
+func (r *run) restartActions(ctx context.Context, h Host, build, previous string) []action {
 	env := r.cmdEnv(h, build, previous)
+	timeout := r.t.env.StepTimeout.D()
+	script := func(step Step, cmd string) action {
+		return action{step: step, script: inDir(r.t.app.Path, env, cmd), timeout: timeout}
+	}
+	var acts []action
 	if r.t.pool != nil {
-		if err := r.call(ctx, h, StepDrain, func() error { return r.t.pool.Drain(ctx, h) }); err != nil {
-			return err
-		}
+		acts = append(acts, action{step: StepDrain, call: func() error { return r.t.pool.Drain(ctx, h) }})
 	}
 	if hook := r.t.env.Hooks.BeforeRestart; hook != "" {
-		if _, err := r.step(ctx, h, StepHook, Command{Script: inDir(r.t.app.Path, env, hook)}); err != nil {
-			return err
-		}
+		acts = append(acts, script(StepHook, hook))
 	}
 	if r.t.app.Restart != "" {
-		if _, err := r.step(ctx, h, StepRestart, Command{Script: inDir(r.t.app.Path, env, r.t.app.Restart)}); err != nil {
-			return err
-		}
+		acts = append(acts, script(StepRestart, r.t.app.Restart))
 	}
-	if err := r.call(ctx, h, StepHealth, func() error { return r.e.checkHealth(ctx, r, h, build) }); err != nil {
-		return err
-	}
+	acts = append(acts, r.healthAction(ctx, h, build))
 	if hook := r.t.env.Hooks.AfterRestart; hook != "" {
-		if _, err := r.step(ctx, h, StepHook, Command{Script: inDir(r.t.app.Path, env, hook)}); err != nil {
-			return err
-		}
+		acts = append(acts, script(StepHook, hook))
 	}
 	if r.t.pool != nil {
-		return r.call(ctx, h, StepReady, func() error { return r.t.pool.Ready(ctx, h) })
+		acts = append(acts, action{step: StepReady, call: func() error { return r.t.pool.Ready(ctx, h) }})
 	}
-	return nil
+	return acts
+}
+
+// healthAction checks h's health on build: a health command's first
+// attempt is a host script, chained with the restart before it; the
+// further attempts, and HTTP checks, are the bot's.
+func (r *run) healthAction(ctx context.Context, h Host, build string) action {
+	hc := r.t.app.Health
+	if hc.URL != "" || hc.Command == "" {
+		return action{step: StepHealth, call: func() error { return r.e.checkHealth(ctx, r, h, build, nil) }}
+	}
+	return action{
+		step: StepHealth, script: r.healthScript(h, build), timeout: hc.Timeout.D(),
+		retry: func(first error) error { return r.e.checkHealth(ctx, r, h, build, first) },
+	}
 }
 
 // call runs a step that is not a host script (a health probe, a load
@@ -853,19 +867,26 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 		"this replica lost the deploy lease (it ran out, or the state store could not confirm it), so it stopped before touching more hosts; hosts are left as they are: roll back, or deploy again")
 }
 
-// switchBack points a host at the release it ran before this deploy.
+// switchBack points a host at the release it ran before this deploy,
+// restarts it and checks its health.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
-	if _, err := r.step(ctx, h, StepRevert, Command{Script: switchScript(r.t.app.Path, before.Current, before.Previous, "", nonce())}); err != nil {
-		return err
-	}
-	return r.restartAndCheck(ctx, h, before.Current, before.Previous)
+	acts := append([]action{r.switchAction(StepRevert, before.Current, before.Previous, "")}, r.restartActions(ctx, h, before.Current, before.Previous)...)
+	_, err := r.perform(ctx, h, acts)
+	return err
 }
 
-// pruneAll removes old releases on every host; failures are reported, not
-// fatal. Notes come in the hosts' order, whichever host answers first.
+// pruneAll removes old releases on every host that has more than
+// keep_releases or a partial one (the others are left alone: a session
+// costs a fleet more than the check); failures are reported, not fatal.
+// Notes come in the hosts' order, whichever host answers first.
 func (r *run) pruneAll() {
 	ctx := context.WithoutCancel(r.ctx)
-	live := r.live()
+	var live []Host
+	for _, h := range r.live() {
+		if r.states[h.Name].needsPrune(r.rec.Build, r.t.app.KeepReleases) {
+			live = append(live, h)
+		}
+	}
 	notes := make([]string, len(live))
 	eachHost(live, r.t.env.Parallel, func(i int, h Host) {
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases), Timeout: r.t.env.StepTimeout.D()})

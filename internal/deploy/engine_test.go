@@ -605,3 +605,48 @@ func TestValidBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationSteps follows one host's activation, whose host scripts
+// run chained in one session: hooks, restart and the first health attempt
+// in order, a health check that passes on its third attempt (the two
+// further attempts are the bot's, an interval apart), the after_restart
+// hook only once it passed, and every step reported in order.
+func TestActivationSteps(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`      command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
+		`      command: 'echo health >> ../steps.log; n=$(cat ../attempts 2>/dev/null || echo 0); echo $((n+1)) > ../attempts; [ "$n" -ge 2 ]'`, 1)
+	yaml = strings.Replace(yaml, "        hosts: [localhost]", `        hosts: [localhost]
+        hooks:
+          before_restart: 'echo before >> ../steps.log'
+          after_restart: 'echo after >> ../steps.log'`, 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+
+	if got := f.read("../attempts"); got != "3\n" {
+		t.Errorf("health attempts: got %q, want 3", got)
+	}
+	if got, want := f.read("../steps.log"), "before\nhealth\nhealth\nhealth\nafter\n"; got != want {
+		t.Errorf("host steps: got %q, want %q", got, want)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var steps []string
+	for _, ev := range f.events {
+		if ev.Kind != deploy.EventStep || ev.Step == deploy.StepDeliver || ev.Step == deploy.StepInstall || ev.Step == deploy.StepPending || ev.Step == deploy.StepMigrate {
+			continue
+		}
+		s := string(ev.Step)
+		if ev.Done {
+			s += " done"
+		}
+		if ev.Err != "" {
+			s += " failed"
+		}
+		steps = append(steps, s)
+	}
+	want := []string{"activate", "activate done", "hook", "hook done", "restart", "restart done", "health", "health done", "hook", "hook done"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("step events:\n got %v\nwant %v", steps, want)
+	}
+}

@@ -22,32 +22,40 @@ func expand(tmpl string, vars map[string]string) string {
 }
 
 // checkHealth retries the app's health check until it passes or its
-// timeout runs out. No configured check passes at once.
-func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string) error {
+// timeout runs out. No configured check passes at once. failed is the
+// failure of an attempt already made (chained with the restart), or nil:
+// the timeout then counts from the next attempt.
+func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, failed error) error {
 	hc := r.t.app.Health
 	if hc.URL == "" && hc.Command == "" {
 		return nil
 	}
-	vars := r.vars(h, build)
 	ctx, cancel := context.WithTimeout(ctx, hc.Timeout.D())
 	defer cancel()
-	var last error
+	last := failed
 	for {
+		if last != nil {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
+			case <-time.After(hc.Interval.D()):
+			}
+		}
 		if hc.URL != "" {
+			vars := r.vars(h, build)
 			last = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
 		} else {
-			script := inDir(r.t.app.Path, r.cmdEnv(h, build, ""), expand(hc.Command, vars))
-			_, last = r.sessions[h.Name].Run(ctx, Command{Script: script})
+			_, last = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build)})
 		}
 		if last == nil {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
-		case <-time.After(hc.Interval.D()):
-		}
 	}
+}
+
+// healthScript is one attempt of the app's health command on h.
+func (r *run) healthScript(h Host, build string) string {
+	return inDir(r.t.app.Path, r.cmdEnv(h, build, ""), expand(r.t.app.Health.Command, r.vars(h, build)))
 }
 
 func (e *Engine) probeURL(ctx context.Context, url, expect string) error {

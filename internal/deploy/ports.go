@@ -34,6 +34,11 @@ type Command struct {
 	// config is quoted with shell.Quote before it is put here.
 	Script string
 	Stdin  io.Reader
+	// Stdout, if set, also gets the script's standard output as it
+	// arrives, so that a caller can follow a long script; Run returns all
+	// of it as well. Writes may come from another goroutine, and until
+	// Run returns (after it, when a timeout cut the script short).
+	Stdout io.Writer
 	// Timeout bounds the run; zero means the context alone bounds it.
 	Timeout time.Duration
 }

@@ -32,6 +32,19 @@ type hostState struct {
 	// Zstd is whether the host has zstd: push delivery may then send a
 	// gzip artifact as zstd.
 	Zstd bool
+	// Partial is whether releases/ holds a temporary unpack directory,
+	// left by a delivery that was cut short.
+	Partial bool
+}
+
+// needsPrune reports whether pruning after build was installed can remove
+// anything: more than keep releases, or a partial one.
+func (s hostState) needsPrune(build string, keep int) bool {
+	n := len(s.Releases)
+	if !s.has(build) {
+		n++
+	}
+	return n > keep || s.Partial
 }
 
 func (s hostState) has(build string) bool {
@@ -55,6 +68,9 @@ for r in $(ls -1t); do
 	[ -d "$r" ] || continue
 	if [ -e ".bad-$r" ]; then printf 'bad=%%s\n' "$r"; else printf 'release=%%s\n' "$r"; fi
 done
+set -- .tmp-*
+[ -e "$1" ] && echo partial=yes
+exit 0
 `, shell.Quote(dir))
 }
 
@@ -78,6 +94,8 @@ func parseInspect(out []byte) hostState {
 			st.Bad[v] = true
 		case "zstd":
 			st.Zstd = v == "yes"
+		case "partial":
+			st.Partial = v == "yes"
 		}
 	}
 	return st
@@ -189,25 +207,24 @@ ln -s %[5]s %[1]s
 // temporary name renamed over the old one: there is never a moment without
 // `current`), records the release it replaced as `previous`, clears build's
 // bad marker and, when retire is set, marks that release bad (a rollback
-// leaving it). It prints the release it replaced.
+// leaving it). It runs on every host of every deploy and rollback, so it
+// starts no process it can do without: markers are made by redirection.
 func switchScript(dir, build, previous, retire, nonce string) string {
 	mark := ""
 	if retire != "" {
-		mark = "touch " + shell.Quote("releases/.bad-"+retire) + "\n"
+		mark = ": >>" + shell.Quote("releases/.bad-"+retire) + "\n"
 	}
 	return fmt.Sprintf(`set -e
 cd %[1]s
 test -d %[2]s
-old=$(readlink current 2>/dev/null || true)
 ln -s %[2]s .current-%[3]s
 mv -T .current-%[3]s current
 if [ -n %[4]s ]; then
 	ln -s %[4]s .previous-%[3]s
 	mv -T .previous-%[3]s previous
 fi
-rm -f releases/.bad-%[5]s
-%[6]sprintf 'old=%%s\n' "$old"
-`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build), mark)
+if [ -e releases/.bad-%[5]s ]; then rm -f releases/.bad-%[5]s; fi
+%[6]s`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build), mark)
 }
 
 func quotedRelease(build string) string {
@@ -219,7 +236,7 @@ func quotedRelease(build string) string {
 
 // markBadScript marks build as failed so rollbacks skip it.
 func markBadScript(dir, build string) string {
-	return fmt.Sprintf("cd %s && touch %s\n", shell.Quote(dir), shell.Quote("releases/.bad-"+build))
+	return fmt.Sprintf("cd %s && : >>%s\n", shell.Quote(dir), shell.Quote("releases/.bad-"+build))
 }
 
 // pruneScript removes the oldest releases beyond keep, never the ones

@@ -117,3 +117,47 @@ func TestPruneScript(t *testing.T) {
 		t.Errorf("prune output: got %q, want pruned=3 and pruned=2", out)
 	}
 }
+
+// TestInspectAndNeedsPrune runs the inspect script on a host layout and
+// checks which deploys leave something to prune.
+func TestInspectAndNeedsPrune(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"releases/1", "releases/2", "releases/3"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inspect := func() hostState {
+		t.Helper()
+		out, err := exec.Command("/bin/sh", "-c", inspectScript(dir)).Output()
+		if err != nil {
+			t.Fatalf("inspect: %v", err)
+		}
+		return parseInspect(out)
+	}
+	st := inspect()
+	if st.Partial || len(st.Releases) != 3 {
+		t.Fatalf("inspect: got %+v, want 3 releases, no partial one", st)
+	}
+	tests := []struct {
+		build string
+		keep  int
+		want  bool
+	}{
+		{build: "4", keep: 4, want: false},
+		{build: "4", keep: 3, want: true},
+		{build: "3", keep: 3, want: false},
+		{build: "2", keep: 2, want: true},
+	}
+	for _, tt := range tests {
+		if got := st.needsPrune(tt.build, tt.keep); got != tt.want {
+			t.Errorf("deploy %s, keep %d: needsPrune %v, want %v", tt.build, tt.keep, got, tt.want)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "releases/.tmp-4-abc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if st := inspect(); !st.Partial || len(st.Releases) != 3 || !st.needsPrune("4", 9) {
+		t.Errorf("with a partial release: got %+v, want it seen and pruned", st)
+	}
+}

@@ -39,10 +39,16 @@ const pgidMarker = "switchman-pgid="
 
 // wrapper is what /bin/sh runs before the script. sshd puts every session
 // in a new session and process group led by the login shell; the command
-// execs /bin/sh, which keeps that pid, reports it, and execs the script.
+// execs /bin/sh, which keeps that pid, reports it, and runs the script.
 // Killing the group on timeout then needs no signal support in sshd
 // (OpenSSH refuses signal requests for root logins, and before 7.9).
-const wrapper = `echo "` + pgidMarker + `$$" >&2 && exec /bin/sh -c "$1"`
+//
+// The script runs in that same shell, by eval after a shift (so it sees no
+// arguments, as under sh -c), rather than in a second exec'd /bin/sh: every
+// step of a deploy is a session, and the exec cost a host about 0.9 ms of
+// CPU each, a sixth of a session.
+const wrapper = `echo "` + pgidMarker + `$$" >&2 && eval "shift
+$1"`
 
 // remoteCommand is the SSH exec command that runs script with /bin/sh,
 // whatever the user's login shell, as long as it understands exec and
@@ -242,6 +248,9 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	stdout := &lockedBuffer{}
 	stderr := newStderrWriter()
 	sess.Stdout, sess.Stderr = stdout, stderr
+	if cmd.Stdout != nil {
+		sess.Stdout = io.MultiWriter(stdout, cmd.Stdout)
+	}
 	var stdin io.WriteCloser
 	if cmd.Stdin != nil {
 		// Fed by our own goroutine rather than by the session's, so that

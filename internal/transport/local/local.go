@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -89,6 +90,9 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Script)
 	c.Env = s.env
 	c.Stdout = &stdout
+	if cmd.Stdout != nil {
+		c.Stdout = io.MultiWriter(&stdout, cmd.Stdout)
+	}
 	c.Stderr = stderr
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.WaitDelay = waitDelay

@@ -1,0 +1,245 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/shell"
+)
+
+// An action is one step of switching a host over: a host script, or a call
+// the bot makes itself (an HTTP health probe, a load balancer command).
+type action struct {
+	step Step
+	// script is a host script run with timeout; call is the bot's own.
+	script  string
+	timeout time.Duration
+	call    func() error
+	// retry, for a host script, takes over when the script exited
+	// non-zero: the further attempts of a health check. It gets that
+	// first failure.
+	retry func(first error) error
+}
+
+// perform runs acts on h in order, stopping at the first that fails, and
+// returns how many succeeded. Consecutive host scripts run as one chain in
+// a single session: a session costs a host about as much CPU as the switch
+// itself, and switching, restarting and checking a host are three or more
+// of them.
+func (r *run) perform(ctx context.Context, h Host, acts []action) (int, error) {
+	for i := 0; i < len(acts); {
+		a := acts[i]
+		if a.call != nil {
+			if err := r.call(ctx, h, a.step, a.call); err != nil {
+				return i, err
+			}
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(acts) && acts[j].call == nil {
+			j++
+		}
+		n, err := r.chain(ctx, h, acts[i:j])
+		i += n
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(acts), nil
+}
+
+// Each script of a chain runs in a subshell of its own, through eval (a
+// syntax error in one surfaces when its turn comes, as if it ran alone),
+// after a line on standard error that separates its messages from the
+// previous script's, and before a line on standard output with its status.
+const (
+	chainErrMark    = "@@switchman-next-step"
+	chainStatusMark = "@@switchman-step-status "
+)
+
+func chainScript(acts []action) string {
+	var b strings.Builder
+	for i, a := range acts {
+		fmt.Fprintf(&b, "echo %s >&2\n( eval %s )\nrc=$?\necho\necho '%s%d' \"$rc\"\n[ \"$rc\" = 0 ] || exit \"$rc\"\n",
+			chainErrMark, shell.Quote(a.script), chainStatusMark, i)
+	}
+	return b.String()
+}
+
+// chainStatus returns the exit status each script of a chain reported, in
+// order; a script that did not report (the chain was cut short) has none.
+func chainStatus(out []byte) []int {
+	var st []int
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		if i, code, ok := statusLine(line); ok && i == len(st) {
+			st = append(st, code)
+		}
+	}
+	return st
+}
+
+// statusLine parses a chain's status line: the script's index and status.
+func statusLine(line []byte) (int, int, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(chainStatusMark))
+	if !ok {
+		return 0, 0, false
+	}
+	idx, code, ok := bytes.Cut(rest, []byte(" "))
+	i, err1 := strconv.Atoi(string(idx))
+	c, err2 := strconv.Atoi(string(code))
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return i, c, true
+}
+
+// lastStep keeps the standard error of the last script of a chain that ran.
+func lastStep(stderr string) string {
+	if i := strings.LastIndex(stderr, chainErrMark+"\n"); i >= 0 {
+		return stderr[i+len(chainErrMark)+1:]
+	}
+	return stderr
+}
+
+// chain runs the host scripts acts in one session, emitting each one's
+// start and end as if it ran alone, and returns how many succeeded. A
+// script with a retry that exits non-zero hands over to it; the scripts
+// after it then run in a chain of their own.
+func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
+	if len(acts) == 0 {
+		return 0, nil
+	}
+	if len(acts) == 1 && acts[0].retry == nil {
+		if _, err := r.step(ctx, h, acts[0].step, Command{Script: acts[0].script, Timeout: acts[0].timeout}); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	// Each script has its own time limit, counted from the end of the
+	// one before, as if it ran alone.
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	limit := func(i int) *time.Timer {
+		if acts[i].timeout <= 0 {
+			return nil
+		}
+		return time.AfterFunc(acts[i].timeout, func() { cancel(&stepTimedOut{acts[i].timeout}) })
+	}
+	timer := limit(0)
+	passed := func(i int) {
+		if timer != nil {
+			timer.Stop()
+		}
+		r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i].step, Done: true})
+		if i+1 < len(acts) {
+			timer = limit(i + 1)
+			r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i+1].step})
+		}
+	}
+	r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[0].step})
+	live := &chainProgress{passed: passed}
+	out, runErr := r.sessions[h.Name].Run(ctx, Command{Script: chainScript(acts), Stdout: live})
+	var timedOut *stepTimedOut
+	if errors.As(context.Cause(ctx), &timedOut) {
+		runErr = timedOut
+	}
+	status := chainStatus(out)
+	for i := live.close(); i < len(acts); i++ {
+		if timer != nil {
+			timer.Stop()
+		}
+		a := acts[i]
+		if i < len(status) && status[i] == 0 {
+			passed(i)
+			continue
+		}
+		var err error
+		var exit *ExitError
+		switch {
+		case i < len(status):
+			stderr := ""
+			if errors.As(runErr, &exit) {
+				stderr = lastStep(exit.Stderr)
+			}
+			err = &ExitError{Code: status[i], Stderr: stderr}
+		case runErr != nil:
+			if errors.As(runErr, &exit) {
+				exit = &ExitError{Code: exit.Code, Stderr: lastStep(exit.Stderr)}
+				runErr = exit
+			}
+			err = runErr
+		default:
+			err = errors.New("the host reported no status for this step")
+		}
+		if a.retry != nil && i < len(status) {
+			err = a.retry(err)
+			if err == nil {
+				r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Done: true})
+				n, err := r.chain(parent, h, acts[i+1:])
+				return i + 1 + n, err
+			}
+		}
+		err = fmt.Errorf("%s on %s: %w", a.step, h.Name, err)
+		r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Done: true, Err: err.Error()})
+		return i, err
+	}
+	return len(acts), nil
+}
+
+// chainProgress follows a chain's standard output as it arrives and calls
+// passed for each script that succeeded, in order, so progress shows the
+// step a host is on while a long restart runs. Failures are left to the
+// end of the chain, which has the error; so is the output of a chain whose
+// transport does not stream it.
+type chainProgress struct {
+	passed func(i int)
+
+	mu     sync.Mutex
+	line   []byte
+	seen   int
+	closed bool
+}
+
+func (p *chainProgress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for rest := b; !p.closed && len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			// Only a status line matters, and it is short.
+			if len(p.line) < 256 {
+				p.line = append(p.line, rest[:min(len(rest), 256-len(p.line))]...)
+			}
+			break
+		}
+		line := append(p.line, rest[:i]...)
+		rest, p.line = rest[i+1:], p.line[:0]
+		if idx, code, ok := statusLine(line); ok && code == 0 && idx == p.seen {
+			p.passed(idx)
+			p.seen++
+		}
+	}
+	return len(b), nil
+}
+
+// close stops following and returns how many scripts passed already.
+func (p *chainProgress) close() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return p.seen
+}
+
+// stepTimedOut ends a chain whose current script outlasted its limit.
+type stepTimedOut struct{ after time.Duration }
+
+func (e *stepTimedOut) Error() string { return fmt.Sprintf("step timed out after %s", e.after) }
+func (e *stepTimedOut) Unwrap() error { return context.DeadlineExceeded }

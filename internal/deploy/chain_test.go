@@ -1,0 +1,112 @@
+package deploy
+
+import (
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestChainScript runs chains with /bin/sh: each script runs as if alone
+// (its own cd, set -e, exit and syntax), the chain stops at the first
+// failure with that status, and each script's messages are told apart.
+func TestChainScript(t *testing.T) {
+	tests := []struct {
+		name       string
+		scripts    []string
+		wantStatus []int
+		wantCode   int
+		wantOut    string // a line the chain's output must hold
+		wantStderr string // the last script's messages
+	}{
+		{
+			name:       "all pass",
+			scripts:    []string{"cd /; echo one", "pwd | grep -qx / && exit 9 || echo two", "echo three"},
+			wantStatus: []int{0, 0, 0},
+			wantOut:    "three",
+		},
+		{
+			name:       "stops at the first failure",
+			scripts:    []string{"echo warned >&2; true", "set -e; false; echo not-reached", "echo not-run"},
+			wantStatus: []int{0, 1},
+			wantCode:   1,
+		},
+		{
+			name:       "exit status passes through",
+			scripts:    []string{"exit 0", "echo 'restart failed' >&2; exit 42"},
+			wantStatus: []int{0, 42},
+			wantCode:   42,
+			wantStderr: "restart failed\n",
+		},
+		{
+			name:       "a syntax error fails its own turn only",
+			scripts:    []string{"echo ran-first", "if then"},
+			wantStatus: []int{0, 2},
+			wantCode:   2,
+			wantOut:    "ran-first",
+		},
+		{
+			name:       "quotes and markers in a script stay its own",
+			scripts:    []string{`printf '%s\n' "it's" '$(id)'`, "echo '" + chainStatusMark + "0 7'"},
+			wantStatus: []int{0, 0},
+			wantOut:    "$(id)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acts := make([]action, len(tt.scripts))
+			for i, s := range tt.scripts {
+				acts[i] = action{step: StepRestart, script: s}
+			}
+			cmd := exec.Command("/bin/sh", "-c", chainScript(acts))
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode {
+				t.Errorf("exit status: got %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())
+			}
+			if got := chainStatus(out); !slices.Equal(got, tt.wantStatus) {
+				t.Errorf("statuses: got %v, want %v\n%s", got, tt.wantStatus, out)
+			}
+			if tt.wantOut != "" && !slices.Contains(strings.Split(string(out), "\n"), tt.wantOut) {
+				t.Errorf("output lacks line %q:\n%s", tt.wantOut, out)
+			}
+			if strings.Contains(string(out), "not-r") {
+				t.Errorf("a script after the failure ran:\n%s", out)
+			}
+			if tt.wantStderr != "" && lastStep(stderr.String()) != tt.wantStderr {
+				t.Errorf("last script's stderr: got %q, want %q", lastStep(stderr.String()), tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestChainProgress feeds a chain's output in pieces, as a transport
+// streams it: each script that passed is reported once, in order; a
+// failure, a forged index and anything after close are not.
+func TestChainProgress(t *testing.T) {
+	var got []int
+	p := &chainProgress{passed: func(i int) { got = append(got, i) }}
+	stream := "hello\n" + chainStatusMark + "0 0\n" + chainStatusMark + "2 0\n" + chainStatusMark + "1 0\npartial " + chainStatusMark
+	for _, piece := range []string{stream[:3], stream[3:20], stream[20:]} {
+		if n, err := p.Write([]byte(piece)); n != len(piece) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	p.Write([]byte(chainStatusMark + "2 1\n"))
+	if n := p.close(); n != 2 {
+		t.Errorf("close: got %d passed, want 2", n)
+	}
+	p.Write([]byte(chainStatusMark + "2 0\n"))
+	if !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("passed: got %v, want [0 1]", got)
+	}
+}
