@@ -151,30 +151,26 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 	if errors.As(context.Cause(ctx), &timedOut) {
 		runErr = timedOut
 	}
+	stderr := ""
+	if exit := (*ExitError)(nil); errors.As(runErr, &exit) {
+		stderr = lastStep(exit.Stderr)
+		runErr = &ExitError{Code: exit.Code, Stderr: stderr}
+	}
 	status := chainStatus(out)
 	for i := live.close(); i < len(acts); i++ {
-		if timer != nil {
-			timer.Stop()
-		}
 		a := acts[i]
 		if i < len(status) && status[i] == 0 {
 			passed(i)
 			continue
 		}
+		if timer != nil {
+			timer.Stop()
+		}
 		var err error
-		var exit *ExitError
 		switch {
 		case i < len(status):
-			stderr := ""
-			if errors.As(runErr, &exit) {
-				stderr = lastStep(exit.Stderr)
-			}
 			err = &ExitError{Code: status[i], Stderr: stderr}
 		case runErr != nil:
-			if errors.As(runErr, &exit) {
-				exit = &ExitError{Code: exit.Code, Stderr: lastStep(exit.Stderr)}
-				runErr = exit
-			}
 			err = runErr
 		default:
 			err = errors.New("the host reported no status for this step")

@@ -707,8 +707,7 @@ func hostNames(hs []Host) string {
 func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
-	acts := append([]action{r.switchAction(StepActivate, build, previous, r.retire)}, r.restartActions(ctx, h, build, previous)...)
-	done, err := r.perform(ctx, h, acts)
+	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepActivate, build, previous, r.retire))
 	if done > 0 {
 		if r.retire != "" {
 			r.mu.Lock()
@@ -726,20 +725,17 @@ func (r *run) activate(h Host, build, previous string) error {
 	return nil
 }
 
-// switchAction points current at build (see switchScript).
-func (r *run) switchAction(step Step, build, previous, retire string) action {
-	return action{step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: r.t.env.StepTimeout.D()}
-}
-
-// restartActions are the steps after a switch: drain, the before_restart
-// hook, restart, the health check, the after_restart hook, ready.
-func (r *run) restartActions(ctx context.Context, h Host, build, previous string) []action {
+// switchActions are the steps that move h to build: the switch (step
+// names it: activate or revert; see switchScript), drain, the
+// before_restart hook, restart, the health check, the after_restart hook,
+// ready.
+func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previous, retire string) []action {
 	env := r.cmdEnv(h, build, previous)
 	timeout := r.t.env.StepTimeout.D()
 	script := func(step Step, cmd string) action {
 		return action{step: step, script: inDir(r.t.app.Path, env, cmd), timeout: timeout}
 	}
-	var acts []action
+	acts := []action{{step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout}}
 	if r.t.pool != nil {
 		acts = append(acts, action{step: StepDrain, call: func() error { return r.t.pool.Drain(ctx, h) }})
 	}
@@ -768,7 +764,7 @@ func (r *run) healthAction(ctx context.Context, h Host, build string) action {
 		return action{step: StepHealth, call: func() error { return r.e.checkHealth(ctx, r, h, build, nil) }}
 	}
 	return action{
-		step: StepHealth, script: r.healthScript(h, build), timeout: hc.Timeout.D(),
+		step: StepHealth, script: r.healthScript(h, build, r.vars(h, build)), timeout: hc.Timeout.D(),
 		retry: func(first error) error { return r.e.checkHealth(ctx, r, h, build, first) },
 	}
 }
@@ -870,8 +866,7 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 // switchBack points a host at the release it ran before this deploy,
 // restarts it and checks its health.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
-	acts := append([]action{r.switchAction(StepRevert, before.Current, before.Previous, "")}, r.restartActions(ctx, h, before.Current, before.Previous)...)
-	_, err := r.perform(ctx, h, acts)
+	_, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
 	return err
 }
 

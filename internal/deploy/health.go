@@ -30,6 +30,7 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 	if hc.URL == "" && hc.Command == "" {
 		return nil
 	}
+	vars := r.vars(h, build)
 	ctx, cancel := context.WithTimeout(ctx, hc.Timeout.D())
 	defer cancel()
 	last := failed
@@ -42,10 +43,9 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 			}
 		}
 		if hc.URL != "" {
-			vars := r.vars(h, build)
 			last = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
 		} else {
-			_, last = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build)})
+			_, last = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build, vars)})
 		}
 		if last == nil {
 			return nil
@@ -53,9 +53,10 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 	}
 }
 
-// healthScript is one attempt of the app's health command on h.
-func (r *run) healthScript(h Host, build string) string {
-	return inDir(r.t.app.Path, r.cmdEnv(h, build, ""), expand(r.t.app.Health.Command, r.vars(h, build)))
+// healthScript is one attempt of the app's health command on h; vars are
+// r.vars(h, build).
+func (r *run) healthScript(h Host, build string, vars map[string]string) string {
+	return inDir(r.t.app.Path, r.cmdEnv(h, build, ""), expand(r.t.app.Health.Command, vars))
 }
 
 func (e *Engine) probeURL(ctx context.Context, url, expect string) error {
