@@ -14,6 +14,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -124,6 +125,10 @@ type Inspector struct {
 
 	result error // set by Close
 
+	// pos is how far into the decompressed archive the reader goroutine
+	// has read; see Position.
+	pos atomic.Int64
+
 	// tar, when set by TarTo, receives the decompressed archive.
 	tar io.Writer
 }
@@ -206,6 +211,13 @@ func (i *Inspector) Result() (Report, error) {
 	return i.report, i.result
 }
 
+// Position returns how many bytes of the decompressed archive the
+// inspection has read so far; safe to call from any goroutine. Every byte
+// it counts was decompressed from what had been written by then, so it is
+// a lower bound of how far those bytes unpack: a caller pacing hosts by
+// how far their tar has read relates the two with it.
+func (i *Inspector) Position() int64 { return i.pos.Load() }
+
 // Err returns the error that stopped the archive reader early, or nil
 // while the archive still looks good. It lets a caller abort a delivery
 // before the stream ends; it does not check the checksum, which is only
@@ -270,7 +282,7 @@ func (i *Inspector) inspect(r io.Reader) error {
 		dec = io.TeeReader(dec, &dropOnError{w: i.tar})
 	}
 	t := newTree()
-	tail := &zeroTail{r: dec}
+	tail := &zeroTail{r: dec, pos: &i.pos}
 	tr := tar.NewReader(tail)
 	for {
 		hdr, err := tr.Next()
@@ -329,16 +341,21 @@ func (d *dropOnError) Write(p []byte) (int, error) {
 }
 
 // zeroTail counts the bytes read through it and how many of the last ones
-// were zero, which is how a tar archive ends.
+// were zero, which is how a tar archive ends. pos, when set, gets the
+// count once each read has returned.
 type zeroTail struct {
 	r     io.Reader
 	n     int64
 	zeros int64
+	pos   *atomic.Int64
 }
 
 func (z *zeroTail) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
 	z.n += int64(n)
+	if z.pos != nil {
+		z.pos.Store(z.n)
+	}
 	i := n - 1
 	for i >= 0 && p[i] == 0 {
 		i--

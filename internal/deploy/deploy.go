@@ -347,20 +347,21 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	if r.recompress(comp, wave) {
 		sent = artifact.Zstd
 	}
-	fan := newFanout()
+	insp := artifact.NewInspector(info.SHA256)
+	fan := newFanout(insp.Position)
 	var wg sync.WaitGroup
 	hostErr := make([]error, len(wave))
 	for i, h := range wave {
-		pr := fan.add()
+		pr := fan.addPaced()
+		cmd := Command{Script: unpackScript(r.t.app.Path, tmp, string(sent)), Stdin: pr, Stdout: &unpackReport{r: pr}}
 		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivering })
 		wg.Go(func() {
-			_, err := r.step(ctx, h, StepDeliver, Command{Script: unpackScript(r.t.app.Path, tmp, string(sent)), Stdin: pr})
+			_, err := r.step(ctx, h, StepDeliver, cmd)
 			// Unblock the fan-out if the host stopped reading early.
 			pr.Close()
 			hostErr[i] = err
 		})
 	}
-	insp := artifact.NewInspector(info.SHA256)
 	var copyErr error
 	if sent == comp {
 		// The inspector sees each chunk first: a bad entry stops the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,7 +17,7 @@ func TestFanoutDelivers(t *testing.T) {
 	data := make([]byte, 3*fanoutWindow+12345)
 	rand.NewChaCha8([32]byte{'f'}).Read(data)
 
-	f := newFanout()
+	f := newFanout(nil)
 	const hosts = 4
 	readers := make([]*fanReader, hosts)
 	for i := range readers {
@@ -86,7 +87,7 @@ func TestFanoutDelivers(t *testing.T) {
 // stops the writer, and a failed source reaches every host as an error.
 func TestFanoutEnds(t *testing.T) {
 	t.Run("every host gone", func(t *testing.T) {
-		f := newFanout()
+		f := newFanout(nil)
 		a, b := f.add(), f.add()
 		a.Close()
 		b.Close()
@@ -98,7 +99,7 @@ func TestFanoutEnds(t *testing.T) {
 		}
 	})
 	t.Run("a writer blocked on a full window is released", func(t *testing.T) {
-		f := newFanout()
+		f := newFanout(nil)
 		r := f.add()
 		big := make([]byte, fanoutWindow)
 		if _, err := f.Write(big); err != nil {
@@ -117,7 +118,7 @@ func TestFanoutEnds(t *testing.T) {
 		}
 	})
 	t.Run("source failed", func(t *testing.T) {
-		f := newFanout()
+		f := newFanout(nil)
 		r := f.add()
 		f.Write([]byte("partial"))
 		cause := errors.New("artifact store went away")
@@ -127,4 +128,171 @@ func TestFanoutEnds(t *testing.T) {
 			t.Errorf("got %q, %v; want \"partial\" then the source's error", got, err)
 		}
 	})
+}
+
+// TestFanoutPaces checks that a paced host gets the stream no further than
+// paceWindow ahead of the archive bytes its tar reported, that reports
+// move it on, and that a silent host is not held up for long.
+func TestFanoutPaces(t *testing.T) {
+	// Each stream byte unpacks to two archive bytes.
+	const stream = 4 * paceWindow
+	var written atomic.Int64
+	position := func() int64 { return 2 * written.Load() }
+	write := func(f *fanout) {
+		buf := make([]byte, 100_000)
+		for n := int64(0); n < stream; {
+			m := min(int64(len(buf)), stream-n)
+			written.Add(m)
+			if _, err := f.Write(buf[:m]); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+			n += m
+		}
+		f.close(nil)
+	}
+	// readFor reads r until it blocks for 50 ms or the stream ends.
+	readFor := func(r *fanReader, got *int64) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := r.Read(buf)
+				atomic.AddInt64(got, int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for last := int64(-1); ; {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			now := atomic.LoadInt64(got)
+			if now == last {
+				return
+			}
+			last = now
+		}
+	}
+
+	t.Run("reports move a paced host on", func(t *testing.T) {
+		written.Store(0)
+		f := newFanout(position)
+		r := f.addPaced()
+		free := f.add()
+		go write(f)
+		go io.Copy(io.Discard, free)
+		r.started()
+		var got int64
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := r.Read(buf)
+				atomic.AddInt64(&got, int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for _, unpacked := range []int64{0, 1 << 20, 3 << 20} {
+			r.report(unpacked)
+			time.Sleep(100 * time.Millisecond)
+			// The stream up to unpacked/2 unpacks to unpacked, known to
+			// the write (100,000 bytes); a chunk may begin at that plus
+			// the window.
+			limit := unpacked/2 + 100_000 + paceWindow + chunkSize
+			if n := atomic.LoadInt64(&got); n > limit || n < unpacked/2+paceWindow-100_000 {
+				t.Errorf("reported %d: host got %d stream bytes, want about %d (at most %d)", unpacked, n, unpacked/2+paceWindow, limit)
+			}
+		}
+		r.report(2 * stream)
+		time.Sleep(100 * time.Millisecond)
+		if n := atomic.LoadInt64(&got); n != stream {
+			t.Errorf("after the last report: host got %d stream bytes, want all %d", n, stream)
+		}
+	})
+
+	t.Run("a silent host gets the stream unpaced", func(t *testing.T) {
+		written.Store(0)
+		f := newFanout(position)
+		f.stall = 20 * time.Millisecond
+		r := f.addPaced()
+		go write(f)
+		r.started()
+		var got int64
+		all, err := io.ReadAll(r)
+		got = int64(len(all))
+		if err != nil || got != stream {
+			t.Errorf("got %d bytes (%v), want all %d once the host stayed silent", got, err, stream)
+		}
+	})
+
+	t.Run("a host not started yet waits, and closing it frees the writer", func(t *testing.T) {
+		written.Store(0)
+		f := newFanout(position)
+		f.stall = time.Millisecond
+		r := f.addPaced()
+		wrote := make(chan struct{})
+		go func() { write(f); close(wrote) }()
+		var got int64
+		readFor(r, &got)
+		// The first write's position holds at its end (100,000 bytes).
+		if limit := int64(100_000 + paceWindow + chunkSize); got > limit {
+			t.Errorf("before it started, the host got %d bytes, want at most %d", got, limit)
+		}
+		r.Close()
+		select {
+		case <-wrote:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the writer is still blocked after the only host left")
+		}
+	})
+}
+
+// TestFanoutMarks checks what a paced host's progress is held against:
+// the position sampled with a write holds only once the whole write is
+// out, and marks no paced host needs are dropped.
+func TestFanoutMarks(t *testing.T) {
+	pos := int64(0)
+	f := newFanout(func() int64 { return pos })
+	r := f.addPaced()
+	other := f.add()
+	go io.Copy(io.Discard, other)
+	pos = 1000
+	f.Write(make([]byte, 2*chunkSize+10)) // three chunks
+	pos = 5000
+	f.Write(make([]byte, 10))
+	tests := []struct {
+		unpacked, want int64
+	}{
+		{0, chunkSize},           // anything: the first chunk
+		{1, 2*chunkSize + 10},    // only the end of the first write
+		{1000, 2*chunkSize + 10}, //
+		{1001, 2*chunkSize + 20}, // the second write
+		{5000, 2*chunkSize + 20}, //
+		{5001, 2*chunkSize + 20}, // beyond what was written: all of it
+	}
+	f.mu.Lock()
+	for _, tt := range tests {
+		if got := f.unpacksBy(tt.unpacked); got != tt.want {
+			t.Errorf("unpacksBy(%d) = %d, want %d", tt.unpacked, got, tt.want)
+		}
+	}
+	f.mu.Unlock()
+	r.report(1001)
+	f.mu.Lock()
+	if len(f.marks) != 1 || f.marks[0].pos != 5000 {
+		t.Errorf("after a report of 1001: marks %v, want only the one at 5000", f.marks)
+	}
+	f.mu.Unlock()
+	r.Close()
+	f.mu.Lock()
+	if len(f.marks) != 0 {
+		t.Errorf("with no paced host left: marks %v, want none", f.marks)
+	}
+	f.mu.Unlock()
 }

@@ -57,11 +57,21 @@ func (s hostState) has(build string) bool {
 }
 
 // inspectScript prints the host's releases without changing anything.
+// Links are resolved with cd -P, a builtin, rather than a readlink
+// process each (about a millisecond of the host's CPU apiece); only a
+// link whose target is missing costs a readlink.
 func inspectScript(dir string) string {
 	return fmt.Sprintf(`if command -v zstd >/dev/null 2>&1; then echo zstd=yes; fi
 cd %s 2>/dev/null || exit 0
-printf 'current=%%s\n' "$(readlink current 2>/dev/null)"
-printf 'previous=%%s\n' "$(readlink previous 2>/dev/null)"
+here=$PWD
+for l in current previous; do
+	if cd -P "./$l" 2>/dev/null; then
+		printf '%%s=%%s\n' "$l" "$PWD"
+		cd "$here"
+	elif [ -L "$l" ]; then
+		printf '%%s=%%s\n' "$l" "$(readlink "$l")"
+	fi
+done
 [ -d releases ] || exit 0
 cd releases
 for r in $(ls -1t); do
@@ -112,27 +122,56 @@ func releaseName(target string) string {
 
 // unpackScript reads a tarball on stdin into a temporary directory. Nothing
 // appears under releases/<build> until finalizeScript runs, after the bot
-// has verified the stream.
+// has verified the stream. tmp carries a fresh nonce, so it is new.
 //
 // The decompressor runs in a pipeline of its own rather than as `tar -z`:
 // reading an archive from a pipe, GNU tar forks a process that copies it
 // into the decompressor, which costs the host about a quarter more CPU. A
 // pipeline's status is its last command's, so the decompressor's own is
 // passed out on descriptor 3.
+//
+// The script reports on standard output for the bot to pace the stream
+// (see unpackReport): "+" as tar starts, then, from GNU tar, a dot each
+// paceRecords records read. The options go through TAR_OPTIONS, which
+// only GNU tar reads: another tar unpacks silently and the bot stops
+// pacing that host.
 func unpackScript(dir, tmp, compression string) string {
 	dec := "gzip -dc"
 	if compression == "zstd" {
 		dec = "zstd -dcq"
 	}
 	return fmt.Sprintf(`set -e
-mkdir -p %[1]s
+mkdir -p %[1]s/%[2]s %[1]s/shared
 cd %[1]s
-mkdir -p releases shared
-rm -rf %[2]s
-mkdir %[2]s
-rc=$( { { %[3]s; echo $? >&3; } | tar -x --no-same-owner -f - -C %[2]s >&2; } 3>&1 )
+exec 4>&1
+printf +
+rc=$( { { %[3]s; echo $? >&3; } | TAR_OPTIONS="--checkpoint=%[4]d --checkpoint-action=dot ${TAR_OPTIONS-}" tar -x --no-same-owner -f - -C %[2]s >&4; } 3>&1 )
 [ "$rc" = 0 ] || { echo "%[3]s failed (status $rc): the stream is not a valid archive" >&2; exit 1; }
-`, shell.Quote(dir), shell.Quote(tmp), dec)
+`, shell.Quote(dir), shell.Quote(tmp), dec, paceRecords)
+}
+
+// tarRecord is the size of GNU tar's records (its default blocking factor,
+// 20 blocks of 512 bytes), the unit of --checkpoint.
+const tarRecord = 20 * 512
+
+// paceRecords is how often, in records read, GNU tar reports.
+const paceRecords = 10
+
+// unpackReport reads the standard output of unpackScript into r's pace.
+type unpackReport struct {
+	r    *fanReader
+	dots int64
+}
+
+func (u *unpackReport) Write(p []byte) (int, error) {
+	if bytes.IndexByte(p, '+') >= 0 {
+		u.r.started()
+	}
+	if n := bytes.Count(p, []byte{'.'}); n > 0 {
+		u.dots += int64(n)
+		u.r.report(u.dots * paceRecords * tarRecord)
+	}
+	return len(p), nil
 }
 
 // pullScript has a host download the artifact from url (curl, or wget),
@@ -192,8 +231,8 @@ func finalizeScript(dir, tmp, build string, shared []string) string {
 	mkdir -p %[3]s
 	if [ -e %[1]s ]; then mv %[1]s %[2]s; else mkdir -p %[2]s; fi
 fi
-rm -rf %[1]s
-mkdir -p %[4]s
+if [ -e %[1]s ] || [ -L %[1]s ]; then rm -rf %[1]s; fi
+[ -d %[4]s ] || mkdir -p %[4]s
 ln -s %[5]s %[1]s
 `, shell.Quote(in), shell.Quote(sh), shell.Quote(path.Dir(sh)), shell.Quote(path.Dir(in)), shell.Quote(path.Join(dir, sh)))
 	}

@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/switchman-bot/switchman/internal/artifact"
 )
 
 // TestUnpackScript runs the push delivery's unpack script with /bin/sh: a
@@ -53,8 +58,8 @@ func TestUnpackScript(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "app")
 			cmd := exec.Command("/bin/sh", "-c", unpackScript(dir, "releases/.tmp-1-x", tt.compression))
 			cmd.Stdin = bytes.NewReader(tt.stdin)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
 			if tt.wantErr == "" {
 				if err != nil {
@@ -63,6 +68,11 @@ func TestUnpackScript(t *testing.T) {
 				got, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-1-x/BUILD"))
 				if err != nil || !bytes.Equal(got, body) {
 					t.Errorf("unpacked BUILD: got %d bytes (%v), want %d", len(got), err, len(body))
+				}
+				// GNU tar's progress: a dot each paceRecords records.
+				dots := int64(raw.Len()) / (paceRecords * tarRecord)
+				if want := "+" + strings.Repeat(".", int(dots)); stdout.String() != want {
+					t.Errorf("stdout: got %q, want %q", stdout.String(), want)
 				}
 				return
 			}
@@ -136,8 +146,16 @@ func TestInspectAndNeedsPrune(t *testing.T) {
 		return parseInspect(out)
 	}
 	st := inspect()
-	if st.Partial || len(st.Releases) != 3 {
-		t.Fatalf("inspect: got %+v, want 3 releases, no partial one", st)
+	if st.Partial || len(st.Releases) != 3 || st.Current != "" || st.Previous != "" {
+		t.Fatalf("inspect: got %+v, want 3 releases, no partial one, no links", st)
+	}
+	// Links resolve without readlink, except one whose target is gone;
+	// a CDPATH in the environment changes nothing.
+	t.Setenv("CDPATH", filepath.Join(dir, "releases"))
+	os.Symlink("releases/3", filepath.Join(dir, "current"))
+	os.Symlink("releases/9", filepath.Join(dir, "previous"))
+	if st := inspect(); st.Current != "3" || st.Previous != "9" {
+		t.Errorf("inspect with links: got current %q previous %q, want 3 and 9 (missing)", st.Current, st.Previous)
 	}
 	tests := []struct {
 		build string
@@ -160,4 +178,85 @@ func TestInspectAndNeedsPrune(t *testing.T) {
 	if st := inspect(); !st.Partial || len(st.Releases) != 3 || !st.needsPrune("4", 9) {
 		t.Errorf("with a partial release: got %+v, want it seen and pruned", st)
 	}
+}
+
+// TestPacedUnpack streams an artifact through the fan-out to the unpack
+// script run by /bin/sh, paced by what GNU tar reports: the host never
+// has more than the pace window of the stream beyond what its tar has
+// read, and pacing holds to the end.
+func TestPacedUnpack(t *testing.T) {
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	rng := rand.NewChaCha8([32]byte{'p'})
+	bodies := make([][]byte, 40)
+	for i := range bodies {
+		body := make([]byte, 100_000+i*1000)
+		rng.Read(body)
+		bodies[i] = body
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("assets/%02d.bin", i), Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write(body)
+	}
+	tw.Close()
+	var zs bytes.Buffer
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(raw.Bytes())
+	zw.Close()
+
+	insp := artifact.NewInspector("")
+	f := newFanout(insp.Position)
+	r := f.addPaced()
+	lead := &leadReader{r: r}
+	dir := filepath.Join(t.TempDir(), "app")
+	cmd := exec.Command("/bin/sh", "-c", unpackScript(dir, "releases/.tmp-1-x", "zstd"))
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = lead, &unpackReport{r: r}, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	size := zs.Len()
+	_, copyErr := io.Copy(io.MultiWriter(insp, f), &zs)
+	f.close(copyErr)
+	if err := insp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("unpack: %v: %s", err, stderr.String())
+	}
+	f.mu.Lock()
+	paced := r.paced
+	f.mu.Unlock()
+	if !paced {
+		t.Error("the host's tar sent no progress in time: pacing was dropped")
+	}
+	// A chunk may start at the window's end; what the fan-out knows of the
+	// stream moves one write (io.Copy's 32 KiB) at a time.
+	if max := int64(paceWindow + chunkSize + 32<<10); lead.max > max {
+		t.Errorf("the host had up to %d stream bytes beyond what its tar read, want at most %d", lead.max, max)
+	}
+	for i, body := range bodies {
+		name := fmt.Sprintf("assets/%02d.bin", i)
+		if got, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-1-x", name)); err != nil || !bytes.Equal(got, body) {
+			t.Errorf("%s: got %d bytes (%v), want the %d streamed", name, len(got), err, len(body))
+		}
+	}
+	t.Logf("stream %d bytes; at most %d of it ahead of the host's tar", size, lead.max)
+}
+
+// leadReader reads a paced fan-out reader and records how far the bytes
+// read ran ahead of what the host's tar had reported.
+type leadReader struct {
+	r    *fanReader
+	read int64
+	max  int64
+}
+
+func (l *leadReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	f := l.r.f
+	f.mu.Lock()
+	ahead := l.read - f.unpacksBy(l.r.unpacked)
+	f.mu.Unlock()
+	l.max = max(l.max, ahead)
+	return n, err
 }

@@ -71,6 +71,9 @@ type Host struct {
 	log    string
 	cmd    *exec.Cmd
 	exited chan struct{}
+	// ns is the mount namespace of a namespaced host's sshd ("" without
+	// one): the processes in it are the host's, orphans included.
+	ns string
 }
 
 // Fleet is a set of running sshd hosts, stopped by the test's cleanup.
@@ -275,8 +278,13 @@ func (f *Fleet) start(h *Host) error {
 		return fmt.Errorf("%s: sshd on %s: %w; stderr: %s; log: %s", h.Name, h.Addr, err,
 			strings.TrimSpace(stderr.String()), tail(h.log, 1024))
 	}
+	var ns string
+	if !f.opt.NoNamespace {
+		// sshd answered, so it runs in its namespace by now.
+		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid))
+	}
 	f.mu.Lock()
-	h.cmd, h.exited, h.PID = cmd, exited, cmd.Process.Pid
+	h.cmd, h.exited, h.PID, h.ns = cmd, exited, cmd.Process.Pid, ns
 	f.mu.Unlock()
 	return nil
 }
@@ -341,19 +349,46 @@ func (f *Fleet) Stop(i int) {
 func (f *Fleet) stop(i int, sig syscall.Signal) {
 	f.mu.Lock()
 	h := &f.Hosts[i]
-	cmd, exited := h.cmd, h.exited
-	h.cmd, h.exited = nil, nil
+	cmd, exited, ns := h.cmd, h.exited, h.ns
+	h.cmd, h.exited, h.ns = nil, nil, ""
 	f.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	killTree(cmd.Process.Pid, sig)
+	// A session whose connection ended earlier (a host that hung, say)
+	// is no longer sshd's descendant but still runs on the host.
+	for _, p := range inNamespace(ns) {
+		_ = syscall.Kill(p, sig) // the process may be gone
+	}
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
 		killTree(cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
 	}
+}
+
+// inNamespace returns the processes in mount namespace ns.
+func inNamespace(ns string) []int {
+	if ns == "" {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/mnt"); err == nil && l == ns {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Start starts host i again on the same address after Stop or Kill. It
