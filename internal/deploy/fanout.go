@@ -94,6 +94,9 @@ type fanReader struct {
 	paced    bool
 	unpacked int64
 	heard    time.Time
+	// waiting is whether the reader is held back for its host's progress:
+	// only then does a report need to wake the readers.
+	waiting bool
 }
 
 // newFanout returns a fan-out; position may be nil, and then no host is
@@ -198,7 +201,9 @@ func (r *fanReader) started() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r.heard = time.Now()
-	f.cond.Broadcast()
+	if r.waiting {
+		f.cond.Broadcast()
+	}
 }
 
 // report records that r's host has read pos archive bytes.
@@ -211,7 +216,9 @@ func (r *fanReader) report(pos int64) {
 	}
 	r.heard = time.Now()
 	f.trimMarks()
-	f.cond.Broadcast()
+	if r.waiting {
+		f.cond.Broadcast()
+	}
 }
 
 // trimMarks drops the marks no paced host needs any more: those before
@@ -317,6 +324,8 @@ func (r *fanReader) Read(p []byte) (int, error) {
 // silent for f.stall, after which it reads unpaced. f.mu is held.
 func (r *fanReader) wait() {
 	f := r.f
+	r.waiting = true
+	defer func() { r.waiting = false }()
 	if r.heard.IsZero() {
 		// Not started yet: the host's session ending closes r.
 		f.cond.Wait()

@@ -6,7 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // expand fills {key} placeholders of a health URL, command or expectation.
@@ -35,12 +36,8 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 	defer cancel()
 	last := failed
 	for {
-		if last != nil {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
-			case <-time.After(hc.Interval.D()):
-			}
+		if last != nil && pause.For(ctx, hc.Interval.D()) != nil {
+			return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
 		}
 		if hc.URL != "" {
 			last = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
