@@ -363,6 +363,11 @@ func TestInspectCorrupt(t *testing.T) {
 		{"flipped byte in gzip", flip(good, len(good)/2)},
 		{"flipped byte in zstd", flip(goodZstd, len(goodZstd)/2)},
 		{"trailing garbage after gzip", append(append([]byte(nil), good...), "junk after the stream"...)},
+		// gzip -d ignores trailing zeros: refusing them keeps a stream's
+		// last bytes part of its compressed data, which a push holds back
+		// until it is verified.
+		{"zeros after gzip", append(append([]byte(nil), good...), make([]byte, 512)...)},
+		{"zeros after zstd", append(append([]byte(nil), goodZstd...), make([]byte, 512)...)},
 		{"gzip of garbage", gz(t, randomBytes(10000))},
 		{"zstd of garbage", zst(t, randomBytes(10000))},
 		{"gzip of a tar cut inside padding", gz(t, tarball[:1000])},

@@ -119,7 +119,6 @@ func successScript() *script {
 	s.wait(2 * time.Second).snap("delivering")
 	for _, h := range hosts {
 		s.add(deploy.Event{Kind: deploy.EventStep, Host: h, Step: deploy.StepDeliver, Done: true})
-		s.step(h, deploy.StepInstall)
 	}
 	s.step("web1", deploy.StepPending)
 	s.add(deploy.Event{Kind: deploy.EventMigrations, Host: "web1", Migrations: []string{"0042_add_invoice_index", "0043_backfill_totals"}})
@@ -149,7 +148,7 @@ func revertedScript() *script {
 	hosts := []string{"web1", "web2", "web3"}
 	s := newScript(deploy.KindDeploy, "43", "42", hosts...)
 	for _, h := range hosts {
-		s.step(h, deploy.StepDeliver).step(h, deploy.StepInstall)
+		s.step(h, deploy.StepDeliver)
 	}
 	s.step("web1", deploy.StepActivate).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth)
 	s.step("web2", deploy.StepActivate).step("web2", deploy.StepRestart)
@@ -279,7 +278,7 @@ func TestProgressRollback(t *testing.T) {
 
 func TestProgressConfirm(t *testing.T) {
 	s := newScript(deploy.KindDeploy, "42", "41", "web1")
-	s.step("web1", deploy.StepDeliver).step("web1", deploy.StepInstall).step("web1", deploy.StepPending)
+	s.step("web1", deploy.StepDeliver).step("web1", deploy.StepPending)
 	s.add(deploy.Event{Kind: deploy.EventConfirm, Migrations: []string{"0042_drop_column"}, Deadline: t0.Add(10 * time.Minute),
 		Text: "1 pending migration(s) wait for confirmation: deploy confirm 20250314-100000-abc123, or deploy abort 20250314-100000-abc123"})
 	var p commands.Progress

@@ -23,8 +23,19 @@ type action struct {
 	call    func() error
 	// retry, for a host script, takes over when the script exited
 	// non-zero: the further attempts of a health check. It gets that
-	// first failure.
-	retry func(first error) error
+	// first failure and when the script started.
+	retry func(first error, began time.Time) error
+	// passed, when set, is called as soon as the step succeeds, before
+	// the next one starts: the switch records a host's new release there,
+	// so a crash during a long restart leaves the truth behind.
+	passed func()
+}
+
+// pass calls a's passed hook, if any.
+func (a action) pass() {
+	if a.passed != nil {
+		a.passed()
+	}
 }
 
 // perform runs acts on h in order, stopping at the first that fails, and
@@ -39,6 +50,7 @@ func (r *run) perform(ctx context.Context, h Host, acts []action) (int, error) {
 			if err := r.call(ctx, h, a.step, a.call); err != nil {
 				return i, err
 			}
+			a.pass()
 			i++
 			continue
 		}
@@ -120,6 +132,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		if _, err := r.step(ctx, h, acts[0].step, Command{Script: acts[0].script, Timeout: acts[0].timeout}); err != nil {
 			return 0, err
 		}
+		acts[0].pass()
 		return 1, nil
 	}
 	// Each script has its own time limit, counted from the end of the
@@ -134,13 +147,15 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		return time.AfterFunc(acts[i].timeout, func() { cancel(&stepTimedOut{acts[i].timeout}) })
 	}
 	timer := limit(0)
+	began := time.Now() // of the script running now
 	passed := func(i int) {
 		if timer != nil {
 			timer.Stop()
 		}
+		acts[i].pass()
 		r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i].step, Done: true})
 		if i+1 < len(acts) {
-			timer = limit(i + 1)
+			timer, began = limit(i+1), time.Now()
 			r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i+1].step})
 		}
 	}
@@ -176,8 +191,9 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 			err = errors.New("the host reported no status for this step")
 		}
 		if a.retry != nil && i < len(status) {
-			err = a.retry(err)
+			err = a.retry(err, began)
 			if err == nil {
+				a.pass()
 				r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Done: true})
 				n, err := r.chain(parent, h, acts[i+1:])
 				return i + 1 + n, err

@@ -110,7 +110,7 @@ func (r *run) abandon() {
 
 // start records the run, registers it and runs body in the background.
 func (r *run) start(body func() (Outcome, error)) *Record {
-	r.persist(r.rec.Clone())
+	r.update(func(*Record) {})
 	r.e.mu.Lock()
 	r.e.running[r.t.key()] = r
 	r.e.mu.Unlock()
@@ -140,19 +140,21 @@ func (r *run) start(body func() (Outcome, error)) *Record {
 // deploy is the body of a deploy: deliver, migrate, activate, prune.
 func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	build := r.rec.Build
-	var deliver []Host
+	var deliver, unchanged, delivered []Host
 	for _, h := range r.live() {
 		st := r.states[h.Name]
 		switch {
 		case st.Current == build:
-			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
+			unchanged = append(unchanged, h)
 		case st.has(build):
 			r.note("%s already has release %s; skipping the download", h.Name, build)
-			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivered })
+			delivered = append(delivered, h)
 		default:
 			deliver = append(deliver, h)
 		}
 	}
+	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
+	r.setHosts(delivered, func(hr *HostResult) { hr.State = HostDelivered })
 	if err := r.deliverAll(src, info, deliver); err != nil {
 		return r.failedBeforeSwitch(err)
 	}
@@ -271,8 +273,8 @@ func (r *run) pullWave(src artifact.Source, info artifact.Info, comp artifact.Co
 	url := src.Location(r.t.app.Name, build)
 	errsOf := make([]error, len(wave))
 	var wg sync.WaitGroup
+	r.setHosts(wave, func(hr *HostResult) { hr.State = HostDelivering })
 	for i, h := range wave {
-		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivering })
 		wg.Go(func() {
 			// The host checks its download itself, so the release is
 			// installed in the same session: one round trip fewer.
@@ -291,10 +293,16 @@ func (r *run) settleWave(wave []Host, tmp string, errsOf []error) error {
 	var first error
 	// A cancelled deploy cuts deliveries short: those hosts did not fail.
 	stopped := r.stopErr()
+	var delivered []Host
+	for i, h := range wave {
+		if errsOf[i] == nil {
+			delivered = append(delivered, h)
+		}
+	}
+	r.setHosts(delivered, func(hr *HostResult) { hr.State = HostDelivered })
 	for i, h := range wave {
 		err := errsOf[i]
 		if err == nil {
-			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivered })
 			continue
 		}
 		r.discard(h, tmp)
@@ -351,10 +359,14 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	fan := newFanout(insp.Position)
 	var wg sync.WaitGroup
 	hostErr := make([]error, len(wave))
+	// Each host installs the release in its delivery session, once its
+	// stream is complete; the stream's last bytes only go out once the
+	// bot has verified all of it (see fanout).
+	script := unpackScript(r.t.app.Path, tmp, string(sent)) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
+	r.setHosts(wave, func(hr *HostResult) { hr.State = HostDelivering })
 	for i, h := range wave {
 		pr := fan.addPaced()
-		cmd := Command{Script: unpackScript(r.t.app.Path, tmp, string(sent)), Stdin: pr, Stdout: &unpackReport{r: pr}}
-		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostDelivering })
+		cmd := Command{Script: script, Stdin: pr, Stdout: &unpackReport{r: pr}}
 		wg.Go(func() {
 			_, err := r.step(ctx, h, StepDeliver, cmd)
 			// Unblock the fan-out if the host stopped reading early.
@@ -370,10 +382,21 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	} else {
 		copyErr = r.streamRecompressed(br, insp, fan)
 	}
-	fan.close(copyErr)
 	insp.Close()
-	wg.Wait()
 	_, verr := insp.Result()
+	// Only a verified stream ends cleanly, handing the hosts its last
+	// bytes. Ended with an error, a host's script is killed before its
+	// input ends (see Command.Stdin), and without those bytes its
+	// decompressor could not have finished anyway.
+	end := verr
+	if end == nil {
+		end = copyErr
+	}
+	if end == nil {
+		end = r.stopErr()
+	}
+	fan.close(end)
+	wg.Wait()
 
 	switch {
 	case verr != nil:
@@ -393,16 +416,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		}
 		return verr
 	}
-	// Only complete, verified streams are installed.
-	installed := make([]error, len(wave))
-	eachHost(wave, len(wave), func(i int, h Host) {
-		if hostErr[i] != nil {
-			installed[i] = hostErr[i]
-			return
-		}
-		_, installed[i] = r.step(ctx, h, StepInstall, Command{Script: finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)})
-	})
-	return r.settleWave(wave, tmp, installed)
+	return r.settleWave(wave, tmp, hostErr)
 }
 
 // recompress reports whether a wave gets a gzip artifact as zstd: the app
@@ -667,7 +681,7 @@ func (r *run) healthGate(hosts []Host) error {
 		if r.out[h.Name] {
 			continue
 		}
-		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, nil); err != nil {
+		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, nil, time.Time{}); err != nil {
 			return errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
 		}
 	}
@@ -709,13 +723,10 @@ func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
 	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepActivate, build, previous, r.retire))
-	if done > 0 {
-		if r.retire != "" {
-			r.mu.Lock()
-			r.retired[h.Name] = true
-			r.mu.Unlock()
-		}
-		r.setHost(h.Name, func(hr *HostResult) { hr.Current = build })
+	if done > 0 && r.retire != "" {
+		r.mu.Lock()
+		r.retired[h.Name] = true
+		r.mu.Unlock()
 	}
 	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
@@ -736,7 +747,10 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 	script := func(step Step, cmd string) action {
 		return action{step: step, script: inDir(r.t.app.Path, env, cmd), timeout: timeout}
 	}
-	acts := []action{{step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout}}
+	acts := []action{{
+		step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout,
+		passed: func() { r.setHost(h.Name, func(hr *HostResult) { hr.Current = build }) },
+	}}
 	if r.t.pool != nil {
 		acts = append(acts, action{step: StepDrain, call: func() error { return r.t.pool.Drain(ctx, h) }})
 	}
@@ -762,11 +776,11 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 func (r *run) healthAction(ctx context.Context, h Host, build string) action {
 	hc := r.t.app.Health
 	if hc.URL != "" || hc.Command == "" {
-		return action{step: StepHealth, call: func() error { return r.e.checkHealth(ctx, r, h, build, nil) }}
+		return action{step: StepHealth, call: func() error { return r.e.checkHealth(ctx, r, h, build, nil, time.Time{}) }}
 	}
 	return action{
 		step: StepHealth, script: r.healthScript(h, build, r.vars(h, build)), timeout: hc.Timeout.D(),
-		retry: func(first error) error { return r.e.checkHealth(ctx, r, h, build, first) },
+		retry: func(first error, began time.Time) error { return r.e.checkHealth(ctx, r, h, build, first, began) },
 	}
 }
 
@@ -797,6 +811,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		untouched = iota
 		reverted
 		stuck
+		first // switched, but it had no earlier release to go back to
 	)
 	fate := make([]int, len(r.hosts))
 	eachHost(r.hosts, r.t.env.BatchSize, func(i int, h Host) {
@@ -818,7 +833,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			return
 		}
 		if st.Current == "" {
-			fate[i] = stuck
+			fate[i] = first
 			r.setHost(h.Name, func(hr *HostResult) {
 				hr.Error = joinErr(hr.Error, "no earlier release to switch back to")
 			})
@@ -832,13 +847,15 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		fate[i] = reverted
 		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Current = HostReverted, st.Current })
 	})
-	var back, left []string
+	var back, left, kept []string
 	for i, h := range r.hosts {
 		switch fate[i] {
 		case reverted:
 			back = append(back, h.Name)
 		case stuck:
 			left = append(left, h.Name)
+		case first:
+			kept = append(kept, h.Name)
 		}
 	}
 	msg := fmt.Sprintf("%s; release %s marked bad", errs.Message(cause), build)
@@ -848,8 +865,12 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	if len(left) > 0 {
 		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
 	}
+	if len(kept) > 0 {
+		// /rollback has nothing to go to there: only a fixed build helps.
+		msg += fmt.Sprintf("; no earlier release to switch back to on %s, left on %s — deploy a fixed build", strings.Join(kept, ", "), build)
+	}
 	err := errs.Wrap(errs.CodeOf(cause), cause, "%s", msg)
-	if errors.Is(cause, errCancelled) && len(left) == 0 {
+	if errors.Is(cause, errCancelled) && len(left)+len(kept) == 0 {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err

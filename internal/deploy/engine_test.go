@@ -355,6 +355,86 @@ func TestFailedHealthCheckSwitchesBack(t *testing.T) {
 	}
 }
 
+// A host's new release is on the record as soon as its switch is done, not
+// after its restart and health check: a crash during a long restart must
+// leave behind which release the host runs.
+func TestSwitchRecordedBeforeRestartEnds(t *testing.T) {
+	f := newFixture(t, "while [ ! -e ../../gate ]; do sleep 0.02; done")
+	f.build("1")
+	f.build("2")
+	if err := os.WriteFile(filepath.Join(f.dir, "gate"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if err := os.Remove(filepath.Join(f.dir, "gate")); err != nil {
+		t.Fatal(err)
+	}
+
+	restarting := make(chan string, 1)
+	finished := make(chan *deploy.Record, 1)
+	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+		switch {
+		case ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done:
+			restarting <- ev.DeployID
+		case ev.Kind == deploy.EventFinished:
+			finished <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	select {
+	case id = <-restarting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restart never started")
+	}
+	rec, err := f.store.Record(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := rec.Hosts[0]; h.Current != "2" || h.State != deploy.HostActivating {
+		t.Errorf("record during the restart: host %+v, want current 2, activating", h)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "gate"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rec = <-finished:
+		if rec.Outcome != deploy.OutcomeSucceeded {
+			t.Errorf("outcome: got %s (%s)", rec.Outcome, rec.Error)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deploy did not finish")
+	}
+}
+
+// The health timeout counts from the first attempt, the one chained with
+// the restart, not from the first retry.
+func TestHealthTimeoutCountsFromFirstAttempt(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
+      timeout: 2s`,
+		// Each attempt takes 0.6 s and fails: within 1 s of the first
+		// starting, no second one can finish.
+		`command: 'sleep 0.6; echo attempt >> ../attempts; false'
+      timeout: 1s`, 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if rec == nil || rec.Outcome == deploy.OutcomeSucceeded || !strings.Contains(rec.Error, "not healthy after 1s") {
+		t.Fatalf("deploy: got %+v, %v; want it not healthy after 1s", rec, err)
+	}
+	// A first release has nothing to switch back to: the message says so
+	// rather than pointing at /rollback.
+	if want := "no earlier release to switch back to on localhost, left on 1"; !strings.Contains(rec.Error, want) || strings.Contains(rec.Error, "/rollback") {
+		t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+	}
+	if got := strings.Count(f.read("../attempts"), "attempt"); got != 1 {
+		t.Errorf("health attempts that finished: got %d, want 1 (the timeout counted from a retry)", got)
+	}
+}
+
 func TestRefusedArtifactsChangeNothing(t *testing.T) {
 	good := func(t *testing.T) []byte { return tarball(t, false, tarEntry{name: "BUILD", body: "9"}) }
 	tests := []struct {
@@ -633,7 +713,7 @@ func TestActivationSteps(t *testing.T) {
 	defer f.mu.Unlock()
 	var steps []string
 	for _, ev := range f.events {
-		if ev.Kind != deploy.EventStep || ev.Step == deploy.StepDeliver || ev.Step == deploy.StepInstall || ev.Step == deploy.StepPending || ev.Step == deploy.StepMigrate {
+		if ev.Kind != deploy.EventStep || ev.Step == deploy.StepDeliver || ev.Step == deploy.StepPending || ev.Step == deploy.StepMigrate {
 			continue
 		}
 		s := string(ev.Step)

@@ -8,8 +8,7 @@ type Step string
 const (
 	StepConnect  Step = "connect"
 	StepInspect  Step = "inspect"
-	StepDeliver  Step = "deliver"
-	StepInstall  Step = "install" // link shared paths, rename into releases/<build>
+	StepDeliver  Step = "deliver" // unpack, link shared paths, rename into releases/<build>
 	StepPending  Step = "pending-migrations"
 	StepMigrate  Step = "migrate"
 	StepActivate Step = "activate"

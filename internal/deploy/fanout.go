@@ -49,6 +49,11 @@ const paceStall = 500 * time.Millisecond
 // what it unpacked. For that the fan-out notes, with each write, how far
 // the archive is known to unpack from the stream so far (position).
 //
+// The last tailBytes of the stream reach no host before close(nil): hosts
+// unpack and then install in one session, and their decompressor cannot
+// finish, so no host can install, before the bot has verified the whole
+// stream and closed it cleanly.
+//
 // Write and close are called by one goroutine; the readers and err are
 // safe to use from any.
 type fanout struct {
@@ -70,6 +75,12 @@ type fanout struct {
 	lastPos  int64
 	stall    time.Duration
 }
+
+// tailBytes is how much of the end of a stream the fan-out keeps back
+// until it is closed cleanly. Any part of a verified artifact's end will
+// do: the inspector refuses anything after the compressed stream, and
+// gzip and zstd both fail on a stream cut short.
+const tailBytes = 512
 
 type chunk struct {
 	b   *[]byte // from chunkPool
@@ -252,8 +263,9 @@ func (f *fanout) err() error {
 	return nil
 }
 
-// close ends every host's stream: at its end, or with err if the source
-// failed.
+// close ends every host's stream: at its end, handing out its last
+// tailBytes, or with err, without them, if the source failed or the
+// stream is not to be installed.
 func (f *fanout) close(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -294,21 +306,31 @@ func (r *fanReader) Read(p []byte) (int, error) {
 		if r.gone {
 			return 0, io.ErrClosedPipe
 		}
+		clean := f.ended && f.endErr == nil
 		if i := r.next - f.base; i < len(f.chunks) {
-			if r.off == 0 && f.holds(r, f.chunks[i]) {
-				r.wait()
-				continue
+			ch := f.chunks[i]
+			c := *ch.b
+			limit := len(c)
+			if !clean {
+				start := ch.end - int64(len(c))
+				limit = int(max(0, min(int64(len(c)), f.sent-tailBytes-start)))
 			}
-			c := *f.chunks[i].b
-			n := copy(p, c[r.off:])
-			r.off += n
-			if r.off == len(c) {
-				r.next, r.off = r.next+1, 0
-				if i == 0 {
-					f.trim()
+			if r.off < limit {
+				if r.off == 0 && f.holds(r, ch) {
+					r.wait()
+					continue
 				}
+				n := copy(p, c[r.off:limit])
+				r.off += n
+				if r.off == len(c) {
+					r.next, r.off = r.next+1, 0
+					if i == 0 {
+						f.trim()
+					}
+				}
+				return n, nil
 			}
-			return n, nil
+			// What is left is the stream's held-back end.
 		}
 		if f.ended {
 			if f.endErr != nil {

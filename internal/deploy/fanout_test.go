@@ -120,12 +120,71 @@ func TestFanoutEnds(t *testing.T) {
 	t.Run("source failed", func(t *testing.T) {
 		f := newFanout(nil)
 		r := f.add()
-		f.Write([]byte("partial"))
+		data := bytes.Repeat([]byte("partial "), 500)
+		f.Write(data)
 		cause := errors.New("artifact store went away")
 		f.close(cause)
 		got, err := io.ReadAll(r)
-		if string(got) != "partial" || !errors.Is(err, cause) {
-			t.Errorf("got %q, %v; want \"partial\" then the source's error", got, err)
+		// The stream's last tailBytes never reach a host of a failed one.
+		if !bytes.Equal(got, data[:len(data)-tailBytes]) || !errors.Is(err, cause) {
+			t.Errorf("got %d bytes, %v; want the first %d then the source's error", len(got), err, len(data)-tailBytes)
+		}
+	})
+	t.Run("the end waits for a clean close", func(t *testing.T) {
+		for _, size := range []int{10, tailBytes, 3 * chunkSize} {
+			f := newFanout(nil)
+			r := f.add()
+			var mu sync.Mutex
+			var got []byte
+			done := make(chan error, 1)
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					n, err := r.Read(buf)
+					mu.Lock()
+					got = append(got, buf[:n]...)
+					mu.Unlock()
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			data := make([]byte, size)
+			rand.NewChaCha8([32]byte{'t'}).Read(data)
+			// Written in pieces, as io.Copy would.
+			for rest := data; len(rest) > 0; {
+				n := min(len(rest), 1000)
+				if _, err := f.Write(rest[:n]); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+			// Everything but the end arrives; the end does not.
+			want := max(0, size-tailBytes)
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				mu.Lock()
+				n := len(got)
+				mu.Unlock()
+				if n >= want || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n != want || n == size {
+				t.Fatalf("%d bytes written: %d read before the stream was closed, want %d, short of the end", size, n, want)
+			}
+			f.close(nil)
+			if err := <-done; err != io.EOF {
+				t.Fatalf("%d bytes: read ended with %v, want EOF", size, err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("%d bytes: got %d after a clean close, want all", size, len(got))
+			}
 		}
 	})
 }

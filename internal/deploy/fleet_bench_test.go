@@ -1,12 +1,18 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
@@ -35,4 +41,53 @@ func BenchmarkFleetDeploy(b *testing.B) {
 			}
 		})
 	}
+}
+
+// slowStore is a store whose record writes take as long as a commit on a
+// cloud disk (two fsyncs, 3 ms) and, as with the embedded store, happen one
+// at a time.
+type slowStore struct {
+	*embedded.Store
+	mu     sync.Mutex
+	writes atomic.Int64
+}
+
+func (s *slowStore) PutRecord(ctx context.Context, r *deploy.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes.Add(1)
+	time.Sleep(3 * time.Millisecond)
+	return s.Store.PutRecord(ctx, r)
+}
+
+// BenchmarkRecordWrites deploys to 20 hosts at once (parallel = batch_size
+// = 20) with record writes of 3 ms each, and reports the writes per deploy:
+// every host's state changes are on the record before the deploy goes on,
+// and concurrent ones share a write. Run it with -bench RecordWrites
+// -benchtime 5x.
+func BenchmarkRecordWrites(b *testing.B) {
+	// HOME is set so that the login shell of each session reads no
+	// profile of the machine's user.
+	fleet := sshd.StartFleet(b, 20, sshd.Options{Config: []string{"SetEnv HOME=/srv/home"}})
+	f := newFleetFixture(b, fleet, fleetSpec{env: []string{"parallel: 20", "batch_size: 20"}}, nil)
+	st, err := embedded.Open(filepath.Join(b.TempDir(), "state.db"), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	slow := &slowStore{Store: st}
+	f.engine = deploy.NewEngine(deploy.Options{Config: f.cfg, Transport: sshTransport, Store: slow, Leases: st, Locks: st})
+	b.Cleanup(f.engine.Wait)
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	slow.writes.Store(0)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		build := strconv.Itoa(i + 2)
+		f.build(build)
+		b.StartTimer()
+		f.mustRun(deploy.KindDeploy, build, deploy.OutcomeSucceeded)
+	}
+	b.ReportMetric(float64(slow.writes.Load())/float64(b.N), "writes/op")
 }

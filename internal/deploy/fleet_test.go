@@ -541,7 +541,7 @@ func TestFleetPushDeployAndRollback(t *testing.T) {
 			t.Errorf("deploy 2, %s: got previous %q, want 1", h.Name, hr.Previous)
 		}
 		// Every host ran the same steps, in the same order.
-		want := []deploy.Step{deploy.StepDeliver, deploy.StepInstall, deploy.StepActivate, deploy.StepRestart, deploy.StepHealth}
+		want := []deploy.Step{deploy.StepDeliver, deploy.StepActivate, deploy.StepRestart, deploy.StepHealth}
 		if got := f.stepsOf(rec.ID, h.Name); !slices.Equal(got, want) {
 			t.Errorf("deploy 2, %s: got steps %v, want %v", h.Name, got, want)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/pause"
 )
@@ -24,15 +25,19 @@ func expand(tmpl string, vars map[string]string) string {
 
 // checkHealth retries the app's health check until it passes or its
 // timeout runs out. No configured check passes at once. failed is the
-// failure of an attempt already made (chained with the restart), or nil:
-// the timeout then counts from the next attempt.
-func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, failed error) error {
+// failure of an attempt already made (chained with the restart), or nil;
+// the timeout counts from began, when that attempt started, or from now
+// when began is zero.
+func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, failed error, began time.Time) error {
 	hc := r.t.app.Health
 	if hc.URL == "" && hc.Command == "" {
 		return nil
 	}
 	vars := r.vars(h, build)
-	ctx, cancel := context.WithTimeout(ctx, hc.Timeout.D())
+	if began.IsZero() {
+		began = time.Now()
+	}
+	ctx, cancel := context.WithDeadline(ctx, began.Add(hc.Timeout.D()))
 	defer cancel()
 	last := failed
 	for {

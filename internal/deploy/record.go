@@ -30,7 +30,8 @@ const (
 	// max_failures; they run their previous release (see Hosts).
 	OutcomePartial Outcome = "partial"
 	// OutcomeReverted: some host failed after switching; every switched host
-	// was switched back to its previous release.
+	// that had a previous release was switched back to it, or the error
+	// names those that could not be.
 	OutcomeReverted Outcome = "reverted"
 	// OutcomeCancelled: stopped on request; hosts already switched were restored.
 	OutcomeCancelled Outcome = "cancelled"

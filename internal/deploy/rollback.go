@@ -107,14 +107,15 @@ func orNone(s string) string {
 // unlike a deploy it does not stop at a failed host: restoring service on
 // as many hosts as possible is the point.
 func (r *run) rollback(from, to string) (Outcome, error) {
-	var todo []Host
+	var todo, unchanged []Host
 	for _, h := range r.live() {
 		if r.states[h.Name].Current == to {
-			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
+			unchanged = append(unchanged, h)
 			continue
 		}
 		todo = append(todo, h)
 	}
+	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
 	if from != "" && from != to {
 		r.retire, r.retired = from, map[string]bool{}
 	}

@@ -39,8 +39,10 @@ type run struct {
 	retire  string
 	retired map[string]bool
 
-	mu     sync.Mutex // guards rec
+	mu     sync.Mutex // guards rec and seq
 	rec    *Record
+	seq    uint64 // of the latest snapshot of rec handed to saved
+	saved  saver
 	emitMu sync.Mutex
 }
 
@@ -97,21 +99,36 @@ func (r *run) note(format string, args ...any) {
 // setHost updates one host's result and persists the record, so a crash
 // leaves the latest known per-host state behind.
 func (r *run) setHost(host string, f func(*HostResult)) {
-	r.mu.Lock()
-	if h := r.rec.Host(host); h != nil {
-		f(h)
-	}
-	snap := r.rec.Clone()
-	r.mu.Unlock()
-	r.persist(snap)
+	r.update(func(rec *Record) {
+		if h := rec.Host(host); h != nil {
+			f(h)
+		}
+	})
 }
 
+// setHosts is setHost for several hosts, in one write.
+func (r *run) setHosts(hosts []Host, f func(*HostResult)) {
+	if len(hosts) == 0 {
+		return
+	}
+	r.update(func(rec *Record) {
+		for _, h := range hosts {
+			if hr := rec.Host(h.Name); hr != nil {
+				f(hr)
+			}
+		}
+	})
+}
+
+// update changes the record and returns once the store holds the change.
 func (r *run) update(f func(*Record)) {
 	r.mu.Lock()
 	f(r.rec)
 	snap := r.rec.Clone()
+	r.seq++
+	seq := r.seq
 	r.mu.Unlock()
-	r.persist(snap)
+	r.saved.save(snap, seq, r.persist)
 }
 
 func (r *run) persist(snap *Record) {
@@ -121,6 +138,47 @@ func (r *run) persist(snap *Record) {
 	defer cancel()
 	if err := r.e.store.PutRecord(ctx, snap); err != nil {
 		r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+	}
+}
+
+// saver writes a run's record to the store, one write at a time, each of
+// the newest snapshot: updates that arrive while a write is in flight
+// share the next one. Hosts of a batch change state together, and one
+// store write each, in turn, added a commit (two fsyncs for the embedded
+// store) per host to every step; a snapshot written late also never
+// replaces a newer one.
+type saver struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	next    *Record // the newest snapshot, not yet written
+	nextSeq uint64
+	written uint64 // seq of the newest snapshot written
+	writing bool
+}
+
+// save returns once a snapshot at least as new as seq has been written
+// with put.
+func (s *saver) save(snap *Record, seq uint64, put func(*Record)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cond.L == nil {
+		s.cond.L = &s.mu
+	}
+	if seq > s.nextSeq {
+		s.next, s.nextSeq = snap, seq
+	}
+	for s.written < seq {
+		if s.writing {
+			s.cond.Wait()
+			continue
+		}
+		rec, n := s.next, s.nextSeq
+		s.writing = true
+		s.mu.Unlock()
+		put(rec)
+		s.mu.Lock()
+		s.writing, s.written = false, n
+		s.cond.Broadcast()
 	}
 }
 

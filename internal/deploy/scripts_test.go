@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -20,14 +22,20 @@ import (
 	"github.com/switchman-bot/switchman/internal/artifact"
 )
 
-// TestUnpackScript runs the push delivery's unpack script with /bin/sh: a
-// good stream lands in the temporary dir, and a stream the decompressor
-// rejects fails the script even though tar, last in the pipeline, may have
-// found nothing wrong with what it got.
+// TestUnpackScript runs the push delivery's unpack and install scripts
+// with /bin/sh: a good stream lands in releases/<build>, and a stream the
+// decompressor rejects fails the script, installing nothing, even though
+// tar, last in the pipeline, may have found nothing wrong with what it got.
 func TestUnpackScript(t *testing.T) {
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	body := bytes.Repeat([]byte("release "), 40_000)
+	// Some incompressible bytes, so that the compressed streams are
+	// longer than the tail a push holds back.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 4096 {
+		body = append(body, byte(rng.Uint32()))
+	}
 	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
 	tw.Write(body)
 	tw.Close()
@@ -52,11 +60,19 @@ func TestUnpackScript(t *testing.T) {
 		// knows the stream went bad after it.
 		{"zstd, then garbage", "zstd", append(bytes.Clone(zs.Bytes()), "garbage after the frame"...), "zstd -dcq failed"},
 		{"gzip, then garbage", "gzip", append(bytes.Clone(gz.Bytes()), "garbage after the member"...), "gzip -dc failed"},
+		// A stream whose end the bot holds back (tailHold) never
+		// installs, however little is missing.
+		{"gzip without its last byte", "gzip", gz.Bytes()[:gz.Len()-1], "unexpected end of file"},
+		{"zstd without its last byte", "zstd", zs.Bytes()[:zs.Len()-1], "premature end"},
+		{"gzip without its held tail", "gzip", gz.Bytes()[:gz.Len()-tailBytes], "unexpected end of file"},
+		{"zstd without its held tail", "zstd", zs.Bytes()[:zs.Len()-tailBytes], "premature end"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "app")
-			cmd := exec.Command("/bin/sh", "-c", unpackScript(dir, "releases/.tmp-1-x", tt.compression))
+			// As a push delivery runs them: unpack, then install.
+			script := unpackScript(dir, "releases/.tmp-1-x", tt.compression) + finalizeScript(dir, "releases/.tmp-1-x", "1", nil)
+			cmd := exec.Command("/bin/sh", "-c", script)
 			cmd.Stdin = bytes.NewReader(tt.stdin)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -65,7 +81,7 @@ func TestUnpackScript(t *testing.T) {
 				if err != nil {
 					t.Fatalf("got %v (%s), want success", err, stderr.String())
 				}
-				got, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-1-x/BUILD"))
+				got, err := os.ReadFile(filepath.Join(dir, "releases/1/BUILD"))
 				if err != nil || !bytes.Equal(got, body) {
 					t.Errorf("unpacked BUILD: got %d bytes (%v), want %d", len(got), err, len(body))
 				}
@@ -78,6 +94,9 @@ func TestUnpackScript(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(stderr.String(), tt.wantErr) {
 				t.Errorf("got %v, stderr %q; want a failure saying %q", err, stderr.String(), tt.wantErr)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "releases/1")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("releases/1 after a failed unpack: %v, want it absent", err)
 			}
 		})
 	}
