@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,11 +283,22 @@ func TestCrashMidDeploy(t *testing.T) {
 	if _, err := runBot(t, "deploy demo 1\n", "-config", f.cfg, "console"); err != nil {
 		t.Fatal(err)
 	}
-	// Build 2's restart hangs, holding the deploy in its activation.
+	// Build 2's restart hangs, holding the deploy in its activation. It
+	// runs in a process group of its own (the local transport's), which
+	// outlives the bot killed below: it leaves its group's id ($$, doubled
+	// for the config's expansion) to be killed when the test ends.
 	gate := filepath.Join(f.dir, "gate")
+	group := filepath.Join(f.dir, "restart.pgid")
 	cfg, _ := os.ReadFile(f.cfg)
-	hung := strings.Replace(string(cfg), "restart: ", "restart: while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
+	hung := strings.Replace(string(cfg), "restart: ", "restart: echo $$$$ > "+group+"; while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
 	os.WriteFile(f.cfg, []byte(hung), 0o644)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(group); err == nil {
+			if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pgid > 1 {
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		}
+	})
 
 	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
 	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
