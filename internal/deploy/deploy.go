@@ -702,9 +702,8 @@ func (r *run) revertOne(h Host, cause error) {
 	} else if err := r.switchBack(ctx, h, st); err != nil {
 		cause = fmt.Errorf("%w; switch back: %w", cause, err)
 		state = HostFailed
-	} else {
-		r.setHost(h.Name, func(hr *HostResult) { hr.Current = st.Current })
 	}
+	// The switch back recorded the host's release as it passed.
 	r.drop(h, state, cause)
 }
 
@@ -845,7 +844,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			return
 		}
 		fate[i] = reverted
-		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Current = HostReverted, st.Current })
+		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostReverted })
 	})
 	var back, left, kept []string
 	for i, h := range r.hosts {
