@@ -8,7 +8,8 @@ package main
 //
 // The app is deployed with the local transport under a temp dir. Its
 // restart waits for a gate file per build (gates/<build>), and marks that
-// it started waiting (gates/<build>.waiting), so a test can hold a deploy
+// it started waiting (gates/<build>.waiting, kept) and that it still runs
+// (gates/<build>.running, removed as it ends), so a test can hold a deploy
 // in its activation for as long as it needs.
 
 import (
@@ -71,7 +72,7 @@ apps:
       path: %[4]s/{app}-{build}.tar.gz
     path: %[5]s
     keep_releases: 3
-    restart: 'touch %[6]s/$SWITCHMAN_BUILD.waiting; i=0; while [ ! -e %[6]s/$SWITCHMAN_BUILD ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; [ -e %[6]s/$SWITCHMAN_BUILD ]'
+    restart: 'touch %[6]s/$SWITCHMAN_BUILD.waiting %[6]s/$SWITCHMAN_BUILD.running; i=0; while [ ! -e %[6]s/$SWITCHMAN_BUILD ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; rm -f %[6]s/$SWITCHMAN_BUILD.running; [ -e %[6]s/$SWITCHMAN_BUILD ]'
 %[7]s    environments:
       prod:
         hosts: [localhost]
@@ -136,11 +137,17 @@ func newReplicaCluster(t *testing.T, opt clusterOptions) *replicaCluster {
 		}
 	}
 	// Registered first, so it runs last: a restart still waiting in a
-	// killed replica's script finishes rather than outlive the test.
+	// killed replica's script finishes rather than outlive the test. It
+	// is waited for: once the temp dir is gone, it could not see its gate
+	// and would loop on until its own limit.
 	t.Cleanup(func() {
 		for _, b := range []string{"1", "2"} {
 			c.openGate(b)
 		}
+		c.poll("every held restart to end", 10*time.Second, func() bool {
+			running, _ := filepath.Glob(filepath.Join(c.gates, "*.running"))
+			return len(running) == 0
+		})
 	})
 	// Redis keeps its data across a restart, as a production one must.
 	c.redis = redisserver.StartWith(t, redisserver.Options{AppendOnly: true})

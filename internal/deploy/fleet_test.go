@@ -779,8 +779,8 @@ func TestFleetHostUnreachableAtStart(t *testing.T) {
 		if h2 := hostResult(t, rec, "host2"); h2.State != deploy.HostUnreachable {
 			t.Errorf("host2: got state %s error %q, want unreachable", h2.State, h2.Error)
 		}
-		if !strings.Contains(rec.Error, "host2") {
-			t.Errorf("record error %q does not name host2", rec.Error)
+		if !strings.Contains(rec.Error, "host2 could not be reached") {
+			t.Errorf("record error %q does not say host2 could not be reached", rec.Error)
 		}
 		lenient.checkLinks(2, "1", "")
 	})
@@ -962,9 +962,26 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 	if !lenient.sawNote(rec.ID, "host1 was refused and left out") || lenient.sawNote(rec.ID, "host1 is unreachable") {
 		t.Errorf("notes %q: want host1 refused, not unreachable", lenient.notes(rec.ID))
 	}
-	if h1 := hostResult(t, rec, "host1"); !strings.Contains(h1.Error, "host key changed") {
-		t.Errorf("host1: got error %q, want it to say the host key changed", h1.Error)
+	if h1 := hostResult(t, rec, "host1"); h1.State != deploy.HostFailed || !strings.Contains(h1.Error, "host key changed") {
+		t.Errorf("host1: got state %s error %q, want failed, saying the host key changed", h1.State, h1.Error)
 	}
+	for i := range fleet.Hosts {
+		if i != 1 {
+			lenient.checkLinks(i, "2", "1")
+		}
+	}
+
+	// A rollback leaves it out the same way, and says why.
+	rec = lenient.mustRun(deploy.KindRollback, "", deploy.OutcomePartial)
+	if h1 := hostResult(t, rec, "host1"); h1.State != deploy.HostFailed {
+		t.Errorf("rollback, host1: got state %s, want failed", h1.State)
+	}
+	if !strings.Contains(rec.Error, "refused: host1 (") || !strings.Contains(rec.Error, "host key changed") || strings.Contains(rec.Error, "could not be reached") {
+		t.Errorf("rollback error %q: want host1 refused for its changed key, not unreachable", rec.Error)
+	}
+	f.checkLinks(0, "1", "2")
+	f.checkLinks(1, "1", "") // as seeded: never touched
+	f.checkLinks(2, "1", "2")
 }
 
 func TestFleetSlowHostTimesOut(t *testing.T) {

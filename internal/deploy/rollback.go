@@ -174,12 +174,23 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		return OutcomeFailed, errs.New(errs.Unavailable, "rollback to %s failed on %s", to, strings.Join(failed, ", "))
 	}
 	if len(r.outErr) > 0 {
-		var left []string
+		var down, refused []string
 		for _, o := range r.outErr {
-			left = append(left, o.host)
+			if o.state == HostUnreachable {
+				down = append(down, o.host)
+			} else {
+				refused = append(refused, fmt.Sprintf("%s (%v)", o.host, o.err))
+			}
 		}
-		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be reached; %s could not be reached and were left as they were: roll them back once they are up",
-			to, strings.Join(left, ", "))
+		var why []string
+		if len(down) > 0 {
+			why = append(why, strings.Join(down, ", ")+" could not be reached")
+		}
+		if len(refused) > 0 {
+			why = append(why, "refused: "+strings.Join(refused, ", "))
+		}
+		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s; those were left as they were: roll them back once they are fixed",
+			to, strings.Join(why, "; "))
 	}
 	return OutcomeSucceeded, nil
 }

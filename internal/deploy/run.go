@@ -264,13 +264,19 @@ func (r *run) open(ctx context.Context) error {
 	for _, h := range r.hosts {
 		if err, ok := failed[h.Name]; ok {
 			r.out[h.Name] = true
-			r.outErr = append(r.outErr, hostErr{h.Name, HostUnreachable, err})
+			// A host that answered and was refused (its key, the login,
+			// its inspection) is not down: /status must not send
+			// anyone looking for a network problem.
+			state := HostFailed
+			if errors.Is(err, ErrUnreachable) {
+				state = HostUnreachable
+			}
+			r.outErr = append(r.outErr, hostErr{h.Name, state, err})
 		}
 	}
 	return nil
 }
 
-// hostErr is a host that dropped out of the deploy before it started.
 // reachOrUse words why hosts are out: "reach" when none answered, "use"
 // when some answered and were refused (a host key that does not match
 // known_hosts, a failed login, a failed inspection).
@@ -283,6 +289,7 @@ func reachOrUse(failed map[string]error) string {
 	return "reach"
 }
 
+// hostErr is a host that dropped out of the deploy before it started.
 type hostErr struct {
 	host  string
 	state HostState
