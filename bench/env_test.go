@@ -75,7 +75,7 @@ func newEnv(b *testing.B, k knobs) *env {
 	// running the benchmark: its shell startup files (a version manager's
 	// init, say) would run in every session of every tool. SFTP is on, as
 	// on a stock host: Fabric uploads with it.
-	e.fleet = sshd.StartFleet(b, hosts, sshd.Options{Config: []string{"SetEnv HOME=/srv/home", "Subsystem sftp internal-sftp"}})
+	e.fleet = sshd.StartFleet(b, hosts, sshd.Options{Config: []string{sshd.NoProfile, "Subsystem sftp internal-sftp"}})
 	e.keep = map[int]bool{}
 	for _, h := range e.fleet.Hosts {
 		e.keep[h.PID] = true

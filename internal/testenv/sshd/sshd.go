@@ -36,6 +36,13 @@ import (
 // startTimeout bounds how long a host may take to answer with its banner.
 const startTimeout = 10 * time.Second
 
+// NoProfile is a Config line that gives sessions a HOME without startup
+// files. Sessions log in as the user running the tests, whose login shell
+// would otherwise read that user's profile (a version manager's init can
+// take 100 ms) in every session: benchmarks measure the hosts' work, not
+// the machine's dotfiles.
+const NoProfile = "SetEnv HOME=/srv/home"
+
 // Options tunes a fleet. The zero value gives namespaced hosts with the
 // fleet's client key authorized.
 type Options struct {
