@@ -779,8 +779,8 @@ func TestFleetHostUnreachableAtStart(t *testing.T) {
 		if h2 := hostResult(t, rec, "host2"); h2.State != deploy.HostUnreachable {
 			t.Errorf("host2: got state %s error %q, want unreachable", h2.State, h2.Error)
 		}
-		if !strings.Contains(rec.Error, "host2 could not be reached") {
-			t.Errorf("record error %q does not say host2 could not be reached", rec.Error)
+		if !strings.Contains(rec.Error, "host2 could not be reached") || !strings.Contains(rec.Error, "roll them back once they are up") {
+			t.Errorf("record error %q does not say host2 could not be reached, to roll it back once up", rec.Error)
 		}
 		lenient.checkLinks(2, "1", "")
 	})
@@ -976,7 +976,7 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 	if h1 := hostResult(t, rec, "host1"); h1.State != deploy.HostFailed {
 		t.Errorf("rollback, host1: got state %s, want failed", h1.State)
 	}
-	if !strings.Contains(rec.Error, "refused: host1 (") || !strings.Contains(rec.Error, "host key changed") || strings.Contains(rec.Error, "could not be reached") {
+	if !strings.Contains(rec.Error, "refused: host1 (") || !strings.Contains(rec.Error, "host key changed") || strings.Contains(rec.Error, "could not be reached") || !strings.Contains(rec.Error, "once they are fixed") {
 		t.Errorf("rollback error %q: want host1 refused for its changed key, not unreachable", rec.Error)
 	}
 	f.checkLinks(0, "1", "2")

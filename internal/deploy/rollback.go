@@ -186,11 +186,13 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		if len(down) > 0 {
 			why = append(why, strings.Join(down, ", ")+" could not be reached")
 		}
+		when := "they are up"
 		if len(refused) > 0 {
 			why = append(why, "refused: "+strings.Join(refused, ", "))
+			when = "they are fixed"
 		}
-		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s; those were left as they were: roll them back once they are fixed",
-			to, strings.Join(why, "; "))
+		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s; those were left as they were: roll them back once %s",
+			to, strings.Join(why, "; "), when)
 	}
 	return OutcomeSucceeded, nil
 }
