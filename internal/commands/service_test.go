@@ -79,12 +79,14 @@ func (r *recorder) last() string {
 }
 
 type serviceFixture struct {
-	t     *testing.T
-	svc   *commands.Service
-	store *embedded.Store
-	eng   *deploy.Engine
-	app   string
-	now   time.Time
+	t      *testing.T
+	svc    *commands.Service
+	cfg    *config.Config
+	policy *acl.Policy
+	store  *embedded.Store
+	eng    *deploy.Engine
+	app    string
+	now    time.Time
 }
 
 func newServiceFixture(t *testing.T) *serviceFixture {
@@ -109,7 +111,7 @@ func newServiceFixture(t *testing.T) *serviceFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &serviceFixture{t: t, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}
+	f := &serviceFixture{t: t, cfg: cfg, policy: policy, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}
 	f.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
 	arts := filepath.Join(dir, "artifacts")
 	os.MkdirAll(arts, 0o755)
@@ -260,4 +262,40 @@ func truncate(s string) string {
 		return fmt.Sprintf("%s…(%d bytes)", s[:40], len(s))
 	}
 	return s
+}
+
+// observedEngine is the engine with the hosts' observed state replaced.
+type observedEngine struct {
+	*deploy.Engine
+	hosts []deploy.HostResult
+}
+
+func (e observedEngine) Observe(context.Context, string, string) ([]deploy.HostResult, error) {
+	return e.hosts, nil
+}
+
+// status tells a host that is down from one that answered and was
+// refused: they send the reader to different problems.
+func TestStatusUnreadHosts(t *testing.T) {
+	f := newServiceFixture(t)
+	eng := observedEngine{Engine: f.eng, hosts: []deploy.HostResult{
+		{Host: "web1", Current: "2", Previous: "1"},
+		{Host: "web2", State: deploy.HostUnreachable, Error: "web2: dial tcp 10.0.0.2:22: connect: connection refused: host unreachable"},
+		{Host: "web3", State: deploy.HostFailed, Error: "web3: host key changed (SHA256:abc)"},
+	}}
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: f.store, Policy: f.policy})
+	_, out, _ := f.do("carl", "status web")
+	got := out.last()
+	for _, want := range []string{
+		"web1: current 2, previous 1",
+		"web2: unreachable (web2: dial tcp",
+		"web3: could not be read (web3: host key changed (SHA256:abc))",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status: got %q, want it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "web3: unreachable") {
+		t.Errorf("status: got %q, want web3 not called unreachable", got)
+	}
 }

@@ -77,8 +77,12 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, h := range hosts {
-		if h.State == deploy.HostUnreachable {
+		switch h.State {
+		case deploy.HostUnreachable:
 			out = append(out, fmt.Sprintf("  %s: unreachable (%s)", h.Host, h.Error))
+			continue
+		case deploy.HostFailed:
+			out = append(out, fmt.Sprintf("  %s: could not be read (%s)", h.Host, h.Error))
 			continue
 		}
 		seen[h.Current] = true

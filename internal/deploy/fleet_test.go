@@ -954,6 +954,15 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 		}
 	}
 
+	// What /status shows of it: refused, not down.
+	observed, err := f.engine.Observe(context.Background(), "web", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1 := observed[1]; h1.Host != "host1" || h1.State != deploy.HostFailed || !strings.Contains(h1.Error, "host key changed") {
+		t.Errorf("observe: got %+v for host1, want it failed, saying the host key changed", h1)
+	}
+
 	// Within max_failures the others go on, and the note says the host
 	// was refused: it answered, it is not down.
 	lenient := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)

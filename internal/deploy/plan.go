@@ -84,6 +84,8 @@ func (e *Engine) inspect(ctx context.Context, t target, h Host) (hostState, erro
 
 // Observe reads every host's current and previous release of app/env, so
 // /status shows what is really on the hosts, not only what was recorded.
+// A host it could not read has State unreachable (no answer) or failed
+// (refused: its key, the login), with Error.
 func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, error) {
 	t, err := e.resolve(app, env)
 	if err != nil {
@@ -97,7 +99,12 @@ func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, er
 			defer func() { done <- struct{}{} }()
 			st, err := e.inspect(ctx, t, h)
 			if err != nil {
-				out[i] = HostResult{Host: h.Name, State: HostUnreachable, Error: err.Error()}
+				// Refused (a changed key, a failed login) is not down.
+				state := HostFailed
+				if errors.Is(err, ErrUnreachable) {
+					state = HostUnreachable
+				}
+				out[i] = HostResult{Host: h.Name, State: state, Error: err.Error()}
 				return
 			}
 			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous}

@@ -58,8 +58,8 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 				continue
 			}
 			h.Current = o.Current
-			if o.State == HostUnreachable {
-				h.State, h.Error = HostUnreachable, o.Error
+			if o.State != "" { // not observed: unreachable or refused
+				h.State, h.Error = o.State, o.Error
 			}
 		}
 		if err := e.store.PutRecord(ctx, rec); err != nil {
