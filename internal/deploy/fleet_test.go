@@ -985,7 +985,7 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 	if h1 := hostResult(t, rec, "host1"); h1.State != deploy.HostFailed {
 		t.Errorf("rollback, host1: got state %s, want failed", h1.State)
 	}
-	if !strings.Contains(rec.Error, "refused: host1 (") || !strings.Contains(rec.Error, "host key changed") || strings.Contains(rec.Error, "could not be reached") || !strings.Contains(rec.Error, "once they are fixed") {
+	if !strings.Contains(rec.Error, "refused: ssh: host1 (") || !strings.Contains(rec.Error, "host key changed") || strings.Contains(rec.Error, "could not be reached") || !strings.Contains(rec.Error, "once they are fixed") {
 		t.Errorf("rollback error %q: want host1 refused for its changed key, not unreachable", rec.Error)
 	}
 	f.checkLinks(0, "1", "2")

@@ -178,8 +178,10 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		for _, o := range r.outErr {
 			if o.state == HostUnreachable {
 				down = append(down, o.host)
+			} else if msg := o.err.Error(); strings.Contains(msg, o.host) {
+				refused = append(refused, msg)
 			} else {
-				refused = append(refused, fmt.Sprintf("%s (%v)", o.host, o.err))
+				refused = append(refused, o.host+": "+msg)
 			}
 		}
 		var why []string
