@@ -11,18 +11,30 @@ import (
 )
 
 // sshTo runs command on host i of f with the OpenSSH client, checking the
-// host key against f.KnownHosts.
+// host key against f.KnownHosts. It returns the command's standard output,
+// and its standard error too when it fails: what the login shell's startup
+// files of the user running the tests print (a version manager racing
+// itself across ten sessions, say) is only logged.
 func sshTo(t *testing.T, f *Fleet, i int, command string) (string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("ssh"); err != nil {
 		t.Fatal("ssh not found: install it with `apt-get install -y openssh-client` (or run `make deps`)")
 	}
 	port := strconv.Itoa(f.Hosts[i].port)
-	out, err := exec.Command("ssh", "-F", "none", "-i", f.ClientKey, "-p", port,
+	cmd := exec.Command("ssh", "-F", "none", "-i", f.ClientKey, "-p", port,
 		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
 		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+f.KnownHosts,
-		"-o", "ConnectTimeout=5", f.User+"@127.0.0.1", command).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
+		"-o", "ConnectTimeout=5", f.User+"@127.0.0.1", command)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return strings.TrimSpace(string(out) + stderr.String()), err
+	}
+	if stderr.Len() > 0 {
+		t.Logf("%s: standard error of %q: %s", f.Hosts[i].Name, command, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 func TestStartFleet(t *testing.T) {
