@@ -116,7 +116,7 @@ func (r *run) start(body func() (Outcome, error)) *Record {
 	r.e.mu.Unlock()
 	r.emit(Event{Kind: EventStarted, Record: r.snapshot()})
 	for _, o := range r.outErr {
-		if errors.Is(o.err, ErrUnreachable) {
+		if o.state == HostUnreachable {
 			r.note("%s is unreachable and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)
 		} else {
 			r.note("%s was refused and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)

@@ -99,12 +99,7 @@ func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, er
 			defer func() { done <- struct{}{} }()
 			st, err := e.inspect(ctx, t, h)
 			if err != nil {
-				// Refused (a changed key, a failed login) is not down.
-				state := HostFailed
-				if errors.Is(err, ErrUnreachable) {
-					state = HostUnreachable
-				}
-				out[i] = HostResult{Host: h.Name, State: state, Error: err.Error()}
+				out[i] = HostResult{Host: h.Name, State: unusedState(err), Error: err.Error()}
 				return
 			}
 			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous}

@@ -264,14 +264,7 @@ func (r *run) open(ctx context.Context) error {
 	for _, h := range r.hosts {
 		if err, ok := failed[h.Name]; ok {
 			r.out[h.Name] = true
-			// A host that answered and was refused (its key, the login,
-			// its inspection) is not down: /status must not send
-			// anyone looking for a network problem.
-			state := HostFailed
-			if errors.Is(err, ErrUnreachable) {
-				state = HostUnreachable
-			}
-			r.outErr = append(r.outErr, hostErr{h.Name, state, err})
+			r.outErr = append(r.outErr, hostErr{h.Name, unusedState(err), err})
 		}
 	}
 	return nil
@@ -287,6 +280,17 @@ func reachOrUse(failed map[string]error) string {
 		}
 	}
 	return "reach"
+}
+
+// unusedState is the state of a host that err kept from being used:
+// unreachable when it did not answer, failed when it answered and was
+// refused (its key, the login, its inspection). A refused host is not
+// down: its state must not send anyone looking for a network problem.
+func unusedState(err error) HostState {
+	if errors.Is(err, ErrUnreachable) {
+		return HostUnreachable
+	}
+	return HostFailed
 }
 
 // hostErr is a host that dropped out of the deploy before it started.
