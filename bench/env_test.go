@@ -71,11 +71,12 @@ func newEnv(b *testing.B, k knobs) *env {
 	e.dir = b.TempDir()
 	e.progress("storage: %s, room for %.1f GiB per cell", e.storage, float64(e.budget)/(1<<30))
 	e.progress("starting %d hosts", hosts)
-	// Sessions get a home of their own host, not the home of the user
-	// running the benchmark: its shell startup files (a version manager's
-	// init, say) would run in every session of every tool. SFTP is on, as
-	// on a stock host: Fabric uploads with it.
-	e.fleet = sshd.StartFleet(b, hosts, sshd.Options{Config: []string{sshd.NoProfile, "Subsystem sftp internal-sftp"}})
+	// Sessions get a home of their own host (/srv/home, see
+	// sshd.StartFleet), not the home of the user running the benchmark:
+	// its shell startup files (a version manager's init, say) would run in
+	// every session of every tool. SFTP is on, as on a stock host: Fabric
+	// uploads with it.
+	e.fleet = sshd.StartFleet(b, hosts, sshd.Options{Config: []string{"Subsystem sftp internal-sftp"}})
 	e.keep = map[int]bool{}
 	for _, h := range e.fleet.Hosts {
 		e.keep[h.PID] = true

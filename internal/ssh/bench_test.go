@@ -12,10 +12,10 @@ import (
 
 // BenchmarkRunOnOpenSession is the cost of one step on an open
 // connection: a new SSH session, sshd's fork of the login shell, /bin/sh.
-// The login shell reads no profile (sshd.NoProfile): a real host's would
-// add its own cost to every step.
+// The login shell reads no startup files (test hosts give sessions a HOME
+// without them): a real host's would add their own cost to every step.
 func BenchmarkRunOnOpenSession(b *testing.B) {
-	f := sshd.StartFleet(b, 1, sshd.Options{Config: []string{sshd.NoProfile}})
+	f := sshd.StartFleet(b, 1, sshd.Options{})
 	s := open(b, transport(b, f, nil), f, 0)
 	start := time.Now()
 	for b.Loop() {
@@ -27,7 +27,7 @@ func BenchmarkRunOnOpenSession(b *testing.B) {
 // BenchmarkOpen is the cost of connecting to a host: TCP, key exchange,
 // host key check, public key login.
 func BenchmarkOpen(b *testing.B) {
-	f := sshd.StartFleet(b, 1, sshd.Options{Config: []string{sshd.NoProfile}})
+	f := sshd.StartFleet(b, 1, sshd.Options{})
 	tr := transport(b, f, nil)
 	start := time.Now()
 	for b.Loop() {
@@ -45,7 +45,7 @@ func BenchmarkOpen(b *testing.B) {
 // prints the throughput in MB/s.
 func BenchmarkStream100MB(b *testing.B) {
 	const size = 100 << 20
-	f := sshd.StartFleet(b, 1, sshd.Options{Config: []string{sshd.NoProfile}})
+	f := sshd.StartFleet(b, 1, sshd.Options{})
 	s := open(b, transport(b, f, nil), f, 0)
 	b.SetBytes(size)
 	for b.Loop() {

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,12 +37,13 @@ import (
 // startTimeout bounds how long a host may take to answer with its banner.
 const startTimeout = 10 * time.Second
 
-// NoProfile is a Config line that gives sessions a HOME without startup
-// files. Sessions log in as the user running the tests, whose login shell
-// would otherwise read that user's profile (a version manager's init can
-// take 100 ms) in every session: benchmarks measure the hosts' work, not
-// the machine's dotfiles.
-const NoProfile = "SetEnv HOME=/srv/home"
+// noProfile gives sessions a HOME without startup files. Sessions log in
+// as the user running the tests, whose shell would otherwise read that
+// user's startup files in every session: a version manager's init can
+// take 100 ms, and pyenv's rehash, run by many sessions at once, waits
+// up to a minute for its lock. Tests and benchmarks exercise the hosts,
+// not the machine's dotfiles. A Config line setting HOME replaces it.
+const noProfile = "SetEnv HOME=/srv/home"
 
 // Options tunes a fleet. The zero value gives namespaced hosts with the
 // fleet's client key authorized.
@@ -114,7 +116,8 @@ var (
 
 // StartFleet starts n hosts and returns once all of them answer with an
 // SSH banner. They are killed, with everything they started, when the test
-// ends.
+// ends. Their sessions get HOME=/srv/home, which holds no startup files
+// unless the test puts them there.
 func StartFleet(t testing.TB, n int, opt Options) *Fleet {
 	t.Helper()
 	sshdPath := lookSSHD(t)
@@ -242,6 +245,9 @@ func (f *Fleet) writeConfig(h *Host) error {
 		"MaxStartups 200",
 		"MaxSessions 50",
 		"LogLevel VERBOSE",
+	}
+	if !slices.ContainsFunc(f.opt.Config, func(l string) bool { return strings.HasPrefix(l, "SetEnv HOME=") }) {
+		lines = append(lines, noProfile)
 	}
 	// sshd keeps the first value it reads for most keywords: the
 	// caller's lines go first so that they win.

@@ -47,14 +47,15 @@ func TestStartFleet(t *testing.T) {
 	for i := range f.Hosts {
 		wg.Go(func() {
 			name := f.Hosts[i].Name
-			out, err := sshTo(t, f, i, "echo "+name+" > /srv/marker && ls /srv")
+			out, err := sshTo(t, f, i, "echo "+name+" > /srv/marker && ls /srv && echo \"$HOME\"")
 			if err != nil {
 				t.Errorf("%s: ssh: %v: %s", name, err, out)
 				return
 			}
-			// Each host sees only its own /srv.
-			if out != "marker" {
-				t.Errorf("%s: /srv holds %q, want only marker", name, out)
+			// Each host sees only its own /srv, and sessions a HOME
+			// without the test user's startup files.
+			if out != "marker\n/srv/home" {
+				t.Errorf("%s: /srv and HOME: %q, want only marker and /srv/home", name, out)
 			}
 			b, err := os.ReadFile(filepath.Join(f.Hosts[i].Root, "marker"))
 			if err != nil {
