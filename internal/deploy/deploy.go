@@ -365,7 +365,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	script := unpackScript(r.t.app.Path, tmp, string(sent)) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
 	r.setHosts(wave, func(hr *HostResult) { hr.State = HostDelivering })
 	for i, h := range wave {
-		pr := fan.addPaced()
+		pr := fan.addPaced(paceWindowFor(roundTrip(r.sessions[h.Name])))
 		cmd := Command{Script: script, Stdin: pr, Stdout: &unpackReport{r: pr}}
 		wg.Go(func() {
 			_, err := r.step(ctx, h, StepDeliver, cmd)

@@ -241,7 +241,7 @@ func TestFanoutPaces(t *testing.T) {
 	t.Run("reports move a paced host on", func(t *testing.T) {
 		written.Store(0)
 		f := newFanout(position)
-		r := f.addPaced()
+		r := f.addPaced(paceWindow)
 		free := f.add()
 		go write(f)
 		go io.Copy(io.Discard, free)
@@ -279,7 +279,7 @@ func TestFanoutPaces(t *testing.T) {
 		written.Store(0)
 		f := newFanout(position)
 		f.stall = 20 * time.Millisecond
-		r := f.addPaced()
+		r := f.addPaced(paceWindow)
 		go write(f)
 		r.started()
 		var got int64
@@ -290,11 +290,63 @@ func TestFanoutPaces(t *testing.T) {
 		}
 	})
 
+	t.Run("a host that has reported stays paced while silent", func(t *testing.T) {
+		written.Store(0)
+		f := newFanout(position)
+		f.stall = time.Millisecond
+		f.stallReporting = time.Hour
+		// Its own window, smaller than the default, is what holds it.
+		r := f.addPaced(minPaceWindow)
+		free := f.add()
+		go write(f)
+		go io.Copy(io.Discard, free)
+		r.started()
+		r.report(1 << 20)
+		var got int64
+		// Silent for 50 ms at least, far beyond f.stall.
+		readFor(r, &got)
+		if limit := int64(1<<19 + 100_000 + minPaceWindow + chunkSize); got > limit {
+			t.Errorf("silent after a report: host got %d stream bytes, want at most %d (its window: %d)", got, limit, minPaceWindow)
+		}
+		f.mu.Lock()
+		paced := r.paced
+		f.mu.Unlock()
+		if !paced {
+			t.Error("a host whose tar reported was released from pacing by silence shorter than stallReporting")
+		}
+		r.Close()
+	})
+
+	t.Run("a host silent past stallReporting gets the stream unpaced", func(t *testing.T) {
+		written.Store(0)
+		f := newFanout(position)
+		f.stall = time.Hour
+		f.stallReporting = 20 * time.Millisecond
+		r := f.addPaced(paceWindow)
+		go write(f)
+		r.started()
+		r.report(1 << 20)
+		read := make(chan int, 1)
+		go func() {
+			all, _ := io.ReadAll(r)
+			read <- len(all)
+		}()
+		select {
+		case n := <-read:
+			if n != stream {
+				t.Errorf("got %d bytes, want all %d once the host stayed silent", n, stream)
+			}
+		case <-time.After(10 * time.Second):
+			r.Close()
+			t.Errorf("still held back 10 s after its last report, with stallReporting %v", f.stallReporting)
+		}
+	})
+
 	t.Run("a host not started yet waits, and closing it frees the writer", func(t *testing.T) {
 		written.Store(0)
 		f := newFanout(position)
 		f.stall = time.Millisecond
-		r := f.addPaced()
+		r := f.addPaced(paceWindow)
 		wrote := make(chan struct{})
 		go func() { write(f); close(wrote) }()
 		var got int64
@@ -318,7 +370,7 @@ func TestFanoutPaces(t *testing.T) {
 func TestFanoutMarks(t *testing.T) {
 	pos := int64(0)
 	f := newFanout(func() int64 { return pos })
-	r := f.addPaced()
+	r := f.addPaced(paceWindow)
 	other := f.add()
 	go io.Copy(io.Discard, other)
 	pos = 1000
@@ -354,4 +406,35 @@ func TestFanoutMarks(t *testing.T) {
 		t.Errorf("with no paced host left: marks %v, want none", f.marks)
 	}
 	f.mu.Unlock()
+}
+
+// rttSession is a Session that knows its round trip.
+type rttSession struct {
+	Session
+	rtt time.Duration
+}
+
+func (s rttSession) RoundTrip() time.Duration { return s.rtt }
+
+// TestPaceWindowFor checks the window a host is paced with: enough for
+// paceRate at its round trip, within the bounds, the default when the
+// transport does not know it.
+func TestPaceWindowFor(t *testing.T) {
+	tests := []struct {
+		name    string
+		session Session
+		want    int64
+	}{
+		{"transport without round trips", rttSession{}.Session, paceWindow},
+		{"unknown (behind a bastion)", rttSession{rtt: 0}, paceWindow},
+		{"loopback", rttSession{rtt: 30 * time.Microsecond}, minPaceWindow},
+		{"same rack", rttSession{rtt: time.Millisecond}, minPaceWindow},
+		{"another region", rttSession{rtt: 20 * time.Millisecond}, 20 * paceRate / 1000},
+		{"another continent", rttSession{rtt: 150 * time.Millisecond}, maxPaceWindow},
+	}
+	for _, tt := range tests {
+		if got := paceWindowFor(roundTrip(tt.session)); got != tt.want {
+			t.Errorf("%s: window %d, want %d", tt.name, got, tt.want)
+		}
+	}
 }

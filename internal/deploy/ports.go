@@ -28,6 +28,21 @@ type Session interface {
 	Close() error
 }
 
+// roundTripper is a Session that knows how far its host is.
+type roundTripper interface {
+	// RoundTrip returns the shortest round trip seen on the connection,
+	// or 0 if it is not known.
+	RoundTrip() time.Duration
+}
+
+// roundTrip returns s's round trip, 0 if unknown.
+func roundTrip(s Session) time.Duration {
+	if rt, ok := s.(roundTripper); ok {
+		return rt.RoundTrip()
+	}
+	return 0
+}
+
 // Command is one script run on a host.
 type Command struct {
 	// Script is shell text. Every value that came from a user or the

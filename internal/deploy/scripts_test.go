@@ -223,7 +223,7 @@ func TestPacedUnpack(t *testing.T) {
 
 	insp := artifact.NewInspector("")
 	f := newFanout(insp.Position)
-	r := f.addPaced()
+	r := f.addPaced(paceWindow)
 	lead := &leadReader{r: r}
 	dir := filepath.Join(t.TempDir(), "app")
 	cmd := exec.Command("/bin/sh", "-c", unpackScript(dir, "releases/.tmp-1-x", "zstd"))

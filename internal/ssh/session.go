@@ -72,11 +72,19 @@ type session struct {
 	done chan struct{}
 	stop chan struct{}
 
+	// rtt is the connection's shortest round trip, 0 if unknown.
+	rtt time.Duration
+
 	mu     sync.Mutex
 	reason string // why the connection ended, if we ended it
 }
 
 var _ deploy.Session = (*session)(nil)
+
+// RoundTrip returns the shortest round trip the kernel saw on a direct
+// connection; 0 through a bastion, whose hop to the host it cannot see.
+// Push delivery sizes how far it streams ahead of a host by it.
+func (s *session) RoundTrip() time.Duration { return s.rtt }
 
 func newSession(t *Transport, name, addr string, client, jump *ssh.Client) *session {
 	s := &session{t: t, name: name, addr: addr, client: client, jump: jump,

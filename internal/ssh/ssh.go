@@ -237,7 +237,7 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 			return d.DialContext(ctx, "tcp", jaddr)
 		}
 		var err error
-		if jump, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial); err != nil {
+		if jump, _, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial); err != nil {
 			return nil, err
 		}
 	}
@@ -248,7 +248,7 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	client, err := t.connect(ctx, name, addr, t.cfg.User, dial)
+	client, rtt, err := t.connect(ctx, name, addr, t.cfg.User, dial)
 	if err != nil {
 		if jump != nil {
 			jump.Close()
@@ -256,29 +256,31 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 		return nil, err
 	}
 	s := newSession(t, name, addr, client, jump)
+	s.rtt = rtt
 	t.log.Debug("ssh: connected", "host", name, "addr", addr, "jump", jump != nil,
-		"duration", time.Since(start).Round(time.Millisecond))
+		"duration", time.Since(start).Round(time.Millisecond), "rtt", rtt)
 	return s, nil
 }
 
 // connect dials addr with dial and logs in as user, all within
-// ConnectTimeout.
-func (t *Transport) connect(ctx context.Context, name, addr, user string, dial func(context.Context) (net.Conn, error)) (*ssh.Client, error) {
+// ConnectTimeout. It also returns the shortest round trip the kernel saw
+// on the connection, 0 when it is not a TCP connection of this machine.
+func (t *Transport) connect(ctx context.Context, name, addr, user string, dial func(context.Context) (net.Conn, error)) (*ssh.Client, time.Duration, error) {
 	hostKey, algos, err := t.hostKeyCallback(name, addr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	signers := t.signers
 	if t.cfg.UseAgent {
 		var d net.Dialer
 		ag, err := d.DialContext(ctx, "unix", t.cfg.AgentSocket)
 		if err != nil {
-			return nil, fmt.Errorf("ssh: connect to ssh-agent: %w", err)
+			return nil, 0, fmt.Errorf("ssh: connect to ssh-agent: %w", err)
 		}
 		defer ag.Close() // its signers are only used during the handshake
 		more, err := agent.NewClient(ag).Signers()
 		if err != nil {
-			return nil, fmt.Errorf("ssh: list ssh-agent keys: %w", err)
+			return nil, 0, fmt.Errorf("ssh: list ssh-agent keys: %w", err)
 		}
 		signers = append(signers[:len(signers):len(signers)], more...)
 	}
@@ -303,7 +305,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 	}
 	conn, err := dial(dctx)
 	if err != nil {
-		return nil, unreachable(err)
+		return nil, 0, unreachable(err)
 	}
 	// The handshake has no context of its own: closing the connection
 	// ends it when the deadline passes or ctx is canceled.
@@ -318,16 +320,16 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		var hk *HostKeyError
 		switch {
 		case errors.As(err, &hk):
-			return nil, hk
+			return nil, 0, hk
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
-			return nil, unreachable(err)
+			return nil, 0, unreachable(err)
 		default:
 			// The host answered and refused: a login or algorithm
 			// problem, not one that a retry on another network fixes.
-			return nil, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
+			return nil, 0, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
 		}
 	}
-	return ssh.NewClient(c, chans, reqs), nil
+	return ssh.NewClient(c, chans, reqs), minRTT(conn), nil
 }
 
 // isNetErr reports whether err is a connection failing rather than the

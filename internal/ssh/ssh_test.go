@@ -497,6 +497,15 @@ func TestJumpHost(t *testing.T) {
 	if n := strings.Count(f.Log(0), "Accepted publickey"); n != 1 {
 		t.Errorf("bastion accepted %d logins, want 1", n)
 	}
+	// The kernel times the hop to the bastion, not the one behind it:
+	// through a bastion the round trip is unknown, directly it is known.
+	if rtt := s.(*session).RoundTrip(); rtt != 0 {
+		t.Errorf("round trip through a bastion = %v, want 0 (unknown)", rtt)
+	}
+	direct := open(t, transport(t, f, nil), f, 1)
+	if rtt := direct.(*session).RoundTrip(); rtt <= 0 || rtt > time.Second {
+		t.Errorf("round trip of a direct loopback connection = %v, want between 0 and 1s", rtt)
+	}
 
 	// A target the bastion cannot reach.
 	_, err := tr.Open(context.Background(), deploy.Host{Name: "gone", Address: "127.0.0.1:1"})
