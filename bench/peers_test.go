@@ -71,9 +71,14 @@ func BenchmarkPeers(b *testing.B) {
 				if !k.wants(tl.name) {
 					continue
 				}
-				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k)
+				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, !strings.HasPrefix(tl.name, "switchman"))
 				if r.Repeated != "" {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
+				}
+				if len(r.Deploys) == 0 {
+					over := "> " + secs(k.Timeout)
+					t.add(strconv.Itoa(n), size, tl.name, "0", over, "", "", "", "", "", "")
+					continue
 				}
 				d, rb := median(r.Deploys), median(r.Rollbacks)
 				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), secs(rb.Wall))

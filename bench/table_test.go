@@ -89,7 +89,8 @@ func (t *table) String() string {
 	return b.String()
 }
 
+// numeric reports whether s is a number, "–", or a bound ("> 120.00").
 func numeric(s string) bool {
-	_, err := strconv.ParseFloat(s, 64)
+	_, err := strconv.ParseFloat(strings.TrimPrefix(s, "> "), 64)
 	return err == nil || s == "–"
 }
