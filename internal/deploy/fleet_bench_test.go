@@ -21,7 +21,7 @@ import (
 // inspect, deliver, install, switch, restart, health check and prune on
 // every host. Run it with -bench FleetDeploy -benchtime 5x.
 func BenchmarkFleetDeploy(b *testing.B) {
-	fleet := sshd.StartFleet(b, 8, sshd.Options{})
+	fleet := startFleet(b, 8)
 	for _, n := range []int{1, 4, 8} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
 			sub := &sshd.Fleet{Hosts: fleet.Hosts[:n], KnownHosts: fleet.KnownHosts, ClientKey: fleet.ClientKey, User: fleet.User}
@@ -66,7 +66,7 @@ func (s *slowStore) PutRecord(ctx context.Context, r *deploy.Record) error {
 // and concurrent ones share a write. Run it with -bench RecordWrites
 // -benchtime 5x.
 func BenchmarkRecordWrites(b *testing.B) {
-	fleet := sshd.StartFleet(b, 20, sshd.Options{})
+	fleet := startFleet(b, 20)
 	f := newFleetFixture(b, fleet, fleetSpec{env: []string{"parallel: 20", "batch_size: 20"}}, nil)
 	st, err := embedded.Open(filepath.Join(b.TempDir(), "state.db"), embedded.Options{})
 	if err != nil {

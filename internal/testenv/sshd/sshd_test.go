@@ -12,9 +12,9 @@ import (
 
 // sshTo runs command on host i of f with the OpenSSH client, checking the
 // host key against f.KnownHosts. It returns the command's standard output,
-// and its standard error too when it fails: what the login shell's startup
-// files of the user running the tests print (a version manager racing
-// itself across ten sessions, say) is only logged.
+// and its standard error too when it fails: otherwise what the client or
+// the host's shell print there (warnings) is only logged, so that it
+// cannot pass for the command's output.
 func sshTo(t *testing.T, f *Fleet, i int, command string) (string, error) {
 	t.Helper()
 	if _, err := exec.LookPath("ssh"); err != nil {
