@@ -18,6 +18,14 @@ import (
 type fleet struct {
 	transports map[string]deploy.Transport // by app/env
 	pools      map[string]deploy.Pool      // by app/env
+	ssh        []*ssh.Transport            // to close their warm connections
+}
+
+// close closes the connections the SSH transports keep warm.
+func (f *fleet) close() {
+	for _, tr := range f.ssh {
+		_ = tr.Close() // it reports nothing
+	}
 }
 
 func newFleet(cfg *config.Config, log *slog.Logger) (*fleet, error) {
@@ -34,6 +42,7 @@ func newFleet(cfg *config.Config, log *slog.Logger) (*fleet, error) {
 					return nil, fmt.Errorf("%s: %w", key, err)
 				}
 				f.transports[key] = tr
+				f.ssh = append(f.ssh, tr)
 			}
 			if env.Pool != nil && env.Pool.HAProxy != nil {
 				pool, err := haproxyPool(env.Pool.HAProxy, tr)
@@ -87,6 +96,7 @@ func sshTransport(c *config.SSH, log *slog.Logger) (*ssh.Transport, error) {
 		InsecureIgnoreHostKey: c.InsecureIgnoreHostKey,
 		ConnectTimeout:        c.ConnectTimeout.D(),
 		KeepAlive:             c.KeepAlive.D(),
+		KeepWarm:              c.KeepWarm.D(),
 		Port:                  c.Port,
 		Log:                   log,
 	}

@@ -158,10 +158,12 @@ type system struct {
 	watcher  *postdeploy.Watcher // nil without Sentry
 	leader   *cluster.Leader     // runs scheduled jobs on one replica
 	trains   *train.Scheduler    // nil without trains
+	fleet    *fleet
 	log      *slog.Logger
 }
 
 func (s *system) close() {
+	s.fleet.close()
 	if s.watcher != nil {
 		s.watcher.Close()
 	}
@@ -199,7 +201,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if err != nil {
 		return nil, err
 	}
-	sys := &system{cfg: cfg, store: st, log: log, notify: &relay{log: log}, registry: prometheus.NewRegistry(),
+	sys := &system{cfg: cfg, store: st, fleet: fl, log: log, notify: &relay{log: log}, registry: prometheus.NewRegistry(),
 		leader: &cluster.Leader{Leases: st, ID: replicaID(), TTL: cfg.Bot.LeaseTTL.D(), Log: log}}
 	sys.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dm := server.NewDeployMetrics(sys.registry, func(ctx context.Context) (int, error) {

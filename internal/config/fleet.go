@@ -24,6 +24,10 @@ type SSH struct {
 	Jump                  *Jump    `yaml:"jump"`
 	ConnectTimeout        Duration `yaml:"connect_timeout"` // default 10s
 	KeepAlive             Duration `yaml:"keepalive"`       // default 5s
+	// KeepWarm is how long a host's connection stays open after a deploy,
+	// rollback or /status, for the next one to reuse; 0s closes it at
+	// once. Default 10m.
+	KeepWarm Duration `yaml:"keep_warm"`
 }
 
 // Jump is a bastion host the env's hosts are reached through.
@@ -113,6 +117,9 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		}
 		if s.Port < 0 || s.Port > 65535 {
 			ps.add(at("ssh", "port"), "%s.ssh.port: want 1-65535, got %d", p, s.Port)
+		}
+		if s.KeepWarm < 0 {
+			ps.add(at("ssh", "keep_warm"), "%s.ssh.keep_warm: must be 0s (off) or more, got %s", p, s.KeepWarm)
 		}
 		if s.Jump != nil && s.Jump.Address == "" {
 			ps.add(at("ssh", "jump"), "%s.ssh.jump.address: required (host:port)", p)

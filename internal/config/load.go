@@ -27,6 +27,9 @@ const (
 	defaultHealthTimeout  = Duration(30 * time.Second)
 	defaultHealthInterval = Duration(500 * time.Millisecond)
 	defaultStepTimeout    = Duration(5 * time.Minute)
+	// defaultKeepWarm keeps a host's connection through the first minutes
+	// after a deploy, when a rollback is most likely and must be quick.
+	defaultKeepWarm = Duration(10 * time.Minute)
 )
 
 // Load reads the configuration file at path, expanding environment
@@ -151,7 +154,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 				a.Envs[envName] = e
 			}
 			e.Name = envName
-			at := func(key string) bool { return loc.has("apps", name, "environments", envName, key) }
+			at := func(key ...string) bool {
+				return loc.has(append([]string{"apps", name, "environments", envName}, key...)...)
+			}
 			e.Transport = or(e.Transport, defaultTransport)
 			if !at("parallel") {
 				e.Parallel = defaultParallel
@@ -175,6 +180,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 				}
 				if s.KeepAlive == 0 {
 					s.KeepAlive = Duration(5 * time.Second)
+				}
+				if !at("ssh", "keep_warm") {
+					s.KeepWarm = Duration(defaultKeepWarm)
 				}
 				if s.KnownHosts != "" {
 					s.KnownHosts = resolve(dir, s.KnownHosts)

@@ -176,6 +176,24 @@ func TestValidConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "ssh keep_warm default",
+			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts}\n        hosts: [web1]", 1),
+			check: func(t *testing.T, c *Config) {
+				if got, want := c.Apps["web"].Envs["prod"].SSH.KeepWarm.D(), 10*time.Minute; got != want {
+					t.Errorf("keep_warm: got %v, want %v", got, want)
+				}
+			},
+		},
+		{
+			name: "ssh keep_warm 0s is off",
+			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts, keep_warm: 0s}\n        hosts: [web1]", 1),
+			check: func(t *testing.T, c *Config) {
+				if got := c.Apps["web"].Envs["prod"].SSH.KeepWarm.D(); got != 0 {
+					t.Errorf("keep_warm: got %v, want 0 (off)", got)
+				}
+			},
+		},
+		{
 			name: "durations",
 			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "hosts: [web1]\n        step_timeout: 1h30m", 1) + "    health:\n      command: ./check\n      timeout: 2m\n      interval: 250ms\n",
 			check: func(t *testing.T, c *Config) {

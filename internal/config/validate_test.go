@@ -320,6 +320,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("ssh: {", "apps.web.environments.prod.ssh.known_hosts: required: host keys are always verified"),
 		},
 		{
+			name:  "ssh keep_warm negative",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, keep_warm: -1m}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.keep_warm: must be 0s (off) or more, got -1m0s"),
+		},
+		{
 			name:  "ssh without credentials",
 			edits: []string{"key_file: /etc/switchman/id_ed25519, ", ""},
 			want:  one("ssh: {", "apps.web.environments.prod.ssh: set key_file or agent: true"),

@@ -74,7 +74,7 @@ func BenchmarkRecordWrites(b *testing.B) {
 	}
 	b.Cleanup(func() { st.Close() })
 	slow := &slowStore{Store: st}
-	f.engine = deploy.NewEngine(deploy.Options{Config: f.cfg, Transport: sshTransport, Store: slow, Leases: st, Locks: st})
+	f.engine = deploy.NewEngine(deploy.Options{Config: f.cfg, Transport: f.transport, Store: slow, Leases: st, Locks: st})
 	b.Cleanup(f.engine.Wait)
 	f.build("1")
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)

@@ -156,14 +156,21 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// sshTransport builds the SSH transport of an env from its config, as the
+// transport is the engine's Options.Transport: the SSH transport of an env
+// from its config, built once per env and closed with the test, as the
 // bot's main does.
-func sshTransport(_ *config.App, env *config.Env) (deploy.Transport, error) {
+func (f *fleetFixture) transport(app *config.App, env *config.Env) (deploy.Transport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := app.Name + "/" + env.Name
+	if tr, ok := f.transports[key]; ok {
+		return tr, nil
+	}
 	s := env.SSH
 	if s == nil {
 		return nil, fmt.Errorf("env %s has no ssh section", env.Name)
 	}
-	return ssh.New(ssh.Config{
+	tr, err := ssh.New(ssh.Config{
 		User:                  s.User,
 		KeyFile:               s.KeyFile,
 		Passphrase:            s.Passphrase,
@@ -172,8 +179,26 @@ func sshTransport(_ *config.App, env *config.Env) (deploy.Transport, error) {
 		InsecureIgnoreHostKey: s.InsecureIgnoreHostKey,
 		ConnectTimeout:        s.ConnectTimeout.D(),
 		KeepAlive:             s.KeepAlive.D(),
+		KeepWarm:              s.KeepWarm.D(),
 		Port:                  s.Port,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if f.transports == nil {
+		f.transports = map[string]*ssh.Transport{}
+	}
+	f.transports[key] = tr
+	return tr, nil
+}
+
+// closeTransports closes the connections the transports keep warm.
+func (f *fleetFixture) closeTransports() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tr := range f.transports {
+		tr.Close()
+	}
 }
 
 // startFleet starts n namespaced sshd hosts.
@@ -191,8 +216,9 @@ type fleetFixture struct {
 	store  *embedded.Store
 	engine *deploy.Engine
 
-	mu     sync.Mutex
-	events []deploy.Event
+	mu         sync.Mutex
+	events     []deploy.Event
+	transports map[string]*ssh.Transport // by app/env
 }
 
 // newFleetFixture configures spec for fleet through config.Parse and
@@ -217,11 +243,12 @@ func newFleetFixture(t testing.TB, fleet *sshd.Fleet, spec fleetSpec, pools func
 	t.Cleanup(func() { st.Close() })
 	f := &fleetFixture{t: t, fleet: fleet, arts: arts, cfg: cfg, store: st}
 	f.engine = deploy.NewEngine(deploy.Options{
-		Config: cfg, Transport: sshTransport, Pools: pools,
+		Config: cfg, Transport: f.transport, Pools: pools,
 		Store: st, Leases: st, Locks: st,
 	})
-	// Runs before the store closes and the fleet stops (cleanups run last
-	// in, first out): no deploy outlives its test.
+	t.Cleanup(f.closeTransports)
+	// Runs before the transports and the store close and the fleet stops
+	// (cleanups run last in, first out): no deploy outlives its test.
 	t.Cleanup(f.engine.Wait)
 	return f
 }
@@ -567,6 +594,13 @@ func TestFleetPushDeployAndRollback(t *testing.T) {
 	}
 	if stored.Outcome != deploy.OutcomeSucceeded || !slices.Equal(stored.Hosts, rec.Hosts) {
 		t.Errorf("stored rollback record: got %s %+v, want %s %+v", stored.Outcome, stored.Hosts, rec.Outcome, rec.Hosts)
+	}
+	// keep_warm (default 10m): the second deploy and the rollback reused
+	// the first deploy's connection to each host.
+	for i, h := range fleet.Hosts {
+		if n := strings.Count(fleet.Log(i), "Accepted publickey"); n != 1 {
+			t.Errorf("%s: sshd accepted %d logins over two deploys and a rollback, want 1", h.Name, n)
+		}
 	}
 	t.Logf("3 hosts over SSH: first deploy %s, second deploy %s, rollback %s",
 		t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), t3.Sub(t2).Round(time.Millisecond))

@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,17 +12,31 @@ import (
 )
 
 // BenchmarkRunOnOpenSession is the cost of one step on an open
-// connection: a new SSH session, sshd's fork of the login shell, /bin/sh.
-// The login shell reads no startup files (test hosts give sessions a HOME
-// without them): a real host's would add their own cost to every step.
+// connection: without standard input, the connection's shell starts a
+// /bin/sh for it; with standard input, a new SSH session, sshd's fork of
+// the login shell, /bin/sh. The login shell reads no startup files (test
+// hosts give sessions a HOME without them): a real host's would add their
+// own cost to every session.
 func BenchmarkRunOnOpenSession(b *testing.B) {
 	f := sshd.StartFleet(b, 1, sshd.Options{})
 	s := open(b, transport(b, f, nil), f, 0)
-	start := time.Now()
-	for b.Loop() {
-		run(b, s, "true")
+	for _, bb := range []struct {
+		name  string
+		stdin func() io.Reader
+	}{
+		{"shell", func() io.Reader { return nil }},
+		{"session", func() io.Reader { return strings.NewReader("") }},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				if _, err := s.Run(context.Background(), deploy.Command{Script: "true", Stdin: bb.stdin()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+		})
 	}
-	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
 }
 
 // BenchmarkOpen is the cost of connecting to a host: TCP, key exchange,

@@ -58,25 +58,44 @@ func remoteCommand(script string) string {
 	return "exec /bin/sh -c " + shell.Quote(wrapper) + " switchman " + shell.Quote(script)
 }
 
-// session is one host's connection. Run and Close are called by one
-// goroutine at a time, as deploy.Session says; the keepalive goroutines
-// only touch done, stop and the fields guarded by mu.
-type session struct {
+// conn is one host's authenticated connection (and its bastion's), with
+// the keepalives that declare it dead. It outlives a session when the
+// transport keeps it warm. The keepalive goroutines only touch done, stop
+// and the fields guarded by mu.
+type conn struct {
 	t      *Transport
 	name   string
 	addr   string
 	client *ssh.Client
 	jump   *ssh.Client
-	closed bool
+	// keys are the host keys the connection was verified with: checked
+	// against known_hosts again before a warm connection is reused.
+	keys []seenKey
 	// done is closed when the connection has ended.
-	done chan struct{}
-	stop chan struct{}
+	done     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
 
 	// rtt is the connection's shortest round trip, 0 if unknown.
 	rtt time.Duration
+	// sh runs the steps that have no standard input; nil until the first
+	// one (see shell.go). Only the session using the connection touches it.
+	sh *stepShell
 
 	mu     sync.Mutex
 	reason string // why the connection ended, if we ended it
+}
+
+// session is what Open hands out: a connection for one user at a time, as
+// deploy.Session says. Run and Close are called by one goroutine at a
+// time.
+type session struct {
+	*conn
+	closed bool
+	// spoiled is set when a Run ended other than by its script exiting:
+	// the connection may still carry a killed script's channel, so it is
+	// closed rather than kept warm.
+	spoiled bool
 }
 
 var _ deploy.Session = (*session)(nil)
@@ -84,27 +103,27 @@ var _ deploy.Session = (*session)(nil)
 // RoundTrip returns the shortest round trip the kernel saw on a direct
 // connection; 0 through a bastion, whose hop to the host it cannot see.
 // Push delivery sizes how far it streams ahead of a host by it.
-func (s *session) RoundTrip() time.Duration { return s.rtt }
+func (c *conn) RoundTrip() time.Duration { return c.rtt }
 
-func newSession(t *Transport, name, addr string, client, jump *ssh.Client) *session {
-	s := &session{t: t, name: name, addr: addr, client: client, jump: jump,
+func newConn(t *Transport, name, addr string, client, jump *ssh.Client) *conn {
+	c := &conn{t: t, name: name, addr: addr, client: client, jump: jump,
 		done: make(chan struct{}), stop: make(chan struct{})}
 	go func() {
 		// Returns with the connection; its error says nothing more.
 		_ = client.Wait()
-		close(s.done)
+		close(c.done)
 	}()
-	go s.keepAlive(client, "host")
+	go c.keepAlive(client, "host")
 	if jump != nil {
-		go s.keepAlive(jump, "bastion")
+		go c.keepAlive(jump, "bastion")
 		go func() {
 			// A tunnel does not outlive its bastion.
 			_ = jump.Wait()
-			s.fail("connection to the bastion lost")
+			c.fail("connection to the bastion lost")
 			client.Close()
 		}()
 	}
-	return s
+	return c
 }
 
 // keepAlive sends a keepalive request on c every KeepAlive and closes c
@@ -112,15 +131,15 @@ func newSession(t *Transport, name, addr string, client, jump *ssh.Client) *sess
 // missed when the next tick finds it still pending, so a host that hangs
 // is declared dead about (maxMissedKeepAlives+1)*KeepAlive after its last
 // answer.
-func (s *session) keepAlive(c *ssh.Client, what string) {
-	interval := s.t.cfg.KeepAlive
+func (c *conn) keepAlive(client *ssh.Client, what string) {
+	interval := c.t.cfg.KeepAlive
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	replies := make(chan error, 1)
 	pending, missed := false, 0
 	for {
 		select {
-		case <-s.stop:
+		case <-c.stop:
 			return
 		case err := <-replies:
 			if err != nil {
@@ -133,7 +152,7 @@ func (s *session) keepAlive(c *ssh.Client, what string) {
 				go func() {
 					// OpenSSH answers this unknown request with a
 					// failure: any answer proves the host alive.
-					_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+					_, _, err := client.SendRequest("keepalive@openssh.com", true, nil)
 					replies <- err
 				}()
 				continue
@@ -141,33 +160,41 @@ func (s *session) keepAlive(c *ssh.Client, what string) {
 			if missed++; missed < maxMissedKeepAlives {
 				continue
 			}
-			s.fail(fmt.Sprintf("%s stopped answering (%d keepalives %s apart unanswered)", what, missed, interval))
-			s.t.log.Warn("ssh: host stopped answering, closing its connection",
-				"host", s.name, "addr", s.addr, "peer", what, "missed", missed, "interval", interval)
-			c.Close()
+			c.fail(fmt.Sprintf("%s stopped answering (%d keepalives %s apart unanswered)", what, missed, interval))
+			c.t.log.Warn("ssh: host stopped answering, closing its connection",
+				"host", c.name, "addr", c.addr, "peer", what, "missed", missed, "interval", interval)
+			client.Close()
 			return
 		}
 	}
 }
 
 // fail records why the connection is being ended; the first reason wins.
-func (s *session) fail(reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reason == "" {
-		s.reason = reason
+func (c *conn) fail(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == "" {
+		c.reason = reason
 	}
 }
 
+// ended reports whether the connection was ended on purpose (keepalives
+// unanswered, the bastion gone), which may not have shown in done yet.
+func (c *conn) ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason != ""
+}
+
 // lost is the error for a connection that ended under a Run.
-func (s *session) lost() error {
-	s.mu.Lock()
-	reason := s.reason
-	s.mu.Unlock()
+func (c *conn) lost() error {
+	c.mu.Lock()
+	reason := c.reason
+	c.mu.Unlock()
 	if reason == "" {
 		reason = "connection lost"
 	}
-	return fmt.Errorf("ssh: %s (%s): %w: %s", s.name, s.addr, deploy.ErrUnreachable, reason)
+	return fmt.Errorf("ssh: %s (%s): %w: %s", c.name, c.addr, deploy.ErrUnreachable, reason)
 }
 
 // lostGrace is how long an operation that failed waits for the connection
@@ -177,32 +204,32 @@ const lostGrace = 200 * time.Millisecond
 
 // gone reports whether err, from an operation on the connection, means the
 // connection has ended.
-func (s *session) gone(err error) bool {
+func (c *conn) gone(err error) bool {
 	if isNetErr(err) {
 		return true
 	}
 	t := time.NewTimer(lostGrace)
 	defer t.Stop()
 	select {
-	case <-s.done:
+	case <-c.done:
 		return true
 	case <-t.C:
 		return false
 	}
 }
 
-func (s *session) isDone() bool {
+func (c *conn) isDone() bool {
 	select {
-	case <-s.done:
+	case <-c.done:
 		return true
 	default:
 		return false
 	}
 }
 
-// Run runs cmd.Script with /bin/sh on the host, in a new SSH session on
-// the open connection, with cmd.Stdin as its standard input, and returns
-// its standard output (also with an error, as far as it got).
+// Run runs cmd.Script with /bin/sh on the host, over the open connection,
+// with cmd.Stdin as its standard input, and returns its standard output
+// (also with an error, as far as it got).
 //
 // A script that exits non-zero returns a *deploy.ExitError carrying the
 // last 4 KiB of its standard error. When ctx is done or cmd.Timeout
@@ -218,10 +245,23 @@ func (s *session) isDone() bool {
 // returns may still be in progress; the caller must unblock it before
 // reusing the reader.
 //
-// As with the ssh command, a script that leaves a background process
-// holding its output open does not end until that process closes it (or
-// the step times out): such a process should redirect its output.
+// A script without standard input runs in the connection's shell (see
+// shell.go); one with standard input in a session of its own. In a
+// session, as with the ssh command, a script that leaves a background
+// process holding its output open does not end until that process closes
+// it (or the step times out); in the shell it ends at once, and what the
+// process prints later is dropped or taken for a later script's output.
+// Such a process should redirect its output.
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	out, err := s.run(ctx, cmd)
+	var exit *deploy.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		s.spoiled = true
+	}
+	return out, err
+}
+
+func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.closed {
 		return nil, fmt.Errorf("ssh: %s: session closed", s.name)
 	}
@@ -241,16 +281,13 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.isDone() {
 		return nil, s.lost()
 	}
+	if cmd.Stdin == nil {
+		return s.runInShell(ctx, cmd)
+	}
 
-	sess, err := s.client.NewSession()
+	sess, err := s.newSession()
 	if err != nil {
-		// The host refusing a session is an OpenChannelError (MaxSessions
-		// reached, say); any other failure is the connection's.
-		var refused *ssh.OpenChannelError
-		if !errors.As(err, &refused) {
-			return nil, s.lost()
-		}
-		return nil, fmt.Errorf("ssh: %s: new session: %w", s.name, err)
+		return nil, err
 	}
 	defer sess.Close()
 	stdout := &lockedBuffer{}
@@ -323,11 +360,26 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	return out, fmt.Errorf("ssh: %s: run script: %w", s.name, err)
 }
 
+// newSession opens an SSH session on the connection.
+func (c *conn) newSession() (*ssh.Session, error) {
+	sess, err := c.client.NewSession()
+	if err != nil {
+		// The host refusing a session is an OpenChannelError (MaxSessions
+		// reached, say); any other failure is the connection's.
+		var refused *ssh.OpenChannelError
+		if !errors.As(err, &refused) {
+			return nil, c.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: new session: %w", c.name, err)
+	}
+	return sess, nil
+}
+
 // kill ends a running script: it waits for the script's process group id,
 // kills the group from another session, waits for the script to report
 // its end, and closes its session. Each wait is bounded by killGrace, so a
 // host that stopped answering holds Run up for a few seconds at most.
-func (s *session) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan error) {
+func (c *conn) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan error) {
 	defer sess.Close()
 	ended := make(chan struct{})
 	go func() {
@@ -344,7 +396,7 @@ func (s *session) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan er
 			return true
 		case <-ended:
 		case <-t.C:
-		case <-s.done:
+		case <-c.done:
 		}
 		return false
 	}
@@ -355,7 +407,7 @@ func (s *session) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan er
 		killed := make(chan struct{})
 		go func() {
 			defer close(killed)
-			s.killGroup(pgid)
+			c.killGroup(pgid)
 		}()
 		wait(killed)
 	}
@@ -363,8 +415,8 @@ func (s *session) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan er
 }
 
 // killGroup kills process group pgid on the host.
-func (s *session) killGroup(pgid int) {
-	ks, err := s.client.NewSession()
+func (c *conn) killGroup(pgid int) {
+	ks, err := c.client.NewSession()
 	if err != nil {
 		return // the connection is ending, and sshd kills nothing then either
 	}
@@ -374,32 +426,43 @@ func (s *session) killGroup(pgid int) {
 }
 
 // stopped is the error for a run ended by its context.
-func (s *session) stopped(ctx context.Context, timeout time.Duration) error {
+func (c *conn) stopped(ctx context.Context, timeout time.Duration) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		if timeout > 0 {
-			return fmt.Errorf("ssh: %s: step timed out after %s: %w", s.name, timeout, context.DeadlineExceeded)
+			return fmt.Errorf("ssh: %s: step timed out after %s: %w", c.name, timeout, context.DeadlineExceeded)
 		}
-		return fmt.Errorf("ssh: %s: step timed out: %w", s.name, context.DeadlineExceeded)
+		return fmt.Errorf("ssh: %s: step timed out: %w", c.name, context.DeadlineExceeded)
 	}
-	return fmt.Errorf("ssh: %s: step canceled: %w", s.name, ctx.Err())
+	return fmt.Errorf("ssh: %s: step canceled: %w", c.name, ctx.Err())
 }
 
-// Close closes the connection (and the bastion's). Run fails after Close.
+// Close ends the session. Its connection is kept warm for the next Open
+// of the host when the transport keeps connections warm and the
+// connection is sound; otherwise it is closed (and the bastion's). Run
+// fails after Close.
 func (s *session) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	close(s.stop)
-	dead := s.isDone()
-	err := s.client.Close()
-	if s.jump != nil {
-		s.jump.Close() // nothing is left to lose on it
+	if !s.spoiled && s.t.park(s.conn) {
+		return nil
+	}
+	return s.conn.close()
+}
+
+// close closes the connection and the bastion's.
+func (c *conn) close() error {
+	c.stopOnce.Do(func() { close(c.stop) })
+	dead := c.isDone()
+	err := c.client.Close()
+	if c.jump != nil {
+		c.jump.Close() // nothing is left to lose on it
 	}
 	// Closing a connection that is already ending reports EOF or
 	// ErrClosed: nothing was lost by closing it.
 	if err != nil && !dead && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("ssh: %s: close: %w", s.name, err)
+		return fmt.Errorf("ssh: %s: close: %w", c.name, err)
 	}
 	return nil
 }

@@ -3,8 +3,8 @@
 //
 // Host keys are always verified against a known_hosts file unless a test
 // fleet explicitly opts out. One connection per host carries every step of
-// a deploy; keepalives declare a host that stops answering dead, so a
-// deploy never hangs on it.
+// a deploy, and may stay open for the next (Config.KeepWarm); keepalives
+// declare a host that stops answering dead, so a deploy never hangs on it.
 package ssh
 
 import (
@@ -76,6 +76,13 @@ type Config struct {
 	// connection is closed and running steps fail with an error wrapping
 	// deploy.ErrUnreachable.
 	KeepAlive time.Duration
+	// KeepWarm is how long a connection stays open once its session has
+	// closed, for the next Open of the same host to reuse: a rollback or
+	// a /status soon after a deploy then needs no new login. A warm
+	// connection goes on sending keepalives; before it is reused it must
+	// answer one and its host key must still be the one in known_hosts.
+	// Zero closes every connection with its session.
+	KeepWarm time.Duration
 	// Port is dialled when a host address has none; default 22.
 	Port int
 	// Log receives connection events; default none.
@@ -119,6 +126,7 @@ type Transport struct {
 	cfg     Config
 	log     *slog.Logger
 	signers []ssh.Signer
+	warm    warmPool
 }
 
 var _ deploy.Transport = (*Transport)(nil)
@@ -164,7 +172,7 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.Port <= 0 {
 		cfg.Port = defaultPort
 	}
-	t := &Transport{cfg: cfg, log: cfg.Log}
+	t := &Transport{cfg: cfg, log: cfg.Log, warm: warmPool{idle: map[string]*parked{}}}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -223,8 +231,13 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 		t.log.Warn("ssh: host key verification disabled: any machine on the path can impersonate this host",
 			"host", name, "addr", addr)
 	}
+	if c := t.reuse(ctx, name, addr); c != nil {
+		t.log.Debug("ssh: reusing a warm connection", "host", name, "addr", addr)
+		return &session{conn: c}, nil
+	}
 	start := time.Now()
 
+	var keys []seenKey
 	var jump *ssh.Client
 	if j := t.cfg.Jump; j != nil {
 		jaddr := withPort(j.Address, defaultPort)
@@ -237,9 +250,11 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 			return d.DialContext(ctx, "tcp", jaddr)
 		}
 		var err error
-		if jump, _, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial); err != nil {
+		var key seenKey
+		if jump, _, key, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial); err != nil {
 			return nil, err
 		}
+		keys = append(keys, key)
 	}
 	dial := func(ctx context.Context) (net.Conn, error) {
 		if jump != nil {
@@ -248,39 +263,49 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	client, rtt, err := t.connect(ctx, name, addr, t.cfg.User, dial)
+	client, rtt, key, err := t.connect(ctx, name, addr, t.cfg.User, dial)
 	if err != nil {
 		if jump != nil {
 			jump.Close()
 		}
 		return nil, err
 	}
-	s := newSession(t, name, addr, client, jump)
-	s.rtt = rtt
+	c := newConn(t, name, addr, client, jump)
+	c.rtt = rtt
+	c.keys = append(keys, key)
 	t.log.Debug("ssh: connected", "host", name, "addr", addr, "jump", jump != nil,
 		"duration", time.Since(start).Round(time.Millisecond), "rtt", rtt)
-	return s, nil
+	return &session{conn: c}, nil
 }
 
 // connect dials addr with dial and logs in as user, all within
 // ConnectTimeout. It also returns the shortest round trip the kernel saw
-// on the connection, 0 when it is not a TCP connection of this machine.
-func (t *Transport) connect(ctx context.Context, name, addr, user string, dial func(context.Context) (net.Conn, error)) (*ssh.Client, time.Duration, error) {
-	hostKey, algos, err := t.hostKeyCallback(name, addr)
+// on the connection (0 when it is not a TCP connection of this machine)
+// and the host key it verified.
+func (t *Transport) connect(ctx context.Context, name, addr, user string, dial func(context.Context) (net.Conn, error)) (*ssh.Client, time.Duration, seenKey, error) {
+	check, algos, err := t.hostKeyCallback(name, addr)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, seenKey{}, err
+	}
+	var seen seenKey
+	hostKey := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		err := check(hostname, remote, key)
+		if err == nil {
+			seen = seenKey{name: name, addr: addr, hostname: hostname, remote: remote, key: key}
+		}
+		return err
 	}
 	signers := t.signers
 	if t.cfg.UseAgent {
 		var d net.Dialer
 		ag, err := d.DialContext(ctx, "unix", t.cfg.AgentSocket)
 		if err != nil {
-			return nil, 0, fmt.Errorf("ssh: connect to ssh-agent: %w", err)
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: connect to ssh-agent: %w", err)
 		}
 		defer ag.Close() // its signers are only used during the handshake
 		more, err := agent.NewClient(ag).Signers()
 		if err != nil {
-			return nil, 0, fmt.Errorf("ssh: list ssh-agent keys: %w", err)
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: list ssh-agent keys: %w", err)
 		}
 		signers = append(signers[:len(signers):len(signers)], more...)
 	}
@@ -305,7 +330,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 	}
 	conn, err := dial(dctx)
 	if err != nil {
-		return nil, 0, unreachable(err)
+		return nil, 0, seenKey{}, unreachable(err)
 	}
 	// The handshake has no context of its own: closing the connection
 	// ends it when the deadline passes or ctx is canceled.
@@ -320,16 +345,16 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		var hk *HostKeyError
 		switch {
 		case errors.As(err, &hk):
-			return nil, 0, hk
+			return nil, 0, seenKey{}, hk
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
-			return nil, 0, unreachable(err)
+			return nil, 0, seenKey{}, unreachable(err)
 		default:
 			// The host answered and refused: a login or algorithm
 			// problem, not one that a retry on another network fixes.
-			return nil, 0, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
 		}
 	}
-	return ssh.NewClient(c, chans, reqs), minRTT(conn), nil
+	return ssh.NewClient(c, chans, reqs), minRTT(conn), seen, nil
 }
 
 // isNetErr reports whether err is a connection failing rather than the

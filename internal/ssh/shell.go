@@ -1,0 +1,345 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// A step without standard input runs in a shell that the connection keeps
+// for such steps, rather than in an SSH session of its own. A session
+// costs the host a fork of sshd and the start of the login shell and of
+// /bin/sh, 16 ms on an open connection on a small VM; the shell starts one
+// /bin/sh per step, 4 ms there. A rollback runs two steps per host, and 50
+// hosts share two cores.
+//
+// The shell reads a step's script as lines ending with a line that is the
+// shell's nonce, runs it with a /bin/sh of its own as a session would (its
+// own $$, no arguments), with standard input from /dev/null, then writes a
+// marker (\036, the nonce, a space, the exit status) on standard output
+// and on standard error. Everything before a marker is that step's. The
+// shell is the session's /bin/sh, which leads its process group, and the
+// steps run in that group: a step that times out is killed with the whole
+// group, shell included, and the next step starts a new shell.
+
+// markerStart begins every marker: ASCII record separator, which scripts
+// seldom print, so output is only held back while it could be a marker.
+const markerStart = '\036'
+
+// shellScript is the loop the shell runs; the nonce is %[1]s. Reading a
+// script and reporting its end use builtins only.
+const shellScript = `n=%[1]s
+printf '\036%%s %%d\n' "$n" "$$"
+printf '\036%%s 0\n' "$n" >&2
+while :; do
+	s= ok=
+	while IFS= read -r l; do
+		if [ "$l" = "$n" ]; then ok=1; break; fi
+		s="$s$l
+"
+	done
+	[ -n "$ok" ] || exit 0
+	/bin/sh -c 'eval "shift
+$1"' switchman "$s" </dev/null
+	rc=$?
+	printf '\036%%s %%d\n' "$n" "$rc"
+	printf '\036%%s %%d\n' "$n" "$rc" >&2
+done`
+
+// stepShell is a running shell.
+type stepShell struct {
+	sess  *ssh.Session
+	stdin io.WriteCloser
+	nonce string
+	pgid  int
+	out   *demux
+	errs  *demux
+	// ended is closed when the shell's session has ended.
+	ended chan struct{}
+}
+
+// startShell starts the connection's shell and waits for it to report
+// its process group, bounded by ctx.
+func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("ssh: %s: nonce: %w", c.name, err)
+	}
+	nonce := hex.EncodeToString(b[:])
+	sess, err := c.newSession()
+	if err != nil {
+		return nil, err
+	}
+	sh := &stepShell{sess: sess, nonce: nonce, ended: make(chan struct{}),
+		out: newDemux(nonce, 0), errs: newDemux(nonce, stderrTail)}
+	sess.Stdout, sess.Stderr = sh.out, sh.errs
+	if sh.stdin, err = sess.StdinPipe(); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("ssh: %s: stdin: %w", c.name, err)
+	}
+	// The first "step" is the shell's start: its output is what the login
+	// shell's startup files and the wrapper print, and its status the
+	// process group id.
+	first := sh.expect(nil)
+	if err := sess.Start(remoteCommand(fmt.Sprintf(shellScript, nonce))); err != nil {
+		sess.Close()
+		if c.gone(err) {
+			return nil, c.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
+	}
+	go func() {
+		_ = sess.Wait() // how it ended is told by the step waiting on it
+		close(sh.ended)
+	}()
+	res, err := sh.wait(ctx, first)
+	if err != nil {
+		sess.Close()
+		if c.isDone() {
+			return nil, c.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
+	}
+	sh.pgid = res.status
+	return sh, nil
+}
+
+// stepResult is what a step's markers said.
+type stepResult struct {
+	status int
+	stdout []byte
+	stderr string
+}
+
+// pending is a step whose markers are awaited.
+type pending struct {
+	out, errs <-chan demuxed
+}
+
+// expect readies both streams for the next step; live, if set, also
+// gets its standard output as it arrives.
+func (sh *stepShell) expect(live io.Writer) pending {
+	return pending{out: sh.out.next(live), errs: sh.errs.next(nil)}
+}
+
+// wait waits for both markers of p, for the shell to end, or for ctx.
+func (sh *stepShell) wait(ctx context.Context, p pending) (stepResult, error) {
+	var res stepResult
+	for got := 0; got < 2; got++ {
+		select {
+		case d := <-p.out:
+			res.status, res.stdout = d.status, d.body
+		case d := <-p.errs:
+			res.stderr = string(d.body)
+		case <-sh.ended:
+			return res, errShellEnded
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	return res, nil
+}
+
+var errShellEnded = errors.New("the shell ended")
+
+// runInShell runs cmd, which has no standard input, in the connection's
+// shell, starting one first if it has none.
+func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	if s.sh == nil {
+		sh, err := s.startShell(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, s.stopped(ctx, cmd.Timeout)
+			}
+			return nil, err
+		}
+		s.sh = sh
+	}
+	sh := s.sh
+	p := sh.expect(cmd.Stdout)
+	var in strings.Builder
+	in.WriteString(cmd.Script)
+	if !strings.HasSuffix(cmd.Script, "\n") {
+		in.WriteByte('\n')
+	}
+	in.WriteString(sh.nonce + "\n")
+	if _, err := io.WriteString(sh.stdin, in.String()); err != nil {
+		s.dropShell()
+		if s.gone(err) {
+			return nil, s.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: send script: %w", s.name, err)
+	}
+	res, err := sh.wait(ctx, p)
+	switch {
+	case err == nil && res.status == 0:
+		return res.stdout, nil
+	case err == nil:
+		return res.stdout, &deploy.ExitError{Code: res.status, Stderr: strings.TrimSpace(res.stderr)}
+	case ctx.Err() != nil:
+		s.killShell()
+		if s.isDone() {
+			return sh.out.partial(), s.lost()
+		}
+		return sh.out.partial(), s.stopped(ctx, cmd.Timeout)
+	default:
+		out := sh.out.partial()
+		s.dropShell()
+		if s.gone(errShellEnded) {
+			return out, s.lost()
+		}
+		return out, fmt.Errorf("ssh: %s: the script ended its shell before reporting its status", s.name)
+	}
+}
+
+// killShell kills the shell's process group, the running step with it,
+// waits (bounded) for the shell to end and drops it.
+func (c *conn) killShell() {
+	sh := c.sh
+	if sh == nil {
+		return
+	}
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		c.killGroup(sh.pgid)
+	}()
+	t := time.NewTimer(killGrace)
+	defer t.Stop()
+	for _, ch := range []chan struct{}{killed, sh.ended} {
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-c.done:
+		}
+	}
+	c.dropShell()
+}
+
+// dropShell closes the shell's session; the next step starts a new shell.
+func (c *conn) dropShell() {
+	if c.sh != nil {
+		c.sh.sess.Close()
+		c.sh = nil
+	}
+}
+
+// demuxed is a step's part of one stream and the status its marker gave.
+type demuxed struct {
+	status int
+	body   []byte
+}
+
+// demux splits a shell's stream at its markers. Bytes that could be the
+// start of a marker are held back until the next write decides; all
+// others go on at once to the step's live writer. Output while no step is
+// awaited (a background process's) is dropped.
+type demux struct {
+	marker []byte // \036nonce space
+	tail   int    // keep only the last tail bytes of a body; 0 keeps all
+
+	mu    sync.Mutex
+	held  []byte
+	body  []byte
+	steps []awaited // oldest first
+}
+
+// awaited is a step whose end a caller waits for.
+type awaited struct {
+	end  chan demuxed
+	live io.Writer
+}
+
+func newDemux(nonce string, tail int) *demux {
+	return &demux{marker: []byte(string(markerStart) + nonce + " "), tail: tail}
+}
+
+// next registers the next step and returns where its end is delivered.
+func (d *demux) next(live io.Writer) <-chan demuxed {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch := make(chan demuxed, 1)
+	d.steps = append(d.steps, awaited{end: ch, live: live})
+	return ch
+}
+
+// partial is what the current step has written so far.
+func (d *demux) partial() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return bytes.Clone(d.body)
+}
+
+func (d *demux) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	buf := append(d.held, p...)
+	d.held = nil
+	for len(buf) > 0 {
+		i := bytes.IndexByte(buf, markerStart)
+		if i < 0 {
+			d.emit(buf)
+			break
+		}
+		d.emit(buf[:i])
+		buf = buf[i:]
+		n := min(len(buf), len(d.marker))
+		if !bytes.Equal(buf[:n], d.marker[:n]) {
+			d.emit(buf[:1]) // a \036 of the script's own
+			buf = buf[1:]
+			continue
+		}
+		end := bytes.IndexByte(buf, '\n')
+		if n < len(d.marker) || end < 0 {
+			d.held = bytes.Clone(buf) // the rest of the marker is to come
+			break
+		}
+		status, err := strconv.Atoi(string(buf[len(d.marker):end]))
+		if err != nil {
+			status = -1
+		}
+		d.finish(status)
+		buf = buf[end+1:]
+	}
+	return len(p), nil
+}
+
+// emit adds b to the current step's body and passes it on.
+func (d *demux) emit(b []byte) {
+	if len(b) == 0 || len(d.steps) == 0 {
+		return
+	}
+	d.body = append(d.body, b...)
+	if d.tail > 0 && len(d.body) > 2*d.tail {
+		d.body = append(d.body[:0], d.body[len(d.body)-d.tail:]...)
+	}
+	if w := d.steps[0].live; w != nil {
+		_, _ = w.Write(b) // the step's caller reads its own errors
+	}
+}
+
+// finish ends the current step.
+func (d *demux) finish(status int) {
+	body := d.body
+	if d.tail > 0 && len(body) > d.tail {
+		body = body[len(body)-d.tail:]
+	}
+	d.body = nil
+	if len(d.steps) == 0 {
+		return
+	}
+	d.steps[0].end <- demuxed{status: status, body: body}
+	d.steps = d.steps[1:]
+}

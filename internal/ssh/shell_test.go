@@ -1,0 +1,102 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
+)
+
+func TestDemux(t *testing.T) {
+	const nonce = "n0nce"
+	mark := func(status string) string { return "\036" + nonce + " " + status + "\n" }
+	tests := []struct {
+		name   string
+		stream string
+		tail   int
+		want   []demuxed // one per step, in order
+	}{
+		{name: "one step", stream: "hello\n" + mark("0"), want: []demuxed{{0, []byte("hello\n")}}},
+		{name: "no trailing newline", stream: "abc" + mark("3"), want: []demuxed{{3, []byte("abc")}}},
+		{name: "empty output", stream: mark("0"), want: []demuxed{{0, nil}}},
+		{name: "record separators of the script's own", stream: "a\036b\036" + nonce + "x\036\n" + mark("0"),
+			want: []demuxed{{0, []byte("a\036b\036" + nonce + "x\036\n")}}},
+		{name: "another nonce", stream: "\036other 1\n" + mark("1"), want: []demuxed{{1, []byte("\036other 1\n")}}},
+		{name: "two steps", stream: "one\n" + mark("0") + "two\n" + mark("2"),
+			want: []demuxed{{0, []byte("one\n")}, {2, []byte("two\n")}}},
+		{name: "tail", stream: strings.Repeat("x", 100) + "end" + mark("1"), tail: 10,
+			want: []demuxed{{1, []byte(strings.Repeat("x", 7) + "end")}}},
+	}
+	for _, tt := range tests {
+		// Every way of cutting the stream in two writes.
+		for cut := 0; cut <= len(tt.stream); cut++ {
+			d := newDemux(nonce, tt.tail)
+			var live bytes.Buffer
+			var chans []<-chan demuxed
+			for range tt.want {
+				chans = append(chans, d.next(&live))
+			}
+			d.Write([]byte(tt.stream[:cut]))
+			d.Write([]byte(tt.stream[cut:]))
+			var wantLive strings.Builder
+			for i, want := range tt.want {
+				select {
+				case got := <-chans[i]:
+					if got.status != want.status || !bytes.Equal(got.body, want.body) {
+						t.Errorf("%s, cut at %d, step %d: got %d %q, want %d %q", tt.name, cut, i, got.status, got.body, want.status, want.body)
+					}
+				default:
+					t.Errorf("%s, cut at %d, step %d: not ended", tt.name, cut, i)
+				}
+				if tt.tail == 0 {
+					wantLive.Write(want.body)
+				}
+			}
+			if tt.tail == 0 && live.String() != wantLive.String() {
+				t.Errorf("%s, cut at %d: live writer got %q, want %q", tt.name, cut, live.String(), wantLive.String())
+			}
+		}
+	}
+}
+
+// TestStepShell: steps without standard input share one SSH session, each
+// with a /bin/sh of its own; a step with standard input has its own
+// session.
+func TestStepShell(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	pids := map[string]bool{}
+	for range 10 {
+		pids[run(t, s, "echo $$")] = true
+	}
+	if len(pids) != 10 {
+		t.Errorf("10 steps ran in %d distinct shells, want 10", len(pids))
+	}
+	if got := run(t, s, "printf abc"); got != "abc" {
+		t.Errorf("output without a newline: got %q, want abc", got)
+	}
+	big := run(t, s, "head -c 3000000 /dev/zero | tr '\\0' x; echo")
+	if len(big) != 3_000_001 || strings.Trim(big, "x\n") != "" {
+		t.Errorf("3 MB of output: got %d bytes", len(big))
+	}
+	if got := run(t, s, "cd /tmp; export X=1; echo $X"); got != "1\n" {
+		t.Fatalf("got %q", got)
+	}
+	if got := run(t, s, `echo "$PWD ${X-unset}"`); got == "/tmp 1\n" {
+		t.Errorf("a step's cd and export leaked into the next one: %q", got)
+	}
+	if n := strings.Count(f.Log(0), "Starting session"); n != 1 {
+		t.Errorf("sshd started %d sessions for steps without input, want 1", n)
+	}
+	out, err := s.Run(context.Background(), deploy.Command{Script: "cat", Stdin: strings.NewReader("in")})
+	if err != nil || string(out) != "in" {
+		t.Fatalf("step with stdin: got %q, %v", out, err)
+	}
+	if n := strings.Count(f.Log(0), "Starting session"); n != 2 {
+		t.Errorf("sshd started %d sessions, want 2 (the shell, the step with input)", n)
+	}
+}
