@@ -33,6 +33,10 @@ type env struct {
 	// keep holds the PIDs of the hosts' sshd: long-lived children of this
 	// process that measure neither samples nor reaps.
 	keep map[int]bool
+	// live holds the PIDs of a tool's processes that stay up from one
+	// measured command to the next (the bot's console): measure counts
+	// them but does not reap them.
+	live map[int]bool
 	// http serves dir/artifacts to the hosts (pull delivery).
 	http *httptest.Server
 	bot  string
@@ -77,7 +81,7 @@ func newEnv(b *testing.B, k knobs) *env {
 	// every session of every tool. SFTP is on, as on a stock host: Fabric
 	// uploads with it.
 	e.fleet = sshd.StartFleet(b, hosts, sshd.Options{Config: []string{"Subsystem sftp internal-sftp"}})
-	e.keep = map[int]bool{}
+	e.keep, e.live = map[int]bool{}, map[int]bool{}
 	for _, h := range e.fleet.Hosts {
 		e.keep[h.PID] = true
 		if err := os.MkdirAll(hostPath(h, "/srv/home"), 0o700); err != nil {
@@ -151,9 +155,20 @@ func (e *env) listeners() []int {
 	return out
 }
 
-// measure runs fn as one measured run (see measure).
+// measure runs fn as one measured run, after which everything the tool
+// left running but its live processes is stopped (see measurement).
 func (e *env) measure(fn func(m *meter) error) (sample, error) {
-	return measure(e.keep, e.listeners(), e.timeout, fn)
+	return e.measurement(false).measure(fn)
+}
+
+// measureWarm runs fn as one measured run and leaves what the tool left
+// running for the next one: a deploy, before its rollback.
+func (e *env) measureWarm(fn func(m *meter) error) (sample, error) {
+	return e.measurement(true).measure(fn)
+}
+
+func (e *env) measurement(warm bool) measurement {
+	return measurement{keep: e.keep, live: e.live, listeners: e.listeners(), timeout: e.timeout, warm: warm}
 }
 
 // hostPath is where a path of the hosts' /srv lives on this machine.

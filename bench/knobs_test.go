@@ -90,7 +90,7 @@ func readKnobs(b *testing.B, defaultSizes string) knobs {
 		Hosts:    list("BENCH_HOSTS", "1,10,50"),
 		Sizes:    list("BENCH_SIZES", defaultSizes),
 		Runs:     num("BENCH_RUNS", 5),
-		CellTime: time.Duration(num("BENCH_CELL_SECONDS", 45)) * time.Second,
+		CellTime: time.Duration(num("BENCH_CELL_SECONDS", 30)) * time.Second,
 		Timeout:  time.Duration(num("BENCH_TIMEOUT_SECONDS", 120)) * time.Second,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +18,9 @@ import (
 
 // How a run is measured
 //
-// Wall time is the time from starting the tool's command to its exit.
+// Wall time is the time from starting the tool's command to its exit; for
+// the bot, which runs on between commands, from sending the command to its
+// console to the console's reply that it is done.
 //
 // CPU is user+sys of the whole local process tree. The rusage that wait4
 // returns for a child (ProcessState.SysUsage) covers the child and every
@@ -25,16 +28,22 @@ import (
 // clients, the threads of Capistrano and Fabric, tar and ssh in the floors.
 // What daemonizes escapes it: Ansible's ssh ControlPersist masters outlive
 // the playbook. The benchmark process is therefore a child subreaper
-// (PR_SET_CHILD_SUBREAPER): such orphans are re-parented to it, and after
-// the tool exits they are stopped (SIGTERM) and reaped with wait4, and their
-// rusage is added. Each run thus starts without warm connections, for every
-// tool alike.
+// (PR_SET_CHILD_SUBREAPER): such orphans are re-parented to it. A deploy
+// leaves them running, counting the CPU time they used so far (utime,
+// stime, cutime and cstime in /proc/PID/stat), so that the rollback after
+// it finds them warm, as a rollback within ControlPersist's 60 s does; after
+// the rollback they are stopped (SIGTERM) and reaped with wait4, and the
+// rest of their rusage is added. The bot's console, which stays up from
+// the deploy to the rollback, is counted the same way. Every run's deploy
+// thus starts without warm connections, for every tool alike.
 //
 // Host CPU is user+sys spent on the simulated hosts: the growth of the
-// children time (cutime+cstime in /proc/PID/stat) of every host's listening
-// sshd, which reaps its connection processes, which reap their sessions
-// (shells, tar, curl, Ansible's Python modules). It is read once the hosts
-// have no connection left.
+// children time (cutime+cstime) of every host's listening sshd, which reaps
+// its connection processes, which reap their sessions (shells, tar, curl,
+// Ansible's Python modules), plus the CPU time, own and reaped, of the
+// processes still running (connections kept warm and their idle shells).
+// It is read once the hosts are idle: for 200 ms no process came or went
+// and none used CPU.
 //
 // Peak RSS is the largest peak resident set (VmHWM) of any single process
 // of the local tree, and tree PSS the largest sum over the tree of every
@@ -75,6 +84,13 @@ func (m *meter) add(ru *syscall.Rusage) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// addCPU counts CPU time measured otherwise than by rusage.
+func (m *meter) addCPU(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cpu += d
 }
 
 // run runs cmd and counts its rusage. The error includes the command's
@@ -130,32 +146,60 @@ func becomeSubreaper() error {
 	return nil
 }
 
-// measure runs fn and measures it as described above. keep holds the PIDs
-// of this process's long-lived children (the hosts' sshd), which are
-// neither sampled nor reaped; listeners are the sshd whose children time is
-// the host CPU.
-func measure(keep map[int]bool, listeners []int, timeout time.Duration, fn func(m *meter) error) (sample, error) {
-	m := &meter{timeout: timeout}
-	before, err := childrenCPU(listeners)
+// measurement says what a measured run is among the processes of this one.
+type measurement struct {
+	// keep holds the PIDs of this process's long-lived children that are
+	// not the tool's (the hosts' sshd): neither sampled nor reaped.
+	keep map[int]bool
+	// live holds the PIDs of a tool's own process that stays up between
+	// measured runs (the bot, between its deploy and its rollback):
+	// sampled and counted, never reaped.
+	live map[int]bool
+	// listeners are the hosts' listening sshd.
+	listeners []int
+	timeout   time.Duration
+	// warm leaves what outlived the tool (Ansible's ControlPersist
+	// masters) running for the next measured run, counting the CPU it used
+	// so far; otherwise it is stopped and reaped.
+	warm bool
+}
+
+// measure runs fn and measures it as described above.
+func (ms measurement) measure(fn func(m *meter) error) (sample, error) {
+	m := &meter{timeout: ms.timeout}
+	before, err := hostCPU(ms.listeners)
 	if err != nil {
 		return sample{}, err
 	}
-	stop := sampleMemory(keep)
+	// The tool's processes already running: their CPU so far belongs to
+	// earlier runs, and so does their peak.
+	base := strays(ms.keep)
+	for pid := range base {
+		resetPeak(pid)
+	}
+	stop := sampleMemory(ms.keep)
 	start := time.Now()
 	ferr := fn(m)
 	wall := time.Since(start)
 	peakRSS, peakPSS := stop()
-	orphans := reapOrphans(keep)
-	for _, ru := range orphans {
-		m.add(ru)
+	for pid, cpu := range strays(ms.keep) {
+		if ms.warm || ms.live[pid] {
+			m.addCPU(cpu - base[pid])
+		}
 	}
-	if verbose && len(orphans) > 0 {
-		fmt.Printf("--- reaped %d processes that outlived the tool\n", len(orphans))
+	if !ms.warm {
+		orphans := reapOrphans(ms.keep, ms.live)
+		for pid, cpu := range orphans {
+			m.addCPU(cpu - base[pid])
+		}
+		if verbose && len(orphans) > 0 {
+			fmt.Printf("--- reaped %d processes that outlived the tool\n", len(orphans))
+		}
 	}
-	if err := quiesce(listeners, 60*time.Second); err != nil && ferr == nil {
+	if err := quiesce(ms.listeners, 60*time.Second); err != nil && ferr == nil {
 		ferr = err
 	}
-	after, err := childrenCPU(listeners)
+	after, err := hostCPU(ms.listeners)
 	if err != nil && ferr == nil {
 		ferr = err
 	}
@@ -232,34 +276,98 @@ func tree(keep map[int]bool) []int {
 	return out
 }
 
-// childrenCPU sums the children time of pids.
-func childrenCPU(pids []int) (time.Duration, error) {
-	var ticks int64
-	for _, p := range pids {
-		st, err := readStat(p)
-		if err != nil {
-			return 0, fmt.Errorf("the sshd of a host (pid %d) is gone: %w", p, err)
-		}
-		ticks += st.cutime + st.cstime
-	}
-	return time.Duration(ticks) * time.Second / clockTick, nil
+// total is the CPU time of a process and of the children it reaped.
+func (st procStat) total() time.Duration {
+	return time.Duration(st.utime+st.stime+st.cutime+st.cstime) * time.Second / clockTick
 }
 
-// quiesce waits until no listener has a child left: every connection of
-// the run is closed and its CPU time added to the listener's children time.
-func quiesce(listeners []int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		kids := children()
-		busy := 0
-		for _, p := range listeners {
-			busy += len(kids[p])
+// hostCPU is the CPU time the hosts have spent so far: the children time
+// of every listening sshd, which reaps its connection processes, plus
+// the CPU time, own and reaped, of every process still running under it
+// (connections a tool keeps warm, with their shells). A snapshot is
+// retaken until no process came or went while it was read.
+func hostCPU(listeners []int) (time.Duration, error) {
+	for range 5 {
+		sum, kids, err := hostSnapshot(listeners)
+		if err != nil {
+			return 0, err
 		}
-		if busy == 0 {
+		if sameProcesses(kids, children(), listeners) {
+			return sum, nil
+		}
+	}
+	return 0, errors.New("host processes kept changing while their CPU time was read")
+}
+
+// hostSnapshot reads the hosts' CPU time once, and the processes it read.
+func hostSnapshot(listeners []int) (time.Duration, map[int][]int, error) {
+	kids := children()
+	var sum time.Duration
+	for _, p := range listeners {
+		st, err := readStat(p)
+		if err != nil {
+			return 0, nil, fmt.Errorf("the sshd of a host (pid %d) is gone: %w", p, err)
+		}
+		sum += time.Duration(st.cutime+st.cstime) * time.Second / clockTick
+		for _, d := range descendants(kids, p) {
+			if st, err := readStat(d); err == nil {
+				sum += st.total()
+			}
+		}
+	}
+	return sum, kids, nil
+}
+
+// descendants returns the descendants of pid in kids.
+func descendants(kids map[int][]int, pid int) []int {
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		out = append(out, kids[p]...)
+		queue = append(queue, kids[p]...)
+	}
+	return out
+}
+
+// sameProcesses reports whether the descendants of pids are the same in a
+// and b.
+func sameProcesses(a, b map[int][]int, pids []int) bool {
+	for _, p := range pids {
+		da, db := descendants(a, p), descendants(b, p)
+		slices.Sort(da)
+		slices.Sort(db)
+		if !slices.Equal(da, db) {
+			return false
+		}
+	}
+	return true
+}
+
+// quiesce waits until the hosts are idle: for quiet, no process came or
+// went and none used CPU. The run's sessions have then ended and closed
+// connections are gone, their CPU time in their listener's; connections a
+// tool keeps warm, and their idle shells, may stay.
+func quiesce(listeners []int, timeout time.Duration) error {
+	const quiet = 200 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	var last map[int][]int
+	var lastCPU time.Duration
+	var since time.Time
+	for {
+		cpu, kids, err := hostSnapshot(listeners)
+		if err != nil {
+			return err
+		}
+		switch {
+		case last == nil || cpu != lastCPU || !sameProcesses(last, kids, listeners):
+			last, lastCPU, since = kids, cpu, time.Now()
+		case time.Since(since) >= quiet:
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("hosts still have %d connections %s after the run", busy, timeout)
+			return fmt.Errorf("hosts still busy %s after the run", timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -316,13 +424,37 @@ func procKB(pid int, file, key string) int64 {
 	return 0
 }
 
-// reapOrphans stops and reaps every child of this process that is not in
-// keep: descendants of a finished tool that outlived it, re-parented here
-// because this process is a subreaper. It returns their rusage.
-func reapOrphans(keep map[int]bool) []*syscall.Rusage {
-	var out []*syscall.Rusage
+// strays returns the CPU time so far, own and reaped, of every child of
+// this process that is not in keep: a tool's long-lived process, or
+// descendants of a finished tool that outlived it, re-parented here
+// because this process is a subreaper.
+func strays(keep map[int]bool) map[int]time.Duration {
+	out := map[int]time.Duration{}
 	for _, pid := range children()[os.Getpid()] {
 		if keep[pid] {
+			continue
+		}
+		if st, err := readStat(pid); err == nil {
+			out[pid] = st.total()
+		}
+	}
+	return out
+}
+
+// resetPeak resets a process's VmHWM to its current resident set, so that
+// a long-lived process's peak is that of the run measured next.
+func resetPeak(pid int) {
+	// A process that has just gone has no peak left to reset.
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+}
+
+// reapOrphans stops and reaps every child of this process that is in
+// neither keep nor live: descendants of a finished tool that outlived it.
+// It returns the CPU time of each, own and reaped.
+func reapOrphans(keep, live map[int]bool) map[int]time.Duration {
+	out := map[int]time.Duration{}
+	for _, pid := range children()[os.Getpid()] {
+		if keep[pid] || live[pid] {
 			continue
 		}
 		_ = syscall.Kill(pid, syscall.SIGTERM) // it may have exited already
@@ -330,7 +462,7 @@ func reapOrphans(keep map[int]bool) []*syscall.Rusage {
 		if err != nil {
 			continue // not ours to wait for after all
 		}
-		out = append(out, ru)
+		out[pid] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return out
 }

@@ -38,6 +38,12 @@ func BenchmarkPeers(b *testing.B) {
 
 	t := &table{head: []string{"hosts", "size MB", "tool", "runs", "deploy s", "× floor", "CPU s", "host CPU s", "peak RSS MB", "tree PSS MB", "rollback s"}}
 	var notes []string // skipped cells, hung runs
+	// seen is each tool's median deploy at the most hosts so far, by size.
+	type seenRow struct {
+		hosts int
+		wall  time.Duration
+	}
+	seen := map[string]seenRow{}
 	for _, n := range k.Hosts {
 		for _, mb := range k.Sizes {
 			set := sets[mb]
@@ -71,7 +77,20 @@ func BenchmarkPeers(b *testing.B) {
 				if !k.wants(tl.name) {
 					continue
 				}
-				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, !strings.HasPrefix(tl.name, "switchman"))
+				peer := !strings.HasPrefix(tl.name, "switchman")
+				key := fmt.Sprintf("%s %d", tl.name, mb)
+				if prev, ok := seen[key]; ok && peer {
+					// A peer whose deploy, scaled from fewer hosts, would
+					// outlive the timeout is not run: Ansible at 50 hosts
+					// only ever showed the timeout, minutes later.
+					if proj := prev.wall * time.Duration(n) / time.Duration(prev.hosts); proj > k.Timeout {
+						notes = append(notes, fmt.Sprintf("%s %s: not run: its %d-host deploy took %s, so %d hosts would take about %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS).",
+							cell, tl.name, prev.hosts, prev.wall.Round(10*time.Millisecond), n, proj.Round(time.Second), k.Timeout))
+						t.add(strconv.Itoa(n), size, tl.name, "0", "> "+secs(k.Timeout), "", "", "", "", "", "")
+						continue
+					}
+				}
+				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, peer)
 				if r.Repeated != "" {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
 				}
@@ -81,6 +100,7 @@ func BenchmarkPeers(b *testing.B) {
 					continue
 				}
 				d, rb := median(r.Deploys), median(r.Rollbacks)
+				seen[key] = seenRow{n, d.Wall}
 				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), secs(rb.Wall))
 			}
 		}
@@ -179,6 +199,8 @@ func (c *capistrano) cmd(task string, env ...string) *exec.Cmd {
 
 func (c *capistrano) prepare(bool) error { return nil }
 
+func (c *capistrano) finish() error { return nil }
+
 func (c *capistrano) deploy(m *meter, build string) error {
 	a := c.set.get(build, gz)
 	return m.run(c.cmd("deploy", "BUILD="+build, "ARTIFACT_URL="+a.URL, "ARTIFACT_PATH="+a.Path, "FETCH="+c.fetch))
@@ -244,6 +266,8 @@ func (a *ansible) cmd(args ...string) *exec.Cmd {
 
 func (a *ansible) prepare(bool) error { return nil }
 
+func (a *ansible) finish() error { return nil }
+
 func (a *ansible) deploy(m *meter, build string) error {
 	return m.run(a.cmd("deploy.yml", "-e", "build="+build, "-e", "artifact_url="+a.set.get(build, gz).URL))
 }
@@ -291,6 +315,8 @@ func (f *fabric) cmd(args ...string) *exec.Cmd {
 }
 
 func (f *fabric) prepare(bool) error { return nil }
+
+func (f *fabric) finish() error { return nil }
 
 func (f *fabric) deploy(m *meter, build string) error { return m.run(f.cmd("deploy", build)) }
 

@@ -18,6 +18,8 @@ type tool interface {
 	deploy(m *meter, build string) error
 	// rollback switches every host back to the previous release.
 	rollback(m *meter) error
+	// finish ends the run, unmeasured, after its rollback or its failure.
+	finish() error
 }
 
 // result holds a tool's measured runs in one cell.
@@ -26,8 +28,8 @@ type result struct {
 	// Repeated is why a run failed and was run again (hung: killed for
 	// outliving the timeout; or the tool's own error), or "".
 	Repeated string
-	// Hung is set when a run hung again after its repeat: the row ends
-	// there, with the runs measured before it, if any.
+	// Hung is set when a peer's run hung: the row ends there, with the
+	// runs measured before it, if any.
 	Hung bool
 }
 
@@ -40,9 +42,10 @@ type result struct {
 // fails the benchmark. At 50 hosts a peer is sometimes seen to fail on its
 // own (Capistrano: "closed stream" from net-ssh) or to hang.
 //
-// A peer whose repeated run hangs too ends its row (Hung) rather than the
-// benchmark: at 50 hosts on a slow VM Ansible can outlive the timeout,
-// and the other rows still say something. Switchman hanging is a failure.
+// A peer's run that hangs is not run again: it ends its row (Hung) rather
+// than the benchmark. At 50 hosts on a slow VM Ansible outlives the
+// timeout run after run, and running it again cost the time budget
+// minutes for nothing. Switchman hanging is run again, then a failure.
 func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, peer bool) result {
 	e.b.Helper()
 	e.seed(n, set)
@@ -53,6 +56,11 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, pe
 	start := time.Now()
 	for i := 0; k.more(i, time.Since(start)); i++ {
 		d, rb, err := e.runOnce(t, n, set, i == 0)
+		if err != nil && peer && errors.Is(err, errHung) {
+			r.Hung, r.Repeated = true, errHung.Error()
+			e.progress("%s run %d: hung; the row ends here", label, i+1)
+			break
+		}
 		if err != nil && r.Repeated == "" {
 			r.Repeated, _, _ = strings.Cut(err.Error(), "\n")
 			e.progress("%s run %d: %s; seeding the hosts again and running it again", label, i+1, r.Repeated)
@@ -61,14 +69,15 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, pe
 		}
 		if err != nil && peer && errors.Is(err, errHung) {
 			r.Hung = true
-			e.progress("%s run %d: hung again; the row ends here", label, i+1)
+			e.progress("%s run %d: hung after its repeat; the row ends here", label, i+1)
 			break
 		}
 		if err != nil {
 			e.b.Fatalf("%s: %v", label, err)
 		}
-		e.progress("%s run %d: deploy %s (cpu %s, hosts %s), rollback %s", label, i+1,
-			d.Wall.Round(time.Millisecond), d.CPU.Round(time.Millisecond), d.HostCPU.Round(time.Millisecond), rb.Wall.Round(time.Millisecond))
+		e.progress("%s run %d: deploy %s (cpu %s, hosts %s), rollback %s (cpu %s, hosts %s)", label, i+1,
+			d.Wall.Round(time.Millisecond), d.CPU.Round(time.Millisecond), d.HostCPU.Round(time.Millisecond),
+			rb.Wall.Round(time.Millisecond), rb.CPU.Round(time.Millisecond), rb.HostCPU.Round(time.Millisecond))
 		r.Deploys = append(r.Deploys, d)
 		r.Rollbacks = append(r.Rollbacks, rb)
 	}
@@ -76,12 +85,23 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, pe
 }
 
 // runOnce is one run of runTool.
+//
+// The deploy leaves what the tool keeps running (the bot, Ansible's
+// ControlPersist masters) for the rollback, which thus finds the
+// connections warm as a rollback right after a deploy does.
 func (e *env) runOnce(t tool, n int, set *artifactSet, first bool) (deploy, rollback sample, err error) {
 	e.removeRelease(n, "2")
+	defer func() {
+		if ferr := t.finish(); ferr != nil && err == nil {
+			err = fmt.Errorf("finish: %w", ferr)
+		}
+		// What a failed run left behind.
+		reapOrphans(e.keep, e.live)
+	}()
 	if err := t.prepare(first); err != nil {
 		return deploy, rollback, err
 	}
-	if deploy, err = e.measure(func(m *meter) error { return t.deploy(m, "2") }); err != nil {
+	if deploy, err = e.measureWarm(func(m *meter) error { return t.deploy(m, "2") }); err != nil {
 		return deploy, rollback, fmt.Errorf("deploy 2: %w", err)
 	}
 	if err := e.verify(n, "2", set.Expect["2"]); err != nil {
@@ -107,7 +127,10 @@ func repeatNote(row string, r result, k knobs) string {
 		if len(r.Deploys) == 0 {
 			shown = "no run of the row finished"
 		}
-		return fmt.Sprintf("%s: a run failed (%s), was run again from freshly seeded hosts, hung again and was killed after %s; %s.", row, why, k.Timeout, shown)
+		if r.Repeated == errHung.Error() {
+			return fmt.Sprintf("%s: a run was still running after %s and was killed; %s.", row, k.Timeout, shown)
+		}
+		return fmt.Sprintf("%s: a run failed (%s), was run again from freshly seeded hosts, hung and was killed after %s; %s.", row, why, k.Timeout, shown)
 	}
 	return fmt.Sprintf("%s: 1 run failed (%s) and was run again from freshly seeded hosts.", row, why)
 }

@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // switchman is the bot set up to deploy one artifact set to the first n
@@ -17,7 +22,8 @@ type switchman struct {
 	name string
 	dir  string
 	cfg  string
-	runs int // measured commands so far, to name their profiles
+	runs int // runs so far, to name their profiles
+	bot  *console
 }
 
 const botEnv = "fleet"
@@ -78,46 +84,138 @@ apps:
 	return s
 }
 
-// console is `bot -config FILE console` reading input.
-func (s *switchman) console(input string) *exec.Cmd {
+// The bot is what it is in use, a long-running process: each run starts
+// one `bot console` (unmeasured, as a running bot is there before anyone
+// types /deploy), which takes the deploy and then, after the hosts are
+// checked, the rollback, so that the rollback finds the connections the
+// deploy left warm (ssh.keep_warm), as a rollback soon after a deploy
+// does. The deploy itself starts cold: a new process has none.
+
+// console is the bot's console of the current run, between prepare and
+// finish.
+type console struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	lines chan string // its standard output, closed at its end
+	// stderr is the bot's log, for errors.
+	stderr bytes.Buffer
+}
+
+// sentinel ends every command sent to the console: the console reads a
+// line only once the deploy before it has finished, and whoami's reply
+// is this line.
+const sentinel = "whoami\n"
+
+func (s *switchman) start() (*console, error) {
 	cmd := exec.Command(s.e.bot, "-config", s.cfg, "console")
 	cmd.Dir = s.dir
-	cmd.Stdin = strings.NewReader(input)
-	return cmd
-}
-
-// measured is console for a measured command, profiled into BENCH_PROFILE
-// when it is set: ROW-WHAT-RUN.cpu.pprof and .mem.pprof.
-func (s *switchman) measured(what, input string) *exec.Cmd {
-	cmd := s.console(input)
 	if s.e.profile != "" {
 		s.runs++
-		base := filepath.Join(s.e.profile, fmt.Sprintf("%s-%s-%d", s.name, what, s.runs))
+		base := filepath.Join(s.e.profile, fmt.Sprintf("%s-%d", s.name, s.runs))
 		cmd.Args = append(cmd.Args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".mem.pprof")
 	}
-	return cmd
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c := &console{cmd: cmd, lines: make(chan string, 1024)}
+	cmd.Stderr = &c.stderr
+	var err error
+	if c.in, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.e.live[cmd.Process.Pid] = true
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	return c, nil
 }
 
-// run runs console commands, unmeasured.
-func (s *switchman) run(input string) error {
-	return (&meter{}).run(s.console(input))
+// command sends input and waits, at most timeout (0: no limit), for the
+// console to have done it; its output must hold want.
+func (c *console) command(input, want string, timeout time.Duration) error {
+	if _, err := io.WriteString(c.in, input+sentinel); err != nil {
+		return fmt.Errorf("bot console: %w: %s", err, tailString(c.stderr.String(), 4000))
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	var out strings.Builder
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				return fmt.Errorf("bot console %q: ended early\n%s\n%s", strings.TrimSpace(input), tailString(out.String(), 4000), tailString(c.stderr.String(), 2000))
+			}
+			if strings.Contains(line, "You are bench (console)") {
+				if !strings.Contains(out.String(), want) {
+					return fmt.Errorf("bot console %q: no %q in its output\n%s", strings.TrimSpace(input), want, tailString(out.String(), 4000))
+				}
+				if verbose {
+					fmt.Printf("--- bot console %s\n%s", strings.TrimSpace(input), out.String())
+				}
+				return nil
+			}
+			out.WriteString(line + "\n")
+		case <-expired:
+			_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // finish reaps it
+			return fmt.Errorf("bot console %q: %w: killed after %s", strings.TrimSpace(input), errHung, timeout)
+		}
+	}
 }
 
 // deploy is the tool interface's deploy: `deploy app BUILD`.
 func (s *switchman) deploy(m *meter, build string) error {
-	return m.run(s.measured("deploy", fmt.Sprintf("deploy %s %s\n", app, build)))
+	return s.bot.command(fmt.Sprintf("deploy %s %s\n", app, build), fmt.Sprintf("%s/%s now runs %s (", app, botEnv, build), m.timeout)
 }
 
 // rollback is `rollback app`: back to the previous release.
 func (s *switchman) rollback(m *meter) error {
-	return m.run(s.measured("rollback", "rollback "+app+"\n"))
+	return s.bot.command("rollback "+app+"\n", "Rollback ", m.timeout)
 }
 
-// prepare readies the next measured deploy of build: a rollback locks the
-// env until someone unlocks it.
+// prepare starts the run's console; after the first run it unlocks the
+// env, which a rollback leaves locked until someone unlocks it.
 func (s *switchman) prepare(first bool) error {
+	c, err := s.start()
+	if err != nil {
+		return err
+	}
+	s.bot = c
 	if first {
 		return nil
 	}
-	return s.run(fmt.Sprintf("unlock deploys %s %s\n", app, botEnv))
+	return c.command(fmt.Sprintf("unlock deploys %s %s\n", app, botEnv), "", s.e.timeout)
+}
+
+// finish ends the run's console: it closes its input, which stops the bot
+// (closing the connections it keeps warm).
+func (s *switchman) finish() error {
+	c := s.bot
+	if c == nil {
+		return nil
+	}
+	s.bot = nil
+	c.in.Close()
+	t := time.AfterFunc(30*time.Second, func() { _ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) })
+	defer t.Stop()
+	for range c.lines { // the bot's goodbye
+	}
+	err := c.cmd.Wait()
+	delete(s.e.live, c.cmd.Process.Pid)
+	if err != nil {
+		return fmt.Errorf("bot console: %w\n%s", err, tailString(c.stderr.String(), 4000))
+	}
+	return nil
 }
