@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -412,18 +413,11 @@ func TestSwitchRecordedBeforeRestartEnds(t *testing.T) {
 // The health timeout counts from the first attempt, the one chained with
 // the restart, not from the first retry.
 func TestHealthTimeoutCountsFromFirstAttempt(t *testing.T) {
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
-		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
-      timeout: 2s`,
-		// Each attempt takes 0.6 s and fails: within 1 s of the first
-		// starting, no second one can finish.
-		`command: 'sleep 0.6; echo attempt >> ../attempts; false'
-      timeout: 1s`, 1)
-	f := newFixtureFrom(t, yaml, &local.Transport{})
-	f.build("1")
-	rec, err := f.run(deploy.KindDeploy, "1")
-	if rec == nil || rec.Outcome == deploy.OutcomeSucceeded || !strings.Contains(rec.Error, "not healthy after 1s") {
-		t.Fatalf("deploy: got %+v, %v; want it not healthy after 1s", rec, err)
+	// Each attempt takes 0.6 s and fails: within 1 s of the first
+	// starting, no second one can finish.
+	f, rec := unhealthyDeploy(t, `sleep 0.6; echo attempt >> ../attempts; false`, "1s")
+	if !strings.Contains(rec.Error, "not healthy after 1s") {
+		t.Fatalf("deploy: got %+v; want it not healthy after 1s", rec)
 	}
 	// A first release has nothing to switch back to: the message says so
 	// rather than pointing at /rollback.
@@ -432,6 +426,34 @@ func TestHealthTimeoutCountsFromFirstAttempt(t *testing.T) {
 	}
 	if got := strings.Count(f.read("../attempts"), "attempt"); got != 1 {
 		t.Errorf("health attempts that finished: got %d, want 1 (the timeout counted from a retry)", got)
+	}
+}
+
+// unhealthyDeploy deploys build 1 with health command cmd and timeout,
+// and returns the fixture and the record of a deploy that must not
+// succeed.
+func unhealthyDeploy(t *testing.T, cmd, timeout string) (*fixture, *deploy.Record) {
+	t.Helper()
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
+      timeout: 2s`,
+		"command: "+strconv.Quote(cmd)+"\n      timeout: "+timeout, 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if rec == nil || rec.Outcome == deploy.OutcomeSucceeded {
+		t.Fatalf("deploy: got %+v, %v; want it not healthy", rec, err)
+	}
+	return f, rec
+}
+
+// An attempt that the health timeout cuts short does not hide what the
+// attempt before it found.
+func TestHealthTimeoutKeepsTheLastFinding(t *testing.T) {
+	// The first attempt fails at once and says why; the next hangs.
+	_, rec := unhealthyDeploy(t, `if [ -e ../tried ]; then sleep 10; fi; touch ../tried; echo "broken build" >&2; false`, "1500ms")
+	if want := "not healthy after 1.5s: exit status 1: broken build"; !strings.Contains(rec.Error, want) {
+		t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
 	}
 }
 

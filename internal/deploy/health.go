@@ -44,14 +44,21 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 		if last != nil && pause.For(ctx, hc.Interval.D()) != nil {
 			return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
 		}
+		var err error
 		if hc.URL != "" {
-			last = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
+			err = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
 		} else {
-			_, last = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build, vars)})
+			_, err = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build, vars)})
 		}
-		if last == nil {
+		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The timeout cut this attempt short: what the one before
+			// it found says more than "context deadline exceeded".
+			return fmt.Errorf("not healthy after %s: %w", hc.Timeout.D(), last)
+		}
+		last = err
 	}
 }
 
