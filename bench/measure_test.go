@@ -81,9 +81,7 @@ func (m *meter) add(ru *syscall.Rusage) {
 	if ru == nil {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	m.addCPU(time.Duration(ru.Utime.Nano() + ru.Stime.Nano()))
 }
 
 // addCPU counts CPU time measured otherwise than by rusage.
@@ -259,21 +257,7 @@ func children() map[int][]int {
 
 // tree returns the descendants of this process, not descending into keep.
 func tree(keep map[int]bool) []int {
-	kids := children()
-	var out []int
-	queue := []int{os.Getpid()}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range kids[p] {
-			if keep[c] {
-				continue
-			}
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
+	return descendants(children(), os.Getpid(), keep)
 }
 
 // total is the CPU time of a process and of the children it reaped.
@@ -309,7 +293,7 @@ func hostSnapshot(listeners []int) (time.Duration, map[int][]int, error) {
 			return 0, nil, fmt.Errorf("the sshd of a host (pid %d) is gone: %w", p, err)
 		}
 		sum += time.Duration(st.cutime+st.cstime) * time.Second / clockTick
-		for _, d := range descendants(kids, p) {
+		for _, d := range descendants(kids, p, nil) {
 			if st, err := readStat(d); err == nil {
 				sum += st.total()
 			}
@@ -318,15 +302,21 @@ func hostSnapshot(listeners []int) (time.Duration, map[int][]int, error) {
 	return sum, kids, nil
 }
 
-// descendants returns the descendants of pid in kids.
-func descendants(kids map[int][]int, pid int) []int {
+// descendants returns the descendants of pid in kids, not descending
+// into skip.
+func descendants(kids map[int][]int, pid int, skip map[int]bool) []int {
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		out = append(out, kids[p]...)
-		queue = append(queue, kids[p]...)
+		for _, c := range kids[p] {
+			if skip[c] {
+				continue
+			}
+			out = append(out, c)
+			queue = append(queue, c)
+		}
 	}
 	return out
 }
@@ -335,7 +325,7 @@ func descendants(kids map[int][]int, pid int) []int {
 // and b.
 func sameProcesses(a, b map[int][]int, pids []int) bool {
 	for _, p := range pids {
-		da, db := descendants(a, p), descendants(b, p)
+		da, db := descendants(a, p, nil), descendants(b, p, nil)
 		slices.Sort(da)
 		slices.Sort(db)
 		if !slices.Equal(da, db) {

@@ -86,7 +86,7 @@ func BenchmarkPeers(b *testing.B) {
 					if proj := prev.wall * time.Duration(n) / time.Duration(prev.hosts); proj > k.Timeout {
 						notes = append(notes, fmt.Sprintf("%s %s: not run: its %d-host deploy took %s, so %d hosts would take about %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS).",
 							cell, tl.name, prev.hosts, prev.wall.Round(10*time.Millisecond), n, proj.Round(time.Second), k.Timeout))
-						t.add(strconv.Itoa(n), size, tl.name, "0", "> "+secs(k.Timeout), "", "", "", "", "", "")
+						t.add(overRow(n, size, tl.name, k)...)
 						continue
 					}
 				}
@@ -95,8 +95,7 @@ func BenchmarkPeers(b *testing.B) {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
 				}
 				if len(r.Deploys) == 0 {
-					over := "> " + secs(k.Timeout)
-					t.add(strconv.Itoa(n), size, tl.name, "0", over, "", "", "", "", "", "")
+					t.add(overRow(n, size, tl.name, k)...)
 					continue
 				}
 				d, rb := median(r.Deploys), median(r.Rollbacks)
@@ -120,6 +119,11 @@ func BenchmarkPeers(b *testing.B) {
 	if len(notes) > 0 {
 		fmt.Print(note(notes...))
 	}
+}
+
+// overRow is the row of a tool that has no deploy within the timeout.
+func overRow(n int, size, tool string, k knobs) []string {
+	return []string{strconv.Itoa(n), size, tool, "0", "> " + secs(k.Timeout), "", "", "", "", "", ""}
 }
 
 // peerCommands fails the benchmark unless cap, ansible-playbook and a

@@ -56,20 +56,20 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, pe
 	start := time.Now()
 	for i := 0; k.more(i, time.Since(start)); i++ {
 		d, rb, err := e.runOnce(t, n, set, i == 0)
-		if err != nil && peer && errors.Is(err, errHung) {
-			r.Hung, r.Repeated = true, errHung.Error()
-			e.progress("%s run %d: hung; the row ends here", label, i+1)
-			break
-		}
-		if err != nil && r.Repeated == "" {
+		hung := func() bool { return err != nil && peer && errors.Is(err, errHung) }
+		again := err != nil && r.Repeated == "" && !hung()
+		if again {
 			r.Repeated, _, _ = strings.Cut(err.Error(), "\n")
 			e.progress("%s run %d: %s; seeding the hosts again and running it again", label, i+1, r.Repeated)
 			e.seed(n, set)
 			d, rb, err = e.runOnce(t, n, set, i == 0)
 		}
-		if err != nil && peer && errors.Is(err, errHung) {
+		if hung() {
 			r.Hung = true
-			e.progress("%s run %d: hung after its repeat; the row ends here", label, i+1)
+			if !again {
+				r.Repeated = errHung.Error()
+			}
+			e.progress("%s run %d: hung; the row ends here", label, i+1)
 			break
 		}
 		if err != nil {
@@ -95,8 +95,11 @@ func (e *env) runOnce(t tool, n int, set *artifactSet, first bool) (deploy, roll
 		if ferr := t.finish(); ferr != nil && err == nil {
 			err = fmt.Errorf("finish: %w", ferr)
 		}
-		// What a failed run left behind.
-		reapOrphans(e.keep, e.live)
+		if err != nil {
+			// What the failed run left behind; the rollback's measure
+			// reaps it otherwise.
+			reapOrphans(e.keep, e.live)
+		}
 	}()
 	if err := t.prepare(first); err != nil {
 		return deploy, rollback, err

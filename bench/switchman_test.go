@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -96,9 +95,7 @@ apps:
 type console struct {
 	cmd   *exec.Cmd
 	in    io.WriteCloser
-	lines chan string // its standard output, closed at its end
-	// stderr is the bot's log, for errors.
-	stderr bytes.Buffer
+	lines chan string // its output and its log, closed at their end
 }
 
 // sentinel ends every command sent to the console: the console reads a
@@ -116,7 +113,6 @@ func (s *switchman) start() (*console, error) {
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c := &console{cmd: cmd, lines: make(chan string, 1024)}
-	cmd.Stderr = &c.stderr
 	var err error
 	if c.in, err = cmd.StdinPipe(); err != nil {
 		return nil, err
@@ -125,6 +121,9 @@ func (s *switchman) start() (*console, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The log in the same pipe: it shows where it happened in the output
+	// an error quotes.
+	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -143,7 +142,7 @@ func (s *switchman) start() (*console, error) {
 // console to have done it; its output must hold want.
 func (c *console) command(input, want string, timeout time.Duration) error {
 	if _, err := io.WriteString(c.in, input+sentinel); err != nil {
-		return fmt.Errorf("bot console: %w: %s", err, tailString(c.stderr.String(), 4000))
+		return fmt.Errorf("bot console: %w", err)
 	}
 	var expired <-chan time.Time
 	if timeout > 0 {
@@ -156,7 +155,7 @@ func (c *console) command(input, want string, timeout time.Duration) error {
 		select {
 		case line, ok := <-c.lines:
 			if !ok {
-				return fmt.Errorf("bot console %q: ended early\n%s\n%s", strings.TrimSpace(input), tailString(out.String(), 4000), tailString(c.stderr.String(), 2000))
+				return fmt.Errorf("bot console %q: ended early\n%s", strings.TrimSpace(input), tailString(out.String(), 4000))
 			}
 			if strings.Contains(line, "You are bench (console)") {
 				if !strings.Contains(out.String(), want) {
@@ -210,12 +209,14 @@ func (s *switchman) finish() error {
 	c.in.Close()
 	t := time.AfterFunc(30*time.Second, func() { _ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) })
 	defer t.Stop()
-	for range c.lines { // the bot's goodbye
+	var goodbye strings.Builder
+	for line := range c.lines {
+		goodbye.WriteString(line + "\n")
 	}
 	err := c.cmd.Wait()
 	delete(s.e.live, c.cmd.Process.Pid)
 	if err != nil {
-		return fmt.Errorf("bot console: %w\n%s", err, tailString(c.stderr.String(), 4000))
+		return fmt.Errorf("bot console: %w\n%s", err, tailString(goodbye.String(), 4000))
 	}
 	return nil
 }
