@@ -275,19 +275,54 @@ func TestFanoutPaces(t *testing.T) {
 		}
 	})
 
-	t.Run("a silent host gets the stream unpaced", func(t *testing.T) {
+	// silent starts a stream to a host paced with minPaceWindow whose
+	// tar has started and says nothing, with a stall of 20 ms.
+	silent := func() (*fanout, *fanReader) {
 		written.Store(0)
 		f := newFanout(position)
 		f.stall = 20 * time.Millisecond
-		r := f.addPaced(paceWindow)
+		r := f.addPaced(minPaceWindow)
+		free := f.add()
 		go write(f)
+		go io.Copy(io.Discard, free)
 		r.started()
+		return f, r
+	}
+
+	t.Run("a silent host's window grows until it has the stream", func(t *testing.T) {
+		f, r := silent()
 		var got int64
 		all, err := io.ReadAll(r)
 		got = int64(len(all))
 		if err != nil || got != stream {
 			t.Errorf("got %d bytes (%v), want all %d once the host stayed silent", got, err, stream)
 		}
+		f.mu.Lock()
+		window := r.window
+		f.mu.Unlock()
+		if window != maxPaceWindow {
+			t.Errorf("silent to the end: window %d, want it grown to %d", window, maxPaceWindow)
+		}
+	})
+
+	t.Run("a silent host's first report gives it back its window", func(t *testing.T) {
+		f, r := silent()
+		var got int64
+		readFor(r, &got) // until the window stops growing or it is unpaced
+		f.mu.Lock()
+		grown := r.window
+		f.mu.Unlock()
+		if grown <= minPaceWindow {
+			t.Fatalf("silent for 50 ms with a 20 ms stall: window %d, want it grown", grown)
+		}
+		r.report(1)
+		f.mu.Lock()
+		window, paced := r.window, r.paced
+		f.mu.Unlock()
+		if window != minPaceWindow || !paced {
+			t.Errorf("after its first report: window %d, paced %v; want %d, paced", window, paced, minPaceWindow)
+		}
+		r.Close()
 	})
 
 	t.Run("a host that has reported stays paced while silent", func(t *testing.T) {

@@ -247,7 +247,11 @@ ln -s %[5]s %[1]s
 // `current`), records the release it replaced as `previous`, clears build's
 // bad marker and, when retire is set, marks that release bad (a rollback
 // leaving it). It runs on every host of every deploy and rollback, so it
-// starts no process it can do without: markers are made by redirection.
+// starts no process it can do without: markers are made by redirection,
+// and `previous` is replaced by one ln -sfn, which GNU ln does atomically
+// as well (a temporary link renamed over it); where another ln leaves a
+// moment without `previous`, a rollback in that moment picks the newest
+// good release instead.
 func switchScript(dir, build, previous, retire, nonce string) string {
 	mark := ""
 	if retire != "" {
@@ -258,10 +262,7 @@ cd %[1]s
 test -d %[2]s
 ln -s %[2]s .current-%[3]s
 mv -T .current-%[3]s current
-if [ -n %[4]s ]; then
-	ln -s %[4]s .previous-%[3]s
-	mv -T .previous-%[3]s previous
-fi
+if [ -n %[4]s ]; then ln -sfn %[4]s previous; fi
 if [ -e releases/.bad-%[5]s ]; then rm -f releases/.bad-%[5]s; fi
 %[6]s`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build), mark)
 }
@@ -280,13 +281,14 @@ func markBadScript(dir, build string) string {
 
 // pruneScript removes the oldest releases beyond keep, never the ones
 // `current` and `previous` point at, and stale temporary unpack dirs. It
-// runs on every host after every deploy, so it spawns what it must only.
+// runs on every host after every deploy, so it spawns what it must only:
+// links are resolved with cd -P, as in inspectScript; a link to a missing
+// release protects nothing.
 func pruneScript(dir string, keep int) string {
 	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
-cur=$(readlink ../current 2>/dev/null || echo none)
-cur=${cur##*/}
-prev=$(readlink ../previous 2>/dev/null || echo none)
-prev=${prev##*/}
+here=$PWD cur=none prev=none
+if cd -P ../current 2>/dev/null; then cur=${PWD##*/}; cd "$here"; fi
+if cd -P ../previous 2>/dev/null; then prev=${PWD##*/}; cd "$here"; fi
 n=0
 for r in $(ls -1t); do
 	[ -d "$r" ] || continue

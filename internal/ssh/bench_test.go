@@ -12,8 +12,8 @@ import (
 )
 
 // BenchmarkRunOnOpenSession is the cost of one step on an open
-// connection: without standard input, the connection's shell starts a
-// /bin/sh for it; with standard input, a new SSH session, sshd's fork of
+// connection: without standard input, the connection's shell runs it in
+// a subshell; with standard input, a new SSH session, sshd's fork of
 // the login shell, /bin/sh. The login shell reads no startup files (test
 // hosts give sessions a HOME without them): a real host's would add their
 // own cost to every session.

@@ -62,9 +62,9 @@ func TestDemux(t *testing.T) {
 	}
 }
 
-// TestStepShell: steps without standard input share one SSH session, each
-// with a /bin/sh of its own; a step with standard input has its own
-// session.
+// TestStepShell: steps without standard input share one SSH session and
+// its shell, each in a subshell that keeps its changes to itself; a step
+// with standard input has its own session.
 func TestStepShell(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 1, sshd.Options{})
@@ -73,8 +73,17 @@ func TestStepShell(t *testing.T) {
 	for range 10 {
 		pids[run(t, s, "echo $$")] = true
 	}
-	if len(pids) != 10 {
-		t.Errorf("10 steps ran in %d distinct shells, want 10", len(pids))
+	if len(pids) != 1 {
+		t.Errorf("10 steps ran in %d shells, want 1", len(pids))
+	}
+	for _, script := range []string{"exit 0", "set -e", "exec true", "trap 'echo trapped' EXIT"} {
+		run(t, s, script)
+	}
+	if got := run(t, s, "false; echo after"); got != "after\n" {
+		t.Errorf("after exit, set -e, exec and a trap in earlier steps: got %q, want after", got)
+	}
+	if got := run(t, s, `echo "${n-unset} ${s-unset} $# ${1-none}"`); got != "unset unset 0 none\n" {
+		t.Errorf("a step sees the shell's variables or arguments: %q", got)
 	}
 	if got := run(t, s, "printf abc"); got != "abc" {
 		t.Errorf("output without a newline: got %q, want abc", got)
@@ -92,11 +101,20 @@ func TestStepShell(t *testing.T) {
 	if n := strings.Count(f.Log(0), "Starting session"); n != 1 {
 		t.Errorf("sshd started %d sessions for steps without input, want 1", n)
 	}
+	// A step that kills the shell fails, saying so; the next one gets a
+	// new shell.
+	_, err := s.Run(context.Background(), deploy.Command{Script: "kill -9 $$"})
+	if err == nil || !strings.Contains(err.Error(), "ended its shell") {
+		t.Errorf("a step killing its shell: got %v, want an error saying it ended its shell", err)
+	}
+	if got := run(t, s, "echo again"); got != "again\n" {
+		t.Errorf("after the shell was killed: got %q", got)
+	}
 	out, err := s.Run(context.Background(), deploy.Command{Script: "cat", Stdin: strings.NewReader("in")})
 	if err != nil || string(out) != "in" {
 		t.Fatalf("step with stdin: got %q, %v", out, err)
 	}
-	if n := strings.Count(f.Log(0), "Starting session"); n != 2 {
-		t.Errorf("sshd started %d sessions, want 2 (the shell, the step with input)", n)
+	if n := strings.Count(f.Log(0), "Starting session"); n != 3 {
+		t.Errorf("sshd started %d sessions, want 3 (two shells, the step with input)", n)
 	}
 }

@@ -144,7 +144,7 @@ func TestRun(t *testing.T) {
 		{name: "no stdin reads as empty", script: "cat; echo done", wantOut: "done\n"},
 		{name: "exit code and stderr", script: "echo out; echo oops >&2; exit 3", wantOut: "out\n", wantCode: 3, wantStderr: "oops"},
 		{name: "stderr keeps the tail", script: longStderr, wantCode: 1, wantStderr: "last-line"},
-		{name: "killed by signal", script: "kill -9 $$", wantCode: 137},
+		{name: "killed by signal", script: "sh -c 'kill -9 $PPID'", wantCode: 137},
 		{name: "sh, not the login shell", script: `[ "$(readlink -f /proc/$$/exe)" = "$(readlink -f /bin/sh)" ] && echo sh`, wantOut: "sh\n"},
 		{name: "no arguments", script: `echo "$# ${1-unset}"`, wantOut: "0 unset\n"},
 		{name: "syntax error ends the script", script: "if then", wantCode: 2},
