@@ -95,11 +95,14 @@ func (e *env) runOnce(t tool, n int, set *artifactSet, first bool) (deploy, roll
 		if ferr := t.finish(); ferr != nil && err == nil {
 			err = fmt.Errorf("finish: %w", ferr)
 		}
-		if err != nil {
-			// What the failed run left behind; the rollback's measure
-			// reaps it otherwise.
-			reapOrphans(e.keep, e.live)
-		}
+		// Reaped uncounted: what a failed run left behind, and the hosts'
+		// shells that outlive the connections the tool closed as it
+		// finished (a session's shell may exit after its sshd, and is then
+		// re-parented here). Those were counted as the hosts' CPU while
+		// they ran; left for the next rollback's measure to reap, their
+		// whole CPU time was added to that tool's (about 1 s at 50 hosts).
+		_ = quiesce(e.listeners(), 10*time.Second)
+		reapOrphans(e.keep, e.live)
 	}()
 	if err := t.prepare(first); err != nil {
 		return deploy, rollback, err
