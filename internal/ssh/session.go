@@ -251,7 +251,9 @@ func (c *conn) isDone() bool {
 // process holding its output open does not end until that process closes
 // it (or the step times out); in the shell it ends at once, and what the
 // process prints later is dropped or taken for a later script's output.
-// Such a process should redirect its output.
+// Such a process should redirect its output. In the shell, $$ is the
+// shell's: a script that kills $$ ends the shell, and fails with an error
+// saying so; the next script gets a new shell.
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	out, err := s.run(ctx, cmd)
 	var exit *deploy.ExitError

@@ -30,9 +30,9 @@ import (
 // shell's nonce, runs it in a subshell (no arguments, none of the loop's
 // variables, standard input from /dev/null; a cd, an exit or a set -e
 // stays in it), then writes a marker (\036, the nonce, a space, the exit
-// status) on standard output and on standard error. The subshell's $$ is
-// the shell's, as in any subshell: a script that signals $$ signals the
-// shell, which ends the step with the shell (see Run). Everything before a marker is that step's. The
+// status) on standard output and on standard error. Everything before a
+// marker is that step's. The subshell's $$ is the shell's, as in any
+// subshell: a script that signals $$ signals the shell (see Run). The
 // shell is the session's /bin/sh, which leads its process group, and the
 // steps run in that group: a step that times out is killed with the whole
 // group, shell included, and the next step starts a new shell.
