@@ -56,7 +56,7 @@ while :; do
 	[ -n "$ok" ] || exit 0
 	(
 		set -- "$s"
-		unset n s l ok
+		unset n s l ok rc
 		eval "shift
 $1"
 	) </dev/null

@@ -82,7 +82,7 @@ func TestStepShell(t *testing.T) {
 	if got := run(t, s, "false; echo after"); got != "after\n" {
 		t.Errorf("after exit, set -e, exec and a trap in earlier steps: got %q, want after", got)
 	}
-	if got := run(t, s, `echo "${n-unset} ${s-unset} $# ${1-none}"`); got != "unset unset 0 none\n" {
+	if got := run(t, s, `echo "${n-unset} ${s-unset} ${rc-unset} $# ${1-none}"`); got != "unset unset unset 0 none\n" {
 		t.Errorf("a step sees the shell's variables or arguments: %q", got)
 	}
 	if got := run(t, s, "printf abc"); got != "abc" {
