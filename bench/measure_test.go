@@ -235,13 +235,19 @@ func readStat(pid int) (procStat, error) {
 	return procStat{pid: pid, ppid: int(n(1)), utime: n(11), stime: n(12), cutime: n(13), cstime: n(14)}, nil
 }
 
-// children maps every living process's parent to its children.
-func children() map[int][]int {
+// procTree maps every living process's parent to its children.
+type procTree map[int][]int
+
+// of returns pid's children.
+func (t procTree) of(pid int) []int { return t[pid] }
+
+// children reads the whole process tree from every process's stat file.
+func children() procTree {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	m := map[int][]int{}
+	m := procTree{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -262,19 +268,7 @@ func children() map[int][]int {
 // the machine: the hosts' hundreds of processes made that walk cost the
 // CPUs the tools share a few percent.
 func tree(keep map[int]bool) []int {
-	var out []int
-	queue := []int{os.Getpid()}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range kidsOf(p) {
-			if !keep[c] {
-				out = append(out, c)
-				queue = append(queue, c)
-			}
-		}
-	}
-	return out
+	return descendants(kidsOf, os.Getpid(), keep)
 }
 
 // kidsOf returns the children of pid's threads, from
@@ -320,7 +314,7 @@ func hostCPU(listeners []int) (time.Duration, error) {
 }
 
 // hostSnapshot reads the hosts' CPU time once, and the processes it read.
-func hostSnapshot(listeners []int) (time.Duration, map[int][]int, error) {
+func hostSnapshot(listeners []int) (time.Duration, procTree, error) {
 	kids := children()
 	var sum time.Duration
 	for _, p := range listeners {
@@ -329,7 +323,7 @@ func hostSnapshot(listeners []int) (time.Duration, map[int][]int, error) {
 			return 0, nil, fmt.Errorf("the sshd of a host (pid %d) is gone: %w", p, err)
 		}
 		sum += time.Duration(st.cutime+st.cstime) * time.Second / clockTick
-		for _, d := range descendants(kids, p, nil) {
+		for _, d := range descendants(kids.of, p, nil) {
 			if st, err := readStat(d); err == nil {
 				sum += st.total()
 			}
@@ -338,15 +332,15 @@ func hostSnapshot(listeners []int) (time.Duration, map[int][]int, error) {
 	return sum, kids, nil
 }
 
-// descendants returns the descendants of pid in kids, not descending
-// into skip.
-func descendants(kids map[int][]int, pid int, skip map[int]bool) []int {
+// descendants returns the descendants of pid, each process's children
+// given by kids, not descending into skip.
+func descendants(kids func(pid int) []int, pid int, skip map[int]bool) []int {
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		for _, c := range kids[p] {
+		for _, c := range kids(p) {
 			if skip[c] {
 				continue
 			}
@@ -359,9 +353,9 @@ func descendants(kids map[int][]int, pid int, skip map[int]bool) []int {
 
 // sameProcesses reports whether the descendants of pids are the same in a
 // and b.
-func sameProcesses(a, b map[int][]int, pids []int) bool {
+func sameProcesses(a, b procTree, pids []int) bool {
 	for _, p := range pids {
-		da, db := descendants(a, p, nil), descendants(b, p, nil)
+		da, db := descendants(a.of, p, nil), descendants(b.of, p, nil)
 		slices.Sort(da)
 		slices.Sort(db)
 		if !slices.Equal(da, db) {
@@ -378,7 +372,7 @@ func sameProcesses(a, b map[int][]int, pids []int) bool {
 func quiesce(listeners []int, timeout time.Duration) error {
 	const quiet = 200 * time.Millisecond
 	deadline := time.Now().Add(timeout)
-	var last map[int][]int
+	var last procTree
 	var lastCPU time.Duration
 	var since time.Time
 	for {
