@@ -362,10 +362,11 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	// Each host installs the release in its delivery session, once its
 	// stream is complete; the stream's last bytes only go out once the
 	// bot has verified all of it (see fanout).
-	script := unpackScript(r.t.app.Path, tmp, string(sent)) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
+	finalize := finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
 	r.setHosts(wave, func(hr *HostResult) { hr.State = HostDelivering })
 	for i, h := range wave {
 		pr := fan.addPaced(paceWindowFor(roundTrip(r.sessions[h.Name])))
+		script := unpackScript(r.t.app.Path, tmp, string(sent), r.states[h.Name].ZstdSync) + finalize
 		cmd := Command{Script: script, Stdin: pr, Stdout: &unpackReport{r: pr}}
 		wg.Go(func() {
 			_, err := r.step(ctx, h, StepDeliver, cmd)

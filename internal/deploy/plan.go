@@ -75,7 +75,7 @@ func (e *Engine) inspect(ctx context.Context, t target, h Host) (hostState, erro
 		return hostState{}, err
 	}
 	defer s.Close()
-	out, err := s.Run(ctx, Command{Script: inspectScript(t.app.Path), Timeout: t.env.StepTimeout.D()})
+	out, err := s.Run(ctx, Command{Script: inspectScript(t.app.Path, false), Timeout: t.env.StepTimeout.D()})
 	if err != nil {
 		return hostState{}, err
 	}

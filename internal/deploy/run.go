@@ -223,6 +223,8 @@ func (r *run) open(ctx context.Context) error {
 	r.states = map[string]hostState{}
 	r.out = map[string]bool{}
 	r.allowed = r.t.env.MaxFailures.Allowed(len(r.hosts))
+	// Only a push delivery runs zstd with the flags its version allows.
+	inspect := inspectScript(r.t.app.Path, r.rec.Kind == KindDeploy && r.t.app.Delivery != "pull")
 	var mu sync.Mutex
 	failed := map[string]error{}
 	var wg sync.WaitGroup
@@ -235,7 +237,7 @@ func (r *run) open(ctx context.Context) error {
 				mu.Unlock()
 				return
 			}
-			out, err := s.Run(ctx, Command{Script: inspectScript(r.t.app.Path), Timeout: r.t.env.StepTimeout.D()})
+			out, err := s.Run(ctx, Command{Script: inspect, Timeout: r.t.env.StepTimeout.D()})
 			mu.Lock()
 			defer mu.Unlock()
 			r.sessions[h.Name] = s
