@@ -79,18 +79,19 @@ func BenchmarkPeers(b *testing.B) {
 				}
 				peer := !strings.HasPrefix(tl.name, "switchman")
 				key := fmt.Sprintf("%s %d", tl.name, mb)
+				var proj time.Duration // the deploy's time scaled from fewer hosts
 				if prev, ok := seen[key]; ok && peer {
 					// A peer whose deploy, scaled from fewer hosts, would
 					// outlive the timeout is not run: Ansible at 50 hosts
 					// only ever showed the timeout, minutes later.
-					if proj := prev.wall * time.Duration(n) / time.Duration(prev.hosts); proj > k.Timeout {
+					if proj = prev.wall * time.Duration(n) / time.Duration(prev.hosts); proj > k.Timeout {
 						notes = append(notes, fmt.Sprintf("%s %s: not run: its %d-host deploy took %s, so %d hosts would take about %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS).",
 							cell, tl.name, prev.hosts, prev.wall.Round(10*time.Millisecond), n, proj.Round(time.Second), k.Timeout))
 						t.add(overRow(n, size, tl.name, k)...)
 						continue
 					}
 				}
-				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, peer)
+				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, peer, proj)
 				if r.Repeated != "" {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
 				}
