@@ -57,8 +57,8 @@ func (l *scriptLog) unpack(t *testing.T) string {
 	defer l.mu.Unlock()
 	for _, s := range l.scripts {
 		for _, line := range strings.Split(s, "\n") {
-			if strings.HasPrefix(line, "rc=$( { { ") {
-				dec, _, _ := strings.Cut(strings.TrimPrefix(line, "rc=$( { { "), ";")
+			if rest, ok := strings.CutPrefix(line, "rc=$( { { st=0; "); ok {
+				dec, _, _ := strings.Cut(rest, " ||")
 				return dec
 			}
 		}

@@ -160,7 +160,8 @@ func releaseName(target string) string {
 // reading an archive from a pipe, GNU tar forks a process that copies it
 // into the decompressor, which costs the host about a quarter more CPU. A
 // pipeline's status is its last command's, so the decompressor's own is
-// passed out on descriptor 3.
+// passed out on descriptor 3 (taken with ||: under set -e a failed
+// decompressor would end its side of the pipeline before the echo).
 //
 // The script reports on standard output for the bot to pace the stream
 // (see unpackReport): "+" as tar starts, then, from GNU tar, a dot each
@@ -186,7 +187,7 @@ mkdir -p %[1]s/%[2]s %[1]s/shared
 cd %[1]s
 exec 4>&1
 printf +
-rc=$( { { %[3]s; echo $? >&3; } | TAR_OPTIONS="--checkpoint=%[4]d --checkpoint-action=dot ${TAR_OPTIONS-}" tar -x --no-same-owner -f - -C %[2]s >&4; } 3>&1 )
+rc=$( { { st=0; %[3]s || st=$?; echo $st >&3; } | TAR_OPTIONS="--checkpoint=%[4]d --checkpoint-action=dot ${TAR_OPTIONS-}" tar -x --no-same-owner -f - -C %[2]s >&4; } 3>&1 )
 [ "$rc" = 0 ] || { echo "%[3]s failed (status $rc): the stream is not a valid archive" >&2; exit 1; }
 `, shell.Quote(dir), shell.Quote(tmp), dec, paceRecords)
 }
