@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -272,12 +271,17 @@ func tree(keep map[int]bool) []int {
 }
 
 // kidsOf returns the children of pid's threads, from
-// /proc/PID/task/TID/children; none if pid is gone.
+// /proc/PID/task/TID/children; none if pid is gone. It lists the task
+// directory only: a glob of task/*/children would also list each
+// thread's directory, about fifty entries apiece, and took four times as
+// long (0.5 ms against 0.13 ms a call for a process of four threads), on
+// the CPUs the measured tool uses.
 func kidsOf(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	tasks, _ := os.ReadDir(dir)
 	var out []int
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
+		b, err := os.ReadFile(dir + t.Name() + "/children")
 		if err != nil {
 			continue
 		}
@@ -407,6 +411,9 @@ func sampleMemory(keep map[int]bool) func() (rss, pss int64) {
 		for {
 			var total int64
 			for _, pid := range tree(keep) {
+				if unexeced(pid) {
+					continue
+				}
 				total += procKB(pid, "smaps_rollup", "Pss:")
 				p.rss = max(p.rss, procKB(pid, "status", "VmHWM:"))
 			}
@@ -424,6 +431,20 @@ func sampleMemory(keep map[int]bool) func() (rss, pss int64) {
 		p := <-result
 		return p.rss, p.pss
 	}
+}
+
+// selfComm is this process's command name, as /proc/PID/comm gives it.
+var selfComm, _ = os.ReadFile("/proc/self/comm")
+
+// unexeced reports whether pid still runs this program: a command started
+// a moment ago, before its exec. Go starts commands with vfork, so until
+// then it shares this process's memory (which holds the artifacts), and
+// its peak and PSS would be this process's: a floor row once showed a
+// 1 GB ssh. Checked before the reads, it cannot miss an exec between
+// them: a process that has exec'd never runs this program again.
+func unexeced(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	return err != nil || bytes.Equal(b, selfComm)
 }
 
 // procKB reads a "Key: N kB" line of /proc/PID/file in bytes, 0 if the
