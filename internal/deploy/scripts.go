@@ -65,7 +65,8 @@ func (s hostState) has(build string) bool {
 // inspectScript prints the host's releases without changing anything.
 // Links are resolved with cd -P, a builtin, rather than a readlink
 // process each (about a millisecond of the host's CPU apiece); only a
-// link whose target is missing costs a readlink. With probe, it also
+// link whose target is missing costs a readlink, and releases are listed
+// without ls (see newestFirst). With probe, it also
 // asks zstd its version (see unpackScript): a process, so only for a
 // push delivery.
 func inspectScript(dir string, probe bool) string {
@@ -86,15 +87,45 @@ for l in current previous; do
 done
 [ -d releases ] || exit 0
 cd releases
-for r in $(ls -1t); do
-	[ -d "$r" ] || continue
-	if [ -e ".bad-$r" ]; then printf 'bad=%%s\n' "$r"; else printf 'release=%%s\n' "$r"; fi
-done
+%s
 set -- .tmp-*
 [ -e "$1" ] && echo partial=yes
 exit 0
-`, zstd, shell.Quote(dir))
+`, zstd, shell.Quote(dir), newestFirst(`		if [ -e ".bad-$r" ]; then printf 'bad=%s\n' "$r"; else printf 'release=%s\n' "$r"; fi`))
 }
+
+// newestFirst returns a loop that runs body once per directory of the
+// current directory, newest (by mtime) first, with the name in $r, as
+// `for r in $(ls -1t)` would, but with builtins only where there are few:
+// an ls costs a host a fork and an exec, 5 ms of its CPU at 50 hosts on
+// two cores, in every deploy and rollback. Each round picks the newest of
+// the positional parameters with test -nt, runs body, and drops it from
+// them, keeping the others in order: names of equal mtime come in the
+// glob's (name) order. The rounds cost the square of the count: with 5
+// releases the inspect script took 1.9 ms of CPU against ls's 7 ms, with
+// 40 about as much as with ls, so beyond newestFirstMax directories ls
+// sorts them. body must not use continue or break, nor change $x or the
+// positional parameters.
+func newestFirst(body string) string {
+	return fmt.Sprintf(`set --
+for x in *; do [ -d "$x" ] && set -- "$@" "$x"; done
+if [ $# -gt %d ]; then
+	for r in $(ls -1t); do
+		[ -d "$r" ] || continue
+%[2]s
+	done
+else
+	while [ $# -gt 0 ]; do
+		r=$1
+		for x; do [ "$x" -nt "$r" ] && r=$x; done
+%[2]s
+		for x; do shift; [ "$x" = "$r" ] || set -- "$@" "$x"; done
+	done
+fi`, newestFirstMax, body)
+}
+
+// newestFirstMax is how many releases newestFirst sorts with builtins.
+const newestFirstMax = 24
 
 func parseInspect(out []byte) hostState {
 	st := hostState{Bad: map[string]bool{}}
@@ -325,25 +356,20 @@ func markBadScript(dir, build string) string {
 // pruneScript removes the oldest releases beyond keep, never the ones
 // `current` and `previous` point at, and stale temporary unpack dirs. It
 // runs on every host after every deploy, so it spawns what it must only:
-// links are resolved with cd -P, as in inspectScript; a link to a missing
-// release protects nothing.
+// links are resolved with cd -P and releases listed with newestFirst, as
+// in inspectScript; a link to a missing release protects nothing.
 func pruneScript(dir string, keep int) string {
 	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
 here=$PWD cur=none prev=none
 if cd -P ../current 2>/dev/null; then cur=${PWD##*/}; cd "$here"; fi
 if cd -P ../previous 2>/dev/null; then prev=${PWD##*/}; cd "$here"; fi
 n=0
-for r in $(ls -1t); do
-	[ -d "$r" ] || continue
-	n=$((n+1))
-	[ "$r" = "$cur" ] && continue
-	[ "$r" = "$prev" ] && continue
-	if [ "$n" -gt %d ]; then rm -rf -- "$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi
-done
+%s
 set -- .tmp-*
 [ -e "$1" ] || exit 0
 find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
-`, shell.Quote(dir), keep)
+`, shell.Quote(dir), newestFirst(fmt.Sprintf(`		n=$((n+1))
+		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ]; then rm -rf -- "$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi`, keep)))
 }
 
 // inDir runs a configured command in dir with the deploy's variables in the

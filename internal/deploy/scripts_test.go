@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,150 @@ func TestPruneScript(t *testing.T) {
 	if !strings.Contains(string(out), "pruned=3\n") || !strings.Contains(string(out), "pruned=2\n") {
 		t.Errorf("prune output: got %q, want pruned=3 and pruned=2", out)
 	}
+}
+
+// TestPruneManyReleases prunes more releases than newestFirstMax, which
+// ls sorts: the newest keep stay, and so do current and previous.
+func TestPruneManyReleases(t *testing.T) {
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "releases")
+	n := newestFirstMax + 6
+	for i := 1; i <= n; i++ {
+		p := filepath.Join(rel, strconv.Itoa(i))
+		at := time.Now().Add(time.Duration(i-n-1) * time.Minute)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink("releases/"+strconv.Itoa(n), filepath.Join(dir, "current"))
+	os.Symlink("releases/1", filepath.Join(dir, "previous"))
+	if out, err := exec.Command("/bin/sh", "-c", pruneScript(dir, 3)).CombinedOutput(); err != nil {
+		t.Fatalf("prune: %v: %s", err, out)
+	}
+	ents, _ := os.ReadDir(rel)
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	want := []string{"1", strconv.Itoa(n - 2), strconv.Itoa(n - 1), strconv.Itoa(n)}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("releases/ after prune: got %v, want %v", got, want)
+	}
+}
+
+// TestInspectOrder checks that the inspect script lists releases newest
+// first, as `ls -1t` does, with every POSIX shell a host may have as sh.
+func TestInspectOrder(t *testing.T) {
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	type rel struct {
+		name string
+		at   time.Time
+		file bool // a regular file, not a release
+	}
+	tests := []struct {
+		name string
+		rels []rel
+		bad  []string
+		want []string
+	}{
+		{name: "empty", want: nil},
+		{
+			name: "mtime, not name, order",
+			rels: []rel{{name: "9", at: at(1)}, {name: "10", at: at(3)}, {name: "2", at: at(2)}},
+			want: []string{"release=10", "release=2", "release=9"},
+		},
+		{
+			name: "equal mtimes keep name order",
+			rels: []rel{{name: "1", at: at(1)}, {name: "4", at: at(5)}, {name: "3", at: at(5)}},
+			want: []string{"release=3", "release=4", "release=1"},
+		},
+		{
+			name: "sub-second apart",
+			rels: []rel{{name: "b", at: at(1)}, {name: "a", at: at(1).Add(time.Millisecond)}},
+			want: []string{"release=a", "release=b"},
+		},
+		{
+			name: "files, dot names, spaces, bad markers",
+			rels: []rel{{name: "notes.txt", at: at(9), file: true}, {name: ".tmp-7-x", at: at(8)}, {name: "a b", at: at(2)}, {name: "6", at: at(4)}, {name: "5", at: at(3)}},
+			bad:  []string{"6"},
+			want: []string{"bad=6", "release=5", "release=a b", "partial=yes"},
+		},
+	}
+	// Beyond newestFirstMax, ls sorts: the same order.
+	many := struct {
+		name string
+		rels []rel
+		bad  []string
+		want []string
+	}{name: "more than newestFirstMax"}
+	for i := range newestFirstMax + 6 {
+		name := strconv.Itoa(100 + i)
+		many.rels = append(many.rels, rel{name: name, at: at(-i)})
+		many.want = append(many.want, "release="+name)
+	}
+	tests = append(tests, many)
+	for _, sh := range posixShells() {
+		for _, tt := range tests {
+			t.Run(sh[0]+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				rels := filepath.Join(dir, "releases")
+				if err := os.Mkdir(rels, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range tt.rels {
+					p := filepath.Join(rels, r.name)
+					var err error
+					if r.file {
+						err = os.WriteFile(p, nil, 0o644)
+					} else {
+						err = os.Mkdir(p, 0o755)
+					}
+					if err == nil {
+						err = os.Chtimes(p, r.at, r.at)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, b := range tt.bad {
+					if err := os.WriteFile(filepath.Join(rels, ".bad-"+b), nil, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				out, err := exec.Command(sh[0], append(sh[1:], "-c", inspectScript(dir, false))...).Output()
+				if err != nil {
+					t.Fatalf("inspect: %v", err)
+				}
+				var got []string
+				for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+					if !strings.HasPrefix(l, "zstd=") && l != "" {
+						got = append(got, l)
+					}
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("got %q, want %q", got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// posixShells returns the shells a host's sh may be that this machine
+// has, as the words that start one: /bin/sh always, and bash and
+// BusyBox's ash where installed.
+func posixShells() [][]string {
+	shells := [][]string{{"/bin/sh"}}
+	for _, sh := range [][]string{{"bash", "--posix"}, {"busybox", "sh"}} {
+		if _, err := exec.LookPath(sh[0]); err == nil {
+			shells = append(shells, sh)
+		}
+	}
+	return shells
 }
 
 // TestInspectAndNeedsPrune runs the inspect script on a host layout and
