@@ -241,12 +241,13 @@ func TestInspectOrder(t *testing.T) {
 		at   time.Time
 		file bool // a regular file, not a release
 	}
-	tests := []struct {
+	type orderCase struct {
 		name string
 		rels []rel
 		bad  []string
 		want []string
-	}{
+	}
+	tests := []orderCase{
 		{name: "empty", want: nil},
 		{
 			name: "mtime, not name, order",
@@ -271,12 +272,7 @@ func TestInspectOrder(t *testing.T) {
 		},
 	}
 	// Beyond newestFirstMax, ls sorts: the same order.
-	many := struct {
-		name string
-		rels []rel
-		bad  []string
-		want []string
-	}{name: "more than newestFirstMax"}
+	many := orderCase{name: "more than newestFirstMax"}
 	for i := range newestFirstMax + 6 {
 		name := strconv.Itoa(100 + i)
 		many.rels = append(many.rels, rel{name: name, at: at(-i)})
