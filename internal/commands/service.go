@@ -59,6 +59,12 @@ type Request struct {
 	Platform string
 	Channel  string
 	Text     string
+	// Refused, when set, is why the adapter could not make a command of
+	// what it received (an option value it cannot put into words, a
+	// message from outside its workspace). Handle refuses it with that
+	// reason, so that it is audited like any other refusal; Text is then
+	// the adapter's rendering of what it received.
+	Refused string
 }
 
 // Outcome tells the adapter how the command went.
@@ -147,7 +153,10 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	c := &call{s: s, req: req, out: out, entry: audit.Entry{
 		Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel, Command: truncate(req.Text, 500),
 	}}
-	p := Parse(req.Text, s.cat, Options{BotName: s.cfg.Bot.Name})
+	p := Result{Kind: Reply, Reply: req.Refused}
+	if req.Refused == "" {
+		p = Parse(req.Text, s.cat, Options{BotName: s.cfg.Bot.Name})
+	}
 	switch p.Kind {
 	case Ignore:
 		return Outcome{}
@@ -231,18 +240,15 @@ func (c *call) refuse(err error) {
 
 func (c *call) deploy(ctx context.Context, cmd Command) {
 	dreq := deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}
-	if cmd.DryRun {
-		c.allow("dry run")
-		plan, err := c.s.engine.Plan(ctx, dreq)
-		if err != nil {
-			c.refuse(err)
-			return
-		}
-		c.out.Reply(planMessage(plan))
-		return
-	}
+	// A dry run reads the hosts and tells where the app lives, so it asks
+	// for the permission the deploy would; it says what would stop the
+	// deploy now rather than refusing over it.
 	d, ok := c.check(ctx, acl.Deploy, cmd.App, cmd.Env)
 	if !ok {
+		return
+	}
+	if cmd.DryRun {
+		c.dryRun(ctx, cmd, dreq, d)
 		return
 	}
 	var notes []string
@@ -276,6 +282,32 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		// An override is announced to the channel, not only the requester.
 		m.Level, m.Public = chat.Warning, true
 	}
+	c.out.Reply(m)
+}
+
+// dryRun replies the plan of a deploy, with what would refuse the deploy
+// if it were asked for now: a closed window or another's lock.
+func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d acl.Decision) {
+	locks, err := c.s.store.Locks(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	plan, err := c.s.engine.Plan(ctx, dreq)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	m := planMessage(plan)
+	if open, why := c.s.window(ctx, cmd.App, cmd.Env); !open {
+		m.Lines = append(m.Lines, "⚠ a deploy now would be refused: "+why)
+	}
+	for _, l := range locks {
+		if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) && l.Owner != c.req.User {
+			m.Lines = append(m.Lines, fmt.Sprintf("⚠ a deploy now would be refused: %s/%s is locked: %s", cmd.App, cmd.Env, describeLock(l, c.s.now())))
+		}
+	}
+	c.allow("dry run; " + d.Via)
 	c.out.Reply(m)
 }
 

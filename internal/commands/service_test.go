@@ -168,7 +168,9 @@ func TestServiceSession(t *testing.T) {
 		{"bob", "deploy web $(id)", true, audit.Refused, "contains '$', which is not allowed", ""},
 		{"bob", "deploy wbe 2", true, audit.Refused, `did you mean "web"`, ""},
 		{"bob", "deploy web 2 --dry-run", false, audit.Allowed, "nothing was changed", ""},
+		{"carl", "deploy web 2 --dry-run", true, audit.Refused, "carl may not deploy web/prod", ""},
 		{"ana", "lock deploys web db maintenance", false, audit.Allowed, "Locked web", ""},
+		{"bob", "deploy web 2 --dry-run", false, audit.Allowed, "a deploy now would be refused: web/prod is locked: locked by ana", ""},
 		{"bob", "deploy web 2", true, audit.Refused, "web/prod is locked: locked by ana", ""},
 		{"ana", "deploy web 2", false, audit.Allowed, "you hold the lock", deploy.OutcomeSucceeded},
 		{"bob", "unlock deploys web", false, audit.Allowed, "Unlocked web", ""},
@@ -297,5 +299,30 @@ func TestStatusUnreadHosts(t *testing.T) {
 	}
 	if strings.Contains(got, "web3: unreachable") {
 		t.Errorf("status: got %q, want web3 not called unreachable", got)
+	}
+}
+
+// TestAdapterRefusalIsAudited: what an adapter could not make a command of
+// is refused without parsing and audited like any other refusal.
+func TestAdapterRefusalIsAudited(t *testing.T) {
+	f := newServiceFixture(t)
+	out := newRecorder()
+	res := f.svc.Handle(context.Background(), commands.Request{
+		User: "bob", Platform: "discord", Channel: "C1",
+		Text: "/deploy app:web build:1 --force x", Refused: "build must be one word",
+	}, out)
+	if !res.Failed || res.DeployID != "" || !strings.Contains(out.last(), "build must be one word") {
+		t.Fatalf("got %+v, reply %q; want a refusal saying why, nothing started", res, out.last())
+	}
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Decision != audit.Refused || entries[0].Reason != "build must be one word" ||
+		entries[0].Command != "/deploy app:web build:1 --force x" || entries[0].Platform != "discord" {
+		t.Errorf("audit: got %+v, want one refusal of the received text", entries)
+	}
+	if _, err := os.Stat(filepath.Join(f.app, "current")); !os.IsNotExist(err) {
+		t.Errorf("current exists after a refusal: %v", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // Handler runs commands; *commands.Service implements it.
@@ -441,28 +442,34 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 	cp.AppID = a.appID
 	in = &cp
 	userID := interactionUser(in)
-	if userID == "" {
-		return immediate(chat.Message{Level: chat.Failure, Title: "Switchman could not tell who you are; nothing was run."}), nil
+	user := "discord:unknown"
+	if userID != "" {
+		user = a.userName(userID)
 	}
-	user := a.userName(userID)
 	log := a.log.With("interaction", in.ID, "user", user, "discord_user", userID, "channel", in.ChannelID)
-	if a.guildID != "" && in.GuildID != a.guildID {
-		log.Warn("discord interaction from another guild refused", "guild", in.GuildID)
-		return immediate(chat.Message{Level: chat.Failure, Title: "Switchman does not take commands here; nothing was run."}), nil
-	}
 
+	// What cannot become a command is refused below, after the duplicate
+	// check, through the same handler as everything else, so that it is
+	// audited too.
 	var text string
 	var err error
 	switch data := in.Data.(type) {
 	case discordgo.ApplicationCommandInteractionData:
 		text, err = commandText(data)
 	case discordgo.MessageComponentInteractionData:
-		if data.ComponentType != discordgo.ButtonComponent {
-			return immediate(chat.Message{Level: chat.Failure, Title: "Switchman only knows buttons; nothing was run."}), nil
-		}
 		text = data.CustomID
+		if data.ComponentType != discordgo.ButtonComponent {
+			err = errors.New("Switchman only knows buttons; nothing was run.")
+		}
 	default:
 		err = errors.New("the interaction carries no command")
+	}
+	switch {
+	case userID == "":
+		err = errors.New("Switchman could not tell who you are; nothing was run.")
+	case a.guildID != "" && in.GuildID != a.guildID:
+		log.Warn("discord interaction from another guild refused", "guild", in.GuildID)
+		err = errors.New("Switchman does not take commands here; nothing was run.")
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, dedupeTimeout)
@@ -478,7 +485,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 	}
 	if err != nil {
 		log.Info("discord command refused", "err", err)
-		return immediate(chat.Message{Level: chat.Failure, Title: err.Error()}), nil
+		return a.refuse(ctx, in, user, err), nil
 	}
 
 	public := publicVerb(text)
@@ -503,6 +510,58 @@ func interactionUser(in *discordgo.Interaction) string {
 		return in.User.ID
 	}
 	return ""
+}
+
+// refuse has the handler refuse an interaction that is not a command it
+// can run, so that the refusal is audited, and answers with its reply.
+// The audit entry's command is what the interaction carried.
+func (a *Adapter) refuse(ctx context.Context, in *discordgo.Interaction, user string, why error) *discordgo.InteractionResponse {
+	var out replies
+	a.handler.Handle(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: why.Error()}, &out)
+	if len(out) == 0 {
+		return immediate(chat.Message{Level: chat.Failure, Title: why.Error()})
+	}
+	m := out[0]
+	for _, more := range out[1:] {
+		m.Lines = append(m.Lines, chat.Text(more))
+	}
+	return immediate(m)
+}
+
+// replies is an Output that keeps the replies of a command that starts
+// nothing.
+type replies []chat.Message
+
+func (r *replies) Reply(m chat.Message)     { *r = append(*r, m) }
+func (r *replies) Progress(ev deploy.Event) {}
+
+// received renders what an interaction carried, for the audit log of a
+// refused one: "/name option:value …" or a button's id.
+func received(in *discordgo.Interaction) string {
+	switch data := in.Data.(type) {
+	case discordgo.ApplicationCommandInteractionData:
+		var b strings.Builder
+		b.WriteString("/" + data.Name)
+		var walk func(opts []*discordgo.ApplicationCommandInteractionDataOption)
+		walk = func(opts []*discordgo.ApplicationCommandInteractionDataOption) {
+			for _, o := range opts {
+				if o == nil {
+					continue
+				}
+				if o.Type == discordgo.ApplicationCommandOptionSubCommand || o.Type == discordgo.ApplicationCommandOptionSubCommandGroup {
+					b.WriteString(" " + o.Name)
+					walk(o.Options)
+					continue
+				}
+				fmt.Fprintf(&b, " %s:%v", o.Name, o.Value)
+			}
+		}
+		walk(data.Options)
+		return b.String()
+	case discordgo.MessageComponentInteractionData:
+		return data.CustomID
+	}
+	return "(an interaction without a command)"
 }
 
 // userName maps a Discord id to a Switchman user.

@@ -267,7 +267,12 @@ type fakeHandler struct {
 
 func (h *fakeHandler) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {
 	var res commands.Outcome
-	if h.fn != nil {
+	switch {
+	case req.Refused != "":
+		// As commands.Service does: refuse (and audit) without parsing.
+		out.Reply(chat.Message{Level: chat.Failure, Title: req.Refused})
+		res.Failed = true
+	case h.fn != nil:
 		res = h.fn(ctx, req, out)
 	}
 	h.mu.Lock()
