@@ -124,7 +124,11 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, errs.New(errs.NoChange, "the %s train has no departure to cancel", trainName)
 	}
 	label := s.label(tr, dep, now)
-	if s.cancelled(ctx, trainName, dep) {
+	already, err := s.cancelled(ctx, trainName, dep)
+	if err != nil {
+		return chat.Message{}, storeErr(err, "cancel "+trainName)
+	}
+	if already {
 		return chat.Message{}, errs.New(errs.NoChange, "the %s is already cancelled", label)
 	}
 	if err := s.store.MarkRun(ctx, trainName, KindCancel, dep); err != nil {

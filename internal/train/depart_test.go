@@ -230,6 +230,24 @@ func TestRunMarksBeforeDeparting(t *testing.T) {
 	}
 }
 
+// TestUnreadCancellationStaysPut: when whether the departure was cancelled
+// cannot be read, the train does not leave (an admin may have called it
+// off) and says so.
+func TestUnreadCancellationStaysPut(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
+	h.board("alice", "accounting", "1338")
+	h.store.setFailLastRun(KindCancel, errors.New("i/o timeout"))
+	h.run(at(2026, 6, 2, 14, 30))
+	h.store.setFailLastRun(KindCancel, nil)
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none", got)
+	}
+	want := "⚠ The 14:00 train to production did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard."
+	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
+		t.Errorf("posts: got %q, want %q", got, want)
+	}
+}
+
 // TestDepartShutdown: when the bot stops during a departure, the deploy in
 // progress is left to deploy recovery and the cars not started go back.
 func TestDepartShutdown(t *testing.T) {

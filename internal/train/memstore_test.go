@@ -20,6 +20,8 @@ type MemStore struct {
 	marks []string
 	// fail, when set, is returned by every method.
 	fail error
+	// failLastRun, when set, is returned by LastRun of its kind.
+	failLastRun map[string]error
 }
 
 // NewMemStore returns an empty MemStore.
@@ -133,6 +135,9 @@ func (m *MemStore) LastRun(ctx context.Context, name, kind string) (time.Time, e
 	if err := m.check(ctx); err != nil {
 		return time.Time{}, fmt.Errorf("last run: %w", err)
 	}
+	if err := m.failLastRun[kind]; err != nil {
+		return time.Time{}, fmt.Errorf("last run: %w", err)
+	}
 	return m.runs[name+"\x00"+kind], nil
 }
 
@@ -141,6 +146,16 @@ func (m *MemStore) Marks() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.marks...)
+}
+
+// setFailLastRun makes LastRun of kind fail with err (nil: succeed again).
+func (m *MemStore) setFailLastRun(kind string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failLastRun == nil {
+		m.failLastRun = map[string]error{}
+	}
+	m.failLastRun[kind] = err
 }
 
 // setFail makes every method fail with err (nil: succeed again).

@@ -302,7 +302,15 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		s.announceStop(ctx, d.name, d.tr, d.kind, d.at)
 		return
 	}
-	if s.cancelled(ctx, d.name, d.at) {
+	cancelled, err := s.cancelled(ctx, d.name, d.at)
+	if err != nil {
+		// An admin may have called it off: not knowing, it stays.
+		log.Error("train: read cancellation; not running it", "err", err)
+		s.announce(ctx, d.tr, chat.Message{Level: chat.Failure, Public: true,
+			Title: fmt.Sprintf("⚠ The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))})
+		return
+	}
+	if cancelled {
 		if late <= max(onTime, d.tr.cfg.Grace.D()) {
 			s.announceCancelled(ctx, d.name, d.tr, d.at)
 		}
@@ -332,13 +340,23 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 }
 
 // cancelled reports whether Cancel called off the departure at at.
-func (s *Scheduler) cancelled(ctx context.Context, name string, at time.Time) bool {
+func (s *Scheduler) cancelled(ctx context.Context, name string, at time.Time) (bool, error) {
 	c, err := s.store.LastRun(ctx, name, KindCancel)
 	if err != nil {
-		s.log.Error("train: read cancellation", "train", name, "err", err)
-		return false
+		return false, fmt.Errorf("train: read cancellation of %s: %w", name, err)
 	}
-	return c.Equal(at)
+	return c.Equal(at), nil
+}
+
+// shownCancelled is cancelled for what an announcement says: a departure
+// whose cancellation cannot be read is shown as scheduled (whether it
+// leaves is decided again, failing closed, when it is due).
+func (s *Scheduler) shownCancelled(ctx context.Context, name string, at time.Time) bool {
+	c, err := s.cancelled(ctx, name, at)
+	if err != nil {
+		s.log.Error("train: read cancellation", "train", name, "err", err)
+	}
+	return c
 }
 
 // announce posts msg to every channel of the train.
@@ -360,7 +378,7 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 	if dep.IsZero() {
 		return
 	}
-	cancelled := s.cancelled(ctx, name, dep)
+	cancelled := s.shownCancelled(ctx, name, dep)
 	if kind == KindReminder && cancelled {
 		return // nothing leaves; Cancel announced it
 	}
@@ -424,7 +442,7 @@ func (s *Scheduler) announceCancelled(ctx context.Context, name string, tr *trai
 // cancelled, and the cancelled one before it if any.
 func (s *Scheduler) nextDeparture(ctx context.Context, name string, tr *trainState, t time.Time) (next, cancelled time.Time) {
 	next = tr.sched[KindDeparture].Next(t)
-	if !next.IsZero() && s.cancelled(ctx, name, next) {
+	if !next.IsZero() && s.shownCancelled(ctx, name, next) {
 		cancelled, next = next, tr.sched[KindDeparture].Next(next)
 	}
 	return next, cancelled
