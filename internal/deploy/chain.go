@@ -71,26 +71,31 @@ func (r *run) perform(ctx context.Context, h Host, acts []action) (int, error) {
 // syntax error in one surfaces when its turn comes, as if it ran alone),
 // after a line on standard error that separates its messages from the
 // previous script's, and before a line on standard output with its status.
+// The status line carries a nonce of the chain's (see statusMark), so that
+// a script printing such a line of its own cannot pass for succeeding.
 const (
 	chainErrMark    = "@@switchman-next-step"
-	chainStatusMark = "@@switchman-step-status "
+	chainStatusMark = "@@switchman-step-status-"
 )
 
-func chainScript(acts []action) string {
+// statusMark returns a fresh start of a chain's status lines.
+func statusMark() string { return chainStatusMark + nonce() + " " }
+
+func chainScript(acts []action, mark string) string {
 	var b strings.Builder
 	for i, a := range acts {
 		fmt.Fprintf(&b, "echo %s >&2\n( eval %s )\nrc=$?\necho\necho '%s%d' \"$rc\"\n[ \"$rc\" = 0 ] || exit \"$rc\"\n",
-			chainErrMark, shell.Quote(a.script), chainStatusMark, i)
+			chainErrMark, shell.Quote(a.script), mark, i)
 	}
 	return b.String()
 }
 
 // chainStatus returns the exit status each script of a chain reported, in
 // order; a script that did not report (the chain was cut short) has none.
-func chainStatus(out []byte) []int {
+func chainStatus(out []byte, mark string) []int {
 	var st []int
 	for _, line := range bytes.Split(out, []byte("\n")) {
-		if i, code, ok := statusLine(line); ok && i == len(st) {
+		if i, code, ok := statusLine(line, mark); ok && i == len(st) {
 			st = append(st, code)
 		}
 	}
@@ -98,8 +103,8 @@ func chainStatus(out []byte) []int {
 }
 
 // statusLine parses a chain's status line: the script's index and status.
-func statusLine(line []byte) (int, int, bool) {
-	rest, ok := bytes.CutPrefix(line, []byte(chainStatusMark))
+func statusLine(line []byte, mark string) (int, int, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(mark))
 	if !ok {
 		return 0, 0, false
 	}
@@ -160,8 +165,9 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		}
 	}
 	r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[0].step})
-	live := &chainProgress{passed: passed}
-	out, runErr := r.sessions[h.Name].Run(ctx, Command{Script: chainScript(acts), Stdout: live})
+	mark := statusMark()
+	live := &chainProgress{mark: mark, passed: passed}
+	out, runErr := r.sessions[h.Name].Run(ctx, Command{Script: chainScript(acts, mark), Stdout: live})
 	var timedOut *stepTimedOut
 	if errors.As(context.Cause(ctx), &timedOut) {
 		runErr = timedOut
@@ -171,7 +177,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		stderr = lastStep(exit.Stderr)
 		runErr = &ExitError{Code: exit.Code, Stderr: stderr}
 	}
-	status := chainStatus(out)
+	status := chainStatus(out, mark)
 	for i := live.close(); i < len(acts); i++ {
 		a := acts[i]
 		if i < len(status) && status[i] == 0 {
@@ -212,6 +218,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 // end of the chain, which has the error; so is the output of a chain whose
 // transport does not stream it.
 type chainProgress struct {
+	mark   string // the chain's statusMark
 	passed func(i int)
 
 	mu     sync.Mutex
@@ -234,7 +241,7 @@ func (p *chainProgress) Write(b []byte) (int, error) {
 		}
 		line := append(p.line, rest[:i]...)
 		rest, p.line = rest[i+1:], p.line[:0]
-		if idx, code, ok := statusLine(line); ok && code == 0 && idx == p.seen {
+		if idx, code, ok := statusLine(line, p.mark); ok && code == 0 && idx == p.seen {
 			p.passed(idx)
 			p.seen++
 		}

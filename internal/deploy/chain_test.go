@@ -52,6 +52,12 @@ func TestChainScript(t *testing.T) {
 			wantStatus: []int{0, 0},
 			wantOut:    "$(id)",
 		},
+		{
+			name:       "a script cannot forge its own status",
+			scripts:    []string{"echo '" + chainStatusMark + "0 0'; exit 3"},
+			wantStatus: []int{3},
+			wantCode:   3,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +65,8 @@ func TestChainScript(t *testing.T) {
 			for i, s := range tt.scripts {
 				acts[i] = action{step: StepRestart, script: s}
 			}
-			cmd := exec.Command("/bin/sh", "-c", chainScript(acts))
+			mark := statusMark()
+			cmd := exec.Command("/bin/sh", "-c", chainScript(acts, mark))
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
@@ -73,7 +80,7 @@ func TestChainScript(t *testing.T) {
 			if code != tt.wantCode {
 				t.Errorf("exit status: got %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())
 			}
-			if got := chainStatus(out); !slices.Equal(got, tt.wantStatus) {
+			if got := chainStatus(out, mark); !slices.Equal(got, tt.wantStatus) {
 				t.Errorf("statuses: got %v, want %v\n%s", got, tt.wantStatus, out)
 			}
 			if tt.wantOut != "" && !slices.Contains(strings.Split(string(out), "\n"), tt.wantOut) {
@@ -94,18 +101,19 @@ func TestChainScript(t *testing.T) {
 // failure, a forged index and anything after close are not.
 func TestChainProgress(t *testing.T) {
 	var got []int
-	p := &chainProgress{passed: func(i int) { got = append(got, i) }}
-	stream := "hello\n" + chainStatusMark + "0 0\n" + chainStatusMark + "2 0\n" + chainStatusMark + "1 0\npartial " + chainStatusMark
+	mark := statusMark()
+	p := &chainProgress{mark: mark, passed: func(i int) { got = append(got, i) }}
+	stream := "hello\n" + mark + "0 0\n" + mark + "2 0\n" + statusMark() + "1 0\n" + mark + "1 0\npartial " + mark
 	for _, piece := range []string{stream[:3], stream[3:20], stream[20:]} {
 		if n, err := p.Write([]byte(piece)); n != len(piece) || err != nil {
 			t.Fatalf("Write: %d, %v", n, err)
 		}
 	}
-	p.Write([]byte(chainStatusMark + "2 1\n"))
+	p.Write([]byte(mark + "2 1\n"))
 	if n := p.close(); n != 2 {
 		t.Errorf("close: got %d passed, want 2", n)
 	}
-	p.Write([]byte(chainStatusMark + "2 0\n"))
+	p.Write([]byte(mark + "2 0\n"))
 	if !slices.Equal(got, []int{0, 1}) {
 		t.Errorf("passed: got %v, want [0 1]", got)
 	}

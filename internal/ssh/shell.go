@@ -34,8 +34,11 @@ import (
 // marker is that step's. The subshell's $$ is the shell's, as in any
 // subshell: a script that signals $$ signals the shell (see Run). The
 // shell is the session's /bin/sh, which leads its process group, and the
-// steps run in that group: a step that times out is killed with the whole
-// group, shell included, and the next step starts a new shell.
+// steps run in that group, and so does what a step left running in the
+// background (an app a restart started with nohup). A step that times out
+// is therefore killed as a tree, the shell's children and their
+// descendants, never as the group: the shell reports the killed step's
+// end and goes on with the next.
 
 // markerStart begins every marker: ASCII record separator, which scripts
 // seldom print, so output is only held back while it could be a marker.
@@ -164,30 +167,42 @@ var errShellEnded = errors.New("the shell ended")
 // runInShell runs cmd, which has no standard input, in the connection's
 // shell, starting one first if it has none.
 func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, error) {
-	if s.sh == nil {
-		sh, err := s.startShell(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, s.stopped(ctx, cmd.Timeout)
-			}
-			return nil, err
-		}
-		s.sh = sh
-	}
-	sh := s.sh
-	p := sh.expect(cmd.Stdout)
 	var in strings.Builder
 	in.WriteString(cmd.Script)
 	if !strings.HasSuffix(cmd.Script, "\n") {
 		in.WriteByte('\n')
 	}
-	in.WriteString(sh.nonce + "\n")
-	if _, err := io.WriteString(sh.stdin, in.String()); err != nil {
+	var sh *stepShell
+	var p pending
+	// A shell that ended between steps (killed on the host, say) has run
+	// nothing of this step: a new one takes it, once.
+	for attempt := 0; ; attempt++ {
+		if s.sh != nil && isClosed(s.sh.ended) {
+			s.dropShell()
+		}
+		if s.sh == nil {
+			started, err := s.startShell(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, s.stopped(ctx, cmd.Timeout)
+				}
+				return nil, err
+			}
+			s.sh = started
+		}
+		sh = s.sh
+		p = sh.expect(cmd.Stdout)
+		_, err := io.WriteString(sh.stdin, in.String()+sh.nonce+"\n")
+		if err == nil {
+			break
+		}
 		s.dropShell()
-		if s.gone(err) {
+		if s.isDone() || (attempt > 0 && s.gone(err)) {
 			return nil, s.lost()
 		}
-		return nil, fmt.Errorf("ssh: %s: send script: %w", s.name, err)
+		if attempt > 0 {
+			return nil, fmt.Errorf("ssh: %s: send script: %w", s.name, err)
+		}
 	}
 	res, err := sh.wait(ctx, p)
 	switch {
@@ -196,7 +211,7 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 	case err == nil:
 		return res.stdout, &deploy.ExitError{Code: res.status, Stderr: strings.TrimSpace(res.stderr)}
 	case ctx.Err() != nil:
-		s.killShell()
+		s.killStep(p)
 		if s.isDone() {
 			return sh.out.partial(), s.lost()
 		}
@@ -211,9 +226,11 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 	}
 }
 
-// killShell kills the shell's process group, the running step with it,
-// waits (bounded) for the shell to end and drops it.
-func (c *conn) killShell() {
+// killStep kills the shell's running step, whose markers p awaits: the
+// shell's children and all their descendants (see killTree). The shell
+// then reports the step's end and is kept; when it does not within
+// killGrace of the kill, it is dropped.
+func (c *conn) killStep(p pending) {
 	sh := c.sh
 	if sh == nil {
 		return
@@ -221,18 +238,71 @@ func (c *conn) killShell() {
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
-		c.killGroup(sh.pgid)
+		c.killTree(sh.pgid)
 	}()
-	t := time.NewTimer(killGrace)
-	defer t.Stop()
-	for _, ch := range []chan struct{}{killed, sh.ended} {
+	grace := func(ch <-chan struct{}) bool {
+		t := time.NewTimer(killGrace)
+		defer t.Stop()
 		select {
 		case <-ch:
+			return true
 		case <-t.C:
 		case <-c.done:
 		}
+		return false
+	}
+	if grace(killed) {
+		ctx, cancel := context.WithTimeout(context.Background(), killGrace)
+		_, err := sh.wait(ctx, p)
+		cancel()
+		if err == nil {
+			return
+		}
 	}
 	c.dropShell()
+}
+
+// killTreeScript kills the descendants of process %[1]d, stopping each
+// before listing its children so that none can fork meanwhile, then
+// killing them all. Children are listed with pgrep, or from /proc where
+// there is none.
+const killTreeScript = `kids() {
+	if command -v pgrep >/dev/null 2>&1; then pgrep -P "$1"; return 0; fi
+	for d in /proc/[0-9]*; do
+		while read -r k v; do
+			if [ "$k" = PPid: ]; then [ "$v" = "$1" ] && echo "${d#/proc/}"; break; fi
+		done <"$d/status" 2>/dev/null
+	done
+}
+all=
+walk() {
+	kill -STOP "$1" 2>/dev/null || return 0
+	all="$all $1"
+	for k in $(kids "$1"); do walk "$k"; done
+}
+for c in $(kids %[1]d); do walk "$c"; done
+[ -z "$all" ] || kill -KILL $all 2>/dev/null
+exit 0
+`
+
+// killTree kills the running step of the shell whose pid is shellPID,
+// in a session of its own.
+func (c *conn) killTree(shellPID int) {
+	ks, err := c.client.NewSession()
+	if err != nil {
+		return // the connection is ending, and sshd kills nothing then either
+	}
+	defer ks.Close()
+	_ = ks.Run(remoteCommand(fmt.Sprintf(killTreeScript, shellPID)))
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // dropShell closes the shell's session; the next step starts a new shell.

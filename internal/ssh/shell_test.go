@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
@@ -110,11 +111,18 @@ func TestStepShell(t *testing.T) {
 	if got := run(t, s, "echo again"); got != "again\n" {
 		t.Errorf("after the shell was killed: got %q", got)
 	}
+	// A shell killed between steps is replaced for the next step, which
+	// does not find the host unreachable.
+	run(t, s, "(sleep 0.2; kill -9 $$) >/dev/null 2>&1 </dev/null &")
+	time.Sleep(time.Second)
+	if got := run(t, s, "echo replaced"); got != "replaced\n" {
+		t.Errorf("after the shell died between steps: got %q", got)
+	}
 	out, err := s.Run(context.Background(), deploy.Command{Script: "cat", Stdin: strings.NewReader("in")})
 	if err != nil || string(out) != "in" {
 		t.Fatalf("step with stdin: got %q, %v", out, err)
 	}
-	if n := strings.Count(f.Log(0), "Starting session"); n != 3 {
-		t.Errorf("sshd started %d sessions, want 3 (two shells, the step with input)", n)
+	if n := strings.Count(f.Log(0), "Starting session"); n != 4 {
+		t.Errorf("sshd started %d sessions, want 4 (three shells, the step with input)", n)
 	}
 }

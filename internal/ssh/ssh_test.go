@@ -537,17 +537,37 @@ func TestTimeout(t *testing.T) {
 	sleep := "sleep 30." + strconv.Itoa(os.Getpid()%100000)
 	pattern := strings.Replace(sleep, ".", "[.]", 1)
 
+	// What an earlier step left running in the background (an app a
+	// restart started with nohup) is in the shell's process group, and
+	// must outlive the timed-out step; what the timed-out step started
+	// must not.
+	daemon := "sleep 31." + strconv.Itoa(os.Getpid()%100000)
+	run(t, s, "nohup "+daemon+" >/dev/null 2>&1 </dev/null &")
+	t.Cleanup(func() {
+		_, _ = s.Run(context.Background(), deploy.Command{Script: "pkill -f " + shell.Quote(strings.Replace(daemon, ".", "[.]", 1))})
+	})
+	child := "sleep 32." + strconv.Itoa(os.Getpid()%100000)
+	shellPID := run(t, s, "echo $$")
+
 	start := time.Now()
-	_, err := s.Run(context.Background(), deploy.Command{Script: sleep, Timeout: 300 * time.Millisecond})
+	_, err := s.Run(context.Background(), deploy.Command{Script: child + " & " + sleep, Timeout: 300 * time.Millisecond})
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Run took %s, want about 300ms", d)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "step timed out after 300ms") {
 		t.Fatalf("got %v, want a step timeout wrapping context.DeadlineExceeded", err)
 	}
-	// The remote process group was killed, and the session still works.
-	if got := run(t, s, "pgrep -f "+shell.Quote(pattern)+" || echo gone"); got != "gone\n" {
-		t.Errorf("remote sleep after timeout: got %q, want gone", got)
+	// The step's processes were killed, the earlier step's daemon was
+	// not, and the shell goes on.
+	for _, tt := range []struct{ cmd, want string }{
+		{"pgrep -f " + shell.Quote(pattern) + " || echo gone", "gone\n"},
+		{"pgrep -f " + shell.Quote(strings.Replace(child, ".", "[.]", 1)) + " || echo gone", "gone\n"},
+		{"pgrep -f " + shell.Quote(strings.Replace(daemon, ".", "[.]", 1)) + " >/dev/null && echo alive", "alive\n"},
+		{"echo $$", shellPID},
+	} {
+		if got := run(t, s, tt.cmd); got != tt.want {
+			t.Errorf("after the timeout, %s: got %q, want %q", tt.cmd, got, tt.want)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
