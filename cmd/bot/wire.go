@@ -141,10 +141,20 @@ func (s *system) routeAlert(a sentry.Alert) {
 			m := chat.Message{Level: chat.Warning, Public: true,
 				Title:   fmt.Sprintf("Sentry %s for %s/%s: %s", strings.ReplaceAll(a.Resource, "_", " "), appName, envName, a.Title),
 				Lines:   []string{fmt.Sprintf("live release: %s %s (%s)", appName, live, a.URL)},
-				Buttons: []chat.Button{{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", appName, envName), Style: "danger"}}}
+				Buttons: []chat.Button{{Label: "Rollback", Action: rollbackAction(appName, envName, live), Style: "danger"}}}
 			if err := s.notify.Post(ctx, ch, m); err != nil {
 				s.log.Error("post sentry alert", "err", err)
 			}
 		}
 	}
+}
+
+// rollbackAction is the command of an alert's Rollback button: from the
+// live release when it is known, so that a click after a later deploy
+// does not roll that one back.
+func rollbackAction(app, env, live string) string {
+	if live == "" || live == "unknown" {
+		return fmt.Sprintf("rollback %s %s", app, env)
+	}
+	return fmt.Sprintf("rollback %s %s from %s", app, env, live)
 }

@@ -84,9 +84,9 @@ var grammar = []spec{
 	},
 	{
 		verb:    VerbRollback,
-		usage:   "rollback APP [ENV] [to BUILD]",
+		usage:   "rollback APP [ENV] [to BUILD] [from BUILD]",
 		summary: "Roll APP in ENV back to the previous good release, or to BUILD.",
-		details: []string{"Without ENV the app's default env is used."},
+		details: []string{"Without ENV the app's default env is used.", "With from BUILD, only if APP runs BUILD now (what a deploy message's Rollback button sends)."},
 		examples: []string{
 			"rollback accounting",
 			"rollback accounting staging to 1336",

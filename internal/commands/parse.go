@@ -121,7 +121,12 @@ type Command struct {
 	App, Env string
 	// Build is the build of deploy and train board, and the `to BUILD`
 	// target of rollback ("" = previous good).
-	Build  string
+	Build string
+	// From is rollback's `from BUILD`: roll back only if app/env runs BUILD
+	// now ("" = whatever runs). A deploy message's Rollback button sends
+	// it, so that a click on an old message cannot roll back a later
+	// deploy.
+	From   string
 	DryRun bool   // deploy --dry-run
 	Force  string // deploy --force "reason": the reason, never empty when the flag was given
 	// Reason is why, never empty for lock and train cancel.
@@ -896,7 +901,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	}
 	rest := args[1:]
 	var env, build string
-	if len(rest) > 0 && !isWord(rest[0], "to") {
+	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
 				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": rollback %s to %s`, echo(rest[0].s), app, app, rest[0].s)
@@ -918,6 +923,17 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		rest = rest[2:]
 	}
+	var from string
+	if len(rest) > 0 && isWord(rest[0], "from") {
+		if len(rest) == 1 {
+			return c, errors.New(`"from" needs the build that runs now, e.g. from 1337`)
+		}
+		from = rest[1].s
+		if err := CheckBuild(from); err != nil {
+			return c, err
+		}
+		rest = rest[2:]
+	}
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
 	}
@@ -926,7 +942,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			return c, err
 		}
 	}
-	c.App, c.Env, c.Build = app, env, build
+	c.App, c.Env, c.Build, c.From = app, env, build, from
 	return c, nil
 }
 
@@ -1881,6 +1897,9 @@ func (c Command) canonical() string {
 		add(c.App, c.Env)
 		if c.Build != "" {
 			add("to", c.Build)
+		}
+		if c.From != "" {
+			add("from", c.From)
 		}
 	case VerbLock:
 		add("deploys", c.App, c.Env)

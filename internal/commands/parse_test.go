@@ -139,6 +139,10 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbRollback, App: "accounting", Env: "staging", Build: "1336", Text: "rollback accounting staging to 1336"}},
 		{"rollback to build default env", "rollback demo to 1336",
 			Command{Verb: VerbRollback, App: "demo", Env: "staging", Build: "1336", Text: "rollback demo staging to 1336"}},
+		{"rollback from build", "rollback accounting staging from 1337",
+			Command{Verb: VerbRollback, App: "accounting", Env: "staging", From: "1337", Text: "rollback accounting staging from 1337"}},
+		{"rollback to and from", "rollback accounting to 1335 from 1337",
+			Command{Verb: VerbRollback, App: "accounting", Env: "production", Build: "1335", From: "1337", Text: "rollback accounting production to 1335 from 1337"}},
 
 		// lock
 		{"lock everything", "lock deploys db migration",
@@ -479,6 +483,9 @@ func TestParseReply(t *testing.T) {
 		{name: "rollback build without to", in: "rollback accounting 1336",
 			want: []string{`unknown env "1336" for accounting; to roll back to a build, write "to": rollback accounting to 1336`}},
 		{name: "rollback to without build", in: "rollback accounting to", want: []string{`"to" needs a build`}},
+		{name: "rollback from without build", in: "rollback accounting from", want: []string{`"from" needs the build that runs now`}},
+		{name: "rollback from bad build", in: "rollback accounting from $(id)", want: []string{`contains '$', which is not allowed`}},
+		{name: "rollback from before to", in: "rollback accounting from 1337 to 1335", want: []string{`unexpected word "to"`, usageRollback}},
 		{name: "rollback to env", in: "rollback accounting to staging",
 			want: []string{`"staging" is an env of accounting; name the env without "to": rollback accounting staging`}},
 		{name: "rollback extra word", in: "rollback accounting staging to 1336 now", want: []string{`unexpected word "now"`, usageRollback}},

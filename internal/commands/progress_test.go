@@ -224,8 +224,8 @@ func TestProgressFinal(t *testing.T) {
 		t.Fatalf("Done: got false after the finished event, want true")
 	}
 	m := p.Message(t0.Add(time.Hour))
-	if len(m.Buttons) != 1 || m.Buttons[0].Action != "rollback web prod" {
-		t.Errorf("buttons: got %+v, want one Rollback button running %q", m.Buttons, "rollback web prod")
+	if len(m.Buttons) != 1 || m.Buttons[0].Action != "rollback web prod from 42" {
+		t.Errorf("buttons: got %+v, want one Rollback button running %q", m.Buttons, "rollback web prod from 42")
 	}
 	if m.Level != chat.Success {
 		t.Errorf("level: got %s, want %s", m.Level, chat.Success)

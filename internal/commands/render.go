@@ -93,7 +93,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
 	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded {
-		m.Buttons = append(m.Buttons, chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", r.App, r.Env), Style: "danger"})
+		m.Buttons = append(m.Buttons, chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s from %s", r.App, r.Env, r.Build), Style: "danger"})
 	}
 	return m
 }

@@ -354,7 +354,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	rec, err := c.s.engine.Rollback(ctx, deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}, c.sink())
+	rec, err := c.s.engine.Rollback(ctx, deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, From: cmd.From, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}, c.sink())
 	if err != nil {
 		c.refuse(err)
 		return

@@ -118,6 +118,9 @@ type Request struct {
 	App   string
 	Env   string
 	Build string // deploy: the build; rollback: the target, "" for the previous good release
+	// From, for a rollback, is the build app/env must run now (as the
+	// first host reports it); a rollback from any other is refused.
+	From string
 	// Requester, Platform and Channel say who asked, for the record.
 	Requester string
 	Platform  string

@@ -22,8 +22,10 @@ const LockOwnerBot = "switchman"
 // again is a deliberate act. It returns the new record or, when nothing was
 // started, an error for people.
 func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record, error) {
-	if req.Build != "" && !ValidBuild(req.Build) {
-		return nil, errs.New(errs.Invalid, "invalid build %q", req.Build)
+	for _, b := range []string{req.Build, req.From} {
+		if b != "" && !ValidBuild(b) {
+			return nil, errs.New(errs.Invalid, "invalid build %q", b)
+		}
 	}
 	t, err := e.resolve(req.App, req.Env)
 	if err != nil {
@@ -34,6 +36,9 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 		return nil, err
 	}
 	from, to, err := r.rollbackTarget(req.Build)
+	if err == nil && req.From != "" && from != req.From {
+		err = errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", t.key(), orNone(from), req.From, req.App, t.env.Name)
+	}
 	if err != nil {
 		r.abandon()
 		return nil, err

@@ -243,7 +243,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
 	}
 	if r.Kind == deploy.KindDeploy {
-		m.Buttons = []chat.Button{{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", r.App, r.Env), Style: "danger"}}
+		m.Buttons = []chat.Button{{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s from %s", r.App, r.Env, r.Build), Style: "danger"}}
 	}
 	return m
 }

@@ -54,7 +54,7 @@ func TestDeployShowsProgressInOneMessage(t *testing.T) {
 		}
 	}
 	final := string(calls[len(calls)-1].Body)
-	for _, want := range []string{`"custom_id":"rollback web prod"`, `"label":"Rollback"`, `"style":4`, `now runs 1337`} {
+	for _, want := range []string{`"custom_id":"rollback web prod from 1337"`, `"label":"Rollback"`, `"style":4`, `now runs 1337`} {
 		if !strings.Contains(final, want) {
 			t.Errorf("final edit %s lacks %s", final, want)
 		}

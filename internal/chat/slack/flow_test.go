@@ -252,7 +252,7 @@ func TestFlowDeploySucceeds(t *testing.T) {
 			t.Errorf("final message: got\n%s\nwant it to contain %q", last.Text, want)
 		}
 	}
-	if !strings.Contains(last.Blocks, `"action_id":"switchman:rollback web prod"`) || !strings.Contains(last.Blocks, `"value":"rollback web prod"`) {
+	if !strings.Contains(last.Blocks, `"action_id":"switchman:rollback web prod from 1"`) || !strings.Contains(last.Blocks, `"value":"rollback web prod from 1"`) {
 		t.Errorf("final blocks: got %s, want a Rollback button carrying the command", last.Blocks)
 	}
 	for _, c := range seq[1 : len(seq)-1] {
@@ -358,14 +358,23 @@ func TestFlowButtonsActAsTheClicker(t *testing.T) {
 
 	// carl has no grants: his click on Rollback is refused, to him alone.
 	before := len(f.api.snapshot())
-	f.click("UCARL", "CDEPLOYS", "rollback web prod")
+	f.click("UCARL", "CDEPLOYS", "rollback web prod from 2")
 	calls := f.api.waitFor("carl's refusal", func(c []apiCall) bool { return len(c) > before })
 	if c := calls[before]; c.Method != "chat.postEphemeral" || c.User != "UCARL" || !strings.Contains(c.Text, "carl may not rollback web/prod") {
 		t.Errorf("carl's click: got\n%swant an ephemeral refusal", describe(calls[before:]))
 	}
 
-	// bob may: his click rolls back, in his name.
-	f.click("UBOB", "CDEPLOYS", "rollback web prod")
+	// The button of build 1's message no longer applies: 2 runs now.
+	before = len(f.api.snapshot())
+	f.click("UBOB", "CDEPLOYS", "rollback web prod from 1")
+	calls = f.api.waitFor("the stale click's refusal", func(c []apiCall) bool { return len(c) > before })
+	if c := calls[before]; c.Method != "chat.postEphemeral" || c.User != "UBOB" || !strings.Contains(c.Text, "web/prod runs 2 now, not 1; nothing was rolled back") {
+		t.Errorf("a click on an old message's button: got\n%swant an ephemeral refusal", describe(calls[before:]))
+	}
+
+	// bob may: his click on build 2's button rolls back, in his name.
+	before = len(f.api.snapshot())
+	f.click("UBOB", "CDEPLOYS", "rollback web prod from 2")
 	f.waitFinal("now runs 1")
 	calls = f.drain()
 	if len(calls) > before+1 && calls[before+1].User == "UCARL" {
@@ -382,7 +391,7 @@ func TestFlowButtonsActAsTheClicker(t *testing.T) {
 	}
 	var carl, bob bool
 	for _, e := range entries {
-		if e.Command == "rollback web prod" && e.Platform == "slack" && e.Channel == "CDEPLOYS" {
+		if e.Command == "rollback web prod from 2" && e.Platform == "slack" && e.Channel == "CDEPLOYS" {
 			carl = carl || (e.User == "carl" && e.Decision == audit.Refused)
 			bob = bob || (e.User == "bob" && e.Decision == audit.Allowed)
 		}
