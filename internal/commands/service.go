@@ -167,13 +167,41 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 		c.entry.Action, c.entry.App, c.entry.Env = string(p.Cmd.Verb), p.Cmd.App, p.Cmd.Env
 		c.run(ctx, p.Cmd)
 	}
-	if err := s.store.AppendAudit(ctx, &c.entry); err != nil {
+	if err := s.appendAudit(ctx, &c.entry); err != nil {
 		s.log.Error("append audit entry", "user", req.User, "err", err)
 		out.Reply(chat.Message{Level: chat.Failure, Title: "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))})
 		c.res.Failed = true
 	}
 	return c.res
 }
+
+// appendAudit writes a command's entry once the command has run, which
+// by then cannot be undone: the request's end (a chat adapter stopping,
+// a client going away) does not cancel the write, and a store that fails
+// gets two more tries, auditTries in all, within auditTimeout.
+func (s *Service) appendAudit(ctx context.Context, e *audit.Entry) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	var err error
+	for try := range auditTries {
+		if try > 0 {
+			select {
+			case <-time.After(time.Duration(try) * 250 * time.Millisecond):
+			case <-ctx.Done():
+				return err
+			}
+		}
+		if err = s.store.AppendAudit(ctx, e); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+const (
+	auditTries   = 3
+	auditTimeout = 10 * time.Second
+)
 
 func (c *call) run(ctx context.Context, cmd Command) {
 	switch cmd.Verb {

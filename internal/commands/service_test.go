@@ -327,3 +327,77 @@ func TestAdapterRefusalIsAudited(t *testing.T) {
 		t.Errorf("current exists after a refusal: %v", err)
 	}
 }
+
+// flakyAudit fails the first fails audit appends, and records the
+// contexts it was called with.
+type flakyAudit struct {
+	*embedded.Store
+	mu    sync.Mutex
+	fails int
+	ctxs  []error
+}
+
+func (s *flakyAudit) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	s.mu.Lock()
+	s.ctxs = append(s.ctxs, ctx.Err())
+	fail := s.fails > 0
+	s.fails--
+	s.mu.Unlock()
+	if fail {
+		return fmt.Errorf("dial tcp 127.0.0.1:6379: connection refused")
+	}
+	return s.Store.AppendAudit(ctx, e)
+}
+
+// TestAuditAfterTheFact: a command's entry is written after it ran, so
+// neither a canceled request nor a store failing once loses it; a store
+// that keeps failing is reported to the requester.
+func TestAuditAfterTheFact(t *testing.T) {
+	tests := []struct {
+		name      string
+		fails     int
+		wantEntry bool
+	}{
+		{"request canceled, store answers", 0, true},
+		{"store fails once", 1, true},
+		{"store keeps failing", 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			st := &flakyAudit{Store: f.store, fails: tt.fails}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// The request ends as whoami answers, before the entry is written.
+			out := &cancelOnReply{recorder: newRecorder(), cancel: cancel}
+			res := svc.Handle(ctx, commands.Request{User: "carl", Platform: "test", Channel: "C1", Text: "whoami"}, out)
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(entries) == 1; got != tt.wantEntry {
+				t.Errorf("audit: got %d entries, want the entry written: %v", len(entries), tt.wantEntry)
+			}
+			for i, err := range st.ctxs {
+				if err != nil {
+					t.Errorf("append %d ran with a done context: %v", i, err)
+				}
+			}
+			if unreachable := strings.Contains(out.last(), "audit log is unreachable"); unreachable == tt.wantEntry || res.Failed == tt.wantEntry {
+				t.Errorf("reply %q, failed %v; want the requester told only when the entry was lost", out.last(), res.Failed)
+			}
+		})
+	}
+}
+
+// cancelOnReply ends the request's context at the first reply.
+type cancelOnReply struct {
+	*recorder
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnReply) Reply(m chat.Message) {
+	c.cancel()
+	c.recorder.Reply(m)
+}
