@@ -55,7 +55,7 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", t.key(), req.Build)
 	}
 	r.rec.Previous = current
-	return r.start(func() (Outcome, error) { return r.deploy(src, info) }), nil
+	return r.start(func() (Outcome, error) { return r.deploy(src, info) })
 }
 
 // begin takes the lease, opens the hosts and builds the run and its record;
@@ -109,8 +109,16 @@ func (r *run) abandon() {
 }
 
 // start records the run, registers it and runs body in the background.
-func (r *run) start(body func() (Outcome, error)) *Record {
-	r.update(func(*Record) {})
+// A run the store cannot record does not start: a crash would leave no
+// trace of what it did to the hosts.
+func (r *run) start(body func() (Outcome, error)) (*Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	err := r.e.store.PutRecord(ctx, r.snapshot())
+	cancel()
+	if err != nil {
+		r.abandon()
+		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable: the %s could not be recorded; nothing was changed", r.rec.Kind)
+	}
 	r.e.mu.Lock()
 	r.e.running[r.t.key()] = r
 	r.e.mu.Unlock()
@@ -134,7 +142,7 @@ func (r *run) start(body func() (Outcome, error)) *Record {
 		}
 		r.finish(outcome, err)
 	}()
-	return r.snapshot()
+	return r.snapshot(), nil
 }
 
 // deploy is the body of a deploy: deliver, migrate, activate, prune.
@@ -164,6 +172,11 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	if err := r.activateAll(); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return r.leaseLost(err)
+		}
+		// A lease lost while a host activated surfaces as that host's
+		// failure: switching back then is another replica's call.
+		if lost := r.leaseGone(); lost != nil {
+			return r.leaseLost(lost)
 		}
 		return r.revertAll(err)
 	}
@@ -663,6 +676,10 @@ func (r *run) activateAll() error {
 				r.mu.Unlock()
 				return err
 			}
+			if lost := r.leaseGone(); lost != nil {
+				r.drop(h, HostFailed, err)
+				return lost
+			}
 			r.revertOne(h, err)
 		}
 		if canary {
@@ -722,7 +739,11 @@ func hostNames(hs []Host) string {
 func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
-	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepActivate, build, previous, r.retire))
+	retire := r.retire
+	if r.retireLeft && previous != build {
+		retire = previous
+	}
+	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepActivate, build, previous, retire))
 	if done > 0 && r.retire != "" {
 		r.mu.Lock()
 		r.retired[h.Name] = true
@@ -874,6 +895,18 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
+}
+
+// leaseGone reports, as an ErrLeaseLost, whether this run's lease is
+// lost (or cannot be confirmed). Unlike fence it ignores a cancel: a
+// cancelled deploy still switches its hosts back, under its lease.
+func (r *run) leaseGone() error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	if err := r.lease.Check(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrLeaseLost, err)
+	}
+	return nil
 }
 
 // leaseLost ends a deploy that lost its lease. Another replica may hold the

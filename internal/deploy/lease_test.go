@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,5 +98,54 @@ func TestLeaseLostBeforeSwitch(t *testing.T) {
 	}
 	if f.exists("current") {
 		t.Error("current exists: a host switched after the lease was lost")
+	}
+}
+
+// TestLeaseLostDuringActivation: a lease lost while a host restarts
+// surfaces as that host's failed health check; the host is not switched
+// back (another replica's call by then), and the deploy is interrupted.
+func TestLeaseLostDuringActivation(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	yaml := fmt.Sprintf(fixtureYAML, `if [ "$SWITCHMAN_BUILD" = 2 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`)
+	var leases *stealable
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+		leases = &stealable{Leaser: o.Leases}
+		o.Leases = leases
+		o.LeaseTTL = 300 * time.Millisecond
+	})
+	f.build("1")
+	f.build("2", tarEntry{name: "BROKEN", body: "x"})
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+
+	done := make(chan *deploy.Record, 1)
+	restarting := make(chan struct{}, 1)
+	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done {
+			select {
+			case restarting <- struct{}{}:
+			default:
+			}
+		}
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-restarting
+	leases.stolen.Store(true) // another replica holds web/prod now
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
+		t.Errorf("deploy: got %s (%s), want interrupted by the lost lease", rec.Outcome, rec.Error)
+	}
+	if got := f.read("restarts.log"); got != "1\n2\n" {
+		t.Errorf("restarts: got %q, want only 1 and 2 (no switch back)", got)
+	}
+	if c := f.link("current"); c != "releases/2" {
+		t.Errorf("current -> %s, want releases/2 left as it was", c)
 	}
 }

@@ -44,31 +44,45 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 		return nil, err
 	}
 	r.rec.Build, r.rec.Previous = to, from
-	return r.start(func() (Outcome, error) { return r.rollback(from, to) }), nil
+	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
 }
 
 // rollbackTarget picks the release to go back to: the named one, else the
-// `previous` link of the first host, else the newest release that is
-// neither current nor marked bad. It must exist on every host that could
-// be reached (hosts left out within max_failures were not inspected).
+// `previous` link of the first host, else the newest release on disk that
+// is neither current nor marked bad and that the deploy history shows
+// running here once (a release delivered by a deploy that stopped before
+// switching never ran, and a rollback must not go forward to it). It must
+// exist on every host that could be reached (hosts left out within
+// max_failures were not inspected). When the hosts run different releases
+// (a partial deploy), only a named release will do: which one to leave is
+// not the first host's to say. It sets r.retire, the release the rollback
+// leaves and marks bad, when the hosts agree on it, and otherwise has each
+// host that switches mark bad the release it leaves.
 func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	live := r.live()
 	first := r.states[live[0].Name]
+	byRelease := map[string][]string{}
+	for _, h := range live {
+		c := r.states[h.Name].Current
+		byRelease[c] = append(byRelease[c], h.Name)
+	}
 	from = first.Current
+	if len(byRelease) > 1 {
+		var runs []string
+		for rel, hosts := range byRelease {
+			runs = append(runs, fmt.Sprintf("%s on %s", orNone(rel), strings.Join(hosts, ", ")))
+		}
+		sort.Strings(runs)
+		if named == "" {
+			return "", "", errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: rollback %s %s to BUILD; nothing was changed",
+				r.t.key(), strings.Join(runs, "; "), r.t.app.Name, r.t.env.Name)
+		}
+		from = strings.Join(runs, "; ")
+	}
 	to = named
 	if to == "" {
-		if p := first.Previous; p != "" && p != from && first.has(p) && !first.Bad[p] {
-			to = p
-		} else {
-			for _, rel := range first.Releases {
-				if rel != from && !first.Bad[rel] {
-					to = rel
-					break
-				}
-			}
-		}
-		if to == "" {
-			return "", "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current: %s); nothing was changed", r.t.key(), orNone(from))
+		if to, err = r.earlierRelease(first, from); err != nil {
+			return "", "", err
 		}
 	}
 	var missing, current []string
@@ -88,7 +102,53 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	if len(current) == len(live) {
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
 	}
+	switch {
+	case len(byRelease) > 1:
+		r.retireLeft = true
+	case from != "" && from != to:
+		r.retire = from
+	}
 	return from, to, nil
+}
+
+// earlierRelease is the release an unnamed rollback from from goes to: see
+// rollbackTarget.
+func (r *run) earlierRelease(first hostState, from string) (string, error) {
+	if p := first.Previous; p != "" && p != from && first.has(p) && !first.Bad[p] {
+		return p, nil
+	}
+	var candidates []string
+	for _, rel := range first.Releases {
+		if rel != from && !first.Bad[rel] {
+			candidates = append(candidates, rel)
+		}
+	}
+	if len(candidates) == 0 {
+		return "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current: %s); nothing was changed", r.t.key(), orNone(from))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	if err != nil {
+		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: rollback %s %s to BUILD (releases on disk: %s); nothing was changed",
+			r.t.key(), r.t.app.Name, r.t.env.Name, strings.Join(candidates, ", "))
+	}
+	ran := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial {
+			ran[rec.Build] = true
+		}
+		if rec.Kind == KindDeploy && rec.Previous != "" {
+			ran[rec.Previous] = true
+		}
+	}
+	for _, rel := range candidates {
+		if ran[rel] {
+			return rel, nil
+		}
+	}
+	return "", errs.New(errs.NotFound, "no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD; nothing was changed",
+		r.t.key(), orNone(from), strings.Join(candidates, ", "), r.t.app.Name, r.t.env.Name)
 }
 
 func goodReleases(st hostState) []string {
@@ -121,8 +181,8 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		todo = append(todo, h)
 	}
 	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
-	if from != "" && from != to {
-		r.retire, r.retired = from, map[string]bool{}
+	if r.retire != "" {
+		r.retired = map[string]bool{}
 	}
 	var mu sync.Mutex
 	var failed []string
@@ -156,8 +216,8 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		}
 		r.mu.Unlock()
 		eachHost(rest, r.t.env.Parallel, func(_ int, h Host) {
-			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, from), Timeout: r.t.env.StepTimeout.D()}); err != nil {
-				r.e.log.Warn("mark release bad", "host", h.Name, "build", from, "err", err)
+			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.retire), Timeout: r.t.env.StepTimeout.D()}); err != nil {
+				r.e.log.Warn("mark release bad", "host", h.Name, "build", r.retire, "err", err)
 			}
 		})
 	}

@@ -38,6 +38,9 @@ type run struct {
 	// did (guarded by mu).
 	retire  string
 	retired map[string]bool
+	// retireLeft, for a rollback of hosts that ran different releases,
+	// has each host mark bad the release it leaves (retire is "" then).
+	retireLeft bool
 
 	mu     sync.Mutex // guards rec and seq
 	rec    *Record
@@ -133,11 +136,26 @@ func (r *run) update(f func(*Record)) {
 
 func (r *run) persist(snap *Record) {
 	// The store call must not be cut short by a cancelled deploy: the
-	// final record matters most then.
+	// final record matters most then. A failed write is tried again: a
+	// record left behind says the deploy is still running, and recovery
+	// would call a finished deploy interrupted.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
 	defer cancel()
-	if err := r.e.store.PutRecord(ctx, snap); err != nil {
-		r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+	for try := 0; ; try++ {
+		err := r.e.store.PutRecord(ctx, snap)
+		if err == nil {
+			return
+		}
+		if try == 2 {
+			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			return
+		}
+		select {
+		case <-time.After(time.Duration(try+1) * 250 * time.Millisecond):
+		case <-ctx.Done():
+			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			return
+		}
 	}
 }
 

@@ -1,0 +1,152 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// hostDirs runs each host of a local fleet in its own copy of the app's
+// directory, named after the host: scripts name the configured path,
+// which each host's session rewrites to its own.
+type hostDirs struct {
+	configured, app string
+	tr              local.Transport
+}
+
+func (m *hostDirs) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s, err := m.tr.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return &hostDirSession{Session: s, from: m.configured, to: m.app + "-" + h.Name}, nil
+}
+
+type hostDirSession struct {
+	deploy.Session
+	from, to string
+}
+
+func (s *hostDirSession) Run(ctx context.Context, c deploy.Command) ([]byte, error) {
+	c.Script = strings.ReplaceAll(c.Script, s.from, s.to)
+	return s.Session.Run(ctx, c)
+}
+
+// TestRollbackOfMixedHostsNeedsATarget: after a partial deploy the hosts
+// run different releases; a rollback must be told where to go, and then
+// each host that switches marks bad the release it left.
+func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: 1\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
+	m := &hostDirs{configured: root}
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
+	m.app = f.app
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	current := func(h string) string {
+		l, _ := os.Readlink(filepath.Join(f.app+"-"+h, "current"))
+		return l
+	}
+	if got := current("h0") + " " + current("h1"); got != "releases/2 releases/3" {
+		t.Fatalf("after the partial deploy: h0 and h1 on %q, want releases/2 releases/3", got)
+	}
+
+	_, err := f.run(deploy.KindRollback, "")
+	if err == nil || !strings.Contains(err.Error(), "run different releases (2 on h0; 3 on h1, h2)") {
+		t.Fatalf("rollback without a target: got %v, want a refusal naming each host's release", err)
+	}
+	rb := f.mustRun(deploy.KindRollback, "2", deploy.OutcomeSucceeded)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		if c := current(h); c != "releases/2" {
+			t.Errorf("%s: current %s after rolling back to 2", h, c)
+		}
+		// h0's 3 is bad from the deploy's own failure.
+		for b, want := range map[string]bool{"2": false, "3": true} {
+			if _, err := os.Stat(filepath.Join(f.app+"-"+h, "releases/.bad-"+b)); (err == nil) != want {
+				t.Errorf("%s: release %s marked bad: %v, want %v", h, b, err == nil, want)
+			}
+		}
+	}
+	if !strings.Contains(rb.Previous, "3 on h1, h2") {
+		t.Errorf("rollback record: from %q, want the releases it left", rb.Previous)
+	}
+	if locks, err := f.store.Locks(context.Background()); err != nil || len(locks) != 1 {
+		t.Errorf("locks after the rollback: %v, %v; want the rollback's lock", locks, err)
+	}
+}
+
+// TestRollbackNeverGoesToAReleaseThatDidNotRun: with `previous` bad, the
+// fallback skips a release a refused deploy delivered but never switched
+// to.
+func TestRollbackNeverGoesToAReleaseThatDidNotRun(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: never\n", 1)
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {})
+	// The fixture's builds carry migrations/001_users.sql: applied already.
+	if err := os.MkdirAll(f.app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.app, "applied"), []byte("001_users.sql\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"1", "2", "3"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+		time.Sleep(20 * time.Millisecond) // releases' mtimes apart
+	}
+	f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded) // 3 → 2; 3 is bad, previous is 3
+	if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	f.build("4", tarEntry{name: "migrations/004_x.sql", body: "drop table users;"})
+	if rec, _ := f.run(deploy.KindDeploy, "4"); rec == nil || rec.Outcome == deploy.OutcomeSucceeded {
+		t.Fatalf("deploy 4 with a migration under migrate: never: got %+v, want it refused", rec)
+	}
+	rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if rb.Build != "1" || f.link("current") != "releases/1" {
+		t.Errorf("rollback from 2: went to %s (current %s), want 1: 4 never ran and 3 is bad", rb.Build, f.link("current"))
+	}
+}
+
+// unrecordable fails every PutRecord, as an unreachable store does.
+type unrecordable struct{ deploy.Store }
+
+func (unrecordable) PutRecord(context.Context, *deploy.Record) error {
+	return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+}
+
+// TestUnrecordableDeployDoesNotStart: a deploy the store cannot record
+// is refused before it touches a host.
+func TestUnrecordableDeployDoesNotStart(t *testing.T) {
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Store = unrecordable{o.Store}
+	})
+	f.build("1")
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if err == nil || !strings.Contains(err.Error(), "could not be recorded; nothing was changed") {
+		t.Fatalf("deploy: got %+v, %v; want a refusal saying it could not be recorded", rec, err)
+	}
+	if c := f.link("current"); c != "" {
+		t.Errorf("current -> %s after a refused deploy", c)
+	}
+	// The lease was given back: the next try is refused for the same
+	// reason, not because web/prod is busy.
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, nil); err == nil || !strings.Contains(err.Error(), "could not be recorded") {
+		t.Errorf("the next deploy: got %v, want the same refusal (the lease given back)", err)
+	}
+}
