@@ -100,8 +100,8 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		sys.notify.set(da)
 	}
 	if cfg.Sentry.Configured() && cfg.Sentry.WebhookSecret != "" {
-		srv.Handle("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log,
-			OnAlert: func(a sentry.Alert) { go sys.routeAlert(a) }})
+		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log,
+			OnAlert: func(a sentry.Alert) { go sys.routeAlert(a) }}, sentry.MaxWebhookBody)
 	}
 	// Deploys a stopped process left behind are reported once the chat
 	// platforms can be posted to.

@@ -197,7 +197,9 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
 	m.Buttons = nil
 	w.post(ctx, r, m)
-	req := deploy.Request{App: r.App, Env: r.Env, Requester: Requester, Platform: "sentry", Channel: r.Channel}
+	// From the watched build only: after a later deploy, the spike is
+	// that deploy's watch's to judge.
+	req := deploy.Request{App: r.App, Env: r.Env, From: r.Build, Requester: Requester, Platform: "sentry", Channel: r.Channel}
 	done := make(chan *deploy.Record, 1)
 	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
 		if ev.Kind == deploy.EventFinished {

@@ -86,8 +86,16 @@ func (s *StatsD) Observe(ev deploy.Event) {
 	if ev.Kind != deploy.EventFinished || ev.Record == nil {
 		return
 	}
-	r := ev.Record
-	conn, err := net.Dial("udp", s.Addr)
+	// Observers must not block the deploy's events: resolving the
+	// address may wait on DNS.
+	go s.send(ev.Record)
+}
+
+// statsdTimeout bounds resolving and dialing the StatsD address.
+const statsdTimeout = 2 * time.Second
+
+func (s *StatsD) send(r *deploy.Record) {
+	conn, err := (&net.Dialer{Timeout: statsdTimeout}).Dial("udp", s.Addr)
 	if err != nil {
 		s.Log.Warn("statsd", "addr", s.Addr, "err", err)
 		return

@@ -124,7 +124,13 @@ func New(opt Options) *Server {
 // "POST /discord/interactions"), with the body limit and the request
 // counter every route has. Call it before Run.
 func (s *Server) Handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.opt.Metrics.count(pattern, http.MaxBytesHandler(h, s.opt.MaxBody)))
+	s.HandleLimit(pattern, h, s.opt.MaxBody)
+}
+
+// HandleLimit is Handle with a body limit of the route's own: a Sentry
+// event alert carries the whole event, often beyond the default.
+func (s *Server) HandleLimit(pattern string, h http.Handler, maxBody int64) {
+	s.mux.Handle(pattern, s.opt.Metrics.count(pattern, http.MaxBytesHandler(h, maxBody)))
 }
 
 // Handler is the server's routing, for tests.

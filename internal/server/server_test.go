@@ -106,6 +106,24 @@ func TestMetricsAndHandle(t *testing.T) {
 	if code := post(strings.Repeat("x", 2048)); code != 413 {
 		t.Errorf("body over the limit: got %d, want 413", code)
 	}
+	// A route with a limit of its own takes bodies over the default.
+	s.HandleLimit("POST /sentry/webhook", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, "too big", http.StatusRequestEntityTooLarge)
+		}
+	}), 4096)
+	for _, tt := range []struct {
+		size, want int
+	}{{2048, 200}, {8192, 413}} {
+		resp, err := http.Post(url+"/sentry/webhook", "application/json", strings.NewReader(strings.Repeat("x", tt.size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%d bytes to a route limited to 4096: got %d, want %d", tt.size, resp.StatusCode, tt.want)
+		}
+	}
 	m.ObserveCommand("slack", 30*time.Millisecond)
 	get(t, url+"/healthz")
 	code, body := get(t, url+"/metrics")
