@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -201,11 +202,20 @@ func decodeBucket(raw json.RawMessage) (Bucket, error) {
 	if err := json.Unmarshal(pair[1], &values); err != nil {
 		return Bucket{}, fmt.Errorf("values: %w", err)
 	}
+	// A point without its count means the answer's shape changed: that
+	// is an error, never a quiet interval.
+	if len(values) == 0 {
+		return Bucket{}, errors.New("values: none")
+	}
 	var sum float64
 	for _, v := range values {
-		if v.Count != nil && *v.Count > 0 {
-			sum += *v.Count
+		if v.Count == nil {
+			return Bucket{}, errors.New(`values: no "count"`)
 		}
+		if math.IsNaN(*v.Count) || *v.Count < 0 {
+			return Bucket{}, fmt.Errorf("values: count %v", *v.Count)
+		}
+		sum += *v.Count
 	}
 	if math.IsNaN(ts) || math.IsInf(ts, 0) || ts < 0 || ts > 1<<40 {
 		return Bucket{}, fmt.Errorf("time %v out of range", ts)

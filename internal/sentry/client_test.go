@@ -342,6 +342,9 @@ func TestErrorCountsBadShape(t *testing.T) {
 		{"not json", `<html>`},
 		{"point not a pair", `{"data":[[1772618520]]}`},
 		{"values not a list", `{"data":[[1772618520,{"count":1}]]}`},
+		{"count renamed", `{"data":[[1772618520,[{"events":3}]]]}`},
+		{"no values", `{"data":[[1772618520,[]]]}`},
+		{"negative count", `{"data":[[1772618520,[{"count":-1}]]]}`},
 		{"top events shape", `{"data":{"a":1}}`},
 	}
 	for _, tt := range tests {

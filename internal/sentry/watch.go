@@ -149,8 +149,10 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 			before = append(before, b)
 		}
 	}
-	if len(before) == 0 {
-		inconclusive("Sentry returned no error counts for the hour before the deploy")
+	// A baseline from a few intervals could be a quiet moment of a noisy
+	// app: half of the hour at least.
+	if want := int(BaselineWindow / iv); len(before) < (want+1)/2 {
+		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the hour before the deploy", len(before), want))
 		return nil
 	}
 	d := NewDetector(p, Baseline(before, iv))
@@ -191,6 +193,11 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 			}
 		}
 		for _, b := range fresh {
+			// An interval missing from the answer is a gap, never part
+			// of a run.
+			if b.Start.After(cursor) && d.Gap() == Inconclusive {
+				inconclusive(fmt.Sprintf("Sentry returned no error count for %s UTC", cursor.UTC().Format("15:04")))
+			}
 			rate := float64(b.Count) / iv.Minutes()
 			cursor = b.Start.Add(iv)
 			observed++

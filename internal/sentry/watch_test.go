@@ -61,9 +61,12 @@ func zeroFill(start, end time.Time, iv time.Duration, s series) []Bucket {
 // fakeReader answers ErrorCounts from a series; fail says which calls
 // (0 is the baseline) fail and how.
 type fakeReader struct {
-	s      series
-	fail   func(call int) error
-	empty  func(call int) bool
+	s     series
+	fail  func(call int) error
+	empty func(call int) bool
+	// keep, when set, says which buckets (by minute, as series) an answer
+	// holds: Sentry's answers can have holes.
+	keep   func(call, m int) bool
 	issues []Issue
 
 	calls      int
@@ -81,7 +84,17 @@ func (f *fakeReader) ErrorCounts(ctx context.Context, org, project, env string, 
 	if f.empty != nil && f.empty(call) {
 		return []Bucket{}, nil
 	}
-	return zeroFill(start, end, iv, f.s), nil
+	bs := zeroFill(start, end, iv, f.s)
+	if f.keep != nil {
+		var kept []Bucket
+		for _, b := range bs {
+			if f.keep(call, int(b.Start.Sub(alignDown(deployEnd, iv))/iv)) {
+				kept = append(kept, b)
+			}
+		}
+		bs = kept
+	}
+	return bs, nil
 }
 
 func (f *fakeReader) NewIssues(ctx context.Context, org, project, version string, limit int) ([]Issue, error) {
@@ -242,7 +255,32 @@ func TestWatch(t *testing.T) {
 		{
 			name:             "empty baseline",
 			reader:           &fakeReader{s: flat(10), empty: func(call int) bool { return call == 0 }},
-			wantInconclusive: "no error counts for the hour before the deploy",
+			wantInconclusive: "for 0 of the 60 intervals of the hour before the deploy",
+		},
+		{
+			// One quiet minute is no baseline: the app's usual 10 a
+			// minute would pass for a spike against it.
+			name:             "sparse baseline",
+			reader:           &fakeReader{s: after(0, flat(10)), keep: func(call, m int) bool { return call > 0 || m == -5 }},
+			wantInconclusive: "for 1 of the 60 intervals of the hour before the deploy",
+		},
+		{
+			// Minutes 3 and 5 are high, 4 is missing from the answer that
+			// holds them both (read late, after failed reads): no run.
+			name: "a hole in one answer is a gap",
+			reader: &fakeReader{s: after(10, func(m int) int {
+				if m == 3 || m == 5 {
+					return 80
+				}
+				return 10
+			}), fail: func(call int) error {
+				if call >= 3 && call <= 6 {
+					return fmt.Errorf("count errors: %w", context.DeadlineExceeded)
+				}
+				return nil
+			}, keep: func(_, m int) bool { return m != 4 }},
+			wantInconclusive: "cannot read the error rate after the deploy",
+			wantQuiet:        true,
 		},
 	}
 	for _, tt := range tests {
