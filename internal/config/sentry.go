@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Sentry is the Sentry organization the bot reports releases and deploys
 // to and watches after deploys.
@@ -75,6 +78,11 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			}
 			if e.Sentry.Factor < 0 || e.Sentry.MinEvents < 0 || e.Sentry.Consecutive < 0 || e.Sentry.Watch < 0 || e.Sentry.Interval < 0 {
 				ps.add(at(), "%s: factor, min_events, consecutive, watch and interval must not be negative", p)
+			}
+			// Sentry counts events per whole seconds at the finest: a
+			// shorter interval would leave every watch inconclusive.
+			if iv := e.Sentry.Interval.D(); iv > 0 && (iv < time.Second || iv%time.Second != 0) {
+				ps.add(at("interval"), "%s.interval: %s is not a whole number of seconds (Sentry counts per second at the finest)", p, iv)
 			}
 		}
 	}

@@ -124,6 +124,17 @@ func TestValidationRules(t *testing.T) {
 			want:  one("log_level", `bot.log_level: want debug, info, warn or error, got "loud"`),
 		},
 		{
+			name: "sentry interval under a second",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 1500ms}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.interval: 1.5s is not a whole number of seconds"),
+		},
+		{
+			name: "sentry interval of whole seconds",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},
+		},
+		{
 			name:  "log level is case-insensitive",
 			edits: []string{"log_level: info", "log_level: WARN"},
 		},

@@ -73,6 +73,10 @@ type Watcher struct {
 
 	mu       sync.Mutex
 	reported map[string]bool // deploy ids whose Sentry failure was already said
+	// released holds, by deploy id, a channel closed once the release
+	// of a deploy that started is created (or failed to be): the deploy
+	// is registered with Sentry after that, or Sentry answers 404.
+	released map[string]chan struct{}
 }
 
 // New returns a Watcher; Close stops its watches.
@@ -84,7 +88,7 @@ func New(opt Options) *Watcher {
 		opt.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, reported: map[string]bool{}}
+	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, reported: map[string]bool{}, released: map[string]chan struct{}{}}
 }
 
 // Close stops every watch and waits for them.
@@ -126,13 +130,22 @@ func (w *Watcher) Observe(ev deploy.Event) {
 	r := ev.Record.Clone()
 	switch {
 	case ev.Kind == deploy.EventStarted && r.Kind == deploy.KindDeploy:
+		done := make(chan struct{})
+		w.mu.Lock()
+		w.released[r.ID] = done
+		w.mu.Unlock()
 		w.goDo(func(ctx context.Context) {
+			defer close(done)
 			if err := w.opt.Sentry.CreateRelease(ctx, w.opt.Config.Sentry.Org, w.version(r), []string{es.Project}); err != nil {
 				w.sentryFailed(ctx, r, "create the release", err)
 			}
 		})
 	case ev.Kind == deploy.EventFinished && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial):
 		w.goDo(func(ctx context.Context) { w.afterDeploy(ctx, r, es) })
+	case ev.Kind == deploy.EventFinished:
+		w.mu.Lock()
+		delete(w.released, r.ID)
+		w.mu.Unlock()
 	}
 }
 
@@ -152,6 +165,17 @@ func (w *Watcher) afterDeploy(ctx context.Context, r *deploy.Record, es *config.
 		env = r.Env
 	}
 	version := w.version(r)
+	w.mu.Lock()
+	released := w.released[r.ID]
+	delete(w.released, r.ID)
+	w.mu.Unlock()
+	if released != nil {
+		select {
+		case <-released:
+		case <-ctx.Done():
+			return
+		}
+	}
 	if r.Kind == deploy.KindRollback {
 		// A rollback makes an older release live again: Sentry learns of
 		// it as a new deploy of that release.

@@ -36,6 +36,10 @@ type fakeSentry struct {
 	mu       sync.Mutex
 	calls    []string
 	deployAt time.Time
+	// released are the versions created; as Sentry does, a deploy of
+	// any other is 404. releaseDelay slows creating one down.
+	released     map[string]bool
+	releaseDelay time.Duration
 }
 
 func newFakeSentry(t *testing.T) *fakeSentry {
@@ -63,9 +67,25 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 		if len(body.Projects) != 1 || body.Projects[0] != "web-backend" {
 			f.t.Errorf("release projects: got %v", body.Projects)
 		}
+		time.Sleep(f.releaseDelay)
+		f.mu.Lock()
+		if f.released == nil {
+			f.released = map[string]bool{}
+		}
+		f.released[body.Version] = true
+		f.mu.Unlock()
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(map[string]any{"version": body.Version})
 	case r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/api/0/organizations/acme/releases/") && strings.HasSuffix(r.URL.Path, "/deploys/"):
+		version := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/0/organizations/acme/releases/"), "/deploys/")
+		f.mu.Lock()
+		known := f.released[version]
+		f.mu.Unlock()
+		if !known {
+			w.WriteHeader(404)
+			json.NewEncoder(w).Encode(map[string]any{"detail": "The requested resource does not exist"})
+			return
+		}
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(map[string]any{"id": "1", "environment": "production"})
 	case r.Method == "GET" && r.URL.Path == "/api/0/projects/acme/web-backend/":
@@ -142,6 +162,9 @@ func tgz(t *testing.T, build string) []byte {
 
 func TestSpikeRollsBackByItself(t *testing.T) {
 	fs := newFakeSentry(t)
+	// Creating a release is slower than a local deploy: its deploy is
+	// registered after it all the same.
+	fs.releaseDelay = 300 * time.Millisecond
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`sentry:
   url: %s
