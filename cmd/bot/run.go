@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
-
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"io"
 	"log/slog"
 	"os"
 	"os/user"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/term"
 
 	"github.com/switchman-bot/switchman/internal/acl"
@@ -160,15 +160,25 @@ type system struct {
 	trains   *train.Scheduler    // nil without trains
 	fleet    *fleet
 	log      *slog.Logger
+	alerts   sync.WaitGroup // Sentry alerts being routed to chat
 }
 
+// close stops what uses the hosts and the store before closing them: the
+// watches first, which could still start an automatic rollback.
 func (s *system) close() {
+	s.stopWatches()
+	s.alerts.Wait()
 	s.fleet.close()
-	if s.watcher != nil {
-		s.watcher.Close()
-	}
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)
+	}
+}
+
+// stopWatches ends the post-deploy watches, so that no automatic rollback
+// starts once the bot is stopping.
+func (s *system) stopWatches() {
+	if s.watcher != nil {
+		s.watcher.Close()
 	}
 }
 

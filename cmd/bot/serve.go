@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		},
 		DrainTimeout: drainTimeout,
 		Drain: func() {
+			sys.stopWatches()
 			if sa != nil {
 				sa.Stop()
 			}
@@ -101,7 +102,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 	}
 	if cfg.Sentry.Configured() && cfg.Sentry.WebhookSecret != "" {
 		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log,
-			OnAlert: func(a sentry.Alert) { go sys.routeAlert(a) }}, sentry.MaxWebhookBody)
+			OnAlert: func(a sentry.Alert) { sys.alerts.Go(func() { sys.routeAlert(a) }) }}, sentry.MaxWebhookBody)
 	}
 	// Deploys a stopped process left behind are reported once the chat
 	// platforms can be posted to.
