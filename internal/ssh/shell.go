@@ -211,11 +211,13 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 	case err == nil:
 		return res.stdout, &deploy.ExitError{Code: res.status, Stderr: strings.TrimSpace(res.stderr)}
 	case ctx.Err() != nil:
+		// What the step wrote so far, before its end marker resets it.
+		out := sh.out.partial()
 		s.killStep(p)
 		if s.isDone() {
-			return sh.out.partial(), s.lost()
+			return out, s.lost()
 		}
-		return sh.out.partial(), s.stopped(ctx, cmd.Timeout)
+		return out, s.stopped(ctx, cmd.Timeout)
 	default:
 		out := sh.out.partial()
 		s.dropShell()
