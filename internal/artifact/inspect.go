@@ -284,6 +284,10 @@ func (i *Inspector) inspect(r io.Reader) error {
 	t := newTree()
 	tail := &zeroTail{r: dec, pos: &i.pos}
 	tr := tar.NewReader(tail)
+	// dataEnd is where the last entry's data and padding end: archive/tar
+	// reads exactly the blocks it needs, so after Next the stream position
+	// is the start of the entry's data.
+	var dataEnd int64
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -292,9 +296,13 @@ func (i *Inspector) inspect(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrCorrupt, comp, err)
 		}
+		if err := checkPAX(hdr); err != nil {
+			return err
+		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue // pax metadata for the whole archive (git archive writes one)
 		}
+		dataEnd = tail.n + (hdr.Size+blockSize-1)/blockSize*blockSize
 		i.report.Entries++
 		if err := t.add(hdr); err != nil {
 			return err
@@ -307,7 +315,9 @@ func (i *Inspector) inspect(r io.Reader) error {
 	// archive/tar also ends quietly when the stream stops between two
 	// entries or inside padding; only the end marker shows that nothing
 	// was cut off.
-	if tail.n%blockSize != 0 || tail.zeros < blockSize {
+	// The two zero blocks of the marker must follow the last entry's data:
+	// zeros read within that data (a file ending in zeros) do not count.
+	if tail.n%blockSize != 0 || tail.zeros < blockSize || tail.n-dataEnd < 2*blockSize {
 		return fmt.Errorf("%w: tar archive is truncated (no end-of-archive marker)", ErrCorrupt)
 	}
 	if err := t.recheck(); err != nil {
@@ -380,6 +390,31 @@ func isRegular(typ byte) bool {
 // host; it also bounds the work of resolving them.
 const maxName = 4096
 
+// checkPAX refuses pax records on which archive/tar and GNU tar, which
+// unpacks on the hosts, would disagree about an entry's name or link:
+// GNU tar applies a global header's path and linkpath to every later
+// entry (archive/tar ignores them), prefers a pax path or linkpath to a
+// GNU long name or long link (archive/tar the other way round), and takes
+// GNU.sparse.name as the name. A release needs none of them.
+func checkPAX(hdr *tar.Header) error {
+	unsafe := func(format string, args ...any) error {
+		return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf(format, args...)}
+	}
+	for k, v := range hdr.PAXRecords {
+		switch {
+		case strings.HasPrefix(k, "GNU.sparse."):
+			return unsafe("pax record %s: sparse files are not supported", k)
+		case hdr.Typeflag == tar.TypeXGlobalHeader && (k == "path" || k == "linkpath"):
+			return unsafe("a global pax header sets %s for every entry", k)
+		case k == "path" && v != hdr.Name:
+			return unsafe("pax path %q differs from the entry's name", v)
+		case k == "linkpath" && v != hdr.Linkname:
+			return unsafe("pax linkpath %q differs from the entry's link", v)
+		}
+	}
+	return nil
+}
+
 // tree follows what extracting the archive in order creates, as far as
 // symlinks go, so that every entry and link target is resolved the way the
 // kernel on the host would resolve it: a lexical check alone misses "t ->
@@ -399,7 +434,9 @@ func (t *tree) add(hdr *tar.Header) error {
 		return &UnsafeEntryError{Entry: name, Reason: fmt.Sprintf(format, args...)}
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink:
+	case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeDir, tar.TypeSymlink, tar.TypeLink:
+	case tar.TypeGNUSparse:
+		return unsafe("sparse file")
 	case tar.TypeChar:
 		return unsafe("character device")
 	case tar.TypeBlock:
@@ -462,9 +499,15 @@ func (t *tree) add(hdr *tar.Header) error {
 			return unsafe("hard link target %q has a .. component", target)
 		}
 		// Hard link targets are archive paths, from the release directory;
-		// link(2) does not follow a symlink in the last component.
-		if _, err := t.resolve("", target, false); err != nil {
+		// link(2) does not follow a symlink in the last component, so a
+		// hard link to a symlink is a copy of it elsewhere, where its
+		// target may lead out.
+		to, err := t.resolve("", target, false)
+		if err != nil {
 			return unsafe("hard link to %q %s", target, err)
+		}
+		if _, ok := t.links[to]; ok {
+			return unsafe("hard link to the symlink %q", target)
 		}
 	}
 	return nil

@@ -319,5 +319,10 @@ func redact(u *url.URL) string {
 	if c.RawQuery != "" {
 		c.RawQuery = "REDACTED"
 	}
-	return c.Redacted()
+	// A token may be the user name alone (https://TOKEN@host/…), which
+	// URL.Redacted keeps.
+	if c.User != nil {
+		c.User = url.User("REDACTED")
+	}
+	return c.String()
 }
