@@ -239,10 +239,12 @@ apps:
 	fs.deployAt = clk.Now()
 	fs.spiking.Store(true)
 	run("2")
+	// The watcher first: it may start the rollback, and the engine's
+	// WaitGroup must not be waited on while a first Add can come. Its
+	// watch of deploy 2 counts until the rollback it started has ended,
+	// and that rollback's own watch is added before then.
+	w.Wait() // the spike, the rollback it started and its end, the watch of the rollback
 	eng.Wait()
-	w.Wait() // the spike, the rollback it started and its end
-	eng.Wait()
-	w.Wait() // the watch of the rollback
 
 	current, _ := os.Readlink(filepath.Join(dir, "srv/web/current"))
 	if current != "releases/1" {
