@@ -574,16 +574,19 @@ func TestOneDeployPerAppEnv(t *testing.T) {
 	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
 }
 
-func TestCancelRestoresSwitchedHosts(t *testing.T) {
-	gate := filepath.Join(t.TempDir(), "gate")
-	f := newFixture(t, `if [ "$SWITCHMAN_BUILD" = 2 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`)
-	f.build("1")
-	f.build("2")
-	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+// gatedRestart is a restart command that holds build 2's restart until
+// the file gate exists.
+func gatedRestart(gate string) string {
+	return `if [ "$SWITCHMAN_BUILD" = 2 ]; then while [ ! -e ` + gate + ` ]; do sleep 0.05; done; fi`
+}
 
+// deployUntilRestart starts a deploy of build and returns once a host's
+// restart has begun, with where the finished record will arrive.
+func (f *fixture) deployUntilRestart(build string) <-chan *deploy.Record {
+	f.t.Helper()
 	done := make(chan *deploy.Record, 1)
 	restarting := make(chan struct{}, 1)
-	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}, func(ev deploy.Event) {
 		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done {
 			select {
 			case restarting <- struct{}{}:
@@ -595,9 +598,20 @@ func TestCancelRestoresSwitchedHosts(t *testing.T) {
 		}
 	})
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	<-restarting
+	return done
+}
+
+func TestCancelRestoresSwitchedHosts(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newFixture(t, gatedRestart(gate))
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+
+	done := f.deployUntilRestart("2")
 	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}

@@ -55,18 +55,26 @@ func (l *stealableLease) Renew(ctx context.Context) error {
 	return l.Lease.Renew(ctx)
 }
 
-// TestLeaseLostBeforeSwitch checks that a deploy whose lease is lost before
-// any host switched ends interrupted, as the replica that takes over
-// records it, not failed: nobody is told a deploy failed that another
-// replica may still be finishing or reporting.
-func TestLeaseLostBeforeSwitch(t *testing.T) {
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
+// newStealableFixture is a fixture whose leases a test can have taken
+// by another replica (stolen), with a short TTL.
+func newStealableFixture(t *testing.T, yaml string) (*fixture, *stealable) {
+	t.Helper()
 	var leases *stealable
 	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
 		leases = &stealable{Leaser: o.Leases}
 		o.Leases = leases
 		o.LeaseTTL = 300 * time.Millisecond
 	})
+	return f, leases
+}
+
+// TestLeaseLostBeforeSwitch checks that a deploy whose lease is lost before
+// any host switched ends interrupted, as the replica that takes over
+// records it, not failed: nobody is told a deploy failed that another
+// replica may still be finishing or reporting.
+func TestLeaseLostBeforeSwitch(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
+	f, leases := newStealableFixture(t, yaml)
 	f.build("1")
 	done := make(chan *deploy.Record, 1)
 	waiting := make(chan struct{}, 1)
@@ -106,34 +114,12 @@ func TestLeaseLostBeforeSwitch(t *testing.T) {
 // back (another replica's call by then), and the deploy is interrupted.
 func TestLeaseLostDuringActivation(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	yaml := fmt.Sprintf(fixtureYAML, `if [ "$SWITCHMAN_BUILD" = 2 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`)
-	var leases *stealable
-	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
-		leases = &stealable{Leaser: o.Leases}
-		o.Leases = leases
-		o.LeaseTTL = 300 * time.Millisecond
-	})
+	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
 	f.build("1")
 	f.build("2", tarEntry{name: "BROKEN", body: "x"})
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
 
-	done := make(chan *deploy.Record, 1)
-	restarting := make(chan struct{}, 1)
-	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done {
-			select {
-			case restarting <- struct{}{}:
-			default:
-			}
-		}
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-restarting
+	done := f.deployUntilRestart("2")
 	leases.stolen.Store(true) // another replica holds web/prod now
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
