@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
@@ -75,7 +76,7 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 	m := chat.Message{Level: chat.Failure, Public: true,
 		Title:   fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
 		Lines:   []string{"nothing is retried by itself: roll back, or deploy again"},
-		Buttons: []chat.Button{{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", r.App, r.Env), Style: "danger"}},
+		Buttons: []chat.Button{commands.RollbackButton(r.App, r.Env, "")},
 	}
 	for _, h := range r.Hosts {
 		v := "on " + orNone(h.Current)
@@ -141,7 +142,7 @@ func (s *system) routeAlert(a sentry.Alert) {
 			m := chat.Message{Level: chat.Warning, Public: true,
 				Title:   fmt.Sprintf("Sentry %s for %s/%s: %s", strings.ReplaceAll(a.Resource, "_", " "), appName, envName, a.Title),
 				Lines:   []string{fmt.Sprintf("live release: %s %s (%s)", appName, live, a.URL)},
-				Buttons: []chat.Button{{Label: "Rollback", Action: rollbackAction(appName, envName, live), Style: "danger"}}}
+				Buttons: []chat.Button{commands.RollbackButton(appName, envName, knownBuild(live))}}
 			if err := s.notify.Post(ctx, ch, m); err != nil {
 				s.log.Error("post sentry alert", "err", err)
 			}
@@ -149,12 +150,11 @@ func (s *system) routeAlert(a sentry.Alert) {
 	}
 }
 
-// rollbackAction is the command of an alert's Rollback button: from the
-// live release when it is known, so that a click after a later deploy
-// does not roll that one back.
-func rollbackAction(app, env, live string) string {
-	if live == "" || live == "unknown" {
-		return fmt.Sprintf("rollback %s %s", app, env)
+// knownBuild is live, the build an alert found running, or "" when it is
+// "unknown": an alert's Rollback button then acts on what runs.
+func knownBuild(live string) string {
+	if live == "unknown" {
+		return ""
 	}
-	return fmt.Sprintf("rollback %s %s from %s", app, env, live)
+	return live
 }

@@ -93,9 +93,21 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
 	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded {
-		m.Buttons = append(m.Buttons, chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s from %s", r.App, r.Env, r.Build), Style: "danger"})
+		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build))
 	}
 	return m
+}
+
+// RollbackButton is the Rollback button of a message about app/env. With
+// from, the build the message is about, it runs `rollback APP ENV from
+// BUILD`, which is refused once a later build runs: a click on an old
+// message cannot roll back a later deploy. Without, it acts on what runs.
+func RollbackButton(app, env, from string) chat.Button {
+	action := fmt.Sprintf("rollback %s %s", app, env)
+	if from != "" {
+		action += " from " + from
+	}
+	return chat.Button{Label: "Rollback", Action: action, Style: "danger"}
 }
 
 func plural(n int) string {
