@@ -672,10 +672,11 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 		!strings.Contains(reply.Text, "no running deploy") && !strings.Contains(reply.Text, "is running here") {
 		t.Errorf("replica a's answer to the confirmation: got %q, want it confirmed or refused", reply.Text)
 	}
-	rec := c.waitRecord("the record to say the lease was lost", 5*time.Second, func(r *deploy.Record) bool {
-		return r.ID == held.ID && strings.Contains(r.Error, "lost the deploy lease")
+	// Interrupted, as replica b recorded it: a's final write came after
+	// b's and was refused.
+	rec := c.waitRecord("the record to be replica b's account", 5*time.Second, func(r *deploy.Record) bool {
+		return r.ID == held.ID && strings.Contains(r.Error, "stopped before it finished")
 	})
-	// Interrupted, as replica b recorded it: not failed.
 	if rec.Outcome != deploy.OutcomeInterrupted {
 		t.Errorf("record: got outcome %s, want interrupted", rec.Outcome)
 	}
@@ -750,8 +751,10 @@ func TestReplicasRedisRestart(t *testing.T) {
 	final := c.slack.waitCall("replica a's final message", 15*time.Second,
 		allOf(isMethod("chat.postMessage", "chat.update"), toChannel(deployChannel), textHas("Deploy "+held.ID+" of web 2 to prod interrupted", "lost the deploy lease", "stopped before touching more hosts")))
 	t.Logf("replica a: %q", final.Text)
-	rec := c.waitRecord("the record to say the lease was lost", 5*time.Second, func(r *deploy.Record) bool {
-		return r.ID == held.ID && strings.Contains(r.Error, "lost the deploy lease")
+	// The record is replica b's: a's final write came after b's and was
+	// refused.
+	rec := c.waitRecord("the record to be replica b's account", 5*time.Second, func(r *deploy.Record) bool {
+		return r.ID == held.ID && strings.Contains(r.Error, "stopped before it finished")
 	})
 	if rec.Outcome != deploy.OutcomeInterrupted {
 		t.Errorf("record: got outcome %s, want interrupted", rec.Outcome)

@@ -283,7 +283,7 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, std stdio)
 		interactive = true
 		fmt.Fprintf(std.Out, "Switchman %s — console as %s. Type help, or Ctrl-D to quit.\n", version, u)
 	}
-	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive, Wait: sys.engine.Wait}
+	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive, Wait: sys.engine.Drain}
 	sys.notify.set(consoleNotifier{out: c.Reply})
 	if err := sys.recover(ctx); err != nil {
 		return err

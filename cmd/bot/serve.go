@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 					}
 				}
 			}()
-			sys.engine.Wait()
+			sys.engine.Drain()
 			if sa != nil {
 				sa.Wait()
 			}

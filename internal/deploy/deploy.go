@@ -61,6 +61,9 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 // begin takes the lease, opens the hosts and builds the run and its record;
 // nothing is persisted or changed yet.
 func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, sink Sink) (*run, error) {
+	if err := e.refuseDraining(kind); err != nil {
+		return nil, err
+	}
 	id := newID(e.now())
 	what := string(kind)
 	if req.Build != "" {
@@ -112,10 +115,23 @@ func (r *run) abandon() {
 // A run the store cannot record does not start: a crash would leave no
 // trace of what it did to the hosts.
 func (r *run) start(body func() (Outcome, error)) (*Record, error) {
+	// Counted before anything is recorded, under the lock Drain takes: a
+	// run either starts before Drain and is waited for, or not at all.
+	r.e.mu.Lock()
+	draining := r.e.draining
+	if !draining {
+		r.e.wg.Add(1)
+	}
+	r.e.mu.Unlock()
+	if draining {
+		r.abandon()
+		return nil, r.e.refuseDraining(r.rec.Kind)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	err := r.e.store.PutRecord(ctx, r.snapshot())
 	cancel()
 	if err != nil {
+		r.e.wg.Done()
 		r.abandon()
 		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable: the %s could not be recorded; nothing was changed", r.rec.Kind)
 	}
@@ -130,13 +146,17 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 			r.note("%s was refused and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)
 		}
 	}
-	r.e.wg.Add(1)
 	go func() {
 		defer r.e.wg.Done()
 		done := make(chan struct{})
 		go r.keepLease(done)
 		outcome, err := body()
 		close(done)
+		// A run whose record was taken over ends as the new owner
+		// recorded it, whatever its body made of the hosts' last steps.
+		if cause := context.Cause(r.ctx); outcome != OutcomeInterrupted && errors.Is(cause, ErrLeaseLost) {
+			outcome, err = r.leaseLost(cause)
+		}
 		if err != nil {
 			r.e.log.Info("deploy ended", "deploy", r.rec.ID, "app", r.t.app.Name, "env", r.t.env.Name, "outcome", outcome, "err", err)
 		}
@@ -751,6 +771,9 @@ func (r *run) activate(h Host, build, previous string) error {
 	}
 	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
+		if done == 0 {
+			r.settleSwitch(ctx, h)
+		}
 		// What failed on a host is what people need to read.
 		return errs.Wrap(errs.Unavailable, err, "%v", err)
 	}
@@ -921,8 +944,27 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 // switchBack points a host at the release it ran before this deploy,
 // restarts it and checks its health.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
-	_, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
+	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
+	if err != nil && done == 0 {
+		r.settleSwitch(ctx, h)
+	}
 	return err
+}
+
+// settleSwitch records where h's `current` points after its switch step
+// failed: the script may have failed after its rename (a marker it could
+// not write, a step killed at its timeout), and both the record and the
+// decision to switch the host back must go by what the host runs.
+func (r *run) settleSwitch(ctx context.Context, h Host) {
+	out, err := r.sessions[h.Name].Run(ctx, Command{Script: inspectScript(r.t.app.Path, false), Timeout: r.t.env.StepTimeout.D()})
+	if err != nil {
+		r.setHost(h.Name, func(hr *HostResult) {
+			hr.Error = joinErr(hr.Error, "could not read current after the failed switch: "+err.Error())
+		})
+		return
+	}
+	cur := parseInspect(out).Current
+	r.setHost(h.Name, func(hr *HostResult) { hr.Current = cur })
 }
 
 // pruneAll removes old releases on every host that has more than

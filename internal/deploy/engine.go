@@ -42,9 +42,10 @@ type Engine struct {
 	leaseTTL   time.Duration
 	observers  []Sink
 
-	mu      sync.Mutex
-	running map[string]*run // by app/env
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	running  map[string]*run // by app/env
+	wg       sync.WaitGroup
+	draining bool // set by Drain: no further run starts
 }
 
 // Options wires an Engine. Config, Store, Leases and Locks are required;
@@ -237,6 +238,28 @@ func (e *Engine) Cancel(app, env, by string) (string, error) {
 
 // Wait blocks until every deploy started by this engine has finished.
 func (e *Engine) Wait() { e.wg.Wait() }
+
+// Drain refuses every deploy and rollback not yet started, then waits for
+// the running ones to finish. A stopping bot drains its engine: a train
+// departing or a button clicked while it waits cannot start a deploy that
+// nobody waits for.
+func (e *Engine) Drain() {
+	e.mu.Lock()
+	e.draining = true
+	e.mu.Unlock()
+	e.wg.Wait()
+}
+
+// refuseDraining returns the refusal of a kind of run while the engine
+// drains, or nil.
+func (e *Engine) refuseDraining(kind Kind) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.draining {
+		return errs.New(errs.Unavailable, "switchman is shutting down: the %s was not started; nothing was changed", kind)
+	}
+	return nil
+}
 
 var errCancelled = errors.New("cancelled")
 

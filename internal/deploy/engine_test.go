@@ -604,14 +604,20 @@ func (f *fixture) deployUntilRestart(build string) <-chan *deploy.Record {
 	return done
 }
 
-func TestCancelRestoresSwitchedHosts(t *testing.T) {
-	gate := filepath.Join(t.TempDir(), "gate")
-	f := newFixture(t, gatedRestart(gate))
+// deployTwoUntilRestart deploys build 1, then starts a deploy of build 2
+// and returns once its restart has begun (see deployUntilRestart).
+func (f *fixture) deployTwoUntilRestart() <-chan *deploy.Record {
+	f.t.Helper()
 	f.build("1")
 	f.build("2")
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	return f.deployUntilRestart("2")
+}
 
-	done := f.deployUntilRestart("2")
+func TestCancelRestoresSwitchedHosts(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newFixture(t, gatedRestart(gate))
+	done := f.deployTwoUntilRestart()
 	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}

@@ -11,14 +11,17 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // stealable hands out leases that another replica can be made to take
 // over: from then on they fail their checks and renewals, as a Redis lease
-// that ran out does.
+// that ran out does. Frozen ones go on believing they are held without
+// renewing: a replica paused past its TTL (a stopped VM, a long
+// collection) does not know its lease ran out until the store tells it.
 type stealable struct {
 	deploy.Leaser
-	stolen atomic.Bool
+	stolen, frozen atomic.Bool
 }
 
 func (s *stealable) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
@@ -42,6 +45,9 @@ func (l *stealableLease) lost() error {
 }
 
 func (l *stealableLease) Check(ctx context.Context) error {
+	if l.s.frozen.Load() {
+		return nil
+	}
 	if err := l.lost(); err != nil {
 		return err
 	}
@@ -49,6 +55,9 @@ func (l *stealableLease) Check(ctx context.Context) error {
 }
 
 func (l *stealableLease) Renew(ctx context.Context) error {
+	if l.s.frozen.Load() {
+		return nil
+	}
 	if err := l.lost(); err != nil {
 		return err
 	}
@@ -133,5 +142,93 @@ func TestLeaseLostDuringActivation(t *testing.T) {
 	}
 	if c := f.link("current"); c != "releases/2" {
 		t.Errorf("current -> %s, want releases/2 left as it was", c)
+	}
+}
+
+// TestRecoveredRecordFencesTheStaleOwner: a replica paused past its
+// lease's TTL finds, when it wakes, that another replica has recovered
+// its deploy. Its writes no longer replace the record recovery wrote, and
+// it stops as interrupted instead of reporting a success nobody recorded.
+func TestRecoveredRecordFencesTheStaleOwner(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
+	done := f.deployTwoUntilRestart()
+	leases.frozen.Store(true) // the replica stops renewing, unaware
+	other := deploy.NewEngine(deploy.Options{
+		Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+	})
+	t.Cleanup(other.Wait)
+	var recovered []*deploy.Record
+	for deadline := time.Now().Add(10 * time.Second); len(recovered) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the other replica never recovered the deploy whose lease ran out")
+		}
+		time.Sleep(50 * time.Millisecond)
+		var err error
+		if recovered, err = other.Recover(t.Context()); err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
+		t.Errorf("stale replica: got %s (%s), want interrupted by the lost lease", rec.Outcome, rec.Error)
+	}
+	stored, err := f.store.Record(t.Context(), rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Outcome != deploy.OutcomeInterrupted || !strings.Contains(stored.Error, "stopped before it finished") {
+		t.Errorf("stored record: got %s (%s), want recovery's account", stored.Outcome, stored.Error)
+	}
+	if stored.Fence != recovered[0].Fence || stored.Fence <= rec.Fence {
+		t.Errorf("stored fence %d: want recovery's %d, above the deploy's %d", stored.Fence, recovered[0].Fence, rec.Fence)
+	}
+}
+
+// TestDrain: a draining engine waits for the deploy running and refuses
+// any that would start meanwhile, before it records or touches anything.
+func TestDrain(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newFixture(t, gatedRestart(gate))
+	done := f.deployTwoUntilRestart()
+	drained := make(chan struct{})
+	go func() {
+		f.engine.Drain()
+		close(drained)
+	}()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); err == nil || !strings.Contains(err.Error(), "shutting down"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a rollback while draining: got %v, want it refused as shutting down", err)
+		}
+		select {
+		case <-drained:
+			t.Fatal("Drain returned while a deploy was running")
+		default:
+		}
+		time.Sleep(20 * time.Millisecond)
+		// The running deploy holds web/prod: the drain is checked first.
+		_, err = f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Requester: "bob"}, nil)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("the running deploy: got %s (%s), want it to finish", rec.Outcome, rec.Error)
+	}
+	<-drained
+	recs, err := f.store.Records(t.Context(), deploy.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Errorf("records: got %d, want 2 (nothing recorded for the refused rollback)", len(recs))
+	}
+	if _, err := f.run(deploy.KindDeploy, "1"); err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("a deploy after the drain: got %v, want it refused as shutting down", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // Transport runs shell scripts on hosts. Every host step of the engine is a
@@ -88,7 +90,10 @@ var ErrUnreachable = errors.New("host unreachable")
 
 // Store keeps deploy records. Implementations are safe for concurrent use.
 type Store interface {
-	// PutRecord creates or replaces the record with r.ID.
+	// PutRecord creates or replaces the record with r.ID. It refuses,
+	// with an error wrapping ErrLeaseLost, to replace a record whose Fence
+	// is greater than r.Fence: a newer lease holder (recovery) has taken
+	// the record over, and a stale writer must not undo what it wrote.
 	PutRecord(ctx context.Context, r *Record) error
 	// Record returns the record with id, or an error wrapping ErrNotFound.
 	Record(ctx context.Context, id string) (*Record, error)
@@ -125,6 +130,13 @@ var (
 	ErrLeaseHeld = errors.New("lease held")
 	ErrLeaseLost = errors.New("lease lost")
 )
+
+// StaleRecord is the error a Store returns for a record write that a newer
+// lease holder's write has superseded: stored is the fencing token of the
+// record kept, fence that of the refused write.
+func StaleRecord(stored, fence int64) error {
+	return errs.Wrap(errs.Conflict, ErrLeaseLost, "the record was taken over by lease %d (this write holds %d)", stored, fence)
+}
 
 // LeaseHeldError names who holds a lease.
 type LeaseHeldError struct {

@@ -44,6 +44,10 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 			continue
 		}
 		rec = cur
+		// The recovery lease's token fences the record: should the
+		// deploy's process still be alive somewhere, its later writes
+		// are refused instead of replacing this account.
+		rec.Fence = lease.Token()
 		rec.Outcome = OutcomeInterrupted
 		rec.Finished = e.now()
 		rec.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; hosts are as observed at recovery", rec.Kind, rec.Owner)

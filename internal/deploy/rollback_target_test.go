@@ -150,3 +150,26 @@ func TestUnrecordableDeployDoesNotStart(t *testing.T) {
 		t.Errorf("the next deploy: got %v, want the same refusal (the lease given back)", err)
 	}
 }
+
+// TestSwitchFailingAfterTheRename: a switch script that fails after it
+// renamed `current` (here the build's stale bad marker cannot be removed)
+// has moved the host all the same. The deploy reads where `current` points,
+// switches the host back and records what runs, instead of leaving the new
+// release live behind a record that says the old one is.
+func TestSwitchFailingAfterTheRename(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if err := os.MkdirAll(filepath.Join(f.app, "releases", ".bad-2", "stuck"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeReverted)
+	if c := f.link("current"); c != "releases/1" {
+		t.Errorf("current -> %s, want releases/1 (switched back)", c)
+	}
+	h := rec.Host("localhost")
+	if h.Current != "1" || h.State != deploy.HostReverted {
+		t.Errorf("record: host %s on %q, want reverted on 1 (%s)", h.State, h.Current, h.Error)
+	}
+}

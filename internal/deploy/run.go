@@ -146,6 +146,13 @@ func (r *run) persist(snap *Record) {
 		if err == nil {
 			return
 		}
+		if errors.Is(err, ErrLeaseLost) {
+			// Recovery has taken the record over: this run is no longer
+			// the deploy's owner and stops touching hosts.
+			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+			return
+		}
 		if try == 2 {
 			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
 			return

@@ -30,7 +30,8 @@ type Console struct {
 	// under way. Otherwise (a script on stdin) each deploy finishes before
 	// the next line is read, so a script reads top to bottom.
 	Interactive bool
-	// Wait blocks until every running deploy has finished.
+	// Wait, called once the input ends, blocks until every running
+	// deploy has finished (and should let no further one start).
 	Wait func()
 
 	mu         sync.Mutex // guards Out and the fields below

@@ -14,8 +14,9 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
-// PutRecord creates or replaces the record with r.ID. The store keeps its
-// own copy: changing r afterwards changes nothing stored.
+// PutRecord creates or replaces the record with r.ID, unless the stored
+// record carries a greater fencing token (see deploy.Store). The store keeps
+// its own copy: changing r afterwards changes nothing stored.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put record: %w", err)
@@ -35,9 +36,13 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 			// it was, rather than trusting the new record.
 			var o struct {
 				Started time.Time `json:"started"`
+				Fence   int64     `json:"fence"`
 			}
 			if err := json.Unmarshal(old, &o); err != nil {
 				return fmt.Errorf("decode stored record: %w", err)
+			}
+			if o.Fence > r.Fence {
+				return deploy.StaleRecord(o.Fence, r.Fence)
 			}
 			if err := idx.Delete(recordIndexKey(o.Started, r.ID)); err != nil {
 				return err

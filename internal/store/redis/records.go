@@ -27,9 +27,10 @@ import (
 // pageSize is how many index entries one script call examines.
 const pageSize = 256
 
-// PutRecord creates or replaces the record with r.ID. The store keeps its
-// own copy: changing r afterwards changes nothing stored. The ID, App, Env
-// and Outcome must not contain NUL.
+// PutRecord creates or replaces the record with r.ID, unless the stored
+// record carries a greater fencing token (see deploy.Store). The store
+// keeps its own copy: changing r afterwards changes nothing stored. The ID,
+// App, Env and Outcome must not contain NUL.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put record: %w", err)
@@ -46,15 +47,28 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	}
 	member := timeKey(r.Started) + r.ID + "\x00" + r.App + "\x00" + r.Env + "\x00" + string(r.Outcome)
 	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index")}
-	if err := putRecordScript.Run(ctx, s.rdb, keys, r.ID, data, member).Err(); err != nil {
+	stored, err := putRecordScript.Run(ctx, s.rdb, keys, r.ID, data, member, r.Fence).Int64()
+	if err != nil {
 		return s.fail(ctx, "put record "+r.ID, err)
+	}
+	if stored != 0 {
+		return fmt.Errorf("put record %s: %w", r.ID, deploy.StaleRecord(stored, r.Fence))
 	}
 	return nil
 }
 
-// putRecordScript replaces the record and its index entry; Started may
-// have changed, so the old entry is found through records:member.
+// putRecordScript replaces the record and its index entry, and returns 0;
+// Started may have changed, so the old entry is found through
+// records:member. A stored record with a greater fencing token stays, and
+// the script returns that token.
 var putRecordScript = goredis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local fence = tonumber(cjson.decode(cur)['fence'] or 0)
+  if fence > tonumber(ARGV[4]) then
+    return fence
+  end
+end
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if old and old ~= ARGV[3] then
   redis.call('ZREM', KEYS[3], old)
@@ -62,7 +76,7 @@ end
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
+return 0
 `)
 
 // Record returns the record with id, or an error wrapping deploy.ErrNotFound

@@ -41,6 +41,34 @@ func testRecords(t *testing.T, fresh freshFunc) {
 		assertIDs(t, s, deploy.Filter{}, "d1")
 	})
 
+	t.Run("fenced", func(t *testing.T) {
+		s, _ := fresh(t)
+		r := sampleRecord("d1", "accounting", "production", start) // fence 7
+		mustPut(t, s, r)
+		for _, fence := range []int64{6, 0} {
+			stale := r.Clone()
+			stale.Fence, stale.Outcome = fence, deploy.OutcomeSucceeded
+			stale.Error = "written by a replica that lost its lease"
+			err := s.PutRecord(t.Context(), stale)
+			if !errors.Is(err, deploy.ErrLeaseLost) {
+				t.Errorf("PutRecord with fence %d over fence 7: got %v, want an error wrapping deploy.ErrLeaseLost", fence, err)
+			}
+		}
+		got, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, r)
+		newer := r.Clone()
+		newer.Fence, newer.Outcome = 9, deploy.OutcomeInterrupted
+		mustPut(t, s, newer)
+		if got, err = s.Record(t.Context(), "d1"); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, newer)
+		assertIDs(t, s, deploy.Filter{Outcome: deploy.OutcomeInterrupted}, "d1")
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		s, _ := fresh(t)
 		mustPut(t, s, sampleRecord("d1", "accounting", "production", start))
