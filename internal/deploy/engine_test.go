@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -701,6 +702,78 @@ func TestRecoverMarksInterrupted(t *testing.T) {
 	if again, _ := f.engine.Recover(ctx); len(again) != 0 {
 		t.Errorf("second recover: got %d records, want 0", len(again))
 	}
+}
+
+// TestRecoverWhileAnotherDeployRuns: a dead deploy whose app+env another
+// deploy took over is reported at once, with the hosts as it recorded
+// them (the other deploy is changing them), and fenced against its
+// process should that wake up.
+func TestRecoverWhileAnotherDeployRuns(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newFixture(t, gatedRestart(gate))
+	ctx := context.Background()
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "9", Previous: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "9"}}}
+	if err := f.store.PutRecord(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	done := f.deployTwoUntilRestart() // recovers nothing itself: no Recover call
+	got, err := f.engine.Recover(ctx)
+	if err != nil || len(got) != 1 || got[0].ID != dead.ID {
+		t.Fatalf("recover during another deploy: got %v, %v; want the dead deploy", got, err)
+	}
+	rec, err := f.store.Record(ctx, dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != deploy.OutcomeInterrupted || rec.Hosts[0].Current != "9" || !strings.Contains(rec.Error, "took web/prod over") {
+		t.Errorf("recovered record: got %s, host %+v, error %q", rec.Outcome, rec.Hosts[0], rec.Error)
+	}
+	stale := dead.Clone()
+	stale.Outcome = deploy.OutcomeSucceeded
+	if err := f.store.PutRecord(ctx, stale); !errors.Is(err, deploy.ErrLeaseLost) {
+		t.Errorf("a write of the dead deploy's process: got %v, want it refused", err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("the running deploy: got %s (%s)", rec.Outcome, rec.Error)
+	}
+}
+
+// cancelling cancels a recovery's context as soon as it took its lease:
+// a bot stopping in the middle of a recovery.
+type cancelling struct {
+	deploy.Leaser
+	cancel context.CancelFunc
+}
+
+func (c cancelling) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	l, err := c.Leaser.Acquire(ctx, key, holder, ttl)
+	if strings.HasPrefix(holder, "recovery:") {
+		c.cancel()
+	}
+	return l, err
+}
+
+func TestRecoverCancelledReleasesItsLease(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Leases = cancelling{Leaser: o.Leases, cancel: cancel}
+	})
+	f.build("1")
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.Recover(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("recover: got %v, want it cut short", err)
+	}
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded) // the app+env is free
 }
 
 func TestObserve(t *testing.T) {

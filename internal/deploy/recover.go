@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Recover finds deploys recorded as running whose process is gone (their
-// app+env lease is free), marks them interrupted with the per-host state it
-// can observe now, and returns them. It never resumes or retries a deploy:
-// only a person decides what happens next.
+// app+env lease is free, or held by another deploy), marks them
+// interrupted with the per-host state it can observe now, and returns
+// them. It never resumes or retries a deploy: only a person decides what
+// happens next.
 func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 	recs, err := e.store.Records(ctx, Filter{Outcome: OutcomeRunning})
 	if err != nil {
@@ -18,63 +20,107 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 	var out []*Record
 	for _, rec := range recs {
 		e.mu.Lock()
-		_, mine := e.running[rec.App+"/"+rec.Env]
+		r, busy := e.running[rec.App+"/"+rec.Env]
 		e.mu.Unlock()
-		if mine {
-			continue
+		if busy && r.rec.ID == rec.ID {
+			continue // this process runs it
 		}
 		lease, err := e.leases.Acquire(ctx, "deploy:"+rec.App+"/"+rec.Env, "recovery:"+rec.ID, e.leaseTTL)
-		if errors.Is(err, ErrLeaseHeld) {
-			continue // still running somewhere
-		}
-		if err != nil {
-			return out, fmt.Errorf("recover %s: %w", rec.ID, err)
-		}
-		// The list may be stale: the deploy may have finished, and freed
-		// its lease, since it was read. Only a deploy still running now
-		// is interrupted.
-		cur, err := e.store.Record(ctx, rec.ID)
-		if err != nil || cur.Outcome != OutcomeRunning {
-			if rerr := lease.Release(ctx); rerr != nil {
-				e.log.Warn("release recovery lease", "deploy", rec.ID, "err", rerr)
-			}
+		var held *LeaseHeldError
+		switch {
+		case errors.As(err, &held) && supersedes(held.Holder, rec.ID):
+			// Another deploy took the app+env over once this one's
+			// lease ran out: this one is dead, and the hosts are the
+			// other's to change, so they are not observed now.
+			got, err := e.interrupt(ctx, rec.ID, rec.Fence+1, func(r *Record) {
+				r.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; %s took %s/%s over since, so the hosts are as this %s last recorded them",
+					r.Kind, r.Owner, strings.Fields(held.Holder)[0], r.App, r.Env, r.Kind)
+			})
 			if err != nil {
-				return out, fmt.Errorf("recover %s: %w", rec.ID, err)
+				return out, err
+			}
+			if got != nil {
+				out = append(out, got)
 			}
 			continue
-		}
-		rec = cur
-		// The recovery lease's token fences the record: should the
-		// deploy's process still be alive somewhere, its later writes
-		// are refused instead of replacing this account.
-		rec.Fence = lease.Token()
-		rec.Outcome = OutcomeInterrupted
-		rec.Finished = e.now()
-		rec.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; hosts are as observed at recovery", rec.Kind, rec.Owner)
-		observed, oerr := e.Observe(ctx, rec.App, rec.Env)
-		if oerr != nil {
-			rec.Error += "; could not observe hosts: " + oerr.Error()
-		}
-		for _, o := range observed {
-			h := rec.Host(o.Host)
-			if h == nil {
-				rec.Hosts = append(rec.Hosts, o)
-				continue
-			}
-			h.Current = o.Current
-			if o.State != "" { // not observed: unreachable or refused
-				h.State, h.Error = o.State, o.Error
-			}
-		}
-		if err := e.store.PutRecord(ctx, rec); err != nil {
-			_ = lease.Release(ctx)
+		case errors.Is(err, ErrLeaseHeld):
+			continue // still running somewhere
+		case err != nil:
 			return out, fmt.Errorf("recover %s: %w", rec.ID, err)
 		}
-		if err := lease.Release(ctx); err != nil {
-			e.log.Warn("release recovery lease", "deploy", rec.ID, "err", err)
+		got, err := e.interrupt(ctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(ctx, r) })
+		e.releaseRecovery(lease, rec.ID)
+		if err != nil {
+			return out, err
 		}
-		e.log.Warn("deploy interrupted", "deploy", rec.ID, "app", rec.App, "env", rec.Env)
-		out = append(out, rec)
+		if got != nil {
+			out = append(out, got)
+		}
 	}
 	return out, nil
+}
+
+// supersedes reports whether a lease holder is another deploy or
+// rollback than id, or another deploy's recovery: either way id's process
+// no longer holds the app+env.
+func supersedes(holder, id string) bool {
+	who := strings.Fields(holder)
+	return len(who) > 0 && who[0] != id && who[0] != "recovery:"+id
+}
+
+// interrupt marks the record id interrupted, if it is still running (the
+// list may be stale: the deploy may have finished since it was read), and
+// returns it; nil when it was not running any more. fence stamps the
+// record: should the deploy's process still be alive somewhere, its later
+// writes are refused instead of replacing this account.
+func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts func(*Record)) (*Record, error) {
+	rec, err := e.store.Record(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("recover %s: %w", id, err)
+	}
+	if rec.Outcome != OutcomeRunning {
+		return nil, nil
+	}
+	rec.Fence = max(fence, rec.Fence)
+	rec.Outcome = OutcomeInterrupted
+	rec.Finished = e.now()
+	rec.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; hosts are as observed at recovery", rec.Kind, rec.Owner)
+	hosts(rec)
+	if err := e.store.PutRecord(ctx, rec); err != nil {
+		return nil, fmt.Errorf("recover %s: %w", id, err)
+	}
+	e.log.Warn("deploy interrupted", "deploy", rec.ID, "app", rec.App, "env", rec.Env)
+	return rec, nil
+}
+
+// observeInto adds what each host runs now to an interrupted record.
+func (e *Engine) observeInto(ctx context.Context, rec *Record) {
+	observed, err := e.Observe(ctx, rec.App, rec.Env)
+	if err != nil {
+		rec.Error += "; could not observe hosts: " + err.Error()
+	}
+	for _, o := range observed {
+		h := rec.Host(o.Host)
+		if h == nil {
+			rec.Hosts = append(rec.Hosts, o)
+			continue
+		}
+		if o.State != "" { // not observed: unreachable or refused
+			// Its last recorded release is the best account left.
+			h.State, h.Error = o.State, o.Error
+			continue
+		}
+		h.Current = o.Current
+	}
+}
+
+// releaseRecovery frees a recovery's lease even when ctx has ended (a
+// stopping bot): left held, it would refuse deploys of the app+env for a
+// whole TTL.
+func (e *Engine) releaseRecovery(lease Lease, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultStoreTimeout)
+	defer cancel()
+	if err := lease.Release(ctx); err != nil {
+		e.log.Warn("release recovery lease", "deploy", id, "err", err)
+	}
 }

@@ -158,6 +158,38 @@ func TestServerStateParsesTheDocumentedColumns(t *testing.T) {
 	}
 }
 
+// noDeadlines is a connection without deadlines, as the SSH channel to a
+// stats socket reached through pool.haproxy.via.
+type noDeadlines struct{ net.Conn }
+
+func (noDeadlines) SetDeadline(time.Time) error { return errors.New("deadline not supported") }
+
+func TestCommandOverAConnectionWithoutDeadlines(t *testing.T) {
+	sock := newFakeSocket(func(string) string { return "\n" })
+	dial := func(ctx context.Context) (net.Conn, error) {
+		c, err := sock.dial(ctx)
+		return noDeadlines{c}, err
+	}
+	if err := (&haproxy.Client{Dial: dial}).Ready(context.Background(), "app", "app1"); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	if got := <-sock.commands; got != "set server app/app1 state ready" {
+		t.Errorf("command: got %q", got)
+	}
+	hang := func(ctx context.Context) (net.Conn, error) {
+		client, server := net.Pipe()
+		go func() {
+			io.Copy(io.Discard, server) // returns when the client closes
+			server.Close()
+		}()
+		return noDeadlines{client}, nil
+	}
+	c := &haproxy.Client{Dial: hang, Timeout: 100 * time.Millisecond}
+	if err := c.Ready(context.Background(), "app", "app1"); errs.CodeOf(err) != errs.Unavailable {
+		t.Errorf("a hanging socket without deadlines: got %v, want unavailable once the timeout passes", err)
+	}
+}
+
 func TestCommandIsBoundedWhenTheSocketHangs(t *testing.T) {
 	// A socket that accepts the command and never answers, like a stopped
 	// haproxy.
