@@ -85,10 +85,51 @@ func (e *Engine) probeURL(ctx context.Context, url, expect string) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("%s answered %s: %s", url, resp.Status, firstLine(body))
 	}
-	if expect != "" && !strings.Contains(string(body), expect) {
+	if expect != "" && !containsWord(string(body), expect) {
 		return fmt.Errorf("%s answered %q, want it to contain %q", url, firstLine(body), expect)
 	}
 	return nil
+}
+
+// containsWord reports whether s contains w where w's ends meet no
+// further characters of a word: expect "{build}" must not pass for build 1
+// on a body saying "build 10" or "2025.03.14-1" (an old process still
+// answering after a rollback or a switch back).
+func containsWord(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(w)
+		before := at > 0 && wordChar(s[at-1], s[at]) && wordChar(w[0], 0)
+		after := end < len(s) && wordChar(s[end], next(s, end+1)) && wordChar(w[len(w)-1], 0)
+		if !before && !after {
+			return true
+		}
+		i = at
+	}
+	return false
+}
+
+// wordChar reports whether c, followed by n, continues a word: letters,
+// digits and _; a . or - only between two of those (as in 2025.03.14-1,
+// unlike a sentence's last full stop).
+func wordChar(c, n byte) bool {
+	alnum := func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+	}
+	if c == '.' || c == '-' {
+		return n != 0 && alnum(n)
+	}
+	return alnum(c)
+}
+
+func next(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return 0
 }
 
 func firstLine(b []byte) string {
