@@ -74,7 +74,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		return nil, err
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &run{e: e, t: t, lease: lease, sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
+	r := &run{e: e, t: t, lease: lease, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,
@@ -84,6 +84,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	for _, h := range r.hosts {
 		r.rec.Hosts = append(r.rec.Hosts, HostResult{Host: h.Name, State: HostPending})
 	}
+	go r.keepLease(r.renewing)
 	if err := r.open(ctx); err != nil {
 		r.abandon()
 		return nil, err
@@ -102,6 +103,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 
 // abandon gives up a run that never started: nothing was recorded.
 func (r *run) abandon() {
+	close(r.renewing)
 	r.closeSessions()
 	r.cancel(errCancelled)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultStoreTimeout)
@@ -128,8 +130,15 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		return nil, r.e.refuseDraining(r.rec.Kind)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	if err := r.fence(ctx); err != nil {
+		// The lease was lost (or cannot be confirmed) while the hosts
+		// were opened: another deploy may hold the app+env by now.
+		r.e.wg.Done()
+		r.abandon()
+		return nil, errs.Wrap(errs.Unavailable, err, "the %s lease of %s was lost while its hosts were opened; nothing was changed: try again", r.rec.Kind, r.t.key())
+	}
 	err := r.e.store.PutRecord(ctx, r.snapshot())
-	cancel()
 	if err != nil {
 		r.e.wg.Done()
 		r.abandon()
@@ -148,10 +157,8 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	}
 	go func() {
 		defer r.e.wg.Done()
-		done := make(chan struct{})
-		go r.keepLease(done)
 		outcome, err := body()
-		close(done)
+		close(r.renewing)
 		// A run whose record was taken over ends as the new owner
 		// recorded it, whatever its body made of the hosts' last steps.
 		if cause := context.Cause(r.ctx); outcome != OutcomeInterrupted && errors.Is(cause, ErrLeaseLost) {

@@ -232,3 +232,58 @@ func TestDrain(t *testing.T) {
 		t.Errorf("a deploy after the drain: got %v, want it refused as shutting down", err)
 	}
 }
+
+// slowOpen is a transport whose hosts take d to open, as through a slow
+// bastion or a host in trouble.
+type slowOpen struct {
+	deploy.Transport
+	d time.Duration
+}
+
+func (s slowOpen) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	time.Sleep(s.d)
+	return s.Transport.Open(ctx, h)
+}
+
+// TestLeaseRenewedWhileHostsOpen: opening the hosts may take longer than
+// the lease's TTL; the lease is renewed meanwhile, so the deploy runs,
+// and nobody else could take the app+env in between.
+func TestLeaseRenewedWhileHostsOpen(t *testing.T) {
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Transports["local"] = slowOpen{Transport: o.Transports["local"], d: 700 * time.Millisecond}
+		o.LeaseTTL = 300 * time.Millisecond
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+}
+
+// stealOnOpen is a transport during whose Open another replica takes the
+// lease over.
+type stealOnOpen struct {
+	deploy.Transport
+	leases *stealable
+}
+
+func (s stealOnOpen) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s.leases.stolen.Store(true)
+	return s.Transport.Open(ctx, h)
+}
+
+func TestLeaseLostWhileHostsOpen(t *testing.T) {
+	var leases *stealable
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		leases = &stealable{Leaser: o.Leases}
+		o.Leases = leases
+		o.Transports["local"] = stealOnOpen{Transport: o.Transports["local"], leases: leases}
+	})
+	f.build("1")
+	if _, err := f.run(deploy.KindDeploy, "1"); err == nil || !strings.Contains(err.Error(), "lost while its hosts were opened; nothing was changed") {
+		t.Fatalf("deploy: got %v, want it refused for the lost lease", err)
+	}
+	if recs, err := f.store.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+		t.Errorf("records: got %d (%v), want none", len(recs), err)
+	}
+	if f.exists("current") {
+		t.Error("current exists: the deploy went on without its lease")
+	}
+}

@@ -15,7 +15,10 @@ type run struct {
 	e     *Engine
 	t     target
 	lease Lease
-	sink  Sink
+	// renewing is closed to stop renewing the lease (keepLease), which
+	// starts as soon as it is taken: opening the hosts may outlast it.
+	renewing chan struct{}
+	sink     Sink
 
 	// ctx is cancelled (with a cause) by Cancel or a lost lease; steps that
 	// are safe to abort mid-way (delivery) run under it, the others check
