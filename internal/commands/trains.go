@@ -74,9 +74,10 @@ func (c *call) train(ctx context.Context, cmd Command) {
 	c.out.Reply(m)
 }
 
-// Closed tells a train departure whether app/env is closed now (a lock in
-// force or a closed window), and why: the same checks a deploy meets.
-func (s *Service) Closed(ctx context.Context, app, env string) (string, bool) {
+// Closed tells a train departure whether app/env is closed now to user's
+// deploy (a lock in force that user does not own, or a closed window), and
+// why: the same checks a deploy meets.
+func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bool) {
 	if open, why := s.window(ctx, app, env); !open {
 		return why, true
 	}
@@ -85,7 +86,7 @@ func (s *Service) Closed(ctx context.Context, app, env string) (string, bool) {
 		return "state store unreachable", true
 	}
 	for _, l := range locks {
-		if l.Covers(app, env) && l.Active(s.now()) {
+		if l.Covers(app, env) && l.Active(s.now()) && l.Owner != user {
 			return fmt.Sprintf("%s/%s is locked: %s", app, env, describeLock(l, s.now())), true
 		}
 	}

@@ -76,7 +76,7 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		m.Lines = append(m.Lines, fmt.Sprintf("The %s departure is cancelled, so this is the next one.", stamp(cancelled, tr.loc)))
 	}
 	if s.gate != nil {
-		if reason, closed := s.gate.Closed(ctx, app, want); closed {
+		if reason, closed := s.gate.Closed(ctx, app, want, user); closed {
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s; unless that changes by departure, the car moves to the next train.", reason))
 		}

@@ -94,7 +94,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	var ship []int
 	for i, c := range cars {
 		if s.gate != nil {
-			if reason, closed := s.gate.Closed(ctx, c.App, c.Env); closed {
+			if reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User); closed {
 				postponed[i] = reason
 				continue
 			}
@@ -243,6 +243,10 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 	channel := tr.cfg.Channels[0]
 	res := CarResult{Car: c}
 	out := newCarOutput()
+	// A car whose migrations wait for a confirmation shows the prompt in
+	// the channel, buttons included, or the train would wait out
+	// confirm_timeout for a question nobody saw.
+	out.prompt = func(m chat.Message) { s.wg.Go(func() { s.post(context.WithoutCancel(ctx), channel, m) }) }
 	oc := s.runner.Handle(ctx, commands.Request{
 		User: c.User, Platform: "train", Channel: channel,
 		Text: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env),
@@ -298,10 +302,12 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 type carOutput struct {
 	done chan struct{} // closed on the first EventFinished
 
-	mu      sync.Mutex
-	replies []chat.Message
-	final   *deploy.Record
-	at      time.Time
+	mu       sync.Mutex
+	replies  []chat.Message
+	final    *deploy.Record
+	at       time.Time
+	progress commands.Progress
+	prompt   func(chat.Message) // called with the progress when the deploy asks to confirm
 }
 
 func newCarOutput() *carOutput { return &carOutput{done: make(chan struct{})} }
@@ -313,12 +319,13 @@ func (o *carOutput) Reply(msg chat.Message) {
 }
 
 func (o *carOutput) Progress(ev deploy.Event) {
-	if ev.Kind != deploy.EventFinished || ev.Record == nil {
-		return
-	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.final != nil {
+	o.progress.Apply(ev)
+	if ev.Kind == deploy.EventConfirm && o.prompt != nil {
+		o.prompt(o.progress.Message(ev.Time))
+	}
+	if ev.Kind != deploy.EventFinished || ev.Record == nil || o.final != nil {
 		return
 	}
 	o.final, o.at = ev.Record.Clone(), ev.Time

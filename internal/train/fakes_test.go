@@ -171,7 +171,7 @@ type fakeGate struct {
 	now      func() time.Time
 }
 
-func (g *fakeGate) Closed(ctx context.Context, app, env string) (string, bool) {
+func (g *fakeGate) Closed(ctx context.Context, app, env, user string) (string, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.holidays[g.now().In(warsaw).Format(time.DateOnly)] {

@@ -21,6 +21,15 @@ import (
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
+// dailyTrain is the train of the tests' configs.
+const dailyTrain = `trains:
+  daily:
+    env: production
+    channels: ["#releases"]
+    boarding: "0 10 * * 1-5"
+    departure: "0 14 * * 1-5"
+`
+
 const trainYAML = `users: {ana: {}, bob: {}, carl: {}}
 admins: [ana]
 deployers: [bob]
@@ -42,23 +51,24 @@ apps:
     path: srv/billing
     restart: 'echo "$SWITCHMAN_APP $SWITCHMAN_BUILD" >> ../order.log'
     environments: {production: {hosts: [localhost]}}
-trains:
-  daily:
-    env: production
-    channels: ["#releases"]
-    boarding: "0 10 * * 1-5"
-    departure: "0 14 * * 1-5"
-`
+` + dailyTrain
 
 type channel struct {
 	mu   sync.Mutex
 	msgs []string
+	// onPost, when set, sees every message posted (a person reading the
+	// channel and clicking).
+	onPost func(chat.Message)
 }
 
 func (c *channel) Post(_ context.Context, ch string, m chat.Message) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.msgs = append(c.msgs, ch+": "+chat.Text(m))
+	on := c.onPost
+	c.mu.Unlock()
+	if on != nil {
+		on(m)
+	}
 	return nil
 }
 
@@ -75,39 +85,64 @@ func tgz(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// trainSystem is the real command service, engine and embedded store
+// behind a scheduler, its channel a recording notifier.
+type trainSystem struct {
+	dir   string
+	st    *embedded.Store
+	svc   *commands.Service
+	sched *train.Scheduler
+	out   *channel
+}
+
+// newTrainSystem wires yaml with the artifacts arts (file name → files).
+func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string) *trainSystem {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, files := range arts {
+		if err := os.WriteFile(filepath.Join(dir, "artifacts", name), tgz(t, files), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	t.Cleanup(eng.Wait)
+	policy, err := acl.New(cfg.AccessRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := &trainSystem{dir: dir, st: st, out: &channel{}}
+	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Builds: train.ConfigBuilds{Config: cfg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.svc.SetTrains(sys.sched)
+	return sys
+}
+
 // A departure through the real command service and engine: cars ship in
 // boarding order as their boarders, a failing car is reverted and leaves,
 // a locked app waits for the next train, a user without the grant is
 // refused at boarding.
 func TestDepartureThroughTheService(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(trainYAML), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	arts := filepath.Join(dir, "artifacts")
-	os.MkdirAll(arts, 0o755)
-	os.WriteFile(filepath.Join(arts, "web-7.tar.gz"), tgz(t, map[string]string{"BUILD": "7"}), 0o644)
-	os.WriteFile(filepath.Join(arts, "api-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3", "BROKEN": "x"}), 0o644)
-	os.WriteFile(filepath.Join(arts, "billing-5.tar.gz"), tgz(t, map[string]string{"BUILD": "5"}), 0o644)
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
-	defer eng.Wait()
-	policy, err := acl.New(cfg.AccessRules())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
-	out := &channel{}
-	sched, err := train.New(train.Options{Config: cfg, Store: st, Runner: svc, Notifier: out, Gate: svc, Builds: train.ConfigBuilds{Config: cfg}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.SetTrains(sched)
+	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{
+		"web-7.tar.gz":     {"BUILD": "7"},
+		"api-3.tar.gz":     {"BUILD": "3", "BROKEN": "x"},
+		"billing-5.tar.gz": {"BUILD": "5"},
+	})
+	dir, st, svc, sched, out := sys.dir, sys.st, sys.svc, sys.sched, sys.out
 	ctx := context.Background()
 	say := func(user, text string) commands.Outcome {
 		return svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
@@ -173,3 +208,60 @@ type nopOut struct{}
 
 func (nopOut) Reply(chat.Message)    {}
 func (nopOut) Progress(deploy.Event) {}
+
+const confirmYAML = `users: {bob: {}}
+deployers: [bob]
+apps:
+  web:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/web
+    restart: 'true'
+    migrations: {list: 'echo 0042_add_column', run: 'touch ../../migrated'}
+    environments: {production: {hosts: [localhost], migrate: ask, confirm_timeout: 1m}}
+` + dailyTrain
+
+// TestCarAsksToConfirmInTheChannel: a car whose migrations wait for a
+// confirmation posts the prompt, with its button, to the train's channel,
+// and the click of someone allowed lets the train go on.
+func TestCarAsksToConfirmInTheChannel(t *testing.T) {
+	sys := newTrainSystem(t, confirmYAML, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}})
+	ctx := context.Background()
+	sys.out.onPost = func(m chat.Message) {
+		for _, b := range m.Buttons {
+			if strings.HasPrefix(b.Action, "deploy confirm ") {
+				sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: b.Action}, nopOut{})
+			}
+		}
+	}
+	if oc := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board web 7"}, nopOut{}); oc.Failed {
+		t.Fatal("boarding failed")
+	}
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if len(sum.Shipped) != 1 || len(sum.Failed) != 0 {
+		t.Fatalf("departure: shipped %d, failed %+v; want web shipped once confirmed", len(sum.Shipped), sum.Failed)
+	}
+	if _, err := os.Stat(filepath.Join(sys.dir, "srv/web/migrated")); err != nil {
+		t.Errorf("the migrations did not run: %v", err)
+	}
+}
+
+// TestLockOwnersCarDeparts: a lock holds back other people's cars, not the
+// cars of its owner, who may deploy through it as by hand.
+func TestLockOwnersCarDeparts(t *testing.T) {
+	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{"billing-5.tar.gz": {"BUILD": "5"}, "web-7.tar.gz": {"BUILD": "7"}})
+	ctx := context.Background()
+	for _, c := range []struct{ user, text string }{
+		{"ana", "lock deploys billing production DBA at work"},
+		{"ana", "lock deploys web production DBA at work"},
+		{"ana", "train board billing 5"},
+		{"bob", "train board web 7"},
+	} {
+		if oc := sys.svc.Handle(ctx, commands.Request{User: c.user, Platform: "test", Channel: "#releases", Text: c.text}, nopOut{}); oc.Failed {
+			t.Fatalf("%s %q failed", c.user, c.text)
+		}
+	}
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if len(sum.Shipped) != 1 || sum.Shipped[0].Car.App != "billing" || len(sum.Postponed) != 1 || sum.Postponed[0].Car.App != "web" {
+		t.Errorf("departure: shipped %+v, postponed %+v; want ana's billing shipped, bob's web postponed", sum.Shipped, sum.Postponed)
+	}
+}

@@ -43,9 +43,10 @@ type Runner interface {
 // why ("accounting/production is locked by @ana since 14:02: db
 // maintenance", "production is frozen until 2 Jan: holidays"): active locks
 // and the env's deploy window. The departure postpones such cars instead of
-// letting them fail.
+// letting them fail. user boarded the car: a lock does not hold back its
+// owner's deploys.
 type Gate interface {
-	Closed(ctx context.Context, app, env string) (reason string, closed bool)
+	Closed(ctx context.Context, app, env, user string) (reason string, closed bool)
 }
 
 // Notifier posts a message to a chat channel.
