@@ -4,6 +4,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -29,6 +30,11 @@ type Leader struct {
 
 	mu    sync.Mutex
 	lease deploy.Lease
+	// unsure is a lease whose renewal failed without saying it was lost
+	// (a timeout): it may still be this replica's, and no other can take
+	// it until it expires, so it is renewed again rather than forgotten.
+	// Meanwhile this replica does not lead.
+	unsure deploy.Lease
 }
 
 func (l *Leader) ttl() time.Duration {
@@ -66,16 +72,28 @@ func (l *Leader) step(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, l.ttl()/3)
 	defer cancel()
 	l.mu.Lock()
-	lease := l.lease
+	lease, unsure := l.lease, l.unsure
 	l.mu.Unlock()
-	if lease != nil {
-		if err := lease.Renew(ctx); err != nil {
-			l.logger().Warn("lost the scheduler lease", "replica", l.ID, "err", err)
-			l.mu.Lock()
-			l.lease = nil
-			l.mu.Unlock()
+	if held := cmp.Or(lease, unsure); held != nil {
+		err := held.Renew(ctx)
+		l.mu.Lock()
+		l.lease, l.unsure = nil, nil
+		switch {
+		case err == nil:
+			l.lease = held
+		case !errors.Is(err, deploy.ErrLeaseLost):
+			l.unsure = held
 		}
-		return
+		l.mu.Unlock()
+		switch {
+		case err == nil && unsure != nil:
+			l.logger().Info("this replica runs scheduled jobs again", "replica", l.ID)
+		case err != nil && lease != nil:
+			l.logger().Warn("lost the scheduler lease", "replica", l.ID, "err", err)
+		}
+		if err == nil || !errors.Is(err, deploy.ErrLeaseLost) {
+			return
+		}
 	}
 	lease, err := l.Leases.Acquire(ctx, LeaderKey, l.ID, l.ttl())
 	switch {
@@ -91,8 +109,8 @@ func (l *Leader) step(ctx context.Context) {
 
 func (l *Leader) release() {
 	l.mu.Lock()
-	lease := l.lease
-	l.lease = nil
+	lease := cmp.Or(l.lease, l.unsure)
+	l.lease, l.unsure = nil, nil
 	l.mu.Unlock()
 	if lease == nil {
 		return

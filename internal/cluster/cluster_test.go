@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
 
@@ -49,5 +51,63 @@ func TestOneLeaderAtATime(t *testing.T) {
 	waitFor(t, "b to take over", b.IsLeader)
 	if a.IsLeader() {
 		t.Error("a still leads after it stopped")
+	}
+}
+
+// flaky hands out leases whose next renewal fails with failNext, once.
+type flaky struct {
+	deploy.Leaser
+	failNext error
+}
+
+func (f *flaky) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	l, err := f.Leaser.Acquire(ctx, key, holder, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyLease{Lease: l, f: f}, nil
+}
+
+type flakyLease struct {
+	deploy.Lease
+	f *flaky
+}
+
+func (l *flakyLease) Renew(ctx context.Context) error {
+	if err := l.f.failNext; err != nil {
+		l.f.failNext = nil
+		return err
+	}
+	return l.Lease.Renew(ctx)
+}
+
+// TestRenewalTimeoutKeepsTheLease: a renewal that fails without saying the
+// lease is lost (a timeout) stops this replica leading until a renewal
+// succeeds; it does not forget the lease, which nobody, itself included,
+// could take until it expired.
+func TestRenewalTimeoutKeepsTheLease(t *testing.T) {
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "s.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	leases := &flaky{Leaser: st}
+	a := &Leader{Leases: leases, ID: "a", TTL: time.Minute}
+	ctx := context.Background()
+	steps := []struct {
+		failNext error
+		lead     bool
+	}{
+		{nil, true}, // takes the lease
+		{context.DeadlineExceeded, false},
+		{nil, true}, // renewed: leads again at once
+		{fmt.Errorf("%w: taken", deploy.ErrLeaseLost), false}, // lost; held by itself still, so not taken back
+	}
+	for i, s := range steps {
+		leases.failNext = s.failNext
+		a.step(ctx)
+		if got := a.IsLeader(); got != s.lead {
+			t.Fatalf("step %d (renewal error %v): leader %v, want %v", i, s.failNext, got, s.lead)
+		}
 	}
 }
