@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -48,9 +50,22 @@ func (t *Train) Location() *time.Location {
 	return loc
 }
 
-// Schedule parses one of the train's cron specs in its time zone.
+// Schedule parses one of the train's cron specs in its time zone. Only
+// calendar specs (minute hour day month weekday) are trains' schedules:
+// the zone comes from the train's timezone key, and "@every" has no wall
+// clock to keep across daylight-saving changes.
 func (t *Train) Schedule(spec string) (cron.Schedule, error) {
-	return cron.ParseStandard("CRON_TZ=" + t.Location().String() + " " + spec)
+	if f := strings.Fields(spec); len(f) > 0 && (strings.HasPrefix(f[0], "CRON_TZ=") || strings.HasPrefix(f[0], "TZ=")) {
+		return nil, fmt.Errorf("%q: set the time zone with the train's timezone key, not in the schedule", spec)
+	}
+	cs, err := cron.ParseStandard("CRON_TZ=" + t.Location().String() + " " + spec)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := cs.(*cron.SpecSchedule); !ok {
+		return nil, fmt.Errorf("%q is not a calendar schedule (use minute hour day month weekday)", spec)
+	}
+	return cs, nil
 }
 
 func (c *Config) validateTrains(loc locator, ps *problems) {
@@ -92,7 +107,7 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 				}
 				continue
 			}
-			if _, err := cron.ParseStandard(k.spec); err != nil {
+			if _, err := t.Schedule(k.spec); err != nil {
 				ps.add(at(k.key), "%s.%s: %v", p, k.key, err)
 			}
 		}

@@ -135,6 +135,16 @@ func TestValidationRules(t *testing.T) {
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},
 		},
 		{
+			name:  "train schedule with its own zone",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"CRON_TZ=America/New_York 0 14 * * 1-5\"\nusers:\n"},
+			want:  one("departure:", `trains.daily.departure: "CRON_TZ=America/New_York 0 14 * * 1-5": set the time zone with the train's timezone key, not in the schedule`),
+		},
+		{
+			name:  "train schedule without a wall clock",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"@every 24h\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
+			want:  one("boarding:", `trains.daily.boarding: "@every 24h" is not a calendar schedule (use minute hour day month weekday)`),
+		},
+		{
 			name:  "log level is case-insensitive",
 			edits: []string{"log_level: info", "log_level: WARN"},
 		},
