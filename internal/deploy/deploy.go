@@ -803,7 +803,14 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 		passed: func() { r.setHost(h.Name, func(hr *HostResult) { hr.Current = build }) },
 	}}
 	if r.t.pool != nil {
-		acts = append(acts, action{step: StepDrain, call: func() error { return r.t.pool.Drain(ctx, h) }})
+		acts = append(acts, action{step: StepDrain, call: func() error {
+			err := r.t.pool.Drain(ctx, h)
+			if errors.Is(err, ErrDrainTimeout) {
+				r.note("%s: %v; restarting it anyway", h.Name, err)
+				return nil
+			}
+			return err
+		}})
 	}
 	if hook := r.t.env.Hooks.BeforeRestart; hook != "" {
 		acts = append(acts, script(StepHook, hook))

@@ -147,6 +147,11 @@ type LeaseHeldError struct {
 func (e *LeaseHeldError) Error() string { return "lease " + e.Key + " held by " + e.Holder }
 func (e *LeaseHeldError) Unwrap() error { return ErrLeaseHeld }
 
+// ErrDrainTimeout is in the chain of a Pool's Drain error when the host
+// still had open sessions at the pool's drain timeout; the host is out of
+// rotation all the same, and the engine goes on to restart it.
+var ErrDrainTimeout = errors.New("drain timed out")
+
 // Pool is the load balancer pool of an env's hosts: a host is drained
 // before its restart and made ready after its health check passed.
 type Pool interface {

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
@@ -171,5 +173,49 @@ func TestSwitchFailingAfterTheRename(t *testing.T) {
 	h := rec.Host("localhost")
 	if h.Current != "1" || h.State != deploy.HostReverted {
 		t.Errorf("record: host %s on %q, want reverted on 1 (%s)", h.State, h.Current, h.Error)
+	}
+}
+
+// drainTimingOut is a pool whose drains run out of time with sessions
+// still open, as a server whose clients hold websockets.
+type drainTimingOut struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (p *drainTimingOut) Drain(_ context.Context, h deploy.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, "drain "+h.Name)
+	return fmt.Errorf("2 sessions still open after 30s: %w", deploy.ErrDrainTimeout)
+}
+
+func (p *drainTimingOut) Ready(_ context.Context, h deploy.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, "ready "+h.Name)
+	return nil
+}
+
+// TestDrainTimeoutRestartsAnyway: sessions open at the drain timeout do not
+// fail the host (it would stay out of rotation, never deployed); it is
+// restarted, checked and put back, and the progress says so.
+func TestDrainTimeoutRestartsAnyway(t *testing.T) {
+	pool := &drainTimingOut{}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if got := f.read("restarts.log"); got != "1\n" {
+		t.Errorf("restarts: got %q, want build 1 restarted", got)
+	}
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if got := strings.Join(pool.calls, ", "); got != "drain localhost, ready localhost" {
+		t.Errorf("pool calls: got %s", got)
+	}
+	if !f.sawNote("localhost: 2 sessions still open after 30s: drain timed out; restarting it anyway") {
+		t.Error("no note of the sessions the restart cut")
 	}
 }

@@ -14,7 +14,6 @@ package haproxy
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -72,8 +72,8 @@ const DefaultTimeout = 5 * time.Second
 const drainPoll = 100 * time.Millisecond
 
 // ErrDrainTimeout is in the chain of the error Drain returns when sessions
-// remained open after its timeout.
-var ErrDrainTimeout = errors.New("drain timed out")
+// remained open after its timeout (it is deploy.ErrDrainTimeout).
+var ErrDrainTimeout = deploy.ErrDrainTimeout
 
 // State is what HAProxy reports about one server.
 type State struct {

@@ -42,7 +42,9 @@ var _ deploy.Pool = (*Pool)(nil)
 // Drain takes host's server out of the pool and waits for its sessions to
 // end (see Client.Drain). A server still holding sessions after
 // DrainTimeout is put in maint and the error wraps ErrDrainTimeout: the
-// engine counts that as the host failing, before its restart.
+// engine restarts the host all the same, as a server whose clients hold
+// connections for hours (websockets, long polls) would otherwise never be
+// deployed, and failing it would leave it in maint.
 func (p *Pool) Drain(ctx context.Context, h deploy.Host) error {
 	timeout := p.DrainTimeout
 	if timeout <= 0 {
