@@ -402,12 +402,10 @@ func (c *call) sink() deploy.Sink {
 			return
 		}
 		r := ev.Record
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
 		e := &audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
 			Command: fmt.Sprintf("%s %s %s/%s finished: %s", r.Kind, r.Build, r.App, r.Env, r.Outcome),
 			Action:  string(r.Kind), App: r.App, Env: r.Env, Decision: audit.Event, Reason: r.Error, DeployID: r.ID}
-		if err := s.store.AppendAudit(ctx, e); err != nil {
+		if err := s.appendAudit(context.Background(), e); err != nil {
 			s.log.Error("append audit entry", "deploy", r.ID, "err", err)
 		}
 	}

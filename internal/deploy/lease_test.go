@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -285,5 +286,41 @@ func TestLeaseLostWhileHostsOpen(t *testing.T) {
 	}
 	if f.exists("current") {
 		t.Error("current exists: the deploy went on without its lease")
+	}
+}
+
+// failingOver fails the writes of finished records, fails times, as a
+// store failing over while a deploy ends.
+type failingOver struct {
+	deploy.Store
+	fails atomic.Int32
+}
+
+func (s *failingOver) PutRecord(ctx context.Context, r *deploy.Record) error {
+	if r.Outcome.Done() && s.fails.Add(-1) >= 0 {
+		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	return s.Store.PutRecord(ctx, r)
+}
+
+// TestFinalRecordOutlastsAStoreFailover: the final record is written once
+// the store is back, a few seconds later, under the lease all along, so
+// recovery does not call a finished deploy interrupted.
+func TestFinalRecordOutlastsAStoreFailover(t *testing.T) {
+	store := &failingOver{}
+	store.fails.Store(4)
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		store.Store = o.Store
+		o.Store = store
+		o.LeaseTTL = 300 * time.Millisecond
+	})
+	f.build("1")
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if got, err := f.engine.Recover(t.Context()); err != nil || len(got) != 0 {
+		t.Errorf("recover: got %d records (%v), want none", len(got), err)
+	}
+	stored, err := f.store.Record(t.Context(), rec.ID)
+	if err != nil || stored.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("stored record: got %+v (%v), want succeeded", stored, err)
 	}
 }

@@ -141,8 +141,17 @@ func (r *run) persist(snap *Record) {
 	// The store call must not be cut short by a cancelled deploy: the
 	// final record matters most then. A failed write is tried again: a
 	// record left behind says the deploy is still running, and recovery
-	// would call a finished deploy interrupted.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
+	// would call a finished deploy interrupted. The final one is tried
+	// for longer, under the lease (still renewed), so that a store
+	// failing over does not turn a finished deploy into an interrupted
+	// one; past the lease's TTL recovery takes over, and fencing refuses
+	// the late write.
+	final := snap.Outcome.Done()
+	budget := 10 * time.Second
+	if final {
+		budget = finalPersistBudget
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), budget)
 	defer cancel()
 	for try := 0; ; try++ {
 		err := r.e.store.PutRecord(ctx, snap)
@@ -156,18 +165,21 @@ func (r *run) persist(snap *Record) {
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
 			return
 		}
-		if try == 2 {
+		if try == 2 && !final {
 			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
 			return
 		}
 		select {
-		case <-time.After(time.Duration(try+1) * 250 * time.Millisecond):
+		case <-time.After(min(time.Duration(try+1)*250*time.Millisecond, 5*time.Second)):
 		case <-ctx.Done():
 			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
 			return
 		}
 	}
 }
+
+// finalPersistBudget bounds the tries of a run's final record write.
+const finalPersistBudget = 2 * time.Minute
 
 // saver writes a run's record to the store, one write at a time, each of
 // the newest snapshot: updates that arrive while a write is in flight
@@ -398,6 +410,7 @@ func (r *run) finish(outcome Outcome, err error) {
 			}
 		}
 	})
+	close(r.renewing) // renewed until the final record was written
 	r.closeSessions()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
