@@ -75,7 +75,8 @@ func haproxyPool(h *config.HAProxy, tr *ssh.Transport) (*haproxy.Pool, error) {
 	default:
 		dial = haproxy.TCPDialer(addr)
 	}
-	return &haproxy.Pool{Client: &haproxy.Client{Dial: dial}, Backend: h.Backend, Server: h.Server, DrainTimeout: h.DrainTimeout.D()}, nil
+	return &haproxy.Pool{Client: &haproxy.Client{Dial: dial}, Backend: h.Backend, Server: h.Server,
+		DrainTimeout: h.DrainTimeout.D(), ReadyTimeout: h.ReadyTimeout.D()}, nil
 }
 
 // pool is the engine's Options.Pools.

@@ -53,6 +53,9 @@ type HAProxy struct {
 	// {host} and the host's vars; default "{host}".
 	Server       string   `yaml:"server"`
 	DrainTimeout Duration `yaml:"drain_timeout"` // default 30s
+	// ReadyTimeout bounds the wait for HAProxy's checks to report a server
+	// fully up after ready: a check's inter, times rise, plus a margin.
+	ReadyTimeout Duration `yaml:"ready_timeout"` // default 10s
 }
 
 // Hooks are commands run on each host around its restart, in the app's

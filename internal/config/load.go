@@ -196,6 +196,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 				if p.HAProxy.DrainTimeout == 0 {
 					p.HAProxy.DrainTimeout = Duration(30 * time.Second)
 				}
+				if p.HAProxy.ReadyTimeout == 0 {
+					p.HAProxy.ReadyTimeout = Duration(10 * time.Second)
+				}
 			}
 			for _, h := range e.Hosts {
 				if h != nil {

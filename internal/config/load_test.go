@@ -635,3 +635,24 @@ func TestRelativeDeployPath(t *testing.T) {
 		t.Errorf("ssh app with relative path: got %v, want a must-be-absolute problem", err)
 	}
 }
+
+func TestHAProxyDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		pool         string
+		drain, ready time.Duration
+	}{
+		{"{haproxy: {socket: 'unix:/run/haproxy.sock', backend: web}}", 30 * time.Second, 10 * time.Second},
+		{"{haproxy: {socket: 'unix:/run/haproxy.sock', backend: web, drain_timeout: 2m, ready_timeout: 45s}}", 2 * time.Minute, 45 * time.Second},
+	} {
+		y := strings.Replace(minimalYAML, "hosts: [web1]", "hosts: [web1]\n        pool: "+tc.pool, 1)
+		c := mustParse(t, "/etc/switchman/switchman.yaml", y, nil)
+		a, _ := c.App("web")
+		e, _ := a.Env("prod")
+		if e.Pool == nil || e.Pool.HAProxy == nil {
+			t.Fatalf("%s: no pool parsed from\n%s", tc.pool, y)
+		}
+		if h := e.Pool.HAProxy; h.DrainTimeout.D() != tc.drain || h.ReadyTimeout.D() != tc.ready {
+			t.Errorf("%s: drain %s, ready %s; want %s, %s", tc.pool, h.DrainTimeout.D(), h.ReadyTimeout.D(), tc.drain, tc.ready)
+		}
+	}
+}

@@ -178,7 +178,8 @@ func haproxyPools(_ *config.App, env *config.Env) (deploy.Pool, error) {
 	if network == "unix" {
 		dial = haproxy.UnixDialer(addr)
 	}
-	return &haproxy.Pool{Client: &haproxy.Client{Dial: dial}, Backend: h.Backend, Server: h.Server, DrainTimeout: h.DrainTimeout.D()}, nil
+	return &haproxy.Pool{Client: &haproxy.Client{Dial: dial}, Backend: h.Backend, Server: h.Server,
+		DrainTimeout: h.DrainTimeout.D(), ReadyTimeout: h.ReadyTimeout.D()}, nil
 }
 
 func freeLoopbackAddr(t *testing.T) string {

@@ -367,8 +367,10 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, err := w.Write(b); err != nil {
 		a.log.Warn("write interaction response", "interaction", in.ID, "err", err)
 	}
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
+	// Through a controller: the server's middleware wraps w, and only
+	// unwraps to a Flusher.
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		a.log.Warn("flush interaction response", "interaction", in.ID, "err", err)
 	}
 	// The follow-ups edit the deferred response, so they start once it is
 	// on its way.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -401,4 +402,32 @@ func TestAPIURLRewritesRESTCalls(t *testing.T) {
 	if len(calls) != 1 || calls[0].Method != http.MethodPut || calls[0].Path != "/api/v9/applications/"+testAppID+"/commands" || calls[0].Auth != "bot" {
 		t.Errorf("calls %s, want one PUT of the global commands with the bot token", transcript(t, calls))
 	}
+}
+
+// middleware wraps a ResponseWriter as the bot's HTTP server does: it
+// only unwraps to the Flusher.
+type middleware struct{ http.ResponseWriter }
+
+func (m middleware) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
+// TestDeferredResponseIsFlushed: the deferred response leaves before the
+// follow-ups that edit it start, through the server's middleware too.
+func TestDeferredResponseIsFlushed(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "ok"})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, nil)
+	body, err := json.Marshal(deploySlash("405", "111"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, ts := hs.sign(body, hs.clock.Now())
+	rec := httptest.NewRecorder()
+	hs.serve(middleware{rec}, body, sig, ts)
+	if !rec.Flushed {
+		t.Error("the deferred response was not flushed")
+	}
+	hs.h.waitOut(t, 1)
+	hs.shutdown(t)
 }

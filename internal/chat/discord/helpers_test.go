@@ -411,6 +411,14 @@ func (hs *harness) post(t *testing.T, payload any) *httptest.ResponseRecorder {
 }
 
 func (hs *harness) postRaw(body []byte, sig, ts string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	hs.serve(w, body, sig, ts)
+	return w
+}
+
+// serve hands a request with body, signed by sig at ts, to the endpoint,
+// which answers through w.
+func (hs *harness) serve(w http.ResponseWriter, body []byte, sig, ts string) {
 	r := httptest.NewRequest(http.MethodPost, "/discord/interactions", bytes.NewReader(body))
 	if sig != "" {
 		r.Header.Set(headerSignature, sig)
@@ -418,9 +426,7 @@ func (hs *harness) postRaw(body []byte, sig, ts string) *httptest.ResponseRecord
 	if ts != "" {
 		r.Header.Set(headerTimestamp, ts)
 	}
-	w := httptest.NewRecorder()
 	hs.a.ServeHTTP(w, r)
-	return w
 }
 
 // interactionToken is the token of interaction id; it must never be logged.
