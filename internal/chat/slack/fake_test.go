@@ -36,6 +36,7 @@ type fakeSlack struct {
 	n        int
 	limit    map[string]int    // method → how many 429s to answer next
 	failWith map[string]string // method → Slack error code to answer
+	failNext map[string]string // method → Slack error code to answer once
 	// limitAfter makes the n-th call of a method (1-based) answer 429 once.
 	limitAfter map[string]int
 	count      map[string]int
@@ -47,7 +48,7 @@ type fakeSlack struct {
 
 func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, limitAfter: map[string]int{}, count: map[string]int{},
+	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, count: map[string]int{},
 		channels: map[string]string{"#deploys": "CDEPLOYS"}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -91,6 +92,10 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		f.limit[method]--
 	}
 	fail := f.failWith[method]
+	if once, ok := f.failNext[method]; ok {
+		fail = once
+		delete(f.failNext, method)
+	}
 	if id, ok := f.channels[c.Channel]; ok {
 		c.Channel = id
 	}

@@ -213,8 +213,8 @@ func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 			p.link(ctx)
 		}
 		return nil
-	case code == "":
-		return err // transient: try again
+	case code == "" || transient[code]:
+		return err // try again
 	case p.channel != p.out.channel:
 		p.a.log.Error("cannot post deploy progress in the deploy channel; using the requester's", "channel", p.channel, "err", err)
 		p.channel = p.out.channel
@@ -223,6 +223,14 @@ func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 		p.broken = true
 	}
 	return err
+}
+
+// transient are the Slack error codes of a call worth making again: its
+// own trouble, not the request's. Any other code repeats, and moves the
+// progress elsewhere.
+var transient = map[string]bool{
+	"internal_error": true, "fatal_error": true, "service_unavailable": true,
+	"request_timeout": true, "ratelimited": true,
 }
 
 // link tells the requester where the progress of their deploy is.

@@ -115,3 +115,26 @@ func serve(t *testing.T, h interface {
 	h.ServeHTTP(w, signed(t, "/slack/commands", testSecret, body, time.Now(), formType))
 	return w.Code
 }
+
+// TestProgressOutlastsATransientError: Slack's own trouble on the first
+// post (internal_error) is tried again; the progress message is posted
+// and edited where it belongs, not given up for the final state alone.
+func TestProgressOutlastsATransientError(t *testing.T) {
+	api := newFakeSlack(t)
+	api.failNext["chat.postMessage"] = "internal_error"
+	h := &chattyHandler{events: 20, every: 100 * time.Millisecond}
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 50*time.Millisecond, 6000, -1
+	})
+	if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", "")); w != 200 {
+		t.Fatalf("status %d", w)
+	}
+	a.Stop()
+	a.Wait()
+	h.wg.Wait()
+	calls := only(api.snapshot(), "chat.postMessage", "chat.update")
+	updates := only(calls, "chat.update")
+	if len(updates) == 0 || !strings.Contains(updates[len(updates)-1].Text, "now runs 1") {
+		t.Errorf("want the posted message edited up to the final state:\n%s", describe(calls))
+	}
+}
