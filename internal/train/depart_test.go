@@ -230,6 +230,36 @@ func TestRunMarksBeforeDeparting(t *testing.T) {
 	}
 }
 
+// TestUnrecordedDepartureKeepsItsWord: a departure announced as not
+// leaving (the store could not record it) is recorded once the store is
+// back, and neither leaves late nor is reported missed for another reason.
+func TestUnrecordedDepartureKeepsItsWord(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
+	if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 1, 14, 0)); err != nil {
+		t.Fatal(err)
+	}
+	h.board("alice", "accounting", "1338")
+	h.store.setFail(errors.New("connection refused"))
+	looks := 0
+	h.onSleep = func() {
+		if looks++; looks == 2 { // after the 14:00 look
+			h.store.setFail(nil)
+		}
+	}
+	h.run(at(2026, 6, 3, 10, 30))
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none", got)
+	}
+	posts := h.notes.titles("#deploys")
+	want := "⚠ The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
+	if len(posts) == 0 || posts[0] != want || slices.ContainsFunc(posts[1:], func(p string) bool { return strings.Contains(p, "did not leave") }) {
+		t.Errorf("posts: got %q, want %q and no other account of the 14:00 train", posts, want)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+		t.Errorf("aboard: got %q, want the car still aboard", got)
+	}
+}
+
 // TestUnreadCancellationStaysPut: when whether the departure was cancelled
 // cannot be read, the train does not leave (an admin may have called it
 // off) and says so.

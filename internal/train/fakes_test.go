@@ -245,6 +245,10 @@ type harness struct {
 	deployTimeout time.Duration
 	s             *Scheduler
 
+	// onSleep, when set, runs at each of the scheduler's sleeps, before
+	// the clock moves: the world changing between two looks.
+	onSleep func()
+
 	// Set by run for the scheduler's sleep.
 	end    time.Time
 	cancel context.CancelFunc
@@ -292,6 +296,9 @@ func (h *harness) sleep(ctx context.Context, until time.Time) error {
 	if until.After(h.end) {
 		h.cancel()
 		return ctx.Err()
+	}
+	if h.onSleep != nil {
+		h.onSleep()
 	}
 	h.wakes = append(h.wakes, until)
 	h.clock.Set(until)

@@ -76,6 +76,10 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	stopped bool // guarded by mu; set when Run returns
+	// unrecorded holds, by train, the departure announced as not leaving
+	// because the store could not record it (guarded by mu): once the
+	// store is back it is recorded, not run late.
+	unrecorded map[string]time.Time
 	// wg counts departures running in the background; Add is called
 	// under mu while !stopped, or by Run's own goroutine.
 	wg sync.WaitGroup
@@ -285,13 +289,31 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	log := s.log.With("train", d.name, "kind", d.kind, "at", d.at)
 	late := now.Sub(d.at)
+	s.mu.Lock()
+	told := d.kind == KindDeparture && s.unrecorded[d.name].Equal(d.at)
+	s.mu.Unlock()
 	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
 		// Running it unrecorded could run it twice.
 		log.Error("train: record run; not running it", "err", err)
-		if d.kind == KindDeparture {
+		if d.kind == KindDeparture && !told {
+			s.mu.Lock()
+			if s.unrecorded == nil {
+				s.unrecorded = map[string]time.Time{}
+			}
+			s.unrecorded[d.name] = d.at
+			s.mu.Unlock()
 			s.announce(ctx, d.tr, chat.Message{Level: chat.Failure, Public: true,
 				Title: fmt.Sprintf("⚠ The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))})
 		}
+		return
+	}
+	if told {
+		// Announced as not leaving: it keeps its word now that the store
+		// has recorded it.
+		s.mu.Lock()
+		delete(s.unrecorded, d.name)
+		s.mu.Unlock()
+		log.Info("train: recorded a departure announced as not leaving")
 		return
 	}
 	if d.kind != KindDeparture {
