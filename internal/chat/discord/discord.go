@@ -65,6 +65,8 @@ const (
 	// interaction's message before it moves to a channel message: an
 	// interaction token can edit for 15 minutes only.
 	DefaultHandover = 14 * time.Minute
+	// tokenLifetime is how long an interaction's token takes edits.
+	tokenLifetime = 15 * time.Minute
 	// dedupeTTL outlives every way Discord could deliver one interaction
 	// twice (the signature window is MaxClockSkew).
 	dedupeTTL = time.Hour

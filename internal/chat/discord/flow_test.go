@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -284,13 +285,7 @@ func TestProgressEditsAreCoalesced(t *testing.T) {
 
 func TestLongDeployMovesToAChannelMessage(t *testing.T) {
 	hs := newHarness(t, deployHandler("d-7"), nil)
-	responseOf(t, hs.post(t, deploySlash("411", "111")))
-	out := hs.h.waitOut(t, 1)
-	hs.fd.waitCalls(t, 1)
-	started := hs.clock.Now()
-	out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: "d-7", App: "web", Env: "prod", Build: "1337",
-		Record: record("d-7", deploy.KindDeploy, deploy.OutcomeRunning, started)})
-	hs.fd.waitCalls(t, 2)
+	out, started := hs.startDeploy(t, "411", "d-7")
 	hs.clock.Advance(14 * time.Minute)
 	out.Progress(deploy.Event{Kind: deploy.EventStep, Time: hs.clock.Now(), DeployID: "d-7", App: "web", Env: "prod", Build: "1337",
 		Host: "web-1", Step: deploy.StepMigrate})
@@ -430,4 +425,64 @@ func TestDeferredResponseIsFlushed(t *testing.T) {
 	}
 	hs.h.waitOut(t, 1)
 	hs.shutdown(t)
+}
+
+// TestFailedEditIsTriedAgain: an edit Discord fails (a 500) is sent again
+// with the newest state, not left stale until the deploy's next event.
+func TestFailedEditIsTriedAgain(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-8"), nil)
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		if n == 2 { // the edit after the started state
+			return http.StatusInternalServerError, `{"message":"500: Internal Server Error","code":0}`, true
+		}
+		return 0, "", false
+	}
+	out, started := hs.startDeploy(t, "413", "d-8")
+	out.Progress(deploy.Event{Kind: deploy.EventStep, Time: started, DeployID: "d-8", Host: "web-1", Step: deploy.StepMigrate})
+	hs.fd.waitCalls(t, 4) // the failed edit, then the same state again
+	calls := hs.fd.Calls()
+	if calls[2].Status != http.StatusInternalServerError || calls[3].Status != http.StatusOK || !bytes.Equal(calls[2].Body, calls[3].Body) {
+		t.Errorf("calls 2 and 3: %d then %d, want the failed edit sent again:\n%s\n%s", calls[2].Status, calls[3].Status, calls[2].Body, calls[3].Body)
+	}
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-8", Record: record("d-8", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.shutdown(t)
+}
+
+// TestChannelRefusedKeepsEditingTheReply: when the bot may not post in the
+// channel at the handover, progress stays in the interaction's message
+// while its token lasts, final state included.
+func TestChannelRefusedKeepsEditingTheReply(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-9"), nil)
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		if c.Method == http.MethodPost && strings.Contains(c.Path, "/channels/") {
+			return http.StatusForbidden, `{"message":"Missing Access","code":50001}`, true
+		}
+		return 0, "", false
+	}
+	out, started := hs.startDeploy(t, "414", "d-9")
+	hs.clock.Advance(14*time.Minute + 10*time.Second)
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: hs.clock.Now(), DeployID: "d-9", App: "web", Env: "prod", Build: "1337",
+		Record: record("d-9", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.fd.waitCalls(t, 4) // the refused channel post, then the edit
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	last := calls[len(calls)-1]
+	if last.Method != http.MethodPatch || !strings.HasSuffix(last.Path, "/messages/@original") || last.Status != http.StatusOK ||
+		!strings.Contains(string(last.Body), "rollback web prod") {
+		t.Errorf("last call: %s %s %d %s, want the final state edited into the reply", last.Method, last.Path, last.Status, last.Body)
+	}
+}
+
+// startDeploy sends a deploy slash command and its started state, and
+// returns once the state is shown: the handler's output and the time.
+func (hs *harness) startDeploy(t *testing.T, slashID, deployID string) (commands.Output, time.Time) {
+	t.Helper()
+	responseOf(t, hs.post(t, deploySlash(slashID, "111")))
+	out := hs.h.waitOut(t, 1)
+	hs.fd.waitCalls(t, 1)
+	started := hs.clock.Now()
+	out.Progress(deploy.Event{Kind: deploy.EventStarted, Time: started, DeployID: deployID, App: "web", Env: "prod", Build: "1337",
+		Record: record(deployID, deploy.KindDeploy, deploy.OutcomeRunning, started)})
+	hs.fd.waitCalls(t, 2)
+	return out, started
 }

@@ -142,16 +142,16 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 			if err != nil {
 				failures++
 				c.log.Warn("discord edit progress failed", "err", c.scrub(err), "final", done)
-				if done {
-					if failures >= maxFinalAttempts {
-						c.log.Error("discord final progress state not delivered", "err", c.scrub(err))
-						return
-					}
-					if pause.For(ctx, time.Duration(failures)*c.a.interval) != nil {
-						return
-					}
-					continue
+				if done && failures >= maxFinalAttempts {
+					c.log.Error("discord final progress state not delivered", "err", c.scrub(err))
+					return
 				}
+				// Not sent: tried again (with the newest state), not
+				// left stale until the deploy's next event.
+				if pause.For(ctx, time.Duration(min(failures, maxFinalAttempts))*c.a.interval) != nil {
+					return
+				}
+				continue
 			} else {
 				failures = 0
 			}
@@ -185,6 +185,12 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
 	}, discordgo.WithContext(ctx))
 	if err != nil {
+		if c.a.now().Sub(c.started) < tokenLifetime {
+			// The bot may not post in the channel (no access, a DM): the
+			// interaction's own message still takes edits for now.
+			c.log.Warn("discord could not move progress to a channel message", "err", c.scrub(err))
+			return c.edit(ctx, *t, m)
+		}
 		return fmt.Errorf("post channel message: %w", err)
 	}
 	old := *t
