@@ -26,6 +26,9 @@ type Slack struct {
 	// APIURL is the Web API base URL, for tests and Enterprise proxies;
 	// default DefaultSlackAPIURL. It ends with "/".
 	APIURL string `yaml:"api_url"`
+	// TeamID, when set, is the one workspace (T…) whose requests run;
+	// others are refused and audited.
+	TeamID string `yaml:"team_id"`
 }
 
 // Configured reports whether any Slack setting is present.

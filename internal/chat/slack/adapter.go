@@ -216,6 +216,7 @@ func (a *Adapter) deployChannel(app, env, from string) string {
 // request is one command from Slack, whichever way it came.
 type request struct {
 	kind        string // "command", "interaction", "mention": for logs
+	team        string // the workspace it came from
 	userID      string
 	channel     string
 	responseURL string
@@ -276,7 +277,16 @@ func (a *Adapter) start(req request) bool {
 	go func() {
 		defer a.handlers.Done()
 		out := &output{a: a, userID: req.userID, channel: req.channel, responseURL: req.responseURL}
-		a.opt.Handler.Handle(a.base, commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text}, out)
+		r := commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text}
+		if want := a.cfg.Slack.TeamID; want != "" && req.team != want {
+			// An app installed in several workspaces (or shared through
+			// Slack Connect) signs all their requests alike: the
+			// workspace decides, and the refusal is audited.
+			a.log.Warn("slack request from another workspace refused", "team", req.team, "user", req.userID)
+			r.User = "slack:" + req.team + ":" + req.userID
+			r.Refused = "Switchman does not take commands from this workspace; nothing was run."
+		}
+		a.opt.Handler.Handle(a.base, r, out)
 	}()
 	return true
 }

@@ -64,7 +64,7 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request, body []by
 	}
 	req, err := a.commandRequest(slashCommand{
 		Command: form.Get("command"), Text: form.Get("text"), UserID: form.Get("user_id"), ChannelID: form.Get("channel_id"),
-		ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id"),
+		ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id"), TeamID: form.Get("team_id"),
 	}, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -323,3 +323,34 @@ func TestSocketModeAdapterRefusesHTTP(t *testing.T) {
 		t.Errorf("runs: got %d, want none", h.total())
 	}
 }
+
+// TestOtherWorkspaceRefused: with team_id set, a validly signed command
+// from another workspace does not run as its user; it is handed on as a
+// refusal, so the audit log has it.
+func TestOtherWorkspaceRefused(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) { o.Config.Slack.TeamID = "T1" })
+	body := strings.Replace(slashForm("UEXT", "CSHARED", "/status", "", "trig-other", ""), "team_id=T1", "team_id=TOTHER", 1)
+	if code := serve(t, a.Commands(), body); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if code := serve(t, a.Commands(), slashForm("UBOB", "C1", "/status", "", "trig-ours", "")); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	a.Stop()
+	a.Wait()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.reqs) != 2 {
+		t.Fatalf("handled %d requests, want 2", len(h.reqs))
+	}
+	for _, r := range h.reqs {
+		other := r.Channel == "CSHARED"
+		if got := r.Refused != ""; got != other {
+			t.Errorf("request in %s by %s: refused %q, want refused only from the other workspace", r.Channel, r.User, r.Refused)
+		}
+		if other && !strings.Contains(r.User, "TOTHER") {
+			t.Errorf("the other workspace's user: got %q, want it named with its workspace", r.User)
+		}
+	}
+}

@@ -18,10 +18,14 @@ type slashCommand struct {
 	ChannelID   string `json:"channel_id"`
 	ResponseURL string `json:"response_url"`
 	TriggerID   string `json:"trigger_id"`
+	TeamID      string `json:"team_id"`
 }
 
 type interaction struct {
-	Type        string `json:"type"`
+	Type string `json:"type"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
 	TriggerID   string `json:"trigger_id"`
 	ResponseURL string `json:"response_url"`
 	User        struct {
@@ -43,6 +47,7 @@ type eventEnvelope struct {
 	Type      string `json:"type"`
 	Challenge string `json:"challenge"`
 	EventID   string `json:"event_id"`
+	TeamID    string `json:"team_id"`
 	Event     struct {
 		Type    string `json:"type"`
 		Subtype string `json:"subtype"`
@@ -60,7 +65,7 @@ func (a *Adapter) commandRequest(sc slashCommand, body []byte) (request, error) 
 	if sc.UserID == "" || sc.ChannelID == "" {
 		return request{}, errIncomplete
 	}
-	return request{kind: "command", userID: sc.UserID, channel: sc.ChannelID, responseURL: sc.ResponseURL,
+	return request{kind: "command", team: sc.TeamID, userID: sc.UserID, channel: sc.ChannelID, responseURL: sc.ResponseURL,
 		text: a.commandText(sc.Command, sc.Text), keys: []string{key(sc.TriggerID, body)}}, nil
 }
 
@@ -95,7 +100,7 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 	if in.User.ID == "" || channel == "" {
 		return request{}, false, errIncomplete
 	}
-	return request{kind: "interaction", userID: in.User.ID, channel: channel, responseURL: in.ResponseURL,
+	return request{kind: "interaction", team: in.Team.ID, userID: in.User.ID, channel: channel, responseURL: in.ResponseURL,
 		text: text, keys: []string{key(in.TriggerID, payload)}}, true, nil
 }
 
@@ -122,6 +127,6 @@ func eventRequest(payload []byte) (challenge string, req request, ok bool, err e
 	if ev.User == "" || ev.Channel == "" {
 		return "", request{}, false, errIncomplete
 	}
-	return "", request{kind: "mention", userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
+	return "", request{kind: "mention", team: env.TeamID, userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
 		keys: []string{key(env.EventID, payload)}}, true, nil
 }
