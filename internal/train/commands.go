@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -119,7 +120,10 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, errs.New(errs.Invalid, "say why the %s train is cancelled", trainName)
 	}
 	now := s.now()
-	dep := tr.sched[KindDeparture].Next(now)
+	dep, err := s.cancellable(ctx, trainName, tr, now)
+	if err != nil {
+		return chat.Message{}, storeErr(err, "cancel "+trainName)
+	}
 	if dep.IsZero() {
 		return chat.Message{}, errs.New(errs.NoChange, "the %s train has no departure to cancel", trainName)
 	}
@@ -151,6 +155,25 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	}
 	s.announce(ctx, tr, m)
 	return chat.Message{Level: chat.Success, Title: fmt.Sprintf("Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, tr.loc))}, nil
+}
+
+// cancellable is the departure a cancel at now calls off: one due within
+// the train's grace that has not run yet (a leader taking over, a store
+// coming back, would still run it), else the next one.
+func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState, now time.Time) (time.Time, error) {
+	sc := tr.sched[KindDeparture]
+	last, err := s.store.LastRun(ctx, name, KindDeparture)
+	if err != nil {
+		return time.Time{}, err
+	}
+	after := now.Add(-tr.cfg.Grace.D())
+	if last.After(after) {
+		after = last
+	}
+	if due, ok := latest(sc, after, now); ok {
+		return due, nil
+	}
+	return sc.Next(now), nil
 }
 
 // DepartNow sends the train off now, in the background, with whatever is
