@@ -324,3 +324,37 @@ func TestFinalRecordOutlastsAStoreFailover(t *testing.T) {
 		t.Fatalf("stored record: got %+v (%v), want succeeded", stored, err)
 	}
 }
+
+// TestRecoveryHoldsItsLeaseWhileObserving: observing the hosts may outlast
+// the lease's TTL; the recovery renews it meanwhile, so another replica
+// does not recover (and report) the same deploy too.
+func TestRecoveryHoldsItsLeaseWhileObserving(t *testing.T) {
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Transports["local"] = slowOpen{Transport: o.Transports["local"], d: 700 * time.Millisecond}
+		o.LeaseTTL = 300 * time.Millisecond
+	})
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	other := deploy.NewEngine(deploy.Options{
+		Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+	})
+	t.Cleanup(other.Wait)
+	theirs := make(chan []*deploy.Record, 1)
+	go func() {
+		time.Sleep(450 * time.Millisecond) // past the TTL, while this one observes
+		got, _ := other.Recover(context.Background())
+		theirs <- got
+	}()
+	mine, err := f.engine.Recover(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-theirs; len(mine)+len(got) != 1 {
+		t.Errorf("reports of the dead deploy: this replica %d, the other %d; want one in all", len(mine), len(got))
+	}
+}

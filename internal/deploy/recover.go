@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Recover finds deploys recorded as running whose process is gone (their
@@ -48,7 +49,9 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		case err != nil:
 			return out, fmt.Errorf("recover %s: %w", rec.ID, err)
 		}
+		stop := e.renewWhile(lease)
 		got, err := e.interrupt(ctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(ctx, r) })
+		stop()
 		e.releaseRecovery(lease, rec.ID)
 		if err != nil {
 			return out, err
@@ -111,6 +114,35 @@ func (e *Engine) observeInto(ctx context.Context, rec *Record) {
 			continue
 		}
 		h.Current = o.Current
+	}
+}
+
+// renewWhile renews a recovery's lease until the returned func is called:
+// observing the hosts can outlast the TTL, and another replica must not
+// recover (and report) the same deploy meanwhile.
+func (e *Engine) renewWhile(lease Lease) (stop func()) {
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		tick := time.NewTicker(e.leaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), e.leaseTTL/3)
+				if err := lease.Renew(ctx); err != nil {
+					e.log.Warn("renew recovery lease", "err", err)
+				}
+				cancel()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
 	}
 }
 
