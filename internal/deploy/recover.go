@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Recover finds deploys recorded as running whose process is gone (their
@@ -125,21 +124,12 @@ func (e *Engine) renewWhile(lease Lease) (stop func()) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		tick := time.NewTicker(e.leaseTTL / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				ctx, cancel := context.WithTimeout(context.Background(), e.leaseTTL/3)
-				if err := lease.Renew(ctx); err != nil {
-					e.log.Warn("renew recovery lease", "err", err)
-				}
-				cancel()
-			}
-		}
+		renewEvery(lease, e.leaseTTL, done, func(err error) bool {
+			e.log.Warn("renew recovery lease", "err", err)
+			return false
+		})
 	}()
+
 	return func() {
 		close(done)
 		<-ended

@@ -377,22 +377,31 @@ func (r *run) closeSessions() {
 
 // keepLease renews the lease until done is closed; losing it stops the run.
 func (r *run) keepLease(done <-chan struct{}) {
-	tick := time.NewTicker(r.e.leaseTTL / 3)
+	renewEvery(r.lease, r.e.leaseTTL, done, func(err error) bool {
+		r.e.log.Error("renew deploy lease", "deploy", r.rec.ID, "err", err)
+		if errors.Is(err, ErrLeaseLost) {
+			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+			return true
+		}
+		return false
+	})
+}
+
+// renewEvery renews lease every ttl/3 until done is closed; failed tells
+// of a renewal that failed and whether to stop renewing.
+func renewEvery(lease Lease, ttl time.Duration, done <-chan struct{}, failed func(error) (stop bool)) {
+	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
 	for {
 		select {
 		case <-done:
 			return
 		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), r.e.leaseTTL/3)
-			err := r.lease.Renew(ctx)
+			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+			err := lease.Renew(ctx)
 			cancel()
-			if err != nil {
-				r.e.log.Error("renew deploy lease", "deploy", r.rec.ID, "err", err)
-				if errors.Is(err, ErrLeaseLost) {
-					r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
-					return
-				}
+			if err != nil && failed(err) {
+				return
 			}
 		}
 	}
