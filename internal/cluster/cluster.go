@@ -88,8 +88,10 @@ func (l *Leader) step(ctx context.Context) {
 		switch {
 		case err == nil && unsure != nil:
 			l.logger().Info("this replica runs scheduled jobs again", "replica", l.ID)
-		case err != nil && lease != nil:
+		case errors.Is(err, deploy.ErrLeaseLost) && lease != nil:
 			l.logger().Warn("lost the scheduler lease", "replica", l.ID, "err", err)
+		case err != nil && lease != nil:
+			l.logger().Warn("could not renew the scheduler lease; not running scheduled jobs until it is", "replica", l.ID, "err", err)
 		}
 		if err == nil || !errors.Is(err, deploy.ErrLeaseLost) {
 			return

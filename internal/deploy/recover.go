@@ -129,7 +129,6 @@ func (e *Engine) renewWhile(lease Lease) (stop func()) {
 			return false
 		})
 	}()
-
 	return func() {
 		close(done)
 		<-ended

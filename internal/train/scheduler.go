@@ -80,8 +80,9 @@ type Scheduler struct {
 	// because the store could not record it (guarded by mu): once the
 	// store is back it is recorded, not run late.
 	unrecorded map[string]time.Time
-	// wg counts departures running in the background; Add is called
-	// under mu while !stopped, or by Run's own goroutine.
+	// wg counts departures running in the background, and the posts
+	// they start; Add is called under mu while !stopped, by Run's own
+	// goroutine, or by a departure (which Run outlives).
 	wg sync.WaitGroup
 }
 
