@@ -358,3 +358,41 @@ func TestRecoveryHoldsItsLeaseWhileObserving(t *testing.T) {
 		t.Errorf("reports of the dead deploy: this replica %d, the other %d; want one in all", len(mine), len(got))
 	}
 }
+
+// downTransport fails every Open once down is set, as hosts gone away.
+type downTransport struct {
+	deploy.Transport
+	down atomic.Bool
+}
+
+func (d *downTransport) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	if d.down.Load() {
+		return nil, fmt.Errorf("%w: %s: connection refused", deploy.ErrUnreachable, h.Name)
+	}
+	return d.Transport.Open(ctx, h)
+}
+
+// TestRecoveryKeepsAnUnreachableHostsRelease: recovery cannot observe a
+// host that is down; its record keeps the release last recorded for it,
+// with why it was not observed.
+func TestRecoveryKeepsAnUnreachableHostsRelease(t *testing.T) {
+	tr := &downTransport{}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		tr.Transport = o.Transports["local"]
+		o.Transports["local"] = tr
+	})
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1"}}}
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	tr.down.Store(true)
+	got, err := f.engine.Recover(t.Context())
+	if err != nil || len(got) != 1 {
+		t.Fatalf("recover: got %v, %v", got, err)
+	}
+	if h := got[0].Hosts[0]; h.State != deploy.HostUnreachable || h.Current != "2" || !strings.Contains(h.Error, "connection refused") {
+		t.Errorf("host: got %+v, want unreachable, still on 2, with the reason", h)
+	}
+}
