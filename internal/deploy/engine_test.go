@@ -673,18 +673,26 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	}
 }
 
+// putDead stores the running record of a deploy of build whose process
+// died, with host as it last recorded it.
+func (f *fixture) putDead(build string, host deploy.HostResult) *deploy.Record {
+	f.t.Helper()
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: build, Previous: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Hosts: []deploy.HostResult{host}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		f.t.Fatal(err)
+	}
+	return dead
+}
+
 func TestRecoverMarksInterrupted(t *testing.T) {
 	f := newFixture(t, "")
 	f.build("1")
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
 	// A record left running by a process that died.
 	ctx := context.Background()
-	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
-		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
-	if err := f.store.PutRecord(ctx, dead); err != nil {
-		t.Fatal(err)
-	}
+	dead := f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering})
 	got, err := f.engine.Recover(ctx)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("recover: got %v, %v", got, err)
@@ -712,12 +720,7 @@ func TestRecoverWhileAnotherDeployRuns(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	f := newFixture(t, gatedRestart(gate))
 	ctx := context.Background()
-	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "9", Previous: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
-		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "9"}}}
-	if err := f.store.PutRecord(ctx, dead); err != nil {
-		t.Fatal(err)
-	}
+	dead := f.putDead("9", deploy.HostResult{Host: "localhost", State: deploy.HostActivating, Current: "9"})
 	done := f.deployTwoUntilRestart() // recovers nothing itself: no Recover call
 	got, err := f.engine.Recover(ctx)
 	if err != nil || len(got) != 1 || got[0].ID != dead.ID {
@@ -764,12 +767,7 @@ func TestRecoverCancelledReleasesItsLease(t *testing.T) {
 		o.Leases = cancelling{Leaser: o.Leases, cancel: cancel}
 	})
 	f.build("1")
-	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
-		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
-	if err := f.store.PutRecord(context.Background(), dead); err != nil {
-		t.Fatal(err)
-	}
+	f.putDead("1", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering})
 	if _, err := f.engine.Recover(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("recover: got %v, want it cut short", err)
 	}

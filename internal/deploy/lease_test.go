@@ -333,12 +333,7 @@ func TestRecoveryHoldsItsLeaseWhileObserving(t *testing.T) {
 		o.Transports["local"] = slowOpen{Transport: o.Transports["local"], d: 700 * time.Millisecond}
 		o.LeaseTTL = 300 * time.Millisecond
 	})
-	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
-		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
-	if err := f.store.PutRecord(t.Context(), dead); err != nil {
-		t.Fatal(err)
-	}
+	f.putDead("1", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering})
 	other := deploy.NewEngine(deploy.Options{
 		Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
@@ -381,12 +376,7 @@ func TestRecoveryKeepsAnUnreachableHostsRelease(t *testing.T) {
 		tr.Transport = o.Transports["local"]
 		o.Transports["local"] = tr
 	})
-	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
-		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1"}}}
-	if err := f.store.PutRecord(t.Context(), dead); err != nil {
-		t.Fatal(err)
-	}
+	f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1"})
 	tr.down.Store(true)
 	got, err := f.engine.Recover(t.Context())
 	if err != nil || len(got) != 1 {
