@@ -395,7 +395,11 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		sent = artifact.Zstd
 	}
 	insp := artifact.NewInspector(info.SHA256)
-	fan := newFanout(insp.Position)
+	fan, zw, err := deliveryStream(insp, sent != comp)
+	if err != nil {
+		insp.Close()
+		return err
+	}
 	var wg sync.WaitGroup
 	hostErr := make([]error, len(wave))
 	// Each host installs the release in its delivery session, once its
@@ -420,7 +424,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		// stream before the hosts get more of it.
 		_, copyErr = io.Copy(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), br)
 	} else {
-		copyErr = r.streamRecompressed(br, insp, fan)
+		copyErr = streamRecompressed(br, insp, zw, fan)
 	}
 	insp.Close()
 	_, verr := insp.Result()
@@ -459,6 +463,25 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	return r.settleWave(wave, tmp, hostErr)
 }
 
+// deliveryStream returns the fan-out that hands a wave's hosts the stream
+// insp inspects and, when the wave gets it recompressed, the zstd writer
+// that feeds the fan-out. Hosts are paced by how far the stream written
+// so far unpacks, at least: as far as insp has read for the artifact as
+// it is, and only as far as the encoder has written out when
+// recompressed, which lags insp by the block the encoder holds.
+func deliveryStream(insp *artifact.Inspector, recompress bool) (*fanout, *artifact.ZstdWriter, error) {
+	if !recompress {
+		return newFanout(insp.Position), nil, nil
+	}
+	fan := newFanout(nil)
+	zw, err := artifact.NewZstdWriter(fan)
+	if err != nil {
+		return nil, nil, err
+	}
+	fan.position = zw.Encoded
+	return fan, zw, nil
+}
+
 // recompress reports whether a wave gets a gzip artifact as zstd: the app
 // allows it and every host of the wave can unpack zstd. zstd unpacks with
 // a fraction of gzip's CPU, and the bot decompresses the artifact anyway to
@@ -476,14 +499,10 @@ func (r *run) recompress(comp artifact.Compression, wave []Host) bool {
 }
 
 // streamRecompressed streams the artifact into insp, which hashes and
-// inspects it and hands the decompressed archive to a zstd writer feeding
-// the hosts. The copy stops when the archive proves bad or every host has
-// stopped reading, as it does without recompression.
-func (r *run) streamRecompressed(src io.Reader, insp *artifact.Inspector, fan *fanout) error {
-	zw, err := artifact.NewZstdWriter(fan)
-	if err != nil {
-		return err
-	}
+// inspects it and hands the decompressed archive to zw, which feeds the
+// hosts through fan. The copy stops when the archive proves bad or every
+// host has stopped reading, as it does without recompression.
+func streamRecompressed(src io.Reader, insp *artifact.Inspector, zw *artifact.ZstdWriter, fan *fanout) error {
 	insp.TarTo(zw)
 	check := func() error {
 		if err := insp.Err(); err != nil {
