@@ -53,6 +53,9 @@ type env struct {
 	timeout time.Duration
 	// profile is BENCH_PROFILE: where the bot's profiles go, "" for none.
 	profile string
+	// group counts the hosts' CPU time; nil where no cgroup could be
+	// made, and the process tree is read instead.
+	group *hostGroup
 	// cpu0 is the machine's and this benchmark's CPU time when it
 	// started.
 	cpu0     cpuSnapshot
@@ -88,6 +91,16 @@ func newEnv(b *testing.B, k knobs) *env {
 			b.Fatal(err)
 		}
 	}
+	if g, err := newHostGroup(e.listeners()); err != nil {
+		e.progress("host CPU read from /proc, less exact (%v)", err)
+	} else {
+		e.group = g
+		b.Cleanup(func() {
+			if err := g.remove(); err != nil {
+				b.Errorf("remove the hosts' cgroup: %v", err)
+			}
+		})
+	}
 	e.cpu0, e.cpu0Time = e.cpuNow(), time.Now()
 	if err := os.MkdirAll(filepath.Join(e.dir, "artifacts"), 0o755); err != nil {
 		b.Fatal(err)
@@ -109,8 +122,12 @@ func (e *env) summary(k knobs, started time.Time) string {
 	now := e.cpuNow()
 	others := max(0, (now.machine-e.cpu0.machine)-(now.ours-e.cpu0.ours))
 	share := 100 * others.Seconds() / (time.Since(e.cpu0Time).Seconds() * float64(e.cpus))
-	return fmt.Sprintf("%d CPUs, hosts' /srv on %s; runs per row: up to %d, fewer once a row's runs took %s; other processes used %.0f%% of the CPUs meanwhile; %s in all.",
-		e.cpus, e.storage, k.Runs, k.CellTime, share, time.Since(started).Round(time.Second))
+	hostCPU := "counted by a cgroup"
+	if e.group == nil {
+		hostCPU = "read from /proc, in whole clock ticks per running process (no cgroup could be made)"
+	}
+	return fmt.Sprintf("%d CPUs, hosts' /srv on %s; host CPU %s; runs per row: up to %d, fewer once a row's runs took %s; other processes used %.0f%% of the CPUs meanwhile; %s in all.",
+		e.cpus, e.storage, hostCPU, k.Runs, k.CellTime, share, time.Since(started).Round(time.Second))
 }
 
 func (e *env) skipNote(n int, set *artifactSet) string {
@@ -168,7 +185,7 @@ func (e *env) measureWarm(fn func(m *meter) error) (sample, error) {
 }
 
 func (e *env) measurement(warm bool) measurement {
-	return measurement{keep: e.keep, live: e.live, listeners: e.listeners(), timeout: e.timeout, warm: warm}
+	return measurement{keep: e.keep, live: e.live, listeners: e.listeners(), group: e.group, timeout: e.timeout, warm: warm}
 }
 
 // hostPath is where a path of the hosts' /srv lives on this machine.

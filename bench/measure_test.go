@@ -38,12 +38,16 @@ import (
 // thus starts without warm connections, for every tool alike.
 //
 // Host CPU is user+sys spent on the simulated hosts: the growth of the
-// children time (cutime+cstime) of every host's listening sshd, which reaps
-// its connection processes, which reap their sessions (shells, tar, curl,
-// Ansible's Python modules), plus the CPU time, own and reaped, of the
-// processes still running (connections kept warm and their idle shells).
-// It is read once the hosts are idle: for 200 ms no process came or went
-// and none used CPU.
+// CPU time of a cgroup holding every host's listening sshd and so all it
+// starts (connections, sessions, shells, tar, curl, Ansible's Python
+// modules), see hostGroup. Where no cgroup can be made, it is read from
+// the process tree: the growth of the children time (cutime+cstime) of
+// every listening sshd, which reaps its connection processes, which reap
+// their sessions, plus the CPU time, own and reaped, of the processes
+// still running (connections kept warm and their idle shells), which
+// /proc counts in whole clock ticks and so undercounts. It is read once
+// the hosts are idle: for 200 ms no process came or went and none used
+// CPU.
 //
 // Peak RSS is the largest peak resident set (VmHWM) of any single process
 // of the local tree, and tree PSS the largest sum over the tree of every
@@ -155,7 +159,9 @@ type measurement struct {
 	live map[int]bool
 	// listeners are the hosts' listening sshd.
 	listeners []int
-	timeout   time.Duration
+	// group counts the hosts' CPU time; nil: read it from the tree.
+	group   *hostGroup
+	timeout time.Duration
 	// warm leaves what outlived the tool (Ansible's ControlPersist
 	// masters) running for the next measured run, counting the CPU it used
 	// so far; otherwise it is stopped and reaped.
@@ -165,7 +171,7 @@ type measurement struct {
 // measure runs fn and measures it as described above.
 func (ms measurement) measure(fn func(m *meter) error) (sample, error) {
 	m := &meter{timeout: ms.timeout}
-	before, err := hostCPU(ms.listeners)
+	before, err := ms.hostTime()
 	if err != nil {
 		return sample{}, err
 	}
@@ -197,12 +203,21 @@ func (ms measurement) measure(fn func(m *meter) error) (sample, error) {
 	if err := quiesce(ms.listeners, 60*time.Second); err != nil && ferr == nil {
 		ferr = err
 	}
-	after, err := hostCPU(ms.listeners)
+	after, err := ms.hostTime()
 	if err != nil && ferr == nil {
 		ferr = err
 	}
 	s := sample{Wall: wall, CPU: m.cpu, HostCPU: after - before, MaxRSS: peakRSS, PeakPSS: peakPSS}
 	return s, ferr
+}
+
+// hostTime is the hosts' CPU time so far: the cgroup's count where there
+// is one, else read from the process tree.
+func (ms measurement) hostTime() (time.Duration, error) {
+	if ms.group != nil {
+		return ms.group.usage()
+	}
+	return hostCPU(ms.listeners)
 }
 
 // procStat is what /proc/PID/stat says about a process.
