@@ -19,8 +19,10 @@ const LockOwnerBot = "switchman"
 // Rollback switches app/env back to the previous good release (or req.Build
 // when set) that is still on disk on every host, restarts and checks it,
 // marks the release it left as bad and locks the app+env so that deploying
-// again is a deliberate act. It returns the new record or, when nothing was
-// started, an error for people.
+// again is a deliberate act. After a rollback that failed on hosts it had
+// switched, a rollback naming its target or none retries it: it restarts
+// those hosts there (see failedRollback). It returns the new record or,
+// when nothing was started, an error for people.
 func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record, error) {
 	for _, b := range []string{req.Build, req.From} {
 		if b != "" && !ValidBuild(b) {
@@ -35,7 +37,20 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	if err != nil {
 		return nil, err
 	}
-	from, to, err := r.rollbackTarget(req.Build)
+	last, err := r.failedRollback(req.Build)
+	var from, to string
+	if err == nil {
+		named := req.Build
+		if last != nil {
+			named = last.Build
+		}
+		from, to, err = r.rollbackTarget(named)
+	}
+	if err == nil && last != nil && from == to {
+		// Every host points at the target already: the rollback being
+		// retried left last.Previous.
+		from = last.Previous
+	}
 	if err == nil && req.From != "" && from != req.From {
 		err = errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", t.key(), orNone(from), req.From, req.App, t.env.Name)
 	}
@@ -45,6 +60,47 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	}
 	r.rec.Build, r.rec.Previous = to, from
 	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
+}
+
+// failedRollback returns the last rollback of the app+env when it failed
+// on hosts that had switched to its target (they point at it; their
+// restart or health check failed) and this rollback names that target or
+// none, and sets r.again to those hosts: a rollback retried after such a
+// failure restarts them. Without it a named retry found every host on
+// the target already and did nothing, and an unnamed one took every host,
+// the ones the failed rollback had restored too, one release further back.
+func (r *run) failedRollback(named string) (*Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last rollback failed; nothing was changed", r.t.key())
+	}
+	var last *Record
+	for _, rec := range recs {
+		if rec.ID != r.rec.ID && rec.Outcome.Done() {
+			last = rec
+			break
+		}
+	}
+	if last == nil || last.Kind != KindRollback || (last.Outcome != OutcomeFailed && last.Outcome != OutcomePartial) {
+		return nil, nil
+	}
+	if named != "" && named != last.Build {
+		return nil, nil
+	}
+	again := map[string]bool{}
+	for _, hr := range last.Hosts {
+		st, inspected := r.states[hr.Host]
+		if hr.State == HostFailed && hr.Current == last.Build && inspected && st.Current == last.Build {
+			again[hr.Host] = true
+		}
+	}
+	if len(again) == 0 {
+		return nil, nil
+	}
+	r.again = again
+	return last, nil
 }
 
 // rollbackTarget picks the release to go back to: the named one, else the
@@ -99,7 +155,7 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		avail := strings.Join(goodReleases(first), ", ")
 		return "", "", errs.New(errs.NotFound, "release %s of %s is not on %s; releases on disk: %s; nothing was changed", to, r.t.key(), strings.Join(missing, ", "), orNone(avail))
 	}
-	if len(current) == len(live) {
+	if len(current) == len(live) && len(r.again) == 0 {
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
 	}
 	switch {
@@ -173,14 +229,21 @@ func orNone(s string) string {
 // as many hosts as possible is the point.
 func (r *run) rollback(from, to string) (Outcome, error) {
 	var todo, unchanged []Host
+	var again []string
 	for _, h := range r.live() {
-		if r.states[h.Name].Current == to {
+		switch {
+		case r.again[h.Name]:
+			again = append(again, h.Name)
+		case r.states[h.Name].Current == to:
 			unchanged = append(unchanged, h)
 			continue
 		}
 		todo = append(todo, h)
 	}
 	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
+	if len(again) > 0 {
+		r.note("retrying the last rollback to %s: restarting %s, which switched to it and failed", to, strings.Join(again, ", "))
+	}
 	if r.retire != "" {
 		r.retired = map[string]bool{}
 	}
@@ -194,7 +257,12 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		var wg sync.WaitGroup
 		for _, h := range todo[start:min(start+size, len(todo))] {
 			wg.Go(func() {
-				if err := r.activate(h, to, r.states[h.Name].Current); err != nil {
+				// A host restarted again keeps the `previous` it has.
+				previous := r.states[h.Name].Current
+				if r.again[h.Name] {
+					previous = r.states[h.Name].Previous
+				}
+				if err := r.activate(h, to, previous); err != nil {
 					mu.Lock()
 					failed = append(failed, h.Name)
 					mu.Unlock()

@@ -46,24 +46,9 @@ func (s *hostDirSession) Run(ctx context.Context, c deploy.Command) ([]byte, err
 // run different releases; a rollback must be told where to go, and then
 // each host that switches marks bad the release it left.
 func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
-		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: 1\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
-	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
-	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
-	m := &hostDirs{configured: root}
-	f := newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
-	m.app = f.app
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
+	f, current := threeHosts(t)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
 	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
-	current := func(h string) string {
-		l, _ := os.Readlink(filepath.Join(f.app+"-"+h, "current"))
-		return l
-	}
 	if got := current("h0") + " " + current("h1"); got != "releases/2 releases/3" {
 		t.Fatalf("after the partial deploy: h0 and h1 on %q, want releases/2 releases/3", got)
 	}
@@ -90,6 +75,87 @@ func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
 	if locks, err := f.store.Locks(context.Background()); err != nil || len(locks) != 1 {
 		t.Errorf("locks after the rollback: %v, %v; want the rollback's lock", locks, err)
 	}
+}
+
+// threeHosts is a fixture of three hosts, h0 to h2, each in a directory
+// of its own, that have run builds 1 and 2; a file BROKEN-HOST in the
+// current release fails HOST's health check. current returns where a
+// host's `current` points.
+func threeHosts(t *testing.T) (f *fixture, current func(host string) string) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: 1\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
+	m := &hostDirs{configured: root}
+	f = newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
+	m.app = f.app
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	return f, func(h string) string {
+		l, _ := os.Readlink(filepath.Join(f.app+"-"+h, "current"))
+		return l
+	}
+}
+
+// TestRetriedRollbackRestartsWhereItFailed: a rollback whose health check
+// failed on one host after it switched leaves that host on the target.
+// Retried, with the target named or not, it restarts that host there:
+// it neither answers that every host runs the target already nor takes
+// the others one release further back.
+func TestRetriedRollbackRestartsWhereItFailed(t *testing.T) {
+	for _, named := range []string{"", "1"} {
+		t.Run("target "+orDash(named), func(t *testing.T) {
+			f, current := threeHosts(t)
+			broken := filepath.Join(f.app+"-h1", "releases/1/BROKEN-h1")
+			if err := os.WriteFile(broken, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			failed := f.mustRun(deploy.KindRollback, "", deploy.OutcomeFailed)
+			if failed.Build != "1" || current("h1") != "releases/1" {
+				t.Fatalf("first rollback: to %s, h1 on %s; want 1 and h1 switched to it", failed.Build, current("h1"))
+			}
+			if err := os.Remove(broken); err != nil {
+				t.Fatal(err)
+			}
+
+			rec := f.mustRun(deploy.KindRollback, named, deploy.OutcomeSucceeded)
+			if rec.Build != "1" || rec.Previous != "2" {
+				t.Errorf("retry: from %s to %s, want from 2 to 1", rec.Previous, rec.Build)
+			}
+			want := map[string]deploy.HostState{"h0": deploy.HostUnchanged, "h1": deploy.HostActive, "h2": deploy.HostUnchanged}
+			for _, hr := range rec.Hosts {
+				if hr.State != want[hr.Host] {
+					t.Errorf("retry: %s %s, want %s", hr.Host, hr.State, want[hr.Host])
+				}
+			}
+			for _, h := range []string{"h0", "h1", "h2"} {
+				if c := current(h); c != "releases/1" {
+					t.Errorf("%s: current %s after the retry, want releases/1", h, c)
+				}
+			}
+			if p, _ := os.Readlink(filepath.Join(f.app+"-h1", "previous")); p != "releases/2" {
+				t.Errorf("h1: previous %s after the retry, want releases/2 kept", p)
+			}
+			if !f.sawNote("retrying the last rollback to 1: restarting h1") {
+				t.Error("the retry did not say it restarts h1")
+			}
+			// Nothing is left to retry: the next rollback is an ordinary one.
+			if _, err := f.run(deploy.KindRollback, "1"); err == nil || !strings.Contains(err.Error(), "already runs 1 on every host") {
+				t.Errorf("rollback to 1 after the retry: %v, want nothing to do", err)
+			}
+		})
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // TestRollbackNeverGoesToAReleaseThatDidNotRun: with `previous` bad, the
