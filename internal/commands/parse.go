@@ -1963,17 +1963,48 @@ func quoteKeyword(build string, keywords ...string) string {
 	return build
 }
 
-// quoteReason quotes s so that tokenize reads it back unchanged: with the
-// first quote pair whose closing quote s never has before a space. If every
-// pair's closing quote appears so, it falls back to strconv.Quote, which is
-// unambiguous in a log but not read back exactly (exact is false).
+// quoteReason quotes s so that tokenize reads it back unchanged (see
+// Quote). Where no quote pair will do, it falls back to strconv.Quote,
+// which is unambiguous in a log but not read back exactly (exact is
+// false).
 func quoteReason(s string) (quoted string, exact bool) {
-	for _, q := range [][2]string{{`"`, `"`}, {`'`, `'`}, {"\u201c", "\u201d"}, {"\u00ab", "\u00bb"}} {
-		if !strings.Contains(s, q[1]+" ") {
-			return q[0] + s + q[1], true
-		}
+	if q, ok := Quote(s); ok {
+		return q, true
 	}
 	return strconv.Quote(s), false
+}
+
+// quoteOpeners are the opening quotes Quote tries, in order.
+var quoteOpeners = []rune{'"', '\'', '\u201c', '\u00ab'}
+
+// Quote quotes free text as one word that the parser reads back as s: with
+// the first opening quote none of whose closing quotes (see quoteClosers)
+// s has before a space or a tab, where the parser would end the word. It
+// reports false when no quote will do, and when s holds a tab, which the
+// parser reads back as a space.
+func Quote(s string) (string, bool) {
+	if strings.Contains(s, "\t") {
+		return "", false
+	}
+	for _, open := range quoteOpeners {
+		closers := quoteClosers[open]
+		if !closesBeforeSep(s, closers) {
+			closer, _ := utf8.DecodeRuneInString(closers)
+			return string(open) + s + string(closer), true
+		}
+	}
+	return "", false
+}
+
+// closesBeforeSep reports whether s has one of closers followed by a
+// separator: quoted, s would end there.
+func closesBeforeSep(s, closers string) bool {
+	for i, r := range s {
+		if size := utf8.RuneLen(r); strings.ContainsRune(closers, r) && i+size < len(s) && isSep(s[i+size]) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckBuild reports whether build is a valid build name: 1-64 characters

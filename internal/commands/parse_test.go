@@ -1474,3 +1474,38 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestQuoteReadsBack: what Quote quotes, the parser reads back as the one
+// word it was; what no quote can carry, Quote refuses.
+func TestQuoteReadsBack(t *testing.T) {
+	tests := []struct {
+		s  string
+		ok bool
+	}{
+		{"INC-42", true},
+		{`say "hi" now`, true},
+		{`a" b`, true},
+		{`a" b' c`, true},
+		// “ closes a “ as well as ” does: the third pair will not do.
+		{"a\" b' c\u201c d", true},
+		{"a\" b' c\u201d d\u201c e", true},
+		{"ends in a quote\"", true},
+		{"a\" b' c\u201d d \u00bb e", false},
+		{"a\ttab", false},
+		{"", true},
+	}
+	for _, tt := range tests {
+		q, ok := Quote(tt.s)
+		if ok != tt.ok {
+			t.Errorf("Quote(%q): ok %v, want %v", tt.s, ok, tt.ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		toks, err := tokenize("x " + q + " y")
+		if err != nil || len(toks) != 3 || toks[1].s != tt.s || !toks[1].quoted {
+			t.Errorf("Quote(%q) = %s: read back as %+v (%v), want the one quoted word", tt.s, q, toks, err)
+		}
+	}
+}

@@ -706,16 +706,13 @@ func plainWord(s string) bool {
 // quoteChars are the characters the parser takes as quotes.
 const quoteChars = "\"'\u201c\u201d\u2018\u2019\u201e\u00ab\u00bb"
 
-// quotePairs are the quotes quote tries, in order.
-var quotePairs = [][2]string{{`"`, `"`}, {`'`, `'`}, {"\u201c", "\u201d"}, {"\u00ab", "\u00bb"}}
-
-// quote wraps free text in quotes the parser reads back unchanged: the
-// first pair whose closing quote never appears before a space or tab.
+// quote wraps free text in quotes the parser reads back unchanged.
 func quote(s string) (string, error) {
-	for _, q := range quotePairs {
-		if !strings.Contains(s, q[1]+" ") && !strings.Contains(s, q[1]+"\t") {
-			return q[0] + s + q[1], nil
-		}
+	if q, ok := commands.Quote(s); ok {
+		return q, nil
+	}
+	if strings.Contains(s, "\t") {
+		return "", errors.New("the text holds a tab; use spaces")
 	}
 	return "", errors.New(`the text holds every kind of closing quote before a space; rephrase it`)
 }
