@@ -25,9 +25,10 @@ type Summary struct {
 	// departure late (the bot was down)").
 	Note string
 	// Shipped cars were deployed; Failed ones were not (refused, failed,
-	// reverted, …) and left the train; Postponed ones were put back
-	// aboard for the next departure.
-	Shipped, Failed, Postponed []CarResult
+	// reverted, …) and left the train; Postponed ones stay aboard for the
+	// next departure; Left ones were taken off the train (train leave)
+	// after it was announced, before their turn.
+	Shipped, Failed, Postponed, Left []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
 	Err error
@@ -71,7 +72,11 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	log := s.log.With("train", name, "at", at)
 	sum := Summary{Train: name, At: at, Note: note}
 	label := s.label(tr, at, at)
-	cars, err := s.store.TakeCars(ctx, name)
+	// The cars stay aboard until their turn, when each is taken off to be
+	// shipped: a bot that dies during the departure leaves the cars it had
+	// not reached aboard for the next one, and only the car being shipped
+	// is off the train, its deploy recorded (and reported as interrupted).
+	cars, err := s.store.Cars(ctx, name)
 	if err != nil {
 		log.Error("train: take cars", "err", err)
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
@@ -115,6 +120,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	}
 
 	var stopped string // why the remaining cars stay, once set
+	var back []Car     // cars taken off by mistake, to put back
 	for _, i := range ship {
 		c := cars[i]
 		if stopped == "" && ctx.Err() != nil {
@@ -122,6 +128,23 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 		if stopped != "" {
 			postponed[i] = stopped
+			continue
+		}
+		taken, err := s.store.Leave(ctx, name, c.App)
+		switch {
+		case errs.CodeOf(err) == errs.NotFound:
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train before its turn"})
+			continue
+		case err != nil:
+			log.Error("train: take a car off to ship it", "app", c.App, "err", err)
+			stopped = "the state store is unreachable"
+			postponed[i] = stopped
+			continue
+		case taken != c:
+			// Boarded again since the train was announced: that car is
+			// the next train's, and goes back where it was.
+			back = append(back, taken)
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place; that car waits for the next train", taken.App, taken.Build)})
 			continue
 		}
 		res := s.ship(ctx, tr, c)
@@ -136,9 +159,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 
-	var back []Car
 	for _, i := range slices.Sorted(maps.Keys(postponed)) {
-		back = append(back, cars[i])
 		sum.Postponed = append(sum.Postponed, CarResult{Car: cars[i], Reason: postponed[i]})
 	}
 	var lost error
@@ -152,15 +173,16 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
-	sum.Message = summaryMessage(label, note, sum, next, lost)
+	sum.Message = summaryMessage(label, note, sum, next, lost, len(back))
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
 }
 
-// summaryMessage describes a departure that had cars.
-func summaryMessage(label, note string, sum Summary, next string, lost error) chat.Message {
+// summaryMessage describes a departure that had cars; lost is why the
+// lostCars cars taken off by mistake could not be put back.
+func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars int) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
-	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && sameReason(sum.Postponed) {
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Left) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
 		m.Level = chat.Warning
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, sum.Postponed[0].Reason)
@@ -173,7 +195,7 @@ func summaryMessage(label, note string, sum Summary, next string, lost error) ch
 			verb = "move"
 		}
 		m.Lines = append(m.Lines, fmt.Sprintf("%s %s to the next train, %s.", carList(cars), verb, next))
-		return withLost(m, lost, len(cars))
+		return withLost(m, lost, lostCars)
 	}
 	var counts []string
 	if n := len(sum.Shipped); n > 0 {
@@ -193,6 +215,13 @@ func summaryMessage(label, note string, sum Summary, next string, lost error) ch
 			m.Level = chat.Warning
 		}
 	}
+	if n := len(sum.Left); n > 0 {
+		their := "their"
+		if n == 1 {
+			their = "its"
+		}
+		counts = append(counts, fmt.Sprintf("%d taken off before %s turn", n, their))
+	}
 	m.Title = fmt.Sprintf("🚂 The %s has left: %s", label, strings.Join(counts, ", "))
 	for _, r := range sum.Shipped {
 		m.Lines = append(m.Lines, fmt.Sprintf("✅ %s: deploy %s succeeded", carName(r.Car), r.DeployID))
@@ -203,10 +232,13 @@ func summaryMessage(label, note string, sum Summary, next string, lost error) ch
 	for _, r := range sum.Postponed {
 		m.Lines = append(m.Lines, fmt.Sprintf("⏭ %s moves to the next train: %s", carName(r.Car), r.Reason))
 	}
+	for _, r := range sum.Left {
+		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
+	}
 	if len(sum.Postponed) > 0 {
 		m.Lines = append(m.Lines, "Next departure: "+next+".")
 	}
-	return withLost(m, lost, len(sum.Postponed))
+	return withLost(m, lost, lostCars)
 }
 
 func withLost(m chat.Message, lost error, n int) chat.Message {

@@ -309,3 +309,45 @@ func TestDepartShutdown(t *testing.T) {
 		t.Errorf("aboard: got %q, want billing", got)
 	}
 }
+
+// TestDepartTakesCarsInTurn: a departing train's cars stay aboard until
+// their turn, so a bot that dies during the departure leaves the cars it
+// had not reached for the next train, and only the car being shipped is
+// off it. A car taken off meanwhile (train leave) does not ship, and one
+// boarded again with another build stays for the next train.
+func TestDepartTakesCarsInTurn(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.board("carl", "search", "5")
+	var during []string
+	h.runner.onDeploy = func(app string) {
+		if app != "accounting" {
+			return
+		}
+		during = h.aboard("daily")
+		if _, err := h.store.Leave(t.Context(), "daily", "search"); err != nil {
+			t.Errorf("search leaves: %v", err)
+		}
+		h.board("bob", "billing", "78")
+	}
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(t.Context(), "daily", "")
+
+	if want := []string{"billing 77", "search 5"}; !slices.Equal(during, want) {
+		t.Errorf("aboard while accounting shipped: got %q, want %q", during, want)
+	}
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 2 taken off before their turn
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place; that car waits for the next train
+  ↩ search 5 (@carl) did not ship: it was taken off the train before its turn`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if got := h.runner.texts(); len(got) != 1 {
+		t.Errorf("deploys: got %q, want accounting's only", got)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"billing 78"}) {
+		t.Errorf("aboard after: got %q, want billing 78", got)
+	}
+}

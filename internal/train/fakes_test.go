@@ -59,6 +59,8 @@ type fakeRunner struct {
 	// async sends EventFinished from another goroutine, after Handle returns.
 	async bool
 	wg    sync.WaitGroup
+	// onDeploy, when set, runs as each deploy starts, with its app.
+	onDeploy func(app string)
 }
 
 func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {
@@ -73,8 +75,11 @@ func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out comma
 	}
 	app, build, env := f[1], f[2], f[4]
 	oc := r.outcome[app]
-	async := r.async
+	async, onDeploy := r.async, r.onDeploy
 	r.mu.Unlock()
+	if onDeploy != nil {
+		onDeploy(app)
+	}
 	if why, ok := strings.CutPrefix(oc, "refuse: "); ok {
 		out.Reply(chat.Message{Level: chat.Failure, Title: why})
 		return commands.Outcome{Failed: true}

@@ -83,17 +83,6 @@ func (m *MemStore) Cars(ctx context.Context, name string) ([]Car, error) {
 	return append([]Car(nil), m.cars[name]...), nil
 }
 
-func (m *MemStore) TakeCars(ctx context.Context, name string) ([]Car, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(ctx); err != nil {
-		return nil, fmt.Errorf("take cars: %w", err)
-	}
-	cars := m.cars[name]
-	delete(m.cars, name)
-	return cars, nil
-}
-
 func (m *MemStore) ReturnCars(ctx context.Context, name string, back []Car) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

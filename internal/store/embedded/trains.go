@@ -153,25 +153,6 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 	return cars, nil
 }
 
-// TakeCars empties the train and returns its cars, in boarding order.
-func (s *Store) TakeCars(ctx context.Context, name string) ([]trainstore.Car, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("take cars of %s: %w", name, err)
-	}
-	if err := checkTrainName("take cars", name); err != nil {
-		return nil, err
-	}
-	var taken []trainstore.Car
-	err := s.updateCars(name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
-		taken = cars
-		return nil, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("take cars of %s: %w", name, err)
-	}
-	return taken, nil
-}
-
 // ReturnCars puts cars back at the front of the train, in their order;
 // a car whose app is aboard again, or repeated, is dropped.
 func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {

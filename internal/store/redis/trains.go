@@ -22,7 +22,7 @@ var _ trainstore.Store = (*Store)(nil)
 //
 //	trains:cars:NAME   list, in boarding order: App NUL the car as JSON
 //	trains:runs        hash: NAME NUL KIND → the last run (RFC 3339, UTC)
-//	trains:memo:NONCE  the answer of one Board, Leave or TakeCars, for a
+//	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
 //
 // An app never holds NUL (nor does a train name), so a script finds a car
@@ -204,41 +204,6 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 	}
 	return cars, nil
 }
-
-// TakeCars empties the train and returns its cars, in boarding order.
-func (s *Store) TakeCars(ctx context.Context, name string) ([]trainstore.Car, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("take cars of %s: %w", name, err)
-	}
-	if err := checkTrainName("take cars", name); err != nil {
-		return nil, err
-	}
-	keys := []string{s.carsKey(name), s.memoKey()}
-	entries, err := takeCarsScript.Run(ctx, s.rdb, keys, replyTTL.Milliseconds()).StringSlice()
-	if err != nil {
-		return nil, s.fail(ctx, "take cars of "+name, err)
-	}
-	cars, err := decodeCars(entries)
-	if err != nil {
-		return nil, fmt.Errorf("take cars of %s: %w", name, err)
-	}
-	return cars, nil
-}
-
-// takeCarsScript moves the train's entries to the memo, a list that starts
-// with an empty marker so that it exists even for an empty train, and
-// returns them.
-var takeCarsScript = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('RPUSH', KEYS[2], '')
-  for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-    redis.call('RPUSH', KEYS[2], e)
-  end
-  redis.call('DEL', KEYS[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-end
-return redis.call('LRANGE', KEYS[2], 1, -1)
-`)
 
 // ReturnCars puts cars back at the front of the train, in their order; a
 // car whose app is aboard again, or repeated, is dropped. Sending it twice

@@ -47,11 +47,8 @@ type Store interface {
 	Leave(ctx context.Context, train, app string) (Car, error)
 	// Cars returns the cars aboard, in boarding order.
 	Cars(ctx context.Context, train string) ([]Car, error)
-	// TakeCars empties the train and returns its cars, in boarding order,
-	// atomically: a car boarding meanwhile is either taken or stays.
-	TakeCars(ctx context.Context, train string) ([]Car, error)
 	// ReturnCars puts cars back at the front of the train, in their order,
-	// before the cars that boarded since they were taken. A car whose app
+	// before the cars that boarded since they were taken off. A car whose app
 	// is aboard again is dropped (the newer boarding replaces it, as in
 	// Board), as is a second car of the same app. maxCars does not apply.
 	ReturnCars(ctx context.Context, train string, cars []Car) error
