@@ -250,7 +250,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	sys.engine = engine
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
 	if len(cfg.Trains) > 0 {
-		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service,
+		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
 			Builds: train.ConfigBuilds{Config: cfg}, Log: log}
 		if cfg.Store.Redis != nil {
 			opt.Leader = sys.leader.IsLeader

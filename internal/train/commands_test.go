@@ -250,9 +250,10 @@ func TestNew(t *testing.T) {
 	}{
 		{"no config", Options{Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}}, "train scheduler: no config"},
 		{"no store", Options{Config: testConfig(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}}, "train scheduler: no store"},
-		{"bad departure", Options{Config: bad(func(t *config.Train) { t.Departure = "@every 1h" }), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}},
+		{"no audit log", Options{Config: testConfig(), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}}, "train scheduler: no audit log"},
+		{"bad departure", Options{Config: bad(func(t *config.Train) { t.Departure = "@every 1h" }), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}, Audit: NewMemStore()},
 			`train daily: departure schedule: "@every 1h" is not a calendar schedule (use minute hour day month weekday)`},
-		{"no channel", Options{Config: bad(func(t *config.Train) { t.Channels = nil }), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}},
+		{"no channel", Options{Config: bad(func(t *config.Train) { t.Channels = nil }), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}, Audit: NewMemStore()},
 			"train daily: no channel for its announcements"},
 	} {
 		if _, err := New(tc.opt); err == nil || err.Error() != tc.want {

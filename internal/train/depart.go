@@ -82,10 +82,12 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
 		sum.Message = chat.Message{Level: chat.Failure, Public: true, Lines: noteLines(note),
 			Title: fmt.Sprintf("⚠ The %s could not leave: the state store is unreachable. The cars stay aboard.", label)}
+		s.auditDeparture(ctx, name, tr, at, sum.Message.Title)
 		s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 		return sum
 	}
 	if len(cars) == 0 {
+		s.auditDeparture(ctx, name, tr, at, "left empty")
 		if tr.cfg.Empty != "silent" {
 			sum.Message = chat.Message{Level: chat.Info, Public: true, Lines: noteLines(note),
 				Title: fmt.Sprintf("🚂 The %s left empty: nobody was aboard.", label)}
@@ -101,6 +103,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		if s.gate != nil {
 			if reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User); closed {
 				postponed[i] = reason
+				s.auditHeld(ctx, tr, c, reason)
 				continue
 			}
 		}
@@ -174,6 +177,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	}
 	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
 	sum.Message = summaryMessage(label, note, sum, next, lost, len(back))
+	s.auditDeparture(ctx, name, tr, at, summaryText(sum.Message))
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
 }
@@ -376,4 +380,9 @@ func (o *carOutput) result() (*deploy.Record, time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.final, o.at
+}
+
+// summaryText is m on one line, for the audit log.
+func summaryText(m chat.Message) string {
+	return strings.Join(append([]string{m.Title}, m.Lines...), "; ")
 }

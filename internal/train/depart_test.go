@@ -29,6 +29,8 @@ func TestDepart(t *testing.T) {
 		wantLevel   chat.Level
 		wantSummary string
 		wantAboard  []string
+		// wantHeld are the audit entries of the cars held back.
+		wantHeld []string
 	}{
 		{
 			name: "ships in boarding order",
@@ -80,6 +82,7 @@ func TestDepart(t *testing.T) {
   ⏭ billing 77 (@bob) moves to the next train: billing/production is locked by @ana since 13:02: db maintenance
   Next departure: Wed 3 Jun 14:00 CEST.`,
 			wantAboard: []string{"billing 77"},
+			wantHeld:   []string{"bob refused: deploy billing 77 to production: held back for the next train: billing/production is locked by @ana since 13:02: db maintenance"},
 		},
 		{
 			name: "every app locked: one message for the train",
@@ -91,6 +94,10 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production is postponed: all deploys are locked by @ana: incident
   accounting 1338 (@alice), billing 77 (@bob) move to the next train, Wed 3 Jun 14:00 CEST.`,
 			wantAboard: []string{"accounting 1338", "billing 77"},
+			wantHeld: []string{
+				"alice refused: deploy accounting 1338 to production: held back for the next train: all deploys are locked by @ana: incident",
+				"bob refused: deploy billing 77 to production: held back for the next train: all deploys are locked by @ana: incident",
+			},
 		},
 		{
 			name:  "a refused car fails",
@@ -156,6 +163,23 @@ func TestDepart(t *testing.T) {
 			}
 			if got := h.aboard("daily"); !slices.Equal(got, tc.wantAboard) {
 				t.Errorf("aboard after the departure: got %q, want %q", got, tc.wantAboard)
+			}
+			audited := h.store.audited()
+			var held []string
+			for _, e := range audited {
+				if strings.Contains(strings.SplitN(e, ":", 2)[0], " refused") {
+					held = append(held, e)
+				}
+			}
+			if !slices.Equal(held, tc.wantHeld) {
+				t.Errorf("audit entries of held-back cars:\ngot  %q\nwant %q", held, tc.wantHeld)
+			}
+			what := sum.Message.Title
+			if len(tc.cars) == 0 {
+				what = "left empty"
+			}
+			if want := "switchman event: train daily departure Tue 2 Jun 14:00 CEST: " + what; len(audited) == 0 || !strings.HasPrefix(audited[len(audited)-1], want) {
+				t.Errorf("audit entries %q: want the last to start %q", audited, want)
 			}
 		})
 	}

@@ -279,7 +279,7 @@ func newHarness(t *testing.T, now time.Time, edit func(*config.Config)) *harness
 func (h *harness) restart() {
 	h.t.Helper()
 	s, err := New(Options{
-		Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Gate: h.gate,
+		Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Gate: h.gate, Audit: h.store,
 		Builds: fakeBuilds{"accounting 1337": true, "accounting 1338": true, "billing 77": true, "billing 78": true, "search 5": true, "mail 1": true},
 		Now:    h.clock.Now, Sleep: h.sleep, Leader: h.isLeader, DeployTimeout: h.deployTimeout,
 	})

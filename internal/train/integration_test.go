@@ -124,7 +124,7 @@ func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string
 	}
 	sys := &trainSystem{dir: dir, st: st, out: &channel{}}
 	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
-	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Builds: train.ConfigBuilds{Config: cfg}})
+	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}})
 	if err != nil {
 		t.Fatal(err)
 	}

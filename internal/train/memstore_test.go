@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -22,6 +23,8 @@ type MemStore struct {
 	fail error
 	// failLastRun, when set, is returned by LastRun of its kind.
 	failLastRun map[string]error
+	// audit is what AppendAudit appended.
+	audit []audit.Entry
 }
 
 // NewMemStore returns an empty MemStore.
@@ -105,6 +108,27 @@ func (m *MemStore) ReturnCars(ctx context.Context, name string, back []Car) erro
 		m.cars[name] = cars
 	}
 	return nil
+}
+
+func (m *MemStore) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	m.audit = append(m.audit, *e)
+	return nil
+}
+
+// audited returns the audit entries as "user decision: command: reason".
+func (m *MemStore) audited() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, e := range m.audit {
+		out = append(out, fmt.Sprintf("%s %s: %s: %s", e.User, e.Decision, e.Command, e.Reason))
+	}
+	return out
 }
 
 func (m *MemStore) MarkRun(ctx context.Context, name, kind string, at time.Time) error {

@@ -342,6 +342,19 @@ func TestCatchUp(t *testing.T) {
 				if got := h.aboard("daily"); !slices.Equal(got, tc.wantCars) {
 					t.Errorf("%s: aboard: got %q, want %q", round, got, tc.wantCars)
 				}
+				// A missed departure is in the audit log, once.
+				missed, want := 0, 0
+				for _, e := range h.store.audited() {
+					if strings.HasPrefix(e, "switchman event: train daily departure ") && strings.HasSuffix(e, ": did not leave: the bot was down at departure time") {
+						missed++
+					}
+				}
+				if strings.Contains(tc.wantTitle, "the bot was down at departure time") {
+					want = 1
+				}
+				if missed != want {
+					t.Errorf("%s: audit entries of a missed departure: got %d, want %d: %q", round, missed, want, h.store.audited())
+				}
 			}
 			check("first start")
 			// A second restart at the same instant does nothing more.

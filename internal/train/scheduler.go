@@ -10,12 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/pause"
 )
 
-// Options wire a Scheduler. Config, Store, Runner and Notifier are
+// Options wire a Scheduler. Config, Store, Runner, Notifier and Audit are
 // required; every other field has a sensible zero value.
 type Options struct {
 	// Config holds the trains; it must have passed validation.
@@ -23,6 +24,9 @@ type Options struct {
 	Store    Store
 	Runner   Runner
 	Notifier Notifier
+	// Audit records the cars a departure holds back and what became of
+	// each scheduled departure.
+	Audit Auditor
 	// Gate is asked before a departure ships each car; nil: no car is
 	// held back beforehand (the Runner still refuses a locked app).
 	Gate Gate
@@ -62,6 +66,7 @@ type Scheduler struct {
 	store         Store
 	runner        Runner
 	notifier      Notifier
+	audit         Auditor
 	gate          Gate
 	builds        Builds
 	now           func() time.Time
@@ -110,9 +115,11 @@ func New(opt Options) (*Scheduler, error) {
 		return nil, errors.New("train scheduler: no runner")
 	case opt.Notifier == nil:
 		return nil, errors.New("train scheduler: no notifier")
+	case opt.Audit == nil:
+		return nil, errors.New("train scheduler: no audit log")
 	}
 	s := &Scheduler{
-		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier,
+		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier, audit: opt.Audit,
 		gate: opt.Gate, builds: opt.Builds, now: opt.Now, sleep: opt.Sleep, log: opt.Log, leader: opt.Leader,
 		deployTimeout: opt.DeployTimeout,
 	}
@@ -303,8 +310,10 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			}
 			s.unrecorded[d.name] = d.at
 			s.mu.Unlock()
-			s.announce(ctx, d.tr, chat.Message{Level: chat.Failure, Public: true,
-				Title: fmt.Sprintf("⚠ The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))})
+			m := chat.Message{Level: chat.Failure, Public: true,
+				Title: fmt.Sprintf("⚠ The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
+			s.announce(ctx, d.tr, m)
 		}
 		return
 	}
@@ -329,11 +338,14 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	if err != nil {
 		// An admin may have called it off: not knowing, it stays.
 		log.Error("train: read cancellation; not running it", "err", err)
-		s.announce(ctx, d.tr, chat.Message{Level: chat.Failure, Public: true,
-			Title: fmt.Sprintf("⚠ The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))})
+		m := chat.Message{Level: chat.Failure, Public: true,
+			Title: fmt.Sprintf("⚠ The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+		s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
+		s.announce(ctx, d.tr, m)
 		return
 	}
 	if cancelled {
+		s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: it was cancelled")
 		if late <= max(onTime, d.tr.cfg.Grace.D()) {
 			s.announceCancelled(ctx, d.name, d.tr, d.at)
 		}
@@ -343,6 +355,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	if late > onTime {
 		if late >= d.tr.cfg.Grace.D() {
 			log.Warn("train: departure missed", "late", late)
+			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: the bot was down at departure time")
 			s.announceMissed(ctx, d.name, d.tr, d.at, now)
 			return
 		}
@@ -489,4 +502,32 @@ func (s *Scheduler) label(tr *trainState, dep, ref time.Time) string {
 		when = d.Format("Mon") + " " + when
 	}
 	return when + " train to " + tr.cfg.Env
+}
+
+// auditUser is who the audit log shows doing what a schedule did.
+const auditUser = "switchman"
+
+// auditHeld records that a departure held c back: a scheduled deploy
+// refused, for reason, as the deploy command would have been.
+func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason string) {
+	s.appendAudit(ctx, &audit.Entry{User: c.User, Channel: tr.cfg.Channels[0],
+		Command: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env), Action: "deploy", App: c.App, Env: c.Env,
+		Decision: audit.Refused, Reason: "held back for the next train: " + reason})
+}
+
+// auditDeparture records what became of the departure of train name at
+// at, as its announcement says it (what).
+func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainState, at time.Time, what string) {
+	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
+		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, tr.loc)), Action: "train",
+		Decision: audit.Event, Reason: what})
+}
+
+func (s *Scheduler) appendAudit(ctx context.Context, e *audit.Entry) {
+	e.Time, e.Platform = s.now(), "train"
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.audit.AppendAudit(actx, e); err != nil {
+		s.log.Error("train: append audit entry", "command", e.Command, "err", err)
+	}
 }

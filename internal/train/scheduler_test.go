@@ -8,7 +8,7 @@ import (
 )
 
 func TestRealSleep(t *testing.T) {
-	s, err := New(Options{Config: testConfig(), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}})
+	s, err := New(Options{Config: testConfig(), Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}, Audit: NewMemStore()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestRunStops(t *testing.T) {
 		if trains == 0 {
 			cfg.Trains = nil
 		}
-		s, err := New(Options{Config: cfg, Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}, Leader: func() bool { return false }})
+		s, err := New(Options{Config: cfg, Store: NewMemStore(), Runner: &fakeRunner{}, Notifier: &fakeNotifier{}, Audit: NewMemStore(), Leader: func() bool { return false }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ package train
 import (
 	"context"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/train/trainstore"
@@ -47,6 +48,12 @@ type Runner interface {
 // owner's deploys.
 type Gate interface {
 	Closed(ctx context.Context, app, env, user string) (reason string, closed bool)
+}
+
+// Auditor appends to the audit log: cars a departure holds back, and what
+// became of each scheduled departure.
+type Auditor interface {
+	AppendAudit(ctx context.Context, e *audit.Entry) error
 }
 
 // Notifier posts a message to a chat channel.
