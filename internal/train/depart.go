@@ -78,7 +78,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	// is off the train, its deploy recorded (and reported as interrupted).
 	cars, err := s.store.Cars(ctx, name)
 	if err != nil {
-		log.Error("train: take cars", "err", err)
+		log.Error("train: list cars", "err", err)
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
 		sum.Message = chat.Message{Level: chat.Failure, Public: true, Lines: noteLines(note),
 			Title: fmt.Sprintf("⚠ The %s could not leave: the state store is unreachable. The cars stay aboard.", label)}
@@ -143,7 +143,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			stopped = "the state store is unreachable"
 			postponed[i] = stopped
 			continue
-		case taken != c:
+		case !sameCar(taken, c):
 			// Boarded again since the train was announced: that car is
 			// the next train's, and goes back where it was.
 			back = append(back, taken)
@@ -385,4 +385,10 @@ func (o *carOutput) result() (*deploy.Record, time.Time) {
 // summaryText is m on one line, for the audit log.
 func summaryText(m chat.Message) string {
 	return strings.Join(append([]string{m.Title}, m.Lines...), "; ")
+}
+
+// sameCar reports whether a and b are one boarding: times read back from
+// a store may differ in their location only.
+func sameCar(a, b Car) bool {
+	return a.App == b.App && a.Build == b.Build && a.Env == b.Env && a.User == b.User && a.Boarded.Equal(b.Boarded)
 }

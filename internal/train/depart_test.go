@@ -375,3 +375,27 @@ func TestDepartTakesCarsInTurn(t *testing.T) {
 		t.Errorf("aboard after: got %q, want billing 78", got)
 	}
 }
+
+// TestSameCar: a car read back from a store is the car boarded, whatever
+// location its time was decoded in.
+func TestSameCar(t *testing.T) {
+	boarded := time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC)
+	c := Car{App: "billing", Build: "77", Env: "production", User: "bob", Boarded: boarded}
+	other := func(f func(*Car)) Car { d := c; f(&d); return d }
+	tests := []struct {
+		name string
+		b    Car
+		want bool
+	}{
+		{"same", c, true},
+		{"same instant, another location", other(func(d *Car) { d.Boarded = boarded.In(time.FixedZone("", 2*3600)) }), true},
+		{"another build", other(func(d *Car) { d.Build = "78" }), false},
+		{"boarded again later", other(func(d *Car) { d.Boarded = boarded.Add(time.Minute) }), false},
+		{"another user", other(func(d *Car) { d.User = "ana" }), false},
+	}
+	for _, tt := range tests {
+		if got := sameCar(c, tt.b); got != tt.want {
+			t.Errorf("%s: sameCar %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
