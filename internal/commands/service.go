@@ -420,6 +420,21 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	if cmd.For > 0 {
 		l.Expires = l.Created.Add(cmd.For)
 	}
+	// A lock replaces the lock of its scope: only its owner's own. Taking
+	// over another's lock would unlock it without the unlock permission,
+	// and its new owner would deploy through it.
+	locks, err := c.s.store.Locks(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	for _, old := range locks {
+		if old.App == l.App && old.Env == l.Env && old.Active(l.Created) && old.Owner != l.Owner {
+			c.refuse(errs.New(errs.Conflict, "%s is locked already: %s; nothing was changed (whoever may unlock it: %s)",
+				l.Scope(), describeLock(old, l.Created), strings.TrimSpace("unlock deploys "+l.App+" "+l.Env)))
+			return
+		}
+	}
 	if err := c.s.store.PutLock(ctx, l); err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return

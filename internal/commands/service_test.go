@@ -91,8 +91,20 @@ type serviceFixture struct {
 
 func newServiceFixture(t *testing.T) *serviceFixture {
 	t.Helper()
+	return newServiceFixtureFrom(t, serviceYAML, &acl.Rules{
+		Users:    []string{"ana", "bob", "carl"},
+		Roles:    map[string][]acl.Action{"admin": {acl.Admin}, "deployer": {acl.Deploy, acl.Rollback, acl.Cancel, acl.Lock, acl.Unlock}},
+		Bindings: []acl.Binding{{Role: "admin", Users: []string{"ana"}}, {Role: "deployer", Users: []string{"bob"}}},
+	})
+}
+
+// newServiceFixtureFrom is newServiceFixture with its own config, whose
+// app web reads builds 1 and 2 from artifacts/, and its own rules (nil:
+// the config's).
+func newServiceFixtureFrom(t *testing.T, yaml string, rules *acl.Rules) *serviceFixture {
+	t.Helper()
 	dir := t.TempDir()
-	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(serviceYAML), nil)
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +115,11 @@ func newServiceFixture(t *testing.T) *serviceFixture {
 	t.Cleanup(func() { st.Close() })
 	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
 	t.Cleanup(eng.Wait)
-	policy, err := acl.New(acl.Rules{
-		Users:    []string{"ana", "bob", "carl"},
-		Roles:    map[string][]acl.Action{"admin": {acl.Admin}, "deployer": {acl.Deploy, acl.Rollback, acl.Cancel, acl.Lock, acl.Unlock}},
-		Bindings: []acl.Binding{{Role: "admin", Users: []string{"ana"}}, {Role: "deployer", Users: []string{"bob"}}},
-	})
+	if rules == nil {
+		r := cfg.AccessRules()
+		rules = &r
+	}
+	policy, err := acl.New(*rules)
 	if err != nil {
 		t.Fatal(err)
 	}
