@@ -165,8 +165,11 @@ func (p *Policy) Effective(user string, grants []Grant, now time.Time) []Source 
 			out = append(out, Source{Role: b.Role, Actions: p.rules.Roles[b.Role], On: on, Via: via})
 		}
 	}
+	// A grant outlives nothing: a user no longer in the config may only
+	// read, whatever was granted to the name before.
+	known := slices.Contains(p.rules.Users, user)
 	for _, g := range grants {
-		if g.User != user || !g.Active(now) {
+		if g.User != user || !g.Active(now) || !known {
 			continue
 		}
 		via := "granted by " + g.GrantedBy

@@ -140,3 +140,30 @@ func TestMatchScope(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantNeedsAConfiguredUser: a grant stored for a name that is no
+// longer a configured user grants nothing; users not in the config may
+// only read, whatever the name held before.
+func TestGrantNeedsAConfiguredUser(t *testing.T) {
+	p, err := New(Rules{Users: []string{"ana", "dave"}, Roles: map[string][]Action{"admin": {Admin}},
+		Bindings: []Binding{{Role: "admin", Users: []string{"ana"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	grants := []Grant{{User: "dave", Role: "admin", GrantedBy: "ana", Created: now.Add(-time.Hour)}}
+	if d := p.Check("dave", Deploy, "web", "prod", grants, now); !d.Allowed {
+		t.Fatalf("dave, configured, with an admin grant: refused (%s)", d.Reason)
+	}
+	removed, err := New(Rules{Users: []string{"ana"}, Roles: map[string][]Action{"admin": {Admin}},
+		Bindings: []Binding{{Role: "admin", Users: []string{"ana"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := removed.Check("dave", Deploy, "web", "prod", grants, now); d.Allowed {
+		t.Errorf("dave, removed from the config, may still deploy via %s", d.Via)
+	}
+	if removed.IsAdmin("dave", grants, now) {
+		t.Error("dave, removed from the config, is still an admin")
+	}
+}
