@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// BotUser is the name the bot acts under by itself: the owner of the lock
+// it takes after a rollback, the requester of its automatic rollbacks and
+// the user of its schedules' audit entries. No configured user may have
+// it, or that user would pass the bot's own locks.
+const BotUser = "switchman"
+
 // Config is the whole configuration. The zero values of optional fields are
 // sensible defaults, filled in by Load.
 type Config struct {

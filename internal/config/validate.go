@@ -35,6 +35,9 @@ func (c *Config) validate(loc locator, ps *problems) {
 		if strings.TrimSpace(name) == "" {
 			ps.add(loc.line("users", name), "users: a user name must not be empty")
 		}
+		if strings.EqualFold(name, BotUser) {
+			ps.add(loc.line("users", name), "users: %q is the bot's own name: it owns the locks the bot takes (after a rollback) and the audit entries of what it does by itself; name the person or account otherwise", name)
+		}
 	}
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)

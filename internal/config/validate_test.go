@@ -124,6 +124,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("log_level", `bot.log_level: want debug, info, warn or error, got "loud"`),
 		},
 		{
+			name:  "a user with the bot's own name",
+			edits: []string{"users:\n", "users:\n  Switchman: {}\n"},
+			want:  one("Switchman: {}", `users: "Switchman" is the bot's own name`),
+		},
+		{
 			name: "sentry interval under a second",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 1500ms}\n"},

@@ -8,13 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 const defaultStoreTimeout = 10 * time.Second
 
 // LockOwnerBot owns the locks the bot takes itself (after a rollback).
-const LockOwnerBot = "switchman"
+const LockOwnerBot = config.BotUser
 
 // Rollback switches app/env back to the previous good release (or req.Build
 // when set) that is still on disk on every host, restarts and checks it,

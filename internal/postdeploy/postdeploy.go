@@ -44,7 +44,7 @@ type Auditor interface {
 }
 
 // Requester is who automated rollbacks are recorded as.
-const Requester = "switchman"
+const Requester = config.BotUser
 
 // Options wire a Watcher. Config, Sentry, Notifier, Rollback and Audit are
 // required.

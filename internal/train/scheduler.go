@@ -505,7 +505,7 @@ func (s *Scheduler) label(tr *trainState, dep, ref time.Time) string {
 }
 
 // auditUser is who the audit log shows doing what a schedule did.
-const auditUser = "switchman"
+const auditUser = config.BotUser
 
 // auditHeld records that a departure held c back: a scheduled deploy
 // refused, for reason, as the deploy command would have been.
