@@ -983,7 +983,9 @@ func parseLock(p *parser, args []token) (Command, error) {
 		if p.isEnv(c.App, w) {
 			c.Env = w
 			rest = rest[1:]
-		} else if _, ok := Suggest(w, p.cat.Envs(c.App)); ok && utf8.RuneCountInString(w) >= 3 {
+		} else if _, ok := Suggest(w, p.cat.Envs(c.App)); (ok && utf8.RuneCountInString(w) >= 3) || p.isEnvOfAnyApp(w) {
+			// Another app's env is no reason either: locking every env of
+			// the app instead would lock more than was asked.
 			return c, fmt.Errorf(`%v; to lock every env of %s, quote the reason: lock deploys %s "…"`, p.unknownEnv(c.App, w), c.App, c.App)
 		}
 	}

@@ -1509,3 +1509,17 @@ func TestQuoteReadsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestLockRefusesAnotherAppsEnv: "lock deploys api prod …" where prod is
+// an env of another app only is refused, not taken as a lock of all of
+// api with the reason "prod …" (Discord's /lock offers every app's envs).
+func TestLockRefusesAnotherAppsEnv(t *testing.T) {
+	cat := testCatalog{envs: map[string][]string{"api": {"staging"}, "web": {"prod"}}}
+	r := Parse(`lock deploys api prod "db work"`, cat, Options{})
+	if r.Kind != Reply || !strings.Contains(r.Reply, `quote the reason: lock deploys api "…"`) {
+		t.Errorf("got %v %+v %q, want a refusal naming api's envs", r.Kind, r.Cmd, r.Reply)
+	}
+	if r := Parse(`lock deploys api "prod db work"`, cat, Options{}); r.Kind != Run || r.Cmd.App != "api" || r.Cmd.Env != "" || r.Cmd.Reason != "prod db work" {
+		t.Errorf("quoted: got %v %+v, want a lock of api with the reason", r.Kind, r.Cmd)
+	}
+}
