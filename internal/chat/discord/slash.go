@@ -149,7 +149,7 @@ var slash = map[commands.Verb]slashSpec{
 				buildOpt(true, "the build, e.g. 1337 or 2.4.0-rc1"),
 				envOpt(cs, "the env (default: the app's default env)"),
 				{Type: discordgo.ApplicationCommandOptionBoolean, Name: "dry_run", Description: "show the plan and change nothing"},
-				textOpt("force", false, "override guard rails such as locks; the reason goes to the audit log"),
+				textOpt("force", false, "deploy outside the deploy window (not past a lock); the reason goes to the audit log"),
 			}
 		},
 		text: func(o options) (string, error) {
