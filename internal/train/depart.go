@@ -123,7 +123,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	}
 
 	var stopped string // why the remaining cars stay, once set
-	var back []Car     // cars taken off by mistake, to put back
+	var back []Car     // cars taken off that go back aboard
 	for _, i := range ship {
 		c := cars[i]
 		if stopped == "" && ctx.Err() != nil {
@@ -151,6 +151,17 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			continue
 		}
 		res := s.ship(ctx, tr, c)
+		if res.DeployID == "" && s.gate != nil {
+			// Refused before it started: a lock taken or a window closed
+			// since the train left holds the car back as it would have
+			// then, for the next train.
+			if reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User); closed {
+				postponed[i] = reason
+				back = append(back, c)
+				s.auditHeld(ctx, tr, c, reason)
+				continue
+			}
+		}
 		if res.Outcome == deploy.OutcomeSucceeded {
 			sum.Shipped = append(sum.Shipped, res)
 			continue

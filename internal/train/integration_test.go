@@ -265,3 +265,41 @@ func TestLockOwnersCarDeparts(t *testing.T) {
 		t.Errorf("departure: shipped %+v, postponed %+v; want ana's billing shipped, bob's web postponed", sum.Shipped, sum.Postponed)
 	}
 }
+
+// TestDepartHoldsBackACarLockedMeanwhile: a lock taken while an earlier
+// car ships, after the departure looked at the gate, holds the car back
+// for the next train as a lock at departure time would, rather than
+// failing it off the train.
+func TestDepartHoldsBackACarLockedMeanwhile(t *testing.T) {
+	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{
+		"web-7.tar.gz":     {"BUILD": "7"},
+		"billing-5.tar.gz": {"BUILD": "5"},
+	})
+	ctx := context.Background()
+	say := func(user, text string) commands.Outcome {
+		return sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
+	}
+	if say("bob", "train board web 7").Failed || say("bob", "train board billing 5").Failed {
+		t.Fatal("boarding failed")
+	}
+	locked := false
+	sys.out.mu.Lock()
+	sys.out.onPost = func(m chat.Message) {
+		if !locked && strings.HasPrefix(m.Title, "Deploying web 7") {
+			locked = true
+			say("ana", "lock deploys billing production DBA is migrating")
+		}
+	}
+	sys.out.mu.Unlock()
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if !locked {
+		t.Fatal("the lock was not taken during the departure")
+	}
+	if len(sum.Failed) != 0 || len(sum.Postponed) != 1 || sum.Postponed[0].Car.App != "billing" || !strings.Contains(sum.Postponed[0].Reason, "DBA is migrating") {
+		t.Errorf("failed %+v, postponed %+v; want billing held back for the lock", sum.Failed, sum.Postponed)
+	}
+	cars, err := sys.st.Cars(ctx, "daily")
+	if err != nil || len(cars) != 1 || cars[0].App != "billing" {
+		t.Errorf("aboard for the next train: %+v, %v; want billing", cars, err)
+	}
+}
