@@ -229,7 +229,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 			st.Close()
 			return nil, fmt.Errorf("%s: sentry: %w", cfg.File, err)
 		}
-		sys.watcher = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: sys.notify, Audit: st,
+		sys.watcher = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: sys.notify, Audit: st, History: st,
 			Rollback: rollbackFunc(func(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
 				return engine.Rollback(ctx, req, sink)
 			}), Channel: channelFor(cfg), Log: log})

@@ -43,6 +43,11 @@ type Auditor interface {
 	AppendAudit(ctx context.Context, e *audit.Entry) error
 }
 
+// History reads the deploy records; the store implements it.
+type History interface {
+	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
+}
+
 // Requester is who automated rollbacks are recorded as.
 const Requester = config.BotUser
 
@@ -54,7 +59,11 @@ type Options struct {
 	Notifier Notifier
 	Rollback Rollbacker
 	Audit    Auditor
-	Log      *slog.Logger
+	// History tells whether a later deploy or rollback of the app+env
+	// started since the watched one: its spike is then not the watched
+	// build's to answer for. Without it no spike rolls back by itself.
+	History History
+	Log     *slog.Logger
 	// Now and Sleep are the clock of the spike watch (tests drive them).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -187,6 +196,10 @@ func (w *Watcher) afterDeploy(ctx context.Context, r *deploy.Record, es *config.
 	if err := w.opt.Sentry.CreateDeploy(ctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
 		w.sentryFailed(ctx, r, "register the deploy", err)
 	}
+	// A watch ends once a later deploy or rollback of the app+env has
+	// started: what it sees is no longer the watched build's doing.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
 	watch := &sentry.Watch{
 		Reader: w.opt.Sentry,
 		Org:    org,
@@ -196,7 +209,9 @@ func (w *Watcher) afterDeploy(ctx context.Context, r *deploy.Record, es *config.
 		Sleep: w.opt.Sleep,
 		Log:   w.opt.Log,
 		OnSpike: func(s sentry.SpikeReport) {
-			w.spike(ctx, r, s)
+			if !w.spike(wctx, r, s) {
+				stop()
+			}
 		},
 		OnInconclusive: func(reason string) {
 			w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
@@ -206,18 +221,42 @@ func (w *Watcher) afterDeploy(ctx context.Context, r *deploy.Record, es *config.
 	}
 	t := sentry.TargetOf(r, es.Project, w.opt.Config.Sentry.Release)
 	t.Environment = env
-	if err := watch.Run(ctx, t); err != nil && ctx.Err() == nil {
+	if err := watch.Run(wctx, t); err != nil && wctx.Err() == nil {
 		w.opt.Log.Warn("sentry watch", "deploy", r.ID, "err", err)
+	}
+	if ctx.Err() != nil {
+		// The bot is stopping and watches live in its memory only: say
+		// that nothing watches the deploy any more, auto_rollback included.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		w.post(pctx, r, chat.Message{Level: chat.Warning, Public: true,
+			Title: fmt.Sprintf("Error watch of %s %s on %s stopped: the bot is shutting down", r.App, r.Build, r.Env),
+			Lines: []string{"nothing watches this deploy's errors now, and nothing rolls it back by itself; check Sentry yourself"}})
 	}
 }
 
-// spike posts a spike and, by policy, rolls back.
-func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport) {
+// spike posts a spike and, by policy, rolls back. It reports false when
+// a later deploy or rollback of the app+env has started, and does
+// nothing then: the errors may be the later one's, and only the watched
+// build's would be for this watch to answer, so the watch ends.
+func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport) bool {
+	later, known := w.later(ctx, r)
+	if later != nil {
+		w.opt.Log.Info("sentry watch ended: a later deploy started", "deploy", r.ID, "later", later.ID)
+		return false
+	}
 	m := SpikeMessage(r, s)
 	w.auditEvent(ctx, r, "spike", fmt.Sprintf("%.1f errors/min vs %.1f before the deploy", s.Rate, s.Baseline))
 	if !s.AutoRollback || r.Kind == deploy.KindRollback {
 		w.post(ctx, r, m)
-		return
+		return true
+	}
+	if !known {
+		// Not knowing whether the spike is the watched build's, the bot
+		// does not act on it; people do.
+		m.Lines = append(m.Lines, "auto_rollback is on, but whether a later deploy started could not be read: not rolling back by itself")
+		w.post(ctx, r, m)
+		return true
 	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
 	m.Buttons = nil
@@ -236,14 +275,45 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		w.auditEvent(ctx, r, "rollback", "automatic rollback refused: "+errs.Message(err))
 		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
-		return
+		return true
 	}
 	w.auditEvent(ctx, r, "rollback", "automatic rollback "+rec.ID+": "+reason)
 	select {
 	case fin := <-done:
+		outcome := fmt.Sprintf("automatic rollback %s finished: %s", fin.ID, fin.Outcome)
+		if fin.Error != "" {
+			outcome += ": " + fin.Error
+		}
+		w.auditEvent(ctx, r, "rollback", outcome)
 		w.post(ctx, r, rollbackMessage(fin, reason))
 	case <-ctx.Done():
 	}
+	return true
+}
+
+// later returns the newest deploy or rollback of r's app+env when it is
+// not r, one that started since; known is false when the records could
+// not be read.
+func (w *Watcher) later(ctx context.Context, r *deploy.Record) (later *deploy.Record, known bool) {
+	if w.opt.History == nil {
+		return nil, false
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	recs, err := w.opt.History.Records(hctx, deploy.Filter{App: r.App, Env: r.Env})
+	if err != nil {
+		w.opt.Log.Error("sentry watch: read the deploy history", "deploy", r.ID, "err", err)
+		return nil, false
+	}
+	for _, rec := range recs {
+		if rec.ID == r.ID {
+			return nil, true
+		}
+		if rec.Started.After(r.Started) {
+			return rec, true
+		}
+	}
+	return nil, true
 }
 
 func rollbackMessage(fin *deploy.Record, reason string) chat.Message {

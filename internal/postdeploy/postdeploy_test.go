@@ -205,7 +205,7 @@ apps:
 	}
 	out := &posts{}
 	var eng *deploy.Engine
-	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st,
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
 		Rollback: rollbacker{&eng}, Now: clk.Now, Sleep: clk.Sleep,
 		Channel: func(app, env string) string { return "#deploys" }})
 	defer w.Close()
@@ -320,7 +320,7 @@ apps:
 	sc, _ := sentry.New(sentry.Options{BaseURL: down.URL, Token: "sntrys_test", Attempts: 2, MinBackoff: time.Millisecond, Sleep: clk.Sleep})
 	out := &posts{}
 	var eng *deploy.Engine
-	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, Rollback: rollbacker{&eng},
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st, Rollback: rollbacker{&eng},
 		Now: clk.Now, Sleep: clk.Sleep, Channel: func(string, string) string { return "#deploys" }})
 	defer w.Close()
 	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},

@@ -1,0 +1,217 @@
+package postdeploy_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/postdeploy"
+	"github.com/switchman-bot/switchman/internal/sentry"
+)
+
+const watchYAML = `sentry: {url: "http://sentry.invalid", org: acme, token: sntrys_test}
+apps:
+  web:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/web
+    restart: 'true'
+    environments:
+      production:
+        hosts: [localhost]
+        channel: "#deploys"
+        sentry: {project: web-backend, watch: 15m, interval: 1m, auto_rollback: true}
+`
+
+// scriptedSentry answers 1 error a minute, 60 in [spikeFrom, spikeTo);
+// onPoll sees the start of every read, and its error, if any, is the
+// read's.
+type scriptedSentry struct {
+	mu                 sync.Mutex
+	spikeFrom, spikeTo time.Time
+	onPoll             func(ctx context.Context, start time.Time) error
+}
+
+func (f *scriptedSentry) ErrorCounts(ctx context.Context, _, _, _ string, start, end time.Time, iv time.Duration) ([]sentry.Bucket, error) {
+	if f.onPoll != nil {
+		if err := f.onPoll(ctx, start); err != nil {
+			return nil, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var bs []sentry.Bucket
+	for b := start.Truncate(iv); !b.Add(iv).After(end); b = b.Add(iv) {
+		n := 1
+		if !b.Before(f.spikeFrom) && b.Before(f.spikeTo) {
+			n = 60
+		}
+		bs = append(bs, sentry.Bucket{Start: b, Count: n})
+	}
+	return bs, nil
+}
+
+func (f *scriptedSentry) NewIssues(context.Context, string, string, string, int) ([]sentry.Issue, error) {
+	return nil, nil
+}
+func (f *scriptedSentry) CreateRelease(context.Context, string, string, []string) error { return nil }
+func (f *scriptedSentry) CreateDeploy(context.Context, string, string, string, time.Time, time.Time, string) error {
+	return nil
+}
+
+// env stands for the engine and the store: what runs (the engine's From
+// check), the records, the audit log.
+type env struct {
+	mu      sync.Mutex
+	current string
+	records []*deploy.Record // newest first
+	reqs    []deploy.Request
+	outcome deploy.Outcome
+	audited []audit.Entry
+}
+
+func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if req.From != "" && req.From != e.current {
+		return nil, errs.New(errs.Conflict, "runs %s now, not %s", e.current, req.From)
+	}
+	e.reqs = append(e.reqs, req)
+	rec := &deploy.Record{ID: "rb1", Kind: deploy.KindRollback, App: req.App, Env: req.Env, Build: "1", Previous: req.From, Outcome: e.outcome}
+	go sink(deploy.Event{Kind: deploy.EventFinished, App: req.App, Env: req.Env, Record: rec})
+	return rec, nil
+}
+
+func (e *env) Records(context.Context, deploy.Filter) ([]*deploy.Record, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.records), nil
+}
+
+func (e *env) AppendAudit(_ context.Context, a *audit.Entry) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.audited = append(e.audited, *a)
+	return nil
+}
+
+// ran records r and has the watcher see it start and finish.
+func (e *env) ran(w *postdeploy.Watcher, r *deploy.Record) {
+	e.mu.Lock()
+	e.records = append([]*deploy.Record{r}, e.records...)
+	e.mu.Unlock()
+	st := r.Clone()
+	st.Outcome = ""
+	w.Observe(deploy.Event{Kind: deploy.EventStarted, App: r.App, Env: r.Env, Record: st})
+	w.Observe(deploy.Event{Kind: deploy.EventFinished, App: r.App, Env: r.Env, Record: r})
+}
+
+func newWatcher(t *testing.T, fs *scriptedSentry, e *env, out *posts, clk *clock) *postdeploy.Watcher {
+	t.Helper()
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "sw.yaml"), []byte(watchYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return postdeploy.New(postdeploy.Options{Config: cfg, Sentry: fs, Notifier: out, Audit: e, History: e, Rollback: e,
+		Now: clk.Now, Sleep: clk.Sleep, Channel: func(string, string) string { return "#deploys" }})
+}
+
+// TestWatchEndsAtALaterDeploy: deploy d2 (build 2) is watched; a minute
+// later d3 (build 3) breaks things while it is live and is reverted to 2.
+// Build 3's errors make a spike in d2's watch, whose rollback from 2 would
+// pass the engine's check (2 runs again): the watch ends instead, blaming
+// nothing on build 2 and rolling nothing back.
+func TestWatchEndsAtALaterDeploy(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	fs := &scriptedSentry{}
+	e := &env{current: "2", outcome: deploy.OutcomeSucceeded}
+	out := &posts{}
+	w := newWatcher(t, fs, e, out, clk)
+	defer w.Close()
+	var once sync.Once
+	fs.onPoll = func(_ context.Context, start time.Time) error {
+		if start.Before(t0) {
+			return nil // the baseline
+		}
+		once.Do(func() {
+			now := clk.Now()
+			fs.mu.Lock()
+			fs.spikeFrom, fs.spikeTo = now, now.Add(2*time.Minute)
+			fs.mu.Unlock()
+			e.ran(w, &deploy.Record{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
+				Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys"})
+		})
+		return nil
+	}
+	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+	w.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.reqs) > 0 {
+		t.Errorf("d2's watch rolled back %+v after deploy d3 started", e.reqs)
+	}
+	if got := out.titles(); strings.Contains(got, "spike") {
+		t.Errorf("posts %q: want no spike blamed on build 2", got)
+	}
+}
+
+// TestAutomaticRollbackOutcomeAudited: how an automatic rollback ended is
+// in the audit log, as a user's rollback's is.
+func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
+	e := &env{current: "2", outcome: deploy.OutcomeFailed}
+	w := newWatcher(t, fs, e, &posts{}, clk)
+	defer w.Close()
+	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+	w.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.reqs) != 1 {
+		t.Fatalf("rollbacks: %+v, want one", e.reqs)
+	}
+	var all []string
+	for _, a := range e.audited {
+		all = append(all, a.Action+": "+a.Reason)
+	}
+	if !slices.Contains(all, "rollback: automatic rollback rb1 finished: failed") {
+		t.Errorf("audit entries %q: want the automatic rollback's failure", all)
+	}
+}
+
+// TestWatchStoppedByShutdownSaysSo: a bot stopping in the middle of a
+// watch says that nothing watches the deploy any more.
+func TestWatchStoppedByShutdownSaysSo(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	fs := &scriptedSentry{}
+	e := &env{current: "2"}
+	out := &posts{}
+	w := newWatcher(t, fs, e, out, clk)
+	var once sync.Once
+	fs.onPoll = func(ctx context.Context, start time.Time) error {
+		if start.Before(t0) {
+			return nil
+		}
+		once.Do(func() { go w.Close() }) // SIGTERM of a rolling update
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+	w.Wait()
+	if got := out.titles(); !strings.Contains(got, "Error watch of web 2 on production stopped: the bot is shutting down") {
+		t.Errorf("posts %q: want the watch's end announced", got)
+	}
+}
