@@ -84,6 +84,11 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			if iv := e.Sentry.Interval.D(); iv > 0 && (iv < time.Second || iv%time.Second != 0) {
 				ps.add(at("interval"), "%s.interval: %s is not a whole number of seconds (Sentry counts per second at the finest)", p, iv)
 			}
+			// The baseline is the error rate of the hour before the deploy,
+			// counted in intervals: a longer one leaves no baseline.
+			if iv := e.Sentry.Interval.D(); iv > time.Hour {
+				ps.add(at("interval"), "%s.interval: %s is longer than the hour before the deploy that the baseline is measured over; at most 1h", p, iv)
+			}
 		}
 	}
 }

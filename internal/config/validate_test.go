@@ -135,6 +135,12 @@ func TestValidationRules(t *testing.T) {
 			want: one("sentry: {project", "apps.web.environments.prod.sentry.interval: 1.5s is not a whole number of seconds"),
 		},
 		{
+			name: "sentry interval over an hour",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 90m, watch: 4h}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.interval: 1h30m0s is longer than the hour before the deploy"),
+		},
+		{
 			name: "sentry interval of whole seconds",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},

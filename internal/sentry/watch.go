@@ -151,7 +151,7 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 	}
 	// A baseline from a few intervals could be a quiet moment of a noisy
 	// app: half of the hour at least.
-	if want := int(BaselineWindow / iv); len(before) < (want+1)/2 {
+	if want := max(1, int(BaselineWindow/iv)); len(before) < (want+1)/2 {
 		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the hour before the deploy", len(before), want))
 		return nil
 	}

@@ -447,3 +447,41 @@ func TestWatchWithClient(t *testing.T) {
 		t.Errorf("quiet: got %d, want 0", o.quiet)
 	}
 }
+
+// TestLongIntervalNeedsABaseline: with an interval longer than the hour
+// the baseline is taken over, a watch whose baseline hour has no data is
+// inconclusive, never a spike.
+func TestLongIntervalNeedsABaseline(t *testing.T) {
+	clk := &fakeClock{now: deployEnd}
+	iv := 90 * time.Minute
+	calls := 0
+	r := bucketsFunc(func(start, end time.Time) []Bucket {
+		calls++
+		if calls == 1 {
+			return nil // nothing for the hour before the deploy
+		}
+		return zeroFill(start, end, iv, func(int) int { return 5 * 90 }) // 5 a minute
+	})
+	var spiked, inconclusive bool
+	w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
+		Policy:         Policy{Interval: iv, Watch: 4 * time.Hour, Consecutive: 2, AutoRollback: true},
+		OnSpike:        func(SpikeReport) { spiked = true },
+		OnInconclusive: func(string) { inconclusive = true }}
+	if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: deployStart, Finished: deployEnd}); err != nil {
+		t.Fatal(err)
+	}
+	if spiked || !inconclusive {
+		t.Errorf("no baseline: spiked %v, inconclusive %v; want inconclusive only", spiked, inconclusive)
+	}
+}
+
+// bucketsFunc is a Reader whose error counts come from a function.
+type bucketsFunc func(start, end time.Time) []Bucket
+
+func (f bucketsFunc) ErrorCounts(_ context.Context, _, _, _ string, start, end time.Time, _ time.Duration) ([]Bucket, error) {
+	return f(start, end), nil
+}
+
+func (f bucketsFunc) NewIssues(context.Context, string, string, string, int) ([]Issue, error) {
+	return nil, nil
+}
