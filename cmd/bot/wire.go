@@ -76,7 +76,7 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 	m := chat.Message{Level: chat.Failure, Public: true,
 		Title:   fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
 		Lines:   []string{"nothing is retried by itself: roll back, or deploy again"},
-		Buttons: []chat.Button{commands.RollbackButton(r.App, r.Env, "")},
+		Buttons: []chat.Button{commands.RollbackButton(r.App, r.Env, "", "")},
 	}
 	for _, h := range r.Hosts {
 		v := "on " + orNone(h.Current)
@@ -130,9 +130,9 @@ func (s *system) routeAlert(a sentry.Alert) {
 			if a.Environment != "" && a.Environment != sentryEnv {
 				continue
 			}
-			live := "unknown"
+			live, liveID := "unknown", ""
 			if recs, err := s.store.Records(ctx, deploy.Filter{App: appName, Env: envName, Outcome: deploy.OutcomeSucceeded, Limit: 1}); err == nil && len(recs) > 0 {
-				live = recs[0].Build
+				live, liveID = recs[0].Build, recs[0].ID
 			}
 			ch := env.Channel
 			if ch == "" {
@@ -142,7 +142,7 @@ func (s *system) routeAlert(a sentry.Alert) {
 			m := chat.Message{Level: chat.Warning, Public: true,
 				Title:   fmt.Sprintf("Sentry %s for %s/%s: %s", strings.ReplaceAll(a.Resource, "_", " "), appName, envName, a.Title),
 				Lines:   []string{fmt.Sprintf("live release: %s %s (%s)", appName, live, a.URL)},
-				Buttons: []chat.Button{commands.RollbackButton(appName, envName, knownBuild(live))}}
+				Buttons: []chat.Button{commands.RollbackButton(appName, envName, knownBuild(live), liveID)}}
 			if err := s.notify.Post(ctx, ch, m); err != nil {
 				s.log.Error("post sentry alert", "err", err)
 			}

@@ -42,5 +42,8 @@ type Field struct {
 type Button struct {
 	Label  string
 	Action string // a command text, e.g. "rollback demo local"
-	Style  string // "primary", "danger" or ""
+	// Short is the same command in fewer bytes, if there is such a form,
+	// for a platform that limits an action's length (Discord: 100 bytes).
+	Short string
+	Style string // "primary", "danger" or ""
 }

@@ -117,6 +117,12 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	}
 	switch c.Verb {
 	case VerbDeploy, VerbRollback, VerbCancel:
+		if c.Verb == VerbRollback && c.DeployID != "" {
+			if !deployIDRE.MatchString(c.DeployID) || c != (Command{Verb: c.Verb, DeployID: c.DeployID, Text: c.Text}) || c.Text != "rollback "+c.DeployID {
+				fail("rollback DEPLOY-ID sets only Verb, DeployID and Text")
+			}
+			break
+		}
 		if c.App == "" || c.Env == "" {
 			fail("app and env are required")
 		}

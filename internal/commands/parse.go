@@ -895,6 +895,12 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	if len(args) == 0 {
 		return c, fmt.Errorf("rollback needs an app; known apps: %s", list(p.cat.Apps()))
 	}
+	if len(args) == 1 && isDeployID(args[0].s) && !p.isApp(args[0].s) {
+		// What a Rollback button sends where its full command is too
+		// long (Discord's 100 bytes): the service reads the app, the env
+		// and the build from the deploy's record.
+		return Command{DeployID: args[0].s}, nil
+	}
 	app, err := p.app(args[0])
 	if err != nil {
 		return c, err
@@ -1896,6 +1902,10 @@ func (c Command) canonical() string {
 			add("--force", q)
 		}
 	case VerbRollback:
+		if c.DeployID != "" {
+			add(c.DeployID)
+			break
+		}
 		add(c.App, c.Env)
 		if c.Build != "" {
 			add("to", c.Build)

@@ -141,6 +141,8 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbRollback, App: "demo", Env: "staging", Build: "1336", Text: "rollback demo staging to 1336"}},
 		{"rollback from build", "rollback accounting staging from 1337",
 			Command{Verb: VerbRollback, App: "accounting", Env: "staging", From: "1337", Text: "rollback accounting staging from 1337"}},
+		{"rollback a deploy", "rollback 20261123-124158-b25a0a",
+			Command{Verb: VerbRollback, DeployID: "20261123-124158-b25a0a", Text: "rollback 20261123-124158-b25a0a"}},
 		{"rollback to and from", "rollback accounting to 1335 from 1337",
 			Command{Verb: VerbRollback, App: "accounting", Env: "production", Build: "1335", From: "1337", Text: "rollback accounting production to 1335 from 1337"}},
 

@@ -93,7 +93,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
 	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded {
-		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build))
+		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build, r.ID))
 	}
 	return m
 }
@@ -102,12 +102,17 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 // from, the build the message is about, it runs `rollback APP ENV from
 // BUILD`, which is refused once a later build runs: a click on an old
 // message cannot roll back a later deploy. Without, it acts on what runs.
-func RollbackButton(app, env, from string) chat.Button {
-	action := fmt.Sprintf("rollback %s %s", app, env)
+// deployID, the deploy that put from live, gives the button its short
+// form, `rollback DEPLOY-ID`, the same check in fewer bytes.
+func RollbackButton(app, env, from, deployID string) chat.Button {
+	b := chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", app, env), Style: "danger"}
 	if from != "" {
-		action += " from " + from
+		b.Action += " from " + from
+		if deployID != "" {
+			b.Short = "rollback " + deployID
+		}
 	}
-	return chat.Button{Label: "Rollback", Action: action, Style: "danger"}
+	return b
 }
 
 func plural(n int) string {

@@ -30,6 +30,7 @@ type Engine interface {
 
 // Store is the state the commands read and change.
 type Store interface {
+	Record(ctx context.Context, id string) (*deploy.Record, error)
 	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
 	Locks(ctx context.Context) ([]deploy.Lock, error)
 	PutLock(ctx context.Context, l deploy.Lock) error
@@ -362,6 +363,21 @@ func (c *call) checkLocks(ctx context.Context, app, env string) (string, bool) {
 }
 
 func (c *call) rollback(ctx context.Context, cmd Command) {
+	if cmd.DeployID != "" {
+		// rollback DEPLOY-ID: from what that deploy put live, only if it
+		// still runs.
+		rec, err := c.s.store.Record(ctx, cmd.DeployID)
+		switch {
+		case errors.Is(err, deploy.ErrNotFound):
+			c.refuse(errs.New(errs.NotFound, "there is no deploy %s; nothing was rolled back", cmd.DeployID))
+			return
+		case err != nil:
+			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			return
+		}
+		cmd.App, cmd.Env, cmd.From = rec.App, rec.Env, rec.Build
+		c.entry.App, c.entry.Env = rec.App, rec.Env
+	}
 	d, ok := c.check(ctx, acl.Rollback, cmd.App, cmd.Env)
 	if !ok {
 		return

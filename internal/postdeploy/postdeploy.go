@@ -340,7 +340,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
 	}
 	if r.Kind == deploy.KindDeploy {
-		m.Buttons = []chat.Button{commands.RollbackButton(r.App, r.Env, r.Build)}
+		m.Buttons = []chat.Button{commands.RollbackButton(r.App, r.Env, r.Build, r.ID)}
 	}
 	return m
 }

@@ -47,8 +47,9 @@ type rendered struct {
 // render turns m into an embed (title, the lines as the description, the
 // fields inline, coloured by level) and buttons whose custom_id is the
 // command they run. Text is escaped so user input cannot format or link,
-// and cut to Discord's limits. Buttons whose command exceeds the 100 bytes
-// of a custom_id are left out.
+// and cut to Discord's limits. A button whose command exceeds the 100
+// bytes of a custom_id sends its short form instead, if it has one, and
+// is left out otherwise.
 func render(m chat.Message) rendered {
 	e := &discordgo.MessageEmbed{Title: clip(escape(m.Title), maxTitle), Color: levelColors[m.Level]}
 	if e.Color == 0 {
@@ -99,6 +100,9 @@ func buttons(bs []chat.Button) []discordgo.MessageComponent {
 	var row []discordgo.MessageComponent
 	seen := map[string]bool{}
 	for _, b := range bs {
+		if len(b.Action) > maxCustomID && b.Short != "" {
+			b.Action = b.Short
+		}
 		if b.Action == "" || len(b.Action) > maxCustomID || seen[b.Action] {
 			continue // Discord refuses long or repeated custom_ids
 		}

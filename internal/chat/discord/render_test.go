@@ -105,3 +105,23 @@ func checkLimits(t *testing.T, r rendered) {
 		}
 	}
 }
+
+// TestButtonShortForm: a button whose command is over a custom_id's 100
+// bytes sends its short form; one without is left out.
+func TestButtonShortForm(t *testing.T) {
+	long := commands.RollbackButton(strings.Repeat("a", 40), strings.Repeat("e", 30), strings.Repeat("1", 40), "20261123-124158-b25a0a")
+	if len(long.Action) <= maxCustomID {
+		t.Fatalf("the test's command is %d bytes, want more than %d", len(long.Action), maxCustomID)
+	}
+	comps := buttons([]chat.Button{long, {Label: "Too long", Action: strings.Repeat("x", 120)}})
+	if len(comps) != 1 {
+		t.Fatalf("%d rows, want 1", len(comps))
+	}
+	row := comps[0].(discordgo.ActionsRow)
+	if len(row.Components) != 1 {
+		t.Fatalf("%d buttons, want the rollback only", len(row.Components))
+	}
+	if b := row.Components[0].(discordgo.Button); b.CustomID != "rollback 20261123-124158-b25a0a" || b.Label != "Rollback" {
+		t.Errorf("button %+v, want Rollback sending rollback 20261123-124158-b25a0a", b)
+	}
+}
