@@ -300,18 +300,13 @@ func (w *Watcher) later(ctx context.Context, r *deploy.Record) (later *deploy.Re
 	}
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	recs, err := w.opt.History.Records(hctx, deploy.Filter{App: r.App, Env: r.Env})
+	recs, err := w.opt.History.Records(hctx, deploy.Filter{App: r.App, Env: r.Env, Limit: 1})
 	if err != nil {
 		w.opt.Log.Error("sentry watch: read the deploy history", "deploy", r.ID, "err", err)
 		return nil, false
 	}
-	for _, rec := range recs {
-		if rec.ID == r.ID {
-			return nil, true
-		}
-		if rec.Started.After(r.Started) {
-			return rec, true
-		}
+	if len(recs) > 0 && recs[0].ID != r.ID && recs[0].Started.After(r.Started) {
+		return recs[0], true
 	}
 	return nil, true
 }

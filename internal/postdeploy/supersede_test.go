@@ -89,10 +89,14 @@ func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) 
 	return rec, nil
 }
 
-func (e *env) Records(context.Context, deploy.Filter) ([]*deploy.Record, error) {
+func (e *env) Records(_ context.Context, f deploy.Filter) ([]*deploy.Record, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.records), nil
+	recs := slices.Clone(e.records)
+	if f.Limit > 0 && len(recs) > f.Limit {
+		recs = recs[:f.Limit]
+	}
+	return recs, nil
 }
 
 func (e *env) AppendAudit(_ context.Context, a *audit.Entry) error {
