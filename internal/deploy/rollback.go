@@ -73,7 +73,9 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 func (r *run) failedRollback(named string) (*Record, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
-	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	// The last finished run is the newest record but for a dead one that
+	// recovery has not reported yet.
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 5})
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last rollback failed; nothing was changed", r.t.key())
 	}
