@@ -446,7 +446,7 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	}
 	for _, old := range locks {
 		if old.App == l.App && old.Env == l.Env && old.Active(l.Created) && old.Owner != l.Owner {
-			c.refuse(errs.New(errs.Conflict, "%s is locked already: %s; nothing was changed (whoever may unlock it: %s)",
+			c.refuse(errs.New(errs.Conflict, "%s is locked already: %s; nothing was changed (to replace it, unlock it first: %s)",
 				l.Scope(), describeLock(old, l.Created), strings.TrimSpace("unlock deploys "+l.App+" "+l.Env)))
 			return
 		}
