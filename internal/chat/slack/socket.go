@@ -50,8 +50,10 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 			switch ev.Type {
 			case socketmode.EventTypeConnected:
 				a.log.Info("slack socket mode connected")
-			case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage:
+			case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
 				a.log.Warn("slack socket mode", "event", string(ev.Type))
+			case socketmode.EventTypeErrorBadMessage:
+				a.badEnvelope(ctx, sm, ev)
 			case socketmode.EventTypeInvalidAuth:
 				a.log.Error("slack socket mode: the app token was refused")
 			case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
@@ -111,6 +113,30 @@ func (a *Adapter) envelope(ctx context.Context, sm *socketmode.Client, env socke
 			a.notify(req, notice)
 		}
 	}
+}
+
+// badEnvelope acknowledges an envelope the Socket Mode client could not
+// parse (a type it does not know, a payload it cannot decode), when it
+// carries an envelope id: unacknowledged, Slack sends it again and again,
+// and may turn off an event subscription that keeps failing. A slash
+// command's acknowledgement tells its sender that nothing was run.
+func (a *Adapter) badEnvelope(ctx context.Context, sm *socketmode.Client, ev socketmode.Event) {
+	bad, _ := ev.Data.(*socketmode.ErrorBadMessage)
+	if bad == nil {
+		a.log.Warn("slack socket mode: unreadable message")
+		return
+	}
+	var env struct {
+		EnvelopeID string `json:"envelope_id"`
+		Type       string `json:"type"`
+	}
+	_ = json.Unmarshal(bad.Message, &env) // no id: nothing to acknowledge
+	a.log.Warn("slack socket mode: unreadable envelope", "envelope", env.EnvelopeID, "type", env.Type, "err", bad.Cause)
+	var payload any
+	if env.Type == string(socketmode.RequestTypeSlashCommands) {
+		payload = ephemeralBody{ResponseType: "ephemeral", Text: "Switchman could not read this command; nothing was run."}
+	}
+	a.ack(ctx, sm, env.EnvelopeID, payload)
 }
 
 func (a *Adapter) ack(ctx context.Context, sm *socketmode.Client, envelopeID string, payload any) {

@@ -92,6 +92,10 @@ func TestSocketMode(t *testing.T) {
 		{"E3", "interactive", click, 0},    // a click
 		{"E4", "events_api", mention, 0},   // a mention
 		{"E5", "events_api", mention, 1},   // Slack's retry of it
+		// What the Socket Mode client cannot parse is acknowledged all the
+		// same, or Slack would send it again and again.
+		{"E6", "a_type_of_tomorrow", json.RawMessage(`{}`), 0},
+		{"E7", "slash_commands", json.RawMessage(`{"command": 7}`), 0},
 	}
 	for _, e := range envelopes {
 		msg := map[string]any{"envelope_id": e.id, "type": e.typ, "payload": e.payload, "accepts_response_payload": e.typ == "slash_commands", "retry_attempt": e.retry}
@@ -99,7 +103,7 @@ func TestSocketMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for id, n := range map[string]int{"E1": 2, "E2": 1, "E3": 1, "E4": 1, "E5": 1} {
+	for id, n := range map[string]int{"E1": 2, "E2": 1, "E3": 1, "E4": 1, "E5": 1, "E6": 1, "E7": 1} {
 		waitUntil(t, "the acks of "+id, func() bool { return len(ss.ack(id)) == n })
 	}
 	// One E1 says "working on it"; the redelivered one, and E2 with the
@@ -111,6 +115,9 @@ func TestSocketMode(t *testing.T) {
 				notices++
 			}
 		}
+	}
+	if a := ss.ack("E7"); len(a) != 1 || !jsonHas(a[0], "text", "Switchman could not read this command; nothing was run.") {
+		t.Errorf("ack of an unreadable slash command: %s; want it to say nothing was run", a)
 	}
 	if notices != 1 {
 		t.Errorf("acks of E1 and E2: got %d working-on-it notices, want 1 (E1: %s, E2: %s)", notices, ss.ack("E1"), ss.ack("E2"))
