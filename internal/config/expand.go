@@ -92,6 +92,16 @@ func expand(s string, env func(string) (string, bool)) (string, []expandError) {
 		ref := s[i+2 : i+2+end]
 		name, def, hasDef := strings.Cut(ref, ":-")
 		i += 2 + end + 1
+		if strings.Contains(ref, "${") {
+			// The reference would end at the inner }: ${A:-${B}} would
+			// become the text "${B}" when A is unset, a secret anyone who
+			// read the config knows.
+			errs = append(errs, expandError{start, "a ${...} inside ${...} is not supported: write one reference, or set the variable"})
+			if j := strings.IndexByte(s[i:], '}'); j >= 0 {
+				i += j + 1
+			}
+			continue
+		}
 		if !varName.MatchString(name) {
 			errs = append(errs, expandError{start, "invalid variable name in ${" + ref + "} (write $$ for a literal $)"})
 			continue

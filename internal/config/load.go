@@ -102,7 +102,7 @@ func (c *Config) setDefaults(loc locator, dir string) {
 	c.Bot.Name = or(c.Bot.Name, defaultBotName)
 	c.Bot.Listen = or(c.Bot.Listen, defaultListen)
 	c.Bot.LogLevel = strings.ToLower(or(c.Bot.LogLevel, defaultLogLevel))
-	if c.Bot.LeaseTTL <= 0 {
+	if !loc.has("bot", "lease_ttl") {
 		c.Bot.LeaseTTL = Duration(30 * time.Second)
 	}
 	c.Store.Path = resolve(dir, or(c.Store.Path, defaultStorePath))

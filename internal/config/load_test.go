@@ -656,3 +656,51 @@ func TestHAProxyDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigPitfalls: mistakes that decoded into a weaker setup without a
+// word are refused.
+func TestConfigPitfalls(t *testing.T) {
+	const app = `apps:
+  web:
+    artifact:
+      path: builds/{app}/{build}.tar.gz
+    path: /srv/web
+    restart: ./restart
+    default_env: staging
+    environments:
+      staging:
+        hosts: [web1]
+        window: &win
+          timezone: Europe/Warsaw
+          weekly: ["Mon-Thu 09:00-16:00"]
+`
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"a window merged into an env, not under window:",
+			app + "      prod:\n        hosts: [web2]\n        <<: *win\n",
+			"unknown key"},
+		{"an empty redis section",
+			"store:\n  redis:\n    # url: ${REDIS_URL}\n" + app,
+			"store.redis: empty"},
+		{"a zero lease", "bot:\n  lease_ttl: 0s\n" + app, "bot.lease_ttl: 0s is too short"},
+		{"a tiny lease", "bot:\n  lease_ttl: 500ms\n" + app, "bot.lease_ttl: 500ms is too short"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+	// A merge of the right kind is fine.
+	ok := app + "      prod:\n        hosts: [web2]\n        window:\n          <<: *win\n          weekly: [\"Mon-Fri 08:00-18:00\"]\n"
+	c, err := Parse("c.yaml", []byte(ok), nil)
+	if err != nil {
+		t.Fatalf("a window merged under window: %v", err)
+	}
+	if w := c.Apps["web"].Envs["prod"].Window; w == nil || w.Timezone != "Europe/Warsaw" || len(w.Weekly) != 1 || w.Weekly[0] != "Mon-Fri 08:00-18:00" {
+		t.Errorf("merged window: %+v, want Warsaw's time zone and prod's own weekly", w)
+	}
+}

@@ -86,8 +86,10 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *problems) {
 }
 
 // eachKey calls f for every key of mapping n that is a plain string and
-// appears once, reporting the others. Merge keys ("<<: *anchor") are
-// skipped: what they merge is checked where it is defined.
+// appears once, reporting the others. The keys a merge key ("<<: *anchor")
+// brings in are checked here too, where they land, unless n sets them
+// itself (its own keys win): the mapping they come from may be of another
+// kind, and decoding drops what does not belong.
 //
 // A repeated key is removed from n after it is reported: yaml.v3 would
 // otherwise drop the whole mapping, and with it everything validation
@@ -95,12 +97,14 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *problems) {
 func eachKey(n *yaml.Node, path string, ps *problems, f func(k, v *yaml.Node)) {
 	seen := map[string]int{}
 	kept := n.Content[:0:0]
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch first, dup := seen[k.Value]; {
 		case k.Kind != yaml.ScalarNode:
 			ps.add(k.Line, "%s: keys must be strings, got %s", where(path), kindName(k))
 		case k.ShortTag() == "!!merge":
+			merged = append(merged, mergedMappings(v)...)
 		case dup:
 			ps.add(k.Line, "%s: key %q appears twice (first at line %d)", where(path), k.Value, first)
 			continue
@@ -111,6 +115,34 @@ func eachKey(n *yaml.Node, path string, ps *problems, f func(k, v *yaml.Node)) {
 		kept = append(kept, k, v)
 	}
 	n.Content = kept
+	for _, m := range merged {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			if _, own := seen[k.Value]; own || k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+				continue
+			}
+			seen[k.Value] = k.Line
+			f(k, v)
+		}
+	}
+}
+
+// mergedMappings returns the mappings a merge key's value brings in: one,
+// an alias of one, or a sequence of those.
+func mergedMappings(v *yaml.Node) []*yaml.Node {
+	switch {
+	case v.Kind == yaml.AliasNode && v.Alias != nil:
+		return mergedMappings(v.Alias)
+	case v.Kind == yaml.MappingNode:
+		return []*yaml.Node{v}
+	case v.Kind == yaml.SequenceNode:
+		var out []*yaml.Node
+		for _, e := range v.Content {
+			out = append(out, mergedMappings(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // yamlFields maps the YAML keys of struct t to their field types, as

@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var (
@@ -22,6 +23,11 @@ const (
 
 // validate reports every problem of a decoded, defaulted config. Values
 // that may hold expanded secrets (URLs, commands) are never quoted back.
+// minLeaseTTL is the shortest bot.lease_ttl. A lease is renewed every
+// third of it, over the network: below a second, one slow round trip to
+// Redis loses it (and zero stopped the scheduler's leader with a panic).
+const minLeaseTTL = time.Second
+
 func (c *Config) validate(loc locator, ps *problems) {
 	switch c.Bot.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -42,6 +48,14 @@ func (c *Config) validate(loc locator, ps *problems) {
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)
 	c.validateAccess(loc, ps)
+	if line, n := loc.find("store", "redis"); n != nil && isNull(n) {
+		// An empty redis: (its url commented out) would decode to no
+		// Redis, and every replica would run on a file store of its own.
+		ps.add(line, "store.redis: empty: set url (redis://host:port), or remove the key to use the embedded store of a single replica")
+	}
+	if lt := c.Bot.LeaseTTL.D(); loc.has("bot", "lease_ttl") && lt < minLeaseTTL {
+		ps.add(loc.line("bot", "lease_ttl"), "bot.lease_ttl: %s is too short: a lease is renewed every third of it, over the network; at least %s", lt, minLeaseTTL)
+	}
 	if r := c.Store.Redis; r != nil && !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
 		ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
 	}

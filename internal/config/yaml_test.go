@@ -113,6 +113,10 @@ func TestExpand(t *testing.T) {
 		{in: "$A $ $1 ${A", want: "$A $ $1 ${A", errs: []expandError{{8, "unterminated ${ (write $$ for a literal $)"}}},
 		{in: "ab${UNSET}cd", want: "abcd", errs: []expandError{{2, "environment variable UNSET is not set (write ${UNSET:-default} to give a default)"}}},
 		{in: "${}", want: "", errs: []expandError{{0, "invalid variable name in ${} (write $$ for a literal $)"}}},
+		// A nested reference is refused, not read up to the inner }: the
+		// secret must not become the text "${B}", or "1}".
+		{in: "${UNSET:-${A}}", want: "", errs: []expandError{{0, "a ${...} inside ${...} is not supported: write one reference, or set the variable"}}},
+		{in: "${A:-${A}}x", want: "x", errs: []expandError{{0, "a ${...} inside ${...} is not supported: write one reference, or set the variable"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
