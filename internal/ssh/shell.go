@@ -26,12 +26,16 @@ import (
 // step cost 4 ms there, and a rollback runs two steps per host, 50 hosts
 // sharing two cores.
 //
-// The shell reads a step's script as lines ending with a line that is the
-// shell's nonce, runs it in a subshell (no arguments, none of the loop's
-// variables, standard input from /dev/null; a cd, an exit or a set -e
-// stays in it), then writes a marker (\036, the nonce, a space, the exit
-// status) on standard output and on standard error. Everything before a
-// marker is that step's. The subshell's $$ is the shell's, as in any
+// The shell reads a step as a line holding a fresh random nonce, the
+// script's lines, and a line that is the nonce again. It runs the script
+// in a subshell (no arguments, none of the loop's variables, standard
+// input from /dev/null; a cd, an exit or a set -e stays in it), then
+// writes a marker (\036, the nonce, a space, the exit status) on standard
+// output and on standard error. Everything before a marker is that step's.
+// The nonces come on standard input, never in the shell's arguments, which
+// anyone on the host can read (ps, /proc/PID/cmdline): a step that learnt
+// one could end itself early with a marker of its own, and each step's
+// nonce being its own, even that would not shift the next step's result. The subshell's $$ is the shell's, as in any
 // subshell: a script that signals $$ signals the shell (see Run). The
 // shell is the session's /bin/sh, which leads its process group, and the
 // steps run in that group, and so does what a step left running in the
@@ -44,12 +48,13 @@ import (
 // seldom print, so output is only held back while it could be a marker.
 const markerStart = '\036'
 
-// shellScript is the loop the shell runs; the nonce is %[1]s. Reading a
-// script and reporting its end use builtins only.
-const shellScript = `n=%[1]s
-printf '\036%%s %%d\n' "$n" "$$"
-printf '\036%%s 0\n' "$n" >&2
-while :; do
+// shellScript is the loop the shell runs. Its first line of input is the
+// nonce of its start's marker. Reading a script and reporting its end use
+// builtins only.
+const shellScript = `IFS= read -r n || exit 0
+printf '\036%s %d\n' "$n" "$$"
+printf '\036%s 0\n' "$n" >&2
+while IFS= read -r n; do
 	s= ok=
 	while IFS= read -r l; do
 		if [ "$l" = "$n" ]; then ok=1; break; fi
@@ -64,15 +69,15 @@ while :; do
 $1"
 	) </dev/null
 	rc=$?
-	printf '\036%%s %%d\n' "$n" "$rc"
-	printf '\036%%s %%d\n' "$n" "$rc" >&2
-done`
+	printf '\036%s %d\n' "$n" "$rc"
+	printf '\036%s %d\n' "$n" "$rc" >&2
+done
+exit 0`
 
 // stepShell is a running shell.
 type stepShell struct {
 	sess  *ssh.Session
 	stdin io.WriteCloser
-	nonce string
 	pgid  int
 	out   *demux
 	errs  *demux
@@ -83,17 +88,16 @@ type stepShell struct {
 // startShell starts the connection's shell and waits for it to report
 // its process group, bounded by ctx.
 func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	nonce, err := newNonce()
+	if err != nil {
 		return nil, fmt.Errorf("ssh: %s: nonce: %w", c.name, err)
 	}
-	nonce := hex.EncodeToString(b[:])
 	sess, err := c.newSession()
 	if err != nil {
 		return nil, err
 	}
-	sh := &stepShell{sess: sess, nonce: nonce, ended: make(chan struct{}),
-		out: newDemux(nonce, 0), errs: newDemux(nonce, stderrTail)}
+	sh := &stepShell{sess: sess, ended: make(chan struct{}),
+		out: newDemux(0), errs: newDemux(stderrTail)}
 	sess.Stdout, sess.Stderr = sh.out, sh.errs
 	if sh.stdin, err = sess.StdinPipe(); err != nil {
 		sess.Close()
@@ -102,8 +106,8 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 	// The first "step" is the shell's start: its output is what the login
 	// shell's startup files and the wrapper print, and its status the
 	// process group id.
-	first := sh.expect(nil)
-	if err := sess.Start(remoteCommand(fmt.Sprintf(shellScript, nonce))); err != nil {
+	first := sh.expect(nonce, nil)
+	if err := sess.Start(remoteCommand(shellScript)); err != nil {
 		sess.Close()
 		if c.gone(err) {
 			return nil, c.lost()
@@ -114,6 +118,13 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		_ = sess.Wait() // how it ended is told by the step waiting on it
 		close(sh.ended)
 	}()
+	if _, err := io.WriteString(sh.stdin, nonce+"\n"); err != nil {
+		sess.Close()
+		if c.gone(err) {
+			return nil, c.lost()
+		}
+		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
+	}
 	res, err := sh.wait(ctx, first)
 	if err != nil {
 		sess.Close()
@@ -124,6 +135,15 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 	}
 	sh.pgid = res.status
 	return sh, nil
+}
+
+// newNonce returns a fresh random marker nonce.
+func newNonce() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // stepResult is what a step's markers said.
@@ -138,10 +158,10 @@ type pending struct {
 	out, errs <-chan demuxed
 }
 
-// expect readies both streams for the next step; live, if set, also
-// gets its standard output as it arrives.
-func (sh *stepShell) expect(live io.Writer) pending {
-	return pending{out: sh.out.next(live), errs: sh.errs.next(nil)}
+// expect readies both streams for the next step, whose markers carry
+// nonce; live, if set, also gets its standard output as it arrives.
+func (sh *stepShell) expect(nonce string, live io.Writer) pending {
+	return pending{out: sh.out.next(nonce, live), errs: sh.errs.next(nonce, nil)}
 }
 
 // wait waits for both markers of p, for the shell to end, or for ctx.
@@ -191,8 +211,12 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 			s.sh = started
 		}
 		sh = s.sh
-		p = sh.expect(cmd.Stdout)
-		_, err := io.WriteString(sh.stdin, in.String()+sh.nonce+"\n")
+		nonce, err := newNonce()
+		if err != nil {
+			return nil, fmt.Errorf("ssh: %s: nonce: %w", s.name, err)
+		}
+		p = sh.expect(nonce, cmd.Stdout)
+		_, err = io.WriteString(sh.stdin, nonce+"\n"+in.String()+nonce+"\n")
 		if err == nil {
 			break
 		}
@@ -326,8 +350,7 @@ type demuxed struct {
 // others go on at once to the step's live writer. Output while no step is
 // awaited (a background process's) is dropped.
 type demux struct {
-	marker []byte // \036nonce space
-	tail   int    // keep only the last tail bytes of a body; 0 keeps all
+	tail int // keep only the last tail bytes of a body; 0 keeps all
 
 	mu    sync.Mutex
 	held  []byte
@@ -335,22 +358,23 @@ type demux struct {
 	steps []awaited // oldest first
 }
 
-// awaited is a step whose end a caller waits for.
+// awaited is a step whose end a caller waits for: its marker is \036,
+// its nonce and a space.
 type awaited struct {
-	end  chan demuxed
-	live io.Writer
+	marker []byte
+	end    chan demuxed
+	live   io.Writer
 }
 
-func newDemux(nonce string, tail int) *demux {
-	return &demux{marker: []byte(string(markerStart) + nonce + " "), tail: tail}
-}
+func newDemux(tail int) *demux { return &demux{tail: tail} }
 
-// next registers the next step and returns where its end is delivered.
-func (d *demux) next(live io.Writer) <-chan demuxed {
+// next registers the next step, whose marker carries nonce, and returns
+// where its end is delivered.
+func (d *demux) next(nonce string, live io.Writer) <-chan demuxed {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ch := make(chan demuxed, 1)
-	d.steps = append(d.steps, awaited{end: ch, live: live})
+	d.steps = append(d.steps, awaited{marker: []byte(string(markerStart) + nonce + " "), end: ch, live: live})
 	return ch
 }
 
@@ -374,18 +398,23 @@ func (d *demux) Write(p []byte) (int, error) {
 		}
 		d.emit(buf[:i])
 		buf = buf[i:]
-		n := min(len(buf), len(d.marker))
-		if !bytes.Equal(buf[:n], d.marker[:n]) {
+		if len(d.steps) == 0 {
+			buf = buf[1:] // nobody awaits it (see emit)
+			continue
+		}
+		marker := d.steps[0].marker
+		n := min(len(buf), len(marker))
+		if !bytes.Equal(buf[:n], marker[:n]) {
 			d.emit(buf[:1]) // a \036 of the script's own
 			buf = buf[1:]
 			continue
 		}
 		end := bytes.IndexByte(buf, '\n')
-		if n < len(d.marker) || end < 0 {
+		if n < len(marker) || end < 0 {
 			d.held = bytes.Clone(buf) // the rest of the marker is to come
 			break
 		}
-		status, err := strconv.Atoi(string(buf[len(d.marker):end]))
+		status, err := strconv.Atoi(string(buf[len(marker):end]))
 		if err != nil {
 			status = -1
 		}

@@ -3,6 +3,7 @@ package ssh
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +35,11 @@ func TestDemux(t *testing.T) {
 	for _, tt := range tests {
 		// Every way of cutting the stream in two writes.
 		for cut := 0; cut <= len(tt.stream); cut++ {
-			d := newDemux(nonce, tt.tail)
+			d := newDemux(tt.tail)
 			var live bytes.Buffer
 			var chans []<-chan demuxed
 			for range tt.want {
-				chans = append(chans, d.next(&live))
+				chans = append(chans, d.next(nonce, &live))
 			}
 			d.Write([]byte(tt.stream[:cut]))
 			d.Write([]byte(tt.stream[cut:]))
@@ -60,6 +61,20 @@ func TestDemux(t *testing.T) {
 				t.Errorf("%s, cut at %d: live writer got %q, want %q", tt.name, cut, live.String(), wantLive.String())
 			}
 		}
+	}
+}
+
+// TestDemuxPerStepNonce: each step ends at its own nonce only; a marker
+// with the nonce of a step that has ended is the next step's output.
+func TestDemuxPerStepNonce(t *testing.T) {
+	d := newDemux(0)
+	first, second := d.next("aaa", nil), d.next("bbb", nil)
+	d.Write([]byte("one\n\036aaa 0\n\036aaa 0\ntwo\n\036bbb 7\n"))
+	if got := <-first; got.status != 0 || string(got.body) != "one\n" {
+		t.Errorf("first step: %d %q", got.status, got.body)
+	}
+	if got := <-second; got.status != 7 || string(got.body) != "\036aaa 0\ntwo\n" {
+		t.Errorf("second step: %d %q, want 7 and the first's stray marker as output", got.status, got.body)
 	}
 }
 
@@ -124,5 +139,28 @@ func TestStepShell(t *testing.T) {
 	}
 	if n := strings.Count(f.Log(0), "Starting session"); n != 4 {
 		t.Errorf("sshd started %d sessions, want 4 (three shells, the step with input)", n)
+	}
+}
+
+// TestStepCannotEndTheNextStep: a step that looks for the shell's nonce
+// in its arguments, as anyone on the host may read them, and prints
+// markers of its own ends with its own status all the same, and the next
+// step gets its own output and status.
+func TestStepCannotEndTheNextStep(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	run(t, s, "true")
+	forge := `n=$(tr '\0' '\n' </proc/$$/cmdline | grep -o '[0-9a-f]\{32\}' | head -n1)
+printf '\036%s 0\n' "$n"; printf '\036%s 0\n' "$n" >&2
+echo "step 1 output"; exit 3`
+	out, err := s.Run(context.Background(), deploy.Command{Script: forge})
+	var exit *deploy.ExitError
+	if !errors.As(err, &exit) || exit.Code != 3 {
+		t.Errorf("a step exiting 3 after forged markers: got %q, %v; want exit status 3", out, err)
+	}
+	out, err = s.Run(context.Background(), deploy.Command{Script: "echo step2; exit 7"})
+	if !errors.As(err, &exit) || exit.Code != 7 || string(out) != "step2\n" {
+		t.Errorf("the next step: got %q, %v; want step2 and exit status 7", out, err)
 	}
 }
