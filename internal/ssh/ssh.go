@@ -16,7 +16,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -385,13 +387,25 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	var ke *knownhosts.KeyError
 	if err := check(addr, fakeAddr(addr), probeKey); errors.As(err, &ke) {
 		seen := map[string]bool{}
-		for _, k := range ke.Want {
-			for _, a := range keyAlgorithms(k.Key.Type()) {
+		add := func(as ...string) {
+			for _, a := range as {
 				if !seen[a] {
 					seen[a] = true
 					algos = append(algos, a)
 				}
 			}
+		}
+		lines := knownHostsLines{}
+		// A certificate authority's line vouches for hosts by their
+		// certificates: ask for those first, or the host shows its
+		// plain key, which no line holds, and looks changed.
+		for _, k := range ke.Want {
+			if lines.isAuthority(k) {
+				add(hostCertAlgorithms...)
+			}
+		}
+		for _, k := range ke.Want {
+			add(keyAlgorithms(k.Key.Type())...)
 		}
 	}
 	if algos = supportedHostKeyAlgorithms(algos); len(algos) == 0 {
@@ -413,6 +427,27 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	return cb, algos, nil
 }
 
+// knownHostsLines reads known_hosts files, each once, to tell the kind of
+// the line a known key comes from.
+type knownHostsLines map[string][]string
+
+// isAuthority reports whether k comes from an @cert-authority line.
+func (l knownHostsLines) isAuthority(k knownhosts.KnownKey) bool {
+	lines, ok := l[k.Filename]
+	if !ok {
+		b, err := os.ReadFile(k.Filename)
+		if err != nil {
+			return false // then it was checked against what could be read
+		}
+		lines = strings.Split(string(b), "\n")
+		l[k.Filename] = lines
+	}
+	if k.Line < 1 || k.Line > len(lines) {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimSpace(lines[k.Line-1]), "@cert-authority")
+}
+
 // keyAlgorithms are the signature algorithms that prove a key of type
 // keyType. SHA-1 RSA signatures are left out, as OpenSSH does.
 func keyAlgorithms(keyType string) []string {
@@ -426,13 +461,18 @@ func keyAlgorithms(keyType string) []string {
 // knows none for the host (certificates, then ed25519, ECDSA, RSA), so the
 // fingerprint in an unknown-host error is the one ssh and ssh-keyscan
 // show. x/crypto's own default puts ed25519 last.
-var unknownHostAlgorithms = []string{
-	ssh.CertAlgoED25519v01,
-	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
-	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+var unknownHostAlgorithms = append(slices.Clone(hostCertAlgorithms),
 	ssh.KeyAlgoED25519,
 	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
 	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+)
+
+// hostCertAlgorithms are the host certificate algorithms, in OpenSSH's
+// order: a certificate authority signs host keys of any type.
+var hostCertAlgorithms = []string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
 }
 
 // supportedHostKeyAlgorithms filters algos to those x/crypto implements,

@@ -734,3 +734,41 @@ func TestStderrWriter(t *testing.T) {
 		}
 	})
 }
+
+// TestHostCertificateAuthority: a host whose certificate a CA in
+// known_hosts signed (an @cert-authority line, no line of its own) is
+// accepted, as OpenSSH's ssh accepts it, not refused as a changed key.
+func TestHostCertificateAuthority(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "host-cert.pub")
+	f := sshd.StartFleet(t, 1, sshd.Options{Config: []string{"HostCertificate " + cert}})
+	ca := filepath.Join(dir, "ca")
+	keygen(t, ca, "")
+	pub := f.Hosts[0].HostKey
+	if out, err := exec.Command("ssh-keygen", "-q", "-s", ca, "-I", "host0", "-h", "-n", "127.0.0.1", pub).CombinedOutput(); err != nil {
+		t.Fatalf("sign the host key: %v %s", err, out)
+	}
+	signed, err := os.ReadFile(strings.TrimSuffix(pub, ".pub") + "-cert.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cert, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.Stop(0)
+	f.Start(0) // with its certificate
+	_, port, _ := strings.Cut(f.Hosts[0].Addr, ":")
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte("@cert-authority [127.0.0.1]:"+port+" "+strings.TrimSpace(readFile(t, ca+".pub"))+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := transport(t, f, func(c *Config) { c.KnownHostsFile = kh }).Open(context.Background(), host(f, 0))
+	if err != nil {
+		t.Fatalf("a host vouched for by @cert-authority: %v", err)
+	}
+	if got := run(t, s, "echo ok"); got != "ok\n" {
+		t.Errorf("got %q", got)
+	}
+	s.Close()
+}
