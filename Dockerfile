@@ -8,7 +8,10 @@
 # and the chat tokens it refers to passed as environment variables. Keep
 # store.path under /var/lib/switchman (the only directory the bot's user may
 # write), listen on 0.0.0.0:8080, and run with --init so the processes that
-# restart commands detach are reaped.
+# restart commands detach are reaped. On SIGTERM the bot lets running
+# deploys finish for up to 5 minutes: run it with --stop-timeout 330 (in
+# Kubernetes, terminationGracePeriodSeconds: 330), or Docker kills it after
+# 10 s and a running deploy is reported interrupted.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
