@@ -375,7 +375,17 @@ func TestFlowButtonsActAsTheClicker(t *testing.T) {
 	// bob may: his click on build 2's button rolls back, in his name.
 	before = len(f.api.snapshot())
 	f.click("UBOB", "CDEPLOYS", "rollback web prod from 2")
-	f.waitFinal("now runs 1")
+	// Deploy 1's final message says "now runs 1" too: wait for the
+	// rollback's, or drain would wait for the engine while the rollback
+	// starts.
+	f.api.waitFor("the rollback's final message", func(calls []apiCall) bool {
+		for _, c := range only(calls[before:], "chat.postMessage", "chat.update") {
+			if c.Channel == "CDEPLOYS" && strings.Contains(c.Text, "Rollback ") && strings.Contains(c.Text, "now runs 1") {
+				return true
+			}
+		}
+		return false
+	})
 	calls = f.drain()
 	if len(calls) > before+1 && calls[before+1].User == "UCARL" {
 		t.Errorf("carl got more than one answer:\n%s", describe(calls[before:]))
