@@ -413,6 +413,13 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	}
 	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(hostname, remote, key)
+		if cert, ok := key.(*ssh.Certificate); ok && err != nil {
+			// A certificate no authority in known_hosts vouches for: its
+			// plain key may still be known, as OpenSSH retries it, and
+			// if not, the refusal names the plain key.
+			key = cert.Key
+			err = check(hostname, remote, key)
+		}
 		var ke *knownhosts.KeyError
 		var re *knownhosts.RevokedError
 		switch {

@@ -771,4 +771,18 @@ func TestHostCertificateAuthority(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 	s.Close()
+
+	// Another CA's line, and the host's plain key: the certificate no
+	// authority vouches for falls back to its plain key, as with OpenSSH.
+	other := filepath.Join(dir, "other-ca")
+	keygen(t, other, "")
+	line := "[127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, pub))
+	if err := os.WriteFile(kh, []byte("@cert-authority [127.0.0.1]:"+port+" "+strings.TrimSpace(readFile(t, other+".pub"))+"\n"+line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = transport(t, f, func(c *Config) { c.KnownHostsFile = kh }).Open(context.Background(), host(f, 0))
+	if err != nil {
+		t.Fatalf("a host whose certificate another CA signed, with its plain key known: %v", err)
+	}
+	s.Close()
 }
