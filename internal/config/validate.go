@@ -21,13 +21,13 @@ const (
 	hostRule = "must start with a letter or digit and have at most 64 letters, digits, ., _ or -"
 )
 
-// validate reports every problem of a decoded, defaulted config. Values
-// that may hold expanded secrets (URLs, commands) are never quoted back.
 // minLeaseTTL is the shortest bot.lease_ttl. A lease is renewed every
 // third of it, over the network: below a second, one slow round trip to
 // Redis loses it (and zero stopped the scheduler's leader with a panic).
 const minLeaseTTL = time.Second
 
+// validate reports every problem of a decoded, defaulted config. Values
+// that may hold expanded secrets (URLs, commands) are never quoted back.
 func (c *Config) validate(loc locator, ps *problems) {
 	switch c.Bot.LogLevel {
 	case "debug", "info", "warn", "error":
