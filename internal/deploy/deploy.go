@@ -581,12 +581,20 @@ func (r *run) migrate() error {
 	if err := r.fence(r.ctx); err != nil {
 		return err
 	}
+	// Once started, the backup and the migrations run to their end: a
+	// cancel killing a migration half-way would leave the schema neither
+	// old nor new. It takes effect at the next safe point, before any
+	// host switches.
+	ctx := context.WithoutCancel(r.ctx)
 	if b := r.t.env.Backup; b != "" {
-		if _, err := r.step(r.ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, b)}); err != nil {
+		if _, err := r.step(ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, b)}); err != nil {
 			return errs.Wrap(errs.Unavailable, err, "the backup before migrations failed on %s; nothing was migrated or switched", h.Name)
 		}
+		if err := r.stopErr(); err != nil {
+			return err
+		}
 	}
-	if _, err := r.step(r.ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run)}); err != nil {
+	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run)}); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched", h.Name)
 	}
 	return nil
@@ -696,6 +704,11 @@ func (r *run) activateAll() error {
 		}
 		if i > 0 {
 			if err := r.healthGate(switched); err != nil {
+				return err
+			}
+			// The gate checks host after host, a while on a large
+			// fleet: a cancel meanwhile stops the next batch.
+			if err := r.fence(r.ctx); err != nil {
 				return err
 			}
 		}
@@ -879,7 +892,7 @@ func (r *run) call(ctx context.Context, h Host, step Step, f func() error) error
 func (r *run) revertAll(cause error) (Outcome, error) {
 	build := r.rec.Build
 	ctx := context.WithoutCancel(r.ctx)
-	r.note("switching back: %v", errs.Message(cause))
+	r.note("switching back: %v", causeText(cause))
 	// Hosts go back batch_size at a time, as they came: restoring service
 	// fast matters, but not by restarting more of the fleet at once than
 	// the env allows.
@@ -934,7 +947,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			kept = append(kept, h.Name)
 		}
 	}
-	msg := fmt.Sprintf("%s; release %s marked bad", errs.Message(cause), build)
+	msg := fmt.Sprintf("%s; release %s marked bad", causeText(cause), build)
 	if len(back) > 0 {
 		msg += fmt.Sprintf("; switched back to %s on %s", r.rec.Previous, strings.Join(back, ", "))
 	}
@@ -1040,4 +1053,13 @@ func joinErr(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// causeText says why a deploy is switched back: a person's cancel as such
+// ("cancelled by bob"), anything else as errs tells people.
+func causeText(cause error) string {
+	if errors.Is(cause, errCancelled) {
+		return cause.Error()
+	}
+	return errs.Message(cause)
 }

@@ -1,0 +1,101 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// TestCancelLetsAMigrationFinish: a cancel that arrives while the
+// migrations run lets them finish, then stops the deploy before any host
+// switches, as cancelled.
+func TestCancelLetsAMigrationFinish(t *testing.T) {
+	dir := t.TempDir()
+	started, finished := filepath.Join(dir, "started"), filepath.Join(dir, "finished")
+	yaml := strings.Replace(fixtureYAML, `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
+		"run: 'touch "+started+"; sleep 1; touch "+finished+"'", 1)
+	f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+	f.build("1")
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		f.sink(ev)
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration did not start")
+		}
+	}
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if _, err := os.Stat(finished); err != nil {
+		t.Errorf("the migration was cut short by the cancel")
+	}
+	if rec.Outcome != deploy.OutcomeCancelled || f.link("current") != "" {
+		t.Errorf("outcome %s (%s), current %q; want cancelled before switching", rec.Outcome, rec.Error, f.link("current"))
+	}
+}
+
+// TestCancelDuringTheHealthGate: a cancel that arrives while the hosts
+// switched so far are checked again before the next batch stops that
+// batch from switching.
+func TestCancelDuringTheHealthGate(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "web")
+	slow := filepath.Join(t.TempDir(), "slow")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	yaml = strings.Replace(yaml, "command: 'test", "command: '{ test ! -e "+slow+" || sleep 1; } && test", 1)
+	m := &hostDirs{configured: root}
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
+	m.app = f.app
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if err := os.WriteFile(slow, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *deploy.Record, 1)
+	healthy := make(chan struct{}, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventStep && ev.Host == "h0" && ev.Step == deploy.StepHealth && ev.Done && ev.Err == "" {
+			select {
+			case healthy <- struct{}{}:
+			default:
+			}
+		}
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-healthy
+	time.Sleep(400 * time.Millisecond) // in the gate's second check of h0, which takes 1 s
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if b, _ := os.ReadFile(filepath.Join(f.app+"-h1", "restarts.log")); strings.Contains(string(b), "2") {
+		t.Errorf("h1 restarted on 2 after the cancel (restarts %q)", b)
+	}
+	if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "cancelled by bob") {
+		t.Errorf("outcome %s: %s; want cancelled, saying by whom", rec.Outcome, rec.Error)
+	}
+}
