@@ -99,3 +99,40 @@ func TestCancelDuringTheHealthGate(t *testing.T) {
 		t.Errorf("outcome %s: %s; want cancelled, saying by whom", rec.Outcome, rec.Error)
 	}
 }
+
+// TestRollbackIsNotCancelled: a cancel of a running rollback is refused,
+// saying why, and the rollback restores every host and locks the app+env.
+func TestRollbackIsNotCancelled(t *testing.T) {
+	f, current := threeHosts(t)
+	f.build("3")
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	done := make(chan *deploy.Record, 1)
+	var cancelErr error
+	asked := false
+	if _, err := f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventStep && !asked {
+			asked = true // the rollback runs: its first step is under way
+			_, cancelErr = f.engine.Cancel("web", "prod", "bob")
+		}
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if cancelErr == nil || !strings.Contains(cancelErr.Error(), "a rollback is not cancelled") {
+		t.Errorf("cancel of a rollback: %v, want it refused", cancelErr)
+	}
+	if rec.Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("rollback: %s (%s)", rec.Outcome, rec.Error)
+	}
+	for _, h := range []string{"h0", "h1", "h2"} {
+		if c := current(h); c != "releases/2" {
+			t.Errorf("%s: current %s, want releases/2", h, c)
+		}
+	}
+	if locks, err := f.store.Locks(context.Background()); err != nil || len(locks) != 1 {
+		t.Errorf("locks: %v, %v; want the rollback's", locks, err)
+	}
+}

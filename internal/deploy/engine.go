@@ -220,7 +220,8 @@ func (e *Engine) Running() []*Record {
 }
 
 // Cancel asks the deploy of app/env to stop at its next safe point. It
-// returns the deploy's id, or an error if none runs here.
+// returns the deploy's id, or an error if none runs here or what runs is a
+// rollback, which is not cancelled.
 func (e *Engine) Cancel(app, env, by string) (string, error) {
 	t, err := e.resolve(app, env)
 	if err != nil {
@@ -231,6 +232,12 @@ func (e *Engine) Cancel(app, env, by string) (string, error) {
 	e.mu.Unlock()
 	if !ok {
 		return "", errs.New(errs.NotFound, "no deploy of %s is running", t.key())
+	}
+	if r.rec.Kind == KindRollback {
+		// A rollback restores service, host after host, and switches none
+		// back: stopped half-way it would leave the hosts on different
+		// releases and the app+env unlocked.
+		return "", errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), r.rec.ID)
 	}
 	r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
 	return r.rec.ID, nil
