@@ -64,9 +64,11 @@ func (s hostState) has(build string) bool {
 
 // inspectScript prints the host's releases without changing anything.
 // Links are resolved with cd -P, a builtin, rather than a readlink
-// process each (about a millisecond of the host's CPU apiece); only a
-// link whose target is missing costs a readlink, and releases are listed
-// without ls (see newestFirst). With probe, it also
+// process each (about a millisecond of the host's CPU apiece), and
+// releases are listed without ls (see newestFirst). A link whose release
+// is gone runs nothing: it is reported as dangling, not as that release,
+// so that a deploy of the release restores it rather than finding it
+// current. With probe, it also
 // asks zstd its version (see unpackScript): a process, so only for a
 // push delivery.
 func inspectScript(dir string, probe bool) string {
@@ -82,7 +84,7 @@ for l in current previous; do
 		printf '%%s=%%s\n' "$l" "$PWD"
 		cd "$here"
 	elif [ -L "$l" ]; then
-		printf '%%s=%%s\n' "$l" "$(readlink "$l")"
+		printf 'dangling=%%s\n' "$l"
 	fi
 done
 [ -d releases ] || exit 0

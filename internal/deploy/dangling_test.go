@@ -1,0 +1,33 @@
+package deploy_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestDeployRestoresADanglingCurrent: with the release `current` points
+// at gone from disk, the app is down, and deploying that build again
+// restores it, where it was taken for the current release.
+func TestDeployRestoresADanglingCurrent(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if err := os.RemoveAll(filepath.Join(f.app, "releases/2")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+	if err != nil || strings.Contains(p.Hosts[0].Change, "already") {
+		t.Errorf("plan: %+v, %v; want a delivery and a switch", p, err)
+	}
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if b, err := os.ReadFile(filepath.Join(f.app, "current/BUILD")); err != nil || strings.TrimSpace(string(b)) != "2" {
+		t.Errorf("current/BUILD: %q, %v; want 2 restored", b, err)
+	}
+}
