@@ -312,8 +312,11 @@ if [ -e %[1]s ] || [ -L %[1]s ]; then rm -rf %[1]s; fi
 ln -s %[5]s %[1]s
 `, shell.Quote(in), shell.Quote(sh), shell.Quote(path.Dir(sh)), shell.Quote(path.Dir(in)), shell.Quote(path.Join(dir, sh)))
 	}
+	// A release's age is its directory's mtime (prune and rollbacks sort
+	// by it), which tar set from the archive's "./" entry: the same for
+	// every build of a reproducible build. Installing sets it to now.
 	final := "releases/" + build
-	fmt.Fprintf(&b, `if [ -d %[2]s ]; then rm -rf %[1]s; else mv -T %[1]s %[2]s; fi
+	fmt.Fprintf(&b, `if [ -d %[2]s ]; then rm -rf %[1]s; else touch -c %[1]s && mv -T %[1]s %[2]s; fi
 `, shell.Quote(tmp), shell.Quote(final))
 	return b.String()
 }

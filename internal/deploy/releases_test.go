@@ -2,12 +2,14 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // TestDeployRestoresADanglingCurrent: with the release `current` points
@@ -29,5 +31,20 @@ func TestDeployRestoresADanglingCurrent(t *testing.T) {
 	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
 	if b, err := os.ReadFile(filepath.Join(f.app, "current/BUILD")); err != nil || strings.TrimSpace(string(b)) != "2" {
 		t.Errorf("current/BUILD: %q, %v; want 2 restored", b, err)
+	}
+}
+
+// TestPruneKeepsTheNewestOfReproducibleBuilds: archives whose "./" entry
+// carries one fixed time (a reproducible build) still prune the oldest
+// releases: installing dates a release, not its archive.
+func TestPruneKeepsTheNewestOfReproducibleBuilds(t *testing.T) {
+	yaml := strings.Replace(fixtureYAML, "shared: [log, config/app.conf]", "shared: [config/app.conf]", 1)
+	f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+	for _, b := range []string{"1", "2", "3", "4", "5", "6"} {
+		f.build(b, tarEntry{name: "./", typ: '5'})
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	if got := strings.Join(f.releases(), " "); got != "4 5 6" {
+		t.Errorf("releases after deploying 1 to 6 with keep_releases 3: %q, want \"4 5 6\"", got)
 	}
 }
