@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -55,17 +56,48 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Steps = append(p.Steps, fmt.Sprintf("link shared paths %v", t.app.Shared))
 	}
 	if t.app.Migrations.List != "" {
-		s := "list pending migrations on the first host"
-		if t.app.Migrations.Run != "" {
-			s += " and run them there before any host switches"
-		}
-		p.Steps = append(p.Steps, s)
+		p.Steps = append(p.Steps, migrationStep(t))
 	}
-	p.Steps = append(p.Steps,
-		fmt.Sprintf("switch current atomically, restart and health-check, %d host(s) at a time; on failure switch every switched host back", t.env.BatchSize),
-		fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases),
-	)
+	p.Steps = append(p.Steps, activationStep(t, len(r.hosts)), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
 	return p, nil
+}
+
+// migrationStep says what the deploy does with pending migrations, by the
+// env's policy.
+func migrationStep(t target) string {
+	s := "list pending migrations on the first host"
+	if t.app.Migrations.Run == "" {
+		return s
+	}
+	run := "run them there"
+	if t.env.Backup != "" {
+		run = "run the backup command, then the migrations, there"
+	}
+	switch t.env.Migrate {
+	case "never":
+		return s + "; if any are pending, refuse the deploy (migrate: never)"
+	case "ask":
+		return fmt.Sprintf("%s; if any are pending, ask the requester to confirm them (for up to %s), then %s before any host switches", s, t.env.ConfirmTimeout.D(), run)
+	}
+	return fmt.Sprintf("%s and %s before any host switches", s, run)
+}
+
+// activationStep says how the hosts switch: the canary first, the batches,
+// and what a failure does within max_failures and beyond.
+func activationStep(t target, hosts int) string {
+	var b strings.Builder
+	b.WriteString("switch current atomically, restart and health-check")
+	if c := t.env.Canary; c > 0 && hosts > c {
+		fmt.Fprintf(&b, ": %d canary host(s) first, alone (a failing canary stops the deploy and is switched back), then the others %d at a time, the switched hosts checked again before each batch", c, t.env.BatchSize)
+	} else {
+		fmt.Fprintf(&b, ", %d host(s) at a time, the switched hosts checked again before each batch", t.env.BatchSize)
+	}
+	if allowed := t.env.MaxFailures.Allowed(hosts); allowed > 0 {
+		fmt.Fprintf(&b, "; a host that fails is switched back alone while no more than %d have failed (the deploy then ends partial), beyond that every switched host is switched back", allowed)
+	} else {
+		b.WriteString("; on a failure every switched host is switched back")
+	}
+	return b.String()
 }
 
 // inspect opens one host and reads its releases.

@@ -48,3 +48,31 @@ func TestPruneKeepsTheNewestOfReproducibleBuilds(t *testing.T) {
 		t.Errorf("releases after deploying 1 to 6 with keep_releases 3: %q, want \"4 5 6\"", got)
 	}
 }
+
+// TestPlanSaysHowTheDeployRuns: the dry-run plan names the canary, what a
+// failure does within max_failures, and the migrate policy, as the deploy
+// does them.
+func TestPlanSaysHowTheDeployRuns(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        canary: 1\n        batch_size: 2\n        max_failures: 1\n        migrate: never\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	m := &hostDirs{configured: root}
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
+	m.app = f.app
+	f.build("1")
+	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := strings.Join(p.Steps, "\n")
+	for _, want := range []string{
+		"refuse the deploy (migrate: never)",
+		"1 canary host(s) first, alone (a failing canary stops the deploy and is switched back), then the others 2 at a time",
+		"switched back alone while no more than 1 have failed (the deploy then ends partial)",
+	} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("plan steps:\n%s\nwant %q", steps, want)
+		}
+	}
+}
