@@ -107,23 +107,22 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 	// shell's startup files and the wrapper print, and its status the
 	// process group id.
 	first := sh.expect(nonce, nil)
-	if err := sess.Start(remoteCommand(shellScript)); err != nil {
+	failed := func(err error) (*stepShell, error) {
 		sess.Close()
 		if c.gone(err) {
 			return nil, c.lost()
 		}
 		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
 	}
+	if err := sess.Start(remoteCommand(shellScript)); err != nil {
+		return failed(err)
+	}
 	go func() {
 		_ = sess.Wait() // how it ended is told by the step waiting on it
 		close(sh.ended)
 	}()
 	if _, err := io.WriteString(sh.stdin, nonce+"\n"); err != nil {
-		sess.Close()
-		if c.gone(err) {
-			return nil, c.lost()
-		}
-		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
+		return failed(err)
 	}
 	res, err := sh.wait(ctx, first)
 	if err != nil {

@@ -100,12 +100,9 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	postponed := map[int]string{}
 	var ship []int
 	for i, c := range cars {
-		if s.gate != nil {
-			if reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User); closed {
-				postponed[i] = reason
-				s.auditHeld(ctx, tr, c, reason)
-				continue
-			}
+		if reason, held := s.held(ctx, tr, c); held {
+			postponed[i] = reason
+			continue
 		}
 		ship = append(ship, i)
 	}
@@ -151,14 +148,13 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			continue
 		}
 		res := s.ship(ctx, tr, c)
-		if res.DeployID == "" && s.gate != nil {
+		if res.DeployID == "" {
 			// Refused before it started: a lock taken or a window closed
 			// since the train left holds the car back as it would have
 			// then, for the next train.
-			if reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User); closed {
+			if reason, held := s.held(ctx, tr, c); held {
 				postponed[i] = reason
 				back = append(back, c)
-				s.auditHeld(ctx, tr, c, reason)
 				continue
 			}
 		}
@@ -402,4 +398,17 @@ func summaryText(m chat.Message) string {
 // a store may differ in their location only.
 func sameCar(a, b Car) bool {
 	return a.App == b.App && a.Build == b.Build && a.Env == b.Env && a.User == b.User && a.Boarded.Equal(b.Boarded)
+}
+
+// held reports whether the gate holds c back now, and why; a car held
+// back is audited as a refused deploy.
+func (s *Scheduler) held(ctx context.Context, tr *trainState, c Car) (string, bool) {
+	if s.gate == nil {
+		return "", false
+	}
+	reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User)
+	if closed {
+		s.auditHeld(ctx, tr, c, reason)
+	}
+	return reason, closed
 }
