@@ -20,10 +20,12 @@ const LockOwnerBot = config.BotUser
 // Rollback switches app/env back to the previous good release (or req.Build
 // when set) that is still on disk on every host, restarts and checks it,
 // marks the release it left as bad and locks the app+env so that deploying
-// again is a deliberate act. After a rollback that failed on hosts it had
-// switched, a rollback naming its target or none retries it: it restarts
-// those hosts there (see failedRollback). It returns the new record or,
-// when nothing was started, an error for people.
+// again is a deliberate act. After a run that left hosts on the release it
+// was taking them to or back to without a passing restart (a rollback
+// that failed there, a deploy whose switch back failed, either one
+// interrupted), a rollback naming that release or none finishes the job:
+// it restarts those hosts there (see stuckHosts). It returns the new
+// record or, when nothing was started, an error for people.
 func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record, error) {
 	for _, b := range []string{req.Build, req.From} {
 		if b != "" && !ValidBuild(b) {
@@ -38,19 +40,19 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	if err != nil {
 		return nil, err
 	}
-	last, err := r.failedRollback(req.Build)
+	stuck, err := r.stuckHosts(req.Build)
 	var from, to string
 	if err == nil {
 		named := req.Build
-		if last != nil {
-			named = last.Build
+		if stuck != nil {
+			named = stuck.to
 		}
 		from, to, err = r.rollbackTarget(named)
 	}
-	if err == nil && last != nil && from == to {
-		// Every host points at the target already: the rollback being
-		// retried left last.Previous.
-		from = last.Previous
+	if err == nil && stuck != nil && from == to {
+		// Every host points at the target already: what is rolled back
+		// is what the stuck run left.
+		from = stuck.left
 	}
 	if err == nil && req.From != "" && from != req.From {
 		err = errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", t.key(), orNone(from), req.From, req.App, t.env.Name)
@@ -63,21 +65,32 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
 }
 
-// failedRollback returns the last rollback of the app+env when it failed
-// on hosts that had switched to its target (they point at it; their
-// restart or health check failed) and this rollback names that target or
-// none, and sets r.again to those hosts: a rollback retried after such a
-// failure restarts them. Without it a named retry found every host on
-// the target already and did nothing, and an unnamed one took every host,
-// the ones the failed rollback had restored too, one release further back.
-func (r *run) failedRollback(named string) (*Record, error) {
+// stuck is a run that left hosts on a release without a passing restart.
+type stuck struct {
+	// to is the release the hosts point at; left is the one the run
+	// rolled back or failed to deploy.
+	to, left string
+}
+
+// stuckHosts finds the hosts the last finished run of the app+env left on
+// the release it was taking them to (a rollback) or back to (a deploy's
+// switch back), without a passing restart and health check: the run failed
+// on them after their switch, or stopped mid-way (interrupted). It does so
+// when this rollback names that release or none, and then sets r.again to
+// those hosts, which the rollback restarts.
+//
+// Without it, those hosts pointed at the target already, so a named
+// rollback left them as they were ("already runs"), drained from the load
+// balancer perhaps, and an unnamed one took every host, the ones that were
+// fine too, one release further back.
+func (r *run) stuckHosts(named string) (*stuck, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
 	// The last finished run is the newest record but for a dead one that
 	// recovery has not reported yet.
 	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 5})
 	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last rollback failed; nothing was changed", r.t.key())
+		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", r.t.key())
 	}
 	var last *Record
 	for _, rec := range recs {
@@ -86,16 +99,27 @@ func (r *run) failedRollback(named string) (*Record, error) {
 			break
 		}
 	}
-	if last == nil || last.Kind != KindRollback || (last.Outcome != OutcomeFailed && last.Outcome != OutcomePartial) {
+	if last == nil {
 		return nil, nil
 	}
-	if named != "" && named != last.Build {
+	var s stuck
+	switch {
+	case last.Kind == KindRollback && (last.Outcome == OutcomeFailed || last.Outcome == OutcomePartial || last.Outcome == OutcomeInterrupted):
+		s = stuck{to: last.Build, left: last.Previous}
+	case last.Kind == KindDeploy && (last.Outcome == OutcomeReverted || last.Outcome == OutcomePartial || last.Outcome == OutcomeInterrupted):
+		s = stuck{to: last.Previous, left: last.Build}
+	default:
+		return nil, nil
+	}
+	if s.to == "" || !ValidBuild(s.to) || (named != "" && named != s.to) {
+		// A partial rollback's Previous names each host's release: then
+		// only its Build, valid, is a target.
 		return nil, nil
 	}
 	again := map[string]bool{}
 	for _, hr := range last.Hosts {
 		st, inspected := r.states[hr.Host]
-		if hr.State == HostFailed && hr.Current == last.Build && inspected && st.Current == last.Build {
+		if (hr.State == HostFailed || hr.State == HostActivating) && hr.Current == s.to && inspected && st.Current == s.to {
 			again[hr.Host] = true
 		}
 	}
@@ -103,7 +127,7 @@ func (r *run) failedRollback(named string) (*Record, error) {
 		return nil, nil
 	}
 	r.again = again
-	return last, nil
+	return &s, nil
 }
 
 // rollbackTarget picks the release to go back to: the named one, else the
@@ -245,7 +269,7 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	}
 	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
 	if len(again) > 0 {
-		r.note("retrying the last rollback to %s: restarting %s, which switched to it and failed", to, strings.Join(again, ", "))
+		r.note("finishing the last run's switch to %s: restarting %s, which switched to it and did not pass", to, strings.Join(again, ", "))
 	}
 	if r.retire != "" {
 		r.retired = map[string]bool{}

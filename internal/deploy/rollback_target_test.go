@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,9 +84,15 @@ func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
 // host's `current` points.
 func threeHosts(t *testing.T) (f *fixture, current func(host string) string) {
 	t.Helper()
+	return threeHostsMax(t, 1)
+}
+
+// threeHostsMax is threeHosts with max_failures set to maxFailures.
+func threeHostsMax(t *testing.T, maxFailures int) (f *fixture, current func(host string) string) {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "web")
 	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
-		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: 1\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: "+strconv.Itoa(maxFailures)+"\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
 	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
 	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
 	m := &hostDirs{configured: root}
@@ -140,7 +147,7 @@ func TestRetriedRollbackRestartsWhereItFailed(t *testing.T) {
 			if p, _ := os.Readlink(filepath.Join(f.app+"-h1", "previous")); p != "releases/2" {
 				t.Errorf("h1: previous %s after the retry, want releases/2 kept", p)
 			}
-			if !f.sawNote("retrying the last rollback to 1: restarting h1") {
+			if !f.sawNote("finishing the last run's switch to 1: restarting h1") {
 				t.Error("the retry did not say it restarts h1")
 			}
 			// Nothing is left to retry: the next rollback is an ordinary one.
@@ -148,6 +155,95 @@ func TestRetriedRollbackRestartsWhereItFailed(t *testing.T) {
 				t.Errorf("rollback to 1 after the retry: %v, want nothing to do", err)
 			}
 		})
+	}
+}
+
+// TestRollbackFinishesAFailedSwitchBack: a deploy whose switch back
+// failed on a host (its restart or health check on the release it went
+// back to), or that died with a host mid-switch, leaves that host on the
+// earlier release without a passing restart. A rollback then restarts it
+// there: it neither answers that every host runs that release already nor
+// takes the fleet one release further back.
+func TestRollbackFinishesAFailedSwitchBack(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		max   int
+		named string
+		// bad is the host whose health fails on 3 and, after the deploy
+		// tried to switch it back, on 2.
+		bad     string
+		outcome deploy.Outcome
+	}{
+		{"reverted deploy", 0, "", "h0", deploy.OutcomeReverted},
+		{"reverted deploy, target named", 0, "2", "h0", deploy.OutcomeReverted},
+		{"partial deploy", 1, "2", "h1", deploy.OutcomePartial},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, current := threeHostsMax(t, tt.max)
+			broken := filepath.Join(f.app+"-"+tt.bad, "releases/2/BROKEN-"+tt.bad)
+			if err := os.WriteFile(broken, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.build("3", tarEntry{name: "BROKEN-" + tt.bad, body: "x"})
+			dep := f.mustRun(deploy.KindDeploy, "3", tt.outcome)
+			if hr := dep.Host(tt.bad); hr.State != deploy.HostFailed || hr.Current != "2" || current(tt.bad) != "releases/2" {
+				t.Fatalf("deploy 3: %s %s on %s (current %s), want failed on 2", tt.bad, hr.State, hr.Current, current(tt.bad))
+			}
+			if err := os.Remove(broken); err != nil {
+				t.Fatal(err)
+			}
+
+			rec := f.mustRun(deploy.KindRollback, tt.named, deploy.OutcomeSucceeded)
+			if rec.Build != "2" || !strings.Contains(rec.Previous, "3") {
+				t.Errorf("rollback: from %q to %s, want from 3 to 2", rec.Previous, rec.Build)
+			}
+			for _, hr := range rec.Hosts {
+				if want := deploy.HostActive; hr.Host == tt.bad && hr.State != want {
+					t.Errorf("rollback: %s %s, want %s (restarted on 2)", hr.Host, hr.State, want)
+				}
+			}
+			for _, h := range []string{"h0", "h1", "h2"} {
+				if c := current(h); c != "releases/2" {
+					t.Errorf("%s: current %s after the rollback, want releases/2", h, c)
+				}
+			}
+			if !f.sawNote("finishing the last run's switch to 2: restarting " + tt.bad) {
+				t.Errorf("the rollback did not say it restarts %s", tt.bad)
+			}
+		})
+	}
+}
+
+// TestRollbackFinishesAnInterruptedSwitch: a deploy that died while h1
+// was mid-switch (its record says activating, on 2) has the rollback
+// restart h1 on 2 and leave the others, rather than take the fleet to 1.
+func TestRollbackFinishesAnInterruptedSwitch(t *testing.T) {
+	f, current := threeHosts(t)
+	now := time.Now()
+	dead := &deploy.Record{ID: "dead-3", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",
+		Requester: "alice", Started: now, Finished: now, Outcome: deploy.OutcomeInterrupted, Error: "the bot stopped before it finished",
+		Hosts: []deploy.HostResult{
+			{Host: "h0", State: deploy.HostUnchanged, Current: "2", Previous: "2"},
+			{Host: "h1", State: deploy.HostActivating, Current: "2", Previous: "2"},
+			{Host: "h2", State: deploy.HostPending, Current: "2", Previous: "2"},
+		}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if rec.Build != "2" || rec.Previous != "3" {
+		t.Errorf("rollback: from %q to %s, want from 3 to 2", rec.Previous, rec.Build)
+	}
+	want := map[string]deploy.HostState{"h0": deploy.HostUnchanged, "h1": deploy.HostActive, "h2": deploy.HostUnchanged}
+	for _, hr := range rec.Hosts {
+		if hr.State != want[hr.Host] {
+			t.Errorf("rollback: %s %s, want %s", hr.Host, hr.State, want[hr.Host])
+		}
+	}
+	for _, h := range []string{"h0", "h1", "h2"} {
+		if c := current(h); c != "releases/2" {
+			t.Errorf("%s: current %s after the rollback, want releases/2", h, c)
+		}
 	}
 }
 

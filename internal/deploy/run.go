@@ -44,8 +44,8 @@ type run struct {
 	// retireLeft, for a rollback of hosts that ran different releases,
 	// has each host mark bad the release it leaves (retire is "" then).
 	retireLeft bool
-	// again holds the hosts a rollback that retries a failed one restarts
-	// on the release they already point at (see failedRollback).
+	// again holds the hosts a rollback restarts on the release they
+	// already point at, where the last run left them (see stuckHosts).
 	again map[string]bool
 
 	mu     sync.Mutex // guards rec and seq
