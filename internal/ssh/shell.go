@@ -50,11 +50,16 @@ const markerStart = '\036'
 
 // shellScript is the loop the shell runs. Its first line of input is the
 // nonce of its start's marker. Reading a script and reporting its end use
-// builtins only.
+// builtins only. A step's first line also carries its id, k, random like
+// a nonce but not secret: the subshell exports it as SWITCHMAN_STEP, so
+// that every program the step starts carries it in its environment, and
+// a timed-out step's programs are found by it even once their parent has
+// exited (see killTreeScript). Being random, it names no process that an
+// earlier shell's step of the same pid left running.
 const shellScript = `IFS= read -r n || exit 0
 printf '\036%s %d\n' "$n" "$$"
 printf '\036%s 0\n' "$n" >&2
-while IFS= read -r n; do
+while IFS=' ' read -r n k; do
 	s= ok=
 	while IFS= read -r l; do
 		if [ "$l" = "$n" ]; then ok=1; break; fi
@@ -63,8 +68,10 @@ while IFS= read -r n; do
 	done
 	[ -n "$ok" ] || exit 0
 	(
+		SWITCHMAN_STEP=$k
+		export SWITCHMAN_STEP
 		set -- "$s"
-		unset n s l ok rc
+		unset n k s l ok rc
 		eval "shift
 $1"
 	) </dev/null
@@ -155,6 +162,8 @@ type stepResult struct {
 // pending is a step whose markers are awaited.
 type pending struct {
 	out, errs <-chan demuxed
+	// step is the step's id ("": the shell's start).
+	step string
 }
 
 // expect readies both streams for the next step, whose markers carry
@@ -215,7 +224,10 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 			return nil, fmt.Errorf("ssh: %s: nonce: %w", s.name, err)
 		}
 		p = sh.expect(nonce, cmd.Stdout)
-		_, err = io.WriteString(sh.stdin, nonce+"\n"+in.String()+nonce+"\n")
+		if p.step, err = newNonce(); err != nil {
+			return nil, fmt.Errorf("ssh: %s: step id: %w", s.name, err)
+		}
+		_, err = io.WriteString(sh.stdin, nonce+" "+p.step+"\n"+in.String()+nonce+"\n")
 		if err == nil {
 			break
 		}
@@ -252,7 +264,8 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 }
 
 // killStep kills the shell's running step, whose markers p awaits: the
-// shell's children and all their descendants (see killTree). The shell
+// shell's children and all their descendants, and what the step started
+// that has outlived its parent (see killTreeScript). The shell
 // then reports the step's end and is kept; when it does not within
 // killGrace of the kill, it is dropped.
 func (c *conn) killStep(p pending) {
@@ -263,7 +276,7 @@ func (c *conn) killStep(p pending) {
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
-		c.killTree(sh.pgid)
+		c.killTree(sh.pgid, p.step)
 	}()
 	grace := func(ch <-chan struct{}) bool {
 		t := time.NewTimer(killGrace)
@@ -290,7 +303,12 @@ func (c *conn) killStep(p pending) {
 // killTreeScript kills the descendants of process %[1]d, stopping each
 // before listing its children so that none can fork meanwhile, then
 // killing them all. Children are listed with pgrep, or from /proc where
-// there is none.
+// there is none. It also kills the processes whose environment marks
+// them as started by the step whose id is %[2]s (see shellScript): a
+// program the step started in the background from a process that has
+// exited since (sh -c 'worker &', a daemon's double fork) is no longer
+// anyone's descendant here. A program that clears its environment, or
+// calls setsid and re-execs without it, escapes both.
 const killTreeScript = `kids() {
 	if command -v pgrep >/dev/null 2>&1; then pgrep -P "$1"; return 0; fi
 	for d in /proc/[0-9]*; do
@@ -306,19 +324,23 @@ walk() {
 	for k in $(kids "$1"); do walk "$k"; done
 }
 for c in $(kids %[1]d); do walk "$c"; done
+for f in $(grep -l -a -F "SWITCHMAN_STEP=%[2]s" /proc/[0-9]*/environ 2>/dev/null); do
+	p=${f#/proc/}
+	walk "${p%%%%/*}"
+done
 [ -z "$all" ] || kill -KILL $all 2>/dev/null
 exit 0
 `
 
-// killTree kills the running step of the shell whose pid is shellPID,
-// in a session of its own.
-func (c *conn) killTree(shellPID int) {
+// killTree kills the step whose id is step, running in the shell whose
+// pid is shellPID, in a session of its own.
+func (c *conn) killTree(shellPID int, step string) {
 	ks, err := c.client.NewSession()
 	if err != nil {
 		return // the connection is ending, and sshd kills nothing then either
 	}
 	defer ks.Close()
-	_ = ks.Run(remoteCommand(fmt.Sprintf(killTreeScript, shellPID)))
+	_ = ks.Run(remoteCommand(fmt.Sprintf(killTreeScript, shellPID, step)))
 }
 
 func isClosed(ch <-chan struct{}) bool {

@@ -547,10 +547,13 @@ func TestTimeout(t *testing.T) {
 		_, _ = s.Run(context.Background(), deploy.Command{Script: "pkill -f " + shell.Quote(strings.Replace(daemon, ".", "[.]", 1))})
 	})
 	child := "sleep 32." + strconv.Itoa(os.Getpid()%100000)
+	// An orphan: its parent exits at once, so it descends from nothing
+	// the step runs by the time the step is killed.
+	orphan := "sleep 33." + strconv.Itoa(os.Getpid()%100000)
 	shellPID := run(t, s, "echo $$")
 
 	start := time.Now()
-	_, err := s.Run(context.Background(), deploy.Command{Script: child + " & " + sleep, Timeout: 300 * time.Millisecond})
+	_, err := s.Run(context.Background(), deploy.Command{Script: "sh -c '" + orphan + " >/dev/null 2>&1 &'; " + child + " & " + sleep, Timeout: 300 * time.Millisecond})
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Run took %s, want about 300ms", d)
 	}
@@ -562,6 +565,7 @@ func TestTimeout(t *testing.T) {
 	for _, tt := range []struct{ cmd, want string }{
 		{"pgrep -f " + shell.Quote(pattern) + " || echo gone", "gone\n"},
 		{"pgrep -f " + shell.Quote(strings.Replace(child, ".", "[.]", 1)) + " || echo gone", "gone\n"},
+		{"pgrep -f " + shell.Quote(strings.Replace(orphan, ".", "[.]", 1)) + " || echo gone", "gone\n"},
 		{"pgrep -f " + shell.Quote(strings.Replace(daemon, ".", "[.]", 1)) + " >/dev/null && echo alive", "alive\n"},
 		{"echo $$", shellPID},
 	} {
