@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,8 +52,9 @@ func (c *call) check(ctx context.Context, action acl.Action, app, env string) (a
 
 // window decides whether app/env is open for deploys now: its weekly
 // window, freezes, and an admin's presence when required. It returns
-// whether it is open and, when closed, why, in full sentences.
-func (s *Service) window(ctx context.Context, app, env string) (bool, string) {
+// whether it is open and, when closed, why, in full sentences, and
+// whether no admin being around is among the reasons.
+func (s *Service) window(ctx context.Context, app, env string) (open bool, why string, noAdmin bool) {
 	now := s.now()
 	var reasons []string
 	if sched, ok := s.schedules[app+"/"+env]; ok {
@@ -73,16 +75,23 @@ func (s *Service) window(ctx context.Context, app, env string) (bool, string) {
 				r += "; " + strings.Join(notes, "; ")
 			}
 			reasons = append(reasons, r)
+			noAdmin = true
 		}
 	}
 	if len(reasons) == 0 {
-		return true, ""
+		return true, "", false
 	}
 	msg := fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; "))
 	if admins := s.policy.Admins(); len(admins) > 0 {
 		msg += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
 	}
-	return false, msg
+	return false, msg, noAdmin
+}
+
+// isAdmin reports whether user is an admin now, by the config or a
+// runtime grant.
+func (s *Service) isAdmin(ctx context.Context, user string) bool {
+	return slices.Contains(s.admins(ctx), user)
 }
 
 // presentAdmins lists admins who are around now, and notes about presence

@@ -24,8 +24,15 @@ const guardYAML = `users:
   ana: {slack: UANA}
   bob: {}
   carl: {}
+  dana: {}
 admins: [ana]
 deployers: [bob]
+roles:
+  oncall: [deploy, rollback, override]
+access:
+  - role: oncall
+    users: [dana]
+    on: ["web/prod"]
 apps:
   web:
     default_env: prod
@@ -153,6 +160,7 @@ func TestDeployWindowsPresenceAndOverrides(t *testing.T) {
 			"outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw)", "the next window opens Tue 2026-11-24 09:00 CET"}},
 		{"force without override", nil, "bob", `deploy web 1 --force "hotfix"`, true, []string{"bob may not override web/prod"}},
 		{"admin forces", nil, "ana", `deploy web 1 --force "INC-42"`, false, []string{"ana forced this deploy outside its window: \"INC-42\""}},
+		{"override forces past the window", nil, "dana", `deploy web 2 --force "hotfix"`, false, []string{"dana forced this deploy outside its window: \"hotfix\""}},
 		{"rollback outside the window", nil, "bob", "rollback web", false, []string{"Rolling back web/prod", "rolling back although deploys to web/prod are closed now"}},
 		{"freeze", func() {
 			f.svc.Handle(context.Background(), commands.Request{User: "ana", Text: "unlock deploys web prod"}, newRecorder())
@@ -162,6 +170,9 @@ func TestDeployWindowsPresenceAndOverrides(t *testing.T) {
 		{"away", func() { f.presence.set(nil, nil); at(24, 10, 0) }, "ana", "here", false, nil},
 		{"away ends it", nil, "ana", "away", false, []string{"ana is away"}},
 		{"nobody around again", nil, "bob", "deploy web 3", true, []string{"no admin is around"}},
+		{"override is not an admin around", nil, "dana", `deploy web 3 --force "hotfix"`, true, []string{"no admin is around", "--force overrides the deploy window, not the need for an admin around"}},
+		{"nor outside the window", func() { at(24, 17, 0) }, "dana", `deploy web 3 --force "hotfix"`, true, []string{"outside the deploy window", "no admin is around", "not the need for an admin around"}},
+		{"an admin forcing is around", nil, "ana", `deploy web 3 --force "INC-43"`, false, []string{"ana forced this deploy outside its window: \"INC-43\""}},
 	}
 	for _, s := range steps {
 		if s.setup != nil {

@@ -281,12 +281,19 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		return
 	}
 	var notes []string
-	if open, why := c.s.window(ctx, cmd.App, cmd.Env); !open {
+	if open, why, noAdmin := c.s.window(ctx, cmd.App, cmd.Env); !open {
 		if cmd.Force == "" {
 			c.refuse(errs.New(errs.Forbidden, "%s", why))
 			return
 		}
 		if _, ok := c.check(ctx, acl.Override, cmd.App, cmd.Env); !ok {
+			return
+		}
+		// An admin forcing a deploy is an admin around; anyone else's
+		// override is for the window, not for the admin the env wants
+		// watching.
+		if noAdmin && !c.s.isAdmin(ctx, c.req.User) {
+			c.refuse(errs.New(errs.Forbidden, "%s; --force overrides the deploy window, not the need for an admin around: an admin checks in with /here or forces the deploy", why))
 			return
 		}
 		dreq.Forced = cmd.Force
@@ -328,7 +335,7 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 		return
 	}
 	m := planMessage(plan)
-	if open, why := c.s.window(ctx, cmd.App, cmd.Env); !open {
+	if open, why, _ := c.s.window(ctx, cmd.App, cmd.Env); !open {
 		m.Lines = append(m.Lines, "⚠ a deploy now would be refused: "+why)
 	}
 	for _, l := range locks {
@@ -385,7 +392,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	// Restoring service never waits for a lock or a window; both are
 	// announced.
 	var notes []string
-	if open, why := c.s.window(ctx, cmd.App, cmd.Env); !open {
+	if open, why, _ := c.s.window(ctx, cmd.App, cmd.Env); !open {
 		notes = append(notes, "rolling back although "+why)
 	}
 	if locks, err := c.s.store.Locks(ctx); err == nil {

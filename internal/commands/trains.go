@@ -78,7 +78,7 @@ func (c *call) train(ctx context.Context, cmd Command) {
 // deploy (a lock in force that user does not own, or a closed window), and
 // why: the same checks a deploy meets.
 func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bool) {
-	if open, why := s.window(ctx, app, env); !open {
+	if open, why, _ := s.window(ctx, app, env); !open {
 		return why, true
 	}
 	locks, err := s.store.Locks(ctx)
