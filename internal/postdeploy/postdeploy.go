@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/audit"
@@ -81,12 +82,21 @@ type Watcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	reported map[string]bool // deploy ids whose Sentry failure was already said
-	// released holds, by deploy id, a channel closed once the release
-	// of a deploy that started is created (or failed to be): the deploy
-	// is registered with Sentry after that, or Sentry answers 404.
-	released map[string]chan struct{}
+	mu sync.Mutex
+	// started holds, by deploy id, the work of each deploy that started
+	// and has not finished yet: its entry goes when it finishes, so the
+	// map holds only deploys in flight.
+	started map[string]*work
+}
+
+// work is what the background jobs of one deploy share.
+type work struct {
+	// released is closed once the deploy's release is created (or
+	// failed to be): the deploy is registered with Sentry after that,
+	// or Sentry answers 404.
+	released chan struct{}
+	// failed is set once a Sentry failure of the deploy was said.
+	failed atomic.Bool
 }
 
 // New returns a Watcher; Close stops its watches.
@@ -98,7 +108,7 @@ func New(opt Options) *Watcher {
 		opt.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, reported: map[string]bool{}, released: map[string]chan struct{}{}}
+	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, started: map[string]*work{}}
 }
 
 // Close stops every watch and waits for them.
@@ -140,22 +150,24 @@ func (w *Watcher) Observe(ev deploy.Event) {
 	r := ev.Record.Clone()
 	switch {
 	case ev.Kind == deploy.EventStarted && r.Kind == deploy.KindDeploy:
-		done := make(chan struct{})
+		wk := &work{released: make(chan struct{})}
 		w.mu.Lock()
-		w.released[r.ID] = done
+		w.started[r.ID] = wk
 		w.mu.Unlock()
 		w.goDo(func(ctx context.Context) {
-			defer close(done)
+			defer close(wk.released)
 			if err := w.opt.Sentry.CreateRelease(ctx, w.opt.Config.Sentry.Org, w.version(r), []string{es.Project}); err != nil {
-				w.sentryFailed(ctx, r, "create the release", err)
+				w.sentryFailed(ctx, wk, r, "create the release", err)
 			}
 		})
-	case ev.Kind == deploy.EventFinished && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial):
-		w.goDo(func(ctx context.Context) { w.afterDeploy(ctx, r, es) })
 	case ev.Kind == deploy.EventFinished:
 		w.mu.Lock()
-		delete(w.released, r.ID)
+		wk := w.started[r.ID]
+		delete(w.started, r.ID)
 		w.mu.Unlock()
+		if r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial {
+			w.goDo(func(ctx context.Context) { w.afterDeploy(ctx, wk, r, es) })
+		}
 	}
 }
 
@@ -168,33 +180,32 @@ func (w *Watcher) goDo(f func(ctx context.Context)) {
 }
 
 // afterDeploy registers the deploy with Sentry, then watches for a spike.
-func (w *Watcher) afterDeploy(ctx context.Context, r *deploy.Record, es *config.EnvSentry) {
+// wk is the deploy's work since it started; nil for a rollback.
+func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, es *config.EnvSentry) {
 	org := w.opt.Config.Sentry.Org
 	env := es.Environment
 	if env == "" {
 		env = r.Env
 	}
 	version := w.version(r)
-	w.mu.Lock()
-	released := w.released[r.ID]
-	delete(w.released, r.ID)
-	w.mu.Unlock()
-	if released != nil {
+	if wk != nil {
 		select {
-		case <-released:
+		case <-wk.released:
 		case <-ctx.Done():
 			return
 		}
+	} else {
+		wk = &work{}
 	}
 	if r.Kind == deploy.KindRollback {
 		// A rollback makes an older release live again: Sentry learns of
 		// it as a new deploy of that release.
 		if err := w.opt.Sentry.CreateRelease(ctx, org, version, []string{es.Project}); err != nil {
-			w.sentryFailed(ctx, r, "create the release", err)
+			w.sentryFailed(ctx, wk, r, "create the release", err)
 		}
 	}
 	if err := w.opt.Sentry.CreateDeploy(ctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
-		w.sentryFailed(ctx, r, "register the deploy", err)
+		w.sentryFailed(ctx, wk, r, "register the deploy", err)
 	}
 	// A watch ends once a later deploy or rollback of the app+env has
 	// started: what it sees is no longer the watched build's doing.
@@ -342,13 +353,9 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 
 // sentryFailed says once per deploy that Sentry could not be told; a
 // deploy never waits for or fails because of Sentry.
-func (w *Watcher) sentryFailed(ctx context.Context, r *deploy.Record, what string, err error) {
+func (w *Watcher) sentryFailed(ctx context.Context, wk *work, r *deploy.Record, what string, err error) {
 	w.opt.Log.Warn("sentry", "deploy", r.ID, "op", what, "err", err)
-	w.mu.Lock()
-	seen := w.reported[r.ID]
-	w.reported[r.ID] = true
-	w.mu.Unlock()
-	if seen {
+	if wk.failed.Swap(true) {
 		return
 	}
 	w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,

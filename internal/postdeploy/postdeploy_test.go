@@ -340,6 +340,11 @@ apps:
 	if strings.Count(got, "Sentry could not") != 1 {
 		t.Errorf("Sentry failures should be reported once per deploy:\n%s", got)
 	}
+	// What the watcher kept of the deploy to say its failure once goes
+	// with it: a bot whose Sentry is down for months does not grow.
+	if n := postdeploy.InFlight(w); n != 0 {
+		t.Errorf("the watcher still holds %d deploys after they finished", n)
+	}
 	if !strings.Contains(got, "is inconclusive") {
 		t.Errorf("no inconclusive note:\n%s", got)
 	}
