@@ -302,6 +302,9 @@ func (i *Inspector) inspect(r io.Reader) error {
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue // pax metadata for the whole archive (git archive writes one)
 		}
+		if err := checkHeader(hdr, tail.last[:]); err != nil {
+			return err
+		}
 		dataEnd = tail.n + (hdr.Size+blockSize-1)/blockSize*blockSize
 		i.report.Entries++
 		if err := t.add(hdr); err != nil {
@@ -358,10 +361,20 @@ type zeroTail struct {
 	n     int64
 	zeros int64
 	pos   *atomic.Int64
+	// last holds the last block read: after archive/tar's Next, the
+	// entry's own header (archive/tar reads headers a block at a time and
+	// data only when asked), which checkHeader reads as GNU tar does.
+	last [blockSize]byte
 }
 
 func (z *zeroTail) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
+	if n >= blockSize {
+		copy(z.last[:], p[n-blockSize:n])
+	} else if n > 0 {
+		copy(z.last[:], z.last[n:])
+		copy(z.last[blockSize-n:], p[:n])
+	}
 	z.n += int64(n)
 	if z.pos != nil {
 		z.pos.Store(z.n)
@@ -413,6 +426,88 @@ func checkPAX(hdr *tar.Header) error {
 		}
 	}
 	return nil
+}
+
+// checkHeader refuses an entry whose raw header block, raw, GNU tar on
+// the hosts would read differently from archive/tar, and entries that
+// would give the release privileges or carry data where one of the two
+// readers skips none.
+//
+// The name: archive/tar joins a ustar prefix to the name under rules of
+// its own. It takes the prefix of an old-GNU header ("ustar  ") whose
+// access and change times do not parse (the layout of pre-Go 1.8
+// writers), and only 131 bytes of it in a header with a star trailer;
+// GNU tar joins the whole 155-byte prefix of a POSIX header ("ustar\0")
+// and never another's. Where they differ, the inspector would check a
+// name, and the links around it, that is not the one written on the
+// host: a symlink it places deep enough in the tree to look harmless
+// lands at the top and leads out. Such a header is refused whatever
+// name the entry ends up with (a GNU long name or a pax path, which both
+// read alike, would make the header's own fields moot; a real archive's
+// fields agree anyway).
+//
+// A link or directory with a size: archive/tar reads no data after it
+// and treats the next block as a header; were the host's tar to skip the
+// data, it would unpack entries the inspector never saw.
+//
+// Setuid and setgid bits: tar keeps them when the deploy user is root,
+// and a release owned by root with such a file gives whoever can publish
+// an artifact root on every host.
+func checkHeader(hdr *tar.Header, raw []byte) error {
+	unsafe := func(format string, args ...any) error {
+		return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf(format, args...)}
+	}
+	if hdr.Typeflag != tar.TypeGNUSparse { // refused by tree.add; its header is not the last block
+		own, err := tar.NewReader(io.MultiReader(bytes.NewReader(raw), bytes.NewReader(make([]byte, 2*blockSize)))).Next()
+		if err != nil {
+			return fmt.Errorf("%w: tar header of %q: %w", ErrCorrupt, hdr.Name, err)
+		}
+		if gnu := gnuTarName(raw); own.Name != gnu {
+			return unsafe("header read as %q by GNU tar and as %q by archive/tar (a non-standard name prefix)", gnu, own.Name)
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeDir:
+		if hdr.Size != 0 {
+			return unsafe("a %s entry carrying %d bytes of data", typeName(hdr.Typeflag), hdr.Size)
+		}
+	}
+	if hdr.Mode&(04000|02000) != 0 && hdr.Typeflag != tar.TypeSymlink {
+		return unsafe("setuid or setgid bit (mode %04o): a release gets no privileged files; clear the bits when building it (tar --mode=u-s,g-s)", hdr.Mode&07777)
+	}
+	return nil
+}
+
+// gnuTarName is an entry's name as GNU tar reads it from the header block
+// raw (without a long name or pax path): the name, after the prefix and a
+// slash when the header is a POSIX one ("ustar\0") with a prefix.
+func gnuTarName(raw []byte) string {
+	name := cString(raw[0:100])
+	if string(raw[257:263]) == "ustar\x00" {
+		if prefix := cString(raw[345:500]); prefix != "" {
+			return prefix + "/" + name
+		}
+	}
+	return name
+}
+
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+func typeName(t byte) string {
+	switch t {
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeDir:
+		return "directory"
+	}
+	return fmt.Sprintf("type %q", t)
 }
 
 // tree follows what extracting the archive in order creates, as far as

@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,6 +63,53 @@ func rawArchive(entries ...[]byte) []byte {
 	return append(bytes.Join(entries, nil), make([]byte, 2*blockSize)...)
 }
 
+// oldGNUHeader is an old-GNU header ("ustar  \0") whose access and change
+// time bytes, where ustar keeps its prefix, hold prefix instead.
+func oldGNUHeader(name, prefix string, typ byte, link string) []byte {
+	b := rawHeader(name, typ, 0, link)
+	copy(b[257:265], "ustar  \x00")
+	copy(b[345:500], prefix)
+	return checksummed(b)
+}
+
+// starHeader is a ustar header with the star trailer ("tar\0" at 508)
+// and a prefix of prefix131 in the star prefix field and tail in the
+// 24 bytes after it, which star keeps its times in.
+func starHeader(name, prefix131, tail string, typ byte, link string) []byte {
+	b := rawHeader(name, typ, 0, link)
+	copy(b[345:476], prefix131)
+	copy(b[476:500], tail)
+	copy(b[508:512], "tar\x00")
+	return checksummed(b)
+}
+
+// checksummed sets the checksum of header block b.
+func checksummed(b []byte) []byte {
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+// goTar is an archive archive/tar writes of the headers, without data.
+func goTar(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // TestInspectAsGNUTarReads refuses archives that archive/tar, which the
 // inspector reads with, and GNU tar, which unpacks on the hosts, read
 // differently, or that are cut short after an entry ending in zeros:
@@ -103,6 +153,31 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("path", "up"))),
 			rawEntry(tar.TypeSymlink, "d/up", "..", nil)), "a global pax header sets path"},
 		{"cut after an entry ending in zeros", cut.Bytes(), "truncated"},
+		// archive/tar reads the old-GNU atime/ctime bytes as a prefix
+		// when they do not parse ("p/…/p/s"); GNU tar reads "s", at the
+		// top, where the link leads out.
+		{"old-GNU header with a prefix in its times", rawArchive(
+			rawEntry(tar.TypeReg, "app.txt", "", []byte("hello")),
+			oldGNUHeader("s", strings.TrimSuffix(strings.Repeat("p/", 12), "/"), tar.TypeSymlink, strings.Repeat("../", 12)+"etc/passwd")),
+			`read as "s" by GNU tar and as "p/p/p/p/p/p/p/p/p/p/p/p/s" by archive/tar`},
+		// archive/tar takes 131 bytes of a star header's prefix, GNU tar
+		// all 155: the two place the link in different directories.
+		{"star header with a long prefix", rawArchive(
+			rawEntry(tar.TypeDir, "e/", "", nil),
+			starHeader("s", strings.Repeat("d", 131), strings.Repeat("0", 24), tar.TypeSymlink, "..")),
+			"non-standard name prefix"},
+		// archive/tar reads no data after a directory: the next block is
+		// a header to it, data to a tar that honours the size.
+		{"directory carrying data", rawArchive(
+			append(rawHeader("d/", tar.TypeDir, blockSize, ""), rawHeader("x", tar.TypeSymlink, 0, "../..")...)),
+			"a directory entry carrying 512 bytes"},
+		{"symlink carrying data", rawArchive(
+			append(rawHeader("l", tar.TypeSymlink, blockSize, "d"), rawHeader("d", tar.TypeReg, 0, "")...)),
+			"a symlink entry carrying 512 bytes"},
+		{"setuid file", goTar(t, &tar.Header{Name: "bin/su", Typeflag: tar.TypeReg, Mode: 0o4755}),
+			"setuid or setgid bit (mode 4755)"},
+		{"setgid directory", goTar(t, &tar.Header{Name: "shared/", Typeflag: tar.TypeDir, Mode: 0o2775}),
+			"setuid or setgid bit (mode 2775)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,5 +212,66 @@ func TestRedactUserInfo(t *testing.T) {
 		if got := redactString(loc); strings.Contains(got, "SECRET") {
 			t.Errorf("redactString(%q) = %q, shows the secret", loc, got)
 		}
+	}
+}
+
+// TestInspectAcceptsWhatTarsWrite: archives that GNU tar and archive/tar
+// write in each of their formats, with names that need a ustar prefix, a
+// GNU long name or a pax path, pass the header checks.
+func TestInspectAcceptsWhatTarsWrite(t *testing.T) {
+	deep := strings.Repeat("a", 70) + "/" + strings.Repeat("b", 70) + "/file" // > 100 bytes: a prefix
+	long := strings.Repeat("n", 130)                                          // a name no ustar field holds
+	tree := func(t *testing.T, longNames bool) string {
+		dir := t.TempDir()
+		files := []string{deep, "bin/app"}
+		if longNames {
+			files = append(files, "lib/"+long)
+		}
+		for _, f := range files {
+			p := filepath.Join(dir, f)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("x"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink("bin/app", filepath.Join(dir, "app")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(filepath.Join(dir, "bin/app"), filepath.Join(dir, "bin/app2")); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	check := func(t *testing.T, archive []byte) {
+		t.Helper()
+		i := NewInspector("")
+		i.Write(gz(t, archive))
+		if err := i.Close(); err != nil {
+			t.Errorf("refused: %v", err)
+		}
+	}
+	for _, format := range []string{"gnu", "oldgnu", "pax", "posix", "ustar"} {
+		t.Run("GNU tar "+format, func(t *testing.T) {
+			dir := tree(t, format != "ustar")
+			out, err := exec.Command("tar", "--format="+format, "-c", "-C", dir, ".").Output()
+			if err != nil {
+				t.Fatalf("tar --format=%s: %v (apt-get install -y tar)", format, err)
+			}
+			check(t, out)
+		})
+	}
+	for _, format := range []tar.Format{tar.FormatUSTAR, tar.FormatPAX, tar.FormatGNU} {
+		t.Run("archive/tar "+format.String(), func(t *testing.T) {
+			hdrs := []*tar.Header{
+				{Name: deep, Typeflag: tar.TypeReg, Mode: 0o644, Format: format},
+				{Name: "app", Typeflag: tar.TypeSymlink, Linkname: "bin/app", Mode: 0o777, Format: format},
+			}
+			if format != tar.FormatUSTAR {
+				hdrs = append(hdrs, &tar.Header{Name: "lib/" + long, Typeflag: tar.TypeReg, Mode: 0o644, Format: format})
+			}
+			check(t, goTar(t, hdrs...))
+		})
 	}
 }

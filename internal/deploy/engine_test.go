@@ -507,6 +507,71 @@ func TestRefusedArtifactsChangeNothing(t *testing.T) {
 	}
 }
 
+// TestRefusedHeaderGNUTarReadsElsewhere: an old-GNU header whose time
+// fields hold a name prefix is "p/p/p/p/config" to archive/tar, a symlink
+// four levels down whose target stays inside, and "config" to GNU tar on
+// the host, a symlink leading out of the release, through which installing
+// the shared config/app.conf would move, and a later deploy delete, a
+// file outside. The deploy refuses it and nothing outside changes.
+func TestRefusedHeaderGNUTarReadsElsewhere(t *testing.T) {
+	f := newFixture(t, "")
+	victim := filepath.Join(f.dir, "victim")
+	if err := os.MkdirAll(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(victim, "app.conf"), []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	header := func(name string, typ byte, link string, size int, oldGNUPrefix string) []byte {
+		b := make([]byte, 512)
+		copy(b[0:100], name)
+		copy(b[100:108], "0000755\x00")
+		copy(b[108:116], "0000000\x00")
+		copy(b[116:124], "0000000\x00")
+		copy(b[124:136], fmt.Sprintf("%011o\x00", size))
+		copy(b[136:148], "14000000000\x00")
+		b[156] = typ
+		copy(b[157:257], link)
+		copy(b[257:265], "ustar\x0000")
+		if oldGNUPrefix != "" {
+			copy(b[257:265], "ustar  \x00")
+			copy(b[345:500], oldGNUPrefix)
+		}
+		copy(b[148:156], "        ")
+		sum := 0
+		for _, c := range b {
+			sum += int(c)
+		}
+		copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+		return b
+	}
+	var raw bytes.Buffer
+	raw.Write(header("BUILD", tar.TypeReg, "", 1, ""))
+	raw.Write(append([]byte("9"), make([]byte, 511)...))
+	// The release unpacks four levels below f.dir (srv/web/releases/.tmp-…).
+	raw.Write(header("config", tar.TypeSymlink, "../../../../victim", 0, "p/p/p/p"))
+	raw.Write(make([]byte, 1024))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	f.write("9", gz.Bytes(), "")
+
+	rec, err := f.run(deploy.KindDeploy, "9")
+	if err != nil {
+		t.Fatalf("deploy refused before start: %v", err)
+	}
+	if want := `read as "config" by GNU tar and as "p/p/p/p/config" by archive/tar`; rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, want) {
+		t.Errorf("got outcome %s error %q, want failed saying %q", rec.Outcome, rec.Error, want)
+	}
+	if got := f.releases(); len(got) != 0 {
+		t.Errorf("releases left on disk: %v", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(victim, "app.conf")); err != nil || string(b) != "precious" {
+		t.Errorf("victim/app.conf outside the release: %q, %v; want it untouched", b, err)
+	}
+}
+
 func TestZstdArtifact(t *testing.T) {
 	f := newFixture(t, "")
 	f.write("7", tarball(t, true, tarEntry{name: "BUILD", body: "7"}), "")
