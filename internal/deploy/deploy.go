@@ -442,6 +442,13 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	fan.close(end)
 	wg.Wait()
 
+	var unsafe *artifact.UnsafeEntryError
+	if errors.Is(copyErr, errAllGone) && verr != nil && !errors.As(verr, &unsafe) {
+		// Every host stopped reading, and the inspector judged only what
+		// was read until then: a checksum or a stream cut short says
+		// nothing of the build. What the hosts said is the news.
+		verr = nil
+	}
 	switch {
 	case verr != nil:
 		verr = errs.Wrap(errs.Invalid, verr, "build %s of %s was refused: %v; nothing was changed", build, r.t.app.Name, verr)

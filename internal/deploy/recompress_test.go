@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"strings"
 	"sync"
@@ -110,5 +111,48 @@ func TestRecompress(t *testing.T) {
 				t.Errorf("current/public/app.js: got %d bytes, want %d", len(got), len(big))
 			}
 		})
+	}
+}
+
+// fullDisk fails every delivery at once, as a host with a full disk does.
+type fullDisk struct{ local.Transport }
+
+func (f *fullDisk) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s, err := f.Transport.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return fullDiskSession{s}, nil
+}
+
+type fullDiskSession struct{ deploy.Session }
+
+func (s fullDiskSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	if cmd.Stdin != nil {
+		cmd.Script = "echo 'mkdir: No space left on device' >&2; exit 1\n" + cmd.Script
+	}
+	return s.Session.Run(ctx, cmd)
+}
+
+// TestHostsThatStopReadingAreNotABadBuild: when every host's delivery
+// fails early, the inspector has seen only part of a good build; the
+// deploy reports what the hosts said, not a corrupt or tampered build.
+func TestHostsThatStopReadingAreNotABadBuild(t *testing.T) {
+	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), &fullDisk{})
+	big := make([]byte, 20<<20) // far more than the fan-out holds for a host
+	rand.NewChaCha8([32]byte{}).Read(big)
+	f.build("9", tarEntry{name: "big.bin", body: string(big)})
+	rec, err := f.run(deploy.KindDeploy, "9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, "No space left on device") || strings.Contains(rec.Error, "refused") {
+		t.Errorf("got outcome %s, error %q; want failed with the host's error, not a refused build", rec.Outcome, rec.Error)
+	}
+	if hr := rec.Host("localhost"); hr == nil || hr.State != deploy.HostFailed || !strings.Contains(hr.Error, "No space left") {
+		t.Errorf("host: %+v, want failed with its error", hr)
+	}
+	if got := f.releases(); len(got) != 0 {
+		t.Errorf("releases left on disk: %v", got)
 	}
 }
