@@ -175,7 +175,8 @@ func (s *system) close() {
 }
 
 // stopWatches ends the post-deploy watches, so that no automatic rollback
-// starts once the bot is stopping.
+// starts once the bot is stopping. Deploys that finish before it are
+// still registered with Sentry (see postdeploy.Watcher.Close).
 func (s *system) stopWatches() {
 	if s.watcher != nil {
 		s.watcher.Close()

@@ -63,7 +63,6 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		},
 		DrainTimeout: drainTimeout,
 		Drain: func() {
-			sys.stopWatches()
 			if sa != nil {
 				sa.Stop()
 			}
@@ -81,6 +80,10 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 				}
 			}()
 			sys.engine.Drain()
+			// The watches stop once the deploys have: one that finishes
+			// during the drain is still registered with Sentry, and the
+			// draining engine refuses any rollback a spike would start.
+			sys.stopWatches()
 			if sa != nil {
 				sa.Wait()
 			}

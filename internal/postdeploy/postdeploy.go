@@ -82,7 +82,8 @@ type Watcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	closed bool
 	// started holds, by deploy id, the work of each deploy that started
 	// and has not finished yet: its entry goes when it finishes, so the
 	// map holds only deploys in flight.
@@ -111,10 +112,35 @@ func New(opt Options) *Watcher {
 	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, started: map[string]*work{}}
 }
 
-// Close stops every watch and waits for them.
+// Close stops every watch and waits for them. Registrations with Sentry
+// in progress finish first, within registerTimeout; deploys that finish
+// after Close are not registered.
 func (w *Watcher) Close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 	w.cancel()
 	w.wg.Wait()
+}
+
+// registerTimeout bounds the registration of a deploy with Sentry that
+// outlives Close.
+const registerTimeout = time.Minute
+
+// registering is the context of a Sentry registration: ctx's values, but
+// not its cancel by Close, which would abort a request Sentry could
+// answer and have the channel told that Sentry is unreachable; ended by
+// registerTimeout once ctx is done.
+func registering(ctx context.Context) (context.Context, context.CancelFunc) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(registerTimeout, cancel)
+		context.AfterFunc(rctx, func() { t.Stop() })
+	})
+	return rctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // Wait waits for the running watches (tests).
@@ -156,8 +182,10 @@ func (w *Watcher) Observe(ev deploy.Event) {
 		w.mu.Unlock()
 		w.goDo(func(ctx context.Context) {
 			defer close(wk.released)
-			if err := w.opt.Sentry.CreateRelease(ctx, w.opt.Config.Sentry.Org, w.version(r), []string{es.Project}); err != nil {
-				w.sentryFailed(ctx, wk, r, "create the release", err)
+			rctx, cancel := registering(ctx)
+			defer cancel()
+			if err := w.opt.Sentry.CreateRelease(rctx, w.opt.Config.Sentry.Org, w.version(r), []string{es.Project}); err != nil {
+				w.sentryFailed(rctx, wk, r, "create the release", err)
 			}
 		})
 	case ev.Kind == deploy.EventFinished:
@@ -172,6 +200,12 @@ func (w *Watcher) Observe(ev deploy.Event) {
 }
 
 func (w *Watcher) goDo(f func(ctx context.Context)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		w.opt.Log.Warn("postdeploy: the watcher is closed; work after a deploy dropped")
+		return
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -188,10 +222,12 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 		env = r.Env
 	}
 	version := w.version(r)
+	rctx, cancel := registering(ctx)
+	defer cancel()
 	if wk != nil {
 		select {
 		case <-wk.released:
-		case <-ctx.Done():
+		case <-rctx.Done():
 			return
 		}
 	} else {
@@ -200,12 +236,12 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 	if r.Kind == deploy.KindRollback {
 		// A rollback makes an older release live again: Sentry learns of
 		// it as a new deploy of that release.
-		if err := w.opt.Sentry.CreateRelease(ctx, org, version, []string{es.Project}); err != nil {
-			w.sentryFailed(ctx, wk, r, "create the release", err)
+		if err := w.opt.Sentry.CreateRelease(rctx, org, version, []string{es.Project}); err != nil {
+			w.sentryFailed(rctx, wk, r, "create the release", err)
 		}
 	}
-	if err := w.opt.Sentry.CreateDeploy(ctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
-		w.sentryFailed(ctx, wk, r, "register the deploy", err)
+	if err := w.opt.Sentry.CreateDeploy(rctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
+		w.sentryFailed(rctx, wk, r, "register the deploy", err)
 	}
 	// A watch ends once a later deploy or rollback of the app+env has
 	// started: what it sees is no longer the watched build's doing.
