@@ -111,10 +111,22 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 
 // routeAlert posts a Sentry alert webhook to the channel of the app/env
 // whose Sentry project and environment it names, with the release that is
-// live there now.
+// live there now and a Rollback button. Only an alert that fires calls
+// for a rollback: a metric alert that resolved is posted without one, and
+// an issue resolved, assigned, archived or ignored is not posted. An
+// alert that names no environment (issue webhooks carry none) matching
+// several envs is posted once per channel, with each env's live release
+// and no button: which env it is about is not the bot's to guess.
 func (s *system) routeAlert(a sentry.Alert) {
+	firing := alertFires(a)
+	if !firing && !(a.Resource == sentry.ResourceMetricAlert && a.Action == "resolved") {
+		s.log.Debug("sentry alert not posted", "resource", a.Resource, "action", a.Action, "title", a.Title)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	type target struct{ app, env, channel, live, liveID string }
+	var targets []target
 	for _, appName := range s.cfg.AppNames() {
 		app, _ := s.cfg.App(appName)
 		for _, envName := range app.EnvNames() {
@@ -130,24 +142,73 @@ func (s *system) routeAlert(a sentry.Alert) {
 			if a.Environment != "" && a.Environment != sentryEnv {
 				continue
 			}
-			live, liveID := "unknown", ""
-			if recs, err := s.store.Records(ctx, deploy.Filter{App: appName, Env: envName, Outcome: deploy.OutcomeSucceeded, Limit: 1}); err == nil && len(recs) > 0 {
-				live, liveID = recs[0].Build, recs[0].ID
-			}
-			ch := env.Channel
-			if ch == "" {
+			if env.Channel == "" {
 				s.log.Warn("sentry alert for an env without a channel", "app", appName, "env", envName, "title", a.Title)
 				continue
 			}
-			m := chat.Message{Level: chat.Warning, Public: true,
-				Title:   fmt.Sprintf("Sentry %s for %s/%s: %s", strings.ReplaceAll(a.Resource, "_", " "), appName, envName, a.Title),
-				Lines:   []string{fmt.Sprintf("live release: %s %s (%s)", appName, live, a.URL)},
-				Buttons: []chat.Button{commands.RollbackButton(appName, envName, knownBuild(live), liveID)}}
-			if err := s.notify.Post(ctx, ch, m); err != nil {
-				s.log.Error("post sentry alert", "err", err)
+			t := target{app: appName, env: envName, channel: env.Channel, live: "unknown"}
+			if recs, err := s.store.Records(ctx, deploy.Filter{App: appName, Env: envName, Outcome: deploy.OutcomeSucceeded, Limit: 1}); err == nil && len(recs) > 0 {
+				t.live, t.liveID = recs[0].Build, recs[0].ID
 			}
+			targets = append(targets, t)
 		}
 	}
+	what := "Sentry " + strings.ReplaceAll(a.Resource, "_", " ")
+	if !firing {
+		what += " resolved"
+	}
+	type post struct {
+		channel string
+		m       chat.Message
+	}
+	var posts []post
+	if a.Environment == "" && len(targets) > 1 {
+		byChannel := map[string]int{}
+		for _, t := range targets {
+			k, ok := byChannel[t.channel]
+			if !ok {
+				k = len(posts)
+				byChannel[t.channel] = k
+				posts = append(posts, post{t.channel, chat.Message{Level: chat.Warning, Public: true,
+					Title: fmt.Sprintf("%s for Sentry project %s: %s", what, a.Project, a.Title),
+					Lines: []string{fmt.Sprintf("Sentry did not say which environment (%s); roll back by hand if it is one of these", a.URL)}}})
+			}
+			posts[k].m.Lines = append(posts[k].m.Lines, fmt.Sprintf("live release on %s/%s: %s", t.app, t.env, t.live))
+		}
+	} else {
+		for _, t := range targets {
+			m := chat.Message{Level: chat.Warning, Public: true,
+				Title: fmt.Sprintf("%s for %s/%s: %s", what, t.app, t.env, a.Title),
+				Lines: []string{fmt.Sprintf("live release: %s %s (%s)", t.app, t.live, a.URL)}}
+			if firing {
+				m.Buttons = []chat.Button{commands.RollbackButton(t.app, t.env, knownBuild(t.live), t.liveID)}
+			}
+			posts = append(posts, post{t.channel, m})
+		}
+	}
+	for _, p := range posts {
+		if !firing {
+			p.m.Level = chat.Info
+		}
+		if err := s.notify.Post(ctx, p.channel, p.m); err != nil {
+			s.log.Error("post sentry alert", "err", err)
+		}
+	}
+}
+
+// alertFires reports whether a is an alert going off rather than one
+// settling: an event alert triggered, a metric alert critical or warning,
+// an issue created or unresolved again (a regression).
+func alertFires(a sentry.Alert) bool {
+	switch a.Resource {
+	case sentry.ResourceEventAlert:
+		return a.Action == "triggered" || a.Action == ""
+	case sentry.ResourceMetricAlert:
+		return a.Action == "critical" || a.Action == "warning"
+	case sentry.ResourceIssue:
+		return a.Action == "created" || a.Action == "unresolved"
+	}
+	return false
 }
 
 // knownBuild is live, the build an alert found running, or "" when it is

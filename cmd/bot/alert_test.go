@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+)
+
+// posted records what is posted, one line per message: channel, title,
+// the message's other lines, and its buttons' commands.
+type posted struct {
+	mu    sync.Mutex
+	posts []string
+}
+
+func (p *posted) Post(_ context.Context, ch string, m chat.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := ch + ": " + m.Title + " | " + strings.Join(m.Lines, " | ")
+	for _, b := range m.Buttons {
+		line += " [" + b.Action + "]"
+	}
+	p.posts = append(p.posts, line)
+	return nil
+}
+
+const alertYAML = `store:
+  path: state.db
+sentry:
+  org: acme
+  token: t
+  webhook_secret: s
+apps:
+  web:
+    default_env: prod
+    artifact:
+      path: a/{build}.tgz
+    path: srv
+    restart: 'true'
+    environments:
+      staging: {hosts: [localhost], channel: C-STAGING, sentry: {project: web}}
+      prod:    {hosts: [localhost], channel: C-PROD,    sentry: {project: web}}
+`
+
+// TestRouteAlert: an alert going off is posted to its env's channel with
+// a Rollback button; one settling is posted without one, or not at all;
+// one that names no environment matching several envs is posted without
+// a button, once per channel.
+func TestRouteAlert(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(p, []byte(alertYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(cfg.Store.Path, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tests := []struct {
+		name  string
+		alert sentry.Alert
+		want  []string // substrings of each post, in order
+	}{
+		{"metric alert critical", sentry.Alert{Resource: "metric_alert", Action: "critical", Project: "web", Environment: "prod", Title: "Error rate", URL: "S"},
+			[]string{"C-PROD: Sentry metric alert for web/prod: Error rate | live release: web unknown (S) [rollback web prod]"}},
+		{"metric alert resolved", sentry.Alert{Resource: "metric_alert", Action: "resolved", Project: "web", Environment: "prod", Title: "Error rate", URL: "S"},
+			[]string{"C-PROD: Sentry metric alert resolved for web/prod: Error rate | live release: web unknown (S)"}},
+		{"event alert", sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "web", Environment: "staging", Title: "boom", URL: "S"},
+			[]string{"C-STAGING: Sentry event alert for web/staging: boom | live release: web unknown (S) [rollback web staging]"}},
+		{"issue created, no environment", sentry.Alert{Resource: "issue", Action: "created", Project: "web", Title: "TypeError"},
+			[]string{
+				"C-PROD: Sentry issue for Sentry project web: TypeError | Sentry did not say which environment",
+				"C-STAGING: Sentry issue for Sentry project web: TypeError | Sentry did not say which environment",
+			}},
+		{"issue resolved", sentry.Alert{Resource: "issue", Action: "resolved", Project: "web", Title: "TypeError"}, nil},
+		{"issue assigned", sentry.Alert{Resource: "issue", Action: "assigned", Project: "web", Title: "TypeError"}, nil},
+		{"another project", sentry.Alert{Resource: "metric_alert", Action: "critical", Project: "api", Environment: "prod", Title: "x"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := &posted{}
+			sys := &system{cfg: cfg, store: st, notify: &relay{target: out}, log: slog.New(slog.DiscardHandler)}
+			sys.routeAlert(tt.alert)
+			slices.Sort(out.posts)
+			if len(out.posts) != len(tt.want) {
+				t.Fatalf("posted %q, want %d posts", out.posts, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(out.posts[i], w) {
+					t.Errorf("post %q, want it to contain %q", out.posts[i], w)
+				}
+				if strings.Contains(w, "did not say") && strings.Contains(out.posts[i], "[rollback") {
+					t.Errorf("post %q has a Rollback button for an env Sentry did not name", out.posts[i])
+				}
+			}
+		})
+	}
+}
