@@ -4,6 +4,7 @@ package console
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -48,18 +49,26 @@ func (c *Console) Run(ctx context.Context) bool {
 	c.finished = map[string]chan struct{}{}
 	c.failed = map[string]bool{}
 	lines := make(chan string)
+	var readErr error // set before lines is closed
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(c.In)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+		r := bufio.NewReaderSize(c.In, 64<<10)
+		for {
+			line, err := readLine(r)
+			if err != nil && (err != io.EOF || line == "") {
+				if err != io.EOF {
+					readErr = err
+				}
+				return
+			}
 			select {
-			case lines <- sc.Text():
+			case lines <- line:
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
+	ended := false // lines was closed: readErr is set
 	for {
 		c.prompt()
 		var line string
@@ -68,6 +77,7 @@ func (c *Console) Run(ctx context.Context) bool {
 		case <-ctx.Done():
 			ok = false
 		case line, ok = <-lines:
+			ended = !ok
 		}
 		if !ok {
 			break
@@ -77,12 +87,42 @@ func (c *Console) Run(ctx context.Context) bool {
 		}
 		c.handle(ctx, line)
 	}
+	if ended && readErr != nil {
+		// The rest of the script was not run: say so, and fail.
+		c.mu.Lock()
+		fmt.Fprint(c.Out, chat.Text(chat.Message{Level: chat.Failure, Title: fmt.Sprintf("cannot read the input, so the commands after this point were not run: %v", readErr)}))
+		c.lastFailed = true
+		c.mu.Unlock()
+	}
 	if c.Wait != nil {
 		c.Wait()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.lastFailed
+}
+
+// maxLine is how much of a line is kept: far more than any command may
+// be (commands.MaxCommandLen), so that a longer one reaches the handler
+// long enough to be refused, and audited, whole.
+const maxLine = 64 << 10
+
+// readLine reads one line, without its end of line (\n or \r\n), keeping
+// at most maxLine+1 bytes of it and skipping the rest. It returns io.EOF
+// with the last line when the input ends without a newline.
+func readLine(r *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if room := maxLine + 1 - len(b); room > 0 {
+			b = append(b, chunk[:min(len(chunk), room)]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		return string(b), err
+	}
 }
 
 func (c *Console) prompt() {

@@ -1,0 +1,89 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+)
+
+// recorder is a Handler that records the commands it gets and refuses
+// those longer than a command may be.
+type recorder struct {
+	mu   sync.Mutex
+	got  []string
+	lens []int
+}
+
+func (r *recorder) Handle(_ context.Context, req commands.Request, _ commands.Output) commands.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, req.Text[:min(len(req.Text), 20)])
+	r.lens = append(r.lens, len(req.Text))
+	return commands.Outcome{Failed: len(req.Text) > commands.MaxCommandLen}
+}
+
+// failingReader returns data, then err.
+type failingReader struct {
+	data io.Reader
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.data.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+// TestRunReadsEveryLine: a line far longer than a command reaches the
+// handler, long enough to be refused, and the lines after it still run;
+// CRLF line ends and a last line without one are read; input that cannot
+// be read fails the run and says so.
+func TestRunReadsEveryLine(t *testing.T) {
+	huge := strings.Repeat("x", 2<<20)
+	tests := []struct {
+		name    string
+		in      io.Reader
+		want    []string
+		ok      bool
+		saysErr bool
+	}{
+		{"overlong line", strings.NewReader("status\n" + huge + "\nlock deploys demo maintenance\nstatus\n"),
+			[]string{"status", strings.Repeat("x", 20), "lock deploys demo ma", "status"}, true, false},
+		{"overlong last line", strings.NewReader("status\n" + huge),
+			[]string{"status", strings.Repeat("x", 20)}, false, false},
+		{"crlf and no final newline", strings.NewReader("status\r\nhistory"),
+			[]string{"status", "history"}, true, false},
+		{"read error", &failingReader{data: strings.NewReader("status\n"), err: errors.New("input/output error")},
+			[]string{"status"}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &recorder{}
+			var out bytes.Buffer
+			c := &Console{In: tt.in, Out: &out, User: "alice", Handler: h}
+			ok := c.Run(context.Background())
+			if strings.Join(h.got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("handled %q, want %q", h.got, tt.want)
+			}
+			for i, n := range h.lens {
+				if n > maxLine+1 {
+					t.Errorf("command %d: %d bytes reached the handler, want at most %d", i, n, maxLine+1)
+				}
+			}
+			if ok != tt.ok {
+				t.Errorf("Run returned %v, want %v; output %q", ok, tt.ok, out.String())
+			}
+			if says := strings.Contains(out.String(), "cannot read the input"); says != tt.saysErr {
+				t.Errorf("output %q: says it cannot read the input: %v, want %v", out.String(), says, tt.saysErr)
+			}
+		})
+	}
+}
