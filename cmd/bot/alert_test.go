@@ -111,3 +111,21 @@ func TestRouteAlert(t *testing.T) {
 		})
 	}
 }
+
+// TestByPlatform: with both platforms, a Discord channel id goes to
+// Discord and any other channel to Slack.
+func TestByPlatform(t *testing.T) {
+	sl, dc := &posted{}, &posted{}
+	n := byPlatform{slack: sl, discord: dc}
+	for _, ch := range []string{"C0123ABCD", "#deploys", "1187346925174251520", "G12", ""} {
+		if err := n.Post(context.Background(), ch, chat.Message{Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(dc.posts, ","); got != "1187346925174251520: t | " {
+		t.Errorf("Discord got %q", got)
+	}
+	if len(sl.posts) != 4 {
+		t.Errorf("Slack got %q, want the 4 others", sl.posts)
+	}
+}

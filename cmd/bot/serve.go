@@ -98,6 +98,8 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		srv.Handle("POST /discord/interactions", da)
 	}
 	switch {
+	case sa != nil && da != nil:
+		sys.notify.set(byPlatform{slack: sa.Client(), discord: da})
 	case sa != nil:
 		sys.notify.set(sa.Client())
 	case da != nil:

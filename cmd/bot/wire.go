@@ -46,6 +46,32 @@ func (r *relay) Post(ctx context.Context, channel string, m chat.Message) error 
 	return n.Post(ctx, channel, m)
 }
 
+// byPlatform posts to Discord the channels that are Discord ids (all
+// digits, as Discord's snowflakes are) and every other channel (a Slack
+// id such as C0123ABCD, or #name) to Slack: with both platforms
+// configured, the reports the bot posts by itself (interrupted deploys,
+// Sentry spikes and alerts, trains) go where their channel is.
+type byPlatform struct{ slack, discord notifier }
+
+func (b byPlatform) Post(ctx context.Context, channel string, m chat.Message) error {
+	if isDiscordID(channel) {
+		return b.discord.Post(ctx, channel, m)
+	}
+	return b.slack.Post(ctx, channel, m)
+}
+
+func isDiscordID(channel string) bool {
+	if channel == "" {
+		return false
+	}
+	for _, c := range channel {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // consoleNotifier prints channel messages in the console.
 type consoleNotifier struct{ out func(chat.Message) }
 
