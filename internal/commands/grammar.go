@@ -51,7 +51,7 @@ var grammar = []spec{
 		details: []string{
 			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit.",
 			"--dry-run shows the plan and changes nothing.",
-			`--force "reason" overrides guard rails such as locks; the reason is recorded in the audit log.`,
+			`--force "reason" deploys outside the deploy window (admins and holders of override; without an admin around, admins only); it does not pass locks. The reason is announced and recorded in the audit log.`,
 			"ID is the deploy id the migrations prompt shows, e.g. " + deployIDExample + ".",
 			`With an app named confirm or abort, "deploy confirm 1337" deploys it, but a deploy id after the word makes it the keyword; ` +
 				`to deploy a build named like a deploy id, quote the app: deploy "confirm" ` + deployIDExample + ".",

@@ -381,3 +381,22 @@ func TestDrainTimeoutRestartsAnyway(t *testing.T) {
 		t.Error("no note of the sessions the restart cut")
 	}
 }
+
+// TestRollbackRefusesABadRelease: a release a failed deploy marked bad is
+// no rollback target, named or not; the refusal says how to run it again.
+func TestRollbackRefusesABadRelease(t *testing.T) {
+	f := newFixture(t, "")
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	f.build("3", tarEntry{name: "BROKEN", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
+	_, err := f.run(deploy.KindRollback, "3")
+	if want := "release 3 of web/prod is marked bad on localhost"; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "deploy web 3 to prod") {
+		t.Errorf("rollback to 3: %v, want a refusal saying %q and how to deploy it", err, want)
+	}
+	if got := f.link("current"); got != "releases/2" {
+		t.Errorf("current %s after the refusal, want releases/2", got)
+	}
+}
