@@ -26,6 +26,9 @@ type Engine interface {
 	Cancel(app, env, by string) (string, error)
 	Running() []*deploy.Record
 	Observe(ctx context.Context, app, env string) ([]deploy.HostResult, error)
+	// Draining reports whether the engine refuses new runs: the bot is
+	// shutting down.
+	Draining() bool
 }
 
 // Store is the state the commands read and change.

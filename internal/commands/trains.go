@@ -76,8 +76,14 @@ func (c *call) train(ctx context.Context, cmd Command) {
 
 // Closed tells a train departure whether app/env is closed now to user's
 // deploy (a lock in force that user does not own, or a closed window), and
-// why: the same checks a deploy meets.
+// why: the same checks a deploy meets. While the bot shuts down everything
+// is closed, so that a departure under way puts its remaining cars back
+// aboard for the next train.
 func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bool) {
+	if ctx.Err() != nil || s.engine.Draining() {
+		// Not a store failure, whatever a cancelled read would say.
+		return "the bot is shutting down", true
+	}
 	if open, why, _ := s.window(ctx, app, env); !open {
 		return why, true
 	}

@@ -257,6 +257,13 @@ func (e *Engine) Drain() {
 	e.wg.Wait()
 }
 
+// Draining reports whether Drain has been called: no further run starts.
+func (e *Engine) Draining() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.draining
+}
+
 // refuseDraining returns the refusal of a kind of run while the engine
 // drains, or nil.
 func (e *Engine) refuseDraining(kind Kind) error {

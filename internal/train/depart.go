@@ -295,6 +295,12 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 		Text: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env),
 	}, out)
 	replies := out.takeReplies()
+	if oc.DeployID == "" && ctx.Err() != nil {
+		// Refused because the bot is stopping (a store read cancelled
+		// says "unreachable"): the summary says so, not the replies.
+		res.Reason = "the bot is shutting down"
+		return res
+	}
 	for _, m := range replies {
 		m.Public = true
 		s.post(ctx, channel, m)

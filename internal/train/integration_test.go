@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/chat"
@@ -90,6 +91,7 @@ func tgz(t *testing.T, files map[string]string) []byte {
 type trainSystem struct {
 	dir   string
 	st    *embedded.Store
+	eng   *deploy.Engine
 	svc   *commands.Service
 	sched *train.Scheduler
 	out   *channel
@@ -122,7 +124,7 @@ func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &trainSystem{dir: dir, st: st, out: &channel{}}
+	sys := &trainSystem{dir: dir, st: st, eng: eng, out: &channel{}}
 	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
 	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}})
 	if err != nil {
@@ -297,6 +299,50 @@ func TestDepartHoldsBackACarLockedMeanwhile(t *testing.T) {
 	}
 	if len(sum.Failed) != 0 || len(sum.Postponed) != 1 || sum.Postponed[0].Car.App != "billing" || !strings.Contains(sum.Postponed[0].Reason, "DBA is migrating") {
 		t.Errorf("failed %+v, postponed %+v; want billing held back for the lock", sum.Failed, sum.Postponed)
+	}
+	cars, err := sys.st.Cars(ctx, "daily")
+	if err != nil || len(cars) != 1 || cars[0].App != "billing" {
+		t.Errorf("aboard for the next train: %+v, %v; want billing", cars, err)
+	}
+}
+
+// TestDepartureDuringShutdown: the bot starts stopping while a departure
+// ships its first car: that deploy finishes, and the next car goes back
+// aboard for the next train, the summary saying why (not that the store
+// is unreachable, nor that the car failed).
+func TestDepartureDuringShutdown(t *testing.T) {
+	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{
+		"web-7.tar.gz":     {"BUILD": "7"},
+		"billing-5.tar.gz": {"BUILD": "5"},
+	})
+	ctx := context.Background()
+	say := func(user, text string) commands.Outcome {
+		return sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
+	}
+	if say("bob", "train board web 7").Failed || say("bob", "train board billing 5").Failed {
+		t.Fatal("boarding failed")
+	}
+	stopping := false
+	sys.out.mu.Lock()
+	sys.out.onPost = func(m chat.Message) {
+		if !stopping && strings.HasPrefix(m.Title, "Deploying web 7") {
+			stopping = true
+			go sys.eng.Drain()
+			for !sys.eng.Draining() {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	sys.out.mu.Unlock()
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if !stopping {
+		t.Fatal("the bot did not start stopping during the departure")
+	}
+	if len(sum.Shipped) != 1 || sum.Shipped[0].Car.App != "web" {
+		t.Errorf("shipped %+v, want web, which had started", sum.Shipped)
+	}
+	if len(sum.Failed) != 0 || len(sum.Postponed) != 1 || sum.Postponed[0].Car.App != "billing" || sum.Postponed[0].Reason != "the bot is shutting down" {
+		t.Errorf("failed %+v, postponed %+v; want billing held back: the bot is shutting down", sum.Failed, sum.Postponed)
 	}
 	cars, err := sys.st.Cars(ctx, "daily")
 	if err != nil || len(cars) != 1 || cars[0].App != "billing" {
