@@ -136,3 +136,46 @@ func TestRollbackIsNotCancelled(t *testing.T) {
 		t.Errorf("locks: %v, %v; want the rollback's", locks, err)
 	}
 }
+
+// TestCancelOfAFirstDeploy: a first deploy cancelled after its host
+// switched has nothing to switch back to; it ends cancelled, says so once,
+// and leaves the build unmarked, since nobody found it faulty.
+func TestCancelOfAFirstDeploy(t *testing.T) {
+	dir := t.TempDir()
+	started, gate := filepath.Join(dir, "started"), filepath.Join(dir, "gate")
+	f := newFixture(t, "touch "+started+"; while [ ! -e "+gate+" ]; do sleep 0.05; done")
+	f.build("1")
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		f.sink(ev)
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restart did not start")
+		}
+	}
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if want := "cancelled by bob; localhost stays on 1, its first release: there is nothing to switch back to"; rec.Outcome != deploy.OutcomeCancelled || rec.Error != want {
+		t.Errorf("outcome %s, error %q; want cancelled, %q", rec.Outcome, rec.Error, want)
+	}
+	if f.exists("releases/.bad-1") {
+		t.Error("the cancelled first release was marked bad")
+	}
+	if got := f.link("current"); got != "releases/1" {
+		t.Errorf("current %q, want releases/1", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/artifact"
@@ -895,9 +896,12 @@ func (r *run) call(ctx context.Context, h Host, step Step, f func() error) error
 }
 
 // revertAll switches every host this deploy switched back to the release it
-// ran before, restarts and checks it, and marks the new release bad.
+// ran before, restarts and checks it, and marks the new release bad; a
+// cancelled deploy leaves it unmarked where it stays live, on a host that
+// had no earlier release (nobody found the build faulty).
 func (r *run) revertAll(cause error) (Outcome, error) {
 	build := r.rec.Build
+	cancelled := errors.Is(cause, errCancelled)
 	ctx := context.WithoutCancel(r.ctx)
 	r.note("switching back: %v", causeText(cause))
 	// Hosts go back batch_size at a time, as they came: restoring service
@@ -910,6 +914,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		first // switched, but it had no earlier release to go back to
 	)
 	fate := make([]int, len(r.hosts))
+	var marked atomic.Int64 // hosts on which the release was marked bad
 	eachHost(r.hosts, r.t.env.BatchSize, func(i int, h Host) {
 		if r.sessions[h.Name] == nil {
 			return // never reached
@@ -922,8 +927,11 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		if hr.State == HostDelivered || hr.State == HostDelivering || hr.State == HostPending {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 		}
-		if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
-			r.e.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
+		if !cancelled || !switchedHere || st.Current != "" {
+			marked.Add(1)
+			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
+				r.e.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
+			}
 		}
 		if !switchedHere {
 			return
@@ -954,19 +962,33 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			kept = append(kept, h.Name)
 		}
 	}
-	msg := fmt.Sprintf("%s; release %s marked bad", causeText(cause), build)
+	msg := causeText(cause)
+	if marked.Load() > 0 {
+		msg += fmt.Sprintf("; release %s marked bad", build)
+	}
 	if len(back) > 0 {
 		msg += fmt.Sprintf("; switched back to %s on %s", r.rec.Previous, strings.Join(back, ", "))
 	}
 	if len(left) > 0 {
 		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
 	}
-	if len(kept) > 0 {
+	switch {
+	case len(kept) == 1 && cancelled:
+		msg += fmt.Sprintf("; %s stays on %s, its first release: there is nothing to switch back to", kept[0], build)
+	case len(kept) > 0 && cancelled:
+		msg += fmt.Sprintf("; %s stay on %s, their first release: there is nothing to switch back to", strings.Join(kept, ", "), build)
+	case len(kept) > 0:
 		// /rollback has nothing to go to there: only a fixed build helps.
 		msg += fmt.Sprintf("; no earlier release to switch back to on %s, left on %s — deploy a fixed build", strings.Join(kept, ", "), build)
 	}
-	err := errs.Wrap(errs.CodeOf(cause), cause, "%s", msg)
-	if errors.Is(cause, errCancelled) && len(left)+len(kept) == 0 {
+	code := errs.CodeOf(cause)
+	if cancelled {
+		// A cancel is no internal error: the record says msg, which names
+		// who cancelled, once.
+		code = errs.Conflict
+	}
+	err := errs.Wrap(code, cause, "%s", msg)
+	if cancelled && len(left) == 0 {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
