@@ -388,4 +388,9 @@ func TestAuditExport(t *testing.T) {
 	if _, err := runBot(t, "", "audit", "-config", f.cfg, "-since", "yesterday"); err == nil {
 		t.Error("a bad -since was accepted")
 	}
+	// An app the config does not name (any more) may still have entries:
+	// the export runs, with a note saying why it may be empty.
+	if out, err := runBot(t, "", "audit", "-config", f.cfg, "-app", "nope"); err != nil || !strings.Contains(out, `bot audit: app "nope" is not in the config (apps: demo)`) {
+		t.Errorf("audit -app nope: %v, %q; want a note that it is not in the config", err, out)
+	}
 }

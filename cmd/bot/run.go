@@ -337,6 +337,11 @@ func exportAudit(ctx context.Context, cfgPath, since, app string, std stdio) err
 		return exitCode(1)
 	}
 	q := audit.Query{App: app}
+	if _, ok := cfg.App(app); app != "" && !ok {
+		// Its entries may predate its removal from the config: export
+		// them, but say why the output may be empty.
+		fmt.Fprintf(std.Err, "bot audit: app %q is not in the config (apps: %s); exporting its entries, if the log has any\n", app, strings.Join(cfg.AppNames(), ", "))
+	}
 	if since != "" {
 		t, err := parseSince(since, time.Now())
 		if err != nil {

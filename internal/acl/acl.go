@@ -228,7 +228,16 @@ func (p *Policy) Check(user string, action Action, app, env string, grants []Gra
 		}
 	}
 	reason := fmt.Sprintf("%s may not %s %s: no role grants %q there", user, action, scope, action)
-	if admins := p.Admins(); len(admins) > 0 {
+	admins := p.Admins()
+	if !p.KnownUser(user) {
+		// A grant would be refused too: only configured users hold any.
+		reason = fmt.Sprintf("%s may not %s %s: %s is not a user in the config, where users: must name them and a role grant it", orNobody(user), action, scope, orNobody(user))
+		if len(admins) > 0 {
+			reason += " (admins: " + strings.Join(admins, ", ") + ")"
+		}
+		return Decision{Reason: reason + "; until then: " + ReadCommands}
+	}
+	if len(admins) > 0 {
 		reason += "; an admin can grant it: " + strings.Join(admins, ", ")
 	}
 	return Decision{Reason: reason}
@@ -267,6 +276,16 @@ func (p *Policy) Admins() []string {
 
 // KnownUser reports whether the config names user.
 func (p *Policy) KnownUser(user string) bool { return slices.Contains(p.rules.Users, user) }
+
+// ReadCommands are the commands anyone may run, named in the config or not.
+const ReadCommands = "status, history, stats, train (the list), admins, help and whoami"
+
+func orNobody(user string) string {
+	if user == "" {
+		return "this chat user"
+	}
+	return user
+}
 
 // RoleExists reports whether role is configured.
 func (p *Policy) RoleExists(role string) bool {

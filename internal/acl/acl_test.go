@@ -74,6 +74,11 @@ func TestPermissionMatrix(t *testing.T) {
 			}
 		})
 	}
+	// A user the config does not name is told so, not to ask for a grant
+	// (which only configured users can hold), and what anyone may run.
+	if d := p.Check("mallory", Deploy, "web", "testing", grants, now); !strings.Contains(d.Reason, "mallory is not a user in the config") || !strings.Contains(d.Reason, ReadCommands) {
+		t.Errorf("refusal of an unknown user: %q", d.Reason)
+	}
 	if got := p.Check("dee", Deploy, "billing", "production", grants, now.Add(2*time.Hour)); got.Allowed {
 		t.Error("a runtime grant still works after it expired")
 	}

@@ -1842,7 +1842,7 @@ func parseDuration(s, omitFor string) (time.Duration, error) {
 			total += time.Duration(n) * unit
 		}
 		if total > MaxLockFor {
-			return 0, fmt.Errorf("duration %s is too long; the limit is %s (omit \"for\" %s)", echo(s), formatDuration(MaxLockFor), omitFor)
+			return 0, fmt.Errorf("duration %s is too long; the limit is %dd (omit \"for\" %s)", echo(s), MaxLockFor/(24*time.Hour), omitFor)
 		}
 		i = j + 1
 	}

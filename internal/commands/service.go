@@ -521,7 +521,7 @@ func (c *call) whoami(ctx context.Context) {
 	c.allow("")
 	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("You are %s (%s)", orNone(c.req.User), c.req.Platform)}
 	if !c.s.policy.KnownUser(c.req.User) {
-		m.Lines = append(m.Lines, "not a user in the config: you can use status, history, help and whoami")
+		m.Lines = append(m.Lines, "not a user in the config: you can use "+acl.ReadCommands)
 		c.out.Reply(m)
 		return
 	}
@@ -531,7 +531,7 @@ func (c *call) whoami(ctx context.Context) {
 	}
 	srcs := c.s.policy.Effective(c.req.User, grants, c.s.now())
 	if len(srcs) == 0 {
-		m.Lines = append(m.Lines, "no grants: you can use status, history, help and whoami")
+		m.Lines = append(m.Lines, "no grants: you can use "+acl.ReadCommands)
 	}
 	for _, src := range srcs {
 		acts := make([]string, len(src.Actions))
