@@ -175,8 +175,9 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		}
 	}
 	if len(bad) > 0 {
-		// Named by hand: a rollback restores a release known to work, and
-		// never goes to one a failed deploy or a rollback left. Running it
+		// Named by hand, or bad on another host than the first, which
+		// earlierRelease asks: a rollback restores a release known to
+		// work, never one a failed deploy or a rollback left. Running it
 		// again is a deploy, which passes the window and the locks.
 		return "", "", errs.New(errs.Conflict, "release %s of %s is marked bad on %s (a deploy of it failed, or a rollback left it), and a rollback never goes to a bad release; to run it again, deploy it: deploy %s %s to %s; nothing was changed",
 			to, r.t.key(), strings.Join(bad, ", "), r.t.app.Name, to, r.t.env.Name)
