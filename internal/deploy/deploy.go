@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -786,6 +788,9 @@ func (r *run) revertOne(h Host, cause error) {
 	} else if err := r.switchBack(ctx, h, st); err != nil {
 		cause = fmt.Errorf("%w; switch back: %w", cause, err)
 		state = HostFailed
+		r.mu.Lock()
+		r.backFailed = append(r.backFailed, h.Name)
+		r.mu.Unlock()
 	}
 	// The switch back recorded the host's release as it passed.
 	r.drop(h, state, cause)
@@ -806,7 +811,7 @@ func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
 	retire := r.retire
-	if r.retireLeft && previous != build {
+	if r.retireLeft && previous != build && !r.again[h.Name] {
 		retire = previous
 	}
 	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepActivate, build, previous, retire))
@@ -839,7 +844,7 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 	}
 	acts := []action{{
 		step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout,
-		passed: func() { r.setHost(h.Name, func(hr *HostResult) { hr.Current = build }) },
+		passed: func() { r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switched = build, true }) },
 	}}
 	if r.t.pool != nil {
 		acts = append(acts, action{step: StepDrain, call: func() error {
@@ -951,11 +956,16 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		fate[i] = reverted
 		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostReverted })
 	})
-	var back, left, kept []string
+	var kept []string
+	back := map[string][]string{} // by the release the hosts went back to
+	r.mu.Lock()
+	left := slices.Clone(r.backFailed) // switched back within max_failures, and failed there
+	r.mu.Unlock()
 	for i, h := range r.hosts {
 		switch fate[i] {
 		case reverted:
-			back = append(back, h.Name)
+			rel := r.states[h.Name].Current
+			back[rel] = append(back[rel], h.Name)
 		case stuck:
 			left = append(left, h.Name)
 		case first:
@@ -966,8 +976,8 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	if marked.Load() > 0 {
 		msg += fmt.Sprintf("; release %s marked bad", build)
 	}
-	if len(back) > 0 {
-		msg += fmt.Sprintf("; switched back to %s on %s", r.rec.Previous, strings.Join(back, ", "))
+	for _, rel := range slices.Sorted(maps.Keys(back)) {
+		msg += fmt.Sprintf("; switched back to %s on %s", rel, strings.Join(back[rel], ", "))
 	}
 	if len(left) > 0 {
 		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
@@ -1018,6 +1028,9 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 // switchBack points a host at the release it ran before this deploy,
 // restarts it and checks its health.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
+	// Activating again until it passes: a run that dies meanwhile leaves
+	// the host for a rollback to finish (see stuckHosts).
+	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
 	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
 	if err != nil && done == 0 {
 		r.settleSwitch(ctx, h)

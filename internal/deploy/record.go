@@ -68,6 +68,9 @@ type HostResult struct {
 	// Previous is the release `current` pointed at before this deploy.
 	Previous string `json:"previous,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Switched is set once this run switched the host's `current` (to
+	// its build, or back): what a later rollback may have to finish.
+	Switched bool `json:"switched,omitempty"`
 }
 
 // Record is the durable account of one deploy or rollback. It is written

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,15 +87,17 @@ type stuck struct {
 func (r *run) stuckHosts(named string) (*stuck, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
-	// The last finished run is the newest record but for a dead one that
-	// recovery has not reported yet.
-	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 5})
+	// The last finished run that switched a host: a dead one recovery
+	// has not reported yet is no guide, nor is one that changed nothing
+	// (a refused build, a cancel before any switch), which would hide a
+	// stuck host left by the run before it.
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 20})
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", r.t.key())
 	}
 	var last *Record
 	for _, rec := range recs {
-		if rec.ID != r.rec.ID && rec.Outcome.Done() {
+		if rec.ID != r.rec.ID && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, func(hr HostResult) bool { return hr.Switched }) {
 			last = rec
 			break
 		}
@@ -106,7 +109,7 @@ func (r *run) stuckHosts(named string) (*stuck, error) {
 	switch {
 	case last.Kind == KindRollback && (last.Outcome == OutcomeFailed || last.Outcome == OutcomePartial || last.Outcome == OutcomeInterrupted):
 		s = stuck{to: last.Build, left: last.Previous}
-	case last.Kind == KindDeploy && (last.Outcome == OutcomeReverted || last.Outcome == OutcomePartial || last.Outcome == OutcomeInterrupted):
+	case last.Kind == KindDeploy && (last.Outcome == OutcomeReverted || last.Outcome == OutcomePartial || last.Outcome == OutcomeInterrupted || last.Outcome == OutcomeCancelled):
 		s = stuck{to: last.Previous, left: last.Build}
 	default:
 		return nil, nil
@@ -119,7 +122,8 @@ func (r *run) stuckHosts(named string) (*stuck, error) {
 	again := map[string]bool{}
 	for _, hr := range last.Hosts {
 		st, inspected := r.states[hr.Host]
-		if (hr.State == HostFailed || hr.State == HostActivating) && hr.Current == s.to && inspected && st.Current == s.to {
+		// Switched: a host whose delivery failed, say, never left s.to.
+		if hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) && hr.Current == s.to && inspected && st.Current == s.to {
 			again[hr.Host] = true
 		}
 	}

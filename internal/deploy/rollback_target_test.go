@@ -224,7 +224,7 @@ func TestRollbackFinishesAnInterruptedSwitch(t *testing.T) {
 		Requester: "alice", Started: now, Finished: now, Outcome: deploy.OutcomeInterrupted, Error: "the bot stopped before it finished",
 		Hosts: []deploy.HostResult{
 			{Host: "h0", State: deploy.HostUnchanged, Current: "2", Previous: "2"},
-			{Host: "h1", State: deploy.HostActivating, Current: "2", Previous: "2"},
+			{Host: "h1", State: deploy.HostActivating, Current: "2", Previous: "2", Switched: true},
 			{Host: "h2", State: deploy.HostPending, Current: "2", Previous: "2"},
 		}}
 	if err := f.store.PutRecord(context.Background(), dead); err != nil {

@@ -47,6 +47,9 @@ type run struct {
 	// again holds the hosts a rollback restarts on the release they
 	// already point at, where the last run left them (see stuckHosts).
 	again map[string]bool
+	// backFailed lists the hosts switched back one by one (within
+	// max_failures) whose switch back failed (guarded by mu).
+	backFailed []string
 
 	mu     sync.Mutex // guards rec and seq
 	rec    *Record

@@ -1,0 +1,239 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+func badMarked(f *fixture, host, build string) bool {
+	_, err := os.Stat(filepath.Join(f.app+"-"+host, "releases/.bad-"+build))
+	return err == nil
+}
+
+// A rollback over hosts on different releases that finishes a stuck host
+// there marks bad no release that host did not leave (it once marked the
+// host's `previous`).
+func TestFinishingAHostOnMixedFleetMarksNothingElse(t *testing.T) {
+	f, current := threeHostsMax(t, 1)
+	broken := filepath.Join(f.app+"-h1", "releases/2/BROKEN-h1")
+	os.WriteFile(broken, []byte("x"), 0o644)
+	f.build("3", tarEntry{name: "BROKEN-h1", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	os.Remove(broken)
+	t.Logf("before rollback: h1 previous link %v, .bad-1 on h1: %v", func() string { l, _ := os.Readlink(filepath.Join(f.app+"-h1", "previous")); return l }(), badMarked(f, "h1", "1"))
+	f.mustRun(deploy.KindRollback, "2", deploy.OutcomeSucceeded)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		t.Logf("%s: current %s .bad-1=%v .bad-2=%v .bad-3=%v", h, current(h), badMarked(f, h, "1"), badMarked(f, h, "2"), badMarked(f, h, "3"))
+	}
+	if badMarked(f, "h1", "1") {
+		t.Errorf("h1: release 1 marked bad by a rollback that restarted h1 on 2 (h1 never left 1 in it)")
+	}
+	// And 1 is still a rollback target.
+	if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run(deploy.KindRollback, "1"); err != nil {
+		t.Errorf("rollback to 1 afterwards: %v", err)
+	}
+}
+
+// threeHostsRestart is threeHostsMax with extra shell text after the restart.
+func threeHostsRestart(t *testing.T, maxFailures int, restartExtra string) (f *fixture, current func(host string) string) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, restartExtra), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: "+strconv.Itoa(maxFailures)+"\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
+	m := &hostDirs{configured: root}
+	f = newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
+	m.app = f.app
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	return f, func(h string) string {
+		l, _ := os.Readlink(filepath.Join(f.app+"-"+h, "current"))
+		return l
+	}
+}
+
+// A host whose switch back failed within max_failures, in a deploy then
+// cancelled: the deploy ends reverted, naming it, and the next rollback
+// finishes that host rather than take the whole fleet one release further
+// back.
+func TestCancelDoesNotHideAFailedSwitchBack(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f, current := threeHostsRestart(t, 1, `if [ "$SWITCHMAN_HOST" = h1 ] && [ "$SWITCHMAN_BUILD" = 3 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`)
+	broken := filepath.Join(f.app+"-h0", "releases/2/BROKEN-h0")
+	os.WriteFile(broken, []byte("x"), 0o644)
+	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
+	done := make(chan *deploy.Record, 1)
+	restarting := make(chan struct{}, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "3", Requester: "ana"}, func(ev deploy.Event) {
+		f.sink(ev)
+		if ev.Kind == deploy.EventStep && ev.Host == "h1" && ev.Step == deploy.StepRestart && !ev.Done {
+			select {
+			case restarting <- struct{}{}:
+			default:
+			}
+		}
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-restarting
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	dep := <-done
+	t.Logf("deploy 3: outcome %s: %s", dep.Outcome, dep.Error)
+	for _, hr := range dep.Hosts {
+		t.Logf("  %s %s on %s: %s", hr.Host, hr.State, hr.Current, hr.Error)
+	}
+	os.Remove(broken) // h0 fixed by hand; it still needs a restart on 2
+	rb, err := f.run(deploy.KindRollback, "")
+	if err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	t.Logf("rollback: %s -> %s outcome %s", rb.Previous, rb.Build, rb.Outcome)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		t.Logf("  %s: current %s .bad-2=%v", h, current(h), badMarked(f, h, "2"))
+	}
+	if dep.Outcome == deploy.OutcomeCancelled {
+		t.Errorf("deploy ended cancelled although h0 could not be switched back")
+	}
+	if rb.Build != "2" {
+		t.Errorf("rollback went to %s, want 2 (finish h0's switch back, leave the others)", rb.Build)
+	}
+}
+
+// A deploy that dies while switching back a host that had passed leaves
+// that host activating on the old release; the next rollback, named or
+// not, restarts it there (it once said "already runs", or went further
+// back).
+func TestRollbackFinishesAnInterruptedSwitchBack(t *testing.T) {
+	dir := t.TempDir()
+	gate3, gate2, arm, inrevert := filepath.Join(dir, "g3"), filepath.Join(dir, "g2"), filepath.Join(dir, "arm"), filepath.Join(dir, "inrevert")
+	f := newFixture(t, `if [ "$SWITCHMAN_BUILD" = 3 ]; then while [ ! -e `+gate3+` ]; do sleep 0.05; done; fi; if [ "$SWITCHMAN_BUILD" = 2 ] && [ -e `+arm+` ]; then touch `+inrevert+`; while [ ! -e `+gate2+` ]; do sleep 0.05; done; fi`)
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	f.build("3")
+	os.WriteFile(arm, nil, 0o644)
+	done := f.deployUntilRestart("3")
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(gate3, nil, 0o644)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(inrevert); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the switch back's restart did not start")
+		}
+	}
+	// What a crash now leaves behind: the record as stored.
+	running, err := f.store.Records(context.Background(), deploy.Filter{App: "web", Env: "prod", Outcome: deploy.OutcomeRunning})
+	if err != nil || len(running) != 1 {
+		t.Fatalf("running records: %v %v", running, err)
+	}
+	snap := running[0]
+	t.Logf("mid switch back: host %+v (current link %s)", snap.Hosts[0], f.link("current"))
+	os.WriteFile(gate2, nil, 0o644)
+	<-done
+	os.Remove(arm)
+	// Recovery's account of the crash (observed current: 2).
+	snap.Outcome, snap.Finished, snap.Error = deploy.OutcomeInterrupted, time.Now(), "the process stopped"
+	snap.Hosts[0].Current = "2"
+	if err := f.store.PutRecord(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if rb.Build != "2" || rb.Previous != "3" || f.link("current") != "releases/2" {
+		t.Errorf("rollback after a run that died switching the host back to 2: from %s to %s, current %s; want 2 restarted where it is", rb.Previous, rb.Build, f.link("current"))
+	}
+	if !f.sawNote("finishing the last run's switch to 2: restarting localhost") {
+		t.Error("the rollback did not say it restarts localhost on 2")
+	}
+}
+
+// A failed switch back is not forgotten once a later run that changed
+// nothing (a refused build) finishes.
+func TestStuckHostOutlivesARunThatChangedNothing(t *testing.T) {
+	f, current := threeHostsMax(t, 0)
+	broken := filepath.Join(f.app+"-h0", "releases/2/BROKEN-h0")
+	os.WriteFile(broken, []byte("x"), 0o644)
+	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
+	os.Remove(broken)
+	f.write("4", tarball(t, false, tarEntry{name: "BUILD", body: "4"}), strings.Repeat("0", 64))
+	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeFailed)
+	rb, err := f.run(deploy.KindRollback, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rollback: %s -> %s (%s)", rb.Previous, rb.Build, rb.Outcome)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		t.Logf("  %s: current %s .bad-2=%v", h, current(h), badMarked(f, h, "2"))
+	}
+	if rb.Build != "2" {
+		t.Errorf("rollback went to %s; want h0 restarted on 2 and the others left", rb.Build)
+	}
+}
+
+// In a fleet on mixed releases, the switch back names the release each
+// host went back to (it named the first host's for all).
+func TestSwitchBackMessageNamesEachHostsRelease(t *testing.T) {
+	f, current := threeHostsMax(t, 1)
+	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	f.build("4", tarEntry{name: "BROKEN-h1", body: "x"}, tarEntry{name: "BROKEN-h2", body: "x"})
+	dep := f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeReverted)
+	t.Logf("deploy 4: %s", dep.Error)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		t.Logf("  %s: current %s", h, current(h))
+	}
+	if want := "switched back to 2 on h0; switched back to 3 on h2"; !strings.Contains(dep.Error, want) || current("h2") != "releases/3" {
+		t.Errorf("record %q, h2 on %s; want it to say %q", dep.Error, current("h2"), want)
+	}
+}
+
+// A host whose delivery failed in a partial deploy never switched: the
+// next rollback does not take it for a stuck one.
+func TestDeliveryFailureIsNotAStuckHost(t *testing.T) {
+	f, current := threeHostsMax(t, 1)
+	sh := filepath.Join(f.app+"-h0", "shared")
+	os.Rename(sh, sh+".real")
+	os.WriteFile(sh, []byte("not a dir"), 0o644)
+	f.build("3")
+	dep := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	os.Remove(sh)
+	os.Rename(sh+".real", sh)
+	t.Logf("deploy 3: %s; h0 %+v", dep.Error, *dep.Host("h0"))
+	// The hosts run different releases: the rollback is named.
+	rb := f.mustRun(deploy.KindRollback, "2", deploy.OutcomeSucceeded)
+	t.Logf("rollback %q -> %s", rb.Previous, rb.Build)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		t.Logf("  %s: current %s .bad-1=%v .bad-3=%v", h, current(h), badMarked(f, h, "1"), badMarked(f, h, "3"))
+	}
+	if f.sawNote("restarting h0, which switched to it") {
+		t.Errorf("rollback says h0 switched to 2 and did not pass; h0 never switched (its delivery failed)")
+	}
+	if badMarked(f, "h0", "1") {
+		t.Errorf("h0: release 1 marked bad")
+	}
+}
