@@ -534,26 +534,47 @@ func closingQuote(s, closers string) (int, int) {
 
 func isSep(c byte) bool { return c == ' ' || c == '\t' }
 
-// isFlagStart reports whether an unquoted word is written as a flag: "--",
-// "-", or the "—" or "–" that smart punctuation makes of "--", followed by
-// an ASCII letter. "-1", "--" and "->" are ordinary words.
+// isFlagStart reports whether an unquoted word is written as a flag: one
+// or two dashes, followed by a letter. Any dash counts: the "—" or "–"
+// smart punctuation makes of "--", and the look-alikes of "-" (a
+// non-breaking hyphen, a minus sign, a full-width hyphen-minus) that
+// copied text brings; an unknown flag is refused, where a look-alike
+// "--dry-run" after an unquoted reason would otherwise be read as part of
+// the reason, and the deploy run for real. "-1", "--" and "->" are
+// ordinary words.
 func isFlagStart(w string) bool {
-	rest, ok := cutDash(w)
-	if !ok {
-		if rest, ok = strings.CutPrefix(w, "-"); !ok {
-			return false
-		}
-		rest = strings.TrimPrefix(rest, "-")
+	rest, n, _ := stripDashes(w)
+	if n == 0 || rest == "" {
+		return false
 	}
-	return rest != "" && ('a' <= rest[0] && rest[0] <= 'z' || 'A' <= rest[0] && rest[0] <= 'Z')
+	r, _ := utf8.DecodeRuneInString(rest)
+	return unicode.IsLetter(r)
 }
 
-// cutDash strips a leading em or en dash.
-func cutDash(w string) (string, bool) {
-	if rest, ok := strings.CutPrefix(w, "\u2014"); ok {
-		return rest, true
+// stripDashes strips one or two leading dashes of any kind from w; ascii
+// tells whether they were all "-".
+func stripDashes(w string) (rest string, n int, ascii bool) {
+	rest, ascii = w, true
+	for n < 2 {
+		r, size := utf8.DecodeRuneInString(rest)
+		if r != '-' && r != '\u2212' && !unicode.Is(unicode.Pd, r) {
+			break
+		}
+		ascii = ascii && r == '-'
+		rest = rest[size:]
+		n++
 	}
-	return strings.CutPrefix(w, "\u2013")
+	return rest, n, ascii
+}
+
+// flagName is the flag a flag word names: "-h" for one "-", "--name" for
+// two, or for any other dash.
+func flagName(w string) string {
+	rest, n, ascii := stripDashes(w)
+	if n == 1 && ascii {
+		return "-" + rest
+	}
+	return "--" + rest
 }
 
 func isFlag(t token) bool { return !t.quoted && isFlagStart(t.s) }
@@ -591,10 +612,7 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(t.s, "=")
-		if d, ok := cutDash(name); ok {
-			name = "--" + d
-		}
-		name = strings.ToLower(name)
+		name = strings.ToLower(flagName(name))
 		if name == "--help" || name == "-h" {
 			p.help = true
 			continue

@@ -90,6 +90,14 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Text: "deploy accounting 1 to production --dry-run"}},
 		{"deploy smart dash flag", "deploy accounting 1 \u2014dry-run",
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Text: "deploy accounting 1 to production --dry-run"}},
+		// Look-alike dashes after an unquoted reason: read as the flag they
+		// look like, not as words of the reason (the deploy would run).
+		{"deploy force then non-breaking-hyphen dry run", "deploy accounting 1 --force INC-42 \u2011\u2011dry-run",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Force: "INC-42", Text: `deploy accounting 1 to production --dry-run --force "INC-42"`}},
+		{"deploy force then full-width dry run", "deploy accounting 1 --force INC-42 \uff0d\uff0ddry-run",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Force: "INC-42", Text: `deploy accounting 1 to production --dry-run --force "INC-42"`}},
+		{"deploy force then minus-sign dry run", "deploy accounting 1 --force INC-42 \u2212\u2212dry-run",
+			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", DryRun: true, Force: "INC-42", Text: `deploy accounting 1 to production --dry-run --force "INC-42"`}},
 		{"deploy force double quotes", `deploy accounting 1 to production --force "INC-42 hotfix"`,
 			Command{Verb: VerbDeploy, App: "accounting", Env: "production", Build: "1", Force: "INC-42 hotfix", Text: `deploy accounting 1 to production --force "INC-42 hotfix"`}},
 		{"deploy force single quotes then flag", `deploy accounting 1 --force 'INC-42 hotfix' --dry-run`,
@@ -389,6 +397,9 @@ func TestParseReply(t *testing.T) {
 	}{
 		// Addressing without a command.
 		{name: "only bot name", in: "@switchman", want: []string{`Try "help"`}},
+		// A flag spelt with full-width letters is no flag the bot knows:
+		// refused, not read as words of the reason.
+		{name: "full-width dry run after a reason", in: "deploy accounting 1 --force INC-42 \uff0d\uff0d\uff44\uff52\uff59-run", want: []string{"unknown"}},
 		{name: "only mention", in: "<@U123ABC>", want: []string{`Try "help"`}},
 		{name: "only slash", in: " / ", want: []string{`Try "help"`}},
 		{name: "bot name and slash", in: "@switchman /", want: []string{`Try "help"`}},
