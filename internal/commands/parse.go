@@ -381,6 +381,10 @@ func checkChars(text string) string {
 			return fmt.Sprintf("command contains the invisible text-direction character %U (at byte %d); retype the command without it", r, i)
 		case unicode.Is(unicode.Cf, r):
 			return fmt.Sprintf("command contains the invisible formatting character %U (at byte %d); retype the command without it", r, i)
+		case r == '\u115f' || r == '\u1160' || r == '\u3164' || r == '\uffa0' || r == '\u2800':
+			// Letters that show as blanks: "web\u3164production" looks
+			// like two words and is one.
+			return fmt.Sprintf("command contains the blank-looking character %U (at byte %d); use a plain space", r, i)
 		}
 	}
 	return ""
@@ -996,6 +1000,8 @@ func parseLock(p *parser, args []token) (Command, error) {
 			rest = rest[1:]
 		case p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
+		case disguised(w, p.isApp) != "":
+			return c, fmt.Errorf(`%s looks like the app %s but is written with other characters; type it again, or, to lock every app, quote the reason: lock deploys "…"`, echo(w), disguised(w, p.isApp))
 		case utf8.RuneCountInString(w) >= 4:
 			if _, ok := Suggest(w, p.cat.Apps()); ok {
 				return c, fmt.Errorf(`%v; to lock every app, quote the reason: lock deploys "…"`, p.unknownApp(w))
@@ -1004,13 +1010,24 @@ func parseLock(p *parser, args []token) (Command, error) {
 	}
 	if c.App != "" && len(rest) > 0 && !rest[0].quoted && !isWord(rest[0], "for") {
 		w := rest[0].s
+		isEnv := func(e string) bool { return p.isEnv(c.App, e) }
 		if p.isEnv(c.App, w) {
 			c.Env = w
 			rest = rest[1:]
+		} else if e := disguised(w, isEnv); e != "" {
+			return c, fmt.Errorf(`%s looks like the env %s but is written with other characters; type it again, or, to lock every env of %s, quote the reason: lock deploys %s "…"`, echo(w), e, c.App, c.App)
 		} else if _, ok := Suggest(w, p.cat.Envs(c.App)); (ok && utf8.RuneCountInString(w) >= 3) || p.isEnvOfAnyApp(w) {
 			// Another app's env is no reason either: locking every env of
 			// the app instead would lock more than was asked.
 			return c, fmt.Errorf(`%v; to lock every env of %s, quote the reason: lock deploys %s "…"`, p.unknownEnv(c.App, w), c.App, c.App)
+		}
+	}
+	isFor := func(w string) bool { return w == "for" }
+	for _, t := range []int{0, len(rest) - 2} {
+		if t >= 0 && t < len(rest) && !rest[t].quoted && disguised(rest[t].s, isFor) != "" {
+			// Read as a word of the reason, it would make a timed lock
+			// one that never expires.
+			return c, fmt.Errorf(`%s looks like "for" but is written with other characters; type it again, or quote the reason`, echo(rest[t].s))
 		}
 	}
 	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(rest[1].s) {

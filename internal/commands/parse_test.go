@@ -397,6 +397,14 @@ func TestParseReply(t *testing.T) {
 	}{
 		// Addressing without a command.
 		{name: "only bot name", in: "@switchman", want: []string{`Try "help"`}},
+		// Look-alike app, env or "for" in a lock: taken for the reason,
+		// each would widen the lock or make it permanent.
+		{name: "lock Cyrillic app", in: "lock deploys \u0430ccounting db migration", want: []string{"looks like the app accounting but is written with other characters"}},
+		{name: "lock full-width app", in: "lock deploys \uff41\uff43\uff43\uff4f\uff55\uff4e\uff54\uff49\uff4e\uff47 db migration", want: []string{"looks like the app accounting"}},
+		{name: "lock full-width env", in: "lock deploys accounting \uff50\uff52\uff4f\uff44\uff55\uff43\uff54\uff49\uff4f\uff4e db migration", want: []string{"looks like the env production", `lock deploys accounting "…"`}},
+		{name: "lock joined for", in: "lock deploys accounting f\u200dor 2h db migration", want: []string{`looks like "for" but is written with other characters`}},
+		{name: "lock Cyrillic for at the end", in: "lock deploys accounting db migration f\u043er 2h", want: []string{`looks like "for"`}},
+		{name: "lock with a blank-looking letter", in: "lock deploys accounting\u3164production db", want: []string{"blank-looking character U+3164"}},
 		// A flag spelt with full-width letters is no flag the bot knows:
 		// refused, not read as words of the reason.
 		{name: "full-width dry run after a reason", in: "deploy accounting 1 --force INC-42 \uff0d\uff0d\uff44\uff52\uff59-run", want: []string{"unknown"}},
