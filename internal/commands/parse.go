@@ -292,14 +292,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	if msg := checkChars(text); msg != "" {
 		return reply(msg)
 	}
-	// No-break and other Unicode spaces separate words like a space: they
-	// slip in from keyboards and copied text.
-	text = strings.Map(func(r rune) rune {
-		if r != ' ' && unicode.Is(unicode.Zs, r) {
-			return ' '
-		}
-		return r
-	}, text)
+	text = plainSpaces(text)
 	rest := stripAddress(text, opt.botName())
 	if rest == "" {
 		return reply(fmt.Sprintf(`Hi, I'm %s. Try "help" for the list of commands, e.g. "help deploy".`, opt.botName()))
@@ -2030,6 +2023,9 @@ var quoteOpeners = []rune{'"', '\'', '\u201c', '\u00ab'}
 // reports false when no quote will do, and when s holds a tab, which the
 // parser reads back as a space.
 func Quote(s string) (string, bool) {
+	// Parse reads Unicode spaces as spaces: so must the check of where
+	// a quote would close.
+	s = plainSpaces(s)
 	if strings.Contains(s, "\t") {
 		return "", false
 	}
@@ -2041,6 +2037,17 @@ func Quote(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// plainSpaces turns no-break and other Unicode spaces into spaces: they
+// slip in from keyboards and copied text, and separate words like one.
+func plainSpaces(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != ' ' && unicode.Is(unicode.Zs, r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // closesBeforeSep reports whether s has one of closers followed by a

@@ -1514,6 +1514,10 @@ func TestQuoteReadsBack(t *testing.T) {
 		{"a\" b' c\u201d d \u00bb e", false},
 		{"a\ttab", false},
 		{"", true},
+		// A no-break space separates words in Parse: a quote before one
+		// closes there, so the quoting must not.
+		{"a\"\u00a0to\u00a0\"production", true},
+		{"a\u2019\u2003b", true},
 	}
 	for _, tt := range tests {
 		q, ok := Quote(tt.s)
@@ -1524,8 +1528,9 @@ func TestQuoteReadsBack(t *testing.T) {
 		if !ok {
 			continue
 		}
-		toks, err := tokenize("x " + q + " y")
-		if err != nil || len(toks) != 3 || toks[1].s != tt.s || !toks[1].quoted {
+		// As Parse reads it: Unicode spaces become spaces first.
+		toks, err := tokenize(plainSpaces("x " + q + " y"))
+		if err != nil || len(toks) != 3 || toks[1].s != plainSpaces(tt.s) || !toks[1].quoted {
 			t.Errorf("Quote(%q) = %s: read back as %+v (%v), want the one quoted word", tt.s, q, toks, err)
 		}
 	}
