@@ -100,9 +100,18 @@ func channelFor(cfg *config.Config) func(app, env string) string {
 // each host runs now, and offers the rollback.
 func interruptedMessage(r *deploy.Record) chat.Message {
 	m := chat.Message{Level: chat.Failure, Public: true,
-		Title:   fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
-		Lines:   []string{"nothing is retried by itself: roll back, or deploy again"},
-		Buttons: []chat.Button{commands.RollbackButton(r.App, r.Env, "", "")},
+		Title: fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
+		Lines: []string{"nothing is retried by itself: roll back, or deploy again"},
+	}
+	// The button undoes this run only: back to what it left (a deploy)
+	// or on to its target (a rollback), and only while the hosts run
+	// nothing newer; without a build on each side, rolling back is typed.
+	to, from := r.Previous, r.Build
+	if r.Kind == deploy.KindRollback {
+		to, from = r.Build, r.Previous
+	}
+	if deploy.ValidBuild(to) && deploy.ValidBuild(from) {
+		m.Buttons = []chat.Button{commands.RollbackToButton(r.App, r.Env, to, from)}
 	}
 	for _, h := range r.Hosts {
 		v := "on " + orNone(h.Current)

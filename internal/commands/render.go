@@ -115,6 +115,14 @@ func RollbackButton(app, env, from, deployID string) chat.Button {
 	return b
 }
 
+// RollbackToButton is the Rollback button of a run that stopped half-way
+// (interrupted): back to to, only while the hosts run nothing but to and
+// from, what that run left, so that a click once a later deploy has run
+// rolls nothing back.
+func RollbackToButton(app, env, to, from string) chat.Button {
+	return chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s to %s from %s", app, env, to, from), Style: "danger"}
+}
+
 func plural(n int) string {
 	if n == 1 {
 		return ""

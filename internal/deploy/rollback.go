@@ -55,7 +55,7 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 		// is what the stuck run left.
 		from = stuck.left
 	}
-	if err == nil && req.From != "" && from != req.From {
+	if err == nil && req.From != "" && from != req.From && !r.runsOnly(req.From, to) {
 		err = errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", t.key(), orNone(from), req.From, req.App, t.env.Name)
 	}
 	if err != nil {
@@ -64,6 +64,18 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	}
 	r.rec.Build, r.rec.Previous = to, from
 	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
+}
+
+// runsOnly reports whether every live host runs one of builds: a
+// rollback "to A from B" of a fleet a run left partly on B still undoes
+// just that run.
+func (r *run) runsOnly(builds ...string) bool {
+	for _, h := range r.live() {
+		if !slices.Contains(builds, r.states[h.Name].Current) {
+			return false
+		}
+	}
+	return true
 }
 
 // stuck is a run that left hosts on a release without a passing restart.

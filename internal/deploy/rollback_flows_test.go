@@ -237,3 +237,42 @@ func TestDeliveryFailureIsNotAStuckHost(t *testing.T) {
 		t.Errorf("h0: release 1 marked bad")
 	}
 }
+
+// TestRollbackToFromOverAMixedFleet: "rollback to 2 from 3", the button of
+// a run that stopped half-way, undoes it while the hosts run 2 or 3, and
+// refuses once a later deploy runs: an old message's click rolls back
+// nothing newer.
+func TestRollbackToFromOverAMixedFleet(t *testing.T) {
+	f, current := threeHosts(t)
+	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	rollback := func() (*deploy.Record, error) {
+		done := make(chan *deploy.Record, 1)
+		_, err := f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", From: "3", Requester: "ana"}, func(ev deploy.Event) {
+			if ev.Kind == deploy.EventFinished {
+				done <- ev.Record
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		return <-done, nil
+	}
+	rb, err := rollback()
+	if err != nil || rb.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("rollback to 2 from 3 over h0 on 2, h1 and h2 on 3: %v %+v", err, rb)
+	}
+	for _, h := range []string{"h0", "h1", "h2"} {
+		if c := current(h); c != "releases/2" {
+			t.Errorf("%s: current %s, want releases/2", h, c)
+		}
+	}
+	if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	f.build("4")
+	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeSucceeded)
+	if _, err := rollback(); err == nil || !strings.Contains(err.Error(), "runs 4 now, not 3") {
+		t.Errorf("the same click after deploy 4: %v, want a refusal", err)
+	}
+}
