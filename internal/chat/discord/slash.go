@@ -193,7 +193,7 @@ var slash = map[commands.Verb]slashSpec{
 			w := o.words("lock", "deploys")
 			w.word("app")
 			w.word("env")
-			w.keyword("for", "duration")
+			w.duration("duration")
 			w.quoted("", "reason")
 			return w.done()
 		},
@@ -371,7 +371,7 @@ var slash = map[commands.Verb]slashSpec{
 			w.word("role")
 			w.word("app")
 			w.word("env")
-			w.keyword("for", "duration")
+			w.duration("duration")
 			return w.done()
 		},
 	},
@@ -399,7 +399,7 @@ var slash = map[commands.Verb]slashSpec{
 		},
 		text: func(o options) (string, error) {
 			w := o.words("here")
-			w.keyword("for", "duration")
+			w.duration("duration")
 			return w.done()
 		},
 	},
@@ -608,6 +608,22 @@ func (w *words) keyword(kw, name string) {
 	if s := w.str(name); s != "" {
 		w.add(kw, w.checkWord(name, s))
 	}
+}
+
+// duration adds "for" and the duration option name. The parser reads
+// "for X" as a duration only when X starts with a digit, and otherwise as
+// words of a lock's reason: a duration that is none ("eod") is refused
+// here, rather than make a lock that never expires.
+func (w *words) duration(name string) {
+	s := w.str(name)
+	if s == "" {
+		return
+	}
+	if s[0] < '0' || s[0] > '9' {
+		w.fail(fmt.Errorf("%s must be a number and a unit, e.g. 30m, 2h, 1d or 1h30m, not %q", name, clip(s, 40)))
+		return
+	}
+	w.add("for", w.checkWord(name, s))
 }
 
 func (w *words) checkWord(name, s string) string {

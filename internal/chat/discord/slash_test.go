@@ -124,6 +124,9 @@ func TestCommandText(t *testing.T) {
 		{name: "env opening a quote", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("env", str, `"prod`)}, wantErr: "env must be one word"},
 		{name: "lock app with a space", verb: "lock", opts: []map[string]any{opt("reason", str, "x"), opt("app", str, "web prod")}, wantErr: "app must be one word"},
 		{name: "duration with a space", verb: "lock", opts: []map[string]any{opt("reason", str, "x"), opt("duration", str, "2 h")}, wantErr: "duration must be one word"},
+		// Not a duration: the parser would read "for eod" as words of
+		// the reason, and the lock would never expire.
+		{name: "duration that is none", verb: "lock", opts: []map[string]any{opt("reason", str, "db migration"), opt("duration", str, "eod")}, wantErr: `duration must be a number and a unit, e.g. 30m, 2h, 1d or 1h30m, not "eod"`},
 		{name: "unknown option", verb: "status", opts: []map[string]any{opt("evil", str, "x")}, wantErr: `unknown option "evil"`},
 		{name: "option twice", verb: "status", opts: []map[string]any{opt("app", str, "web"), opt("app", str, "x")}, wantErr: "given twice"},
 		{name: "boolean as text", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1"), opt("dry_run", str, "yes")}, wantErr: "dry_run must be true or false"},
