@@ -27,9 +27,15 @@ type Leader struct {
 	// replica that dies is replaced within TTL.
 	TTL time.Duration
 	Log *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 
 	mu    sync.Mutex
 	lease deploy.Lease
+	// until is when the lease runs out at the earliest: TTL after the
+	// start of its last successful acquire or renewal. A replica paused
+	// past it (GC, a stopped VM) may have been replaced.
+	until time.Time
 	// unsure is a lease whose renewal failed without saying it was lost
 	// (a timeout): it may still be this replica's, and no other can take
 	// it until it expires, so it is renewed again rather than forgotten.
@@ -44,11 +50,21 @@ func (l *Leader) ttl() time.Duration {
 	return l.TTL
 }
 
-// IsLeader reports whether this replica holds the lease now.
+// IsLeader reports whether this replica holds the lease now: it renewed
+// it, and not so long ago that it may have run out since. Without the
+// second, a replica that woke from a pause led next to the one that took
+// over, until its next renewal said otherwise.
 func (l *Leader) IsLeader() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lease != nil
+	return l.lease != nil && l.now().Before(l.until)
+}
+
+func (l *Leader) now() time.Time {
+	if l.Now == nil {
+		return time.Now()
+	}
+	return l.Now()
 }
 
 // Run tries to take the lease and keeps renewing it until ctx is done, then
@@ -75,12 +91,13 @@ func (l *Leader) step(ctx context.Context) {
 	lease, unsure := l.lease, l.unsure
 	l.mu.Unlock()
 	if held := cmp.Or(lease, unsure); held != nil {
+		start := l.now()
 		err := held.Renew(ctx)
 		l.mu.Lock()
 		l.lease, l.unsure = nil, nil
 		switch {
 		case err == nil:
-			l.lease = held
+			l.lease, l.until = held, start.Add(l.ttl())
 		case !errors.Is(err, deploy.ErrLeaseLost):
 			l.unsure = held
 		}
@@ -97,12 +114,13 @@ func (l *Leader) step(ctx context.Context) {
 			return
 		}
 	}
+	start := l.now()
 	lease, err := l.Leases.Acquire(ctx, LeaderKey, l.ID, l.ttl())
 	switch {
 	case err == nil:
 		l.logger().Info("this replica runs scheduled jobs", "replica", l.ID)
 		l.mu.Lock()
-		l.lease = lease
+		l.lease, l.until = lease, start.Add(l.ttl())
 		l.mu.Unlock()
 	case !errors.Is(err, deploy.ErrLeaseHeld):
 		l.logger().Warn("take the scheduler lease", "replica", l.ID, "err", err)

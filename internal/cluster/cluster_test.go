@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/storetest"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -108,6 +109,33 @@ func TestRenewalTimeoutKeepsTheLease(t *testing.T) {
 		a.step(ctx)
 		if got := a.IsLeader(); got != s.lead {
 			t.Fatalf("step %d (renewal error %v): leader %v, want %v", i, s.failNext, got, s.lead)
+		}
+	}
+}
+
+// TestNoTwoLeadersAfterAPause: a leader paused past its lease's TTL (its
+// clock and the store's move on together) does not lead while another
+// replica holds the lease, even before its next renewal says so.
+func TestNoTwoLeadersAfterAPause(t *testing.T) {
+	clock := storetest.NewClock(time.Now())
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "s.db"), embedded.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const ttl = 3 * time.Second // renewed every second
+	a := &Leader{Leases: st, ID: "a", TTL: ttl, Now: clock.Now}
+	b := &Leader{Leases: st, ID: "b", TTL: ttl, Now: clock.Now}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go a.Run(ctx)
+	waitFor(t, "a to lead", a.IsLeader)
+	clock.Advance(ttl + time.Second) // a was paused past its TTL
+	go b.Run(ctx)
+	waitFor(t, "b to lead", b.IsLeader)
+	for start := time.Now(); time.Since(start) < 2*time.Second; time.Sleep(10 * time.Millisecond) {
+		if a.IsLeader() && b.IsLeader() {
+			t.Fatal("a and b both lead")
 		}
 	}
 }
