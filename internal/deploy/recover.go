@@ -31,11 +31,21 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		case errors.As(err, &held) && supersedes(held.Holder, rec.ID):
 			// Another deploy took the app+env over once this one's
 			// lease ran out: this one is dead, and the hosts are the
-			// other's to change, so they are not observed now.
+			// other's to change, so they are not observed now. A lease
+			// of its own keeps two replicas' recoveries from both
+			// reporting it.
+			rl, err := e.leases.Acquire(ctx, "recover:"+rec.ID, "recovery:"+rec.ID, e.leaseTTL)
+			if errors.Is(err, ErrLeaseHeld) {
+				continue // another replica reports it
+			}
+			if err != nil {
+				return out, fmt.Errorf("recover %s: %w", rec.ID, err)
+			}
 			got, err := e.interrupt(ctx, rec.ID, rec.Fence+1, func(r *Record) {
 				r.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; %s took %s/%s over since, so the hosts are as this %s last recorded them",
 					r.Kind, r.Owner, strings.Fields(held.Holder)[0], r.App, r.Env, r.Kind)
 			})
+			e.releaseRecovery(rl, rec.ID)
 			if err != nil {
 				return out, err
 			}

@@ -329,6 +329,11 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		wg.Wait()
 	}
 	ctx := context.WithoutCancel(r.ctx)
+	// Marking releases bad and locking the app+env change what another
+	// replica, which holds the app+env if this one lost it, decides from.
+	if lost := r.leaseGone(); lost != nil {
+		return r.leaseLost(lost)
+	}
 	if r.retire != "" {
 		// Hosts that did not switch (already on to, or failed before
 		// their switch ran) still mark the release bad.

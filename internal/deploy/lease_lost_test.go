@@ -1,0 +1,131 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// TestRollbackThatLostItsLeaseLocksNothing: a rollback whose lease is lost
+// while its (last) host restarts still writes its lock afterwards, with no
+// fencing check: a stale replica changes shared state after losing the lease.
+func TestRollbackThatLostItsLeaseLocksNothing(t *testing.T) {
+	dir := t.TempDir()
+	arm, gate := filepath.Join(dir, "arm"), filepath.Join(dir, "gate")
+	restart := `if [ -e ` + arm + ` ]; then while [ ! -e ` + gate + ` ]; do sleep 0.05; done; fi`
+	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, restart))
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if err := os.WriteFile(arm, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *deploy.Record, 1)
+	restarting := make(chan struct{}, 1)
+	_, err := f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done {
+			select {
+			case restarting <- struct{}{}:
+			default:
+			}
+		}
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-restarting
+	leases.stolen.Store(true)          // another replica holds web/prod now
+	time.Sleep(500 * time.Millisecond) // renewals see it lost
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if rec.Outcome != deploy.OutcomeInterrupted {
+		t.Errorf("rollback outcome %s (%s), want interrupted", rec.Outcome, rec.Error)
+	}
+	locks, err := f.store.Locks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range locks {
+		t.Errorf("lock written by a rollback that had lost its lease: %+v", l)
+	}
+}
+
+// barrierStore makes two recoverers' reads of one record meet, as two
+// replicas whose recovery loops tick together: a read of it waits, up to a
+// second, for the other's.
+type barrierStore struct {
+	deploy.Store
+	id      string
+	mu      sync.Mutex
+	waiting chan struct{} // closed by the second read
+	reads   int
+}
+
+func (s *barrierStore) Record(ctx context.Context, id string) (*deploy.Record, error) {
+	r, err := s.Store.Record(ctx, id)
+	if id != s.id {
+		return r, err
+	}
+	s.mu.Lock()
+	s.reads++
+	if s.reads == 2 {
+		close(s.waiting)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.waiting:
+	case <-time.After(time.Second):
+	}
+	return r, err
+}
+
+// TestSupersededDeadDeployReportedOnce: a dead deploy whose app+env another
+// deploy holds now is recovered without any lease, so two replicas both
+// mark it interrupted and both report it.
+func TestSupersededDeadDeployReportedOnce(t *testing.T) {
+	f := newFixture(t, "")
+	dead := f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering})
+	// Another deploy holds web/prod now (on some replica).
+	if _, err := f.store.Acquire(t.Context(), "deploy:web/prod", "20260101-000100-other0 deploy of build 3 by bob", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	bs := &barrierStore{Store: f.store, id: dead.ID, waiting: make(chan struct{})}
+	var engines []*deploy.Engine
+	for range 2 {
+		engines = append(engines, deploy.NewEngine(deploy.Options{
+			Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+			Store: bs, Leases: f.store, Locks: f.store,
+		}))
+	}
+	var mu sync.Mutex
+	reports := 0
+	var wg sync.WaitGroup
+	for _, e := range engines {
+		wg.Go(func() {
+			got, err := e.Recover(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			reports += len(got)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if reports != 1 {
+		t.Errorf("the dead deploy was reported %d times, want once", reports)
+	}
+}
