@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -143,15 +144,47 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 	default:
 		ps.add(at("migrate"), "%s.migrate: want auto, ask or never, got %q", p, e.Migrate)
 	}
+	if e.Migrate == "ask" && e.ConfirmTimeout.D() <= 0 {
+		// The wait would end before anyone could answer: every deploy
+		// with a migration would abort.
+		ps.add(at("confirm_timeout"), "%s.confirm_timeout: with migrate: ask it must be positive, got %s", p, e.ConfirmTimeout.D())
+	}
 	if e.Pool != nil && e.Pool.HAProxy != nil {
 		h := e.Pool.HAProxy
 		if _, _, err := SplitSocket(h.Socket); err != nil {
 			ps.add(at("pool", "haproxy", "socket"), "%s.pool.haproxy.socket: %v", p, err)
 		}
-		if h.Backend == "" {
+		switch {
+		case h.Backend == "":
 			ps.add(at("pool", "haproxy"), "%s.pool.haproxy.backend: required", p)
+		case !haproxyName.MatchString(h.Backend):
+			ps.add(at("pool", "haproxy", "backend"), "%s.pool.haproxy.backend: %q: use only letters, digits, '.', '_' and '-'", p, h.Backend)
+		}
+		// Checked now, host by host, rather than refused by the drain of
+		// the first host a deploy has already switched.
+		for _, host := range e.Hosts {
+			if name := serverName(h.Server, host); !haproxyName.MatchString(name) {
+				ps.add(at("pool", "haproxy", "server"), "%s.pool.haproxy.server: for host %s it names the server %q: use only letters, digits, '.', '_' and '-' (and placeholders the host has: {host}, {address} or one of its vars)", p, host.Name, name)
+			}
 		}
 	}
+}
+
+// haproxyName is what the HAProxy pool sends as a backend or server name
+// (internal/haproxy refuses anything else: it could end the command).
+var haproxyName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// serverName expands a pool's server template for host as the pool does:
+// {host}, {address}, then the host's vars; default "{host}".
+func serverName(tmpl string, host *Host) string {
+	if tmpl == "" {
+		tmpl = "{host}"
+	}
+	pairs := []string{"{host}", host.Name, "{address}", host.Address}
+	for k, v := range host.Vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(tmpl)
 }
 
 // SplitSocket splits "unix:/path" or "tcp:host:port" into network and address.

@@ -133,6 +133,11 @@ func (a *App) validate(loc locator, ps *problems) {
 	if a.Migrations.List != "" && a.Migrations.Run == "" {
 		ps.add(at("migrations"), "%s.migrations: list is set but run is not", p)
 	}
+	if a.Migrations.Run != "" && a.Migrations.List == "" {
+		// The bot runs migrations only when list names pending ones: run
+		// alone would never run, nor back up.
+		ps.add(at("migrations"), "%s.migrations: run is set but list is not; list prints the pending migrations, and run runs only when it names some", p)
+	}
 
 	h := a.Health
 	if h.URL != "" && h.Command != "" {

@@ -294,8 +294,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("migrations:", "apps.web.migrations: list is set but run is not"),
 		},
 		{
-			name:  "migrations run alone is fine",
+			// The bot runs migrations when list names pending ones: run
+			// alone would never run.
+			name:  "migrations run without list",
 			edits: []string{"      list: ./migrate pending\n", ""},
+			want:  one("migrations:", "apps.web.migrations: run is set but list is not; list prints the pending migrations, and run runs only when it names some"),
 		},
 		{
 			name:  "health url and command",
@@ -375,6 +378,25 @@ func TestValidationRules(t *testing.T) {
 			name:  "haproxy socket",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: /run/haproxy.sock, backend: web}}"},
 			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want unix:/path/to/socket or tcp:host:port, got "/run/haproxy.sock"`),
+		},
+		{
+			name:  "haproxy backend name",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: unix:/run/haproxy.sock, backend: web app}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.backend: "web app": use only letters, digits, '.', '_' and '-'`),
+		},
+		{
+			// No host has a var ip: the server would be named "{ip}".
+			name:  "haproxy server placeholder",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: unix:/run/haproxy.sock, backend: web, server: '{ip}'}}"},
+			want: func(y string) []want {
+				w := one("pool:", `pool.haproxy.server: for host web1 it names the server "{ip}"`)(y)
+				return append(w, one("pool:", `pool.haproxy.server: for host web2 it names the server "{ip}"`)(y)...)
+			},
+		},
+		{
+			name:  "confirm timeout with ask",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        migrate: ask\n        confirm_timeout: 0s"},
+			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: with migrate: ask it must be positive, got 0s"),
 		},
 		{
 			name:  "delivery",
