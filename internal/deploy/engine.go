@@ -96,7 +96,11 @@ func NewEngine(opt Options) *Engine {
 		running:    map[string]*run{},
 	}
 	if e.http == nil {
-		e.http = &http.Client{Timeout: 5 * time.Second}
+		// A health check judges the host's own answer: a redirect (the
+		// app down behind a proxy that sends people elsewhere, http to
+		// the public https balancer) fails the 2xx test rather than let
+		// another server's answer pass it.
+		e.http = &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if e.now == nil {
 		e.now = time.Now

@@ -1,9 +1,15 @@
 package deploy_test
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 func TestExpectMatchesWholeWords(t *testing.T) {
@@ -30,5 +36,34 @@ func TestExpectMatchesWholeWords(t *testing.T) {
 		if got := deploy.ContainsWord(tc.body, tc.expect); got != tc.want {
 			t.Errorf("ContainsWord(%q, %q) = %v, want %v", tc.body, tc.expect, got, tc.want)
 		}
+	}
+}
+
+// TestHealthURLRedirectFails: a host whose health URL redirects (its app
+// down, a proxy sending people elsewhere) fails its check, even when the
+// other server answers 200 with the build.
+func TestHealthURLRedirectFails(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok build 1") // another host, healthy on build 1
+	}))
+	defer other.Close()
+	var hits atomic.Int64
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, other.URL+"/health", http.StatusFound)
+	}))
+	defer host.Close()
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
+		`url: `+host.URL+`/health
+      expect: "{build}"`, 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome == deploy.OutcomeSucceeded || hits.Load() == 0 || !strings.Contains(rec.Error, "302") {
+		t.Errorf("outcome %s (%s) after %d checks answered 302; want the deploy failed on the redirect", rec.Outcome, rec.Error, hits.Load())
 	}
 }
