@@ -767,7 +767,7 @@ func (r *run) healthGate(hosts []Host) error {
 		if r.out[h.Name] {
 			continue
 		}
-		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, nil, time.Time{}); err != nil {
+		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, r.states[h.Name].Current, nil, time.Time{}); err != nil {
 			return errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
 		}
 	}
@@ -862,7 +862,7 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 	if r.t.app.Restart != "" {
 		acts = append(acts, script(StepRestart, r.t.app.Restart))
 	}
-	acts = append(acts, r.healthAction(ctx, h, build))
+	acts = append(acts, r.healthAction(ctx, h, build, previous))
 	if hook := r.t.env.Hooks.AfterRestart; hook != "" {
 		acts = append(acts, script(StepHook, hook))
 	}
@@ -875,14 +875,16 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 // healthAction checks h's health on build: a health command's first
 // attempt is a host script, chained with the restart before it; the
 // further attempts, and HTTP checks, are the bot's.
-func (r *run) healthAction(ctx context.Context, h Host, build string) action {
+func (r *run) healthAction(ctx context.Context, h Host, build, previous string) action {
 	hc := r.t.app.Health
 	if hc.URL != "" || hc.Command == "" {
-		return action{step: StepHealth, call: func() error { return r.e.checkHealth(ctx, r, h, build, nil, time.Time{}) }}
+		return action{step: StepHealth, call: func() error { return r.e.checkHealth(ctx, r, h, build, previous, nil, time.Time{}) }}
 	}
 	return action{
-		step: StepHealth, script: r.healthScript(h, build, r.vars(h, build)), timeout: hc.Timeout.D(),
-		retry: func(first error, began time.Time) error { return r.e.checkHealth(ctx, r, h, build, first, began) },
+		step: StepHealth, script: r.healthScript(h, build, previous, r.vars(h, build)), timeout: hc.Timeout.D(),
+		retry: func(first error, began time.Time) error {
+			return r.e.checkHealth(ctx, r, h, build, previous, first, began)
+		},
 	}
 }
 

@@ -23,12 +23,13 @@ func expand(tmpl string, vars map[string]string) string {
 	return strings.NewReplacer(pairs...).Replace(tmpl)
 }
 
-// checkHealth retries the app's health check until it passes or its
-// timeout runs out. No configured check passes at once. failed is the
+// checkHealth retries the app's health check of h on build (the host's
+// release before it being previous) until it passes or its timeout runs
+// out. No configured check passes at once. failed is the
 // failure of an attempt already made (chained with the restart), or nil;
 // the timeout counts from began, when that attempt started, or from now
 // when began is zero.
-func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, failed error, began time.Time) error {
+func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build, previous string, failed error, began time.Time) error {
 	hc := r.t.app.Health
 	if hc.URL == "" && hc.Command == "" {
 		return nil
@@ -48,7 +49,7 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 		if hc.URL != "" {
 			err = e.probeURL(ctx, expand(hc.URL, vars), expand(hc.Expect, vars))
 		} else {
-			_, err = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build, vars)})
+			_, err = r.sessions[h.Name].Run(ctx, Command{Script: r.healthScript(h, build, previous, vars)})
 		}
 		if err == nil {
 			return nil
@@ -62,10 +63,10 @@ func (e *Engine) checkHealth(ctx context.Context, r *run, h Host, build string, 
 	}
 }
 
-// healthScript is one attempt of the app's health command on h; vars are
-// r.vars(h, build).
-func (r *run) healthScript(h Host, build string, vars map[string]string) string {
-	return inDir(r.t.app.Path, r.cmdEnv(h, build, ""), expand(r.t.app.Health.Command, vars))
+// healthScript is one attempt of the app's health command on h, with the
+// environment restart and hooks get; vars are r.vars(h, build).
+func (r *run) healthScript(h Host, build, previous string, vars map[string]string) string {
+	return inDir(r.t.app.Path, r.cmdEnv(h, build, previous), expand(r.t.app.Health.Command, vars))
 }
 
 func (e *Engine) probeURL(ctx context.Context, url, expect string) error {

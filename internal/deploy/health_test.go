@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -65,5 +67,22 @@ func TestHealthURLRedirectFails(t *testing.T) {
 	}
 	if rec.Outcome == deploy.OutcomeSucceeded || hits.Load() == 0 || !strings.Contains(rec.Error, "302") {
 		t.Errorf("outcome %s (%s) after %d checks answered 302; want the deploy failed on the redirect", rec.Outcome, rec.Error, hits.Load())
+	}
+}
+
+// TestHealthCommandGetsPrevious: a health command gets SWITCHMAN_PREVIOUS,
+// as the restart and the hooks do.
+func TestHealthCommandGetsPrevious(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
+		`command: 'echo "$SWITCHMAN_BUILD after $SWITCHMAN_PREVIOUS" >> ../health.log'`, 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	b, err := os.ReadFile(filepath.Join(f.dir, "srv", "health.log"))
+	if err != nil || !strings.Contains(string(b), "2 after 1") {
+		t.Errorf("health commands' log %q (%v), want the check of 2 to see 1 as previous", b, err)
 	}
 }
