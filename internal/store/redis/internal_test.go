@@ -236,3 +236,29 @@ func head(s []string) []string {
 	}
 	return s
 }
+
+// TestOpenRefusesEviction: a Redis that evicts keys when full (a memory
+// limit and a policy other than noeviction) is refused: an evicted lease
+// would let two replicas deploy one app+env. A limit with noeviction is
+// fine.
+func TestOpenRefusesEviction(t *testing.T) {
+	for _, tt := range []struct {
+		policy string
+		ok     bool
+	}{
+		{"volatile-lru", false},
+		{"allkeys-lru", false},
+		{"noeviction", true},
+	} {
+		t.Run(tt.policy, func(t *testing.T) {
+			srv := redisserver.StartWith(t, redisserver.Options{Args: []string{"--maxmemory", "64mb", "--maxmemory-policy", tt.policy}})
+			s, err := Open(t.Context(), Options{URL: srv.URL()})
+			if err == nil {
+				s.Close()
+			}
+			if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), "set maxmemory-policy noeviction")) {
+				t.Errorf("Open: %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}

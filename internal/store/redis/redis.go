@@ -210,6 +210,9 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}
+	if err := s.checkEviction(ctx); err != nil {
+		return err
+	}
 	v, err := schemaScript.Run(ctx, s.rdb, []string{s.key("schema")}, schemaVersion).Text()
 	if err != nil {
 		return s.fail(ctx, "check schema", err)
@@ -226,6 +229,35 @@ func (s *Store) init(ctx context.Context) error {
 		return s.fail(ctx, "load scripts", err)
 	}
 	return nil
+}
+
+// checkEviction refuses a Redis that may evict keys: a lease it evicts
+// lets a second replica deploy the app+env the first still deploys, and
+// evicted records or audit entries are lost. Redis evicts only with a
+// memory limit (maxmemory) and a policy other than noeviction, the
+// default of Redis but not of every managed Redis. INFO works where CONFIG
+// is disabled.
+func (s *Store) checkEviction(ctx context.Context) error {
+	info, err := s.rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return s.fail(ctx, "read the memory policy", err)
+	}
+	limit, policy := infoField(info, "maxmemory"), infoField(info, "maxmemory_policy")
+	if limit != "" && limit != "0" && policy != "" && policy != "noeviction" {
+		return errs.New(errs.Invalid, "state store redis at %s evicts keys when full (maxmemory %s, maxmemory-policy %s): an evicted lease would let two replicas deploy one app+env; set maxmemory-policy noeviction (Redis then refuses writes when full, and Switchman refuses commands)",
+			s.addr, limit, policy)
+	}
+	return nil
+}
+
+// infoField returns the value of field in the text of an INFO reply, or "".
+func infoField(info, field string) string {
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 var schemaScript = goredis.NewScript(`
