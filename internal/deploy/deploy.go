@@ -43,13 +43,24 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	if err != nil {
 		return nil, err
 	}
+	// Hosts a run left on this build without a passing restart (it died
+	// mid-switch, drained perhaps) are restarted again, not skipped as
+	// running it already.
+	last, err := r.lastSwitchingRun()
+	if err != nil {
+		r.abandon()
+		return nil, err
+	}
+	if last != nil {
+		r.again = r.stuckOn(last, req.Build)
+	}
 	need, current := 0, ""
 	for _, h := range r.live() {
 		st := r.states[h.Name]
 		if current == "" {
 			current = st.Current
 		}
-		if st.Current != req.Build {
+		if st.Current != req.Build || r.again[h.Name] {
 			need++
 		}
 	}
@@ -695,7 +706,7 @@ func (e *Engine) Requester(id string) (string, bool) {
 func (r *run) activateAll() error {
 	var todo []Host
 	for _, h := range r.live() {
-		if r.states[h.Name].Current != r.rec.Build {
+		if r.states[h.Name].Current != r.rec.Build || r.again[h.Name] {
 			todo = append(todo, h)
 		}
 	}
@@ -726,7 +737,12 @@ func (r *run) activateAll() error {
 		failed := make([]error, len(batch))
 		var wg sync.WaitGroup
 		for j, h := range batch {
-			wg.Go(func() { failed[j] = r.activate(h, r.rec.Build, r.states[h.Name].Current) })
+			previous := r.states[h.Name].Current
+			if r.again[h.Name] {
+				// Restarted where it is: its `previous` stays.
+				previous = r.states[h.Name].Previous
+			}
+			wg.Go(func() { failed[j] = r.activate(h, r.rec.Build, previous) })
 		}
 		wg.Wait()
 		for j, h := range batch {
@@ -782,15 +798,23 @@ func (r *run) revertOne(h Host, cause error) {
 		r.e.log.Warn("mark release bad", "host", h.Name, "err", err)
 	}
 	state := HostReverted
-	if st.Current == "" {
+	switch {
+	case st.Current == "":
 		cause = fmt.Errorf("%w; no earlier release to switch back to", cause)
 		state = HostFailed
-	} else if err := r.switchBack(ctx, h, st); err != nil {
-		cause = fmt.Errorf("%w; switch back: %w", cause, err)
+	case st.Current == r.rec.Build:
+		// Restarted where an earlier run left it: it ran this build
+		// before this deploy too.
+		cause = fmt.Errorf("%w; it ran %s before this deploy as well, and stays on it", cause, r.rec.Build)
 		state = HostFailed
-		r.mu.Lock()
-		r.backFailed = append(r.backFailed, h.Name)
-		r.mu.Unlock()
+	default:
+		if err := r.switchBack(ctx, h, st); err != nil {
+			cause = fmt.Errorf("%w; switch back: %w", cause, err)
+			state = HostFailed
+			r.mu.Lock()
+			r.backFailed = append(r.backFailed, h.Name)
+			r.mu.Unlock()
+		}
 	}
 	// The switch back recorded the host's release as it passed.
 	r.drop(h, state, cause)

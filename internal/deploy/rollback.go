@@ -97,25 +97,9 @@ type stuck struct {
 // balancer perhaps, and an unnamed one took every host, the ones that were
 // fine too, one release further back.
 func (r *run) stuckHosts(named string) (*stuck, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
-	defer cancel()
-	// The last finished run that switched a host: a dead one recovery
-	// has not reported yet is no guide, nor is one that changed nothing
-	// (a refused build, a cancel before any switch), which would hide a
-	// stuck host left by the run before it.
-	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 20})
-	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", r.t.key())
-	}
-	var last *Record
-	for _, rec := range recs {
-		if rec.ID != r.rec.ID && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, func(hr HostResult) bool { return hr.Switched }) {
-			last = rec
-			break
-		}
-	}
-	if last == nil {
-		return nil, nil
+	last, err := r.lastSwitchingRun()
+	if err != nil || last == nil {
+		return nil, err
 	}
 	var s stuck
 	switch {
@@ -131,19 +115,46 @@ func (r *run) stuckHosts(named string) (*stuck, error) {
 		// only its Build, valid, is a target.
 		return nil, nil
 	}
-	again := map[string]bool{}
-	for _, hr := range last.Hosts {
-		st, inspected := r.states[hr.Host]
-		// Switched: a host whose delivery failed, say, never left s.to.
-		if hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) && hr.Current == s.to && inspected && st.Current == s.to {
-			again[hr.Host] = true
-		}
-	}
+	again := r.stuckOn(last, s.to)
 	if len(again) == 0 {
 		return nil, nil
 	}
 	r.again = again
 	return &s, nil
+}
+
+// lastSwitchingRun returns the last finished run of the app+env that
+// switched a host, or nil. A dead one recovery has not reported yet is no
+// guide, nor is one that changed nothing (a refused build, a cancel before
+// any switch), which would hide a stuck host left by the run before it.
+func (r *run) lastSwitchingRun() (*Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 20})
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", r.t.key())
+	}
+	for _, rec := range recs {
+		if rec.ID != r.rec.ID && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, func(hr HostResult) bool { return hr.Switched }) {
+			return rec, nil
+		}
+	}
+	return nil, nil
+}
+
+// stuckOn returns the hosts last switched and left on build without a
+// passing restart (failed there, or activating when it stopped), which
+// point at build now.
+func (r *run) stuckOn(last *Record, build string) map[string]bool {
+	again := map[string]bool{}
+	for _, hr := range last.Hosts {
+		st, inspected := r.states[hr.Host]
+		// Switched: a host whose delivery failed, say, never left build.
+		if hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) && hr.Current == build && inspected && st.Current == build {
+			again[hr.Host] = true
+		}
+	}
+	return again
 }
 
 // rollbackTarget picks the release to go back to: the named one, else the

@@ -1,0 +1,141 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+type fakePool struct {
+	mu    sync.Mutex
+	state map[string]string
+}
+
+func (p *fakePool) Drain(_ context.Context, h deploy.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state[h.Name] = "maint"
+	return nil
+}
+
+func (p *fakePool) Ready(_ context.Context, h deploy.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state[h.Name] = "ready"
+	return nil
+}
+
+func (p *fakePool) get(h string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state[h]
+}
+
+// A deploy that died after h0 switched to 3 and was drained (before its
+// restart) is reported interrupted; status says "/rollback, or /deploy
+// BUILD". Deploying 3 again restarts h0 there, checks it and puts it back
+// in the pool, rather than skip it as running 3 already.
+func TestRedeployFinishesAnInterruptedHost(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	m := &hostDirs{configured: root}
+	pool := &fakePool{state: map[string]string{}}
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+		o.Transports["ssh"] = m
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	m.app = f.app
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// What a crash of a deploy of 3 leaves: 3 delivered everywhere, h0
+	// switched to it and drained, its restart never run.
+	for _, h := range []string{"h0", "h1", "h2"} {
+		dir := f.app + "-" + h
+		sh(t, "cp -a "+dir+"/releases/2 "+dir+"/releases/3 && echo 3 > "+dir+"/releases/3/BUILD")
+	}
+	sh(t, "cd "+f.app+"-h0 && ln -sfn releases/3 current && ln -sfn releases/2 previous")
+	if err := pool.Drain(context.Background(), deploy.Host{Name: "h0"}); err != nil {
+		t.Fatal(err)
+	}
+	// Newer than the deploys above, as a dead deploy of 3 would be.
+	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Hosts: []deploy.HostResult{
+			{Host: "h0", State: deploy.HostActivating, Current: "3", Previous: "2", Switched: true},
+			{Host: "h1", State: deploy.HostDelivered, Current: "2", Previous: "2"},
+			{Host: "h2", State: deploy.HostDelivered, Current: "2", Previous: "2"},
+		}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.build("3")
+	restartsBefore, _ := os.ReadFile(filepath.Join(f.app+"-h0", "restarts.log"))
+	rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	restartsAfter, _ := os.ReadFile(filepath.Join(f.app+"-h0", "restarts.log"))
+	for _, hr := range rec.Hosts {
+		t.Logf("%s: %s on %s; pool state %s", hr.Host, hr.State, hr.Current, pool.get(hr.Host))
+	}
+	t.Logf("h0 restarts.log before %q after %q", restartsBefore, restartsAfter)
+	if pool.get("h0") != "ready" {
+		t.Errorf("deploy of 3 succeeded, but h0 is left %s in the load balancer", pool.get("h0"))
+	}
+	if string(restartsAfter) == string(restartsBefore) {
+		t.Errorf("h0 was never restarted on 3: its app still runs 2 while current says 3")
+	}
+}
+
+func sh(t *testing.T, script string) {
+	t.Helper()
+	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", script, err, out)
+	}
+}
+
+// TestRedeployFinishesAnInterruptedSingleHost: with one host, deploying
+// the interrupted build again restarts it and puts it back in the pool,
+// rather than answer "nothing to do" while it is drained.
+func TestRedeployFinishesAnInterruptedSingleHost(t *testing.T) {
+	pool := &fakePool{state: map[string]string{}}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	sh(t, "cd "+f.app+" && cp -a releases/1 releases/2 && echo 2 > releases/2/BUILD && ln -sfn releases/2 current && ln -sfn releases/1 previous")
+	if err := pool.Drain(context.Background(), deploy.Host{Name: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true}}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.build("2")
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if hr := rec.Host("localhost"); hr.State != deploy.HostActive || pool.get("localhost") != "ready" {
+		t.Errorf("localhost %s, pool %s; want active and ready", hr.State, pool.get("localhost"))
+	}
+	if got := f.link("previous"); got != "releases/1" {
+		t.Errorf("previous %q, want releases/1 kept", got)
+	}
+}
