@@ -117,3 +117,64 @@ func TestMigrationsConfirmAndAbort(t *testing.T) {
 		t.Errorf("confirming a finished deploy: got %v %q", r.Failed, o.last())
 	}
 }
+
+// TestConfirmNeedsTheDeployGrantStill: a requester whose runtime grant
+// expired while their deploy waited may abort it, not confirm its
+// migrations.
+func TestConfirmNeedsTheDeployGrantStill(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(askYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	defer eng.Wait()
+	policy, _ := acl.New(cfg.AccessRules())
+	clk := &clock{now: time.Now()}
+	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Now: clk.Now})
+	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, map[string]string{"BUILD": "1"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do := func(user, text string) (commands.Outcome, *recorder) {
+		out := newRecorder()
+		return svc.Handle(context.Background(), commands.Request{User: user, Text: text}, out), out
+	}
+	if r, o := do("ana", "grant @carl deployer web prod for 1h"); r.Failed {
+		t.Fatal(o.last())
+	}
+	res, out := do("carl", "deploy web 1")
+	if res.Failed {
+		t.Fatal(out.last())
+	}
+	var id string
+	for deadline := time.Now().Add(10 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out.mu.Lock()
+		for _, ev := range out.events {
+			if ev.Kind == deploy.EventConfirm {
+				id = ev.DeployID
+			}
+		}
+		out.mu.Unlock()
+	}
+	if id == "" {
+		t.Fatal("no migrations prompt")
+	}
+	clk.Set(clk.Now().Add(2 * time.Hour)) // the grant has expired
+	if r, o := do("carl", "deploy confirm "+id); !r.Failed || !strings.Contains(o.last(), "carl may not deploy web/prod") {
+		t.Errorf("carl confirming after his grant expired: failed=%v %q", r.Failed, o.last())
+	}
+	if r, o := do("carl", "deploy abort "+id); r.Failed {
+		t.Errorf("carl aborting his own deploy: %q", o.last())
+	}
+	if rec := <-out.finished; rec.Outcome != deploy.OutcomeCancelled {
+		t.Errorf("outcome %s (%s), want cancelled", rec.Outcome, rec.Error)
+	}
+}

@@ -319,22 +319,33 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 }
 
 // confirm answers a deploy's migrations prompt: the requester may, and so
-// may holders of confirm on the app/env (admins among them).
+// may holders of confirm on the app/env (admins among them). A requester
+// confirms only while they may still deploy there (a runtime grant may
+// have expired since the deploy started); aborting their own deploy is
+// always theirs.
 func (c *call) confirm(ctx context.Context, cmd Command) {
 	requester, ok := c.s.engine.Requester(cmd.DeployID)
 	if !ok {
 		c.refuse(errs.New(errs.NotFound, "no deploy %s is running here", cmd.DeployID))
 		return
 	}
-	via := "requester"
-	if requester != c.req.User {
-		var app, env string
-		for _, r := range c.s.engine.Running() {
-			if r.ID == cmd.DeployID {
-				app, env = r.App, r.Env
-			}
+	var app, env string
+	for _, r := range c.s.engine.Running() {
+		if r.ID == cmd.DeployID {
+			app, env = r.App, r.Env
 		}
-		c.entry.App, c.entry.Env = app, env
+	}
+	c.entry.App, c.entry.Env = app, env
+	via := "requester"
+	switch {
+	case requester == c.req.User && cmd.Verb == VerbAbort:
+	case requester == c.req.User:
+		d, ok := c.check(ctx, acl.Deploy, app, env)
+		if !ok {
+			return
+		}
+		via = "requester; " + d.Via
+	default:
 		d, ok := c.check(ctx, acl.Confirm, app, env)
 		if !ok {
 			return
