@@ -292,7 +292,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 	out.prompt = func(m chat.Message) { s.wg.Go(func() { s.post(context.WithoutCancel(ctx), channel, m) }) }
 	oc := s.runner.Handle(ctx, commands.Request{
 		User: c.User, Platform: "train", Channel: channel,
-		Text: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env),
+		Text: fmt.Sprintf("deploy %s %s to %s", carApp(c.App), c.Build, c.Env),
 	}, out)
 	replies := out.takeReplies()
 	if oc.DeployID == "" && ctx.Err() != nil {
@@ -343,6 +343,16 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 		}
 	}
 	return res
+}
+
+// carApp is how the app of a car is written in its deploy command: quoted
+// when it is named like the words of "deploy confirm ID" and "deploy
+// abort ID", which a build shaped like a deploy id would otherwise make.
+func carApp(app string) string {
+	if strings.EqualFold(app, "confirm") || strings.EqualFold(app, "abort") {
+		return `"` + app + `"`
+	}
+	return app
 }
 
 // carOutput is the commands.Output of one car's deploy: it keeps the

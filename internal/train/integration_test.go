@@ -349,3 +349,27 @@ func TestDepartureDuringShutdown(t *testing.T) {
 		t.Errorf("aboard for the next train: %+v, %v; want billing", cars, err)
 	}
 }
+
+// TestCarOfAnAppNamedConfirm: an app named confirm whose build looks like
+// a deploy id ships as that app's deploy, not as a confirmation.
+func TestCarOfAnAppNamedConfirm(t *testing.T) {
+	const build = "20261123-124158-b25a0a"
+	yaml := `users: {bob: {}}
+deployers: [bob]
+apps:
+  confirm:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/confirm
+    restart: 'true'
+    environments: {production: {hosts: [localhost]}}
+` + dailyTrain
+	sys := newTrainSystem(t, yaml, map[string]map[string]string{"confirm-" + build + ".tar.gz": {"BUILD": build}})
+	ctx := context.Background()
+	if r := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board confirm " + build}, nopOut{}); r.Failed {
+		t.Fatal("boarding failed")
+	}
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if len(sum.Shipped) != 1 || sum.Shipped[0].Car.App != "confirm" {
+		t.Errorf("shipped %+v, failed %+v; want confirm %s shipped", sum.Shipped, sum.Failed, build)
+	}
+}
