@@ -35,8 +35,11 @@ apps:
         confirm_timeout: 1m
 `
 
-func TestMigrationsConfirmAndAbort(t *testing.T) {
-	dir := t.TempDir()
+// askService is the service of askYAML, in dir, with builds 1 and 2 of
+// web, the clock now (nil: the real one); do runs one command as user.
+func askService(t *testing.T, now func() time.Time) (dir string, do func(user, text string) (commands.Outcome, *recorder)) {
+	t.Helper()
+	dir = t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(askYAML), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -45,19 +48,27 @@ func TestMigrationsConfirmAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
-	defer eng.Wait()
+	t.Cleanup(eng.Wait)
 	policy, _ := acl.New(cfg.AccessRules())
-	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
-	os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755)
-	for _, b := range []string{"1", "2"} {
-		os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644)
+	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Now: now})
+	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	do := func(user, text string) (commands.Outcome, *recorder) {
+	for _, b := range []string{"1", "2"} {
+		if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, func(user, text string) (commands.Outcome, *recorder) {
 		out := newRecorder()
 		return svc.Handle(context.Background(), commands.Request{User: user, Text: text}, out), out
 	}
+}
+
+func TestMigrationsConfirmAndAbort(t *testing.T) {
+	dir, do := askService(t, nil)
 	waitPrompt := func(out *recorder) deploy.Event {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -122,31 +133,8 @@ func TestMigrationsConfirmAndAbort(t *testing.T) {
 // expired while their deploy waited may abort it, not confirm its
 // migrations.
 func TestConfirmNeedsTheDeployGrantStill(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(askYAML), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
-	defer eng.Wait()
-	policy, _ := acl.New(cfg.AccessRules())
 	clk := &clock{now: time.Now()}
-	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Now: clk.Now})
-	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, map[string]string{"BUILD": "1"}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	do := func(user, text string) (commands.Outcome, *recorder) {
-		out := newRecorder()
-		return svc.Handle(context.Background(), commands.Request{User: user, Text: text}, out), out
-	}
+	_, do := askService(t, clk.Now)
 	if r, o := do("ana", "grant @carl deployer web prod for 1h"); r.Failed {
 		t.Fatal(o.last())
 	}

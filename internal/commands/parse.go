@@ -987,14 +987,15 @@ func parseLock(p *parser, args []token) (Command, error) {
 	// typo does not turn a lock of one app into a lock of everything.
 	if len(rest) > 0 && !rest[0].quoted {
 		w := rest[0].s
+		lookalike := disguised(w, p.isApp)
 		switch {
 		case p.isApp(w):
 			c.App = w
 			rest = rest[1:]
 		case p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
-		case disguised(w, p.isApp) != "":
-			return c, fmt.Errorf(`%s looks like the app %s but is written with other characters; type it again, or, to lock every app, quote the reason: lock deploys "…"`, echo(w), disguised(w, p.isApp))
+		case lookalike != "":
+			return c, fmt.Errorf(`%s looks like the app %s but is written with other characters; type it again, or, to lock every app, quote the reason: lock deploys "…"`, echo(w), lookalike)
 		case utf8.RuneCountInString(w) >= 4:
 			if _, ok := Suggest(w, p.cat.Apps()); ok {
 				return c, fmt.Errorf(`%v; to lock every app, quote the reason: lock deploys "…"`, p.unknownApp(w))

@@ -141,27 +141,10 @@ func TestRollbackIsNotCancelled(t *testing.T) {
 // switched has nothing to switch back to; it ends cancelled, says so once,
 // and leaves the build unmarked, since nobody found it faulty.
 func TestCancelOfAFirstDeploy(t *testing.T) {
-	dir := t.TempDir()
-	started, gate := filepath.Join(dir, "started"), filepath.Join(dir, "gate")
-	f := newFixture(t, "touch "+started+"; while [ ! -e "+gate+" ]; do sleep 0.05; done")
+	gate := filepath.Join(t.TempDir(), "gate")
+	f := newFixture(t, "while [ ! -e "+gate+" ]; do sleep 0.05; done")
 	f.build("1")
-	done := make(chan *deploy.Record, 1)
-	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
-		f.sink(ev)
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the restart did not start")
-		}
-	}
+	done := f.deployUntilRestart("1")
 	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
 		t.Fatal(err)
 	}

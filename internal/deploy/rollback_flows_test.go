@@ -2,10 +2,8 @@ package deploy_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,27 +40,6 @@ func TestFinishingAHostOnMixedFleetMarksNothingElse(t *testing.T) {
 	}
 	if _, err := f.run(deploy.KindRollback, "1"); err != nil {
 		t.Errorf("rollback to 1 afterwards: %v", err)
-	}
-}
-
-// threeHostsRestart is threeHostsMax with extra shell text after the restart.
-func threeHostsRestart(t *testing.T, maxFailures int, restartExtra string) (f *fixture, current func(host string) string) {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, restartExtra), "        hosts: [localhost]\n",
-		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: "+strconv.Itoa(maxFailures)+"\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
-	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
-	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
-	m := &hostDirs{configured: root}
-	f = newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
-	m.app = f.app
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	return f, func(h string) string {
-		l, _ := os.Readlink(filepath.Join(f.app+"-"+h, "current"))
-		return l
 	}
 }
 

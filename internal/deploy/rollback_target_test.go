@@ -90,8 +90,14 @@ func threeHosts(t *testing.T) (f *fixture, current func(host string) string) {
 // threeHostsMax is threeHosts with max_failures set to maxFailures.
 func threeHostsMax(t *testing.T, maxFailures int) (f *fixture, current func(host string) string) {
 	t.Helper()
+	return threeHostsRestart(t, maxFailures, "true")
+}
+
+// threeHostsRestart is threeHostsMax with restart as the app's restart.
+func threeHostsRestart(t *testing.T, maxFailures int, restart string) (f *fixture, current func(host string) string) {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, restart), "        hosts: [localhost]\n",
 		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: "+strconv.Itoa(maxFailures)+"\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
 	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
 	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)

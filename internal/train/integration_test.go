@@ -271,19 +271,27 @@ func TestLockOwnersCarDeparts(t *testing.T) {
 // TestDepartHoldsBackACarLockedMeanwhile: a lock taken while an earlier
 // car ships, after the departure looked at the gate, holds the car back
 // for the next train as a lock at departure time would, rather than
-// failing it off the train.
-func TestDepartHoldsBackACarLockedMeanwhile(t *testing.T) {
-	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{
+// webAndBilling is a train system with web 7 and billing 5 aboard the
+// daily train; say runs a command as user in its channel.
+func webAndBilling(t *testing.T) (sys *trainSystem, say func(user, text string) commands.Outcome) {
+	t.Helper()
+	sys = newTrainSystem(t, trainYAML, map[string]map[string]string{
 		"web-7.tar.gz":     {"BUILD": "7"},
 		"billing-5.tar.gz": {"BUILD": "5"},
 	})
-	ctx := context.Background()
-	say := func(user, text string) commands.Outcome {
-		return sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
+	say = func(user, text string) commands.Outcome {
+		return sys.svc.Handle(context.Background(), commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
 	}
 	if say("bob", "train board web 7").Failed || say("bob", "train board billing 5").Failed {
 		t.Fatal("boarding failed")
 	}
+	return sys, say
+}
+
+// failing it off the train.
+func TestDepartHoldsBackACarLockedMeanwhile(t *testing.T) {
+	sys, say := webAndBilling(t)
+	ctx := context.Background()
 	locked := false
 	sys.out.mu.Lock()
 	sys.out.onPost = func(m chat.Message) {
@@ -311,17 +319,8 @@ func TestDepartHoldsBackACarLockedMeanwhile(t *testing.T) {
 // aboard for the next train, the summary saying why (not that the store
 // is unreachable, nor that the car failed).
 func TestDepartureDuringShutdown(t *testing.T) {
-	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{
-		"web-7.tar.gz":     {"BUILD": "7"},
-		"billing-5.tar.gz": {"BUILD": "5"},
-	})
+	sys, _ := webAndBilling(t)
 	ctx := context.Background()
-	say := func(user, text string) commands.Outcome {
-		return sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
-	}
-	if say("bob", "train board web 7").Failed || say("bob", "train board billing 5").Failed {
-		t.Fatal("boarding failed")
-	}
 	stopping := false
 	sys.out.mu.Lock()
 	sys.out.onPost = func(m chat.Message) {
