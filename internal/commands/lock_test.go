@@ -1,8 +1,17 @@
 package commands_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
 
 // lockerYAML has ana, an admin, and carl, who may deploy and lock on
@@ -51,5 +60,93 @@ func TestLockDoesNotTakeOverAnothersLock(t *testing.T) {
 	locks, err := f.store.Locks(t.Context())
 	if err != nil || len(locks) != 1 || locks[0].Owner != "ana" || locks[0].Reason != "migration, part two" {
 		t.Errorf("locks: %+v, %v; want ana's, with its new reason", locks, err)
+	}
+}
+
+// lockingStore is a store on which another replica takes lock right
+// after the first read of the locks once armed: between a deploy's gate
+// and its lease.
+type lockingStore struct {
+	*embedded.Store
+	mu   sync.Mutex
+	lock *deploy.Lock
+}
+
+func (s *lockingStore) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	locks, err := s.Store.Locks(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && s.lock != nil {
+		if perr := s.Store.PutLock(ctx, *s.lock); perr != nil {
+			return nil, perr
+		}
+		s.lock = nil
+	}
+	return locks, err
+}
+
+// TestLockTakenAfterTheGate: a lock taken after a deploy's gate read the
+// locks, before the deploy held its lease, refuses the deploy: once it
+// holds the lease it reads them again.
+func TestLockTakenAfterTheGate(t *testing.T) {
+	f := newServiceFixture(t)
+	st := &lockingStore{Store: f.store, lock: &deploy.Lock{App: "web", Owner: "ana", Reason: "incident 7", Created: time.Now()}}
+	svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+	out := newRecorder()
+	res := svc.Handle(t.Context(), commands.Request{User: "bob", Platform: "test", Channel: "C1", Text: "deploy web 1"}, out)
+	if !res.Failed || res.DeployID != "" || !strings.Contains(out.last(), "web/prod is locked: locked by ana") {
+		t.Fatalf("deploy with a lock taken after its gate: failed %v, deploy %q, %q; want it refused, naming ana's lock", res.Failed, res.DeployID, out.last())
+	}
+	if _, err := os.Lstat(filepath.Join(f.app, "current")); !os.IsNotExist(err) {
+		t.Errorf("current after the refused deploy: %v; want none", err)
+	}
+	if recs, err := f.store.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+		t.Errorf("records after the refused deploy: %d, %v; want none", len(recs), err)
+	}
+	// The lease was given back: the deploy goes ahead once unlocked.
+	if r, out, _ := f.do("ana", "unlock deploys web"); r.Failed {
+		t.Fatalf("unlock: %s", out.last())
+	}
+	if _, out, rec := f.do("bob", "deploy web 1"); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("deploy after unlock: %q, %+v; want it to succeed", out.last(), rec)
+	}
+}
+
+// TestLockNamesRunsUnderWay: a lock does not stop what already runs; its
+// reply names each deploy or rollback holding an app+env it covers, on
+// any replica (by their leases), and how to stop a deploy.
+func TestLockNamesRunsUnderWay(t *testing.T) {
+	for _, tc := range []struct {
+		name, holder, lock string
+		want               []string
+	}{
+		{"deploy", "20261204-101500-ab12 deploy of build 2 by bob", "lock deploys web",
+			[]string{"web/prod: deploy of build 2 by bob is under way (20261204-101500-ab12) and goes on", "to stop this one: cancel web prod"}},
+		{"rollback", "20261204-101500-cd34 rollback of build 1 by bob", "lock deploys",
+			[]string{"web/prod: rollback of build 1 by bob is under way (20261204-101500-cd34) and goes on: a lock does not stop a rollback"}},
+		{"none", "", "lock deploys web prod", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			if tc.holder != "" {
+				l, err := f.store.Acquire(t.Context(), "deploy:web/prod", tc.holder, time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Release(context.Background())
+			}
+			r, out, _ := f.do("ana", tc.lock+" release freeze")
+			if r.Failed {
+				t.Fatalf("%s: %s", tc.lock, out.last())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.last(), w) {
+					t.Errorf("%s: reply %q; want %q", tc.lock, out.last(), w)
+				}
+			}
+			if tc.want == nil && strings.Contains(out.last(), "under way") {
+				t.Errorf("%s with nothing running: reply %q names a run under way", tc.lock, out.last())
+			}
+		})
 	}
 }

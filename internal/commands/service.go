@@ -29,6 +29,9 @@ type Engine interface {
 	// Draining reports whether the engine refuses new runs: the bot is
 	// shutting down.
 	Draining() bool
+	// Underway returns the runs, on any replica, holding an app+env that
+	// a lock of app and env covers.
+	Underway(ctx context.Context, app, env string) ([]deploy.Underway, error)
 }
 
 // Store is the state the commands read and change.
@@ -309,6 +312,13 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 	if note != "" {
 		notes = append(notes, note)
 	}
+	// Once the deploy holds its lease, the locks are read again: one
+	// taken since (by another replica, or another command on this one)
+	// refuses it. A lock taken later finds the deploy under way.
+	dreq.Admit = func(ctx context.Context) error {
+		_, err := c.s.lockVerdict(ctx, cmd.App, cmd.Env, c.req.User)
+		return err
+	}
 	rec, err := c.s.engine.Deploy(ctx, dreq, c.sink())
 	if err != nil {
 		c.refuse(err)
@@ -353,23 +363,32 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 // checkLocks refuses a deploy that an active lock covers, unless the
 // requester owns that lock. It returns a note for the reply and audit.
 func (c *call) checkLocks(ctx context.Context, app, env string) (string, bool) {
-	locks, err := c.s.store.Locks(ctx)
+	note, err := c.s.lockVerdict(ctx, app, env, c.req.User)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(err)
 		return "", false
+	}
+	return note, true
+}
+
+// lockVerdict returns the error refusing user's deploy of app/env that an
+// active lock of another's covers, or a note naming user's own lock.
+func (s *Service) lockVerdict(ctx context.Context, app, env, user string) (string, error) {
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
 	var note string
 	for _, l := range locks {
-		if !l.Covers(app, env) || !l.Active(c.s.now()) {
+		if !l.Covers(app, env) || !l.Active(s.now()) {
 			continue
 		}
-		if l.Owner != c.req.User {
-			c.refuse(errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l, c.s.now())))
-			return "", false
+		if l.Owner != user {
+			return "", errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l, s.now()))
 		}
 		note = fmt.Sprintf("you hold the lock on %s (%s), so the deploy goes ahead", l.Scope(), l.Reason)
 	}
-	return note, true
+	return note, nil
 }
 
 func (c *call) rollback(ctx context.Context, cmd Command) {
@@ -466,7 +485,22 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 		return
 	}
 	c.allow(d.Via)
-	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: "Locked " + l.Scope(), Lines: []string{describeLock(l, c.s.now())}})
+	lines := []string{describeLock(l, c.s.now())}
+	// Read after the lock was written: a deploy that passed its gate
+	// before is either refused by its second look at the locks or holds
+	// its lease by now, and is named here.
+	runs, err := c.s.engine.Underway(ctx, l.App, l.Env)
+	if err != nil {
+		lines = append(lines, "⚠ could not check for deploys under way ("+errs.Message(err)+"): /status shows them")
+	}
+	for _, u := range runs {
+		stop := fmt.Sprintf("a lock stops deploys that start after it; to stop this one: cancel %s %s", u.App, u.Env)
+		if strings.HasPrefix(u.What, string(deploy.KindRollback)) {
+			stop = "a lock does not stop a rollback"
+		}
+		lines = append(lines, fmt.Sprintf("⚠ %s/%s: %s is under way (%s) and goes on: %s", u.App, u.Env, u.What, u.ID, stop))
+	}
+	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: "Locked " + l.Scope(), Lines: lines})
 }
 
 func (c *call) unlock(ctx context.Context, cmd Command) {

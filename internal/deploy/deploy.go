@@ -87,6 +87,16 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	if err != nil {
 		return nil, err
 	}
+	if req.Admit != nil {
+		if err := req.Admit(ctx); err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
+			defer cancel()
+			if rerr := lease.Release(rctx); rerr != nil {
+				e.log.Warn("release deploy lease", "key", t.key(), "err", rerr)
+			}
+			return nil, err
+		}
+	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	r := &run{e: e, t: t, lease: lease, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{

@@ -132,6 +132,12 @@ type Request struct {
 	Channel   string
 	// Forced is the override reason of a deploy allowed outside its window.
 	Forced string
+	// Admit, when set, is called once the app+env lease is held, before
+	// any host is reached; an error refuses the run with nothing changed.
+	// A gate that checks locks before the lease checks them again here: a
+	// lock taken in between, on any replica, is then seen either by Admit
+	// or, through the lease, by the lock's Underway.
+	Admit func(ctx context.Context) error
 }
 
 var buildRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -293,12 +299,48 @@ func nonce() string {
 	return hex.EncodeToString(b[:])
 }
 
+// leaseKey is the lease a run of app/env holds.
+func leaseKey(app, env string) string { return "deploy:" + app + "/" + env }
+
+// Underway is a deploy or rollback that holds its app+env now, on this
+// replica or another.
+type Underway struct {
+	App, Env string
+	ID       string // the run's id
+	What     string // such as "deploy of build 42 by ana"
+}
+
+// Underway returns the runs holding an app+env that a lock of app and env
+// ("" for all) covers, by app and env. A lock stops deploys that start
+// after it; the runs it finds are under way and go on.
+func (e *Engine) Underway(ctx context.Context, app, env string) ([]Underway, error) {
+	scope := Lock{App: app, Env: env}
+	var out []Underway
+	for _, a := range e.cfg.AppNames() {
+		ac, _ := e.cfg.App(a)
+		for _, en := range ac.EnvNames() {
+			if !scope.Covers(a, en) {
+				continue
+			}
+			h, err := e.leases.Holder(ctx, leaseKey(a, en))
+			if err != nil {
+				return nil, fmt.Errorf("runs under way on %s/%s: %w", a, en, err)
+			}
+			if h != "" {
+				id, what, _ := strings.Cut(h, " ")
+				out = append(out, Underway{App: a, Env: en, ID: id, What: what})
+			}
+		}
+	}
+	return out, nil
+}
+
 // acquire takes the app+env lease for deploy id, which does what (such as
 // "deploy of build 42 by ana"), or explains who holds it. The holder is the
 // id followed by what: a deploy refused before the holder's record is
 // written (once its hosts were reached) still learns who does what.
 func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease, error) {
-	l, err := e.leases.Acquire(ctx, "deploy:"+t.key(), id+" "+what, e.leaseTTL)
+	l, err := e.leases.Acquire(ctx, leaseKey(t.app.Name, t.env.Name), id+" "+what, e.leaseTTL)
 	if err == nil {
 		return l, nil
 	}

@@ -110,6 +110,8 @@ type Leaser interface {
 	// Acquire takes the lease key for holder. If another holder has it,
 	// it returns an error wrapping ErrLeaseHeld (see LeaseHeldError).
 	Acquire(ctx context.Context, key, holder string, ttl time.Duration) (Lease, error)
+	// Holder returns who holds the lease key now, "" when no one does.
+	Holder(ctx context.Context, key string) (string, error)
 }
 
 // Lease is a held lease. Its fencing token grows with every acquisition of

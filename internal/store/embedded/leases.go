@@ -59,6 +59,23 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	return &lease{s: s, key: key, holder: holder, token: token, ttl: ttl}, nil
 }
 
+// Holder returns who holds the lease key, or "" when no one does (never
+// taken, released or expired).
+func (s *Store) Holder(ctx context.Context, key string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("read lease %s: %w", key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leases == nil {
+		return "", fmt.Errorf("read lease %s: %w", key, errClosed)
+	}
+	if e, ok := s.leases[key]; ok && s.now().Before(e.expires) {
+		return e.holder, nil
+	}
+	return "", nil
+}
+
 // nextFence increments and returns the persisted fencing counter of key.
 func (s *Store) nextFence(key string) (int64, error) {
 	var token int64

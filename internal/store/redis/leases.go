@@ -82,6 +82,30 @@ func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Durati
 	return nil, fmt.Errorf("acquire lease %s: unexpected reply %v", key, v)
 }
 
+// Holder returns who holds the lease key, or "" when no one does (never
+// taken, released or expired). It costs one GET.
+func (s *Store) Holder(ctx context.Context, key string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.key("lease", key)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.fail(ctx, "read lease "+key, err)
+	}
+	parts := strings.SplitN(v, "|", 4)
+	if len(parts) != 4 {
+		return "", fmt.Errorf("read lease %s: malformed value", key)
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("read lease %s: malformed expiry %q", key, parts[1])
+	}
+	if s.now().UnixMilli() >= exp { // a released lease expires at 0
+		return "", nil
+	}
+	return parts[3], nil
+}
+
 // abandon deletes the lease key if the call with nonce n took it. It runs
 // even if ctx has ended: that may be why the call failed.
 func (s *Store) abandon(ctx context.Context, key, n string) error {

@@ -46,6 +46,30 @@ func testLeases(t *testing.T, fresh freshFunc) {
 		}
 	})
 
+	t.Run("holder", func(t *testing.T) {
+		s, clock := fresh(t)
+		holder := func(when string, want string) {
+			t.Helper()
+			got, err := s.Holder(t.Context(), leaseKey)
+			if err != nil {
+				t.Fatalf("Holder %s: %v", when, err)
+			}
+			if got != want {
+				t.Errorf("Holder %s: got %q, want %q", when, got, want)
+			}
+		}
+		holder("of a key never taken", "")
+		l := mustAcquire(t, s, leaseKey, "bot-1 deploy of build 42 by ana", leaseTTL)
+		holder("of a held key", "bot-1 deploy of build 42 by ana")
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		holder("after Release", "")
+		mustAcquire(t, s, leaseKey, "bot-2", leaseTTL)
+		clock.Advance(leaseTTL + time.Second)
+		holder("after expiry", "")
+	})
+
 	t.Run("keys are independent", func(t *testing.T) {
 		s, _ := fresh(t)
 		a := mustAcquire(t, s, "accounting/production", "bot-1", leaseTTL)
