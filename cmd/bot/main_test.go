@@ -394,3 +394,42 @@ func TestAuditExport(t *testing.T) {
 		t.Errorf("audit -app nope: %v, %q; want a note that it is not in the config", err, out)
 	}
 }
+
+// TestConsoleTrimsHistory: with store.retention set, the bot deletes what
+// is older at start, and says so in the audit trail.
+func TestConsoleTrimsHistory(t *testing.T) {
+	f := newDemo(t)
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = bytes.Replace(cfg, []byte("  path: state.db\n"), []byte("  path: state.db\n  retention:\n    audit: 7d\n"), 1)
+	if err := os.WriteFile(f.cfg, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(f.dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, age := range []time.Duration{30 * 24 * time.Hour, 24 * time.Hour} {
+		if err := st.AppendAudit(t.Context(), &audit.Entry{Time: time.Now().Add(-age), User: "alice", Command: fmt.Sprintf("status, %s ago", age), Decision: audit.Allowed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	if _, err := runBot(t, "whoami\n", "-config", f.cfg, "console"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runBot(t, "", "audit", "-config", f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"command":"whoami"`, `"command":"status, 24h0m0s ago"`, `"command":"retention: deleted 1 audit entry from before `} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit after the console ran: want %s in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "720h0m0s ago") {
+		t.Errorf("audit after the console ran: the entry of 30 days ago is still there:\n%s", out)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
+	"github.com/switchman-bot/switchman/internal/retention"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
 	"github.com/switchman-bot/switchman/internal/train"
@@ -158,6 +159,7 @@ type system struct {
 	watcher  *postdeploy.Watcher // nil without Sentry
 	leader   *cluster.Leader     // runs scheduled jobs on one replica
 	trains   *train.Scheduler    // nil without trains
+	trimmer  *retention.Trimmer  // deletes history past store.retention
 	fleet    *fleet
 	log      *slog.Logger
 	alerts   sync.WaitGroup // Sentry alerts being routed to chat
@@ -250,6 +252,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	})
 	sys.engine = engine
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
+	sys.trimmer = &retention.Trimmer{Store: st, Records: cfg.Store.Retention.Records.D(), Audit: cfg.Store.Retention.Audit.D(),
+		Keep: config.KeepRecords, Log: log}
+	if cfg.Store.Redis != nil {
+		sys.trimmer.Leader = sys.leader.IsLeader
+	}
 	if len(cfg.Trains) > 0 {
 		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
 			Builds: train.ConfigBuilds{Config: cfg}, Log: log}
@@ -297,6 +304,15 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, std stdio)
 			if err := sys.trains.Run(tctx); err != nil {
 				sys.log.Error("train scheduler", "err", err)
 			}
+		}()
+		defer func() { stop(); <-done }()
+	}
+	if sys.trimmer.Enabled() {
+		tctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = sys.trimmer.Run(tctx) // logs its own failures
 		}()
 		defer func() { stop(); <-done }()
 	}

@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 	if sys.trains != nil {
 		g.Go(func() error { return sys.trains.Run(gctx) })
 	}
+	g.Go(func() error { return sys.trimmer.Run(gctx) })
 	if cfg.Store.Redis != nil {
 		// With replicas, any of them notices a deploy whose replica died
 		// (its lease runs out), and one of them runs the scheduled jobs.

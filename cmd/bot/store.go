@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/retention"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/train"
@@ -25,6 +26,7 @@ type stateStore interface {
 	deploy.Leaser
 	deploy.LockStore
 	train.Store
+	retention.Store
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	Close() error
 }

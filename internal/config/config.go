@@ -72,7 +72,27 @@ type Store struct {
 	// Redis, when set, is the shared store of several replicas, used
 	// instead of the embedded file.
 	Redis *Redis `yaml:"redis"`
+	// Retention bounds how long records and audit entries are kept.
+	Retention Retention `yaml:"retention"`
 }
+
+// Retention is how long the store keeps what it is given; zero keeps it
+// forever.
+type Retention struct {
+	// Records: finished deploy and rollback records that started longer
+	// ago are deleted, except the newest KeepRecords of each app/env.
+	Records Duration `yaml:"records"`
+	// Audit: audit entries older than this are deleted.
+	Audit Duration `yaml:"audit"`
+}
+
+// KeepRecords is how many records of each app/env are kept whatever their
+// age: rollbacks, status and the next deploy read the recent history.
+const KeepRecords = 100
+
+// minRetention is the shortest retention: a typo such as 30m would
+// otherwise empty the history within the hour.
+const minRetention = 24 * time.Hour
 
 // Redis is a Redis server shared by the bot's replicas.
 type Redis struct {

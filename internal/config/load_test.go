@@ -305,7 +305,7 @@ func TestStrictDecoding(t *testing.T) {
 		{
 			name:  "bad duration",
 			edits: []string{"step_timeout: 5m", "step_timeout: 5 minutes"},
-			want:  one("step_timeout", `apps.web.environments.prod.step_timeout: invalid duration "5 minutes": want a number with a unit, like 30s, 5m or 1h30m`),
+			want:  one("step_timeout", `apps.web.environments.prod.step_timeout: invalid duration "5 minutes": want a number with a unit, like 30s, 5m, 1h30m or 7d`),
 		},
 		{
 			name:  "duration without unit",
@@ -606,6 +606,7 @@ func TestSummary(t *testing.T) {
     environments:
       prod: {hosts: [api1]}
 `, map[string]string{"CI_TOKEN": "s3cret"})
+	c.Store.Retention = Retention{Records: Duration(400 * 24 * time.Hour), Audit: Duration(36 * time.Hour)}
 	got := c.Summary()
 	if strings.Contains(got, "s3cret") {
 		t.Errorf("Summary: got the secret in\n%s", got)
@@ -685,6 +686,9 @@ func TestConfigPitfalls(t *testing.T) {
 			"store.redis: empty"},
 		{"a zero lease", "bot:\n  lease_ttl: 0s\n" + app, "bot.lease_ttl: 0s is too short"},
 		{"a tiny lease", "bot:\n  lease_ttl: 500ms\n" + app, "bot.lease_ttl: 500ms is too short"},
+		{"records kept for minutes", "store:\n  retention:\n    records: 30m\n" + app, "c.yaml:3: store.retention.records: 30m0s is too short: at least 1d"},
+		{"audit kept for less than a day", "store:\n  retention:\n    audit: 23h\n" + app, "store.retention.audit: 23h0m0s is too short"},
+		{"a negative retention", "store:\n  retention:\n    audit: -1h\n" + app, "store.retention.audit: -1h0m0s is too short"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // App returns the app named name.
@@ -47,6 +48,7 @@ func (c *Config) Summary() string {
 	w("config %s: %d app(s)", c.File, len(c.Apps))
 	w("bot: name %s, listen %s, log level %s", c.Bot.Name, c.Bot.Listen, c.Bot.LogLevel)
 	w("store: %s", c.Store.Path)
+	w("retention: records %s, audit %s", kept(c.Store.Retention.Records, fmt.Sprintf(" (the newest %d of each app/env always)", KeepRecords)), kept(c.Store.Retention.Audit, ""))
 	w("users: %s", listOrNone(sortedKeys(c.Users)))
 	w("admins: %s", listOrNone(c.Admins))
 	w("deployers: %s", listOrNone(c.Deployers))
@@ -120,4 +122,16 @@ func redactURL(s string) string {
 		authority = "…@" + authority[at+1:]
 	}
 	return scheme + "://" + authority + tail
+}
+
+// kept says how long something is kept, for Summary.
+func kept(d Duration, always string) string {
+	if d == 0 {
+		return "kept forever"
+	}
+	days := d.D() / (24 * time.Hour)
+	if d.D()%(24*time.Hour) == 0 {
+		return fmt.Sprintf("kept %dd%s", days, always)
+	}
+	return "kept " + d.String() + always
 }

@@ -59,6 +59,14 @@ func (c *Config) validate(loc locator, ps *problems) {
 	if r := c.Store.Redis; r != nil && !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
 		ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
 	}
+	for _, r := range []struct {
+		key string
+		d   Duration
+	}{{"records", c.Store.Retention.Records}, {"audit", c.Store.Retention.Audit}} {
+		if r.d != 0 && r.d.D() < minRetention {
+			ps.add(loc.line("store", "retention", r.key), "store.retention.%s: %s is too short: at least 1d, or 0 to keep them forever", r.key, r.d)
+		}
+	}
 	c.validateTrains(loc, ps)
 	c.validateSentry(loc, ps)
 	c.validateChat(loc, ps)

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +14,7 @@ import (
 // String formats the duration as time.Duration does ("1m30s").
 func (d Duration) String() string { return time.Duration(d).String() }
 
-// UnmarshalYAML reads a duration written as "30s", "5m" or "1h30m".
+// UnmarshalYAML reads a duration written as "30s", "5m", "1h30m" or "7d".
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return lineError(n, "want a duration like 30s, 5m or 1h30m")
@@ -28,13 +30,26 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration in the form UnmarshalYAML reads.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
+// parseDuration reads Go's durations, and whole days or weeks ("400d",
+// "2w") for what is kept that long.
 func parseDuration(s string) (time.Duration, error) {
-	v, err := time.ParseDuration(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	if m := daysRE.FindStringSubmatch(t); m != nil {
+		n, _ := strconv.Atoi(m[1]) // at most five digits
+		unit := 24 * time.Hour
+		if m[2] == "w" {
+			unit *= 7
+		}
+		return time.Duration(n) * unit, nil
+	}
+	v, err := time.ParseDuration(t)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: want a number with a unit, like 30s, 5m or 1h30m", s)
+		return 0, fmt.Errorf("invalid duration %q: want a number with a unit, like 30s, 5m, 1h30m or 7d", s)
 	}
 	return v, nil
 }
+
+var daysRE = regexp.MustCompile(`^([0-9]{1,5})([dw])$`)
 
 // UnmarshalYAML reads a host written as a mapping (name, address, vars) or
 // as a string: "name", whose address is the name, or "name=address".

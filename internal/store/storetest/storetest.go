@@ -40,6 +40,13 @@ type Store interface {
 	// Audit returns the entries matching q, newest first.
 	Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 
+	// TrimRecords deletes the finished records started before before,
+	// except the newest keep of each app+env, and returns how many.
+	TrimRecords(ctx context.Context, before time.Time, keep int) (int, error)
+	// TrimAudit deletes the audit entries timed before before, and
+	// returns how many.
+	TrimAudit(ctx context.Context, before time.Time) (int, error)
+
 	// SetOnce sets key for ttl and reports whether it was newly set.
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 
@@ -101,6 +108,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Records", func(t *testing.T) { testRecords(t, fresh) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, fresh) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, fresh) })
+	t.Run("Trim", func(t *testing.T) { testTrim(t, fresh) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, fresh) })
 	t.Run("SetOnce", func(t *testing.T) { testSetOnce(t, fresh) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })

@@ -1,0 +1,120 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// TrimRecords deletes the finished records that started before before,
+// except the newest keep of each app+env, and returns how many it deleted.
+// A running record stays whatever its age: recovery reports it. The index
+// is read newest first, a page at a time; a record written since its page
+// was read (its index entry changed) stays.
+func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("trim records: %w", err)
+	}
+	if keep < 0 {
+		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
+	}
+	cut := timeKey(before)
+	index := s.key("records", "index")
+	seen := map[[2]string]int{}
+	var drop []string
+	upper := "+"
+	for {
+		page, err := s.rdb.ZRevRangeByLex(ctx, index, &goredis.ZRangeBy{Max: upper, Min: "-", Count: pageSize}).Result()
+		if err != nil {
+			return 0, s.fail(ctx, "trim records", err)
+		}
+		for _, m := range page {
+			f := strings.Split(m[min(len(cut), len(m)):], "\x00")
+			if len(m) < len(cut) || len(f) != 4 {
+				return 0, fmt.Errorf("trim records: malformed index entry %q", m)
+			}
+			scope := [2]string{f[1], f[2]}
+			seen[scope]++
+			if seen[scope] > keep && m[:len(cut)] < cut && f[3] != string(deploy.OutcomeRunning) {
+				drop = append(drop, m)
+			}
+		}
+		if len(page) < pageSize {
+			break
+		}
+		upper = "(" + page[len(page)-1]
+	}
+	keys := []string{s.key("records"), s.key("records", "member"), index}
+	n := 0
+	for len(drop) > 0 {
+		batch := drop[:min(len(drop), pageSize)]
+		drop = drop[len(batch):]
+		args := make([]any, len(batch))
+		for i, m := range batch {
+			args[i] = m
+		}
+		d, err := trimRecordsScript.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil {
+			return n, s.fail(ctx, "trim records", err)
+		}
+		n += d
+	}
+	return n, nil
+}
+
+// trimRecordsScript deletes the records whose index entries ARGV lists,
+// each only if it is still the record's entry, and returns how many.
+var trimRecordsScript = goredis.NewScript(`
+local n = 0
+for _, m in ipairs(ARGV) do
+  local id = string.match(string.sub(m, 22), '^(%Z*)%z')
+  if id and redis.call('HGET', KEYS[2], id) == m then
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], m)
+    n = n + 1
+  end
+end
+return n
+`)
+
+// TrimAudit deletes the audit entries timed before before, from the
+// stream and its index, and returns how many it deleted.
+func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("trim audit: %w", err)
+	}
+	keys := []string{s.key("audit", "index"), s.key("audit")}
+	n := 0
+	for {
+		d, err := trimAuditScript.Run(ctx, s.rdb, keys, "("+timeKey(before), pageSize).Int()
+		if err != nil {
+			return n, s.fail(ctx, "trim audit", err)
+		}
+		n += d
+		if d < pageSize {
+			return n, nil
+		}
+	}
+}
+
+// trimAuditScript deletes up to ARGV[2] of the oldest entries below
+// ARGV[1] and returns how many.
+var trimAuditScript = goredis.NewScript(`
+local members = redis.call('ZRANGEBYLEX', KEYS[1], '-', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(members) do
+  local id = string.match(string.sub(m, 42), '^(%Z*)%z')
+  if not id then
+    return redis.error_reply('malformed audit index entry ' .. m)
+  end
+  redis.call('XDEL', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], m)
+end
+return #members
+`)
