@@ -249,6 +249,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		Leases:     st,
 		Locks:      st,
 		Log:        log,
+		// A dead run the next run of its app+env finds is reported as
+		// a recovery would report it.
+		Interrupted: sys.reportInterrupted,
 	})
 	sys.engine = engine
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})

@@ -113,6 +113,10 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		r.abandon()
 		return nil, err
 	}
+	if err := r.takeOver(ctx); err != nil {
+		r.abandon()
+		return nil, err
+	}
 	for _, h := range r.live() {
 		st := r.states[h.Name]
 		hr := r.rec.Host(h.Name)
@@ -172,6 +176,13 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	r.e.running[r.t.key()] = r
 	r.e.mu.Unlock()
 	r.emit(Event{Kind: EventStarted, Record: r.snapshot()})
+	for _, dead := range r.tookOver {
+		r.note("%s %s of build %s by %s was left running by a process that stopped (%s); it is marked interrupted, and this %s takes the hosts as they are",
+			dead.Kind, dead.ID, dead.Build, dead.Requester, dead.Owner, r.rec.Kind)
+		if r.e.interrupted != nil {
+			go r.e.interrupted(dead)
+		}
+	}
 	for _, o := range r.outErr {
 		if o.state == HostUnreachable {
 			r.note("%s is unreachable and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)

@@ -41,6 +41,8 @@ type Engine struct {
 	owner      string
 	leaseTTL   time.Duration
 	observers  []Sink
+	// interrupted is Options.Interrupted.
+	interrupted func(*Record)
 
 	mu       sync.Mutex
 	running  map[string]*run // by app/env
@@ -67,6 +69,11 @@ type Options struct {
 	HTTP *http.Client
 	Now  func() time.Time
 	Log  *slog.Logger
+	// Interrupted, when set, is told of each run the engine marks
+	// interrupted outside Recover: a run whose process died, found by the
+	// next run of its app+env before a recovery came. It is called in a
+	// goroutine of its own.
+	Interrupted func(*Record)
 	// Owner names this process in records; default hostname:pid.
 	Owner string
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
@@ -80,20 +87,21 @@ type Options struct {
 // NewEngine returns an engine wired by opt.
 func NewEngine(opt Options) *Engine {
 	e := &Engine{
-		cfg:        opt.Config,
-		transports: opt.Transports,
-		transport:  opt.Transport,
-		pools:      opt.Pools,
-		store:      opt.Store,
-		leases:     opt.Leases,
-		locks:      opt.Locks,
-		http:       opt.HTTP,
-		now:        opt.Now,
-		log:        opt.Log,
-		owner:      opt.Owner,
-		leaseTTL:   opt.LeaseTTL,
-		observers:  opt.Observers,
-		running:    map[string]*run{},
+		cfg:         opt.Config,
+		transports:  opt.Transports,
+		transport:   opt.Transport,
+		pools:       opt.Pools,
+		store:       opt.Store,
+		leases:      opt.Leases,
+		locks:       opt.Locks,
+		http:        opt.HTTP,
+		now:         opt.Now,
+		log:         opt.Log,
+		owner:       opt.Owner,
+		leaseTTL:    opt.LeaseTTL,
+		observers:   opt.Observers,
+		interrupted: opt.Interrupted,
+		running:     map[string]*run{},
 	}
 	if e.http == nil {
 		// A health check judges the host's own answer: a redirect (the

@@ -785,8 +785,10 @@ func TestRecoverWhileAnotherDeployRuns(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	f := newFixture(t, gatedRestart(gate))
 	ctx := context.Background()
-	dead := f.putDead("9", deploy.HostResult{Host: "localhost", State: deploy.HostActivating, Current: "9"})
 	done := f.deployTwoUntilRestart() // recovers nothing itself: no Recover call
+	// Put once that deploy holds web/prod: one that began after this
+	// record was left running would have marked it itself.
+	dead := f.putDead("9", deploy.HostResult{Host: "localhost", State: deploy.HostActivating, Current: "9"})
 	got, err := f.engine.Recover(ctx)
 	if err != nil || len(got) != 1 || got[0].ID != dead.ID {
 		t.Fatalf("recover during another deploy: got %v, %v; want the dead deploy", got, err)
@@ -808,6 +810,55 @@ func TestRecoverWhileAnotherDeployRuns(t *testing.T) {
 	}
 	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
 		t.Errorf("the running deploy: got %s (%s)", rec.Outcome, rec.Error)
+	}
+}
+
+// TestNextRunTakesOverADeadRun: a run whose process died is marked
+// interrupted by the next run of its app+env, when that comes before any
+// recovery did (another replica's recovery waits for the dead run's lease
+// to run out, then for its next round), and reported. The next run then
+// sees what the dead one left: here a host switched to 2 and never
+// restarted, which deploying 2 again restarts rather than finding it runs
+// 2 already.
+func TestNextRunTakesOverADeadRun(t *testing.T) {
+	reported := make(chan *deploy.Record, 4)
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Interrupted = func(r *deploy.Record) { reported <- r }
+	})
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	// A run of 2 again (say, to restart it) started after those and died
+	// once it had switched the host, before its restart passed.
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "2",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "2", Switched: true}}}
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if hr := rec.Host("localhost"); hr == nil || hr.State != deploy.HostActive {
+		t.Errorf("the host the dead run left unrestarted: %+v; want it restarted and active", hr)
+	}
+	got, err := f.store.Record(t.Context(), dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != deploy.OutcomeInterrupted || !strings.Contains(got.Error, "found by deploy "+rec.ID) || got.Hosts[0].Current != "2" {
+		t.Errorf("the dead run's record: %s, %q, host %+v; want it interrupted, naming the deploy that found it", got.Outcome, got.Error, got.Hosts[0])
+	}
+	select {
+	case r := <-reported:
+		if r.ID != dead.ID {
+			t.Errorf("reported %s, want the dead run %s", r.ID, dead.ID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the dead run was not reported")
+	}
+	if again, err := f.engine.Recover(t.Context()); err != nil || len(again) != 0 {
+		t.Errorf("a recovery afterwards: %d records, %v; want none: the dead run was reported once", len(again), err)
 	}
 }
 

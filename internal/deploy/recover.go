@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // Recover finds deploys recorded as running whose process is gone (their
@@ -25,7 +27,7 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		if busy && r.rec.ID == rec.ID {
 			continue // this process runs it
 		}
-		lease, err := e.leases.Acquire(ctx, "deploy:"+rec.App+"/"+rec.Env, "recovery:"+rec.ID, e.leaseTTL)
+		lease, err := e.leases.Acquire(ctx, leaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
 		var held *LeaseHeldError
 		switch {
 		case errors.As(err, &held) && supersedes(held.Holder, rec.ID):
@@ -111,6 +113,53 @@ func (e *Engine) observeInto(ctx context.Context, rec *Record) {
 	if err != nil {
 		rec.Error += "; could not observe hosts: " + err.Error()
 	}
+	mergeObserved(rec, observed)
+}
+
+// takeOver marks interrupted the runs of r's app+env that are still
+// recorded running although r holds the lease: their process died, and
+// the recovery that would report it (at start-up, or when its lease ran
+// out on another replica) has not come yet. They are marked before r reads
+// the history, which then sees what they left (hosts stuck mid-switch),
+// with the hosts as r found them, and each is reported as a recovery
+// would.
+func (r *run) takeOver(ctx context.Context) error {
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Outcome: OutcomeRunning})
+	if err != nil {
+		return errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether a run died there; nothing was changed", r.t.key())
+	}
+	observed := make([]HostResult, 0, len(r.hosts))
+	for _, h := range r.hosts {
+		if st, ok := r.states[h.Name]; ok {
+			observed = append(observed, HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous})
+		}
+	}
+	for _, o := range r.outErr {
+		observed = append(observed, HostResult{Host: o.host, State: o.state, Error: o.err.Error()})
+	}
+	for _, rec := range recs {
+		r.e.mu.Lock()
+		other, busy := r.e.running[r.t.key()]
+		r.e.mu.Unlock()
+		if rec.ID == r.rec.ID || busy && other.rec.ID == rec.ID {
+			continue // a run of this process that lost its lease ends as that
+		}
+		got, err := r.e.interrupt(ctx, rec.ID, r.lease.Token(), func(dead *Record) {
+			dead.Error += fmt.Sprintf(" (found by %s %s, which took %s over)", r.rec.Kind, r.rec.ID, r.t.key())
+			mergeObserved(dead, observed)
+		})
+		if err != nil {
+			return errs.Wrap(errs.Unavailable, err, "cannot mark %s %s, whose process died, interrupted; nothing was changed", rec.Kind, rec.ID)
+		}
+		if got != nil {
+			r.tookOver = append(r.tookOver, got)
+		}
+	}
+	return nil
+}
+
+// mergeObserved puts what each host runs now into an interrupted record.
+func mergeObserved(rec *Record, observed []HostResult) {
 	for _, o := range observed {
 		h := rec.Host(o.Host)
 		if h == nil {

@@ -31,9 +31,12 @@ type run struct {
 	states   map[string]hostState // as inspected before the deploy
 	// out holds hosts that left the deploy (unreachable, failed); guarded
 	// by mu once the deploy runs. allowed is max_failures for this env.
-	out     map[string]bool
-	outErr  []hostErr
-	allowed int
+	out    map[string]bool
+	outErr []hostErr
+	// tookOver holds the dead runs of the app+env this run marked
+	// interrupted as it began (see takeOver).
+	tookOver []*Record
+	allowed  int
 	// confirm receives the requester's answer when migrations wait for it.
 	confirm chan confirmation
 	// retire is the release a rollback leaves: each host marks it bad in
