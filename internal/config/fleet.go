@@ -160,6 +160,17 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		case !haproxyName.MatchString(h.Backend):
 			ps.add(at("pool", "haproxy", "backend"), "%s.pool.haproxy.backend: %q: use only letters, digits, '.', '_' and '-'", p, h.Backend)
 		}
+		// Left out, each has a default; written as 0 it would read as
+		// "do not wait", which it never meant.
+		for _, key := range []string{"drain_timeout", "ready_timeout"} {
+			line, n := loc.find("apps", app, "environments", e.Name, "pool", "haproxy", key)
+			if n == nil {
+				continue
+			}
+			if d, err := parseDuration(n.Value); err == nil && d <= 0 {
+				ps.add(line, "%s.pool.haproxy.%s: must be more than 0, got %s (leave it out for the default)", p, key, d)
+			}
+		}
 		// Checked now, host by host, rather than refused by the drain of
 		// the first host a deploy has already switched.
 		for _, host := range e.Hosts {

@@ -656,6 +656,18 @@ func TestHAProxyDefaults(t *testing.T) {
 			t.Errorf("%s: drain %s, ready %s; want %s, %s", tc.pool, h.DrainTimeout.D(), h.ReadyTimeout.D(), tc.drain, tc.ready)
 		}
 	}
+	// Written as 0 they are refused, not read as the defaults.
+	for _, pool := range []string{
+		"{haproxy: {socket: 'unix:/run/haproxy.sock', backend: web, drain_timeout: 0s}}",
+		"{haproxy: {socket: 'unix:/run/haproxy.sock', backend: web, ready_timeout: 0s}}",
+		"{haproxy: {socket: 'unix:/run/haproxy.sock', backend: web, ready_timeout: -5s}}",
+	} {
+		y := strings.Replace(minimalYAML, "hosts: [web1]", "hosts: [web1]\n        pool: "+pool, 1)
+		_, err := Parse("c.yaml", []byte(y), nil)
+		if err == nil || !strings.Contains(err.Error(), "must be more than 0") || !strings.Contains(err.Error(), "leave it out for the default") {
+			t.Errorf("%s: got %v, want a refusal", pool, err)
+		}
+	}
 }
 
 // TestConfigPitfalls: mistakes that decoded into a weaker setup without a
