@@ -34,6 +34,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}
 	r := &run{e: e, t: t, hosts: t.hosts()}
+	switching := 0
 	for _, h := range r.hosts {
 		hp := HostPlan{Host: h.Name}
 		st, err := e.inspect(ctx, t, h)
@@ -44,8 +45,10 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 			hp.Current, hp.HasRelease, hp.Change = st.Current, true, "nothing (already current)"
 		case st.has(req.Build):
 			hp.Current, hp.HasRelease, hp.Change = st.Current, true, fmt.Sprintf("switch %s → %s (release already on disk)", orNone(st.Current), req.Build)
+			switching++
 		default:
 			hp.Current, hp.Change = st.Current, fmt.Sprintf("deliver and switch %s → %s", orNone(st.Current), req.Build)
+			switching++
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}
@@ -58,7 +61,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if t.app.Migrations.List != "" {
 		p.Steps = append(p.Steps, migrationStep(t))
 	}
-	p.Steps = append(p.Steps, activationStep(t, len(r.hosts)), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
+	p.Steps = append(p.Steps, activationStep(t, len(r.hosts), switching), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
 	return p, nil
 }
 
@@ -82,12 +85,14 @@ func migrationStep(t target) string {
 	return fmt.Sprintf("%s and %s before any host switches", s, run)
 }
 
-// activationStep says how the hosts switch: the canary first, the batches,
-// and what a failure does within max_failures and beyond.
-func activationStep(t target, hosts int) string {
+// activationStep says how the switching of hosts goes: the canary first
+// (only when more hosts switch than the canary takes, as the deploy does
+// it), the batches, and what a failure does within max_failures of all
+// hosts and beyond.
+func activationStep(t target, hosts, switching int) string {
 	var b strings.Builder
 	b.WriteString("switch current atomically, restart and health-check")
-	if c := t.env.Canary; c > 0 && hosts > c {
+	if c := t.env.Canary; c > 0 && switching > c {
 		fmt.Fprintf(&b, ": %d canary host(s) first, alone (a failing canary stops the deploy and is switched back), then the others %d at a time, the switched hosts checked again before each batch", c, t.env.BatchSize)
 	} else {
 		fmt.Fprintf(&b, ", %d host(s) at a time, the switched hosts checked again before each batch", t.env.BatchSize)

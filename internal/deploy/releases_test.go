@@ -75,4 +75,24 @@ func TestPlanSaysHowTheDeployRuns(t *testing.T) {
 			t.Errorf("plan steps:\n%s\nwant %q", steps, want)
 		}
 	}
+	// Hosts that run the build already do not switch: with no more hosts
+	// left to switch than the canary takes, the deploy has no canary, and
+	// neither does its plan. (Its migration counts as applied: the env
+	// refuses pending ones.)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		if err := os.MkdirAll(f.app+"-"+h, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(f.app+"-"+h, "applied"), []byte("001_users.sql\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	p, err = f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps := strings.Join(p.Steps, "\n"); strings.Contains(steps, "canary") {
+		t.Errorf("plan of the build every host runs:\n%s\nwant no canary", steps)
+	}
 }
