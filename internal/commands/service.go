@@ -81,6 +81,9 @@ type Outcome struct {
 	// DeployID is set when the command started a deploy or rollback; its
 	// outcome arrives later as an EventFinished.
 	DeployID string
+	// Code says why the command was refused (errs.NoChange: there was
+	// nothing to do); empty when it was not.
+	Code errs.Code
 }
 
 // Service handles commands: parse, authorise, act, reply, audit. Every
@@ -262,7 +265,7 @@ func (c *call) allow(reason string) {
 // refuse records and replies a refusal or failure.
 func (c *call) refuse(err error) {
 	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
-	c.res.Failed = true
+	c.res.Failed, c.res.Code = true, errs.CodeOf(err)
 	if errs.CodeOf(err) == errs.Internal {
 		c.s.log.Error("command failed", "user", c.req.User, "command", c.entry.Command, "err", err)
 	}

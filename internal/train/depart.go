@@ -46,6 +46,8 @@ type CarResult struct {
 	Outcome deploy.Outcome
 	// Reason says why the car failed or was postponed.
 	Reason string
+	// refused is why the deploy was refused, when it did not start.
+	refused errs.Code
 }
 
 // Depart sends the train off now with whatever is aboard, waiting first
@@ -139,12 +141,21 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			log.Error("train: take a car off to ship it", "app", c.App, "err", err)
 			stopped = "the state store is unreachable"
 			postponed[i] = stopped
+			// The store may have taken it off before the reply was lost;
+			// ReturnCars leaves a car still aboard where it is.
+			back = append(back, c)
 			continue
 		case !sameCar(taken, c):
 			// Boarded again since the train was announced: that car is
 			// the next train's, and goes back where it was.
 			back = append(back, taken)
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place; that car waits for the next train", taken.App, taken.Build)})
+			continue
+		}
+		if c.Env != tr.cfg.Env {
+			// The config sends the train elsewhere since c boarded: the
+			// car is not shipped to an env the train no longer goes to.
+			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: fmt.Sprintf("it boarded for %s, and the train goes to %s now: board it again", c.Env, tr.cfg.Env)})
 			continue
 		}
 		res := s.ship(ctx, tr, c)
@@ -154,6 +165,21 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// then, for the next train.
 			if reason, held := s.held(ctx, tr, c); held {
 				postponed[i] = reason
+				back = append(back, c)
+				continue
+			}
+			switch res.refused {
+			case errs.NoChange:
+				// The build is live already (deployed by hand since it
+				// boarded): the car has arrived.
+				sum.Shipped = append(sum.Shipped, res)
+				continue
+			case errs.Conflict, errs.Unavailable:
+				// The app+env is busy (a deploy or rollback under way),
+				// or the store, the build's source or the hosts cannot
+				// be reached: nothing is wrong with the car, which waits
+				// for the next train.
+				postponed[i] = strings.TrimPrefix(res.Reason, "refused: ")
 				back = append(back, c)
 				continue
 			}
@@ -235,6 +261,10 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 	}
 	m.Title = fmt.Sprintf("🚂 The %s has left: %s", label, strings.Join(counts, ", "))
 	for _, r := range sum.Shipped {
+		if r.DeployID == "" {
+			m.Lines = append(m.Lines, fmt.Sprintf("✅ %s: live already, nothing to deploy", carName(r.Car)))
+			continue
+		}
 		m.Lines = append(m.Lines, fmt.Sprintf("✅ %s: deploy %s succeeded", carName(r.Car), r.DeployID))
 	}
 	for _, r := range sum.Failed {
@@ -305,7 +335,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 		m.Public = true
 		s.post(ctx, channel, m)
 	}
-	res.DeployID = oc.DeployID
+	res.DeployID, res.refused = oc.DeployID, oc.Code
 	if oc.DeployID == "" {
 		var why []string
 		for _, m := range replies {

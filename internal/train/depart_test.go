@@ -109,6 +109,43 @@ func TestDepart(t *testing.T) {
   ❌ search 5 (@carl): refused: you may not deploy search to production; it leaves the train`,
 		},
 		{
+			name: "a car live already has arrived",
+			edit: func(c *config.Config) { c.Trains["daily"].StopOnFailure = true },
+			setup: func(h *harness) {
+				h.runner.outcome["billing"] = "refuse no_change: billing/production already runs build 77"
+			},
+			cars: three, wantReqs: allReqs, wantLevel: chat.Success,
+			wantSummary: `🚂 The 14:00 train to production has left: 3 shipped
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ billing 77 (@bob): live already, nothing to deploy
+  ✅ search 5 (@carl): deploy d3 succeeded`,
+		},
+		{
+			name: "a busy app, or one the store cannot reach, waits for the next train",
+			edit: func(c *config.Config) { c.Trains["daily"].StopOnFailure = true },
+			setup: func(h *harness) {
+				h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 1338 of accounting"
+				h.runner.outcome["billing"] = "refuse conflict: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)"
+			},
+			cars: three, wantReqs: allReqs, wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 move to the next train
+  ✅ search 5 (@carl): deploy d3 succeeded
+  ⏭ accounting 1338 (@alice) moves to the next train: cannot check build 1338 of accounting
+  ⏭ billing 77 (@bob) moves to the next train: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)
+  Next departure: Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"accounting 1338", "billing 77"},
+		},
+		{
+			name: "a car boarded for the env the train went to before fails",
+			setup: func(h *harness) {
+				h.cfg.Trains["daily"].Env = "staging"
+				h.restart()
+			},
+			cars: three[:1], wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to staging has left: 1 failed
+  ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now: board it again; it leaves the train`,
+		},
+		{
 			name: "no outcome in time",
 			setup: func(h *harness) {
 				h.runner.outcome["billing"] = "hang"

@@ -53,7 +53,8 @@ func (c *fakeClock) Set(t time.Time) {
 type fakeRunner struct {
 	mu   sync.Mutex
 	reqs []commands.Request
-	// outcome by app; default succeeded. "refuse: why" refuses; "hang"
+	// outcome by app; default succeeded. "refuse: why" refuses as
+	// forbidden, "refuse CODE: why" with that code; "hang"
 	// starts a deploy that never finishes.
 	outcome map[string]string
 	// async sends EventFinished from another goroutine, after Handle returns.
@@ -82,7 +83,12 @@ func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out comma
 	}
 	if why, ok := strings.CutPrefix(oc, "refuse: "); ok {
 		out.Reply(chat.Message{Level: chat.Failure, Title: why})
-		return commands.Outcome{Failed: true}
+		return commands.Outcome{Failed: true, Code: errs.Forbidden}
+	}
+	if rest, ok := strings.CutPrefix(oc, "refuse "); ok {
+		code, why, _ := strings.Cut(rest, ": ")
+		out.Reply(chat.Message{Level: chat.Failure, Title: why})
+		return commands.Outcome{Failed: errs.Code(code) != errs.NoChange, Code: errs.Code(code)}
 	}
 	id := fmt.Sprintf("d%d", n)
 	out.Reply(chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploying %s %s to %s (deploy %s)", app, build, env, id)})

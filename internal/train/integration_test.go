@@ -372,3 +372,50 @@ apps:
 		t.Errorf("shipped %+v, failed %+v; want confirm %s shipped", sum.Shipped, sum.Failed, build)
 	}
 }
+
+// TestCarsRefusedThroughTheService: through the real service and engine, a
+// car whose build was deployed by hand meanwhile has arrived, and a car
+// whose app+env another run holds waits for the next train; neither
+// counts as failed nor stops the train.
+func TestCarsRefusedThroughTheService(t *testing.T) {
+	yaml := trainYAML + "    stop_on_failure: true\n"
+	sys := newTrainSystem(t, yaml, map[string]map[string]string{
+		"web-7.tar.gz":     {"BUILD": "7"},
+		"api-3.tar.gz":     {"BUILD": "3"},
+		"billing-5.tar.gz": {"BUILD": "5"},
+	})
+	ctx := context.Background()
+	say := func(user, text string) commands.Outcome {
+		return sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
+	}
+	for _, text := range []string{"train board web 7", "train board api 3", "train board billing 5"} {
+		if say("bob", text).Failed {
+			t.Fatalf("%s refused", text)
+		}
+	}
+	if say("ana", "deploy web 7 to production").Failed {
+		t.Fatal("the deploy by hand was refused")
+	}
+	sys.eng.Wait()
+	// A run of api/production under way on some replica.
+	l, err := sys.st.Acquire(ctx, "deploy:api/production", "20260602-135959-a1b2c3 rollback of build 2 by ana", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+
+	sum := sys.sched.Depart(ctx, "daily", "")
+	var shipped, postponed []string
+	for _, r := range sum.Shipped {
+		shipped = append(shipped, r.Car.App)
+	}
+	for _, r := range sum.Postponed {
+		postponed = append(postponed, r.Car.App+": "+r.Reason)
+	}
+	if len(sum.Failed) != 0 || strings.Join(shipped, ",") != "web,billing" || len(postponed) != 1 || !strings.HasPrefix(postponed[0], "api: api/production is busy") {
+		t.Errorf("departure: shipped %v, failed %+v, postponed %q; want web (live already) and billing shipped, api postponed as busy", shipped, sum.Failed, postponed)
+	}
+	if cars, err := sys.st.Cars(ctx, "daily"); err != nil || len(cars) != 1 || cars[0].App != "api" {
+		t.Errorf("aboard after the departure: %+v, %v; want api's car", cars, err)
+	}
+}
