@@ -179,9 +179,6 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	for _, dead := range r.tookOver {
 		r.note("%s %s of build %s by %s was left running by a process that stopped (%s); it is marked interrupted, and this %s takes the hosts as they are",
 			dead.Kind, dead.ID, dead.Build, dead.Requester, dead.Owner, r.rec.Kind)
-		if r.e.interrupted != nil {
-			go r.e.interrupted(dead)
-		}
 	}
 	for _, o := range r.outErr {
 		if o.state == HostUnreachable {

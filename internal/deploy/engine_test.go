@@ -959,3 +959,86 @@ func TestActivationSteps(t *testing.T) {
 		t.Errorf("step events:\n got %v\nwant %v", steps, want)
 	}
 }
+
+// TestTakenOverRunReportedWhenTheNewRunIsRefused: a dead run that the next
+// run of its app+env marks interrupted is reported at once, even when
+// that run is then refused (here: nothing to do); no recovery comes after
+// to report it.
+func TestTakenOverRunReportedWhenTheNewRunIsRefused(t *testing.T) {
+	reported := make(chan *deploy.Record, 4)
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Interrupted = func(r *deploy.Record) { reported <- r }
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	// A deploy of 2 died while delivering: the host still runs 1.
+	dead := f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering, Current: "1"})
+	_, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "bob"}, func(deploy.Event) {})
+	if errs.CodeOf(err) != errs.NoChange {
+		t.Fatalf("deploy 1 again: %v; want nothing to do", err)
+	}
+	f.engine.Wait()
+	select {
+	case r := <-reported:
+		if r.ID != dead.ID || r.Outcome != deploy.OutcomeInterrupted {
+			t.Errorf("reported %s (%s), want the dead run %s interrupted", r.ID, r.Outcome, dead.ID)
+		}
+	default:
+		t.Errorf("the dead run %s was marked by a refused deploy and reported by no one", dead.ID)
+	}
+}
+
+// recordHook runs hook once, after reading record id and before returning it.
+type recordHook struct {
+	deploy.Store
+	id   string
+	once sync.Once
+	hook func()
+}
+
+func (s *recordHook) Record(ctx context.Context, id string) (*deploy.Record, error) {
+	r, err := s.Store.Record(ctx, id)
+	if id == s.id {
+		s.once.Do(s.hook)
+	}
+	return r, err
+}
+
+// TestTakeOverAndRecoveryReportOnce: another replica's recovery finding a
+// dead run while the next run of its app+env marks it interrupted leaves
+// it to that run: the dead run is reported once.
+func TestTakeOverAndRecoveryReportOnce(t *testing.T) {
+	var mu sync.Mutex
+	var reports []string
+	report := func(who string) func(*deploy.Record) {
+		return func(r *deploy.Record) { mu.Lock(); reports = append(reports, who+" "+r.ID); mu.Unlock() }
+	}
+	var other *deploy.Engine
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Owner: "b:1"})
+		o.Store = &recordHook{Store: o.Store, id: dead.ID, hook: func() {
+			got, err := other.Recover(context.Background())
+			if err != nil {
+				t.Errorf("the other replica's recovery: %v", err)
+			}
+			for _, r := range got {
+				report("recovery")(r)
+			}
+		}}
+		o.Owner, o.Interrupted = "a:1", report("take-over")
+	})
+	f.build("1")
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.engine.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != 1 {
+		t.Errorf("the dead run was reported %d times (%s), want once", len(reports), strings.Join(reports, ", "))
+	}
+}

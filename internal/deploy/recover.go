@@ -48,6 +48,9 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 					r.Kind, r.Owner, strings.Fields(held.Holder)[0], r.App, r.Env, r.Kind)
 			})
 			e.releaseRecovery(rl, rec.ID)
+			if errors.Is(err, ErrLeaseLost) {
+				continue // the record holds a newer account: whoever wrote it reports it
+			}
 			if err != nil {
 				return out, err
 			}
@@ -144,18 +147,52 @@ func (r *run) takeOver(ctx context.Context) error {
 		if rec.ID == r.rec.ID || busy && other.rec.ID == rec.ID {
 			continue // a run of this process that lost its lease ends as that
 		}
+		// The lease Recover takes for such a run: a replica's recovery
+		// finding it at the same moment reports it, or this run does.
+		rl, err := r.e.leases.Acquire(ctx, "recover:"+rec.ID, "recovery:"+rec.ID, r.e.leaseTTL)
+		if errors.Is(err, ErrLeaseHeld) {
+			continue
+		}
+		if err != nil {
+			return errs.Wrap(errs.Unavailable, err, "cannot mark %s %s, whose process died, interrupted; nothing was changed", rec.Kind, rec.ID)
+		}
 		got, err := r.e.interrupt(ctx, rec.ID, r.lease.Token(), func(dead *Record) {
 			dead.Error += fmt.Sprintf(" (found by %s %s, which took %s over)", r.rec.Kind, r.rec.ID, r.t.key())
 			mergeObserved(dead, observed)
 		})
+		r.e.releaseRecovery(rl, rec.ID)
 		if err != nil {
 			return errs.Wrap(errs.Unavailable, err, "cannot mark %s %s, whose process died, interrupted; nothing was changed", rec.Kind, rec.ID)
 		}
 		if got != nil {
+			// Reported now, whether this run starts or is refused.
 			r.tookOver = append(r.tookOver, got)
+			r.e.report(got)
 		}
 	}
 	return nil
+}
+
+// report hands a run the engine marked interrupted outside Recover to
+// Options.Interrupted, in a goroutine Drain waits for.
+func (e *Engine) report(rec *Record) {
+	if e.interrupted == nil {
+		return
+	}
+	e.mu.Lock()
+	draining := e.draining
+	if !draining {
+		e.wg.Add(1)
+	}
+	e.mu.Unlock()
+	if draining {
+		e.interrupted(rec)
+		return
+	}
+	go func() {
+		defer e.wg.Done()
+		e.interrupted(rec)
+	}()
 }
 
 // mergeObserved puts what each host runs now into an interrupted record.
