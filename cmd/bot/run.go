@@ -257,9 +257,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
 	sys.trimmer = &retention.Trimmer{Store: st, Records: cfg.Store.Retention.Records.D(), Audit: cfg.Store.Retention.Audit.D(),
 		Keep: config.KeepRecords, Log: log}
-	if cfg.Store.Redis != nil {
-		sys.trimmer.Leader = sys.leader.IsLeader
-	}
 	if len(cfg.Trains) > 0 {
 		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
 			Builds: train.ConfigBuilds{Config: cfg}, Log: log}

@@ -40,6 +40,9 @@ func parseDuration(s string) (time.Duration, error) {
 		if m[2] == "w" {
 			unit *= 7
 		}
+		if time.Duration(n) > maxDays*24*time.Hour/unit {
+			return 0, fmt.Errorf("invalid duration %q: at most %dd", s, maxDays)
+		}
 		return time.Duration(n) * unit, nil
 	}
 	v, err := time.ParseDuration(t)
@@ -50,6 +53,10 @@ func parseDuration(s string) (time.Duration, error) {
 }
 
 var daysRE = regexp.MustCompile(`^([0-9]{1,5})([dw])$`)
+
+// maxDays bounds durations in days or weeks well below where a
+// time.Duration overflows (about 106,000 days): a century.
+const maxDays = 36500
 
 // UnmarshalYAML reads a host written as a mapping (name, address, vars) or
 // as a string: "name", whose address is the name, or "name=address".

@@ -18,10 +18,20 @@ type Store interface {
 	TrimRecords(ctx context.Context, before time.Time, keep int) (int, error)
 	TrimAudit(ctx context.Context, before time.Time) (int, error)
 	AppendAudit(ctx context.Context, e *audit.Entry) error
+	// SetOnce sets key for ttl and reports whether it was newly set.
+	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
-// Every is how often Run trims.
+// Every is how often the history is trimmed, by one of the processes
+// sharing the store.
 const Every = time.Hour
+
+// poll is how often Run asks whether a trim is due.
+const poll = time.Minute
+
+// dueKey is the SetOnce key whose setting makes a process the one to trim
+// until Every passes.
+const dueKey = "retention:trim"
 
 // trimTimeout bounds one trim.
 const trimTimeout = 5 * time.Minute
@@ -34,11 +44,8 @@ type Trimmer struct {
 	Records, Audit time.Duration
 	// Keep is how many records of each app/env stay whatever their age.
 	Keep int
-	// Leader, when set, says whether this replica is the one of several
-	// that trims.
-	Leader func() bool
-	Now    func() time.Time
-	Log    *slog.Logger
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
 // Enabled reports whether anything is ever trimmed.
@@ -84,26 +91,31 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 	return nil
 }
 
-// Run trims at once and then every Every until ctx ends; a trim that fails
-// is logged and tried again next time. It returns nil, at once when
-// nothing is ever trimmed.
+// Run trims at once and then every Every until ctx ends, unless another
+// process sharing the store did (replicas, a restart within the hour): it
+// asks every minute whether a trim is due, and the store lets one process
+// have each. A trim that fails is logged and tried again in an hour. It
+// returns nil, at once when nothing is ever trimmed.
 func (t *Trimmer) Run(ctx context.Context) error {
 	if !t.Enabled() {
 		return nil
 	}
-	tick := time.NewTicker(Every)
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		if t.Leader == nil || t.Leader() {
-			// A trim under way when the bot stops is finished: the bot
-			// waits for it, and the history is as a trim leaves it.
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), trimTimeout)
-			err := t.Trim(tctx)
-			cancel()
-			if err != nil {
+		// A trim under way when the bot stops is finished: the bot
+		// waits for it, and the history is as a trim leaves it.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), trimTimeout)
+		due, err := t.Store.SetOnce(tctx, dueKey, Every)
+		switch {
+		case err != nil:
+			t.log().Warn("retention: cannot tell whether a trim is due; asking again in a minute", "err", err)
+		case due:
+			if err := t.Trim(tctx); err != nil {
 				t.log().Error("retention: trim failed; trying again in an hour", "err", err)
 			}
 		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			return nil

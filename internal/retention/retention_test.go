@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,40 +85,38 @@ func TestTrim(t *testing.T) {
 	}
 }
 
-// TestRunOnTheLeaderOnly: of several replicas, only the leader trims.
-func TestRunOnTheLeaderOnly(t *testing.T) {
-	for _, leader := range []bool{false, true} {
-		st := history(t)
-		tr := &retention.Trimmer{Store: st, Audit: 30 * 24 * time.Hour, Now: func() time.Time { return now },
-			Leader: func() bool { return leader }}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- tr.Run(ctx) }()
-		// Run trims at once: the leader's trim is waited for; the other
-		// replica is given as long as the leader needs many times over.
-		want := 3
-		if leader {
-			want = 2 // one left, and the trim's own entry
-		}
-		var n int
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			entries, err := st.Audit(t.Context(), audit.Query{})
-			if err != nil {
-				t.Fatal(err)
+// counting counts the trims of the audit trail.
+type counting struct {
+	*embedded.Store
+	trims atomic.Int32
+}
+
+func (c *counting) TrimAudit(ctx context.Context, before time.Time) (int, error) {
+	c.trims.Add(1)
+	return c.Store.TrimAudit(ctx, before)
+}
+
+// TestRunOncePerHourAcrossProcesses: of the processes sharing a store
+// (replicas, or a bot restarted within the hour), one trims each hour.
+func TestRunOncePerHourAcrossProcesses(t *testing.T) {
+	st := &counting{Store: history(t)}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // each Run still asks once whether a trim is due, then ends
+	for range 3 {
+		tr := &retention.Trimmer{Store: st, Audit: 30 * 24 * time.Hour, Now: func() time.Time { return now }}
+		wg.Go(func() {
+			if err := tr.Run(ctx); err != nil {
+				t.Errorf("Run: %v", err)
 			}
-			if n = len(entries); leader && n == want {
-				break
-			}
-			if !leader && time.Until(deadline) < 4500*time.Millisecond {
-				break
-			}
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if n != want {
-			t.Errorf("leader %v: %d audit entries after Run; want %d", leader, n, want)
-		}
+		})
+	}
+	wg.Wait()
+	if n := st.trims.Load(); n != 1 {
+		t.Errorf("three processes sharing the store trimmed %d times, want once", n)
+	}
+	entries, err := st.Audit(t.Context(), audit.Query{})
+	if err != nil || len(entries) != 2 || !strings.HasPrefix(entries[0].Command, "retention: deleted 2 audit entries") {
+		t.Errorf("audit after the trim: %d entries, %v; want the newest and the trim's own", len(entries), err)
 	}
 }
