@@ -35,6 +35,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	redisstore "github.com/switchman-bot/switchman/internal/store/redis"
@@ -423,6 +425,18 @@ func (c *replicaCluster) startHeld(r *replica, build string) *deploy.Record {
 	})
 }
 
+// signalLeft reports whether a signal of kind for run id waits in Redis.
+func (c *replicaCluster) signalLeft(id, kind string) bool {
+	c.t.Helper()
+	rdb := goredis.NewClient(&goredis.Options{Addr: c.redis.Addr()})
+	defer rdb.Close()
+	n, err := rdb.Exists(c.t.Context(), "switchman:signal:"+id+":"+kind).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return n > 0
+}
+
 // current is the release web's `current` points at.
 func (c *replicaCluster) current() string {
 	target, _ := os.Readlink(filepath.Join(c.app, "current"))
@@ -647,10 +661,10 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 		allOf(isMethod("chat.postMessage"), toChannel(deployChannel), textHas(held.ID, "interrupted", "on 1")))
 	t.Logf("replica a paused; b reported deploy %s interrupted %s later", held.ID, time.Since(paused).Round(time.Millisecond))
 
-	// Replica b does not run the deploy: it cannot confirm it.
+	// Replica b does not run the deploy, which has ended as b recorded.
 	c.mustRun(c.b, "UBOB", "/deploy", "confirm "+held.ID)
 	c.slack.waitCall("replica b's refusal of the confirmation", 10*time.Second,
-		allOf(isMethod("chat.postEphemeral"), toUser("UBOB"), textHas("no deploy "+held.ID+" is running here")))
+		allOf(isMethod("chat.postEphemeral"), toUser("UBOB"), textHas("deploy "+held.ID+" is not running (it ended interrupted)")))
 
 	// Replica a wakes up and is asked to go on.
 	c.a.signal(t, syscall.SIGCONT)
@@ -669,7 +683,7 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 	})
 	t.Logf("replica a answered the confirmation: %q", reply.Text)
 	if !strings.Contains(reply.Text, "confirmed the migrations of deploy "+held.ID) && !strings.Contains(reply.Text, "is not waiting for a confirmation") &&
-		!strings.Contains(reply.Text, "no running deploy") && !strings.Contains(reply.Text, "is running here") {
+		!strings.Contains(reply.Text, "no running deploy") && !strings.Contains(reply.Text, "is not running (it ended interrupted)") {
 		t.Errorf("replica a's answer to the confirmation: got %q, want it confirmed or refused", reply.Text)
 	}
 	// Interrupted, as replica b recorded it: a's final write came after
@@ -688,6 +702,48 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.gates, "2.waiting")); err == nil {
 		t.Error("the fenced replica restarted the app on build 2")
+	}
+	t.Logf("done in %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// A deploy runs on replica a; the chat platform hands its confirmation
+// and then a cancel to replica b. Both reach a: the migrations run, and
+// the deploy stops at its next safe point and switches back.
+func TestReplicasConfirmAndCancelReachTheRunningReplica(t *testing.T) {
+	c := newReplicaCluster(t, clusterOptions{migrateAsk: true})
+	c.deployOnce(c.a, "1")
+	c.mustRun(c.a, "UBOB", "/deploy", "web 2")
+	held := c.waitRecord("deploy 2 to wait for its confirmation", 15*time.Second, func(r *deploy.Record) bool {
+		return r.Build == "2" && r.Outcome == deploy.OutcomeRunning && len(r.Migrations) > 0
+	})
+	begin := time.Now()
+	c.mustRun(c.b, "UCAROL", "/deploy", "confirm "+held.ID)
+	c.waitRestarting("2", 15*time.Second)
+	if _, err := os.Stat(filepath.Join(c.dir, "migrated")); err != nil {
+		t.Errorf("the migrations after a confirmation through replica b: %v", err)
+	}
+	t.Logf("confirmed through replica b; replica a restarting %s later", time.Since(begin).Round(time.Millisecond))
+
+	c.mustRun(c.b, "UCAROL", "/cancel", "web")
+	c.slack.waitCall("replica b's answer to the cancel", 10*time.Second,
+		allOf(isMethod("chat.postMessage"), toChannel(commandChannel), textHas("Cancelling deploy "+held.ID, "another replica")))
+	// The restart is the step under way: the deploy stops once it ends.
+	// Replica a's poll takes the cancel meanwhile (every second): the
+	// signal leaves the store.
+	for deadline := time.Now().Add(10 * time.Second); c.signalLeft(held.ID, "cancel"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("replica a did not take the cancel within 10 s")
+		}
+	}
+	c.openGate("2")
+	rec := c.waitRecord("the deploy to stop", 15*time.Second, func(r *deploy.Record) bool {
+		return r.ID == held.ID && r.Outcome != deploy.OutcomeRunning
+	})
+	if (rec.Outcome != deploy.OutcomeCancelled && rec.Outcome != deploy.OutcomeReverted) || !strings.Contains(rec.Error, "cancelled by carol") {
+		t.Errorf("deploy %s after a cancel through replica b: %s (%s); want cancelled by carol", rec.ID, rec.Outcome, rec.Error)
+	}
+	if got := c.current(); got != "releases/1" {
+		t.Errorf("current: got %q, want releases/1", got)
 	}
 	t.Logf("done in %s", time.Since(begin).Round(time.Millisecond))
 }

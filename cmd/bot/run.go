@@ -238,7 +238,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 			}), Channel: channelFor(cfg), Log: log})
 		observers = append(observers, sys.watcher.Observe)
 	}
-	engine = deploy.NewEngine(deploy.Options{
+	eopt := deploy.Options{
 		LeaseTTL:   cfg.Bot.LeaseTTL.D(),
 		Observers:  observers,
 		Config:     cfg,
@@ -252,7 +252,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		// A dead run the next run of its app+env finds is reported as
 		// a recovery would report it.
 		Interrupted: sys.reportInterrupted,
-	})
+	}
+	if cfg.Store.Redis != nil {
+		// A cancel or a confirmation reaches the replica that runs
+		// the deploy, whichever replica the chat platform sent it to.
+		eopt.Signals = st
+	}
+	engine = deploy.NewEngine(eopt)
 	sys.engine = engine
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
 	sys.trimmer = &retention.Trimmer{Store: st, Records: cfg.Store.Retention.Records.D(), Audit: cfg.Store.Retention.Audit.D(),

@@ -25,6 +25,7 @@ type stateStore interface {
 	deploy.Store
 	deploy.Leaser
 	deploy.LockStore
+	deploy.Signals
 	train.Store
 	retention.Store
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)

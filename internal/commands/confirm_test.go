@@ -124,7 +124,7 @@ func TestMigrationsConfirmAndAbort(t *testing.T) {
 	if rec.Outcome != deploy.OutcomeSucceeded || current() != "releases/1" {
 		t.Errorf("after confirm: outcome %s (%s), current %q", rec.Outcome, rec.Error, current())
 	}
-	if r, o := do("bob", "deploy confirm "+ev.DeployID); !r.Failed || !strings.Contains(o.last(), "no deploy") {
+	if r, o := do("bob", "deploy confirm "+ev.DeployID); !r.Failed || !strings.Contains(o.last(), "is not running (it ended succeeded)") {
 		t.Errorf("confirming a finished deploy: got %v %q", r.Failed, o.last())
 	}
 }

@@ -324,16 +324,28 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 // have expired since the deploy started); aborting their own deploy is
 // always theirs.
 func (c *call) confirm(ctx context.Context, cmd Command) {
-	requester, ok := c.s.engine.Requester(cmd.DeployID)
-	if !ok {
-		c.refuse(errs.New(errs.NotFound, "no deploy %s is running here", cmd.DeployID))
-		return
-	}
+	requester, here := c.s.engine.Requester(cmd.DeployID)
 	var app, env string
 	for _, r := range c.s.engine.Running() {
 		if r.ID == cmd.DeployID {
 			app, env = r.App, r.Env
 		}
+	}
+	if !here {
+		// Another replica may run it: its record says whose it is.
+		rec, err := c.s.store.Record(ctx, cmd.DeployID)
+		switch {
+		case errors.Is(err, deploy.ErrNotFound):
+			c.refuse(errs.New(errs.NotFound, "there is no deploy %s", cmd.DeployID))
+			return
+		case err != nil:
+			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			return
+		case rec.Outcome != deploy.OutcomeRunning:
+			c.refuse(errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", cmd.DeployID, rec.Outcome))
+			return
+		}
+		requester, app, env = rec.Requester, rec.App, rec.Env
 	}
 	c.entry.App, c.entry.Env = app, env
 	via := "requester"
@@ -353,7 +365,11 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 		via = d.Via
 	}
 	yes := cmd.Verb == VerbConfirm
-	if err := c.s.engine.Confirm(cmd.DeployID, c.req.User, yes); err != nil {
+	answer := c.s.engine.Confirm
+	if !here {
+		answer = func(id, by string, ok bool) error { return c.s.engine.SignalConfirm(ctx, id, by, ok) }
+	}
+	if err := answer(cmd.DeployID, c.req.User, yes); err != nil {
 		c.refuse(err)
 		return
 	}

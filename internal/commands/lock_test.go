@@ -124,6 +124,8 @@ func TestLockNamesRunsUnderWay(t *testing.T) {
 			[]string{"web/prod: deploy of build 2 by bob is under way (20261204-101500-ab12) and goes on", "to stop this one: cancel web prod"}},
 		{"rollback", "20261204-101500-cd34 rollback of build 1 by bob", "lock deploys",
 			[]string{"web/prod: rollback of build 1 by bob is under way (20261204-101500-cd34) and goes on: a lock does not stop a rollback"}},
+		{"recovery", "recovery:20261204-101500-ef56", "lock deploys web",
+			[]string{"web/prod: the recovery of a run whose process stopped is under way (20261204-101500-ef56) and goes on: it changes no host"}},
 		{"none", "", "lock deploys web prod", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,9 @@ type Engine interface {
 	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 	Plan(ctx context.Context, req deploy.Request) (*deploy.Plan, error)
 	Cancel(app, env, by string) (string, error)
+	// SignalCancel and SignalConfirm reach a run another replica runs.
+	SignalCancel(ctx context.Context, app, env, by string) (string, error)
+	SignalConfirm(ctx context.Context, id, by string, ok bool) error
 	Running() []*deploy.Record
 	Observe(ctx context.Context, app, env string) ([]deploy.HostResult, error)
 	// Draining reports whether the engine refuses new runs: the bot is
@@ -498,8 +501,11 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	}
 	for _, u := range runs {
 		stop := fmt.Sprintf("a lock stops deploys that start after it; to stop this one: cancel %s %s", u.App, u.Env)
-		if strings.HasPrefix(u.What, string(deploy.KindRollback)) {
+		switch {
+		case strings.HasPrefix(u.What, string(deploy.KindRollback)):
 			stop = "a lock does not stop a rollback"
+		case !strings.HasPrefix(u.What, string(deploy.KindDeploy)):
+			stop = "it changes no host"
 		}
 		lines = append(lines, fmt.Sprintf("⚠ %s/%s: %s is under way (%s) and goes on: %s", u.App, u.Env, u.What, u.ID, stop))
 	}
@@ -544,14 +550,24 @@ func (c *call) cancel(ctx context.Context, cmd Command) {
 		return
 	}
 	id, err := c.s.engine.Cancel(cmd.App, cmd.Env, c.req.User)
+	elsewhere := false
+	if errs.CodeOf(err) == errs.NotFound {
+		// Not a run of this replica: the one running it is asked.
+		id, err = c.s.engine.SignalCancel(ctx, cmd.App, cmd.Env, c.req.User)
+		elsewhere = err == nil
+	}
 	if err != nil {
 		c.refuse(err)
 		return
 	}
 	c.allow(d.Via)
 	c.entry.DeployID = id
-	c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
-		Title: fmt.Sprintf("Cancelling deploy %s of %s/%s at the next safe point; hosts already switched will be switched back", id, cmd.App, cmd.Env)})
+	m := chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("Cancelling deploy %s of %s/%s at the next safe point; hosts already switched will be switched back", id, cmd.App, cmd.Env)}
+	if elsewhere {
+		m.Lines = []string{"it runs on another replica of the bot, which takes the cancel within seconds; its progress messages say when it stops"}
+	}
+	c.out.Reply(m)
 }
 
 func (c *call) whoami(ctx context.Context) {

@@ -109,6 +109,9 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		r.rec.Hosts = append(r.rec.Hosts, HostResult{Host: h.Name, State: HostPending})
 	}
 	go r.keepLease(r.renewing)
+	if e.signals != nil {
+		go r.watchSignals(r.renewing)
+	}
 	if err := r.open(ctx); err != nil {
 		r.abandon()
 		return nil, err

@@ -41,8 +41,9 @@ type Engine struct {
 	owner      string
 	leaseTTL   time.Duration
 	observers  []Sink
-	// interrupted is Options.Interrupted.
+	// interrupted is Options.Interrupted; signals is Options.Signals.
 	interrupted func(*Record)
+	signals     Signals
 
 	mu       sync.Mutex
 	running  map[string]*run // by app/env
@@ -69,6 +70,10 @@ type Options struct {
 	HTTP *http.Client
 	Now  func() time.Time
 	Log  *slog.Logger
+	// Signals, when set, carries cancels and confirmations between
+	// replicas: a run polls it, and Signal* leave them for a run another
+	// replica runs. Without it those reach only this process's runs.
+	Signals Signals
 	// Interrupted, when set, is told of each run the engine marks
 	// interrupted outside Recover: a run whose process died, found by the
 	// next run of its app+env before a recovery came. It is called in a
@@ -101,6 +106,7 @@ func NewEngine(opt Options) *Engine {
 		leaseTTL:    opt.LeaseTTL,
 		observers:   opt.Observers,
 		interrupted: opt.Interrupted,
+		signals:     opt.Signals,
 		running:     map[string]*run{},
 	}
 	if e.http == nil {
@@ -261,6 +267,112 @@ func (e *Engine) Cancel(app, env, by string) (string, error) {
 	return r.rec.ID, nil
 }
 
+// The kinds of signals, and how long one waits for its run to take it.
+const (
+	signalCancel  = "cancel"
+	signalConfirm = "confirm"
+	signalTTL     = time.Minute
+)
+
+// signalPoll is how often a run asks for the signals left for it.
+const signalPoll = time.Second
+
+// SignalCancel asks the replica running the deploy of app/env to cancel
+// it, for a deploy this process does not run (see Cancel), and returns its
+// id; the run takes the signal within signalPoll. Without Signals, or with
+// no run holding app/env, it is an error with code NotFound.
+func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (string, error) {
+	t, err := e.resolve(app, env)
+	if err != nil {
+		return "", err
+	}
+	none := errs.New(errs.NotFound, "no deploy of %s is running", t.key())
+	if e.signals == nil {
+		return "", none
+	}
+	h, err := e.leases.Holder(ctx, leaseKey(t.app.Name, t.env.Name))
+	if err != nil {
+		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	}
+	id, what, _ := strings.Cut(h, " ")
+	switch {
+	case h == "" || strings.HasPrefix(id, "recovery:"):
+		return "", none
+	case strings.HasPrefix(what, string(KindRollback)):
+		return "", errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), id)
+	}
+	if err := e.signals.Signal(ctx, id, signalCancel, by, signalTTL); err != nil {
+		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	}
+	return id, nil
+}
+
+// SignalConfirm answers the migrations prompt of deploy id, which another
+// replica runs (see Confirm): ok runs them, !ok aborts the deploy. It
+// fails when the record shows no running deploy with pending migrations.
+func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) error {
+	if e.signals == nil {
+		return errs.New(errs.NotFound, "no running deploy %s", id)
+	}
+	rec, err := e.store.Record(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return errs.New(errs.NotFound, "no running deploy %s", id)
+	case err != nil:
+		return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	case rec.Outcome != OutcomeRunning:
+		return errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", id, rec.Outcome)
+	case len(rec.Migrations) == 0:
+		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
+	}
+	answer := "abort"
+	if ok {
+		answer = "ok"
+	}
+	if err := e.signals.Signal(ctx, id, signalConfirm, answer+" "+by, signalTTL); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	}
+	return nil
+}
+
+// watchSignals takes the signals other replicas leave for r until done is
+// closed: a cancel, and while r waits for one, an answer to its prompt.
+// A store that cannot be read now is asked again next time.
+func (r *run) watchSignals(done <-chan struct{}) {
+	tick := time.NewTicker(signalPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), signalPoll)
+		if r.rec.Kind == KindDeploy {
+			by, ok, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalCancel)
+			if err != nil {
+				r.e.log.Debug("read signals", "deploy", r.rec.ID, "err", err)
+			}
+			if ok {
+				r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
+			}
+		}
+		r.mu.Lock()
+		ch := r.confirm
+		r.mu.Unlock()
+		if ch != nil {
+			if v, ok, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalConfirm); err == nil && ok {
+				answer, by, _ := strings.Cut(v, " ")
+				select {
+				case ch <- confirmation{ok: answer == "ok", by: by}:
+				default: // answered here already
+				}
+			}
+		}
+		cancel()
+	}
+}
+
 // Wait blocks until every deploy started by this engine has finished.
 func (e *Engine) Wait() { e.wg.Wait() }
 
@@ -336,6 +448,10 @@ func (e *Engine) Underway(ctx context.Context, app, env string) ([]Underway, err
 			}
 			if h != "" {
 				id, what, _ := strings.Cut(h, " ")
+				if dead, ok := strings.CutPrefix(id, "recovery:"); ok {
+					// Recover holds it while it marks a dead run.
+					id, what = dead, "the recovery of a run whose process stopped"
+				}
 				out = append(out, Underway{App: a, Env: en, ID: id, What: what})
 			}
 		}

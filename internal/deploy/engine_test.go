@@ -1042,3 +1042,110 @@ func TestTakeOverAndRecoveryReportOnce(t *testing.T) {
 		t.Errorf("the dead run was reported %d times (%s), want once", len(reports), strings.Join(reports, ", "))
 	}
 }
+
+// TestCancelFromAnotherReplica: a cancel received by a replica that does
+// not run the deploy is left for the one that does, which takes it
+// within a poll and stops as at a cancel of its own; a rollback is not
+// cancelled, and an app+env nothing runs has nothing to cancel.
+func TestCancelFromAnotherReplica(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	var other *deploy.Engine
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), func(o *deploy.Options) {
+		o.Signals = o.Store.(deploy.Signals)
+		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+	})
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) }) // before the engines' Wait
+	if _, err := other.SignalCancel(t.Context(), "web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("cancel with nothing running: got %v, want not found", err)
+	}
+	done := f.deployTwoUntilRestart()
+	if _, err := other.Cancel("web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("a local cancel on the replica not running it: got %v, want not found", err)
+	}
+	id, err := other.SignalCancel(t.Context(), "web", "prod", "bob")
+	if err != nil {
+		t.Fatalf("cancel through the other replica: %v", err)
+	}
+	// The restart waits for the gate. Once the deploy has taken the
+	// cancel (the signal is gone from the store; a look that finds it
+	// puts it back), the gate opens and the deploy stops at its next safe
+	// point.
+	sig := f.store
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		by, ok, err := sig.TakeSignal(t.Context(), id, "cancel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deploy did not take the cancel within 10 s")
+		}
+		if err := sig.Signal(t.Context(), id, "cancel", by, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(gate, nil, 0o644)
+	rec := <-done
+	if rec.ID != id || (rec.Outcome != deploy.OutcomeCancelled && rec.Outcome != deploy.OutcomeReverted) || !strings.Contains(rec.Error, "cancelled by bob") {
+		t.Errorf("deploy %s after a cancel from the other replica: %s (%s); want deploy %s cancelled by bob", rec.ID, rec.Outcome, rec.Error, id)
+	}
+	if f.link("current") != "releases/1" {
+		t.Errorf("current after the cancel: %q, want releases/1", f.link("current"))
+	}
+	// A rollback holding the app+env is not cancelled.
+	if _, err := f.store.Acquire(t.Context(), "deploy:web/prod", "20260101-000000-rb0000 rollback of build 1 by ana", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.SignalCancel(t.Context(), "web", "prod", "bob"); errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "a rollback is not cancelled") {
+		t.Errorf("cancel of a rollback on another replica: got %v, want it refused", err)
+	}
+}
+
+// TestConfirmFromAnotherReplica: the answer to a migrations prompt given
+// on a replica that does not run the deploy reaches the one that does.
+func TestConfirmFromAnotherReplica(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
+	var other *deploy.Engine
+	prompted := make(chan string, 1)
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+		o.Signals = o.Store.(deploy.Signals)
+		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+	})
+	f.build("1")
+	done := make(chan *deploy.Record, 1)
+	var mu sync.Mutex
+	var notes []string
+	rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		switch ev.Kind {
+		case deploy.EventConfirm:
+			prompted <- ev.Text
+		case deploy.EventNote:
+			mu.Lock()
+			notes = append(notes, ev.Text)
+			mu.Unlock()
+		case deploy.EventFinished:
+			done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-prompted
+	if err := other.SignalConfirm(t.Context(), "20260101-000000-nope00", "bob", true); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("confirm of an unknown deploy: got %v, want not found", err)
+	}
+	if err := other.SignalConfirm(t.Context(), rec.ID, "bob", true); err != nil {
+		t.Fatalf("confirm through the other replica: %v", err)
+	}
+	got := <-done
+	mu.Lock()
+	defer mu.Unlock()
+	if got.Outcome != deploy.OutcomeSucceeded || !slices.Contains(notes, "migrations confirmed by bob") {
+		t.Errorf("deploy after a confirmation from the other replica: %s (%s), notes %q; want succeeded, confirmed by bob", got.Outcome, got.Error, notes)
+	}
+	if err := other.SignalConfirm(t.Context(), rec.ID, "bob", true); errs.CodeOf(err) != errs.Conflict {
+		t.Errorf("confirm of a finished deploy: got %v, want refused", err)
+	}
+}

@@ -104,6 +104,18 @@ type Store interface {
 // ErrNotFound is returned by stores for a missing record or lock.
 var ErrNotFound = errors.New("not found")
 
+// Signals carry what a person asks of a run to the replica running it,
+// from whichever replica received the command: a cancel, the answer to a
+// migrations prompt. The run asks for them every signalPoll.
+type Signals interface {
+	// Signal leaves value for run id under kind for ttl, replacing one
+	// left before.
+	Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error
+	// TakeSignal returns and removes the signal of kind left for run id,
+	// if there is one: one caller gets it.
+	TakeSignal(ctx context.Context, id, kind string) (string, bool, error)
+}
+
 // Leaser hands out the app+env leases that keep deploys of one app+env from
 // running at once.
 type Leaser interface {

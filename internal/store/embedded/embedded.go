@@ -60,6 +60,9 @@ var (
 	// expired keys are swept oldest first.
 	bucketOnce       = []byte("once")
 	bucketOnceExpiry = []byte("once_by_expiry")
+	// bucketSignals maps a run's id, NUL and a kind to the signal's
+	// expiry (8 bytes of Unix nanoseconds) and value.
+	bucketSignals = []byte("signals")
 
 	keySchema = []byte("schema")
 )
@@ -115,7 +118,7 @@ func initSchema(db *bolt.DB) error {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
 		}
-		for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence} {
+		for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence, bucketSignals} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -112,6 +112,8 @@ func testCancelled(t *testing.T, fresh freshFunc) {
 		{"TrimRecords", func() error { _, err := s.TrimRecords(ctx, start, 0); return err }},
 		{"TrimAudit", func() error { _, err := s.TrimAudit(ctx, start); return err }},
 		{"Holder", func() error { _, err := s.Holder(ctx, leaseKey); return err }},
+		{"Signal", func() error { return s.Signal(ctx, "d1", "cancel", "ana", time.Minute) }},
+		{"TakeSignal", func() error { _, _, err := s.TakeSignal(ctx, "d1", "cancel"); return err }},
 		{"SetOnce", func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err }},
 		{"Acquire", func() error { _, err := s.Acquire(ctx, "other", "bot-1", leaseTTL); return err }},
 		{"Lease.Check", func() error { return l.Check(ctx) }},

@@ -47,6 +47,11 @@ type Store interface {
 	// returns how many.
 	TrimAudit(ctx context.Context, before time.Time) (int, error)
 
+	// Signal leaves value for run id under kind for ttl; TakeSignal
+	// returns and removes it.
+	Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error
+	TakeSignal(ctx context.Context, id, kind string) (string, bool, error)
+
 	// SetOnce sets key for ttl and reports whether it was newly set.
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 
@@ -111,6 +116,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Trim", func(t *testing.T) { testTrim(t, fresh) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, fresh) })
 	t.Run("SetOnce", func(t *testing.T) { testSetOnce(t, fresh) })
+	t.Run("Signals", func(t *testing.T) { testSignals(t, fresh) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
 	t.Run("Trains", func(t *testing.T) { testTrains(t, fresh) })

@@ -1,0 +1,63 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// A signal is the key signal:ID:KIND holding "EXPIRY|VALUE", EXPIRY in
+// Unix milliseconds of the store's clock, as leases are; Redis drops the
+// key some time after.
+
+// Signal leaves value for run id under kind until ttl passes, replacing
+// one left before.
+func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("signal %s %s: %w", kind, id, err)
+	}
+	px, _ := strconv.ParseInt(redisTTL(ttl), 10, 64)
+	v := msCeil(s.now().Add(ttl)) + "|" + value
+	if err := s.rdb.Set(ctx, s.key("signal", id, kind), v, time.Duration(px)*time.Millisecond).Err(); err != nil {
+		return s.fail(ctx, "signal "+kind+" "+id, err)
+	}
+	return nil
+}
+
+// TakeSignal returns and removes the signal of kind left for run id, if
+// one is there and has not expired: one caller gets it.
+func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, err)
+	}
+	v, err := takeScript.Run(ctx, s.rdb, []string{s.key("signal", id, kind)}).Text()
+	if errors.Is(err, goredis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, s.fail(ctx, fmt.Sprintf("take signal %s %s", kind, id), err)
+	}
+	exp, value, ok := strings.Cut(v, "|")
+	e, perr := strconv.ParseInt(exp, 10, 64)
+	if !ok || perr != nil {
+		return "", false, fmt.Errorf("take signal %s %s: malformed value", kind, id)
+	}
+	if s.now().UnixMilli() >= e {
+		return "", false, nil
+	}
+	return value, true, nil
+}
+
+// takeScript is GETDEL, which Redis before 6.2 lacks.
+var takeScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  redis.call('DEL', KEYS[1])
+end
+return v
+`)
