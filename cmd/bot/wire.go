@@ -146,8 +146,9 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 
 // routeAlert posts a Sentry alert webhook to the channel of the app/env
 // whose Sentry project and environment it names, with the release that is
-// live there now and a Rollback button. Only an alert that fires calls
-// for a rollback: a metric alert that resolved is posted without one, and
+// live there now and, when the deploy history names it, a Rollback button
+// from that build. Only an alert that fires calls for a rollback: a
+// metric alert that resolved is posted without a button, and
 // an issue resolved, assigned, archived or ignored is not posted. An
 // alert that names no environment (issue webhooks carry none) matching
 // several envs is posted once per channel, with each env's live release
@@ -182,7 +183,11 @@ func (s *system) routeAlert(a sentry.Alert) {
 				continue
 			}
 			t := target{app: appName, env: envName, channel: env.Channel, live: "unknown"}
-			if recs, err := s.store.Records(ctx, deploy.Filter{App: appName, Env: envName, Outcome: deploy.OutcomeSucceeded, Limit: 1}); err == nil && len(recs) > 0 {
+			recs, err := s.store.Records(ctx, deploy.Filter{App: appName, Env: envName, Outcome: deploy.OutcomeSucceeded, Limit: 1})
+			switch {
+			case err != nil:
+				s.log.Error("sentry alert: read the live release", "app", appName, "env", envName, "err", err)
+			case len(recs) > 0:
 				t.live, t.liveID = recs[0].Build, recs[0].ID
 			}
 			targets = append(targets, t)
@@ -215,8 +220,14 @@ func (s *system) routeAlert(a sentry.Alert) {
 			m := chat.Message{Level: chat.Warning, Public: true,
 				Title: fmt.Sprintf("%s for %s/%s: %s", what, t.app, t.env, a.Title),
 				Lines: []string{fmt.Sprintf("live release: %s %s (%s)", t.app, t.live, a.URL)}}
-			if firing {
-				m.Buttons = []chat.Button{commands.RollbackButton(t.app, t.env, knownBuild(t.live), t.liveID)}
+			// A button without `from BUILD` would roll back whatever runs
+			// when it is clicked, maybe a later deploy the alert is not
+			// about: with the live build unknown, people roll back by hand.
+			switch {
+			case firing && t.liveID == "":
+				m.Lines = append(m.Lines, "the live release is unknown, so there is no Rollback button: roll back by hand")
+			case firing:
+				m.Buttons = []chat.Button{commands.RollbackButton(t.app, t.env, t.live, t.liveID)}
 			}
 			posts = append(posts, post{t.channel, m})
 		}
@@ -244,13 +255,4 @@ func alertFires(a sentry.Alert) bool {
 		return a.Action == "created" || a.Action == "unresolved"
 	}
 	return false
-}
-
-// knownBuild is live, the build an alert found running, or "" when it is
-// "unknown": an alert's Rollback button then acts on what runs.
-func knownBuild(live string) string {
-	if live == "unknown" {
-		return ""
-	}
-	return live
 }
