@@ -150,9 +150,10 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 // from that build. Only an alert that fires calls for a rollback: a
 // metric alert that resolved is posted without a button, and
 // an issue resolved, assigned, archived or ignored is not posted. An
-// alert that names no environment (issue webhooks carry none) matching
-// several envs is posted once per channel, with each env's live release
-// and no button: which env it is about is not the bot's to guess.
+// alert that names no environment (issue webhooks carry none), or whose
+// project and environment several envs share, is posted once per
+// channel, with each env's live release and no button: which env it is
+// about is not the bot's to guess.
 func (s *system) routeAlert(a sentry.Alert) {
 	firing := alertFires(a)
 	if !firing && !(a.Resource == sentry.ResourceMetricAlert && a.Action == "resolved") {
@@ -202,7 +203,15 @@ func (s *system) routeAlert(a sentry.Alert) {
 		m       chat.Message
 	}
 	var posts []post
-	if a.Environment == "" && len(targets) > 1 {
+	// Sentry can report from an env the config does not have (staging
+	// sending to prod's project, say), and a project and environment
+	// several apps/envs share do not say which of them: a button would be
+	// the bot's guess.
+	if a.Environment == "" || len(targets) > 1 {
+		why := "Sentry did not say which environment"
+		if a.Environment != "" {
+			why = fmt.Sprintf("more than one env reports to Sentry project %s, environment %s", a.Project, a.Environment)
+		}
 		byChannel := map[string]int{}
 		for _, t := range targets {
 			k, ok := byChannel[t.channel]
@@ -210,10 +219,20 @@ func (s *system) routeAlert(a sentry.Alert) {
 				k = len(posts)
 				byChannel[t.channel] = k
 				posts = append(posts, post{t.channel, chat.Message{Level: chat.Warning, Public: true,
-					Title: fmt.Sprintf("%s for Sentry project %s: %s", what, a.Project, a.Title),
-					Lines: []string{fmt.Sprintf("Sentry did not say which environment (%s); roll back by hand if it is one of these", a.URL)}}})
+					Title: fmt.Sprintf("%s for Sentry project %s: %s", what, a.Project, a.Title)}})
 			}
 			posts[k].m.Lines = append(posts[k].m.Lines, fmt.Sprintf("live release on %s/%s: %s", t.app, t.env, t.live))
+		}
+		for k := range posts {
+			head := fmt.Sprintf("%s (%s)", why, a.URL)
+			switch {
+			case !firing:
+			case len(posts[k].m.Lines) == 1:
+				head += "; roll back by hand if it is this one"
+			default:
+				head += "; roll back by hand if it is one of these"
+			}
+			posts[k].m.Lines = append([]string{head}, posts[k].m.Lines...)
 		}
 	} else {
 		for _, t := range targets {
