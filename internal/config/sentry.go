@@ -84,10 +84,11 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			if iv := e.Sentry.Interval.D(); iv > 0 && (iv < time.Second || iv%time.Second != 0) {
 				ps.add(at("interval"), "%s.interval: %s is not a whole number of seconds (Sentry counts per second at the finest)", p, iv)
 			}
-			// The baseline is the error rate of the hour before the deploy,
-			// counted in intervals: a longer one leaves no baseline.
+			// Past 30m the baseline is read over two intervals before the
+			// deploy: past 1h it would reach hours back, to another time
+			// of day's error rate.
 			if iv := e.Sentry.Interval.D(); iv > time.Hour {
-				ps.add(at("interval"), "%s.interval: %s is longer than the hour before the deploy that the baseline is measured over; at most 1h", p, iv)
+				ps.add(at("interval"), "%s.interval: %s is over 1h: the baseline, two intervals before the deploy, would reach hours back; at most 1h", p, iv)
 			}
 		}
 	}

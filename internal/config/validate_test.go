@@ -138,7 +138,7 @@ func TestValidationRules(t *testing.T) {
 			name: "sentry interval over an hour",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 90m, watch: 4h}\n"},
-			want: one("sentry: {project", "apps.web.environments.prod.sentry.interval: 1h30m0s is longer than the hour before the deploy"),
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.interval: 1h30m0s is over 1h: the baseline, two intervals before the deploy"),
 		},
 		{
 			name: "sentry interval of whole seconds",

@@ -47,13 +47,21 @@ func (p Policy) WithDefaults() Policy {
 	return p
 }
 
-// BaselineWindow is how far before a deploy's start the baseline is read.
+// BaselineWindow is how far before a deploy's start the baseline is read,
+// at intervals of up to half of it (see baselineWindow).
 const BaselineWindow = time.Hour
+
+// baselineWindow is how far before a deploy's start the baseline is read
+// at interval iv. Buckets are aligned to the epoch, not to the deploy: an
+// hour holds a whole bucket of over 30 minutes only at some start times
+// (of 1h, at none), and a watch without one is inconclusive. Two
+// intervals always hold one.
+func baselineWindow(iv time.Duration) time.Duration { return max(BaselineWindow, 2*iv) }
 
 // Baseline is the mean error rate, in events per minute, of buckets of the
 // given interval: all their events over all their time. It is 0 for no
 // buckets or a non-positive interval. The watch passes the buckets of the
-// hour before the deploy started.
+// hour before the deploy started (of two intervals, for a longer interval).
 func Baseline(buckets []Bucket, interval time.Duration) float64 {
 	if len(buckets) == 0 || interval <= 0 {
 		return 0

@@ -20,7 +20,8 @@ type Target struct {
 	Environment string
 	// Version is the Sentry release; empty means Version("", App, Env, Build).
 	Version string
-	// Started is when the deploy started: the baseline is the hour before.
+	// Started is when the deploy started: the baseline is the hour before
+	// (two intervals before, for an interval over 30 minutes).
 	// Zero means now.
 	Started time.Time
 	// Finished is when the deploy finished: the watch starts there. Zero
@@ -133,8 +134,10 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		}
 	}
 
-	// Baseline: the complete buckets of the hour before the deploy started.
-	baseFrom := started.Add(-BaselineWindow)
+	// Baseline: the complete buckets of the hour (or two intervals) before
+	// the deploy started.
+	window := baselineWindow(iv)
+	baseFrom := started.Add(-window)
 	buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, baseFrom, started, iv)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -150,9 +153,13 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		}
 	}
 	// A baseline from a few intervals could be a quiet moment of a noisy
-	// app: half of the hour at least.
-	if want := max(1, int(BaselineWindow/iv)); len(before) < (want+1)/2 {
-		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the hour before the deploy", len(before), want))
+	// app: half of the window at least.
+	if want := int(window / iv); len(before) < (want+1)/2 {
+		span := "hour"
+		if window != time.Hour {
+			span = formatInterval(window)
+		}
+		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the %s before the deploy", len(before), want, span))
 		return nil
 	}
 	d := NewDetector(p, Baseline(before, iv))

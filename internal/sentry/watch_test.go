@@ -448,9 +448,9 @@ func TestWatchWithClient(t *testing.T) {
 	}
 }
 
-// TestLongIntervalNeedsABaseline: with an interval longer than the hour
-// the baseline is taken over, a watch whose baseline hour has no data is
-// inconclusive, never a spike.
+// TestLongIntervalNeedsABaseline: with a long interval, a watch whose
+// baseline window (two intervals) has no data is inconclusive, never a
+// spike.
 func TestLongIntervalNeedsABaseline(t *testing.T) {
 	clk := &fakeClock{now: deployEnd}
 	iv := 90 * time.Minute
@@ -462,16 +462,55 @@ func TestLongIntervalNeedsABaseline(t *testing.T) {
 		}
 		return zeroFill(start, end, iv, func(int) int { return 5 * 90 }) // 5 a minute
 	})
-	var spiked, inconclusive bool
+	var spiked bool
+	var inconclusive string
 	w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
 		Policy:         Policy{Interval: iv, Watch: 4 * time.Hour, Consecutive: 2, AutoRollback: true},
 		OnSpike:        func(SpikeReport) { spiked = true },
-		OnInconclusive: func(string) { inconclusive = true }}
+		OnInconclusive: func(reason string) { inconclusive = reason }}
 	if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: deployStart, Finished: deployEnd}); err != nil {
 		t.Fatal(err)
 	}
-	if spiked || !inconclusive {
-		t.Errorf("no baseline: spiked %v, inconclusive %v; want inconclusive only", spiked, inconclusive)
+	if want := "for 0 of the 2 intervals of the 3h before the deploy"; spiked || !strings.Contains(inconclusive, want) {
+		t.Errorf("no baseline: spiked %v, inconclusive %q; want inconclusive only, %q", spiked, inconclusive, want)
+	}
+}
+
+// TestWatchLongInterval: an interval over half an hour fits no whole
+// bucket into the hour before most deploys (buckets are aligned to the
+// epoch); the baseline is read over two intervals then, so a spike is
+// found whenever the deploy started.
+func TestWatchLongInterval(t *testing.T) {
+	for _, iv := range []time.Duration{31 * time.Minute, 45 * time.Minute, time.Hour} {
+		for off := time.Duration(0); off < iv; off += iv / 4 {
+			started := deployStart.Add(off)
+			finished := started.Add(2 * time.Minute)
+			perMinute := func(n int) int { return n * int(iv/time.Minute) }
+			r := bucketsFunc(func(start, end time.Time) []Bucket {
+				var bs []Bucket
+				for b := alignDown(start, iv); !b.Add(iv).After(end); b = b.Add(iv) {
+					n := perMinute(2)
+					if b.After(finished) {
+						n = perMinute(20)
+					}
+					bs = append(bs, Bucket{Start: b, Count: n})
+				}
+				return bs
+			})
+			clk := &fakeClock{now: finished}
+			var spikes []SpikeReport
+			var inconclusive []string
+			w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
+				Policy:         Policy{Interval: iv, Watch: 4 * iv, Consecutive: 2, AutoRollback: true},
+				OnSpike:        func(s SpikeReport) { spikes = append(spikes, s) },
+				OnInconclusive: func(reason string) { inconclusive = append(inconclusive, reason) }}
+			if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: started, Finished: finished}); err != nil {
+				t.Fatal(err)
+			}
+			if len(spikes) != 1 || spikes[0].Baseline != 2 || spikes[0].Rate != 20 || len(inconclusive) != 0 {
+				t.Errorf("interval %s, deploy at %s: spikes %+v, inconclusive %q; want one spike, 20 a minute against 2", iv, started.Format("15:04:05"), spikes, inconclusive)
+			}
+		}
 	}
 }
 
