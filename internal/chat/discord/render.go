@@ -51,13 +51,13 @@ type rendered struct {
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
 func render(m chat.Message) rendered {
-	e := &discordgo.MessageEmbed{Title: clip(escape(m.Title), maxTitle), Color: levelColors[m.Level]}
+	e := &discordgo.MessageEmbed{Title: clip(escapeText(m.Title), maxTitle), Color: levelColors[m.Level]}
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
 	lines := make([]string, len(m.Lines))
 	for i, l := range m.Lines {
-		lines[i] = escapeLine(l)
+		lines[i] = escapeText(l)
 	}
 	desc := clip(strings.Join(lines, "\n"), maxDesc)
 	budget := maxEmbedTotal - runes(e.Title)
@@ -67,7 +67,7 @@ func render(m chat.Message) rendered {
 			e.Fields = append(e.Fields, more(len(m.Fields)-i))
 			break
 		}
-		name, value := clip(escape(f.Label), maxFieldName), clip(escape(f.Value), maxFieldValue)
+		name, value := clip(escapeText(f.Label), maxFieldName), clip(escapeText(f.Value), maxFieldValue)
 		if name == "" {
 			name = "\u200b" // Discord refuses an empty name
 		}
@@ -155,12 +155,38 @@ var markdown = strings.NewReplacer(
 
 func escape(s string) string { return markdown.Replace(s) }
 
-// escapeLine escapes a description line, including what means something
-// at the start of a line (headings and block quotes).
+// escapeText escapes s line by line: text from outside (a Sentry issue's
+// title, a host's error) may hold newlines, and a line it starts could
+// pass for one of the bot's own, a heading saying "Rolled back" say.
+func escapeText(s string) string {
+	lines := strings.Split(newlines.Replace(s), "\n")
+	for i, l := range lines {
+		lines[i] = escapeLine(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// newlines makes every line break one Discord is sure to read as such,
+// so that escapeLine sees every line start.
+var newlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// escapeLine escapes one line, including what means something at its
+// start, after any indent: headings (#), subtext (-#), block quotes (>,
+// >>>), and lists (- and *, 1.).
 func escapeLine(s string) string {
 	s = escape(s)
-	if s != "" && (s[0] == '#' || s[0] == '>') {
-		s = `\` + s
+	rest := strings.TrimLeft(s, " \t")
+	indent := s[:len(s)-len(rest)]
+	if rest == "" {
+		return s
+	}
+	if strings.IndexByte("#>-", rest[0]) >= 0 {
+		return indent + `\` + rest
+	}
+	digits := len(rest) - len(strings.TrimLeft(rest, "0123456789"))
+	if digits > 0 && digits < len(rest) && rest[digits] == '.' &&
+		(digits+1 == len(rest) || rest[digits+1] == ' ' || rest[digits+1] == '\t') {
+		return indent + rest[:digits] + `\` + rest[digits:]
 	}
 	return s
 }

@@ -66,6 +66,39 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
+// TestRenderEscapesEveryLine: text from outside with line breaks in it
+// (a Sentry issue's title, a host's error) starts no markdown line in the
+// title, the description or a field: no heading, subtext, quote or list
+// that could pass for a line of the bot's own.
+func TestRenderEscapesEveryLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"boom\n# ✅ Rolled back web/prod", "boom\n\\# ✅ Rolled back web/prod"},
+		{"boom\n### small", "boom\n\\### small"},
+		{"boom\n-# subtext", "boom\n\\-# subtext"},
+		{"boom\n> quote", "boom\n\\> quote"},
+		{"boom\n>>> the rest quoted", "boom\n\\>>> the rest quoted"},
+		{"boom\n- item", "boom\n\\- item"},
+		{"boom\n* item", "boom\n\\* item"},
+		{"boom\n12. item", "boom\n12\\. item"},
+		{"boom\n1.", "boom\n1\\."},
+		{"boom\n  - nested item", "boom\n  \\- nested item"},
+		{"boom\r\n# heading", "boom\n\\# heading"},
+		{"boom\r# heading", "boom\n\\# heading"},
+		{"- first line", "\\- first line"},
+		{"1.2.3 is live\n2026 was a year", "1.2.3 is live\n2026 was a year"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			e := render(chat.Message{Title: tt.in, Lines: []string{tt.in}, Fields: []chat.Field{{Label: tt.in, Value: tt.in}}}).Embeds[0]
+			for what, got := range map[string]string{"title": e.Title, "description": e.Description, "field name": e.Fields[0].Name, "field value": e.Fields[0].Value} {
+				if got != tt.want {
+					t.Errorf("%s %q, want %q", what, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
 // checkLimits fails if r breaks one of Discord's message limits.
 func checkLimits(t *testing.T, r rendered) {
 	t.Helper()
