@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -119,6 +121,23 @@ func retryAfter(err error) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(rl.RetryAfter, time.Second), true
+}
+
+// urlPattern finds URLs in an error's text, such as the one a *url.Error
+// quotes.
+var urlPattern = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
+
+// redact is err's text with each URL in it cut to its scheme and host: a
+// failed post to a response_url names the URL, which lets anyone who
+// reads it post to the channel for 30 minutes.
+func redact(err error) string {
+	return urlPattern.ReplaceAllStringFunc(err.Error(), func(s string) string {
+		u, perr := url.Parse(s)
+		if perr != nil || u.Host == "" {
+			return "[URL]"
+		}
+		return u.Scheme + "://" + u.Host + "/…"
+	})
 }
 
 // slackError returns the error code of an ok:false answer ("channel_not_found"), or "".

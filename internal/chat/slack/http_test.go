@@ -168,6 +168,35 @@ func TestCommandAnswer(t *testing.T) {
 	}
 }
 
+// TestResponseURLNotLogged: a reply that fails through the response_url
+// is logged with the URL's host only: its path is a credential to post
+// in the channel for 30 minutes.
+func TestResponseURLNotLogged(t *testing.T) {
+	api := newFakeSlack(t)
+	api.failWith["chat.postEphemeral"] = "channel_not_found" // the bot is not in the channel
+	a, _, _, logs := newTestAdapter(t, api, now)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // a refused connection: the error is a *url.Error naming the URL
+	host := strings.TrimPrefix(gone.URL, "http://")
+	responseURL := gone.URL + "/commands/T1/hookIDx9/s3cr3tHookPath?sig=s3cr3tQuery"
+	w := httptest.NewRecorder()
+	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/status", "web", "T-leak", responseURL), now, formType))
+	if w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	a.Stop()
+	a.Wait()
+	log := logs.String()
+	if !strings.Contains(log, "reply to slack failed") || !strings.Contains(log, host) {
+		t.Fatalf("log:\n%s\nwant the failed reply logged with the response URL's host %s", log, host)
+	}
+	for _, secret := range []string{"hookIDx9", "s3cr3t"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("log:\n%s\nholds the response URL's path or query (%s)", log, secret)
+		}
+	}
+}
+
 func TestUnknownUserIsNamespaced(t *testing.T) {
 	api := newFakeSlack(t)
 	a, h, _, _ := newTestAdapter(t, api, now)

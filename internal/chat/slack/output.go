@@ -45,7 +45,7 @@ func (o *output) Reply(m chat.Message) {
 		err = retry(ctx, replyAttempts, func(ctx context.Context) error { return c.respond(ctx, o.responseURL, m) })
 	}
 	if err != nil {
-		o.a.log.Error("reply to slack failed", "user", o.userID, "channel", o.channel, "err", err)
+		o.a.log.Error("reply to slack failed", "user", o.userID, "channel", o.channel, "err", redact(err))
 	}
 }
 
