@@ -61,8 +61,9 @@ type Options struct {
 	Rollback Rollbacker
 	Audit    Auditor
 	// History tells whether a later deploy or rollback of the app+env
-	// started since the watched one: its spike is then not the watched
-	// build's to answer for. Without it no spike rolls back by itself.
+	// started since the watched one, another replica's too: the watch
+	// then ends, what it sees not being the watched build's to answer
+	// for. Without it no spike rolls back by itself.
 	History History
 	Log     *slog.Logger
 	// Now and Sleep are the clock of the spike watch (tests drive them).
@@ -88,7 +89,12 @@ type Watcher struct {
 	// and has not finished yet: its entry goes when it finishes, so the
 	// map holds only deploys in flight.
 	started map[string]*work
+	// watching holds, by app+env, the stop of each running watch by the
+	// id of the run it watches: the start of a later run ends it.
+	watching map[appEnv]map[string]context.CancelFunc
 }
+
+type appEnv struct{ app, env string }
 
 // work is what the background jobs of one deploy share.
 type work struct {
@@ -109,7 +115,7 @@ func New(opt Options) *Watcher {
 		opt.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, started: map[string]*work{}}
+	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, started: map[string]*work{}, watching: map[appEnv]map[string]context.CancelFunc{}}
 }
 
 // Close stops every watch and waits for them. Registrations with Sentry
@@ -174,6 +180,9 @@ func (w *Watcher) Observe(ev deploy.Event) {
 		return
 	}
 	r := ev.Record.Clone()
+	if ev.Kind == deploy.EventStarted {
+		w.endWatches(r)
+	}
 	switch {
 	case ev.Kind == deploy.EventStarted && r.Kind == deploy.KindDeploy:
 		wk := &work{released: make(chan struct{})}
@@ -244,11 +253,23 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 		w.sentryFailed(rctx, wk, r, "register the deploy", err)
 	}
 	// A watch ends once a later deploy or rollback of the app+env has
-	// started: what it sees is no longer the watched build's doing.
+	// started: what it sees is no longer the watched build's doing. One
+	// started here ends it at once (endWatches); one another replica
+	// runs, at its next read of Sentry, which asks the deploy history
+	// first.
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
+	defer w.track(r, stop)()
+	reader := untilLater{Reader: w.opt.Sentry, later: func(rctx context.Context) bool {
+		later, _ := w.later(rctx, r)
+		if later != nil {
+			w.opt.Log.Info("sentry watch ended: a later run started", "deploy", r.ID, "later", later.ID)
+			stop()
+		}
+		return later != nil
+	}}
 	watch := &sentry.Watch{
-		Reader: w.opt.Sentry,
+		Reader: reader,
 		Org:    org,
 		Policy: sentry.Policy{Factor: es.Factor, MinEvents: es.MinEvents, Consecutive: es.Consecutive,
 			Interval: es.Interval.D(), Watch: es.Watch.D(), AutoRollback: es.AutoRollback},
@@ -256,7 +277,10 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 		Sleep: w.opt.Sleep,
 		Log:   w.opt.Log,
 		OnSpike: func(s sentry.SpikeReport) {
-			if !w.spike(wctx, r, s) {
+			// ctx, not wctx: the watch's own rollback starting ends
+			// the watch, and must not stop it waiting for that
+			// rollback's outcome.
+			if !w.spike(ctx, r, s) {
 				stop()
 			}
 		},
@@ -273,13 +297,66 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 	}
 	if ctx.Err() != nil {
 		// The bot is stopping and watches live in its memory only: say
-		// that nothing watches the deploy any more, auto_rollback included.
+		// that nothing watches the deploy any more, auto_rollback
+		// included; unless a later run has started (on another replica,
+		// say), which had ended the watch already.
+		if later, _ := w.later(ctx, r); later != nil {
+			return
+		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		w.post(pctx, r, chat.Message{Level: chat.Warning, Public: true,
 			Title: fmt.Sprintf("Error watch of %s %s on %s stopped: the bot is shutting down", r.App, r.Build, r.Env),
 			Lines: []string{"nothing watches this deploy's errors now, and nothing rolls it back by itself; check Sentry yourself"}})
 	}
+}
+
+// track registers the watch of r, ended by stop, for endWatches, and
+// returns its unregistering.
+func (w *Watcher) track(r *deploy.Record, stop context.CancelFunc) func() {
+	k := appEnv{r.App, r.Env}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.watching[k] == nil {
+		w.watching[k] = map[string]context.CancelFunc{}
+	}
+	w.watching[k][r.ID] = stop
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.watching[k], r.ID)
+		if len(w.watching[k]) == 0 {
+			delete(w.watching, k)
+		}
+	}
+}
+
+// endWatches ends the watches of r's app+env but r's own, r having
+// started: r is the later run.
+func (w *Watcher) endWatches(r *deploy.Record) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, stop := range w.watching[appEnv{r.App, r.Env}] {
+		if id != r.ID {
+			w.opt.Log.Info("sentry watch ended: a later run started", "deploy", id, "later", r.ID)
+			stop()
+		}
+	}
+}
+
+// untilLater is a watch's Sentry reader: before each count of errors it
+// asks later whether a later run of the app+env has started, and then
+// reads nothing. later ends the watch (cancels the read's context).
+type untilLater struct {
+	sentry.Reader
+	later func(ctx context.Context) bool
+}
+
+func (u untilLater) ErrorCounts(ctx context.Context, org, project, env string, start, end time.Time, iv time.Duration) ([]sentry.Bucket, error) {
+	if u.later(ctx) {
+		return nil, context.Canceled
+	}
+	return u.Reader.ErrorCounts(ctx, org, project, env, start, end, iv)
 }
 
 // spike posts a spike and, by policy, rolls back. It reports false when

@@ -2,10 +2,12 @@ package postdeploy_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +77,8 @@ type env struct {
 	reqs    []deploy.Request
 	outcome deploy.Outcome
 	audited []audit.Entry
+	// historyDown makes the records unreadable.
+	historyDown bool
 }
 
 func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
@@ -92,6 +96,9 @@ func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) 
 func (e *env) Records(_ context.Context, f deploy.Filter) ([]*deploy.Record, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.historyDown {
+		return nil, errors.New("store: connection refused")
+	}
 	recs := slices.Clone(e.records)
 	if f.Limit > 0 && len(recs) > f.Limit {
 		recs = recs[:f.Limit]
@@ -128,43 +135,90 @@ func newWatcher(t *testing.T, fs *scriptedSentry, e *env, out *posts, clk *clock
 }
 
 // TestWatchEndsAtALaterDeploy: deploy d2 (build 2) is watched; a minute
-// later d3 (build 3) breaks things while it is live and is reverted to 2.
-// Build 3's errors make a spike in d2's watch, whose rollback from 2 would
-// pass the engine's check (2 runs again): the watch ends instead, blaming
-// nothing on build 2 and rolling nothing back.
+// later d3 (build 3) starts, here or on another replica. Its watch ends
+// there: it reads Sentry no more and posts nothing about build 2. Build
+// 3 breaks things while it is live and is reverted to 2: its errors would
+// make a spike in d2's watch, whose rollback from 2 would pass the
+// engine's check (2 runs again); Sentry failing would be reported as
+// d2's watch being inconclusive, and a shutdown as nothing watching d2.
 func TestWatchEndsAtALaterDeploy(t *testing.T) {
-	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	clk := &clock{now: t0}
-	fs := &scriptedSentry{}
-	e := &env{current: "2", outcome: deploy.OutcomeSucceeded}
-	out := &posts{}
-	w := newWatcher(t, fs, e, out, clk)
-	defer w.Close()
-	var once sync.Once
-	fs.onPoll = func(_ context.Context, start time.Time) error {
-		if start.Before(t0) {
-			return nil // the baseline
-		}
-		once.Do(func() {
-			now := clk.Now()
-			fs.mu.Lock()
-			fs.spikeFrom, fs.spikeTo = now, now.Add(2*time.Minute)
-			fs.mu.Unlock()
-			e.ran(w, &deploy.Record{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
-				Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys"})
+	tests := []struct {
+		name        string
+		here        bool   // d3 runs on this replica: the watcher sees it start
+		historyDown bool   // the deploy history cannot be read from d3's start on
+		then        string // what follows d3's start: "spike", "sentry fails" or "shutdown"
+	}{
+		{"here, then a spike", true, false, "spike"},
+		{"here, the history unreadable, then a spike", true, true, "spike"},
+		{"on another replica, then a spike", false, false, "spike"},
+		{"here, then Sentry fails", true, false, "sentry fails"},
+		{"on another replica, then Sentry fails", false, false, "sentry fails"},
+		{"on another replica, then a shutdown", false, false, "shutdown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+			clk := &clock{now: t0}
+			fs := &scriptedSentry{}
+			e := &env{current: "2", outcome: deploy.OutcomeSucceeded}
+			out := &posts{}
+			w := newWatcher(t, fs, e, out, clk)
+			defer w.Close()
+			var once sync.Once
+			var d3Started atomic.Bool
+			var readsSince atomic.Int32 // reads of d2's watch once d3 started
+			fs.onPoll = func(ctx context.Context, start time.Time) error {
+				if start.Before(t0) {
+					return nil // the baseline
+				}
+				if d3Started.Load() {
+					readsSince.Add(1)
+					if tt.then == "sentry fails" {
+						return errors.New("sentry: 502 Bad Gateway")
+					}
+					return nil
+				}
+				once.Do(func() {
+					now := clk.Now()
+					fs.mu.Lock()
+					fs.spikeFrom, fs.spikeTo = now, now.Add(2*time.Minute)
+					fs.mu.Unlock()
+					d3 := &deploy.Record{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
+						Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys"}
+					if tt.here {
+						e.ran(w, d3)
+					} else {
+						e.mu.Lock()
+						e.records = append([]*deploy.Record{d3}, e.records...)
+						e.mu.Unlock()
+					}
+					e.mu.Lock()
+					e.historyDown = tt.historyDown
+					e.mu.Unlock()
+					d3Started.Store(true)
+				})
+				if tt.then == "shutdown" {
+					go w.Close() // SIGTERM of a rolling update
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				return nil
+			}
+			e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+			w.Wait()
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if len(e.reqs) > 0 {
+				t.Errorf("d2's watch rolled back %+v after deploy d3 started", e.reqs)
+			}
+			if got := out.titles(); got != "" {
+				t.Errorf("posts %q: want nothing about build 2 once d3 started", got)
+			}
+			if n := readsSince.Load(); n != 0 {
+				t.Errorf("d2's watch read Sentry %d times after d3 started, want 0", n)
+			}
 		})
-		return nil
-	}
-	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
-		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
-	w.Wait()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.reqs) > 0 {
-		t.Errorf("d2's watch rolled back %+v after deploy d3 started", e.reqs)
-	}
-	if got := out.titles(); strings.Contains(got, "spike") {
-		t.Errorf("posts %q: want no spike blamed on build 2", got)
 	}
 }
 
