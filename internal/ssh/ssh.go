@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -70,8 +71,8 @@ type Config struct {
 	// Jump is an optional bastion every connection goes through, with
 	// the same credentials and known_hosts.
 	Jump *JumpHost
-	// ConnectTimeout bounds the dial and handshake of each hop; default
-	// 10s.
+	// ConnectTimeout bounds the dial and handshake of each hop, the
+	// ssh-agent's answers included; default 10s.
 	ConnectTimeout time.Duration
 	// KeepAlive is the interval of keepalive requests on open connections;
 	// default 5s. A host that misses 3 in a row is declared dead: its
@@ -297,17 +298,20 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		}
 		return err
 	}
+	// The agent is asked for its keys and then for signatures during the
+	// handshake, all within the one ConnectTimeout.
+	dctx, cancel := context.WithTimeout(ctx, t.cfg.ConnectTimeout)
+	defer cancel()
 	signers := t.signers
+	var ag *agentConn
 	if t.cfg.UseAgent {
-		var d net.Dialer
-		ag, err := d.DialContext(ctx, "unix", t.cfg.AgentSocket)
-		if err != nil {
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: connect to ssh-agent: %w", err)
+		if ag, err = dialAgent(dctx, t.cfg.AgentSocket); err != nil {
+			return nil, 0, seenKey{}, t.agentErr(ctx, nil, name, addr, "connect to ssh-agent", err)
 		}
 		defer ag.Close() // its signers are only used during the handshake
 		more, err := agent.NewClient(ag).Signers()
 		if err != nil {
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: list ssh-agent keys: %w", err)
+			return nil, 0, seenKey{}, t.agentErr(ctx, ag, name, addr, "list ssh-agent keys", err)
 		}
 		signers = append(signers[:len(signers):len(signers)], more...)
 	}
@@ -319,8 +323,6 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		Config:            ssh.Config{Ciphers: ciphers},
 	}
 
-	dctx, cancel := context.WithTimeout(ctx, t.cfg.ConnectTimeout)
-	defer cancel()
 	unreachable := func(err error) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
@@ -348,6 +350,8 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		switch {
 		case errors.As(err, &hk):
 			return nil, 0, seenKey{}, hk
+		case ag.silent():
+			return nil, 0, seenKey{}, t.agentErr(ctx, ag, name, addr, "sign with an ssh-agent key", err)
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
 			return nil, 0, seenKey{}, unreachable(err)
 		default:
@@ -357,6 +361,86 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		}
 	}
 	return ssh.NewClient(c, chans, reqs), minRTT(conn), seen, nil
+}
+
+// agentConn is a connection to the ssh-agent, closed when the handshake's
+// deadline passes or its ctx is done. The agent protocol has no timeout
+// of its own, and an agent that is locked, waits for a confirmation or a
+// touch, or sits behind a wedged forwarded socket would otherwise hold
+// Open forever, the handshake's deadline notwithstanding.
+type agentConn struct {
+	net.Conn
+	stop func() bool
+	// owed is set while the agent has a request to answer, cut once the
+	// deadline or ctx ended the connection: both, and the agent is why
+	// the handshake failed, not the host.
+	owed, cut atomic.Bool
+}
+
+// dialAgent connects to the agent at sock, bound by ctx and its deadline.
+func dialAgent(ctx context.Context, sock string) (*agentConn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	ag := &agentConn{Conn: c}
+	// The deadline alone ends a request even if the closing goroutine is
+	// late; the close covers ctx ending before its deadline.
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := c.SetDeadline(deadline); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	ag.stop = context.AfterFunc(ctx, func() {
+		ag.cut.Store(true)
+		c.Close()
+	})
+	return ag, nil
+}
+
+func (c *agentConn) Write(p []byte) (int, error) {
+	c.owed.Store(true)
+	n, err := c.Conn.Write(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.cut.Store(true)
+	}
+	return n, err
+}
+
+func (c *agentConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.owed.Store(false)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.cut.Store(true)
+	}
+	return n, err
+}
+
+func (c *agentConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
+}
+
+// silent reports whether the agent left a request unanswered until the
+// deadline or ctx ended its connection.
+func (c *agentConn) silent() bool { return c != nil && c.owed.Load() && c.cut.Load() }
+
+// agentErr is the error for an exchange with the ssh-agent (what) that
+// failed while connecting to name: a done ctx, the agent's silence until
+// the deadline, or err.
+func (t *Transport) agentErr(ctx context.Context, ag *agentConn, name, addr, what string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
+	case ag.silent():
+		return fmt.Errorf("ssh: %s (%s): %s: the agent at %s did not answer within %s (locked, or waiting for a confirmation?): %w",
+			name, addr, what, t.cfg.AgentSocket, t.cfg.ConnectTimeout, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("ssh: %s: %w", what, err)
 }
 
 // isNetErr reports whether err is a connection failing rather than the

@@ -486,6 +486,133 @@ func TestAuth(t *testing.T) {
 	})
 }
 
+// stuckSigner is an ssh-agent that lists its keys and never signs, as one
+// waiting for a confirmation or a touch does.
+type stuckSigner struct {
+	agent.Agent
+	release <-chan struct{}
+}
+
+func (a stuckSigner) Sign(ssh.PublicKey, []byte) (*ssh.Signature, error) {
+	<-a.release
+	return nil, errors.New("released")
+}
+
+// serveAgent serves a on a unix socket until the test ends and returns
+// the socket's path; a nil a accepts connections and never answers.
+func serveAgent(t *testing.T, a agent.Agent) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		served.Wait()
+	})
+	served.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if a != nil {
+				served.Go(func() { _ = agent.ServeAgent(a, c) })
+			}
+		}
+	})
+	return sock
+}
+
+// TestHungAgent: an ssh-agent that stops answering, at the list of its
+// keys or at a signature during the handshake, holds Open no longer than
+// ConnectTimeout or ctx, and the error blames the agent, not the host.
+func TestHungAgent(t *testing.T) {
+	t.Parallel()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	silent := serveAgent(t, nil)
+	signless := serveAgent(t, stuckSigner{Agent: keyring, release: release})
+	// Run before the agents' cleanups, which wait for the signers.
+	t.Cleanup(func() { close(release) })
+	// The agent's key is the only one that logs in: the handshake must ask
+	// the agent to sign.
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, AuthorizedKeys: []string{string(ssh.MarshalAuthorizedKey(pub))}})
+
+	const bound = 300 * time.Millisecond
+	tests := []struct {
+		name  string
+		sock  string
+		byCtx bool // ctx is canceled after bound; otherwise ConnectTimeout is bound
+		want  error
+	}{
+		{"no answer to the key list, connect_timeout", silent, false, context.DeadlineExceeded},
+		{"no answer to the key list, ctx canceled", silent, true, context.Canceled},
+		{"no signature, connect_timeout", signless, false, context.DeadlineExceeded},
+		{"no signature, ctx canceled", signless, true, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr := transport(t, f, func(c *Config) {
+				c.KeyFile, c.UseAgent, c.AgentSocket = "", true, tt.sock
+				c.ConnectTimeout = bound
+				if tt.byCtx {
+					c.ConnectTimeout = time.Minute
+				}
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.byCtx {
+				time.AfterFunc(bound, cancel)
+			}
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() {
+				_, err := tr.Open(ctx, host(f, 0))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.want) || errors.Is(err, deploy.ErrUnreachable) {
+					t.Errorf("got %v, want an error wrapping %v and not ErrUnreachable", err, tt.want)
+				}
+				if !tt.byCtx && !strings.Contains(err.Error(), "ssh-agent") {
+					t.Errorf("got %v, want it to name the ssh-agent", err)
+				}
+				if d := time.Since(start); d > bound+2*time.Second {
+					t.Errorf("Open took %s, want about %s", d.Round(time.Millisecond), bound)
+				}
+			case <-time.After(bound + 5*time.Second):
+				t.Fatalf("Open still blocked %s after a bound of %s", bound+5*time.Second, bound)
+			}
+		})
+	}
+}
+
 func TestJumpHost(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 2, sshd.Options{})
