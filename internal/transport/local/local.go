@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,9 +30,31 @@ const stderrTail = 4 << 10
 // Transport runs scripts on the local machine. Its zero value is ready to
 // use; it is safe for concurrent use.
 type Transport struct {
-	// Env lists extra environment variables, KEY=VALUE, added to the
-	// bot's own environment for every script. They win over the bot's.
+	// Env lists extra environment variables, KEY=VALUE, for every script,
+	// added to the few it gets from the bot's own environment (see
+	// inherited). They win over those.
 	Env []string
+}
+
+// inherited are the variables of the bot's environment that scripts get,
+// with LC_*: what programs need to find their tools, home directory,
+// locale and time zone. Nothing else: the bot's environment holds its
+// secrets (chat tokens, the store's URL, a key's passphrase, the
+// ssh-agent's socket), and a script passes its environment on to the app
+// a restart starts, which would then hold them for as long as it runs.
+var inherited = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "SHELL"}
+
+// scriptEnv returns the inherited part of the bot's environment, then
+// extra.
+func scriptEnv(extra []string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(inherited, k) || strings.HasPrefix(k, "LC_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
 }
 
 var _ deploy.Transport = (*Transport)(nil)
@@ -41,7 +65,7 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &session{env: append(os.Environ(), t.Env...)}, nil
+	return &session{env: scriptEnv(t.Env)}, nil
 }
 
 // session is used by one goroutine at a time, as deploy.Session says.
@@ -52,6 +76,8 @@ type session struct {
 
 // Run runs cmd.Script with /bin/sh -c in its own process group and returns
 // its standard output (also when it returns an error, as far as it got).
+// The script's environment is the transport's Env and, of the bot's own
+// environment, only the variables listed in inherited and LC_*.
 //
 // A script that exits non-zero returns a *deploy.ExitError carrying the
 // last 4 KiB of its standard error. When ctx is done or cmd.Timeout passes,

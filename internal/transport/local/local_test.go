@@ -127,6 +127,62 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunEnvironment: a script gets the few variables of the bot's
+// environment that programs need, and none of its secrets, which the app a
+// restart starts would otherwise keep.
+func TestRunEnvironment(t *testing.T) {
+	bot := map[string]string{
+		"SLACK_BOT_TOKEN":    "xoxb-secret",
+		"REDIS_URL":          "redis://:secret@127.0.0.1:6379",
+		"SSH_AUTH_SOCK":      "/run/agent.sock",
+		"SSH_KEY_PASSPHRASE": "correct horse",
+		"HOME":               "/home/bot",
+		"LANG":               "C.UTF-8",
+		"LC_TIME":            "en_GB.UTF-8",
+		"TZ":                 "Europe/Paris",
+		"TMPDIR":             "/var/tmp",
+	}
+	for k, v := range bot {
+		t.Setenv(k, v)
+	}
+	s := open(t, &Transport{Env: []string{"TZ=UTC", "SWITCHMAN_APP=shop"}})
+	out, err := s.Run(context.Background(), deploy.Command{Script: "env"})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			got[k] = v
+		}
+	}
+	tests := []struct {
+		name string
+		want string // "": absent
+	}{
+		{"SLACK_BOT_TOKEN", ""},
+		{"REDIS_URL", ""},
+		{"SSH_AUTH_SOCK", ""},
+		{"SSH_KEY_PASSPHRASE", ""},
+		{"PATH", os.Getenv("PATH")},
+		{"HOME", "/home/bot"},
+		{"LANG", "C.UTF-8"},
+		{"LC_TIME", "en_GB.UTF-8"},
+		{"TMPDIR", "/var/tmp"},
+		{"TZ", "UTC"}, // the transport's own win
+		{"SWITCHMAN_APP", "shop"},
+	}
+	for _, tt := range tests {
+		v, ok := got[tt.name]
+		switch {
+		case tt.want == "" && ok:
+			t.Errorf("the script sees %s=%s of the bot's environment", tt.name, v)
+		case tt.want != "" && v != tt.want:
+			t.Errorf("%s: got %q, want %q", tt.name, v, tt.want)
+		}
+	}
+}
+
 func TestRunKeepsStderrTail(t *testing.T) {
 	s := open(t, &Transport{})
 	script := `i=0; while [ $i -lt 1000 ]; do printf 'noise-%04d\n' $i >&2; i=$((i+1)); done; echo 'the real error' >&2; exit 1`
