@@ -71,6 +71,9 @@ type conn struct {
 	// keys are the host keys the connection was verified with: checked
 	// against known_hosts again before a warm connection is reused.
 	keys []seenKey
+	// loggedIn is when the connection logged in: one older than the
+	// transport's maxAge is neither kept warm nor reused.
+	loggedIn time.Time
 	// done is closed when the connection has ended.
 	done     chan struct{}
 	stop     chan struct{}
@@ -106,7 +109,7 @@ var _ deploy.Session = (*session)(nil)
 func (c *conn) RoundTrip() time.Duration { return c.rtt }
 
 func newConn(t *Transport, name, addr string, client, jump *ssh.Client) *conn {
-	c := &conn{t: t, name: name, addr: addr, client: client, jump: jump,
+	c := &conn{t: t, name: name, addr: addr, client: client, jump: jump, loggedIn: time.Now(),
 		done: make(chan struct{}), stop: make(chan struct{})}
 	go func() {
 		// Returns with the connection; its error says nothing more.

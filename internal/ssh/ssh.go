@@ -33,6 +33,9 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	defaultKeepAlive      = 5 * time.Second
 	defaultPort           = 22
+	// minWarmAge is the least age up to which a warm connection may be
+	// reused (see Transport.maxAge).
+	minWarmAge = 10 * time.Minute
 )
 
 // ciphers puts AES-GCM first: with AES-NI it is the fastest on both ends,
@@ -84,7 +87,10 @@ type Config struct {
 	// a /status soon after a deploy then needs no new login. A warm
 	// connection goes on sending keepalives; before it is reused it must
 	// answer one and its host key must still be the one in known_hosts.
-	// Zero closes every connection with its session.
+	// A connection that logged in more than KeepWarm or 10 minutes ago,
+	// whichever is longer, is neither kept nor reused, so that a key
+	// revoked on a host takes effect. Zero closes every connection with
+	// its session.
 	KeepWarm time.Duration
 	// Port is dialled when a host address has none; default 22.
 	Port int
@@ -130,6 +136,23 @@ type Transport struct {
 	log     *slog.Logger
 	signers []ssh.Signer
 	warm    warmPool
+	// maxAge is how long after its login a connection may be kept warm
+	// or reused. Each park re-arms KeepWarm, so without it a host used
+	// at least once every KeepWarm (status polls, the post-deploy
+	// watcher, deploys) would never see the bot log in again, and a key
+	// removed from its authorized_keys would never take effect. A session
+	// open at maxAge keeps its connection until it closes: a deploy is
+	// not cut short.
+	//
+	// It is KeepWarm or minWarmAge, whichever is longer. A long KeepWarm
+	// already lets an idle connection outlive a revocation that long, so
+	// a shorter maxAge would only cost logins. A short KeepWarm bounds
+	// idle gaps, not a connection's life: as maxAge, it would keep a
+	// deploy that lasted longer from handing its connections to the
+	// rollback or status after it. 10 minutes, the default KeepWarm,
+	// covers a deploy and the minutes after it, and is no longer than a
+	// revocation waits already with the defaults.
+	maxAge time.Duration
 }
 
 var _ deploy.Transport = (*Transport)(nil)
@@ -175,7 +198,8 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.Port <= 0 {
 		cfg.Port = defaultPort
 	}
-	t := &Transport{cfg: cfg, log: cfg.Log, warm: warmPool{idle: map[string]*parked{}}}
+	t := &Transport{cfg: cfg, log: cfg.Log, warm: warmPool{idle: map[string]*parked{}},
+		maxAge: max(cfg.KeepWarm, minWarmAge)}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // warmPool holds connections whose session has closed, at most one per
-// host, each until Config.KeepWarm passes. A rollback right after a
+// host, each until Config.KeepWarm passes or it reaches Transport.maxAge. A rollback right after a
 // deploy is where it pays: 50 new logins cost the hosts seconds of CPU.
 type warmPool struct {
 	mu     sync.Mutex
@@ -39,9 +39,15 @@ func poolKey(name, addr string) string { return name + "\x00" + addr }
 
 // park keeps c warm for the next Open of its host. It reports false when
 // c is to be closed instead: keeping warm is off, the transport is
-// closed, c has ended, or the host already has a warm connection.
+// closed, c has ended or reached maxAge, or the host already has a warm
+// connection.
 func (t *Transport) park(c *conn) bool {
 	if t.cfg.KeepWarm <= 0 || c.isDone() || c.ended() {
+		return false
+	}
+	left := t.maxAge - time.Since(c.loggedIn)
+	if left <= 0 {
+		t.log.Debug("ssh: not keeping an old connection warm", "host", c.name, "addr", c.addr, "age", time.Since(c.loggedIn).Round(time.Second))
 		return false
 	}
 	key := poolKey(c.name, c.addr)
@@ -51,14 +57,14 @@ func (t *Transport) park(c *conn) bool {
 		return false
 	}
 	p := &parked{c: c}
-	p.expire = time.AfterFunc(t.cfg.KeepWarm, func() {
+	p.expire = time.AfterFunc(min(t.cfg.KeepWarm, left), func() {
 		t.warm.mu.Lock()
 		if t.warm.idle[key] == p {
 			delete(t.warm.idle, key)
 		}
 		t.warm.mu.Unlock()
 		_ = c.close() // nothing waits on it
-		t.log.Debug("ssh: closed a connection kept warm", "host", c.name, "addr", c.addr, "idle", t.cfg.KeepWarm)
+		t.log.Debug("ssh: closed a connection kept warm", "host", c.name, "addr", c.addr, "idle", min(t.cfg.KeepWarm, left))
 	})
 	t.warm.idle[key] = p
 	return true
@@ -84,14 +90,18 @@ func (t *Transport) reuse(ctx context.Context, name, addr string) *conn {
 	return p.c
 }
 
-// sound checks a warm connection before reuse: it has not ended, every key
-// it was verified with is still accepted by known_hosts (an edit applies
-// to the next deploy, as it does for new connections), and the host
-// answers a keepalive within ConnectTimeout, so that a host that went
-// away while the connection idled is noticed before a step is sent.
+// sound checks a warm connection before reuse: it has not ended nor
+// reached maxAge (its expiry timer may run late), every key it was
+// verified with is still accepted by known_hosts (an edit applies to the
+// next deploy, as it does for new connections), and the host answers a
+// keepalive within ConnectTimeout, so that a host that went away while
+// the connection idled is noticed before a step is sent.
 func (t *Transport) sound(ctx context.Context, c *conn) error {
 	if c.isDone() || c.ended() {
 		return errors.New("connection ended")
+	}
+	if age := time.Since(c.loggedIn); age >= t.maxAge {
+		return fmt.Errorf("logged in %s ago, the most a connection is reused for is %s", age.Round(time.Second), t.maxAge)
 	}
 	for _, k := range c.keys {
 		check, _, err := t.hostKeyCallback(k.name, k.addr)

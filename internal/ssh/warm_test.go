@@ -180,3 +180,125 @@ func TestKeepWarmRecheck(t *testing.T) {
 		}
 	})
 }
+
+// TestKeepWarmMaxAge: a connection is kept warm and reused only until
+// maxAge after its login, however often it is used.
+func TestKeepWarmMaxAge(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 3, sshd.Options{})
+	const maxAge = 1500 * time.Millisecond
+	tests := []struct {
+		name string
+		// check uses host i through tr, whose connections are kept warm
+		// for a minute but reach maxAge long before.
+		check func(t *testing.T, tr *Transport, i int)
+	}{
+		{"used all the time, it logs in again", func(t *testing.T, tr *Transport, i int) {
+			first := connection(t, tr, f, i)
+			deadline := time.Now().Add(maxAge + 3*time.Second)
+			for connection(t, tr, f, i) == first {
+				if time.Now().After(deadline) {
+					t.Fatalf("the connection of the first login is still reused %s after it", maxAge+3*time.Second)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if n := logins(f, i); n != 2 {
+				t.Errorf("sshd accepted %d logins, want 2", n)
+			}
+		}},
+		{"idle, it is closed", func(t *testing.T, tr *Transport, i int) {
+			connection(t, tr, f, i)
+			deadline := time.Now().Add(maxAge + 2*time.Second)
+			for warmCount(tr) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("a connection still kept warm %s after its login", maxAge+2*time.Second)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}},
+		{"its session closed past it, it is not kept", func(t *testing.T, tr *Transport, i int) {
+			s, err := tr.Open(context.Background(), host(f, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(maxAge)
+			// A session open at maxAge goes on.
+			run(t, s, "true")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := warmCount(tr); n != 0 {
+				t.Errorf("%d connections kept warm past their age, want 0", n)
+			}
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr := transport(t, f, func(c *Config) {
+				c.KeepWarm = time.Minute
+				c.ConnectTimeout = 2 * time.Second
+			})
+			tr.maxAge = maxAge
+			t.Cleanup(func() { tr.Close() })
+			tt.check(t, tr, i)
+		})
+	}
+}
+
+// TestKeepWarmRevokedKey: once the bot's key is removed from a host's
+// authorized_keys, a bot that keeps using the host loses it within
+// maxAge, though each use re-arms keep_warm.
+func TestKeepWarmRevokedKey(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	const maxAge = 1500 * time.Millisecond
+	tr := transport(t, f, func(c *Config) {
+		c.KeepWarm = time.Minute
+		c.ConnectTimeout = 2 * time.Second
+	})
+	tr.maxAge = maxAge
+	defer tr.Close()
+	connection(t, tr, f, 0)
+	auth := filepath.Join(filepath.Dir(f.KnownHosts), "authorized_keys")
+	if err := os.WriteFile(auth, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transport(t, f, nil).Open(context.Background(), host(f, 0)); err == nil {
+		t.Fatal("a new login succeeds with the key revoked")
+	}
+	deadline := time.Now().Add(maxAge + 3*time.Second)
+	for {
+		s, err := tr.Open(context.Background(), host(f, 0))
+		if err != nil {
+			if !strings.Contains(err.Error(), "unable to authenticate") {
+				t.Errorf("got %v, want a refused login", err)
+			}
+			return
+		}
+		run(t, s, "true")
+		s.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("the bot still runs commands on the host %s after its key was revoked", maxAge+3*time.Second)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestMaxAge(t *testing.T) {
+	tests := []struct{ keepWarm, want time.Duration }{
+		{0, 10 * time.Minute},
+		{30 * time.Second, 10 * time.Minute},
+		{10 * time.Minute, 10 * time.Minute},
+		{time.Hour, time.Hour},
+	}
+	for _, tt := range tests {
+		tr, err := New(Config{User: "deploy", UseAgent: true, AgentSocket: "/nonexistent", InsecureIgnoreHostKey: true, KeepWarm: tt.keepWarm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.maxAge != tt.want {
+			t.Errorf("keep_warm %s: connections reused up to %s after their login, want %s", tt.keepWarm, tr.maxAge, tt.want)
+		}
+	}
+}
