@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,5 +69,44 @@ func TestDialThroughHost(t *testing.T) {
 	defer cancel()
 	if _, err := tr.Dial(ctx, host, "unix", filepath.Join(t.TempDir(), "missing.sock")); err == nil {
 		t.Error("Dial of a missing socket succeeded")
+	}
+}
+
+// TestDialConcurrentClose: a tunnel closed from two goroutines at once (a
+// context.AfterFunc and a defer) parks its connection once, and that
+// connection serves the next tunnel.
+func TestDialConcurrentClose(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	tr := transport(t, f, func(c *Config) { c.KeepWarm = time.Minute })
+	defer tr.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, l)
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := tr.Dial(ctx, host(f, 0), "tcp", l.Addr().String())
+		cancel()
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				<-start
+				c.Close()
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	if n := warmCount(tr); n != 1 {
+		t.Errorf("%d connections kept warm, want 1", n)
+	}
+	if n := logins(f, 0); n != 1 {
+		t.Errorf("sshd accepted %d logins, want 1: a tunnel's connection was closed, not kept warm", n)
 	}
 }

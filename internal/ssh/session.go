@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -90,11 +91,14 @@ type conn struct {
 }
 
 // session is what Open hands out: a connection for one user at a time, as
-// deploy.Session says. Run and Close are called by one goroutine at a
-// time.
+// deploy.Session says. Run is called by one goroutine at a time; Close may
+// be called at once from several (a tunnel's user closes it from a
+// context.AfterFunc and a defer), and only the first closes or parks the
+// connection.
 type session struct {
 	*conn
-	closed bool
+	closeOnce sync.Once
+	closed    atomic.Bool
 	// spoiled is set when a Run ended other than by its script exiting:
 	// the connection may still carry a killed script's channel, so it is
 	// closed rather than kept warm.
@@ -267,7 +271,7 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 }
 
 func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
-	if s.closed {
+	if s.closed.Load() {
 		return nil, fmt.Errorf("ssh: %s: session closed", s.name)
 	}
 	if !shell.Valid(cmd.Script) {
@@ -444,16 +448,17 @@ func (c *conn) stopped(ctx context.Context, timeout time.Duration) error {
 // Close ends the session. Its connection is kept warm for the next Open
 // of the host when the transport keeps connections warm and the
 // connection is sound; otherwise it is closed (and the bastion's). Run
-// fails after Close.
+// fails after Close. Calls after the first return nil once it returned.
 func (s *session) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if !s.spoiled && s.t.park(s.conn) {
-		return nil
-	}
-	return s.conn.close()
+	var err error
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if !s.spoiled && s.t.park(s.conn) {
+			return
+		}
+		err = s.conn.close()
+	})
+	return err
 }
 
 // close closes the connection and the bastion's.
