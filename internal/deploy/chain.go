@@ -92,8 +92,12 @@ func chainScript(acts []action, mark string) string {
 
 // chainStatus returns the exit status each script of a chain reported, in
 // order; a script that did not report (the chain was cut short) has none.
-func chainStatus(out []byte, mark string) []int {
-	var st []int
+// The first passed scripts are known to have passed from the output as it
+// streamed: of a long output a transport returns only the end, which may
+// have lost their status lines but holds the one after them, the chain's
+// last line.
+func chainStatus(out []byte, mark string, passed int) []int {
+	st := make([]int, passed)
 	for _, line := range bytes.Split(out, []byte("\n")) {
 		if i, code, ok := statusLine(line, mark); ok && i == len(st) {
 			st = append(st, code)
@@ -177,8 +181,9 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		stderr = lastStep(exit.Stderr)
 		runErr = &ExitError{Code: exit.Code, Stderr: stderr}
 	}
-	status := chainStatus(out, mark)
-	for i := live.close(); i < len(acts); i++ {
+	seen := live.close()
+	status := chainStatus(out, mark, seen)
+	for i := seen; i < len(acts); i++ {
 		a := acts[i]
 		if i < len(status) && status[i] == 0 {
 			passed(i)

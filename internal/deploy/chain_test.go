@@ -80,7 +80,7 @@ func TestChainScript(t *testing.T) {
 			if code != tt.wantCode {
 				t.Errorf("exit status: got %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())
 			}
-			if got := chainStatus(out, mark); !slices.Equal(got, tt.wantStatus) {
+			if got := chainStatus(out, mark, 0); !slices.Equal(got, tt.wantStatus) {
 				t.Errorf("statuses: got %v, want %v\n%s", got, tt.wantStatus, out)
 			}
 			if tt.wantOut != "" && !slices.Contains(strings.Split(string(out), "\n"), tt.wantOut) {
@@ -91,6 +91,34 @@ func TestChainScript(t *testing.T) {
 			}
 			if tt.wantStderr != "" && lastStep(stderr.String()) != tt.wantStderr {
 				t.Errorf("last script's stderr: got %q, want %q", lastStep(stderr.String()), tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestChainStatusPassed: the statuses of the scripts that passed while the
+// output streamed need not be in the output, of which a transport keeps
+// only the end; the status after them, the chain's last line, is.
+func TestChainStatusPassed(t *testing.T) {
+	mark := statusMark()
+	whole := "one\n" + mark + "0 0\ntwo\n" + mark + "1 0\nthree\n" + mark + "2 4\n"
+	tail := "[output truncated: the first 123 bytes were dropped]\nthree\n" + mark + "2 4\n"
+	tests := []struct {
+		name   string
+		out    string
+		passed int
+		want   []int
+	}{
+		{"whole output", whole, 0, []int{0, 0, 4}},
+		{"whole output, two passed", whole, 2, []int{0, 0, 4}},
+		{"tail, two passed", tail, 2, []int{0, 0, 4}},
+		{"tail, none seen passing", tail, 0, []int{}},
+		{"tail, one passed", tail, 1, []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := chainStatus([]byte(tt.out), mark, tt.passed); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
 	}

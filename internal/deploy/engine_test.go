@@ -448,6 +448,24 @@ func unhealthyDeploy(t *testing.T, cmd, timeout string) (*fixture, *deploy.Recor
 	return f, rec
 }
 
+// TestLongStepOutput: a restart and a health command printing more than
+// the transport keeps of a step's output are judged as any others: the
+// health check, whose first attempt runs in the restart's chain and fails
+// after printing that much, is retried and passes.
+func TestLongStepOutput(t *testing.T) {
+	const flood = `head -c 6000000 /dev/zero | tr "\0" x; echo`
+	health := `if [ ! -e ../tried ]; then touch ../tried; ` + flood + `; exit 1; fi; test "$(cat current/BUILD)" = {build}`
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, flood),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
+		"command: "+strconv.Quote(health), 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if !f.exists("../tried") {
+		t.Error("the health check's first attempt did not run")
+	}
+}
+
 // An attempt that the health timeout cuts short does not hide what the
 // attempt before it found.
 func TestHealthTimeoutKeepsTheLastFinding(t *testing.T) {

@@ -52,9 +52,11 @@ type Command struct {
 	Script string
 	Stdin  io.Reader
 	// Stdout, if set, also gets the script's standard output as it
-	// arrives, so that a caller can follow a long script; Run returns all
-	// of it as well. Writes may come from another goroutine, and until
-	// Run returns (after it, when a timeout cut the script short).
+	// arrives, so that a caller can follow a long script; Run returns it
+	// as well, or of a long one only the end (the transports keep the
+	// last 4 MiB, after a line saying how much was dropped). Writes may
+	// come from another goroutine, and until Run returns (after it, when
+	// a timeout cut the script short).
 	Stdout io.Writer
 	// Timeout bounds the run; zero means the context alone bounds it.
 	Timeout time.Duration

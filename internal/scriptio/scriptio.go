@@ -1,10 +1,11 @@
 // Package scriptio holds what the deploy transports (local, SSH) share:
 // feeding a script's standard input and keeping the tail of its standard
-// error.
+// output and error.
 package scriptio
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"unicode/utf8"
 )
@@ -64,4 +65,98 @@ func TailOf(b []byte, max int) string {
 		b = b[1:]
 	}
 	return string(bytes.TrimRight(b, "\n"))
+}
+
+// MaxOutput is how much of a script's standard output the transports keep.
+// What the bot parses is small (an inspection, a list of migrations, a
+// chain's status lines), and a host printing without end (a verbose
+// migration, a health command gone wrong) must not grow the bot until
+// the step times out, on every host of every deploy at once.
+const MaxOutput = 4 << 20
+
+// Output keeps a script's standard output: all of it up to Max bytes,
+// past that the last Max bytes. The end is kept rather than the start
+// because that is where a script's verdict is: a chain of scripts reports
+// each one's status on a line after its output (the statuses of those
+// that passed are followed as they stream, but a failure's is only read
+// at the end), and a tool prints its error, or its summary, last.
+//
+// Its zero value keeps MaxOutput bytes. It is not safe for concurrent use.
+type Output struct {
+	// Max is how much is kept; 0 means MaxOutput.
+	Max int
+
+	// buf holds the kept bytes; once it holds Max, it is a ring whose
+	// oldest byte is at start.
+	buf     []byte
+	start   int
+	dropped int64
+}
+
+func (o *Output) limit() int {
+	if o.Max > 0 {
+		return o.Max
+	}
+	return MaxOutput
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	n, limit := len(p), o.limit()
+	if len(p) >= limit {
+		o.dropped += int64(len(o.buf) + len(p) - limit)
+		if cap(o.buf) < limit {
+			o.buf = make([]byte, 0, limit)
+		}
+		o.buf = append(o.buf[:0], p[len(p)-limit:]...)
+		o.start = 0
+		return n, nil
+	}
+	if room := limit - len(o.buf); room > 0 {
+		k := min(room, len(p))
+		if cap(o.buf) < len(o.buf)+k {
+			// Grown by hand: append could overshoot Max.
+			grown := make([]byte, len(o.buf), min(limit, max(2*cap(o.buf), len(o.buf)+k)))
+			copy(grown, o.buf)
+			o.buf = grown
+		}
+		o.buf = append(o.buf, p[:k]...)
+		p = p[k:]
+	}
+	for len(p) > 0 {
+		k := copy(o.buf[o.start:], p)
+		p = p[k:]
+		o.dropped += int64(k)
+		o.start = (o.start + k) % limit
+	}
+	return n, nil
+}
+
+// Bytes returns a copy of the output. When some was dropped, it starts
+// with a line saying how much, followed by the kept bytes from the first
+// whole line in them: the rest of a line whose start was dropped could be
+// misread by a parser.
+func (o *Output) Bytes() []byte {
+	if o.dropped == 0 {
+		return bytes.Clone(o.buf)
+	}
+	kept := o.Tail()
+	dropped := o.dropped
+	if i := bytes.IndexByte(kept, '\n'); i >= 0 {
+		kept = kept[i+1:]
+		dropped += int64(i + 1)
+	}
+	note := fmt.Sprintf("[output truncated: the first %d bytes were dropped]\n", dropped)
+	return append([]byte(note), kept...)
+}
+
+// Tail returns a copy of the last Max bytes written, as they are.
+func (o *Output) Tail() []byte {
+	kept := make([]byte, 0, len(o.buf))
+	kept = append(kept, o.buf[o.start:]...)
+	return append(kept, o.buf[:o.start]...)
+}
+
+// Reset empties o and lets go of its buffer.
+func (o *Output) Reset() {
+	o.buf, o.start, o.dropped = nil, 0, 0
 }

@@ -57,3 +57,65 @@ func TestFeed(t *testing.T) {
 		t.Errorf("a script that stopped reading: got %v, want nil", err)
 	}
 }
+
+func TestOutput(t *testing.T) {
+	tests := []struct {
+		name     string
+		max      int
+		writes   []string
+		want     string
+		wantTail string
+	}{
+		{"short", 8, []string{"ab", "cd"}, "abcd", "abcd"},
+		{"exactly max", 8, []string{"abc\n", "def\n"}, "abc\ndef\n", "abc\ndef\n"},
+		{"one big write", 8, []string{"line1\nline2\nxyz"},
+			"[output truncated: the first 12 bytes were dropped]\nxyz", "ine2\nxyz"},
+		{"writes wrapping around", 8, []string{"aaa\n", "bbb\n", "ccc\n", "dd"},
+			"[output truncated: the first 8 bytes were dropped]\nccc\ndd", "b\nccc\ndd"},
+		{"a big write after small ones", 8, []string{"aaa\n", "0123456789\nend\n"},
+			"[output truncated: the first 15 bytes were dropped]\nend\n", "789\nend\n"},
+		{"no line start kept", 4, []string{"abc", "defgh"},
+			"[output truncated: the first 4 bytes were dropped]\nefgh", "efgh"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Output{Max: tt.max}
+			for _, s := range tt.writes {
+				if n, err := o.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", s, n, err)
+				}
+			}
+			if got := string(o.Bytes()); got != tt.want {
+				t.Errorf("Bytes: got %q, want %q", got, tt.want)
+			}
+			if got := string(o.Tail()); got != tt.wantTail {
+				t.Errorf("Tail: got %q, want %q", got, tt.wantTail)
+			}
+			o.Reset()
+			if got := o.Bytes(); len(got) != 0 {
+				t.Errorf("after Reset: got %q", got)
+			}
+		})
+	}
+}
+
+// TestOutputBounded: however much a script prints, its zero-value Output
+// holds at most MaxOutput bytes, and keeps the end.
+func TestOutputBounded(t *testing.T) {
+	var o Output
+	chunk := []byte(strings.Repeat("noise\n", 32<<10/6))
+	total := 0
+	for total < 3*MaxOutput {
+		o.Write(chunk)
+		total += len(chunk)
+	}
+	o.Write([]byte("the verdict\n"))
+	if c := cap(o.buf); c > MaxOutput {
+		t.Errorf("holds %d bytes for %d written, want at most %d", c, total, MaxOutput)
+	}
+	got := o.Bytes()
+	if len(got) > MaxOutput+100 || !strings.HasPrefix(string(got), "[output truncated: the first ") ||
+		!strings.HasSuffix(string(got), "noise\nthe verdict\n") {
+		t.Errorf("got %d bytes starting %q and ending %q, want the last %d after a note", len(got), got[:min(len(got), 60)], got[max(0, len(got)-30):], MaxOutput)
+	}
+}

@@ -236,7 +236,9 @@ func (c *conn) isDone() bool {
 
 // Run runs cmd.Script with /bin/sh on the host, over the open connection,
 // with cmd.Stdin as its standard input, and returns its standard output
-// (also with an error, as far as it got).
+// (also with an error, as far as it got): past 4 MiB, its last 4 MiB after
+// a line saying how much was dropped (see scriptio.Output); cmd.Stdout
+// gets all of it.
 //
 // A script that exits non-zero returns a *deploy.ExitError carrying the
 // last 4 KiB of its standard error. When ctx is done or cmd.Timeout
@@ -477,25 +479,26 @@ func (c *conn) close() error {
 	return nil
 }
 
-// lockedBuffer is the script's standard output: written by the session's
-// copying goroutine and read by Run, which returns before that goroutine
-// ends when a step times out.
+// lockedBuffer is the script's standard output, as much of it as
+// scriptio.Output keeps: written by the session's copying goroutine and
+// read by Run, which returns before that goroutine ends when a step times
+// out.
 type lockedBuffer struct {
 	mu  sync.Mutex
-	buf bytes.Buffer
+	out scriptio.Output
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	return b.out.Write(p)
 }
 
-// Bytes returns a copy of what was written so far.
+// Bytes returns a copy of what was kept so far.
 func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
+	return b.out.Bytes()
 }
 
 // stderrWriter is the script's standard error. It takes out the wrapper's

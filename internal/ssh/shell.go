@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/scriptio"
 )
 
 // A step without standard input runs in a shell that the connection keeps
@@ -104,7 +105,7 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		return nil, err
 	}
 	sh := &stepShell{sess: sess, ended: make(chan struct{}),
-		out: newDemux(0), errs: newDemux(stderrTail)}
+		out: newDemux(scriptio.MaxOutput, true), errs: newDemux(stderrTail, false)}
 	sess.Stdout, sess.Stderr = sh.out, sh.errs
 	if sh.stdin, err = sess.StdinPipe(); err != nil {
 		sess.Close()
@@ -371,12 +372,14 @@ type demuxed struct {
 // others go on at once to the step's live writer. Output while no step is
 // awaited (a background process's) is dropped.
 type demux struct {
-	tail int // keep only the last tail bytes of a body; 0 keeps all
+	// noted: a body cut short starts with a line saying so (standard
+	// output, see scriptio.Output); otherwise it is the bare tail.
+	noted bool
 
 	mu    sync.Mutex
 	held  []byte
-	body  []byte
-	steps []awaited // oldest first
+	body  scriptio.Output // the current step's, up to its Max
+	steps []awaited       // oldest first
 }
 
 // awaited is a step whose end a caller waits for: its marker is \036,
@@ -387,7 +390,11 @@ type awaited struct {
 	live   io.Writer
 }
 
-func newDemux(tail int) *demux { return &demux{tail: tail} }
+// newDemux returns a demux keeping the last limit bytes of each step's
+// body.
+func newDemux(limit int, noted bool) *demux {
+	return &demux{noted: noted, body: scriptio.Output{Max: limit}}
+}
 
 // next registers the next step, whose marker carries nonce, and returns
 // where its end is delivered.
@@ -403,7 +410,15 @@ func (d *demux) next(nonce string, live io.Writer) <-chan demuxed {
 func (d *demux) partial() []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return bytes.Clone(d.body)
+	return d.kept()
+}
+
+// kept is the current step's body as the step gets it.
+func (d *demux) kept() []byte {
+	if d.noted {
+		return d.body.Bytes()
+	}
+	return d.body.Tail()
 }
 
 func (d *demux) Write(p []byte) (int, error) {
@@ -450,10 +465,7 @@ func (d *demux) emit(b []byte) {
 	if len(b) == 0 || len(d.steps) == 0 {
 		return
 	}
-	d.body = append(d.body, b...)
-	if d.tail > 0 && len(d.body) > 2*d.tail {
-		d.body = append(d.body[:0], d.body[len(d.body)-d.tail:]...)
-	}
+	d.body.Write(b)
 	if w := d.steps[0].live; w != nil {
 		_, _ = w.Write(b) // the step's caller reads its own errors
 	}
@@ -461,11 +473,8 @@ func (d *demux) emit(b []byte) {
 
 // finish ends the current step.
 func (d *demux) finish(status int) {
-	body := d.body
-	if d.tail > 0 && len(body) > d.tail {
-		body = body[len(body)-d.tail:]
-	}
-	d.body = nil
+	body := d.kept()
+	d.body.Reset()
 	if len(d.steps) == 0 {
 		return
 	}

@@ -18,8 +18,12 @@ func TestDemux(t *testing.T) {
 	tests := []struct {
 		name   string
 		stream string
-		tail   int
-		want   []demuxed // one per step, in order
+		// max bounds each body; noted is standard output's demux.
+		max   int
+		noted bool
+		want  []demuxed // one per step, in order
+		// wantLive is what the live writer gets; default: the bodies.
+		wantLive string
 	}{
 		{name: "one step", stream: "hello\n" + mark("0"), want: []demuxed{{0, []byte("hello\n")}}},
 		{name: "no trailing newline", stream: "abc" + mark("3"), want: []demuxed{{3, []byte("abc")}}},
@@ -29,13 +33,22 @@ func TestDemux(t *testing.T) {
 		{name: "another nonce", stream: "\036other 1\n" + mark("1"), want: []demuxed{{1, []byte("\036other 1\n")}}},
 		{name: "two steps", stream: "one\n" + mark("0") + "two\n" + mark("2"),
 			want: []demuxed{{0, []byte("one\n")}, {2, []byte("two\n")}}},
-		{name: "tail", stream: strings.Repeat("x", 100) + "end" + mark("1"), tail: 10,
-			want: []demuxed{{1, []byte(strings.Repeat("x", 7) + "end")}}},
+		{name: "tail", stream: strings.Repeat("x", 100) + "end" + mark("1"), max: 10,
+			want:     []demuxed{{1, []byte(strings.Repeat("x", 7) + "end")}},
+			wantLive: strings.Repeat("x", 100) + "end"},
+		{name: "standard output cut short", stream: "a\n" + strings.Repeat("x", 100) + "\nend\n" + mark("1") + "two\n" + mark("0"),
+			max: 10, noted: true,
+			want:     []demuxed{{1, []byte("[output truncated: the first 103 bytes were dropped]\nend\n")}, {0, []byte("two\n")}},
+			wantLive: "a\n" + strings.Repeat("x", 100) + "\nend\ntwo\n"},
 	}
 	for _, tt := range tests {
 		// Every way of cutting the stream in two writes.
 		for cut := 0; cut <= len(tt.stream); cut++ {
-			d := newDemux(tt.tail)
+			limit := tt.max
+			if limit == 0 {
+				limit = 1 << 20
+			}
+			d := newDemux(limit, tt.noted)
 			var live bytes.Buffer
 			var chans []<-chan demuxed
 			for range tt.want {
@@ -53,11 +66,13 @@ func TestDemux(t *testing.T) {
 				default:
 					t.Errorf("%s, cut at %d, step %d: not ended", tt.name, cut, i)
 				}
-				if tt.tail == 0 {
-					wantLive.Write(want.body)
-				}
+				wantLive.Write(want.body)
 			}
-			if tt.tail == 0 && live.String() != wantLive.String() {
+			if tt.wantLive != "" {
+				wantLive.Reset()
+				wantLive.WriteString(tt.wantLive)
+			}
+			if live.String() != wantLive.String() {
 				t.Errorf("%s, cut at %d: live writer got %q, want %q", tt.name, cut, live.String(), wantLive.String())
 			}
 		}
@@ -67,7 +82,7 @@ func TestDemux(t *testing.T) {
 // TestDemuxPerStepNonce: each step ends at its own nonce only; a marker
 // with the nonce of a step that has ended is the next step's output.
 func TestDemuxPerStepNonce(t *testing.T) {
-	d := newDemux(0)
+	d := newDemux(1<<20, true)
 	first, second := d.next("aaa", nil), d.next("bbb", nil)
 	d.Write([]byte("one\n\036aaa 0\n\036aaa 0\ntwo\n\036bbb 7\n"))
 	if got := <-first; got.status != 0 || string(got.body) != "one\n" {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/shell"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
@@ -222,6 +223,56 @@ func TestRun(t *testing.T) {
 			t.Errorf("marker: got %q, want absent", out)
 		}
 	})
+}
+
+// countingWriter counts what is written to it, from any goroutine.
+type countingWriter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestRunKeepsStdoutTail: of a script that prints without end, in the
+// connection's shell or in a session of its own, the bot keeps the end
+// of its output, saying how much it dropped; a live writer gets all of it.
+func TestRunKeepsStdoutTail(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	s := open(t, transport(t, f, nil), f, 0)
+	const flood = 3 * scriptio.MaxOutput
+	script := "head -c " + strconv.Itoa(flood) + " /dev/zero | tr '\\0' x; echo; echo the verdict"
+	tests := []struct {
+		name  string
+		stdin io.Reader
+	}{
+		{"in the shell", nil},
+		{"in a session", strings.NewReader("")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var live countingWriter
+			out, err := s.Run(context.Background(), deploy.Command{Script: script, Stdin: tt.stdin, Stdout: &live, Timeout: time.Minute})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if want := "[output truncated: the first " + strconv.Itoa(flood+1) + " bytes were dropped]\nthe verdict\n"; string(out) != want {
+				t.Errorf("got %d bytes starting %.80q, want %q", len(out), out, want)
+			}
+			if want := flood + len("\nthe verdict\n"); live.n != want {
+				t.Errorf("live writer got %d bytes, want %d", live.n, want)
+			}
+			// The shell's next step starts afresh.
+			if got := run(t, s, "echo next"); got != "next\n" {
+				t.Errorf("next step: got %q", got)
+			}
+		})
+	}
 }
 
 type zeros struct{}

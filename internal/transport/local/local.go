@@ -3,7 +3,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +74,9 @@ type session struct {
 }
 
 // Run runs cmd.Script with /bin/sh -c in its own process group and returns
-// its standard output (also when it returns an error, as far as it got).
+// its standard output (also when it returns an error, as far as it got):
+// past 4 MiB, its last 4 MiB after a line saying how much was dropped (see
+// scriptio.Output); cmd.Stdout gets all of it.
 // The script's environment is the transport's Env and, of the bot's own
 // environment, only the variables listed in inherited and LC_*.
 //
@@ -111,7 +112,7 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		return nil, stopped(ctx, cmd.Timeout)
 	}
 
-	var stdout bytes.Buffer
+	var stdout scriptio.Output
 	stderr := &scriptio.Tail{Max: stderrTail}
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Script)
 	c.Env = s.env

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/shell"
 )
 
@@ -196,6 +197,36 @@ func TestRunKeepsStderrTail(t *testing.T) {
 	}
 	if !strings.HasSuffix(exitErr.Stderr, "noise-0999\nthe real error") {
 		t.Errorf("stderr ends %q, want the last lines", exitErr.Stderr[len(exitErr.Stderr)-40:])
+	}
+}
+
+// countingWriter counts what is written to it.
+type countingWriter struct{ n int }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestRunKeepsStdoutTail: of a script that prints without end, the bot
+// keeps the end of its output, saying how much it dropped; a live writer
+// gets all of it.
+func TestRunKeepsStdoutTail(t *testing.T) {
+	s := open(t, &Transport{})
+	const flood = 3 * scriptio.MaxOutput
+	var live countingWriter
+	out, err := s.Run(context.Background(), deploy.Command{
+		Script: "head -c " + strconv.Itoa(flood) + " /dev/zero | tr '\\0' x; echo; echo the verdict",
+		Stdout: &live,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := "[output truncated: the first " + strconv.Itoa(flood+1) + " bytes were dropped]\nthe verdict\n"; string(out) != want {
+		t.Errorf("got %d bytes starting %.80q, want %q", len(out), out, want)
+	}
+	if want := flood + len("\nthe verdict\n"); live.n != want {
+		t.Errorf("live writer got %d bytes, want %d", live.n, want)
 	}
 }
 
