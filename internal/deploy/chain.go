@@ -121,10 +121,12 @@ func statusLine(line []byte, mark string) (int, int, bool) {
 	return i, c, true
 }
 
-// lastStep keeps the standard error of the last script of a chain that ran.
+// lastStep keeps the standard error of the last script of a chain that
+// ran. The mark may end it without its newline (a transport trims
+// trailing newlines): the script then wrote nothing.
 func lastStep(stderr string) string {
-	if i := strings.LastIndex(stderr, chainErrMark+"\n"); i >= 0 {
-		return stderr[i+len(chainErrMark)+1:]
+	if i := strings.LastIndex(stderr, chainErrMark); i >= 0 {
+		return strings.TrimPrefix(stderr[i+len(chainErrMark):], "\n")
 	}
 	return stderr
 }

@@ -146,3 +146,18 @@ func TestChainProgress(t *testing.T) {
 		t.Errorf("passed: got %v, want [0 1]", got)
 	}
 }
+
+func TestLastStep(t *testing.T) {
+	for _, tc := range []struct{ stderr, want string }{
+		{"", ""},
+		{"no chain\n", "no chain\n"},
+		{"first\n" + chainErrMark + "\nboom\n", "boom\n"},
+		{chainErrMark + "\nfirst\n" + chainErrMark + "\nboom", "boom"},
+		// The last script wrote nothing, and the newline was trimmed.
+		{chainErrMark + "\nfirst\n" + chainErrMark, ""},
+	} {
+		if got := lastStep(tc.stderr); got != tc.want {
+			t.Errorf("lastStep(%q): got %q, want %q", tc.stderr, got, tc.want)
+		}
+	}
+}
