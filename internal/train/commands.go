@@ -195,6 +195,16 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	default:
 		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already", trainName)
 	}
+	// Taken now, so that a train another replica is departing is refused
+	// here rather than announced as leaving.
+	dep, err := s.claim(ctx, trainName)
+	if err != nil {
+		<-tr.busy
+		if errors.Is(err, deploy.ErrLeaseHeld) {
+			return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already, on another replica of the bot", trainName)
+		}
+		return chat.Message{}, storeErr(err, "depart "+trainName)
+	}
 	at := s.now()
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
@@ -202,7 +212,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-tr.busy }()
-		s.depart(s.life, trainName, tr, at, note)
+		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
 	return chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}, nil
 }

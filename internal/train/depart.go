@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -65,20 +66,37 @@ func (s *Scheduler) Depart(ctx context.Context, trainName, note string) Summary 
 		return Summary{Train: trainName, Note: note, Err: fmt.Errorf("depart %s: %w", trainName, ctx.Err())}
 	}
 	defer func() { <-tr.busy }()
-	return s.depart(ctx, trainName, tr, s.now(), note)
+	return s.depart(ctx, trainName, tr, s.now(), note, nil)
 }
 
 // depart runs one departure of the train, labelled by at; the caller holds
-// tr.busy.
-func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at time.Time, note string) Summary {
+// tr.busy, and dep, the train's departure lease, when it took it (nil:
+// depart takes it). A train another replica is departing does not leave
+// here; that replica announces its departure.
+func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at time.Time, note string, dep *departure) Summary {
 	log := s.log.With("train", name, "at", at)
 	sum := Summary{Train: name, At: at, Note: note}
 	label := s.label(tr, at, at)
+	var err error
+	if dep == nil {
+		dep, err = s.claim(ctx, name)
+		if errors.Is(err, deploy.ErrLeaseHeld) {
+			log.Info("train: another replica is departing this train")
+			sum.Err = errs.Wrap(errs.Conflict, err, "the %s train is departing already, on another replica", name)
+			return sum
+		}
+	}
+	if dep != nil {
+		defer dep.release()
+	}
 	// The cars stay aboard until their turn, when each is taken off to be
 	// shipped: a bot that dies during the departure leaves the cars it had
 	// not reached aboard for the next one, and only the car being shipped
 	// is off the train, its deploy recorded (and reported as interrupted).
-	cars, err := s.store.Cars(ctx, name)
+	var cars []Car
+	if err == nil {
+		cars, err = s.store.Cars(ctx, name)
+	}
 	if err != nil {
 		log.Error("train: list cars", "err", err)
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
@@ -127,6 +145,9 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		c := cars[i]
 		if stopped == "" && ctx.Err() != nil {
 			stopped = "the bot is shutting down"
+		}
+		if stopped == "" && !dep.held() {
+			stopped = "this replica lost the train's departure lease, so another may depart it"
 		}
 		if stopped != "" {
 			postponed[i] = stopped

@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/train"
@@ -127,4 +129,82 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// blockingRunner "deploys" like countingRunner, but holds each deploy of
+// app hold until release is closed, and says when one started.
+type blockingRunner struct {
+	countingRunner
+	hold    string
+	started chan string
+	release chan struct{}
+}
+
+func (r *blockingRunner) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {
+	app := strings.Fields(req.Text)[1]
+	r.started <- app
+	if app == r.hold {
+		<-r.release
+	}
+	return r.countingRunner.Handle(ctx, req, out)
+}
+
+// TestDepartureLeaseAcrossReplicas: while one replica departs a train, a
+// `train depart now` on another is refused, and the other's own departure
+// of it does not leave; once the first is done, the other may depart it.
+func TestDepartureLeaseAcrossReplicas(t *testing.T) {
+	srv := redisserver.Start(t)
+	ctx := context.Background()
+	st, err := redis.Open(ctx, redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := &config.Config{
+		Apps: map[string]*config.App{
+			"web":     {Name: "web", Envs: map[string]*config.Env{"production": {Name: "production"}}},
+			"billing": {Name: "billing", Envs: map[string]*config.Env{"production": {Name: "production"}}},
+		},
+		Trains: map[string]*config.Train{"daily": {Name: "daily", Env: "production", Channels: []string{"#deploys"}, Timezone: "UTC",
+			Boarding: "0 10 * * 1-5", Departure: "0 14 * * 1-5", Empty: "note", Grace: config.Duration(15 * time.Minute)}},
+	}
+	for _, app := range []string{"web", "billing"} {
+		if _, err := st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runnerA := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
+	runnerB := &blockingRunner{started: make(chan string, 4), release: make(chan struct{})}
+	postsA, postsB := &posts{}, &posts{}
+	replica := func(r train.Runner, out *posts) *train.Scheduler {
+		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: r, Notifier: out, Audit: st, Leases: st, LeaseTTL: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := replica(runnerA, postsA), replica(runnerB, postsB)
+	done := make(chan train.Summary, 1)
+	go func() { done <- a.Depart(ctx, "daily", "") }()
+	if app := <-runnerA.started; app != "web" {
+		t.Fatalf("replica a shipped %s first, want web", app)
+	}
+	// Longer than the lease's TTL: a renews it meanwhile.
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := b.DepartNow(ctx, "ana", "daily"); errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "on another replica") {
+		t.Errorf("train depart now on replica b during a's departure: got %v, want it refused", err)
+	}
+	if sum := b.Depart(ctx, "daily", ""); errs.CodeOf(sum.Err) != errs.Conflict || postsB.n.Load() != 0 {
+		t.Errorf("replica b's own departure during a's: %v, %d posts; want none, said by neither", sum.Err, postsB.n.Load())
+	}
+	close(runnerA.release)
+	sum := <-done
+	if len(sum.Shipped) != 2 || runnerB.calls.Load() != 0 {
+		t.Errorf("replica a's departure: shipped %d, replica b deployed %d; want 2 and none", len(sum.Shipped), runnerB.calls.Load())
+	}
+	// a gave the lease back: b departs (an empty train) at once.
+	if _, err := b.DepartNow(ctx, "ana", "daily"); err != nil {
+		t.Fatalf("train depart now on replica b after a's departure: %v", err)
+	}
+	waitUntil(t, "replica b's departure to be announced", func() bool { return postsB.n.Load() > 0 })
 }

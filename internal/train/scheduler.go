@@ -13,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/pause"
 )
 
@@ -46,6 +47,12 @@ type Options struct {
 	// DeployTimeout bounds the wait for the outcome of one car's deploy;
 	// default DefaultDeployTimeout.
 	DeployTimeout time.Duration
+	// Leases, when set, hands out a lease per train that each departure
+	// holds, so that replicas sharing the store depart a train one at a
+	// time (a train depart now on one while the leader's scheduled
+	// departure runs); LeaseTTL is its life unrenewed, default 30 s.
+	Leases   deploy.Leaser
+	LeaseTTL time.Duration
 }
 
 // DefaultDeployTimeout is how long a departure waits for one car's deploy.
@@ -74,6 +81,8 @@ type Scheduler struct {
 	log           *slog.Logger
 	leader        func() bool
 	deployTimeout time.Duration
+	leases        deploy.Leaser
+	leaseTTL      time.Duration
 
 	// life bounds departures started by DepartNow; Run ends it on return.
 	life    context.Context
@@ -121,7 +130,10 @@ func New(opt Options) (*Scheduler, error) {
 	s := &Scheduler{
 		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier, audit: opt.Audit,
 		gate: opt.Gate, builds: opt.Builds, now: opt.Now, sleep: opt.Sleep, log: opt.Log, leader: opt.Leader,
-		deployTimeout: opt.DeployTimeout,
+		deployTimeout: opt.DeployTimeout, leases: opt.Leases, leaseTTL: opt.LeaseTTL,
+	}
+	if s.leaseTTL <= 0 {
+		s.leaseTTL = 30 * time.Second
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -371,7 +383,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			return
 		}
 		defer func() { <-d.tr.busy }()
-		s.depart(ctx, d.name, d.tr, d.at, note)
+		s.depart(ctx, d.name, d.tr, d.at, note, nil)
 	}()
 }
 

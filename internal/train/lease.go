@@ -1,0 +1,84 @@
+package train
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// departure is a train's departure lease, held by this replica for one
+// departure: replicas sharing the store depart a train one at a time.
+type departure struct {
+	lease deploy.Lease // nil without Options.Leases
+	lost  atomic.Bool
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// claim takes train name's departure lease, renewed until release. A
+// lease another replica holds is an error wrapping deploy.ErrLeaseHeld.
+// Without Options.Leases every claim succeeds.
+func (s *Scheduler) claim(ctx context.Context, name string) (*departure, error) {
+	d := &departure{stop: make(chan struct{}), done: make(chan struct{})}
+	if s.leases == nil {
+		close(d.done)
+		return d, nil
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	l, err := s.leases.Acquire(ctx, "train:"+name, "departure of "+name+" "+hex.EncodeToString(b[:]), s.leaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	d.lease = l
+	go d.renew(s.leaseTTL, s.log.With("train", name))
+	return d, nil
+}
+
+// renew renews the lease every third of ttl until release, and marks it
+// lost once the store says another holds it or it ran out.
+func (d *departure) renew(ttl time.Duration, log *slog.Logger) {
+	defer close(d.done)
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		err := d.lease.Renew(ctx)
+		cancel()
+		if errors.Is(err, deploy.ErrLeaseLost) {
+			log.Error("train: departure lease lost; no further car ships from this replica", "err", err)
+			d.lost.Store(true)
+			return
+		}
+		if err != nil {
+			log.Warn("train: renew departure lease", "err", err)
+		}
+	}
+}
+
+// held reports whether the lease is still this replica's, as far as its
+// renewals know.
+func (d *departure) held() bool { return !d.lost.Load() }
+
+// release stops the renewals and gives the lease back.
+func (d *departure) release() {
+	if d.lease == nil {
+		return
+	}
+	close(d.stop)
+	<-d.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = d.lease.Release(ctx) // lost or expired: nothing to give back
+}
