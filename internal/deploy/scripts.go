@@ -129,6 +129,10 @@ fi`, newestFirstMax, body)
 // newestFirstMax is how many releases newestFirst sorts with builtins.
 const newestFirstMax = 24
 
+// parseInspect reads what inspectScript printed. A release whose name is
+// no build id (made on the host by hand, or by whoever can write there) is
+// left out, as if it were not there: it becomes no rollback target, and
+// its name reaches neither a script nor a chat message.
 func parseInspect(out []byte) hostState {
 	st := hostState{Bad: map[string]bool{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -136,6 +140,11 @@ func parseInspect(out []byte) hostState {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {
 			continue
+		}
+		if k == "release" || k == "bad" {
+			if !ValidBuild(v) {
+				continue
+			}
 		}
 		switch k {
 		case "current":
@@ -182,7 +191,10 @@ func releaseName(target string) string {
 	if target == "" {
 		return ""
 	}
-	return path.Base(target)
+	if name := path.Base(target); ValidBuild(name) {
+		return name
+	}
+	return ""
 }
 
 // unpackScript reads a tarball on stdin into a temporary directory. Nothing

@@ -153,6 +153,30 @@ func TestZstdTakesNoAsyncio(t *testing.T) {
 	}
 }
 
+// TestParseInspectNames: a release whose name is no build id is read as
+// absent, whether listed or linked.
+func TestParseInspectNames(t *testing.T) {
+	for _, tc := range []struct {
+		out           string
+		current, prev string
+		releases, bad []string
+	}{
+		{"current=/srv/web/releases/3\nprevious=/srv/web/releases/2\nrelease=3\nrelease=2\n", "3", "2", []string{"3", "2"}, nil},
+		{"current=/srv/web/releases/3\nprevious=/srv/web/releases/$(id)\nrelease=3\nrelease=$(id)\nbad=a b\nrelease=..\n", "3", "", []string{"3"}, nil},
+		{"current=/srv/web/releases/x;y\nrelease=x;y\nbad=2\n", "", "", []string{"2"}, []string{"2"}},
+	} {
+		st := parseInspect([]byte(tc.out))
+		var bad []string
+		for b := range st.Bad {
+			bad = append(bad, b)
+		}
+		if st.Current != tc.current || st.Previous != tc.prev || !slices.Equal(st.Releases, tc.releases) || !slices.Equal(bad, tc.bad) {
+			t.Errorf("parseInspect(%q): current %q previous %q releases %q bad %q; want %q %q %q %q",
+				tc.out, st.Current, st.Previous, st.Releases, bad, tc.current, tc.prev, tc.releases, tc.bad)
+		}
+	}
+}
+
 // TestPruneScript runs the prune script with /bin/sh: the oldest releases
 // beyond keep go, except those current and previous point at, and so do
 // temporary unpack dirs older than an hour.
