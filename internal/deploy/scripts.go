@@ -268,6 +268,9 @@ func (u *unpackReport) Write(p []byte) (int, error) {
 
 // pullScript has a host download the artifact from url (curl, or wget),
 // check it against sum when there is one, and unpack it into tmp. The
+// downloader reads url on standard input, not in its arguments, which
+// anyone on the host can read (ps, /proc): the URL may carry a token. It
+// holds no line break (the config refuses control characters in it). The
 // checksum is computed with openssl where the host has it: it uses the
 // CPU's SHA instructions, several times faster than coreutils' sha256sum
 // on large artifacts. Directories are made by one mkdir, and what exists
@@ -286,9 +289,13 @@ cd %[1]s
 if [ -e %[2]s ] || [ -e %[3]s ]; then rm -rf %[2]s %[3]s; fi
 mkdir -p releases shared %[2]s
 if command -v curl >/dev/null 2>&1; then
-	curl -fsSL --retry 2 -o %[3]s %[4]s
+	curl -fsSL --retry 2 -o %[3]s -K - <<'SWITCHMAN_URL_END'
+url = %[8]s
+SWITCHMAN_URL_END
 elif command -v wget >/dev/null 2>&1; then
-	wget -q -O %[3]s %[4]s
+	wget -q -O %[3]s -i - <<'SWITCHMAN_URL_END'
+%[9]s
+SWITCHMAN_URL_END
 else
 	echo "neither curl nor wget is installed on this host" >&2; exit 127
 fi
@@ -302,7 +309,12 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512)
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url)
+}
+
+// curlQuote writes s as a double-quoted value of a curl config file.
+func curlQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // discardScript removes a temporary release after a failed delivery.

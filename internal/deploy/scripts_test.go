@@ -21,6 +21,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/switchman-bot/switchman/internal/artifact"
+	"github.com/switchman-bot/switchman/internal/shell"
 )
 
 // TestUnpackScript runs the push delivery's unpack and install scripts
@@ -493,4 +494,49 @@ func (l *leadReader) Read(p []byte) (int, error) {
 	f.mu.Unlock()
 	l.max = max(l.max, ahead)
 	return n, err
+}
+
+// TestPullScriptKeepsTheURLOutOfArguments: the downloader gets the
+// artifact's URL, token and all, on its standard input: another user of
+// the host reads arguments (ps), not standard input.
+func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
+	const url = `https://builds.example.com/web-7.tar.gz?token=s3cr3t"\x`
+	for _, tool := range []string{"curl", "wget"} {
+		t.Run(tool, func(t *testing.T) {
+			dir, bin := t.TempDir(), t.TempDir()
+			// A downloader that records its arguments and its standard
+			// input, then fails: the script stops there.
+			fake := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + shell.Quote(filepath.Join(dir, "argv")) + "\ncat > " + shell.Quote(filepath.Join(dir, "stdin")) + "\nexit 22\n"
+			if err := os.WriteFile(filepath.Join(bin, tool), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// Only the fake on PATH, with what the script needs around it.
+			for _, need := range []string{"mkdir", "rm", "cat"} {
+				p, err := exec.LookPath(need)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(p, filepath.Join(bin, need)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command("/bin/sh", "-c", pullScript(filepath.Join(dir, "app"), "releases/.tmp-7-x", url, "", "gzip"))
+			cmd.Env = []string{"PATH=" + bin}
+			if out, err := cmd.CombinedOutput(); err == nil {
+				t.Fatalf("the pull script succeeded with a failing %s: %s", tool, out)
+			}
+			argv, _ := os.ReadFile(filepath.Join(dir, "argv"))
+			stdin, _ := os.ReadFile(filepath.Join(dir, "stdin"))
+			if len(argv) == 0 || strings.Contains(string(argv), "s3cr3t") {
+				t.Errorf("%s's arguments: %q; want them without the URL", tool, argv)
+			}
+			want := url + "\n"
+			if tool == "curl" {
+				want = `url = "https://builds.example.com/web-7.tar.gz?token=s3cr3t\"\\x"` + "\n"
+			}
+			if string(stdin) != want {
+				t.Errorf("%s's standard input: %q, want %q", tool, stdin, want)
+			}
+		})
+	}
 }
