@@ -106,7 +106,12 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		sys.notify.set(da)
 	}
 	if cfg.Sentry.Configured() && cfg.Sentry.WebhookSecret != "" {
-		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log,
+		// A body delivered again within a week is dropped: Sentry signs
+		// the body, not its time, so one captured could be replayed.
+		first := func(ctx context.Context, key string) (bool, error) {
+			return sys.store.SetOnce(ctx, key, 7*24*time.Hour)
+		}
+		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log, First: first,
 			OnAlert: func(a sentry.Alert) { sys.alerts.Go(func() { sys.routeAlert(a) }) }}, sentry.MaxWebhookBody)
 	}
 	// Deploys a stopped process left behind are reported once the chat

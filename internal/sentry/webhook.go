@@ -1,6 +1,7 @@
 package sentry
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -85,6 +86,12 @@ type Alert struct {
 type WebhookHandler struct {
 	Secret  string
 	OnAlert func(Alert)
+	// First, when set, reports whether key (one per delivered body) is
+	// new, and remembers it: the signature proves where a body came from,
+	// not when, so a captured delivery sent again is answered 204 and
+	// dropped. A delivery First cannot judge (the store is unreachable) is
+	// refused with 503, for Sentry to send again.
+	First func(ctx context.Context, key string) (bool, error)
 	// Log receives rejected requests; nil discards.
 	Log *slog.Logger
 }
@@ -126,6 +133,20 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Warn("sentry webhook: unreadable payload", "resource", resource, "err", err)
 		http.Error(w, "unreadable payload", http.StatusBadRequest)
 		return
+	}
+	if h.First != nil {
+		sum := sha256.Sum256(append([]byte(resource+"\x00"), body...))
+		first, err := h.First(r.Context(), "sentry-webhook:"+hex.EncodeToString(sum[:]))
+		if err != nil {
+			log.Error("sentry webhook: cannot tell whether it was delivered before", "err", err)
+			http.Error(w, "state store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		if !first {
+			log.Info("sentry webhook: delivered before; dropped", "resource", resource, "title", a.Title)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 	}
 	if h.OnAlert != nil {
 		h.OnAlert(a)

@@ -2,9 +2,11 @@ package sentry
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -147,6 +149,50 @@ func TestWebhookHandler(t *testing.T) {
 				t.Errorf("alert:\n got %+v\nwant %+v", got[0], *tt.wantAlert)
 			}
 		})
+	}
+}
+
+// TestWebhookDeliveredOnce: a signed body sent again (a replay, or
+// Sentry's own retry) is dropped; a store that cannot say refuses it.
+func TestWebhookDeliveredOnce(t *testing.T) {
+	seen := map[string]bool{}
+	var storeErr error
+	var got []Alert
+	h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { got = append(got, a) },
+		First: func(_ context.Context, key string) (bool, error) {
+			if storeErr != nil {
+				return false, storeErr
+			}
+			first := !seen[key]
+			seen[key] = true
+			return first, nil
+		}}
+	post := func(resource string, body []byte) int {
+		req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+		req.Header.Set(ResourceHeader, resource)
+		req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	issue, event := readPayload(t, "issue.json"), readPayload(t, "event_alert.json")
+	for i, tc := range []struct {
+		resource string
+		body     []byte
+		storeErr error
+		status   int
+		alerts   int
+	}{
+		{"issue", issue, nil, 204, 1},
+		{"issue", issue, nil, 204, 1}, // again: dropped
+		{"event_alert", event, errors.New("connection refused"), 503, 1},
+		{"event_alert", event, nil, 204, 2}, // Sentry's retry, once the store is back
+		{"event_alert", event, nil, 204, 2},
+	} {
+		storeErr = tc.storeErr
+		if status := post(tc.resource, tc.body); status != tc.status || len(got) != tc.alerts {
+			t.Errorf("delivery %d (%s): status %d, %d alerts so far; want %d, %d", i, tc.resource, status, len(got), tc.status, tc.alerts)
+		}
 	}
 }
 
