@@ -160,6 +160,12 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		r.abandon()
 		return nil, r.e.refuseDraining(r.rec.Kind)
 	}
+	if cause := context.Cause(r.ctx); errors.Is(cause, errCancelled) {
+		// Cancelled (from another replica) while its hosts were opened.
+		r.e.wg.Done()
+		r.abandon()
+		return nil, errs.New(errs.Conflict, "%s %s was %v before it started; nothing was changed", r.rec.Kind, r.rec.ID, cause)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
 	if err := r.fence(ctx); err != nil {

@@ -1167,3 +1167,32 @@ func TestConfirmFromAnotherReplica(t *testing.T) {
 		t.Errorf("confirm of a finished deploy: got %v, want refused", err)
 	}
 }
+
+// TestCancelFromAnotherReplicaBeforeTheStart: a cancel that the deploy
+// takes while it still opens its hosts stops it before it starts, and
+// says so: not as a lost lease.
+func TestCancelFromAnotherReplicaBeforeTheStart(t *testing.T) {
+	var other *deploy.Engine
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Signals = o.Store.(deploy.Signals)
+		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+		o.Transports = map[string]deploy.Transport{"local": slowOpen{Transport: o.Transports["local"], d: 2500 * time.Millisecond}}
+	})
+	f.build("1")
+	go func() {
+		// Once the deploy holds web/prod, and well before its host opens.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := other.SignalCancel(context.Background(), "web", "prod", "bob"); err == nil {
+				return
+			}
+		}
+		t.Error("the deploy never held web/prod")
+	}()
+	_, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
+	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "was cancelled by bob before it started; nothing was changed") {
+		t.Errorf("deploy cancelled while opening its hosts: got %v, want it cancelled before it started", err)
+	}
+	if recs, err := f.store.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+		t.Errorf("records: %d, %v; want none", len(recs), err)
+	}
+}

@@ -16,9 +16,13 @@ import (
 // departure: replicas sharing the store depart a train one at a time.
 type departure struct {
 	lease deploy.Lease // nil without Options.Leases
+	ttl   time.Duration
 	lost  atomic.Bool
-	stop  chan struct{}
-	done  chan struct{}
+	// renewed is when the lease was last taken or renewed (Unix ns): a
+	// store that cannot be reached for a TTL lets it run out unnoticed.
+	renewed atomic.Int64
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // claim takes train name's departure lease, renewed until release. A
@@ -36,7 +40,8 @@ func (s *Scheduler) claim(ctx context.Context, name string) (*departure, error) 
 	if err != nil {
 		return nil, err
 	}
-	d.lease = l
+	d.lease, d.ttl = l, s.leaseTTL
+	d.renewed.Store(time.Now().UnixNano())
 	go d.renew(s.leaseTTL, s.log.With("train", name))
 	return d, nil
 }
@@ -63,13 +68,20 @@ func (d *departure) renew(ttl time.Duration, log *slog.Logger) {
 		}
 		if err != nil {
 			log.Warn("train: renew departure lease", "err", err)
+			continue
 		}
+		d.renewed.Store(time.Now().UnixNano())
 	}
 }
 
 // held reports whether the lease is still this replica's, as far as its
-// renewals know.
-func (d *departure) held() bool { return !d.lost.Load() }
+// renewals know: not lost, and renewed within its TTL.
+func (d *departure) held() bool {
+	if d.lease == nil {
+		return true
+	}
+	return !d.lost.Load() && time.Since(time.Unix(0, d.renewed.Load())) < d.ttl
+}
 
 // release stops the renewals and gives the lease back.
 func (d *departure) release() {

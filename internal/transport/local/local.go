@@ -41,7 +41,11 @@ type Transport struct {
 // secrets (chat tokens, the store's URL, a key's passphrase, the
 // ssh-agent's socket), and a script passes its environment on to the app
 // a restart starts, which would then hold them for as long as it runs.
-var inherited = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "SHELL"}
+var inherited = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "SHELL",
+	// A proxy and CA certificates the bot's own downloads use, which a
+	// pull delivery's curl on this machine needs as well.
+	"http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE"}
 
 // scriptEnv returns the inherited part of the bot's environment, then
 // extra.

@@ -142,6 +142,8 @@ func TestRunEnvironment(t *testing.T) {
 		"LC_TIME":            "en_GB.UTF-8",
 		"TZ":                 "Europe/Paris",
 		"TMPDIR":             "/var/tmp",
+		"https_proxy":        "http://proxy.internal:3128",
+		"SSL_CERT_FILE":      "/etc/ssl/corp.pem",
 	}
 	for k, v := range bot {
 		t.Setenv(k, v)
@@ -170,6 +172,8 @@ func TestRunEnvironment(t *testing.T) {
 		{"LANG", "C.UTF-8"},
 		{"LC_TIME", "en_GB.UTF-8"},
 		{"TMPDIR", "/var/tmp"},
+		{"https_proxy", "http://proxy.internal:3128"},
+		{"SSL_CERT_FILE", "/etc/ssl/corp.pem"},
 		{"TZ", "UTC"}, // the transport's own win
 		{"SWITCHMAN_APP", "shop"},
 	}
