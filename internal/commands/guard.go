@@ -379,5 +379,9 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 	if !yes {
 		verb = "aborted"
 	}
-	c.out.Reply(chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s %s deploy %s", c.req.User, verb, cmd.DeployID)})
+	m := chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s %s deploy %s", c.req.User, verb, cmd.DeployID)}
+	if !here {
+		m.Lines = []string{"passed on to the replica of the bot running it, which takes it within seconds; its progress messages say what it did"}
+	}
+	c.out.Reply(m)
 }

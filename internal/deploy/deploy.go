@@ -662,12 +662,15 @@ func (r *run) waitConfirm(pending []string) error {
 	r.mu.Lock()
 	r.confirm = ch
 	r.mu.Unlock()
+	deadline := r.e.now().Add(timeout)
+	r.update(func(rec *Record) { rec.Awaiting = deadline })
 	defer func() {
 		r.mu.Lock()
 		r.confirm = nil
 		r.mu.Unlock()
+		r.update(func(rec *Record) { rec.Awaiting = time.Time{} })
 	}()
-	r.emit(Event{Kind: EventConfirm, Migrations: pending, Deadline: r.e.now().Add(timeout),
+	r.emit(Event{Kind: EventConfirm, Migrations: pending, Deadline: deadline,
 		Text: fmt.Sprintf("%d pending migration(s) wait for confirmation: deploy confirm %s, or deploy abort %s", len(pending), r.rec.ID, r.rec.ID)})
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

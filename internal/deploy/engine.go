@@ -322,7 +322,7 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 		return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	case rec.Outcome != OutcomeRunning:
 		return errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", id, rec.Outcome)
-	case len(rec.Migrations) == 0:
+	case rec.Awaiting.IsZero():
 		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
 	}
 	answer := "abort"

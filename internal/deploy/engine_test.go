@@ -1076,7 +1076,19 @@ func TestCancelFromAnotherReplica(t *testing.T) {
 	if _, err := other.SignalCancel(t.Context(), "web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
 		t.Errorf("cancel with nothing running: got %v, want not found", err)
 	}
-	done := f.deployTwoUntilRestart()
+	f.build("1")
+	f.build("2", tarEntry{name: "migrations/002_orders.sql", body: "create table orders();"})
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	done := f.deployUntilRestart("2")
+	// Its migrations ran without a prompt (migrate: auto): an answer to
+	// a prompt is refused, not left to expire unheard.
+	running, err := f.store.Records(t.Context(), deploy.Filter{Outcome: deploy.OutcomeRunning})
+	if err != nil || len(running) != 1 || len(running[0].Migrations) == 0 {
+		t.Fatalf("the running deploy: %+v, %v; want one, with its migrations", running, err)
+	}
+	if err := other.SignalConfirm(t.Context(), running[0].ID, "bob", false); errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "not waiting for a confirmation") {
+		t.Errorf("an abort of a deploy that asks nothing, from another replica: got %v, want it refused", err)
+	}
 	if _, err := other.Cancel("web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
 		t.Errorf("a local cancel on the replica not running it: got %v, want not found", err)
 	}

@@ -91,9 +91,13 @@ type Record struct {
 	Outcome   Outcome   `json:"outcome"`
 	Error     string    `json:"error,omitempty"`
 	// Forced carries the override reason when a deploy skipped a window.
-	Forced     string       `json:"forced,omitempty"`
-	Migrations []string     `json:"migrations,omitempty"`
-	Hosts      []HostResult `json:"hosts"`
+	Forced     string   `json:"forced,omitempty"`
+	Migrations []string `json:"migrations,omitempty"`
+	// Awaiting, while the deploy waits for its migrations to be
+	// confirmed, is until when; zero otherwise. Another replica answers
+	// the prompt only while it is set.
+	Awaiting time.Time    `json:"awaiting,omitzero"`
+	Hosts    []HostResult `json:"hosts"`
 	// Owner names the process that ran the deploy (hostname:pid).
 	Owner string `json:"owner,omitempty"`
 	// Fence is the fencing token of the lease the deploy held.
