@@ -269,8 +269,9 @@ func (u *unpackReport) Write(p []byte) (int, error) {
 // pullScript has a host download the artifact from url (curl, or wget),
 // check it against sum when there is one, and unpack it into tmp. The
 // downloader reads url on standard input, not in its arguments, which
-// anyone on the host can read (ps, /proc): the URL may carry a token. It
-// holds no line break (the config refuses control characters in it). The
+// anyone on the host can read (ps, /proc): the URL may carry a token.
+// BusyBox's wget reads no URL list: with it alone, the URL is an argument.
+// It holds no line break (the config refuses control characters). The
 // checksum is computed with openssl where the host has it: it uses the
 // CPU's SHA instructions, several times faster than coreutils' sha256sum
 // on large artifacts. Directories are made by one mkdir, and what exists
@@ -293,9 +294,13 @@ if command -v curl >/dev/null 2>&1; then
 url = %[8]s
 SWITCHMAN_URL_END
 elif command -v wget >/dev/null 2>&1; then
-	wget -q -O %[3]s -i - <<'SWITCHMAN_URL_END'
+	if wget --help 2>&1 | grep -q -e --input-file; then
+		wget -q -O %[3]s -i - <<'SWITCHMAN_URL_END'
 %[9]s
 SWITCHMAN_URL_END
+	else
+		wget -q -O %[3]s %[4]s
+	fi
 else
 	echo "neither curl nor wget is installed on this host" >&2; exit 127
 fi

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -504,14 +506,15 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 	for _, tool := range []string{"curl", "wget"} {
 		t.Run(tool, func(t *testing.T) {
 			dir, bin := t.TempDir(), t.TempDir()
-			// A downloader that records its arguments and its standard
-			// input, then fails: the script stops there.
-			fake := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + shell.Quote(filepath.Join(dir, "argv")) + "\ncat > " + shell.Quote(filepath.Join(dir, "stdin")) + "\nexit 22\n"
+			// A downloader (GNU wget's --help included) that records its
+			// arguments and its standard input, then fails: the script
+			// stops there.
+			fake := "#!/bin/sh\n[ \"$1\" = --help ] && { echo '  -i,  --input-file=FILE'; exit 0; }\nprintf '%s\\n' \"$@\" > " + shell.Quote(filepath.Join(dir, "argv")) + "\ncat > " + shell.Quote(filepath.Join(dir, "stdin")) + "\nexit 22\n"
 			if err := os.WriteFile(filepath.Join(bin, tool), []byte(fake), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			// Only the fake on PATH, with what the script needs around it.
-			for _, need := range []string{"mkdir", "rm", "cat"} {
+			for _, need := range []string{"mkdir", "rm", "cat", "grep"} {
 				p, err := exec.LookPath(need)
 				if err != nil {
 					t.Fatal(err)
@@ -538,5 +541,44 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 				t.Errorf("%s's standard input: %q, want %q", tool, stdin, want)
 			}
 		})
+	}
+}
+
+// TestPullScriptWithBusyBoxWget: on a host whose only downloader is
+// BusyBox's wget, which reads no URL list, the pull still downloads.
+func TestPullScriptWithBusyBoxWget(t *testing.T) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatal("this test needs BusyBox: apt-get install -y busybox")
+	}
+	var raw bytes.Buffer
+	gz := gzip.NewWriter(&raw)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
+	tw.Write([]byte("7"))
+	tw.Close()
+	gz.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(raw.Bytes()) }))
+	defer srv.Close()
+	dir, bin := t.TempDir(), t.TempDir()
+	if err := os.Symlink(busybox, filepath.Join(bin, "wget")); err != nil {
+		t.Fatal(err)
+	}
+	for _, need := range []string{"mkdir", "rm", "grep", "tar", "gzip"} {
+		p, err := exec.LookPath(need)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, need)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz?token=t", "", "gzip"))
+	cmd.Env = []string{"PATH=" + bin}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pull with BusyBox's wget: %v: %s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-7-x/BUILD")); err != nil || string(b) != "7" {
+		t.Errorf("unpacked BUILD: %q, %v; want 7", b, err)
 	}
 }
