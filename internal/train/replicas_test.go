@@ -208,3 +208,86 @@ func TestDepartureLeaseAcrossReplicas(t *testing.T) {
 	}
 	waitUntil(t, "replica b's departure to be announced", func() bool { return postsB.n.Load() > 0 })
 }
+
+// TestScheduledDepartureWaitsForAnEarlyOne: a train sent off early on one
+// replica is still departing at its scheduled time; the leader's
+// scheduled departure then waits for it, and leaves with the cars boarded
+// since.
+func TestScheduledDepartureWaitsForAnEarlyOne(t *testing.T) {
+	srv := redisserver.Start(t)
+	ctx := context.Background()
+	st, err := redis.Open(ctx, redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := &config.Config{
+		Apps: map[string]*config.App{
+			"web":     {Name: "web", Envs: map[string]*config.Env{"production": {Name: "production"}}},
+			"billing": {Name: "billing", Envs: map[string]*config.Env{"production": {Name: "production"}}},
+		},
+		Trains: map[string]*config.Train{"daily": {Name: "daily", Env: "production", Channels: []string{"#deploys"}, Timezone: "UTC",
+			Boarding: "0 10 * * 1-5", Departure: "0 14 * * 1-5", Empty: "note", Grace: config.Duration(15 * time.Minute)}},
+	}
+	board := func(app string) {
+		t.Helper()
+		if _, err := st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	board("web")
+	early := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
+	a, err := train.New(train.Options{Config: cfg, Store: st, Runner: early, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DepartNow(ctx, "ana", "daily"); err != nil {
+		t.Fatal(err)
+	}
+	<-early.started // web ships, and holds the train
+	board("billing")
+
+	scheduled := &blockingRunner{started: make(chan string, 4), release: make(chan struct{})}
+	start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 14, 1, 0, 0, time.UTC) // a Monday
+	var mu sync.Mutex
+	now := start
+	bctx, stop := context.WithCancel(ctx)
+	defer stop()
+	b, err := train.New(train.Options{Config: cfg, Store: st, Runner: scheduled, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		Sleep: func(sctx context.Context, until time.Time) error {
+			if until.After(end) {
+				<-sctx.Done()
+				return sctx.Err()
+			}
+			mu.Lock()
+			now = until
+			mu.Unlock()
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Run(bctx) }()
+	// The scheduled departure is due, and waits: nothing ships from b
+	// while a holds the train.
+	select {
+	case app := <-scheduled.started:
+		t.Fatalf("the scheduled departure shipped %s while the early one held the train", app)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	close(early.release)
+	select {
+	case app := <-scheduled.started:
+		if app != "billing" {
+			t.Errorf("the scheduled departure shipped %s first, want billing (boarded since the early one left)", app)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduled departure did not leave once the early one was done")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}

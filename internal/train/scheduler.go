@@ -383,8 +383,37 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			return
 		}
 		defer func() { <-d.tr.busy }()
-		s.depart(ctx, d.name, d.tr, d.at, note, nil)
+		// The train may be departing on another replica (sent off
+		// early): this departure leaves once that one is done, with
+		// the cars boarded since, as it would have after it here.
+		dep, err := s.claimWaiting(ctx, d.name, d.tr.cfg.Grace.D())
+		if errors.Is(err, deploy.ErrLeaseHeld) {
+			log.Warn("train: departure not run: another replica departed the train all through its grace")
+			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: another replica was departing the train until past its grace")
+			s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
+				Title: fmt.Sprintf("⚠ The %s did not leave: another replica of the bot was departing the train until past %s. The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
+			return
+		}
+		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
+}
+
+// claimWaiting claims train name's departure lease, waiting up to wait for
+// another replica's departure to release it; its error is
+// deploy.ErrLeaseHeld if it did not, another claim's error, or ctx's.
+func (s *Scheduler) claimWaiting(ctx context.Context, name string, wait time.Duration) (*departure, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		dep, err := s.claim(ctx, name)
+		if !errors.Is(err, deploy.ErrLeaseHeld) || !time.Now().Before(deadline) {
+			return dep, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // cancelled reports whether Cancel called off the departure at at.
