@@ -387,11 +387,15 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		// early): this departure leaves once that one is done, with
 		// the cars boarded since, as it would have after it here.
 		dep, err := s.claimWaiting(ctx, d.name, d.tr.cfg.Grace.D())
-		if errors.Is(err, deploy.ErrLeaseHeld) {
+		switch {
+		case errors.Is(err, deploy.ErrLeaseHeld):
 			log.Warn("train: departure not run: another replica departed the train all through its grace")
-			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: another replica was departing the train until past its grace")
+			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: another replica was departing the train for all of its grace")
 			s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
-				Title: fmt.Sprintf("⚠ The %s did not leave: another replica of the bot was departing the train until past %s. The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
+				Title: fmt.Sprintf("⚠ The %s did not leave: another replica of the bot was departing the train for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
+			return
+		case err != nil && ctx.Err() != nil:
+			s.auditDeparture(context.WithoutCancel(ctx), d.name, d.tr, d.at, "did not leave: the bot stopped while another replica was departing the train")
 			return
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
