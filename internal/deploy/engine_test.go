@@ -1022,6 +1022,12 @@ func (s *recordHook) Record(ctx context.Context, id string) (*deploy.Record, err
 	return r, err
 }
 
+// otherReplica is an engine of another replica sharing o's config, store
+// and leases (and signals, when o has them).
+func otherReplica(o *deploy.Options) *deploy.Engine {
+	return deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+}
+
 // TestTakeOverAndRecoveryReportOnce: another replica's recovery finding a
 // dead run while the next run of its app+env marks it interrupted leaves
 // it to that run: the dead run is reported once.
@@ -1036,7 +1042,7 @@ func TestTakeOverAndRecoveryReportOnce(t *testing.T) {
 		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1",
 		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivering}}}
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Owner: "b:1"})
+		other = otherReplica(o)
 		o.Store = &recordHook{Store: o.Store, id: dead.ID, hook: func() {
 			got, err := other.Recover(context.Background())
 			if err != nil {
@@ -1070,7 +1076,7 @@ func TestCancelFromAnotherReplica(t *testing.T) {
 	var other *deploy.Engine
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), func(o *deploy.Options) {
 		o.Signals = o.Store.(deploy.Signals)
-		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+		other = otherReplica(o)
 	})
 	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) }) // before the engines' Wait
 	if _, err := other.SignalCancel(t.Context(), "web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
@@ -1141,7 +1147,7 @@ func TestConfirmFromAnotherReplica(t *testing.T) {
 	prompted := make(chan string, 1)
 	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
 		o.Signals = o.Store.(deploy.Signals)
-		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+		other = otherReplica(o)
 	})
 	f.build("1")
 	done := make(chan *deploy.Record, 1)
@@ -1187,7 +1193,7 @@ func TestCancelFromAnotherReplicaBeforeTheStart(t *testing.T) {
 	var other *deploy.Engine
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
 		o.Signals = o.Store.(deploy.Signals)
-		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1"})
+		other = otherReplica(o)
 		o.Transports = map[string]deploy.Transport{"local": slowOpen{Transport: o.Transports["local"], d: 2500 * time.Millisecond}}
 	})
 	f.build("1")

@@ -149,17 +149,17 @@ func (r *blockingRunner) Handle(ctx context.Context, req commands.Request, out c
 	return r.countingRunner.Handle(ctx, req, out)
 }
 
-// TestDepartureLeaseAcrossReplicas: while one replica departs a train, a
-// `train depart now` on another is refused, and the other's own departure
-// of it does not leave; once the first is done, the other may depart it.
-func TestDepartureLeaseAcrossReplicas(t *testing.T) {
+// leasedTrain returns a Redis store of its own, a config with the apps web
+// and billing and the daily train to production at 14:00 UTC, and a func
+// that boards an app's build 7 as alice.
+func leasedTrain(t *testing.T) (*redis.Store, *config.Config, func(app string)) {
+	t.Helper()
 	srv := redisserver.Start(t)
-	ctx := context.Background()
-	st, err := redis.Open(ctx, redis.Options{URL: srv.URL()})
+	st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	cfg := &config.Config{
 		Apps: map[string]*config.App{
 			"web":     {Name: "web", Envs: map[string]*config.Env{"production": {Name: "production"}}},
@@ -168,11 +168,23 @@ func TestDepartureLeaseAcrossReplicas(t *testing.T) {
 		Trains: map[string]*config.Train{"daily": {Name: "daily", Env: "production", Channels: []string{"#deploys"}, Timezone: "UTC",
 			Boarding: "0 10 * * 1-5", Departure: "0 14 * * 1-5", Empty: "note", Grace: config.Duration(15 * time.Minute)}},
 	}
-	for _, app := range []string{"web", "billing"} {
-		if _, err := st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
+	board := func(app string) {
+		t.Helper()
+		if _, err := st.Board(context.Background(), "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return st, cfg, board
+}
+
+// TestDepartureLeaseAcrossReplicas: while one replica departs a train, a
+// `train depart now` on another is refused, and the other's own departure
+// of it does not leave; once the first is done, the other may depart it.
+func TestDepartureLeaseAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	st, cfg, board := leasedTrain(t)
+	board("web")
+	board("billing")
 	runnerA := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
 	runnerB := &blockingRunner{started: make(chan string, 4), release: make(chan struct{})}
 	postsA, postsB := &posts{}, &posts{}
@@ -214,27 +226,8 @@ func TestDepartureLeaseAcrossReplicas(t *testing.T) {
 // scheduled departure then waits for it, and leaves with the cars boarded
 // since.
 func TestScheduledDepartureWaitsForAnEarlyOne(t *testing.T) {
-	srv := redisserver.Start(t)
 	ctx := context.Background()
-	st, err := redis.Open(ctx, redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg := &config.Config{
-		Apps: map[string]*config.App{
-			"web":     {Name: "web", Envs: map[string]*config.Env{"production": {Name: "production"}}},
-			"billing": {Name: "billing", Envs: map[string]*config.Env{"production": {Name: "production"}}},
-		},
-		Trains: map[string]*config.Train{"daily": {Name: "daily", Env: "production", Channels: []string{"#deploys"}, Timezone: "UTC",
-			Boarding: "0 10 * * 1-5", Departure: "0 14 * * 1-5", Empty: "note", Grace: config.Duration(15 * time.Minute)}},
-	}
-	board := func(app string) {
-		t.Helper()
-		if _, err := st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, cfg, board := leasedTrain(t)
 	board("web")
 	early := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
 	a, err := train.New(train.Options{Config: cfg, Store: st, Runner: early, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second})
