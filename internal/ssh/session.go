@@ -27,8 +27,11 @@ const (
 	stderrTail = 4 << 10
 	// killGrace bounds each wait of Run's kill sequence: for the script's
 	// process group id, for the kill, and for the script to report its
-	// end. The session is closed after it either way.
-	killGrace = time.Second
+	// end. The session is closed after it either way. The kill is a
+	// session of its own that walks the host's processes: on a busy
+	// two-core VM (a full test run) it once took more than a second, and
+	// a shell that was sound was dropped.
+	killGrace = 3 * time.Second
 	// maxPreamble is how much standard error the login shell's startup
 	// files may write before the wrapper's process group line.
 	maxPreamble = 16 << 10
