@@ -103,15 +103,8 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 		Title: fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
 		Lines: []string{"nothing is retried by itself: roll back, or deploy again"},
 	}
-	// The button undoes this run only: back to what it left (a deploy)
-	// or on to its target (a rollback), and only while the hosts run
-	// nothing newer; without a build on each side, rolling back is typed.
-	to, from := r.Previous, r.Build
-	if r.Kind == deploy.KindRollback {
-		to, from = r.Build, r.Previous
-	}
-	if deploy.ValidBuild(to) && deploy.ValidBuild(from) {
-		m.Buttons = []chat.Button{commands.RollbackToButton(r.App, r.Env, to, from)}
+	if b, ok := commands.InterruptedButton(r); ok {
+		m.Buttons = []chat.Button{b}
 	}
 	for _, h := range r.Hosts {
 		v := "on " + orNone(h.Current)

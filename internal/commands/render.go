@@ -115,12 +115,28 @@ func RollbackButton(app, env, from, deployID string) chat.Button {
 	return b
 }
 
-// RollbackToButton is the Rollback button of a run that stopped half-way
-// (interrupted): back to to, only while the hosts run nothing but to and
-// from, what that run left, so that a click once a later deploy has run
-// rolls nothing back.
-func RollbackToButton(app, env, to, from string) chat.Button {
-	return chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s to %s from %s", app, env, to, from), Style: "danger"}
+// InterruptedButton is the Rollback button of a run that stopped half-way
+// (interrupted), which undoes that run only: back to what it left (a
+// deploy) or on to its target (a rollback), and only while the hosts run
+// nothing but those two, so that a click once a later deploy has run
+// rolls nothing back. Its short form, `rollback RUN-ID`, does the same.
+// ok is false without a build on each side: then rolling back is typed.
+func InterruptedButton(r *deploy.Record) (b chat.Button, ok bool) {
+	to, from, ok := undoInterrupted(r)
+	if !ok {
+		return chat.Button{}, false
+	}
+	return chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s to %s from %s", r.App, r.Env, to, from), Short: "rollback " + r.ID, Style: "danger"}, true
+}
+
+// undoInterrupted returns the builds a rollback undoing the interrupted
+// run r goes to and from.
+func undoInterrupted(r *deploy.Record) (to, from string, ok bool) {
+	to, from = r.Previous, r.Build
+	if r.Kind == deploy.KindRollback {
+		to, from = r.Build, r.Previous
+	}
+	return to, from, deploy.ValidBuild(to) && deploy.ValidBuild(from)
 }
 
 func plural(n int) string {

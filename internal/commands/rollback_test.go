@@ -1,8 +1,14 @@
 package commands_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // TestRollbackOfADeploy: `rollback DEPLOY-ID`, what a Rollback button
@@ -31,5 +37,33 @@ func TestRollbackOfADeploy(t *testing.T) {
 	}
 	if r, out, _ := f.do("bob", "rollback 20261123-124158-b25a0a"); !r.Failed || !strings.Contains(out.last(), "there is no deploy 20261123-124158-b25a0a") {
 		t.Errorf("an unknown deploy: failed %v, %q", r.Failed, out.last())
+	}
+}
+
+// TestRollbackOfAnInterruptedRun: `rollback RUN-ID` of a run that stopped
+// half-way, the short form of its message's button, undoes that run: back
+// to the release it left, not to whatever the previous link names.
+func TestRollbackOfAnInterruptedRun(t *testing.T) {
+	f := newServiceFixture(t)
+	os.WriteFile(filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}), 0o644)
+	var d *deploy.Record
+	for _, b := range []string{"1", "2", "3"} {
+		if _, _, d = f.do("bob", "deploy web "+b); d == nil || d.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy %s: %+v", b, d)
+		}
+	}
+	// As if deploy 3 had come from 1 and its process had died after the
+	// switch: the previous link names 2, which the button must not pick.
+	d.Outcome, d.Previous, d.Error = deploy.OutcomeInterrupted, "1", "the bot stopped before it finished"
+	if err := f.store.PutRecord(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := commands.InterruptedButton(d)
+	if !ok || b.Action != "rollback web prod to 1 from 3" || b.Short != "rollback "+d.ID {
+		t.Fatalf("button: %+v, %v", b, ok)
+	}
+	r, out, rb := f.do("bob", b.Short)
+	if r.Failed || rb == nil || rb.Build != "1" || rb.Previous != "3" || rb.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("rollback %s: failed %v, %q, %+v; want from 3 to 1", d.ID, r.Failed, out.last(), rb)
 	}
 }

@@ -411,6 +411,10 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 			return
 		}
 		cmd.App, cmd.Env, cmd.From = rec.App, rec.Env, rec.Build
+		if to, from, ok := undoInterrupted(rec); ok && rec.Outcome == deploy.OutcomeInterrupted {
+			// The short form of InterruptedButton: undo that run only.
+			cmd.Build, cmd.From = to, from
+		}
 		c.entry.App, c.entry.Env = rec.App, rec.Env
 	}
 	d, ok := c.check(ctx, acl.Rollback, cmd.App, cmd.Env)
