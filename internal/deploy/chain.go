@@ -140,7 +140,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		return 0, nil
 	}
 	if len(acts) == 1 && acts[0].retry == nil {
-		if _, err := r.step(ctx, h, acts[0].step, Command{Script: acts[0].script, Timeout: acts[0].timeout}); err != nil {
+		if _, err := r.step(ctx, h, acts[0].step, Command{Script: acts[0].script, Timeout: acts[0].timeout, Lingering: r.lingering(h, acts)}); err != nil {
 			return 0, err
 		}
 		acts[0].pass()
@@ -173,7 +173,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 	r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[0].step})
 	mark := statusMark()
 	live := &chainProgress{mark: mark, passed: passed}
-	out, runErr := r.sessions[h.Name].Run(ctx, Command{Script: chainScript(acts, mark), Stdout: live})
+	out, runErr := r.sessions[h.Name].Run(ctx, Command{Script: chainScript(acts, mark), Stdout: live, Lingering: r.lingering(h, acts)})
 	var timedOut *stepTimedOut
 	if errors.As(context.Cause(ctx), &timedOut) {
 		runErr = timedOut
@@ -217,6 +217,40 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		return i, err
 	}
 	return len(acts), nil
+}
+
+// lingering returns what tells people that the restart or a hook among
+// acts left a process holding the step's output (see Command.Lingering),
+// or nil when acts run neither. Such a process is the app, typically,
+// started with nohup and no redirection: it runs, passes its health
+// check, and dies of SIGPIPE at its first write after the bot stops
+// reading, when the connection closes (keep_warm after the deploy).
+func (r *run) lingering(h Host, acts []action) func(string) {
+	var restart, hook, migrate bool
+	for _, a := range acts {
+		restart = restart || a.step == StepRestart
+		hook = hook || a.step == StepHook
+		migrate = migrate || a.step == StepMigrate
+	}
+	var what string
+	switch {
+	case restart && hook:
+		what = "the restart or a hook"
+	case restart:
+		what = "the restart"
+	case hook:
+		what = "a hook"
+	case migrate:
+		what = "the migration"
+	default:
+		return nil
+	}
+	return func(who string) {
+		if who == "" {
+			who = "a process"
+		}
+		r.note("⚠ %s: %s left %s holding its output, which the bot stops reading once it is done with the host: it gets SIGPIPE at its next write, and most programs die of it. Redirect its output (>>log 2>&1 </dev/null) or start it from a service manager", h.Name, what, who)
+	}
 }
 
 // chainProgress follows a chain's standard output as it arrives and calls

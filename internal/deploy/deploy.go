@@ -642,7 +642,7 @@ func (r *run) migrate() error {
 			return err
 		}
 	}
-	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run)}); err != nil {
+	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched", h.Name)
 	}
 	return nil

@@ -313,3 +313,39 @@ func TestFleetMigrations(t *testing.T) {
 		}
 	})
 }
+
+// TestRestartLeavingOutputHeld: a restart that leaves the app in the
+// background holding the step's output, as `nohup app &` does, is named
+// in a note, since it dies of SIGPIPE at its next write once the bot
+// stops reading; one that redirected its output is not. Over SSH the note
+// names the process, locally it cannot.
+func TestRestartLeavingOutputHeld(t *testing.T) {
+	t.Parallel()
+	restart := `if [ "$SWITCHMAN_HOST" = host0 ]; then nohup sleep 5 2>/dev/null & else nohup sleep 5 >/dev/null 2>&1 </dev/null & fi`
+	t.Run("ssh", func(t *testing.T) {
+		t.Parallel()
+		f := newFleetFixture(t, startFleet(t, 2), fleetSpec{restart: restart}, nil)
+		f.build("1")
+		f.build("2")
+		f.seed("1")
+		rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+		var held []string
+		for _, n := range f.notes(rec.ID) {
+			if strings.Contains(n, "holding its output") {
+				held = append(held, n)
+			}
+		}
+		if len(held) != 1 || !strings.Contains(held[0], "host0: the restart left pid ") || !strings.Contains(held[0], "SIGPIPE") {
+			t.Errorf("notes about held output: %q; want one, naming host0's restart and its process", held)
+		}
+	})
+	t.Run("local", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, `nohup sleep 5 2>/dev/null &`)
+		f.build("1")
+		f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+		if !f.sawNote("localhost: the restart left a process holding its output") {
+			t.Errorf("no note about the restart's process holding its output; events %+v", f.events)
+		}
+	})
+}

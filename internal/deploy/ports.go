@@ -60,6 +60,15 @@ type Command struct {
 	Stdout io.Writer
 	// Timeout bounds the run; zero means the context alone bounds it.
 	Timeout time.Duration
+	// Lingering, if set, asks the transport to tell, once the script has
+	// ended, whether a process it started (in the background) still
+	// holds its standard output or error. The transport stops reading
+	// those when Run returns or the connection closes, and such a
+	// process then gets SIGPIPE at its next write: most programs die of
+	// it. Lingering is called before Run returns, with the processes
+	// named where the transport can tell ("pid 42 (app)"), else "". A
+	// transport that cannot tell never calls it.
+	Lingering func(who string)
 }
 
 // Host is one target of a deploy.

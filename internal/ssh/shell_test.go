@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,21 +27,23 @@ func TestDemux(t *testing.T) {
 		// wantLive is what the live writer gets; default: the bodies.
 		wantLive string
 	}{
-		{name: "one step", stream: "hello\n" + mark("0"), want: []demuxed{{0, []byte("hello\n")}}},
-		{name: "no trailing newline", stream: "abc" + mark("3"), want: []demuxed{{3, []byte("abc")}}},
-		{name: "empty output", stream: mark("0"), want: []demuxed{{0, nil}}},
+		{name: "one step", stream: "hello\n" + mark("0"), want: []demuxed{{status: 0, body: []byte("hello\n")}}},
+		{name: "no trailing newline", stream: "abc" + mark("3"), want: []demuxed{{status: 3, body: []byte("abc")}}},
+		{name: "empty output", stream: mark("0"), want: []demuxed{{status: 0, body: nil}}},
 		{name: "record separators of the script's own", stream: "a\036b\036" + nonce + "x\036\n" + mark("0"),
-			want: []demuxed{{0, []byte("a\036b\036" + nonce + "x\036\n")}}},
-		{name: "another nonce", stream: "\036other 1\n" + mark("1"), want: []demuxed{{1, []byte("\036other 1\n")}}},
+			want: []demuxed{{status: 0, body: []byte("a\036b\036" + nonce + "x\036\n")}}},
+		{name: "another nonce", stream: "\036other 1\n" + mark("1"), want: []demuxed{{status: 1, body: []byte("\036other 1\n")}}},
 		{name: "two steps", stream: "one\n" + mark("0") + "two\n" + mark("2"),
-			want: []demuxed{{0, []byte("one\n")}, {2, []byte("two\n")}}},
+			want: []demuxed{{status: 0, body: []byte("one\n")}, {status: 2, body: []byte("two\n")}}},
 		{name: "tail", stream: strings.Repeat("x", 100) + "end" + mark("1"), max: 10,
-			want:     []demuxed{{1, []byte(strings.Repeat("x", 7) + "end")}},
+			want:     []demuxed{{status: 1, body: []byte(strings.Repeat("x", 7) + "end")}},
 			wantLive: strings.Repeat("x", 100) + "end"},
 		{name: "standard output cut short", stream: "a\n" + strings.Repeat("x", 100) + "\nend\n" + mark("1") + "two\n" + mark("0"),
 			max: 10, noted: true,
-			want:     []demuxed{{1, []byte("[output truncated: the first 103 bytes were dropped]\nend\n")}, {0, []byte("two\n")}},
+			want:     []demuxed{{status: 1, body: []byte("[output truncated: the first 103 bytes were dropped]\nend\n")}, {status: 0, body: []byte("two\n")}},
 			wantLive: "a\n" + strings.Repeat("x", 100) + "\nend\ntwo\n"},
+		{name: "processes holding the output", stream: "x\n" + mark("0 12(app) 345(?)"),
+			want: []demuxed{{status: 0, body: []byte("x\n"), lingering: []string{"12(app)", "345(?)"}}}},
 	}
 	for _, tt := range tests {
 		// Every way of cutting the stream in two writes.
@@ -60,8 +64,8 @@ func TestDemux(t *testing.T) {
 			for i, want := range tt.want {
 				select {
 				case got := <-chans[i]:
-					if got.status != want.status || !bytes.Equal(got.body, want.body) {
-						t.Errorf("%s, cut at %d, step %d: got %d %q, want %d %q", tt.name, cut, i, got.status, got.body, want.status, want.body)
+					if got.status != want.status || !bytes.Equal(got.body, want.body) || !slices.Equal(got.lingering, want.lingering) {
+						t.Errorf("%s, cut at %d, step %d: got %d %q %q, want %d %q %q", tt.name, cut, i, got.status, got.body, got.lingering, want.status, want.body, want.lingering)
 					}
 				default:
 					t.Errorf("%s, cut at %d, step %d: not ended", tt.name, cut, i)
@@ -177,5 +181,78 @@ echo "step 1 output"; exit 3`
 	out, err = s.Run(context.Background(), deploy.Command{Script: "echo step2; exit 7"})
 	if !errors.As(err, &exit) || exit.Code != 7 || string(out) != "step2\n" {
 		t.Errorf("the next step: got %q, %v; want step2 and exit status 7", out, err)
+	}
+}
+
+// TestLingeringOutput: a step run with Command.Lingering names the
+// processes holding the shell's output once it has ended: its own, left
+// directly or through a script that has exited, and earlier steps'. One
+// that redirected its output is not named. The step after them gets its
+// own output.
+func TestLingeringOutput(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	// Each sleep gets a name of its own; each step waits until its sleep
+	// runs under that name, so that the report names it, not the shell
+	// forked to start it.
+	run(t, s, "mkdir -p bin && for n in appout apperr quiet; do ln -sf \"$(command -v sleep)\" bin/$n; done")
+	t.Cleanup(func() { run(t, s, "pkill -x appout; pkill -x apperr; pkill -x quiet; true") })
+	const started = "i=0; until [ \"$(cat /proc/$!/comm)\" = %s ] || [ $i = 500 ]; do i=$((i+1)); sleep 0.01; done"
+	tests := []struct {
+		name, script string
+		code         int      // the step's exit status
+		want         []string // named in the report; nil: no call
+	}{
+		{"redirected", "nohup bin/quiet 30 >/dev/null 2>&1 </dev/null &\n" + fmt.Sprintf(started, "quiet"), 0, nil},
+		{"stdout held", "nohup bin/appout 30 2>/dev/null &\n" + fmt.Sprintf(started, "appout") + "\necho started", 0, []string{"(appout)"}},
+		{"stderr held, by a script that has exited", "sh -c 'bin/apperr 30 >/dev/null &\n" + fmt.Sprintf(started, "apperr") + "'; exit 4", 4, []string{"(appout)", "(apperr)"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		out, err := s.Run(context.Background(), deploy.Command{Script: tt.script, Lingering: func(who string) { got = append(got, who) }})
+		var exit *deploy.ExitError
+		if (tt.code == 0 && err != nil) || (tt.code != 0 && (!errors.As(err, &exit) || exit.Code != tt.code)) {
+			t.Fatalf("%s: %q, %v; want exit status %d", tt.name, out, err, tt.code)
+		}
+		if tt.want == nil {
+			if got != nil {
+				t.Errorf("%s: reported %q, want no call", tt.name, got)
+			}
+			continue
+		}
+		if len(got) != 1 || strings.Count(got[0], "pid ") != len(tt.want) || strings.Contains(got[0], "(quiet)") {
+			t.Errorf("%s: reported %q, want one call naming %s", tt.name, got, tt.want)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(got[0], w) {
+				t.Errorf("%s: reported %q, want it to name %s", tt.name, got[0], w)
+			}
+		}
+	}
+	if out := run(t, s, "echo next; exit 0"); out != "next\n" {
+		t.Errorf("the step after: got %q", out)
+	}
+}
+
+func TestDescribeLingering(t *testing.T) {
+	many := make([]string, 12)
+	for i := range many {
+		many[i] = fmt.Sprintf("%d(app)", 100+i)
+	}
+	tests := []struct {
+		list []string
+		want string
+	}{
+		{[]string{"42(app)"}, "pid 42 (app)"},
+		{[]string{"42(app)", "43(?)"}, "pid 42 (app), pid 43 (?)"},
+		{[]string{"x(app)", "44", "45(ok)"}, "pid 45 (ok)"},
+		{many, "pid 100 (app), pid 101 (app), pid 102 (app), pid 103 (app), pid 104 (app), pid 105 (app), pid 106 (app), pid 107 (app), pid 108 (app), pid 109 (app), …"},
+	}
+	for _, tt := range tests {
+		if got := describeLingering(tt.list); got != tt.want {
+			t.Errorf("describeLingering(%q) = %q, want %q", tt.list, got, tt.want)
+		}
 	}
 }

@@ -93,7 +93,7 @@ type session struct {
 // its output pipes to close: a background process the script started may
 // keep running, and is not killed when Run returns normally. Such a process
 // should redirect its output; if it keeps writing to the inherited pipes it
-// gets EPIPE once Run has returned.
+// gets EPIPE once Run has returned. Run then calls cmd.Lingering, if set.
 //
 // If reading cmd.Stdin fails, the process group is killed so that the
 // script never mistakes a broken stream for a complete one, and the error
@@ -176,6 +176,9 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	case rerr := <-stdinErr:
 		return out, fmt.Errorf("local: read stdin: %w", rerr)
 	default:
+	}
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.Lingering != nil {
+		cmd.Lingering("")
 	}
 	if err == nil || (errors.Is(err, exec.ErrWaitDelay) && c.ProcessState.Success()) {
 		return out, nil
