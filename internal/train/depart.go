@@ -370,13 +370,14 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 		res.Reason = "refused: " + strings.Join(why, "; ")
 		return res
 	}
+	// Not ctx: a stopping bot lets the deploys under way finish (the
+	// engine drains), so the departure waits for this one's outcome
+	// rather than calling it failed while it may still succeed. Should
+	// the process die first, deploy recovery reports it as interrupted.
 	timer := time.NewTimer(s.deployTimeout)
 	defer timer.Stop()
 	select {
 	case <-out.done:
-	case <-ctx.Done():
-		res.Reason = fmt.Sprintf("the bot stopped while deploy %s was running; deploy recovery reports its outcome", oc.DeployID)
-		return res
 	case <-timer.C:
 		res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running", s.deployTimeout, oc.DeployID)
 		return res
@@ -385,7 +386,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 	if at.IsZero() {
 		at = s.now()
 	}
-	s.post(ctx, channel, commands.FinalMessage(rec, at))
+	s.post(context.WithoutCancel(ctx), channel, commands.FinalMessage(rec, at))
 	res.Outcome = rec.Outcome
 	if rec.Outcome != deploy.OutcomeSucceeded {
 		res.Reason = fmt.Sprintf("deploy %s %s", rec.ID, rec.Outcome)

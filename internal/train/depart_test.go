@@ -340,12 +340,13 @@ func TestUnreadCancellationStaysPut(t *testing.T) {
 }
 
 // TestDepartShutdown: when the bot stops during a departure, the deploy in
-// progress is left to deploy recovery and the cars not started go back.
+// progress, which the engine lets finish, is waited for and reported as it
+// ends, its final message posted; the cars not started go back.
 func TestDepartShutdown(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
 	h.board("alice", "accounting", "1338")
 	h.board("bob", "billing", "77")
-	h.runner.outcome["accounting"] = "hang"
+	h.runner.outcome["accounting"] = "at stop"
 	h.clock.Set(at(2026, 6, 2, 14, 0))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan Summary)
@@ -359,8 +360,8 @@ func TestDepartShutdown(t *testing.T) {
 	}
 	cancel()
 	sum := <-done
-	want := `🚂 The 14:00 train to production has left: 1 failed, 1 moves to the next train
-  ❌ accounting 1338 (@alice): the bot stopped while deploy d1 was running; deploy recovery reports its outcome; it leaves the train
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 moves to the next train
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
   ⏭ billing 77 (@bob) moves to the next train: the bot is shutting down
   Next departure: Wed 3 Jun 14:00 CEST.`
 	if got := render(sum.Message); got != want {
@@ -368,6 +369,9 @@ func TestDepartShutdown(t *testing.T) {
 	}
 	if got := h.aboard("daily"); !slices.Equal(got, []string{"billing 77"}) {
 		t.Errorf("aboard: got %q, want billing", got)
+	}
+	if got := h.notes.titles("#deploys"); !slices.ContainsFunc(got, func(s string) bool { return s == "Deploy d1: accounting/production now runs 1338 (1m0s)" }) {
+		t.Errorf("posts: %q; want deploy d1's final message", got)
 	}
 }
 

@@ -55,7 +55,9 @@ type fakeRunner struct {
 	reqs []commands.Request
 	// outcome by app; default succeeded. "refuse: why" refuses as
 	// forbidden, "refuse CODE: why" with that code; "hang"
-	// starts a deploy that never finishes.
+	// starts a deploy that never finishes; "at stop" one that succeeds
+	// once the ctx it was started with is done, as the engine finishes
+	// the deploys under way when the bot stops.
 	outcome map[string]string
 	// async sends EventFinished from another goroutine, after Handle returns.
 	async bool
@@ -98,16 +100,22 @@ func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out comma
 	rec := &deploy.Record{ID: id, Kind: deploy.KindDeploy, App: app, Env: env, Build: build, Requester: req.User,
 		Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Finished: time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC),
 		Outcome: deploy.OutcomeSucceeded}
-	if oc != "" {
+	if oc != "" && oc != "at stop" {
 		rec.Outcome = deploy.Outcome(oc)
 		rec.Error = "web-2: health check failed"
 	}
 	finish := func() {
 		out.Progress(deploy.Event{Kind: deploy.EventFinished, DeployID: id, Record: rec, Time: rec.Finished})
 	}
-	if async {
+	switch {
+	case oc == "at stop":
+		r.wg.Go(func() {
+			<-ctx.Done()
+			finish()
+		})
+	case async:
 		r.wg.Go(finish)
-	} else {
+	default:
 		finish()
 	}
 	return commands.Outcome{DeployID: id}
