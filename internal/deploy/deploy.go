@@ -683,6 +683,11 @@ func (r *run) waitConfirm(pending []string) error {
 		return nil
 	case <-r.ctx.Done():
 		return context.Cause(r.ctx)
+	case <-r.e.drained:
+		// Waiting on would outlast the stop's grace period, and a killed
+		// deploy is reported interrupted: abort here, where nothing has
+		// changed, and say so.
+		return fmt.Errorf("%w: the bot is stopping; the deploy was aborted at its migrations prompt and nothing was migrated or switched: deploy again once it is back", errCancelled)
 	case <-timer.C:
 		return errs.New(errs.Unavailable, "nobody confirmed the migrations within %s; the deploy was aborted and nothing was migrated or switched", timeout)
 	}

@@ -49,6 +49,9 @@ type Engine struct {
 	running  map[string]*run // by app/env
 	wg       sync.WaitGroup
 	draining bool // set by Drain: no further run starts
+	// drained is closed by Drain: a deploy waiting at its migrations
+	// prompt stops waiting.
+	drained chan struct{}
 }
 
 // Options wires an Engine. Config, Store, Leases and Locks are required;
@@ -92,6 +95,7 @@ type Options struct {
 // NewEngine returns an engine wired by opt.
 func NewEngine(opt Options) *Engine {
 	e := &Engine{
+		drained:     make(chan struct{}),
 		cfg:         opt.Config,
 		transports:  opt.Transports,
 		transport:   opt.Transport,
@@ -379,10 +383,14 @@ func (e *Engine) Wait() { e.wg.Wait() }
 // Drain refuses every deploy and rollback not yet started, then waits for
 // the running ones to finish. A stopping bot drains its engine: a train
 // departing or a button clicked while it waits cannot start a deploy that
-// nobody waits for.
+// nobody waits for. A deploy waiting at its migrations prompt is aborted
+// there, where nothing has changed yet.
 func (e *Engine) Drain() {
 	e.mu.Lock()
-	e.draining = true
+	if !e.draining {
+		e.draining = true
+		close(e.drained)
+	}
 	e.mu.Unlock()
 	e.wg.Wait()
 }

@@ -1214,3 +1214,44 @@ func TestCancelFromAnotherReplicaBeforeTheStart(t *testing.T) {
 		t.Errorf("records: %d, %v; want none", len(recs), err)
 	}
 }
+
+// TestDrainAbortsAtThePrompt: a deploy waiting for its migrations to be
+// confirmed when the bot stops is aborted there, nothing migrated or
+// switched, rather than waiting out confirm_timeout past the stop's grace
+// period and being killed (interrupted).
+func TestDrainAbortsAtThePrompt(t *testing.T) {
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1h\n", 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1", tarEntry{name: "migrations/001.sql", body: "x"})
+	prompted := make(chan struct{})
+	done := make(chan *deploy.Record, 1)
+	_, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		switch ev.Kind {
+		case deploy.EventConfirm:
+			close(prompted)
+		case deploy.EventFinished:
+			done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-prompted
+	drained := make(chan struct{})
+	go func() {
+		f.engine.Drain()
+		close(drained)
+	}()
+	select {
+	case rec := <-done:
+		if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "the bot is stopping") || !strings.Contains(rec.Error, "nothing was migrated or switched") {
+			t.Errorf("deploy waiting at its prompt as the bot stops: %s (%s); want cancelled, saying the bot is stopping", rec.Outcome, rec.Error)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deploy waited at its prompt through the drain")
+	}
+	<-drained
+	if f.exists("current") || f.exists("applied") {
+		t.Errorf("after the abort: current %v, migrations applied %v; want neither", f.exists("current"), f.exists("applied"))
+	}
+}
