@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,19 +47,22 @@ func TestRollbackOfADeploy(t *testing.T) {
 func TestRollbackOfAnInterruptedRun(t *testing.T) {
 	f := newServiceFixture(t)
 	os.WriteFile(filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}), 0o644)
-	var d *deploy.Record
+	var last *deploy.Record
 	for _, b := range []string{"1", "2", "3"} {
-		if _, _, d = f.do("bob", "deploy web "+b); d == nil || d.Outcome != deploy.OutcomeSucceeded {
-			t.Fatalf("deploy %s: %+v", b, d)
+		if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy %s: %+v", b, last)
 		}
 	}
 	// As if deploy 3 had come from 1 and its process had died after the
 	// switch: the previous link names 2, which the button must not pick.
+	// A copy: the engine's sink may still read the record it sent.
+	d := *last
+	d.Hosts = slices.Clone(last.Hosts)
 	d.Outcome, d.Previous, d.Error = deploy.OutcomeInterrupted, "1", "the bot stopped before it finished"
-	if err := f.store.PutRecord(context.Background(), d); err != nil {
+	if err := f.store.PutRecord(context.Background(), &d); err != nil {
 		t.Fatal(err)
 	}
-	b, ok := commands.InterruptedButton(d)
+	b, ok := commands.InterruptedButton(&d)
 	if !ok || b.Action != "rollback web prod to 1 from 3" || b.Short != "rollback "+d.ID {
 		t.Fatalf("button: %+v, %v", b, ok)
 	}
