@@ -83,6 +83,9 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 			// The watches stop once the deploys have: one that finishes
 			// during the drain is still registered with Sentry, and the
 			// draining engine refuses any rollback a spike would start.
+			// An automatic rollback under way is one of the runs the
+			// drain waits for, its outcome audited and posted by its
+			// sink before the store closes.
 			sys.stopWatches()
 			if sa != nil {
 				sa.Wait()

@@ -34,7 +34,10 @@ type Sentry interface {
 	CreateDeploy(ctx context.Context, org, version, env string, started, finished time.Time, name string) error
 }
 
-// Rollbacker rolls an app back; *deploy.Engine implements it.
+// Rollbacker rolls an app back; *deploy.Engine implements it. Rollback
+// must not wait for sink to take the final record: that sink waits for
+// Rollback to return (the engine sends the final record from the run's
+// own goroutine).
 type Rollbacker interface {
 	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 }
@@ -120,7 +123,9 @@ func New(opt Options) *Watcher {
 
 // Close stops every watch and waits for them. Registrations with Sentry
 // in progress finish first, within registerTimeout; deploys that finish
-// after Close are not registered.
+// after Close are not registered. An automatic rollback running at Close
+// is not waited for, but its outcome is still audited and posted when it
+// ends (see spike).
 func (w *Watcher) Close() {
 	w.mu.Lock()
 	w.closed = true
@@ -388,31 +393,51 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	// From the watched build only: after a later deploy, the spike is
 	// that deploy's watch's to judge.
 	req := deploy.Request{App: r.App, Env: r.Env, From: r.Build, Requester: Requester, Platform: "sentry", Channel: r.Channel}
-	done := make(chan *deploy.Record, 1)
-	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	})
 	reason := fmt.Sprintf("error spike after %s %s: %.1f errors/min vs %.1f (threshold %.1f); auto_rollback policy", r.App, r.Build, s.Rate, s.Baseline, s.Threshold)
+	// The outcome is audited and posted by the rollback's sink, on the
+	// run's goroutine, not by this watch: a stopping bot waits for its
+	// runs (the engine's drain) before it closes the audit log and the
+	// chat, but ends watches without waiting for their rollbacks
+	// (Close), so only the run is sure to be waited for until its end is
+	// told. auditEvent and post detach from ctx, each within its own
+	// timeout. begun keeps the outcome after the rollback's start in the
+	// audit log, however fast the rollback ends.
+	begun, reported := make(chan struct{}), make(chan struct{})
+	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
+		if ev.Kind != deploy.EventFinished || ev.Record == nil {
+			return
+		}
+		<-begun
+		w.rollbackEnded(ctx, r, ev.Record, reason)
+		close(reported)
+	})
 	if err != nil {
+		close(begun)
 		w.auditEvent(ctx, r, "rollback", "automatic rollback refused: "+errs.Message(err))
 		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
 		return true
 	}
 	w.auditEvent(ctx, r, "rollback", "automatic rollback "+rec.ID+": "+reason)
+	close(begun)
+	// The watch counts (Wait) until the outcome is reported, unless the
+	// bot stops first: the sink reports it all the same.
 	select {
-	case fin := <-done:
-		outcome := fmt.Sprintf("automatic rollback %s finished: %s", fin.ID, fin.Outcome)
-		if fin.Error != "" {
-			outcome += ": " + fin.Error
-		}
-		w.auditEvent(ctx, r, "rollback", outcome)
-		w.post(ctx, r, rollbackMessage(fin, reason))
+	case <-reported:
 	case <-ctx.Done():
 	}
 	return true
+}
+
+// rollbackEnded audits and posts how the automatic rollback fin, started
+// for r's spike, ended.
+func (w *Watcher) rollbackEnded(ctx context.Context, r, fin *deploy.Record, reason string) {
+	outcome := fmt.Sprintf("automatic rollback %s finished: %s", fin.ID, fin.Outcome)
+	if fin.Error != "" {
+		outcome += ": " + fin.Error
+	}
+	w.auditEvent(ctx, r, "rollback", outcome)
+	w.post(ctx, r, rollbackMessage(fin, reason))
 }
 
 // later returns the newest deploy or rollback of r's app+env when it is

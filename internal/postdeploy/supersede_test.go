@@ -79,6 +79,11 @@ type env struct {
 	audited []audit.Entry
 	// historyDown makes the records unreadable.
 	historyDown bool
+	// held, when set, receives the sink of each rollback, which runs
+	// until the test sends its final record there; the rollback is
+	// recorded as started at now().
+	held chan deploy.Sink
+	now  func() time.Time
 }
 
 func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
@@ -89,6 +94,12 @@ func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) 
 	}
 	e.reqs = append(e.reqs, req)
 	rec := &deploy.Record{ID: "rb1", Kind: deploy.KindRollback, App: req.App, Env: req.Env, Build: "1", Previous: req.From, Outcome: e.outcome}
+	if e.held != nil {
+		rec.Started, rec.Outcome = e.now(), deploy.OutcomeRunning
+		e.records = append([]*deploy.Record{rec.Clone()}, e.records...)
+		e.held <- sink
+		return rec, nil
+	}
 	go sink(deploy.Event{Kind: deploy.EventFinished, App: req.App, Env: req.Env, Record: rec})
 	return rec, nil
 }
@@ -245,6 +256,75 @@ func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
 	}
 	if !slices.Contains(all, "rollback: automatic rollback rb1 finished: failed") {
 		t.Errorf("audit entries %q: want the automatic rollback's failure", all)
+	}
+}
+
+// TestAutomaticRollbackOutcomeOutlivesTheWatch: a bot told to stop while
+// its automatic rollback runs ends the watch at once, but the engine lets
+// the rollback finish: how it ended is audited and posted all the same,
+// once, and the channel is not told that nothing rolls the deploy back.
+func TestAutomaticRollbackOutcomeOutlivesTheWatch(t *testing.T) {
+	tests := []struct {
+		name string
+		stop bool // the watcher is closed before the rollback ends
+	}{
+		{"the watch waits for it", false},
+		{"the bot stops while it runs", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+			clk := &clock{now: t0}
+			fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
+			e := &env{current: "2", held: make(chan deploy.Sink, 1), now: clk.Now}
+			out := &posts{}
+			w := newWatcher(t, fs, e, out, clk)
+			defer w.Close()
+			e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+			var sink deploy.Sink
+			select {
+			case sink = <-e.held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no automatic rollback started")
+			}
+			if tt.stop {
+				closed := make(chan struct{})
+				go func() { w.Close(); close(closed) }() // SIGTERM of a rolling update
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+					t.Fatal("Close waited for the rollback; the engine's drain does")
+				}
+			}
+			// As the engine does: from the run's goroutine, which its
+			// drain waits for.
+			sink(deploy.Event{Kind: deploy.EventFinished, App: "web", Env: "production", Record: &deploy.Record{ID: "rb1",
+				Kind: deploy.KindRollback, App: "web", Env: "production", Build: "1", Previous: "2", Outcome: deploy.OutcomeSucceeded}})
+			w.Wait()
+
+			e.mu.Lock()
+			var all []string
+			for _, a := range e.audited {
+				all = append(all, a.Action+": "+a.Reason)
+			}
+			e.mu.Unlock()
+			start := slices.IndexFunc(all, func(s string) bool { return strings.HasPrefix(s, "rollback: automatic rollback rb1: error spike") })
+			end := slices.Index(all, "rollback: automatic rollback rb1 finished: succeeded")
+			if start < 0 || end < start {
+				t.Errorf("audit entries %q: want the rollback's start, then its outcome", all)
+			}
+			if n := strings.Count(strings.Join(all, "\n"), "rb1 finished"); n != 1 {
+				t.Errorf("audit entries %q: got the outcome %d times, want once", all, n)
+			}
+			got := out.titles()
+			if n := strings.Count(got, "Rolled back web/production to 1 by itself (succeeded)"); n != 1 {
+				t.Errorf("posts %q: got the outcome %d times, want once", got, n)
+			}
+			if strings.Contains(got, "nothing rolls it back by itself") {
+				t.Errorf("posts %q: the rollback under way was denied", got)
+			}
+		})
 	}
 }
 
