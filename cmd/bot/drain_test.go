@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 )
 
@@ -151,4 +153,198 @@ func hasCall(calls []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+const autoRollbackYAML = `bot:
+  listen: %s
+store:
+  path: state.db
+users:
+  bob: {slack: UBOB}
+deployers: [bob]
+slack:
+  signing_secret: drain-secret
+  bot_token: xoxb-test
+  api_url: %s
+sentry:
+  url: %s
+  org: acme
+  token: sntrys-test
+apps:
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: 'echo restart >> %s; sleep 2'
+    environments:
+      prod:
+        hosts: [localhost]
+        channel: C-PROD
+        sentry: {project: web, interval: 1s, consecutive: 1, auto_rollback: true}
+`
+
+// spikingSentry is a Sentry whose error count jumps once the release of
+// build 2 is created: none a second before, 10 a second after.
+type spikingSentry struct {
+	srv       *httptest.Server
+	mu        sync.Mutex
+	spikeFrom time.Time
+}
+
+func newSpikingSentry(t *testing.T) *spikingSentry {
+	t.Helper()
+	s := &spikingSentry{}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *spikingSentry) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/releases/"):
+		var body struct {
+			Version string `json:"version"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		if strings.HasSuffix(body.Version, "@2") {
+			s.mu.Lock()
+			s.spikeFrom = time.Now().Truncate(time.Second)
+			s.mu.Unlock()
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{}`)
+	case strings.HasSuffix(r.URL.Path, "/deploys/"):
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{}`)
+	case strings.HasPrefix(r.URL.Path, "/api/0/projects/"):
+		io.WriteString(w, `{"id": "42", "slug": "web"}`)
+	case strings.HasSuffix(r.URL.Path, "/events-stats/"):
+		q := r.URL.Query()
+		start, _ := time.Parse("2006-01-02T15:04:05", q.Get("start"))
+		end, _ := time.Parse("2006-01-02T15:04:05", q.Get("end"))
+		iv, _ := time.ParseDuration(q.Get("interval"))
+		s.mu.Lock()
+		from := s.spikeFrom
+		s.mu.Unlock()
+		data := []any{}
+		for b := start.Truncate(iv); iv > 0 && !b.Add(iv).After(end); b = b.Add(iv) {
+			n := 0
+			if !from.IsZero() && !b.Before(from) {
+				n = 10
+			}
+			data = append(data, []any{b.Unix(), []any{map[string]any{"count": n}}})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": data})
+	case strings.HasSuffix(r.URL.Path, "/issues/"):
+		io.WriteString(w, `[]`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"detail": "not found"}`)
+	}
+}
+
+// TestAutomaticRollbackFinishingDuringDrain: an error spike after build 2
+// rolls it back by itself, and the bot is told to stop while the rollback
+// restarts the app. The rollback finishes during the drain, and how it
+// ended is in the audit log and the channel before the bot exits.
+func TestAutomaticRollbackFinishingDuringDrain(t *testing.T) {
+	api := newSlackAPI(t)
+	sn := newSpikingSentry(t)
+	dir, addr := t.TempDir(), freePort(t)
+	restarts := filepath.Join(dir, "restarts")
+	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"1", "2"} {
+		if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tarballOf(t, b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, autoRollbackYAML, addr, api.srv.URL+"/api/", sn.srv.URL, restarts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncWriter
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
+	}()
+	base := "http://" + addr
+	pollHTTP(t, base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
+	deploy := func(build, trigger string) {
+		t.Helper()
+		body := url.Values{"command": {"/deploy"}, "text": {"web " + build}, "user_id": {"UBOB"}, "channel_id": {"C1"}, "trigger_id": {trigger}}.Encode()
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
+		req.Header.Set("X-Slack-Request-Timestamp", ts)
+		req.Header.Set("X-Slack-Signature", slack.Sign("drain-secret", ts, []byte(body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never happened; calls %q\nlog:\n%s", what, api.calls(), stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	restarted := func(n int) func() bool {
+		return func() bool {
+			b, _ := os.ReadFile(restarts)
+			return strings.Count(string(b), "restart") >= n
+		}
+	}
+
+	deploy("1", "T1")
+	waitFor("the deploy of build 1", func() bool { return hasCallPrefix(api.calls(), "chat.update C-PROD: ✔ Deploy ") })
+	deploy("2", "T2")
+	// The third restart is the rollback's: its 2 s are the bot's to drain.
+	waitFor("the automatic rollback's restart", restarted(3))
+	stopped := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the bot did not stop")
+	}
+	calls := api.calls()
+	if !hasCall(calls, "auto_rollback is on for web/prod: rolling back now") {
+		t.Fatalf("no automatic rollback; calls %q\nlog:\n%s", calls, stderr.String())
+	}
+	if !hasCall(calls, "Rolled back web/prod to 1 by itself (succeeded)") {
+		t.Errorf("the channel was not told how the automatic rollback ended; calls %q", calls)
+	}
+	out, err := runBot(t, "", "audit", "-config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []audit.Entry
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e audit.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if strings.HasPrefix(e.Reason, "automatic rollback ") && strings.Contains(e.Reason, " finished: succeeded") {
+			ends = append(ends, e)
+		}
+	}
+	if len(ends) != 1 {
+		t.Fatalf("the audit log has the automatic rollback's outcome %d times, want once:\n%s", len(ends), out)
+	}
+	if !ends[0].Time.After(stopped) {
+		t.Errorf("the automatic rollback ended at %s, before the bot was told to stop (%s): nothing was drained", ends[0].Time, stopped)
+	}
 }
