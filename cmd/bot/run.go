@@ -261,6 +261,12 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	engine = deploy.NewEngine(eopt)
 	sys.engine = engine
 	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
+	if err := sys.service.ForgetRemovedUsers(ctx); err != nil {
+		// Left in place, a removed user's grants would pass to a later
+		// user given the same name.
+		sys.close()
+		return nil, err
+	}
 	sys.trimmer = &retention.Trimmer{Store: st, Records: cfg.Store.Retention.Records.D(), Audit: cfg.Store.Retention.Audit.D(),
 		Keep: config.KeepRecords, Log: log}
 	if len(cfg.Trains) > 0 {

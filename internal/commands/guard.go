@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -384,4 +386,51 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 		m.Lines = []string{"passed on to the replica of the bot running it, which takes it within seconds; its progress messages say what it did"}
 	}
 	c.out.Reply(m)
+}
+
+// ForgetRemovedUsers deletes the runtime grants and check-ins of users the
+// config no longer names, auditing each, so that a later user given the
+// same name starts with none of them. A grant of a removed user already
+// counts for nothing (Effective), but it stays stored; and while the name
+// is out of the config, revoke refuses it as unknown. The bot runs this as
+// it starts, the only time its config changes.
+func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
+	grants, err := s.store.Grants(ctx)
+	if err != nil {
+		return fmt.Errorf("forget removed users: %w", err)
+	}
+	present, err := s.store.Present(ctx)
+	if err != nil {
+		return fmt.Errorf("forget removed users: %w", err)
+	}
+	forget := func(user, what string) error {
+		e := &audit.Entry{Time: s.now(), User: config.BotUser, Platform: "config", Decision: audit.Event, Action: "revoke",
+			Command: fmt.Sprintf("%s removed: %s is no longer in the config", what, user)}
+		return s.appendAudit(ctx, e)
+	}
+	for _, g := range grants {
+		if s.policy.KnownUser(g.User) {
+			continue
+		}
+		// Audited first: a removal that fails after it is tried again at
+		// the next start, and audited again, rather than done unaudited.
+		if err := forget(g.User, fmt.Sprintf("runtime grant of role %s on %s to %s (granted by %s)", g.Role, grantScope(g), g.User, g.GrantedBy)); err != nil {
+			return fmt.Errorf("forget removed users: audit: %w", err)
+		}
+		if _, err := s.store.DeleteGrant(ctx, g.User, g.Role, g.App, g.Env); err != nil && !errors.Is(err, deploy.ErrNotFound) {
+			return fmt.Errorf("forget removed users: %w", err)
+		}
+	}
+	for _, user := range slices.Sorted(maps.Keys(present)) {
+		if s.policy.KnownUser(user) {
+			continue
+		}
+		if err := forget(user, "admin check-in of "+user); err != nil {
+			return fmt.Errorf("forget removed users: audit: %w", err)
+		}
+		if err := s.store.CheckOut(ctx, user); err != nil {
+			return fmt.Errorf("forget removed users: %w", err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +294,47 @@ func TestLockDuringRunningDeploy(t *testing.T) {
 	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
 	if r, lout, _ := f.do("bob", "deploy web 3"); r.Failed {
 		t.Errorf("deploy after the lock expired: %q", lout.last())
+	}
+}
+
+// TestForgetRemovedUsers: the grants and check-ins of a user no longer in
+// the config are deleted, each audited, so that a later user given the
+// same name inherits none of them; those of configured users stay.
+func TestForgetRemovedUsers(t *testing.T) {
+	f := newServiceFixture(t) // users ana, bob and carl
+	ctx := context.Background()
+	for _, g := range []acl.Grant{{User: "dave", Role: "admin", GrantedBy: "ana"}, {User: "carl", Role: "deployer", App: "web", GrantedBy: "ana"}} {
+		if err := f.store.PutGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"dave", "ana"} {
+		if err := f.store.CheckIn(ctx, u, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.ForgetRemovedUsers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	grants, err := f.store.Grants(ctx)
+	if err != nil || len(grants) != 1 || grants[0].User != "carl" {
+		t.Errorf("grants left: %+v, %v; want carl's only", grants, err)
+	}
+	present, err := f.store.Present(ctx)
+	if _, dave := present["dave"]; err != nil || dave || len(present) != 1 {
+		t.Errorf("check-ins left: %v, %v; want ana's only", present, err)
+	}
+	entries, err := f.store.Audit(ctx, audit.Query{Limit: 10})
+	var said []string
+	for _, e := range entries {
+		said = append(said, e.User+": "+e.Command)
+	}
+	for _, want := range []string{
+		"switchman: runtime grant of role admin on every app to dave (granted by ana) removed: dave is no longer in the config",
+		"switchman: admin check-in of dave removed: dave is no longer in the config",
+	} {
+		if err != nil || !slices.Contains(said, want) {
+			t.Errorf("audit %q, %v; want %q", said, err, want)
+		}
 	}
 }
