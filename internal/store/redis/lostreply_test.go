@@ -127,6 +127,22 @@ func TestLostReply(t *testing.T) {
 		}
 	})
 
+	t.Run("SignalFirst", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		var held string
+		var left bool
+		err := lose(t, "ok bob", func() (err error) {
+			held, left, err = s.SignalFirst(ctx, "d1", "confirm", "ok bob", ttl)
+			return err
+		})
+		if !left || err != nil {
+			t.Errorf("SignalFirst with its reply lost: got %q, %v, %v; want it left (nothing was before it)", held, left, err)
+		}
+		if held, left, err := direct.SignalFirst(ctx, "d1", "confirm", "abort carl", ttl); left || held != "ok bob" || err != nil {
+			t.Errorf("second SignalFirst: got %q, %v, %v; want \"ok bob\" in its way", held, left, err)
+		}
+	})
+
 	t.Run("AppendAudit", func(t *testing.T) {
 		s, direct, _ := fresh(t)
 		e := &audit.Entry{User: "ana", Command: "/deploy lost-reply", Decision: audit.Allowed}

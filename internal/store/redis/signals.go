@@ -29,6 +29,47 @@ func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Dur
 	return nil
 }
 
+// SignalFirst leaves value for run id under kind until ttl passes, unless
+// a signal of kind left for id is still there, neither taken nor expired:
+// then it leaves nothing and returns that one's value, and false. Sent
+// again after a lost reply, it finds its own value and answers true again.
+func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl time.Duration) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, err)
+	}
+	now := s.now()
+	v := msCeil(now.Add(ttl)) + "|" + value
+	held, err := signalFirstScript.Run(ctx, s.rdb, []string{s.key("signal", id, kind)}, ms(now), v, redisTTL(ttl)).Text()
+	if errors.Is(err, goredis.Nil) {
+		return "", true, nil
+	}
+	if err != nil {
+		return "", false, s.fail(ctx, "signal "+kind+" "+id, err)
+	}
+	_, value, _ = strings.Cut(held, "|")
+	return value, false, nil
+}
+
+// signalFirstScript: ARGV is now, the value to leave ("EXPIRY|VALUE") and
+// the Redis expiry in milliseconds. It returns the signal in the way, or
+// nil once ARGV[2] is left. A value equal to ARGV[2] (the expiry the same
+// to the millisecond) is this call's own, left by an attempt whose reply
+// was lost, or the same answer by the same person: it is left again.
+var signalFirstScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[2] then
+  local exp = string.match(v, '^(%d+)|')
+  if not exp then
+    return redis.error_reply('malformed signal ' .. KEYS[1])
+  end
+  if tonumber(ARGV[1]) < tonumber(exp) then
+    return v
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return false
+`)
+
 // TakeSignal returns and removes the signal of kind left for run id, if
 // one is there and has not expired: one caller gets it.
 func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {

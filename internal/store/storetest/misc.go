@@ -113,6 +113,7 @@ func testCancelled(t *testing.T, fresh freshFunc) {
 		{"TrimAudit", func() error { _, err := s.TrimAudit(ctx, start); return err }},
 		{"Holder", func() error { _, err := s.Holder(ctx, leaseKey); return err }},
 		{"Signal", func() error { return s.Signal(ctx, "d1", "cancel", "ana", time.Minute) }},
+		{"SignalFirst", func() error { _, _, err := s.SignalFirst(ctx, "d1", "confirm", "ok ana", time.Minute); return err }},
 		{"TakeSignal", func() error { _, _, err := s.TakeSignal(ctx, "d1", "cancel"); return err }},
 		{"SetOnce", func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err }},
 		{"Acquire", func() error { _, err := s.Acquire(ctx, "other", "bot-1", leaseTTL); return err }},

@@ -47,9 +47,11 @@ type Store interface {
 	// returns how many.
 	TrimAudit(ctx context.Context, before time.Time) (int, error)
 
-	// Signal leaves value for run id under kind for ttl; TakeSignal
-	// returns and removes it.
+	// Signal leaves value for run id under kind for ttl; SignalFirst
+	// leaves it only where no signal is left yet, or returns that one;
+	// TakeSignal returns and removes it.
 	Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error
+	SignalFirst(ctx context.Context, id, kind, value string, ttl time.Duration) (string, bool, error)
 	TakeSignal(ctx context.Context, id, kind string) (string, bool, error)
 
 	// SetOnce sets key for ttl and reports whether it was newly set.
