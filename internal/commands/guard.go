@@ -369,9 +369,9 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 	yes := cmd.Verb == VerbConfirm
 	answer := c.s.engine.Confirm
 	if !here {
-		answer = func(id, by string, ok bool) error { return c.s.engine.SignalConfirm(ctx, id, by, ok) }
+		answer = c.s.engine.SignalConfirm
 	}
-	if err := answer(cmd.DeployID, c.req.User, yes); err != nil {
+	if err := answer(ctx, cmd.DeployID, c.req.User, yes); err != nil {
 		c.refuse(err)
 		return
 	}

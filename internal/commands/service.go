@@ -18,7 +18,7 @@ import (
 
 // Engine runs deploys; *deploy.Engine implements it.
 type Engine interface {
-	Confirm(id, by string, ok bool) error
+	Confirm(ctx context.Context, id, by string, ok bool) error
 	Requester(id string) (string, bool)
 	Deploy(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)

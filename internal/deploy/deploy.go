@@ -654,22 +654,39 @@ type confirmation struct {
 	by string
 }
 
+// signal is c as a signal carries it: "ok BY" or "abort BY".
+func (c confirmation) signal() string {
+	if c.ok {
+		return "ok " + c.by
+	}
+	return "abort " + c.by
+}
+
+// parseConfirmation is the confirmation the signal v carries.
+func parseConfirmation(v string) confirmation {
+	answer, by, _ := strings.Cut(v, " ")
+	return confirmation{ok: answer == "ok", by: by}
+}
+
+// String says who answered what, for the refusal of a later answer.
+func (c confirmation) String() string {
+	if c.ok {
+		return c.by + " confirmed the migrations"
+	}
+	return c.by + " aborted the deploy"
+}
+
 // waitConfirm pauses the deploy until Confirm answers it, the deploy is
 // cancelled, or the env's confirm_timeout passes (which aborts safely).
 func (r *run) waitConfirm(pending []string) error {
 	timeout := r.t.env.ConfirmTimeout.D()
 	ch := make(chan confirmation, 1)
 	r.mu.Lock()
-	r.confirm = ch
+	r.confirm, r.answered = ch, nil
 	r.mu.Unlock()
 	deadline := r.e.now().Add(timeout)
 	r.update(func(rec *Record) { rec.Awaiting = deadline })
-	defer func() {
-		r.mu.Lock()
-		r.confirm = nil
-		r.mu.Unlock()
-		r.update(func(rec *Record) { rec.Awaiting = time.Time{} })
-	}()
+	defer r.endPrompt()
 	r.emit(Event{Kind: EventConfirm, Migrations: pending, Deadline: deadline,
 		Text: fmt.Sprintf("%d pending migration(s) wait for confirmation: deploy confirm %s, or deploy abort %s", len(pending), r.rec.ID, r.rec.ID)})
 	timer := time.NewTimer(timeout)
@@ -693,9 +710,62 @@ func (r *run) waitConfirm(pending []string) error {
 	}
 }
 
+// endPrompt ends r's wait for an answer: none is handed to it any more,
+// and the record stops saying it waits. Only then is an answer still left
+// in the store dropped (this replica's own, see Confirm, or one given too
+// late): dropped before, a late answer through another replica would find
+// nothing in its way and be told it was passed on.
+func (r *run) endPrompt() {
+	r.mu.Lock()
+	r.confirm = nil
+	r.mu.Unlock()
+	r.update(func(rec *Record) { rec.Awaiting = time.Time{} })
+	if r.e.signals == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), signalPoll)
+	defer cancel()
+	if _, _, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalConfirm); err != nil {
+		r.e.log.Debug("drop the answer left for a prompt", "deploy", r.rec.ID, "err", err)
+	}
+}
+
+// answerable refuses an answer to r's prompt before it is given: r asks
+// nothing, or was answered already.
+func (r *run) answerable() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.answered != nil:
+		return errAnswered(r.rec.ID, *r.answered)
+	case r.confirm == nil:
+		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", r.rec.ID)
+	}
+	return nil
+}
+
+// answer hands c to r's prompt if it is the first answer, and returns the
+// first answer: c, or the one before it. asked is false if r waits for no
+// answer and got none.
+func (r *run) answer(c confirmation) (first confirmation, asked bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.answered != nil:
+		return *r.answered, true
+	case r.confirm == nil:
+		return confirmation{}, false
+	}
+	r.answered = &c
+	r.confirm <- c // buffered for one, and only the first answer is sent
+	return c, true
+}
+
 // Confirm answers the migrations prompt of the running deploy id: ok runs
-// them, !ok aborts the deploy. It fails when that deploy is not waiting.
-func (e *Engine) Confirm(id, by string, ok bool) error {
+// them, !ok aborts the deploy. The first answer counts: Confirm fails when
+// that deploy is not waiting, was answered already, or has an answer given
+// through another replica waiting in Signals for it to take.
+func (e *Engine) Confirm(ctx context.Context, id, by string, ok bool) error {
 	e.mu.Lock()
 	var r *run
 	for _, x := range e.running {
@@ -707,18 +777,45 @@ func (e *Engine) Confirm(id, by string, ok bool) error {
 	if r == nil {
 		return errs.New(errs.NotFound, "no running deploy %s", id)
 	}
-	r.mu.Lock()
-	ch := r.confirm
-	r.mu.Unlock()
-	if ch == nil {
+	if err := r.answerable(); err != nil {
+		return err
+	}
+	c := confirmation{ok: ok, by: by}
+	if e.signals != nil {
+		// An answer given through another replica waits in the store
+		// until r takes it. Leaving this one there first, as that replica
+		// does, lets only one of the two count, and keeps one given there
+		// after this from being told it was passed on.
+		pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
+		switch {
+		case err != nil:
+			return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		case !left:
+			return errAnswerWaiting(id, pending)
+		}
+	}
+	// Refused here, this answer stays in the store, unheard, until
+	// endPrompt drops it or it expires.
+	switch first, asked := r.answer(c); {
+	case !asked:
 		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
+	case first != c:
+		return errAnswered(id, first)
 	}
-	select {
-	case ch <- confirmation{ok: ok, by: by}:
-		return nil
-	default:
-		return errs.New(errs.Conflict, "deploy %s was already answered", id)
-	}
+	return nil // handed over, here or by watchSignals taking it from the store
+}
+
+// errAnswered refuses an answer to the prompt of deploy id, which first
+// got first.
+func errAnswered(id string, first confirmation) error {
+	return errs.New(errs.Conflict, "deploy %s was already answered: %s; the first answer counts, and yours changed nothing", id, first)
+}
+
+// errAnswerWaiting refuses an answer to the prompt of deploy id while an
+// earlier one, pending (as a signal carries it), waits for the run to
+// take it.
+func errAnswerWaiting(id, pending string) error {
+	return errs.New(errs.Conflict, "deploy %s already has an answer waiting: %s; the first answer counts, and yours changed nothing", id, parseConfirmation(pending))
 }
 
 // Requester returns who started the running deploy id.

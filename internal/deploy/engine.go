@@ -313,7 +313,9 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (string,
 
 // SignalConfirm answers the migrations prompt of deploy id, which another
 // replica runs (see Confirm): ok runs them, !ok aborts the deploy. It
-// fails when the record shows no running deploy with pending migrations.
+// fails when the record shows no running deploy with pending migrations,
+// and when an earlier answer still waits for the run to take it: the
+// first answer counts.
 func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) error {
 	if e.signals == nil {
 		return errs.New(errs.NotFound, "no running deploy %s", id)
@@ -329,12 +331,13 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 	case rec.Awaiting.IsZero():
 		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
 	}
-	answer := "abort"
-	if ok {
-		answer = "ok"
-	}
-	if err := e.signals.Signal(ctx, id, signalConfirm, answer+" "+by, signalTTL); err != nil {
+	c := confirmation{ok: ok, by: by}
+	pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
+	switch {
+	case err != nil:
 		return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	case !left:
+		return errAnswerWaiting(id, pending)
 	}
 	return nil
 }
@@ -366,10 +369,12 @@ func (r *run) watchSignals(done <-chan struct{}) {
 		r.mu.Unlock()
 		if ch != nil {
 			if v, ok, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalConfirm); err == nil && ok {
-				answer, by, _ := strings.Cut(v, " ")
-				select {
-				case ch <- confirmation{ok: answer == "ok", by: by}:
-				default: // answered here already
+				c := parseConfirmation(v)
+				if first, _ := r.answer(c); first != c {
+					// Left in the moment between the first's taking and
+					// the record's saying r waits no more; its giver was
+					// told it was passed on.
+					r.e.log.Info("answer after the first dropped", "deploy", r.rec.ID, "by", c.by)
 				}
 			}
 		}

@@ -1186,6 +1186,142 @@ func TestConfirmFromAnotherReplica(t *testing.T) {
 	}
 }
 
+// TestFirstAnswerCounts: of two answers to a migrations prompt given
+// before the run has taken either, through the replica running the deploy
+// or another one, the first counts. The second is refused, saying which
+// answer came first, and changes nothing.
+func TestFirstAnswerCounts(t *testing.T) {
+	type answer struct {
+		here bool // through the replica running the deploy
+		by   string
+		ok   bool
+	}
+	for _, tc := range []struct {
+		name          string
+		first, second answer
+		// refused lists what the second answer's refusal may say (one
+		// of them); want is what the first answer did, in the deploy's
+		// notes or its error.
+		refused []string
+		want    string
+	}{
+		{
+			name:    "both through other replicas",
+			first:   answer{by: "bob", ok: true},
+			second:  answer{by: "carl"},
+			refused: []string{"already has an answer waiting: bob confirmed the migrations"},
+			want:    "migrations confirmed by bob",
+		},
+		{
+			name:    "an abort through another replica, then a confirmation here",
+			first:   answer{by: "bob"},
+			second:  answer{here: true, by: "carl", ok: true},
+			refused: []string{"already has an answer waiting: bob aborted the deploy"},
+			want:    "migrations refused by bob",
+		},
+		{
+			name:    "through another replica, then here",
+			first:   answer{by: "bob", ok: true},
+			second:  answer{here: true, by: "carl"},
+			refused: []string{"already has an answer waiting: bob confirmed the migrations"},
+			want:    "migrations confirmed by bob",
+		},
+		{
+			// The run holds the answer given here at once; the record
+			// may say it waits no more by the time the other replica
+			// reads it.
+			name:    "here, then through another replica",
+			first:   answer{here: true, by: "ana", ok: true},
+			second:  answer{by: "bob"},
+			refused: []string{"already has an answer waiting: ana confirmed the migrations", "is not waiting for a confirmation"},
+			want:    "migrations confirmed by ana",
+		},
+		{
+			name:    "both here",
+			first:   answer{here: true, by: "ana", ok: true},
+			second:  answer{here: true, by: "carl"},
+			refused: []string{"was already answered: ana confirmed the migrations"},
+			want:    "migrations confirmed by ana",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The restart waits for the gate: the deploy runs on after
+			// the first answer, and still runs at the second.
+			gate := filepath.Join(t.TempDir(), "gate")
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, gatedRestart(gate)), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
+			t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) }) // before the engines' Wait
+			held := heldAnswers{release: make(chan struct{})}
+			var other *deploy.Engine
+			f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+				held.Signals = o.Store.(deploy.Signals)
+				o.Signals = held
+				other = otherReplica(o)
+			})
+			f.build("2")
+			prompted := make(chan string, 1)
+			done := make(chan *deploy.Record, 1)
+			var mu sync.Mutex
+			var notes []string
+			rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+				switch ev.Kind {
+				case deploy.EventConfirm:
+					prompted <- ev.Text
+				case deploy.EventNote:
+					mu.Lock()
+					notes = append(notes, ev.Text)
+					mu.Unlock()
+				case deploy.EventFinished:
+					done <- ev.Record
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-prompted
+			give := func(a answer) error {
+				if a.here {
+					return f.engine.Confirm(t.Context(), rec.ID, a.by, a.ok)
+				}
+				return other.SignalConfirm(t.Context(), rec.ID, a.by, a.ok)
+			}
+			if err := give(tc.first); err != nil {
+				t.Fatalf("the first answer: %v", err)
+			}
+			err = give(tc.second)
+			if errs.CodeOf(err) != errs.Conflict || !slices.ContainsFunc(tc.refused, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+				t.Errorf("the second answer: got %v, want a conflict saying one of %q", err, tc.refused)
+			}
+			close(held.release)
+			os.WriteFile(gate, nil, 0o644)
+			got := <-done
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Contains(notes, tc.want) && !strings.Contains(got.Error, tc.want) {
+				t.Errorf("deploy after both answers: %s (%s), notes %q; want %q", got.Outcome, got.Error, notes, tc.want)
+			}
+		})
+	}
+}
+
+// heldAnswers is a store's Signals, except that a run takes no answer to
+// its prompt until release is closed: answers given before stay in the
+// store, as they do for up to a second (signalPoll) between replicas.
+type heldAnswers struct {
+	deploy.Signals
+	release chan struct{}
+}
+
+func (h heldAnswers) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
+	select {
+	case <-h.release:
+	default:
+		if kind == "confirm" {
+			return "", false, nil
+		}
+	}
+	return h.Signals.TakeSignal(ctx, id, kind)
+}
+
 // TestCancelFromAnotherReplicaBeforeTheStart: a cancel that the deploy
 // takes while it still opens its hosts stops it before it starts, and
 // says so: not as a lost lease.

@@ -186,10 +186,10 @@ func TestFleetMigrations(t *testing.T) {
 				t.Errorf("%s: current -> %q while waiting, want releases/1", fleet.Hosts[i].Name, got)
 			}
 		}
-		if err := f.engine.Confirm("20260101-000000-nope00", "ana", true); errs.CodeOf(err) != errs.NotFound {
+		if err := f.engine.Confirm(t.Context(), "20260101-000000-nope00", "ana", true); errs.CodeOf(err) != errs.NotFound {
 			t.Errorf("confirm of an unknown deploy: got %v, want not found", err)
 		}
-		if err := f.engine.Confirm(rec.ID, "ana", true); err != nil {
+		if err := f.engine.Confirm(t.Context(), rec.ID, "ana", true); err != nil {
 			t.Fatalf("confirm: %v", err)
 		}
 		rec = f.wait(done)

@@ -122,6 +122,11 @@ type Signals interface {
 	// Signal leaves value for run id under kind for ttl, replacing one
 	// left before.
 	Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error
+	// SignalFirst is Signal, unless a signal of kind left for run id is
+	// still there (neither taken nor expired): then it leaves nothing,
+	// and returns that one's value and false. Of callers racing, one
+	// leaves its value.
+	SignalFirst(ctx context.Context, id, kind, value string, ttl time.Duration) (string, bool, error)
 	// TakeSignal returns and removes the signal of kind left for run id,
 	// if there is one: one caller gets it.
 	TakeSignal(ctx context.Context, id, kind string) (string, bool, error)

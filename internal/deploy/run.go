@@ -37,8 +37,11 @@ type run struct {
 	// interrupted as it began (see takeOver).
 	tookOver []*Record
 	allowed  int
-	// confirm receives the requester's answer when migrations wait for it.
-	confirm chan confirmation
+	// confirm receives the requester's answer when migrations wait for
+	// it; answered is the first answer, sent on confirm (both guarded by
+	// mu).
+	confirm  chan confirmation
+	answered *confirmation
 	// retire is the release a rollback leaves: each host marks it bad in
 	// the same script that switches it away. retired holds the hosts that
 	// did (guarded by mu).
