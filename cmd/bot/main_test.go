@@ -433,3 +433,30 @@ func TestConsoleTrimsHistory(t *testing.T) {
 		t.Errorf("audit after the console ran: the entry of 30 days ago is still there:\n%s", out)
 	}
 }
+
+// TestConsoleUser: the console acts as bot.console_user, else as the OS
+// user, unless that is the bot's own name (a service account often is):
+// acting as the bot, it would own the bot's locks and deploy through them.
+func TestConsoleUser(t *testing.T) {
+	tests := []struct {
+		name, configured, os string
+		want                 string // the user, or a part of the error
+		wantErr              bool
+	}{
+		{"configured", "alice", "switchman", "alice", false},
+		{"the OS user", "", "bob", "bob", false},
+		{"the OS user is the bot", "", "switchman", `the OS user "switchman" is the bot's own name; set bot.console_user`, true},
+		{"in any case", "", "Switchman", `the OS user "Switchman" is the bot's own name`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := consoleUser(tt.configured, func() string { return tt.os })
+			switch {
+			case tt.wantErr && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %q, %v, want an error containing %q", got, err, tt.want)
+			case !tt.wantErr && (err != nil || got != tt.want):
+				t.Errorf("got %q, %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+}

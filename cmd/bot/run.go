@@ -126,6 +126,14 @@ func run(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintln(std.Err, err)
 		return exitCode(1)
 	}
+	var consoleAs string
+	if cmd == "console" {
+		// Before start opens the store: a console that may not run leaves it alone.
+		if consoleAs, err = consoleUser(cfg.Bot.ConsoleUser, osUser); err != nil {
+			fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
+			return exitCode(1)
+		}
+	}
 	log := newLogger(std.Err, cfg.Bot.LogLevel)
 	stopProfile, err := startProfile(*cpuProfile, *memProfile)
 	if err != nil {
@@ -143,7 +151,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 	defer sys.close()
 
 	if cmd == "console" {
-		return runConsole(ctx, cfg, sys, std)
+		return runConsole(ctx, cfg, sys, consoleAs, std)
 	}
 	return serve(ctx, cfg, sys, log)
 }
@@ -293,11 +301,22 @@ func (f rollbackFunc) Rollback(ctx context.Context, req deploy.Request, sink dep
 	return f(ctx, req, sink)
 }
 
-func runConsole(ctx context.Context, cfg *config.Config, sys *system, std stdio) error {
-	u := cfg.Bot.ConsoleUser
-	if u == "" {
-		u = osUser()
+// consoleUser is who the console acts as: bot.console_user (the config
+// refuses the bot's own name there), else the OS user, unless that is the
+// bot's name, as a service account's often is: the console would then act
+// as the bot, own the lock it takes after a rollback and deploy through it.
+func consoleUser(configured string, osUser func() string) (string, error) {
+	if configured != "" {
+		return configured, nil
 	}
+	u := osUser()
+	if config.IsBotUser(u) {
+		return "", fmt.Errorf("console: bot.console_user is not set and the OS user %q is the bot's own name; set bot.console_user to the user the console acts as", u)
+	}
+	return u, nil
+}
+
+func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, std stdio) error {
 	interactive := false
 	if f, ok := std.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		interactive = true

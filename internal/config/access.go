@@ -118,6 +118,12 @@ func (c *Config) validateAccess(loc locator, ps *problems) {
 		if !namePattern.MatchString(g) {
 			ps.add(loc.line("groups", g), "group name %q %s", g, nameRule)
 		}
+		// A member is a user (UserNames) even if named nowhere else.
+		for i, m := range c.Groups[g] {
+			if IsBotUser(m) {
+				ps.add(loc.line("groups", g, i), "groups.%s[%d]: %q is the bot's own name: %s", g, i, m, botUserWhy)
+			}
+		}
 	}
 	for i, a := range c.Access {
 		at := func(path ...any) int { return loc.line(append([]any{"access", i}, path...)...) }

@@ -4,14 +4,23 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
 // BotUser is the name the bot acts under by itself: the owner of the lock
 // it takes after a rollback, the requester of its automatic rollbacks and
 // the user of its schedules' audit entries. No configured user may have
-// it, or that user would pass the bot's own locks.
+// it (under users, admins, deployers, groups or bot.console_user), or that
+// user would pass the bot's own locks.
 const BotUser = "switchman"
+
+// IsBotUser reports whether name is the bot's own name, whatever its case:
+// a chat platform or an operator may write it either way.
+func IsBotUser(name string) bool { return strings.EqualFold(name, BotUser) }
+
+// botUserWhy ends a refusal of the bot's own name as a user's.
+const botUserWhy = "it owns the locks the bot takes (after a rollback) and the audit entries of what it does by itself; name the person or account otherwise"
 
 // Config is the whole configuration. The zero values of optional fields are
 // sensible defaults, filled in by Load.
@@ -49,7 +58,8 @@ type Config struct {
 type Bot struct {
 	// Name is what the bot answers to in mentions ("@switchman deploy …").
 	Name string `yaml:"name"` // default "switchman"
-	// ConsoleUser is the user the console adapter acts as; default: the OS user.
+	// ConsoleUser is the user the console adapter acts as; default: the OS
+	// user, unless that is BotUser (the console then refuses to start).
 	ConsoleUser string `yaml:"console_user"`
 	// Listen is the address of `bot serve`; default "127.0.0.1:8080".
 	Listen string `yaml:"listen"`

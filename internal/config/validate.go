@@ -41,9 +41,12 @@ func (c *Config) validate(loc locator, ps *problems) {
 		if strings.TrimSpace(name) == "" {
 			ps.add(loc.line("users", name), "users: a user name must not be empty")
 		}
-		if strings.EqualFold(name, BotUser) {
-			ps.add(loc.line("users", name), "users: %q is the bot's own name: it owns the locks the bot takes (after a rollback) and the audit entries of what it does by itself; name the person or account otherwise", name)
+		if IsBotUser(name) {
+			ps.add(loc.line("users", name), "users: %q is the bot's own name: %s", name, botUserWhy)
 		}
+	}
+	if IsBotUser(c.Bot.ConsoleUser) {
+		ps.add(loc.line("bot", "console_user"), "bot.console_user: %q is the bot's own name: %s", c.Bot.ConsoleUser, botUserWhy)
 	}
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)
@@ -80,13 +83,16 @@ func (c *Config) validate(loc locator, ps *problems) {
 }
 
 // validateNames checks a list of user names. They need not be keys of
-// users: a plain name is enough where chat identities are not mapped.
+// users: a plain name is enough where chat identities are not mapped, so
+// the bot's own name is refused here too.
 func validateNames(loc locator, ps *problems, key string, names []string) {
 	first := map[string]int{}
 	for i, name := range names {
 		switch j, dup := first[name]; {
 		case strings.TrimSpace(name) == "":
 			ps.add(loc.line(key, i), "%s[%d]: a user name must not be empty", key, i)
+		case IsBotUser(name):
+			ps.add(loc.line(key, i), "%s[%d]: %q is the bot's own name: %s", key, i, name, botUserWhy)
 		case dup:
 			ps.add(loc.line(key, i), "%s[%d]: %q is listed twice (first at line %d)", key, i, name, loc.line(key, j))
 		default:

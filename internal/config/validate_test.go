@@ -129,6 +129,28 @@ func TestValidationRules(t *testing.T) {
 			want:  one("Switchman: {}", `users: "Switchman" is the bot's own name`),
 		},
 		{
+			// UserNames makes every name listed anywhere a user: the bot's
+			// own name would hold its locks wherever it is listed.
+			name:  "an admin with the bot's own name",
+			edits: []string{"admins: [ana]", "admins: [ana, Switchman]"},
+			want:  one("admins", `admins[1]: "Switchman" is the bot's own name`),
+		},
+		{
+			name:  "a deployer with the bot's own name",
+			edits: []string{"deployers: [bob]", "deployers: [switchman]"},
+			want:  one("deployers", `deployers[0]: "switchman" is the bot's own name`),
+		},
+		{
+			name:  "a group member with the bot's own name",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\ngroups:\n  ops: [bob, SWITCHMAN]"},
+			want:  one("ops:", `groups.ops[1]: "SWITCHMAN" is the bot's own name`),
+		},
+		{
+			name:  "a console user with the bot's own name",
+			edits: []string{"bot:\n", "bot:\n  console_user: switchman\n"},
+			want:  one("console_user", `bot.console_user: "switchman" is the bot's own name`),
+		},
+		{
 			name: "sentry interval under a second",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 1500ms}\n"},
