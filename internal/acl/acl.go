@@ -4,6 +4,7 @@
 package acl
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -345,21 +346,62 @@ func expandBraces(p string) []string {
 	return out
 }
 
-// CheckPattern reports whether p is a valid APP or APP/ENV pattern.
+// CheckPattern reports whether p is a valid APP or APP/ENV pattern: each
+// side a glob with {a,b} alternatives, one level deep. A pattern that
+// could never match (an empty side, braces expandBraces does not read
+// whole) is refused rather than granting nothing in silence.
 func CheckPattern(p string) error {
 	parts := strings.Split(p, "/")
 	if p == "" || len(parts) > 2 {
 		return fmt.Errorf("pattern %q: want APP or APP/ENV", p)
 	}
-	for _, part := range parts {
-		if strings.Count(part, "{") != strings.Count(part, "}") {
-			return fmt.Errorf("pattern %q: unbalanced braces", p)
+	switch {
+	case parts[0] == "" && len(parts) == 2 && parts[1] != "":
+		return fmt.Errorf("pattern %q: the app side is empty; want APP/ENV, like */%s for %[2]s of every app", p, parts[1])
+	case parts[0] == "":
+		return fmt.Errorf("pattern %q: the app side is empty; want APP or APP/ENV", p)
+	case len(parts) == 2 && parts[1] == "":
+		return fmt.Errorf("pattern %q: the env side is empty; want APP/ENV, or APP alone (%s) for every env of it", p, parts[0])
+	}
+	for i, part := range parts {
+		if err := checkBraces(part); err != nil {
+			return fmt.Errorf("pattern %q: %v", p, err)
 		}
 		for _, alt := range expandBraces(part) {
+			if alt == "" {
+				return fmt.Errorf("pattern %q: an alternative leaves the %s side empty; each must name something", p, [...]string{"app", "env"}[i])
+			}
 			if _, err := path.Match(alt, "x"); err != nil {
 				return fmt.Errorf("pattern %q: %v", p, err)
 			}
 		}
+	}
+	return nil
+}
+
+// checkBraces accepts the braces expandBraces reads whole: closed, not
+// nested, not empty, with the commas inside them (a name has none).
+func checkBraces(s string) error {
+	const allowed = "braces hold plain alternatives, one level deep, like {staging,production}"
+	open := -1 // index of the brace that is open
+	for i, r := range s {
+		switch {
+		case r == '{' && open >= 0:
+			return errors.New("nested braces; " + allowed)
+		case r == '{':
+			open = i
+		case r == '}' && open < 0:
+			return errors.New("unbalanced braces: a } without its {")
+		case r == '}' && i == open+1:
+			return errors.New("empty braces {}; " + allowed)
+		case r == '}':
+			open = -1
+		case r == ',' && open < 0:
+			return errors.New("a comma outside braces; alternatives go in braces, like {staging,production}")
+		}
+	}
+	if open >= 0 {
+		return errors.New("unbalanced braces: a { without its }")
 	}
 	return nil
 }

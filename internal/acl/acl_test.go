@@ -146,6 +146,51 @@ func TestMatchScope(t *testing.T) {
 	}
 }
 
+// TestCheckPattern: a pattern that can never match is refused, not read
+// as granting nothing. expandBraces reads one level of braces only.
+func TestCheckPattern(t *testing.T) {
+	tests := []struct {
+		pattern string
+		want    string // a part of the error; "" for a valid pattern
+	}{
+		{"*", ""},
+		{"web", ""},
+		{"web/prod", ""},
+		{"*/testing", ""},
+		{"accounting/{staging,production}", ""},
+		{"{web,api}/prod", ""},
+		{"web{,-eu}/prod", ""},
+		{"web-[a-c]?/*", ""},
+		{"", "want APP or APP/ENV"},
+		{"a/b/c", "want APP or APP/ENV"},
+		{"web/", `pattern "web/": the env side is empty; want APP/ENV, or APP alone (web) for every env of it`},
+		{"/prod", `pattern "/prod": the app side is empty; want APP/ENV, like */prod for prod of every app`},
+		{"/qa", "like */qa for qa of every app"},
+		{"/", `pattern "/": the app side is empty; want APP or APP/ENV`},
+		{"web/{,}", `pattern "web/{,}": an alternative leaves the env side empty`},
+		{"{,api}/prod", "an alternative leaves the app side empty"},
+		{"web/{prod,{staging,qa}}", `pattern "web/{prod,{staging,qa}}": nested braces; braces hold plain alternatives, one level deep, like {staging,production}`},
+		{"{{web}}", "nested braces"},
+		{"a/{b,c", "unbalanced braces: a { without its }"},
+		{"a/b}", "unbalanced braces: a } without its {"},
+		{"a/}b{", "unbalanced braces: a } without its {"},
+		{"web/{}", "empty braces {}"},
+		{"web/prod,staging", `pattern "web/prod,staging": a comma outside braces; alternatives go in braces, like {staging,production}`},
+		{"web/[a-", "syntax error in pattern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			err := CheckPattern(tt.pattern)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // TestGrantNeedsAConfiguredUser: a grant stored for a name that is no
 // longer a configured user grants nothing; users not in the config may
 // only read, whatever the name held before.

@@ -444,6 +444,11 @@ func TestValidationRules(t *testing.T) {
 			},
 		},
 		{
+			name:  "access pattern that can never match",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: deployer\n    users: [ana]\n    on:\n      - web/prod\n      - web/{prod,{staging,qa}}"},
+			want:  one("{staging", `access[0].on[1]: pattern "web/{prod,{staging,qa}}": nested braces`),
+		},
+		{
 			name:  "role with unknown action",
 			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  tester: [deploy, fly]"},
 			want:  one("fly", `roles.tester[1]: unknown action "fly"; actions are deploy, rollback`),
