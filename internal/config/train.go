@@ -18,7 +18,8 @@ type Train struct {
 	Env string `yaml:"env"`
 	// Channels get the announcements.
 	Channels []string `yaml:"channels"`
-	// Timezone of the schedules; default UTC.
+	// Timezone of the schedules: an IANA zone name or UTC, not Local (see
+	// loadZone); default UTC.
 	Timezone string `yaml:"timezone"`
 	// Boarding, Reminder and Departure are 5-field cron schedules
 	// ("0 10 * * 1-5"); Reminder is optional.
@@ -40,10 +41,7 @@ type Train struct {
 
 // Location returns the train's time zone (validated).
 func (t *Train) Location() *time.Location {
-	if t.Timezone == "" {
-		return time.UTC
-	}
-	loc, err := time.LoadLocation(t.Timezone)
+	loc, err := loadZone(t.Timezone)
 	if err != nil {
 		return time.UTC
 	}
@@ -92,10 +90,8 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 		if len(t.Channels) == 0 {
 			ps.add(at(), "%s.channels: at least one channel is required for the announcements", p)
 		}
-		if t.Timezone != "" {
-			if _, err := time.LoadLocation(t.Timezone); err != nil {
-				ps.add(at("timezone"), "%s.timezone: unknown time zone %q", p, t.Timezone)
-			}
+		if _, err := loadZone(t.Timezone); err != nil {
+			ps.add(at("timezone"), "%s.timezone: %v", p, err)
 		}
 		for _, k := range []struct {
 			key, spec string

@@ -178,6 +178,28 @@ func TestValidationRules(t *testing.T) {
 			want:  one("boarding:", `trains.daily.boarding: "@every 24h" is not a calendar schedule (use minute hour day month weekday)`),
 		},
 		{
+			// time.LoadLocation reads Local as the process's zone: each
+			// replica would judge the schedule in its own TZ.
+			name:  "train in the process's zone",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    timezone: Local\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
+			want:  one("timezone", `trains.daily.timezone: "Local" is the zone of whatever machine the bot runs on`),
+		},
+		{
+			name:  "window in the process's zone",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: Local, weekly: [\"Mon-Fri 09:00-17:00\"]}"},
+			want:  one("window:", `apps.web.environments.prod.window.timezone: "Local" is the zone of whatever machine the bot runs on`),
+		},
+		{
+			// Many systems have a zone file localtime: the machine's zone.
+			name:  "window in the machine's localtime",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: localtime}"},
+			want:  one("window:", `window.timezone: "localtime" is the zone of whatever machine the bot runs on, which may differ between replicas; use an IANA name such as Europe/Berlin, or UTC`),
+		},
+		{
+			name:  "window in UTC",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: UTC}"},
+		},
+		{
 			name:  "log level is case-insensitive",
 			edits: []string{"log_level: info", "log_level: WARN"},
 		},

@@ -8,7 +8,8 @@ import (
 
 // Window limits when an env may be deployed to.
 type Window struct {
-	// Timezone is an IANA zone name ("Europe/Warsaw"); default UTC.
+	// Timezone is an IANA zone name ("Europe/Warsaw") or UTC; default UTC.
+	// Not Local: see loadZone.
 	Timezone string `yaml:"timezone"`
 	// Weekly lists open periods: "Mon-Thu 09:00-16:00", "Fri 22:00-02:00"
 	// (spans midnight), "weekdays 10:00-12:00". None: always open but for
@@ -37,13 +38,9 @@ func (e *Env) Schedule() (acl.Schedule, error) {
 	if w == nil {
 		return acl.Schedule{Loc: time.UTC}, nil
 	}
-	loc := time.UTC
-	if w.Timezone != "" {
-		l, err := time.LoadLocation(w.Timezone)
-		if err != nil {
-			return acl.Schedule{}, err
-		}
-		loc = l
+	loc, err := loadZone(w.Timezone)
+	if err != nil {
+		return acl.Schedule{}, err
 	}
 	s := acl.Schedule{Loc: loc}
 	for _, spec := range w.Weekly {
@@ -73,14 +70,10 @@ func (e *Env) validateWindow(loc locator, ps *problems, app string) {
 		return loc.line(append([]any{"apps", app, "environments", e.Name, "window"}, path...)...)
 	}
 	p := "apps." + app + ".environments." + e.Name + ".window"
-	zone := time.UTC
-	if w.Timezone != "" {
-		l, err := time.LoadLocation(w.Timezone)
-		if err != nil {
-			ps.add(at("timezone"), "%s.timezone: unknown time zone %q (use an IANA name such as Europe/Warsaw)", p, w.Timezone)
-		} else {
-			zone = l
-		}
+	zone, err := loadZone(w.Timezone)
+	if err != nil {
+		ps.add(at("timezone"), "%s.timezone: %v", p, err)
+		zone = time.UTC // to check the freezes still
 	}
 	for i, spec := range w.Weekly {
 		if _, err := acl.ParseSpan(spec); err != nil {
