@@ -60,11 +60,17 @@ func TestDeployFinishingDuringDrainIsRegistered(t *testing.T) {
 		sentryCalls = append(sentryCalls, r.Method+" "+r.URL.Path)
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		if strings.Contains(r.URL.Path, "events-stats") {
+		switch {
+		case strings.Contains(r.URL.Path, "events-stats"):
 			// Unanswered until the watch gives up on it: a watch that
 			// could read its baseline before the bot closed the watches
 			// would end by itself ("inconclusive"), not by the shutdown.
 			<-r.Context().Done()
+			return
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/0/projects/"):
+			// The watch looks its project up first: an answer without
+			// an id would end it at once, as inconclusive, too.
+			io.WriteString(w, `{"id": "42"}`)
 			return
 		}
 		w.WriteHeader(http.StatusCreated)
