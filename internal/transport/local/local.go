@@ -23,6 +23,11 @@ import (
 // open still returns after this delay.
 const waitDelay = time.Second
 
+// scriptFromFD3 runs the script the shell reads from its descriptor 3 in
+// the shell itself, as sh -c SCRIPT would: its exit, set -e and $0 are
+// the shell's.
+const scriptFromFD3 = ". /dev/fd/3"
+
 // stderrTail is how much of a script's standard error is kept.
 const stderrTail = 4 << 10
 
@@ -118,7 +123,16 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 
 	var stdout scriptio.Output
 	stderr := &scriptio.Tail{Max: stderrTail}
-	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Script)
+	// The script reaches the shell through a pipe, not its arguments,
+	// which anyone on the machine can read (ps, /proc/PID/cmdline): a
+	// pull delivery's script holds the artifact's URL, and any token in
+	// it. The shell sources it from the pipe, its descriptor 3.
+	script, feed, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("local: script pipe: %w", err)
+	}
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", scriptFromFD3)
+	c.ExtraFiles = []*os.File{script}
 	c.Env = s.env
 	c.Stdout = &stdout
 	if cmd.Stdout != nil {
@@ -140,6 +154,21 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		c.Stdin, stdin = r, w
 	}
 	startErr := c.Start()
+	script.Close() // the child has its own copy
+	if startErr != nil {
+		feed.Close()
+	} else {
+		// In the background: a script longer than the pipe's buffer is
+		// read as the shell runs it. Closing feed ends it for the shell.
+		go func() {
+			defer feed.Close()
+			// Closing descriptor 3 first, on the script's first line so
+			// that its line numbers stay, keeps the programs it starts
+			// from holding the pipe (the shell reads the script through
+			// a descriptor of its own).
+			_, _ = io.WriteString(feed, "exec 3<&-; "+cmd.Script) // fails only once the shell is gone
+		}()
+	}
 	if stdin != nil {
 		// The child has its own copy of the read end. Ours must go, or
 		// writes would block instead of failing once the script exits.
@@ -165,7 +194,7 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		}()
 	}
 
-	err := c.Wait()
+	err = c.Wait()
 	if stdin != nil {
 		// Unblocks a copy stuck writing to a script that stopped reading.
 		stdin.Close()

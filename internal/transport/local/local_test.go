@@ -388,3 +388,63 @@ func TestOpenAndClose(t *testing.T) {
 		t.Error("Run after Close succeeded, want an error")
 	}
 }
+
+// TestRunKeepsScriptOutOfArguments: the script is not in any process's
+// arguments, which anyone on the machine can read, while it runs (a pull
+// delivery's holds the artifact's URL and its token); nor do the programs
+// it starts hold the pipe it came through. Its exit status and $0 are as
+// with sh -c.
+func TestRunKeepsScriptOutOfArguments(t *testing.T) {
+	const secret = "s3cr3t-token-in-url"
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	script := "url=https://ci:" + secret + "@example.invalid/app.tgz\n" +
+		"sleep 30 </dev/null >/dev/null 2>&1 & echo $! > " + filepath.Join(dir, "child") + "\n" +
+		"touch " + ready + "; sleep 1\n" +
+		"echo \"$0\"; exit 3"
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() {
+		defer close(done)
+		s, _ := (&Transport{}).Open(context.Background(), deploy.Host{Name: "localhost"})
+		out, err = s.Run(context.Background(), deploy.Command{Script: script, Timeout: 20 * time.Second})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, e := os.Stat(ready); e != nil; _, e = os.Stat(ready) {
+		if time.Now().After(deadline) {
+			t.Fatal("the script did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, e := os.ReadFile(p); e == nil && strings.Contains(string(b), secret) {
+			t.Errorf("%s holds the script: %q", p, b)
+		}
+	}
+	<-done
+	var exit *deploy.ExitError
+	if !errors.As(err, &exit) || exit.Code != 3 || string(out) != "/bin/sh\n" {
+		t.Errorf("got %q, %v; want $0 /bin/sh and exit status 3", out, err)
+	}
+	child, _ := os.ReadFile(filepath.Join(dir, "child"))
+	pid := strings.TrimSpace(string(child))
+	if fds, e := os.ReadDir("/proc/" + pid + "/fd"); e == nil {
+		for _, fd := range fds {
+			if fd.Name() == "3" {
+				t.Errorf("the script's background child %s holds descriptor 3", pid)
+			}
+		}
+		syscall.Kill(atoi(t, pid), syscall.SIGKILL)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
