@@ -142,6 +142,31 @@ func TestAcquireSameNonce(t *testing.T) {
 	}
 }
 
+// TestTakeSignalSameNonce sends one TakeSignal call twice, as the client
+// does when the first reply is lost: the second returns the signal the
+// first took. A new call finds nothing.
+func TestTakeSignalSameNonce(t *testing.T) {
+	srv := redisserver.Start(t)
+	s, err := Open(t.Context(), Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.Signal(ctx, "d1", "cancel", "ana", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	n := nonce()
+	for _, call := range []string{"takeSignal", "takeSignal with the same nonce"} {
+		if by, ok, err := s.takeSignal(ctx, "d1", "cancel", n); by != "ana" || !ok || err != nil {
+			t.Errorf("%s: got %q, %v, %v; want \"ana\", true", call, by, ok, err)
+		}
+	}
+	if by, ok, err := s.takeSignal(ctx, "d1", "cancel", nonce()); ok || err != nil {
+		t.Errorf("takeSignal with a new nonce: got %q, %v, %v; want nothing", by, ok, err)
+	}
+}
+
 // TestPaging lists more records and audit entries than one script call
 // examines, with filters that leave some pages without a match.
 func TestPaging(t *testing.T) {

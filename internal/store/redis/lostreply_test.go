@@ -143,6 +143,38 @@ func TestLostReply(t *testing.T) {
 		}
 	})
 
+	t.Run("Signal", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		if err := lose(t, "lost-signal", func() error { return s.Signal(ctx, "lost-signal", "cancel", "ana", ttl) }); err != nil {
+			t.Errorf("Signal with its reply lost: got %v, want nil", err)
+		}
+		if by, ok, err := direct.TakeSignal(ctx, "lost-signal", "cancel"); by != "ana" || !ok || err != nil {
+			t.Errorf("TakeSignal: got %q, %v, %v; want \"ana\", true", by, ok, err)
+		}
+		if by, ok, err := direct.TakeSignal(ctx, "lost-signal", "cancel"); ok || err != nil {
+			t.Errorf("second TakeSignal: got %q, %v, %v; want nothing (the signal was left once)", by, ok, err)
+		}
+	})
+
+	t.Run("TakeSignal", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		if err := direct.Signal(ctx, "lost-take", "cancel", "ana", ttl); err != nil {
+			t.Fatal(err)
+		}
+		var by string
+		var ok bool
+		err := lose(t, "lost-take", func() (err error) {
+			by, ok, err = s.TakeSignal(ctx, "lost-take", "cancel")
+			return err
+		})
+		if by != "ana" || !ok || err != nil {
+			t.Errorf("TakeSignal with its reply lost: got %q, %v, %v; want \"ana\", true (the cancel it took)", by, ok, err)
+		}
+		if by, ok, err := direct.TakeSignal(ctx, "lost-take", "cancel"); ok || err != nil {
+			t.Errorf("second TakeSignal: got %q, %v, %v; want nothing (the signal was taken)", by, ok, err)
+		}
+	})
+
 	t.Run("AppendAudit", func(t *testing.T) {
 		s, direct, _ := fresh(t)
 		e := &audit.Entry{User: "ana", Command: "/deploy lost-reply", Decision: audit.Allowed}

@@ -11,9 +11,13 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// A signal is the key signal:ID:KIND holding "EXPIRY|VALUE", EXPIRY in
-// Unix milliseconds of the store's clock, as leases are; Redis drops the
-// key some time after.
+// Signals live in:
+//
+//	signal:ID:KIND      "EXPIRY|VALUE", EXPIRY in Unix milliseconds of the
+//	                    store's clock, as leases are; Redis drops the key
+//	                    some time after
+//	signal:taken:NONCE  the signal one TakeSignal took, for a resend of
+//	                    the call; expires after replyTTL
 
 // Signal leaves value for run id under kind until ttl passes, replacing
 // one left before.
@@ -71,12 +75,19 @@ return false
 `)
 
 // TakeSignal returns and removes the signal of kind left for run id, if
-// one is there and has not expired: one caller gets it.
+// one is there and has not expired: one caller gets it. Sent again after a
+// lost reply, it returns the signal it took.
 func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
+	return s.takeSignal(ctx, id, kind, nonce())
+}
+
+// takeSignal is TakeSignal with the call's nonce.
+func (s *Store) takeSignal(ctx context.Context, id, kind, n string) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, err)
 	}
-	v, err := takeScript.Run(ctx, s.rdb, []string{s.key("signal", id, kind)}).Text()
+	keys := []string{s.key("signal", id, kind), s.key("signal", "taken", n)}
+	v, err := takeScript.Run(ctx, s.rdb, keys, replyTTL.Milliseconds()).Text()
 	if errors.Is(err, goredis.Nil) {
 		return "", false, nil
 	}
@@ -94,11 +105,20 @@ func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, 
 	return value, true, nil
 }
 
-// takeScript is GETDEL, which Redis before 6.2 lacks.
+// takeScript deletes the signal KEYS[1] and returns it, or nil if there is
+// none; KEYS[2] keeps a signal taken for a resend of the call, for ARGV[1]
+// milliseconds. A run asks often and mostly finds nothing, so nothing
+// found writes nothing: a resend of such a call may take a signal left
+// since, which its caller then gets, still once.
 var takeScript = goredis.NewScript(`
+local done = redis.call('GET', KEYS[2])
+if done then
+  return done
+end
 local v = redis.call('GET', KEYS[1])
 if v then
   redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], v, 'PX', ARGV[1])
 end
 return v
 `)
