@@ -238,6 +238,89 @@ func TestPaging(t *testing.T) {
 	}
 }
 
+// TestTrimRecordWrittenBetweenPages rewrites a record between the first
+// and the second page TrimRecords reads, so that its new index entry is
+// met again in the second page. It counts once: no more records are
+// deleted than keep allows.
+func TestTrimRecordWrittenBetweenPages(t *testing.T) {
+	srv := redisserver.Start(t)
+	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	const older = 5 // records below the first page
+	n := pageSize + older
+	keep := pageSize + 2
+	rec := func(i int) *deploy.Record {
+		return &deploy.Record{ID: fmt.Sprintf("d%04d", i), App: "accounting", Env: "production",
+			Started: start.Add(time.Duration(i) * time.Second), Outcome: deploy.OutcomeSucceeded}
+	}
+	for _, tc := range []struct {
+		name string
+		// at is the record rewritten, rec(at): from the oldest, so n-1 is
+		// the first entry of the first page and older its last. It is
+		// running until rewritten if running is set.
+		at      int
+		running bool
+		rewrite func(*deploy.Record)
+	}{
+		{name: "finished", at: older, running: true, rewrite: func(r *deploy.Record) { r.Outcome = deploy.OutcomeFailed }},
+		{name: "started earlier", at: n - 1, rewrite: func(r *deploy.Record) { r.Started = start.Add(-time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(t.Context(), Options{URL: srv.URL(), Prefix: fmt.Sprintf("trim-%d:", tc.at)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ctx := t.Context()
+			for i := range n {
+				r := rec(i)
+				if i == tc.at && tc.running {
+					r.Outcome = deploy.OutcomeRunning
+				}
+				if err := s.PutRecord(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id := rec(tc.at).ID
+			var pagesWith []int // the pages read holding an entry of id
+			reads := 0
+			read := func(upper string) ([]string, error) {
+				page, err := s.indexPage(ctx, upper)
+				reads++
+				for _, m := range page {
+					if strings.HasPrefix(m[timeKeyLen:], id+"\x00") {
+						pagesWith = append(pagesWith, reads)
+					}
+				}
+				if reads == 1 {
+					r := rec(tc.at)
+					tc.rewrite(r)
+					if err := s.PutRecord(ctx, r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return page, err
+			}
+			drop, err := trimmable(timeKey(start.Add(time.Duration(n)*time.Second)), keep, read)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(pagesWith, []int{1, 2}) {
+				t.Fatalf("pages holding %s: got %v, want [1 2] (the test did not exercise a record met twice)", id, pagesWith)
+			}
+			got, err := s.dropRecords(ctx, drop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := n - keep; got != want {
+				t.Errorf("records deleted: got %d, want %d (keep %d of %d)", got, want, keep, n)
+			}
+			if recs, err := s.Records(ctx, deploy.Filter{}); err != nil || len(recs) != keep {
+				t.Errorf("records left: got %d, %v, want %d", len(recs), err, keep)
+			}
+		})
+	}
+}
+
 // seq returns from, from-step, … down to to.
 func seq(from, to, step int) []int {
 	var out []int

@@ -16,7 +16,7 @@ import (
 // except the newest keep of each app+env, and returns how many it deleted.
 // A running record stays whatever its age: recovery reports it. The index
 // is read newest first, a page at a time; a record written since its page
-// was read (its index entry changed) stays.
+// was read (its index entry changed) stays, and counts once.
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("trim records: %w", err)
@@ -24,21 +24,45 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
 	}
-	cut := timeKey(before)
-	index := s.key("records", "index")
+	drop, err := trimmable(timeKey(before), keep, func(upper string) ([]string, error) {
+		return s.indexPage(ctx, upper)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return s.dropRecords(ctx, drop)
+}
+
+// trimmable returns the index entries of the records TrimRecords deletes:
+// those after the newest keep of their app+env, started before cut (a
+// timeKey) and finished. It reads the index through read, a page below
+// upper at a time, newest first.
+//
+// Pages are not read atomically. A record written between two pages may be
+// met again in the later one: a running record that finished has a new
+// entry just below its old one (each outcome but "succeeded" sorts before
+// "running"), and one whose Started moved back has an entry further down.
+// It counts once, where first met; counted twice, it would let one more
+// record of its app+env be deleted than keep allows.
+func trimmable(cut string, keep int, read func(upper string) ([]string, error)) ([]string, error) {
 	seen := map[[2]string]int{}
+	met := map[string]bool{} // record IDs
 	var drop []string
 	upper := "+"
 	for {
-		page, err := s.rdb.ZRevRangeByLex(ctx, index, &goredis.ZRangeBy{Max: upper, Min: "-", Count: pageSize}).Result()
+		page, err := read(upper)
 		if err != nil {
-			return 0, s.fail(ctx, "trim records", err)
+			return nil, err
 		}
 		for _, m := range page {
 			f := strings.Split(m[min(len(cut), len(m)):], "\x00")
 			if len(m) < len(cut) || len(f) != 4 {
-				return 0, fmt.Errorf("trim records: malformed index entry %q", m)
+				return nil, fmt.Errorf("trim records: malformed index entry %q", m)
 			}
+			if met[f[0]] {
+				continue
+			}
+			met[f[0]] = true
 			scope := [2]string{f[1], f[2]}
 			seen[scope]++
 			if seen[scope] > keep && m[:len(cut)] < cut && f[3] != string(deploy.OutcomeRunning) {
@@ -46,11 +70,26 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 			}
 		}
 		if len(page) < pageSize {
-			break
+			return drop, nil
 		}
 		upper = "(" + page[len(page)-1]
 	}
-	keys := []string{s.key("records"), s.key("records", "member"), index}
+}
+
+// indexPage returns up to pageSize entries of the record index below
+// upper, newest first.
+func (s *Store) indexPage(ctx context.Context, upper string) ([]string, error) {
+	page, err := s.rdb.ZRevRangeByLex(ctx, s.key("records", "index"), &goredis.ZRangeBy{Max: upper, Min: "-", Count: pageSize}).Result()
+	if err != nil {
+		return nil, s.fail(ctx, "trim records", err)
+	}
+	return page, nil
+}
+
+// dropRecords deletes the records whose index entries drop lists, each
+// only if the entry is still the record's, and returns how many.
+func (s *Store) dropRecords(ctx context.Context, drop []string) (int, error) {
+	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index")}
 	n := 0
 	for len(drop) > 0 {
 		batch := drop[:min(len(drop), pageSize)]
