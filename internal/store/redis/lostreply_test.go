@@ -262,3 +262,32 @@ func TestAcquireGivesBack(t *testing.T) {
 		t.Errorf("Acquire after the stalled one gave up: got %v, want the lease given back", err)
 	}
 }
+
+// TestTakeSignalAfterStalledTake: a take whose deadline passed while
+// Redis ran it, so that the signal is gone but its caller never learnt
+// it, is not the signal's end: the next take for the same run and kind
+// returns it.
+func TestTakeSignalAfterStalledTake(t *testing.T) {
+	srv := redisserver.Start(t)
+	proxy := newFaultProxy(t, srv.Addr())
+	s := openStore(t, redis.Options{URL: proxy.URL(), Prefix: newPrefix()})
+	if err := s.Signal(t.Context(), "d1", "cancel", "ana", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	proxy.stallNextReply("d1:cancel")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.TakeSignal(ctx, "d1", "cancel"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("TakeSignal with its reply stalled: got %v, want context.DeadlineExceeded", err)
+	}
+	if proxy.Faults() != 1 {
+		t.Fatalf("replies stalled: got %d, want 1", proxy.Faults())
+	}
+	v, ok, err := s.TakeSignal(t.Context(), "d1", "cancel")
+	if err != nil || !ok || v != "ana" {
+		t.Errorf("the next TakeSignal: got %q, %v, %v; want ana's cancel", v, ok, err)
+	}
+	if v, ok, err := s.TakeSignal(t.Context(), "d1", "cancel"); err != nil || ok {
+		t.Errorf("a third TakeSignal: got %q, %v, %v; want nothing: the signal was taken once", v, ok, err)
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,9 @@ type Store struct {
 	addr   string // host:port, for messages
 	url    string // redacted
 	closed atomic.Bool
+	// untold holds, by run and kind, the nonce of a TakeSignal that
+	// failed without a clear answer, for the next call to reuse.
+	untold sync.Map
 }
 
 // Open connects to the Redis at opt.URL and checks that it answers. An

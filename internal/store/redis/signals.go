@@ -76,9 +76,23 @@ return false
 
 // TakeSignal returns and removes the signal of kind left for run id, if
 // one is there and has not expired: one caller gets it. Sent again after a
-// lost reply, it returns the signal it took.
+// lost reply, it returns the signal it took. A call that failed without a
+// clear answer (its deadline passed while Redis ran it, say) may have
+// taken the signal all the same: the next call for the same run and kind
+// reuses its nonce, and so gets that signal back.
 func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
-	return s.takeSignal(ctx, id, kind, nonce())
+	key := id + "\x00" + kind
+	n := nonce()
+	if prev, ok := s.untold.Load(key); ok {
+		n = prev.(string)
+	}
+	v, ok, err := s.takeSignal(ctx, id, kind, n)
+	if err != nil {
+		s.untold.Store(key, n)
+		return v, ok, err
+	}
+	s.untold.Delete(key)
+	return v, ok, nil
 }
 
 // takeSignal is TakeSignal with the call's nonce.
