@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,5 +128,75 @@ func TestSupersededDeadDeployReportedOnce(t *testing.T) {
 	wg.Wait()
 	if reports != 1 {
 		t.Errorf("the dead deploy was reported %d times, want once", reports)
+	}
+}
+
+// takenOverAtTheEnd is a store into which another replica's recovery
+// writes its account of a run (interrupted, under a newer fence) just
+// before the run's final record: the replica running it stalled past its
+// lease's TTL as it finished.
+type takenOverAtTheEnd struct {
+	deploy.Store
+	once sync.Once
+}
+
+func (s *takenOverAtTheEnd) PutRecord(ctx context.Context, r *deploy.Record) error {
+	var err error
+	if r.Outcome.Done() {
+		s.once.Do(func() {
+			rec := r.Clone()
+			rec.Fence++
+			rec.Outcome = deploy.OutcomeInterrupted
+			rec.Error = "the process running this deploy stopped before it finished; hosts are as observed at recovery"
+			err = s.Store.PutRecord(ctx, rec)
+		})
+	}
+	if err != nil {
+		return err
+	}
+	return s.Store.PutRecord(ctx, r)
+}
+
+// TestRefusedFinalRecordSaysTheLeaseWasLost: a run whose final record the
+// store refuses, because recovery took the record over, ends as the
+// replica that lost the deploy lease, not with the outcome nobody
+// recorded: the chat would tell of a success next to the other replica's
+// "interrupted", and post-deploy work would start for it.
+func TestRefusedFinalRecordSaysTheLeaseWasLost(t *testing.T) {
+	store := &takenOverAtTheEnd{}
+	var observed []deploy.Event
+	var mu sync.Mutex
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		store.Store = o.Store
+		o.Store = store
+		o.Observers = append(o.Observers, func(ev deploy.Event) {
+			if ev.Kind == deploy.EventFinished {
+				mu.Lock()
+				observed = append(observed, ev)
+				mu.Unlock()
+			}
+		})
+	})
+	f.build("1")
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
+		t.Errorf("final event: got %s (%s), want interrupted, saying the deploy lease was lost", rec.Outcome, rec.Error)
+	}
+	mu.Lock()
+	for _, ev := range observed {
+		if ev.Record.Outcome != deploy.OutcomeInterrupted {
+			t.Errorf("observers (post-deploy work) got outcome %s, want interrupted", ev.Record.Outcome)
+		}
+	}
+	mu.Unlock()
+	stored, err := f.store.Record(t.Context(), rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Outcome != deploy.OutcomeInterrupted || !strings.Contains(stored.Error, "observed at recovery") {
+		t.Errorf("stored record: got %s (%s), want recovery's account", stored.Outcome, stored.Error)
 	}
 }

@@ -57,11 +57,14 @@ type run struct {
 	// max_failures) whose switch back failed (guarded by mu).
 	backFailed []string
 
-	mu     sync.Mutex // guards rec and seq
-	rec    *Record
-	seq    uint64 // of the latest snapshot of rec handed to saved
-	saved  saver
-	emitMu sync.Mutex
+	mu  sync.Mutex // guards rec, seq and refused
+	rec *Record
+	seq uint64 // of the latest snapshot of rec handed to saved
+	// refused is why the store refused a write of rec: another replica
+	// took the record over (see finish).
+	refused error
+	saved   saver
+	emitMu  sync.Mutex
 }
 
 func (r *run) snapshot() *Record {
@@ -174,6 +177,11 @@ func (r *run) persist(snap *Record) {
 			// Recovery has taken the record over: this run is no longer
 			// the deploy's owner and stops touching hosts.
 			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.mu.Lock()
+			if r.refused == nil {
+				r.refused = err
+			}
+			r.mu.Unlock()
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
 			return
 		}
@@ -421,16 +429,19 @@ func renewEvery(lease Lease, ttl time.Duration, done <-chan struct{}, failed fun
 
 // finish writes the final record, emits it and frees the app+env.
 func (r *run) finish(outcome Outcome, err error) {
-	r.update(func(rec *Record) {
-		rec.Outcome = outcome
-		rec.Finished = r.e.now()
-		if err != nil {
-			rec.Error = errs.Message(err)
-			if errs.CodeOf(err) == errs.Internal {
-				rec.Error = err.Error()
-			}
-		}
-	})
+	r.update(func(rec *Record) { r.end(rec, outcome, err) })
+	r.mu.Lock()
+	if r.refused != nil {
+		// The store keeps another replica's account of this run (its
+		// recovery's, reported interrupted) and refused this one's: the
+		// run ends as one that lost its lease, not with an outcome
+		// nobody recorded, which the chat would post next to the other
+		// replica's and post-deploy work would act on. Not written: the
+		// store would refuse it too.
+		outcome, err = r.leaseLost(r.refused)
+		r.end(r.rec, outcome, err)
+	}
+	r.mu.Unlock()
 	close(r.renewing) // renewed until the final record was written
 	r.closeSessions()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -442,6 +453,18 @@ func (r *run) finish(outcome Outcome, err error) {
 	delete(r.e.running, r.t.key())
 	r.e.mu.Unlock()
 	r.emit(Event{Kind: EventFinished, Record: r.snapshot()})
+}
+
+// end sets the final outcome of rec.
+func (r *run) end(rec *Record, outcome Outcome, err error) {
+	rec.Outcome = outcome
+	rec.Finished = r.e.now()
+	if err != nil {
+		rec.Error = errs.Message(err)
+		if errs.CodeOf(err) == errs.Internal {
+			rec.Error = err.Error()
+		}
+	}
 }
 
 // vars are the template values of a host for health URLs and commands.
