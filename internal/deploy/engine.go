@@ -294,7 +294,7 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (string,
 	if e.signals == nil {
 		return "", none
 	}
-	h, err := e.leases.Holder(ctx, leaseKey(t.app.Name, t.env.Name))
+	h, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
@@ -432,8 +432,9 @@ func nonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// leaseKey is the lease a run of app/env holds.
-func leaseKey(app, env string) string { return "deploy:" + app + "/" + env }
+// LeaseKey is the lease a run of app/env holds, whose tokens fence the
+// records of app/env (see Store).
+func LeaseKey(app, env string) string { return "deploy:" + app + "/" + env }
 
 // Underway is a deploy or rollback that holds its app+env now, on this
 // replica or another.
@@ -455,7 +456,7 @@ func (e *Engine) Underway(ctx context.Context, app, env string) ([]Underway, err
 			if !scope.Covers(a, en) {
 				continue
 			}
-			h, err := e.leases.Holder(ctx, leaseKey(a, en))
+			h, err := e.leases.Holder(ctx, LeaseKey(a, en))
 			if err != nil {
 				return nil, fmt.Errorf("runs under way on %s/%s: %w", a, en, err)
 			}
@@ -477,7 +478,7 @@ func (e *Engine) Underway(ctx context.Context, app, env string) ([]Underway, err
 // id followed by what: a deploy refused before the holder's record is
 // written (once its hosts were reached) still learns who does what.
 func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease, error) {
-	l, err := e.leases.Acquire(ctx, leaseKey(t.app.Name, t.env.Name), id+" "+what, e.leaseTTL)
+	l, err := e.leases.Acquire(ctx, LeaseKey(t.app.Name, t.env.Name), id+" "+what, e.leaseTTL)
 	if err == nil {
 		return l, nil
 	}

@@ -761,12 +761,33 @@ func TestDryRunTouchesNothing(t *testing.T) {
 func (f *fixture) putDead(build string, host deploy.HostResult) *deploy.Record {
 	f.t.Helper()
 	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: build, Previous: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{host}}
 	if err := f.store.PutRecord(context.Background(), dead); err != nil {
 		f.t.Fatal(err)
 	}
 	return dead
+}
+
+// deadFence returns the fencing token of a run of web/prod that died just
+// now: the one it took (its lease since ran out) or, while another run
+// holds web/prod, that one's, the newest handed out. The store refuses a
+// record written under an older token than the newest.
+func (f *fixture) deadFence() int64 {
+	f.t.Helper()
+	ctx := context.Background()
+	l, err := f.store.Acquire(ctx, deploy.LeaseKey("web", "prod"), "gone:1", time.Minute)
+	var held *deploy.LeaseHeldError
+	if errors.As(err, &held) {
+		return held.Token
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	return l.Token()
 }
 
 func TestRecoverMarksInterrupted(t *testing.T) {
@@ -850,7 +871,7 @@ func TestNextRunTakesOverADeadRun(t *testing.T) {
 	// A run of 2 again (say, to restart it) started after those and died
 	// once it had switched the host, before its restart passed.
 	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "2",
-		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "2", Switched: true}}}
 	if err := f.store.PutRecord(t.Context(), dead); err != nil {
 		t.Fatal(err)

@@ -131,6 +131,32 @@ func TestSupersededDeadDeployReportedOnce(t *testing.T) {
 	}
 }
 
+// TestSupersededDeadDeployWrittenUnderTheHoldersToken: the store refuses
+// a record written under an older token than the newest of its app+env's
+// lease, so a dead deploy whose app+env another deploy holds now is
+// marked interrupted under that deploy's token, not one above its own:
+// the lease may have changed hands more than once since it died.
+func TestSupersededDeadDeployWrittenUnderTheHoldersToken(t *testing.T) {
+	f := newFixture(t, "")
+	dead := f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering})
+	f.deadFence() // the lease changed hands once more since
+	l, err := f.store.Acquire(t.Context(), deploy.LeaseKey("web", "prod"), "20260101-000100-other0 deploy of build 3 by bob", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.engine.Recover(t.Context())
+	if err != nil || len(got) != 1 {
+		t.Fatalf("recover: got %d records, %v; want the dead deploy", len(got), err)
+	}
+	stored, err := f.store.Record(t.Context(), dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Outcome != deploy.OutcomeInterrupted || stored.Fence != l.Token() {
+		t.Errorf("stored record: got %s, fence %d; want interrupted under the holder's token %d", stored.Outcome, stored.Fence, l.Token())
+	}
+}
+
 // takenOverAtTheEnd is a store into which another replica's recovery
 // writes its account of a run (interrupted, under a newer fence) just
 // before the run's final record: the replica running it stalled past its

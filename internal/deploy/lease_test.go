@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,6 +188,78 @@ func TestRecoveredRecordFencesTheStaleOwner(t *testing.T) {
 	}
 	if stored.Fence != recovered[0].Fence || stored.Fence <= rec.Fence {
 		t.Errorf("stored fence %d: want recovery's %d, above the deploy's %d", stored.Fence, recovered[0].Fence, rec.Fence)
+	}
+}
+
+// observing is a transport whose first Open runs hook first: a
+// recovery observes the hosts (seconds over SSH) once it holds the lease
+// and has read the record.
+type observing struct {
+	deploy.Transport
+	once sync.Once
+	hook func()
+}
+
+func (o *observing) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	o.once.Do(o.hook)
+	return o.Transport.Open(ctx, h)
+}
+
+// TestOldHolderFencedFromTheTakeOver: the replica whose lease ran out
+// wakes while another replica's recovery, which has taken the lease,
+// observes the hosts, and finishes its deploy. Its writes are refused
+// from the moment recovery took the lease, not only once recovery's own
+// write lands: it ends as having lost the lease, and the record is
+// recovery's account, built on every host state the old holder wrote
+// before (the host it switched), not one replaced by a copy read before
+// the old holder's last writes.
+func TestOldHolderFencedFromTheTakeOver(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
+	done := f.deployTwoUntilRestart()
+	leases.frozen.Store(true) // the replica stops renewing, unaware
+	var stale *deploy.Record
+	tr := &observing{Transport: &local.Transport{}, hook: func() {
+		if err := os.WriteFile(gate, nil, 0o644); err != nil {
+			t.Error(err)
+		}
+		select {
+		case stale = <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the old holder did not finish while recovery observed the hosts")
+		}
+	}}
+	other := deploy.NewEngine(deploy.Options{
+		Config: f.cfg, Transports: map[string]deploy.Transport{"local": tr},
+		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+	})
+	t.Cleanup(other.Wait)
+	var recovered []*deploy.Record
+	for deadline := time.Now().Add(10 * time.Second); len(recovered) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the other replica never recovered the deploy whose lease ran out")
+		}
+		time.Sleep(50 * time.Millisecond)
+		var err error
+		if recovered, err = other.Recover(t.Context()); err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+	}
+	if stale == nil {
+		t.Fatal("recovery never observed the hosts")
+	}
+	if stale.Outcome != deploy.OutcomeInterrupted || !strings.Contains(stale.Error, "lost the deploy lease") {
+		t.Errorf("old holder: got %s (%s), want interrupted by the lost lease", stale.Outcome, stale.Error)
+	}
+	stored, err := f.store.Record(t.Context(), stale.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Outcome != deploy.OutcomeInterrupted || !strings.Contains(stored.Error, "stopped before it finished") || stored.Fence != recovered[0].Fence {
+		t.Errorf("stored record: got %s (%s), fence %d; want recovery's account, fence %d", stored.Outcome, stored.Error, stored.Fence, recovered[0].Fence)
+	}
+	if h := stored.Host("localhost"); h == nil || !h.Switched || h.Current != "2" {
+		t.Errorf("stored host: got %+v, want switched to 2, as the old holder recorded before recovery took over", h)
 	}
 }
 

@@ -104,7 +104,11 @@ type Store interface {
 	// PutRecord creates or replaces the record with r.ID. It refuses,
 	// with an error wrapping ErrLeaseLost, to replace a record whose Fence
 	// is greater than r.Fence: a newer lease holder (recovery) has taken
-	// the record over, and a stale writer must not undo what it wrote.
+	// the record over, and a stale writer must not undo what it wrote. It
+	// refuses as well a write whose Fence is lower than the newest token
+	// handed out for LeaseKey(r.App, r.Env): from the moment a newer
+	// holder takes that lease, not only once it has written, so that what
+	// it reads of the record after taking the lease is what stays.
 	PutRecord(ctx context.Context, r *Record) error
 	// Record returns the record with id, or an error wrapping ErrNotFound.
 	Record(ctx context.Context, id string) (*Record, error)
@@ -162,8 +166,9 @@ var (
 )
 
 // StaleRecord is the error a Store returns for a record write that a newer
-// lease holder's write has superseded: stored is the fencing token of the
-// record kept, fence that of the refused write.
+// lease holder has superseded: stored is the newer fencing token (of the
+// record kept, or the newest handed out for its lease), fence that of the
+// refused write.
 func StaleRecord(stored, fence int64) error {
 	return errs.Wrap(errs.Conflict, ErrLeaseLost, "the record was taken over by lease %d (this write holds %d)", stored, fence)
 }
@@ -172,6 +177,8 @@ func StaleRecord(stored, fence int64) error {
 type LeaseHeldError struct {
 	Key    string
 	Holder string
+	// Token is the holder's fencing token: the newest handed out for Key.
+	Token int64
 }
 
 func (e *LeaseHeldError) Error() string { return "lease " + e.Key + " held by " + e.Holder }

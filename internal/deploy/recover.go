@@ -27,7 +27,7 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		if busy && r.rec.ID == rec.ID {
 			continue // this process runs it
 		}
-		lease, err := e.leases.Acquire(ctx, leaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
+		lease, err := e.leases.Acquire(ctx, LeaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
 		var held *LeaseHeldError
 		switch {
 		case errors.As(err, &held) && supersedes(held.Holder, rec.ID):
@@ -43,13 +43,18 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 			if err != nil {
 				return out, fmt.Errorf("recover %s: %w", rec.ID, err)
 			}
-			got, err := e.interrupt(ctx, rec.ID, rec.Fence+1, func(r *Record) {
+			// Written under the holder's token: the store refuses any
+			// older than the newest of the app+env's lease.
+			got, err := e.interrupt(ctx, rec.ID, max(rec.Fence+1, held.Token), func(r *Record) {
 				r.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; %s took %s/%s over since, so the hosts are as this %s last recorded them",
 					r.Kind, r.Owner, strings.Fields(held.Holder)[0], r.App, r.Env, r.Kind)
 			})
 			e.releaseRecovery(rl, rec.ID)
 			if errors.Is(err, ErrLeaseLost) {
-				continue // the record holds a newer account: whoever wrote it reports it
+				// The record holds a newer account, whose writer reports
+				// it; or the lease moved on again, and the next holder
+				// (takeOver) or the next round reports it.
+				continue
 			}
 			if err != nil {
 				return out, err
@@ -63,6 +68,10 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		case err != nil:
 			return out, fmt.Errorf("recover %s: %w", rec.ID, err)
 		}
+		// From here the store refuses the dead holder's writes (its token
+		// is older than the lease's newest): should it be alive after
+		// all, what interrupt reads is all it wrote, and what the hosts
+		// are observed into.
 		stop := e.renewWhile(lease)
 		got, err := e.interrupt(ctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(ctx, r) })
 		stop()
@@ -88,8 +97,9 @@ func supersedes(holder, id string) bool {
 // interrupt marks the record id interrupted, if it is still running (the
 // list may be stale: the deploy may have finished since it was read), and
 // returns it; nil when it was not running any more. fence stamps the
-// record: should the deploy's process still be alive somewhere, its later
-// writes are refused instead of replacing this account.
+// record: at least the newest token of the app+env's lease, which the
+// store requires of a write, it keeps refusing the deploy's process,
+// should that still be alive somewhere, once the lease moves on.
 func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts func(*Record)) (*Record, error) {
 	rec, err := e.store.Record(ctx, id)
 	if err != nil {

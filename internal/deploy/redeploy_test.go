@@ -72,7 +72,7 @@ func TestRedeployFinishesAnInterruptedHost(t *testing.T) {
 	}
 	// Newer than the deploys above, as a dead deploy of 3 would be.
 	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",
-		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{
 			{Host: "h0", State: deploy.HostActivating, Current: "3", Previous: "2", Switched: true},
 			{Host: "h1", State: deploy.HostDelivered, Current: "2", Previous: "2"},
@@ -122,7 +122,7 @@ func TestRedeployFinishesAnInterruptedSingleHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: 1,
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true}}}
 	if err := f.store.PutRecord(context.Background(), dead); err != nil {
 		t.Fatal(err)

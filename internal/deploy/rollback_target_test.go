@@ -227,7 +227,7 @@ func TestRollbackFinishesAnInterruptedSwitch(t *testing.T) {
 	f, current := threeHosts(t)
 	now := time.Now()
 	dead := &deploy.Record{ID: "dead-3", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",
-		Requester: "alice", Started: now, Finished: now, Outcome: deploy.OutcomeInterrupted, Error: "the bot stopped before it finished",
+		Requester: "alice", Started: now, Finished: now, Outcome: deploy.OutcomeInterrupted, Error: "the bot stopped before it finished", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{
 			{Host: "h0", State: deploy.HostUnchanged, Current: "2", Previous: "2"},
 			{Host: "h1", State: deploy.HostActivating, Current: "2", Previous: "2", Switched: true},

@@ -49,7 +49,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	}
 	now := s.now()
 	if e, ok := s.leases[key]; ok && now.Before(e.expires) {
-		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder}
+		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder, Token: e.token}
 	}
 	token, err := s.nextFence(key)
 	if err != nil {
@@ -80,22 +80,29 @@ func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 func (s *Store) nextFence(key string) (int64, error) {
 	var token int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFences)
-		var n uint64
-		if v := b.Get([]byte(key)); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("malformed fencing counter %x", v)
-			}
-			n = binary.BigEndian.Uint64(v)
+		n, err := fence(tx, key)
+		if err != nil {
+			return err
 		}
-		n++
-		token = int64(n)
-		return b.Put([]byte(key), u64(n))
+		token = n + 1
+		return tx.Bucket(bucketFences).Put([]byte(key), u64(uint64(token)))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("fencing token: %w", err)
 	}
 	return token, nil
+}
+
+// fence returns the last token handed out for key, 0 if none.
+func fence(tx *bolt.Tx, key string) (int64, error) {
+	v := tx.Bucket(bucketFences).Get([]byte(key))
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("malformed fencing counter %x of %s", v, key)
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // lease is one acquisition of a key. It is safe for concurrent use.

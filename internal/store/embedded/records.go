@@ -15,8 +15,9 @@ import (
 )
 
 // PutRecord creates or replaces the record with r.ID, unless the stored
-// record carries a greater fencing token (see deploy.Store). The store keeps
-// its own copy: changing r afterwards changes nothing stored.
+// record carries a greater fencing token, or the lease of its app+env has
+// handed out one since r's (see deploy.Store). The store keeps its own
+// copy: changing r afterwards changes nothing stored.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put record: %w", err)
@@ -30,6 +31,16 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		recs, idx := tx.Bucket(bucketRecords), tx.Bucket(bucketRecordIndex)
+		// Checked in the transaction that writes: Acquire's token is
+		// persisted in one of its own, so a write is either before the
+		// lease was taken (and read by its new holder) or refused.
+		newest, err := fence(tx, deploy.LeaseKey(r.App, r.Env))
+		if err != nil {
+			return err
+		}
+		if newest > r.Fence {
+			return deploy.StaleRecord(newest, r.Fence)
+		}
 		id := []byte(r.ID)
 		if old := recs.Get(id); old != nil {
 			// Started may have changed: drop the old index entry whatever

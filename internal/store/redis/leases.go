@@ -67,7 +67,7 @@ func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Durati
 		return nil, werr
 	}
 	a, err := reply(v)
-	if err == nil && len(a) == 2 {
+	if err == nil && len(a) >= 2 {
 		arg, _ := a[1].(string)
 		switch a[0] {
 		case "acquired":
@@ -76,10 +76,21 @@ func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Durati
 				return &lease{s: s, key: key, holder: holder, token: token, ttl: ttl}, nil
 			}
 		case "held":
-			return nil, &deploy.LeaseHeldError{Key: key, Holder: arg}
+			return nil, &deploy.LeaseHeldError{Key: key, Holder: arg, Token: heldToken(a)}
 		}
 	}
 	return nil, fmt.Errorf("acquire lease %s: unexpected reply %v", key, v)
+}
+
+// heldToken is the holder's token in a "held" reply of acquireScript, 0
+// if it has none.
+func heldToken(a []any) int64 {
+	if len(a) < 3 {
+		return 0
+	}
+	s, _ := a[2].(string)
+	tok, _ := strconv.ParseInt(s, 10, 64)
+	return tok
 }
 
 // Holder returns who holds the lease key, or "" when no one does (never
@@ -119,7 +130,7 @@ func (s *Store) abandon(ctx context.Context, key, n string) error {
 
 // acquireScript: ARGV is now, the expiry, the call's nonce, the holder and
 // the Redis expiry in milliseconds. It returns {"acquired", token} or
-// {"held", holder}.
+// {"held", holder, token}.
 var acquireScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then
@@ -131,7 +142,7 @@ if v then
     return {'acquired', tok}
   end
   if tonumber(ARGV[1]) < tonumber(exp) then
-    return {'held', h}
+    return {'held', h, tok}
   end
 end
 local now = tonumber(ARGV[1])

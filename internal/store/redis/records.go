@@ -28,9 +28,10 @@ import (
 const pageSize = 256
 
 // PutRecord creates or replaces the record with r.ID, unless the stored
-// record carries a greater fencing token (see deploy.Store). The store
-// keeps its own copy: changing r afterwards changes nothing stored. The ID,
-// App, Env and Outcome must not contain NUL.
+// record carries a greater fencing token, or the lease of its app+env has
+// handed out one since r's (see deploy.Store). The store keeps its own
+// copy: changing r afterwards changes nothing stored. The ID, App, Env and
+// Outcome must not contain NUL.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put record: %w", err)
@@ -46,7 +47,7 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 		return fmt.Errorf("put record %s: %w", r.ID, err)
 	}
 	member := timeKey(r.Started) + r.ID + "\x00" + r.App + "\x00" + r.Env + "\x00" + string(r.Outcome)
-	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index")}
+	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index"), s.key("fence", deploy.LeaseKey(r.App, r.Env))}
 	stored, err := putRecordScript.Run(ctx, s.rdb, keys, r.ID, data, member, r.Fence).Int64()
 	if err != nil {
 		return s.fail(ctx, "put record "+r.ID, err)
@@ -59,9 +60,16 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 
 // putRecordScript replaces the record and its index entry, and returns 0;
 // Started may have changed, so the old entry is found through
-// records:member. A stored record with a greater fencing token stays, and
-// the script returns that token.
+// records:member. A stored record with a greater fencing token stays, as
+// it does when KEYS[4], the last token handed out for the lease of the
+// record's app+env, is greater: the script returns that token. Checked in
+// the script, a write is either before Acquire's (and read by the new
+// holder) or refused.
 var putRecordScript = goredis.NewScript(`
+local newest = tonumber(redis.call('GET', KEYS[4]) or '0')
+if newest > tonumber(ARGV[4]) then
+  return newest
+end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local fence = tonumber(cjson.decode(cur)['fence'] or 0)

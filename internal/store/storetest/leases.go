@@ -41,6 +41,11 @@ func testLeases(t *testing.T, fresh freshFunc) {
 				l := mustAcquire(t, s, leaseKey, "bot-1", leaseTTL)
 				_, err := s.Acquire(t.Context(), leaseKey, holder, leaseTTL)
 				assertHeldBy(t, err, "bot-1")
+				// The newest token: recovering a run whose app+env
+				// another holds, a record is written under it.
+				if he := (*deploy.LeaseHeldError)(nil); errors.As(err, &he) && he.Token != l.Token() {
+					t.Errorf("LeaseHeldError: got token %d, want the holder's %d", he.Token, l.Token())
+				}
 				assertHeld(t, l)
 			})
 		}

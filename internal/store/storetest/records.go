@@ -69,6 +69,63 @@ func testRecords(t *testing.T, fresh freshFunc) {
 		assertIDs(t, s, deploy.Filter{Outcome: deploy.OutcomeInterrupted}, "d1")
 	})
 
+	t.Run("fenced by the lease", func(t *testing.T) {
+		// A replica runs d1 under its app+env's lease, which runs out;
+		// recovery takes the lease and reads the record. Until recovery
+		// writes, the first replica may write again: refused, or
+		// recovery's write would replace what it never read.
+		s, clock := fresh(t)
+		key := deploy.LeaseKey("accounting", "production")
+		old := mustAcquire(t, s, key, "d1 deploy of build 2025.03.14-1 by ana", leaseTTL)
+		r := sampleRecord("d1", "accounting", "production", start)
+		r.Outcome, r.Fence = deploy.OutcomeRunning, old.Token()
+		mustPut(t, s, r)
+		clock.Advance(leaseTTL + time.Second)
+		recovery := mustAcquire(t, s, key, "recovery:d1", leaseTTL)
+		for _, tc := range []struct {
+			name string
+			rec  *deploy.Record
+		}{
+			{"host state", func() *deploy.Record {
+				w := r.Clone()
+				w.Hosts[0].Switched = true
+				return w
+			}()},
+			{"final", func() *deploy.Record {
+				w := r.Clone()
+				w.Outcome, w.Finished = deploy.OutcomeSucceeded, start.Add(time.Minute)
+				return w
+			}()},
+			{"new record", func() *deploy.Record {
+				w := sampleRecord("d2", "accounting", "production", start.Add(time.Minute))
+				w.Fence = old.Token()
+				return w
+			}()},
+		} {
+			if err := s.PutRecord(t.Context(), tc.rec); !errors.Is(err, deploy.ErrLeaseLost) {
+				t.Errorf("%s: PutRecord with fence %d once the lease handed out %d: got %v, want an error wrapping deploy.ErrLeaseLost",
+					tc.name, old.Token(), recovery.Token(), err)
+			}
+		}
+		got, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, r)
+		assertIDs(t, s, deploy.Filter{}, "d1")
+		interrupted := got.Clone()
+		interrupted.Outcome, interrupted.Fence = deploy.OutcomeInterrupted, recovery.Token()
+		mustPut(t, s, interrupted)
+		if got, err = s.Record(t.Context(), "d1"); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, interrupted)
+		// Other app+envs keep their own fences.
+		other := sampleRecord("d3", "accounting", "staging", start)
+		other.Fence = 0
+		mustPut(t, s, other)
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		s, _ := fresh(t)
 		mustPut(t, s, sampleRecord("d1", "accounting", "production", start))
