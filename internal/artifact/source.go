@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // ErrNotFound marks an artifact that does not exist at its location.
@@ -23,6 +26,30 @@ import (
 // It is this package's own sentinel: package deploy imports artifact, so
 // artifact cannot wrap deploy.ErrNotFound without an import cycle.
 var ErrNotFound = errors.New("not found")
+
+// ErrInvalid marks what the artifact store served that cannot be used,
+// such as a checksum file that does not parse: asking again does not
+// help, publishing it again does.
+var ErrInvalid = errors.New("invalid")
+
+// Error is a failure to find, read or check an artifact or its checksum
+// file. Its message names the location with any credentials hidden and
+// says briefly why, so that people may be shown it.
+type Error struct {
+	// Location is the artifact's or its checksum file's, credentials
+	// hidden.
+	Location string
+	// Reason is brief: "HTTP 403 Forbidden", "lookup ci.example.com: no
+	// such host".
+	Reason string
+	// Err is the cause (ErrNotFound, ErrInvalid, a network error), for
+	// errors.Is and errors.As; it may be nil.
+	Err error
+}
+
+func (e *Error) Error() string { return "artifact " + e.Location + ": " + e.Reason }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // checksumSuffix names the checksum file next to an artifact.
 const checksumSuffix = ".sha256"
@@ -101,8 +128,9 @@ func (s Source) Location(app, build string) string {
 
 // Stat checks that build of app exists, with a HEAD request or a stat, and
 // reads its checksum file if there is one. A missing artifact returns an
-// error wrapping ErrNotFound; a checksum file that cannot be read or
-// parsed is an error too, as is any other failure to check.
+// error wrapping ErrNotFound; a checksum file that cannot be used wraps
+// ErrInvalid; any other failure to check is an error too. Errors name no
+// credentials: Refusal turns them into what people are told.
 func (s Source) Stat(ctx context.Context, app, build string) (Info, error) {
 	if err := s.Validate(); err != nil {
 		return Info{}, err
@@ -134,7 +162,7 @@ func (s Source) Open(ctx context.Context, app, build string) (io.ReadCloser, err
 			if err != nil {
 				return nil, pathError(loc, err)
 			}
-			return nil, fmt.Errorf("artifact %s: not a regular file", loc)
+			return nil, &Error{Location: loc, Reason: "not a regular file"}
 		}
 		return f, nil
 	}
@@ -179,12 +207,23 @@ func (s Source) statURL(ctx context.Context, loc string) (Info, error) {
 	if err := statusError(resp, sumLoc); err != nil {
 		return Info{}, err
 	}
+	if isHTML(resp.Header.Get("Content-Type")) {
+		// A server that answers every path with its home page, or a
+		// login page, instead of a 404.
+		return Info{}, &Error{Location: redactString(sumLoc), Reason: "got an HTML page, not a checksum file", Err: ErrInvalid}
+	}
 	sum, err := readChecksum(resp.Body, sumLoc)
 	if err != nil {
 		return Info{}, err
 	}
 	info.SHA256 = sum
 	return info, nil
+}
+
+// isHTML reports whether a Content-Type header names an HTML page.
+func isHTML(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
 }
 
 func statPath(ctx context.Context, loc string) (Info, error) {
@@ -196,7 +235,7 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 		return Info{}, pathError(loc, err)
 	}
 	if !st.Mode().IsRegular() {
-		return Info{}, fmt.Errorf("artifact %s: not a regular file", loc)
+		return Info{}, &Error{Location: loc, Reason: "not a regular file"}
 	}
 	info := Info{Location: loc, Size: st.Size()}
 
@@ -206,7 +245,7 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 		return info, nil
 	}
 	if err != nil {
-		return Info{}, fmt.Errorf("checksum file: %w", err)
+		return Info{}, pathError(sumLoc, err)
 	}
 	defer f.Close()
 	if info.SHA256, err = readChecksum(f, sumLoc); err != nil {
@@ -220,7 +259,7 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 func (s Source) do(ctx context.Context, method, loc string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, loc, nil)
 	if err != nil {
-		return nil, fmt.Errorf("artifact %s: %w", redactString(loc), err)
+		return nil, transportError(loc, err)
 	}
 	client := s.Client
 	if client == nil {
@@ -228,34 +267,53 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		// *url.Error repeats the full URL, query included.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("artifact %s: %s: %w", redactString(loc), method, err)
+		return nil, transportError(loc, err)
 	}
 	return resp, nil
+}
+
+// transportError says briefly why a request to loc failed. *url.Error is
+// left out, even as the cause: it repeats the full URL, credentials
+// included, of the request or of a redirect.
+func transportError(loc string, err error) *Error {
+	var uerr *url.Error
+	for errors.As(err, &uerr) && uerr.Err != nil {
+		err = uerr.Err
+	}
+	reason := err.Error()
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		// Without the resolver's address and the dial that needed it.
+		reason = "lookup " + dns.Name + ": " + dns.Err
+	}
+	return &Error{Location: redactString(loc), Reason: reason, Err: err}
 }
 
 // statusError turns a response that is not 2xx into an error naming the
 // status and the location; 404 and 410 wrap ErrNotFound.
 func statusError(resp *http.Response, loc string) error {
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return fmt.Errorf("artifact %s: %s %s: %w", redactString(loc), resp.Request.Method, resp.Status, ErrNotFound)
-	default:
-		return fmt.Errorf("artifact %s: %s %s", redactString(loc), resp.Request.Method, resp.Status)
 	}
+	e := &Error{Location: redactString(loc), Reason: resp.Request.Method + ": HTTP " + resp.Status}
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		e.Err = ErrNotFound
+	}
+	return e
 }
 
+// pathError names loc and the reason only: *fs.PathError would repeat
+// the path and the operation.
 func pathError(loc string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("artifact %s: %w", loc, ErrNotFound)
+		return &Error{Location: loc, Reason: "not found", Err: ErrNotFound}
 	}
-	return fmt.Errorf("artifact: %w", err) // *fs.PathError names the path
+	reason := err.Error()
+	var perr *fs.PathError
+	if errors.As(err, &perr) {
+		reason = perr.Err.Error()
+	}
+	return &Error{Location: loc, Reason: reason, Err: err}
 }
 
 // checksumURL appends the checksum suffix to the path of loc, keeping any
@@ -275,17 +333,22 @@ func checksumURL(loc string) string {
 // readChecksum parses sha256sum output: the first whitespace-separated
 // field is the hex digest.
 func readChecksum(r io.Reader, loc string) (string, error) {
+	invalid := func(reason string) error {
+		return &Error{Location: redactString(loc), Reason: reason, Err: ErrInvalid}
+	}
 	b, err := io.ReadAll(io.LimitReader(r, maxChecksumFile))
 	if err != nil {
-		return "", fmt.Errorf("checksum file %s: %w", redactString(loc), err)
+		e := transportError(loc, err)
+		e.Reason = "read: " + e.Reason
+		return "", e
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) == 0 {
-		return "", fmt.Errorf("checksum file %s is empty", redactString(loc))
+		return "", invalid("checksum file is empty")
 	}
 	sum := strings.ToLower(fields[0])
 	if !isSHA256(sum) {
-		return "", fmt.Errorf("checksum file %s: first field is not a sha256 digest (64 hex digits)", redactString(loc))
+		return "", invalid("first field is not a sha256 digest (64 hex digits)")
 	}
 	return sum, nil
 }
@@ -301,6 +364,31 @@ func isSHA256(s string) bool {
 // Display is Location with credentials hidden: what people may be shown.
 func (s Source) Display(app, build string) string {
 	return redactString(s.Location(app, build))
+}
+
+// Refusal turns err, from Stat of build of app, into an error with a code
+// and a message for people saying why, briefly and without credentials:
+// NotFound for a missing artifact, Invalid for what the store served but
+// cannot be used (retrying does not help), Unavailable otherwise. The
+// message ends without punctuation, so the caller may add to it.
+func (s Source) Refusal(app, build string, err error) *errs.Error {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
+	case errors.Is(err, ErrInvalid):
+		return &errs.Error{Code: errs.Invalid, Err: err, Msg: fmt.Sprintf("cannot check build %s of %s: %s", build, app, reason(err))}
+	}
+	return &errs.Error{Code: errs.Unavailable, Err: err, Msg: fmt.Sprintf("cannot check build %s of %s: %s", build, app, reason(err))}
+}
+
+// reason is what people are told of err: the location and why, for this
+// package's errors.
+func reason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Location + ": " + e.Reason
+	}
+	return err.Error()
 }
 
 // redactString hides the password and query of a URL, which may hold

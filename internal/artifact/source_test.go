@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -151,6 +154,7 @@ type artifactServer struct {
 	files   map[string]string
 	status  map[string]int // forced status per path
 	noHEAD  bool
+	html    map[string]bool // paths served as text/html
 	methods []string
 }
 
@@ -180,6 +184,9 @@ func (s *artifactServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if s.html[r.URL.Path] {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	}
 	if r.Method != http.MethodHead {
 		io.WriteString(w, body)
 	}
@@ -310,5 +317,98 @@ func TestSourceURLKeepsQueryOutOfErrors(t *testing.T) {
 	_, err = Source{URL: "http://user:pw@127.0.0.1:1/{build}?token=s3cr3t"}.Open(context.Background(), "a", "1")
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), ":pw@") {
 		t.Errorf("got %v, want a connection error without credentials", err)
+	}
+}
+
+// dnsFailure is a transport whose every dial fails as a lookup of a name
+// that does not exist would, without asking a resolver.
+func dnsFailure() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, _ := net.SplitHostPort(addr)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, Server: "127.0.0.53:53", IsNotFound: true}}
+		},
+	}}
+}
+
+func TestRefusal(t *testing.T) {
+	srv := newArtifactServer(t, map[string]string{
+		"/shop/1.tgz":        "artifact one",
+		"/shop/1.tgz.sha256": "not-a-digest  1.tgz\n",
+		"/shop/2.tgz":        "artifact two",
+		"/shop/2.tgz.sha256": "<!DOCTYPE html><html><body>Builds</body></html>\n",
+		"/shop/3.tgz":        "artifact three",
+		"/shop/4.tgz":        "artifact four",
+	})
+	srv.html = map[string]bool{"/shop/2.tgz.sha256": true}
+	srv.status["/shop/3.tgz.sha256"] = http.StatusForbidden
+	srv.status["/shop/4.tgz"] = http.StatusServiceUnavailable
+	// Credentials in the URL must stay out of every message.
+	secret := strings.Replace(srv.URL, "http://", "http://ci:pa55word@", 1) + "/{app}/{build}.tgz?token=s3cr3t"
+
+	tests := []struct {
+		name  string
+		src   Source
+		build string
+		code  errs.Code
+		want  string
+	}{
+		{"malformed checksum", Source{URL: secret}, "1", errs.Invalid, "/shop/1.tgz.sha256?REDACTED: first field is not a sha256 digest"},
+		{"html for the checksum", Source{URL: secret}, "2", errs.Invalid, "/shop/2.tgz.sha256?REDACTED: got an HTML page, not a checksum file"},
+		{"checksum forbidden", Source{URL: secret}, "3", errs.Unavailable, "/shop/3.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden"},
+		{"server error", Source{URL: secret}, "4", errs.Unavailable, "/shop/4.tgz?REDACTED: HEAD: HTTP 503 Service Unavailable"},
+		{"missing", Source{URL: secret}, "9", errs.NotFound, "build 9 of shop not found at http://REDACTED@"},
+		{"no such host", Source{URL: "https://ci:pa55word@builds.example.com/{app}/{build}.tgz?token=s3cr3t", Client: dnsFailure()}, "1", errs.Unavailable,
+			"cannot check build 1 of shop: https://REDACTED@builds.example.com/shop/1.tgz?REDACTED: lookup builds.example.com: no such host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.src.Stat(context.Background(), "shop", tt.build)
+			if err == nil {
+				t.Fatal("Stat succeeded, want an error")
+			}
+			r := tt.src.Refusal("shop", tt.build, err)
+			if r.Code != tt.code || !strings.Contains(r.Msg, tt.want) {
+				t.Errorf("got %s %q, want %s saying %q", r.Code, r.Msg, tt.code, tt.want)
+			}
+			for _, s := range []string{r.Msg, r.Error()} {
+				if strings.Contains(s, "pa55word") || strings.Contains(s, "s3cr3t") {
+					t.Errorf("got %q, want no credentials", s)
+				}
+			}
+		})
+	}
+}
+
+func TestRefusalOfPaths(t *testing.T) {
+	root := t.TempDir()
+	for name, content := range map[string]string{"shop/1.tgz": "one", "shop/1.tgz.sha256": "xyz\n"} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := Source{Path: filepath.Join(root, "{app}/{build}.tgz")}
+	tests := []struct {
+		build string
+		code  errs.Code
+		want  string
+	}{
+		{"1", errs.Invalid, "cannot check build 1 of shop: " + filepath.Join(root, "shop/1.tgz.sha256") + ": first field is not a sha256 digest (64 hex digits)"},
+		{"2", errs.NotFound, "build 2 of shop not found at " + filepath.Join(root, "shop/2.tgz")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.build, func(t *testing.T) {
+			_, err := src.Stat(context.Background(), "shop", tt.build)
+			if err == nil {
+				t.Fatal("Stat succeeded, want an error")
+			}
+			if r := src.Refusal("shop", tt.build, err); r.Code != tt.code || r.Msg != tt.want {
+				t.Errorf("got %s %q, want %s %q", r.Code, r.Msg, tt.code, tt.want)
+			}
+		})
 	}
 }

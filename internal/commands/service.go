@@ -269,8 +269,13 @@ func (c *call) allow(reason string) {
 func (c *call) refuse(err error) {
 	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
 	c.res.Failed, c.res.Code = true, errs.CodeOf(err)
-	if errs.CodeOf(err) == errs.Internal {
+	switch errs.CodeOf(err) {
+	case errs.Internal:
 		c.s.log.Error("command failed", "user", c.req.User, "command", c.entry.Command, "err", err)
+	case errs.Unavailable:
+		// A dependency failed (the store, a host, the artifact store):
+		// operators need its cause, which people are told only briefly.
+		c.s.log.Warn("command refused", "user", c.req.User, "command", c.entry.Command, "err", err)
 	}
 	level := chat.Failure
 	if errs.CodeOf(err) == errs.NoChange {

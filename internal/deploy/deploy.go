@@ -33,10 +33,9 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	src := t.source()
 	info, err := src.Stat(ctx, t.app.Name, req.Build)
 	if err != nil {
-		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s; nothing was changed", req.Build, t.app.Name, src.Display(t.app.Name, req.Build))
-		}
-		return nil, errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s; nothing was changed", req.Build, t.app.Name)
+		refusal := src.Refusal(t.app.Name, req.Build, err)
+		refusal.Msg += "; nothing was changed"
+		return nil, refusal
 	}
 
 	r, err := e.begin(ctx, t, KindDeploy, req, sink)

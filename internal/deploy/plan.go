@@ -2,11 +2,9 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -24,10 +22,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	p := &Plan{Kind: KindDeploy, App: t.app.Name, Env: t.env.Name, Build: req.Build}
 	info, err := src.Stat(ctx, t.app.Name, req.Build)
 	if err != nil {
-		if errors.Is(err, artifact.ErrNotFound) {
-			return nil, errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s", req.Build, t.app.Name, src.Display(t.app.Name, req.Build))
-		}
-		return nil, errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s", req.Build, t.app.Name)
+		return nil, src.Refusal(t.app.Name, req.Build, err)
 	}
 	check := "no checksum file: not verified"
 	if info.SHA256 != "" {

@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -21,10 +20,7 @@ func (b ConfigBuilds) Exists(ctx context.Context, app, build string) error {
 	}
 	src := artifact.Source{URL: a.Artifact.URL, Path: a.Artifact.Path}
 	if _, err := src.Stat(ctx, app, build); err != nil {
-		if errors.Is(err, artifact.ErrNotFound) {
-			return errs.Wrap(errs.NotFound, err, "build %s of %s not found at %s", build, app, src.Display(app, build))
-		}
-		return errs.Wrap(errs.Unavailable, err, "cannot check build %s of %s", build, app)
+		return src.Refusal(app, build, err)
 	}
 	return nil
 }
