@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -212,7 +214,7 @@ func (s Source) statURL(ctx context.Context, loc string) (Info, error) {
 		// login page, instead of a 404.
 		return Info{}, &Error{Location: redactString(sumLoc), Reason: "got an HTML page, not a checksum file", Err: ErrInvalid}
 	}
-	sum, err := readChecksum(resp.Body, sumLoc)
+	sum, err := readChecksum(resp.Body, sumLoc, urlBase(loc))
 	if err != nil {
 		return Info{}, err
 	}
@@ -248,7 +250,7 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 		return Info{}, pathError(sumLoc, err)
 	}
 	defer f.Close()
-	if info.SHA256, err = readChecksum(f, sumLoc); err != nil {
+	if info.SHA256, err = readChecksum(f, sumLoc, filepath.Base(loc)); err != nil {
 		return Info{}, err
 	}
 	return info, nil
@@ -316,6 +318,16 @@ func pathError(loc string, err error) error {
 	return &Error{Location: loc, Reason: reason, Err: err}
 }
 
+// urlBase is the last element of the path of loc, unescaped: the file name
+// a checksum file lists the artifact by.
+func urlBase(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return path.Base(loc)
+	}
+	return path.Base(u.Path)
+}
+
 // checksumURL appends the checksum suffix to the path of loc, keeping any
 // query (a signed URL's parameters) where it is.
 func checksumURL(loc string) string {
@@ -330,25 +342,21 @@ func checksumURL(loc string) string {
 	return u.String()
 }
 
-// readChecksum parses sha256sum output: the first whitespace-separated
-// field is the hex digest.
-func readChecksum(r io.Reader, loc string) (string, error) {
-	invalid := func(reason string) error {
-		return &Error{Location: redactString(loc), Reason: reason, Err: ErrInvalid}
-	}
-	b, err := io.ReadAll(io.LimitReader(r, maxChecksumFile))
+// readChecksum reads the checksum file at loc and returns the digest it
+// gives for the artifact named name (see parseChecksum).
+func readChecksum(r io.Reader, loc, name string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxChecksumFile+1))
 	if err != nil {
 		e := transportError(loc, err)
 		e.Reason = "read: " + e.Reason
 		return "", e
 	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return "", invalid("checksum file is empty")
+	if len(b) > maxChecksumFile {
+		return "", &Error{Location: redactString(loc), Reason: fmt.Sprintf("larger than %d KiB: not a checksum file", maxChecksumFile>>10), Err: ErrInvalid}
 	}
-	sum := strings.ToLower(fields[0])
-	if !isSHA256(sum) {
-		return "", invalid("first field is not a sha256 digest (64 hex digits)")
+	sum, err := parseChecksum(string(b), name)
+	if err != nil {
+		return "", &Error{Location: redactString(loc), Reason: err.Error(), Err: ErrInvalid}
 	}
 	return sum, nil
 }

@@ -97,7 +97,7 @@ func TestSourcePath(t *testing.T) {
 	}{
 		{name: "with checksum", build: "1", want: Info{Size: 12, SHA256: digest}},
 		{name: "without checksum", build: "2", want: Info{Size: 12}},
-		{name: "malformed checksum", build: "3", wantErr: "not a sha256 digest"},
+		{name: "malformed checksum", build: "3", wantErr: "line 1: first field is not a SHA-256 digest"},
 		{name: "empty checksum file", build: "4", wantErr: "is empty"},
 		{name: "missing", build: "9", wantErr: "not found"},
 		{name: "directory", build: "dir", wantErr: "not a regular file"},
@@ -220,7 +220,7 @@ func TestSourceURL(t *testing.T) {
 	}{
 		{name: "with checksum", build: "1", want: Info{Size: 12, SHA256: digest}},
 		{name: "without checksum", build: "2", want: Info{Size: 12}},
-		{name: "malformed checksum", build: "3", wantErr: "not a sha256 digest"},
+		{name: "malformed checksum", build: "3", wantErr: "line 1: first field is not a SHA-256 digest"},
 		{name: "checksum forbidden", build: "4", wantErr: "403 Forbidden"},
 		{name: "missing", build: "9", wantErr: "404 Not Found"},
 		{name: "server error", build: "5", wantErr: "500 Internal Server Error"},
@@ -353,7 +353,7 @@ func TestRefusal(t *testing.T) {
 		code  errs.Code
 		want  string
 	}{
-		{"malformed checksum", Source{URL: secret}, "1", errs.Invalid, "/shop/1.tgz.sha256?REDACTED: first field is not a sha256 digest"},
+		{"malformed checksum", Source{URL: secret}, "1", errs.Invalid, "/shop/1.tgz.sha256?REDACTED: line 1: first field is not a SHA-256 digest (64 hex digits)"},
 		{"html for the checksum", Source{URL: secret}, "2", errs.Invalid, "/shop/2.tgz.sha256?REDACTED: got an HTML page, not a checksum file"},
 		{"checksum forbidden", Source{URL: secret}, "3", errs.Unavailable, "/shop/3.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden"},
 		{"server error", Source{URL: secret}, "4", errs.Unavailable, "/shop/4.tgz?REDACTED: HEAD: HTTP 503 Service Unavailable"},
@@ -397,7 +397,7 @@ func TestRefusalOfPaths(t *testing.T) {
 		code  errs.Code
 		want  string
 	}{
-		{"1", errs.Invalid, "cannot check build 1 of shop: " + filepath.Join(root, "shop/1.tgz.sha256") + ": first field is not a sha256 digest (64 hex digits)"},
+		{"1", errs.Invalid, "cannot check build 1 of shop: " + filepath.Join(root, "shop/1.tgz.sha256") + ": line 1: first field is not a SHA-256 digest (64 hex digits)"},
 		{"2", errs.NotFound, "build 2 of shop not found at " + filepath.Join(root, "shop/2.tgz")},
 	}
 	for _, tt := range tests {

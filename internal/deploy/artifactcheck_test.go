@@ -21,7 +21,7 @@ func TestUncheckableArtifactSaysWhy(t *testing.T) {
 	if err := os.WriteFile(sum, []byte("<html>not found</html>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := "cannot check build 9 of web: " + sum + ": first field is not a sha256 digest"
+	want := "cannot check build 9 of web: " + sum + ": line 1: first field is not a SHA-256 digest"
 
 	_, err := f.run(deploy.KindDeploy, "9")
 	if msg := errs.Message(err); errs.CodeOf(err) != errs.Invalid || !strings.Contains(msg, want) || !strings.HasSuffix(msg, "; nothing was changed") {
