@@ -108,9 +108,12 @@ func (s Source) Validate() error {
 	case s.URL != "" && s.Path != "":
 		return errors.New("artifact source: set a url or a path, not both")
 	case s.URL != "":
-		u, err := url.Parse(s.Location("app", "build"))
+		loc := s.Location("app", "build")
+		u, err := url.Parse(loc)
 		if err != nil {
-			return fmt.Errorf("artifact source: %w", err)
+			// Not err, which quotes the URL or a part of it: the part
+			// may be a password.
+			return fmt.Errorf("artifact source: url %s: not a valid URL", redactText(loc))
 		}
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("artifact source: url %s: want an http or https url", redact(u))
@@ -261,7 +264,8 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 func (s Source) do(ctx context.Context, method, loc string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, loc, nil)
 	if err != nil {
-		return nil, transportError(loc, err)
+		// Its error quotes a part of the URL, which may be a password.
+		return nil, &Error{Location: redactString(loc), Reason: "not a valid URL"}
 	}
 	client := s.Client
 	if client == nil {
@@ -404,10 +408,32 @@ func reason(err error) string {
 // as they are.
 func redactString(loc string) string {
 	u, err := url.Parse(loc)
-	if err != nil || u.Scheme == "" {
+	if err != nil {
+		return redactText(loc)
+	}
+	if u.Scheme == "" {
 		return loc
 	}
 	return redact(u)
+}
+
+// redactText is redactString for a URL that net/url does not parse (a
+// placeholder left in its host, a stray %): it works on the text, and
+// hides more rather than less.
+func redactText(loc string) string {
+	scheme, rest, ok := strings.Cut(loc, "://")
+	if !ok {
+		return loc
+	}
+	// The user info ends at the last @, wherever that is: the text need
+	// not be escaped as a URL's would, and a password may hold ? or /.
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = "REDACTED@" + rest[i+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i] + "?REDACTED"
+	}
+	return scheme + "://" + rest
 }
 
 func redact(u *url.URL) string {

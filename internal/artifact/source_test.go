@@ -412,3 +412,32 @@ func TestRefusalOfPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestUnparsableURLsKeepCredentialsOut: a URL net/url does not parse (a
+// placeholder the config should have refused, a stray %) never shows its
+// credentials, in errors or in Display.
+func TestUnparsableURLsKeepCredentialsOut(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"placeholder in the host", "https://ci:s3cr3t@art-{env}.example.com/{app}/{build}.tgz", "https://REDACTED@art-{env}.example.com/shop/1.tgz"},
+		{"token in the query", "https://art-{env}.example.com/{build}.tgz?token=s3cr3t", "https://art-{env}.example.com/1.tgz?REDACTED"},
+		{"bad escape", "https://ci:s3cr3t@ci.example.com/%zz/{build}.tgz?token=s3cr3t", "https://REDACTED@ci.example.com/%zz/1.tgz?REDACTED"},
+		{"unescaped ? and @ in the password", "https://ci:s3?cr@3t@art-{env}.example.com/{build}.tgz", "https://REDACTED@art-{env}.example.com/1.tgz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := Source{URL: tt.url}
+			if got := src.Display("shop", "1"); got != tt.want {
+				t.Errorf("Display: got %q, want %q", got, tt.want)
+			}
+			_, serr := src.Stat(context.Background(), "shop", "1")
+			_, oerr := src.Open(context.Background(), "shop", "1")
+			for _, err := range []error{src.Validate(), serr, oerr, src.Refusal("shop", "1", serr)} {
+				if err == nil || strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "3t") {
+					t.Errorf("got %v, want an error without credentials", err)
+				}
+			}
+		})
+	}
+}

@@ -151,8 +151,8 @@ type App struct {
 }
 
 // Artifact says where builds come from. Exactly one of URL and Path is set;
-// both are templates with {app} and {build}. A checksum file is looked for
-// at the same location plus ".sha256".
+// both are templates with {app} and {build}, and no other placeholder. A
+// checksum file is looked for at the same location plus ".sha256".
 type Artifact struct {
 	URL  string `yaml:"url"`
 	Path string `yaml:"path"` // relative paths are relative to the config file's directory

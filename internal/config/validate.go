@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -127,6 +128,13 @@ func (a *App) validate(loc locator, ps *problems) {
 	}
 	if art.Path != "" && !strings.Contains(art.Path, "{build}") {
 		ps.add(at("artifact", "path"), "%s.artifact.path: must contain {build}", p)
+	}
+	for _, t := range []struct{ key, template string }{{"url", art.URL}, {"path", art.Path}} {
+		// Any other placeholder would stay as it is, and fail every
+		// deploy with an error quoting the URL.
+		if bad := otherPlaceholders(t.template, artifactPlaceholders); len(bad) > 0 {
+			ps.add(at("artifact", t.key), "%s.artifact.%s: unknown placeholder %s: artifact.url and artifact.path take only {app} and {build}", p, t.key, strings.Join(bad, ", "))
+		}
 	}
 
 	switch {
@@ -258,6 +266,22 @@ func (e *Env) validate(loc locator, ps *problems, app string) {
 	if e.StepTimeout <= 0 {
 		ps.add(at("step_timeout"), "%s.step_timeout: must be more than 0, got %s", p, e.StepTimeout)
 	}
+}
+
+// artifactPlaceholders are those a deploy fills in in artifact.url and
+// artifact.path (see artifact.Source.Location).
+var artifactPlaceholders = []string{"{app}", "{build}"}
+
+// otherPlaceholders lists, once each, the placeholders of template that
+// are not among allowed.
+func otherPlaceholders(template string, allowed []string) []string {
+	var out []string
+	for _, ph := range placeholderPattern.FindAllString(template, -1) {
+		if !slices.Contains(allowed, ph) && !slices.Contains(out, ph) {
+			out = append(out, ph)
+		}
+	}
+	return out
 }
 
 // isHTTPURL reports whether s, a template, is an absolute http(s) URL once

@@ -263,6 +263,16 @@ func TestValidationRules(t *testing.T) {
 			want:  one("url: https:", "must be an http:// or https:// URL"),
 		},
 		{
+			name:  "artifact url with another placeholder",
+			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "url: https://ci:s3cr3t@art-{env}.example.com/{app}/{build}.tar.gz?t={token}&e={env}"},
+			want:  one("url: https://ci", "apps.web.artifact.url: unknown placeholder {env}, {token}: artifact.url and artifact.path take only {app} and {build}"),
+		},
+		{
+			name:  "artifact path with another placeholder",
+			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "path: builds/{host}/{app}-{build}.tgz"},
+			want:  one("path: builds", "apps.web.artifact.path: unknown placeholder {host}: artifact.url and artifact.path take only {app} and {build}"),
+		},
+		{
 			name:  "artifact path without build",
 			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "path: builds/{app}.tgz"},
 			want:  one("path: builds", "apps.web.artifact.path: must contain {build}"),
