@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 )
@@ -88,12 +89,7 @@ func TestDeployFinishingDuringDrainIsRegistered(t *testing.T) {
 		return false
 	}
 	dir, addr := t.TempDir(), freePort(t)
-	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tarballOf(t, "1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-1.tar.gz"), tarballOf(t, "1"))
 	cfg := filepath.Join(dir, "switchman.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, drainSentryYAML, addr, api.srv.URL+"/api/", sentrySrv.URL), 0o644); err != nil {
 		t.Fatal(err)
@@ -259,13 +255,8 @@ func TestAutomaticRollbackFinishingDuringDrain(t *testing.T) {
 	sn := newSpikingSentry(t)
 	dir, addr := t.TempDir(), freePort(t)
 	restarts := filepath.Join(dir, "restarts")
-	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for _, b := range []string{"1", "2"} {
-		if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tarballOf(t, b), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tarballOf(t, b))
 	}
 	cfg := filepath.Join(dir, "switchman.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, autoRollbackYAML, addr, api.srv.URL+"/api/", sn.srv.URL, restarts), 0o644); err != nil {

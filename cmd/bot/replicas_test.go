@@ -37,6 +37,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	redisstore "github.com/switchman-bot/switchman/internal/store/redis"
@@ -134,9 +135,7 @@ func newReplicaCluster(t *testing.T, opt clusterOptions) *replicaCluster {
 		}
 	}
 	for _, b := range []string{"1", "2"} {
-		if err := os.WriteFile(filepath.Join(arts, "web-"+b+".tar.gz"), replicaTarball(t, b), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		artifacttest.Publish(t, filepath.Join(arts, "web-"+b+".tar.gz"), replicaTarball(t, b))
 	}
 	// Registered first, so it runs last: a restart still waiting in a
 	// killed replica's script finishes rather than outlive the test. It

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 )
 
@@ -100,12 +101,7 @@ func TestServeSlack(t *testing.T) {
 	t.Setenv("TEST_SLACK_SIGNING_SECRET", secret)
 	api := newSlackAPI(t)
 	dir, addr := t.TempDir(), freePort(t)
-	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tarballOf(t, "1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-1.tar.gz"), tarballOf(t, "1"))
 	cfg := filepath.Join(dir, "switchman.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, serveYAML, addr, api.srv.URL+"/api/", api.srv.URL+"/discord/"), 0o644); err != nil {
 		t.Fatal(err)

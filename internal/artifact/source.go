@@ -29,6 +29,10 @@ import (
 // artifact cannot wrap deploy.ErrNotFound without an import cycle.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoChecksum marks an artifact published without its checksum file,
+// which Stat refuses unless the Source says the checksum is optional.
+var ErrNoChecksum = errors.New("no published checksum")
+
 // ErrInvalid marks what the artifact store served that cannot be used,
 // such as a checksum file that does not parse: asking again does not
 // help, publishing it again does.
@@ -85,6 +89,10 @@ type Source struct {
 	// Client makes the HTTP requests; nil means a client that bounds
 	// connecting and waiting for response headers.
 	Client *http.Client
+	// ChecksumOptional lets Stat accept an artifact without a checksum
+	// file; by default it is refused, as nothing says the build is the
+	// one published.
+	ChecksumOptional bool
 }
 
 // Info describes an artifact that exists.
@@ -95,7 +103,8 @@ type Info struct {
 	// say.
 	Size int64
 	// SHA256 is the lowercase hex checksum from the checksum file next to
-	// the artifact (Location + ".sha256"), or "" if there is none.
+	// the artifact (Location + ".sha256"), or "" if there is none and the
+	// Source has ChecksumOptional.
 	SHA256 string
 }
 
@@ -132,8 +141,9 @@ func (s Source) Location(app, build string) string {
 }
 
 // Stat checks that build of app exists, with a HEAD request or a stat, and
-// reads its checksum file if there is one. A missing artifact returns an
-// error wrapping ErrNotFound; a checksum file that cannot be used wraps
+// reads its checksum file. A missing artifact returns an error wrapping
+// ErrNotFound; a missing checksum file one wrapping ErrNoChecksum, unless
+// the checksum is optional; a checksum file that cannot be used wraps
 // ErrInvalid; any other failure to check is an error too. Errors name no
 // credentials: Refusal turns them into what people are told.
 func (s Source) Stat(ctx context.Context, app, build string) (Info, error) {
@@ -144,7 +154,7 @@ func (s Source) Stat(ctx context.Context, app, build string) (Info, error) {
 	if s.URL != "" {
 		return s.statURL(ctx, loc)
 	}
-	return statPath(ctx, loc)
+	return s.statPath(ctx, loc)
 }
 
 // Open streams build of app. The caller closes the reader. A missing
@@ -207,7 +217,7 @@ func (s Source) statURL(ctx context.Context, loc string) (Info, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-		return info, nil
+		return s.noChecksum(info, sumLoc)
 	}
 	if err := statusError(resp, sumLoc); err != nil {
 		return Info{}, err
@@ -231,7 +241,7 @@ func isHTML(contentType string) bool {
 	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
 }
 
-func statPath(ctx context.Context, loc string) (Info, error) {
+func (s Source) statPath(ctx context.Context, loc string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
@@ -247,7 +257,7 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 	sumLoc := loc + checksumSuffix
 	f, err := os.Open(sumLoc)
 	if errors.Is(err, fs.ErrNotExist) {
-		return info, nil
+		return s.noChecksum(info, sumLoc)
 	}
 	if err != nil {
 		return Info{}, pathError(sumLoc, err)
@@ -257,6 +267,15 @@ func statPath(ctx context.Context, loc string) (Info, error) {
 		return Info{}, err
 	}
 	return info, nil
+}
+
+// noChecksum is what Stat returns for the artifact info whose checksum
+// file, at sumLoc, does not exist.
+func (s Source) noChecksum(info Info, sumLoc string) (Info, error) {
+	if s.ChecksumOptional {
+		return info, nil
+	}
+	return Info{}, &Error{Location: redactString(sumLoc), Reason: "no checksum file", Err: ErrNoChecksum}
 }
 
 // do sends a request without a body. Transport errors name the location
@@ -380,11 +399,16 @@ func (s Source) Display(app, build string) string {
 
 // Refusal turns err, from Stat of build of app, into an error with a code
 // and a message for people saying why, briefly and without credentials:
-// NotFound for a missing artifact, Invalid for what the store served but
-// cannot be used (retrying does not help), Unavailable otherwise. The
-// message ends without punctuation, so the caller may add to it.
+// NotFound for a missing artifact or checksum file (the message names
+// the config key that makes the checksum optional), Invalid for what the
+// store served but cannot be used (retrying does not help), Unavailable
+// otherwise. The message ends without punctuation, so the caller may add
+// to it.
 func (s Source) Refusal(app, build string, err error) *errs.Error {
+	var e *Error
 	switch {
+	case errors.Is(err, ErrNoChecksum) && errors.As(err, &e):
+		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s has no published checksum (%s not found); publish one, or set artifact.checksum: optional for this app", build, app, e.Location)}
 	case errors.Is(err, ErrNotFound):
 		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
 	case errors.Is(err, ErrInvalid):

@@ -90,20 +90,26 @@ func TestSourcePath(t *testing.T) {
 	ctx := context.Background()
 
 	tests := []struct {
-		name    string
-		build   string
-		want    Info
-		wantErr string
+		name     string
+		build    string
+		optional bool // Source.ChecksumOptional
+		want     Info
+		wantErr  string
 	}{
 		{name: "with checksum", build: "1", want: Info{Size: 12, SHA256: digest}},
-		{name: "without checksum", build: "2", want: Info{Size: 12}},
+		{name: "with checksum, optional", build: "1", optional: true, want: Info{Size: 12, SHA256: digest}},
+		{name: "without checksum", build: "2", wantErr: "2.tgz.sha256: no checksum file"},
+		{name: "without checksum, optional", build: "2", optional: true, want: Info{Size: 12}},
 		{name: "malformed checksum", build: "3", wantErr: "line 1: first field is not a SHA-256 digest"},
+		{name: "malformed checksum, optional", build: "3", optional: true, wantErr: "line 1: first field is not a SHA-256 digest"},
 		{name: "empty checksum file", build: "4", wantErr: "is empty"},
 		{name: "missing", build: "9", wantErr: "not found"},
 		{name: "directory", build: "dir", wantErr: "not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			src := src
+			src.ChecksumOptional = tt.optional
 			loc := src.Location("shop", tt.build)
 			info, err := src.Stat(ctx, "shop", tt.build)
 			if tt.wantErr != "" {
@@ -128,6 +134,11 @@ func TestSourcePath(t *testing.T) {
 		}
 		if _, err := src.Open(ctx, "shop", "9"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Open: got %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("missing checksum wraps ErrNoChecksum", func(t *testing.T) {
+		if _, err := src.Stat(ctx, "shop", "2"); !errors.Is(err, ErrNoChecksum) || errors.Is(err, ErrNotFound) {
+			t.Errorf("Stat: got %v, want ErrNoChecksum and not ErrNotFound", err)
 		}
 	})
 	t.Run("open", func(t *testing.T) {
@@ -213,13 +224,16 @@ func TestSourceURL(t *testing.T) {
 	ctx := context.Background()
 
 	tests := []struct {
-		name    string
-		build   string
-		want    Info
-		wantErr string
+		name     string
+		build    string
+		optional bool // Source.ChecksumOptional
+		want     Info
+		wantErr  string
 	}{
 		{name: "with checksum", build: "1", want: Info{Size: 12, SHA256: digest}},
-		{name: "without checksum", build: "2", want: Info{Size: 12}},
+		{name: "without checksum", build: "2", wantErr: "2.tgz.sha256: no checksum file"},
+		{name: "without checksum, optional", build: "2", optional: true, want: Info{Size: 12}},
+		{name: "checksum forbidden, optional", build: "4", optional: true, wantErr: "403 Forbidden"},
 		{name: "malformed checksum", build: "3", wantErr: "line 1: first field is not a SHA-256 digest"},
 		{name: "checksum forbidden", build: "4", wantErr: "403 Forbidden"},
 		{name: "missing", build: "9", wantErr: "404 Not Found"},
@@ -227,6 +241,8 @@ func TestSourceURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			src := src
+			src.ChecksumOptional = tt.optional
 			info, err := src.Stat(ctx, "shop", tt.build)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), srv.URL+"/shop/"+tt.build) {
@@ -246,11 +262,11 @@ func TestSourceURL(t *testing.T) {
 
 	t.Run("stat uses HEAD", func(t *testing.T) {
 		before := len(srv.used())
-		if _, err := src.Stat(ctx, "shop", "2"); err != nil {
+		if _, err := src.Stat(ctx, "shop", "1"); err != nil {
 			t.Fatal(err)
 		}
 		got := srv.used()[before:]
-		want := []string{"HEAD /shop/2.tgz", "GET /shop/2.tgz.sha256"}
+		want := []string{"HEAD /shop/1.tgz", "GET /shop/1.tgz.sha256"}
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("requests %q, want %q", got, want)
 		}
@@ -289,7 +305,7 @@ func TestSourceURL(t *testing.T) {
 }
 
 func TestSourceURLWithoutHEAD(t *testing.T) {
-	srv := newArtifactServer(t, map[string]string{"/a/1.tgz": "one"})
+	srv := newArtifactServer(t, map[string]string{"/a/1.tgz": "one", "/a/1.tgz.sha256": digest})
 	srv.noHEAD = true
 	info, err := Source{URL: srv.URL + "/{app}/{build}.tgz"}.Stat(context.Background(), "a", "1")
 	if err != nil {
@@ -339,6 +355,7 @@ func TestRefusal(t *testing.T) {
 		"/shop/2.tgz.sha256": "<!DOCTYPE html><html><body>Builds</body></html>\n",
 		"/shop/3.tgz":        "artifact three",
 		"/shop/4.tgz":        "artifact four",
+		"/shop/5.tgz":        "artifact five",
 	})
 	srv.html = map[string]bool{"/shop/2.tgz.sha256": true}
 	srv.status["/shop/3.tgz.sha256"] = http.StatusForbidden
@@ -358,6 +375,7 @@ func TestRefusal(t *testing.T) {
 		{"checksum forbidden", Source{URL: secret}, "3", errs.Unavailable, "/shop/3.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden"},
 		{"server error", Source{URL: secret}, "4", errs.Unavailable, "/shop/4.tgz?REDACTED: HEAD: HTTP 503 Service Unavailable"},
 		{"missing", Source{URL: secret}, "9", errs.NotFound, "build 9 of shop not found at http://REDACTED@"},
+		{"no checksum", Source{URL: secret}, "5", errs.NotFound, "/shop/5.tgz.sha256?REDACTED not found); publish one, or set artifact.checksum: optional for this app"},
 		{"no such host", Source{URL: "https://ci:pa55word@builds.example.com/{app}/{build}.tgz?token=s3cr3t", Client: dnsFailure()}, "1", errs.Unavailable,
 			"cannot check build 1 of shop: https://REDACTED@builds.example.com/shop/1.tgz?REDACTED: lookup builds.example.com: no such host"},
 	}
@@ -382,7 +400,7 @@ func TestRefusal(t *testing.T) {
 
 func TestRefusalOfPaths(t *testing.T) {
 	root := t.TempDir()
-	for name, content := range map[string]string{"shop/1.tgz": "one", "shop/1.tgz.sha256": "xyz\n"} {
+	for name, content := range map[string]string{"shop/1.tgz": "one", "shop/1.tgz.sha256": "xyz\n", "shop/3.tgz": "three"} {
 		p := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -399,6 +417,7 @@ func TestRefusalOfPaths(t *testing.T) {
 	}{
 		{"1", errs.Invalid, "cannot check build 1 of shop: " + filepath.Join(root, "shop/1.tgz.sha256") + ": line 1: first field is not a SHA-256 digest (64 hex digits)"},
 		{"2", errs.NotFound, "build 2 of shop not found at " + filepath.Join(root, "shop/2.tgz")},
+		{"3", errs.NotFound, "build 3 of shop has no published checksum (" + filepath.Join(root, "shop/3.tgz.sha256") + " not found); publish one, or set artifact.checksum: optional for this app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.build, func(t *testing.T) {

@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // TestUncheckableBuildSaysWhy: a deploy refused because its build could
@@ -17,7 +20,7 @@ import (
 func TestUncheckableBuildSaysWhy(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/web-1.tar.gz", "/web-2.tar.gz":
+		case "/web-1.tar.gz", "/web-2.tar.gz", "/web-3.tar.gz":
 			w.WriteHeader(http.StatusOK)
 		case "/web-1.tar.gz.sha256":
 			http.Error(w, "try later", http.StatusServiceUnavailable)
@@ -42,6 +45,7 @@ func TestUncheckableBuildSaysWhy(t *testing.T) {
 		{"deploy web 1", "cannot check build 1 of web: http://REDACTED@" + srv.Listener.Addr().String() + "/web-1.tar.gz.sha256?REDACTED: GET: HTTP 503 Service Unavailable; nothing was changed", true},
 		{"deploy web 2", "/web-2.tar.gz.sha256?REDACTED: got an HTML page, not a checksum file; nothing was changed", false},
 		{"deploy web 2 --dry-run", "/web-2.tar.gz.sha256?REDACTED: got an HTML page, not a checksum file", false},
+		{"deploy web 3", "build 3 of web has no published checksum (http://REDACTED@" + srv.Listener.Addr().String() + "/web-3.tar.gz.sha256?REDACTED not found); publish one, or set artifact.checksum: optional for this app; nothing was changed", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -59,5 +63,31 @@ func TestUncheckableBuildSaysWhy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOptionalChecksumSaysSo: with artifact.checksum optional, a build
+// published without one is deployed, and its progress says once that it
+// was checked for structure only.
+func TestOptionalChecksumSaysSo(t *testing.T) {
+	yaml := strings.Replace(serviceYAML, "      path: artifacts/{app}-{build}.tar.gz\n", "      path: artifacts/{app}-{build}.tar.gz\n      checksum: optional\n", 1)
+	f := newServiceFixtureFrom(t, yaml, nil)
+	if err := os.WriteFile(filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, rec := f.do("bob", "deploy web 3")
+	if rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("got record %+v (reply %q), want a deploy that succeeded", rec, out.last())
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	notes := 0
+	for _, ev := range out.events {
+		if ev.Kind == deploy.EventNote && ev.Text == "no checksum published for build 3: checked for structure only" {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("got the note %d times in %+v, want once", notes, out.events)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -53,13 +54,8 @@ func askService(t *testing.T, now func() time.Time) (dir string, do func(user, t
 	t.Cleanup(eng.Wait)
 	policy, _ := acl.New(cfg.AccessRules())
 	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Now: now})
-	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for _, b := range []string{"1", "2"} {
-		if err := os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}))
 	}
 	return dir, func(user, text string) (commands.Outcome, *recorder) {
 		out := newRecorder()

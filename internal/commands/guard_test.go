@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -128,11 +129,9 @@ func newGuardFixture(t *testing.T, restart string) *guardFixture {
 	pres := &presence{}
 	f := &guardFixture{serviceFixture: &serviceFixture{t: t, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}, clock: clk, presence: pres}
 	f.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Presence: pres, Now: clk.Now})
-	arts := filepath.Join(dir, "artifacts")
-	os.MkdirAll(arts, 0o755)
 	for _, app := range []string{"web", "api"} {
 		for _, b := range []string{"1", "2", "3"} {
-			os.WriteFile(filepath.Join(arts, app+"-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644)
+			artifacttest.Publish(t, filepath.Join(dir, "artifacts", app+"-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}))
 		}
 	}
 	return f

@@ -2,12 +2,12 @@ package commands_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -46,7 +46,7 @@ func TestRollbackOfADeploy(t *testing.T) {
 // to the release it left, not to whatever the previous link names.
 func TestRollbackOfAnInterruptedRun(t *testing.T) {
 	f := newServiceFixture(t)
-	os.WriteFile(filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}), 0o644)
+	artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
 	var last *deploy.Record
 	for _, b := range []string{"1", "2", "3"} {
 		if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -125,10 +126,8 @@ func newServiceFixtureFrom(t *testing.T, yaml string, rules *acl.Rules) *service
 	}
 	f := &serviceFixture{t: t, cfg: cfg, policy: policy, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}
 	f.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
-	arts := filepath.Join(dir, "artifacts")
-	os.MkdirAll(arts, 0o755)
 	for _, b := range []string{"1", "2"} {
-		os.WriteFile(filepath.Join(arts, "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}), 0o644)
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, map[string]string{"BUILD": b}))
 	}
 	return f
 }

@@ -156,7 +156,15 @@ type App struct {
 type Artifact struct {
 	URL  string `yaml:"url"`
 	Path string `yaml:"path"` // relative paths are relative to the config file's directory
+	// Checksum is required (a build without a published checksum file is
+	// refused) or optional (such a build is checked for its structure
+	// only); default required.
+	Checksum string `yaml:"checksum"`
 }
+
+// ChecksumOptional reports whether a build without a published checksum
+// may be deployed.
+func (a Artifact) ChecksumOptional() bool { return a.Checksum == "optional" }
 
 // Migrations are the app's schema migration commands, run on a host in the
 // new release's directory.

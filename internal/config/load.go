@@ -132,6 +132,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 		if a.Artifact.Path != "" {
 			a.Artifact.Path = resolve(dir, a.Artifact.Path)
 		}
+		// Fail closed: a build nobody vouched for is not deployed unless
+		// the app says so.
+		a.Artifact.Checksum = or(a.Artifact.Checksum, "required")
 		a.Delivery = or(a.Delivery, "push")
 		a.Recompress = or(a.Recompress, "auto")
 		if !at("keep_releases") {

@@ -68,6 +68,7 @@ func TestDefaults(t *testing.T) {
 		{"App.DefaultEnv", a.DefaultEnv, "prod"},
 		{"App.KeepReleases", a.KeepReleases, 5},
 		{"App.Artifact.Path", a.Artifact.Path, "/etc/switchman/builds/{app}/{build}.tar.gz"},
+		{"App.Artifact.Checksum", a.Artifact.Checksum, "required"},
 		{"Health.Timeout", a.Health.Timeout, Duration(30 * time.Second)},
 		{"Health.Interval", a.Health.Interval, Duration(500 * time.Millisecond)},
 		{"Env.Name", e.Name, "prod"},
@@ -599,7 +600,7 @@ func TestLookups(t *testing.T) {
 func TestSummary(t *testing.T) {
 	y := strings.Replace(baseYAML, "https://builds.example.com/", "https://ci:${CI_TOKEN}@builds.example.com/", 1)
 	c := mustParse(t, "/etc/switchman/switchman.yaml", y+`  api:
-    artifact: {path: 'builds/{build}.tgz'}
+    artifact: {path: 'builds/{build}.tgz', checksum: optional}
     path: /srv/api
     restart: ./restart
     health: {command: ./check}

@@ -57,10 +57,14 @@ func (c *Config) Summary() string {
 		a := c.Apps[name]
 		w("")
 		w("app %s", a.Name)
+		optional := ""
+		if a.Artifact.ChecksumOptional() {
+			optional = " (checksum optional)"
+		}
 		if a.Artifact.URL != "" {
-			w("  artifact:     url %s", redactURL(a.Artifact.URL))
+			w("  artifact:     url %s%s", redactURL(a.Artifact.URL), optional)
 		} else {
-			w("  artifact:     path %s", a.Artifact.Path)
+			w("  artifact:     path %s%s", a.Artifact.Path, optional)
 		}
 		w("  deploy path:  %s (keep %d releases)", a.Path, a.KeepReleases)
 		if len(a.Shared) > 0 {

@@ -129,6 +129,9 @@ func (a *App) validate(loc locator, ps *problems) {
 	if art.Path != "" && !strings.Contains(art.Path, "{build}") {
 		ps.add(at("artifact", "path"), "%s.artifact.path: must contain {build}", p)
 	}
+	if art.Checksum != "required" && art.Checksum != "optional" {
+		ps.add(at("artifact", "checksum"), "%s.artifact.checksum: want required or optional, got %q", p, art.Checksum)
+	}
 	for _, t := range []struct{ key, template string }{{"url", art.URL}, {"path", art.Path}} {
 		// Any other placeholder would stay as it is, and fail every
 		// deploy with an error quoting the URL.

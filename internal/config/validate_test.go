@@ -273,6 +273,15 @@ func TestValidationRules(t *testing.T) {
 			want:  one("path: builds", "apps.web.artifact.path: unknown placeholder {host}: artifact.url and artifact.path take only {app} and {build}"),
 		},
 		{
+			name:  "artifact checksum unknown",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      checksum: off\n"},
+			want:  one("checksum: off", `apps.web.artifact.checksum: want required or optional, got "off"`),
+		},
+		{
+			name:  "artifact checksum optional",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      checksum: optional\n"},
+		},
+		{
 			name:  "artifact path without build",
 			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "path: builds/{app}.tgz"},
 			want:  one("path: builds", "apps.web.artifact.path: must contain {build}"),

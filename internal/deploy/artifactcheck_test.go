@@ -2,6 +2,9 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // TestUncheckableArtifactSaysWhy: a build whose checksum file cannot be
@@ -34,4 +38,69 @@ func TestUncheckableArtifactSaysWhy(t *testing.T) {
 	if f.exists("") {
 		t.Error("the deploy dir exists after a refused deploy")
 	}
+}
+
+// TestChecksumRequired: a build published without a checksum is refused
+// before anything changes, deploy and dry run alike, in push and pull
+// mode, unless the app makes the checksum optional; the deploy then says
+// once that the build was checked for structure only.
+func TestChecksumRequired(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		for _, checksum := range []string{"", "required", "optional"} {
+			t.Run(delivery+"/"+orDefault(checksum, "default"), func(t *testing.T) {
+				arts := t.TempDir()
+				srv := httptest.NewServer(http.FileServer(http.Dir(arts)))
+				t.Cleanup(srv.Close)
+				artifact := "      url: " + srv.URL + "/{app}-{build}.tar.gz\n"
+				if checksum != "" {
+					artifact += "      checksum: " + checksum + "\n"
+				}
+				yaml := strings.Replace(fixtureYAML, "      path: artifacts/{app}-{build}.tar.gz\n", artifact+"    delivery: "+delivery+"\n", 1)
+				f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+				f.arts = arts
+				if err := os.WriteFile(filepath.Join(arts, "web-9.tar.gz"), tarball(t, false, tarEntry{name: "BUILD", body: "9"}), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if checksum != "optional" {
+					want := "build 9 of web has no published checksum (" + srv.URL + "/web-9.tar.gz.sha256 not found); publish one, or set artifact.checksum: optional for this app"
+					_, err := f.run(deploy.KindDeploy, "9")
+					if errs.CodeOf(err) != errs.NotFound || errs.Message(err) != want+"; nothing was changed" {
+						t.Errorf("deploy: got %s %q, want not_found %q", errs.CodeOf(err), errs.Message(err), want+"; nothing was changed")
+					}
+					_, err = f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "9"})
+					if errs.CodeOf(err) != errs.NotFound || errs.Message(err) != want {
+						t.Errorf("dry run: got %s %q, want not_found %q", errs.CodeOf(err), errs.Message(err), want)
+					}
+					if f.exists("") {
+						t.Error("the deploy dir exists after a refused deploy")
+					}
+					return
+				}
+				p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "9"})
+				if err != nil || !strings.Contains(p.Steps[0], "no checksum published, checked for structure only") {
+					t.Errorf("dry run: got %v, %v; want a plan saying no checksum is published", p, err)
+				}
+				rec := f.mustRun(deploy.KindDeploy, "9", deploy.OutcomeSucceeded)
+				if got := f.read("current/BUILD"); got != "9" {
+					t.Errorf("current/BUILD: got %q, want 9", got)
+				}
+				if n := f.countNotes(rec.ID, "no checksum published for build 9: checked for structure only"); n != 1 {
+					t.Errorf("got the note that no checksum was published %d times, want once", n)
+				}
+			})
+		}
+	}
+}
+
+// countNotes counts the notes of deploy id that contain substr.
+func (f *fixture) countNotes(id, substr string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, ev := range f.events {
+		if ev.DeployID == id && ev.Kind == deploy.EventNote && strings.Contains(ev.Text, substr) {
+			n++
+		}
+	}
+	return n
 }

@@ -233,7 +233,7 @@ func (t target) hosts() []Host {
 }
 
 func (t target) source() artifact.Source {
-	return artifact.Source{URL: t.app.Artifact.URL, Path: t.app.Artifact.Path}
+	return artifact.Source{URL: t.app.Artifact.URL, Path: t.app.Artifact.Path, ChecksumOptional: t.app.Artifact.ChecksumOptional()}
 }
 
 // Running returns snapshots of the deploys this process runs now.

@@ -24,7 +24,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, src.Refusal(t.app.Name, req.Build, err)
 	}
-	check := "no checksum file: not verified"
+	check := "no checksum published, checked for structure only: artifact.checksum is optional"
 	if info.SHA256 != "" {
 		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}

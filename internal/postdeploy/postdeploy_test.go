@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -189,9 +190,8 @@ apps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755)
 	for _, b := range []string{"1", "2"} {
-		os.WriteFile(filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b), 0o644)
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b))
 	}
 	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
 	if err != nil {
@@ -312,8 +312,7 @@ apps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755)
-	os.WriteFile(filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, "1"), 0o644)
+	artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, "1"))
 	st, _ := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
 	defer st.Close()
 	clk := &clock{now: time.Now()}

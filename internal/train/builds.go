@@ -18,7 +18,7 @@ func (b ConfigBuilds) Exists(ctx context.Context, app, build string) error {
 	if !ok {
 		return errs.New(errs.Invalid, "unknown app %q", app)
 	}
-	src := artifact.Source{URL: a.Artifact.URL, Path: a.Artifact.Path}
+	src := artifact.Source{URL: a.Artifact.URL, Path: a.Artifact.Path, ChecksumOptional: a.Artifact.ChecksumOptional()}
 	if _, err := src.Stat(ctx, app, build); err != nil {
 		return src.Refusal(app, build, err)
 	}

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
@@ -109,9 +111,7 @@ func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string
 		t.Fatal(err)
 	}
 	for name, files := range arts {
-		if err := os.WriteFile(filepath.Join(dir, "artifacts", name), tgz(t, files), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", name), tgz(t, files))
 	}
 	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
 	if err != nil {
@@ -417,5 +417,37 @@ func TestCarsRefusedThroughTheService(t *testing.T) {
 	}
 	if cars, err := sys.st.Cars(ctx, "daily"); err != nil || len(cars) != 1 || cars[0].App != "api" {
 		t.Errorf("aboard after the departure: %+v, %v; want api's car", cars, err)
+	}
+}
+
+// TestCarWithoutChecksum: a build published without its checksum does not
+// board, and a car whose checksum is gone by its departure fails before
+// anything changed.
+func TestCarWithoutChecksum(t *testing.T) {
+	sys := newTrainSystem(t, trainYAML, map[string]map[string]string{
+		"web-7.tar.gz": {"BUILD": "7"},
+		"api-3.tar.gz": {"BUILD": "3"},
+	})
+	ctx := context.Background()
+	if err := os.Remove(filepath.Join(sys.dir, "artifacts", "api-3.tar.gz.sha256")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sys.sched.Board(ctx, "bob", "daily", "api", "3", "")
+	if want := "build 3 of api has no published checksum"; err == nil || !strings.Contains(errs.Message(err), want) {
+		t.Errorf("board api 3: got %v, want a refusal saying %q", err, want)
+	}
+
+	if _, err := sys.sched.Board(ctx, "bob", "daily", "web", "7", ""); err != nil {
+		t.Fatalf("board web 7: %v", err)
+	}
+	if err := os.Remove(filepath.Join(sys.dir, "artifacts", "web-7.tar.gz.sha256")); err != nil {
+		t.Fatal(err)
+	}
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if len(sum.Failed) != 1 || sum.Failed[0].Car.App != "web" || !strings.Contains(sum.Failed[0].Reason, "build 7 of web has no published checksum") {
+		t.Errorf("departure: failed %+v, shipped %+v, postponed %+v; want web failed for its missing checksum", sum.Failed, sum.Shipped, sum.Postponed)
+	}
+	if _, err := os.Lstat(filepath.Join(sys.dir, "srv/web")); err == nil {
+		t.Error("srv/web exists after a car refused before its deploy started")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -90,15 +90,9 @@ func newFlow(t testing.TB, edit ...func(*slack.Options)) *flow {
 		t.Fatal(err)
 	}
 	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
-	arts := filepath.Join(dir, "artifacts")
-	if err := os.MkdirAll(arts, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// Build 3 is broken: its health check fails.
 	for build, content := range map[string]string{"1": "1", "2": "2", "3": "broken"} {
-		if err := os.WriteFile(filepath.Join(arts, "web-"+build+".tar.gz"), tgz(t, map[string]string{"BUILD": content}), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+build+".tar.gz"), tgz(t, map[string]string{"BUILD": content}))
 	}
 	opt := slack.Options{Config: cfg, Handler: svc, Dedupe: st, UpdateInterval: 20 * time.Millisecond, UpdatesPerMinute: 6000, Refresh: -1,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
