@@ -2,8 +2,12 @@ package redis_test
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -99,6 +103,87 @@ func BenchmarkRecords(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRunningRecords lists the running records among 20,000 finished
+// ones, as every replica does every few seconds to find interrupted
+// deploys, and each deploy does before it starts. "other outcome" lists by
+// an outcome that walks the whole index, as listing the running records
+// did before the store kept them apart. scripts/op is how many scripts
+// Redis ran per listing.
+func BenchmarkRunningRecords(b *testing.B) {
+	srv := redisserver.Start(b)
+	s := openStore(b, redis.Options{URL: srv.URL(), Prefix: newPrefix()})
+	rdb := directClient(b, srv)
+	for i := range 20000 {
+		if err := s.PutRecord(b.Context(), benchRecord(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Three running records, new and old, all of app-0.
+	for _, i := range []int{19990, 10000, 100} {
+		r := benchRecord(i)
+		r.ID, r.Outcome = fmt.Sprintf("r%08d", i), deploy.OutcomeRunning
+		if err := s.PutRecord(b.Context(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The first listing of a store that never listed the running
+	// records finds them in the whole index, once.
+	first := time.Now()
+	if _, err := s.Records(b.Context(), deploy.Filter{Outcome: deploy.OutcomeRunning}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("first listing of the running records: %v", time.Since(first))
+	for _, bc := range []struct {
+		name string
+		f    deploy.Filter
+		want int
+	}{
+		{"running", deploy.Filter{Outcome: deploy.OutcomeRunning}, 3},
+		{"running app env", deploy.Filter{App: "app-0", Env: "production", Outcome: deploy.OutcomeRunning}, 3},
+		{"other outcome", deploy.Filter{Outcome: deploy.OutcomeFailed}, 0},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			before := scriptRuns(b, rdb)
+			n := 0
+			for ; b.Loop(); n++ {
+				recs, err := s.Records(b.Context(), bc.f)
+				if err != nil || len(recs) != bc.want {
+					b.Fatalf("Records: got %d, %v; want %d", len(recs), err, bc.want)
+				}
+			}
+			b.ReportMetric(float64(scriptRuns(b, rdb)-before)/float64(n), "scripts/op")
+		})
+	}
+}
+
+// scriptRuns returns how many scripts the Redis of rdb has run: EVALSHA
+// calls that found their script, and EVAL calls.
+func scriptRuns(b *testing.B, rdb *goredis.Client) int {
+	b.Helper()
+	info, err := rdb.Info(b.Context(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for line := range strings.SplitSeq(info, "\n") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "cmdstat_evalsha" && name != "cmdstat_eval") {
+			continue
+		}
+		for kv := range strings.SplitSeq(stats, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			c, _ := strconv.Atoi(v)
+			switch k {
+			case "calls":
+				n += c
+			case "failed_calls":
+				n -= c
+			}
+		}
+	}
+	return n
 }
 
 func benchStore(b *testing.B) *redis.Store {

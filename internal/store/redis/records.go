@@ -13,16 +13,38 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
-// Records live in three keys:
+// Records live in these keys:
 //
-//	records        hash: ID → the record as JSON
-//	records:index  sorted set, all scores 0, ordered by member:
-//	               timeKey(Started) ID NUL App NUL Env NUL Outcome
-//	records:member hash: ID → its member in records:index
+//	records                hash: ID → the record as JSON
+//	records:index          sorted set, all scores 0, ordered by member:
+//	                       timeKey(Started) ID NUL App NUL Env NUL Outcome
+//	records:member         hash: ID → its member in records:index
+//	records:running        sorted set like records:index, of the members
+//	                       whose Outcome is running
+//	records:running:built  set once records:running holds every running
+//	                       record
 //
 // Listing walks the index newest first and filters on the member, so it
 // reads only the records it returns. As an ID holds no NUL, members of the
 // same instant sort by ID, as in the embedded store.
+//
+// Every replica lists the running records every few seconds, to find
+// deploys whose process died, and again before each deploy; the history
+// is kept forever by default. Those listings walk records:running instead,
+// so they cost what is running, not what ever ran. PutRecord and
+// TrimRecords keep it in step with records:index in the same script.
+//
+// A store written before records:running existed has neither it nor the
+// marker: the first listing of running records builds it from
+// records:index, then sets the marker. Replicas may build it at once: each
+// page is read and added in one script call, so only entries current at
+// that moment are added, and writes keep it up to date from then on.
+// records:running is read as a superset: a member counts only while it is
+// still its record's member in records:member (so its Outcome is still
+// running), and one that is not is dropped when met. A writer that does
+// not know records:running (an older Switchman during an upgrade) leaves
+// such members behind, and its new running records out: delete the marker
+// once every replica runs this version, and the next listing rebuilds it.
 
 // pageSize is how many index entries one script call examines.
 const pageSize = 256
@@ -47,8 +69,12 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 		return fmt.Errorf("put record %s: %w", r.ID, err)
 	}
 	member := timeKey(r.Started) + r.ID + "\x00" + r.App + "\x00" + r.Env + "\x00" + string(r.Outcome)
-	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index"), s.key("fence", deploy.LeaseKey(r.App, r.Env))}
-	stored, err := putRecordScript.Run(ctx, s.rdb, keys, r.ID, data, member, r.Fence).Int64()
+	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index"), s.key("fence", deploy.LeaseKey(r.App, r.Env)), s.key("records", "running")}
+	running := "0"
+	if r.Outcome == deploy.OutcomeRunning {
+		running = "1"
+	}
+	stored, err := putRecordScript.Run(ctx, s.rdb, keys, r.ID, data, member, r.Fence, running).Int64()
 	if err != nil {
 		return s.fail(ctx, "put record "+r.ID, err)
 	}
@@ -60,11 +86,12 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 
 // putRecordScript replaces the record and its index entry, and returns 0;
 // Started may have changed, so the old entry is found through
-// records:member. A stored record with a greater fencing token stays, as
-// it does when KEYS[4], the last token handed out for the lease of the
-// record's app+env, is greater: the script returns that token. Checked in
-// the script, a write is either before Acquire's (and read by the new
-// holder) or refused.
+// records:member. The entry is in KEYS[5], records:running, as long as
+// ARGV[5] is "1" (the record is running). A stored record with a greater
+// fencing token stays, as it does when KEYS[4], the last token handed out
+// for the lease of the record's app+env, is greater: the script returns
+// that token. Checked in the script, a write is either before Acquire's
+// (and read by the new holder) or refused.
 var putRecordScript = goredis.NewScript(`
 local newest = tonumber(redis.call('GET', KEYS[4]) or '0')
 if newest > tonumber(ARGV[4]) then
@@ -80,8 +107,12 @@ end
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if old and old ~= ARGV[3] then
   redis.call('ZREM', KEYS[3], old)
+  redis.call('ZREM', KEYS[5], old)
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[5], 0, ARGV[3])
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 0
@@ -110,39 +141,70 @@ func (s *Store) Record(ctx context.Context, id string) (*deploy.Record, error) {
 // Records returns the records matching f, newest first by Started, records
 // started at the same instant by ID descending. Each page of the index is
 // read atomically; a record put while pages are read may be missed or, if
-// its Started changed, listed twice.
+// its Started changed, listed twice. Running records are read from
+// records:running (see the top of this file).
 func (s *Store) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list records: %w", err)
 	}
-	keys := []string{s.key("records"), s.key("records", "index")}
+	read := func(upper string, want int) (recordPage, error) {
+		return s.recordsPage(ctx, f, upper, want)
+	}
+	if f.Outcome == deploy.OutcomeRunning {
+		read = func(upper string, want int) (recordPage, error) {
+			return s.runningPage(ctx, f, upper, want)
+		}
+	}
+	return collect(f.Limit, read)
+}
+
+// recordPage is what a page script returns: the last index entry it
+// examined, whether there may be more below it, and the JSON of the
+// records it matched.
+type recordPage struct {
+	last  string
+	more  bool
+	items []string
+}
+
+// collect lists records through read, which returns the page below upper
+// (an index bound) holding at most want matches (0: any number), until
+// limit records (0: no limit) or the last page.
+func collect(limit int, read func(upper string, want int) (recordPage, error)) ([]*deploy.Record, error) {
 	var out []*deploy.Record
 	upper := "+"
 	for {
 		want := 0
-		if f.Limit > 0 {
-			want = f.Limit - len(out)
+		if limit > 0 {
+			want = limit - len(out)
 		}
-		v, err := recordsPageScript.Run(ctx, s.rdb, keys, upper, pageSize, f.App, f.Env, string(f.Outcome), want).Result()
+		p, err := read(upper, want)
 		if err != nil {
-			return nil, s.fail(ctx, "list records", err)
+			return nil, err
 		}
-		last, more, items, err := page(v)
-		if err != nil {
-			return nil, fmt.Errorf("list records: %w", err)
-		}
-		for _, data := range items {
+		for _, data := range p.items {
 			r, err := decodeRecord([]byte(data))
 			if err != nil {
 				return nil, fmt.Errorf("list records: %w", err)
 			}
 			out = append(out, r)
 		}
-		if !more || (f.Limit > 0 && len(out) >= f.Limit) {
+		if !p.more || (limit > 0 && len(out) >= limit) {
 			return out, nil
 		}
-		upper = "(" + last
+		upper = "(" + p.last
 	}
+}
+
+// recordsPage reads the page of records:index below upper that matches f,
+// holding at most want records (0: any number).
+func (s *Store) recordsPage(ctx context.Context, f deploy.Filter, upper string, want int) (recordPage, error) {
+	keys := []string{s.key("records"), s.key("records", "index")}
+	v, err := recordsPageScript.Run(ctx, s.rdb, keys, upper, pageSize, f.App, f.Env, string(f.Outcome), want).Result()
+	if err != nil {
+		return recordPage{}, s.fail(ctx, "list records", err)
+	}
+	return decodePage(v)
 }
 
 // recordsPageScript examines up to ARGV[2] index entries below ARGV[1]
@@ -169,6 +231,113 @@ for _, m in ipairs(members) do
       out[2] = 0
       return out
     end
+  end
+end
+return out
+`)
+
+// runningPage is recordsPage for f.Outcome running, read from
+// records:running; it builds records:running first if the store never
+// did.
+func (s *Store) runningPage(ctx context.Context, f deploy.Filter, upper string, want int) (recordPage, error) {
+	keys := []string{s.key("records"), s.key("records", "running"), s.key("records", "member"), s.key("records", "running", "built")}
+	run := func() (any, error) {
+		return runningPageScript.Run(ctx, s.rdb, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want).Result()
+	}
+	v, err := run()
+	if errors.Is(err, goredis.Nil) {
+		if err := s.buildRunning(ctx); err != nil {
+			return recordPage{}, err
+		}
+		v, err = run()
+	}
+	if errors.Is(err, goredis.Nil) {
+		return recordPage{}, errors.New("list records: the running index was removed as it was built")
+	}
+	if err != nil {
+		return recordPage{}, s.fail(ctx, "list records", err)
+	}
+	return decodePage(v)
+}
+
+// runningPageScript is recordsPageScript for the running records, reading
+// KEYS[2], records:running, and returning nil if KEYS[4], the marker that
+// it was built, is missing. ARGV[5] is the outcome running. A member that
+// is not its record's member in KEYS[3], records:member, is stale: it is
+// skipped and removed; its record, if still running, has its member
+// there, added by the write that replaced it. The removal is best effort
+// (pcall): Redis refuses writes when out of memory or read-only, not this
+// listing.
+var runningPageScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return false
+end
+local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local want = tonumber(ARGV[6])
+local out = {'', #members == tonumber(ARGV[2]) and 1 or 0}
+for _, m in ipairs(members) do
+  out[1] = m
+  local id, app, env, outcome = string.match(string.sub(m, 22), '^(%Z*)%z(%Z*)%z(%Z*)%z(%Z*)$')
+  if not id then
+    return redis.error_reply('malformed running record entry ' .. m)
+  end
+  if outcome ~= ARGV[5] or redis.call('HGET', KEYS[3], id) ~= m then
+    redis.pcall('ZREM', KEYS[2], m)
+  elseif (ARGV[3] == '' or app == ARGV[3]) and (ARGV[4] == '' or env == ARGV[4]) then
+    local data = redis.call('HGET', KEYS[1], id)
+    if not data then
+      return redis.error_reply('index names record ' .. id .. ', which is missing')
+    end
+    out[#out + 1] = data
+    if want > 0 and #out - 2 >= want then
+      out[2] = 0
+      return out
+    end
+  end
+end
+return out
+`)
+
+// buildRunning adds every running record of records:index to
+// records:running, a page per script call, then sets the marker that it
+// is built. Several replicas may run it at once.
+func (s *Store) buildRunning(ctx context.Context) error {
+	keys := []string{s.key("records", "index"), s.key("records", "running")}
+	upper := "+"
+	for {
+		v, err := buildRunningScript.Run(ctx, s.rdb, keys, upper, pageSize, string(deploy.OutcomeRunning)).Result()
+		if err != nil {
+			return s.fail(ctx, "build running index", err)
+		}
+		last, more, _, err := page(v)
+		if err != nil {
+			return fmt.Errorf("build running index: %w", err)
+		}
+		if !more {
+			break
+		}
+		upper = "(" + last
+	}
+	if err := s.rdb.Set(ctx, s.key("records", "running", "built"), "1", 0).Err(); err != nil {
+		return s.fail(ctx, "build running index", err)
+	}
+	return nil
+}
+
+// buildRunningScript adds to KEYS[2] the entries of outcome ARGV[3] among
+// up to ARGV[2] entries of KEYS[1] below ARGV[1], and returns {last entry
+// examined, whether there may be more}.
+var buildRunningScript = goredis.NewScript(`
+local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {'', #members == tonumber(ARGV[2]) and 1 or 0}
+for _, m in ipairs(members) do
+  out[1] = m
+  local outcome = string.match(string.sub(m, 22), '^%Z*%z%Z*%z%Z*%z(%Z*)$')
+  if not outcome then
+    return redis.error_reply('malformed record index entry ' .. m)
+  end
+  if outcome == ARGV[3] then
+    redis.call('ZADD', KEYS[2], 0, m)
   end
 end
 return out
@@ -201,6 +370,15 @@ func page(v any) (last string, more bool, items []string, err error) {
 		items = append(items, s)
 	}
 	return last, n == 1, items, nil
+}
+
+// decodePage turns a records page script's reply into a recordPage.
+func decodePage(v any) (recordPage, error) {
+	last, more, items, err := page(v)
+	if err != nil {
+		return recordPage{}, fmt.Errorf("list records: %w", err)
+	}
+	return recordPage{last: last, more: more, items: items}, nil
 }
 
 func decodeRecord(data []byte) (*deploy.Record, error) {

@@ -272,7 +272,7 @@ return redis.call('GET', KEYS[1])
 // scripts are loaded by Open; each is also sent in full if Redis lost it
 // (a restart).
 var scripts = []*goredis.Script{
-	putRecordScript, recordsPageScript,
+	putRecordScript, recordsPageScript, runningPageScript, buildRunningScript,
 	takeFieldScript, dropFieldsScript,
 	appendAuditScript, auditPageScript,
 	setOnceScript,

@@ -89,7 +89,7 @@ func (s *Store) indexPage(ctx context.Context, upper string) ([]string, error) {
 // dropRecords deletes the records whose index entries drop lists, each
 // only if the entry is still the record's, and returns how many.
 func (s *Store) dropRecords(ctx context.Context, drop []string) (int, error) {
-	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index")}
+	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index"), s.key("records", "running")}
 	n := 0
 	for len(drop) > 0 {
 		batch := drop[:min(len(drop), pageSize)]
@@ -108,7 +108,10 @@ func (s *Store) dropRecords(ctx context.Context, drop []string) (int, error) {
 }
 
 // trimRecordsScript deletes the records whose index entries ARGV lists,
-// each only if it is still the record's entry, and returns how many.
+// each only if it is still the record's entry, and returns how many. The
+// records are finished, so their entries are not in KEYS[4],
+// records:running; they are removed from it all the same, so that no
+// caller can leave it naming a deleted record.
 var trimRecordsScript = goredis.NewScript(`
 local n = 0
 for _, m in ipairs(ARGV) do
@@ -117,6 +120,7 @@ for _, m in ipairs(ARGV) do
     redis.call('HDEL', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
     redis.call('ZREM', KEYS[3], m)
+    redis.call('ZREM', KEYS[4], m)
     n = n + 1
   end
 end

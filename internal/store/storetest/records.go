@@ -223,6 +223,66 @@ func testRecords(t *testing.T, fresh freshFunc) {
 		}
 	})
 
+	t.Run("running", func(t *testing.T) {
+		s, _ := fresh(t)
+		// Running records among finished ones; r6 and r7 start at the
+		// same instant.
+		put := func(id, app, env string, at time.Duration, outcome deploy.Outcome) *deploy.Record {
+			r := sampleRecord(id, app, env, start.Add(at))
+			r.Outcome = outcome
+			mustPut(t, s, r)
+			return r
+		}
+		r1 := put("r1", "accounting", "production", 0, deploy.OutcomeRunning)
+		r2 := put("r2", "accounting", "staging", time.Minute, deploy.OutcomeRunning)
+		put("r3", "billing", "production", 2*time.Minute, deploy.OutcomeRunning)
+		put("r4", "accounting", "production", 3*time.Minute, deploy.OutcomeSucceeded)
+		r5 := put("r5", "accounting", "production", 4*time.Minute, deploy.OutcomeRunning)
+		put("r6", "billing", "staging", 5*time.Minute, deploy.OutcomeRunning)
+		put("r7", "billing", "staging", 5*time.Minute, deploy.OutcomeRunning)
+		put("r8", "billing", "staging", 6*time.Minute, deploy.OutcomeFailed)
+		running := func(app, env string, limit int) deploy.Filter {
+			return deploy.Filter{App: app, Env: env, Limit: limit, Outcome: deploy.OutcomeRunning}
+		}
+		for _, tc := range []struct {
+			name string
+			f    deploy.Filter
+			want []string
+		}{
+			{"all", running("", "", 0), []string{"r7", "r6", "r5", "r3", "r2", "r1"}},
+			{"limit", running("", "", 3), []string{"r7", "r6", "r5"}},
+			{"app", running("accounting", "", 0), []string{"r5", "r2", "r1"}},
+			{"env", running("", "production", 0), []string{"r5", "r3", "r1"}},
+			{"app and env", running("accounting", "production", 0), []string{"r5", "r1"}},
+			{"app env limit", running("billing", "staging", 1), []string{"r7"}},
+			{"no match", running("payroll", "", 0), nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) { assertIDs(t, s, tc.f, tc.want...) })
+		}
+
+		// Finished, a record no longer lists as running, and lists with
+		// its new outcome.
+		r5.Outcome, r5.Finished = deploy.OutcomeFailed, start.Add(5*time.Minute)
+		mustPut(t, s, r5)
+		r1.Outcome = deploy.OutcomeSucceeded
+		mustPut(t, s, r1)
+		assertIDs(t, s, running("", "", 0), "r7", "r6", "r3", "r2")
+		assertIDs(t, s, running("accounting", "production", 0))
+		assertIDs(t, s, deploy.Filter{App: "accounting", Env: "production", Outcome: deploy.OutcomeFailed}, "r5")
+		// Running with a new Started, a record lists once, where it now
+		// sorts; so does one written again unchanged.
+		r2.Started = start.Add(time.Hour)
+		mustPut(t, s, r2)
+		mustPut(t, s, r2)
+		assertIDs(t, s, running("", "", 0), "r2", "r7", "r6", "r3")
+		assertIDs(t, s, running("accounting", "", 0), "r2")
+		// The store does not judge outcomes: put running again, a
+		// finished record lists as running again.
+		r1.Outcome = deploy.OutcomeRunning
+		mustPut(t, s, r1)
+		assertIDs(t, s, running("accounting", "production", 0), "r1")
+	})
+
 	t.Run("empty store", func(t *testing.T) {
 		s, _ := fresh(t)
 		assertIDs(t, s, deploy.Filter{})

@@ -39,6 +39,7 @@ func testTrim(t *testing.T, fresh freshFunc) {
 		}
 		assertIDs(t, s, deploy.Filter{}, "p6", "p5", "p2", "s2", "s1")
 		assertIDs(t, s, deploy.Filter{App: "accounting", Env: "production"}, "p6", "p5", "p2")
+		assertIDs(t, s, deploy.Filter{Outcome: deploy.OutcomeRunning}, "p2")
 		for _, id := range []string{"p1", "p3", "p4"} {
 			if _, err := s.Record(t.Context(), id); !errors.Is(err, deploy.ErrNotFound) {
 				t.Errorf("Record %s after trimming it: got %v, want deploy.ErrNotFound", id, err)
