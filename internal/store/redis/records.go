@@ -140,9 +140,10 @@ func (s *Store) Record(ctx context.Context, id string) (*deploy.Record, error) {
 
 // Records returns the records matching f, newest first by Started, records
 // started at the same instant by ID descending. Each page of the index is
-// read atomically; a record put while pages are read may be missed or, if
-// its Started changed, listed twice. Running records are read from
-// records:running (see the top of this file).
+// read atomically; a record put while pages are read may be missed, or be
+// met again in a later page (its entry moved down: it finished, or its
+// Started changed), where it is not listed again. Running records are read
+// from records:running (see the top of this file).
 func (s *Store) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list records: %w", err)
@@ -169,9 +170,11 @@ type recordPage struct {
 
 // collect lists records through read, which returns the page below upper
 // (an index bound) holding at most want matches (0: any number), until
-// limit records (0: no limit) or the last page.
+// limit records (0: no limit) or the last page. A record met in two pages
+// is listed once, where first met: pages are read one call at a time.
 func collect(limit int, read func(upper string, want int) (recordPage, error)) ([]*deploy.Record, error) {
 	var out []*deploy.Record
+	met := map[string]bool{} // record IDs
 	upper := "+"
 	for {
 		want := 0
@@ -187,6 +190,10 @@ func collect(limit int, read func(upper string, want int) (recordPage, error)) (
 			if err != nil {
 				return nil, fmt.Errorf("list records: %w", err)
 			}
+			if met[r.ID] {
+				continue
+			}
+			met[r.ID] = true
 			out = append(out, r)
 		}
 		if !p.more || (limit > 0 && len(out) >= limit) {
@@ -210,7 +217,8 @@ func (s *Store) recordsPage(ctx context.Context, f deploy.Filter, upper string, 
 // recordsPageScript examines up to ARGV[2] index entries below ARGV[1]
 // (newest first) and returns {last entry examined, whether there may be
 // more, the JSON of each match}, stopping after ARGV[6] matches (0: no
-// limit). ARGV[3..5] are App, Env and Outcome, empty for any.
+// limit), with more set: the caller may drop a match it listed already.
+// ARGV[3..5] are App, Env and Outcome, empty for any.
 var recordsPageScript = goredis.NewScript(`
 local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
 local want = tonumber(ARGV[6])
@@ -228,7 +236,7 @@ for _, m in ipairs(members) do
     end
     out[#out + 1] = data
     if want > 0 and #out - 2 >= want then
-      out[2] = 0
+      out[2] = 1
       return out
     end
   end
@@ -290,7 +298,7 @@ for _, m in ipairs(members) do
     end
     out[#out + 1] = data
     if want > 0 and #out - 2 >= want then
-      out[2] = 0
+      out[2] = 1
       return out
     end
   end

@@ -393,3 +393,68 @@ func scriptCalls(t *testing.T, s *Store) int {
 	}
 	return n
 }
+
+// TestRecordWrittenBetweenPages rewrites a record between the first and
+// the second page Records reads, so that its new index entry is met again
+// in the second page. It is listed once, and a limit still counts records.
+func TestRecordWrittenBetweenPages(t *testing.T) {
+	srv := redisserver.Start(t)
+	const older = 5 // records below the first page
+	n := pageSize + older
+	for _, tc := range []struct {
+		name string
+		// at is the record rewritten, runningAt(at): n-1 is the first
+		// entry of the first page and older its last.
+		at      int
+		running bool
+		rewrite func(*deploy.Record)
+		limit   int
+	}{
+		{name: "finished", at: older, running: true, rewrite: func(r *deploy.Record) { r.Outcome = deploy.OutcomeFailed }},
+		{name: "finished limit", at: older, running: true, rewrite: func(r *deploy.Record) { r.Outcome = deploy.OutcomeFailed }, limit: n},
+		{name: "started earlier", at: n - 1, rewrite: func(r *deploy.Record) { r.Started = r.Started.Add(-time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openPrefix(t, srv, "between-"+strings.ReplaceAll(tc.name, " ", "-")+":")
+			ctx := t.Context()
+			for i := range n {
+				mustPut(t, s, runningAt(i, i == tc.at && tc.running))
+			}
+			id := runningAt(tc.at, false).ID
+			var pagesWith []int // the pages read holding id
+			reads := 0
+			read := func(upper string, want int) (recordPage, error) {
+				p, err := s.recordsPage(ctx, deploy.Filter{}, upper, want)
+				reads++
+				for _, data := range p.items {
+					if strings.Contains(data, `"id":"`+id+`"`) {
+						pagesWith = append(pagesWith, reads)
+					}
+				}
+				if reads == 1 {
+					r := runningAt(tc.at, tc.running)
+					tc.rewrite(r)
+					mustPut(t, s, r)
+				}
+				return p, err
+			}
+			recs, err := collect(tc.limit, read)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(pagesWith, []int{1, 2}) {
+				t.Fatalf("pages holding %s: got %v, want [1 2] (the test did not exercise a record met twice)", id, pagesWith)
+			}
+			seen := map[string]bool{}
+			for _, r := range recs {
+				if seen[r.ID] {
+					t.Errorf("%s listed twice", r.ID)
+				}
+				seen[r.ID] = true
+			}
+			if len(seen) != n {
+				t.Errorf("records listed: got %d distinct, want %d", len(seen), n)
+			}
+		})
+	}
+}
