@@ -370,3 +370,55 @@ func TestOpenRefusesEviction(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptsLoaded: Open loads every script the store runs, and records
+// their hashes, so that calls send EVALSHA alone, never EVALSHA "" and
+// then the script's text (Script.Load in a pipeline recorded "").
+func TestScriptsLoaded(t *testing.T) {
+	srv := redisserver.Start(t)
+	s, err := Open(t.Context(), Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// One call of each script, through the store's methods.
+	rec := &deploy.Record{ID: "d1", App: "web", Env: "prod", Outcome: deploy.OutcomeRunning, Started: time.Now()}
+	calls := []func() error{
+		func() error { return s.PutRecord(ctx, rec) },
+		func() error { _, err := s.Records(ctx, deploy.Filter{}); return err },
+		func() error { _, err := s.Records(ctx, deploy.Filter{Outcome: deploy.OutcomeRunning}); return err },
+		func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err },
+		func() error { _, _, err := s.SignalFirst(ctx, "d1", "confirm", "ok ana", time.Minute); return err },
+		func() error { _, _, err := s.TakeSignal(ctx, "d1", "confirm"); return err },
+		func() error { _, err := s.TrimRecords(ctx, time.Now().Add(-time.Hour), 10); return err },
+		func() error { _, err := s.TrimAudit(ctx, time.Now().Add(-time.Hour)); return err },
+		func() error {
+			return s.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: "status"})
+		},
+		func() error { _, err := s.Audit(ctx, audit.Query{Limit: 5}); return err },
+	}
+	for i, call := range calls {
+		if err := call(); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	l, err := s.Acquire(ctx, "deploy:web/prod", "bot-1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Renew(ctx)
+	l.Release(ctx)
+	info, err := s.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if strings.HasPrefix(line, "cmdstat_eval:") || (strings.HasPrefix(line, "cmdstat_evalsha:") && !strings.Contains(line, "failed_calls=0")) {
+			t.Errorf("a script went by its text, or by an unknown hash: %s", strings.TrimSpace(line))
+		}
+	}
+}

@@ -225,12 +225,14 @@ func (s *Store) init(ctx context.Context) error {
 		return errs.New(errs.Internal, "state store redis at %s prefix %q has schema version %q, this Switchman understands %q",
 			s.addr, s.prefix, v, schemaVersion)
 	}
-	pipe := s.rdb.Pipeline()
+	// One by one, not in a pipeline: Script.Load stores the hash its
+	// command returned, which a pipelined command has not yet, so each
+	// script's hash became "" and every later call sent EVALSHA "" and
+	// then the script's whole text.
 	for _, sc := range scripts {
-		sc.Load(ctx, pipe)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return s.fail(ctx, "load scripts", err)
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return s.fail(ctx, "load scripts", err)
+		}
 	}
 	return nil
 }
@@ -277,6 +279,9 @@ var scripts = []*goredis.Script{
 	appendAuditScript, auditPageScript,
 	setOnceScript,
 	acquireScript, abandonScript, renewScript, releaseScript,
+	signalFirstScript, takeScript,
+	boardScript, leaveScript, returnCarsScript,
+	trimRecordsScript, trimAuditScript,
 }
 
 // Ping checks that Redis answers, for health checks.
