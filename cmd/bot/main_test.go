@@ -32,7 +32,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if demoArts != "" {
+		os.RemoveAll(demoArts) // built once for every test that uses it (newDemo)
+	}
+	os.Exit(code)
 }
 
 // runBot runs the bot in this process with stdin and returns its output.
