@@ -302,6 +302,11 @@ func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) 
 		}
 		comp, info.SHA256 = c, sum
 	}
+	// In push mode each wave reads the source again: later waves must get
+	// the bytes the first verified, published checksum or not, or a build
+	// republished mid-deploy would run as two different builds under one
+	// id.
+	var verified string
 	par := r.t.env.Parallel
 	for start := 0; start < len(hosts); start += par {
 		if err := r.stopErr(); err != nil {
@@ -312,13 +317,41 @@ func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) 
 		if r.t.app.Delivery == "pull" {
 			err = r.pullWave(src, info, comp, wave)
 		} else {
-			err = r.deliverWave(src, info, wave)
+			var sum string
+			sum, err = r.deliverWave(src, info, verified, wave)
+			if verified == "" {
+				verified = sum
+			}
+			if errors.Is(err, errArtifactChanged) {
+				// The earlier waves' hosts hold the artifact as it was: a
+				// retry would skip them and deliver the new one to the rest.
+				r.removeRelease(hosts[:start])
+			}
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// errArtifactChanged marks a push wave that read other bytes than an
+// earlier wave of the same deploy verified.
+var errArtifactChanged = errors.New("artifact changed during the deploy")
+
+// removeRelease removes the release of the deploy's build from hosts that
+// got it in this deploy and are still in it; a host that cannot be
+// reached keeps it.
+func (r *run) removeRelease(hosts []Host) {
+	rel := "releases/" + r.rec.Build
+	eachHost(hosts, r.t.env.Parallel, func(_ int, h Host) {
+		r.mu.Lock()
+		out := r.out[h.Name]
+		r.mu.Unlock()
+		if !out {
+			r.discard(h, rel)
+		}
+	})
 }
 
 // verifyArtifact streams the artifact once through the inspector, for pull
@@ -418,19 +451,24 @@ func (r *run) discard(h Host, tmp string) {
 	}
 }
 
-func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Host) error {
+// deliverWave streams the artifact to the hosts of wave while the bot
+// checks it, against verified, the SHA-256 an earlier wave verified, when
+// there is one, else against the published checksum, if any. It returns
+// the SHA-256 of the artifact once a wave read all of it and found it good,
+// else "".
+func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified string, wave []Host) (string, error) {
 	ctx := r.ctx
 	build := r.rec.Build
 	src, err := source.Open(ctx, r.t.app.Name, build)
 	if err != nil {
-		return errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
+		return "", errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
 	}
 	defer src.Close()
 	br := bufio.NewReaderSize(src, 256<<10)
 	head, _ := br.Peek(6) // a short artifact fails Detect below
 	comp, err := artifact.Detect(head)
 	if err != nil {
-		return errs.Wrap(errs.Invalid, err, "build %s of %s is not a gzip or zstd tarball; nothing was changed", build, r.t.app.Name)
+		return "", errs.Wrap(errs.Invalid, err, "build %s of %s is not a gzip or zstd tarball; nothing was changed", build, r.t.app.Name)
 	}
 
 	tmp := "releases/.tmp-" + build + "-" + nonce()
@@ -438,11 +476,15 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 	if r.recompress(comp, wave) {
 		sent = artifact.Zstd
 	}
-	insp := artifact.NewInspector(info.SHA256)
+	want := info.SHA256
+	if verified != "" {
+		want = verified
+	}
+	insp := artifact.NewInspector(want)
 	fan, zw, err := deliveryStream(insp, sent != comp)
 	if err != nil {
 		insp.Close()
-		return err
+		return "", err
 	}
 	var wg sync.WaitGroup
 	hostErr := make([]error, len(wave))
@@ -471,7 +513,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		copyErr = streamRecompressed(br, insp, zw, fan)
 	}
 	insp.Close()
-	_, verr := insp.Result()
+	rep, verr := insp.Result()
 	// Only a verified stream ends cleanly, handing the hosts its last
 	// bytes. Ended with an error, a host's script is killed before its
 	// input ends (see Command.Stdin), and without those bytes its
@@ -493,7 +535,11 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		// nothing of the build. What the hosts said is the news.
 		verr = nil
 	}
+	var changed *artifact.ChecksumError
 	switch {
+	case verified != "" && errors.As(verr, &changed):
+		verr = errs.Wrap(errs.Invalid, fmt.Errorf("%w: %w", errArtifactChanged, verr),
+			"the artifact of build %s changed during the deploy: %v; nothing was switched and no host keeps it", build, verr)
 	case verr != nil:
 		verr = errs.Wrap(errs.Invalid, verr, "build %s of %s was refused: %v; nothing was changed", build, r.t.app.Name, verr)
 	case copyErr != nil && !errors.Is(copyErr, errAllGone):
@@ -507,11 +553,16 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, wave []Hos
 		// A cancel cuts the stream short, which the inspector sees as a
 		// bad artifact: report the cancel.
 		if err := r.stopErr(); err != nil {
-			return err
+			return "", err
 		}
-		return verr
+		return "", verr
 	}
-	return r.settleWave(wave, tmp, hostErr)
+	var sum string
+	if copyErr == nil {
+		// Read to its end and found good: what later waves must get.
+		sum = rep.SHA256
+	}
+	return sum, r.settleWave(wave, tmp, hostErr)
 }
 
 // deliveryStream returns the fan-out that hands a wave's hosts the stream
