@@ -3,13 +3,20 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // hostHooks is a local fleet (see hostDirs) whose push deliveries a test
@@ -125,5 +132,105 @@ func TestRepublishedArtifactFailsLaterWaves(t *testing.T) {
 		if _, err := os.Stat(f.hostPath(h, "releases/1/REBUILT")); err != nil {
 			t.Errorf("%s: %v; want the release of the rebuilt artifact", h, err)
 		}
+	}
+}
+
+// artifactStore serves a fixture's artifacts over HTTP on 127.0.0.1, as a
+// CI server does. With cut set, a GET of an artifact (not of its
+// checksum) sends the headers and the first half of the body, and then
+// leaves the rest of the exchange to cut.
+type artifactStore struct {
+	*httptest.Server
+
+	mu  sync.Mutex
+	dir string
+	cut func(w http.ResponseWriter, r *http.Request)
+}
+
+func newArtifactStore(t *testing.T) *artifactStore {
+	t.Helper()
+	s := &artifactStore{}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// url is the artifact line of the app's config for s.
+func (s *artifactStore) url() string { return "url: " + s.URL + "/{app}-{build}.tar.gz" }
+
+// serveFrom sets the directory of the artifacts and what happens after
+// the first half of an artifact.
+func (s *artifactStore) serveFrom(dir string, cut func(w http.ResponseWriter, r *http.Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dir, s.cut = dir, cut
+}
+
+func (s *artifactStore) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	dir, cut := s.dir, s.cut
+	s.mu.Unlock()
+	file := filepath.Join(dir, path.Base(r.URL.Path))
+	if cut == nil || r.Method != http.MethodGet || !strings.HasSuffix(file, ".tar.gz") {
+		http.ServeFile(w, r, file)
+		return
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data[:len(data)/2])
+	http.NewResponseController(w).Flush()
+	cut(w, r)
+}
+
+// resetConn breaks the connection of a response with a TCP reset, as a
+// proxy or load balancer in trouble does.
+func resetConn(w http.ResponseWriter, _ *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	conn.(*net.TCPConn).SetLinger(0)
+	conn.Close()
+}
+
+// bigBuild writes build with an incompressible file of size bytes, so
+// that its artifact is about that long.
+func (f *fixture) bigBuild(build string, size int) {
+	f.t.Helper()
+	body := make([]byte, size)
+	rand.NewChaCha8([32]byte{'b'}).Read(body)
+	f.build(build, tarEntry{name: "big.bin", body: string(body)})
+}
+
+// TestArtifactReadFailureIsNotABadBuild: a connection to the artifact
+// store that breaks mid-read cuts the stream short, which the inspector
+// takes for a checksum mismatch or a corrupt archive. The deploy must say
+// that reading failed, which retrying may mend, not that the build was
+// refused.
+func TestArtifactReadFailureIsNotABadBuild(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		t.Run(delivery, func(t *testing.T) {
+			srv := newArtifactStore(t)
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "      path: artifacts/{app}-{build}.tar.gz\n", "      "+srv.url()+"\n", 1)
+			yaml = strings.Replace(yaml, "    path: srv/web\n", "    path: srv/web\n    delivery: "+delivery+"\n", 1)
+			f := newFixtureFrom(t, yaml, &local.Transport{})
+			srv.serveFrom(f.arts, resetConn)
+			f.bigBuild("1", 2<<20)
+
+			rec, err := f.run(deploy.KindDeploy, "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, "reading build 1 of web failed") || !strings.Contains(rec.Error, "retrying may help") || strings.Contains(rec.Error, "refused") {
+				t.Errorf("got outcome %s, error %q; want failed, reading the build failed", rec.Outcome, rec.Error)
+			}
+			if got := f.releases(); len(got) != 0 {
+				t.Errorf("releases left on disk: %v", got)
+			}
+		})
 	}
 }

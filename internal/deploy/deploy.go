@@ -364,22 +364,105 @@ func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
-	head, _ := br.Peek(6)
-	comp, err := artifact.Detect(head)
+	comp, err := r.detect(br)
 	if err != nil {
-		return "", "", errs.Wrap(errs.Invalid, err, "build %s of %s is not a gzip or zstd tarball; nothing was changed", build, r.t.app.Name)
+		return "", "", err
 	}
 	insp := artifact.NewInspector(info.SHA256)
-	_, copyErr := io.Copy(insp, br)
+	copyErr := copyArtifact(insp, br)
 	insp.Close()
-	rep, err := insp.Result()
-	if err != nil {
-		return "", "", errs.Wrap(errs.Invalid, err, "build %s of %s was refused: %v; nothing was changed", build, r.t.app.Name, err)
-	}
-	if copyErr != nil {
-		return "", "", errs.Wrap(errs.Unavailable, copyErr, "reading build %s of %s failed", build, r.t.app.Name)
+	rep, verr := insp.Result()
+	if err := r.streamVerdict("", copyErr, verr); err != nil {
+		// A cancel cuts the stream short: report the cancel.
+		if stop := r.stopErr(); stop != nil {
+			return "", "", stop
+		}
+		return "", "", err
 	}
 	return comp, rep.SHA256, nil
+}
+
+// detect tells the compression of the artifact br reads from its first
+// bytes, which it leaves in br.
+func (r *run) detect(br *bufio.Reader) (artifact.Compression, error) {
+	head, err := br.Peek(6) // a short artifact fails Detect below
+	if err != nil && err != io.EOF {
+		return "", r.readFailed(&sourceError{err})
+	}
+	comp, err := artifact.Detect(head)
+	if err != nil {
+		return "", errs.Wrap(errs.Invalid, err, "build %s of %s is not a gzip or zstd tarball; nothing was changed", r.rec.Build, r.t.app.Name)
+	}
+	return comp, nil
+}
+
+// sourceError is a failure to read the artifact (the network, the artifact
+// store), which says nothing of the build.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// copyArtifact copies the artifact src to dst. An error reading src comes
+// back as a *sourceError; any other is dst refusing more (the inspector
+// found the archive bad, every host is gone).
+func copyArtifact(dst io.Writer, src io.Reader) error {
+	w := &errWriter{w: dst}
+	_, err := io.Copy(w, src)
+	if err != nil && err != w.err {
+		return &sourceError{err}
+	}
+	return err
+}
+
+// errWriter keeps the error its last write failed with.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// streamVerdict returns why streaming the artifact failed, as people are
+// to read it, or nil when it did not (or when every host stopped reading
+// and their own errors say why): copyErr is what ended the copy early, if
+// anything, verr the inspector's verdict, and verified the SHA-256 an
+// earlier wave verified, if any. A stream cut short, by the hosts or by
+// the source, leaves the inspector judging a part of the build: its
+// checksum and its end say nothing of the build, but an unsafe entry
+// read until then does.
+func (r *run) streamVerdict(verified string, copyErr, verr error) error {
+	build, app := r.rec.Build, r.t.app.Name
+	var unsafe *artifact.UnsafeEntryError
+	var src *sourceError
+	cut := errors.Is(copyErr, errAllGone) || errors.As(copyErr, &src)
+	if cut && verr != nil && !errors.As(verr, &unsafe) {
+		verr = nil
+	}
+	var changed *artifact.ChecksumError
+	switch {
+	case verr == nil && src != nil:
+		return r.readFailed(src)
+	case verified != "" && errors.As(verr, &changed):
+		return errs.Wrap(errs.Invalid, fmt.Errorf("%w: %w", errArtifactChanged, verr),
+			"the artifact of build %s changed during the deploy: %v; nothing was switched and no host keeps it", build, verr)
+	case verr != nil:
+		return errs.Wrap(errs.Invalid, verr, "build %s of %s was refused: %v; nothing was changed", build, app, verr)
+	case copyErr != nil && !errors.Is(copyErr, errAllGone):
+		return errs.Wrap(errs.Unavailable, copyErr, "streaming build %s of %s to its hosts failed: %v; nothing was changed", build, app, copyErr)
+	}
+	return nil
+}
+
+// readFailed is the error of a deploy that could not read its artifact.
+func (r *run) readFailed(err *sourceError) error {
+	return errs.Wrap(errs.Unavailable, err, "reading build %s of %s failed: %v; nothing was changed, and retrying may help", r.rec.Build, r.t.app.Name, err)
 }
 
 // pullWave has each host of wave download, check and unpack the artifact.
@@ -465,10 +548,9 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	}
 	defer src.Close()
 	br := bufio.NewReaderSize(src, 256<<10)
-	head, _ := br.Peek(6) // a short artifact fails Detect below
-	comp, err := artifact.Detect(head)
+	comp, err := r.detect(br)
 	if err != nil {
-		return "", errs.Wrap(errs.Invalid, err, "build %s of %s is not a gzip or zstd tarball; nothing was changed", build, r.t.app.Name)
+		return "", err
 	}
 
 	tmp := "releases/.tmp-" + build + "-" + nonce()
@@ -508,7 +590,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	if sent == comp {
 		// The inspector sees each chunk first: a bad entry stops the
 		// stream before the hosts get more of it.
-		_, copyErr = io.Copy(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), br)
+		copyErr = copyArtifact(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), br)
 	} else {
 		copyErr = streamRecompressed(br, insp, zw, fan)
 	}
@@ -528,25 +610,9 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	fan.close(end)
 	wg.Wait()
 
-	var unsafe *artifact.UnsafeEntryError
-	if errors.Is(copyErr, errAllGone) && verr != nil && !errors.As(verr, &unsafe) {
-		// Every host stopped reading, and the inspector judged only what
-		// was read until then: a checksum or a stream cut short says
-		// nothing of the build. What the hosts said is the news.
-		verr = nil
-	}
-	var changed *artifact.ChecksumError
-	switch {
-	case verified != "" && errors.As(verr, &changed):
-		verr = errs.Wrap(errs.Invalid, fmt.Errorf("%w: %w", errArtifactChanged, verr),
-			"the artifact of build %s changed during the deploy: %v; nothing was switched and no host keeps it", build, verr)
-	case verr != nil:
-		verr = errs.Wrap(errs.Invalid, verr, "build %s of %s was refused: %v; nothing was changed", build, r.t.app.Name, verr)
-	case copyErr != nil && !errors.Is(copyErr, errAllGone):
-		verr = errs.Wrap(errs.Unavailable, copyErr, "reading build %s of %s failed", build, r.t.app.Name)
-	}
-	if verr != nil {
-		// A bad artifact fails every host alike: nothing of it stays.
+	if err := r.streamVerdict(verified, copyErr, verr); err != nil {
+		// A bad or unreadable artifact fails every host alike: nothing of
+		// it stays.
 		for _, h := range wave {
 			r.discard(h, tmp)
 		}
@@ -555,7 +621,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 		if err := r.stopErr(); err != nil {
 			return "", err
 		}
-		return "", verr
+		return "", err
 	}
 	var sum string
 	if copyErr == nil {
@@ -612,7 +678,7 @@ func streamRecompressed(src io.Reader, insp *artifact.Inspector, zw *artifact.Zs
 		}
 		return fan.err()
 	}
-	_, copyErr := io.Copy(checkedWriter{w: insp, check: check}, src)
+	copyErr := copyArtifact(checkedWriter{w: insp, check: check}, src)
 	// The archive reader has handed over every byte once insp is closed;
 	// only then does the last zstd frame go out.
 	insp.Close()
