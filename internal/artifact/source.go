@@ -18,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -64,8 +65,8 @@ const checksumSuffix = ".sha256"
 const maxChecksumFile = 64 << 10
 
 // defaultClient bounds connecting and waiting for headers, but not the
-// transfer: a large artifact may take long to stream, and the context
-// passed to Stat and Open bounds the whole exchange.
+// transfer: a large artifact may take long to stream. A body that stops
+// sending is caught by the idle timeout (see Source.IdleTimeout).
 var defaultClient = &http.Client{
 	Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -77,6 +78,13 @@ var defaultClient = &http.Client{
 		ForceAttemptHTTP2:     true,
 	},
 }
+
+// DefaultIdleTimeout is how long a read of a response from an artifact
+// server may wait for data when Source.IdleTimeout is zero.
+const DefaultIdleTimeout = time.Minute
+
+// ErrStalled marks a read that waited the idle timeout for data.
+var ErrStalled = errors.New("read stalled")
 
 // Source says where the builds of one app are. Exactly one of URL and Path
 // is set. A Source is a value; it is safe for concurrent use.
@@ -93,6 +101,14 @@ type Source struct {
 	// file; by default it is refused, as nothing says the build is the
 	// one published.
 	ChecksumOptional bool
+	// IdleTimeout bounds how long a read of a response body (an artifact,
+	// a checksum file) may wait for data before it fails with an error
+	// wrapping ErrStalled; zero means DefaultIdleTimeout. A server or a
+	// proxy that stalls mid-body would otherwise hold up whoever reads
+	// it, a deploy and its lease, until the context ends. Only time spent
+	// waiting in Read counts: a caller may pause between reads. Local
+	// files have no such bound.
+	IdleTimeout time.Duration
 }
 
 // Info describes an artifact that exists.
@@ -279,10 +295,14 @@ func (s Source) noChecksum(info Info, sumLoc string) (Info, error) {
 }
 
 // do sends a request without a body. Transport errors name the location
-// with any password and query removed.
+// with any password and query removed, and so do errors reading the
+// response's body, which fail once a read has waited s's idle timeout.
 func (s Source) do(ctx context.Context, method, loc string) (*http.Response, error) {
+	// Cancelling the request is what unblocks a read that stalls.
+	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, method, loc, nil)
 	if err != nil {
+		cancel()
 		// Its error quotes a part of the URL, which may be a password.
 		return nil, &Error{Location: redactString(loc), Reason: "not a valid URL"}
 	}
@@ -292,8 +312,16 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		cancel()
 		return nil, transportError(loc, err)
 	}
+	idle := s.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	b := &idleBody{body: resp.Body, cancel: cancel, loc: redactString(loc), idle: idle}
+	go b.watch(ctx)
+	resp.Body = b
 	return resp, nil
 }
 
@@ -312,6 +340,73 @@ func transportError(loc string, err error) *Error {
 		reason = "lookup " + dns.Name + ": " + dns.Err
 	}
 	return &Error{Location: redactString(loc), Reason: reason, Err: err}
+}
+
+// idleChecks is how many times per idle timeout an idleBody looks whether
+// a read is still waiting; the timeout is met within a fraction this
+// small of itself.
+const idleChecks = 4
+
+// idleBody is a response body whose reads fail once one has waited idle
+// for data: its watcher then cancels the request, which unblocks the read.
+// A read only counts itself, in an atomic, rather than arming a timer,
+// so that a body streamed in many small reads costs no more to read.
+type idleBody struct {
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	loc    string // redacted
+	idle   time.Duration
+
+	// reads counts the reads begun and ended: it is odd during a read.
+	reads   atomic.Uint64
+	stalled atomic.Bool
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.reads.Add(1)
+	n, err := b.body.Read(p)
+	b.reads.Add(1)
+	if err != nil && err != io.EOF {
+		if b.stalled.Load() {
+			return n, fmt.Errorf("artifact %s: %w: no data for %s", b.loc, ErrStalled, b.idle)
+		}
+		return n, fmt.Errorf("artifact %s: %w", b.loc, err)
+	}
+	return n, err
+}
+
+// Close closes the body and ends its request and its watcher.
+func (b *idleBody) Close() error {
+	err := b.body.Close()
+	b.cancel()
+	return err
+}
+
+// watch cancels the request once the same read has been waiting for
+// idleChecks looks in a row, b.idle apart in all. It returns when ctx,
+// the request's, ends.
+func (b *idleBody) watch(ctx context.Context) {
+	t := time.NewTicker(b.idle / idleChecks)
+	defer t.Stop()
+	var last uint64
+	waiting := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := b.reads.Load()
+		if n%2 == 0 || n != last {
+			last, waiting = n, 0
+			continue
+		}
+		if waiting++; waiting == idleChecks {
+			b.stalled.Store(true)
+			b.cancel()
+			return
+		}
+	}
 }
 
 // statusError turns a response that is not 2xx into an error naming the

@@ -7,12 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -456,6 +459,98 @@ func TestUnparsableURLsKeepCredentialsOut(t *testing.T) {
 				if err == nil || strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "3t") {
 					t.Errorf("got %v, want an error without credentials", err)
 				}
+			}
+		})
+	}
+}
+
+// TestSourceIdleTimeout: a body that stops sending fails the read once it
+// has waited the idle timeout, with an error naming the artifact without
+// its credentials; a body that is slow but keeps sending, or a reader that
+// pauses between reads, is not cut off.
+func TestSourceIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	body := strings.Repeat("artifact ", 10_000)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		flush := func() { http.NewResponseController(w).Flush() }
+		switch path.Base(r.URL.Path) {
+		case "stalls.tgz": // headers and half the body, then nothing
+			io.WriteString(w, body[:len(body)/2])
+			flush()
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		case "slow.tgz": // a piece every idle/2, for 4 idle timeouts
+			step := len(body) / 8
+			for i := 0; i < len(body); i += step {
+				io.WriteString(w, body[i:min(i+step, len(body))])
+				flush()
+				time.Sleep(idle / 2)
+			}
+		default:
+			io.WriteString(w, body)
+		}
+	}))
+	// Runs before srv.Close, which waits for the handlers.
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("ci", "pw-s3cr3t")
+	src := Source{URL: u.String() + "/{build}.tgz?token=q-s3cr3t", IdleTimeout: idle}
+
+	tests := []struct {
+		name  string
+		build string
+		pause time.Duration // between the reader's reads
+		stall bool
+	}{
+		{"stalled body", "stalls", 0, true},
+		{"slow body", "slow", 0, false},
+		{"reader pausing between reads", "fast", 2 * idle, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, err := src.Open(context.Background(), "a", tt.build)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer rc.Close()
+			start := time.Now()
+			var got []byte
+			buf := make([]byte, len(body)/3)
+			for {
+				n, err := rc.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					err = nil
+					break
+				}
+				if err != nil {
+					if !tt.stall {
+						t.Fatalf("read: %v after %d bytes, want the whole body", err, len(got))
+					}
+					took := time.Since(start)
+					if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "/stalls.tgz") || !strings.Contains(err.Error(), "no data for 200ms") || strings.Contains(err.Error(), "s3cr3t") {
+						t.Errorf("got %v, want ErrStalled naming the artifact without its credentials", err)
+					}
+					if took < idle || took > idle+5*time.Second {
+						t.Errorf("the read failed after %s, want about %s", took, idle)
+					}
+					return
+				}
+				time.Sleep(tt.pause)
+			}
+			if tt.stall {
+				t.Fatalf("read %d bytes and the end of a body that stalls, want ErrStalled", len(got))
+			}
+			if string(got) != body {
+				t.Errorf("got %d bytes, want the %d of the body", len(got), len(body))
 			}
 		})
 	}

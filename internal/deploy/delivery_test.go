@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/transport/local"
@@ -232,5 +233,98 @@ func TestArtifactReadFailureIsNotABadBuild(t *testing.T) {
 				t.Errorf("releases left on disk: %v", got)
 			}
 		})
+	}
+}
+
+// stall returns a cut for an artifactStore that holds the rest of the
+// body back until the client gives up or the test ends, and a channel
+// closed once it holds it back.
+func stall(t *testing.T) (cut func(w http.ResponseWriter, r *http.Request), stalled <-chan struct{}) {
+	t.Helper()
+	release, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	// Cleanups run last first: this one before the engine is waited for,
+	// which a deploy stuck reading would hold up for ever.
+	t.Cleanup(func() { close(release) })
+	return func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(held) })
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}, held
+}
+
+// runWithin is f.run with a shorter wait: it fails the test if the deploy
+// does not end within d.
+func (f *fixture) runWithin(build string, d time.Duration) *deploy.Record {
+	f.t.Helper()
+	done := make(chan *deploy.Record, 1)
+	sink := func(ev deploy.Event) {
+		f.sink(ev)
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}
+	req := deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}
+	if _, err := f.engine.Deploy(context.Background(), req, sink); err != nil {
+		f.t.Fatal(err)
+	}
+	select {
+	case rec := <-done:
+		return rec
+	case <-time.After(d):
+		f.t.Fatalf("deploy %s still running after %s", build, d)
+		return nil
+	}
+}
+
+// TestStalledArtifactServer: an artifact server that sends half a body
+// and then nothing fails the deploy once the bot has waited half the
+// step_timeout for data, with an error naming the artifact; push or pull.
+func TestStalledArtifactServer(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		t.Run(delivery, func(t *testing.T) {
+			srv := newArtifactStore(t)
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "      path: artifacts/{app}-{build}.tar.gz\n", "      "+srv.url()+"?token=s3cr3t\n", 1)
+			yaml = strings.Replace(yaml, "    path: srv/web\n", "    path: srv/web\n    delivery: "+delivery+"\n", 1)
+			yaml = strings.Replace(yaml, "        hosts: [localhost]\n", "        hosts: [localhost]\n        step_timeout: 2s\n", 1)
+			f := newFixtureFrom(t, yaml, &local.Transport{})
+			cut, _ := stall(t)
+			srv.serveFrom(f.arts, cut)
+			f.bigBuild("1", 2<<20)
+
+			rec := f.runWithin("1", 15*time.Second)
+			if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, "reading build 1 of web failed: artifact "+srv.URL+"/web-1.tar.gz?REDACTED: read stalled: no data for 1s") {
+				t.Errorf("got outcome %s, error %q; want failed, the artifact stalled", rec.Outcome, rec.Error)
+			}
+			if got := f.releases(); len(got) != 0 {
+				t.Errorf("releases left on disk: %v", got)
+			}
+		})
+	}
+}
+
+// TestHostsGoneStopTheRead: when every host of a push wave has failed, the
+// bot stops reading the artifact, even from a server that stalls: the
+// deploy ends with the hosts' errors, not at the read's idle timeout.
+func TestHostsGoneStopTheRead(t *testing.T) {
+	srv := newArtifactStore(t)
+	tr := &hostHooks{}
+	// An idle timeout of 30 s, far beyond what the deploy may take.
+	f := localFleet(t, tr, srv.url(), []string{"step_timeout: 1m", "max_failures: 1"}, "a", "b")
+	cut, stalled := stall(t)
+	srv.serveFrom(f.arts, cut)
+	f.bigBuild("1", 2<<20)
+	tr.before = func(host string, cmd *deploy.Command) {
+		// Both hosts fail once the bot waits for the rest of the body
+		// (the grace lets it read what it was sent).
+		<-stalled
+		cmd.Script = "sleep 0.3; echo 'mkdir: No space left on device' >&2; exit 1\n"
+	}
+
+	rec := f.runWithin("1", 15*time.Second)
+	if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, "delivery failed on 2 of 2 hosts") || !strings.Contains(rec.Error, "No space left on device") {
+		t.Errorf("got outcome %s, error %q; want failed with the hosts' errors", rec.Outcome, rec.Error)
 	}
 }

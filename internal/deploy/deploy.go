@@ -542,7 +542,12 @@ func (r *run) discard(h Host, tmp string) {
 func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified string, wave []Host) (string, error) {
 	ctx := r.ctx
 	build := r.rec.Build
-	src, err := source.Open(ctx, r.t.app.Name, build)
+	// Once every host has stopped, reading on is of no use, and a source
+	// that stalls would keep the deploy (and its lease) until its idle
+	// timeout: the last host to go ends the read.
+	srcCtx, stopSource := context.WithCancel(ctx)
+	defer stopSource()
+	src, err := source.Open(srcCtx, r.t.app.Name, build)
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
 	}
@@ -575,6 +580,8 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	// bot has verified all of it (see fanout).
 	finalize := finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
 	r.setHosts(wave, func(hr *HostResult) { hr.State = HostDelivering })
+	var left atomic.Int32
+	left.Store(int32(len(wave)))
 	for i, h := range wave {
 		pr := fan.addPaced(paceWindowFor(roundTrip(r.sessions[h.Name])))
 		script := unpackScript(r.t.app.Path, tmp, string(sent), r.states[h.Name].ZstdSync) + finalize
@@ -584,6 +591,9 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 			// Unblock the fan-out if the host stopped reading early.
 			pr.Close()
 			hostErr[i] = err
+			if left.Add(-1) == 0 {
+				stopSource()
+			}
 		})
 	}
 	var copyErr error
@@ -593,6 +603,12 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 		copyErr = copyArtifact(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), br)
 	} else {
 		copyErr = streamRecompressed(br, insp, zw, fan)
+	}
+	var srcErr *sourceError
+	if errors.As(copyErr, &srcErr) && fan.err() != nil {
+		// Every host had stopped by the time the read failed: the last
+		// of them ended it, and what the hosts said is the news.
+		copyErr = errAllGone
 	}
 	insp.Close()
 	rep, verr := insp.Result()

@@ -232,8 +232,13 @@ func (t target) hosts() []Host {
 	return hs
 }
 
+// source is where the target's builds are. A read of the artifact server
+// that waits half the env's step_timeout for data fails (a minute at
+// most): well before the hosts' delivery would time out waiting for it,
+// so that the error names the artifact, not the hosts.
 func (t target) source() artifact.Source {
-	return artifact.Source{URL: t.app.Artifact.URL, Path: t.app.Artifact.Path, ChecksumOptional: t.app.Artifact.ChecksumOptional()}
+	idle := min(artifact.DefaultIdleTimeout, t.env.StepTimeout.D()/2)
+	return artifact.Source{URL: t.app.Artifact.URL, Path: t.app.Artifact.Path, IdleTimeout: idle, ChecksumOptional: t.app.Artifact.ChecksumOptional()}
 }
 
 // Running returns snapshots of the deploys this process runs now.
