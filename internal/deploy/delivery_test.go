@@ -1,8 +1,12 @@
 package deploy_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -198,13 +202,24 @@ func resetConn(w http.ResponseWriter, _ *http.Request) {
 	conn.Close()
 }
 
-// bigBuild writes build with an incompressible file of size bytes, so
-// that its artifact is about that long.
+// bigBuild writes build, with a file of size random bytes, stored
+// uncompressed (quick to make) in an artifact about that long.
 func (f *fixture) bigBuild(build string, size int) {
 	f.t.Helper()
 	body := make([]byte, size)
 	rand.NewChaCha8([32]byte{'b'}).Read(body)
-	f.build(build, tarEntry{name: "big.bin", body: string(body)})
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	for _, e := range []struct{ name, body string }{{"BUILD", build}, {"big.bin", string(body)}} {
+		tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: tar.TypeReg})
+		io.WriteString(tw, e.body)
+	}
+	tw.Close()
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.NoCompression)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	f.write(build, gz.Bytes(), "")
 }
 
 // TestArtifactReadFailureIsNotABadBuild: a connection to the artifact
@@ -326,5 +341,36 @@ func TestHostsGoneStopTheRead(t *testing.T) {
 	rec := f.runWithin("1", 15*time.Second)
 	if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, "delivery failed on 2 of 2 hosts") || !strings.Contains(rec.Error, "No space left on device") {
 		t.Errorf("got outcome %s, error %q; want failed with the hosts' errors", rec.Outcome, rec.Error)
+	}
+}
+
+// TestStuckHostFailsAlone: a host whose tar stops reading (a hung disk, a
+// stopped process) while its connection stays alive holds back the other
+// hosts of its push wave once the fan-out's window is full. It is dropped
+// when it has made no progress for half the step_timeout and fails on its
+// own; max_failures decides the rest, and the others go on.
+func TestStuckHostFailsAlone(t *testing.T) {
+	tr := &hostHooks{}
+	f := localFleet(t, tr, "", []string{"step_timeout: 8s", "max_failures: 1"}, "a", "b")
+	tr.before = func(host string, cmd *deploy.Command) {
+		if host == "b" {
+			// Its tar starts, and then reads nothing more.
+			cmd.Script = "echo +; exec sleep 600\n"
+		}
+	}
+	f.bigBuild("1", 12<<20) // more than the fan-out's window
+
+	rec := f.runWithin("1", 30*time.Second)
+	if rec.Outcome != deploy.OutcomePartial {
+		t.Errorf("got outcome %s (%s), want partial", rec.Outcome, rec.Error)
+	}
+	if hr := rec.Host("a"); hr == nil || hr.State != deploy.HostActive {
+		t.Errorf("a: %+v, want active", hr)
+	}
+	if hr := rec.Host("b"); hr == nil || hr.State != deploy.HostFailed || !strings.Contains(hr.Error, "deliver on b: stopped reading the stream for 4s") {
+		t.Errorf("b: %+v, want failed, having stopped reading", hr)
+	}
+	if !f.sawNote("b stopped reading the stream for 4s") {
+		t.Error("no note that b was dropped from the stream")
 	}
 }

@@ -580,17 +580,21 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	// bot has verified all of it (see fanout).
 	finalize := finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
 	r.setHosts(wave, func(hr *HostResult) { hr.State = HostDelivering })
+	fan.stuck = stuckLimit(r.t.env.StepTimeout.D())
 	var left atomic.Int32
 	left.Store(int32(len(wave)))
 	for i, h := range wave {
 		pr := fan.addPaced(paceWindowFor(roundTrip(r.sessions[h.Name])))
+		hctx, stop := context.WithCancel(ctx)
+		pr.stop = func() {
+			r.note("%s stopped reading the stream for %s while the other hosts of its wave waited for it; they go on without it", h.Name, fan.stuck)
+			stop()
+		}
 		script := unpackScript(r.t.app.Path, tmp, string(sent), r.states[h.Name].ZstdSync) + finalize
 		cmd := Command{Script: script, Stdin: pr, Stdout: &unpackReport{r: pr}}
 		wg.Go(func() {
-			_, err := r.step(ctx, h, StepDeliver, cmd)
-			// Unblock the fan-out if the host stopped reading early.
-			pr.Close()
-			hostErr[i] = err
+			defer stop()
+			hostErr[i] = r.deliverTo(hctx, h, cmd, pr)
 			if left.Add(-1) == 0 {
 				stopSource()
 			}
@@ -645,6 +649,19 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 		sum = rep.SHA256
 	}
 	return sum, r.settleWave(wave, tmp, hostErr)
+}
+
+// deliverTo runs host h's delivery step, cmd, which reads its stream from
+// pr. A host the fan-out dropped as stuck (its step cancelled) fails with
+// why.
+func (r *run) deliverTo(ctx context.Context, h Host, cmd Command, pr *fanReader) error {
+	_, err := r.step(ctx, h, StepDeliver, cmd)
+	// Unblock the fan-out if the host stopped reading early.
+	pr.Close()
+	if stuck := pr.stuckErr(); stuck != nil && err != nil {
+		err = fmt.Errorf("%s on %s: %w", StepDeliver, h.Name, stuck)
+	}
+	return err
 }
 
 // deliveryStream returns the fan-out that hands a wave's hosts the stream

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"sync"
@@ -84,12 +85,48 @@ const paceStall = 500 * time.Millisecond
 // while it still reads.
 const paceStallReporting = 10 * time.Second
 
+// stuckLooks is how many times per stuck limit the fan-out looks for a
+// host that holds back the others; the limit is met within a fraction
+// this small of itself.
+const stuckLooks = 4
+
+// maxStuck bounds how long a host may hold back the others of its wave
+// without progress before it is dropped from the fan-out (see
+// fanout.stuck), and half the env's step_timeout does when shorter, so
+// that the others have time left to finish. It is well beyond
+// paceStallReporting: a host whose tar waits seconds for a CPU is slow,
+// not stuck.
+const maxStuck = 30 * time.Second
+
+// stuckLimit returns the fan-out's stuck limit for a wave of hosts whose
+// delivery step may take stepTimeout.
+func stuckLimit(stepTimeout time.Duration) time.Duration {
+	return min(maxStuck, stepTimeout/2)
+}
+
+// stuckError is the error of a host the fan-out dropped for holding back
+// the others without progress.
+type stuckError struct{ after time.Duration }
+
+func (e *stuckError) Error() string {
+	return fmt.Sprintf("stopped reading the stream for %s", e.after)
+}
+
 // fanout copies one stream to several hosts. Every chunk written is kept
 // once and shared by the hosts' readers until the slowest has read it, so
 // a host that is briefly slower (its CPU share, its SSH window) does not
 // stall the others until it falls fanoutWindow behind. A host whose
 // reader is closed is dropped and the others go on; when every host is
 // gone the copy stops.
+//
+// A host that holds back the others (the window is full, and it has not
+// read the oldest chunk) and makes no progress (reads nothing, reports
+// nothing) for the stuck limit is dropped too: its reader's stop is
+// called, and its Read fails with a *stuckError. Its tar may have stopped
+// reading (a hung disk, a stopped process) on a connection that is alive;
+// without the limit every host of the wave would wait for it until their
+// delivery step timed out, and fail with it. A host that is slower than
+// the others but makes progress is never dropped.
 //
 // A host whose tar reports how far it has read the archive can be paced
 // (addPaced): it is handed the stream no more than its pace window ahead
@@ -122,6 +159,13 @@ type fanout struct {
 	lastPos  int64
 	// stall and stallReporting are paceStall and paceStallReporting.
 	stall, stallReporting time.Duration
+
+	// stuck is the stuck limit; 0: none. full says that a write waits for
+	// room in the window; watch, while it is set, looks for stuck hosts
+	// every stuck/stuckLooks: one timer for many writes, not one each.
+	stuck time.Duration
+	full  bool
+	watch *time.Timer
 }
 
 // tailBytes is how much of the end of a stream the fan-out keeps back
@@ -158,6 +202,16 @@ type fanReader struct {
 	// waiting is whether the reader is held back for its host's progress:
 	// only then does a report need to wake the readers.
 	waiting bool
+
+	// moves counts the reads and reports that made progress; seen is its
+	// value at the last look for stuck hosts, and quiet the looks in a row
+	// that found it unchanged while the host held back the others.
+	moves, seen uint64
+	quiet       int
+	// stop, if set before the stream starts, is called (without f.mu)
+	// when the fan-out drops the host as stuck, whose error is then err.
+	stop func()
+	err  error
 }
 
 // newFanout returns a fan-out; position may be nil, and then no host is
@@ -221,8 +275,13 @@ func (f *fanout) push(p []byte, pos int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for f.live > 0 && f.held > 0 && f.held+len(p) > fanoutWindow {
+		f.full = true
+		if f.stuck > 0 && f.watch == nil {
+			f.watchStuck()
+		}
 		f.cond.Wait()
 	}
+	f.full = false
 	if f.live == 0 {
 		return errAllGone
 	}
@@ -236,6 +295,56 @@ func (f *fanout) push(p []byte, pos int64) error {
 	}
 	f.cond.Broadcast()
 	return nil
+}
+
+// watchStuck starts looking for stuck hosts, from now: what each host did
+// before does not count. f.mu is held.
+func (f *fanout) watchStuck() {
+	for _, r := range f.readers {
+		r.seen, r.quiet = r.moves, 0
+	}
+	f.watch = time.AfterFunc(f.stuck/stuckLooks, f.lookForStuck)
+}
+
+// lookForStuck drops the hosts that have held back the others without
+// progress for f.stuck, and looks again later while the window is full.
+func (f *fanout) lookForStuck() {
+	f.mu.Lock()
+	var stuck []*fanReader
+	if f.full {
+		for _, r := range f.readers {
+			if r.gone {
+				continue
+			}
+			if r.next != f.base || r.moves != r.seen {
+				r.seen, r.quiet = r.moves, 0
+				continue
+			}
+			if r.quiet++; r.quiet == stuckLooks {
+				r.err = &stuckError{after: f.stuck}
+				f.remove(r)
+				stuck = append(stuck, r)
+			}
+		}
+	}
+	if f.full && f.live > 0 {
+		f.watch.Reset(f.stuck / stuckLooks)
+	} else {
+		f.watch = nil
+	}
+	f.mu.Unlock()
+	for _, r := range stuck {
+		if r.stop != nil {
+			r.stop()
+		}
+	}
+}
+
+// stuckErr returns the error of a host dropped as stuck, else nil.
+func (r *fanReader) stuckErr() error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	return r.err
 }
 
 // unpacksBy returns the stream offset up to which a host that has read
@@ -263,6 +372,7 @@ func (r *fanReader) started() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r.heard = time.Now()
+	r.moves++
 	if r.waiting {
 		f.cond.Broadcast()
 	}
@@ -278,6 +388,7 @@ func (r *fanReader) report(pos int64) {
 			r.window = r.base // it reports: its silence grew the window
 		}
 		r.unpacked = pos
+		r.moves++
 	}
 	r.heard = time.Now()
 	f.trimMarks()
@@ -358,6 +469,9 @@ func (r *fanReader) Read(p []byte) (int, error) {
 	defer f.mu.Unlock()
 	for {
 		if r.gone {
+			if r.err != nil {
+				return 0, r.err
+			}
 			return 0, io.ErrClosedPipe
 		}
 		clean := f.ended && f.endErr == nil
@@ -376,6 +490,7 @@ func (r *fanReader) Read(p []byte) (int, error) {
 				}
 				n := copy(p, c[r.off:limit])
 				r.off += n
+				r.moves++
 				if r.off == len(c) {
 					r.next, r.off = r.next+1, 0
 					if i == 0 {
@@ -440,13 +555,17 @@ func (r *fanReader) Close() error {
 	f := r.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.gone {
-		return nil
+	if !r.gone {
+		f.remove(r)
 	}
+	return nil
+}
+
+// remove drops r, not gone yet. f.mu is held.
+func (f *fanout) remove(r *fanReader) {
 	r.gone = true
 	f.live--
 	f.trim()
 	f.trimMarks()
 	f.cond.Broadcast()
-	return nil
 }

@@ -557,3 +557,145 @@ func unpackedFrom(t *testing.T, prefix []byte) int64 {
 	n, _ := io.Copy(io.Discard, zr) // a prefix ends in a cut-off block
 	return n
 }
+
+// TestFanoutDropsStuckHosts checks that a host holding back the others
+// (the window full, the oldest chunk unread by it) without progress for
+// the stuck limit is dropped, its stop called and its reads failing, while
+// the others get the whole stream; and that a host that is slow but reads,
+// one whose tar reports progress, or one that holds nobody back, is kept.
+func TestFanoutDropsStuckHosts(t *testing.T) {
+	const stuck = 500 * time.Millisecond
+	tests := []struct {
+		name string
+		size int
+		// host is what the second host does before it reads the rest of
+		// the stream; it returns what it read.
+		host    func(r *fanReader, stopped <-chan struct{}) []byte
+		dropped bool
+	}{
+		{
+			name: "reads nothing while the window is full",
+			size: 2 * fanoutWindow,
+			host: func(r *fanReader, stopped <-chan struct{}) []byte {
+				select {
+				case <-stopped:
+				case <-time.After(10 * time.Second):
+				}
+				return nil
+			},
+			dropped: true,
+		},
+		{
+			name: "slower than the others, but reading",
+			size: fanoutWindow + 1<<20,
+			host: func(r *fanReader, _ <-chan struct{}) []byte {
+				var got []byte
+				buf := make([]byte, 64<<10)
+				for len(got) < 2<<20 {
+					n, err := r.Read(buf)
+					got = append(got, buf[:n]...)
+					if err != nil {
+						break
+					}
+					time.Sleep(stuck / 8)
+				}
+				return got
+			},
+		},
+		{
+			name: "reads nothing, but its tar reports progress",
+			size: 2 * fanoutWindow,
+			host: func(r *fanReader, _ <-chan struct{}) []byte {
+				for i := range 24 { // 3 stuck limits
+					r.report(int64(i+1) << 10)
+					time.Sleep(stuck / 8)
+				}
+				return nil
+			},
+		},
+		{
+			name: "reads nothing, but holds nobody back",
+			size: 1 << 20,
+			host: func(r *fanReader, _ <-chan struct{}) []byte {
+				time.Sleep(3 * stuck)
+				return nil
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := make([]byte, tt.size)
+			rand.NewChaCha8([32]byte{'s'}).Read(data)
+			f := newFanout(nil)
+			f.stuck = stuck
+			fast, r := f.add(), f.add()
+			stopped := make(chan struct{})
+			r.stop = func() { close(stopped) }
+			var fastGot []byte
+			var fastErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { fastGot, fastErr = readAll(fast, tt.size) })
+			start := time.Now()
+			wg.Go(func() {
+				for rest := data; len(rest) > 0; {
+					n := min(len(rest), 100_000)
+					if _, err := f.Write(rest[:n]); err != nil {
+						t.Errorf("write: %v", err)
+						break
+					}
+					rest = rest[n:]
+				}
+				f.close(nil)
+			})
+
+			got := tt.host(r, stopped)
+			rest, err := readAll(r, tt.size)
+			got = append(got, rest...)
+			r.Close()
+			wg.Wait()
+			if fastErr != nil || !bytes.Equal(fastGot, data) {
+				t.Errorf("the other host got %d bytes (%v), want the %d written", len(fastGot), fastErr, len(data))
+			}
+			var serr *stuckError
+			select {
+			case <-stopped:
+				if !tt.dropped {
+					t.Fatalf("dropped as stuck after %d bytes", len(got))
+				}
+				if took := time.Since(start); took < stuck {
+					t.Errorf("dropped %s after the stream started, want %s at least", took, stuck)
+				}
+				if !errors.As(err, &serr) || err.Error() != "stopped reading the stream for 500ms" {
+					t.Errorf("read after the drop: got %v, want a stuck error", err)
+				}
+			default:
+				if tt.dropped {
+					t.Fatalf("never dropped; read %d bytes (%v)", len(got), err)
+				}
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("got %d bytes (%v), want the %d written", len(got), err, len(data))
+				}
+			}
+		})
+	}
+}
+
+// readAll is io.ReadAll into a buffer of size bytes made at once: growing
+// one allocates, and under the race detector the collector can make the
+// allocating goroutine help it for longer than a short stuck limit.
+func readAll(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
