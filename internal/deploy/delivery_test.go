@@ -99,7 +99,7 @@ func (f *fixture) hostPath(host, rel string) string {
 // deploy, and no host keeps either version under the build's id.
 func TestRepublishedArtifactFailsLaterWaves(t *testing.T) {
 	tr := &hostHooks{}
-	f := localFleet(t, tr, "", []string{"parallel: 1", "max_failures: 0"}, "a", "b")
+	f := localFleet(t, tr, "path: artifacts/{app}-{build}.tar.gz\n      checksum: optional", []string{"parallel: 1", "max_failures: 0"}, "a", "b")
 	art := filepath.Join(f.arts, "web-1.tar.gz")
 	f.build("1")
 	if err := os.Remove(art + ".sha256"); err != nil {
