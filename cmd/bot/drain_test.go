@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +15,13 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
-	"github.com/switchman-bot/switchman/internal/chat/slack"
 )
 
-const drainSentryYAML = `bot:
+// drainYAML is a bot serving Slack (signing secret drain-secret) and
+// Sentry that deploys web to localhost. Its arguments are the listen
+// address, the Slack and Sentry API URLs, the restart, and the prod env's
+// further keys (indented as they are).
+const drainYAML = `bot:
   listen: %s
 store:
   path: state.db
@@ -41,12 +41,11 @@ apps:
     artifact:
       path: artifacts/{app}-{build}.tar.gz
     path: srv/web
-    restart: 'sleep 2'
+    restart: %s
     environments:
       prod:
         hosts: [localhost]
-        sentry: {project: web}
-`
+%s`
 
 // TestDeployFinishingDuringDrainIsRegistered: a deploy that is restarting
 // its app when the bot is told to stop finishes during the drain and is
@@ -91,46 +90,23 @@ func TestDeployFinishingDuringDrainIsRegistered(t *testing.T) {
 	dir, addr := t.TempDir(), freePort(t)
 	artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-1.tar.gz"), tarballOf(t, "1"))
 	cfg := filepath.Join(dir, "switchman.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, drainSentryYAML, addr, api.srv.URL+"/api/", sentrySrv.URL), 0o644); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, drainYAML, addr, api.srv.URL+"/api/", sentrySrv.URL, "'sleep 2'", "        sentry: {project: web}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncWriter
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
-	}()
-	base := "http://" + addr
-	pollHTTP(t, base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
-	body := url.Values{"command": {"/deploy"}, "text": {"web 1"}, "user_id": {"UBOB"}, "channel_id": {"C1"}, "trigger_id": {"T1"}}.Encode()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slack.Sign("drain-secret", ts, []byte(body)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	bot := serveBot(t, cfg, addr)
+	postSlash(t, bot.base, "drain-secret", slashBody("web 1", "T1")).Body.Close()
 	// The release is created as the deploy starts; the restart then takes
 	// 2 s, during which the bot is told to stop.
 	deadline := time.Now().Add(20 * time.Second)
 	for !called("/releases/") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no release created; log:\n%s", stderr.String())
+			t.Fatalf("no release created; log:\n%s", bot.stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the bot did not stop")
+	if err := bot.stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 	if !hasCallPrefix(api.calls(), "chat.update C1: ✔ Deploy ") {
 		t.Errorf("the deploy did not finish during the drain; calls %q", api.calls())
@@ -156,34 +132,6 @@ func hasCall(calls []string, sub string) bool {
 	}
 	return false
 }
-
-const autoRollbackYAML = `bot:
-  listen: %s
-store:
-  path: state.db
-users:
-  bob: {slack: UBOB}
-deployers: [bob]
-slack:
-  signing_secret: drain-secret
-  bot_token: xoxb-test
-  api_url: %s
-sentry:
-  url: %s
-  org: acme
-  token: sntrys-test
-apps:
-  web:
-    artifact:
-      path: artifacts/{app}-{build}.tar.gz
-    path: srv/web
-    restart: 'echo restart >> %s; sleep 2'
-    environments:
-      prod:
-        hosts: [localhost]
-        channel: C-PROD
-        sentry: {project: web, interval: 1s, consecutive: 1, auto_rollback: true}
-`
 
 // spikingSentry is a Sentry whose error count jumps once the release of
 // build 2 is created: none a second before, 10 a second after.
@@ -259,38 +207,22 @@ func TestAutomaticRollbackFinishingDuringDrain(t *testing.T) {
 		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tarballOf(t, b))
 	}
 	cfg := filepath.Join(dir, "switchman.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, autoRollbackYAML, addr, api.srv.URL+"/api/", sn.srv.URL, restarts), 0o644); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, drainYAML, addr, api.srv.URL+"/api/", sn.srv.URL, "'echo restart >> "+restarts+"; sleep 2'",
+		"        channel: C-PROD\n        sentry: {project: web, interval: 1s, consecutive: 1, auto_rollback: true}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncWriter
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
-	}()
-	base := "http://" + addr
-	pollHTTP(t, base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
+	bot := serveBot(t, cfg, addr)
 	deploy := func(build, trigger string) {
 		t.Helper()
-		body := url.Values{"command": {"/deploy"}, "text": {"web " + build}, "user_id": {"UBOB"}, "channel_id": {"C1"}, "trigger_id": {trigger}}.Encode()
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-		req.Header.Set("X-Slack-Request-Timestamp", ts)
-		req.Header.Set("X-Slack-Signature", slack.Sign("drain-secret", ts, []byte(body)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		postSlash(t, bot.base, "drain-secret", slashBody("web "+build, trigger)).Body.Close()
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for !ok() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s never happened; calls %q\nlog:\n%s", what, api.calls(), stderr.String())
+				t.Fatalf("%s never happened; calls %q\nlog:\n%s", what, api.calls(), bot.stderr.String())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -308,18 +240,12 @@ func TestAutomaticRollbackFinishingDuringDrain(t *testing.T) {
 	// The third restart is the rollback's: its 2 s are the bot's to drain.
 	waitFor("the automatic rollback's restart", restarted(3))
 	stopped := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the bot did not stop")
+	if err := bot.stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 	calls := api.calls()
 	if !hasCall(calls, "auto_rollback is on for web/prod: rolling back now") {
-		t.Fatalf("no automatic rollback; calls %q\nlog:\n%s", calls, stderr.String())
+		t.Fatalf("no automatic rollback; calls %q\nlog:\n%s", calls, bot.stderr.String())
 	}
 	if !hasCall(calls, "Rolled back web/prod to 1 by itself (succeeded)") {
 		t.Errorf("the channel was not told how the automatic rollback ended; calls %q", calls)

@@ -107,33 +107,19 @@ func TestServeSlack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncWriter
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
-	}()
-	base := "http://" + addr
+	bot := serveBot(t, cfg, addr)
+	base, stderr := bot.base, bot.stderr
 	pollHTTP(t, base+"/healthz", func(code int, body string) bool { return code == 200 && strings.Contains(body, `"store":"ok"`) })
 
-	body := url.Values{"command": {"/deploy"}, "text": {"web 1"}, "user_id": {"UBOB"}, "channel_id": {"C1"}, "trigger_id": {"T1"}}.Encode()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slack.Sign(secret, ts, []byte(body)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := slashBody("web 1", "T1")
+	resp := postSlash(t, base, secret, body)
 	ack, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(ack), "working on it") {
 		t.Fatalf("/slack/commands: got %s %s, want 200 working on it", resp.Status, ack)
 	}
 	// An unsigned request is refused.
-	resp, err = http.Post(base+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader(body))
+	resp, err := http.Post(base+"/slack/commands", "application/x-www-form-urlencoded", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +149,8 @@ func TestServeSlack(t *testing.T) {
 			strings.Contains(body, `switchman_http_requests_total{code="401",handler="POST /slack/commands"} 1`)
 	})
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve: got %v, want nil after a shutdown", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := bot.stop(t); err != nil {
+		t.Errorf("serve: got %v, want nil after a shutdown", err)
 	}
 	if strings.Contains(stderr.String(), secret) {
 		t.Errorf("the log holds the signing secret:\n%s", stderr.String())
@@ -238,4 +218,61 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// served is a bot a test runs as `bot serve` in this process.
+type served struct {
+	base   string // http://ADDR
+	stderr *syncWriter
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// serveBot runs `bot -config cfg serve`, which listens on addr, until the
+// test ends or stop, and returns once /healthz answers 200.
+func serveBot(t *testing.T, cfg, addr string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{base: "http://" + addr, stderr: &syncWriter{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: s.stderr})
+	}()
+	pollHTTP(t, s.base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
+	return s
+}
+
+// stop tells the bot to stop, as SIGTERM does, and returns what serve
+// returned; it fails t if the bot has not stopped within a minute.
+func (s *served) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+		return nil
+	}
+}
+
+// slashBody is the form Slack posts for /deploy text, typed by UBOB in C1.
+func slashBody(text, trigger string) string {
+	return url.Values{"command": {"/deploy"}, "text": {text}, "user_id": {"UBOB"}, "channel_id": {"C1"}, "trigger_id": {trigger}}.Encode()
+}
+
+// postSlash posts body to base's /slack/commands, signed with secret as
+// Slack signs it now. The caller closes the response's body.
+func postSlash(t *testing.T, base, secret, body string) *http.Response {
+	t.Helper()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", slack.Sign(secret, ts, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

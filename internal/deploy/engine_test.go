@@ -1163,46 +1163,24 @@ func TestCancelFromAnotherReplica(t *testing.T) {
 // TestConfirmFromAnotherReplica: the answer to a migrations prompt given
 // on a replica that does not run the deploy reaches the one that does.
 func TestConfirmFromAnotherReplica(t *testing.T) {
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
 	var other *deploy.Engine
-	prompted := make(chan string, 1)
-	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+	f := newFixtureWith(t, askingYAML("true", "1m"), func(o *deploy.Options) {
 		o.Signals = o.Store.(deploy.Signals)
 		other = otherReplica(o)
 	})
 	f.build("1")
-	done := make(chan *deploy.Record, 1)
-	var mu sync.Mutex
-	var notes []string
-	rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
-		switch ev.Kind {
-		case deploy.EventConfirm:
-			prompted <- ev.Text
-		case deploy.EventNote:
-			mu.Lock()
-			notes = append(notes, ev.Text)
-			mu.Unlock()
-		case deploy.EventFinished:
-			done <- ev.Record
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-prompted
+	d := f.deployAsking(t, "1")
 	if err := other.SignalConfirm(t.Context(), "20260101-000000-nope00", "bob", true); errs.CodeOf(err) != errs.NotFound {
 		t.Errorf("confirm of an unknown deploy: got %v, want not found", err)
 	}
-	if err := other.SignalConfirm(t.Context(), rec.ID, "bob", true); err != nil {
+	if err := other.SignalConfirm(t.Context(), d.rec.ID, "bob", true); err != nil {
 		t.Fatalf("confirm through the other replica: %v", err)
 	}
-	got := <-done
-	mu.Lock()
-	defer mu.Unlock()
-	if got.Outcome != deploy.OutcomeSucceeded || !slices.Contains(notes, "migrations confirmed by bob") {
+	got := <-d.done
+	if notes := d.noted(); got.Outcome != deploy.OutcomeSucceeded || !slices.Contains(notes, "migrations confirmed by bob") {
 		t.Errorf("deploy after a confirmation from the other replica: %s (%s), notes %q; want succeeded, confirmed by bob", got.Outcome, got.Error, notes)
 	}
-	if err := other.SignalConfirm(t.Context(), rec.ID, "bob", true); errs.CodeOf(err) != errs.Conflict {
+	if err := other.SignalConfirm(t.Context(), d.rec.ID, "bob", true); errs.CodeOf(err) != errs.Conflict {
 		t.Errorf("confirm of a finished deploy: got %v, want refused", err)
 	}
 }
@@ -1269,55 +1247,33 @@ func TestFirstAnswerCounts(t *testing.T) {
 			// The restart waits for the gate: the deploy runs on after
 			// the first answer, and still runs at the second.
 			gate := filepath.Join(t.TempDir(), "gate")
-			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, gatedRestart(gate)), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
 			t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) }) // before the engines' Wait
 			held := heldAnswers{release: make(chan struct{})}
 			var other *deploy.Engine
-			f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+			f := newFixtureWith(t, askingYAML(gatedRestart(gate), "1m"), func(o *deploy.Options) {
 				held.Signals = o.Store.(deploy.Signals)
 				o.Signals = held
 				other = otherReplica(o)
 			})
 			f.build("2")
-			prompted := make(chan string, 1)
-			done := make(chan *deploy.Record, 1)
-			var mu sync.Mutex
-			var notes []string
-			rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
-				switch ev.Kind {
-				case deploy.EventConfirm:
-					prompted <- ev.Text
-				case deploy.EventNote:
-					mu.Lock()
-					notes = append(notes, ev.Text)
-					mu.Unlock()
-				case deploy.EventFinished:
-					done <- ev.Record
-				}
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			<-prompted
+			d := f.deployAsking(t, "2")
 			give := func(a answer) error {
 				if a.here {
-					return f.engine.Confirm(t.Context(), rec.ID, a.by, a.ok)
+					return f.engine.Confirm(t.Context(), d.rec.ID, a.by, a.ok)
 				}
-				return other.SignalConfirm(t.Context(), rec.ID, a.by, a.ok)
+				return other.SignalConfirm(t.Context(), d.rec.ID, a.by, a.ok)
 			}
 			if err := give(tc.first); err != nil {
 				t.Fatalf("the first answer: %v", err)
 			}
-			err = give(tc.second)
+			err := give(tc.second)
 			if errs.CodeOf(err) != errs.Conflict || !slices.ContainsFunc(tc.refused, func(s string) bool { return strings.Contains(err.Error(), s) }) {
 				t.Errorf("the second answer: got %v, want a conflict saying one of %q", err, tc.refused)
 			}
 			close(held.release)
 			os.WriteFile(gate, nil, 0o644)
-			got := <-done
-			mu.Lock()
-			defer mu.Unlock()
-			if !slices.Contains(notes, tc.want) && !strings.Contains(got.Error, tc.want) {
+			got := <-d.done
+			if notes := d.noted(); !slices.Contains(notes, tc.want) && !strings.Contains(got.Error, tc.want) {
 				t.Errorf("deploy after both answers: %s (%s), notes %q; want %q", got.Outcome, got.Error, notes, tc.want)
 			}
 		})
@@ -1377,30 +1333,16 @@ func TestCancelFromAnotherReplicaBeforeTheStart(t *testing.T) {
 // switched, rather than waiting out confirm_timeout past the stop's grace
 // period and being killed (interrupted).
 func TestDrainAbortsAtThePrompt(t *testing.T) {
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1h\n", 1)
-	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f := newFixtureFrom(t, askingYAML("true", "1h"), &local.Transport{})
 	f.build("1", tarEntry{name: "migrations/001.sql", body: "x"})
-	prompted := make(chan struct{})
-	done := make(chan *deploy.Record, 1)
-	_, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
-		switch ev.Kind {
-		case deploy.EventConfirm:
-			close(prompted)
-		case deploy.EventFinished:
-			done <- ev.Record
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-prompted
+	d := f.deployAsking(t, "1")
 	drained := make(chan struct{})
 	go func() {
 		f.engine.Drain()
 		close(drained)
 	}()
 	select {
-	case rec := <-done:
+	case rec := <-d.done:
 		if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "the bot is stopping") || !strings.Contains(rec.Error, "nothing was migrated or switched") {
 			t.Errorf("deploy waiting at its prompt as the bot stops: %s (%s); want cancelled, saying the bot is stopping", rec.Outcome, rec.Error)
 		}
@@ -1411,4 +1353,58 @@ func TestDrainAbortsAtThePrompt(t *testing.T) {
 	if f.exists("current") || f.exists("applied") {
 		t.Errorf("after the abort: current %v, migrations applied %v; want neither", f.exists("current"), f.exists("applied"))
 	}
+}
+
+// askingYAML is fixtureYAML with restart, whose env asks before running
+// migrations and waits confirmTimeout for the answer.
+func askingYAML(restart, confirmTimeout string) string {
+	return strings.Replace(fmt.Sprintf(fixtureYAML, restart), "        hosts: [localhost]\n",
+		"        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: "+confirmTimeout+"\n", 1)
+}
+
+// askingDeploy is a deploy waiting at its migrations prompt, whose notes
+// and final record a test follows.
+type askingDeploy struct {
+	rec  *deploy.Record
+	done chan *deploy.Record
+
+	mu    sync.Mutex
+	notes []string
+}
+
+// deployAsking starts a deploy of build with f's engine and returns once it
+// asks to confirm its migrations.
+func (f *fixture) deployAsking(t *testing.T, build string) *askingDeploy {
+	t.Helper()
+	d := &askingDeploy{done: make(chan *deploy.Record, 1)}
+	prompted := make(chan struct{}, 1)
+	rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+		switch ev.Kind {
+		case deploy.EventConfirm:
+			prompted <- struct{}{}
+		case deploy.EventNote:
+			d.mu.Lock()
+			d.notes = append(d.notes, ev.Text)
+			d.mu.Unlock()
+		case deploy.EventFinished:
+			d.done <- ev.Record
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.rec = rec
+	select {
+	case <-prompted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the deploy never asked to confirm its migrations")
+	}
+	return d
+}
+
+// noted returns the deploy's notes so far.
+func (d *askingDeploy) noted() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.notes)
 }

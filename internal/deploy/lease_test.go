@@ -84,31 +84,13 @@ func newStealableFixture(t *testing.T, yaml string) (*fixture, *stealable) {
 // records it, not failed: nobody is told a deploy failed that another
 // replica may still be finishing or reporting.
 func TestLeaseLostBeforeSwitch(t *testing.T) {
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n", "        hosts: [localhost]\n        migrate: ask\n        confirm_timeout: 1m\n", 1)
-	f, leases := newStealableFixture(t, yaml)
+	f, leases := newStealableFixture(t, askingYAML("true", "1m"))
 	f.build("1")
-	done := make(chan *deploy.Record, 1)
-	waiting := make(chan struct{}, 1)
-	sink := func(ev deploy.Event) {
-		switch ev.Kind {
-		case deploy.EventConfirm:
-			waiting <- struct{}{}
-		case deploy.EventFinished:
-			done <- ev.Record
-		}
-	}
-	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, sink); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-waiting:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the deploy never asked to confirm its migrations")
-	}
+	d := f.deployAsking(t, "1")
 	leases.stolen.Store(true)
 	var rec *deploy.Record
 	select {
-	case rec = <-done:
+	case rec = <-d.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the deploy did not stop after losing its lease")
 	}
@@ -156,22 +138,7 @@ func TestRecoveredRecordFencesTheStaleOwner(t *testing.T) {
 	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
 	done := f.deployTwoUntilRestart()
 	leases.frozen.Store(true) // the replica stops renewing, unaware
-	other := deploy.NewEngine(deploy.Options{
-		Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
-	})
-	t.Cleanup(other.Wait)
-	var recovered []*deploy.Record
-	for deadline := time.Now().Add(10 * time.Second); len(recovered) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the other replica never recovered the deploy whose lease ran out")
-		}
-		time.Sleep(50 * time.Millisecond)
-		var err error
-		if recovered, err = other.Recover(t.Context()); err != nil {
-			t.Fatalf("recover: %v", err)
-		}
-	}
+	recovered := f.recoverOnOther(t, &local.Transport{})
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -229,22 +196,7 @@ func TestOldHolderFencedFromTheTakeOver(t *testing.T) {
 			t.Error("the old holder did not finish while recovery observed the hosts")
 		}
 	}}
-	other := deploy.NewEngine(deploy.Options{
-		Config: f.cfg, Transports: map[string]deploy.Transport{"local": tr},
-		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
-	})
-	t.Cleanup(other.Wait)
-	var recovered []*deploy.Record
-	for deadline := time.Now().Add(10 * time.Second); len(recovered) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the other replica never recovered the deploy whose lease ran out")
-		}
-		time.Sleep(50 * time.Millisecond)
-		var err error
-		if recovered, err = other.Recover(t.Context()); err != nil {
-			t.Fatalf("recover: %v", err)
-		}
-	}
+	recovered := f.recoverOnOther(t, tr)
 	if stale == nil {
 		t.Fatal("recovery never observed the hosts")
 	}
@@ -457,5 +409,30 @@ func TestRecoveryKeepsAnUnreachableHostsRelease(t *testing.T) {
 	}
 	if h := got[0].Hosts[0]; h.State != deploy.HostUnreachable || h.Current != "2" || !strings.Contains(h.Error, "connection refused") {
 		t.Errorf("host: got %+v, want unreachable, still on 2, with the reason", h)
+	}
+}
+
+// recoverOnOther runs recovery on another replica of f's store and
+// transport tr, with a short lease TTL, until it recovers a deploy whose
+// lease ran out, and returns what it recovered.
+func (f *fixture) recoverOnOther(t *testing.T, tr deploy.Transport) []*deploy.Record {
+	t.Helper()
+	other := deploy.NewEngine(deploy.Options{
+		Config: f.cfg, Transports: map[string]deploy.Transport{"local": tr},
+		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+	})
+	t.Cleanup(other.Wait)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("the other replica never recovered the deploy whose lease ran out")
+		}
+		time.Sleep(50 * time.Millisecond)
+		recovered, err := other.Recover(t.Context())
+		if err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+		if len(recovered) > 0 {
+			return recovered
+		}
 	}
 }
