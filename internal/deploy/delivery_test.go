@@ -270,28 +270,15 @@ func stall(t *testing.T) (cut func(w http.ResponseWriter, r *http.Request), stal
 	}, held
 }
 
-// runWithin is f.run with a shorter wait: it fails the test if the deploy
-// does not end within d.
+// runWithin is f.run of a deploy with a shorter wait: it fails the test
+// if the deploy does not end within d.
 func (f *fixture) runWithin(build string, d time.Duration) *deploy.Record {
 	f.t.Helper()
-	done := make(chan *deploy.Record, 1)
-	sink := func(ev deploy.Event) {
-		f.sink(ev)
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}
-	req := deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}
-	if _, err := f.engine.Deploy(context.Background(), req, sink); err != nil {
+	rec, err := f.runFor(deploy.KindDeploy, build, d)
+	if err != nil {
 		f.t.Fatal(err)
 	}
-	select {
-	case rec := <-done:
-		return rec
-	case <-time.After(d):
-		f.t.Fatalf("deploy %s still running after %s", build, d)
-		return nil
-	}
+	return rec
 }
 
 // TestStalledArtifactServer: an artifact server that sends half a body

@@ -177,6 +177,12 @@ func (f *fixture) sink(ev deploy.Event) {
 // run starts a deploy (or rollback) and waits for its final record.
 func (f *fixture) run(kind deploy.Kind, build string) (*deploy.Record, error) {
 	f.t.Helper()
+	return f.runFor(kind, build, 30*time.Second)
+}
+
+// runFor is run, failing the test if the run does not end within wait.
+func (f *fixture) runFor(kind deploy.Kind, build string, wait time.Duration) (*deploy.Record, error) {
+	f.t.Helper()
 	done := make(chan *deploy.Record, 1)
 	sink := func(ev deploy.Event) {
 		f.sink(ev)
@@ -197,8 +203,8 @@ func (f *fixture) run(kind deploy.Kind, build string) (*deploy.Record, error) {
 	select {
 	case rec := <-done:
 		return rec, nil
-	case <-time.After(30 * time.Second):
-		f.t.Fatalf("%s %s did not finish", kind, build)
+	case <-time.After(wait):
+		f.t.Fatalf("%s %s still running after %s", kind, build, wait)
 		return nil, nil
 	}
 }
