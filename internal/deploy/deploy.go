@@ -477,7 +477,7 @@ func (r *run) pullWave(src artifact.Source, info artifact.Info, comp artifact.Co
 		wg.Go(func() {
 			// The host checks its download itself, so the release is
 			// installed in the same session: one round trip fewer.
-			script := pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp)) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
+			script := pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp), src.IdleTimeout) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
 			_, errsOf[i] = r.step(r.ctx, h, StepDeliver, Command{Script: script})
 		})
 	}

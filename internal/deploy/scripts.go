@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/shell"
 )
 
@@ -278,24 +280,32 @@ func (u *unpackReport) Write(p []byte) (int, error) {
 // is tested with builtins: each process started costs a host a few ms of
 // CPU on a small VM, on every host of every deploy. GNU tar reads the
 // decompressor it starts in records of tarRecord, as in unpackScript.
-func pullScript(dir, tmp, url, sum, compression string) string {
+// A download that receives nothing for idle fails (the downloader's two
+// retries may wait that long again), as the bot's own reads of the artifact
+// server do, instead of holding the deploy until step_timeout: curl and
+// GNU wget bound it; BusyBox's wget has no such option.
+func pullScript(dir, tmp, url, sum, compression string, idle time.Duration) string {
 	flag := "-z"
 	if compression == "zstd" {
 		flag = "--zstd"
 	}
 	dl := tmp + ".download"
+	if idle <= 0 {
+		idle = artifact.DefaultIdleTimeout
+	}
+	secs := max(1, int((idle+time.Second-1)/time.Second))
 	return fmt.Sprintf(`set -e
 [ -d %[1]s ] || mkdir -p %[1]s
 cd %[1]s
 if [ -e %[2]s ] || [ -e %[3]s ]; then rm -rf %[2]s %[3]s; fi
 mkdir -p releases shared %[2]s
 if command -v curl >/dev/null 2>&1; then
-	curl -fsSL --retry 2 -o %[3]s -K - <<'SWITCHMAN_URL_END'
+	curl -fsSL --retry 2 --connect-timeout %[10]d --speed-limit 1 --speed-time %[10]d -o %[3]s -K - <<'SWITCHMAN_URL_END'
 url = %[8]s
 SWITCHMAN_URL_END
 elif command -v wget >/dev/null 2>&1; then
 	if wget --help 2>&1 | grep -q -e --input-file; then
-		wget -q -O %[3]s -i - <<'SWITCHMAN_URL_END'
+		wget -q --timeout=%[10]d --tries=3 -O %[3]s -i - <<'SWITCHMAN_URL_END'
 %[9]s
 SWITCHMAN_URL_END
 	else
@@ -314,7 +324,7 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url)
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs)
 }
 
 // curlQuote writes s as a double-quoted value of a curl config file.

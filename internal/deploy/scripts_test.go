@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -523,7 +524,7 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cmd := exec.Command("/bin/sh", "-c", pullScript(filepath.Join(dir, "app"), "releases/.tmp-7-x", url, "", "gzip"))
+			cmd := exec.Command("/bin/sh", "-c", pullScript(filepath.Join(dir, "app"), "releases/.tmp-7-x", url, "", "gzip", time.Minute))
 			cmd.Env = []string{"PATH=" + bin}
 			if out, err := cmd.CombinedOutput(); err == nil {
 				t.Fatalf("the pull script succeeded with a failing %s: %s", tool, out)
@@ -573,12 +574,72 @@ func TestPullScriptWithBusyBoxWget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz?token=t", "", "gzip"))
+	cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz?token=t", "", "gzip", time.Minute))
 	cmd.Env = []string{"PATH=" + bin}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pull with BusyBox's wget: %v: %s", err, out)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-7-x/BUILD")); err != nil || string(b) != "7" {
 		t.Errorf("unpacked BUILD: %q, %v; want 7", b, err)
+	}
+}
+
+// TestPullScriptStalledDownloadFails: a download that stops receiving
+// data fails after the idle bound (and the downloader's retries), rather
+// than holding the deploy until the step's timeout.
+func TestPullScriptStalledDownloadFails(t *testing.T) {
+	// Mostly waiting: curl notices a stall in about 6 s past the bound.
+	t.Parallel()
+	for _, tool := range []string{"curl", "wget"} {
+		t.Run(tool, func(t *testing.T) {
+			t.Parallel()
+			path, err := exec.LookPath(tool)
+			if err != nil {
+				t.Fatalf("this test needs %s: apt-get install -y %s", tool, tool)
+			}
+			stop := make(chan struct{})
+			// A server that sends the headers and a few bytes, then nothing.
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "1048576")
+				w.Write([]byte("0123456789"))
+				w.(http.Flusher).Flush()
+				select {
+				case <-stop:
+				case <-r.Context().Done():
+				}
+			}))
+			defer srv.Close()
+			defer close(stop)
+			dir, bin := t.TempDir(), t.TempDir()
+			for _, need := range []string{tool, "mkdir", "rm", "grep"} {
+				p := path
+				if need != tool {
+					if p, err = exec.LookPath(need); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Symlink(p, filepath.Join(bin, need)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The guard only tells a hang from a failure; a stalled
+			// download with a 1 s bound ends in seconds.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz", "", "gzip", time.Second))
+			cmd.Env = []string{"PATH=" + bin}
+			// Killing the shell leaves its downloader holding the output.
+			cmd.WaitDelay = 5 * time.Second
+			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("the pull script was still downloading from a stalled server after %v", 2*time.Minute)
+			}
+			if err == nil {
+				t.Fatalf("the pull script succeeded with a stalled download: %s", out)
+			}
+			if tool == "curl" && !strings.Contains(string(out), "too slow") {
+				t.Errorf("curl's error: %q, want it to say the transfer was too slow", out)
+			}
+		})
 	}
 }
