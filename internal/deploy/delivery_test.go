@@ -360,4 +360,14 @@ func TestStuckHostFailsAlone(t *testing.T) {
 	if !f.sawNote("b stopped reading the stream for 4s") {
 		t.Error("no note that b was dropped from the stream")
 	}
+	// Its own step, as the progress shows it, says why too.
+	var stepErr string
+	for _, ev := range f.eventsNow() {
+		if ev.Kind == deploy.EventStep && ev.Done && ev.Host == "b" && ev.Step == deploy.StepDeliver {
+			stepErr = ev.Err
+		}
+	}
+	if stepErr != "deliver on b: stopped reading the stream for 4s" {
+		t.Errorf("b's delivery step ended with %q, want it to say b stopped reading", stepErr)
+	}
 }

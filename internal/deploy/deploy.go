@@ -585,15 +585,15 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	left.Store(int32(len(wave)))
 	for i, h := range wave {
 		pr := fan.addPaced(paceWindowFor(roundTrip(r.sessions[h.Name])))
-		hctx, stop := context.WithCancel(ctx)
+		hctx, stop := context.WithCancelCause(ctx)
 		pr.stop = func() {
 			r.note("%s stopped reading the stream for %s while the other hosts of its wave waited for it; they go on without it", h.Name, fan.stuck)
-			stop()
+			stop(&stuckError{after: fan.stuck})
 		}
 		script := unpackScript(r.t.app.Path, tmp, string(sent), r.states[h.Name].ZstdSync) + finalize
 		cmd := Command{Script: script, Stdin: pr, Stdout: &unpackReport{r: pr}}
 		wg.Go(func() {
-			defer stop()
+			defer stop(nil)
 			hostErr[i] = r.deliverTo(hctx, h, cmd, pr)
 			if left.Add(-1) == 0 {
 				stopSource()

@@ -324,6 +324,13 @@ func TestDeployAndRollback(t *testing.T) {
 	}
 }
 
+// eventsNow returns a copy of the events seen so far.
+func (f *fixture) eventsNow() []deploy.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events)
+}
+
 func (f *fixture) sawNote(substr string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

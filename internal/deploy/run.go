@@ -251,6 +251,12 @@ func (r *run) step(ctx context.Context, h Host, step Step, cmd Command) ([]byte,
 	out, err := r.sessions[h.Name].Run(ctx, cmd)
 	ev := Event{Kind: EventStep, Host: h.Name, Step: step, Done: true}
 	if err != nil {
+		// A step cut short for a reason (the deploy cancelled, its
+		// lease lost, the host dropped from a stream) says the reason,
+		// not "context canceled".
+		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
 		err = fmt.Errorf("%s on %s: %w", step, h.Name, err)
 		ev.Err = err.Error()
 	}
