@@ -392,8 +392,9 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 // config no longer names, auditing each, so that a later user given the
 // same name starts with none of them. A grant of a removed user already
 // counts for nothing (Effective), but it stays stored; and while the name
-// is out of the config, revoke refuses it as unknown. The bot runs this as
-// it starts, the only time its config changes.
+// is out of the config, revoke refuses it as unknown. Their locks stay, owned
+// by the bot. The bot runs this as it starts, the only time its config
+// changes.
 func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 	grants, err := s.store.Grants(ctx)
 	if err != nil {
@@ -429,6 +430,27 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 			return fmt.Errorf("forget removed users: audit: %w", err)
 		}
 		if err := s.store.CheckOut(ctx, user); err != nil {
+			return fmt.Errorf("forget removed users: %w", err)
+		}
+	}
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return fmt.Errorf("forget removed users: %w", err)
+	}
+	for _, l := range locks {
+		if l.Owner == config.BotUser || s.policy.KnownUser(l.Owner) || !l.Active(s.now()) {
+			continue
+		}
+		// The lock stays in force: deleting it would open deploys nobody
+		// chose to open. Its owner passes it, so it goes to the bot, whom
+		// no later user of the same name can be.
+		if err := forget(l.Owner, "ownership of the lock on "+l.Scope()); err != nil {
+			return fmt.Errorf("forget removed users: audit: %w", err)
+		}
+		owner := l.Owner
+		l.Owner = config.BotUser
+		l.Reason = fmt.Sprintf("%s (locked by %s, who is no longer in the config)", l.Reason, owner)
+		if err := s.store.PutLock(ctx, l); err != nil {
 			return fmt.Errorf("forget removed users: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -312,6 +313,12 @@ func TestForgetRemovedUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, l := range []deploy.Lock{{App: "web", Owner: "dave", Reason: "db move"}, {Owner: "ana", Reason: "freeze"}} {
+		l.Created = time.Now()
+		if err := f.store.PutLock(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := f.svc.ForgetRemovedUsers(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -323,6 +330,16 @@ func TestForgetRemovedUsers(t *testing.T) {
 	if _, dave := present["dave"]; err != nil || dave || len(present) != 1 {
 		t.Errorf("check-ins left: %v, %v; want ana's only", present, err)
 	}
+	// dave's lock stays in force, held by the bot: nobody passes it, a
+	// later dave included, until someone unlocks it.
+	locks, err := f.store.Locks(ctx)
+	owners := map[string]string{}
+	for _, l := range locks {
+		owners[l.Scope()] = l.Owner + ": " + l.Reason
+	}
+	if want := map[string]string{"web": "switchman: db move (locked by dave, who is no longer in the config)", "all deploys": "ana: freeze"}; err != nil || !maps.Equal(owners, want) {
+		t.Errorf("locks: %v, %v; want %v", owners, err, want)
+	}
 	entries, err := f.store.Audit(ctx, audit.Query{Limit: 10})
 	var said []string
 	for _, e := range entries {
@@ -331,6 +348,7 @@ func TestForgetRemovedUsers(t *testing.T) {
 	for _, want := range []string{
 		"switchman: runtime grant of role admin on every app to dave (granted by ana) removed: dave is no longer in the config",
 		"switchman: admin check-in of dave removed: dave is no longer in the config",
+		"switchman: ownership of the lock on web removed: dave is no longer in the config",
 	} {
 		if err != nil || !slices.Contains(said, want) {
 			t.Errorf("audit %q, %v; want %q", said, err, want)
