@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"testing"
@@ -253,9 +254,10 @@ func TestTakeOver(t *testing.T) {
 func TestCatchUp(t *testing.T) {
 	day := func(h, m int) time.Time { return at(2026, 6, 3, h, m) } // a Wednesday
 	tests := []struct {
-		name  string
-		last  map[string]time.Time // LastRun by kind before the bot starts
-		start time.Time
+		name string
+		last map[string]time.Time // LastRun by kind before the bot starts
+		// boarded is when alice's car boarded, start when unset.
+		boarded, start time.Time
 		// wantReqs are the deploys; wantTitle starts the one announcement
 		// expected, "" for none.
 		wantReqs  []string
@@ -299,6 +301,24 @@ func TestCatchUp(t *testing.T) {
 			wantCars: []string{"accounting 1338"},
 		},
 		{
+			// The train never left before: what is missed counts from
+			// the first car aboard.
+			name:      "first departure missed within the grace period runs late",
+			boarded:   day(11, 0),
+			start:     day(14, 10),
+			wantReqs:  []string{"alice@#deploys via train: deploy accounting 1338 to production"},
+			wantTitle: "🚂 The 14:00 train to production is leaving with 1 car",
+			wantLines: []string{"running the 14:00 departure late (the bot was down)"},
+		},
+		{
+			name:      "first departure missed beyond the grace period is announced",
+			boarded:   day(11, 0),
+			start:     day(14, 15),
+			wantTitle: "⚠ The 14:00 train to production did not leave: the bot was down at departure time.",
+			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Thu 4 Jun 14:00 CEST."},
+			wantCars:  []string{"accounting 1338"},
+		},
+		{
 			name:     "on time a second after restart",
 			last:     map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -1)},
 			start:    day(14, 0).Add(time.Second),
@@ -309,8 +329,9 @@ func TestCatchUp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.start, nil)
+			h := newHarness(t, cmp.Or(tc.boarded, tc.start), nil)
 			h.board("alice", "accounting", "1338")
+			h.clock.Set(tc.start)
 			for kind, when := range tc.last {
 				if err := h.store.MarkRun(t.Context(), "daily", kind, when); err != nil {
 					t.Fatal(err)

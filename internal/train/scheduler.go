@@ -192,7 +192,8 @@ func (s *Scheduler) realSleep(ctx context.Context, until time.Time) error {
 // reports true fires anything.
 //
 // On start, and whenever it wakes as leader, it catches up on what nobody
-// ran (from LastRun): a departure missed by less than the train's Grace
+// ran (from LastRun, or for a train that never left, from when its first
+// car boarded): a departure missed by less than the train's Grace
 // runs once, late, with a note; an older one is announced as missed and
 // its cars stay aboard; missed boarding and reminder announcements are
 // skipped. Every event is recorded with MarkRun before it runs, so a crash
@@ -238,6 +239,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		led = s.tick(ctx, seen, now)
 		seen = now
 	}
+}
+
+// firstBoarded returns when the first car aboard train name boarded, if
+// that is before t, and t otherwise (or when the cars cannot be read).
+func (s *Scheduler) firstBoarded(ctx context.Context, name string, t time.Time) time.Time {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		s.log.Error("train: read cars", "train", name, "err", err)
+		return t
+	}
+	for _, c := range cars {
+		if c.Boarded.Before(t) {
+			t = c.Boarded
+		}
+	}
+	return t
 }
 
 // followerRecheck is how often a replica that is not the leader checks
@@ -290,6 +307,11 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 				s.log.Error("train: read last run", "train", name, "kind", kind, "err", err)
 			case !last.IsZero():
 				after = last
+			case kind == KindDeparture:
+				// The train never left: a departure since its first
+				// car boarded was missed (the bot was down at the
+				// first one), and is run late or announced as missed.
+				after = s.firstBoarded(ctx, name, after)
 			}
 			if at, ok := latest(sc, after, now); ok {
 				dues = append(dues, due{name: name, tr: tr, kind: kind, at: at})
