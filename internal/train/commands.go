@@ -120,7 +120,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, errs.New(errs.Invalid, "say why the %s train is cancelled", trainName)
 	}
 	now := s.now()
-	dep, err := s.cancellable(ctx, trainName, tr, now)
+	dep, waiting, err := s.cancellable(ctx, trainName, tr, now)
 	if err != nil {
 		return chat.Message{}, storeErr(err, "cancel "+trainName)
 	}
@@ -139,6 +139,16 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, storeErr(err, "cancel "+trainName)
 	}
 	s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
+	if waiting {
+		// The departure looks for a cancellation once it has stopped
+		// waiting: if it still waits now, it will see this one.
+		if w, err := s.store.LastRun(ctx, trainName, KindWaiting); err != nil || !w.Equal(dep) {
+			m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason),
+				Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
+			s.announce(ctx, tr, m)
+			return chat.Message{Level: chat.Warning, Title: fmt.Sprintf("Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, tr.loc))}, nil
+		}
+	}
 	cars, err := s.store.Cars(ctx, trainName)
 	if err != nil {
 		s.log.Error("train: list cars", "train", trainName, "err", err)
@@ -159,21 +169,29 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 
 // cancellable is the departure a cancel at now calls off: one due within
 // the train's grace that has not run yet (a leader taking over, a store
-// coming back, would still run it), else the next one.
-func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState, now time.Time) (time.Time, error) {
+// coming back, would still run it), or one that waits for another
+// departure of the train to end (waiting), else the next one.
+func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState, now time.Time) (dep time.Time, waiting bool, err error) {
 	sc := tr.sched[KindDeparture]
 	last, err := s.store.LastRun(ctx, name, KindDeparture)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, false, err
 	}
 	after := now.Add(-tr.cfg.Grace.D())
 	if last.After(after) {
 		after = last
 	}
 	if due, ok := latest(sc, after, now); ok {
-		return due, nil
+		return due, false, nil
 	}
-	return sc.Next(now), nil
+	w, err := s.store.LastRun(ctx, name, KindWaiting)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if !w.IsZero() && w.Equal(last) {
+		return w, true, nil
+	}
+	return sc.Next(now), false, nil
 }
 
 // DepartNow sends the train off now, in the background, with whatever is

@@ -25,6 +25,8 @@ type MemStore struct {
 	failLastRun map[string]error
 	// audit is what AppendAudit appended.
 	audit []audit.Entry
+	// afterMark, when set, runs after each MarkRun, with the lock held.
+	afterMark func(kind string)
 }
 
 // NewMemStore returns an empty MemStore.
@@ -139,6 +141,9 @@ func (m *MemStore) MarkRun(ctx context.Context, name, kind string, at time.Time)
 	}
 	m.runs[name+"\x00"+kind] = at
 	m.marks = append(m.marks, fmt.Sprintf("%s %s %s", at.Format("Mon 2006-01-02 15:04 MST"), name, kind))
+	if m.afterMark != nil {
+		m.afterMark(kind)
+	}
 	return nil
 }
 

@@ -2,12 +2,14 @@ package train_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/cluster"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -224,8 +226,18 @@ func TestDepartureLeaseAcrossReplicas(t *testing.T) {
 // TestScheduledDepartureWaitsForAnEarlyOne: a train sent off early on one
 // replica is still departing at its scheduled time; the leader's
 // scheduled departure then waits for it, and leaves with the cars boarded
-// since.
+// since, unless an admin cancelled it while it waited.
 func TestScheduledDepartureWaitsForAnEarlyOne(t *testing.T) {
+	for _, cancel := range []bool{false, true} {
+		name := "leaves once the early one is done"
+		if cancel {
+			name = "cancelled while it waits"
+		}
+		t.Run(name, func(t *testing.T) { scheduledAfterEarly(t, cancel) })
+	}
+}
+
+func scheduledAfterEarly(t *testing.T, cancel bool) {
 	ctx := context.Background()
 	st, cfg, board := leasedTrain(t)
 	board("web")
@@ -270,14 +282,36 @@ func TestScheduledDepartureWaitsForAnEarlyOne(t *testing.T) {
 		t.Fatalf("the scheduled departure shipped %s while the early one held the train", app)
 	case <-time.After(1500 * time.Millisecond):
 	}
-	close(early.release)
-	select {
-	case app := <-scheduled.started:
-		if app != "billing" {
-			t.Errorf("the scheduled departure shipped %s first, want billing (boarded since the early one left)", app)
+	if cancel {
+		if _, err := b.Cancel(ctx, "ana", "daily", "incident"); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the scheduled departure did not leave once the early one was done")
+	}
+	close(early.release)
+	if cancel {
+		waitUntil(t, "the cancelled departure to be audited as not leaving", func() bool {
+			entries, err := st.Audit(ctx, audit.Query{Limit: 50})
+			return err == nil && slices.ContainsFunc(entries, func(e audit.Entry) bool {
+				return e.Reason == "did not leave: it was cancelled"
+			})
+		})
+		select {
+		case app := <-scheduled.started:
+			t.Errorf("the cancelled departure shipped %s", app)
+		default:
+		}
+		if cars, err := st.Cars(ctx, "daily"); err != nil || len(cars) != 1 || cars[0].App != "billing" {
+			t.Errorf("aboard: %+v, %v; want billing, staying for the next train", cars, err)
+		}
+	} else {
+		select {
+		case app := <-scheduled.started:
+			if app != "billing" {
+				t.Errorf("the scheduled departure shipped %s first, want billing (boarded since the early one left)", app)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the scheduled departure did not leave once the early one was done")
+		}
 	}
 	stop()
 	if err := <-done; err != nil {

@@ -428,6 +428,60 @@ func TestCancelDuringTakeover(t *testing.T) {
 	}
 }
 
+// TestCancelWaitingDeparture: a cancel while today's departure is due and
+// waits for another departure of the train calls off today's; one that
+// stopped waiting as it was cancelled may have left, and the reply and
+// the announcement say so.
+func TestCancelWaitingDeparture(t *testing.T) {
+	tests := []struct {
+		name      string
+		leaves    bool // the departure stops waiting as the cancel is recorded
+		wantReply string
+		wantLines []string
+	}{
+		{
+			name:      "still waiting",
+			wantReply: "Cancelled the 14:00 train to production (Tue 2 Jun 14:00 CEST); announced in the train's channels",
+			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."},
+		},
+		{
+			name:      "leaving as it is cancelled",
+			leaves:    true,
+			wantReply: "Cancelled the 14:00 train to production (Tue 2 Jun 14:00 CEST), which was about to leave: if it had left already, its cars ship; announced in the train's channels",
+			wantLines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 3), nil)
+			h.board("alice", "accounting", "1338")
+			for _, kind := range []string{KindDeparture, KindWaiting} {
+				if err := h.store.MarkRun(t.Context(), "daily", kind, at(2026, 6, 2, 14, 0)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.leaves {
+				h.store.afterMark = func(kind string) {
+					if kind == KindCancel {
+						h.store.runs["daily\x00"+KindWaiting] = time.Time{}
+					}
+				}
+			}
+			reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+			if err != nil {
+				t.Fatalf("Cancel: %v", err)
+			}
+			if reply.Title != tc.wantReply {
+				t.Errorf("reply: got %q, want %q", reply.Title, tc.wantReply)
+			}
+			posted := h.notes.find("#deploys", "🚫 The 14:00 train to production is cancelled by @ana: incident")
+			if len(posted) != 1 || !slices.Equal(posted[0].Lines, tc.wantLines) {
+				t.Errorf("announcements: got %+v, want one with lines %q", posted, tc.wantLines)
+			}
+		})
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
 	h.board("alice", "accounting", "1338")

@@ -370,12 +370,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	}
 	cancelled, err := s.cancelled(ctx, d.name, d.at)
 	if err != nil {
-		// An admin may have called it off: not knowing, it stays.
-		log.Error("train: read cancellation; not running it", "err", err)
-		m := chat.Message{Level: chat.Failure, Public: true,
-			Title: fmt.Sprintf("⚠ The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
-		s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
-		s.announce(ctx, d.tr, m)
+		s.calledOff(ctx, d, err)
 		return
 	}
 	if cancelled {
@@ -399,16 +394,36 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		// A departure that has to wait says so in the store, so that
+		// an admin may still cancel it (Cancel), and stops saying so
+		// before it looks for a cancellation again.
+		var waited bool
+		wait := func() {
+			if !waited {
+				waited = true
+				s.markWaiting(ctx, d.name, d.at)
+			}
+		}
+		defer func() {
+			if waited {
+				s.markWaiting(context.WithoutCancel(ctx), d.name, time.Time{})
+			}
+		}()
 		select {
 		case d.tr.busy <- struct{}{}:
-		case <-ctx.Done():
-			return
+		default:
+			wait()
+			select {
+			case d.tr.busy <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 		}
 		defer func() { <-d.tr.busy }()
 		// The train may be departing on another replica (sent off
 		// early): this departure leaves once that one is done, with
 		// the cars boarded since, as it would have after it here.
-		dep, err := s.claimWaiting(ctx, d.name, d.tr.cfg.Grace.D())
+		dep, err := s.claimWaiting(ctx, d.name, d.tr.cfg.Grace.D(), wait)
 		switch {
 		case errors.Is(err, deploy.ErrLeaseHeld):
 			log.Warn("train: departure not run: another replica departed the train all through its grace")
@@ -419,21 +434,58 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		case err != nil && ctx.Err() != nil:
 			s.auditDeparture(context.WithoutCancel(ctx), d.name, d.tr, d.at, "did not leave: the bot stopped while another replica was departing the train")
 			return
+		case err == nil && waited:
+			// An admin may have called it off while it waited (Cancel
+			// announced that).
+			s.markWaiting(ctx, d.name, time.Time{})
+			waited = false
+			if off, err := s.cancelled(ctx, d.name, d.at); err != nil || off {
+				dep.release()
+				s.calledOff(ctx, d, err)
+				return
+			}
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
 }
 
+// calledOff records and says why departure d does not leave: readErr if
+// whether it was cancelled could not be read (not knowing, it stays), or
+// else because it was cancelled, which Cancel announced.
+func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
+	if readErr == nil {
+		s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: it was cancelled")
+		return
+	}
+	s.log.Error("train: read cancellation; not running it", "train", d.name, "at", d.at, "err", readErr)
+	m := chat.Message{Level: chat.Failure, Public: true,
+		Title: fmt.Sprintf("⚠ The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+	s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
+	s.announce(ctx, d.tr, m)
+}
+
+// markWaiting records (KindWaiting) that the departure of train name at at
+// waits, or with the zero time that none does. A failure is logged: Cancel
+// then takes a waiting departure for one that has left, and cancels the
+// next one.
+func (s *Scheduler) markWaiting(ctx context.Context, name string, at time.Time) {
+	if err := s.store.MarkRun(ctx, name, KindWaiting, at); err != nil {
+		s.log.Error("train: record a waiting departure", "train", name, "at", at, "err", err)
+	}
+}
+
 // claimWaiting claims train name's departure lease, waiting up to wait for
-// another replica's departure to release it; its error is
-// deploy.ErrLeaseHeld if it did not, another claim's error, or ctx's.
-func (s *Scheduler) claimWaiting(ctx context.Context, name string, wait time.Duration) (*departure, error) {
+// another replica's departure to release it, and calling waiting before it
+// first waits; its error is deploy.ErrLeaseHeld if it did not, another
+// claim's error, or ctx's.
+func (s *Scheduler) claimWaiting(ctx context.Context, name string, wait time.Duration, waiting func()) (*departure, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		dep, err := s.claim(ctx, name)
 		if !errors.Is(err, deploy.ErrLeaseHeld) || !time.Now().Before(deadline) {
 			return dep, err
 		}
+		waiting()
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

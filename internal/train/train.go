@@ -24,6 +24,7 @@ const (
 	KindReminder  = trainstore.KindReminder
 	KindDeparture = trainstore.KindDeparture
 	KindCancel    = trainstore.KindCancel
+	KindWaiting   = trainstore.KindWaiting
 )
 
 // Car is one app's build aboard a train.

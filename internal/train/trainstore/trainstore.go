@@ -17,6 +17,10 @@ const (
 	KindDeparture = "departure"
 	// KindCancel records the scheduled departure that was called off.
 	KindCancel = "cancel"
+	// KindWaiting records the scheduled departure that is due and waits
+	// for another departure of the train to end; the zero time once it
+	// has stopped waiting. Cancel may still call it off meanwhile.
+	KindWaiting = "waiting"
 )
 
 // Car is one app's build aboard a train.
