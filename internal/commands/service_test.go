@@ -412,3 +412,69 @@ func (c *cancelOnReply) Reply(m chat.Message) {
 	c.cancel()
 	c.recorder.Reply(m)
 }
+
+// TestStatusLargeFleet: /status of a large fleet with failures fits in
+// one message (Slack shows at most 3,000 characters of a section, Discord
+// 4,096 of an embed) and still names what differs: the hosts on another
+// release, every host that could not be read, and the drift.
+func TestStatusLargeFleet(t *testing.T) {
+	longErr := "inspect: sh: 1: readlink: Permission denied\n" + strings.Repeat("stderr of the inspect script ", 140)
+	tests := []struct {
+		name  string
+		hosts func(i int) deploy.HostResult
+		want  []string
+	}{
+		{
+			name: "two on another release, twenty unreachable",
+			hosts: func(i int) deploy.HostResult {
+				name := fmt.Sprintf("web%02d", i)
+				switch {
+				case i == 7 || i == 9:
+					return deploy.HostResult{Host: name, Current: "1337", Previous: "1336"}
+				case i > 30:
+					// The far half of the fleet, behind a switch that is down.
+					return deploy.HostResult{Host: name, State: deploy.HostUnreachable,
+						Error: fmt.Sprintf("ssh: %s (10.0.2.%d:22): host unreachable: dial tcp 10.0.2.%d:22: connect: no route to host", name, i, i)}
+				}
+				return deploy.HostResult{Host: name, Current: "1338", Previous: "1337"}
+			},
+			want: []string{"web07, web09: current 1337, previous 1336", "web31: unreachable (ssh: web31 (10.0.2.31:22): host unreachable", "15 more unreachable: web36, web37", "web50", "⚠ drift"},
+		},
+		{
+			name: "every host unreadable, with a long error",
+			hosts: func(i int) deploy.HostResult {
+				return deploy.HostResult{Host: fmt.Sprintf("web%02d", i), State: deploy.HostFailed, Error: longErr}
+			},
+			want: []string{"web01: could not be read (inspect: sh: 1: readlink: Permission denied …)", "45 more could not be read: web06, web07", "web45 and 5 more"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			eng := observedEngine{Engine: f.eng}
+			for i := 1; i <= 50; i++ {
+				eng.hosts = append(eng.hosts, tt.hosts(i))
+			}
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: f.store, Policy: f.policy})
+			_, out, _ := f.do("carl", "status web")
+			m := out.replies[len(out.replies)-1]
+			lines := strings.Join(m.Lines, "\n")
+			if n := len([]rune(lines)); n > 3000 {
+				t.Errorf("status: got %d characters of lines, want at most 3000", n)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(lines, want) {
+					t.Errorf("status: got\n%s\nwant it to contain %q", truncateLines(lines, 3000), want)
+				}
+			}
+		})
+	}
+}
+
+// truncateLines cuts a long reply for a failure message.
+func truncateLines(s string, n int) string {
+	if len(s) > n {
+		return fmt.Sprintf("%s…(%d bytes)", s[:n], len(s))
+	}
+	return s
+}

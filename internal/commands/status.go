@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +66,27 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	c.out.Reply(chat.Message{Level: chat.Info, Title: "Status", Lines: lines})
 }
 
-// observed reads the hosts of app/env and reports each one's release and
-// any drift between them.
+// Limits of what status shows of one env's hosts, so that a large fleet
+// with failures still fits in one message (Slack shows 3,000 characters
+// of a section, Discord 4,096 of an embed) rather than being cut where the
+// platform cuts it, hosts and the drift warning with it.
+const (
+	// statusNames is how many hosts a line of hosts on the same releases
+	// names; the others are counted.
+	statusNames = 5
+	// statusUnread is how many hosts that could not be read are shown with
+	// their error; the others are named.
+	statusUnread = 5
+	// statusMoreNames is how many of those others are named.
+	statusMoreNames = 40
+	// statusErrLen is how much of a host's error is shown: its first line,
+	// cut to this many characters (an inspect script's stderr may hold 4 KiB).
+	statusErrLen = 160
+)
+
+// observed reads the hosts of app/env and reports what they run, hosts on
+// the same releases on one line, the hosts that could not be read, and any
+// drift between them.
 func (c *call) observed(ctx context.Context, app, env string) []string {
 	ctx, cancel := context.WithTimeout(ctx, observeTimeout)
 	defer cancel()
@@ -74,24 +94,84 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 	if err != nil {
 		return []string{"  hosts: " + errs.Message(err)}
 	}
+	type group struct {
+		current, previous string
+		hosts             []string
+	}
+	var groups []*group
+	var unread []deploy.HostResult
 	seen := map[string]bool{}
-	var out []string
 	for _, h := range hosts {
-		switch h.State {
-		case deploy.HostUnreachable:
-			out = append(out, fmt.Sprintf("  %s: unreachable (%s)", h.Host, h.Error))
-			continue
-		case deploy.HostFailed:
-			out = append(out, fmt.Sprintf("  %s: could not be read (%s)", h.Host, h.Error))
+		if h.State == deploy.HostUnreachable || h.State == deploy.HostFailed {
+			unread = append(unread, h)
 			continue
 		}
 		seen[h.Current] = true
-		out = append(out, fmt.Sprintf("  %s: current %s, previous %s", h.Host, orNone(h.Current), orNone(h.Previous)))
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.current == h.Current && g.previous == h.Previous })
+		if i < 0 {
+			groups = append(groups, &group{current: h.Current, previous: h.Previous})
+			i = len(groups) - 1
+		}
+		groups[i].hosts = append(groups[i].hosts, h.Host)
+	}
+	var out []string
+	for _, g := range groups {
+		out = append(out, fmt.Sprintf("  %s: current %s, previous %s", hostNames(g.hosts, statusNames), orNone(g.current), orNone(g.previous)))
+	}
+	var more []string
+	moreUnreachable := 0
+	for i, h := range unread {
+		what := "could not be read"
+		if h.State == deploy.HostUnreachable {
+			what = "unreachable"
+		}
+		if i >= statusUnread {
+			more = append(more, h.Host)
+			if h.State == deploy.HostUnreachable {
+				moreUnreachable++
+			}
+			continue
+		}
+		line := fmt.Sprintf("  %s: %s", h.Host, what)
+		if h.Error != "" {
+			line += " (" + firstLine(h.Error, statusErrLen) + ")"
+		}
+		out = append(out, line)
+	}
+	switch {
+	case len(more) == 0:
+	case moreUnreachable == len(more):
+		out = append(out, fmt.Sprintf("  %d more unreachable: %s", len(more), hostNames(more, statusMoreNames)))
+	case moreUnreachable == 0:
+		out = append(out, fmt.Sprintf("  %d more could not be read: %s", len(more), hostNames(more, statusMoreNames)))
+	default:
+		out = append(out, fmt.Sprintf("  %d more unreachable or could not be read (%d unreachable): %s", len(more), moreUnreachable, hostNames(more, statusMoreNames)))
 	}
 	if len(seen) > 1 {
 		out = append(out, "  ⚠ drift: hosts run different releases")
 	}
 	return out
+}
+
+// hostNames names the first n of hosts and counts the others.
+func hostNames(hosts []string, n int) string {
+	if len(hosts) <= n {
+		return strings.Join(hosts, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(hosts[:n], ", "), len(hosts)-n)
+}
+
+// firstLine is the first line of s, cut to n characters; a cut says so.
+func firstLine(s string, n int) string {
+	line, _, multi := strings.Cut(s, "\n")
+	line = strings.TrimRight(line, "\r ")
+	if r := []rune(line); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	if multi {
+		return line + " …"
+	}
+	return line
 }
 
 func (c *call) history(ctx context.Context, cmd Command) {
