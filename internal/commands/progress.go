@@ -229,9 +229,16 @@ func (p *Progress) Message(now time.Time) chat.Message {
 			chat.Button{Label: "Confirm migrations", Action: "deploy confirm " + p.id, Style: "primary"},
 			chat.Button{Label: "Abort deploy", Action: "deploy abort " + p.id, Style: "danger"})
 	}
-	for i, h := range p.hosts {
+	hosts := p.hosts
+	if len(hosts) > progressHosts {
+		// The hosts that failed or go back are the ones to read about:
+		// they come first, so that they are among those shown.
+		hosts = slices.Clone(hosts)
+		slices.SortStableFunc(hosts, func(a, b hostProgress) int { return rank(a.troubled(), b.troubled()) })
+	}
+	for i, h := range hosts {
 		if i == progressHosts {
-			m.Lines = append(m.Lines, moreHosts(p.hosts[i:]))
+			m.Lines = append(m.Lines, moreHosts(hosts[i:]))
 			break
 		}
 		v := h.state
@@ -265,6 +272,20 @@ func (p *Progress) finalMessage() chat.Message {
 	}
 	m.Lines = append(extra, m.Lines...)
 	if len(m.Fields) > progressHosts {
+		// As while it runs, the hosts that did not end well come first.
+		troubled := func(h deploy.HostResult) bool {
+			return h.Error != "" || (h.State != deploy.HostActive && h.State != deploy.HostUnchanged)
+		}
+		order := make([]int, len(r.Hosts))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return rank(troubled(r.Hosts[a]), troubled(r.Hosts[b])) })
+		fields := make([]chat.Field, len(order))
+		for i, j := range order {
+			fields[i] = m.Fields[j]
+		}
+		m.Fields = fields
 		var rest []hostProgress
 		for _, f := range m.Fields[progressHosts:] {
 			state, _, _ := strings.Cut(f.Value, ",")
@@ -275,6 +296,22 @@ func (p *Progress) finalMessage() chat.Message {
 		m.Lines = append(m.Lines, moreHosts(rest))
 	}
 	return m
+}
+
+// troubled reports whether h failed or is being switched back.
+func (h hostProgress) troubled() bool {
+	return h.err != "" || h.reverting || h.state == string(deploy.HostFailed)
+}
+
+// rank orders what is troubled before what is not.
+func rank(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
 }
 
 func migrationsLine(ms []string) string {

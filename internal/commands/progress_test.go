@@ -301,3 +301,53 @@ func TestProgressConfirm(t *testing.T) {
 		t.Errorf("after the confirmation: got\n%s\nwant no prompt and no buttons", chat.Text(m))
 	}
 }
+
+// TestProgressManyHostsNamesFailures: in a fleet larger than the view
+// shows host by host, the hosts that failed are among those shown, with
+// their error, while the deploy runs and once it ended.
+func TestProgressManyHostsNamesFailures(t *testing.T) {
+	var hosts []string
+	for i := range 50 {
+		hosts = append(hosts, fmt.Sprintf("web%02d", i+1))
+	}
+	failed := map[string]string{"web37": "health on web37: not healthy after 30s: connection refused", "web44": "restart on web44: exit status 1"}
+	s := newScript(deploy.KindDeploy, "7", "6", hosts...)
+	for _, h := range hosts {
+		s.step(h, deploy.StepActivate).step(h, deploy.StepRestart)
+		if err, ok := failed[h]; ok {
+			s.step(h, deploy.StepHealth, err)
+			continue
+		}
+		s.step(h, deploy.StepHealth)
+	}
+	var p commands.Progress
+	for _, ev := range s.events {
+		p.Apply(ev)
+	}
+	var final []deploy.HostResult
+	for _, h := range hosts {
+		r := deploy.HostResult{Host: h, State: deploy.HostActive, Current: "7", Previous: "6"}
+		if err, ok := failed[h]; ok {
+			r = deploy.HostResult{Host: h, State: deploy.HostFailed, Current: "6", Previous: "6", Error: err}
+		}
+		final = append(final, r)
+	}
+	s.finish(deploy.OutcomePartial, "2 of 50 hosts failed (max_failures allows 5); the others run 7", final...)
+	running := p.Message(t0.Add(5 * time.Minute))
+	p.Apply(s.events[len(s.events)-1])
+	ended := p.Message(t0.Add(6 * time.Minute))
+	for name, m := range map[string]chat.Message{"running": running, "ended": ended} {
+		if len(m.Fields) != 20 {
+			t.Errorf("%s: got %d fields, want 20", name, len(m.Fields))
+		}
+		text := chat.Text(m)
+		for h, err := range failed {
+			if !strings.Contains(text, h) || !strings.Contains(text, err) {
+				t.Errorf("%s: got\n%s\nwant it to name %s and its error %q", name, text, h, err)
+			}
+		}
+		if !strings.Contains(text, "… and 30 more hosts: 30 active") {
+			t.Errorf("%s: got\n%s\nwant the hosts left out counted", name, text)
+		}
+	}
+}
