@@ -317,6 +317,9 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	if len(m.Lines) == 0 {
 		m.Lines = []string{"no entries"}
 	}
+	m.Lines = fitLines(m.Lines, func(n int) string {
+		return fmt.Sprintf("… %d older entries not shown, to fit in one message: name the app, or ask for fewer (bot audit exports them all)", n)
+	})
 	c.out.Reply(m)
 }
 

@@ -478,3 +478,83 @@ func truncateLines(s string, n int) string {
 	}
 	return s
 }
+
+// TestLongRepliesFit: history and audit at their largest N fit in one
+// message (Slack shows 3,000 characters of a section, Discord 4,096 of an
+// embed) with whole lines, and say what they left out and how to see it,
+// rather than being cut mid-line where the platform cuts them.
+func TestLongRepliesFit(t *testing.T) {
+	f := newServiceFixture(t)
+	ctx := context.Background()
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		r := &deploy.Record{ID: fmt.Sprintf("20261123-%06d-abcdef", i), Kind: deploy.KindDeploy, App: "web", Env: "prod",
+			Build: fmt.Sprint(1000 + i), Previous: fmt.Sprint(999 + i), Requester: "bob", Outcome: deploy.OutcomeSucceeded,
+			Started: start.Add(time.Duration(i) * time.Minute), Finished: start.Add(time.Duration(i)*time.Minute + 41*time.Second)}
+		if err := f.store.PutRecord(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		e := &audit.Entry{Time: start.Add(time.Duration(i) * time.Second), User: "bob", Platform: "slack", Channel: "C1", Decision: audit.Refused,
+			Command: fmt.Sprintf("deploy web %d to prod --force %q", i, strings.Repeat("<incident> && write-up ", 8)), Reason: "web/prod is locked: locked by ana"}
+		if err := f.store.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		text  string
+		first string // the newest line, whole
+		more  string
+	}{
+		{"history web prod 100", "20261123-000099-abcdef  web/prod  deploy 1099 (from 1098) succeeded by bob at 2026-11-23 13:39:00 UTC, 41s", "older deploys not shown"},
+		{"audit 200", `"history web prod 100"`, "older entries not shown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			_, out, _ := f.do("ana", tt.text)
+			m := out.replies[len(out.replies)-1]
+			lines := strings.Join(m.Lines, "\n")
+			// As Slack counts them, with '<', '>' and '&' escaped.
+			escaped := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(lines)
+			if n := len([]rune(escaped)); n > 3000 {
+				t.Errorf("got %d characters of lines as Slack escapes them, want at most 3000", n)
+			}
+			if len(m.Lines) < 2 || !strings.Contains(m.Lines[0], tt.first) {
+				t.Fatalf("got\n%s\nwant the first line to contain %q", truncateLines(lines, 3000), tt.first)
+			}
+			last := m.Lines[len(m.Lines)-1]
+			if !strings.Contains(last, tt.more) {
+				t.Errorf("got last line %q, want it to contain %q", last, tt.more)
+			}
+			for _, l := range m.Lines[:len(m.Lines)-1] {
+				if strings.HasSuffix(l, "…") {
+					t.Errorf("got a line cut short: %q", l)
+				}
+			}
+		})
+	}
+}
+
+// TestStatusLongLockReasons: locks whose reasons are as long as a command
+// allows do not push the state of the apps out of /status.
+func TestStatusLongLockReasons(t *testing.T) {
+	f := newServiceFixture(t)
+	reason := strings.TrimSpace(strings.Repeat("waiting for the vendor to confirm the fix ", 23))
+	for _, text := range []string{"lock deploys " + reason, "lock deploys web " + reason, "lock deploys web prod " + reason} {
+		if res, out, _ := f.do("ana", text); res.Failed {
+			t.Fatalf("%q: got %q", text[:30], out.last())
+		}
+	}
+	_, out, _ := f.do("carl", "status")
+	m := out.replies[len(out.replies)-1]
+	lines := strings.Join(m.Lines, "\n")
+	if n := len([]rune(lines)); n > 3000 {
+		t.Errorf("got %d characters of lines, want at most 3000", n)
+	}
+	for _, want := range []string{"🔒 all deploys: locked by ana", "🔒 web: locked by ana", "🔒 web/prod: locked by ana", "web/prod: never deployed by Switchman"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", truncateLines(lines, 3000), want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -33,6 +34,8 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	}
 	for _, l := range locks {
 		if cmd.App == "" || l.App == "" || l.App == cmd.App {
+			// A reason may be as long as a command: unlock shows it whole.
+			l.Reason = firstLine(l.Reason, statusReasonLen)
 			lines = append(lines, "🔒 "+l.Scope()+": "+describeLock(l, c.s.now()))
 		}
 	}
@@ -63,6 +66,12 @@ func (c *call) status(ctx context.Context, cmd Command) {
 			}
 		}
 	}
+	lines = fitLines(lines, func(n int) string {
+		if cmd.App != "" {
+			return fmt.Sprintf("… %d more lines not shown, to fit in one message", n)
+		}
+		return fmt.Sprintf("… %d more lines not shown, to fit in one message: status APP shows one app", n)
+	})
 	c.out.Reply(chat.Message{Level: chat.Info, Title: "Status", Lines: lines})
 }
 
@@ -82,6 +91,8 @@ const (
 	// statusErrLen is how much of a host's error is shown: its first line,
 	// cut to this many characters (an inspect script's stderr may hold 4 KiB).
 	statusErrLen = 160
+	// statusReasonLen is how much of a lock's reason status shows.
+	statusReasonLen = 200
 )
 
 // observed reads the hosts of app/env and reports what they run, hosts on
@@ -189,7 +200,54 @@ func (c *call) history(ctx context.Context, cmd Command) {
 	for _, r := range recs {
 		m.Lines = append(m.Lines, r.ID+"  "+r.App+"/"+r.Env+"  "+recordLine(r, now))
 	}
+	m.Lines = fitLines(m.Lines, func(n int) string {
+		return fmt.Sprintf("… %d older deploys not shown, to fit in one message: name the app and env, or ask for fewer", n)
+	})
 	c.out.Reply(m)
+}
+
+// replyBudget is how many characters of lines a reply holds: the lines
+// are one section of a Slack message, which shows 3,000 characters of it,
+// and the description of a Discord embed, 4,096; what is beyond is cut
+// there, mid-line and without a word.
+const replyBudget = 2900
+
+// width is how many characters line takes in a Slack message, where '<',
+// '>' and '&' are escaped as "&lt;", "&gt;" and "&amp;".
+func width(line string) int {
+	return utf8.RuneCountInString(line) + 4*strings.Count(line, "<") + 4*strings.Count(line, ">") + 4*strings.Count(line, "&")
+}
+
+// fitLines keeps the lines that fit in replyBudget, whole, and then a last
+// line, more(n), saying that n were left out and how to see them. A first
+// line longer than the budget is cut.
+func fitLines(lines []string, more func(n int) string) []string {
+	total := 0
+	for _, l := range lines {
+		total += width(l) + 1
+	}
+	if total <= replyBudget+1 {
+		return lines
+	}
+	room := replyBudget - width(more(len(lines)))
+	used, kept := 0, 0
+	for _, l := range lines {
+		n := width(l) + 1
+		if used+n > room {
+			break
+		}
+		used += n
+		kept++
+	}
+	out := slices.Clone(lines[:kept])
+	if kept == 0 {
+		out = append(out, clip(lines[0], room-1))
+		kept = 1
+	}
+	if kept < len(lines) {
+		out = append(out, more(len(lines)-kept))
+	}
+	return out
 }
 
 // recordLine summarises a record on one line.
