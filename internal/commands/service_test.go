@@ -558,3 +558,32 @@ func TestStatusLongLockReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedFleetLine: the line of an interrupted deploy of a large
+// fleet says what its hosts run by release, not host by host.
+func TestInterruptedFleetLine(t *testing.T) {
+	f := newServiceFixture(t)
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1338", Previous: "1337",
+		Requester: "bob", Outcome: deploy.OutcomeInterrupted, Started: start, Finished: start.Add(time.Minute),
+		Error: "the process running this deploy (bot-1) stopped before it finished; hosts are as observed at recovery"}
+	for i := 1; i <= 50; i++ {
+		h := deploy.HostResult{Host: fmt.Sprintf("web%02d", i), State: deploy.HostActive, Current: "1338", Previous: "1337"}
+		if i > 20 {
+			h.State, h.Current = deploy.HostUnchanged, "1337"
+		}
+		r.Hosts = append(r.Hosts, h)
+	}
+	if err := f.store.PutRecord(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := f.do("carl", "history web")
+	m := out.replies[len(out.replies)-1]
+	if len(m.Lines) != 1 {
+		t.Fatalf("got lines %q, want one", m.Lines)
+	}
+	want := "; hosts: 20 on 1338 (web01, web02, web03, web04, web05 and 15 more), 30 on 1337 (web21, web22, web23, web24, web25 and 25 more)"
+	if !strings.HasSuffix(m.Lines[0], want) {
+		t.Errorf("got %q, want it to end with %q", truncateLines(m.Lines[0], 400), want)
+	}
+}

@@ -258,13 +258,32 @@ func recordLine(r *deploy.Record, now time.Time) string {
 	}
 	s += fmt.Sprintf(" %s by %s at %s, %s", r.Outcome, r.Requester, r.Started.In(now.Location()).Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
 	if r.Outcome == deploy.OutcomeInterrupted {
-		var hs []string
-		for _, h := range r.Hosts {
-			hs = append(hs, fmt.Sprintf("%s on %s", h.Host, orNone(h.Current)))
-		}
-		s += "; hosts: " + strings.Join(hs, ", ")
+		s += "; hosts: " + hostsByRelease(r.Hosts)
 	}
 	return s
+}
+
+// hostsByRelease says what hosts run, one release at a time: "web1 on 2",
+// or "48 on 1338 (web01, …)" for several, so that a large fleet's record
+// stays one short line.
+func hostsByRelease(hosts []deploy.HostResult) string {
+	var releases []string
+	by := map[string][]string{}
+	for _, h := range hosts {
+		if _, ok := by[h.Current]; !ok {
+			releases = append(releases, h.Current)
+		}
+		by[h.Current] = append(by[h.Current], h.Host)
+	}
+	parts := make([]string, len(releases))
+	for i, rel := range releases {
+		if names := by[rel]; len(names) == 1 {
+			parts[i] = fmt.Sprintf("%s on %s", names[0], orNone(rel))
+		} else {
+			parts[i] = fmt.Sprintf("%d on %s (%s)", len(names), orNone(rel), hostNames(names, statusNames))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // describeLock says who locked what, when and why; times are shown in
