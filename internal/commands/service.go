@@ -281,7 +281,15 @@ func (c *call) refuse(err error) {
 	if errs.CodeOf(err) == errs.NoChange {
 		level, c.res.Failed, c.entry.Decision = chat.Info, false, audit.Allowed
 	}
-	c.out.Reply(chat.Message{Level: level, Title: errs.Message(err)})
+	// The first line is the title, which platforms show on one line (a
+	// Discord embed's title, at most 256 characters); what follows, such
+	// as the usage under a parser's refusal, goes under it.
+	title, rest, _ := strings.Cut(errs.Message(err), "\n")
+	m := chat.Message{Level: level, Title: title}
+	if rest != "" {
+		m.Lines = strings.Split(rest, "\n")
+	}
+	c.out.Reply(m)
 }
 
 func (c *call) deploy(ctx context.Context, cmd Command) {

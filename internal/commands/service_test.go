@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -585,5 +586,37 @@ func TestInterruptedFleetLine(t *testing.T) {
 	want := "; hosts: 20 on 1338 (web01, web02, web03, web04, web05 and 15 more), 30 on 1337 (web21, web22, web23, web24, web25 and 25 more)"
 	if !strings.HasSuffix(m.Lines[0], want) {
 		t.Errorf("got %q, want it to end with %q", truncateLines(m.Lines[0], 400), want)
+	}
+}
+
+// TestRefusalTitleIsOneLine: a refusal's title is its first line and the
+// usage follows as lines: platforms show a title on one line (a Slack
+// header or bold section, whose bold does not span lines; a Discord embed
+// title, cut at 256 characters), so a usage inside it was lost or garbled.
+func TestRefusalTitleIsOneLine(t *testing.T) {
+	tests := []struct {
+		text, title string
+		lines       []string
+	}{
+		{"deploy web", "deploy needs a build after the app, e.g. deploy web 1337", []string{`usage: deploy APP BUILD [to ENV] [--dry-run] [--force "reason"]`}},
+		{"status web prod", `unexpected word "prod"`, []string{"usage: status [APP]"}},
+		{"frobnicate", `unknown command "frobnicate"; try "help" for the list of commands`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			f := newServiceFixture(t)
+			res, out, _ := f.do("bob", tt.text)
+			m := out.replies[len(out.replies)-1]
+			if !res.Failed || m.Title != tt.title || !slices.Equal(m.Lines, tt.lines) {
+				t.Errorf("got failed %v, title %q, lines %q; want a refusal titled %q with lines %q", res.Failed, m.Title, m.Lines, tt.title, tt.lines)
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Join(append([]string{tt.title}, tt.lines...), "\n"); len(entries) != 1 || entries[0].Reason != want {
+				t.Errorf("audit: got %+v, want one entry with the whole reason %q", entries, want)
+			}
+		})
 	}
 }
