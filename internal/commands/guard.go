@@ -255,6 +255,17 @@ func (c *call) here(ctx context.Context, cmd Command) {
 }
 
 func (c *call) away(ctx context.Context) {
+	// away ends a check-in. Anyone else, a viewer among them, has nothing
+	// to end, and the channel is not told that they left.
+	present, err := c.s.store.Present(ctx)
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		return
+	}
+	if _, ok := present[c.req.User]; !ok {
+		c.refuse(errs.New(errs.NoChange, "%s is not checked in (admins check in with /here); nothing was changed", c.req.User))
+		return
+	}
 	if err := c.s.store.CheckOut(ctx, c.req.User); err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -353,5 +354,36 @@ func TestForgetRemovedUsers(t *testing.T) {
 		if err != nil || !slices.Contains(said, want) {
 			t.Errorf("audit %q, %v; want %q", said, err, want)
 		}
+	}
+}
+
+// TestAwayWithoutCheckIn: away ends a check-in; from anyone not checked
+// in (a viewer, a user from another workspace) it changes nothing and
+// announces nothing to the channel.
+func TestAwayWithoutCheckIn(t *testing.T) {
+	tests := []struct {
+		name, user string
+		checkIn    bool
+		public     bool
+		reply      string
+	}{
+		{"checked in", "ana", true, true, "ana is away"},
+		{"admin not checked in", "ana", false, false, "ana is not checked in"},
+		{"viewer", "slack:U0NOTUSER", false, false, "slack:U0NOTUSER is not checked in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			if tt.checkIn {
+				if res, out, _ := f.do(tt.user, "here"); res.Failed {
+					t.Fatalf("here: got %q", out.last())
+				}
+			}
+			res, out, _ := f.do(tt.user, "away")
+			m := out.replies[len(out.replies)-1]
+			if res.Failed || m.Public != tt.public || !strings.Contains(chat.Text(m), tt.reply) {
+				t.Errorf("got failed %v, public %v, reply %q; want not failed, public %v, a reply containing %q", res.Failed, m.Public, chat.Text(m), tt.public, tt.reply)
+			}
+		})
 	}
 }
