@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -295,4 +297,25 @@ func verbStrings(vs []Verb) []string {
 		out[i] = string(v)
 	}
 	return out
+}
+
+// TestREADMEDocumentsEveryCommand: the README shows every command and
+// form with the usage help and the parser have, so that what people read
+// there is what the bot takes.
+func TestREADMEDocumentsEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range grammar {
+		usages := []string{s.usage}
+		for _, f := range s.forms {
+			usages = append(usages, f.usage)
+		}
+		for _, u := range usages {
+			if !strings.Contains(string(readme), "`"+u+"`") {
+				t.Errorf("README.md: got no `%s`, want every command's usage as help shows it", u)
+			}
+		}
+	}
 }
