@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
@@ -283,14 +284,23 @@ func (c *call) refuse(err error) {
 	}
 	// The first line is the title, which platforms show on one line (a
 	// Discord embed's title, at most 256 characters); what follows, such
-	// as the usage under a parser's refusal, goes under it.
+	// as the usage under a parser's refusal, goes under it. A longer first
+	// line is titled with what it says first ("web/prod is locked"), and
+	// the rest goes under it too, rather than being cut.
 	title, rest, _ := strings.Cut(errs.Message(err), "\n")
 	m := chat.Message{Level: level, Title: title}
+	if head, tail, ok := strings.Cut(title, ": "); ok && utf8.RuneCountInString(title) > maxTitle && utf8.RuneCountInString(head) <= maxTitle {
+		m.Title, m.Lines = head, []string{tail}
+	}
 	if rest != "" {
-		m.Lines = strings.Split(rest, "\n")
+		m.Lines = append(m.Lines, strings.Split(rest, "\n")...)
 	}
 	c.out.Reply(m)
 }
+
+// maxTitle is the longest title of a reply: Discord shows 256 characters
+// of an embed's title, its markdown escapes counted, and leaves the rest out.
+const maxTitle = 240
 
 func (c *call) deploy(ctx context.Context, cmd Command) {
 	dreq := deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}

@@ -620,3 +620,22 @@ func TestRefusalTitleIsOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestLongRefusalTitle: a refusal whose first line is longer than a title
+// may be (Discord cuts an embed's title at 256 characters, counting its
+// markdown escapes) is titled with what comes before its first ": ", and
+// the rest follows as a line, so that no part of it is lost.
+func TestLongRefusalTitle(t *testing.T) {
+	f := newServiceFixtureFrom(t, serviceYAML, &acl.Rules{
+		Users:    []string{"ana", "bob", "carl"},
+		Roles:    map[string][]acl.Action{"admin": {acl.Admin}},
+		Bindings: []acl.Binding{{Role: "admin", Users: []string{"ana", "bob", "carl"}}},
+	})
+	user := "discord:80351110224678912"
+	res, out, _ := f.do(user, "deploy web 1")
+	m := out.replies[len(out.replies)-1]
+	whole := strings.Join(append([]string{m.Title}, m.Lines...), ": ")
+	if !res.Failed || len([]rune(m.Title)) > 240 || m.Title != user+" may not deploy web/prod" || !strings.HasSuffix(whole, "admins, help and whoami") {
+		t.Errorf("got failed %v, title %q (%d characters), lines %q; want a refusal titled %q, all of it shown", res.Failed, m.Title, len([]rune(m.Title)), m.Lines, user+" may not deploy web/prod")
+	}
+}
