@@ -639,3 +639,45 @@ func TestLongRefusalTitle(t *testing.T) {
 		t.Errorf("got failed %v, title %q (%d characters), lines %q; want a refusal titled %q, all of it shown", res.Failed, m.Title, len([]rune(m.Title)), m.Lines, user+" may not deploy web/prod")
 	}
 }
+
+// barrierEngine answers Observe only once every env of the app is being
+// observed at the same time; an env observed alone waits for its deadline.
+type barrierEngine struct {
+	*deploy.Engine
+	envs int
+	mu   sync.Mutex
+	seen int
+	all  chan struct{}
+}
+
+func (e *barrierEngine) Observe(ctx context.Context, _, env string) ([]deploy.HostResult, error) {
+	e.mu.Lock()
+	if e.seen++; e.seen == e.envs {
+		close(e.all)
+	}
+	e.mu.Unlock()
+	select {
+	case <-e.all:
+		return []deploy.HostResult{{Host: env + "-1", Current: "2", Previous: "1"}}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestStatusObservesEnvsAtOnce: status APP reads the hosts of its envs at
+// the same time, so that during an outage it waits for one timeout, not
+// one per env.
+func TestStatusObservesEnvsAtOnce(t *testing.T) {
+	yaml := strings.Replace(serviceYAML, "    environments:\n      prod:\n        hosts: [localhost]\n",
+		"    default_env: prod\n    environments:\n      prod:\n        hosts: [localhost]\n      staging:\n        hosts: [localhost]\n      canary:\n        hosts: [localhost]\n", 1)
+	f := newServiceFixtureFrom(t, yaml, nil)
+	eng := &barrierEngine{Engine: f.eng, envs: 3, all: make(chan struct{})}
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: f.store, Policy: f.policy})
+	_, out, _ := f.do("carl", "status web")
+	got := out.last()
+	for _, want := range []string{"prod-1: current 2, previous 1", "staging-1: current 2, previous 1", "canary-1: current 2, previous 1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status: got\n%s\nwant it to contain %q", got, want)
+		}
+	}
+}

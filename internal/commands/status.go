@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -40,8 +41,10 @@ func (c *call) status(ctx context.Context, cmd Command) {
 		}
 	}
 	apps := c.s.cat.Apps()
+	var hosts map[string][]string // by env, for status APP
 	if cmd.App != "" {
 		apps = []string{cmd.App}
+		hosts = c.observeEnvs(ctx, cmd.App)
 	}
 	for _, app := range apps {
 		for _, env := range c.s.cat.Envs(app) {
@@ -61,9 +64,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				lines = append(lines, "  ⚠ "+recs[0].Error)
 				lines = append(lines, fmt.Sprintf("  decide: /rollback %s %s, or /deploy %s BUILD to %s", app, env, app, env))
 			}
-			if cmd.App != "" {
-				lines = append(lines, c.observed(ctx, app, env)...)
-			}
+			lines = append(lines, hosts[env]...)
 		}
 	}
 	lines = fitLines(lines, func(n int) string {
@@ -95,6 +96,23 @@ const (
 	statusReasonLen = 200
 )
 
+// observeEnvs reads the hosts of every env of app at once: during an
+// outage status waits for one observeTimeout, not one per env.
+func (c *call) observeEnvs(ctx context.Context, app string) map[string][]string {
+	envs := c.s.cat.Envs(app)
+	lines := make([][]string, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Go(func() { lines[i] = c.observed(ctx, app, env) })
+	}
+	wg.Wait()
+	out := make(map[string][]string, len(envs))
+	for i, env := range envs {
+		out[env] = lines[i]
+	}
+	return out
+}
+
 // observed reads the hosts of app/env and reports what they run, hosts on
 // the same releases on one line, the hosts that could not be read, and any
 // drift between them.
@@ -103,6 +121,8 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 	defer cancel()
 	hosts, err := c.s.engine.Observe(ctx, app, env)
 	if err != nil {
+		// The reply may send people to the log for the details.
+		c.s.log.Warn("observe hosts", "app", app, "env", env, "err", err)
 		return []string{"  hosts: " + errs.Message(err)}
 	}
 	type group struct {
