@@ -44,6 +44,13 @@ type EnvSentry struct {
 	AutoRollback bool `yaml:"auto_rollback"`
 }
 
+// The defaults of an env's sentry watch, as sentry.Policy has them.
+const (
+	defaultSentryWatch       = 15 * time.Minute
+	defaultSentryInterval    = time.Minute
+	defaultSentryConsecutive = 2
+)
+
 // Configured reports whether Sentry is set up.
 func (s *Sentry) Configured() bool { return s != nil && s.Org != "" }
 
@@ -89,6 +96,27 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			// of day's error rate.
 			if iv := e.Sentry.Interval.D(); iv > time.Hour {
 				ps.add(at("interval"), "%s.interval: %s is over 1h: the baseline, two intervals before the deploy, would reach hours back; at most 1h", p, iv)
+			}
+			// A watch judges one interval per tick, ceil(watch/interval)
+			// in all: with fewer than a spike needs in a row it ends
+			// quiet whatever the errors do, and auto_rollback never acts.
+			watch, iv, n := e.Sentry.Watch.D(), e.Sentry.Interval.D(), e.Sentry.Consecutive
+			if watch <= 0 {
+				watch = defaultSentryWatch
+			}
+			if iv <= 0 {
+				iv = defaultSentryInterval
+			}
+			if n <= 0 {
+				n = defaultSentryConsecutive
+			}
+			if held := int((watch + iv - 1) / iv); iv <= time.Hour && held < n {
+				ivs := "intervals"
+				if held == 1 {
+					ivs = "interval"
+				}
+				ps.add(at("watch"), "%s.watch: %s holds %d %s of %s and a spike takes %d in a row (consecutive): no spike could ever be seen; watch at least %s",
+					p, watch, held, ivs, iv, n, time.Duration(n)*iv)
 			}
 		}
 	}

@@ -163,6 +163,31 @@ func TestValidationRules(t *testing.T) {
 			want: one("sentry: {project", "apps.web.environments.prod.sentry.interval: 1h30m0s is over 1h: the baseline, two intervals before the deploy"),
 		},
 		{
+			// Each tick of a watch judges one interval: a watch of fewer
+			// intervals than a spike needs in a row never sees one.
+			name: "sentry watch of one interval",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 5m, interval: 5m, auto_rollback: true}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.watch: 5m0s holds 1 interval of 5m0s and a spike takes 2 in a row (consecutive): no spike could ever be seen; watch at least 10m0s"),
+		},
+		{
+			name: "sentry watch under the default interval times consecutive",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 1m}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.watch: 1m0s holds 1 interval of 1m0s and a spike takes 2 in a row (consecutive): no spike could ever be seen; watch at least 2m0s"),
+		},
+		{
+			name: "sentry consecutive over the default watch",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, consecutive: 20}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.watch: 15m0s holds 15 intervals of 1m0s and a spike takes 20 in a row (consecutive): no spike could ever be seen; watch at least 20m0s"),
+		},
+		{
+			name: "sentry watch of exactly consecutive intervals",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 10m, interval: 5m}\n"},
+		},
+		{
 			name: "sentry interval of whole seconds",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},
