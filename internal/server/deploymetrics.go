@@ -28,8 +28,9 @@ type DeployMetrics struct {
 //	switchman_rollbacks_total{app,env,outcome}       finished rollbacks
 //	switchman_active_locks                           locks in force (read from the store)
 //
-// locks counts the locks in force; an error reports the gauge as 0 for
-// that scrape and is logged.
+// locks counts the locks in force; when it fails the scrape has no
+// switchman_active_locks sample (and the error is logged): a 0 would say
+// that no lock is in force while the store cannot tell.
 func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context) (int, error), log *slog.Logger) *DeployMetrics {
 	m := &DeployMetrics{
 		deploys: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -43,18 +44,35 @@ func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context)
 			Name: "switchman_rollbacks_total", Help: "Finished rollbacks by app, env and outcome.",
 		}, []string{"app", "env", "outcome"}),
 	}
-	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchman_active_locks", Help: "Deploy locks in force."}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := locks(ctx)
-		if err != nil {
-			log.Warn("metrics: count locks", "err", err)
-			return 0
-		}
-		return float64(n)
-	})
+	gauge := &locksGauge{
+		desc:  prometheus.NewDesc("switchman_active_locks", "Deploy locks in force.", nil, nil),
+		locks: locks, log: log,
+	}
 	reg.MustRegister(m.deploys, m.duration, m.rollbacks, gauge)
 	return m
+}
+
+// locksGauge reads the number of locks in force from the store at each
+// scrape.
+type locksGauge struct {
+	desc  *prometheus.Desc
+	locks func(ctx context.Context) (int, error)
+	log   *slog.Logger
+}
+
+func (g *locksGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+// Collect sends nothing when the store cannot be read: the series is
+// absent from that scrape (absent() alerts on it), the others are kept.
+func (g *locksGauge) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := g.locks(ctx)
+	if err != nil {
+		g.log.Warn("metrics: count locks", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))
 }
 
 // Observe counts a finished deploy or rollback.

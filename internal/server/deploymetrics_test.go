@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -44,6 +45,31 @@ switchman_active_locks 2
 	}
 	if n := testutil.CollectAndCount(reg, "switchman_deploy_duration_seconds"); n != 2 {
 		t.Errorf("duration series: got %d, want 2 (deploy, rollback)", n)
+	}
+}
+
+// A lock count the store cannot give is no sample at all: a 0 would read
+// as "no lock in force" on a dashboard and silence an alert on a lock
+// left in place, while the store is down.
+func TestActiveLocksUnknown(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		err  error
+		want string
+	}{
+		{name: "read", n: 3, want: "\n# HELP switchman_active_locks Deploy locks in force.\n# TYPE switchman_active_locks gauge\nswitchman_active_locks 3\n"},
+		{name: "none", n: 0, want: "\n# HELP switchman_active_locks Deploy locks in force.\n# TYPE switchman_active_locks gauge\nswitchman_active_locks 0\n"},
+		{name: "store unreachable", err: errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"), want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			NewDeployMetrics(reg, func(context.Context) (int, error) { return tt.n, tt.err }, slog.New(slog.DiscardHandler))
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(tt.want), "switchman_active_locks"); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
