@@ -38,7 +38,9 @@ func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context)
 		}, []string{"app", "env", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "switchman_deploy_duration_seconds", Help: "Duration of finished deploys and rollbacks.",
-			Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600},
+			// From 50 ms: a rollback takes tens to hundreds of
+			// milliseconds, a small deploy under a second.
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600},
 		}, []string{"app", "env", "kind"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchman_rollbacks_total", Help: "Finished rollbacks by app, env and outcome.",

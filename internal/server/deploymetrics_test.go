@@ -48,6 +48,52 @@ switchman_active_locks 2
 	}
 }
 
+// Rollbacks take tens to hundreds of milliseconds and small deploys under
+// a second: the histogram must tell them apart, or every quantile of them
+// is an interpolation inside its first bucket.
+func TestDurationBucketsUnderASecond(t *testing.T) {
+	tests := []struct {
+		name     string
+		duration time.Duration
+		le       float64 // the smallest bucket that must count it
+		below    float64 // a bucket that must not
+	}{
+		{name: "fast rollback", duration: 40 * time.Millisecond, le: 0.05, below: 0},
+		{name: "rollback of a fleet", duration: 200 * time.Millisecond, le: 0.25, below: 0.1},
+		{name: "small deploy", duration: 700 * time.Millisecond, le: 1, below: 0.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m := NewDeployMetrics(reg, func(context.Context) (int, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+			ev := finished(deploy.KindRollback, deploy.OutcomeSucceeded)
+			ev.Record.Finished = ev.Record.Started.Add(tt.duration)
+			m.Observe(ev)
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := map[float64]uint64{}
+			for _, mf := range mfs {
+				if mf.GetName() != "switchman_deploy_duration_seconds" {
+					continue
+				}
+				for _, b := range mf.GetMetric()[0].GetHistogram().GetBucket() {
+					counts[b.GetUpperBound()] = b.GetCumulativeCount()
+				}
+			}
+			if got, ok := counts[tt.le]; !ok || got != 1 {
+				t.Errorf("bucket le=%g: got %d (present %v), want 1; buckets %v", tt.le, got, ok, counts)
+			}
+			if tt.below > 0 {
+				if got, ok := counts[tt.below]; !ok || got != 0 {
+					t.Errorf("bucket le=%g: got %d (present %v), want 0; buckets %v", tt.below, got, ok, counts)
+				}
+			}
+		})
+	}
+}
+
 // A lock count the store cannot give is no sample at all: a 0 would read
 // as "no lock in force" on a dashboard and silence an alert on a lock
 // left in place, while the store is down.
