@@ -90,7 +90,8 @@ type Watch struct {
 }
 
 // Run watches t for Policy.Watch after t.Finished, polling every
-// Policy.Interval. It returns nil when the watch ended (spike, quiet or
+// Policy.Interval: each interval is read once, settleDelay (at most half an
+// interval) after it ends. It returns nil when the watch ended (spike, quiet or
 // inconclusive), ctx.Err() when cancelled (without calling OnQuiet), and an
 // Invalid error when the watch is not configured.
 func (w *Watch) Run(ctx context.Context, t Target) error {
@@ -164,10 +165,14 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 	}
 	d := NewDetector(p, Baseline(before, iv))
 
-	end := finished.Add(p.Watch)
-	cursor := alignDown(finished, iv) // start of the next bucket to judge
+	// The watch judges ceil(Watch/iv) intervals from the one the deploy
+	// finished in, each read once settled: settle after it ends.
+	settle := min(settleDelay, iv/2)
+	first := alignDown(finished, iv)
+	last := first.Add(time.Duration((p.Watch+iv-1)/iv) * iv).Add(settle)
+	cursor := first // start of the next bucket to judge
 	observed := 0
-	for tick := finished.Add(iv); ; tick = tick.Add(iv) {
+	for tick := first.Add(iv + settle); ; tick = tick.Add(iv) {
 		if wait := tick.Sub(now()); wait > 0 {
 			if err := sleep(ctx, wait); err != nil {
 				return err
@@ -184,7 +189,7 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		var fresh []Bucket
 		if err == nil {
 			for _, b := range buckets {
-				if !b.Start.Before(cursor) && !b.Start.Add(iv).After(at) {
+				if !b.Start.Before(cursor) && !b.Start.Add(iv+settle).After(at) {
 					fresh = append(fresh, b)
 				}
 			}
@@ -231,7 +236,7 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 			}
 			return nil
 		}
-		if !tick.Before(end) {
+		if !tick.Before(last) {
 			break
 		}
 	}
@@ -243,6 +248,12 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 	}
 	return nil
 }
+
+// settleDelay is how long after an interval ends the watch reads it, at
+// most half the interval: Sentry counts an event seconds after it happened
+// (its ingestion pipeline), so an interval read as it ends lacks its last
+// seconds' events, and the watch reads each interval once.
+const settleDelay = 30 * time.Second
 
 // alignDown returns the start of the interval containing t, counted from the
 // Unix epoch as Sentry aligns its buckets.

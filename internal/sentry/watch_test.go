@@ -524,3 +524,55 @@ func (f bucketsFunc) ErrorCounts(_ context.Context, _, _, _ string, start, end t
 func (f bucketsFunc) NewIssues(context.Context, string, string, string, int) ([]Issue, error) {
 	return nil, nil
 }
+
+// TestWatchWaitsForLateEvents: Sentry counts an event some seconds after
+// it happened. A deploy that finished just after a bucket started had
+// every interval read at once as it ended, short of its last seconds'
+// events, and never read again: a spike over the bar read under it.
+func TestWatchWaitsForLateEvents(t *testing.T) {
+	const lag = 10 * time.Second
+	tests := []struct {
+		name     string
+		finished time.Time
+	}{
+		{name: "finished just after a bucket started", finished: time.Date(2026, 3, 4, 10, 2, 0, 500e6, time.UTC)},
+		{name: "finished mid-bucket", finished: time.Date(2026, 3, 4, 10, 2, 30, 0, time.UTC)},
+		{name: "finished on a bucket's start", finished: time.Date(2026, 3, 4, 10, 2, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			started := tt.finished.Add(-2 * time.Minute)
+			deployed := alignDown(tt.finished, time.Minute)
+			clk := &fakeClock{now: tt.finished}
+			// 12 errors a minute before the deploy, 40 after (threshold
+			// 36), evenly spread; an answer counts only the events
+			// that happened lag before it or earlier.
+			r := bucketsFunc(func(start, end time.Time) []Bucket {
+				seen := clk.Now().Add(-lag)
+				var bs []Bucket
+				for b := alignDown(start, time.Minute); !b.Add(time.Minute).After(end); b = b.Add(time.Minute) {
+					perMinute := 12.0
+					if !b.Before(deployed) {
+						perMinute = 40
+					}
+					counted := min(max(seen.Sub(b), 0), time.Minute)
+					bs = append(bs, Bucket{Start: b, Count: int(perMinute * counted.Seconds() / 60)})
+				}
+				return bs
+			})
+			var spikes []SpikeReport
+			w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
+				Policy:  Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute},
+				OnSpike: func(s SpikeReport) { spikes = append(spikes, s) }}
+			if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: started, Finished: tt.finished}); err != nil {
+				t.Fatal(err)
+			}
+			if len(spikes) != 1 {
+				t.Fatalf("spikes: got %d, want 1 (40 a minute against 12)", len(spikes))
+			}
+			if s := spikes[0]; s.Rate != 40 || s.Baseline != 12 || !s.At.Equal(deployed.Add(2*time.Minute)) {
+				t.Errorf("spike: got rate %v baseline %v at %v, want 40, 12, %v", s.Rate, s.Baseline, s.At, deployed.Add(2*time.Minute))
+			}
+		})
+	}
+}
