@@ -86,6 +86,12 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			if e.Sentry.Factor < 0 || e.Sentry.MinEvents < 0 || e.Sentry.Consecutive < 0 || e.Sentry.Watch < 0 || e.Sentry.Interval < 0 {
 				ps.add(at(), "%s: factor, min_events, consecutive, watch and interval must not be negative", p)
 			}
+			// The bar is factor × the baseline: at 1 or under, the usual
+			// error rate crosses it after every deploy (0.5 written for
+			// "50 % more" would roll every deploy back).
+			if f := e.Sentry.Factor; f > 0 && f <= 1 {
+				ps.add(at("factor"), "%s.factor: %g would make the usual error rate a spike; a spike is factor × the rate before the deploy: over 1 (1.5 for 50 %% more)", p, f)
+			}
 			// Sentry counts events per whole seconds at the finest: a
 			// shorter interval would leave every watch inconclusive.
 			if iv := e.Sentry.Interval.D(); iv > 0 && (iv < time.Second || iv%time.Second != 0) {

@@ -188,6 +188,25 @@ func TestValidationRules(t *testing.T) {
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 10m, interval: 5m}\n"},
 		},
 		{
+			// Read as "50 % more", 0.5 makes the usual error rate a spike:
+			// every deploy would be rolled back.
+			name: "sentry factor under 1",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: 0.5, auto_rollback: true}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.factor: 0.5 would make the usual error rate a spike; a spike is factor × the rate before the deploy: over 1 (1.5 for 50 % more)"),
+		},
+		{
+			name: "sentry factor of 1",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: 1}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.factor: 1 would make the usual error rate a spike"),
+		},
+		{
+			name: "sentry factor of 1.5",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: 1.5}\n"},
+		},
+		{
 			name: "sentry interval of whole seconds",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},
