@@ -87,8 +87,11 @@ type Options struct {
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
 	LeaseTTL time.Duration
 	// Observers see every event of every deploy this engine runs, before
-	// the deploy's own sink (metrics, Sentry, the post-deploy watch). They
-	// are called from the engine's goroutines and must not block.
+	// the deploy's own sink (metrics, Sentry, the post-deploy watch), and
+	// the end (EventFinished, interrupted) of every run whose process died
+	// that this engine marks so: each end is observed once, by the engine
+	// that recorded it. They are called from the engine's goroutines and
+	// must not block.
 	Observers []Sink
 }
 

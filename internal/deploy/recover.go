@@ -117,6 +117,14 @@ func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts fu
 		return nil, fmt.Errorf("recover %s: %w", id, err)
 	}
 	e.log.Warn("deploy interrupted", "deploy", rec.ID, "app", rec.App, "env", rec.Env)
+	// Its process died before it could tell the observers (metrics,
+	// StatsD markers, post-deploy work) how it ended: this is its end,
+	// recorded once, here.
+	ev := Event{Kind: EventFinished, Time: rec.Finished, DeployID: rec.ID, App: rec.App, Env: rec.Env, Build: rec.Build}
+	for _, o := range e.observers {
+		ev.Record = rec.Clone()
+		o(ev)
+	}
 	return rec, nil
 }
 

@@ -97,7 +97,11 @@ func (r *run) fence(ctx context.Context) error {
 	return r.stopErr()
 }
 
-func (r *run) emit(ev Event) {
+func (r *run) emit(ev Event) { r.emitTo(ev, true) }
+
+// emitTo sends ev to the run's sink and, with observers, to the engine's
+// observers first.
+func (r *run) emitTo(ev Event, observers bool) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
 	ev.Time = r.e.now()
@@ -105,8 +109,10 @@ func (r *run) emit(ev Event) {
 	ev.App, ev.Env, ev.Build = r.rec.App, r.rec.Env, r.rec.Build
 	// Observers first: they only note the event (and must not block), so
 	// whatever the sink's reader does next already finds their work begun.
-	for _, o := range r.e.observers {
-		o(ev)
+	if observers {
+		for _, o := range r.e.observers {
+			o(ev)
+		}
 	}
 	if r.sink != nil {
 		r.sink(ev)
@@ -437,7 +443,8 @@ func renewEvery(lease Lease, ttl time.Duration, done <-chan struct{}, failed fun
 func (r *run) finish(outcome Outcome, err error) {
 	r.update(func(rec *Record) { r.end(rec, outcome, err) })
 	r.mu.Lock()
-	if r.refused != nil {
+	refused := r.refused != nil
+	if refused {
 		// The store keeps another replica's account of this run (its
 		// recovery's, reported interrupted) and refused this one's: the
 		// run ends as one that lost its lease, not with an outcome
@@ -458,6 +465,13 @@ func (r *run) finish(outcome Outcome, err error) {
 	r.e.mu.Lock()
 	delete(r.e.running, r.t.key())
 	r.e.mu.Unlock()
+	if refused {
+		// The recovery that recorded this run interrupted told its
+		// observers, on whichever replica: told here too, a metric
+		// would count the run twice.
+		r.emitTo(Event{Kind: EventFinished, Record: r.snapshot()}, false)
+		return
+	}
 	r.emit(Event{Kind: EventFinished, Record: r.snapshot()})
 }
 
