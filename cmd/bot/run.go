@@ -243,6 +243,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		sys.watcher = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: sys.notify, Audit: st, History: st,
 			Rollback: rollbackFunc(func(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
 				return engine.Rollback(ctx, req, sink)
+			}), Gate: gateFunc(func(ctx context.Context, app, env, user string) (string, bool) {
+				return sys.service.Closed(ctx, app, env, user)
 			}), Channel: channelFor(cfg), Log: log})
 		observers = append(observers, sys.watcher.Observe)
 	}
@@ -299,6 +301,13 @@ type rollbackFunc func(ctx context.Context, req deploy.Request, sink deploy.Sink
 
 func (f rollbackFunc) Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
 	return f(ctx, req, sink)
+}
+
+// gateFunc adapts a function to postdeploy.Gate.
+type gateFunc func(ctx context.Context, app, env, user string) (string, bool)
+
+func (f gateFunc) Closed(ctx context.Context, app, env, user string) (string, bool) {
+	return f(ctx, app, env, user)
 }
 
 // consoleUser is who the console acts as: bot.console_user (the config

@@ -52,6 +52,13 @@ type History interface {
 	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
 }
 
+// Gate is the window and lock check every entry point passes (the
+// command service's): it says whether deploys of app/env are closed to
+// user now, and why. A rollback passes it, but says what it passed.
+type Gate interface {
+	Closed(ctx context.Context, app, env, user string) (why string, closed bool)
+}
+
 // Requester is who automated rollbacks are recorded as.
 const Requester = config.BotUser
 
@@ -68,7 +75,11 @@ type Options struct {
 	// then ends, what it sees not being the watched build's to answer
 	// for. Without it no spike rolls back by itself.
 	History History
-	Log     *slog.Logger
+	// Gate, when set, is asked before an automatic rollback: a closed
+	// window or another's lock does not stop it (restoring service
+	// never waits), but the channel is told, as for a person's rollback.
+	Gate Gate
+	Log  *slog.Logger
 	// Now and Sleep are the clock of the spike watch (tests drive them).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -388,6 +399,11 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		return true
 	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
+	if w.opt.Gate != nil {
+		if why, closed := w.opt.Gate.Closed(ctx, r.App, r.Env, Requester); closed {
+			m.Lines = append(m.Lines, "rolling back although "+why)
+		}
+	}
 	m.Buttons = nil
 	w.post(ctx, r, m)
 	// From the watched build only: after a later deploy, the spike is

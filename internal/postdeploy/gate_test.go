@@ -1,0 +1,143 @@
+package postdeploy_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy"
+	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// TestAutomaticRollbackAnnouncesWhatItPasses: a rollback passes a closed
+// window and another's lock, and a person's says so in the channel; the
+// bot's own rollback passes the same gate and says so too.
+func TestAutomaticRollbackAnnouncesWhatItPasses(t *testing.T) {
+	tests := []struct {
+		name   string
+		window string // the env's window key, or ""
+		lock   *deploy.Lock
+		want   string // a line of the spike message; "" for none
+	}{
+		{
+			name: "another's lock",
+			lock: &deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance"},
+			want: "rolling back although web/production is locked: locked by ana since",
+		},
+		{
+			name:   "a closed window",
+			window: `        window: {freezes: [{from: 2000-01-01, to: 2999-01-01, message: year-end freeze}]}` + "\n",
+			want:   "rolling back although deploys to web/production are closed now: frozen: year-end freeze",
+		},
+		{name: "open and unlocked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFakeSentry(t)
+			dir := t.TempDir()
+			yaml := fmt.Sprintf(`sentry: {url: %s, org: acme, token: sntrys_test}
+users:
+  ana: {}
+admins: [ana]
+apps:
+  web:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/web
+    restart: 'true'
+    environments:
+      production:
+        hosts: [localhost]
+        channel: "#deploys"
+%s        sentry: {project: web-backend, watch: 10m, interval: 1m, auto_rollback: true}
+`, fs.srv.URL, tt.window)
+			cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []string{"1", "2"} {
+				artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b))
+			}
+			st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			policy, err := acl.New(cfg.AccessRules())
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk := &clock{now: time.Now().Truncate(time.Minute)}
+			sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &posts{}
+			var eng *deploy.Engine
+			var svc *commands.Service
+			w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
+				Rollback: rollbacker{&eng}, Gate: gate{&svc}, Now: clk.Now, Sleep: clk.Sleep,
+				Channel: func(app, env string) string { return "#deploys" }})
+			defer w.Close()
+			eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+				Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: []deploy.Sink{w.Observe}})
+			svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+			run := func(build string) {
+				t.Helper()
+				done := make(chan *deploy.Record, 1)
+				if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+					if ev.Kind == deploy.EventFinished {
+						done <- ev.Record
+					}
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
+				}
+			}
+			run("1")
+			eng.Wait()
+			w.Wait()
+			if tt.lock != nil {
+				l := *tt.lock
+				l.Created = clk.Now()
+				if err := st.PutLock(context.Background(), l); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fs.deployAt = clk.Now()
+			fs.spiking.Store(true)
+			run("2")
+			w.Wait()
+			eng.Wait()
+
+			got := out.titles()
+			if !strings.Contains(got, "auto_rollback is on for web/production: rolling back now") || !strings.Contains(got, "Rolled back web/production to 1 by itself (succeeded)") {
+				t.Fatalf("no automatic rollback:\n%s", got)
+			}
+			if tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("posts lack %q:\n%s", tt.want, got)
+			}
+			if tt.want == "" && strings.Contains(got, "rolling back although") {
+				t.Errorf("posts announce a gate passed, want none:\n%s", got)
+			}
+		})
+	}
+}
+
+// gate defers to the command service built after the watcher.
+type gate struct{ s **commands.Service }
+
+func (g gate) Closed(ctx context.Context, app, env, user string) (string, bool) {
+	return (*g.s).Closed(ctx, app, env, user)
+}
