@@ -218,10 +218,58 @@ func (w *Watcher) Observe(ev deploy.Event) {
 		wk := w.started[r.ID]
 		delete(w.started, r.ID)
 		w.mu.Unlock()
-		if r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial {
+		switch r.Outcome {
+		case deploy.OutcomeSucceeded, deploy.OutcomePartial:
 			w.goDo(func(ctx context.Context) { w.afterDeploy(ctx, wk, r, es) })
+		case deploy.OutcomeFailed, deploy.OutcomeReverted, deploy.OutcomeCancelled:
+			if r.Kind == deploy.KindDeploy {
+				w.goDo(func(ctx context.Context) { w.unwatched(ctx, r, es) })
+			}
 		}
 	}
+}
+
+// unwatched tells the channel that the build r left running is no longer
+// watched: r, a deploy that ended without changing what runs (failed,
+// switched back, cancelled), ended the watch of the run before it when it
+// started, on whichever replica that watch ran, and nothing watches that
+// build again. Told only while that watch would still be running.
+func (w *Watcher) unwatched(ctx context.Context, r *deploy.Record, es *config.EnvSentry) {
+	if w.opt.History == nil {
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	recs, err := w.opt.History.Records(hctx, deploy.Filter{App: r.App, Env: r.Env, Limit: 10})
+	if err != nil {
+		w.opt.Log.Warn("sentry watch: read the deploy history", "deploy", r.ID, "err", err)
+		return
+	}
+	// The run just before r: its watch, if any, is the one r's start
+	// ended (one before it was ended by that run's start).
+	var prev *deploy.Record
+	for _, p := range recs {
+		if p.ID != r.ID && p.Started.Before(r.Started) {
+			prev = p
+			break
+		}
+	}
+	if prev == nil || (prev.Outcome != deploy.OutcomeSucceeded && prev.Outcome != deploy.OutcomePartial) {
+		return
+	}
+	watch := es.Watch.D()
+	if watch <= 0 {
+		watch = sentry.Policy{}.WithDefaults().Watch
+	}
+	until := prev.Finished.Add(watch)
+	if !until.After(r.Started) || !until.After(w.opt.Now()) {
+		return // its watch was over by then, or would be by now
+	}
+	how := map[deploy.Outcome]string{deploy.OutcomeFailed: "failed", deploy.OutcomeReverted: "was reverted", deploy.OutcomeCancelled: "was cancelled"}[r.Outcome]
+	w.post(ctx, prev, chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("Error watch of %s %s on %s ended: deploy %s started and %s", prev.App, prev.Build, prev.Env, r.Build, how),
+		Lines: []string{fmt.Sprintf("%s/%s runs %s as before, and nothing watches its errors any more (the watch was to run until %s UTC), nor rolls it back by itself; check Sentry yourself",
+			prev.App, prev.Env, prev.Build, until.UTC().Format("15:04"))}})
 }
 
 func (w *Watcher) goDo(f func(ctx context.Context)) {

@@ -152,6 +152,8 @@ func newWatcher(t *testing.T, fs *scriptedSentry, e *env, out *posts, clk *clock
 // make a spike in d2's watch, whose rollback from 2 would pass the
 // engine's check (2 runs again); Sentry failing would be reported as
 // d2's watch being inconclusive, and a shutdown as nothing watching d2.
+// The replica that sees d3 end reverted says that nothing watches build
+// 2 any more, and nothing else.
 func TestWatchEndsAtALaterDeploy(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -223,8 +225,21 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 			if len(e.reqs) > 0 {
 				t.Errorf("d2's watch rolled back %+v after deploy d3 started", e.reqs)
 			}
+			// All there is to say of build 2 is that nothing watches it:
+			// by the replica that saw d3 end reverted, reading d2 from
+			// the history.
+			const ended = "Error watch of web 2 on production ended: deploy 3 started and was reverted"
+			var posted []string
 			if got := out.titles(); got != "" {
-				t.Errorf("posts %q: want nothing about build 2 once d3 started", got)
+				posted = strings.Split(got, "\n")
+			}
+			if want := tt.here && !tt.historyDown; want != (len(posted) == 1) {
+				t.Errorf("posts %q: got %d, want %d (%q)", posted, len(posted), map[bool]int{true: 1}[want], ended)
+			}
+			for _, p := range posted {
+				if !strings.HasPrefix(p, ended) {
+					t.Errorf("posts %q: want nothing about build 2 once d3 started but %q", p, ended)
+				}
 			}
 			if n := readsSince.Load(); n != 0 {
 				t.Errorf("d2's watch read Sentry %d times after d3 started, want 0", n)
