@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,6 +79,22 @@ type Store struct {
 	mu sync.Mutex
 	// leases is guarded by mu; nil once the store is closed.
 	leases map[string]leaseEntry
+
+	// damage is set once a transaction found the file damaged; every
+	// call after it fails with it.
+	damage atomic.Pointer[damagedError]
+}
+
+// damagedError says that the file holds pages bbolt cannot make sense of:
+// a copy taken while the bot wrote, a disk error. bbolt panics on those;
+// the store turns the panic into this error.
+type damagedError struct {
+	path  string
+	cause string
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("state store %s is damaged: %s", e.path, e.cause)
 }
 
 // Open opens the store in the file at path, creating the file (0600) and
@@ -87,44 +104,97 @@ func Open(path string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open state store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+	db, err := openBolt(path)
+	var damaged *damagedError
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
-	}
-	if err != nil {
+	case errors.As(err, &damaged):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("open state store %s: %w", path, err)
-	}
-	if err := initSchema(db); err != nil {
-		return nil, errors.Join(fmt.Errorf("open state store %s: %w", path, err), db.Close())
 	}
 	now := opt.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry)}, nil
+	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry)}
+	if err := s.update(initSchema); err != nil {
+		if !errors.As(err, &damaged) {
+			err = fmt.Errorf("open state store %s: %w", path, err)
+		}
+		return nil, errors.Join(err, db.Close())
+	}
+	return s, nil
 }
 
-func initSchema(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
+// openBolt opens the bbolt file at path. bbolt panics on a file whose
+// pages it cannot read (it reads the free page list here); that is
+// returned as a *damagedError. The file is closed then, but bbolt's
+// mapping of it, out of reach, keeps it locked until the process exits,
+// which is what a bot that cannot open its store does.
+func openBolt(path string) (db *bolt.DB, err error) {
+	var file *os.File
+	opt := &bolt.Options{Timeout: openTimeout, OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}}
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			db, err = nil, &damagedError{path: path, cause: fmt.Sprint(r)}
+		}
+	}()
+	return bolt.Open(path, 0o600, opt)
+}
+
+func initSchema(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	switch v := meta.Get(keySchema); {
+	case v == nil:
+		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
 			return err
 		}
-		switch v := meta.Get(keySchema); {
-		case v == nil:
-			if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
-				return err
-			}
-		case string(v) != schemaVersion:
-			return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
+	case string(v) != schemaVersion:
+		return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
+	}
+	for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence, bucketSignals} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
-		for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence, bucketSignals} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
+	}
+	return nil
+}
+
+// update runs fn in a read-write transaction, view in a read-only one.
+// A panic of bbolt's on a damaged page becomes a *damagedError, which
+// every later call returns too: what a damaged file says is not trusted,
+// a lock missing from it least of all. bbolt rolls the transaction back
+// as the panic unwinds.
+func (s *Store) update(fn func(*bolt.Tx) error) error { return s.tx(true, fn) }
+
+func (s *Store) view(fn func(*bolt.Tx) error) error { return s.tx(false, fn) }
+
+func (s *Store) tx(write bool, fn func(*bolt.Tx) error) (err error) {
+	if d := s.damage.Load(); d != nil {
+		return d
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.damage.CompareAndSwap(nil, &damagedError{path: s.path, cause: fmt.Sprint(r)})
+			err = s.damage.Load()
 		}
-		return nil
-	})
+	}()
+	if write {
+		return s.db.Update(fn)
+	}
+	return s.db.View(fn)
 }
 
 // Close releases the file; calling it again does nothing. Leases still held

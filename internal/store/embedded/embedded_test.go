@@ -395,3 +395,123 @@ func benchRecord(i int) *deploy.Record {
 		},
 	}
 }
+
+// damagePage overwrites the header of the page of the closed store at path
+// that pick chooses (given a read-only transaction) with zeros, as a torn
+// copy or a disk error would leave it.
+func damagePage(t *testing.T, path string, pick func(tx *bolt.Tx) (int, error)) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id, size int
+	err = db.View(func(tx *bolt.Tx) error {
+		size = tx.DB().Info().PageSize
+		id, err = pick(tx)
+		return err
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(make([]byte, 16), int64(id*size))
+	if err := errors.Join(err, f.Close()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freelistPage is the page of the free page list.
+func freelistPage(tx *bolt.Tx) (int, error) {
+	for id := 2; id < int(tx.Size())/tx.DB().Info().PageSize; id++ {
+		p, err := tx.Page(id)
+		if err != nil {
+			return 0, err
+		}
+		if p != nil && p.Type == "freelist" {
+			return id, nil
+		}
+	}
+	return 0, errors.New("no freelist page")
+}
+
+// auditPage is the root page of the audit trail.
+func auditPage(tx *bolt.Tx) (int, error) {
+	b := tx.Bucket([]byte("audit"))
+	if b == nil || b.Root() == 0 {
+		return 0, errors.New("the audit trail has no page of its own")
+	}
+	return int(b.Root()), nil
+}
+
+func TestDamagedFile(t *testing.T) {
+	ctx := t.Context()
+	fill := func(t *testing.T, path string) {
+		t.Helper()
+		s, err := embedded.Open(path, embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 200 {
+			e := &audit.Entry{User: "ana", Command: fmt.Sprintf("/deploy accounting production %d", i), Decision: audit.Allowed}
+			if err := s.AppendAudit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertDamaged := func(t *testing.T, what string, err error, path string) {
+		t.Helper()
+		if want := fmt.Sprintf("state store %s is damaged", path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error saying %q", what, err, want)
+		}
+	}
+
+	t.Run("at open", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		fill(t, path)
+		damagePage(t, path, freelistPage)
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("Open: panicked: %v", r)
+			}
+		}()
+		s, err := embedded.Open(path, embedded.Options{})
+		if err == nil {
+			s.Close()
+		}
+		assertDamaged(t, "Open", err, path)
+	})
+
+	t.Run("once open", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		fill(t, path)
+		damagePage(t, path, auditPage)
+		s := openStore(t, path, nil)
+		ops := []struct {
+			name string
+			op   func() error
+		}{
+			{"Audit", func() error { _, err := s.Audit(ctx, audit.Query{}); return err }},
+			{"AppendAudit", func() error { return s.AppendAudit(ctx, &audit.Entry{User: "bo", Command: "/status"}) }},
+			// Once damage is seen, nothing else is trusted either.
+			{"PutLock", func() error { return s.PutLock(ctx, deploy.Lock{App: "accounting", Owner: "ana"}) }},
+			{"Locks", func() error { _, err := s.Locks(ctx); return err }},
+		}
+		for _, op := range ops {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s: panicked: %v", op.name, r)
+					}
+				}()
+				assertDamaged(t, op.name, op.op(), path)
+			}()
+		}
+	})
+}

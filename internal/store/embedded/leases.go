@@ -79,7 +79,7 @@ func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 // nextFence increments and returns the persisted fencing counter of key.
 func (s *Store) nextFence(key string) (int64, error) {
 	var token int64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		n, err := fence(tx, key)
 		if err != nil {
 			return err

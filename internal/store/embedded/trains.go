@@ -51,7 +51,7 @@ func readCars(b *bolt.Bucket, name string) ([]trainstore.Car, error) {
 // updateCars runs fn on the cars of train name in one transaction and
 // stores what it returns.
 func (s *Store) updateCars(name string, fn func(cars []trainstore.Car) ([]trainstore.Car, error)) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTrains)
 		if err != nil {
 			return err
@@ -142,7 +142,7 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 		return nil, fmt.Errorf("list cars of %s: %w", name, err)
 	}
 	var cars []trainstore.Car
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		cars, err = readCars(tx.Bucket(bucketTrains), name)
 		return err
@@ -203,7 +203,7 @@ func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) er
 	if strings.ContainsRune(kind, 0) {
 		return errs.New(errs.Invalid, "mark run: the kind must not contain NUL")
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTrainRuns)
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
 	}
 	var at time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTrainRuns)
 		if b == nil {
 			return nil
