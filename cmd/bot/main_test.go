@@ -399,6 +399,21 @@ func TestAuditExport(t *testing.T) {
 	}
 }
 
+// TestAuditExportWithoutStore: an export names a store file that does not
+// exist (a wrong -config, a volume not mounted) rather than creating an
+// empty one and exporting nothing.
+func TestAuditExportWithoutStore(t *testing.T) {
+	f := newDemo(t)
+	path := filepath.Join(f.dir, "state.db")
+	_, err := runBot(t, "", "audit", "-config", f.cfg)
+	if want := fmt.Sprintf("state store %s does not exist", path); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("audit without a store: got %v, want an error saying %q", err, want)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state store after the export: got %v, want none created", err)
+	}
+}
+
 // TestConsoleTrimsHistory: with store.retention set, the bot deletes what
 // is older at start, and says so in the audit trail.
 func TestConsoleTrimsHistory(t *testing.T) {

@@ -406,7 +406,7 @@ func exportAudit(ctx context.Context, cfgPath, since, app string, std stdio) err
 		}
 		q.Since = t
 	}
-	st, err := openStore(ctx, cfg, newLogger(std.Err, cfg.Bot.LogLevel))
+	st, err := openHistory(ctx, cfg, newLogger(std.Err, cfg.Bot.LogLevel))
 	if err != nil {
 		return err
 	}

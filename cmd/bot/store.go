@@ -60,3 +60,13 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (state
 	}
 	return redis.Open(ctx, opt)
 }
+
+// openHistory opens the store to read it (bot audit): an embedded file
+// that does not exist is an error naming it, not a new empty store whose
+// empty history would pass for the real one.
+func openHistory(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
+	if cfg.Store.Redis == nil {
+		return embedded.Open(cfg.Store.Path, embedded.Options{ReadOnly: true})
+	}
+	return openStore(ctx, cfg, log)
+}

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -35,6 +36,10 @@ type Options struct {
 	// Now is the clock for lock, lease and key expiry and for audit entries
 	// without a time; default time.Now.
 	Now func() time.Time
+	// ReadOnly opens an existing file to read it (bot audit): a missing
+	// file is an error rather than a new empty store, writes fail, and
+	// readers share the file, though not with a process that writes.
+	ReadOnly bool
 }
 
 // schemaVersion is written to the meta bucket of a new file. A file with
@@ -98,13 +103,19 @@ func (e *damagedError) Error() string {
 }
 
 // Open opens the store in the file at path, creating the file (0600) and
-// its directory (0700) if needed. If another process has the file open, it
-// gives up after about a second with an error (code Unavailable) saying so.
+// its directory (0700) if needed, unless opt.ReadOnly: then a missing file
+// is an error of code NotFound. If another process has the file open (to
+// write, or this one does), it gives up after about a second with an error
+// (code Unavailable) saying so.
 func Open(path string, opt Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if opt.ReadOnly {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, errs.Wrap(errs.NotFound, err, "state store %s does not exist", path)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open state store: %w", err)
 	}
-	db, err := openBolt(path)
+	db, err := openBolt(path, opt.ReadOnly)
 	var damaged *damagedError
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -119,7 +130,12 @@ func Open(path string, opt Options) (*Store, error) {
 		now = time.Now
 	}
 	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry)}
-	if err := s.update(initSchema); err != nil {
+	if opt.ReadOnly {
+		err = s.view(checkSchema)
+	} else {
+		err = s.update(initSchema)
+	}
+	if err != nil {
 		if !errors.As(err, &damaged) {
 			err = fmt.Errorf("open state store %s: %w", path, err)
 		}
@@ -133,9 +149,9 @@ func Open(path string, opt Options) (*Store, error) {
 // returned as a *damagedError. The file is closed then, but bbolt's
 // mapping of it, out of reach, keeps it locked until the process exits,
 // which is what a bot that cannot open its store does.
-func openBolt(path string) (db *bolt.DB, err error) {
+func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 	var file *os.File
-	opt := &bolt.Options{Timeout: openTimeout, OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+	opt := &bolt.Options{Timeout: openTimeout, ReadOnly: readOnly, OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		file = f
 		return f, err
@@ -156,18 +172,34 @@ func initSchema(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	switch v := meta.Get(keySchema); {
-	case v == nil:
+	if meta.Get(keySchema) == nil {
 		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
 			return err
 		}
-	case string(v) != schemaVersion:
-		return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
+	}
+	if err := checkSchema(tx); err != nil {
+		return err
 	}
 	for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence, bucketSignals} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// checkSchema refuses a file of another schema version, or none: every
+// bucket is created with the version.
+func checkSchema(tx *bolt.Tx) error {
+	var v []byte
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		v = meta.Get(keySchema)
+	}
+	switch {
+	case v == nil:
+		return errors.New("no schema version: not a Switchman state store")
+	case string(v) != schemaVersion:
+		return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
 	}
 	return nil
 }

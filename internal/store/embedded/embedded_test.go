@@ -396,6 +396,66 @@ func benchRecord(i int) *deploy.Record {
 	}
 }
 
+func TestOpenReadOnly(t *testing.T) {
+	ctx := t.Context()
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "var", "switchman.db")
+		s, err := embedded.Open(path, embedded.Options{ReadOnly: true})
+		if err == nil {
+			s.Close()
+		}
+		if want := fmt.Sprintf("state store %s does not exist", path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open: got %v, want an error saying %q", err, want)
+		}
+		if code := errs.CodeOf(err); code != errs.NotFound {
+			t.Errorf("Open: got code %s, want %s", code, errs.NotFound)
+		}
+		if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("directory after Open: got %v, want none created", err)
+		}
+	})
+
+	t.Run("existing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		s := openStore(t, path, nil)
+		if err := s.AppendAudit(ctx, &audit.Entry{User: "ana", Command: "/status", Decision: audit.Allowed}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// Readers share the file.
+		var readers []*embedded.Store
+		for range 2 {
+			r, err := embedded.Open(path, embedded.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatalf("Open read-only: %v", err)
+			}
+			t.Cleanup(func() { r.Close() })
+			readers = append(readers, r)
+		}
+		entries, err := readers[1].Audit(ctx, audit.Query{})
+		if err != nil || len(entries) != 1 {
+			t.Errorf("Audit: got %d entries, %v; want 1, nil", len(entries), err)
+		}
+		if err := readers[0].AppendAudit(ctx, &audit.Entry{User: "bo", Command: "/status"}); err == nil {
+			t.Error("AppendAudit on a read-only store: got nil error")
+		}
+	})
+
+	t.Run("in use", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		openStore(t, path, nil)
+		s, err := embedded.Open(path, embedded.Options{ReadOnly: true})
+		if err == nil {
+			s.Close()
+		}
+		if want := fmt.Sprintf("state store %s is in use by another Switchman process", path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open read-only: got %v, want an error saying %q", err, want)
+		}
+	})
+}
+
 // damagePage overwrites the header of the page of the closed store at path
 // that pick chooses (given a read-only transaction) with zeros, as a torn
 // copy or a disk error would leave it.
