@@ -456,29 +456,35 @@ func TestOpenReadOnly(t *testing.T) {
 	})
 }
 
-// damagePage overwrites the header of the page of the closed store at path
-// that pick chooses (given a read-only transaction) with zeros, as a torn
-// copy or a disk error would leave it.
-func damagePage(t *testing.T, path string, pick func(tx *bolt.Tx) (int, error)) {
+// pageOf returns the offset in the closed store at path of the page that
+// pick chooses, given a transaction.
+func pageOf(t *testing.T, path string, pick func(tx *bolt.Tx) (int, error)) int64 {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id, size int
+	var off int64
 	err = db.View(func(tx *bolt.Tx) error {
-		size = tx.DB().Info().PageSize
-		id, err = pick(tx)
+		id, err := pick(tx)
+		off = int64(id) * int64(tx.DB().Info().PageSize)
 		return err
 	})
 	if err := errors.Join(err, db.Close()); err != nil {
 		t.Fatal(err)
 	}
+	return off
+}
+
+// damagePage overwrites the header of the page at off in the file at path
+// with zeros, as a torn copy or a disk error would leave it.
+func damagePage(t *testing.T, path string, off int64) {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.WriteAt(make([]byte, 16), int64(id*size))
+	_, err = f.WriteAt(make([]byte, 16), off)
 	if err := errors.Join(err, f.Close()); err != nil {
 		t.Fatal(err)
 	}
@@ -509,6 +515,7 @@ func auditPage(tx *bolt.Tx) (int, error) {
 
 func TestDamagedFile(t *testing.T) {
 	ctx := t.Context()
+	// fill writes a store at path whose audit trail has pages of its own.
 	fill := func(t *testing.T, path string) {
 		t.Helper()
 		s, err := embedded.Open(path, embedded.Options{})
@@ -532,27 +539,42 @@ func TestDamagedFile(t *testing.T) {
 		}
 	}
 
-	t.Run("at open", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "switchman.db")
-		fill(t, path)
-		damagePage(t, path, freelistPage)
-		defer func() {
-			if r := recover(); r != nil {
-				t.Fatalf("Open: panicked: %v", r)
+	// A damaged file stops the bot at start, whatever page is damaged:
+	// not a deploy midway, when it first reads that page.
+	for _, tc := range []struct {
+		name string
+		pick func(tx *bolt.Tx) (int, error)
+	}{
+		{"free page list", freelistPage},
+		{"audit trail", auditPage},
+	} {
+		t.Run("at open/"+tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "switchman.db")
+			fill(t, path)
+			damagePage(t, path, pageOf(t, path, tc.pick))
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("Open: panicked: %v", r)
+				}
+			}()
+			// Read-only first: a refused Open to write leaves the file
+			// locked in this process (see openBolt).
+			for _, ro := range []bool{true, false} {
+				s, err := embedded.Open(path, embedded.Options{ReadOnly: ro})
+				if err == nil {
+					s.Close()
+				}
+				assertDamaged(t, fmt.Sprintf("Open (read-only %v)", ro), err, path)
 			}
-		}()
-		s, err := embedded.Open(path, embedded.Options{})
-		if err == nil {
-			s.Close()
-		}
-		assertDamaged(t, "Open", err, path)
-	})
+		})
+	}
 
 	t.Run("once open", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "switchman.db")
 		fill(t, path)
-		damagePage(t, path, auditPage)
+		off := pageOf(t, path, auditPage)
 		s := openStore(t, path, nil)
+		damagePage(t, path, off) // a disk error while the bot runs
 		ops := []struct {
 			name string
 			op   func() error
