@@ -26,7 +26,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	if c.Time.IsZero() {
 		c.Time = s.now()
 	}
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -59,7 +59,7 @@ func (s *Store) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 		since = timeKey(q.Since, 0)
 	}
 	var out []audit.Entry
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		n := 0
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {

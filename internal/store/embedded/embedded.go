@@ -9,6 +9,7 @@
 package embedded
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -76,7 +77,8 @@ var (
 
 // Store is the embedded state store: deploy records, locks, the audit
 // trail, leases and SetOnce keys. It is safe for concurrent use; writes are
-// serialized and each waits for the disk (fsync) before returning.
+// serialized and each waits for the disk (fsync) before returning, or for
+// its context to end.
 type Store struct {
 	db   *bolt.DB
 	path string
@@ -133,12 +135,12 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry)}
 	if opt.ReadOnly {
-		err = s.view(checkSchema)
+		err = s.view(context.Background(), checkSchema)
 	} else {
-		err = s.update(initSchema)
+		err = s.update(context.Background(), initSchema)
 	}
 	if err == nil {
-		err = s.view(checkPages)
+		err = s.view(context.Background(), checkPages)
 	}
 	if err != nil {
 		if !errors.As(err, &damaged) {
@@ -232,14 +234,48 @@ func checkPages(tx *bolt.Tx) error {
 // every later call returns too: what a damaged file says is not trusted,
 // a lock missing from it least of all. bbolt rolls the transaction back
 // as the panic unwinds.
-func (s *Store) update(fn func(*bolt.Tx) error) error { return s.tx(true, fn) }
+//
+// They return when ctx ends, even if the transaction has not: a stalled
+// disk holds bbolt's one writer in fdatasync, and every write queued
+// behind it, for as long as it stalls. The transaction goes on without
+// its caller then, and a write may still be made, as with a Redis that
+// does not answer in time; fn must leave nothing its caller reads after
+// an error.
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return s.tx(ctx, true, fn)
+}
 
-func (s *Store) view(fn func(*bolt.Tx) error) error { return s.tx(false, fn) }
+func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return s.tx(ctx, false, fn)
+}
 
-func (s *Store) tx(write bool, fn func(*bolt.Tx) error) (err error) {
+func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) error {
 	if d := s.damage.Load(); d != nil {
 		return d
 	}
+	if ctx.Done() == nil {
+		return s.run(write, fn)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.run(write, fn) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done: // finished as ctx ended
+		return err
+	default:
+	}
+	if write {
+		return fmt.Errorf("state store %s did not answer in time, the change may still be made: %w", s.path, context.Cause(ctx))
+	}
+	return fmt.Errorf("state store %s did not answer in time: %w", s.path, context.Cause(ctx))
+}
+
+// run is tx without the wait on a context.
+func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.damage.CompareAndSwap(nil, &damagedError{path: s.path, cause: fmt.Sprint(r)})

@@ -40,7 +40,7 @@ func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 	if err != nil {
 		return fmt.Errorf("put grant: %w", err)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGrants).Put(grantKey(g.User, g.Role, g.App, g.Env), data)
 	})
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (a
 	var g acl.Grant
 	found := false
 	now := s.now()
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketGrants)
 		k := grantKey(user, role, app, env)
 		data := b.Get(k)
@@ -89,7 +89,7 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 	now := s.now()
 	var out []acl.Grant
 	var expired [][]byte
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGrants).ForEach(func(k, v []byte) error {
 			var g acl.Grant
 			if err := json.Unmarshal(v, &g); err != nil {
@@ -107,7 +107,7 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
 	if len(expired) > 0 {
-		err := s.update(func(tx *bolt.Tx) error {
+		err := s.update(ctx, func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketGrants)
 			for _, k := range expired {
 				var g acl.Grant
@@ -132,7 +132,7 @@ func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check in %s: %w", user, err)
 	}
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPresence).Put([]byte(user), []byte(until.UTC().Format(time.RFC3339Nano)))
 	})
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Store) CheckOut(ctx context.Context, user string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check out %s: %w", user, err)
 	}
-	if err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPresence).Delete([]byte(user)) }); err != nil {
+	if err := s.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketPresence).Delete([]byte(user)) }); err != nil {
 		return fmt.Errorf("check out %s: %w", user, err)
 	}
 	return nil
@@ -159,7 +159,7 @@ func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
 	}
 	now := s.now()
 	out := map[string]time.Time{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPresence).ForEach(func(k, v []byte) error {
 			until, err := time.Parse(time.RFC3339Nano, string(v))
 			if err != nil {

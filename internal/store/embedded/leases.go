@@ -51,7 +51,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	if e, ok := s.leases[key]; ok && now.Before(e.expires) {
 		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder, Token: e.token}
 	}
-	token, err := s.nextFence(key)
+	token, err := s.nextFence(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
 	}
@@ -77,9 +77,9 @@ func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 }
 
 // nextFence increments and returns the persisted fencing counter of key.
-func (s *Store) nextFence(key string) (int64, error) {
+func (s *Store) nextFence(ctx context.Context, key string) (int64, error) {
 	var token int64
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		n, err := fence(tx, key)
 		if err != nil {
 			return err

@@ -30,7 +30,7 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 	if err != nil {
 		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLocks).Put(lockKey(l.App, l.Env), data)
 	})
 	if err != nil {
@@ -50,7 +50,7 @@ func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, e
 	var l deploy.Lock
 	found := false
 	now := s.now()
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLocks)
 		k := lockKey(app, env)
 		data := b.Get(k)
@@ -81,7 +81,7 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	now := s.now()
 	var active []deploy.Lock
 	var expired [][]byte
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLocks).ForEach(func(k, v []byte) error {
 			var l deploy.Lock
 			if err := json.Unmarshal(v, &l); err != nil {
@@ -99,7 +99,7 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 		return nil, fmt.Errorf("list locks: %w", err)
 	}
 	if len(expired) > 0 {
-		if err := s.deleteExpiredLocks(expired); err != nil {
+		if err := s.deleteExpiredLocks(ctx, expired); err != nil {
 			return nil, fmt.Errorf("list locks: %w", err)
 		}
 	}
@@ -108,9 +108,9 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 
 // deleteExpiredLocks deletes the locks at keys that are still expired: one
 // may have been replaced since it was read.
-func (s *Store) deleteExpiredLocks(keys [][]byte) error {
+func (s *Store) deleteExpiredLocks(ctx context.Context, keys [][]byte) error {
 	now := s.now()
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLocks)
 		for _, k := range keys {
 			data := b.Get(k)

@@ -31,7 +31,7 @@ func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (boo
 	}
 	now := s.now()
 	set := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		keys, byExpiry := tx.Bucket(bucketOnce), tx.Bucket(bucketOnceExpiry)
 		if err := sweepOnce(keys, byExpiry, now); err != nil {
 			return fmt.Errorf("sweep: %w", err)

@@ -29,7 +29,7 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if err != nil {
 		return fmt.Errorf("put record %s: %w", r.ID, err)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
 		recs, idx := tx.Bucket(bucketRecords), tx.Bucket(bucketRecordIndex)
 		// Checked in the transaction that writes: Acquire's token is
 		// persisted in one of its own, so a write is either before the
@@ -77,7 +77,7 @@ func (s *Store) Record(ctx context.Context, id string) (*deploy.Record, error) {
 		return nil, fmt.Errorf("get record %s: %w", id, err)
 	}
 	var r *deploy.Record
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		data := tx.Bucket(bucketRecords).Get([]byte(id))
 		if data == nil {
 			return errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no deploy record %s", id)
@@ -103,7 +103,7 @@ func (s *Store) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record,
 		return nil, fmt.Errorf("list records: %w", err)
 	}
 	var out []*deploy.Record
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		c := tx.Bucket(bucketRecordIndex).Cursor()
 		n := 0

@@ -18,7 +18,7 @@ func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Dur
 		return fmt.Errorf("signal %s %s: %w", kind, id, err)
 	}
 	v := signalValue(s.now().Add(ttl), value)
-	if err := s.update(func(tx *bolt.Tx) error {
+	if err := s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSignals).Put(signalKey(id, kind), v)
 	}); err != nil {
 		return fmt.Errorf("signal %s %s: %w", kind, id, err)
@@ -37,7 +37,7 @@ func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl tim
 	k := signalKey(id, kind)
 	var held string
 	left := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSignals)
 		if v := b.Get(k); len(v) >= 8 && now.Before(signalExpiry(v)) {
 			held = string(v[8:])
@@ -71,7 +71,7 @@ func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, 
 	}
 	k := signalKey(id, kind)
 	var found bool
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(ctx, func(tx *bolt.Tx) error {
 		found = tx.Bucket(bucketSignals).Get(k) != nil
 		return nil
 	}); err != nil || !found {
@@ -82,7 +82,7 @@ func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, 
 	}
 	var value string
 	var ok bool
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSignals)
 		v := b.Get(k)
 		if len(v) < 8 {

@@ -50,8 +50,8 @@ func readCars(b *bolt.Bucket, name string) ([]trainstore.Car, error) {
 
 // updateCars runs fn on the cars of train name in one transaction and
 // stores what it returns.
-func (s *Store) updateCars(name string, fn func(cars []trainstore.Car) ([]trainstore.Car, error)) error {
-	return s.update(func(tx *bolt.Tx) error {
+func (s *Store) updateCars(ctx context.Context, name string, fn func(cars []trainstore.Car) ([]trainstore.Car, error)) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTrains)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 		return nil, errs.New(errs.Invalid, "board %s: the car has no app", name)
 	}
 	var replaced *trainstore.Car
-	err := s.updateCars(name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
+	err := s.updateCars(ctx, name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
 		for i, c := range cars {
 			if c.App == car.App {
 				replaced = &c
@@ -118,7 +118,7 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 		return trainstore.Car{}, err
 	}
 	var left *trainstore.Car
-	err := s.updateCars(name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
+	err := s.updateCars(ctx, name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
 		for i, c := range cars {
 			if c.App == app {
 				left = &c
@@ -142,7 +142,7 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 		return nil, fmt.Errorf("list cars of %s: %w", name, err)
 	}
 	var cars []trainstore.Car
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		cars, err = readCars(tx.Bucket(bucketTrains), name)
 		return err
@@ -165,7 +165,7 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.C
 	if len(cars) == 0 {
 		return nil
 	}
-	err := s.updateCars(name, func(aboard []trainstore.Car) ([]trainstore.Car, error) {
+	err := s.updateCars(ctx, name, func(aboard []trainstore.Car) ([]trainstore.Car, error) {
 		return returnCars(aboard, cars), nil
 	})
 	if err != nil {
@@ -203,7 +203,7 @@ func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) er
 	if strings.ContainsRune(kind, 0) {
 		return errs.New(errs.Invalid, "mark run: the kind must not contain NUL")
 	}
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTrainRuns)
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
 	}
 	var at time.Time
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTrainRuns)
 		if b == nil {
 			return nil

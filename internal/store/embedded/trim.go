@@ -24,7 +24,7 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 	}
 	cut := timeKey(before, 0)
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		recs, idx := tx.Bucket(bucketRecords), tx.Bucket(bucketRecordIndex)
 		seen := map[[2]string]int{}
 		var drop [][]byte
@@ -70,7 +70,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 	}
 	cut := timeKey(before, 0)
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		var drop [][]byte
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:timeKeyLen], cut) < 0; k, _ = c.Next() {

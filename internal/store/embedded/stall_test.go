@@ -1,0 +1,93 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestStalledDiskEndsWithContext: a write that cannot reach the disk (a
+// hung disk holds bbolt's one writer in fdatasync; here a transaction that
+// stays open holds it) returns when its context ends, as a Redis store
+// that does not answer does, rather than block its caller for ever.
+func TestStalledDiskEndsWithContext(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			if err := stalled.Rollback(); err != nil {
+				t.Errorf("Rollback: %v", err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		release()
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		op   func(ctx context.Context) error
+	}{
+		{"AppendAudit", func(ctx context.Context) error {
+			return s.AppendAudit(ctx, &audit.Entry{User: "ana", Command: "/status", Decision: audit.Allowed})
+		}},
+		{"PutRecord", func(ctx context.Context) error {
+			return s.PutRecord(ctx, &deploy.Record{ID: "d1", App: "accounting", Env: "production", Outcome: deploy.OutcomeRunning})
+		}},
+		{"PutLock", func(ctx context.Context) error {
+			return s.PutLock(ctx, deploy.Lock{App: "accounting", Owner: "ana"})
+		}},
+		{"Acquire", func(ctx context.Context) error {
+			_, err := s.Acquire(ctx, "deploy:accounting/production", "bot-1", time.Minute)
+			return err
+		}},
+		{"SetOnce", func(ctx context.Context) error {
+			_, err := s.SetOnce(ctx, "slack:Ev01", time.Hour)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tc.op(ctx) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("got %v, want an error wrapping context.DeadlineExceeded", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("still waiting for the disk 10s after its context ended")
+			}
+		})
+	}
+
+	// Once the disk answers, so does the store.
+	release()
+	l, err := s.Acquire(t.Context(), "deploy:billing/production", "bot-1", time.Minute)
+	if err != nil {
+		t.Fatalf("Acquire once the disk answers: %v", err)
+	}
+	if err := l.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if err := s.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: "/status", Decision: audit.Allowed}); err != nil {
+		t.Errorf("AppendAudit once the disk answers: %v", err)
+	}
+}
