@@ -87,6 +87,8 @@ type Store struct {
 	mu sync.Mutex
 	// leases is guarded by mu; nil once the store is closed.
 	leases map[string]leaseEntry
+	// acquiring serializes Acquire, the write of its token included.
+	acquiring sync.Mutex
 
 	// damage is set once a transaction found the file damaged; every
 	// call after it fails with it.

@@ -29,7 +29,8 @@ var errClosed = errors.New("state store is closed")
 // tokens keep growing across restarts.
 //
 // Acquisitions are serialized by the store, including the write of the
-// token, which waits for the disk.
+// token, which waits for the disk; the leases already held do not wait for
+// them.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
@@ -42,18 +43,32 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	case ttl <= 0:
 		return nil, errs.New(errs.Invalid, "acquire lease %s: ttl %v is not positive", key, ttl)
 	}
+	// acquiring, not mu, is held while the token is written: only an
+	// Acquire adds a lease, so the key stays free meanwhile, and the
+	// token persisted last is its holder's, as PutRecord's fencing
+	// needs; Check, Renew, Release and Holder, which take mu, do not
+	// wait for the disk.
+	s.acquiring.Lock()
+	defer s.acquiring.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.leases == nil {
-		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
-	}
+	closed := s.leases == nil
 	now := s.now()
-	if e, ok := s.leases[key]; ok && now.Before(e.expires) {
+	e, ok := s.leases[key]
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
+	case ok && now.Before(e.expires):
 		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder, Token: e.token}
 	}
 	token, err := s.nextFence(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leases == nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
 	}
 	s.leases[key] = leaseEntry{holder: holder, token: token, expires: now.Add(ttl)}
 	return &lease{s: s, key: key, holder: holder, token: token, ttl: ttl}, nil

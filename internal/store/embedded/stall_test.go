@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +90,82 @@ func TestStalledDiskEndsWithContext(t *testing.T) {
 	}
 	if err := s.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: "/status", Decision: audit.Allowed}); err != nil {
 		t.Errorf("AppendAudit once the disk answers: %v", err)
+	}
+}
+
+// TestStalledAcquireHoldsUpNoLease: an Acquire waiting for the disk to
+// take its token does not hold up the leases already held, whose Check,
+// Renew, Release and Holder touch no disk: with Redis, another key's
+// acquisition holds up none of them either. A running deploy whose
+// renewals waited behind it would find its lease expired once the disk
+// answered.
+func TestStalledAcquireHoldsUpNoLease(t *testing.T) {
+	// The clock tells when the waiting Acquire has begun: it reads the
+	// time once armed, before it writes its token.
+	armed := &atomic.Bool{}
+	began := make(chan struct{})
+	now := func() time.Time {
+		if armed.CompareAndSwap(true, false) {
+			close(began)
+		}
+		return time.Now()
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.Acquire(t.Context(), "deploy:accounting/production", "bot-1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquired := make(chan error, 1)
+	t.Cleanup(func() {
+		if err := stalled.Rollback(); err != nil {
+			t.Errorf("Rollback: %v", err)
+		}
+		if err := <-acquired; err != nil {
+			t.Errorf("Acquire once the disk answered: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	armed.Store(true)
+	go func() {
+		// No deadline: a deploy's Acquire waits as long as the disk does.
+		_, err := s.Acquire(context.Background(), "deploy:billing/production", "bot-1", time.Minute)
+		acquired <- err
+	}()
+	<-began
+
+	for _, tc := range []struct {
+		name string
+		op   func(ctx context.Context) error
+	}{
+		{"Check", held.Check},
+		{"Renew", held.Renew},
+		{"Holder", func(ctx context.Context) error {
+			h, err := s.Holder(ctx, "deploy:accounting/production")
+			if err == nil && h != "bot-1" {
+				err = errors.New("holder " + h + ", want bot-1")
+			}
+			return err
+		}},
+		{"Release", held.Release},
+	} {
+		done := make(chan error, 1)
+		go func() { done <- tc.op(t.Context()) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still waiting after 10s for an Acquire of another key", tc.name)
+		}
 	}
 }
