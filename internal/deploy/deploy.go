@@ -252,9 +252,27 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	}
 	r.pruneAll()
 	if n := r.failures(); n > 0 {
-		return OutcomePartial, errs.New(errs.Unavailable, "%d of %d hosts failed (max_failures allows %d); the others run %s", n, len(r.hosts), r.allowed, build)
+		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
 	return OutcomeSucceeded, nil
+}
+
+// partialMessage says how a deploy within max_failures ended: how many
+// hosts failed, and those of them it could not switch back, which need
+// someone (a switch back that failed, a first release with nothing to go
+// back to), as a reverted deploy's message says.
+func (r *run) partialMessage(failed int) string {
+	msg := fmt.Sprintf("%d of %d hosts failed (max_failures allows %d); the others run %s", failed, len(r.hosts), r.allowed, r.rec.Build)
+	r.mu.Lock()
+	left, first := slices.Clone(r.backFailed), slices.Clone(r.firstFailed)
+	r.mu.Unlock()
+	if len(left) > 0 {
+		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
+	}
+	if len(first) > 0 {
+		msg += fmt.Sprintf("; no earlier release to switch back to on %s, left on %s — deploy a fixed build", strings.Join(first, ", "), r.rec.Build)
+	}
+	return msg
 }
 
 // failures counts hosts out of the deploy.
@@ -1087,6 +1105,9 @@ func (r *run) revertOne(h Host, cause error) {
 	case st.Current == "":
 		cause = fmt.Errorf("%w; no earlier release to switch back to", cause)
 		state = HostFailed
+		r.mu.Lock()
+		r.firstFailed = append(r.firstFailed, h.Name)
+		r.mu.Unlock()
 	case st.Current == r.rec.Build:
 		// Restarted where an earlier run left it: it ran this build
 		// before this deploy too.

@@ -56,6 +56,9 @@ type run struct {
 	// backFailed lists the hosts switched back one by one (within
 	// max_failures) whose switch back failed (guarded by mu).
 	backFailed []string
+	// firstFailed lists the hosts that failed within max_failures on the
+	// first release they ever had, which they stay on (guarded by mu).
+	firstFailed []string
 
 	mu  sync.Mutex // guards rec, seq and refused
 	rec *Record

@@ -1,0 +1,65 @@
+package deploy_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestPartialDeploySaysWhatItCouldNotSwitchBack: a host that fails within
+// max_failures is switched back on its own; when that switch back fails
+// too, the host is left on the earlier release without a passing restart,
+// and a host that failed on its first release has nothing to go back to.
+// The partial deploy's record must say so, as a reverted deploy's does,
+// not only that the others run the build.
+func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// prepare readies host h1's directory, dir, before build 3,
+		// which fails h1's health check, is deployed.
+		prepare     func(t *testing.T, dir string)
+		wantCurrent string // h1's `current` after the deploy
+		want        string // in the record's error
+	}{
+		{
+			name: "its switch back failed",
+			prepare: func(t *testing.T, dir string) {
+				// h1 fails on 2 as well, once switched back.
+				if err := os.WriteFile(filepath.Join(dir, "releases/2/BROKEN-h1"), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantCurrent: "releases/2",
+			want:        "could NOT switch back h1 — check them and /rollback",
+		},
+		{
+			name: "its first release",
+			prepare: func(t *testing.T, dir string) {
+				// h1 joins the fleet with nothing on it.
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantCurrent: "releases/3",
+			want:        "no earlier release to switch back to on h1, left on 3 — deploy a fixed build",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, current := threeHostsMax(t, 1)
+			tt.prepare(t, f.app+"-h1")
+			f.build("3", tarEntry{name: "BROKEN-h1", body: "x"})
+			rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+			if hr := rec.Host("h1"); hr.State != deploy.HostFailed || current("h1") != tt.wantCurrent {
+				t.Fatalf("h1: got %s (current %s), want failed, current %s", hr.State, current("h1"), tt.wantCurrent)
+			}
+			for _, want := range []string{"1 of 3 hosts failed", tt.want} {
+				if !strings.Contains(rec.Error, want) {
+					t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+				}
+			}
+		})
+	}
+}
