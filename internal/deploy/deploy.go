@@ -236,6 +236,11 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	if err := r.deliverAll(src, info, deliver); err != nil {
 		return r.failedBeforeSwitch(err)
 	}
+	if len(r.live()) == 0 {
+		// Every host failed, within a max_failures as large as the
+		// fleet: the deploy did not reach any, it is not partial.
+		return r.failedBeforeSwitch(errs.New(errs.Unavailable, "%s; nothing was switched", r.everyHostFailed()))
+	}
 	if err := r.migrate(); err != nil {
 		return r.failedBeforeSwitch(err)
 	}
@@ -250,11 +255,21 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 		}
 		return r.revertAll(err)
 	}
+	if len(r.live()) == 0 {
+		// Each host failed within max_failures and was switched back on
+		// its own: none runs the build, which was reverted everywhere.
+		return r.revertAll(errs.New(errs.Unavailable, "%s", r.everyHostFailed()))
+	}
 	r.pruneAll()
 	if n := r.failures(); n > 0 {
 		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
 	return OutcomeSucceeded, nil
+}
+
+// everyHostFailed says that no host is left in the deploy.
+func (r *run) everyHostFailed() string {
+	return fmt.Sprintf("every host failed (%d of %d; max_failures allows %d)", r.failures(), len(r.hosts), r.allowed)
 }
 
 // partialMessage says how a deploy within max_failures ended: how many
@@ -1271,6 +1286,10 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			}
 		}
 		if !switchedHere {
+			if hr.State == HostReverted {
+				// Switched back on its own earlier, within max_failures.
+				fate[i] = reverted
+			}
 			return
 		}
 		if st.Current == "" {

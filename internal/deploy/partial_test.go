@@ -63,3 +63,72 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryHostFailingWithinMaxFailures: with max_failures as large as the
+// fleet, every host may fail on its own. A deploy that leaves no host on
+// its build is not partial ("the others run 3"): it is reverted when the
+// hosts switched and were switched back, failed when none got as far as
+// switching, and its record says so.
+func TestEveryHostFailingWithinMaxFailures(t *testing.T) {
+	hosts := []string{"h0", "h1", "h2"}
+	for _, tt := range []struct {
+		name string
+		// prepare breaks each host's deploy of build 3 in the host's
+		// directory, dir.
+		prepare func(t *testing.T, dir string)
+		extra   []tarEntry // in build 3
+		outcome deploy.Outcome
+		state   deploy.HostState
+		want    []string // in the record's error
+	}{
+		{
+			name:    "health",
+			extra:   []tarEntry{{name: "BROKEN-h0", body: "x"}, {name: "BROKEN-h1", body: "x"}, {name: "BROKEN-h2", body: "x"}},
+			outcome: deploy.OutcomeReverted,
+			state:   deploy.HostReverted,
+			want:    []string{"every host failed", "release 3 marked bad", "switched back to 2 on h0, h1, h2"},
+		},
+		{
+			name: "delivery",
+			prepare: func(t *testing.T, dir string) {
+				// The unpack makes shared/ with mkdir -p, which a file
+				// of that name fails.
+				if err := os.RemoveAll(filepath.Join(dir, "shared")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "shared"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			outcome: deploy.OutcomeFailed,
+			state:   deploy.HostFailed,
+			want:    []string{"every host failed", "nothing was switched"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Without migrations, which need a host left to list them on.
+			f, current := threeHostsConfig(t, 3, "true", func(yaml string) string {
+				start, end := strings.Index(yaml, "    migrations:\n"), strings.Index(yaml, "    health:\n")
+				return yaml[:start] + yaml[end:]
+			})
+			if tt.prepare != nil {
+				for _, h := range hosts {
+					tt.prepare(t, f.app+"-"+h)
+				}
+			}
+			f.build("3", tt.extra...)
+			rec := f.mustRun(deploy.KindDeploy, "3", tt.outcome)
+			t.Logf("deploy 3: %s: %s", rec.Outcome, rec.Error)
+			for _, want := range tt.want {
+				if !strings.Contains(rec.Error, want) {
+					t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+				}
+			}
+			for _, h := range hosts {
+				if hr := rec.Host(h); hr.State != tt.state || current(h) != "releases/2" {
+					t.Errorf("%s: got %s (current %s), want %s on releases/2", h, hr.State, current(h), tt.state)
+				}
+			}
+		})
+	}
+}

@@ -96,8 +96,15 @@ func threeHostsMax(t *testing.T, maxFailures int) (f *fixture, current func(host
 // threeHostsRestart is threeHostsMax with restart as the app's restart.
 func threeHostsRestart(t *testing.T, maxFailures int, restart string) (f *fixture, current func(host string) string) {
 	t.Helper()
+	return threeHostsConfig(t, maxFailures, restart, func(yaml string) string { return yaml })
+}
+
+// threeHostsConfig is threeHostsRestart with edit applied to the config
+// text first.
+func threeHostsConfig(t *testing.T, maxFailures int, restart string, edit func(yaml string) string) (f *fixture, current func(host string) string) {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, restart), "        hosts: [localhost]\n",
+	yaml := strings.Replace(edit(fmt.Sprintf(fixtureYAML, restart)), "        hosts: [localhost]\n",
 		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: "+strconv.Itoa(maxFailures)+"\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
 	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
 	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
