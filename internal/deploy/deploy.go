@@ -1030,8 +1030,13 @@ func (r *run) activateAll() error {
 	}
 	var batches [][]Host
 	rest := todo
+	// A canary batch only when more hosts switch than it takes (as the
+	// dry run says): otherwise the first batch_size hosts are an ordinary
+	// batch, whose failures count against max_failures.
+	hasCanary := false
 	if c := r.t.env.Canary; c > 0 && len(rest) > c {
 		batches, rest = append(batches, rest[:c]), rest[c:]
+		hasCanary = true
 	}
 	for size := r.t.env.BatchSize; len(rest) > 0; rest = rest[min(size, len(rest)):] {
 		batches = append(batches, rest[:min(size, len(rest))])
@@ -1051,7 +1056,7 @@ func (r *run) activateAll() error {
 				return err
 			}
 		}
-		canary := i == 0 && r.t.env.Canary > 0 && len(batches) > 1
+		canary := i == 0 && hasCanary
 		failed := make([]error, len(batch))
 		var wg sync.WaitGroup
 		for j, h := range batch {
