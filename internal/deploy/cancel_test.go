@@ -162,3 +162,62 @@ func TestCancelOfAFirstDeploy(t *testing.T) {
 		t.Errorf("current %q, want releases/1", got)
 	}
 }
+
+// TestCancelBeforeAnySwitchMarksNothingBad: a cancel that arrives while
+// the migrations run stops the deploy before any host switches. Nobody
+// found the build faulty and no host ran it: it is not marked bad, and the
+// record does not say so. Marked, a release that ran here before (a
+// redeploy of it, cancelled) was no rollback target any more.
+func TestCancelBeforeAnySwitchMarksNothingBad(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	yaml := strings.Replace(fixtureYAML, `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
+		"run: 'for m in $(ls migrations); do grep -qx \"$m\" ../../applied 2>/dev/null || echo \"$m\" >> ../../applied; done; if [ -e "+dir+"/slow ]; then touch "+started+"; sleep 1; fi'", 1)
+	f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// Deploying 1 again finds a migration pending, which runs slowly.
+	if err := os.WriteFile(filepath.Join(f.app, "releases/1/migrations/002_more.sql"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+		f.sink(ev)
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration did not start")
+		}
+	}
+	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "cancelled by bob") || strings.Contains(rec.Error, "marked bad") {
+		t.Errorf("got outcome %s (%s), want cancelled by bob, nothing marked bad", rec.Outcome, rec.Error)
+	}
+	if f.exists("releases/.bad-1") {
+		t.Error("release 1, which nothing switched to, was marked bad by the cancel")
+	}
+	if got := f.link("current"); got != "releases/2" {
+		t.Errorf("current %q, want releases/2", got)
+	}
+	// 1 ran here before: it is still where a rollback goes.
+	rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if rb.Build != "1" {
+		t.Errorf("rollback went to %s, want 1", rb.Build)
+	}
+}

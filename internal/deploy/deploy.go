@@ -1272,6 +1272,19 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	)
 	fate := make([]int, len(r.hosts))
 	var marked atomic.Int64 // hosts on which the release was marked bad
+	// A cancel before any host switched (at the first batch, after the
+	// migrations) marks nothing: no host ran the build, and nobody found
+	// it faulty. Marked, a release that ran here before, deployed again,
+	// would be no rollback target any more.
+	anySwitched := false
+	r.mu.Lock()
+	for _, h := range r.hosts {
+		hr := r.rec.Host(h.Name)
+		if hr.Switched || hr.State == HostReverted {
+			anySwitched = true
+		}
+	}
+	r.mu.Unlock()
 	eachHost(r.hosts, r.t.env.BatchSize, func(i int, h Host) {
 		if r.sessions[h.Name] == nil {
 			return // never reached
@@ -1284,7 +1297,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		if hr.State == HostDelivered || hr.State == HostDelivering || hr.State == HostPending {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 		}
-		if !cancelled || !switchedHere || st.Current != "" {
+		if !cancelled || anySwitched && (!switchedHere || st.Current != "") {
 			marked.Add(1)
 			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 				r.e.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
