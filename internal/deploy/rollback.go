@@ -375,32 +375,47 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		}
 		cancel()
 	}
+	// Hosts left out within max_failures were not rolled back, whatever
+	// became of the others: the message says so either way.
+	leftOut := r.leftOut()
 	if len(failed) > 0 {
 		sort.Strings(failed)
-		return OutcomeFailed, errs.New(errs.Unavailable, "rollback to %s failed on %s", to, strings.Join(failed, ", "))
+		msg := fmt.Sprintf("rollback to %s failed on %s", to, strings.Join(failed, ", "))
+		if leftOut != "" {
+			msg += "; " + leftOut
+		}
+		return OutcomeFailed, errs.New(errs.Unavailable, "%s", msg)
 	}
-	if len(r.outErr) > 0 {
-		var down, refused []string
-		for _, o := range r.outErr {
-			if o.state == HostUnreachable {
-				down = append(down, o.host)
-			} else if msg := o.err.Error(); strings.Contains(msg, o.host) {
-				refused = append(refused, msg)
-			} else {
-				refused = append(refused, o.host+": "+msg)
-			}
-		}
-		var why []string
-		if len(down) > 0 {
-			why = append(why, strings.Join(down, ", ")+" could not be reached")
-		}
-		when := "they are up"
-		if len(refused) > 0 {
-			why = append(why, "refused: "+strings.Join(refused, ", "))
-			when = "they are fixed"
-		}
-		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s; those were left as they were: roll them back once %s",
-			to, strings.Join(why, "; "), when)
+	if leftOut != "" {
+		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s", to, leftOut)
 	}
 	return OutcomeSucceeded, nil
+}
+
+// leftOut says which hosts the run left out within max_failures (down, or
+// refused) and when to roll them back, or "" when it left none out.
+func (r *run) leftOut() string {
+	if len(r.outErr) == 0 {
+		return ""
+	}
+	var down, refused []string
+	for _, o := range r.outErr {
+		if o.state == HostUnreachable {
+			down = append(down, o.host)
+		} else if msg := o.err.Error(); strings.Contains(msg, o.host) {
+			refused = append(refused, msg)
+		} else {
+			refused = append(refused, o.host+": "+msg)
+		}
+	}
+	var why []string
+	if len(down) > 0 {
+		why = append(why, strings.Join(down, ", ")+" could not be reached")
+	}
+	when := "they are up"
+	if len(refused) > 0 {
+		why = append(why, "refused: "+strings.Join(refused, ", "))
+		when = "they are fixed"
+	}
+	return fmt.Sprintf("%s; those were left as they were: roll them back once %s", strings.Join(why, "; "), when)
 }
