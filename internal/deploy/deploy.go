@@ -1047,7 +1047,7 @@ func (r *run) activateAll() error {
 			return err
 		}
 		if i > 0 {
-			if err := r.healthGate(switched); err != nil {
+			if err := r.healthGate(switched, hasCanary, batches[0]); err != nil {
 				return err
 			}
 			// The gate checks host after host, a while on a large
@@ -1100,15 +1100,41 @@ func (r *run) activateAll() error {
 }
 
 // healthGate checks again the hosts switched so far before the next batch.
-func (r *run) healthGate(hosts []Host) error {
+// A host that fails is a host failing its health check like any other: it
+// is switched back alone while failures stay within max_failures, and
+// otherwise, or when it is a canary (canaries, when hasCanary), the error
+// stops the deploy.
+func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
 	ctx := context.WithoutCancel(r.ctx)
 	for _, h := range hosts {
-		if r.out[h.Name] {
+		r.mu.Lock()
+		out := r.out[h.Name]
+		r.mu.Unlock()
+		if out {
 			continue
 		}
-		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, r.states[h.Name].Current, nil, time.Time{}); err != nil {
-			return errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
+		previous := r.states[h.Name].Current
+		if r.again[h.Name] {
+			previous = r.states[h.Name].Previous
 		}
+		err := r.e.checkHealth(ctx, r, h, r.rec.Build, previous, nil, time.Time{})
+		if err == nil {
+			continue
+		}
+		err = errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
+		canary := hasCanary && slices.ContainsFunc(canaries, func(c Host) bool { return c.Name == h.Name })
+		if canary || r.failures()+1 > r.allowed {
+			r.mu.Lock()
+			r.out[h.Name] = true
+			r.mu.Unlock()
+			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
+			return err
+		}
+		if lost := r.leaseGone(); lost != nil {
+			r.drop(h, HostFailed, err)
+			return lost
+		}
+		r.revertOne(h, err)
 	}
 	return nil
 }
