@@ -53,10 +53,20 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	if last != nil {
 		r.again = r.stuckOn(last, req.Build)
 	}
-	need, current := 0, ""
+	// The release the deploy moves the fleet from: what the first host
+	// not on the build yet runs. A host an earlier run left switched to
+	// the build (restarted again) ran its `previous` before that run;
+	// taken at its word, the record said "deploy 3 (from 3)", and its
+	// Rollback button, were this run interrupted too, went "to 3 from 3".
+	need, current, stuckFrom := 0, "", ""
 	for _, h := range r.live() {
 		st := r.states[h.Name]
-		if current == "" {
+		switch {
+		case r.again[h.Name]:
+			if stuckFrom == "" {
+				stuckFrom = st.Previous
+			}
+		case current == "" && st.Current != req.Build:
 			current = st.Current
 		}
 		if st.Current != req.Build || r.again[h.Name] {
@@ -66,6 +76,9 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	if need == 0 {
 		r.abandon()
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", t.key(), req.Build)
+	}
+	if current == "" {
+		current = stuckFrom
 	}
 	r.rec.Previous = current
 	return r.start(func() (Outcome, error) { return r.deploy(src, info) })

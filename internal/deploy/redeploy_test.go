@@ -98,6 +98,11 @@ func TestRedeployFinishesAnInterruptedHost(t *testing.T) {
 	if string(restartsAfter) == string(restartsBefore) {
 		t.Errorf("h0 was never restarted on 3: its app still runs 2 while current says 3")
 	}
+	// h0 points at 3 only because the dead run switched it: the fleet
+	// goes from 2, as the dead run's record says.
+	if rec.Previous != "2" {
+		t.Errorf("deploy of 3: got previous %q, want 2", rec.Previous)
+	}
 }
 
 func sh(t *testing.T, script string) {
@@ -137,5 +142,8 @@ func TestRedeployFinishesAnInterruptedSingleHost(t *testing.T) {
 	}
 	if got := f.link("previous"); got != "releases/1" {
 		t.Errorf("previous %q, want releases/1 kept", got)
+	}
+	if rec.Previous != "1" {
+		t.Errorf("deploy of 2: got previous %q, want 1", rec.Previous)
 	}
 }
