@@ -21,6 +21,7 @@ import (
 
 // LockStore keeps the locks people (and rollbacks) put on deploys.
 type LockStore interface {
+	Locks(ctx context.Context) ([]Lock, error)
 	PutLock(ctx context.Context, l Lock) error
 }
 

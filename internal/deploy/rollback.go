@@ -368,6 +368,20 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now(),
 			Reason: fmt.Sprintf("rolled back from %s by %s: fix before deploying again", from, r.rec.Requester)}
 		lctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
+		// A scope holds one lock: this one replaces a person's lock of
+		// the app+env (a week's freeze, say), and says so, so that
+		// whoever lifts it knows what else they lift. A lock that cannot
+		// be read is replaced all the same: the rollback's matters more.
+		if held, err := r.e.locks.Locks(lctx); err == nil {
+			for _, l := range held {
+				if l.App == lock.App && l.Env == lock.Env && l.Owner != LockOwnerBot && l.Active(lock.Created) {
+					lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.UTC().Format("2006-01-02 15:04 UTC"), l.Reason)
+					if !l.Expires.IsZero() {
+						lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
+					}
+				}
+			}
+		}
 		if err := r.e.locks.PutLock(lctx, lock); err != nil {
 			r.note("could not lock %s after the rollback: %v", r.t.key(), err)
 		} else {

@@ -254,3 +254,43 @@ func TestRollbackToFromOverAMixedFleet(t *testing.T) {
 		t.Errorf("the same click after deploy 4: %v, want a refusal", err)
 	}
 }
+
+// TestRollbackLockKeepsWordOfTheLockItReplaces: a scope holds one lock, so
+// the bot's lock after a rollback replaces a person's lock of the same
+// scope; its reason says whose it was, so that whoever lifts it knows what
+// was lifted with it. A lock of another scope is left alone.
+func TestRollbackLockKeepsWordOfTheLockItReplaces(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	ctx := context.Background()
+	since := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	for _, l := range []deploy.Lock{
+		{App: "web", Env: "prod", Owner: "carl", Reason: "freeze", Created: since, Expires: time.Now().Add(7 * 24 * time.Hour)},
+		{App: "web", Owner: "bob", Reason: "audit", Created: since},
+	} {
+		if err := f.store.PutLock(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	locks, err := f.store.Locks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range locks {
+		got[l.Scope()] = l.Owner + ": " + l.Reason
+	}
+	if want := "switchman: rolled back from 2 by ana: fix before deploying again; it replaces carl's lock since 2026-06-01 09:00 UTC: freeze"; !strings.HasPrefix(got["web/prod"], want) {
+		t.Errorf("web/prod lock: got %q, want it to start %q", got["web/prod"], want)
+	}
+	if got["web"] != "bob: audit" {
+		t.Errorf("web lock: got %q, want bob's, untouched", got["web"])
+	}
+	if !f.sawNote("it replaces carl's lock") {
+		t.Error("the rollback's note does not say whose lock it replaced")
+	}
+}
