@@ -842,9 +842,45 @@ func (r *run) migrate() error {
 		}
 	}
 	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
-		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched", h.Name)
+		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched; %s", h.Name, r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
 	}
 	return nil
+}
+
+// afterFailedMigrations says what the database holds after the migrations
+// failed part way: it lists the pending migrations again (list, on h) and
+// names those that ran and those still pending. The database is not as
+// before, so the deploy's failure must not read "nothing changed".
+func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pending []string) string {
+	const check = "check the database, which a migration that failed half-way may have left partly changed, before deploying again"
+	out, err := r.step(ctx, h, StepPending, Command{Script: list})
+	if err != nil {
+		return "the pending migrations could not be listed again (" + err.Error() + "): " + check
+	}
+	still := map[string]bool{}
+	var left []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			still[line] = true
+			left = append(left, line)
+		}
+	}
+	var ran []string
+	for _, m := range pending {
+		if !still[m] {
+			ran = append(ran, m)
+		}
+	}
+	var parts []string
+	if len(ran) > 0 {
+		parts = append(parts, "ran: "+strings.Join(ran, ", "))
+	} else {
+		parts = append(parts, "none ran to its end")
+	}
+	if len(left) > 0 {
+		parts = append(parts, "still pending: "+strings.Join(left, ", "))
+	}
+	return strings.Join(parts, "; ") + "; " + check
 }
 
 // confirmation is a person's answer to a migrations prompt.

@@ -96,3 +96,41 @@ func TestPlanSaysHowTheDeployRuns(t *testing.T) {
 		t.Errorf("plan of the build every host runs:\n%s\nwant no canary", steps)
 	}
 }
+
+// TestFailedMigrationsSayWhatRan: migrations that fail part way leave the
+// database changed; the deploy's error names what ran and what is still
+// pending, from the list run again, rather than only "nothing was
+// switched".
+func TestFailedMigrationsSayWhatRan(t *testing.T) {
+	tests := []struct {
+		name string
+		fail string // the migration the run command fails at
+		want string
+	}{
+		{name: "the second fails", fail: "003_bad.sql",
+			want: "migrations failed on localhost; nothing was switched; ran: 002_email.sql; still pending: 003_bad.sql; check the database"},
+		{name: "the first fails", fail: "002_email.sql",
+			want: "migrations failed on localhost; nothing was switched; none ran to its end; still pending: 002_email.sql, 003_bad.sql; check the database"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := `for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null && continue; [ "$m" = ` + tc.fail + ` ] && exit 1; echo "$m" >> ../../applied; done`
+			yaml := fmt.Sprintf(fixtureYAML, "true")
+			old := `      run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`
+			if !strings.Contains(yaml, old) {
+				t.Fatal("the fixture's migrations run command changed; update this test")
+			}
+			f := newFixtureFrom(t, strings.Replace(yaml, old, "      run: '"+run+"'", 1), &local.Transport{})
+			f.build("1")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"}, tarEntry{name: "migrations/003_bad.sql", body: "y"})
+			rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeFailed)
+			if !strings.Contains(rec.Error, tc.want) {
+				t.Errorf("error: got %q, want it to contain %q", rec.Error, tc.want)
+			}
+			if f.link("current") != "releases/1" {
+				t.Errorf("current: got %q, want releases/1", f.link("current"))
+			}
+		})
+	}
+}
