@@ -721,3 +721,53 @@ func TestConfigPitfalls(t *testing.T) {
 		t.Errorf("merged window: %+v, want Warsaw's time zone and prod's own weekly", w)
 	}
 }
+
+// TestSummaryStore checks that check-config names the store the bot will
+// open: with store.redis set, the embedded file is never used, and naming
+// it would have an operator believe each replica keeps its own state.
+func TestSummaryStore(t *testing.T) {
+	tests := []struct {
+		name    string
+		store   string
+		env     map[string]string
+		want    string
+		secrets []string
+	}{
+		{
+			name:  "embedded",
+			store: "store:\n  path: state/bot.db\n",
+			want:  "store: /etc/switchman/state/bot.db\n",
+		},
+		{
+			name:    "redis",
+			store:   "store:\n  redis:\n    url: ${REDIS_URL}\n",
+			env:     map[string]string{"REDIS_URL": "redis://:hunter2@redis.internal:6379/2"},
+			want:    "store: redis redis://…@redis.internal:6379/2\n",
+			secrets: []string{"hunter2"},
+		},
+		{
+			name:  "redis with a prefix and a CA, and a path left over",
+			store: "store:\n  path: var/old.db\n  redis:\n    url: rediss://r.internal:6380\n    prefix: \"team-a:\"\n    ca_file: ca.pem\n",
+			want:  "store: redis rediss://r.internal:6380, key prefix \"team-a:\", CA /etc/switchman/ca.pem\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, "/etc/switchman/switchman.yaml", tt.store+minimalYAML, tt.env)
+			var got string
+			for line := range strings.Lines(c.Summary()) {
+				if strings.HasPrefix(line, "store:") {
+					got = line
+				}
+			}
+			if got != tt.want {
+				t.Errorf("store line: got %q, want %q", got, tt.want)
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(c.Summary(), s) {
+					t.Errorf("summary: got the secret %q in\n%s", s, c.Summary())
+				}
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ func (c *Config) Summary() string {
 
 	w("config %s: %d app(s)", c.File, len(c.Apps))
 	w("bot: name %s, listen %s, log level %s", c.Bot.Name, c.Bot.Listen, c.Bot.LogLevel)
-	w("store: %s", c.Store.Path)
+	w("store: %s", c.Store.describe())
 	w("retention: records %s, audit %s", kept(c.Store.Retention.Records, fmt.Sprintf(" (the newest %d of each app/env always)", KeepRecords)), kept(c.Store.Retention.Audit, ""))
 	w("users: %s", listOrNone(sortedKeys(c.Users)))
 	w("admins: %s", listOrNone(c.Admins))
@@ -98,6 +98,23 @@ func (c *Config) Summary() string {
 		}
 	}
 	return b.String()
+}
+
+// describe names the store the bot opens: Redis when set (its password
+// hidden; store.path is then unused), else the embedded file.
+func (s Store) describe() string {
+	r := s.Redis
+	if r == nil {
+		return s.Path
+	}
+	d := "redis " + redactURL(r.URL)
+	if r.Prefix != "" {
+		d += fmt.Sprintf(", key prefix %q", r.Prefix)
+	}
+	if r.CAFile != "" {
+		d += ", CA " + r.CAFile
+	}
+	return d
 }
 
 func listOrNone(names []string) string {
