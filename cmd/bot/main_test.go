@@ -249,6 +249,43 @@ func TestConsoleExitStatus(t *testing.T) {
 	}
 }
 
+// TestMissingConfig checks that a missing config file nobody named says
+// where its name came from and how to name another, and that one named
+// with -config or $SWITCHMAN_CONFIG is reported as it is.
+func TestMissingConfig(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	const hint = "name one with -config FILE or $SWITCHMAN_CONFIG"
+	tests := []struct {
+		name     string
+		env      string
+		args     []string
+		want     string
+		wantHint bool
+	}{
+		{"default, check-config", "", []string{"check-config"}, "open switchman.yaml: no such file or directory", true},
+		{"default, console", "", []string{"console"}, "open switchman.yaml: no such file or directory", true},
+		{"default, audit", "", []string{"audit", "-since", "1h"}, "open switchman.yaml: no such file or directory", true},
+		{"-config before the command", "", []string{"-config", missing, "check-config"}, missing + ": no such file or directory", false},
+		{"-config after the command", "", []string{"console", "-config", missing}, missing + ": no such file or directory", false},
+		{"SWITCHMAN_CONFIG", missing, []string{"check-config"}, missing + ": no such file or directory", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("SWITCHMAN_CONFIG", tt.env)
+			out, err := runBot(t, "", tt.args...)
+			if ec, ok := err.(exitCode); !ok || ec != 1 {
+				t.Errorf("exit: got %v, want exit status 1", err)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output: got %q, want it to contain %q", out, tt.want)
+			}
+			if got := strings.Contains(out, hint); got != tt.wantHint {
+				t.Errorf("output %q: got the hint %v, want %v", out, got, tt.wantHint)
+			}
+		})
+	}
+}
+
 func TestCheckConfig(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("apps:\n  web:\n    pth: /srv\n"), 0o644)

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -57,6 +59,18 @@ commands:
 console and serve also take -cpuprofile FILE and -memprofile FILE (pprof).
 `
 
+// loadConfig loads the config at path. chosen says whether -config or
+// $SWITCHMAN_CONFIG named it: a missing default file (the first run of
+// bot console in a checkout, say) is then explained, as "open
+// switchman.yaml" alone does not say where that name came from.
+func loadConfig(path string, chosen bool) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil && !chosen && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (the default config file: name one with -config FILE or $SWITCHMAN_CONFIG)", err)
+	}
+	return cfg, err
+}
+
 // run is the whole program; main and the end-to-end tests call it.
 func run(ctx context.Context, args []string, std stdio) error {
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
@@ -95,13 +109,17 @@ func run(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintf(std.Err, "bot %s: unexpected argument %q\n", cmd, sub.Arg(0))
 		return exitCode(2)
 	}
+	cfgChosen := os.Getenv("SWITCHMAN_CONFIG") != ""
+	for _, set := range []*flag.FlagSet{fs, sub} {
+		set.Visit(func(f *flag.Flag) { cfgChosen = cfgChosen || f.Name == "config" })
+	}
 
 	switch cmd {
 	case "version":
 		fmt.Fprintln(std.Out, "switchman", version)
 		return nil
 	case "check-config":
-		cfg, err := config.Load(*cfgPath)
+		cfg, err := loadConfig(*cfgPath, cfgChosen)
 		if err != nil {
 			fmt.Fprintln(std.Err, err)
 			return exitCode(1)
@@ -113,7 +131,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintf(std.Out, "%s: OK\n%s", cfg.File, cfg.Summary())
 		return nil
 	case "audit":
-		return exportAudit(ctx, *cfgPath, *since, *auditApp, std)
+		return exportAudit(ctx, *cfgPath, cfgChosen, *since, *auditApp, std)
 	case "console", "serve":
 	default:
 		fmt.Fprintf(std.Err, "bot: unknown command %q\n", cmd)
@@ -121,7 +139,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		return exitCode(2)
 	}
 
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := loadConfig(*cfgPath, cfgChosen)
 	if err != nil {
 		fmt.Fprintln(std.Err, err)
 		return exitCode(1)
@@ -386,8 +404,8 @@ func policyFrom(cfg *config.Config) (*acl.Policy, error) {
 }
 
 // exportAudit writes the audit log, oldest first, as JSON lines.
-func exportAudit(ctx context.Context, cfgPath, since, app string, std stdio) error {
-	cfg, err := config.Load(cfgPath)
+func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app string, std stdio) error {
+	cfg, err := loadConfig(cfgPath, cfgChosen)
 	if err != nil {
 		fmt.Fprintln(std.Err, err)
 		return exitCode(1)
