@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/pgserver"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -266,17 +266,12 @@ func TestFleetMigrations(t *testing.T) {
 
 	t.Run("auto with a pg_dump backup", func(t *testing.T) {
 		t.Parallel()
-		// PostgreSQL is optional on a developer machine (see the README).
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:5432", time.Second)
-		if err != nil {
-			t.Skipf("PostgreSQL does not accept connections on 127.0.0.1:5432 (%v); it is optional: start it to run this test", err)
-		}
-		conn.Close()
 		if _, err := exec.LookPath("pg_dump"); err != nil {
 			t.Fatal("pg_dump not found: install it with `apt-get install -y postgresql-client`")
 		}
+		db := pgserver.Start(t)
 		fleet := startFleet(t, 2)
-		backup := `pg_dump -h 127.0.0.1 -U postgres test > shared/backup.sql`
+		backup := fmt.Sprintf(`pg_dump -h 127.0.0.1 -p %d -U postgres test > shared/backup.sql`, db.Port())
 		f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"backup: " + yq(backup)}}, nil)
 		f.build("1")
 		f.build("2")
