@@ -297,6 +297,9 @@ func TestCheckConfig(t *testing.T) {
 	}{
 		{"demo", []string{"-config", "../../config/demo.yaml", "check-config"}, 0, "demo"},
 		{"reference", []string{"check-config", "-config", "../../config/reference.yaml"}, 0, "accounting"},
+		// Its SSH files are those of a server, not of this machine.
+		{"reference, warned of its files", []string{"check-config", "-config", "../../config/reference.yaml"}, 0,
+			"apps.accounting.environments.production.ssh.known_hosts: open /etc/switchman/known_hosts: no such file or directory"},
 		{"bad", []string{"-config", bad, "check-config"}, 1, "bad.yaml:3"},
 		{"version", []string{"version"}, 0, "switchman"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},

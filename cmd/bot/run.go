@@ -129,6 +129,11 @@ func run(ctx context.Context, args []string, std stdio) error {
 			return exitCode(1)
 		}
 		fmt.Fprintf(std.Out, "%s: OK\n%s", cfg.File, cfg.Summary())
+		if missing := cfg.UnreadableFiles(); len(missing) > 0 {
+			// A config is often checked where it does not run (CI
+			// without the secrets): said, not refused.
+			fmt.Fprintf(std.Err, "warning: the bot would not start here: it cannot open files the config names:\n  %s\n", strings.Join(missing, "\n  "))
+		}
 		return nil
 	case "audit":
 		return exportAudit(ctx, *cfgPath, cfgChosen, *since, *auditApp, std)

@@ -1,0 +1,45 @@
+package config
+
+import (
+	"fmt"
+	"os"
+)
+
+// UnreadableFiles lists the files the config names that this machine
+// cannot open: SSH keys and known_hosts, the Redis CA. The bot refuses to
+// start without them, but a config is often checked where it is not run
+// (in CI, without the secrets), so `bot check-config` warns rather than
+// fails. Each line names the key and the error; a file named by several
+// envs is listed once. Keys are opened, never read.
+func (c *Config) UnreadableFiles() []string {
+	var out []string
+	seen := map[string]bool{}
+	check := func(key, path string) {
+		if path == "" || seen[path] {
+			return
+		}
+		seen[path] = true
+		f, err := os.Open(path)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", key, err))
+			return
+		}
+		f.Close()
+	}
+	if r := c.Store.Redis; r != nil {
+		check("store.redis.ca_file", r.CAFile)
+	}
+	for _, name := range c.AppNames() {
+		a := c.Apps[name]
+		for _, env := range a.EnvNames() {
+			s := a.Envs[env].SSH
+			if s == nil {
+				continue
+			}
+			p := fmt.Sprintf("apps.%s.environments.%s.ssh", name, env)
+			check(p+".key_file", s.KeyFile)
+			check(p+".known_hosts", s.KnownHosts)
+		}
+	}
+	return out
+}
