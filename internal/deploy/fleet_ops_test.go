@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
-	"github.com/switchman-bot/switchman/internal/testenv/pgserver"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/pgserver"
 )
 
 // checkCancelled checks a deploy of 2 cancelled by bob: cancelled, and
