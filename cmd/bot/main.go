@@ -16,6 +16,17 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal stops the bot gently: running deploys finish and
+	// post their final state, for up to drainTimeout. From then on a
+	// signal has its default effect, so that a second one (Ctrl-C again,
+	// a supervisor that will not wait) ends the process at once; kept
+	// relayed, it was dropped, and only SIGKILL stopped a bot waiting
+	// for a stuck restart. A deploy cut short so is reported interrupted
+	// at the next start, as after a crash.
+	context.AfterFunc(ctx, func() {
+		stop()
+		fmt.Fprintf(os.Stderr, "switchman: stopping once running deploys finish (at most %s); signal again to stop now, leaving them to be reported interrupted at the next start\n", drainTimeout)
+	})
 	err := run(ctx, os.Args[1:], stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()
 	var exit exitCode
