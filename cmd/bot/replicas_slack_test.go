@@ -85,6 +85,8 @@ func (f *fakeSlackAPI) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	var answer map[string]any
 	switch method {
+	case "auth.test":
+		answer = map[string]any{"ok": true, "user_id": "UBOT", "team_id": "T1"}
 	case "chat.postMessage":
 		answer = map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS, "message": map[string]any{"text": c.Text}}
 	case "chat.update":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -44,6 +45,9 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 			return fmt.Errorf("%s: %w", cfg.File, err)
 		}
 		defer sa.Close()
+		if err := checkSlackToken(ctx, sa.Client(), log); err != nil {
+			return fmt.Errorf("%s: %w", cfg.File, err)
+		}
 	}
 	var da *discord.Adapter
 	if cfg.Discord.Configured() {
@@ -156,6 +160,27 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		}()
 	}
 	return g.Wait()
+}
+
+// slackTokenCheckTimeout bounds the start-up's question to Slack.
+const slackTokenCheckTimeout = 15 * time.Second
+
+// checkSlackToken stops the start-up when Slack refuses the bot token:
+// the bot would otherwise take commands (HTTP mode acknowledges them
+// without the token) and run deploys whose every message Slack refuses,
+// telling nobody but its log. Slack unreachable at start-up is not the
+// token's fault; the bot starts and logs it.
+func checkSlackToken(ctx context.Context, c *slack.Client, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, slackTokenCheckTimeout)
+	defer cancel()
+	err := c.CheckToken(ctx)
+	switch {
+	case errors.Is(err, slack.ErrTokenRefused):
+		return fmt.Errorf("slack.bot_token: %w; nothing was started", err)
+	case err != nil:
+		log.Warn("slack: could not check the bot token; starting all the same", "err", err)
+	}
+	return nil
 }
 
 // newDiscord builds the Discord adapter from the config.

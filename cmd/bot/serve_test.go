@@ -276,3 +276,65 @@ func postSlash(t *testing.T, base, secret, body string) *http.Response {
 	}
 	return resp
 }
+
+// TestServeChecksSlackToken: a bot token Slack refuses stops the start-up
+// with a message naming it, instead of a bot that takes commands and runs
+// deploys whose every message Slack then refuses. A token Slack accepts
+// starts the bot.
+func TestServeChecksSlackToken(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  string // to every Web API call
+		wantErr string // "" when the bot starts
+	}{
+		{"revoked", `{"ok":false,"error":"token_revoked"}`, "slack.bot_token: refused by Slack (token_revoked)"},
+		{"invalid", `{"ok":false,"error":"invalid_auth"}`, "slack.bot_token: refused by Slack (invalid_auth)"},
+		{"accepted", `{"ok":true,"user_id":"UBOT","team_id":"T1"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var methods []string
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				methods = append(methods, r.URL.Path)
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.answer)
+			}))
+			defer api.Close()
+			dir, addr := t.TempDir(), freePort(t)
+			cfg := filepath.Join(dir, "switchman.yaml")
+			if err := os.WriteFile(cfg, fmt.Appendf(nil, drainYAML, addr, api.URL+"/api/", "http://127.0.0.1:9", "'true'", ""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantErr == "" {
+				bot := serveBot(t, cfg, addr)
+				if err := bot.stop(t); err != nil {
+					t.Errorf("serve: got %v, want nil", err)
+				}
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stderr := &syncWriter{}
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: stderr})
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("serve: got %v, want an error containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(stderr.String(), "xoxb-test") || (err != nil && strings.Contains(err.Error(), "xoxb-test")) {
+					t.Errorf("the token is in the error or the log: %v\n%s", err, stderr)
+				}
+			case <-time.After(30 * time.Second):
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("serve still runs 30 s after Slack refused its token (calls %q); log:\n%s", methods, stderr)
+			}
+		})
+	}
+}

@@ -43,6 +43,32 @@ func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client 
 	return &Client{api: slack.New(token, opts...), log: log}
 }
 
+// ErrTokenRefused is CheckToken's answer when Slack refuses the token.
+var ErrTokenRefused = errors.New("refused by Slack")
+
+// refusedToken holds auth.test's error codes that say the token itself is
+// no good, as opposed to Slack being unreachable or busy.
+var refusedToken = map[string]bool{
+	"not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true, "token_expired": true,
+}
+
+// CheckToken asks Slack whether it accepts the bot token (auth.test). Its
+// error wraps ErrTokenRefused, with Slack's code, when Slack refuses the
+// token; another error says Slack could not be asked. No error holds the
+// token or a URL's path.
+func (c *Client) CheckToken(ctx context.Context) error {
+	_, err := c.api.AuthTestContext(ctx)
+	code := slackError(err)
+	switch {
+	case err == nil:
+		return nil
+	case refusedToken[code]:
+		return fmt.Errorf("%w (%s)", ErrTokenRefused, code)
+	default:
+		return fmt.Errorf("slack auth.test: %s", redact(err))
+	}
+}
+
 // Presence reports whether a Slack user is active now (users.getPresence),
 // for rules such as "a second approver must be online".
 func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool, err error) {
