@@ -55,6 +55,9 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 		if da, err = newDiscord(cfg, handler, sys.store, log); err != nil {
 			return fmt.Errorf("%s: %w", cfg.File, err)
 		}
+		if err := checkDiscordToken(ctx, da, log); err != nil {
+			return fmt.Errorf("%s: %w", cfg.File, err)
+		}
 	}
 	opt := server.Options{
 		Addr:     cfg.Bot.Listen,
@@ -162,8 +165,8 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 	return g.Wait()
 }
 
-// slackTokenCheckTimeout bounds the start-up's question to Slack.
-const slackTokenCheckTimeout = 15 * time.Second
+// tokenCheckTimeout bounds the start-up's question to Slack or Discord.
+const tokenCheckTimeout = 15 * time.Second
 
 // checkSlackToken stops the start-up when Slack refuses the bot token:
 // the bot would otherwise take commands (HTTP mode acknowledges them
@@ -171,7 +174,7 @@ const slackTokenCheckTimeout = 15 * time.Second
 // telling nobody but its log. Slack unreachable at start-up is not the
 // token's fault; the bot starts and logs it.
 func checkSlackToken(ctx context.Context, c *slack.Client, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, slackTokenCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
 	defer cancel()
 	err := c.CheckToken(ctx)
 	switch {
@@ -179,6 +182,23 @@ func checkSlackToken(ctx context.Context, c *slack.Client, log *slog.Logger) err
 		return fmt.Errorf("slack.bot_token: %w; nothing was started", err)
 	case err != nil:
 		log.Warn("slack: could not check the bot token; starting all the same", "err", err)
+	}
+	return nil
+}
+
+// checkDiscordToken stops the start-up when Discord refuses the bot
+// token, for the reasons checkSlackToken gives: the interactions endpoint
+// would take commands while every message the bot posts to a channel
+// fails.
+func checkDiscordToken(ctx context.Context, da *discord.Adapter, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+	defer cancel()
+	err := da.CheckToken(ctx)
+	switch {
+	case errors.Is(err, discord.ErrTokenRefused):
+		return fmt.Errorf("discord.bot_token: %w; nothing was started", err)
+	case err != nil:
+		log.Warn("discord: could not check the bot token; starting all the same", "err", err)
 	}
 	return nil
 }

@@ -338,3 +338,41 @@ func TestServeChecksSlackToken(t *testing.T) {
 		})
 	}
 }
+
+// TestServeChecksDiscordToken: a Discord bot token Discord refuses stops
+// the start-up with a message naming it. (TestServeSlack starts with one
+// Discord accepts.)
+func TestServeChecksDiscordToken(t *testing.T) {
+	t.Setenv("TEST_SLACK_SIGNING_SECRET", "serve-test-secret")
+	slackAPI := newSlackAPI(t)
+	discordAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"message": "401: Unauthorized", "code": 0}`)
+	}))
+	defer discordAPI.Close()
+	dir, addr := t.TempDir(), freePort(t)
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, serveYAML, addr, slackAPI.srv.URL+"/api/", discordAPI.URL+"/"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &syncWriter{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: stderr})
+	}()
+	const want = "discord.bot_token: refused by Discord (401 Unauthorized)"
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("serve: got %v, want an error containing %q", err, want)
+		}
+		if strings.Contains(stderr.String(), "discord-test-token") || (err != nil && strings.Contains(err.Error(), "discord-test-token")) {
+			t.Errorf("the token is in the error or the log: %v\n%s", err, stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve still runs 30 s after Discord refused its token; log:\n%s", stderr)
+	}
+}

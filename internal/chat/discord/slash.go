@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -472,6 +473,28 @@ func describe(v commands.Verb) string {
 		return strings.TrimRight(string(r)[:i], " ,;:") + "…"
 	}
 	return string(r) + "…"
+}
+
+// ErrTokenRefused is CheckToken's answer when Discord refuses the bot
+// token.
+var ErrTokenRefused = errors.New("refused by Discord")
+
+// CheckToken asks Discord whether it accepts the bot token (GET
+// users/@me). Its error wraps ErrTokenRefused when Discord answers 401;
+// another error says Discord could not be asked. Without a bot token
+// there is nothing to check. No error holds the token.
+func (a *Adapter) CheckToken(ctx context.Context) error {
+	if a.token == "" {
+		return nil
+	}
+	_, err := a.s.User("@me", discordgo.WithContext(ctx))
+	if re, ok := errors.AsType[*discordgo.RESTError](err); ok && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%w (%s)", ErrTokenRefused, re.Response.Status)
+	}
+	if err != nil {
+		return fmt.Errorf("discord users/@me: %s", a.scrub(err))
+	}
+	return nil
 }
 
 // RegisterCommands replaces the application's slash commands with
