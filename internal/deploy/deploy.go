@@ -132,6 +132,15 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		r.abandon()
 		return nil, err
 	}
+	if r.t.pool != nil {
+		// A balancer found unusable at the first host's drain would fail
+		// that host after its switch, and its switch back, which drains
+		// it too: checked now, nothing has changed yet.
+		if err := r.t.pool.Check(ctx, r.live()); err != nil {
+			r.abandon()
+			return nil, errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; nothing was changed", t.key(), err)
+		}
+	}
 	for _, h := range r.live() {
 		st := r.states[h.Name]
 		hr := r.rec.Host(h.Name)

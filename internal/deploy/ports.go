@@ -192,6 +192,9 @@ var ErrDrainTimeout = errors.New("drain timed out")
 // Pool is the load balancer pool of an env's hosts: a host is drained
 // before its restart and made ready after its health check passed.
 type Pool interface {
+	// Check confirms, before a run changes anything, that the balancer
+	// answers and holds a server for each of hosts.
+	Check(ctx context.Context, hosts []Host) error
 	// Drain stops new traffic to host and waits (bounded) for its open
 	// sessions to end.
 	Drain(ctx context.Context, host Host) error

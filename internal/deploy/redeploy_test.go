@@ -20,6 +20,8 @@ type fakePool struct {
 	state map[string]string
 }
 
+func (p *fakePool) Check(context.Context, []deploy.Host) error { return nil }
+
 func (p *fakePool) Drain(_ context.Context, h deploy.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -358,6 +358,8 @@ type drainTimingOut struct {
 	calls []string
 }
 
+func (p *drainTimingOut) Check(context.Context, []deploy.Host) error { return nil }
+
 func (p *drainTimingOut) Drain(_ context.Context, h deploy.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

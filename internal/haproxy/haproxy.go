@@ -134,13 +134,13 @@ func (c *Client) ServerState(ctx context.Context, backend, server string) (State
 	if err := checkNames(backend, server); err != nil {
 		return State{}, err
 	}
-	out, err := c.command(ctx, "show servers state "+backend)
+	all, err := c.serversState(ctx, backend)
 	if err != nil {
 		return State{}, err
 	}
-	st, err := parseServersState(out, backend, server)
-	if err != nil {
-		return State{}, err
+	st, ok := all[server]
+	if !ok {
+		return State{}, errs.New(errs.NotFound, "haproxy: no server %s in backend %s", server, backend)
 	}
 	cur, err := c.stat(ctx, backend, server)
 	if err != nil {
@@ -292,14 +292,29 @@ func answerError(what, msg string) error {
 	return errs.New(code, "haproxy: %s: %s", what, msg)
 }
 
+// serversState returns the operational and admin states of every server
+// of backend, by name, from one `show servers state BACKEND`.
+func (c *Client) serversState(ctx context.Context, backend string) (map[string]State, error) {
+	if err := checkName("backend", backend); err != nil {
+		return nil, err
+	}
+	out, err := c.command(ctx, "show servers state "+backend)
+	if err != nil {
+		return nil, err
+	}
+	return parseServersState(out, backend)
+}
+
 // parseServersState reads the answer to `show servers state BACKEND`: a
 // format version line ("1"), a "# be_id be_name …" header naming the
 // columns, then one space-separated line per server. Columns are found by
 // their header name, so added columns do not break it.
-func parseServersState(out, backend, server string) (State, error) {
+func parseServersState(out, backend string) (map[string]State, error) {
 	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	var cols map[string]int
 	first := true
+	all := map[string]State{}
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
@@ -308,7 +323,7 @@ func parseServersState(out, backend, server string) (State, error) {
 		if first {
 			first = false
 			if line != "1" {
-				return State{}, answerError("show servers state "+backend, line)
+				return nil, answerError("show servers state "+backend, line)
 			}
 			continue
 		}
@@ -317,26 +332,29 @@ func parseServersState(out, backend, server string) (State, error) {
 			continue
 		}
 		if cols == nil {
-			return State{}, errs.New(errs.Internal, "haproxy: show servers state %s: no header before %q", backend, line)
+			return nil, errs.New(errs.Internal, "haproxy: show servers state %s: no header before %q", backend, line)
 		}
 		f := strings.Fields(line)
-		if field(f, cols, "be_name") != backend || field(f, cols, "srv_name") != server {
+		if field(f, cols, "be_name") != backend {
 			continue
 		}
 		op, err := strconv.Atoi(field(f, cols, "srv_op_state"))
 		if err != nil {
-			return State{}, errs.Wrap(errs.Internal, err, "haproxy: bad srv_op_state in %q", line)
+			return nil, errs.Wrap(errs.Internal, err, "haproxy: bad srv_op_state in %q", line)
 		}
 		admin, err := strconv.Atoi(field(f, cols, "srv_admin_state"))
 		if err != nil {
-			return State{}, errs.Wrap(errs.Internal, err, "haproxy: bad srv_admin_state in %q", line)
+			return nil, errs.Wrap(errs.Internal, err, "haproxy: bad srv_admin_state in %q", line)
 		}
-		return State{Operational: opState(op), Admin: adminState(admin)}, nil
+		all[field(f, cols, "srv_name")] = State{Operational: opState(op), Admin: adminState(admin)}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, errs.Wrap(errs.Internal, err, "haproxy: read show servers state %s", backend)
 	}
 	if first {
-		return State{}, errs.New(errs.Unavailable, "haproxy: empty answer to show servers state %s", backend)
+		return nil, errs.New(errs.Unavailable, "haproxy: empty answer to show servers state %s", backend)
 	}
-	return State{}, errs.New(errs.NotFound, "haproxy: no server %s in backend %s", server, backend)
+	return all, nil
 }
 
 // opState names srv_op_state (enum srv_state in HAProxy's server-t.h).

@@ -3,6 +3,7 @@ package haproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -38,6 +39,34 @@ type Pool struct {
 }
 
 var _ deploy.Pool = (*Pool)(nil)
+
+// Check reads the backend's servers once and returns an error unless
+// HAProxy answers and has a server for each of hosts: the engine calls it
+// before a deploy or rollback changes anything, so that a socket that
+// cannot be reached, or a backend or server name the config got wrong,
+// refuses the run rather than fail the first host's drain after its
+// switch. A missing server is an errs.NotFound error naming every host
+// without one.
+func (p *Pool) Check(ctx context.Context, hosts []deploy.Host) error {
+	all, err := p.Client.serversState(ctx, p.Backend)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, h := range hosts {
+		server := p.server(h)
+		if err := checkName("server", server); err != nil {
+			return err
+		}
+		if _, ok := all[server]; !ok {
+			missing = append(missing, fmt.Sprintf("%s (host %s)", server, h.Name))
+		}
+	}
+	if len(missing) > 0 {
+		return errs.New(errs.NotFound, "haproxy: no server %s in backend %s", strings.Join(missing, ", "), p.Backend)
+	}
+	return nil
+}
 
 // Drain takes host's server out of the pool and waits for its sessions to
 // end (see Client.Drain). A server still holding sessions after
