@@ -132,14 +132,9 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		r.abandon()
 		return nil, err
 	}
-	if r.t.pool != nil {
-		// A balancer found unusable at the first host's drain would fail
-		// that host after its switch, and its switch back, which drains
-		// it too: checked now, nothing has changed yet.
-		if err := r.t.pool.Check(ctx, r.live()); err != nil {
-			r.abandon()
-			return nil, errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; nothing was changed", t.key(), err)
-		}
+	if err := r.poolCheck(ctx); err != nil {
+		r.abandon()
+		return nil, err
 	}
 	for _, h := range r.live() {
 		st := r.states[h.Name]
@@ -151,6 +146,44 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		hr.State, hr.Error = o.state, o.err.Error()
 	}
 	return r, nil
+}
+
+// poolCheck checks the env's load balancer before anything changes, and
+// sets r.keepOut. A balancer found unusable at the first host's drain
+// would fail that host after its switch, and its switch back, which
+// drains it too.
+//
+// A host out of rotation that the last run switching hosts did not leave
+// there (failed or stopped after its switch, drained perhaps) was taken
+// out by someone, a flaky host, say: it is restarted like the others but
+// not put back into rotation, which is theirs to decide.
+func (r *run) poolCheck(ctx context.Context) error {
+	if r.t.pool == nil {
+		return nil
+	}
+	out, err := r.t.pool.Check(ctx, r.live())
+	if err != nil {
+		return errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; nothing was changed", r.t.key(), err)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	last, err := r.lastSwitchingRun()
+	if err != nil {
+		return err
+	}
+	for host, state := range out {
+		if last != nil {
+			if hr := last.Host(host); hr != nil && hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) {
+				continue // the last run left it there
+			}
+		}
+		if r.keepOut == nil {
+			r.keepOut = map[string]string{}
+		}
+		r.keepOut[host] = state
+	}
+	return nil
 }
 
 // abandon gives up a run that never started: nothing was recorded.
@@ -209,6 +242,14 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	for _, dead := range r.tookOver {
 		r.note("%s %s of build %s by %s was left running by a process that stopped (%s); it is marked interrupted, and this %s takes the hosts as they are",
 			dead.Kind, dead.ID, dead.Build, dead.Requester, dead.Owner, r.rec.Kind)
+	}
+	for _, h := range r.hosts {
+		switch r.keepOut[h.Name] {
+		case PoolMaint:
+			r.note("%s was in maint in the load balancer before this %s, not left there by the last run: it stays in maint; set it ready when it should take traffic", h.Name, r.rec.Kind)
+		case PoolDrain:
+			r.note("%s was in drain in the load balancer before this %s, not left there by the last run: it is drained before its restart and stays in maint; set it ready when it should take traffic", h.Name, r.rec.Kind)
+		}
 	}
 	for _, o := range r.outErr {
 		if o.state == HostUnreachable {
@@ -1280,7 +1321,10 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 		step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout,
 		passed: func() { r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switched = build, true }) },
 	}}
-	if r.t.pool != nil {
+	// A host someone took out of rotation stays out (see poolCheck); one
+	// in maint has no sessions to wait for.
+	keep := r.keepOut[h.Name]
+	if r.t.pool != nil && keep != PoolMaint {
 		acts = append(acts, action{step: StepDrain, call: func() error {
 			err := r.t.pool.Drain(ctx, h)
 			if errors.Is(err, ErrDrainTimeout) {
@@ -1300,7 +1344,7 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 	if hook := r.t.env.Hooks.AfterRestart; hook != "" {
 		acts = append(acts, script(StepHook, hook))
 	}
-	if r.t.pool != nil {
+	if r.t.pool != nil && keep == "" {
 		acts = append(acts, action{step: StepReady, call: func() error { return r.t.pool.Ready(ctx, h) }})
 	}
 	return acts

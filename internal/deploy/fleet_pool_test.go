@@ -1,12 +1,22 @@
 package deploy_test
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/haproxy"
 	haproxytest "github.com/switchman-bot/switchman/internal/testenv/haproxy"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
 // TestFleetUnusablePoolRefusesTheDeploy: a load balancer the deploy could
@@ -93,5 +103,129 @@ func TestFleetUnusablePoolRefusesTheDeploy(t *testing.T) {
 				t.Errorf("got %d records, want none: nothing started", len(recs))
 			}
 		})
+	}
+}
+
+// upstreams starts a loopback HTTP server per host answering HAProxy's
+// health checks, and haproxy in front of them; it returns the proxy and a
+// client of its runtime API once every server is up.
+func upstreams(t *testing.T, fleet *sshd.Fleet) (*haproxytest.Proxy, *haproxy.Client) {
+	t.Helper()
+	servers := map[string]string{}
+	for _, h := range fleet.Hosts {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }))
+		t.Cleanup(s.Close)
+		servers[h.Name] = s.Listener.Addr().String()
+	}
+	proxy := haproxytest.Start(t, haproxytest.Options{Servers: servers})
+	hap := &haproxy.Client{Dial: haproxy.TCPDialer(proxy.StatsAddr())}
+	for _, h := range fleet.Hosts {
+		waitAdmin(t, hap, proxy, h.Name, haproxy.StateReady)
+	}
+	return proxy, hap
+}
+
+// waitAdmin waits until server is up, in admin state want.
+func waitAdmin(t *testing.T, hap *haproxy.Client, proxy *haproxytest.Proxy, server, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := hap.ServerState(context.Background(), proxy.Backend(), server)
+		if err == nil && st.Operational == haproxy.OpUp && st.Admin == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy: %s not up and %s within 10s: got %+v, %v", server, want, st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// poolSpec is a fleet spec whose env drains its hosts through proxy.
+func poolSpec(proxy *haproxytest.Proxy) fleetSpec {
+	return fleetSpec{env: []string{
+		"pool:",
+		"  haproxy:",
+		"    socket: " + yq("tcp:"+proxy.StatsAddr()),
+		"    backend: " + proxy.Backend(),
+		"    drain_timeout: 5s",
+	}}
+}
+
+// TestFleetDeployLeavesAHostTakenOutOfRotationOut: a host someone put in
+// maint (or drain) through HAProxy, say a flaky one, is deployed but not
+// put back into rotation: the deploy set every host it restarted ready,
+// sending traffic to the host people had taken out, and said nothing.
+func TestFleetDeployLeavesAHostTakenOutOfRotationOut(t *testing.T) {
+	for _, state := range []string{haproxy.StateMaint, haproxy.StateDrain} {
+		t.Run(state, func(t *testing.T) {
+			fleet := startFleet(t, 2)
+			proxy, hap := upstreams(t, fleet)
+			if err := hap.SetState(context.Background(), proxy.Backend(), "host1", state); err != nil {
+				t.Fatal(err)
+			}
+			f := newFleetFixture(t, fleet, poolSpec(proxy), haproxyPools)
+			f.build("1")
+			f.seed("1")
+			f.build("2")
+			rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			for i, h := range fleet.Hosts {
+				if got := f.link(i, "current"); got != "releases/2" {
+					t.Errorf("%s: current -> %q, want releases/2", h.Name, got)
+				}
+			}
+			for _, tt := range []struct{ server, want string }{{"host0", haproxy.StateReady}, {"host1", haproxy.StateMaint}} {
+				st, err := hap.ServerState(context.Background(), proxy.Backend(), tt.server)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Admin != tt.want {
+					t.Errorf("%s: got admin state %s after the deploy, want %s", tt.server, st.Admin, tt.want)
+				}
+			}
+			if want := "host1 was in " + state + " in the load balancer before this deploy"; !f.sawNote(rec.ID, want) {
+				t.Errorf("no note saying %q; notes %q", want, f.notes(rec.ID))
+			}
+		})
+	}
+}
+
+// TestFleetDeployReadiesAHostTheLastRunLeftOut: a host the last deploy
+// left in maint (it failed on its first release, with nothing to go back
+// to) is not taken for one someone took out: deploying a fixed build puts
+// it back into rotation, as the failed deploy's reply promised.
+func TestFleetDeployReadiesAHostTheLastRunLeftOut(t *testing.T) {
+	fleet := startFleet(t, 2)
+	proxy, hap := upstreams(t, fleet)
+	spec := poolSpec(proxy)
+	spec.health = sickableCmd
+	spec.healthTime = "1s"
+	spec.env = append(spec.env, "max_failures: 1")
+	f := newFleetFixture(t, fleet, spec, haproxyPools)
+	if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-1"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.build("1")
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomePartial)
+	if hr := hostResult(t, rec, "host1"); hr.State != deploy.HostFailed || hr.Current != "1" {
+		t.Fatalf("deploy 1: host1 %s on %q, want failed on 1 (%s)", hr.State, hr.Current, hr.Error)
+	}
+	if st, err := hap.ServerState(context.Background(), proxy.Backend(), "host1"); err != nil || st.Admin != haproxy.StateMaint {
+		t.Fatalf("after deploy 1: host1 %+v, %v; want it left in maint", st, err)
+	}
+
+	f.build("2")
+	rec = f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	for _, server := range []string{"host0", "host1"} {
+		st, err := hap.ServerState(context.Background(), proxy.Backend(), server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Admin != haproxy.StateReady {
+			t.Errorf("%s: got admin state %s after deploy 2, want %s", server, st.Admin, haproxy.StateReady)
+		}
+	}
+	if notes := f.notes(rec.ID); slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "in the load balancer before") }) {
+		t.Errorf("deploy 2 took host1 for a host someone took out: notes %q", notes)
 	}
 }

@@ -189,12 +189,20 @@ func (e *LeaseHeldError) Unwrap() error { return ErrLeaseHeld }
 // rotation all the same, and the engine goes on to restart it.
 var ErrDrainTimeout = errors.New("drain timed out")
 
+// States of a host out of rotation, as a Pool's Check reports them.
+const (
+	PoolDrain = "drain" // gets no new sessions; its open ones go on
+	PoolMaint = "maint" // out of the pool
+)
+
 // Pool is the load balancer pool of an env's hosts: a host is drained
 // before its restart and made ready after its health check passed.
 type Pool interface {
 	// Check confirms, before a run changes anything, that the balancer
-	// answers and holds a server for each of hosts.
-	Check(ctx context.Context, hosts []Host) error
+	// answers and holds a server for each of hosts. It returns the hosts
+	// out of rotation there, by name, with their state: PoolMaint or
+	// PoolDrain.
+	Check(ctx context.Context, hosts []Host) (map[string]string, error)
 	// Drain stops new traffic to host and waits (bounded) for its open
 	// sessions to end.
 	Drain(ctx context.Context, host Host) error

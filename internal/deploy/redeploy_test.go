@@ -20,7 +20,18 @@ type fakePool struct {
 	state map[string]string
 }
 
-func (p *fakePool) Check(context.Context, []deploy.Host) error { return nil }
+// Check reports the hosts it holds in maint, as HAProxy would.
+func (p *fakePool) Check(_ context.Context, hosts []deploy.Host) (map[string]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]string{}
+	for _, h := range hosts {
+		if p.state[h.Name] == "maint" {
+			out[h.Name] = deploy.PoolMaint
+		}
+	}
+	return out, nil
+}
 
 func (p *fakePool) Drain(_ context.Context, h deploy.Host) error {
 	p.mu.Lock()

@@ -358,7 +358,9 @@ type drainTimingOut struct {
 	calls []string
 }
 
-func (p *drainTimingOut) Check(context.Context, []deploy.Host) error { return nil }
+func (p *drainTimingOut) Check(context.Context, []deploy.Host) (map[string]string, error) {
+	return nil, nil
+}
 
 func (p *drainTimingOut) Drain(_ context.Context, h deploy.Host) error {
 	p.mu.Lock()

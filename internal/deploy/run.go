@@ -53,6 +53,10 @@ type run struct {
 	// again holds the hosts a rollback restarts on the release they
 	// already point at, where the last run left them (see stuckHosts).
 	again map[string]bool
+	// keepOut holds the hosts found out of rotation in the load balancer
+	// (PoolMaint or PoolDrain) that the last run did not leave there:
+	// someone took them out, and they stay out (see poolCheck).
+	keepOut map[string]string
 	// backFailed lists the hosts switched back one by one (within
 	// max_failures) whose switch back failed (guarded by mu).
 	backFailed []string

@@ -46,26 +46,34 @@ var _ deploy.Pool = (*Pool)(nil)
 // cannot be reached, or a backend or server name the config got wrong,
 // refuses the run rather than fail the first host's drain after its
 // switch. A missing server is an errs.NotFound error naming every host
-// without one.
-func (p *Pool) Check(ctx context.Context, hosts []deploy.Host) error {
+// without one. It returns the hosts whose server is in maint or drain,
+// by host name, with that admin state (deploy.PoolMaint, PoolDrain).
+func (p *Pool) Check(ctx context.Context, hosts []deploy.Host) (map[string]string, error) {
 	all, err := p.Client.serversState(ctx, p.Backend)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var missing []string
+	out := map[string]string{}
 	for _, h := range hosts {
 		server := p.server(h)
 		if err := checkName("server", server); err != nil {
-			return err
+			return nil, err
 		}
-		if _, ok := all[server]; !ok {
+		st, ok := all[server]
+		switch {
+		case !ok:
 			missing = append(missing, fmt.Sprintf("%s (host %s)", server, h.Name))
+		case st.Admin == StateMaint:
+			out[h.Name] = deploy.PoolMaint
+		case st.Admin == StateDrain:
+			out[h.Name] = deploy.PoolDrain
 		}
 	}
 	if len(missing) > 0 {
-		return errs.New(errs.NotFound, "haproxy: no server %s in backend %s", strings.Join(missing, ", "), p.Backend)
+		return nil, errs.New(errs.NotFound, "haproxy: no server %s in backend %s", strings.Join(missing, ", "), p.Backend)
 	}
-	return nil
+	return out, nil
 }
 
 // Drain takes host's server out of the pool and waits for its sessions to
