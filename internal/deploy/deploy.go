@@ -158,32 +158,42 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 // out by someone, a flaky host, say: it is restarted like the others but
 // not put back into rotation, which is theirs to decide.
 func (r *run) poolCheck(ctx context.Context) error {
-	if r.t.pool == nil {
-		return nil
-	}
-	out, err := r.t.pool.Check(ctx, r.live())
-	if err != nil {
-		return errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; nothing was changed", r.t.key(), err)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	last, err := r.lastSwitchingRun()
+	keep, err := r.e.poolCheck(ctx, r.t, r.live(), r.rec.ID, "nothing was changed")
 	if err != nil {
 		return err
 	}
+	r.keepOut = keep
+	return nil
+}
+
+// poolCheck checks t's load balancer for a run (self: its id, or "") of
+// hosts, and returns the hosts out of rotation there that stay out. An
+// unusable balancer's error ends with then.
+func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, then string) (map[string]string, error) {
+	if t.pool == nil {
+		return nil, nil
+	}
+	out, err := t.pool.Check(ctx, hosts)
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; %s", t.key(), err, then)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	last, err := e.lastSwitchingRun(ctx, t, self)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]string{}
 	for host, state := range out {
 		if last != nil {
 			if hr := last.Host(host); hr != nil && hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) {
 				continue // the last run left it there
 			}
 		}
-		if r.keepOut == nil {
-			r.keepOut = map[string]string{}
-		}
-		r.keepOut[host] = state
+		keep[host] = state
 	}
-	return nil
+	return keep, nil
 }
 
 // abandon gives up a run that never started: nothing was recorded.

@@ -229,3 +229,57 @@ func TestFleetDeployReadiesAHostTheLastRunLeftOut(t *testing.T) {
 		t.Errorf("deploy 2 took host1 for a host someone took out: notes %q", notes)
 	}
 }
+
+// TestFleetDryRunChecksThePool: the dry run of a deploy says what the
+// deploy would do with the load balancer: refuse it when unusable, leave
+// a host someone took out of rotation out. It said "deliver and switch"
+// for every host either way.
+func TestFleetDryRunChecksThePool(t *testing.T) {
+	fleet := startFleet(t, 2)
+	proxy, hap := upstreams(t, fleet)
+	if err := hap.SetState(context.Background(), proxy.Backend(), "host1", haproxy.StateMaint); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		socket  string
+		wantErr string            // the refusal, or "" for a plan
+		want    map[string]string // in each host's change
+	}{
+		{name: "usable", socket: "tcp:" + proxy.StatsAddr(), want: map[string]string{
+			"host0": "deliver and switch 1 → 2",
+			"host1": "deliver and switch 1 → 2; in maint in the load balancer, not left there by the last run: stays out of rotation, in maint",
+		}},
+		{name: "unreachable", socket: "tcp:" + freeLoopbackAddr(t), wantErr: "cannot reach the haproxy stats socket"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := poolSpec(proxy)
+			spec.env[2] = "    socket: " + yq(tt.socket)
+			f := newFleetFixture(t, fleet, spec, haproxyPools)
+			f.build("1")
+			if tt.name == "usable" {
+				f.seed("1")
+			}
+			f.build("2")
+			plan, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(errs.Message(err), tt.wantErr) || !strings.Contains(errs.Message(err), "a deploy would be refused") {
+					t.Fatalf("got plan %+v, error %v; want it refused: %s", plan, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Plan: %v", err)
+			}
+			for _, hp := range plan.Hosts {
+				if hp.Change != tt.want[hp.Host] {
+					t.Errorf("%s: got change %q, want %q", hp.Host, hp.Change, tt.want[hp.Host])
+				}
+			}
+			if !slices.ContainsFunc(plan.Steps, func(s string) bool { return strings.Contains(s, "drained from the load balancer") }) {
+				t.Errorf("no step says the hosts are drained: %q", plan.Steps)
+			}
+		})
+	}
+}

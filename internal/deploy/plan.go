@@ -29,6 +29,13 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}
 	r := &run{e: e, t: t, hosts: t.hosts()}
+	// The deploy refuses an unusable balancer before it changes anything,
+	// and leaves out of rotation a host someone took out: so says its
+	// dry run.
+	keepOut, err := e.poolCheck(ctx, t, r.hosts, "", "a deploy would be refused")
+	if err != nil {
+		return nil, err
+	}
 	switching := 0
 	for _, h := range r.hosts {
 		hp := HostPlan{Host: h.Name}
@@ -44,6 +51,9 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		default:
 			hp.Current, hp.Change = st.Current, fmt.Sprintf("deliver and switch %s → %s", orNone(st.Current), req.Build)
 			switching++
+		}
+		if state := keepOut[h.Name]; state != "" && err == nil {
+			hp.Change += fmt.Sprintf("; in %s in the load balancer, not left there by the last run: stays out of rotation, in maint", state)
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}
@@ -87,6 +97,9 @@ func migrationStep(t target) string {
 func activationStep(t target, hosts, switching int) string {
 	var b strings.Builder
 	b.WriteString("switch current atomically, restart and health-check")
+	if t.pool != nil {
+		b.WriteString(" (each host drained from the load balancer before its restart, and put back once healthy)")
+	}
 	if c := t.env.Canary; c > 0 && switching > c {
 		fmt.Fprintf(&b, ": %d canary host(s) first, alone (a failing canary stops the deploy and is switched back), then the others %d at a time, the switched hosts checked again before each batch", c, t.env.BatchSize)
 	} else {

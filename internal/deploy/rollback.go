@@ -128,14 +128,20 @@ func (r *run) stuckHosts(named string) (*stuck, error) {
 // guide, nor is one that changed nothing (a refused build, a cancel before
 // any switch), which would hide a stuck host left by the run before it.
 func (r *run) lastSwitchingRun() (*Record, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	return r.e.lastSwitchingRun(context.WithoutCancel(r.ctx), r.t, r.rec.ID)
+}
+
+// lastSwitchingRun returns the last finished run of t that switched a
+// host, other than the run self, or nil.
+func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
 	defer cancel()
-	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: 20})
+	recs, err := e.store.Records(ctx, Filter{App: t.app.Name, Env: t.env.Name, Limit: 20})
 	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", r.t.key())
+		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", t.key())
 	}
 	for _, rec := range recs {
-		if rec.ID != r.rec.ID && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, func(hr HostResult) bool { return hr.Switched }) {
+		if rec.ID != self && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, func(hr HostResult) bool { return hr.Switched }) {
 			return rec, nil
 		}
 	}
