@@ -45,19 +45,27 @@ type rendered struct {
 }
 
 // render turns m into an embed (title, the lines as the description, the
-// fields inline, coloured by level) and buttons whose custom_id is the
+// fields inline, coloured by level; a title over Discord's 256 characters
+// leads the description in bold instead) and buttons whose custom_id is the
 // command they run. Text is escaped so user input cannot format or link,
 // and cut to Discord's limits. A button whose command exceeds the 100
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
 func render(m chat.Message) rendered {
-	e := &discordgo.MessageEmbed{Title: clip(escapeText(m.Title), maxTitle), Color: levelColors[m.Level]}
+	e := &discordgo.MessageEmbed{Title: escapeText(m.Title), Color: levelColors[m.Level]}
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
-	lines := make([]string, len(m.Lines))
-	for i, l := range m.Lines {
-		lines[i] = escapeText(l)
+	lines := make([]string, 0, len(m.Lines)+1)
+	if runes(e.Title) > maxTitle {
+		// Discord refuses a longer title, and a cut one loses its end
+		// (the last cars of a train, the cause of an error): the whole
+		// title leads the description in bold instead.
+		lines = append(lines, "**"+e.Title+"**")
+		e.Title = ""
+	}
+	for _, l := range m.Lines {
+		lines = append(lines, escapeText(l))
 	}
 	desc := clip(strings.Join(lines, "\n"), maxDesc)
 	budget := maxEmbedTotal - runes(e.Title)

@@ -158,3 +158,38 @@ func TestButtonShortForm(t *testing.T) {
 		t.Errorf("button %+v, want Rollback sending rollback 20261123-124158-b25a0a", b)
 	}
 }
+
+// TestRenderLongTitle: a title over Discord's 256 characters (a train of
+// twenty cars, an error's cause) is shown whole, not cut at 256.
+func TestRenderLongTitle(t *testing.T) {
+	var cars []string
+	for i := range 20 {
+		cars = append(cars, fmt.Sprintf("service%02d 2026.11.%02d (@engineer%02d)", i, i+1, i))
+	}
+	tests := []struct {
+		name string
+		m    chat.Message
+		want []string // each is somewhere in the embed
+	}{
+		{"train of 20 cars", chat.Message{Level: chat.Info, Public: true,
+			Title: "🚂 The 15:00 release train to production is boarding: " + strings.Join(cars, ", ") + ". Board with /train board APP BUILD."},
+			append(cars, "Board with /train board APP BUILD.")},
+		{"sentry failure", chat.Message{Level: chat.Warning, Public: true,
+			Title: "Sentry could not register the release for web 1337 on prod: " + strings.Repeat("upstream proxy said no; ", 12) + "status 502 (the deploy is not affected)",
+			Lines: []string{"first line"}},
+			[]string{"status 502 (the deploy is not affected)", "first line"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := render(tt.m)
+			checkLimits(t, r)
+			e := r.Embeds[0]
+			shown := e.Title + "\n" + e.Description
+			for _, want := range tt.want {
+				if !strings.Contains(shown, escapeText(want)) {
+					t.Errorf("embed title %q, description %q: %q is missing, want the whole title shown", e.Title, e.Description, want)
+				}
+			}
+		})
+	}
+}
