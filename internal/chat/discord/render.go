@@ -67,7 +67,7 @@ func render(m chat.Message) rendered {
 	for _, l := range m.Lines {
 		lines = append(lines, escapeText(l))
 	}
-	desc := clip(strings.Join(lines, "\n"), maxDesc)
+	desc := strings.Join(lines, "\n")
 	budget := maxEmbedTotal - runes(e.Title)
 	reserve := min(runes(desc), minDesc)
 	for i, f := range m.Fields {
@@ -75,7 +75,7 @@ func render(m chat.Message) rendered {
 			e.Fields = append(e.Fields, more(len(m.Fields)-i))
 			break
 		}
-		name, value := clip(escapeText(f.Label), maxFieldName), clip(escapeText(f.Value), maxFieldValue)
+		name, value := clip(escapeText(f.Label), maxFieldName), fit(escapeText(f.Value), maxFieldValue)
 		if name == "" {
 			name = "\u200b" // Discord refuses an empty name
 		}
@@ -91,7 +91,7 @@ func render(m chat.Message) rendered {
 		budget -= cost
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: name, Value: value, Inline: true})
 	}
-	e.Description = clip(desc, min(budget, maxDesc))
+	e.Description = fit(desc, min(budget, maxDesc))
 	if e.Title == "" && e.Description == "" && len(e.Fields) == 0 {
 		e.Description = "(no details)"
 	}
@@ -200,6 +200,29 @@ func escapeLine(s string) string {
 }
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// cutNote ends a text fit had to cut.
+const cutNote = "… (%d more characters not shown)"
+
+// fit cuts escaped text s to at most n runes as clip does, but ends it
+// saying how much was left out: a host's error or a list cut at a
+// platform's limit must not read as if it were whole.
+func fit(s string, n int) string {
+	total := runes(s)
+	if total <= n {
+		return s
+	}
+	keep := n - runes(fmt.Sprintf(cutNote, total))
+	if keep <= 0 {
+		return clip(s, n)
+	}
+	cut := string([]rune(s)[:keep])
+	// An escape cut in half would escape the note's "…".
+	if trailing := len(cut) - len(strings.TrimRight(cut, `\`)); trailing%2 == 1 {
+		cut = cut[:len(cut)-1]
+	}
+	return cut + fmt.Sprintf(cutNote, total-runes(cut))
+}
 
 // clip cuts s to at most n runes, ending a cut text with "…".
 func clip(s string, n int) string {

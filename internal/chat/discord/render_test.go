@@ -193,3 +193,38 @@ func TestRenderLongTitle(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderSaysWhatWasCut: a text over an embed's limits (a host's
+// standard error, up to 4 KiB, in a deploy's final message) ends saying
+// how many characters were left out, instead of a bare "…".
+func TestRenderSaysWhatWasCut(t *testing.T) {
+	stderr := strings.Repeat("npm ERR! code ELIFECYCLE in /srv/web/releases/1337\n", 100) // 5,100 characters
+	r := render(chat.Message{Level: chat.Failure, Public: true, Title: "Deploy d-1 of web 1337 to prod failed after 42s",
+		Lines:  []string{"web-07: restart failed: " + stderr},
+		Fields: []chat.Field{{Label: "web-07", Value: "failed, on 1336 — " + stderr}}})
+	checkLimits(t, r)
+	e := r.Embeds[0]
+	if len(e.Fields) != 1 {
+		t.Fatalf("got %d fields, want 1", len(e.Fields))
+	}
+	tests := []struct {
+		name, text, whole string
+	}{
+		{"description", e.Description, escapeText("web-07: restart failed: " + stderr)},
+		{"field", e.Fields[0].Value, escapeText("failed, on 1336 — " + stderr)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kept, note, ok := strings.Cut(tt.text, "… (")
+			if !ok {
+				t.Fatalf("got %q, want it to end saying what was left out", tt.text[max(0, len(tt.text)-80):])
+			}
+			if want := fmt.Sprintf("%d more characters not shown)", runes(tt.whole)-runes(kept)); note != want {
+				t.Errorf("got note %q, want %q", note, want)
+			}
+			if !strings.HasPrefix(tt.whole, kept) {
+				t.Errorf("kept text %q is not the start of the original", kept[:min(len(kept), 80)])
+			}
+		})
+	}
+}

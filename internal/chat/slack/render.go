@@ -51,11 +51,11 @@ func Render(m chat.Message) ([]slack.Block, string) {
 		if m.Public && utf8.RuneCountInString(title) <= maxHeaderText {
 			blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, true, false)))
 		} else {
-			blocks = append(blocks, section(mrkdwn("*"+clip(escape(title), maxSectionText-2)+"*")))
+			blocks = append(blocks, section(mrkdwn("*"+fit(escape(title), maxSectionText-2)+"*")))
 		}
 	}
 	if len(m.Lines) > 0 {
-		blocks = append(blocks, section(mrkdwn(clip(escape(strings.Join(m.Lines, "\n")), maxSectionText))))
+		blocks = append(blocks, section(mrkdwn(fit(escape(strings.Join(m.Lines, "\n")), maxSectionText))))
 	}
 	// Keep room for the buttons and a note about fields left out.
 	room := maxBlocks - len(blocks) - 2
@@ -66,7 +66,7 @@ func Render(m chat.Message) ([]slack.Block, string) {
 		}
 		var fields []*slack.TextBlockObject
 		for _, f := range m.Fields[start:min(start+maxFields, len(m.Fields))] {
-			text := clip("*"+escape(f.Label)+"*\n"+escape(f.Value), maxFieldText)
+			text := fit("*"+escape(f.Label)+"*\n"+escape(f.Value), maxFieldText)
 			fields = append(fields, mrkdwn(text))
 		}
 		blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
@@ -124,16 +124,38 @@ var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 
 func unescape(s string) string { return unescaper.Replace(s) }
 
+// cutNote ends a text fit had to cut.
+const cutNote = "… (%d more characters not shown)"
+
+// fit cuts s to at most n characters as clip does, but ends it saying how
+// much was left out: a host's error or a list cut at Slack's limit must
+// not read as if it were whole.
+func fit(s string, n int) string {
+	total := utf8.RuneCountInString(s)
+	if total <= n {
+		return s
+	}
+	keep := n - utf8.RuneCountInString(fmt.Sprintf(cutNote, total))
+	if keep <= 0 {
+		return clip(s, n)
+	}
+	cut := cutEscape(string([]rune(s)[:keep]))
+	return cut + fmt.Sprintf(cutNote, total-utf8.RuneCountInString(cut))
+}
+
 // clip cuts s to at most n characters (runes), marking the cut, without
 // splitting an escape sequence.
 func clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	r := []rune(s)[:n-1]
-	cut := string(r)
-	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
-		cut = cut[:i]
+	return cutEscape(string([]rune(s)[:n-1])) + truncationMarker
+}
+
+// cutEscape drops an escape sequence cut in half from the end of s.
+func cutEscape(s string) string {
+	if i := strings.LastIndexByte(s, '&'); i >= 0 && !strings.Contains(s[i:], ";") {
+		return s[:i]
 	}
-	return cut + truncationMarker
+	return s
 }

@@ -126,3 +126,56 @@ func TestRenderLimits(t *testing.T) {
 		t.Errorf("fallback: got %d characters, want at most 4000", len([]rune(text)))
 	}
 }
+
+// TestRenderSaysWhatWasCut: a text over a Block Kit limit (a host's
+// standard error, up to 4 KiB, in a deploy's final message) ends saying
+// how many characters were left out, instead of a bare "…".
+func TestRenderSaysWhatWasCut(t *testing.T) {
+	stderr := strings.Repeat("npm ERR! code ELIFECYCLE in /srv/web/releases/1337\n", 80) // 4,080 characters
+	m := chat.Message{Level: chat.Failure, Public: true, Title: "Deploy d-1 of web 1337 to prod failed after 42s",
+		Lines:  []string{"web-07: restart failed: " + stderr},
+		Fields: []chat.Field{{Label: "web-07", Value: "failed, on 1336 — " + stderr}}}
+	blocks, _ := slack.Render(m)
+	js, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded []struct {
+		Text   struct{ Text string }   `json:"text"`
+		Fields []struct{ Text string } `json:"fields"`
+	}
+	if err := json.Unmarshal(js, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if len(decoded) != 3 || len(decoded[2].Fields) != 1 {
+		t.Fatalf("got %d blocks, want title, lines and one field: %s", len(decoded), js)
+	}
+	tests := []struct {
+		name  string
+		text  string
+		limit int
+		whole string
+	}{
+		{"lines", decoded[1].Text.Text, 3000, "web-07: restart failed: " + stderr},
+		{"field", decoded[2].Fields[0].Text, 2000, "*web-07*\nfailed, on 1336 — " + stderr},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := len([]rune(tt.text))
+			if n > tt.limit {
+				t.Errorf("got %d characters, want at most %d", n, tt.limit)
+			}
+			kept, note, ok := strings.Cut(tt.text, "… (")
+			if !ok {
+				t.Fatalf("got %q, want it to end saying what was left out", tt.text[max(0, len(tt.text)-80):])
+			}
+			want := fmt.Sprintf("%d more characters not shown)", len([]rune(tt.whole))-len([]rune(kept)))
+			if note != want {
+				t.Errorf("got note %q, want %q", note, want)
+			}
+			if !strings.HasPrefix(tt.whole, kept) {
+				t.Errorf("kept text %q is not the start of the original", kept[:min(len(kept), 80)])
+			}
+		})
+	}
+}
