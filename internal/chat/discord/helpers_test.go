@@ -181,6 +181,12 @@ func (fd *fakeDiscord) answer(c apiCall, n int) (int, string) {
 			return status, body
 		}
 	}
+	if c.Method == http.MethodPost || c.Method == http.MethodPatch {
+		// Discord refuses the whole message when it is over one limit.
+		if msg := formError(c.Body); msg != "" {
+			return http.StatusBadRequest, msg
+		}
+	}
 	p := strings.TrimPrefix(c.Path, "/api/v9/")
 	p, _, _ = strings.Cut(p, "?")
 	parts := strings.Split(p, "/")

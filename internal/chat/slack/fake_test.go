@@ -70,7 +70,15 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			ResponseType string          `json:"response_type"`
 		}
 		json.Unmarshal(body, &m)
-		f.record(apiCall{Method: "response_url", Text: m.Text, Blocks: string(m.Blocks), User: m.ResponseType, Status: 200})
+		c := apiCall{Method: "response_url", Text: m.Text, Blocks: string(m.Blocks), User: m.ResponseType, Status: 200}
+		if msg := blockKitError(c.Blocks, c.Text); msg != "" {
+			// A response_url refuses blocks with a 400 and Slack's error.
+			c.Status = http.StatusBadRequest
+			f.record(c)
+			http.Error(w, msg, http.StatusBadRequest)
+			return
+		}
+		f.record(c)
 		io.WriteString(w, "ok")
 		return
 	}
@@ -115,6 +123,15 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.record(c)
 	w.Header().Set("Content-Type", "application/json")
+	if fail == "" && strings.HasPrefix(method, "chat.") && method != "chat.getPermalink" {
+		// Slack refuses the whole message when a block is over a limit.
+		if msg := blockKitError(c.Blocks, c.Text); msg != "" {
+			code, detail, _ := strings.Cut(msg, ": ")
+			json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": code, "errors": []string{detail},
+				"response_metadata": map[string]any{"messages": []string{"[ERROR] " + detail}}})
+			return
+		}
+	}
 	if fail != "" {
 		json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": fail})
 		return
