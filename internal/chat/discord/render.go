@@ -72,7 +72,10 @@ func render(m chat.Message) rendered {
 	reserve := min(runes(desc), minDesc)
 	for i, f := range m.Fields {
 		if len(e.Fields) == maxFields-1 && len(m.Fields) > maxFields {
+			// The last field says how many are left out, and counts
+			// towards the 6,000 like any other.
 			e.Fields = append(e.Fields, more(len(m.Fields)-i))
+			budget -= moreCost
 			break
 		}
 		name, value := clip(escapeText(f.Label), maxFieldName), fit(escapeText(f.Value), maxFieldValue)

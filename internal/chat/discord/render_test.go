@@ -228,3 +228,39 @@ func TestRenderSaysWhatWasCut(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderManyFieldsFit: with more than 25 fields, the "… N more" field
+// counts towards the embed's 6,000 characters like any other: whatever
+// the fields' length, the embed stays within Discord's limits, which
+// refuse it whole otherwise.
+func TestRenderManyFieldsFit(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields int
+		desc   int
+	}{
+		{"26 fields, long description", 26, 5000},
+		{"30 fields, long description", 30, 5000},
+		{"50 fields, long description", 50, 2000},
+		{"30 fields, short description", 30, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for size := 100; size <= 300; size++ {
+				var fields []chat.Field
+				for i := range tt.fields {
+					fields = append(fields, chat.Field{Label: fmt.Sprintf("host-%02d", i), Value: strings.Repeat("v", size)})
+				}
+				r := render(chat.Message{Title: strings.Repeat("T", 256), Lines: []string{strings.Repeat("L", tt.desc)}, Fields: fields})
+				e := r.Embeds[0]
+				total := runes(e.Title) + runes(e.Description)
+				for _, f := range e.Fields {
+					total += runes(f.Name) + runes(f.Value)
+				}
+				if total > maxEmbedTotal {
+					t.Fatalf("fields of %d characters: got an embed of %d characters, want at most %d", size, total, maxEmbedTotal)
+				}
+			}
+		})
+	}
+}
