@@ -228,3 +228,32 @@ func TestLargeMessagesFit(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderEdgeCasesAccepted: messages at the edges of the model render
+// to blocks Slack accepts: blank lines make no empty section, a message
+// with nothing to show still has text, and buttons running the same
+// command get distinct action_ids however many there are.
+func TestRenderEdgeCasesAccepted(t *testing.T) {
+	same := chat.Button{Label: "Again", Action: "status web"}
+	tests := []struct {
+		name string
+		m    chat.Message
+	}{
+		{"blank line", chat.Message{Title: "Status", Lines: []string{""}}},
+		{"blank lines only", chat.Message{Lines: []string{"", " "}}},
+		{"empty message", chat.Message{}},
+		{"three buttons alike", chat.Message{Title: "Status", Buttons: []chat.Button{same, same, same}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blocks, text := slack.Render(tt.m)
+			js, err := json.Marshal(blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := blockKitError(string(js), text); got != "" {
+				t.Errorf("got %s for blocks %s, want them accepted", got, js)
+			}
+		})
+	}
+}

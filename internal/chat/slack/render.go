@@ -54,8 +54,11 @@ func Render(m chat.Message) ([]slack.Block, string) {
 			blocks = append(blocks, section(mrkdwn("*"+fit(escape(title), maxSectionText-2)+"*")))
 		}
 	}
-	if len(m.Lines) > 0 {
-		blocks = append(blocks, section(mrkdwn(fit(escape(strings.Join(m.Lines, "\n")), maxSectionText))))
+	// Slack refuses a section without text, and a message without any.
+	if lines := strings.Join(m.Lines, "\n"); strings.TrimSpace(lines) != "" {
+		blocks = append(blocks, section(mrkdwn(fit(escape(lines), maxSectionText))))
+	} else if len(blocks) == 0 && len(m.Fields) == 0 {
+		blocks = append(blocks, section(mrkdwn("(no details)")))
 	}
 	// Keep room for the buttons and a note about fields left out.
 	room := maxBlocks - len(blocks) - 2
@@ -80,13 +83,14 @@ func Render(m chat.Message) ([]slack.Block, string) {
 
 func actions(buttons []chat.Button) *slack.ActionBlock {
 	var elems []slack.BlockElement
-	seen := map[string]int{}
+	seen := map[string]bool{}
 	for _, b := range buttons[:min(len(buttons), maxButtons)] {
-		id := clip(actionIDPrefix+b.Action, maxActionID-4)
-		if n := seen[id]; n > 0 {
-			id = fmt.Sprintf("%s#%d", id, n+1) // action_ids must be unique in a message
+		base := clip(actionIDPrefix+b.Action, maxActionID-4)
+		id := base
+		for n := 2; seen[id]; n++ {
+			id = fmt.Sprintf("%s#%d", base, n) // action_ids must be unique in a message
 		}
-		seen[id]++
+		seen[id] = true
 		btn := slack.NewButtonBlockElement(id, clip(b.Action, maxButtonValue),
 			slack.NewTextBlockObject(slack.PlainTextType, clip(b.Label, maxButtonLabel), true, false))
 		switch b.Style {
