@@ -55,7 +55,8 @@ type HAProxy struct {
 	Server       string   `yaml:"server"`
 	DrainTimeout Duration `yaml:"drain_timeout"` // default 30s
 	// ReadyTimeout bounds the wait for HAProxy's checks to report a server
-	// fully up after ready: a check's inter, times rise, plus a margin.
+	// up after ready: HAProxy checks a server set ready at once, and one
+	// passing check brings it up, so about one check's inter, plus a margin.
 	ReadyTimeout Duration `yaml:"ready_timeout"` // default 10s
 }
 
