@@ -34,7 +34,9 @@ func main() {
 	case errors.As(err, &exit):
 		os.Exit(int(exit))
 	case err != nil:
+		// 2 is for a command line not understood (run returns it as an
+		// exitCode); a bot that could not start or run is a failure.
 		fmt.Fprintln(os.Stderr, "switchman:", err)
-		os.Exit(2)
+		os.Exit(1)
 	}
 }

@@ -519,3 +519,47 @@ func TestConsoleUser(t *testing.T) {
 		})
 	}
 }
+
+// TestExitStatus: the process exits 0 when a command succeeded, 1 when the
+// config is invalid or the bot cannot start, and 2 for a command line it
+// does not understand, as README.md says.
+func TestExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("apps:\n  web:\n    pth: /srv\n"), 0o644)
+	demo, err := os.ReadFile("../../config/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A store whose directory cannot be made: /dev/null is a file.
+	noStore := filepath.Join(dir, "nostore.yaml")
+	os.WriteFile(noStore, []byte(strings.Replace(string(demo), "path: ../var/switchman.db", "path: /dev/null/switchman.db", 1)), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"version", []string{"version"}, 0},
+		{"invalid config", []string{"-config", bad, "check-config"}, 1},
+		{"cannot start", []string{"-config", noStore, "console"}, 1},
+		{"unknown command", []string{"frob"}, 2},
+		{"unknown flag", []string{"-frob", "version"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], tt.args...)
+			cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
+			cmd.Stdin = strings.NewReader("")
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.want {
+				t.Errorf("bot %s: exit status %d, want %d; output:\n%s", strings.Join(tt.args, " "), code, tt.want, out)
+			}
+		})
+	}
+}
