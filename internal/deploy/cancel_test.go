@@ -23,27 +23,7 @@ func TestCancelLetsAMigrationFinish(t *testing.T) {
 		"run: 'touch "+started+"; sleep 1; touch "+finished+"'", 1)
 	f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
 	f.build("1")
-	done := make(chan *deploy.Record, 1)
-	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
-		f.sink(ev)
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the migration did not start")
-		}
-	}
-	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
-		t.Fatal(err)
-	}
-	rec := <-done
+	rec := cancelInMigration(t, f, started)
 	if _, err := os.Stat(finished); err != nil {
 		t.Errorf("the migration was cut short by the cancel")
 	}
@@ -185,6 +165,28 @@ func TestCancelBeforeAnySwitchMarksNothingBad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	rec := cancelInMigration(t, f, started)
+	if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "cancelled by bob") || strings.Contains(rec.Error, "marked bad") {
+		t.Errorf("got outcome %s (%s), want cancelled by bob, nothing marked bad", rec.Outcome, rec.Error)
+	}
+	if f.exists("releases/.bad-1") {
+		t.Error("release 1, which nothing switched to, was marked bad by the cancel")
+	}
+	if got := f.link("current"); got != "releases/2" {
+		t.Errorf("current %q, want releases/2", got)
+	}
+	// 1 ran here before: it is still where a rollback goes.
+	rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if rb.Build != "1" {
+		t.Errorf("rollback went to %s, want 1", rb.Build)
+	}
+}
+
+// cancelInMigration deploys build 1 as ana, waits for its migration to
+// write the file started, cancels the deploy as bob, and returns how it
+// ended.
+func cancelInMigration(t *testing.T, f *fixture, started string) *deploy.Record {
+	t.Helper()
 	done := make(chan *deploy.Record, 1)
 	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
 		f.sink(ev)
@@ -205,19 +207,5 @@ func TestCancelBeforeAnySwitchMarksNothingBad(t *testing.T) {
 	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
 		t.Fatal(err)
 	}
-	rec := <-done
-	if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "cancelled by bob") || strings.Contains(rec.Error, "marked bad") {
-		t.Errorf("got outcome %s (%s), want cancelled by bob, nothing marked bad", rec.Outcome, rec.Error)
-	}
-	if f.exists("releases/.bad-1") {
-		t.Error("release 1, which nothing switched to, was marked bad by the cancel")
-	}
-	if got := f.link("current"); got != "releases/2" {
-		t.Errorf("current %q, want releases/2", got)
-	}
-	// 1 ran here before: it is still where a rollback goes.
-	rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
-	if rb.Build != "1" {
-		t.Errorf("rollback went to %s, want 1", rb.Build)
-	}
+	return <-done
 }

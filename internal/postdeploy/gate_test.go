@@ -3,19 +3,15 @@ package postdeploy_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
-	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/commands"
-	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
-	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -60,18 +56,7 @@ apps:
         channel: "#deploys"
 %s        sentry: {project: web-backend, watch: 10m, interval: 1m, auto_rollback: true}
 `, fs.srv.URL, tt.window)
-			cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, b := range []string{"1", "2"} {
-				artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b))
-			}
-			st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			cfg, st := webFixture(t, dir, yaml)
 			policy, err := acl.New(cfg.AccessRules())
 			if err != nil {
 				t.Fatal(err)

@@ -150,6 +150,26 @@ func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
+// webFixture loads yaml as a config file in dir, publishes builds 1 and 2
+// of web where its artifact path says, and opens a store in dir, closed
+// when the test ends.
+func webFixture(t *testing.T, dir, yaml string) (*config.Config, *embedded.Store) {
+	t.Helper()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"1", "2"} {
+		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b))
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return cfg, st
+}
+
 func tgz(t *testing.T, build string) []byte {
 	var buf bytes.Buffer
 	gw := gzip.NewWriter(&buf)
@@ -186,18 +206,7 @@ apps:
           interval: 1m
           auto_rollback: true
 `, fs.srv.URL)
-	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []string{"1", "2"} {
-		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+b+".tar.gz"), tgz(t, b))
-	}
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	cfg, st := webFixture(t, dir, yaml)
 	clk := &clock{now: time.Now().Truncate(time.Minute)}
 	sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
 	if err != nil {

@@ -7,14 +7,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/switchman-bot/switchman/internal/chat"
-	"github.com/switchman-bot/switchman/internal/commands"
-	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/chat/chattest"
 )
 
 // formError is Discord's answer to a message over one of its documented
@@ -175,31 +172,10 @@ func TestFakeRefusesWhatDiscordRefuses(t *testing.T) {
 // cars) are accepted by Discord, which refuses a message whole when it
 // is over one limit.
 func TestLargeMessagesFit(t *testing.T) {
-	stderr := strings.Repeat("npm ERR! code ELIFECYCLE in /srv/web/releases/1337\n", 80)
-	started := time.Date(2026, 11, 23, 12, 41, 58, 0, time.UTC)
-	r := &deploy.Record{ID: "20261123-124158-b25a0a", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2026.11.23-1337",
-		Previous: "2026.11.22-1336", Requester: "ana", Started: started, Finished: started.Add(5 * time.Minute),
-		Outcome: deploy.OutcomeFailed, Error: "web-01: restart failed: " + stderr}
-	for i := range 50 {
-		r.Hosts = append(r.Hosts, deploy.HostResult{Host: fmt.Sprintf("web-%02d.prod.example.internal", i+1), State: deploy.HostFailed,
-			Current: "2026.11.22-1336", Error: "restart failed: " + stderr})
-	}
-	var cars []string
-	for i := range 20 {
-		cars = append(cars, fmt.Sprintf("service%02d 2026.11.%02d (@engineer%02d)", i, i+1, i))
-	}
-	tests := []struct {
-		name string
-		m    chat.Message
-	}{
-		{"failed deploy to 50 hosts", commands.FinalMessage(r, r.Finished)},
-		{"train of 20 cars", chat.Message{Level: chat.Info, Public: true,
-			Title: "🚂 The 15:00 release train to production is boarding: " + strings.Join(cars, ", ") + ". Board with /train board APP BUILD."}},
-	}
 	hs := newHarness(t, nil, nil)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := hs.a.Post(context.Background(), testChannel, tt.m); err != nil {
+	for _, tt := range chattest.Large() {
+		t.Run(tt.Name, func(t *testing.T) {
+			if err := hs.a.Post(context.Background(), testChannel, tt.Message); err != nil {
 				t.Errorf("got %v, want the message accepted", err)
 			}
 		})

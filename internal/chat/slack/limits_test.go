@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	goslack "github.com/slack-go/slack"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
-	"github.com/switchman-bot/switchman/internal/commands"
-	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // blockKitError is what Slack's Web API says of blocks it refuses
@@ -197,32 +195,11 @@ func TestFakeRefusesWhatSlackRefuses(t *testing.T) {
 // cars) are accepted by the Web API, which refuses a message whole when
 // one block is over a limit.
 func TestLargeMessagesFit(t *testing.T) {
-	stderr := strings.Repeat("npm ERR! code ELIFECYCLE in /srv/web/releases/1337\n", 80)
-	started := time.Date(2026, 11, 23, 12, 41, 58, 0, time.UTC)
-	r := &deploy.Record{ID: "20261123-124158-b25a0a", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2026.11.23-1337",
-		Previous: "2026.11.22-1336", Requester: "ana", Started: started, Finished: started.Add(5 * time.Minute),
-		Outcome: deploy.OutcomeFailed, Error: "web-01: restart failed: " + stderr}
-	for i := range 50 {
-		r.Hosts = append(r.Hosts, deploy.HostResult{Host: fmt.Sprintf("web-%02d.prod.example.internal", i+1), State: deploy.HostFailed,
-			Current: "2026.11.22-1336", Error: "restart failed: " + stderr})
-	}
-	var cars []string
-	for i := range 20 {
-		cars = append(cars, fmt.Sprintf("service%02d 2026.11.%02d (@engineer%02d)", i, i+1, i))
-	}
-	tests := []struct {
-		name string
-		m    chat.Message
-	}{
-		{"failed deploy to 50 hosts", commands.FinalMessage(r, r.Finished)},
-		{"train of 20 cars", chat.Message{Level: chat.Info, Public: true,
-			Title: "🚂 The 15:00 release train to production is boarding: " + strings.Join(cars, ", ") + ". Board with /train board APP BUILD."}},
-	}
 	api := newFakeSlack(t)
 	client := slack.NewClient("xoxb-test", api.apiURL(), nil, nil)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := client.Post(context.Background(), "C1", tt.m); err != nil {
+	for _, tt := range chattest.Large() {
+		t.Run(tt.Name, func(t *testing.T) {
+			if err := client.Post(context.Background(), "C1", tt.Message); err != nil {
 				t.Errorf("got %v, want the message accepted", err)
 			}
 		})
