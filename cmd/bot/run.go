@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/user"
 	"strings"
@@ -167,6 +168,16 @@ func run(ctx context.Context, args []string, std stdio) error {
 			log.Error("write profile", "err", err)
 		}
 	}()
+	var ln net.Listener
+	if cmd == "serve" {
+		// Before start, which marks deploys left unfinished interrupted
+		// and reports them: a bot that cannot listen (the address is
+		// taken, another replica on the same machine) changes nothing.
+		if ln, err = net.Listen("tcp", cfg.Bot.Listen); err != nil {
+			return fmt.Errorf("%s: bot.listen: %w; nothing was started", cfg.File, err)
+		}
+		defer ln.Close()
+	}
 	sys, err := start(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -176,7 +187,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 	if cmd == "console" {
 		return runConsole(ctx, cfg, sys, consoleAs, std)
 	}
-	return serve(ctx, cfg, sys, log)
+	return serve(ctx, cfg, sys, ln, log)
 }
 
 // system is the wired bot.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -31,8 +32,9 @@ func recoveryInterval(cfg *config.Config) time.Duration {
 // mode, Discord's interactions endpoint) and, in Socket Mode, the Slack
 // connection, until ctx is done or one of them fails. Then it stops taking
 // commands and lets running deploys finish and post their final state
-// (bounded by drainTimeout).
-func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logger) error {
+// (bounded by drainTimeout). It serves on ln, which run binds before start
+// changes anything.
+func serve(ctx context.Context, cfg *config.Config, sys *system, ln net.Listener, log *slog.Logger) error {
 	reg := sys.registry
 	metrics := server.NewMetrics(reg)
 	handler := timedHandler{h: sys.service, m: metrics}
@@ -61,6 +63,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, log *slog.Logge
 	}
 	opt := server.Options{
 		Addr:     cfg.Bot.Listen,
+		Listener: ln,
 		Registry: reg,
 		Metrics:  metrics,
 		Log:      log,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -374,5 +375,31 @@ func TestServeChecksDiscordToken(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve still runs 30 s after Discord refused its token; log:\n%s", stderr)
+	}
+}
+
+// TestServeListenTakenChangesNothing: a bot that cannot listen (its
+// address taken, by another replica on the machine, say) stops before it
+// opens the store, where it would mark the deploys it finds unfinished
+// interrupted and report them.
+func TestServeListenTakenChangesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "switchman.yaml")
+	yaml := "bot:\n  listen: " + busy.Addr().String() + "\nstore:\n  path: state.db\napps:\n  web:\n    artifact:\n      path: artifacts/{app}-{build}.tar.gz\n" +
+		"    path: srv/web\n    restart: 'true'\n    environments:\n      prod:\n        hosts: [localhost]\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runBot(t, "", "-config", cfg, "serve")
+	if err == nil || !strings.Contains(err.Error(), "bot.listen") || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("got %v, want an error naming bot.listen and the address in use", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state.db")); err == nil {
+		t.Error("the store was opened before the bot found it could not listen")
 	}
 }
