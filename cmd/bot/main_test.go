@@ -327,22 +327,8 @@ func TestCrashMidDeploy(t *testing.T) {
 	if _, err := runBot(t, "deploy demo 1\n", "-config", f.cfg, "console"); err != nil {
 		t.Fatal(err)
 	}
-	// Build 2's restart hangs, holding the deploy in its activation. It
-	// runs in a process group of its own (the local transport's), which
-	// outlives the bot killed below: it leaves its group's id ($$, doubled
-	// for the config's expansion) to be killed when the test ends.
-	gate := filepath.Join(f.dir, "gate")
-	group := filepath.Join(f.dir, "restart.pgid")
-	cfg, _ := os.ReadFile(f.cfg)
-	hung := strings.Replace(string(cfg), "restart: ", "restart: echo $$$$ > "+group+"; while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
-	os.WriteFile(f.cfg, []byte(hung), 0o644)
-	t.Cleanup(func() {
-		if b, err := os.ReadFile(group); err == nil {
-			if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pgid > 1 {
-				syscall.Kill(-pgid, syscall.SIGKILL)
-			}
-		}
-	})
+	// Build 2's restart hangs, holding the deploy in its activation.
+	cfg := hangRestartOf2(t, f)
 
 	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
 	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
@@ -562,4 +548,32 @@ func TestExitStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hangRestartOf2 makes the demo's restart of build 2 hang (until a file
+// "gate" exists, which no test makes), and returns the config as it was
+// before. The restart runs in a process group of its own (the
+// local transport's), which outlives a bot killed during it: it leaves its
+// group's id ($$, doubled for the config's expansion) to be killed when
+// the test ends.
+func hangRestartOf2(t *testing.T, f *demoFixture) (original []byte) {
+	t.Helper()
+	gate := filepath.Join(f.dir, "gate")
+	group := filepath.Join(f.dir, "restart.pgid")
+	original, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := strings.Replace(string(original), "restart: ", "restart: echo $$$$ > "+group+"; while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
+	if err := os.WriteFile(f.cfg, []byte(hung), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(group); err == nil {
+			if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pgid > 1 {
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		}
+	})
+	return original
 }

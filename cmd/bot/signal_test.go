@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,20 +22,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	}
 	// Build 2's restart hangs until the test ends, as in TestCrashMidDeploy:
 	// the drain would wait for it for as long as drainTimeout.
-	gate := filepath.Join(f.dir, "gate")
-	group := filepath.Join(f.dir, "restart.pgid")
-	cfg, _ := os.ReadFile(f.cfg)
-	hung := strings.Replace(string(cfg), "restart: ", "restart: echo $$$$ > "+group+"; while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
-	if err := os.WriteFile(f.cfg, []byte(hung), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if b, err := os.ReadFile(group); err == nil {
-			if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pgid > 1 {
-				syscall.Kill(-pgid, syscall.SIGKILL)
-			}
-		}
-	})
+	cfg := hangRestartOf2(t, f)
 
 	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
 	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
