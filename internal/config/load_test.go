@@ -722,6 +722,51 @@ func TestConfigPitfalls(t *testing.T) {
 	}
 }
 
+// TestRedisURLNotPercentEncoded: a Redis password holding a / ? or # that
+// was not percent-encoded makes a URL that net/url reads in part as the
+// port, the path, the query or the fragment. check-config refuses it
+// without showing it, rather than say OK and print the password in its
+// summary, as the user info it hides ends before it.
+func TestRedisURLNotPercentEncoded(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+		secrets   []string
+	}{
+		{"slash", "redis://:s3cr/et-Pa55@redis.internal:6379/0", []string{"s3cr", "et-Pa55"}},
+		{"slash after digits", "redis://:4242/s3cret@redis.internal:6379/0", []string{"4242", "s3cret"}},
+		{"question mark", "redis://:4242?s3cret@redis.internal:6379/0", []string{"4242", "s3cret"}},
+		{"hash", "redis://:4242#s3cret@redis.internal:6379/0", []string{"4242", "s3cret"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: ${REDIS_URL}\n"+minimalYAML),
+				func(k string) (string, bool) { return tc.url, k == "REDIS_URL" })
+			shown := ""
+			switch {
+			case err == nil:
+				shown = c.Summary()
+				t.Errorf("Parse: got no error, want store.redis.url refused; summary:\n%s", shown)
+			case !strings.Contains(err.Error(), "c.yaml:3: store.redis.url: not a valid URL"):
+				t.Errorf("Parse: got %v, want store.redis.url refused as not a valid URL", err)
+				fallthrough
+			default:
+				shown = err.Error()
+			}
+			for _, s := range tc.secrets {
+				if strings.Contains(shown, s) {
+					t.Errorf("shows %q, a part of the password: %s", s, shown)
+				}
+			}
+		})
+	}
+	// Percent-encoded, the same passwords are fine; an @ needs no escape.
+	for _, pass := range []string{"s3cr%2Fet", "42%3Fs3cret", "42%23s3cret", "s3c@ret"} {
+		u := "redis://:" + pass + "@redis.internal:6379/0"
+		if _, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: "+u+"\n"+minimalYAML), nil); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
 // TestSummaryStore checks that check-config names the store the bot will
 // open: with store.redis set, the embedded file is never used, and naming
 // it would have an operator believe each replica keeps its own state.

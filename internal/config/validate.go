@@ -60,8 +60,13 @@ func (c *Config) validate(loc locator, ps *problems) {
 	if lt := c.Bot.LeaseTTL.D(); loc.has("bot", "lease_ttl") && lt < minLeaseTTL {
 		ps.add(loc.line("bot", "lease_ttl"), "bot.lease_ttl: %s is too short: a lease is renewed every third of it, over the network; at least %s", lt, minLeaseTTL)
 	}
-	if r := c.Store.Redis; r != nil && !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
-		ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
+	if r := c.Store.Redis; r != nil {
+		switch {
+		case !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://"):
+			ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
+		case !redisURLParses(r.URL):
+			ps.add(loc.line("store", "redis", "url"), "store.redis.url: not a valid URL: a password holding / ? # or %% must be percent-encoded (the value is not shown: it may hold a password)")
+		}
 	}
 	for _, r := range []struct {
 		key string
@@ -285,6 +290,16 @@ func otherPlaceholders(template string, allowed []string) []string {
 		}
 	}
 	return out
+}
+
+// redisURLParses reports whether s parses as a URL with nothing after its
+// host that belongs to its user info: a password holding an unescaped /,
+// ? or # is read in part as the port, the path, the query or the fragment
+// (redis://:12/ab@host is port 12 and path /ab@host), which the summary
+// would show, and the store would refuse it or connect elsewhere.
+func redisURLParses(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && !strings.Contains(u.EscapedPath()+"?"+u.RawQuery+"#"+u.EscapedFragment(), "@")
 }
 
 // isHTTPURL reports whether s, a template, is an absolute http(s) URL once
