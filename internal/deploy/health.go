@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -69,14 +71,24 @@ func (r *run) healthScript(h Host, build, previous string, vars map[string]strin
 	return inDir(r.t.app.Path, r.cmdEnv(h, build, previous), expand(r.t.app.Health.Command, vars))
 }
 
-func (e *Engine) probeURL(ctx context.Context, url, expect string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// probeURL is one attempt of an HTTP health check. Its errors name the
+// URL with its user info and query hidden (see shownURL): they reach the
+// deploy's progress, its record (status, history) and the log.
+func (e *Engine) probeURL(ctx context.Context, rawURL, expect string) error {
+	shown := shownURL(rawURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return fmt.Errorf("health url: %w", err)
+		// Not err, which quotes the URL or a part of it.
+		return fmt.Errorf("health url %s is not valid", shown)
 	}
 	resp, err := e.http.Do(req)
 	if err != nil {
-		return err
+		// *url.Error quotes the whole URL, query and user name included.
+		var uerr *url.Error
+		if errors.As(err, &uerr) && uerr.Err != nil {
+			err = uerr.Err
+		}
+		return fmt.Errorf("%s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -84,12 +96,30 @@ func (e *Engine) probeURL(ctx context.Context, url, expect string) error {
 		return fmt.Errorf("read health response: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s: %s", url, resp.Status, firstLine(body))
+		return fmt.Errorf("%s answered %s: %s", shown, resp.Status, firstLine(body))
 	}
 	if expect != "" && !containsWord(string(body), expect) {
-		return fmt.Errorf("%s answered %q, want it to contain %q", url, firstLine(body), expect)
+		return fmt.Errorf("%s answered %q, want it to contain %q", shown, firstLine(body), expect)
 	}
 	return nil
+}
+
+// shownURL is a health URL as people may see it: its user info (basic
+// auth, or a token as the user name) and its query (a token) may be
+// secrets, and are hidden; a URL that does not parse is not shown.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // containsWord reports whether s contains w where w's ends meet no

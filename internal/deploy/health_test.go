@@ -2,11 +2,14 @@ package deploy_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -84,5 +87,93 @@ func TestHealthCommandGetsPrevious(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(f.dir, "srv", "health.log"))
 	if err != nil || !strings.Contains(string(b), "2 after 1") {
 		t.Errorf("health commands' log %q (%v), want the check of 2 to see 1 as previous", b, err)
+	}
+}
+
+// lockedLog is a log's text, written by the engine's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestHealthURLSecretsNotShown: a health URL's user info (basic auth)
+// and query (a token) are secrets, which a failed check shows nowhere:
+// not in the deploy's record (status, history), its progress or the
+// log. The URL's host and path are still named.
+func TestHealthURLSecretsNotShown(t *testing.T) {
+	const (
+		password = "hunter2-pass"
+		token    = "tok-9f8e7d"
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok build 0")
+	}))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tc := range []struct {
+		name, addr, path, expect string
+	}{
+		{"error status", srv.Listener.Addr().String(), "/down", ""},
+		{"body without the build", srv.Listener.Addr().String(), "/health", "{build}"},
+		{"nothing listens", closed.Listener.Addr().String(), "/health", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			health := "url: " + strconv.Quote("http://deploy:"+password+"@"+tc.addr+tc.path+"?token="+token)
+			if tc.expect != "" {
+				health += "\n      expect: " + strconv.Quote(tc.expect)
+			}
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+				`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
+      timeout: 2s`, health+"\n      timeout: 300ms", 1)
+			var log lockedLog
+			f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			f.build("1")
+			rec, err := f.run(deploy.KindDeploy, "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Outcome == deploy.OutcomeSucceeded {
+				t.Fatalf("outcome %s, want the health check to fail", rec.Outcome)
+			}
+			if want := tc.addr + tc.path; !strings.Contains(rec.Error, want) {
+				t.Errorf("record error %q, want it to name %s", rec.Error, want)
+			}
+			shown := map[string]string{"record error": rec.Error, "log": log.String()}
+			for _, h := range rec.Hosts {
+				shown["host "+h.Host+" error"] = h.Error
+			}
+			f.mu.Lock()
+			for i, ev := range f.events {
+				shown[fmt.Sprintf("event %d", i)] = ev.Err
+			}
+			f.mu.Unlock()
+			for what, s := range shown {
+				for _, secret := range []string{password, token} {
+					if strings.Contains(s, secret) {
+						t.Errorf("%s shows a secret of the health URL: %q", what, s)
+						break
+					}
+				}
+			}
+		})
 	}
 }
