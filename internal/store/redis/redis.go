@@ -150,17 +150,15 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 	if opt.URL == "" {
 		return nil, errs.New(errs.Invalid, "state store url is empty")
 	}
+	u, ok := parseURL(opt.URL)
+	if !ok {
+		// Not net/url's error, nor go-redis's: they quote the URL or the
+		// part they could not read, which may be a part of the password.
+		return nil, errs.New(errs.Invalid, "state store url is not valid (not shown: it may hold a password); a password holding / ? # or %% must be percent-encoded")
+	}
 	ro, err := goredis.ParseURL(opt.URL)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message holds the whole URL
-		}
-		msg := "state store url is not valid"
-		if u, perr := url.Parse(opt.URL); perr == nil {
-			msg = "state store url " + u.Redacted() + " is not valid"
-		}
-		return nil, errs.Wrap(errs.Invalid, err, "%s", msg)
+		return nil, errs.Wrap(errs.Invalid, err, "state store url %s is not valid", u.Redacted())
 	}
 	setDefault := func(d *time.Duration, v, def time.Duration) {
 		switch {
@@ -199,13 +197,26 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 }
 
 // redactURL returns raw with its password replaced by "xxxxx", or a
-// placeholder if raw does not parse.
+// placeholder if raw does not parse (see parseURL).
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
+	u, ok := parseURL(raw)
+	if !ok {
 		return "(unparsable url)"
 	}
 	return u.Redacted()
+}
+
+// parseURL parses raw as net/url does, and refuses it when an @ follows
+// its host: its user info was not escaped, and a password holding a /, ?
+// or # has been read in part as the port, the path, the query or the
+// fragment (redis://:12/ab@host is port 12 and path /ab@host), where
+// URL.Redacted and go-redis's errors would show it.
+func parseURL(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || strings.Contains(u.EscapedPath()+"?"+u.RawQuery+"#"+u.EscapedFragment(), "@") {
+		return nil, false
+	}
+	return u, true
 }
 
 // init pings Redis, checks the schema version under the prefix and loads
