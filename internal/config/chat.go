@@ -70,6 +70,21 @@ func (c *Config) setChatDefaults() {
 // validateChat checks the chat platform settings and the deploy channels.
 // Secrets are never quoted back.
 func (c *Config) validateChat(loc locator, ps *problems) {
+	// A section whose secrets all came out empty (bot_token:
+	// ${SLACK_BOT_TOKEN} with the variable set to nothing) configures
+	// nothing: the bot would start without the platform and say nothing,
+	// where a section missing one secret stops it.
+	for _, p := range []struct {
+		key, name, secrets string
+		configured         bool
+	}{
+		{"slack", "Slack", "signing_secret, bot_token and app_token", c.Slack.Configured()},
+		{"discord", "Discord", "public_key, bot_token and application_id", c.Discord.Configured()},
+	} {
+		if !p.configured && loc.has(p.key) {
+			ps.add(loc.line(p.key), "%s: %s are empty (are their environment variables set?); remove the section to run without %s", p.key, p.secrets, p.name)
+		}
+	}
 	if s := c.Slack; s.Configured() {
 		at := func(key string) int { return loc.line("slack", key) }
 		switch {

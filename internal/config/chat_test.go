@@ -141,3 +141,42 @@ func TestEnvChannel(t *testing.T) {
 	y = edit(t, baseYAML, "        step_timeout: 5m\n", "        step_timeout: 5m\n        channel: \"#de ploys\"\n")
 	checkProblems(t, problemsOf(t, y), []want{{lineOf(t, y, "channel:"), "apps.web.environments.prod.channel: want a channel id or name without spaces"}})
 }
+
+// TestChatSectionAllEmpty: a slack or discord section whose secrets all
+// came out empty, their environment variables set to nothing, is refused:
+// it configured nothing, and the bot started without the platform and
+// without a word, where a section missing one secret stops it.
+func TestChatSectionAllEmpty(t *testing.T) {
+	empty := func(string) (string, bool) { return "", true }
+	for _, tc := range []struct {
+		name, chat string
+		env        func(string) (string, bool)
+		want       string // "": no problem
+	}{
+		{"slack secrets set to nothing",
+			"slack:\n  signing_secret: ${SLACK_SIGNING_SECRET}\n  bot_token: ${SLACK_BOT_TOKEN}\n  team_id: T0123ABCD\n", empty,
+			"slack: signing_secret, bot_token and app_token are empty"},
+		{"slack secrets defaulting to nothing",
+			"slack:\n  signing_secret: ${SLACK_SIGNING_SECRET:-}\n  bot_token: ${SLACK_BOT_TOKEN:-}\n", nil,
+			"slack: signing_secret, bot_token and app_token are empty"},
+		{"slack with a team only", "slack:\n  team_id: T0123ABCD\n", nil,
+			"slack: signing_secret, bot_token and app_token are empty"},
+		{"discord secrets set to nothing",
+			"discord:\n  public_key: ${DISCORD_PUBLIC_KEY}\n  bot_token: ${DISCORD_BOT_TOKEN}\n  application_id: \"${DISCORD_APPLICATION_ID}\"\n", empty,
+			"discord: public_key, bot_token and application_id are empty"},
+		{"discord gateway only", "discord:\n  gateway: true\n", nil,
+			"discord: public_key, bot_token and application_id are empty"},
+		{"no sections", "", nil, ""},
+		{"null sections", "slack:\ndiscord:\n", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(baseYAML+tc.chat), tc.env)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("got %v, want no problem", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got %v, want a problem saying %q", err, tc.want)
+			}
+		})
+	}
+}
