@@ -1033,9 +1033,17 @@ func parseLock(p *parser, args []token) (Command, error) {
 		rest = rest[2:]
 	} else if n := len(rest); n > 2 && isWord(rest[n-2], "for") && !rest[n-1].quoted {
 		// "lock deploys accounting db migration for 2h" says what it means.
-		if d, err := parseDuration(rest[n-1].s, lockOmitFor); err == nil {
+		// A word that is no duration ("for 2fa") ends the reason; one
+		// that is a duration out of range is refused, or the lock it
+		// asked to expire would never do so.
+		d, err := parseDuration(rest[n-1].s, lockOmitFor)
+		var syntax durationSyntaxError
+		switch {
+		case err == nil:
 			c.For = d
 			rest = rest[:n-2]
+		case !errors.As(err, &syntax):
+			return c, fmt.Errorf(`%v (to end the reason with "for", quote it)`, err)
 		}
 	}
 	c.Reason = joinWords(rest)
@@ -1844,12 +1852,16 @@ var durationUnits = map[byte]time.Duration{
 	'w': 7 * 24 * time.Hour,
 }
 
+// durationSyntaxError is parseDuration's error for a word that is not
+// written as a duration at all, as opposed to one that is zero or too long.
+type durationSyntaxError struct{ error }
+
 // parseDuration parses the DURATION of "for DURATION": one or more NUMBER
 // UNIT pairs with the units m, h, d and w, e.g. 30m, 2h, 1d, 1h30m, 1w. It
 // must be positive and at most MaxLockFor. omitFor completes the advice
 // `omit "for" …` in the errors, e.g. "to lock until unlock".
 func parseDuration(s, omitFor string) (time.Duration, error) {
-	bad := fmt.Errorf("invalid duration %s; write it like 30m, 2h, 1d, 1h30m or 1w", echo(s))
+	bad := durationSyntaxError{fmt.Errorf("invalid duration %s; write it like 30m, 2h, 1d, 1h30m or 1w", echo(s))}
 	ls := strings.ToLower(s)
 	var total time.Duration
 	for i := 0; i < len(ls); {

@@ -169,6 +169,8 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbLock, App: "demo", Env: "staging", For: 90 * time.Minute, Reason: "flaky tests", Text: `lock deploys demo staging for 1h30m "flaky tests"`}},
 		{"lock trailing for", "lock deploys accounting production db migration for 30m",
 			Command{Verb: VerbLock, App: "accounting", Env: "production", For: 30 * time.Minute, Reason: "db migration", Text: `lock deploys accounting production for 30m "db migration"`}},
+		{"lock reason ending with for and a word with a digit", "lock deploys accounting rotate keys for 2fa",
+			Command{Verb: VerbLock, App: "accounting", Reason: "rotate keys for 2fa", Text: `lock deploys accounting "rotate keys for 2fa"`}},
 		{"lock reason starting with for", "lock deploys accounting for the release",
 			Command{Verb: VerbLock, App: "accounting", Reason: "for the release", Text: `lock deploys accounting "for the release"`}},
 		{"lock quoted reason naming an app", `lock deploys "accounting is fragile"`,
@@ -532,6 +534,11 @@ func TestParseReply(t *testing.T) {
 		{name: "lock duration too long", in: "lock deploys for 91d db", want: []string{`duration "91d" is too long; the limit is 90d`}},
 		{name: "lock duration overflow", in: "lock deploys for 999999w db", want: []string{"is too long"}},
 		{name: "lock reason looks like duration", in: "lock deploys for 3rd party outage", want: []string{`invalid duration "3rd"`, `quote it`}},
+		// A trailing "for DURATION" out of range would leave it in the
+		// reason, and the lock would never expire.
+		{name: "lock trailing duration zero", in: "lock deploys accounting db migration for 0m", want: []string{`duration "0m" is zero`, `quote it`}},
+		{name: "lock trailing duration too long", in: "lock deploys accounting production db migration for 91d", want: []string{`duration "91d" is too long; the limit is 90d`, `quote it`}},
+		{name: "lock trailing duration overflow", in: "lock deploys db migration for 999999w", want: []string{"is too long"}},
 		{name: "lock flag", in: "lock deploys db --now", want: []string{`unknown flag "--now"; lock takes no flags`}},
 
 		// unlock
