@@ -96,6 +96,20 @@ func TestBoard(t *testing.T) {
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
 		},
 		{
+			name: "a departure weeks away is named by its date, not its weekday alone",
+			edit: func(c *config.Config) { c.Trains["daily"].Departure = "0 14 1 * *" },
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the Wed 1 Jul 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name: "a departure six days away is named by its weekday", now: at(2026, 6, 5, 15, 0), // a Friday
+			edit: func(c *config.Config) { c.Trains["daily"].Departure = "0 14 * * 4" },
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the Thu 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
 			name:  "store down",
 			setup: func(h *harness) { h.store.setFail(errors.New("connection refused")) },
 			user:  "alice", app: "accounting", build: "1338",

@@ -613,14 +613,26 @@ func (s *Scheduler) nextStamp(ctx context.Context, name string, tr *trainState, 
 }
 
 // label names the train by its departure at dep, seen at ref: "14:00
-// train to production", with the weekday when dep is not on ref's day.
+// train to production", with the weekday when dep is not on ref's day,
+// and the date as well when it is a week or more away from it: a
+// weekday alone would name a day of the coming week.
 func (s *Scheduler) label(tr *trainState, dep, ref time.Time) string {
 	d, r := dep.In(tr.loc), ref.In(tr.loc)
 	when := clock(d)
-	if y, m, day := d.Date(); y != r.Year() || m != r.Month() || day != r.Day() {
+	switch days := calendarDays(r, d); {
+	case days <= -7 || days >= 7:
+		when = d.Format("Mon 2 Jan") + " " + when
+	case days != 0:
 		when = d.Format("Mon") + " " + when
 	}
 	return when + " train to " + tr.cfg.Env
+}
+
+// calendarDays counts the days from a's date to b's, each read in its own
+// zone: 1 when b is the next day, whatever the hours between them.
+func calendarDays(a, b time.Time) int {
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	return int(day(b).Sub(day(a)) / (24 * time.Hour))
 }
 
 // auditUser is who the audit log shows doing what a schedule did.
