@@ -107,6 +107,11 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 				ps.add(at(k.key), "%s.%s: %v", p, k.key, err)
 			}
 		}
+		if t.Grace < 0 {
+			// It would act as 0s, no late departure at all, and say
+			// "-15m0s" where a departure waits out its grace.
+			ps.add(at("grace"), "%s.grace: must be 0s or more, got %s", p, t.Grace)
+		}
 		if t.MaxCars < 0 {
 			ps.add(at("max_cars"), "%s.max_cars: must not be negative", p)
 		}

@@ -217,6 +217,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("departure:", `trains.daily.departure: "CRON_TZ=America/New_York 0 14 * * 1-5": set the time zone with the train's timezone key, not in the schedule`),
 		},
 		{
+			name:  "train grace negative",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\n    grace: -15m\nusers:\n"},
+			want:  one("grace:", `trains.daily.grace: must be 0s or more, got -15m0s`),
+		},
+		{
 			name:  "train schedule without a wall clock",
 			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"@every 24h\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
 			want:  one("boarding:", `trains.daily.boarding: "@every 24h" is not a calendar schedule (use minute hour day month weekday)`),
