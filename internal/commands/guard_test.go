@@ -264,6 +264,10 @@ func TestLockDuringRunningDeploy(t *testing.T) {
 	if r, lout, _ := f.do("ana", "lock deploys web prod db maintenance"); r.Failed {
 		t.Fatalf("lock: %s", lout.last())
 	}
+	// The deploy under way is shown with the zone of its start.
+	if _, sout, _ := f.do("ana", "status"); !strings.Contains(sout.last(), "▶ running: deploy 1 of web/prod by bob since 10:00:00 CET (") {
+		t.Errorf("status: got %q, want the running deploy since 10:00:00 CET", sout.last())
+	}
 	os.WriteFile(gate, nil, 0o644)
 	select {
 	case rec := <-out.finished:

@@ -25,7 +25,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	var lines []string
 	for _, r := range c.s.engine.Running() {
 		if cmd.App == "" || r.App == cmd.App {
-			lines = append(lines, fmt.Sprintf("▶ running: %s %s of %s/%s by %s since %s (%s)", r.Kind, r.Build, r.App, r.Env, r.Requester, r.Started.Format("15:04:05"), r.ID))
+			lines = append(lines, fmt.Sprintf("▶ running: %s %s of %s/%s by %s since %s (%s)", r.Kind, r.Build, r.App, r.Env, r.Requester, r.Started.In(now.Location()).Format("15:04:05 MST"), r.ID))
 		}
 	}
 	locks, err := c.s.store.Locks(ctx)

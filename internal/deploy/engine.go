@@ -498,7 +498,7 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	holder, doing, _ := strings.Cut(held.Holder, " ")
 	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
 		return nil, errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
-			t.key(), other.Kind, other.Build, other.Requester, other.Started.Format("15:04:05"), other.ID)
+			t.key(), other.Kind, other.Build, other.Requester, other.Started.In(e.now().Location()).Format("15:04:05 MST"), other.ID)
 	}
 	if doing != "" {
 		return nil, errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)", t.key(), doing, holder)

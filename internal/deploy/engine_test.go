@@ -661,6 +661,11 @@ func TestOneDeployPerAppEnv(t *testing.T) {
 	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(errs.Message(err), "ana") || !strings.Contains(errs.Message(err), first.ID) {
 		t.Errorf("second deploy: got %v, want a conflict naming ana and %s", err, first.ID)
 	}
+	// The first deploy's start, as another replica may have recorded it
+	// in another zone, is shown with the zone it is read in.
+	if since := "since " + first.Started.Local().Format("15:04:05 MST") + " "; !strings.Contains(errs.Message(err), since) {
+		t.Errorf("second deploy: got %v, want it to say %q", err, since)
+	}
 	if running := f.engine.Running(); len(running) != 1 || running[0].ID != first.ID {
 		t.Errorf("running: got %v", running)
 	}
