@@ -161,6 +161,49 @@ func TestBoardingNamesTheDay(t *testing.T) {
 	}
 }
 
+// TestAnnouncementsInSkippedHour: a night train whose boarding, reminder
+// and departure all fall in the hour a spring-forward change skips runs
+// them all when the clock jumps, in order; the announcements are about
+// that departure, not the next night's.
+func TestAnnouncementsInSkippedHour(t *testing.T) {
+	tests := []struct {
+		name, tz   string
+		start, end time.Time
+		want       []string
+	}{
+		{
+			name: "Warsaw", tz: "Europe/Warsaw",
+			start: at(2026, 3, 28, 23, 0), end: at(2026, 3, 29, 4, 0),
+			want: []string{
+				"🚂 The 03:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+				"⏰ The 03:00 train to production leaves in 0 minutes. Nobody is aboard yet: /train board APP BUILD.",
+				"🚂 The 03:00 train to production left empty: nobody was aboard.",
+			},
+		},
+		{
+			name: "New York", tz: "America/New_York",
+			start: time.Date(2026, 3, 7, 23, 0, 0, 0, mustLoad("America/New_York")), end: time.Date(2026, 3, 8, 4, 0, 0, 0, mustLoad("America/New_York")),
+			want: []string{
+				"🚂 The 03:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+				"⏰ The 03:00 train to production leaves in 0 minutes. Nobody is aboard yet: /train board APP BUILD.",
+				"🚂 The 03:00 train to production left empty: nobody was aboard.",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.start, func(c *config.Config) {
+				tr := c.Trains["daily"]
+				tr.Timezone, tr.Boarding, tr.Reminder, tr.Departure = tc.tz, "0 2 * * *", "15 2 * * *", "30 2 * * *"
+			})
+			h.run(tc.end)
+			if got := h.notes.titles("#deploys"); !slices.Equal(got, tc.want) {
+				t.Errorf("announcements:\ngot  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRunEmptySilent(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 2, 9, 0), func(c *config.Config) { c.Trains["daily"].Empty = "silent" })
 	h.run(at(2026, 6, 2, 15, 0))

@@ -91,6 +91,25 @@ func (s schedule) at(w time.Time) time.Time {
 	return r
 }
 
+// nominal returns the wall reading (expressed in UTC) that s scheduled
+// for t, an instant Next returned: t's own reading, or, when t is the
+// instant the clock jumped over readings s scheduled, the last of those.
+func (s schedule) nominal(t time.Time) time.Time {
+	lt := t.In(s.loc)
+	w := wall(lt)
+	_, off := lt.Zone()
+	_, prev := lt.Add(-time.Nanosecond).Zone()
+	gap := time.Duration(off-prev) * time.Second
+	if gap <= 0 || s.spec.Next(w.Add(-time.Second)).Equal(w) {
+		return w
+	}
+	n := w
+	for e := s.spec.Next(w.Add(-gap - time.Second)); !e.IsZero() && e.Before(w); e = s.spec.Next(e) {
+		n = e
+	}
+	return n
+}
+
 // wall returns t's clock reading in its zone, expressed in UTC.
 func wall(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)

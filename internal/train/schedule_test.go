@@ -96,6 +96,38 @@ func TestScheduleNext(t *testing.T) {
 	}
 }
 
+// TestScheduleNominal: the wall reading a schedule meant for an instant it
+// returned, which differs from the clock's when the clock jumped over it.
+func TestScheduleNominal(t *testing.T) {
+	lordHowe := mustLoad("Australia/Lord_Howe") // springs forward 30 minutes, 02:00 to 02:30
+	tests := []struct {
+		name, tz, spec string
+		from           time.Time
+		want           string // the wall reading of the next instant
+	}{
+		{"an ordinary day", "Europe/Warsaw", "0 14 * * *", at(2026, 6, 1, 12, 0), "2026-06-01 14:00"},
+		{"skipped in Warsaw", "Europe/Warsaw", "30 2 * * *", at(2026, 3, 29, 1, 0), "2026-03-29 02:30"},
+		{"skipped, several in the gap", "Europe/Warsaw", "15,45 2 * * *", at(2026, 3, 29, 1, 0), "2026-03-29 02:45"},
+		{"the reading the clock jumps to", "Europe/Warsaw", "0 2,3 * * *", at(2026, 3, 29, 1, 0), "2026-03-29 03:00"},
+		{"skipped in New York", "America/New_York", "30 2 * * *", time.Date(2026, 3, 8, 1, 0, 0, 0, mustLoad("America/New_York")), "2026-03-08 02:30"},
+		{"skipped in Lord Howe", "Australia/Lord_Howe", "15 2 * * *", time.Date(2026, 10, 4, 1, 0, 0, 0, lordHowe), "2026-10-04 02:15"},
+		{"not skipped in Lord Howe", "Australia/Lord_Howe", "30 2 * * *", time.Date(2026, 10, 4, 1, 0, 0, 0, lordHowe), "2026-10-04 02:30"},
+		{"repeated, the first time", "Europe/Warsaw", "30 2 * * *", at(2026, 10, 25, 1, 0), "2026-10-25 02:30"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := newSchedule(&config.Train{Timezone: tc.tz}, tc.spec)
+			if err != nil {
+				t.Fatalf("newSchedule(%q): %v", tc.spec, err)
+			}
+			next := sc.Next(tc.from)
+			if got := sc.nominal(next).Format("2006-01-02 15:04"); got != tc.want {
+				t.Errorf("nominal(%v): got %s, want %s", next, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestScheduleRejects(t *testing.T) {
 	for _, spec := range []string{"@every 1h", "61 14 * * *", "0 14 * *"} {
 		if _, err := newSchedule(&config.Train{Timezone: "Europe/Warsaw"}, spec); err == nil {

@@ -529,7 +529,14 @@ func (s *Scheduler) post(ctx context.Context, channel string, msg chat.Message) 
 
 // announceStop posts the boarding or reminder announcement at at.
 func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainState, kind string, at time.Time) {
-	dep := tr.sched[KindDeparture].Next(at)
+	dsc := tr.sched[KindDeparture]
+	dep := dsc.Next(at)
+	// When a spring-forward change skips both, a departure scheduled
+	// after the announcement runs at the same instant, as the clock
+	// jumps: it is the one announced, not the next one.
+	if d := dsc.Next(at.Add(-time.Nanosecond)); d.Equal(at) && dsc.nominal(at).After(tr.sched[kind].nominal(at)) {
+		dep = d
+	}
 	if dep.IsZero() {
 		return
 	}
