@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -21,7 +22,8 @@ import (
 // Board puts build of app aboard the train for user. env, when set, must
 // be the train's. The app must have the train's env and the build must
 // exist. Locks and windows are not checked now but at departure; a car
-// that would be held back now gets a warning in the reply. Boarding again
+// that would be held back now gets a warning in the reply, as does one
+// whose env's window is closed at the departure. Boarding again
 // replaces the app's car, which moves to the end of the train.
 func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env string) (chat.Message, error) {
 	tr, ok := s.trains[trainName]
@@ -80,9 +82,32 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		if reason, closed := s.gate.Closed(ctx, app, want, user); closed {
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s; unless that changes by departure, the car moves to the next train.", reason))
+		} else if reason, closed := windowAt(a, want, dep); closed {
+			// Open now is no promise for the departure: the window
+			// may close or a freeze begin before it.
+			m.Level = chat.Warning
+			m.Lines = append(m.Lines, fmt.Sprintf("⚠ deploys to %s/%s are closed at its departure, %s: %s; unless that changes, the car moves to the next train.",
+				app, want, stamp(dep, tr.loc), reason))
 		}
 	}
 	return m, nil
+}
+
+// windowAt says why the deploy window of app's env is closed at t, a
+// departure, if it is: the weekly windows and freezes are known ahead.
+func windowAt(a *config.App, env string, t time.Time) (string, bool) {
+	e, ok := a.Env(env)
+	if !ok || e.Window == nil || t.IsZero() {
+		return "", false
+	}
+	sched, err := e.Schedule()
+	if err != nil {
+		return "", false // the config was validated; the gate says so at departure
+	}
+	if v := sched.At(t); !v.Open {
+		return v.Reason, true
+	}
+	return "", false
 }
 
 // Leave takes app's car off the train.

@@ -110,6 +110,37 @@ func TestBoard(t *testing.T) {
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
 		},
 		{
+			name: "a window closed at departure, open now, is warned of",
+			edit: func(c *config.Config) {
+				c.Apps["accounting"].Envs["production"].Window = &config.Window{Timezone: "Europe/Warsaw", Weekly: []string{"Mon-Fri 09:00-13:00"}}
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)\n" +
+				"  ⚠ deploys to accounting/production are closed at its departure, Tue 2 Jun 14:00 CEST: outside the deploy window (Mon-Fri 09:00-13:00 Europe/Warsaw); unless that changes, the car moves to the next train.",
+			wantLevel: chat.Warning, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name: "a freeze that starts after the departure is not warned of", now: at(2026, 12, 18, 11, 0), // a Friday
+			edit: func(c *config.Config) {
+				c.Apps["accounting"].Envs["production"].Window = &config.Window{Timezone: "Europe/Warsaw",
+					Freezes: []config.Freeze{{From: "2026-12-21", To: "2027-01-03", Message: "year-end freeze"}}}
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)", wantLevel: chat.Success,
+			wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name: "a freeze at departure is warned of", now: at(2026, 12, 18, 15, 0), // a Friday, after the departure
+			edit: func(c *config.Config) {
+				c.Apps["accounting"].Envs["production"].Window = &config.Window{Timezone: "Europe/Warsaw",
+					Freezes: []config.Freeze{{From: "2026-12-21", To: "2027-01-03", Message: "year-end freeze"}}}
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want: "🎫 accounting 1338 boarded the Mon 14:00 train to production (car 1 of 1)\n" +
+				"  ⚠ deploys to accounting/production are closed at its departure, Mon 21 Dec 14:00 CET: frozen: year-end freeze (until 2027-01-04 00:00 CET); unless that changes, the car moves to the next train.",
+			wantLevel: chat.Warning, wantAboard: []string{"accounting 1338"},
+		},
+		{
 			name:  "store down",
 			setup: func(h *harness) { h.store.setFail(errors.New("connection refused")) },
 			user:  "alice", app: "accounting", build: "1338",
