@@ -66,6 +66,11 @@ func (t *Train) Schedule(spec string) (cron.Schedule, error) {
 	return cs, nil
 }
 
+// leapYear starts the search for a schedule's first time: cron looks five
+// years ahead, so a 29 February is found, and whether a day of a month
+// ever comes does not depend on the year otherwise.
+var leapYear = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func (c *Config) validateTrains(loc locator, ps *problems) {
 	for _, name := range sortedKeys(c.Trains) {
 		t := c.Trains[name]
@@ -103,8 +108,11 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 				}
 				continue
 			}
-			if _, err := t.Schedule(k.spec); err != nil {
+			cs, err := t.Schedule(k.spec)
+			if err != nil {
 				ps.add(at(k.key), "%s.%s: %v", p, k.key, err)
+			} else if cs.Next(leapYear).IsZero() {
+				ps.add(at(k.key), "%s.%s: %q never comes: no month in it has that day", p, k.key, k.spec)
 			}
 		}
 		if t.Grace < 0 {

@@ -217,6 +217,16 @@ func TestValidationRules(t *testing.T) {
 			want:  one("departure:", `trains.daily.departure: "CRON_TZ=America/New_York 0 14 * * 1-5": set the time zone with the train's timezone key, not in the schedule`),
 		},
 		{
+			// Cron takes the day, and the train would never leave.
+			name:  "train departure on a day no month has",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 31 4,6 *\"\nusers:\n"},
+			want:  one("departure:", `trains.daily.departure: "0 14 31 4,6 *" never comes: no month in it has that day`),
+		},
+		{
+			name:  "train departure on 29 February",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 28 2 *\"\n    departure: \"0 14 29 2 *\"\nusers:\n"},
+		},
+		{
 			name:  "train grace negative",
 			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\n    grace: -15m\nusers:\n"},
 			want:  one("grace:", `trains.daily.grace: must be 0s or more, got -15m0s`),
