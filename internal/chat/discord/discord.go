@@ -295,16 +295,25 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 
 // goRun runs f in a goroutine Shutdown waits for; false after Shutdown.
 func (a *Adapter) goRun(f func(ctx context.Context)) bool {
+	if !a.hold() {
+		return false
+	}
+	go func() {
+		defer a.wg.Done()
+		f(a.base)
+	}()
+	return true
+}
+
+// hold makes Shutdown wait until the caller calls a.wg.Done; false after
+// Shutdown.
+func (a *Adapter) hold() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return false
 	}
 	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		f(a.base)
-	}()
 	return true
 }
 

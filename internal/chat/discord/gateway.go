@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/switchman-bot/switchman/internal/chat"
 )
 
 // RunGateway receives interactions over Discord's gateway instead of the
@@ -18,24 +20,29 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 	if a.token == "" {
 		return errors.New("discord gateway: no bot token")
 	}
-	remove := a.s.AddHandler(func(s *discordgo.Session, ic *discordgo.InteractionCreate) {
-		if ic.Interaction == nil || a.isClosed() {
+	remove := a.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
+		if ic.Interaction == nil {
 			return
 		}
 		in := ic.Interaction
-		resp, run := a.dispatch(ctx, in)
+		// One that arrives as ctx ends (the bot is stopping) is answered
+		// still: Discord shows "This interaction failed" otherwise. The
+		// dedupe check has its own bound, the response the HTTP client's.
+		rctx := context.WithoutCancel(ctx)
+		// Shutdown, which follows the end of ctx, waits for the answer
+		// and the command from here on, so that neither is dropped once
+		// the other is under way; after it, the sender is told to retry.
+		if !a.hold() {
+			a.respond(rctx, in, immediate(chat.Message{Level: chat.Failure, Title: noticeRestarting}))
+			return
+		}
+		defer a.wg.Done()
+		resp, run := a.dispatch(rctx, in)
 		if resp == nil {
 			return
 		}
-		err := a.retry(ctx, func() error {
-			return s.InteractionRespond(in, resp, discordgo.WithContext(ctx))
-		})
-		if err != nil {
-			a.log.Warn("discord interaction response failed", "interaction", in.ID, "err", a.scrub(err, in.Token))
-			return
-		}
-		if run != nil && !a.goRun(run) {
-			a.log.Warn("discord interaction dropped: shutting down", "interaction", in.ID)
+		if a.respond(rctx, in, resp) && run != nil {
+			run(a.base)
 		}
 	})
 	defer remove()
@@ -48,4 +55,19 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		a.log.Warn("close discord gateway", "err", a.scrub(err))
 	}
 	return nil
+}
+
+// noticeRestarting answers an interaction that arrives after Shutdown.
+const noticeRestarting = "Switchman is restarting, so nothing was run. Try again in a minute."
+
+// respond sends an interaction's response and reports whether it was.
+func (a *Adapter) respond(ctx context.Context, in *discordgo.Interaction, resp *discordgo.InteractionResponse) bool {
+	err := a.retry(ctx, func() error {
+		return a.s.InteractionRespond(in, resp, discordgo.WithContext(ctx))
+	})
+	if err != nil {
+		a.log.Warn("discord interaction response failed", "interaction", in.ID, "err", a.scrub(err, in.Token))
+		return false
+	}
+	return true
 }

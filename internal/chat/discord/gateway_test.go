@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
 
 // fakeGateway is a local stand-in for Discord's gateway: hello, READY,
@@ -116,5 +118,121 @@ func TestGatewaySharesTheDispatch(t *testing.T) {
 	}
 	if err := json.Unmarshal(calls[1].Body, &resp); err != nil || resp.Type != 5 || resp.Data.Flags != 64 {
 		t.Errorf("callback %s, want a deferred ephemeral response", calls[1].Body)
+	}
+}
+
+// stopOnDedupe is the bot's store as the Deduper; with stop set, the
+// first check is where the bot is told to stop, as SIGTERM does: the
+// gateway's context ends, and Shutdown is called (the drain that
+// follows) before the check answers.
+type stopOnDedupe struct {
+	store *embedded.Store
+	stop  func()
+}
+
+func (d *stopOnDedupe) SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if d.stop != nil {
+		d.stop()
+		d.stop = nil
+	}
+	return d.store.SetOnce(ctx, key, ttl)
+}
+
+// TestGatewayAnswersAsTheBotStops: an interaction that arrives as the
+// bot is told to stop is still answered, and its command run before
+// Shutdown returns; one that arrives after Shutdown is told to try
+// again. Discord shows "This interaction failed" to whoever sent one
+// that gets no response, and a deferred one that is never followed up
+// "thinks" for 15 minutes.
+func TestGatewayAnswersAsTheBotStops(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		early    bool   // Shutdown before the interaction arrives
+		wantType int    // of the interaction's response
+		want     string // in the response, or in the edit that follows
+		runs     bool   // the command runs
+	}{
+		{name: "told to stop during the check", wantType: 5, want: "You are ana", runs: true},
+		{name: "after shutdown", early: true, wantType: 4, want: "Switchman is restarting, so nothing was run"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := embedded.Open(filepath.Join(t.TempDir(), "state.db"), embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+				out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+				return commands.Outcome{}
+			}}
+			dd := &stopOnDedupe{store: st}
+			hs := newHarness(t, h, func(o *Options) { o.Dedupe = dd })
+			shut := make(chan error, 1)
+			shutdown := func() {
+				go func() {
+					sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer scancel()
+					shut <- hs.a.Shutdown(sctx)
+				}()
+				waitFor(t, "Shutdown to begin", hs.a.isClosed)
+			}
+			if tt.early {
+				shutdown()
+			} else {
+				dd.stop = func() { cancel(); shutdown() }
+			}
+			gw := fakeGateway(t, slashCommand("502", "111", "whoami"))
+			hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+
+			done := make(chan error, 1)
+			go func() { done <- hs.a.RunGateway(ctx) }()
+			callback := "POST /api/v9/interactions/502/" + interactionToken("502") + "/callback"
+			var resp apiCall
+			waitFor(t, "the interaction's response", func() bool {
+				for _, c := range hs.fd.Calls() {
+					if c.Method+" "+c.Path == callback {
+						resp = c
+						return true
+					}
+				}
+				return false
+			})
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("RunGateway: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("RunGateway did not return after its context ended")
+			}
+			select {
+			case err := <-shut:
+				if err != nil {
+					t.Errorf("Shutdown: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("Shutdown did not return")
+			}
+
+			var body struct {
+				Type int `json:"type"`
+			}
+			if err := json.Unmarshal(resp.Body, &body); err != nil || body.Type != tt.wantType || resp.Status != http.StatusNoContent {
+				t.Errorf("response %s (status %d), want type %d", resp.Body, resp.Status, tt.wantType)
+			}
+			var said bool
+			for _, c := range hs.fd.Calls() {
+				said = said || strings.Contains(string(c.Body), tt.want)
+			}
+			if !said {
+				t.Errorf("calls %s, want one saying %q", transcript(t, hs.fd.Calls()), tt.want)
+			}
+			if got := hs.h.Requests(); tt.runs != (len(got) == 1 && got[0].Text == "whoami") || !tt.runs && len(got) > 0 {
+				t.Errorf("requests %+v, want whoami run: %v", got, tt.runs)
+			}
+		})
 	}
 }
