@@ -34,6 +34,11 @@ var ErrNotFound = errors.New("not found")
 // which Stat refuses unless the Source says the checksum is optional.
 var ErrNoChecksum = errors.New("no published checksum")
 
+// ErrDenied marks an answer 401 or 403 from the artifact server: the
+// credentials in the URL are missing or refused, and asking again does
+// not help until someone fixes them.
+var ErrDenied = errors.New("access denied")
+
 // ErrInvalid marks what the artifact store served that cannot be used,
 // such as a checksum file that does not parse: asking again does not
 // help, publishing it again does.
@@ -410,14 +415,18 @@ func (b *idleBody) watch(ctx context.Context) {
 }
 
 // statusError turns a response that is not 2xx into an error naming the
-// status and the location; 404 and 410 wrap ErrNotFound.
+// status and the location; 404 and 410 wrap ErrNotFound, 401 and 403
+// ErrDenied.
 func statusError(resp *http.Response, loc string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
 	e := &Error{Location: redactString(loc), Reason: resp.Request.Method + ": HTTP " + resp.Status}
-	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+	switch resp.StatusCode {
+	case http.StatusNotFound, http.StatusGone:
 		e.Err = ErrNotFound
+	case http.StatusUnauthorized, http.StatusForbidden:
+		e.Err = ErrDenied
 	}
 	return e
 }
@@ -496,8 +505,9 @@ func (s Source) Display(app, build string) string {
 // and a message for people saying why, briefly and without credentials:
 // NotFound for a missing artifact or checksum file (the message names
 // the config key that makes the checksum optional), Invalid for what the
-// store served but cannot be used (retrying does not help), Unavailable
-// otherwise. The message ends without punctuation, so the caller may add
+// store served but cannot be used (retrying does not help), Forbidden for
+// a 401 or 403 (nor does it: the message says to check the credentials),
+// Unavailable otherwise. The message ends without punctuation, so the caller may add
 // to it.
 func (s Source) Refusal(app, build string, err error) *errs.Error {
 	var e *Error
@@ -506,6 +516,8 @@ func (s Source) Refusal(app, build string, err error) *errs.Error {
 		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s has no published checksum (%s not found); publish one, or set artifact.checksum: optional for this app", build, app, e.Location)}
 	case errors.Is(err, ErrNotFound):
 		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
+	case errors.Is(err, ErrDenied):
+		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused access to build %s of %s: %s; check the credentials of the app's artifact.url", build, app, reason(err))}
 	case errors.Is(err, ErrInvalid):
 		return &errs.Error{Code: errs.Invalid, Err: err, Msg: fmt.Sprintf("cannot check build %s of %s: %s", build, app, reason(err))}
 	}

@@ -359,10 +359,12 @@ func TestRefusal(t *testing.T) {
 		"/shop/3.tgz":        "artifact three",
 		"/shop/4.tgz":        "artifact four",
 		"/shop/5.tgz":        "artifact five",
+		"/shop/6.tgz":        "artifact six",
 	})
 	srv.html = map[string]bool{"/shop/2.tgz.sha256": true}
 	srv.status["/shop/3.tgz.sha256"] = http.StatusForbidden
 	srv.status["/shop/4.tgz"] = http.StatusServiceUnavailable
+	srv.status["/shop/6.tgz"] = http.StatusUnauthorized
 	// Credentials in the URL must stay out of every message.
 	secret := strings.Replace(srv.URL, "http://", "http://ci:pa55word@", 1) + "/{app}/{build}.tgz?token=s3cr3t"
 
@@ -375,7 +377,11 @@ func TestRefusal(t *testing.T) {
 	}{
 		{"malformed checksum", Source{URL: secret}, "1", errs.Invalid, "/shop/1.tgz.sha256?REDACTED: line 1: first field is not a SHA-256 digest (64 hex digits)"},
 		{"html for the checksum", Source{URL: secret}, "2", errs.Invalid, "/shop/2.tgz.sha256?REDACTED: got an HTML page, not a checksum file"},
-		{"checksum forbidden", Source{URL: secret}, "3", errs.Unavailable, "/shop/3.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden"},
+		// Asking again does not help: the credentials need fixing.
+		{"checksum forbidden", Source{URL: secret}, "3", errs.Forbidden,
+			"the artifact server refused access to build 3 of shop: http://REDACTED@"},
+		{"artifact unauthorized", Source{URL: secret}, "6", errs.Forbidden,
+			"/shop/6.tgz?REDACTED: HEAD: HTTP 401 Unauthorized; check the credentials of the app's artifact.url"},
 		{"server error", Source{URL: secret}, "4", errs.Unavailable, "/shop/4.tgz?REDACTED: HEAD: HTTP 503 Service Unavailable"},
 		{"missing", Source{URL: secret}, "9", errs.NotFound, "build 9 of shop not found at http://REDACTED@"},
 		{"no checksum", Source{URL: secret}, "5", errs.NotFound, "/shop/5.tgz.sha256?REDACTED not found); publish one, or set artifact.checksum: optional for this app"},
