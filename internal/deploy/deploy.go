@@ -1468,13 +1468,18 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	r.mu.Lock()
 	left := slices.Clone(r.backFailed) // switched back within max_failures, and failed there
 	r.mu.Unlock()
+	// A host whose switch back failed within max_failures was tried
+	// again above: it is named once, by how that try ended.
 	for i, h := range r.hosts {
 		switch fate[i] {
 		case reverted:
 			rel := r.states[h.Name].Current
 			back[rel] = append(back[rel], h.Name)
+			left = slices.DeleteFunc(left, func(name string) bool { return name == h.Name })
 		case stuck:
-			left = append(left, h.Name)
+			if !slices.Contains(left, h.Name) {
+				left = append(left, h.Name)
+			}
 		case first:
 			kept = append(kept, h.Name)
 		}

@@ -132,3 +132,56 @@ func TestEveryHostFailingWithinMaxFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestRevertNamesEachHostOnce: a host switched back on its own within
+// max_failures whose switch back failed at the switch (its earlier
+// release gone) is tried again when the deploy then reverts. The
+// reverted deploy's message names it once: among the hosts it could not
+// switch back when the second try fails too, among those switched back
+// when it passes.
+func TestRevertNamesEachHostOnce(t *testing.T) {
+	// h1's restart on 3 moves its release 2 away, so that its switch
+	// back fails before it switches; h2's puts it back, when build 3
+	// says so, before the deploy reverts.
+	const restart = `if [ -e current/DROP-$SWITCHMAN_HOST ]; then mv releases/2 releases/away-2; fi; if [ -e current/RESTORE-$SWITCHMAN_HOST ] && [ -e ../web-h1/releases/away-2 ]; then mv ../web-h1/releases/away-2 ../web-h1/releases/2; fi`
+	for _, tt := range []struct {
+		name    string
+		extra   []tarEntry
+		h1      deploy.HostState
+		want    []string
+		notWant string
+	}{
+		{
+			name:    "second try fails",
+			h1:      deploy.HostFailed,
+			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check them and /rollback"},
+			notWant: "h1, h1",
+		},
+		{
+			name:    "second try passes",
+			extra:   []tarEntry{{name: "RESTORE-h2", body: "x"}},
+			h1:      deploy.HostReverted,
+			want:    []string{"switched back to 2 on h0, h1, h2"},
+			notWant: "could NOT switch back",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, current := threeHostsRestart(t, 1, restart)
+			entries := append([]tarEntry{{name: "BROKEN-h1", body: "x"}, {name: "DROP-h1", body: "x"}, {name: "BROKEN-h2", body: "x"}}, tt.extra...)
+			f.build("3", entries...)
+			rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
+			t.Logf("deploy 3: %s", rec.Error)
+			for _, want := range tt.want {
+				if !strings.Contains(rec.Error, want) {
+					t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+				}
+			}
+			if strings.Contains(rec.Error, tt.notWant) {
+				t.Errorf("record error: got %q, want nothing saying %q", rec.Error, tt.notWant)
+			}
+			if hr := rec.Host("h1"); hr.State != tt.h1 {
+				t.Errorf("h1: got %s (current %s), want %s", hr.State, current("h1"), tt.h1)
+			}
+		})
+	}
+}
