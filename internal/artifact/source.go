@@ -111,8 +111,8 @@ type Source struct {
 	// wrapping ErrStalled; zero means DefaultIdleTimeout. A server or a
 	// proxy that stalls mid-body would otherwise hold up whoever reads
 	// it, a deploy and its lease, until the context ends. Only time spent
-	// waiting in Read counts: a caller may pause between reads. Local
-	// files have no such bound.
+	// waiting in Read counts: a caller may pause between reads. Reads of
+	// local files (a path on a mount that hangs) have the same bound.
 	IdleTimeout time.Duration
 }
 
@@ -200,7 +200,7 @@ func (s Source) Open(ctx context.Context, app, build string) (io.ReadCloser, err
 			}
 			return nil, &Error{Location: loc, Reason: "not a regular file"}
 		}
-		return f, nil
+		return newIdleFile(ctx, f, loc, s.idle(), idleChunk), nil
 	}
 	resp, err := s.do(ctx, http.MethodGet, loc)
 	if err != nil {
@@ -283,8 +283,9 @@ func (s Source) statPath(ctx context.Context, loc string) (Info, error) {
 	if err != nil {
 		return Info{}, pathError(sumLoc, err)
 	}
-	defer f.Close()
-	if info.SHA256, err = readChecksum(f, sumLoc, filepath.Base(loc)); err != nil {
+	sum := newIdleFile(ctx, f, sumLoc, s.idle(), checksumChunk)
+	defer sum.Close()
+	if info.SHA256, err = readChecksum(sum, sumLoc, filepath.Base(loc)); err != nil {
 		return Info{}, err
 	}
 	return info, nil
@@ -320,14 +321,18 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 		cancel()
 		return nil, transportError(loc, err)
 	}
-	idle := s.IdleTimeout
-	if idle <= 0 {
-		idle = DefaultIdleTimeout
-	}
-	b := &idleBody{body: resp.Body, cancel: cancel, loc: redactString(loc), idle: idle}
+	b := &idleBody{body: resp.Body, cancel: cancel, loc: redactString(loc), idle: s.idle()}
 	go b.watch(ctx)
 	resp.Body = b
 	return resp, nil
+}
+
+// idle is s's idle timeout.
+func (s Source) idle() time.Duration {
+	if s.IdleTimeout <= 0 {
+		return DefaultIdleTimeout
+	}
+	return s.IdleTimeout
 }
 
 // transportError says briefly why a request to loc failed. *url.Error is
@@ -412,6 +417,119 @@ func (b *idleBody) watch(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// How much an idleFile reads at once: of an artifact, and of a checksum
+// file (a line or a few).
+const (
+	idleChunk     = 256 << 10
+	checksumChunk = 4 << 10
+)
+
+// idleFile is a local file whose reads fail once one has waited idle for
+// data, or when ctx ends. A read of a file cannot be interrupted (on a
+// mount that hangs it waits in the kernel), so the file is read on a
+// goroutine of its own, at most one chunk ahead of the caller; after a
+// stall that goroutine, and the file, are left to the read that never
+// returns. Only the time a Read waits counts, as for idleBody. Close may
+// be called during a Read, which it ends; Reads are not for concurrent
+// use.
+type idleFile struct {
+	ctx  context.Context
+	f    *os.File
+	loc  string
+	idle time.Duration
+
+	chunks chan fileChunk // read, for the caller
+	free   chan []byte    // buffers the caller is done with
+	stop   chan struct{}  // closed by Close
+	cur    []byte         // the unread rest of the last chunk
+	buf    []byte         // the buffer cur is in
+	err    error          // once set, every Read returns it
+}
+
+type fileChunk struct {
+	b   []byte
+	err error
+}
+
+// newIdleFile reads f, at loc, chunk bytes at a time.
+func newIdleFile(ctx context.Context, f *os.File, loc string, idle time.Duration, chunk int) *idleFile {
+	r := &idleFile{
+		ctx: ctx, f: f, loc: loc, idle: idle,
+		chunks: make(chan fileChunk, 1), free: make(chan []byte, 2), stop: make(chan struct{}),
+	}
+	r.free <- make([]byte, chunk)
+	r.free <- make([]byte, chunk)
+	go r.readAhead()
+	return r
+}
+
+// readAhead reads the file chunk by chunk, each into a buffer the caller
+// gave back, until an error (io.EOF included) or Close.
+func (r *idleFile) readAhead() {
+	for {
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		case <-r.stop:
+			return
+		}
+		n, err := r.f.Read(buf)
+		select {
+		case r.chunks <- fileChunk{b: buf[:n], err: err}:
+		case <-r.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *idleFile) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for len(r.cur) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.buf != nil {
+			r.free <- r.buf[:cap(r.buf)]
+			r.buf = nil
+		}
+		t := time.NewTimer(r.idle)
+		select {
+		case c := <-r.chunks:
+			t.Stop()
+			r.cur, r.buf = c.b, c.b
+			r.err = c.err // io.EOF, or the *fs.PathError of a read
+		case <-t.C:
+			r.err = fmt.Errorf("artifact %s: %w: no data for %s", r.loc, ErrStalled, r.idle)
+		case <-r.ctx.Done():
+			t.Stop()
+			r.err = fmt.Errorf("artifact %s: %w", r.loc, r.ctx.Err())
+		case <-r.stop:
+			t.Stop()
+			r.err = fmt.Errorf("artifact %s: %w", r.loc, os.ErrClosed)
+		}
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// Close ends the reading goroutine, unless it waits in a read, and closes
+// the file (for good once that read returns).
+func (r *idleFile) Close() error {
+	select {
+	case <-r.stop:
+		return nil
+	default:
+	}
+	close(r.stop)
+	return r.f.Close()
 }
 
 // statusError turns a response that is not 2xx into an error naming the

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -559,5 +560,173 @@ func TestSourceIdleTimeout(t *testing.T) {
 				t.Errorf("got %d bytes, want the %d of the body", len(got), len(body))
 			}
 		})
+	}
+}
+
+// TestLocalIdleTimeout: a read of a local artifact that waits for data
+// (a path on a mount that hangs; here a FIFO nobody writes to) fails once
+// it has waited the idle timeout, or when its context ends, as a read from
+// an artifact server does, instead of holding the deploy until its step
+// times out; a file that is slow but keeps coming, or a reader that pauses
+// between reads, is not cut off.
+func TestLocalIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	body := strings.Repeat("artifact ", 10_000)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "fast.tgz"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// fifo returns a FIFO and its writing end, which the test keeps open:
+	// a reader then waits for data rather than seeing the end.
+	fifo := func(t *testing.T, name string) (string, *os.File) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		return p, w
+	}
+
+	tests := []struct {
+		name   string
+		open   func(t *testing.T, ctx context.Context) (io.ReadCloser, error)
+		cancel time.Duration // when to end the context, if at all
+		pause  time.Duration // between the reader's reads
+		stall  error         // the error the read ends with, if it should
+	}{
+		{name: "stalled file", stall: ErrStalled, open: func(t *testing.T, ctx context.Context) (io.ReadCloser, error) {
+			p, w := fifo(t, "stalls.tgz")
+			if _, err := io.WriteString(w, body[:len(body)/2]); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			return newIdleFile(ctx, f, p, idle, idleChunk), nil
+		}},
+		{name: "cancelled during a stall", cancel: idle / 2, stall: context.Canceled, open: func(t *testing.T, ctx context.Context) (io.ReadCloser, error) {
+			p, _ := fifo(t, "cancelled.tgz")
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			return newIdleFile(ctx, f, p, 10*time.Second, idleChunk), nil
+		}},
+		{name: "slow file", open: func(t *testing.T, ctx context.Context) (io.ReadCloser, error) {
+			p, w := fifo(t, "slow.tgz")
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				step := len(body) / 8
+				for i := 0; i < len(body); i += step {
+					if _, err := io.WriteString(w, body[i:min(i+step, len(body))]); err != nil {
+						t.Errorf("write: %v", err)
+						return
+					}
+					time.Sleep(idle / 2)
+				}
+				w.Close() // the end of the file
+			}()
+			t.Cleanup(func() { <-done })
+			return newIdleFile(ctx, f, p, idle, idleChunk), nil
+		}},
+		{name: "reader pausing between reads", pause: 2 * idle, open: func(t *testing.T, ctx context.Context) (io.ReadCloser, error) {
+			return Source{Path: filepath.Join(dir, "{build}.tgz"), IdleTimeout: idle}.Open(ctx, "a", "fast")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rc, err := tt.open(t, ctx)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer rc.Close()
+			if tt.cancel > 0 {
+				time.AfterFunc(tt.cancel, cancel)
+			}
+			type result struct {
+				got  []byte
+				err  error
+				took time.Duration
+			}
+			res := make(chan result, 1)
+			go func() {
+				start := time.Now()
+				var got []byte
+				buf := make([]byte, len(body)/3)
+				for {
+					n, err := rc.Read(buf)
+					got = append(got, buf[:n]...)
+					if err != nil {
+						res <- result{got, err, time.Since(start)}
+						return
+					}
+					time.Sleep(tt.pause)
+				}
+			}()
+			var r result
+			select {
+			case r = <-res:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the read still waits after 10s, want it ended")
+			}
+			if tt.stall == nil {
+				if r.err != io.EOF || string(r.got) != body {
+					t.Fatalf("got %d bytes and %v, want the %d of the file and its end", len(r.got), r.err, len(body))
+				}
+				return
+			}
+			if !errors.Is(r.err, tt.stall) || !strings.Contains(r.err.Error(), dir) {
+				t.Errorf("got %v, want %v naming the file", r.err, tt.stall)
+			}
+			if tt.stall == ErrStalled && (r.took < idle || !strings.Contains(r.err.Error(), "no data for 200ms")) {
+				t.Errorf("got %v after %s, want no data for %s", r.err, r.took, idle)
+			}
+		})
+	}
+}
+
+// TestLocalChecksumIdleTimeout: Stat of a local artifact whose checksum
+// file's read waits for data (a FIFO nobody writes to) fails after the
+// idle timeout rather than holding the deploy.
+func TestLocalChecksumIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "1.tgz"), []byte("artifact"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := filepath.Join(dir, "1.tgz.sha256")
+	if err := syscall.Mkfifo(sum, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(sum, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Source{Path: filepath.Join(dir, "{build}.tgz"), IdleTimeout: idle}.Stat(context.Background(), "a", "1")
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), sum+": read stalled: no data for 200ms") {
+			t.Errorf("Stat: got %v, want ErrStalled naming %s", err, sum)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stat still waits for the checksum file after 10s, want it failed")
 	}
 }
