@@ -64,3 +64,16 @@ func overview() string {
 	b.WriteString(`"help COMMAND" shows details and examples, e.g. "help deploy".`)
 	return clip(b.String(), MaxReplyLen)
 }
+
+// secondWord reports whether word, in any case, is the fixed word that
+// follows the verb in the usage of s or of one of its forms: "deploys" of
+// lock, "board" of train.
+func (s *spec) secondWord(word string) bool {
+	for _, u := range append([]spec{*s}, s.forms...) {
+		f := strings.Fields(u.usage)
+		if len(f) > 1 && strings.Trim(f[1], "abcdefghijklmnopqrstuvwxyz") == "" && strings.EqualFold(word, f[1]) {
+			return true
+		}
+	}
+	return false
+}

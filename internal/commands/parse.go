@@ -1526,6 +1526,13 @@ func (p *parser) trainFirst(t token, usage string) error {
 
 func parseHelp(_ *parser, args []token) (Command, error) {
 	var c Command
+	if len(args) == 2 {
+		// The overview lists "lock deploys …" and "train board …": a
+		// topic written with the command's second word is that command.
+		if s := lookup(Verb(strings.ToLower(strings.TrimPrefix(args[0].s, "/")))); s != nil && s.secondWord(args[1].s) {
+			args = args[:1]
+		}
+	}
 	if len(args) > 1 {
 		return c, unexpected(args[1])
 	}

@@ -137,6 +137,7 @@ func TestParseRun(t *testing.T) {
 		{"help of a form", "help confirm", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"help of a form with slash", "help /Abort", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"help flag of a form", "deploy abort --help", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"help of a form as the overview writes it", "help deploy Confirm", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 
 		// rollback
 		{"rollback default env", "rollback accounting",
@@ -207,6 +208,8 @@ func TestParseRun(t *testing.T) {
 		{"help", "help", Command{Verb: VerbHelp, Text: "help"}},
 		{"help topic", "help deploy", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"help topic any case with slash", "Help /Deploy", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
+		{"help topic as the overview writes it", "help lock deploys", Command{Verb: VerbHelp, Topic: "lock", Text: "help lock"}},
+		{"help topic as the overview writes it any case", "help UNLOCK Deploys", Command{Verb: VerbHelp, Topic: "unlock", Text: "help unlock"}},
 		{"help flag", "deploy accounting --help", Command{Verb: VerbHelp, Topic: "deploy", Text: "help deploy"}},
 		{"whoami", "WhoAmI", Command{Verb: VerbWhoami, Text: "whoami"}},
 
@@ -239,6 +242,7 @@ func TestParseRun(t *testing.T) {
 		{"train depart any case", "TRAIN Depart weekly NOW", Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "weekly", Text: "train depart weekly now"}},
 		{"help of a train action", "help Board", Command{Verb: VerbHelp, Topic: "train", Text: "help train"}},
 		{"help flag of a train action", "train depart --help", Command{Verb: VerbHelp, Topic: "train", Text: "help train"}},
+		{"help of a train action as the overview writes it", "help /train board", Command{Verb: VerbHelp, Topic: "train", Text: "help train"}},
 
 		// stats
 		{"stats default window", "stats accounting", Command{Verb: VerbStats, App: "accounting", For: 30 * day, Text: "stats accounting 30d"}},
@@ -562,6 +566,9 @@ func TestParseReply(t *testing.T) {
 		{name: "help unknown topic", in: "help deply",
 			want: []string{`no help for "deply"; did you mean "deploy"? commands: deploy, rollback, lock, unlock, train, status, history, stats, cancel, audit, grant, revoke, here, away, admins, help, whoami`}},
 		{name: "help extra word", in: "help deploy now", want: []string{`unexpected word "now"`, "\nusage: help [COMMAND]"}},
+		{name: "help of a form after another command", in: "help rollback confirm", want: []string{`unexpected word "confirm"`}},
+		{name: "help of a form by its keyword and another", in: "help confirm abort", want: []string{`unexpected word "abort"`}},
+		{name: "help of a form with a placeholder", in: "help deploy APP", want: []string{`unexpected word "APP"`}},
 		{name: "whoami extra word", in: "whoami now", exact: true, want: []string{"unexpected word \"now\"\nusage: whoami"}},
 
 		// train, with two trains in the catalog
