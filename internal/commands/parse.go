@@ -955,6 +955,9 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		rest = rest[2:]
 	}
+	if len(rest) == 1 && env != "" && build == "" && from == "" && CheckBuild(rest[0].s) == nil {
+		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": rollback %s %s to %s`, echo(rest[0].s), app, env, rest[0].s)
+	}
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
 	}
