@@ -35,8 +35,13 @@ func (c *Config) validate(loc locator, ps *problems) {
 	default:
 		ps.add(loc.line("bot", "log_level"), "bot.log_level: want debug, info, warn or error, got %q", c.Bot.LogLevel)
 	}
-	if _, _, err := net.SplitHostPort(c.Bot.Listen); err != nil {
+	if !isHostPort(c.Bot.Listen, "tcp") {
 		ps.add(loc.line("bot", "listen"), "bot.listen: want host:port, like 127.0.0.1:8080, got %q", c.Bot.Listen)
+	}
+	// A StatsD address the bot cannot dial would only be logged, once a
+	// deploy has ended, and no marker would ever be sent.
+	if c.Bot.StatsD != "" && !isHostPort(c.Bot.StatsD, "udp") {
+		ps.add(loc.line("bot", "statsd"), "bot.statsd: want host:port, like 127.0.0.1:8125, got %q", c.Bot.StatsD)
 	}
 	for name := range c.Users {
 		if strings.TrimSpace(name) == "" {
@@ -300,6 +305,17 @@ func otherPlaceholders(template string, allowed []string) []string {
 func redisURLParses(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && !strings.Contains(u.EscapedPath()+"?"+u.RawQuery+"#"+u.EscapedFragment(), "@")
+}
+
+// isHostPort reports whether s is host:port with a port the network takes:
+// a number up to 65535, or a service name.
+func isHostPort(s, network string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	_, err = net.LookupPort(network, port)
+	return err == nil
 }
 
 // isHTTPURL reports whether s, a template, is an absolute http(s) URL once

@@ -268,6 +268,34 @@ func TestValidationRules(t *testing.T) {
 			want:  one("listen", "bot.listen: want host:port"),
 		},
 		{
+			name:  "listen port out of range",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:99999"},
+			want:  one("listen", `bot.listen: want host:port, like 127.0.0.1:8080, got "127.0.0.1:99999"`),
+		},
+		{
+			name:  "listen port not a port",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:80a"},
+			want:  one("listen", "bot.listen: want host:port"),
+		},
+		{
+			name:  "listen port by name",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:http"},
+		},
+		{
+			name:  "statsd",
+			edits: []string{"log_level: info", "log_level: info\n  statsd: 127.0.0.1:8125"},
+		},
+		{
+			name:  "statsd without port",
+			edits: []string{"log_level: info", "log_level: info\n  statsd: statsd.example.com"},
+			want:  one("statsd", `bot.statsd: want host:port, like 127.0.0.1:8125, got "statsd.example.com"`),
+		},
+		{
+			name:  "statsd port out of range",
+			edits: []string{"log_level: info", "log_level: info\n  statsd: 127.0.0.1:81250"},
+			want:  one("statsd", "bot.statsd: want host:port"),
+		},
+		{
 			name:  "empty admin",
 			edits: []string{"admins: [ana]", `admins: [ana, ""]`},
 			want:  one("admins", "admins[1]: a user name must not be empty"),
