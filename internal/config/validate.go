@@ -190,6 +190,7 @@ func (a *App) validate(loc locator, ps *problems) {
 	if h.Interval <= 0 {
 		ps.add(at("health", "interval"), "%s.health.interval: must be more than 0, got %s", p, h.Interval)
 	}
+	validateHealthPlaceholders(loc, ps, a)
 
 	envs := a.EnvNames()
 	switch {
@@ -202,6 +203,39 @@ func (a *App) validate(loc locator, ps *problems) {
 	}
 	for _, name := range envs {
 		a.Envs[name].validate(loc, ps, a.Name)
+	}
+}
+
+// healthPlaceholders are those a health check fills in for every host, on
+// top of the host's vars (see deploy's run.vars).
+var healthPlaceholders = []string{"{host}", "{address}", "{app}", "{env}", "{build}"}
+
+// validateHealthPlaceholders checks that every host of the app has what
+// the health URL and expect name: another placeholder would stay as it
+// is, and the check of every deploy would fail only after the hosts
+// switched (and be switched back). A health command is not checked: the
+// shell's ${VAR}, written $${VAR}, has the same braces.
+func validateHealthPlaceholders(loc locator, ps *problems, a *App) {
+	for _, t := range []struct{ key, template string }{{"url", a.Health.URL}, {"expect", a.Health.Expect}} {
+		reported := map[string]bool{}
+		for _, envName := range a.EnvNames() {
+			for _, h := range a.Envs[envName].Hosts {
+				if h == nil {
+					continue
+				}
+				allowed := slices.Clone(healthPlaceholders)
+				for k := range h.Vars {
+					allowed = append(allowed, "{"+k+"}")
+				}
+				for _, ph := range otherPlaceholders(t.template, allowed) {
+					if reported[ph] {
+						continue
+					}
+					reported[ph] = true
+					ps.add(loc.line("apps", a.Name, "health", t.key), "apps.%s.health.%s: unknown placeholder %s for host %s of %s: it takes {host}, {address}, {app}, {env}, {build} and the host's vars", a.Name, t.key, ph, h.Name, envName)
+				}
+			}
+		}
 	}
 }
 

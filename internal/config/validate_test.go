@@ -296,6 +296,36 @@ func TestValidationRules(t *testing.T) {
 			want:  one("statsd", "bot.statsd: want host:port"),
 		},
 		{
+			name:  "health url placeholder misspelt",
+			edits: []string{"url: http://{host}:8000/health", "url: http://{hots}:8000/health"},
+			want:  one("url: http://{hots}", "apps.web.health.url: unknown placeholder {hots} for host web1 of prod: it takes {host}, {address}, {app}, {env}, {build} and the host's vars"),
+		},
+		{
+			name:  "health expect placeholder misspelt",
+			edits: []string{"timeout: 30s", "expect: \"build={biuld}\"\n      timeout: 30s"},
+			want:  one("expect:", "apps.web.health.expect: unknown placeholder {biuld} for host web1 of prod"),
+		},
+		{
+			name: "health url var one host lacks",
+			edits: []string{"url: http://{host}:8000/health", "url: http://{ip}:{port}/health",
+				"- web1", "- {name: web1, vars: {ip: 10.0.0.1, port: '80'}}",
+				"- web2=10.0.0.2", "- {name: web2, vars: {ip: 10.0.0.2, port: '80'}}",
+				"hosts: [localhost]", "hosts: [{name: localhost, vars: {port: '80'}}]"},
+			want: one("url: http://{ip}", "apps.web.health.url: unknown placeholder {ip} for host localhost of staging"),
+		},
+		{
+			name: "health url vars every host has",
+			edits: []string{"url: http://{host}:8000/health", "url: http://{ip}:8000/{app}/{env}/{address}",
+				"- web1", "- {name: web1, vars: {ip: 10.0.0.1}}",
+				"- web2=10.0.0.2", "- {name: web2, vars: {ip: 10.0.0.2}}",
+				"hosts: [localhost]", "hosts: [{name: localhost, vars: {ip: 127.0.0.1}}]",
+				"timeout: 30s", "expect: \"{build}\"\n      timeout: 30s"},
+		},
+		{
+			name:  "health command with the shell's braces",
+			edits: []string{"url: http://{host}:8000/health", "command: curl -fsS localhost:$${PORT}/{host}"},
+		},
+		{
 			name:  "empty admin",
 			edits: []string{"admins: [ana]", `admins: [ana, ""]`},
 			want:  one("admins", "admins[1]: a user name must not be empty"),
