@@ -1095,6 +1095,9 @@ func (p *parser) appEnv(args []token, needApp bool) (app, env string, rest []tok
 
 func parseStatus(p *parser, args []token) (Command, error) {
 	var c Command
+	if len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
+		return c, fmt.Errorf("status takes no env; status %s shows every env of %s", args[0].s, args[0].s)
+	}
 	if len(args) > 1 {
 		return c, unexpected(args[1])
 	}

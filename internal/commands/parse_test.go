@@ -556,7 +556,10 @@ func TestParseReply(t *testing.T) {
 
 		// status, history, cancel, help, whoami
 		{name: "status unknown app", in: "status acounting", want: []string{`unknown app "acounting"`}},
-		{name: "status extra word", in: "status accounting production", want: []string{`unexpected word "production"`, "\nusage: status [APP]"}},
+		{name: "status env", in: "status accounting production", exact: true,
+			want: []string{"status takes no env; status accounting shows every env of accounting\nusage: status [APP]"}},
+		{name: "status extra word", in: "status accounting now", want: []string{`unexpected word "now"`, "\nusage: status [APP]"}},
+		{name: "status word not an env", in: "status accounting testing", want: []string{`unexpected word "testing"`}},
 		{name: "history zero", in: "history 0", exact: true, want: []string{`N must be a whole number from 1 to 100, not "0"` + usageHistory}},
 		{name: "history too many", in: "history accounting 101", want: []string{`not "101"`}},
 		{name: "history negative", in: "history -5", want: []string{`not "-5"`}},

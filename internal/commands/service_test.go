@@ -599,7 +599,7 @@ func TestRefusalTitleIsOneLine(t *testing.T) {
 		lines       []string
 	}{
 		{"deploy web", "deploy needs a build after the app, e.g. deploy web 1337", []string{`usage: deploy APP BUILD [to ENV] [--dry-run] [--force "reason"]`}},
-		{"status web prod", `unexpected word "prod"`, []string{"usage: status [APP]"}},
+		{"status web prod", "status takes no env; status web shows every env of web", []string{"usage: status [APP]"}},
 		{"frobnicate", `unknown command "frobnicate"; try "help" for the list of commands`, nil},
 	}
 	for _, tt := range tests {
