@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -159,6 +160,9 @@ func Open(path string, opt Options) (*Store, error) {
 // mapping of it, out of reach, keeps it locked until the process exits,
 // which is what a bot that cannot open its store does.
 func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
+	if err := checkLength(path); err != nil {
+		return nil, err
+	}
 	var file *os.File
 	opt := &bolt.Options{Timeout: openTimeout, ReadOnly: readOnly, OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
@@ -174,6 +178,77 @@ func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 		}
 	}()
 	return bolt.Open(path, 0o600, opt)
+}
+
+// checkLength refuses a file shorter than the pages its meta page counts:
+// a copy taken while the bot was writing it, or one cut short by a full
+// disk. bbolt maps the file and reads those pages through the mapping;
+// past the end of the file the read is a SIGBUS, which no recover stops,
+// and the process would die with a stack trace instead of saying the file
+// is damaged. A file without a valid meta page is left to bbolt, which
+// refuses it.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // bbolt creates it, or says it is missing
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pageSize, pages, ok := boltMeta(f)
+	if !ok {
+		return nil
+	}
+	if need := pageSize * pages; info.Size() < need {
+		return &damagedError{path: path, cause: fmt.Sprintf("it is %d bytes long, and its pages take %d: it was cut short (copied while the bot was writing it?)", info.Size(), need)}
+	}
+	return nil
+}
+
+// boltMeta reads bbolt's two meta pages as bbolt does (internal/common's
+// Meta, in the machine's byte order, after a 16-byte page header) and
+// returns the page size and the high-water mark, the number of pages in
+// use, of the newer valid one; ok is false when neither is valid.
+func boltMeta(f *os.File) (pageSize, pages int64, ok bool) {
+	const (
+		header  = 16
+		magic   = 0xED0CDAED
+		version = 2
+		sumEnd  = 56 // the checksum covers the fields before it
+		metaLen = 64
+	)
+	var txid uint64
+	read := func(off int64) (size, hwm, tx uint64, valid bool) {
+		b := make([]byte, metaLen)
+		if _, err := f.ReadAt(b, off+header); err != nil {
+			return 0, 0, 0, false
+		}
+		e := binary.NativeEndian
+		h := fnv.New64a()
+		h.Write(b[:sumEnd])
+		if e.Uint32(b[0:]) != magic || e.Uint32(b[4:]) != version || e.Uint64(b[sumEnd:]) != h.Sum64() {
+			return 0, 0, 0, false
+		}
+		return uint64(e.Uint32(b[8:])), e.Uint64(b[40:]), e.Uint64(b[48:]), true
+	}
+	offsets := []int64{0}
+	if size, _, _, valid := read(0); valid {
+		offsets = append(offsets, int64(size))
+	} else {
+		offsets = append(offsets, int64(os.Getpagesize()))
+	}
+	for _, off := range offsets {
+		size, hwm, tx, valid := read(off)
+		if valid && size > 0 && (!ok || tx > txid) {
+			pageSize, pages, txid, ok = int64(size), int64(hwm), tx, true
+		}
+	}
+	return pageSize, pages, ok
 }
 
 func initSchema(tx *bolt.Tx) error {
