@@ -2,10 +2,12 @@ package commands_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -70,4 +72,72 @@ func TestRollbackOfAnInterruptedRun(t *testing.T) {
 	if r.Failed || rb == nil || rb.Build != "1" || rb.Previous != "3" || rb.Outcome != deploy.OutcomeSucceeded {
 		t.Fatalf("rollback %s: failed %v, %q, %+v; want from 3 to 1", d.ID, r.Failed, out.last(), rb)
 	}
+}
+
+// TestStatusAdviceUndoesTheInterruptedRun: the rollback status offers for
+// an interrupted run undoes that run only, as its message's button does.
+// A plain `rollback APP ENV` took a fleet the run never switched one
+// release further back (marking the release that ran fine bad), and was
+// refused when the run had switched some hosts and not the others.
+func TestStatusAdviceUndoesTheInterruptedRun(t *testing.T) {
+	tests := []struct {
+		name string
+		// switched: deploy 3 ran to its end before its record was made
+		// interrupted, as if the process died after the switch.
+		switched bool
+		want     string // current afterwards
+	}{
+		{name: "no host switched", switched: false, want: "releases/2"},
+		{name: "every host switched", switched: true, want: "releases/2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
+			builds := []string{"1", "2"}
+			if tt.switched {
+				builds = append(builds, "3")
+			}
+			var last *deploy.Record
+			for _, b := range builds {
+				if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("deploy %s: %+v", b, last)
+				}
+			}
+			d := deploy.Record{ID: "20261123-120000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",
+				Requester: "bob", Started: time.Now(), Finished: time.Now(), Outcome: deploy.OutcomeInterrupted, Fence: last.Fence,
+				Error: "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery",
+				Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostDelivered, Current: "2", Previous: "2"}}}
+			if tt.switched {
+				d.ID = last.ID
+				d.Started = last.Started
+				d.Hosts = []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "3", Previous: "2", Switched: true}}
+			}
+			if err := f.store.PutRecord(context.Background(), &d); err != nil {
+				t.Fatal(err)
+			}
+			_, out, _ := f.do("carl", "status web")
+			_, advice, ok := strings.Cut(out.last(), "decide: /")
+			if !ok {
+				t.Fatalf("status lacks the advice:\n%s", out.last())
+			}
+			advice, _, _ = strings.Cut(advice, ", or")
+			r, out, _ := f.do("bob", advice)
+			if got := link(t, filepath.Join(f.app, "current")); got != tt.want {
+				t.Errorf("after %q (failed %v, %q): current %s, want %s", advice, r.Failed, out.last(), got, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(f.app, "releases/.bad-2")); err == nil {
+				t.Errorf("after %q: release 2, which the interrupted deploy never replaced, is marked bad", advice)
+			}
+		})
+	}
+}
+
+func link(t *testing.T, path string) string {
+	t.Helper()
+	got, err := os.Readlink(path)
+	if err != nil {
+		return "none: " + err.Error()
+	}
+	return got
 }

@@ -62,7 +62,14 @@ func (c *call) status(ctx context.Context, cmd Command) {
 			lines = append(lines, line)
 			if len(recs) > 0 && recs[0].Outcome == deploy.OutcomeInterrupted {
 				lines = append(lines, "  ⚠ "+recs[0].Error)
-				lines = append(lines, fmt.Sprintf("  decide: /rollback %s %s, or /deploy %s BUILD to %s", app, env, app, env))
+				// The rollback that undoes that run only, as its
+				// message's button does: a plain one would take hosts
+				// the run never switched one release further back.
+				rollback := fmt.Sprintf("rollback %s %s", app, env)
+				if to, from, ok := undoInterrupted(recs[0]); ok {
+					rollback += " to " + to + " from " + from
+				}
+				lines = append(lines, fmt.Sprintf("  decide: /%s, or /deploy %s BUILD to %s", rollback, app, env))
 			}
 			lines = append(lines, hosts[env]...)
 		}
