@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/transport/local"
@@ -132,5 +134,68 @@ func TestFailedMigrationsSayWhatRan(t *testing.T) {
 				t.Errorf("current: got %q, want releases/1", f.link("current"))
 			}
 		})
+	}
+}
+
+// TestPruneCutShortLeavesNoPartialRelease: a host that dies while a prune
+// removes a release (here its shell is killed half-way through the rm)
+// leaves no incomplete releases/<build> behind. One was taken for the
+// release: deploying that build again skipped the download and switched
+// to what was left of it, and a rollback to it did the same.
+func TestPruneCutShortLeavesNoPartialRelease(t *testing.T) {
+	dir := t.TempDir()
+	arm := filepath.Join(dir, "arm")
+	real, err := exec.LookPath("rm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An rm that removes a release's BUILD, then kills the script running
+	// it, as a host dying mid-removal would stop it.
+	wrapper := fmt.Sprintf(`#!/bin/sh
+if [ -e %[1]s ]; then
+	for a; do
+		if [ -f "$a/BUILD" ]; then %[2]s -f %[1]s "$a/BUILD"; kill -9 $PPID; exit 137; fi
+	done
+fi
+exec %[2]s "$@"
+`, arm, real)
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "rm"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	f := newFixture(t, "")
+	base := time.Now().Add(-3 * time.Hour)
+	for i, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+		if b == "4" {
+			if err := os.WriteFile(arm, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+		at := base.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(filepath.Join(f.app, "releases", b), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(arm); err == nil {
+		t.Fatal("the prune after deploying 4 never removed release 1")
+	}
+	for _, r := range f.releases() {
+		if strings.HasPrefix(r, ".") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(f.app, "releases", r, "BUILD")); err != nil {
+			t.Errorf("releases/%s after a prune cut short: %v; want every release complete", r, err)
+		}
+	}
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if got := strings.TrimSpace(f.read("current/BUILD")); got != "1" {
+		t.Errorf("deploying 1 again (%s): current/BUILD %q, want 1", rec.Outcome, got)
 	}
 }

@@ -407,7 +407,11 @@ func markBadScript(dir, build string) string {
 // `current` and `previous` point at, and stale temporary unpack dirs. It
 // runs on every host after every deploy, so it spawns what it must only:
 // links are resolved with cd -P and releases listed with newestFirst, as
-// in inspectScript; a link to a missing release protects nothing.
+// in inspectScript; a link to a missing release protects nothing. A
+// release leaves its name before it is removed: a removal cut short (the
+// host dying) leaves a temporary dir, which a later prune removes, not an
+// incomplete releases/<build> that a deploy of that build would take for
+// the release and switch to.
 func pruneScript(dir string, keep int) string {
 	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
 here=$PWD cur=none prev=none
@@ -419,7 +423,9 @@ set -- .tmp-*
 [ -e "$1" ] || exit 0
 find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
 `, shell.Quote(dir), newestFirst(fmt.Sprintf(`		n=$((n+1))
-		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ]; then rm -rf -- "$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi`, keep)))
+		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ]; then
+			if mv -- "$r" ".tmp-pruned-$r"; then rm -rf -- ".tmp-pruned-$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi
+		fi`, keep)))
 }
 
 // inDir runs a configured command in dir with the deploy's variables in the
