@@ -187,7 +187,7 @@ func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, th
 	keep := map[string]string{}
 	for host, state := range out {
 		if last != nil {
-			if hr := last.Host(host); hr != nil && hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) {
+			if hr := last.Host(host); hr != nil && unfinished(*hr) {
 				continue // the last run left it there
 			}
 		}

@@ -149,18 +149,25 @@ func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*
 }
 
 // stuckOn returns the hosts last switched and left on build without a
-// passing restart (failed there, or activating when it stopped), which
-// point at build now.
+// passing restart (see unfinished), which point at build now.
 func (r *run) stuckOn(last *Record, build string) map[string]bool {
 	again := map[string]bool{}
 	for _, hr := range last.Hosts {
 		st, inspected := r.states[hr.Host]
-		// Switched: a host whose delivery failed, say, never left build.
-		if hr.Switched && (hr.State == HostFailed || hr.State == HostActivating) && hr.Current == build && inspected && st.Current == build {
+		if unfinished(hr) && hr.Current == build && inspected && st.Current == build {
 			again[hr.Host] = true
 		}
 	}
 	return again
+}
+
+// unfinished reports whether a run switched hr's host and left it without
+// a passing restart: it failed there, or was activating when the run
+// stopped, or could not be observed when the run was found stopped (its
+// state then says unreachable, and what it was doing is not known). A
+// host whose delivery failed, say, was never switched.
+func unfinished(hr HostResult) bool {
+	return hr.Switched && (hr.State == HostFailed || hr.State == HostActivating || hr.State == HostUnreachable)
 }
 
 // rollbackTarget picks the release to go back to: the named one, else the

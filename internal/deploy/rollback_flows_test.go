@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -292,5 +293,52 @@ func TestRollbackLockKeepsWordOfTheLockItReplaces(t *testing.T) {
 	}
 	if !f.sawNote("it replaces carl's lock") {
 		t.Error("the rollback's note does not say whose lock it replaced")
+	}
+}
+
+// TestRollbackFinishesASwitchLeftOnAHostThatWasDown: a rollback whose
+// process died while a host restarted on the target, the host down too
+// when recovery looked, leaves that host to finish: the next rollback,
+// named or not, restarts it where it is. The recovered record says the
+// host was unreachable, which once hid that it never passed: the next
+// rollback then took every host one release further back, or (named)
+// answered that it ran the target already.
+func TestRollbackFinishesASwitchLeftOnAHostThatWasDown(t *testing.T) {
+	for _, named := range []string{"", "2"} {
+		t.Run("to "+named, func(t *testing.T) {
+			tr := &downTransport{}
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				tr.Transport = o.Transports["local"]
+				o.Transports["local"] = tr
+			})
+			for _, b := range []string{"1", "2", "3"} {
+				f.build(b)
+				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+			}
+			// A rollback from 3 to 2 whose process died once the host
+			// had switched, during its restart: the hosts as it left
+			// them, and its record as it last wrote it.
+			rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
+				t.Fatal(err)
+			}
+			dead := rb.Clone()
+			dead.Outcome, dead.Finished, dead.Owner, dead.Fence = deploy.OutcomeRunning, time.Time{}, "gone:1", f.deadFence()
+			dead.Hosts[0].State = deploy.HostActivating
+			if err := f.store.PutRecord(context.Background(), dead); err != nil {
+				t.Fatal(err)
+			}
+			tr.down.Store(true)
+			if got, err := f.engine.Recover(t.Context()); err != nil || len(got) != 1 {
+				t.Fatalf("recover: got %v, %v", got, err)
+			}
+			tr.down.Store(false)
+
+			again := f.mustRun(deploy.KindRollback, named, deploy.OutcomeSucceeded)
+			if again.Build != "2" || f.link("current") != "releases/2" || !f.sawNote("finishing the last run's switch to 2: restarting localhost") {
+				t.Errorf("rollback %q after one that died restarting a host that was down at recovery: to %s, current %s, finishing noted %v; want localhost restarted on 2",
+					named, again.Build, f.link("current"), f.sawNote("finishing the last run's switch to 2"))
+			}
+		})
 	}
 }
