@@ -227,6 +227,13 @@ func mergeObserved(rec *Record, observed []HostResult) {
 			continue
 		}
 		h.Current = o.Current
+		// Activating and found on the run's build, from another release:
+		// the run switched it and died before the write saying so (it
+		// follows the switch, while the restart runs). A later rollback
+		// must find it switched to finish it.
+		if h.State == HostActivating && !h.Switched && o.Current != "" && o.Current == rec.Build && h.Previous != rec.Build {
+			h.Switched = true
+		}
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,5 +342,66 @@ func TestRollbackFinishesASwitchLeftOnAHostThatWasDown(t *testing.T) {
 					named, again.Build, f.link("current"), f.sawNote("finishing the last run's switch to 2"))
 			}
 		})
+	}
+}
+
+// beforeSwitchRecorded keeps the record of a rollback as the store held it
+// just before the write saying a host switched: what a process killed
+// between the switch and that write leaves behind.
+type beforeSwitchRecorded struct {
+	deploy.Store
+	mu   sync.Mutex
+	kept *deploy.Record
+}
+
+func (s *beforeSwitchRecorded) PutRecord(ctx context.Context, r *deploy.Record) error {
+	s.mu.Lock()
+	if s.kept == nil && r.Kind == deploy.KindRollback && slices.ContainsFunc(r.Hosts, func(h deploy.HostResult) bool { return h.Switched }) {
+		if stored, err := s.Store.Record(ctx, r.ID); err == nil {
+			s.kept = stored
+		}
+	}
+	s.mu.Unlock()
+	return s.Store.PutRecord(ctx, r)
+}
+
+// TestRollbackFinishesASwitchNotYetRecorded: a rollback killed after a
+// host switched, before its record said so (the write follows the switch,
+// while the restart runs), is recovered with that host switched, since
+// recovery finds it on the target: the next rollback restarts it there.
+// It once went by the record alone, found no run that switched a host,
+// and took every host one release further back.
+func TestRollbackFinishesASwitchNotYetRecorded(t *testing.T) {
+	st := &beforeSwitchRecorded{}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		st.Store = o.Store
+		o.Store = st
+	})
+	for _, b := range []string{"1", "2", "3"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	dead := st.kept
+	if dead == nil || dead.Hosts[0].State != deploy.HostActivating || dead.Hosts[0].Switched {
+		t.Fatalf("the rollback's record before its switch was written: %+v; want localhost activating", dead)
+	}
+	dead.Owner, dead.Fence = "gone:1", f.deadFence()
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.engine.Recover(t.Context())
+	if err != nil || len(got) != 1 {
+		t.Fatalf("recover: got %v, %v", got, err)
+	}
+	if h := got[0].Hosts[0]; !h.Switched || h.Current != "2" {
+		t.Errorf("recovered host: %+v; want it switched, on 2", h)
+	}
+	again := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	if again.Build != "2" || f.link("current") != "releases/2" || !f.sawNote("finishing the last run's switch to 2: restarting localhost") {
+		t.Errorf("rollback after one killed before recording its switch: to %s, current %s; want localhost restarted on 2", again.Build, f.link("current"))
 	}
 }
