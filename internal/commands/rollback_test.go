@@ -133,6 +133,70 @@ func TestStatusAdviceUndoesTheInterruptedRun(t *testing.T) {
 	}
 }
 
+// TestRollbackNeverGoesForward: `rollback APP ENV to BUILD` of a release a
+// deploy delivered and stopped before switching to (here, aborted at its
+// migrations prompt) is refused: passing the lock and the window, with no
+// deploy grant and no migrations, it would be a deploy through the
+// rollback's door. A release that ran is still a target, lock or not.
+func TestRollbackNeverGoesForward(t *testing.T) {
+	tests := []struct {
+		name    string
+		confirm bool // whether deploy 2's migrations are confirmed
+		to      string
+		refused string // "" when the rollback goes ahead
+	}{
+		{"delivered, aborted at its migrations", false, "2", "release 2 of web/prod never ran there"},
+		{"ran before", true, "1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, do := askService(t, nil)
+			run := func(build string, yes bool) {
+				t.Helper()
+				res, out := do("bob", "deploy web "+build)
+				if res.Failed {
+					t.Fatalf("deploy %s: %q", build, out.last())
+				}
+				answer := "deploy abort "
+				if yes {
+					answer = "deploy confirm "
+				}
+				if r, o := do("ana", answer+waitConfirm(t, out)); r.Failed {
+					t.Fatalf("%s%s: %q", answer, build, o.last())
+				}
+				<-out.finished
+				os.Remove(filepath.Join(dir, "srv/web/applied")) // deploy 2 has migrations too
+			}
+			run("1", true)
+			run("2", tt.confirm)
+			if r, o := do("ana", "lock deploys web prod freeze"); r.Failed {
+				t.Fatalf("lock: %q", o.last())
+			}
+			want := "releases/2"
+			if !tt.confirm {
+				want = "releases/1"
+			}
+			res, out := do("bob", "rollback web prod to "+tt.to)
+			if tt.refused != "" {
+				if !res.Failed || !strings.Contains(out.last(), tt.refused) || !strings.Contains(out.last(), "deploy web 2 to prod") {
+					t.Errorf("rollback to %s: failed %v, %q; want refused with %q", tt.to, res.Failed, out.last(), tt.refused)
+				}
+			} else {
+				if res.Failed {
+					t.Fatalf("rollback to %s: %q", tt.to, out.last())
+				}
+				if rec := <-out.finished; rec.Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("rollback to %s: %s (%s)", tt.to, rec.Outcome, rec.Error)
+				}
+				want = "releases/" + tt.to
+			}
+			if l, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); l != want {
+				t.Errorf("current: got %q, want %q", l, want)
+			}
+		})
+	}
+}
+
 func link(t *testing.T, path string) string {
 	t.Helper()
 	got, err := os.Readlink(path)
@@ -140,4 +204,22 @@ func link(t *testing.T, path string) string {
 		return "none: " + err.Error()
 	}
 	return got
+}
+
+// waitConfirm returns the id of the deploy whose migrations prompt out
+// received.
+func waitConfirm(t *testing.T, out *recorder) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out.mu.Lock()
+		for _, ev := range out.events {
+			if ev.Kind == deploy.EventConfirm {
+				out.mu.Unlock()
+				return ev.DeployID
+			}
+		}
+		out.mu.Unlock()
+	}
+	t.Fatal("no migrations prompt")
+	return ""
 }

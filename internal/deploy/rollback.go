@@ -239,6 +239,15 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	if len(current) == len(live) && len(r.again) == 0 {
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
 	}
+	if named != "" && len(current) == 0 {
+		// Named by hand: a release a deploy delivered but never switched
+		// to (cancelled, aborted at its migrations, refused) is no place
+		// to go back to. Going there would be a deploy that skipped its
+		// window, its locks, its permission and its migrations.
+		if err := r.neverRan(to); err != nil {
+			return "", "", err
+		}
+	}
 	switch {
 	case len(byRelease) > 1:
 		r.retireLeft = true
@@ -270,6 +279,20 @@ func (r *run) earlierRelease(first hostState, from string) (string, error) {
 		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: rollback %s %s to BUILD (releases on disk: %s); nothing was changed",
 			r.t.key(), r.t.app.Name, r.t.env.Name, strings.Join(candidates, ", "))
 	}
+	ran := ranReleases(recs)
+	for _, rel := range candidates {
+		if ran[rel] {
+			return rel, nil
+		}
+	}
+	return "", errs.New(errs.NotFound, "no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD; nothing was changed",
+		r.t.key(), orNone(from), strings.Join(candidates, ", "), r.t.app.Name, r.t.env.Name)
+}
+
+// ranReleases is the set of releases the records show running in their
+// env: a run's build once it succeeded (or partly), and the release a
+// deploy moved away from.
+func ranReleases(recs []*Record) map[string]bool {
 	ran := map[string]bool{}
 	for _, rec := range recs {
 		if rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial {
@@ -279,13 +302,31 @@ func (r *run) earlierRelease(first hostState, from string) (string, error) {
 			ran[rec.Previous] = true
 		}
 	}
-	for _, rel := range candidates {
-		if ran[rel] {
-			return rel, nil
+	return ran
+}
+
+// neverRan refuses a named rollback to build when the deploy history shows
+// a deploy of it in the env and none shows it running: the release is on
+// disk because that deploy delivered it, and stopped before it switched a
+// host. A release the history does not name at all (put there before the
+// bot, or its records trimmed) is not refused.
+func (r *run) neverRan(build string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	if err != nil {
+		return errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to tell whether release %s ran there; nothing was changed", r.t.key(), build)
+	}
+	if ranReleases(recs)[build] {
+		return nil
+	}
+	for _, rec := range recs {
+		if rec.Kind == KindDeploy && rec.Build == build && rec.ID != r.rec.ID {
+			return errs.New(errs.Conflict, "release %s of %s never ran there: deploy %s delivered it and ended %s before switching a host, and a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
+				build, r.t.key(), rec.ID, rec.Outcome, r.t.app.Name, build, r.t.env.Name)
 		}
 	}
-	return "", errs.New(errs.NotFound, "no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD; nothing was changed",
-		r.t.key(), orNone(from), strings.Join(candidates, ", "), r.t.app.Name, r.t.env.Name)
+	return nil
 }
 
 func goodReleases(st hostState) []string {
