@@ -211,7 +211,10 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 		sum.Failed = append(sum.Failed, res)
 		log.Warn("train: car failed", "app", c.App, "build", c.Build, "deploy", res.DeployID, "reason", res.Reason)
-		if tr.cfg.StopOnFailure {
+		// Only a deploy that ran stops the train: a car refused for good
+		// (its boarder may no longer deploy, its build is gone) says
+		// nothing of the builds after it.
+		if tr.cfg.StopOnFailure && res.DeployID != "" {
 			stopped = fmt.Sprintf("the train stopped after %s %s failed (stop_on_failure)", c.App, c.Build)
 		}
 	}

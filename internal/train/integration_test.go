@@ -451,3 +451,58 @@ func TestCarWithoutChecksum(t *testing.T) {
 		t.Error("srv/web exists after a car refused before its deploy started")
 	}
 }
+
+// TestRefusedCarDoesNotStopTheTrain: with stop_on_failure, a car the
+// departure refuses for good (its boarder lost the grant since boarding,
+// its build is gone) leaves the train, and the cars after it still ship:
+// only a deploy that ran and failed stops the train.
+func TestRefusedCarDoesNotStopTheTrain(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(t *testing.T, sys *trainSystem, say func(user, text string) commands.Outcome)
+		reason string // in the refused car's reason
+	}{
+		{"its boarder lost the grant", func(t *testing.T, _ *trainSystem, say func(user, text string) commands.Outcome) {
+			if say("ana", "revoke @carl deployer web production").Failed {
+				t.Fatal("revoke refused")
+			}
+		}, "carl may not deploy web/production"},
+		{"its build is gone", func(t *testing.T, sys *trainSystem, _ func(user, text string) commands.Outcome) {
+			if err := os.Remove(filepath.Join(sys.dir, "artifacts", "web-7.tar.gz")); err != nil {
+				t.Fatal(err)
+			}
+		}, "web-7.tar.gz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := newTrainSystem(t, trainYAML+"    stop_on_failure: true\n", map[string]map[string]string{
+				"web-7.tar.gz": {"BUILD": "7"},
+				"api-3.tar.gz": {"BUILD": "3"},
+			})
+			ctx := context.Background()
+			say := func(user, text string) commands.Outcome {
+				return sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{})
+			}
+			for _, c := range [][2]string{{"ana", "grant @carl deployer web production"}, {"carl", "train board web 7"}, {"bob", "train board api 3"}} {
+				if say(c[0], c[1]).Failed {
+					t.Fatalf("%s %q refused", c[0], c[1])
+				}
+			}
+			tt.before(t, sys, say)
+			sum := sys.sched.Depart(ctx, "daily", "")
+			var shipped, failed, postponed []string
+			for _, r := range sum.Shipped {
+				shipped = append(shipped, r.Car.App)
+			}
+			for _, r := range sum.Failed {
+				failed = append(failed, r.Car.App+": "+r.Reason)
+			}
+			for _, r := range sum.Postponed {
+				postponed = append(postponed, r.Car.App+": "+r.Reason)
+			}
+			if strings.Join(shipped, ",") != "api" || len(failed) != 1 || !strings.HasPrefix(failed[0], "web: refused") || !strings.Contains(failed[0], tt.reason) || len(postponed) != 0 {
+				t.Errorf("departure: shipped %v, failed %q, postponed %q; want api shipped and web refused (%s), nothing postponed", shipped, failed, postponed, tt.reason)
+			}
+		})
+	}
+}
