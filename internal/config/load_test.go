@@ -767,6 +767,45 @@ func TestRedisURLNotPercentEncoded(t *testing.T) {
 	}
 }
 
+// TestRedisURLInvalidSaysWhy: a Redis URL that does not parse is refused
+// with advice that fits it: a password holding any character net/url
+// refuses in user info (a ^ or a space as much as a / ? or #) must be
+// percent-encoded, and a URL without user info, which holds no password,
+// is refused with what is wrong in it rather than advice about a password
+// it does not have.
+func TestRedisURLInvalidSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+		want      string
+		secrets   []string
+	}{
+		{"caret in the password", "redis://:s3c^ret@redis.internal:6379/0",
+			"such as / ? # % ^ or a space", []string{"s3c", "ret"}},
+		{"space in the password", "redis://:s3c ret@redis.internal:6379/0",
+			"such as / ? # % ^ or a space", []string{"s3c", "ret"}},
+		{"bar in the password", "redis://default:s3c|ret@redis.internal:6379/0",
+			"such as / ? # % ^ or a space", []string{"s3c", "ret"}},
+		{"bad port, no password", "redis://redis.internal:6379x/0",
+			`store.redis.url: not a valid URL: invalid port ":6379x" after host`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: ${REDIS_URL}\n"+minimalYAML),
+				func(k string) (string, bool) { return tc.url, k == "REDIS_URL" })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse: got %v, want it to say %q", err, tc.want)
+			}
+			if tc.secrets == nil && strings.Contains(err.Error(), "password") {
+				t.Errorf("Parse: got %v, want no word of a password the URL does not have", err)
+			}
+			for _, s := range tc.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("shows %q, a part of the password: %v", s, err)
+				}
+			}
+		})
+	}
+}
+
 // TestSummaryStore checks that check-config names the store the bot will
 // open: with store.redis set, the embedded file is never used, and naming
 // it would have an operator believe each replica keeps its own state.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -70,7 +71,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 		case !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://"):
 			ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
 		case !redisURLParses(r.URL):
-			ps.add(loc.line("store", "redis", "url"), "store.redis.url: not a valid URL: a password holding / ? # or %% must be percent-encoded (the value is not shown: it may hold a password)")
+			ps.add(loc.line("store", "redis", "url"), "store.redis.url: not a valid URL: %s", redisURLProblem(r.URL))
 		}
 	}
 	for _, r := range []struct {
@@ -339,6 +340,19 @@ func otherPlaceholders(template string, allowed []string) []string {
 func redisURLParses(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && !strings.Contains(u.EscapedPath()+"?"+u.RawQuery+"#"+u.EscapedFragment(), "@")
+}
+
+// redisURLProblem says why s, which redisURLParses refused, is not a
+// valid URL. A URL without an @ has no user info, and so no password:
+// net/url's reason, which quotes the part it could not read, is shown.
+// Otherwise nothing of it is: net/url refuses a password holding any
+// character user info may not hold, not only one that splits the URL.
+func redisURLProblem(s string) string {
+	var ue *url.Error
+	if _, err := url.Parse(s); !strings.Contains(s, "@") && errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return "percent-encode a password holding anything but letters, digits and -._~!$&'()*+,;=:@ (such as / ? # % ^ or a space) (the value is not shown: it may hold a password)"
 }
 
 // isHostPort reports whether s is host:port with a port the network takes:

@@ -152,9 +152,14 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 	}
 	u, ok := parseURL(opt.URL)
 	if !ok {
-		// Not net/url's error, nor go-redis's: they quote the URL or the
-		// part they could not read, which may be a part of the password.
-		return nil, errs.New(errs.Invalid, "state store url is not valid (not shown: it may hold a password); a password holding / ? # or %% must be percent-encoded")
+		// Not net/url's error, nor go-redis's, where the URL has user
+		// info: they quote the URL or the part they could not read,
+		// which may be a part of the password.
+		var ue *url.Error
+		if _, err := url.Parse(opt.URL); !strings.Contains(opt.URL, "@") && errors.As(err, &ue) {
+			return nil, errs.Wrap(errs.Invalid, ue.Err, "state store url is not valid")
+		}
+		return nil, errs.New(errs.Invalid, "state store url is not valid (not shown: it may hold a password); percent-encode a password holding anything but letters, digits and -._~!$&'()*+,;=:@ (such as / ? # %% ^ or a space)")
 	}
 	ro, err := goredis.ParseURL(opt.URL)
 	if err != nil {

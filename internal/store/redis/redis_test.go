@@ -104,6 +104,41 @@ func TestOpenUnreachable(t *testing.T) {
 	assertNoPassword(t, "Open error", err.Error())
 }
 
+// TestOpenInvalidURLSaysWhy: a URL that does not parse is refused with
+// advice that fits it: a password holding any character net/url refuses
+// in user info (a ^ or a space as much as a / ? or #) must be
+// percent-encoded, and a URL without user info, which holds no password,
+// is refused with what is wrong in it, not advice about a password.
+func TestOpenInvalidURLSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, want string
+		secrets         []string
+	}{
+		{"caret in the password", "redis://:s3c^ret@127.0.0.1:6390/0", "such as / ? # % ^ or a space", []string{"s3c", "ret"}},
+		{"space in the password", "redis://switchman:s3c ret@127.0.0.1:6390/0", "such as / ? # % ^ or a space", []string{"s3c", "ret"}},
+		{"bad port, no password", "redis://127.0.0.1:6390x/0", `state store url is not valid: invalid port ":6390x" after host`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := redis.Open(t.Context(), redis.Options{URL: tc.url})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open: got no error")
+			}
+			if code := errs.CodeOf(err); code != errs.Invalid || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open: got %v (code %s), want %s saying %q", err, code, errs.Invalid, tc.want)
+			}
+			if tc.secrets == nil && strings.Contains(err.Error(), "password") {
+				t.Errorf("Open: got %v, want no word of a password the URL does not have", err)
+			}
+			for _, secret := range tc.secrets {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("Open: %v shows %q, a part of the password", err, secret)
+				}
+			}
+		})
+	}
+}
+
 func TestOpenInvalidURL(t *testing.T) {
 	for _, tc := range []struct {
 		name, url string
