@@ -198,6 +198,11 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 					fs.mu.Unlock()
 					d3 := &deploy.Record{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
 						Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys"}
+					// Unreadable before d3 is seen: the watcher may read
+					// the history as soon as it learns of d3.
+					e.mu.Lock()
+					e.historyDown = tt.historyDown
+					e.mu.Unlock()
 					if tt.here {
 						e.ran(w, d3)
 					} else {
@@ -205,9 +210,6 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 						e.records = append([]*deploy.Record{d3}, e.records...)
 						e.mu.Unlock()
 					}
-					e.mu.Lock()
-					e.historyDown = tt.historyDown
-					e.mu.Unlock()
 					d3Started.Store(true)
 				})
 				if tt.then == "shutdown" {
