@@ -120,8 +120,16 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		if s.KnownHosts == "" && !s.InsecureIgnoreHostKey {
 			ps.add(at("ssh"), "%s.ssh.known_hosts: required: host keys are always verified (insecure_ignore_host_key is for throwaway test fleets only)", p)
 		}
-		if s.Port < 0 || s.Port > 65535 {
+		if s.Port < 1 || s.Port > 65535 {
 			ps.add(at("ssh", "port"), "%s.ssh.port: want 1-65535, got %d", p, s.Port)
+		}
+		// Left out, each has a default; written as 0 it reads as "no
+		// timeout" or "no keepalives", which the transport does not do.
+		if s.ConnectTimeout <= 0 {
+			ps.add(at("ssh", "connect_timeout"), "%s.ssh.connect_timeout: must be more than 0, got %s (leave it out for the default)", p, s.ConnectTimeout)
+		}
+		if s.KeepAlive <= 0 {
+			ps.add(at("ssh", "keepalive"), "%s.ssh.keepalive: must be more than 0, got %s (leave it out for the default)", p, s.KeepAlive)
 		}
 		if s.KeepWarm < 0 {
 			ps.add(at("ssh", "keep_warm"), "%s.ssh.keep_warm: must be 0s (off) or more, got %s", p, s.KeepWarm)

@@ -175,13 +175,13 @@ func (c *Config) setDefaults(loc locator, dir string) {
 				e.ConfirmTimeout = Duration(15 * time.Minute)
 			}
 			if s := e.SSH; s != nil {
-				if s.Port == 0 {
+				if !at("ssh", "port") {
 					s.Port = 22
 				}
-				if s.ConnectTimeout == 0 {
+				if !at("ssh", "connect_timeout") {
 					s.ConnectTimeout = Duration(10 * time.Second)
 				}
-				if s.KeepAlive == 0 {
+				if !at("ssh", "keepalive") {
 					s.KeepAlive = Duration(5 * time.Second)
 				}
 				if !at("ssh", "keep_warm") {

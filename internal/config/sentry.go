@@ -86,6 +86,20 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			if e.Sentry.Factor < 0 || e.Sentry.MinEvents < 0 || e.Sentry.Consecutive < 0 || e.Sentry.Watch < 0 || e.Sentry.Interval < 0 {
 				ps.add(at(), "%s: factor, min_events, consecutive, watch and interval must not be negative", p)
 			}
+			// Left out, each has a default; written as 0 it would read as
+			// "no bar" or "no watch", which the watch never did.
+			zero := map[string]bool{
+				"factor":      e.Sentry.Factor == 0,
+				"min_events":  e.Sentry.MinEvents == 0,
+				"consecutive": e.Sentry.Consecutive == 0,
+				"watch":       e.Sentry.Watch == 0,
+				"interval":    e.Sentry.Interval == 0,
+			}
+			for _, key := range []string{"factor", "min_events", "consecutive", "watch", "interval"} {
+				if line, n := loc.find("apps", appName, "environments", envName, "sentry", key); zero[key] && n != nil && !isNull(n) {
+					ps.add(line, "%s.%s: must be more than 0, got %s (leave it out for the default)", p, key, n.Value)
+				}
+			}
 			// The bar is factor × the baseline: at 1 or under, the usual
 			// error rate crosses it after every deploy (0.5 written for
 			// "50 % more" would roll every deploy back).

@@ -207,6 +207,25 @@ func TestValidationRules(t *testing.T) {
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: 1.5}\n"},
 		},
 		{
+			// Written as 0, each was read as its default.
+			name: "sentry min_events of 0",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, min_events: 0}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.min_events: must be more than 0, got 0 (leave it out for the default)"),
+		},
+		{
+			name: "sentry factor, consecutive, watch and interval of 0",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry:\n          factor: 0\n          consecutive: 0\n          watch: 0s\n          interval: 0m\n          project: web\n"},
+			want: func(y string) []want {
+				return concat(y,
+					one("factor: 0", "apps.web.environments.prod.sentry.factor: must be more than 0, got 0 (leave it out for the default)"),
+					one("consecutive: 0", "apps.web.environments.prod.sentry.consecutive: must be more than 0, got 0 (leave it out for the default)"),
+					one("watch: 0s", "apps.web.environments.prod.sentry.watch: must be more than 0, got 0s (leave it out for the default)"),
+					one("interval: 0m", "apps.web.environments.prod.sentry.interval: must be more than 0, got 0m (leave it out for the default)"))
+			},
+		},
+		{
 			name: "sentry interval of whole seconds",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},
@@ -538,6 +557,32 @@ func TestValidationRules(t *testing.T) {
 			name:  "ssh keep_warm negative",
 			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, keep_warm: -1m}"},
 			want:  one("ssh: {", "apps.web.environments.prod.ssh.keep_warm: must be 0s (off) or more, got -1m0s"),
+		},
+		{
+			// Written as 0, each was read as its default.
+			name:  "ssh port of 0",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, port: 0}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.port: want 1-65535, got 0"),
+		},
+		{
+			name:  "ssh connect_timeout of 0",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, connect_timeout: 0s}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.connect_timeout: must be more than 0, got 0s (leave it out for the default)"),
+		},
+		{
+			name:  "ssh connect_timeout negative",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, connect_timeout: -10s}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.connect_timeout: must be more than 0, got -10s (leave it out for the default)"),
+		},
+		{
+			name:  "ssh keepalive of 0",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, keepalive: 0s}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.keepalive: must be more than 0, got 0s (leave it out for the default)"),
+		},
+		{
+			name:  "ssh keepalive negative",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, keepalive: -1s}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.keepalive: must be more than 0, got -1s (leave it out for the default)"),
 		},
 		{
 			name:  "ssh without credentials",
