@@ -153,10 +153,14 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 	default:
 		ps.add(at("migrate"), "%s.migrate: want auto, ask or never, got %q", p, e.Migrate)
 	}
-	if e.Migrate == "ask" && e.ConfirmTimeout.D() <= 0 {
+	switch {
+	case e.Migrate == "ask" && e.ConfirmTimeout.D() <= 0:
 		// The wait would end before anyone could answer: every deploy
 		// with a migration would abort.
 		ps.add(at("confirm_timeout"), "%s.confirm_timeout: with migrate: ask it must be positive, got %s", p, e.ConfirmTimeout.D())
+	case e.ConfirmTimeout.D() < 0:
+		// Unused until migrate becomes ask, and then wrong: refused now.
+		ps.add(at("confirm_timeout"), "%s.confirm_timeout: must not be negative, got %s", p, e.ConfirmTimeout.D())
 	}
 	if e.Pool != nil && e.Pool.HAProxy != nil {
 		h := e.Pool.HAProxy

@@ -624,6 +624,12 @@ func TestValidationRules(t *testing.T) {
 			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: with migrate: ask it must be positive, got 0s"),
 		},
 		{
+			// Unused without migrate: ask, it was accepted.
+			name:  "confirm timeout negative",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        migrate: auto\n        confirm_timeout: -5m"},
+			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: must not be negative, got -5m0s"),
+		},
+		{
 			name:  "delivery",
 			edits: []string{"path: /srv/web", "path: /srv/web\n    delivery: carrier-pigeon"},
 			want:  one("delivery:", `apps.web.delivery: want push or pull, got "carrier-pigeon"`),
