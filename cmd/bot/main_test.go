@@ -508,7 +508,8 @@ func TestConsoleUser(t *testing.T) {
 
 // TestExitStatus: the process exits 0 when a command succeeded, 1 when the
 // config is invalid or the bot cannot start, and 2 for a command line it
-// does not understand, as README.md says.
+// does not understand (asking for the usage is understood), as README.md
+// says.
 func TestExitStatus(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -524,12 +525,17 @@ func TestExitStatus(t *testing.T) {
 		name string
 		args []string
 		want int
+		says string // in the output
 	}{
-		{"version", []string{"version"}, 0},
-		{"invalid config", []string{"-config", bad, "check-config"}, 1},
-		{"cannot start", []string{"-config", noStore, "console"}, 1},
-		{"unknown command", []string{"frob"}, 2},
-		{"unknown flag", []string{"-frob", "version"}, 2},
+		{"version", []string{"version"}, 0, "switchman"},
+		{"invalid config", []string{"-config", bad, "check-config"}, 1, "pth"},
+		{"cannot start", []string{"-config", noStore, "console"}, 1, "/dev/null"},
+		{"unknown command", []string{"frob"}, 2, "usage: bot"},
+		{"unknown flag", []string{"-frob", "version"}, 2, "usage: bot"},
+		// Asking for the usage is understood.
+		{"help", []string{"-h"}, 0, "usage: bot"},
+		{"long help", []string{"--help"}, 0, "usage: bot"},
+		{"command help", []string{"audit", "-help"}, 0, "-since"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,8 +549,8 @@ func TestExitStatus(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if code != tt.want {
-				t.Errorf("bot %s: exit status %d, want %d; output:\n%s", strings.Join(tt.args, " "), code, tt.want, out)
+			if code != tt.want || !strings.Contains(string(out), tt.says) {
+				t.Errorf("bot %s: exit status %d, want %d and an output saying %q; output:\n%s", strings.Join(tt.args, " "), code, tt.want, tt.says, out)
 			}
 		})
 	}

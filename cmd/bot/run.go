@@ -60,6 +60,17 @@ commands:
 console and serve also take -cpuprofile FILE and -memprofile FILE (pprof).
 `
 
+// parseExit is what a failed parse of the command line exits with: -h or
+// -help asked for the usage, which the flag set has printed (as the flag
+// package's own ExitOnError does, with status 0); anything else is a
+// command line the bot does not understand.
+func parseExit(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return exitCode(2)
+}
+
 // loadConfig loads the config at path. chosen says whether -config or
 // $SWITCHMAN_CONFIG named it: a missing default file (the first run of
 // bot console in a checkout, say) is then explained, as "open
@@ -83,7 +94,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 	}
 	cfgPath := fs.String("config", defaultConfig, "configuration file")
 	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+		return parseExit(err)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -104,7 +115,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		auditApp = sub.String("app", "", "only entries about this app")
 	}
 	if err := sub.Parse(rest); err != nil {
-		return exitCode(2)
+		return parseExit(err)
 	}
 	if sub.NArg() > 0 {
 		fmt.Fprintf(std.Err, "bot %s: unexpected argument %q\n", cmd, sub.Arg(0))
