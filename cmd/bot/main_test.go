@@ -425,6 +425,36 @@ func TestAuditExport(t *testing.T) {
 	}
 }
 
+// TestParseSince: -since is a duration before now, in the config's units
+// too, or a date read as its midnight UTC, or an RFC 3339 time.
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time // zero: refused
+	}{
+		{"24h", now.Add(-24 * time.Hour)},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"7d", now.AddDate(0, 0, -7)},
+		{"2w", now.AddDate(0, 0, -14)},
+		{"2026-11-01", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-01T09:00:00+01:00", time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)},
+		{"yesterday", time.Time{}},
+		{"0d", time.Time{}},
+		{"-1h", time.Time{}},
+		{"7", time.Time{}},
+	}
+	for _, tt := range tests {
+		got, err := parseSince(tt.in, now)
+		switch {
+		case tt.want.IsZero() && err == nil:
+			t.Errorf("-since %s: got %s, want it refused", tt.in, got)
+		case !tt.want.IsZero() && (err != nil || !got.Equal(tt.want)):
+			t.Errorf("-since %s: got %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+}
+
 // TestAuditExportWithoutStore: an export names a store file that does not
 // exist (a wrong -config, a volume not mounted) rather than creating an
 // empty one and exporting nothing.

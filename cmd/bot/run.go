@@ -53,7 +53,7 @@ commands:
   console        read chat commands from stdin (one per line) and print replies
   serve          run the HTTP server (health checks; chat endpoints)
   check-config   validate the config and print a summary
-  audit          export the audit log as JSON lines (-since 24h|2026-11-01, -app APP)
+  audit          export the audit log as JSON lines (-since 24h|7d|2026-11-01, -app APP)
   version        print the version
 
 -config defaults to $SWITCHMAN_CONFIG, else switchman.yaml.
@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		memProfile = sub.String("memprofile", "", "write an allocation profile (pprof) to this file when the bot exits")
 	}
 	if cmd == "audit" {
-		since = sub.String("since", "", "only entries since a duration ago (24h) or a date (2026-11-01, RFC 3339)")
+		since = sub.String("since", "", "only entries since a duration ago (24h, 7d), a date (2026-11-01: from midnight UTC) or an RFC 3339 time")
 		auditApp = sub.String("app", "", "only entries about this app")
 	}
 	if err := sub.Parse(rest); err != nil {
@@ -469,9 +469,11 @@ func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app
 	return nil
 }
 
-// parseSince reads -since: a duration before now, a date, or an RFC 3339 time.
+// parseSince reads -since: a duration before now (24h, or days and weeks
+// as the config writes them: 7d, 2w), a date (its midnight UTC), or an
+// RFC 3339 time.
 func parseSince(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+	if d, err := config.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
@@ -479,7 +481,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("-since %q: want a duration (24h), a date (2026-11-01) or an RFC 3339 time", s)
+	return time.Time{}, fmt.Errorf("-since %q: want a duration (24h, 7d), a date (2026-11-01, from midnight UTC) or an RFC 3339 time", s)
 }
 
 // presence reads admins' Slack presence when the bot runs with Slack;

@@ -30,6 +30,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration in the form UnmarshalYAML reads.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
+// ParseDuration reads a duration as the config writes them: Go's
+// durations (30s, 1h30m), or whole days or weeks (7d, 2w).
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
+
 // parseDuration reads Go's durations, and whole days or weeks ("400d",
 // "2w") for what is kept that long.
 func parseDuration(s string) (time.Duration, error) {
