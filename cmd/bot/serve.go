@@ -236,3 +236,7 @@ func (t timedHandler) Handle(ctx context.Context, req commands.Request, out comm
 	defer func() { t.m.ObserveCommand(req.Platform, time.Since(start)) }()
 	return t.h.Handle(ctx, req, out)
 }
+
+func (t timedHandler) AuditRefusal(ctx context.Context, req commands.Request) error {
+	return t.h.AuditRefusal(ctx, req)
+}

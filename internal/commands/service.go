@@ -189,6 +189,16 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	return c.res
 }
 
+// AuditRefusal records a request an adapter refused before it could reach
+// Handle (its duplicate check failed, the bot is stopping), with
+// req.Refused as the reason. It writes once, within ctx, and returns the
+// store's error; the adapter answers the requester itself.
+func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
+	e := audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
+		Command: truncate(req.Text, 500), Decision: audit.Refused, Reason: req.Refused}
+	return s.store.AppendAudit(ctx, &e)
+}
+
 // appendAudit writes a command's entry once the command has run, which
 // by then cannot be undone: the request's end (a chat adapter stopping,
 // a client going away) does not cancel the write, and a store that fails

@@ -340,6 +340,29 @@ func TestAdapterRefusalIsAudited(t *testing.T) {
 	}
 }
 
+// TestAuditRefusal: a request an adapter refused before Handle is
+// audited as refused, with why, and nothing else happens.
+func TestAuditRefusal(t *testing.T) {
+	f := newServiceFixture(t)
+	err := f.svc.AuditRefusal(context.Background(), commands.Request{
+		User: "bob", Platform: "slack", Channel: "C1", Text: "deploy web 1", Refused: "Switchman was stopping; nothing was run",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Decision != audit.Refused || entries[0].Reason != "Switchman was stopping; nothing was run" ||
+		entries[0].Command != "deploy web 1" || entries[0].User != "bob" || entries[0].Platform != "slack" || entries[0].Channel != "C1" {
+		t.Errorf("audit: got %+v, want one refusal of bob's command saying why", entries)
+	}
+	if _, err := os.Stat(filepath.Join(f.app, "current")); !os.IsNotExist(err) {
+		t.Errorf("current exists after a refusal: %v", err)
+	}
+}
+
 // flakyAudit fails the first fails audit appends, and records the
 // contexts it was called with.
 type flakyAudit struct {

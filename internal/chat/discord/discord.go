@@ -31,9 +31,12 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-// Handler runs commands; *commands.Service implements it.
+// Handler runs commands; *commands.Service implements it. AuditRefusal
+// records a request refused before it reached Handle, req.Refused saying
+// why.
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
+	AuditRefusal(ctx context.Context, req commands.Request) error
 }
 
 var (
@@ -73,6 +76,9 @@ const (
 	// dedupeTimeout keeps the dedupe check well inside the 3 seconds
 	// Discord waits for a response.
 	dedupeTimeout = 1500 * time.Millisecond
+	// refusalAuditTimeout bounds the audit write of an interaction
+	// refused before it reached the handler.
+	refusalAuditTimeout = 2 * time.Second
 )
 
 // Options configure an Adapter. PublicKey, ApplicationID and Handler are
@@ -491,6 +497,11 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 	switch {
 	case derr != nil:
 		log.Error("dedupe discord interaction", "err", derr)
+		audited := text
+		if err != nil {
+			audited = received(in)
+		}
+		a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: audited, Refused: reasonStoreDown})
 		return immediate(chat.Message{Level: chat.Failure, Title: "state store unreachable; nothing was changed"}), nil
 	case !first:
 		log.Info("duplicate discord interaction ignored")
@@ -523,6 +534,28 @@ func interactionUser(in *discordgo.Interaction) string {
 		return in.User.ID
 	}
 	return ""
+}
+
+// Reasons in the audit log for interactions refused before they reached
+// the handler.
+const (
+	reasonStoreDown = "state store unreachable for the duplicate check; nothing was run"
+	reasonStopping  = "Switchman was stopping; nothing was run"
+)
+
+// auditRefusal records, in the background, an interaction refused before
+// it reached the handler, so that its response does not wait for it. The
+// write gets refusalAuditTimeout; a failure (the store may be the reason
+// for the refusal) is logged.
+func (a *Adapter) auditRefusal(ctx context.Context, req commands.Request) {
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, refusalAuditTimeout)
+		defer cancel()
+		if err := a.handler.AuditRefusal(ctx, req); err != nil {
+			a.log.Error("audit a refused discord interaction", "user", req.User, "reason", req.Refused, "err", err)
+		}
+	}()
 }
 
 // refuse has the handler refuse an interaction that is not a command it

@@ -223,6 +223,45 @@ func TestDedupeFailureFailsClosed(t *testing.T) {
 	}
 }
 
+// TestDedupeFailureIsAudited: an interaction refused because the
+// duplicate check failed is audited with why; the response does not wait
+// for the audit write, and one that fails is logged.
+func TestDedupeFailureIsAudited(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		stuck bool // the audit write does not answer
+	}{
+		{name: "audited"},
+		{name: "audit write fails", stuck: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := deployHandler("d-4")
+			h.stuck = tt.stuck
+			hs := newHarness(t, h, func(o *Options) { o.Dedupe = failingDedupe{} })
+			start := time.Now()
+			resp := responseOf(t, hs.post(t, deploySlash("410", "111")))
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("response took %s, want it not to wait for the audit write", took)
+			}
+			if b, _ := json.Marshal(resp); !strings.Contains(string(b), "state store unreachable; nothing was changed") {
+				t.Errorf("response %s, want the state store message", b)
+			}
+			if tt.stuck {
+				waitFor(t, "the failed audit write logged", func() bool {
+					return strings.Contains(hs.logs.String(), "audit a refused discord interaction")
+				})
+				return
+			}
+			waitFor(t, "the refusal audited", func() bool { return len(h.audited()) > 0 })
+			got := h.audited()
+			if len(got) != 1 || got[0].User != "ana" || got[0].Platform != Platform || !strings.Contains(got[0].Text, "web") ||
+				!strings.Contains(got[0].Refused, "state store unreachable") {
+				t.Errorf("audited %+v, want one refusal of ana's deploy saying the state store is unreachable", got)
+			}
+		})
+	}
+}
+
 func TestRateLimitedEditStillDeliversFinal(t *testing.T) {
 	hs := newHarness(t, deployHandler("d-5"), nil)
 	limited := false

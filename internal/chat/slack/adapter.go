@@ -26,9 +26,12 @@ import (
 // Platform is the platform name in command requests and audit entries.
 const Platform = "slack"
 
-// Handler runs commands; *commands.Service implements it.
+// Handler runs commands; *commands.Service implements it. AuditRefusal
+// records a request refused before it reached Handle, req.Refused saying
+// why.
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
+	AuditRefusal(ctx context.Context, req commands.Request) error
 }
 
 var (
@@ -233,11 +236,22 @@ const (
 	dedupeKeyPrefix  = "slack:"
 )
 
+// Reasons in the audit log for requests refused before they reached the
+// handler.
+const (
+	reasonStoreDown = "state store unreachable for the duplicate check; nothing was run"
+	reasonStopping  = "Switchman was stopping; nothing was run"
+)
+
+// refusalAuditTimeout bounds the audit write of such a refusal.
+const refusalAuditTimeout = 2 * time.Second
+
 // dispatch decides whether req runs and starts it. It returns whether it
 // started, and a notice for the requester when it did not (empty for a
 // duplicate, which is dropped silently). It waits at most DedupeTimeout.
 func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 	if a.stopping() {
+		a.auditRefusal(ctx, req, reasonStopping)
 		return false, noticeRestarting
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opt.DedupeTimeout)
@@ -246,6 +260,7 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 		fresh, err := a.opt.Dedupe.SetOnce(ctx, k, a.opt.DedupeTTL)
 		if err != nil {
 			a.log.Error("dedupe check failed; the request was not run", "kind", req.kind, "user", req.userID, "err", err)
+			a.auditRefusal(ctx, req, reasonStoreDown)
 			return false, noticeStoreDown
 		}
 		if !fresh {
@@ -254,9 +269,27 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 		}
 	}
 	if !a.start(req) {
+		a.auditRefusal(ctx, req, reasonStopping)
 		return false, noticeRestarting
 	}
 	return true, ""
+}
+
+// auditRefusal records, in the background, a request refused before it
+// reached the handler, so that the requester's answer does not wait for
+// it. The write gets refusalAuditTimeout; a failure (the store may be the
+// reason for the refusal) is logged.
+func (a *Adapter) auditRefusal(ctx context.Context, req request, reason string) {
+	r := a.handlerRequest(req)
+	r.Refused = reason
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, refusalAuditTimeout)
+		defer cancel()
+		if err := a.opt.Handler.AuditRefusal(ctx, r); err != nil {
+			a.log.Error("audit a refused request", "kind", req.kind, "user", r.User, "reason", reason, "err", err)
+		}
+	}()
 }
 
 func (a *Adapter) stopping() bool {
@@ -277,18 +310,26 @@ func (a *Adapter) start(req request) bool {
 	go func() {
 		defer a.handlers.Done()
 		out := &output{a: a, userID: req.userID, channel: req.channel, responseURL: req.responseURL}
-		r := commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text}
-		if want := a.cfg.Slack.TeamID; want != "" && req.team != want {
-			// An app installed in several workspaces (or shared through
-			// Slack Connect) signs all their requests alike: the
-			// workspace decides, and the refusal is audited.
+		r := a.handlerRequest(req)
+		if r.Refused != "" {
 			a.log.Warn("slack request from another workspace refused", "team", req.team, "user", req.userID)
-			r.User = "slack:" + req.team + ":" + req.userID
-			r.Refused = "Switchman does not take commands from this workspace; nothing was run."
 		}
 		a.opt.Handler.Handle(a.base, r, out)
 	}()
 	return true
+}
+
+// handlerRequest is req as the handler takes it.
+func (a *Adapter) handlerRequest(req request) commands.Request {
+	r := commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text}
+	if want := a.cfg.Slack.TeamID; want != "" && req.team != want {
+		// An app installed in several workspaces (or shared through
+		// Slack Connect) signs all their requests alike: the workspace
+		// decides, and the refusal is audited.
+		r.User = "slack:" + req.team + ":" + req.userID
+		r.Refused = "Switchman does not take commands from this workspace; nothing was run."
+	}
+	return r
 }
 
 // notify tells a user, ephemerally, why their request was not run. It is

@@ -23,11 +23,15 @@ import (
 const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
 // countingHandler is a slack.Handler that counts the commands it is given
-// and answers each with an ephemeral reply.
+// and answers each with an ephemeral reply. It keeps the refusals it is
+// asked to audit; with stuck set, such an audit waits for its context to
+// end, as a store that does not answer would.
 type countingHandler struct {
-	mu   sync.Mutex
-	runs map[string]int // by text
-	reqs []commands.Request
+	mu       sync.Mutex
+	runs     map[string]int // by text
+	reqs     []commands.Request
+	refusals []commands.Request
+	stuck    bool
 }
 
 var _ slack.Handler = (*countingHandler)(nil)
@@ -44,6 +48,26 @@ func (h *countingHandler) Handle(ctx context.Context, req commands.Request, out 
 	return commands.Outcome{}
 }
 
+func (h *countingHandler) AuditRefusal(ctx context.Context, req commands.Request) error {
+	h.mu.Lock()
+	stuck := h.stuck
+	h.mu.Unlock()
+	if stuck {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	h.mu.Lock()
+	h.refusals = append(h.refusals, req)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *countingHandler) audited() []commands.Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]commands.Request(nil), h.refusals...)
+}
+
 func (h *countingHandler) total() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -56,16 +80,22 @@ func (h *countingHandler) requests() []commands.Request {
 	return append([]commands.Request(nil), h.reqs...)
 }
 
-// memDedupe is an in-memory Deduper that can be made to fail.
+// memDedupe is an in-memory Deduper that can be made to fail, or, with
+// stuck set, to wait for the context to end.
 type memDedupe struct {
-	mu   sync.Mutex
-	keys map[string]bool
-	err  error
+	mu    sync.Mutex
+	keys  map[string]bool
+	err   error
+	stuck bool
 }
 
 func (d *memDedupe) SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.stuck {
+		<-ctx.Done()
+		return false, ctx.Err()
+	}
 	if d.err != nil {
 		return false, d.err
 	}

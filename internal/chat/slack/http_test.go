@@ -255,6 +255,61 @@ func TestStoreDownFailsClosed(t *testing.T) {
 	}
 }
 
+// TestRefusalsAreAudited: a request refused before it reaches the handler
+// (the duplicate check failed or timed out, the bot is stopping) is
+// audited with why, and the answer does not wait for the audit write; one
+// that fails is logged.
+func TestRefusalsAreAudited(t *testing.T) {
+	tests := []struct {
+		name       string
+		setup      func(a *slack.Adapter, h *countingHandler, d *memDedupe)
+		notice     string
+		reason     string // in the audited refusal; "" when the audit fails
+		auditFails bool
+	}{
+		{"store down", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.err = errStoreDown },
+			"State store unreachable", "state store unreachable", false},
+		{"duplicate check times out", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.stuck = true },
+			"State store unreachable", "state store unreachable", false},
+		{"stopping", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { a.Stop() },
+			"restarting", "stopping", false},
+		{"audit store stuck too", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.err, h.stuck = errStoreDown, true },
+			"State store unreachable", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			a, h, d, logs := newTestAdapter(t, api, now, func(o *slack.Options) { o.DedupeTimeout = 50 * time.Millisecond })
+			tc.setup(a, h, d)
+			w := httptest.NewRecorder()
+			start := time.Now()
+			a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/deploy", "web 1", "T-refused", ""), now, formType))
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("answer took %s, want it not to wait for the audit write", took)
+			}
+			if w.Code != 200 || !strings.Contains(w.Body.String(), tc.notice) {
+				t.Errorf("answer: got %d %q, want 200 saying %q", w.Code, w.Body.String(), tc.notice)
+			}
+			if tc.auditFails {
+				waitUntil(t, "the failed audit write logged", func() bool { return strings.Contains(logs.String(), "audit a refused request") })
+				if got := h.audited(); len(got) != 0 {
+					t.Errorf("audited: got %+v, want none", got)
+				}
+			} else {
+				waitUntil(t, "the refusal audited", func() bool { return len(h.audited()) > 0 })
+				got := h.audited()
+				if len(got) != 1 || got[0].User != "bob" || got[0].Platform != "slack" || got[0].Channel != "C1" ||
+					!strings.Contains(got[0].Text, "web 1") || !strings.Contains(got[0].Refused, tc.reason) {
+					t.Errorf("audited: got %+v, want one refusal of bob's \"web 1\" in C1 saying %q", got, tc.reason)
+				}
+			}
+			if h.total() != 0 {
+				t.Errorf("runs: got %d, want none", h.total())
+			}
+		})
+	}
+}
+
 func TestEvents(t *testing.T) {
 	api := newFakeSlack(t)
 	a, h, _, _ := newTestAdapter(t, api, now)

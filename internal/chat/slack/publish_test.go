@@ -23,6 +23,8 @@ type chattyHandler struct {
 	wg     sync.WaitGroup
 }
 
+func (h *chattyHandler) AuditRefusal(context.Context, commands.Request) error { return nil }
+
 func (h *chattyHandler) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {
 	id := "d-" + strings.Fields(req.Text)[2]
 	rec := &deploy.Record{ID: id, Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1", Requester: req.User, Started: time.Now(),
