@@ -131,15 +131,19 @@ func statsMessage(app, env string, r stats.Report) chat.Message {
 		scope += "/" + env
 	}
 	days := int(r.Window / (24 * time.Hour))
-	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploy stats of %s, last %d days", scope, days)}
+	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploy stats of %s, last %d day%s", scope, days, plural(days))}
 	m.Lines = []string{"deploys per day: " + r.Sparkline}
 	mttr := "n/a"
 	if r.Restored > 0 {
 		mttr = r.MTTR.Round(time.Second).String()
 	}
+	duration := "no median: no deploys"
+	if r.Deploys > 0 {
+		duration = fmt.Sprintf("median %s, p90 %s", r.MedianDuration.Round(100*time.Millisecond), r.P90Duration.Round(100*time.Millisecond))
+	}
 	m.Fields = []chat.Field{
-		{Label: "deploys", Value: fmt.Sprintf("%d (%.2f a day), %d rollbacks", r.Deploys, r.PerDay, r.Rollbacks)},
-		{Label: "duration", Value: fmt.Sprintf("median %s, p90 %s", r.MedianDuration.Round(100*time.Millisecond), r.P90Duration.Round(100*time.Millisecond))},
+		{Label: "deploys", Value: fmt.Sprintf("%d (%.2f a day), %d rollback%s", r.Deploys, r.PerDay, r.Rollbacks, plural(r.Rollbacks))},
+		{Label: "duration", Value: duration},
 		{Label: "change failure rate", Value: fmt.Sprintf("%.0f%% (%d of %d)", 100*r.ChangeFailureRate, r.Failures, r.Deploys)},
 		{Label: "time to restore", Value: fmt.Sprintf("mean %s over %d restored%s", mttr, r.Restored, unrestored(r.Unrestored))},
 	}

@@ -1,0 +1,46 @@
+package commands
+
+import (
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/stats"
+)
+
+// TestStatsMessageWords: counts of one are singular, and a window without
+// deploys has no median rather than one of 0s.
+func TestStatsMessageWords(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name     string
+		r        stats.Report
+		title    string
+		deploys  string
+		duration string
+	}{
+		{"one of each", stats.Report{Window: day, Deploys: 1, PerDay: 1, Rollbacks: 1, MedianDuration: 48 * time.Second, P90Duration: 48 * time.Second},
+			"Deploy stats of web/prod, last 1 day", "1 (1.00 a day), 1 rollback", "median 48s, p90 48s"},
+		{"several", stats.Report{Window: 30 * day, Deploys: 41, PerDay: 41.0 / 30, Rollbacks: 3, MedianDuration: 48 * time.Second, P90Duration: 112 * time.Second},
+			"Deploy stats of web/prod, last 30 days", "41 (1.37 a day), 3 rollbacks", "median 48s, p90 1m52s"},
+		{"no deploys", stats.Report{Window: 7 * day},
+			"Deploy stats of web/prod, last 7 days", "0 (0.00 a day), 0 rollbacks", "no median: no deploys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := statsMessage("web", "prod", tt.r)
+			if m.Title != tt.title {
+				t.Errorf("title: got %q, want %q", m.Title, tt.title)
+			}
+			fields := map[string]string{}
+			for _, f := range m.Fields {
+				fields[f.Label] = f.Value
+			}
+			if got := fields["deploys"]; got != tt.deploys {
+				t.Errorf("deploys: got %q, want %q", got, tt.deploys)
+			}
+			if got := fields["duration"]; got != tt.duration {
+				t.Errorf("duration: got %q, want %q", got, tt.duration)
+			}
+		})
+	}
+}
