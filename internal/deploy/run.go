@@ -470,7 +470,11 @@ func (r *run) finish(outcome Outcome, err error) {
 		r.e.log.Warn("release deploy lease", "deploy", r.rec.ID, "err", rerr)
 	}
 	r.e.mu.Lock()
-	delete(r.e.running, r.t.key())
+	// Once the lease is released the next run of the app+env may start
+	// and register itself under the same key: only this run is forgotten.
+	if r.e.running[r.t.key()] == r {
+		delete(r.e.running, r.t.key())
+	}
 	r.e.mu.Unlock()
 	if refused {
 		// The recovery that recorded this run interrupted told its
