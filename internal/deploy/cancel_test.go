@@ -3,7 +3,10 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -208,4 +211,70 @@ func cancelInMigration(t *testing.T, f *fixture, started string) *deploy.Record 
 		t.Fatal(err)
 	}
 	return <-done
+}
+
+// TestCancelWhileTheArtifactOpens: a cancel that arrives while the bot
+// waits for the artifact server (for its answer, or for the first bytes
+// of the build, with push and with pull delivery) ends the deploy
+// cancelled, saying by whom, not failed over an artifact it could not read.
+func TestCancelWhileTheArtifactOpens(t *testing.T) {
+	for _, tc := range []struct {
+		name, delivery string
+		headers        bool // the server answers before it stalls
+	}{
+		{"push, no answer yet", "push", false},
+		{"push, no bytes yet", "push", true},
+		{"pull, no answer yet", "pull", false},
+		{"pull, no bytes yet", "pull", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			arts := t.TempDir()
+			stalled := make(chan struct{}, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				file := filepath.Join(arts, path.Base(r.URL.Path))
+				if r.Method != http.MethodGet || !strings.HasSuffix(file, ".tar.gz") {
+					http.ServeFile(w, r, file)
+					return
+				}
+				if tc.headers {
+					w.WriteHeader(http.StatusOK)
+					w.(http.Flusher).Flush()
+				}
+				select {
+				case stalled <- struct{}{}:
+				default:
+				}
+				<-r.Context().Done()
+			}))
+			t.Cleanup(srv.Close)
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "      path: artifacts/{app}-{build}.tar.gz\n",
+				"      url: "+srv.URL+"/{app}-{build}.tar.gz\n    delivery: "+tc.delivery+"\n", 1)
+			f := newFixtureFrom(t, yaml, &local.Transport{})
+			f.arts = arts
+			f.build("1")
+			done := make(chan *deploy.Record, 1)
+			if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+				if ev.Kind == deploy.EventFinished {
+					done <- ev.Record
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-stalled:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the deploy did not ask for the artifact")
+			}
+			if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
+				t.Fatal(err)
+			}
+			rec := <-done
+			if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "cancelled by bob") {
+				t.Errorf("got outcome %s (%s), want cancelled by bob", rec.Outcome, rec.Error)
+			}
+			if f.link("current") != "" {
+				t.Errorf("current is %q, want none", f.link("current"))
+			}
+		})
+	}
 }

@@ -404,7 +404,7 @@ func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) 
 		// bot verified, published checksum or not.
 		c, sum, err := r.verifyArtifact(src, info)
 		if err != nil {
-			return err
+			return r.stopCause(err)
 		}
 		comp, info.SHA256 = c, sum
 	}
@@ -435,10 +435,21 @@ func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) 
 			}
 		}
 		if err != nil {
-			return err
+			return r.stopCause(err)
 		}
 	}
 	return nil
+}
+
+// stopCause returns why the deploy stopped, if it did, else err. A cancel
+// (or a lost lease) cuts short whatever the delivery waits for: the
+// artifact server's answer, its first bytes, a host. The error that
+// follows ("cannot read build 2") is not the news.
+func (r *run) stopCause(err error) error {
+	if stop := r.stopErr(); stop != nil {
+		return stop
+	}
+	return err
 }
 
 // errArtifactChanged marks a push wave that read other bytes than an
