@@ -333,11 +333,44 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 		// its own: none runs the build, which was reverted everywhere.
 		return r.revertAll(errs.New(errs.Unavailable, "%s", r.everyHostFailed()))
 	}
+	if err := r.settle(); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			return r.leaseLost(err)
+		}
+		return r.revertAll(err)
+	}
 	r.pruneAll()
 	if n := r.failures(); n > 0 {
 		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
 	return OutcomeSucceeded, nil
+}
+
+// settle ends the part of a deploy that a cancel undoes, unless a cancel
+// (or a lost lease) came first, which it returns. What follows only
+// removes old releases: a cancel then would change nothing, and is
+// refused (see cancelBy) rather than accepted and ignored.
+func (r *run) settle() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.stopErr(); err != nil {
+		return err
+	}
+	r.settled = true
+	return nil
+}
+
+// cancelBy stops a deploy at its next safe point, or says why it does not:
+// its hosts are switched for good already.
+func (r *run) cancelBy(by string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.settled {
+		return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: rollback %s %s",
+			r.rec.ID, r.t.key(), r.rec.Build, r.t.app.Name, r.t.env.Name)
+	}
+	r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
+	return nil
 }
 
 // everyHostFailed says that no host is left in the deploy.

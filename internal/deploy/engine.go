@@ -257,8 +257,9 @@ func (e *Engine) Running() []*Record {
 }
 
 // Cancel asks the deploy of app/env to stop at its next safe point. It
-// returns the deploy's id, or an error if none runs here or what runs is a
-// rollback, which is not cancelled.
+// returns the deploy's id, or an error if none runs here, what runs is a
+// rollback, which is not cancelled, or a deploy whose hosts are switched
+// for good (it only removes old releases).
 func (e *Engine) Cancel(app, env, by string) (string, error) {
 	t, err := e.resolve(app, env)
 	if err != nil {
@@ -276,7 +277,9 @@ func (e *Engine) Cancel(app, env, by string) (string, error) {
 		// releases and the app+env unlocked.
 		return "", errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), r.rec.ID)
 	}
-	r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
+	if err := r.cancelBy(by); err != nil {
+		return "", err
+	}
 	return r.rec.ID, nil
 }
 
@@ -370,7 +373,10 @@ func (r *run) watchSignals(done <-chan struct{}) {
 				r.e.log.Debug("read signals", "deploy", r.rec.ID, "err", err)
 			}
 			if ok {
-				r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
+				if err := r.cancelBy(by); err != nil {
+					// Its giver was told the cancel was passed on.
+					r.note("the cancel by %s came too late: %s", by, errs.Message(err))
+				}
 			}
 		}
 		r.mu.Lock()

@@ -3,11 +3,14 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // handover is a Leaser whose first released lease, once released, lets
@@ -86,5 +89,71 @@ func TestRunEndingForgetsOnlyItself(t *testing.T) {
 	}
 	if rec := <-second; rec != nil && (rec.ID != id || rec.Outcome != deploy.OutcomeCancelled) {
 		t.Errorf("second deploy %s ended %s (%s); want %s cancelled", rec.ID, rec.Outcome, rec.Error, id)
+	}
+}
+
+// pruneGate is a local transport whose prune steps wait until release is
+// closed, once they said so on pruning.
+type pruneGate struct {
+	local.Transport
+	pruning chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *pruneGate) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s, err := g.Transport.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return &pruneGateSession{Session: s, g: g}, nil
+}
+
+type pruneGateSession struct {
+	deploy.Session
+	g *pruneGate
+}
+
+func (s *pruneGateSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	if strings.Contains(cmd.Script, "pruned=") {
+		s.g.once.Do(func() { close(s.g.pruning) })
+		<-s.g.release
+	}
+	return s.Session.Run(ctx, cmd)
+}
+
+// TestCancelOnceEveryHostSwitched: a cancel that arrives once the deploy
+// switched its hosts, while it removes old releases, is refused, saying
+// so and how to undo the deploy, rather than accepted and ignored (the
+// reply said hosts would be switched back, and the deploy then ended
+// succeeded).
+func TestCancelOnceEveryHostSwitched(t *testing.T) {
+	g := &pruneGate{pruning: make(chan struct{}), release: make(chan struct{})}
+	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), g)
+	close(g.release)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// Three releases kept: the next deploy prunes again.
+	f.build("5")
+	g.once, g.pruning, g.release = sync.Once{}, make(chan struct{}), make(chan struct{})
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "5", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.pruning
+	_, err := f.engine.Cancel("web", "prod", "bob")
+	close(g.release)
+	rec := <-done
+	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(errs.Message(err), "not cancelled") || !strings.Contains(errs.Message(err), "rollback web prod") {
+		t.Errorf("cancel while pruning: got %v, want it refused, saying how to undo the deploy", err)
+	}
+	if rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/5" {
+		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
 	}
 }
