@@ -1020,15 +1020,18 @@ func (c confirmation) String() string {
 func (r *run) waitConfirm(pending []string) error {
 	timeout := r.t.env.ConfirmTimeout.D()
 	ch := make(chan confirmation, 1)
-	r.mu.Lock()
-	r.confirm, r.answered = ch, nil
-	r.mu.Unlock()
 	deadline := r.e.now().Add(timeout)
+	r.mu.Lock()
+	r.confirm, r.deadline, r.answered = ch, deadline, nil
+	r.mu.Unlock()
 	r.update(func(rec *Record) { rec.Awaiting = deadline })
 	defer r.endPrompt()
 	r.emit(Event{Kind: EventConfirm, Migrations: pending, Deadline: deadline,
 		Text: fmt.Sprintf("%d pending migration(s) wait for confirmation: deploy confirm %s, or deploy abort %s", len(pending), r.rec.ID, r.rec.ID)})
-	timer := time.NewTimer(timeout)
+	// The wait ends at the deadline the prompt shows, however long the
+	// record's write and the prompt's delivery took: an answer after it
+	// is refused (see answer), and the deploy aborts.
+	timer := time.NewTimer(max(deadline.Sub(r.e.now()), 0))
 	defer timer.Stop()
 	select {
 	case c := <-ch:
@@ -1079,20 +1082,22 @@ func (r *run) answerable() error {
 		return errAnswered(r.rec.ID, *r.answered)
 	case r.confirm == nil:
 		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", r.rec.ID)
+	case !r.e.now().Before(r.deadline):
+		return errTooLate(r.rec.ID, r.deadline)
 	}
 	return nil
 }
 
 // answer hands c to r's prompt if it is the first answer, and returns the
 // first answer: c, or the one before it. asked is false if r waits for no
-// answer and got none.
+// answer and got none, or its deadline has passed.
 func (r *run) answer(c confirmation) (first confirmation, asked bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case r.answered != nil:
 		return *r.answered, true
-	case r.confirm == nil:
+	case r.confirm == nil, !r.e.now().Before(r.deadline):
 		return confirmation{}, false
 	}
 	r.answered = &c
@@ -1148,6 +1153,12 @@ func (e *Engine) Confirm(ctx context.Context, id, by string, ok bool) error {
 // got first.
 func errAnswered(id string, first confirmation) error {
 	return errs.New(errs.Conflict, "deploy %s was already answered: %s; the first answer counts, and yours changed nothing", id, first)
+}
+
+// errTooLate refuses an answer to the prompt of deploy id given once its
+// deadline had passed: the deploy aborts, as nobody answered in time.
+func errTooLate(id string, deadline time.Time) error {
+	return errs.New(errs.Conflict, "deploy %s stopped waiting for a confirmation at %s: it aborts, nothing migrated or switched, and your answer changed nothing; deploy again to be asked again", id, deadline.Format("15:04:05 MST"))
 }
 
 // errAnswerWaiting refuses an answer to the prompt of deploy id while an

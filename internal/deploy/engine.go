@@ -342,6 +342,8 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 		return errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", id, rec.Outcome)
 	case rec.Awaiting.IsZero():
 		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
+	case !e.now().Before(rec.Awaiting):
+		return errTooLate(id, rec.Awaiting)
 	}
 	c := confirmation{ok: ok, by: by}
 	pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
@@ -385,7 +387,12 @@ func (r *run) watchSignals(done <-chan struct{}) {
 		if ch != nil {
 			if v, ok, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalConfirm); err == nil && ok {
 				c := parseConfirmation(v)
-				if first, _ := r.answer(c); first != c {
+				switch first, asked := r.answer(c); {
+				case !asked:
+					// Taken once the prompt's deadline had passed: the
+					// deploy aborts as unanswered.
+					r.e.log.Info("answer after the deadline dropped", "deploy", r.rec.ID, "by", c.by)
+				case first != c:
 					// Left in the moment between the first's taking and
 					// the record's saying r waits no more; its giver was
 					// told it was passed on.

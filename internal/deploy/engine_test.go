@@ -1426,3 +1426,65 @@ func (d *askingDeploy) noted() []string {
 	defer d.mu.Unlock()
 	return slices.Clone(d.notes)
 }
+
+// TestLateAnswerRefused: the prompt says until when it waits, and an
+// answer after that is refused and changes nothing, through either
+// replica, also when the prompt took long to reach people (a slow chat or
+// store): the wait ends at the deadline shown, not confirm_timeout after
+// the prompt went out.
+func TestLateAnswerRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		here bool // answered through the replica running the deploy
+	}{
+		{name: "here", here: true},
+		{name: "through another replica"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var other *deploy.Engine
+			f := newFixtureWith(t, askingYAML("true", "1s"), func(o *deploy.Options) {
+				o.Signals = o.Store.(deploy.Signals)
+				other = otherReplica(o)
+			})
+			f.build("1")
+			late := make(chan struct{}, 1)
+			done := make(chan *deploy.Record, 1)
+			rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+				switch ev.Kind {
+				case deploy.EventConfirm:
+					// The prompt reaches people only once its deadline
+					// has passed.
+					for time.Now().Before(ev.Deadline.Add(100 * time.Millisecond)) {
+						time.Sleep(10 * time.Millisecond)
+					}
+					late <- struct{}{}
+				case deploy.EventFinished:
+					done <- ev.Record
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-late:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the deploy never asked to confirm its migrations")
+			}
+			if tc.here {
+				err = f.engine.Confirm(t.Context(), rec.ID, "ana", true)
+			} else {
+				err = other.SignalConfirm(t.Context(), rec.ID, "ana", true)
+			}
+			if errs.CodeOf(err) != errs.Conflict {
+				t.Errorf("an answer after the deadline: got %v, want it refused", err)
+			}
+			got := <-done
+			if got.Outcome != deploy.OutcomeFailed || !strings.Contains(got.Error, "nobody confirmed the migrations within 1s") {
+				t.Errorf("deploy answered after its deadline: %s (%s); want failed, nobody confirmed in time", got.Outcome, got.Error)
+			}
+			if f.exists("applied") || f.exists("current") {
+				t.Errorf("after a late answer: migrations applied %v, current %v; want neither", f.exists("applied"), f.exists("current"))
+			}
+		})
+	}
+}

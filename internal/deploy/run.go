@@ -38,9 +38,10 @@ type run struct {
 	tookOver []*Record
 	allowed  int
 	// confirm receives the requester's answer when migrations wait for
-	// it; answered is the first answer, sent on confirm (both guarded by
-	// mu).
+	// it, until deadline; answered is the first answer, sent on confirm
+	// (all three guarded by mu).
 	confirm  chan confirmation
+	deadline time.Time
 	answered *confirmation
 	// retire is the release a rollback leaves: each host marks it bad in
 	// the same script that switches it away. retired holds the hosts that
