@@ -190,8 +190,14 @@ func TestCancelBeforeAnySwitchMarksNothingBad(t *testing.T) {
 // ended.
 func cancelInMigration(t *testing.T, f *fixture, started string) *deploy.Record {
 	t.Helper()
+	return cancelInMigrationOf(t, f, "1", started)
+}
+
+// cancelInMigrationOf is cancelInMigration of build.
+func cancelInMigrationOf(t *testing.T, f *fixture, build, started string) *deploy.Record {
+	t.Helper()
 	done := make(chan *deploy.Record, 1)
-	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}, func(ev deploy.Event) {
 		f.sink(ev)
 		if ev.Kind == deploy.EventFinished {
 			done <- ev.Record
@@ -274,6 +280,63 @@ func TestCancelWhileTheArtifactOpens(t *testing.T) {
 			}
 			if f.link("current") != "" {
 				t.Errorf("current is %q, want none", f.link("current"))
+			}
+		})
+	}
+}
+
+// TestSwitchBackKeepsMigrations: a deploy that ran its migrations and then
+// switched its hosts back (a failed health check) or stopped before
+// switching any (a cancel) says that the migrations it ran stay applied,
+// rather than leave "switched back" to read as if the deploy were undone.
+// One that ran none does not say so.
+func TestSwitchBackKeepsMigrations(t *testing.T) {
+	const kept = "the migrations it ran (002_email.sql) stay applied"
+	for _, tc := range []struct {
+		name       string
+		migrations bool // build 2 brings a migration
+		cancel     bool // cancelled while migrating, rather than failing its health check
+		want       deploy.Outcome
+	}{
+		{name: "failed health check after its migrations", migrations: true, want: deploy.OutcomeReverted},
+		{name: "cancelled while migrating", migrations: true, cancel: true, want: deploy.OutcomeCancelled},
+		{name: "failed health check, no migrations", want: deploy.OutcomeReverted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			started := filepath.Join(dir, "started")
+			// The migration runs slowly once dir/slow exists.
+			yaml := strings.Replace(fixtureYAML, `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
+				"run: 'for m in $(ls migrations); do grep -qx \"$m\" ../../applied 2>/dev/null || echo \"$m\" >> ../../applied; done; if [ -e "+dir+"/slow ]; then touch "+started+"; sleep 1; fi'", 1)
+			f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+			f.build("1")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			var extra []tarEntry
+			if tc.migrations {
+				extra = append(extra, tarEntry{name: "migrations/002_email.sql", body: "alter table users;"})
+			}
+			var rec *deploy.Record
+			if tc.cancel {
+				if err := os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				f.build("2", extra...)
+				rec = cancelInMigrationOf(t, f, "2", started)
+			} else {
+				f.build("2", append(extra, tarEntry{name: "BROKEN", body: "x"})...)
+				rec = f.mustRun(deploy.KindDeploy, "2", tc.want)
+			}
+			if rec.Outcome != tc.want {
+				t.Errorf("outcome %s (%s), want %s", rec.Outcome, rec.Error, tc.want)
+			}
+			if got := f.link("current"); got != "releases/1" {
+				t.Errorf("current %q, want releases/1", got)
+			}
+			if applied := f.read("applied"); tc.migrations != strings.Contains(applied, "002_email.sql") {
+				t.Fatalf("applied %q: want 002_email.sql applied: %v", applied, tc.migrations)
+			}
+			if said := strings.Contains(rec.Error, kept); said != tc.migrations {
+				t.Errorf("record error %q: says %q: %v, want %v", rec.Error, kept, said, tc.migrations)
 			}
 		})
 	}

@@ -948,6 +948,7 @@ func (r *run) migrate() error {
 	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched; %s", h.Name, r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
 	}
+	r.migrated = pending
 	return nil
 }
 
@@ -1557,6 +1558,11 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	case len(kept) > 0:
 		// /rollback has nothing to go to there: only a fixed build helps.
 		msg += fmt.Sprintf("; no earlier release to switch back to on %s, left on %s — deploy a fixed build", strings.Join(kept, ", "), build)
+	}
+	if len(r.migrated) > 0 && (len(back) > 0 || !anySwitched) {
+		// Hosts run the earlier release again, or still: the database
+		// does not go back with them.
+		msg += fmt.Sprintf("; the migrations it ran (%s) stay applied: neither switching back nor a rollback undoes them", strings.Join(r.migrated, ", "))
 	}
 	code := errs.CodeOf(cause)
 	if cancelled {

@@ -43,6 +43,9 @@ type run struct {
 	confirm  chan confirmation
 	deadline time.Time
 	answered *confirmation
+	// migrated lists the migrations this deploy ran (its migrate command
+	// succeeded): switching hosts back leaves them applied.
+	migrated []string
 	// retire is the release a rollback leaves: each host marks it bad in
 	// the same script that switches it away. retired holds the hosts that
 	// did (guarded by mu).
