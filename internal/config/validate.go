@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -204,6 +205,43 @@ func (a *App) validate(loc locator, ps *problems) {
 	}
 	for _, name := range envs {
 		a.Envs[name].validate(loc, ps, a.Name)
+	}
+	validateSharedMachines(loc, ps, a, envs)
+}
+
+// validateSharedMachines refuses two ssh envs of one app that reach the
+// same machine: the app's path, absolute, is the same in both, so
+// their deploys would switch one `current` (at once: each env has its own
+// lease) and prune each other's releases. A machine is known by its
+// address and port, and by the bastion it is reached through, behind
+// which the same private address may name another machine.
+func validateSharedMachines(loc locator, ps *problems, a *App, envs []string) {
+	first := map[string]string{} // machine key -> env
+	for _, name := range envs {
+		e := a.Envs[name]
+		if e == nil || e.Transport != "ssh" || e.SSH == nil {
+			continue
+		}
+		jump := ""
+		if e.SSH.Jump != nil {
+			jump = e.SSH.Jump.Address
+		}
+		for i, h := range e.Hosts {
+			if h == nil || h.Address == "" {
+				continue
+			}
+			addr := h.Address
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				addr = net.JoinHostPort(addr, strconv.Itoa(e.SSH.Port))
+			}
+			key := jump + "|" + strings.ToLower(addr)
+			if other, dup := first[key]; dup && other != name {
+				ps.add(loc.line("apps", a.Name, "environments", name, "hosts", i), "apps.%s.environments.%s.hosts[%d]: %s is also a host of %s: two envs of one app on one machine deploy into the same %s, and would switch and prune each other's releases; give each env its own machines",
+					a.Name, name, i, addr, other, a.Path)
+				continue
+			}
+			first[key] = name
+		}
 	}
 }
 

@@ -119,6 +119,21 @@ func TestValidationRules(t *testing.T) {
 		want  func(y string) []want
 	}{
 		{
+			// The app's path is the same in both envs: their deploys
+			// would switch one current and prune each other's releases.
+			name:  "two envs on one machine",
+			edits: []string{"      staging:\n        transport: local\n        hosts: [localhost]\n", "      staging:\n        transport: ssh\n        ssh: {user: deploy, key_file: /etc/switchman/id_ed25519, known_hosts: /etc/switchman/known_hosts}\n        hosts:\n          - stage1=10.0.0.2:22\n"},
+			want:  one("stage1=", "apps.web.environments.staging.hosts[0]: 10.0.0.2:22 is also a host of prod: two envs of one app on one machine deploy into the same /srv/web"),
+		},
+		{
+			name:  "two envs on one address, other ports",
+			edits: []string{"      staging:\n        transport: local\n        hosts: [localhost]\n", "      staging:\n        transport: ssh\n        ssh: {user: deploy, key_file: /etc/switchman/id_ed25519, known_hosts: /etc/switchman/known_hosts, port: 2222}\n        hosts:\n          - stage1=10.0.0.2\n"},
+		},
+		{
+			name:  "two envs on one address, behind a bastion",
+			edits: []string{"      staging:\n        transport: local\n        hosts: [localhost]\n", "      staging:\n        transport: ssh\n        ssh: {user: deploy, key_file: /etc/switchman/id_ed25519, known_hosts: /etc/switchman/known_hosts, jump: {address: 'bastion.example.com:22'}}\n        hosts:\n          - stage1=10.0.0.2\n"},
+		},
+		{
 			name:  "log level",
 			edits: []string{"log_level: info", "log_level: loud"},
 			want:  one("log_level", `bot.log_level: want debug, info, warn or error, got "loud"`),
