@@ -3,8 +3,10 @@
 package chattest
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
@@ -42,4 +44,34 @@ func Large() []Named {
 		{"train of 20 cars", chat.Message{Level: chat.Info, Public: true,
 			Title: "🚂 The 15:00 release train to production is boarding: " + strings.Join(cars, ", ") + ". Board with /train board APP BUILD."}},
 	}
+}
+
+// Refusals is the part of an adapter test's fake handler that records
+// the requests the adapter asks it to audit as refused before they ran.
+// With Stuck set, AuditRefusal waits for its context to end, as a store
+// that does not answer would. Set Stuck before the adapter is used.
+type Refusals struct {
+	Stuck bool
+
+	mu  sync.Mutex
+	got []commands.Request
+}
+
+// AuditRefusal records req, or waits out ctx when Stuck.
+func (r *Refusals) AuditRefusal(ctx context.Context, req commands.Request) error {
+	if r.Stuck {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	r.mu.Lock()
+	r.got = append(r.got, req)
+	r.mu.Unlock()
+	return nil
+}
+
+// Audited returns the refusals recorded so far.
+func (r *Refusals) Audited() []commands.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]commands.Request(nil), r.got...)
 }

@@ -236,7 +236,7 @@ func TestDedupeFailureIsAudited(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := deployHandler("d-4")
-			h.stuck = tt.stuck
+			h.Stuck = tt.stuck
 			hs := newHarness(t, h, func(o *Options) { o.Dedupe = failingDedupe{} })
 			start := time.Now()
 			resp := responseOf(t, hs.post(t, deploySlash("410", "111")))
@@ -252,8 +252,8 @@ func TestDedupeFailureIsAudited(t *testing.T) {
 				})
 				return
 			}
-			waitFor(t, "the refusal audited", func() bool { return len(h.audited()) > 0 })
-			got := h.audited()
+			waitFor(t, "the refusal audited", func() bool { return len(h.Audited()) > 0 })
+			got := h.Audited()
 			if len(got) != 1 || got[0].User != "ana" || got[0].Platform != Platform || !strings.Contains(got[0].Text, "web") ||
 				!strings.Contains(got[0].Refused, "state store unreachable") {
 				t.Errorf("audited %+v, want one refusal of ana's deploy saying the state store is unreachable", got)

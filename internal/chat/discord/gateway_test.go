@@ -235,9 +235,9 @@ func TestGatewayAnswersAsTheBotStops(t *testing.T) {
 			}
 			// One that did not run is audited as refused.
 			if !tt.runs {
-				waitFor(t, "the refusal audited", func() bool { return len(hs.h.audited()) > 0 })
+				waitFor(t, "the refusal audited", func() bool { return len(hs.h.Audited()) > 0 })
 			}
-			if got := hs.h.audited(); tt.runs && len(got) != 0 ||
+			if got := hs.h.Audited(); tt.runs && len(got) != 0 ||
 				!tt.runs && (len(got) != 1 || got[0].User != "ana" || got[0].Text != "/whoami" || !strings.Contains(got[0].Refused, "stopping")) {
 				t.Errorf("audited %+v, want a refusal of ana's /whoami saying the bot was stopping: %v", got, !tt.runs)
 			}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -263,33 +264,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// fakeHandler stands in for commands.Service. It keeps the refusals it is
-// asked to audit; with stuck set, such an audit waits for its context to
-// end, as a store that does not answer would.
+// fakeHandler stands in for commands.Service, and keeps the refusals it
+// is asked to audit.
 type fakeHandler struct {
-	mu       sync.Mutex
-	reqs     []commands.Request
-	outs     []commands.Output
-	refusals []commands.Request
-	stuck    bool
-	fn       func(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
-}
-
-func (h *fakeHandler) AuditRefusal(ctx context.Context, req commands.Request) error {
-	if h.stuck {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	h.mu.Lock()
-	h.refusals = append(h.refusals, req)
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *fakeHandler) audited() []commands.Request {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]commands.Request(nil), h.refusals...)
+	chattest.Refusals
+	mu   sync.Mutex
+	reqs []commands.Request
+	outs []commands.Output
+	fn   func(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
 }
 
 func (h *fakeHandler) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -24,14 +25,12 @@ const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
 // countingHandler is a slack.Handler that counts the commands it is given
 // and answers each with an ephemeral reply. It keeps the refusals it is
-// asked to audit; with stuck set, such an audit waits for its context to
-// end, as a store that does not answer would.
+// asked to audit.
 type countingHandler struct {
-	mu       sync.Mutex
-	runs     map[string]int // by text
-	reqs     []commands.Request
-	refusals []commands.Request
-	stuck    bool
+	chattest.Refusals
+	mu   sync.Mutex
+	runs map[string]int // by text
+	reqs []commands.Request
 }
 
 var _ slack.Handler = (*countingHandler)(nil)
@@ -46,26 +45,6 @@ func (h *countingHandler) Handle(ctx context.Context, req commands.Request, out 
 	h.mu.Unlock()
 	out.Reply(chat.Message{Level: chat.Info, Title: "ran " + req.Text})
 	return commands.Outcome{}
-}
-
-func (h *countingHandler) AuditRefusal(ctx context.Context, req commands.Request) error {
-	h.mu.Lock()
-	stuck := h.stuck
-	h.mu.Unlock()
-	if stuck {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	h.mu.Lock()
-	h.refusals = append(h.refusals, req)
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *countingHandler) audited() []commands.Request {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]commands.Request(nil), h.refusals...)
 }
 
 func (h *countingHandler) total() int {

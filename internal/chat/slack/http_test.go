@@ -273,7 +273,7 @@ func TestRefusalsAreAudited(t *testing.T) {
 			"State store unreachable", "state store unreachable", false},
 		{"stopping", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { a.Stop() },
 			"restarting", "stopping", false},
-		{"audit store stuck too", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.err, h.stuck = errStoreDown, true },
+		{"audit store stuck too", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.err, h.Stuck = errStoreDown, true },
 			"State store unreachable", "", true},
 	}
 	for _, tc := range tests {
@@ -292,12 +292,12 @@ func TestRefusalsAreAudited(t *testing.T) {
 			}
 			if tc.auditFails {
 				waitUntil(t, "the failed audit write logged", func() bool { return strings.Contains(logs.String(), "audit a refused request") })
-				if got := h.audited(); len(got) != 0 {
+				if got := h.Audited(); len(got) != 0 {
 					t.Errorf("audited: got %+v, want none", got)
 				}
 			} else {
-				waitUntil(t, "the refusal audited", func() bool { return len(h.audited()) > 0 })
-				got := h.audited()
+				waitUntil(t, "the refusal audited", func() bool { return len(h.Audited()) > 0 })
+				got := h.Audited()
 				if len(got) != 1 || got[0].User != "bob" || got[0].Platform != "slack" || got[0].Channel != "C1" ||
 					!strings.Contains(got[0].Text, "web 1") || !strings.Contains(got[0].Refused, tc.reason) {
 					t.Errorf("audited: got %+v, want one refusal of bob's \"web 1\" in C1 saying %q", got, tc.reason)
