@@ -83,14 +83,7 @@ func TestGatewaySharesTheDispatch(t *testing.T) {
 	go func() { done <- hs.a.RunGateway(ctx) }()
 	calls := hs.fd.waitCalls(t, 3) // GET gateway, callback, edit
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("RunGateway: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("RunGateway did not return after its context ended")
-	}
+	waitGateway(t, done)
 	hs.shutdown(t)
 
 	if got := hs.h.Requests(); len(got) != 1 || got[0].User != "ana" || got[0].Text != "whoami" {
@@ -200,14 +193,7 @@ func TestGatewayAnswersAsTheBotStops(t *testing.T) {
 				return false
 			})
 			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("RunGateway: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("RunGateway did not return after its context ended")
-			}
+			waitGateway(t, done)
 			select {
 			case err := <-shut:
 				if err != nil {
@@ -242,5 +228,19 @@ func TestGatewayAnswersAsTheBotStops(t *testing.T) {
 				t.Errorf("audited %+v, want a refusal of ana's /whoami saying the bot was stopping: %v", got, !tt.runs)
 			}
 		})
+	}
+}
+
+// waitGateway waits for RunGateway, whose context has ended, to return
+// its error on done.
+func waitGateway(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunGateway: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunGateway did not return after its context ended")
 	}
 }
