@@ -272,9 +272,7 @@ func (r *run) earlierRelease(first hostState, from string) (string, error) {
 	if len(candidates) == 0 {
 		return "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current: %s); nothing was changed", r.t.key(), orNone(from))
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
-	defer cancel()
-	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	recs, err := r.history()
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: rollback %s %s to BUILD (releases on disk: %s); nothing was changed",
 			r.t.key(), r.t.app.Name, r.t.env.Name, strings.Join(candidates, ", "))
@@ -287,6 +285,14 @@ func (r *run) earlierRelease(first hostState, from string) (string, error) {
 	}
 	return "", errs.New(errs.NotFound, "no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD; nothing was changed",
 		r.t.key(), orNone(from), strings.Join(candidates, ", "), r.t.app.Name, r.t.env.Name)
+}
+
+// history reads every record of the run's app+env, bounded as the
+// store's other reads are.
+func (r *run) history() ([]*Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	return r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
 }
 
 // ranReleases is the set of releases the records show running in their
@@ -311,9 +317,7 @@ func ranReleases(recs []*Record) map[string]bool {
 // host. A release the history does not name at all (put there before the
 // bot, or its records trimmed) is not refused.
 func (r *run) neverRan(build string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
-	defer cancel()
-	recs, err := r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	recs, err := r.history()
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to tell whether release %s ran there; nothing was changed", r.t.key(), build)
 	}
