@@ -36,13 +36,26 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	switching := 0
+	// Hosts the last run left on this build without a passing restart are
+	// restarted again by the deploy, not skipped as running it already.
+	last, err := e.lastSwitchingRun(ctx, t, "")
+	if err != nil {
+		return nil, err
+	}
+	stuck := leftOn(last, req.Build)
+	switching, delivering, reachable := 0, 0, 0
 	for _, h := range r.hosts {
 		hp := HostPlan{Host: h.Name}
 		st, err := e.inspect(ctx, t, h)
+		if err == nil {
+			reachable++
+		}
 		switch {
 		case err != nil:
 			hp.Change = "unreachable: " + err.Error()
+		case st.Current == req.Build && stuck[h.Name]:
+			hp.Current, hp.HasRelease, hp.Change = st.Current, true, fmt.Sprintf("restart and health-check again on %s (%s %s left it switched without a passing restart)", req.Build, last.Kind, last.ID)
+			switching++
 		case st.Current == req.Build:
 			hp.Current, hp.HasRelease, hp.Change = st.Current, true, "nothing (already current)"
 		case st.has(req.Build):
@@ -51,15 +64,22 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		default:
 			hp.Current, hp.Change = st.Current, fmt.Sprintf("deliver and switch %s → %s", orNone(st.Current), req.Build)
 			switching++
+			delivering++
 		}
 		if state := keepOut[h.Name]; state != "" && err == nil {
 			hp.Change += fmt.Sprintf("; in %s in the load balancer, not left there by the last run: stays out of rotation, in maint", state)
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}
-	p.Steps = []string{
-		fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on up to %d hosts at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, t.env.Parallel),
+	// As the deploy itself would answer.
+	if reachable > 0 && switching == 0 {
+		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 	}
+	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)
+	if delivering == 0 {
+		fetch = fmt.Sprintf("fetch nothing: every reachable host has %s/releases/%s on disk", t.app.Path, req.Build)
+	}
+	p.Steps = []string{fetch}
 	if len(t.app.Shared) > 0 {
 		p.Steps = append(p.Steps, fmt.Sprintf("link shared paths %v", t.app.Shared))
 	}

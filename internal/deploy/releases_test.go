@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -78,8 +79,8 @@ func TestPlanSaysHowTheDeployRuns(t *testing.T) {
 		}
 	}
 	// Hosts that run the build already do not switch: with no more hosts
-	// left to switch than the canary takes, the deploy has no canary, and
-	// neither does its plan. (Its migration counts as applied: the env
+	// left to switch (h0, whose current is gone) than the canary takes,
+	// the deploy has no canary, and neither does its plan. (Its migration counts as applied: the env
 	// refuses pending ones.)
 	for _, h := range []string{"h0", "h1", "h2"} {
 		if err := os.MkdirAll(f.app+"-"+h, 0o755); err != nil {
@@ -90,12 +91,72 @@ func TestPlanSaysHowTheDeployRuns(t *testing.T) {
 		}
 	}
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if err := os.Remove(filepath.Join(f.app+"-h0", "current")); err != nil {
+		t.Fatal(err)
+	}
 	p, err = f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if steps := strings.Join(p.Steps, "\n"); strings.Contains(steps, "canary") {
-		t.Errorf("plan of the build every host runs:\n%s\nwant no canary", steps)
+		t.Errorf("plan of the build every host but one runs:\n%s\nwant no canary", steps)
+	}
+}
+
+// TestPlanSaysWhatEachHostNeeds: the dry run fetches only for hosts
+// without the release, says a deploy of what runs everywhere would do
+// nothing, and shows a host the last run left on the build without a
+// passing restart as restarted again, as the deploy does.
+func TestPlanSaysWhatEachHostNeeds(t *testing.T) {
+	tests := []struct {
+		name     string
+		build    string
+		stuck    bool   // a crashed deploy of 2 left localhost activating on 2
+		step     string // in the first step
+		host     string // localhost's change
+		noChange string // the refusal, if any
+	}{
+		{name: "new build", build: "3", step: "on 1 host(s), up to", host: "deliver and switch 2 → 3"},
+		{name: "release on disk", build: "1", step: "fetch nothing: every reachable host has", host: "switch 2 → 1 (release already on disk)"},
+		{name: "running everywhere", build: "2", noChange: "web/prod already runs build 2 on every reachable host; a deploy would do nothing"},
+		{name: "left without a passing restart", build: "2", stuck: true, step: "fetch nothing", host: "restart and health-check again on 2 (deploy ID left it switched without a passing restart)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "")
+			for _, b := range []string{"1", "2", "3"} {
+				f.build(b)
+			}
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			if tt.stuck {
+				// Recovery's account of deploy 2, had it died restarting.
+				recs, err := f.store.Records(context.Background(), deploy.Filter{App: "web", Env: "prod", Limit: 1})
+				if err != nil || len(recs) != 1 {
+					t.Fatalf("records: %v, %v", recs, err)
+				}
+				rec := recs[0]
+				rec.Outcome, rec.Error = deploy.OutcomeInterrupted, "the process stopped"
+				rec.Hosts[0].State = deploy.HostActivating
+				if err := f.store.PutRecord(context.Background(), rec); err != nil {
+					t.Fatal(err)
+				}
+				tt.host = strings.Replace(tt.host, "ID", rec.ID, 1)
+			}
+			p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: tt.build})
+			if tt.noChange != "" {
+				if errs.CodeOf(err) != errs.NoChange || errs.Message(err) != tt.noChange {
+					t.Fatalf("plan: %+v, %v; want %q", p, err, tt.noChange)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(p.Steps[0], tt.step) || p.Hosts[0].Change != tt.host {
+				t.Errorf("plan: first step %q, localhost %q; want %q and %q", p.Steps[0], p.Hosts[0].Change, tt.step, tt.host)
+			}
+		})
 	}
 }
 

@@ -151,14 +151,28 @@ func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*
 // stuckOn returns the hosts last switched and left on build without a
 // passing restart (see unfinished), which point at build now.
 func (r *run) stuckOn(last *Record, build string) map[string]bool {
-	again := map[string]bool{}
-	for _, hr := range last.Hosts {
-		st, inspected := r.states[hr.Host]
-		if unfinished(hr) && hr.Current == build && inspected && st.Current == build {
-			again[hr.Host] = true
+	again := leftOn(last, build)
+	for h := range again {
+		if st, inspected := r.states[h]; !inspected || st.Current != build {
+			delete(again, h)
 		}
 	}
 	return again
+}
+
+// leftOn returns the hosts run last switched to build and left there
+// without a passing restart.
+func leftOn(last *Record, build string) map[string]bool {
+	hosts := map[string]bool{}
+	if last == nil {
+		return hosts
+	}
+	for _, hr := range last.Hosts {
+		if unfinished(hr) && hr.Current == build {
+			hosts[hr.Host] = true
+		}
+	}
+	return hosts
 }
 
 // unfinished reports whether a run switched hr's host and left it without
