@@ -41,13 +41,24 @@ func (c *call) grants(ctx context.Context) ([]acl.Grant, bool) {
 // check decides a permission with the runtime grants and refuses the
 // command when it is missing.
 func (c *call) check(ctx context.Context, action acl.Action, app, env string) (acl.Decision, bool) {
+	return c.checkAs(ctx, "", action, app, env)
+}
+
+// checkAdmin is check of the admin permission for command what: its
+// refusal names the command, which the permission ("may not admin web")
+// does not.
+func (c *call) checkAdmin(ctx context.Context, what, app, env string) (acl.Decision, bool) {
+	return c.checkAs(ctx, what+" is for admins: ", acl.Admin, app, env)
+}
+
+func (c *call) checkAs(ctx context.Context, prefix string, action acl.Action, app, env string) (acl.Decision, bool) {
 	grants, ok := c.grants(ctx)
 	if !ok {
 		return acl.Decision{}, false
 	}
 	d := c.s.policy.Check(c.req.User, action, app, env, grants, c.s.now())
 	if !d.Allowed {
-		c.refuse(errs.New(errs.Forbidden, "%s", d.Reason))
+		c.refuse(errs.New(errs.Forbidden, "%s%s", prefix, d.Reason))
 	}
 	return d, d.Allowed
 }
@@ -165,7 +176,7 @@ func (c *call) resolveUser(cmd Command) (string, error) {
 }
 
 func (c *call) grant(ctx context.Context, cmd Command) {
-	d, ok := c.check(ctx, acl.Admin, cmd.App, cmd.Env)
+	d, ok := c.checkAdmin(ctx, "grant", cmd.App, cmd.Env)
 	if !ok {
 		return
 	}
@@ -197,7 +208,7 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 }
 
 func (c *call) revoke(ctx context.Context, cmd Command) {
-	d, ok := c.check(ctx, acl.Admin, cmd.App, cmd.Env)
+	d, ok := c.checkAdmin(ctx, "revoke", cmd.App, cmd.Env)
 	if !ok {
 		return
 	}
@@ -308,7 +319,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 }
 
 func (c *call) auditCmd(ctx context.Context, cmd Command) {
-	if _, ok := c.check(ctx, acl.Admin, cmd.App, ""); !ok {
+	if _, ok := c.checkAdmin(ctx, "audit", cmd.App, ""); !ok {
 		return
 	}
 	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Limit: cmd.N})

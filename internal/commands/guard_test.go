@@ -220,7 +220,8 @@ func TestRuntimeGrants(t *testing.T) {
 		reply      string
 	}{
 		{"carl has nothing", nil, "carl", "deploy api 1", true, "carl may not deploy api/staging"},
-		{"bob may not grant", nil, "bob", "grant @carl deployer api", true, "bob may not admin api"},
+		{"bob may not grant", nil, "bob", "grant @carl deployer api", true, "grant is for admins: bob may not admin api"},
+		{"bob may not revoke", nil, "bob", "revoke @carl deployer api", true, "revoke is for admins: bob may not admin api"},
 		{"unknown role", nil, "ana", "grant @carl wizard api", true, `unknown role "wizard"; roles are admin, deployer`},
 		{"unknown user", nil, "ana", "grant @zed deployer api", true, `unknown user "zed"`},
 		{"unmapped chat id", nil, "ana", "grant <@U999> deployer api", true, "chat user U999 is not mapped"},
@@ -234,7 +235,7 @@ func TestRuntimeGrants(t *testing.T) {
 		{"revoke", nil, "ana", "revoke @carl deployer api", false, "ana revoked the role deployer on api from carl"},
 		{"revoked", nil, "carl", "deploy api 2", true, "carl may not deploy"},
 		{"revoke nothing", nil, "ana", "revoke @carl deployer api", true, "carl has no runtime grant of role deployer on api"},
-		{"audit is for admins", nil, "bob", "audit", true, "bob may not admin everything"},
+		{"audit is for admins", nil, "bob", "audit", true, "audit is for admins: bob may not admin everything"},
 		{"audit", nil, "ana", "audit api 3", false, `ana  allowed  "revoke @carl deployer api"`},
 	}
 	for _, s := range steps {

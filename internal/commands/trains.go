@@ -46,7 +46,11 @@ func (c *call) train(ctx context.Context, cmd Command) {
 		}
 		via = d.Via
 	case TrainCancel, TrainDepart:
-		d, ok := c.check(ctx, acl.Admin, "", "")
+		what := "train cancel"
+		if cmd.TrainAction == TrainDepart {
+			what = "train depart"
+		}
+		d, ok := c.checkAdmin(ctx, what, "", "")
 		if !ok {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -161,9 +162,20 @@ func TestDepartureThroughTheService(t *testing.T) {
 		{"bob", "train board billing 5", false},
 		{"ana", "lock deploys billing production waiting for the DBA", false},
 		{"carl", "train depart daily now", true},
+		{"carl", "train cancel daily not today", true},
 	} {
 		if got := say(c.user, c.text); got.Failed != c.failed {
 			t.Errorf("%s %q: got failed=%v, want %v", c.user, c.text, got.Failed, c.failed)
+		}
+	}
+	// The admin-only refusals name the command, not only the permission.
+	entries, err := st.Audit(ctx, audit.Query{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"train cancel is for admins: carl may not admin everything", "train depart is for admins: carl may not admin everything"} {
+		if len(entries) != 2 || !strings.HasPrefix(entries[i].Reason, want) {
+			t.Errorf("audit entries %+v; want %d. to say %q", entries, i+1, want)
 		}
 	}
 	sum := sched.Depart(ctx, "daily", "")
