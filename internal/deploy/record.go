@@ -170,6 +170,13 @@ func (l Lock) Covers(app, env string) bool {
 	return (l.App == "" || l.App == app) && (l.Env == "" || l.Env == env)
 }
 
+// Equal reports whether l and o are the same lock: the same scope, owner
+// and reason, created and expiring at the same instants (in any zone).
+func (l Lock) Equal(o Lock) bool {
+	return l.App == o.App && l.Env == o.Env && l.Owner == o.Owner && l.Reason == o.Reason &&
+		l.Created.Equal(o.Created) && l.Expires.Equal(o.Expires)
+}
+
 // Active reports whether the lock is in force at now.
 func (l Lock) Active(now time.Time) bool {
 	return l.Expires.IsZero() || now.Before(l.Expires)

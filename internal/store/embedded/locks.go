@@ -39,6 +39,71 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 	return nil
 }
 
+// ReplaceLock stores next if the lock of its scope in force is still prev
+// (nil: none; an expired lock counts as none), reading and writing in one
+// transaction. Otherwise it stores nothing and returns the lock in force
+// (nil: none) and false.
+func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), err)
+	}
+	if err := checkReplace(prev, next); err != nil {
+		return nil, false, err
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), err)
+	}
+	var (
+		cur *deploy.Lock
+		ok  bool
+	)
+	now := s.now()
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLocks)
+		if v := b.Get(lockKey(next.App, next.Env)); v != nil {
+			var l deploy.Lock
+			if err := json.Unmarshal(v, &l); err != nil {
+				return fmt.Errorf("decode lock: %w", err)
+			}
+			if l.Active(now) {
+				cur = &l
+			}
+		}
+		if ok = sameLock(cur, prev); !ok {
+			return nil
+		}
+		return b.Put(lockKey(next.App, next.Env), data)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), err)
+	}
+	if !ok {
+		return cur, false, nil
+	}
+	return nil, true, nil
+}
+
+// checkReplace refuses a replacement of a lock by one of another scope,
+// or with a NUL in its scope.
+func checkReplace(prev *deploy.Lock, next deploy.Lock) error {
+	if strings.ContainsRune(next.App, 0) || strings.ContainsRune(next.Env, 0) {
+		return errs.New(errs.Invalid, "replace lock: app and env must not contain NUL")
+	}
+	if prev != nil && (prev.App != next.App || prev.Env != next.Env) {
+		return errs.New(errs.Invalid, "replace lock: a lock of %s cannot replace one of %s", next.Scope(), prev.Scope())
+	}
+	return nil
+}
+
+// sameLock reports whether a and b are both none or the same lock.
+func sameLock(a, b *deploy.Lock) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
 // DeleteLock removes the lock of scope app/env and returns it. If there is
 // none, or it has expired (it is deleted all the same), the error wraps
 // deploy.ErrNotFound (code NotFound).

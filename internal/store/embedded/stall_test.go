@@ -54,6 +54,10 @@ func TestStalledDiskEndsWithContext(t *testing.T) {
 		{"PutLock", func(ctx context.Context) error {
 			return s.PutLock(ctx, deploy.Lock{App: "accounting", Owner: "ana"})
 		}},
+		{"ReplaceLock", func(ctx context.Context) error {
+			_, _, err := s.ReplaceLock(ctx, nil, deploy.Lock{App: "accounting", Owner: "ana"})
+			return err
+		}},
 		{"Acquire", func(ctx context.Context) error {
 			_, err := s.Acquire(ctx, "deploy:accounting/production", "bot-1", time.Minute)
 			return err

@@ -3,9 +3,11 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -39,6 +41,104 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 	}
 	return nil
 }
+
+// ReplaceLock stores next if the lock of its scope in force is still prev
+// (nil: none; an expired lock counts as none), in one script. Otherwise
+// it stores nothing and returns the lock in force (nil: none) and false.
+func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
+	scope := next.Scope()
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", scope, err)
+	}
+	if strings.ContainsRune(next.App, 0) || strings.ContainsRune(next.Env, 0) {
+		return nil, false, errs.New(errs.Invalid, "replace lock: app and env must not contain NUL")
+	}
+	if prev != nil && (prev.App != next.App || prev.Env != next.Env) {
+		return nil, false, errs.New(errs.Invalid, "replace lock: a lock of %s cannot replace one of %s", scope, prev.Scope())
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", scope, err)
+	}
+	now := s.now()
+	if prev != nil && !prev.Active(now) {
+		// No lock in force is prev; only which one is remains to be said.
+		v, err := s.rdb.HGet(ctx, s.key("locks"), lockField(next.App, next.Env)).Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, false, s.fail(ctx, "replace lock "+scope, err)
+		}
+		cur, err := lockInForce(v, now)
+		if err != nil {
+			return nil, false, fmt.Errorf("replace lock %s: %w", scope, err)
+		}
+		return cur, false, nil
+	}
+	// The script compares values as stored; whether the value it found is
+	// prev all the same (encoded otherwise, or an expired lock for none)
+	// is decided here, and then the script is run again, expecting that.
+	var expected string
+	if prev != nil {
+		b, err := json.Marshal(*prev)
+		if err != nil {
+			return nil, false, fmt.Errorf("replace lock %s: %w", scope, err)
+		}
+		expected = string(b)
+	}
+	for {
+		v, err := replaceFieldScript.Run(ctx, s.rdb, []string{s.key("locks")}, lockField(next.App, next.Env), expected, data).Text()
+		if errors.Is(err, goredis.Nil) {
+			return nil, true, nil
+		}
+		if err != nil {
+			return nil, false, s.fail(ctx, "replace lock "+scope, err)
+		}
+		cur, err := lockInForce(v, now)
+		if err != nil {
+			return nil, false, fmt.Errorf("replace lock %s: %w", scope, err)
+		}
+		if !sameLock(cur, prev) {
+			return cur, false, nil
+		}
+		expected = v
+	}
+}
+
+// lockInForce decodes the lock stored as v: nil for none ("") or one
+// expired at now.
+func lockInForce(v string, now time.Time) (*deploy.Lock, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var l deploy.Lock
+	if err := json.Unmarshal([]byte(v), &l); err != nil {
+		return nil, fmt.Errorf("decode lock: %w", err)
+	}
+	if !l.Active(now) {
+		return nil, nil
+	}
+	return &l, nil
+}
+
+// sameLock reports whether a and b are both none or the same lock.
+func sameLock(a, b *deploy.Lock) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// replaceFieldScript sets field ARGV[1] of hash KEYS[1] to ARGV[3] if it
+// holds ARGV[2] ("" for none), and returns nil; otherwise it returns what
+// the field holds. A field holding ARGV[3] already was set by this call,
+// sent again after its reply was lost: it is set again.
+var replaceFieldScript = goredis.NewScript(`
+local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if v == ARGV[2] or v == ARGV[3] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return false
+end
+return v
+`)
 
 // DeleteLock removes the lock of scope app/env and returns it. If there is
 // none, or it has expired (it is deleted all the same), the error wraps

@@ -209,6 +209,30 @@ func TestLostReply(t *testing.T) {
 		}
 	})
 
+	t.Run("ReplaceLock", func(t *testing.T) {
+		s, direct, _ := fresh(t)
+		held := deploy.Lock{App: "lostreply", Owner: "ana", Reason: "db maintenance", Created: start}
+		if err := direct.PutLock(ctx, held); err != nil {
+			t.Fatal(err)
+		}
+		next := deploy.Lock{App: "lostreply", Owner: "ana", Reason: "db maintenance, part two", Created: start.Add(time.Minute)}
+		var (
+			cur *deploy.Lock
+			ok  bool
+		)
+		err := lose(t, "lostreply", func() (err error) {
+			cur, ok, err = s.ReplaceLock(ctx, &held, next)
+			return err
+		})
+		if err != nil || !ok {
+			t.Errorf("ReplaceLock with its reply lost: got %+v, %v, %v; want it stored", cur, ok, err)
+		}
+		locks, err := direct.Locks(ctx)
+		if err != nil || len(locks) != 1 || !locks[0].Equal(next) {
+			t.Errorf("Locks: got %+v, %v; want the new lock", locks, err)
+		}
+	})
+
 	t.Run("DeleteGrant", func(t *testing.T) {
 		s, direct, _ := fresh(t)
 		want := acl.Grant{User: "lostreply", Role: "deployer", GrantedBy: "ana", Created: start}

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +105,142 @@ func testLocks(t *testing.T, fresh freshFunc) {
 		// A new lock on an expired scope is in force.
 		mustLock(t, s, sampleLock("accounting", "production", clock.Now().Add(time.Hour)))
 		assertScopes(t, s, "accounting/production", "billing")
+	})
+}
+
+func testReplaceLock(t *testing.T, fresh freshFunc) {
+	held := sampleLock("accounting", "production", time.Time{})
+	// The same lock as read back in another zone: the same instants.
+	heldElsewhere := held
+	heldElsewhere.Created = held.Created.In(time.FixedZone("UTC+2", 2*60*60))
+	stale := held
+	stale.Reason = "db maintenance, part one"
+	expired := sampleLock("accounting", "production", start.Add(-time.Second))
+	next := sampleLock("accounting", "production", start.Add(time.Hour))
+	next.Owner, next.Reason, next.Created = "bo", "quarter close", start
+	for _, tc := range []struct {
+		name   string
+		stored []deploy.Lock // put first
+		prev   *deploy.Lock
+		// want is the lock in force after the call; ok, what the call
+		// says; cur, the lock it returns.
+		ok        bool
+		cur, want *deploy.Lock
+	}{
+		{"none for none", nil, nil, true, nil, &next},
+		{"none, a lock held", []deploy.Lock{held}, nil, false, &held, &held},
+		{"the lock held", []deploy.Lock{held}, &held, true, nil, &next},
+		{"the lock held, read in another zone", []deploy.Lock{held}, &heldElsewhere, true, nil, &next},
+		{"a lock since replaced", []deploy.Lock{held}, &stale, false, &held, &held},
+		{"a lock since removed", nil, &held, false, nil, nil},
+		{"none, an expired lock", []deploy.Lock{expired}, nil, true, nil, &next},
+		{"an expired lock", []deploy.Lock{expired}, &expired, false, nil, nil},
+		{"none, locks of wider and narrower scopes", []deploy.Lock{
+			sampleLock("", "", time.Time{}), sampleLock("accounting", "", time.Time{}),
+		}, nil, true, nil, &next},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := fresh(t)
+			for _, l := range tc.stored {
+				mustLock(t, s, l)
+			}
+			cur, ok, err := s.ReplaceLock(t.Context(), tc.prev, next)
+			if err != nil {
+				t.Fatalf("ReplaceLock: %v", err)
+			}
+			if ok != tc.ok {
+				t.Errorf("ReplaceLock: got ok %v, want %v", ok, tc.ok)
+			}
+			switch {
+			case cur == nil && tc.cur != nil:
+				t.Errorf("ReplaceLock: got no lock in the way, want %+v", *tc.cur)
+			case cur != nil && tc.cur == nil:
+				t.Errorf("ReplaceLock: got %+v in the way, want none", *cur)
+			case cur != nil:
+				assertLock(t, *cur, *tc.cur)
+			}
+			var got *deploy.Lock
+			for _, l := range mustLocks(t, s) {
+				if l.App == next.App && l.Env == next.Env {
+					got = &l
+				}
+			}
+			switch {
+			case got == nil && tc.want != nil:
+				t.Errorf("lock in force: got none, want %+v", *tc.want)
+			case got != nil && tc.want == nil:
+				t.Errorf("lock in force: got %+v, want none", *got)
+			case got != nil:
+				assertLock(t, *got, *tc.want)
+			}
+		})
+	}
+
+	t.Run("other scope", func(t *testing.T) {
+		s, _ := fresh(t)
+		prev := sampleLock("accounting", "", time.Time{})
+		if _, _, err := s.ReplaceLock(t.Context(), &prev, next); err == nil {
+			t.Errorf("ReplaceLock of %s in place of a lock of %s: got no error", next.Scope(), prev.Scope())
+		}
+		assertScopes(t, s)
+	})
+
+	// Many lockers race for one scope, from none and then from the
+	// winner's lock: each round, exactly one stores its lock, and every
+	// other is told of that one.
+	t.Run("race", func(t *testing.T) {
+		s, _ := fresh(t)
+		const n = 16
+		var prev *deploy.Lock
+		for round := range 2 {
+			var (
+				wg       sync.WaitGroup
+				mu       sync.Mutex
+				winners  []deploy.Lock
+				refusals []*deploy.Lock
+			)
+			ready := make(chan struct{})
+			for i := range n {
+				l := sampleLock("accounting", "production", time.Time{})
+				l.Owner, l.Created = fmt.Sprintf("user%d", i), start.Add(time.Duration(round)*time.Minute)
+				wg.Go(func() {
+					<-ready
+					cur, ok, err := s.ReplaceLock(t.Context(), prev, l)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err != nil:
+						t.Errorf("ReplaceLock by %s: %v", l.Owner, err)
+					case ok:
+						winners = append(winners, l)
+					default:
+						refusals = append(refusals, cur)
+					}
+				})
+			}
+			close(ready)
+			wg.Wait()
+			if len(winners) != 1 {
+				owners := make([]string, len(winners))
+				for i, w := range winners {
+					owners[i] = w.Owner
+				}
+				t.Fatalf("round %d: locks stored by %q, want exactly one of %d lockers", round, owners, n)
+			}
+			if len(refusals) != n-1 {
+				t.Errorf("round %d: refused %d, want %d", round, len(refusals), n-1)
+			}
+			for _, cur := range refusals {
+				if cur == nil || !cur.Equal(winners[0]) {
+					t.Errorf("round %d: a refused locker was told of %+v, want the winner's %+v", round, cur, winners[0])
+				}
+			}
+			locks := mustLocks(t, s)
+			if len(locks) != 1 || !locks[0].Equal(winners[0]) {
+				t.Fatalf("round %d: locks %+v, want only the winner's %+v", round, locks, winners[0])
+			}
+			prev = &winners[0]
+		}
 	})
 }
 

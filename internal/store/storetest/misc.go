@@ -105,6 +105,7 @@ func testCancelled(t *testing.T, fresh freshFunc) {
 		{"Record", func() error { _, err := s.Record(ctx, "d1"); return err }},
 		{"Records", func() error { _, err := s.Records(ctx, deploy.Filter{}); return err }},
 		{"PutLock", func() error { return s.PutLock(ctx, sampleLock("a", "", time.Time{})) }},
+		{"ReplaceLock", func() error { _, _, err := s.ReplaceLock(ctx, nil, sampleLock("a", "", time.Time{})); return err }},
 		{"DeleteLock", func() error { _, err := s.DeleteLock(ctx, "a", ""); return err }},
 		{"Locks", func() error { _, err := s.Locks(ctx); return err }},
 		{"AppendAudit", func() error { return s.AppendAudit(ctx, &audit.Entry{Command: "x"}) }},

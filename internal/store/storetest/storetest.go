@@ -29,6 +29,12 @@ type Store interface {
 
 	// PutLock stores l, replacing the lock of the same scope (App, Env).
 	PutLock(ctx context.Context, l deploy.Lock) error
+	// ReplaceLock stores next, in one step, if the lock of its scope in
+	// force is still prev (nil: none; an expired lock counts as none).
+	// Otherwise it stores nothing and returns the lock in force (nil:
+	// none) and false. Of callers racing from the same prev, one stores
+	// its lock.
+	ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error)
 	// DeleteLock removes and returns the lock of scope app/env; an error
 	// wrapping deploy.ErrNotFound if there is none in force.
 	DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error)
@@ -114,6 +120,7 @@ func Run(t *testing.T, newStore Factory) {
 	}
 	t.Run("Records", func(t *testing.T) { testRecords(t, fresh) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, fresh) })
+	t.Run("ReplaceLock", func(t *testing.T) { testReplaceLock(t, fresh) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, fresh) })
 	t.Run("Trim", func(t *testing.T) { testTrim(t, fresh) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, fresh) })
