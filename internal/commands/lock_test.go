@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
@@ -148,6 +149,94 @@ func TestLockNamesRunsUnderWay(t *testing.T) {
 			}
 			if tc.want == nil && strings.Contains(out.last(), "under way") {
 				t.Errorf("%s with nothing running: reply %q names a run under way", tc.lock, out.last())
+			}
+		})
+	}
+}
+
+// racingStore runs between once, right after the first read of the
+// locks: another person, a rollback or another replica writes a lock
+// between a command's read of the locks and its own write.
+type racingStore struct {
+	*embedded.Store
+	once    sync.Once
+	between func(ctx context.Context, s *embedded.Store) error
+}
+
+func (s *racingStore) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	locks, err := s.Store.Locks(ctx)
+	if err == nil {
+		s.once.Do(func() { err = s.between(ctx, s.Store) })
+	}
+	return locks, err
+}
+
+// TestLockRace: a lock of the same scope taken between a lock command's
+// read of the locks and its write is not replaced. The second locker is
+// refused, naming the lock that came first, and the refusal is audited;
+// only a change of their own lock, or its removal, lets theirs be set.
+func TestLockRace(t *testing.T) {
+	since := time.Now().Add(-time.Minute)
+	put := func(l deploy.Lock) func(context.Context, *embedded.Store) error {
+		return func(ctx context.Context, s *embedded.Store) error { return s.PutLock(ctx, l) }
+	}
+	carls := deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "first", Created: since}
+	for _, tc := range []struct {
+		name    string
+		before  *deploy.Lock // in force when carl locks
+		between func(context.Context, *embedded.Store) error
+		// refusal is what carl is told; "" for his lock being set.
+		refusal   string
+		wantOwner string
+		wantWhy   string
+	}{
+		{"a person's lock", nil,
+			put(deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db migration running", Created: since}),
+			"web/prod was locked a moment ago: locked by ana since", "ana", "db migration running"},
+		{"a rollback's lock", nil,
+			put(deploy.Lock{App: "web", Env: "prod", Owner: deploy.LockOwnerBot, Reason: "rolled back from 2 by ana: fix before deploying again", Created: since}),
+			"web/prod was locked a moment ago: locked by switchman since", deploy.LockOwnerBot, "rolled back from 2 by ana: fix before deploying again"},
+		{"a person's lock in place of carl's", &carls,
+			put(deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db migration running", Created: since}),
+			"web/prod was locked a moment ago: locked by ana since", "ana", "db migration running"},
+		{"carl's own lock, set again", &carls,
+			put(deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "second", Created: since}),
+			"", "carl", "mine now"},
+		{"carl's own lock, lifted", &carls,
+			func(ctx context.Context, s *embedded.Store) error {
+				_, err := s.DeleteLock(ctx, "web", "prod")
+				return err
+			},
+			"", "carl", "mine now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, lockerYAML, nil)
+			if tc.before != nil {
+				if err := f.store.PutLock(t.Context(), *tc.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := &racingStore{Store: f.store, between: tc.between}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+			out := newRecorder()
+			res := svc.Handle(t.Context(), commands.Request{User: "carl", Platform: "test", Channel: "C1", Text: "lock deploys web prod mine now"}, out)
+			if tc.refusal == "" {
+				if res.Failed || !strings.Contains(out.last(), "Locked web/prod") {
+					t.Errorf("carl's lock: failed %v, %q; want it set", res.Failed, out.last())
+				}
+			} else {
+				if !res.Failed || !strings.Contains(out.last(), tc.refusal) || !strings.Contains(out.last(), "your lock was not set") {
+					t.Errorf("carl's lock: failed %v, %q; want it refused, saying %q and that his lock was not set", res.Failed, out.last(), tc.refusal)
+				}
+				entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+				if err != nil || len(entries) != 1 || entries[0].User != "carl" || entries[0].Decision != audit.Refused ||
+					!strings.Contains(entries[0].Reason, tc.refusal) {
+					t.Errorf("audit: got %+v, %v; want carl's lock refused, saying %q", entries, err, tc.refusal)
+				}
+			}
+			locks, err := f.store.Locks(t.Context())
+			if err != nil || len(locks) != 1 || locks[0].Owner != tc.wantOwner || locks[0].Reason != tc.wantWhy {
+				t.Errorf("locks: got %+v, %v; want %s's: %q", locks, err, tc.wantOwner, tc.wantWhy)
 			}
 		})
 	}

@@ -44,6 +44,10 @@ type Store interface {
 	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
 	Locks(ctx context.Context) ([]deploy.Lock, error)
 	PutLock(ctx context.Context, l deploy.Lock) error
+	// ReplaceLock stores next if the lock of its scope in force is still
+	// prev (nil: none), in one step; otherwise it returns the lock in
+	// force (nil: none) and false.
+	ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error)
 	DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error)
 	AppendAudit(ctx context.Context, e *audit.Entry) error
 	Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
@@ -516,16 +520,38 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
+	var prev *deploy.Lock
 	for _, old := range locks {
-		if old.App == l.App && old.Env == l.Env && old.Active(l.Created) && old.Owner != l.Owner {
-			c.refuse(errs.New(errs.Conflict, "%s is locked already: %s; nothing was changed (to replace it, unlock it first: %s)",
-				l.Scope(), describeLock(old, l.Created), strings.TrimSpace("unlock deploys "+l.App+" "+l.Env)))
-			return
+		if old.App == l.App && old.Env == l.Env && old.Active(l.Created) {
+			prev = &old
 		}
 	}
-	if err := c.s.store.PutLock(ctx, l); err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+	unlockCmd := strings.TrimSpace("unlock deploys " + l.App + " " + l.Env)
+	if prev != nil && prev.Owner != l.Owner {
+		c.refuse(errs.New(errs.Conflict, "%s is locked already: %s; nothing was changed (to replace it, unlock it first: %s)",
+			l.Scope(), describeLock(*prev, l.Created), unlockCmd))
 		return
+	}
+	// The lock is written only in place of the one read: a lock of the
+	// scope taken since (by another person, a rollback, another replica)
+	// would otherwise be replaced while its owner was told it holds.
+	for {
+		cur, ok, err := c.s.store.ReplaceLock(ctx, prev, l)
+		if err != nil {
+			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			return
+		}
+		if ok {
+			break
+		}
+		if cur != nil && cur.Owner != l.Owner {
+			c.refuse(errs.New(errs.Conflict, "%s was locked a moment ago: %s; your lock was not set (to replace it, unlock it first: %s)",
+				l.Scope(), describeLock(*cur, l.Created), unlockCmd))
+			return
+		}
+		// The requester's own lock was changed or lifted meanwhile:
+		// theirs replaces what is there now.
+		prev = cur
 	}
 	c.allow(d.Via)
 	lines := []string{describeLock(l, c.s.now())}
