@@ -22,7 +22,11 @@ import (
 // LockStore keeps the locks people (and rollbacks) put on deploys.
 type LockStore interface {
 	Locks(ctx context.Context) ([]Lock, error)
-	PutLock(ctx context.Context, l Lock) error
+	// ReplaceLock stores next if the lock of its scope in force is still
+	// prev (nil: none; an expired lock counts as none), in one step;
+	// otherwise it stores nothing and returns the lock in force (nil:
+	// none) and false.
+	ReplaceLock(ctx context.Context, prev *Lock, next Lock) (*Lock, bool, error)
 }
 
 // Engine plans and runs deploys and rollbacks. It is safe for concurrent

@@ -437,24 +437,39 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	if r.e.locks != nil && from != "" {
 		// The bot owns the lock, not the requester: nobody deploys past it
 		// without a deliberate unlock.
-		lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now(),
-			Reason: fmt.Sprintf("rolled back from %s by %s: fix before deploying again", from, r.rec.Requester)}
+		lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now()}
+		why := fmt.Sprintf("rolled back from %s by %s: fix before deploying again", from, r.rec.Requester)
 		lctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
 		// A scope holds one lock: this one replaces a person's lock of
 		// the app+env (a week's freeze, say), and says so, so that
-		// whoever lifts it knows what else they lift. A lock that cannot
-		// be read is replaced all the same: the rollback's matters more.
+		// whoever lifts it knows what else they lift. It is written only
+		// in place of the lock it quotes: one taken since is quoted in
+		// its turn, not replaced unsaid. A lock that cannot be read is
+		// replaced all the same (the rollback's matters more), and
+		// quoted once the store says which it is.
+		var prev *Lock
 		if held, err := r.e.locks.Locks(lctx); err == nil {
 			for _, l := range held {
-				if l.App == lock.App && l.Env == lock.Env && l.Owner != LockOwnerBot && l.Active(lock.Created) {
-					lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.UTC().Format("2006-01-02 15:04 UTC"), l.Reason)
-					if !l.Expires.IsZero() {
-						lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
-					}
+				if l.App == lock.App && l.Env == lock.Env && l.Active(lock.Created) {
+					prev = &l
 				}
 			}
 		}
-		if err := r.e.locks.PutLock(lctx, lock); err != nil {
+		var err error
+		for {
+			lock.Reason = why
+			if l := prev; l != nil && l.Owner != LockOwnerBot {
+				lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.UTC().Format("2006-01-02 15:04 UTC"), l.Reason)
+				if !l.Expires.IsZero() {
+					lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
+				}
+			}
+			var ok bool
+			if prev, ok, err = r.e.locks.ReplaceLock(lctx, prev, lock); err != nil || ok {
+				break
+			}
+		}
+		if err != nil {
 			r.note("could not lock %s after the rollback: %v", r.t.key(), err)
 		} else {
 			r.note("%s is locked: %s (/unlock deploys %s %s when fixed)", r.t.key(), lock.Reason, r.t.app.Name, r.t.env.Name)

@@ -258,6 +258,83 @@ func TestRollbackToFromOverAMixedFleet(t *testing.T) {
 	}
 }
 
+// racingLocks runs between once it is armed, right after the next read
+// of the locks: a person locks between the rollback's read of the locks
+// and its write of its own.
+type racingLocks struct {
+	deploy.LockStore
+	mu      sync.Mutex
+	between func(ctx context.Context) error
+}
+
+func (s *racingLocks) arm(between func(ctx context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.between = between
+}
+
+func (s *racingLocks) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	locks, err := s.LockStore.Locks(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && s.between != nil {
+		err = s.between(ctx)
+		s.between = nil
+	}
+	return locks, err
+}
+
+// TestRollbackLockKeepsWordOfALockTakenMeanwhile: a person's lock taken
+// while the rollback locks the app+env, after it read the locks, is
+// quoted in the rollback's lock as one there before would be, not
+// replaced unsaid.
+func TestRollbackLockKeepsWordOfALockTakenMeanwhile(t *testing.T) {
+	since := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	anas := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "audit", Created: since}
+	carls := deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "freeze", Created: since.Add(time.Hour)}
+	for _, tc := range []struct {
+		name   string
+		before *deploy.Lock
+	}{
+		{"none before", nil},
+		{"in place of another", &anas},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				f     *fixture
+				locks *racingLocks
+			)
+			f = newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				locks = &racingLocks{LockStore: o.Locks}
+				o.Locks = locks
+			})
+			f.build("1")
+			f.build("2")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			ctx := context.Background()
+			if tc.before != nil {
+				if err := f.store.PutLock(ctx, *tc.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			locks.arm(func(ctx context.Context) error { return f.store.PutLock(ctx, carls) })
+			f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			held, err := f.store.Locks(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "rolled back from 2 by ana: fix before deploying again; it replaces carl's lock since 2026-06-01 10:00 UTC: freeze"
+			if len(held) != 1 || held[0].Owner != deploy.LockOwnerBot || held[0].Reason != want {
+				t.Errorf("locks: got %+v, want the bot's alone, reading %q", held, want)
+			}
+			if !f.sawNote("it replaces carl's lock") {
+				t.Error("the rollback's note does not say it replaced carl's lock")
+			}
+		})
+	}
+}
+
 // TestRollbackLockKeepsWordOfTheLockItReplaces: a scope holds one lock, so
 // the bot's lock after a rollback replaces a person's lock of the same
 // scope; its reason says whose it was, so that whoever lifts it knows what
