@@ -472,11 +472,17 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 		if err := forget(l.Owner, "ownership of the lock on "+l.Scope()); err != nil {
 			return fmt.Errorf("forget removed users: audit: %w", err)
 		}
-		owner := l.Owner
-		l.Owner = config.BotUser
-		l.Reason = fmt.Sprintf("%s (locked by %s, who is no longer in the config)", l.Reason, owner)
-		if err := s.store.PutLock(ctx, l); err != nil {
+		next := l
+		next.Owner = config.BotUser
+		next.Reason = fmt.Sprintf("%s (locked by %s, who is no longer in the config)", l.Reason, l.Owner)
+		// Only in place of the lock read: a lock set since (theirs
+		// lifted, another taken) is someone's now, and stays.
+		_, ok, err := s.store.ReplaceLock(ctx, &l, next)
+		if err != nil {
 			return fmt.Errorf("forget removed users: %w", err)
+		}
+		if !ok {
+			s.log.Info("lock of a removed user changed since it was read; left as it is", "scope", l.Scope(), "owner", l.Owner)
 		}
 	}
 	return nil

@@ -392,3 +392,30 @@ func TestAwayWithoutCheckIn(t *testing.T) {
 		})
 	}
 }
+
+// TestForgetRemovedUsersLeavesALockTakenMeanwhile: the lock of a removed
+// user goes to the bot only in place of the lock read. One set in its
+// place since (its owner's lock lifted, another taken) is not replaced.
+func TestForgetRemovedUsersLeavesALockTakenMeanwhile(t *testing.T) {
+	f := newServiceFixture(t) // users ana, bob and carl
+	ctx := context.Background()
+	daves := deploy.Lock{App: "web", Owner: "dave", Reason: "db move", Created: time.Now()}
+	if err := f.store.PutLock(ctx, daves); err != nil {
+		t.Fatal(err)
+	}
+	anas := deploy.Lock{App: "web", Owner: "ana", Reason: "incident 9", Created: time.Now()}
+	st := &racingStore{Store: f.store, between: func(ctx context.Context, s *embedded.Store) error {
+		if _, err := s.DeleteLock(ctx, "web", ""); err != nil {
+			return err
+		}
+		return s.PutLock(ctx, anas)
+	}}
+	svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+	if err := svc.ForgetRemovedUsers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	locks, err := f.store.Locks(ctx)
+	if err != nil || len(locks) != 1 || !locks[0].Equal(anas) {
+		t.Errorf("locks: got %+v, %v; want ana's alone, as she set it", locks, err)
+	}
+}

@@ -43,7 +43,6 @@ type Store interface {
 	Record(ctx context.Context, id string) (*deploy.Record, error)
 	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
 	Locks(ctx context.Context) ([]deploy.Lock, error)
-	PutLock(ctx context.Context, l deploy.Lock) error
 	// ReplaceLock stores next if the lock of its scope in force is still
 	// prev (nil: none), in one step; otherwise it returns the lock in
 	// force (nil: none) and false.
