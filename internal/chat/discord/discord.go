@@ -338,7 +338,9 @@ const (
 // ServeHTTP is the interactions endpoint (/discord/interactions): it
 // verifies the request's signature, answers within Discord's 3 seconds and
 // runs the command afterwards. Requests with a bad signature get 401;
-// Discord sends some on purpose to check the endpoint does.
+// Discord sends some on purpose to check the endpoint does. A command that
+// arrives once Shutdown has begun is not run: it is answered saying so and
+// audited as refused.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -359,17 +361,25 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid request signature", http.StatusUnauthorized)
 		return
 	}
-	if a.isClosed() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
 	var in discordgo.Interaction
 	if err := json.Unmarshal(body, &in); err != nil {
 		a.log.Warn("discord interaction malformed", "err", err)
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	resp, run := a.dispatch(r.Context(), &in)
+	var resp *discordgo.InteractionResponse
+	var run func(context.Context)
+	switch {
+	case !a.isClosed():
+		resp, run = a.dispatch(r.Context(), &in)
+	case carriesCommand(&in):
+		// Answered still: Discord shows "This interaction failed" to
+		// whoever sent one that gets no response.
+		resp = a.refuseStopping(r.Context(), &in)
+	default:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	if resp == nil {
 		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
 		return
@@ -452,7 +462,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 	if in.Type == discordgo.InteractionPing {
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
 	}
-	if in.Type != discordgo.InteractionApplicationCommand && in.Type != discordgo.InteractionMessageComponent {
+	if !carriesCommand(in) {
 		a.log.Warn("discord interaction of unsupported type", "interaction", in.ID, "type", int(in.Type))
 		return nil, nil
 	}
@@ -522,6 +532,24 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
 	}
 	return resp, c.run
+}
+
+// carriesCommand reports whether in is of a type that carries a command:
+// a slash command or a button.
+func carriesCommand(in *discordgo.Interaction) bool {
+	return in.Type == discordgo.InteractionApplicationCommand || in.Type == discordgo.InteractionMessageComponent
+}
+
+// refuseStopping audits an interaction that arrived once Shutdown had
+// begun as refused, without running it, and returns the response that
+// tells its sender to try again.
+func (a *Adapter) refuseStopping(ctx context.Context, in *discordgo.Interaction) *discordgo.InteractionResponse {
+	user := "discord:unknown"
+	if id := interactionUser(in); id != "" {
+		user = a.userName(id)
+	}
+	a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: reasonStopping})
+	return immediate(chat.Message{Level: chat.Failure, Title: noticeRestarting})
 }
 
 // interactionUser returns the Discord id of whoever acted: Member in a

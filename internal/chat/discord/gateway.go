@@ -6,9 +6,6 @@ import (
 	"fmt"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/switchman-bot/switchman/internal/chat"
-	"github.com/switchman-bot/switchman/internal/commands"
 )
 
 // RunGateway receives interactions over Discord's gateway instead of the
@@ -34,12 +31,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		// and the command from here on, so that neither is dropped once
 		// the other is under way; after it, the sender is told to retry.
 		if !a.hold() {
-			user := "discord:unknown"
-			if id := interactionUser(in); id != "" {
-				user = a.userName(id)
-			}
-			a.auditRefusal(rctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: reasonStopping})
-			a.respond(rctx, in, immediate(chat.Message{Level: chat.Failure, Title: noticeRestarting}))
+			a.respond(rctx, in, a.refuseStopping(rctx, in))
 			return
 		}
 		defer a.wg.Done()
