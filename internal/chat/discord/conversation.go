@@ -67,8 +67,13 @@ func (c *conversation) progressLocked() *progressState {
 	return c.prog
 }
 
-// run runs the command and delivers its answers.
+// run runs the command and delivers its answers; ctx is the adapter's,
+// which Shutdown ends when it gives up waiting.
 func (c *conversation) run(ctx context.Context) {
+	if ctx.Err() != nil {
+		c.notRun(ctx)
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("discord command panicked", "panic", fmt.Sprint(r))
@@ -103,6 +108,25 @@ func (c *conversation) run(ctx context.Context) {
 	}
 	p.setAck(ack)
 	c.showProgress(ctx, p)
+}
+
+// notRunTimeout bounds telling the sender of a command that Shutdown
+// stopped waiting for that it was not run.
+const notRunTimeout = 10 * time.Second
+
+// notRun is what becomes of a command Shutdown stopped waiting for before
+// it began, its interaction answered "thinking…" already: it is not run
+// (ctx has ended, as would every call it makes), it is audited as refused,
+// and its sender is told in place of the "thinking…", which Discord would
+// otherwise show for the 15 minutes the token lasts.
+func (c *conversation) notRun(ctx context.Context) {
+	req := c.req
+	req.Refused = reasonStopping
+	c.a.auditRefusal(ctx, req)
+	c.log.Warn("discord command not run: shutting down")
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notRunTimeout)
+	defer cancel()
+	c.deliver(ctx, []chat.Message{{Level: chat.Failure, Title: noticeRestarting}})
 }
 
 // deliver shows the replies of a command that started no deploy: the first

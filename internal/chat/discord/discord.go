@@ -367,43 +367,65 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	var resp *discordgo.InteractionResponse
-	var run func(context.Context)
-	switch {
-	case !a.isClosed():
-		resp, run = a.dispatch(r.Context(), &in)
-	case carriesCommand(&in):
+	if !a.hold() {
+		if !carriesCommand(&in) {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		// Answered still: Discord shows "This interaction failed" to
 		// whoever sent one that gets no response.
-		resp = a.refuseStopping(r.Context(), &in)
-	default:
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		a.writeResponse(w, in.ID, a.refuseStopping(r.Context(), &in))
 		return
 	}
+	// Shutdown waits from here on for the answer and for the command it
+	// starts, so that an interaction answered "thinking…" is not then
+	// dropped.
+	run := a.answer(w, r, &in)
+	if run == nil {
+		a.wg.Done()
+		return
+	}
+	// The follow-ups edit the deferred response, so they start once it is
+	// on its way.
+	go func() {
+		defer a.wg.Done()
+		run(a.base)
+	}()
+}
+
+// answer answers an interaction that reached the endpoint and returns the
+// command to run next, if any.
+func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, in *discordgo.Interaction) func(context.Context) {
+	resp, run := a.dispatch(r.Context(), in)
 	if resp == nil {
 		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
-		return
+		return nil
 	}
+	if !a.writeResponse(w, in.ID, resp) {
+		return nil
+	}
+	return run
+}
+
+// writeResponse sends an interaction's response, and reports false if it
+// could not be encoded (the request is then answered 500).
+func (a *Adapter) writeResponse(w http.ResponseWriter, id string, resp *discordgo.InteractionResponse) bool {
 	b, err := json.Marshal(resp)
 	if err != nil {
-		a.log.Error("encode interaction response", "interaction", in.ID, "err", err)
+		a.log.Error("encode interaction response", "interaction", id, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return false
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if _, err := w.Write(b); err != nil {
-		a.log.Warn("write interaction response", "interaction", in.ID, "err", err)
+		a.log.Warn("write interaction response", "interaction", id, "err", err)
 	}
 	// Through a controller: the server's middleware wraps w, and only
 	// unwraps to a Flusher.
 	if err := http.NewResponseController(w).Flush(); err != nil {
-		a.log.Warn("flush interaction response", "interaction", in.ID, "err", err)
+		a.log.Warn("flush interaction response", "interaction", id, "err", err)
 	}
-	// The follow-ups edit the deferred response, so they start once it is
-	// on its way.
-	if run != nil && !a.goRun(run) {
-		a.log.Warn("discord interaction dropped: shutting down", "interaction", in.ID)
-	}
+	return true
 }
 
 // errSignature is what every failed signature check wraps; the reasons

@@ -3,11 +3,14 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
 
 // TestInteractionAfterShutdown: an interaction that reaches the endpoint
@@ -44,6 +47,95 @@ func TestInteractionAfterShutdown(t *testing.T) {
 			}
 			if got := h.Requests(); len(got) != 0 {
 				t.Errorf("requests %+v, want none run", got)
+			}
+		})
+	}
+}
+
+// TestDeferredInteractionAsTheBotStops: an interaction under way at the
+// endpoint as the bot is told to stop (its duplicate check still running)
+// is answered "thinking…", and Shutdown waits for its command. When
+// Shutdown gives up first, the command is not run: it is audited as
+// refused because the bot was stopping, and its sender is told so in
+// place of the "thinking…", which would otherwise stay for 15 minutes.
+func TestDeferredInteractionAsTheBotStops(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		payload map[string]any
+		giveUp  bool     // Shutdown's context has ended
+		runs    bool     // the command runs
+		calls   []string // the REST calls that follow the response
+		said    string   // in the last of them
+	}{
+		{name: "Shutdown waits for it", payload: slashCommand("611", "111", "whoami"), runs: true,
+			calls: []string{"PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("611") + "/messages/@original"}, said: "You are ana"},
+		{name: "Shutdown gives up", payload: slashCommand("612", "111", "whoami"), giveUp: true,
+			calls: []string{"PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("612") + "/messages/@original"}, said: noticeRestarting},
+		{name: "Shutdown gives up on a public command", payload: deploySlash("613", "111"), giveUp: true,
+			calls: []string{
+				"DELETE /api/v9/webhooks/" + testAppID + "/" + interactionToken("613") + "/messages/@original",
+				"POST /api/v9/webhooks/" + testAppID + "/" + interactionToken("613") + "?wait=true",
+			}, said: noticeRestarting},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := embedded.Open(filepath.Join(t.TempDir(), "state.db"), embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			h := &fakeHandler{fn: func(_ context.Context, req commands.Request, out commands.Output) commands.Outcome {
+				out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+				return commands.Outcome{}
+			}}
+			shut := make(chan error, 1)
+			dd := &stopOnDedupe{store: st}
+			hs := newHarness(t, h, func(o *Options) { o.Dedupe = dd })
+			dd.stop = func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if tt.giveUp {
+					cancel()
+				}
+				go func() {
+					defer cancel()
+					shut <- hs.a.Shutdown(ctx)
+				}()
+				waitFor(t, "Shutdown to begin", hs.a.isClosed)
+			}
+			resp := responseOf(t, hs.post(t, tt.payload))
+			if resp["type"] != float64(5) {
+				t.Errorf("response %v, want a deferred one (type 5)", resp)
+			}
+			select {
+			case err := <-shut:
+				if wantErr := tt.giveUp; (err != nil) != wantErr {
+					t.Errorf("Shutdown: %v, want an error: %v", err, wantErr)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("Shutdown did not return")
+			}
+			calls := hs.fd.waitCalls(t, len(tt.calls))
+			for i, c := range calls {
+				if i >= len(tt.calls) || c.Method+" "+c.Path != tt.calls[i] {
+					t.Fatalf("calls %s, want %q", transcript(t, calls), tt.calls)
+				}
+			}
+			if last := calls[len(calls)-1]; !strings.Contains(string(last.Body), tt.said) {
+				t.Errorf("last call %s, want it to say %q", last.Body, tt.said)
+			}
+			reqs := h.Requests()
+			if tt.runs != (len(reqs) == 1) || len(reqs) > 1 {
+				t.Errorf("requests %+v, want the command run: %v", reqs, tt.runs)
+			}
+			if tt.runs {
+				if got := h.Audited(); len(got) != 0 {
+					t.Errorf("audited refusals %+v, want none: the command ran", got)
+				}
+				return
+			}
+			waitFor(t, "the refusal audited", func() bool { return len(h.Audited()) > 0 })
+			if got := h.Audited(); len(got) != 1 || got[0].User != "ana" || got[0].Platform != Platform || got[0].Channel != testChannel ||
+				got[0].Text == "" || got[0].Refused != reasonStopping {
+				t.Errorf("audited %+v, want one refusal of ana's command saying %q", got, reasonStopping)
 			}
 		})
 	}
