@@ -49,9 +49,12 @@ func Large() []Named {
 // Refusals is the part of an adapter test's fake handler that records
 // the requests the adapter asks it to audit as refused before they ran.
 // With Stuck set, AuditRefusal waits for its context to end, as a store
-// that does not answer would. Set Stuck before the adapter is used.
+// that does not answer would; with Slow set, it takes that long to
+// record, as a store under load does (or fails if its context ends
+// first). Set them before the adapter is used.
 type Refusals struct {
 	Stuck bool
+	Slow  time.Duration
 
 	mu  sync.Mutex
 	got []commands.Request
@@ -62,6 +65,15 @@ func (r *Refusals) AuditRefusal(ctx context.Context, req commands.Request) error
 	if r.Stuck {
 		<-ctx.Done()
 		return ctx.Err()
+	}
+	if r.Slow > 0 {
+		t := time.NewTimer(r.Slow)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	r.mu.Lock()
 	r.got = append(r.got, req)

@@ -150,9 +150,14 @@ type Adapter struct {
 	// answered. Shutdown cancels it.
 	base   context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex // guards closed and wg.Add
+	mu     sync.Mutex // guards closed, sealed and the Adds of wg and refusals
 	closed bool
 	wg     sync.WaitGroup
+	// refusals counts the audit writes of refused interactions, which
+	// Shutdown waits for once wg is done; sealed is set then, and a
+	// refusal after it is written on its own.
+	refusals sync.WaitGroup
+	sealed   bool
 }
 
 // New returns an Adapter. It fails on a missing or malformed public key,
@@ -278,8 +283,9 @@ func (t rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Shutdown stops accepting interactions and waits until the commands and
-// progress messages under way are done or ctx ends; then it cancels them
-// and returns ctx's error.
+// progress messages under way are done, and then the audit writes of the
+// interactions refused meanwhile (each bounded by refusalAuditTimeout), or
+// until ctx ends; then it cancels them and returns ctx's error.
 func (a *Adapter) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.closed = true
@@ -287,6 +293,10 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		a.wg.Wait()
+		a.mu.Lock()
+		a.sealed = true
+		a.mu.Unlock()
+		a.refusals.Wait()
 		close(done)
 	}()
 	select {
@@ -594,12 +604,21 @@ const (
 )
 
 // auditRefusal records, in the background, an interaction refused before
-// it reached the handler, so that its response does not wait for it. The
-// write gets refusalAuditTimeout; a failure (the store may be the reason
-// for the refusal) is logged.
+// it reached the handler, so that its response does not wait for it;
+// Shutdown waits for the write. The write gets refusalAuditTimeout; a
+// failure (the store may be the reason for the refusal) is logged.
 func (a *Adapter) auditRefusal(ctx context.Context, req commands.Request) {
 	ctx = context.WithoutCancel(ctx)
+	a.mu.Lock()
+	tracked := !a.sealed
+	if tracked {
+		a.refusals.Add(1)
+	}
+	a.mu.Unlock()
 	go func() {
+		if tracked {
+			defer a.refusals.Done()
+		}
 		ctx, cancel := context.WithTimeout(ctx, refusalAuditTimeout)
 		defer cancel()
 		if err := a.handler.AuditRefusal(ctx, req); err != nil {

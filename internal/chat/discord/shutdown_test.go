@@ -140,3 +140,68 @@ func TestDeferredInteractionAsTheBotStops(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownWaitsForRefusalAudits: the audit write of an interaction
+// refused before it reached the handler runs in the background, so that
+// the answer does not wait for it; Shutdown waits for it, or a store
+// closed after Shutdown, as the bot closes it, would lose the entry.
+func TestShutdownWaitsForRefusalAudits(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		stop   bool   // the interaction arrives while Shutdown waits for a command
+		reason string // of the refusal
+	}{
+		{name: "duplicate check failed", reason: reasonStoreDown},
+		{name: "arrived while the bot stops", stop: true, reason: reasonStopping},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			h := &fakeHandler{fn: func(_ context.Context, req commands.Request, out commands.Output) commands.Outcome {
+				<-release
+				out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+				return commands.Outcome{}
+			}}
+			h.Slow = 300 * time.Millisecond
+			hs := newHarness(t, h, func(o *Options) {
+				if !tt.stop {
+					o.Dedupe = failingDedupe{}
+				}
+			})
+			shut := make(chan error, 1)
+			if tt.stop {
+				// A command under way holds Shutdown until it ends.
+				responseOf(t, hs.post(t, slashCommand("621", "111", "whoami")))
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					shut <- hs.a.Shutdown(ctx)
+				}()
+				waitFor(t, "Shutdown to begin", hs.a.isClosed)
+			}
+			resp := responseOf(t, hs.post(t, buttonClick("622", "111", "rollback web prod from 1337")))
+			if resp["type"] != float64(4) {
+				t.Errorf("response %v, want the refusal at once (type 4)", resp)
+			}
+			close(release)
+			if !tt.stop {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					shut <- hs.a.Shutdown(ctx)
+				}()
+			}
+			select {
+			case err := <-shut:
+				if err != nil {
+					t.Errorf("Shutdown: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("Shutdown did not return")
+			}
+			// No waiting: the write is done by the time Shutdown returns.
+			if got := h.Audited(); len(got) != 1 || got[0].User != "ana" || got[0].Text != "rollback web prod from 1337" || got[0].Refused != tt.reason {
+				t.Errorf("audited when Shutdown returned: %+v, want ana's button refused saying %q", got, tt.reason)
+			}
+		})
+	}
+}

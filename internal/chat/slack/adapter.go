@@ -101,10 +101,12 @@ type Adapter struct {
 	base   context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards stopped and the Adds of handlers
+	mu       sync.Mutex // guards stopped, closed and the Adds of handlers and refusals
 	stopped  bool
+	closed   bool
 	handlers sync.WaitGroup // running commands
 	pubs     sync.WaitGroup // progress messages not yet final
+	refusals sync.WaitGroup // audit writes of refused requests; Close waits for them
 }
 
 // New checks the Slack settings and returns an adapter. It fails closed:
@@ -193,8 +195,17 @@ func (a *Adapter) Wait() {
 }
 
 // Close ends everything still running in the background: progress
-// messages stop retrying. Call it after Wait, or when Wait took too long.
-func (a *Adapter) Close() { a.cancel() }
+// messages stop retrying. Then it waits for the audit writes of refused
+// requests (each bounded by refusalAuditTimeout), so that they reach the
+// store before it is closed; one refused after Close is written on its
+// own. Call it after Wait, or when Wait took too long.
+func (a *Adapter) Close() {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	a.cancel()
+	a.refusals.Wait()
+}
 
 // user maps a Slack user id to a Switchman user; unknown ids become
 // "slack:<ID>", which the policy treats as a viewer.
@@ -277,13 +288,22 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 
 // auditRefusal records, in the background, a request refused before it
 // reached the handler, so that the requester's answer does not wait for
-// it. The write gets refusalAuditTimeout; a failure (the store may be the
-// reason for the refusal) is logged.
+// it; Close waits for the write. The write gets refusalAuditTimeout; a
+// failure (the store may be the reason for the refusal) is logged.
 func (a *Adapter) auditRefusal(ctx context.Context, req request, reason string) {
 	r := a.handlerRequest(req)
 	r.Refused = reason
 	ctx = context.WithoutCancel(ctx)
+	a.mu.Lock()
+	tracked := !a.closed
+	if tracked {
+		a.refusals.Add(1)
+	}
+	a.mu.Unlock()
 	go func() {
+		if tracked {
+			defer a.refusals.Done()
+		}
 		ctx, cancel := context.WithTimeout(ctx, refusalAuditTimeout)
 		defer cancel()
 		if err := a.opt.Handler.AuditRefusal(ctx, r); err != nil {

@@ -438,3 +438,38 @@ func TestOtherWorkspaceRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWaitsForRefusalAudits: the audit write of a request refused
+// before it reached the handler runs in the background, so that the answer
+// does not wait for it; Close, which the bot calls before it closes the
+// store, waits for it, or the entry would be lost.
+func TestCloseWaitsForRefusalAudits(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(a *slack.Adapter, d *memDedupe)
+		reason string
+	}{
+		{"store down", func(a *slack.Adapter, d *memDedupe) { d.err = errStoreDown }, "state store unreachable"},
+		{"stopping", func(a *slack.Adapter, d *memDedupe) { a.Stop() }, "stopping"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			a, h, d, _ := newTestAdapter(t, api, now)
+			h.Slow = 300 * time.Millisecond
+			tc.setup(a, d)
+			w := httptest.NewRecorder()
+			a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/deploy", "web 1", "T-close", ""), now, formType))
+			if w.Code != 200 {
+				t.Fatalf("answer: got %d %q, want 200", w.Code, w.Body.String())
+			}
+			a.Stop()
+			a.Wait()
+			a.Close()
+			// No waiting: the write is done by the time Close returns.
+			if got := h.Audited(); len(got) != 1 || got[0].User != "bob" || got[0].Text != "deploy web 1" || !strings.Contains(got[0].Refused, tc.reason) {
+				t.Errorf("audited when Close returned: %+v, want bob's \"deploy web 1\" refused saying %q", got, tc.reason)
+			}
+		})
+	}
+}
