@@ -416,6 +416,9 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			select {
 			case d.tr.busy <- struct{}{}:
 			case <-ctx.Done():
+				// Recorded as run, it is not run late after a restart:
+				// the audit log says what became of it.
+				s.auditDeparture(context.WithoutCancel(ctx), d.name, d.tr, d.at, "did not leave: the bot stopped while an earlier departure of the train was under way")
 				return
 			}
 		}

@@ -1,0 +1,73 @@
+package train
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestStopWhileDepartureWaits: a scheduled departure due while an earlier
+// departure of its train is still under way (sent off early) waits for it;
+// if the bot stops meanwhile, the scheduled one does not leave, and the
+// audit log says so, as it says what became of every scheduled departure.
+// Its cars stay aboard for the next train.
+func TestStopWhileDepartureWaits(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 1, 13, 58), nil) // a Monday
+	h.board("alice", "accounting", "1338")
+	// accounting's deploy finishes only as the bot stops: the early
+	// departure holds the train until then.
+	h.runner.outcome["accounting"] = "at stop"
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	s, err := New(Options{Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
+		Sleep: func(sctx context.Context, until time.Time) error {
+			if until.After(at(2026, 6, 1, 14, 0)) {
+				// The 14:00 departure is due, and waits for the early
+				// one: the bot stops now.
+				waitDeadline(t, "the 14:00 departure to wait", func() bool {
+					w, err := h.store.LastRun(t.Context(), "daily", KindWaiting)
+					return err == nil && !w.IsZero()
+				})
+				stop()
+				return sctx.Err()
+			}
+			h.clock.Set(until)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DepartNow(t.Context(), "ana", "daily"); err != nil {
+		t.Fatal(err)
+	}
+	waitDeadline(t, "the early departure's deploy", func() bool { return len(h.runner.texts()) == 1 })
+	h.board("bob", "billing", "77")
+
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	want := "switchman event: train daily departure Mon 1 Jun 14:00 CEST: did not leave: the bot stopped while an earlier departure of the train was under way"
+	if got := h.store.audited(); !slices.Contains(got, want) {
+		t.Errorf("audited %q, want %q", got, want)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"billing 77"}) {
+		t.Errorf("aboard: got %q, want billing 77, for the next train", got)
+	}
+	if got := h.runner.texts(); len(got) != 1 {
+		t.Errorf("deploys %q, want accounting's alone", got)
+	}
+}
+
+// waitDeadline polls cond until it holds or 10 seconds pass.
+func waitDeadline(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
