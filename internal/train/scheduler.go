@@ -285,9 +285,10 @@ type due struct {
 // tick handles, as leader, the latest event of each train and kind that is
 // due at now and has not run: scheduled after its LastRun, or after seen
 // (when the scheduler last looked) if it never ran or LastRun fails. It
-// reports whether this replica is the leader.
+// reports whether this replica is the leader; once ctx has ended it fires
+// nothing (see fire) and reports false.
 func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
-	if !s.leader() {
+	if !s.leader() || ctx.Err() != nil {
 		return false
 	}
 	var dues []due
@@ -327,8 +328,14 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 	return true
 }
 
-// fire handles one due event at now, after recording it.
+// fire handles one due event at now, after recording it. Once the bot
+// is stopping (ctx has ended) it does nothing: what it has not recorded,
+// the next start catches up on, within Grace, or announces as missed;
+// recording it with ctx would fail, and say the store is unreachable.
 func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
+	if ctx.Err() != nil {
+		return
+	}
 	log := s.log.With("train", d.name, "kind", d.kind, "at", d.at)
 	late := now.Sub(d.at)
 	s.mu.Lock()

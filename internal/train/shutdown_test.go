@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,6 +58,54 @@ func TestStopWhileDepartureWaits(t *testing.T) {
 	}
 	if got := h.runner.texts(); len(got) != 1 {
 		t.Errorf("deploys %q, want accounting's alone", got)
+	}
+}
+
+// TestStopAsDepartureFallsDue: a bot told to stop just as a departure
+// falls due does not begin it. It is neither recorded as run nor audited
+// and announced as not leaving for a reason it does not have (the store,
+// asked within the ended context, "unreachable"): once the bot is back
+// within the train's grace it runs late, and the audit log holds one
+// entry for it, its summary.
+func TestStopAsDepartureFallsDue(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 50), nil) // a Tuesday
+	h.board("alice", "accounting", "1338")
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	s, err := New(Options{Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
+		Sleep: func(sctx context.Context, until time.Time) error {
+			if until.Equal(at(2026, 6, 2, 14, 0)) {
+				// The timer fires as the bot is told to stop.
+				h.clock.Set(until)
+				stop()
+				return nil
+			}
+			<-sctx.Done()
+			return sctx.Err()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := h.store.audited(); len(got) != 0 {
+		t.Errorf("audited as the bot stopped: %q, want nothing: the departure did not begin", got)
+	}
+	if got := h.notes.titles("#deploys"); len(got) != 0 {
+		t.Errorf("posts as the bot stopped: %q, want none", got)
+	}
+
+	h.clock.Set(at(2026, 6, 2, 14, 5))
+	h.run(at(2026, 6, 2, 14, 10))
+	var entries []string
+	for _, e := range h.store.audited() {
+		if strings.Contains(e, "train daily departure Tue 2 Jun 14:00 CEST") {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) != 1 || !strings.Contains(entries[0], "has left: 1 shipped") {
+		t.Errorf("audit entries of the 14:00 departure: %q, want one, its summary (it ran late)", entries)
 	}
 }
 
