@@ -10,15 +10,19 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-// Handler runs commands; *commands.Service implements it.
+// Handler runs commands; *commands.Service implements it. AuditRefusal
+// records a command read but not run, req.Refused saying why.
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
+	AuditRefusal(ctx context.Context, req commands.Request) error
 }
 
 // Console reads commands and prints what the bot says.
@@ -40,6 +44,10 @@ type Console struct {
 	lastFailed bool
 	finished   map[string]chan struct{}
 	failed     map[string]bool // finished deploys that did not succeed
+	// held is the line the reader has read and not yet handed over: Run
+	// takes it when it stops, and sets closed so that no further one is.
+	held   *string
+	closed bool
 }
 
 // Run reads commands until end of input or ctx is done, then waits for
@@ -48,7 +56,7 @@ type Console struct {
 func (c *Console) Run(ctx context.Context) bool {
 	c.finished = map[string]chan struct{}{}
 	c.failed = map[string]bool{}
-	lines := make(chan string)
+	lines := make(chan *string)
 	var readErr error // set before lines is closed
 	go func() {
 		defer close(lines)
@@ -61,31 +69,58 @@ func (c *Console) Run(ctx context.Context) bool {
 				}
 				return
 			}
-			select {
-			case lines <- line:
-			case <-ctx.Done():
+			c.mu.Lock()
+			if c.closed {
+				// Read once Run stopped taking lines: not taken.
+				c.mu.Unlock()
 				return
+			}
+			c.held = &line
+			c.mu.Unlock()
+			select {
+			case lines <- &line:
+			case <-ctx.Done():
+				return // Run takes the held line
 			}
 		}
 	}()
 	ended := false // lines was closed: readErr is set
-	for {
+	for ctx.Err() == nil {
 		c.prompt()
-		var line string
+		var line *string
 		var ok bool
 		select {
 		case <-ctx.Done():
-			ok = false
 		case line, ok = <-lines:
 			ended = !ok
 		}
 		if !ok {
 			break
 		}
-		if strings.TrimSpace(line) == "" {
+		c.mu.Lock()
+		if c.held == line {
+			c.held = nil
+		}
+		c.mu.Unlock()
+		if strings.TrimSpace(*line) == "" {
 			continue
 		}
-		c.handle(ctx, line)
+		if ctx.Err() != nil {
+			c.notRun(ctx, *line)
+			break
+		}
+		c.handle(ctx, *line)
+	}
+	if ctx.Err() != nil {
+		// Told to stop: a line read meanwhile is not run, nor lost.
+		c.mu.Lock()
+		c.closed = true
+		held := c.held
+		c.held = nil
+		c.mu.Unlock()
+		if held != nil && strings.TrimSpace(*held) != "" {
+			c.notRun(ctx, *held)
+		}
 	}
 	if ended && readErr != nil {
 		// The rest of the script was not run: say so, and fail.
@@ -100,6 +135,36 @@ func (c *Console) Run(ctx context.Context) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.lastFailed
+}
+
+// reasonStopping is the audit log's reason for a line read but not run
+// because the bot was told to stop, as the chat adapters write it.
+const reasonStopping = "Switchman was stopping; nothing was run"
+
+// notRunTimeout bounds the audit write of a line not run.
+const notRunTimeout = 10 * time.Second
+
+// notRun tells the user that line, read as the bot was told to stop, was
+// not run, and audits it as refused.
+func (c *Console) notRun(ctx context.Context, line string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notRunTimeout)
+	defer cancel()
+	err := c.Handler.AuditRefusal(ctx, commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line, Refused: reasonStopping})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprint(c.Out, chat.Text(chat.Message{Level: chat.Failure, Title: fmt.Sprintf("Switchman is stopping, so %s was not run.", echo(line))}))
+	if err != nil {
+		fmt.Fprint(c.Out, chat.Text(chat.Message{Level: chat.Failure, Title: "The audit log is unreachable: " + err.Error()}))
+	}
+}
+
+// echo quotes user text for a reply, cut to 40 characters.
+func echo(s string) string {
+	const maxEcho = 40
+	if utf8.RuneCountInString(s) > maxEcho {
+		s = string([]rune(s)[:maxEcho]) + "…"
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // maxLine is how much of a line is kept: far more than any command may

@@ -9,12 +9,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
 )
 
 // recorder is a Handler that records the commands it gets and refuses
 // those longer than a command may be.
 type recorder struct {
+	chattest.Refusals
 	mu   sync.Mutex
 	got  []string
 	lens []int
