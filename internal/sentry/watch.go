@@ -70,7 +70,9 @@ type SpikeReport struct {
 // usable data (an error, or an empty series), and OnQuiet when the watch
 // ends without a spike after observing at least one interval. If the
 // baseline cannot be read the watch cannot judge anything: it reports
-// inconclusive and ends without OnQuiet.
+// inconclusive and ends without OnQuiet. OnProgress, the exception, is
+// called after the baseline is read and after every read that judged
+// nothing a spike, with what RunFrom needs to go on from there.
 type Watch struct {
 	Reader Reader
 	Org    string
@@ -87,6 +89,38 @@ type Watch struct {
 	OnSpike        func(SpikeReport)
 	OnInconclusive func(reason string)
 	OnQuiet        func()
+	OnProgress     func(Progress)
+}
+
+// Progress is how far a watch got: a watch stopped there (its bot
+// stopped) goes on from it with RunFrom, judging no interval twice and
+// saying nothing twice. The zero Progress is a watch that has not begun.
+type Progress struct {
+	// Based says the baseline was read; Baseline is its rate, in events
+	// per minute.
+	Based    bool    `json:"based,omitempty"`
+	Baseline float64 `json:"baseline,omitempty"`
+	// Next is the start of the next interval to judge; zero before the
+	// first.
+	Next time.Time `json:"next,omitzero"`
+	// Run is how many intervals in a row before Next were over the bar.
+	Run int `json:"run,omitempty"`
+	// Observed is how many intervals were judged.
+	Observed int `json:"observed,omitempty"`
+	// Inconclusive says inconclusive data was reported already.
+	Inconclusive bool `json:"inconclusive,omitempty"`
+}
+
+// Schedule is when a watch of a deploy that finished at finished judges
+// what: From is the start of the first interval judged (the one the deploy
+// finished in), To the end of the last, and LastRead when that last one is
+// read (settled).
+func (p Policy) Schedule(finished time.Time) (from, to, lastRead time.Time) {
+	p = p.WithDefaults()
+	iv := p.Interval
+	from = alignDown(finished, iv)
+	to = from.Add(time.Duration((p.Watch+iv-1)/iv) * iv)
+	return from, to, to.Add(min(settleDelay, iv/2))
 }
 
 // Run watches t for Policy.Watch after t.Finished, polling every
@@ -95,6 +129,16 @@ type Watch struct {
 // inconclusive), ctx.Err() when cancelled (without calling OnQuiet), and an
 // Invalid error when the watch is not configured.
 func (w *Watch) Run(ctx context.Context, t Target) error {
+	return w.RunFrom(ctx, t, Progress{})
+}
+
+// RunFrom is Run for a watch that got as far as from before it stopped:
+// the baseline is read again only if from has none, and the judging goes
+// on at from.Next, with the run of intervals over the bar and the
+// inconclusive report as they were. Intervals that ended while the watch
+// was stopped are read at once, together; a watch resumed after its last
+// interval ended judges them all, unless from judged them already.
+func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	if w.Reader == nil || w.Org == "" || t.Project == "" {
 		return errs.New(errs.Invalid, "sentry watch needs a reader, an organization and a project")
 	}
@@ -135,44 +179,47 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		}
 	}
 
-	// Baseline: the complete buckets of the hour (or two intervals) before
-	// the deploy started.
-	window := baselineWindow(iv)
-	baseFrom := started.Add(-window)
-	buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, baseFrom, started, iv)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
-		inconclusive("cannot read the error rate before the deploy: " + errs.Message(err))
-		return nil
-	}
-	var before []Bucket
-	for _, b := range buckets {
-		if !b.Start.Before(baseFrom) && !b.Start.Add(iv).After(started) {
-			before = append(before, b)
+	baseline := from.Baseline
+	if !from.Based {
+		var ok bool
+		var err error
+		if baseline, ok, err = w.baseline(ctx, t, env, started, iv, inconclusive); !ok || err != nil {
+			return err
 		}
 	}
-	// A baseline from a few intervals could be a quiet moment of a noisy
-	// app: half of the window at least.
-	if want := int(window / iv); len(before) < (want+1)/2 {
-		span := "hour"
-		if window != time.Hour {
-			span = formatInterval(window)
-		}
-		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the %s before the deploy", len(before), want, span))
-		return nil
-	}
-	d := NewDetector(p, Baseline(before, iv))
+	d := NewDetector(p, baseline)
+	d.run, d.reportedI = from.Run, from.Inconclusive
 
 	// The watch judges ceil(Watch/iv) intervals from the one the deploy
 	// finished in, each read once settled: settle after it ends.
 	settle := min(settleDelay, iv/2)
-	first := alignDown(finished, iv)
-	last := first.Add(time.Duration((p.Watch+iv-1)/iv) * iv).Add(settle)
+	first, end, last := p.Schedule(finished)
 	cursor := first // start of the next bucket to judge
-	observed := 0
-	for tick := first.Add(iv + settle); ; tick = tick.Add(iv) {
+	if from.Next.After(first) {
+		cursor = from.Next
+	}
+	observed := from.Observed
+	progress := func() {
+		if w.OnProgress != nil {
+			run, reported := d.run, d.reportedI
+			w.OnProgress(Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported})
+		}
+	}
+	if !from.Based {
+		progress()
+	}
+	tick := cursor.Add(iv + settle)
+	if late := now().Sub(tick); late > 0 {
+		// Resumed after a stop: one read takes every interval that
+		// settled meanwhile, rather than one read per interval missed,
+		// which would find nothing new and say so.
+		if tick = tick.Add(late / iv * iv); tick.After(last) {
+			tick = last
+		}
+	}
+	// A watch stopped after it judged its last interval has only its
+	// quiet end left.
+	for ; cursor.Before(end); tick = tick.Add(iv) {
 		if wait := tick.Sub(now()); wait > 0 {
 			if err := sleep(ctx, wait); err != nil {
 				return err
@@ -189,7 +236,7 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		var fresh []Bucket
 		if err == nil {
 			for _, b := range buckets {
-				if !b.Start.Before(cursor) && !b.Start.Add(iv+settle).After(at) {
+				if !b.Start.Before(cursor) && b.Start.Before(end) && !b.Start.Add(iv+settle).After(at) {
 					fresh = append(fresh, b)
 				}
 			}
@@ -236,6 +283,7 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 			}
 			return nil
 		}
+		progress()
 		if !tick.Before(last) {
 			break
 		}
@@ -247,6 +295,39 @@ func (w *Watch) Run(ctx context.Context, t Target) error {
 		}
 	}
 	return nil
+}
+
+// baseline reads the error rate of the complete buckets of the hour (or
+// two intervals) before the deploy started. ok is false when there is
+// none to judge against: that was reported as inconclusive.
+func (w *Watch) baseline(ctx context.Context, t Target, env string, started time.Time, iv time.Duration, inconclusive func(string)) (rate float64, ok bool, err error) {
+	window := baselineWindow(iv)
+	baseFrom := started.Add(-window)
+	buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, baseFrom, started, iv)
+	if ctx.Err() != nil {
+		return 0, false, ctx.Err()
+	}
+	if err != nil {
+		inconclusive("cannot read the error rate before the deploy: " + errs.Message(err))
+		return 0, false, nil
+	}
+	var before []Bucket
+	for _, b := range buckets {
+		if !b.Start.Before(baseFrom) && !b.Start.Add(iv).After(started) {
+			before = append(before, b)
+		}
+	}
+	// A baseline from a few intervals could be a quiet moment of a noisy
+	// app: half of the window at least.
+	if want := int(window / iv); len(before) < (want+1)/2 {
+		span := "hour"
+		if window != time.Hour {
+			span = formatInterval(window)
+		}
+		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the %s before the deploy", len(before), want, span))
+		return 0, false, nil
+	}
+	return Baseline(before, iv), true, nil
 }
 
 // settleDelay is how long after an interval ends the watch reads it, at

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -575,4 +576,172 @@ func TestWatchWaitsForLateEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWatchResumes: a watch stopped (its bot stopped) and run again from
+// its last Progress judges each interval once, keeps its baseline, its
+// run of intervals over the bar and its inconclusive report, and reads
+// the intervals that ended while it was stopped in one read.
+func TestWatchResumes(t *testing.T) {
+	p := Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute}
+	// The deploy finished at 10:02:30: minute 0 is 10:02, the last
+	// interval judged is 10:11, read at 10:12:30.
+	minute := func(m int) time.Time { return alignDown(deployEnd, time.Minute).Add(time.Duration(m) * time.Minute) }
+	high := func(ms ...int) series {
+		return after(10, func(m int) int {
+			if slices.Contains(ms, m) {
+				return 50
+			}
+			return 10
+		})
+	}
+	failing := func(calls ...int) func(int) error {
+		return func(call int) error {
+			if slices.Contains(calls, call) {
+				return errSentry500
+			}
+			return nil
+		}
+	}
+	tests := []struct {
+		name string
+		s    series
+		// stopAfter is how many reads (the baseline's first) the watch
+		// makes before its bot stops; from, when set, is where it
+		// stopped instead.
+		stopAfter int
+		from      *Progress
+		fail      func(call int) error // of the first run
+		// resumeAt is when the watch is run again; zero: at once.
+		resumeAt   time.Time
+		failResume func(call int) error
+		// wantReads are the starts of the resumed run's reads.
+		wantReads        []time.Time
+		wantSpikeAt      time.Time // zero: no spike
+		wantInconclusive int       // reports of both runs together
+		wantQuiet        bool
+	}{
+		{
+			name: "a run over the bar goes on across the stop",
+			// Minute 2 is over the bar before the stop, 3 after: a
+			// spike of two intervals in a row.
+			s: high(2, 3), stopAfter: 4,
+			wantReads:   []time.Time{minute(3)},
+			wantSpikeAt: minute(4),
+		},
+		{
+			name: "intervals that ended while it was stopped are read together",
+			s:    high(5, 6), stopAfter: 2,
+			resumeAt:    time.Date(2026, 3, 4, 10, 10, 0, 0, time.UTC),
+			wantReads:   []time.Time{minute(1)},
+			wantSpikeAt: minute(7),
+		},
+		{
+			name: "intervals that ended while it was stopped are quiet",
+			s:    high(), stopAfter: 2,
+			resumeAt:  time.Date(2026, 3, 4, 10, 10, 0, 0, time.UTC),
+			wantReads: []time.Time{minute(1), minute(7), minute(8), minute(9)},
+			wantQuiet: true,
+		},
+		{
+			name: "stopped before the first interval: the baseline is kept",
+			s:    high(), stopAfter: 1,
+			wantReads: []time.Time{minute(0), minute(1), minute(2), minute(3), minute(4), minute(5), minute(6), minute(7), minute(8), minute(9)},
+			wantQuiet: true,
+		},
+		{
+			name: "inconclusive data is reported once",
+			s:    high(), stopAfter: 3, fail: failing(1),
+			failResume: failing(0),
+			// Minutes 0 and 1 were read together before the stop.
+			wantReads:        []time.Time{minute(2), minute(2), minute(4), minute(5), minute(6), minute(7), minute(8), minute(9)},
+			wantInconclusive: 1,
+			wantQuiet:        true,
+		},
+		{
+			name:      "stopped once every interval was judged",
+			s:         high(),
+			from:      &Progress{Based: true, Baseline: 10, Next: minute(10), Observed: 10},
+			wantQuiet: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &fakeClock{now: deployEnd}
+			target := Target{App: "shop", Env: "production", Build: "1.2.3", Project: "shop-web", Started: deployStart, Finished: deployEnd}
+			var o outcome
+			from := Progress{}
+			if tt.from != nil {
+				from = *tt.from
+			} else {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				r := &fakeReader{s: tt.s, fail: tt.fail}
+				first := &Watch{Reader: r, Org: "acme", Policy: p, Now: clock.Now,
+					Sleep: func(ctx context.Context, d time.Duration) error {
+						if r.calls == tt.stopAfter {
+							cancel() // the bot stops
+						}
+						return clock.Sleep(ctx, d)
+					},
+					OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
+					OnInconclusive: func(reason string) { o.inconclusive = append(o.inconclusive, reason) },
+					OnQuiet:        func() { o.quiet++ },
+					OnProgress:     func(p Progress) { from = p },
+				}
+				if err := first.Run(ctx, target); !errors.Is(err, context.Canceled) {
+					t.Fatalf("first run: got %v, want it stopped", err)
+				}
+			}
+			if clock.Now().Before(tt.resumeAt) {
+				clock.now = tt.resumeAt
+			}
+			var reads []time.Time
+			r := &fakeReader{s: tt.s, fail: tt.failResume}
+			resumed := &Watch{Reader: readsFunc{r, func(start time.Time) { reads = append(reads, start) }}, Org: "acme", Policy: p, Now: clock.Now, Sleep: clock.Sleep,
+				OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
+				OnInconclusive: func(reason string) { o.inconclusive = append(o.inconclusive, reason) },
+				OnQuiet:        func() { o.quiet++ },
+			}
+			if err := resumed.RunFrom(context.Background(), target, from); err != nil {
+				t.Fatalf("RunFrom: %v", err)
+			}
+			if !slices.Equal(reads, tt.wantReads) {
+				t.Errorf("reads of the resumed watch from: got %v, want %v", reads, tt.wantReads)
+			}
+			switch {
+			case tt.wantSpikeAt.IsZero() && len(o.spikes) > 0:
+				t.Errorf("spikes: got %+v, want none", o.spikes)
+			case !tt.wantSpikeAt.IsZero() && (len(o.spikes) != 1 || !o.spikes[0].At.Equal(tt.wantSpikeAt) || o.spikes[0].Baseline != 10):
+				t.Errorf("spikes: got %+v, want one at %v against a baseline of 10", o.spikes, tt.wantSpikeAt)
+			}
+			if len(o.inconclusive) != tt.wantInconclusive {
+				t.Errorf("inconclusive: got %q, want %d reports", o.inconclusive, tt.wantInconclusive)
+			}
+			if got := o.quiet == 1; got != tt.wantQuiet || o.quiet > 1 {
+				t.Errorf("quiet: called %d times, want quiet=%v", o.quiet, tt.wantQuiet)
+			}
+		})
+	}
+}
+
+// TestWatchSchedule: Schedule says what Run judges.
+func TestWatchSchedule(t *testing.T) {
+	from, to, last := Policy{Interval: time.Minute, Watch: 10 * time.Minute}.Schedule(deployEnd)
+	want := []time.Time{time.Date(2026, 3, 4, 10, 2, 0, 0, time.UTC), time.Date(2026, 3, 4, 10, 12, 0, 0, time.UTC), time.Date(2026, 3, 4, 10, 12, 30, 0, time.UTC)}
+	if got := []time.Time{from, to, last}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// readsFunc is a Reader that tells seen the start of every read of error
+// counts.
+type readsFunc struct {
+	Reader
+	seen func(start time.Time)
+}
+
+func (r readsFunc) ErrorCounts(ctx context.Context, org, project, env string, start, end time.Time, iv time.Duration) ([]Bucket, error) {
+	r.seen(start)
+	return r.Reader.ErrorCounts(ctx, org, project, env, start, end, iv)
 }
