@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 )
 
 func testSetOnce(t *testing.T, fresh freshFunc) {
@@ -118,6 +119,10 @@ func testCancelled(t *testing.T, fresh freshFunc) {
 		{"TakeSignal", func() error { _, _, err := s.TakeSignal(ctx, "d1", "cancel"); return err }},
 		{"SetOnce", func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err }},
 		{"Acquire", func() error { _, err := s.Acquire(ctx, "other", "bot-1", leaseTTL); return err }},
+		{"PutWatch", func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", Fence: l.Token()}) }},
+		{"Watch", func() error { _, err := s.Watch(ctx, "d1"); return err }},
+		{"Watches", func() error { _, err := s.Watches(ctx); return err }},
+		{"DeleteWatch", func() error { return s.DeleteWatch(ctx, "d1", l.Token()) }},
 		{"Lease.Check", func() error { return l.Check(ctx) }},
 		{"Lease.Renew", func() error { return l.Renew(ctx) }},
 		{"Lease.Release", func() error { return l.Release(ctx) }},

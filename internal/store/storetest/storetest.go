@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
@@ -26,6 +27,8 @@ type Store interface {
 	deploy.Leaser
 	// The cars aboard deploy trains and their schedules' bookkeeping.
 	trainstore.Store
+	// The error watches after deploys that are running.
+	watchstore.Store
 
 	// PutLock stores l, replacing the lock of the same scope (App, Env).
 	PutLock(ctx context.Context, l deploy.Lock) error
@@ -129,6 +132,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
 	t.Run("Trains", func(t *testing.T) { testTrains(t, fresh) })
+	t.Run("Watches", func(t *testing.T) { testWatches(t, fresh) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
 }
 
