@@ -1,7 +1,8 @@
 // Package postdeploy is what happens after a deploy: Sentry learns about
 // the release and the deploy, the error rate is watched, a spike is posted
 // to the deploy's channel with a Rollback button, and, when the team chose
-// so beforehand, rolled back by itself.
+// so beforehand, rolled back by itself. Watches are saved as they go, so
+// that a bot that stops mid-watch is followed by one that goes on with it.
 package postdeploy
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/sentry"
 )
 
@@ -50,6 +52,7 @@ type Auditor interface {
 // History reads the deploy records; the store implements it.
 type History interface {
 	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
+	Record(ctx context.Context, id string) (*deploy.Record, error)
 }
 
 // Gate is the window and lock check every entry point passes (the
@@ -86,11 +89,23 @@ type Options struct {
 	// Channel says where an app/env's messages go when the deploy record
 	// names no channel: the env's configured channel.
 	Channel func(app, env string) string
+	// Watches keeps every watch and how far it got, so that a bot that
+	// stops mid-watch is followed by one that goes on with it (Resume).
+	// Without it watches live in this bot's memory only. It needs
+	// History and Leases.
+	Watches watchstore.Store
+	// Leases make one bot, of replicas sharing the store, run a watch:
+	// the one holding its lease (watchstore.LeaseKey), renewed every
+	// LeaseTTL/3 (default 15 s) while it runs it. Replica names this bot
+	// as the leases' holder.
+	Leases   deploy.Leaser
+	LeaseTTL time.Duration
+	Replica  string
 }
 
 // Watcher observes the engine's events (Observe is a deploy.Sink) and runs
-// the work after each deploy in the background. It is safe for concurrent
-// use.
+// the work after each deploy in the background; Resume takes over the
+// saved watches no bot runs. It is safe for concurrent use.
 type Watcher struct {
 	opt    Options
 	ctx    context.Context
@@ -107,6 +122,9 @@ type Watcher struct {
 	// id of the run it watches: the start of a later run ends it.
 	watching map[appEnv]map[string]context.CancelFunc
 }
+
+// defaultLeaseTTL is how long a watch's lease lives unrenewed by default.
+const defaultLeaseTTL = 15 * time.Second
 
 type appEnv struct{ app, env string }
 
@@ -128,11 +146,18 @@ func New(opt Options) *Watcher {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.LeaseTTL <= 0 {
+		opt.LeaseTTL = defaultLeaseTTL
+	}
+	if opt.Replica == "" {
+		opt.Replica = Requester
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Watcher{opt: opt, ctx: ctx, cancel: cancel, started: map[string]*work{}, watching: map[appEnv]map[string]context.CancelFunc{}}
 }
 
-// Close stops every watch and waits for them. Registrations with Sentry
+// Close stops every watch and waits for them; a saved watch is left to
+// the next bot to resume, its lease given back. Registrations with Sentry
 // in progress finish first, within registerTimeout; deploys that finish
 // after Close are not registered. An automatic rollback running at Close
 // is not waited for, but its outcome is still audited and posted when it
@@ -272,18 +297,21 @@ func (w *Watcher) unwatched(ctx context.Context, r *deploy.Record, es *config.En
 			prev.App, prev.Env, prev.Build, until.UTC().Format("15:04"))}})
 }
 
-func (w *Watcher) goDo(f func(ctx context.Context)) {
+// goDo runs f in the background, unless the watcher is closed: it
+// reports whether it does.
+func (w *Watcher) goDo(f func(ctx context.Context)) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		w.opt.Log.Warn("postdeploy: the watcher is closed; work after a deploy dropped")
-		return
+		return false
 	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		f(w.ctx)
 	}()
+	return true
 }
 
 // afterDeploy registers the deploy with Sentry, then watches for a spike.
@@ -316,6 +344,21 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 	if err := w.opt.Sentry.CreateDeploy(rctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
 		w.sentryFailed(rctx, wk, r, "register the deploy", err)
 	}
+	w.watch(ctx, r, watchState{Project: es.Project, Environment: env, Version: version, Policy: policyOf(es)}, nil)
+}
+
+// policyOf is the spike policy of an env's settings.
+func policyOf(es *config.EnvSentry) sentry.Policy {
+	return sentry.Policy{Factor: es.Factor, MinEvents: es.MinEvents, Consecutive: es.Consecutive,
+		Interval: es.Interval.D(), Watch: es.Watch.D(), AutoRollback: es.AutoRollback}
+}
+
+// watch watches r for a spike with st's settings, from st's progress. c
+// is the watch's lease when it is resumed (Resume took it); nil for a new
+// watch, which takes one and saves itself when the watcher has a store of
+// watches. It returns when the watch has ended, or this bot stopped it
+// (Close), or another bot took it over.
+func (w *Watcher) watch(ctx context.Context, r *deploy.Record, st watchState, c *claim) {
 	// A watch ends once a later deploy or rollback of the app+env has
 	// started: what it sees is no longer the watched build's doing. One
 	// started here ends it at once (endWatches); one another replica
@@ -324,7 +367,23 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer w.track(r, stop)()
+	if c == nil {
+		var run bool
+		if c, run = w.keep(ctx, r, st); !run {
+			return
+		}
+	}
+	k := &kept{c: c, st: st}
+	// Renewed until the watch ends; lost, the watch ends at once: another
+	// bot runs it.
+	defer c.stopRenewing()
+	c.whenLost(wctx, stop)
+	var spiked bool
 	reader := untilLater{Reader: w.opt.Sentry, later: func(rctx context.Context) bool {
+		if !c.held() {
+			stop()
+			return true
+		}
 		later, _ := w.later(rctx, r)
 		if later != nil {
 			w.opt.Log.Info("sentry watch ended: a later run started", "deploy", r.ID, "later", later.ID)
@@ -334,13 +393,22 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 	}}
 	watch := &sentry.Watch{
 		Reader: reader,
-		Org:    org,
-		Policy: sentry.Policy{Factor: es.Factor, MinEvents: es.MinEvents, Consecutive: es.Consecutive,
-			Interval: es.Interval.D(), Watch: es.Watch.D(), AutoRollback: es.AutoRollback},
-		Now:   w.opt.Now,
-		Sleep: w.opt.Sleep,
-		Log:   w.opt.Log,
+		Org:    w.opt.Config.Sentry.Org,
+		Policy: st.Policy,
+		Now:    w.opt.Now,
+		Sleep:  w.opt.Sleep,
+		Log:    w.opt.Log,
 		OnSpike: func(s sentry.SpikeReport) {
+			spiked = true
+			// Only the bot holding the watch's lease acts on it: one
+			// that lost it (paused past it, cut off from the store) has
+			// been, or will be, replaced by one that reads the same
+			// intervals.
+			if !c.mine(ctx) {
+				w.opt.Log.Info("sentry watch: the watch's lease is lost; the spike is left to the bot that holds it", "deploy", r.ID)
+				stop()
+				return
+			}
 			// ctx, not wctx: the watch's own rollback starting ends
 			// the watch, and must not stop it waiting for that
 			// rollback's outcome.
@@ -349,30 +417,67 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 			}
 		},
 		OnInconclusive: func(reason string) {
+			if !c.held() {
+				return
+			}
 			w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
 				Title: fmt.Sprintf("Error watch of %s %s on %s is inconclusive: %s", r.App, r.Build, r.Env, reason),
 				Lines: []string{"inconclusive data never triggers a rollback; check Sentry yourself"}})
 		},
+		OnProgress: func(p sentry.Progress) {
+			k.st.Progress = p
+			w.save(ctx, r, k)
+		},
 	}
-	t := sentry.TargetOf(r, es.Project, w.opt.Config.Sentry.Release)
-	t.Environment = env
-	if err := watch.Run(wctx, t); err != nil && wctx.Err() == nil {
+	t := sentry.Target{App: r.App, Env: r.Env, Build: r.Build, Project: st.Project, Environment: st.Environment,
+		Version: st.Version, Started: r.Started, Finished: r.Finished}
+	if err := watch.RunFrom(wctx, t, st.Progress); err != nil && wctx.Err() == nil {
 		w.opt.Log.Warn("sentry watch", "deploy", r.ID, "err", err)
 	}
-	if ctx.Err() != nil {
-		// The bot is stopping and watches live in its memory only: say
-		// that nothing watches the deploy any more, auto_rollback
-		// included; unless a later run has started (on another replica,
-		// say), which had ended the watch already.
+	switch {
+	case c.isLost():
+		// Another bot took the watch over: what is left of it is its.
+		w.opt.Log.Info("sentry watch: taken over by another bot", "deploy", r.ID)
+		return
+	case ctx.Err() != nil && !spiked:
+		// The bot is stopping. Unless a later run has started (on
+		// another replica, say), which had ended the watch already, a
+		// saved watch is left for the next bot to resume; else the
+		// channel is told that nothing watches the deploy any more,
+		// auto_rollback included.
 		if later, _ := w.later(ctx, r); later != nil {
+			w.forget(ctx, r, c)
 			return
 		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		if c != nil {
+			c.stopRenewing()
+			c.release(pctx, w.opt.Log)
+			w.post(pctx, r, chat.Message{Level: chat.Info, Public: true,
+				Title: fmt.Sprintf("Error watch of %s %s on %s paused: the bot is shutting down", r.App, r.Build, r.Env),
+				Lines: []string{w.resumeNote(r, k.st)}})
+			return
+		}
 		w.post(pctx, r, chat.Message{Level: chat.Warning, Public: true,
 			Title: fmt.Sprintf("Error watch of %s %s on %s stopped: the bot is shutting down", r.App, r.Build, r.Env),
 			Lines: []string{"nothing watches this deploy's errors now, and nothing rolls it back by itself; check Sentry yourself"}})
+	default:
+		// Ended: quiet, a spike, nothing to judge against, or a later
+		// run started.
+		w.forget(ctx, r, c)
 	}
+}
+
+// resumeNote says who goes on with a saved watch of r that this bot
+// leaves, until when.
+func (w *Watcher) resumeNote(r *deploy.Record, st watchState) string {
+	_, _, last := st.Policy.Schedule(r.Finished)
+	note := fmt.Sprintf("the watch is saved: the next bot to run (another replica, or this one restarted) goes on with it where it was, until %s UTC", last.UTC().Format("15:04"))
+	if st.Policy.AutoRollback {
+		note += ", and rolls back by itself on a spike"
+	}
+	return note
 }
 
 // track registers the watch of r, ended by stop, for endWatches, and

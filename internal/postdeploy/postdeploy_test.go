@@ -29,7 +29,8 @@ import (
 )
 
 // fakeSentry answers the endpoints the watcher uses: a steady 1 error a
-// minute, or 60 a minute after the deploy once spiking is set.
+// minute, or 60 a minute after the deploy once spiking is set (until
+// spikeTo, when set).
 type fakeSentry struct {
 	t        *testing.T
 	srv      *httptest.Server
@@ -37,10 +38,22 @@ type fakeSentry struct {
 	mu       sync.Mutex
 	calls    []string
 	deployAt time.Time
+	spikeTo  time.Time
+	// reads are the error counts asked for, by server and start.
+	reads []sentryRead
 	// released are the versions created; as Sentry does, a deploy of
-	// any other is 404. releaseDelay slows creating one down.
+	// any other is 404. releaseDelay slows creating one down, and
+	// releaseGate, when set, holds it until closed.
 	released     map[string]bool
 	releaseDelay time.Duration
+	releaseGate  chan struct{}
+}
+
+// sentryRead is one read of error counts: through which server (its
+// address), from when.
+type sentryRead struct {
+	host  string
+	start time.Time
 }
 
 func newFakeSentry(t *testing.T) *fakeSentry {
@@ -69,6 +82,9 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 			f.t.Errorf("release projects: got %v", body.Projects)
 		}
 		time.Sleep(f.releaseDelay)
+		if f.releaseGate != nil {
+			<-f.releaseGate
+		}
 		f.mu.Lock()
 		if f.released == nil {
 			f.released = map[string]bool{}
@@ -94,10 +110,13 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && r.URL.Path == "/api/0/organizations/acme/events-stats/":
 		start, _ := time.Parse("2006-01-02T15:04:05", r.URL.Query().Get("start"))
 		end, _ := time.Parse("2006-01-02T15:04:05", r.URL.Query().Get("end"))
+		f.mu.Lock()
+		f.reads = append(f.reads, sentryRead{host: r.Host, start: start})
+		f.mu.Unlock()
 		var data []any
 		for t := start.Truncate(time.Minute); t.Add(time.Minute).Compare(end) <= 0; t = t.Add(time.Minute) {
 			n := 1
-			if f.spiking.Load() && t.After(f.deployAt) {
+			if f.spiking.Load() && t.After(f.deployAt) && (f.spikeTo.IsZero() || t.Before(f.spikeTo)) {
 				n = 60
 			}
 			data = append(data, []any{t.Unix(), []any{map[string]any{"count": n}}})
@@ -109,6 +128,35 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
 		w.WriteHeader(404)
 	}
+}
+
+// another returns the URL of one more server answering as f does, as
+// the Sentry another replica reaches: its reads are told apart by host.
+func (f *fakeSentry) another(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// readsVia returns the starts of the reads of error counts through the
+// server at url, from the n-th read of all on.
+func (f *fakeSentry) readsVia(url string, n int) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var starts []time.Time
+	for _, r := range f.reads[min(n, len(f.reads)):] {
+		if "http://"+r.host == url {
+			starts = append(starts, r.start)
+		}
+	}
+	return starts
+}
+
+// readCount is how many reads of error counts there were.
+func (f *fakeSentry) readCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.reads)
 }
 
 type posts struct {
@@ -142,7 +190,8 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	c.now = c.now.Add(d)

@@ -117,6 +117,17 @@ func (e *env) Records(_ context.Context, f deploy.Filter) ([]*deploy.Record, err
 	return recs, nil
 }
 
+func (e *env) Record(_ context.Context, id string) (*deploy.Record, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.records {
+		if r.ID == id {
+			return r.Clone(), nil
+		}
+	}
+	return nil, deploy.ErrNotFound
+}
+
 func (e *env) AppendAudit(_ context.Context, a *audit.Entry) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
