@@ -49,8 +49,9 @@ apps:
 
 // TestDeployFinishingDuringDrainIsRegistered: a deploy that is restarting
 // its app when the bot is told to stop finishes during the drain and is
-// still registered with Sentry; the channel hears that nothing watches it,
-// not that Sentry could not be reached.
+// still registered with Sentry; the channel hears that its watch stopped
+// with the bot (paused, for the next bot to resume), not that Sentry
+// could not be reached.
 func TestDeployFinishingDuringDrainIsRegistered(t *testing.T) {
 	api := newSlackAPI(t)
 	var mu sync.Mutex
@@ -120,7 +121,7 @@ func TestDeployFinishingDuringDrainIsRegistered(t *testing.T) {
 		}
 	}
 	if !hasCall(api.calls(), "the bot is shutting down") {
-		t.Errorf("the channel was not told nothing watches the deploy; calls %q", api.calls())
+		t.Errorf("the channel was not told the watch stopped with the bot; calls %q", api.calls())
 	}
 }
 
@@ -134,11 +135,34 @@ func hasCall(calls []string, sub string) bool {
 }
 
 // spikingSentry is a Sentry whose error count jumps once the release of
-// build 2 is created: none a second before, 10 a second after.
+// build 2 is created (unless manual: once spike is called): none a second
+// before, 10 a second after.
 type spikingSentry struct {
 	srv       *httptest.Server
+	manual    bool
 	mu        sync.Mutex
 	spikeFrom time.Time
+	reads     []time.Time // the starts of the reads of error counts
+}
+
+// spike makes the error count jump from now on.
+func (s *spikingSentry) spike() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.spikeFrom = time.Now().Truncate(time.Second)
+}
+
+// readsFrom returns how many reads of error counts started at or after t.
+func (s *spikingSentry) readsFrom(t time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.reads {
+		if !r.Before(t) {
+			n++
+		}
+	}
+	return n
 }
 
 func newSpikingSentry(t *testing.T) *spikingSentry {
@@ -157,10 +181,8 @@ func (s *spikingSentry) serve(w http.ResponseWriter, r *http.Request) {
 			Version string `json:"version"`
 		}
 		json.NewDecoder(r.Body).Decode(&body)
-		if strings.HasSuffix(body.Version, "@2") {
-			s.mu.Lock()
-			s.spikeFrom = time.Now().Truncate(time.Second)
-			s.mu.Unlock()
+		if strings.HasSuffix(body.Version, "@2") && !s.manual {
+			s.spike()
 		}
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, `{}`)
@@ -176,6 +198,7 @@ func (s *spikingSentry) serve(w http.ResponseWriter, r *http.Request) {
 		iv, _ := time.ParseDuration(q.Get("interval"))
 		s.mu.Lock()
 		from := s.spikeFrom
+		s.reads = append(s.reads, start)
 		s.mu.Unlock()
 		data := []any{}
 		for b := start.Truncate(iv); iv > 0 && !b.Add(iv).After(end); b = b.Add(iv) {

@@ -238,6 +238,39 @@ func (s *system) stopWatches() {
 	}
 }
 
+// resumeWatches goes on with the error watches that no bot runs: those a
+// stopped bot left, at once, and with replicas (every, when not zero),
+// those of a replica that died once their lease runs out. It returns when
+// ctx ends, or after the first round when every is zero.
+func (s *system) resumeWatches(ctx context.Context, every time.Duration) {
+	if s.watcher == nil {
+		return
+	}
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		n, err := s.watcher.Resume(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("resume error watches", "err", err)
+		}
+		if n > 0 {
+			s.log.Info("error watches resumed", "watches", n)
+		}
+		if tick == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+	}
+}
+
 // recover marks deploys a stopped process left unfinished as interrupted
 // and reports each one: at start-up, and (with several replicas) whenever
 // another replica's lease runs out.
@@ -267,8 +300,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if err != nil {
 		return nil, err
 	}
+	replica := replicaID()
 	sys := &system{cfg: cfg, store: st, fleet: fl, log: log, notify: &relay{log: log}, registry: prometheus.NewRegistry(),
-		leader: &cluster.Leader{Leases: st, ID: replicaID(), TTL: cfg.Bot.LeaseTTL.D(), Log: log}}
+		leader: &cluster.Leader{Leases: st, ID: replica, TTL: cfg.Bot.LeaseTTL.D(), Log: log}}
 	sys.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dm := server.NewDeployMetrics(sys.registry, func(ctx context.Context) (int, error) {
 		l, err := st.Locks(ctx)
@@ -290,7 +324,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 				return engine.Rollback(ctx, req, sink)
 			}), Gate: gateFunc(func(ctx context.Context, app, env, user string) (string, bool) {
 				return sys.service.Closed(ctx, app, env, user)
-			}), Channel: channelFor(cfg), Log: log})
+			}), Channel: channelFor(cfg), Log: log,
+			// Watches are saved, so that the next bot to run (this one
+			// restarted, or another replica) goes on with them.
+			Watches: st, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Replica: replica})
 		observers = append(observers, sys.watcher.Observe)
 	}
 	eopt := deploy.Options{
@@ -381,6 +418,7 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 	if err := sys.recover(ctx); err != nil {
 		return err
 	}
+	sys.resumeWatches(ctx, 0)
 	if sys.trains != nil {
 		tctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})

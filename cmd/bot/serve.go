@@ -139,6 +139,17 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln net.Listener
 		g.Go(func() error { return sys.trains.Run(gctx) })
 	}
 	g.Go(func() error { return sys.trimmer.Run(gctx) })
+	// Watches a stopped bot left are resumed once the chat platforms
+	// can be posted to; with replicas, any of them takes over those of
+	// one that died.
+	var resumeEvery time.Duration
+	if cfg.Store.Redis != nil {
+		resumeEvery = recoveryInterval(cfg)
+	}
+	g.Go(func() error {
+		sys.resumeWatches(gctx, resumeEvery)
+		return nil
+	})
 	if cfg.Store.Redis != nil {
 		// With replicas, any of them notices a deploy whose replica died
 		// (its lease runs out), and one of them runs the scheduled jobs.

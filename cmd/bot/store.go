@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/retention"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
@@ -28,6 +29,7 @@ type stateStore interface {
 	deploy.Signals
 	train.Store
 	retention.Store
+	watchstore.Store
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	Close() error
 }

@@ -65,9 +65,10 @@ type Bot struct {
 	Listen string `yaml:"listen"`
 	// LogLevel is debug, info, warn or error; default info.
 	LogLevel string `yaml:"log_level"`
-	// LeaseTTL is how long a deploy's app+env lease (and the scheduler's)
-	// lives without renewal: the time within which another replica
-	// notices that the one running a deploy died. Default 30s.
+	// LeaseTTL is how long a deploy's app+env lease (and the scheduler's,
+	// and an error watch's) lives without renewal: the time within which
+	// another replica notices that the one running a deploy, or a watch,
+	// died. Default 30s.
 	LeaseTTL Duration `yaml:"lease_ttl"`
 	// StatsD, when set (host:port), receives a deploy marker (a counter
 	// and an event) for every finished deploy and rollback.
