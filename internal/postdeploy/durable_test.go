@@ -266,8 +266,8 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				// Down for two and a half minutes; meanwhile ana locks.
 				clk.set(t0.Add(5 * time.Minute))
 				st2 := open(t)
-				if err := st2.PutLock(t.Context(), deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance", Created: clk.Now()}); err != nil {
-					t.Fatal(err)
+				if _, ok, err := st2.ReplaceLock(t.Context(), nil, deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance", Created: clk.Now()}); err != nil || !ok {
+					t.Fatalf("lock: %v, %v", ok, err)
 				}
 				readsBefore := fs.readCount()
 				b2 := newBot(t, cfg, st2, fs.srv.URL, "bot-2", clk, clk.Sleep)
