@@ -30,6 +30,9 @@ func (f *fleet) close() {
 
 func newFleet(cfg *config.Config, log *slog.Logger) (*fleet, error) {
 	f := &fleet{transports: map[string]deploy.Transport{}, pools: map[string]deploy.Pool{}}
+	// The logins to one bastion are bounded together, whichever env they
+	// are for: its sshd counts them all against its MaxStartups.
+	bastions := map[string]*ssh.Startups{}
 	for _, appName := range cfg.AppNames() {
 		app, _ := cfg.App(appName)
 		for _, envName := range app.EnvNames() {
@@ -38,7 +41,7 @@ func newFleet(cfg *config.Config, log *slog.Logger) (*fleet, error) {
 			var tr *ssh.Transport
 			if env.Transport == "ssh" {
 				var err error
-				if tr, err = sshTransport(env.SSH, log.With("app", appName, "env", envName)); err != nil {
+				if tr, err = sshTransport(env.SSH, bastions, log.With("app", appName, "env", envName)); err != nil {
 					return nil, fmt.Errorf("%s: %w", key, err)
 				}
 				f.transports[key] = tr
@@ -87,7 +90,9 @@ func (f *fleet) pool(app *config.App, env *config.Env) (deploy.Pool, error) {
 	return nil, nil
 }
 
-func sshTransport(c *config.SSH, log *slog.Logger) (*ssh.Transport, error) {
+// sshTransport builds an env's transport; bastions holds the bound of
+// each bastion's logins, by address, shared by the envs behind it.
+func sshTransport(c *config.SSH, bastions map[string]*ssh.Startups, log *slog.Logger) (*ssh.Transport, error) {
 	cfg := ssh.Config{
 		User:                  c.User,
 		KeyFile:               c.KeyFile,
@@ -102,7 +107,11 @@ func sshTransport(c *config.SSH, log *slog.Logger) (*ssh.Transport, error) {
 		Log:                   log,
 	}
 	if c.Jump != nil {
-		cfg.Jump = &ssh.JumpHost{Address: c.Jump.Address, User: c.Jump.User}
+		key := c.Jump.HostPort()
+		if bastions[key] == nil {
+			bastions[key] = ssh.NewStartups(c.Jump.MaxStartups)
+		}
+		cfg.Jump = &ssh.JumpHost{Address: c.Jump.Address, User: c.Jump.User, Startups: bastions[key]}
 	}
 	return ssh.New(cfg)
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +36,20 @@ type SSH struct {
 type Jump struct {
 	Address string `yaml:"address"` // host:port
 	User    string `yaml:"user"`    // default: the env's ssh user
+	// MaxStartups bounds the logins to the bastion in progress at once,
+	// across every env reached through it: its sshd drops new
+	// connections past its own MaxStartups. Default 8.
+	MaxStartups int `yaml:"max_startups"`
+}
+
+// HostPort is the bastion's address with its port (22 when it names
+// none), in lower case: what tells one bastion from another.
+func (j *Jump) HostPort() string {
+	if _, _, err := net.SplitHostPort(j.Address); err == nil {
+		return strings.ToLower(j.Address)
+	}
+	a := strings.TrimSuffix(strings.TrimPrefix(j.Address, "["), "]")
+	return strings.ToLower(net.JoinHostPort(a, "22"))
 }
 
 // Pool takes a host out of its load balancer around its restart.
@@ -136,6 +151,9 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		}
 		if s.Jump != nil && s.Jump.Address == "" {
 			ps.add(at("ssh", "jump"), "%s.ssh.jump.address: required (host:port)", p)
+		}
+		if s.Jump != nil && s.Jump.MaxStartups < 1 {
+			ps.add(at("ssh", "jump", "max_startups"), "%s.ssh.jump.max_startups: must be at least 1, got %d (leave it out for the default, %d)", p, s.Jump.MaxStartups, defaultJumpStartups)
 		}
 	case "local":
 		if e.SSH != nil {

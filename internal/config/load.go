@@ -30,6 +30,10 @@ const (
 	// defaultKeepWarm keeps a host's connection through the first minutes
 	// after a deploy, when a rollback is most likely and must be quick.
 	defaultKeepWarm = Duration(10 * time.Minute)
+	// defaultJumpStartups stays under the 10 connections that have not
+	// logged in yet past which OpenSSH's sshd drops new ones at random
+	// (MaxStartups 10:30:100), with room for a person's login.
+	defaultJumpStartups = 8
 )
 
 // Load reads the configuration file at path, expanding environment
@@ -186,6 +190,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 				}
 				if !at("ssh", "keep_warm") {
 					s.KeepWarm = Duration(defaultKeepWarm)
+				}
+				if s.Jump != nil && !at("ssh", "jump", "max_startups") {
+					s.Jump.MaxStartups = defaultJumpStartups
 				}
 				if s.KnownHosts != "" {
 					s.KnownHosts = resolve(dir, s.KnownHosts)

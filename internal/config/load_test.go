@@ -186,6 +186,16 @@ func TestValidConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "ssh jump max_startups default",
+			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts, jump: {address: bastion}}\n        hosts: [web1]", 1),
+			check: func(t *testing.T, c *Config) {
+				j := c.Apps["web"].Envs["prod"].SSH.Jump
+				if j.MaxStartups != 8 || j.HostPort() != "bastion:22" {
+					t.Errorf("jump: got max_startups %d at %s, want 8 at bastion:22", j.MaxStartups, j.HostPort())
+				}
+			},
+		},
+		{
 			name: "ssh keep_warm 0s is off",
 			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts, keep_warm: 0s}\n        hosts: [web1]", 1),
 			check: func(t *testing.T, c *Config) {

@@ -93,6 +93,39 @@ func (c *Config) validate(loc locator, ps *problems) {
 	for _, name := range c.AppNames() {
 		c.Apps[name].validate(loc, ps)
 	}
+	c.validateBastions(loc, ps)
+}
+
+// validateBastions refuses two envs that reach their hosts through one
+// bastion with different ssh.jump.max_startups: the bound is the
+// bastion's, shared by every env through it (its sshd counts the logins
+// of all of them), so it must have one value.
+func (c *Config) validateBastions(loc locator, ps *problems) {
+	type first struct {
+		where string
+		n     int
+	}
+	seen := map[string]first{}
+	for _, appName := range c.AppNames() {
+		a := c.Apps[appName]
+		for _, envName := range a.EnvNames() {
+			e := a.Envs[envName]
+			if e == nil || e.Transport != "ssh" || e.SSH == nil || e.SSH.Jump == nil || e.SSH.Jump.Address == "" {
+				continue
+			}
+			j := e.SSH.Jump
+			where := "apps." + appName + ".environments." + envName
+			f, ok := seen[j.HostPort()]
+			if !ok {
+				seen[j.HostPort()] = first{where, j.MaxStartups}
+				continue
+			}
+			if f.n != j.MaxStartups {
+				ps.add(loc.line("apps", appName, "environments", envName, "ssh", "jump"), "%s.ssh.jump.max_startups: %d, but %s reaches the bastion %s with %d (%d when left out): the bound is the bastion's, shared by every env through it; give them the same",
+					where, j.MaxStartups, f.where, j.HostPort(), f.n, defaultJumpStartups)
+			}
+		}
+	}
 }
 
 // validateNames checks a list of user names. They need not be keys of

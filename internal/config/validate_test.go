@@ -574,6 +574,27 @@ func TestValidationRules(t *testing.T) {
 			want:  one("ssh: {", "apps.web.environments.prod.ssh.keep_warm: must be 0s (off) or more, got -1m0s"),
 		},
 		{
+			name:  "ssh jump max_startups of 0",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, jump: {address: bastion.example.com, max_startups: 0}}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.jump.max_startups: must be at least 1, got 0 (leave it out for the default, 8)"),
+		},
+		{
+			// The bastion's sshd counts the logins of both envs.
+			name: "two envs through one bastion with other max_startups",
+			edits: []string{
+				"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, jump: {address: BASTION.example.com, max_startups: 20}}",
+				"      staging:\n        transport: local\n        hosts: [localhost]\n", "      staging:\n        transport: ssh\n        ssh: {user: deploy, key_file: /etc/switchman/id_ed25519, known_hosts: /etc/switchman/known_hosts,\n          jump: {address: 'bastion.example.com:22'}}\n        hosts:\n          - stage1=10.0.0.3\n",
+			},
+			want: one("jump: {address: 'bastion", "apps.web.environments.staging.ssh.jump.max_startups: 8, but apps.web.environments.prod reaches the bastion bastion.example.com:22 with 20 (8 when left out): the bound is the bastion's, shared by every env through it; give them the same"),
+		},
+		{
+			name: "two envs through one bastion with the same max_startups",
+			edits: []string{
+				"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, jump: {address: bastion.example.com, max_startups: 8}}",
+				"      staging:\n        transport: local\n        hosts: [localhost]\n", "      staging:\n        transport: ssh\n        ssh: {user: deploy, key_file: /etc/switchman/id_ed25519, known_hosts: /etc/switchman/known_hosts, jump: {address: 'bastion.example.com:22'}}\n        hosts:\n          - stage1=10.0.0.3\n",
+			},
+		},
+		{
 			// Written as 0, each was read as its default.
 			name:  "ssh port of 0",
 			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, port: 0}"},

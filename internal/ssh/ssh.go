@@ -8,12 +8,14 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -27,6 +29,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 const (
@@ -104,6 +107,10 @@ type JumpHost struct {
 	Address string
 	// User defaults to Config.User.
 	User string
+	// Startups bounds the logins to the bastion in progress at once; it
+	// is shared by every Transport through the same bastion. Default: one
+	// of DefaultJumpStartups for this Transport alone.
+	Startups *Startups
 }
 
 // HostKeyError is a host refused because its key is not the one in
@@ -157,6 +164,10 @@ type Transport struct {
 
 var _ deploy.Transport = (*Transport)(nil)
 
+// errBastionSilent is a login to the bastion not tried: another one got no
+// answer while it waited its turn (see Startups).
+var errBastionSilent = errors.New("ssh: the bastion left another login unanswered")
+
 // errKnownHostsRequired is returned by New when host keys could not be
 // verified.
 var errKnownHostsRequired = errors.New("ssh: known_hosts file required (refusing to connect without verifying host keys)")
@@ -186,8 +197,15 @@ func New(cfg Config) (*Transport, error) {
 			return nil, errors.New("ssh: UseAgent is set but SSH_AUTH_SOCK is empty")
 		}
 	}
-	if cfg.Jump != nil && cfg.Jump.Address == "" {
-		return nil, errors.New("ssh: jump host has no address")
+	if cfg.Jump != nil {
+		if cfg.Jump.Address == "" {
+			return nil, errors.New("ssh: jump host has no address")
+		}
+		j := *cfg.Jump
+		if j.Startups == nil {
+			j.Startups = NewStartups(DefaultJumpStartups)
+		}
+		cfg.Jump = &j
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
@@ -276,9 +294,22 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", jaddr)
 		}
-		var err error
+		leave, err := j.Startups.enter(ctx)
+		switch {
+		case errors.Is(err, errBastionSilent):
+			return nil, fmt.Errorf("ssh: bastion for %s (%s): %w: it left another login unanswered for %s while this one waited its turn",
+				name, jaddr, deploy.ErrUnreachable, t.cfg.ConnectTimeout)
+		case err != nil:
+			return nil, fmt.Errorf("ssh: connect %s (%s): waited for a turn to log in through the bastion (%d at a time: jump.max_startups): %w",
+				name, addr, j.Startups.size(), err)
+		}
+		jstart := time.Now()
 		var key seenKey
-		if jump, _, key, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial); err != nil {
+		jump, _, key, err = t.connect(ctx, "bastion for "+name, jaddr, user, dial)
+		// Only a login that waited its whole timeout tells of a bastion
+		// that is down: a refused or reset one fails at once anyway.
+		leave(errors.Is(err, deploy.ErrUnreachable) && ctx.Err() == nil && time.Since(jstart) >= t.cfg.ConnectTimeout)
+		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, key)
@@ -356,26 +387,42 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		}
 		return fmt.Errorf("ssh: %s (%s): %w: %w", name, addr, deploy.ErrUnreachable, err)
 	}
-	conn, err := dial(dctx)
-	if err != nil {
-		return nil, 0, seenKey{}, unreachable(err)
-	}
-	// The handshake has no context of its own: closing the connection
-	// ends it when the deadline passes or ctx is canceled.
-	stop := context.AfterFunc(dctx, func() { conn.Close() })
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cc)
-	if !stop() && err == nil {
-		c.Close()
-		err = dctx.Err()
-	}
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		conn, err := dial(dctx)
+		if err != nil {
+			return nil, 0, seenKey{}, unreachable(err)
+		}
+		bc := &bannerConn{Conn: conn}
+		// The handshake has no context of its own: closing the connection
+		// ends it when the deadline passes or ctx is canceled.
+		stop := context.AfterFunc(dctx, func() { conn.Close() })
+		c, chans, reqs, err := ssh.NewClientConn(bc, addr, cc)
+		if !stop() && err == nil {
+			c.Close()
+			err = dctx.Err()
+		}
+		if err == nil {
+			return ssh.NewClient(c, chans, reqs), minRTT(conn), seen, nil
+		}
 		conn.Close()
+		dropped := isNetErr(err) && !bc.banner()
+		if dropped && attempt < maxDropped && dctx.Err() == nil && pause.For(dctx, dropPause(attempt)) == nil {
+			t.log.Debug("ssh: connection closed before the banner; trying again", "host", name, "addr", addr, "attempt", attempt, "err", err)
+			continue
+		}
 		var hk *HostKeyError
 		switch {
 		case errors.As(err, &hk):
 			return nil, 0, seenKey{}, hk
 		case ag.silent():
 			return nil, 0, seenKey{}, t.agentErr(ctx, ag, name, addr, "sign with an ssh-agent key", err)
+		case dropped && ctx.Err() == nil:
+			times := "once"
+			if attempt > 1 {
+				times = strconv.Itoa(attempt) + " times"
+			}
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %w: closed the connection before its SSH banner, %s (its sshd refusing new connections past MaxStartups?): %w",
+				name, addr, deploy.ErrUnreachable, times, err)
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
 			return nil, 0, seenKey{}, unreachable(err)
 		default:
@@ -384,8 +431,49 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
 		}
 	}
-	return ssh.NewClient(c, chans, reqs), minRTT(conn), seen, nil
 }
+
+// maxDropped bounds the tries of a connection that the host closes before
+// its SSH banner, within the connect timeout.
+const maxDropped = 5
+
+// dropPause is the pause before the next try of a connection the host
+// closed before its banner for the attempt-th time: 100 ms doubling, give
+// or take half, so that connections dropped together do not come back
+// together.
+func dropPause(attempt int) time.Duration {
+	d := 100 * time.Millisecond << (attempt - 1)
+	return d/2 + rand.N(d)
+}
+
+// bannerConn notes whether the host has sent its SSH version line. sshd
+// closes a connection before it, with at most a line of its own
+// ("Exceeded MaxStartups"), when it has too many that have not logged in
+// yet: MaxStartups drops new ones at random past 10 by default. Such a
+// connection did nothing and is tried again.
+type bannerConn struct {
+	net.Conn
+	seen atomic.Bool
+	head []byte // what came before the version line, at most maxHead
+}
+
+const maxHead = 1 << 10
+
+func (c *bannerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.seen.Load() {
+		c.head = append(c.head, p[:min(n, maxHead-len(c.head))]...)
+		if bytes.HasPrefix(c.head, []byte("SSH-")) || bytes.Contains(c.head, []byte("\nSSH-")) || len(c.head) >= maxHead {
+			c.seen.Store(true)
+			c.head = nil
+		}
+	}
+	return n, err
+}
+
+// banner reports whether the host sent its version line (or more than
+// any line before it may hold).
+func (c *bannerConn) banner() bool { return c.seen.Load() }
 
 // agentConn is a connection to the ssh-agent, closed when the handshake's
 // deadline passes or its ctx is done. The agent protocol has no timeout

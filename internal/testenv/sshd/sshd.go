@@ -53,7 +53,9 @@ type Options struct {
 	NoNamespace bool
 	// Config holds sshd_config lines for every host. They come before
 	// the fleet's own, so they override them (sshd keeps the first value
-	// of a keyword; HostKey and a few others add up instead).
+	// of a keyword; HostKey and a few others add up instead, and the
+	// last MaxStartups wins: the fleet's is left out when Config sets
+	// one).
 	Config []string
 	// AuthorizedKeys holds extra authorized_keys lines accepted by every
 	// host, besides the fleet's client key.
@@ -240,11 +242,17 @@ func (f *Fleet) writeConfig(h *Host) error {
 		"X11Forwarding no",
 		"AllowAgentForwarding no",
 		"AllowTcpForwarding yes",
-		// Parallel tests open many connections at once; the defaults
-		// (10:30:100 and 10) would refuse some of them.
-		"MaxStartups 200",
+		// Parallel tests open many connections at once; the default
+		// (10) would refuse some of them.
 		"MaxSessions 50",
 		"LogLevel VERBOSE",
+	}
+	// MaxStartups is one of the keywords whose last value wins, so the
+	// fleet's own would override the caller's: it is only added when the
+	// caller sets none. The default (10:30:100) would refuse some of the
+	// connections parallel tests open at once.
+	if !slices.ContainsFunc(f.opt.Config, func(l string) bool { return keyword(l) == "maxstartups" }) {
+		lines = append(lines, "MaxStartups 200")
 	}
 	if !slices.ContainsFunc(f.opt.Config, func(l string) bool { return strings.HasPrefix(l, "SetEnv HOME=") }) {
 		lines = append(lines, noProfile)
@@ -253,6 +261,14 @@ func (f *Fleet) writeConfig(h *Host) error {
 	// caller's lines go first so that they win.
 	lines = append(f.opt.Config[:len(f.opt.Config):len(f.opt.Config)], lines...)
 	return os.WriteFile(h.cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+}
+
+// keyword is an sshd_config line's keyword, in lower case as sshd
+// compares it.
+func keyword(line string) string {
+	k, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	k, _, _ = strings.Cut(k, "=")
+	return strings.ToLower(k)
 }
 
 // start runs host h's sshd and waits for its banner.
