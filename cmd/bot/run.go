@@ -292,6 +292,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
+	if err := checkOpenFiles(cfg, openFileLimit()); err != nil {
+		return nil, err
+	}
 	fl, err := newFleet(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
