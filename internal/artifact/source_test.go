@@ -638,7 +638,10 @@ func TestLocalIdleTimeout(t *testing.T) {
 				w.Close() // the end of the file
 			}()
 			t.Cleanup(func() { <-done })
-			return newIdleFile(ctx, f, p, idle, idleChunk), nil
+			// Gaps of idle/2 between writes, against a timeout of ten
+			// times that: a busy machine that oversleeps the writer by
+			// more than idle/2 (seen) must not make the file stall.
+			return newIdleFile(ctx, f, p, 10*idle, idleChunk), nil
 		}},
 		{name: "reader pausing between reads", pause: 2 * idle, open: func(t *testing.T, ctx context.Context) (io.ReadCloser, error) {
 			return Source{Path: filepath.Join(dir, "{build}.tgz"), IdleTimeout: idle}.Open(ctx, "a", "fast")
