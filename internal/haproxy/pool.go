@@ -101,8 +101,9 @@ func (p *Pool) Drain(ctx context.Context, h deploy.Host) error {
 // server only reaches by passing a check after Ready (when the backend's
 // fall is more than 1). A server without checks ("no check") counts as up.
 // A server not up within ReadyTimeout is an errs.Unavailable error naming
-// its last status and check; it stays in state ready, where HAProxy's
-// checks keep it out of rotation while they fail.
+// its last status and its last completed check (not the one running when
+// Ready gave up); it stays in state ready, where HAProxy's checks keep it
+// out of rotation while they fail.
 func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	server := p.server(h)
 	if err := p.Client.Ready(ctx, p.Backend, server); err != nil {
@@ -124,7 +125,7 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 		case err == nil && (st.status == "UP" || st.status == "no check"):
 			return nil
 		case err == nil:
-			last, lastErr = st, nil
+			last, lastErr = st.since(last), nil
 		case errs.CodeOf(err) == errs.NotFound || errs.CodeOf(err) == errs.Invalid:
 			return err // asking again changes nothing
 		default:
@@ -165,10 +166,28 @@ func orUnknown(s string) string {
 
 // checkStatus is a server's health as `show stat` reports it.
 type checkStatus struct {
-	status string // UP, UP 1/2 (up, not at full health), DOWN, DOWN 1/2, MAINT, DRAIN, no check
-	check  string // the last check's status: L7OK, L7STS, L4CON, …
-	code   string // its HTTP status, if any
-	detail string // its text (last_chk), if any
+	status  string // UP, UP 1/2 (up, not at full health), DOWN, DOWN 1/2, MAINT, DRAIN, no check
+	check   string // the last completed check's status: L7OK, L7STS, L4CON, …; "" before the first
+	code    string // its HTTP status, if any
+	detail  string // its text (last_chk), if any
+	running bool   // a new check was under way: code and detail were not the last check's
+}
+
+// since returns st, read after prev, with the code and text of the last
+// completed check. While a check runs, HAProxy marks check_status with
+// "* " and still shows the previous check's status there, but it has
+// already reset check_code to 0 and emptied last_chk for the running one:
+// "* L7STS", 0, "" for a server that has answered 503. Those are taken
+// from prev when prev saw that same status, and left out otherwise.
+func (st checkStatus) since(prev checkStatus) checkStatus {
+	if !st.running {
+		return st
+	}
+	st.code, st.detail = "", ""
+	if prev.check == st.check {
+		st.code, st.detail = prev.code, prev.detail
+	}
+	return st
 }
 
 // checkStatus reads server's status and last check from `show stat
@@ -181,6 +200,10 @@ func (c *Client) checkStatus(ctx context.Context, backend, server string) (check
 	if err != nil {
 		return checkStatus{}, err
 	}
+	return parseCheckStatus(out, backend, server)
+}
+
+func parseCheckStatus(out, backend, server string) (checkStatus, error) {
 	var cols map[string]int
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)
@@ -197,12 +220,14 @@ func (c *Client) checkStatus(ctx context.Context, backend, server string) (check
 		if field(f, cols, "pxname") != backend || field(f, cols, "svname") != server {
 			continue
 		}
-		return checkStatus{
-			status: field(f, cols, "status"),
-			check:  strings.TrimPrefix(field(f, cols, "check_status"), "* "),
-			code:   field(f, cols, "check_code"),
-			detail: field(f, cols, "last_chk"),
-		}, nil
+		st := checkStatus{status: field(f, cols, "status")}
+		st.check, st.running = strings.CutPrefix(field(f, cols, "check_status"), "* ")
+		if st.check == "INI" { // initializing: no check has completed yet
+			st.check = ""
+		} else {
+			st.code, st.detail = field(f, cols, "check_code"), field(f, cols, "last_chk")
+		}
+		return st, nil
 	}
 	return checkStatus{}, errs.New(errs.NotFound, "haproxy: no server %s in backend %s", server, backend)
 }
