@@ -4,7 +4,10 @@
 //
 // The config is the one a zero-failed-request rolling restart needs:
 // HTTP health checks every 200 ms (GET /health, expect 200) that take a
-// server out after two failures and back after one success, three retries
+// server out after two failures and back after one success, each allowed
+// 2 s to answer (without `timeout check` HAProxy would fail any answer
+// slower than the 200 ms between checks, as a test server built with
+// -race gives on busy cores, and take a healthy server out), three retries
 // and `option redispatch`, so a request that meets a refused connection is
 // sent to another server instead of failing.
 //
@@ -185,6 +188,7 @@ func (p *Proxy) config(opt Options, names []string) string {
 	w("    timeout connect 1s")
 	w("    timeout client 10s")
 	w("    timeout server 10s")
+	w("    timeout check 2s")
 	w("    option redispatch")
 	w("    retries 3")
 	w("    option httpchk GET /health")

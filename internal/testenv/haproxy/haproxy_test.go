@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +16,12 @@ import (
 
 // showInfo sends `show info` to p's stats socket and returns the answer.
 func showInfo(t *testing.T, p *Proxy) string {
+	t.Helper()
+	return command(t, p, "show info")
+}
+
+// command sends cmd to p's stats socket and returns the answer.
+func command(t *testing.T, p *Proxy, cmd string) string {
 	t.Helper()
 	c, err := net.DialTimeout(p.StatsNetwork(), p.StatsAddr(), time.Second)
 	if err != nil {
@@ -24,7 +31,7 @@ func showInfo(t *testing.T, p *Proxy) string {
 	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.WriteString(c, "show info\n"); err != nil {
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
 		t.Fatalf("stats socket: %v", err)
 	}
 	b, err := io.ReadAll(c)
@@ -92,6 +99,51 @@ func TestProxyForwardsAndAnswersOnItsStatsSocket(t *testing.T) {
 	}
 }
 
+// TestSlowHealthAnswerIsNotATimeout starts a server whose health check
+// answers 200 after longer than the 200 ms between checks, as a server
+// built with -race may on two busy cores: HAProxy must count it up.
+func TestSlowHealthAnswerIsNotATimeout(t *testing.T) {
+	const answerAfter = 300 * time.Millisecond
+	var checks atomic.Int64
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			checks.Add(1)
+			time.Sleep(answerAfter) // a slow server, not a wait
+		}
+	}))
+	defer app.Close()
+	p := Start(t, Options{Servers: map[string]string{"app1": app.Listener.Addr().String()}})
+
+	// HAProxy checks one server at a time: once the third check has
+	// begun, the first two have ended.
+	deadline := time.Now().Add(10 * time.Second)
+	for checks.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy sent %d health checks within 10s, want 3", checks.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := command(t, p, "show stat app 4 -1")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "# ") {
+		t.Fatalf("show stat app 4 -1: got %q, want a header and one server", out)
+	}
+	row := map[string]string{}
+	values := strings.Split(lines[1], ",")
+	for i, name := range strings.Split(strings.TrimPrefix(lines[0], "# "), ",") {
+		if i < len(values) {
+			row[name] = values[i]
+		}
+	}
+	// "* " marks a check still running; the status is the last one's.
+	if got, want := strings.TrimPrefix(row["check_status"], "* "), "L7OK"; got != want {
+		t.Errorf("got check status %q (%s), want %s", got, row["last_chk"], want)
+	}
+	if got, want := row["status"], "UP"; got != want {
+		t.Errorf("got status %q, want %s", got, want)
+	}
+}
+
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
@@ -106,6 +158,7 @@ func TestConfigHasWhatZeroFailedRequestsNeed(t *testing.T) {
 		"option httpchk GET /health",
 		"http-check expect status 200",
 		"default-server inter 200ms fall 2 rise 1",
+		"timeout check 2s",
 		"bind 127.0.0.1:8080",
 		"server a 127.0.0.1:1 check\n    server b 127.0.0.1:2 check",
 	} {
