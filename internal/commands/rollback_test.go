@@ -133,6 +133,82 @@ func TestStatusAdviceUndoesTheInterruptedRun(t *testing.T) {
 	}
 }
 
+// TestStatusKeepsAnUnresolvedInterruptedRun: status shows an interrupted
+// run, with the rollback that undoes it, until a later run resolves it:
+// one that succeeded, which leaves every host on its release and checked.
+// A later run that switched nothing (a deploy that failed before its
+// switch) was the last record, and status showed it alone: the hosts the
+// interrupted run left half switched went unmentioned.
+func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
+	tests := []struct {
+		name  string
+		later func(t *testing.T, f *serviceFixture)
+		shown bool
+	}{
+		{name: "nothing after it", later: func(*testing.T, *serviceFixture) {}, shown: true},
+		{name: "a deploy that failed before its switch", shown: true, later: func(t *testing.T, f *serviceFixture) {
+			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-4.tar.gz"), []byte("not a tarball"))
+			if _, _, rec := f.do("bob", "deploy web 4"); rec == nil || rec.Outcome != deploy.OutcomeFailed {
+				t.Fatalf("deploy 4: got %+v, want it failed", rec)
+			}
+		}},
+		{name: "a deploy that succeeded", shown: false, later: func(t *testing.T, f *serviceFixture) {
+			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-4.tar.gz"), tgz(t, map[string]string{"BUILD": "4"}))
+			if _, _, rec := f.do("bob", "deploy web 4"); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("deploy 4: got %+v, want it succeeded", rec)
+			}
+		}},
+		{name: "the rollback status offers", shown: false, later: func(t *testing.T, f *serviceFixture) {
+			if _, _, rec := f.do("bob", "rollback web prod to 2 from 3"); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("rollback: got %+v, want it succeeded", rec)
+			}
+		}},
+		{name: "a failed deploy, then the rollback status offers", shown: false, later: func(t *testing.T, f *serviceFixture) {
+			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-4.tar.gz"), []byte("not a tarball"))
+			f.do("bob", "deploy web 4")
+			_, out, _ := f.do("carl", "status web")
+			_, advice, ok := strings.Cut(out.last(), "decide: /")
+			if !ok {
+				t.Fatalf("status lacks the advice:\n%s", out.last())
+			}
+			advice, _, _ = strings.Cut(advice, ", or")
+			if _, out, rec := f.do("bob", advice); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("%s: got %+v, %q; want it succeeded", advice, rec, out.last())
+			}
+			if got := link(t, filepath.Join(f.app, "current")); got != "releases/2" {
+				t.Errorf("after %q: current %s, want releases/2", advice, got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
+			var last *deploy.Record
+			for _, b := range []string{"1", "2", "3"} {
+				if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("deploy %s: %+v", b, last)
+				}
+			}
+			// Deploy 3's process died after its switch, before the restart.
+			d := *last
+			d.Outcome, d.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
+			d.Hosts = []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "3", Previous: "2", Switched: true}}
+			if err := f.store.PutRecord(context.Background(), &d); err != nil {
+				t.Fatal(err)
+			}
+			tt.later(t, f)
+			_, out, _ := f.do("carl", "status web")
+			got := out.last()
+			for _, want := range []string{"deploy 3 (from 2) interrupted by bob", "stopped before it finished", "decide: /rollback web prod to 2 from 3, or /deploy web BUILD to prod"} {
+				if strings.Contains(got, want) != tt.shown {
+					t.Errorf("status contains %q: %v, want %v:\n%s", want, !tt.shown, tt.shown, got)
+				}
+			}
+		})
+	}
+}
+
 // TestRollbackNeverGoesForward: `rollback APP ENV to BUILD` of a release a
 // deploy delivered and stopped before switching to (here, aborted at its
 // migrations prompt) is refused: passing the lock and the window, with no

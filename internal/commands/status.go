@@ -48,25 +48,31 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	}
 	for _, app := range apps {
 		for _, env := range c.s.cat.Envs(app) {
-			recs, err := c.s.store.Records(ctx, deploy.Filter{App: app, Env: env, Limit: 1})
+			last, stuck, err := c.lastRuns(ctx, app, env)
 			if err != nil {
 				c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
 				return
 			}
 			line := app + "/" + env + ": "
-			if len(recs) == 0 {
+			if last == nil {
 				line += "never deployed by Switchman"
 			} else {
-				line += "last " + recordLine(recs[0], now)
+				line += "last " + recordLine(last, now)
 			}
 			lines = append(lines, line)
-			if len(recs) > 0 && recs[0].Outcome == deploy.OutcomeInterrupted {
-				lines = append(lines, "  ⚠ "+recs[0].Error)
+			if stuck != nil {
+				if stuck.ID != last.ID {
+					// A later run that switched nothing (a deploy that
+					// failed before its switch) leaves the hosts as the
+					// interrupted run left them.
+					lines = append(lines, fmt.Sprintf("  ⚠ unresolved before it: %s (%s)", recordLine(stuck, now), stuck.ID))
+				}
+				lines = append(lines, "  ⚠ "+stuck.Error)
 				// The rollback that undoes that run only, as its
 				// message's button does: a plain one would take hosts
 				// the run never switched one release further back.
 				rollback := fmt.Sprintf("rollback %s %s", app, env)
-				if to, from, ok := undoInterrupted(recs[0]); ok {
+				if to, from, ok := undoInterrupted(stuck); ok {
 					rollback += " to " + to + " from " + from
 				}
 				lines = append(lines, fmt.Sprintf("  decide: /%s, or /deploy %s BUILD to %s", rollback, app, env))
@@ -81,6 +87,31 @@ func (c *call) status(ctx context.Context, cmd Command) {
 		return fmt.Sprintf("… %d more lines not shown, to fit in one message: status APP shows one app", n)
 	})
 	c.out.Reply(chat.Message{Level: chat.Info, Title: "Status", Lines: lines})
+}
+
+// statusHistory is how many records of an env status reads when its last
+// run says nothing of an interrupted one before it; all of them when
+// those do not tell either.
+const statusHistory = 20
+
+// lastRuns returns the last run of app/env (nil: none) and the interrupted
+// run no later run resolved (see deploy.Unresolved; nil: none). It reads
+// the last record first, which tells in most envs (it succeeded, or was
+// interrupted), and further back only when it must.
+func (c *call) lastRuns(ctx context.Context, app, env string) (last, stuck *deploy.Record, err error) {
+	for _, limit := range []int{1, statusHistory, 0} {
+		recs, err := c.s.store.Records(ctx, deploy.Filter{App: app, Env: env, Limit: limit})
+		if err != nil || len(recs) == 0 {
+			return nil, nil, err
+		}
+		var complete bool
+		last = recs[0]
+		stuck, complete = deploy.Unresolved(recs)
+		if complete || len(recs) < limit {
+			break
+		}
+	}
+	return last, stuck, nil
 }
 
 // Limits of what status shows of one env's hosts, so that a large fleet

@@ -131,6 +131,28 @@ func (r *Record) Clone() *Record {
 	return &c
 }
 
+// Unresolved returns the newest interrupted run among recs, the records
+// of one app+env newest first (as Store.Records lists them), that no later
+// run resolved, or nil. A run resolves the runs before it when it
+// succeeded: every host then runs its release and passed its health
+// check, whatever an earlier run left. No other end does: a run that
+// failed or was cancelled before its switch changed no host, one that
+// reverted or ended partial left hosts apart, as does one interrupted in
+// turn (then the newer is the one returned), and a run still going has
+// not ended. complete is false when recs run out before an answer (no
+// succeeded run, no interrupted one): older records may hold one.
+func Unresolved(recs []*Record) (rec *Record, complete bool) {
+	for _, r := range recs {
+		switch r.Outcome {
+		case OutcomeInterrupted:
+			return r, true
+		case OutcomeSucceeded:
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
 // Filter selects records for history and status.
 type Filter struct {
 	App   string // empty: any
