@@ -96,13 +96,18 @@ func channelFor(cfg *config.Config) func(app, env string) string {
 	}
 }
 
-// interruptedMessage tells a channel that a deploy's process died, what
-// each host runs now, and offers the rollback.
+// interruptedMessage tells a channel that a deploy's process died, how far
+// its migrations got, what each host runs now, and offers the rollback.
 func interruptedMessage(r *deploy.Record) chat.Message {
 	m := chat.Message{Level: chat.Failure, Public: true,
 		Title: fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
-		Lines: []string{"nothing is retried by itself: roll back, or deploy again"},
 	}
+	// Whether the schema changed weighs on the choice: a rollback does
+	// not undo a migration.
+	if l := commands.MigrationsLine(r); l != "" {
+		m.Lines = append(m.Lines, l)
+	}
+	m.Lines = append(m.Lines, "nothing is retried by itself: roll back, or deploy again")
 	if b, ok := commands.InterruptedButton(r); ok {
 		m.Buttons = []chat.Button{b}
 	}

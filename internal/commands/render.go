@@ -139,6 +139,33 @@ func undoInterrupted(r *deploy.Record) (to, from string, ok bool) {
 	return to, from, deploy.ValidBuild(to) && deploy.ValidBuild(from)
 }
 
+// MigrationsLine says how far r's migrations got, for whoever decides
+// what to do after the deploy stopped half-way: neither switching back nor
+// a rollback undoes a migration. It is "" when r says nothing of them (a
+// rollback, an app without migrations, a record older than the state).
+func MigrationsLine(r *deploy.Record) string {
+	names := ""
+	if len(r.Migrations) > 0 {
+		names = " (" + hostNames(r.Migrations, statusNames) + ")"
+	}
+	switch r.MigrationState {
+	case deploy.MigrationsNotStarted:
+		if names == "" {
+			return "migrations: not started (none listed yet)"
+		}
+		return "migrations: not started" + names + ": this deploy ran none"
+	case deploy.MigrationsNone:
+		return "migrations: none were pending"
+	case deploy.MigrationsRunning:
+		return "⚠ migrations: RUNNING when it stopped" + names + ": some, all or none may be applied; check the database before rolling back"
+	case deploy.MigrationsDone:
+		return "migrations: done" + names + ": they stay applied, a rollback does not undo them"
+	case deploy.MigrationsFailed:
+		return "⚠ migrations: failed" + names + ": some may be applied; check the database before rolling back"
+	}
+	return ""
+}
+
 func plural(n int) string {
 	if n == 1 {
 		return ""

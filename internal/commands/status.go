@@ -68,6 +68,9 @@ func (c *call) status(ctx context.Context, cmd Command) {
 					lines = append(lines, fmt.Sprintf("  ⚠ unresolved before it: %s (%s)", recordLine(stuck, now), stuck.ID))
 				}
 				lines = append(lines, "  ⚠ "+stuck.Error)
+				if m := MigrationsLine(stuck); m != "" {
+					lines = append(lines, "  "+m)
+				}
 				// The rollback that undoes that run only, as its
 				// message's button does: a plain one would take hosts
 				// the run never switched one release further back.

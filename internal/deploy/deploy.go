@@ -117,6 +117,10 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		Forced: req.Forced, Started: e.now(), Outcome: OutcomeRunning,
 		Owner: e.owner, Fence: lease.Token(),
 	}
+	if kind == KindDeploy && t.app.Migrations.List != "" {
+		// Written with the first record: no write of its own.
+		r.rec.MigrationState = MigrationsNotStarted
+	}
 	for _, h := range r.hosts {
 		r.rec.Hosts = append(r.rec.Hosts, HostResult{Host: h.Name, State: HostPending})
 	}
@@ -916,7 +920,12 @@ func (r *run) migrate() error {
 			pending = append(pending, line)
 		}
 	}
-	r.update(func(rec *Record) { rec.Migrations = pending })
+	r.update(func(rec *Record) {
+		rec.Migrations = pending
+		if len(pending) == 0 {
+			rec.MigrationState = MigrationsNone
+		}
+	})
 	r.emit(Event{Kind: EventMigrations, Host: h.Name, Migrations: pending})
 	if len(pending) == 0 || m.Run == "" {
 		return nil
@@ -945,9 +954,15 @@ func (r *run) migrate() error {
 			return err
 		}
 	}
+	// Recorded before the migrate command starts and once it ends (two
+	// writes only a deploy that migrates makes): a deploy interrupted
+	// meanwhile says that the schema may have changed.
+	r.update(func(rec *Record) { rec.MigrationState = MigrationsRunning })
 	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
+		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched; %s", h.Name, r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
 	}
+	r.update(func(rec *Record) { rec.MigrationState = MigrationsDone })
 	r.migrated = pending
 	return nil
 }

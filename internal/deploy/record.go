@@ -73,6 +73,29 @@ type HostResult struct {
 	Switched bool `json:"switched,omitempty"`
 }
 
+// MigrationState is how far a deploy's migrations got, as its record
+// says. It is written when it changes, before what comes next starts, so
+// that a deploy interrupted there says whether the schema may have been
+// migrated: a rollback never undoes a migration.
+type MigrationState string
+
+const (
+	// MigrationsNotStarted: the migrate command has not started (the
+	// pending migrations may not be listed yet, or wait for a
+	// confirmation, or were refused).
+	MigrationsNotStarted MigrationState = "not-started"
+	// MigrationsNone: none were pending.
+	MigrationsNone MigrationState = "none"
+	// MigrationsRunning: the migrate command started and its end was not
+	// recorded: stopped there, it may have applied some, all or none.
+	MigrationsRunning MigrationState = "running"
+	// MigrationsDone: the migrate command succeeded.
+	MigrationsDone MigrationState = "done"
+	// MigrationsFailed: the migrate command failed; it may have applied
+	// some of them.
+	MigrationsFailed MigrationState = "failed"
+)
+
 // Record is the durable account of one deploy or rollback. It is written
 // when the deploy starts, on every host state change, and when it ends, so a
 // crash leaves a record that recovery can explain.
@@ -93,6 +116,10 @@ type Record struct {
 	// Forced carries the override reason when a deploy skipped a window.
 	Forced     string   `json:"forced,omitempty"`
 	Migrations []string `json:"migrations,omitempty"`
+	// MigrationState is how far the deploy's migrations got: after an
+	// interruption, whether the schema may have changed. Empty for a
+	// rollback, and for a deploy of an app without migrations.
+	MigrationState MigrationState `json:"migration_state,omitempty"`
 	// Awaiting, while the deploy waits for its migrations to be
 	// confirmed, is until when; zero otherwise. Another replica answers
 	// the prompt only while it is set.
