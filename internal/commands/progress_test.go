@@ -351,3 +351,19 @@ func TestProgressManyHostsNamesFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestFinalHostLostDuringItsSwitch: a host whose `current` could not be
+// read after its switch is shown on either release it may point at, not
+// on the one it left as if it certainly still ran it.
+func TestFinalHostLostDuringItsSwitch(t *testing.T) {
+	r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindRollback, App: "web", Env: "prod", Build: "1", Previous: "2",
+		Outcome: deploy.OutcomeFailed, Error: "rollback to 1 failed on web2",
+		Hosts: []deploy.HostResult{
+			{Host: "web1", State: deploy.HostActive, Current: "1", Switched: true},
+			{Host: "web2", State: deploy.HostFailed, Current: "2", Switching: "1", Error: "activate on web2: connection lost; could not read current after the failed switch"},
+		}}
+	m := commands.FinalMessage(r, time.Now())
+	if len(m.Fields) != 2 || m.Fields[0].Value != "active, on 1" || !strings.HasPrefix(m.Fields[1].Value, "failed, on 2 or 1 — ") {
+		t.Errorf("fields: got %+v, want web1 active on 1, web2 failed on 2 or 1", m.Fields)
+	}
+}

@@ -331,10 +331,11 @@ func hostsByRelease(hosts []deploy.HostResult) string {
 	var releases []string
 	by := map[string][]string{}
 	for _, h := range hosts {
-		if _, ok := by[h.Current]; !ok {
-			releases = append(releases, h.Current)
+		rel := hostRelease(h)
+		if _, ok := by[rel]; !ok {
+			releases = append(releases, rel)
 		}
-		by[h.Current] = append(by[h.Current], h.Host)
+		by[rel] = append(by[rel], h.Host)
 	}
 	parts := make([]string, len(releases))
 	for i, rel := range releases {

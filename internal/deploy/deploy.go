@@ -1365,7 +1365,7 @@ func hostNames(hs []Host) string {
 // a host is never left half-restarted.
 func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
-	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
+	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating; hr.startSwitch(build) })
 	retire := r.retire
 	if r.retireLeft && previous != build && !r.again[h.Name] {
 		retire = previous
@@ -1400,7 +1400,9 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 	}
 	acts := []action{{
 		step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout,
-		passed: func() { r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switched = build, true }) },
+		passed: func() {
+			r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switched, hr.Switching = build, true, "" })
+		},
 	}}
 	// A host someone took out of rotation stays out (see poolCheck); one
 	// in maint has no sessions to wait for.
@@ -1489,7 +1491,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	r.mu.Lock()
 	for _, h := range r.hosts {
 		hr := r.rec.Host(h.Name)
-		if hr.Switched || hr.State == HostReverted {
+		if hr.MayHaveSwitched() || hr.State == HostReverted {
 			anySwitched = true
 		}
 	}
@@ -1502,7 +1504,9 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		hr := *r.rec.Host(h.Name)
 		r.mu.Unlock()
 		st := r.states[h.Name]
-		switchedHere := hr.Current == build && st.Current != build
+		// A host lost during its switch may point at build: it is
+		// switched back too (or named among those that could not be).
+		switchedHere := (hr.Current == build || hr.Switching == build) && st.Current != build
 		if hr.State == HostDelivered || hr.State == HostDelivering || hr.State == HostPending {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 		}
@@ -1618,7 +1622,7 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 	// Activating again until it passes: a run that dies meanwhile leaves
 	// the host for a rollback to finish (see stuckHosts).
-	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating })
+	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating; hr.startSwitch(before.Current) })
 	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
 	if err != nil && done == 0 {
 		r.settleSwitch(ctx, h)
@@ -1629,7 +1633,9 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 // settleSwitch records where h's `current` points after its switch step
 // failed: the script may have failed after its rename (a marker it could
 // not write, a step killed at its timeout), and both the record and the
-// decision to switch the host back must go by what the host runs.
+// decision to switch the host back must go by what the host runs. A host
+// that cannot be read (it died, maybe after its rename) keeps Switching:
+// it may point there, and a later run that finds it there finishes it.
 func (r *run) settleSwitch(ctx context.Context, h Host) {
 	out, err := r.sessions[h.Name].Run(ctx, Command{Script: inspectScript(r.t.app.Path, false), Timeout: r.t.env.StepTimeout.D()})
 	if err != nil {
@@ -1639,7 +1645,7 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 		return
 	}
 	cur := parseInspect(out).Current
-	r.setHost(h.Name, func(hr *HostResult) { hr.Current = cur })
+	r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switching = cur, "" })
 }
 
 // pruneAll removes old releases on every host that has more than

@@ -71,6 +71,27 @@ type HostResult struct {
 	// Switched is set once this run switched the host's `current` (to
 	// its build, or back): what a later rollback may have to finish.
 	Switched bool `json:"switched,omitempty"`
+	// Switching is the release this run is switching the host to, from
+	// the start of its switch until where `current` points is known again
+	// (the switch passed, or `current` was read after it failed). Left
+	// set, the run lost the host during its switch (it died, or the run
+	// did): `current` points at Switching, or still at Current, and a
+	// later run that finds it on either may have to finish it, as for a
+	// host Switched (see MayHaveSwitched).
+	Switching string `json:"switching,omitempty"`
+}
+
+// MayHaveSwitched reports whether this run switched the host's
+// `current`, or lost the host during its switch.
+func (h HostResult) MayHaveSwitched() bool { return h.Switched || h.Switching != "" }
+
+// startSwitch records that the run starts switching the host to build. A
+// switch back to Current of a host lost during its switch keeps the
+// release it may point at instead.
+func (h *HostResult) startSwitch(build string) {
+	if h.Switching == "" || build != h.Current {
+		h.Switching = build
+	}
 }
 
 // MigrationState is how far a deploy's migrations got, as its record

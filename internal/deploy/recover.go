@@ -226,14 +226,18 @@ func mergeObserved(rec *Record, observed []HostResult) {
 			h.State, h.Error = o.State, o.Error
 			continue
 		}
-		h.Current = o.Current
-		// Activating and found on the run's build, from another release:
-		// the run switched it and died before the write saying so (it
-		// follows the switch, while the restart runs). A later rollback
-		// must find it switched to finish it.
+		// Activating and found on the run's build, from another release,
+		// or on the release it was switching to: the run switched it and
+		// died before the write saying so (it follows the switch, while
+		// the restart runs). A later rollback must find it switched to
+		// finish it.
 		if h.State == HostActivating && !h.Switched && o.Current != "" && o.Current == rec.Build && h.Previous != rec.Build {
 			h.Switched = true
 		}
+		if h.Switching != "" && o.Current == h.Switching {
+			h.Switched = true
+		}
+		h.Current, h.Switching = o.Current, ""
 	}
 }
 

@@ -141,7 +141,7 @@ func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", t.key())
 	}
 	for _, rec := range recs {
-		if rec.ID != self && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, func(hr HostResult) bool { return hr.Switched }) {
+		if rec.ID != self && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, HostResult.MayHaveSwitched) {
 			return rec, nil
 		}
 	}
@@ -149,7 +149,9 @@ func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*
 }
 
 // stuckOn returns the hosts last switched and left on build without a
-// passing restart (see unfinished), which point at build now.
+// passing restart (see unfinished), which point at build now. A host the
+// last run lost during its switch counts on either release it may point
+// at.
 func (r *run) stuckOn(last *Record, build string) map[string]bool {
 	again := leftOn(last, build)
 	for h := range again {
@@ -160,28 +162,29 @@ func (r *run) stuckOn(last *Record, build string) map[string]bool {
 	return again
 }
 
-// leftOn returns the hosts run last switched to build and left there
-// without a passing restart.
+// leftOn returns the hosts run last switched to build (or lost during
+// their switch to it) and left without a passing restart.
 func leftOn(last *Record, build string) map[string]bool {
 	hosts := map[string]bool{}
 	if last == nil {
 		return hosts
 	}
 	for _, hr := range last.Hosts {
-		if unfinished(hr) && hr.Current == build {
+		if unfinished(hr) && (hr.Current == build || hr.Switching == build) {
 			hosts[hr.Host] = true
 		}
 	}
 	return hosts
 }
 
-// unfinished reports whether a run switched hr's host and left it without
-// a passing restart: it failed there, or was activating when the run
-// stopped, or could not be observed when the run was found stopped (its
-// state then says unreachable, and what it was doing is not known). A
-// host whose delivery failed, say, was never switched.
+// unfinished reports whether a run switched hr's host (or lost it during
+// its switch, maybe after it) and left it without a passing restart: it
+// failed there, or was activating when the run stopped, or could not be
+// observed when the run was found stopped (its state then says
+// unreachable, and what it was doing is not known). A host whose delivery
+// failed, say, was never switched.
 func unfinished(hr HostResult) bool {
-	return hr.Switched && (hr.State == HostFailed || hr.State == HostActivating || hr.State == HostUnreachable)
+	return hr.MayHaveSwitched() && (hr.State == HostFailed || hr.State == HostActivating || hr.State == HostUnreachable)
 }
 
 // rollbackTarget picks the release to go back to: the named one, else the

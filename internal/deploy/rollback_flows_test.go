@@ -447,38 +447,55 @@ func (s *beforeSwitchRecorded) PutRecord(ctx context.Context, r *deploy.Record) 
 // while the restart runs), is recovered with that host switched, since
 // recovery finds it on the target: the next rollback restarts it there.
 // It once went by the record alone, found no run that switched a host,
-// and took every host one release further back.
+// and took every host one release further back. With the host down when
+// recovery looks, the record says what the rollback was switching it to,
+// and the next rollback, which finds it there, restarts it the same:
+// recorded unreachable and never switched, it was taken one release
+// further back.
 func TestRollbackFinishesASwitchNotYetRecorded(t *testing.T) {
-	st := &beforeSwitchRecorded{}
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		st.Store = o.Store
-		o.Store = st
-	})
-	for _, b := range []string{"1", "2", "3"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
-	if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
-		t.Fatal(err)
-	}
-	dead := st.kept
-	if dead == nil || dead.Hosts[0].State != deploy.HostActivating || dead.Hosts[0].Switched {
-		t.Fatalf("the rollback's record before its switch was written: %+v; want localhost activating", dead)
-	}
-	dead.Owner, dead.Fence = "gone:1", f.deadFence()
-	if err := f.store.PutRecord(context.Background(), dead); err != nil {
-		t.Fatal(err)
-	}
-	got, err := f.engine.Recover(t.Context())
-	if err != nil || len(got) != 1 {
-		t.Fatalf("recover: got %v, %v", got, err)
-	}
-	if h := got[0].Hosts[0]; !h.Switched || h.Current != "2" {
-		t.Errorf("recovered host: %+v; want it switched, on 2", h)
-	}
-	again := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
-	if again.Build != "2" || f.link("current") != "releases/2" || !f.sawNote("finishing the last run's switch to 2: restarting localhost") {
-		t.Errorf("rollback after one killed before recording its switch: to %s, current %s; want localhost restarted on 2", again.Build, f.link("current"))
+	for _, down := range []bool{false, true} {
+		t.Run(fmt.Sprintf("host down at recovery %v", down), func(t *testing.T) {
+			st := &beforeSwitchRecorded{}
+			tr := &downTransport{}
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				st.Store = o.Store
+				o.Store = st
+				tr.Transport = o.Transports["local"]
+				o.Transports["local"] = tr
+			})
+			for _, b := range []string{"1", "2", "3"} {
+				f.build(b)
+				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+			}
+			f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			if _, err := f.store.DeleteLock(context.Background(), "web", "prod"); err != nil {
+				t.Fatal(err)
+			}
+			dead := st.kept
+			if dead == nil || dead.Hosts[0].State != deploy.HostActivating || dead.Hosts[0].Switched {
+				t.Fatalf("the rollback's record before its switch was written: %+v; want localhost activating", dead)
+			}
+			dead.Owner, dead.Fence = "gone:1", f.deadFence()
+			if err := f.store.PutRecord(context.Background(), dead); err != nil {
+				t.Fatal(err)
+			}
+			tr.down.Store(down)
+			got, err := f.engine.Recover(t.Context())
+			if err != nil || len(got) != 1 {
+				t.Fatalf("recover: got %v, %v", got, err)
+			}
+			tr.down.Store(false)
+			h := got[0].Hosts[0]
+			switch {
+			case down && (h.State != deploy.HostUnreachable || h.Current != "3" || h.Switching != "2"):
+				t.Errorf("recovered host: %+v; want it unreachable, on 3 or switching to 2", h)
+			case !down && (!h.Switched || h.Current != "2" || h.Switching != ""):
+				t.Errorf("recovered host: %+v; want it switched, on 2", h)
+			}
+			again := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			if again.Build != "2" || f.link("current") != "releases/2" || !f.sawNote("finishing the last run's switch to 2: restarting localhost") {
+				t.Errorf("rollback after one killed before recording its switch: to %s, current %s; want localhost restarted on 2", again.Build, f.link("current"))
+			}
+		})
 	}
 }
