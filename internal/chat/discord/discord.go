@@ -27,6 +27,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -76,9 +77,6 @@ const (
 	// dedupeTimeout keeps the dedupe check well inside the 3 seconds
 	// Discord waits for a response.
 	dedupeTimeout = 1500 * time.Millisecond
-	// refusalAuditTimeout bounds the audit write of an interaction
-	// refused before it reached the handler.
-	refusalAuditTimeout = 2 * time.Second
 )
 
 // Options configure an Adapter. PublicKey, ApplicationID and Handler are
@@ -150,14 +148,12 @@ type Adapter struct {
 	// answered. Shutdown cancels it.
 	base   context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex // guards closed, sealed and the Adds of wg and refusals
+	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
 	wg     sync.WaitGroup
-	// refusals counts the audit writes of refused interactions, which
-	// Shutdown waits for once wg is done; sealed is set then, and a
-	// refusal after it is written on its own.
-	refusals sync.WaitGroup
-	sealed   bool
+	// refusals writes the audit entries of refused interactions;
+	// Shutdown waits for them once wg is done.
+	refusals *refusals.Writer
 }
 
 // New returns an Adapter. It fails on a missing or malformed public key,
@@ -179,6 +175,9 @@ func New(opt Options) (*Adapter, error) {
 		dedupe: opt.Dedupe, now: opt.Now, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover,
 	}
+	a.refusals = &refusals.Writer{Auditor: opt.Handler, Failed: func(req commands.Request, err error) {
+		a.log.Error("audit a refused discord interaction", "user", req.User, "reason", req.Refused, "err", err)
+	}}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -284,7 +283,7 @@ func (t rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Shutdown stops accepting interactions and waits until the commands and
 // progress messages under way are done, and then the audit writes of the
-// interactions refused meanwhile (each bounded by refusalAuditTimeout), or
+// interactions refused meanwhile (each bounded by refusals.Timeout), or
 // until ctx ends; then it cancels them and returns ctx's error.
 func (a *Adapter) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
@@ -293,10 +292,7 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		a.wg.Wait()
-		a.mu.Lock()
-		a.sealed = true
-		a.mu.Unlock()
-		a.refusals.Wait()
+		a.refusals.Close()
 		close(done)
 	}()
 	select {
@@ -605,26 +601,9 @@ const (
 
 // auditRefusal records, in the background, an interaction refused before
 // it reached the handler, so that its response does not wait for it;
-// Shutdown waits for the write. The write gets refusalAuditTimeout; a
-// failure (the store may be the reason for the refusal) is logged.
+// Shutdown waits for the write.
 func (a *Adapter) auditRefusal(ctx context.Context, req commands.Request) {
-	ctx = context.WithoutCancel(ctx)
-	a.mu.Lock()
-	tracked := !a.sealed
-	if tracked {
-		a.refusals.Add(1)
-	}
-	a.mu.Unlock()
-	go func() {
-		if tracked {
-			defer a.refusals.Done()
-		}
-		ctx, cancel := context.WithTimeout(ctx, refusalAuditTimeout)
-		defer cancel()
-		if err := a.handler.AuditRefusal(ctx, req); err != nil {
-			a.log.Error("audit a refused discord interaction", "user", req.User, "reason", req.Refused, "err", err)
-		}
-	}()
+	a.refusals.Write(ctx, req)
 }
 
 // refuse has the handler refuse an interaction that is not a command it

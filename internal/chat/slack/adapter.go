@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 )
@@ -101,12 +102,11 @@ type Adapter struct {
 	base   context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards stopped, closed and the Adds of handlers and refusals
+	mu       sync.Mutex // guards stopped and the Adds of handlers
 	stopped  bool
-	closed   bool
-	handlers sync.WaitGroup // running commands
-	pubs     sync.WaitGroup // progress messages not yet final
-	refusals sync.WaitGroup // audit writes of refused requests; Close waits for them
+	handlers sync.WaitGroup   // running commands
+	pubs     sync.WaitGroup   // progress messages not yet final
+	refusals *refusals.Writer // audit writes of refused requests; Close waits for them
 }
 
 // New checks the Slack settings and returns an adapter. It fails closed:
@@ -161,6 +161,9 @@ func New(opt Options) (*Adapter, error) {
 			a.users[u.Slack] = name
 		}
 	}
+	a.refusals = &refusals.Writer{Auditor: opt.Handler, Failed: func(req commands.Request, err error) {
+		a.log.Error("audit a refused request", "user", req.User, "reason", req.Refused, "err", err)
+	}}
 	a.base, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
@@ -196,15 +199,12 @@ func (a *Adapter) Wait() {
 
 // Close ends everything still running in the background: progress
 // messages stop retrying. Then it waits for the audit writes of refused
-// requests (each bounded by refusalAuditTimeout), so that they reach the
+// requests (each bounded by refusals.Timeout), so that they reach the
 // store before it is closed; one refused after Close is written on its
 // own. Call it after Wait, or when Wait took too long.
 func (a *Adapter) Close() {
-	a.mu.Lock()
-	a.closed = true
-	a.mu.Unlock()
 	a.cancel()
-	a.refusals.Wait()
+	a.refusals.Close()
 }
 
 // user maps a Slack user id to a Switchman user; unknown ids become
@@ -254,9 +254,6 @@ const (
 	reasonStopping  = "Switchman was stopping; nothing was run"
 )
 
-// refusalAuditTimeout bounds the audit write of such a refusal.
-const refusalAuditTimeout = 2 * time.Second
-
 // dispatch decides whether req runs and starts it. It returns whether it
 // started, and a notice for the requester when it did not (empty for a
 // duplicate, which is dropped silently). It waits at most DedupeTimeout.
@@ -288,28 +285,11 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 
 // auditRefusal records, in the background, a request refused before it
 // reached the handler, so that the requester's answer does not wait for
-// it; Close waits for the write. The write gets refusalAuditTimeout; a
-// failure (the store may be the reason for the refusal) is logged.
+// it; Close waits for the write.
 func (a *Adapter) auditRefusal(ctx context.Context, req request, reason string) {
 	r := a.handlerRequest(req)
 	r.Refused = reason
-	ctx = context.WithoutCancel(ctx)
-	a.mu.Lock()
-	tracked := !a.closed
-	if tracked {
-		a.refusals.Add(1)
-	}
-	a.mu.Unlock()
-	go func() {
-		if tracked {
-			defer a.refusals.Done()
-		}
-		ctx, cancel := context.WithTimeout(ctx, refusalAuditTimeout)
-		defer cancel()
-		if err := a.opt.Handler.AuditRefusal(ctx, r); err != nil {
-			a.log.Error("audit a refused request", "kind", req.kind, "user", r.User, "reason", reason, "err", err)
-		}
-	}()
+	a.refusals.Write(ctx, r)
 }
 
 func (a *Adapter) stopping() bool {

@@ -1,0 +1,65 @@
+// Package refusals writes to the audit log, in the background, the chat
+// requests an adapter refuses before they reach the command handler (a
+// failed duplicate check, a bot that is stopping), so that the answer to
+// the requester does not wait for the store.
+package refusals
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+)
+
+// Auditor records a refused request; *commands.Service is one.
+type Auditor interface {
+	AuditRefusal(ctx context.Context, req commands.Request) error
+}
+
+// Timeout bounds each write: the store may be why the request was refused.
+const Timeout = 2 * time.Second
+
+// Writer writes refusals in the background. Close waits for the writes
+// under way, so that they reach the store before it is closed; a refusal
+// written after Close goes on its own. The zero Writer is not usable: set
+// Auditor and Failed.
+type Writer struct {
+	Auditor Auditor
+	// Failed logs a write that failed.
+	Failed func(req commands.Request, err error)
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Write records req (req.Refused saying why) in the background, within
+// Timeout, whatever becomes of ctx.
+func (w *Writer) Write(ctx context.Context, req commands.Request) {
+	ctx = context.WithoutCancel(ctx)
+	w.mu.Lock()
+	tracked := !w.closed
+	if tracked {
+		w.wg.Add(1)
+	}
+	w.mu.Unlock()
+	go func() {
+		if tracked {
+			defer w.wg.Done()
+		}
+		ctx, cancel := context.WithTimeout(ctx, Timeout)
+		defer cancel()
+		if err := w.Auditor.AuditRefusal(ctx, req); err != nil {
+			w.Failed(req, err)
+		}
+	}()
+}
+
+// Close waits for the writes started before it.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.wg.Wait()
+}
