@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -204,6 +206,14 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 				if strings.Contains(got, want) != tt.shown {
 					t.Errorf("status contains %q: %v, want %v:\n%s", want, !tt.shown, tt.shown, got)
 				}
+			}
+			// The advice is a button too, sending the same command.
+			var want []chat.Button
+			if tt.shown {
+				want = []chat.Button{{Label: "Roll back web/prod", Action: "rollback web prod to 2 from 3", Short: "rollback " + d.ID, Style: "danger"}}
+			}
+			if got := out.lastMessage().Buttons; !reflect.DeepEqual(got, want) {
+				t.Errorf("status buttons: got %+v, want %+v", got, want)
 			}
 		})
 	}

@@ -80,6 +80,15 @@ func (r *recorder) last() string {
 	return chat.Text(r.replies[len(r.replies)-1])
 }
 
+func (r *recorder) lastMessage() chat.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.replies) == 0 {
+		return chat.Message{}
+	}
+	return r.replies[len(r.replies)-1]
+}
+
 type serviceFixture struct {
 	t      *testing.T
 	svc    *commands.Service

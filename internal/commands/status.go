@@ -42,6 +42,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	}
 	apps := c.s.cat.Apps()
 	var hosts map[string][]string // by env, for status APP
+	var undo []chat.Button
 	if cmd.App != "" {
 		apps = []string{cmd.App}
 		hosts = c.observeEnvs(ctx, cmd.App)
@@ -78,6 +79,10 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				if to, from, ok := undoInterrupted(stuck); ok {
 					rollback += " to " + to + " from " + from
 				}
+				if b, ok := InterruptedButton(stuck); ok {
+					b.Label = "Roll back " + app + "/" + env
+					undo = append(undo, b)
+				}
 				lines = append(lines, fmt.Sprintf("  decide: /%s, or /deploy %s BUILD to %s", rollback, app, env))
 			}
 			lines = append(lines, hosts[env]...)
@@ -89,7 +94,14 @@ func (c *call) status(ctx context.Context, cmd Command) {
 		}
 		return fmt.Sprintf("… %d more lines not shown, to fit in one message: status APP shows one app", n)
 	})
-	c.out.Reply(chat.Message{Level: chat.Info, Title: "Status", Lines: lines})
+	m := chat.Message{Level: chat.Info, Title: "Status", Lines: lines}
+	// A click passes the same gate as the typed command the line shows.
+	// Past statusButtons, the lines alone say what to type: a platform
+	// shows few buttons in a row (Discord 5).
+	if len(undo) <= statusButtons {
+		m.Buttons = undo
+	}
+	c.out.Reply(m)
 }
 
 // statusHistory is how many records of an env status reads when its last
@@ -135,6 +147,9 @@ const (
 	statusErrLen = 160
 	// statusReasonLen is how much of a lock's reason status shows.
 	statusReasonLen = 200
+	// statusButtons is how many Rollback buttons of interrupted runs
+	// status offers; with more such envs it offers none.
+	statusButtons = 5
 )
 
 // observeEnvs reads the hosts of every env of app at once: during an
