@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -17,6 +18,12 @@ import (
 // goes through the same dispatch as the HTTP endpoints, deduplicated by
 // its envelope id and by its content. It returns nil when ctx ends, and
 // an error when Slack refuses the connection for good (a bad app token).
+//
+// When ctx ends, no envelope the bot has received is dropped: those under
+// way are answered as usual, and the others are refused as at any stop
+// (audited, their senders told that nothing was run). The socket stays
+// open until they are acknowledged; one received as it closes is refused
+// all the same, without an acknowledgement.
 func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	s := a.cfg.Slack
 	if !s.SocketMode {
@@ -31,52 +38,118 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	}
 	sm := socketmode.New(slack.New(s.BotToken, opts...), socketmode.OptionLog(slogWriter{a.log}))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The socket outlives ctx, for the acknowledgements of what it
+	// received before.
+	sctx, closeSocket := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeSocket()
 	errc := make(chan error, 1)
-	go func() { errc <- sm.RunContext(ctx) }()
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	go func() { errc <- sm.RunContext(sctx) }()
+	var envelopes, notices sync.WaitGroup
+	defer notices.Wait()
 	for {
 		select {
 		case err := <-errc:
+			closeSocket()
+			envelopes.Wait()
+			a.refuseLeft(sctx, sm.Events, &notices)
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("slack socket mode: %w", err)
 		case <-ctx.Done():
+			envelopes.Wait()
+			a.linger(sctx, sm, &notices)
+			closeSocket()
+			<-errc
+			a.refuseLeft(sctx, sm.Events, &notices)
 			return nil
 		case ev := <-sm.Events:
-			switch ev.Type {
-			case socketmode.EventTypeConnected:
-				a.log.Info("slack socket mode connected")
-			case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
-				a.log.Warn("slack socket mode", "event", string(ev.Type))
-			case socketmode.EventTypeErrorBadMessage:
-				a.badEnvelope(ctx, sm, ev)
-			case socketmode.EventTypeInvalidAuth:
-				a.log.Error("slack socket mode: the app token was refused")
-			case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
-				if ev.Request == nil {
-					continue
-				}
-				req := *ev.Request
-				// Each envelope on its own goroutine: a slow dedupe check
-				// must not delay the acknowledgement of the next one.
-				wg.Go(func() { a.envelope(ctx, sm, req) })
-			}
+			a.event(sctx, sm, ev, ctx.Err() != nil, &envelopes, &notices)
 		}
 	}
 }
 
-// envelope dispatches one Socket Mode envelope and acknowledges it.
-func (a *Adapter) envelope(ctx context.Context, sm *socketmode.Client, env socketmode.Request) {
-	var (
-		req   request
-		ok    bool
-		err   error
-		reply = false // a slash command's acknowledgement can carry a message
-	)
+// How long the socket stays open once the bot is stopping: until no
+// envelope has arrived for socketLinger, at most maxLinger. The client
+// cannot say when it has written an acknowledgement, so the last one gets
+// socketLinger; and Slack sends to the socket until it closes, so what
+// arrives meanwhile is refused and acknowledged too.
+const (
+	socketLinger = 250 * time.Millisecond
+	maxLinger    = 2 * time.Second
+)
+
+// ackTimeout bounds queueing one acknowledgement, which waits only when
+// the client is not sending them (its socket broke).
+const ackTimeout = 3 * time.Second
+
+// event handles one event of the Socket Mode client. An envelope is
+// dispatched on a goroutine of envelopes, or refused at once when the bot
+// is stopping; notices to senders go on goroutines of notices.
+func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmode.Event, stopping bool, envelopes, notices *sync.WaitGroup) {
+	switch ev.Type {
+	case socketmode.EventTypeConnected:
+		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
+		a.log.Warn("slack socket mode", "event", string(ev.Type))
+	case socketmode.EventTypeErrorBadMessage:
+		a.badEnvelope(ctx, sm, ev)
+	case socketmode.EventTypeInvalidAuth:
+		a.log.Error("slack socket mode: the app token was refused")
+	case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
+		if ev.Request == nil {
+			return
+		}
+		env := *ev.Request
+		if stopping {
+			a.refuseEnvelope(ctx, sm, env, notices)
+			return
+		}
+		// Each envelope on its own goroutine: a slow dedupe check must
+		// not delay the acknowledgement of the next one.
+		envelopes.Go(func() { a.envelope(ctx, sm, env, notices) })
+	}
+}
+
+// linger refuses, as the bot is stopping, the envelopes that arrive
+// until the socket closes (see socketLinger).
+func (a *Adapter) linger(ctx context.Context, sm *socketmode.Client, notices *sync.WaitGroup) {
+	quiet := time.NewTimer(socketLinger)
+	defer quiet.Stop()
+	limit := time.NewTimer(maxLinger)
+	defer limit.Stop()
+	for {
+		select {
+		case ev := <-sm.Events:
+			a.event(ctx, sm, ev, true, nil, notices)
+			quiet.Reset(socketLinger)
+		case <-quiet.C:
+			return
+		case <-limit.C:
+			return
+		}
+	}
+}
+
+// refuseLeft refuses the envelopes the client received as its socket
+// closed: they can no longer be acknowledged, but are audited, and their
+// senders told.
+func (a *Adapter) refuseLeft(ctx context.Context, events <-chan socketmode.Event, notices *sync.WaitGroup) {
+	for {
+		select {
+		case ev := <-events:
+			a.event(ctx, nil, ev, true, nil, notices)
+		default:
+			return
+		}
+	}
+}
+
+// envelopeRequest reads the request an envelope carries; ok is false for
+// one that carries none (an event the bot ignores) or that cannot be
+// read. reply: the acknowledgement can carry a message (a slash command).
+func (a *Adapter) envelopeRequest(env socketmode.Request) (req request, ok, reply bool) {
+	var err error
 	switch env.Type {
 	case socketmode.RequestTypeSlashCommands:
 		var sc slashCommand
@@ -92,25 +165,55 @@ func (a *Adapter) envelope(ctx context.Context, sm *socketmode.Client, env socke
 	if err != nil {
 		a.log.Warn("slack socket mode: unreadable envelope", "type", env.Type, "err", err)
 	}
+	if ok && env.EnvelopeID != "" {
+		req.keys = append([]string{dedupeKeyPrefix + "envelope:" + env.EnvelopeID}, req.keys...)
+	}
+	return req, ok, reply
+}
+
+// envelope dispatches one Socket Mode envelope and acknowledges it.
+func (a *Adapter) envelope(ctx context.Context, sm *socketmode.Client, env socketmode.Request, notices *sync.WaitGroup) {
+	req, ok, reply := a.envelopeRequest(env)
 	if !ok {
 		a.ack(ctx, sm, env.EnvelopeID, nil)
 		return
 	}
-	if env.EnvelopeID != "" {
-		req.keys = append([]string{dedupeKeyPrefix + "envelope:" + env.EnvelopeID}, req.keys...)
-	}
-	// The dedupe check has its own bound; a shutdown must not turn it into
-	// "store unreachable".
+	// The dedupe check has its own bound; the socket closing must not turn
+	// it into "store unreachable".
 	ran, notice := a.dispatch(context.WithoutCancel(ctx), req)
+	a.answer(ctx, sm, env.EnvelopeID, req, reply, ran, notice, notices)
+}
+
+// refuseEnvelope refuses an envelope that reached the bot as it stopped,
+// as dispatch refuses one once Stop was called; sm is nil when the socket
+// is gone, and the sender is then told through the Web API alone.
+func (a *Adapter) refuseEnvelope(ctx context.Context, sm *socketmode.Client, env socketmode.Request, notices *sync.WaitGroup) {
+	req, ok, reply := a.envelopeRequest(env)
+	if !ok {
+		a.ack(ctx, sm, env.EnvelopeID, nil)
+		return
+	}
+	a.log.Info("slack request refused: the bot is stopping", "kind", req.kind, "user", req.userID, "acknowledged", sm != nil)
+	a.auditRefusal(ctx, req, reasonStopping)
+	if sm == nil {
+		reply = false
+	}
+	a.answer(ctx, sm, env.EnvelopeID, req, reply, false, noticeRestarting, notices)
+}
+
+// answer acknowledges an envelope: a slash command's acknowledgement says
+// what became of it; the sender of anything else that did not run is
+// told ephemerally, in the background.
+func (a *Adapter) answer(ctx context.Context, sm *socketmode.Client, envelopeID string, req request, reply, ran bool, notice string, notices *sync.WaitGroup) {
 	switch {
 	case reply && ran:
-		a.ack(ctx, sm, env.EnvelopeID, ephemeralBody{ResponseType: "ephemeral", Text: noticeWorking})
+		a.ack(ctx, sm, envelopeID, ephemeralBody{ResponseType: "ephemeral", Text: noticeWorking})
 	case reply && notice != "":
-		a.ack(ctx, sm, env.EnvelopeID, ephemeralBody{ResponseType: "ephemeral", Text: notice})
+		a.ack(ctx, sm, envelopeID, ephemeralBody{ResponseType: "ephemeral", Text: notice})
 	default:
-		a.ack(ctx, sm, env.EnvelopeID, nil)
+		a.ack(ctx, sm, envelopeID, nil)
 		if notice != "" {
-			a.notify(req, notice)
+			notices.Go(func() { a.notify(req, notice) })
 		}
 	}
 }
@@ -139,10 +242,17 @@ func (a *Adapter) badEnvelope(ctx context.Context, sm *socketmode.Client, ev soc
 	a.ack(ctx, sm, env.EnvelopeID, payload)
 }
 
+// ack acknowledges an envelope; sm is nil when the socket is gone.
 func (a *Adapter) ack(ctx context.Context, sm *socketmode.Client, envelopeID string, payload any) {
 	if envelopeID == "" {
 		return
 	}
+	if sm == nil {
+		a.log.Warn("slack socket mode: received as the socket closed; not acknowledged", "envelope", envelopeID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
 	if err := sm.AckCtx(ctx, envelopeID, payload); err != nil {
 		a.log.Warn("slack socket mode: ack failed", "envelope", envelopeID, "err", err)
 	}

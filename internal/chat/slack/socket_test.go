@@ -3,7 +3,9 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,12 +21,13 @@ import (
 type socketServer struct {
 	t     *testing.T
 	conns chan *websocket.Conn
+	pongs chan struct{}
 	mu    sync.Mutex
 	acks  map[string][]json.RawMessage // envelope id → ack payloads
 }
 
 func newSocketServer(t *testing.T, api *fakeSlack) *socketServer {
-	s := &socketServer{t: t, conns: make(chan *websocket.Conn, 1), acks: map[string][]json.RawMessage{}}
+	s := &socketServer{t: t, conns: make(chan *websocket.Conn, 1), pongs: make(chan struct{}, 1), acks: map[string][]json.RawMessage{}}
 	up := websocket.Upgrader{CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "https://api.slack.com" }}
 	api.ws = func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -32,6 +35,10 @@ func newSocketServer(t *testing.T, api *fakeSlack) *socketServer {
 			t.Errorf("upgrade: %v", err)
 			return
 		}
+		c.SetPongHandler(func(string) error {
+			s.pongs <- struct{}{}
+			return nil
+		})
 		if err := c.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
 			"connection_info": map[string]any{"app_id": "A1"}, "debug_info": map[string]any{"host": "local"}}); err != nil {
 			t.Errorf("hello: %v", err)
@@ -59,6 +66,29 @@ func (s *socketServer) ack(id string) []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.acks[id]
+}
+
+// received waits until the bot has read everything sent to it on conn
+// so far: it answers a ping once it has read the frames before it.
+func (s *socketServer) received(conn *websocket.Conn) {
+	s.t.Helper()
+	if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case <-s.pongs:
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("the bot did not answer a ping")
+	}
+}
+
+// send writes one envelope to the bot.
+func send(t *testing.T, conn *websocket.Conn, id, typ string, payload json.RawMessage) {
+	t.Helper()
+	msg := map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": typ == "slash_commands"}
+	if err := conn.WriteJSON(msg); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestSocketMode(t *testing.T) {
@@ -151,6 +181,129 @@ func TestSocketMode(t *testing.T) {
 	}
 	if users["rollback web prod"] != "carl" || users["deploy web 1"] != "bob" || users["<@UBOT> status"] != "ana" {
 		t.Errorf("users: got %v, want each command as the Slack user who sent it", users)
+	}
+}
+
+// holdLog is a slog.Handler that holds the first goroutine logging msg
+// until release is closed, closing held when it does.
+type holdLog struct {
+	slog.Handler
+	msg     string
+	once    *sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h holdLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() {
+			close(h.held)
+			<-h.release
+		})
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h holdLog) WithAttrs(as []slog.Attr) slog.Handler {
+	h.Handler = h.Handler.WithAttrs(as)
+	return h
+}
+
+func (h holdLog) WithGroup(name string) slog.Handler {
+	h.Handler = h.Handler.WithGroup(name)
+	return h
+}
+
+// TestSocketModeStopAnswersReceivedEnvelopes: envelopes the bot has
+// received but not yet taken when it is told to stop are not dropped.
+// Each is refused as at any stop: acknowledged (a slash command's
+// acknowledgement saying nothing was run, the others' senders told so
+// ephemerally) and audited as not run. The bot is held busy logging an
+// unreadable envelope while the others arrive and the stop comes.
+func TestSocketModeStopAnswersReceivedEnvelopes(t *testing.T) {
+	api := newFakeSlack(t)
+	ss := newSocketServer(t, api)
+	hold := holdLog{msg: "slack socket mode: unreadable envelope", once: &sync.Once{}, held: make(chan struct{}), release: make(chan struct{})}
+	a, h, _, logs := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Config.Slack = slackSocketConfig(api.apiURL())
+		o.Now = time.Now
+		hold.Handler = o.Log.Handler()
+		o.Log = slog.New(hold)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.RunSocketMode(ctx) }()
+	var conn *websocket.Conn
+	select {
+	case conn = <-ss.conns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not connect")
+	}
+
+	send(t, conn, "E0", "a_type_of_tomorrow", json.RawMessage(`{}`))
+	select {
+	case <-hold.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not take the unreadable envelope")
+	}
+	queued := []struct {
+		id, typ, user, text string
+		payload             json.RawMessage
+	}{
+		{"E10", "slash_commands", "bob", "deploy web 1",
+			json.RawMessage(`{"command":"/deploy","text":"web 1","user_id":"UBOB","channel_id":"C1","trigger_id":"TQ1","response_url":""}`)},
+		{"E11", "interactive", "carl", "rollback web prod",
+			json.RawMessage(`{"type":"block_actions","trigger_id":"TQ2","user":{"id":"UCARL"},"channel":{"id":"C1"},"actions":[{"action_id":"switchman:rollback web prod","value":"rollback web prod"}]}`)},
+		{"E12", "events_api", "ana", "<@UBOT> status",
+			json.RawMessage(`{"type":"event_callback","event_id":"EvQ1","event":{"type":"app_mention","user":"UANA","text":"<@UBOT> status","channel":"C1"}}`)},
+	}
+	for _, q := range queued {
+		send(t, conn, q.id, q.typ, q.payload)
+	}
+	ss.received(conn)
+	cancel()
+	close(hold.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunSocketMode: got %v, want nil after ctx ended", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunSocketMode did not return after ctx ended")
+	}
+
+	for _, id := range []string{"E0", "E10", "E11", "E12"} {
+		if got := ss.ack(id); len(got) != 1 {
+			t.Errorf("acks of %s: got %d, want 1", id, len(got))
+		}
+	}
+	if got := ss.ack("E10"); len(got) == 1 && !jsonHas(got[0], "text", "Switchman is restarting, so nothing was run. Try again in a minute.") {
+		t.Errorf("ack of the slash command: got %s, want it to say nothing was run", got[0])
+	}
+	if n := h.total(); n != 0 {
+		t.Errorf("runs: got %d (%v), want none once the bot is stopping", n, h.requests())
+	}
+	waitUntil(t, "the refusals audited", func() bool { return len(h.Audited()) == len(queued) })
+	audited := map[string]string{}
+	for _, r := range h.Audited() {
+		audited[r.User+" "+r.Text] = r.Refused
+	}
+	for _, q := range queued {
+		if got := audited[q.user+" "+q.text]; got != "Switchman was stopping; nothing was run" {
+			t.Errorf("audit of %s's %q: got refused %q, want it refused as the bot was stopping (all: %v)", q.user, q.text, got, audited)
+		}
+	}
+	// The click and the mention were acknowledged without a message: their
+	// senders are told ephemerally.
+	api.waitFor("the notices of the click and the mention", func(c []apiCall) bool { return len(only(c, "chat.postEphemeral")) == 2 })
+	for _, c := range only(api.snapshot(), "chat.postEphemeral") {
+		if (c.User != "UCARL" && c.User != "UANA") || !strings.Contains(c.Text, "nothing was run") {
+			t.Errorf("notice: got %+v, want carl and ana told that nothing was run", c)
+		}
+	}
+	if strings.Contains(logs.String(), "ack failed") {
+		t.Errorf("log: got a failed ack:\n%s", logs.String())
 	}
 }
 
