@@ -71,7 +71,7 @@ func (c *conversation) progressLocked() *progressState {
 // which Shutdown ends when it gives up waiting.
 func (c *conversation) run(ctx context.Context) {
 	if ctx.Err() != nil {
-		c.notRun(ctx)
+		c.notRun(ctx, reasonStopping, noticeRestarting)
 		return
 	}
 	defer func() {
@@ -110,23 +110,24 @@ func (c *conversation) run(ctx context.Context) {
 	c.showProgress(ctx, p)
 }
 
-// notRunTimeout bounds telling the sender of a command that Shutdown
-// stopped waiting for that it was not run.
+// notRunTimeout bounds telling the sender of a command that it was not
+// run.
 const notRunTimeout = 10 * time.Second
 
-// notRun is what becomes of a command Shutdown stopped waiting for before
-// it began, its interaction answered "thinking…" already: it is not run
-// (ctx has ended, as would every call it makes), it is audited as refused,
-// and its sender is told in place of the "thinking…", which Discord would
-// otherwise show for the 15 minutes the token lasts.
-func (c *conversation) notRun(ctx context.Context) {
+// notRun is what becomes of a command that does not run after all: one
+// Shutdown stopped waiting for before it began (ctx has ended, as would
+// every call it makes), or one whose deferred response failed to send. It
+// is audited as refused for reason, and its sender is told notice in place
+// of the "thinking…", which Discord would otherwise show for the 15
+// minutes the token lasts.
+func (c *conversation) notRun(ctx context.Context, reason, notice string) {
 	req := c.req
-	req.Refused = reasonStopping
+	req.Refused = reason
 	c.a.auditRefusal(ctx, req)
-	c.log.Warn("discord command not run: shutting down")
+	c.log.Warn("discord command not run", "reason", reason)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notRunTimeout)
 	defer cancel()
-	c.deliver(ctx, []chat.Message{{Level: chat.Failure, Title: noticeRestarting}})
+	c.deliver(ctx, []chat.Message{{Level: chat.Failure, Title: notice}})
 }
 
 // deliver shows the replies of a command that started no deploy: the first

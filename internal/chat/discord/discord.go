@@ -402,15 +402,15 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answer answers an interaction that reached the endpoint and returns the
 // command to run next, if any.
 func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, in *discordgo.Interaction) func(context.Context) {
-	resp, run := a.dispatch(r.Context(), in)
+	resp, c := a.dispatch(r.Context(), in)
 	if resp == nil {
 		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
 		return nil
 	}
-	if !a.writeResponse(w, in.ID, resp) {
+	if !a.writeResponse(w, in.ID, resp) || c == nil {
 		return nil
 	}
-	return run
+	return c.run
 }
 
 // writeResponse sends an interaction's response, and reports false if it
@@ -483,10 +483,10 @@ func parseUnix(s string) (int64, error) {
 }
 
 // dispatch decides the immediate response to an interaction and returns
-// the work to run once that response is sent (nil if there is none). A nil
-// response means the interaction type is not supported. ctx bounds only the
-// decision; the work gets a context of its own.
-func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*discordgo.InteractionResponse, func(context.Context)) {
+// the command to run once that response is sent (nil if there is none). A
+// nil response means the interaction type is not supported. ctx bounds
+// only the decision; the command gets a context of its own.
+func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*discordgo.InteractionResponse, *conversation) {
 	if in.Type == discordgo.InteractionPing {
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
 	}
@@ -559,7 +559,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 	if !public {
 		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
 	}
-	return resp, c.run
+	return resp, c
 }
 
 // carriesCommand reports whether in is of a type that carries a command:
@@ -595,8 +595,9 @@ func interactionUser(in *discordgo.Interaction) string {
 // Reasons in the audit log for interactions refused before they reached
 // the handler.
 const (
-	reasonStoreDown = "state store unreachable for the duplicate check; nothing was run"
-	reasonStopping  = "Switchman was stopping; nothing was run"
+	reasonStoreDown  = "state store unreachable for the duplicate check; nothing was run"
+	reasonStopping   = "Switchman was stopping; nothing was run"
+	reasonUnanswered = "Discord did not take the first response; nothing was run"
 )
 
 // auditRefusal records, in the background, an interaction refused before

@@ -35,12 +35,19 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return
 		}
 		defer a.wg.Done()
-		resp, run := a.dispatch(rctx, in)
+		resp, c := a.dispatch(rctx, in)
 		if resp == nil {
 			return
 		}
-		if a.respond(rctx, in, resp) && run != nil {
-			run(a.base)
+		switch {
+		case !a.respond(rctx, in, resp):
+			// Its sender sees "This interaction failed" and may well
+			// try again: a command they were not told of does not run.
+			if c != nil {
+				c.notRun(rctx, reasonUnanswered, noticeUnanswered)
+			}
+		case c != nil:
+			c.run(a.base)
 		}
 	})
 	defer remove()
@@ -55,8 +62,14 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 	return nil
 }
 
-// noticeRestarting answers an interaction that arrives after Shutdown.
-const noticeRestarting = "Switchman is restarting, so nothing was run. Try again in a minute."
+// Notices of commands not run.
+const (
+	// noticeRestarting answers an interaction that arrives after Shutdown.
+	noticeRestarting = "Switchman is restarting, so nothing was run. Try again in a minute."
+	// noticeUnanswered replaces the "thinking…" of a command whose
+	// response failed to send, should Discord have taken it after all.
+	noticeUnanswered = "Switchman's answer to Discord failed, so nothing was run. Try again."
+)
 
 // respond sends an interaction's response and reports whether it was.
 func (a *Adapter) respond(ctx context.Context, in *discordgo.Interaction, resp *discordgo.InteractionResponse) bool {

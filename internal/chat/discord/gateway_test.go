@@ -244,3 +244,67 @@ func waitGateway(t *testing.T, done <-chan error) {
 		t.Fatal("RunGateway did not return after its context ended")
 	}
 }
+
+// TestGatewayResponseFailed: a command whose first response does not
+// reach Discord is not run (its sender was never told it would be, and
+// Discord shows "This interaction failed"), and is audited as refused
+// with the reason. In case Discord did take the response, which it then
+// shows as "thinking…", that is replaced by a notice that nothing ran.
+func TestGatewayResponseFailed(t *testing.T) {
+	callback := "/api/v9/interactions/503/" + interactionToken("503") + "/callback"
+	for _, tt := range []struct {
+		name string
+		fail func(fd *fakeDiscord)
+	}{
+		{"connection dropped", func(fd *fakeDiscord) {
+			fd.hijack = func(c apiCall) bool { return c.Path == callback }
+		}},
+		{"refused by Discord", func(fd *fakeDiscord) {
+			fd.respond = func(c apiCall, _ int) (int, string, bool) {
+				if c.Path == callback {
+					return http.StatusNotFound, `{"message":"Unknown interaction","code":10062}`, true
+				}
+				return 0, "", false
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := make(chan struct{}, 1)
+			h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+				ran <- struct{}{}
+				out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+				return commands.Outcome{}
+			}}
+			hs := newHarness(t, h, nil)
+			tt.fail(hs.fd)
+			gw := fakeGateway(t, slashCommand("503", "111", "whoami"))
+			hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- hs.a.RunGateway(ctx) }()
+			waitFor(t, "the refusal audited", func() bool { return len(hs.h.Audited()) > 0 })
+			cancel()
+			waitGateway(t, done)
+			hs.shutdown(t)
+
+			select {
+			case <-ran:
+				t.Error("the command ran, want it not run when Discord did not take its first response")
+			default:
+			}
+			if got := hs.h.Audited(); len(got) != 1 || got[0].User != "ana" || got[0].Text != "whoami" ||
+				got[0].Refused != "Discord did not take the first response; nothing was run" {
+				t.Errorf("audited %+v, want ana's whoami refused as its first response failed", got)
+			}
+			edit := "PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("503") + "/messages/@original"
+			var told bool
+			for _, c := range hs.fd.Calls() {
+				told = told || c.Method+" "+c.Path == edit && strings.Contains(string(c.Body), "nothing was run")
+			}
+			if !told {
+				t.Errorf("calls %s, want the response edited to say nothing was run", transcript(t, hs.fd.Calls()))
+			}
+		})
+	}
+}
