@@ -642,6 +642,21 @@ func (s Source) Refusal(app, build string, err error) *errs.Error {
 	return &errs.Error{Code: errs.Unavailable, Err: err, Msg: fmt.Sprintf("cannot check build %s of %s: %s", build, app, reason(err))}
 }
 
+// ReadRefusal is Refusal for err from Open of build of app, which Stat
+// passed a moment before: NotFound for an artifact gone since, Forbidden
+// for a 401 or 403 (a signed URL or a token that expired in between, a
+// server that lets HEAD through and not GET: retrying does not help),
+// Unavailable otherwise, saying why.
+func (s Source) ReadRefusal(app, build string, err error) *errs.Error {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
+	case errors.Is(err, ErrDenied):
+		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused the download of build %s of %s: %s; check the credentials of the app's artifact.url, and whether they have expired", build, app, reason(err))}
+	}
+	return &errs.Error{Code: errs.Unavailable, Err: err, Msg: fmt.Sprintf("cannot read build %s of %s: %s", build, app, reason(err))}
+}
+
 // reason is what people are told of err: the location and why, for this
 // package's errors.
 func reason(err error) string {

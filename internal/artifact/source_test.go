@@ -168,6 +168,7 @@ type artifactServer struct {
 	mu      sync.Mutex
 	files   map[string]string
 	status  map[string]int // forced status per path
+	get     map[string]int // forced status per path of a GET, HEAD passing
 	noHEAD  bool
 	html    map[string]bool // paths served as text/html
 	methods []string
@@ -190,6 +191,10 @@ func (s *artifactServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if code, ok := s.status[r.URL.Path]; ok {
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
+	if code, ok := s.get[r.URL.Path]; ok && r.Method == http.MethodGet {
 		http.Error(w, http.StatusText(code), code)
 		return
 	}
@@ -403,6 +408,59 @@ func TestRefusal(t *testing.T) {
 				if strings.Contains(s, "pa55word") || strings.Contains(s, "s3cr3t") {
 					t.Errorf("got %q, want no credentials", s)
 				}
+			}
+		})
+	}
+}
+
+// TestReadRefusal: Open of a build Stat passed says why it failed, with a
+// code saying whether retrying may help: a download refused after the
+// check passed (a signed URL that expired in between) is Forbidden, not
+// an outage.
+func TestReadRefusal(t *testing.T) {
+	files := map[string]string{}
+	for _, b := range []string{"1", "2", "3", "4"} {
+		files["/shop/"+b+".tgz"] = "artifact " + b
+		files["/shop/"+b+".tgz.sha256"] = digest + "  " + b + ".tgz\n"
+	}
+	srv := newArtifactServer(t, files)
+	srv.get = map[string]int{
+		"/shop/1.tgz": http.StatusForbidden,
+		"/shop/2.tgz": http.StatusUnauthorized,
+		"/shop/3.tgz": http.StatusNotFound,
+		"/shop/4.tgz": http.StatusBadGateway,
+	}
+	secret := strings.Replace(srv.URL, "http://", "http://ci:pa55word@", 1) + "/{app}/{build}.tgz?token=s3cr3t"
+	src := Source{URL: secret}
+	at := "http://REDACTED@" + strings.TrimPrefix(srv.URL, "http://") + "/shop/"
+
+	tests := []struct {
+		name  string
+		build string
+		code  errs.Code
+		want  string
+	}{
+		{"forbidden", "1", errs.Forbidden, "the artifact server refused the download of build 1 of shop: " + at + "1.tgz?REDACTED: GET: HTTP 403 Forbidden; check the credentials of the app's artifact.url, and whether they have expired"},
+		{"unauthorized", "2", errs.Forbidden, "the artifact server refused the download of build 2 of shop: " + at + "2.tgz?REDACTED: GET: HTTP 401 Unauthorized; check the credentials of the app's artifact.url, and whether they have expired"},
+		{"gone since the check", "3", errs.NotFound, "build 3 of shop not found at " + at + "3.tgz?REDACTED"},
+		{"server error", "4", errs.Unavailable, "cannot read build 4 of shop: " + at + "4.tgz?REDACTED: GET: HTTP 502 Bad Gateway"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := src.Stat(context.Background(), "shop", tt.build); err != nil {
+				t.Fatalf("Stat: %v, want the check to pass", err)
+			}
+			rc, err := src.Open(context.Background(), "shop", tt.build)
+			if err == nil {
+				rc.Close()
+				t.Fatal("Open succeeded, want an error")
+			}
+			r := src.ReadRefusal("shop", tt.build, err)
+			if r.Code != tt.code || r.Msg != tt.want {
+				t.Errorf("got %s %q, want %s %q", r.Code, r.Msg, tt.code, tt.want)
+			}
+			if s := r.Error(); strings.Contains(s, "pa55word") || strings.Contains(s, "s3cr3t") {
+				t.Errorf("got %q, want no credentials", s)
 			}
 		})
 	}

@@ -147,9 +147,10 @@ func TestRepublishedArtifactFailsLaterWaves(t *testing.T) {
 type artifactStore struct {
 	*httptest.Server
 
-	mu  sync.Mutex
-	dir string
-	cut func(w http.ResponseWriter, r *http.Request)
+	mu     sync.Mutex
+	dir    string
+	cut    func(w http.ResponseWriter, r *http.Request)
+	refuse int // the status of every GET of an artifact, if set
 }
 
 func newArtifactStore(t *testing.T) *artifactStore {
@@ -171,11 +172,24 @@ func (s *artifactStore) serveFrom(dir string, cut func(w http.ResponseWriter, r 
 	s.dir, s.cut = dir, cut
 }
 
+// refuseGET has s answer every GET of an artifact (not of its checksum)
+// with status, and HEAD as before: the download is refused after the
+// check passed.
+func (s *artifactStore) refuseGET(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = status
+}
+
 func (s *artifactStore) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	dir, cut := s.dir, s.cut
+	dir, cut, refuse := s.dir, s.cut, s.refuse
 	s.mu.Unlock()
 	file := filepath.Join(dir, path.Base(r.URL.Path))
+	if refuse != 0 && r.Method == http.MethodGet && strings.HasSuffix(file, ".tar.gz") {
+		http.Error(w, http.StatusText(refuse), refuse)
+		return
+	}
 	if cut == nil || r.Method != http.MethodGet || !strings.HasSuffix(file, ".tar.gz") {
 		http.ServeFile(w, r, file)
 		return
@@ -369,5 +383,38 @@ func TestStuckHostFailsAlone(t *testing.T) {
 	}
 	if stepErr != "deliver on b: stopped reading the stream for 4s" {
 		t.Errorf("b's delivery step ended with %q, want it to say b stopped reading", stepErr)
+	}
+}
+
+// TestArtifactDownloadRefused: an artifact server that passes the check
+// (HEAD, the checksum) and then refuses the download with 401 or 403, as
+// a signed URL that expired in between does, fails the deploy saying the
+// server refused it and what to check, not that reading failed and
+// retrying may help; push or pull.
+func TestArtifactDownloadRefused(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+			t.Run(delivery+"/"+strconv.Itoa(status), func(t *testing.T) {
+				srv := newArtifactStore(t)
+				yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "      path: artifacts/{app}-{build}.tar.gz\n", "      "+srv.url()+"?token=s3cr3t\n", 1)
+				yaml = strings.Replace(yaml, "    path: srv/web\n", "    path: srv/web\n    delivery: "+delivery+"\n", 1)
+				f := newFixtureFrom(t, yaml, &local.Transport{})
+				srv.serveFrom(f.arts, nil)
+				srv.refuseGET(status)
+				f.build("1")
+
+				rec, err := f.run(deploy.KindDeploy, "1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := fmt.Sprintf("the artifact server refused the download of build 1 of web: %s/web-1.tar.gz?REDACTED: GET: HTTP %d %s; check the credentials of the app's artifact.url, and whether they have expired", srv.URL, status, http.StatusText(status))
+				if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, want) || strings.Contains(rec.Error, "retrying may help") || strings.Contains(rec.Error, "s3cr3t") {
+					t.Errorf("got outcome %s, error %q; want failed, saying %q", rec.Outcome, rec.Error, want)
+				}
+				if got := f.releases(); len(got) != 0 {
+					t.Errorf("releases left on disk: %v", got)
+				}
+			})
+		}
 	}
 }

@@ -514,7 +514,7 @@ func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.
 	build := r.rec.Build
 	rc, err := src.Open(r.ctx, r.t.app.Name, build)
 	if err != nil {
-		return "", "", errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
+		return "", "", r.openFailed(src, err)
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
@@ -614,6 +614,16 @@ func (r *run) streamVerdict(verified string, copyErr, verr error) error {
 	return nil
 }
 
+// openFailed is the error of a deploy that could not open its artifact,
+// which its check found a moment before: a 403 now (a signed URL that
+// expired in between) is no outage that retrying mends, and people are
+// told why either way.
+func (r *run) openFailed(src artifact.Source, err error) error {
+	refusal := src.ReadRefusal(r.t.app.Name, r.rec.Build, err)
+	refusal.Msg += "; nothing was changed"
+	return refusal
+}
+
 // readFailed is the error of a deploy that could not read its artifact.
 func (r *run) readFailed(err *sourceError) error {
 	return errs.Wrap(errs.Unavailable, err, "reading build %s of %s failed: %v; nothing was changed, and retrying may help", r.rec.Build, r.t.app.Name, err)
@@ -703,7 +713,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	defer stopSource()
 	src, err := source.Open(srcCtx, r.t.app.Name, build)
 	if err != nil {
-		return "", errs.Wrap(errs.Unavailable, err, "cannot read build %s of %s", build, r.t.app.Name)
+		return "", r.openFailed(source, err)
 	}
 	defer src.Close()
 	br := bufio.NewReaderSize(src, 256<<10)
