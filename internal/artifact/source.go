@@ -6,6 +6,7 @@ package artifact
 import (
 	"context"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,9 @@ type Error struct {
 	// Err is the cause (ErrNotFound, ErrInvalid, a network error), for
 	// errors.Is and errors.As; it may be nil.
 	Err error
+	// Hint, when set, is what to check, in place of what Refusal
+	// otherwise advises: "the object may not exist (…)".
+	Hint string
 }
 
 func (e *Error) Error() string { return "artifact " + e.Location + ": " + e.Reason }
@@ -220,13 +224,15 @@ func (s Source) statURL(ctx context.Context, loc string) (Info, error) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented {
-		// Some servers only answer GET; the body is not read.
+		// Some servers only answer GET; the body is not read, but for
+		// an error's.
 		if resp, err = s.do(ctx, http.MethodGet, loc); err != nil {
 			return Info{}, err
 		}
-		resp.Body.Close()
 	}
-	if err := statusError(resp, loc); err != nil {
+	err = statusError(resp, loc)
+	resp.Body.Close()
+	if err != nil {
 		return Info{}, err
 	}
 	info := Info{Location: loc, Size: resp.ContentLength}
@@ -534,7 +540,8 @@ func (r *idleFile) Close() error {
 
 // statusError turns a response that is not 2xx into an error naming the
 // status and the location; 404 and 410 wrap ErrNotFound, 401 and 403
-// ErrDenied.
+// ErrDenied. It reads a little of the body of a 401 or 403, which the
+// caller closes.
 func statusError(resp *http.Response, loc string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
@@ -545,8 +552,52 @@ func statusError(resp *http.Response, loc string) error {
 		e.Err = ErrNotFound
 	case http.StatusUnauthorized, http.StatusForbidden:
 		e.Err = ErrDenied
+		s3Denied(e, resp)
 	}
 	return e
+}
+
+// maxErrorBody bounds how much of an error's body is read for its code.
+const maxErrorBody = 4 << 10
+
+// s3Denied adds to e, a refusal, what S3 (or a store speaking its
+// protocol) said in resp. S3 answers 403 AccessDenied, not 404, for an
+// object that does not exist when the credentials lack s3:ListBucket,
+// and AccessDenied says no more: the build id may be wrong as well as
+// the credentials. A HEAD's answer has no body, and so no code.
+func s3Denied(e *Error, resp *http.Response) {
+	var body struct {
+		XMLName xml.Name
+		Code    string
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	parsed := xml.Unmarshal(b, &body) == nil && body.XMLName.Local == "Error" && body.Code != ""
+	if !parsed && resp.Header.Get("X-Amz-Request-Id") == "" && !strings.HasPrefix(resp.Header.Get("Server"), "AmazonS3") {
+		return
+	}
+	// The code is the server's text, shown to people: only a word.
+	if parsed && s3Code(body.Code) {
+		e.Reason += " (S3 " + body.Code + ")"
+	} else {
+		e.Reason += " (S3)"
+	}
+	if !parsed || body.Code == "AccessDenied" {
+		e.Hint = "the object may not exist (S3 answers 403 for a missing object when the credentials lack s3:ListBucket), or the credentials of the app's artifact.url lack s3:GetObject"
+	}
+}
+
+// s3Code reports whether code looks like an S3 error code
+// (SignatureDoesNotMatch): letters and digits, and short.
+func s3Code(code string) bool {
+	if len(code) > 64 {
+		return false
+	}
+	for _, c := range code {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // pathError names loc and the reason only: *fs.PathError would repeat
@@ -635,7 +686,7 @@ func (s Source) Refusal(app, build string, err error) *errs.Error {
 	case errors.Is(err, ErrNotFound):
 		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
 	case errors.Is(err, ErrDenied):
-		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused access to build %s of %s: %s; check the credentials of the app's artifact.url", build, app, reason(err))}
+		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused access to build %s of %s: %s; %s", build, app, reason(err), hint(err, "check the credentials of the app's artifact.url"))}
 	case errors.Is(err, ErrInvalid):
 		return &errs.Error{Code: errs.Invalid, Err: err, Msg: fmt.Sprintf("cannot check build %s of %s: %s", build, app, reason(err))}
 	}
@@ -652,9 +703,19 @@ func (s Source) ReadRefusal(app, build string, err error) *errs.Error {
 	case errors.Is(err, ErrNotFound):
 		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
 	case errors.Is(err, ErrDenied):
-		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused the download of build %s of %s: %s; check the credentials of the app's artifact.url, and whether they have expired", build, app, reason(err))}
+		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused the download of build %s of %s: %s; %s", build, app, reason(err), hint(err, "check the credentials of the app's artifact.url, and whether they have expired"))}
 	}
 	return &errs.Error{Code: errs.Unavailable, Err: err, Msg: fmt.Sprintf("cannot read build %s of %s: %s", build, app, reason(err))}
+}
+
+// hint is the Hint of this package's error in err, if it has one, else
+// advice.
+func hint(err error, advice string) string {
+	var e *Error
+	if errors.As(err, &e) && e.Hint != "" {
+		return e.Hint
+	}
+	return advice
 }
 
 // reason is what people are told of err: the location and why, for this

@@ -466,6 +466,129 @@ func TestReadRefusal(t *testing.T) {
 	}
 }
 
+// fakeS3 answers as an S3 bucket does to credentials with s3:GetObject
+// but not s3:ListBucket: a missing object is 403 AccessDenied, not 404,
+// in S3's XML error format (no body to a HEAD). Objects named in errors
+// answer that S3 error code instead.
+type fakeS3 struct {
+	*httptest.Server
+	mu      sync.Mutex
+	objects map[string]string
+	errors  map[string]string // path: S3 error code
+}
+
+func newFakeS3(t *testing.T, objects, errors map[string]string) *fakeS3 {
+	t.Helper()
+	s := &fakeS3{objects: objects, errors: errors}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *fakeS3) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("x-amz-request-id", "4442587FB7D0A2F9")
+	w.Header().Set("Server", "AmazonS3")
+	s.mu.Lock()
+	code, failed := s.errors[r.URL.Path]
+	body, ok := s.objects[r.URL.Path]
+	s.mu.Unlock()
+	if !failed && !ok {
+		code, failed = "AccessDenied", true
+	}
+	if !failed {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method != http.MethodHead {
+			io.WriteString(w, body)
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusForbidden)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
+			`<Error><Code>`+code+`</Code><Message>Access Denied</Message><RequestId>4442587FB7D0A2F9</RequestId><HostId>vjbyPxybdZaNmGa+yT272YEAiv4=</HostId></Error>`)
+	}
+}
+
+// TestRefusalOfS3: S3 answers 403, not 404, for an object that does not
+// exist when the credentials lack s3:ListBucket, and AccessDenied names
+// no cause: the refusal says it may be either. An S3 error code that
+// does name the cause is shown, with the credentials to check.
+func TestRefusalOfS3(t *testing.T) {
+	srv := newFakeS3(t, map[string]string{
+		"/builds/shop/1.tgz":        "artifact one",
+		"/builds/shop/1.tgz.sha256": digest + "  1.tgz\n",
+		"/builds/shop/3.tgz":        "artifact three",
+		"/builds/shop/4.tgz":        "artifact four",
+		"/builds/shop/4.tgz.sha256": digest + "  4.tgz\n",
+		"/builds/shop/5.tgz":        "artifact five",
+		"/builds/shop/6.tgz":        "artifact six",
+	}, map[string]string{
+		"/builds/shop/4.tgz.sha256": "SignatureDoesNotMatch",
+		"/builds/shop/5.tgz.sha256": "Denied; $(id) &amp; more",
+		"/builds/shop/6.tgz.sha256": "AllAccessDisabled",
+	})
+	src := Source{URL: srv.URL + "/builds/{app}/{build}.tgz?X-Amz-Signature=s3cr3t"}
+	at := srv.URL + "/builds/shop/"
+	const maybeMissing = "; the object may not exist (S3 answers 403 for a missing object when the credentials lack s3:ListBucket), or the credentials of the app's artifact.url lack s3:GetObject"
+	const credentials = "; check the credentials of the app's artifact.url"
+
+	tests := []struct {
+		name  string
+		build string
+		code  errs.Code
+		want  string
+	}{
+		{"missing artifact", "2", errs.Forbidden, "the artifact server refused access to build 2 of shop: " + at + "2.tgz?REDACTED: HEAD: HTTP 403 Forbidden (S3)" + maybeMissing},
+		{"missing checksum", "3", errs.Forbidden, "the artifact server refused access to build 3 of shop: " + at + "3.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden (S3 AccessDenied)" + maybeMissing},
+		{"bad signature", "4", errs.Forbidden, "the artifact server refused access to build 4 of shop: " + at + "4.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden (S3 SignatureDoesNotMatch)" + credentials},
+		{"code not shown", "5", errs.Forbidden, "the artifact server refused access to build 5 of shop: " + at + "5.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden (S3)" + credentials},
+		{"all access disabled", "6", errs.Forbidden, "the artifact server refused access to build 6 of shop: " + at + "6.tgz.sha256?REDACTED: GET: HTTP 403 Forbidden (S3 AllAccessDisabled)" + credentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := src.Stat(context.Background(), "shop", tt.build)
+			if err == nil {
+				t.Fatal("Stat succeeded, want an error")
+			}
+			if !errors.Is(err, ErrDenied) {
+				t.Errorf("Stat: got %v, want ErrDenied", err)
+			}
+			r := src.Refusal("shop", tt.build, err)
+			if r.Code != tt.code || r.Msg != tt.want {
+				t.Errorf("got %s %q, want %s %q", r.Code, r.Msg, tt.code, tt.want)
+			}
+		})
+	}
+
+	t.Run("download", func(t *testing.T) {
+		if _, err := src.Stat(context.Background(), "shop", "1"); err != nil {
+			t.Fatalf("Stat: %v", err)
+		}
+		// Gone since the check, or the credentials changed: S3 cannot
+		// tell, nor can the bot.
+		srv.mu.Lock()
+		delete(srv.objects, "/builds/shop/1.tgz")
+		srv.mu.Unlock()
+		_, err := src.Open(context.Background(), "shop", "1")
+		want := "the artifact server refused the download of build 1 of shop: " + at + "1.tgz?REDACTED: GET: HTTP 403 Forbidden (S3 AccessDenied)" + maybeMissing
+		if r := src.ReadRefusal("shop", "1", err); r.Code != errs.Forbidden || r.Msg != want {
+			t.Errorf("got %s %q, want %s %q", r.Code, r.Msg, errs.Forbidden, want)
+		}
+	})
+
+	t.Run("not S3", func(t *testing.T) {
+		srv := newArtifactServer(t, map[string]string{})
+		srv.status["/shop/1.tgz"] = http.StatusForbidden
+		src := Source{URL: srv.URL + "/{app}/{build}.tgz"}
+		_, err := src.Stat(context.Background(), "shop", "1")
+		want := "the artifact server refused access to build 1 of shop: " + srv.URL + "/shop/1.tgz: HEAD: HTTP 403 Forbidden" + credentials
+		if r := src.Refusal("shop", "1", err); r.Msg != want {
+			t.Errorf("got %q, want %q", r.Msg, want)
+		}
+	})
+}
+
 func TestRefusalOfPaths(t *testing.T) {
 	root := t.TempDir()
 	for name, content := range map[string]string{"shop/1.tgz": "one", "shop/1.tgz.sha256": "xyz\n", "shop/3.tgz": "three"} {
