@@ -115,8 +115,9 @@ type Source struct {
 	// wrapping ErrStalled; zero means DefaultIdleTimeout. A server or a
 	// proxy that stalls mid-body would otherwise hold up whoever reads
 	// it, a deploy and its lease, until the context ends. Only time spent
-	// waiting in Read counts: a caller may pause between reads. Reads of
-	// local files (a path on a mount that hangs) have the same bound.
+	// waiting in Read counts: a caller may pause between reads. Stats,
+	// opens and reads of local files (a path on a mount that hangs) have
+	// the same bound.
 	IdleTimeout time.Duration
 }
 
@@ -193,16 +194,22 @@ func (s Source) Open(ctx context.Context, app, build string) (io.ReadCloser, err
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		f, err := os.Open(loc)
-		if err != nil {
-			return nil, pathError(loc, err)
-		}
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			f.Close()
+		f, err := bounded(ctx, loc, s.idle(), func() (*os.File, error) {
+			f, err := os.Open(loc)
 			if err != nil {
 				return nil, pathError(loc, err)
 			}
-			return nil, &Error{Location: loc, Reason: "not a regular file"}
+			if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+				f.Close()
+				if err != nil {
+					return nil, pathError(loc, err)
+				}
+				return nil, &Error{Location: loc, Reason: "not a regular file"}
+			}
+			return f, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		return newIdleFile(ctx, f, loc, s.idle(), idleChunk), nil
 	}
@@ -272,9 +279,15 @@ func (s Source) statPath(ctx context.Context, loc string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
-	st, err := os.Stat(loc)
+	st, err := bounded(ctx, loc, s.idle(), func() (fs.FileInfo, error) {
+		st, err := os.Stat(loc)
+		if err != nil {
+			return nil, pathError(loc, err)
+		}
+		return st, nil
+	})
 	if err != nil {
-		return Info{}, pathError(loc, err)
+		return Info{}, err
 	}
 	if !st.Mode().IsRegular() {
 		return Info{}, &Error{Location: loc, Reason: "not a regular file"}
@@ -282,12 +295,18 @@ func (s Source) statPath(ctx context.Context, loc string) (Info, error) {
 	info := Info{Location: loc, Size: st.Size()}
 
 	sumLoc := loc + checksumSuffix
-	f, err := os.Open(sumLoc)
-	if errors.Is(err, fs.ErrNotExist) {
+	f, err := bounded(ctx, sumLoc, s.idle(), func() (*os.File, error) {
+		f, err := os.Open(sumLoc)
+		if err != nil {
+			return nil, pathError(sumLoc, err)
+		}
+		return f, nil
+	})
+	if errors.Is(err, ErrNotFound) {
 		return s.noChecksum(info, sumLoc)
 	}
 	if err != nil {
-		return Info{}, pathError(sumLoc, err)
+		return Info{}, err
 	}
 	sum := newIdleFile(ctx, f, sumLoc, s.idle(), checksumChunk)
 	defer sum.Close()
@@ -422,6 +441,45 @@ func (b *idleBody) watch(ctx context.Context) {
 			b.cancel()
 			return
 		}
+	}
+}
+
+// bounded returns what op, a stat or an open of the local file at loc,
+// returns, unless op has not returned after idle or when ctx ends: a
+// mount that hangs (an NFS server gone) holds a stat or an open in the
+// kernel, where nothing interrupts it, as it does a read (see idleFile).
+// op then runs on, on a goroutine of its own, and a file it opens once
+// it returns is closed; if it never returns, that goroutine is left to
+// it. Given up on, bounded returns an error wrapping ErrStalled or ctx's.
+func bounded[T any](ctx context.Context, loc string, idle time.Duration, op func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result)
+	gaveUp := make(chan struct{})
+	go func() {
+		v, err := op()
+		select {
+		case done <- result{v, err}:
+		case <-gaveUp:
+			if c, ok := any(v).(io.Closer); ok && err == nil {
+				c.Close()
+			}
+		}
+	}()
+	t := time.NewTimer(idle)
+	defer t.Stop()
+	var zero T
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-t.C:
+		close(gaveUp)
+		return zero, &Error{Location: loc, Reason: fmt.Sprintf("no answer for %s", idle), Err: ErrStalled}
+	case <-ctx.Done():
+		close(gaveUp)
+		return zero, fmt.Errorf("artifact %s: %w", loc, ctx.Err())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -913,4 +914,108 @@ func TestLocalChecksumIdleTimeout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stat still waits for the checksum file after 10s, want it failed")
 	}
+}
+
+// TestLocalOpenTimeout: a stat or an open of a local artifact or its
+// checksum file that does not return (a mount that hangs; here a FIFO
+// nobody writes to, whose open waits for a writer) fails after the idle
+// timeout, naming the file, rather than holding the deploy for ever. The
+// opens given up on are closed once they return; those that return in
+// time leave no goroutine behind.
+func TestLocalOpenTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	dir := t.TempDir()
+	publish := func(t *testing.T, name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// hang makes name a FIFO without a writer; the test's cleanup opens
+	// its writing end, which lets an open given up on return.
+	hang := func(t *testing.T, name string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if w, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+		})
+		return p
+	}
+	src := Source{Path: filepath.Join(dir, "{build}.tgz"), IdleTimeout: idle}
+
+	tests := []struct {
+		name  string
+		setup func(t *testing.T)
+		call  func() error
+		hung  string // the file that does not answer
+	}{
+		{name: "stat, checksum file", hung: "1.tgz.sha256", setup: func(t *testing.T) {
+			publish(t, "1.tgz", "artifact")
+			hang(t, "1.tgz.sha256")
+		}, call: func() error {
+			_, err := src.Stat(context.Background(), "a", "1")
+			return err
+		}},
+		{name: "open, artifact", hung: "2.tgz", setup: func(t *testing.T) { hang(t, "2.tgz") }, call: func() error {
+			rc, err := src.Open(context.Background(), "a", "2")
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.setup(t)
+			errc := make(chan error, 1)
+			start := time.Now()
+			go func() { errc <- tt.call() }()
+			select {
+			case err := <-errc:
+				want := "artifact " + filepath.Join(dir, tt.hung) + ": no answer for 200ms"
+				if !errors.Is(err, ErrStalled) || err.Error() != want {
+					t.Errorf("got %v, want ErrStalled saying %q", err, want)
+				}
+				if took := time.Since(start); took < idle {
+					t.Errorf("failed after %s, want after the idle timeout, %s", took, idle)
+				}
+				if r := src.Refusal("a", "1", err); r.Code != errs.Unavailable {
+					t.Errorf("Refusal: got %s, want unavailable: retrying may help", r.Code)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("still waiting after 10s, want it failed after the idle timeout")
+			}
+		})
+	}
+
+	t.Run("no goroutine left behind", func(t *testing.T) {
+		publish(t, "3.tgz", "artifact")
+		publish(t, "3.tgz.sha256", digest+"  3.tgz\n")
+		before := runtime.NumGoroutine()
+		for range 50 {
+			if _, err := src.Stat(context.Background(), "a", "3"); err != nil {
+				t.Fatal(err)
+			}
+			rc, err := src.Open(context.Background(), "a", "3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(rc); err != nil {
+				t.Fatal(err)
+			}
+			rc.Close()
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines, want at most the %d before", runtime.NumGoroutine(), before)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
