@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -370,11 +371,27 @@ func transportError(loc string, err error) *Error {
 	}
 	reason := err.Error()
 	var dns *net.DNSError
-	if errors.As(err, &dns) {
+	if why := outOfFiles(err); why != "" {
+		reason = why
+	} else if errors.As(err, &dns) {
 		// Without the resolver's address and the dial that needed it.
 		reason = "lookup " + dns.Name + ": " + dns.Err
 	}
 	return &Error{Location: redactString(loc), Reason: reason, Err: err}
+}
+
+// outOfFiles says what to raise when err is the bot's or the system's
+// running out of file descriptors, and is "" for any other error. Told
+// only "too many open files", people take it for the artifact store's
+// trouble or the build's.
+func outOfFiles(err error) string {
+	switch {
+	case errors.Is(err, syscall.EMFILE):
+		return "too many open files: raise the bot's file limit (ulimit -n / LimitNOFILE)"
+	case errors.Is(err, syscall.ENFILE):
+		return "too many open files in the system: raise its limit (sysctl fs.file-max)"
+	}
+	return ""
 }
 
 // idleChecks is how many times per idle timeout an idleBody looks whether
@@ -666,7 +683,9 @@ func pathError(loc string, err error) error {
 	}
 	reason := err.Error()
 	var perr *fs.PathError
-	if errors.As(err, &perr) {
+	if why := outOfFiles(err); why != "" {
+		reason = why
+	} else if errors.As(err, &perr) {
 		reason = perr.Err.Error()
 	}
 	return &Error{Location: loc, Reason: reason, Err: err}
