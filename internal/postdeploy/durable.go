@@ -26,6 +26,21 @@ type watchState struct {
 	Version     string          `json:"version"`
 	Policy      sentry.Policy   `json:"policy"`
 	Progress    sentry.Progress `json:"progress"`
+	// Register is what is left of registering the run with Sentry; nil
+	// once done. A watch is saved before Sentry is asked, which may take
+	// registerTimeout, so that a bot dying meanwhile leaves the
+	// registration to the one that goes on with the watch. Watches saved
+	// by earlier versions have none: they were saved once registered.
+	Register *registration `json:"register,omitempty"`
+}
+
+// registration is what is left of registering a run with Sentry.
+type registration struct {
+	// Release: the release is to be created (again: Sentry takes a
+	// release created twice as one).
+	Release bool `json:"release,omitempty"`
+	// Deploy: the deploy is to be registered.
+	Deploy bool `json:"deploy,omitempty"`
 }
 
 // kept is a running watch's state and its lease (nil when the watch is
@@ -267,9 +282,11 @@ func (w *Watcher) running(id string) bool {
 // Resume goes on with the saved watches no bot runs: those a stopped bot
 // left (at start-up) and, with replicas, those of a replica that died
 // (once their lease ran out). Each resumes in the background where it
-// was, after the message saying so, in its deploy's channel. A watch whose
-// window ended while no bot ran it is ended with one message, nothing
-// judged; one a later deploy or rollback ended is dropped quietly. It
+// was, after the message saying so, in its deploy's channel; one whose
+// bot stopped while registering its run with Sentry finishes that first.
+// A watch whose window ended while no bot ran it is ended with one
+// message, nothing judged; one a later deploy or rollback ended is
+// dropped quietly. It
 // returns how many watches it resumed, and the store's errors: a watch
 // that could not be read stays for a later Resume. Safe to call
 // repeatedly and from several replicas: one bot runs a watch.
@@ -349,17 +366,67 @@ func (w *Watcher) resume(ctx context.Context, id string, c *claim) (bool, error)
 		c.release(ctx, w.opt.Log)
 		return false, err
 	}
+	k := &kept{c: c, st: st}
+	if st.Register == nil {
+		msg, run, err := w.goOn(ctx, r, k, "the bot that ran it stopped; this one goes on where it was")
+		if !run {
+			return false, err
+		}
+		if !w.goDo(func(ctx context.Context) {
+			w.post(ctx, r, msg)
+			w.watch(ctx, r, k)
+		}) {
+			c.release(ctx, w.opt.Log)
+			return false, nil
+		}
+		return true, nil
+	}
+	// The bot that ran it stopped while registering the run with Sentry:
+	// this one finishes that first, in the background (Sentry may take
+	// registerTimeout), and then goes on with the watch, or ends it, as
+	// with any watch resumed.
+	if !w.goDo(func(ctx context.Context) {
+		w.register(ctx, nil, r, k)
+		if c.isLost() {
+			c.stopRenewing()
+			log.Info("sentry watch: taken over by another bot")
+			return
+		}
+		msg, run, err := w.goOn(ctx, r, k, fmt.Sprintf("the bot that ran it stopped while registering the %s with Sentry; this one took that over and goes on with the watch", r.Kind))
+		if err != nil {
+			log.Warn("sentry watch: left for a later resume", "err", err)
+		}
+		if run {
+			w.post(ctx, r, msg)
+			w.watch(ctx, r, k)
+		}
+	}) {
+		c.release(ctx, w.opt.Log)
+		return false, nil
+	}
+	log.Info("sentry watch resumed: its registration with Sentry first")
+	return true, nil
+}
+
+// goOn decides what becomes of the watch k of r that this bot resumes,
+// under k's lease: it ends (the channel told why, unless a later run
+// ended it, the lease given back) or runs, from where it was; msg says so
+// then, after how, which says why this bot goes on with it. It returns
+// an error, the lease given back, when the deploy history cannot be
+// read: the watch stays for a later Resume.
+func (w *Watcher) goOn(ctx context.Context, r *deploy.Record, k *kept, how string) (msg chat.Message, run bool, err error) {
+	c, st := k.c, &k.st
 	later, known := w.later(ctx, r)
 	if !known {
 		c.release(ctx, w.opt.Log)
-		return false, errors.New("the deploy history cannot be read")
+		return msg, false, errors.New("the deploy history cannot be read")
 	}
 	if later != nil {
 		// Ended by a later run while no bot ran it, as it would have
 		// been with one: quietly.
-		log.Info("sentry watch ended: a later run started", "later", later.ID)
+		w.opt.Log.Info("sentry watch ended: a later run started", "deploy", r.ID, "later", later.ID)
 		w.forget(ctx, r, c)
-		return false, nil
+		return msg, false, nil
 	}
 	first, end, last := st.Policy.Schedule(r.Finished)
 	next := st.Progress.Next
@@ -371,13 +438,13 @@ func (w *Watcher) resume(ctx context.Context, id string, c *claim) (bool, error)
 	case !next.Before(end):
 		// Every interval was judged before its bot stopped.
 		w.forget(ctx, r, c)
-		return false, nil
+		return msg, false, nil
 	case es == nil:
 		w.forget(ctx, r, c)
 		w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
 			Title: fmt.Sprintf("Error watch of %s %s on %s ended: the config no longer watches %s/%s in Sentry", r.App, r.Build, r.Env, r.App, r.Env),
 			Lines: []string{"nothing watches this deploy's errors any more, nor rolls it back by itself; check Sentry yourself"}})
-		return false, nil
+		return msg, false, nil
 	case !w.opt.Now().Before(last):
 		// What was not judged while it ran is not judged now: a spike
 		// found in it could roll back a deploy on data no one watched
@@ -387,24 +454,17 @@ func (w *Watcher) resume(ctx context.Context, id string, c *claim) (bool, error)
 			Title: fmt.Sprintf("Error watch of %s %s on %s ended while no bot ran it", r.App, r.Build, r.Env),
 			Lines: []string{fmt.Sprintf("it was to run until %s UTC; the intervals from %s UTC were never judged, and nothing rolls the deploy back by itself now; check Sentry yourself",
 				last.UTC().Format("15:04"), next.UTC().Format("15:04"))}})
-		return false, nil
+		return msg, false, nil
 	}
 	// Turning auto_rollback off in the config takes effect: the bot
 	// does not roll back by itself against what its config now says.
 	st.Policy.AutoRollback = st.Policy.AutoRollback && es.AutoRollback
-	msg := chat.Message{Level: chat.Info, Public: true,
+	msg = chat.Message{Level: chat.Info, Public: true,
 		Title: fmt.Sprintf("Error watch of %s %s on %s resumed from %s UTC", r.App, r.Build, r.Env, next.UTC().Format("15:04")),
-		Lines: []string{fmt.Sprintf("the bot that ran it stopped; this one goes on where it was, until %s UTC", last.UTC().Format("15:04"))}}
+		Lines: []string{fmt.Sprintf("%s, until %s UTC", how, last.UTC().Format("15:04"))}}
 	if st.Policy.AutoRollback {
 		msg.Lines[0] += ", and rolls back by itself on a spike"
 	}
-	if !w.goDo(func(ctx context.Context) {
-		w.post(ctx, r, msg)
-		w.watch(ctx, r, st, c)
-	}) {
-		c.release(ctx, w.opt.Log)
-		return false, nil
-	}
-	log.Info("sentry watch resumed", "from", next)
-	return true, nil
+	w.opt.Log.Info("sentry watch resumed", "deploy", r.ID, "from", next)
+	return msg, true, nil
 }

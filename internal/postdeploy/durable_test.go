@@ -105,9 +105,10 @@ type bot struct {
 }
 
 // newBot wires a bot over st, reaching Sentry at sentryURL, named
-// replica; its watches sleep with sleep. Its watcher is closed when the
-// test ends.
-func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replica string, clk *clock, sleep func(context.Context, time.Duration) error) *bot {
+// replica; its watches sleep with sleep, and its engine tells before of
+// each event ahead of the watcher. Its watcher is closed when the test
+// ends.
+func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replica string, clk *clock, sleep func(context.Context, time.Duration) error, before ...deploy.Sink) *bot {
 	t.Helper()
 	sc, err := sentry.New(sentry.Options{BaseURL: sentryURL, Token: "sntrys_test"})
 	if err != nil {
@@ -125,7 +126,7 @@ func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replic
 		Watches: st, Leases: st, LeaseTTL: watchLeaseTTL, Replica: replica})
 	t.Cleanup(b.w.Close)
 	b.eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-		Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: []deploy.Sink{b.w.Observe}})
+		Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: append(before, b.w.Observe)})
 	svc = commands.NewService(commands.Deps{Config: cfg, Engine: b.eng, Store: st, Policy: policy})
 	return b
 }
@@ -316,6 +317,106 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				if saved, err := st2.Watches(t.Context()); err != nil || len(saved) != 0 {
 					t.Errorf("saved watches once all ended: got %+v, %v; want none", saved, err)
 				}
+				// Saved once registered, as watches were before a watch was
+				// saved ahead of its registration: not registered again.
+				if n := fs.countCalls("", "POST /api/0/organizations/acme/releases/web@2/deploys/"); n != 1 {
+					t.Errorf("deploy 2 registered with Sentry %d times, want once", n)
+				}
+			})
+		}
+	}
+}
+
+// TestWatchSurvivesACrashWhileRegistering: a bot killed while Sentry does
+// not answer the registration of deploy 2 (its release being created, or
+// the deploy itself) leaves the watch saved with its registration to
+// finish; the next bot finishes it, then watches, finds the spike and
+// rolls back by itself.
+func TestWatchSurvivesACrashWhileRegistering(t *testing.T) {
+	for _, kind := range []string{"embedded", "redis"} {
+		for _, what := range []string{"release", "deploy"} {
+			t.Run(kind+", stalled creating the "+what, func(t *testing.T) {
+				fs := newFakeSentry(t)
+				urlB := fs.another(t)
+				dir := t.TempDir()
+				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
+				t0 := time.Now().UTC().Truncate(time.Minute)
+				spikeFrom(fs, t0)
+				clk := &clock{now: t0.Add(-30 * time.Minute)}
+				// Killed, the bot judges nothing more.
+				var dead atomic.Bool
+				b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, func(ctx context.Context, d time.Duration) error {
+					if dead.Load() {
+						<-ctx.Done()
+						return ctx.Err()
+					}
+					return clk.Sleep(ctx, d)
+				})
+				b1.deploy(t, "1")
+				b1.eng.Wait()
+				b1.w.Wait()
+
+				s := &stall{what: what, via: fs.srv.URL, held: make(chan struct{}), open: make(chan struct{})}
+				fs.mu.Lock()
+				fs.stall = s
+				fs.mu.Unlock()
+				// Before the watcher's Close (cleanups run last first),
+				// which waits for the registration.
+				t.Cleanup(func() { close(s.open) })
+				clk.set(t0)
+				b1.deploy(t, "2")
+				b1.eng.Wait()
+				select {
+				case <-s.held:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("no creation of a %s reached Sentry", what)
+				}
+				var saved []watchstore.Watch
+				deadline := time.Now().Add(10 * time.Second)
+				for len(saved) == 0 && time.Now().Before(deadline) {
+					var err error
+					if saved, err = b1.st.Watches(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				if len(saved) != 1 || !strings.Contains(string(saved[0].State), `"register":`) {
+					t.Fatalf("saved watches while Sentry does not answer: got %+v, want deploy 2's with its registration to finish", saved)
+				}
+				dead.Store(true)
+				b1.st.Close() // killed: its lease of the watch runs out, unreleased
+
+				clk.set(t0.Add(time.Minute))
+				b2 := newBot(t, cfg, open(t), urlB, "bot-2", clk, clk.Sleep)
+				b2.resume(t, 1)
+				b2.w.Wait() // the registration, the spike, the rollback and its end, the rollback's own watch
+				b2.eng.Wait()
+
+				current, _ := os.Readlink(filepath.Join(dir, "srv/web/current"))
+				if current != "releases/1" {
+					t.Errorf("current after the spike: got %q, want releases/1", current)
+				}
+				got := b2.out.titles()
+				for _, want := range []string{
+					fmt.Sprintf("Error watch of web 2 on production resumed from %s UTC | the bot that ran it stopped while registering the deploy with Sentry", hhmm(t0)),
+					"📈 Error spike after web 2 to production: 60.0 errors/min (before the deploy: 1.0/min)",
+					"Rolled back web/production to 1 by itself (succeeded)",
+				} {
+					if strings.Count(got, want) != 1 {
+						t.Errorf("posts of the new bot: want %q once:\n%s", want, got)
+					}
+				}
+				if strings.Contains(got, "Sentry could not") {
+					t.Errorf("posts of the new bot: got a Sentry failure:\n%s", got)
+				}
+				// The new bot created the release (Sentry takes it twice),
+				// without which the deploy is 404, and the deploy.
+				if n := fs.countCalls(urlB, "POST /api/0/organizations/acme/releases/web@2/deploys/"); n != 1 {
+					t.Errorf("deploy 2 registered with Sentry by the new bot %d times, want once", n)
+				}
+				if saved, err := b2.st.Watches(t.Context()); err != nil || len(saved) != 0 {
+					t.Errorf("saved watches once all ended: got %+v, %v; want none", saved, err)
+				}
 			})
 		}
 	}
@@ -486,10 +587,15 @@ func TestUnsavedWatchSaysSo(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{now: time.Now().UTC().Truncate(time.Minute)}
-	b := newBot(t, cfg, st, fs.srv.URL, "bot-1", clk, clk.Sleep)
+	// Redis goes away once the deploy's end is recorded, before the
+	// watcher learns of it.
+	b := newBot(t, cfg, st, fs.srv.URL, "bot-1", clk, clk.Sleep, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			srv.Stop()
+		}
+	})
 	b.deploy(t, "1") // Sentry's release is still being created
 	b.eng.Wait()
-	srv.Stop()
 	close(fs.releaseGate)
 	const want = "Error watch of web 1 on production is not saved: state store unreachable | it runs in this bot's memory only: should the bot stop before"
 	deadline := time.Now().Add(time.Minute)

@@ -158,10 +158,10 @@ func New(opt Options) *Watcher {
 
 // Close stops every watch and waits for them; a saved watch is left to
 // the next bot to resume, its lease given back. Registrations with Sentry
-// in progress finish first, within registerTimeout; deploys that finish
-// after Close are not registered. An automatic rollback running at Close
-// is not waited for, but its outcome is still audited and posted when it
-// ends (see spike).
+// in progress finish first, within registerTimeout (one cut short is
+// left, saved, to the next bot); deploys that finish after Close are not
+// registered. An automatic rollback running at Close is not waited for,
+// but its outcome is still audited and posted when it ends (see spike).
 func (w *Watcher) Close() {
 	w.mu.Lock()
 	w.closed = true
@@ -315,36 +315,79 @@ func (w *Watcher) goDo(f func(ctx context.Context)) bool {
 }
 
 // afterDeploy registers the deploy with Sentry, then watches for a spike.
-// wk is the deploy's work since it started; nil for a rollback.
+// wk is the deploy's work since it started; nil for a rollback. A saved
+// watch is saved before Sentry is asked, its registration still to do:
+// Sentry may take registerTimeout to answer, and a bot that dies
+// meanwhile leaves both to the next bot (Resume).
 func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, es *config.EnvSentry) {
-	org := w.opt.Config.Sentry.Org
 	env := es.Environment
 	if env == "" {
 		env = r.Env
 	}
-	version := w.version(r)
+	// The release of a deploy is created from its start (wk), that of a
+	// rollback here: a bot that goes on with the watch creates it again,
+	// not knowing whether this one did.
+	reg := &registration{Release: wk != nil || r.Kind == deploy.KindRollback, Deploy: true}
+	k := &kept{st: watchState{Project: es.Project, Environment: env, Version: w.version(r), Policy: policyOf(es), Register: reg}}
+	var run bool
+	if k.c, run = w.keep(ctx, r, k.st); !run {
+		return
+	}
+	if !w.register(ctx, wk, r, k) {
+		// Cut short as the bot stops: the saved watch, its registration
+		// still to do, is the next bot's.
+		k.c.release(ctx, w.opt.Log)
+		return
+	}
+	if k.c.isLost() {
+		k.c.stopRenewing()
+		w.opt.Log.Info("sentry watch: taken over by another bot", "deploy", r.ID)
+		return
+	}
+	w.watch(ctx, r, k)
+}
+
+// register does what k.st.Register says is left of registering r with
+// Sentry, then saves the watch registered. wk is the deploy's work since
+// it started, whose creation of the release it waits for; nil when it
+// creates the release itself. A failure is said (sentryFailed) and counts
+// as done: the watch goes on. It reports false when the bot stopped
+// before the release was created, registerTimeout after it was told to:
+// nothing more is done then.
+func (w *Watcher) register(ctx context.Context, wk *work, r *deploy.Record, k *kept) bool {
+	reg := k.st.Register
+	if reg == nil {
+		return true
+	}
+	org := w.opt.Config.Sentry.Org
 	rctx, cancel := registering(ctx)
 	defer cancel()
 	if wk != nil {
 		select {
 		case <-wk.released:
 		case <-rctx.Done():
-			return
+			return false
 		}
 	} else {
 		wk = &work{}
-	}
-	if r.Kind == deploy.KindRollback {
-		// A rollback makes an older release live again: Sentry learns of
-		// it as a new deploy of that release.
-		if err := w.opt.Sentry.CreateRelease(rctx, org, version, []string{es.Project}); err != nil {
-			w.sentryFailed(rctx, wk, r, "create the release", err)
+		if reg.Release {
+			// A rollback makes an older release live again: Sentry
+			// learns of it as a new deploy of that release.
+			if err := w.opt.Sentry.CreateRelease(rctx, org, k.st.Version, []string{k.st.Project}); err != nil {
+				w.sentryFailed(rctx, wk, r, "create the release", err)
+			}
 		}
 	}
-	if err := w.opt.Sentry.CreateDeploy(rctx, org, version, env, r.Started, r.Finished, r.ID); err != nil {
-		w.sentryFailed(rctx, wk, r, "register the deploy", err)
+	if reg.Deploy {
+		if err := w.opt.Sentry.CreateDeploy(rctx, org, k.st.Version, k.st.Environment, r.Started, r.Finished, r.ID); err != nil {
+			w.sentryFailed(rctx, wk, r, "register the deploy", err)
+		}
 	}
-	w.watch(ctx, r, watchState{Project: es.Project, Environment: env, Version: version, Policy: policyOf(es)}, nil)
+	// Saved as done, lest a bot that goes on with the watch register the
+	// deploy twice.
+	k.st.Register = nil
+	w.save(ctx, r, k)
+	return true
 }
 
 // policyOf is the spike policy of an env's settings.
@@ -353,12 +396,11 @@ func policyOf(es *config.EnvSentry) sentry.Policy {
 		Interval: es.Interval.D(), Watch: es.Watch.D(), AutoRollback: es.AutoRollback}
 }
 
-// watch watches r for a spike with st's settings, from st's progress. c
-// is the watch's lease when it is resumed (Resume took it); nil for a new
-// watch, which takes one and saves itself when the watcher has a store of
-// watches. It returns when the watch has ended, or this bot stopped it
-// (Close), or another bot took it over.
-func (w *Watcher) watch(ctx context.Context, r *deploy.Record, st watchState, c *claim) {
+// watch watches r for a spike with k's settings, from k's progress,
+// under k's lease (nil when the watch is not saved: keep). It returns
+// when the watch has ended, or this bot stopped it (Close), or another
+// bot took it over.
+func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 	// A watch ends once a later deploy or rollback of the app+env has
 	// started: what it sees is no longer the watched build's doing. One
 	// started here ends it at once (endWatches); one another replica
@@ -367,13 +409,7 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, st watchState, c 
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer w.track(r, stop)()
-	if c == nil {
-		var run bool
-		if c, run = w.keep(ctx, r, st); !run {
-			return
-		}
-	}
-	k := &kept{c: c, st: st}
+	c, st := k.c, k.st
 	// Renewed until the watch ends; lost, the watch ends at once: another
 	// bot runs it.
 	defer c.stopRenewing()

@@ -41,12 +41,38 @@ type fakeSentry struct {
 	spikeTo  time.Time
 	// reads are the error counts asked for, by server and start.
 	reads []sentryRead
+	// via is, for each of calls, the server it came through (its address).
+	via []string
 	// released are the versions created; as Sentry does, a deploy of
 	// any other is 404. releaseDelay slows creating one down, and
 	// releaseGate, when set, holds it until closed.
 	released     map[string]bool
 	releaseDelay time.Duration
 	releaseGate  chan struct{}
+	// stall, when set, holds some of the requests that register a deploy.
+	stall *stall
+}
+
+// stall holds the requests that create a release (what "release") or a
+// deploy (what "deploy") through the server at via, as a Sentry that does
+// not answer: held is closed once one is held, and they are answered once
+// open is closed.
+type stall struct {
+	what, via  string
+	held, open chan struct{}
+	once       sync.Once
+}
+
+// stalled holds r while f's stall says so.
+func (f *fakeSentry) stalled(r *http.Request, what string) {
+	f.mu.Lock()
+	s := f.stall
+	f.mu.Unlock()
+	if s == nil || s.what != what || "http://"+r.Host != s.via {
+		return
+	}
+	s.once.Do(func() { close(s.held) })
+	<-s.open
 }
 
 // sentryRead is one read of error counts: through which server (its
@@ -69,6 +95,7 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	f.via = append(f.via, r.Host)
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch {
@@ -81,6 +108,7 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 		if len(body.Projects) != 1 || body.Projects[0] != "web-backend" {
 			f.t.Errorf("release projects: got %v", body.Projects)
 		}
+		f.stalled(r, "release")
 		time.Sleep(f.releaseDelay)
 		if f.releaseGate != nil {
 			<-f.releaseGate
@@ -94,6 +122,7 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(map[string]any{"version": body.Version})
 	case r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/api/0/organizations/acme/releases/") && strings.HasSuffix(r.URL.Path, "/deploys/"):
+		f.stalled(r, "deploy")
 		version := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/0/organizations/acme/releases/"), "/deploys/")
 		f.mu.Lock()
 		known := f.released[version]
@@ -150,6 +179,20 @@ func (f *fakeSentry) readsVia(url string, n int) []time.Time {
 		}
 	}
 	return starts
+}
+
+// countCalls is how many of the calls through the server at url (any,
+// when "") were call ("METHOD /path").
+func (f *fakeSentry) countCalls(url, call string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for i, c := range f.calls {
+		if c == call && (url == "" || "http://"+f.via[i] == url) {
+			n++
+		}
+	}
+	return n
 }
 
 // readCount is how many reads of error counts there were.
