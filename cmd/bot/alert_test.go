@@ -48,29 +48,29 @@ apps:
     default_env: prod
     artifact:
       path: a/{build}.tgz
-    path: srv
+    path: /srv/web
     restart: 'true'
     environments:
-      staging: {hosts: [localhost], channel: C-STAGING, sentry: {project: web}}
+      staging: {transport: ssh, ssh: {user: deploy, agent: true, known_hosts: known_hosts}, hosts: [web-staging], channel: C-STAGING, sentry: {project: web}}
       prod:    {hosts: [localhost], channel: C-PROD,    sentry: {project: web}}
   api:
     artifact:
       path: a/{build}.tgz
-    path: srv
+    path: srv/api
     restart: 'true'
     environments:
       prod: {hosts: [localhost], channel: C-API, sentry: {project: api}}
   shop:
     artifact:
       path: a/{build}.tgz
-    path: srv
+    path: srv/shop
     restart: 'true'
     environments:
       prod: {hosts: [localhost], channel: C-SHOP, sentry: {project: shop}}
   shop-jobs:
     artifact:
       path: a/{build}.tgz
-    path: srv
+    path: srv/shop-jobs
     restart: 'true'
     environments:
       prod: {hosts: [localhost], channel: C-JOBS, sentry: {project: shop, environment: prod}}

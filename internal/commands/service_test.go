@@ -700,8 +700,11 @@ func (e *barrierEngine) Observe(ctx context.Context, _, env string) ([]deploy.Ho
 // the same time, so that during an outage it waits for one timeout, not
 // one per env.
 func TestStatusObservesEnvsAtOnce(t *testing.T) {
-	yaml := strings.Replace(serviceYAML, "    environments:\n      prod:\n        hosts: [localhost]\n",
-		"    default_env: prod\n    environments:\n      prod:\n        hosts: [localhost]\n      staging:\n        hosts: [localhost]\n      canary:\n        hosts: [localhost]\n", 1)
+	// Envs of one app on other machines than this one: on this one they
+	// would deploy into the same directory.
+	const ssh = "        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts}\n"
+	yaml := strings.Replace(strings.Replace(serviceYAML, "path: srv/web", "path: /srv/web", 1), "    environments:\n      prod:\n        hosts: [localhost]\n",
+		"    default_env: prod\n    environments:\n      prod:\n        hosts: [localhost]\n      staging:\n"+ssh+"        hosts: [staging-1]\n      canary:\n"+ssh+"        hosts: [canary-1]\n", 1)
 	f := newServiceFixtureFrom(t, yaml, nil)
 	eng := &barrierEngine{Engine: f.eng, envs: 3, all: make(chan struct{})}
 	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: f.store, Policy: f.policy})

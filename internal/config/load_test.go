@@ -722,7 +722,7 @@ func TestConfigPitfalls(t *testing.T) {
 		})
 	}
 	// A merge of the right kind is fine.
-	ok := app + "      prod:\n        hosts: [web2]\n        window:\n          <<: *win\n          weekly: [\"Mon-Fri 08:00-18:00\"]\n"
+	ok := app + "      prod:\n        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts}\n        hosts: [web2]\n        window:\n          <<: *win\n          weekly: [\"Mon-Fri 08:00-18:00\"]\n"
 	c, err := Parse("c.yaml", []byte(ok), nil)
 	if err != nil {
 		t.Fatalf("a window merged under window: %v", err)

@@ -94,6 +94,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 		c.Apps[name].validate(loc, ps)
 	}
 	c.validateBastions(loc, ps)
+	c.validateDeployDirs(loc, ps)
 }
 
 // validateBastions refuses two envs that reach their hosts through one
@@ -239,41 +240,89 @@ func (a *App) validate(loc locator, ps *problems) {
 	for _, name := range envs {
 		a.Envs[name].validate(loc, ps, a.Name)
 	}
-	validateSharedMachines(loc, ps, a, envs)
 }
 
-// validateSharedMachines refuses two ssh envs of one app that reach the
-// same machine: the app's path, absolute, is the same in both, so
-// their deploys would switch one `current` (at once: each env has its own
-// lease) and prune each other's releases. A machine is known by its
-// address and port, and by the bastion it is reached through, behind
-// which the same private address may name another machine.
-func validateSharedMachines(loc locator, ps *problems, a *App, envs []string) {
-	first := map[string]string{} // machine key -> env
-	for _, name := range envs {
-		e := a.Envs[name]
-		if e == nil || e.Transport != "ssh" || e.SSH == nil {
-			continue
+// validateDeployDirs refuses two envs that deploy into one directory of
+// one machine: their deploys, each under its own app+env lease, would
+// switch one `current` (at once) and prune each other's releases. An app's
+// path is the same in all its envs, so two envs of one app may never share
+// a machine; two apps may, with paths of their own. The local transport's
+// machine is the bot's; an ssh host's is known by its address and port,
+// and by the bastion it is reached through, behind which the same private
+// address may name another machine.
+func (c *Config) validateDeployDirs(loc locator, ps *problems) {
+	type user struct{ app, env string }
+	seen := map[string][]user{} // machine and directory -> the envs there
+	// there records app/env at key and returns the env already there to
+	// name, of the same app first (the fix differs), if any.
+	there := func(key, app, env string) (user, bool) {
+		others := seen[key]
+		seen[key] = append(others, user{app, env})
+		for _, o := range others {
+			if o.app == app {
+				return o, true
+			}
 		}
-		jump := ""
-		if e.SSH.Jump != nil {
-			jump = e.SSH.Jump.Address
+		if len(others) == 0 {
+			return user{}, false
 		}
-		for i, h := range e.Hosts {
-			if h == nil || h.Address == "" {
+		return others[0], true
+	}
+	for _, appName := range c.AppNames() {
+		a := c.Apps[appName]
+		if a == nil || !path.IsAbs(a.Path) {
+			continue // refused by App.validate
+		}
+		dir := path.Clean(a.Path)
+		for _, envName := range a.EnvNames() {
+			e := a.Envs[envName]
+			if e == nil {
 				continue
 			}
-			addr := h.Address
-			if _, _, err := net.SplitHostPort(addr); err != nil {
-				addr = net.JoinHostPort(addr, strconv.Itoa(e.SSH.Port))
+			where := "apps." + appName + ".environments." + envName
+			switch {
+			case e.Transport == defaultTransport:
+				other, dup := there("local|"+dir, appName, envName)
+				if !dup {
+					continue
+				}
+				fix := "give each app its own path"
+				if other.app == appName {
+					fix = "two envs of one app need two machines (transport: ssh for one of them)"
+				}
+				ps.add(loc.line("apps", appName, "environments", envName), "%s: transport local deploys into %s on this machine, as apps.%s.environments.%s does: their deploys would switch and prune each other's releases; %s",
+					where, dir, other.app, other.env, fix)
+			case e.Transport == "ssh" && e.SSH != nil:
+				jump := ""
+				if e.SSH.Jump != nil && e.SSH.Jump.Address != "" {
+					jump = e.SSH.Jump.HostPort()
+				}
+				envHosts := map[string]bool{}
+				for i, h := range e.Hosts {
+					if h == nil || h.Address == "" {
+						continue
+					}
+					addr := h.Address
+					if _, _, err := net.SplitHostPort(addr); err != nil {
+						addr = net.JoinHostPort(addr, strconv.Itoa(e.SSH.Port))
+					}
+					key := "ssh|" + jump + "|" + strings.ToLower(addr) + "|" + dir
+					if envHosts[key] {
+						continue // two hosts of one env on one machine: not this rule's
+					}
+					envHosts[key] = true
+					other, dup := there(key, appName, envName)
+					switch {
+					case !dup:
+					case other.app == appName:
+						ps.add(loc.line("apps", appName, "environments", envName, "hosts", i), "%s.hosts[%d]: %s is also a host of %s: two envs of one app on one machine deploy into the same %s, and would switch and prune each other's releases; give each env its own machines",
+							where, i, addr, other.env, dir)
+					default:
+						ps.add(loc.line("apps", appName, "environments", envName, "hosts", i), "%s.hosts[%d]: %s is also a host of apps.%s.environments.%s, which deploys into the same %s: their deploys would switch and prune each other's releases; give each app its own path",
+							where, i, addr, other.app, other.env, dir)
+					}
+				}
 			}
-			key := jump + "|" + strings.ToLower(addr)
-			if other, dup := first[key]; dup && other != name {
-				ps.add(loc.line("apps", a.Name, "environments", name, "hosts", i), "apps.%s.environments.%s.hosts[%d]: %s is also a host of %s: two envs of one app on one machine deploy into the same %s, and would switch and prune each other's releases; give each env its own machines",
-					a.Name, name, i, addr, other, a.Path)
-				continue
-			}
-			first[key] = name
 		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -904,5 +905,98 @@ func TestWindowConfig(t *testing.T) {
 	}
 	if v := sched.At(time.Date(2026, 12, 21, 10, 0, 0, 0, warsaw)); v.Open || !strings.Contains(v.Reason, "year-end freeze") {
 		t.Errorf("in the freeze: got %+v", v)
+	}
+}
+
+// TestSharedDeployDir: two envs that deploy into one directory of one
+// machine would switch one current and prune each other's releases, each
+// under its own lease. The local transport's machine is this one; an ssh
+// host's is its address and port, behind its bastion.
+func TestSharedDeployDir(t *testing.T) {
+	// app writes an app of one env, prod, whose line ends with a comment
+	// naming the app, for the wanted problem's line.
+	app := func(name, path, env string) string {
+		return "  " + name + ":\n    default_env: prod\n    artifact: {path: 'b/{build}.tgz'}\n    path: " + path + "\n    restart: 'true'\n    environments:\n      prod: # " + name + "\n" + env
+	}
+	const local = "        hosts: [localhost]\n"
+	ssh := func(extra, hosts string) string {
+		return "        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: /etc/switchman/known_hosts" + extra + "}\n        hosts: [" + hosts + "]\n"
+	}
+	abs, err := filepath.Abs("srv/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		apps string
+		want func(y string) []want
+	}{
+		{
+			name: "two local envs of one app",
+			apps: app("web", "/srv/web", local) + "      staging: # staging\n" + local,
+			want: one("staging: # staging", "apps.web.environments.staging: transport local deploys into /srv/web on this machine, as apps.web.environments.prod does"),
+		},
+		{
+			name: "local envs of two apps, one path written two ways",
+			apps: app("api", "srv/web/", local) + app("web", abs+"/.", local),
+			want: one("prod: # web", "apps.web.environments.prod: transport local deploys into "+abs+" on this machine, as apps.api.environments.prod does"),
+		},
+		{
+			// staging is told of prod, of its own app: a path of its
+			// own would not free it.
+			name: "local envs of two apps and one app's two envs",
+			apps: app("api", "/srv/web", local) + app("web", "/srv/web", local) + "      staging: # staging\n" + local,
+			want: func(y string) []want {
+				return concat(y,
+					one("prod: # web", "apps.web.environments.prod: transport local deploys into /srv/web on this machine, as apps.api.environments.prod does: their deploys would switch and prune each other's releases; give each app its own path"),
+					one("staging: # staging", "apps.web.environments.staging: transport local deploys into /srv/web on this machine, as apps.web.environments.prod does: their deploys would switch and prune each other's releases; two envs of one app need two machines"))
+			},
+		},
+		{
+			name: "local envs of two apps, two paths",
+			apps: app("api", "/srv/api", local) + app("web", "/srv/web", local),
+		},
+		{
+			name: "ssh envs of two apps, one host and path",
+			apps: app("api", "/srv/app", ssh("", "api1=10.0.0.1")) + app("web", "/srv/app/", ssh("", "web1=10.0.0.9, web2=10.0.0.1:22")),
+			want: one("web2=", "apps.web.environments.prod.hosts[1]: 10.0.0.1:22 is also a host of apps.api.environments.prod, which deploys into the same /srv/app"),
+		},
+		{
+			name: "ssh envs of two apps, one host, address case",
+			apps: app("api", "/srv/app", ssh("", "api1=Web1.example.com")) + app("web", "/srv/app", ssh("", "web1.example.com")),
+			want: one("[web1.example.com]", "apps.web.environments.prod.hosts[0]: web1.example.com:22 is also a host of apps.api.environments.prod, which deploys into the same /srv/app"),
+		},
+		{
+			name: "ssh envs of two apps, one host, two paths",
+			apps: app("api", "/srv/api", ssh("", "10.0.0.1")) + app("web", "/srv/web", ssh("", "10.0.0.1")),
+		},
+		{
+			name: "ssh envs of two apps, one address, two ports",
+			apps: app("api", "/srv/app", ssh("", "10.0.0.1")) + app("web", "/srv/app", ssh(", port: 2222", "10.0.0.1")),
+		},
+		{
+			name: "ssh envs of two apps, one address behind two bastions",
+			apps: app("api", "/srv/app", ssh(", jump: {address: 'b1:22'}", "10.0.0.1")) + app("web", "/srv/app", ssh(", jump: {address: 'b2:22'}", "10.0.0.1")),
+		},
+		{
+			name: "ssh envs of two apps, one bastion written two ways",
+			apps: app("api", "/srv/app", ssh(", jump: {address: 'B1'}", "10.0.0.1")) + app("web", "/srv/app", ssh(", jump: {address: 'b1:22'}", "web1=10.0.0.1")),
+			want: one("web1=", "apps.web.environments.prod.hosts[0]: 10.0.0.1:22 is also a host of apps.api.environments.prod, which deploys into the same /srv/app"),
+		},
+		{
+			// This machine is not the ssh host, whatever their paths.
+			name: "a local env and an ssh env of one path",
+			apps: app("api", "/srv/app", local) + app("web", "/srv/app", ssh("", "10.0.0.1")),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := "apps:\n" + tt.apps
+			var w []want
+			if tt.want != nil {
+				w = tt.want(y)
+			}
+			checkProblems(t, problemsOf(t, y), w)
+		})
 	}
 }
