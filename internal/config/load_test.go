@@ -746,6 +746,9 @@ func TestRedisURLNotPercentEncoded(t *testing.T) {
 		{"slash after digits", "redis://:4242/s3cret@redis.internal:6379/0", []string{"4242", "s3cret"}},
 		{"question mark", "redis://:4242?s3cret@redis.internal:6379/0", []string{"4242", "s3cret"}},
 		{"hash", "redis://:4242#s3cret@redis.internal:6379/0", []string{"4242", "s3cret"}},
+		// The rest reads as an option of the query, but not as the one
+		// whose value may hold an @.
+		{"question mark, then an option", "redis://:4242?s3=cret@redis.internal:6379/0", []string{"4242", "s3=cret"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: ${REDIS_URL}\n"+minimalYAML),
@@ -771,6 +774,17 @@ func TestRedisURLNotPercentEncoded(t *testing.T) {
 	// Percent-encoded, the same passwords are fine; an @ needs no escape.
 	for _, pass := range []string{"s3cr%2Fet", "42%3Fs3cret", "42%23s3cret", "s3c@ret"} {
 		u := "redis://:" + pass + "@redis.internal:6379/0"
+		if _, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: "+u+"\n"+minimalYAML), nil); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	// A query may hold an @ of its own, in client_name: the one option
+	// of text (the others are numbers, durations and booleans).
+	for _, u := range []string{
+		"redis://redis.internal:6379/0?client_name=deploy@switchman",
+		"redis://:s3c@ret@redis.internal:6379/0?client_name=deploy@switchman&max_retries=2",
+		"redis://redis.internal:6379/0?max_retries=2&client_name=a@b@c",
+	} {
 		if _, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: "+u+"\n"+minimalYAML), nil); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}

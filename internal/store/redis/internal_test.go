@@ -27,6 +27,7 @@ func TestClientOptions(t *testing.T) {
 		serverName        string
 		minVersion        uint16
 		customCA          bool
+		clientName        string
 	}{
 		{
 			name: "plain", opt: Options{URL: "redis://10.0.0.5:6380"},
@@ -55,6 +56,12 @@ func TestClientOptions(t *testing.T) {
 			name: "timeouts from url", opt: Options{URL: "redis://h?read_timeout=7s&dial_timeout=5s"},
 			addr: "h:6379", dial: 5 * time.Second, read: 7 * time.Second, write: 7 * time.Second,
 		},
+		{
+			// client_name is text, and may hold an @ unescaped.
+			name: "client name with an @", opt: Options{URL: "redis://:p@ss@h/2?client_name=deploy@switchman"},
+			addr: "h:6379", pass: "p@ss", db: 2, clientName: "deploy@switchman",
+			dial: DefaultDialTimeout, read: DefaultReadTimeout, write: DefaultReadTimeout,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ro, err := clientOptions(tc.opt)
@@ -75,6 +82,9 @@ func TestClientOptions(t *testing.T) {
 			}
 			if ro.DialTimeout != tc.dial || ro.ReadTimeout != tc.read || ro.WriteTimeout != tc.write {
 				t.Errorf("timeouts: got %v/%v/%v, want %v/%v/%v", ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, tc.dial, tc.read, tc.write)
+			}
+			if ro.ClientName != tc.clientName {
+				t.Errorf("client name: got %q, want %q", ro.ClientName, tc.clientName)
 			}
 			if !ro.ContextTimeoutEnabled {
 				t.Error("ContextTimeoutEnabled: got false, want deadlines honoured")

@@ -158,6 +158,7 @@ func TestOpenInvalidURL(t *testing.T) {
 		{"slash after digits in the password", "redis://:4242/" + password + "@127.0.0.1:6390/0", []string{"4242", password}},
 		{"question mark in the password", "redis://:4242?" + password + "@127.0.0.1:6390/0", []string{"4242", password}},
 		{"hash in the password", "redis://:4242#" + password + "@127.0.0.1:6390/0", []string{"4242", password}},
+		{"question mark in the password, then an option", "redis://:4242?s3=cret@127.0.0.1:6390/0", []string{"4242", "s3=cret"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			secrets := tc.secrets
@@ -210,6 +211,26 @@ func TestPassword(t *testing.T) {
 			}
 			assertNoPassword(t, "Open error", err.Error())
 		})
+	}
+}
+
+// TestClientNameWithAt: a query may hold an @ in client_name, whose value
+// is text; the store opens with it and Redis knows the client by it.
+func TestClientNameWithAt(t *testing.T) {
+	srv := redisserver.StartWith(t, redisserver.Options{Password: password})
+	const name = "deploy@switchman"
+	s := openStore(t, redis.Options{URL: srv.URL() + "?client_name=" + name, Prefix: newPrefix()})
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Password: password})
+	defer rdb.Close()
+	list, err := rdb.ClientList(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list, " name="+name+" ") {
+		t.Errorf("CLIENT LIST: got\n%s\nwant a client named %s", list, name)
 	}
 }
 
