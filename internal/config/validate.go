@@ -168,8 +168,11 @@ func (a *App) validate(loc locator, ps *problems) {
 		if !strings.Contains(art.URL, "{build}") {
 			ps.add(at("artifact", "url"), "%s.artifact.url: must contain {build}", p)
 		}
-		if !isHTTPURL(art.URL) {
+		switch {
+		case !isHTTPURL(art.URL):
 			ps.add(at("artifact", "url"), "%s.artifact.url: must be an http:// or https:// URL", p)
+		case splitPassword(art.URL):
+			ps.add(at("artifact", "url"), "%s.artifact.url: %s", p, splitPasswordAdvice)
 		}
 	}
 	if art.Path != "" && !strings.Contains(art.Path, "{build}") {
@@ -214,8 +217,12 @@ func (a *App) validate(loc locator, ps *problems) {
 	if h.URL != "" && h.Command != "" {
 		ps.add(at("health"), "%s.health: set url or command, not both", p)
 	}
-	if h.URL != "" && !isHTTPURL(h.URL) {
+	switch {
+	case h.URL == "":
+	case !isHTTPURL(h.URL):
 		ps.add(at("health", "url"), "%s.health.url: must be an http:// or https:// URL", p)
+	case splitPassword(h.URL):
+		ps.add(at("health", "url"), "%s.health.url: %s", p, splitPasswordAdvice)
 	}
 	if h.Expect != "" && h.URL == "" {
 		ps.add(at("health", "expect"), "%s.health.expect: only used with health.url", p)
@@ -505,6 +512,38 @@ func isHostPort(s, network string) bool {
 	_, err = net.LookupPort(network, port)
 	return err == nil
 }
+
+// splitPassword reports whether s, a template of a URL that parses, holds
+// a password cut in two by an unescaped /, ? or #: net/url ends the user
+// info's authority there, reads the digits before it as the port (of a
+// host named as the user, or of none), and the rest of the password as
+// the path, the query or the fragment, up to the @ that ended it
+// (https://ci:1234/5678@host is port 1234 of host ci, path /5678@host).
+// The deploy would fetch from another host, and its messages, which hide
+// only user info and the query, would show the password. So an @ after
+// the authority of a URL without user info but with a port (or without a
+// host) is refused, except where a URL holds one of its own: at the start
+// of a path segment (a scoped package, /@acme/web) or in a query value.
+func splitPassword(s string) bool {
+	u, err := url.Parse(placeholderPattern.ReplaceAllString(s, "1"))
+	if err != nil || u.User != nil || (u.Port() == "" && u.Hostname() != "") {
+		return false
+	}
+	for seg := range strings.SplitSeq(u.EscapedPath(), "/") {
+		if strings.Index(seg, "@") > 0 {
+			return true
+		}
+	}
+	for pair := range strings.SplitSeq(u.RawQuery, "&") {
+		if key, _, _ := strings.Cut(pair, "="); strings.Contains(key, "@") {
+			return true
+		}
+	}
+	return strings.Contains(u.EscapedFragment(), "@")
+}
+
+// splitPasswordAdvice ends the refusal of a URL splitPassword refuses.
+const splitPasswordAdvice = "percent-encode the password: one holding an unescaped / ? or # is read in part as the port and then as the path, the query or the fragment (https://ci:1234/5678@host is port 1234 of host ci), which messages would show; write / as %2F, ? as %3F, # as %23 (an @ of the path itself as %40) (the value is not shown: it may hold a password)"
 
 // isHTTPURL reports whether s, a template, is an absolute http(s) URL once
 // its placeholders are filled in.

@@ -1000,3 +1000,46 @@ func TestSharedDeployDir(t *testing.T) {
 		})
 	}
 }
+
+// TestURLPasswordNotPercentEncoded: a password of an artifact or health
+// URL holding an unescaped / ? or # after digits parses, as the port and
+// then the path, the query or the fragment (https://ci:1234/5678@host is
+// port 1234 of host ci): the deploy would fetch from another host, and
+// its messages, which hide only the user info, would show the password.
+// It is refused, without quoting the URL.
+func TestURLPasswordNotPercentEncoded(t *testing.T) {
+	const art = "url: https://builds.example.com/{app}/{build}.tar.gz"
+	const health = "url: http://{host}:8000/health"
+	const advice = "percent-encode the password"
+	tests := []struct {
+		name, old, new string
+		want           string // the key refused; "": none
+	}{
+		{"artifact, slash after digits", art, "url: https://ci:9090/s3cret@builds.example.com/{app}/{build}.tar.gz", "apps.web.artifact.url"},
+		{"artifact, no user, slash after digits", art, "url: https://:9090/s3cret@builds.example.com/{app}/{build}.tar.gz", "apps.web.artifact.url"},
+		{"artifact, question mark after digits", art, "url: 'https://ci:9090?s3cret@builds.example.com/{app}/{build}.tar.gz'", "apps.web.artifact.url"},
+		{"health, slash after digits", health, "url: http://mon:9090/s3cret@{host}:8000/health", "apps.web.health.url"},
+		{"health, hash after digits", health, "url: 'http://mon:9090#s3cret@{host}:8000/health'", "apps.web.health.url"},
+		{"artifact, percent-encoded", art, "url: https://ci:9090%2Fs3cret@builds.example.com/{app}/{build}.tar.gz", ""},
+		{"artifact, an @ in the password", art, "url: https://ci:12@34@builds.example.com/{app}/{build}.tar.gz", ""},
+		// An @ of the URL's own, with a port and no password.
+		{"artifact, a scoped package behind a port", art, "url: https://nexus.example.com:8081/repository/npm/@acme/{app}/-/{app}-{build}.tgz", ""},
+		{"health, an @ in a query value", health, "url: 'http://{host}:8000/health?owner=ops@example.com'", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := edit(t, baseYAML, tt.old, tt.new)
+			var w []want
+			if tt.want != "" {
+				w = one(tt.new, tt.want+": "+advice)(y)
+			}
+			got := problemsOf(t, y)
+			checkProblems(t, got, w)
+			for _, p := range got {
+				if strings.Contains(p.Msg, "s3cret") || strings.Contains(p.Msg, "9090") {
+					t.Errorf("%s shows a part of the password", p)
+				}
+			}
+		})
+	}
+}
