@@ -176,9 +176,11 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		// The wait would end before anyone could answer: every deploy
 		// with a migration would abort.
 		ps.add(at("confirm_timeout"), "%s.confirm_timeout: with migrate: ask it must be positive, got %s", p, e.ConfirmTimeout.D())
-	case e.ConfirmTimeout.D() < 0:
+	case e.ConfirmTimeout.D() <= 0:
 		// Unused until migrate becomes ask, and then wrong: refused now.
-		ps.add(at("confirm_timeout"), "%s.confirm_timeout: must not be negative, got %s", p, e.ConfirmTimeout.D())
+		// A positive one is kept for then (a migrate switched to auto for
+		// a while, say), as documented.
+		ps.add(at("confirm_timeout"), "%s.confirm_timeout: must be positive, got %s: it applies only with migrate: ask, where it would abort every deploy with pending migrations at once; leave it out for the default (15m)", p, e.ConfirmTimeout.D())
 	}
 	if e.Pool != nil && e.Pool.HAProxy != nil {
 		h := e.Pool.HAProxy

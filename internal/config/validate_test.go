@@ -664,7 +664,23 @@ func TestValidationRules(t *testing.T) {
 			// Unused without migrate: ask, it was accepted.
 			name:  "confirm timeout negative",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        migrate: auto\n        confirm_timeout: -5m"},
-			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: must not be negative, got -5m0s"),
+			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: must be positive, got -5m0s: it applies only with migrate: ask"),
+		},
+		{
+			// As wrong as a negative one once migrate is ask.
+			name:  "confirm timeout zero without ask",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        migrate: never\n        confirm_timeout: 0s"},
+			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: must be positive, got 0s: it applies only with migrate: ask"),
+		},
+		{
+			name:  "confirm timeout zero, migrate left out",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        confirm_timeout: 0s"},
+			want:  one("confirm_timeout", "apps.web.environments.prod.confirm_timeout: must be positive, got 0s: it applies only with migrate: ask"),
+		},
+		{
+			// Kept for when migrate becomes ask, as documented.
+			name:  "confirm timeout without ask",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        migrate: auto\n        confirm_timeout: 30m"},
 		},
 		{
 			name:  "delivery",
