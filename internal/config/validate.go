@@ -304,7 +304,7 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 				if e.SSH.Jump != nil && e.SSH.Jump.Address != "" {
 					jump = e.SSH.Jump.HostPort()
 				}
-				envHosts := map[string]bool{}
+				envHosts := map[string]int{} // key -> the first host's index
 				for i, h := range e.Hosts {
 					if h == nil || h.Address == "" {
 						continue
@@ -314,10 +314,14 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 						addr = net.JoinHostPort(addr, strconv.Itoa(e.SSH.Port))
 					}
 					key := "ssh|" + jump + "|" + strings.ToLower(addr) + "|" + dir
-					if envHosts[key] {
-						continue // two hosts of one env on one machine: not this rule's
+					if j, dup := envHosts[key]; dup {
+						// One deploy would unpack and switch there twice
+						// at once, in two sessions racing each other.
+						ps.add(loc.line("apps", appName, "environments", envName, "hosts", i), "%s.hosts[%d]: %s is also hosts[%d] of this env: the deploy would run there twice at once; list each machine once",
+							where, i, addr, j)
+						continue
 					}
-					envHosts[key] = true
+					envHosts[key] = i
 					other, dup := there(key, appName, envName)
 					switch {
 					case !dup:

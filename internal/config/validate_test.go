@@ -983,6 +983,11 @@ func TestSharedDeployDir(t *testing.T) {
 			want: one("[web1.example.com]", "apps.web.environments.prod.hosts[0]: web1.example.com:22 is also a host of apps.api.environments.prod, which deploys into the same /srv/app"),
 		},
 		{
+			name: "one env lists one machine twice",
+			apps: app("web", "/srv/web", ssh("", "web1=10.0.0.1, web2=10.0.0.1:22")),
+			want: one("web2=", "apps.web.environments.prod.hosts[1]: 10.0.0.1:22 is also hosts[0] of this env: the deploy would run there twice at once"),
+		},
+		{
 			name: "ssh envs of two apps, one host, two paths",
 			apps: app("api", "/srv/api", ssh("", "10.0.0.1")) + app("web", "/srv/web", ssh("", "10.0.0.1")),
 		},
