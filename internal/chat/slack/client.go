@@ -74,7 +74,7 @@ func (c *Client) CheckToken(ctx context.Context) error {
 func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool, err error) {
 	p, err := c.api.GetUserPresenceContext(ctx, slackUserID)
 	if err != nil {
-		return false, fmt.Errorf("slack presence of %s: %w", slackUserID, err)
+		return false, fmt.Errorf("slack presence of %s: %w", slackUserID, hide(err))
 	}
 	return p.Presence == "active", nil
 }
@@ -83,14 +83,15 @@ func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool,
 // and the message's timestamp, which identify it for updates.
 func (c *Client) post(ctx context.Context, channel string, m chat.Message) (string, string, error) {
 	blocks, text := Render(m)
-	return c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	return ch, ts, hide(err)
 }
 
 // update replaces the message at ts (chat.update).
 func (c *Client) update(ctx context.Context, channel, ts string, m chat.Message) error {
 	blocks, text := Render(m)
 	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
-	return err
+	return hide(err)
 }
 
 // ephemeral shows m to one user in channel (chat.postEphemeral).
@@ -101,7 +102,7 @@ func (c *Client) ephemeral(ctx context.Context, channel, user string, m chat.Mes
 
 func (c *Client) ephemeralBlocks(ctx context.Context, channel, user string, blocks []slack.Block, text string) error {
 	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
-	return err
+	return hide(err)
 }
 
 // respond answers through a response_url, which works where the bot is not
@@ -113,12 +114,13 @@ func (c *Client) respond(ctx context.Context, responseURL string, m chat.Message
 		kind = slack.ResponseTypeInChannel
 	}
 	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, kind), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
-	return err
+	return hide(err)
 }
 
 // permalink returns a link to the message at ts.
 func (c *Client) permalink(ctx context.Context, channel, ts string) (string, error) {
-	return c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
+	link, err := c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})
+	return link, hide(err)
 }
 
 // retry runs call until it succeeds, fails other than by a rate limit, or
@@ -157,13 +159,38 @@ var urlPattern = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
 // failed post to a response_url names the URL, which lets anyone who
 // reads it post to the channel for 30 minutes.
 func redact(err error) string {
-	return urlPattern.ReplaceAllStringFunc(err.Error(), func(s string) string {
+	return redactText(err.Error())
+}
+
+// redactText is redact for any text, such as a log line.
+func redactText(text string) string {
+	return urlPattern.ReplaceAllStringFunc(text, func(s string) string {
 		u, perr := url.Parse(s)
 		if perr != nil || u.Host == "" {
 			return "[URL]"
 		}
 		return u.Scheme + "://" + u.Host + "/…"
 	})
+}
+
+// hidden is an error whose text is its cause's, redacted; errors.As still
+// finds the cause (a rate limit, Slack's error code).
+type hidden struct {
+	msg string
+	err error
+}
+
+func (h *hidden) Error() string { return h.msg }
+func (h *hidden) Unwrap() error { return h.err }
+
+// hide redacts err (see redact) for whoever prints it: every error of a
+// Web API call goes through it, since the call's URL may hold credentials
+// of a proxy in slack.api_url, or be a response_url.
+func hide(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &hidden{msg: redact(err), err: err}
 }
 
 // slackError returns the error code of an ok:false answer ("channel_not_found"), or "".

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -73,6 +74,13 @@ type flow struct {
 
 func newFlow(t testing.TB, edit ...func(*slack.Options)) *flow {
 	t.Helper()
+	return newFlowWith(t, nil, edit...)
+}
+
+// newFlowWith is newFlow whose command service reads admins' presence
+// from what presence returns for the flow's config.
+func newFlowWith(t testing.TB, presence func(*config.Config) commands.PresenceSource, edit ...func(*slack.Options)) *flow {
+	t.Helper()
 	dir := t.TempDir()
 	api := newFakeSlack(t)
 	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), fmt.Appendf(nil, flowYAML, testSecret, api.apiURL()), nil)
@@ -89,7 +97,11 @@ func newFlow(t testing.TB, edit ...func(*slack.Options)) *flow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	deps := commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy}
+	if presence != nil {
+		deps.Presence = presence(cfg)
+	}
+	svc := commands.NewService(deps)
 	// Build 3 is broken: its health check fails.
 	for build, content := range map[string]string{"1": "1", "2": "2", "3": "broken"} {
 		artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-"+build+".tar.gz"), tgz(t, map[string]string{"BUILD": content}))
@@ -428,4 +440,70 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// urlSecrets are the parts of brokenAPI's URL a proxy in front of Slack
+// may take as credentials.
+var urlSecrets = []string{"proxyuser-7c1e", "proxypass-9d4a", "pathkey-3b8f"}
+
+// brokenAPI returns a Web API base URL with urlSecrets in its user, password
+// and path, whose server drops every connection: the client's error then
+// quotes the URL it called.
+func brokenAPI(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(urlSecrets[0], urlSecrets[1])
+	u.Path = "/" + urlSecrets[2] + "/api/"
+	return u.String()
+}
+
+// leaked returns the first of urlSecrets in s, or "".
+func leaked(s string) string {
+	for _, secret := range urlSecrets {
+		if strings.Contains(s, secret) {
+			return secret
+		}
+	}
+	return ""
+}
+
+func TestFlowPresenceErrorHidesTheAPIURLCredentials(t *testing.T) {
+	api := brokenAPI(t)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newFlowWith(t, func(cfg *config.Config) commands.PresenceSource {
+		c := *cfg
+		c.Slack.APIURL = api
+		return slack.NewPresence(&c, nil, log)
+	}, func(o *slack.Options) { o.Log = log })
+
+	f.command("UCARL", "CREQ", "/admins", "")
+	f.api.waitFor("the admins reply", func(c []apiCall) bool { return len(c) > 0 })
+	calls := f.drain()
+	if len(calls) != 1 || !strings.Contains(calls[0].Text, "ana: unknown (slack presence of UANA: ") {
+		t.Fatalf("calls: got\n%swant one reply saying ana's presence is unknown", describe(calls))
+	}
+	// The operator still learns which server failed.
+	if u, _ := url.Parse(api); !strings.Contains(calls[0].Text, "http://"+u.Host+"/…") {
+		t.Errorf("reply: got\n%s\nwant it to name http://%s/…", calls[0].Text, u.Host)
+	}
+	for what, s := range map[string]string{"reply text": calls[0].Text, "reply blocks": calls[0].Blocks, "log": logs.String()} {
+		if secret := leaked(s); secret != "" {
+			t.Errorf("%s: got %q in\n%s\nwant no credential of the API URL", what, secret, s)
+		}
+	}
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if secret := leaked(fmt.Sprintf("%+v", e)); secret != "" {
+			t.Errorf("audit: got %q in %+v, want no credential of the API URL", secret, e)
+		}
+	}
 }

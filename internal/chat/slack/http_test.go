@@ -1,15 +1,18 @@
 package slack_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/config"
 )
@@ -389,6 +392,41 @@ func TestPresence(t *testing.T) {
 	// An API error is an error, which the gate counts as "away" and says so.
 	if got, err := a.Client().Presence(t.Context(), "UERROR"); err == nil || got {
 		t.Errorf("Presence(UERROR): got %v, %v, want an error", got, err)
+	}
+}
+
+// TestWebAPIErrorsHideTheAPIURLCredentials covers the calls whose errors
+// reach logs and replies outside the adapter: presence in the deploy gate
+// and admins, posts of announcements and alerts, the token check at start.
+func TestWebAPIErrorsHideTheAPIURLCredentials(t *testing.T) {
+	api := brokenAPI(t)
+	cfg := testConfig(t, api)
+	client := slack.NewClient("xoxb-test", api, nil, nil)
+	for _, tc := range []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"presence", func(ctx context.Context) error {
+			_, err := slack.NewPresence(cfg, nil, nil).Active(ctx, "ana")
+			return err
+		}},
+		{"post", func(ctx context.Context) error {
+			return client.Post(ctx, "#deploys", chat.Message{Title: "hello"})
+		}},
+		{"check token", client.CheckToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call(t.Context())
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			if secret := leaked(err.Error()); secret != "" {
+				t.Errorf("got %q in %q, want no credential of the API URL", secret, err)
+			}
+			if u, _ := url.Parse(api); !strings.Contains(err.Error(), "http://"+u.Host+"/…") {
+				t.Errorf("got %q, want it to name http://%s/…", err, u.Host)
+			}
+		})
 	}
 }
 

@@ -55,7 +55,7 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("slack socket mode: %w", err)
+			return fmt.Errorf("slack socket mode: %w", hide(err))
 		case <-ctx.Done():
 			envelopes.Wait()
 			a.linger(sctx, sm, &notices)
@@ -259,10 +259,11 @@ func (a *Adapter) ack(ctx context.Context, sm *socketmode.Client, envelopeID str
 }
 
 // slogWriter passes the socketmode client's log lines to slog at debug
-// level; the client redacts tokens from what it logs.
+// level; the client redacts tokens from what it logs, not the URLs it
+// quotes (the API URL, the WebSocket URL with its ticket).
 type slogWriter struct{ log *slog.Logger }
 
 func (w slogWriter) Output(_ int, s string) error {
-	w.log.Debug(s, "component", "socketmode")
+	w.log.Debug(redactText(s), "component", "socketmode")
 	return nil
 }
