@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // ErrNotFound marks an artifact that does not exist at its location.
@@ -149,10 +150,10 @@ func (s Source) Validate() error {
 		if err != nil {
 			// Not err, which quotes the URL or a part of it: the part
 			// may be a password.
-			return fmt.Errorf("artifact source: url %s: not a valid URL", redactText(loc))
+			return fmt.Errorf("artifact source: url %s: not a valid URL", redact.URL(loc))
 		}
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("artifact source: url %s: want an http or https url", redact(u))
+			return fmt.Errorf("artifact source: url %s: want an http or https url", redact.URL(loc))
 		}
 	}
 	return nil
@@ -260,7 +261,7 @@ func (s Source) statURL(ctx context.Context, loc string) (Info, error) {
 	if isHTML(resp.Header.Get("Content-Type")) {
 		// A server that answers every path with its home page, or a
 		// login page, instead of a 404.
-		return Info{}, &Error{Location: redactString(sumLoc), Reason: "got an HTML page, not a checksum file", Err: ErrInvalid}
+		return Info{}, &Error{Location: redact.URL(sumLoc), Reason: "got an HTML page, not a checksum file", Err: ErrInvalid}
 	}
 	sum, err := readChecksum(resp.Body, sumLoc, urlBase(loc))
 	if err != nil {
@@ -323,7 +324,7 @@ func (s Source) noChecksum(info Info, sumLoc string) (Info, error) {
 	if s.ChecksumOptional {
 		return info, nil
 	}
-	return Info{}, &Error{Location: redactString(sumLoc), Reason: "no checksum file", Err: ErrNoChecksum}
+	return Info{}, &Error{Location: redact.URL(sumLoc), Reason: "no checksum file", Err: ErrNoChecksum}
 }
 
 // do sends a request without a body. Transport errors name the location
@@ -336,7 +337,7 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 	if err != nil {
 		cancel()
 		// Its error quotes a part of the URL, which may be a password.
-		return nil, &Error{Location: redactString(loc), Reason: "not a valid URL"}
+		return nil, &Error{Location: redact.URL(loc), Reason: "not a valid URL"}
 	}
 	client := s.Client
 	if client == nil {
@@ -347,7 +348,7 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 		cancel()
 		return nil, transportError(loc, err)
 	}
-	b := &idleBody{body: resp.Body, cancel: cancel, loc: redactString(loc), idle: s.idle()}
+	b := &idleBody{body: resp.Body, cancel: cancel, loc: redact.URL(loc), idle: s.idle()}
 	go b.watch(ctx)
 	resp.Body = b
 	return resp, nil
@@ -377,7 +378,7 @@ func transportError(loc string, err error) *Error {
 		// Without the resolver's address and the dial that needed it.
 		reason = "lookup " + dns.Name + ": " + dns.Err
 	}
-	return &Error{Location: redactString(loc), Reason: reason, Err: err}
+	return &Error{Location: redact.URL(loc), Reason: reason, Err: err}
 }
 
 // outOfFiles says what to raise when err is the bot's or the system's
@@ -621,7 +622,7 @@ func statusError(resp *http.Response, loc string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	e := &Error{Location: redactString(loc), Reason: resp.Request.Method + ": HTTP " + resp.Status}
+	e := &Error{Location: redact.URL(loc), Reason: resp.Request.Method + ": HTTP " + resp.Status}
 	switch resp.StatusCode {
 	case http.StatusNotFound, http.StatusGone:
 		e.Err = ErrNotFound
@@ -725,11 +726,11 @@ func readChecksum(r io.Reader, loc, name string) (string, error) {
 		return "", e
 	}
 	if len(b) > maxChecksumFile {
-		return "", &Error{Location: redactString(loc), Reason: fmt.Sprintf("larger than %d KiB: not a checksum file", maxChecksumFile>>10), Err: ErrInvalid}
+		return "", &Error{Location: redact.URL(loc), Reason: fmt.Sprintf("larger than %d KiB: not a checksum file", maxChecksumFile>>10), Err: ErrInvalid}
 	}
 	sum, err := parseChecksum(string(b), name)
 	if err != nil {
-		return "", &Error{Location: redactString(loc), Reason: err.Error(), Err: ErrInvalid}
+		return "", &Error{Location: redact.URL(loc), Reason: err.Error(), Err: ErrInvalid}
 	}
 	return sum, nil
 }
@@ -744,7 +745,7 @@ func isSHA256(s string) bool {
 
 // Display is Location with credentials hidden: what people may be shown.
 func (s Source) Display(app, build string) string {
-	return redactString(s.Location(app, build))
+	return redact.URL(s.Location(app, build))
 }
 
 // Refusal turns err, from Stat of build of app, into an error with a code
@@ -803,50 +804,4 @@ func reason(err error) string {
 		return e.Location + ": " + e.Reason
 	}
 	return err.Error()
-}
-
-// redactString hides the password and query of a URL, which may hold
-// credentials, so that errors can be logged and shown. Paths are returned
-// as they are.
-func redactString(loc string) string {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return redactText(loc)
-	}
-	if u.Scheme == "" {
-		return loc
-	}
-	return redact(u)
-}
-
-// redactText is redactString for a URL that net/url does not parse (a
-// placeholder left in its host, a stray %): it works on the text, and
-// hides more rather than less.
-func redactText(loc string) string {
-	scheme, rest, ok := strings.Cut(loc, "://")
-	if !ok {
-		return loc
-	}
-	// The user info ends at the last @, wherever that is: the text need
-	// not be escaped as a URL's would, and a password may hold ? or /.
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		rest = "REDACTED@" + rest[i+1:]
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i] + "?REDACTED"
-	}
-	return scheme + "://" + rest
-}
-
-func redact(u *url.URL) string {
-	c := *u
-	if c.RawQuery != "" {
-		c.RawQuery = "REDACTED"
-	}
-	// A token may be the user name alone (https://TOKEN@host/…), which
-	// URL.Redacted keeps.
-	if c.User != nil {
-		c.User = url.User("REDACTED")
-	}
-	return c.String()
 }

@@ -653,6 +653,31 @@ func TestUnparsableURLsKeepCredentialsOut(t *testing.T) {
 	}
 }
 
+// TestMisreadURLsKeepCredentialsOut: a password holding an unescaped / ? or
+// #, or a fragment, is what net/url reads as the path, query or fragment of
+// a host named after the user: Display hides it all the same.
+func TestMisreadURLsKeepCredentialsOut(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"unescaped / in the password", "https://ci:12/s3cr3t@builds.example.com/{app}/{build}.tgz", "https://REDACTED@builds.example.com/shop/1.tgz"},
+		{"unescaped # in the password", "https://ci:12#s3cr3t@builds.example.com/{app}/{build}.tgz", "https://REDACTED@builds.example.com/shop/1.tgz"},
+		{"unescaped ? in the password", "https://ci:12?s3cr3t@builds.example.com/{app}/{build}.tgz", "https://REDACTED@builds.example.com/shop/1.tgz"},
+		{"a token in the fragment", "https://builds.example.com/{app}/{build}.tgz#sig=s3cr3t", "https://builds.example.com/shop/1.tgz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := Source{URL: tt.url}
+			if got := src.Display("shop", "1"); got != tt.want {
+				t.Errorf("Display: got %q, want %q", got, tt.want)
+			}
+			if err := src.Validate(); err != nil && (strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "12")) {
+				t.Errorf("Validate: got %v, want an error without credentials", err)
+			}
+		})
+	}
+}
+
 // TestSourceIdleTimeout: a body that stops sending fails the read once it
 // has waited the idle timeout, with an error naming the artifact without
 // its credentials; a body that is slow but keeps sending, or a reader that

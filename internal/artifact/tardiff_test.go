@@ -209,8 +209,8 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 // TestRedactUserInfo: a token given as a URL's user name is not shown.
 func TestRedactUserInfo(t *testing.T) {
 	for _, loc := range []string{"https://glpat-SECRET@builds.example.com/web/1.tgz", "https://ci:SECRET@builds.example.com/web/1.tgz?token=SECRET"} {
-		if got := redactString(loc); strings.Contains(got, "SECRET") {
-			t.Errorf("redactString(%q) = %q, shows the secret", loc, got)
+		if got := (Source{URL: loc}).Display("web", "1"); strings.Contains(got, "SECRET") {
+			t.Errorf("Display of %q: got %q, which shows the secret", loc, got)
 		}
 	}
 }

@@ -850,7 +850,7 @@ func TestSummaryStore(t *testing.T) {
 			name:    "redis",
 			store:   "store:\n  redis:\n    url: ${REDIS_URL}\n",
 			env:     map[string]string{"REDIS_URL": "redis://:hunter2@redis.internal:6379/2"},
-			want:    "store: redis redis://…@redis.internal:6379/2\n",
+			want:    "store: redis redis://REDACTED@redis.internal:6379/2\n",
 			secrets: []string{"hunter2"},
 		},
 		{

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // App returns the app named name.
@@ -62,7 +64,7 @@ func (c *Config) Summary() string {
 			optional = " (checksum optional)"
 		}
 		if a.Artifact.URL != "" {
-			w("  artifact:     url %s%s", redactURL(a.Artifact.URL), optional)
+			w("  artifact:     url %s%s", redact.URL(a.Artifact.URL), optional)
 		} else {
 			w("  artifact:     path %s%s", a.Artifact.Path, optional)
 		}
@@ -77,7 +79,7 @@ func (c *Config) Summary() string {
 		}
 		switch {
 		case a.Health.URL != "":
-			w("  health:       url %s (timeout %s, every %s)", redactURL(a.Health.URL), a.Health.Timeout, a.Health.Interval)
+			w("  health:       url %s (timeout %s, every %s)", redact.URL(a.Health.URL), a.Health.Timeout, a.Health.Interval)
 		case a.Health.Command != "":
 			w("  health:       command (timeout %s, every %s)", a.Health.Timeout, a.Health.Interval)
 		default:
@@ -107,7 +109,7 @@ func (s Store) describe() string {
 	if r == nil {
 		return s.Path
 	}
-	d := "redis " + redactURL(r.URL)
+	d := "redis " + redact.URL(r.URL)
 	if r.Prefix != "" {
 		d += fmt.Sprintf(", key prefix %q", r.Prefix)
 	}
@@ -122,27 +124,6 @@ func listOrNone(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-// redactURL hides what may be a secret in a URL: the user info and the
-// query string. It works on the text, as the URL is a template that
-// net/url may not parse.
-func redactURL(s string) string {
-	if q := strings.IndexByte(s, '?'); q >= 0 {
-		s = s[:q] + "?…"
-	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	authority, tail := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		authority, tail = rest[:i], rest[i:]
-	}
-	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-		authority = "…@" + authority[at+1:]
-	}
-	return scheme + "://" + authority + tail
 }
 
 // kept says how long something is kept, for Summary.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,16 +162,43 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://b.example/{build}.tgz", "https://b.example/{build}.tgz"},
-		{"https://u:p@b.example/{build}", "https://…@b.example/{build}"},
-		{"https://b.example/{build}?token=x", "https://b.example/{build}?…"},
-		{"http://{host}:80/health", "http://{host}:80/health"},
+// TestSummaryHidesURLCredentials: check-config's output lands in CI logs;
+// the user info, query and fragment of an artifact or health URL are not
+// in it, also where net/url would read a password's unescaped / or # as
+// the end of the host.
+func TestSummaryHidesURLCredentials(t *testing.T) {
+	tests := []struct{ name, artifact, health, want string }{
+		{"templates", "https://b.example/{build}.tgz", "http://{host}:80/health",
+			"url https://b.example/{build}.tgz|url http://{host}:80/health"},
+		{"user info and query", "https://u:hunter2@b.example/{build}.tgz", "http://{host}:80/health?token=hunter2",
+			"url https://REDACTED@b.example/{build}.tgz|url http://{host}:80/health?REDACTED"},
+		{"a / in the password", "https://u:12/hunter2@b.example/{build}.tgz", "http://u:12/hunter2@{host}:80/health",
+			"url https://REDACTED@b.example/{build}.tgz|url http://REDACTED@{host}:80/health"},
+		{"a # in the password", "https://u:12#hunter2@b.example/{build}.tgz", "http://u:12#hunter2@{host}:80/health",
+			"url https://REDACTED@b.example/{build}.tgz|url http://REDACTED@{host}:80/health"},
+		{"a fragment", "https://b.example/{build}.tgz#hunter2", "http://{host}:80/health#hunter2",
+			"url https://b.example/{build}.tgz|url http://{host}:80/health"},
 	}
 	for _, tt := range tests {
-		if got := redactURL(tt.in); got != tt.want {
-			t.Errorf("redactURL(%q): got %q, want %q", tt.in, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := strings.Replace(minimalYAML, "path: builds/{app}/{build}.tar.gz", "url: "+strconv.Quote(tt.artifact), 1)
+			yaml = strings.Replace(yaml, "    restart: ./restart\n", "    restart: ./restart\n    health:\n      url: "+strconv.Quote(tt.health)+"\n", 1)
+			sum := mustParse(t, "/etc/switchman/switchman.yaml", yaml, nil).Summary()
+			var got []string
+			for line := range strings.Lines(sum) {
+				for _, key := range []string{"artifact:", "health:"} {
+					if v, ok := strings.CutPrefix(strings.TrimSpace(line), key); ok {
+						v, _, _ = strings.Cut(strings.TrimSpace(v), " (")
+						got = append(got, v)
+					}
+				}
+			}
+			if g := strings.Join(got, "|"); g != tt.want {
+				t.Errorf("artifact and health lines: got %q, want %q", g, tt.want)
+			}
+			if strings.Contains(sum, "hunter2") {
+				t.Errorf("summary: got the secret in\n%s", sum)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/pause"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // expand fills {key} placeholders of a health URL, command or expectation.
@@ -72,10 +73,10 @@ func (r *run) healthScript(h Host, build, previous string, vars map[string]strin
 }
 
 // probeURL is one attempt of an HTTP health check. Its errors name the
-// URL with its user info and query hidden (see shownURL): they reach the
+// URL with its user info and query hidden (see redact.URL): they reach the
 // deploy's progress, its record (status, history) and the log.
 func (e *Engine) probeURL(ctx context.Context, rawURL, expect string) error {
-	shown := shownURL(rawURL)
+	shown := redact.URL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		// Not err, which quotes the URL or a part of it.
@@ -102,24 +103,6 @@ func (e *Engine) probeURL(ctx context.Context, rawURL, expect string) error {
 		return fmt.Errorf("%s answered %q, want it to contain %q", shown, firstLine(body), expect)
 	}
 	return nil
-}
-
-// shownURL is a health URL as people may see it: its user info (basic
-// auth, or a token as the user name) and its query (a token) may be
-// secrets, and are hidden; a URL that does not parse is not shown.
-func shownURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "REDACTED"
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
 }
 
 // containsWord reports whether s contains w where w's ends meet no

@@ -129,13 +129,24 @@ func TestHealthURLSecretsNotShown(t *testing.T) {
 	closed.Close()
 	for _, tc := range []struct {
 		name, addr, path, expect string
+		url                      string // default: http://deploy:password@addr/path?token=token
 	}{
-		{"error status", srv.Listener.Addr().String(), "/down", ""},
-		{"body without the build", srv.Listener.Addr().String(), "/health", "{build}"},
-		{"nothing listens", closed.Listener.Addr().String(), "/health", ""},
+		{"error status", srv.Listener.Addr().String(), "/down", "", ""},
+		{"body without the build", srv.Listener.Addr().String(), "/health", "{build}", ""},
+		{"nothing listens", closed.Listener.Addr().String(), "/health", "", ""},
+		// A password with an unescaped / is read by net/url as the end of
+		// the host, which is the user's name (and the password's first
+		// digits as its port), and the rest as the path: the check asks
+		// that host, where nothing listens.
+		{"unescaped / in the password", srv.Listener.Addr().String(), "/down", "",
+			"http://" + closed.Listener.Addr().String() + "/" + password + "@" + srv.Listener.Addr().String() + "/down?token=" + token},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			health := "url: " + strconv.Quote("http://deploy:"+password+"@"+tc.addr+tc.path+"?token="+token)
+			raw := tc.url
+			if raw == "" {
+				raw = "http://deploy:" + password + "@" + tc.addr + tc.path + "?token=" + token
+			}
+			health := "url: " + strconv.Quote(raw)
 			if tc.expect != "" {
 				health += "\n      expect: " + strconv.Quote(tc.expect)
 			}

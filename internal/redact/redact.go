@@ -1,0 +1,60 @@
+// Package redact hides what may be credentials in URLs before people are
+// shown them or they are logged: health URLs, artifact URLs, and the URLs
+// a host's command prints.
+package redact
+
+import "strings"
+
+// Mask stands for what was hidden.
+const Mask = "REDACTED"
+
+// URL returns raw as people may see it: its user info (basic auth, or a
+// token as the user name) and its query (a token, a signature) become Mask,
+// and its fragment is dropped. A raw without a scheme (a file path) is
+// returned as it is.
+//
+// It works on the text, not on what net/url makes of it: a password holding
+// an unescaped / ? # or @ is read by net/url as the end of the host, and
+// the rest of the password as the path, query or fragment, which would then
+// be shown. Here the user info ends at the last @, wherever it is; an @ in
+// a path or query hides everything before it, which shows less than it
+// could but nothing it should not.
+func URL(raw string) string {
+	n := schemeLen(raw)
+	if n == 0 {
+		return raw
+	}
+	scheme, rest := raw[:n], raw[n:]
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = Mask + "@" + rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		query, _, _ := strings.Cut(rest[i:], "#")
+		rest = rest[:i]
+		if len(query) > 1 {
+			rest += "?" + Mask
+		}
+	}
+	return scheme + rest
+}
+
+// schemeLen is the length of raw's scheme with the ":" and any "//" after
+// it, or 0 if raw has none. "https:ci:pw@host/x", which net/url reads as
+// an opaque URL without user info, has one too.
+func schemeLen(raw string) int {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			if strings.HasPrefix(raw[i+1:], "//") {
+				return i + 3
+			}
+			return i + 1
+		default:
+			return 0
+		}
+	}
+	return 0
+}

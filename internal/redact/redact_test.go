@@ -1,0 +1,49 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"nothing to hide", "https://builds.example.com/web/1.tgz", "https://builds.example.com/web/1.tgz"},
+		{"a path", "/srv/artifacts/web-1.tgz", "/srv/artifacts/web-1.tgz"},
+		{"a relative path", "var/artifacts/web-1@2.tgz", "var/artifacts/web-1@2.tgz"},
+		{"no slashes after the scheme", "https:ci:hunter2@b.example.com/1.tgz?token=hunter2", "https:REDACTED@b.example.com/1.tgz?REDACTED"},
+		{"basic auth", "http://deploy:hunter2@web-1:8080/health", "http://REDACTED@web-1:8080/health"},
+		{"a token as the user name", "https://glpat-hunter2@builds.example.com/web/1.tgz", "https://REDACTED@builds.example.com/web/1.tgz"},
+		{"a token in the query", "https://web-1/health?token=hunter2", "https://web-1/health?REDACTED"},
+		{"a presigned S3 URL", "https://b.s3.amazonaws.com/web/1.tgz?X-Amz-Credential=AKIA&X-Amz-Signature=hunter2", "https://b.s3.amazonaws.com/web/1.tgz?REDACTED"},
+		{"an Azure SAS", "https://a.blob.core.windows.net/c/1.tgz?sv=2022&sig=hunter2", "https://a.blob.core.windows.net/c/1.tgz?REDACTED"},
+		{"a fragment", "https://web-1/health#hunter2", "https://web-1/health"},
+		{"a query and a fragment", "https://web-1/health?token=hunter2#hunter2", "https://web-1/health?REDACTED"},
+		{"an empty query", "https://web-1/health?", "https://web-1/health"},
+		{"all of them", "https://ci:hunter2@b.example.com/1.tgz?token=hunter2#hunter2", "https://REDACTED@b.example.com/1.tgz?REDACTED"},
+		{"a placeholder in the host", "https://ci:hunter2@art-{env}.example.com/1.tgz", "https://REDACTED@art-{env}.example.com/1.tgz"},
+		{"a bad escape", "https://ci:hunter2@ci.example.com/%zz/1.tgz?token=hunter2", "https://REDACTED@ci.example.com/%zz/1.tgz?REDACTED"},
+		// net/url reads each of these as a host "ci" on port 12 and the
+		// rest of the password as what follows the host.
+		{"an unescaped / in the password", "https://ci:12/hunter2@b.example.com/1.tgz", "https://REDACTED@b.example.com/1.tgz"},
+		{"an unescaped # in the password", "https://ci:12#hunter2@b.example.com/1.tgz", "https://REDACTED@b.example.com/1.tgz"},
+		{"an unescaped ? in the password", "https://ci:12?hunter2@b.example.com/1.tgz", "https://REDACTED@b.example.com/1.tgz"},
+		{"an unescaped / in a token", "https://glpat/hunter2@b.example.com/1.tgz", "https://REDACTED@b.example.com/1.tgz"},
+		{"an unescaped @ in the password", "https://ci:hun?te@r2@art.example.com/1.tgz", "https://REDACTED@art.example.com/1.tgz"},
+		{"an unescaped : in the password", "postgres://app:hun:ter2@db/app", "postgres://REDACTED@db/app"},
+		// Less is shown than could be, rather than guess.
+		{"an @ in the path", "https://npm.example.com/@scope/web-1.tgz", "https://REDACTED@scope/web-1.tgz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := URL(tt.in)
+			if got != tt.want {
+				t.Errorf("URL(%q): got %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "hun") || strings.Contains(got, "r2") {
+				t.Errorf("URL(%q): got %q, which shows a secret", tt.in, got)
+			}
+		})
+	}
+}
