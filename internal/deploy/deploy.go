@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // Deploy checks the request, takes the app+env lease, connects to every host
@@ -924,12 +925,7 @@ func (r *run) migrate() error {
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, "listing migrations failed on %s; nothing was switched", h.Name)
 	}
-	var pending []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			pending = append(pending, line)
-		}
-	}
+	pending := migrationNames(out)
 	r.update(func(rec *Record) {
 		rec.Migrations = pending
 		if len(pending) == 0 {
@@ -988,12 +984,9 @@ func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pe
 		return "the pending migrations could not be listed again (" + err.Error() + "): " + check
 	}
 	still := map[string]bool{}
-	var left []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			still[line] = true
-			left = append(left, line)
-		}
+	left := migrationNames(out)
+	for _, m := range left {
+		still[m] = true
 	}
 	var ran []string
 	for _, m := range pending {
@@ -1011,6 +1004,19 @@ func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pe
 		parts = append(parts, "still pending: "+strings.Join(left, ", "))
 	}
 	return strings.Join(parts, "; ") + "; " + check
+}
+
+// migrationNames are the lines of a migrations list command's output. They
+// are shown as they are, but for the credentials of a URL in them (see
+// redact.Text): a list command may print a warning naming its database.
+func migrationNames(out []byte) []string {
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			names = append(names, redact.Text(line))
+		}
+	}
+	return names
 }
 
 // confirmation is a person's answer to a migrations prompt.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // Transport runs shell scripts on hosts. Every host step of the engine is a
@@ -85,13 +86,18 @@ type Host struct {
 // ExitError is a script that ran and exited non-zero.
 type ExitError struct {
 	Code   int
-	Stderr string
+	Stderr string // as the script wrote it
 }
 
+// Error is the status and the standard error with the credentials of the
+// URLs in it hidden (see redact.Text): it reaches the progress, the record
+// (status, history, replies, the audit log) and the log, and a migration
+// that fails commonly names the database URL it could not reach, password
+// included.
 func (e *ExitError) Error() string {
 	msg := fmt.Sprintf("exit status %d", e.Code)
 	if e.Stderr != "" {
-		msg += ": " + e.Stderr
+		msg += ": " + redact.Text(e.Stderr)
 	}
 	return msg
 }

@@ -3,7 +3,10 @@
 // a host's command prints.
 package redact
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // Mask stands for what was hidden.
 const Mask = "REDACTED"
@@ -57,4 +60,24 @@ func schemeLen(raw string) int {
 		}
 	}
 	return 0
+}
+
+// urlPattern finds URLs in free text: a scheme, "://", and what follows up
+// to a space or a quote.
+var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
+
+// Text returns s with every URL in it passed through URL: what a host's
+// command printed (a migration's "could not connect to
+// postgres://app:…@db/app", a downloader's presigned URL), before people
+// are shown it. A password holding a space or a quote is not found whole.
+// Punctuation ending a URL is taken for the sentence's: it stays after a
+// hidden query.
+func Text(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	return urlPattern.ReplaceAllStringFunc(s, func(u string) string {
+		end := len(strings.TrimRight(u, ".,:;!?)]}"))
+		return URL(u[:end]) + u[end:]
+	})
 }

@@ -47,3 +47,31 @@ func TestURL(t *testing.T) {
 		})
 	}
 }
+
+func TestText(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"no URL", "psql: error: connection refused", "psql: error: connection refused"},
+		{"a database URL", `error: could not connect to postgres://app:hunter2@db:5432/app: connection refused`,
+			`error: could not connect to postgres://REDACTED@db:5432/app: connection refused`},
+		{"quoted", `dial "mysql://root:hunter2@tcp(db:3306)/app" failed`, `dial "mysql://REDACTED@tcp(db:3306)/app" failed`},
+		{"a presigned URL ending a sentence", "curl: (22) https://b.s3.amazonaws.com/1.tgz?X-Amz-Signature=hunter2: 403.",
+			"curl: (22) https://b.s3.amazonaws.com/1.tgz?REDACTED: 403."},
+		{"in parentheses", "(see https://ci:hunter2@ci.example.com/job/1)", "(see https://REDACTED@ci.example.com/job/1)"},
+		{"two", "from redis://:hunter2@r:6379/0 to amqp://guest:hunter2@mq/", "from redis://REDACTED@r:6379/0 to amqp://REDACTED@mq/"},
+		{"lines", "line 1\nhttps://x-token:hunter2@git.example.com/app.git\nline 3", "line 1\nhttps://REDACTED@git.example.com/app.git\nline 3"},
+		{"an e-mail address is not a URL", "mail ops@example.com", "mail ops@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Text(tt.in)
+			if got != tt.want {
+				t.Errorf("Text(%q): got %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "hunter2") {
+				t.Errorf("Text(%q): got %q, which shows a secret", tt.in, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,94 @@
+package deploy_test
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// TestHostOutputHidesURLCredentials: what a host's command prints is
+// shown in the progress, the record (status, history, and the replies
+// and audit entries made of it) and the log. A migration tool commonly
+// prints the database URL it could not reach, password included; a
+// pulled artifact's downloader, its presigned URL. Their credentials are
+// not shown; the rest of the message is.
+func TestHostOutputHidesURLCredentials(t *testing.T) {
+	const (
+		dbURL    = "postgres://app:hunter2-pass@db.internal:5432/app"
+		dbShown  = "postgres://REDACTED@db.internal:5432/app"
+		artURL   = "https://builds.example.com/web-2.tgz?X-Amz-Signature=sig-7f3e9a"
+		artShown = "https://builds.example.com/web-2.tgz?REDACTED"
+	)
+	secrets := []string{"hunter2-pass", "sig-7f3e9a"}
+	print := func(url string) string {
+		return fmt.Sprintf(`echo "error: could not connect to %s: connection refused" >&2; exit 1`, url)
+	}
+	list := `'for m in $(ls migrations 2>/dev/null); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m"; done'`
+	run := `'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`
+	health := `'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`
+	failed := func(shown string) string {
+		return "exit status 1: error: could not connect to " + shown + ": connection refused"
+	}
+	tests := []struct {
+		name string
+		old  string // lines of fixtureYAML
+		new  string // what replaces it
+		want string // what an error or the pending migrations say
+	}{
+		{"migrations run", "      run: " + run, "      run: '" + print(dbURL) + "'", failed(dbShown)},
+		{"migrations list", "      list: " + list, "      list: '" + print(dbURL) + "'", failed(dbShown)},
+		// The list's output is shown as the pending migrations.
+		{"migrations list output", "      list: " + list + "\n      run: " + run, "      list: 'echo \"warning: using " + dbURL + "\"; ls migrations'\n      run: 'exit 1'",
+			"warning: using " + dbShown},
+		{"restart", "    restart: 'echo \"$SWITCHMAN_BUILD\" >> restarts.log; true'", "    restart: '" + print(artURL) + "'", failed(artShown)},
+		{"health command", "      command: " + health, "      command: '" + print(dbURL) + "'", failed(dbShown)},
+		{"backup", "        hosts: [localhost]", "        hosts: [localhost]\n        backup: '" + print(dbURL) + "'", failed(dbShown)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := fmt.Sprintf(fixtureYAML, "true")
+			if !strings.Contains(yaml, tc.old) {
+				t.Fatalf("the fixture has no line %q; update this test", tc.old)
+			}
+			var log lockedLog
+			f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
+				o.Transports["local"] = &local.Transport{}
+				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"})
+			rec, err := f.run(deploy.KindDeploy, "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Outcome == deploy.OutcomeSucceeded {
+				t.Fatalf("outcome %s, want the %s to fail", rec.Outcome, tc.name)
+			}
+			shown := map[string]string{"record error": rec.Error, "record migrations": strings.Join(rec.Migrations, " "), "log": log.String()}
+			for _, h := range rec.Hosts {
+				shown["host "+h.Host+" error"] = h.Error
+			}
+			f.mu.Lock()
+			for i, ev := range f.events {
+				shown[fmt.Sprintf("event %d", i)] = ev.Err + " " + strings.Join(ev.Migrations, " ")
+			}
+			f.mu.Unlock()
+			named := false
+			for what, s := range shown {
+				named = named || what != "log" && strings.Contains(s, tc.want)
+				for _, secret := range secrets {
+					if strings.Contains(s, secret) {
+						t.Errorf("%s shows a credential the host printed: %q", what, s)
+						break
+					}
+				}
+			}
+			if !named {
+				t.Errorf("no record error, event or migration says %q:\n%v", tc.want, shown)
+			}
+		})
+	}
+}
