@@ -172,10 +172,8 @@ func TestSummaryHidesURLCredentials(t *testing.T) {
 			"url https://b.example/{build}.tgz|url http://{host}:80/health"},
 		{"user info and query", "https://u:hunter2@b.example/{build}.tgz", "http://{host}:80/health?token=hunter2",
 			"url https://REDACTED@b.example/{build}.tgz|url http://{host}:80/health?REDACTED"},
-		{"a / in the password", "https://u:12/hunter2@b.example/{build}.tgz", "http://u:12/hunter2@{host}:80/health",
-			"url https://REDACTED@b.example/{build}.tgz|url http://REDACTED@{host}:80/health"},
-		{"a # in the password", "https://u:12#hunter2@b.example/{build}.tgz", "http://u:12#hunter2@{host}:80/health",
-			"url https://REDACTED@b.example/{build}.tgz|url http://REDACTED@{host}:80/health"},
+		// A password holding an unescaped / or # does not load (see
+		// TestURLPasswordNotPercentEncoded): there is no summary to show it.
 		{"a fragment", "https://b.example/{build}.tgz#hunter2", "http://{host}:80/health#hunter2",
 			"url https://b.example/{build}.tgz|url http://{host}:80/health"},
 	}
