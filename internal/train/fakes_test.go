@@ -132,7 +132,8 @@ func (r *fakeRunner) texts() []string {
 	return out
 }
 
-// fakeNotifier records the posts.
+// fakeNotifier records the posts. A post whose ctx has ended fails, as a
+// chat platform's client does, and is not recorded.
 type fakeNotifier struct {
 	mu    sync.Mutex
 	posts []post
@@ -144,6 +145,9 @@ type post struct {
 }
 
 func (n *fakeNotifier) Post(ctx context.Context, channel string, msg chat.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("post to %s: %w", channel, err)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.posts = append(n.posts, post{channel, msg})

@@ -423,9 +423,8 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			select {
 			case d.tr.busy <- struct{}{}:
 			case <-ctx.Done():
-				// Recorded as run, it is not run late after a restart:
-				// the audit log says what became of it.
-				s.auditDeparture(context.WithoutCancel(ctx), d.name, d.tr, d.at, "did not leave: the bot stopped while an earlier departure of the train was under way")
+				// Recorded as run, it is not run late after a restart.
+				s.notLeft(ctx, d.name, d.tr, d.at, "the bot stopped while an earlier departure of the train was under way")
 				return
 			}
 		}
@@ -442,7 +441,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 				Title: fmt.Sprintf("⚠ The %s did not leave: another replica of the bot was departing the train for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
 			return
 		case err != nil && ctx.Err() != nil:
-			s.auditDeparture(context.WithoutCancel(ctx), d.name, d.tr, d.at, "did not leave: the bot stopped while another replica was departing the train")
+			s.notLeft(ctx, d.name, d.tr, d.at, "the bot stopped while another replica was departing the train")
 			return
 		case err == nil && waited:
 			// An admin may have called it off while it waited (Cancel
@@ -473,6 +472,38 @@ func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
 	s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 	s.announce(ctx, d.tr, m)
 }
+
+// notLeft records and announces that the departure of train name at at,
+// recorded as run, did not leave because the bot was stopping (why): its
+// cars stay aboard for the next departure, and the train's channels say
+// so to the people waiting for it. ctx may have ended: the audit entry and
+// the posts are made without it, within stopTimeout, while the store and
+// the chat platform still answer.
+func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at time.Time, why string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	s.log.Info("train: departure did not leave", "train", name, "at", at, "why", why)
+	s.auditDeparture(ctx, name, tr, at, "did not leave: "+why)
+	now := s.now()
+	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("⚠ The %s did not leave: %s.", s.label(tr, at, now), why)}
+	next := s.nextStamp(ctx, name, tr, now)
+	cars, err := s.store.Cars(ctx, name)
+	switch {
+	case err != nil:
+		s.log.Error("train: list cars", "train", name, "err", err)
+		m.Lines = append(m.Lines, fmt.Sprintf("The cars aboard stay for the next one, %s.", next))
+	case len(cars) > 0:
+		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), next))
+	case tr.cfg.Empty == "silent":
+		return
+	default:
+		m.Lines = append(m.Lines, fmt.Sprintf("Nobody is aboard; the next one leaves %s.", next))
+	}
+	s.announce(ctx, tr, m)
+}
+
+// stopTimeout bounds what a stopping scheduler still writes and posts.
+const stopTimeout = 10 * time.Second
 
 // markWaiting records (KindWaiting) that the departure of train name at at
 // waits, or with the zero time that none does. A failure is logged: Cancel

@@ -6,59 +6,108 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-// TestStopWhileDepartureWaits: a scheduled departure due while an earlier
-// departure of its train is still under way (sent off early) waits for it;
-// if the bot stops meanwhile, the scheduled one does not leave, and the
-// audit log says so, as it says what became of every scheduled departure.
-// Its cars stay aboard for the next train.
+// TestStopWhileDepartureWaits: a scheduled departure due while the train
+// is departing already (sent off early here, or on another replica)
+// waits for it; if the bot stops meanwhile, the scheduled one does not
+// leave. The audit log says so, as it says what became of every scheduled
+// departure, and so does the train's channel, to the people waiting for
+// it: their cars stay aboard for the next train, and it says when that is.
 func TestStopWhileDepartureWaits(t *testing.T) {
-	h := newHarness(t, at(2026, 6, 1, 13, 58), nil) // a Monday
-	h.board("alice", "accounting", "1338")
-	// accounting's deploy finishes only as the bot stops: the early
-	// departure holds the train until then.
-	h.runner.outcome["accounting"] = "at stop"
-	ctx, stop := context.WithCancel(t.Context())
-	defer stop()
-	s, err := New(Options{Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
-		Sleep: func(sctx context.Context, until time.Time) error {
-			if until.After(at(2026, 6, 1, 14, 0)) {
-				// The 14:00 departure is due, and waits for the early
-				// one: the bot stops now.
-				waitDeadline(t, "the 14:00 departure to wait", func() bool {
-					w, err := h.store.LastRun(t.Context(), "daily", KindWaiting)
-					return err == nil && !w.IsZero()
-				})
-				stop()
-				return sctx.Err()
+	tests := []struct {
+		name string
+		// early sends the train off early here, with accounting aboard;
+		// otherwise another replica holds the train's departure lease.
+		early     bool
+		why       string
+		wantLines []string
+	}{
+		{
+			name: "an earlier departure here", early: true,
+			why:       "the bot stopped while an earlier departure of the train was under way",
+			wantLines: []string{"billing 77 (@bob) stay aboard for the next one, Tue 2 Jun 14:00 CEST."},
+		},
+		{
+			name:      "a departure on another replica",
+			why:       "the bot stopped while another replica was departing the train",
+			wantLines: []string{"accounting 1338 (@alice), billing 77 (@bob) stay aboard for the next one, Tue 2 Jun 14:00 CEST."},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 1, 13, 58), nil) // a Monday
+			h.board("alice", "accounting", "1338")
+			// accounting's deploy finishes only as the bot stops: the
+			// early departure holds the train until then.
+			h.runner.outcome["accounting"] = "at stop"
+			ctx, stop := context.WithCancel(t.Context())
+			defer stop()
+			opt := Options{Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
+				Sleep: func(sctx context.Context, until time.Time) error {
+					if until.After(at(2026, 6, 1, 14, 0)) {
+						// The 14:00 departure is due, and waits: the
+						// bot stops now.
+						waitDeadline(t, "the 14:00 departure to wait", func() bool {
+							w, err := h.store.LastRun(t.Context(), "daily", KindWaiting)
+							return err == nil && !w.IsZero()
+						})
+						stop()
+						return sctx.Err()
+					}
+					h.clock.Set(until)
+					return nil
+				}}
+			if !tt.early {
+				opt.Leases = heldLeases{}
 			}
-			h.clock.Set(until)
-			return nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.DepartNow(t.Context(), "ana", "daily"); err != nil {
-		t.Fatal(err)
-	}
-	waitDeadline(t, "the early departure's deploy", func() bool { return len(h.runner.texts()) == 1 })
-	h.board("bob", "billing", "77")
+			s, err := New(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.early {
+				if _, err := s.DepartNow(t.Context(), "ana", "daily"); err != nil {
+					t.Fatal(err)
+				}
+				waitDeadline(t, "the early departure's deploy", func() bool { return len(h.runner.texts()) == 1 })
+			}
+			h.board("bob", "billing", "77")
 
-	if err := s.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+			if err := s.Run(ctx); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
 
-	want := "switchman event: train daily departure Mon 1 Jun 14:00 CEST: did not leave: the bot stopped while an earlier departure of the train was under way"
-	if got := h.store.audited(); !slices.Contains(got, want) {
-		t.Errorf("audited %q, want %q", got, want)
+			want := "switchman event: train daily departure Mon 1 Jun 14:00 CEST: did not leave: " + tt.why
+			if got := h.store.audited(); !slices.Contains(got, want) {
+				t.Errorf("audited %q, want %q", got, want)
+			}
+			title := "⚠ The 14:00 train to production did not leave: " + tt.why + "."
+			if got := h.notes.find("#deploys", title); len(got) != 1 || !slices.Equal(got[0].Lines, tt.wantLines) || got[0].Level != chat.Warning || !got[0].Public {
+				t.Errorf("posts %q; want one public warning %q with lines %q", h.notes.titles("#deploys"), title, tt.wantLines)
+			}
+			wantDeploys := 0
+			if tt.early {
+				wantDeploys = 1 // accounting's, on the early departure
+			}
+			if got := h.runner.texts(); len(got) != wantDeploys {
+				t.Errorf("deploys %q, want %d", got, wantDeploys)
+			}
+		})
 	}
-	if got := h.aboard("daily"); !slices.Equal(got, []string{"billing 77"}) {
-		t.Errorf("aboard: got %q, want billing 77, for the next train", got)
-	}
-	if got := h.runner.texts(); len(got) != 1 {
-		t.Errorf("deploys %q, want accounting's alone", got)
-	}
+}
+
+// heldLeases is a Leaser whose every lease another replica holds.
+type heldLeases struct{}
+
+func (heldLeases) Acquire(_ context.Context, key, _ string, _ time.Duration) (deploy.Lease, error) {
+	return nil, &deploy.LeaseHeldError{Key: key, Holder: "departure of daily on another replica"}
+}
+
+func (heldLeases) Holder(context.Context, string) (string, error) {
+	return "departure of daily on another replica", nil
 }
 
 // TestStopAsDepartureFallsDue: a bot told to stop just as a departure
