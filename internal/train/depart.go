@@ -97,6 +97,13 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	if err == nil {
 		cars, err = s.store.Cars(ctx, name)
 	}
+	if err != nil && ctx.Err() != nil {
+		// The bot's stop cut the lease or the read short: the store
+		// may be fine.
+		sum.Err = fmt.Errorf("depart %s: %w", name, err)
+		sum.Message = s.notLeft(ctx, name, tr, at, note, stopping)
+		return sum
+	}
 	if err != nil {
 		log.Error("train: list cars", "err", err)
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
@@ -159,8 +166,13 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train before its turn"})
 			continue
 		case err != nil:
-			log.Error("train: take a car off to ship it", "app", c.App, "err", err)
-			stopped = "the state store is unreachable"
+			if ctx.Err() != nil {
+				log.Info("train: the bot stopped as a car was taken off to ship it", "app", c.App, "err", err)
+				stopped = "the bot is shutting down"
+			} else {
+				log.Error("train: take a car off to ship it", "app", c.App, "err", err)
+				stopped = "the state store is unreachable"
+			}
 			postponed[i] = stopped
 			// The store may have taken it off before the reply was lost;
 			// ReturnCars leaves a car still aboard where it is.

@@ -246,7 +246,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 func (s *Scheduler) firstBoarded(ctx context.Context, name string, t time.Time) time.Time {
 	cars, err := s.store.Cars(ctx, name)
 	if err != nil {
-		s.log.Error("train: read cars", "train", name, "err", err)
+		if ctx.Err() == nil {
+			s.log.Error("train: read cars", "train", name, "err", err)
+		}
 		return t
 	}
 	for _, c := range cars {
@@ -302,6 +304,10 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 			after := seen
 			last, err := s.store.LastRun(ctx, name, kind)
 			switch {
+			case err != nil && ctx.Err() != nil:
+				// The bot is stopping: fire would fire nothing now,
+				// and the store is not to blame.
+				return false
 			case err != nil:
 				// Only what fell due since the last look; fire reports
 				// it if the store cannot record it either.
@@ -342,6 +348,10 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	told := d.kind == KindDeparture && s.unrecorded[d.name].Equal(d.at)
 	s.mu.Unlock()
 	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
+		if ctx.Err() != nil {
+			s.stoppedAsDue(ctx, d)
+			return
+		}
 		// Running it unrecorded could run it twice.
 		log.Error("train: record run; not running it", "err", err)
 		if d.kind == KindDeparture && !told {
@@ -424,7 +434,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			case d.tr.busy <- struct{}{}:
 			case <-ctx.Done():
 				// Recorded as run, it is not run late after a restart.
-				s.notLeft(ctx, d.name, d.tr, d.at, "the bot stopped while an earlier departure of the train was under way")
+				s.notLeft(ctx, d.name, d.tr, d.at, "", "the bot stopped while an earlier departure of the train was under way")
 				return
 			}
 		}
@@ -441,7 +451,11 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 				Title: fmt.Sprintf("⚠ The %s did not leave: another replica of the bot was departing the train for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
 			return
 		case err != nil && ctx.Err() != nil:
-			s.notLeft(ctx, d.name, d.tr, d.at, "the bot stopped while another replica was departing the train")
+			why := "the bot was stopping"
+			if waited {
+				why = "the bot stopped while another replica was departing the train"
+			}
+			s.notLeft(ctx, d.name, d.tr, d.at, "", why)
 			return
 		case err == nil && waited:
 			// An admin may have called it off while it waited (Cancel
@@ -459,11 +473,16 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 }
 
 // calledOff records and says why departure d does not leave: readErr if
-// whether it was cancelled could not be read (not knowing, it stays), or
-// else because it was cancelled, which Cancel announced.
+// whether it was cancelled could not be read (not knowing, it stays; a
+// read the bot's stop cut short is the stop, not the store), or else
+// because it was cancelled, which Cancel announced.
 func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
 	if readErr == nil {
 		s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: it was cancelled")
+		return
+	}
+	if ctx.Err() != nil {
+		s.notLeft(ctx, d.name, d.tr, d.at, "", stopping)
 		return
 	}
 	s.log.Error("train: read cancellation; not running it", "train", d.name, "at", d.at, "err", readErr)
@@ -473,19 +492,45 @@ func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
 	s.announce(ctx, d.tr, m)
 }
 
+// stopping is why a departure the bot's stop cut short did not leave.
+const stopping = "the bot was stopping"
+
+// stoppedAsDue handles departure d, whose recording as run the bot's stop
+// cut short: the store may have made it or not. Not made, the next start
+// catches up on it, as on one the stop kept from beginning; made, it is
+// not run again, so it is announced as not leaving.
+func (s *Scheduler) stoppedAsDue(ctx context.Context, d due) {
+	if d.kind != KindDeparture {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	last, err := s.store.LastRun(rctx, d.name, d.kind)
+	cancel()
+	switch {
+	case err != nil:
+		s.log.Error("train: the bot stopped as a departure fell due, and whether it was recorded as run cannot be read", "train", d.name, "at", d.at, "err", err)
+	case last.Equal(d.at):
+		s.notLeft(ctx, d.name, d.tr, d.at, "", stopping)
+	default:
+		s.log.Info("train: the bot stopped as a departure fell due; the next start catches up on it", "train", d.name, "at", d.at)
+	}
+}
+
 // notLeft records and announces that the departure of train name at at,
 // recorded as run, did not leave because the bot was stopping (why): its
 // cars stay aboard for the next departure, and the train's channels say
-// so to the people waiting for it. ctx may have ended: the audit entry and
-// the posts are made without it, within stopTimeout, while the store and
-// the chat platform still answer.
-func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at time.Time, why string) {
+// so to the people waiting for it; note, if set, is shown with it. ctx
+// may have ended: the audit entry and the posts are made without it,
+// within stopTimeout, while the store and the chat platform still answer.
+// It returns the message.
+func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at time.Time, note, why string) chat.Message {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	s.log.Info("train: departure did not leave", "train", name, "at", at, "why", why)
 	s.auditDeparture(ctx, name, tr, at, "did not leave: "+why)
 	now := s.now()
-	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("⚠ The %s did not leave: %s.", s.label(tr, at, now), why)}
+	m := chat.Message{Level: chat.Warning, Public: true, Lines: noteLines(note),
+		Title: fmt.Sprintf("⚠ The %s did not leave: %s.", s.label(tr, at, now), why)}
 	next := s.nextStamp(ctx, name, tr, now)
 	cars, err := s.store.Cars(ctx, name)
 	switch {
@@ -495,11 +540,12 @@ func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at
 	case len(cars) > 0:
 		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), next))
 	case tr.cfg.Empty == "silent":
-		return
+		return chat.Message{}
 	default:
 		m.Lines = append(m.Lines, fmt.Sprintf("Nobody is aboard; the next one leaves %s.", next))
 	}
 	s.announce(ctx, tr, m)
+	return m
 }
 
 // stopTimeout bounds what a stopping scheduler still writes and posts.

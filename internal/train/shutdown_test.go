@@ -1,9 +1,14 @@
 package train
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,4 +173,196 @@ func waitDeadline(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestStopDuringDeparture: a bot told to stop as a departure that has
+// begun waits on the store is stopping, not failing to reach the store:
+// the departure, audit log and channel say so, and the log holds no
+// warning or error. A departure the stop keeps from leaving stays recorded
+// as run, so it says when the cars leave instead; one whose recording the
+// stop cut short before it was made is left to the next start, as one the
+// stop kept from beginning.
+func TestStopDuringDeparture(t *testing.T) {
+	const notLeft = "⚠ The 14:00 train to production did not leave: the bot was stopping."
+	stayLines := []string{"accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."}
+	tests := []struct {
+		name string
+		// method is the store call the stop cuts short, the first once
+		// the departure is recorded (at it, for MarkRun); made says
+		// whether its change is made all the same.
+		method string
+		made   bool
+		// early arms it from the start rather than once the departure
+		// is recorded: the scheduler's look for what fell due.
+		early     bool
+		wantTitle string // of the one post after the stop; "": none
+		wantLines []string
+		wantAudit string // "": the departure is not audited
+	}{
+		{name: "recording it, recorded", method: "MarkRun", made: true,
+			wantTitle: notLeft, wantLines: stayLines, wantAudit: "did not leave: the bot was stopping"},
+		{name: "recording it, not recorded", method: "MarkRun"},
+		{name: "looking for what fell due", method: "LastRun", early: true},
+		{name: "reading whether it was cancelled", method: "LastRun",
+			wantTitle: notLeft, wantLines: stayLines, wantAudit: "did not leave: the bot was stopping"},
+		{name: "reading its cars", method: "Cars",
+			wantTitle: notLeft, wantLines: stayLines, wantAudit: "did not leave: the bot was stopping"},
+		{name: "taking a car off", method: "Leave", made: true,
+			wantTitle: "🚂 The 14:00 train to production is postponed: the bot is shutting down",
+			wantLines: []string{"accounting 1338 (@alice) moves to the next train, Wed 3 Jun 14:00 CEST."},
+			wantAudit: "🚂 The 14:00 train to production is postponed: the bot is shutting down; accounting 1338 (@alice) moves to the next train, Wed 3 Jun 14:00 CEST."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 13, 50), nil) // a Tuesday
+			if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 1, 14, 0)); err != nil {
+				t.Fatal(err)
+			}
+			h.board("alice", "accounting", "1338")
+			ctx, stop := context.WithCancel(t.Context())
+			defer stop()
+			st := &stopAt{MemStore: h.store, method: tt.method, made: tt.made, stop: stop}
+			h.store.afterMark = func(kind string) {
+				if kind == KindDeparture {
+					st.armed.Store(true)
+				}
+			}
+			st.armed.Store(tt.early || tt.method == "MarkRun")
+			var logs lockedBuffer
+			var s *Scheduler
+			s, err := New(Options{Config: h.cfg, Store: st, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
+				Log: slog.New(slog.NewTextHandler(&logs, nil)),
+				Sleep: func(sctx context.Context, until time.Time) error {
+					// The departure under way ends before the clock
+					// moves on.
+					s.wg.Wait()
+					if err := sctx.Err(); err != nil {
+						return err
+					}
+					h.clock.Set(until)
+					return nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Run(ctx); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !st.tripped.Load() {
+				t.Fatalf("the departure made no %s call", tt.method)
+			}
+
+			var posted []chat.Message
+			for _, m := range h.notes.find("#deploys", "") {
+				if !strings.Contains(m.Title, "is leaving with") {
+					posted = append(posted, m)
+				}
+			}
+			switch {
+			case tt.wantTitle == "" && len(posted) > 0:
+				t.Errorf("posts %q, want none", h.notes.titles("#deploys"))
+			case tt.wantTitle != "" && (len(posted) != 1 || posted[0].Title != tt.wantTitle || !slices.Equal(posted[0].Lines, tt.wantLines)):
+				t.Errorf("posts %q, want one %q with lines %q", h.notes.titles("#deploys"), tt.wantTitle, tt.wantLines)
+			}
+			var entries []string
+			for _, e := range h.store.audited() {
+				if what, ok := strings.CutPrefix(e, "switchman event: train daily departure Tue 2 Jun 14:00 CEST: "); ok {
+					entries = append(entries, what)
+				}
+			}
+			if want := []string{tt.wantAudit}; tt.wantAudit == "" && len(entries) > 0 || tt.wantAudit != "" && !slices.Equal(entries, want) {
+				t.Errorf("audit entries of the departure: %q, want %q", entries, tt.wantAudit)
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+				t.Errorf("aboard: %q, want accounting 1338, for the next train", got)
+			}
+			if got := h.runner.texts(); len(got) != 0 {
+				t.Errorf("deploys %q, want none", got)
+			}
+			for line := range strings.Lines(logs.String()) {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					t.Errorf("logged %s", strings.TrimSpace(line))
+				}
+			}
+		})
+	}
+}
+
+// stopAt is a Store that tells the bot to stop (stop) during its first
+// call of method once armed: the call fails with the ended context's
+// error, as a store does whose answer the stop cut short, and its change
+// is made all the same if made. MarkRun stops at a departure's only.
+type stopAt struct {
+	*MemStore
+	method  string
+	made    bool
+	stop    context.CancelFunc
+	armed   atomic.Bool
+	tripped atomic.Bool
+}
+
+// trip reports whether this call of method is the one the stop cuts short.
+func (s *stopAt) trip(method string) bool {
+	if method != s.method || !s.armed.CompareAndSwap(true, false) {
+		return false
+	}
+	s.tripped.Store(true)
+	s.stop()
+	return true
+}
+
+func (s *stopAt) cut(ctx context.Context, op string) error {
+	return fmt.Errorf("%s: state store did not answer in time: %w", op, ctx.Err())
+}
+
+func (s *stopAt) Cars(ctx context.Context, name string) ([]Car, error) {
+	if s.trip("Cars") {
+		return nil, s.cut(ctx, "cars")
+	}
+	return s.MemStore.Cars(ctx, name)
+}
+
+func (s *stopAt) Leave(ctx context.Context, name, app string) (Car, error) {
+	if s.trip("Leave") {
+		if s.made {
+			_, _ = s.MemStore.Leave(context.WithoutCancel(ctx), name, app)
+		}
+		return Car{}, s.cut(ctx, "leave")
+	}
+	return s.MemStore.Leave(ctx, name, app)
+}
+
+func (s *stopAt) LastRun(ctx context.Context, name, kind string) (time.Time, error) {
+	if s.trip("LastRun") {
+		return time.Time{}, s.cut(ctx, "last run")
+	}
+	return s.MemStore.LastRun(ctx, name, kind)
+}
+
+func (s *stopAt) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
+	if kind == KindDeparture && s.trip("MarkRun") {
+		if s.made {
+			_ = s.MemStore.MarkRun(context.WithoutCancel(ctx), name, kind, at)
+		}
+		return s.cut(ctx, "mark run")
+	}
+	return s.MemStore.MarkRun(ctx, name, kind, at)
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
