@@ -157,7 +157,10 @@ func NewService(d Deps) *Service {
 
 // call is the state of one Handle.
 type call struct {
-	s     *Service
+	s *Service
+	// ctx is the request's, kept for refuse to tell a request that ended
+	// while it ran from a dependency that failed.
+	ctx   context.Context
 	req   Request
 	out   Output
 	entry audit.Entry
@@ -167,7 +170,7 @@ type call struct {
 // Handle runs one command. It never panics on user input and always
 // leaves exactly one audit entry for the command.
 func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
-	c := &call{s: s, req: req, out: out, entry: audit.Entry{
+	c := &call{s: s, ctx: ctx, req: req, out: out, entry: audit.Entry{
 		Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel, Command: truncate(req.Text, 500),
 	}}
 	p := Result{Kind: Reply, Reply: req.Refused}
@@ -281,12 +284,15 @@ func (c *call) allow(reason string) {
 
 // refuse records and replies a refusal or failure.
 func (c *call) refuse(err error) {
+	err, cut := c.cutShort(err)
 	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
 	c.res.Failed, c.res.Code = true, errs.CodeOf(err)
-	switch errs.CodeOf(err) {
-	case errs.Internal:
+	switch code := errs.CodeOf(err); {
+	case cut:
+		c.s.log.Info("command cut short", "user", c.req.User, "command", c.entry.Command, "err", err)
+	case code == errs.Internal:
 		c.s.log.Error("command failed", "user", c.req.User, "command", c.entry.Command, "err", err)
-	case errs.Unavailable:
+	case code == errs.Unavailable:
 		// A dependency failed (the store, a host, the artifact store):
 		// operators need its cause, which people are told only briefly.
 		c.s.log.Warn("command refused", "user", c.req.User, "command", c.entry.Command, "err", err)
@@ -309,6 +315,26 @@ func (c *call) refuse(err error) {
 		m.Lines = append(m.Lines, strings.Split(rest, "\n")...)
 	}
 	c.out.Reply(m)
+}
+
+// cutShort returns err as the requester is to hear it, and whether the
+// command's request ended while it ran (the bot stopping, the request
+// cancelled) and cut it short: the store and host calls it cancelled fail
+// as if they could not be reached, which says nothing of the store or the
+// hosts. Such a failure then says what happened instead, and keeps its
+// "nothing was changed".
+func (c *call) cutShort(err error) (error, bool) {
+	if c.ctx == nil || c.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return err, false
+	}
+	msg := "the request was cancelled, so the command was cut short"
+	if c.s.engine.Draining() {
+		msg = "Switchman is stopping, so the command was cut short"
+	}
+	if strings.HasSuffix(errs.Message(err), "nothing was changed") {
+		msg += "; nothing was changed"
+	}
+	return errs.Wrap(errs.Unavailable, err, "%s", msg), true
 }
 
 // maxTitle is the longest title of a reply: Discord shows 256 characters

@@ -93,6 +93,9 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 	}
 	locks, err := s.store.Locks(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return "the bot is shutting down", true
+		}
 		return "state store unreachable", true
 	}
 	for _, l := range locks {
