@@ -112,7 +112,8 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 		m.Buttons = []chat.Button{b}
 	}
 	for _, h := range r.Hosts {
-		v := "on " + orNone(h.Current)
+		// A host lost during its switch may be on either release.
+		v := "on " + orNone(h.Release())
 		if h.State == deploy.HostUnreachable {
 			v = "unreachable: " + h.Error
 		}

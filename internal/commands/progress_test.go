@@ -8,6 +8,7 @@ package commands_test
 // and review the diff.
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -354,16 +355,69 @@ func TestProgressManyHostsNamesFailures(t *testing.T) {
 
 // TestFinalHostLostDuringItsSwitch: a host whose `current` could not be
 // read after its switch is shown on either release it may point at, not
-// on the one it left as if it certainly still ran it.
+// on the one it left as if it certainly still ran it; on its first
+// release, on the build or on none yet.
 func TestFinalHostLostDuringItsSwitch(t *testing.T) {
-	r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindRollback, App: "web", Env: "prod", Build: "1", Previous: "2",
-		Outcome: deploy.OutcomeFailed, Error: "rollback to 1 failed on web2",
+	tests := []struct {
+		name string
+		rec  *deploy.Record
+		want []string // the hosts' fields, each a prefix
+	}{
+		{
+			name: "from an earlier release",
+			rec: &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindRollback, App: "web", Env: "prod", Build: "1", Previous: "2",
+				Outcome: deploy.OutcomeFailed, Error: "rollback to 1 failed on web2",
+				Hosts: []deploy.HostResult{
+					{Host: "web1", State: deploy.HostActive, Current: "1", Switched: true},
+					{Host: "web2", State: deploy.HostFailed, Current: "2", Switching: "1", Error: "activate on web2: connection lost; could not read current after the failed switch"},
+				}},
+			want: []string{"active, on 1", "failed, on 2 or 1 — "},
+		},
+		{
+			name: "to its first release",
+			rec: &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1",
+				Outcome: deploy.OutcomeReverted, Error: "activate on web2: connection lost; release 1 marked bad",
+				Hosts: []deploy.HostResult{
+					{Host: "web1", State: deploy.HostFailed, Current: "1", Switched: true},
+					{Host: "web2", State: deploy.HostFailed, Switching: "1", Error: "activate on web2: connection lost; could not read current after the failed switch"},
+				}},
+			want: []string{"failed, on 1", "failed, on 1 or no release yet — "},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := commands.FinalMessage(tt.rec, time.Now())
+			ok := len(m.Fields) == len(tt.want)
+			for i := 0; ok && i < len(tt.want); i++ {
+				ok = strings.HasPrefix(m.Fields[i].Value, tt.want[i])
+			}
+			if !ok {
+				t.Errorf("fields: got %+v, want %q", m.Fields, tt.want)
+			}
+		})
+	}
+}
+
+// TestInterruptedHostOnItsFirstRelease: the line of an interrupted deploy
+// (history, status) shows a host it lost during its switch to its first
+// release on the build or on none yet, not on none alone.
+func TestInterruptedHostOnItsFirstRelease(t *testing.T) {
+	f := newServiceFixture(t)
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "1",
+		Requester: "bob", Outcome: deploy.OutcomeInterrupted, Started: start, Finished: start.Add(time.Minute),
+		Error: "the process running this deploy (bot-1) stopped before it finished; bot-2 took web/prod over since, so the hosts are as this deploy last recorded them",
 		Hosts: []deploy.HostResult{
 			{Host: "web1", State: deploy.HostActive, Current: "1", Switched: true},
-			{Host: "web2", State: deploy.HostFailed, Current: "2", Switching: "1", Error: "activate on web2: connection lost; could not read current after the failed switch"},
+			{Host: "web2", State: deploy.HostActivating, Switching: "1"},
 		}}
-	m := commands.FinalMessage(r, time.Now())
-	if len(m.Fields) != 2 || m.Fields[0].Value != "active, on 1" || !strings.HasPrefix(m.Fields[1].Value, "failed, on 2 or 1 — ") {
-		t.Errorf("fields: got %+v, want web1 active on 1, web2 failed on 2 or 1", m.Fields)
+	if err := f.store.PutRecord(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := f.do("carl", "history web")
+	m := out.replies[len(out.replies)-1]
+	want := "; hosts: web1 on 1, web2 on 1 or no release yet"
+	if len(m.Lines) != 1 || !strings.HasSuffix(m.Lines[0], want) {
+		t.Errorf("got lines %q, want one ending with %q", m.Lines, want)
 	}
 }

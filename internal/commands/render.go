@@ -84,7 +84,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	}
 	for _, h := range r.Hosts {
 		v := string(h.State)
-		if rel := hostRelease(h); rel != "" {
+		if rel := h.Release(); rel != "" {
 			v += ", on " + rel
 		}
 		if h.Error != "" {
@@ -164,16 +164,6 @@ func MigrationsLine(r *deploy.Record) string {
 		return "⚠ migrations: failed" + names + ": some may be applied; check the database before rolling back"
 	}
 	return ""
-}
-
-// hostRelease is the release h points at as its record says: "1337",
-// or "1337 or 1338" for a host lost during its switch, whose `current`
-// could not be read; "" for none.
-func hostRelease(h deploy.HostResult) string {
-	if h.Switching != "" && h.Switching != h.Current {
-		return orNone(h.Current) + " or " + h.Switching
-	}
-	return h.Current
 }
 
 func plural(n int) string {

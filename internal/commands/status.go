@@ -346,7 +346,7 @@ func hostsByRelease(hosts []deploy.HostResult) string {
 	var releases []string
 	by := map[string][]string{}
 	for _, h := range hosts {
-		rel := hostRelease(h)
+		rel := h.Release()
 		if _, ok := by[rel]; !ok {
 			releases = append(releases, rel)
 		}

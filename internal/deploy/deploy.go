@@ -396,9 +396,67 @@ func (r *run) partialMessage(failed int) string {
 		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
 	}
 	if len(first) > 0 {
-		msg += fmt.Sprintf("; no earlier release to switch back to on %s, left on %s — deploy a fixed build", strings.Join(first, ", "), r.rec.Build)
+		msg += "; " + r.firstReleaseText(first, r.rec.Build, false)
 	}
 	return msg
+}
+
+// firstReleaseText says where a failed or cancelled deploy of build left
+// hosts, which it switched (or lost during their switch) and which had no
+// earlier release to switch back to. A host lost during its switch, whose
+// `current` could not be read, may point at build or at nothing at all:
+// it is not said to be on build.
+func (r *run) firstReleaseText(names []string, build string, cancelled bool) string {
+	hosts := make([]HostResult, 0, len(names))
+	r.mu.Lock()
+	for _, name := range names {
+		hr := HostResult{Host: name}
+		if rec := r.rec.Host(name); rec != nil {
+			hr = *rec
+		}
+		hosts = append(hosts, hr)
+	}
+	r.mu.Unlock()
+	return firstReleaseText(hosts, build, cancelled)
+}
+
+func firstReleaseText(hosts []HostResult, build string, cancelled bool) string {
+	var on, lost []string
+	for _, hr := range hosts {
+		if hr.Switching != "" && hr.Current != hr.Switching {
+			lost = append(lost, hr.Host)
+		} else {
+			on = append(on, hr.Host)
+		}
+	}
+	if cancelled {
+		var parts []string
+		switch {
+		case len(on) == 1:
+			parts = append(parts, fmt.Sprintf("%s stays on %s, its first release", on[0], build))
+		case len(on) > 1:
+			parts = append(parts, fmt.Sprintf("%s stay on %s, their first release", strings.Join(on, ", "), build))
+		}
+		switch {
+		case len(lost) == 1:
+			parts = append(parts, fmt.Sprintf("%s, lost during its switch to its first release, may be on %s or have no release yet", lost[0], build))
+		case len(lost) > 1:
+			parts = append(parts, fmt.Sprintf("%s, lost during their switch to their first release, may each be on %s or have no release yet", strings.Join(lost, ", "), build))
+		}
+		return strings.Join(parts, "; ") + ": there is nothing to switch back to"
+	}
+	var parts []string
+	if len(on) > 0 {
+		parts = append(parts, fmt.Sprintf("%s, left on %s", strings.Join(on, ", "), build))
+	}
+	switch {
+	case len(lost) == 1:
+		parts = append(parts, fmt.Sprintf("%s, lost during its switch: it may be on %s or have no release yet", lost[0], build))
+	case len(lost) > 1:
+		parts = append(parts, fmt.Sprintf("%s, lost during their switch: each may be on %s or have no release yet", strings.Join(lost, ", "), build))
+	}
+	// /rollback has nothing to go to there: only a fixed build helps.
+	return fmt.Sprintf("no earlier release to switch back to on %s — deploy a fixed build", strings.Join(parts, ", nor on "))
 }
 
 // failures counts hosts out of the deploy.
@@ -1585,14 +1643,8 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	if len(left) > 0 {
 		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
 	}
-	switch {
-	case len(kept) == 1 && cancelled:
-		msg += fmt.Sprintf("; %s stays on %s, its first release: there is nothing to switch back to", kept[0], build)
-	case len(kept) > 0 && cancelled:
-		msg += fmt.Sprintf("; %s stay on %s, their first release: there is nothing to switch back to", strings.Join(kept, ", "), build)
-	case len(kept) > 0:
-		// /rollback has nothing to go to there: only a fixed build helps.
-		msg += fmt.Sprintf("; no earlier release to switch back to on %s, left on %s — deploy a fixed build", strings.Join(kept, ", "), build)
+	if len(kept) > 0 {
+		msg += "; " + r.firstReleaseText(kept, build, cancelled)
 	}
 	if len(r.migrated) > 0 && (len(back) > 0 || !anySwitched) {
 		// Hosts run the earlier release again, or still: the database

@@ -37,7 +37,10 @@ exec sleep 600
 func TestFleetHostLostAfterItsSwitch(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
+		name string
+		// fresh hosts have no release yet: the run is their first.
+		fresh bool
+		env   []string    // extra lines of the env
 		first deploy.Kind // the run host1 dies in
 		build string      // its build: "" for a rollback
 		ended deploy.Outcome
@@ -50,15 +53,26 @@ func TestFleetHostLostAfterItsSwitch(t *testing.T) {
 			said: "rollback to 1 failed on host1", later: deploy.KindRollback, on: "1"},
 		{name: "a deploy, then the deploy again", first: deploy.KindDeploy, build: "2", ended: deploy.OutcomeReverted,
 			said: "could NOT switch back host1", later: deploy.KindDeploy, again: "2", on: "2"},
+		// Nothing to switch back to, and where it points unknown: host1
+		// may be on the build or have no release at all, not "left on" it.
+		{name: "a first deploy, then the deploy again", fresh: true, first: deploy.KindDeploy, build: "1", ended: deploy.OutcomeReverted,
+			said:  "no earlier release to switch back to on host0, left on 1, nor on host1, lost during its switch: it may be on 1 or have no release yet — deploy a fixed build",
+			later: deploy.KindDeploy, again: "1", on: "1"},
+		{name: "a first deploy within max_failures, then the deploy again", fresh: true, env: []string{"max_failures: 1"},
+			first: deploy.KindDeploy, build: "1", ended: deploy.OutcomePartial,
+			said:  "no earlier release to switch back to on host1, lost during its switch: it may be on 1 or have no release yet — deploy a fixed build",
+			later: deploy.KindDeploy, again: "1", on: "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			fleet := sshd.StartFleet(t, 2, sshd.Options{Config: []string{"SetEnv HOME=/srv/home PATH=/srv/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"}})
-			f := newFleetFixture(t, fleet, fleetSpec{restart: `echo "$SWITCHMAN_BUILD" >> /srv/restarts`}, nil)
+			f := newFleetFixture(t, fleet, fleetSpec{restart: `echo "$SWITCHMAN_BUILD" >> /srv/restarts`, env: tt.env}, nil)
 			f.build("1")
 			f.build("2")
-			f.seed("1")
+			if !tt.fresh {
+				f.seed("1")
+			}
 			if tt.first == deploy.KindRollback {
 				f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
 			}
@@ -79,7 +93,7 @@ func TestFleetHostLostAfterItsSwitch(t *testing.T) {
 			waitFile(t, filepath.Join(host1, "switched"))
 			fleet.Kill(1)
 			rec := f.wait(done)
-			if rec.Outcome != tt.ended || !strings.Contains(rec.Error, tt.said) {
+			if rec.Outcome != tt.ended || !strings.Contains(rec.Error, tt.said) || strings.Contains(rec.Error, "host1, left on") {
 				t.Errorf("%s: got %s (%s), want %s saying %q", tt.first, rec.Outcome, rec.Error, tt.ended, tt.said)
 			}
 			if h := hostResult(t, rec, "host1"); h.State != deploy.HostFailed || !strings.Contains(h.Error, "could not read current") {

@@ -85,6 +85,21 @@ type HostResult struct {
 // `current`, or lost the host during its switch.
 func (h HostResult) MayHaveSwitched() bool { return h.Switched || h.Switching != "" }
 
+// Release says, for people, which release the host's `current` points at
+// as this record says: "1337"; "1337 or 1338" for a host lost during its
+// switch, whose `current` could not be read; "1338 or no release yet"
+// for one lost during its switch to its first release, which may have no
+// `current` at all; "" for none.
+func (h HostResult) Release() string {
+	switch {
+	case h.Switching == "" || h.Switching == h.Current:
+		return h.Current
+	case h.Current == "":
+		return h.Switching + " or no release yet"
+	}
+	return h.Current + " or " + h.Switching
+}
+
 // startSwitch records that the run starts switching the host to build. A
 // switch back to Current of a host lost during its switch keeps the
 // release it may point at instead.
