@@ -14,6 +14,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // TestRollbackOfADeploy: `rollback DEPLOY-ID`, what a Rollback button
@@ -137,10 +138,12 @@ func TestStatusAdviceUndoesTheInterruptedRun(t *testing.T) {
 
 // TestStatusKeepsAnUnresolvedInterruptedRun: status shows an interrupted
 // run, with the rollback that undoes it, until a later run resolves it:
-// one that succeeded, which leaves every host on its release and checked.
-// A later run that switched nothing (a deploy that failed before its
-// switch) was the last record, and status showed it alone: the hosts the
-// interrupted run left half switched went unmentioned.
+// one that succeeded, which leaves every host on its release and checked,
+// or one that found every host on one release already and had nothing to
+// do (the env fixed by hand), which records that it did. A later run that
+// switched nothing (a deploy that failed before its switch) was the last
+// record, and status showed it alone: the hosts the interrupted run left
+// half switched went unmentioned.
 func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -181,6 +184,20 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 				t.Errorf("after %q: current %s, want releases/2", advice, got)
 			}
 		}},
+		{name: "fixed by hand, then a deploy of what runs", shown: false, later: func(t *testing.T, f *serviceFixture) {
+			backByHand(t, f)
+			res, out, _ := f.do("bob", "deploy web 2")
+			if res.DeployID != "" || res.Code != errs.NoChange || !strings.Contains(out.last(), "interrupted, is resolved") {
+				t.Errorf("deploy 2: got %+v, %q; want nothing to do, resolving deploy 3", res, out.last())
+			}
+		}},
+		{name: "fixed by hand, then the rollback to what runs", shown: false, later: func(t *testing.T, f *serviceFixture) {
+			backByHand(t, f)
+			res, out, _ := f.do("bob", "rollback web prod to 2")
+			if res.DeployID != "" || res.Code != errs.NoChange || !strings.Contains(out.last(), "interrupted, is resolved") {
+				t.Errorf("rollback to 2: got %+v, %q; want nothing to do, resolving deploy 3", res, out.last())
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +233,19 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 				t.Errorf("status buttons: got %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// backByHand puts the fixture's host back on release 2, as someone fixing
+// it by hand after the interrupted deploy of 3 would.
+func backByHand(t *testing.T, f *serviceFixture) {
+	t.Helper()
+	tmp := filepath.Join(f.app, "current.by-hand")
+	if err := os.Symlink("releases/2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.app, "current")); err != nil {
+		t.Fatal(err)
 	}
 }
 

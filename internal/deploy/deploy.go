@@ -75,8 +75,7 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 		}
 	}
 	if need == 0 {
-		r.abandon()
-		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", t.key(), req.Build)
+		return nil, r.nothingToDo(errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", t.key(), req.Build))
 	}
 	if current == "" {
 		current = stuckFrom
@@ -211,6 +210,66 @@ func (r *run) abandon() {
 	if err := r.lease.Release(ctx); err != nil {
 		r.e.log.Warn("release deploy lease", "key", r.t.key(), "err", err)
 	}
+}
+
+// nothingToDo ends a run that has nothing to do, noop (an errs.NoChange
+// refusal) saying so, and releases its lease. A run that reached every
+// host and found them all on one release has seen them agree: an
+// interrupted run of the app+env that no later run resolved, whose hosts
+// someone may have put right by hand since, is resolved by that (see
+// Unresolved). The run is then recorded, unchanged, and noop says so;
+// otherwise nothing is written, as before.
+func (r *run) nothingToDo(noop error) error {
+	defer r.abandon()
+	if len(r.live()) != len(r.hosts) {
+		return noop // a host not reached may be on another release
+	}
+	build := r.states[r.hosts[0].Name].Current
+	for _, h := range r.hosts {
+		if st := r.states[h.Name]; build == "" || st.Current != build {
+			return noop
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
+	defer cancel()
+	stuck, err := r.e.unresolved(ctx, r.t)
+	if err != nil {
+		r.e.log.Warn("read the deploy history to resolve an interrupted run", "app", r.t.app.Name, "env", r.t.env.Name, "err", err)
+		return noop
+	}
+	if stuck == nil {
+		return noop
+	}
+	r.mu.Lock()
+	r.rec.Build, r.rec.Previous, r.rec.MigrationState = build, "", ""
+	r.rec.Outcome, r.rec.Finished = OutcomeUnchanged, r.e.now()
+	r.rec.Error = fmt.Sprintf("every host ran %s already: nothing to do; %s %s, interrupted, is resolved", build, stuck.Kind, stuck.ID)
+	for i := range r.rec.Hosts {
+		r.rec.Hosts[i].State = HostUnchanged
+	}
+	r.mu.Unlock()
+	if err := r.e.store.PutRecord(ctx, r.snapshot()); err != nil {
+		r.e.log.Warn("record a run that resolves an interrupted one", "deploy", r.rec.ID, "interrupted", stuck.ID, "err", err)
+		return noop
+	}
+	return errs.New(errs.NoChange, "%s; %s %s, interrupted, is resolved: every host was reached and runs %s (recorded as %s %s, unchanged)",
+		errs.Message(noop), stuck.Kind, stuck.ID, build, r.rec.Kind, r.rec.ID)
+}
+
+// unresolved returns the interrupted run of t that no later run resolved
+// (see Unresolved), or nil. It reads the newest records first, which tell
+// in most envs, and all of them only when it must.
+func (e *Engine) unresolved(ctx context.Context, t target) (*Record, error) {
+	for _, limit := range []int{20, 0} {
+		recs, err := e.store.Records(ctx, Filter{App: t.app.Name, Env: t.env.Name, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		if stuck, complete := Unresolved(recs); complete || limit == 0 || len(recs) < limit {
+			return stuck, nil
+		}
+	}
+	return nil, nil
 }
 
 // start records the run, registers it and runs body in the background.

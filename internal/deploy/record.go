@@ -38,6 +38,12 @@ const (
 	// OutcomeInterrupted: the process running the deploy died (or lost its
 	// lease); the per-host state is what recovery could observe.
 	OutcomeInterrupted Outcome = "interrupted"
+	// OutcomeUnchanged: the run reached every host, found them all on its
+	// release already and changed nothing (it restarted and checked
+	// nothing either). It is recorded only when that resolves an
+	// interrupted run before it (see Unresolved): the hosts were seen to
+	// agree, put right by hand perhaps, since that run.
+	OutcomeUnchanged Outcome = "unchanged"
 )
 
 // Done reports whether the outcome is final.
@@ -198,7 +204,9 @@ func (r *Record) Clone() *Record {
 // of one app+env newest first (as Store.Records lists them), that no later
 // run resolved, or nil. A run resolves the runs before it when it
 // succeeded: every host then runs its release and passed its health
-// check, whatever an earlier run left. No other end does: a run that
+// check, whatever an earlier run left; or when it found every host on its
+// release already (unchanged), which says the hosts agree, however they
+// came to. No other end does: a run that
 // failed or was cancelled before its switch changed no host, one that
 // reverted or ended partial left hosts apart, as does one interrupted in
 // turn (then the newer is the one returned), and a run still going has
@@ -209,7 +217,7 @@ func Unresolved(recs []*Record) (rec *Record, complete bool) {
 		switch r.Outcome {
 		case OutcomeInterrupted:
 			return r, true
-		case OutcomeSucceeded:
+		case OutcomeSucceeded, OutcomeUnchanged:
 			return nil, true
 		}
 	}

@@ -25,6 +25,7 @@ func TestUnresolved(t *testing.T) {
 			rec("c", deploy.OutcomeCancelled), rec("b", deploy.OutcomeFailed), rec("a", deploy.OutcomeInterrupted),
 		}, "a", true},
 		{"two interrupted: the newer", []*deploy.Record{rec("c", deploy.OutcomeFailed), rec("b", deploy.OutcomeInterrupted), rec("a", deploy.OutcomeInterrupted)}, "b", true},
+		{"last found every host on its release", []*deploy.Record{rec("c", deploy.OutcomeUnchanged), rec("b", deploy.OutcomeFailed), rec("a", deploy.OutcomeInterrupted)}, "", true},
 		{"resolved, then failed", []*deploy.Record{rec("c", deploy.OutcomeFailed), rec("b", deploy.OutcomeSucceeded), rec("a", deploy.OutcomeInterrupted)}, "", true},
 		{"no answer yet", []*deploy.Record{rec("b", deploy.OutcomeFailed), rec("a", deploy.OutcomeReverted)}, "", false},
 	}

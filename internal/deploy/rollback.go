@@ -58,6 +58,9 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	if err == nil && req.From != "" && from != req.From && !r.runsOnly(req.From, to) {
 		err = errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", t.key(), orNone(from), req.From, req.App, t.env.Name)
 	}
+	if errs.CodeOf(err) == errs.NoChange {
+		return nil, r.nothingToDo(err)
+	}
 	if err != nil {
 		r.abandon()
 		return nil, err

@@ -105,7 +105,9 @@ func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window tim
 
 	streams := map[stream][]*deploy.Record{}
 	for _, r := range records {
-		if r == nil {
+		if r == nil || r.Outcome == deploy.OutcomeUnchanged {
+			// A run that found every host on its release changed
+			// nothing: neither a deploy nor a rollback.
 			continue
 		}
 		k := stream{r.App, r.Env}

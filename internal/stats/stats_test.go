@@ -232,6 +232,23 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			// A run that found every host on its release and changed
+			// nothing (recorded as it resolved an interrupted one) is
+			// neither a deploy nor a rollback: the deploy before it did
+			// not fail, and is not restored by it.
+			name: "a run that changed nothing", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, ok),
+				dep("a", "p", at(10, 10, 5), 1, deploy.OutcomeUnchanged),
+				rb("a", "p", at(10, 10, 6), 1, deploy.OutcomeUnchanged),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Deploys != 1 || r.Rollbacks != 0 || r.Failures != 0 || r.Daily[1] != 1 {
+					t.Errorf("got %d deploys (daily %v), %d rollbacks, %d failures; want 1, 0, 0", r.Deploys, r.Daily, r.Rollbacks, r.Failures)
+				}
+			},
+		},
+		{
 			name: "even count median", window: week,
 			records: []*deploy.Record{dep("a", "p", at(10, 10, 0), 2, ok), dep("a", "p", at(10, 10, 1), 5, ok)},
 			check: func(t *testing.T, r Report) {
