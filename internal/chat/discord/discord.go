@@ -20,6 +20,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -345,8 +346,9 @@ const (
 // verifies the request's signature, answers within Discord's 3 seconds and
 // runs the command afterwards. Requests with a bad signature get 401;
 // Discord sends some on purpose to check the endpoint does. A command that
-// arrives once Shutdown has begun is not run: it is answered saying so and
-// audited as refused.
+// arrives once Shutdown has begun, or whose response did not reach
+// Discord, is not run: it is audited as refused, and its sender told so
+// where that can be.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -379,8 +381,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Answered still: Discord shows "This interaction failed" to
-		// whoever sent one that gets no response.
-		a.writeResponse(w, in.ID, a.refuseStopping(r.Context(), &in))
+		// whoever sent one that gets no response. It is audited already,
+		// so nothing is left to do should the answer not arrive.
+		_ = a.writeResponse(r.Context(), w, in.ID, a.refuseStopping(r.Context(), &in))
 		return
 	}
 	// Shutdown waits from here on for the answer and for the command it
@@ -399,39 +402,62 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// answer answers an interaction that reached the endpoint and returns the
-// command to run next, if any.
+// answer answers an interaction that reached the endpoint and returns
+// what to do next, if anything: run its command or, when the response
+// did not reach Discord, refuse it.
 func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, in *discordgo.Interaction) func(context.Context) {
 	resp, c := a.dispatch(r.Context(), in)
 	if resp == nil {
 		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
 		return nil
 	}
-	if !a.writeResponse(w, in.ID, resp) || c == nil {
+	err := a.writeResponse(r.Context(), w, in.ID, resp)
+	switch {
+	case c == nil:
 		return nil
+	case err != nil:
+		// Its sender sees "This interaction failed" and may well try
+		// again: a command they were not told of does not run.
+		return func(ctx context.Context) { c.notRun(ctx, reasonUnanswered, noticeUnanswered) }
 	}
 	return c.run
 }
 
-// writeResponse sends an interaction's response, and reports false if it
-// could not be encoded (the request is then answered 500).
-func (a *Adapter) writeResponse(w http.ResponseWriter, id string, resp *discordgo.InteractionResponse) bool {
+// writeResponse sends an interaction's response. An error means Discord
+// did not get it: it could not be encoded (the request is then answered
+// 500), Discord had hung up before it was written (ctx ended), or writing
+// or flushing it to the connection failed. A writer that cannot flush is
+// no error: the response leaves as ServeHTTP returns.
+func (a *Adapter) writeResponse(ctx context.Context, w http.ResponseWriter, id string, resp *discordgo.InteractionResponse) error {
 	b, err := json.Marshal(resp)
 	if err != nil {
 		a.log.Error("encode interaction response", "interaction", id, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return false
+		return fmt.Errorf("encode interaction response: %w", err)
 	}
+	// Checked before writing: a socket the client has closed still takes
+	// the first write without an error. Written all the same, should the
+	// client only have stopped sending.
+	gone := ctx.Err()
 	w.Header().Set("Content-Type", "application/json")
+	// With its length the response is whole once flushed; a chunked one
+	// would end only after ServeHTTP returns, unchecked.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	if _, err := w.Write(b); err != nil {
 		a.log.Warn("write interaction response", "interaction", id, "err", err)
+		return fmt.Errorf("write interaction response: %w", err)
 	}
 	// Through a controller: the server's middleware wraps w, and only
 	// unwraps to a Flusher.
-	if err := http.NewResponseController(w).Flush(); err != nil {
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		a.log.Warn("flush interaction response", "interaction", id, "err", err)
+		return fmt.Errorf("flush interaction response: %w", err)
 	}
-	return true
+	if gone != nil {
+		a.log.Warn("interaction response too late: the client hung up", "interaction", id)
+		return fmt.Errorf("write interaction response: client hung up: %w", gone)
+	}
+	return nil
 }
 
 // errSignature is what every failed signature check wraps; the reasons
