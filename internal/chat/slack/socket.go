@@ -23,7 +23,8 @@ import (
 // way are answered as usual, and the others are refused as at any stop
 // (audited, their senders told that nothing was run). The socket stays
 // open until they are acknowledged; one received as it closes is refused
-// all the same, without an acknowledgement.
+// all the same, without an acknowledgement, and its dedupe keys are
+// recorded so that Slack's retry of it is dropped.
 func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	s := a.cfg.Slack
 	if !s.SocketMode {
@@ -197,8 +198,24 @@ func (a *Adapter) refuseEnvelope(ctx context.Context, sm *socketmode.Client, env
 	a.auditRefusal(ctx, req, reasonStopping)
 	if sm == nil {
 		reply = false
+		notices.Go(func() { a.remember(ctx, req) })
 	}
 	a.answer(ctx, sm, env.EnvelopeID, req, reply, false, noticeRestarting, notices)
+}
+
+// remember records the dedupe keys of a request refused without an
+// acknowledgement. Slack delivers it again, an event minutes later
+// perhaps, to the next bot; its sender is told that nothing was run, so
+// that delivery must be dropped as a duplicate rather than run.
+func (a *Adapter) remember(ctx context.Context, req request) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opt.DedupeTimeout)
+	defer cancel()
+	for _, k := range req.keys {
+		if _, err := a.opt.Dedupe.SetOnce(ctx, k, a.opt.DedupeTTL); err != nil {
+			a.log.Error("could not record a refused request; Slack's retry of it may run", "kind", req.kind, "user", req.userID, "err", err)
+			return
+		}
+	}
 }
 
 // answer acknowledges an envelope: a slash command's acknowledgement says

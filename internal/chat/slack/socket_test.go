@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -317,4 +318,68 @@ func jsonHas(raw json.RawMessage, key, want string) bool {
 		return false
 	}
 	return m[key] == want
+}
+
+// TestSocketModeRetryOfUnacknowledgedRefusal: a mention received as the
+// socket closes is refused without an acknowledgement, so Slack delivers
+// it again, minutes later perhaps, to the next bot. Its sender was told
+// that nothing was run, so that retry is dropped as a duplicate, not run.
+func TestSocketModeRetryOfUnacknowledgedRefusal(t *testing.T) {
+	api := newFakeSlack(t)
+	ss := newSocketServer(t, api)
+	socket := func(o *slack.Options) {
+		o.Config.Slack = slackSocketConfig(api.apiURL())
+		o.Now = time.Now
+	}
+	mention := json.RawMessage(`{"type":"event_callback","event_id":"EvL1","event":{"type":"app_mention","user":"UANA","text":"<@UBOT> status","channel":"C1"}}`)
+
+	stopping, h1, store, _ := newTestAdapter(t, api, time.Now(), socket)
+	stopping.RefuseLeft(context.Background(), socketmode.Request{Type: socketmode.RequestTypeEventsAPI, EnvelopeID: "E30", Payload: mention})
+	waitUntil(t, "the refusal audited", func() bool { return len(h1.Audited()) == 1 })
+	if got := h1.Audited()[0]; got.User != "ana" || got.Text != "<@UBOT> status" || got.Refused != "Switchman was stopping; nothing was run" {
+		t.Errorf("audited %+v, want ana's mention refused as the bot was stopping", got)
+	}
+	if got := only(api.snapshot(), "chat.postEphemeral"); len(got) != 1 || got[0].User != "UANA" || !strings.Contains(got[0].Text, "nothing was run") {
+		t.Errorf("notices %+v, want ana told that nothing was run", got)
+	}
+	stopping.Stop()
+	stopping.Wait()
+	stopping.Close()
+
+	next, h2, _, _ := newTestAdapter(t, api, time.Now(), socket, func(o *slack.Options) { o.Dedupe = store })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- next.RunSocketMode(ctx) }()
+	var conn *websocket.Conn
+	select {
+	case conn = <-ss.conns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not connect")
+	}
+	if err := conn.WriteJSON(map[string]any{"envelope_id": "E31", "type": "events_api", "payload": mention,
+		"retry_attempt": 1, "retry_reason": "timeout"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the retry acknowledged", func() bool { return len(ss.ack("E31")) == 1 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunSocketMode: got %v, want nil after ctx ended", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunSocketMode did not return after ctx ended")
+	}
+	next.Stop()
+	next.Wait()
+	if n := h2.total(); n != 0 {
+		t.Errorf("runs: got %d (%v), want none: the retry's sender was told nothing was run", n, h2.requests())
+	}
+	if got := h2.Audited(); len(got) != 0 {
+		t.Errorf("audited %+v, want nothing: the retry is a duplicate", got)
+	}
+	if got := only(api.snapshot(), "chat.postEphemeral"); len(got) != 1 {
+		t.Errorf("notices %+v, want only the first: the retry is dropped silently", got)
+	}
 }

@@ -1,0 +1,26 @@
+package slack
+
+import (
+	"context"
+	"sync"
+
+	"github.com/slack-go/slack/socketmode"
+)
+
+// RefuseLeft hands the adapter Socket Mode envelopes as if its client had
+// received them as the socket closed, which no timing of a real socket
+// makes certain, and returns once their senders were told.
+func (a *Adapter) RefuseLeft(ctx context.Context, envs ...socketmode.Request) {
+	types := map[string]socketmode.EventType{
+		socketmode.RequestTypeEventsAPI:     socketmode.EventTypeEventsAPI,
+		socketmode.RequestTypeSlashCommands: socketmode.EventTypeSlashCommand,
+		socketmode.RequestTypeInteractive:   socketmode.EventTypeInteractive,
+	}
+	events := make(chan socketmode.Event, len(envs))
+	for _, env := range envs {
+		events <- socketmode.Event{Type: types[env.Type], Request: &env}
+	}
+	var notices sync.WaitGroup
+	a.refuseLeft(ctx, events, &notices)
+	notices.Wait()
+}
