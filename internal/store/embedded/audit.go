@@ -27,24 +27,27 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 		c.Time = s.now()
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		c.Seq = seq
-		data, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		k := append(timeKey(c.Time, 8), u64(seq)...)
-		return b.Put(k, data)
+		return putAudit(tx.Bucket(bucketAudit), &c)
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	e.Seq, e.Time = c.Seq, c.Time
 	return nil
+}
+
+// putAudit stores c in b under the next sequence number, which it sets.
+func putAudit(b *bolt.Bucket, c *audit.Entry) error {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	c.Seq = seq
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put(append(timeKey(c.Time, 8), u64(seq)...), data)
 }
 
 // Audit returns the entries matching q, newest first: by Time, entries of

@@ -94,6 +94,12 @@ type Store struct {
 	// damage is set once a transaction found the file damaged; every
 	// call after it fails with it.
 	damage atomic.Pointer[damagedError]
+
+	// trimBatch is how many index entries a trim handles per write
+	// transaction: maxTrimBatch, fewer in tests. trimmed, if set, is
+	// called after each batch is committed (tests).
+	trimBatch int
+	trimmed   func()
 }
 
 // damagedError says that the file holds pages bbolt cannot make sense of:
@@ -136,7 +142,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry)}
+	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry), trimBatch: maxTrimBatch}
 	if opt.ReadOnly {
 		err = s.view(context.Background(), checkSchema)
 	} else {

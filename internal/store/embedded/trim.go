@@ -12,9 +12,24 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
+// maxTrimBatch bounds the index entries a trim handles in one write
+// transaction. bbolt has one writer: a trim in a single transaction held
+// every deploy, lock and audit write back for as long as it ran (0.7 s for
+// 200,000 audit entries, seconds for millions), so a /lock could stall
+// behind the hourly trim. A batch this size takes tens of milliseconds;
+// the writes waiting meanwhile go in between two batches.
+const maxTrimBatch = 10_000
+
 // TrimRecords deletes the finished records that started before before,
 // except the newest keep of each app+env, and returns how many it deleted.
 // A running record stays whatever its age: recovery reports it.
+//
+// It walks the index newest first in batches, each its own write
+// transaction that decides and deletes, so other writes go in between.
+// A record written meanwhile above where the walk has reached is not
+// counted: a new record is the newest, and would only have made older
+// ones deletable; one that finished there waits for the next trim. On an
+// error it returns how many the batches before it deleted.
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("trim records: %w", err)
@@ -22,75 +37,137 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
 	}
-	cut := timeKey(before, 0)
+	t := &recordTrim{cut: timeKey(before, 0), keep: keep, seen: map[[2]string]int{}, kept: map[string]bool{}}
 	n := 0
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		recs, idx := tx.Bucket(bucketRecords), tx.Bucket(bucketRecordIndex)
-		seen := map[[2]string]int{}
-		var drop [][]byte
-		c, i := idx.Cursor(), 0
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			if i++; i%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			m, err := decodeRecordMeta(v)
-			if err != nil {
-				return fmt.Errorf("index entry %q: %w", k, err)
-			}
-			scope := [2]string{m.app, m.env}
-			seen[scope]++
-			if seen[scope] > keep && bytes.Compare(k[:timeKeyLen], cut) < 0 && m.outcome != string(deploy.OutcomeRunning) {
-				drop = append(drop, bytes.Clone(k)) // k lives in pages the deletes change
-			}
+	for !t.done {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("trim records: %w", err)
 		}
-		for _, k := range drop {
-			if err := recs.Delete(k[timeKeyLen:]); err != nil {
-				return err
-			}
-			if err := idx.Delete(k); err != nil {
-				return err
-			}
+		d := 0
+		err := s.update(ctx, func(tx *bolt.Tx) error {
+			var err error
+			d, err = t.batch(tx, s.trimBatch)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("trim records: %w", err)
 		}
-		n = len(drop)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("trim records: %w", err)
+		n += d
+		if s.trimmed != nil {
+			s.trimmed()
+		}
 	}
 	return n, nil
 }
 
+// recordTrim is what TrimRecords carries from one batch to the next.
+type recordTrim struct {
+	cut  []byte // timeKey of before
+	keep int
+	// seen counts the index entries met of each app+env.
+	seen map[[2]string]int
+	// kept holds the IDs counted among the newest keep of their app+env:
+	// a record whose Started moved back between batches is met again
+	// further down, and counted twice it would let one more record of
+	// its app+env go than keep allows. A record met past the newest keep
+	// changes nothing by being counted again.
+	kept map[string]bool
+	// last is the last index entry examined; the next batch begins below
+	// it, whether or not it is still there.
+	last []byte
+	done bool
+}
+
+// batch examines up to size index entries below t.last, deletes those of
+// the records to trim and returns how many it deleted.
+func (t *recordTrim) batch(tx *bolt.Tx, size int) (int, error) {
+	recs, idx := tx.Bucket(bucketRecords), tx.Bucket(bucketRecordIndex)
+	c := idx.Cursor()
+	var k, v []byte
+	if t.last == nil {
+		k, v = c.Last()
+	} else if k, _ = c.Seek(t.last); k == nil { // t.last or, if it went, the entry above it
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	var drop [][]byte
+	var prev []byte
+	for examined := 0; k != nil && examined < size; k, v = c.Prev() {
+		examined++
+		prev = k
+		m, err := decodeRecordMeta(v)
+		if err != nil {
+			return 0, fmt.Errorf("index entry %q: %w", k, err)
+		}
+		id := string(k[timeKeyLen:])
+		if t.kept[id] {
+			continue
+		}
+		scope := [2]string{m.app, m.env}
+		if t.seen[scope]++; t.seen[scope] <= t.keep {
+			t.kept[id] = true
+			continue
+		}
+		if bytes.Compare(k[:timeKeyLen], t.cut) < 0 && m.outcome != string(deploy.OutcomeRunning) {
+			drop = append(drop, bytes.Clone(k)) // k lives in pages the deletes change
+		}
+	}
+	if k == nil {
+		t.done = true
+	} else {
+		t.last = bytes.Clone(prev)
+	}
+	for _, k := range drop {
+		if err := recs.Delete(k[timeKeyLen:]); err != nil {
+			return 0, err
+		}
+		if err := idx.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(drop), nil
+}
+
 // TrimAudit deletes the audit entries timed before before and returns how
-// many it deleted.
+// many it deleted. It deletes the oldest first in batches, each its own
+// write transaction, so other writes go in between; on an error it
+// returns how many the batches before it deleted.
 func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("trim audit: %w", err)
 	}
 	cut := timeKey(before, 0)
 	n := 0
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		var drop [][]byte
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:timeKeyLen], cut) < 0; k, _ = c.Next() {
-			if len(drop)%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
+	for more := true; more; {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("trim audit: %w", err)
+		}
+		d := 0
+		err := s.update(ctx, func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketAudit)
+			var drop [][]byte
+			c := b.Cursor()
+			k, _ := c.First()
+			for ; k != nil && len(drop) < s.trimBatch && bytes.Compare(k[:timeKeyLen], cut) < 0; k, _ = c.Next() {
+				drop = append(drop, bytes.Clone(k))
+			}
+			more = k != nil && bytes.Compare(k[:timeKeyLen], cut) < 0
+			for _, k := range drop {
+				if err := b.Delete(k); err != nil {
 					return err
 				}
 			}
-			drop = append(drop, bytes.Clone(k))
+			d = len(drop)
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("trim audit: %w", err)
 		}
-		for _, k := range drop {
-			if err := c.Bucket().Delete(k); err != nil {
-				return err
-			}
+		n += d
+		if s.trimmed != nil {
+			s.trimmed()
 		}
-		n = len(drop)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("trim audit: %w", err)
 	}
 	return n, nil
 }

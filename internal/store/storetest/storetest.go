@@ -116,11 +116,7 @@ var start = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 // subtest gets a new store; subtests do not run in parallel, so a factory
 // may reuse one server and empty it.
 func Run(t *testing.T, newStore Factory) {
-	fresh := func(t *testing.T) (Store, *Clock) {
-		t.Helper()
-		c := NewClock(start)
-		return newStore(t, c.Now), c
-	}
+	fresh := freshFrom(newStore)
 	t.Run("Records", func(t *testing.T) { testRecords(t, fresh) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, fresh) })
 	t.Run("ReplaceLock", func(t *testing.T) { testReplaceLock(t, fresh) })
@@ -136,4 +132,19 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
 }
 
+// RunTrim runs the part of the suite that trims records and audit
+// entries: a store that trims in batches runs it again with batches of
+// several sizes, so that every trim takes several.
+func RunTrim(t *testing.T, newStore Factory) {
+	testTrim(t, freshFrom(newStore))
+}
+
 type freshFunc func(t *testing.T) (Store, *Clock)
+
+func freshFrom(newStore Factory) freshFunc {
+	return func(t *testing.T) (Store, *Clock) {
+		t.Helper()
+		c := NewClock(start)
+		return newStore(t, c.Now), c
+	}
+}

@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +90,35 @@ func testTrim(t *testing.T, fresh freshFunc) {
 		}
 	})
 
+	// Several apps and envs, every outcome, records started at the same
+	// instant, more than a page of the Redis store's index: what stays is
+	// what the rule says, however a store walks its index.
+	//
+	// Each trim keeps fewer than the one before; it leaves what it would
+	// have left of the records before any trim, since every record that
+	// one with a greater keep deleted is older than those it kept.
+	t.Run("by rule", func(t *testing.T) {
+		s, _ := fresh(t)
+		cut := start.Add(-40 * time.Hour)
+		recs := trimSample()
+		for _, r := range recs {
+			mustPut(t, s, r)
+		}
+		left := len(recs)
+		for _, keep := range []int{200, 45, 2, 0} {
+			want := trimByRule(recs, cut, keep)
+			n, err := s.TrimRecords(t.Context(), cut, keep)
+			if err != nil {
+				t.Fatalf("TrimRecords keeping %d: %v", keep, err)
+			}
+			if n != left-len(want) {
+				t.Errorf("TrimRecords keeping %d: deleted %d, want %d", keep, n, left-len(want))
+			}
+			assertIDs(t, s, deploy.Filter{}, want...)
+			left = len(want)
+		}
+	})
+
 	// More than a page of the Redis store's index.
 	t.Run("many", func(t *testing.T) {
 		s, clock := fresh(t)
@@ -111,4 +142,51 @@ func testTrim(t *testing.T, fresh freshFunc) {
 			t.Errorf("Audit after trimming: %d entries; want the newest 10", len(got))
 		}
 	})
+}
+
+// trimSample returns records of three app/envs, interleaved in time, of
+// every outcome; every fifth started at the same instant as the one
+// before it.
+func trimSample() []*deploy.Record {
+	outcomes := []deploy.Outcome{deploy.OutcomeSucceeded, deploy.OutcomeFailed, deploy.OutcomeReverted, deploy.OutcomeInterrupted}
+	var recs []*deploy.Record
+	for j, sc := range []struct {
+		app, env string
+		n        int
+	}{{"accounting", "production", 140}, {"accounting", "staging", 80}, {"web", "production", 50}} {
+		started := start.Add(-time.Duration(j) * 37 * time.Minute)
+		for i := range sc.n {
+			if i%5 != 4 {
+				started = started.Add(-2 * time.Hour)
+			}
+			r := sampleRecord(fmt.Sprintf("%s-%s-%03d", sc.app, sc.env, i), sc.app, sc.env, started)
+			r.Outcome = outcomes[i%len(outcomes)]
+			if i%9 == 4 {
+				r.Outcome = deploy.OutcomeRunning
+			}
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}
+
+// trimByRule returns the IDs of the records TrimRecords(cut, keep) leaves
+// of recs, in the order Records lists them.
+func trimByRule(recs []*deploy.Record, cut time.Time, keep int) []string {
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b *deploy.Record) int {
+		if c := b.Started.Compare(a.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	seen := map[[2]string]int{}
+	var ids []string
+	for _, r := range sorted {
+		scope := [2]string{r.App, r.Env}
+		if seen[scope]++; seen[scope] <= keep || !r.Started.Before(cut) || r.Outcome == deploy.OutcomeRunning {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
 }

@@ -1,0 +1,35 @@
+package embedded
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+)
+
+// MaxTrimBatch is how many index entries a trim handles per write
+// transaction outside tests.
+const MaxTrimBatch = maxTrimBatch
+
+// SetTrimBatch makes s's trims handle n index entries per write
+// transaction, and call trimmed, if not nil, after each one is committed.
+func SetTrimBatch(s *Store, n int, trimmed func()) {
+	s.trimBatch, s.trimmed = n, trimmed
+}
+
+// AppendAuditBatch appends n entries, made by fill, in one transaction:
+// a benchmark's hundreds of thousands would take minutes one fsync each.
+func AppendAuditBatch(ctx context.Context, s *Store, n int, fill func(i int, e *audit.Entry)) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAudit)
+		for i := range n {
+			var e audit.Entry
+			fill(i, &e)
+			if err := putAudit(b, &e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
