@@ -134,12 +134,10 @@ func TestHealthURLSecretsNotShown(t *testing.T) {
 		{"error status", srv.Listener.Addr().String(), "/down", "", ""},
 		{"body without the build", srv.Listener.Addr().String(), "/health", "{build}", ""},
 		{"nothing listens", closed.Listener.Addr().String(), "/health", "", ""},
-		// A password with an unescaped / is read by net/url as the end of
-		// the host, which is the user's name (and the password's first
-		// digits as its port), and the rest as the path: the check asks
-		// that host, where nothing listens.
-		{"unescaped / in the password", srv.Listener.Addr().String(), "/down", "",
-			"http://" + closed.Listener.Addr().String() + "/" + password + "@" + srv.Listener.Addr().String() + "/down?token=" + token},
+		// A password with an unescaped / does not load: the config
+		// refuses it without showing it (config's
+		// TestURLPasswordNotPercentEncoded), and redact.URL hides it
+		// whole should one reach a message (redact's TestURL).
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := tc.url
