@@ -179,9 +179,10 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		runErr = timedOut
 	}
 	stderr := ""
-	if exit := (*ExitError)(nil); errors.As(runErr, &exit) {
+	exit := (*ExitError)(nil)
+	if errors.As(runErr, &exit) {
 		stderr = lastStep(exit.Stderr)
-		runErr = &ExitError{Code: exit.Code, Stderr: stderr}
+		runErr = exit.exited(exit.Code, stderr)
 	}
 	seen := live.close()
 	status := chainStatus(out, mark, seen)
@@ -197,7 +198,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 		var err error
 		switch {
 		case i < len(status):
-			err = &ExitError{Code: status[i], Stderr: stderr}
+			err = exit.exited(status[i], stderr)
 		case runErr != nil:
 			err = runErr
 		default:

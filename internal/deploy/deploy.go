@@ -1042,7 +1042,7 @@ func (r *run) migrate() error {
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, "listing migrations failed on %s; nothing was switched", h.Name)
 	}
-	pending := migrationNames(out)
+	pending := migrationNames(out, r.e.secrets)
 	r.update(func(rec *Record) {
 		rec.Migrations = pending
 		if len(pending) == 0 {
@@ -1101,7 +1101,7 @@ func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pe
 		return "the pending migrations could not be listed again (" + err.Error() + "): " + check
 	}
 	still := map[string]bool{}
-	left := migrationNames(out)
+	left := migrationNames(out, r.e.secrets)
 	for _, m := range left {
 		still[m] = true
 	}
@@ -1124,13 +1124,14 @@ func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pe
 }
 
 // migrationNames are the lines of a migrations list command's output. They
-// are shown as they are, but for the credentials of a URL in them (see
-// redact.Text): a list command may print a warning naming its database.
-func migrationNames(out []byte) []string {
+// are shown as they are, but for the config's secret values and the
+// credentials of a URL in them (see redact.Secrets): a list command may
+// print a warning naming its database, or the password it was given.
+func migrationNames(out []byte, secrets *redact.Secrets) []string {
 	var names []string
 	for _, line := range strings.Split(string(out), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
-			names = append(names, redact.Text(line))
+			names = append(names, secrets.Text(line))
 		}
 	}
 	return names

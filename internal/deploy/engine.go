@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // LockStore keeps the locks people (and rollbacks) put on deploys.
@@ -49,6 +50,9 @@ type Engine struct {
 	// interrupted is Options.Interrupted; signals is Options.Signals.
 	interrupted func(*Record)
 	signals     Signals
+	// secrets are the config's secret values, hidden in what hosts print
+	// wherever it is shown (see hidingSession).
+	secrets *redact.Secrets
 
 	mu       sync.Mutex
 	running  map[string]*run // by app/env
@@ -120,6 +124,9 @@ func NewEngine(opt Options) *Engine {
 		interrupted: opt.Interrupted,
 		signals:     opt.Signals,
 		running:     map[string]*run{},
+	}
+	if opt.Config != nil {
+		e.secrets = redact.NewSecrets(opt.Config.SecretValues()...)
 	}
 	if e.http == nil {
 		// A health check judges the host's own answer: a redirect (the
@@ -216,6 +223,7 @@ func (e *Engine) resolve(appName, envName string) (target, error) {
 	if t.tr == nil {
 		return target{}, errs.New(errs.Unavailable, "transport %q of %s/%s is not available in this process", env.Transport, appName, envName)
 	}
+	t.tr = hidingTransport{t.tr, e.secrets}
 	if e.pools != nil {
 		pool, err := e.pools(app, env)
 		if err != nil {

@@ -97,10 +97,10 @@ func (e *Engine) probeURL(ctx context.Context, rawURL, expect string) error {
 		return fmt.Errorf("read health response: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s: %s", shown, resp.Status, firstLine(body))
+		return fmt.Errorf("%s answered %s: %s", shown, resp.Status, firstLine(body, e.secrets))
 	}
 	if expect != "" && !containsWord(string(body), expect) {
-		return fmt.Errorf("%s answered %q, want it to contain %q", shown, firstLine(body), expect)
+		return fmt.Errorf("%s answered %q, want it to contain %q", shown, firstLine(body, e.secrets), expect)
 	}
 	return nil
 }
@@ -146,8 +146,13 @@ func next(s string, i int) byte {
 	return 0
 }
 
-func firstLine(b []byte) string {
+// firstLine is the first line of an answer's body, as errors quote it:
+// with the config's secret values and URLs' credentials hidden (an app
+// that cannot reach its database may say which, password included)
+// before it is cut, so that a cut does not leave a part of one.
+func firstLine(b []byte, secrets *redact.Secrets) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	s = secrets.Text(s)
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}

@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -83,6 +85,100 @@ func TestHostOutputHidesURLCredentials(t *testing.T) {
 					if strings.Contains(s, secret) {
 						t.Errorf("%s shows a credential the host printed: %q", what, s)
 						break
+					}
+				}
+			}
+			if !named {
+				t.Errorf("no record error, event or migration says %q:\n%v", tc.want, shown)
+			}
+		})
+	}
+}
+
+// TestHostOutputHidesConfiguredSecrets: a host's command may print a
+// secret the config holds outside any URL: a migration run under set -x
+// echoes PGPASSWORD=…, a failing tool quotes the token it was given. The
+// value of every key that is a secret by its meaning is hidden wherever
+// the output is shown; other words are not.
+func TestHostOutputHidesConfiguredSecrets(t *testing.T) {
+	const (
+		botToken  = "xoxb-1234-bot-token-5678"
+		sentryTok = "sntrys_0a1b2c3d4e5f"
+		redisPass = "r3dis/pass" // percent-encoded in the URL
+	)
+	secrets := []string{botToken, sentryTok, redisPass}
+	settings := `slack:
+  signing_secret: 0123456789abcdef
+  bot_token: ` + botToken + `
+sentry:
+  org: acme
+  token: ` + sentryTok + `
+store:
+  redis:
+    url: redis://:r3dis%2Fpass@127.0.0.1:6379/0
+`
+	print := `echo "+ PGPASSWORD=` + sentryTok + ` psql -c select" >&2; ` +
+		`echo "curl: Authorization: Bearer ` + botToken + ` refused; AUTH ` + redisPass + ` refused in production" >&2; exit 1`
+	shown := "exit status 1: + PGPASSWORD=REDACTED psql -c select\ncurl: Authorization: Bearer REDACTED refused; AUTH REDACTED refused in production"
+	list := `'for m in $(ls migrations 2>/dev/null); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m"; done'`
+	run := `'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`
+	health := `'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`
+	// An app answers its health check with what went wrong.
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "db down: PGPASSWORD="+sentryTok+" for postgres://app:"+redisPass+"@db/app", http.StatusInternalServerError)
+	}))
+	defer app.Close()
+	tests := []struct {
+		name string
+		old  string // lines of fixtureYAML
+		new  string // what replaces it
+		want string // what an error or the pending migrations say
+	}{
+		{"migrations run", "      run: " + run, "      run: '" + print + "'", shown},
+		{"migrations list", "      list: " + list, "      list: '" + print + "'", shown},
+		{"migrations list output", "      list: " + list + "\n      run: " + run,
+			"      list: 'echo \"warning: PGPASSWORD=" + sentryTok + " is set\"; ls migrations'\n      run: 'exit 1'",
+			"warning: PGPASSWORD=REDACTED is set"},
+		{"restart", "    restart: 'echo \"$SWITCHMAN_BUILD\" >> restarts.log; true'", "    restart: '" + print + "'", shown},
+		{"health command", "      command: " + health, "      command: '" + print + "'", shown},
+		{"backup", "        hosts: [localhost]", "        hosts: [localhost]\n        backup: '" + print + "'", shown},
+		{"health URL answer", "      command: " + health, "      url: " + app.URL + "/health",
+			"answered 500 Internal Server Error: db down: PGPASSWORD=REDACTED for postgres://REDACTED@db/app"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := settings + fmt.Sprintf(fixtureYAML, "true")
+			if !strings.Contains(yaml, tc.old) {
+				t.Fatalf("the fixture has no line %q; update this test", tc.old)
+			}
+			var log lockedLog
+			f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
+				o.Transports["local"] = &local.Transport{}
+				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"})
+			rec, err := f.run(deploy.KindDeploy, "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Outcome == deploy.OutcomeSucceeded {
+				t.Fatalf("outcome %s, want the %s to fail", rec.Outcome, tc.name)
+			}
+			shown := map[string]string{"record error": rec.Error, "record migrations": strings.Join(rec.Migrations, " "), "log": log.String()}
+			for _, h := range rec.Hosts {
+				shown["host "+h.Host+" error"] = h.Error
+			}
+			f.mu.Lock()
+			for i, ev := range f.events {
+				shown[fmt.Sprintf("event %d", i)] = ev.Err + " " + strings.Join(ev.Migrations, " ")
+			}
+			f.mu.Unlock()
+			named := false
+			for what, s := range shown {
+				named = named || what != "log" && strings.Contains(s, tc.want)
+				for _, secret := range secrets {
+					if strings.Contains(s, secret) {
+						t.Errorf("%s shows the configured secret %q: %q", what, secret, s)
 					}
 				}
 			}

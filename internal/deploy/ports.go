@@ -87,20 +87,68 @@ type Host struct {
 type ExitError struct {
 	Code   int
 	Stderr string // as the script wrote it
+	// secrets are the config's secret values, set by the engine's
+	// hidingSession on what a transport returns.
+	secrets *redact.Secrets
 }
 
-// Error is the status and the standard error with the credentials of the
-// URLs in it hidden (see redact.Text): it reaches the progress, the record
-// (status, history, replies, the audit log) and the log, and a migration
-// that fails commonly names the database URL it could not reach, password
-// included.
+// Error is the status and the standard error with the config's secret
+// values and the credentials of the URLs in it hidden (see
+// redact.Secrets): it reaches the progress, the record (status, history,
+// replies, the audit log) and the log, and a migration that fails commonly
+// names the database URL it could not reach, password included, or under
+// set -x the PGPASSWORD it was given.
 func (e *ExitError) Error() string {
 	msg := fmt.Sprintf("exit status %d", e.Code)
 	if e.Stderr != "" {
-		msg += ": " + redact.Text(e.Stderr)
+		msg += ": " + e.secrets.Text(e.Stderr)
 	}
 	return msg
 }
+
+// exited is an ExitError of code and stderr that hides what e hides; e
+// may be nil.
+func (e *ExitError) exited(code int, stderr string) *ExitError {
+	x := &ExitError{Code: code, Stderr: stderr}
+	if e != nil {
+		x.secrets = e.secrets
+	}
+	return x
+}
+
+// hidingTransport opens hidingSessions. The engine reaches every host
+// through one, so that no script's failure is shown without the config's
+// secret values hidden, whichever transport ran it.
+type hidingTransport struct {
+	Transport
+	secrets *redact.Secrets
+}
+
+func (t hidingTransport) Open(ctx context.Context, host Host) (Session, error) {
+	s, err := t.Transport.Open(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	return hidingSession{s, t.secrets}, nil
+}
+
+// hidingSession gives the ExitErrors of its scripts the secrets their
+// Error hides.
+type hidingSession struct {
+	Session
+	secrets *redact.Secrets
+}
+
+func (s hidingSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
+	out, err := s.Session.Run(ctx, cmd)
+	if exit := (*ExitError)(nil); errors.As(err, &exit) {
+		exit.secrets = s.secrets
+	}
+	return out, err
+}
+
+// RoundTrip is the wrapped session's (see roundTrip).
+func (s hidingSession) RoundTrip() time.Duration { return roundTrip(s.Session) }
 
 // ErrUnreachable marks a host the transport could not reach.
 var ErrUnreachable = errors.New("host unreachable")

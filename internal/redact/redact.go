@@ -1,11 +1,15 @@
-// Package redact hides what may be credentials in URLs before people are
-// shown them or they are logged: health URLs, artifact URLs, and the URLs
-// a host's command prints.
+// Package redact hides what may be credentials before people are shown
+// them or they are logged: in URLs (health URLs, artifact URLs, and the
+// URLs a host's command prints), and the secret values the config holds
+// wherever a host's command prints them.
 package redact
 
 import (
+	"cmp"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mask stands for what was hidden.
@@ -80,4 +84,82 @@ func Text(s string) string {
 		end := len(strings.TrimRight(u, ".,:;!?)]}"))
 		return URL(u[:end]) + u[end:]
 	})
+}
+
+// MinSecret is the fewest characters a value must have for Secrets to hide
+// it: a shorter one (a PIN, "admin") would hide parts of ordinary words and
+// numbers in every message, and says little where it is shown.
+const MinSecret = 6
+
+// Secrets hides the secret values the bot knows (the config's tokens and
+// passwords) wherever they appear in text, as well as the credentials of
+// URLs (see Text). A nil *Secrets hides URLs' credentials alone. It is
+// safe for concurrent use.
+type Secrets struct {
+	values []string
+}
+
+// NewSecrets returns the Secrets that hide values, each trimmed of
+// surrounding white space; values shorter than MinSecret characters, and
+// repeats, are left out.
+func NewSecrets(values ...string) *Secrets {
+	s := &Secrets{}
+	seen := map[string]bool{}
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if utf8.RuneCountInString(v) < MinSecret || seen[v] {
+			continue
+		}
+		seen[v] = true
+		s.values = append(s.values, v)
+	}
+	return s
+}
+
+// Text returns t with every occurrence of a secret value replaced by Mask,
+// and then every URL in it passed through URL (see the package's Text).
+// Where occurrences of two values overlap (one holds the other, or one's
+// end is the other's start), one Mask stands for both: a strings.Replacer,
+// which takes one match at each position, would show the rest of the
+// second.
+func (s *Secrets) Text(t string) string {
+	if s != nil {
+		t = s.hide(t)
+	}
+	return Text(t)
+}
+
+// hide replaces the spans of t that occurrences of s.values cover, merged
+// where they overlap, by Mask.
+func (s *Secrets) hide(t string) string {
+	type span struct{ from, to int }
+	var spans []span
+	for _, v := range s.values {
+		for i := 0; ; {
+			j := strings.Index(t[i:], v)
+			if j < 0 {
+				break
+			}
+			spans = append(spans, span{i + j, i + j + len(v)})
+			i += j + 1
+		}
+	}
+	if len(spans) == 0 {
+		return t
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.from, b.from) })
+	var b strings.Builder
+	b.Grow(len(t))
+	at := 0 // what of t is written or hidden
+	for i := 0; i < len(spans); {
+		from, to := spans[i].from, spans[i].to
+		for i++; i < len(spans) && spans[i].from < to; i++ {
+			to = max(to, spans[i].to)
+		}
+		b.WriteString(t[at:from])
+		b.WriteString(Mask)
+		at = to
+	}
+	b.WriteString(t[at:])
+	return b.String()
 }

@@ -75,3 +75,44 @@ func TestText(t *testing.T) {
 		})
 	}
 }
+
+func TestSecrets(t *testing.T) {
+	tests := []struct {
+		name    string
+		secrets []string
+		in      string
+		want    string
+	}{
+		{"bare", []string{"hunter2"}, "+ PGPASSWORD=hunter2 psql", "+ PGPASSWORD=REDACTED psql"},
+		{"every occurrence", []string{"hunter2"}, "hunter2 and hunter2hunter2", "REDACTED and REDACTEDREDACTED"},
+		{"several", []string{"xoxb-1-2-3", "sntrys_abc"}, "tokens xoxb-1-2-3, sntrys_abc.", "tokens REDACTED, REDACTED."},
+		{"short values are not hidden", []string{"s3c", "admin", "pässw"}, "user admin, key s3c, pässw", "user admin, key s3c, pässw"},
+		{"six characters are", []string{"pässwö"}, "pw pässwö", "pw REDACTED"},
+		{"surrounding space is trimmed", []string{" hunter2\n"}, "pw=hunter2;", "pw=REDACTED;"},
+		{"blank", []string{"", "      "}, "nothing      here", "nothing      here"},
+		{"none", nil, "PGPASSWORD=hunter2", "PGPASSWORD=hunter2"},
+		{"one holds the other", []string{"hunter2", "hunter2-longer"}, "a hunter2-longer b hunter2", "a REDACTED b REDACTED"},
+		{"the other way round", []string{"hunter2-longer", "hunter2"}, "a hunter2-longer b hunter2", "a REDACTED b REDACTED"},
+		{"one's end is the other's start", []string{"abcdef12", "ef12ghij"}, "x abcdef12ghij y", "x REDACTED y"},
+		{"overlapping itself", []string{"aaaaaa"}, "aaaaaaaa.", "REDACTED."},
+		{"repeats", []string{"hunter2", "hunter2"}, "hunter2", "REDACTED"},
+		{"and URLs", []string{"hunter2"}, "postgres://app:pw@db/app as hunter2", "postgres://REDACTED@db/app as REDACTED"},
+		{"a secret in a URL", []string{"glpat-hunter2"}, "git clone https://ci.example/x?t=glpat-hunter2", "git clone https://ci.example/x?REDACTED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := NewSecrets(tt.secrets...).Text(tt.in)
+			if got != tt.want {
+				t.Errorf("Text(%q) hiding %q: got %q, want %q", tt.in, tt.secrets, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNilSecretsHideURLs(t *testing.T) {
+	var s *Secrets
+	in := "dial postgres://app:hunter2@db/app: PGPASSWORD=hunter2"
+	if got, want := s.Text(in), Text(in); got != want {
+		t.Errorf("nil Secrets: got %q, want %q", got, want)
+	}
+}
