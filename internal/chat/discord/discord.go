@@ -31,6 +31,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 // Handler runs commands; *commands.Service implements it. AuditRefusal
@@ -247,7 +248,7 @@ func parsePublicKey(s string) (ed25519.PublicKey, error) {
 func rewriteClient(c *http.Client, base string) (*http.Client, error) {
 	to, err := url.Parse(base)
 	if err != nil || (to.Scheme != "http" && to.Scheme != "https") || to.Host == "" {
-		return nil, fmt.Errorf("discord: API URL %q must be an absolute http(s) URL", base)
+		return nil, fmt.Errorf("discord: API URL %s must be an absolute http(s) URL", shownAPIURL(base))
 	}
 	if !strings.HasSuffix(to.Path, "/") {
 		to.Path += "/"
@@ -263,6 +264,20 @@ func rewriteClient(c *http.Client, base string) (*http.Client, error) {
 	cc := *c
 	cc.Transport = rewriteTransport{base: rt, from: from, to: to}
 	return &cc, nil
+}
+
+// shownAPIURL is base as an error names it: its scheme and host, as the
+// Slack adapter names its API URL. Its user info and its path may be a
+// proxy's credentials, and the error goes to the log.
+func shownAPIURL(base string) string {
+	scheme, rest, ok := strings.Cut(redact.URL(base), "://")
+	if !ok {
+		return "(not shown: it may hold credentials)"
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return scheme + "://" + strings.TrimPrefix(rest, redact.Mask+"@") + "/…"
 }
 
 type rewriteTransport struct {
