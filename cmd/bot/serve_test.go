@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // slackAPI is a minimal Slack Web API on 127.0.0.1 that records the
@@ -165,7 +166,7 @@ func TestServeRefusesUnverifiableSlack(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncWriter
+	var stderr syncbuf.Buffer
 	err := run(context.Background(), []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
 	var code exitCode
 	if !errors.As(err, &code) || code != 1 || !strings.Contains(stderr.String(), "slack.signing_secret: required in HTTP mode") {
@@ -203,28 +204,10 @@ func hasCallPrefix(calls []string, prefix string) bool {
 	return false
 }
 
-// syncWriter is a buffer safe for the concurrent writes of a logger.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // served is a bot a test runs as `bot serve` in this process.
 type served struct {
 	base   string // http://ADDR
-	stderr *syncWriter
+	stderr *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -235,7 +218,7 @@ func serveBot(t *testing.T, cfg, addr string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s := &served{base: "http://" + addr, stderr: &syncWriter{}, cancel: cancel, done: make(chan error, 1)}
+	s := &served{base: "http://" + addr, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: s.stderr})
 	}()
@@ -318,7 +301,7 @@ func TestServeChecksSlackToken(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			stderr := &syncWriter{}
+			stderr := &syncbuf.Buffer{}
 			done := make(chan error, 1)
 			go func() {
 				done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: stderr})
@@ -359,7 +342,7 @@ func TestServeChecksDiscordToken(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stderr := &syncWriter{}
+	stderr := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: stderr})

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // TestSecondSignalStopsAtOnce: the first SIGTERM lets a running deploy
@@ -28,7 +30,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
 	stdin, _ := cmd.StdinPipe() // left open: the console waits for more
 	stdout, _ := cmd.StdoutPipe()
-	stderr := &syncWriter{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

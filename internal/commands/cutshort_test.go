@@ -1,17 +1,16 @@
 package commands_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // TestRequestCutShort: a command whose request ends while it runs (the
@@ -36,7 +35,7 @@ func TestRequestCutShort(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newServiceFixture(t)
-			var logs lockedLog
+			var logs syncbuf.Buffer
 			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: f.store, Policy: f.policy,
 				Log: slog.New(slog.NewTextHandler(&logs, nil))})
 			if tt.draining {
@@ -93,22 +92,4 @@ func (s *cancelOnLocks) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	s.cancel()
 	<-ctx.Done()
 	return s.Store.Locks(ctx)
-}
-
-// lockedLog is a bytes.Buffer safe for concurrent use.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

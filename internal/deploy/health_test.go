@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -90,24 +90,6 @@ func TestHealthCommandGetsPrevious(t *testing.T) {
 	}
 }
 
-// lockedLog is a log's text, written by the engine's goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestHealthURLSecretsNotShown: a health URL's user info (basic auth)
 // and query (a token) are secrets, which a failed check shows nowhere:
 // not in the deploy's record (status, history), its progress or the
@@ -151,7 +133,7 @@ func TestHealthURLSecretsNotShown(t *testing.T) {
 			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
 				`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
       timeout: 2s`, health+"\n      timeout: 300ms", 1)
-			var log lockedLog
+			var log syncbuf.Buffer
 			f := newFixtureWith(t, yaml, func(o *deploy.Options) {
 				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			})

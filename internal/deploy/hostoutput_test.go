@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -56,7 +57,7 @@ func TestHostOutputHidesURLCredentials(t *testing.T) {
 			if !strings.Contains(yaml, tc.old) {
 				t.Fatalf("the fixture has no line %q; update this test", tc.old)
 			}
-			var log lockedLog
+			var log syncbuf.Buffer
 			f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
 				o.Transports["local"] = &local.Transport{}
 				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -151,7 +152,7 @@ store:
 			if !strings.Contains(yaml, tc.old) {
 				t.Fatalf("the fixture has no line %q; update this test", tc.old)
 			}
-			var log lockedLog
+			var log syncbuf.Buffer
 			f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
 				o.Transports["local"] = &local.Transport{}
 				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))

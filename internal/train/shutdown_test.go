@@ -1,19 +1,18 @@
 package train
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // TestStopWhileDepartureWaits: a scheduled departure due while the train
@@ -228,7 +227,7 @@ func TestStopDuringDeparture(t *testing.T) {
 				}
 			}
 			st.armed.Store(tt.early || tt.method == "MarkRun")
-			var logs lockedBuffer
+			var logs syncbuf.Buffer
 			var s *Scheduler
 			s, err := New(Options{Config: h.cfg, Store: st, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
 				Log: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -347,22 +346,4 @@ func (s *stopAt) MarkRun(ctx context.Context, name, kind string, at time.Time) e
 		return s.cut(ctx, "mark run")
 	}
 	return s.MemStore.MarkRun(ctx, name, kind, at)
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // deployer is a Handler whose deploys run until the bot stops. It records
@@ -47,7 +48,7 @@ func TestStopWithALineRead(t *testing.T) {
 	in, script := io.Pipe()
 	defer script.Close()
 	h := &deployer{deploying: make(chan struct{})}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	c := &Console{In: in, Out: &out, User: "alice", Handler: h}
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
@@ -99,22 +100,4 @@ func waitHeld(t *testing.T, c *Console, line string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// syncBuffer is a strings.Builder safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -313,24 +314,6 @@ func (h *fakeHandler) waitOut(t *testing.T, n int) commands.Output {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is an Adapter wired to fakes.
 type harness struct {
 	a       *Adapter
@@ -338,7 +321,7 @@ type harness struct {
 	h       *fakeHandler
 	clock   *clock
 	priv    ed25519.PrivateKey
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	options Options
 }
 
@@ -353,7 +336,7 @@ func newHarness(t *testing.T, h *fakeHandler, edit func(*Options)) *harness {
 	if h == nil {
 		h = &fakeHandler{}
 	}
-	hs := &harness{fd: fd, h: h, priv: priv, logs: &syncBuffer{},
+	hs := &harness{fd: fd, h: h, priv: priv, logs: &syncbuf.Buffer{},
 		clock: &clock{t: time.Date(2025, 3, 14, 14, 2, 0, 0, time.UTC)}}
 	opt := Options{
 		PublicKey:     hex.EncodeToString(pub),

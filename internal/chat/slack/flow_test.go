@@ -26,6 +26,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/server"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -474,7 +475,7 @@ func leaked(s string) string {
 
 func TestFlowPresenceErrorHidesTheAPIURLCredentials(t *testing.T) {
 	api := brokenAPI(t)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := newFlowWith(t, func(cfg *config.Config) commands.PresenceSource {
 		c := *cfg

@@ -1,7 +1,6 @@
 package slack_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -94,24 +94,6 @@ func (d *memDedupe) size() int {
 	return len(d.keys)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (a log sink).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testConfig is a config with Slack users ana (admin), bob (deployer)
 // and carl (no grants).
 func testConfig(t *testing.T, apiURL string) *config.Config {
@@ -126,9 +108,9 @@ func testConfig(t *testing.T, apiURL string) *config.Config {
 
 // newTestAdapter returns an adapter with a counting handler, an in-memory
 // dedupe store, a fixed clock and a log captured in a buffer.
-func newTestAdapter(t *testing.T, api *fakeSlack, now time.Time, edit ...func(*slack.Options)) (*slack.Adapter, *countingHandler, *memDedupe, *syncBuffer) {
+func newTestAdapter(t *testing.T, api *fakeSlack, now time.Time, edit ...func(*slack.Options)) (*slack.Adapter, *countingHandler, *memDedupe, *syncbuf.Buffer) {
 	t.Helper()
-	h, d, logs := &countingHandler{}, &memDedupe{}, &syncBuffer{}
+	h, d, logs := &countingHandler{}, &memDedupe{}, &syncbuf.Buffer{}
 	opt := slack.Options{
 		Config:  testConfig(t, api.apiURL()),
 		Handler: h,
