@@ -36,12 +36,7 @@ func TestHostOutputHidesURLCredentials(t *testing.T) {
 	failed := func(shown string) string {
 		return "exit status 1: error: could not connect to " + shown + ": connection refused"
 	}
-	tests := []struct {
-		name string
-		old  string // lines of fixtureYAML
-		new  string // what replaces it
-		want string // what an error or the pending migrations say
-	}{
+	tests := []hostOutputCase{
 		{"migrations run", "      run: " + run, "      run: '" + print(dbURL) + "'", failed(dbShown)},
 		{"migrations list", "      list: " + list, "      list: '" + print(dbURL) + "'", failed(dbShown)},
 		// The list's output is shown as the pending migrations.
@@ -52,47 +47,7 @@ func TestHostOutputHidesURLCredentials(t *testing.T) {
 		{"backup", "        hosts: [localhost]", "        hosts: [localhost]\n        backup: '" + print(dbURL) + "'", failed(dbShown)},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			yaml := fmt.Sprintf(fixtureYAML, "true")
-			if !strings.Contains(yaml, tc.old) {
-				t.Fatalf("the fixture has no line %q; update this test", tc.old)
-			}
-			var log syncbuf.Buffer
-			f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
-				o.Transports["local"] = &local.Transport{}
-				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			})
-			f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"})
-			rec, err := f.run(deploy.KindDeploy, "2")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rec.Outcome == deploy.OutcomeSucceeded {
-				t.Fatalf("outcome %s, want the %s to fail", rec.Outcome, tc.name)
-			}
-			shown := map[string]string{"record error": rec.Error, "record migrations": strings.Join(rec.Migrations, " "), "log": log.String()}
-			for _, h := range rec.Hosts {
-				shown["host "+h.Host+" error"] = h.Error
-			}
-			f.mu.Lock()
-			for i, ev := range f.events {
-				shown[fmt.Sprintf("event %d", i)] = ev.Err + " " + strings.Join(ev.Migrations, " ")
-			}
-			f.mu.Unlock()
-			named := false
-			for what, s := range shown {
-				named = named || what != "log" && strings.Contains(s, tc.want)
-				for _, secret := range secrets {
-					if strings.Contains(s, secret) {
-						t.Errorf("%s shows a credential the host printed: %q", what, s)
-						break
-					}
-				}
-			}
-			if !named {
-				t.Errorf("no record error, event or migration says %q:\n%v", tc.want, shown)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, fmt.Sprintf(fixtureYAML, "true"), secrets) })
 	}
 }
 
@@ -129,12 +84,7 @@ store:
 		http.Error(w, "db down: PGPASSWORD="+sentryTok+" for postgres://app:"+redisPass+"@db/app", http.StatusInternalServerError)
 	}))
 	defer app.Close()
-	tests := []struct {
-		name string
-		old  string // lines of fixtureYAML
-		new  string // what replaces it
-		want string // what an error or the pending migrations say
-	}{
+	tests := []hostOutputCase{
 		{"migrations run", "      run: " + run, "      run: '" + print + "'", shown},
 		{"migrations list", "      list: " + list, "      list: '" + print + "'", shown},
 		{"migrations list output", "      list: " + list + "\n      run: " + run,
@@ -147,45 +97,58 @@ store:
 			"answered 500 Internal Server Error: db down: PGPASSWORD=REDACTED for postgres://REDACTED@db/app"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			yaml := settings + fmt.Sprintf(fixtureYAML, "true")
-			if !strings.Contains(yaml, tc.old) {
-				t.Fatalf("the fixture has no line %q; update this test", tc.old)
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, settings+fmt.Sprintf(fixtureYAML, "true"), secrets) })
+	}
+}
+
+// hostOutputCase is a deploy whose host prints secrets in one place.
+type hostOutputCase struct {
+	name string
+	old  string // lines of fixtureYAML
+	new  string // what replaces it
+	want string // what an error or the pending migrations say
+}
+
+// check deploys with yaml, tc's change made, expects the deploy to fail,
+// and that the record, its hosts, the events and the log show none of
+// secrets, while one of them (not the log) says tc.want.
+func (tc hostOutputCase) check(t *testing.T, yaml string, secrets []string) {
+	t.Helper()
+	if !strings.Contains(yaml, tc.old) {
+		t.Fatalf("the fixture has no line %q; update this test", tc.old)
+	}
+	var log syncbuf.Buffer
+	f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
+		o.Transports["local"] = &local.Transport{}
+		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"})
+	rec, err := f.run(deploy.KindDeploy, "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome == deploy.OutcomeSucceeded {
+		t.Fatalf("outcome %s, want the %s to fail", rec.Outcome, tc.name)
+	}
+	shown := map[string]string{"record error": rec.Error, "record migrations": strings.Join(rec.Migrations, " "), "log": log.String()}
+	for _, h := range rec.Hosts {
+		shown["host "+h.Host+" error"] = h.Error
+	}
+	f.mu.Lock()
+	for i, ev := range f.events {
+		shown[fmt.Sprintf("event %d", i)] = ev.Err + " " + strings.Join(ev.Migrations, " ")
+	}
+	f.mu.Unlock()
+	named := false
+	for what, s := range shown {
+		named = named || what != "log" && strings.Contains(s, tc.want)
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s shows the secret %q the host printed: %q", what, secret, s)
 			}
-			var log syncbuf.Buffer
-			f := newFixtureWith(t, strings.Replace(yaml, tc.old, tc.new, 1), func(o *deploy.Options) {
-				o.Transports["local"] = &local.Transport{}
-				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			})
-			f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"})
-			rec, err := f.run(deploy.KindDeploy, "2")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rec.Outcome == deploy.OutcomeSucceeded {
-				t.Fatalf("outcome %s, want the %s to fail", rec.Outcome, tc.name)
-			}
-			shown := map[string]string{"record error": rec.Error, "record migrations": strings.Join(rec.Migrations, " "), "log": log.String()}
-			for _, h := range rec.Hosts {
-				shown["host "+h.Host+" error"] = h.Error
-			}
-			f.mu.Lock()
-			for i, ev := range f.events {
-				shown[fmt.Sprintf("event %d", i)] = ev.Err + " " + strings.Join(ev.Migrations, " ")
-			}
-			f.mu.Unlock()
-			named := false
-			for what, s := range shown {
-				named = named || what != "log" && strings.Contains(s, tc.want)
-				for _, secret := range secrets {
-					if strings.Contains(s, secret) {
-						t.Errorf("%s shows the configured secret %q: %q", what, secret, s)
-					}
-				}
-			}
-			if !named {
-				t.Errorf("no record error, event or migration says %q:\n%v", tc.want, shown)
-			}
-		})
+		}
+	}
+	if !named {
+		t.Errorf("no record error, event or migration says %q:\n%v", tc.want, shown)
 	}
 }
