@@ -352,6 +352,10 @@ func TestFailedHealthCheckSwitchesBack(t *testing.T) {
 	if f.link("current") != "releases/1" {
 		t.Errorf("current after failed deploy: got %q, want releases/1", f.link("current"))
 	}
+	// As before the deploy: 1 was the first release.
+	if got := f.link("previous"); got != "" {
+		t.Errorf("previous after failed deploy: got %q, want none", got)
+	}
 	if !f.exists("releases/.bad-2") {
 		t.Error("failed release not marked bad")
 	}

@@ -375,7 +375,10 @@ ln -s %[5]s %[1]s
 // and `previous` is replaced by one ln -sfn, which GNU ln does atomically
 // as well (a temporary link renamed over it); where another ln leaves a
 // moment without `previous`, a rollback in that moment picks the newest
-// good release instead.
+// good release instead. With no previous (a host's first release, or a
+// switch back to a release that had none before it), a `previous` link
+// left from the switch being undone is removed: it would name the
+// release `current` names.
 func switchScript(dir, build, previous, retire, nonce string) string {
 	mark := ""
 	if retire != "" {
@@ -386,7 +389,7 @@ cd %[1]s
 test -d %[2]s
 ln -s %[2]s .current-%[3]s
 mv -T .current-%[3]s current
-if [ -n %[4]s ]; then ln -sfn %[4]s previous; fi
+if [ -n %[4]s ]; then ln -sfn %[4]s previous; elif [ -L previous ]; then rm -f previous; fi
 if [ -e releases/.bad-%[5]s ]; then rm -f releases/.bad-%[5]s; fi
 %[6]s`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build), mark)
 }
