@@ -29,6 +29,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
+	"github.com/switchman-bot/switchman/internal/redact"
 	"github.com/switchman-bot/switchman/internal/retention"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
@@ -169,7 +170,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 			return exitCode(1)
 		}
 	}
-	log := newLogger(std.Err, cfg.Bot.LogLevel)
+	log := newLogger(std.Err, cfg)
 	stopProfile, err := startProfile(*cpuProfile, *memProfile)
 	if err != nil {
 		return err
@@ -458,11 +459,15 @@ func osUser() string {
 	return "console"
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger is the bot's log, to w at cfg's level, with the config's
+// secret values and URLs' credentials hidden from every line, whatever
+// code wrote it.
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+	if err := l.UnmarshalText([]byte(strings.ToUpper(cfg.Bot.LogLevel))); err != nil {
 		l = slog.LevelInfo
 	}
+	w = redact.NewSecrets(cfg.SecretValues()...).Writer(w)
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
@@ -492,7 +497,7 @@ func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app
 		}
 		q.Since = t
 	}
-	st, err := openHistory(ctx, cfg, newLogger(std.Err, cfg.Bot.LogLevel))
+	st, err := openHistory(ctx, cfg, newLogger(std.Err, cfg))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
@@ -72,5 +73,33 @@ func TestConsoleHidesConfiguredSecrets(t *testing.T) {
 		if strings.Contains(s, token) {
 			t.Errorf("%s shows the bot token:\n%s", what, s)
 		}
+	}
+}
+
+// TestLogHidesConfiguredSecrets: the bot's log hides the config's secret
+// values from every line, whatever code wrote it (a library's error
+// quoting the token it was given), and keeps the rest of the line.
+func TestLogHidesConfiguredSecrets(t *testing.T) {
+	const token = "xoxb-3333-4444-secret-token"
+	yaml := `slack:
+  signing_secret: 0123456789abcdef
+  bot_token: ` + token + `
+apps:
+  web:
+    artifact: {path: 'builds/{build}.tgz'}
+    path: /srv/web
+    restart: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+`
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "switchman.yaml"), []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	newLogger(&out, cfg).Error("slack: post failed", "err", fmt.Errorf("invalid_auth for token %s", token))
+	if got := out.String(); strings.Contains(got, token) || !strings.Contains(got, "invalid_auth for token REDACTED") {
+		t.Errorf("log line: got %q, want the token hidden and the rest shown", got)
 	}
 }

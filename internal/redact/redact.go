@@ -6,6 +6,7 @@ package redact
 
 import (
 	"cmp"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -162,4 +163,24 @@ func (s *Secrets) hide(t string) string {
 	}
 	b.WriteString(t[at:])
 	return b.String()
+}
+
+// Writer returns w with what Text hides hidden from each write. It is for
+// a log handler's output, which writes one record at a time: a secret
+// that reaches a log line through code that does not hide it (an error of
+// a library quoting the token it was given) is hidden there too.
+func (s *Secrets) Writer(w io.Writer) io.Writer { return secretWriter{w: w, s: s} }
+
+type secretWriter struct {
+	w io.Writer
+	s *Secrets
+}
+
+// Write writes p with its secrets hidden, and reports all of p written
+// when that succeeded: the hidden text differs in length.
+func (w secretWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(w.w, w.s.Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

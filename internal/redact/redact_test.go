@@ -1,6 +1,8 @@
 package redact
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -116,3 +118,29 @@ func TestNilSecretsHideURLs(t *testing.T) {
 		t.Errorf("nil Secrets: got %q, want %q", got, want)
 	}
 }
+
+// TestSecretsWriter: a log handler writing through Writer shows no secret
+// value and no URL credential, and the rest of each record as it was.
+func TestSecretsWriter(t *testing.T) {
+	var out strings.Builder
+	log := slog.New(slog.NewTextHandler(NewSecrets("xoxb-hunter2-token").Writer(&out), nil))
+	log.Warn("slack: auth.test failed", "err", errors.New(`post https://ci:hunter2@slack.example/api: token "xoxb-hunter2-token" refused`))
+	got := out.String()
+	for _, want := range []string{`msg="slack: auth.test failed"`, `post https://REDACTED@slack.example/api: token \"REDACTED\" refused`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log line %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "hunter2") {
+		t.Errorf("log line %q shows a secret", got)
+	}
+
+	failed := errors.New("disk full")
+	if n, err := NewSecrets().Writer(failingWriter{failed}).Write([]byte("x")); n != 0 || !errors.Is(err, failed) {
+		t.Errorf("Write to a failing writer: got %d, %v; want 0, %v", n, err, failed)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
