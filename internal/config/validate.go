@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 var (
@@ -464,33 +466,11 @@ func otherPlaceholders(template string, allowed []string) []string {
 }
 
 // redisURLParses reports whether s parses as a URL with nothing after its
-// host that belongs to its user info: a password holding an unescaped /,
-// ? or # is read in part as the port, the path, the query or the fragment
-// (redis://:12/ab@host is port 12 and path /ab@host), which the summary
-// would show, and the store would refuse it or connect elsewhere. The
-// store (internal/store/redis's parseURL) applies the same rule.
+// host that belongs to its user info (see redact.RedisURLSplit), which the
+// summary would show, and the store would refuse it or connect elsewhere.
 func redisURLParses(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && !strings.Contains(u.EscapedPath()+"#"+u.EscapedFragment(), "@") && !redisQuerySplit(u.RawQuery)
-}
-
-// redisQuerySplit reports whether the query q holds an @ that ends user
-// info read as the query: one anywhere but in the value of client_name,
-// the one option of text (a path holds a database number, and every other
-// option a number, a duration or a boolean), where a client name such as
-// deploy@switchman may have it. Anywhere else it is the end of a password
-// holding a ? (redis://:12?ab@host), whose rest a message would show.
-func redisQuerySplit(q string) bool {
-	for pair := range strings.SplitSeq(q, "&") {
-		if !strings.Contains(pair, "@") {
-			continue
-		}
-		key, _, ok := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); !ok || err != nil || k != "client_name" {
-			return true
-		}
-	}
-	return false
+	return err == nil && !redact.RedisURLSplit(u)
 }
 
 // redisURLProblem says why s, which redisURLParses refused, is not a

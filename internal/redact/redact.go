@@ -7,6 +7,7 @@ package redact
 import (
 	"cmp"
 	"io"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -183,4 +184,30 @@ func (w secretWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// RedisURLSplit reports whether u, a parsed Redis URL, holds an @ after
+// its host: the end of user info net/url read as the path, the fragment
+// or the query, because the password holds an unescaped /, # or ?
+// (redis://:12?ab@host). Messages would show the rest of that password,
+// and the client would connect elsewhere or refuse an unknown option. An
+// @ in the value of client_name, go-redis's one option of text (the path
+// holds a database number, every other option a number, a duration or a
+// boolean), is a client name's own (deploy@switchman). The config check
+// and the Redis store apply this one rule, so that a URL check-config
+// passes is one the store takes.
+func RedisURLSplit(u *url.URL) bool {
+	if strings.Contains(u.EscapedPath()+"#"+u.EscapedFragment(), "@") {
+		return true
+	}
+	for pair := range strings.SplitSeq(u.RawQuery, "&") {
+		if !strings.Contains(pair, "@") {
+			continue
+		}
+		key, _, ok := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); !ok || err != nil || k != "client_name" {
+			return true
+		}
+	}
+	return false
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 var (
@@ -212,37 +213,15 @@ func redactURL(raw string) string {
 }
 
 // parseURL parses raw as net/url does, and refuses it when an @ follows
-// its host: its user info was not escaped, and a password holding a /, ?
-// or # has been read in part as the port, the path, the query or the
-// fragment (redis://:12/ab@host is port 12 and path /ab@host), where
-// URL.Redacted and go-redis's errors would show it. check-config applies
-// the same rule (internal/config's redisURLParses).
+// its host (see redact.RedisURLSplit): its user info was not escaped, and
+// the rest of a password holding a /, ? or # would be shown by
+// URL.Redacted and go-redis's errors.
 func parseURL(raw string) (*url.URL, bool) {
 	u, err := url.Parse(raw)
-	if err != nil || strings.Contains(u.EscapedPath()+"#"+u.EscapedFragment(), "@") || querySplit(u.RawQuery) {
+	if err != nil || redact.RedisURLSplit(u) {
 		return nil, false
 	}
 	return u, true
-}
-
-// querySplit reports whether the query q holds an @ that ends user info
-// read as the query: one anywhere but in the value of client_name,
-// go-redis's one option of text (a path holds a database number, and
-// every other option a number, a duration or a boolean), where a client
-// name such as deploy@switchman may have it. Anywhere else it is the end
-// of a password holding a ? (redis://:12?ab@host), whose rest go-redis
-// would name as an unexpected option.
-func querySplit(q string) bool {
-	for pair := range strings.SplitSeq(q, "&") {
-		if !strings.Contains(pair, "@") {
-			continue
-		}
-		key, _, ok := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); !ok || err != nil || k != "client_name" {
-			return true
-		}
-	}
-	return false
 }
 
 // init pings Redis, checks the schema version under the prefix and loads
