@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,38 +23,14 @@ import (
 func TestBastionSharedByEnvs(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var accepted []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			accepted = append(accepted, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range accepted {
-			c.Close()
-		}
-	})
+	bastion, accepted := sshd.Silent(t)
 	const perEnv = 6
 	var b strings.Builder
 	b.WriteString("apps:\n")
 	for _, app := range []string{"api", "web"} {
 		fmt.Fprintf(&b, "  %s:\n    artifact: {path: 'builds/{app}-{build}.tar.gz'}\n    path: /srv/%s\n    restart: 'true'\n    environments:\n      prod:\n", app, app)
 		fmt.Fprintf(&b, "        transport: ssh\n        ssh:\n          user: %s\n          key_file: %s\n          known_hosts: %s\n          connect_timeout: 1s\n", f.User, f.ClientKey, f.KnownHosts)
-		fmt.Fprintf(&b, "          jump: {address: '%s', max_startups: 4}\n        hosts:\n", ln.Addr())
+		fmt.Fprintf(&b, "          jump: {address: '%s', max_startups: 4}\n        hosts:\n", bastion)
 		for i := range perEnv {
 			fmt.Fprintf(&b, "          - %s%d=10.0.0.%d\n", app, i, i+1)
 		}
@@ -93,10 +68,7 @@ func TestBastionSharedByEnvs(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	mu.Lock()
-	n := len(accepted)
-	mu.Unlock()
-	if n > 4 {
+	if n := accepted(); n > 4 {
 		t.Errorf("the bastion got %d connections from the two envs, want at most their max_startups of 4", n)
 	}
 }

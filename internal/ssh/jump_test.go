@@ -140,7 +140,7 @@ func TestDroppedBeforeBanner(t *testing.T) {
 func TestJumpHostSilent(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
-	addr, accepted := silentBastion(t)
+	addr, accepted := sshd.Silent(t)
 	tr := transport(t, f, func(c *Config) {
 		c.Jump = &JumpHost{Address: addr}
 		c.ConnectTimeout = time.Second
@@ -204,7 +204,7 @@ func TestJumpHostTurnNeverCame(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
 	// The first login holds the one turn until its ctx ends.
-	addr, _ := silentBastion(t)
+	addr, _ := sshd.Silent(t)
 	tr := transport(t, f, func(c *Config) {
 		c.Jump = &JumpHost{Address: addr, Startups: NewStartups(1)}
 		c.ConnectTimeout = time.Minute
@@ -230,42 +230,5 @@ func TestJumpHostTurnNeverCame(t *testing.T) {
 	}
 	if waited != 1 {
 		t.Errorf("got %d errors saying the login waited for its turn at the bastion, want 1: %v", waited, errs)
-	}
-}
-
-// silentBastion listens on loopback as a bastion that accepts connections
-// and never answers, until the test ends. It returns its address and a
-// count of the connections it accepted.
-func silentBastion(t *testing.T) (addr string, accepted func() int) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String(), func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns)
 	}
 }

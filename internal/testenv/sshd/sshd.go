@@ -657,3 +657,41 @@ func tail(path string, n int) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// Silent listens on loopback as a host (or bastion) that accepts
+// connections and never answers, not even with an SSH banner, until the
+// test ends. It returns its address and a count of the connections it
+// accepted.
+func Silent(t testing.TB) (addr string, accepted func() int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns)
+	}
+}
