@@ -259,28 +259,60 @@ const (
 // duplicate, which is dropped silently). It waits at most DedupeTimeout.
 func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 	if a.stopping() {
-		a.auditRefusal(ctx, req, reasonStopping)
-		return false, noticeRestarting
+		return a.refuseStopping(ctx, req)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.opt.DedupeTimeout)
-	defer cancel()
-	for _, k := range req.keys {
-		fresh, err := a.opt.Dedupe.SetOnce(ctx, k, a.opt.DedupeTTL)
-		if err != nil {
-			a.log.Error("dedupe check failed; the request was not run", "kind", req.kind, "user", req.userID, "err", err)
-			a.auditRefusal(ctx, req, reasonStoreDown)
-			return false, noticeStoreDown
-		}
-		if !fresh {
-			a.log.Info("dropped a request Slack delivered again", "kind", req.kind, "user", req.userID, "key", k)
-			return false, ""
-		}
+	dup, err := a.delivered(ctx, req)
+	if err != nil {
+		a.log.Error("dedupe check failed; the request was not run", "kind", req.kind, "user", req.userID, "err", err)
+		a.auditRefusal(ctx, req, reasonStoreDown)
+		return false, noticeStoreDown
+	}
+	if dup {
+		return false, ""
 	}
 	if !a.start(req) {
 		a.auditRefusal(ctx, req, reasonStopping)
 		return false, noticeRestarting
 	}
 	return true, ""
+}
+
+// refuseStopping refuses req as the bot stops, unless Slack delivered it
+// before: the retry of a request that ran, which reached this bot as it
+// stopped, is dropped as a duplicate, as it would be at any other time.
+// Told "nothing was run", its sender would run it again. The keys of a
+// request refused are recorded too, so that a retry of it (Slack's, of
+// one it saw no acknowledgement of) is dropped by the next bot rather
+// than run after its sender was told that nothing was. When the store
+// does not answer, the request is refused all the same.
+func (a *Adapter) refuseStopping(ctx context.Context, req request) (bool, string) {
+	dup, err := a.delivered(ctx, req)
+	if err != nil {
+		a.log.Error("could not record a request refused as the bot stops; Slack's retry of it may run", "kind", req.kind, "user", req.userID, "err", err)
+	}
+	if dup {
+		return false, ""
+	}
+	a.auditRefusal(ctx, req, reasonStopping)
+	return false, noticeRestarting
+}
+
+// delivered records req's dedupe keys, within DedupeTimeout, and reports
+// whether Slack had delivered it before.
+func (a *Adapter) delivered(ctx context.Context, req request) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.opt.DedupeTimeout)
+	defer cancel()
+	for _, k := range req.keys {
+		fresh, err := a.opt.Dedupe.SetOnce(ctx, k, a.opt.DedupeTTL)
+		if err != nil {
+			return false, err
+		}
+		if !fresh {
+			a.log.Info("dropped a request Slack delivered again", "kind", req.kind, "user", req.userID, "key", k)
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // auditRefusal records, in the background, a request refused before it

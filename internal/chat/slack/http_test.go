@@ -511,3 +511,51 @@ func TestCloseWaitsForRefusalAudits(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAtStopOfARunRequest: Slack's retry of an event that ran,
+// reaching the bot as it stops, is a duplicate like any other: not
+// refused, audited or answered with "nothing was run", which would have
+// its sender run it again. A new event at that moment is refused.
+func TestRetryAtStopOfARunRequest(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now)
+	mention := func(eventID string) string {
+		return `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"` + eventID + `","event_time":1700000000,` +
+			`"event":{"type":"app_mention","user":"UBOB","text":"<@UBOT> status","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"}}`
+	}
+	post := func(body string, retry bool) {
+		t.Helper()
+		r := signed(t, "/slack/events", testSecret, body, now, "application/json")
+		if retry {
+			r.Header.Set("X-Slack-Retry-Num", "1")
+			r.Header.Set("X-Slack-Retry-Reason", "http_timeout")
+		}
+		w := httptest.NewRecorder()
+		a.Events().ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("event: got %d, want 200", w.Code)
+		}
+	}
+	post(mention("EvRan"), false)
+	waitUntil(t, "the mention run", func() bool { return h.total() == 1 })
+	a.Stop()
+	post(mention("EvRan"), true)
+	post(mention("EvNew"), false)
+	a.Wait()
+	if n := h.total(); n != 1 {
+		t.Errorf("runs: got %d, want the first delivery's alone", n)
+	}
+	audited := h.Audited()
+	if len(audited) != 1 || audited[0].Refused != "Switchman was stopping; nothing was run" {
+		t.Errorf("audited %+v, want the new mention alone refused as the bot was stopping", audited)
+	}
+	var refusals int
+	for _, c := range only(api.snapshot(), "chat.postEphemeral") {
+		if strings.Contains(c.Text, "nothing was run") {
+			refusals++
+		}
+	}
+	if refusals != 1 {
+		t.Errorf("notices saying nothing was run: got %d, want one, for the new mention: the retry of the one that ran is dropped\n%s", refusals, describe(api.snapshot()))
+	}
+}

@@ -194,28 +194,14 @@ func (a *Adapter) refuseEnvelope(ctx context.Context, sm *socketmode.Client, env
 		a.ack(ctx, sm, env.EnvelopeID, nil)
 		return
 	}
-	a.log.Info("slack request refused: the bot is stopping", "kind", req.kind, "user", req.userID, "acknowledged", sm != nil)
-	a.auditRefusal(ctx, req, reasonStopping)
 	if sm == nil {
 		reply = false
-		notices.Go(func() { a.remember(ctx, req) })
 	}
-	a.answer(ctx, sm, env.EnvelopeID, req, reply, false, noticeRestarting, notices)
-}
-
-// remember records the dedupe keys of a request refused without an
-// acknowledgement. Slack delivers it again, an event minutes later
-// perhaps, to the next bot; its sender is told that nothing was run, so
-// that delivery must be dropped as a duplicate rather than run.
-func (a *Adapter) remember(ctx context.Context, req request) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opt.DedupeTimeout)
-	defer cancel()
-	for _, k := range req.keys {
-		if _, err := a.opt.Dedupe.SetOnce(ctx, k, a.opt.DedupeTTL); err != nil {
-			a.log.Error("could not record a refused request; Slack's retry of it may run", "kind", req.kind, "user", req.userID, "err", err)
-			return
-		}
+	_, notice := a.refuseStopping(context.WithoutCancel(ctx), req)
+	if notice != "" {
+		a.log.Info("slack request refused: the bot is stopping", "kind", req.kind, "user", req.userID, "acknowledged", sm != nil)
 	}
+	a.answer(ctx, sm, env.EnvelopeID, req, reply, false, notice, notices)
 }
 
 // answer acknowledges an envelope: a slash command's acknowledgement says

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +382,42 @@ func TestSocketModeRetryOfUnacknowledgedRefusal(t *testing.T) {
 	}
 	if got := only(api.snapshot(), "chat.postEphemeral"); len(got) != 1 {
 		t.Errorf("notices %+v, want only the first: the retry is dropped silently", got)
+	}
+}
+
+// TestSocketModeRetryAtStopOfARunEvent: the retry of an event that ran,
+// left in the client as the socket closed, is dropped as a duplicate:
+// neither audited as refused nor answered with "nothing was run".
+func TestSocketModeRetryAtStopOfARunEvent(t *testing.T) {
+	api := newFakeSlack(t)
+	mention := `{"type":"event_callback","event_id":"EvR1","event":{"type":"app_mention","user":"UANA","text":"<@UBOT> status","channel":"C1"}}`
+	first, h1, store, _ := newTestAdapter(t, api, now)
+	w := httptest.NewRecorder()
+	first.Events().ServeHTTP(w, signed(t, "/slack/events", testSecret, mention, now, "application/json"))
+	if w.Code != 200 {
+		t.Fatalf("event: got %d, want 200", w.Code)
+	}
+	first.Stop()
+	first.Wait()
+	if n := h1.total(); n != 1 {
+		t.Fatalf("runs of the first delivery: got %d, want 1", n)
+	}
+
+	stopping, h2, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Config.Slack = slackSocketConfig(api.apiURL())
+		o.Now = time.Now
+		o.Dedupe = store
+	})
+	stopping.RefuseLeft(context.Background(), socketmode.Request{Type: socketmode.RequestTypeEventsAPI, EnvelopeID: "E50",
+		RetryAttempt: 1, RetryReason: "timeout", Payload: json.RawMessage(mention)})
+	stopping.Stop()
+	stopping.Wait()
+	if got := h2.Audited(); len(got) != 0 {
+		t.Errorf("audited %+v, want nothing: the retry is a duplicate", got)
+	}
+	for _, c := range only(api.snapshot(), "chat.postEphemeral") {
+		if strings.Contains(c.Text, "nothing was run") {
+			t.Errorf("notice %q to %s: the retry of an event that ran is dropped silently", c.Text, c.User)
+		}
 	}
 }
