@@ -255,13 +255,35 @@ func (a *App) validate(loc locator, ps *problems) {
 // one machine: their deploys, each under its own app+env lease, would
 // switch one `current` (at once) and prune each other's releases. An app's
 // path is the same in all its envs, so two envs of one app may never share
-// a machine; two apps may, with paths of their own. The local transport's
-// machine is the bot's; an ssh host's is known by its address and port,
-// and by the bastion it is reached through, behind which the same private
-// address may name another machine.
+// a machine; two apps may, with paths of their own, neither inside the
+// other (see nestedWhy). The local transport's machine is the bot's; an
+// ssh host's is known by its address and port, and by the bastion it is
+// reached through, behind which the same private address may name another
+// machine.
 func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 	type user struct{ app, env string }
 	seen := map[string][]user{} // machine and directory -> the envs there
+	type placed struct{ dir, app, env string }
+	onMachine := map[string][]placed{} // machine -> the envs there, in order
+	// nested records app/env deploying into dir on machine and returns
+	// the first env there whose directory holds dir or lies inside it.
+	nested := func(machine, dir, app, env string) (placed, bool) {
+		others := onMachine[machine]
+		onMachine[machine] = append(others, placed{dir, app, env})
+		for _, o := range others {
+			if o.dir != dir && (within(dir, o.dir) || within(o.dir, dir)) {
+				return o, true
+			}
+		}
+		return placed{}, false
+	}
+	// relation says where dir lies against other's directory.
+	relation := func(dir string, other placed) string {
+		if within(dir, other.dir) {
+			return "inside " + other.dir
+		}
+		return "which holds " + other.dir
+	}
 	// there records app/env at key and returns the env already there to
 	// name, of the same app first (the fix differs), if any.
 	there := func(key, app, env string) (user, bool) {
@@ -279,7 +301,7 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 	}
 	for _, appName := range c.AppNames() {
 		a := c.Apps[appName]
-		if a == nil || !path.IsAbs(a.Path) {
+		if a == nil || !path.IsAbs(a.Path) || path.Clean(a.Path) == "/" {
 			continue // refused by App.validate
 		}
 		dir := path.Clean(a.Path)
@@ -292,6 +314,10 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 			switch {
 			case e.Transport == defaultTransport:
 				other, dup := there("local|"+dir, appName, envName)
+				if n, ok := nested("local", dir, appName, envName); !dup && ok {
+					ps.add(loc.line("apps", appName, "environments", envName), "%s: transport local deploys into %s on this machine, %s where apps.%s.environments.%s deploys: %s",
+						where, dir, relation(dir, n), n.app, n.env, nestedWhy)
+				}
 				if !dup {
 					continue
 				}
@@ -315,7 +341,8 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 					if _, _, err := net.SplitHostPort(addr); err != nil {
 						addr = net.JoinHostPort(addr, strconv.Itoa(e.SSH.Port))
 					}
-					key := "ssh|" + jump + "|" + strings.ToLower(addr) + "|" + dir
+					machine := "ssh|" + jump + "|" + strings.ToLower(addr)
+					key := machine + "|" + dir
 					if j, dup := envHosts[key]; dup {
 						// One deploy would unpack and switch there twice
 						// at once, in two sessions racing each other.
@@ -325,7 +352,11 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 					}
 					envHosts[key] = i
 					other, dup := there(key, appName, envName)
+					n, isNested := nested(machine, dir, appName, envName)
 					switch {
+					case !dup && isNested:
+						ps.add(loc.line("apps", appName, "environments", envName, "hosts", i), "%s.hosts[%d]: %s is also a host of apps.%s.environments.%s: this env deploys into %s there, %s where that env deploys: %s",
+							where, i, addr, n.app, n.env, dir, relation(dir, n), nestedWhy)
 					case !dup:
 					case other.app == appName:
 						ps.add(loc.line("apps", appName, "environments", envName, "hosts", i), "%s.hosts[%d]: %s is also a host of %s: two envs of one app on one machine deploy into the same %s, and would switch and prune each other's releases; give each env its own machines",
@@ -338,6 +369,20 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 			}
 		}
 	}
+}
+
+// nestedWhy ends the refusal of a deploy directory inside another's on
+// one machine. Under the outer one, prune removes every directory of
+// releases/ past keep_releases (whatever its name) and stale .tmp-*
+// entries, a switch renames a link over current and previous, and shared/
+// is the outer app's data; any other place is where its restart, hooks and
+// backup run. No nesting is what an operator means, so none is allowed.
+const nestedWhy = "an app's deploys prune releases/, replace current and previous and keep shared/ in its directory, and could delete or shadow what a deploy directory inside it holds; give each app a path outside the other's"
+
+// within reports whether dir lies strictly inside parent, both clean and
+// absolute: /srv/app/releases/x is inside /srv/app, /srv/application not.
+func within(dir, parent string) bool {
+	return strings.HasPrefix(dir, strings.TrimSuffix(parent, "/")+"/")
 }
 
 // healthPlaceholders are those a health check fills in for every host, on

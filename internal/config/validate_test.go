@@ -924,20 +924,27 @@ func TestWindowConfig(t *testing.T) {
 	}
 }
 
+// deployDirApp writes an app of one env, prod, whose line ends with a
+// comment naming the app, for the wanted problem's line.
+func deployDirApp(name, path, env string) string {
+	return "  " + name + ":\n    default_env: prod\n    artifact: {path: 'b/{build}.tgz'}\n    path: " + path + "\n    restart: 'true'\n    environments:\n      prod: # " + name + "\n" + env
+}
+
+// deployDirLocal is the env of deployDirApp deploying to this machine.
+const deployDirLocal = "        hosts: [localhost]\n"
+
+// deployDirSSH is an env of deployDirApp deploying over ssh to hosts,
+// with extra keys of its ssh section.
+func deployDirSSH(extra, hosts string) string {
+	return "        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: /etc/switchman/known_hosts" + extra + "}\n        hosts: [" + hosts + "]\n"
+}
+
 // TestSharedDeployDir: two envs that deploy into one directory of one
 // machine would switch one current and prune each other's releases, each
 // under its own lease. The local transport's machine is this one; an ssh
 // host's is its address and port, behind its bastion.
 func TestSharedDeployDir(t *testing.T) {
-	// app writes an app of one env, prod, whose line ends with a comment
-	// naming the app, for the wanted problem's line.
-	app := func(name, path, env string) string {
-		return "  " + name + ":\n    default_env: prod\n    artifact: {path: 'b/{build}.tgz'}\n    path: " + path + "\n    restart: 'true'\n    environments:\n      prod: # " + name + "\n" + env
-	}
-	const local = "        hosts: [localhost]\n"
-	ssh := func(extra, hosts string) string {
-		return "        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: /etc/switchman/known_hosts" + extra + "}\n        hosts: [" + hosts + "]\n"
-	}
+	app, local, ssh := deployDirApp, deployDirLocal, deployDirSSH
 	abs, err := filepath.Abs("srv/web")
 	if err != nil {
 		t.Fatal(err)
@@ -1008,6 +1015,104 @@ func TestSharedDeployDir(t *testing.T) {
 			// This machine is not the ssh host, whatever their paths.
 			name: "a local env and an ssh env of one path",
 			apps: app("api", "/srv/app", local) + app("web", "/srv/app", ssh("", "10.0.0.1")),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := "apps:\n" + tt.apps
+			var w []want
+			if tt.want != nil {
+				w = tt.want(y)
+			}
+			checkProblems(t, problemsOf(t, y), w)
+		})
+	}
+}
+
+// TestNestedDeployDir: a deploy directory inside another's, on one
+// machine, lies where the outer app's deploys prune releases/, replace
+// current and previous and keep shared/: one app could delete or shadow
+// the other's files. Any nesting is refused, whichever app is inside,
+// with paths compared once cleaned and as whole path elements.
+func TestNestedDeployDir(t *testing.T) {
+	app, local, ssh := deployDirApp, deployDirLocal, deployDirSSH
+	const why = ": an app's deploys prune releases/, replace current and previous and keep shared/ in its directory, and could delete or shadow what a deploy directory inside it holds; give each app a path outside the other's"
+	tests := []struct {
+		name string
+		apps string
+		want func(y string) []want
+	}{
+		{
+			name: "local, one app inside the other's releases",
+			apps: app("api", "/srv/app", local) + app("web", "/srv/app/releases/x", local),
+			want: one("prod: # web", "apps.web.environments.prod: transport local deploys into /srv/app/releases/x on this machine, inside /srv/app where apps.api.environments.prod deploys"+why),
+		},
+		{
+			name: "local, one app inside the other's shared",
+			apps: app("api", "/srv/app", local) + app("web", "/srv/app/shared/b", local),
+			want: one("prod: # web", "apps.web.environments.prod: transport local deploys into /srv/app/shared/b on this machine, inside /srv/app where apps.api.environments.prod deploys"+why),
+		},
+		{
+			name: "local, one app holding the other",
+			apps: app("api", "/srv/app", local) + app("web", "/srv", local),
+			want: one("prod: # web", "apps.web.environments.prod: transport local deploys into /srv on this machine, which holds /srv/app where apps.api.environments.prod deploys"+why),
+		},
+		{
+			name: "local, paths written unclean",
+			apps: app("api", "/srv/app/", local) + app("web", "/srv//app/./releases/../shared/b/", local),
+			want: one("prod: # web", "apps.web.environments.prod: transport local deploys into /srv/app/shared/b on this machine, inside /srv/app where apps.api.environments.prod deploys"+why),
+		},
+		{
+			name: "local, one path the prefix of another's name",
+			apps: app("api", "/srv/app", local) + app("web", "/srv/application", local),
+		},
+		{
+			// Refused by App.validate; every other path is inside it.
+			name: "local, one app at the root",
+			apps: app("api", "/", local) + app("web", "/srv/web", local),
+			want: one("path: /\n", "apps.api.path: must not be /"),
+		},
+		{
+			name: "ssh, one host, one app inside the other's releases",
+			apps: app("api", "/srv/app", ssh("", "api1=10.0.0.1")) + app("web", "/srv/app/releases/x", ssh("", "web1=10.0.0.9, web2=10.0.0.1:22")),
+			want: one("web2=", "apps.web.environments.prod.hosts[1]: 10.0.0.1:22 is also a host of apps.api.environments.prod: this env deploys into /srv/app/releases/x there, inside /srv/app where that env deploys"+why),
+		},
+		{
+			name: "ssh, one host, one app holding the other",
+			apps: app("api", "/srv/app/shared/b", ssh("", "Web1.example.com")) + app("web", "/srv/app", ssh("", "web1.example.com")),
+			want: one("[web1.example.com]", "apps.web.environments.prod.hosts[0]: web1.example.com:22 is also a host of apps.api.environments.prod: this env deploys into /srv/app there, which holds /srv/app/shared/b where that env deploys"+why),
+		},
+		{
+			name: "ssh, one host, one path the prefix of another's name",
+			apps: app("api", "/srv/app", ssh("", "10.0.0.1")) + app("web", "/srv/application", ssh("", "10.0.0.1")),
+		},
+		{
+			name: "ssh, one address, two ports",
+			apps: app("api", "/srv/app", ssh("", "10.0.0.1")) + app("web", "/srv/app/releases/x", ssh(", port: 2222", "10.0.0.1")),
+		},
+		{
+			name: "ssh, one address behind two bastions",
+			apps: app("api", "/srv/app", ssh(", jump: {address: 'b1:22'}", "10.0.0.1")) + app("web", "/srv/app/releases/x", ssh(", jump: {address: 'b2:22'}", "10.0.0.1")),
+		},
+		{
+			name: "ssh, one bastion written two ways",
+			apps: app("api", "/srv/app", ssh(", jump: {address: 'B1'}", "10.0.0.1")) + app("web", "/srv/app/releases/x", ssh(", jump: {address: 'b1:22'}", "web1=10.0.0.1")),
+			want: one("web1=", "apps.web.environments.prod.hosts[0]: 10.0.0.1:22 is also a host of apps.api.environments.prod: this env deploys into /srv/app/releases/x there, inside /srv/app where that env deploys"+why),
+		},
+		{
+			// This machine is not the ssh host, whatever their paths.
+			name: "a local env and an ssh env, nested paths",
+			apps: app("api", "/srv/app", local) + app("web", "/srv/app/releases/x", ssh("", "10.0.0.1")),
+		},
+		{
+			// The same directory is refused as such, not again as nested.
+			name: "local, one app at another's path and inside a third's",
+			apps: app("api", "/srv/app", local) + app("blog", "/srv", local) + app("web", "/srv/app", local),
+			want: func(y string) []want {
+				return concat(y,
+					one("prod: # blog", "apps.blog.environments.prod: transport local deploys into /srv on this machine, which holds /srv/app where apps.api.environments.prod deploys"+why),
+					one("prod: # web", "apps.web.environments.prod: transport local deploys into /srv/app on this machine, as apps.api.environments.prod does"))
+			},
 		},
 	}
 	for _, tt := range tests {
