@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,6 +98,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 	}
 	c.validateBastions(loc, ps)
 	c.validateDeployDirs(loc, ps)
+	c.validateBotData(loc, ps)
 }
 
 // validateBastions refuses two envs that reach their hosts through one
@@ -369,6 +371,109 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 			}
 		}
 	}
+}
+
+// validateBotData refuses the bot's own files where a deploy to this
+// machine deletes or replaces them: the embedded store (with no Redis) and
+// the builds of an artifact.path, in releases/, current or previous of an
+// app with a local env. The store would be lost, or replaced by an empty
+// one at the next start; a build, with no source left to deploy it again.
+// A path through current or previous into one of the app's shared paths
+// is shared/'s, and kept: a config shipped in the bot's own release, with
+// the default store next to it, is fine once var is shared. Paths are
+// compared as written, made absolute as the app's path was: a symlink is
+// not followed (Parse does no I/O).
+func (c *Config) validateBotData(loc locator, ps *problems) {
+	type deployDir struct {
+		dir, app, env string
+		shared        []string
+	}
+	var dirs []deployDir
+	for _, appName := range c.AppNames() {
+		a := c.Apps[appName]
+		if a == nil || !path.IsAbs(a.Path) || path.Clean(a.Path) == "/" {
+			continue // refused by App.validate
+		}
+		for _, envName := range a.EnvNames() {
+			if e := a.Envs[envName]; e != nil && e.Transport == defaultTransport {
+				dirs = append(dirs, deployDir{path.Clean(a.Path), appName, envName, a.Shared})
+				break // two local envs of one app are refused already
+			}
+		}
+	}
+	// check reports p, shown as shown, at line if it lies where a local
+	// deploy deletes or replaces it. Both are made absolute, as a local
+	// app's relative path is.
+	check := func(line int, key, shown, p string) {
+		p, err := filepath.Abs(p)
+		if err != nil {
+			return
+		}
+		if abs, err := filepath.Abs(shown); err == nil {
+			shown = abs
+		}
+		for _, d := range dirs {
+			place, why := clobberedBy(d.dir, d.shared, p)
+			if place == "" {
+				continue
+			}
+			ps.add(line, "%s: %s lies in %s, where apps.%s.environments.%s deploys on this machine: %s; keep the bot's files out of the app's releases/, current and previous (a shared path of the app's, reached through current, is kept)",
+				key, shown, place, d.app, d.env, why)
+			return
+		}
+	}
+	if c.Store.Redis == nil && c.Store.Path != "" {
+		key := "store.path"
+		if !loc.has("store", "path") {
+			key = "store.path (left out: " + defaultStorePath + " next to the config file)"
+		}
+		check(loc.line("store", "path"), key, c.Store.Path, c.Store.Path)
+	}
+	for _, appName := range c.AppNames() {
+		a := c.Apps[appName]
+		if a == nil || a.Artifact.Path == "" {
+			continue
+		}
+		// The builds' directory: what precedes the first {build} up to
+		// its last /, with {app} filled in as every deploy fills it.
+		t := strings.ReplaceAll(a.Artifact.Path, "{app}", appName)
+		i := strings.Index(t, "{build}")
+		if i < 0 {
+			continue // refused by App.validate
+		}
+		j := strings.LastIndex(t[:i], "/")
+		if j < 0 {
+			continue
+		}
+		check(loc.line("apps", appName, "artifact", "path"), "apps."+appName+".artifact.path", a.Artifact.Path, t[:j])
+	}
+}
+
+// clobberedBy returns the place under the deploy directory dir, of an app
+// sharing shared, that holds p (clean and absolute) and why a deploy there
+// deletes or replaces what it holds; "" when nothing does.
+func clobberedBy(dir string, shared []string, p string) (place, why string) {
+	const (
+		releasesWhy = "releases/ is the deploys': they unpack there and prune every directory past keep_releases, whatever its name"
+		linkWhy     = "current and previous are links to releases, which a switch replaces and a prune deletes once old"
+	)
+	if base := path.Join(dir, "releases"); p == base || within(p, base) {
+		return base, releasesWhy
+	}
+	for _, link := range []string{"current", "previous"} {
+		base := path.Join(dir, link)
+		if p != base && !within(p, base) {
+			continue
+		}
+		rest := strings.TrimPrefix(p, base+"/")
+		for _, s := range shared {
+			if p != base && (rest == s || strings.HasPrefix(rest, s+"/")) {
+				return "", ""
+			}
+		}
+		return base, linkWhy
+	}
+	return "", ""
 }
 
 // nestedWhy ends the refusal of a deploy directory inside another's on

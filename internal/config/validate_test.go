@@ -1127,6 +1127,128 @@ func TestNestedDeployDir(t *testing.T) {
 	}
 }
 
+// TestBotDataInDeployDir: the bot's own files (the embedded store, the
+// builds of an artifact.path) in a directory of this machine that a local
+// deploy prunes or replaces would be deleted by it: releases/ (a prune
+// removes its directories past keep_releases, whatever their names),
+// current and previous (links a switch replaces, to releases pruned once
+// old). Through current into a shared path of the app's, they are kept,
+// as they are in shared/ or beside it.
+func TestBotDataInDeployDir(t *testing.T) {
+	// app writes an app of one env, prod, whose artifact.path line holds
+	// art and whose prod line ends with a comment naming the app.
+	app := func(name, art, dir, shared, env string) string {
+		return "  " + name + ":\n    default_env: prod\n    artifact: {path: '" + art + "'}\n    path: " + dir + "\n    shared: [" + shared + "]\n    restart: 'true'\n    environments:\n      prod: # " + name + "\n" + env
+	}
+	const local, builds = deployDirLocal, "/builds/{app}-{build}.tgz"
+	store := func(p string) string { return "store:\n  path: " + p + "\n" }
+	const releasesWhy = ": releases/ is the deploys': they unpack there and prune every directory past keep_releases, whatever its name; keep the bot's files out of the app's releases/, current and previous (a shared path of the app's, reached through current, is kept)"
+	const linkWhy = ": current and previous are links to releases, which a switch replaces and a prune deletes once old; keep the bot's files out of the app's releases/, current and previous (a shared path of the app's, reached through current, is kept)"
+	abs, err := filepath.Abs("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		yaml string
+		want func(y string) []want
+	}{
+		{
+			name: "store in a release",
+			yaml: store("/srv/web/releases/x/state.db") + "apps:\n" + app("web", builds, "/srv/web", "", local),
+			want: one("state.db", "store.path: /srv/web/releases/x/state.db lies in /srv/web/releases, where apps.web.environments.prod deploys on this machine"+releasesWhy),
+		},
+		{
+			name: "store at current",
+			yaml: store("/srv/web/current") + "apps:\n" + app("web", builds, "/srv/web", "", local),
+			want: one("path: /srv/web/current", "store.path: /srv/web/current lies in /srv/web/current, where apps.web.environments.prod deploys on this machine"+linkWhy),
+		},
+		{
+			name: "store through previous, not a shared path",
+			yaml: store("/srv/web/previous/var/state.db") + "apps:\n" + app("web", builds, "/srv/web", "log", local),
+			want: one("state.db", "store.path: /srv/web/previous/var/state.db lies in /srv/web/previous, where apps.web.environments.prod deploys on this machine"+linkWhy),
+		},
+		{
+			name: "store, both paths relative to the config file",
+			yaml: store("web/./releases/x/state.db") + "apps:\n" + app("web", builds, "web", "", local),
+			want: one("state.db", "store.path: "+abs+"/releases/x/state.db lies in "+abs+"/releases, where apps.web.environments.prod deploys on this machine"+releasesWhy),
+		},
+		{
+			name: "store through current into a shared path",
+			yaml: store("/srv/web/current/var/db/state.db") + "apps:\n" + app("web", builds, "/srv/web", "var/db", local),
+		},
+		{
+			name: "store in shared",
+			yaml: store("/srv/web/shared/state.db") + "apps:\n" + app("web", builds, "/srv/web", "", local),
+		},
+		{
+			name: "store beside the releases",
+			yaml: store("/srv/web/state.db") + "apps:\n" + app("web", builds, "/srv/web", "", local),
+		},
+		{
+			name: "store in a directory whose name starts with releases",
+			yaml: store("/srv/web/releases-old/state.db") + "apps:\n" + app("web", builds, "/srv/web", "", local),
+		},
+		{
+			name: "store unused: redis",
+			yaml: "store:\n  path: /srv/web/releases/x/state.db\n  redis: {url: 'redis://127.0.0.1:6379'}\n" + "apps:\n" + app("web", builds, "/srv/web", "", local),
+		},
+		{
+			// This machine is not the ssh host.
+			name: "store in a release of an ssh env",
+			yaml: store("/srv/web/releases/x/state.db") + "apps:\n" + app("web", builds, "/srv/web", "", deployDirSSH("", "10.0.0.1")),
+		},
+		{
+			name: "builds in the app's own releases",
+			yaml: "apps:\n" + app("web", "/srv/web/releases/{build}.tgz", "/srv/web", "", local),
+			want: one("{build}.tgz", "apps.web.artifact.path: /srv/web/releases/{build}.tgz lies in /srv/web/releases, where apps.web.environments.prod deploys on this machine"+releasesWhy),
+		},
+		{
+			name: "builds of one app in another's releases, by {app}",
+			yaml: "apps:\n" + app("api", "/srv/web/releases/{app}/{build}.tgz", "/srv/api", "", deployDirSSH("", "10.0.0.1")) + app("web", builds, "/srv/web", "", local),
+			want: one("{app}/{build}.tgz", "apps.api.artifact.path: /srv/web/releases/{app}/{build}.tgz lies in /srv/web/releases, where apps.web.environments.prod deploys on this machine"+releasesWhy),
+		},
+		{
+			name: "builds through current, {app} naming the deploy directory",
+			yaml: "apps:\n" + app("web", "/srv/{app}/current/builds/{build}.tgz", "/srv/web", "", local),
+			want: one("{build}.tgz", "apps.web.artifact.path: /srv/{app}/current/builds/{build}.tgz lies in /srv/web/current, where apps.web.environments.prod deploys on this machine"+linkWhy),
+		},
+		{
+			name: "builds through current into a shared path",
+			yaml: "apps:\n" + app("web", "/srv/{app}/current/builds/{build}.tgz", "/srv/web", "builds", local),
+		},
+		{
+			name: "builds in shared",
+			yaml: "apps:\n" + app("web", "/srv/web/shared/builds/{build}.tgz", "/srv/web", "", local),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w []want
+			if tt.want != nil {
+				w = tt.want(tt.yaml)
+			}
+			checkProblems(t, problemsOf(t, tt.yaml), w)
+		})
+	}
+}
+
+// TestDefaultStoreInRelease: a config shipped in a release of the bot's
+// own app (loaded through current) puts the default store, next to it,
+// in that release: refused, saying the key was left out.
+func TestDefaultStoreInRelease(t *testing.T) {
+	y := strings.Replace("apps:\n"+deployDirApp("switchman", "/srv/switchman", deployDirLocal), "b/{build}.tgz", "/builds/{build}.tgz", 1)
+	_, err := Parse("/srv/switchman/current/switchman.yaml", []byte(y), nil)
+	const want = "/srv/switchman/current/switchman.yaml: store.path (left out: var/switchman.db next to the config file): /srv/switchman/current/var/switchman.db lies in /srv/switchman/current, where apps.switchman.environments.prod deploys on this machine: current and previous are links to releases"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse: got %v, want an error holding %q", err, want)
+	}
+	shared := strings.Replace(y, "    restart:", "    shared: [var]\n    restart:", 1)
+	if _, err := Parse("/srv/switchman/current/switchman.yaml", []byte(shared), nil); err != nil {
+		t.Errorf("Parse with var shared: got %v, want no error", err)
+	}
+}
+
 // TestURLPasswordNotPercentEncoded: a password of an artifact or health
 // URL holding an unescaped / ? or # after digits parses, as the port and
 // then the path, the query or the fragment (https://ci:1234/5678@host is
