@@ -316,12 +316,15 @@ func (r *run) history() ([]*Record, error) {
 }
 
 // ranReleases is the set of releases the records show running in their
-// env: a run's build once it succeeded (or partly), and the release a
-// deploy moved away from.
+// env: a run's build once it succeeded (or partly), or once a run found
+// every host on it already (unchanged: the hosts put right by hand after
+// an interrupted run, which a deploy of its own never followed), and the
+// release a deploy moved away from.
 func ranReleases(recs []*Record) map[string]bool {
 	ran := map[string]bool{}
 	for _, rec := range recs {
-		if rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial {
+		switch rec.Outcome {
+		case OutcomeSucceeded, OutcomePartial, OutcomeUnchanged:
 			ran[rec.Build] = true
 		}
 		if rec.Kind == KindDeploy && rec.Previous != "" {
@@ -332,10 +335,12 @@ func ranReleases(recs []*Record) map[string]bool {
 }
 
 // neverRan refuses a named rollback to build when the deploy history shows
-// a deploy of it in the env and none shows it running: the release is on
-// disk because that deploy delivered it, and stopped before it switched a
-// host. A release the history does not name at all (put there before the
-// bot, or its records trimmed) is not refused.
+// a deploy of it in the env and none shows it running on every host: the
+// release is on disk because that deploy delivered it, and stopped before
+// it switched a host, or after switching some (interrupted, say) and no
+// run found it on every host since. A release the history does not name
+// at all (put there before the bot, or its records trimmed) is not
+// refused.
 func (r *run) neverRan(build string) error {
 	recs, err := r.history()
 	if err != nil {
@@ -345,10 +350,21 @@ func (r *run) neverRan(build string) error {
 		return nil
 	}
 	for _, rec := range recs {
-		if rec.Kind == KindDeploy && rec.Build == build && rec.ID != r.rec.ID {
-			return errs.New(errs.Conflict, "release %s of %s never ran there: deploy %s delivered it and ended %s before switching a host, and a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
-				build, r.t.key(), rec.ID, rec.Outcome, r.t.app.Name, build, r.t.env.Name)
+		if rec.Kind != KindDeploy || rec.Build != build || rec.ID == r.rec.ID {
+			continue
 		}
+		var switched []string
+		for _, hr := range rec.Hosts {
+			if hr.MayHaveSwitched() {
+				switched = append(switched, hr.Host)
+			}
+		}
+		if len(switched) > 0 {
+			return errs.New(errs.Conflict, "release %s of %s never ran on every host there: deploy %s switched %s to it and ended %s, and no run found every host on it since; a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
+				build, r.t.key(), rec.ID, strings.Join(switched, ", "), rec.Outcome, r.t.app.Name, build, r.t.env.Name)
+		}
+		return errs.New(errs.Conflict, "release %s of %s never ran there: deploy %s delivered it and ended %s before switching a host, and a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
+			build, r.t.key(), rec.ID, rec.Outcome, r.t.app.Name, build, r.t.env.Name)
 	}
 	return nil
 }
