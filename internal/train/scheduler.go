@@ -423,7 +423,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		}
 		defer func() {
 			if waited {
-				s.markWaiting(context.WithoutCancel(ctx), d.name, time.Time{})
+				s.clearWaiting(ctx, d.name)
 			}
 		}()
 		select {
@@ -460,7 +460,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		case err == nil && waited:
 			// An admin may have called it off while it waited (Cancel
 			// announced that).
-			s.markWaiting(ctx, d.name, time.Time{})
+			s.clearWaiting(ctx, d.name)
 			waited = false
 			if off, err := s.cancelled(ctx, d.name, d.at); err != nil || off {
 				dep.release()
@@ -559,6 +559,17 @@ func (s *Scheduler) markWaiting(ctx context.Context, name string, at time.Time) 
 	if err := s.store.MarkRun(ctx, name, KindWaiting, at); err != nil {
 		s.log.Error("train: record a waiting departure", "train", name, "at", at, "err", err)
 	}
+}
+
+// clearWaiting records that no departure of train name waits any more
+// (see markWaiting). ctx may have ended, the bot stopping as the
+// departure stopped waiting: the clear is made without it, within
+// stopTimeout, or else the mark outlives the departure and a cancel after
+// the restart takes that departure, long gone, for one about to leave.
+func (s *Scheduler) clearWaiting(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	s.markWaiting(ctx, name, time.Time{})
 }
 
 // claimWaiting claims train name's departure lease, waiting up to wait for

@@ -347,3 +347,63 @@ func (s *stopAt) MarkRun(ctx context.Context, name, kind string, at time.Time) e
 	}
 	return s.MemStore.MarkRun(ctx, name, kind, at)
 }
+
+// TestStopAsWaitingDepartureStopsWaiting: a scheduled departure that
+// waited for an earlier one says so in the store, and stops saying so
+// once that one has ended. If the bot stops at that instant, the clear is
+// made all the same: a waiting mark left behind would have the restarted
+// bot's cancel take that departure, long gone, for one about to leave.
+func TestStopAsWaitingDepartureStopsWaiting(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 1, 13, 58), nil) // a Monday
+	h.board("alice", "accounting", "1338")
+	// The early departure's deploy ends once the 14:00 one waits for it.
+	h.runner.onDeploy = func(string) {
+		waitDeadline(t, "the 14:00 departure to wait", func() bool {
+			w, err := h.store.LastRun(t.Context(), "daily", KindWaiting)
+			return err == nil && !w.IsZero()
+		})
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	st := &stopAtClear{MemStore: h.store, stop: stop}
+	s, err := New(Options{Config: h.cfg, Store: st, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
+		Sleep: func(sctx context.Context, until time.Time) error {
+			if until.After(at(2026, 6, 1, 14, 0)) {
+				<-sctx.Done()
+				return sctx.Err()
+			}
+			h.clock.Set(until)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DepartNow(t.Context(), "ana", "daily"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !st.tripped.Load() {
+		t.Fatal("the 14:00 departure never stopped waiting")
+	}
+	if w, err := h.store.LastRun(t.Context(), "daily", KindWaiting); err != nil || !w.IsZero() {
+		t.Errorf("waiting departure after the stop: %v, %v; want none", w, err)
+	}
+}
+
+// stopAtClear is a Store that tells the bot to stop as a departure
+// clears its waiting mark, and then answers as the store does: within the
+// context it is given.
+type stopAtClear struct {
+	*MemStore
+	stop    context.CancelFunc
+	tripped atomic.Bool
+}
+
+func (s *stopAtClear) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
+	if kind == KindWaiting && at.IsZero() && s.tripped.CompareAndSwap(false, true) {
+		s.stop()
+	}
+	return s.MemStore.MarkRun(ctx, name, kind, at)
+}
