@@ -290,6 +290,10 @@ func (c *call) refuse(err error) {
 	switch code := errs.CodeOf(err); {
 	case cut:
 		c.s.log.Info("command cut short", "user", c.req.User, "command", c.entry.Command, "err", err)
+	case errors.Is(err, deploy.ErrDraining):
+		// Expected at every stop (a train's car, a late command): no
+		// dependency failed.
+		c.s.log.Info("command refused: the bot is shutting down", "user", c.req.User, "command", c.entry.Command)
 	case code == errs.Internal:
 		c.s.log.Error("command failed", "user", c.req.User, "command", c.entry.Command, "err", err)
 	case code == errs.Unavailable:

@@ -441,13 +441,18 @@ func (e *Engine) Draining() bool {
 	return e.draining
 }
 
+// ErrDraining is the cause of a run refused because the engine drains
+// (the bot is stopping): expected at every stop, not a failure of the
+// store or the hosts, so callers may log it as such.
+var ErrDraining = errors.New("engine draining")
+
 // refuseDraining returns the refusal of a kind of run while the engine
-// drains, or nil.
+// drains, wrapping ErrDraining, or nil.
 func (e *Engine) refuseDraining(kind Kind) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.draining {
-		return errs.New(errs.Unavailable, "switchman is shutting down: the %s was not started; nothing was changed", kind)
+		return errs.Wrap(errs.Unavailable, ErrDraining, "switchman is shutting down: the %s was not started; nothing was changed", kind)
 	}
 	return nil
 }

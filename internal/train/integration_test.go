@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
@@ -98,6 +100,8 @@ type trainSystem struct {
 	svc   *commands.Service
 	sched *train.Scheduler
 	out   *channel
+	// logs holds what the engine, the service and the scheduler log.
+	logs *syncbuf.Buffer
 }
 
 // newTrainSystem wires yaml with the artifacts arts (file name → files).
@@ -119,15 +123,17 @@ func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	logs := &syncbuf.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st, Log: log})
 	t.Cleanup(eng.Wait)
 	policy, err := acl.New(cfg.AccessRules())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &trainSystem{dir: dir, st: st, eng: eng, out: &channel{}}
-	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
-	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}})
+	sys := &trainSystem{dir: dir, st: st, eng: eng, out: &channel{}, logs: logs}
+	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Log: log})
+	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +360,17 @@ func TestDepartureDuringShutdown(t *testing.T) {
 	}
 	if len(sum.Failed) != 0 || len(sum.Postponed) != 1 || sum.Postponed[0].Car.App != "billing" || sum.Postponed[0].Reason != "the bot is shutting down" {
 		t.Errorf("failed %+v, postponed %+v; want billing held back: the bot is shutting down", sum.Failed, sum.Postponed)
+	}
+	// Expected at a stop: said at INFO, as what it is, not as a
+	// dependency failing.
+	logs := sys.logs.String()
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Errorf("logged %s", strings.TrimSpace(line))
+		}
+	}
+	if want := `level=INFO msg="command refused: the bot is shutting down" user=bob command="deploy billing 5 to production"`; !strings.Contains(logs, want) {
+		t.Errorf("logs:\n%s\nwant a line %s", logs, want)
 	}
 	cars, err := sys.st.Cars(ctx, "daily")
 	if err != nil || len(cars) != 1 || cars[0].App != "billing" {
