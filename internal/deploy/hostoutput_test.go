@@ -101,6 +101,34 @@ store:
 	}
 }
 
+// TestHostOutputHidesCutSecrets: a transport keeps the last 4 KiB of a
+// step's standard error. Where that cut falls inside a secret the host
+// printed, what is left of the secret is not shown either. (The cut of
+// standard output, at 4 MiB, is checked in scriptio: a deploy printing
+// that much is slow to test.)
+func TestHostOutputHidesCutSecrets(t *testing.T) {
+	const sentryTok = "sntrys_0a1b2c3d4e5f"
+	rest := sentryTok[len(sentryTok)-9:]
+	settings := `sentry:
+  org: acme
+  token: ` + sentryTok + `
+`
+	// print writes the token and then enough x for the cut to keep only
+	// rest of it, and fails.
+	print := fmt.Sprintf(`printf "+ PGPASSWORD=%%s" %s >&2; printf "%%%ds" "" | tr " " x >&2; exit 1`, sentryTok, 4<<10-len(rest))
+	failed := "exit status 1: REDACTEDxxxx"
+	run := `'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`
+	tests := []hostOutputCase{
+		{"migrations run", "      run: " + run, "      run: '" + print + "'", failed},
+		{"restart", "    restart: 'echo \"$SWITCHMAN_BUILD\" >> restarts.log; true'", "    restart: '" + print + "'", failed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.check(t, settings+fmt.Sprintf(fixtureYAML, "true"), []string{sentryTok, rest})
+		})
+	}
+}
+
 // hostOutputCase is a deploy whose host prints secrets in one place.
 type hostOutputCase struct {
 	name string

@@ -124,6 +124,12 @@ func NewSecrets(values ...string) *Secrets {
 // end is the other's start), one Mask stands for both: a strings.Replacer,
 // which takes one match at each position, would show the rest of the
 // second.
+//
+// A t that starts with the end of a value, or ends with its start, of at
+// least MinSecret characters, has that part hidden as well: the
+// transports keep only the tail of what a script prints (and a text may
+// be cut to a length), and where a cut falls inside a value, what is left
+// of it is no occurrence of it.
 func (s *Secrets) Text(t string) string {
 	if s != nil {
 		t = s.hide(t)
@@ -145,6 +151,12 @@ func (s *Secrets) hide(t string) string {
 			spans = append(spans, span{i + j, i + j + len(v)})
 			i += j + 1
 		}
+		if n := cutEnd(t, v); n > 0 {
+			spans = append(spans, span{0, n})
+		}
+		if n := cutStart(t, v); n > 0 {
+			spans = append(spans, span{len(t) - n, len(t)})
+		}
 	}
 	if len(spans) == 0 {
 		return t
@@ -164,6 +176,37 @@ func (s *Secrets) hide(t string) string {
 	}
 	b.WriteString(t[at:])
 	return b.String()
+}
+
+// cutEnd is the length of the longest end of v, shorter than v and of at
+// least MinSecret characters, that t starts with, or 0. It compares bytes:
+// a cut may fall inside a character.
+func cutEnd(t, v string) int {
+	for i := 1; i < len(v); i++ {
+		if t == "" || t[0] != v[i] || !strings.HasPrefix(t, v[i:]) {
+			continue
+		}
+		if utf8.RuneCountInString(v[i:]) < MinSecret {
+			return 0
+		}
+		return len(v) - i
+	}
+	return 0
+}
+
+// cutStart is the length of the longest start of v, shorter than v and
+// of at least MinSecret characters, that t ends with, or 0.
+func cutStart(t, v string) int {
+	for n := len(v) - 1; n > 0; n-- {
+		if t == "" || t[len(t)-1] != v[n-1] || !strings.HasSuffix(t, v[:n]) {
+			continue
+		}
+		if utf8.RuneCountInString(v[:n]) < MinSecret {
+			return 0
+		}
+		return n
+	}
+	return 0
 }
 
 // Writer returns w with what Text hides hidden from each write. It is for

@@ -100,6 +100,17 @@ func TestSecrets(t *testing.T) {
 		{"repeats", []string{"hunter2", "hunter2"}, "hunter2", "REDACTED"},
 		{"and URLs", []string{"hunter2"}, "postgres://app:pw@db/app as hunter2", "postgres://REDACTED@db/app as REDACTED"},
 		{"a secret in a URL", []string{"glpat-hunter2"}, "git clone https://ci.example/x?t=glpat-hunter2", "git clone https://ci.example/x?REDACTED"},
+		// A transport keeps the tail of what a script prints: its cut may
+		// fall inside a value.
+		{"starts with a value's end", []string{"sntrys_0a1b2c3d"}, "1b2c3d: refused", "REDACTED: refused"},
+		{"ends with a value's start", []string{"sntrys_0a1b2c3d"}, "token sntrys_0", "token REDACTED"},
+		{"the longest end", []string{"ab12ab12ab12"}, "12ab12ab12 x", "REDACTED x"},
+		{"cut inside a character", []string{"pässwörter-1"}, "\xb6rter-1 refused", "REDACTED refused"},
+		{"an end shorter than 6 characters", []string{"sntrys_0a1b2c3d"}, "2c3d: refused", "2c3d: refused"},
+		{"a start shorter than 6 characters", []string{"sntrys_0a1b2c3d"}, "token sntr", "token sntr"},
+		{"a part inside the text is no cut", []string{"sntrys_0a1b2c3d"}, "x 0a1b2c3d y sntrys_0a z", "x 0a1b2c3d y sntrys_0a z"},
+		{"both edges", []string{"sntrys_0a1b2c3d", "xoxb-1-2-3-4"}, "1b2c3d, xoxb-1-", "REDACTED, REDACTED"},
+		{"an end running into a value", []string{"abcdef123456", "123456ghijkl"}, "def123456ghijkl!", "REDACTED!"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/redact"
 )
 
 func TestTail(t *testing.T) {
@@ -117,5 +119,44 @@ func TestOutputBounded(t *testing.T) {
 	if len(got) > MaxOutput+100 || !strings.HasPrefix(string(got), "[output truncated: the first ") ||
 		!strings.HasSuffix(string(got), "noise\nthe verdict\n") {
 		t.Errorf("got %d bytes starting %q and ending %q, want the last %d after a note", len(got), got[:min(len(got), 60)], got[max(0, len(got)-30):], MaxOutput)
+	}
+}
+
+// TestCutSecretHidden: where the cut of a Tail or an Output falls inside
+// a secret a script printed, what is left of it is hidden as the secret
+// is, once the kept text is shown as the engine shows it (the standard
+// error whole, the standard output line by line).
+func TestCutSecretHidden(t *testing.T) {
+	const token = "sntrys_0a1b2c3d4e5f"
+	secrets := redact.NewSecrets(token)
+	printed := "+ PGPASSWORD=" + token + " refused"
+	rest := token[7:] // what the cut to 20 bytes keeps of it
+
+	tail := &Tail{Max: 20}
+	tail.Write([]byte(printed))
+	stdout := &Output{Max: 20}
+	stdout.Write([]byte(printed))
+	var lines []string
+	for _, line := range strings.Split(string(stdout.Bytes()), "\n") {
+		lines = append(lines, secrets.Text(line))
+	}
+	tests := []struct {
+		name, kept, shown string
+	}{
+		{"standard error", tail.String(), secrets.Text(tail.String())},
+		{"standard output", string(stdout.Bytes()), strings.Join(lines, "\n")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(tt.kept, rest) {
+				t.Fatalf("kept %q: want the cut inside the token, keeping %q", tt.kept, rest)
+			}
+			if strings.Contains(tt.shown, rest[:6]) || strings.Contains(tt.shown, rest[len(rest)-6:]) {
+				t.Errorf("shown %q: got a part of the token", tt.shown)
+			}
+			if want := "REDACTED refused"; !strings.HasSuffix(tt.shown, want) {
+				t.Errorf("shown %q: want it to end with %q", tt.shown, want)
+			}
+		})
 	}
 }
