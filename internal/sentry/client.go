@@ -347,7 +347,8 @@ func (c *Client) attempt(ctx context.Context, r request, payload []byte) (int, t
 	}
 
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	e.Detail = c.redact(detailOf(data))
+	// The token is hidden before the cut, which could fall inside it.
+	e.Detail = truncate(c.redact(detailOf(data)))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		wait := c.retryAfter(resp.Header)
@@ -403,7 +404,8 @@ func (c *Client) retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
-// detailOf extracts Sentry's {"detail": "..."} or quotes the body's start.
+// detailOf extracts Sentry's {"detail": "..."} or quotes the body, its
+// white space collapsed.
 func detailOf(data []byte) string {
 	var d struct {
 		Detail any `json:"detail"`
@@ -411,14 +413,14 @@ func detailOf(data []byte) string {
 	if json.Unmarshal(data, &d) == nil {
 		switch v := d.Detail.(type) {
 		case string:
-			return truncate(v)
+			return v
 		case map[string]any:
 			if m, ok := v["message"].(string); ok {
-				return truncate(m)
+				return m
 			}
 		}
 	}
-	return truncate(strings.Join(strings.Fields(string(data)), " "))
+	return strings.Join(strings.Fields(string(data)), " ")
 }
 
 func truncate(s string) string {

@@ -604,25 +604,40 @@ func TestNetworkError(t *testing.T) {
 }
 
 func TestTokenNeverInErrors(t *testing.T) {
-	f := newFakeSentry(t)
-	echo := func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(400)
-		io.WriteString(w, `{"detail":"bad header `+r.Header.Get("Authorization")+`"}`)
+	// Detail keeps maxDetail bytes of an answer: pad puts the cut
+	// inside the token.
+	pad := strings.Repeat("x", maxDetail-len("bad header Bearer ")-len(testToken)/2)
+	tests := []struct {
+		name   string
+		answer func(auth string) string
+	}{
+		{"echoed", func(auth string) string { return `{"detail":"bad header ` + auth + `"}` }},
+		{"echoed where the detail is cut", func(auth string) string { return `{"detail":"` + pad + `bad header ` + auth + ` refused"}` }},
+		{"echoed where the body is cut", func(auth string) string { return pad + `bad header ` + auth + ` refused` }},
 	}
-	f.handle("POST", "/api/0/organizations/acme/releases/", echo)
-	c := newTestClient(t, f, &sleeps{})
-	err := c.CreateRelease(context.Background(), "acme", "shop@1", []string{"shop-web"})
-	if err == nil {
-		t.Fatal("got nil, want an error")
-	}
-	if strings.Contains(err.Error(), testToken) {
-		t.Errorf("error leaks the token: %v", err)
-	}
-	if !strings.Contains(err.Error(), "[redacted]") {
-		t.Errorf("error: got %v, want the echoed token shown as [redacted]", err)
-	}
-	if msg := errs.Message(err); strings.Contains(msg, testToken) || msg == "" {
-		t.Errorf("message for people: got %q", msg)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSentry(t)
+			echo := func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(400)
+				io.WriteString(w, tt.answer(r.Header.Get("Authorization")))
+			}
+			f.handle("POST", "/api/0/organizations/acme/releases/", echo)
+			c := newTestClient(t, f, &sleeps{})
+			err := c.CreateRelease(context.Background(), "acme", "shop@1", []string{"shop-web"})
+			if err == nil {
+				t.Fatal("got nil, want an error")
+			}
+			if half := testToken[:len(testToken)/2]; strings.Contains(err.Error(), half) {
+				t.Errorf("error leaks the token (%q of it): %v", half, err)
+			}
+			if !strings.Contains(err.Error(), "[redact") {
+				t.Errorf("error: got %v, want the echoed token shown as [redacted]", err)
+			}
+			if msg := errs.Message(err); strings.Contains(msg, testToken[:len(testToken)/2]) || msg == "" {
+				t.Errorf("message for people: got %q", msg)
+			}
+		})
 	}
 }
 
