@@ -103,8 +103,14 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 		} else if s.SigningSecret == "" {
 			ps.add(at("signing_secret"), "slack.signing_secret: required in HTTP mode to verify Slack's requests (or set socket_mode: true with an app_token)")
 		}
-		if !isHTTPURL(s.APIURL) {
+		// Unlike discord.api_url's, its user info is sent: slack-go
+		// posts most calls with the token in their form, and net/http
+		// then sends the URL's user info as basic auth (to a proxy).
+		switch {
+		case !isHTTPURL(s.APIURL):
 			ps.add(at("api_url"), "slack.api_url: must be an http:// or https:// URL")
+		case splitPassword(s.APIURL):
+			ps.add(at("api_url"), "slack.api_url: %s", splitPasswordAdvice)
 		}
 	}
 
@@ -121,8 +127,12 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 		if d.ApplicationID == "" {
 			ps.add(at("application_id"), "discord.application_id: required to use Discord")
 		}
-		if d.APIURL != "" && !isHTTPURL(d.APIURL) {
+		switch {
+		case d.APIURL == "":
+		case !isHTTPURL(d.APIURL):
 			ps.add(at("api_url"), "discord.api_url: must be an http:// or https:// URL")
+		case splitPassword(d.APIURL):
+			ps.add(at("api_url"), "discord.api_url: %s", splitPasswordAdvice)
 		}
 	}
 

@@ -62,8 +62,12 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 		if s.Token == "" {
 			ps.add(loc.line("sentry"), "sentry.token: required (from the environment: ${SENTRY_AUTH_TOKEN})")
 		}
-		if s.URL != "" && !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
-			ps.add(loc.line("sentry", "url"), "sentry.url: want an http:// or https:// URL")
+		switch at := loc.line("sentry", "url"); {
+		case s.URL == "":
+		case !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://"):
+			ps.add(at, "sentry.url: want an http:// or https:// URL")
+		case splitPassword(s.URL):
+			ps.add(at, "sentry.url: %s", splitPasswordAdvice)
 		}
 	}
 	for _, appName := range c.AppNames() {

@@ -1291,3 +1291,44 @@ func TestURLPasswordNotPercentEncoded(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIURLPasswordNotPercentEncoded: the chat platforms' and Sentry's
+// API URLs get the check of TestURLPasswordNotPercentEncoded. Split, the
+// bot would send its token to the host the digits name a port of, and the
+// errors naming the URL would show the rest of the password.
+func TestAPIURLPasswordNotPercentEncoded(t *testing.T) {
+	const advice = "percent-encode the password"
+	slack := "slack:\n  signing_secret: s\n  bot_token: xoxb-1\n  api_url: %s\n"
+	discord := "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: t\n  application_id: \"1\"\n  api_url: %s\n"
+	sentry := "sentry:\n  org: acme\n  token: t\n  url: %s\n"
+	tests := []struct {
+		name, section, url string
+		want               string // the key refused; "": none
+	}{
+		{"slack, slash after digits", slack, "https://proxy:9090/s3cret@slack-proxy.example/api/", "slack.api_url"},
+		{"slack, hash after digits", slack, "'https://proxy:9090#s3cret@slack-proxy.example/api/'", "slack.api_url"},
+		{"slack, percent-encoded", slack, "https://proxy:9090%2Fs3cret@slack-proxy.example/api/", ""},
+		{"discord, slash after digits", discord, "https://proxy:9090/s3cret@discord-proxy.example/api/v10", "discord.api_url"},
+		{"discord, question mark after digits", discord, "'https://proxy:9090?s3cret@discord-proxy.example/api/v10'", "discord.api_url"},
+		{"discord, no user info", discord, "http://127.0.0.1:9/api/v10", ""},
+		{"sentry, slash after digits", sentry, "https://proxy:9090/s3cret@sentry.example", "sentry.url"},
+		{"sentry, no user, slash after digits", sentry, "https://:9090/s3cret@sentry.example", "sentry.url"},
+		{"sentry, a port and a path", sentry, "https://sentry.example:8443/self-hosted", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := baseYAML + fmt.Sprintf(tt.section, tt.url)
+			var w []want
+			if tt.want != "" {
+				w = one(tt.url, tt.want+": "+advice)(y)
+			}
+			got := problemsOf(t, y)
+			checkProblems(t, got, w)
+			for _, p := range got {
+				if strings.Contains(p.Msg, "s3cret") || strings.Contains(p.Msg, "9090") {
+					t.Errorf("%s shows a part of the password", p)
+				}
+			}
+		})
+	}
+}
