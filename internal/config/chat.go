@@ -133,6 +133,10 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 			ps.add(at("api_url"), "discord.api_url: must be an http:// or https:// URL")
 		case splitPassword(d.APIURL):
 			ps.add(at("api_url"), "discord.api_url: %s", splitPasswordAdvice)
+		case hasUserInfo(d.APIURL):
+			// The adapter sends its requests to the URL's scheme, host
+			// and path alone.
+			ps.add(at("api_url"), "discord.api_url: %s", unusedUserInfo("bot_token"))
 		}
 	}
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -176,6 +177,43 @@ func TestChatSectionAllEmpty(t *testing.T) {
 				t.Errorf("got %v, want no problem", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("got %v, want a problem saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAPIURLUserInfo: the Discord adapter sends its requests to the
+// scheme, host and path of discord.api_url alone, so credentials in its
+// user info would go unused without a word; they are refused, without
+// being shown. Slack's client sends slack.api_url's as basic auth (to a
+// proxy) with the calls that carry the token in their form: they stay.
+func TestAPIURLUserInfo(t *testing.T) {
+	discord := "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: t\n  application_id: \"1\"\n  api_url: %s\n"
+	slack := "slack:\n  signing_secret: s\n  bot_token: xoxb-1\n  api_url: %s\n"
+	const refused = "remove the user info (user:password@ or token@): the bot never sends it, its requests carry bot_token alone"
+	tests := []struct {
+		name, section, url string
+		want               string // the refusal; "": none
+	}{
+		{"discord, user and password", discord, "https://proxy-user:s3cret-pass@discord-proxy.example/api/v10", "discord.api_url: " + refused},
+		{"discord, a token as the user", discord, "https://s3cret-token@discord-proxy.example/api/v10", "discord.api_url: " + refused},
+		{"discord, a percent-encoded password", discord, "https://proxy-user:s3cret%2Fpass@127.0.0.1:9/api/v10", "discord.api_url: " + refused},
+		{"discord, none", discord, "https://discord-proxy.example/api/v10", ""},
+		{"slack, user and password", slack, "https://proxy-user:s3cret-pass@slack-proxy.example/api/", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := baseYAML + fmt.Sprintf(tt.section, tt.url)
+			var w []want
+			if tt.want != "" {
+				w = []want{{lineOf(t, y, "api_url:"), tt.want}}
+			}
+			got := problemsOf(t, y)
+			checkProblems(t, got, w)
+			for _, p := range got {
+				if strings.Contains(p.Msg, "s3cret") || strings.Contains(p.Msg, "proxy-user") {
+					t.Errorf("%s shows the user info", p)
+				}
 			}
 		})
 	}

@@ -679,6 +679,20 @@ func splitPassword(s string) bool {
 // splitPasswordAdvice ends the refusal of a URL splitPassword refuses.
 const splitPasswordAdvice = "percent-encode the password: one holding an unescaped / ? or # is read in part as the port and then as the path, the query or the fragment (https://ci:1234/5678@host is port 1234 of host ci), which messages would show; write / as %2F, ? as %3F, # as %23 (an @ of the path itself as %40) (the value is not shown: it may hold a password)"
 
+// hasUserInfo reports whether s, a URL that parses, has user info.
+func hasUserInfo(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.User != nil
+}
+
+// unusedUserInfo ends the refusal of user info in an API URL the bot
+// never sends it to: credentials written there (a proxy's) would go
+// unused without a word, and the proxy would refuse every request. key is
+// the token the requests carry instead.
+func unusedUserInfo(key string) string {
+	return "remove the user info (user:password@ or token@): the bot never sends it, its requests carry " + key + " alone (the value is not shown: it may hold a password)"
+}
+
 // isHTTPURL reports whether s, a template, is an absolute http(s) URL once
 // its placeholders are filled in.
 func isHTTPURL(s string) bool {
