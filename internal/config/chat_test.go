@@ -183,30 +183,36 @@ func TestChatSectionAllEmpty(t *testing.T) {
 }
 
 // TestAPIURLUserInfo: the Discord adapter sends its requests to the
-// scheme, host and path of discord.api_url alone, so credentials in its
-// user info would go unused without a word; they are refused, without
-// being shown. Slack's client sends slack.api_url's as basic auth (to a
-// proxy) with the calls that carry the token in their form: they stay.
+// scheme, host and path of discord.api_url alone, and the Sentry client's
+// carry the token in their Authorization header, so net/http sends no
+// basic auth of sentry.url's user info: credentials there would go unused
+// without a word; they are refused, without being shown. Slack's client
+// sends slack.api_url's as basic auth (to a proxy) with the calls that
+// carry the token in their form: they stay.
 func TestAPIURLUserInfo(t *testing.T) {
 	discord := "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: t\n  application_id: \"1\"\n  api_url: %s\n"
 	slack := "slack:\n  signing_secret: s\n  bot_token: xoxb-1\n  api_url: %s\n"
-	const refused = "remove the user info (user:password@ or token@): the bot never sends it, its requests carry bot_token alone"
+	sentry := "sentry:\n  org: acme\n  token: t\n  url: %s\n"
+	const refused = "remove the user info (user:password@ or token@): the bot never sends it, its requests carry "
 	tests := []struct {
 		name, section, url string
 		want               string // the refusal; "": none
 	}{
-		{"discord, user and password", discord, "https://proxy-user:s3cret-pass@discord-proxy.example/api/v10", "discord.api_url: " + refused},
-		{"discord, a token as the user", discord, "https://s3cret-token@discord-proxy.example/api/v10", "discord.api_url: " + refused},
-		{"discord, a percent-encoded password", discord, "https://proxy-user:s3cret%2Fpass@127.0.0.1:9/api/v10", "discord.api_url: " + refused},
+		{"discord, user and password", discord, "https://proxy-user:s3cret-pass@discord-proxy.example/api/v10", "discord.api_url: " + refused + "bot_token alone"},
+		{"discord, a token as the user", discord, "https://s3cret-token@discord-proxy.example/api/v10", "discord.api_url: " + refused + "bot_token alone"},
+		{"discord, a percent-encoded password", discord, "https://proxy-user:s3cret%2Fpass@127.0.0.1:9/api/v10", "discord.api_url: " + refused + "bot_token alone"},
 		{"discord, none", discord, "https://discord-proxy.example/api/v10", ""},
 		{"slack, user and password", slack, "https://proxy-user:s3cret-pass@slack-proxy.example/api/", ""},
+		{"sentry, user and password", sentry, "https://proxy-user:s3cret-pass@sentry.example", "sentry.url: " + refused + "token alone"},
+		{"sentry, a token as the user", sentry, "https://s3cret-token@sentry.example:8443/", "sentry.url: " + refused + "token alone"},
+		{"sentry, none", sentry, "https://sentry.example:8443/", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			y := baseYAML + fmt.Sprintf(tt.section, tt.url)
 			var w []want
 			if tt.want != "" {
-				w = []want{{lineOf(t, y, "api_url:"), tt.want}}
+				w = []want{{lineOf(t, y, tt.url), tt.want}}
 			}
 			got := problemsOf(t, y)
 			checkProblems(t, got, w)
