@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 			log.Error("write profile", "err", err)
 		}
 	}()
-	var ln net.Listener
+	var ln, metricsLn net.Listener
 	if cmd == "serve" {
 		// Before start, which marks deploys left unfinished interrupted
 		// and reports them: a bot that cannot listen (the address is
@@ -189,6 +189,12 @@ func run(ctx context.Context, args []string, std stdio) error {
 			return fmt.Errorf("%s: bot.listen: %w; nothing was started", cfg.File, err)
 		}
 		defer ln.Close()
+		if cfg.Bot.MetricsListen != "" {
+			if metricsLn, err = net.Listen("tcp", cfg.Bot.MetricsListen); err != nil {
+				return fmt.Errorf("%s: bot.metrics_listen: %w; nothing was started", cfg.File, err)
+			}
+			defer metricsLn.Close()
+		}
 	}
 	sys, err := start(ctx, cfg, log)
 	if err != nil {
@@ -199,7 +205,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 	if cmd == "console" {
 		return runConsole(ctx, cfg, sys, consoleAs, std)
 	}
-	return serve(ctx, cfg, sys, ln, log)
+	return serve(ctx, cfg, sys, ln, metricsLn, log)
 }
 
 // system is the wired bot.

@@ -32,9 +32,9 @@ func recoveryInterval(cfg *config.Config) time.Duration {
 // mode, Discord's interactions endpoint) and, in Socket Mode, the Slack
 // connection, until ctx is done or one of them fails. Then it stops taking
 // commands and lets running deploys finish and post their final state
-// (bounded by drainTimeout). It serves on ln, which run binds before start
-// changes anything.
-func serve(ctx context.Context, cfg *config.Config, sys *system, ln net.Listener, log *slog.Logger) error {
+// (bounded by drainTimeout). It serves on ln, and /metrics on metricsLn
+// when it is not nil, which run binds before start changes anything.
+func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn net.Listener, log *slog.Logger) error {
 	reg := sys.registry
 	metrics := server.NewMetrics(reg)
 	handler := timedHandler{h: sys.service, m: metrics}
@@ -62,11 +62,12 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln net.Listener
 		}
 	}
 	opt := server.Options{
-		Addr:     cfg.Bot.Listen,
-		Listener: ln,
-		Registry: reg,
-		Metrics:  metrics,
-		Log:      log,
+		Addr:            cfg.Bot.Listen,
+		Listener:        ln,
+		Registry:        reg,
+		MetricsListener: metricsLn,
+		Metrics:         metrics,
+		Log:             log,
 		Health: func(ctx context.Context) error {
 			_, err := sys.store.Locks(ctx)
 			return err

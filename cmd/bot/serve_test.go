@@ -371,18 +371,66 @@ func TestServeListenTakenChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, bot, key string
+	}{
+		{"listen", "  listen: " + busy.Addr().String() + "\n", "bot.listen"},
+		{"metrics_listen", "  listen: " + freePort(t) + "\n  metrics_listen: " + busy.Addr().String() + "\n", "bot.metrics_listen"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "switchman.yaml")
+			if err := os.WriteFile(cfg, []byte("bot:\n"+tt.bot+minimalServeYAML), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := runBot(t, "", "-config", cfg, "serve")
+			if err == nil || !strings.Contains(err.Error(), tt.key+":") || !strings.Contains(err.Error(), "address already in use") {
+				t.Errorf("got %v, want an error naming %s and the address in use", err, tt.key)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "state.db")); err == nil {
+				t.Error("the store was opened before the bot found it could not listen")
+			}
+		})
+	}
+}
+
+// minimalServeYAML is a config for serve without chat platforms, after
+// its bot section.
+const minimalServeYAML = "store:\n  path: state.db\napps:\n  web:\n    artifact:\n      path: artifacts/{app}-{build}.tar.gz\n" +
+	"    path: srv/web\n    restart: 'true'\n    environments:\n      prod:\n        hosts: [localhost]\n"
+
+// TestServeMetricsListen: with bot.metrics_listen, /metrics is served
+// there and not on bot.listen, which faces Slack and Discord.
+func TestServeMetricsListen(t *testing.T) {
+	dir, addr, metricsAddr := t.TempDir(), freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "switchman.yaml")
-	yaml := "bot:\n  listen: " + busy.Addr().String() + "\nstore:\n  path: state.db\napps:\n  web:\n    artifact:\n      path: artifacts/{app}-{build}.tar.gz\n" +
-		"    path: srv/web\n    restart: 'true'\n    environments:\n      prod:\n        hosts: [localhost]\n"
+	yaml := "bot:\n  listen: " + addr + "\n  metrics_listen: " + metricsAddr + "\n" + minimalServeYAML
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = runBot(t, "", "-config", cfg, "serve")
-	if err == nil || !strings.Contains(err.Error(), "bot.listen") || !strings.Contains(err.Error(), "address already in use") {
-		t.Errorf("got %v, want an error naming bot.listen and the address in use", err)
+	bot := serveBot(t, cfg, addr)
+	for _, tt := range []struct {
+		name, url string
+		want      int
+		holds     string
+	}{
+		{"metrics on bot.listen", bot.base + "/metrics", http.StatusNotFound, ""},
+		{"metrics on bot.metrics_listen", "http://" + metricsAddr + "/metrics", http.StatusOK, "switchman_http_requests_total"},
+		{"healthz on bot.metrics_listen", "http://" + metricsAddr + "/healthz", http.StatusOK, `"store":"ok"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want || !strings.Contains(string(b), tt.holds) {
+				t.Errorf("GET %s: got %d\n%s\nwant %d holding %q", tt.url, resp.StatusCode, b, tt.want, tt.holds)
+			}
+		})
 	}
-	if _, err := os.Stat(filepath.Join(dir, "state.db")); err == nil {
-		t.Error("the store was opened before the bot found it could not listen")
+	if err := bot.stop(t); err != nil {
+		t.Errorf("serve: got %v, want nil after a shutdown", err)
 	}
 }

@@ -63,6 +63,9 @@ type Bot struct {
 	ConsoleUser string `yaml:"console_user"`
 	// Listen is the address of `bot serve`; default "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
+	// MetricsListen, when set, is where `bot serve` serves /metrics (and
+	// /healthz), instead of /metrics on Listen beside the chat endpoints.
+	MetricsListen string `yaml:"metrics_listen"`
 	// LogLevel is debug, info, warn or error; default info.
 	LogLevel string `yaml:"log_level"`
 	// LeaseTTL is how long a deploy's app+env lease (and the scheduler's,

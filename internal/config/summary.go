@@ -48,7 +48,11 @@ func (c *Config) Summary() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 
 	w("config %s: %d app(s)", c.File, len(c.Apps))
-	w("bot: name %s, listen %s, log level %s", c.Bot.Name, c.Bot.Listen, c.Bot.LogLevel)
+	listen := c.Bot.Listen
+	if c.Bot.MetricsListen != "" {
+		listen += ", metrics_listen " + c.Bot.MetricsListen
+	}
+	w("bot: name %s, listen %s, log level %s", c.Bot.Name, listen, c.Bot.LogLevel)
 	w("store: %s", c.Store.describe())
 	w("retention: records %s, audit %s", kept(c.Store.Retention.Records, fmt.Sprintf(" (the newest %d of each app/env always)", KeepRecords)), kept(c.Store.Retention.Audit, ""))
 	w("users: %s", listOrNone(sortedKeys(c.Users)))

@@ -43,6 +43,9 @@ func (c *Config) validate(loc locator, ps *problems) {
 	if !isHostPort(c.Bot.Listen, "tcp") {
 		ps.add(loc.line("bot", "listen"), "bot.listen: want host:port, like 127.0.0.1:8080, got %q", c.Bot.Listen)
 	}
+	if m := c.Bot.MetricsListen; m != "" && !isHostPort(m, "tcp") {
+		ps.add(loc.line("bot", "metrics_listen"), "bot.metrics_listen: want host:port, like 127.0.0.1:9090, got %q", m)
+	}
 	// A StatsD address the bot cannot dial would only be logged, once a
 	// deploy has ended, and no marker would ever be sent.
 	if c.Bot.StatsD != "" && !isHostPort(c.Bot.StatsD, "udp") {

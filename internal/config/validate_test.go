@@ -317,6 +317,15 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:http"},
 		},
 		{
+			name:  "metrics listen",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: 127.0.0.1:9090"},
+		},
+		{
+			name:  "metrics listen not host:port",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: 9090"},
+			want:  one("metrics_listen", `bot.metrics_listen: want host:port, like 127.0.0.1:9090, got "9090"`),
+		},
+		{
 			name:  "statsd",
 			edits: []string{"log_level: info", "log_level: info\n  statsd: 127.0.0.1:8125"},
 		},

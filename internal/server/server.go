@@ -49,6 +49,11 @@ type Options struct {
 	Listener net.Listener
 	// Registry is served at /metrics; nil: no /metrics.
 	Registry *prometheus.Registry
+	// MetricsListener, when set, serves /metrics and /healthz apart from
+	// Listener, which then has no /metrics: the chat endpoints must be
+	// reachable from Slack and Discord, the metrics, which name every
+	// app and env, only from the scraper. Run closes it.
+	MetricsListener net.Listener
 	// Metrics counts the requests of every route; nil: not counted.
 	Metrics *Metrics
 	// Health checks the state store for /healthz; nil: not checked.
@@ -74,6 +79,9 @@ type Server struct {
 	opt Options
 	mux *http.ServeMux
 	srv *http.Server
+	// metricsMux and metricsSrv serve MetricsListener; nil without it.
+	metricsMux *http.ServeMux
+	metricsSrv *http.Server
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -98,19 +106,17 @@ func New(opt Options) *Server {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opt: opt, mux: http.NewServeMux()}
-	s.srv = &http.Server{
-		Addr:              opt.Addr,
-		Handler:           s.mux,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(opt.Log.Handler(), slog.LevelWarn),
-	}
+	s.srv = s.httpServer(s.mux)
 	s.Handle("GET /healthz", http.HandlerFunc(s.health))
+	metrics := s.mux
+	if opt.MetricsListener != nil {
+		s.metricsMux = http.NewServeMux()
+		s.metricsSrv = s.httpServer(s.metricsMux)
+		s.handle(s.metricsMux, "GET /healthz", http.HandlerFunc(s.health), opt.MaxBody)
+		metrics = s.metricsMux
+	}
 	if opt.Registry != nil {
-		s.Handle("GET /metrics", promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{Registry: opt.Registry}))
+		s.handle(metrics, "GET /metrics", promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{Registry: opt.Registry}), opt.MaxBody)
 	}
 	if opt.Slack != nil {
 		s.Handle("POST /slack/commands", opt.Slack.Commands())
@@ -130,7 +136,24 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 // HandleLimit is Handle with a body limit of the route's own: a Sentry
 // event alert carries the whole event, often beyond the default.
 func (s *Server) HandleLimit(pattern string, h http.Handler, maxBody int64) {
-	s.mux.Handle(pattern, s.opt.Metrics.count(pattern, http.MaxBytesHandler(h, maxBody)))
+	s.handle(s.mux, pattern, h, maxBody)
+}
+
+func (s *Server) handle(mux *http.ServeMux, pattern string, h http.Handler, maxBody int64) {
+	mux.Handle(pattern, s.opt.Metrics.count(pattern, http.MaxBytesHandler(h, maxBody)))
+}
+
+// httpServer returns a server of mux with the limits every listener has.
+func (s *Server) httpServer(mux *http.ServeMux) *http.Server {
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.opt.Log.Handler(), slog.LevelWarn),
+	}
 }
 
 // Handler is the server's routing, for tests.
@@ -177,6 +200,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if ln == nil {
 		var err error
 		if ln, err = net.Listen("tcp", s.opt.Addr); err != nil {
+			if s.opt.MetricsListener != nil {
+				s.opt.MetricsListener.Close()
+			}
 			s.drain()
 			return fmt.Errorf("listen on %s: %w", s.opt.Addr, err)
 		}
@@ -186,19 +212,28 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	s.opt.Log.Info("serving", "addr", ln.Addr().String())
 
-	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("serve %s: %w", ln.Addr(), s.srv.Serve(ln)) }()
+	if s.metricsSrv != nil {
+		mln := s.opt.MetricsListener
+		s.opt.Log.Info("serving metrics", "addr", mln.Addr().String())
+		go func() { errc <- fmt.Errorf("serve metrics %s: %w", mln.Addr(), s.metricsSrv.Serve(mln)) }()
+	}
 	var serveErr error
 	select {
-	case err := <-errc:
-		serveErr = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case serveErr = <-errc:
 	case <-ctx.Done():
 		s.opt.Log.Info("shutting down: no new requests; running deploys may finish", "drain_timeout", s.opt.DrainTimeout)
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.ShutdownTimeout)
 	defer cancel()
-	if err := s.srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		s.opt.Log.Error("shutdown: requests still in flight were cut", "err", err)
+	for _, srv := range []*http.Server{s.srv, s.metricsSrv} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.opt.Log.Error("shutdown: requests still in flight were cut", "err", err)
+		}
 	}
 	s.drain()
 	return serveErr

@@ -25,6 +25,13 @@ func start(t *testing.T, opt server.Options) (string, *server.Server, func() err
 		t.Fatal(err)
 	}
 	opt.Listener = ln
+	return startOn(t, opt)
+}
+
+// startOn is start on opt.Listener.
+func startOn(t *testing.T, opt server.Options) (string, *server.Server, func() error) {
+	t.Helper()
+	ln := opt.Listener
 	s := server.New(opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -218,5 +225,43 @@ func TestListenError(t *testing.T) {
 	}
 	if !drained {
 		t.Errorf("Run failed without draining what may have started")
+	}
+}
+
+// TestMetricsListener: with a listener of their own, the metrics are
+// served there only, away from the chat endpoints that Slack and Discord
+// must reach; /healthz answers on both.
+func TestMetricsListener(t *testing.T) {
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	url, _, stop := start(t, server.Options{Registry: reg, Metrics: server.NewMetrics(reg), MetricsListener: mln})
+	metricsURL := "http://" + mln.Addr().String()
+	for _, tt := range []struct {
+		name, url string
+		want      int
+	}{
+		{"metrics on the main listener", url + "/metrics", http.StatusNotFound},
+		{"metrics on their own listener", metricsURL + "/metrics", http.StatusOK},
+		{"healthz on the main listener", url + "/healthz", http.StatusOK},
+		{"healthz on the metrics listener", metricsURL + "/healthz", http.StatusOK},
+		{"nothing else on the metrics listener", metricsURL + "/slack/commands", http.StatusNotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, body := get(t, tt.url); code != tt.want {
+				t.Errorf("GET %s: got %d %s, want %d", tt.url, code, body, tt.want)
+			}
+		})
+	}
+	if _, body := get(t, metricsURL+"/metrics"); !strings.Contains(body, `switchman_http_requests_total{code="200",handler="GET /healthz"} 2`) {
+		t.Errorf("metrics: got\n%s\nwant the /healthz of both listeners counted", body)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run: got %v, want nil", err)
+	}
+	if _, err := http.Get(metricsURL + "/metrics"); err == nil {
+		t.Errorf("after shutdown: the metrics listener still answers, want it closed")
 	}
 }
