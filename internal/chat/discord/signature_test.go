@@ -31,6 +31,16 @@ func TestNewRejectsMalformedPublicKey(t *testing.T) {
 		{"not hex", strings.Repeat("zz", 32), true},
 		{"base64 instead of hex", "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=", true},
 		{"spaces", " " + good[1:], true},
+		// Points of small order: each verifies a signature nobody made
+		// (see forgeable), so anyone could send commands as anyone.
+		{"all zero, a placeholder", strings.Repeat("00", 32), true},
+		{"identity", "01" + strings.Repeat("00", 31), true},
+		{"order 2", "ec" + strings.Repeat("ff", 30) + "7f", true},
+		{"order 4 with the sign bit", strings.Repeat("00", 31) + "80", true},
+		{"order 8", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", true},
+		{"order 8 with the sign bit", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", true},
+		{"zero, not canonical", "ed" + strings.Repeat("ff", 30) + "7f", true},
+		{"identity, not canonical", "ee" + strings.Repeat("ff", 30) + "7f", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,8 +51,61 @@ func TestNewRejectsMalformedPublicKey(t *testing.T) {
 			if a != nil {
 				t.Cleanup(func() { a.cancel() })
 			}
+			if err != nil && strings.Contains(err.Error(), strings.ToLower(tt.key)) && tt.key != "" {
+				t.Errorf("New error = %v, want the key not quoted", err)
+			}
 		})
 	}
+}
+
+// TestSmallOrderKeysAdmitForgeries shows why New refuses those keys: with
+// one of them, an interaction signed by nobody passes the endpoint's
+// check and its command runs.
+func TestSmallOrderKeysAdmitForgeries(t *testing.T) {
+	for _, key := range []string{
+		strings.Repeat("00", 32),
+		"01" + strings.Repeat("00", 31),
+		"ec" + strings.Repeat("ff", 30) + "7f",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+		"ed" + strings.Repeat("ff", 30) + "7f",
+		"ee" + strings.Repeat("ff", 30) + "7f",
+	} {
+		t.Run(key[:8], func(t *testing.T) {
+			pub, _ := hex.DecodeString(key)
+			a := &Adapter{pub: pub, now: time.Now}
+			body, sig, ts := forgeable(t, pub)
+			if err := a.verify(sig, ts, body); err != nil {
+				t.Fatalf("a forged signature with public key %s: got %v, want it to verify (else the key needs no refusing)", key, err)
+			}
+		})
+	}
+}
+
+// forgeable returns an interaction body, a signature and a timestamp
+// that pub verifies, made without any private key: R a point of small
+// order and S zero. It fails t if it finds none.
+func forgeable(t *testing.T, pub ed25519.PublicKey) (body []byte, sig, ts string) {
+	t.Helper()
+	small := []string{
+		"01" + strings.Repeat("00", 31), "ec" + strings.Repeat("ff", 30) + "7f",
+		strings.Repeat("00", 32), strings.Repeat("00", 31) + "80",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+	}
+	ts = strconv.FormatInt(time.Now().Unix(), 10)
+	for i := range 64 {
+		body = []byte(`{"id":"` + strconv.Itoa(i) + `","type":2,"data":{"name":"deploy"},"member":{"user":{"id":"1"}}}`)
+		for _, r := range small {
+			sig = r + strings.Repeat("00", 32)
+			raw, _ := hex.DecodeString(sig)
+			if ed25519.Verify(pub, append([]byte(ts), body...), raw) {
+				return body, sig, ts
+			}
+		}
+	}
+	t.Fatalf("no forged signature found for %x", pub)
+	return nil, "", ""
 }
 
 func TestNewRequiresApplicationAndHandler(t *testing.T) {
