@@ -66,6 +66,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		Listener:        ln,
 		Registry:        reg,
 		MetricsListener: metricsLn,
+		MaxConns:        maxConns(cfg, openFileLimit()),
 		Metrics:         metrics,
 		Log:             log,
 		Health: func(ctx context.Context) error {

@@ -54,6 +54,13 @@ type Options struct {
 	// reachable from Slack and Discord, the metrics, which name every
 	// app and env, only from the scraper. Run closes it.
 	MetricsListener net.Listener
+	// MaxConns bounds the connections served at once on both listeners,
+	// idle ones included; 0: no bound. Past it each listener holds one
+	// more, unserved, and further ones wait in the kernel's backlog until
+	// one closes: each open connection is a file, and connections anyone
+	// can open must not take the files a running deploy needs for its
+	// hosts.
+	MaxConns int
 	// Metrics counts the requests of every route; nil: not counted.
 	Metrics *Metrics
 	// Health checks the state store for /healthz; nil: not checked.
@@ -210,12 +217,19 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.mu.Unlock()
-	s.opt.Log.Info("serving", "addr", ln.Addr().String())
+	s.opt.Log.Info("serving", "addr", ln.Addr().String(), "max_conns", s.opt.MaxConns)
 
+	mln := s.opt.MetricsListener
+	if s.opt.MaxConns > 0 {
+		slots := make(chan struct{}, s.opt.MaxConns)
+		ln = newLimitListener(ln, slots)
+		if mln != nil {
+			mln = newLimitListener(mln, slots)
+		}
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("serve %s: %w", ln.Addr(), s.srv.Serve(ln)) }()
 	if s.metricsSrv != nil {
-		mln := s.opt.MetricsListener
 		s.opt.Log.Info("serving metrics", "addr", mln.Addr().String())
 		go func() { errc <- fmt.Errorf("serve metrics %s: %w", mln.Addr(), s.metricsSrv.Serve(mln)) }()
 	}

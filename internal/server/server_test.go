@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -263,5 +265,70 @@ func TestMetricsListener(t *testing.T) {
 	}
 	if _, err := http.Get(metricsURL + "/metrics"); err == nil {
 		t.Errorf("after shutdown: the metrics listener still answers, want it closed")
+	}
+}
+
+// TestMaxConns: past MaxConns open connections, idle ones included, a new
+// connection is not taken (it waits in the kernel's backlog) until one
+// closes, on the main listener and the metrics one together: each is an
+// open file, and a flood of them must not take the files of the deploys.
+func TestMaxConns(t *testing.T) {
+	const max = 3
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := start(t, server.Options{MaxConns: max, MetricsListener: mln})
+	addrs := []string{strings.TrimPrefix(url, "http://"), mln.Addr().String()}
+	// healthz asks for /healthz on conn and reports whether the answer
+	// came within wait.
+	healthz := func(conn net.Conn, wait time.Duration) bool {
+		t.Helper()
+		conn.SetDeadline(time.Now().Add(wait))
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return false
+			}
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	var held []net.Conn
+	for i := range max {
+		conn, err := net.Dial("tcp", addrs[i%2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if !healthz(conn, 30*time.Second) {
+			t.Fatalf("connection %d of %d: no answer", i+1, max)
+		}
+		held = append(held, conn) // kept open, idle
+	}
+	for _, addr := range addrs {
+		extra, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No answer can come while the others are open; the wait only
+		// bounds the test.
+		if healthz(extra, 300*time.Millisecond) {
+			t.Fatalf("connection %d to %s: answered with %d others open, want it to wait", max+1, addr, max)
+		}
+		extra.Close()
+	}
+	held[0].Close()
+	extra, err := net.Dial("tcp", addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	if !healthz(extra, 30*time.Second) {
+		t.Errorf("once a connection closed: no answer, want one")
 	}
 }
