@@ -146,8 +146,13 @@ func (s *Server) HandleLimit(pattern string, h http.Handler, maxBody int64) {
 	s.handle(s.mux, pattern, h, maxBody)
 }
 
+// handle mounts h on mux. The body limit wraps the counting, not the
+// other way round: the limit tells net/http to close the connection once
+// it is hit, which it can only do through the server's own writer, and
+// without that net/http reads on up to 256 KiB more of a body nobody
+// will use.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.Handler, maxBody int64) {
-	mux.Handle(pattern, s.opt.Metrics.count(pattern, http.MaxBytesHandler(h, maxBody)))
+	mux.Handle(pattern, http.MaxBytesHandler(s.opt.Metrics.count(pattern, h), maxBody))
 }
 
 // httpServer returns a server of mux with the limits every listener has.
