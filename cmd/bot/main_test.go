@@ -476,6 +476,28 @@ func TestAuditExportWithoutStore(t *testing.T) {
 	}
 }
 
+// TestEmptyStoreRefused: a store file cut to nothing stops the bot, and
+// the export, naming it and what to do, rather than start on a new store
+// without the locks it held.
+func TestEmptyStoreRefused(t *testing.T) {
+	f := newDemo(t)
+	path := filepath.Join(f.dir, "state.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"console", "-config", f.cfg}, {"audit", "-config", f.cfg}} {
+		_, err := runBot(t, "status\n", args...)
+		for _, want := range []string{fmt.Sprintf("state store %s is empty", path), "restore it from a backup, or remove it to start a new, empty store"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("bot %s: got %v, want an error saying %q", args[0], err, want)
+			}
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Errorf("state store after the refusals: got %v, %v; want it left empty", fi, err)
+	}
+}
+
 // TestConsoleTrimsHistory: with store.retention set, the bot deletes what
 // is older at start, and says so in the audit trail.
 func TestConsoleTrimsHistory(t *testing.T) {

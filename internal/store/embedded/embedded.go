@@ -116,17 +116,26 @@ func (e *damagedError) Error() string {
 
 // Open opens the store in the file at path, creating the file (0600) and
 // its directory (0700) if needed, unless opt.ReadOnly: then a missing file
-// is an error of code NotFound. If another process has the file open (to
-// write, or this one does), it gives up after about a second with an error
-// (code Unavailable) saying so. It reads every page of the file, and
-// refuses a damaged one.
+// is an error of code NotFound. An empty file is refused, not made a new
+// store: see create. If another process has the file open (to write, or
+// this one does), it gives up after about a second with an error (code
+// Unavailable) saying so. It reads every page of the file, and refuses a
+// damaged one.
 func Open(path string, opt Options) (*Store, error) {
-	if opt.ReadOnly {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, errs.Wrap(errs.NotFound, err, "state store %s does not exist", path)
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && opt.ReadOnly:
+		return nil, errs.Wrap(errs.NotFound, err, "state store %s does not exist", path)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := create(path); err != nil {
+			return nil, fmt.Errorf("create state store %s: %w", path, err)
 		}
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("open state store: %w", err)
+	case info.Size() == 0:
+		// What a full disk, a restore cut short or `> file` leaves;
+		// bbolt would make it a new store, every lock lifted.
+		return nil, refuseFile(path, "is empty (0 bytes), its locks and history gone")
 	}
 	db, err := openBolt(path, opt.ReadOnly)
 	var damaged *damagedError
@@ -160,6 +169,74 @@ func Open(path string, opt Options) (*Store, error) {
 	return s, nil
 }
 
+// create writes a new store at path that did not exist. It is written
+// under a temporary name in the same directory and linked into place once
+// complete, so a start that stops while creating it (a crash, a full
+// disk) leaves no file at path, never an empty or half-made one: an empty
+// file at path is never the bot's own, and Open refuses it. A temporary
+// file may be left behind then, named after path (.NAME.new-…). If
+// another process created the store meanwhile, that one is kept.
+func create(path string) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*") // 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if rmErr := os.Remove(tmp); !errors.Is(rmErr, fs.ErrNotExist) {
+			err = errors.Join(err, rmErr) // gone if renamed into place
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: openTimeout})
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(db.Update(initSchema), db.Close()); err != nil {
+		return err
+	}
+	err = linkStore(tmp, path)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission):
+		// A file system without hard links (vfat, some network
+		// ones): rename, which would replace a store another
+		// process created in the same instant.
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// linkStore is os.Link; tests make it fail.
+var linkStore = os.Link
+
+// syncDir makes the entries of dir durable: the bot writes locks to the
+// store once Open returns, and a crash that undid its name would take them
+// with it.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// refuseFile is the error for a file at path that holds no store Switchman
+// can use; why says what it is.
+func refuseFile(path, why string) error {
+	return fmt.Errorf("state store %s %s: restore it from a backup, or remove it to start a new, empty store", path, why)
+}
+
 // openBolt opens the bbolt file at path. bbolt panics on a file whose
 // pages it cannot read (it reads the free page list here); that is
 // returned as a *damagedError. The file is closed then, but bbolt's
@@ -171,7 +248,9 @@ func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 	}
 	var file *os.File
 	opt := &bolt.Options{Timeout: openTimeout, ReadOnly: readOnly, OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-		f, err := os.OpenFile(name, flag, perm)
+		// Only create makes a store: a file gone since Open saw it
+		// is an error, not a new empty store.
+		f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
 		file = f
 		return f, err
 	}}

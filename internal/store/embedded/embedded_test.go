@@ -641,3 +641,73 @@ func TestDamagedFile(t *testing.T) {
 		}
 	})
 }
+
+// advice is what every refusal of a file that is not a usable store says
+// to do about it.
+const advice = "restore it from a backup, or remove it to start a new, empty store"
+
+// TestOpenEmptyFile: a file cut to nothing (a full disk, a restore cut
+// short, `> file`) is refused, to write or to read, and left as it is:
+// opened as a new store, it would lift every lock it held.
+func TestOpenEmptyFile(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		t.Run(fmt.Sprintf("read-only %v", ro), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "switchman.db")
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := embedded.Open(path, embedded.Options{ReadOnly: ro})
+			if err == nil {
+				s.Close()
+			}
+			for _, want := range []string{fmt.Sprintf("state store %s is empty", path), advice} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Open: got %v, want an error saying %q", err, want)
+				}
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+				t.Errorf("file after Open: got %v, %v; want it left empty", fi, err)
+			}
+		})
+	}
+}
+
+// TestOpenCreate: a first start that stops while it creates the store
+// leaves no file at its path, so the next start creates it rather than
+// refuse an empty file; without hard links, the store is still created.
+func TestOpenCreate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		link    func(oldname, newname string) error
+		created bool
+	}{
+		{"interrupted", func(string, string) error { return errors.New("crash") }, false},
+		{"no hard links", func(oldname, newname string) error {
+			return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: errors.ErrUnsupported}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "switchman.db")
+			restore := embedded.SetLink(tc.link)
+			s, err := embedded.Open(path, embedded.Options{})
+			restore()
+			if err == nil {
+				s.Close()
+			}
+			if got := err == nil; got != tc.created {
+				t.Fatalf("Open: got %v, want created %v", err, tc.created)
+			}
+			if _, err := os.Stat(path); !tc.created && !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("store file after the interrupted Open: got %v, want none", err)
+			}
+			s = openStore(t, path, nil)
+			if err := s.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: "/status", Decision: audit.Allowed}); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(filepath.Dir(path))
+			if err != nil || len(entries) != 1 {
+				t.Errorf("directory after Open: got %v, %v; want the store file only", entries, err)
+			}
+		})
+	}
+}

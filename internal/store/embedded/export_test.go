@@ -33,3 +33,11 @@ func AppendAuditBatch(ctx context.Context, s *Store, n int, fill func(i int, e *
 		return nil
 	})
 }
+
+// SetLink makes Open link a new store into place with link, until restore
+// is called.
+func SetLink(link func(oldname, newname string) error) (restore func()) {
+	old := linkStore
+	linkStore = link
+	return func() { linkStore = old }
+}
