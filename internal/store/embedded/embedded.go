@@ -114,6 +114,17 @@ func (e *damagedError) Error() string {
 	return fmt.Sprintf("state store %s is damaged: %s", e.path, e.cause)
 }
 
+// refusedError says that the file holds no store Switchman can use: it is
+// empty, or something else. why says which.
+type refusedError struct {
+	path string
+	why  string
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("state store %s %s: restore it from a backup, or remove it to start a new, empty store", e.path, e.why)
+}
+
 // Open opens the store in the file at path, creating the file (0600) and
 // its directory (0700) if needed, unless opt.ReadOnly: then a missing file
 // is an error of code NotFound. An empty file is refused, not made a new
@@ -135,14 +146,17 @@ func Open(path string, opt Options) (*Store, error) {
 	case info.Size() == 0:
 		// What a full disk, a restore cut short or `> file` leaves;
 		// bbolt would make it a new store, every lock lifted.
-		return nil, refuseFile(path, "is empty (0 bytes), its locks and history gone")
+		return nil, &refusedError{path: path, why: "is empty (0 bytes), its locks and history gone"}
 	}
 	db, err := openBolt(path, opt.ReadOnly)
-	var damaged *damagedError
+	var (
+		damaged *damagedError
+		refused *refusedError
+	)
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
-	case errors.As(err, &damaged):
+	case errors.As(err, &damaged), errors.As(err, &refused):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("open state store %s: %w", path, err)
@@ -161,7 +175,7 @@ func Open(path string, opt Options) (*Store, error) {
 		err = s.view(context.Background(), checkPages)
 	}
 	if err != nil {
-		if !errors.As(err, &damaged) {
+		if !errors.As(err, &damaged) && !errors.As(err, &refused) {
 			err = fmt.Errorf("open state store %s: %w", path, err)
 		}
 		return nil, errors.Join(err, db.Close())
@@ -231,12 +245,6 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// refuseFile is the error for a file at path that holds no store Switchman
-// can use; why says what it is.
-func refuseFile(path, why string) error {
-	return fmt.Errorf("state store %s %s: restore it from a backup, or remove it to start a new, empty store", path, why)
-}
-
 // openBolt opens the bbolt file at path. bbolt panics on a file whose
 // pages it cannot read (it reads the free page list here); that is
 // returned as a *damagedError. The file is closed then, but bbolt's
@@ -270,8 +278,9 @@ func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 // disk. bbolt maps the file and reads those pages through the mapping;
 // past the end of the file the read is a SIGBUS, which no recover stops,
 // and the process would die with a stack trace instead of saying the file
-// is damaged. A file without a valid meta page is left to bbolt, which
-// refuses it.
+// is damaged. It refuses a file without a valid meta page too, which bbolt
+// would refuse with "invalid database" or "file size too small", naming
+// neither the file nor what to do.
 func checkLength(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -287,7 +296,7 @@ func checkLength(path string) error {
 	}
 	pageSize, pages, ok := boltMeta(f)
 	if !ok {
-		return nil
+		return &refusedError{path: path, why: "is not a Switchman state store, or is damaged (no valid bbolt meta page)"}
 	}
 	if need := pageSize * pages; info.Size() < need {
 		return &damagedError{path: path, cause: fmt.Sprintf("it is %d bytes long, and its pages take %d: it was cut short (copied while the bot was writing it?)", info.Size(), need)}
@@ -325,7 +334,11 @@ func boltMeta(f *os.File) (pageSize, pages int64, ok bool) {
 	if size, _, _, valid := read(0); valid {
 		offsets = append(offsets, int64(size))
 	} else {
-		offsets = append(offsets, int64(os.Getpagesize()))
+		// Where bbolt looks for the second when the first is not
+		// valid: at every page size from 1 KiB to 16 MiB.
+		for i := range 15 {
+			offsets = append(offsets, 1024<<i)
+		}
 	}
 	for _, off := range offsets {
 		size, hwm, tx, valid := read(off)
@@ -336,7 +349,15 @@ func boltMeta(f *os.File) (pageSize, pages int64, ok bool) {
 	return pageSize, pages, ok
 }
 
+// initSchema makes a new store of a file that has no schema yet, and
+// refuses one that holds buckets already: another program's, whose data
+// would be mixed with the store's.
 func initSchema(tx *bolt.Tx) error {
+	if tx.Bucket(bucketMeta) == nil {
+		if name, _ := tx.Cursor().First(); name != nil {
+			return &refusedError{path: tx.DB().Path(), why: fmt.Sprintf("is not a Switchman state store (a bbolt file with a bucket %q, and no schema version)", name)}
+		}
+	}
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
 		return err
@@ -366,7 +387,7 @@ func checkSchema(tx *bolt.Tx) error {
 	}
 	switch {
 	case v == nil:
-		return errors.New("no schema version: not a Switchman state store")
+		return &refusedError{path: tx.DB().Path(), why: "is not a Switchman state store (no schema version)"}
 	case string(v) != schemaVersion:
 		return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
 	}

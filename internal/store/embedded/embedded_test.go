@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -709,5 +710,85 @@ func TestOpenCreate(t *testing.T) {
 				t.Errorf("directory after Open: got %v, %v; want the store file only", entries, err)
 			}
 		})
+	}
+}
+
+// TestOpenNotAStore: a file that holds no store (a wrong path, a restore of
+// the wrong file) is refused, to write or to read, and left as it is; a
+// bbolt file with nothing in it, all a store's creation by an earlier
+// version could leave before its first write, becomes the store.
+func TestOpenNotAStore(t *testing.T) {
+	// bboltFile returns a bbolt file holding, if not empty, one bucket
+	// of another program's.
+	bboltFile := func(bucket string) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			t.Helper()
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Update(func(tx *bolt.Tx) error {
+				if bucket == "" {
+					return nil
+				}
+				b, err := tx.CreateBucket([]byte(bucket))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("ana"), []byte("admin"))
+			})
+			if err := errors.Join(err, db.Close()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	bytesFile := func(data []byte) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			t.Helper()
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		write func(t *testing.T, path string)
+		opens bool // to write; never to read, without a schema
+	}{
+		{"a few bytes", bytesFile([]byte("switchman\n")), false},
+		{"a page of zeros", bytesFile(make([]byte, 4096)), false},
+		{"pages of zeros", bytesFile(make([]byte, 64<<10)), false},
+		{"text", bytesFile([]byte(strings.Repeat("apps:\n  web:\n    path: /srv/web\n", 1000))), false},
+		{"another program's bbolt file", bboltFile("users"), false},
+		{"an empty bbolt file", bboltFile(""), true},
+	} {
+		for _, ro := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/read-only %v", tc.name, ro), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "switchman.db")
+				tc.write(t, path)
+				before, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := embedded.Open(path, embedded.Options{ReadOnly: ro})
+				if err == nil {
+					s.Close()
+				}
+				if tc.opens && !ro {
+					if err != nil {
+						t.Errorf("Open: got %v, want the store", err)
+					}
+					return
+				}
+				for _, want := range []string{fmt.Sprintf("state store %s is not a Switchman state store", path), advice} {
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("Open: got %v, want an error saying %q", err, want)
+					}
+				}
+				if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+					t.Errorf("file after Open: got %d bytes, %v; want it unchanged", len(after), err)
+				}
+			})
+		}
 	}
 }
