@@ -498,6 +498,40 @@ func TestEmptyStoreRefused(t *testing.T) {
 	}
 }
 
+// TestStoreFileMode: a store file anyone may write stops the bot, naming
+// it and the fix; one its group may write, or others read, is used, and
+// said in the log.
+func TestStoreFileMode(t *testing.T) {
+	f := newDemo(t)
+	path := filepath.Join(f.dir, "state.db")
+	if _, err := runBot(t, "whoami\n", "console", "-config", f.cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string
+		err  bool
+	}{
+		{0o666, fmt.Sprintf("state store %s is writable by anyone (mode 0666)", path), true},
+		{0o660, "state store writable by its group", false},
+		{0o644, "state store readable by group or others", false},
+	} {
+		if err := os.Chmod(path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runBot(t, "whoami\n", "console", "-config", f.cfg)
+		if got := err != nil; got != tc.err {
+			t.Errorf("mode %04o: got %v, want an error %v", tc.mode, err, tc.err)
+		}
+		if err != nil {
+			out = err.Error()
+		}
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("mode %04o: got %q, want it to say %q", tc.mode, out, tc.want)
+		}
+	}
+}
+
 // TestConsoleTrimsHistory: with store.retention set, the bot deletes what
 // is older at start, and says so in the audit trail.
 func TestConsoleTrimsHistory(t *testing.T) {

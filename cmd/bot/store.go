@@ -45,7 +45,7 @@ var (
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
 	r := cfg.Store.Redis
 	if r == nil {
-		return embedded.Open(cfg.Store.Path, embedded.Options{})
+		return embedded.Open(cfg.Store.Path, embedded.Options{Log: log})
 	}
 	redis.SetLogger(log)
 	opt := redis.Options{URL: r.URL, Prefix: r.Prefix}

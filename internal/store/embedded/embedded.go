@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,9 @@ type Options struct {
 	// file is an error rather than a new empty store, writes fail, and
 	// readers share the file, though not with a process that writes.
 	ReadOnly bool
+	// Log is told of a file opened to write that others may read;
+	// default: nobody.
+	Log *slog.Logger
 }
 
 // schemaVersion is written to the meta bucket of a new file. A file with
@@ -128,10 +132,10 @@ func (e *refusedError) Error() string {
 // Open opens the store in the file at path, creating the file (0600) and
 // its directory (0700) if needed, unless opt.ReadOnly: then a missing file
 // is an error of code NotFound. An empty file is refused, not made a new
-// store: see create. If another process has the file open (to write, or
-// this one does), it gives up after about a second with an error (code
-// Unavailable) saying so. It reads every page of the file, and refuses a
-// damaged one.
+// store (see create), and so is one anyone may write (see checkMode). If
+// another process has the file open (to write, or this one does), it
+// gives up after about a second with an error (code Unavailable) saying
+// so. It reads every page of the file, and refuses a damaged one.
 func Open(path string, opt Options) (*Store, error) {
 	info, err := os.Stat(path)
 	switch {
@@ -147,6 +151,10 @@ func Open(path string, opt Options) (*Store, error) {
 		// What a full disk, a restore cut short or `> file` leaves;
 		// bbolt would make it a new store, every lock lifted.
 		return nil, &refusedError{path: path, why: "is empty (0 bytes), its locks and history gone"}
+	default:
+		if err := checkMode(path, info.Mode().Perm(), opt); err != nil {
+			return nil, err
+		}
 	}
 	db, err := openBolt(path, opt.ReadOnly)
 	var (
@@ -181,6 +189,33 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
+}
+
+// checkMode refuses a file anyone may write, as the bot creates none:
+// whoever can write it can lift deploy locks, grant themselves any
+// permission and rewrite the audit trail, and a copy restored with a loose
+// mode keeps it. A file its group may write is used, and said in opt.Log:
+// Kubernetes' fsGroup makes every file of a volume so at each mount, for
+// the pod's group alone, and refusing it would stop the bot at every
+// start there. Reading it is refused nobody, as `bot audit` may be run by
+// another user; opened to write, a file others may read is said in
+// opt.Log too: its audit trail and history are not secrets, and the bot
+// does not change a mode someone chose.
+func checkMode(path string, perm fs.FileMode, opt Options) error {
+	if perm&0o002 != 0 {
+		return fmt.Errorf("state store %s is writable by anyone (mode %04o): whoever can write it can lift deploy locks and rewrite the audit trail: chmod 600 %s", path, perm, path)
+	}
+	if opt.ReadOnly || opt.Log == nil {
+		return nil
+	}
+	mode := fmt.Sprintf("%04o", perm)
+	if perm&0o020 != 0 {
+		opt.Log.Warn("state store writable by its group: its members can lift deploy locks and rewrite the audit trail (chmod 600 keeps it to the bot)", "path", path, "mode", mode)
+	}
+	if perm&0o044 != 0 {
+		opt.Log.Warn("state store readable by group or others: its audit trail and deploy history are theirs to read (chmod 600 keeps them to the bot)", "path", path, "mode", mode)
+	}
+	return nil
 }
 
 // create writes a new store at path that did not exist. It is written

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -787,6 +788,67 @@ func TestOpenNotAStore(t *testing.T) {
 				}
 				if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
 					t.Errorf("file after Open: got %d bytes, %v; want it unchanged", len(after), err)
+				}
+			})
+		}
+	}
+}
+
+// TestOpenFileMode: a store file anyone may write (restored with a loose
+// mode) is refused, to write or to read: whoever can write it can lift
+// locks and grant themselves anything. One its group may write (a
+// Kubernetes fsGroup volume), or others read, is opened to write with a
+// warning, and read without one: a reader of the audit trail other than
+// the bot needs that.
+func TestOpenFileMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+		warned  bool // readable by others
+		group   bool // writable by the group
+	}{
+		{0o600, false, false, false},
+		{0o640, false, true, false},
+		{0o644, false, true, false},
+		{0o604, false, true, false},
+		{0o620, false, false, true},
+		{0o660, false, true, true},
+		{0o602, true, false, false},
+		{0o666, true, false, false},
+	} {
+		for _, ro := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%04o/read-only %v", tc.mode, ro), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "switchman.db")
+				if err := openStore(t, path, nil).Close(); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				var logged bytes.Buffer
+				s, err := embedded.Open(path, embedded.Options{ReadOnly: ro, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+				if err == nil {
+					s.Close()
+				}
+				if tc.refused {
+					for _, want := range []string{fmt.Sprintf("state store %s is writable by anyone (mode %04o)", path, tc.mode), "chmod 600 " + path} {
+						if err == nil || !strings.Contains(err.Error(), want) {
+							t.Errorf("Open: got %v, want an error saying %q", err, want)
+						}
+					}
+				} else if err != nil {
+					t.Errorf("Open: got %v, want the store", err)
+				}
+				const warn = `level=WARN msg="state store readable by group or others`
+				if got, want := strings.Contains(logged.String(), warn), tc.warned && !ro && !tc.refused; got != want {
+					t.Errorf("log %q: got the warning %v, want %v", logged.String(), got, want)
+				}
+				const groupWarn = `level=WARN msg="state store writable by its group`
+				if got, want := strings.Contains(logged.String(), groupWarn), tc.group && !ro; got != want {
+					t.Errorf("log %q: got the group warning %v, want %v", logged.String(), got, want)
+				}
+				if fi, err := os.Stat(path); err != nil || fi.Mode() != tc.mode {
+					t.Errorf("file after Open: got %v, %v; want its mode left %v", fi.Mode(), err, tc.mode)
 				}
 			})
 		}
