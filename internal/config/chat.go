@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -120,6 +121,8 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 			ps.add(at("public_key"), "discord.public_key: required to verify Discord's interactions")
 		} else if b, err := hex.DecodeString(d.PublicKey); err != nil || len(b) != 32 {
 			ps.add(at("public_key"), "discord.public_key: want the application's public key, 64 hex digits")
+		} else if SmallOrderKey(b) {
+			ps.add(at("public_key"), "discord.public_key: a point of small order (all zeros, say), which verifies signatures nobody made; copy the application's public key from the developer portal")
 		}
 		if d.BotToken == "" {
 			ps.add(at("bot_token"), "discord.bot_token: required to use Discord (e.g. bot_token: ${DISCORD_BOT_TOKEN})")
@@ -189,4 +192,33 @@ func (c *Config) chatSummary() string {
 		b.WriteString("discord: http interactions (/discord/interactions), configured\n")
 	}
 	return b.String()
+}
+
+// smallOrderPoints are the encodings of the points of order 1, 2, 4 and 8,
+// sign bit cleared, as libsodium refuses them: y = 0, 1, the two of order
+// 8, p-1, and p and p+1 (0 and 1 written past p, which Go's ed25519
+// reads). With one of them as the public key, crypto/ed25519 verifies a
+// signature whose R is of small order and S zero, over any message, for
+// a few tries at most.
+var smallOrderPoints = [...]string{
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"0100000000000000000000000000000000000000000000000000000000000000",
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+}
+
+// SmallOrderKey reports whether pub, an Ed25519 public key of 32 bytes,
+// encodes a point of small order, which verifies signatures nobody made.
+func SmallOrderKey(pub []byte) bool {
+	k := slices.Clone(pub)
+	k[len(k)-1] &= 0x7f // the sign of x
+	for _, p := range smallOrderPoints {
+		if hex.EncodeToString(k) == p {
+			return true
+		}
+	}
+	return false
 }

@@ -75,6 +75,15 @@ func TestChatValidation(t *testing.T) {
 		},
 		{name: "discord complete", chat: "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: t\n  application_id: \"1\"\n"},
 		{
+			// Any signature made up with R of small order and S zero
+			// verifies against it: see the discord package's tests.
+			name: "discord public key of small order",
+			chat: "discord:\n  public_key: " + strings.Repeat("00", 32) + "\n  bot_token: t\n  application_id: \"1\"\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "public_key:"), "discord.public_key: a point of small order (all zeros, say), which verifies signatures nobody made"}}
+			},
+		},
+		{
 			name: "slack id of two users",
 			chat: "",
 			wants: func(y string) []want {

@@ -20,7 +20,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/redact"
 )
@@ -241,38 +241,10 @@ func parsePublicKey(s string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf(want+": not hex", 2*ed25519.PublicKeySize, ed25519.PublicKeySize)
 	}
-	if smallOrder(b) {
+	if config.SmallOrderKey(b) {
 		return nil, errors.New("discord: public key is a point of small order (all zeros, say), which verifies signatures nobody made; copy the application's public key from the developer portal")
 	}
 	return ed25519.PublicKey(b), nil
-}
-
-// smallOrderPoints are the encodings of the points of order 1, 2, 4 and 8,
-// sign bit cleared, as libsodium refuses them: y = 0, 1, the two of order
-// 8, p-1, and p and p+1 (0 and 1 written past p, which Go's ed25519
-// reads). With one of them as the public key, crypto/ed25519 verifies a
-// signature whose R is of small order and S zero, over any message, for
-// a few tries at most.
-var smallOrderPoints = [...]string{
-	"0000000000000000000000000000000000000000000000000000000000000000",
-	"0100000000000000000000000000000000000000000000000000000000000000",
-	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-}
-
-// smallOrder reports whether pub, 32 bytes, encodes a point of small order.
-func smallOrder(pub []byte) bool {
-	k := slices.Clone(pub)
-	k[len(k)-1] &= 0x7f // the sign of x
-	for _, p := range smallOrderPoints {
-		if hex.EncodeToString(k) == p {
-			return true
-		}
-	}
-	return false
 }
 
 // rewriteClient returns a copy of c whose requests to Discord's API go to
