@@ -948,6 +948,28 @@ func deployDirSSH(extra, hosts string) string {
 	return "        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: /etc/switchman/known_hosts" + extra + "}\n        hosts: [" + hosts + "]\n"
 }
 
+// deployDirCase is a config's apps and the problems it has, if any.
+type deployDirCase struct {
+	name string
+	apps string
+	want func(y string) []want
+}
+
+// checkDeployDirs loads each case's apps and checks its problems.
+func checkDeployDirs(t *testing.T, tests []deployDirCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := "apps:\n" + tt.apps
+			var w []want
+			if tt.want != nil {
+				w = tt.want(y)
+			}
+			checkProblems(t, problemsOf(t, y), w)
+		})
+	}
+}
+
 // TestSharedDeployDir: two envs that deploy into one directory of one
 // machine would switch one current and prune each other's releases, each
 // under its own lease. The local transport's machine is this one; an ssh
@@ -958,11 +980,7 @@ func TestSharedDeployDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		apps string
-		want func(y string) []want
-	}{
+	tests := []deployDirCase{
 		{
 			name: "two local envs of one app",
 			apps: app("web", "/srv/web", local) + "      staging: # staging\n" + local,
@@ -1026,16 +1044,7 @@ func TestSharedDeployDir(t *testing.T) {
 			apps: app("api", "/srv/app", local) + app("web", "/srv/app", ssh("", "10.0.0.1")),
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			y := "apps:\n" + tt.apps
-			var w []want
-			if tt.want != nil {
-				w = tt.want(y)
-			}
-			checkProblems(t, problemsOf(t, y), w)
-		})
-	}
+	checkDeployDirs(t, tests)
 }
 
 // TestNestedDeployDir: a deploy directory inside another's, on one
@@ -1046,11 +1055,7 @@ func TestSharedDeployDir(t *testing.T) {
 func TestNestedDeployDir(t *testing.T) {
 	app, local, ssh := deployDirApp, deployDirLocal, deployDirSSH
 	const why = ": an app's deploys prune releases/, replace current and previous and keep shared/ in its directory, and could delete or shadow what a deploy directory inside it holds; give each app a path outside the other's"
-	tests := []struct {
-		name string
-		apps string
-		want func(y string) []want
-	}{
+	tests := []deployDirCase{
 		{
 			name: "local, one app inside the other's releases",
 			apps: app("api", "/srv/app", local) + app("web", "/srv/app/releases/x", local),
@@ -1124,16 +1129,7 @@ func TestNestedDeployDir(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			y := "apps:\n" + tt.apps
-			var w []want
-			if tt.want != nil {
-				w = tt.want(y)
-			}
-			checkProblems(t, problemsOf(t, y), w)
-		})
-	}
+	checkDeployDirs(t, tests)
 }
 
 // TestBotDataInDeployDir: the bot's own files (the embedded store, the
