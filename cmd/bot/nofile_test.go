@@ -25,26 +25,7 @@ func TestOpenFileLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("prlimit not found (apt-get install util-linux): %v", err)
 	}
-	dir := t.TempDir()
-	key := filepath.Join(dir, "id_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen (apt-get install openssh-client): %v: %s", err, out)
-	}
-	knownHosts := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(knownHosts, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "bot: {console_user: ana}\nstore: {path: %q}\nadmins: [ana]\n", filepath.Join(dir, "state.db"))
-	fmt.Fprintf(&b, "apps:\n  web:\n    artifact: {path: 'builds/{app}-{build}.tar.gz'}\n    path: /srv/web\n    restart: 'true'\n")
-	fmt.Fprintf(&b, "    environments:\n      prod:\n        transport: ssh\n        ssh: {user: deploy, key_file: %q, known_hosts: %q}\n        hosts:\n", key, knownHosts)
-	for i := range 200 {
-		fmt.Fprintf(&b, "          - web%d=10.0.%d.%d\n", i, i/250, i%250+1)
-	}
-	cfg := filepath.Join(dir, "switchman.yaml")
-	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeFleetConfig(t, "{console_user: ana}", 200)
 	tests := []struct {
 		limit int
 		want  string // in standard error; "" to start
@@ -83,26 +64,8 @@ func TestServeConnectionsLeaveTheHostsTheirFiles(t *testing.T) {
 		t.Fatalf("prlimit not found (apt-get install util-linux): %v", err)
 	}
 	const limit, hosts, flood = 1024, 200, 800
-	dir, addr := t.TempDir(), freePort(t)
-	key := filepath.Join(dir, "id_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen (apt-get install openssh-client): %v: %s", err, out)
-	}
-	knownHosts := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(knownHosts, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "bot: {listen: %q}\nstore: {path: %q}\nadmins: [ana]\n", addr, filepath.Join(dir, "state.db"))
-	fmt.Fprintf(&b, "apps:\n  web:\n    artifact: {path: 'builds/{app}-{build}.tar.gz'}\n    path: /srv/web\n    restart: 'true'\n")
-	fmt.Fprintf(&b, "    environments:\n      prod:\n        transport: ssh\n        ssh: {user: deploy, key_file: %q, known_hosts: %q}\n        hosts:\n", key, knownHosts)
-	for i := range hosts {
-		fmt.Fprintf(&b, "          - web%d=10.0.%d.%d\n", i, i/250, i%250+1)
-	}
-	cfg := filepath.Join(dir, "switchman.yaml")
-	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	addr := freePort(t)
+	cfg := writeFleetConfig(t, fmt.Sprintf("{listen: %q}", addr), hosts)
 	cmd := exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", limit, limit), "--", os.Args[0], "-config", cfg, "serve")
 	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
 	var stderr syncbuf.Buffer
@@ -181,4 +144,32 @@ func TestMaxConns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeFleetConfig writes a config of one ssh env of n hosts, with bot
+// as its bot section, and returns its path. Nothing listens at the hosts'
+// addresses: the tests count files, and deploy nothing.
+func writeFleetConfig(t *testing.T, bot string, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen (apt-get install openssh-client): %v: %s", err, out)
+	}
+	knownHosts := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(knownHosts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "bot: %s\nstore: {path: %q}\nadmins: [ana]\n", bot, filepath.Join(dir, "state.db"))
+	fmt.Fprintf(&b, "apps:\n  web:\n    artifact: {path: 'builds/{app}-{build}.tar.gz'}\n    path: /srv/web\n    restart: 'true'\n")
+	fmt.Fprintf(&b, "    environments:\n      prod:\n        transport: ssh\n        ssh: {user: deploy, key_file: %q, known_hosts: %q}\n        hosts:\n", key, knownHosts)
+	for i := range n {
+		fmt.Fprintf(&b, "          - web%d=10.0.%d.%d\n", i, i/250, i%250+1)
+	}
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
