@@ -129,7 +129,8 @@ func orNone(s string) string {
 	return s
 }
 
-// reportInterrupted posts an interrupted deploy to its channel.
+// reportInterrupted writes the end of an interrupted deploy to the audit
+// log and posts it to its channel.
 func (s *system) reportInterrupted(r *deploy.Record) {
 	s.log.Warn("deploy interrupted: its process stopped before it finished", "deploy", r.ID, "app", r.App, "env", r.Env, "build", r.Build)
 	ch := channelFor(s.cfg)(r.App, r.Env)
@@ -138,6 +139,9 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if err := s.service.AuditInterrupted(ctx, r); err != nil {
+		s.log.Error("append audit entry", "deploy", r.ID, "err", err)
+	}
 	if err := s.notify.Post(ctx, ch, interruptedMessage(r)); err != nil {
 		s.log.Error("post interrupted deploy", "deploy", r.ID, "err", err)
 	}

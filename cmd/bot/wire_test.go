@@ -1,10 +1,17 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
@@ -32,5 +39,78 @@ func TestInterruptedMessageHosts(t *testing.T) {
 	}
 	if got := interruptedMessage(r).Fields; !slices.Equal(got, want) {
 		t.Errorf("fields:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+// TestRecoveredRunIsAudited: a run whose process died is marked
+// interrupted by the next start, and its end is in the audit log, as the
+// end of every other run is: the entry its own process would have written
+// as it finished died with it.
+func TestRecoveredRunIsAudited(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "switchman.yaml")
+	yaml := `store:
+  path: state.db
+users:
+  alice: {}
+admins: [alice]
+apps:
+  web:
+    artifact:
+      path: builds/web-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    health:
+      command: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := start(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.close)
+	// What a process killed in the middle of a deploy leaves behind.
+	dead := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "alice", Platform: "console", Channel: "console", Started: time.Now().Add(-time.Minute),
+		Outcome: deploy.OutcomeRunning, Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating}}, Owner: "gone:1"}
+	if err := sys.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := sys.store.Record(t.Context(), dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != deploy.OutcomeInterrupted {
+		t.Fatalf("record after recovery: got outcome %q, want %q", rec.Outcome, deploy.OutcomeInterrupted)
+	}
+	entries, err := sys.store.Audit(t.Context(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.Entry
+	for _, e := range entries {
+		if e.DeployID == dead.ID {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("audit entries of deploy %s: got %+v, want one", dead.ID, got)
+	}
+	e := got[0]
+	if e.Command != "deploy 2 web/prod finished: interrupted" || e.Decision != audit.Event || e.User != "alice" ||
+		e.Platform != "console" || e.App != "web" || e.Env != "prod" || e.Reason != rec.Error {
+		t.Errorf("audit entry: got %+v, want the event \"deploy 2 web/prod finished: interrupted\" by alice on console with the record's error %q", e, rec.Error)
 	}
 }

@@ -523,13 +523,27 @@ func (c *call) sink() deploy.Sink {
 			return
 		}
 		r := ev.Record
-		e := &audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
-			Command: fmt.Sprintf("%s %s %s/%s finished: %s", r.Kind, r.Build, r.App, r.Env, r.Outcome),
-			Action:  string(r.Kind), App: r.App, Env: r.Env, Decision: audit.Event, Reason: r.Error, DeployID: r.ID}
-		if err := s.appendAudit(context.Background(), e); err != nil {
+		if err := s.appendAudit(context.Background(), finishedEntry(s.now(), r, req.User, req.Platform, req.Channel)); err != nil {
 			s.log.Error("append audit entry", "deploy", r.ID, "err", err)
 		}
 	}
+}
+
+// finishedEntry is the audit entry of how run r ended, written for user.
+func finishedEntry(now time.Time, r *deploy.Record, user, platform, channel string) *audit.Entry {
+	return &audit.Entry{Time: now, User: user, Platform: platform, Channel: channel,
+		Command: fmt.Sprintf("%s %s %s/%s finished: %s", r.Kind, r.Build, r.App, r.Env, r.Outcome),
+		Action:  string(r.Kind), App: r.App, Env: r.Env, Decision: audit.Event, Reason: r.Error, DeployID: r.ID}
+}
+
+// AuditInterrupted records the end of run r, whose process died and which
+// recovery (or the next run of its app+env) marked interrupted. The sink
+// that would have audited its end died with that process: without this
+// the audit log shows the run allowed and never how it ended. The entry
+// is the requester's, as the sink's would have been. It returns the
+// store's error after appendAudit's tries.
+func (s *Service) AuditInterrupted(ctx context.Context, r *deploy.Record) error {
+	return s.appendAudit(ctx, finishedEntry(s.now(), r, r.Requester, r.Platform, r.Channel))
 }
 
 func (c *call) lock(ctx context.Context, cmd Command) {
