@@ -339,3 +339,44 @@ func waitConfirm(t *testing.T, out *recorder) string {
 	t.Fatal("no migrations prompt")
 	return ""
 }
+
+// TestPlainRollbackAdviceNeverGoesForward: a plain rollback that finds no
+// earlier release that ran, only one a deploy delivered and stopped
+// before switching to, does not advise naming it with "to BUILD", which
+// would be refused as going forward: it says the release never ran and
+// that running it is a deploy.
+func TestPlainRollbackAdviceNeverGoesForward(t *testing.T) {
+	dir, do := askService(t, nil)
+	for _, step := range []struct{ build, answer string }{{"1", "deploy confirm "}, {"2", "deploy abort "}} {
+		res, out := do("bob", "deploy web "+step.build)
+		if res.Failed {
+			t.Fatalf("deploy %s: %q", step.build, out.last())
+		}
+		if r, o := do("ana", step.answer+waitConfirm(t, out)); r.Failed {
+			t.Fatalf("%s%s: %q", step.answer, step.build, o.last())
+		}
+		<-out.finished
+		os.Remove(filepath.Join(dir, "srv/web/applied")) // deploy 2 has migrations too
+	}
+	res, out := do("bob", "rollback web prod")
+	got := out.last()
+	if !res.Failed {
+		t.Fatalf("rollback: got %q, want it refused", got)
+	}
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{"name one: rollback web prod to BUILD", false},
+		{"release 2 never ran there", true},
+		{"deploy web 2 to prod", true},
+		{"nothing was changed", true},
+	} {
+		if strings.Contains(got, tt.text) != tt.want {
+			t.Errorf("rollback refusal contains %q: %v, want %v:\n%s", tt.text, !tt.want, tt.want, got)
+		}
+	}
+	if l := link(t, filepath.Join(dir, "srv/web/current")); l != "releases/1" {
+		t.Errorf("current: got %q, want releases/1", l)
+	}
+}

@@ -298,13 +298,34 @@ func (r *run) earlierRelease(first hostState, from string) (string, error) {
 			r.t.key(), r.t.app.Name, r.t.env.Name, strings.Join(candidates, ", "))
 	}
 	ran := ranReleases(recs)
+	// A release a deploy delivered and stopped before switching every host
+	// to is no release to name: `to` refuses it as going forward. Advising it would
+	// send the requester from one refusal to the next.
+	var nameable, forward []string
 	for _, rel := range candidates {
-		if ran[rel] {
+		switch d := deliveredOnly(recs, ran, rel, r.rec.ID); {
+		case ran[rel]:
 			return rel, nil
+		case d != nil:
+			forward = append(forward, fmt.Sprintf("release %s %s", rel, notRunBecause(d)))
+		default:
+			nameable = append(nameable, rel)
 		}
 	}
-	return "", errs.New(errs.NotFound, "no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD; nothing was changed",
-		r.t.key(), orNone(from), strings.Join(candidates, ", "), r.t.app.Name, r.t.env.Name)
+	if len(nameable) > 0 {
+		msg := fmt.Sprintf("no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD",
+			r.t.key(), orNone(from), strings.Join(nameable, ", "), r.t.app.Name, r.t.env.Name)
+		if len(forward) > 0 {
+			msg += "; " + strings.Join(forward, "; ")
+		}
+		return "", errs.New(errs.NotFound, "%s; nothing was changed", msg)
+	}
+	advice := "to run one, deploy it: deploy " + r.t.app.Name + " BUILD to " + r.t.env.Name
+	if len(forward) == 1 {
+		advice = "to run it, deploy it: deploy " + r.t.app.Name + " " + candidates[0] + " to " + r.t.env.Name
+	}
+	return "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current %s): %s, and a rollback never goes forward to a release that never ran; %s; nothing was changed",
+		r.t.key(), orNone(from), strings.Join(forward, "; "), advice)
 }
 
 // history reads every record of the run's app+env, bounded as the
@@ -346,27 +367,45 @@ func (r *run) neverRan(build string) error {
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to tell whether release %s ran there; nothing was changed", r.t.key(), build)
 	}
-	if ranReleases(recs)[build] {
+	if rec := deliveredOnly(recs, ranReleases(recs), build, r.rec.ID); rec != nil {
+		return errs.New(errs.Conflict, "release %s of %s %s, and a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
+			build, r.t.key(), notRunBecause(rec), r.t.app.Name, build, r.t.env.Name)
+	}
+	return nil
+}
+
+// deliveredOnly returns a deploy of build in recs, other than the run
+// self, when ran (ranReleases of recs) shows none running it: the release
+// is on disk because that deploy delivered it and stopped before it
+// switched a host, or after switching some. It returns nil for a release
+// that ran, or that the history does not name.
+func deliveredOnly(recs []*Record, ran map[string]bool, build, self string) *Record {
+	if ran[build] {
 		return nil
 	}
 	for _, rec := range recs {
-		if rec.Kind != KindDeploy || rec.Build != build || rec.ID == r.rec.ID {
-			continue
+		if rec.Kind == KindDeploy && rec.Build == build && rec.ID != self {
+			return rec
 		}
-		var switched []string
-		for _, hr := range rec.Hosts {
-			if hr.MayHaveSwitched() {
-				switched = append(switched, hr.Host)
-			}
-		}
-		if len(switched) > 0 {
-			return errs.New(errs.Conflict, "release %s of %s never ran on every host there: deploy %s switched %s to it and ended %s, and no run found every host on it since; a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
-				build, r.t.key(), rec.ID, strings.Join(switched, ", "), rec.Outcome, r.t.app.Name, build, r.t.env.Name)
-		}
-		return errs.New(errs.Conflict, "release %s of %s never ran there: deploy %s delivered it and ended %s before switching a host, and a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
-			build, r.t.key(), rec.ID, rec.Outcome, r.t.app.Name, build, r.t.env.Name)
 	}
 	return nil
+}
+
+// notRunBecause says why the release deploy rec delivered (see
+// deliveredOnly) never ran: it stopped before switching a host, or after
+// switching some, and no run found every host on it since.
+func notRunBecause(rec *Record) string {
+	var switched []string
+	for _, hr := range rec.Hosts {
+		if hr.MayHaveSwitched() {
+			switched = append(switched, hr.Host)
+		}
+	}
+	if len(switched) > 0 {
+		return fmt.Sprintf("never ran on every host there: deploy %s switched %s to it and ended %s, and no run found every host on it since",
+			rec.ID, strings.Join(switched, ", "), rec.Outcome)
+	}
+	return fmt.Sprintf("never ran there: deploy %s delivered it and ended %s before switching a host", rec.ID, rec.Outcome)
 }
 
 func goodReleases(st hostState) []string {
