@@ -241,3 +241,37 @@ func TestLockRace(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlockShowsWhatItLifted: unlock answers with the lock it lifted as
+// lock and status showed it, expiry included, so that whoever lifted it
+// by mistake, or to deploy once, can put it back as it was.
+func TestUnlockShowsWhatItLifted(t *testing.T) {
+	tests := []struct {
+		name, lock string
+		until      bool
+	}{
+		{"until unlocked", "lock deploys web prod db migration", false},
+		{"for a while", "lock deploys web prod for 2h db migration", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, lockerYAML, nil)
+			r, out, _ := f.do("ana", tt.lock)
+			if r.Failed {
+				t.Fatalf("lock: %s", out.last())
+			}
+			locked := out.last()
+			_, shown, ok := strings.Cut(locked, "locked by ana since ")
+			if !ok || strings.Contains(shown, "(until ") != tt.until {
+				t.Fatalf("lock reply: got %q, want it to describe ana's lock, with an expiry: %v", locked, tt.until)
+			}
+			r, out, _ = f.do("ana", "unlock deploys web prod")
+			if r.Failed {
+				t.Fatalf("unlock: %s", out.last())
+			}
+			if got, want := out.last(), "was locked by ana since "+shown; !strings.Contains(got, want) {
+				t.Errorf("unlock reply: got %q, want it to contain %q", got, want)
+			}
+		})
+	}
+}

@@ -635,7 +635,7 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 	}
 	c.allow(d.Via)
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true, Title: "Unlocked " + l.Scope(),
-		Lines: []string{fmt.Sprintf("was locked by %s since %s: %s", l.Owner, c.s.stamp(l.Created), l.Reason)}})
+		Lines: []string{"was " + describeLock(l, c.s.now())}})
 }
 
 func (c *call) otherLocks(ctx context.Context) string {
