@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -11,7 +12,14 @@ import (
 // The keyword of a form ("confirm") gets the help of its command. An
 // unknown topic gets the overview, prefixed with a note. The text is plain,
 // at most MaxReplyLen bytes, and does no platform formatting.
-func Help(topic string) string {
+//
+// Examples name what cat has, so that they can be typed as they are: an
+// app, env or train of the grammar's examples that cat lacks is replaced
+// by cat's first app in sorted order, the default env of the example's app
+// and cat's first train. An example that would not parse so, or a nil cat
+// or one without apps, keeps the grammar's names. Help does no I/O and is
+// deterministic for a given cat.
+func Help(topic string, cat Catalog) string {
 	if topic == "" {
 		return overview()
 	}
@@ -28,12 +36,13 @@ func Help(topic string) string {
 		b.WriteString(d + "\n")
 	}
 	b.WriteString("Examples:\n")
+	n := namesOf(cat)
 	for _, e := range s.examples {
-		b.WriteString("  " + e + "\n")
+		b.WriteString("  " + n.example(s, e) + "\n")
 	}
 	for _, f := range s.forms {
 		for _, e := range f.examples {
-			b.WriteString("  " + e + "\n")
+			b.WriteString("  " + n.example(&f, e) + "\n")
 		}
 	}
 	return clip(strings.TrimSuffix(b.String(), "\n"), MaxReplyLen)
@@ -76,4 +85,81 @@ func (s *spec) secondWord(word string) bool {
 		}
 	}
 	return false
+}
+
+// The names the grammar's examples use for apps, envs and trains.
+var (
+	exampleApps   = []string{"accounting", "demo"}
+	exampleEnvs   = []string{"production", "staging"}
+	exampleTrains = []string{"daily"}
+)
+
+// exampleNames says what the grammar's example names become in the help
+// of one configuration.
+type exampleNames struct {
+	cat   Catalog
+	app   string // cat's first app; "" keeps the examples as written
+	train string // cat's first train, or ""
+}
+
+func namesOf(cat Catalog) exampleNames {
+	if cat == nil {
+		return exampleNames{}
+	}
+	n := exampleNames{cat: cat}
+	if apps := cat.Apps(); len(apps) > 0 {
+		n.app = apps[0]
+	}
+	if trains := cat.Trains(); len(trains) > 0 {
+		n.train = trains[0]
+	}
+	return n
+}
+
+// example returns ex, an example of s, with the names of the
+// configuration, or ex itself when it would not run as s with them: an
+// app named like a word of the grammar ("to", "now") can make an example
+// mean something else.
+func (n exampleNames) example(s *spec, ex string) string {
+	if n.app == "" {
+		return ex
+	}
+	words := strings.Split(ex, " ")
+	var want Command
+	changed := false
+	for i, w := range words {
+		switch {
+		case slices.Contains(exampleApps, w):
+			want.App = w
+			if !slices.Contains(n.cat.Apps(), w) {
+				want.App = n.app
+			}
+			words[i] = want.App
+		case slices.Contains(exampleEnvs, w) && want.App != "":
+			want.Env = w
+			if !slices.Contains(n.cat.Envs(want.App), w) {
+				want.Env = n.cat.DefaultEnv(want.App)
+			}
+			words[i] = want.Env
+		case slices.Contains(exampleTrains, w) && n.train != "":
+			want.Train = w
+			if !slices.Contains(n.cat.Trains(), w) {
+				want.Train = n.train
+			}
+			words[i] = want.Train
+		default:
+			continue
+		}
+		changed = changed || words[i] != w
+	}
+	if !changed {
+		return ex
+	}
+	named := strings.Join(words, " ")
+	r := Parse(named, n.cat, Options{})
+	if r.Kind != Run || r.Cmd.Verb != s.verb || r.Cmd.App != want.App ||
+		(want.Env != "" && r.Cmd.Env != want.Env) || (want.Train != "" && r.Cmd.Train != want.Train) {
+		return ex
+	}
+	return named
 }

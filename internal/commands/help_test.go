@@ -10,7 +10,7 @@ import (
 )
 
 func TestHelpOverview(t *testing.T) {
-	got := Help("")
+	got := Help("", nil)
 	for _, s := range grammar {
 		want := []string{s.usage, s.summary}
 		for _, f := range s.forms {
@@ -18,16 +18,16 @@ func TestHelpOverview(t *testing.T) {
 		}
 		for _, w := range want {
 			if !strings.Contains(got, w) {
-				t.Errorf("Help(\"\"): got\n%s\nwant it to contain %q", got, w)
+				t.Errorf("Help(\"\", nil): got\n%s\nwant it to contain %q", got, w)
 			}
 		}
 	}
 	if len(got) > MaxReplyLen {
-		t.Errorf("Help(\"\"): got %d bytes, want at most %d", len(got), MaxReplyLen)
+		t.Errorf("Help(\"\", nil): got %d bytes, want at most %d", len(got), MaxReplyLen)
 	}
 	// The overview is built to fit: clip must not have cut its last line.
 	if want := `"help COMMAND" shows details and examples, e.g. "help deploy".`; !strings.HasSuffix(got, want) {
-		t.Errorf("Help(\"\"): got\n%s\nwant it to end with %q (not clipped)", got, want)
+		t.Errorf("Help(\"\", nil): got\n%s\nwant it to end with %q (not clipped)", got, want)
 	}
 	if r := Parse("/help", testCat(), Options{}); r.Kind != Run || r.Reply != got {
 		t.Errorf("Parse(/help): got %v %q, want run with the overview", r.Kind, r.Reply)
@@ -37,7 +37,7 @@ func TestHelpOverview(t *testing.T) {
 func TestHelpTopic(t *testing.T) {
 	for _, s := range grammar {
 		t.Run(string(s.verb), func(t *testing.T) {
-			got := Help(string(s.verb))
+			got := Help(string(s.verb), nil)
 			want := append([]string{s.usage, s.summary}, s.details...)
 			want = append(want, s.examples...)
 			for _, f := range s.forms {
@@ -45,24 +45,24 @@ func TestHelpTopic(t *testing.T) {
 			}
 			for _, w := range want {
 				if !strings.Contains(got, w) {
-					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", s.verb, got, w)
+					t.Errorf("Help(%q, nil): got\n%s\nwant it to contain %q", s.verb, got, w)
 				}
 			}
 			if !strings.HasPrefix(got, s.usage+"\n") {
-				t.Errorf("Help(%q): got %q, want it to start with the usage line", s.verb, got)
+				t.Errorf("Help(%q, nil): got %q, want it to start with the usage line", s.verb, got)
 			}
 			if r := Parse("help "+strings.ToUpper(string(s.verb)), testCat(), Options{}); r.Kind != Run || r.Reply != got || r.Cmd.Topic != string(s.verb) {
-				t.Errorf("Parse(help %s): got %v topic %q reply %q, want run with Help(%q)", s.verb, r.Kind, r.Cmd.Topic, r.Reply, s.verb)
+				t.Errorf("Parse(help %s): got %v topic %q reply %q, want run with Help(%q, nil)", s.verb, r.Kind, r.Cmd.Topic, r.Reply, s.verb)
 			}
-			if alt := Help("/" + strings.ToUpper(string(s.verb))); alt != got {
-				t.Errorf("Help(/%s): got %q, want %q", strings.ToUpper(string(s.verb)), alt, got)
+			if alt := Help("/"+strings.ToUpper(string(s.verb)), nil); alt != got {
+				t.Errorf("Help(/%s, nil): got %q, want %q", strings.ToUpper(string(s.verb)), alt, got)
 			}
 		})
 	}
 	t.Run("unknown", func(t *testing.T) {
-		got := Help("frobnicate")
+		got := Help("frobnicate", nil)
 		if !strings.HasPrefix(got, `No help for "frobnicate".`) || !strings.Contains(got, Usage(VerbDeploy)) {
-			t.Errorf("Help(frobnicate): got %q, want a note and the overview", got)
+			t.Errorf("Help(frobnicate, nil): got %q, want a note and the overview", got)
 		}
 	})
 }
@@ -215,21 +215,21 @@ func TestHelpTrainStats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.topic, func(t *testing.T) {
-			got := Help(tt.topic)
+			got := Help(tt.topic, nil)
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
-					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", tt.topic, got, w)
+					t.Errorf("Help(%q, nil): got\n%s\nwant it to contain %q", tt.topic, got, w)
 				}
 			}
 		})
 	}
 	for _, topic := range []string{"board", "/LEAVE", "depart"} {
-		if got, want := Help(topic), Help("train"); got != want {
-			t.Errorf("Help(%q): got %q, want the help of train", topic, got)
+		if got, want := Help(topic, nil), Help("train", nil); got != want {
+			t.Errorf("Help(%q, nil): got %q, want the help of train", topic, got)
 		}
 	}
-	if got := Help("cancel"); !strings.HasPrefix(got, "cancel APP [ENV]\n") {
-		t.Errorf("Help(cancel): got %q, want the help of the command cancel, not of train cancel", got)
+	if got := Help("cancel", nil); !strings.HasPrefix(got, "cancel APP [ENV]\n") {
+		t.Errorf("Help(cancel, nil): got %q, want the help of the command cancel, not of train cancel", got)
 	}
 	if got := formatWindow(DefaultStatsWindow) + " " + formatWindow(MaxStatsWindow); got != "30d 365d" {
 		t.Errorf("stats window limits: got %s, want 30d 365d", got)
@@ -240,7 +240,7 @@ func TestHelpTrainStats(t *testing.T) {
 // forms: their usage, the shape of a deploy id, and how an app named like a
 // keyword is deployed. The keyword of a form gets the help of deploy.
 func TestHelpDeployForms(t *testing.T) {
-	got := Help("deploy")
+	got := Help("deploy", nil)
 	for _, w := range []string{
 		"deploy confirm ID\n    Run the pending migrations",
 		"deploy abort ID\n    Stop deploy ID",
@@ -250,16 +250,16 @@ func TestHelpDeployForms(t *testing.T) {
 		"\n  deploy confirm 20261123-124158-b25a0a\n  deploy abort 20261123-124158-b25a0a",
 	} {
 		if !strings.Contains(got, w) {
-			t.Errorf("Help(deploy): got\n%s\nwant it to contain %q", got, w)
+			t.Errorf("Help(deploy, nil): got\n%s\nwant it to contain %q", got, w)
 		}
 	}
 	for _, topic := range []string{"confirm", "/ABORT"} {
-		if alt := Help(topic); alt != got {
-			t.Errorf("Help(%q): got %q, want the help of deploy", topic, alt)
+		if alt := Help(topic, nil); alt != got {
+			t.Errorf("Help(%q, nil): got %q, want the help of deploy", topic, alt)
 		}
 	}
-	if !strings.Contains(Help("frobnicate"), "deploy confirm ID\n") {
-		t.Errorf("Help(frobnicate): got %q, want the overview with the forms", Help("frobnicate"))
+	if !strings.Contains(Help("frobnicate", nil), "deploy confirm ID\n") {
+		t.Errorf("Help(frobnicate, nil): got %q, want the overview with the forms", Help("frobnicate", nil))
 	}
 }
 
@@ -281,10 +281,10 @@ func TestHelpGuardRails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.topic, func(t *testing.T) {
-			got := Help(tt.topic)
+			got := Help(tt.topic, nil)
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
-					t.Errorf("Help(%q): got\n%s\nwant it to contain %q", tt.topic, got, w)
+					t.Errorf("Help(%q, nil): got\n%s\nwant it to contain %q", tt.topic, got, w)
 				}
 			}
 		})
@@ -316,6 +316,93 @@ func TestREADMEDocumentsEveryCommand(t *testing.T) {
 			if !strings.Contains(string(readme), "`"+u+"`") {
 				t.Errorf("README.md: got no `%s`, want every command's usage as help shows it", u)
 			}
+		}
+	}
+}
+
+// TestHelpExamplesFromCatalog checks that examples name an app, env and
+// train of the configuration: the placeholders of the grammar are kept
+// where the configuration has them, and otherwise replaced by its first app
+// in sorted order, that app's default env, and its first train.
+func TestHelpExamplesFromCatalog(t *testing.T) {
+	demo := testCatalog{envs: map[string][]string{"demo": {"local"}}, defaults: map[string]string{"demo": "local"}}
+	webAPI := testCatalog{
+		envs:     map[string][]string{"web": {"prod", "staging"}, "api": {"dev", "live"}},
+		defaults: map[string]string{"web": "prod", "api": "live"},
+		trains:   []string{"nightly", "weekly"},
+	}
+	tests := []struct {
+		name    string
+		cat     Catalog
+		topic   string
+		want    []string
+		notWant []string
+	}{
+		{"demo deploy", demo, "deploy", []string{"\n  deploy demo 1337 to local\n", "\n  deploy demo 2.4.0-rc1 --dry-run\n", `deploy demo 1338 to local --force "INC-42 hotfix"`}, []string{"accounting", "production"}},
+		{"demo rollback", demo, "rollback", []string{"\n  rollback demo\n  rollback demo local to 1336"}, []string{"accounting", "staging"}},
+		{"demo lock", demo, "lock", []string{"\n  lock deploys demo local for 2h db migration\n"}, []string{"accounting"}},
+		{"first app sorted, its default env", webAPI, "deploy", []string{"\n  deploy api 1337 to live\n", "\n  deploy api 2.4.0-rc1 --dry-run\n"}, []string{"accounting", "production"}},
+		{"env of the app kept", testCatalog{envs: map[string][]string{"web": {"prod", "staging"}}, defaults: map[string]string{"web": "prod"}}, "rollback", []string{"\n  rollback web staging to 1336"}, nil},
+		{"first train", webAPI, "train", []string{"\n  train board api 1337 to live on nightly\n", "\n  train depart nightly now"}, []string{"daily"}},
+		{"placeholders in the configuration kept", testCat(), "deploy", []string{"\n  deploy accounting 1337 to production\n", "\n  deploy demo 2.4.0-rc1 --dry-run\n"}, nil},
+		{"no configuration", nil, "rollback", []string{"\n  rollback accounting\n  rollback accounting staging to 1336"}, nil},
+		{"names that would not parse keep the placeholders", testCatalog{envs: map[string][]string{"to": {"for"}}, defaults: map[string]string{"to": "for"}}, "stats", []string{"\n  stats to\n  stats accounting production 90d"}, nil},
+		{"no apps", noApps{}, "stats", []string{"\n  stats accounting production 90d"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse("help "+tt.topic, tt.cat, Options{})
+			if got.Kind != Run {
+				t.Fatalf("Parse(help %s): got %v %q, want run", tt.topic, got.Kind, got.Reply)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got.Reply, w) {
+					t.Errorf("Parse(help %s): got\n%s\nwant it to contain %q", tt.topic, got.Reply, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(got.Reply, w) {
+					t.Errorf("Parse(help %s): got\n%s\nwant no %q", tt.topic, got.Reply, w)
+				}
+			}
+		})
+	}
+}
+
+// TestHelpExamplesParse runs every example that help shows through Parse
+// with the catalog help was made for, including apps named like the words
+// of the grammar, so that help never shows a command that does not work
+// there. An example that would not work with the configuration's names
+// keeps the grammar's placeholders.
+func TestHelpExamplesParse(t *testing.T) {
+	one := func(app, env string) testCatalog {
+		return testCatalog{envs: map[string][]string{app: {env}}, defaults: map[string]string{app: env}, trains: []string{"daily"}}
+	}
+	cats := map[string]testCatalog{
+		"demo":      one("demo", "local"),
+		"test":      testCat(),
+		"app to":    one("to", "prod"),
+		"app for":   one("for", "prod"),
+		"app now":   one("now", "now"),
+		"confirm":   one("confirm", "abort"),
+		"deploys":   one("deploys", "production"),
+		"app train": {envs: map[string][]string{"web": {"prod"}}, defaults: map[string]string{"web": "prod"}, trains: []string{"now", "to"}},
+	}
+	for name, cat := range cats {
+		for _, v := range Verbs() {
+			t.Run(name+"/"+string(v), func(t *testing.T) {
+				help := Parse("help "+string(v), cat, Options{}).Reply
+				_, examples, ok := strings.Cut(help, "\nExamples:\n")
+				if !ok {
+					t.Fatalf("help %s: got\n%s\nwant examples", v, help)
+				}
+				for _, ex := range strings.Split(examples, "\n") {
+					ex = strings.TrimPrefix(ex, "  ")
+					if r := Parse(ex, cat, Options{}); r.Kind != Run {
+						t.Errorf("Parse(%q) (an example of help %s): got %v %q, want run", ex, v, r.Kind, r.Reply)
+					}
+				}
+			})
 		}
 	}
 }

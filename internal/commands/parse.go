@@ -330,7 +330,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 		// "deploy --help" and "deploy confirm --help" are "help deploy".
 		cmd := Command{Verb: VerbHelp, Topic: string(s.command().verb)}
 		cmd.Text = cmd.canonical()
-		return Result{Kind: Run, Cmd: cmd, Reply: Help(cmd.Topic)}
+		return Result{Kind: Run, Cmd: cmd, Reply: Help(cmd.Topic, cat)}
 	}
 	if err == nil && p.badFlag != nil && p.badFlagTypo {
 		err = p.badFlag
@@ -349,7 +349,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	cmd.Text = cmd.canonical()
 	res := Result{Kind: Run, Cmd: cmd}
 	if cmd.Verb == VerbHelp {
-		res.Reply = Help(cmd.Topic)
+		res.Reply = Help(cmd.Topic, cat)
 	}
 	return res
 }

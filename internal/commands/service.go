@@ -251,7 +251,7 @@ func (c *call) run(ctx context.Context, cmd Command) {
 		c.cancel(ctx, cmd)
 	case VerbHelp:
 		c.allow("")
-		c.out.Reply(chat.Message{Level: chat.Info, Lines: strings.Split(strings.TrimRight(Help(cmd.Topic), "\n"), "\n")})
+		c.out.Reply(chat.Message{Level: chat.Info, Lines: strings.Split(strings.TrimRight(Help(cmd.Topic, c.s.cat), "\n"), "\n")})
 	case VerbWhoami:
 		c.whoami(ctx)
 	case VerbConfirm, VerbAbort:

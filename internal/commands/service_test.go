@@ -716,3 +716,15 @@ func TestStatusObservesEnvsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceHelpNamesConfiguredApp checks that help, as the service
+// answers it, shows examples with an app and env of the configuration
+// rather than the grammar's placeholders.
+func TestServiceHelpNamesConfiguredApp(t *testing.T) {
+	f := newServiceFixture(t)
+	res, out, _ := f.do("carl", "help rollback")
+	got := out.last()
+	if res.Failed || !strings.Contains(got, "\n    rollback web\n    rollback web prod to 1336\n") || strings.Contains(got, "accounting") {
+		t.Errorf("help rollback: got failed=%v reply %q, want the examples with web and prod", res.Failed, got)
+	}
+}
