@@ -184,7 +184,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	}
 	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason)}
 	if len(cars) > 0 {
-		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), next))
+		m.Lines = append(m.Lines, stayAboard(cars, next))
 	} else {
 		m.Lines = append(m.Lines, fmt.Sprintf("The next one leaves %s.", next))
 	}

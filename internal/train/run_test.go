@@ -321,7 +321,7 @@ func TestCatchUp(t *testing.T) {
 			last:      map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -1)},
 			start:     day(14, 15),
 			wantTitle: "⚠ The 14:00 train to production did not leave: the bot was down at departure time.",
-			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Thu 4 Jun 14:00 CEST."},
+			wantLines: []string{"accounting 1338 (@alice) stays aboard for the next one, Thu 4 Jun 14:00 CEST."},
 			wantCars:  []string{"accounting 1338"},
 		},
 		{
@@ -329,7 +329,7 @@ func TestCatchUp(t *testing.T) {
 			last:      map[string]time.Time{KindDeparture: day(14, 0).AddDate(0, 0, -2)},
 			start:     day(9, 0),
 			wantTitle: "⚠ The Tue 14:00 train to production did not leave: the bot was down at departure time.",
-			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."},
+			wantLines: []string{"accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."},
 			wantCars:  []string{"accounting 1338"},
 		},
 		{
@@ -358,7 +358,7 @@ func TestCatchUp(t *testing.T) {
 			boarded:   day(11, 0),
 			start:     day(14, 15),
 			wantTitle: "⚠ The 14:00 train to production did not leave: the bot was down at departure time.",
-			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Thu 4 Jun 14:00 CEST."},
+			wantLines: []string{"accounting 1338 (@alice) stays aboard for the next one, Thu 4 Jun 14:00 CEST."},
 			wantCars:  []string{"accounting 1338"},
 		},
 		{
@@ -485,7 +485,7 @@ func TestCancelWaitingDeparture(t *testing.T) {
 		{
 			name:      "still waiting",
 			wantReply: "Cancelled the 14:00 train to production (Tue 2 Jun 14:00 CEST); announced in the train's channels",
-			wantLines: []string{"accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."},
+			wantLines: []string{"accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."},
 		},
 		{
 			name:      "leaving as it is cancelled",
@@ -536,7 +536,7 @@ func TestRunCancel(t *testing.T) {
 		t.Errorf("Cancel reply: got %q, want %q", reply.Title, want)
 	}
 	wantAnn := "🚫 The 14:00 train to production is cancelled by @ana: db migration running\n" +
-		"  accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."
+		"  accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."
 	if got := h.notes.find("#deploys", "🚫"); len(got) != 1 || render(got[0]) != wantAnn {
 		t.Errorf("Cancel announcement: got %v, want %q", got, wantAnn)
 	}
@@ -555,7 +555,7 @@ func TestRunCancel(t *testing.T) {
 		t.Errorf("reminder of a cancelled departure: got %q, want none", got[0].Title)
 	}
 	want := "🚫 The 14:00 train to production does not leave: it was cancelled.\n" +
-		"  accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."
+		"  accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."
 	if got := h.notes.find("#deploys", "🚫 The 14:00 train to production does not leave"); len(got) != 1 || render(got[0]) != want {
 		t.Errorf("at departure time: got %v, want %q", got, want)
 	}
@@ -566,5 +566,40 @@ func TestRunCancel(t *testing.T) {
 	h.run(at(2026, 6, 3, 15, 0))
 	if got := h.runner.texts(); len(got) != 1 {
 		t.Errorf("deploys the day after: got %q, want accounting's", got)
+	}
+}
+
+// TestCancelCarsStayAboard checks the grammar of what a cancel and the
+// departure it calls off announce, with one car aboard and with several.
+func TestCancelCarsStayAboard(t *testing.T) {
+	tests := []struct {
+		name  string
+		board [][2]string // app, build
+		cars  string
+	}{
+		{"one car", [][2]string{{"accounting", "1338"}}, "accounting 1338 (@alice) stays aboard"},
+		{"two cars", [][2]string{{"accounting", "1338"}, {"billing", "77"}}, "accounting 1338 (@alice), billing 77 (@alice) stay aboard"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+			for _, c := range tt.board {
+				h.board("alice", c[0], c[1])
+			}
+			if _, err := h.s.Cancel(t.Context(), "ana", "daily", "db migration running"); err != nil {
+				t.Fatalf("Cancel: %v", err)
+			}
+			want := "🚫 The 14:00 train to production is cancelled by @ana: db migration running\n" +
+				"  " + tt.cars + " for the next one, Wed 3 Jun 14:00 CEST."
+			if got := h.notes.find("#deploys", "🚫"); len(got) != 1 || render(got[0]) != want {
+				t.Errorf("Cancel announcement: got %v, want %q", got, want)
+			}
+			h.run(at(2026, 6, 2, 15, 0))
+			want = "🚫 The 14:00 train to production does not leave: it was cancelled.\n" +
+				"  " + tt.cars + " for the next one, Wed 3 Jun 14:00 CEST."
+			if got := h.notes.find("#deploys", "🚫 The 14:00 train to production does not leave"); len(got) != 1 || render(got[0]) != want {
+				t.Errorf("at departure time: got %v, want %q", got, want)
+			}
+		})
 	}
 }

@@ -538,7 +538,7 @@ func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at
 		s.log.Error("train: list cars", "train", name, "err", err)
 		m.Lines = append(m.Lines, fmt.Sprintf("The cars aboard stay for the next one, %s.", next))
 	case len(cars) > 0:
-		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), next))
+		m.Lines = append(m.Lines, stayAboard(cars, next))
 	case tr.cfg.Empty == "silent":
 		return chat.Message{}
 	default:
@@ -677,7 +677,7 @@ func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainSt
 	m := chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("⚠ The %s did not leave: the bot was down at departure time.", s.label(tr, at, now))}
 	if len(cars) > 0 {
-		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), s.nextStamp(ctx, name, tr, now)))
+		m.Lines = append(m.Lines, stayAboard(cars, s.nextStamp(ctx, name, tr, now)))
 	}
 	s.announce(ctx, tr, m)
 }
@@ -693,7 +693,7 @@ func (s *Scheduler) announceCancelled(ctx context.Context, name string, tr *trai
 	}
 	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s does not leave: it was cancelled.", s.label(tr, at, at))}
 	if len(cars) > 0 {
-		m.Lines = append(m.Lines, fmt.Sprintf("%s stay aboard for the next one, %s.", carList(cars), s.nextStamp(ctx, name, tr, at)))
+		m.Lines = append(m.Lines, stayAboard(cars, s.nextStamp(ctx, name, tr, at)))
 	}
 	s.announce(ctx, tr, m)
 }

@@ -33,7 +33,7 @@ func TestStopWhileDepartureWaits(t *testing.T) {
 		{
 			name: "an earlier departure here", early: true,
 			why:       "the bot stopped while an earlier departure of the train was under way",
-			wantLines: []string{"billing 77 (@bob) stay aboard for the next one, Tue 2 Jun 14:00 CEST."},
+			wantLines: []string{"billing 77 (@bob) stays aboard for the next one, Tue 2 Jun 14:00 CEST."},
 		},
 		{
 			name:      "a departure on another replica",
@@ -183,7 +183,7 @@ func waitDeadline(t *testing.T, what string, cond func() bool) {
 // stop kept from beginning.
 func TestStopDuringDeparture(t *testing.T) {
 	const notLeft = "⚠ The 14:00 train to production did not leave: the bot was stopping."
-	stayLines := []string{"accounting 1338 (@alice) stay aboard for the next one, Wed 3 Jun 14:00 CEST."}
+	stayLines := []string{"accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."}
 	tests := []struct {
 		name string
 		// method is the store call the stop cuts short, the first once

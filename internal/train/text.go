@@ -40,6 +40,17 @@ func carList(cars []Car) string {
 	return strings.Join(parts, ", ")
 }
 
+// stayAboard is the line saying that cars stay aboard for the next
+// departure, next: "web 2 (@ana) stays aboard for the next one, …", with
+// the verb agreeing with the number of cars.
+func stayAboard(cars []Car, next string) string {
+	verb := "stay"
+	if len(cars) == 1 {
+		verb = "stays"
+	}
+	return fmt.Sprintf("%s %s aboard for the next one, %s.", carList(cars), verb, next)
+}
+
 func carName(c Car) string {
 	return fmt.Sprintf("%s %s (@%s)", c.App, c.Build, c.User)
 }
