@@ -99,8 +99,10 @@ func channelFor(cfg *config.Config) func(app, env string) string {
 // interruptedMessage tells a channel that a deploy's process died, how far
 // its migrations got, what each host runs now, and offers the rollback.
 func interruptedMessage(r *deploy.Record) chat.Message {
+	// The level marks it (✖ in the console, ❌ on Slack, red on Discord):
+	// a sign of its own in the title as well showed two.
 	m := chat.Message{Level: chat.Failure, Public: true,
-		Title: fmt.Sprintf("⚠ %s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
+		Title: fmt.Sprintf("%s %s of %s %s to %s was interrupted: %s", r.Kind, r.ID, r.App, r.Build, r.Env, r.Error),
 	}
 	// Whether the schema changed weighs on the choice: a rollback does
 	// not undo a migration.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,34 @@ func TestInterruptedMessageHosts(t *testing.T) {
 	}
 	if got := interruptedMessage(r).Fields; !slices.Equal(got, want) {
 		t.Errorf("fields:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+// TestInterruptedMessageTitle: the report of an interrupted run is marked
+// once, by its level (the console's ✖, Slack's ❌, Discord's red), not by
+// a sign of its own in the title as well.
+func TestInterruptedMessageTitle(t *testing.T) {
+	tests := []struct {
+		kind deploy.Kind
+		want string
+	}{
+		{deploy.KindDeploy, "✖ deploy 20261123-120000-abcdef of web 2 to prod was interrupted: the process stopped\n"},
+		{deploy.KindRollback, "✖ rollback 20261123-120000-abcdef of web 2 to prod was interrupted: the process stopped\n"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: tt.kind, App: "web", Env: "prod", Build: "2", Previous: "1",
+				Outcome: deploy.OutcomeInterrupted, Error: "the process stopped"}
+			m := interruptedMessage(r)
+			// Slack and Discord show the title as it is, after their own
+			// mark of the level.
+			if m.Level != chat.Failure || !strings.HasPrefix(m.Title, string(tt.kind)+" ") {
+				t.Errorf("got level %s, title %q, want %s and the title starting with %q", m.Level, m.Title, chat.Failure, tt.kind)
+			}
+			if got, _, _ := strings.Cut(chat.Text(m), "  "); got != tt.want {
+				t.Errorf("console title: got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
