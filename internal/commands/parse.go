@@ -408,6 +408,16 @@ func stripAddress(s, bot string) string {
 	return trimBlank(s)
 }
 
+// LeadingMention returns the platform mention token that text starts with,
+// after blanks ("<@U123ABC>", "<@!123>", "<@U123ABC|ana>"), or "" if none.
+// Parse strips such a mention as the bot's, as the adapters that pass it
+// text starting with one have checked; an adapter without platform users
+// (the console) cannot tell whom it names, and refuses such text.
+func LeadingMention(text string) string {
+	s := trimBlank(text)
+	return s[:mentionLen(s)]
+}
+
 // mentionLen returns the length of a platform mention token at the start of
 // s: <@U123ABC>, <@!123>, <@123>, or Slack's <@U123ABC|name>; 0 if none.
 func mentionLen(s string) int {

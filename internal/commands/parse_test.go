@@ -1569,3 +1569,21 @@ func TestLockRefusesAnotherAppsEnv(t *testing.T) {
 		t.Errorf("quoted: got %v %+v, want a lock of api with the reason", r.Kind, r.Cmd)
 	}
 }
+
+func TestLeadingMention(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"<@U123ABC> deploy demo 2", "<@U123ABC>"},
+		{" \t<@!42>: status", "<@!42>"},
+		{"<@U123ABC|ana> status", "<@U123ABC|ana>"},
+		{"@switchman deploy demo 2", ""},
+		{"deploy demo 2 <@U123ABC>", ""},
+		{"<@> status", ""},
+		{"<@U123ABC status", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := LeadingMention(tt.in); got != tt.want {
+			t.Errorf("LeadingMention(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

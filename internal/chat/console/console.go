@@ -199,7 +199,14 @@ func (c *Console) prompt() {
 }
 
 func (c *Console) handle(ctx context.Context, line string) {
-	res := c.Handler.Handle(ctx, commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line}, c)
+	req := commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line}
+	if m := commands.LeadingMention(line); m != "" {
+		// Parse would strip it as the bot's mention, which only a chat
+		// platform can tell: here it may name anyone (or be pasted from
+		// Slack), and the command is not run on a guess.
+		req.Refused = fmt.Sprintf("%s is a chat mention, and the console cannot tell whom it names: type the command without it", echo(m))
+	}
+	res := c.Handler.Handle(ctx, req, c)
 	c.mu.Lock()
 	c.lastFailed = res.Failed || c.failed[res.DeployID]
 	c.lastDeploy = res.DeployID

@@ -17,9 +17,10 @@ import (
 // those longer than a command may be.
 type recorder struct {
 	chattest.Refusals
-	mu   sync.Mutex
-	got  []string
-	lens []int
+	mu      sync.Mutex
+	got     []string
+	lens    []int
+	refused []string // Request.Refused of each command
 }
 
 func (r *recorder) Handle(_ context.Context, req commands.Request, _ commands.Output) commands.Outcome {
@@ -27,7 +28,8 @@ func (r *recorder) Handle(_ context.Context, req commands.Request, _ commands.Ou
 	defer r.mu.Unlock()
 	r.got = append(r.got, req.Text[:min(len(req.Text), 20)])
 	r.lens = append(r.lens, len(req.Text))
-	return commands.Outcome{Failed: len(req.Text) > commands.MaxCommandLen}
+	r.refused = append(r.refused, req.Refused)
+	return commands.Outcome{Failed: len(req.Text) > commands.MaxCommandLen || req.Refused != ""}
 }
 
 // failingReader returns data, then err.
@@ -85,6 +87,43 @@ func TestRunReadsEveryLine(t *testing.T) {
 			}
 			if says := strings.Contains(out.String(), "cannot read the input"); says != tt.saysErr {
 				t.Errorf("output %q: says it cannot read the input: %v, want %v", out.String(), says, tt.saysErr)
+			}
+		})
+	}
+}
+
+// TestRunRefusesChatMentions: the console has no platform users, so a
+// line starting with a chat mention (pasted from Slack, or naming someone)
+// cannot be told to address the bot: it is refused, through the handler
+// so that the refusal is answered and audited, rather than run as if it
+// named the bot. The bot's name is not such a mention.
+func TestRunRefusesChatMentions(t *testing.T) {
+	tests := []struct {
+		line    string
+		refused string // a part of Request.Refused; "" for none
+	}{
+		{"<@U123> deploy demo 2", `"<@U123>" is a chat mention`},
+		{"  <@!42>: status", `"<@!42>" is a chat mention`},
+		{"<@U123|bob> status", `"<@U123|bob>" is a chat mention`},
+		{"@switchman deploy demo 2", ""},
+		{"deploy demo 2", ""},
+		{"lock deploys demo see <@U123>", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			h := &recorder{}
+			var out bytes.Buffer
+			c := &Console{In: strings.NewReader(tt.line + "\n"), Out: &out, User: "alice", Handler: h}
+			ok := c.Run(context.Background())
+			if len(h.refused) != 1 {
+				t.Fatalf("handled %q, want the line once", h.got)
+			}
+			got := h.refused[0]
+			if tt.refused == "" && got != "" || !strings.Contains(got, tt.refused) {
+				t.Errorf("Refused: got %q, want it to contain %q", got, tt.refused)
+			}
+			if tt.refused != "" && (ok || !strings.Contains(got, "type the command without it")) {
+				t.Errorf("got ok=%v, Refused %q, want a failed run saying what to do", ok, got)
 			}
 		})
 	}
