@@ -319,6 +319,85 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// TestCheckConfigStoreFile: check-config refuses an embedded store file
+// that would stop serve and console (an empty one, one anyone may write),
+// in the words the store uses, without opening, changing or creating it;
+// a missing one is a first run.
+func TestCheckConfigStoreFile(t *testing.T) {
+	tests := []struct {
+		name string
+		make func(t *testing.T, path string) // nil: no file
+		code int
+	}{
+		{"missing", nil, 0},
+		{"a store", func(t *testing.T, path string) {
+			st, err := embedded.Open(path, embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+		}, 0},
+		{"empty", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+		{"writable by anyone", func(t *testing.T, path string) {
+			st, err := embedded.Open(path, embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			if err := os.Chmod(path, 0o666); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "switchman.yaml")
+			yaml := "store:\n  path: state.db\nusers:\n  alice: {}\nadmins: [alice]\napps:\n  web:\n" +
+				"    artifact:\n      path: artifacts/{app}-{build}.tar.gz\n    path: srv/web\n    restart: 'true'\n" +
+				"    health:\n      command: 'true'\n    environments:\n      prod:\n        hosts: [localhost]\n"
+			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			store := filepath.Join(dir, "state.db")
+			var before os.FileInfo
+			if tt.make != nil {
+				tt.make(t, store)
+				before, _ = os.Stat(store)
+			}
+			out, err := runBot(t, "", "-config", cfg, "check-config")
+			code := 0
+			var ec exitCode
+			if errors.As(err, &ec) {
+				code = int(ec)
+			} else if err != nil {
+				code = -1
+			}
+			if code != tt.code {
+				t.Errorf("got exit %d and %q, want exit %d", code, out, tt.code)
+			}
+			if tt.code != 0 {
+				// What serve and console would say.
+				_, want := embedded.Open(store, embedded.Options{})
+				if want == nil || !strings.Contains(out, want.Error()) || strings.Contains(out, ": OK") {
+					t.Errorf("got %q, want it to say %v and not OK", out, want)
+				}
+			}
+			after, err := os.Stat(store)
+			switch {
+			case before == nil && err == nil:
+				t.Errorf("check-config created %s", store)
+			case before != nil && (err != nil || after.Size() != before.Size() || after.Mode() != before.Mode() || !after.ModTime().Equal(before.ModTime())):
+				t.Errorf("check-config changed %s: got %v, want %v", store, after, before)
+			}
+		})
+	}
+}
+
 // A bot killed with SIGKILL in the middle of a deploy leaves a record that
 // the next start shows as interrupted, with the host state it observes, and
 // `current` still points at a complete release.

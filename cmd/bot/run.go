@@ -33,6 +33,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/retention"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
@@ -140,6 +141,14 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if _, err := policyFrom(cfg); err != nil {
 			fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
 			return exitCode(1)
+		}
+		if cfg.Store.Redis == nil {
+			// What would stop serve and console on this machine; the
+			// file is not opened: the bot may be running with it.
+			if err := embedded.Check(cfg.Store.Path); err != nil {
+				fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
+				return exitCode(1)
+			}
 		}
 		fmt.Fprintf(std.Out, "%s: OK\n%s", cfg.File, cfg.Summary())
 		if missing := cfg.UnreadableFiles(); len(missing) > 0 {

@@ -147,12 +147,8 @@ func Open(path string, opt Options) (*Store, error) {
 		}
 	case err != nil:
 		return nil, fmt.Errorf("open state store: %w", err)
-	case info.Size() == 0:
-		// What a full disk, a restore cut short or `> file` leaves;
-		// bbolt would make it a new store, every lock lifted.
-		return nil, &refusedError{path: path, why: "is empty (0 bytes), its locks and history gone"}
 	default:
-		if err := checkMode(path, info.Mode().Perm(), opt); err != nil {
+		if err := checkFile(path, info, opt); err != nil {
 			return nil, err
 		}
 	}
@@ -189,6 +185,32 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
+}
+
+// Check returns the error Open would give for the file at path from its
+// size and mode alone: an empty file, or one anyone may write. A missing
+// file is no error (Open creates it). Check reads no more than the file's
+// metadata: it neither opens, changes nor creates anything, so that the
+// config can be checked while the bot runs.
+func Check(path string) error {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check state store: %w", err)
+	}
+	return checkFile(path, info, Options{})
+}
+
+// checkFile refuses what the file's metadata tells is no usable store.
+func checkFile(path string, info fs.FileInfo, opt Options) error {
+	if info.Size() == 0 {
+		// What a full disk, a restore cut short or `> file` leaves;
+		// bbolt would make it a new store, every lock lifted.
+		return &refusedError{path: path, why: "is empty (0 bytes), its locks and history gone"}
+	}
+	return checkMode(path, info.Mode().Perm(), opt)
 }
 
 // checkMode refuses a file anyone may write, as the bot creates none:

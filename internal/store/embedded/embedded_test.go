@@ -854,3 +854,65 @@ func TestOpenFileMode(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck: Check gives the error Open gives for a file refused from its
+// size or mode, and nothing for a missing file or a usable one, without
+// creating or changing the file.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    os.FileMode // of a store made at path
+		empty   bool        // an empty file instead
+		missing bool
+		refused bool
+	}{
+		{name: "missing", missing: true},
+		{name: "store", mode: 0o600},
+		{name: "store readable by others", mode: 0o644},
+		{name: "store writable by its group", mode: 0o660},
+		{name: "empty", mode: 0o600, empty: true, refused: true},
+		{name: "writable by anyone", mode: 0o602, refused: true},
+		{name: "writable by all", mode: 0o666, refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "switchman.db")
+			switch {
+			case tt.missing:
+			case tt.empty:
+				if err := os.WriteFile(path, nil, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				if err := openStore(t, path, nil).Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tt.missing {
+				if err := os.Chmod(path, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := os.Stat(path)
+			err := embedded.Check(path)
+			if tt.refused {
+				s, want := embedded.Open(path, embedded.Options{})
+				if want == nil {
+					s.Close()
+				}
+				if err == nil || want == nil || err.Error() != want.Error() {
+					t.Errorf("Check: got %v, want %v (what Open says)", err, want)
+				}
+			} else if err != nil {
+				t.Errorf("Check: got %v, want nil", err)
+			}
+			after, statErr := os.Stat(path)
+			switch {
+			case tt.missing && statErr == nil:
+				t.Errorf("Check created %s", path)
+			case !tt.missing && (statErr != nil || after.Size() != before.Size() || after.Mode() != before.Mode() || !after.ModTime().Equal(before.ModTime())):
+				t.Errorf("file after Check: got %v, %v, want it unchanged (%v)", after, statErr, before)
+			}
+		})
+	}
+}
