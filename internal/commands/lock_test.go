@@ -189,25 +189,28 @@ func TestLockRace(t *testing.T) {
 		refusal   string
 		wantOwner string
 		wantWhy   string
+		// replaced is the reason of the lock carl's reply names as
+		// replaced: the one in force when his was written ("": none).
+		replaced string
 	}{
 		{"a person's lock", nil,
 			put(deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db migration running", Created: since}),
-			"web/prod was locked a moment ago: locked by ana since", "ana", "db migration running"},
+			"web/prod was locked a moment ago: locked by ana since", "ana", "db migration running", ""},
 		{"a rollback's lock", nil,
 			put(deploy.Lock{App: "web", Env: "prod", Owner: deploy.LockOwnerBot, Reason: "rolled back from 2 by ana: fix before deploying again", Created: since}),
-			"web/prod was locked a moment ago: locked by switchman since", deploy.LockOwnerBot, "rolled back from 2 by ana: fix before deploying again"},
+			"web/prod was locked a moment ago: locked by switchman since", deploy.LockOwnerBot, "rolled back from 2 by ana: fix before deploying again", ""},
 		{"a person's lock in place of carl's", &carls,
 			put(deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db migration running", Created: since}),
-			"web/prod was locked a moment ago: locked by ana since", "ana", "db migration running"},
+			"web/prod was locked a moment ago: locked by ana since", "ana", "db migration running", ""},
 		{"carl's own lock, set again", &carls,
 			put(deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "second", Created: since}),
-			"", "carl", "mine now"},
+			"", "carl", "mine now", "second"},
 		{"carl's own lock, lifted", &carls,
 			func(ctx context.Context, s *embedded.Store) error {
 				_, err := s.DeleteLock(ctx, "web", "prod")
 				return err
 			},
-			"", "carl", "mine now"},
+			"", "carl", "mine now", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixtureFrom(t, lockerYAML, nil)
@@ -223,6 +226,13 @@ func TestLockRace(t *testing.T) {
 			if tc.refusal == "" {
 				if res.Failed || !strings.Contains(out.last(), "Locked web/prod") {
 					t.Errorf("carl's lock: failed %v, %q; want it set", res.Failed, out.last())
+				}
+				_, replaced, found := strings.Cut(out.last(), "replaces the earlier lock: ")
+				switch {
+				case tc.replaced == "" && found:
+					t.Errorf("carl's lock: got %q; want no lock named as replaced", out.last())
+				case tc.replaced != "" && (!strings.HasPrefix(replaced, "locked by carl since ") || !strings.Contains(replaced, ": "+tc.replaced)):
+					t.Errorf("carl's lock: got %q; want it to name his lock %q as replaced", out.last(), tc.replaced)
 				}
 			} else {
 				if !res.Failed || !strings.Contains(out.last(), tc.refusal) || !strings.Contains(out.last(), "your lock was not set") {
@@ -271,6 +281,72 @@ func TestUnlockShowsWhatItLifted(t *testing.T) {
 			}
 			if got, want := out.last(), "was locked by ana since "+shown; !strings.Contains(got, want) {
 				t.Errorf("unlock reply: got %q, want it to contain %q", got, want)
+			}
+		})
+	}
+}
+
+// TestRelockSaysWhatItReplaced: a lock of a scope its owner has locked
+// already replaces theirs, reason and expiry with it: the reply and the
+// audit entry name the lock it replaced, as unlock names what it lifted.
+// Another's lock is not replaced, an admin's lock over it included: they
+// are told to unlock it first.
+func TestRelockSaysWhatItReplaced(t *testing.T) {
+	tests := []struct {
+		name string
+		// firstUser takes firstLock before ("": no lock before).
+		firstUser, firstLock string
+		user, lock           string
+		// refused: the second lock is not set; otherwise replaced says
+		// whether the reply names the first lock as replaced.
+		refused, replaced bool
+	}{
+		{name: "no lock before", user: "ana", lock: "lock deploys web prod maintenance"},
+		{name: "own lock with an expiry", firstUser: "ana", firstLock: "lock deploys web prod for 2h db migration",
+			user: "ana", lock: "lock deploys web prod maintenance", replaced: true},
+		{name: "own lock without one", firstUser: "carl", firstLock: "lock deploys web prod db migration",
+			user: "carl", lock: "lock deploys web prod for 1h maintenance", replaced: true},
+		{name: "own lock of another scope", firstUser: "ana", firstLock: "lock deploys web db migration",
+			user: "ana", lock: "lock deploys web prod maintenance"},
+		{name: "another's lock, by an admin", firstUser: "carl", firstLock: "lock deploys web prod db migration",
+			user: "ana", lock: "lock deploys web prod maintenance", refused: true},
+		{name: "another's lock", firstUser: "ana", firstLock: "lock deploys web prod db migration",
+			user: "carl", lock: "lock deploys web prod maintenance", refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, lockerYAML, nil)
+			var first string // the first lock as its reply described it
+			if tt.firstLock != "" {
+				r, out, _ := f.do(tt.firstUser, tt.firstLock)
+				if r.Failed || len(out.lastMessage().Lines) == 0 {
+					t.Fatalf("%s: %s", tt.firstLock, out.last())
+				}
+				first = out.lastMessage().Lines[0]
+			}
+			r, out, _ := f.do(tt.user, tt.lock)
+			entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("audit: %v, %v", entries, err)
+			}
+			if tt.refused {
+				if !r.Failed || !strings.Contains(out.last(), "is locked already: "+first) {
+					t.Errorf("%s over %s: failed %v, %q; want it refused, naming %q", tt.user, tt.firstLock, r.Failed, out.last(), first)
+				}
+				locks, err := f.store.Locks(t.Context())
+				if err != nil || len(locks) != 1 || locks[0].Owner != tt.firstUser {
+					t.Errorf("locks: got %+v, %v; want %s's alone", locks, err, tt.firstUser)
+				}
+				return
+			}
+			if r.Failed {
+				t.Fatalf("%s: %s", tt.lock, out.last())
+			}
+			want := "replaces the earlier lock: " + first
+			for _, got := range []string{out.last(), entries[0].Reason} {
+				if has := strings.Contains(got, "replaces"); has != tt.replaced || tt.replaced && !strings.Contains(got, want) {
+					t.Errorf("got %q; want it to say %q: %v", got, want, tt.replaced)
+				}
 			}
 		})
 	}

@@ -598,6 +598,14 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	}
 	c.allow(d.Via)
 	lines := []string{describeLock(l, c.s.now())}
+	if prev != nil {
+		// The owner's earlier lock goes, its reason and expiry with it:
+		// said as unlock says what it lifted, so that a re-lock meant to
+		// add a note does not drop an expiry, or a reason, unseen.
+		replaced := "replaces the earlier lock: " + describeLock(*prev, c.s.now())
+		lines = append(lines, replaced)
+		c.entry.Reason += "; " + replaced
+	}
 	// Read after the lock was written: a deploy that passed its gate
 	// before is either refused by its second look at the locks or holds
 	// its lease by now, and is named here.
