@@ -363,6 +363,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		// A dead run the next run of its app+env finds is reported as
 		// a recovery would report it.
 		Interrupted: sys.reportInterrupted,
+		// The service is wired below, before any rollback can run.
+		LockReplaced: sys.auditLockReplaced,
 	}
 	if cfg.Store.Redis != nil {
 		// A cancel or a confirmation reaches the replica that runs

@@ -131,6 +131,14 @@ func orNone(s string) string {
 	return s
 }
 
+// auditLockReplaced writes to the audit log that the lock a rollback left
+// replaced a person's lock.
+func (s *system) auditLockReplaced(ctx context.Context, run *deploy.Record, replaced deploy.Lock) {
+	if err := s.service.AuditLockReplaced(ctx, run, replaced); err != nil {
+		s.log.Error("append audit entry", "deploy", run.ID, "err", err)
+	}
+}
+
 // reportInterrupted writes the end of an interrupted deploy to the audit
 // log and posts it to its channel.
 func (s *system) reportInterrupted(r *deploy.Record) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
 // TestInterruptedMessageHosts: the report of an interrupted deploy shows
@@ -141,5 +145,123 @@ apps:
 	if e.Command != "deploy 2 web/prod finished: interrupted" || e.Decision != audit.Event || e.User != "alice" ||
 		e.Platform != "console" || e.App != "web" || e.Env != "prod" || e.Reason != rec.Error {
 		t.Errorf("audit entry: got %+v, want the event \"deploy 2 web/prod finished: interrupted\" by alice on console with the record's error %q", e, rec.Error)
+	}
+}
+
+// waitingOutput is a command's output that hands over the record of the
+// run the command started once it ends.
+type waitingOutput struct{ finished chan *deploy.Record }
+
+func (o waitingOutput) Reply(chat.Message) {}
+
+func (o waitingOutput) Progress(ev deploy.Event) {
+	if ev.Kind == deploy.EventFinished {
+		o.finished <- ev.Record
+	}
+}
+
+// TestRollbackReplacingALockIsAudited: the lock a rollback leaves on its
+// app+env replaces a person's lock of the same scope. Its reason quotes
+// that lock, but a reason goes when the lock is lifted: the audit log
+// says, as an event of the bot's, whose lock was replaced and what it
+// was, with either store.
+func TestRollbackReplacingALockIsAudited(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) string // the config's store: section
+	}{
+		{"embedded", func(*testing.T) string { return "store:\n  path: state.db\n" }},
+		{"redis", func(t *testing.T) string {
+			return fmt.Sprintf("store:\n  redis:\n    url: %s\n", redisserver.Start(t).URL())
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "switchman.yaml")
+			yaml := tc.store(t) + `users:
+  alice: {}
+admins: [alice]
+apps:
+  web:
+    artifact:
+      path: builds/web-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    health:
+      command: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+`
+			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []string{"1", "2"} {
+				artifacttest.Publish(t, filepath.Join(dir, "builds", "web-"+b+".tar.gz"), tarballOf(t, b))
+			}
+			cfg, err := config.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys, err := start(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(sys.close)
+			t.Cleanup(sys.engine.Wait)
+			do := func(text string) *deploy.Record {
+				t.Helper()
+				out := waitingOutput{finished: make(chan *deploy.Record, 1)}
+				res := sys.service.Handle(t.Context(), commands.Request{User: "alice", Platform: "console", Channel: "console", Text: text}, out)
+				if res.Failed {
+					t.Fatalf("%q failed", text)
+				}
+				if res.DeployID == "" {
+					return nil
+				}
+				select {
+				case rec := <-out.finished:
+					return rec
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%q: the run did not finish", text)
+				}
+				return nil
+			}
+			do("lock deploys web prod for 2h freeze")
+			held, err := sys.store.Locks(t.Context())
+			if err != nil || len(held) != 1 {
+				t.Fatalf("locks: %+v, %v; want alice's", held, err)
+			}
+			do("deploy web 1")
+			do("deploy web 2")
+			rb := do("rollback web prod")
+			if rb == nil || rb.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("rollback: %+v", rb)
+			}
+			entries, err := sys.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []audit.Entry
+			for _, e := range entries {
+				if e.Action == "lock" && e.Decision == audit.Event {
+					got = append(got, e)
+				}
+			}
+			want := audit.Entry{User: config.BotUser, Platform: "console", Channel: "console",
+				Command: "alice's lock on web/prod replaced by the bot's lock after rollback " + rb.ID,
+				Action:  "lock", App: "web", Env: "prod", Decision: audit.Event, DeployID: rb.ID}
+			if len(got) != 1 {
+				t.Fatalf("lock events in the audit log: got %+v, want one: %q", got, want.Command)
+			}
+			e := got[0]
+			e.Seq, e.Time, e.Reason = 0, time.Time{}, ""
+			if e != want {
+				t.Errorf("lock event: got %+v, want %+v", e, want)
+			}
+			if r := got[0].Reason; !strings.HasPrefix(r, "was locked by alice since ") || !strings.Contains(r, ": freeze (until ") {
+				t.Errorf("lock event reason: got %q, want alice's lock as it was, with its expiry", r)
+			}
+		})
 	}
 }

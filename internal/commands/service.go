@@ -546,6 +546,19 @@ func (s *Service) AuditInterrupted(ctx context.Context, r *deploy.Record) error 
 	return s.appendAudit(ctx, finishedEntry(s.now(), r, r.Requester, r.Platform, r.Channel))
 }
 
+// AuditLockReplaced records that the lock run (a rollback) left on its
+// app+env replaced replaced, a person's lock. The new lock's reason quotes
+// it, but that goes when the lock is lifted, and the person who locked
+// the scope is not the one who replaced it: the entry is an event of the
+// bot's, which owns the new lock. It returns the store's error after
+// appendAudit's tries.
+func (s *Service) AuditLockReplaced(ctx context.Context, run *deploy.Record, replaced deploy.Lock) error {
+	e := &audit.Entry{Time: s.now(), User: config.BotUser, Platform: run.Platform, Channel: run.Channel,
+		Command: fmt.Sprintf("%s's lock on %s replaced by the bot's lock after %s %s", replaced.Owner, replaced.Scope(), run.Kind, run.ID),
+		Action:  string(VerbLock), App: run.App, Env: run.Env, Decision: audit.Event, Reason: "was " + describeLock(replaced, s.now()), DeployID: run.ID}
+	return s.appendAudit(ctx, e)
+}
+
 func (c *call) lock(ctx context.Context, cmd Command) {
 	d, ok := c.check(ctx, acl.Lock, cmd.App, cmd.Env)
 	if !ok {

@@ -47,9 +47,11 @@ type Engine struct {
 	owner      string
 	leaseTTL   time.Duration
 	observers  []Sink
-	// interrupted is Options.Interrupted; signals is Options.Signals.
-	interrupted func(*Record)
-	signals     Signals
+	// interrupted is Options.Interrupted; signals is Options.Signals;
+	// lockReplaced is Options.LockReplaced.
+	interrupted  func(*Record)
+	lockReplaced func(ctx context.Context, run *Record, replaced Lock)
+	signals      Signals
 	// secrets are the config's secret values, hidden in what hosts print
 	// wherever it is shown (see hidingSession).
 	secrets *redact.Secrets
@@ -91,6 +93,14 @@ type Options struct {
 	// next run of its app+env before a recovery came. It is called in a
 	// goroutine of its own.
 	Interrupted func(*Record)
+	// LockReplaced, when set, is told of a person's lock of an app+env
+	// that the lock a rollback leaves there replaced, once it is
+	// replaced: run is the rollback's record. The new lock's reason
+	// quotes the old one, which goes when it is lifted; this is for the
+	// audit log, which keeps it. It is called on the run's goroutine,
+	// before the run ends (a stopping bot waits for it), and should
+	// return within seconds.
+	LockReplaced func(ctx context.Context, run *Record, replaced Lock)
 	// Owner names this process in records; default hostname:pid.
 	Owner string
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
@@ -107,23 +117,24 @@ type Options struct {
 // NewEngine returns an engine wired by opt.
 func NewEngine(opt Options) *Engine {
 	e := &Engine{
-		drained:     make(chan struct{}),
-		cfg:         opt.Config,
-		transports:  opt.Transports,
-		transport:   opt.Transport,
-		pools:       opt.Pools,
-		store:       opt.Store,
-		leases:      opt.Leases,
-		locks:       opt.Locks,
-		http:        opt.HTTP,
-		now:         opt.Now,
-		log:         opt.Log,
-		owner:       opt.Owner,
-		leaseTTL:    opt.LeaseTTL,
-		observers:   opt.Observers,
-		interrupted: opt.Interrupted,
-		signals:     opt.Signals,
-		running:     map[string]*run{},
+		drained:      make(chan struct{}),
+		cfg:          opt.Config,
+		transports:   opt.Transports,
+		transport:    opt.Transport,
+		pools:        opt.Pools,
+		store:        opt.Store,
+		leases:       opt.Leases,
+		locks:        opt.Locks,
+		http:         opt.HTTP,
+		now:          opt.Now,
+		log:          opt.Log,
+		owner:        opt.Owner,
+		leaseTTL:     opt.LeaseTTL,
+		observers:    opt.Observers,
+		interrupted:  opt.Interrupted,
+		lockReplaced: opt.LockReplaced,
+		signals:      opt.Signals,
+		running:      map[string]*run{},
 	}
 	if opt.Config != nil {
 		e.secrets = redact.NewSecrets(opt.Config.SecretValues()...)

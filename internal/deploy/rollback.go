@@ -516,7 +516,10 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 				}
 			}
 		}
-		var err error
+		var (
+			err      error
+			replaced *Lock // the lock in place of which lock was written
+		)
 		for {
 			lock.Reason = why
 			if l := prev; l != nil && l.Owner != LockOwnerBot {
@@ -525,6 +528,7 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 					lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
 				}
 			}
+			replaced = prev
 			var ok bool
 			if prev, ok, err = r.e.locks.ReplaceLock(lctx, prev, lock); err != nil || ok {
 				break
@@ -534,6 +538,9 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 			r.note("could not lock %s after the rollback: %v", r.t.key(), err)
 		} else {
 			r.note("%s is locked: %s (/unlock deploys %s %s when fixed)", r.t.key(), lock.Reason, r.t.app.Name, r.t.env.Name)
+			if replaced != nil && replaced.Owner != LockOwnerBot && r.e.lockReplaced != nil {
+				r.e.lockReplaced(ctx, r.snapshot(), *replaced)
+			}
 		}
 		cancel()
 	}

@@ -499,3 +499,71 @@ func TestRollbackFinishesASwitchNotYetRecorded(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackTellsOfThePersonsLockItReplaced: the lock a rollback leaves
+// on its app+env is reported to LockReplaced with the person's lock it
+// replaced, the one in force when it was written (one taken meanwhile
+// rather than the one first read), for the audit log; replacing nothing,
+// the bot's own lock, or leaving a lock of another scope alone, it is
+// not.
+func TestRollbackTellsOfThePersonsLockItReplaced(t *testing.T) {
+	since := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	anas := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "audit", Created: since, Expires: time.Now().Add(time.Hour)}
+	carls := deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "freeze", Created: since.Add(time.Hour)}
+	bots := deploy.Lock{App: "web", Env: "prod", Owner: deploy.LockOwnerBot, Reason: "rolled back from 3 by ana", Created: since}
+	wider := deploy.Lock{App: "web", Owner: "bob", Reason: "release week", Created: since}
+	for _, tc := range []struct {
+		name    string
+		before  *deploy.Lock
+		between *deploy.Lock // taken after the rollback read the locks
+		want    *deploy.Lock // reported as replaced; nil: no report
+	}{
+		{"none", nil, nil, nil},
+		{"a person's", &anas, nil, &anas},
+		{"the bot's", &bots, nil, nil},
+		{"a person's of a wider scope", &wider, nil, nil},
+		{"a person's taken meanwhile", nil, &carls, &carls},
+		{"a person's in place of another's", &anas, &carls, &carls},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				locks *racingLocks
+				mu    sync.Mutex
+				got   []deploy.Lock
+				runs  []string
+			)
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				locks = &racingLocks{LockStore: o.Locks}
+				o.Locks = locks
+				o.LockReplaced = func(_ context.Context, run *deploy.Record, replaced deploy.Lock) {
+					mu.Lock()
+					defer mu.Unlock()
+					got = append(got, replaced)
+					runs = append(runs, run.ID)
+				}
+			})
+			f.build("1")
+			f.build("2")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			ctx := context.Background()
+			if tc.before != nil {
+				if err := f.store.PutLock(ctx, *tc.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.between != nil {
+				locks.arm(func(ctx context.Context) error { return f.store.PutLock(ctx, *tc.between) })
+			}
+			rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case tc.want == nil && len(got) != 0:
+				t.Errorf("reported as replaced: got %+v, want none", got)
+			case tc.want != nil && (len(got) != 1 || !got[0].Equal(*tc.want) || runs[0] != rb.ID):
+				t.Errorf("reported as replaced: got %+v by %q, want %+v by the rollback %s", got, runs, *tc.want, rb.ID)
+			}
+		})
+	}
+}
