@@ -351,3 +351,54 @@ func TestRelockSaysWhatItReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployNamesEveryOwnLockItPasses: a lock's owner deploys through it,
+// and the reply and the audit entry say so for every lock of theirs the
+// deploy goes through, not only the narrowest: a freeze of everything they
+// set stays in sight when they also hold the app+env.
+func TestDeployNamesEveryOwnLockItPasses(t *testing.T) {
+	tests := []struct {
+		name  string
+		locks []string
+		want  string // "": no note
+	}{
+		{"none", nil, ""},
+		{"the app+env", []string{"lock deploys web prod hotfix"},
+			"you hold the lock on web/prod (hotfix), so the deploy goes ahead"},
+		{"everything", []string{"lock deploys code freeze"},
+			"you hold the lock on all deploys (code freeze), so the deploy goes ahead"},
+		{"nested", []string{"lock deploys web prod hotfix", "lock deploys code freeze", "lock deploys web release week"},
+			"you hold the locks on all deploys (code freeze), web (release week) and web/prod (hotfix), so the deploy goes ahead"},
+		{"two of three scopes", []string{"lock deploys web prod hotfix", "lock deploys code freeze"},
+			"you hold the locks on all deploys (code freeze) and web/prod (hotfix), so the deploy goes ahead"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, lockerYAML, nil)
+			for _, l := range tt.locks {
+				if r, out, _ := f.do("ana", l); r.Failed {
+					t.Fatalf("%s: %s", l, out.last())
+				}
+			}
+			r, out, rec := f.do("ana", "deploy web 1")
+			if r.Failed || rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("deploy: failed %v, %q, %+v", r.Failed, out.last(), rec)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reason string
+			for _, e := range entries {
+				if e.DeployID == rec.ID && e.Decision == audit.Allowed {
+					reason = e.Reason
+				}
+			}
+			for what, got := range map[string]string{"reply": out.last(), "audit reason": reason} {
+				if tt.want == "" && strings.Contains(got, "you hold") || !strings.Contains(got, tt.want) {
+					t.Errorf("%s: got %q, want %q", what, got, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -444,13 +444,15 @@ func (c *call) checkLocks(ctx context.Context, app, env string) (string, bool) {
 }
 
 // lockVerdict returns the error refusing user's deploy of app/env that an
-// active lock of another's covers, or a note naming user's own lock.
+// active lock of another's covers, or a note naming each of user's own
+// locks it goes through: a wider one (a freeze of everything) is passed
+// as much as the app+env's, and is named with it, widest first.
 func (s *Service) lockVerdict(ctx context.Context, app, env, user string) (string, error) {
 	locks, err := s.store.Locks(ctx)
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
-	var note string
+	var own []string
 	for _, l := range locks {
 		if !l.Covers(app, env) || !l.Active(s.now()) {
 			continue
@@ -458,9 +460,16 @@ func (s *Service) lockVerdict(ctx context.Context, app, env, user string) (strin
 		if l.Owner != user {
 			return "", errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l, s.now()))
 		}
-		note = fmt.Sprintf("you hold the lock on %s (%s), so the deploy goes ahead", l.Scope(), l.Reason)
+		own = append(own, fmt.Sprintf("%s (%s)", l.Scope(), l.Reason))
 	}
-	return note, nil
+	switch len(own) {
+	case 0:
+		return "", nil
+	case 1:
+		return fmt.Sprintf("you hold the lock on %s, so the deploy goes ahead", own[0]), nil
+	}
+	return fmt.Sprintf("you hold the locks on %s and %s, so the deploy goes ahead",
+		strings.Join(own[:len(own)-1], ", "), own[len(own)-1]), nil
 }
 
 func (c *call) rollback(ctx context.Context, cmd Command) {
