@@ -41,14 +41,15 @@ var (
 
 // openStore opens Redis when the config names one, else the embedded file.
 // An unreachable Redis stops the bot: nothing falls back to a local store.
-// What go-redis logs itself (failed dials) goes to log.
+// What go-redis logs itself (failed dials) goes to log, as do the Redis
+// store's own warnings (no append-only file) and errors (reset).
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
 	r := cfg.Store.Redis
 	if r == nil {
 		return embedded.Open(cfg.Store.Path, embedded.Options{Log: log})
 	}
 	redis.SetLogger(log)
-	opt := redis.Options{URL: r.URL, Prefix: r.Prefix}
+	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log}
 	if r.CAFile != "" {
 		pem, err := os.ReadFile(r.CAFile)
 		if err != nil {

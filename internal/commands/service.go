@@ -285,6 +285,7 @@ func (c *call) allow(reason string) {
 // refuse records and replies a refusal or failure.
 func (c *call) refuse(err error) {
 	err, cut := c.cutShort(err)
+	err = storeReset(err)
 	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
 	c.res.Failed, c.res.Code = true, errs.CodeOf(err)
 	switch code := errs.CodeOf(err); {
@@ -319,6 +320,32 @@ func (c *call) refuse(err error) {
 		m.Lines = append(m.Lines, strings.Split(rest, "\n")...)
 	}
 	c.out.Reply(m)
+}
+
+// storeReset returns err with the store's own message when the store was
+// reset under the bot (deploy.ErrStoreReset): it says what was lost and
+// what to do, which the callers' "state store unreachable" wrapping it
+// does not.
+func storeReset(err error) error {
+	if !errors.Is(err, deploy.ErrStoreReset) {
+		return err
+	}
+	var store *errs.Error
+	for cur := err; ; {
+		var e *errs.Error
+		if !errors.As(cur, &e) || !errors.Is(e, deploy.ErrStoreReset) {
+			break
+		}
+		store = e
+		if e.Err == nil {
+			break
+		}
+		cur = e.Err
+	}
+	if store == nil {
+		return err
+	}
+	return &errs.Error{Code: store.Code, Msg: store.Msg, Err: err}
 }
 
 // cutShort returns err as the requester is to hear it, and whether the

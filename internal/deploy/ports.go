@@ -173,6 +173,12 @@ type Store interface {
 // ErrNotFound is returned by stores for a missing record or lock.
 var ErrNotFound = errors.New("not found")
 
+// ErrStoreReset is wrapped by the errors of a shared store that lost its
+// data under the running bot (code errs.Unavailable): its locks, grants and
+// leases are gone, so nothing may be decided on it until the bot restarts.
+// The message of the store's *errs.Error says what happened and what to do.
+var ErrStoreReset = errors.New("state store was reset")
+
 // Signals carry what a person asks of a run to the replica running it,
 // from whichever replica received the command: a cancel, the answer to a
 // migrations prompt. The run asks for them every signalPoll.

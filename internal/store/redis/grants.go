@@ -73,9 +73,9 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
-	all, err := s.rdb.HGetAll(ctx, s.key("grants")).Result()
+	all, err := s.readGate(ctx, "list grants", s.key("grants"))
 	if err != nil {
-		return nil, s.fail(ctx, "list grants", err)
+		return nil, err
 	}
 	now := s.now()
 	var (

@@ -56,7 +56,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Duration, n string) (deploy.Lease, error) {
 	now := s.now()
 	keys := []string{s.key("lease", key), s.key("fence", key)}
-	v, err := acquireScript.Run(ctx, s.rdb, keys, ms(now), msCeil(now.Add(ttl)), n, holder, redisTTL(ttl)).Result()
+	v, err := s.guarded(ctx, acquireScript, keys, ms(now), msCeil(now.Add(ttl)), n, holder, redisTTL(ttl)).Result()
 	if err != nil {
 		werr := s.fail(ctx, "acquire lease "+key, err)
 		if !definite(err) && !s.closed.Load() {
@@ -131,7 +131,7 @@ func (s *Store) abandon(ctx context.Context, key, n string) error {
 // acquireScript: ARGV is now, the expiry, the call's nonce, the holder and
 // the Redis expiry in milliseconds. It returns {"acquired", token} or
 // {"held", holder, token}.
-var acquireScript = goredis.NewScript(`
+var acquireScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if v then
   local tok, exp, n, h = string.match(v, '^(%d+)|(%d+)|([^|]*)|(.*)$')
@@ -225,12 +225,25 @@ func (l *lease) scriptResult(op string, v any) error {
 }
 
 // Check returns nil if the lease is still held, else an error wrapping
-// deploy.ErrLeaseLost. It costs one GET.
+// deploy.ErrLeaseLost; a reset store's error (ErrStoreReset) first. It
+// costs one MULTI of two GETs: the lease and the store's id.
 func (l *lease) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check lease %s: %w", l.key, err)
 	}
-	v, err := l.s.rdb.Get(ctx, l.redisKey()).Result()
+	var cur, id *goredis.StringCmd
+	_, err := l.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		cur = p.Get(ctx, l.redisKey())
+		id = p.Get(ctx, l.s.idKey())
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return l.s.fail(ctx, "check lease "+l.key, err)
+	}
+	if err := l.s.checkID("check lease "+l.key, id); err != nil {
+		return err
+	}
+	v, err := cur.Result()
 	if errors.Is(err, goredis.Nil) {
 		return l.lost("gone")
 	}
@@ -265,7 +278,7 @@ func (l *lease) Renew(ctx context.Context) error {
 		return fmt.Errorf("renew lease %s: %w", l.key, err)
 	}
 	now := l.s.now()
-	v, err := renewScript.Run(ctx, l.s.rdb, []string{l.redisKey()},
+	v, err := l.s.guarded(ctx, renewScript, []string{l.redisKey()},
 		l.tokenArg(), ms(now), msCeil(now.Add(l.ttl)), redisTTL(l.ttl)).Result()
 	if err != nil {
 		return l.s.fail(ctx, "renew lease "+l.key, err)
@@ -275,7 +288,7 @@ func (l *lease) Renew(ctx context.Context) error {
 
 // renewScript: ARGV is the token, now, the new expiry and the Redis
 // expiry. Sent twice, it extends twice from the same now.
-var renewScript = goredis.NewScript(`
+var renewScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if not v then
   return {'gone'}

@@ -190,9 +190,9 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
 	}
-	all, err := s.rdb.HGetAll(ctx, s.key("locks")).Result()
+	all, err := s.readGate(ctx, "list locks", s.key("locks"))
 	if err != nil {
-		return nil, s.fail(ctx, "list locks", err)
+		return nil, err
 	}
 	now := s.now()
 	var (
@@ -219,6 +219,28 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 		return strings.Compare(lockField(a.App, a.Env), lockField(b.App, b.Env))
 	})
 	return active, nil
+}
+
+// readGate reads the hash key that decides whether commands may run (the
+// locks, the grants) with the store's id, in one MULTI: a hash read empty
+// because Redis lost its data is refused, not taken for "no lock".
+func (s *Store) readGate(ctx context.Context, op, key string) (map[string]string, error) {
+	var (
+		all *goredis.MapStringStringCmd
+		id  *goredis.StringCmd
+	)
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		all = p.HGetAll(ctx, key)
+		id = p.Get(ctx, s.idKey())
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, s.fail(ctx, op, err)
+	}
+	if err := s.checkID(op, id); err != nil {
+		return nil, err
+	}
+	return all.Val(), nil
 }
 
 // dropFieldsScript deletes each field of ARGV (field, value pairs) of

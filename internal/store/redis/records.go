@@ -74,7 +74,7 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if r.Outcome == deploy.OutcomeRunning {
 		running = "1"
 	}
-	stored, err := putRecordScript.Run(ctx, s.rdb, keys, r.ID, data, member, r.Fence, running).Int64()
+	stored, err := s.guarded(ctx, putRecordScript, keys, r.ID, data, member, r.Fence, running).Int64()
 	if err != nil {
 		return s.fail(ctx, "put record "+r.ID, err)
 	}
@@ -92,7 +92,7 @@ func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 // for the lease of the record's app+env, is greater: the script returns
 // that token. Checked in the script, a write is either before Acquire's
 // (and read by the new holder) or refused.
-var putRecordScript = goredis.NewScript(`
+var putRecordScript = goredis.NewScript(guard + `
 local newest = tonumber(redis.call('GET', KEYS[4]) or '0')
 if newest > tonumber(ARGV[4]) then
   return newest

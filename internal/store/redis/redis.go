@@ -15,7 +15,8 @@
 // Redis must keep its data across restarts (appendonly yes) for records,
 // locks and the audit trail to survive one. Fencing tokens never go back
 // even if it does not: a token is at least the acquirer's clock in Unix
-// milliseconds.
+// milliseconds. A store that finds Redis lost its data while it runs
+// refuses from then on (see reset.go).
 //
 // One Redis server or a primary with replicas behind one address; Redis
 // Cluster is not supported (scripts touch several keys of no common slot).
@@ -27,6 +28,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"strconv"
@@ -88,6 +90,9 @@ type Options struct {
 	// DefaultReadTimeout and the read timeout, unless the URL sets them
 	// (?dial_timeout=3s). A context deadline shortens them.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
+	// Log gets the store's own warnings and errors (Redis keeps no
+	// append-only file; the store was reset); default: nobody.
+	Log *slog.Logger
 	// TLSConfig, for a rediss:// URL, replaces the default configuration
 	// (system roots, server name from the URL): to trust a private CA or
 	// present a client certificate.
@@ -115,6 +120,11 @@ type Store struct {
 	addr   string // host:port, for messages
 	url    string // redacted
 	closed atomic.Bool
+	log    *slog.Logger
+	// id is the value of the store key read or set by Open (see
+	// reset.go); reset, once set, is the error of every later call.
+	id    string
+	reset atomic.Pointer[errs.Error]
 	// untold holds, by run and kind, the nonce of a TakeSignal that
 	// failed without a clear answer, for the next call to reuse.
 	untold sync.Map
@@ -138,7 +148,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		now:    now,
 		addr:   ro.Addr,
 		url:    redactURL(opt.URL),
+		log:    logger(opt.Log),
 	}
+	s.rdb.AddHook(resetHook{s})
 	if err := s.init(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open state store: %w", err), s.rdb.Close())
 	}
@@ -224,7 +236,8 @@ func parseURL(raw string) (*url.URL, bool) {
 	return u, true
 }
 
-// init pings Redis, checks the schema version under the prefix and loads
+// init pings Redis, checks the schema version under the prefix, sets or
+// reads the store's id, warns of a Redis without persistence and loads
 // the scripts, so that the first calls do not each send a script's text.
 func (s *Store) init(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
@@ -240,6 +253,12 @@ func (s *Store) init(ctx context.Context) error {
 	if v != schemaVersion {
 		return errs.New(errs.Internal, "state store redis at %s prefix %q has schema version %q, this Switchman understands %q",
 			s.addr, s.prefix, v, schemaVersion)
+	}
+	if err := s.initID(ctx); err != nil {
+		return err
+	}
+	if err := s.warnPersistence(ctx); err != nil {
+		return err
 	}
 	// One by one, not in a pipeline: Script.Load stores the hash its
 	// command returned, which a pipelined command has not yet, so each
@@ -330,8 +349,9 @@ func (s *Store) key(parts ...string) string {
 	return s.prefix + strings.Join(parts, ":")
 }
 
-// fail wraps err, from the call op, for the caller: a context error as
-// such, an unreachable Redis as ErrUnavailable (code errs.Unavailable).
+// fail wraps err, from the call op, for the caller: a reset store as
+// ErrStoreReset, a context error as such, an unreachable Redis as
+// ErrUnavailable (both code errs.Unavailable).
 func (s *Store) fail(ctx context.Context, op string, err error) error {
 	cerr := ctx.Err()
 	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
@@ -340,6 +360,11 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		cerr = context.DeadlineExceeded
 	}
 	switch {
+	case errors.Is(err, ErrStoreReset):
+		return fmt.Errorf("%s: %w", op, err)
+	case goredis.HasErrorPrefix(err, resetErrPrefix):
+		found := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "ERR "), resetErrPrefix))
+		return fmt.Errorf("%s: %w", op, s.wasReset(found))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
 	case cerr != nil:

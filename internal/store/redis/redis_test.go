@@ -543,15 +543,17 @@ func TestAuditStream(t *testing.T) {
 	}
 }
 
-// TestTokensAfterDataLoss wipes Redis between two acquisitions: the token
-// still grows, as tokens follow the clock.
+// TestTokensAfterDataLoss wipes Redis between two acquisitions, each by a
+// bot started after the wipe (a running one refuses, see TestStoreReset):
+// the token still grows, as tokens follow the clock.
 func TestTokensAfterDataLoss(t *testing.T) {
 	srv := redisserver.Start(t)
 	clock := storetest.NewClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
-	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix(), Now: clock.Now})
+	opt := redis.Options{URL: srv.URL(), Prefix: newPrefix(), Now: clock.Now}
 	ctx := t.Context()
 	var last int64
 	for i := range 3 {
+		s := openStore(t, opt)
 		l, err := s.Acquire(ctx, "accounting/production", "bot-1", time.Minute)
 		if err != nil {
 			t.Fatalf("Acquire %d: %v", i, err)

@@ -1,0 +1,205 @@
+package redis_test
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+)
+
+// rawClient is a plain client of srv, closed when the test ends.
+func rawClient(t *testing.T, srv *redisserver.Server) *goredis.Client {
+	t.Helper()
+	o, err := goredis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(o)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// keysOf lists, sorted, the keys under prefix, to tell that nothing was
+// written.
+func keysOf(t *testing.T, rdb *goredis.Client, prefix string) []string {
+	t.Helper()
+	keys, err := rdb.Keys(t.Context(), prefix+"*").Result()
+	if err != nil {
+		t.Fatalf("KEYS: %v", err)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// assertReset fails unless err is a reset store's: code Unavailable,
+// wrapping redis.ErrStoreReset and deploy.ErrStoreReset, saying so.
+func assertReset(t *testing.T, what string, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+		t.Errorf("%s: got no error, want the store's reset", what)
+	case !errors.Is(err, redis.ErrStoreReset) || !errors.Is(err, deploy.ErrStoreReset):
+		t.Errorf("%s: got %v, want an error wrapping ErrStoreReset", what, err)
+	case errs.CodeOf(err) != errs.Unavailable:
+		t.Errorf("%s: got code %s, want %s", what, errs.CodeOf(err), errs.Unavailable)
+	case !strings.HasPrefix(errs.Message(err), "the state store was reset, so nothing was run: its id is gone (Redis restarted without persistence, was flushed, or failed over to an empty replica), and with it its locks, grants and history; restart the bot"):
+		t.Errorf("%s: got message %q, want the reset's", what, errs.Message(err))
+	}
+}
+
+// TestStoreReset wipes Redis under an open store, as a restart without
+// persistence, a FLUSHALL or a failover to an empty replica do: every
+// gate read, lease and fence check refuses, with the reset's message,
+// and writes nothing more; a store opened afterwards starts afresh.
+func TestStoreReset(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reset func(t *testing.T, srv *redisserver.Server, rdb *goredis.Client, opt redis.Options)
+	}{
+		{"flushall", func(t *testing.T, _ *redisserver.Server, rdb *goredis.Client, _ redis.Options) {
+			if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatalf("FLUSHALL: %v", err)
+			}
+		}},
+		{"restart without persistence", func(t *testing.T, srv *redisserver.Server, _ *goredis.Client, _ redis.Options) {
+			srv.Restart(t)
+		}},
+		{"another replica restarted on the empty store", func(t *testing.T, _ *redisserver.Server, rdb *goredis.Client, opt redis.Options) {
+			if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatalf("FLUSHALL: %v", err)
+			}
+			opt.Log = nil
+			openStore(t, opt) // makes a new id
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			rdb := rawClient(t, srv)
+			var logs syncbuf.Buffer
+			opt := redis.Options{URL: srv.URL(), Prefix: newPrefix(), Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			ctx := t.Context()
+			s := openStore(t, opt)
+			now := time.Now()
+			if err := s.PutLock(ctx, deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db maintenance", Created: now}); err != nil {
+				t.Fatalf("PutLock: %v", err)
+			}
+			if err := s.PutGrant(ctx, acl.Grant{User: "bob", Role: "deployer", GrantedBy: "ana", Created: now}); err != nil {
+				t.Fatalf("PutGrant: %v", err)
+			}
+			held, err := s.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 1", time.Minute)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+
+			tc.reset(t, srv, rdb, opt)
+			before := keysOf(t, rdb, opt.Prefix)
+
+			_, err = s.Locks(ctx)
+			assertReset(t, "Locks", err)
+			_, err = s.Grants(ctx)
+			assertReset(t, "Grants", err)
+			assertReset(t, "Check of a lease held before", held.Check(ctx))
+			assertReset(t, "Renew of a lease held before", held.Renew(ctx))
+			_, err = s.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 2", time.Minute)
+			assertReset(t, "Acquire", err)
+			assertReset(t, "PutRecord", s.PutRecord(ctx, &deploy.Record{ID: "r1", App: "web", Env: "prod", Started: now, Outcome: deploy.OutcomeRunning}))
+			assertReset(t, "AppendAudit", s.AppendAudit(ctx, &audit.Entry{Time: now, User: "bob", Command: "deploy web 2 to prod", Decision: audit.Refused}))
+			assertReset(t, "PutLock", s.PutLock(ctx, deploy.Lock{App: "web", Owner: "bob", Created: now}))
+			assertReset(t, "Ping", s.Ping(ctx))
+
+			if after := keysOf(t, rdb, opt.Prefix); !slices.Equal(after, before) {
+				t.Errorf("keys after the refused calls: got %q, want %q (nothing written)", after, before)
+			}
+			if got := strings.Count(logs.String(), "level=ERROR"); got != 1 {
+				t.Errorf("ERROR lines: got %d, want 1 for the store; log:\n%s", got, logs.String())
+			}
+			if !strings.Contains(logs.String(), "state store was reset") {
+				t.Errorf("log: got %q, want it to say the state store was reset", logs.String())
+			}
+
+			// A restarted bot accepts the empty store.
+			opt.Log = nil
+			s2 := openStore(t, opt)
+			locks, err := s2.Locks(ctx)
+			if err != nil || len(locks) != 0 {
+				t.Fatalf("Locks of a store opened afterwards: got %v, %v, want none, no error", locks, err)
+			}
+			l, err := s2.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 3", time.Minute)
+			if err != nil {
+				t.Fatalf("Acquire of a store opened afterwards: %v", err)
+			}
+			if err := l.Check(ctx); err != nil {
+				t.Errorf("Check of a store opened afterwards: %v", err)
+			}
+			if err := s2.PutLock(ctx, deploy.Lock{App: "web", Owner: "ana", Created: now}); err != nil {
+				t.Fatalf("PutLock of a store opened afterwards: %v", err)
+			}
+			if locks, err := s2.Locks(ctx); err != nil || len(locks) != 1 {
+				t.Errorf("Locks of a store opened afterwards: got %v, %v, want the lock taken again", locks, err)
+			}
+		})
+	}
+}
+
+// TestStoreIDOfEarlierVersion opens a prefix an earlier Switchman wrote,
+// with data but no store id: it opens, keeps the data and gets an id.
+func TestStoreIDOfEarlierVersion(t *testing.T) {
+	srv := redisserver.Start(t)
+	rdb := rawClient(t, srv)
+	prefix := newPrefix()
+	ctx := t.Context()
+	// What an earlier Switchman, which set no store id, left.
+	lock := `{"app":"web","env":"prod","owner":"ana","reason":"db maintenance","created":"2026-01-02T03:04:05Z"}`
+	if err := rdb.Set(ctx, prefix+"schema", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(ctx, prefix+"locks", "web\x00prod", lock).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+	locks, err := s.Locks(ctx)
+	if err != nil {
+		t.Fatalf("Locks: %v", err)
+	}
+	if len(locks) != 1 || locks[0].Owner != "ana" || locks[0].Reason != "db maintenance" {
+		t.Errorf("Locks: got %+v, want the earlier version's lock of ana", locks)
+	}
+	if n, err := rdb.Exists(ctx, prefix+"store").Result(); err != nil || n != 1 {
+		t.Errorf("store id key: got %d, %v, want it set by Open", n, err)
+	}
+}
+
+// TestPersistenceWarning checks that Open warns of a Redis without an
+// append-only file, and opens all the same.
+func TestPersistenceWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		appendOnly bool
+		warn       bool
+	}{
+		{"appendonly no", false, true},
+		{"appendonly yes", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.StartWith(t, redisserver.Options{AppendOnly: tc.appendOnly})
+			var logs syncbuf.Buffer
+			openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix(), Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "appendonly no")
+			if got != tc.warn {
+				t.Errorf("warned: got %v, want %v; log:\n%s", got, tc.warn, logs.String())
+			}
+		})
+	}
+}
