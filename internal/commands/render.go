@@ -92,7 +92,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		}
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
-	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded {
+	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded && !r.FirstRelease() {
 		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build, r.ID))
 	}
 	return m

@@ -181,6 +181,21 @@ func (r *Record) Duration(now time.Time) time.Duration {
 	return now.Sub(r.Started)
 }
 
+// FirstRelease reports whether no host ran a release before this run, as
+// its record says: a deploy that gave every host its first release. A
+// rollback from it has nothing to go back to, so none is offered.
+func (r *Record) FirstRelease() bool {
+	if r.Previous != "" {
+		return false
+	}
+	for _, h := range r.Hosts {
+		if h.Previous != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // Host returns the result entry for host, or nil.
 func (r *Record) Host(name string) *HostResult {
 	for i := range r.Hosts {

@@ -675,7 +675,8 @@ func rollbackMessage(fin *deploy.Record, reason string) chat.Message {
 		Lines: []string{"why: " + reason, fmt.Sprintf("%s/%s is locked until someone unlocks it: /unlock deploys %s %s", fin.App, fin.Env, fin.App, fin.Env)}}
 }
 
-// SpikeMessage describes a spike with its new issues and a Rollback button.
+// SpikeMessage describes a spike with its new issues and, after a deploy
+// with an earlier release to go back to, a Rollback button.
 func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 	m := chat.Message{Level: chat.Failure, Public: true,
 		Title: fmt.Sprintf("📈 Error spike after %s %s to %s: %.1f errors/min (before the deploy: %.1f/min)", r.App, r.Build, r.Env, s.Rate, s.Baseline),
@@ -688,7 +689,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 	for _, is := range s.Issues {
 		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
 	}
-	if r.Kind == deploy.KindDeploy {
+	if r.Kind == deploy.KindDeploy && !r.FirstRelease() {
 		m.Buttons = []chat.Button{commands.RollbackButton(r.App, r.Env, r.Build, r.ID)}
 	}
 	return m

@@ -254,13 +254,14 @@ func TestFlowDeploySucceeds(t *testing.T) {
 	if want := f.wantFinal(); last.Text != want {
 		t.Errorf("final message: got\n%s\nwant\n%s", last.Text, want)
 	}
-	for _, want := range []string{"✔ Deploy ", ": web/prod now runs 1", "requested by bob", "localhost  active, on 1", "→ Rollback: rollback web prod"} {
+	for _, want := range []string{"✔ Deploy ", ": web/prod now runs 1", "requested by bob", "localhost  active, on 1"} {
 		if !strings.Contains(last.Text, want) {
 			t.Errorf("final message: got\n%s\nwant it to contain %q", last.Text, want)
 		}
 	}
-	if !strings.Contains(last.Blocks, `"action_id":"switchman:rollback web prod from 1"`) || !strings.Contains(last.Blocks, `"value":"rollback web prod from 1"`) {
-		t.Errorf("final blocks: got %s, want a Rollback button carrying the command", last.Blocks)
+	// The first deploy of web/prod: nothing to roll back to.
+	if strings.Contains(last.Text, "Rollback") || strings.Contains(last.Blocks, `"type":"actions"`) {
+		t.Errorf("final message of a first deploy: got\n%s\n%s\nwant no Rollback", last.Text, last.Blocks)
 	}
 	for _, c := range seq[1 : len(seq)-1] {
 		if strings.Contains(c.Text, "now runs") {
@@ -289,6 +290,29 @@ func TestFlowDeploySucceeds(t *testing.T) {
 	}
 	if n := len(calls) - len(seq) - len(eph) - 1; n != 0 {
 		t.Errorf("calls: got %d unexpected ones in\n%s", n, describe(calls))
+	}
+}
+
+// TestFlowDeployOffersRollback: a deploy from an earlier release ends
+// with a Rollback button carrying the command.
+func TestFlowDeployOffersRollback(t *testing.T) {
+	f := newFlow(t)
+	f.command("UBOB", "CREQ", "/deploy", "web 1")
+	f.waitFinal("now runs 1")
+	f.command("UBOB", "CREQ", "/deploy", "web 2")
+	f.waitFinal("now runs 2")
+	calls := f.drain()
+
+	seq := f.progress(calls, "Deploying web 2 to prod — requested by bob")
+	last := seq[len(seq)-1]
+	if want := f.wantFinal(); last.Text != want {
+		t.Errorf("final message: got\n%s\nwant\n%s", last.Text, want)
+	}
+	if !strings.Contains(last.Text, "→ Rollback: rollback web prod from 2") {
+		t.Errorf("final message: got\n%s\nwant it to offer the Rollback", last.Text)
+	}
+	if !strings.Contains(last.Blocks, `"action_id":"switchman:rollback web prod from 2"`) || !strings.Contains(last.Blocks, `"value":"rollback web prod from 2"`) {
+		t.Errorf("final blocks: got %s, want a Rollback button carrying the command", last.Blocks)
 	}
 }
 
