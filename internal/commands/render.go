@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		m.Title = fmt.Sprintf("%s %s of %s %s to %s was cancelled after %s", verb, r.ID, r.App, r.Build, r.Env, d)
 	default:
 		m.Level = chat.Failure
-		m.Title = fmt.Sprintf("%s %s of %s %s to %s %s after %s", verb, r.ID, r.App, r.Build, r.Env, r.Outcome, d)
+		m.Title = fmt.Sprintf("%s %s of %s %s to %s %s after %s", verb, r.ID, r.App, r.Build, r.Env, OutcomeText(r), d)
 	}
 	if r.Error != "" {
 		m.Lines = append(m.Lines, r.Error)
@@ -96,6 +97,20 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build, r.ID))
 	}
 	return m
+}
+
+// OutcomeText is r's outcome as people read it. A deploy recorded
+// reverted that switched no host back (the hosts it switched had no
+// earlier release, or their switch back failed) is said to have failed:
+// "reverted" would tell them their hosts run what they ran before, and
+// none does. The record keeps its outcome, which stats, metrics and the
+// rollback's search for hosts left stuck go by.
+func OutcomeText(r *deploy.Record) string {
+	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeReverted &&
+		!slices.ContainsFunc(r.Hosts, func(h deploy.HostResult) bool { return h.State == deploy.HostReverted }) {
+		return string(deploy.OutcomeFailed)
+	}
+	return string(r.Outcome)
 }
 
 // RollbackButton is the Rollback button of a message about app/env. With

@@ -332,7 +332,7 @@ func recordLine(r *deploy.Record, now time.Time) string {
 	if r.Previous != "" {
 		s += " (from " + r.Previous + ")"
 	}
-	s += fmt.Sprintf(" %s by %s at %s, %s", r.Outcome, r.Requester, r.Started.In(now.Location()).Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
+	s += fmt.Sprintf(" %s by %s at %s, %s", OutcomeText(r), r.Requester, r.Started.In(now.Location()).Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
 	if r.Outcome == deploy.OutcomeInterrupted {
 		s += "; hosts: " + hostsByRelease(r.Hosts)
 	}

@@ -1605,7 +1605,14 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	build := r.rec.Build
 	cancelled := errors.Is(cause, errCancelled)
 	ctx := context.WithoutCancel(r.ctx)
-	r.note("switching back: %v", causeText(cause))
+	if first := r.nothingToSwitchBack(); len(first) > 0 {
+		// Saying "switching back" here, to have the report then say
+		// there was nothing to switch back to, told of a switch back
+		// that never came.
+		r.note("stopping: %v; nothing to switch back to: %s had no earlier release", causeText(cause), strings.Join(first, ", "))
+	} else {
+		r.note("switching back: %v", causeText(cause))
+	}
 	// Hosts go back batch_size at a time, as they came: restoring service
 	// fast matters, but not by restarting more of the fleet at once than
 	// the env allows.
@@ -1638,9 +1645,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		hr := *r.rec.Host(h.Name)
 		r.mu.Unlock()
 		st := r.states[h.Name]
-		// A host lost during its switch may point at build: it is
-		// switched back too (or named among those that could not be).
-		switchedHere := (hr.Current == build || hr.Switching == build) && st.Current != build
+		switchedHere := switchedTo(hr, st, build)
 		if hr.State == HostDelivered || hr.State == HostDelivering || hr.State == HostPending {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 		}
@@ -1722,6 +1727,39 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
+}
+
+// switchedTo reports whether a deploy of build moved the host's `current`
+// to it, the host's result being hr and its state before the deploy
+// st: the hosts revertAll switches back. A host lost during its switch
+// may point at build: it is switched back too (or named among those
+// that could not be).
+func switchedTo(hr HostResult, st hostState, build string) bool {
+	return (hr.Current == build || hr.Switching == build) && st.Current != build
+}
+
+// nothingToSwitchBack returns the hosts the deploy switched, when every
+// one of them had no earlier release: then revertAll switches none back.
+// It returns nil when some host has a release to go back to, or when
+// none was switched.
+func (r *run) nothingToSwitchBack() []string {
+	var first []string
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, h := range r.hosts {
+		if r.sessions[h.Name] == nil {
+			continue // never reached
+		}
+		st := r.states[h.Name]
+		if !switchedTo(*r.rec.Host(h.Name), st, r.rec.Build) {
+			continue
+		}
+		if st.Current != "" {
+			return nil
+		}
+		first = append(first, h.Name)
+	}
+	return first
 }
 
 // leaseGone reports, as an ErrLeaseLost, whether this run's lease is
