@@ -15,6 +15,9 @@ func planMessage(p *deploy.Plan) chat.Message {
 	for i, s := range p.Steps {
 		m.Lines = append(m.Lines, fmt.Sprintf("%d. %s", i+1, s))
 	}
+	for _, w := range p.Warnings {
+		m.Lines = append(m.Lines, "⚠ "+w)
+	}
 	for _, h := range p.Hosts {
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: h.Change})
 	}

@@ -82,6 +82,9 @@ type Plan struct {
 	Hosts []HostPlan
 	// Steps lists the steps in order, as people read them.
 	Steps []string
+	// Warnings are what people should know before they deploy, which
+	// does not stop the deploy (a release marked bad).
+	Warnings []string
 }
 
 // HostPlan is one host's part of a plan.

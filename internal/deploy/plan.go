@@ -44,11 +44,15 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	stuck := leftOn(last, req.Build)
 	switching, delivering, reachable := 0, 0, 0
+	var bad []string // hosts on which the build is marked bad
 	for _, h := range r.hosts {
 		hp := HostPlan{Host: h.Name}
 		st, err := e.inspect(ctx, t, h)
 		if err == nil {
 			reachable++
+			if st.Bad[req.Build] {
+				bad = append(bad, h.Name)
+			}
 		}
 		switch {
 		case err != nil:
@@ -87,7 +91,23 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Steps = append(p.Steps, migrationStep(t))
 	}
 	p.Steps = append(p.Steps, activationStep(t, len(r.hosts), switching), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
+	if len(bad) > 0 {
+		p.Warnings = append(p.Warnings, badReleaseWarning(req.Build, bad, reachable))
+	}
 	return p, nil
+}
+
+// badReleaseWarning says that build is marked bad on hosts, of reachable
+// ones, and what a deploy does about it. Deploying a bad release is
+// allowed (running it again is deliberate), but whoever plans it should
+// know before, not learn it from the next rollback's refusal.
+func badReleaseWarning(build string, hosts []string, reachable int) string {
+	on := "on " + strings.Join(hosts, ", ")
+	if len(hosts) > 1 && len(hosts) == reachable {
+		on = "on every reachable host"
+	}
+	return fmt.Sprintf("release %s is marked bad %s (a deploy of it failed, or a rollback left it), so no rollback goes to it; "+
+		"deploying it is allowed, to run it again on purpose: switching a host to it clears its marker, and a failure marks it bad again", build, on)
 }
 
 // migrationStep says what the deploy does with pending migrations, by the
