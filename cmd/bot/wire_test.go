@@ -81,27 +81,7 @@ func TestInterruptedMessageTitle(t *testing.T) {
 // as it finished died with it.
 func TestRecoveredRunIsAudited(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "switchman.yaml")
-	yaml := `store:
-  path: state.db
-users:
-  alice: {}
-admins: [alice]
-apps:
-  web:
-    artifact:
-      path: builds/web-{build}.tar.gz
-    path: srv/web
-    restart: 'true'
-    health:
-      command: 'true'
-    environments:
-      prod:
-        hosts: [localhost]
-`
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := writeWebConfig(t, dir, "store:\n  path: state.db\n")
 	cfg, err := config.Load(file)
 	if err != nil {
 		t.Fatal(err)
@@ -177,25 +157,7 @@ func TestRollbackReplacingALockIsAudited(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			file := filepath.Join(dir, "switchman.yaml")
-			yaml := tc.store(t) + `users:
-  alice: {}
-admins: [alice]
-apps:
-  web:
-    artifact:
-      path: builds/web-{build}.tar.gz
-    path: srv/web
-    restart: 'true'
-    health:
-      command: 'true'
-    environments:
-      prod:
-        hosts: [localhost]
-`
-			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			file := writeWebConfig(t, dir, tc.store(t))
 			for _, b := range []string{"1", "2"} {
 				artifacttest.Publish(t, filepath.Join(dir, "builds", "web-"+b+".tar.gz"), tarballOf(t, b))
 			}
@@ -264,4 +226,31 @@ apps:
 			}
 		})
 	}
+}
+
+// writeWebConfig writes, in dir, a config of the store section store and
+// one app, web, deployed to this machine by alice, an admin; it returns
+// the file's path.
+func writeWebConfig(t *testing.T, dir, store string) string {
+	t.Helper()
+	file := filepath.Join(dir, "switchman.yaml")
+	yaml := store + `users:
+  alice: {}
+admins: [alice]
+apps:
+  web:
+    artifact:
+      path: builds/web-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    health:
+      command: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
