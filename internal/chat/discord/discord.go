@@ -584,8 +584,12 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		if err != nil {
 			audited = received(in)
 		}
-		a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: audited, Refused: reasonStoreDown})
-		return immediate(chat.Message{Level: chat.Failure, Title: "state store unreachable; nothing was changed"}), nil
+		reason, title := reasonStoreDown, "state store unreachable; nothing was changed"
+		if refusals.StoreReset(derr) {
+			reason, title = refusals.ResetReason, refusals.ResetNotice
+		}
+		a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: audited, Refused: reason})
+		return immediate(chat.Message{Level: chat.Failure, Title: title}), nil
 	case !first:
 		log.Info("duplicate discord interaction ignored")
 		return immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."}), nil

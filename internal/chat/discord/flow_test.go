@@ -194,9 +194,13 @@ func TestDuplicateInteractionRunsOnce(t *testing.T) {
 	}
 }
 
-type failingDedupe struct{}
+// failingDedupe fails every duplicate check with err, errStore when nil.
+type failingDedupe struct{ err error }
 
-func (failingDedupe) SetOnce(context.Context, string, time.Duration) (bool, error) {
+func (f failingDedupe) SetOnce(context.Context, string, time.Duration) (bool, error) {
+	if f.err != nil {
+		return false, f.err
+	}
 	return false, errStore
 }
 
@@ -228,23 +232,29 @@ func TestDedupeFailureFailsClosed(t *testing.T) {
 // for the audit write, and one that fails is logged.
 func TestDedupeFailureIsAudited(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		stuck bool // the audit write does not answer
+		name   string
+		stuck  bool // the audit write does not answer
+		err    error
+		answer string // in the response
+		reason string // in the audited refusal
 	}{
-		{name: "audited"},
-		{name: "audit write fails", stuck: true},
+		{name: "audited", err: errStore, answer: "state store unreachable; nothing was changed", reason: "state store unreachable"},
+		{name: "audit write fails", stuck: true, err: errStore, answer: "state store unreachable; nothing was changed"},
+		// Trying again does not help: the bot must be restarted.
+		{name: "store reset", err: fmt.Errorf("dedupe: %w", deploy.ErrStoreReset),
+			answer: "The state store was reset", reason: "state store reset"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := deployHandler("d-4")
 			h.Stuck = tt.stuck
-			hs := newHarness(t, h, func(o *Options) { o.Dedupe = failingDedupe{} })
+			hs := newHarness(t, h, func(o *Options) { o.Dedupe = failingDedupe{tt.err} })
 			start := time.Now()
 			resp := responseOf(t, hs.post(t, deploySlash("410", "111")))
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("response took %s, want it not to wait for the audit write", took)
 			}
-			if b, _ := json.Marshal(resp); !strings.Contains(string(b), "state store unreachable; nothing was changed") {
-				t.Errorf("response %s, want the state store message", b)
+			if b, _ := json.Marshal(resp); !strings.Contains(string(b), tt.answer) {
+				t.Errorf("response %s, want it to say %q", b, tt.answer)
 			}
 			if tt.stuck {
 				waitFor(t, "the failed audit write logged", func() bool {
@@ -255,8 +265,8 @@ func TestDedupeFailureIsAudited(t *testing.T) {
 			waitFor(t, "the refusal audited", func() bool { return len(h.Audited()) > 0 })
 			got := h.Audited()
 			if len(got) != 1 || got[0].User != "ana" || got[0].Platform != Platform || !strings.Contains(got[0].Text, "web") ||
-				!strings.Contains(got[0].Refused, "state store unreachable") {
-				t.Errorf("audited %+v, want one refusal of ana's deploy saying the state store is unreachable", got)
+				!strings.Contains(got[0].Refused, tt.reason) {
+				t.Errorf("audited %+v, want one refusal of ana's deploy saying %q", got, tt.reason)
 			}
 		})
 	}

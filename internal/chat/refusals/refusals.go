@@ -6,10 +6,12 @@ package refusals
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // Auditor records a refused request; *commands.Service is one.
@@ -63,3 +65,16 @@ func (w *Writer) Close() {
 	w.mu.Unlock()
 	w.wg.Wait()
 }
+
+// What the sender of a request, and the audit log, are told when the
+// duplicate check found the state store reset under the bot
+// (deploy.ErrStoreReset): unlike an unreachable store, trying again does
+// not help until the bot is restarted.
+const (
+	ResetNotice = "The state store was reset (it lost its data, and with it the locks, grants and history), so nothing was run: an admin must restart the bot."
+	ResetReason = "state store reset (found by the duplicate check); nothing was run"
+)
+
+// StoreReset reports whether err, a duplicate check's, found the state
+// store reset.
+func StoreReset(err error) bool { return errors.Is(err, deploy.ErrStoreReset) }

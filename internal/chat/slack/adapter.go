@@ -264,6 +264,10 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 	dup, err := a.delivered(ctx, req)
 	if err != nil {
 		a.log.Error("dedupe check failed; the request was not run", "kind", req.kind, "user", req.userID, "err", err)
+		if refusals.StoreReset(err) {
+			a.auditRefusal(ctx, req, refusals.ResetReason)
+			return false, "⚠️ " + refusals.ResetNotice
+		}
 		a.auditRefusal(ctx, req, reasonStoreDown)
 		return false, noticeStoreDown
 	}

@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 var now = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
@@ -278,6 +280,10 @@ func TestRefusalsAreAudited(t *testing.T) {
 			"restarting", "stopping", false},
 		{"audit store stuck too", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.err, h.Stuck = errStoreDown, true },
 			"State store unreachable", "", true},
+		// Trying again does not help: the bot must be restarted.
+		{"store reset", func(a *slack.Adapter, h *countingHandler, d *memDedupe) {
+			d.err = fmt.Errorf("dedupe: %w", deploy.ErrStoreReset)
+		}, "The state store was reset", "state store reset", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
