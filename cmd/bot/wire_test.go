@@ -81,16 +81,7 @@ func TestInterruptedMessageTitle(t *testing.T) {
 // as it finished died with it.
 func TestRecoveredRunIsAudited(t *testing.T) {
 	dir := t.TempDir()
-	file := writeWebConfig(t, dir, "store:\n  path: state.db\n")
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys, err := start(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sys.close)
+	sys := startSystem(t, writeWebConfig(t, dir, "store:\n  path: state.db\n"))
 	// What a process killed in the middle of a deploy leaves behind.
 	dead := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
 		Requester: "alice", Platform: "console", Channel: "console", Started: time.Now().Add(-time.Minute),
@@ -161,15 +152,7 @@ func TestRollbackReplacingALockIsAudited(t *testing.T) {
 			for _, b := range []string{"1", "2"} {
 				artifacttest.Publish(t, filepath.Join(dir, "builds", "web-"+b+".tar.gz"), tarballOf(t, b))
 			}
-			cfg, err := config.Load(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sys, err := start(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(sys.close)
+			sys := startSystem(t, file)
 			t.Cleanup(sys.engine.Wait)
 			do := func(text string) *deploy.Record {
 				t.Helper()
@@ -253,4 +236,20 @@ apps:
 		t.Fatal(err)
 	}
 	return file
+}
+
+// startSystem loads the config file and starts the bot of it, closed
+// when t ends.
+func startSystem(t *testing.T, file string) *system {
+	t.Helper()
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := start(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.close)
+	return sys
 }

@@ -155,15 +155,7 @@ func TestSocketMode(t *testing.T) {
 		t.Errorf("acks of E1 and E2: got %d working-on-it notices, want 1 (E1: %s, E2: %s)", notices, ss.ack("E1"), ss.ack("E2"))
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("RunSocketMode: got %v, want nil after ctx ended", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("RunSocketMode did not return after ctx ended")
-	}
+	endSocket(t, cancel, done)
 	a.Stop()
 	a.Wait()
 	want := map[string]int{"deploy web 1": 1, "rollback web prod": 1, "<@UBOT> status": 1}
@@ -363,15 +355,7 @@ func TestSocketModeRetryOfUnacknowledgedRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the retry acknowledged", func() bool { return len(ss.ack("E31")) == 1 })
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("RunSocketMode: got %v, want nil after ctx ended", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("RunSocketMode did not return after ctx ended")
-	}
+	endSocket(t, cancel, done)
 	next.Stop()
 	next.Wait()
 	if n := h2.total(); n != 0 {
@@ -419,5 +403,20 @@ func TestSocketModeRetryAtStopOfARunEvent(t *testing.T) {
 		if strings.Contains(c.Text, "nothing was run") {
 			t.Errorf("notice %q to %s: the retry of an event that ran is dropped silently", c.Text, c.User)
 		}
+	}
+}
+
+// endSocket ends a RunSocketMode by cancel and checks that it returned
+// nil on done, within 10 s.
+func endSocket(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunSocketMode: got %v, want nil after ctx ended", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunSocketMode did not return after ctx ended")
 	}
 }
