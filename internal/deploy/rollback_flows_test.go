@@ -284,57 +284,6 @@ func (s *racingLocks) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	return locks, err
 }
 
-// TestRollbackLockKeepsWordOfALockTakenMeanwhile: a person's lock taken
-// while the rollback locks the app+env, after it read the locks, is
-// quoted in the rollback's lock as one there before would be, not
-// replaced unsaid.
-func TestRollbackLockKeepsWordOfALockTakenMeanwhile(t *testing.T) {
-	since := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
-	anas := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "audit", Created: since}
-	carls := deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "freeze", Created: since.Add(time.Hour)}
-	for _, tc := range []struct {
-		name   string
-		before *deploy.Lock
-	}{
-		{"none before", nil},
-		{"in place of another", &anas},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var (
-				f     *fixture
-				locks *racingLocks
-			)
-			f = newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-				locks = &racingLocks{LockStore: o.Locks}
-				o.Locks = locks
-			})
-			f.build("1")
-			f.build("2")
-			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
-			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
-			ctx := context.Background()
-			if tc.before != nil {
-				if err := f.store.PutLock(ctx, *tc.before); err != nil {
-					t.Fatal(err)
-				}
-			}
-			locks.arm(func(ctx context.Context) error { return f.store.PutLock(ctx, carls) })
-			f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
-			held, err := f.store.Locks(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := "rolled back from 2 by ana: fix before deploying again; it replaces carl's lock since 2026-06-01 10:00 UTC: freeze"
-			if len(held) != 1 || held[0].Owner != deploy.LockOwnerBot || held[0].Reason != want {
-				t.Errorf("locks: got %+v, want the bot's alone, reading %q", held, want)
-			}
-			if !f.sawNote("it replaces carl's lock") {
-				t.Error("the rollback's note does not say it replaced carl's lock")
-			}
-		})
-	}
-}
-
 // TestRollbackLockKeepsWordOfTheLockItReplaces: a scope holds one lock, so
 // the bot's lock after a rollback replaces a person's lock of the same
 // scope; its reason says whose it was, so that whoever lifts it knows what
@@ -505,25 +454,29 @@ func TestRollbackFinishesASwitchNotYetRecorded(t *testing.T) {
 // replaced, the one in force when it was written (one taken meanwhile
 // rather than the one first read), for the audit log; replacing nothing,
 // the bot's own lock, or leaving a lock of another scope alone, it is
-// not.
+// not. A lock taken meanwhile is also quoted in the rollback's own lock
+// and note, as one there before would be, not replaced unsaid.
 func TestRollbackTellsOfThePersonsLockItReplaced(t *testing.T) {
 	since := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 	anas := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "audit", Created: since, Expires: time.Now().Add(time.Hour)}
 	carls := deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "freeze", Created: since.Add(time.Hour)}
 	bots := deploy.Lock{App: "web", Env: "prod", Owner: deploy.LockOwnerBot, Reason: "rolled back from 3 by ana", Created: since}
 	wider := deploy.Lock{App: "web", Owner: "bob", Reason: "release week", Created: since}
+	const meanwhile = "rolled back from 2 by ana: fix before deploying again; it replaces carl's lock since 2026-06-01 10:00 UTC: freeze"
 	for _, tc := range []struct {
 		name    string
 		before  *deploy.Lock
 		between *deploy.Lock // taken after the rollback read the locks
 		want    *deploy.Lock // reported as replaced; nil: no report
+		// reason is what the rollback's lock says; "" leaves it unchecked.
+		reason string
 	}{
-		{"none", nil, nil, nil},
-		{"a person's", &anas, nil, &anas},
-		{"the bot's", &bots, nil, nil},
-		{"a person's of a wider scope", &wider, nil, nil},
-		{"a person's taken meanwhile", nil, &carls, &carls},
-		{"a person's in place of another's", &anas, &carls, &carls},
+		{"none", nil, nil, nil, ""},
+		{"a person's", &anas, nil, &anas, ""},
+		{"the bot's", &bots, nil, nil, ""},
+		{"a person's of a wider scope", &wider, nil, nil, ""},
+		{"a person's taken meanwhile", nil, &carls, &carls, meanwhile},
+		{"a person's in place of another's", &anas, &carls, &carls, meanwhile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var (
@@ -563,6 +516,19 @@ func TestRollbackTellsOfThePersonsLockItReplaced(t *testing.T) {
 				t.Errorf("reported as replaced: got %+v, want none", got)
 			case tc.want != nil && (len(got) != 1 || !got[0].Equal(*tc.want) || runs[0] != rb.ID):
 				t.Errorf("reported as replaced: got %+v by %q, want %+v by the rollback %s", got, runs, *tc.want, rb.ID)
+			}
+			if tc.reason == "" {
+				return
+			}
+			held, err := f.store.Locks(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(held) != 1 || held[0].Owner != deploy.LockOwnerBot || held[0].Reason != tc.reason {
+				t.Errorf("locks: got %+v, want the bot's alone, reading %q", held, tc.reason)
+			}
+			if !f.sawNote("it replaces carl's lock") {
+				t.Error("the rollback's note does not say it replaced carl's lock")
 			}
 		})
 	}
