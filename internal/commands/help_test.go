@@ -369,6 +369,23 @@ func TestHelpExamplesFromCatalog(t *testing.T) {
 	}
 }
 
+// TestRepliesNameTheCatalog: the examples in the parser's own replies
+// name the configuration's app and env, as help's do.
+func TestRepliesNameTheCatalog(t *testing.T) {
+	demo := testCatalog{envs: map[string][]string{"demo": {"local"}}, defaults: map[string]string{"demo": "local"}}
+	for _, tt := range []struct{ in, want string }{
+		{"lock deploys", "e.g. lock deploys demo local for 2h db migration"},
+		{"lock", "e.g. lock deploys demo local for 2h db migration"},
+		{"lock deploys demo for", "e.g. lock deploys demo local for 2h db migration"},
+		{"unlock", "e.g. unlock deploys demo local"},
+	} {
+		got := Parse(tt.in, demo, Options{})
+		if got.Kind != Reply || !strings.Contains(got.Reply, tt.want) || strings.Contains(got.Reply, "accounting") {
+			t.Errorf("Parse(%q): got %v %q, want a reply with %q and no accounting", tt.in, got.Kind, got.Reply, tt.want)
+		}
+	}
+}
+
 // TestHelpExamplesParse runs every example that help shows through Parse
 // with the catalog help was made for, including apps named like the words
 // of the grammar, so that help never shows a command that does not work

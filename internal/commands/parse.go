@@ -983,6 +983,25 @@ func parseRollback(p *parser, args []token) (Command, error) {
 // lockExample shows a complete lock in replies that ask for a reason.
 const lockExample = "lock deploys accounting production for 2h db migration"
 
+// example returns ex, an example of verb written with the grammar's
+// example names, with the configuration's names instead, as help shows
+// it.
+func (p *parser) example(verb Verb, ex string) string {
+	return renameExample(p.cat, verb, ex)
+}
+
+// renameExample is exampleNames.example for the parser's replies. It is
+// set by init: the grammar's parse functions refer to it, and it parses
+// the example again with the grammar, which would be an initialization
+// cycle.
+var renameExample func(cat Catalog, verb Verb, ex string) string
+
+func init() {
+	renameExample = func(cat Catalog, verb Verb, ex string) string {
+		return namesOf(cat).example(specOf(verb), ex)
+	}
+}
+
 // lockOmitFor says what a lock without "for" does, for parseDuration.
 const lockOmitFor = "to lock until unlock"
 
@@ -992,7 +1011,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		if len(args) > 0 && p.isApp(args[0].s) {
 			return c, fmt.Errorf(`write "lock deploys" before the app: lock deploys %s …`, args[0].s)
 		}
-		return c, errors.New(`write "lock deploys", then optionally an app, an env and "for DURATION", then the reason, e.g. ` + lockExample)
+		return c, errors.New(`write "lock deploys", then optionally an app, an env and "for DURATION", then the reason, e.g. ` + p.example(VerbLock, lockExample))
 	}
 	rest := args[1:]
 	// APP and ENV are taken when the word names one; otherwise the word
@@ -1059,9 +1078,13 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf(`%v (to end the reason with "for", quote it)`, err)
 		}
 	}
+	if len(rest) == 1 && isWord(rest[0], "for") {
+		// A duration left out, not a reason: the lock would never expire.
+		return c, errors.New(`"for" needs a duration after it, and then the reason, e.g. ` + p.example(VerbLock, lockExample) + ` (to give "for" as the reason, quote it)`)
+	}
 	c.Reason = joinWords(rest)
 	if c.Reason == "" {
-		return c, errors.New("a lock must say why: add a reason, e.g. " + lockExample)
+		return c, errors.New("a lock must say why: add a reason, e.g. " + p.example(VerbLock, lockExample))
 	}
 	return c, nil
 }
@@ -1069,7 +1092,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 func parseUnlock(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 0 || !isWord(args[0], "deploys") {
-		return c, errors.New(`write "unlock deploys", then optionally the app and env of the lock, e.g. unlock deploys accounting production`)
+		return c, errors.New(`write "unlock deploys", then optionally the app and env of the lock, e.g. ` + p.example(VerbUnlock, "unlock deploys accounting production"))
 	}
 	app, env, rest, err := p.appEnv(args[1:], false)
 	if err != nil {
