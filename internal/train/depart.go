@@ -108,7 +108,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		log.Error("train: list cars", "err", err)
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
 		sum.Message = chat.Message{Level: chat.Failure, Public: true, Lines: noteLines(note),
-			Title: fmt.Sprintf("⚠ The %s could not leave: the state store is unreachable. The cars stay aboard.", label)}
+			Title: fmt.Sprintf("The %s could not leave: the state store is unreachable. The cars stay aboard.", label)}
 		s.auditDeparture(ctx, name, tr, at, sum.Message.Title)
 		s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 		return sum

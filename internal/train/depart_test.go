@@ -257,7 +257,7 @@ func TestDepartStoreDown(t *testing.T) {
 	if sum.Err == nil {
 		t.Fatal("Depart with the store down: got no error")
 	}
-	want := "⚠ The 14:00 train to production could not leave: the state store is unreachable. The cars stay aboard."
+	want := "The 14:00 train to production could not leave: the state store is unreachable. The cars stay aboard."
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
 		t.Errorf("posts: got %q, want %q", got, want)
 	}
@@ -285,7 +285,7 @@ func TestRunMarksBeforeDeparting(t *testing.T) {
 	if got := h.runner.texts(); len(got) != 0 {
 		t.Errorf("deploys: got %q, want none", got)
 	}
-	want := "⚠ The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
+	want := "The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
 		t.Errorf("posts: got %q, want %q", got, want)
 	}
@@ -312,7 +312,7 @@ func TestUnrecordedDepartureKeepsItsWord(t *testing.T) {
 		t.Errorf("deploys: got %q, want none", got)
 	}
 	posts := h.notes.titles("#deploys")
-	want := "⚠ The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
+	want := "The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
 	if len(posts) == 0 || posts[0] != want || slices.ContainsFunc(posts[1:], func(p string) bool { return strings.Contains(p, "did not leave") }) {
 		t.Errorf("posts: got %q, want %q and no other account of the 14:00 train", posts, want)
 	}
@@ -333,7 +333,7 @@ func TestUnreadCancellationStaysPut(t *testing.T) {
 	if got := h.runner.texts(); len(got) != 0 {
 		t.Errorf("deploys: got %q, want none", got)
 	}
-	want := "⚠ The 14:00 train to production did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard."
+	want := "The 14:00 train to production did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard."
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
 		t.Errorf("posts: got %q, want %q", got, want)
 	}

@@ -362,7 +362,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			s.unrecorded[d.name] = d.at
 			s.mu.Unlock()
 			m := chat.Message{Level: chat.Failure, Public: true,
-				Title: fmt.Sprintf("⚠ The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+				Title: fmt.Sprintf("The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))}
 			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 			s.announce(ctx, d.tr, m)
 		}
@@ -448,7 +448,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			log.Warn("train: departure not run: another replica departed the train all through its grace")
 			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: another replica was departing the train for all of its grace")
 			s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
-				Title: fmt.Sprintf("⚠ The %s did not leave: another replica of the bot was departing the train for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
+				Title: fmt.Sprintf("The %s did not leave: another replica of the bot was departing the train for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
 			return
 		case err != nil && ctx.Err() != nil:
 			why := "the bot was stopping"
@@ -487,7 +487,7 @@ func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
 	}
 	s.log.Error("train: read cancellation; not running it", "train", d.name, "at", d.at, "err", readErr)
 	m := chat.Message{Level: chat.Failure, Public: true,
-		Title: fmt.Sprintf("⚠ The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+		Title: fmt.Sprintf("The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
 	s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 	s.announce(ctx, d.tr, m)
 }
@@ -530,7 +530,7 @@ func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at
 	s.auditDeparture(ctx, name, tr, at, "did not leave: "+why)
 	now := s.now()
 	m := chat.Message{Level: chat.Warning, Public: true, Lines: noteLines(note),
-		Title: fmt.Sprintf("⚠ The %s did not leave: %s.", s.label(tr, at, now), why)}
+		Title: fmt.Sprintf("The %s did not leave: %s.", s.label(tr, at, now), why)}
 	next := s.nextStamp(ctx, name, tr, now)
 	cars, err := s.store.Cars(ctx, name)
 	switch {
@@ -675,7 +675,7 @@ func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainSt
 		return
 	}
 	m := chat.Message{Level: chat.Warning, Public: true,
-		Title: fmt.Sprintf("⚠ The %s did not leave: the bot was down at departure time.", s.label(tr, at, now))}
+		Title: fmt.Sprintf("The %s did not leave: the bot was down at departure time.", s.label(tr, at, now))}
 	if len(cars) > 0 {
 		m.Lines = append(m.Lines, stayAboard(cars, s.nextStamp(ctx, name, tr, now)))
 	}

@@ -88,7 +88,7 @@ func TestStopWhileDepartureWaits(t *testing.T) {
 			if got := h.store.audited(); !slices.Contains(got, want) {
 				t.Errorf("audited %q, want %q", got, want)
 			}
-			title := "⚠ The 14:00 train to production did not leave: " + tt.why + "."
+			title := "The 14:00 train to production did not leave: " + tt.why + "."
 			if got := h.notes.find("#deploys", title); len(got) != 1 || !slices.Equal(got[0].Lines, tt.wantLines) || got[0].Level != chat.Warning || !got[0].Public {
 				t.Errorf("posts %q; want one public warning %q with lines %q", h.notes.titles("#deploys"), title, tt.wantLines)
 			}
@@ -182,7 +182,7 @@ func waitDeadline(t *testing.T, what string, cond func() bool) {
 // stop cut short before it was made is left to the next start, as one the
 // stop kept from beginning.
 func TestStopDuringDeparture(t *testing.T) {
-	const notLeft = "⚠ The 14:00 train to production did not leave: the bot was stopping."
+	const notLeft = "The 14:00 train to production did not leave: the bot was stopping."
 	stayLines := []string{"accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."}
 	tests := []struct {
 		name string
