@@ -550,18 +550,19 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 		Title: fmt.Sprintf("Rolling back %s/%s from %s to %s (rollback %s)", rec.App, rec.Env, orNone(rec.Previous), rec.Build, rec.ID)})
 }
 
-// sink forwards engine events to the adapter and audits the end of the deploy.
+// sink forwards engine events to the adapter and audits the end of the
+// deploy. The end is audited before it is shown: someone who reads the
+// audit log on seeing it (a console script, an operator) finds it there.
 func (c *call) sink() deploy.Sink {
 	s, req, out := c.s, c.req, c.out
 	return func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished && ev.Record != nil {
+			r := ev.Record
+			if err := s.appendAudit(context.Background(), finishedEntry(s.now(), r, req.User, req.Platform, req.Channel)); err != nil {
+				s.log.Error("append audit entry", "deploy", r.ID, "err", err)
+			}
+		}
 		out.Progress(ev)
-		if ev.Kind != deploy.EventFinished || ev.Record == nil {
-			return
-		}
-		r := ev.Record
-		if err := s.appendAudit(context.Background(), finishedEntry(s.now(), r, req.User, req.Platform, req.Channel)); err != nil {
-			s.log.Error("append audit entry", "deploy", r.ID, "err", err)
-		}
 	}
 }
 

@@ -172,6 +172,48 @@ func (f *serviceFixture) do(user, text string) (commands.Outcome, *recorder, *de
 	return res, out, rec
 }
 
+// auditWatcher is a recorder that reads the audit log when it is told a
+// run finished, as someone reading it on seeing the reply would.
+type auditWatcher struct {
+	*recorder
+	store *embedded.Store
+	seen  chan bool // whether the run's end was in the log then
+}
+
+func (w *auditWatcher) Progress(ev deploy.Event) {
+	if ev.Kind == deploy.EventFinished && ev.Record != nil {
+		entries, err := w.store.Audit(context.Background(), audit.Query{})
+		found := false
+		for _, e := range entries {
+			found = found || (err == nil && e.DeployID == ev.Record.ID && e.Decision == audit.Event)
+		}
+		w.seen <- found
+	}
+	w.recorder.Progress(ev)
+}
+
+// TestFinishedIsAuditedBeforeItIsShown: a run's end is in the audit log by
+// the time the adapter shows it, so that `audit` typed on seeing the reply
+// (in the console, at once) lists it.
+func TestFinishedIsAuditedBeforeItIsShown(t *testing.T) {
+	f := newServiceFixture(t)
+	for _, text := range []string{"deploy web 1", "deploy web 2", "rollback web"} {
+		w := &auditWatcher{recorder: newRecorder(), store: f.store, seen: make(chan bool, 1)}
+		res := f.svc.Handle(context.Background(), commands.Request{User: "ana", Platform: "test", Channel: "C1", Text: text}, w)
+		if res.Failed {
+			t.Fatalf("%q failed: %s", text, w.last())
+		}
+		select {
+		case found := <-w.seen:
+			if !found {
+				t.Errorf("%q: its end was shown before it was in the audit log", text)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%q did not finish", text)
+		}
+	}
+}
+
 func TestServiceSession(t *testing.T) {
 	f := newServiceFixture(t)
 	type step struct {
