@@ -43,13 +43,14 @@ func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 
 // DeleteGrant removes the grant of user, role and scope and returns it;
 // none (or an expired one, deleted all the same) is an error wrapping
-// deploy.ErrNotFound.
+// deploy.ErrNotFound. A reset store returns its error (ErrStoreReset) and
+// deletes nothing.
 func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
 	if err := ctx.Err(); err != nil {
 		return acl.Grant{}, fmt.Errorf("delete grant: %w", err)
 	}
 	keys := []string{s.key("grants"), s.key("grants", "deleted", nonce())}
-	data, err := takeFieldScript.Run(ctx, s.rdb, keys, grantField(user, role, app, env), replyTTL.Milliseconds()).Text()
+	data, err := s.guarded(ctx, takeFieldScript, keys, grantField(user, role, app, env), replyTTL.Milliseconds()).Text()
 	if err != nil {
 		return acl.Grant{}, s.fail(ctx, fmt.Sprintf("delete grant %s %s", user, role), err)
 	}

@@ -94,9 +94,23 @@ func heldToken(a []any) int64 {
 }
 
 // Holder returns who holds the lease key, or "" when no one does (never
-// taken, released or expired). It costs one GET.
+// taken, released or expired); a reset store's error (ErrStoreReset)
+// first, as a lease read empty because Redis lost its data is not free.
+// It costs one MULTI of two GETs: the lease and the store's id.
 func (s *Store) Holder(ctx context.Context, key string) (string, error) {
-	v, err := s.rdb.Get(ctx, s.key("lease", key)).Result()
+	var cur, id *goredis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		cur = p.Get(ctx, s.key("lease", key))
+		id = p.Get(ctx, s.idKey())
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return "", s.fail(ctx, "read lease "+key, err)
+	}
+	if err := s.checkID("read lease "+key, id); err != nil {
+		return "", err
+	}
+	v, err := cur.Result()
 	if errors.Is(err, goredis.Nil) {
 		return "", nil
 	}
@@ -312,12 +326,13 @@ return {'ok'}
 
 // Release frees the key if l still holds it. A lease that is no longer held
 // returns an error wrapping deploy.ErrLeaseLost, and a later holder keeps
-// the key. An expired lease of l's is deleted all the same.
+// the key. An expired lease of l's is deleted all the same. A reset store
+// returns its error (ErrStoreReset) and writes nothing.
 func (l *lease) Release(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("release lease %s: %w", l.key, err)
 	}
-	v, err := releaseScript.Run(ctx, l.s.rdb, []string{l.redisKey()},
+	v, err := l.s.guarded(ctx, releaseScript, []string{l.redisKey()},
 		l.tokenArg(), ms(l.s.now()), nonce(), replyTTL.Milliseconds()).Result()
 	if err != nil {
 		return l.s.fail(ctx, "release lease "+l.key, err)
@@ -329,7 +344,7 @@ func (l *lease) Release(ctx context.Context) error {
 // keep the released key. A released lease stays as "TOKEN|0|NONCE|HOLDER"
 // for a while, so that a resend of the same call answers "ok" again while
 // a second Release answers "released".
-var releaseScript = goredis.NewScript(`
+var releaseScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if not v then
   return {'gone'}

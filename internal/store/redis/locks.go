@@ -45,6 +45,8 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 // ReplaceLock stores next if the lock of its scope in force is still prev
 // (nil: none; an expired lock counts as none), in one script. Otherwise
 // it stores nothing and returns the lock in force (nil: none) and false.
+// A reset store returns its error (ErrStoreReset) and stores nothing: its
+// empty hash is not "none".
 func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
 	scope := next.Scope()
 	if err := ctx.Err(); err != nil {
@@ -63,9 +65,9 @@ func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.
 	now := s.now()
 	if prev != nil && !prev.Active(now) {
 		// No lock in force is prev; only which one is remains to be said.
-		v, err := s.rdb.HGet(ctx, s.key("locks"), lockField(next.App, next.Env)).Result()
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			return nil, false, s.fail(ctx, "replace lock "+scope, err)
+		v, err := s.readField(ctx, "replace lock "+scope, s.key("locks"), lockField(next.App, next.Env))
+		if err != nil {
+			return nil, false, err
 		}
 		cur, err := lockInForce(v, now)
 		if err != nil {
@@ -85,7 +87,7 @@ func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.
 		expected = string(b)
 	}
 	for {
-		v, err := replaceFieldScript.Run(ctx, s.rdb, []string{s.key("locks")}, lockField(next.App, next.Env), expected, data).Text()
+		v, err := s.guarded(ctx, replaceFieldScript, []string{s.key("locks")}, lockField(next.App, next.Env), expected, data).Text()
 		if errors.Is(err, goredis.Nil) {
 			return nil, true, nil
 		}
@@ -130,8 +132,9 @@ func sameLock(a, b *deploy.Lock) bool {
 // replaceFieldScript sets field ARGV[1] of hash KEYS[1] to ARGV[3] if it
 // holds ARGV[2] ("" for none), and returns nil; otherwise it returns what
 // the field holds. A field holding ARGV[3] already was set by this call,
-// sent again after its reply was lost: it is set again.
-var replaceFieldScript = goredis.NewScript(`
+// sent again after its reply was lost: it is set again. It starts with
+// guard.
+var replaceFieldScript = goredis.NewScript(guard + `
 local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if v == ARGV[2] or v == ARGV[3] then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
@@ -142,14 +145,15 @@ return v
 
 // DeleteLock removes the lock of scope app/env and returns it. If there is
 // none, or it has expired (it is deleted all the same), the error wraps
-// deploy.ErrNotFound (code NotFound).
+// deploy.ErrNotFound (code NotFound). A reset store returns its error
+// (ErrStoreReset) and deletes nothing.
 func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error) {
 	scope := deploy.Lock{App: app, Env: env}.Scope()
 	if err := ctx.Err(); err != nil {
 		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, err)
 	}
 	keys := []string{s.key("locks"), s.key("locks", "deleted", nonce())}
-	data, err := takeFieldScript.Run(ctx, s.rdb, keys, lockField(app, env), replyTTL.Milliseconds()).Text()
+	data, err := s.guarded(ctx, takeFieldScript, keys, lockField(app, env), replyTTL.Milliseconds()).Text()
 	if err != nil {
 		return deploy.Lock{}, s.fail(ctx, "delete lock "+scope, err)
 	}
@@ -168,8 +172,9 @@ func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, e
 
 // takeFieldScript deletes field ARGV[1] of hash KEYS[1] and returns its
 // value, or "" if there was none. KEYS[2] remembers the answer for a resend
-// of the call.
-var takeFieldScript = goredis.NewScript(`
+// of the call. It starts with guard: a lock or grant missing because Redis
+// lost its data must not be answered "none", nor the answer remembered.
+var takeFieldScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
   return done
@@ -241,6 +246,27 @@ func (s *Store) readGate(ctx context.Context, op, key string) (map[string]string
 		return nil, err
 	}
 	return all.Val(), nil
+}
+
+// readField reads field of the hash key with the store's id, in one MULTI,
+// and returns "" for none.
+func (s *Store) readField(ctx context.Context, op, key, field string) (string, error) {
+	var v, id *goredis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		v = p.HGet(ctx, key, field)
+		id = p.Get(ctx, s.idKey())
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return "", s.fail(ctx, op, err)
+	}
+	if err := s.checkID(op, id); err != nil {
+		return "", err
+	}
+	if err := v.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+		return "", s.fail(ctx, op, err)
+	}
+	return v.Val(), nil
 }
 
 // dropFieldsScript deletes each field of ARGV (field, value pairs) of

@@ -203,3 +203,93 @@ func TestPersistenceWarning(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreResetFirstCall wipes Redis under an open store and makes one
+// call, the first since the wipe, so that no other call has noticed the
+// reset before it: each verifies the store's id itself, refuses with the
+// reset's error and writes nothing.
+func TestStoreResetFirstCall(t *testing.T) {
+	now := time.Now()
+	lock := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db maintenance", Created: now}
+	for _, tc := range []struct {
+		name string
+		call func(t *testing.T, s *redis.Store, held deploy.Lease) error
+	}{
+		{"Holder", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			h, err := s.Holder(t.Context(), deploy.LeaseKey("web", "prod"))
+			if h != "" {
+				t.Errorf("Holder: got %q, want none", h)
+			}
+			return err
+		}},
+		{"Check", func(t *testing.T, _ *redis.Store, held deploy.Lease) error {
+			return held.Check(t.Context())
+		}},
+		{"Renew", func(t *testing.T, _ *redis.Store, held deploy.Lease) error {
+			return held.Renew(t.Context())
+		}},
+		{"Release", func(t *testing.T, _ *redis.Store, held deploy.Lease) error {
+			return held.Release(t.Context())
+		}},
+		{"ReplaceLock of none", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			next := deploy.Lock{App: "api", Env: "prod", Owner: "bob", Created: now}
+			cur, ok, err := s.ReplaceLock(t.Context(), nil, next)
+			if ok || cur != nil {
+				t.Errorf("ReplaceLock: got %v, %v, want no lock and not replaced", cur, ok)
+			}
+			return err
+		}},
+		{"ReplaceLock of the lock", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			next := lock
+			next.Owner = "bob"
+			cur, ok, err := s.ReplaceLock(t.Context(), &lock, next)
+			if ok || cur != nil {
+				t.Errorf("ReplaceLock: got %v, %v, want no lock and not replaced", cur, ok)
+			}
+			return err
+		}},
+		{"ReplaceLock of an expired lock", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			prev := lock
+			prev.Expires = now.Add(-time.Minute)
+			cur, ok, err := s.ReplaceLock(t.Context(), &prev, lock)
+			if ok || cur != nil {
+				t.Errorf("ReplaceLock: got %v, %v, want no lock and not replaced", cur, ok)
+			}
+			return err
+		}},
+		{"DeleteLock", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			_, err := s.DeleteLock(t.Context(), "web", "prod")
+			return err
+		}},
+		{"DeleteGrant", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			_, err := s.DeleteGrant(t.Context(), "bob", "deployer", "", "")
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			rdb := rawClient(t, srv)
+			ctx := t.Context()
+			prefix := newPrefix()
+			s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+			if err := s.PutLock(ctx, lock); err != nil {
+				t.Fatalf("PutLock: %v", err)
+			}
+			if err := s.PutGrant(ctx, acl.Grant{User: "bob", Role: "deployer", GrantedBy: "ana", Created: now}); err != nil {
+				t.Fatalf("PutGrant: %v", err)
+			}
+			held, err := s.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 1", time.Minute)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+			if err := rdb.FlushAll(ctx).Err(); err != nil {
+				t.Fatalf("FLUSHALL: %v", err)
+			}
+
+			assertReset(t, tc.name, tc.call(t, s, held))
+			if keys := keysOf(t, rdb, prefix); len(keys) != 0 {
+				t.Errorf("keys after the refused call: got %q, want none (nothing written)", keys)
+			}
+		})
+	}
+}
