@@ -132,7 +132,8 @@ func (e *refusedError) Error() string {
 // Open opens the store in the file at path, creating the file (0600) and
 // its directory (0700) if needed, unless opt.ReadOnly: then a missing file
 // is an error of code NotFound. An empty file is refused, not made a new
-// store (see create), and so is one anyone may write (see checkMode). If
+// store (see create), and so is one anyone may write (see checkMode) or
+// one in a directory anyone may write (see checkDir). If
 // another process has the file open (to write, or this one does), it
 // gives up after about a second with an error (code Unavailable) saying
 // so. It reads every page of the file, and refuses a damaged one.
@@ -142,6 +143,9 @@ func Open(path string, opt Options) (*Store, error) {
 	case errors.Is(err, fs.ErrNotExist) && opt.ReadOnly:
 		return nil, errs.Wrap(errs.NotFound, err, "state store %s does not exist", path)
 	case errors.Is(err, fs.ErrNotExist):
+		if err := checkDir(path); err != nil {
+			return nil, err
+		}
 		if err := create(path); err != nil {
 			return nil, fmt.Errorf("create state store %s: %w", path, err)
 		}
@@ -188,23 +192,28 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 // Check returns the error Open would give for the file at path from its
-// size and mode alone: an empty file, or one anyone may write. A missing
-// file is no error (Open creates it). Check reads no more than the file's
+// size and mode and its directory's mode alone: an empty file, one anyone
+// may write, or one in a directory anyone may write. A missing file is no
+// error (Open creates it) unless its directory is refused. Check reads no more than the file's
 // metadata: it neither opens, changes nor creates anything, so that the
 // config can be checked while the bot runs.
 func Check(path string) error {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return checkDir(path)
 	case err != nil:
 		return fmt.Errorf("check state store: %w", err)
 	}
 	return checkFile(path, info, Options{})
 }
 
-// checkFile refuses what the file's metadata tells is no usable store.
+// checkFile refuses what the file's metadata, and its directory's, tell
+// is no usable store.
 func checkFile(path string, info fs.FileInfo, opt Options) error {
+	if err := checkDir(path); err != nil {
+		return err
+	}
 	if info.Size() == 0 {
 		// What a full disk, a restore cut short or `> file` leaves;
 		// bbolt would make it a new store, every lock lifted.
@@ -236,6 +245,29 @@ func checkMode(path string, perm fs.FileMode, opt Options) error {
 	}
 	if perm&0o044 != 0 {
 		opt.Log.Warn("state store readable by group or others: its audit trail and deploy history are theirs to read (chmod 600 keeps them to the bot)", "path", path, "mode", mode)
+	}
+	return nil
+}
+
+// checkDir refuses a store whose directory anyone may write without the
+// sticky bit: whoever can write it can rename the store file away and put
+// their own in its place, whatever the file's mode, lifting deploy locks
+// and rewriting the audit trail, or remove it for the bot to start a new,
+// empty store. With the sticky bit (1777, a shared temporary
+// directory's) only the file's owner may rename or remove it. One its
+// group may write is used, as a Kubernetes fsGroup volume's is. A
+// directory not there yet is no error: create makes it 0700.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check state store directory: %w", err)
+	}
+	if info.Mode().Perm()&0o002 != 0 && info.Mode()&fs.ModeSticky == 0 {
+		return fmt.Errorf("state store directory %s is writable by anyone (mode %04o, no sticky bit): whoever can write it can replace the store file with their own, lifting deploy locks and rewriting the audit trail: chmod o-w %s", dir, info.Mode().Perm(), dir)
 	}
 	return nil
 }

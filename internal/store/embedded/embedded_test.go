@@ -855,15 +855,85 @@ func TestOpenFileMode(t *testing.T) {
 	}
 }
 
+// TestOpenDirMode: a store in a directory anyone may write without the
+// sticky bit is refused, to write or to read, and a new one is not created
+// there: whoever can write the directory can put their own file in the
+// store's place. A directory its group may write (a Kubernetes fsGroup
+// volume), or one with the sticky bit, is used.
+func TestOpenDirMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+	}{
+		{0o700, false},
+		{0o755, false},
+		{0o770, false},
+		{0o775 | os.ModeSetgid, false},
+		{0o777 | os.ModeSticky, false},
+		{0o703, true},
+		{0o777, true},
+		{0o777 | os.ModeSetgid, true},
+	} {
+		for _, existing := range []bool{true, false} {
+			for _, ro := range []bool{true, false} {
+				if !existing && ro {
+					continue // a missing file is refused to read anyway
+				}
+				t.Run(fmt.Sprintf("%v/existing %v/read-only %v", tc.mode, existing, ro), func(t *testing.T) {
+					dir := filepath.Join(t.TempDir(), "state")
+					if err := os.Mkdir(dir, 0o700); err != nil {
+						t.Fatal(err)
+					}
+					path := filepath.Join(dir, "switchman.db")
+					if existing {
+						if err := openStore(t, path, nil).Close(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := os.Chmod(dir, tc.mode); err != nil {
+						t.Fatal(err)
+					}
+					s, err := embedded.Open(path, embedded.Options{ReadOnly: ro})
+					if err == nil {
+						s.Close()
+					}
+					if !tc.refused {
+						if err != nil {
+							t.Errorf("Open: got %v, want the store", err)
+						}
+						return
+					}
+					for _, want := range []string{fmt.Sprintf("state store directory %s is writable by anyone (mode %04o, no sticky bit)", dir, tc.mode.Perm()), "chmod o-w " + dir} {
+						if err == nil || !strings.Contains(err.Error(), want) {
+							t.Errorf("Open: got %v, want an error saying %q", err, want)
+						}
+					}
+					if entries, err := os.ReadDir(dir); err != nil || len(entries) != btoi(existing) {
+						t.Errorf("directory after Open: got %v, %v, want %d files (nothing created)", entries, err, btoi(existing))
+					}
+				})
+			}
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // TestCheck: Check gives the error Open gives for a file refused from its
-// size or mode, and nothing for a missing file or a usable one, without
-// creating or changing the file.
+// size or mode or its directory's mode, and nothing for a missing file or
+// a usable one, without creating or changing the file.
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		mode    os.FileMode // of a store made at path
 		empty   bool        // an empty file instead
 		missing bool
+		dirMode os.FileMode // of the directory, if not 0
 		refused bool
 	}{
 		{name: "missing", missing: true},
@@ -873,6 +943,9 @@ func TestCheck(t *testing.T) {
 		{name: "empty", mode: 0o600, empty: true, refused: true},
 		{name: "writable by anyone", mode: 0o602, refused: true},
 		{name: "writable by all", mode: 0o666, refused: true},
+		{name: "directory writable by anyone", mode: 0o600, dirMode: 0o777, refused: true},
+		{name: "missing in a directory writable by anyone", missing: true, dirMode: 0o777, refused: true},
+		{name: "directory with the sticky bit", mode: 0o600, dirMode: 0o777 | os.ModeSticky},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -890,6 +963,11 @@ func TestCheck(t *testing.T) {
 			}
 			if !tt.missing {
 				if err := os.Chmod(path, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.dirMode != 0 {
+				if err := os.Chmod(filepath.Dir(path), tt.dirMode); err != nil {
 					t.Fatal(err)
 				}
 			}
