@@ -136,7 +136,9 @@ func (e *refusedError) Error() string {
 // one in a directory anyone may write (see checkDir). If
 // another process has the file open (to write, or this one does), it
 // gives up after about a second with an error (code Unavailable) saying
-// so. It reads every page of the file, and refuses a damaged one.
+// so. It reads every page of the file, and refuses a damaged one. Opened
+// to write, it removes what an interrupted creation of the store left
+// next to it (see sweepTemps).
 func Open(path string, opt Options) (*Store, error) {
 	info, err := os.Stat(path)
 	switch {
@@ -187,6 +189,9 @@ func Open(path string, opt Options) (*Store, error) {
 			err = fmt.Errorf("open state store %s: %w", path, err)
 		}
 		return nil, errors.Join(err, db.Close())
+	}
+	if !opt.ReadOnly {
+		sweepTemps(path, opt.Log)
 	}
 	return s, nil
 }
@@ -277,7 +282,8 @@ func checkDir(path string) error {
 // complete, so a start that stops while creating it (a crash, a full
 // disk) leaves no file at path, never an empty or half-made one: an empty
 // file at path is never the bot's own, and Open refuses it. A temporary
-// file may be left behind then, named after path (.NAME.new-…). If
+// file may be left behind then, named after path (.NAME.new-…), which a
+// later Open removes (see sweepTemps). If
 // another process created the store meanwhile, that one is kept.
 func create(path string) (err error) {
 	dir := filepath.Dir(path)
@@ -318,6 +324,75 @@ func create(path string) (err error) {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// tempMaxAge is how long since its last change a temporary file of
+// create's must be left before sweepTemps removes it.
+const tempMaxAge = time.Minute
+
+// sweepTemps removes the temporary files create leaves next to path when
+// a start stops while creating the store (.NAME.new-DIGITS, os.CreateTemp's
+// names), those not changed for tempMaxAge, and says so in log. It is run
+// once the store is open to write, holding the file's lock, and removes
+// rather than only reports, as nothing else would and each crash while
+// creating leaves one more. It is safe because:
+//   - create writes its file within moments (open, one commit, close,
+//     link): one a minute old is no other start's still being created.
+//     Were it, removing it would fail that start (its link finds no file),
+//     not lose data: it is a new, empty store, nobody's yet. A younger one
+//     is left, and logged, for the next start to remove.
+//   - a leftover may be a second name of the store itself (a crash after
+//     the link, before the temporary name is removed): removing a name
+//     leaves the store at path as it is. Such a one is removed whatever
+//     its age, which is the store's last write's.
+//   - only regular files of this store's own name are touched, never a
+//     symlink, a directory, or another store's leftovers in the same
+//     directory.
+//
+// The ages are the system clock's, as the files' times are, not the
+// store's clock (Options.Now). A leftover that cannot be removed is
+// logged and left: it does not stop the bot.
+func sweepTemps(path string, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".new-"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		log.Warn("state store: cannot list its directory for temporary files left by an interrupted creation", "dir", dir, "err", err)
+		return
+	}
+	store, err := os.Stat(path)
+	if err != nil {
+		log.Warn("state store: cannot read it to tell its temporary files from it", "path", path, "err", err)
+		return
+	}
+	now := time.Now()
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || suffix == "" || strings.Trim(suffix, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		tmp := filepath.Join(dir, e.Name())
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile: its creation ended
+		}
+		if err != nil {
+			log.Warn("state store: cannot read a temporary file left by an interrupted creation", "path", tmp, "err", err)
+			continue
+		}
+		age := now.Sub(info.ModTime()).Truncate(time.Second)
+		if age < tempMaxAge && !os.SameFile(info, store) {
+			log.Info("state store: temporary file of a store being created, left as another process may be creating it", "path", tmp, "age", age)
+			continue
+		}
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("state store: cannot remove a temporary file left by an interrupted creation", "path", tmp, "err", err)
+			continue
+		}
+		log.Warn("state store: removed a temporary file left by an interrupted creation", "path", tmp, "age", age)
+	}
 }
 
 // linkStore is os.Link; tests make it fail.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -712,6 +713,98 @@ func TestOpenCreate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenSweepsTemps: the temporary files a start that stopped while
+// creating the store left are removed by the next start to write, and
+// logged with their path, once a minute old; a younger one, which another
+// process may be creating now, and files that are not this store's
+// leftovers are left. A leftover that is a second name of the store (a
+// stop after the link) is removed without harm to the store.
+func TestOpenSweepsTemps(t *testing.T) {
+	old := time.Now().Add(-2 * time.Minute)
+	for _, tc := range []struct {
+		name    string
+		file    string // made old unless young
+		young   bool
+		dir     bool
+		removed bool
+	}{
+		{name: "leftover", file: ".switchman.db.new-1234567", removed: true},
+		{name: "young leftover", file: ".switchman.db.new-7654321", young: true},
+		{name: "another store's leftover", file: ".other.db.new-1234567"},
+		{name: "not a temporary name", file: ".switchman.db.new-backup"},
+		{name: "no suffix", file: ".switchman.db.new-"},
+		{name: "a directory", file: ".switchman.db.new-42", dir: true},
+	} {
+		for _, ro := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/read-only %v", tc.name, ro), func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "switchman.db")
+				if err := openStore(t, path, nil).Close(); err != nil {
+					t.Fatal(err)
+				}
+				tmp := filepath.Join(dir, tc.file)
+				var err error
+				if tc.dir {
+					err = os.Mkdir(tmp, 0o700)
+				} else {
+					err = os.WriteFile(tmp, []byte("half a store"), 0o600)
+				}
+				if err == nil && !tc.young {
+					err = os.Chtimes(tmp, old, old)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var logged bytes.Buffer
+				s, err := embedded.Open(path, embedded.Options{ReadOnly: ro, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				s.Close()
+				_, statErr := os.Stat(tmp)
+				want := tc.removed && !ro
+				if got := errors.Is(statErr, fs.ErrNotExist); got != want {
+					t.Errorf("%s after Open: got removed %v (%v), want %v", tc.file, got, statErr, want)
+				}
+				logs := logged.String()
+				if want && (!strings.Contains(logs, "removed a temporary file left by an interrupted creation") || !strings.Contains(logs, tmp)) {
+					t.Errorf("log: got %q, want the removal of %s", logs, tmp)
+				}
+				if tc.young && !ro && (!strings.Contains(logs, "left as another process may be creating it") || !strings.Contains(logs, tmp)) {
+					t.Errorf("log: got %q, want %s said left", logs, tmp)
+				}
+			})
+		}
+	}
+
+	t.Run("second name of the store", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "switchman.db")
+		s := openStore(t, path, nil)
+		if err := s.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: "/status", Decision: audit.Allowed}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, ".switchman.db.new-99")
+		if err := os.Link(path, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(tmp, old, old); err != nil {
+			t.Fatal(err)
+		}
+		s = openStore(t, path, nil)
+		if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after Open: got %v, want it removed", tmp, err)
+		}
+		entries, err := s.Audit(t.Context(), audit.Query{})
+		if err != nil || len(entries) != 1 {
+			t.Errorf("audit after Open: got %v, %v, want the entry written before", entries, err)
+		}
+	})
 }
 
 // TestOpenNotAStore: a file that holds no store (a wrong path, a restore of
