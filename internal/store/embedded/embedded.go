@@ -108,14 +108,17 @@ type Store struct {
 
 // damagedError says that the file holds pages bbolt cannot make sense of:
 // a copy taken while the bot wrote, a disk error. bbolt panics on those;
-// the store turns the panic into this error.
+// the store turns the panic into this error. Its advice is the other
+// refusals', with the bot stopped first, as damage found while it runs
+// is refused too, and with the file moved aside rather than removed: what
+// can still be read of it may be wanted.
 type damagedError struct {
 	path  string
 	cause string
 }
 
 func (e *damagedError) Error() string {
-	return fmt.Sprintf("state store %s is damaged: %s", e.path, e.cause)
+	return fmt.Sprintf("state store %s is damaged: %s: stop the bot, then restore it from a backup, or move it aside (mv %s %s.damaged) to start a new, empty store, without its locks, grants and deploy history", e.path, e.cause, e.path, e.path)
 }
 
 // refusedError says that the file holds no store Switchman can use: it is

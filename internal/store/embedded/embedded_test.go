@@ -537,8 +537,13 @@ func TestDamagedFile(t *testing.T) {
 	}
 	assertDamaged := func(t *testing.T, what string, err error, path string) {
 		t.Helper()
-		if want := fmt.Sprintf("state store %s is damaged", path); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: got %v, want an error saying %q", what, err, want)
+		for _, want := range []string{
+			fmt.Sprintf("state store %s is damaged", path),
+			fmt.Sprintf(": stop the bot, then restore it from a backup, or move it aside (mv %s %s.damaged) to start a new, empty store, without its locks, grants and deploy history", path, path),
+		} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got %v, want an error saying %q", what, err, want)
+			}
 		}
 	}
 
