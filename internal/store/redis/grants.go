@@ -35,7 +35,7 @@ func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 	if err != nil {
 		return fmt.Errorf("put grant: %w", err)
 	}
-	if err := s.rdb.HSet(ctx, s.key("grants"), grantField(g.User, g.Role, g.App, g.Env), data).Err(); err != nil {
+	if err := s.guarded(ctx, putFieldScript, []string{s.key("grants")}, grantField(g.User, g.Role, g.App, g.Env), data).Err(); err != nil {
 		return s.fail(ctx, fmt.Sprintf("put grant %s %s", g.User, g.Role), err)
 	}
 	return nil

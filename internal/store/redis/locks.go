@@ -36,11 +36,19 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 	if err != nil {
 		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
 	}
-	if err := s.rdb.HSet(ctx, s.key("locks"), lockField(l.App, l.Env), data).Err(); err != nil {
+	if err := s.guarded(ctx, putFieldScript, []string{s.key("locks")}, lockField(l.App, l.Env), data).Err(); err != nil {
 		return s.fail(ctx, "put lock "+l.Scope(), err)
 	}
 	return nil
 }
+
+// putFieldScript sets field ARGV[1] of hash KEYS[1] to ARGV[2]. It starts
+// with guard: a lock or grant written into a store Redis emptied would
+// stand alone there, every other lock gone, as if the store were sound.
+var putFieldScript = goredis.NewScript(guard + `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
 
 // ReplaceLock stores next if the lock of its scope in force is still prev
 // (nil: none; an expired lock counts as none), in one script. Otherwise

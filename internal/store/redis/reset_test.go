@@ -265,6 +265,12 @@ func TestStoreResetFirstCall(t *testing.T) {
 			_, err := s.DeleteGrant(t.Context(), "bob", "deployer", "", "")
 			return err
 		}},
+		{"PutLock", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.PutLock(t.Context(), deploy.Lock{App: "api", Owner: "bob", Reason: "freeze", Created: now})
+		}},
+		{"PutGrant", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.PutGrant(t.Context(), acl.Grant{User: "carl", Role: "deployer", GrantedBy: "ana", Created: now})
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
