@@ -35,6 +35,9 @@ func TestRollbackOfferedOnlyWithAnEarlierRelease(t *testing.T) {
 		{"from an earlier release", rec("1", "1", "1"), "rollback web prod from 2"},
 		{"a new host joins a fleet", rec("1", "", "1"), "rollback web prod from 2"},
 		{"a host's earlier release only", rec("", "", "1"), "rollback web prod from 2"},
+		// The engine found the release it replaced marked bad, and no
+		// other good one: the rollback would be refused.
+		{"from a bad release only", noRollback(rec("1", "1", "1")), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +51,11 @@ func TestRollbackOfferedOnlyWithAnEarlierRelease(t *testing.T) {
 			}
 		})
 	}
+}
+
+func noRollback(r *deploy.Record) *deploy.Record {
+	r.NoRollback = true
+	return r
 }
 
 // TestFirstDeployOffersNoRollback: end to end, the first deploy's report

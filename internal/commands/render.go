@@ -96,7 +96,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		}
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
-	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded && !r.FirstRelease() {
+	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded && r.CanRollBack() {
 		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build, r.ID))
 	}
 	return m

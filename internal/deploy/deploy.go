@@ -407,7 +407,48 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	if n := r.failures(); n > 0 {
 		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
+	r.checkRollback()
 	return OutcomeSucceeded, nil
+}
+
+// checkRollback sets the record's NoRollback when a rollback from the
+// deploy would find no good release to go back to, as the rollback
+// itself picks one (see earlierRelease) from the hosts as the deploy left
+// them: the release it replaced may be marked bad (a failed first
+// deploy leaves its hosts on it), and then only an older one that ran
+// will do. Offered anyway, the Rollback would only be refused. A history
+// that cannot be read leaves the offer, as the rollback would then say
+// what to do.
+func (r *run) checkRollback() {
+	live := r.live()
+	if len(live) == 0 {
+		return
+	}
+	h, build := live[0], r.rec.Build
+	st := r.states[h.Name]
+	r.mu.Lock()
+	pruned := r.pruned[h.Name]
+	r.mu.Unlock()
+	// The hosts as the deploy left them: on build, which is no longer
+	// marked bad, with `previous` at what they ran.
+	after := hostState{Current: build, Previous: st.Current, Bad: map[string]bool{}}
+	if r.again[h.Name] || st.Current == build {
+		after.Previous = st.Previous
+	}
+	for _, rel := range append([]string{build}, st.Releases...) {
+		if !slices.Contains(pruned, rel) && !after.has(rel) {
+			after.Releases = append(after.Releases, rel)
+		}
+	}
+	for rel, bad := range st.Bad {
+		after.Bad[rel] = bad && rel != build
+	}
+	_, err := r.earlierRelease(after, build)
+	if errs.CodeOf(err) == errs.NotFound {
+		r.mu.Lock()
+		r.rec.NoRollback = true
+		r.mu.Unlock()
+	}
 }
 
 // settle ends the part of a deploy that a cancel undoes, unless a cancel
@@ -1827,6 +1868,7 @@ func (r *run) pruneAll() {
 		}
 	}
 	notes := make([]string, len(live))
+	r.pruned = map[string][]string{}
 	eachHost(live, r.t.env.Parallel, func(i int, h Host) {
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
@@ -1840,6 +1882,9 @@ func (r *run) pruneAll() {
 			}
 		}
 		if len(pruned) > 0 {
+			r.mu.Lock()
+			r.pruned[h.Name] = pruned
+			r.mu.Unlock()
 			notes[i] = fmt.Sprintf("%s: removed old releases %s", h.Name, strings.Join(pruned, ", "))
 		}
 	})

@@ -165,8 +165,13 @@ type Record struct {
 	// Awaiting, while the deploy waits for its migrations to be
 	// confirmed, is until when; zero otherwise. Another replica answers
 	// the prompt only while it is set.
-	Awaiting time.Time    `json:"awaiting,omitzero"`
-	Hosts    []HostResult `json:"hosts"`
+	Awaiting time.Time `json:"awaiting,omitzero"`
+	// NoRollback, set when a deploy succeeded, says that a rollback from
+	// it finds no good release to go back to: the release it replaced is
+	// marked bad (a failed first deploy left the hosts on it) and no
+	// other that ran is on disk. Records written before it say nothing.
+	NoRollback bool         `json:"no_rollback,omitempty"`
+	Hosts      []HostResult `json:"hosts"`
 	// Owner names the process that ran the deploy (hostname:pid).
 	Owner string `json:"owner,omitempty"`
 	// Fence is the fencing token of the lease the deploy held.
@@ -195,6 +200,12 @@ func (r *Record) FirstRelease() bool {
 	}
 	return true
 }
+
+// CanRollBack reports whether a rollback from this deploy has a release
+// to go back to, as its record says: not after a first release, nor when
+// the release it replaced is marked bad with no other good one on disk.
+// An offer of a Rollback otherwise leads only to a refusal.
+func (r *Record) CanRollBack() bool { return !r.FirstRelease() && !r.NoRollback }
 
 // Host returns the result entry for host, or nil.
 func (r *Record) Host(name string) *HostResult {

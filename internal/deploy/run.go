@@ -67,6 +67,9 @@ type run struct {
 	// firstFailed lists the hosts that failed within max_failures on the
 	// first release they ever had, which they stay on (guarded by mu).
 	firstFailed []string
+	// pruned holds the releases pruneAll removed, by host (guarded by
+	// mu).
+	pruned map[string][]string
 	// settled is set once a deploy's hosts are switched for good: a
 	// cancel is refused from then on (guarded by mu; see settle).
 	settled bool

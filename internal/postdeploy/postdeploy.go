@@ -689,7 +689,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 	for _, is := range s.Issues {
 		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
 	}
-	if r.Kind == deploy.KindDeploy && !r.FirstRelease() {
+	if r.Kind == deploy.KindDeploy && r.CanRollBack() {
 		m.Buttons = []chat.Button{commands.RollbackButton(r.App, r.Env, r.Build, r.ID)}
 	}
 	return m

@@ -12,20 +12,22 @@ import (
 // except after a first deploy (nothing to go back to) and a rollback.
 func TestSpikeMessageRollback(t *testing.T) {
 	tests := []struct {
-		name     string
-		kind     deploy.Kind
-		previous string
-		want     string // the button's action, "" for none
+		name       string
+		kind       deploy.Kind
+		previous   string
+		noRollback bool
+		want       string // the button's action, "" for none
 	}{
-		{"deploy from an earlier release", deploy.KindDeploy, "1", "rollback web prod from 2"},
-		{"first deploy", deploy.KindDeploy, "", ""},
-		{"rollback", deploy.KindRollback, "3", ""},
+		{"deploy from an earlier release", deploy.KindDeploy, "1", false, "rollback web prod from 2"},
+		{"first deploy", deploy.KindDeploy, "", false, ""},
+		{"from a bad release only", deploy.KindDeploy, "1", true, ""},
+		{"rollback", deploy.KindRollback, "3", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: tt.kind, App: "web", Env: "prod", Build: "2", Previous: tt.previous,
-				Outcome: deploy.OutcomeSucceeded,
-				Hosts:   []deploy.HostResult{{Host: "web1", State: deploy.HostActive, Current: "2", Previous: tt.previous}}}
+				Outcome: deploy.OutcomeSucceeded, NoRollback: tt.noRollback,
+				Hosts: []deploy.HostResult{{Host: "web1", State: deploy.HostActive, Current: "2", Previous: tt.previous}}}
 			m := postdeploy.SpikeMessage(r, sentry.SpikeReport{Rate: 60, Baseline: 1, Threshold: 10})
 			got := ""
 			for _, b := range m.Buttons {

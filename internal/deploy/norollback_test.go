@@ -1,0 +1,62 @@
+package deploy_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// TestNoRollbackAgreesWithTheRollback: a deploy's record says that no
+// rollback is to be had exactly when the rollback that follows finds no
+// good release to go back to. A failed first deploy leaves its hosts on
+// its release, marked bad: the next deploy replaces it, and a rollback
+// from that one has nowhere to go, while one with an older good release
+// on disk goes there.
+func TestNoRollbackAgreesWithTheRollback(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(f *fixture) // the runs before the deploy of 2
+		want   string           // the rollback's target, "" for none
+	}{
+		{"from a good release", func(f *fixture) {
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+		}, "1"},
+		{"from a failed first release", func(f *fixture) {
+			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
+		}, ""},
+		{"from a bad release, with a good one before it", func(f *fixture) {
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeSucceeded)
+			if err := os.WriteFile(filepath.Join(f.app, "releases", ".bad-4"), nil, 0o644); err != nil {
+				f.t.Fatal(err)
+			}
+		}, "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "")
+			for _, b := range []string{"1", "2", "4"} {
+				f.build(b)
+			}
+			f.build("3", tarEntry{name: "BROKEN", body: "x"})
+			tt.before(f)
+			rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			if got, want := rec.NoRollback, tt.want == ""; got != want {
+				t.Errorf("NoRollback: got %v, want %v", got, want)
+			}
+			if got, want := rec.CanRollBack(), tt.want != ""; got != want {
+				t.Errorf("CanRollBack: got %v, want %v", got, want)
+			}
+			rb, err := f.run(deploy.KindRollback, "")
+			switch {
+			case tt.want == "" && errs.CodeOf(err) != errs.NotFound:
+				t.Errorf("rollback: got %+v, %v; want it refused, nothing to go back to", rb, err)
+			case tt.want != "" && (err != nil || rb.Outcome != deploy.OutcomeSucceeded || rb.Build != tt.want):
+				t.Errorf("rollback: got %+v, %v; want it to go back to %s", rb, err, tt.want)
+			}
+		})
+	}
+}
