@@ -1646,25 +1646,6 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	build := r.rec.Build
 	cancelled := errors.Is(cause, errCancelled)
 	ctx := context.WithoutCancel(r.ctx)
-	if first := r.nothingToSwitchBack(); len(first) > 0 {
-		// Saying "switching back" here, to have the report then say
-		// there was nothing to switch back to, told of a switch back
-		// that never came.
-		r.note("stopping: %v; nothing to switch back to: %s had no earlier release", causeText(cause), strings.Join(first, ", "))
-	} else {
-		r.note("switching back: %v", causeText(cause))
-	}
-	// Hosts go back batch_size at a time, as they came: restoring service
-	// fast matters, but not by restarting more of the fleet at once than
-	// the env allows.
-	const (
-		untouched = iota
-		reverted
-		stuck
-		first // switched, but it had no earlier release to go back to
-	)
-	fate := make([]int, len(r.hosts))
-	var marked atomic.Int64 // hosts on which the release was marked bad
 	// A cancel before any host switched (at the first batch, after the
 	// migrations) marks nothing: no host ran the build, and nobody found
 	// it faulty. Marked, a release that ran here before, deployed again,
@@ -1678,6 +1659,29 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		}
 	}
 	r.mu.Unlock()
+	// Saying "switching back" where no host switched (a cancel at the
+	// first batch, a first switch that failed before `current` moved), or
+	// where none had an earlier release, to have the report then say
+	// otherwise, told of a switch back that never came.
+	switch first := r.nothingToSwitchBack(); {
+	case !anySwitched:
+		r.note("stopping: %v; nothing was switched", causeText(cause))
+	case len(first) > 0:
+		r.note("stopping: %v; nothing to switch back to: %s had no earlier release", causeText(cause), strings.Join(first, ", "))
+	default:
+		r.note("switching back: %v", causeText(cause))
+	}
+	// Hosts go back batch_size at a time, as they came: restoring service
+	// fast matters, but not by restarting more of the fleet at once than
+	// the env allows.
+	const (
+		untouched = iota
+		reverted
+		stuck
+		first // switched, but it had no earlier release to go back to
+	)
+	fate := make([]int, len(r.hosts))
+	var marked atomic.Int64 // hosts on which the release was marked bad
 	eachHost(r.hosts, r.t.env.BatchSize, func(i int, h Host) {
 		if r.sessions[h.Name] == nil {
 			return // never reached
@@ -1740,6 +1744,9 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		}
 	}
 	msg := causeText(cause)
+	if !anySwitched {
+		msg += "; nothing was switched"
+	}
 	if marked.Load() > 0 {
 		msg += fmt.Sprintf("; release %s marked bad", build)
 	}
@@ -1755,7 +1762,11 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	if len(r.migrated) > 0 && (len(back) > 0 || !anySwitched) {
 		// Hosts run the earlier release again, or still: the database
 		// does not go back with them.
-		msg += fmt.Sprintf("; the migrations it ran (%s) stay applied: neither switching back nor a rollback undoes them", strings.Join(r.migrated, ", "))
+		undo := "neither switching back nor a rollback undoes them"
+		if !anySwitched {
+			undo = "a rollback does not undo them"
+		}
+		msg += fmt.Sprintf("; the migrations it ran (%s) stay applied: %s", strings.Join(r.migrated, ", "), undo)
 	}
 	code := errs.CodeOf(cause)
 	if cancelled {
