@@ -74,6 +74,13 @@ apps:
     restart: 'true'
     environments:
       prod: {hosts: [localhost], channel: C-JOBS, sentry: {project: shop, environment: prod}}
+  cart:
+    artifact:
+      path: a/{build}.tgz
+    path: srv/cart
+    restart: 'true'
+    environments:
+      prod: {hosts: [localhost], channel: C-CART, sentry: {project: cart}}
 `
 
 // brokenHistory is a store whose deploy history cannot be read.
@@ -85,7 +92,8 @@ func (brokenHistory) Records(context.Context, deploy.Filter) ([]*deploy.Record, 
 
 // TestRouteAlert: an alert going off is posted to its env's channel with
 // a Rollback button from the live build, or with none and a word to roll
-// back by hand when the live build is unknown; one settling is posted
+// back by hand when the live build is unknown, or to deploy a fixed build
+// when its deploy has nothing to roll back to (a first deploy); one settling is posted
 // without one, or not at all; one that names no environment, or whose
 // environment several envs share, is posted without a button, once per
 // channel.
@@ -104,14 +112,20 @@ func TestRouteAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	// Every env but web/prod has a live build.
-	for _, r := range []struct{ app, env, build string }{{"web", "staging", "1337"}, {"api", "prod", "7"}, {"shop", "prod", "8"}, {"shop-jobs", "prod", "9"}} {
-		if err := st.PutRecord(context.Background(), &deploy.Record{ID: "d-" + r.build, Kind: deploy.KindDeploy, App: r.app, Env: r.env, Build: r.build,
-			Started: time.Now().Add(-time.Hour), Finished: time.Now().Add(-time.Hour), Outcome: deploy.OutcomeSucceeded}); err != nil {
+	// Every env but web/prod has a live build. That of api/prod is its
+	// first release, and cart/prod's replaced a bad one with no good one
+	// left: neither has anything to roll back to.
+	for _, r := range []struct {
+		app, env, build, previous string
+		noRollback                bool
+	}{{"web", "staging", "1337", "1336", false}, {"api", "prod", "7", "", false}, {"shop", "prod", "8", "7", false}, {"shop-jobs", "prod", "9", "8", false}, {"cart", "prod", "5", "4", true}} {
+		if err := st.PutRecord(context.Background(), &deploy.Record{ID: "d-" + r.build, Kind: deploy.KindDeploy, App: r.app, Env: r.env, Build: r.build, Previous: r.previous,
+			Started: time.Now().Add(-time.Hour), Finished: time.Now().Add(-time.Hour), Outcome: deploy.OutcomeSucceeded, NoRollback: r.noRollback}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const byHand = "the live release is unknown, so there is no Rollback button: roll back by hand"
+	const nothingBack = "no earlier good release to roll back to, so there is no Rollback button: deploy a fixed build"
 	tests := []struct {
 		name   string
 		broken bool // the deploy history cannot be read
@@ -124,6 +138,12 @@ func TestRouteAlert(t *testing.T) {
 			[]string{"C-PROD: Sentry metric alert resolved for web/prod: Error rate | live release: web unknown (S)"}},
 		{"event alert", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "web", Environment: "staging", Title: "boom", URL: "S"},
 			[]string{"C-STAGING: Sentry event alert for web/staging: boom | live release: web 1337 (S) [rollback web staging from 1337]"}},
+		{"event alert after a first deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "api", Environment: "prod", Title: "boom", URL: "S"},
+			[]string{"C-API: Sentry event alert for api/prod: boom | live release: api 7 (S) | " + nothingBack}},
+		{"event alert after a deploy replacing a bad release only", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "cart", Environment: "prod", Title: "boom", URL: "S"},
+			[]string{"C-CART: Sentry event alert for cart/prod: boom | live release: cart 5 (S) | " + nothingBack}},
+		{"metric alert resolved after a first deploy", false, sentry.Alert{Resource: "metric_alert", Action: "resolved", Project: "api", Environment: "prod", Title: "Error rate", URL: "S"},
+			[]string{"C-API: Sentry metric alert resolved for api/prod: Error rate | live release: api 7 (S)"}},
 		{"event alert, history unreadable", true, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "web", Environment: "staging", Title: "boom", URL: "S"},
 			[]string{"C-STAGING: Sentry event alert for web/staging: boom | live release: web unknown (S) | " + byHand}},
 		{"issue created, no environment", false, sentry.Alert{Resource: "issue", Action: "created", Project: "web", Title: "TypeError", URL: "S"},

@@ -160,7 +160,8 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 // routeAlert posts a Sentry alert webhook to the channel of the app/env
 // whose Sentry project and environment it names, with the release that is
 // live there now and, when the deploy history names it, a Rollback button
-// from that build. Only an alert that fires calls for a rollback: a
+// from that build, unless that deploy has nothing to roll back to (the
+// first of the env, say). Only an alert that fires calls for a rollback: a
 // metric alert that resolved is posted without a button, and
 // an issue resolved, assigned, archived or ignored is not posted. An
 // alert that names no environment (issue webhooks carry none), or whose
@@ -175,7 +176,12 @@ func (s *system) routeAlert(a sentry.Alert) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	type target struct{ app, env, channel, live, liveID string }
+	type target struct {
+		app, env, channel, live, liveID string
+		// noRollback: the live release's deploy has nothing to roll back
+		// to (see deploy.Record.CanRollBack).
+		noRollback bool
+	}
 	var targets []target
 	for _, appName := range s.cfg.AppNames() {
 		app, _ := s.cfg.App(appName)
@@ -202,7 +208,7 @@ func (s *system) routeAlert(a sentry.Alert) {
 			case err != nil:
 				s.log.Error("sentry alert: read the live release", "app", appName, "env", envName, "err", err)
 			case len(recs) > 0:
-				t.live, t.liveID = recs[0].Build, recs[0].ID
+				t.live, t.liveID, t.noRollback = recs[0].Build, recs[0].ID, !recs[0].CanRollBack()
 			}
 			targets = append(targets, t)
 		}
@@ -258,6 +264,10 @@ func (s *system) routeAlert(a sentry.Alert) {
 			switch {
 			case firing && t.liveID == "":
 				m.Lines = append(m.Lines, "the live release is unknown, so there is no Rollback button: roll back by hand")
+			case firing && t.noRollback:
+				// As the deploy's own report: a button a rollback would
+				// only refuse is no offer.
+				m.Lines = append(m.Lines, "no earlier good release to roll back to, so there is no Rollback button: deploy a fixed build")
 			case firing:
 				m.Buttons = []chat.Button{commands.RollbackButton(t.app, t.env, t.live, t.liveID)}
 			}
