@@ -404,7 +404,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 	s.post(context.WithoutCancel(ctx), channel, commands.FinalMessage(rec, at))
 	res.Outcome = rec.Outcome
 	if rec.Outcome != deploy.OutcomeSucceeded {
-		res.Reason = fmt.Sprintf("deploy %s %s", rec.ID, rec.Outcome)
+		res.Reason = fmt.Sprintf("deploy %s %s", rec.ID, commands.OutcomeText(rec))
 		if rec.Error != "" {
 			res.Reason += ": " + rec.Error
 		}

@@ -59,6 +59,17 @@ func TestDepart(t *testing.T) {
   ❌ billing 77 (@bob): deploy d2 reverted: web-2: health check failed; it leaves the train`,
 		},
 		{
+			// Its record says reverted, but nothing went back: as its
+			// own report, the summary says it failed.
+			name:  "a failed first release is said to have failed",
+			setup: func(h *harness) { h.runner.outcome["billing"] = string(deploy.OutcomeReverted) + " first" },
+			cars:  three, wantReqs: allReqs, wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 failed
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ search 5 (@carl): deploy d3 succeeded
+  ❌ billing 77 (@bob): deploy d2 failed: web-2: health check failed; it leaves the train`,
+		},
+		{
 			name:  "stop on failure moves the rest to the next train",
 			edit:  func(c *config.Config) { c.Trains["daily"].StopOnFailure = true },
 			setup: func(h *harness) { h.runner.outcome["billing"] = string(deploy.OutcomeFailed) },

@@ -53,7 +53,8 @@ func (c *fakeClock) Set(t time.Time) {
 type fakeRunner struct {
 	mu   sync.Mutex
 	reqs []commands.Request
-	// outcome by app; default succeeded. "refuse: why" refuses as
+	// outcome by app; default succeeded; "reverted first" is reverted
+	// from a first release, nothing switched back. "refuse: why" refuses as
 	// forbidden, "refuse CODE: why" with that code; "hang"
 	// starts a deploy that never finishes; "at stop" one that succeeds
 	// once the ctx it was started with is done, as the engine finishes
@@ -101,8 +102,17 @@ func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out comma
 		Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Finished: time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC),
 		Outcome: deploy.OutcomeSucceeded}
 	if oc != "" && oc != "at stop" {
-		rec.Outcome = deploy.Outcome(oc)
+		o, first := strings.CutSuffix(oc, " first")
+		rec.Outcome = deploy.Outcome(o)
 		rec.Error = "web-2: health check failed"
+		if rec.Outcome == deploy.OutcomeReverted {
+			// Switched back, or, the host's first release, left on it.
+			hr := deploy.HostResult{Host: "web-2", State: deploy.HostReverted, Current: "76", Previous: "76", Switched: true}
+			if first {
+				hr = deploy.HostResult{Host: "web-2", State: deploy.HostFailed, Current: build, Switched: true}
+			}
+			rec.Hosts = []deploy.HostResult{hr}
+		}
 	}
 	finish := func() {
 		out.Progress(deploy.Event{Kind: deploy.EventFinished, DeployID: id, Record: rec, Time: rec.Finished})
