@@ -587,6 +587,13 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		w.post(ctx, r, m)
 		return true
 	}
+	if !r.CanRollBack() {
+		// The rollback would only be refused (see SpikeMessage): saying
+		// "rolling back now" first told of one that never came.
+		m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+", but there is no earlier good release to roll back to: deploy a fixed build")
+		w.post(ctx, r, m)
+		return true
+	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
 	if w.opt.Gate != nil {
 		if why, closed := w.opt.Gate.Closed(ctx, r.App, r.Env, Requester); closed {

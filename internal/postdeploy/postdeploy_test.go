@@ -273,7 +273,21 @@ func tgz(t *testing.T, build string) []byte {
 	return buf.Bytes()
 }
 
-func TestSpikeRollsBackByItself(t *testing.T) {
+// autoRollbackFixture is web/production on a local host, watched by a
+// Sentry whose errors spike while fs.spiking is set, with auto_rollback
+// on. run deploys a build and fails the test unless it succeeds.
+type autoRollbackFixture struct {
+	fs  *fakeSentry
+	dir string
+	clk *clock
+	out *posts
+	st  *embedded.Store
+	eng *deploy.Engine
+	w   *postdeploy.Watcher
+	run func(build string)
+}
+
+func newAutoRollbackFixture(t *testing.T) *autoRollbackFixture {
 	fs := newFakeSentry(t)
 	// Creating a release is slower than a local deploy: its deploy is
 	// registered after it all the same.
@@ -309,7 +323,7 @@ apps:
 	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
 		Rollback: rollbacker{&eng}, Now: clk.Now, Sleep: clk.Sleep,
 		Channel: func(app, env string) string { return "#deploys" }})
-	defer w.Close()
+	t.Cleanup(w.Close)
 	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: []deploy.Sink{w.Observe}})
 	run := func(build string) {
@@ -328,6 +342,12 @@ apps:
 		}
 	}
 
+	return &autoRollbackFixture{fs: fs, dir: dir, clk: clk, out: out, st: st, eng: eng, w: w, run: run}
+}
+
+func TestSpikeRollsBackByItself(t *testing.T) {
+	f := newAutoRollbackFixture(t)
+	fs, dir, clk, out, st, eng, w, run := f.fs, f.dir, f.clk, f.out, f.st, f.eng, f.w, f.run
 	run("1")
 	// The engine's goroutine hands the end of the deploy to the watcher
 	// before it is done; only then may the watcher be waited for.
@@ -383,6 +403,34 @@ apps:
 		if !strings.Contains(calls, want) {
 			t.Errorf("sentry calls lack %q:\n%s", want, calls)
 		}
+	}
+}
+
+// TestSpikeAfterAFirstDeployDoesNotRollBack: with nothing earlier to go
+// back to, auto_rollback says so instead of "rolling back now" followed
+// by the engine's refusal, and changes nothing.
+func TestSpikeAfterAFirstDeployDoesNotRollBack(t *testing.T) {
+	f := newAutoRollbackFixture(t)
+	f.fs.deployAt = f.clk.Now()
+	f.fs.spiking.Store(true)
+	f.run("1")
+	f.w.Wait()
+	f.eng.Wait()
+	got := f.out.titles()
+	want := "auto_rollback is on for web/production, but there is no earlier good release to roll back to: deploy a fixed build"
+	if !strings.Contains(got, "📈 Error spike after web 1") || !strings.Contains(got, want) {
+		t.Errorf("posts: got\n%s\nwant the spike and %q", got, want)
+	}
+	for _, not := range []string{"rolling back now", "Rolled back", "Rollback"} {
+		if strings.Contains(got, not) {
+			t.Errorf("posts: got\n%s\nwant no %q", got, not)
+		}
+	}
+	if current, _ := os.Readlink(filepath.Join(f.dir, "srv/web/current")); current != "releases/1" {
+		t.Errorf("current: got %q, want releases/1", current)
+	}
+	if locks, _ := f.st.Locks(context.Background()); len(locks) != 0 {
+		t.Errorf("locks: got %+v, want none", locks)
 	}
 }
 
