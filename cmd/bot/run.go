@@ -151,6 +151,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 			}
 		}
 		fmt.Fprintf(std.Out, "%s: OK\n%s", cfg.File, cfg.Summary())
+		if cfg.Sentry.WebhookOff() {
+			fmt.Fprintf(std.Out, "note: %s\n", config.WebhookOffNote)
+		}
 		if missing := cfg.UnreadableFiles(); len(missing) > 0 {
 			// A config is often checked where it does not run (CI
 			// without the secrets): said, not refused.

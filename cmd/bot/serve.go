@@ -120,7 +120,14 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	case da != nil:
 		sys.notify.set(da)
 	}
-	if cfg.Sentry.Configured() && cfg.Sentry.WebhookSecret != "" {
+	switch {
+	case cfg.Sentry.WebhookOff():
+		// Mounted all the same: its 404 tells whoever set up the
+		// integration that the bot has the webhook off, not that the
+		// path is wrong.
+		log.Info(config.WebhookOffNote)
+		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Log: log}, sentry.MaxWebhookBody)
+	case cfg.Sentry.Configured():
 		// A body delivered again within a week is dropped: Sentry signs
 		// the body, not its time, so one captured could be replayed.
 		first := func(ctx context.Context, key string) (bool, error) {

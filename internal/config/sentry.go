@@ -54,6 +54,16 @@ const (
 // Configured reports whether Sentry is set up.
 func (s *Sentry) Configured() bool { return s != nil && s.Org != "" }
 
+// WebhookOff reports whether Sentry is set up without its alert webhook:
+// an empty webhook_secret turns /sentry/webhook off, so that the
+// reference config's ${SENTRY_CLIENT_SECRET:-}, unset, means no webhook
+// rather than a start refused. WebhookOffNote says so, for the start-up
+// log and check-config, since nothing else would.
+func (s *Sentry) WebhookOff() bool { return s.Configured() && s.WebhookSecret == "" }
+
+// WebhookOffNote is what the bot and check-config say when WebhookOff.
+const WebhookOffNote = "the Sentry webhook endpoint (POST /sentry/webhook) is off because sentry.webhook_secret is empty"
+
 func (c *Config) validateSentry(loc locator, ps *problems) {
 	if s := c.Sentry; s != nil {
 		if s.Org == "" {

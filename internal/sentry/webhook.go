@@ -74,7 +74,8 @@ type Alert struct {
 	Rule string
 }
 
-// WebhookHandler receives Sentry's integration-platform webhooks. It
+// WebhookHandler receives Sentry's integration-platform webhooks. Without
+// a Secret the webhook is off: every request is answered 404 unread. It
 // accepts POSTs whose Sentry-Hook-Signature verifies against Secret (else
 // 401), of at most MaxWebhookBody bytes (else 413), and calls OnAlert for
 // event_alert, metric_alert and issue resources; other resources get 204
@@ -100,6 +101,12 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if h.Secret == "" {
+		// Nothing could verify the request: nothing of it is read. The
+		// bot said at start why the endpoint is off.
+		http.Error(w, "the sentry webhook is off on this bot", http.StatusNotFound)
+		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -229,5 +230,50 @@ func TestParseAlertTagObjects(t *testing.T) {
 	}
 	if a.Environment != "staging" || a.Project != "" {
 		t.Errorf("got environment %q project %q, want staging and none", a.Environment, a.Project)
+	}
+}
+
+// readCounter is a request body that counts the bytes read from it.
+type readCounter struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestWebhookOff: without a secret (sentry.webhook_secret empty) the
+// webhook is off: a delivery, whatever its signature, is answered 404
+// without its body read, the store asked or an alert raised.
+func TestWebhookOff(t *testing.T) {
+	body := readPayload(t, "issue.json")
+	for _, sig := range []string{"", sign("", body), sign(goldenSecret, body)} {
+		var asked, alerted int
+		var logged bytes.Buffer
+		h := &WebhookHandler{
+			OnAlert: func(Alert) { alerted++ },
+			First:   func(context.Context, string) (bool, error) { asked++; return true, nil },
+			Log:     slog.New(slog.NewTextHandler(&logged, nil)),
+		}
+		rc := &readCounter{r: bytes.NewReader(body)}
+		req := httptest.NewRequest("POST", "/sentry/webhook", rc)
+		req.Header.Set(ResourceHeader, "issue")
+		if sig != "" {
+			req.Header.Set(SignatureHeader, sig)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "sentry webhook is off") {
+			t.Errorf("signature %q: got %d %q, want 404 saying the webhook is off", sig, rec.Code, rec.Body)
+		}
+		if rc.n != 0 || asked != 0 || alerted != 0 {
+			t.Errorf("signature %q: read %d bytes, asked the store %d times, raised %d alerts; want none", sig, rc.n, asked, alerted)
+		}
+		if logged.Len() != 0 {
+			t.Errorf("signature %q: logged %q, want nothing (the start-up says the webhook is off)", sig, logged.String())
+		}
 	}
 }
