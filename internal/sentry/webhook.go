@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Header names of Sentry's integration-platform webhooks.
@@ -30,6 +31,11 @@ const (
 
 // MaxWebhookBody is the largest webhook body accepted.
 const MaxWebhookBody = 1 << 20
+
+// DefaultFirstTimeout bounds the duplicate check (WebhookHandler.First):
+// Sentry waits one second for an answer, and a store that hangs must not
+// hold the request until the server's write timeout.
+const DefaultFirstTimeout = 500 * time.Millisecond
 
 // VerifySignature reports whether header, the Sentry-Hook-Signature of a
 // webhook, is the hex HMAC-SHA256 of the raw body keyed with the
@@ -91,8 +97,10 @@ type WebhookHandler struct {
 	// new, and remembers it: the signature proves where a body came from,
 	// not when, so a captured delivery sent again is answered 204 and
 	// dropped. A delivery First cannot judge (the store is unreachable) is
-	// refused with 503, for Sentry to send again.
-	First func(ctx context.Context, key string) (bool, error)
+	// refused with 503, for Sentry to send again; so is one it has not
+	// judged within FirstTimeout (default DefaultFirstTimeout).
+	First        func(ctx context.Context, key string) (bool, error)
+	FirstTimeout time.Duration
 	// Log receives rejected requests; nil discards.
 	Log *slog.Logger
 }
@@ -143,9 +151,15 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.First != nil {
 		sum := sha256.Sum256(append([]byte(resource+"\x00"), body...))
-		first, err := h.First(r.Context(), "sentry-webhook:"+hex.EncodeToString(sum[:]))
+		timeout := h.FirstTimeout
+		if timeout <= 0 {
+			timeout = DefaultFirstTimeout
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		first, err := h.First(ctx, "sentry-webhook:"+hex.EncodeToString(sum[:]))
+		cancel()
 		if err != nil {
-			log.Error("sentry webhook: cannot tell whether it was delivered before", "err", err)
+			log.Error("sentry webhook: cannot tell whether it was delivered before; refused for Sentry to send again", "resource", resource, "timeout", timeout, "err", err)
 			http.Error(w, "state store unreachable", http.StatusServiceUnavailable)
 			return
 		}

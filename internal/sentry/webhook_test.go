@@ -13,7 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const (
@@ -276,4 +279,78 @@ func TestWebhookOff(t *testing.T) {
 			t.Errorf("signature %q: logged %q, want nothing (the start-up says the webhook is off)", sig, logged.String())
 		}
 	}
+}
+
+// TestWebhookFirstDeadline: a duplicate check the store does not answer
+// (a hung store) is given up after FirstTimeout, well inside Sentry's one
+// second, not held until the server's write timeout: the delivery is
+// refused with 503 for Sentry to send again, and the refusal logged.
+func TestWebhookFirstDeadline(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		want    time.Duration
+	}{
+		{"default", 0, DefaultFirstTimeout},
+		{"set", 50 * time.Millisecond, 50 * time.Millisecond},
+	}
+	body := readPayload(t, "issue.json")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logged syncBuffer
+			var alerted atomic.Int32
+			var given atomic.Int64 // the deadline First was given, from its call
+			h := &WebhookHandler{Secret: goldenSecret, FirstTimeout: tt.timeout,
+				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
+				OnAlert: func(Alert) { alerted.Add(1) },
+				First: func(ctx context.Context, _ string) (bool, error) {
+					if d, ok := ctx.Deadline(); ok {
+						given.Store(int64(time.Until(d)))
+					}
+					<-ctx.Done() // a store that never answers
+					return false, ctx.Err()
+				}}
+			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+			req.Header.Set(ResourceHeader, "issue")
+			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+			rec := httptest.NewRecorder()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				h.ServeHTTP(rec, req)
+			}()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the webhook still waits for the store after 5 s; want it to give up within its deadline")
+			}
+			if g := time.Duration(given.Load()); g <= 0 || g > tt.want {
+				t.Errorf("deadline given to First: got %v, want at most %v", g, tt.want)
+			}
+			if rec.Code != http.StatusServiceUnavailable || alerted.Load() != 0 {
+				t.Errorf("got %d and %d alerts, want 503 and none", rec.Code, alerted.Load())
+			}
+			if l := logged.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "cannot tell whether it was delivered before") || !strings.Contains(l, "deadline exceeded") {
+				t.Errorf("log: got %q, want an error saying the duplicate check ran out of time", l)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
