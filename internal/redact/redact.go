@@ -130,19 +130,39 @@ func NewSecrets(values ...string) *Secrets {
 // transports keep only the tail of what a script prints (and a text may
 // be cut to a length), and where a cut falls inside a value, what is left
 // of it is no occurrence of it.
+//
+// A cut inside a URL's user info leaves no "://" for Text to find: a t
+// that starts with what reads as the end of one (see userinfoEnd) has it
+// hidden, whatever its length, up to the @ before the host. It does when
+// that end is the end of a value, and when the shape alone says so (a
+// nil *Secrets does this too): the part before the @ holds a ":" (user
+// and password) or the host has a port or a path after it, which an
+// e-mail address, a scp target (deploy@web-1:/srv) or a Git remote
+// (git@github.com:acme/web) has not.
 func (s *Secrets) Text(t string) string {
-	if s != nil {
-		t = s.hide(t)
-	}
-	return Text(t)
+	return Text(s.hide(t))
 }
 
-// hide replaces the spans of t that occurrences of s.values cover, merged
-// where they overlap, by Mask.
+// hide replaces the spans of t that occurrences of s.values cover, and
+// the end of a URL's user info t starts with, merged where they overlap,
+// by Mask.
 func (s *Secrets) hide(t string) string {
 	type span struct{ from, to int }
 	var spans []span
-	for _, v := range s.values {
+	var values []string
+	if s != nil {
+		values = s.values
+	}
+	if n, shaped := userinfoEnd(t); n > 0 {
+		known := shaped
+		for _, v := range values {
+			known = known || strings.HasSuffix(v, t[:n])
+		}
+		if known {
+			spans = append(spans, span{0, n})
+		}
+	}
+	for _, v := range values {
 		for i := 0; ; {
 			j := strings.Index(t[i:], v)
 			if j < 0 {
@@ -177,6 +197,29 @@ func (s *Secrets) hide(t string) string {
 	b.WriteString(t[at:])
 	return b.String()
 }
+
+// userinfoEnd reads the start of t, up to the first space or quote, as the
+// end of a URL's user info cut from its start: it returns the length of
+// what comes before the last @ there (0 when there is no @, nothing
+// before it, or a "://" before it: a whole URL, which Text handles), and
+// whether the shape alone makes it user info: a ":" before the @, or a
+// host followed by a port or a path.
+func userinfoEnd(t string) (n int, shaped bool) {
+	token := t
+	if i := strings.IndexAny(t, " \t\r\n\f\v\"'<>`"); i >= 0 {
+		token = t[:i]
+	}
+	at := strings.LastIndexByte(token, '@')
+	if at <= 0 || strings.Contains(token[:at], "://") {
+		return 0, false
+	}
+	return at, strings.Contains(token[:at], ":") || hostWithPortOrPath.MatchString(token[at+1:])
+}
+
+// hostWithPortOrPath matches a host (a name, an IPv4 or bracketed IPv6
+// address, or a Go driver's tcp(db:3306)) with a port, or with a path or
+// a query after it.
+var hostWithPortOrPath = regexp.MustCompile(`^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%{}-]+|[a-z]+\([^()\s]+\))(?::[0-9]+(?:$|[/?#:,;.)\]])|[/?])`)
 
 // cutEnd is the length of the longest end of v, shorter than v and of at
 // least MinSecret characters, that t starts with, or 0. It compares bytes:

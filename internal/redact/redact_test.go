@@ -111,6 +111,30 @@ func TestSecrets(t *testing.T) {
 		{"a part inside the text is no cut", []string{"sntrys_0a1b2c3d"}, "x 0a1b2c3d y sntrys_0a z", "x 0a1b2c3d y sntrys_0a z"},
 		{"both edges", []string{"sntrys_0a1b2c3d", "xoxb-1-2-3-4"}, "1b2c3d, xoxb-1-", "REDACTED, REDACTED"},
 		{"an end running into a value", []string{"abcdef123456", "123456ghijkl"}, "def123456ghijkl!", "REDACTED!"},
+		// A cut inside a URL's user info leaves no "://": what is left of
+		// it, up to the @ before the host, is hidden whatever its length
+		// when it ends a value, or when the shape says it is user info.
+		{"starts with a password's end and @host", []string{"hunter2"}, "nter2@db.example.com/app: connection refused", "REDACTED@db.example.com/app: connection refused"},
+		{"one character of it", []string{"hunter2"}, "2@db.example.com/app", "REDACTED@db.example.com/app"},
+		{"a value's end before an @host without port or path", []string{"hunter2"}, "nter2@db.example.com refused", "REDACTED@db.example.com refused"},
+		{"a token as the user name", []string{"glpat-hunter2"}, "r2@builds.example.com refused", "REDACTED@builds.example.com refused"},
+		{"an @ in the password", []string{"hun?te@r2"}, "te@r2@art.example.com refused", "REDACTED@art.example.com refused"},
+		{"percent-encoded", []string{"hunter%402", "hunter@2"}, "r%402@db refused", "REDACTED@db refused"},
+		{"an unknown password before a host with a path", nil, "nter2@db.example.com/app: connection refused", "REDACTED@db.example.com/app: connection refused"},
+		{"before a host with a port", nil, "nter2@db:5432 refused", "REDACTED@db:5432 refused"},
+		{"before an IPv6 host with a port", nil, "nter2@[::1]:5432/app", "REDACTED@[::1]:5432/app"},
+		{"before a Go driver's tcp(host:port)", nil, "nter2@tcp(db:3306)/app\" failed", "REDACTED@tcp(db:3306)/app\" failed"},
+		{"user and password", nil, "er:hunter2@db.example.com refused", "REDACTED@db.example.com refused"},
+		{"a known password after the user's end", []string{"hunter2"}, "er:hunter2@db/app", "REDACTED@db/app"},
+		{"an unknown @ in the password", nil, "te@r2@art.example.com/1.tgz", "REDACTED@art.example.com/1.tgz"},
+		{"then a whole URL", nil, "nter2@db/app; retry postgres://app:pw@db/app", "REDACTED@db/app; retry postgres://REDACTED@db/app"},
+		{"an e-mail address is not user info", nil, "ops@example.com: mailbox full", "ops@example.com: mailbox full"},
+		{"nor an e-mail address ending a sentence", []string{"hunter2"}, "ops@example.com.", "ops@example.com."},
+		{"nor a scp target", nil, "deploy@web-1:/srv/app: Permission denied", "deploy@web-1:/srv/app: Permission denied"},
+		{"nor a Git remote", nil, "git@github.com:acme/web.git: not found", "git@github.com:acme/web.git: not found"},
+		{"nor user@host of ssh", nil, "deploy@web-1: Permission denied (publickey).", "deploy@web-1: Permission denied (publickey)."},
+		{"nor a value's end before an @ that is not the first word's", []string{"hunter2"}, "x nter2@db/app", "x nter2@db/app"},
+		{"nor an @ alone", nil, "@db/app: x", "@db/app: x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +150,11 @@ func TestNilSecretsHideURLs(t *testing.T) {
 	var s *Secrets
 	in := "dial postgres://app:hunter2@db/app: PGPASSWORD=hunter2"
 	if got, want := s.Text(in), Text(in); got != want {
+		t.Errorf("nil Secrets: got %q, want %q", got, want)
+	}
+	// The end of a URL's user info a cut left is hidden by its shape.
+	in = "er:hunter2@db:5432/app: connection refused"
+	if got, want := s.Text(in), "REDACTED@db:5432/app: connection refused"; got != want {
 		t.Errorf("nil Secrets: got %q, want %q", got, want)
 	}
 }
