@@ -15,6 +15,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/cluster"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
 )
@@ -38,11 +39,14 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	reg := sys.registry
 	metrics := server.NewMetrics(reg)
 	handler := timedHandler{h: sys.service, m: metrics}
+	// One limiter for the refusals of every endpoint, each its own kind:
+	// anyone who reaches the listener can have them refused.
+	refusalLog := &ratelog.Limiter{}
 
 	var sa *slack.Adapter
 	if cfg.Slack.Configured() {
 		var err error
-		sa, err = slack.New(slack.Options{Config: cfg, Handler: handler, Dedupe: sys.store, Log: log})
+		sa, err = slack.New(slack.Options{Config: cfg, Handler: handler, Dedupe: sys.store, Log: log, RefusalLog: refusalLog})
 		if err != nil {
 			return fmt.Errorf("%s: %w", cfg.File, err)
 		}
@@ -54,7 +58,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	var da *discord.Adapter
 	if cfg.Discord.Configured() {
 		var err error
-		if da, err = newDiscord(cfg, handler, sys.store, log); err != nil {
+		if da, err = newDiscord(cfg, handler, sys.store, refusalLog, log); err != nil {
 			return fmt.Errorf("%s: %w", cfg.File, err)
 		}
 		if err := checkDiscordToken(ctx, da, log); err != nil {
@@ -133,7 +137,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		first := func(ctx context.Context, key string) (bool, error) {
 			return sys.store.SetOnce(ctx, key, 7*24*time.Hour)
 		}
-		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log, First: first,
+		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log, RefusalLog: refusalLog, First: first,
 			OnAlert: func(a sentry.Alert) { sys.alerts.Go(func() { sys.routeAlert(a) }) }}, sentry.MaxWebhookBody)
 	}
 	// Deploys a stopped process left behind are reported once the chat
@@ -227,7 +231,7 @@ func checkDiscordToken(ctx context.Context, da *discord.Adapter, log *slog.Logge
 }
 
 // newDiscord builds the Discord adapter from the config.
-func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, log *slog.Logger) (*discord.Adapter, error) {
+func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, refusalLog *ratelog.Limiter, log *slog.Logger) (*discord.Adapter, error) {
 	d := cfg.Discord
 	users := map[string]string{}
 	for name, u := range cfg.Users {
@@ -241,7 +245,7 @@ func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, l
 	}
 	return discord.New(discord.Options{
 		PublicKey: d.PublicKey, BotToken: d.BotToken, ApplicationID: d.ApplicationID, GuildID: d.GuildID, APIURL: d.APIURL,
-		Users: users, Apps: func() map[string][]string { return apps }, Handler: h, Dedupe: dedupe, Log: log,
+		Users: users, Apps: func() map[string][]string { return apps }, Handler: h, Dedupe: dedupe, Log: log, RefusalLog: refusalLog,
 	})
 }
 

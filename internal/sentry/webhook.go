@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 // Header names of Sentry's integration-platform webhooks.
@@ -103,7 +105,17 @@ type WebhookHandler struct {
 	FirstTimeout time.Duration
 	// Log receives rejected requests; nil discards.
 	Log *slog.Logger
+	// RefusalLog bounds the WARN lines of deliveries refused for their
+	// signature, which anyone who reaches the listener can send; nil: a
+	// ratelog.Limiter of the handler's own. Pass one Limiter to every
+	// endpoint.
+	RefusalLog *ratelog.Limiter
+
+	ownRefusalLog ratelog.Limiter
 }
+
+// refusalKind is the kind of the webhook's refusals in RefusalLog.
+const refusalKind = "sentry"
 
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.Log
@@ -132,7 +144,11 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !VerifySignature(h.Secret, body, r.Header.Get(SignatureHeader)) {
-		log.Warn("sentry webhook: bad or missing signature", "remote", r.RemoteAddr)
+		refusalLog := h.RefusalLog
+		if refusalLog == nil {
+			refusalLog = &h.ownRefusalLog
+		}
+		refusalLog.Warn(log, refusalKind, "sentry webhook: bad or missing signature", "remote", r.RemoteAddr)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}

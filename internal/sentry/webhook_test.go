@@ -16,7 +16,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 const (
@@ -353,4 +356,59 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestWebhookRefusalsLogLimited: deliveries with a bad signature, which
+// anyone can send, are each answered 401, but logged at most once per
+// RefusalLog.Every: the first at once, the next with the count of those
+// held back.
+func TestWebhookRefusalsLogLimited(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logged syncBuffer
+	h := &WebhookHandler{Secret: goldenSecret, Log: slog.New(slog.NewTextHandler(&logged, nil)),
+		RefusalLog: &ratelog.Limiter{Every: time.Minute, Now: clock}}
+	post := func() int {
+		req := httptest.NewRequest("POST", "/sentry/webhook", strings.NewReader(goldenBody))
+		req.Header.Set(ResourceHeader, "issue")
+		req.Header.Set(SignatureHeader, strings.Repeat("0", 64))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range 50 {
+		if code := post(); code != http.StatusUnauthorized {
+			t.Fatalf("delivery %d: got %d, want 401", i, code)
+		}
+	}
+	if n := strings.Count(logged.String(), "bad or missing signature"); n != 1 {
+		t.Errorf("after 50 refusals in a minute: got %d log lines, want 1:\n%s", n, logged.String())
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	post()
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "suppressed=49") {
+		t.Errorf("a minute later: got %q, want a second line saying 49 were suppressed", lines)
+	}
+}
+
+// TestWebhookHandlerOwnRefusalLog: a handler without a RefusalLog limits
+// its refusal lines all the same.
+func TestWebhookHandlerOwnRefusalLog(t *testing.T) {
+	var logged syncBuffer
+	h := &WebhookHandler{Secret: goldenSecret, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	for range 20 {
+		req := httptest.NewRequest("POST", "/sentry/webhook", strings.NewReader(goldenBody))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("got %d, want 401", rec.Code)
+		}
+	}
+	if n := strings.Count(logged.String(), "bad or missing signature"); n < 1 || n > 2 {
+		t.Errorf("20 refusals at once: got %d log lines, want 1 (2 if the test took over %v)", n, ratelog.DefaultEvery)
+	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/redact"
 )
 
@@ -128,6 +129,11 @@ type Options struct {
 	// Handover is when a running deploy's progress moves from the
 	// interaction's message to a channel message; default DefaultHandover.
 	Handover time.Duration
+	// RefusalLog bounds the WARN lines of interactions refused for their
+	// signature, which anyone who reaches the listener can send; default:
+	// a ratelog.Limiter of the adapter's own. Pass one Limiter to every
+	// endpoint.
+	RefusalLog *ratelog.Limiter
 }
 
 // Adapter is the Discord chat adapter. It is safe for concurrent use.
@@ -146,6 +152,7 @@ type Adapter struct {
 	newProgress func() ProgressView
 	interval    time.Duration
 	handover    time.Duration
+	refusalLog  *ratelog.Limiter
 
 	// base outlives requests: commands run after the interaction was
 	// answered. Shutdown cancels it.
@@ -176,7 +183,7 @@ func New(opt Options) (*Adapter, error) {
 		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
 		users: maps.Clone(opt.Users), apps: opt.Apps, handler: opt.Handler,
 		dedupe: opt.Dedupe, now: opt.Now, log: opt.Log, newProgress: opt.NewProgress,
-		interval: opt.EditInterval, handover: opt.Handover,
+		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}
 	a.refusals = &refusals.Writer{Auditor: opt.Handler, Failed: func(req commands.Request, err error) {
 		a.log.Error("audit a refused discord interaction", "user", req.User, "reason", req.Refused, "err", err)
@@ -189,6 +196,9 @@ func New(opt Options) (*Adapter, error) {
 	}
 	if a.dedupe == nil {
 		a.dedupe = newMemDedupe(a.now)
+	}
+	if a.refusalLog == nil {
+		a.refusalLog = &ratelog.Limiter{Now: a.now}
 	}
 	if a.newProgress == nil {
 		a.newProgress = defaultProgress
@@ -384,7 +394,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.verify(r.Header.Get(headerSignature), r.Header.Get(headerTimestamp), body); err != nil {
-		a.log.Warn("discord interaction refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		a.refusalLog.Warn(a.log, Platform, "discord interaction refused", "reason", err.Error(), "remote", r.RemoteAddr)
 		http.Error(w, "invalid request signature", http.StatusUnauthorized)
 		return
 	}

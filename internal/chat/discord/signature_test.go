@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 func TestNewRejectsMalformedPublicKey(t *testing.T) {
@@ -211,5 +213,27 @@ func TestPingPong(t *testing.T) {
 	}
 	if got := w.Header().Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type %q, want application/json", got)
+	}
+}
+
+// TestRefusalLogLimited: interactions refused for their signature, which
+// anyone can send, are each answered 401, but logged at most once per
+// RefusalLog.Every (the adapter's own limiter on its clock by default):
+// the first at once, the next with the count of those held back.
+func TestRefusalLogLimited(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	body := []byte(`{"id":"1","application_id":"` + testAppID + `","type":1,"token":"x","version":1}`)
+	for i := range 25 {
+		if w := hs.postRaw(body, strings.Repeat("0", 128), tsAt(hs.clock.Now())); w.Code != http.StatusUnauthorized {
+			t.Fatalf("request %d: got %d, want 401", i, w.Code)
+		}
+	}
+	if n := strings.Count(hs.logs.String(), "discord interaction refused"); n != 1 {
+		t.Errorf("25 refusals at once: got %d log lines, want 1:\n%s", n, hs.logs.String())
+	}
+	hs.clock.Advance(ratelog.DefaultEvery)
+	hs.postRaw(body, strings.Repeat("0", 128), tsAt(hs.clock.Now()))
+	if got := hs.logs.String(); strings.Count(got, "discord interaction refused") != 2 || !strings.Contains(got, "suppressed=24") {
+		t.Errorf("%v later: got %q, want a second line saying 24 were suppressed", ratelog.DefaultEvery, got)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 // Platform is the platform name in command requests and audit entries.
@@ -83,6 +84,11 @@ type Options struct {
 	DedupeTimeout time.Duration
 	// MaxBody bounds a request body; default 64 KiB.
 	MaxBody int64
+	// RefusalLog bounds the WARN lines of requests refused before they
+	// are verified (a bad signature, a body too large), which anyone who
+	// reaches the listener can send; default: a ratelog.Limiter of the
+	// adapter's own. Pass one Limiter to every endpoint.
+	RefusalLog *ratelog.Limiter
 }
 
 // Adapter connects Slack to the command service. It is safe for concurrent
@@ -145,6 +151,9 @@ func New(opt Options) (*Adapter, error) {
 	opt.DedupeTimeout = orDuration(opt.DedupeTimeout, 1500*time.Millisecond)
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 64 << 10
+	}
+	if opt.RefusalLog == nil {
+		opt.RefusalLog = &ratelog.Limiter{Now: opt.Now}
 	}
 	log := opt.Log.With("platform", Platform)
 	a := &Adapter{

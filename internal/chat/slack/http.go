@@ -20,7 +20,8 @@ func (a *Adapter) Events() http.Handler { return a.endpoint("events", a.serveEve
 
 // endpoint wraps serve with what every Slack request goes through: POST
 // only, a bounded body, and a valid signature. A refused request is
-// answered (405, 413, 401) and logged, and changes nothing.
+// answered (405, 413, 401) and logged (at most one line per
+// RefusalLog.Every, as anyone can send them), and changes nothing.
 func (a *Adapter) endpoint(name string, serve func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -32,7 +33,7 @@ func (a *Adapter) endpoint(name string, serve func(http.ResponseWriter, *http.Re
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				a.log.Warn("refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", "body larger than the limit", "limit", a.opt.MaxBody)
+				a.opt.RefusalLog.Warn(a.log, Platform, "refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", "body larger than the limit", "limit", a.opt.MaxBody)
 				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 				return
 			}
@@ -40,7 +41,7 @@ func (a *Adapter) endpoint(name string, serve func(http.ResponseWriter, *http.Re
 			return
 		}
 		if err := a.verify.verify(r.Header, body); err != nil {
-			a.log.Warn("refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", err.Error())
+			a.opt.RefusalLog.Warn(a.log, Platform, "refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", err.Error())
 			http.Error(w, "invalid request signature", http.StatusUnauthorized)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 var now = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
@@ -563,5 +565,42 @@ func TestRetryAtStopOfARunRequest(t *testing.T) {
 	}
 	if refusals != 1 {
 		t.Errorf("notices saying nothing was run: got %d, want one, for the new mention: the retry of the one that ran is dropped\n%s", refusals, describe(api.snapshot()))
+	}
+}
+
+// TestRefusalLogLimited: requests refused before they are verified (a bad
+// signature, a body over the limit), which anyone can send, are each
+// answered, but logged at most once per RefusalLog.Every: the first at
+// once, the next with the count of those held back.
+func TestRefusalLogLimited(t *testing.T) {
+	api := newFakeSlack(t)
+	at := now
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
+	a, _, _, logs := newTestAdapter(t, api, now, func(o *slack.Options) {
+		o.RefusalLog = &ratelog.Limiter{Every: time.Minute, Now: clock}
+	})
+	body := slashForm("UBOB", "C1", "/status", "web", "T-sig", "")
+	for i := range 30 {
+		req, want := signed(t, "/slack/commands", "not-the-secret", body, now, formType), http.StatusUnauthorized
+		if i%3 == 0 {
+			req, want = signed(t, "/slack/commands", testSecret, body+"&x="+strings.Repeat("a", 64<<10), now, formType), http.StatusRequestEntityTooLarge
+		}
+		w := httptest.NewRecorder()
+		a.Commands().ServeHTTP(w, req)
+		if w.Code != want {
+			t.Fatalf("request %d: got %d, want %d", i, w.Code, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "refused a slack request"); n != 1 {
+		t.Errorf("30 refusals within a minute: got %d log lines, want 1:\n%s", n, logs.String())
+	}
+	mu.Lock()
+	at = at.Add(time.Minute)
+	mu.Unlock()
+	w := httptest.NewRecorder()
+	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", "not-the-secret", body, now, formType))
+	if got := logs.String(); strings.Count(got, "refused a slack request") != 2 || !strings.Contains(got, "suppressed=29") {
+		t.Errorf("a minute later: got %q, want a second line saying 29 were suppressed", got)
 	}
 }
