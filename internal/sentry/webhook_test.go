@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/ratelog"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 const (
@@ -300,7 +301,7 @@ func TestWebhookFirstDeadline(t *testing.T) {
 	body := readPayload(t, "issue.json")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logged syncBuffer
+			var logged syncbuf.Buffer
 			var alerted atomic.Int32
 			var given atomic.Int64 // the deadline First was given, from its call
 			h := &WebhookHandler{Secret: goldenSecret, FirstTimeout: tt.timeout,
@@ -340,24 +341,6 @@ func TestWebhookFirstDeadline(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestWebhookRefusalsLogLimited: deliveries with a bad signature, which
 // anyone can send, are each answered 401, but logged at most once per
 // RefusalLog.Every: the first at once, the next with the count of those
@@ -366,7 +349,7 @@ func TestWebhookRefusalsLogLimited(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	h := &WebhookHandler{Secret: goldenSecret, Log: slog.New(slog.NewTextHandler(&logged, nil)),
 		RefusalLog: &ratelog.Limiter{Every: time.Minute, Now: clock}}
 	post := func() int {
@@ -398,7 +381,7 @@ func TestWebhookRefusalsLogLimited(t *testing.T) {
 // TestWebhookHandlerOwnRefusalLog: a handler without a RefusalLog limits
 // its refusal lines all the same.
 func TestWebhookHandlerOwnRefusalLog(t *testing.T) {
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	h := &WebhookHandler{Secret: goldenSecret, Log: slog.New(slog.NewTextHandler(&logged, nil))}
 	for range 20 {
 		req := httptest.NewRequest("POST", "/sentry/webhook", strings.NewReader(goldenBody))
