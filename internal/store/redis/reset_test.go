@@ -19,16 +19,22 @@ import (
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
-// rawClient is a plain client of srv, closed when the test ends.
-func rawClient(t *testing.T, srv *redisserver.Server) *goredis.Client {
+// seed gives s what a reset takes away: lock, bob's grant of deployer (as
+// old as the lock), and the lease of web/prod, which it returns.
+func seed(t *testing.T, s *redis.Store, lock deploy.Lock) deploy.Lease {
 	t.Helper()
-	o, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
+	ctx := t.Context()
+	if err := s.PutLock(ctx, lock); err != nil {
+		t.Fatalf("PutLock: %v", err)
 	}
-	rdb := goredis.NewClient(o)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
+	if err := s.PutGrant(ctx, acl.Grant{User: "bob", Role: "deployer", GrantedBy: "ana", Created: lock.Created}); err != nil {
+		t.Fatalf("PutGrant: %v", err)
+	}
+	held, err := s.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 1", time.Minute)
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	return held
 }
 
 // keysOf lists, sorted, the keys under prefix, to tell that nothing was
@@ -86,27 +92,18 @@ func TestStoreReset(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
-			rdb := rawClient(t, srv)
+			rdb := directClient(t, srv)
 			var logs syncbuf.Buffer
 			opt := redis.Options{URL: srv.URL(), Prefix: newPrefix(), Log: slog.New(slog.NewTextHandler(&logs, nil))}
 			ctx := t.Context()
 			s := openStore(t, opt)
 			now := time.Now()
-			if err := s.PutLock(ctx, deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db maintenance", Created: now}); err != nil {
-				t.Fatalf("PutLock: %v", err)
-			}
-			if err := s.PutGrant(ctx, acl.Grant{User: "bob", Role: "deployer", GrantedBy: "ana", Created: now}); err != nil {
-				t.Fatalf("PutGrant: %v", err)
-			}
-			held, err := s.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 1", time.Minute)
-			if err != nil {
-				t.Fatalf("Acquire: %v", err)
-			}
+			held := seed(t, s, deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db maintenance", Created: now})
 
 			tc.reset(t, srv, rdb, opt)
 			before := keysOf(t, rdb, opt.Prefix)
 
-			_, err = s.Locks(ctx)
+			_, err := s.Locks(ctx)
 			assertReset(t, "Locks", err)
 			_, err = s.Grants(ctx)
 			assertReset(t, "Grants", err)
@@ -157,7 +154,7 @@ func TestStoreReset(t *testing.T) {
 // with data but no store id: it opens, keeps the data and gets an id.
 func TestStoreIDOfEarlierVersion(t *testing.T) {
 	srv := redisserver.Start(t)
-	rdb := rawClient(t, srv)
+	rdb := directClient(t, srv)
 	prefix := newPrefix()
 	ctx := t.Context()
 	// What an earlier Switchman, which set no store id, left.
@@ -274,20 +271,11 @@ func TestStoreResetFirstCall(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
-			rdb := rawClient(t, srv)
+			rdb := directClient(t, srv)
 			ctx := t.Context()
 			prefix := newPrefix()
 			s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
-			if err := s.PutLock(ctx, lock); err != nil {
-				t.Fatalf("PutLock: %v", err)
-			}
-			if err := s.PutGrant(ctx, acl.Grant{User: "bob", Role: "deployer", GrantedBy: "ana", Created: now}); err != nil {
-				t.Fatalf("PutGrant: %v", err)
-			}
-			held, err := s.Acquire(ctx, deploy.LeaseKey("web", "prod"), "deploy 1", time.Minute)
-			if err != nil {
-				t.Fatalf("Acquire: %v", err)
-			}
+			held := seed(t, s, lock)
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				t.Fatalf("FLUSHALL: %v", err)
 			}
