@@ -253,8 +253,14 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		}
 	}
 	if len(missing) > 0 {
-		avail := strings.Join(goodReleases(first), ", ")
-		return "", "", errs.New(errs.NotFound, "release %s of %s is not on %s; releases on disk: %s; nothing was changed", to, r.t.key(), strings.Join(missing, ", "), orNone(avail))
+		// The bad ones are listed apart: a rollback refuses them, and
+		// left out they would read as gone.
+		good, bad := releasesByMark(first)
+		avail := "good releases on disk: " + orNone(strings.Join(good, ", "))
+		if len(bad) > 0 {
+			avail += " (marked bad: " + strings.Join(bad, ", ") + ")"
+		}
+		return "", "", errs.New(errs.NotFound, "release %s of %s is not on %s; %s; nothing was changed", to, r.t.key(), strings.Join(missing, ", "), avail)
 	}
 	if len(current) == len(live) && len(r.again) == 0 {
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
@@ -408,14 +414,17 @@ func notRunBecause(rec *Record) string {
 	return fmt.Sprintf("never ran there: deploy %s delivered it and ended %s before switching a host", rec.ID, rec.Outcome)
 }
 
-func goodReleases(st hostState) []string {
-	var out []string
+// releasesByMark splits the host's releases, in their order, into those
+// a rollback may go to and those marked bad.
+func releasesByMark(st hostState) (good, bad []string) {
 	for _, rel := range st.Releases {
-		if !st.Bad[rel] {
-			out = append(out, rel)
+		if st.Bad[rel] {
+			bad = append(bad, rel)
+		} else {
+			good = append(good, rel)
 		}
 	}
-	return out
+	return good, bad
 }
 
 func orNone(s string) string {

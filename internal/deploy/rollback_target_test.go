@@ -417,3 +417,20 @@ func TestRollbackRefusesABadRelease(t *testing.T) {
 		t.Errorf("current %s after the refusal, want releases/2", got)
 	}
 }
+
+// TestRollbackToAMissingReleaseListsWhatIsThere: the refusal of a release
+// not on disk lists the releases a rollback may go to, and the bad ones
+// apart, so that none reads as missing or as a target.
+func TestRollbackToAMissingReleaseListsWhatIsThere(t *testing.T) {
+	f := newFixture(t, "")
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	f.build("3", tarEntry{name: "BROKEN", body: "x"})
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
+	_, err := f.run(deploy.KindRollback, "7")
+	if want := "release 7 of web/prod is not on localhost; good releases on disk: 2, 1 (marked bad: 3)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("rollback to 7: %v, want %q", err, want)
+	}
+}
