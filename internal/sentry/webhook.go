@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,7 +88,10 @@ type Alert struct {
 // accepts POSTs whose Sentry-Hook-Signature verifies against Secret (else
 // 401), of at most MaxWebhookBody bytes (else 413), and calls OnAlert for
 // event_alert, metric_alert and issue resources; other resources get 204
-// and are ignored. A body that does not parse is answered 400.
+// and are ignored. A body that does not parse, or whose shape is not that
+// of the resource its Sentry-Hook-Resource names, is answered 400 (see
+// ParseAlert): the signature does not cover that header, so it only
+// chooses between reading a body and ignoring it, never how to read it.
 //
 // Sentry gives a webhook one second to answer and unsubscribes endpoints
 // that time out often, so OnAlert must hand the alert off, not post to chat
@@ -95,9 +99,10 @@ type Alert struct {
 type WebhookHandler struct {
 	Secret  string
 	OnAlert func(Alert)
-	// First, when set, reports whether key (one per delivered body) is
-	// new, and remembers it: the signature proves where a body came from,
-	// not when, so a captured delivery sent again is answered 204 and
+	// First, when set, reports whether key (one per delivered body,
+	// whatever the unsigned headers that came with it) is new, and
+	// remembers it: the signature proves where a body came from, not
+	// when, so a captured delivery sent again is answered 204 and
 	// dropped. A delivery First cannot judge (the store is unreachable) is
 	// refused with 503, for Sentry to send again; so is one it has not
 	// judged within FirstTimeout (default DefaultFirstTimeout).
@@ -106,16 +111,29 @@ type WebhookHandler struct {
 	// Log receives rejected requests; nil discards.
 	Log *slog.Logger
 	// RefusalLog bounds the WARN lines of deliveries refused for their
-	// signature, which anyone who reaches the listener can send; nil: a
-	// ratelog.Limiter of the handler's own. Pass one Limiter to every
-	// endpoint.
+	// signature, which anyone who reaches the listener can send, and of
+	// signed ones refused for their payload, which whoever captured one
+	// can send again as often; nil: a ratelog.Limiter of the handler's
+	// own. Pass one Limiter to every endpoint.
 	RefusalLog *ratelog.Limiter
 
 	ownRefusalLog ratelog.Limiter
 }
 
-// refusalKind is the kind of the webhook's refusals in RefusalLog.
-const refusalKind = "sentry"
+// Kinds of the webhook's refusals in RefusalLog: those of requests
+// anyone can send, and those of signed bodies, which only a replay sends
+// at will; apart, so that a flood of the one does not hide the other.
+const (
+	refusalKind = "sentry"
+	payloadKind = "sentry-payload"
+)
+
+func (h *WebhookHandler) refusalLog() *ratelog.Limiter {
+	if h.RefusalLog != nil {
+		return h.RefusalLog
+	}
+	return &h.ownRefusalLog
+}
 
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.Log
@@ -144,11 +162,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !VerifySignature(h.Secret, body, r.Header.Get(SignatureHeader)) {
-		refusalLog := h.RefusalLog
-		if refusalLog == nil {
-			refusalLog = &h.ownRefusalLog
-		}
-		refusalLog.Warn(log, refusalKind, "sentry webhook: bad or missing signature", "remote", r.RemoteAddr)
+		h.refusalLog().Warn(log, refusalKind, "sentry webhook: bad or missing signature", "remote", r.RemoteAddr)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
@@ -161,12 +175,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := ParseAlert(resource, body)
 	if err != nil {
-		log.Warn("sentry webhook: unreadable payload", "resource", resource, "err", err)
+		h.refusalLog().Warn(log, payloadKind, "sentry webhook: unreadable payload", "resource", resource, "err", err)
 		http.Error(w, "unreadable payload", http.StatusBadRequest)
 		return
 	}
 	if h.First != nil {
-		sum := sha256.Sum256(append([]byte(resource+"\x00"), body...))
+		// The body alone: the signature covers nothing else, and one body
+		// is one notification whatever headers come with it.
+		sum := sha256.Sum256(body)
 		timeout := h.FirstTimeout
 		if timeout <= 0 {
 			timeout = DefaultFirstTimeout
@@ -193,7 +209,11 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ParseAlert reads the payload of a webhook of resource event_alert,
 // metric_alert or issue (see Sentry's "Issue Alerts", "Metric Alerts" and
-// "Issues" webhook pages).
+// "Issues" webhook pages). The body does not name its resource, but each
+// has a member of data of its own (see payloadShapes); a body without the
+// one of resource, or with another's as well, is an error: the resource
+// comes from a header the signature does not cover, and a body of one
+// kind read as another would be an alert Sentry never sent.
 func ParseAlert(resource string, body []byte) (Alert, error) {
 	var env struct {
 		Action string          `json:"action"`
@@ -204,6 +224,17 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 	}
 	if len(env.Data) == 0 || string(env.Data) == "null" {
 		return Alert{}, errors.New("payload has no data")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(env.Data, &members); err != nil {
+		return Alert{}, fmt.Errorf("payload data: %w", err)
+	}
+	switch shape := payloadShape(members); shape {
+	case resource:
+	case "":
+		return Alert{}, fmt.Errorf("payload is not that of %s: its data has none, or several, of event, metric_alert and issue", resource)
+	default:
+		return Alert{}, fmt.Errorf("payload is that of %s, not of %s", shape, resource)
 	}
 	a := Alert{Resource: resource, Action: env.Action}
 	switch resource {
@@ -287,6 +318,38 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 		return Alert{}, errors.New("unsupported resource " + resource)
 	}
 	return a, nil
+}
+
+// payloadShapes are the members of a payload's data that tell the
+// resources read here apart, per Sentry's webhook pages: an issue alert
+// has data.event, a metric alert data.metric_alert, an issue data.issue.
+var payloadShapes = []struct{ member, resource string }{
+	{"event", ResourceEventAlert},
+	{"metric_alert", ResourceMetricAlert},
+	{"issue", ResourceIssue},
+}
+
+// payloadShape names the resource whose member data has, and only that
+// one: "" when it has none of them or several.
+func payloadShape(data map[string]json.RawMessage) string {
+	has := func(member string) bool {
+		v, ok := data[member]
+		return ok && string(v) != "null"
+	}
+	if has("activity") {
+		// An activity alert, whose data has an issue too.
+		return "activity_alert"
+	}
+	shape := ""
+	for _, s := range payloadShapes {
+		if has(s.member) {
+			if shape != "" {
+				return ""
+			}
+			shape = s.resource
+		}
+	}
+	return shape
 }
 
 // tagValue finds key in event tags, sent as [key, value] pairs or as

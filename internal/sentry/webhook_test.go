@@ -395,3 +395,119 @@ func TestWebhookHandlerOwnRefusalLog(t *testing.T) {
 		t.Errorf("20 refusals at once: got %d log lines, want 1 (2 if the test took over %v)", n, ratelog.DefaultEvery)
 	}
 }
+
+// TestWebhookOneAlertPerBody: Sentry signs the body, not the
+// Sentry-Hook-Resource header, so whoever captured a delivery can send its
+// body again under another resource. Whatever headers come with it, one
+// signed body raises at most one alert: a body is read only as the
+// resource its shape shows (another handled resource in the header is
+// refused with 400, before the store is asked), and it is remembered by
+// the body alone.
+func TestWebhookOneAlertPerBody(t *testing.T) {
+	headers := []string{ResourceEventAlert, ResourceMetricAlert, ResourceIssue, "installation", ""}
+	for _, resource := range []string{ResourceEventAlert, ResourceMetricAlert, ResourceIssue} {
+		t.Run(resource, func(t *testing.T) {
+			body := readPayload(t, resource+".json")
+			seen := map[string]bool{}
+			var asked int
+			var alerts []Alert
+			h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts = append(alerts, a) },
+				First: func(_ context.Context, key string) (bool, error) {
+					asked++
+					first := !seen[key]
+					seen[key] = true
+					return first, nil
+				}}
+			// Every other header first, then the right one, then all again.
+			var order []string
+			for _, header := range headers {
+				if header != resource {
+					order = append(order, header)
+				}
+			}
+			order = append(order, resource)
+			order = append(order, headers...)
+			for i, header := range order {
+				before := asked
+				req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+				req.Header.Set(ResourceHeader, header)
+				req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				want := http.StatusNoContent
+				switch header {
+				case ResourceEventAlert, ResourceMetricAlert, ResourceIssue:
+					if header != resource {
+						want = http.StatusBadRequest
+					}
+				}
+				if rec.Code != want {
+					t.Errorf("delivery %d under %q: got %d, want %d (%s)", i, header, rec.Code, want, rec.Body)
+				}
+				if want == http.StatusBadRequest && asked != before {
+					t.Errorf("delivery %d under %q: the store was asked; want it refused before", i, header)
+				}
+			}
+			if len(alerts) != 1 || alerts[0].Resource != resource {
+				t.Errorf("got %d alerts %+v, want one %s", len(alerts), alerts, resource)
+			}
+		})
+	}
+}
+
+// TestParseAlertShape: a body is read only as the resource whose member of
+// data it has, and only that one.
+func TestParseAlertShape(t *testing.T) {
+	tests := []struct {
+		name, resource, body, wantErr string
+	}{
+		{"activity alert as an issue", ResourceIssue, `{"action":"triggered","data":{"issue":{"title":"x"},"activity":{"type":"set_priority"}}}`, "that of activity_alert, not of issue"},
+		{"event and issue", ResourceEventAlert, `{"action":"triggered","data":{"event":{"title":"x"},"issue":{"title":"y"}}}`, "none, or several"},
+		{"null issue", ResourceIssue, `{"action":"created","data":{"issue":null}}`, "none, or several"},
+		{"data not an object", ResourceIssue, `{"action":"created","data":[{"issue":{}}]}`, "payload data"},
+		{"error event as an event alert", ResourceEventAlert, `{"action":"created","data":{"error":{"title":"x"}}}`, "none, or several"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseAlert(tt.resource, []byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("got %+v, %v; want an error saying %q", a, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestWebhookPayloadRefusalsLogLimited: a signed body refused for its
+// payload (here sent again under another resource, as only a replay does)
+// is logged at most once per RefusalLog.Every, apart from the refusals of
+// bad signatures, which it does not silence.
+func TestWebhookPayloadRefusalsLogLimited(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	var logged syncbuf.Buffer
+	h := &WebhookHandler{Secret: goldenSecret, Log: slog.New(slog.NewTextHandler(&logged, nil)),
+		RefusalLog: &ratelog.Limiter{Every: time.Minute, Now: func() time.Time { return now }}}
+	body := readPayload(t, "issue.json")
+	post := func(sig string) int {
+		req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+		req.Header.Set(ResourceHeader, ResourceEventAlert)
+		req.Header.Set(SignatureHeader, sig)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range 20 {
+		if code := post(sign(goldenSecret, body)); code != http.StatusBadRequest {
+			t.Fatalf("delivery %d: got %d, want 400", i, code)
+		}
+	}
+	if code := post(strings.Repeat("0", 64)); code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: got %d, want 401", code)
+	}
+	l := logged.String()
+	if n := strings.Count(l, "unreadable payload"); n != 1 || !strings.Contains(l, "not of event_alert") {
+		t.Errorf("after 20 refusals in a minute: got %d payload lines, want 1 saying the payload is not an event alert:\n%s", n, l)
+	}
+	if n := strings.Count(l, "bad or missing signature"); n != 1 {
+		t.Errorf("got %d signature lines, want 1:\n%s", n, l)
+	}
+}
