@@ -132,10 +132,11 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		log.Info(config.WebhookOffNote)
 		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Log: log}, sentry.MaxWebhookBody)
 	case cfg.Sentry.Configured():
-		// A body delivered again within a week is dropped: Sentry signs
-		// the body, not its time, so one captured could be replayed.
+		// A body delivered again is dropped: Sentry signs the body, not
+		// its time, so one captured could be replayed. The handler drops
+		// one older than it remembers keys for.
 		first := func(ctx context.Context, key string) (bool, error) {
-			return sys.store.SetOnce(ctx, key, 7*24*time.Hour)
+			return sys.store.SetOnce(ctx, key, sentry.DedupeRetention)
 		}
 		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log, RefusalLog: refusalLog, First: first,
 			OnAlert: func(a sentry.Alert) { sys.alerts.Go(func() { sys.routeAlert(a) }) }}, sentry.MaxWebhookBody)

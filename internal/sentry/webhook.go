@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,6 +40,30 @@ const MaxWebhookBody = 1 << 20
 // Sentry waits one second for an answer, and a store that hangs must not
 // hold the request until the server's write timeout.
 const DefaultFirstTimeout = 500 * time.Millisecond
+
+// Bounds on a delivery's own time, which its signed body carries (see
+// WebhookHandler): the signature proves where a body came from, not when,
+// and First forgets a key after DedupeRetention, so a delivery older than
+// its bound, or dated further ahead of the clock than MaxClockSkew, is
+// dropped. A captured delivery sent again is either remembered or too old.
+const (
+	// MaxAge bounds the time of an issue alert (when Sentry received the
+	// event that fired it) and of an issue (when Sentry last saw an event
+	// of it): Sentry sends within seconds of either, and sends one that
+	// failed again at most three times, five minutes apart.
+	MaxAge = time.Hour
+	// MaxIncidentAge bounds a metric alert's time, the latest of its
+	// incident's dates: its body says when the incident started and when
+	// it closed, not when it turned critical or warning, which may be
+	// hours into it.
+	MaxIncidentAge = 24 * time.Hour
+	// MaxClockSkew is how far ahead of the handler's clock a delivery's
+	// time may be, for Sentry's clock and the bot's to differ a little.
+	MaxClockSkew = 5 * time.Minute
+	// DedupeRetention is how long First must remember a key: longer than
+	// a delivery is accepted after its time.
+	DedupeRetention = 7 * 24 * time.Hour
+)
 
 // VerifySignature reports whether header, the Sentry-Hook-Signature of a
 // webhook, is the hex HMAC-SHA256 of the raw body keyed with the
@@ -93,6 +118,15 @@ type Alert struct {
 // ParseAlert): the signature does not cover that header, so it only
 // chooses between reading a body and ignoring it, never how to read it.
 //
+// A body read is judged by its own time, the one closest to when Sentry
+// sent it: an issue alert's data.event.received (Sentry's clock; else the
+// event's datetime, the client's), an issue's lastSeen (else firstSeen), a
+// metric alert's latest incident date (date_closed, date_started, …). One
+// older than MaxAge (MaxIncidentAge for a metric alert), or ahead of Now by
+// more than MaxClockSkew, is answered 204, for Sentry not to send it
+// again, and dropped; one without such a time is refused with 400 (every
+// payload of Sentry's pages has one).
+//
 // Sentry gives a webhook one second to answer and unsubscribes endpoints
 // that time out often, so OnAlert must hand the alert off, not post to chat
 // synchronously. The handler is safe for concurrent use if OnAlert is.
@@ -116,6 +150,9 @@ type WebhookHandler struct {
 	// can send again as often; nil: a ratelog.Limiter of the handler's
 	// own. Pass one Limiter to every endpoint.
 	RefusalLog *ratelog.Limiter
+
+	// Now is the clock deliveries' times are judged by; nil: time.Now.
+	Now func() time.Time
 
 	ownRefusalLog ratelog.Limiter
 }
@@ -173,10 +210,33 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	a, err := ParseAlert(resource, body)
+	a, at, err := parseAlert(resource, body)
+	if err == nil && at.IsZero() {
+		err = errors.New("payload has no time to judge it by")
+	}
 	if err != nil {
 		h.refusalLog().Warn(log, payloadKind, "sentry webhook: unreadable payload", "resource", resource, "err", err)
 		http.Error(w, "unreadable payload", http.StatusBadRequest)
+		return
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	maxAge := MaxAge
+	if resource == ResourceMetricAlert {
+		maxAge = MaxIncidentAge
+	}
+	switch age := now().Sub(at); {
+	case age > maxAge:
+		h.refusalLog().Warn(log, payloadKind, "sentry webhook: delivery dated too long ago to tell from a replay; dropped",
+			"resource", resource, "dated", at, "age", age.Round(time.Second), "max_age", maxAge, "title", a.Title)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case age < -MaxClockSkew:
+		h.refusalLog().Warn(log, payloadKind, "sentry webhook: delivery dated ahead of this bot's clock; dropped (is the clock right?)",
+			"resource", resource, "dated", at, "ahead", (-age).Round(time.Second), "max_skew", MaxClockSkew, "title", a.Title)
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if h.First != nil {
@@ -215,28 +275,37 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // comes from a header the signature does not cover, and a body of one
 // kind read as another would be an alert Sentry never sent.
 func ParseAlert(resource string, body []byte) (Alert, error) {
+	a, _, err := parseAlert(resource, body)
+	return a, err
+}
+
+// parseAlert is ParseAlert, with the payload's own time (see
+// WebhookHandler): zero when it has none.
+func parseAlert(resource string, body []byte) (Alert, time.Time, error) {
 	var env struct {
 		Action string          `json:"action"`
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return Alert{}, err
+		return Alert{}, time.Time{}, err
 	}
 	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return Alert{}, errors.New("payload has no data")
+		return Alert{}, time.Time{}, errors.New("payload has no data")
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(env.Data, &members); err != nil {
-		return Alert{}, fmt.Errorf("payload data: %w", err)
+		return Alert{}, time.Time{}, fmt.Errorf("payload data: %w", err)
 	}
 	switch shape := payloadShape(members); shape {
 	case resource:
 	case "":
-		return Alert{}, fmt.Errorf("payload is not that of %s: its data has none, or several, of event, metric_alert and issue", resource)
+		return Alert{}, time.Time{}, fmt.Errorf("payload is not that of %s: its data has none, or several, of event, metric_alert and issue", resource)
 	default:
-		return Alert{}, fmt.Errorf("payload is that of %s, not of %s", shape, resource)
+		return Alert{}, time.Time{}, fmt.Errorf("payload is that of %s, not of %s", shape, resource)
 	}
 	a := Alert{Resource: resource, Action: env.Action}
+	var at time.Time // the payload's own time
+	var err error    // reading it
 	switch resource {
 	case ResourceEventAlert:
 		var d struct {
@@ -247,11 +316,13 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 				Level       string            `json:"level"`
 				Environment string            `json:"environment"`
 				Tags        []json.RawMessage `json:"tags"`
+				Received    *float64          `json:"received"`
+				Datetime    string            `json:"datetime"`
 			} `json:"event"`
 			TriggeredRule string `json:"triggered_rule"`
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil {
-			return Alert{}, err
+			return Alert{}, time.Time{}, err
 		}
 		e := d.Event
 		a.Title, a.URL, a.Level, a.Rule = e.Title, e.WebURL, e.Level, d.TriggeredRule
@@ -262,14 +333,26 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 		// The event names its project by numeric id; the slug is in its
 		// API URL: …/api/0/projects/{org}/{project}/events/{id}/.
 		a.Project = projectFromEventURL(e.URL)
+		// Sentry's clock when the event came in, which fired the alert;
+		// the event's own time is the client's, which may have sent it
+		// hours late.
+		if e.Received != nil {
+			at, err = epochTime("received", *e.Received)
+		} else {
+			at, err = latest("datetime", e.Datetime)
+		}
 	case ResourceMetricAlert:
 		var d struct {
 			DescriptionTitle string `json:"description_title"`
 			WebURL           string `json:"web_url"`
 			MetricAlert      struct {
-				Title     string   `json:"title"`
-				Projects  []string `json:"projects"`
-				AlertRule struct {
+				Title        string   `json:"title"`
+				Projects     []string `json:"projects"`
+				DateStarted  string   `json:"date_started"`
+				DateDetected string   `json:"date_detected"`
+				DateCreated  string   `json:"date_created"`
+				DateClosed   string   `json:"date_closed"`
+				AlertRule    struct {
 					Name        string   `json:"name"`
 					Environment *string  `json:"environment"`
 					Projects    []string `json:"projects"`
@@ -277,7 +360,7 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 			} `json:"metric_alert"`
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil {
-			return Alert{}, err
+			return Alert{}, time.Time{}, err
 		}
 		m := d.MetricAlert
 		a.Title, a.URL, a.Level, a.Rule = d.DescriptionTitle, d.WebURL, env.Action, m.AlertRule.Name
@@ -294,6 +377,10 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 		if len(projects) > 0 {
 			a.Project = projects[0]
 		}
+		// The latest of the incident's dates: its close for a resolved
+		// alert, its start for one that opened it.
+		at, err = latest("date_started", m.DateStarted, "date_detected", m.DateDetected,
+			"date_created", m.DateCreated, "date_closed", m.DateClosed)
 	case ResourceIssue:
 		var d struct {
 			Issue struct {
@@ -304,20 +391,30 @@ func ParseAlert(resource string, body []byte) (Alert, error) {
 				Project   struct {
 					Slug string `json:"slug"`
 				} `json:"project"`
+				FirstSeen string `json:"firstSeen"`
+				LastSeen  string `json:"lastSeen"`
 			} `json:"issue"`
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil {
-			return Alert{}, err
+			return Alert{}, time.Time{}, err
 		}
 		i := d.Issue
 		a.Title, a.URL, a.Level, a.Project = i.Title, i.WebURL, i.Level, i.Project.Slug
 		if a.URL == "" {
 			a.URL = i.Permalink
 		}
+		// When Sentry last saw an event of it: for an issue created or
+		// regressed, the one that did it. An issue resolved, assigned or
+		// archived by hand may have been quiet for long before: too old to
+		// tell from a replay, it is dropped, and it calls for no rollback.
+		at, err = latest("lastSeen", i.LastSeen, "firstSeen", i.FirstSeen)
 	default:
-		return Alert{}, errors.New("unsupported resource " + resource)
+		return Alert{}, time.Time{}, errors.New("unsupported resource " + resource)
 	}
-	return a, nil
+	if err != nil {
+		return Alert{}, time.Time{}, err
+	}
+	return a, at, nil
 }
 
 // payloadShapes are the members of a payload's data that tell the
@@ -350,6 +447,33 @@ func payloadShape(data map[string]json.RawMessage) string {
 		}
 	}
 	return shape
+}
+
+// epochTime reads a time Sentry gives in seconds since the epoch.
+func epochTime(name string, sec float64) (time.Time, error) {
+	if !(sec > 0 && sec < 1<<34) {
+		return time.Time{}, fmt.Errorf("%s %v: not a time", name, sec)
+	}
+	return time.UnixMilli(int64(math.Round(sec * 1000))).UTC(), nil
+}
+
+// latest reads the RFC 3339 times of pairs of name and value, skipping
+// the empty ones, and returns the latest: zero when all are empty.
+func latest(pairs ...string) (time.Time, error) {
+	var last time.Time
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, pairs[i+1])
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s: %w", pairs[i], err)
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last, nil
 }
 
 // tagValue finds key in event tags, sent as [key, value] pairs or as

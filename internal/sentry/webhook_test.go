@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/ratelog"
@@ -67,6 +67,17 @@ func sign(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// fixtureClock is a clock minutes after the time of resource's payload in
+// testdata/webhook, taken from Sentry's documentation: the issue and the
+// issue alert are of one evening of 2019, the metric alert of 2020.
+func fixtureClock(resource string) func() time.Time {
+	t := time.Date(2019, 8, 19, 21, 10, 0, 0, time.UTC)
+	if resource == ResourceMetricAlert {
+		t = time.Date(2020, 9, 13, 12, 30, 0, 0, time.UTC)
+	}
+	return func() time.Time { return t }
 }
 
 func readPayload(t *testing.T, name string) []byte {
@@ -128,7 +139,7 @@ func TestWebhookHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []Alert
-			h := &WebhookHandler{Secret: secret, OnAlert: func(a Alert) { got = append(got, a) }}
+			h := &WebhookHandler{Secret: secret, OnAlert: func(a Alert) { got = append(got, a) }, Now: fixtureClock(tt.resource)}
 			method := tt.method
 			if method == "" {
 				method = "POST"
@@ -166,7 +177,7 @@ func TestWebhookDeliveredOnce(t *testing.T) {
 	seen := map[string]bool{}
 	var storeErr error
 	var got []Alert
-	h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { got = append(got, a) },
+	h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { got = append(got, a) }, Now: fixtureClock(ResourceIssue),
 		First: func(_ context.Context, key string) (bool, error) {
 			if storeErr != nil {
 				return false, storeErr
@@ -207,7 +218,7 @@ func TestWebhookDeliveredOnce(t *testing.T) {
 func TestWebhookServer(t *testing.T) {
 	// The handler behind a real listener: Sentry posts, the bot answers.
 	alerts := make(chan Alert, 1)
-	srv := httptest.NewServer(&WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts <- a }})
+	srv := httptest.NewServer(&WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts <- a }, Now: fixtureClock(ResourceIssue)})
 	t.Cleanup(srv.Close)
 	body := readPayload(t, "issue.json")
 	req, err := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
@@ -304,7 +315,7 @@ func TestWebhookFirstDeadline(t *testing.T) {
 			var logged syncbuf.Buffer
 			var alerted atomic.Int32
 			var given atomic.Int64 // the deadline First was given, from its call
-			h := &WebhookHandler{Secret: goldenSecret, FirstTimeout: tt.timeout,
+			h := &WebhookHandler{Secret: goldenSecret, FirstTimeout: tt.timeout, Now: fixtureClock(ResourceIssue),
 				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
 				OnAlert: func(Alert) { alerted.Add(1) },
 				First: func(ctx context.Context, _ string) (bool, error) {
@@ -411,7 +422,7 @@ func TestWebhookOneAlertPerBody(t *testing.T) {
 			seen := map[string]bool{}
 			var asked int
 			var alerts []Alert
-			h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts = append(alerts, a) },
+			h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts = append(alerts, a) }, Now: fixtureClock(resource),
 				First: func(_ context.Context, key string) (bool, error) {
 					asked++
 					first := !seen[key]
@@ -509,5 +520,120 @@ func TestWebhookPayloadRefusalsLogLimited(t *testing.T) {
 	}
 	if n := strings.Count(l, "bad or missing signature"); n != 1 {
 		t.Errorf("got %d signature lines, want 1:\n%s", n, l)
+	}
+}
+
+// TestWebhookFreshness: the signature proves where a body came from, not
+// when, and First forgets after DedupeRetention; so a delivery whose own
+// time, inside the signed body, is older than its bound (MaxAge, or
+// MaxIncidentAge for a metric alert) or ahead of the clock by more than
+// MaxClockSkew is dropped with 204, for Sentry not to send it again,
+// before the store is asked, and logged; one without a time it could be
+// judged by is refused with 400. The time is the one closest to when
+// Sentry sent the notification: an issue alert's received (Sentry's clock)
+// before its event's own time, an issue's lastSeen before its firstSeen, a
+// metric alert's latest incident date.
+func TestWebhookFreshness(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) string { return now.Add(-d).Format(time.RFC3339Nano) }
+	epoch := func(d time.Duration) float64 { return float64(now.Add(-d).UnixMilli()) / 1000 }
+	const (
+		fresh   = "fresh"   // 204, an alert
+		dropped = "dropped" // 204, no alert, logged
+		refused = "refused" // 400, no alert, logged
+	)
+	tests := []struct {
+		name     string
+		resource string
+		fields   map[string]any // the dated object's time fields
+		want     string
+		logged   string
+	}{
+		{"event received a minute ago", ResourceEventAlert, map[string]any{"received": epoch(time.Minute), "datetime": ago(time.Minute)}, fresh, ""},
+		{"event received just inside MaxAge", ResourceEventAlert, map[string]any{"received": epoch(MaxAge - time.Minute)}, fresh, ""},
+		{"event received before MaxAge", ResourceEventAlert, map[string]any{"received": epoch(MaxAge + time.Minute), "datetime": ago(MaxAge + time.Minute)}, dropped, "too long ago"},
+		{"event received a week ago", ResourceEventAlert, map[string]any{"received": epoch(7 * 24 * time.Hour)}, dropped, "too long ago"},
+		{"old event received now (an offline client's)", ResourceEventAlert, map[string]any{"received": epoch(time.Minute), "datetime": ago(3 * time.Hour)}, fresh, ""},
+		{"event with no received: its own time", ResourceEventAlert, map[string]any{"datetime": ago(10 * time.Minute)}, fresh, ""},
+		{"event with no received, old", ResourceEventAlert, map[string]any{"datetime": ago(2 * time.Hour)}, dropped, "too long ago"},
+		{"event received ahead within skew", ResourceEventAlert, map[string]any{"received": epoch(-MaxClockSkew + time.Minute)}, fresh, ""},
+		{"event received ahead beyond skew", ResourceEventAlert, map[string]any{"received": epoch(-MaxClockSkew - time.Minute)}, dropped, "ahead of this bot's clock"},
+		{"event without a time", ResourceEventAlert, map[string]any{}, refused, "no time"},
+		{"event with a null received", ResourceEventAlert, map[string]any{"received": nil}, refused, "no time"},
+		{"event received at a negative time", ResourceEventAlert, map[string]any{"received": -1.0}, refused, "received"},
+		{"event with an unreadable time", ResourceEventAlert, map[string]any{"datetime": "yesterday"}, refused, "datetime"},
+		{"metric alert started now", ResourceMetricAlert, map[string]any{"date_started": ago(time.Minute), "date_detected": ago(time.Minute), "date_created": ago(0), "date_closed": nil}, fresh, ""},
+		{"metric alert turned critical, incident started hours ago", ResourceMetricAlert, map[string]any{"date_started": ago(23 * time.Hour), "date_detected": ago(23 * time.Hour)}, fresh, ""},
+		{"metric alert of an incident started before MaxIncidentAge", ResourceMetricAlert, map[string]any{"date_started": ago(MaxIncidentAge + time.Minute), "date_closed": nil}, dropped, "too long ago"},
+		{"metric alert resolved now, incident started days ago", ResourceMetricAlert, map[string]any{"date_started": ago(72 * time.Hour), "date_closed": ago(time.Minute)}, fresh, ""},
+		{"metric alert resolved a week ago", ResourceMetricAlert, map[string]any{"date_started": ago(9 * 24 * time.Hour), "date_closed": ago(7 * 24 * time.Hour)}, dropped, "too long ago"},
+		{"metric alert without a time", ResourceMetricAlert, map[string]any{"date_closed": nil}, refused, "no time"},
+		{"issue seen a minute ago", ResourceIssue, map[string]any{"firstSeen": ago(time.Minute), "lastSeen": ago(time.Minute)}, fresh, ""},
+		{"old issue seen again now (regressed)", ResourceIssue, map[string]any{"firstSeen": ago(30 * 24 * time.Hour), "lastSeen": ago(time.Minute)}, fresh, ""},
+		{"issue last seen before MaxAge", ResourceIssue, map[string]any{"firstSeen": ago(3 * time.Hour), "lastSeen": ago(MaxAge + time.Minute)}, dropped, "too long ago"},
+		{"issue with only firstSeen", ResourceIssue, map[string]any{"firstSeen": ago(10 * time.Minute)}, fresh, ""},
+		{"issue with Sentry's +00:00 offset", ResourceIssue, map[string]any{"lastSeen": now.Add(-time.Minute).Format("2006-01-02T15:04:05.000000-07:00")}, fresh, ""},
+		{"issue without a time", ResourceIssue, map[string]any{}, refused, "no time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dated := map[string]any{"title": "ReferenceError: x is not defined"}
+			for k, v := range tt.fields {
+				dated[k] = v
+			}
+			var data map[string]any
+			action := "triggered"
+			switch tt.resource {
+			case ResourceEventAlert:
+				data = map[string]any{"event": dated, "triggered_rule": "r"}
+			case ResourceMetricAlert:
+				action, data = "critical", map[string]any{"metric_alert": dated}
+			case ResourceIssue:
+				action, data = "created", map[string]any{"issue": dated}
+			}
+			body, err := json.Marshal(map[string]any{"action": action, "data": data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logged bytes.Buffer
+			var asked, alerted int
+			h := &WebhookHandler{Secret: goldenSecret, Now: func() time.Time { return now },
+				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
+				OnAlert: func(Alert) { alerted++ },
+				First:   func(context.Context, string) (bool, error) { asked++; return true, nil }}
+			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+			req.Header.Set(ResourceHeader, tt.resource)
+			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			wantStatus, wantAlerts, wantAsked := http.StatusNoContent, 0, 0
+			switch tt.want {
+			case fresh:
+				wantAlerts, wantAsked = 1, 1
+			case refused:
+				wantStatus = http.StatusBadRequest
+			}
+			if rec.Code != wantStatus || alerted != wantAlerts || asked != wantAsked {
+				t.Errorf("got %d, %d alerts, store asked %d times; want %d, %d, %d (%s)", rec.Code, alerted, asked, wantStatus, wantAlerts, wantAsked, rec.Body)
+			}
+			l := logged.String()
+			if tt.logged != "" && (!strings.Contains(l, "level=WARN") || !strings.Contains(l, tt.logged)) {
+				t.Errorf("log: got %q, want a WARN saying %q", l, tt.logged)
+			}
+			if tt.logged == "" && strings.Contains(l, "level=WARN") {
+				t.Errorf("log: got %q, want no WARN", l)
+			}
+		})
+	}
+}
+
+// TestDedupeOutlivesFreshness: a key must be remembered for longer than a
+// delivery is accepted after its time, else a captured delivery sent again
+// once its key is forgotten would be taken as new.
+func TestDedupeOutlivesFreshness(t *testing.T) {
+	for _, maxAge := range []time.Duration{MaxAge, MaxIncidentAge} {
+		if DedupeRetention <= maxAge+MaxClockSkew {
+			t.Errorf("DedupeRetention %v: want more than %v + %v", DedupeRetention, maxAge, MaxClockSkew)
+		}
 	}
 }
