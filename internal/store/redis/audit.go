@@ -50,7 +50,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 		return fmt.Errorf("append audit: entry JSON does not start with %s", seqPrefix)
 	}
 	keys := []string{s.key("audit", "appended", nonce()), s.key("audit", "seq"), s.key("audit"), s.key("audit", "index")}
-	seq, err := appendAuditScript.Run(ctx, s.rdb, keys,
+	seq, err := s.guarded(ctx, appendAuditScript, keys,
 		replyTTL.Milliseconds(), timeKey(c.Time), c.App, data[len(seqPrefix):]).Uint64()
 	if err != nil {
 		return s.fail(ctx, "append audit", err)
@@ -61,8 +61,9 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 
 // appendAuditScript takes the next Seq, adds the entry to the stream and
 // the index, and returns the Seq. KEYS[1] remembers it for a resend of the
-// call, which must not append twice.
-var appendAuditScript = goredis.NewScript(`
+// call, which must not append twice. It starts with guard: an entry
+// appended to a trail Redis emptied would take Seq 1 again.
+var appendAuditScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[1])
 if done then
   return tonumber(done)
@@ -95,7 +96,7 @@ func (s *Store) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 		if q.Limit > 0 {
 			want = q.Limit - len(out)
 		}
-		v, err := auditPageScript.Run(ctx, s.rdb, keys, upper, lower, pageSize, q.App, want).Result()
+		v, err := s.guarded(ctx, auditPageScript, keys, upper, lower, pageSize, q.App, want).Result()
 		if err != nil {
 			return nil, s.fail(ctx, "read audit", err)
 		}
@@ -120,8 +121,9 @@ func (s *Store) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 // auditPageScript examines up to ARGV[3] index entries between ARGV[1] and
 // ARGV[2] (newest first) and returns {last entry examined, whether there
 // may be more, the JSON of each match}, stopping after ARGV[5] matches (0:
-// no limit). ARGV[4] is the App, empty for any.
-var auditPageScript = goredis.NewScript(`
+// no limit). ARGV[4] is the App, empty for any. It starts with guard: a
+// trail read empty because Redis lost its data is not "nothing happened".
+var auditPageScript = goredis.NewScript(guard + `
 local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 local want = tonumber(ARGV[5])
 local out = {'', #members == tonumber(ARGV[3]) and 1 or 0}

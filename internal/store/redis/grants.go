@@ -110,7 +110,7 @@ func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check in %s: %w", user, err)
 	}
-	if err := s.rdb.HSet(ctx, s.key("presence"), user, until.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+	if err := s.guarded(ctx, putFieldScript, []string{s.key("presence")}, user, until.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
 		return s.fail(ctx, "check in "+user, err)
 	}
 	return nil
@@ -121,7 +121,7 @@ func (s *Store) CheckOut(ctx context.Context, user string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check out %s: %w", user, err)
 	}
-	if err := s.rdb.HDel(ctx, s.key("presence"), user).Err(); err != nil {
+	if err := s.guarded(ctx, deleteFieldScript, []string{s.key("presence")}, user).Err(); err != nil {
 		return s.fail(ctx, "check out "+user, err)
 	}
 	return nil
@@ -133,9 +133,9 @@ func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list presence: %w", err)
 	}
-	all, err := s.rdb.HGetAll(ctx, s.key("presence")).Result()
+	all, err := s.readGate(ctx, "list presence", s.key("presence"))
 	if err != nil {
-		return nil, s.fail(ctx, "list presence", err)
+		return nil, err
 	}
 	now := s.now()
 	out := make(map[string]time.Time, len(all))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -410,6 +411,14 @@ func TestScriptsLoaded(t *testing.T) {
 			return s.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: "status"})
 		},
 		func() error { _, err := s.Audit(ctx, audit.Query{Limit: 5}); return err },
+		func() error { return s.CheckIn(ctx, "ana", time.Now().Add(time.Hour)) },
+		func() error { return s.CheckOut(ctx, "ana") },
+		func() error { return s.Signal(ctx, "d1", "cancel", "ana", time.Minute) },
+		func() error {
+			_, _, err := s.ReplaceLock(ctx, nil, deploy.Lock{App: "web", Owner: "ana", Created: time.Now()})
+			return err
+		},
+		func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", App: "web", Env: "prod", Fence: 1}) },
 	}
 	for i, call := range calls {
 		if err := call(); err != nil {

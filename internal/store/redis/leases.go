@@ -170,6 +170,8 @@ redis.call('SET', KEYS[1], tok .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARG
 return {'acquired', tok}
 `)
 
+// abandonScript deletes the lease KEYS[1] if the call of nonce ARGV[1]
+// took it. No guard: a store Redis emptied holds no lease of that call.
 var abandonScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v and string.match(v, '^%d+|%d+|([^|]*)|') == ARGV[1] then

@@ -50,6 +50,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
+// deleteFieldScript deletes field ARGV[1] of hash KEYS[1]. It starts with
+// guard.
+var deleteFieldScript = goredis.NewScript(guard + `
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`)
+
 // ReplaceLock stores next if the lock of its scope in force is still prev
 // (nil: none; an expired lock counts as none), in one script. Otherwise
 // it stores nothing and returns the lock in force (nil: none) and false.
@@ -234,23 +241,12 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	return active, nil
 }
 
-// readGate reads the hash key that decides whether commands may run (the
-// locks, the grants) with the store's id, in one MULTI: a hash read empty
-// because Redis lost its data is refused, not taken for "no lock".
+// readGate reads the hash key with the store's id, in one MULTI: a hash
+// read empty because Redis lost its data is refused, not taken for "no
+// lock" (or no grant, watch, check-in).
 func (s *Store) readGate(ctx context.Context, op, key string) (map[string]string, error) {
-	var (
-		all *goredis.MapStringStringCmd
-		id  *goredis.StringCmd
-	)
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		all = p.HGetAll(ctx, key)
-		id = p.Get(ctx, s.idKey())
-		return nil
-	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, s.fail(ctx, op, err)
-	}
-	if err := s.checkID(op, id); err != nil {
+	var all *goredis.MapStringStringCmd
+	if err := s.readTx(ctx, op, func(p goredis.Pipeliner) { all = p.HGetAll(ctx, key) }); err != nil {
 		return nil, err
 	}
 	return all.Val(), nil
@@ -259,16 +255,8 @@ func (s *Store) readGate(ctx context.Context, op, key string) (map[string]string
 // readField reads field of the hash key with the store's id, in one MULTI,
 // and returns "" for none.
 func (s *Store) readField(ctx context.Context, op, key, field string) (string, error) {
-	var v, id *goredis.StringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		v = p.HGet(ctx, key, field)
-		id = p.Get(ctx, s.idKey())
-		return nil
-	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		return "", s.fail(ctx, op, err)
-	}
-	if err := s.checkID(op, id); err != nil {
+	var v *goredis.StringCmd
+	if err := s.readTx(ctx, op, func(p goredis.Pipeliner) { v = p.HGet(ctx, key, field) }); err != nil {
 		return "", err
 	}
 	if err := v.Err(); err != nil && !errors.Is(err, goredis.Nil) {
@@ -279,7 +267,9 @@ func (s *Store) readField(ctx context.Context, op, key, field string) (string, e
 
 // dropFieldsScript deletes each field of ARGV (field, value pairs) of
 // hash KEYS[1] that still holds the value read: an expired lock or grant
-// may have been replaced since.
+// may have been replaced since. No guard: it deletes only what its caller
+// read with the id a moment before, which a store Redis emptied since no
+// longer holds.
 var dropFieldsScript = goredis.NewScript(`
 for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then

@@ -29,7 +29,7 @@ func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (boo
 	if ttl > 0 {
 		expires, px = msCeil(now.Add(ttl)), redisTTL(ttl)
 	}
-	set, err := setOnceScript.Run(ctx, s.rdb, []string{s.key("once", key)}, ms(now), expires, nonce(), px).Bool()
+	set, err := s.guarded(ctx, setOnceScript, []string{s.key("once", key)}, ms(now), expires, nonce(), px).Bool()
 	if err != nil {
 		return false, s.fail(ctx, "set once "+key, err)
 	}
@@ -37,8 +37,10 @@ func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (boo
 }
 
 // setOnceScript: ARGV is now, the expiry (0: never), the call's nonce and
-// the Redis expiry in milliseconds (0: none).
-var setOnceScript = goredis.NewScript(`
+// the Redis expiry in milliseconds (0: none). It starts with guard: in a
+// store Redis emptied every key is new, and a delivery already handled
+// would be handled again.
+var setOnceScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if v then
   local exp, n = string.match(v, '^(%d+)|(.*)$')

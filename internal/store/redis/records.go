@@ -124,14 +124,14 @@ func (s *Store) Record(ctx context.Context, id string) (*deploy.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("get record %s: %w", id, err)
 	}
-	data, err := s.rdb.HGet(ctx, s.key("records"), id).Bytes()
-	if errors.Is(err, goredis.Nil) {
+	data, err := s.readField(ctx, "get record "+id, s.key("records"), id)
+	if err != nil {
+		return nil, err
+	}
+	if data == "" {
 		return nil, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no deploy record %s", id)
 	}
-	if err != nil {
-		return nil, s.fail(ctx, "get record "+id, err)
-	}
-	r, err := decodeRecord(data)
+	r, err := decodeRecord([]byte(data))
 	if err != nil {
 		return nil, fmt.Errorf("get record %s: %w", id, err)
 	}
@@ -207,7 +207,7 @@ func collect(limit int, read func(upper string, want int) (recordPage, error)) (
 // holding at most want records (0: any number).
 func (s *Store) recordsPage(ctx context.Context, f deploy.Filter, upper string, want int) (recordPage, error) {
 	keys := []string{s.key("records"), s.key("records", "index")}
-	v, err := recordsPageScript.Run(ctx, s.rdb, keys, upper, pageSize, f.App, f.Env, string(f.Outcome), want).Result()
+	v, err := s.guarded(ctx, recordsPageScript, keys, upper, pageSize, f.App, f.Env, string(f.Outcome), want).Result()
 	if err != nil {
 		return recordPage{}, s.fail(ctx, "list records", err)
 	}
@@ -218,8 +218,10 @@ func (s *Store) recordsPage(ctx context.Context, f deploy.Filter, upper string, 
 // (newest first) and returns {last entry examined, whether there may be
 // more, the JSON of each match}, stopping after ARGV[6] matches (0: no
 // limit), with more set: the caller may drop a match it listed already.
-// ARGV[3..5] are App, Env and Outcome, empty for any.
-var recordsPageScript = goredis.NewScript(`
+// ARGV[3..5] are App, Env and Outcome, empty for any. It starts with
+// guard, as every records script does: a history read empty because Redis
+// lost its data is not "no deploys", nor its running records "none".
+var recordsPageScript = goredis.NewScript(guard + `
 local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
 local want = tonumber(ARGV[6])
 local out = {'', #members == tonumber(ARGV[2]) and 1 or 0}
@@ -250,7 +252,7 @@ return out
 func (s *Store) runningPage(ctx context.Context, f deploy.Filter, upper string, want int) (recordPage, error) {
 	keys := []string{s.key("records"), s.key("records", "running"), s.key("records", "member"), s.key("records", "running", "built")}
 	run := func() (any, error) {
-		return runningPageScript.Run(ctx, s.rdb, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want).Result()
+		return s.guarded(ctx, runningPageScript, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want).Result()
 	}
 	v, err := run()
 	if errors.Is(err, goredis.Nil) {
@@ -276,7 +278,7 @@ func (s *Store) runningPage(ctx context.Context, f deploy.Filter, upper string, 
 // there, added by the write that replaced it. The removal is best effort
 // (pcall): Redis refuses writes when out of memory or read-only, not this
 // listing.
-var runningPageScript = goredis.NewScript(`
+var runningPageScript = goredis.NewScript(guard + `
 if redis.call('EXISTS', KEYS[4]) == 0 then
   return false
 end
@@ -307,13 +309,13 @@ return out
 `)
 
 // buildRunning adds every running record of records:index to
-// records:running, a page per script call, then sets the marker that it
-// is built. Several replicas may run it at once.
+// records:running, a page per script call; the last sets the marker that
+// it is built. Several replicas may run it at once.
 func (s *Store) buildRunning(ctx context.Context) error {
-	keys := []string{s.key("records", "index"), s.key("records", "running")}
+	keys := []string{s.key("records", "index"), s.key("records", "running"), s.key("records", "running", "built")}
 	upper := "+"
 	for {
-		v, err := buildRunningScript.Run(ctx, s.rdb, keys, upper, pageSize, string(deploy.OutcomeRunning)).Result()
+		v, err := s.guarded(ctx, buildRunningScript, keys, upper, pageSize, string(deploy.OutcomeRunning)).Result()
 		if err != nil {
 			return s.fail(ctx, "build running index", err)
 		}
@@ -322,20 +324,19 @@ func (s *Store) buildRunning(ctx context.Context) error {
 			return fmt.Errorf("build running index: %w", err)
 		}
 		if !more {
-			break
+			return nil
 		}
 		upper = "(" + last
 	}
-	if err := s.rdb.Set(ctx, s.key("records", "running", "built"), "1", 0).Err(); err != nil {
-		return s.fail(ctx, "build running index", err)
-	}
-	return nil
 }
 
 // buildRunningScript adds to KEYS[2] the entries of outcome ARGV[3] among
 // up to ARGV[2] entries of KEYS[1] below ARGV[1], and returns {last entry
-// examined, whether there may be more}.
-var buildRunningScript = goredis.NewScript(`
+// examined, whether there may be more}; with none more, it sets KEYS[3],
+// the marker that KEYS[2] is built. It starts with guard, so the marker
+// is set in the same call that checks the id, never in a store Redis
+// emptied.
+var buildRunningScript = goredis.NewScript(guard + `
 local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {'', #members == tonumber(ARGV[2]) and 1 or 0}
 for _, m in ipairs(members) do
@@ -347,6 +348,9 @@ for _, m in ipairs(members) do
   if outcome == ARGV[3] then
     redis.call('ZADD', KEYS[2], 0, m)
   end
+end
+if out[2] == 0 then
+  redis.call('SET', KEYS[3], '1')
 end
 return out
 `)

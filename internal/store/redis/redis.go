@@ -310,12 +310,13 @@ return redis.call('GET', KEYS[1])
 // (a restart).
 var scripts = []*goredis.Script{
 	putRecordScript, recordsPageScript, runningPageScript, buildRunningScript,
-	takeFieldScript, dropFieldsScript,
+	putFieldScript, deleteFieldScript, replaceFieldScript, takeFieldScript, dropFieldsScript,
 	appendAuditScript, auditPageScript,
-	setOnceScript,
+	setOnceScript, setScript,
 	acquireScript, abandonScript, renewScript, releaseScript,
 	signalFirstScript, takeScript,
 	boardScript, leaveScript, returnCarsScript,
+	writeWatchScript,
 	trimRecordsScript, trimAuditScript,
 }
 

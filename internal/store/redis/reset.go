@@ -22,6 +22,13 @@ import (
 // replica made a new one), refuses from then on rather than carry on
 // without the locks, grants and leases it relied on.
 //
+// Every call that reads or writes the store's data reads the id in the
+// same round trip: its script starts with guard, or its MULTI (readTx)
+// reads the id too. So the first call after a reset notices it, rather
+// than answer from the empty store or write into it, and no call pays a
+// second round trip for it. Only Ping does not: it is the check that Redis
+// answers, made before the id is read.
+//
 // An Open cannot tell a first start from a wipe that happened while no bot
 // ran: both find no id and make one. A prefix written by an earlier
 // Switchman, which set no id, gets one the same way.
@@ -81,6 +88,24 @@ func (s *Store) guarded(ctx context.Context, sc *goredis.Script, keys []string, 
 	keys = append(keys[:len(keys):len(keys)], s.idKey())
 	args = append(args[:len(args):len(args)], s.id)
 	return sc.Run(ctx, s.rdb, keys, args...)
+}
+
+// readTx sends the reads queue adds and a GET of the store's id in one
+// MULTI, one round trip, and returns the reset store's error if the id is
+// not the store's: what they read empty because Redis lost its data is
+// refused, not taken for "none". A read finding no key (goredis.Nil) is no
+// error here; the caller reads each command's result.
+func (s *Store) readTx(ctx context.Context, op string, queue func(goredis.Pipeliner)) error {
+	var id *goredis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		queue(p)
+		id = p.Get(ctx, s.idKey())
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return s.fail(ctx, op, err)
+	}
+	return s.checkID(op, id)
 }
 
 // checkID returns the error of a reset store when found, the id read in

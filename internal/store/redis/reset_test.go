@@ -14,9 +14,11 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 // seed gives s what a reset takes away: lock, bob's grant of deployer (as
@@ -204,10 +206,20 @@ func TestPersistenceWarning(t *testing.T) {
 // TestStoreResetFirstCall wipes Redis under an open store and makes one
 // call, the first since the wipe, so that no other call has noticed the
 // reset before it: each verifies the store's id itself, refuses with the
-// reset's error and writes nothing.
+// reset's error, answers nothing from the empty store and writes nothing.
+// Every method that reads or writes the store's data is here.
 func TestStoreResetFirstCall(t *testing.T) {
 	now := time.Now()
 	lock := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db maintenance", Created: now}
+	car := trainstore.Car{App: "web", Build: "2", Env: "prod", User: "ana", Boarded: now}
+	// none fails the test when a refused call answered something all the
+	// same.
+	none := func(t *testing.T, what string, got any, empty bool) {
+		t.Helper()
+		if !empty {
+			t.Errorf("%s: got %v, want nothing", what, got)
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		call func(t *testing.T, s *redis.Store, held deploy.Lease) error
@@ -267,6 +279,136 @@ func TestStoreResetFirstCall(t *testing.T) {
 		}},
 		{"PutGrant", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
 			return s.PutGrant(t.Context(), acl.Grant{User: "carl", Role: "deployer", GrantedBy: "ana", Created: now})
+		}},
+		{"Locks", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			locks, err := s.Locks(t.Context())
+			none(t, "Locks", locks, len(locks) == 0)
+			return err
+		}},
+		{"Grants", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			grants, err := s.Grants(t.Context())
+			none(t, "Grants", grants, len(grants) == 0)
+			return err
+		}},
+		{"Acquire", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			l, err := s.Acquire(t.Context(), deploy.LeaseKey("web", "prod"), "deploy 2", time.Minute)
+			none(t, "Acquire", l, l == nil)
+			return err
+		}},
+		{"CheckIn", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.CheckIn(t.Context(), "ana", now.Add(time.Hour))
+		}},
+		{"CheckOut", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.CheckOut(t.Context(), "ana")
+		}},
+		{"Present", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			present, err := s.Present(t.Context())
+			none(t, "Present", present, len(present) == 0)
+			return err
+		}},
+		{"SetOnce", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			set, err := s.SetOnce(t.Context(), "slack:Ev1", time.Minute)
+			none(t, "SetOnce", set, !set)
+			return err
+		}},
+		{"SetOnce for good", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			set, err := s.SetOnce(t.Context(), "retention:due", 0)
+			none(t, "SetOnce", set, !set)
+			return err
+		}},
+		{"PutRecord", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.PutRecord(t.Context(), &deploy.Record{ID: "r1", App: "web", Env: "prod", Started: now, Outcome: deploy.OutcomeRunning})
+		}},
+		{"Record", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			r, err := s.Record(t.Context(), "r1")
+			none(t, "Record", r, r == nil)
+			return err
+		}},
+		{"Records", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			recs, err := s.Records(t.Context(), deploy.Filter{Limit: 20})
+			none(t, "Records", recs, len(recs) == 0)
+			return err
+		}},
+		{"Records running", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			recs, err := s.Records(t.Context(), deploy.Filter{Outcome: deploy.OutcomeRunning})
+			none(t, "Records", recs, len(recs) == 0)
+			return err
+		}},
+		{"TrimRecords", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			n, err := s.TrimRecords(t.Context(), now, 0)
+			none(t, "TrimRecords", n, n == 0)
+			return err
+		}},
+		{"AppendAudit", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			e := audit.Entry{Time: now, User: "bob", Command: "deploy web 2 to prod", Decision: audit.Refused}
+			err := s.AppendAudit(t.Context(), &e)
+			none(t, "AppendAudit's Seq", e.Seq, e.Seq == 0)
+			return err
+		}},
+		{"Audit", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			entries, err := s.Audit(t.Context(), audit.Query{Limit: 20})
+			none(t, "Audit", entries, len(entries) == 0)
+			return err
+		}},
+		{"TrimAudit", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			n, err := s.TrimAudit(t.Context(), now)
+			none(t, "TrimAudit", n, n == 0)
+			return err
+		}},
+		{"Signal", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.Signal(t.Context(), "r1", "cancel", "ana", time.Minute)
+		}},
+		{"SignalFirst", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			v, ok, err := s.SignalFirst(t.Context(), "r1", "confirm", "ok ana", time.Minute)
+			none(t, "SignalFirst", v, v == "" && !ok)
+			return err
+		}},
+		{"TakeSignal", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			v, ok, err := s.TakeSignal(t.Context(), "r1", "cancel")
+			none(t, "TakeSignal", v, v == "" && !ok)
+			return err
+		}},
+		{"Board", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			old, err := s.Board(t.Context(), "weekly", car, 0)
+			none(t, "Board", old, old == nil)
+			return err
+		}},
+		{"Leave", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			c, err := s.Leave(t.Context(), "weekly", "web")
+			none(t, "Leave", c, c == trainstore.Car{})
+			return err
+		}},
+		{"Cars", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			cars, err := s.Cars(t.Context(), "weekly")
+			none(t, "Cars", cars, len(cars) == 0)
+			return err
+		}},
+		{"ReturnCars", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.ReturnCars(t.Context(), "weekly", []trainstore.Car{car})
+		}},
+		{"MarkRun", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.MarkRun(t.Context(), "weekly", "depart", now)
+		}},
+		{"LastRun", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			at, err := s.LastRun(t.Context(), "weekly", "depart")
+			none(t, "LastRun", at, at.IsZero())
+			return err
+		}},
+		{"PutWatch", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.PutWatch(t.Context(), watchstore.Watch{ID: "r1", App: "web", Env: "prod", Fence: 1, State: []byte(`{}`)})
+		}},
+		{"DeleteWatch", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			return s.DeleteWatch(t.Context(), "r1", 1)
+		}},
+		{"Watch", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			w, err := s.Watch(t.Context(), "r1")
+			none(t, "Watch", w, w.ID == "")
+			return err
+		}},
+		{"Watches", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			ws, err := s.Watches(t.Context())
+			none(t, "Watches", ws, len(ws) == 0)
+			return err
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

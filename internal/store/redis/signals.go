@@ -25,13 +25,19 @@ func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Dur
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("signal %s %s: %w", kind, id, err)
 	}
-	px, _ := strconv.ParseInt(redisTTL(ttl), 10, 64)
 	v := msCeil(s.now().Add(ttl)) + "|" + value
-	if err := s.rdb.Set(ctx, s.key("signal", id, kind), v, time.Duration(px)*time.Millisecond).Err(); err != nil {
+	if err := s.guarded(ctx, setScript, []string{s.key("signal", id, kind)}, v, redisTTL(ttl)).Err(); err != nil {
 		return s.fail(ctx, "signal "+kind+" "+id, err)
 	}
 	return nil
 }
+
+// setScript sets KEYS[1] to ARGV[1] for ARGV[2] milliseconds. It starts
+// with guard.
+var setScript = goredis.NewScript(guard + `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
 
 // SignalFirst leaves value for run id under kind until ttl passes, unless
 // a signal of kind left for id is still there, neither taken nor expired:
@@ -43,7 +49,7 @@ func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl tim
 	}
 	now := s.now()
 	v := msCeil(now.Add(ttl)) + "|" + value
-	held, err := signalFirstScript.Run(ctx, s.rdb, []string{s.key("signal", id, kind)}, ms(now), v, redisTTL(ttl)).Text()
+	held, err := s.guarded(ctx, signalFirstScript, []string{s.key("signal", id, kind)}, ms(now), v, redisTTL(ttl)).Text()
 	if errors.Is(err, goredis.Nil) {
 		return "", true, nil
 	}
@@ -58,8 +64,9 @@ func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl tim
 // the Redis expiry in milliseconds. It returns the signal in the way, or
 // nil once ARGV[2] is left. A value equal to ARGV[2] (the expiry the same
 // to the millisecond) is this call's own, left by an attempt whose reply
-// was lost, or the same answer by the same person: it is left again.
-var signalFirstScript = goredis.NewScript(`
+// was lost, or the same answer by the same person: it is left again. It
+// starts with guard.
+var signalFirstScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if v and v ~= ARGV[2] then
   local exp = string.match(v, '^(%d+)|')
@@ -101,7 +108,7 @@ func (s *Store) takeSignal(ctx context.Context, id, kind, n string) (string, boo
 		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, err)
 	}
 	keys := []string{s.key("signal", id, kind), s.key("signal", "taken", n)}
-	v, err := takeScript.Run(ctx, s.rdb, keys, replyTTL.Milliseconds()).Text()
+	v, err := s.guarded(ctx, takeScript, keys, replyTTL.Milliseconds()).Text()
 	if errors.Is(err, goredis.Nil) {
 		return "", false, nil
 	}
@@ -123,8 +130,9 @@ func (s *Store) takeSignal(ctx context.Context, id, kind, n string) (string, boo
 // none; KEYS[2] keeps a signal taken for a resend of the call, for ARGV[1]
 // milliseconds. A run asks often and mostly finds nothing, so nothing
 // found writes nothing: a resend of such a call may take a signal left
-// since, which its caller then gets, still once.
-var takeScript = goredis.NewScript(`
+// since, which its caller then gets, still once. It starts with guard: a
+// signal is no more found in a store Redis emptied than a lock is.
+var takeScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
   return done

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -92,7 +91,7 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
 	keys := []string{s.carsKey(name), s.memoKey()}
-	v, err := boardScript.Run(ctx, s.rdb, keys, car.App, entry, max(maxCars, 0), replyTTL.Milliseconds()).Text()
+	v, err := s.guarded(ctx, boardScript, keys, car.App, entry, max(maxCars, 0), replyTTL.Milliseconds()).Text()
 	if err != nil {
 		return nil, s.fail(ctx, "board "+name, err)
 	}
@@ -114,8 +113,10 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 
 // boardScript: ARGV is the app, its entry, the most cars (0: no limit) and
 // the memo's expiry. It returns "F" and the number of cars if the train is
-// full, else "R" followed by the entry it replaced, if any.
-var boardScript = goredis.NewScript(`
+// full, else "R" followed by the entry it replaced, if any. It starts
+// with guard, as every train script does: a car boarded into a store Redis
+// emptied would leave without the cars boarded before it.
+var boardScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
   return done
@@ -156,7 +157,7 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 		return trainstore.Car{}, err
 	}
 	keys := []string{s.carsKey(name), s.memoKey()}
-	v, err := leaveScript.Run(ctx, s.rdb, keys, app, replyTTL.Milliseconds()).Text()
+	v, err := s.guarded(ctx, leaveScript, keys, app, replyTTL.Milliseconds()).Text()
 	if err != nil {
 		return trainstore.Car{}, s.fail(ctx, "leave "+name, err)
 	}
@@ -171,7 +172,7 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 }
 
 // leaveScript removes the entry of app ARGV[1] and returns it, or "".
-var leaveScript = goredis.NewScript(`
+var leaveScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
   return done
@@ -194,11 +195,13 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list cars of %s: %w", name, err)
 	}
-	entries, err := s.rdb.LRange(ctx, s.carsKey(name), 0, -1).Result()
-	if err != nil {
-		return nil, s.fail(ctx, "list cars of "+name, err)
+	var entries *goredis.StringSliceCmd
+	if err := s.readTx(ctx, "list cars of "+name, func(p goredis.Pipeliner) {
+		entries = p.LRange(ctx, s.carsKey(name), 0, -1)
+	}); err != nil {
+		return nil, err
 	}
-	cars, err := decodeCars(entries)
+	cars, err := decodeCars(entries.Val())
 	if err != nil {
 		return nil, fmt.Errorf("list cars of %s: %w", name, err)
 	}
@@ -229,15 +232,16 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.C
 		}
 		args[i] = e
 	}
-	if err := returnCarsScript.Run(ctx, s.rdb, []string{s.carsKey(name)}, args...).Err(); err != nil {
+	if err := s.guarded(ctx, returnCarsScript, []string{s.carsKey(name)}, args...).Err(); err != nil {
 		return s.fail(ctx, "return cars to "+name, err)
 	}
 	return nil
 }
 
-// returnCarsScript pushes the entries of ARGV to the front, keeping their
-// order, skipping apps aboard or already pushed.
-var returnCarsScript = goredis.NewScript(`
+// returnCarsScript pushes the entries of ARGV, but for the last (guard's
+// id), to the front, keeping their order, skipping apps aboard or already
+// pushed.
+var returnCarsScript = goredis.NewScript(guard + `
 local function app(e)
   local i = string.find(e, '\0', 1, true)
   if not i then
@@ -253,7 +257,8 @@ for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   end
 end
 local back = {}
-for _, e in ipairs(ARGV) do
+for i = 1, #ARGV - 1 do
+  local e = ARGV[i]
   local a = app(e)
   if not a then
     return redis.error_reply('malformed car entry')
@@ -283,7 +288,7 @@ func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) er
 		return errs.New(errs.Invalid, "mark run: the kind must not contain NUL")
 	}
 	v := at.UTC().Format(time.RFC3339Nano)
-	if err := s.rdb.HSet(ctx, s.key("trains", "runs"), runField(name, kind), v).Err(); err != nil {
+	if err := s.guarded(ctx, putFieldScript, []string{s.key("trains", "runs")}, runField(name, kind), v).Err(); err != nil {
 		return s.fail(ctx, fmt.Sprintf("mark %s %s", name, kind), err)
 	}
 	return nil
@@ -294,12 +299,9 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
 	}
-	v, err := s.rdb.HGet(ctx, s.key("trains", "runs"), runField(name, kind)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, s.fail(ctx, fmt.Sprintf("last run of %s %s", name, kind), err)
+	v, err := s.readField(ctx, fmt.Sprintf("last run of %s %s", name, kind), s.key("trains", "runs"), runField(name, kind))
+	if err != nil || v == "" {
+		return time.Time{}, err
 	}
 	at, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {

@@ -79,11 +79,13 @@ func trimmable(cut string, keep int, read func(upper string) ([]string, error)) 
 // indexPage returns up to pageSize entries of the record index below
 // upper, newest first.
 func (s *Store) indexPage(ctx context.Context, upper string) ([]string, error) {
-	page, err := s.rdb.ZRevRangeByLex(ctx, s.key("records", "index"), &goredis.ZRangeBy{Max: upper, Min: "-", Count: pageSize}).Result()
-	if err != nil {
-		return nil, s.fail(ctx, "trim records", err)
+	var page *goredis.StringSliceCmd
+	if err := s.readTx(ctx, "trim records", func(p goredis.Pipeliner) {
+		page = p.ZRevRangeByLex(ctx, s.key("records", "index"), &goredis.ZRangeBy{Max: upper, Min: "-", Count: pageSize})
+	}); err != nil {
+		return nil, err
 	}
-	return page, nil
+	return page.Val(), nil
 }
 
 // dropRecords deletes the records whose index entries drop lists, each
@@ -98,7 +100,7 @@ func (s *Store) dropRecords(ctx context.Context, drop []string) (int, error) {
 		for i, m := range batch {
 			args[i] = m
 		}
-		d, err := trimRecordsScript.Run(ctx, s.rdb, keys, args...).Int()
+		d, err := s.guarded(ctx, trimRecordsScript, keys, args...).Int()
 		if err != nil {
 			return n, s.fail(ctx, "trim records", err)
 		}
@@ -107,14 +109,16 @@ func (s *Store) dropRecords(ctx context.Context, drop []string) (int, error) {
 	return n, nil
 }
 
-// trimRecordsScript deletes the records whose index entries ARGV lists,
-// each only if it is still the record's entry, and returns how many. The
+// trimRecordsScript deletes the records whose index entries ARGV lists
+// (but for the last, guard's id), each only if it is still the record's
+// entry, and returns how many. The
 // records are finished, so their entries are not in KEYS[4],
 // records:running; they are removed from it all the same, so that no
 // caller can leave it naming a deleted record.
-var trimRecordsScript = goredis.NewScript(`
+var trimRecordsScript = goredis.NewScript(guard + `
 local n = 0
-for _, m in ipairs(ARGV) do
+for i = 1, #ARGV - 1 do
+  local m = ARGV[i]
   local id = string.match(string.sub(m, 22), '^(%Z*)%z')
   if id and redis.call('HGET', KEYS[2], id) == m then
     redis.call('HDEL', KEYS[1], id)
@@ -136,7 +140,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 	keys := []string{s.key("audit", "index"), s.key("audit")}
 	n := 0
 	for {
-		d, err := trimAuditScript.Run(ctx, s.rdb, keys, "("+timeKey(before), pageSize).Int()
+		d, err := s.guarded(ctx, trimAuditScript, keys, "("+timeKey(before), pageSize).Int()
 		if err != nil {
 			return n, s.fail(ctx, "trim audit", err)
 		}
@@ -148,8 +152,9 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 }
 
 // trimAuditScript deletes up to ARGV[2] of the oldest entries below
-// ARGV[1] and returns how many.
-var trimAuditScript = goredis.NewScript(`
+// ARGV[1] and returns how many. It starts with guard, as trimRecordsScript
+// does.
+var trimAuditScript = goredis.NewScript(guard + `
 local members = redis.call('ZRANGEBYLEX', KEYS[1], '-', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(members) do
   local id = string.match(string.sub(m, 42), '^(%Z*)%z')

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,7 +58,7 @@ func (s *Store) PutWatch(ctx context.Context, w watchstore.Watch) error {
 		return fmt.Errorf("put watch %s: %w", w.ID, err)
 	}
 	keys := []string{s.key("watches"), s.key("fence", watchstore.LeaseKey(w.ID))}
-	stored, err := writeWatchScript.Run(ctx, s.rdb, keys, w.ID, w.Fence, data).Int64()
+	stored, err := s.guarded(ctx, writeWatchScript, keys, w.ID, w.Fence, data).Int64()
 	if err != nil {
 		return s.fail(ctx, "put watch "+w.ID, err)
 	}
@@ -79,7 +78,7 @@ func (s *Store) DeleteWatch(ctx context.Context, id string, fence int64) error {
 		return err
 	}
 	keys := []string{s.key("watches"), s.key("fence", watchstore.LeaseKey(id))}
-	stored, err := writeWatchScript.Run(ctx, s.rdb, keys, id, fence).Int64()
+	stored, err := s.guarded(ctx, writeWatchScript, keys, id, fence, "").Int64()
 	if err != nil {
 		return s.fail(ctx, "delete watch "+id, err)
 	}
@@ -89,11 +88,12 @@ func (s *Store) DeleteWatch(ctx context.Context, id string, fence int64) error {
 	return nil
 }
 
-// writeWatchScript sets (ARGV[3] given) or deletes the watch ARGV[1] in
-// KEYS[1] with fencing token ARGV[2], and returns 0; unless KEYS[2], the
+// writeWatchScript sets (ARGV[3] not empty) or deletes the watch ARGV[1]
+// in KEYS[1] with fencing token ARGV[2], and returns 0; unless KEYS[2], the
 // newest token of its lease, or the stored watch's token is greater: it
-// returns that token then and changes nothing.
-var writeWatchScript = goredis.NewScript(`
+// returns that token then and changes nothing. It starts with guard: the
+// fence of a store Redis emptied is 0, and lets any write through.
+var writeWatchScript = goredis.NewScript(guard + `
 local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
 if newest > tonumber(ARGV[2]) then
   return newest
@@ -105,7 +105,7 @@ if cur then
     return fence
   end
 end
-if ARGV[3] then
+if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -119,12 +119,12 @@ func (s *Store) Watch(ctx context.Context, id string) (watchstore.Watch, error) 
 	if err := ctx.Err(); err != nil {
 		return watchstore.Watch{}, fmt.Errorf("get watch %s: %w", id, err)
 	}
-	data, err := s.rdb.HGet(ctx, s.key("watches"), id).Result()
-	if errors.Is(err, goredis.Nil) {
-		return watchstore.Watch{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no watch of %s", id)
-	}
+	data, err := s.readField(ctx, "get watch "+id, s.key("watches"), id)
 	if err != nil {
-		return watchstore.Watch{}, s.fail(ctx, "get watch "+id, err)
+		return watchstore.Watch{}, err
+	}
+	if data == "" {
+		return watchstore.Watch{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no watch of %s", id)
 	}
 	w, err := decodeWatch(data)
 	if err != nil {
@@ -134,14 +134,14 @@ func (s *Store) Watch(ctx context.Context, id string) (watchstore.Watch, error) 
 }
 
 // Watches returns every watch kept, by ID. There are as many as deploys
-// finished within their watch: one HGETALL.
+// finished within their watch: one HGETALL, with the store's id.
 func (s *Store) Watches(ctx context.Context) ([]watchstore.Watch, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list watches: %w", err)
 	}
-	all, err := s.rdb.HGetAll(ctx, s.key("watches")).Result()
+	all, err := s.readGate(ctx, "list watches", s.key("watches"))
 	if err != nil {
-		return nil, s.fail(ctx, "list watches", err)
+		return nil, err
 	}
 	var out []watchstore.Watch
 	for _, data := range all {
