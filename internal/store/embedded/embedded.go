@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,7 +137,7 @@ func (e *refusedError) Error() string {
 // its directory (0700) if needed, unless opt.ReadOnly: then a missing file
 // is an error of code NotFound. An empty file is refused, not made a new
 // store (see create), and so is one anyone may write (see checkMode) or
-// one in a directory anyone may write (see checkDir). If
+// one in a directory anyone may write (see checkDirs). If
 // another process has the file open (to write, or this one does), it
 // gives up after about a second with an error (code Unavailable) saying
 // so. It reads every page of the file, and refuses a damaged one. Opened
@@ -148,9 +149,11 @@ func Open(path string, opt Options) (*Store, error) {
 	case errors.Is(err, fs.ErrNotExist) && opt.ReadOnly:
 		return nil, errs.Wrap(errs.NotFound, err, "state store %s does not exist", path)
 	case errors.Is(err, fs.ErrNotExist):
-		if err := checkDir(path); err != nil {
+		dirs, err := checkDirs(path)
+		if err != nil {
 			return nil, err
 		}
+		warnDirs(path, dirs, opt)
 		if err := create(path); err != nil {
 			return nil, fmt.Errorf("create state store %s: %w", path, err)
 		}
@@ -200,26 +203,29 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 // Check returns the error Open would give for the file at path from its
-// size and mode and its directory's mode alone: an empty file, one anyone
-// may write, or one in a directory anyone may write. A missing file is no
-// error (Open creates it) unless its directory is refused. Check reads no more than the file's
-// metadata: it neither opens, changes nor creates anything, so that the
-// config can be checked while the bot runs.
+// size and mode and its directories' modes alone: an empty file, one
+// anyone may write, or one in a directory anyone may write (see
+// checkDirs). A missing file is no error (Open creates it) unless its
+// directory is refused. Check reads no more than metadata: it neither
+// opens, changes nor creates anything, so that the config can be checked
+// while the bot runs. It gives none of Open's warnings.
 func Check(path string) error {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return checkDir(path)
+		_, err := checkDirs(path)
+		return err
 	case err != nil:
 		return fmt.Errorf("check state store: %w", err)
 	}
 	return checkFile(path, info, Options{})
 }
 
-// checkFile refuses what the file's metadata, and its directory's, tell
-// is no usable store.
+// checkFile refuses what the file's metadata, and its directories', tell
+// is no usable store, and warns as checkMode and warnDirs do.
 func checkFile(path string, info fs.FileInfo, opt Options) error {
-	if err := checkDir(path); err != nil {
+	dirs, err := checkDirs(path)
+	if err != nil {
 		return err
 	}
 	if info.Size() == 0 {
@@ -227,7 +233,11 @@ func checkFile(path string, info fs.FileInfo, opt Options) error {
 		// bbolt would make it a new store, every lock lifted.
 		return &refusedError{path: path, why: "is empty (0 bytes), its locks and history gone"}
 	}
-	return checkMode(path, info.Mode().Perm(), opt)
+	if err := checkMode(path, info.Mode().Perm(), opt); err != nil {
+		return err
+	}
+	warnDirs(path, dirs, opt)
+	return nil
 }
 
 // checkMode refuses a file anyone may write, as the bot creates none:
@@ -257,27 +267,121 @@ func checkMode(path string, perm fs.FileMode, opt Options) error {
 	return nil
 }
 
-// checkDir refuses a store whose directory anyone may write without the
+// storeDir is a directory whose writers can put another file in the
+// store's place, and its mode.
+type storeDir struct {
+	dir  string
+	mode fs.FileMode
+}
+
+// checkDirs refuses a store whose directory anyone may write without the
 // sticky bit: whoever can write it can rename the store file away and put
 // their own in its place, whatever the file's mode, lifting deploy locks
 // and rewriting the audit trail, or remove it for the bot to start a new,
 // empty store. With the sticky bit (1777, a shared temporary
-// directory's) only the file's owner may rename or remove it. One its
-// group may write is used, as a Kubernetes fsGroup volume's is. A
-// directory not there yet is no error: create makes it 0700.
-func checkDir(path string) error {
-	dir := filepath.Dir(path)
-	info, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("check state store directory: %w", err)
+// directory's) only the file's owner may rename or remove it. It returns
+// the directories it checked, for warnDirs.
+//
+// When path is a symlink, the directory of each link it leads through
+// and of the file it leads to count as well (see storeDirs): the file is
+// replaced there. The directories above them do not, though one anyone
+// may write without the sticky bit lets them rename the store's
+// directory away and put their own there: refusing it would stop, at
+// their first start after an upgrade, bots that keep their store in a
+// directory of their own on a volume made 0777, which is where the admin
+// chose to put it. A directory not there yet is no error: create makes
+// it 0700.
+func checkDirs(path string) ([]storeDir, error) {
+	names, err := storeDirs(path)
+	if err != nil {
+		return nil, err
 	}
-	if info.Mode().Perm()&0o002 != 0 && info.Mode()&fs.ModeSticky == 0 {
-		return fmt.Errorf("state store directory %s is writable by anyone (mode %04o, no sticky bit): whoever can write it can replace the store file with their own, lifting deploy locks and rewriting the audit trail: chmod o-w %s", dir, info.Mode().Perm(), dir)
+	var (
+		dirs  []storeDir
+		infos []fs.FileInfo
+	)
+	for _, dir := range names {
+		info, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("check state store directory: %w", err)
+		}
+		if slices.ContainsFunc(infos, func(i fs.FileInfo) bool { return os.SameFile(i, info) }) {
+			continue // the same directory, named otherwise
+		}
+		infos = append(infos, info)
+		mode := info.Mode()
+		if mode.Perm()&0o002 != 0 && mode&fs.ModeSticky == 0 {
+			where := ""
+			if dir != filepath.Dir(path) {
+				where = ", where the symlink " + path + " leads,"
+			}
+			return nil, fmt.Errorf("state store directory %s%s is writable by anyone (mode %04o, no sticky bit): whoever can write it can replace the store file with their own, lifting deploy locks and rewriting the audit trail: chmod o-w %s", dir, where, mode.Perm(), dir)
+		}
+		dirs = append(dirs, storeDir{dir: dir, mode: mode})
 	}
-	return nil
+	return dirs, nil
+}
+
+// warnDirs says in opt.Log, when the store is opened to write, which of
+// dirs its group may write without the sticky bit: its members can put
+// their own file in the store's place. Not refused, as Kubernetes'
+// fsGroup makes a volume's directories so at each mount (2775), for the
+// pod's group alone, and refusing it would stop the bot at every start
+// there; said, as checkMode says a file its group may write.
+func warnDirs(path string, dirs []storeDir, opt Options) {
+	if opt.ReadOnly || opt.Log == nil {
+		return
+	}
+	for _, d := range dirs {
+		if d.mode.Perm()&0o020 != 0 && d.mode&fs.ModeSticky == 0 {
+			opt.Log.Warn("state store directory writable by its group: its members can replace the store file with their own, lifting deploy locks and rewriting the audit trail (chmod g-w DIR keeps it to the bot)",
+				"dir", d.dir, "path", path, "mode", fmt.Sprintf("%04o", d.mode.Perm()))
+		}
+	}
+}
+
+// maxLinks bounds the symlinks storeDirs follows, as the kernel bounds
+// them (ELOOP).
+const maxLinks = 40
+
+// storeDirs returns the directories whose writers decide which file the
+// store at path is: the one holding path and, when path is a symlink, the
+// one holding each further link and the file the last leads to (missing
+// yet, maybe: Open creates it there).
+func storeDirs(path string) ([]string, error) {
+	dirs := []string{filepath.Dir(path)}
+	name := path
+	for range maxLinks {
+		info, err := os.Lstat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return dirs, nil
+		case err != nil:
+			return nil, fmt.Errorf("check state store directory: %w", err)
+		case info.Mode()&fs.ModeSymlink == 0:
+			return dirs, nil
+		}
+		target, err := os.Readlink(name)
+		if err != nil {
+			return nil, fmt.Errorf("check state store directory: %w", err)
+		}
+		if !filepath.IsAbs(target) {
+			// Relative to the directory holding the link, as the
+			// kernel finds it: a ".." leaves the directory a
+			// symlinked one leads to, not the one the path names.
+			dir, err := filepath.EvalSymlinks(filepath.Dir(name))
+			if err != nil {
+				return nil, fmt.Errorf("check state store directory: %w", err)
+			}
+			target = filepath.Join(dir, target)
+		}
+		name = target
+		dirs = append(dirs, filepath.Dir(name))
+	}
+	return nil, fmt.Errorf("check state store %s: too many levels of symbolic links", path)
 }
 
 // create writes a new store at path that did not exist. It is written

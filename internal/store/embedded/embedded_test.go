@@ -957,20 +957,23 @@ func TestOpenFileMode(t *testing.T) {
 // sticky bit is refused, to write or to read, and a new one is not created
 // there: whoever can write the directory can put their own file in the
 // store's place. A directory its group may write (a Kubernetes fsGroup
-// volume), or one with the sticky bit, is used.
+// volume) is used, with a warning when opened to write; one with the
+// sticky bit is used without.
 func TestOpenDirMode(t *testing.T) {
 	for _, tc := range []struct {
 		mode    os.FileMode
 		refused bool
+		group   bool // warned of as writable by the group
 	}{
-		{0o700, false},
-		{0o755, false},
-		{0o770, false},
-		{0o775 | os.ModeSetgid, false},
-		{0o777 | os.ModeSticky, false},
-		{0o703, true},
-		{0o777, true},
-		{0o777 | os.ModeSetgid, true},
+		{0o700, false, false},
+		{0o755, false, false},
+		{0o770, false, true},
+		{0o775 | os.ModeSetgid, false, true},
+		{0o770 | os.ModeSticky, false, false},
+		{0o777 | os.ModeSticky, false, false},
+		{0o703, true, false},
+		{0o777, true, false},
+		{0o777 | os.ModeSetgid, true, false},
 	} {
 		for _, existing := range []bool{true, false} {
 			for _, ro := range []bool{true, false} {
@@ -991,9 +994,14 @@ func TestOpenDirMode(t *testing.T) {
 					if err := os.Chmod(dir, tc.mode); err != nil {
 						t.Fatal(err)
 					}
-					s, err := embedded.Open(path, embedded.Options{ReadOnly: ro})
+					var logged bytes.Buffer
+					s, err := embedded.Open(path, embedded.Options{ReadOnly: ro, Log: slog.New(slog.NewTextHandler(&logged, nil))})
 					if err == nil {
 						s.Close()
+					}
+					const groupWarn = `level=WARN msg="state store directory writable by its group`
+					if got, want := strings.Contains(logged.String(), groupWarn) && strings.Contains(logged.String(), "dir="+dir), tc.group && !ro; got != want {
+						t.Errorf("log %q: got the group warning naming %s %v, want %v", logged.String(), dir, got, want)
 					}
 					if !tc.refused {
 						if err != nil {
@@ -1008,6 +1016,167 @@ func TestOpenDirMode(t *testing.T) {
 					}
 					if entries, err := os.ReadDir(dir); err != nil || len(entries) != btoi(existing) {
 						t.Errorf("directory after Open: got %v, %v, want %d files (nothing created)", entries, err, btoi(existing))
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestOpenSymlinkDir: when the store's path is a symlink, the directory
+// the file really lives in is judged as the path's own is, and so is the
+// directory of each link on the way: whoever can write one can put another
+// file in the store's place. Check refuses what Open refuses.
+func TestOpenSymlinkDir(t *testing.T) {
+	link := func(t *testing.T, target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// oneLink links link/switchman.db to real/switchman.db.
+	oneLink := func(relative bool) func(t *testing.T, base string) string {
+		return func(t *testing.T, base string) string {
+			target := base + "/real/switchman.db"
+			if relative {
+				target = "../real/switchman.db"
+			}
+			link(t, target, base+"/link/switchman.db")
+			return base + "/link/switchman.db"
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		// setup makes the links under base, to real/switchman.db, and
+		// returns the store's path; every directory is 0700.
+		setup   func(t *testing.T, base string) string
+		modes   map[string]os.FileMode // by directory under base
+		refused string                 // the directory named refused
+		group   string                 // the directory warned of
+	}{
+		{
+			name:    "into a directory writable by anyone",
+			setup:   oneLink(false),
+			modes:   map[string]os.FileMode{"real": 0o777},
+			refused: "real",
+		},
+		{
+			name:  "into a directory with the sticky bit",
+			setup: oneLink(false),
+			modes: map[string]os.FileMode{"real": 0o777 | os.ModeSticky},
+		},
+		{
+			name:  "into a directory writable by its group",
+			setup: oneLink(false),
+			modes: map[string]os.FileMode{"real": 0o775 | os.ModeSetgid},
+			group: "real",
+		},
+		{
+			name:    "in a directory writable by anyone, into a private one",
+			setup:   oneLink(false),
+			modes:   map[string]os.FileMode{"link": 0o777},
+			refused: "link",
+		},
+		{
+			name:    "relative, into a directory writable by anyone",
+			setup:   oneLink(true),
+			modes:   map[string]os.FileMode{"real": 0o777},
+			refused: "real",
+		},
+		{
+			// The kernel resolves ".." from the directory alias leads
+			// to (link), not from the one that holds alias (a/b).
+			name: "relative, reached through a symlinked directory",
+			setup: func(t *testing.T, base string) string {
+				if err := os.MkdirAll(base+"/a/b", 0o700); err != nil {
+					t.Fatal(err)
+				}
+				link(t, base+"/link", base+"/a/b/alias")
+				link(t, "../real/switchman.db", base+"/link/switchman.db")
+				return base + "/a/b/alias/switchman.db"
+			},
+			modes:   map[string]os.FileMode{"real": 0o777},
+			refused: "real",
+		},
+		{
+			name: "through a link in a directory writable by anyone",
+			setup: func(t *testing.T, base string) string {
+				link(t, base+"/mid/switchman.db", base+"/link/switchman.db")
+				link(t, base+"/real/switchman.db", base+"/mid/switchman.db")
+				return base + "/link/switchman.db"
+			},
+			modes:   map[string]os.FileMode{"mid": 0o777},
+			refused: "mid",
+		},
+		{
+			name: "through links in private directories",
+			setup: func(t *testing.T, base string) string {
+				link(t, base+"/mid/switchman.db", base+"/link/switchman.db")
+				link(t, base+"/real/switchman.db", base+"/mid/switchman.db")
+				return base + "/link/switchman.db"
+			},
+		},
+	} {
+		for _, existing := range []bool{true, false} {
+			for _, ro := range []bool{true, false} {
+				if !existing && (ro || tc.refused == "") {
+					// A missing file is refused to read anyway, and
+					// no store is made through a dangling link.
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/existing %v/read-only %v", tc.name, existing, ro), func(t *testing.T) {
+					base := t.TempDir()
+					for _, d := range []string{"link", "mid", "real"} {
+						if err := os.Mkdir(filepath.Join(base, d), 0o700); err != nil {
+							t.Fatal(err)
+						}
+					}
+					real := filepath.Join(base, "real", "switchman.db")
+					if existing {
+						if err := openStore(t, real, nil).Close(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					path := tc.setup(t, base)
+					for d, mode := range tc.modes {
+						if err := os.Chmod(filepath.Join(base, d), mode); err != nil {
+							t.Fatal(err)
+						}
+					}
+					checked := embedded.Check(path)
+					var logged bytes.Buffer
+					s, err := embedded.Open(path, embedded.Options{ReadOnly: ro, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+					if err == nil {
+						s.Close()
+					}
+					if fmt.Sprint(checked) != fmt.Sprint(err) {
+						t.Errorf("Check: got %v, want what Open says: %v", checked, err)
+					}
+					const groupWarn = `level=WARN msg="state store directory writable by its group`
+					warned := strings.Contains(logged.String(), groupWarn)
+					switch {
+					case tc.group == "" || ro:
+						if warned {
+							t.Errorf("log %q: got the group warning, want none", logged.String())
+						}
+					case !warned || !strings.Contains(logged.String(), "dir="+filepath.Join(base, tc.group)):
+						t.Errorf("log %q: got no group warning naming %s, want one", logged.String(), filepath.Join(base, tc.group))
+					}
+					if tc.refused == "" {
+						if err != nil {
+							t.Errorf("Open: got %v, want the store", err)
+						}
+						return
+					}
+					dir := filepath.Join(base, tc.refused)
+					mode := tc.modes[tc.refused].Perm()
+					for _, want := range []string{fmt.Sprintf("state store directory %s", dir), fmt.Sprintf("is writable by anyone (mode %04o, no sticky bit)", mode), "chmod o-w " + dir} {
+						if err == nil || !strings.Contains(err.Error(), want) {
+							t.Errorf("Open: got %v, want an error saying %q", err, want)
+						}
+					}
+					if _, err := os.Lstat(real); existing != (err == nil) {
+						t.Errorf("store file after Open: got %v, want it there only if it was before (nothing created)", err)
 					}
 				})
 			}
