@@ -154,7 +154,14 @@ func Open(path string, opt Options) (*Store, error) {
 			return nil, err
 		}
 		warnDirs(path, dirs, opt)
-		if err := create(path); err != nil {
+		// Through a dangling symlink, the store is made where it leads
+		// (a link into a volume mounted empty): linked into place under
+		// the link's own name, it would replace the link.
+		_, file, err := storeDirs(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := create(file); err != nil {
 			return nil, fmt.Errorf("create state store %s: %w", path, err)
 		}
 	case err != nil:
@@ -197,7 +204,13 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	if !opt.ReadOnly {
-		sweepTemps(path, opt.Log)
+		// Next to the file itself, where create wrote them, when path
+		// is a symlink.
+		file := path
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			file = real
+		}
+		sweepTemps(file, opt.Log)
 	}
 	return s, nil
 }
@@ -292,7 +305,7 @@ type storeDir struct {
 // chose to put it. A directory not there yet is no error: create makes
 // it 0700.
 func checkDirs(path string) ([]storeDir, error) {
-	names, err := storeDirs(path)
+	names, _, err := storeDirs(path)
 	if err != nil {
 		return nil, err
 	}
@@ -350,23 +363,24 @@ const maxLinks = 40
 // storeDirs returns the directories whose writers decide which file the
 // store at path is: the one holding path and, when path is a symlink, the
 // one holding each further link and the file the last leads to (missing
-// yet, maybe: Open creates it there).
-func storeDirs(path string) ([]string, error) {
-	dirs := []string{filepath.Dir(path)}
+// yet, maybe: Open creates it there). file is that last name: path itself
+// unless path is a symlink.
+func storeDirs(path string) (dirs []string, file string, err error) {
+	dirs = []string{filepath.Dir(path)}
 	name := path
 	for range maxLinks {
 		info, err := os.Lstat(name)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return dirs, nil
+			return dirs, name, nil
 		case err != nil:
-			return nil, fmt.Errorf("check state store directory: %w", err)
+			return nil, "", fmt.Errorf("check state store directory: %w", err)
 		case info.Mode()&fs.ModeSymlink == 0:
-			return dirs, nil
+			return dirs, name, nil
 		}
 		target, err := os.Readlink(name)
 		if err != nil {
-			return nil, fmt.Errorf("check state store directory: %w", err)
+			return nil, "", fmt.Errorf("check state store directory: %w", err)
 		}
 		if !filepath.IsAbs(target) {
 			// Relative to the directory holding the link, as the
@@ -374,14 +388,14 @@ func storeDirs(path string) ([]string, error) {
 			// symlinked one leads to, not the one the path names.
 			dir, err := filepath.EvalSymlinks(filepath.Dir(name))
 			if err != nil {
-				return nil, fmt.Errorf("check state store directory: %w", err)
+				return nil, "", fmt.Errorf("check state store directory: %w", err)
 			}
 			target = filepath.Join(dir, target)
 		}
 		name = target
 		dirs = append(dirs, filepath.Dir(name))
 	}
-	return nil, fmt.Errorf("check state store %s: too many levels of symbolic links", path)
+	return nil, "", fmt.Errorf("check state store %s: too many levels of symbolic links", path)
 }
 
 // create writes a new store at path that did not exist. It is written

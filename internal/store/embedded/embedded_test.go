@@ -1119,10 +1119,8 @@ func TestOpenSymlinkDir(t *testing.T) {
 	} {
 		for _, existing := range []bool{true, false} {
 			for _, ro := range []bool{true, false} {
-				if !existing && (ro || tc.refused == "") {
-					// A missing file is refused to read anyway, and
-					// no store is made through a dangling link.
-					continue
+				if !existing && ro {
+					continue // a missing file is refused to read anyway
 				}
 				t.Run(fmt.Sprintf("%s/existing %v/read-only %v", tc.name, existing, ro), func(t *testing.T) {
 					base := t.TempDir()
@@ -1165,6 +1163,14 @@ func TestOpenSymlinkDir(t *testing.T) {
 					if tc.refused == "" {
 						if err != nil {
 							t.Errorf("Open: got %v, want the store", err)
+						}
+						// Made through a dangling link, the store is
+						// where the link leads, the link left as it was.
+						if info, err := os.Lstat(real); err != nil || !info.Mode().IsRegular() {
+							t.Errorf("store file %s after Open: %v, %v; want a regular file", real, info, err)
+						}
+						if info, err := os.Lstat(path); err != nil || info.Mode()&os.ModeSymlink == 0 {
+							t.Errorf("store path %s after Open: %v, %v; want the symlink still", path, info, err)
 						}
 						return
 					}
