@@ -322,36 +322,35 @@ func TestCheckConfig(t *testing.T) {
 // TestCheckConfigStoreFile: check-config refuses an embedded store file
 // that would stop serve and console (an empty one, one anyone may write),
 // in the words the store uses, without opening, changing or creating it;
-// a missing one is a first run.
+// a missing one is a first run. What they would warn of, it warns of.
 func TestCheckConfigStoreFile(t *testing.T) {
-	tests := []struct {
-		name string
-		make func(t *testing.T, path string) // nil: no file
-		code int
-	}{
-		{"missing", nil, 0},
-		{"a store", func(t *testing.T, path string) {
+	withMode := func(mode os.FileMode) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
 			st, err := embedded.Open(path, embedded.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			st.Close()
-		}, 0},
+			if err := os.Chmod(path, mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name  string
+		make  func(t *testing.T, path string) // nil: no file
+		code  int
+		warns string
+	}{
+		{"missing", nil, 0, ""},
+		{"a store", withMode(0o600), 0, ""},
 		{"empty", func(t *testing.T, path string) {
 			if err := os.WriteFile(path, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, 1},
-		{"writable by anyone", func(t *testing.T, path string) {
-			st, err := embedded.Open(path, embedded.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st.Close()
-			if err := os.Chmod(path, 0o666); err != nil {
-				t.Fatal(err)
-			}
-		}, 1},
+		}, 1, ""},
+		{"writable by anyone", withMode(0o666), 1, ""},
+		{"writable by its group", withMode(0o660), 0, `level=WARN msg="state store writable by its group`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -379,6 +378,9 @@ func TestCheckConfigStoreFile(t *testing.T) {
 			}
 			if code != tt.code {
 				t.Errorf("got exit %d and %q, want exit %d", code, out, tt.code)
+			}
+			if tt.warns != "" && !strings.Contains(out, tt.warns) || tt.warns == "" && strings.Contains(out, "level=WARN") {
+				t.Errorf("got %q, want the warning %q", out, tt.warns)
 			}
 			if tt.code != 0 {
 				// What serve and console would say.

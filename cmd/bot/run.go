@@ -143,9 +143,10 @@ func run(ctx context.Context, args []string, std stdio) error {
 			return exitCode(1)
 		}
 		if cfg.Store.Redis == nil {
-			// What would stop serve and console on this machine; the
-			// file is not opened: the bot may be running with it.
-			if err := embedded.Check(cfg.Store.Path); err != nil {
+			// What would stop serve and console on this machine, and
+			// what they would warn of; the file is not opened: the bot
+			// may be running with it.
+			if err := embedded.Check(cfg.Store.Path, newLogger(std.Err, cfg)); err != nil {
 				fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
 				return exitCode(1)
 			}

@@ -221,17 +221,22 @@ func Open(path string, opt Options) (*Store, error) {
 // checkDirs). A missing file is no error (Open creates it) unless its
 // directory is refused. Check reads no more than metadata: it neither
 // opens, changes nor creates anything, so that the config can be checked
-// while the bot runs. It gives none of Open's warnings.
-func Check(path string) error {
+// while the bot runs. It writes in log (nil: nowhere) the warnings Open
+// would write on opening the store to write.
+func Check(path string, log *slog.Logger) error {
+	opt := Options{Log: log}
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		_, err := checkDirs(path)
+		dirs, err := checkDirs(path)
+		if err == nil {
+			warnDirs(path, dirs, opt)
+		}
 		return err
 	case err != nil:
 		return fmt.Errorf("check state store: %w", err)
 	}
-	return checkFile(path, info, Options{})
+	return checkFile(path, info, opt)
 }
 
 // checkFile refuses what the file's metadata, and its directories', tell

@@ -1141,7 +1141,7 @@ func TestOpenSymlinkDir(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					checked := embedded.Check(path)
+					checked := embedded.Check(path, nil)
 					var logged bytes.Buffer
 					s, err := embedded.Open(path, embedded.Options{ReadOnly: ro, Log: slog.New(slog.NewTextHandler(&logged, nil))})
 					if err == nil {
@@ -1199,7 +1199,8 @@ func btoi(b bool) int {
 
 // TestCheck: Check gives the error Open gives for a file refused from its
 // size or mode or its directory's mode, and nothing for a missing file or
-// a usable one, without creating or changing the file.
+// a usable one, without creating or changing the file; it logs the
+// warnings Open logs.
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -1208,11 +1209,14 @@ func TestCheck(t *testing.T) {
 		missing bool
 		dirMode os.FileMode // of the directory, if not 0
 		refused bool
+		warns   string // the warning logged, if any
 	}{
 		{name: "missing", missing: true},
 		{name: "store", mode: 0o600},
-		{name: "store readable by others", mode: 0o644},
-		{name: "store writable by its group", mode: 0o660},
+		{name: "store readable by others", mode: 0o644, warns: "state store readable by group or others"},
+		{name: "store writable by its group", mode: 0o660, warns: "state store writable by its group"},
+		{name: "directory writable by its group", mode: 0o600, dirMode: 0o770, warns: "state store directory writable by its group"},
+		{name: "missing in a directory writable by its group", missing: true, dirMode: 0o770, warns: "state store directory writable by its group"},
 		{name: "empty", mode: 0o600, empty: true, refused: true},
 		{name: "writable by anyone", mode: 0o602, refused: true},
 		{name: "writable by all", mode: 0o666, refused: true},
@@ -1245,7 +1249,11 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			before, _ := os.Stat(path)
-			err := embedded.Check(path)
+			var logged bytes.Buffer
+			err := embedded.Check(path, slog.New(slog.NewTextHandler(&logged, nil)))
+			if tt.warns == "" && logged.Len() > 0 || tt.warns != "" && !strings.Contains(logged.String(), `level=WARN msg="`+tt.warns) {
+				t.Errorf("Check logged %q, want the warning %q", logged.String(), tt.warns)
+			}
 			if tt.refused {
 				s, want := embedded.Open(path, embedded.Options{})
 				if want == nil {
