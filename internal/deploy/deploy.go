@@ -411,14 +411,14 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	return OutcomeSucceeded, nil
 }
 
-// checkRollback sets the record's NoRollback when a rollback from the
-// deploy would find no good release to go back to, as the rollback
-// itself picks one (see earlierRelease) from the hosts as the deploy left
-// them: the release it replaced may be marked bad (a failed first
-// deploy leaves its hosts on it), and then only an older one that ran
-// will do. Offered anyway, the Rollback would only be refused. A history
-// that cannot be read leaves the offer, as the rollback would then say
-// what to do.
+// checkRollback sets the record's RollbackTo to the release a rollback
+// from the deploy would go back to, or its NoRollback when it would find
+// none, as the rollback itself picks one (see earlierRelease) from the
+// hosts as the deploy left them: the release it replaced may be marked
+// bad (a failed first deploy leaves its hosts on it), and then only an
+// older one that ran will do. Offered anyway, the Rollback would only be
+// refused. A history that cannot be read leaves the offer, naming no
+// release, as the rollback would then say what to do.
 func (r *run) checkRollback() {
 	live := r.live()
 	if len(live) == 0 {
@@ -443,11 +443,14 @@ func (r *run) checkRollback() {
 	for rel, bad := range st.Bad {
 		after.Bad[rel] = bad && rel != build
 	}
-	_, err := r.earlierRelease(after, build)
-	if errs.CodeOf(err) == errs.NotFound {
-		r.mu.Lock()
+	to, err := r.earlierRelease(after, build)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err == nil:
+		r.rec.RollbackTo = to
+	case errs.CodeOf(err) == errs.NotFound:
 		r.rec.NoRollback = true
-		r.mu.Unlock()
 	}
 }
 

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,10 +12,10 @@ import (
 
 // TestNoRollbackAgreesWithTheRollback: a deploy's record says that no
 // rollback is to be had exactly when the rollback that follows finds no
-// good release to go back to. A failed first deploy leaves its hosts on
-// its release, marked bad: the next deploy replaces it, and a rollback
-// from that one has nowhere to go, while one with an older good release
-// on disk goes there.
+// good release to go back to, and otherwise names the release it goes
+// to. A failed first deploy leaves its hosts on its release, marked bad:
+// the next deploy replaces it, and a rollback from that one has nowhere
+// to go, while one with an older good release on disk goes there.
 func TestNoRollbackAgreesWithTheRollback(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -49,6 +50,13 @@ func TestNoRollbackAgreesWithTheRollback(t *testing.T) {
 			}
 			if got, want := rec.CanRollBack(), tt.want != ""; got != want {
 				t.Errorf("CanRollBack: got %v, want %v", got, want)
+			}
+			if rec.RollbackTo != tt.want {
+				t.Errorf("RollbackTo: got %q, want %q", rec.RollbackTo, tt.want)
+			}
+			stored, err := f.store.Record(context.Background(), rec.ID)
+			if err != nil || stored.RollbackTo != tt.want {
+				t.Errorf("stored record: got %+v, %v; want RollbackTo %q", stored, err, tt.want)
 			}
 			rb, err := f.run(deploy.KindRollback, "")
 			switch {

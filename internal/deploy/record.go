@@ -170,7 +170,14 @@ type Record struct {
 	// it finds no good release to go back to: the release it replaced is
 	// marked bad (a failed first deploy left the hosts on it) and no
 	// other that ran is on disk. Records written before it say nothing.
-	NoRollback bool         `json:"no_rollback,omitempty"`
+	NoRollback bool `json:"no_rollback,omitempty"`
+	// RollbackTo, set when a deploy succeeded with a release to go back
+	// to, is that release: where a rollback from it goes, as the
+	// rollback itself picks it, with the hosts as the deploy left them.
+	// A Rollback offer names it and asks for it, so that a click goes
+	// there or is refused. Empty when it could not be told, and in
+	// records written before it: then the offer names none.
+	RollbackTo string       `json:"rollback_to,omitempty"`
 	Hosts      []HostResult `json:"hosts"`
 	// Owner names the process that ran the deploy (hostname:pid).
 	Owner string `json:"owner,omitempty"`

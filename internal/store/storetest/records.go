@@ -336,6 +336,7 @@ func sampleRecord(id, app, env string, started time.Time) *deploy.Record {
 		Outcome:    deploy.OutcomeSucceeded,
 		Forced:     "hotfix for INC-42",
 		Migrations: []string{"0042_add_invoices.sql"},
+		RollbackTo: "2025.03.13-2",
 		Hosts: []deploy.HostResult{
 			{Host: "web-1", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
 			{Host: "web-2", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
