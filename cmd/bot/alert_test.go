@@ -20,7 +20,7 @@ import (
 )
 
 // posted records what is posted, one line per message: channel, title,
-// the message's other lines, and its buttons' commands.
+// the message's other lines, and its buttons' labels and commands.
 type posted struct {
 	mu    sync.Mutex
 	posts []string
@@ -31,7 +31,7 @@ func (p *posted) Post(_ context.Context, ch string, m chat.Message) error {
 	defer p.mu.Unlock()
 	line := ch + ": " + m.Title + " | " + strings.Join(m.Lines, " | ")
 	for _, b := range m.Buttons {
-		line += " [" + b.Action + "]"
+		line += " [" + b.Label + ": " + b.Action + "]"
 	}
 	p.posts = append(p.posts, line)
 	return nil
@@ -114,13 +114,14 @@ func TestRouteAlert(t *testing.T) {
 	defer st.Close()
 	// Every env but web/prod has a live build. That of api/prod is its
 	// first release, and cart/prod's replaced a bad one with no good one
-	// left: neither has anything to roll back to.
+	// left: neither has anything to roll back to. web/staging's record
+	// names the release a rollback from it goes back to.
 	for _, r := range []struct {
-		app, env, build, previous string
-		noRollback                bool
-	}{{"web", "staging", "1337", "1336", false}, {"api", "prod", "7", "", false}, {"shop", "prod", "8", "7", false}, {"shop-jobs", "prod", "9", "8", false}, {"cart", "prod", "5", "4", true}} {
+		app, env, build, previous, rollbackTo string
+		noRollback                            bool
+	}{{"web", "staging", "1337", "1336", "1336", false}, {"api", "prod", "7", "", "", false}, {"shop", "prod", "8", "7", "7", false}, {"shop-jobs", "prod", "9", "8", "8", false}, {"cart", "prod", "5", "4", "", true}} {
 		if err := st.PutRecord(context.Background(), &deploy.Record{ID: "d-" + r.build, Kind: deploy.KindDeploy, App: r.app, Env: r.env, Build: r.build, Previous: r.previous,
-			Started: time.Now().Add(-time.Hour), Finished: time.Now().Add(-time.Hour), Outcome: deploy.OutcomeSucceeded, NoRollback: r.noRollback}); err != nil {
+			Started: time.Now().Add(-time.Hour), Finished: time.Now().Add(-time.Hour), Outcome: deploy.OutcomeSucceeded, NoRollback: r.noRollback, RollbackTo: r.rollbackTo}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,7 +138,7 @@ func TestRouteAlert(t *testing.T) {
 		{"metric alert resolved", false, sentry.Alert{Resource: "metric_alert", Action: "resolved", Project: "web", Environment: "prod", Title: "Error rate", URL: "S"},
 			[]string{"C-PROD: Sentry metric alert resolved for web/prod: Error rate | live release: web unknown (S)"}},
 		{"event alert", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "web", Environment: "staging", Title: "boom", URL: "S"},
-			[]string{"C-STAGING: Sentry event alert for web/staging: boom | live release: web 1337 (S) [rollback web staging from 1337]"}},
+			[]string{"C-STAGING: Sentry event alert for web/staging: boom | live release: web 1337 (S) [Roll back to 1336: rollback web staging to 1336 from 1337]"}},
 		{"event alert after a first deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "api", Environment: "prod", Title: "boom", URL: "S"},
 			[]string{"C-API: Sentry event alert for api/prod: boom | live release: api 7 (S) | " + nothingBack}},
 		{"event alert after a deploy replacing a bad release only", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "cart", Environment: "prod", Title: "boom", URL: "S"},

@@ -156,10 +156,10 @@ func TestConsoleDeployRollbackRedeploy(t *testing.T) {
 		want    []string // substrings of the output
 	}{
 		{"deploy demo 1\n", "releases/1", "ok build=1", []string{"pending migrations: 001_create_users", "demo/local now runs 1"}},
-		{"deploy demo 2\n", "releases/2", "ok build=2", []string{"pending migrations: 002_add_email", "demo/local now runs 2"}},
+		{"deploy demo 2\n", "releases/2", "ok build=2", []string{"pending migrations: 002_add_email", "demo/local now runs 2", "\n  → Roll back to 1: rollback demo local to 1 from 2\n"}},
 		{"rollback demo\n", "releases/1", "ok build=1", []string{"Rolling back demo/local from 2 to 1", "demo/local is locked: rolled back from 2"}},
 		{"deploy demo 2\n", "releases/1", "ok build=1", []string{"demo/local is locked"}},
-		{"unlock deploys demo local\ndeploy demo 2\n", "releases/2", "ok build=2", []string{"Unlocked demo/local", "skipping the download", "demo/local now runs 2"}},
+		{"unlock deploys demo local\ndeploy demo 2\n", "releases/2", "ok build=2", []string{"Unlocked demo/local", "skipping the download", "demo/local now runs 2", "\n  → Roll back to 1: rollback demo local to 1 from 2\n"}},
 		{"deploy demo 3\n", "releases/2", "ok build=2", []string{"broken build=3", "release 3 marked bad", "switched back to 2"}},
 	}
 	for i, s := range steps {

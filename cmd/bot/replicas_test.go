@@ -605,7 +605,7 @@ func TestReplicasKilledMidDeploy(t *testing.T) {
 		t.Errorf("the interrupted deploy was reported %s after the kill, want within %s", after, limit)
 	}
 	t.Logf("replica a killed; b reported deploy %s interrupted %s later", held.ID, after.Round(time.Millisecond))
-	for _, want := range []string{"deploy " + held.ID + " of web 2 to prod was interrupted", "localhost", "on 2", "Rollback: rollback web prod to 1 from 2"} {
+	for _, want := range []string{"deploy " + held.ID + " of web 2 to prod was interrupted", "localhost", "on 2", "Roll back to 1: rollback web prod to 1 from 2"} {
 		if !strings.Contains(msg.Text, want) {
 			t.Errorf("interrupted message: got %q, want it to contain %q", msg.Text, want)
 		}

@@ -177,10 +177,10 @@ func (s *system) routeAlert(a sentry.Alert) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	type target struct {
-		app, env, channel, live, liveID string
-		// noRollback: the live release's deploy has nothing to roll back
-		// to (see deploy.Record.CanRollBack).
-		noRollback bool
+		app, env, channel, live string
+		// deployed is the run (a deploy, or a rollback) that put the live
+		// release live, nil when it is unknown.
+		deployed *deploy.Record
 	}
 	var targets []target
 	for _, appName := range s.cfg.AppNames() {
@@ -208,7 +208,7 @@ func (s *system) routeAlert(a sentry.Alert) {
 			case err != nil:
 				s.log.Error("sentry alert: read the live release", "app", appName, "env", envName, "err", err)
 			case len(recs) > 0:
-				t.live, t.liveID, t.noRollback = recs[0].Build, recs[0].ID, !recs[0].CanRollBack()
+				t.live, t.deployed = recs[0].Build, recs[0]
 			}
 			targets = append(targets, t)
 		}
@@ -262,14 +262,14 @@ func (s *system) routeAlert(a sentry.Alert) {
 			// when it is clicked, maybe a later deploy the alert is not
 			// about: with the live build unknown, people roll back by hand.
 			switch {
-			case firing && t.liveID == "":
+			case firing && t.deployed == nil:
 				m.Lines = append(m.Lines, "the live release is unknown, so there is no Rollback button: roll back by hand")
-			case firing && t.noRollback:
+			case firing && !t.deployed.CanRollBack():
 				// As the deploy's own report: a button a rollback would
 				// only refuse is no offer.
 				m.Lines = append(m.Lines, "no earlier good release to roll back to, so there is no Rollback button: deploy a fixed build")
 			case firing:
-				m.Buttons = []chat.Button{commands.RollbackButton(t.app, t.env, t.live, t.liveID)}
+				m.Buttons = []chat.Button{commands.RollbackButton(t.deployed)}
 			}
 			posts = append(posts, post{t.channel, m})
 		}

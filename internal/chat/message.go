@@ -37,6 +37,11 @@ type Field struct {
 	Value string
 }
 
+// MaxLabel is the longest Button Label every platform shows whole
+// (Slack allows 75 characters, Discord 80): a renderer cuts a longer one,
+// which then may no longer say what the button does.
+const MaxLabel = 75
+
 // Button is an action a person can take; Action and Value are what the
 // platform sends back when it is clicked (parsed like a typed command).
 type Button struct {

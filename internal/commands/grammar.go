@@ -86,7 +86,7 @@ var grammar = []spec{
 		verb:    VerbRollback,
 		usage:   "rollback APP [ENV] [to BUILD] [from BUILD]",
 		summary: "Roll APP in ENV back to the previous good release, or to BUILD.",
-		details: []string{"Without ENV the app's default env is used.", "With from BUILD, only if APP runs BUILD now (what a deploy message's Rollback button sends).", "rollback DEPLOY-ID rolls back what that deploy put live, only if it still runs; for a run that was interrupted, it undoes that run, as the interrupted message's button does (a Rollback button whose command would be too long sends it)."},
+		details: []string{"Without ENV the app's default env is used.", "With from BUILD, only if APP runs BUILD now (what a deploy message's Rollback button sends, with to BUILD when it names the release it goes back to: Roll back to BUILD).", "rollback DEPLOY-ID rolls back what that deploy put live, to the release its Rollback button names if it names one, only if it still runs; for a run that was interrupted, it undoes that run, as the interrupted message's button does (a Rollback button whose command would be too long sends it)."},
 		examples: []string{
 			"rollback accounting",
 			"rollback accounting staging to 1336",

@@ -142,6 +142,7 @@ func successScript() *script {
 		final = append(final, deploy.HostResult{Host: h, State: deploy.HostActive, Current: "42", Previous: "41"})
 	}
 	s.rec.Migrations = []string{"0042_add_invoice_index", "0043_backfill_totals"}
+	s.rec.RollbackTo = "41"
 	return s.finish(deploy.OutcomeSucceeded, "", final...).snap("finished")
 }
 
@@ -225,8 +226,8 @@ func TestProgressFinal(t *testing.T) {
 		t.Fatalf("Done: got false after the finished event, want true")
 	}
 	m := p.Message(t0.Add(time.Hour))
-	if len(m.Buttons) != 1 || m.Buttons[0].Action != "rollback web prod from 42" {
-		t.Errorf("buttons: got %+v, want one Rollback button running %q", m.Buttons, "rollback web prod from 42")
+	if len(m.Buttons) != 1 || m.Buttons[0].Label != "Roll back to 41" || m.Buttons[0].Action != "rollback web prod to 41 from 42" {
+		t.Errorf("buttons: got %+v, want one Roll back to 41 button running %q", m.Buttons, "rollback web prod to 41 from 42")
 	}
 	if m.Level != chat.Success {
 		t.Errorf("level: got %s, want %s", m.Level, chat.Success)

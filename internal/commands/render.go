@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -97,7 +98,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
 	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded && r.CanRollBack() {
-		m.Buttons = append(m.Buttons, RollbackButton(r.App, r.Env, r.Build, r.ID))
+		m.Buttons = append(m.Buttons, RollbackButton(r))
 	}
 	return m
 }
@@ -116,35 +117,52 @@ func OutcomeText(r *deploy.Record) string {
 	return string(r.Outcome)
 }
 
-// RollbackButton is the Rollback button of a message about app/env. With
-// from, the build the message is about, it runs `rollback APP ENV from
-// BUILD`, which is refused once a later build runs: a click on an old
-// message cannot roll back a later deploy. Without, it acts on what runs.
-// deployID, the deploy that put from live, gives the button its short
-// form, `rollback DEPLOY-ID`, the same check in fewer bytes.
-func RollbackButton(app, env, from, deployID string) chat.Button {
-	b := chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s", app, env), Style: "danger"}
-	if from != "" {
-		b.Action += " from " + from
-		if deployID != "" {
-			b.Short = "rollback " + deployID
-		}
+// RollbackButton is the Rollback button of a message about r, the run
+// that put the live release live (a deploy; for a Sentry alert, maybe a
+// rollback). It runs `rollback APP ENV from BUILD`, which is refused
+// once a later build runs: a click on an old message cannot roll back a
+// later deploy. When r names the release a rollback from it goes back to
+// (RollbackTo), the button says so ("Roll back to 1336") and asks for
+// that release: `rollback APP ENV to 1336 from BUILD` goes there or is
+// refused (marked bad since, gone from a host), never to another release
+// than the one the button named. A record that names none (written
+// before it did) gets the plain button. Its short form, `rollback
+// DEPLOY-ID`, does the same in fewer bytes.
+func RollbackButton(r *deploy.Record) chat.Button {
+	b := chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s from %s", r.App, r.Env, r.Build), Style: "danger"}
+	if to := r.RollbackTo; deploy.ValidBuild(to) {
+		b.Label = namedLabel(b.Label, "Roll back to "+to)
+		b.Action = fmt.Sprintf("rollback %s %s to %s from %s", r.App, r.Env, to, r.Build)
+	}
+	if r.ID != "" {
+		b.Short = "rollback " + r.ID
 	}
 	return b
+}
+
+// namedLabel is named, a button label naming a build, unless a platform
+// would cut it (see chat.MaxLabel): a build id cut short names another
+// build, or none, so plain says less, rightly.
+func namedLabel(plain, named string) string {
+	if utf8.RuneCountInString(named) > chat.MaxLabel {
+		return plain
+	}
+	return named
 }
 
 // InterruptedButton is the Rollback button of a run that stopped half-way
 // (interrupted), which undoes that run only: back to what it left (a
 // deploy) or on to its target (a rollback), and only while the hosts run
 // nothing but those two, so that a click once a later deploy has run
-// rolls nothing back. Its short form, `rollback RUN-ID`, does the same.
-// ok is false without a build on each side: then rolling back is typed.
+// rolls nothing back. Its label names where it goes ("Roll back to
+// 1336"). Its short form, `rollback RUN-ID`, does the same. ok is false
+// without a build on each side: then rolling back is typed.
 func InterruptedButton(r *deploy.Record) (b chat.Button, ok bool) {
 	to, from, ok := undoInterrupted(r)
 	if !ok {
 		return chat.Button{}, false
 	}
-	return chat.Button{Label: "Rollback", Action: fmt.Sprintf("rollback %s %s to %s from %s", r.App, r.Env, to, from), Short: "rollback " + r.ID, Style: "danger"}, true
+	return chat.Button{Label: namedLabel("Rollback", "Roll back to "+to), Action: fmt.Sprintf("rollback %s %s to %s from %s", r.App, r.Env, to, from), Short: "rollback " + r.ID, Style: "danger"}, true
 }
 
 // undoInterrupted returns the builds a rollback undoing the interrupted

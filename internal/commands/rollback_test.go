@@ -227,7 +227,7 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 			// The advice is a button too, sending the same command.
 			var want []chat.Button
 			if tt.shown {
-				want = []chat.Button{{Label: "Roll back web/prod", Action: "rollback web prod to 2 from 3", Short: "rollback " + d.ID, Style: "danger"}}
+				want = []chat.Button{{Label: "Roll back web/prod to 2", Action: "rollback web prod to 2 from 3", Short: "rollback " + d.ID, Style: "danger"}}
 			}
 			if got := out.lastMessage().Buttons; !reflect.DeepEqual(got, want) {
 				t.Errorf("status buttons: got %+v, want %+v", got, want)

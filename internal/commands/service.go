@@ -502,7 +502,8 @@ func (s *Service) lockVerdict(ctx context.Context, app, env, user string) (strin
 func (c *call) rollback(ctx context.Context, cmd Command) {
 	if cmd.DeployID != "" {
 		// rollback DEPLOY-ID: from what that deploy put live, only if it
-		// still runs.
+		// still runs, to the release its report's button names, if any
+		// (see RollbackButton).
 		rec, err := c.s.store.Record(ctx, cmd.DeployID)
 		switch {
 		case errors.Is(err, deploy.ErrNotFound):
@@ -513,6 +514,9 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 			return
 		}
 		cmd.App, cmd.Env, cmd.From = rec.App, rec.Env, rec.Build
+		if rec.Kind == deploy.KindDeploy && rec.Outcome == deploy.OutcomeSucceeded && deploy.ValidBuild(rec.RollbackTo) {
+			cmd.Build = rec.RollbackTo
+		}
 		if to, from, ok := undoInterrupted(rec); ok && rec.Outcome == deploy.OutcomeInterrupted {
 			// The short form of InterruptedButton: undo that run only.
 			cmd.Build, cmd.From = to, from

@@ -76,11 +76,12 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				// message's button does: a plain one would take hosts
 				// the run never switched one release further back.
 				rollback := fmt.Sprintf("rollback %s %s", app, env)
-				if to, from, ok := undoInterrupted(stuck); ok {
+				to, from, ok := undoInterrupted(stuck)
+				if ok {
 					rollback += " to " + to + " from " + from
 				}
 				if b, ok := InterruptedButton(stuck); ok {
-					b.Label = "Roll back " + app + "/" + env
+					b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+to)
 					undo = append(undo, b)
 				}
 				lines = append(lines, fmt.Sprintf("  decide: /%s, or /deploy %s BUILD to %s", rollback, app, env))

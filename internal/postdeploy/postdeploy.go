@@ -697,7 +697,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
 	}
 	if r.Kind == deploy.KindDeploy && r.CanRollBack() {
-		m.Buttons = []chat.Button{commands.RollbackButton(r.App, r.Env, r.Build, r.ID)}
+		m.Buttons = []chat.Button{commands.RollbackButton(r)}
 	}
 	return m
 }

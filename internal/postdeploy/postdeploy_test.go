@@ -421,7 +421,7 @@ func TestSpikeAfterAFirstDeployDoesNotRollBack(t *testing.T) {
 	if !strings.Contains(got, "📈 Error spike after web 1") || !strings.Contains(got, want) {
 		t.Errorf("posts: got\n%s\nwant the spike and %q", got, want)
 	}
-	for _, not := range []string{"rolling back now", "Rolled back", "Rollback"} {
+	for _, not := range []string{"rolling back now", "Rolled back", "Rollback", "Roll back"} {
 		if strings.Contains(got, not) {
 			t.Errorf("posts: got\n%s\nwant no %q", got, not)
 		}

@@ -140,9 +140,12 @@ func checkLimits(t *testing.T, r rendered) {
 }
 
 // TestButtonShortForm: a button whose command is over a custom_id's 100
-// bytes sends its short form; one without is left out.
+// bytes sends its short form, under its whole label; one without is left
+// out.
 func TestButtonShortForm(t *testing.T) {
-	long := commands.RollbackButton(strings.Repeat("a", 40), strings.Repeat("e", 30), strings.Repeat("1", 40), "20261123-124158-b25a0a")
+	to := strings.Repeat("0", 40) // a commit id
+	long := commands.RollbackButton(&deploy.Record{ID: "20261123-124158-b25a0a", Kind: deploy.KindDeploy, App: strings.Repeat("a", 40), Env: strings.Repeat("e", 30),
+		Build: strings.Repeat("1", 40), RollbackTo: to, Outcome: deploy.OutcomeSucceeded})
 	if len(long.Action) <= maxCustomID {
 		t.Fatalf("the test's command is %d bytes, want more than %d", len(long.Action), maxCustomID)
 	}
@@ -154,8 +157,15 @@ func TestButtonShortForm(t *testing.T) {
 	if len(row.Components) != 1 {
 		t.Fatalf("%d buttons, want the rollback only", len(row.Components))
 	}
-	if b := row.Components[0].(discordgo.Button); b.CustomID != "rollback 20261123-124158-b25a0a" || b.Label != "Rollback" {
-		t.Errorf("button %+v, want Rollback sending rollback 20261123-124158-b25a0a", b)
+	if b := row.Components[0].(discordgo.Button); b.CustomID != "rollback 20261123-124158-b25a0a" || b.Label != "Roll back to "+to {
+		t.Errorf("button %+v, want Roll back to %s sending rollback 20261123-124158-b25a0a", b, to)
+	}
+}
+
+// TestLabelLimit: a label the chat layer keeps whole is shown whole.
+func TestLabelLimit(t *testing.T) {
+	if chat.MaxLabel > maxLabel {
+		t.Errorf("chat.MaxLabel: got %d, want at most Discord's %d", chat.MaxLabel, maxLabel)
 	}
 }
 

@@ -294,7 +294,8 @@ func TestFlowDeploySucceeds(t *testing.T) {
 }
 
 // TestFlowDeployOffersRollback: a deploy from an earlier release ends
-// with a Rollback button carrying the command.
+// with a Rollback button carrying the command, named for the release it
+// goes back to.
 func TestFlowDeployOffersRollback(t *testing.T) {
 	f := newFlow(t)
 	f.command("UBOB", "CREQ", "/deploy", "web 1")
@@ -308,11 +309,14 @@ func TestFlowDeployOffersRollback(t *testing.T) {
 	if want := f.wantFinal(); last.Text != want {
 		t.Errorf("final message: got\n%s\nwant\n%s", last.Text, want)
 	}
-	if !strings.Contains(last.Text, "→ Rollback: rollback web prod from 2") {
-		t.Errorf("final message: got\n%s\nwant it to offer the Rollback", last.Text)
+	if !strings.Contains(last.Text, "→ Roll back to 1: rollback web prod to 1 from 2") {
+		t.Errorf("final message: got\n%s\nwant it to offer the Rollback to 1", last.Text)
 	}
-	if !strings.Contains(last.Blocks, `"action_id":"switchman:rollback web prod from 2"`) || !strings.Contains(last.Blocks, `"value":"rollback web prod from 2"`) {
-		t.Errorf("final blocks: got %s, want a Rollback button carrying the command", last.Blocks)
+	for _, want := range []string{`"text":{"type":"plain_text","text":"Roll back to 1","emoji":true}`, `"action_id":"switchman:rollback web prod to 1 from 2"`,
+		`"value":"rollback web prod to 1 from 2"`, `"confirm":{"type":"plain_text","text":"Roll back to 1"`} {
+		if !strings.Contains(last.Blocks, want) {
+			t.Errorf("final blocks: got %s, want a Rollback button to 1 carrying the command: %s", last.Blocks, want)
+		}
 	}
 }
 

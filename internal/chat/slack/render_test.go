@@ -179,3 +179,17 @@ func TestRenderSaysWhatWasCut(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderLabelLimit: a label the chat layer keeps whole (a Rollback
+// naming its build) is shown whole.
+func TestRenderLabelLimit(t *testing.T) {
+	label := strings.Repeat("7", chat.MaxLabel)
+	blocks, _ := slack.Render(chat.Message{Buttons: []chat.Button{{Label: label, Action: "rollback web prod"}}})
+	js, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"text":"` + label + `"`; !strings.Contains(string(js), want) {
+		t.Errorf("blocks: got %s, want the label whole", js)
+	}
+}
