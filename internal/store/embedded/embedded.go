@@ -69,9 +69,10 @@ var (
 	bucketAudit = []byte("audit")
 	// bucketFences maps a lease key to the last fencing token handed out.
 	bucketFences = []byte("fences")
-	// bucketOnce maps a SetOnce key to its expiry (timeKey, or empty for
-	// none); bucketOnceExpiry maps timeKey(expiry)+key to nothing, so
-	// expired keys are swept oldest first.
+	// bucketOnce maps a SetOnce key to its expiry (timeKey, or forever)
+	// and the token of SetOnceToken (see onceValue); bucketOnceExpiry maps
+	// timeKey(expiry)+key to nothing, so expired keys are swept oldest
+	// first.
 	bucketOnce       = []byte("once")
 	bucketOnceExpiry = []byte("once_by_expiry")
 	// bucketSignals maps a run's id, NUL and a kind to the signal's

@@ -1,9 +1,11 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -171,5 +173,72 @@ func TestStalledAcquireHoldsUpNoLease(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: still waiting after 10s for an Acquire of another key", tc.name)
 		}
+	}
+}
+
+// TestStalledSetOnceSetsNothingLate: a SetOnce that gave up as the disk
+// did not answer sets nothing once the disk answers. Its caller, told it
+// failed, may have undone it in the meantime (a ForgetOnce that found no
+// key yet, its transaction run first): a key set after that would make
+// the resend of a delivery refused for its sender to send again a
+// duplicate.
+func TestStalledSetOnceSetsNothingLate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(ctx context.Context, s *Store) error
+	}{
+		{"SetOnce", func(ctx context.Context, s *Store) error {
+			_, err := s.SetOnce(ctx, "sentry-webhook:1", time.Hour)
+			return err
+		}},
+		{"SetOnceToken", func(ctx context.Context, s *Store) error {
+			_, err := s.SetOnceToken(ctx, "sentry-webhook:1", "tok-1", time.Hour)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			stalled, err := s.db.Begin(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			if err := tc.set(ctx, s); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("with the disk stalled: got %v, want an error wrapping context.DeadlineExceeded", err)
+			}
+			if err := stalled.Rollback(); err != nil {
+				t.Fatalf("Rollback: %v", err)
+			}
+			waitAbandonedTx(t)
+			if ok, err := s.SetOnce(t.Context(), "sentry-webhook:1", time.Hour); !ok || err != nil {
+				t.Errorf("SetOnce once the disk answers: got %v, %v, want true (nothing set by the call that gave up)", ok, err)
+			}
+		})
+	}
+}
+
+// waitAbandonedTx waits until no transaction whose caller gave up is left
+// waiting for the disk or running.
+func waitAbandonedTx(t *testing.T) {
+	t.Helper()
+	const frame = "embedded.(*Store).tx.func"
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(frame)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a transaction whose caller gave up still runs 10s after the disk answered")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

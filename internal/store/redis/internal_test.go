@@ -403,6 +403,7 @@ func TestScriptsLoaded(t *testing.T) {
 		func() error { _, err := s.Records(ctx, deploy.Filter{}); return err },
 		func() error { _, err := s.Records(ctx, deploy.Filter{Outcome: deploy.OutcomeRunning}); return err },
 		func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err },
+		func() error { return s.ForgetOnce(ctx, "k", "tok-1") },
 		func() error { _, _, err := s.SignalFirst(ctx, "d1", "confirm", "ok ana", time.Minute); return err },
 		func() error { _, _, err := s.TakeSignal(ctx, "d1", "confirm"); return err },
 		func() error { _, err := s.TrimRecords(ctx, time.Now().Add(-time.Hour), 10); return err },

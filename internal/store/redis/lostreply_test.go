@@ -315,3 +315,39 @@ func TestTakeSignalAfterStalledTake(t *testing.T) {
 		t.Errorf("a third TakeSignal: got %q, %v, %v; want nothing: the signal was taken once", v, ok, err)
 	}
 }
+
+// TestForgetOnceAfterStalledSet stalls the reply to a SetOnceToken that
+// Redis applied until the caller's deadline passes: the caller cannot tell
+// whether the key is set, and ForgetOnce with its token undoes it, so that
+// the key is new again, as a delivery refused for the sender to send again
+// needs. Another call's key stays.
+func TestForgetOnceAfterStalledSet(t *testing.T) {
+	srv := redisserver.Start(t)
+	proxy := newFaultProxy(t, srv.Addr())
+	prefix := newPrefix()
+	s := openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix})
+	direct := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+
+	proxy.stallNextReply("sentry-webhook:stalled")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.SetOnceToken(ctx, "sentry-webhook:stalled", "tok-1", time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetOnceToken with its reply stalled: got %v, want context.DeadlineExceeded", err)
+	}
+	if proxy.Faults() != 1 {
+		t.Fatalf("replies stalled: got %d, want 1", proxy.Faults())
+	}
+	// Applied all the same: another delivery of the key is no first.
+	if ok, err := direct.SetOnceToken(t.Context(), "sentry-webhook:stalled", "tok-2", time.Hour); ok || err != nil {
+		t.Fatalf("SetOnceToken of another delivery: got %v, %v, want false (the stalled one was applied)", ok, err)
+	}
+	if err := direct.ForgetOnce(t.Context(), "sentry-webhook:stalled", "tok-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ForgetOnce(t.Context(), "sentry-webhook:stalled", "tok-1"); err != nil {
+		t.Fatalf("ForgetOnce: %v", err)
+	}
+	if ok, err := direct.SetOnce(t.Context(), "sentry-webhook:stalled", time.Hour); !ok || err != nil {
+		t.Errorf("SetOnce once forgotten: got %v, %v, want true", ok, err)
+	}
+}

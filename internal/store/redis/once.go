@@ -18,6 +18,21 @@ import (
 // of the store's clock, 0 for never); a resend of the same call finds its
 // own nonce and answers true again.
 func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return s.setOnce(ctx, key, nonce(), ttl)
+}
+
+// SetOnceToken is SetOnce with token, which the caller makes unique to
+// the call, as the key's nonce: ForgetOnce removes the key only while it
+// holds that token, that is, only if this call set it. An empty token is
+// an error of code Invalid.
+func (s *Store) SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	if token == "" {
+		return false, errs.New(errs.Invalid, "set once %s: empty token", key)
+	}
+	return s.setOnce(ctx, key, token, ttl)
+}
+
+func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("set once %s: %w", key, err)
 	}
@@ -29,11 +44,29 @@ func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (boo
 	if ttl > 0 {
 		expires, px = msCeil(now.Add(ttl)), redisTTL(ttl)
 	}
-	set, err := s.guarded(ctx, setOnceScript, []string{s.key("once", key)}, ms(now), expires, nonce(), px).Bool()
+	set, err := s.guarded(ctx, setOnceScript, []string{s.key("once", key)}, ms(now), expires, token, px).Bool()
 	if err != nil {
 		return false, s.fail(ctx, "set once "+key, err)
 	}
 	return set, nil
+}
+
+// ForgetOnce removes key if SetOnceToken set it with token, expired or
+// not, and does nothing if the key is absent or holds another token: one
+// that a concurrent call set, whose caller may have acted on it. It undoes
+// a SetOnceToken whose outcome its caller could not learn (a timeout, a
+// lost reply). An empty token is an error of code Invalid.
+func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("forget once %s: %w", key, err)
+	}
+	if key == "" || token == "" {
+		return errs.New(errs.Invalid, "forget once %q: empty key or token", key)
+	}
+	if err := forgetOnceScript.Run(ctx, s.rdb, []string{s.key("once", key)}, token).Err(); err != nil {
+		return s.fail(ctx, "forget once "+key, err)
+	}
+	return nil
 }
 
 // setOnceScript: ARGV is now, the expiry (0: never), the call's nonce and
@@ -60,5 +93,22 @@ if ARGV[4] == '0' then
 else
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
 end
+return 1
+`)
+
+// forgetOnceScript: compare and delete, ARGV[1] being the token. A resend
+// of the same call finds nothing left to delete. It has no guard, as it
+// cannot write into an emptied store: it deletes only the key of its
+// caller's own SetOnceToken.
+var forgetOnceScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return 0
+end
+local exp, n = string.match(v, '^(%d+)|(.*)$')
+if n ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
 return 1
 `)

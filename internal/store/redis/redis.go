@@ -312,7 +312,7 @@ var scripts = []*goredis.Script{
 	putRecordScript, recordsPageScript, runningPageScript, buildRunningScript,
 	putFieldScript, deleteFieldScript, replaceFieldScript, takeFieldScript, dropFieldsScript,
 	appendAuditScript, auditPageScript,
-	setOnceScript, setScript,
+	setOnceScript, forgetOnceScript, setScript,
 	acquireScript, abandonScript, renewScript, releaseScript,
 	signalFirstScript, takeScript,
 	boardScript, leaveScript, returnCarsScript,

@@ -316,6 +316,11 @@ func TestStoreResetFirstCall(t *testing.T) {
 			none(t, "SetOnce", set, !set)
 			return err
 		}},
+		{"SetOnceToken", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			set, err := s.SetOnceToken(t.Context(), "sentry-webhook:1", "tok-1", time.Minute)
+			none(t, "SetOnceToken", set, !set)
+			return err
+		}},
 		{"PutRecord", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
 			return s.PutRecord(t.Context(), &deploy.Record{ID: "r1", App: "web", Env: "prod", Started: now, Outcome: deploy.OutcomeRunning})
 		}},

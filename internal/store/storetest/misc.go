@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 )
 
@@ -79,6 +80,127 @@ func testSetOnce(t *testing.T, fresh freshFunc) {
 	})
 }
 
+// testForgetOnce: ForgetOnce undoes the SetOnceToken of its own token,
+// and never a key another call set, whose caller acted on it.
+func testForgetOnce(t *testing.T, fresh freshFunc) {
+	const ttl = 10 * time.Minute
+	// A step sets (set: SetOnceToken with token, or SetOnce without one),
+	// or forgets the key with token.
+	type step struct {
+		advance time.Duration
+		forget  bool
+		token   string
+		ttl     time.Duration
+		want    bool // of a set
+	}
+	set := func(token string, want bool) step { return step{token: token, ttl: ttl, want: want} }
+	forget := func(token string) step { return step{forget: true, token: token} }
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"own key forgotten", []step{set("a", true), forget("a"), set("", true)}},
+		{"own key forgotten twice", []step{set("a", true), forget("a"), forget("a"), set("b", true), set("", false)}},
+		{"nothing to forget", []step{forget("a"), set("", true)}},
+		{"key of another token kept", []step{set("a", true), set("b", false), forget("b"), set("", false)}},
+		{"key of a plain SetOnce kept", []step{set("", true), forget("a"), set("b", false)}},
+		{"expired key set again by another kept", []step{set("a", true), {advance: ttl + time.Second}, set("b", true), forget("a"), set("", false)}},
+		{"expired own key forgotten", []step{set("a", true), {advance: ttl + time.Second}, forget("a"), set("", true)}},
+		{"key set for good forgotten", []step{{token: "a", want: true}, forget("a"), set("", true)}},
+		{"key set for good of another kept", []step{{token: "a", want: true}, forget("b"), set("", false)}},
+		{"token sharing a prefix kept", []step{set("abc", true), forget("ab"), forget("abcd"), set("", false)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, clock := fresh(t)
+			for i, st := range tc.steps {
+				clock.Advance(st.advance)
+				switch {
+				case st.forget:
+					if err := s.ForgetOnce(t.Context(), "sentry-webhook:1", st.token); err != nil {
+						t.Fatalf("step %d: ForgetOnce(%q): %v", i, st.token, err)
+					}
+				case st.token != "" || st.ttl != 0:
+					var got bool
+					var err error
+					if st.token == "" {
+						got, err = s.SetOnce(t.Context(), "sentry-webhook:1", st.ttl)
+					} else {
+						got, err = s.SetOnceToken(t.Context(), "sentry-webhook:1", st.token, st.ttl)
+					}
+					if err != nil {
+						t.Fatalf("step %d: set with token %q: %v", i, st.token, err)
+					}
+					if got != st.want {
+						t.Errorf("step %d: set with token %q: got %v, want %v", i, st.token, got, st.want)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("other keys untouched", func(t *testing.T) {
+		s, _ := fresh(t)
+		for _, k := range []string{"k1", "k2"} {
+			if ok, err := s.SetOnceToken(t.Context(), k, "a", ttl); !ok || err != nil {
+				t.Fatalf("SetOnceToken(%q): got %v, %v, want true", k, ok, err)
+			}
+		}
+		if err := s.ForgetOnce(t.Context(), "k1", "a"); err != nil {
+			t.Fatal(err)
+		}
+		mustSetOnce(t, s, "k1", ttl, true)
+		mustSetOnce(t, s, "k2", ttl, false)
+	})
+
+	t.Run("empty token", func(t *testing.T) {
+		s, _ := fresh(t)
+		if _, err := s.SetOnceToken(t.Context(), "k", "", ttl); errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("SetOnceToken with an empty token: got %v, want code invalid", err)
+		}
+		mustSetOnce(t, s, "k", ttl, true)
+		if err := s.ForgetOnce(t.Context(), "k", ""); errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("ForgetOnce with an empty token: got %v, want code invalid", err)
+		}
+		mustSetOnce(t, s, "k", ttl, false)
+	})
+
+	// Racing deliveries of one key: the losers forgetting their own
+	// tokens leave the winner's key.
+	t.Run("race", func(t *testing.T) {
+		s, _ := fresh(t)
+		var wg sync.WaitGroup
+		var wins atomic.Int32
+		var winner atomic.Value
+		for i := range 16 {
+			wg.Go(func() {
+				token := fmt.Sprintf("t%02d", i)
+				ok, err := s.SetOnceToken(t.Context(), "discord:123", token, ttl)
+				if err != nil {
+					t.Errorf("SetOnceToken: %v", err)
+					return
+				}
+				if ok {
+					wins.Add(1)
+					winner.Store(token)
+					return
+				}
+				if err := s.ForgetOnce(t.Context(), "discord:123", token); err != nil {
+					t.Errorf("ForgetOnce: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := wins.Load(); got != 1 {
+			t.Fatalf("SetOnceToken raced by 16: got %d true, want 1", got)
+		}
+		mustSetOnce(t, s, "discord:123", ttl, false)
+		if err := s.ForgetOnce(t.Context(), "discord:123", winner.Load().(string)); err != nil {
+			t.Fatal(err)
+		}
+		mustSetOnce(t, s, "discord:123", ttl, true)
+	})
+}
+
 func mustSetOnce(t *testing.T, s Store, key string, ttl time.Duration, want bool) {
 	t.Helper()
 	got, err := s.SetOnce(t.Context(), key, ttl)
@@ -118,6 +240,8 @@ func testCancelled(t *testing.T, fresh freshFunc) {
 		{"SignalFirst", func() error { _, _, err := s.SignalFirst(ctx, "d1", "confirm", "ok ana", time.Minute); return err }},
 		{"TakeSignal", func() error { _, _, err := s.TakeSignal(ctx, "d1", "cancel"); return err }},
 		{"SetOnce", func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err }},
+		{"SetOnceToken", func() error { _, err := s.SetOnceToken(ctx, "k", "a", time.Minute); return err }},
+		{"ForgetOnce", func() error { return s.ForgetOnce(ctx, "k", "a") }},
 		{"Acquire", func() error { _, err := s.Acquire(ctx, "other", "bot-1", leaseTTL); return err }},
 		{"PutWatch", func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", Fence: l.Token()}) }},
 		{"Watch", func() error { _, err := s.Watch(ctx, "d1"); return err }},

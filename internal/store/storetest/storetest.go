@@ -65,6 +65,10 @@ type Store interface {
 
 	// SetOnce sets key for ttl and reports whether it was newly set.
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// SetOnceToken is SetOnce keeping token with the key; ForgetOnce
+	// removes key only while it holds token.
+	SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	ForgetOnce(ctx context.Context, key, token string) error
 
 	// PutGrant stores a runtime grant, replacing one of the same user,
 	// role, app and env.
@@ -124,6 +128,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Trim", func(t *testing.T) { testTrim(t, fresh) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, fresh) })
 	t.Run("SetOnce", func(t *testing.T) { testSetOnce(t, fresh) })
+	t.Run("ForgetOnce", func(t *testing.T) { testForgetOnce(t, fresh) })
 	t.Run("Signals", func(t *testing.T) { testSignals(t, fresh) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
