@@ -2,18 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
 // TestServeSentryWebhookReplays: the Sentry webhook as the bot mounts it,
@@ -36,16 +42,7 @@ func TestServeSentryWebhookReplays(t *testing.T) {
 	}
 	bot := serveBot(t, cfg, addr)
 
-	// alert is an issue alert as Sentry sends it, for an event of web/prod
-	// Sentry received at received.
-	alert := func(id string, received time.Time) []byte {
-		return fmt.Appendf(nil, `{"action":"triggered","actor":{"id":"sentry","name":"Sentry","type":"application"},`+
-			`"data":{"event":{"event_id":%q,"title":"TypeError: %s","level":"error","environment":"prod","received":%.3f,`+
-			`"url":"https://sentry.example/api/0/projects/acme/web/events/%s/","web_url":"https://sentry.example/organizations/acme/issues/1/events/%s/"},`+
-			`"triggered_rule":"errors"},"installation":{"uuid":"a8e5d37a"}}`,
-			id, id, float64(received.UnixMilli())/1000, id, id)
-	}
-	fresh, old := alert("fresh", time.Now()), alert("old", time.Now().Add(-2*time.Hour))
+	fresh, old := issueAlert("fresh", time.Now()), issueAlert("old", time.Now().Add(-2*time.Hour))
 	for i, d := range []struct {
 		resource string
 		body     []byte
@@ -93,6 +90,94 @@ func TestServeSentryWebhookReplays(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log: want a line saying %q\n%s", want, log)
 		}
+	}
+}
+
+// issueAlert is an issue alert as Sentry sends it, for an event of
+// web/prod Sentry received at received.
+func issueAlert(id string, received time.Time) []byte {
+	return fmt.Appendf(nil, `{"action":"triggered","actor":{"id":"sentry","name":"Sentry","type":"application"},`+
+		`"data":{"event":{"event_id":%q,"title":"TypeError: %s","level":"error","environment":"prod","received":%.3f,`+
+		`"url":"https://sentry.example/api/0/projects/acme/web/events/%s/","web_url":"https://sentry.example/organizations/acme/issues/1/events/%s/"},`+
+		`"triggered_rule":"errors"},"installation":{"uuid":"a8e5d37a"}}`,
+		id, id, float64(received.UnixMilli())/1000, id, id)
+}
+
+// lateStore is a state store whose SetOnceToken, while late is set, does
+// its work and then fails as one whose answer came too late, or was lost.
+type lateStore struct {
+	stateStore
+	late atomic.Bool
+}
+
+func (s *lateStore) SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	ok, err := s.stateStore.SetOnceToken(ctx, key, token, ttl)
+	if err == nil && s.late.Load() {
+		return false, fmt.Errorf("set once %s: %w", key, context.DeadlineExceeded)
+	}
+	return ok, err
+}
+
+// TestSentryWebhookResendAfterLateStore: the Sentry webhook as the bot
+// wires it to each store. A delivery refused with 503 because the store
+// answered too late, though it had remembered the key, is taken when
+// Sentry sends it again, and dropped the time after.
+func TestSentryWebhookResendAfterLateStore(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) stateStore
+	}{
+		{"embedded", func(t *testing.T) stateStore {
+			s, err := embedded.Open(filepath.Join(t.TempDir(), "switchman.db"), embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			return s
+		}},
+		{"redis", func(t *testing.T) stateStore {
+			s, err := redis.Open(t.Context(), redis.Options{URL: redisserver.Start(t).URL(), Prefix: "switchman-test:"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const secret = "hook-secret"
+			store := &lateStore{stateStore: tc.open(t)}
+			var alerts atomic.Int32
+			h := sentryWebhook(secret, store, func(sentry.Alert) { alerts.Add(1) })
+			body := issueAlert("late", time.Now())
+			for i, d := range []struct {
+				late   bool
+				status int
+				alerts int32
+			}{
+				{true, http.StatusServiceUnavailable, 0},
+				{false, http.StatusNoContent, 1}, // Sentry's resend
+				{false, http.StatusNoContent, 1},
+			} {
+				store.late.Store(d.late)
+				req := httptest.NewRequest(http.MethodPost, "/sentry/webhook", bytes.NewReader(body))
+				req.Header.Set(sentry.ResourceHeader, sentry.ResourceEventAlert)
+				req.Header.Set(sentry.SignatureHeader, hmacHex(secret, body))
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != d.status || alerts.Load() != d.alerts {
+					t.Errorf("delivery %d: got %d, %d alerts so far; want %d, %d", i, rec.Code, alerts.Load(), d.status, d.alerts)
+				}
+			}
+		})
 	}
 }
 

@@ -132,14 +132,9 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		log.Info(config.WebhookOffNote)
 		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Log: log}, sentry.MaxWebhookBody)
 	case cfg.Sentry.Configured():
-		// A body delivered again is dropped: Sentry signs the body, not
-		// its time, so one captured could be replayed. The handler drops
-		// one older than it remembers keys for.
-		first := func(ctx context.Context, key string) (bool, error) {
-			return sys.store.SetOnce(ctx, key, sentry.DedupeRetention)
-		}
-		srv.HandleLimit("POST /sentry/webhook", &sentry.WebhookHandler{Secret: cfg.Sentry.WebhookSecret, Log: log, RefusalLog: refusalLog, First: first,
-			OnAlert: func(a sentry.Alert) { sys.alerts.Go(func() { sys.routeAlert(a) }) }}, sentry.MaxWebhookBody)
+		h := sentryWebhook(cfg.Sentry.WebhookSecret, sys.store, func(a sentry.Alert) { sys.alerts.Go(func() { sys.routeAlert(a) }) })
+		h.Log, h.RefusalLog = log, refusalLog
+		srv.HandleLimit("POST /sentry/webhook", h, sentry.MaxWebhookBody)
 	}
 	// Deploys a stopped process left behind are reported once the chat
 	// platforms can be posted to.
@@ -264,4 +259,18 @@ func (t timedHandler) Handle(ctx context.Context, req commands.Request, out comm
 
 func (t timedHandler) AuditRefusal(ctx context.Context, req commands.Request) error {
 	return t.h.AuditRefusal(ctx, req)
+}
+
+// sentryWebhook is the Sentry webhook with its duplicate check in store.
+// A body delivered again is dropped: Sentry signs the body, not its time,
+// so one captured could be replayed. The handler drops one older than it
+// remembers keys for. The key of a delivery refused for Sentry to send
+// again is forgotten, by its own token only.
+func sentryWebhook(secret string, store stateStore, onAlert func(sentry.Alert)) *sentry.WebhookHandler {
+	return &sentry.WebhookHandler{Secret: secret, OnAlert: onAlert,
+		First: func(ctx context.Context, key, token string) (bool, error) {
+			return store.SetOnceToken(ctx, key, token, sentry.DedupeRetention)
+		},
+		Forget: store.ForgetOnce,
+	}
 }

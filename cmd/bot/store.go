@@ -31,6 +31,11 @@ type stateStore interface {
 	retention.Store
 	watchstore.Store
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// SetOnceToken and ForgetOnce are the Sentry webhook's duplicate
+	// check, which undoes itself for a delivery it refused for Sentry to
+	// send again: ForgetOnce removes key only while it holds token.
+	SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	ForgetOnce(ctx context.Context, key, token string) error
 	Close() error
 }
 

@@ -3,6 +3,7 @@ package sentry
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,10 @@ const MaxWebhookBody = 1 << 20
 // Sentry waits one second for an answer, and a store that hangs must not
 // hold the request until the server's write timeout.
 const DefaultFirstTimeout = 500 * time.Millisecond
+
+// DefaultForgetTimeout bounds WebhookHandler.Forget, which runs once
+// Sentry has its answer.
+const DefaultForgetTimeout = 2 * time.Second
 
 // Bounds on a delivery's own time, which its signed body carries (see
 // WebhookHandler): the signature proves where a body came from, not when,
@@ -135,13 +141,24 @@ type WebhookHandler struct {
 	OnAlert func(Alert)
 	// First, when set, reports whether key (one per delivered body,
 	// whatever the unsigned headers that came with it) is new, and
-	// remembers it: the signature proves where a body came from, not
-	// when, so a captured delivery sent again is answered 204 and
-	// dropped. A delivery First cannot judge (the store is unreachable) is
-	// refused with 503, for Sentry to send again; so is one it has not
-	// judged within FirstTimeout (default DefaultFirstTimeout).
-	First        func(ctx context.Context, key string) (bool, error)
+	// remembers it with token, which is unique to the delivery: the
+	// signature proves where a body came from, not when, so a captured
+	// delivery sent again is answered 204 and dropped. A delivery First
+	// cannot judge (the store is unreachable) is refused with 503, for
+	// Sentry to send again; so is one it has not judged within
+	// FirstTimeout (default DefaultFirstTimeout).
+	First        func(ctx context.Context, key, token string) (bool, error)
 	FirstTimeout time.Duration
+	// Forget, when set, undoes First for a delivery refused with 503:
+	// the store may have remembered its key all the same (it answered
+	// too late, or its answer was lost), and would then drop Sentry's
+	// resend as delivered before, and its alert for good. It must remove
+	// key only while it holds token, never the key of another delivery of
+	// the same body, which may have raised its alert. It runs once the
+	// answer is sent, within ForgetTimeout (default DefaultForgetTimeout);
+	// if it fails, the handler logs an error.
+	Forget        func(ctx context.Context, key, token string) error
+	ForgetTimeout time.Duration
 	// Log receives rejected requests; nil discards.
 	Log *slog.Logger
 	// RefusalLog bounds the WARN lines of deliveries refused for their
@@ -247,12 +264,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if timeout <= 0 {
 			timeout = DefaultFirstTimeout
 		}
+		key, token := "sentry-webhook:"+hex.EncodeToString(sum[:]), rand.Text()
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		first, err := h.First(ctx, "sentry-webhook:"+hex.EncodeToString(sum[:]))
+		first, err := h.First(ctx, key, token)
 		cancel()
 		if err != nil {
 			log.Error("sentry webhook: cannot tell whether it was delivered before; refused for Sentry to send again", "resource", resource, "timeout", timeout, "err", err)
-			http.Error(w, "state store unreachable", http.StatusServiceUnavailable)
+			answer(w, http.StatusServiceUnavailable, "state store unreachable")
+			h.forget(r.Context(), log, key, token, a)
 			return
 		}
 		if !first {
@@ -265,6 +284,40 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.OnAlert(a)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// answer sends a plain-text answer whole, its length said, so that the
+// sender has all of it while the handler goes on.
+func answer(w http.ResponseWriter, code int, msg string) {
+	msg += "\n"
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(code)
+	io.WriteString(w, msg)
+	// A writer that cannot flush sends the answer when the handler returns.
+	_ = http.NewResponseController(w).Flush()
+}
+
+// forget undoes what First may have remembered of a delivery refused
+// with 503, once its answer is sent: Sentry waits one second for it. The
+// request may be over by then (Sentry hung up), not the undoing.
+func (h *WebhookHandler) forget(ctx context.Context, log *slog.Logger, key, token string, a Alert) {
+	if h.Forget == nil {
+		return
+	}
+	timeout := h.ForgetTimeout
+	if timeout <= 0 {
+		timeout = DefaultForgetTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := h.Forget(ctx, key, token); err != nil {
+		log.Error("sentry webhook: cannot undo the duplicate check of a delivery refused for Sentry to send again; "+
+			"if the store remembered it, Sentry's resend will be dropped as delivered before and its alert lost",
+			"resource", a.Resource, "title", a.Title, "url", a.URL, "timeout", timeout, "err", err)
+	}
 }
 
 // ParseAlert reads the payload of a webhook of resource event_alert,

@@ -178,7 +178,7 @@ func TestWebhookDeliveredOnce(t *testing.T) {
 	var storeErr error
 	var got []Alert
 	h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { got = append(got, a) }, Now: fixtureClock(ResourceIssue),
-		First: func(_ context.Context, key string) (bool, error) {
+		First: func(_ context.Context, key, _ string) (bool, error) {
 			if storeErr != nil {
 				return false, storeErr
 			}
@@ -273,7 +273,7 @@ func TestWebhookOff(t *testing.T) {
 		var logged bytes.Buffer
 		h := &WebhookHandler{
 			OnAlert: func(Alert) { alerted++ },
-			First:   func(context.Context, string) (bool, error) { asked++; return true, nil },
+			First:   func(context.Context, string, string) (bool, error) { asked++; return true, nil },
 			Log:     slog.New(slog.NewTextHandler(&logged, nil)),
 		}
 		rc := &readCounter{r: bytes.NewReader(body)}
@@ -318,7 +318,7 @@ func TestWebhookFirstDeadline(t *testing.T) {
 			h := &WebhookHandler{Secret: goldenSecret, FirstTimeout: tt.timeout, Now: fixtureClock(ResourceIssue),
 				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
 				OnAlert: func(Alert) { alerted.Add(1) },
-				First: func(ctx context.Context, _ string) (bool, error) {
+				First: func(ctx context.Context, _, _ string) (bool, error) {
 					if d, ok := ctx.Deadline(); ok {
 						given.Store(int64(time.Until(d)))
 					}
@@ -423,7 +423,7 @@ func TestWebhookOneAlertPerBody(t *testing.T) {
 			var asked int
 			var alerts []Alert
 			h := &WebhookHandler{Secret: goldenSecret, OnAlert: func(a Alert) { alerts = append(alerts, a) }, Now: fixtureClock(resource),
-				First: func(_ context.Context, key string) (bool, error) {
+				First: func(_ context.Context, key, _ string) (bool, error) {
 					asked++
 					first := !seen[key]
 					seen[key] = true
@@ -600,7 +600,7 @@ func TestWebhookFreshness(t *testing.T) {
 			h := &WebhookHandler{Secret: goldenSecret, Now: func() time.Time { return now },
 				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
 				OnAlert: func(Alert) { alerted++ },
-				First:   func(context.Context, string) (bool, error) { asked++; return true, nil }}
+				First:   func(context.Context, string, string) (bool, error) { asked++; return true, nil }}
 			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
 			req.Header.Set(ResourceHeader, tt.resource)
 			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
