@@ -100,13 +100,27 @@ func actions(buttons []chat.Button) *slack.ActionBlock {
 			btn = btn.WithStyle(slack.StyleDanger).WithConfirm(slack.NewConfirmationBlockObject(
 				slack.NewTextBlockObject(slack.PlainTextType, "Are you sure?", false, false),
 				mrkdwn(clip("This runs `"+escape(b.Action)+"` as you.", 300)),
-				slack.NewTextBlockObject(slack.PlainTextType, clip(b.Label, 30), false, false),
+				slack.NewTextBlockObject(slack.PlainTextType, confirmText(b.Label), false, false),
 				slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
 			).WithStyle(slack.StyleDanger))
 		}
 		elems = append(elems, btn)
 	}
 	return slack.NewActionBlock("switchman_actions", elems...)
+}
+
+// maxConfirmText is Slack's limit on a confirm dialog's button text.
+const maxConfirmText = 30
+
+// confirmText is the confirm dialog's button: the label when Slack shows
+// it whole, else a plain Confirm, as a label cut short ("Roll back to
+// 0123…") names another build, or none; the dialog's text above it shows
+// the whole command.
+func confirmText(label string) string {
+	if utf8.RuneCountInString(label) > maxConfirmText {
+		return "Confirm"
+	}
+	return label
 }
 
 func section(text *slack.TextBlockObject) *slack.SectionBlock {

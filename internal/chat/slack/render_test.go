@@ -193,3 +193,30 @@ func TestRenderLabelLimit(t *testing.T) {
 		t.Errorf("blocks: got %s, want the label whole", js)
 	}
 }
+
+// TestRenderConfirmText: the confirm dialog's button repeats the label
+// when Slack shows it whole (30 characters), and says Confirm otherwise:
+// a label cut there names another build, or none. The dialog's text
+// shows the whole command either way.
+func TestRenderConfirmText(t *testing.T) {
+	long := "Roll back to " + strings.Repeat("a", 40)
+	for _, tc := range []struct {
+		label, want string
+	}{
+		{"Roll back to 1336", "Roll back to 1336"},
+		{"Roll back to " + strings.Repeat("a", 17), "Roll back to " + strings.Repeat("a", 17)},
+		{long, "Confirm"},
+	} {
+		action := "rollback web prod to " + strings.TrimPrefix(tc.label, "Roll back to ") + " from 2"
+		blocks, _ := slack.Render(chat.Message{Buttons: []chat.Button{{Label: tc.label, Action: action, Style: "danger"}}})
+		js, err := json.Marshal(blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"confirm":{"type":"plain_text","text":"` + tc.want + `"`, "This runs `" + action + "` as you."} {
+			if !strings.Contains(string(js), want) {
+				t.Errorf("label %q: got %s, want %s", tc.label, js, want)
+			}
+		}
+	}
+}
