@@ -55,8 +55,14 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 		// is what the stuck run left.
 		from = stuck.left
 	}
-	if err == nil && req.From != "" && from != req.From && !r.runsOnly(req.From, to) {
-		err = errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", t.key(), orNone(from), req.From, req.App, t.env.Name)
+	switch {
+	case err == nil && req.From != "" && from != req.From && !r.runsOnly(req.From, to):
+		err = r.notFrom(from, req)
+	case err != nil && errs.CodeOf(err) != errs.NoChange && req.From != "" && stuck == nil && !r.anyRuns(req.From):
+		// A click on an old message, most likely: that a later build
+		// runs says why it is refused better than what became of the
+		// release it named.
+		err = r.notFrom(r.runningNow(), req)
 	}
 	if errs.CodeOf(err) == errs.NoChange {
 		return nil, r.nothingToDo(err)
@@ -67,6 +73,43 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	}
 	r.rec.Build, r.rec.Previous = to, from
 	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
+}
+
+// notFrom is the refusal of a rollback `from` a build that no longer
+// runs: now does.
+func (r *run) notFrom(now string, req Request) error {
+	return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", r.t.key(), orNone(now), req.From, req.App, r.t.env.Name)
+}
+
+// anyRuns reports whether a live host runs build.
+func (r *run) anyRuns(build string) bool {
+	for _, h := range r.live() {
+		if r.states[h.Name].Current == build {
+			return true
+		}
+	}
+	return false
+}
+
+// runningNow says what the live hosts run: a release, or which runs where
+// when they differ.
+func (r *run) runningNow() string {
+	byRelease := map[string][]string{}
+	for _, h := range r.live() {
+		c := r.states[h.Name].Current
+		byRelease[c] = append(byRelease[c], h.Name)
+	}
+	if len(byRelease) == 1 {
+		for rel := range byRelease {
+			return rel
+		}
+	}
+	var runs []string
+	for rel, hosts := range byRelease {
+		runs = append(runs, fmt.Sprintf("%s on %s", orNone(rel), strings.Join(hosts, ", ")))
+	}
+	sort.Strings(runs)
+	return strings.Join(runs, "; ")
 }
 
 // runsOnly reports whether every live host runs one of builds: a
@@ -211,16 +254,12 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	}
 	from = first.Current
 	if len(byRelease) > 1 {
-		var runs []string
-		for rel, hosts := range byRelease {
-			runs = append(runs, fmt.Sprintf("%s on %s", orNone(rel), strings.Join(hosts, ", ")))
-		}
-		sort.Strings(runs)
+		runs := r.runningNow()
 		if named == "" {
 			return "", "", errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: rollback %s %s to BUILD; nothing was changed",
-				r.t.key(), strings.Join(runs, "; "), r.t.app.Name, r.t.env.Name)
+				r.t.key(), runs, r.t.app.Name, r.t.env.Name)
 		}
-		from = strings.Join(runs, "; ")
+		from = runs
 	}
 	to = named
 	if to == "" {
