@@ -153,6 +153,42 @@ func TestAcquireSameNonce(t *testing.T) {
 	}
 }
 
+// TestForgottenMarkExpires: ForgetOnce's mark expires, within
+// forgottenTTL, whether the key was absent, another's or the caller's.
+func TestForgottenMarkExpires(t *testing.T) {
+	srv := redisserver.Start(t)
+	s, err := Open(t.Context(), Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for _, tc := range []struct{ name, setBy string }{
+		{"absent", ""},
+		{"another's", "b"},
+		{"own", "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "sentry-webhook:" + tc.name
+			if tc.setBy != "" {
+				if _, err := s.SetOnceToken(ctx, key, tc.setBy, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.ForgetOnce(ctx, key, "a"); err != nil {
+				t.Fatal(err)
+			}
+			ttl, err := s.rdb.PTTL(ctx, s.forgottenKey(key, "a")).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ttl <= 0 || ttl > forgottenTTL {
+				t.Errorf("expiry of the mark: got %v, want in (0, %v]", ttl, forgottenTTL)
+			}
+		})
+	}
+}
+
 // TestTakeSignalSameNonce sends one TakeSignal call twice, as the client
 // does when the first reply is lost: the second returns the signal the
 // first took. A new call finds nothing.

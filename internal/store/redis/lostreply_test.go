@@ -351,3 +351,36 @@ func TestForgetOnceAfterStalledSet(t *testing.T) {
 		t.Errorf("SetOnce once forgotten: got %v, %v, want true", ok, err)
 	}
 }
+
+// TestForgetOnceBeforeDelayedSet holds a SetOnceToken back on its way to
+// Redis until its caller gave up and forgot its token, on another
+// connection, finding nothing to forget: when the set then runs, it must
+// set nothing, or the key stays set and the delivery's resend, with a
+// token of its own, is dropped as a duplicate.
+func TestForgetOnceBeforeDelayedSet(t *testing.T) {
+	srv := redisserver.Start(t)
+	proxy := newFaultProxy(t, srv.Addr())
+	prefix := newPrefix()
+	s := openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix})
+	direct := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+	const key = "sentry-webhook:delayed"
+
+	release := proxy.holdNextRequest(t, key)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.SetOnceToken(ctx, key, "tok-1", time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetOnceToken held back: got %v, want context.DeadlineExceeded", err)
+	}
+	if err := s.ForgetOnce(t.Context(), key, "tok-1"); err != nil {
+		t.Fatalf("ForgetOnce: %v", err)
+	}
+	if got := release(); got != ":0\r\n" {
+		t.Errorf("the delayed SetOnceToken's reply: got %q, want \":0\\r\\n\" (not set: its token was forgotten)", got)
+	}
+	if ok, err := direct.SetOnceToken(t.Context(), key, "tok-2", time.Hour); !ok || err != nil {
+		t.Fatalf("SetOnceToken of the resend: got %v, %v, want true (the key is not left set)", ok, err)
+	}
+	if ok, err := direct.SetOnceToken(t.Context(), key, "tok-3", time.Hour); ok || err != nil {
+		t.Errorf("SetOnceToken of a third delivery: got %v, %v, want false (the resend's key holds)", ok, err)
+	}
+}

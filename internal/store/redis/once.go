@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,8 +24,10 @@ func (s *Store) SetOnce(ctx context.Context, key string, ttl time.Duration) (boo
 
 // SetOnceToken is SetOnce with token, which the caller makes unique to
 // the call, as the key's nonce: ForgetOnce removes the key only while it
-// holds that token, that is, only if this call set it. An empty token is
-// an error of code Invalid.
+// holds that token, that is, only if this call set it. Once ForgetOnce was
+// called with token, a SetOnceToken with it sets nothing and answers
+// false, however late Redis runs it. An empty token is an error of code
+// Invalid.
 func (s *Store) SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if token == "" {
 		return false, errs.New(errs.Invalid, "set once %s: empty token", key)
@@ -44,7 +47,8 @@ func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duratio
 	if ttl > 0 {
 		expires, px = msCeil(now.Add(ttl)), redisTTL(ttl)
 	}
-	set, err := s.guarded(ctx, setOnceScript, []string{s.key("once", key)}, ms(now), expires, token, px).Bool()
+	keys := []string{s.key("once", key), s.forgottenKey(key, token)}
+	set, err := s.guarded(ctx, setOnceScript, keys, ms(now), expires, token, px).Bool()
 	if err != nil {
 		return false, s.fail(ctx, "set once "+key, err)
 	}
@@ -52,10 +56,13 @@ func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duratio
 }
 
 // ForgetOnce removes key if SetOnceToken set it with token, expired or
-// not, and does nothing if the key is absent or holds another token: one
-// that a concurrent call set, whose caller may have acted on it. It undoes
-// a SetOnceToken whose outcome its caller could not learn (a timeout, a
-// lost reply). An empty token is an error of code Invalid.
+// not, and leaves it if it holds another token: one that a concurrent call
+// set, whose caller may have acted on it. It undoes a SetOnceToken whose
+// outcome its caller could not learn (a timeout, a lost reply). That call
+// may not have reached Redis yet (its request delayed on the network, on
+// a connection of its own): so ForgetOnce also marks token forgotten, for
+// forgottenTTL, and the call sets nothing if it runs later. An empty
+// token is an error of code Invalid.
 func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("forget once %s: %w", key, err)
@@ -63,17 +70,41 @@ func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
 	if key == "" || token == "" {
 		return errs.New(errs.Invalid, "forget once %q: empty key or token", key)
 	}
-	if err := forgetOnceScript.Run(ctx, s.rdb, []string{s.key("once", key)}, token).Err(); err != nil {
+	keys := []string{s.key("once", key), s.forgottenKey(key, token)}
+	if err := forgetOnceScript.Run(ctx, s.rdb, keys, token, forgottenTTL.Milliseconds()).Err(); err != nil {
 		return s.fail(ctx, "forget once "+key, err)
 	}
 	return nil
 }
 
-// setOnceScript: ARGV is now, the expiry (0: never), the call's nonce and
-// the Redis expiry in milliseconds (0: none). It starts with guard: in a
-// store Redis emptied every key is new, and a delivery already handled
-// would be handled again.
+// forgottenTTL is how long ForgetOnce's mark outlives it. A SetOnceToken
+// that runs later still is one whose request spent that long on its way,
+// after its caller gave up: Linux stops sending a connection's data again,
+// and drops the connection, after about 15 minutes without an
+// acknowledgement (tcp_retries2 = 15), and the client sends nothing for a
+// call once it has returned. An hour is four times that, and also past
+// the last time Sentry sends a refused delivery again (three times, five
+// minutes apart), after which a key set late drops no resend. A mark is a
+// few bytes, and only calls given up on leave one.
+const forgottenTTL = time.Hour
+
+// forgottenKey is the key of ForgetOnce's mark for key and token:
+// once-forgotten:LEN:KEY:TOKEN, LEN being KEY's length in bytes, so that
+// no other key and token, either holding a colon, name the same.
+func (s *Store) forgottenKey(key, token string) string {
+	return s.key("once-forgotten", strconv.Itoa(len(key)), key, token)
+}
+
+// setOnceScript: KEYS are the key and the mark of its nonce forgotten;
+// ARGV is now, the expiry (0: never), the call's nonce and the Redis
+// expiry in milliseconds (0: none). It starts with guard: in a store Redis
+// emptied every key is new, and a delivery already handled would be
+// handled again. A forgotten nonce is a call given up on: it must not set
+// the key, which would drop the next delivery of it as a duplicate.
 var setOnceScript = goredis.NewScript(guard + `
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
 local v = redis.call('GET', KEYS[1])
 if v then
   local exp, n = string.match(v, '^(%d+)|(.*)$')
@@ -96,11 +127,14 @@ end
 return 1
 `)
 
-// forgetOnceScript: compare and delete, ARGV[1] being the token. A resend
-// of the same call finds nothing left to delete. It has no guard, as it
-// cannot write into an emptied store: it deletes only the key of its
-// caller's own SetOnceToken.
+// forgetOnceScript: marks the token forgotten (KEYS[2], for ARGV[2]
+// milliseconds), whatever the key holds, then compares and deletes,
+// ARGV[1] being the token. A resend of the same call finds nothing left to
+// delete. It has no guard: it deletes only the key of its caller's own
+// SetOnceToken, and a mark it leaves in an emptied store stops only that
+// call, which the caller gave up on, and expires.
 var forgetOnceScript = goredis.NewScript(`
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 local v = redis.call('GET', KEYS[1])
 if not v then
   return 0

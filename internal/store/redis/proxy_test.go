@@ -11,7 +11,8 @@ import (
 // faultProxy forwards TCP connections to a Redis server and, when armed,
 // keeps the reply to one request from the client although the server
 // applied the request: the lost reply of a dropped connection or of a read
-// timeout.
+// timeout. Or it holds one request back from the server until told to
+// send it: a connection whose packets are delayed while others pass.
 type faultProxy struct {
 	ln     net.Listener
 	target string
@@ -20,7 +21,19 @@ type faultProxy struct {
 	match  []byte // the armed fault waits for a request containing this
 	stall  bool   // hold the reply back and keep the connection open, rather than close it
 	faults int    // replies kept back so far
+	hold   *heldRequest
 	conns  map[net.Conn]struct{}
+	closed chan struct{} // closed as the test ends: nothing is held any more
+}
+
+// heldRequest is a request the proxy keeps from the server until release
+// is closed.
+type heldRequest struct {
+	match   []byte
+	caught  chan struct{} // closed once a request matched
+	release chan struct{} // closed to send it on
+	reply   chan []byte   // the server's reply to it
+	replied chan struct{} // closed once the reply came
 }
 
 func newFaultProxy(t testing.TB, target string) *faultProxy {
@@ -29,13 +42,14 @@ func newFaultProxy(t testing.TB, target string) *faultProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
+	p := &faultProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{}), closed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		p.serve()
 	}()
 	t.Cleanup(func() {
+		close(p.closed)
 		ln.Close()
 		<-done
 		p.mu.Lock()
@@ -58,6 +72,35 @@ func (p *faultProxy) dropNextReply(match string) { p.arm(match, false) }
 // stallNextReply is dropNextReply, but the reply is never sent and the
 // connection stays open, like a server that stopped answering.
 func (p *faultProxy) stallNextReply(match string) { p.arm(match, true) }
+
+// holdNextRequest arms the proxy: the next request containing match is
+// kept from the server, whatever its client does meanwhile (it may give
+// up and close the connection). release sends it on and returns the
+// server's reply to it, which the client does not get: the proxy closes
+// the connection then. It fails t if no request matched.
+func (p *faultProxy) holdNextRequest(t testing.TB, match string) (release func() string) {
+	t.Helper()
+	h := &heldRequest{
+		match:   []byte(match),
+		caught:  make(chan struct{}),
+		release: make(chan struct{}),
+		reply:   make(chan []byte, 1),
+		replied: make(chan struct{}),
+	}
+	p.mu.Lock()
+	p.hold = h
+	p.mu.Unlock()
+	return func() string {
+		t.Helper()
+		select {
+		case <-h.caught:
+		default:
+			t.Fatalf("no request held back (the test did not exercise a delayed request)")
+		}
+		close(h.release)
+		return string(<-h.reply)
+	}
+}
 
 func (p *faultProxy) arm(match string, stall bool) {
 	p.mu.Lock()
@@ -106,6 +149,9 @@ func (p *faultProxy) handle(client net.Conn) {
 	// before its reply can come back.
 	var mu sync.Mutex
 	victim := 0
+	// held is the request of this connection held back, once sent on:
+	// the next reply is its.
+	var held *heldRequest
 	go func() {
 		defer closeBoth()
 		buf := make([]byte, 64<<10)
@@ -113,6 +159,29 @@ func (p *faultProxy) handle(client net.Conn) {
 			n, err := client.Read(buf)
 			if n > 0 {
 				p.mu.Lock()
+				if h := p.hold; h != nil && bytes.Contains(buf[:n], h.match) {
+					p.hold = nil
+					p.mu.Unlock()
+					close(h.caught)
+					select {
+					case <-h.release:
+					case <-p.closed:
+						return
+					}
+					mu.Lock()
+					held = h
+					mu.Unlock()
+					if _, err := server.Write(buf[:n]); err != nil {
+						return
+					}
+					// Keep the server's side open until the reply came (the
+					// client is likely gone), and then close both.
+					select {
+					case <-h.replied:
+					case <-p.closed:
+					}
+					return
+				}
 				if p.match != nil && bytes.Contains(buf[:n], p.match) {
 					mu.Lock()
 					victim = 1
@@ -138,6 +207,13 @@ func (p *faultProxy) handle(client net.Conn) {
 		n, err := server.Read(buf)
 		if n > 0 {
 			mu.Lock()
+			if h := held; h != nil {
+				held = nil
+				mu.Unlock()
+				h.reply <- bytes.Clone(buf[:n])
+				close(h.replied)
+				return
+			}
 			v := victim
 			// An error reply (such as NOSCRIPT) means nothing was applied:
 			// let it through and wait for the next one.
