@@ -2,11 +2,16 @@ package ratelog
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // clock is a settable clock.
@@ -25,6 +30,41 @@ func (c *clock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// waitLines waits until buf holds n lines and returns them; it fails t
+// after a deadline far beyond any window of the tests.
+func waitLines(t *testing.T, buf *syncbuf.Buffer, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := strings.TrimSpace(buf.String())
+		var lines []string
+		if s != "" {
+			lines = strings.Split(s, "\n")
+		}
+		if len(lines) >= n || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// textLog is a logger writing to buf without the time, which the tests
+// do not set.
+func textLog(buf *syncbuf.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{}
+		}
+		return a
+	}}))
 }
 
 func TestAllow(t *testing.T) {
@@ -131,5 +171,167 @@ func TestZeroLimiterConcurrent(t *testing.T) {
 	wg.Wait()
 	if allowed["slack"] != 1 || allowed["discord"] != 1 {
 		t.Errorf("lines let through: got %v, want one of each kind", allowed)
+	}
+}
+
+// TestWarnReportsHeldLines: the last line Warn held back in a window is
+// written when the window ends, to its own logger, with the number held
+// back before it, unless a line let through first said how many; and
+// that report begins a window as a line let through does. The windows
+// are on the test's clock; the timer awaiting their end on the system's,
+// kept short.
+func TestWarnReportsHeldLines(t *testing.T) {
+	const every = 10 * time.Millisecond
+	type step struct {
+		warn    int    // lines of kind to Warn, numbered n=0, 1, ...
+		kind    string // default "slack"
+		log     int    // index of the logger they go to
+		advance bool   // then move the clock on by every
+		want    [2][]string
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a burst that stops: its last line with the count of those before it", []step{
+			{warn: 100, want: [2][]string{{`level=WARN msg=refused kind=slack n=0`}}},
+			{advance: true, want: [2][]string{{
+				`level=WARN msg=refused kind=slack n=0`,
+				`level=WARN msg=refused kind=slack n=99 suppressed=98`,
+			}}},
+		}},
+		{"one line held back: written as it is", []step{
+			{warn: 2, advance: true, want: [2][]string{{
+				`level=WARN msg=refused kind=slack n=0`,
+				`level=WARN msg=refused kind=slack n=1`,
+			}}},
+		}},
+		{"a flood that goes on: one line per window", []step{
+			{warn: 10, advance: true, want: [2][]string{{
+				`level=WARN msg=refused kind=slack n=0`,
+				`level=WARN msg=refused kind=slack n=9 suppressed=8`,
+			}}},
+			{warn: 10, advance: true, want: [2][]string{{
+				`level=WARN msg=refused kind=slack n=0`,
+				`level=WARN msg=refused kind=slack n=9 suppressed=8`,
+				`level=WARN msg=refused kind=slack n=9 suppressed=9`,
+			}}},
+		}},
+		{"to the logger of the last line held back", []step{
+			{warn: 3},
+			{warn: 2, log: 1, advance: true, want: [2][]string{
+				{`level=WARN msg=refused kind=slack n=0`},
+				{`level=WARN msg=refused kind=slack n=1 suppressed=3`},
+			}},
+		}},
+		{"kinds apart", []step{
+			{warn: 4},
+			{warn: 3, kind: "discord", log: 1, advance: true, want: [2][]string{
+				{`level=WARN msg=refused kind=slack n=0`, `level=WARN msg=refused kind=slack n=3 suppressed=2`},
+				{`level=WARN msg=refused kind=discord n=0`, `level=WARN msg=refused kind=discord n=2 suppressed=1`},
+			}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+			l := &Limiter{Every: every, Now: c.Now}
+			var bufs [2]syncbuf.Buffer
+			logs := [2]*slog.Logger{textLog(&bufs[0]), textLog(&bufs[1])}
+			for i, s := range tt.steps {
+				kind := s.kind
+				if kind == "" {
+					kind = "slack"
+				}
+				for n := range s.warn {
+					l.Warn(logs[s.log], kind, "refused", "kind", kind, "n", n)
+				}
+				if s.advance {
+					c.advance(every)
+				}
+				for j, want := range s.want {
+					if want == nil {
+						continue
+					}
+					if got := waitLines(t, &bufs[j], len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+						t.Fatalf("step %d, logger %d: got\n%s\nwant\n%s", i, j, strings.Join(got, "\n"), strings.Join(want, "\n"))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestWarnLetThroughStopsReport: a line let through says how many were
+// held back before it, and stops the timer that would have reported
+// them.
+func TestWarnLetThroughStopsReport(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	// An hour on both clocks: the timer is not due while the test runs.
+	l := &Limiter{Every: time.Hour, Now: c.Now}
+	var buf syncbuf.Buffer
+	log := textLog(&buf)
+	for n := range 6 {
+		l.Warn(log, "slack", "refused", "n", n)
+	}
+	c.advance(time.Hour)
+	l.Warn(log, "slack", "refused", "n", 6)
+	want := "level=WARN msg=refused n=0\nlevel=WARN msg=refused n=6 suppressed=5\n"
+	if got := buf.String(); got != want {
+		t.Errorf("got\n%swant\n%s", got, want)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k := l.kinds["slack"]; k.timer != nil || k.log != nil {
+		t.Errorf("after a line let through: got timer %v, logger %v kept; want neither", k.timer, k.log)
+	}
+}
+
+// TestWarnConcurrentAccountsForAll: lines of several kinds asked for at
+// once from many goroutines, on the system's clock, are each written or
+// counted in a line written after them: none is lost when the burst
+// stops.
+func TestWarnConcurrentAccountsForAll(t *testing.T) {
+	const goroutines, each = 16, 200
+	kinds := []string{"slack", "discord", "sentry"}
+	var buf syncbuf.Buffer
+	log := textLog(&buf)
+	l := &Limiter{Every: time.Millisecond}
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				kind := kinds[(g+i)%len(kinds)]
+				l.Warn(log, kind, "refused", "kind", kind)
+			}
+		})
+	}
+	wg.Wait()
+	want := map[string]int{}
+	for g := range goroutines {
+		for i := range each {
+			want[kinds[(g+i)%len(kinds)]]++
+		}
+	}
+	line := regexp.MustCompile(`kind=(\w+)(?: suppressed=(\d+))?$`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := map[string]int{}
+		for s := range strings.Lines(buf.String()) {
+			m := line.FindStringSubmatch(strings.TrimSpace(s))
+			if m == nil {
+				t.Fatalf("line %q: not one of the test's", s)
+			}
+			n, _ := strconv.Atoi(m[2]) // 0 when there is no count
+			got[m[1]] += 1 + n
+		}
+		all := fmt.Sprint(got) == fmt.Sprint(want)
+		if all || time.Now().After(deadline) {
+			if !all {
+				t.Errorf("lines written and held back, by kind: got %v, want %v", got, want)
+			}
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
