@@ -40,8 +40,11 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	metrics := server.NewMetrics(reg)
 	handler := timedHandler{h: sys.service, m: metrics}
 	// One limiter for the refusals of every endpoint, each its own kind:
-	// anyone who reaches the listener can have them refused.
+	// anyone who reaches the listener can have them refused. Once the
+	// server has stopped, the lines it holds back are written, not lost
+	// with the timers awaiting the end of their windows.
 	refusalLog := &ratelog.Limiter{}
+	defer refusalLog.Flush()
 
 	var sa *slack.Adapter
 	if cfg.Slack.Configured() {

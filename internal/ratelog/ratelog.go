@@ -177,9 +177,25 @@ func (l *Limiter) windowEnd(k *kind, armed uint64) {
 	l.report(k, t)
 }
 
+// Flush writes at once, for each kind, the last line Warn held back that
+// no line has reported yet, as the end of its window would, and stops the
+// timers awaiting them: a program that stops calls it so as not to lose
+// those lines and their counts.
+func (l *Limiter) Flush() {
+	t := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.kinds {
+		if k.log != nil {
+			l.report(k, t)
+		}
+	}
+}
+
 // report writes the last line held back in k's window, with the number
 // held back before it, and begins a window at t; l.mu is held, so that a
-// line let through meanwhile cannot come before it.
+// line let through meanwhile cannot come before it, and a report under
+// way is written by the time Flush returns.
 func (l *Limiter) report(k *kind, t time.Time) {
 	log, msg, args, before := k.log, k.msg, k.args, k.held-1
 	k.begin(t)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,6 +285,45 @@ func TestWarnLetThroughStopsReport(t *testing.T) {
 	defer l.mu.Unlock()
 	if k := l.kinds["slack"]; k.timer != nil || k.log != nil {
 		t.Errorf("after a line let through: got timer %v, logger %v kept; want neither", k.timer, k.log)
+	}
+}
+
+// TestFlush: Flush writes at once the last line held back of each kind
+// with the count of those before it, stops the timers awaiting them, and
+// writes nothing when nothing is held back.
+func TestFlush(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	// An hour on both clocks: no timer is due while the test runs.
+	l := &Limiter{Every: time.Hour, Now: c.Now}
+	var buf syncbuf.Buffer
+	log := textLog(&buf)
+	for n := range 5 {
+		l.Warn(log, "slack", "refused", "kind", "slack", "n", n)
+	}
+	for n := range 2 {
+		l.Warn(log, "discord", "refused", "kind", "discord", "n", n)
+	}
+	l.Warn(log, "sentry", "refused", "kind", "sentry", "n", 0)
+	l.Flush()
+	l.Flush()
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	slices.Sort(got)
+	want := []string{
+		"level=WARN msg=refused kind=discord n=0",
+		"level=WARN msg=refused kind=discord n=1",
+		"level=WARN msg=refused kind=sentry n=0",
+		"level=WARN msg=refused kind=slack n=0",
+		"level=WARN msg=refused kind=slack n=4 suppressed=3",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name, k := range l.kinds {
+		if k.timer != nil || k.log != nil {
+			t.Errorf("%s after Flush: got timer %v, logger %v kept; want neither", name, k.timer, k.log)
+		}
 	}
 }
 
