@@ -42,6 +42,9 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 		return nil, err
 	}
 	stuck, err := r.stuckHosts(req.Build)
+	// Whether a stuck run was looked for: when the history could not be
+	// read, stuck is nil for want of knowing.
+	stuckKnown := err == nil
 	var from, to string
 	if err == nil {
 		named := req.Build
@@ -58,10 +61,13 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	switch {
 	case err == nil && req.From != "" && from != req.From && !r.runsOnly(req.From, to):
 		err = r.notFrom(from, req)
-	case err != nil && errs.CodeOf(err) != errs.NoChange && req.From != "" && stuck == nil && !r.anyRuns(req.From):
+	case err != nil && errs.CodeOf(err) != errs.NoChange && req.From != "" && stuckKnown && stuck == nil && !r.anyRuns(req.From):
 		// A click on an old message, most likely: that a later build
 		// runs says why it is refused better than what became of the
-		// release it named.
+		// release it named. Not when the history could not be read: the
+		// click may be one that finishes a stuck run, whose hosts no
+		// longer run from, and "rollback APP ENV" would take them
+		// further back.
 		err = r.notFrom(r.runningNow(), req)
 	}
 	if errs.CodeOf(err) == errs.NoChange {

@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -432,5 +434,82 @@ func TestRollbackToAMissingReleaseListsWhatIsThere(t *testing.T) {
 	_, err := f.run(deploy.KindRollback, "7")
 	if want := "release 7 of web/prod is not on localhost; good releases on disk: 2, 1 (marked bad: 3)"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("rollback to 7: %v, want %q", err, want)
+	}
+}
+
+// historyOutage fails the reads of the deploy history while down is set,
+// as a store that times out does; the list of running records still
+// answers.
+type historyOutage struct {
+	deploy.Store
+	down *atomic.Bool
+}
+
+func (s historyOutage) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
+	if s.down.Load() && f.Outcome == "" {
+		return nil, errors.New("state store did not answer in time: context deadline exceeded")
+	}
+	return s.Store.Records(ctx, f)
+}
+
+// TestStuckRollbackClickWhileHistoryUnreadable: the button of an
+// interrupted rollback from 2 to 1, which switched the host to 1, sends
+// `rollback web prod to 1 from 2`, and finishes that run. While the
+// history cannot be read, which is how the rollback learns the host is
+// stuck, the click is refused for that, to be tried again: not as a
+// stale click ("runs 1 now, not 2"), whose advice, a plain rollback, would
+// take the host further back, to a release nobody asked for.
+func TestStuckRollbackClickWhileHistoryUnreadable(t *testing.T) {
+	var down atomic.Bool
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Store = historyOutage{Store: o.Store, down: &down}
+	})
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// A rollback from 2 to 1 died after switching the host, before its
+	// restart; recovery has reported it.
+	cur := filepath.Join(f.app, "current")
+	if err := os.Remove(cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("releases/1", cur); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	dead := &deploy.Record{ID: "20260101-000000-dead01", Kind: deploy.KindRollback, App: "web", Env: "prod", Build: "1", Previous: "2",
+		Requester: "ana", Started: now, Finished: now, Outcome: deploy.OutcomeInterrupted, Error: "the bot stopped before it finished", Fence: f.deadFence(),
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "1", Previous: "2", Switched: true}}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	click := deploy.Request{App: "web", Env: "prod", Build: "1", From: "2", Requester: "bob"}
+
+	down.Store(true)
+	rec, err := f.engine.Rollback(context.Background(), click, nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot read the deploy history") || errs.CodeOf(err) != errs.Unavailable {
+		t.Errorf("click while the history is unreadable: got %+v, %v; want refused as unavailable, saying the history cannot be read", rec, err)
+	}
+	if c := f.link("current"); c != "releases/1" {
+		t.Errorf("current after the refused click: %s, want releases/1", c)
+	}
+
+	down.Store(false)
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.engine.Rollback(context.Background(), click, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatalf("the same click once the history is back: %v", err)
+	}
+	select {
+	case rb := <-done:
+		if rb.Outcome != deploy.OutcomeSucceeded || rb.Build != "1" || rb.Previous != "2" {
+			t.Errorf("the same click once the history is back: got %s from %s to %s, want succeeded from 2 to 1", rb.Outcome, rb.Previous, rb.Build)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the rollback did not finish within 30 s")
 	}
 }
