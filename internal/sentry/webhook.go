@@ -456,10 +456,11 @@ func parseAlert(resource string, body []byte) (Alert, time.Time, error) {
 		if a.URL == "" {
 			a.URL = i.Permalink
 		}
-		// When Sentry last saw an event of it: for an issue created or
-		// regressed, the one that did it. An issue resolved, assigned or
-		// archived by hand may have been quiet for long before: too old to
-		// tell from a replay, it is dropped, and it calls for no rollback.
+		// The time of its last event: for an issue created or regressed,
+		// the one that did it, by its client's clock, so one that reached
+		// Sentry late is dropped. An issue resolved, assigned or archived
+		// by hand may have been quiet for long before: too old to tell
+		// from a replay, it is dropped, and it calls for no rollback.
 		at, err = latest("lastSeen", i.LastSeen, "firstSeen", i.FirstSeen)
 	default:
 		return Alert{}, time.Time{}, errors.New("unsupported resource " + resource)
