@@ -123,33 +123,29 @@ func (s *lateStore) SetOnceToken(ctx context.Context, key, token string, ttl tim
 // answered too late, though it had remembered the key, is taken when
 // Sentry sends it again, and dropped the time after.
 func TestSentryWebhookResendAfterLateStore(t *testing.T) {
+	// opened is the store s opened, closed at the test's end.
+	opened := func(t *testing.T, s stateStore, err error) stateStore {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	}
 	for _, tc := range []struct {
 		name string
 		open func(t *testing.T) stateStore
 	}{
 		{"embedded", func(t *testing.T) stateStore {
 			s, err := embedded.Open(filepath.Join(t.TempDir(), "switchman.db"), embedded.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			return s
+			return opened(t, s, err)
 		}},
 		{"redis", func(t *testing.T) stateStore {
 			s, err := redis.Open(t.Context(), redis.Options{URL: redisserver.Start(t).URL(), Prefix: "switchman-test:"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			return s
+			return opened(t, s, err)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

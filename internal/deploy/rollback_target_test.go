@@ -401,39 +401,37 @@ func TestDrainTimeoutRestartsAnyway(t *testing.T) {
 	}
 }
 
-// TestRollbackRefusesABadRelease: a release a failed deploy marked bad is
-// no rollback target, named or not; the refusal says how to run it again.
-func TestRollbackRefusesABadRelease(t *testing.T) {
-	f := newFixture(t, "")
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	f.build("3", tarEntry{name: "BROKEN", body: "x"})
-	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
-	_, err := f.run(deploy.KindRollback, "3")
-	if want := "release 3 of web/prod is marked bad on localhost"; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "deploy web 3 to prod") {
-		t.Errorf("rollback to 3: %v, want a refusal saying %q and how to deploy it", err, want)
-	}
-	if got := f.link("current"); got != "releases/2" {
-		t.Errorf("current %s after the refusal, want releases/2", got)
-	}
-}
-
-// TestRollbackToAMissingReleaseListsWhatIsThere: the refusal of a release
-// not on disk lists the releases a rollback may go to, and the bad ones
-// apart, so that none reads as missing or as a target.
-func TestRollbackToAMissingReleaseListsWhatIsThere(t *testing.T) {
-	f := newFixture(t, "")
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	f.build("3", tarEntry{name: "BROKEN", body: "x"})
-	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
-	_, err := f.run(deploy.KindRollback, "7")
-	if want := "release 7 of web/prod is not on localhost; good releases on disk: 2, 1 (marked bad: 3)"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("rollback to 7: %v, want %q", err, want)
+// TestRollbackRefusesAReleaseNamed: after 1 and 2 ran and a deploy of 3
+// failed, a rollback named to 3 (marked bad) or to 7 (not on disk) is
+// refused, saying why and what would do: how to run a bad release again,
+// or which releases are there, the bad ones apart so that none reads as
+// missing or as a target.
+func TestRollbackRefusesAReleaseNamed(t *testing.T) {
+	for _, tc := range []struct {
+		to   string
+		want []string
+	}{
+		{"3", []string{"release 3 of web/prod is marked bad on localhost", "deploy web 3 to prod"}},
+		{"7", []string{"release 7 of web/prod is not on localhost; good releases on disk: 2, 1 (marked bad: 3)"}},
+	} {
+		t.Run(tc.to, func(t *testing.T) {
+			f := newFixture(t, "")
+			for _, b := range []string{"1", "2"} {
+				f.build(b)
+				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+			}
+			f.build("3", tarEntry{name: "BROKEN", body: "x"})
+			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
+			_, err := f.run(deploy.KindRollback, tc.to)
+			for _, want := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("rollback to %s: %v, want it to say %q", tc.to, err, want)
+				}
+			}
+			if got := f.link("current"); got != "releases/2" {
+				t.Errorf("current %s after the refusal, want releases/2", got)
+			}
+		})
 	}
 }
 

@@ -127,12 +127,7 @@ func TestTimeKeyOrder(t *testing.T) {
 // when the first reply is lost: the second finds the lease the first took.
 // A new call by the same holder is refused.
 func TestAcquireSameNonce(t *testing.T) {
-	srv := redisserver.Start(t)
-	s, err := Open(t.Context(), Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openPrefix(t, redisserver.Start(t), "")
 	ctx := t.Context()
 	n := nonce()
 	first, err := s.acquire(ctx, "k", "bot-1", time.Minute, n)
@@ -156,12 +151,7 @@ func TestAcquireSameNonce(t *testing.T) {
 // TestForgottenMarkExpires: ForgetOnce's mark expires, within
 // forgottenTTL, whether the key was absent, another's or the caller's.
 func TestForgottenMarkExpires(t *testing.T) {
-	srv := redisserver.Start(t)
-	s, err := Open(t.Context(), Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openPrefix(t, redisserver.Start(t), "")
 	ctx := t.Context()
 	for _, tc := range []struct{ name, setBy string }{
 		{"absent", ""},
@@ -193,12 +183,7 @@ func TestForgottenMarkExpires(t *testing.T) {
 // does when the first reply is lost: the second returns the signal the
 // first took. A new call finds nothing.
 func TestTakeSignalSameNonce(t *testing.T) {
-	srv := redisserver.Start(t)
-	s, err := Open(t.Context(), Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openPrefix(t, redisserver.Start(t), "")
 	ctx := t.Context()
 	if err := s.Signal(ctx, "d1", "cancel", "ana", time.Minute); err != nil {
 		t.Fatal(err)
@@ -217,12 +202,7 @@ func TestTakeSignalSameNonce(t *testing.T) {
 // TestPaging lists more records and audit entries than one script call
 // examines, with filters that leave some pages without a match.
 func TestPaging(t *testing.T) {
-	srv := redisserver.Start(t)
-	s, err := Open(t.Context(), Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openPrefix(t, redisserver.Start(t), "")
 	ctx := t.Context()
 	n := 2*pageSize + 10
 	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
@@ -422,12 +402,7 @@ func TestOpenRefusesEviction(t *testing.T) {
 // their hashes, so that calls send EVALSHA alone, never EVALSHA "" and
 // then the script's text (Script.Load in a pipeline recorded "").
 func TestScriptsLoaded(t *testing.T) {
-	srv := redisserver.Start(t)
-	s, err := Open(t.Context(), Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openPrefix(t, redisserver.Start(t), "")
 	ctx := t.Context()
 	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
