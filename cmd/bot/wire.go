@@ -169,8 +169,8 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 // channel, with each env's live release and no button: which env it is
 // about is not the bot's to guess.
 func (s *system) routeAlert(a sentry.Alert) {
-	firing := alertFires(a)
-	if !firing && !(a.Resource == sentry.ResourceMetricAlert && a.Action == "resolved") {
+	firing := a.Fires()
+	if !a.Posted() {
 		s.log.Debug("sentry alert not posted", "resource", a.Resource, "action", a.Action, "title", a.Title)
 		return
 	}
@@ -282,19 +282,4 @@ func (s *system) routeAlert(a sentry.Alert) {
 			s.log.Error("post sentry alert", "err", err)
 		}
 	}
-}
-
-// alertFires reports whether a is an alert going off rather than one
-// settling: an event alert triggered, a metric alert critical or warning,
-// an issue created or unresolved again (a regression).
-func alertFires(a sentry.Alert) bool {
-	switch a.Resource {
-	case sentry.ResourceEventAlert:
-		return a.Action == "triggered" || a.Action == ""
-	case sentry.ResourceMetricAlert:
-		return a.Action == "critical" || a.Action == "warning"
-	case sentry.ResourceIssue:
-		return a.Action == "created" || a.Action == "unresolved"
-	}
-	return false
 }

@@ -114,12 +114,35 @@ type Alert struct {
 	Rule string
 }
 
+// Fires reports whether a is an alert going off rather than one
+// settling: an event alert triggered, a metric alert critical or warning,
+// an issue created or unresolved again (a regression).
+func (a Alert) Fires() bool {
+	switch a.Resource {
+	case ResourceEventAlert:
+		return a.Action == "triggered" || a.Action == ""
+	case ResourceMetricAlert:
+		return a.Action == "critical" || a.Action == "warning"
+	case ResourceIssue:
+		return a.Action == "created" || a.Action == "unresolved"
+	}
+	return false
+}
+
+// Posted reports whether the bot posts a: when it fires, or when it is a
+// metric alert that resolved (the all-clear of one it posted). An issue
+// resolved, assigned, archived or ignored is not posted.
+func (a Alert) Posted() bool {
+	return a.Fires() || a.Resource == ResourceMetricAlert && a.Action == "resolved"
+}
+
 // WebhookHandler receives Sentry's integration-platform webhooks. Without
 // a Secret the webhook is off: every request is answered 404 unread. It
 // accepts POSTs whose Sentry-Hook-Signature verifies against Secret (else
 // 401), of at most MaxWebhookBody bytes (else 413), and calls OnAlert for
-// event_alert, metric_alert and issue resources; other resources get 204
-// and are ignored. A body that does not parse, or whose shape is not that
+// event_alert, metric_alert and issue resources the bot posts (see
+// Alert.Posted); others get 204 and are ignored, before their time is
+// judged. A body that does not parse, or whose shape is not that
 // of the resource its Sentry-Hook-Resource names, is answered 400 (see
 // ParseAlert): the signature does not cover that header, so it only
 // chooses between reading a body and ignoring it, never how to read it.
@@ -228,6 +251,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, at, err := parseAlert(resource, body)
+	if err == nil && !a.Posted() {
+		// Nothing is done with it, so neither its time nor a replay of
+		// it matters: an issue assigned or resolved by hand long after
+		// its last event would otherwise read as a replay in the log.
+		log.Debug("sentry webhook: not an alert the bot posts; ignored", "resource", resource, "action", a.Action, "title", a.Title)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if err == nil && at.IsZero() {
 		err = errors.New("payload has no time to judge it by")
 	}

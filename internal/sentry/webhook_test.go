@@ -637,3 +637,51 @@ func TestDedupeOutlivesFreshness(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookIgnoresWhatIsNotPosted: an issue resolved, assigned,
+// archived or ignored, which the bot does not post, is answered 204 and
+// ignored whatever its time, with no WARN (an issue handled by hand long
+// after its last event is no replay) and no duplicate check; what the bot
+// posts is still judged by its time.
+func TestWebhookIgnoresWhatIsNotPosted(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-48 * time.Hour).Format(time.RFC3339Nano)
+	tests := []struct {
+		resource, action string
+		dated            map[string]any
+		warned           bool // as a delivery too old
+	}{
+		{ResourceIssue, "resolved", map[string]any{"lastSeen": old}, false},
+		{ResourceIssue, "assigned", map[string]any{"lastSeen": old}, false},
+		{ResourceIssue, "archived", map[string]any{}, false},
+		{ResourceIssue, "ignored", map[string]any{"lastSeen": old}, false},
+		{ResourceIssue, "created", map[string]any{"lastSeen": old}, true},
+		{ResourceMetricAlert, "resolved", map[string]any{"date_closed": old}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.resource+"/"+tt.action, func(t *testing.T) {
+			member := map[string]string{ResourceIssue: "issue", ResourceMetricAlert: "metric_alert"}[tt.resource]
+			body, err := json.Marshal(map[string]any{"action": tt.action, "data": map[string]any{member: tt.dated}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logged bytes.Buffer
+			var asked, alerted int
+			h := &WebhookHandler{Secret: goldenSecret, Now: func() time.Time { return now },
+				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
+				OnAlert: func(Alert) { alerted++ },
+				First:   func(context.Context, string, string) (bool, error) { asked++; return true, nil }}
+			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+			req.Header.Set(ResourceHeader, tt.resource)
+			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNoContent || alerted != 0 || asked != 0 {
+				t.Errorf("got %d, %d alerts, store asked %d times; want 204, none, never", rec.Code, alerted, asked)
+			}
+			if got := strings.Contains(logged.String(), "level=WARN"); got != tt.warned {
+				t.Errorf("log %q: WARN %v, want %v", logged.String(), got, tt.warned)
+			}
+		})
+	}
+}
