@@ -29,6 +29,9 @@ import (
 // main, so a test can start a real bot process and kill it.
 func TestMain(m *testing.M) {
 	if os.Getenv("SWITCHMAN_TEST_MAIN") == "1" {
+		if d, err := time.ParseDuration(os.Getenv("SWITCHMAN_TEST_DRAIN_TIMEOUT")); err == nil {
+			drainTimeout = d // waiting out 5 minutes would make a slow test
+		}
 		main()
 		return
 	}

@@ -438,7 +438,25 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 		interactive = true
 		fmt.Fprintf(std.Out, "Switchman %s — console as %s. Type help, or Ctrl-D to quit.\n", version, u)
 	}
-	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive, Wait: sys.engine.Drain}
+	// The wait is bounded as serve's is, and as the first signal says: a
+	// hung restart would otherwise hold the console for step_timeout, and
+	// then for the switch back. A deploy still running then is reported
+	// interrupted at the next start.
+	wait := func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			sys.engine.Drain()
+		}()
+		t := time.NewTimer(drainTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			sys.log.Error("deploys still running at shutdown; they will show as interrupted at the next start", "waited", drainTimeout)
+		}
+	}
+	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive, Wait: wait}
 	sys.notify.set(consoleNotifier{out: c.Reply})
 	if err := sys.recover(ctx); err != nil {
 		return err

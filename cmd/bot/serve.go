@@ -20,8 +20,9 @@ import (
 	"github.com/switchman-bot/switchman/internal/server"
 )
 
-// drainTimeout bounds how long a stopping bot waits for running deploys.
-const drainTimeout = 5 * time.Minute
+// drainTimeout bounds how long a stopping bot (serve or console) waits for
+// running deploys. A variable only so that tests need not wait 5 minutes.
+var drainTimeout = 5 * time.Minute
 
 // recoveryInterval is how often a replica looks for deploys whose replica
 // died: one is reported within the lease TTL plus this.

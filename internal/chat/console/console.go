@@ -36,7 +36,8 @@ type Console struct {
 	// the next line is read, so a script reads top to bottom.
 	Interactive bool
 	// Wait, called once the input ends, blocks until every running
-	// deploy has finished (and should let no further one start).
+	// deploy has finished, or until it gives up waiting (and should let
+	// no further one start).
 	Wait func()
 
 	mu         sync.Mutex // guards Out and the fields below
@@ -134,6 +135,14 @@ func (c *Console) Run(ctx context.Context) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.lastDeploy != "" {
+		select {
+		case <-c.finished[c.lastDeploy]:
+		default:
+			// Wait gave up on it: it did not succeed, not here.
+			c.lastFailed = true
+		}
+	}
 	return !c.lastFailed
 }
 
