@@ -438,25 +438,8 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 		interactive = true
 		fmt.Fprintf(std.Out, "Switchman %s — console as %s. Type help, or Ctrl-D to quit.\n", version, u)
 	}
-	// The wait is bounded as serve's is, and as the first signal says: a
-	// hung restart would otherwise hold the console for step_timeout, and
-	// then for the switch back. A deploy still running then is reported
-	// interrupted at the next start.
-	wait := func() {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			sys.engine.Drain()
-		}()
-		t := time.NewTimer(drainTimeout)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			sys.log.Error("deploys still running at shutdown; they will show as interrupted at the next start", "waited", drainTimeout)
-		}
-	}
-	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive, Wait: wait}
+	c := &console.Console{In: std.In, Out: std.Out, User: u, Handler: sys.service, Interactive: interactive,
+		Wait: func() { drainOnStop(ctx, sys.engine.Drain, drainTimeout, sys.log) }}
 	sys.notify.set(consoleNotifier{out: c.Reply})
 	if err := sys.recover(ctx); err != nil {
 		return err
@@ -496,6 +479,33 @@ func osUser() string {
 		return u
 	}
 	return "console"
+}
+
+// drainOnStop waits for drain (the running deploys) to return. Once ctx
+// ends (the bot is told to stop) it waits at most timeout more, as serve
+// does and as the first signal says: a hung restart would otherwise hold
+// the bot for step_timeout, and then for the switch back; a deploy still
+// running then is reported interrupted at the next start. Until then it
+// waits however long: the end of the console's input asks for no stop,
+// and a deploy cut short would be left half-done.
+func drainOnStop(ctx context.Context, drain func(), timeout time.Duration, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		drain()
+	}()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Error("deploys still running at shutdown; they will show as interrupted at the next start", "waited", timeout)
+	}
 }
 
 // newLogger is the bot's log, to w at cfg's level, with the config's

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,67 +104,150 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 // running deploy no longer than serve does (drainTimeout, which the first
 // signal announces), then exits 1, its deploy not having succeeded; the
 // next start shows it interrupted. A restart that hangs would otherwise
-// hold it for step_timeout, and then for the switch back.
+// hold it for step_timeout, and then for the switch back. At the end of
+// its input alone, nobody asked it to stop: it waits for the deploy to
+// end, however long, and exits 0 once it succeeded.
 func TestConsoleStopWaitIsBounded(t *testing.T) {
-	f := newDemo(t)
-	if _, err := runBot(t, "deploy demo 1\n", "-config", f.cfg, "console"); err != nil {
-		t.Fatal(err)
-	}
-	cfg := hangRestartOf2(t, f)
-
-	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
-	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1", "SWITCHMAN_TEST_DRAIN_TIMEOUT=1s")
-	stdin, _ := cmd.StdinPipe() // left open: the signal, not the input, stops it
-	stdout, _ := cmd.StdoutPipe()
-	stderr := &syncbuf.Buffer{}
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	exited := make(chan error, 1)
-	restarting := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "localhost: activate ✓") {
-				close(restarting)
-				break
+	for _, tc := range []struct {
+		name   string
+		signal bool // SIGTERM, else the end of input
+		code   int
+		status string
+	}{
+		{"SIGTERM", true, 1, "last deploy 2 (from 1) interrupted by alice"},
+		{"end of input", false, 0, "last deploy 2 (from 1) succeeded by alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDemo(t)
+			if _, err := runBot(t, "deploy demo 1\n", "-config", f.cfg, "console"); err != nil {
+				t.Fatal(err)
 			}
-		}
-		io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-	io.WriteString(stdin, "deploy demo 2\n")
-	select {
-	case <-restarting:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the deploy never reached its restart; stderr:\n%s", stderr)
+			cfg := hangRestartOf2(t, f)
+
+			cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
+			cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1", "SWITCHMAN_TEST_DRAIN_TIMEOUT=1s")
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			stderr := &syncbuf.Buffer{}
+			cmd.Stderr = stderr
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+			exited := make(chan error, 1)
+			restarting := make(chan struct{})
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if strings.Contains(sc.Text(), "localhost: activate ✓") {
+						close(restarting)
+						break
+					}
+				}
+				io.Copy(io.Discard, stdout)
+				exited <- cmd.Wait()
+			}()
+			io.WriteString(stdin, "deploy demo 2\n")
+			select {
+			case <-restarting:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the deploy never reached its restart; stderr:\n%s", stderr)
+			}
+			if tc.signal {
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				stdin.Close()
+				// Three times the drain timeout: still waiting.
+				select {
+				case err := <-exited:
+					t.Fatalf("at the end of input the console gave up on a running deploy: %v; stderr:\n%s", err, stderr)
+				case <-time.After(3 * time.Second):
+				}
+				if err := os.WriteFile(filepath.Join(f.dir, "gate"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-exited:
+				var ee *exec.ExitError
+				switch {
+				case tc.code == 0 && err != nil, tc.code != 0 && (!errors.As(err, &ee) || ee.ExitCode() != tc.code):
+					t.Errorf("exit: got %v, want exit status %d; stderr:\n%s", err, tc.code, stderr)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("the console still runs a minute later, with a drain timeout of 1s; stderr:\n%s", stderr)
+			}
+			if want := "they will show as interrupted at the next start"; strings.Contains(stderr.String(), want) != tc.signal {
+				t.Errorf("stderr saying %q: got %v, want %v:\n%s", want, !tc.signal, tc.signal, stderr)
+			}
+			if err := os.WriteFile(f.cfg, cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runBot(t, "status demo\n", "-config", f.cfg, "console")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, tc.status) {
+				t.Errorf("status after the stop lacks %q:\n%s", tc.status, out)
+			}
+		})
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("exit once the wait ran out: got %v, want exit status 1", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("the console still waits a minute after SIGTERM, with a drain timeout of 1s; stderr:\n%s", stderr)
-	}
-	if want := "they will show as interrupted at the next start"; !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr lacks %q:\n%s", want, stderr)
-	}
-	if err := os.WriteFile(f.cfg, cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := runBot(t, "status demo\n", "-config", f.cfg, "console")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "last deploy 2 (from 1) interrupted by alice"; !strings.Contains(out, want) {
-		t.Errorf("status after the stop lacks %q:\n%s", want, out)
+}
+
+// TestDrainOnStop: the wait for running deploys is bounded only once the
+// bot is told to stop (an interactive console's Ctrl-D asks for no stop,
+// and a deploy cut short would be left half-done), and then it says what
+// it left running.
+func TestDrainOnStop(t *testing.T) {
+	const bound = 20 * time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		stopped bool // told to stop before the wait
+		hangs   bool // the deploys never end
+		logged  bool
+	}{
+		{"not told to stop, deploys end late", false, false, false},
+		{"told to stop, deploys end", true, false, false},
+		{"told to stop, deploys hang", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if tc.stopped {
+				cancel()
+			}
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			drain := func() {
+				if tc.hangs || !tc.stopped {
+					<-release
+				}
+			}
+			var logged syncbuf.Buffer
+			returned := make(chan struct{})
+			go func() {
+				defer close(returned)
+				drainOnStop(ctx, drain, bound, slog.New(slog.NewTextHandler(&logged, nil)))
+			}()
+			if !tc.stopped {
+				select {
+				case <-returned:
+					t.Fatal("not told to stop, it gave up on running deploys")
+				case <-time.After(10 * bound):
+				}
+				release <- struct{}{}
+			}
+			select {
+			case <-returned:
+			case <-time.After(30 * time.Second):
+				t.Fatal("still waiting 30s on")
+			}
+			if got := strings.Contains(logged.String(), "deploys still running at shutdown"); got != tc.logged {
+				t.Errorf("log %q: said deploys still run %v, want %v", logged.String(), got, tc.logged)
+			}
+		})
 	}
 }
