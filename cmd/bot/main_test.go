@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -414,37 +413,12 @@ func TestCrashMidDeploy(t *testing.T) {
 	// Build 2's restart hangs, holding the deploy in its activation.
 	cfg := hangRestartOf2(t, f)
 
-	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
-	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	io.WriteString(stdin, "deploy demo 2\n")
-	restarting := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "localhost: activate ✓") {
-				close(restarting)
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case <-restarting:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the deploy never reached its restart")
-	}
+	cmd, _, _, exited := restartingConsole(t, f)
 	// Kill the whole group: the bot and the hung restart script.
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	<-exited
 	os.WriteFile(f.cfg, cfg, 0o644)
 
 	if got := f.current(t); got != "releases/1" && got != "releases/2" {

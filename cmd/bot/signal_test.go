@@ -17,6 +17,46 @@ import (
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
+// restartingConsole starts a bot console of f as its own process, with
+// env added to its environment, and has it deploy 2, whose restart
+// hangs (hangRestartOf2): it returns once that restart runs. The
+// console's input is left open, for it to wait for more; exited gets its
+// end.
+func restartingConsole(t *testing.T, f *demoFixture, env ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stderr *syncbuf.Buffer, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], "-config", f.cfg, "console")
+	cmd.Env = append(append(os.Environ(), "SWITCHMAN_TEST_MAIN=1"), env...)
+	stdin, _ = cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr = &syncbuf.Buffer{}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	done := make(chan error, 1)
+	restarting := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "localhost: activate ✓") {
+				close(restarting)
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+		done <- cmd.Wait()
+	}()
+	io.WriteString(stdin, "deploy demo 2\n")
+	select {
+	case <-restarting:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the deploy never reached its restart; stderr:\n%s", stderr)
+	}
+	return cmd, stdin, stderr, done
+}
+
 // TestSecondSignalStopsAtOnce: the first SIGTERM lets a running deploy
 // finish, and says that another signal stops the bot at once; the second
 // does, and the next start shows the deploy interrupted.
@@ -29,36 +69,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	// the drain would wait for it for as long as drainTimeout.
 	cfg := hangRestartOf2(t, f)
 
-	cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
-	cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
-	stdin, _ := cmd.StdinPipe() // left open: the console waits for more
-	stdout, _ := cmd.StdoutPipe()
-	stderr := &syncbuf.Buffer{}
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	exited := make(chan error, 1)
-	restarting := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "localhost: activate ✓") {
-				close(restarting)
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-	io.WriteString(stdin, "deploy demo 2\n")
-	select {
-	case <-restarting:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the deploy never reached its restart; stderr:\n%s", stderr)
-	}
+	cmd, _, stderr, exited := restartingConsole(t, f)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -124,36 +135,7 @@ func TestConsoleStopWaitIsBounded(t *testing.T) {
 			}
 			cfg := hangRestartOf2(t, f)
 
-			cmd := exec.Command(os.Args[0], "-config", f.cfg, "console")
-			cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1", "SWITCHMAN_TEST_DRAIN_TIMEOUT=1s")
-			stdin, _ := cmd.StdinPipe()
-			stdout, _ := cmd.StdoutPipe()
-			stderr := &syncbuf.Buffer{}
-			cmd.Stderr = stderr
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-			exited := make(chan error, 1)
-			restarting := make(chan struct{})
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					if strings.Contains(sc.Text(), "localhost: activate ✓") {
-						close(restarting)
-						break
-					}
-				}
-				io.Copy(io.Discard, stdout)
-				exited <- cmd.Wait()
-			}()
-			io.WriteString(stdin, "deploy demo 2\n")
-			select {
-			case <-restarting:
-			case <-time.After(30 * time.Second):
-				t.Fatalf("the deploy never reached its restart; stderr:\n%s", stderr)
-			}
+			cmd, stdin, stderr, exited := restartingConsole(t, f, "SWITCHMAN_TEST_DRAIN_TIMEOUT=1s")
 			if tc.signal {
 				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 					t.Fatal(err)

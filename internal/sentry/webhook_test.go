@@ -595,17 +595,7 @@ func TestWebhookFreshness(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logged bytes.Buffer
-			var asked, alerted int
-			h := &WebhookHandler{Secret: goldenSecret, Now: func() time.Time { return now },
-				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
-				OnAlert: func(Alert) { alerted++ },
-				First:   func(context.Context, string, string) (bool, error) { asked++; return true, nil }}
-			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
-			req.Header.Set(ResourceHeader, tt.resource)
-			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec, logged, asked, alerted := deliverAt(now, tt.resource, body)
 			wantStatus, wantAlerts, wantAsked := http.StatusNoContent, 0, 0
 			switch tt.want {
 			case fresh:
@@ -616,7 +606,7 @@ func TestWebhookFreshness(t *testing.T) {
 			if rec.Code != wantStatus || alerted != wantAlerts || asked != wantAsked {
 				t.Errorf("got %d, %d alerts, store asked %d times; want %d, %d, %d (%s)", rec.Code, alerted, asked, wantStatus, wantAlerts, wantAsked, rec.Body)
 			}
-			l := logged.String()
+			l := logged
 			if tt.logged != "" && (!strings.Contains(l, "level=WARN") || !strings.Contains(l, tt.logged)) {
 				t.Errorf("log: got %q, want a WARN saying %q", l, tt.logged)
 			}
@@ -625,6 +615,24 @@ func TestWebhookFreshness(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deliverAt sends body, signed, as resource to a handler whose clock
+// reads now, and returns its answer, its log, how many times it asked the
+// duplicate check (which finds every body new) and how many alerts it
+// raised.
+func deliverAt(now time.Time, resource string, body []byte) (rec *httptest.ResponseRecorder, logged string, asked, alerted int) {
+	var log bytes.Buffer
+	h := &WebhookHandler{Secret: goldenSecret, Now: func() time.Time { return now },
+		Log:     slog.New(slog.NewTextHandler(&log, nil)),
+		OnAlert: func(Alert) { alerted++ },
+		First:   func(context.Context, string, string) (bool, error) { asked++; return true, nil }}
+	req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+	req.Header.Set(ResourceHeader, resource)
+	req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec, log.String(), asked, alerted
 }
 
 // TestDedupeOutlivesFreshness: a key must be remembered for longer than a
@@ -665,22 +673,12 @@ func TestWebhookIgnoresWhatIsNotPosted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logged bytes.Buffer
-			var asked, alerted int
-			h := &WebhookHandler{Secret: goldenSecret, Now: func() time.Time { return now },
-				Log:     slog.New(slog.NewTextHandler(&logged, nil)),
-				OnAlert: func(Alert) { alerted++ },
-				First:   func(context.Context, string, string) (bool, error) { asked++; return true, nil }}
-			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
-			req.Header.Set(ResourceHeader, tt.resource)
-			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec, logged, asked, alerted := deliverAt(now, tt.resource, body)
 			if rec.Code != http.StatusNoContent || alerted != 0 || asked != 0 {
 				t.Errorf("got %d, %d alerts, store asked %d times; want 204, none, never", rec.Code, alerted, asked)
 			}
-			if got := strings.Contains(logged.String(), "level=WARN"); got != tt.warned {
-				t.Errorf("log %q: WARN %v, want %v", logged.String(), got, tt.warned)
+			if got := strings.Contains(logged, "level=WARN"); got != tt.warned {
+				t.Errorf("log %q: WARN %v, want %v", logged, got, tt.warned)
 			}
 		})
 	}
