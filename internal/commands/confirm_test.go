@@ -14,6 +14,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -129,7 +130,7 @@ func TestMigrationsConfirmAndAbort(t *testing.T) {
 // expired while their deploy waited may abort it, not confirm its
 // migrations.
 func TestConfirmNeedsTheDeployGrantStill(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	_, do := askService(t, clk.Now)
 	if r, o := do("ana", "grant @carl deployer web prod for 1h"); r.Failed {
 		t.Fatal(o.last())

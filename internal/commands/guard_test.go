@@ -21,6 +21,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -62,24 +63,6 @@ apps:
         hosts: [localhost]
 `
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // presence is a PresenceSource answering from a map, or failing.
 type presence struct {
 	mu     sync.Mutex
@@ -101,7 +84,7 @@ func (p *presence) set(active map[string]bool, err error) {
 
 type guardFixture struct {
 	*serviceFixture
-	clock    *clock
+	clock    *testclock.Clock
 	presence *presence
 }
 
@@ -116,7 +99,7 @@ func newGuardFixture(t *testing.T, restart string) *guardFixture {
 		t.Fatal(err)
 	}
 	warsaw, _ := time.LoadLocation("Europe/Warsaw")
-	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)} // a Monday
+	clk := testclock.New(time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)) // a Monday
 	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

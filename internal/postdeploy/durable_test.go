@@ -22,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -108,7 +109,7 @@ type bot struct {
 // replica; its watches sleep with sleep, and its engine tells before of
 // each event ahead of the watcher. Its watcher is closed when the test
 // ends.
-func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replica string, clk *clock, sleep func(context.Context, time.Duration) error, before ...deploy.Sink) *bot {
+func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replica string, clk *testclock.Clock, sleep func(context.Context, time.Duration) error, before ...deploy.Sink) *bot {
 	t.Helper()
 	sc, err := sentry.New(sentry.Options{BaseURL: sentryURL, Token: "sntrys_test"})
 	if err != nil {
@@ -171,14 +172,14 @@ func (b *bot) resume(t *testing.T, want int) {
 // watch judge two intervals, then tells stopped and waits for ctx (the bot
 // stopping) or, when wake is set, for wake (a process paused, then woken).
 type stoppingSleep struct {
-	clk     *clock
+	clk     *testclock.Clock
 	armed   atomic.Bool
 	n       atomic.Int32
 	stopped chan struct{}
 	wake    chan struct{}
 }
 
-func newStoppingSleep(clk *clock) *stoppingSleep {
+func newStoppingSleep(clk *testclock.Clock) *stoppingSleep {
 	return &stoppingSleep{clk: clk, stopped: make(chan struct{})}
 }
 
@@ -207,13 +208,13 @@ func (s *stoppingSleep) waitStopped(t *testing.T) {
 // watch of 1 quiet and ended, that of 2 stopped by sl after judging its
 // first two intervals. Deploy 2 finishes at t0; the fake Sentry counts 60
 // errors a minute from t0+2m to t0+5m, 1 otherwise.
-func watchScene(t *testing.T, fs *fakeSentry, b *bot, clk *clock, sl *stoppingSleep, t0 time.Time) {
+func watchScene(t *testing.T, fs *fakeSentry, b *bot, clk *testclock.Clock, sl *stoppingSleep, t0 time.Time) {
 	t.Helper()
 	b.deploy(t, "1")
 	b.eng.Wait()
 	b.w.Wait()
 	sl.armed.Store(true)
-	clk.set(t0)
+	clk.Set(t0)
 	b.deploy(t, "2")
 	sl.waitStopped(t)
 	saved, err := b.st.Watches(t.Context())
@@ -250,7 +251,7 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
 				t0 := time.Now().UTC().Truncate(time.Minute)
 				spikeFrom(fs, t0)
-				clk := &clock{now: t0.Add(-30 * time.Minute)}
+				clk := testclock.New(t0.Add(-30 * time.Minute))
 				sl := newStoppingSleep(clk)
 				b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, sl.sleep)
 				watchScene(t, fs, b1, clk, sl, t0)
@@ -265,7 +266,7 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				b1.st.Close()
 
 				// Down for two and a half minutes; meanwhile ana locks.
-				clk.set(t0.Add(5 * time.Minute))
+				clk.Set(t0.Add(5 * time.Minute))
 				st2 := open(t)
 				if _, ok, err := st2.ReplaceLock(t.Context(), nil, deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance", Created: clk.Now()}); err != nil || !ok {
 					t.Fatalf("lock: %v, %v", ok, err)
@@ -342,7 +343,7 @@ func TestWatchSurvivesACrashWhileRegistering(t *testing.T) {
 				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
 				t0 := time.Now().UTC().Truncate(time.Minute)
 				spikeFrom(fs, t0)
-				clk := &clock{now: t0.Add(-30 * time.Minute)}
+				clk := testclock.New(t0.Add(-30 * time.Minute))
 				// Killed, the bot judges nothing more.
 				var dead atomic.Bool
 				b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, func(ctx context.Context, d time.Duration) error {
@@ -363,7 +364,7 @@ func TestWatchSurvivesACrashWhileRegistering(t *testing.T) {
 				// Before the watcher's Close (cleanups run last first),
 				// which waits for the registration.
 				t.Cleanup(func() { close(s.open) })
-				clk.set(t0)
+				clk.Set(t0)
 				b1.deploy(t, "2")
 				b1.eng.Wait()
 				select {
@@ -386,7 +387,7 @@ func TestWatchSurvivesACrashWhileRegistering(t *testing.T) {
 				dead.Store(true)
 				b1.st.Close() // killed: its lease of the watch runs out, unreleased
 
-				clk.set(t0.Add(time.Minute))
+				clk.Set(t0.Add(time.Minute))
 				b2 := newBot(t, cfg, open(t), urlB, "bot-2", clk, clk.Sleep)
 				b2.resume(t, 1)
 				b2.w.Wait() // the registration, the spike, the rollback and its end, the rollback's own watch
@@ -435,7 +436,7 @@ func TestOneReplicaRunsAWatch(t *testing.T) {
 	cfg, open := durableFixture(t, dir, "redis", fs.srv.URL, "10m")
 	t0 := time.Now().UTC().Truncate(time.Minute)
 	spikeFrom(fs, t0)
-	clk := &clock{now: t0.Add(-30 * time.Minute)}
+	clk := testclock.New(t0.Add(-30 * time.Minute))
 	sl := newStoppingSleep(clk)
 	sl.wake = make(chan struct{})
 	a := newBot(t, cfg, open(t), fs.srv.URL, "replica-a", clk, sl.sleep)
@@ -496,7 +497,7 @@ func TestResumeEndsWatches(t *testing.T) {
 	tests := []struct {
 		name string
 		// down is what happens while no bot runs, the clock at t0+3m.
-		down func(t *testing.T, cfg *config.Config, st durableStore, clk *clock)
+		down func(t *testing.T, cfg *config.Config, st durableStore, clk *testclock.Clock)
 		// downFor is how long after t0 the next bot starts.
 		downFor time.Duration
 		want    string // the one message; "" for none
@@ -508,7 +509,7 @@ func TestResumeEndsWatches(t *testing.T) {
 		},
 		{
 			name: "a later deploy started",
-			down: func(t *testing.T, cfg *config.Config, st durableStore, clk *clock) {
+			down: func(t *testing.T, cfg *config.Config, st durableStore, clk *testclock.Clock) {
 				// Through a bot that does not watch: its deploy is
 				// recorded all the same.
 				eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
@@ -528,7 +529,7 @@ func TestResumeEndsWatches(t *testing.T) {
 				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
 				t0 := time.Now().UTC().Truncate(time.Minute)
 				spikeFrom(fs, t0)
-				clk := &clock{now: t0.Add(-30 * time.Minute)}
+				clk := testclock.New(t0.Add(-30 * time.Minute))
 				sl := newStoppingSleep(clk)
 				b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, sl.sleep)
 				watchScene(t, fs, b1, clk, sl, t0)
@@ -538,10 +539,10 @@ func TestResumeEndsWatches(t *testing.T) {
 
 				st2 := open(t)
 				if tt.down != nil {
-					clk.set(t0.Add(3 * time.Minute))
+					clk.Set(t0.Add(3 * time.Minute))
 					tt.down(t, cfg, st2, clk)
 				}
-				clk.set(t0.Add(tt.downFor))
+				clk.Set(t0.Add(tt.downFor))
 				readsBefore := fs.readCount()
 				recsBefore, err := st2.Records(t.Context(), deploy.Filter{})
 				if err != nil {
@@ -586,7 +587,7 @@ func TestUnsavedWatchSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &clock{now: time.Now().UTC().Truncate(time.Minute)}
+	clk := testclock.New(time.Now().UTC().Truncate(time.Minute))
 	// Redis goes away once the deploy's end is recorded, before the
 	// watcher learns of it.
 	b := newBot(t, cfg, st, fs.srv.URL, "bot-1", clk, clk.Sleep, func(ev deploy.Event) {

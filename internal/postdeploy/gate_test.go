@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -61,7 +62,7 @@ apps:
 			if err != nil {
 				t.Fatal(err)
 			}
-			clk := &clock{now: time.Now().Truncate(time.Minute)}
+			clk := testclock.New(time.Now().Truncate(time.Minute))
 			sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
 			if err != nil {
 				t.Fatal(err)

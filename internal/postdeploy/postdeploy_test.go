@@ -25,6 +25,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -227,21 +228,6 @@ func (p *posts) titles() string {
 	return strings.Join(t, "\n")
 }
 
-// clock advances only when the watch sleeps, so a 15-minute watch runs at once.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
 // webFixture loads yaml as a config file in dir, publishes builds 1 and 2
 // of web where its artifact path says, and opens a store in dir, closed
 // when the test ends.
@@ -279,7 +265,7 @@ func tgz(t *testing.T, build string) []byte {
 type autoRollbackFixture struct {
 	fs  *fakeSentry
 	dir string
-	clk *clock
+	clk *testclock.Clock
 	out *posts
 	st  *embedded.Store
 	eng *deploy.Engine
@@ -313,7 +299,7 @@ apps:
           auto_rollback: true
 `, fs.srv.URL)
 	cfg, st := webFixture(t, dir, yaml)
-	clk := &clock{now: time.Now().Truncate(time.Minute)}
+	clk := testclock.New(time.Now().Truncate(time.Minute))
 	sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
 	if err != nil {
 		t.Fatal(err)
@@ -464,7 +450,7 @@ apps:
 	artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, "1"))
 	st, _ := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
 	defer st.Close()
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	sc, _ := sentry.New(sentry.Options{BaseURL: down.URL, Token: "sntrys_test", Attempts: 2, MinBackoff: time.Millisecond, Sleep: clk.Sleep})
 	out := &posts{}
 	var eng *deploy.Engine

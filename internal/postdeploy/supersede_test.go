@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
 const watchYAML = `sentry: {url: "http://sentry.invalid", org: acme, token: sntrys_test}
@@ -146,7 +147,7 @@ func (e *env) ran(w *postdeploy.Watcher, r *deploy.Record) {
 	w.Observe(deploy.Event{Kind: deploy.EventFinished, App: r.App, Env: r.Env, Record: r})
 }
 
-func newWatcher(t *testing.T, fs *scriptedSentry, e *env, out *posts, clk *clock) *postdeploy.Watcher {
+func newWatcher(t *testing.T, fs *scriptedSentry, e *env, out *posts, clk *testclock.Clock) *postdeploy.Watcher {
 	t.Helper()
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "sw.yaml"), []byte(watchYAML), nil)
 	if err != nil {
@@ -182,7 +183,7 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-			clk := &clock{now: t0}
+			clk := testclock.New(t0)
 			fs := &scriptedSentry{}
 			e := &env{current: "2", outcome: deploy.OutcomeSucceeded}
 			out := &posts{}
@@ -265,7 +266,7 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 // in the audit log, as a user's rollback's is.
 func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
 	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	clk := &clock{now: t0}
+	clk := testclock.New(t0)
 	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
 	e := &env{current: "2", outcome: deploy.OutcomeFailed}
 	w := newWatcher(t, fs, e, &posts{}, clk)
@@ -302,7 +303,7 @@ func TestAutomaticRollbackOutcomeOutlivesTheWatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-			clk := &clock{now: t0}
+			clk := testclock.New(t0)
 			fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
 			e := &env{current: "2", held: make(chan deploy.Sink, 1), now: clk.Now}
 			out := &posts{}
@@ -360,7 +361,7 @@ func TestAutomaticRollbackOutcomeOutlivesTheWatch(t *testing.T) {
 // watch says that nothing watches the deploy any more.
 func TestWatchStoppedByShutdownSaysSo(t *testing.T) {
 	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	clk := &clock{now: t0}
+	clk := testclock.New(t0)
 	fs := &scriptedSentry{}
 	e := &env{current: "2"}
 	out := &posts{}

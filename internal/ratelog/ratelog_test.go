@@ -13,31 +13,8 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // waitLines waits until buf holds n lines and returns them; it fails t
 // after a deadline far beyond any window of the tests.
@@ -114,10 +91,10 @@ func TestAllow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{}
+			c := &testclock.Clock{}
 			l := &Limiter{Every: tt.every, Now: c.Now}
 			for i, call := range tt.calls {
-				c.set(t0.Add(call.at))
+				c.Set(t0.Add(call.at))
 				if ok, held := l.Allow(call.kind); ok != call.ok || held != call.held {
 					t.Errorf("call %d (%s at +%v): got %v, %d held; want %v, %d", i, call.kind, call.at, ok, held, call.ok, call.held)
 				}
@@ -129,14 +106,14 @@ func TestAllow(t *testing.T) {
 // TestWarn: of a burst, the first line is written, and the next one
 // written says how many were held back.
 func TestWarn(t *testing.T) {
-	c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 	l := &Limiter{Now: c.Now}
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	for range 100 {
 		l.Warn(log, "slack", "refused a slack request", "reason", "bad signature")
 	}
-	c.set(c.Now().Add(DefaultEvery))
+	c.Set(c.Now().Add(DefaultEvery))
 	l.Warn(log, "slack", "refused a slack request", "reason", "bad signature")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
@@ -235,7 +212,7 @@ func TestWarnReportsHeldLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+			c := testclock.New(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 			l := &Limiter{Every: every, Now: c.Now}
 			var bufs [2]syncbuf.Buffer
 			logs := [2]*slog.Logger{textLog(&bufs[0]), textLog(&bufs[1])}
@@ -248,7 +225,7 @@ func TestWarnReportsHeldLines(t *testing.T) {
 					l.Warn(logs[s.log], kind, "refused", "kind", kind, "n", n)
 				}
 				if s.advance {
-					c.advance(every)
+					c.Advance(every)
 				}
 				for j, want := range s.want {
 					if want == nil {
@@ -267,7 +244,7 @@ func TestWarnReportsHeldLines(t *testing.T) {
 // held back before it, and stops the timer that would have reported
 // them.
 func TestWarnLetThroughStopsReport(t *testing.T) {
-	c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 	// An hour on both clocks: the timer is not due while the test runs.
 	l := &Limiter{Every: time.Hour, Now: c.Now}
 	var buf syncbuf.Buffer
@@ -275,7 +252,7 @@ func TestWarnLetThroughStopsReport(t *testing.T) {
 	for n := range 6 {
 		l.Warn(log, "slack", "refused", "n", n)
 	}
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	l.Warn(log, "slack", "refused", "n", 6)
 	want := "level=WARN msg=refused n=0\nlevel=WARN msg=refused n=6 suppressed=5\n"
 	if got := buf.String(); got != want {
@@ -292,7 +269,7 @@ func TestWarnLetThroughStopsReport(t *testing.T) {
 // with the count of those before it, stops the timers awaiting them, and
 // writes nothing when nothing is held back.
 func TestFlush(t *testing.T) {
-	c := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 	// An hour on both clocks: no timer is due while the test runs.
 	l := &Limiter{Every: time.Hour, Now: c.Now}
 	var buf syncbuf.Buffer

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
 // The deploy in these tests starts at 10:00:20 and finishes at 10:02:30 UTC.
@@ -21,28 +22,6 @@ var (
 	deployStart = time.Date(2026, 3, 4, 10, 0, 20, 0, time.UTC)
 	deployEnd   = time.Date(2026, 3, 4, 10, 2, 30, 0, time.UTC)
 )
-
-// fakeClock is a clock whose Sleep advances time at once.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-	return nil
-}
 
 // series gives the error count of the bucket starting at minute m after
 // the deploy finished (negative m: before it).
@@ -112,7 +91,7 @@ type outcome struct {
 
 func runWatch(t *testing.T, r Reader, p Policy) (outcome, error) {
 	t.Helper()
-	clock := &fakeClock{now: deployEnd}
+	clock := testclock.New(deployEnd)
 	var o outcome
 	w := &Watch{
 		Reader: r, Org: "acme", Policy: p,
@@ -343,7 +322,7 @@ func TestWatchPollsEveryInterval(t *testing.T) {
 
 func TestWatchCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	clock := &fakeClock{now: deployEnd}
+	clock := testclock.New(deployEnd)
 	quiet := 0
 	n := 0
 	w := &Watch{
@@ -453,7 +432,7 @@ func TestWatchWithClient(t *testing.T) {
 // baseline window (two intervals) has no data is inconclusive, never a
 // spike.
 func TestLongIntervalNeedsABaseline(t *testing.T) {
-	clk := &fakeClock{now: deployEnd}
+	clk := testclock.New(deployEnd)
 	iv := 90 * time.Minute
 	calls := 0
 	r := bucketsFunc(func(start, end time.Time) []Bucket {
@@ -498,7 +477,7 @@ func TestWatchLongInterval(t *testing.T) {
 				}
 				return bs
 			})
-			clk := &fakeClock{now: finished}
+			clk := testclock.New(finished)
 			var spikes []SpikeReport
 			var inconclusive []string
 			w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
@@ -544,7 +523,7 @@ func TestWatchWaitsForLateEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			started := tt.finished.Add(-2 * time.Minute)
 			deployed := alignDown(tt.finished, time.Minute)
-			clk := &fakeClock{now: tt.finished}
+			clk := testclock.New(tt.finished)
 			// 12 errors a minute before the deploy, 40 after (threshold
 			// 36), evenly spread; an answer counts only the events
 			// that happened lag before it or earlier.
@@ -667,7 +646,7 @@ func TestWatchResumes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &fakeClock{now: deployEnd}
+			clock := testclock.New(deployEnd)
 			target := Target{App: "shop", Env: "production", Build: "1.2.3", Project: "shop-web", Started: deployStart, Finished: deployEnd}
 			var o outcome
 			from := Progress{}
@@ -694,7 +673,7 @@ func TestWatchResumes(t *testing.T) {
 				}
 			}
 			if clock.Now().Before(tt.resumeAt) {
-				clock.now = tt.resumeAt
+				clock.Set(tt.resumeAt)
 			}
 			var reads []time.Time
 			r := &fakeReader{s: tt.s, fail: tt.failResume}

@@ -13,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
 var warsaw = mustLoad("Europe/Warsaw")
@@ -28,24 +29,6 @@ func mustLoad(name string) *time.Location {
 // at is a time in Warsaw.
 func at(y int, mo time.Month, d, h, mi int) time.Time {
 	return time.Date(y, mo, d, h, mi, 0, 0, warsaw)
-}
-
-// fakeClock is a clock that moves only when told. It is safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 // fakeRunner stands for commands.Service: it "deploys" each car with the
@@ -270,7 +253,7 @@ type harness struct {
 	runner *fakeRunner
 	notes  *fakeNotifier
 	gate   *fakeGate
-	clock  *fakeClock
+	clock  *testclock.Clock
 	leader bool
 	// leaderFrom, when set, is when this replica becomes the leader.
 	leaderFrom time.Time
@@ -293,7 +276,7 @@ type harness struct {
 func newHarness(t *testing.T, now time.Time, edit func(*config.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, cfg: testConfig(), store: NewMemStore(), runner: &fakeRunner{outcome: map[string]string{}},
-		notes: &fakeNotifier{}, clock: &fakeClock{now: now}, leader: true}
+		notes: &fakeNotifier{}, clock: testclock.New(now), leader: true}
 	h.gate = &fakeGate{locks: map[string]string{}, holidays: map[string]bool{}, now: h.clock.Now}
 	if edit != nil {
 		edit(h.cfg)

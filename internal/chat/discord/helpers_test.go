@@ -37,6 +37,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -68,24 +69,6 @@ func golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file; got:\n%s\nwant:\n%s", name, got, want)
 	}
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // apiCall is one request fakeDiscord received.
@@ -319,7 +302,7 @@ type harness struct {
 	a       *Adapter
 	fd      *fakeDiscord
 	h       *fakeHandler
-	clock   *clock
+	clock   *testclock.Clock
 	priv    ed25519.PrivateKey
 	logs    *syncbuf.Buffer
 	options Options
@@ -337,7 +320,7 @@ func newHarness(t *testing.T, h *fakeHandler, edit func(*Options)) *harness {
 		h = &fakeHandler{}
 	}
 	hs := &harness{fd: fd, h: h, priv: priv, logs: &syncbuf.Buffer{},
-		clock: &clock{t: time.Date(2025, 3, 14, 14, 2, 0, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2025, 3, 14, 14, 2, 0, 0, time.UTC))}
 	opt := Options{
 		PublicKey:     hex.EncodeToString(pub),
 		BotToken:      testBotToken,
