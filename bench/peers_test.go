@@ -69,6 +69,7 @@ func BenchmarkPeers(b *testing.B) {
 			}{
 				{"switchman push", e.newSwitchman(fmt.Sprintf("n%d-%dmb-push", n, mb), n, set, gz, "push")},
 				{"switchman pull", e.newSwitchman(fmt.Sprintf("n%d-%dmb-pull", n, mb), n, set, gz, "pull")},
+				{"switchman warm push", e.newSwitchman(fmt.Sprintf("n%d-%dmb-warm-push", n, mb), n, set, gz, "push").warmed()},
 				{"capistrano", e.newCapistrano(n, set, fetch)},
 				{"ansible", e.newAnsible(n, set)},
 				{"fabric", e.newFabric(n, set, python)},
@@ -110,7 +111,9 @@ func BenchmarkPeers(b *testing.B) {
 	fmt.Print(note(
 		"Each tool deploys build 2 with build 1 current (seeded: releases/1, current, shared/) and no releases/2 on any host, then rolls back to 1;",
 		"every host is checked after every run (current, BUILD, a file's checksum, the last file's size).",
-		"switchman push/pull: `bot console`, parallel = batch_size = hosts. capistrano: `cap bench deploy` / `deploy:rollback`, "+capFetch,
+		"switchman push/pull: `bot console`, parallel = batch_size = hosts; its deploy logs in to every host (cold).",
+		"switchman warm push: the same push, with the console's unmeasured `status app` first, so that the deploy finds the connections warm (ssh.keep_warm).",
+		"capistrano: `cap bench deploy` / `deploy:rollback`, "+capFetch,
 		"(`on roles(:all)` runs hosts in parallel); its rollback also archives the rolled-back release (tar -czf), as Capistrano does.",
 		"ansible: ansible-playbook, forks = hosts, pipelining, ControlPersist; unarchive with remote_src from the HTTP URL.",
 		"fabric: ThreadingGroup, put of the tarball + tar -x. Floors as in BenchmarkFleet; × floor is over floor (c).",

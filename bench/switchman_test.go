@@ -23,6 +23,10 @@ type switchman struct {
 	cfg  string
 	runs int // runs so far, to name their profiles
 	bot  *console
+	// warm has each run's console read the hosts (`status APP`,
+	// unmeasured) before the deploy, as a bot that has answered a status,
+	// deploy or rollback within ssh.keep_warm holds the connections.
+	warm bool
 }
 
 const botEnv = "fleet"
@@ -192,10 +196,15 @@ func (s *switchman) prepare(first bool) error {
 		return err
 	}
 	s.bot = c
-	if first {
-		return nil
+	if !first {
+		if err := c.command(fmt.Sprintf("unlock deploys %s %s\n", app, botEnv), "", s.e.timeout); err != nil {
+			return err
+		}
 	}
-	return c.command(fmt.Sprintf("unlock deploys %s %s\n", app, botEnv), "", s.e.timeout)
+	if s.warm {
+		return c.command(fmt.Sprintf("status %s\n", app), ": current 1,", s.e.timeout)
+	}
+	return nil
 }
 
 // finish ends the run's console: it closes its input, which stops the bot
@@ -219,4 +228,10 @@ func (s *switchman) finish() error {
 		return fmt.Errorf("bot console: %w\n%s", err, tailString(goodbye.String(), 4000))
 	}
 	return nil
+}
+
+// warmed makes s's deploys start on connections kept warm.
+func (s *switchman) warmed() *switchman {
+	s.warm = true
+	return s
 }
