@@ -53,7 +53,8 @@ type Console struct {
 
 // Run reads commands until end of input or ctx is done, then waits for
 // running deploys. It returns false if the last command failed (a refused
-// command, or a deploy that did not succeed).
+// command, or a deploy that did not succeed), or if Wait gave up on a
+// deploy it started.
 func (c *Console) Run(ctx context.Context) bool {
 	c.finished = map[string]chan struct{}{}
 	c.failed = map[string]bool{}
@@ -135,11 +136,13 @@ func (c *Console) Run(ctx context.Context) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lastDeploy != "" {
+	for _, done := range c.finished {
 		select {
-		case <-c.finished[c.lastDeploy]:
+		case <-done:
 		default:
-			// Wait gave up on it: it did not succeed, not here.
+			// Wait gave up on it: it did not succeed, not here, and
+			// was left half-done, whichever command came last (at a
+			// terminal, commands go on while a deploy runs).
 			c.lastFailed = true
 		}
 	}

@@ -101,3 +101,29 @@ func waitHeld(t *testing.T, c *Console, line string) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestExitStatusOfDeploysGivenUp: at a terminal, commands go on while a
+// deploy runs. If the stop gives up waiting for that deploy (Wait returns
+// with it unfinished), the console fails whatever the last command was:
+// the deploy was left half-done.
+func TestExitStatusOfDeploysGivenUp(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script string
+		want   bool
+	}{
+		{"the deploy last", "deploy demo 1\n", false},
+		{"a status after the deploy", "deploy demo 1\nstatus\n", false},
+		{"no deploy", "status\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &deployer{deploying: make(chan struct{})}
+			var out syncbuf.Buffer
+			c := &Console{In: strings.NewReader(tc.script), Out: &out, User: "alice", Handler: h, Interactive: true,
+				Wait: func() {}} // gave up on the running deploys at once
+			if got := c.Run(t.Context()); got != tc.want {
+				t.Errorf("Run after %q = %v, want %v; output:\n%s", tc.script, got, tc.want, out.String())
+			}
+		})
+	}
+}
