@@ -66,8 +66,10 @@ func (c *call) checkAs(ctx context.Context, prefix string, action acl.Action, ap
 // window decides whether app/env is open for deploys now: its weekly
 // window, freezes, and an admin's presence when required. It returns
 // whether it is open and, when closed, why, in full sentences, and
-// whether no admin being around is among the reasons.
-func (s *Service) window(ctx context.Context, app, env string) (open bool, why string, noAdmin bool) {
+// whether no admin being around is among the reasons. It fails only when
+// ctx ended as it looked for an admin around: the reads that end cut
+// short say nothing of who is around, nor of the store.
+func (s *Service) window(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
 	now := s.now()
 	var reasons []string
 	if sched, ok := s.schedules[app+"/"+env]; ok {
@@ -82,6 +84,10 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 	}
 	if s.requireAdmin[app+"/"+env] {
 		present, notes := s.presentAdmins(ctx)
+		if len(present) == 0 && ctx.Err() != nil {
+			return false, "", false, errs.Wrap(errs.Unavailable, fmt.Errorf("admins around %s/%s: %w", app, env, ctx.Err()),
+				"whether an admin is around could not be read; nothing was changed")
+		}
 		if len(present) == 0 {
 			r := "no admin is around (an admin checks in with /here)"
 			if len(notes) > 0 {
@@ -92,13 +98,13 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 		}
 	}
 	if len(reasons) == 0 {
-		return true, "", false
+		return true, "", false, nil
 	}
 	msg := fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; "))
 	if admins := s.policy.Admins(); len(admins) > 0 {
 		msg += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
 	}
-	return false, msg, noAdmin
+	return false, msg, noAdmin, nil
 }
 
 // isAdmin reports whether user is an admin now, by the config or a

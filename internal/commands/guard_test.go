@@ -112,7 +112,7 @@ func newGuardFixture(t *testing.T, restart string) *guardFixture {
 		t.Fatal(err)
 	}
 	pres := &presence{}
-	f := &guardFixture{serviceFixture: &serviceFixture{t: t, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}, clock: clk, presence: pres}
+	f := &guardFixture{serviceFixture: &serviceFixture{t: t, cfg: cfg, policy: policy, store: st, eng: eng, app: filepath.Join(dir, "srv/web")}, clock: clk, presence: pres}
 	f.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Presence: pres, Now: clk.Now})
 	for _, app := range []string{"web", "api"} {
 		for _, b := range []string{"1", "2", "3"} {

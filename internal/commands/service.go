@@ -386,7 +386,12 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		return
 	}
 	var notes []string
-	if open, why, noAdmin := c.s.window(ctx, cmd.App, cmd.Env); !open {
+	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	if !open {
 		if cmd.Force == "" {
 			c.refuse(errs.New(errs.Forbidden, "%s", why))
 			return
@@ -447,7 +452,12 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 		return
 	}
 	m := planMessage(plan)
-	if open, why, _ := c.s.window(ctx, cmd.App, cmd.Env); !open {
+	open, why, _, err := c.s.window(ctx, cmd.App, cmd.Env)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	if !open {
 		m.Lines = append(m.Lines, "⚠ a deploy now would be refused: "+why)
 	}
 	for _, l := range locks {
@@ -530,7 +540,12 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	// Restoring service never waits for a lock or a window; both are
 	// announced.
 	var notes []string
-	if open, why, _ := c.s.window(ctx, cmd.App, cmd.Env); !open {
+	open, why, _, err := c.s.window(ctx, cmd.App, cmd.Env)
+	if err != nil {
+		c.refuse(err)
+		return
+	}
+	if !open {
 		notes = append(notes, "rolling back although "+why)
 	}
 	if locks, err := c.s.store.Locks(ctx); err == nil {

@@ -88,7 +88,11 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 		// Not a store failure, whatever a cancelled read would say.
 		return "the bot is shutting down", true
 	}
-	if open, why, _ := s.window(ctx, app, env); !open {
+	open, why, _, err := s.window(ctx, app, env)
+	if err != nil {
+		return "the bot is shutting down", true
+	}
+	if !open {
 		return why, true
 	}
 	locks, err := s.store.Locks(ctx)
