@@ -149,12 +149,18 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 		a := c.Apps[app]
 		for _, env := range a.EnvNames() {
 			ch := a.Envs[env].Channel
-			if ch != "" && strings.IndexFunc(ch, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			if ch != "" && blankInChannel(ch) {
 				ps.add(loc.line("apps", app, "environments", env, "channel"),
 					"apps.%s.environments.%s.channel: want a channel id or name without spaces, like C0123456789 or #deploys, got %q", app, env, ch)
 			}
 		}
 	}
+}
+
+// blankInChannel reports whether channel holds a space or a control
+// character, which no Slack or Discord channel id or name has.
+func blankInChannel(channel string) bool {
+	return strings.IndexFunc(channel, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 }
 
 // validateSlackIDs reports a chat id given to two users: commands from it

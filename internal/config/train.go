@@ -95,6 +95,17 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 		if len(t.Channels) == 0 {
 			ps.add(at(), "%s.channels: at least one channel is required for the announcements", p)
 		}
+		// Posts to a channel no platform has fail at every announcement,
+		// and the first one carries each car's deploy and its migrations
+		// prompt, which the departure would wait for unseen.
+		for i, ch := range t.Channels {
+			switch {
+			case ch == "":
+				ps.add(at("channels", i), "%s.channels[%d]: want a channel id or name, like C0123456789 or #deploys, got an empty one", p, i)
+			case blankInChannel(ch):
+				ps.add(at("channels", i), "%s.channels[%d]: want a channel id or name without spaces, like C0123456789 or #deploys, got %q", p, i, ch)
+			}
+		}
 		if _, err := loadZone(t.Timezone); err != nil {
 			ps.add(at("timezone"), "%s.timezone: %v", p, err)
 		}

@@ -279,6 +279,18 @@ func TestValidationRules(t *testing.T) {
 			want:  one("timezone", `trains.daily.timezone: "Local" is the zone of whatever machine the bot runs on`),
 		},
 		{
+			// The first channel gets each car's deploy and its migrations
+			// prompt: one no platform has would leave them unseen.
+			name:  "train channel with a space",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#rel eases\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
+			want:  one("channels:", `trains.daily.channels[0]: want a channel id or name without spaces, like C0123456789 or #deploys, got "#rel eases"`),
+		},
+		{
+			name:  "train channel empty",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\", \"\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
+			want:  one("channels:", `trains.daily.channels[1]: want a channel id or name, like C0123456789 or #deploys, got an empty one`),
+		},
+		{
 			name:  "window in the process's zone",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: Local, weekly: [\"Mon-Fri 09:00-17:00\"]}"},
 			want:  one("window:", `apps.web.environments.prod.window.timezone: "Local" is the zone of whatever machine the bot runs on`),
