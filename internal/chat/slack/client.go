@@ -125,14 +125,21 @@ func (c *Client) permalink(ctx context.Context, channel, ts string) (string, err
 
 // retry runs call until it succeeds, fails other than by a rate limit, or
 // has been tried attempts times; a rate limit waits for its Retry-After.
+// It returns the rate limit at once rather than wait when no call would
+// follow: after the last attempt, or when the wait would outlast ctx. The
+// caller then still has ctx's time to answer another way (a reply through
+// its response_url).
 func retry(ctx context.Context, attempts int, call func(context.Context) error) error {
 	var err error
-	for range attempts {
+	for i := range attempts {
 		if err = call(ctx); err == nil {
 			return nil
 		}
 		wait, limited := retryAfter(err)
-		if !limited {
+		if !limited || i == attempts-1 {
+			return err
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
 			return err
 		}
 		if pause.For(ctx, wait) != nil {

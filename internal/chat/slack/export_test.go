@@ -24,3 +24,6 @@ func (a *Adapter) RefuseLeft(ctx context.Context, envs ...socketmode.Request) {
 	a.refuseLeft(ctx, events, &notices)
 	notices.Wait()
 }
+
+// Retry is retry, for tests of when it waits.
+var Retry = retry

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,8 @@ type fakeSlack struct {
 	failNext map[string]string // method → Slack error code to answer once
 	// limitAfter makes the n-th call of a method (1-based) answer 429 once.
 	limitAfter map[string]int
+	// retryAfter is the Retry-After of a method's 429s, in seconds; default 1.
+	retryAfter map[string]int
 	count      map[string]int
 	// channels maps channel names to ids, as Slack resolves "#deploys".
 	channels map[string]string
@@ -48,7 +51,7 @@ type fakeSlack struct {
 
 func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, count: map[string]int{},
+	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, retryAfter: map[string]int{}, count: map[string]int{},
 		channels: map[string]string{"#deploys": "CDEPLOYS"}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -99,6 +102,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if f.limit[method] > 0 {
 		f.limit[method]--
 	}
+	wait := max(f.retryAfter[method], 1)
 	fail := f.failWith[method]
 	if once, ok := f.failNext[method]; ok {
 		fail = once
@@ -113,7 +117,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if limited {
 		c.Status = http.StatusTooManyRequests
 		f.record(c)
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
 	}

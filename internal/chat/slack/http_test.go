@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	goslack "github.com/slack-go/slack"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
@@ -201,6 +204,72 @@ func TestResponseURLNotLogged(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Errorf("log:\n%s\nholds the response URL's path or query (%s)", log, secret)
 		}
+	}
+}
+
+// TestRateLimitedReplyUsesTheResponseURL: a reply Slack rate-limits for
+// longer than the reply may take is not waited out to the end of that
+// time: it goes through the response_url at once, which chat.postEphemeral's
+// rate limit does not hold back, rather than reach nobody.
+func TestRateLimitedReplyUsesTheResponseURL(t *testing.T) {
+	api := newFakeSlack(t)
+	api.limit["chat.postEphemeral"] = 100
+	api.retryAfter["chat.postEphemeral"] = 60
+	a, _, _, _ := newTestAdapter(t, api, now)
+	w := httptest.NewRecorder()
+	a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/status", "web", "T-limited", api.srv.URL+"/response/1"), now, formType))
+	if w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	calls := api.waitFor("the reply through the response URL", func(calls []apiCall) bool {
+		return len(only(calls, "response_url")) > 0
+	})
+	if got := only(calls, "response_url"); got[0].Text != "ran status web" || got[0].User != "ephemeral" {
+		t.Errorf("response_url: got\n%swant the reply \"ran status web\", ephemeral", describe(got))
+	}
+}
+
+// TestRetryWaitsOnlyToCallAgain: retry waits out a rate limit only when it
+// will call again within its context; otherwise it returns the rate limit
+// at once, so that the caller can answer another way while it has time.
+func TestRetryWaitsOnlyToCallAgain(t *testing.T) {
+	tests := []struct {
+		name     string
+		attempts int
+		timeout  time.Duration // of the context; 0: none
+	}{
+		{"after the last attempt", 1, 0},
+		{"past the context's deadline", 3, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			if tt.timeout > 0 {
+				ctx, cancel = context.WithTimeout(t.Context(), tt.timeout)
+			}
+			defer cancel()
+			var mu sync.Mutex
+			calls, returned := 0, false
+			var err error
+			go func() {
+				e := slack.Retry(ctx, tt.attempts, func(context.Context) error {
+					mu.Lock()
+					calls++
+					mu.Unlock()
+					return &goslack.RateLimitedError{RetryAfter: time.Hour}
+				})
+				mu.Lock()
+				err, returned = e, true
+				mu.Unlock()
+			}()
+			waitUntil(t, "retry to return", func() bool { mu.Lock(); defer mu.Unlock(); return returned })
+			mu.Lock()
+			defer mu.Unlock()
+			var rl *goslack.RateLimitedError
+			if calls != 1 || !errors.As(err, &rl) || ctx.Err() != nil {
+				t.Errorf("got %d calls, error %v, context %v; want 1 call, the rate limit, the context still live", calls, err, ctx.Err())
+			}
+		})
 	}
 }
 
