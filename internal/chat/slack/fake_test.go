@@ -42,7 +42,11 @@ type fakeSlack struct {
 	limitAfter map[string]int
 	// retryAfter is the Retry-After of a method's 429s, in seconds; default 1.
 	retryAfter map[string]int
-	count      map[string]int
+	// failIn makes every chat.postMessage, chat.update and
+	// chat.postEphemeral in a channel answer that Slack error code, as
+	// Slack does once the channel is archived or the bot removed from it.
+	failIn map[string]string
+	count  map[string]int
 	// channels maps channel names to ids, as Slack resolves "#deploys".
 	channels map[string]string
 	// ws serves /ws, the Socket Mode WebSocket, when set.
@@ -51,7 +55,7 @@ type fakeSlack struct {
 
 func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, retryAfter: map[string]int{}, count: map[string]int{},
+	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, retryAfter: map[string]int{}, failIn: map[string]string{}, count: map[string]int{},
 		channels: map[string]string{"#deploys": "CDEPLOYS"}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -110,6 +114,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if id, ok := f.channels[c.Channel]; ok {
 		c.Channel = id
+	}
+	if code, ok := f.failIn[c.Channel]; ok && (method == "chat.postMessage" || method == "chat.update" || method == "chat.postEphemeral") {
+		fail = code
 	}
 	f.n++
 	n := f.n

@@ -186,9 +186,9 @@ func backoff(n int) time.Duration {
 }
 
 // send posts or edits the message. Errors Slack will repeat (a channel the
-// bot is not in, a deleted message) are handled here: the message moves to
-// the requester's channel, is posted anew, or, as a last resort, the final
-// state goes to the requester alone.
+// bot is not in or that was archived, a deleted message) are handled here:
+// the message is posted anew, moves to the requester's channel, or, as a
+// last resort, the final state goes to the requester alone.
 func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -199,9 +199,12 @@ func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 	}
 	if p.ts != "" {
 		err := c.update(ctx, p.channel, p.ts, msg)
-		switch slackError(err) {
-		case "message_not_found", "cant_update_message", "edit_window_closed":
-			p.ts = "" // post a new one next time
+		if code := slackError(err); code != "" && !transient[code] {
+			// Slack will refuse every edit alike (the message deleted, the
+			// channel archived, the bot removed from it): post a new one
+			// next time, which moves to the requester's channel, or to the
+			// requester alone, where the channel refuses posts too.
+			p.ts = ""
 		}
 		return err
 	}

@@ -148,3 +148,37 @@ func TestProgressOutlastsATransientError(t *testing.T) {
 		t.Errorf("want the posted message edited up to the final state:\n%s", describe(calls))
 	}
 }
+
+// TestProgressLeavesAChannelItCannotEdit: once Slack refuses edits of a
+// deploy's message for good (the channel archived, the bot removed from
+// it), the progress goes on elsewhere, as when the message could not be
+// posted there: the final state reaches the requester rather than being
+// retried into the same refusal until it is given up.
+func TestProgressLeavesAChannelItCannotEdit(t *testing.T) {
+	api := newFakeSlack(t)
+	h := &chattyHandler{events: 20, every: 100 * time.Millisecond}
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 50*time.Millisecond, 6000, -1
+		o.FinalDeadline = 2 * time.Second
+	})
+	if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", api.srv.URL+"/response/1")); w != 200 {
+		t.Fatalf("status %d", w)
+	}
+	api.waitFor("the progress message", func(calls []apiCall) bool {
+		return len(only(calls, "chat.update")) > 0
+	})
+	api.mu.Lock()
+	api.failIn["C1"] = "is_archived"
+	api.mu.Unlock()
+	a.Stop()
+	a.Wait()
+	h.wg.Wait()
+	calls := api.snapshot()
+	var final bool
+	for _, c := range only(calls, "response_url") {
+		final = final || strings.Contains(c.Text, "now runs 1")
+	}
+	if !final {
+		t.Errorf("want the final state through the response URL:\n%s", describe(calls))
+	}
+}
