@@ -246,6 +246,9 @@ type request struct {
 	text        string
 	// keys identify the delivery for deduplication.
 	keys []string
+	// refused, when set, is why the request is not run; the handler
+	// answers and audits it.
+	refused string
 }
 
 // Notices for requests that do not run.
@@ -261,6 +264,7 @@ const (
 const (
 	reasonStoreDown = "state store unreachable for the duplicate check; nothing was run"
 	reasonStopping  = "Switchman was stopping; nothing was run"
+	reasonEdited    = "Switchman does not run an edited message, so nothing was run: send the command as a new message."
 )
 
 // dispatch decides whether req runs and starts it. It returns whether it
@@ -356,7 +360,7 @@ func (a *Adapter) start(req request) bool {
 		defer a.handlers.Done()
 		out := &output{a: a, userID: req.userID, channel: req.channel, responseURL: req.responseURL}
 		r := a.handlerRequest(req)
-		if r.Refused != "" {
+		if a.foreign(req) {
 			a.log.Warn("slack request from another workspace refused", "team", req.team, "user", req.userID)
 		}
 		a.opt.Handler.Handle(a.base, r, out)
@@ -366,8 +370,8 @@ func (a *Adapter) start(req request) bool {
 
 // handlerRequest is req as the handler takes it.
 func (a *Adapter) handlerRequest(req request) commands.Request {
-	r := commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text}
-	if want := a.cfg.Slack.TeamID; want != "" && req.team != want {
+	r := commands.Request{User: a.user(req.userID), Platform: Platform, Channel: req.channel, Text: req.text, Refused: req.refused}
+	if a.foreign(req) {
 		// An app installed in several workspaces (or shared through
 		// Slack Connect) signs all their requests alike: the workspace
 		// decides, and the refusal is audited.
@@ -375,6 +379,13 @@ func (a *Adapter) handlerRequest(req request) commands.Request {
 		r.Refused = "Switchman does not take commands from this workspace; nothing was run."
 	}
 	return r
+}
+
+// foreign reports whether req comes from a workspace other than the one
+// configured.
+func (a *Adapter) foreign(req request) bool {
+	want := a.cfg.Slack.TeamID
+	return want != "" && req.team != want
 }
 
 // notify tells a user, ephemerally, why their request was not run. It is

@@ -463,6 +463,61 @@ func TestFlowMentionInTheDeployChannel(t *testing.T) {
 	}
 }
 
+// TestFlowEditedMentionIsNotRun: Slack sends app_mention again, under a
+// new event_id, when the message that mentions the bot is edited. The
+// edit is not a new command: the deploy the message asked for runs once,
+// and the edit is refused to its author and audited, whatever it now says.
+func TestFlowEditedMentionIsNotRun(t *testing.T) {
+	f := newFlow(t)
+	mention := func(eventID, text, edited string) {
+		t.Helper()
+		body := `{"type":"event_callback","team_id":"T1","event_id":"` + eventID + `","event":{"type":"app_mention","user":"UBOB","text":"` + text +
+			`","channel":"CDEPLOYS","ts":"1700000000.000100"` + edited + `}}`
+		resp, err := http.DefaultClient.Do(signed(t, f.srv.URL+"/slack/events", testSecret, body, time.Now(), "application/json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("event %s: got %s, want 200", eventID, resp.Status)
+		}
+	}
+	mention("EvE1", "<@UBOT> deploy web 1", "")
+	f.waitFinal("now runs 1")
+	for _, tc := range []struct{ id, text string }{
+		{"EvE2", "<@UBOT> deploy web 1"}, // a typo fixed elsewhere in the message
+		{"EvE3", "<@UBOT> deploy web 2"}, // the build changed
+	} {
+		before := len(f.api.snapshot())
+		mention(tc.id, tc.text, `,"edited":{"user":"UBOB","ts":"1700000060.000000"}`)
+		calls := f.api.waitFor("the answer to the edit", func(c []apiCall) bool { return len(only(c[before:], "chat.postEphemeral")) > 0 })
+		if c := only(calls[before:], "chat.postEphemeral")[0]; c.User != "UBOB" || !strings.Contains(c.Text, "edited") {
+			t.Errorf("answer to edit %s: got\n%swant bob told that an edited message is not run", tc.id, describe(calls[before:]))
+		}
+	}
+	f.drain()
+	recs, err := f.store.Records(context.Background(), deploy.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Build != "1" {
+		t.Errorf("deploys: got %d (%+v), want build 1's alone", len(recs), recs)
+	}
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, e := range entries {
+		if e.User == "bob" && e.Decision == audit.Refused && strings.Contains(e.Reason, "edited") {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Errorf("audit: got %+v, want both edits refused in bob's name", entries)
+	}
+}
+
 // testWriter sends log lines to the test's log.
 type testWriter struct{ t testing.TB }
 

@@ -55,6 +55,9 @@ type eventEnvelope struct {
 		BotID   string `json:"bot_id"`
 		Text    string `json:"text"`
 		Channel string `json:"channel"`
+		// Edited is set when Slack sends the mention again because its
+		// message was edited.
+		Edited json.RawMessage `json:"edited"`
 	} `json:"event"`
 }
 
@@ -107,7 +110,9 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 // eventRequest reads a verified Events API payload: the challenge of a
 // url_verification, or the request of an app_mention ("@switchman deploy
 // web 42"; the parser strips the mention). Other events, and messages
-// from bots, are ignored (ok false).
+// from bots, are ignored (ok false). The mention of an edited message,
+// which Slack sends again under a new event id, is a request refused: the
+// message asked already, and its author learns that the edit ran nothing.
 func eventRequest(payload []byte) (challenge string, req request, ok bool, err error) {
 	var env eventEnvelope
 	if err := json.Unmarshal(payload, &env); err != nil {
@@ -127,6 +132,10 @@ func eventRequest(payload []byte) (challenge string, req request, ok bool, err e
 	if ev.User == "" || ev.Channel == "" {
 		return "", request{}, false, errIncomplete
 	}
-	return "", request{kind: "mention", team: env.TeamID, userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
-		keys: []string{key(env.EventID, payload)}}, true, nil
+	req = request{kind: "mention", team: env.TeamID, userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
+		keys: []string{key(env.EventID, payload)}}
+	if len(ev.Edited) > 0 && string(ev.Edited) != "null" {
+		req.refused = reasonEdited
+	}
+	return "", req, true, nil
 }
