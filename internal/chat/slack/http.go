@@ -125,7 +125,11 @@ func (a *Adapter) serveEvent(w http.ResponseWriter, r *http.Request, body []byte
 }
 
 // ack answers 200 at once: what follows is answered through the Web API.
+// The empty body's length is stated, so that the answer is whole once
+// flushed; otherwise it would be chunked, and end only when the handler
+// returns, after a notice that may wait on the Web API for many seconds.
 func ack(w http.ResponseWriter) {
+	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	// A writer that cannot flush sends the answer when the handler returns.
 	_ = http.NewResponseController(w).Flush()

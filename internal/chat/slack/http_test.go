@@ -273,6 +273,60 @@ func TestRetryWaitsOnlyToCallAgain(t *testing.T) {
 	}
 }
 
+// TestAckIsWholeBeforeTheNotice: a click or mention that is not run is
+// told so through the Web API after Slack has its acknowledgement; that
+// acknowledgement is a whole response (Slack reads it within 3 s), not the
+// head of one whose end waits for the notice.
+func TestAckIsWholeBeforeTheNotice(t *testing.T) {
+	mention := `{"type":"event_callback","team_id":"T1","event_id":"EvAck","event":{"type":"app_mention","user":"UBOB","text":"<@UBOT> status","channel":"C1","ts":"1.2"}}`
+	tests := []struct {
+		name        string
+		path        string
+		body        string
+		contentType string
+		handler     func(*slack.Adapter) http.Handler
+	}{
+		{"click", "/slack/interactions", interactionForm("UBOB", "C1", "switchman:status", "status", "T-ack"), formType, (*slack.Adapter).Interactions},
+		{"mention", "/slack/events", mention, "application/json", (*slack.Adapter).Events},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			noticed := make(chan struct{}, 1)
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case noticed <- struct{}{}:
+				default:
+				}
+				select { // a Web API that does not answer yet
+				case <-release:
+				case <-r.Context().Done():
+				}
+				http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			}))
+			t.Cleanup(api.Close)
+			a, _, d, _ := newTestAdapter(t, newFakeSlack(t), time.Now(), func(o *slack.Options) {
+				o.Now = time.Now
+				o.Config.Slack.APIURL = api.URL + "/api/"
+			})
+			d.err = errStoreDown // so the request is refused, and its sender told
+			srv := httptest.NewServer(tt.handler(a))
+			t.Cleanup(srv.Close)
+			defer close(release)
+			client := &http.Client{Timeout: 10 * time.Second}
+			resp, err := client.Do(signed(t, srv.URL+tt.path, testSecret, tt.body, time.Now(), tt.contentType))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if _, err := io.ReadAll(resp.Body); err != nil || resp.StatusCode != 200 {
+				t.Errorf("acknowledgement: got %d, %v reading it, want a whole 200 while the notice waits for the Web API", resp.StatusCode, err)
+			}
+			waitUntil(t, "the notice", func() bool { return len(noticed) > 0 })
+		})
+	}
+}
+
 func TestUnknownUserIsNamespaced(t *testing.T) {
 	api := newFakeSlack(t)
 	a, h, _, _ := newTestAdapter(t, api, now)
