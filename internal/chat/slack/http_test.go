@@ -608,6 +608,59 @@ func TestOtherWorkspaceRefused(t *testing.T) {
 	}
 }
 
+// TestSlackConnectMemberRefused: in a channel shared with another
+// organisation (Slack Connect), a mention or click by one of its members
+// reaches the app with the envelope of the workspace it is installed in;
+// the user's own workspace is in user_team (an event) or user.team_id (a
+// click). With team_id set, such a request is refused and handed on for
+// the audit log, as one from another workspace is, not run as a viewer's.
+func TestSlackConnectMemberRefused(t *testing.T) {
+	mention := func(user, userTeam string) string {
+		return `{"type":"event_callback","team_id":"T1","event_id":"Ev-` + user + `","event":{"type":"app_mention","user":"` + user +
+			`","user_team":"` + userTeam + `","source_team":"` + userTeam + `","text":"<@UBOT> status","channel":"CSHARED","ts":"1.2"}}`
+	}
+	click := func(user, userTeam string) string {
+		payload := `{"type":"block_actions","trigger_id":"trig-` + user + `","team":{"id":"T1"},"user":{"id":"` + user + `","team_id":"` + userTeam +
+			`"},"channel":{"id":"CSHARED"},"actions":[{"action_id":"switchman:status","value":"status"}]}`
+		return url.Values{"payload": {payload}}.Encode()
+	}
+	tests := []struct {
+		name        string
+		handler     func(*slack.Adapter) http.Handler
+		body        string
+		contentType string
+		refused     bool
+	}{
+		{"mention by an external member", (*slack.Adapter).Events, mention("UEXT", "TOTHER"), "application/json", true},
+		{"mention by a member", (*slack.Adapter).Events, mention("UBOB", "T1"), "application/json", false},
+		{"click by an external member", (*slack.Adapter).Interactions, click("UEXT", "TOTHER"), formType, true},
+		{"click by a member", (*slack.Adapter).Interactions, click("UBOB", "T1"), formType, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			a, h, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) { o.Config.Slack.TeamID = "T1" })
+			w := httptest.NewRecorder()
+			tt.handler(a).ServeHTTP(w, signed(t, "/slack/x", testSecret, tt.body, time.Now(), tt.contentType))
+			if w.Code != 200 {
+				t.Fatalf("status %d", w.Code)
+			}
+			a.Stop()
+			a.Wait()
+			reqs := h.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("handled %d requests, want 1", len(reqs))
+			}
+			if got := reqs[0].Refused != ""; got != tt.refused {
+				t.Errorf("refused: got %q as %s, want refused %v", reqs[0].Refused, reqs[0].User, tt.refused)
+			}
+			if tt.refused && reqs[0].User != "slack:TOTHER:UEXT" {
+				t.Errorf("user: got %q, want slack:TOTHER:UEXT, named with the workspace", reqs[0].User)
+			}
+		})
+	}
+}
+
 // TestCloseWaitsForRefusalAudits: the audit write of a request refused
 // before it reached the handler runs in the background, so that the answer
 // does not wait for it; Close, which the bot calls before it closes the

@@ -29,7 +29,8 @@ type interaction struct {
 	TriggerID   string `json:"trigger_id"`
 	ResponseURL string `json:"response_url"`
 	User        struct {
-		ID string `json:"id"`
+		ID     string `json:"id"`
+		TeamID string `json:"team_id"` // the user's own workspace
 	} `json:"user"`
 	Channel struct {
 		ID string `json:"id"`
@@ -55,6 +56,9 @@ type eventEnvelope struct {
 		BotID   string `json:"bot_id"`
 		Text    string `json:"text"`
 		Channel string `json:"channel"`
+		// UserTeam is the user's own workspace, which differs from the
+		// envelope's in a channel shared with another one.
+		UserTeam string `json:"user_team"`
 		// Edited is set when Slack sends the mention again because its
 		// message was edited.
 		Edited json.RawMessage `json:"edited"`
@@ -103,7 +107,7 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 	if in.User.ID == "" || channel == "" {
 		return request{}, false, errIncomplete
 	}
-	return request{kind: "interaction", team: in.Team.ID, userID: in.User.ID, channel: channel, responseURL: in.ResponseURL,
+	return request{kind: "interaction", team: userTeam(in.User.TeamID, in.Team.ID), userID: in.User.ID, channel: channel, responseURL: in.ResponseURL,
 		text: text, keys: []string{key(in.TriggerID, payload)}}, true, nil
 }
 
@@ -132,10 +136,21 @@ func eventRequest(payload []byte) (challenge string, req request, ok bool, err e
 	if ev.User == "" || ev.Channel == "" {
 		return "", request{}, false, errIncomplete
 	}
-	req = request{kind: "mention", team: env.TeamID, userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
+	req = request{kind: "mention", team: userTeam(ev.UserTeam, env.TeamID), userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
 		keys: []string{key(env.EventID, payload)}}
 	if len(ev.Edited) > 0 && string(ev.Edited) != "null" {
 		req.refused = reasonEdited
 	}
 	return "", req, true, nil
+}
+
+// userTeam is the workspace a request is from: the user's own when the
+// payload names it, else the one it was delivered for. In a channel shared
+// with another organisation (Slack Connect), the envelope is the host
+// workspace's whoever wrote; the user's team tells an external member.
+func userTeam(user, delivered string) string {
+	if user != "" {
+		return user
+	}
+	return delivered
 }
