@@ -37,6 +37,9 @@ const (
 type SlackEndpoints interface {
 	Commands() http.Handler
 	Interactions() http.Handler
+	// InteractionsMaxBody is the body limit of Interactions, which
+	// carries the whole message a button is in.
+	InteractionsMaxBody() int64
 	Events() http.Handler
 }
 
@@ -127,7 +130,7 @@ func New(opt Options) *Server {
 	}
 	if opt.Slack != nil {
 		s.Handle("POST /slack/commands", opt.Slack.Commands())
-		s.Handle("POST /slack/interactions", opt.Slack.Interactions())
+		s.HandleLimit("POST /slack/interactions", opt.Slack.Interactions(), max(opt.MaxBody, opt.Slack.InteractionsMaxBody()))
 		s.Handle("POST /slack/events", opt.Slack.Events())
 	}
 	return s

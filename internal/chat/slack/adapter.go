@@ -84,6 +84,9 @@ type Options struct {
 	DedupeTimeout time.Duration
 	// MaxBody bounds a request body; default 64 KiB.
 	MaxBody int64
+	// MaxInteractionBody bounds a click's body; default
+	// MaxInteractionBody.
+	MaxInteractionBody int64
 	// RefusalLog bounds the WARN lines of requests refused before they
 	// are verified (a bad signature, a body too large), which anyone who
 	// reaches the listener can send; default: a ratelog.Limiter of the
@@ -151,6 +154,9 @@ func New(opt Options) (*Adapter, error) {
 	opt.DedupeTimeout = orDuration(opt.DedupeTimeout, 1500*time.Millisecond)
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 64 << 10
+	}
+	if opt.MaxInteractionBody <= 0 {
+		opt.MaxInteractionBody = MaxInteractionBody
 	}
 	if opt.RefusalLog == nil {
 		opt.RefusalLog = &ratelog.Limiter{Now: opt.Now}

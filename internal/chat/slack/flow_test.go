@@ -591,3 +591,27 @@ func TestFlowPresenceErrorHidesTheAPIURLCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowClickOnALargeMessage: Slack sends the whole message a button is
+// in with its click. A summary showing its hosts' errors takes such a
+// click past the 64 KiB other requests may have, and its buttons must
+// still work, through the server as it is mounted.
+func TestFlowClickOnALargeMessage(t *testing.T) {
+	f := newFlow(t)
+	var blocks []string
+	for i := range 300 {
+		blocks = append(blocks, fmt.Sprintf(`{"type":"section","text":{"type":"mrkdwn","text":"web-%03d  active, on 2 %s"}}`, i, strings.Repeat("·", 300)))
+	}
+	payload := fmt.Sprintf(`{"type":"block_actions","trigger_id":"T-large","user":{"id":"UBOB","username":"x"},"channel":{"id":"CDEPLOYS"},"container":{"type":"message","channel_id":"CDEPLOYS"},"response_url":"","message":{"type":"message","text":"Deploy","blocks":[%s]},"actions":[{"type":"button","action_id":"switchman:whoami","block_id":"switchman_actions","value":"whoami","action_ts":"1700000000.1"}]}`,
+		strings.Join(blocks, ","))
+	body := url.Values{"payload": {payload}}.Encode()
+	if len(body) < 256<<10 {
+		t.Fatalf("the click is %d bytes, want one well over 64 KiB", len(body))
+	}
+	before := len(f.api.snapshot())
+	f.post("/slack/interactions", body)
+	calls := f.api.waitFor("bob's answer", func(c []apiCall) bool { return len(c) > before })
+	if c := calls[before]; c.User != "UBOB" || !strings.Contains(c.Text, "You are bob") {
+		t.Errorf("the click on a large message: got\n%swant bob's whoami", describe(calls[before:]))
+	}
+}

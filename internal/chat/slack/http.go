@@ -9,31 +9,46 @@ import (
 	"net/url"
 )
 
-// Commands handles slash commands (POST /slack/commands).
-func (a *Adapter) Commands() http.Handler { return a.endpoint("commands", a.serveCommand) }
+// MaxInteractionBody is the default bound of a click's body. Slack sends
+// the whole message a button is in with its click: the summary of a
+// failed deploy with its hosts' errors renders to about 90 KB of JSON,
+// 138 KB form-encoded, past the 64 KiB of other requests, and a click on
+// one of its buttons would have been refused.
+const MaxInteractionBody = 1 << 20
 
-// Interactions handles button clicks (POST /slack/interactions).
-func (a *Adapter) Interactions() http.Handler { return a.endpoint("interactions", a.serveInteraction) }
+// Commands handles slash commands (POST /slack/commands).
+func (a *Adapter) Commands() http.Handler {
+	return a.endpoint("commands", a.opt.MaxBody, a.serveCommand)
+}
+
+// Interactions handles button clicks (POST /slack/interactions). Mount it
+// with a body limit of at least InteractionsMaxBody.
+func (a *Adapter) Interactions() http.Handler {
+	return a.endpoint("interactions", a.opt.MaxInteractionBody, a.serveInteraction)
+}
+
+// InteractionsMaxBody is the largest click body Interactions takes.
+func (a *Adapter) InteractionsMaxBody() int64 { return a.opt.MaxInteractionBody }
 
 // Events handles the Events API (POST /slack/events).
-func (a *Adapter) Events() http.Handler { return a.endpoint("events", a.serveEvent) }
+func (a *Adapter) Events() http.Handler { return a.endpoint("events", a.opt.MaxBody, a.serveEvent) }
 
 // endpoint wraps serve with what every Slack request goes through: POST
 // only, a bounded body, and a valid signature. A refused request is
 // answered (405, 413, 401) and logged (at most one line per
 // RefusalLog.Every, as anyone can send them), and changes nothing.
-func (a *Adapter) endpoint(name string, serve func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
+func (a *Adapter) endpoint(name string, limit int64, serve func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opt.MaxBody))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				a.opt.RefusalLog.Warn(a.log, Platform, "refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", "body larger than the limit", "limit", a.opt.MaxBody)
+				a.opt.RefusalLog.Warn(a.log, Platform, "refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", "body larger than the limit", "limit", limit)
 				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 				return
 			}
