@@ -359,6 +359,33 @@ func TestUnknownUserIsNamespaced(t *testing.T) {
 	}
 }
 
+// TestBareSlashCommandRunsHelp: the bot's own slash command with no text
+// answers with help. It used to reach the parser as empty text, which
+// answers nothing: the user saw "working on it" and then nothing, and the
+// audit log had no entry.
+func TestBareSlashCommandRunsHelp(t *testing.T) {
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now)
+	for i, text := range []string{"", "   "} {
+		w := httptest.NewRecorder()
+		a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", "/switchman", text, fmt.Sprintf("T-bare-%d", i), ""), now, formType))
+		if w.Code != 200 {
+			t.Fatalf("%q: status %d", text, w.Code)
+		}
+	}
+	a.Stop()
+	a.Wait()
+	got := h.requests()
+	if len(got) != 2 {
+		t.Fatalf("got %d requests, want 2", len(got))
+	}
+	for _, r := range got {
+		if r.Text != "help" {
+			t.Errorf("a bare /switchman: got text %q, want \"help\"", r.Text)
+		}
+	}
+}
+
 func TestStoreDownFailsClosed(t *testing.T) {
 	api := newFakeSlack(t)
 	a, h, d, _ := newTestAdapter(t, api, now)
