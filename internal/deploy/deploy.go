@@ -1504,8 +1504,16 @@ func (r *run) revertOne(h Host, cause error) {
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.rec.Build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 		r.e.log.Warn("mark release bad", "host", h.Name, "err", err)
 	}
+	r.mu.Lock()
+	hr := *r.rec.Host(h.Name)
+	r.mu.Unlock()
 	state := HostReverted
 	switch {
+	case st.Current != r.rec.Build && !switchedTo(hr, st, r.rec.Build):
+		// Its switch failed before `current` moved, as read back from
+		// the host: it runs what it ran, and switching it back would
+		// restart a healthy host for nothing, as revertAll does not.
+		state = HostFailed
 	case st.Current == "":
 		cause = fmt.Errorf("%w; no earlier release to switch back to", cause)
 		state = HostFailed

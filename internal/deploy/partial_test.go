@@ -185,3 +185,38 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedSwitchThatDidNotMoveIsNotSwitchedBack: a host whose switch
+// fails before its `current` moves (read back from the host) still runs
+// what it ran, and within max_failures it is left so: switching it "back"
+// restarted a healthy host for nothing and recorded it reverted, a host
+// switched and switched back, which it never was. A reverting deploy
+// already judges a host by where its `current` points.
+func TestFailedSwitchThatDidNotMoveIsNotSwitchedBack(t *testing.T) {
+	// h0's restart on 3 takes release 3 away from h1, whose switch, next,
+	// then fails before it moves `current`.
+	const restart = `if [ "$SWITCHMAN_HOST" = h0 ] && [ "$SWITCHMAN_BUILD" = 3 ]; then rm -rf ../web-h1/releases/3; fi`
+	f, current := threeHostsRestart(t, 1, restart)
+	restarts := filepath.Join(f.app+"-h1", "restarts.log")
+	before, err := os.ReadFile(restarts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.build("3")
+	rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	hr := rec.Host("h1")
+	if hr.State != deploy.HostFailed || hr.Current != "2" || current("h1") != "releases/2" {
+		t.Errorf("h1: got %s on %s (current -> %s), want failed on 2, as it was", hr.State, hr.Current, current("h1"))
+	}
+	if after, _ := os.ReadFile(restarts); string(after) != string(before) {
+		t.Errorf("h1's restarts: got %q after the deploy, want %q: its switch never moved it", after, before)
+	}
+	for _, h := range []string{"h0", "h2"} {
+		if got := current(h); got != "releases/3" {
+			t.Errorf("%s: current -> %s, want releases/3", h, got)
+		}
+	}
+	if want := "1 of 3 hosts failed"; !strings.Contains(rec.Error, want) {
+		t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+	}
+}
