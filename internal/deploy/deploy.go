@@ -1433,7 +1433,7 @@ func (r *run) activateAll() error {
 				continue
 			}
 			if canary {
-				return errs.Wrap(errs.Unavailable, err, "the canary %s failed: %v", h.Name, err)
+				return errs.Wrap(errs.Unavailable, err, "the canary %s failed: %s", h.Name, failureText(err))
 			}
 			if r.failures()+1 > r.allowed {
 				r.mu.Lock()
@@ -1485,7 +1485,7 @@ func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
 			r.mu.Lock()
 			r.out[h.Name] = true
 			r.mu.Unlock()
-			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
+			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, failureText(err) })
 			return err
 		}
 		if lost := r.leaseGone(); lost != nil {
@@ -1500,6 +1500,9 @@ func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
 // revertOne switches a single failed host back, within max_failures.
 func (r *run) revertOne(h Host, cause error) {
 	ctx := context.WithoutCancel(r.ctx)
+	// Only its text goes on, to the host's error and the progress: its
+	// Error() says the message, and then the cause it quotes.
+	cause = errors.New(failureText(cause))
 	st := r.states[h.Name]
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.rec.Build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 		r.e.log.Warn("mark release bad", "host", h.Name, "err", err)
@@ -1922,6 +1925,16 @@ func joinErr(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// failureText is what people read of a host's failure: the message of
+// err, which quotes its cause (see activate, healthGate); err.Error()
+// would say it twice.
+func failureText(err error) string {
+	if errs.CodeOf(err) == errs.Internal {
+		return err.Error()
+	}
+	return errs.Message(err)
 }
 
 // causeText says why a deploy is switched back: a person's cancel as such

@@ -58,3 +58,52 @@ func TestHealthGateFailureWithinMaxFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestHostFailureSaidOnce: a host's failure reaches the deploy's message,
+// the host's line and the progress once. They repeated it, two or three
+// times over ("…: not healthy after 2s: exit status 1: health on h1: not
+// healthy after 2s: exit status 1"): a failed canary's reply did, and so
+// did a host failing within max_failures, or at the health gate.
+func TestHostFailureSaidOnce(t *testing.T) {
+	const said = "not healthy after"
+	for _, tt := range []struct {
+		name    string
+		max     int
+		canary  bool
+		extra   tarEntry // in build 3: BROKEN-HOST fails its host, FLAKY-HOST at the gate
+		outcome deploy.Outcome
+		host    string // the host that fails
+	}{
+		{"a canary", 1, true, tarEntry{name: "BROKEN-h0", body: "x"}, deploy.OutcomeReverted, "h0"},
+		{"within max_failures", 1, false, tarEntry{name: "BROKEN-h1", body: "x"}, deploy.OutcomePartial, "h1"},
+		{"at the gate, within max_failures", 1, false, tarEntry{name: "FLAKY-h0", body: "x"}, deploy.OutcomePartial, "h0"},
+		{"at the gate, beyond max_failures", 0, false, tarEntry{name: "FLAKY-h0", body: "x"}, deploy.OutcomeReverted, "h0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := threeHostsConfig(t, tt.max, "true", func(yaml string) string {
+				if strings.HasPrefix(tt.extra.name, "FLAKY-") {
+					yaml = strings.Replace(yaml, `test ! -e current/BROKEN'`, flakyHealth, 1)
+				}
+				if tt.canary {
+					yaml = strings.Replace(yaml, "        hosts: [localhost]\n", "        canary: 1\n        hosts: [localhost]\n", 1)
+				}
+				return yaml
+			})
+			f.build("3", tt.extra)
+			rec := f.mustRun(deploy.KindDeploy, "3", tt.outcome)
+			if tt.outcome == deploy.OutcomeReverted {
+				if n := strings.Count(rec.Error, said); n != 1 {
+					t.Errorf("record error says %q %d times, want once: %q", said, n, rec.Error)
+				}
+			}
+			if hr := rec.Host(tt.host); strings.Count(hr.Error, said) != 1 {
+				t.Errorf("%s's error says %q %d times, want once: %q", tt.host, said, strings.Count(hr.Error, said), hr.Error)
+			}
+			for _, n := range notes(f) {
+				if c := strings.Count(n, said); c > 1 {
+					t.Errorf("a note says %q %d times, want once: %q", said, c, n)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -409,7 +410,15 @@ func (r *run) drop(h Host, state HostState, err error) bool {
 	r.out[h.Name] = true
 	n := len(r.out)
 	r.mu.Unlock()
-	r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = state, joinErr(hr.Error, err.Error()) })
+	r.setHost(h.Name, func(hr *HostResult) {
+		msg := err.Error()
+		// A failure recorded already (see activate) comes again at the
+		// start of err, followed by what became of the host.
+		if !strings.HasPrefix(msg, hr.Error) {
+			msg = joinErr(hr.Error, msg)
+		}
+		hr.State, hr.Error = state, msg
+	})
 	if n <= r.allowed {
 		r.note("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %v", h.Name, n, len(r.hosts), r.allowed, err)
 	}
