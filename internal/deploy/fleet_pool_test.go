@@ -20,8 +20,8 @@ import (
 )
 
 // TestFleetUnusablePoolRefusesTheDeploy: a load balancer the deploy could
-// not drain a host from (its stats socket unreachable, the backend or a
-// host's server unknown to it) refuses the deploy before any host
+// not drain a host from (its stats socket unreachable or below level
+// admin, the backend or a host's server unknown to it) refuses the deploy before any host
 // switches, saying why. Found only at the first host's drain, after its
 // switch, it failed that host, marked the build bad for it, and left the
 // host "could NOT switch back" for a switch back that drains it too.
@@ -31,6 +31,7 @@ func TestFleetUnusablePoolRefusesTheDeploy(t *testing.T) {
 		socket  func(p *haproxytest.Proxy) string
 		backend string
 		server  string
+		level   string // the stats socket's; default admin
 		want    string
 	}{
 		{
@@ -54,6 +55,14 @@ func TestFleetUnusablePoolRefusesTheDeploy(t *testing.T) {
 			server:  "web-{host}",
 			want:    "no server web-host1 (host host1) in backend app",
 		},
+		{
+			name:    "socket below level admin",
+			socket:  func(p *haproxytest.Proxy) string { return "tcp:" + p.StatsAddr() },
+			backend: "app",
+			server:  "{host}",
+			level:   "operator",
+			want:    "needs level admin",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +71,7 @@ func TestFleetUnusablePoolRefusesTheDeploy(t *testing.T) {
 			// host1 only under its own.
 			proxy := haproxytest.Start(t, haproxytest.Options{Servers: map[string]string{
 				"host0": freeLoopbackAddr(t), "web-host0": freeLoopbackAddr(t), "host1": freeLoopbackAddr(t),
-			}})
+			}, SocketLevel: tt.level})
 			if proxy.Backend() != "app" {
 				t.Fatalf("got backend %q, want app", proxy.Backend())
 			}

@@ -292,6 +292,18 @@ func answerError(what, msg string) error {
 	return errs.New(code, "haproxy: %s: %s", what, msg)
 }
 
+// level returns the level the stats socket grants this connection (`show
+// cli level`: admin, operator or user). An HAProxy older than 2.0, which
+// lacks the command, answers with its error, returned as it is: callers
+// tell only a level below admin apart.
+func (c *Client) level(ctx context.Context) (string, error) {
+	out, err := c.command(ctx, "show cli level")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(out), nil
+}
+
 // serversState returns the operational and admin states of every server
 // of backend, by name, from one `show servers state BACKEND`.
 func (c *Client) serversState(ctx context.Context, backend string) (map[string]State, error) {

@@ -41,17 +41,27 @@ type Pool struct {
 var _ deploy.Pool = (*Pool)(nil)
 
 // Check reads the backend's servers once and returns an error unless
-// HAProxy answers and has a server for each of hosts: the engine calls it
-// before a deploy or rollback changes anything, so that a socket that
-// cannot be reached, or a backend or server name the config got wrong,
-// refuses the run rather than fail the first host's drain after its
-// switch. A missing server is an errs.NotFound error naming every host
+// HAProxy answers, at level admin, and has a server for each of hosts:
+// the engine calls it before a deploy or rollback changes anything, so
+// that a socket that cannot be reached or would refuse `set server`, or a
+// backend or server name the config got wrong, refuses the run rather
+// than fail the first host's drain after its switch. A missing server is an errs.NotFound error naming every host
 // without one. It returns the hosts whose server is in maint or drain,
 // by host name, with that admin state (deploy.PoolMaint, PoolDrain).
 func (p *Pool) Check(ctx context.Context, hosts []deploy.Host) (map[string]string, error) {
 	all, err := p.Client.serversState(ctx, p.Backend)
 	if err != nil {
 		return nil, err
+	}
+	// `show servers state` answers at every level, `set server` only at
+	// admin: a socket below it would fail the first host's drain, after
+	// its switch.
+	level, err := p.Client.level(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if level == "operator" || level == "user" {
+		return nil, errs.New(errs.Invalid, "haproxy: the stats socket answers at level %s, and taking a server out of rotation (set server) needs level admin: add \"level admin\" to its stats socket line", level)
 	}
 	var missing []string
 	out := map[string]string{}

@@ -206,3 +206,31 @@ func TestPoolRefusesAServerNameThatCouldInjectACommand(t *testing.T) {
 		t.Errorf("got %d connections to the socket, want 0", n)
 	}
 }
+
+// TestPoolCheckRefusesASocketBelowAdmin: a stats socket at level operator
+// (HAProxy's default) or user answers `show servers state` but refuses
+// `set server` ("Permission denied"). Check passed it, and the first
+// host's drain failed after its switch, and so did its switch back.
+func TestPoolCheckRefusesASocketBelowAdmin(t *testing.T) {
+	for _, tt := range []struct {
+		level string
+		want  string // in the error; "" for none
+	}{
+		{"user", "answers at level user, and taking a server out of rotation (set server) needs level admin"},
+		{"operator", "answers at level operator, and taking a server out of rotation (set server) needs level admin"},
+		{"admin", ""},
+	} {
+		t.Run(tt.level, func(t *testing.T) {
+			web1 := newHealthServer(t, true)
+			proxy := haproxytest.Start(t, haproxytest.Options{Servers: map[string]string{"web1": web1.addr()}, SocketLevel: tt.level})
+			pool := &haproxy.Pool{Client: &haproxy.Client{Dial: haproxy.TCPDialer(proxy.StatsAddr())}, Backend: proxy.Backend()}
+			_, err := pool.Check(context.Background(), []deploy.Host{{Name: "web1"}})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Check: got %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Check: got %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}

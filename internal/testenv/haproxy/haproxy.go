@@ -57,6 +57,9 @@ type Options struct {
 	// Backend holds extra lines for the backend section, such as
 	// "balance leastconn".
 	Backend []string
+	// SocketLevel is the stats socket's level: admin (the default),
+	// operator or user.
+	SocketLevel string
 }
 
 // Proxy is a running haproxy. Its methods may be called from any goroutine.
@@ -176,7 +179,11 @@ func (p *Proxy) config(opt Options, names []string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("global")
-	w("    stats socket %s level admin", stats)
+	level := opt.SocketLevel
+	if level == "" {
+		level = "admin"
+	}
+	w("    stats socket %s level %s", stats, level)
 	w("    maxconn 4096")
 	w("    log stderr format raw local0 info")
 	w("")
