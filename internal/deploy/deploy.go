@@ -115,7 +115,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,
 		Forced: req.Forced, Started: e.now(), Outcome: OutcomeRunning,
-		Owner: e.owner, Fence: lease.Token(),
+		Owner: e.owner, Fence: lease.Token(), Run: newRunToken(),
 	}
 	if kind == KindDeploy && t.app.Migrations.List != "" {
 		// Written with the first record: no write of its own.

@@ -476,6 +476,13 @@ func newID(now time.Time) string {
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
+// newRunToken returns a fresh run token (see Record.Run).
+func newRunToken() string {
+	var b [RunTokenLen / 2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
 func nonce() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

@@ -70,6 +70,14 @@ type Command struct {
 	// named where the transport can tell ("pid 42 (app)"), else "". A
 	// transport that cannot tell never calls it.
 	Lingering func(who string)
+	// Run is the token of the run the script is a step of (see
+	// Record.Run), or "". The transport exports it to the script as
+	// SWITCHMAN_RUN, in the environment of the shell that runs it where
+	// it can, so that the programs a step starts carry it: a later run
+	// finds by it what this one began on the host and left running,
+	// should its process die (see leftoverScript). Setting it starts no
+	// process.
+	Run string
 }
 
 // Host is one target of a deploy.
@@ -149,6 +157,23 @@ func (s hidingSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
 
 // RoundTrip is the wrapped session's (see roundTrip).
 func (s hidingSession) RoundTrip() time.Duration { return roundTrip(s.Session) }
+
+// runSession marks every script of a run with the run's token (see
+// Command.Run).
+type runSession struct {
+	Session
+	run string
+}
+
+func (s runSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
+	if cmd.Run == "" {
+		cmd.Run = s.run
+	}
+	return s.Session.Run(ctx, cmd)
+}
+
+// RoundTrip is the wrapped session's (see roundTrip).
+func (s runSession) RoundTrip() time.Duration { return roundTrip(s.Session) }
 
 // ErrUnreachable marks a host the transport could not reach.
 var ErrUnreachable = errors.New("host unreachable")

@@ -183,6 +183,31 @@ type Record struct {
 	Owner string `json:"owner,omitempty"`
 	// Fence is the fencing token of the lease the deploy held.
 	Fence int64 `json:"fence,omitempty"`
+	// Run is the run's token, RunTokenLen random hex digits, which every
+	// script of the run carries in its environment (see Command.Run): a
+	// later run of the app+env stops by it, on each host, what this one
+	// began there and left running when its process died. Empty in
+	// records written before it: their runs left nothing to find.
+	Run string `json:"run,omitempty"`
+}
+
+// RunTokenLen is the length of a run's token. All tokens have it, so that
+// none can match the start of another in a search of the hosts'
+// processes' environments.
+const RunTokenLen = 32
+
+// ValidRunToken reports whether s has the form of a run's token: a
+// transport puts it in the script it sends to a host.
+func ValidRunToken(s string) bool {
+	if len(s) != RunTokenLen {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Duration is how long the deploy took, or has taken so far at now.

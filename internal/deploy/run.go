@@ -327,6 +327,7 @@ func (r *run) open(ctx context.Context) error {
 				mu.Unlock()
 				return
 			}
+			s = runSession{s, r.rec.Run}
 			out, err := s.Run(ctx, Command{Script: inspect, Timeout: r.t.env.StepTimeout.D()})
 			mu.Lock()
 			defer mu.Unlock()

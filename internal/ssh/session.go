@@ -62,6 +62,20 @@ func remoteCommand(script string) string {
 	return "exec /bin/sh -c " + shell.Quote(wrapper) + " switchman " + shell.Quote(script)
 }
 
+// runCommand is remoteCommand for a script in a session of its own, with
+// run, if any, in the environment of the session's shell itself, as the
+// local transport's: what a later run stops by it is that shell and what
+// it started (see deploy.Command.Run). env puts it there, exec'd by the
+// login shell in /bin/sh's place and exec'ing it in turn (one more exec,
+// no more processes): csh and tcsh, which understand exec and single
+// quotes, refuse an assignment before exec.
+func runCommand(script, run string) string {
+	if run == "" {
+		return remoteCommand(script)
+	}
+	return "exec env SWITCHMAN_RUN=" + run + " /bin/sh -c " + shell.Quote(wrapper) + " switchman " + shell.Quote(script)
+}
+
 // conn is one host's authenticated connection (and its bastion's), with
 // the keepalives that declare it dead. It outlives a session when the
 // transport keeps it warm. The keepalive goroutines only touch done, stop
@@ -282,6 +296,9 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if !shell.Valid(cmd.Script) {
 		return nil, fmt.Errorf("ssh: %s: script holds a NUL byte", s.name)
 	}
+	if cmd.Run != "" && !deploy.ValidRunToken(cmd.Run) {
+		return nil, fmt.Errorf("ssh: %s: invalid run token %q", s.name, cmd.Run)
+	}
 	var cancel context.CancelFunc
 	if cmd.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
@@ -319,7 +336,7 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 			return nil, fmt.Errorf("ssh: %s: stdin: %w", s.name, err)
 		}
 	}
-	if err := sess.Start(remoteCommand(cmd.Script)); err != nil {
+	if err := sess.Start(runCommand(cmd.Script, cmd.Run)); err != nil {
 		if s.gone(err) {
 			return nil, s.lost()
 		}

@@ -56,7 +56,10 @@ const markerStart = '\036'
 // that every program the step starts carries it in its environment, and
 // a timed-out step's programs are found by it even once their parent has
 // exited (see killTreeScript). Being random, it names no process that an
-// earlier shell's step of the same pid left running. A third word, c,
+// earlier shell's step of the same pid left running. A third word, r, is
+// the token of the run the step is of (deploy.Command.Run), or "-" for
+// none: the subshell exports it as SWITCHMAN_RUN, which a later run
+// finds what this one left running by, should the bot die. A fourth, c,
 // asks which processes still hold the shell's standard output or error
 // once the step has ended: a program a restart left in the background
 // without redirecting its output, which gets SIGPIPE at its next write
@@ -71,7 +74,7 @@ const markerStart = '\036'
 const shellScript = `IFS= read -r n || exit 0
 printf '\036%s %d\n' "$n" "$$"
 printf '\036%s 0\n' "$n" >&2
-while IFS=' ' read -r n k c; do
+while IFS=' ' read -r n k r c; do
 	s= ok=
 	while IFS= read -r l; do
 		if [ "$l" = "$n" ]; then ok=1; break; fi
@@ -82,8 +85,9 @@ while IFS=' ' read -r n k c; do
 	(
 		SWITCHMAN_STEP=$k
 		export SWITCHMAN_STEP
+		case $r in -) ;; *) SWITCHMAN_RUN=$r; export SWITCHMAN_RUN ;; esac
 		set -- "$s"
-		unset n k c s l ok rc
+		unset n k r c s l ok rc
 		eval "shift
 $1"
 	) </dev/null
@@ -269,7 +273,7 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 		if p.step, err = newNonce(); err != nil {
 			return nil, fmt.Errorf("ssh: %s: step id: %w", s.name, err)
 		}
-		header := nonce + " " + p.step
+		header := nonce + " " + p.step + " " + runWord(cmd.Run)
 		if cmd.Lingering != nil {
 			header += " 1"
 		}
@@ -310,6 +314,14 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 		}
 		return out, fmt.Errorf("ssh: %s: the script ended its shell before reporting its status", s.name)
 	}
+}
+
+// runWord is a run token as a step's header carries it: "-" for none.
+func runWord(run string) string {
+	if run == "" {
+		return "-"
+	}
+	return run
 }
 
 // killStep kills the shell's running step, whose markers p awaits: the

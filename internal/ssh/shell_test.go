@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -254,5 +255,54 @@ func TestDescribeLingering(t *testing.T) {
 		if got := describeLingering(tt.list); got != tt.want {
 			t.Errorf("describeLingering(%q) = %q, want %q", tt.list, got, tt.want)
 		}
+	}
+}
+
+// TestRunToken: a step's programs carry its run's token as SWITCHMAN_RUN,
+// in the shared shell and in a session of its own, whose shell carries it
+// itself; a step of no run carries none, not even after one of a run in
+// the same shell; a token not of the form the engine makes is refused
+// before anything runs.
+func TestRunToken(t *testing.T) {
+	t.Parallel()
+	const token = "0123456789abcdef0123456789abcdef"
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	const inChild = `env | grep '^SWITCHMAN_RUN=' || echo none`
+	const inShell = `tr '\0' '\n' </proc/$$/environ | grep '^SWITCHMAN_RUN=' || echo none`
+	tests := []struct {
+		name   string
+		run    string
+		stdin  bool
+		script string
+		want   string
+	}{
+		{name: "shared shell", run: token, script: inChild, want: "SWITCHMAN_RUN=" + token + "\n"},
+		{name: "shared shell, no run after one", script: inChild, want: "none\n"},
+		{name: "own session", run: token, stdin: true, script: inChild, want: "SWITCHMAN_RUN=" + token + "\n"},
+		{name: "own session's shell", run: token, stdin: true, script: inShell, want: "SWITCHMAN_RUN=" + token + "\n"},
+		{name: "own session, no run", stdin: true, script: inChild, want: "none\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := deploy.Command{Script: tt.script, Run: tt.run}
+			if tt.stdin {
+				cmd.Stdin = strings.NewReader("")
+			}
+			out, err := s.Run(context.Background(), cmd)
+			if err != nil || string(out) != tt.want {
+				t.Errorf("got %q, %v; want %q", out, err, tt.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	for _, bad := range []string{"x; touch " + dir + "/ran", token[:31], strings.ToUpper(token)} {
+		_, err := s.Run(context.Background(), deploy.Command{Script: "touch " + dir + "/ran", Run: bad})
+		if err == nil || !strings.Contains(err.Error(), "invalid run token") {
+			t.Errorf("run token %q: got %v, want it refused", bad, err)
+		}
+	}
+	if _, err := os.Stat(dir + "/ran"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a step with an invalid run token ran: %v", err)
 	}
 }

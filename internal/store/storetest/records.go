@@ -343,6 +343,7 @@ func sampleRecord(id, app, env string, started time.Time) *deploy.Record {
 		},
 		Owner: "bot-1:4242",
 		Fence: 7,
+		Run:   "5f0c2a9e3b7d41c8a6e2f90d1b3c5a7e",
 	}
 }
 

@@ -25,8 +25,14 @@ const waitDelay = time.Second
 
 // scriptFromFD3 runs the script the shell reads from its descriptor 3 in
 // the shell itself, as sh -c SCRIPT would: its exit, set -e and $0 are
-// the shell's.
-const scriptFromFD3 = ". /dev/fd/3"
+// the shell's. The shell gets one argument, stepShellArg, which it drops
+// before: it marks the shell as one that runs a step, in its command line,
+// as the SSH transport's are marked (their $0), for a later run that
+// stops what a dead one left running (see deploy.Command.Run).
+const scriptFromFD3 = "shift; . /dev/fd/3"
+
+// stepShellArg is the argument that marks the shell.
+const stepShellArg = "switchman"
 
 // stderrTail is how much of a script's standard error is kept.
 const stderrTail = 4 << 10
@@ -87,7 +93,8 @@ type session struct {
 // past 4 MiB, its last 4 MiB after a line saying how much was dropped (see
 // scriptio.Output); cmd.Stdout gets all of it.
 // The script's environment is the transport's Env and, of the bot's own
-// environment, only the variables listed in inherited and LC_*.
+// environment, only the variables listed in inherited and LC_*; with
+// cmd.Run, SWITCHMAN_RUN as well.
 //
 // A script that exits non-zero returns a *deploy.ExitError carrying the
 // last 4 KiB of its standard error. When ctx is done or cmd.Timeout passes,
@@ -110,6 +117,9 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.closed {
 		return nil, errors.New("local: session closed")
 	}
+	if cmd.Run != "" && !deploy.ValidRunToken(cmd.Run) {
+		return nil, fmt.Errorf("local: invalid run token %q", cmd.Run)
+	}
 	var cancel context.CancelFunc
 	if cmd.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
@@ -131,9 +141,14 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: script pipe: %w", err)
 	}
-	c := exec.CommandContext(ctx, "/bin/sh", "-c", scriptFromFD3)
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", scriptFromFD3, "/bin/sh", stepShellArg)
 	c.ExtraFiles = []*os.File{script}
 	c.Env = s.env
+	if cmd.Run != "" {
+		// In the shell's own environment, where a later run finds it
+		// and everything the script starts (see deploy.Command.Run).
+		c.Env = append(slices.Clip(s.env), "SWITCHMAN_RUN="+cmd.Run)
+	}
 	c.Stdout = &stdout
 	if cmd.Stdout != nil {
 		c.Stdout = io.MultiWriter(&stdout, cmd.Stdout)

@@ -448,3 +448,40 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestRunToken: the shell of a step of a run carries the run's token as
+// SWITCHMAN_RUN, and so do the programs it starts; a step of no run
+// carries none; a token not of the form the engine makes is refused
+// before anything runs.
+func TestRunToken(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	const script = `env | grep '^SWITCHMAN_RUN=' || echo none; tr '\0' '\n' </proc/$$/environ | grep '^SWITCHMAN_RUN=' || echo none`
+	tests := []struct {
+		name string
+		run  string
+		want string
+	}{
+		{name: "a run's step", run: token, want: "SWITCHMAN_RUN=" + token + "\nSWITCHMAN_RUN=" + token + "\n"},
+		{name: "no run", want: "none\nnone\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, &Transport{})
+			out, err := s.Run(context.Background(), deploy.Command{Script: script, Run: tt.run, Timeout: 10 * time.Second})
+			if err != nil || string(out) != tt.want {
+				t.Errorf("got %q, %v; want %q", out, err, tt.want)
+			}
+		})
+	}
+	ran := filepath.Join(t.TempDir(), "ran")
+	s := open(t, &Transport{})
+	for _, bad := range []string{"x", token[:31], strings.ToUpper(token)} {
+		_, err := s.Run(context.Background(), deploy.Command{Script: "touch " + ran, Run: bad})
+		if err == nil || !strings.Contains(err.Error(), "invalid run token") {
+			t.Errorf("run token %q: got %v, want it refused", bad, err)
+		}
+	}
+	if _, err := os.Stat(ran); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a step with an invalid run token ran: %v", err)
+	}
+}
