@@ -588,7 +588,8 @@ func TestReplicasSlackRetryRunsOnce(t *testing.T) {
 // The replica running a deploy is killed with SIGKILL while its restart
 // runs: the other replica reports the deploy interrupted, with the state
 // of the host and a Rollback button, within the lease TTL and a few
-// seconds; a rollback through it works.
+// seconds; a rollback through it works, and first stops the restart the
+// dead replica left running on the host, which would otherwise race it.
 func TestReplicasKilledMidDeploy(t *testing.T) {
 	c := newReplicaCluster(t, clusterOptions{})
 	c.deployOnce(c.a, "1")
@@ -627,6 +628,16 @@ func TestReplicasKilledMidDeploy(t *testing.T) {
 	})
 	if rb.Outcome != deploy.OutcomeSucceeded || rb.Build != "1" || rb.Previous != "2" {
 		t.Errorf("rollback: got %s from %s to %s (%s), want succeeded from 2 to 1", rb.Outcome, rb.Previous, rb.Build, rb.Error)
+	}
+	if h := rb.Host("localhost"); h == nil || !strings.HasPrefix(h.Stopped, "deploy "+held.ID+": ") {
+		t.Errorf("rollback's host: got %+v, want it to say it stopped what deploy %s had begun", rb.Hosts, held.ID)
+	}
+	if pids := carryingRun(rec.Run); len(rec.Run) != deploy.RunTokenLen || len(pids) > 0 {
+		t.Errorf("after the rollback, processes %v still carry the dead deploy's token %q", pids, rec.Run)
+	}
+	// Stopped, the restart never got to remove its mark.
+	if err := os.Remove(filepath.Join(c.gates, "2.running")); err != nil {
+		t.Errorf("the held restart's mark: %v", err)
 	}
 	if got := c.current(); got != "releases/1" {
 		t.Errorf("current after the rollback: got %q, want releases/1", got)
@@ -830,4 +841,24 @@ func TestReplicasRedisRestart(t *testing.T) {
 			allOf(isMethod("chat.postEphemeral"), toUser(user), textHas(held.ID, "interrupted")))
 	}
 	t.Logf("done in %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// carryingRun returns the live processes whose environment holds
+// SWITCHMAN_RUN=token.
+func carryingRun(token string) []int {
+	files, _ := filepath.Glob("/proc/[0-9]*/environ") // the pattern is well formed
+	var pids []int
+	for _, f := range files {
+		env, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(append([]byte{0}, env...), []byte("\x00SWITCHMAN_RUN="+token+"\x00")) {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f, "/proc/"), "/environ"))
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || bytes.HasPrefix(bytes.TrimSpace(stat[bytes.LastIndexByte(stat, ')')+1:]), []byte("Z")) {
+			continue // gone, or a zombie
+		}
+		pids = append(pids, pid)
+	}
+	return pids
 }

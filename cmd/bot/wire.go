@@ -111,7 +111,7 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 	}
 	m.Lines = append(m.Lines, "nothing is retried by itself: roll back, or deploy again")
 	// A step does not die with the bot: the host's shell runs what it
-	// began to its end, and a rollback meanwhile would race it.
+	// began to its end, until the next run of the app+env stops it.
 	var busy []string
 	for _, h := range r.Hosts {
 		if h.State == deploy.HostActivating {
@@ -119,8 +119,8 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 		}
 	}
 	if len(busy) > 0 {
-		m.Lines = append(m.Lines, fmt.Sprintf("what the %s had begun on %s (a switch, a restart, a health check) may still be running there: let it end before you roll back",
-			r.Kind, strings.Join(busy, ", ")))
+		m.Lines = append(m.Lines, fmt.Sprintf("what the %s had begun on %s (a switch, a restart, a health check) may still be running there: the next deploy or rollback of %s/%s stops it there before it changes anything",
+			r.Kind, strings.Join(busy, ", "), r.App, r.Env))
 	}
 	if b, ok := commands.InterruptedButton(r); ok {
 		m.Buttons = []chat.Button{b}

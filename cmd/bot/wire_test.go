@@ -25,7 +25,8 @@ import (
 // switch and nobody could read since may point at either release, or, on
 // its first release, at the build or at none yet: it is not shown on the
 // release it left as if it certainly still ran it. What it was running on
-// the hosts it was activating may not have stopped with it: that is said.
+// the hosts it was activating may not have stopped with it: that is said,
+// and that the next run stops it.
 func TestInterruptedMessageHosts(t *testing.T) {
 	r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
 		Outcome: deploy.OutcomeInterrupted, Error: "the process running this deploy (bot-1) stopped before it finished",
@@ -47,8 +48,9 @@ func TestInterruptedMessageHosts(t *testing.T) {
 	if !slices.Equal(m.Fields, want) {
 		t.Errorf("fields:\ngot  %q\nwant %q", m.Fields, want)
 	}
-	// The hosts it was activating may still run what it began there.
-	if busy := "what the deploy had begun on web2, web3 (a switch, a restart, a health check) may still be running there"; !slices.ContainsFunc(m.Lines, func(l string) bool { return strings.HasPrefix(l, busy) }) {
+	// The hosts it was activating may still run what it began there,
+	// until the next run stops it.
+	if busy := "what the deploy had begun on web2, web3 (a switch, a restart, a health check) may still be running there: the next deploy or rollback of web/prod stops it there before it changes anything"; !slices.Contains(m.Lines, busy) {
 		t.Errorf("lines %q: want one saying %q", m.Lines, busy)
 	}
 }

@@ -334,7 +334,13 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	}
 	go func() {
 		defer r.e.wg.Done()
-		outcome, err := body()
+		var outcome Outcome
+		err := r.stopLeftovers()
+		if err == nil {
+			outcome, err = body()
+		} else {
+			outcome, err = r.failedBeforeSwitch(err)
+		}
 		// A run whose record was taken over ends as the new owner
 		// recorded it, whatever its body made of the hosts' last steps.
 		if cause := context.Cause(r.ctx); outcome != OutcomeInterrupted && errors.Is(cause, ErrLeaseLost) {

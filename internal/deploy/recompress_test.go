@@ -23,6 +23,7 @@ type scriptLog struct {
 
 	mu      sync.Mutex
 	scripts []string
+	runs    []string // each script's run token
 }
 
 func (l *scriptLog) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
@@ -47,6 +48,7 @@ func (s *loggedSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, er
 	}
 	s.log.mu.Lock()
 	s.log.scripts = append(s.log.scripts, cmd.Script)
+	s.log.runs = append(s.log.runs, cmd.Run)
 	s.log.mu.Unlock()
 	return s.Session.Run(ctx, cmd)
 }

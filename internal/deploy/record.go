@@ -85,6 +85,11 @@ type HostResult struct {
 	// later run that finds it on either may have to finish it, as for a
 	// host Switched (see MayHaveSwitched).
 	Switching string `json:"switching,omitempty"`
+	// Stopped says what this run stopped on the host before it changed
+	// anything there: the processes of steps an earlier run, whose
+	// process died, had begun and that were still running ("deploy
+	// 20261123-…: 2 processes (sh, sleep)").
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // MayHaveSwitched reports whether this run switched the host's

@@ -179,25 +179,48 @@ func (r *run) stuckHosts(named string) (*stuck, error) {
 // switched a host, or nil. A dead one recovery has not reported yet is no
 // guide, nor is one that changed nothing (a refused build, a cancel before
 // any switch), which would hide a stuck host left by the run before it.
+// The records it reads are kept for stopLeftovers, which would otherwise
+// read them again in every run.
 func (r *run) lastSwitchingRun() (*Record, error) {
-	return r.e.lastSwitchingRun(context.WithoutCancel(r.ctx), r.t, r.rec.ID)
+	recs, err := r.e.recentRecords(context.WithoutCancel(r.ctx), r.t)
+	if err != nil {
+		return nil, err
+	}
+	r.recent = recs
+	return lastSwitching(recs, r.rec.ID), nil
 }
 
 // lastSwitchingRun returns the last finished run of t that switched a
 // host, other than the run self, or nil.
 func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*Record, error) {
+	recs, err := e.recentRecords(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return lastSwitching(recs, self), nil
+}
+
+// recentRecords reads the newest records of t, which tell what the last
+// runs left.
+func (e *Engine) recentRecords(ctx context.Context, t target) ([]*Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
 	defer cancel()
 	recs, err := e.store.Records(ctx, Filter{App: t.app.Name, Env: t.env.Name, Limit: 20})
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", t.key())
 	}
+	return recs, nil
+}
+
+// lastSwitching returns the last finished run among recs, newest first,
+// that switched a host, other than the run self, or nil.
+func lastSwitching(recs []*Record, self string) *Record {
 	for _, rec := range recs {
 		if rec.ID != self && rec.Outcome.Done() && slices.ContainsFunc(rec.Hosts, HostResult.MayHaveSwitched) {
-			return rec, nil
+			return rec
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // stuckOn returns the hosts last switched and left on build without a

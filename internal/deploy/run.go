@@ -37,7 +37,10 @@ type run struct {
 	// tookOver holds the dead runs of the app+env this run marked
 	// interrupted as it began (see takeOver).
 	tookOver []*Record
-	allowed  int
+	// recent holds the newest records of the app+env, as the run read
+	// them before it started (see lastSwitchingRun); nil until then.
+	recent  []*Record
+	allowed int
 	// confirm receives the requester's answer when migrations wait for
 	// it, until deadline; answered is the first answer, sent on confirm
 	// (all three guarded by mu).

@@ -338,7 +338,8 @@ func sampleRecord(id, app, env string, started time.Time) *deploy.Record {
 		Migrations: []string{"0042_add_invoices.sql"},
 		RollbackTo: "2025.03.13-2",
 		Hosts: []deploy.HostResult{
-			{Host: "web-1", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
+			{Host: "web-1", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2",
+				Stopped: "deploy 20250314-120000-a1b2c3: 2 processes (sh, sleep)"},
 			{Host: "web-2", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
 		},
 		Owner: "bot-1:4242",

@@ -1,0 +1,244 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// A step does not die with the process that runs the deploy: the host's
+// shell runs what it began (a restart, a health check) to its end. A run
+// that follows one whose process died therefore stops, on each host and
+// before it changes anything there, what that one began and is still
+// running, found by the token its scripts carry (see Command.Run). Runs
+// that follow no such run search nothing: the search walks every process
+// of the host.
+
+// leftoverScript finds and kills, on a host, the steps still running that
+// the runs whose tokens it names had begun. It prints a line per process
+// it kills, "TOKEN PID COMM" (COMM reduced to a safe word), and "-" alone
+// when the host has no /proc to search.
+//
+// A step is the shell that runs its script and what that shell started
+// and has not left behind. The transports run scripts in shells with an
+// argument "switchman": the shell of an SSH session and the local
+// transport's, which carry the token themselves, and the shell the steps
+// of an SSH connection share, each step in a subshell of it (a fork,
+// whose environment is the shared shell's: without the token). From each
+// process carrying the token the search goes up, parent after parent,
+// through processes that carry it or are such shells, to the one that
+// runs the step: a shell of the first kind, or the child of the shared
+// shell (the step's subshell, or the step's program when the subshell
+// replaced itself with it). That process and its descendants are the
+// step: stopped first (SIGSTOP, so that none forks meanwhile), then
+// killed. SIGKILL, not SIGTERM: a handler the step set for TERM would be
+// one more thing it runs after the run that stops it has begun. A process
+// carrying the token whose way up leads elsewhere (to init) outlived its
+// step, which has ended: the app a restart started in the background,
+// left alone. So is a step's last program that its session's shell, or
+// the local transport's, replaced itself with: nothing tells it from such
+// an app.
+const leftoverScript = `[ -r /proc/self/environ ] || { echo -; exit 0; }
+kids() {
+	if command -v pgrep >/dev/null 2>&1; then pgrep -P "$1"; return 0; fi
+	for d in /proc/[0-9]*; do
+		while read -r k v; do
+			if [ "$k" = PPid: ]; then [ "$v" = "$1" ] && echo "${d#/proc/}"; break; fi
+		done <"$d/status" 2>/dev/null
+	done
+}
+up() {
+	p=
+	read -r s <"/proc/$1/stat" 2>/dev/null || return 1
+	s=${s##*) }
+	set -- $s
+	p=$2
+	[ -n "$p" ]
+}
+has() { case $2 in *" $1 "*) return 0 ;; esac; return 1; }
+S=' '
+for f in $(grep -l -a -z -x -F switchman /proc/[0-9]*/cmdline 2>/dev/null); do
+	f=${f#/proc/}
+	S="$S${f%%%%/*} "
+done
+all=' '
+walk() {
+	case $all in *" $1 "*) return 0 ;; esac
+	kill -STOP "$1" 2>/dev/null || return 0
+	all="$all$1 "
+	c=?
+	read -r c <"/proc/$1/comm" 2>/dev/null
+	case $c in *[!A-Za-z0-9._+-]*|'') c=? ;; esac
+	echo "$2 $1 $c"
+	for k in $(kids "$1"); do walk "$k" "$2"; done
+}
+for t in %s; do
+	T=' '
+	for f in $(grep -l -a -F "SWITCHMAN_RUN=$t" /proc/[0-9]*/environ 2>/dev/null); do
+		f=${f#/proc/}
+		T="$T${f%%%%/*} "
+	done
+	for q in $T; do
+		r=
+		while [ "$q" -gt 1 ] && up "$q"; do
+			u=$p
+			if has "$u" "$S" && ! has "$u" "$T" && up "$u" && ! has "$p" "$S"; then r=$q; break; fi
+			if has "$q" "$S" && has "$q" "$T"; then r=$q; break; fi
+			has "$q" "$T" || has "$q" "$S" || break
+			q=$u
+		done
+		[ -z "$r" ] || walk "$r" "$t"
+	done
+done
+[ "$all" = ' ' ] || kill -KILL $all 2>/dev/null
+exit 0
+`
+
+// deadRuns returns the runs of the app+env whose process died, newest
+// first, that may have left steps running on the hosts: those recorded
+// interrupted (or running still, their recovery under way: this run holds
+// the app+env) since the last run that succeeded or found every host on
+// its release. An earlier one's were stopped by the run that followed it.
+func (r *run) deadRuns() ([]*Record, error) {
+	recs := r.recent
+	if recs == nil {
+		var err error
+		if recs, err = r.e.recentRecords(context.WithoutCancel(r.ctx), r.t); err != nil {
+			return nil, err
+		}
+	}
+	var dead []*Record
+	for _, rec := range recs {
+		if rec.ID == r.rec.ID {
+			continue
+		}
+		switch rec.Outcome {
+		case OutcomeSucceeded, OutcomeUnchanged:
+			return dead, nil
+		case OutcomeInterrupted, OutcomeRunning:
+			if ValidRunToken(rec.Run) {
+				dead = append(dead, rec)
+			}
+		}
+	}
+	return dead, nil
+}
+
+// stopLeftovers stops, on each host of the run, what the runs whose
+// process died had begun there and is still running (see leftoverScript),
+// before the run changes anything, and says what it stopped in the
+// progress and in the host's record. A host where the search fails is
+// left out of the run (as one that failed before its switch, within
+// max_failures): changed while such a step may still run there, it would
+// race it. More of those than max_failures allows fail the run, nothing
+// changed.
+func (r *run) stopLeftovers() error {
+	dead, err := r.deadRuns()
+	if err != nil {
+		return err
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	byToken := map[string]*Record{}
+	tokens := make([]string, 0, len(dead))
+	for _, d := range dead {
+		byToken[d.Run] = d
+		tokens = append(tokens, d.Run)
+	}
+	script := fmt.Sprintf(leftoverScript, strings.Join(tokens, " "))
+	type found struct {
+		err     error
+		noProc  bool
+		stopped map[string][]string // by token: the processes' names
+	}
+	live := r.live()
+	results := make([]found, len(live))
+	eachHost(live, len(live), func(i int, h Host) {
+		out, err := r.sessions[h.Name].Run(r.ctx, Command{Script: script, Timeout: r.t.env.StepTimeout.D()})
+		if err != nil {
+			results[i].err = err
+			return
+		}
+		results[i].noProc, results[i].stopped = parseLeftovers(out, byToken)
+	})
+	if err := r.stopErr(); err != nil {
+		return err
+	}
+	var none []string
+	for i, h := range live {
+		res := results[i]
+		switch {
+		case res.err != nil:
+			err := fmt.Errorf("could not look for what %s had begun there and may still be running: %w", runNames(dead), res.err)
+			if r.drop(h, unusedState(res.err), err) {
+				return errs.Wrap(errs.Unavailable, err, "%s: %v; nothing was changed", h.Name, err)
+			}
+		case res.noProc:
+			r.note("could not look on %s for what %s had begun there (it has no /proc): it may still be running there", h.Name, runNames(dead))
+		case len(res.stopped) == 0:
+			none = append(none, h.Name)
+		default:
+			var parts []string
+			for _, d := range dead {
+				if names := res.stopped[d.Run]; len(names) > 0 {
+					parts = append(parts, fmt.Sprintf("%s %s: %s", d.Kind, d.ID, processes(names)))
+				}
+			}
+			said := strings.Join(parts, "; ")
+			r.setHost(h.Name, func(hr *HostResult) { hr.Stopped = said })
+			r.note("stopped on %s what was still running there of a run whose process died: %s", h.Name, said)
+		}
+	}
+	if len(none) > 0 {
+		r.note("nothing %s had begun is still running on %s", runNames(dead), strings.Join(none, ", "))
+	}
+	return nil
+}
+
+// parseLeftovers reads leftoverScript's output: whether the host has no
+// /proc, and the names of the processes it killed, by token.
+func parseLeftovers(out []byte, runs map[string]*Record) (noProc bool, stopped map[string][]string) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 1 && f[0] == "-" {
+			noProc = true
+			continue
+		}
+		if len(f) != 3 || runs[f[0]] == nil {
+			continue
+		}
+		if stopped == nil {
+			stopped = map[string][]string{}
+		}
+		stopped[f[0]] = append(stopped[f[0]], f[2])
+	}
+	return noProc, stopped
+}
+
+// processes words the names of processes: "2 processes (sh, sleep)".
+func processes(names []string) string {
+	if len(names) == 1 {
+		return "1 process (" + names[0] + ")"
+	}
+	shown := names
+	more := ""
+	if len(shown) > 10 {
+		shown, more = shown[:10], ", …"
+	}
+	return fmt.Sprintf("%d processes (%s%s)", len(names), strings.Join(shown, ", "), more)
+}
+
+// runNames names runs for people: "deploy 20261123-…".
+func runNames(recs []*Record) string {
+	names := make([]string, 0, len(recs))
+	for _, d := range recs {
+		names = append(names, string(d.Kind)+" "+d.ID)
+	}
+	return strings.Join(names, " or ")
+}

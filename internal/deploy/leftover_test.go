@@ -1,0 +1,111 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// TestLeftoverSearch: only a run that follows an interrupted one looks
+// for what that run left running on its hosts, a walk of every process
+// there; every script of a run carries its token. After an interrupted
+// run, a rollback stops the step it left running (here the local
+// transport's shell, whose bot is taken for dead: nothing waits for it)
+// before it changes anything, and says so; or says that nothing is left.
+func TestLeftoverSearch(t *testing.T) {
+	const token = "fedcba9876543210fedcba9876543210"
+	tests := []struct {
+		name string
+		// dead puts an interrupted deploy of 2 with token before the
+		// rollback; leftover leaves its step running on the host.
+		dead, leftover bool
+		wantSearches   int
+		wantNote       string
+	}{
+		{name: "no interrupted run"},
+		{name: "an interrupted run that left nothing", dead: true, wantSearches: 1,
+			wantNote: "nothing deploy 20260101-000000-dead00 had begun is still running on localhost"},
+		{name: "an interrupted run whose step still runs", dead: true, leftover: true, wantSearches: 1,
+			wantNote: "stopped on localhost what was still running there of a run whose process died: deploy 20260101-000000-dead00: 2 processes (sh, sleep)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &scriptLog{}
+			f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), tr)
+			f.build("1")
+			f.build("2")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			late := filepath.Join(f.dir, "late")
+			var ended chan error
+			if tt.leftover {
+				began := filepath.Join(f.dir, "began")
+				s, err := (&local.Transport{}).Open(t.Context(), deploy.Host{Name: "localhost"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ended = make(chan error, 1)
+				go func() {
+					_, err := s.Run(context.Background(), deploy.Command{Run: token,
+						Script: "touch " + began + "; sleep 60; touch " + late})
+					ended <- err
+				}()
+				waitFile(t, began)
+			}
+			if tt.dead {
+				dead := f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true})
+				// It died after deploy 2 succeeded.
+				dead.Run, dead.Started = token, time.Now()
+				if err := f.store.PutRecord(t.Context(), dead); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tr.mu.Lock()
+			tr.scripts, tr.runs = nil, nil
+			tr.mu.Unlock()
+
+			rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			if tt.leftover {
+				// Killed, the step returns: it never gets to its late write.
+				var exit *deploy.ExitError
+				if err := <-ended; !errors.As(err, &exit) || exit.Code != 128+9 {
+					t.Errorf("the leftover step ended with %v, want killed (exit status 137)", err)
+				}
+				if _, err := os.Stat(late); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("the leftover step wrote %s: %v", late, err)
+				}
+			}
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			searches := 0
+			for i, s := range tr.scripts {
+				if strings.Contains(s, "/environ") {
+					searches++
+					if !strings.Contains(s, token) {
+						t.Errorf("the search looks for other runs than %s:\n%s", token, s)
+					}
+				}
+				if tr.runs[i] != rec.Run {
+					t.Errorf("script %d carries run %q, want the rollback's %q", i, tr.runs[i], rec.Run)
+				}
+			}
+			if searches != tt.wantSearches {
+				t.Errorf("got %d searches of the host's processes, want %d", searches, tt.wantSearches)
+			}
+			if !deploy.ValidRunToken(rec.Run) {
+				t.Errorf("the rollback's record has run token %q, want %d hex digits", rec.Run, deploy.RunTokenLen)
+			}
+			if tt.wantNote != "" && f.countNotes(rec.ID, tt.wantNote) != 1 {
+				t.Errorf("want one note %q of the rollback", tt.wantNote)
+			}
+		})
+	}
+}
