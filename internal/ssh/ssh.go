@@ -610,6 +610,13 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(hostname, remote, key)
 		if cert, ok := key.(*ssh.Certificate); ok && err != nil {
+			// A certificate of a revoked authority is refused outright,
+			// as OpenSSH refuses it: falling back to its plain key would
+			// let a listed key outlive its authority's revocation.
+			var re *knownhosts.RevokedError
+			if errors.As(check(hostname, remote, cert.SignatureKey), &re) {
+				return fmt.Errorf("ssh: %s (%s): host certificate authority %s is revoked in known_hosts", name, addr, ssh.FingerprintSHA256(cert.SignatureKey))
+			}
 			// A certificate no authority in known_hosts vouches for: its
 			// plain key may still be known, as OpenSSH retries it, and
 			// if not, the refusal names the plain key.

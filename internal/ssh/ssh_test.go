@@ -970,4 +970,19 @@ func TestHostCertificateAuthority(t *testing.T) {
 		t.Fatalf("a host whose certificate another CA signed, with its plain key known: %v", err)
 	}
 	s.Close()
+
+	// The CA revoked: its certificate is refused, even with the host's
+	// plain key known, as OpenSSH refuses it.
+	caPub := strings.TrimSpace(readFile(t, ca+".pub"))
+	if err := os.WriteFile(kh, []byte("@cert-authority [127.0.0.1]:"+port+" "+caPub+"\n@revoked * "+caPub+"\n"+line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = transport(t, f, func(c *Config) { c.KnownHostsFile = kh }).Open(context.Background(), host(f, 0))
+	if err == nil {
+		s.Close()
+		t.Fatal("a host whose certificate a revoked CA signed was accepted")
+	}
+	if want := "host certificate authority " + fingerprint(t, ca+".pub") + " is revoked"; !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want an error saying %q", err, want)
+	}
 }
