@@ -124,14 +124,26 @@ type HostKeyError struct {
 	KeyType     string
 	Fingerprint string
 	// Changed is true when known_hosts holds another key for the host
-	// (possibly a man-in-the-middle), false when it holds none.
+	// (possibly a man-in-the-middle), false when it holds none. An
+	// @cert-authority line is no key of the host's.
 	Changed bool
+	// Certificate is why the host's certificate was refused (expired,
+	// not for this host, no trusted CA signed it) when it offered one;
+	// KeyType and Fingerprint are then its plain key's.
+	Certificate string
 }
 
 func (e *HostKeyError) Error() string {
-	if e.Changed {
+	switch {
+	case e.Changed && e.Certificate != "":
+		return fmt.Sprintf("ssh: %s (%s): host key changed (possible man-in-the-middle): its certificate was refused (%s) and it offered %s %s, which is not the key in known_hosts; refusing to connect",
+			e.Host, e.Address, e.Certificate, e.KeyType, e.Fingerprint)
+	case e.Changed:
 		return fmt.Sprintf("ssh: %s (%s): host key changed (possible man-in-the-middle): it offered %s %s, which is not the key in known_hosts; refusing to connect",
 			e.Host, e.Address, e.KeyType, e.Fingerprint)
+	case e.Certificate != "":
+		return fmt.Sprintf("ssh: %s (%s): host certificate refused (%s), and its key %s %s is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts",
+			e.Host, e.Address, e.Certificate, e.KeyType, e.Fingerprint)
 	}
 	return fmt.Sprintf("ssh: %s (%s): unknown host key %s %s: check it out of band and add it to known_hosts",
 		e.Host, e.Address, e.KeyType, e.Fingerprint)
@@ -609,6 +621,7 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	}
 	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(hostname, remote, key)
+		var certErr error
 		if cert, ok := key.(*ssh.Certificate); ok && err != nil {
 			// A certificate of a revoked authority is refused outright,
 			// as OpenSSH refuses it: falling back to its plain key would
@@ -619,7 +632,9 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 			}
 			// A certificate no authority in known_hosts vouches for: its
 			// plain key may still be known, as OpenSSH retries it, and
-			// if not, the refusal names the plain key.
+			// if not, the refusal names the plain key and says why the
+			// certificate was refused.
+			certErr = err
 			key = cert.Key
 			err = check(hostname, remote, key)
 		}
@@ -627,8 +642,21 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 		var re *knownhosts.RevokedError
 		switch {
 		case errors.As(err, &ke):
-			return &HostKeyError{Host: name, Address: addr, KeyType: key.Type(),
-				Fingerprint: ssh.FingerprintSHA256(key), Changed: len(ke.Want) > 0}
+			hk := &HostKeyError{Host: name, Address: addr, KeyType: key.Type(),
+				Fingerprint: ssh.FingerprintSHA256(key)}
+			// Want lists the authorities' lines too, which vouch for
+			// certificates and are no key of the host's: as OpenSSH,
+			// a host only they match is unknown, not changed.
+			lines := knownHostsLines{}
+			for _, k := range ke.Want {
+				if !lines.isAuthority(k) {
+					hk.Changed = true
+				}
+			}
+			if certErr != nil {
+				hk.Certificate = strings.TrimPrefix(certErr.Error(), "ssh: ")
+			}
+			return hk
 		case errors.As(err, &re):
 			return fmt.Errorf("ssh: %s (%s): host key %s is revoked in known_hosts", name, addr, ssh.FingerprintSHA256(key))
 		}

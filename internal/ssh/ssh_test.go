@@ -986,3 +986,78 @@ func TestHostCertificateAuthority(t *testing.T) {
 		t.Errorf("got %v, want an error saying %q", err, want)
 	}
 }
+
+// TestHostCertificateRefused: a host certificate that is refused, and a
+// plain key known_hosts does not hold, refuse the host saying why the
+// certificate was refused; only a line with another key of the host's,
+// not a CA's line, makes its key a changed one.
+func TestHostCertificateRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "host-cert.pub")
+	f := sshd.StartFleet(t, 1, sshd.Options{Config: []string{"HostCertificate " + cert}})
+	ca := filepath.Join(dir, "ca")
+	keygen(t, ca, "")
+	otherCA := filepath.Join(dir, "other-ca")
+	keygen(t, otherCA, "")
+	otherKey := filepath.Join(dir, "other-key")
+	keygen(t, otherKey, "")
+	pub := f.Hosts[0].HostKey
+	_, port, _ := strings.Cut(f.Hosts[0].Addr, ":")
+	caLine := "@cert-authority [127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, ca+".pub"))
+	otherLine := "[127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, otherKey+".pub"))
+
+	tests := []struct {
+		name        string
+		signer      string
+		sign        []string // ssh-keygen options
+		knownHosts  []string
+		changed     bool
+		certificate string
+	}{
+		{name: "expired", signer: ca, sign: []string{"-n", "127.0.0.1", "-V", "20200101:20200102"},
+			knownHosts: []string{caLine}, certificate: "expired"},
+		{name: "not for this host", signer: ca, sign: []string{"-n", "db.example.com"},
+			knownHosts: []string{caLine}, certificate: `principal "127.0.0.1"`},
+		{name: "signed by another CA", signer: otherCA, sign: []string{"-n", "127.0.0.1"},
+			knownHosts: []string{caLine}, certificate: "no authorities"},
+		{name: "expired, another plain key known", signer: ca, sign: []string{"-n", "127.0.0.1", "-V", "20200101:20200102"},
+			knownHosts: []string{caLine, otherLine}, changed: true, certificate: "expired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"-q", "-s", tt.signer, "-I", "host0", "-h"}, tt.sign...)
+			if out, err := exec.Command("ssh-keygen", append(args, pub)...).CombinedOutput(); err != nil {
+				t.Fatalf("sign the host key: %v %s", err, out)
+			}
+			if err := os.WriteFile(cert, []byte(readFile(t, strings.TrimSuffix(pub, ".pub")+"-cert.pub")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.Stop(0)
+			f.Start(0) // with this certificate
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(kh, []byte(strings.Join(tt.knownHosts, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := transport(t, f, func(c *Config) { c.KnownHostsFile = kh }).Open(context.Background(), host(f, 0))
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want a host key error")
+			}
+			var hk *HostKeyError
+			if !errors.As(err, &hk) {
+				t.Fatalf("got %v, want *HostKeyError", err)
+			}
+			if hk.Changed != tt.changed || !strings.Contains(hk.Certificate, tt.certificate) || hk.Fingerprint != fingerprint(t, pub) {
+				t.Errorf("got %+v, want Changed %v, Certificate containing %q, Fingerprint %s", *hk, tt.changed, tt.certificate, fingerprint(t, pub))
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.certificate) {
+				t.Errorf("error %q does not say why the certificate was refused (%q)", msg, tt.certificate)
+			}
+			if want := "man-in-the-middle"; strings.Contains(msg, want) != tt.changed {
+				t.Errorf("error %q: mentions %q = %v, want %v", msg, want, !tt.changed, tt.changed)
+			}
+		})
+	}
+}
