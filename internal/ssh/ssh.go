@@ -580,9 +580,9 @@ func isNetErr(err error) bool {
 var probeKey, _ = ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
 
 // hostKeyCallback returns the host key check for addr and the host key
-// algorithms to ask for: those of the keys known_hosts has for addr, so a
-// host with both an RSA and an ed25519 key offers the one we know instead
-// of looking changed.
+// algorithms to ask for: those of the keys known_hosts has for addr first,
+// so a host with both an RSA and an ed25519 key offers the one we know
+// instead of looking changed.
 func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []string, error) {
 	if t.cfg.InsecureIgnoreHostKey {
 		return ssh.InsecureIgnoreHostKey(), nil, nil
@@ -615,6 +615,11 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 		for _, k := range ke.Want {
 			add(keyAlgorithms(k.Key.Type())...)
 		}
+		// The others come last, as OpenSSH asks: a host that offers
+		// none of the known types then shows its key and is refused as
+		// a changed one, named by its fingerprint, rather than failing
+		// the handshake with no common algorithm.
+		add(unknownHostAlgorithms...)
 	}
 	if algos = supportedHostKeyAlgorithms(algos); len(algos) == 0 {
 		algos = supportedHostKeyAlgorithms(unknownHostAlgorithms)

@@ -407,6 +407,34 @@ func TestHostKeys(t *testing.T) {
 	}
 }
 
+// TestHostKeyTypeChanged: a host that no longer offers the type of key
+// known_hosts holds for it (ed25519 known, only RSA offered, as a
+// man-in-the-middle with an RSA key would) is refused as a changed key
+// named by the fingerprint of the key it offered.
+func TestHostKeyTypeChanged(t *testing.T) {
+	t.Parallel()
+	rsaKey := filepath.Join(t.TempDir(), "rsa_hostkey")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsaKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{
+		"HostKey " + strconv.Quote(rsaKey),
+		"HostKeyAlgorithms rsa-sha2-512,rsa-sha2-256",
+	}})
+	s, err := transport(t, f, nil).Open(context.Background(), host(f, 0))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded, want a host key error")
+	}
+	var hk *HostKeyError
+	if !errors.As(err, &hk) {
+		t.Fatalf("got %v, want *HostKeyError", err)
+	}
+	if want := fingerprint(t, rsaKey+".pub"); !hk.Changed || hk.KeyType != ssh.KeyAlgoRSA || hk.Fingerprint != want {
+		t.Errorf("got %+v, want Changed, KeyType %s, Fingerprint %s", *hk, ssh.KeyAlgoRSA, want)
+	}
+}
+
 func TestNew(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
