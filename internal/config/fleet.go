@@ -135,6 +135,11 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		if s.KnownHosts == "" && !s.InsecureIgnoreHostKey {
 			ps.add(at("ssh"), "%s.ssh.known_hosts: required: host keys are always verified (insecure_ignore_host_key is for throwaway test fleets only)", p)
 		}
+		// The transport refuses the pair at start-up rather than guess
+		// which was meant: checking the config must say so first.
+		if s.KnownHosts != "" && s.InsecureIgnoreHostKey {
+			ps.add(at("ssh", "insecure_ignore_host_key"), "%s.ssh: set known_hosts or insecure_ignore_host_key: true, not both", p)
+		}
 		if s.Port < 1 || s.Port > 65535 {
 			ps.add(at("ssh", "port"), "%s.ssh.port: want 1-65535, got %d", p, s.Port)
 		}

@@ -591,6 +591,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("ssh: {", "apps.web.environments.prod.ssh.known_hosts: required: host keys are always verified"),
 		},
 		{
+			name:  "ssh known_hosts and insecure_ignore_host_key",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, insecure_ignore_host_key: true}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh: set known_hosts or insecure_ignore_host_key: true, not both"),
+		},
+		{
 			name:  "ssh keep_warm negative",
 			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, keep_warm: -1m}"},
 			want:  one("ssh: {", "apps.web.environments.prod.ssh.keep_warm: must be 0s (off) or more, got -1m0s"),
