@@ -525,10 +525,12 @@ func TestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The host allows agent forwarding, so that only the bot's not
+	// asking for it keeps SSH_AUTH_SOCK unset there.
 	f := sshd.StartFleet(t, 1, sshd.Options{AuthorizedKeys: []string{
 		readFile(t, encrypted+".pub"),
 		string(ssh.MarshalAuthorizedKey(agentPub)),
-	}})
+	}, Config: []string{"AllowAgentForwarding yes"}})
 	var logs lockedBuffer
 	tests := []struct {
 		name string
