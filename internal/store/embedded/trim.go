@@ -22,7 +22,9 @@ const maxTrimBatch = 10_000
 
 // TrimRecords deletes the finished records that started before before,
 // except the newest keep of each app+env, and returns how many it deleted.
-// A running record stays whatever its age: recovery reports it.
+// A running record stays whatever its age: recovery reports it. So does
+// the interrupted run no later run resolved (see deploy.Unresolved):
+// status shows it, and what to do, until one does.
 //
 // It walks the index newest first in batches, each its own write
 // transaction that decides and deletes, so other writes go in between.
@@ -37,7 +39,7 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
 	}
-	t := &recordTrim{cut: timeKey(before, 0), keep: keep, seen: map[[2]string]int{}, kept: map[string]bool{}}
+	t := &recordTrim{cut: timeKey(before, 0), keep: keep, seen: map[[2]string]int{}, kept: map[string]bool{}, decided: map[[2]string]bool{}}
 	n := 0
 	for !t.done {
 		if err := ctx.Err(); err != nil {
@@ -72,6 +74,10 @@ type recordTrim struct {
 	// its app+env go than keep allows. A record met past the newest keep
 	// changes nothing by being counted again.
 	kept map[string]bool
+	// decided holds the app+envs whose unresolved interrupted run, if
+	// any, the walk has met: the first interrupted, succeeded or
+	// unchanged record met, newest first, tells.
+	decided map[[2]string]bool
 	// last is the last index entry examined; the next batch begins below
 	// it, whether or not it is still there.
 	last []byte
@@ -105,7 +111,16 @@ func (t *recordTrim) batch(tx *bolt.Tx, size int) (int, error) {
 			continue
 		}
 		scope := [2]string{m.app, m.env}
-		if t.seen[scope]++; t.seen[scope] <= t.keep {
+		stuck := false
+		if !t.decided[scope] {
+			switch deploy.Outcome(m.outcome) {
+			case deploy.OutcomeInterrupted:
+				t.decided[scope], stuck = true, true
+			case deploy.OutcomeSucceeded, deploy.OutcomeUnchanged:
+				t.decided[scope] = true
+			}
+		}
+		if t.seen[scope]++; t.seen[scope] <= t.keep || stuck {
 			t.kept[id] = true
 			continue
 		}

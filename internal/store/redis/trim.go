@@ -14,7 +14,9 @@ import (
 
 // TrimRecords deletes the finished records that started before before,
 // except the newest keep of each app+env, and returns how many it deleted.
-// A running record stays whatever its age: recovery reports it. The index
+// A running record stays whatever its age: recovery reports it. So does
+// the interrupted run no later run resolved (see deploy.Unresolved):
+// status shows it, and what to do, until one does. The index
 // is read newest first, a page at a time; a record written since its page
 // was read (its index entry changed) stays, and counts once.
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
@@ -35,7 +37,8 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 
 // trimmable returns the index entries of the records TrimRecords deletes:
 // those after the newest keep of their app+env, started before cut (a
-// timeKey) and finished. It reads the index through read, a page below
+// timeKey), finished and not their app+env's unresolved interrupted run.
+// It reads the index through read, a page below
 // upper at a time, newest first.
 //
 // Pages are not read atomically. A record written between two pages may be
@@ -47,6 +50,10 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 func trimmable(cut string, keep int, read func(upper string) ([]string, error)) ([]string, error) {
 	seen := map[[2]string]int{}
 	met := map[string]bool{} // record IDs
+	// decided holds the app+envs whose unresolved interrupted run, if
+	// any, has been met: the first interrupted, succeeded or unchanged
+	// record, newest first, tells.
+	decided := map[[2]string]bool{}
 	var drop []string
 	upper := "+"
 	for {
@@ -64,8 +71,17 @@ func trimmable(cut string, keep int, read func(upper string) ([]string, error)) 
 			}
 			met[f[0]] = true
 			scope := [2]string{f[1], f[2]}
+			stuck := false
+			if !decided[scope] {
+				switch deploy.Outcome(f[3]) {
+				case deploy.OutcomeInterrupted:
+					decided[scope], stuck = true, true
+				case deploy.OutcomeSucceeded, deploy.OutcomeUnchanged:
+					decided[scope] = true
+				}
+			}
 			seen[scope]++
-			if seen[scope] > keep && m[:len(cut)] < cut && f[3] != string(deploy.OutcomeRunning) {
+			if seen[scope] > keep && m[:len(cut)] < cut && f[3] != string(deploy.OutcomeRunning) && !stuck {
 				drop = append(drop, m)
 			}
 		}

@@ -62,6 +62,45 @@ func testTrim(t *testing.T, fresh freshFunc) {
 		}
 	})
 
+	// status shows an interrupted run until a later run resolves it (see
+	// deploy.Unresolved), however many runs since failed, reverted or
+	// were cancelled: deleted, it would leave status saying nothing of
+	// hosts that run different releases.
+	t.Run("unresolved interrupted run", func(t *testing.T) {
+		s, _ := fresh(t)
+		day := 24 * time.Hour
+		put := func(id, env string, age time.Duration, outcome deploy.Outcome) {
+			r := sampleRecord(id, "accounting", env, start.Add(-age))
+			r.Outcome = outcome
+			mustPut(t, s, r)
+		}
+		// production: p2 is unresolved, p1 older than it.
+		put("p1", "production", 50*day, deploy.OutcomeInterrupted)
+		put("p2", "production", 45*day, deploy.OutcomeInterrupted)
+		put("p3", "production", 40*day, deploy.OutcomeFailed)
+		put("p4", "production", 39*day, deploy.OutcomeReverted)
+		put("p5", "production", 38*day, deploy.OutcomeRunning)
+		put("p6", "production", 1*day, deploy.OutcomeCancelled)
+		// staging: s2 resolved s1; canary: c2 found every host on its release.
+		put("s1", "staging", 50*day, deploy.OutcomeInterrupted)
+		put("s2", "staging", 45*day, deploy.OutcomeSucceeded)
+		put("s3", "staging", 40*day, deploy.OutcomePartial)
+		put("c1", "canary", 50*day, deploy.OutcomeInterrupted)
+		put("c2", "canary", 45*day, deploy.OutcomeUnchanged)
+		put("c3", "canary", 40*day, deploy.OutcomeFailed)
+
+		n, err := s.TrimRecords(t.Context(), start.Add(-30*day), 1)
+		if err != nil {
+			t.Fatalf("TrimRecords: %v", err)
+		}
+		if n != 7 {
+			t.Errorf("TrimRecords: deleted %d, want 7 (p1, p3, p4, s1, s2, c1, c2)", n)
+		}
+		assertIDs(t, s, deploy.Filter{Env: "production"}, "p6", "p5", "p2")
+		assertIDs(t, s, deploy.Filter{Env: "staging"}, "s3")
+		assertIDs(t, s, deploy.Filter{Env: "canary"}, "c3")
+	})
+
 	t.Run("audit", func(t *testing.T) {
 		s, clock := fresh(t)
 		appendAt(t, s, clock, "deploy accounting 1", "accounting", 0)
@@ -146,7 +185,7 @@ func testTrim(t *testing.T, fresh freshFunc) {
 
 // trimSample returns records of three app/envs, interleaved in time, of
 // every outcome; every fifth started at the same instant as the one
-// before it.
+// before it. One app/env has an interrupted run no later run resolved.
 func trimSample() []*deploy.Record {
 	outcomes := []deploy.Outcome{deploy.OutcomeSucceeded, deploy.OutcomeFailed, deploy.OutcomeReverted, deploy.OutcomeInterrupted}
 	var recs []*deploy.Record
@@ -161,6 +200,11 @@ func trimSample() []*deploy.Record {
 			}
 			r := sampleRecord(fmt.Sprintf("%s-%s-%03d", sc.app, sc.env, i), sc.app, sc.env, started)
 			r.Outcome = outcomes[i%len(outcomes)]
+			if j == 2 && i < 34 && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomeInterrupted) {
+				// Nothing since web-production-035, past every
+				// cut, resolved it: it stays.
+				r.Outcome = deploy.OutcomeFailed
+			}
 			if i%9 == 4 {
 				r.Outcome = deploy.OutcomeRunning
 			}
@@ -181,10 +225,16 @@ func trimByRule(recs []*deploy.Record, cut time.Time, keep int) []string {
 		return strings.Compare(b.ID, a.ID)
 	})
 	seen := map[[2]string]int{}
+	byScope := map[[2]string][]*deploy.Record{}
+	for _, r := range sorted {
+		scope := [2]string{r.App, r.Env}
+		byScope[scope] = append(byScope[scope], r)
+	}
 	var ids []string
 	for _, r := range sorted {
 		scope := [2]string{r.App, r.Env}
-		if seen[scope]++; seen[scope] <= keep || !r.Started.Before(cut) || r.Outcome == deploy.OutcomeRunning {
+		stuck, _ := deploy.Unresolved(byScope[scope])
+		if seen[scope]++; seen[scope] <= keep || !r.Started.Before(cut) || r.Outcome == deploy.OutcomeRunning || stuck == r {
 			ids = append(ids, r.ID)
 		}
 	}
