@@ -8,7 +8,8 @@ import (
 )
 
 // TestStatsMessageWords: counts of one are singular, and a window without
-// deploys has no median rather than one of 0s.
+// deploys has no median rather than one of 0s; nor has one of interrupted
+// deploys only, whose durations are unknown.
 func TestStatsMessageWords(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
@@ -18,12 +19,16 @@ func TestStatsMessageWords(t *testing.T) {
 		deploys  string
 		duration string
 	}{
-		{"one of each", stats.Report{Window: day, Deploys: 1, PerDay: 1, Rollbacks: 1, MedianDuration: 48 * time.Second, P90Duration: 48 * time.Second},
+		{"one of each", stats.Report{Window: day, Deploys: 1, Timed: 1, PerDay: 1, Rollbacks: 1, MedianDuration: 48 * time.Second, P90Duration: 48 * time.Second},
 			"Deploy stats of web/prod, last 1 day", "1 (1.00 a day), 1 rollback", "median 48s, p90 48s"},
-		{"several", stats.Report{Window: 30 * day, Deploys: 41, PerDay: 41.0 / 30, Rollbacks: 3, MedianDuration: 48 * time.Second, P90Duration: 112 * time.Second},
+		{"several", stats.Report{Window: 30 * day, Deploys: 41, Timed: 41, PerDay: 41.0 / 30, Rollbacks: 3, MedianDuration: 48 * time.Second, P90Duration: 112 * time.Second},
 			"Deploy stats of web/prod, last 30 days", "41 (1.37 a day), 3 rollbacks", "median 48s, p90 1m52s"},
 		{"no deploys", stats.Report{Window: 7 * day},
 			"Deploy stats of web/prod, last 7 days", "0 (0.00 a day), 0 rollbacks", "no median: no deploys"},
+		{"some interrupted", stats.Report{Window: 7 * day, Deploys: 3, Timed: 2, PerDay: 3.0 / 7, MedianDuration: 48 * time.Second, P90Duration: 52 * time.Second},
+			"Deploy stats of web/prod, last 7 days", "3 (0.43 a day), 0 rollbacks", "median 48s, p90 52s (1 interrupted, not timed)"},
+		{"only interrupted", stats.Report{Window: 7 * day, Deploys: 1, PerDay: 1.0 / 7},
+			"Deploy stats of web/prod, last 7 days", "1 (0.14 a day), 0 rollbacks", "no median: every deploy was interrupted, none timed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -149,8 +149,14 @@ func statsMessage(app, env string, r stats.Report) chat.Message {
 		mttr = r.MTTR.Round(time.Second).String()
 	}
 	duration := "no median: no deploys"
-	if r.Deploys > 0 {
+	switch {
+	case r.Timed > 0:
 		duration = fmt.Sprintf("median %s, p90 %s", r.MedianDuration.Round(100*time.Millisecond), r.P90Duration.Round(100*time.Millisecond))
+		if n := r.Deploys - r.Timed; n > 0 {
+			duration += fmt.Sprintf(" (%d interrupted, not timed)", n)
+		}
+	case r.Deploys > 0:
+		duration = "no median: every deploy was interrupted, none timed"
 	}
 	m.Fields = []chat.Field{
 		{Label: "deploys", Value: fmt.Sprintf("%d (%.2f a day), %d rollback%s", r.Deploys, r.PerDay, r.Rollbacks, plural(r.Rollbacks))},

@@ -42,11 +42,15 @@ type Report struct {
 	// PerDay is Deploys per day of the window (deployment frequency).
 	PerDay float64
 
-	// MedianDuration and P90Duration are over the counted deploys (the
+	// MedianDuration and P90Duration are over the Timed deploys (the
 	// median of an even count is the mean of the middle two; p90 is the
-	// nearest rank). Zero without deploys.
+	// nearest rank). Zero without any.
 	MedianDuration time.Duration
 	P90Duration    time.Duration
+	// Timed counts the counted deploys whose duration is known: all but
+	// the interrupted ones, whose end is when recovery found them dead,
+	// which may be days after they stopped.
+	Timed int
 
 	// Failures counts the counted deploys that are change failures;
 	// ChangeFailureRate is Failures/Deploys (0 without deploys).
@@ -135,7 +139,7 @@ func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window tim
 				continue
 			}
 			rep.Deploys++
-			if !r.Finished.IsZero() {
+			if !r.Finished.IsZero() && r.Outcome != deploy.OutcomeInterrupted {
 				durations = append(durations, max(r.Finished.Sub(r.Started), 0))
 			}
 			rep.Daily[int(r.Started.Sub(firstDay)/day)]++
@@ -159,6 +163,7 @@ func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window tim
 	if rep.Restored > 0 {
 		rep.MTTR = restoreSum / time.Duration(rep.Restored)
 	}
+	rep.Timed = len(durations)
 	slices.Sort(durations)
 	rep.MedianDuration = median(durations)
 	rep.P90Duration = nearestRank(durations, 0.9)

@@ -89,9 +89,10 @@ func TestComputeSeededHistory(t *testing.T) {
 		Deploys:           11,
 		Rollbacks:         3,
 		PerDay:            11.0 / 7,
-		MedianDuration:    4 * time.Minute,  // of 1 2 2 3 3 4 4 5 6 10 20
-		P90Duration:       10 * time.Minute, // rank ⌈9.9⌉ = 10
-		Failures:          7,                // P1 P2 P4 P5 P6 S1 B2
+		MedianDuration:    210 * time.Second, // of 1 2 2 3 3 4 4 5 6 10: B2 was interrupted
+		P90Duration:       6 * time.Minute,   // rank ⌈9⌉ = 9
+		Timed:             10,
+		Failures:          7, // P1 P2 P4 P5 P6 S1 B2
 		ChangeFailureRate: 7.0 / 11,
 		Restored:          6,
 		Unrestored:        1,
@@ -245,6 +246,21 @@ func TestCompute(t *testing.T) {
 			check: func(t *testing.T, r Report) {
 				if r.Deploys != 1 || r.Rollbacks != 0 || r.Failures != 0 || r.Daily[1] != 1 {
 					t.Errorf("got %d deploys (daily %v), %d rollbacks, %d failures; want 1, 0, 0", r.Deploys, r.Daily, r.Rollbacks, r.Failures)
+				}
+			},
+		},
+		{
+			// Recovery ends an interrupted run when it finds it, which
+			// may be days after its process died: that is no
+			// deploy's duration.
+			name: "an interrupted run is not timed", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 2*24*60, interrupted),
+				dep("a", "p", at(12, 10, 0), 2, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Deploys != 2 || r.Timed != 1 || r.MedianDuration != 2*time.Minute || r.P90Duration != 2*time.Minute {
+					t.Errorf("got %d deploys, %d timed, median %v p90 %v; want 2, 1, 2m and 2m", r.Deploys, r.Timed, r.MedianDuration, r.P90Duration)
 				}
 			},
 		},
