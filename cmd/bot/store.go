@@ -47,14 +47,15 @@ var (
 // openStore opens Redis when the config names one, else the embedded file.
 // An unreachable Redis stops the bot: nothing falls back to a local store.
 // What go-redis logs itself (failed dials) goes to log, as do the Redis
-// store's own warnings (no append-only file) and errors (reset).
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
+// store's own warnings (no append-only file) and errors (reset). readOnly
+// opens Redis as openHistory needs it (see redis.Options.ReadOnly).
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, readOnly bool) (stateStore, error) {
 	r := cfg.Store.Redis
 	if r == nil {
 		return embedded.Open(cfg.Store.Path, embedded.Options{Log: log})
 	}
 	redis.SetLogger(log)
-	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log}
+	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log, ReadOnly: readOnly}
 	if r.CAFile != "" {
 		pem, err := os.ReadFile(r.CAFile)
 		if err != nil {
@@ -70,11 +71,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (state
 }
 
 // openHistory opens the store to read it (bot audit): an embedded file
-// that does not exist is an error naming it, not a new empty store whose
-// empty history would pass for the real one.
+// that does not exist, or a Redis prefix that holds no store, is an error
+// naming it, not a new empty store whose empty history would pass for the
+// real one.
 func openHistory(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
 	if cfg.Store.Redis == nil {
 		return embedded.Open(cfg.Store.Path, embedded.Options{ReadOnly: true})
 	}
-	return openStore(ctx, cfg, log)
+	return openStore(ctx, cfg, log, true)
 }

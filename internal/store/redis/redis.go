@@ -97,6 +97,12 @@ type Options struct {
 	// (system roots, server name from the URL): to trust a private CA or
 	// present a client certificate.
 	TLSConfig *tls.Config
+	// ReadOnly opens an existing store to read it (bot audit): a prefix
+	// that holds none (a wrong url or prefix, a Redis that lost its
+	// data) is an error of code NotFound, not a new empty store whose
+	// empty history would pass for the real one, and whose new id the
+	// bot would take for the real store's.
+	ReadOnly bool
 }
 
 // String describes o without the password.
@@ -151,7 +157,7 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		log:    logger(opt.Log),
 	}
 	s.rdb.AddHook(resetHook{s})
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, opt.ReadOnly); err != nil {
 		return nil, errors.Join(fmt.Errorf("open state store: %w", err), s.rdb.Close())
 	}
 	return s, nil
@@ -236,15 +242,20 @@ func parseURL(raw string) (*url.URL, bool) {
 	return u, true
 }
 
-// init pings Redis, checks the schema version under the prefix, sets or
-// reads the store's id, warns of a Redis without persistence and loads
+// init pings Redis, checks the schema version under the prefix (which
+// must exist when readOnly), sets or reads the store's id, warns of a Redis without persistence and loads
 // the scripts, so that the first calls do not each send a script's text.
-func (s *Store) init(ctx context.Context) error {
+func (s *Store) init(ctx context.Context, readOnly bool) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}
 	if err := s.checkEviction(ctx); err != nil {
 		return err
+	}
+	if readOnly {
+		if err := s.mustExist(ctx); err != nil {
+			return err
+		}
 	}
 	v, err := schemaScript.Run(ctx, s.rdb, []string{s.key("schema")}, schemaVersion).Text()
 	if err != nil {
@@ -268,6 +279,19 @@ func (s *Store) init(ctx context.Context) error {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return s.fail(ctx, "load scripts", err)
 		}
+	}
+	return nil
+}
+
+// mustExist returns an error of code NotFound when the prefix holds no
+// store: init would make one.
+func (s *Store) mustExist(ctx context.Context) error {
+	n, err := s.rdb.Exists(ctx, s.key("schema")).Result()
+	if err != nil {
+		return s.fail(ctx, "check schema", err)
+	}
+	if n == 0 {
+		return errs.New(errs.NotFound, "state store redis at %s prefix %q holds no Switchman state store: check store.redis.url and prefix (or Redis lost its data); nothing was read", s.addr, s.prefix)
 	}
 	return nil
 }

@@ -283,6 +283,29 @@ func TestSchemaVersion(t *testing.T) {
 	openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix()})
 }
 
+// TestOpenReadOnly: opened to be read, a prefix without a store is an
+// error of code NotFound, and nothing is written under it; one with a
+// store opens as usual.
+func TestOpenReadOnly(t *testing.T) {
+	srv := redisserver.Start(t)
+	rdb := directClient(t, srv)
+	empty := newPrefix()
+	s, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: empty, ReadOnly: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open read-only of a prefix without a store: got nil error")
+	}
+	if code := errs.CodeOf(err); code != errs.NotFound || !strings.Contains(err.Error(), fmt.Sprintf("prefix %q holds no Switchman state store", empty)) {
+		t.Errorf("Open read-only: got %q (code %s), want code %s saying the prefix holds no store", err, code, errs.NotFound)
+	}
+	if keys, err := rdb.Keys(t.Context(), empty+"*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("keys under the prefix: got %v, %v; want none", keys, err)
+	}
+	prefix := newPrefix()
+	openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+	openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, ReadOnly: true})
+}
+
 // directClient is a plain client of srv, to look behind the store's back.
 func directClient(t testing.TB, srv *redisserver.Server) *goredis.Client {
 	t.Helper()
