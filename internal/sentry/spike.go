@@ -147,7 +147,7 @@ func (d *Detector) Observe(ratePerMin float64) Verdict {
 	if math.IsNaN(ratePerMin) || math.IsInf(ratePerMin, 0) || ratePerMin < 0 {
 		return d.Gap()
 	}
-	if ratePerMin < d.Threshold() {
+	if below(ratePerMin, d.Threshold()) {
 		d.run = 0
 		return Quiet
 	}
@@ -157,6 +157,16 @@ func (d *Detector) Observe(ratePerMin float64) Verdict {
 		return Spike
 	}
 	return Elevated
+}
+
+// below reports whether rate is under bar by more than the rounding of
+// the arithmetic that gave both. A rate of exactly factor × the baseline
+// is over the bar, but computed from Sentry's counts (31 events in 5
+// minutes against 124 in the hour before) it can land a hair under it,
+// and a spike would go unseen. Distinct rates of real counts differ by far
+// more than the tolerance.
+func below(rate, bar float64) bool {
+	return rate < bar && bar-rate > bar*1e-12
 }
 
 // Gap records an interval without usable data. It ends any run.

@@ -724,3 +724,59 @@ func (r readsFunc) ErrorCounts(ctx context.Context, org, project, env string, st
 	r.seen(start)
 	return r.Reader.ErrorCounts(ctx, org, project, env, start, end, iv)
 }
+
+// TestSpikeExactlyAtTheThreshold: a rate of exactly factor × the baseline
+// is a spike (the bar is inclusive), whatever the rounding of the rates
+// computed from Sentry's counts. 124 events in the hour before the deploy
+// is 124/60 a minute; three times that is 6.2 a minute, 31 events in 5
+// minutes, which float arithmetic put a hair under 3 × (124/60).
+func TestSpikeExactlyAtTheThreshold(t *testing.T) {
+	started := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	finished := started.Add(2*time.Minute + 30*time.Second)
+	tests := []struct {
+		name     string
+		policy   Policy
+		baseline []int // counts of the intervals of the hour before the deploy
+		after    int   // count of each interval after it
+	}{
+		{"factor 3, 5m", Policy{Factor: 3, Interval: 5 * time.Minute}, []int{14, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10}, 31},
+		{"factor 1.5, 5m", Policy{Factor: 1.5, Interval: 5 * time.Minute}, []int{28, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20}, 31},
+		{"factor 1.5, 10m", Policy{Factor: 1.5, Interval: 10 * time.Minute}, []int{48, 40, 40, 40, 40, 40}, 62},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			iv := tt.policy.Interval
+			p := tt.policy
+			p.Watch = 4 * iv
+			p.Consecutive = 2
+			r := bucketsFunc(func(start, end time.Time) []Bucket {
+				var bs []Bucket
+				for b := alignDown(start, iv); !b.Add(iv).After(end); b = b.Add(iv) {
+					n := tt.after
+					if i := len(tt.baseline) - int(started.Sub(b)/iv); b.Before(started) {
+						n = 0
+						if i >= 0 && i < len(tt.baseline) {
+							n = tt.baseline[i]
+						}
+					}
+					bs = append(bs, Bucket{Start: b, Count: n})
+				}
+				return bs
+			})
+			clk := testclock.New(finished)
+			var spikes []SpikeReport
+			w := &Watch{Reader: r, Org: "acme", Policy: p, Now: clk.Now, Sleep: clk.Sleep,
+				OnSpike: func(s SpikeReport) { spikes = append(spikes, s) }}
+			if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: started, Finished: finished}); err != nil {
+				t.Fatal(err)
+			}
+			if len(spikes) != 1 {
+				t.Fatalf("spikes: got %d, want 1 (rate %v a minute, factor %v)", len(spikes),
+					float64(tt.after)/iv.Minutes(), p.Factor)
+			}
+			if got, want := fmt.Sprintf("%.4f", spikes[0].Rate), fmt.Sprintf("%.4f", spikes[0].Threshold); got != want {
+				t.Errorf("rate %s, threshold %s: want the rate at the threshold", got, want)
+			}
+		})
+	}
+}
