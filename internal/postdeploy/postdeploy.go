@@ -7,6 +7,7 @@ package postdeploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -414,7 +415,10 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 	// bot runs it.
 	defer c.stopRenewing()
 	c.whenLost(wctx, stop)
-	var spiked bool
+	// spiked: the watch found its spike; handover: the spike's automatic
+	// rollback was refused as the bot stops, and the watch is the next
+	// bot's.
+	var spiked, handover bool
 	reader := untilLater{Reader: w.opt.Sentry, later: func(rctx context.Context) bool {
 		if !c.held() {
 			stop()
@@ -448,8 +452,11 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 			// ctx, not wctx: the watch's own rollback starting ends
 			// the watch, and must not stop it waiting for that
 			// rollback's outcome.
-			if !w.spike(ctx, r, s) {
+			switch w.spike(ctx, r, s) {
+			case spikeLater:
 				stop()
+			case spikeStopping:
+				handover = true
 			}
 		},
 		OnInconclusive: func(reason string) {
@@ -475,6 +482,21 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 		// Another bot took the watch over: what is left of it is its.
 		w.opt.Log.Info("sentry watch: taken over by another bot", "deploy", r.ID)
 		return
+	case handover:
+		// Its progress was saved before the spike's intervals, which the
+		// next bot reads again: it finds the spike and rolls back.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		m := chat.Message{Level: chat.Failure, Public: true,
+			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: the bot is shutting down", r.App, r.Env)}
+		if c == nil {
+			m.Lines = []string{"the watch is not saved: nothing rolls this deploy back by itself now; roll it back yourself"}
+			w.post(pctx, r, m)
+			return
+		}
+		c.release(pctx, w.opt.Log)
+		m.Lines = []string{"the watch is saved from before this spike: the next bot to run (another replica, or this one restarted) reads these intervals again and rolls back by itself"}
+		w.post(pctx, r, m)
 	case ctx.Err() != nil && !spiked:
 		// The bot is stopping. Unless a later run has started (on
 		// another replica, say), which had ended the watch already, a
@@ -564,35 +586,50 @@ func (u untilLater) ErrorCounts(ctx context.Context, org, project, env string, s
 	return u.Reader.ErrorCounts(ctx, org, project, env, start, end, iv)
 }
 
-// spike posts a spike and, by policy, rolls back. It reports false when
-// a later deploy or rollback of the app+env has started, and does
-// nothing then: the errors may be the later one's, and only the watched
-// build's would be for this watch to answer, so the watch ends.
-func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport) bool {
+// spikeEnd is what became of a spike a watch found.
+type spikeEnd int
+
+const (
+	// spikeDone: posted, and rolled back or not as the policy and the
+	// engine allowed.
+	spikeDone spikeEnd = iota
+	// spikeLater: a later deploy or rollback of the app+env has started;
+	// nothing was done (see spike).
+	spikeLater
+	// spikeStopping: the automatic rollback was refused because the bot
+	// is stopping (its engine drains); the spike is the next bot's.
+	spikeStopping
+)
+
+// spike posts a spike and, by policy, rolls back. It does nothing when a
+// later deploy or rollback of the app+env has started (spikeLater): the
+// errors may be the later one's, and only the watched build's would be
+// for this watch to answer, so the watch ends.
+func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport) spikeEnd {
 	later, known := w.later(ctx, r)
 	if later != nil {
 		w.opt.Log.Info("sentry watch ended: a later deploy started", "deploy", r.ID, "later", later.ID)
-		return false
+		return spikeLater
 	}
 	m := SpikeMessage(r, s)
 	w.auditEvent(ctx, r, "spike", fmt.Sprintf("%.1f errors/min vs %.1f before the deploy", s.Rate, s.Baseline))
 	if !s.AutoRollback || r.Kind == deploy.KindRollback {
 		w.post(ctx, r, m)
-		return true
+		return spikeDone
 	}
 	if !known {
 		// Not knowing whether the spike is the watched build's, the bot
 		// does not act on it; people do.
 		m.Lines = append(m.Lines, "auto_rollback is on, but whether a later deploy started could not be read: not rolling back by itself")
 		w.post(ctx, r, m)
-		return true
+		return spikeDone
 	}
 	if !r.CanRollBack() {
 		// The rollback would only be refused (see SpikeMessage): saying
 		// "rolling back now" first told of one that never came.
 		m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+", but there is no earlier good release to roll back to: deploy a fixed build")
 		w.post(ctx, r, m)
-		return true
+		return spikeDone
 	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
 	if w.opt.Gate != nil {
@@ -626,9 +663,14 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	if err != nil {
 		close(begun)
 		w.auditEvent(ctx, r, "rollback", "automatic rollback refused: "+errs.Message(err))
+		if errors.Is(err, deploy.ErrDraining) {
+			// Spent here, the spike would roll nothing back: the saved
+			// watch goes to the next bot instead of being ended (watch).
+			return spikeStopping
+		}
 		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
-		return true
+		return spikeDone
 	}
 	w.auditEvent(ctx, r, "rollback", "automatic rollback "+rec.ID+": "+reason)
 	close(begun)
@@ -638,7 +680,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	case <-reported:
 	case <-ctx.Done():
 	}
-	return true
+	return spikeDone
 }
 
 // rollbackEnded audits and posts how the automatic rollback fin, started

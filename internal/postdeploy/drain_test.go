@@ -1,0 +1,85 @@
+package postdeploy_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
+)
+
+// TestSpikeWhileTheBotStopsIsLeftToTheNextBot: a bot told to stop lets
+// its running deploys finish (the engine drains) while its watches go
+// on; a spike found meanwhile cannot roll back, the draining engine
+// refusing every new run. The watch is then left saved, as any watch of a
+// stopping bot, and the next bot reads those intervals again and rolls
+// back by itself: the spike was not spent on a rollback that never ran.
+func TestSpikeWhileTheBotStopsIsLeftToTheNextBot(t *testing.T) {
+	for _, kind := range []string{"embedded", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			fs := newFakeSentry(t)
+			dir := t.TempDir()
+			cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
+			t0 := time.Now().UTC().Truncate(time.Minute)
+			clk := testclock.New(t0.Add(-30 * time.Minute))
+			var b1 *bot
+			var armed atomic.Bool
+			// SIGTERM as deploy 2's watch judges its first interval,
+			// before the spike: the engine drains, the watch goes on.
+			sleep := func(ctx context.Context, d time.Duration) error {
+				if armed.CompareAndSwap(true, false) {
+					b1.eng.Drain()
+				}
+				return clk.Sleep(ctx, d)
+			}
+			b1 = newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, sleep)
+			b1.deploy(t, "1")
+			b1.eng.Wait()
+			b1.w.Wait()
+			spikeFrom(fs, t0)
+			clk.Set(t0)
+			armed.Store(true)
+			b1.deploy(t, "2")
+			b1.w.Wait() // the watch found the spike and ended
+			b1.w.Close()
+			b1.st.Close()
+
+			if got := b1.out.titles(); !strings.Contains(got, "Automatic rollback of web/production did not start: the bot is shutting down | the watch is saved") {
+				t.Fatalf("posts of the stopping bot: want the rollback refused:\n%s", got)
+			}
+			st2 := open(t)
+			saved, err := st2.Watches(t.Context())
+			if err != nil || len(saved) != 1 {
+				t.Fatalf("saved watches after the stop: got %d, %v; want deploy 2's, for the next bot", len(saved), err)
+			}
+			b2 := newBot(t, cfg, st2, fs.srv.URL, "bot-2", clk, clk.Sleep)
+			b2.resume(t, 1)
+			b2.w.Wait()
+			b2.eng.Wait()
+			if current, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); current != "releases/1" {
+				t.Errorf("current after the next bot: got %q, want releases/1", current)
+			}
+			if got := b2.out.titles(); strings.Count(got, "Rolled back web/production to 1 by itself (succeeded)") != 1 {
+				t.Errorf("posts of the next bot: want one automatic rollback:\n%s", got)
+			}
+			recs, err := st2.Records(t.Context(), deploy.Filter{App: "web", Env: "production"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rollbacks int
+			for _, r := range recs {
+				if r.Kind == deploy.KindRollback {
+					rollbacks++
+				}
+			}
+			if rollbacks != 1 {
+				t.Errorf("rollbacks recorded: got %d, want 1", rollbacks)
+			}
+		})
+	}
+}
