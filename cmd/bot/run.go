@@ -345,8 +345,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		sys.watcher = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: sys.notify, Audit: st, History: st,
 			Rollback: rollbackFunc(func(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
 				return engine.Rollback(ctx, req, sink)
-			}), Gate: gateFunc(func(ctx context.Context, app, env, user string) (string, bool) {
-				return sys.service.Closed(ctx, app, env, user)
+			}), Gate: gateFunc(func(ctx context.Context, app, env string) []string {
+				return sys.service.RollbackPasses(ctx, app, env)
 			}), Channel: channelFor(cfg), Log: log,
 			// Watches are saved, so that the next bot to run (this one
 			// restarted, or another replica) goes on with them.
@@ -411,10 +411,10 @@ func (f rollbackFunc) Rollback(ctx context.Context, req deploy.Request, sink dep
 }
 
 // gateFunc adapts a function to postdeploy.Gate.
-type gateFunc func(ctx context.Context, app, env, user string) (string, bool)
+type gateFunc func(ctx context.Context, app, env string) []string
 
-func (f gateFunc) Closed(ctx context.Context, app, env, user string) (string, bool) {
-	return f(ctx, app, env, user)
+func (f gateFunc) RollbackPasses(ctx context.Context, app, env string) []string {
+	return f(ctx, app, env)
 }
 
 // consoleUser is who the console acts as: bot.console_user (the config

@@ -110,6 +110,35 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 	return "", false
 }
 
+// RollbackPasses returns what a rollback of app/env started now passes,
+// each as Closed would say it: a closed window and every lock in force on
+// app/env, whoever holds it, as a person's rollback announces them. A
+// rollback never waits for either; when they cannot be read, that is
+// said instead.
+func (s *Service) RollbackPasses(ctx context.Context, app, env string) []string {
+	if ctx.Err() != nil || s.engine.Draining() {
+		return []string{"the bot is shutting down"}
+	}
+	var passes []string
+	open, why, _, err := s.window(ctx, app, env)
+	switch {
+	case err != nil:
+		passes = append(passes, "whether deploys to "+app+"/"+env+" are open could not be read")
+	case !open:
+		passes = append(passes, why)
+	}
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return append(passes, "whether "+app+"/"+env+" is locked could not be read: state store unreachable")
+	}
+	for _, l := range locks {
+		if l.Covers(app, env) && l.Active(s.now()) {
+			passes = append(passes, fmt.Sprintf("%s/%s is locked: %s", app, env, describeLock(l, s.now())))
+		}
+	}
+	return passes
+}
+
 func (c *call) statsCmd(ctx context.Context, cmd Command) {
 	c.allow("")
 	now := c.s.now()

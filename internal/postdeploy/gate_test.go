@@ -24,17 +24,24 @@ func TestAutomaticRollbackAnnouncesWhatItPasses(t *testing.T) {
 		name   string
 		window string // the env's window key, or ""
 		lock   *deploy.Lock
-		want   string // a line of the spike message; "" for none
+		want   []string // lines of the spike message; none for none
 	}{
 		{
 			name: "another's lock",
 			lock: &deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance"},
-			want: "rolling back although web/production is locked: locked by ana since",
+			want: []string{"rolling back although web/production is locked: locked by ana since"},
 		},
 		{
 			name:   "a closed window",
 			window: `        window: {freezes: [{from: 2000-01-01, to: 2999-01-01, message: year-end freeze}]}` + "\n",
-			want:   "rolling back although deploys to web/production are closed now: frozen: year-end freeze",
+			want:   []string{"rolling back although deploys to web/production are closed now: frozen: year-end freeze"},
+		},
+		{
+			name:   "a closed window and another's lock",
+			window: `        window: {freezes: [{from: 2000-01-01, to: 2999-01-01, message: year-end freeze}]}` + "\n",
+			lock:   &deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance"},
+			want: []string{"rolling back although deploys to web/production are closed now: frozen: year-end freeze",
+				"rolling back although web/production is locked: locked by ana since"},
 		},
 		{name: "open and unlocked"},
 	}
@@ -111,10 +118,12 @@ apps:
 			if !strings.Contains(got, "auto_rollback is on for web/production: rolling back now") || !strings.Contains(got, "Rolled back web/production to 1 by itself (succeeded)") {
 				t.Fatalf("no automatic rollback:\n%s", got)
 			}
-			if tt.want != "" && !strings.Contains(got, tt.want) {
-				t.Errorf("posts lack %q:\n%s", tt.want, got)
+			for _, want := range tt.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("posts lack %q:\n%s", want, got)
+				}
 			}
-			if tt.want == "" && strings.Contains(got, "rolling back although") {
+			if len(tt.want) == 0 && strings.Contains(got, "rolling back although") {
 				t.Errorf("posts announce a gate passed, want none:\n%s", got)
 			}
 		})
@@ -124,6 +133,6 @@ apps:
 // gate defers to the command service built after the watcher.
 type gate struct{ s **commands.Service }
 
-func (g gate) Closed(ctx context.Context, app, env, user string) (string, bool) {
-	return (*g.s).Closed(ctx, app, env, user)
+func (g gate) RollbackPasses(ctx context.Context, app, env string) []string {
+	return (*g.s).RollbackPasses(ctx, app, env)
 }

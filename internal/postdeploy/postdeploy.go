@@ -57,10 +57,11 @@ type History interface {
 }
 
 // Gate is the window and lock check every entry point passes (the
-// command service's): it says whether deploys of app/env are closed to
-// user now, and why. A rollback passes it, but says what it passed.
+// command service's): it says what a rollback of app/env started now
+// passes (a closed window, each lock in force), which a rollback never
+// waits for but says, as a person's rollback does.
 type Gate interface {
-	Closed(ctx context.Context, app, env, user string) (why string, closed bool)
+	RollbackPasses(ctx context.Context, app, env string) []string
 }
 
 // Requester is who automated rollbacks are recorded as.
@@ -633,7 +634,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
 	if w.opt.Gate != nil {
-		if why, closed := w.opt.Gate.Closed(ctx, r.App, r.Env, Requester); closed {
+		for _, why := range w.opt.Gate.RollbackPasses(ctx, r.App, r.Env) {
 			m.Lines = append(m.Lines, "rolling back although "+why)
 		}
 	}
