@@ -180,6 +180,13 @@ func (c *Client) ErrorCounts(ctx context.Context, org, project, env string, star
 		buckets = append(buckets, b)
 	}
 	slices.SortStableFunc(buckets, func(a, b Bucket) int { return a.Start.Compare(b.Start) })
+	// One interval twice would be judged twice, a run of intervals over
+	// the bar out of one: a spike from an answer of a shape never seen.
+	for i := 1; i < len(buckets); i++ {
+		if buckets[i].Start.Equal(buckets[i-1].Start) {
+			return nil, c.fail(r, &Error{Status: http.StatusOK, Attempts: 1, Err: fmt.Errorf("decode data: two points at %d", buckets[i].Start.Unix())}, errs.Internal)
+		}
+	}
 	return buckets, nil
 }
 

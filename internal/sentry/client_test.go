@@ -346,6 +346,7 @@ func TestErrorCountsBadShape(t *testing.T) {
 		{"no values", `{"data":[[1772618520,[]]]}`},
 		{"negative count", `{"data":[[1772618520,[{"count":-1}]]]}`},
 		{"top events shape", `{"data":{"a":1}}`},
+		{"one time twice", `{"data":[[1772618520,[{"count":40}]],[1772618580,[{"count":3}]],[1772618520,[{"count":40}]]]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,7 +355,7 @@ func TestErrorCountsBadShape(t *testing.T) {
 			f.handle("GET", "/api/0/organizations/acme/events-stats/", reply(200, tt.body))
 			c := newTestClient(t, f, &sleeps{})
 			_, err := c.ErrorCounts(context.Background(), "acme", "shop-web", "", time.Unix(0, 0), time.Unix(600, 0), time.Minute)
-			if errs.CodeOf(err) != errs.Internal {
+			if err == nil || errs.CodeOf(err) != errs.Internal {
 				t.Errorf("got %v, want an internal (unreadable answer) error", err)
 			}
 		})
