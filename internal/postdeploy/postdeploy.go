@@ -464,9 +464,16 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 			if !c.held() {
 				return
 			}
+			line := "inconclusive data never triggers a rollback; check Sentry yourself"
+			if !k.st.Progress.Based {
+				// No rate before the deploy to judge against: the watch
+				// ends here (sentry.Watch), and people must know that
+				// nothing watches any more.
+				line = "the watch has ended: without the error rate before the deploy it cannot judge any interval, so nothing watches this deploy's errors now, and nothing rolls it back by itself; check Sentry yourself"
+			}
 			w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
 				Title: fmt.Sprintf("Error watch of %s %s on %s is inconclusive: %s", r.App, r.Build, r.Env, reason),
-				Lines: []string{"inconclusive data never triggers a rollback; check Sentry yourself"}})
+				Lines: []string{line}})
 		},
 		OnProgress: func(p sentry.Progress) {
 			k.st.Progress = p
