@@ -41,8 +41,14 @@ apps:
 // web, the clock now (nil: the real one); do runs one command as user.
 func askService(t *testing.T, now func() time.Time) (dir string, do func(user, text string) (commands.Outcome, *recorder)) {
 	t.Helper()
+	return askServiceFrom(t, askYAML, now)
+}
+
+// askServiceFrom is askService with its own config text.
+func askServiceFrom(t *testing.T, yaml string, now func() time.Time) (dir string, do func(user, text string) (commands.Outcome, *recorder)) {
+	t.Helper()
 	dir = t.TempDir()
-	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(askYAML), nil)
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +167,75 @@ func TestConfirmNeedsTheDeployGrantStill(t *testing.T) {
 	}
 	if rec := <-out.finished; rec.Outcome != deploy.OutcomeCancelled {
 		t.Errorf("outcome %s (%s), want cancelled", rec.Outcome, rec.Error)
+	}
+}
+
+// TestRequesterHoldingConfirmConfirmsAfterTheirGrantExpired: a requester
+// who may no longer deploy there (a runtime grant expired while the deploy
+// waited) but holds confirm answers the prompt as any holder of confirm
+// does; one who holds neither is refused, and may still abort.
+func TestRequesterHoldingConfirmConfirmsAfterTheirGrantExpired(t *testing.T) {
+	yaml := strings.Replace(askYAML, "deployers: [bob]\n", `deployers: [bob]
+roles:
+  shipper: [deploy]
+  approver: [confirm]
+access:
+  - role: approver
+    users: [carl]
+    on: ["web/prod"]
+`, 1)
+	tests := []struct {
+		name    string
+		user    string // granted shipper for 1h, deploys, answers after 2h
+		answer  string
+		refusal string // "" when the answer is taken
+		outcome deploy.Outcome
+	}{
+		{name: "a holder of confirm confirms", user: "carl", answer: "confirm", outcome: deploy.OutcomeSucceeded},
+		{name: "a holder of confirm aborts", user: "carl", answer: "abort", outcome: deploy.OutcomeCancelled},
+		{name: "without confirm, refused", user: "bob2", answer: "confirm", refusal: "bob2 may not deploy web/prod"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(time.Now())
+			y := strings.Replace(yaml, "users: {ana: {}, bob: {}, carl: {}}", "users: {ana: {}, bob: {}, carl: {}, bob2: {}}", 1)
+			_, do := askServiceFrom(t, y, clk.Now)
+			if r, o := do("ana", "grant @"+tt.user+" shipper web prod for 1h"); r.Failed {
+				t.Fatal(o.last())
+			}
+			res, out := do(tt.user, "deploy web 1")
+			if res.Failed {
+				t.Fatal(out.last())
+			}
+			var id string
+			for deadline := time.Now().Add(10 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				out.mu.Lock()
+				for _, ev := range out.events {
+					if ev.Kind == deploy.EventConfirm {
+						id = ev.DeployID
+					}
+				}
+				out.mu.Unlock()
+			}
+			if id == "" {
+				t.Fatal("no migrations prompt")
+			}
+			clk.Set(clk.Now().Add(2 * time.Hour)) // the grant has expired
+			r, o := do(tt.user, "deploy "+tt.answer+" "+id)
+			if tt.refusal != "" {
+				if !r.Failed || !strings.Contains(o.last(), tt.refusal) {
+					t.Errorf("got failed=%v %q, want a refusal saying %q", r.Failed, o.last(), tt.refusal)
+				}
+				if r, o := do(tt.user, "deploy abort "+id); r.Failed {
+					t.Fatalf("aborting: %q", o.last())
+				}
+				tt.outcome = deploy.OutcomeCancelled
+			} else if r.Failed {
+				t.Errorf("got %q, want the answer taken", o.last())
+			}
+			if rec := <-out.finished; rec.Outcome != tt.outcome {
+				t.Errorf("got outcome %s (%s), want %s", rec.Outcome, rec.Error, tt.outcome)
+			}
+		})
 	}
 }

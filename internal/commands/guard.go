@@ -385,9 +385,22 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 	switch {
 	case requester == c.req.User && cmd.Verb == VerbAbort:
 	case requester == c.req.User:
-		d, ok := c.check(ctx, acl.Deploy, app, env)
+		grants, ok := c.grants(ctx)
 		if !ok {
 			return
+		}
+		now := c.s.now()
+		d := c.s.policy.Check(c.req.User, acl.Deploy, app, env, grants, now)
+		if !d.Allowed {
+			// One who may no longer deploy there (a runtime grant that
+			// expired while the deploy waited) and holds confirm answers
+			// as any holder of confirm does.
+			cd := c.s.policy.Check(c.req.User, acl.Confirm, app, env, grants, now)
+			if !cd.Allowed {
+				c.refuse(errs.New(errs.Forbidden, "%s", d.Reason))
+				return
+			}
+			d = cd
 		}
 		via = "requester; " + d.Via
 	default:
