@@ -174,6 +174,13 @@ func (r *run) poolCheck(ctx context.Context) error {
 // hosts, and returns the hosts out of rotation there that stay out. An
 // unusable balancer's error ends with then.
 func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, then string) (map[string]string, error) {
+	return e.poolCheckAfter(ctx, t, hosts, func() (*Record, error) { return e.lastSwitchingRun(ctx, t, self) }, then)
+}
+
+// poolCheckAfter is poolCheck with lastRun, which returns the last run
+// that switched a host of t (nil: none); it is called only when the
+// balancer has hosts out of rotation.
+func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, lastRun func() (*Record, error), then string) (map[string]string, error) {
 	if t.pool == nil {
 		return nil, nil
 	}
@@ -184,7 +191,7 @@ func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, th
 	if len(out) == 0 {
 		return nil, nil
 	}
-	last, err := e.lastSwitchingRun(ctx, t, self)
+	last, err := lastRun()
 	if err != nil {
 		return nil, err
 	}

@@ -29,16 +29,26 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}
 	r := &run{e: e, t: t, hosts: t.hosts()}
-	// The deploy refuses an unusable balancer before it changes anything,
-	// and leaves out of rotation a host someone took out: so says its
-	// dry run.
-	keepOut, err := e.poolCheck(ctx, t, r.hosts, "", "a deploy would be refused")
-	if err != nil {
-		return nil, err
+	states := map[string]hostState{}
+	unreachable := map[string]error{}
+	for _, h := range r.hosts {
+		st, err := e.inspect(ctx, t, h)
+		if err != nil {
+			unreachable[h.Name] = err
+			continue
+		}
+		states[h.Name] = st
 	}
 	// Hosts the last run left on this build without a passing restart are
 	// restarted again by the deploy, not skipped as running it already.
-	last, err := e.lastSwitchingRun(ctx, t, "")
+	last, err := e.lastRunPlanned(ctx, t, states, unreachable)
+	if err != nil {
+		return nil, err
+	}
+	// The deploy refuses an unusable balancer before it changes anything,
+	// and leaves out of rotation a host someone took out: so says its
+	// dry run.
+	keepOut, err := e.poolCheckAfter(ctx, t, r.hosts, func() (*Record, error) { return last, nil }, "a deploy would be refused")
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +57,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	var bad []string // hosts on which the build is marked bad
 	for _, h := range r.hosts {
 		hp := HostPlan{Host: h.Name}
-		st, err := e.inspect(ctx, t, h)
+		st, err := states[h.Name], unreachable[h.Name]
 		if err == nil {
 			reachable++
 			if st.Bad[req.Build] {
@@ -95,6 +105,41 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Warnings = append(p.Warnings, badReleaseWarning(req.Build, bad, reachable))
 	}
 	return p, nil
+}
+
+// lastRunPlanned returns the run a deploy of t would take as the last to
+// switch hosts (see lastSwitchingRun), the hosts found as states says
+// and unreachable as it says. A run still recorded as running while no
+// deploy holds t's lease died, and no recovery has reported it yet: the
+// deploy takes it over first, marking it interrupted with the hosts as
+// found (see takeOver), and then finishes what it left. So does its dry
+// run, which would otherwise say the deploy does nothing there.
+func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string]hostState, unreachable map[string]error) (*Record, error) {
+	recs, err := e.recentRecords(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	holder, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	}
+	if id, _, _ := strings.Cut(holder, " "); holder == "" || strings.HasPrefix(id, "recovery:") {
+		var observed []HostResult
+		for _, h := range t.hosts() {
+			if st, ok := states[h.Name]; ok {
+				observed = append(observed, HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous})
+			} else if err := unreachable[h.Name]; err != nil {
+				observed = append(observed, HostResult{Host: h.Name, State: unusedState(err), Error: err.Error()})
+			}
+		}
+		for _, rec := range recs {
+			if rec.Outcome == OutcomeRunning {
+				rec.Outcome = OutcomeInterrupted
+				mergeObserved(rec, observed)
+			}
+		}
+	}
+	return lastSwitching(recs, ""), nil
 }
 
 // badReleaseWarning says that build is marked bad on hosts, of reachable

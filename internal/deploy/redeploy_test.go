@@ -160,3 +160,40 @@ func TestRedeployFinishesAnInterruptedSingleHost(t *testing.T) {
 		t.Errorf("deploy of 2: got previous %q, want 1", rec.Previous)
 	}
 }
+
+// TestDryRunAfterADeadRun: a run still recorded as running, whose process
+// died and which no recovery has reported yet (another replica's, within
+// its lease's time), is what a deploy takes over first: it marks it
+// interrupted and restarts the host it left switched, drained and not
+// restarted. The dry run says so, rather than "a deploy would do
+// nothing", or that the host was taken out of rotation by someone.
+func TestDryRunAfterADeadRun(t *testing.T) {
+	pool := &fakePool{state: map[string]string{}}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	sh(t, "cd "+f.app+" && cp -a releases/1 releases/2 && echo 2 > releases/2/BUILD && ln -sfn releases/2 current && ln -sfn releases/1 previous")
+	if err := pool.Drain(context.Background(), deploy.Host{Name: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
+		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Previous: "1", Switching: "2"}}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	f.build("2")
+	plan, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+	if err != nil {
+		t.Fatalf("dry run: %v; want a plan restarting localhost", err)
+	}
+	if got := plan.Hosts[0].Change; !strings.HasPrefix(got, "restart and health-check again on 2") || strings.Contains(got, "stays out of rotation") {
+		t.Errorf("dry run: localhost: got %q, want it restarted again and put back", got)
+	}
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	if hr := rec.Host("localhost"); hr.State != deploy.HostActive || pool.get("localhost") != "ready" {
+		t.Errorf("deploy: localhost %s, pool %s; want active and ready, as the dry run said", hr.State, pool.get("localhost"))
+	}
+}
