@@ -402,3 +402,40 @@ func TestForgetRemovedUsersLeavesALockTakenMeanwhile(t *testing.T) {
 		t.Errorf("locks: got %+v, %v; want ana's alone, as she set it", locks, err)
 	}
 }
+
+// TestDryRunOfAForcedDeploy: the dry run of a deploy with --force outside
+// its window says what that deploy would meet: forced past the window, or
+// refused for the reason the deploy is (no override, no admin around). It
+// is then checked against the deploy itself.
+func TestDryRunOfAForcedDeploy(t *testing.T) {
+	tests := []struct {
+		name    string
+		user    string
+		present bool   // ana is around
+		dry     string // in the dry run's reply
+		refused bool   // the forced deploy is refused
+	}{
+		{name: "an admin forces it", user: "ana", dry: "ana would force this deploy outside its window", refused: false},
+		{name: "an override holder with an admin around", user: "dana", present: true, dry: "dana would force this deploy outside its window", refused: false},
+		{name: "an override holder, nobody around", user: "dana", dry: "a deploy now would be refused: deploys to web/prod are closed now", refused: true},
+		{name: "no override", user: "bob", dry: "a deploy now would be refused: bob may not override web/prod", refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			warsaw, _ := time.LoadLocation("Europe/Warsaw")
+			f.clock.Set(time.Date(2026, 11, 23, 17, 0, 0, 0, warsaw)) // Monday, after the window
+			if tt.present {
+				f.presence.set(map[string]bool{"ana": true}, nil)
+			}
+			res, out, _ := f.do(tt.user, `deploy web 1 --dry-run --force "INC-42"`)
+			if res.Failed || !strings.Contains(out.last(), tt.dry) {
+				t.Errorf("dry run: got failed=%v %q, want it to say %q", res.Failed, out.last(), tt.dry)
+			}
+			res, out, _ = f.do(tt.user, `deploy web 1 --force "INC-42"`)
+			if res.Failed != tt.refused {
+				t.Errorf("deploy: got failed=%v %q, want failed=%v as the dry run said", res.Failed, out.last(), tt.refused)
+			}
+		})
+	}
+}

@@ -452,13 +452,17 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 		return
 	}
 	m := planMessage(plan)
-	open, why, _, err := c.s.window(ctx, cmd.App, cmd.Env)
+	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
 	if err != nil {
 		c.refuse(err)
 		return
 	}
 	if !open {
-		m.Lines = append(m.Lines, "⚠ a deploy now would be refused: "+why)
+		line, ok := c.forceVerdict(ctx, cmd, why, noAdmin)
+		if !ok {
+			return
+		}
+		m.Lines = append(m.Lines, line)
 	}
 	for _, l := range locks {
 		if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) && l.Owner != c.req.User {
@@ -467,6 +471,29 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 	}
 	c.allow("dry run; " + d.Via)
 	c.out.Reply(m)
+}
+
+// forceVerdict says what the window, closed for why, does to the deploy
+// the dry run cmd plans: with --force, what deploy decides of the
+// override (go ahead, announced, or refused for want of the override or
+// of an admin around), rather than a refusal that deploy would not make.
+// It returns false when it has refused the command itself.
+func (c *call) forceVerdict(ctx context.Context, cmd Command, why string, noAdmin bool) (string, bool) {
+	const refused = "⚠ a deploy now would be refused: "
+	if cmd.Force == "" {
+		return refused + why, true
+	}
+	grants, ok := c.grants(ctx)
+	if !ok {
+		return "", false
+	}
+	switch d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); {
+	case !d.Allowed:
+		return refused + d.Reason, true
+	case noAdmin && !c.s.isAdmin(ctx, c.req.User):
+		return refused + why + "; --force overrides the deploy window, not the need for an admin around: an admin checks in with /here or forces the deploy", true
+	}
+	return fmt.Sprintf("⚠ %s would force this deploy outside its window, announced in the channel: %s", c.req.User, why), true
 }
 
 // checkLocks refuses a deploy that an active lock covers, unless the
