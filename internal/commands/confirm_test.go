@@ -239,3 +239,46 @@ access:
 		})
 	}
 }
+
+// TestCancelAtThePromptSaysNothingWasSwitched: a deploy cancelled while
+// its migrations prompt waits stopped before any host switched: its
+// progress and report say that nothing was switched.
+func TestCancelAtThePromptSaysNothingWasSwitched(t *testing.T) {
+	dir, do := askService(t, nil)
+	res, out := do("bob", "deploy web 1")
+	if res.Failed {
+		t.Fatal(out.last())
+	}
+	var id string
+	for deadline := time.Now().Add(10 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out.mu.Lock()
+		for _, ev := range out.events {
+			if ev.Kind == deploy.EventConfirm {
+				id = ev.DeployID
+			}
+		}
+		out.mu.Unlock()
+	}
+	if id == "" {
+		t.Fatal("no migrations prompt")
+	}
+	if r, o := do("bob", "cancel web"); r.Failed {
+		t.Fatalf("cancel: %q", o.last())
+	}
+	rec := <-out.finished
+	if rec.Outcome != deploy.OutcomeCancelled || !strings.Contains(rec.Error, "cancelled by bob; nothing was switched") {
+		t.Errorf("report: got %s (%s), want cancelled by bob; nothing was switched", rec.Outcome, rec.Error)
+	}
+	var said bool
+	out.mu.Lock()
+	for _, ev := range out.events {
+		said = said || (ev.Kind == deploy.EventNote && strings.Contains(ev.Text, "nothing was switched"))
+	}
+	out.mu.Unlock()
+	if !said {
+		t.Error("progress: no note saying that nothing was switched")
+	}
+	if l, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); l != "" {
+		t.Errorf("current %q, want none", l)
+	}
+}

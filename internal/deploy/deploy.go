@@ -596,6 +596,13 @@ func (r *run) failedBeforeSwitch(err error) (Outcome, error) {
 	case errors.Is(err, ErrLeaseLost):
 		return r.leaseLost(err)
 	case errors.Is(err, errCancelled):
+		if cause := context.Cause(r.ctx); errors.Is(cause, errCancelled) && errors.Is(err, cause) {
+			// A cancel that came before any switch (during the delivery,
+			// at the migrations prompt) says so, as one after the
+			// migrations does: nothing switches back.
+			r.note("stopping: %v; nothing was switched", causeText(cause))
+			err = fmt.Errorf("%w; nothing was switched", err)
+		}
 		return OutcomeCancelled, err
 	}
 	return OutcomeFailed, err
