@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
@@ -768,5 +769,35 @@ func TestServiceHelpNamesConfiguredApp(t *testing.T) {
 	got := out.last()
 	if res.Failed || !strings.Contains(got, "\n    rollback web\n    rollback web prod to 1336\n") || strings.Contains(got, "accounting") {
 		t.Errorf("help rollback: got failed=%v reply %q, want the examples with web and prod", res.Failed, got)
+	}
+}
+
+// TestAuditKeepsWholeCharactersOfALongRefusedCommand: the audit entry of
+// a command refused before it was parsed keeps its first 500 bytes, cut
+// between characters: a character cut in two would be stored as U+FFFD.
+func TestAuditKeepsWholeCharactersOfALongRefusedCommand(t *testing.T) {
+	tests := []struct {
+		name, text string
+	}{
+		{name: "ascii", text: strings.Repeat("x", 600)},
+		{name: "a two-byte character across the cut", text: "a" + strings.Repeat("ż", 300)},
+		{name: "a four-byte character across the cut", text: "ab" + strings.Repeat("🙂", 150)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			if res, out, _ := f.do("bob", tt.text); !res.Failed {
+				t.Fatalf("got %q, want a refusal", out.last())
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("audit: got %d entries, %v; want 1", len(entries), err)
+			}
+			got := entries[0].Command
+			kept := strings.TrimSuffix(got, "…")
+			if strings.ContainsRune(got, utf8.RuneError) || !strings.HasPrefix(tt.text, kept) || len(kept) > 500 || len(kept) < 497 {
+				t.Errorf("got %q (%d bytes kept), want the text's first whole characters within 500 bytes", got, len(kept))
+			}
+		})
 	}
 }

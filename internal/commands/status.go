@@ -388,5 +388,9 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	// Cut between characters: half a character is stored as U+FFFD.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n] + "…"
 }
