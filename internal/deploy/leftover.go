@@ -101,8 +101,11 @@ exit 0
 // deadRuns returns the runs of the app+env whose process died, newest
 // first, that may have left steps running on the hosts: those recorded
 // interrupted (or running still, their recovery under way: this run holds
-// the app+env) since the last run that succeeded or found every host on
-// its release. An earlier one's were stopped by the run that followed it.
+// the app+env) since the last run that succeeded. An earlier one's were
+// stopped by the run that followed it. A run that found every host on its
+// release already (unchanged) is no such bound: it resolved an
+// interrupted run without searching the hosts (see nothingToDo), and what
+// that run left may still be running.
 func (r *run) deadRuns() ([]*Record, error) {
 	recs := r.recent
 	if recs == nil {
@@ -117,7 +120,7 @@ func (r *run) deadRuns() ([]*Record, error) {
 			continue
 		}
 		switch rec.Outcome {
-		case OutcomeSucceeded, OutcomeUnchanged:
+		case OutcomeSucceeded:
 			return dead, nil
 		case OutcomeInterrupted, OutcomeRunning:
 			if ValidRunToken(rec.Run) {

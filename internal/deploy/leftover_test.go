@@ -109,3 +109,54 @@ func TestLeftoverSearch(t *testing.T) {
 		})
 	}
 }
+
+// TestLeftoverSearchAfterUnchanged: a deploy that finds every host on its
+// build already (2, which a deploy of 3 that died delivering left them
+// on) resolves an interrupted run without searching the hosts
+// (it changes nothing there), so the step that run left running still
+// runs; the next run that changes the hosts looks for it all the same and
+// stops it. Without it, the unchanged run hid the interrupted one and the
+// step raced the rollback.
+func TestLeftoverSearchAfterUnchanged(t *testing.T) {
+	const token = "0f1e2d3c4b5a69780f1e2d3c4b5a6978"
+	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), &local.Transport{})
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	began, late := filepath.Join(f.dir, "began"), filepath.Join(f.dir, "late")
+	s, err := (&local.Transport{}).Open(t.Context(), deploy.Host{Name: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := s.Run(context.Background(), deploy.Command{Run: token,
+			Script: "touch " + began + "; sleep 60; touch " + late})
+		ended <- err
+	}()
+	waitFile(t, began)
+	// It died delivering build 3 (a long unpack, a migration): the
+	// host still runs 2.
+	dead := f.putDead("3", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering, Current: "2", Previous: "2"})
+	dead.Run, dead.Started = token, time.Now()
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := f.run(deploy.KindDeploy, "2"); !strings.Contains(fmt.Sprint(err), "is resolved") {
+		t.Fatalf("deploy 2 again: got %v, want nothing to do, the interrupted run resolved", err)
+	}
+	rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	var exit *deploy.ExitError
+	if err := <-ended; !errors.As(err, &exit) || exit.Code != 128+9 {
+		t.Errorf("the leftover step ended with %v, want killed (exit status 137)", err)
+	}
+	if _, err := os.Stat(late); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the leftover step wrote %s: %v", late, err)
+	}
+	const want = "stopped on localhost what was still running there of a run whose process died: deploy 20260101-000000-dead00: 2 processes (sh, sleep)"
+	if f.countNotes(rec.ID, want) != 1 {
+		t.Errorf("want one note %q of the rollback", want)
+	}
+}
