@@ -24,9 +24,10 @@ import (
 // when the host has no /proc to search.
 //
 // A step is the shell that runs its script and what that shell started
-// and has not left behind. The transports run scripts in shells with an
-// argument "switchman": the shell of an SSH session and the local
-// transport's, which carry the token themselves, and the shell the steps
+// and has not left behind. The transports run scripts in shells started
+// as /bin/sh -c with an argument "switchman" (a program with that word
+// among its arguments, the app's user or a session named after it, is no
+// such shell): the shell of an SSH session and the local transport's, which carry the token themselves, and the shell the steps
 // of an SSH connection share, each step in a subshell of it (a fork,
 // whose environment is the shared shell's: without the token). From each
 // process carrying the token the search goes up, parent after parent,
@@ -62,6 +63,7 @@ up() {
 has() { case $2 in *" $1 "*) return 0 ;; esac; return 1; }
 S=' '
 for f in $(grep -l -a -z -x -F switchman /proc/[0-9]*/cmdline 2>/dev/null); do
+	[ "$(tr '\0' '\n' <"$f" 2>/dev/null | head -n 2 | tr '\n' ' ')" = "/bin/sh -c " ] || continue
 	f=${f#/proc/}
 	S="$S${f%%%%/*} "
 done

@@ -1,12 +1,15 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,6 +159,59 @@ func TestLeftoverSearchAfterUnchanged(t *testing.T) {
 		t.Errorf("the leftover step wrote %s: %v", late, err)
 	}
 	const want = "stopped on localhost what was still running there of a run whose process died: deploy 20260101-000000-dead00: 2 processes (sh, sleep)"
+	if f.countNotes(rec.ID, want) != 1 {
+		t.Errorf("want one note %q of the rollback", want)
+	}
+}
+
+// TestLeftoverSearchSparesWhatOutlivedItsStep: what a step of the dead run
+// left running in the background, the step itself having ended, is left
+// alone even when a word of its command line is "switchman", the word the
+// transports give the shells that run steps (the app's user, as in
+// su switchman -c ..., or a screen session named after it): only a
+// /bin/sh -c running a step is such a shell. Without it, the search took
+// that program for a step's shell and killed it, and all it started.
+func TestLeftoverSearchSparesWhatOutlivedItsStep(t *testing.T) {
+	const token = "a1b2c3d4e5f60718a1b2c3d4e5f60718"
+	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), &local.Transport{})
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	pidFile := filepath.Join(f.dir, "app.pid")
+	s, err := (&local.Transport{}).Open(t.Context(), deploy.Host{Name: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The step ends at once; the program it started runs on.
+	if _, err := s.Run(t.Context(), deploy.Command{Run: token, Timeout: 10 * time.Second,
+		Script: "sh -c 'sleep 60; :' switchman </dev/null >/dev/null 2>&1 & echo $! >" + pidFile}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s holds %q, want a pid", pidFile, b)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	dead := f.putDead("2", deploy.HostResult{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true})
+	dead.Run, dead.Started = token, time.Now()
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatalf("the program the dead run's step left running is gone: %v", err)
+	}
+	if st := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(st) == 0 || st[0] != "S" {
+		t.Errorf("the program the dead run's step left running is in state %.1v, want S (sleeping)", st)
+	}
+	const want = "nothing deploy 20260101-000000-dead00 had begun is still running on localhost"
 	if f.countNotes(rec.ID, want) != 1 {
 		t.Errorf("want one note %q of the rollback", want)
 	}
