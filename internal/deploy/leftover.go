@@ -42,7 +42,12 @@ import (
 // step, which has ended: the app a restart started in the background,
 // left alone. So is a step's last program that its session's shell, or
 // the local transport's, replaced itself with: nothing tells it from such
-// an app.
+// an app. The processes the search runs under are never stopped, nor
+// what runs under them: a step of the dead run may have started the bot
+// that searches (a bot deployed by itself) and not ended yet, and
+// stopping it, or the search's own shell, would stop the search for
+// good. ($PPID of a sh the search starts is the search's shell, or a
+// subshell of it: the way up from there passes through it either way.)
 const leftoverScript = `[ -r /proc/self/environ ] || { echo -; exit 0; }
 kids() {
 	if command -v pgrep >/dev/null 2>&1; then pgrep -P "$1"; return 0; fi
@@ -67,9 +72,16 @@ for f in $(grep -l -a -z -x -F switchman /proc/[0-9]*/cmdline 2>/dev/null); do
 	f=${f#/proc/}
 	S="$S${f%%%%/*} "
 done
+A=' '
+a=$(sh -c 'echo $PPID')
+while [ -n "$a" ] && [ "$a" -gt 1 ]; do
+	A="$A$a "
+	up "$a" || break
+	a=$p
+done
 all=' '
 walk() {
-	case $all in *" $1 "*) return 0 ;; esac
+	case $all$A in *" $1 "*) return 0 ;; esac
 	kill -STOP "$1" 2>/dev/null || return 0
 	all="$all$1 "
 	c=?
