@@ -65,15 +65,15 @@ func remoteCommand(script string) string {
 // runCommand is remoteCommand for a script in a session of its own, with
 // run, if any, in the environment of the session's shell itself, as the
 // local transport's: what a later run stops by it is that shell and what
-// it started (see deploy.Command.Run). env puts it there, exec'd by the
-// login shell in /bin/sh's place and exec'ing it in turn (one more exec,
-// no more processes): csh and tcsh, which understand exec and single
-// quotes, refuse an assignment before exec.
+// it started (see deploy.Command.Run). The login shell exports it before
+// it execs /bin/sh, with a builtin: an `exec env …` would cost every host
+// one more program loaded per delivery. POSIX shells and fish take it;
+// csh and tcsh take none of remoteCommand's quoting either.
 func runCommand(script, run string) string {
 	if run == "" {
 		return remoteCommand(script)
 	}
-	return "exec env SWITCHMAN_RUN=" + run + " /bin/sh -c " + shell.Quote(wrapper) + " switchman " + shell.Quote(script)
+	return "export SWITCHMAN_RUN=" + run + "; " + remoteCommand(script)
 }
 
 // conn is one host's authenticated connection (and its bastion's), with
