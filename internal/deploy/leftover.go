@@ -92,7 +92,7 @@ walk() {
 }
 for t in %s; do
 	T=' '
-	for f in $(grep -l -a -F "SWITCHMAN_RUN=$t" /proc/[0-9]*/environ 2>/dev/null); do
+	for f in $(grep -l -a -z -x -F "SWITCHMAN_RUN=$t" /proc/[0-9]*/environ 2>/dev/null); do
 		f=${f#/proc/}
 		T="$T${f%%%%/*} "
 	done

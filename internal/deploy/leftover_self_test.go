@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,5 +34,48 @@ func TestLeftoverScriptSparesItsOwnAncestors(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || string(out) != "done\n" {
 		t.Errorf("got %q, %v; want %q: the search left its own shell and the step it runs under alone", out, err, "done\n")
+	}
+}
+
+// TestLeftoverSearchMatchesTheVariableExactly: a program is the dead run's
+// only by its SWITCHMAN_RUN. One of another run whose environment holds
+// the dead token in another variable's value (a command line kept in
+// SSH_ORIGINAL_COMMAND, say) is left alone.
+func TestLeftoverSearchMatchesTheVariableExactly(t *testing.T) {
+	const dead = "d00dd00dd00dd00dd00dd00dd00dd00d"
+	const cur = "c0ffeec0ffeec0ffeec0ffeec0ffee00"
+	// A step of the current run, started as the local transport starts
+	// its shells.
+	step := exec.Command("/bin/sh", "-c", `SWITCHMAN_NOTE=SWITCHMAN_RUN=`+dead+` sleep 60 & echo $!; wait`, "/bin/sh", "switchman")
+	step.Env = []string{"PATH=" + os.Getenv("PATH"), "SWITCHMAN_RUN=" + cur}
+	step.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := step.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := step.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-step.Process.Pid, syscall.SIGKILL)
+		_ = step.Wait()
+	}()
+	var pid int
+	if _, err := fmt.Fscan(stdout, &pid); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/bin/sh", "-c", fmt.Sprintf(leftoverScript, dead)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) > 0 {
+		t.Errorf("the search stopped %q, want nothing: no process carries SWITCHMAN_RUN=%s", out, dead)
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) == 0 || f[0] != "S" {
+		t.Errorf("the other run's sleep is in state %q, want S (sleeping)", f)
 	}
 }
