@@ -87,6 +87,16 @@ const zstdMaxWindow = 128 << 20
 // maxSymlinkHops bounds symlink resolution, as the kernel's ELOOP does.
 const maxSymlinkHops = 40
 
+// maxLinkBytes bounds the memory the inspector keeps for an archive's
+// symlinks (their paths and targets, plus linkOverhead each), which it
+// holds until the archive ends: a few MB of compressed symlinks with long
+// names would otherwise take the bot gigabytes. A release's symlinks take
+// a few hundred KB at most.
+const (
+	maxLinkBytes = 32 << 20
+	linkOverhead = 64
+)
+
 // Report is what an Inspector found.
 type Report struct {
 	Compression Compression
@@ -518,6 +528,8 @@ type tree struct {
 	// links maps the resolved path of each symlink (slash-separated, from
 	// the release directory, "" being the directory itself) to its target.
 	links map[string]string
+	// linkBytes is what links holds, counted as maxLinkBytes says.
+	linkBytes int
 }
 
 func newTree() *tree { return &tree{links: map[string]string{}} }
@@ -580,6 +592,9 @@ func (t *tree) add(hdr *tar.Header) error {
 		}
 		if _, err := t.resolve(parentOf(at), target, true); err != nil {
 			return unsafe("symlink to %q %s", target, err)
+		}
+		if t.linkBytes += len(at) + len(target) + linkOverhead; t.linkBytes > maxLinkBytes {
+			return unsafe("the archive's symlinks take more than %d MiB of names and targets", maxLinkBytes>>20)
 		}
 		t.links[at] = target
 	case tar.TypeLink:

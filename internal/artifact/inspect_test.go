@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -465,4 +466,25 @@ func FuzzInspect(f *testing.F) {
 			t.Fatalf("accepted an archive with no entries: %+v", rep)
 		}
 	})
+}
+
+// An archive of many symlinks with long names compresses to little, and
+// the inspector keeps every symlink until the archive ends: it must refuse
+// the archive rather than take the bot's memory.
+func TestInspectTooManySymlinks(t *testing.T) {
+	long := strings.Repeat("x", 4000)
+	n := maxLinkBytes/(2*len(long)) + 2
+	entries := make([]entry, 0, n)
+	for i := range n {
+		entries = append(entries, symlink(fmt.Sprintf("%s%06d", long, i), long))
+	}
+	data := gz(t, makeTar(t, entries...))
+	_, err := inspect(t, data, sum(data))
+	var ue *UnsafeEntryError
+	if !errors.As(err, &ue) {
+		t.Fatalf("got %v, want an *UnsafeEntryError", err)
+	}
+	if !strings.Contains(ue.Reason, "symlinks take more than") {
+		t.Errorf("got reason %q, want one about the symlinks' size", ue.Reason)
+	}
 }
