@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -524,15 +523,85 @@ func typeName(t byte) string {
 // symlinks go, so that every entry and link target is resolved the way the
 // kernel on the host would resolve it: a lexical check alone misses "t ->
 // s/.." when s is a symlink to ".".
+//
+// It holds the symlinks and the directories above them, one node per path
+// component: resolving a name then costs in proportion to its length. With
+// the resolved paths as strings, each component cost a copy of the path so
+// far: 20000 names 2000 components deep, a 290 KB gzip, took the bot 41 s
+// of CPU.
 type tree struct {
-	// links maps the resolved path of each symlink (slash-separated, from
-	// the release directory, "" being the directory itself) to its target.
-	links map[string]string
-	// linkBytes is what links holds, counted as maxLinkBytes says.
+	root *node
+	// links are the symlinks' nodes, in the order they were made.
+	links []*node
+	// linkBytes is what the symlinks take, counted as maxLinkBytes says.
 	linkBytes int
 }
 
-func newTree() *tree { return &tree{links: map[string]string{}} }
+// node is a symlink, or a directory with symlinks below it.
+type node struct {
+	parent *node // nil for the release directory
+	name   string
+	kids   map[string]*node
+	isLink bool
+	target string // the symlink's
+}
+
+// place is a resolved path: a node, and the components below it, where
+// there are no symlinks.
+type place struct {
+	n    *node
+	rest []string
+}
+
+func newTree() *tree { return &tree{root: &node{}} }
+
+// top is the release directory.
+func (t *tree) top() place { return place{n: t.root} }
+
+func (p place) isTop() bool { return p.n.parent == nil && len(p.rest) == 0 }
+
+func (p place) isLink() bool { return len(p.rest) == 0 && p.n.isLink }
+
+// parent is the directory p is in; that of the release directory is
+// itself.
+func (p place) parent() place {
+	if len(p.rest) > 0 {
+		return place{n: p.n, rest: p.rest[:len(p.rest)-1]}
+	}
+	if p.n.parent == nil {
+		return p
+	}
+	return place{n: p.n.parent}
+}
+
+// String is p's path, slash-separated, from the release directory, ""
+// being the directory itself.
+func (p place) String() string {
+	var parts []string
+	for n := p.n; n.parent != nil; n = n.parent {
+		parts = append(parts, n.name)
+	}
+	slices.Reverse(parts)
+	return strings.Join(append(parts, p.rest...), "/")
+}
+
+// link records a symlink at p to target.
+func (t *tree) link(p place, target string) {
+	n := p.n
+	for _, part := range p.rest {
+		kid := n.kids[part]
+		if kid == nil {
+			kid = &node{parent: n, name: part}
+			if n.kids == nil {
+				n.kids = map[string]*node{}
+			}
+			n.kids[part] = kid
+		}
+		n = kid
+	}
+	n.isLink, n.target = true, target
+	t.links = append(t.links, n)
+}
 
 // add checks one entry and records it.
 func (t *tree) add(hdr *tar.Header) error {
@@ -568,11 +637,11 @@ func (t *tree) add(hdr *tar.Header) error {
 	}
 	// Where the entry lands: its parent is resolved through the symlinks
 	// made so far, and the entry takes the place of its last component.
-	at, err := t.resolve("", strings.TrimRight(name, "/"), false)
+	at, err := t.resolve(t.top(), strings.TrimRight(name, "/"), false)
 	if err != nil {
 		return unsafe("path %s", err)
 	}
-	if _, ok := t.links[at]; ok {
+	if at.isLink() {
 		// Whether an extractor replaces a symlink or writes through it
 		// differs between tools; refuse rather than guess.
 		return unsafe("replaces the symlink at %s", at)
@@ -587,16 +656,16 @@ func (t *tree) add(hdr *tar.Header) error {
 		if strings.HasPrefix(target, "/") {
 			return unsafe("symlink to absolute path %q", target)
 		}
-		if at == "" {
+		if at.isTop() {
 			return unsafe("symlink replaces the release directory")
 		}
-		if _, err := t.resolve(parentOf(at), target, true); err != nil {
+		if _, err := t.resolve(at.parent(), target, true); err != nil {
 			return unsafe("symlink to %q %s", target, err)
 		}
-		if t.linkBytes += len(at) + len(target) + linkOverhead; t.linkBytes > maxLinkBytes {
+		if t.linkBytes += len(at.String()) + len(target) + linkOverhead; t.linkBytes > maxLinkBytes {
 			return unsafe("the archive's symlinks take more than %d MiB of names and targets", maxLinkBytes>>20)
 		}
-		t.links[at] = target
+		t.link(at, target)
 	case tar.TypeLink:
 		target := hdr.Linkname
 		if why := checkName(target); why != "" {
@@ -612,11 +681,11 @@ func (t *tree) add(hdr *tar.Header) error {
 		// link(2) does not follow a symlink in the last component, so a
 		// hard link to a symlink is a copy of it elsewhere, where its
 		// target may lead out.
-		to, err := t.resolve("", target, false)
+		to, err := t.resolve(t.top(), target, false)
 		if err != nil {
 			return unsafe("hard link to %q %s", target, err)
 		}
-		if _, ok := t.links[to]; ok {
+		if to.isLink() {
 			return unsafe("hard link to the symlink %q", target)
 		}
 	}
@@ -627,25 +696,35 @@ func (t *tree) add(hdr *tar.Header) error {
 // link that pointed at a path that did not exist yet (t -> s/..) may point
 // outside once a later entry makes s a symlink.
 func (t *tree) recheck() error {
-	for _, at := range slices.Sorted(maps.Keys(t.links)) {
-		target := t.links[at]
-		if _, err := t.resolve(parentOf(at), target, true); err != nil {
-			return &UnsafeEntryError{Entry: at, Reason: fmt.Sprintf("symlink to %q %s", target, err)}
+	type link struct {
+		at string
+		n  *node
+	}
+	links := make([]link, len(t.links))
+	for i, n := range t.links {
+		links[i] = link{place{n: n}.String(), n}
+	}
+	slices.SortFunc(links, func(a, b link) int { return strings.Compare(a.at, b.at) })
+	for _, l := range links {
+		if _, err := t.resolve(place{n: l.n}.parent(), l.n.target, true); err != nil {
+			return &UnsafeEntryError{Entry: l.at, Reason: fmt.Sprintf("symlink to %q %s", l.n.target, err)}
 		}
 	}
 	return nil
 }
 
-// resolve walks p from dir (a resolved path) through the symlinks recorded
-// so far and returns the resolved path. followLast says whether a symlink
-// in the last component is followed. It fails if the walk leaves the
-// release directory or loops.
-func (t *tree) resolve(dir, p string, followLast bool) (string, error) {
+// resolve walks p from dir through the symlinks recorded so far and
+// returns where it leads. followLast says whether a symlink in the last
+// component is followed. It fails if the walk leaves the release
+// directory or loops.
+func (t *tree) resolve(dir place, p string, followLast bool) (place, error) {
 	hops := 0
 	return t.walk(dir, p, followLast, &hops)
 }
 
-func (t *tree) walk(cur, p string, followLast bool, hops *int) (string, error) {
+func (t *tree) walk(cur place, p string, followLast bool, hops *int) (place, error) {
+	// Its own copy: the caller's place may share the array.
+	cur.rest = slices.Clone(cur.rest)
 	for p != "" {
 		var part string
 		part, p, _ = strings.Cut(p, "/")
@@ -653,42 +732,37 @@ func (t *tree) walk(cur, p string, followLast bool, hops *int) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			if cur == "" {
-				return "", errors.New("escapes the release directory")
+			if cur.isTop() {
+				return place{}, errors.New("escapes the release directory")
 			}
-			cur = parentOf(cur)
+			cur = cur.parent()
 			continue
 		}
-		next := part
-		if cur != "" {
-			next = cur + "/" + part
+		if len(cur.rest) > 0 {
+			// No symlink lies below a path without a node.
+			cur.rest = append(cur.rest, part)
+			continue
 		}
-		target, isLink := "", false
-		if len(t.links) > 0 {
-			target, isLink = t.links[next]
-		}
-		if !isLink || !followLast && strings.Trim(p, "/") == "" {
-			cur = next
+		next := cur.n.kids[part]
+		switch {
+		case next == nil:
+			cur.rest = append(cur.rest, part)
+			continue
+		case !next.isLink || !followLast && strings.Trim(p, "/") == "":
+			cur.n = next
 			continue
 		}
 		if *hops++; *hops > maxSymlinkHops {
-			return "", errors.New("goes through too many symlinks")
+			return place{}, errors.New("goes through too many symlinks")
 		}
-		resolved, err := t.walk(cur, target, true, hops)
+		resolved, err := t.walk(cur, next.target, true, hops)
 		if err != nil {
-			return "", err
+			return place{}, err
 		}
 		cur = resolved
+		cur.rest = slices.Clone(cur.rest)
 	}
 	return cur, nil
-}
-
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
 }
 
 // escapes reports whether a cleaned relative path leaves its root.
