@@ -53,6 +53,45 @@ func (e *UnsafeEntryError) Error() string {
 
 func (e *UnsafeEntryError) Unwrap() error { return ErrUnsafe }
 
+// ErrTooLarge is an archive whose files hold more than the limit set
+// with LimitUnpacked.
+var ErrTooLarge = errors.New("archive too large once unpacked")
+
+// TooLargeError is an archive whose regular files hold more than Limit
+// bytes: a build of a few hundred KB of compressed zeros can unpack to
+// terabytes, and would fill every host's disk.
+type TooLargeError struct {
+	Limit int64
+	// Entry is the entry that went past the limit, with Size its bytes.
+	Entry string
+	Size  int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("its files come to more than %s once unpacked, the limit (artifact.max_unpacked), by entry %q of %s", Bytes(e.Limit), e.Entry, Bytes(e.Size))
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
+// Bytes says n bytes the way people read sizes: "20 GiB", "512 KiB", "17
+// bytes".
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	f, i := float64(n)/unit, 0
+	for f >= unit && i < len(units)-1 {
+		f /= unit
+		i++
+	}
+	if f == float64(int64(f)) {
+		return fmt.Sprintf("%d %s", int64(f), units[i])
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
 // Compression is how a tarball is compressed; its value is the name that
 // tar and people use.
 type Compression string
@@ -140,6 +179,9 @@ type Inspector struct {
 
 	// tar, when set by TarTo, receives the decompressed archive.
 	tar io.Writer
+	// maxUnpacked, when set by LimitUnpacked, bounds what the archive's
+	// files hold.
+	maxUnpacked int64
 }
 
 // NewInspector returns an Inspector that expects the artifact's sha256 to
@@ -163,6 +205,12 @@ func NewInspector(wantSHA256 string) *Inspector {
 // fails is dropped and the inspection goes on; w only ever sees a prefix of
 // the archive when the archive proves bad, which Result reports.
 func (i *Inspector) TarTo(w io.Writer) { i.tar = w }
+
+// LimitUnpacked makes the Inspector refuse an archive whose regular files
+// hold more than n bytes in all (0: no limit), as soon as the header of
+// the entry that goes past it is read, before its data: a TooLargeError.
+// It must be called before the first Write.
+func (i *Inspector) LimitUnpacked(n int64) { i.maxUnpacked = n }
 
 // Write hashes p and hands it to the archive reader. It always returns
 // len(p), nil, except after Close.
@@ -322,6 +370,9 @@ func (i *Inspector) inspect(r io.Reader) error {
 		if isRegular(hdr.Typeflag) {
 			i.report.Files++
 			i.report.UnpackedBytes += hdr.Size
+			if i.maxUnpacked > 0 && i.report.UnpackedBytes > i.maxUnpacked {
+				return &TooLargeError{Limit: i.maxUnpacked, Entry: hdr.Name, Size: hdr.Size}
+			}
 		}
 	}
 	// archive/tar also ends quietly when the stream stops between two

@@ -529,3 +529,56 @@ func TestTreeDeepNamesCostTheirLength(t *testing.T) {
 		})
 	}
 }
+
+// TestLimitUnpacked: an archive whose files come to more than the limit is
+// refused at the header of the file that goes past it, before its data
+// (a build of compressed zeros would otherwise fill every host's disk);
+// one at the limit passes, and 0 sets none.
+func TestLimitUnpacked(t *testing.T) {
+	data := gz(t, makeTar(t, file("a", strings.Repeat("x", 600)), file("b", strings.Repeat("y", 400))))
+	for _, tt := range []struct {
+		limit int64
+		tooBy string // the entry refused, or "" for none
+	}{
+		{0, ""},
+		{1000, ""},
+		{999, "b"},
+		{599, "a"},
+	} {
+		insp := NewInspector(sum(data))
+		insp.LimitUnpacked(tt.limit)
+		_, _ = insp.Write(data)
+		insp.Close()
+		_, err := insp.Result()
+		var tl *TooLargeError
+		switch {
+		case tt.tooBy == "" && err != nil:
+			t.Errorf("limit %d: got %v, want the archive accepted", tt.limit, err)
+		case tt.tooBy != "" && (!errors.As(err, &tl) || tl.Entry != tt.tooBy || tl.Limit != tt.limit || !errors.Is(err, ErrTooLarge)):
+			t.Errorf("limit %d: got %v, want a TooLargeError at %q", tt.limit, err, tt.tooBy)
+		}
+	}
+	// The refusal comes before the data: a header claiming 1 TiB, with no
+	// data behind it, is refused as too large, not as truncated.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "zeros", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 40}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Flush()
+	insp := NewInspector("")
+	insp.LimitUnpacked(20 << 30)
+	_, _ = insp.Write(gz(t, buf.Bytes()))
+	insp.Close()
+	if _, err := insp.Result(); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), `more than 20 GiB once unpacked, the limit (artifact.max_unpacked), by entry "zeros" of 1 TiB`) {
+		t.Errorf("a 1 TiB file: got %v, want it refused as too large", err)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 bytes", 1023: "1023 bytes", 1024: "1 KiB", 1536: "1.5 KiB", 20 << 30: "20 GiB", 1 << 40: "1 TiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

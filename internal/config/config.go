@@ -4,6 +4,9 @@
 package config
 
 import (
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -164,11 +167,58 @@ type Artifact struct {
 	// refused) or optional (such a build is checked for its structure
 	// only); default required.
 	Checksum string `yaml:"checksum"`
+	// MaxUnpacked bounds what a build's files hold once unpacked, as a
+	// size ("20GiB", "500MB", "0" for no limit); default
+	// DefaultMaxUnpacked. A few hundred KB of compressed zeros unpack to
+	// terabytes, on every host.
+	MaxUnpacked string `yaml:"max_unpacked"`
 }
+
+// DefaultMaxUnpacked is artifact.max_unpacked when the config has none.
+const DefaultMaxUnpacked = "20GiB"
 
 // ChecksumOptional reports whether a build without a published checksum
 // may be deployed.
 func (a Artifact) ChecksumOptional() bool { return a.Checksum == "optional" }
+
+// MaxUnpackedBytes is MaxUnpacked in bytes (0: no limit). Validation
+// refuses a size it cannot read.
+func (a Artifact) MaxUnpackedBytes() int64 {
+	n, _ := ParseSize(a.MaxUnpacked)
+	return n
+}
+
+// sizeUnits are the units ParseSize takes, by suffix: decimal and binary
+// prefixes as people write them.
+var sizeUnits = []struct {
+	suffix string
+	n      int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// ParseSize reads a size: a whole number of bytes, or one followed by a
+// unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+func ParseSize(size string) (int64, error) {
+	s := strings.TrimSpace(size)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(num), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size such as 20GiB, 500MB or 0, got %q", size)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q is too large", size)
+	}
+	return n * mult, nil
+}
 
 // Migrations are the app's schema migration commands, run on a host in the
 // new release's directory.

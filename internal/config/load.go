@@ -139,6 +139,7 @@ func (c *Config) setDefaults(loc locator, dir string) {
 		// Fail closed: a build nobody vouched for is not deployed unless
 		// the app says so.
 		a.Artifact.Checksum = or(a.Artifact.Checksum, "required")
+		a.Artifact.MaxUnpacked = or(a.Artifact.MaxUnpacked, DefaultMaxUnpacked)
 		a.Delivery = or(a.Delivery, "push")
 		a.Recompress = or(a.Recompress, "auto")
 		if !at("keep_releases") {

@@ -188,6 +188,9 @@ func (a *App) validate(loc locator, ps *problems) {
 	if art.Checksum != "required" && art.Checksum != "optional" {
 		ps.add(at("artifact", "checksum"), "%s.artifact.checksum: want required or optional, got %q", p, art.Checksum)
 	}
+	if _, err := ParseSize(art.MaxUnpacked); err != nil {
+		ps.add(at("artifact", "max_unpacked"), "%s.artifact.max_unpacked: %v", p, err)
+	}
 	for _, t := range []struct{ key, template string }{{"url", art.URL}, {"path", art.Path}} {
 		// Any other placeholder would stay as it is, and fail every
 		// deploy with an error quoting the URL.

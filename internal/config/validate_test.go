@@ -455,6 +455,15 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      checksum: optional\n"},
 		},
 		{
+			name:  "artifact max_unpacked unreadable",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_unpacked: 20 gigs\n"},
+			want:  one("max_unpacked: 20 gigs", `apps.web.artifact.max_unpacked: want a size such as 20GiB, 500MB or 0, got "20 gigs"`),
+		},
+		{
+			name:  "artifact max_unpacked",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_unpacked: 500MB\n"},
+		},
+		{
 			name:  "artifact path without build",
 			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "path: builds/{app}.tgz"},
 			want:  one("path: builds", "apps.web.artifact.path: must contain {build}"),

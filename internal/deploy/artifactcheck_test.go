@@ -104,3 +104,38 @@ func (f *fixture) countNotes(id, substr string) int {
 	}
 	return n
 }
+
+// TestMaxUnpacked: a build whose files come to more than the app's
+// artifact.max_unpacked is refused before anything changes, in push and
+// pull mode: a few hundred KB of compressed zeros would fill every host's
+// disk.
+func TestMaxUnpacked(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		t.Run(delivery, func(t *testing.T) {
+			arts := t.TempDir()
+			srv := httptest.NewServer(http.FileServer(http.Dir(arts)))
+			t.Cleanup(srv.Close)
+			artifact := "      url: " + srv.URL + "/{app}-{build}.tar.gz\n      max_unpacked: 1KiB\n"
+			yaml := strings.Replace(fixtureYAML, "      path: artifacts/{app}-{build}.tar.gz\n", artifact+"    delivery: "+delivery+"\n", 1)
+			f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+			f.arts = arts
+			f.build("8")
+			f.build("9", tarEntry{name: "zeros", body: strings.Repeat("\x00", 2000)})
+			f.mustRun(deploy.KindDeploy, "8", deploy.OutcomeSucceeded)
+			want := `build 9 of web was refused: its files come to more than 1 KiB once unpacked, the limit (artifact.max_unpacked), by entry "zeros" of 2.0 KiB; nothing was changed`
+			rec, err := f.run(deploy.KindDeploy, "9")
+			switch {
+			case err != nil:
+				t.Fatalf("deploy: refused at once (%v), want it refused as it reads the build", err)
+			case rec.Outcome != deploy.OutcomeFailed || rec.Error != want:
+				t.Errorf("deploy: got %s %q, want failed %q", rec.Outcome, rec.Error, want)
+			}
+			if got := f.read("current/BUILD"); got != "8" {
+				t.Errorf("current/BUILD: got %q, want 8", got)
+			}
+			if f.exists("releases/9") {
+				t.Error("releases/9 exists after the refused deploy")
+			}
+		})
+	}
+}

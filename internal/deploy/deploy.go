@@ -705,6 +705,7 @@ func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.
 		return "", "", err
 	}
 	insp := artifact.NewInspector(info.SHA256)
+	insp.LimitUnpacked(r.t.app.Artifact.MaxUnpackedBytes())
 	copyErr := copyArtifact(insp, br)
 	insp.Close()
 	rep, verr := insp.Result()
@@ -914,6 +915,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 		want = verified
 	}
 	insp := artifact.NewInspector(want)
+	insp.LimitUnpacked(r.t.app.Artifact.MaxUnpackedBytes())
 	fan, zw, err := deliveryStream(insp, sent != comp)
 	if err != nil {
 		insp.Close()
