@@ -211,14 +211,25 @@ func run(ctx context.Context, args []string, std stdio) error {
 	}
 	sys, err := start(ctx, cfg, log)
 	if err != nil {
-		return err
+		return stoppedAsAsked(ctx, err)
 	}
 	defer sys.close()
 
 	if cmd == "console" {
 		return runConsole(ctx, cfg, sys, consoleAs, std)
 	}
-	return serve(ctx, cfg, sys, ln, metricsLn, log)
+	return stoppedAsAsked(ctx, serve(ctx, cfg, sys, ln, metricsLn, log))
+}
+
+// stoppedAsAsked returns nil for an error that only says ctx ended: a
+// signal that arrived while the bot started (opening the store, asking
+// Slack for its token, recovering deploys) stops it as asked, with exit
+// status 0 as once it runs, rather than as a start that failed.
+func stoppedAsAsked(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // system is the wired bot.

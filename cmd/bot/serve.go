@@ -200,13 +200,16 @@ const tokenCheckTimeout = 15 * time.Second
 // without the token) and run deploys whose every message Slack refuses,
 // telling nobody but its log. Slack unreachable at start-up is not the
 // token's fault; the bot starts and logs it.
-func checkSlackToken(ctx context.Context, c *slack.Client, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+func checkSlackToken(parent context.Context, c *slack.Client, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(parent, tokenCheckTimeout)
 	defer cancel()
 	err := c.CheckToken(ctx)
 	switch {
 	case errors.Is(err, slack.ErrTokenRefused):
 		return fmt.Errorf("slack.bot_token: %w; nothing was started", err)
+	case parent.Err() != nil:
+		// Told to stop while asking: the start ends here, as asked.
+		return parent.Err()
 	case err != nil:
 		log.Warn("slack: could not check the bot token; starting all the same", "err", err)
 	}
@@ -217,13 +220,16 @@ func checkSlackToken(ctx context.Context, c *slack.Client, log *slog.Logger) err
 // token, for the reasons checkSlackToken gives: the interactions endpoint
 // would take commands while every message the bot posts to a channel
 // fails.
-func checkDiscordToken(ctx context.Context, da *discord.Adapter, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+func checkDiscordToken(parent context.Context, da *discord.Adapter, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(parent, tokenCheckTimeout)
 	defer cancel()
 	err := da.CheckToken(ctx)
 	switch {
 	case errors.Is(err, discord.ErrTokenRefused):
 		return fmt.Errorf("discord.bot_token: %w; nothing was started", err)
+	case parent.Err() != nil:
+		// Told to stop while asking: the start ends here, as asked.
+		return parent.Err()
 	case err != nil:
 		log.Warn("discord: could not check the bot token; starting all the same", "err", err)
 	}

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,6 +232,91 @@ func TestDrainOnStop(t *testing.T) {
 			}
 			if got := strings.Contains(logged.String(), "deploys still running at shutdown"); got != tc.logged {
 				t.Errorf("log %q: said deploys still run %v, want %v", logged.String(), got, tc.logged)
+			}
+		})
+	}
+}
+
+// TestSignalDuringStartup: a bot told to stop while it starts (here while
+// it asks Slack whether it accepts the token) stops as asked: exit status
+// 0, as for a signal once it runs, and no word of starting all the same or
+// of a start that failed. A supervisor stopping it then would otherwise
+// record a failure, and the log would say it goes on starting.
+func TestSignalDuringStartup(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		// Never answers: the start waits here.
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(slackAPI.Close)
+	t.Cleanup(func() { close(release) })
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `bot:
+  listen: %s
+store:
+  path: state.db
+users:
+  alice: {slack: U1}
+admins: [alice]
+slack:
+  signing_secret: signing-secret-1
+  bot_token: xoxb-test-token
+  api_url: %s/api/
+apps:
+  web:
+    artifact:
+      path: builds/{app}-{build}.tar.gz
+    path: web
+    restart: "true"
+    environments:
+      staging:
+        hosts: [localhost]
+`, freePort(t), slackAPI.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-config", cfg, "serve")
+			cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
+			var stderr syncbuf.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-asked:
+			case err := <-exited:
+				t.Fatalf("the bot exited before asking Slack: %v; stderr:\n%s", err, &stderr)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the bot never asked Slack for its token; stderr:\n%s", &stderr)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("exit: got %v, want exit status 0; stderr:\n%s", err, &stderr)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the bot still runs 30 s after %v; stderr:\n%s", sig, &stderr)
+			}
+			for _, wrong := range []string{"starting all the same", "context canceled", "serving"} {
+				if strings.Contains(stderr.String(), wrong) {
+					t.Errorf("stderr says %q:\n%s", wrong, &stderr)
+				}
 			}
 		})
 	}
