@@ -112,6 +112,8 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 			ps.add(at("api_url"), "slack.api_url: must be an http:// or https:// URL")
 		case splitPassword(s.APIURL):
 			ps.add(at("api_url"), "slack.api_url: %s", splitPasswordAdvice)
+		case badPort(s.APIURL):
+			ps.add(at("api_url"), "slack.api_url: %s", badPortProblem)
 		}
 	}
 
@@ -136,6 +138,8 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 			ps.add(at("api_url"), "discord.api_url: must be an http:// or https:// URL")
 		case splitPassword(d.APIURL):
 			ps.add(at("api_url"), "discord.api_url: %s", splitPasswordAdvice)
+		case badPort(d.APIURL):
+			ps.add(at("api_url"), "discord.api_url: %s", badPortProblem)
 		case hasUserInfo(d.APIURL):
 			// The adapter sends its requests to the URL's scheme, host
 			// and path alone.

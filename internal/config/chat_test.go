@@ -63,6 +63,13 @@ func TestChatValidation(t *testing.T) {
 			},
 		},
 		{
+			name: "api url port out of range",
+			chat: "slack:\n  signing_secret: s\n  bot_token: xoxb-1\n  api_url: http://127.0.0.1:99999/api/\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "api_url:"), "slack.api_url: its port is not a TCP port (1 to 65535)"}}
+			},
+		},
+		{
 			name: "discord",
 			chat: "discord:\n  public_key: abc\n",
 			wants: func(y string) []want {

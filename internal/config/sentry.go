@@ -78,6 +78,8 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			ps.add(at, "sentry.url: want an http:// or https:// URL")
 		case splitPassword(s.URL):
 			ps.add(at, "sentry.url: %s", splitPasswordAdvice)
+		case badPort(s.URL):
+			ps.add(at, "sentry.url: %s", badPortProblem)
 		case hasUserInfo(s.URL):
 			// The client's requests carry the token in their
 			// Authorization header: net/http adds no basic auth then.

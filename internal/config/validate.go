@@ -180,6 +180,8 @@ func (a *App) validate(loc locator, ps *problems) {
 			ps.add(at("artifact", "url"), "%s.artifact.url: must be an http:// or https:// URL", p)
 		case splitPassword(art.URL):
 			ps.add(at("artifact", "url"), "%s.artifact.url: %s", p, splitPasswordAdvice)
+		case badPort(art.URL):
+			ps.add(at("artifact", "url"), "%s.artifact.url: %s", p, badPortProblem)
 		}
 	}
 	if art.Path != "" && !strings.Contains(art.Path, "{build}") {
@@ -233,6 +235,8 @@ func (a *App) validate(loc locator, ps *problems) {
 		ps.add(at("health", "url"), "%s.health.url: must be an http:// or https:// URL", p)
 	case splitPassword(h.URL):
 		ps.add(at("health", "url"), "%s.health.url: %s", p, splitPasswordAdvice)
+	case badPort(h.URL):
+		ps.add(at("health", "url"), "%s.health.url: %s", p, badPortProblem)
 	}
 	if h.Expect != "" && h.URL == "" {
 		ps.add(at("health", "expect"), "%s.health.expect: only used with health.url", p)
@@ -684,6 +688,24 @@ func splitPassword(s string) bool {
 
 // splitPasswordAdvice ends the refusal of a URL splitPassword refuses.
 const splitPasswordAdvice = "percent-encode the password: one holding an unescaped / ? or # is read in part as the port and then as the path, the query or the fragment (https://ci:1234/5678@host is port 1234 of host ci), which messages would show; write / as %2F, ? as %3F, # as %23 (an @ of the path itself as %40) (the value is not shown: it may hold a password)"
+
+// badPort reports whether s, a template, names a port no TCP connection can
+// reach (0, or past 65535): url.Parse takes any digits, and the mistake
+// would otherwise show only when the bot first dials it, as a deploy's
+// failed download or health check, or a Slack the bot starts without. It
+// is called once splitPassword found no password read as the port.
+func badPort(s string) bool {
+	u, err := url.Parse(placeholderPattern.ReplaceAllString(s, "1"))
+	if err != nil || u.Port() == "" {
+		return false
+	}
+	n, err := strconv.Atoi(u.Port())
+	return err != nil || n < 1 || n > 65535
+}
+
+// badPortProblem is the refusal of a URL badPort refuses. The port is not
+// shown: the URL may be a secret's.
+const badPortProblem = "its port is not a TCP port (1 to 65535)"
 
 // hasUserInfo reports whether s, a URL that parses, has user info.
 func hasUserInfo(s string) bool {

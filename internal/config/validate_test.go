@@ -560,6 +560,16 @@ func TestValidationRules(t *testing.T) {
 			want:  one("{host}:8000", "apps.web.health.url: must be an http:// or https:// URL"),
 		},
 		{
+			name:  "health url port out of range",
+			edits: []string{"url: http://{host}:8000/health", "url: http://{host}:80000/health"},
+			want:  one("{host}:80000", "apps.web.health.url: its port is not a TCP port (1 to 65535)"),
+		},
+		{
+			name:  "artifact url port zero",
+			edits: []string{"url: https://builds.example.com/{app}/", "url: https://builds.example.com:0/{app}/"},
+			want:  one("url: https://builds", "apps.web.artifact.url: its port is not a TCP port (1 to 65535)"),
+		},
+		{
 			name:  "health expect without url",
 			edits: []string{"url: http://{host}:8000/health", "command: ./check\n      expect: ok"},
 			want:  one("expect", "apps.web.health.expect: only used with health.url"),
