@@ -796,7 +796,8 @@ func TestRedisURLNotPercentEncoded(t *testing.T) {
 // refuses in user info (a ^ or a space as much as a / ? or #) must be
 // percent-encoded, and a URL without user info, which holds no password,
 // is refused with what is wrong in it rather than advice about a password
-// it does not have.
+// it does not have. A port no connection can reach is refused as well,
+// without the password.
 func TestRedisURLInvalidSaysWhy(t *testing.T) {
 	for _, tc := range []struct {
 		name, url string
@@ -811,6 +812,8 @@ func TestRedisURLInvalidSaysWhy(t *testing.T) {
 			"such as / ? # % ^ or a space", []string{"s3c", "ret"}},
 		{"bad port, no password", "redis://redis.internal:6379x/0",
 			`store.redis.url: not a valid URL: invalid port ":6379x" after host`, nil},
+		{"port out of range", "redis://:s3cret99@redis.internal:637900/0",
+			"store.redis.url: its port is not a TCP port (1 to 65535)", []string{"s3cret99"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.yaml", []byte("store:\n  redis:\n    url: ${REDIS_URL}\n"+minimalYAML),

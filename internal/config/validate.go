@@ -79,6 +79,8 @@ func (c *Config) validate(loc locator, ps *problems) {
 			ps.add(loc.line("store", "redis", "url"), "store.redis.url: want redis://host:port or rediss://host:port (the value is not shown: it may hold a password)")
 		case !redisURLParses(r.URL):
 			ps.add(loc.line("store", "redis", "url"), "store.redis.url: not a valid URL: %s", redisURLProblem(r.URL))
+		case badPort(r.URL):
+			ps.add(loc.line("store", "redis", "url"), "store.redis.url: %s", badPortProblem)
 		}
 	}
 	for _, r := range []struct {
