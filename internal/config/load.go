@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -65,6 +68,10 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		ps.addYAML(err.Error(), false)
 		return nil, ps.err()
 	}
+	if line, ok := secondDocument(data); ok {
+		ps.add(line, "a second YAML document (after ---): the bot reads one; put its keys in the first")
+		return nil, ps.err()
+	}
 	if len(doc.Content) == 0 {
 		ps.add(0, "the file is empty: at least one app is required")
 		return nil, ps.err()
@@ -97,6 +104,33 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		return nil, err
 	}
 	return &c, nil
+}
+
+// secondDocument returns the line of the content of a second YAML
+// document in data, which yaml.Unmarshal drops without a word: the keys
+// there (admins, access entries, windows) would go unused. An empty
+// document (a --- that ends the file) holds nothing to drop. The line is 0
+// when the document does not parse.
+func secondDocument(data []byte) (int, bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first yaml.Node
+	if err := dec.Decode(&first); err != nil {
+		return 0, false
+	}
+	for {
+		var next yaml.Node
+		if err := dec.Decode(&next); errors.Is(err, io.EOF) {
+			return 0, false
+		} else if err != nil {
+			// One that does not parse is not empty either.
+			return 0, true
+		}
+		for _, n := range next.Content {
+			if n.ShortTag() != "!!null" || n.Value != "" {
+				return n.Line, true
+			}
+		}
+	}
 }
 
 // setDefaults names apps and envs after their keys and fills in what the

@@ -882,3 +882,32 @@ func TestSummaryStore(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondDocument: the bot reads one YAML document, so a second one
+// (after a ---: two files joined, a section set apart) is refused with its
+// line rather than dropped without a word, with the admins, access
+// entries or windows it holds. A --- before the only document, or one
+// that ends the file, leaves nothing out.
+func TestSecondDocument(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string // want "" for a valid config
+	}{
+		{"a second document", minimalYAML + "---\nadmins: [mallory]\n", "c.yaml:11: a second YAML document (after ---): the bot reads one; put its keys in the first"},
+		{"a third one too", minimalYAML + "---\nadmins: [mallory]\n---\nusers: {}\n", "c.yaml:11: a second YAML document"},
+		{"a second document that does not parse", minimalYAML + "---\nadmins: [mallory\n", "c.yaml: a second YAML document"},
+		{"a --- before the only document", "---\n" + minimalYAML, ""},
+		{"a --- ending the file", minimalYAML + "---\n", ""},
+		{"a ... ending the document", minimalYAML + "...\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml), nil)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want the config valid", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
