@@ -15,7 +15,10 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP as well: the bot reloads nothing, and a hangup (a terminal
+	// closed on the console, a `kill -HUP` meant as a reload) would
+	// otherwise end it at once, mid-deploy, with nothing drained or said.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// The first signal stops the bot gently: running deploys finish and
 	// post their final state, for up to drainTimeout. From then on a
 	// signal has its default effect, so that a second one (Ctrl-C again,

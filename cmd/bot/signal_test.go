@@ -283,7 +283,7 @@ apps:
 `, freePort(t), slackAPI.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-config", cfg, "serve")
 			cmd.Env = append(os.Environ(), "SWITCHMAN_TEST_MAIN=1")
