@@ -43,8 +43,13 @@ func (c *Config) validate(loc locator, ps *problems) {
 	if !isHostPort(c.Bot.Listen, "tcp") {
 		ps.add(loc.line("bot", "listen"), "bot.listen: want host:port, like 127.0.0.1:8080, got %q", c.Bot.Listen)
 	}
-	if m := c.Bot.MetricsListen; m != "" && !isHostPort(m, "tcp") {
+	switch m := c.Bot.MetricsListen; {
+	case m != "" && !isHostPort(m, "tcp"):
 		ps.add(loc.line("bot", "metrics_listen"), "bot.metrics_listen: want host:port, like 127.0.0.1:9090, got %q", m)
+	case m != "" && m == c.Bot.Listen:
+		// serve would fail at start with "address already in use",
+		// sending the operator to look for another process.
+		ps.add(loc.line("bot", "metrics_listen"), "bot.metrics_listen: %q is bot.listen as well, and one address takes one listener: leave metrics_listen out to serve /metrics and /healthz on bot.listen", m)
 	}
 	// A StatsD address the bot cannot dial would only be logged, once a
 	// deploy has ended, and no marker would ever be sent.

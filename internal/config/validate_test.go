@@ -338,6 +338,11 @@ func TestValidationRules(t *testing.T) {
 			want:  one("metrics_listen", `bot.metrics_listen: want host:port, like 127.0.0.1:9090, got "9090"`),
 		},
 		{
+			name:  "metrics_listen the same as listen",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: 127.0.0.1:8080"},
+			want:  one("metrics_listen", `bot.metrics_listen: "127.0.0.1:8080" is bot.listen as well, and one address takes one listener: leave metrics_listen out to serve /metrics and /healthz on bot.listen`),
+		},
+		{
 			name:  "statsd",
 			edits: []string{"log_level: info", "log_level: info\n  statsd: 127.0.0.1:8125"},
 		},
