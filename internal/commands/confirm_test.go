@@ -145,7 +145,7 @@ func TestConfirmNeedsTheDeployGrantStill(t *testing.T) {
 	if res.Failed {
 		t.Fatal(out.last())
 	}
-	id := waitPrompt(t, out)
+	id := waitConfirm(t, out)
 	clk.Set(clk.Now().Add(2 * time.Hour)) // the grant has expired
 	if r, o := do("carl", "deploy confirm "+id); !r.Failed || !strings.Contains(o.last(), "carl may not deploy web/prod") {
 		t.Errorf("carl confirming after his grant expired: failed=%v %q", r.Failed, o.last())
@@ -195,7 +195,7 @@ access:
 			if res.Failed {
 				t.Fatal(out.last())
 			}
-			id := waitPrompt(t, out)
+			id := waitConfirm(t, out)
 			clk.Set(clk.Now().Add(2 * time.Hour)) // the grant has expired
 			r, o := do(tt.user, "deploy "+tt.answer+" "+id)
 			if tt.refusal != "" {
@@ -225,7 +225,7 @@ func TestCancelAtThePromptSaysNothingWasSwitched(t *testing.T) {
 	if res.Failed {
 		t.Fatal(out.last())
 	}
-	waitPrompt(t, out)
+	waitConfirm(t, out)
 	if r, o := do("bob", "cancel web"); r.Failed {
 		t.Fatalf("cancel: %q", o.last())
 	}
@@ -245,22 +245,4 @@ func TestCancelAtThePromptSaysNothingWasSwitched(t *testing.T) {
 	if l, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); l != "" {
 		t.Errorf("current %q, want none", l)
 	}
-}
-
-// waitPrompt waits for out to receive a migrations prompt and returns
-// the deploy's id.
-func waitPrompt(t *testing.T, out *recorder) string {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		out.mu.Lock()
-		for _, ev := range out.events {
-			if ev.Kind == deploy.EventConfirm {
-				out.mu.Unlock()
-				return ev.DeployID
-			}
-		}
-		out.mu.Unlock()
-	}
-	t.Fatal("no migrations prompt")
-	return ""
 }
