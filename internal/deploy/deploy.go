@@ -1718,9 +1718,28 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	)
 	fate := make([]int, len(r.hosts))
 	var marked atomic.Int64 // hosts on which the release was marked bad
+	// Switching back takes a while on a large fleet: a lease lost
+	// meanwhile hands the app+env to another replica, and the hosts not
+	// yet switched back are its to change, not this one's. Once found
+	// lost, no further host is touched.
+	var (
+		lostMu sync.Mutex
+		lost   error
+	)
+	leaseGone := func() bool {
+		lostMu.Lock()
+		defer lostMu.Unlock()
+		if lost == nil {
+			lost = r.leaseGone()
+		}
+		return lost != nil
+	}
 	eachHost(r.hosts, r.t.env.BatchSize, func(i int, h Host) {
 		if r.sessions[h.Name] == nil {
 			return // never reached
+		}
+		if leaseGone() {
+			return
 		}
 		r.mu.Lock()
 		hr := *r.rec.Host(h.Name)
@@ -1758,6 +1777,9 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		fate[i] = reverted
 		r.setHost(h.Name, func(hr *HostResult) { hr.State = HostReverted })
 	})
+	if lost != nil {
+		return r.leaseLost(lost)
+	}
 	var kept []string
 	back := map[string][]string{} // by the release the hosts went back to
 	r.mu.Lock()
