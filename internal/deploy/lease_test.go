@@ -118,15 +118,7 @@ func TestLeaseLostDuringActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := <-done
-	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
-		t.Errorf("deploy: got %s (%s), want interrupted by the lost lease", rec.Outcome, rec.Error)
-	}
-	if got := f.read("restarts.log"); got != "1\n2\n" {
-		t.Errorf("restarts: got %q, want only 1 and 2 (no switch back)", got)
-	}
-	if c := f.link("current"); c != "releases/2" {
-		t.Errorf("current -> %s, want releases/2 left as it was", c)
-	}
+	wantLeftToLeaseHolder(t, f, rec)
 }
 
 // TestRecoveredRecordFencesTheStaleOwner: a replica paused past its
@@ -434,5 +426,21 @@ func (f *fixture) recoverOnOther(t *testing.T, tr deploy.Transport) []*deploy.Re
 		if len(recovered) > 0 {
 			return recovered
 		}
+	}
+}
+
+// wantLeftToLeaseHolder checks that the deploy of 2, whose lease was lost,
+// ended interrupted and left the host on 2, as the replica holding the
+// lease now finds it: no switch back, no restart of 1.
+func wantLeftToLeaseHolder(t *testing.T, f *fixture, rec *deploy.Record) {
+	t.Helper()
+	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
+		t.Errorf("deploy: got %s (%s), want interrupted by the lost lease", rec.Outcome, rec.Error)
+	}
+	if got := f.read("restarts.log"); got != "1\n2\n" {
+		t.Errorf("restarts: got %q, want only 1 and 2 (no switch back)", got)
+	}
+	if c := f.link("current"); c != "releases/2" {
+		t.Errorf("current -> %s, want releases/2 left as it was", c)
 	}
 }

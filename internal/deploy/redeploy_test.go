@@ -129,16 +129,7 @@ func sh(t *testing.T, script string) {
 // the interrupted build again restarts it and puts it back in the pool,
 // rather than answer "nothing to do" while it is drained.
 func TestRedeployFinishesAnInterruptedSingleHost(t *testing.T) {
-	pool := &fakePool{state: map[string]string{}}
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
-	})
-	f.build("1")
-	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
-	sh(t, "cd "+f.app+" && cp -a releases/1 releases/2 && echo 2 > releases/2/BUILD && ln -sfn releases/2 current && ln -sfn releases/1 previous")
-	if err := pool.Drain(context.Background(), deploy.Host{Name: "localhost"}); err != nil {
-		t.Fatal(err)
-	}
+	f, pool := leftSwitchedAndDrained(t)
 	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
 		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true}}}
@@ -168,16 +159,7 @@ func TestRedeployFinishesAnInterruptedSingleHost(t *testing.T) {
 // restarted. The dry run says so, rather than "a deploy would do
 // nothing", or that the host was taken out of rotation by someone.
 func TestDryRunAfterADeadRun(t *testing.T) {
-	pool := &fakePool{state: map[string]string{}}
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
-	})
-	f.build("1")
-	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
-	sh(t, "cd "+f.app+" && cp -a releases/1 releases/2 && echo 2 > releases/2/BUILD && ln -sfn releases/2 current && ln -sfn releases/1 previous")
-	if err := pool.Drain(context.Background(), deploy.Host{Name: "localhost"}); err != nil {
-		t.Fatal(err)
-	}
+	f, pool := leftSwitchedAndDrained(t)
 	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
 		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
 		Hosts: []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Previous: "1", Switching: "2"}}}
@@ -196,4 +178,22 @@ func TestDryRunAfterADeadRun(t *testing.T) {
 	if hr := rec.Host("localhost"); hr.State != deploy.HostActive || pool.get("localhost") != "ready" {
 		t.Errorf("deploy: localhost %s, pool %s; want active and ready, as the dry run said", hr.State, pool.get("localhost"))
 	}
+}
+
+// leftSwitchedAndDrained is a host in a load balancer's pool that runs 1,
+// then switched to 2 by hand and drained, as a run that died after its
+// switch leaves it.
+func leftSwitchedAndDrained(t *testing.T) (*fixture, *fakePool) {
+	t.Helper()
+	pool := &fakePool{state: map[string]string{}}
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	sh(t, "cd "+f.app+" && cp -a releases/1 releases/2 && echo 2 > releases/2/BUILD && ln -sfn releases/2 current && ln -sfn releases/1 previous")
+	if err := pool.Drain(context.Background(), deploy.Host{Name: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	return f, pool
 }

@@ -31,13 +31,5 @@ func TestLeaseLostBeforeSwitchBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := <-done
-	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
-		t.Errorf("deploy: got %s (%s), want interrupted by the lost lease", rec.Outcome, rec.Error)
-	}
-	if got := f.read("restarts.log"); got != "1\n2\n" {
-		t.Errorf("restarts: got %q, want only 1 and 2 (no switch back)", got)
-	}
-	if c := f.link("current"); c != "releases/2" {
-		t.Errorf("current -> %s, want releases/2 left as it was", c)
-	}
+	wantLeftToLeaseHolder(t, f, rec)
 }

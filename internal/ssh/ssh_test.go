@@ -950,29 +950,41 @@ func TestStderrWriter(t *testing.T) {
 	})
 }
 
+// certFleet starts one host whose sshd serves the host certificate at
+// cert, once certify has put one there, and makes a CA key, ca, in dir.
+func certFleet(t *testing.T) (f *sshd.Fleet, dir, cert, ca string) {
+	t.Helper()
+	dir = t.TempDir()
+	cert = filepath.Join(dir, "host-cert.pub")
+	f = sshd.StartFleet(t, 1, sshd.Options{Config: []string{"HostCertificate " + cert}})
+	ca = filepath.Join(dir, "ca")
+	keygen(t, ca, "")
+	return f, dir, cert, ca
+}
+
+// certify signs the host key of f's host with signer (ssh-keygen -s, with
+// opts), installs the certificate at cert and restarts the host with it.
+func certify(t *testing.T, f *sshd.Fleet, cert, signer string, opts ...string) {
+	t.Helper()
+	pub := f.Hosts[0].HostKey
+	args := append([]string{"-q", "-s", signer, "-I", "host0", "-h"}, opts...)
+	if out, err := exec.Command("ssh-keygen", append(args, pub)...).CombinedOutput(); err != nil {
+		t.Fatalf("sign the host key: %v %s", err, out)
+	}
+	if err := os.WriteFile(cert, []byte(readFile(t, strings.TrimSuffix(pub, ".pub")+"-cert.pub")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.Stop(0)
+	f.Start(0) // with its certificate
+}
+
 // TestHostCertificateAuthority: a host whose certificate a CA in
 // known_hosts signed (an @cert-authority line, no line of its own) is
 // accepted, as OpenSSH's ssh accepts it, not refused as a changed key.
 func TestHostCertificateAuthority(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cert := filepath.Join(dir, "host-cert.pub")
-	f := sshd.StartFleet(t, 1, sshd.Options{Config: []string{"HostCertificate " + cert}})
-	ca := filepath.Join(dir, "ca")
-	keygen(t, ca, "")
-	pub := f.Hosts[0].HostKey
-	if out, err := exec.Command("ssh-keygen", "-q", "-s", ca, "-I", "host0", "-h", "-n", "127.0.0.1", pub).CombinedOutput(); err != nil {
-		t.Fatalf("sign the host key: %v %s", err, out)
-	}
-	signed, err := os.ReadFile(strings.TrimSuffix(pub, ".pub") + "-cert.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cert, signed, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.Stop(0)
-	f.Start(0) // with its certificate
+	f, dir, cert, ca := certFleet(t)
+	certify(t, f, cert, ca, "-n", "127.0.0.1")
 	_, port, _ := strings.Cut(f.Hosts[0].Addr, ":")
 	kh := filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(kh, []byte("@cert-authority [127.0.0.1]:"+port+" "+strings.TrimSpace(readFile(t, ca+".pub"))+"\n"), 0o644); err != nil {
@@ -991,7 +1003,7 @@ func TestHostCertificateAuthority(t *testing.T) {
 	// authority vouches for falls back to its plain key, as with OpenSSH.
 	other := filepath.Join(dir, "other-ca")
 	keygen(t, other, "")
-	line := "[127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, pub))
+	line := "[127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, f.Hosts[0].HostKey))
 	if err := os.WriteFile(kh, []byte("@cert-authority [127.0.0.1]:"+port+" "+strings.TrimSpace(readFile(t, other+".pub"))+"\n"+line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -1023,11 +1035,7 @@ func TestHostCertificateAuthority(t *testing.T) {
 // not a CA's line, makes its key a changed one.
 func TestHostCertificateRefused(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cert := filepath.Join(dir, "host-cert.pub")
-	f := sshd.StartFleet(t, 1, sshd.Options{Config: []string{"HostCertificate " + cert}})
-	ca := filepath.Join(dir, "ca")
-	keygen(t, ca, "")
+	f, dir, cert, ca := certFleet(t)
 	otherCA := filepath.Join(dir, "other-ca")
 	keygen(t, otherCA, "")
 	otherKey := filepath.Join(dir, "other-key")
@@ -1056,15 +1064,7 @@ func TestHostCertificateRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"-q", "-s", tt.signer, "-I", "host0", "-h"}, tt.sign...)
-			if out, err := exec.Command("ssh-keygen", append(args, pub)...).CombinedOutput(); err != nil {
-				t.Fatalf("sign the host key: %v %s", err, out)
-			}
-			if err := os.WriteFile(cert, []byte(readFile(t, strings.TrimSuffix(pub, ".pub")+"-cert.pub")), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f.Stop(0)
-			f.Start(0) // with this certificate
+			certify(t, f, cert, tt.signer, tt.sign...)
 			kh := filepath.Join(t.TempDir(), "known_hosts")
 			if err := os.WriteFile(kh, []byte(strings.Join(tt.knownHosts, "\n")+"\n"), 0o644); err != nil {
 				t.Fatal(err)
