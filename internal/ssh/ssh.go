@@ -41,6 +41,24 @@ const (
 	minWarmAge = 10 * time.Minute
 )
 
+// keyExchanges puts ECDH on P-256 before X25519, after the post-quantum
+// hybrid that newer OpenSSH (9.9 and later) offers. The two classical
+// curves are equally strong, but OpenSSH (9.2 here) computes X25519 with
+// its own portable code and P-256 with OpenSSL's: in a 50-host push
+// deploy on two cores, 6 % of the busy CPU was that X25519 code, and
+// with P-256 the hosts used 7 % less CPU. SHA-1 Diffie-Hellman, which
+// x/crypto still offers by default, is left out: every OpenSSH since 5.7
+// (2011) has ECDH.
+var keyExchanges = []string{
+	ssh.KeyExchangeMLKEM768X25519,
+	ssh.KeyExchangeECDHP256,
+	ssh.KeyExchangeCurve25519,
+	ssh.KeyExchangeECDHP384,
+	ssh.KeyExchangeECDHP521,
+	ssh.KeyExchangeDH14SHA256,
+	ssh.KeyExchangeDH16SHA512,
+}
+
 // ciphers puts AES-GCM first: with AES-NI it is the fastest on both ends,
 // and artifacts are streamed through it.
 var ciphers = []string{
@@ -387,7 +405,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
 		HostKeyCallback:   hostKey,
 		HostKeyAlgorithms: algos,
-		Config:            ssh.Config{Ciphers: ciphers},
+		Config:            ssh.Config{KeyExchanges: keyExchanges, Ciphers: ciphers},
 	}
 
 	unreachable := func(err error) error {

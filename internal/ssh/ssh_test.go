@@ -1091,3 +1091,43 @@ func TestHostCertificateRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyExchange: the client prefers ECDH on P-256 to X25519 (OpenSSH
+// computes X25519 with slower code of its own), still logs in to a host
+// that offers X25519 alone, and refuses SHA-1 Diffie-Hellman.
+func TestKeyExchange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		offered string // the host's KexAlgorithms
+		want    string // the key exchange agreed, "" for a refusal
+	}{
+		{"P-256 over X25519", "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256", ssh.KeyExchangeECDHP256},
+		{"X25519 alone", "curve25519-sha256", ssh.KeyExchangeCurve25519},
+		{"SHA-1 Diffie-Hellman refused", "diffie-hellman-group14-sha1", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{"KexAlgorithms " + tc.offered}})
+			s, err := transport(t, f, nil).Open(context.Background(), host(f, 0))
+			if tc.want == "" {
+				if err == nil {
+					s.Close()
+					t.Fatal("Open succeeded, want a refusal")
+				}
+				if !strings.Contains(err.Error(), "key exchange") || errors.Is(err, deploy.ErrUnreachable) {
+					t.Errorf("got %v, want a key exchange refusal, not an unreachable host", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			got := s.(*session).client.Conn.(ssh.AlgorithmsConnMetadata).Algorithms().KeyExchange
+			if got != tc.want {
+				t.Errorf("key exchange %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
