@@ -489,6 +489,48 @@ func TestAuditExport(t *testing.T) {
 	}
 }
 
+// TestAuditExportReleasesStore: the export lets the store go once it has
+// read the entries, before it writes them: written into a pager, or a
+// slow pipe, they would otherwise keep the bot from starting ("in use by
+// another Switchman process") for as long as the reader takes.
+func TestAuditExportReleasesStore(t *testing.T) {
+	f := newDemo(t)
+	runBot(t, "whoami\n", "-config", f.cfg, "console")
+	path := filepath.Join(f.dir, "state.db")
+	var out bytes.Buffer
+	w := &openOnWrite{path: path, out: &out}
+	if err := run(context.Background(), []string{"audit", "-config", f.cfg}, stdio{In: strings.NewReader(""), Out: w, Err: io.Discard}); err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	if !w.tried {
+		t.Fatalf("audit wrote nothing: %q", out.String())
+	}
+	if w.err != nil {
+		t.Errorf("opening the store while the export writes: got %v, want it free", w.err)
+	}
+}
+
+// openOnWrite opens the store at path, as a starting bot does, at its
+// first write, and keeps the outcome.
+type openOnWrite struct {
+	path  string
+	out   io.Writer
+	tried bool
+	err   error
+}
+
+func (w *openOnWrite) Write(p []byte) (int, error) {
+	if !w.tried {
+		w.tried = true
+		s, err := embedded.Open(w.path, embedded.Options{})
+		if err == nil {
+			err = s.Close()
+		}
+		w.err = err
+	}
+	return w.out.Write(p)
+}
+
 // TestParseSince: -since is a duration before now, in the config's units
 // too, or a date read as its midnight UTC, or an RFC 3339 time.
 func TestParseSince(t *testing.T) {

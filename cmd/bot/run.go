@@ -561,8 +561,13 @@ func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	entries, err := st.Audit(ctx, q)
+	// Closed before the entries are written: the embedded store's file
+	// stays locked while it is open, and written into a pager or a slow
+	// pipe they would keep the bot from starting until the reader is done.
+	if cerr := st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("read audit log: %w", err)
 	}
