@@ -535,3 +535,44 @@ func (hs *harness) startDeploy(t *testing.T, slashID, deployID string) (commands
 	hs.fd.waitCalls(t, 2)
 	return out, started
 }
+
+// TestQuietDeployMovesAtTheHandover: a deploy with no event across the
+// handover (waiting for its migrations to be confirmed) moves its progress
+// to a channel message while the interaction's token still takes the
+// note, rather than at its next event, once the reply can no longer be
+// edited and would keep its stale prompt and buttons.
+func TestQuietDeployMovesAtTheHandover(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-10"), func(o *Options) {
+		o.Now = time.Now
+		o.Handover = 500 * time.Millisecond
+	})
+	hs.clock.Set(time.Now()) // the signatures' time
+	out, started := hs.startDeploy(t, "415", "d-10")
+	out.Progress(deploy.Event{Kind: deploy.EventConfirm, Time: started, DeployID: "d-10", App: "web", Env: "prod", Build: "1337",
+		Text: "2 migrations to run", Migrations: []string{"0042_add_index", "0043_drop_column"}})
+	calls := hs.fd.waitCalls(t, 3)
+	if !strings.Contains(string(calls[2].Body), "Confirm migrations") {
+		t.Fatalf("call 2 does not show the prompt: %s", calls[2].Body)
+	}
+	// No further event: the handover alone moves the progress.
+	calls = hs.fd.waitCalls(t, 5)
+	post, note := calls[3], calls[4]
+	if got, want := post.Method+" "+post.Path, "POST /api/v9/channels/"+testChannel+"/messages"; got != want {
+		t.Errorf("call 3: %s, want %s", got, want)
+	}
+	if !strings.Contains(string(post.Body), "Confirm migrations") {
+		t.Errorf("the channel message lacks the prompt's buttons: %s", post.Body)
+	}
+	if !strings.HasSuffix(note.Path, "/messages/@original") || !strings.Contains(string(note.Body), "Continued in a new message below") ||
+		strings.Contains(string(note.Body), "Confirm migrations") {
+		t.Errorf("call 4: %s %s, want the reply's note without buttons", note.Path, note.Body)
+	}
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: time.Now(), DeployID: "d-10", App: "web", Env: "prod", Build: "1337",
+		Record: record("d-10", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.shutdown(t)
+	calls = hs.fd.Calls()
+	last := calls[len(calls)-1]
+	if got, want := last.Method+" "+last.Path, "PATCH /api/v9/channels/"+testChannel+"/messages/message-1"; got != want {
+		t.Errorf("final state: %s, want %s", got, want)
+	}
+}

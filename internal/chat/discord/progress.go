@@ -113,7 +113,21 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 		sentVer  uint64
 		last     time.Time
 		failures int
+		// moveNow is set when the handover is due with no change to
+		// show: the progress moves all the same.
+		moveNow bool
 	)
+	// A deploy quiet across the handover (one waiting for its
+	// migrations to be confirmed, whose wait lasts 15 minutes by
+	// default) would otherwise move only at its next event, once the
+	// token has expired: its reply would keep showing a stale state,
+	// and buttons, with no word of where the progress went.
+	var handover <-chan time.Time
+	if c.canHandOver() {
+		timer := time.NewTimer(c.a.handover - c.a.now().Sub(c.started))
+		defer timer.Stop()
+		handover = timer.C
+	}
 	if !c.public {
 		// The deferred response is the requester's alone, and progress is
 		// for the channel.
@@ -128,7 +142,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 	}
 	for {
 		m, ver, done := p.snapshot(c.a.now())
-		if !sent || ver != sentVer {
+		if !sent || ver != sentVer || (moveNow && t.kind != targetChannel) {
 			err := c.sendProgress(ctx, &t, m)
 			last = time.Now()
 			if rl, limited := errors.AsType[*discordgo.RateLimitError](err); limited {
@@ -155,13 +169,15 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 			} else {
 				failures = 0
 			}
-			sent, sentVer = true, ver
+			sent, sentVer, moveNow = true, ver, false
 		}
 		if done {
 			return
 		}
 		select {
 		case <-p.wake:
+		case <-handover:
+			handover, moveNow = nil, true
 		case <-ctx.Done():
 			c.log.Warn("discord progress abandoned", "err", ctx.Err())
 			return
@@ -177,7 +193,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 // minutes, it posts m as a channel message with the bot token instead and
 // makes that the target.
 func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Message) error {
-	if t.kind == targetChannel || c.a.token == "" || c.in.ChannelID == "" || c.a.now().Sub(c.started) < c.a.handover {
+	if t.kind == targetChannel || !c.canHandOver() || c.a.now().Sub(c.started) < c.a.handover {
 		return c.edit(ctx, *t, m)
 	}
 	r := render(m)
@@ -203,6 +219,12 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 		c.log.Warn("discord edit expiring reply failed", "err", c.scrub(err))
 	}
 	return nil
+}
+
+// canHandOver reports whether progress can move to a channel message:
+// that takes the bot token and a channel.
+func (c *conversation) canHandOver() bool {
+	return c.a.token != "" && c.in.ChannelID != ""
 }
 
 // edit replaces the content of the message t with m.
