@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -166,9 +167,21 @@ func (c *conversation) try(ctx context.Context, what string, f func() error) boo
 func (c *conversation) editOriginal(ctx context.Context, m chat.Message) {
 	r := render(m)
 	c.try(ctx, "edit reply", func() error {
-		_, err := c.a.s.InteractionResponseEdit(c.in, r.webhookEdit(), discordgo.WithContext(ctx))
-		return err
+		return c.editMessage(ctx, "@original", r.webhookEdit())
 	})
+}
+
+// editMessage edits the interaction's response ("@original") or one of
+// its follow-ups. Discord limits these edits per interaction token;
+// discordgo's own edit counts every interaction's against one limit,
+// and sends them one at a time, so that one deploy's progress, its limit
+// spent, held back every other command's reply until it reset. Here each
+// interaction has a limit of its own.
+func (c *conversation) editMessage(ctx context.Context, id string, e *discordgo.WebhookEdit) error {
+	uri := discordgo.EndpointWebhookMessage(c.in.AppID, c.in.Token, id)
+	bucket := discordgo.EndpointWebhookToken(c.in.AppID, c.in.Token) + "/messages/"
+	_, err := c.a.s.RequestWithBucketID(http.MethodPatch, uri, e, bucket, discordgo.WithContext(ctx))
+	return err
 }
 
 func (c *conversation) deleteOriginal(ctx context.Context) {

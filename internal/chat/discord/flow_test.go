@@ -576,3 +576,39 @@ func TestQuietDeployMovesAtTheHandover(t *testing.T) {
 		t.Errorf("final state: %s, want %s", got, want)
 	}
 }
+
+// TestRateLimitOfOneReplyHoldsNoOther: Discord limits the edits of each
+// interaction's messages by its token; one interaction's exhausted limit
+// (a deploy's progress, edited again and again) holds back no other
+// interaction's reply.
+func TestRateLimitOfOneReplyHoldsNoOther(t *testing.T) {
+	const resetAfter = 4 * time.Second
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, nil)
+	hs.fd.header = func(c apiCall) http.Header {
+		if !strings.Contains(c.Path, interactionToken("420")) {
+			return nil
+		}
+		return http.Header{
+			"X-Ratelimit-Limit": {"5"}, "X-Ratelimit-Remaining": {"0"},
+			"X-Ratelimit-Reset-After": {fmt.Sprintf("%.3f", resetAfter.Seconds())},
+			"X-Ratelimit-Bucket":      {"webhook-edits-420"},
+		}
+	}
+	responseOf(t, hs.post(t, slashCommand("420", "111", "whoami")))
+	hs.fd.waitCalls(t, 1)
+	sent := time.Now()
+	responseOf(t, hs.post(t, slashCommand("421", "222", "whoami")))
+	calls := hs.fd.waitCalls(t, 2)
+	hs.shutdown(t)
+	other := calls[1]
+	if !strings.Contains(other.Path, interactionToken("421")) {
+		t.Fatalf("call 1: %s %s, want the edit of the second reply", other.Method, other.Path)
+	}
+	if d := other.at.Sub(sent); d > resetAfter/2 {
+		t.Errorf("the second reply was edited %s after its command, want well within the first's reset (%s)", d.Round(time.Millisecond), resetAfter)
+	}
+}

@@ -94,6 +94,8 @@ type fakeDiscord struct {
 	respond func(c apiCall, n int) (status int, body string, ok bool)
 	// hijack, when set and true for a call, drops the connection.
 	hijack func(c apiCall) bool
+	// header, when set, adds headers to the answer to a call.
+	header func(c apiCall) http.Header
 }
 
 func newFakeDiscord(t *testing.T) *fakeDiscord {
@@ -149,6 +151,11 @@ func (fd *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Status = status
 	fd.calls = append(fd.calls, c)
+	if fd.header != nil {
+		for k, v := range fd.header(c) {
+			w.Header()[k] = v
+		}
+	}
 	fd.mu.Unlock()
 	if status == http.StatusNoContent {
 		w.WriteHeader(status)

@@ -233,9 +233,9 @@ func (c *conversation) edit(ctx context.Context, t target, m chat.Message) error
 	var err error
 	switch t.kind {
 	case targetOriginal:
-		_, err = c.a.s.InteractionResponseEdit(c.in, r.webhookEdit(), discordgo.WithContext(ctx))
+		err = c.editMessage(ctx, "@original", r.webhookEdit())
 	case targetFollowup:
-		_, err = c.a.s.FollowupMessageEdit(c.in, t.id, r.webhookEdit(), discordgo.WithContext(ctx))
+		err = c.editMessage(ctx, t.id, r.webhookEdit())
 	case targetChannel:
 		_, err = c.a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
 			ID: t.id, Channel: t.channel, Embeds: &r.Embeds, Components: &r.Components, AllowedMentions: noMentions(),
