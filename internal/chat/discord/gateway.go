@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
+
+	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // RunGateway receives interactions over Discord's gateway instead of the
 // HTTP endpoint (for a bot that cannot be reached from the internet), until
 // ctx ends. Interactions go through the same dispatch as ServeHTTP; the
 // first response is sent with POST interactions/{id}/{token}/callback. It
-// needs the bot token, and returns an error if the connection cannot be
-// opened; discordgo reconnects by itself afterwards.
+// needs the bot token. A gateway it cannot reach is tried again, with a
+// growing pause, until ctx ends: the rest of the bot runs meanwhile. It
+// returns an error only when Discord refuses the bot for good (its token,
+// say); discordgo reconnects by itself once connected.
 func (a *Adapter) RunGateway(ctx context.Context) error {
 	if a.token == "" {
 		return errors.New("discord gateway: no bot token")
@@ -51,8 +58,11 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 	})
 	defer remove()
-	if err := a.s.Open(); err != nil {
-		return fmt.Errorf("open discord gateway: %s", a.scrub(err))
+	if err := a.openGateway(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
 	a.log.Info("discord gateway connected")
 	<-ctx.Done()
@@ -60,6 +70,53 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		a.log.Warn("close discord gateway", "err", a.scrub(err))
 	}
 	return nil
+}
+
+// Pauses between two tries to open the gateway.
+const (
+	gatewayRetryMin = time.Second
+	gatewayRetryMax = time.Minute
+)
+
+// openGateway opens the gateway connection, trying again after a pause
+// while the failure is one that may pass (Discord or the network down,
+// a 5xx, a 429), until ctx ends. Discord refusing the token, or closing
+// the connection with a code it documents as not to reconnect after, is
+// returned at once.
+func (a *Adapter) openGateway(ctx context.Context) error {
+	wait := gatewayRetryMin
+	for {
+		err := a.s.Open()
+		if err == nil {
+			return nil
+		}
+		if gatewayRefused(err) {
+			return fmt.Errorf("open discord gateway: %s", a.scrub(err))
+		}
+		a.log.Warn("discord gateway: could not connect; trying again", "err", a.scrub(err), "in", wait)
+		if pause.For(ctx, wait) != nil {
+			return ctx.Err()
+		}
+		wait = min(2*wait, gatewayRetryMax)
+	}
+}
+
+// gatewayRefused reports whether err says Discord will not take the bot
+// however often it tries: the token refused (401) or a close code of
+// the gateway's that allows no reconnect (authentication failed, invalid
+// shard, sharding required, invalid API version, invalid or disallowed
+// intents).
+func gatewayRefused(err error) bool {
+	if re, ok := errors.AsType[*discordgo.RESTError](err); ok && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+		return true
+	}
+	if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+		switch ce.Code {
+		case 4004, 4010, 4011, 4012, 4013, 4014:
+			return true
+		}
+	}
+	return false
 }
 
 // Notices of commands not run.

@@ -308,3 +308,60 @@ func TestGatewayResponseFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayUnreachableAtStart: a gateway Discord cannot open yet (an
+// outage, a 5xx) is tried again until it opens, rather than stopping the
+// bot; one Discord refuses the token for is an error at once.
+func TestGatewayUnreachableAtStart(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int // the answer to the first GET gateway
+		wantErr bool
+	}{
+		{"unavailable", http.StatusServiceUnavailable, false},
+		{"token refused", http.StatusUnauthorized, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+				out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+				return commands.Outcome{}
+			}}
+			hs := newHarness(t, h, nil)
+			gw := fakeGateway(t, slashCommand("530", "111", "whoami"))
+			hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+			failed := false
+			hs.fd.respond = func(c apiCall, _ int) (int, string, bool) {
+				if c.Method == http.MethodGet && strings.HasSuffix(c.Path, "/gateway") && (!failed || tt.wantErr) {
+					failed = true
+					return tt.status, `{"message":"no","code":0}`, true
+				}
+				return 0, "", false
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- hs.a.RunGateway(ctx) }()
+			if tt.wantErr {
+				select {
+				case err := <-done:
+					if err == nil || !strings.Contains(err.Error(), "401") {
+						t.Errorf("RunGateway: %v, want the refusal", err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("RunGateway kept trying a refused token")
+				}
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("RunGateway returned %v after one failure, want it to try again", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			waitFor(t, "the command over the gateway", func() bool { return len(hs.h.Requests()) == 1 })
+			cancel()
+			waitGateway(t, done)
+			hs.shutdown(t)
+		})
+	}
+}
