@@ -98,17 +98,21 @@ func (c *conversation) run(ctx context.Context) {
 	}
 	// The first reply that is not a failure ("Deploying … (deploy ID)")
 	// shows in the progress message until the first event; any other
-	// reply goes to the requester alone.
+	// reply goes to the requester alone, once the progress message is
+	// shown: a follow-up sent while the deferred response still says
+	// "thinking…" takes its place instead (and its visibility), and the
+	// progress would then replace it.
 	var ack *chat.Message
+	var others []chat.Message
 	for i := range replies {
 		if ack == nil && replies[i].Level != chat.Failure {
 			ack = &replies[i]
 			continue
 		}
-		c.followup(ctx, replies[i], !replies[i].Public)
+		others = append(others, replies[i])
 	}
 	p.setAck(ack)
-	c.showProgress(ctx, p)
+	c.showProgress(ctx, p, others)
 }
 
 // notRunTimeout bounds telling the sender of a command that it was not

@@ -612,3 +612,39 @@ func TestRateLimitOfOneReplyHoldsNoOther(t *testing.T) {
 		t.Errorf("the second reply was edited %s after its command, want well within the first's reset (%s)", d.Round(time.Millisecond), resetAfter)
 	}
 }
+
+// TestOtherRepliesFollowTheProgressMessage: a deploy's replies besides
+// its acknowledgement (the audit log unreachable, say) follow up once the
+// progress message is shown. Discord gives the first follow-up sent while
+// the deferred response still says "thinking…" that message's place and
+// visibility, so sent before, it went to the channel and the progress
+// then replaced it.
+func TestOtherRepliesFollowTheProgressMessage(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "Deploying web 1337 to prod (deploy d-11)"})
+		out.Reply(chat.Message{Level: chat.Failure, Title: "The audit log is unreachable: state store unreachable"})
+		return commands.Outcome{DeployID: "d-11"}
+	}}
+	hs := newHarness(t, h, nil)
+	responseOf(t, hs.post(t, deploySlash("416", "111")))
+	out := hs.h.waitOut(t, 1)
+	calls := hs.fd.waitCalls(t, 2)
+	started := hs.clock.Now()
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-11", Record: record("d-11", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.shutdown(t)
+	calls = hs.fd.Calls()
+	original := "PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("416") + "/messages/@original"
+	followup := "POST /api/v9/webhooks/" + testAppID + "/" + interactionToken("416")
+	if got := calls[0].Method + " " + calls[0].Path; got != original {
+		t.Fatalf("call 0: %s, want the progress message (%s) before any follow-up; calls %s", got, original, transcript(t, calls))
+	}
+	var notice *apiCall
+	for i := range calls {
+		if strings.HasPrefix(calls[i].Method+" "+calls[i].Path, followup) {
+			notice = &calls[i]
+		}
+	}
+	if notice == nil || !strings.Contains(string(notice.Body), "audit log is unreachable") || !strings.Contains(string(notice.Body), `"flags":64`) {
+		t.Errorf("follow-up %+v, want the audit notice to the requester alone", notice)
+	}
+}

@@ -105,8 +105,17 @@ const handoverNote = "Continued in a new message below: Discord lets a command's
 // showProgress edits the progress message until the deploy is done: at
 // most one edit per EditInterval, the latest state wins, a 429 waits
 // retry_after and then sends whatever is latest, and the final state is
-// retried until delivered (or maxFinalAttempts other errors).
-func (c *conversation) showProgress(ctx context.Context, p *progressState) {
+// retried until delivered (or maxFinalAttempts other errors). The replies
+// in later follow up once the progress message is first shown (or could
+// not be).
+func (c *conversation) showProgress(ctx context.Context, p *progressState, later []chat.Message) {
+	sendLater := func() {
+		for _, m := range later {
+			c.followup(ctx, m, !m.Public)
+		}
+		later = nil
+	}
+	defer sendLater()
 	var (
 		t        = target{kind: targetOriginal}
 		sent     bool
@@ -139,6 +148,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 		}
 		t = target{kind: targetFollowup, id: id}
 		sent, sentVer, last = true, ver, time.Now()
+		sendLater()
 	}
 	for {
 		m, ver, done := p.snapshot(c.a.now())
@@ -170,6 +180,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState) {
 				failures = 0
 			}
 			sent, sentVer, moveNow = true, ver, false
+			sendLater()
 		}
 		if done {
 			return
