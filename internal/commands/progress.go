@@ -268,7 +268,7 @@ func (p *Progress) finalMessage() chat.Message {
 	m := FinalMessage(r, r.Finished)
 	extra := []string{"requested by " + orNone(r.Requester)}
 	if len(r.Migrations) > 0 {
-		extra = append(extra, "migrations: "+strings.Join(r.Migrations, ", "))
+		extra = append(extra, "migrations: "+hostNames(r.Migrations, progressMigrations))
 	}
 	m.Lines = append(extra, m.Lines...)
 	if len(m.Fields) > progressHosts {
@@ -318,8 +318,15 @@ func migrationsLine(ms []string) string {
 	if len(ms) == 0 {
 		return "no pending migrations"
 	}
-	return "pending migrations: " + strings.Join(ms, ", ")
+	return "pending migrations: " + hostNames(ms, progressMigrations)
 }
+
+// progressMigrations is how many migrations the progress message names;
+// the others are counted. A message is cut at the chat's limit (Discord
+// shows 4,096 characters of it, a Slack section 3,000): a release with
+// 150 pending migrations had its list push the confirmation prompt, and
+// its deadline, out of the message. The console lists them all.
+const progressMigrations = 10
 
 // moreHosts counts hosts by state: "… and 30 more hosts: 12 active, 18 pending".
 func moreHosts(hs []hostProgress) string {

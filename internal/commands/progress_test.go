@@ -304,6 +304,40 @@ func TestProgressConfirm(t *testing.T) {
 	}
 }
 
+// TestProgressManyMigrations: a release with many pending migrations has
+// the first ten named and the others counted, so that the confirmation
+// prompt and its deadline still fit a chat message, and so does the
+// final summary.
+func TestProgressManyMigrations(t *testing.T) {
+	var names []string
+	for i := range 150 {
+		names = append(names, fmt.Sprintf("%04d_add_column_with_a_long_descriptive_name", i))
+	}
+	s := newScript(deploy.KindDeploy, "42", "41", "web1")
+	s.step("web1", deploy.StepDeliver).step("web1", deploy.StepPending)
+	s.add(deploy.Event{Kind: deploy.EventConfirm, Migrations: names, Deadline: t0.Add(10 * time.Minute),
+		Text: "150 pending migration(s) wait for confirmation: deploy confirm 20250314-100000-abc123, or deploy abort 20250314-100000-abc123"})
+	var p commands.Progress
+	for _, ev := range s.events {
+		p.Apply(ev)
+	}
+	text := chat.Text(p.Message(t0.Add(time.Minute)))
+	for _, want := range []string{names[9] + " and 140 more", "⏸ 150 pending migration(s)", "(until 10:10:00 UTC)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", text, want)
+		}
+	}
+	if n := len([]rune(text)); n > 3000 || strings.Contains(text, names[10]) {
+		t.Errorf("got %d characters naming %s, want the first ten named within 3,000", n, names[10])
+	}
+	s.rec.Migrations = names
+	s.finish(deploy.OutcomeSucceeded, "", deploy.HostResult{Host: "web1", State: deploy.HostActive, Current: "42", Previous: "41"})
+	p.Apply(s.events[len(s.events)-1])
+	if final := chat.Text(p.Message(t0.Add(3 * time.Minute))); !strings.Contains(final, "migrations: "+names[0]) || !strings.Contains(final, "and 140 more") || strings.Contains(final, names[10]) {
+		t.Errorf("final:\n%s\nwant the first ten migrations named and 140 counted", final)
+	}
+}
+
 // TestProgressManyHostsNamesFailures: in a fleet larger than the view
 // shows host by host, the hosts that failed are among those shown, with
 // their error, while the deploy runs and once it ended.
