@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -103,17 +104,25 @@ type Secrets struct {
 
 // NewSecrets returns the Secrets that hide values, each trimmed of
 // surrounding white space; values shorter than MinSecret characters, and
-// repeats, are left out.
+// repeats, are left out. A value holding a quote, a backslash or a
+// control character is hidden as a Go quoted string writes it too
+// (pa\"ss for pa"ss): the log's text handler quotes an attribute so, as
+// %q does, and the value as written is then no longer in the line.
 func NewSecrets(values ...string) *Secrets {
 	s := &Secrets{}
 	seen := map[string]bool{}
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if utf8.RuneCountInString(v) < MinSecret || seen[v] {
+		if utf8.RuneCountInString(v) < MinSecret {
 			continue
 		}
-		seen[v] = true
-		s.values = append(s.values, v)
+		q := strconv.Quote(v)
+		for _, form := range []string{v, q[1 : len(q)-1]} {
+			if !seen[form] {
+				seen[form] = true
+				s.values = append(s.values, form)
+			}
+		}
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -184,3 +185,35 @@ func TestSecretsWriter(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// TestSecretsWriterQuoted: the log's text handler quotes an attribute
+// holding a quote, a backslash or a control character, escaping them; a
+// secret value holding one is hidden in that form too.
+func TestSecretsWriterQuoted(t *testing.T) {
+	tests := []struct {
+		name, secret string
+	}{
+		{"a quote", `pa"ss-word`},
+		{"a backslash", `pa\ss-word`},
+		{"a tab", "pa\tss-word"},
+		{"invalid UTF-8", "pa\xffss-word"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			log := slog.New(slog.NewTextHandler(NewSecrets(tt.secret).Writer(&out), nil))
+			log.Warn("redis: auth failed", "err", errors.New("password "+tt.secret+" refused"))
+			got := out.String()
+			if want := `err="password REDACTED refused"`; !strings.Contains(got, want) {
+				t.Errorf("log line %q lacks %q", got, want)
+			}
+			if strings.Contains(got, "ss-word") {
+				t.Errorf("log line %q shows the secret", got)
+			}
+			// As %q writes it in a message.
+			if got := NewSecrets(tt.secret).Text(fmt.Sprintf("token %q refused", tt.secret)); got != `token "REDACTED" refused` {
+				t.Errorf("%%q of the secret: got %q, want %q", got, `token "REDACTED" refused`)
+			}
+		})
+	}
+}
