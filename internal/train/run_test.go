@@ -292,6 +292,43 @@ func TestTakeOver(t *testing.T) {
 	}
 }
 
+// TestStartJustAfterDepartureAsFollower: a bot (sharing its store, so
+// leading only once its leader lease is taken) restarts seconds after a
+// departure time; the lease is taken a moment after the scheduler first
+// looks. The departure is up to a minute late, so it runs, as it would
+// for a bot leading from its first look, even with grace: 0s.
+func TestStartJustAfterDepartureAsFollower(t *testing.T) {
+	tests := []struct {
+		name    string
+		restart time.Duration // after the departure time
+		lease   time.Duration // after the restart
+	}{
+		{"restarted 5 s after, leading at once", 5 * time.Second, time.Millisecond},
+		{"restarted 20 s after, leading 1 s later", 20 * time.Second, time.Second},
+		{"took over 30 s after, leading 10 s later", 30 * time.Second, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 13, 50), func(c *config.Config) { c.Trains["daily"].Grace = 0 })
+			h.board("alice", "accounting", "1338")
+			for kind, when := range map[string]time.Time{KindDeparture: at(2026, 6, 1, 14, 0), KindReminder: at(2026, 6, 2, 13, 45)} {
+				if err := h.store.MarkRun(t.Context(), "daily", kind, when); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Set(at(2026, 6, 2, 14, 0).Add(tt.restart))
+			h.leaderFrom = h.clock.Now().Add(tt.lease)
+			h.run(at(2026, 6, 2, 14, 30))
+			if got := h.runner.texts(); len(got) != 1 {
+				t.Errorf("deploys: got %q, want accounting's; posts: %q", got, h.notes.titles("#deploys"))
+			}
+			if got := h.notes.find("#deploys", "did not leave"); len(got) != 0 {
+				t.Errorf("got %q, want the departure run", render(got[0]))
+			}
+		})
+	}
+}
+
 // TestCatchUp starts the bot after it was down over an event: what ran
 // before is in LastRun.
 func TestCatchUp(t *testing.T) {
