@@ -79,7 +79,16 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 // are shown it. A password holding a space or a quote is not found whole.
 // Punctuation ending a URL is taken for the sentence's: it stays after a
 // hidden query.
+//
+// The credentials of an Authorization or Proxy-Authorization header are
+// hidden too, as curl -v, a set -x trace of curl -H, JSON or a Go header
+// map print one (see hideAuthHeaders): the scheme stays
+// ("Authorization: Bearer REDACTED"); after a scheme it does not know,
+// the whole value is hidden.
 func Text(s string) string {
+	if strings.Contains(s, "uthorization") || strings.Contains(s, "UTHORIZATION") {
+		s = hideAuthHeaders(s)
+	}
 	if !strings.Contains(s, "://") {
 		return s
 	}
@@ -87,6 +96,70 @@ func Text(s string) string {
 		end := len(strings.TrimRight(u, ".,:;!?)]}"))
 		return URL(u[:end]) + u[end:]
 	})
+}
+
+// authHeader matches an Authorization header's name and what separates
+// it from its value: a colon or an equals sign, after the closing quote
+// of a JSON key (escaped, in a JSON string quoted again).
+var authHeader = regexp.MustCompile(`(?i)\b(?:proxy-)?authorization(?:\\?["'])?[ \t]*[:=][ \t]*`)
+
+// authScheme matches a known scheme at the start of an Authorization
+// header's value, and the space after it; the first group is set for a
+// scheme whose credentials are one token (Bearer, Basic), which ends at a
+// space, the second for one whose credentials are a list of parameters
+// (Digest, AWS's), which may hold spaces.
+var authScheme = regexp.MustCompile(`(?i)^(?:(basic|bearer|token|bot|negotiate|ntlm|apikey|key|sso-key|ssws|splunk)|(digest|oauth|aws4-hmac-sha256|hoba|mutual|vapid|scram-sha-1|scram-sha-256))[ \t]+`)
+
+// hideAuthHeaders hides the credentials of the Authorization headers in
+// s: what follows the scheme, if a known one, or else the whole value, up
+// to the quote or bracket that closes the value (a JSON string, a Go
+// header map) or the header (curl -H 'Authorization: …' in a set -x
+// trace), else up to the end of the line (curl -v); the one token of a
+// Bearer or Basic scheme ends at a space as well.
+func hideAuthHeaders(s string) string {
+	var b strings.Builder
+	at := 0
+	for _, m := range authHeader.FindAllStringIndex(s, -1) {
+		from := m[1]
+		if m[0] < at {
+			continue
+		}
+		var closer string
+		switch rest := s[from:]; {
+		case strings.HasPrefix(rest, `\"`):
+			closer, from = `\"`, from+2
+		case strings.HasPrefix(rest, `"`), strings.HasPrefix(rest, "'"):
+			closer, from = rest[:1], from+1
+		case strings.HasPrefix(rest, "["):
+			closer, from = "]", from+1
+		case m[0] > 0 && (s[m[0]-1] == '"' || s[m[0]-1] == '\''):
+			closer = s[m[0]-1 : m[0]]
+		}
+		token := false
+		if n := authScheme.FindStringSubmatchIndex(s[from:]); n != nil {
+			from, token = from+n[1], n[2] >= 0
+		}
+		to := from
+		for ; to < len(s) && s[to] != '\n' && s[to] != '\r'; to++ {
+			if closer != "" && strings.HasPrefix(s[to:], closer) || token && (s[to] == ' ' || s[to] == '\t') {
+				break
+			}
+			if closer == `"` && s[to] == '\\' && to+1 < len(s) && s[to+1] != '\n' && s[to+1] != '\r' {
+				to++ // an escaped character of a JSON string: a quote, say
+			}
+		}
+		if to == from {
+			continue
+		}
+		b.WriteString(s[at:from])
+		b.WriteString(Mask)
+		at = to
+	}
+	if at == 0 {
+		return s
+	}
+	b.WriteString(s[at:])
+	return b.String()
 }
 
 // MinSecret is the fewest characters a value must have for Secrets to hide

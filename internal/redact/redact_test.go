@@ -217,3 +217,47 @@ func TestSecretsWriterQuoted(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorizationHeader: the credentials of an Authorization header, as
+// the tools a health command or a hook runs print it (curl -v on its
+// standard error, a set -x trace), are hidden; its scheme stays.
+func TestAuthorizationHeader(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"curl -v", "> GET /health HTTP/1.1\r\n> Authorization: Bearer eyJhbGciOi.hunter2\r\n> Accept: */*\r\n",
+			"> GET /health HTTP/1.1\r\n> Authorization: Bearer REDACTED\r\n> Accept: */*\r\n"},
+		{"curl -v over HTTP/2", "> authorization: Bearer hunter2\n< HTTP/2 503", "> authorization: Bearer REDACTED\n< HTTP/2 503"},
+		{"basic", "> Authorization: Basic ZGVwbG95Omh1bnRlcjI=\n", "> Authorization: Basic REDACTED\n"},
+		{"set -x of curl -H", "+ curl -fsS -H 'Authorization: Bearer hunter2' http://127.0.0.1:8080/health",
+			"+ curl -fsS -H 'Authorization: Bearer REDACTED' http://127.0.0.1:8080/health"},
+		{"set -x of curl -H with Digest", `+ curl -H 'Authorization: Digest username="ci", response="hunter2"' x`, `+ curl -H 'Authorization: Digest REDACTED' x`},
+		{"double quotes", `curl -H "Authorization: token hunter2" x`, `curl -H "Authorization: token REDACTED" x`},
+		{"JSON", `{"Authorization": "Bearer hunter2", "Accept": "*/*"}`, `{"Authorization": "Bearer REDACTED", "Accept": "*/*"}`},
+		{"a Go header map", "map[Authorization:[Bearer hunter2] User-Agent:[curl]]", "map[Authorization:[Bearer REDACTED] User-Agent:[curl]]"},
+		{"no scheme", "Authorization: hunter2\nnext", "Authorization: REDACTED\nnext"},
+		{"an unknown scheme with parameters", `Authorization: Custom user="x", secret="hunter2"`, `Authorization: REDACTED`},
+		{"JSON with an escaped quote", `{"Authorization": "Digest response=\"hunter2\""}`, `{"Authorization": "Digest REDACTED"}`},
+		{"JSON quoted again in a log line", `err="body {\"Authorization\": \"Bearer hunter2\"}"`, `err="body {\"Authorization\": \"Bearer REDACTED\"}"`},
+		{"AWS's", "Authorization: AWS4-HMAC-SHA256 Credential=AKIA/2026, Signature=hunter2", "Authorization: AWS4-HMAC-SHA256 REDACTED"},
+		{"a proxy's", "> Proxy-Authorization: Basic aHVudGVyMg==", "> Proxy-Authorization: Basic REDACTED"},
+		{"upper case", "AUTHORIZATION: BEARER hunter2", "AUTHORIZATION: BEARER REDACTED"},
+		{"the word alone", "authorization failed for deploy", "authorization failed for deploy"},
+		{"no value", "> Authorization: \n", "> Authorization: \n"},
+		{"a token scheme's credentials end at a space", "curl: Authorization: Bearer hunter2 refused", "curl: Authorization: Bearer REDACTED refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Text(tt.in)
+			if got != tt.want {
+				t.Errorf("Text(%q): got %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "hunter2") || strings.Contains(got, "ZGVwbG95") || strings.Contains(got, "aHVudGVy") {
+				t.Errorf("Text(%q): got %q, which shows a secret", tt.in, got)
+			}
+			if got := NewSecrets().Text(tt.in); got != tt.want {
+				t.Errorf("Secrets.Text(%q): got %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
