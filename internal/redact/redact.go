@@ -29,6 +29,10 @@ const Mask = "REDACTED"
 // be shown. Here the user info ends at the last @, wherever it is; an @ in
 // a path or query hides everything before it, which shows less than it
 // could but nothing it should not.
+//
+// The path of a Slack or Discord webhook is its credential: what follows
+// /services/ (or /workflows/, /triggers/) on hooks.slack.com, and the
+// token after a Discord webhook's id, become Mask too.
 func URL(raw string) string {
 	n := schemeLen(raw)
 	if n == 0 {
@@ -40,12 +44,26 @@ func URL(raw string) string {
 	}
 	if i := strings.IndexAny(rest, "?#"); i >= 0 {
 		query, _, _ := strings.Cut(rest[i:], "#")
-		rest = rest[:i]
+		rest = hideWebhook(rest[:i])
 		if len(query) > 1 {
 			rest += "?" + Mask
 		}
+		return scheme + rest
 	}
-	return scheme + rest
+	return scheme + hideWebhook(rest)
+}
+
+// webhookPath matches the host and path of a Slack or Discord webhook up
+// to its secret part, which follows.
+var webhookPath = regexp.MustCompile(`(?i)^(?:[^/]*@)?(?:hooks\.slack\.com(?::[0-9]+)?/(?:services|workflows|triggers)/|(?:(?:ptb|canary)\.)?discord(?:app)?\.com(?::[0-9]+)?/api/(?:v[0-9]+/)?webhooks/[0-9]+/)`)
+
+// hideWebhook returns rest, a URL's authority and path, with the secret
+// part of a webhook's path hidden.
+func hideWebhook(rest string) string {
+	if m := webhookPath.FindStringIndex(rest); m != nil && m[1] < len(rest) {
+		return rest[:m[1]] + Mask
+	}
+	return rest
 }
 
 // schemeLen is the length of raw's scheme with the ":" and any "//" after
@@ -84,10 +102,15 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 // hidden too, as curl -v, a set -x trace of curl -H, JSON or a Go header
 // map print one (see hideAuthHeaders): the scheme stays
 // ("Authorization: Bearer REDACTED"); after a scheme it does not know,
-// the whole value is hidden.
+// the whole value is hidden. So are Slack tokens (xoxb-…, xoxp-…,
+// xapp-…), whoever's they are, and the secret path of a Slack or Discord
+// webhook's URL (see URL).
 func Text(s string) string {
 	if strings.Contains(s, "uthorization") || strings.Contains(s, "UTHORIZATION") {
 		s = hideAuthHeaders(s)
+	}
+	if strings.Contains(s, "xox") || strings.Contains(s, "xapp-") {
+		s = slackToken.ReplaceAllString(s, Mask)
 	}
 	if !strings.Contains(s, "://") {
 		return s
@@ -97,6 +120,10 @@ func Text(s string) string {
 		return URL(u[:end]) + u[end:]
 	})
 }
+
+// slackToken matches a Slack token: a bot's, a user's, an app-level one,
+// a refresh or configuration token.
+var slackToken = regexp.MustCompile(`\b(?:xox[abeoprs]|xapp)-[0-9A-Za-z-]{6,}`)
 
 // authHeader matches an Authorization header's name and what separates
 // it from its value: a colon or an equals sign, after the closing quote

@@ -261,3 +261,36 @@ func TestAuthorizationHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestChatCredentials: Slack tokens and the secret paths of Slack and
+// Discord webhooks, which a hook notifying a channel prints (wget names
+// the URL it fetches on its standard error; set -x traces the command),
+// are hidden whoever's they are.
+func TestChatCredentials(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"wget of a Slack webhook", "--2026-12-05 14:00:01--  https://hooks.slack.com/services/T0001/B0001/hunter2hunter2\nResolving hooks.slack.com",
+			"--2026-12-05 14:00:01--  https://hooks.slack.com/services/REDACTED\nResolving hooks.slack.com"},
+		{"a Slack workflow trigger", "POST https://hooks.slack.com/triggers/T0001/123/hunter2: 404", "POST https://hooks.slack.com/triggers/REDACTED: 404"},
+		{"a Discord webhook", "curl https://discord.com/api/webhooks/1234567890/hunter2-hunter2 failed", "curl https://discord.com/api/webhooks/1234567890/REDACTED failed"},
+		{"a Discord webhook, versioned, with a query", "https://discordapp.com/api/v10/webhooks/123/hunter2?wait=true", "https://discordapp.com/api/v10/webhooks/123/REDACTED?REDACTED"},
+		{"another Slack URL is not a webhook", "https://api.slack.com/apps/A0001", "https://api.slack.com/apps/A0001"},
+		{"a Discord webhook's id alone", "https://discord.com/api/webhooks/123/", "https://discord.com/api/webhooks/123/"},
+		{"a bot token", "+ notify --token xoxb-1234-5678-hunter2 --channel C1", "+ notify --token REDACTED --channel C1"},
+		{"a user token", "SLACK_TOKEN=xoxp-1234-5678-9012-hunter2", "SLACK_TOKEN=REDACTED"},
+		{"an app-level token", "xapp-1-A0001-1234-hunter2 refused", "REDACTED refused"},
+		{"the prefix alone", "xoxb- and xapp- prefixes", "xoxb- and xapp- prefixes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Text(tt.in)
+			if got != tt.want {
+				t.Errorf("Text(%q): got %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "hunter2") {
+				t.Errorf("Text(%q): got %q, which shows a secret", tt.in, got)
+			}
+		})
+	}
+}
