@@ -24,6 +24,9 @@ import "strings"
 // reject one, but the result always keeps the NUL inside a single-quoted
 // word, so a shell or exec call that cuts the script at the NUL sees an
 // unterminated quote and fails instead of running a shortened command.
+// A shell reading the script from a file or pipe may instead drop the
+// byte (dash does) and run the word as another value: the transports
+// refuse a script that is not Valid.
 func Quote(s string) string {
 	if s == "" {
 		return "''"

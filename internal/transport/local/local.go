@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/scriptio"
+	"github.com/switchman-bot/switchman/internal/shell"
 )
 
 // waitDelay is how long Run waits, after the shell has exited, for its
@@ -116,6 +117,12 @@ type session struct {
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.closed {
 		return nil, errors.New("local: session closed")
+	}
+	// The shell reads the script from a pipe, where nothing cuts it at a
+	// NUL: dash drops the byte and runs the rest, so a quoted value that
+	// held one would name another file ('/srv/a<NUL>pp' is /srv/app).
+	if !shell.Valid(cmd.Script) {
+		return nil, errors.New("local: script holds a NUL byte")
 	}
 	if cmd.Run != "" && !deploy.ValidRunToken(cmd.Run) {
 		return nil, fmt.Errorf("local: invalid run token %q", cmd.Run)

@@ -485,3 +485,23 @@ func TestRunToken(t *testing.T) {
 		t.Errorf("a step with an invalid run token ran: %v", err)
 	}
 }
+
+// TestRunRefusesNUL: a script holding a NUL byte is refused, not run. The
+// shell reads the script from a pipe and dash drops the byte: the quoted
+// path of a directory named with one would name another, which the
+// script would remove.
+func TestRunRefusesNUL(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "ab")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, &Transport{})
+	out, err := s.Run(context.Background(), deploy.Command{Script: "rm -rf " + shell.Quote(filepath.Join(dir, "a\x00b")) + "; echo ran", Timeout: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("got output %q and error %v, want an error naming the NUL byte", out, err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("%s: %v, want it left alone", other, err)
+	}
+}
