@@ -23,6 +23,15 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *problems) {
 	if n.Kind == yaml.AliasNode || isNull(n) {
 		return
 	}
+	if n.Kind == yaml.ScalarNode && strings.IndexByte(n.Value, 0) >= 0 {
+		// Written as "\0" in a quoted string. Paths, shared paths, hosts,
+		// vars and commands go into the scripts the hosts run, and no
+		// shell takes the byte: the SSH transport refuses every such
+		// script, and a shell reading one may drop the byte and act on
+		// another path. The value is not shown: it may be a secret.
+		ps.add(n.Line, "%s: holds a NUL byte (\\0), which no shell, file name or URL can carry; remove it", where(path))
+		return
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}

@@ -1384,3 +1384,35 @@ func showsNone(t *testing.T, got []Problem, what string, secrets ...string) {
 		}
 	}
 }
+
+// TestNULRefused: a NUL byte, which YAML writes as "\0" in a quoted
+// string, is refused in every value, with the key and line and without
+// the value: paths, hosts, vars and commands go into the scripts the
+// hosts run, and no shell takes one.
+func TestNULRefused(t *testing.T) {
+	const msg = "holds a NUL byte (\\0), which no shell, file name or URL can carry; remove it"
+	tests := []struct {
+		name, old, new, marker, key string
+	}{
+		{"path", "path: /srv/web", `path: "/srv/w\0eb"`, "path: \"/srv", "apps.web.path"},
+		{"shared path", "shared: [storage]", `shared: ["stor\0age"]`, "shared:", "apps.web.shared[0]"},
+		{"restart", "restart: systemctl restart web", `restart: "systemctl restart web\0; rm -rf /"`, "restart:", "apps.web.restart"},
+		{"migrations", "run: ./migrate up", `run: "./migrate\0 up"`, "run: \"./migrate", "apps.web.migrations.run"},
+		{"health command", "url: http://{host}:8000/health", `command: "curl -fsS {host}\0:8000"`, "command:", "apps.web.health.command"},
+		{"host address", "- web2=10.0.0.2", `- "web2=10.0.0.2\0"`, "- \"web2", "apps.web.environments.prod.hosts[1]"},
+		{"host var", "          - web1\n", "          - name: web1\n            vars: {port: \"80\\0\"}\n", "vars:", "apps.web.environments.prod.hosts[0].vars.port"},
+		{"hook", "        batch_size: 1\n", "        batch_size: 1\n        hooks: {after_restart: \"notify\\0\"}\n", "hooks:", "apps.web.environments.prod.hooks.after_restart"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := edit(t, baseYAML, tt.old, tt.new)
+			got := problemsOf(t, y)
+			checkProblems(t, got, one(tt.marker, tt.key+": "+msg)(y))
+			for _, p := range got {
+				if strings.Contains(p.Msg, "\x00") {
+					t.Errorf("problem %q: shows the value", p.Msg)
+				}
+			}
+		})
+	}
+}
