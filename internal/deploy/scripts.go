@@ -70,9 +70,11 @@ func (s hostState) has(build string) bool {
 // releases are listed without ls (see newestFirst). A link whose release
 // is gone runs nothing: it is reported as dangling, not as that release,
 // so that a deploy of the release restores it rather than finding it
-// current. With probe, it also
-// asks zstd its version (see unpackScript): a process, so only for a
-// push delivery.
+// current. Of a link it prints the release's name, not its path: the
+// deploy directory's path may hold a line break, which would end the
+// line early. A release whose name holds one is no build id, and is left
+// out: its lines would read as others. With probe, it also asks zstd its
+// version (see unpackScript): a process, so only for a push delivery.
 func inspectScript(dir string, probe bool) string {
 	zstd := "echo zstd=yes"
 	if probe {
@@ -80,10 +82,13 @@ func inspectScript(dir string, probe bool) string {
 	}
 	return fmt.Sprintf(`if command -v zstd >/dev/null 2>&1; then %s; fi
 cd %s 2>/dev/null || exit 0
-here=$PWD
+here=$PWD nl='
+'
 for l in current previous; do
 	if cd -P "./$l" 2>/dev/null; then
-		printf '%%s=%%s\n' "$l" "$PWD"
+		r=${PWD##*/}
+		case $r in *"$nl"*) r= ;; esac
+		printf '%%s=%%s\n' "$l" "$r"
 		cd "$here"
 	elif [ -L "$l" ]; then
 		printf 'dangling=%%s\n' "$l"
@@ -95,7 +100,7 @@ cd releases
 set -- .tmp-*
 [ -e "$1" ] && echo partial=yes
 exit 0
-`, zstd, shell.Quote(dir), newestFirst(`		if [ -e ".bad-$r" ]; then printf 'bad=%s\n' "$r"; else printf 'release=%s\n' "$r"; fi`))
+`, zstd, shell.Quote(dir), newestFirst(`		case $r in *"$nl"*) ;; *) if [ -e ".bad-$r" ]; then printf 'bad=%s\n' "$r"; else printf 'release=%s\n' "$r"; fi ;; esac`))
 }
 
 // newestFirst returns a loop that runs body once per directory of the

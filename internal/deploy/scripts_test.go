@@ -418,6 +418,59 @@ func TestInspectAndNeedsPrune(t *testing.T) {
 	}
 }
 
+// TestInspectLineBreaks: a line break in the deploy directory's path, or
+// in the name of a directory of releases/, changes nothing the inspect
+// script reports: what follows it would otherwise read as a line of its
+// own, a release named "a" current, or a release marked bad.
+func TestInspectLineBreaks(t *testing.T) {
+	tests := []struct {
+		name     string
+		dir      string   // under a temporary directory
+		releases []string // made in this order, the last newest
+		current  string   // the release current links to
+		want     hostState
+	}{
+		{name: "path", dir: "srv\nweb", releases: []string{"2", "3"}, current: "3",
+			want: hostState{Current: "3", Releases: []string{"3", "2"}}},
+		{name: "path ending in a build id", dir: "srv/x\n7", releases: []string{"3"}, current: "3",
+			want: hostState{Current: "3", Releases: []string{"3"}}},
+		{name: "release name", dir: "web", releases: []string{"3", "4\nbad=3", "5\nrelease=9"}, current: "3",
+			want: hostState{Current: "3", Releases: []string{"3"}}},
+		{name: "current's name", dir: "web", releases: []string{"2", "3\ncurrent=2"}, current: "3\ncurrent=2",
+			want: hostState{Releases: []string{"2"}}},
+	}
+	for _, sh := range posixShells() {
+		for _, tt := range tests {
+			t.Run(strings.Join(sh, " ")+"/"+tt.name, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), tt.dir)
+				old := time.Now().Add(-time.Hour)
+				for i, r := range tt.releases {
+					p := filepath.Join(dir, "releases", r)
+					if err := os.MkdirAll(p, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					at := old.Add(time.Duration(i) * time.Minute)
+					if err := os.Chtimes(p, at, at); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Symlink("releases/"+tt.current, filepath.Join(dir, "current")); err != nil {
+					t.Fatal(err)
+				}
+				out, err := exec.Command(sh[0], append(sh[1:], "-c", inspectScript(dir, false))...).Output()
+				if err != nil {
+					t.Fatalf("inspect: %v", err)
+				}
+				st := parseInspect(out)
+				if st.Current != tt.want.Current || st.Previous != "" || !slices.Equal(st.Releases, tt.want.Releases) || len(st.Bad) != 0 {
+					t.Errorf("got current %q, previous %q, releases %q, bad %v; want current %q, releases %q, none bad (printed %q)",
+						st.Current, st.Previous, st.Releases, st.Bad, tt.want.Current, tt.want.Releases, out)
+				}
+			})
+		}
+	}
+}
+
 // TestPacedUnpack streams an artifact through the fan-out to the unpack
 // script run by /bin/sh, paced by what GNU tar reports: the host never
 // has more than the pace window of the stream beyond what its tar has
