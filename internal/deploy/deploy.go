@@ -1146,7 +1146,16 @@ func (r *run) migrate() error {
 	// Recorded before the migrate command starts and once it ends (two
 	// writes only a deploy that migrates makes): a deploy interrupted
 	// meanwhile says that the schema may have changed.
-	r.update(func(rec *Record) { rec.MigrationState = MigrationsRunning })
+	var was MigrationState
+	r.update(func(rec *Record) { was, rec.MigrationState = rec.MigrationState, MigrationsRunning })
+	if err := r.refusedErr(); err != nil {
+		// Refused: recovery on another replica took the run over, and
+		// its record says the migrations did not start. They do not.
+		r.mu.Lock()
+		r.rec.MigrationState = was
+		r.mu.Unlock()
+		return err
+	}
 	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
 		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched; %s", h.Name, r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
@@ -1454,6 +1463,9 @@ func (r *run) activateAll() error {
 				switched = append(switched, h)
 				continue
 			}
+			if errors.Is(err, ErrLeaseLost) {
+				return err // not switched: see beginSwitch
+			}
 			if canary {
 				return errs.Wrap(errs.Unavailable, err, "the canary %s failed: %s", h.Name, failureText(err))
 			}
@@ -1576,7 +1588,9 @@ func hostNames(hs []Host) string {
 // a host is never left half-restarted.
 func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
-	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating; hr.startSwitch(build) })
+	if err := r.beginSwitch(h, build); err != nil {
+		return err
+	}
 	retire := r.retire
 	if r.retireLeft && previous != build && !r.again[h.Name] {
 		retire = previous
@@ -1893,12 +1907,47 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 		"this replica lost the deploy lease (it ran out, or the state store could not confirm it), so it stopped before touching more hosts; hosts are left as they are: roll back, or deploy again")
 }
 
+// beginSwitch records that h starts to switch to build, before anything
+// on h changes. A write the store refuses (recovery on another replica
+// took the run over, once its lease ran out: a pause, a partition, after
+// the last fencing check) stops there, h untouched: recovery recorded the
+// hosts as they were, and a switch now would change one behind that
+// account, which `status` and the rollback it offers go by. The host's
+// entry is put back as it was and the error wraps ErrLeaseLost.
+func (r *run) beginSwitch(h Host, build string) error {
+	r.mu.Lock()
+	hr := r.rec.Host(h.Name)
+	was := *hr
+	r.mu.Unlock()
+	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating; hr.startSwitch(build) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refused == nil {
+		return nil
+	}
+	*r.rec.Host(h.Name) = was
+	return fmt.Errorf("%w: %s was not switched: %w", ErrLeaseLost, h.Name, r.refused)
+}
+
+// refusedErr returns, wrapping ErrLeaseLost, why the store refused a
+// write of the record (see beginSwitch), or nil.
+func (r *run) refusedErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refused == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrLeaseLost, r.refused)
+}
+
 // switchBack points a host at the release it ran before this deploy,
 // restarts it and checks its health.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 	// Activating again until it passes: a run that dies meanwhile leaves
 	// the host for a rollback to finish (see stuckHosts).
-	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating; hr.startSwitch(before.Current) })
+	if err := r.beginSwitch(h, before.Current); err != nil {
+		return err
+	}
 	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
 	if err != nil && done == 0 {
 		r.settleSwitch(ctx, h)
