@@ -126,10 +126,12 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 		m.Buttons = []chat.Button{b}
 	}
 	for _, h := range r.Hosts {
-		// A host lost during its switch may be on either release.
+		// A host lost during its switch may be on either release; so
+		// may one recovery could not reach, which keeps what the run
+		// last recorded of it.
 		v := "on " + orNone(h.Release())
 		if h.State == deploy.HostUnreachable {
-			v = "unreachable: " + h.Error
+			v = "unreachable, last seen " + v + ": " + h.Error
 		}
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}

@@ -24,7 +24,9 @@ import (
 // each host where its record leaves it. A host the deploy lost during its
 // switch and nobody could read since may point at either release, or, on
 // its first release, at the build or at none yet: it is not shown on the
-// release it left as if it certainly still ran it. What it was running on
+// release it left as if it certainly still ran it. One recovery could not
+// reach is shown unreachable, with the release the run last recorded for
+// it (either release, when it was switching). What it was running on
 // the hosts it was activating may not have stopped with it: that is said,
 // and that the next run stops it.
 func TestInterruptedMessageHosts(t *testing.T) {
@@ -36,13 +38,15 @@ func TestInterruptedMessageHosts(t *testing.T) {
 			{Host: "web3", State: deploy.HostActivating, Switching: "2"},
 			{Host: "web4", State: deploy.HostPending},
 			{Host: "web5", State: deploy.HostUnreachable, Current: "1", Switching: "2", Error: "dial tcp: connection refused"},
+			{Host: "web6", State: deploy.HostUnreachable, Current: "1", Error: "dial tcp: connection refused"},
 		}}
 	want := []chat.Field{
 		{Label: "web1", Value: "on 2"},
 		{Label: "web2", Value: "on 1 or 2"},
 		{Label: "web3", Value: "on 2 or no release yet"},
 		{Label: "web4", Value: "on none"},
-		{Label: "web5", Value: "unreachable: dial tcp: connection refused"},
+		{Label: "web5", Value: "unreachable, last seen on 1 or 2: dial tcp: connection refused"},
+		{Label: "web6", Value: "unreachable, last seen on 1: dial tcp: connection refused"},
 	}
 	m := interruptedMessage(r)
 	if !slices.Equal(m.Fields, want) {
