@@ -92,24 +92,40 @@ func (e *Engine) probeURL(ctx context.Context, rawURL, expect string) error {
 		return fmt.Errorf("%s: %w", shown, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	// One byte more than is kept tells a body cut short from one that
+	// ends there.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody+1))
 	if err != nil {
 		return fmt.Errorf("read health response: %w", err)
 	}
+	cut := len(body) > maxHealthBody
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("%s answered %s: %s", shown, resp.Status, firstLine(body, e.secrets))
 	}
-	if expect != "" && !containsWord(string(body), expect) {
+	if expect != "" && !matchesWord(string(body), expect, cut) {
+		if cut {
+			return fmt.Errorf("%s answered %q, want its first %d KiB to contain %q", shown, firstLine(body, e.secrets), maxHealthBody>>10, expect)
+		}
 		return fmt.Errorf("%s answered %q, want it to contain %q", shown, firstLine(body, e.secrets), expect)
 	}
 	return nil
 }
 
+// maxHealthBody is how much of a health answer's body is read, and
+// searched for expect.
+const maxHealthBody = 64 << 10
+
 // containsWord reports whether s contains w where w's ends meet no
 // further characters of a word: expect "{build}" must not pass for build 1
 // on a body saying "build 10" or "2025.03.14-1" (an old process still
 // answering after a rollback or a switch back).
-func containsWord(s, w string) bool {
+func containsWord(s, w string) bool { return matchesWord(s, w, false) }
+
+// matchesWord is containsWord on s, the start of a body when cut is set:
+// the characters that followed its end are unknown, so a match that needs
+// them to tell whether it ends a word ("build 1" of "build 10" cut after
+// its 1) does not count.
+func matchesWord(s, w string, cut bool) bool {
 	for i := 0; i+len(w) <= len(s); i++ {
 		j := strings.Index(s[i:], w)
 		if j < 0 {
@@ -118,7 +134,7 @@ func containsWord(s, w string) bool {
 		at, end := i+j, i+j+len(w)
 		before := at > 0 && wordChar(s[at-1], s[at]) && wordChar(w[0], 0)
 		after := end < len(s) && wordChar(s[end], next(s, end+1)) && wordChar(w[len(w)-1], 0)
-		if !before && !after {
+		if !before && !after && (!cut || end+1 < len(s)) {
 			return true
 		}
 		i = at

@@ -168,3 +168,46 @@ func TestHealthURLSecretsNotShown(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthExpectOnBodyCutShort: of a long health answer only its start
+// is read, and expect must appear there as a whole word: "build 1" where
+// the read stops inside "build 10" does not pass for build 1, and the
+// failure says that only the start was searched.
+func TestHealthExpectOnBodyCutShort(t *testing.T) {
+	const limit = 64 << 10
+	filler := func(n int) string { return strings.Repeat("x", n) }
+	for _, tc := range []struct {
+		name, body string
+		pass       bool
+		errHas     string
+	}{
+		{"whole answer", "ok build 1\n", true, ""},
+		{"build early in a long answer", "ok build 1\n" + filler(2*limit), true, ""},
+		{"another build cut after its prefix", filler(limit-len(" build 1")) + " build 10\n", false, "first 64 KiB"},
+		{"another build cut after its dot", filler(limit-len(" build 1.")) + " build 1.5\n", false, "first 64 KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+				`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
+      timeout: 2s`, `url: `+srv.URL+`/health
+      expect: "{build}"
+      timeout: 300ms`, 1)
+			f := newFixtureFrom(t, yaml, &local.Transport{})
+			f.build("1")
+			rec, err := f.run(deploy.KindDeploy, "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.Outcome == deploy.OutcomeSucceeded; got != tc.pass {
+				t.Fatalf("outcome %s (%s); want the check passed: %v", rec.Outcome, rec.Error, tc.pass)
+			}
+			if !strings.Contains(rec.Error, tc.errHas) {
+				t.Errorf("error %q, want it to say %q", rec.Error, tc.errHas)
+			}
+		})
+	}
+}
