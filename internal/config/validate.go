@@ -20,6 +20,9 @@ var (
 	namePattern        = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 	hostPattern        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	placeholderPattern = regexp.MustCompile(`\{[A-Za-z0-9_]+\}`)
+	// bracketedPattern is a placeholder standing for an IPv6 address in
+	// a URL's host: http://[{ip}]:8080/health.
+	bracketedPattern = regexp.MustCompile(`\[\{[A-Za-z0-9_]+\}\]`)
 )
 
 const (
@@ -519,6 +522,7 @@ var healthPlaceholders = []string{"{host}", "{address}", "{app}", "{env}", "{bui
 func validateHealthPlaceholders(loc locator, ps *problems, a *App) {
 	for _, t := range []struct{ key, template string }{{"url", a.Health.URL}, {"expect", a.Health.Expect}} {
 		reported := map[string]bool{}
+		unreadable := false
 		for _, envName := range a.EnvNames() {
 			for _, h := range a.Envs[envName].Hosts {
 				if h == nil {
@@ -528,16 +532,42 @@ func validateHealthPlaceholders(loc locator, ps *problems, a *App) {
 				for k := range h.Vars {
 					allowed = append(allowed, "{"+k+"}")
 				}
-				for _, ph := range otherPlaceholders(t.template, allowed) {
+				others := otherPlaceholders(t.template, allowed)
+				for _, ph := range others {
 					if reported[ph] {
 						continue
 					}
 					reported[ph] = true
 					ps.add(loc.line("apps", a.Name, "health", t.key), "apps.%s.health.%s: unknown placeholder %s for host %s of %s: it takes {host}, {address}, {app}, {env}, {build} and the host's vars", a.Name, t.key, ph, h.Name, envName)
 				}
+				// The host's values may make a sound template a URL
+				// that does not parse (an IPv6 address outside brackets,
+				// an address with its SSH port before the URL's), which
+				// would fail every deploy's check after the switch too.
+				if t.key != "url" || len(others) > 0 || unreadable || !isHTTPURL(t.template) {
+					continue
+				}
+				if _, err := url.Parse(healthURLFor(t.template, a, envName, h)); err != nil {
+					unreadable = true
+					ps.add(loc.line("apps", a.Name, "health", "url"), "apps.%s.health.url: for host %s of %s it is not a valid URL once the host's values are filled in: an IPv6 address goes in brackets (http://[{ip}]:8080/health), and {address} holds the host's SSH port when its address has one (the URL is not shown: it may hold a password)", a.Name, h.Name, envName)
+				}
 			}
 		}
 	}
+}
+
+// healthURLFor is the health URL template tmpl as the deploys of app a in
+// env fill it in for host h (see deploy's run.vars), with 1 as the build:
+// a build id holds nothing that changes how a URL reads.
+func healthURLFor(tmpl string, a *App, env string, h *Host) string {
+	pairs := make([]string, 0, 2*(len(h.Vars)+len(healthPlaceholders)))
+	for k, v := range h.Vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	// The deploy's own values first: of two pairs for one placeholder
+	// the first wins, as they win over a var of the same name there.
+	pairs = append([]string{"{host}", h.Name, "{address}", h.Address, "{app}", a.Name, "{env}", env, "{build}", "1"}, pairs...)
+	return strings.NewReplacer(pairs...).Replace(tmpl)
 }
 
 // validateShared checks the paths linked from shared/ into each release:
@@ -676,7 +706,7 @@ func isHostPort(s, network string) bool {
 // host) is refused, except where a URL holds one of its own: at the start
 // of a path segment (a scoped package, /@acme/web) or in a query value.
 func splitPassword(s string) bool {
-	u, err := url.Parse(placeholderPattern.ReplaceAllString(s, "1"))
+	u, err := url.Parse(filled(s))
 	if err != nil || u.User != nil || (u.Port() == "" && u.Hostname() != "") {
 		return false
 	}
@@ -702,7 +732,7 @@ const splitPasswordAdvice = "percent-encode the password: one holding an unescap
 // failed download or health check, or a Slack the bot starts without. It
 // is called once splitPassword found no password read as the port.
 func badPort(s string) bool {
-	u, err := url.Parse(placeholderPattern.ReplaceAllString(s, "1"))
+	u, err := url.Parse(filled(s))
 	if err != nil || u.Port() == "" {
 		return false
 	}
@@ -728,10 +758,17 @@ func unusedUserInfo(key string) string {
 	return "remove the user info (user:password@ or token@): the bot never sends it, its requests carry " + key + " alone (the value is not shown: it may hold a password)"
 }
 
+// filled is the template s with its placeholders filled in, to read as a
+// URL: 1 for each, but ::1 for one in brackets, where an IPv6 address is
+// written in a URL's host (a 1 there is no URL's).
+func filled(s string) string {
+	return placeholderPattern.ReplaceAllString(bracketedPattern.ReplaceAllString(s, "[::1]"), "1")
+}
+
 // isHTTPURL reports whether s, a template, is an absolute http(s) URL once
 // its placeholders are filled in.
 func isHTTPURL(s string) bool {
-	u, err := url.Parse(placeholderPattern.ReplaceAllString(s, "1"))
+	u, err := url.Parse(filled(s))
 	if err != nil || u.Host == "" {
 		return false
 	}

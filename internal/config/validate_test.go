@@ -383,6 +383,26 @@ func TestValidationRules(t *testing.T) {
 				"timeout: 30s", "expect: \"{build}\"\n      timeout: 30s"},
 		},
 		{
+			name: "health url with an IPv6 var outside brackets",
+			edits: []string{"url: http://{host}:8000/health", "url: http://deploy:s3cr3t-pw@{ip}:8000/health",
+				"- web1", "- {name: web1, vars: {ip: 10.0.0.1}}",
+				"- web2=10.0.0.2", "- {name: web2, vars: {ip: 'fd00::2'}}",
+				"hosts: [localhost]", "hosts: [{name: localhost, vars: {ip: 127.0.0.1}}]"},
+			want: one("url: http://deploy", "apps.web.health.url: for host web2 of prod it is not a valid URL once the host's values are filled in: an IPv6 address goes in brackets (http://[{ip}]:8080/health)"),
+		},
+		{
+			name: "health url with an IPv6 var in brackets",
+			edits: []string{"url: http://{host}:8000/health", "url: http://[{ip}]:8000/health",
+				"- web1", "- {name: web1, vars: {ip: 'fd00::1'}}",
+				"- web2=10.0.0.2", "- {name: web2, vars: {ip: 'fd00::2'}}",
+				"hosts: [localhost]", "hosts: [{name: localhost, vars: {ip: '::1'}}]"},
+		},
+		{
+			name:  "health url with an address holding its port",
+			edits: []string{"url: http://{host}:8000/health", "url: http://{address}:8000/health", "- web2=10.0.0.2", "- web2=10.0.0.2:2222"},
+			want:  one("url: http://{address}", "apps.web.health.url: for host web2 of prod it is not a valid URL once the host's values are filled in"),
+		},
+		{
 			name:  "health command with the shell's braces",
 			edits: []string{"url: http://{host}:8000/health", "command: curl -fsS localhost:$${PORT}/{host}"},
 		},

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -209,5 +210,35 @@ func TestHealthExpectOnBodyCutShort(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", rec.Error, tc.errHas)
 			}
 		})
+	}
+}
+
+// TestHealthURLIPv6Host: a health URL whose host is an IPv6 address from
+// a host's vars, written in brackets as URLs want it, loads and passes.
+func TestHealthURLIPv6Host(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	var hits atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprintln(w, "ok build 1")
+	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
+		`url: http://[{ip}]:`+port+`/health
+      expect: "{build}"`, 1)
+	yaml = strings.Replace(yaml, "hosts: [localhost]", "hosts: [{name: localhost, vars: {ip: '::1'}}]", 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if hits.Load() == 0 {
+		t.Errorf("the server at [::1]:%s got no health check", port)
 	}
 }
