@@ -143,8 +143,13 @@ func NewEngine(opt Options) *Engine {
 		// A health check judges the host's own answer: a redirect (the
 		// app down behind a proxy that sends people elsewhere, http to
 		// the public https balancer) fails the 2xx test rather than let
-		// another server's answer pass it.
-		e.http = &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// another server's answer pass it. Each check opens a connection
+		// of its own: one kept from an earlier check leads to the process
+		// that accepted it, which a graceful restart leaves answering the
+		// connections it has while the new process takes the new ones.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DisableKeepAlives = true
+		e.http = &http.Client{Timeout: 5 * time.Second, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if e.now == nil {
 		e.now = time.Now

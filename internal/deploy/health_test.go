@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -241,4 +242,36 @@ func TestHealthURLIPv6Host(t *testing.T) {
 	if hits.Load() == 0 {
 		t.Errorf("the server at [::1]:%s got no health check", port)
 	}
+}
+
+// TestHealthURLReachesTheRestartedProcess: each HTTP check opens a
+// connection of its own. A process a graceful restart replaces goes on
+// answering the connections it accepted while the new one takes the new
+// ones; a connection kept from the check before the restart would have
+// the old process judged again, failing a good build.
+func TestHealthURLReachesTheRestartedProcess(t *testing.T) {
+	type acceptedKey struct{}
+	var running atomic.Value // the file the restart writes the build it starts to
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "ok build %s\n", r.Context().Value(acceptedKey{}))
+	}))
+	// A connection is served by the process that ran when it was
+	// accepted.
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		b, _ := os.ReadFile(running.Load().(string))
+		return context.WithValue(ctx, acceptedKey{}, strings.TrimSpace(string(b)))
+	}
+	srv.Start()
+	defer srv.Close()
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, `echo "$SWITCHMAN_BUILD" > running`),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
+      timeout: 2s`, `url: `+srv.URL+`/health
+      expect: "{build}"
+      timeout: 1s`, 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	running.Store(filepath.Join(f.app, "running"))
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
 }
