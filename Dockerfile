@@ -5,7 +5,9 @@
 #	docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t switchman .
 #
 # Run it with your configuration mounted at /etc/switchman/switchman.yaml
-# and the chat tokens it refers to passed as environment variables. Keep
+# (SWITCHMAN_CONFIG names it, so `docker run … switchman check-config` and
+# `… audit -since 7d` read it too) and the chat tokens it refers to passed
+# as environment variables. Keep
 # store.path under /var/lib/switchman (the only directory the bot's user may
 # write), listen on 0.0.0.0:8080, and run with --init so the processes that
 # restart commands detach are reaped. On SIGTERM the bot lets running
@@ -40,8 +42,11 @@ COPY config/ /etc/switchman/
 # Configs that read bot.listen from ${SWITCHMAN_LISTEN}, as the reference one
 # does, listen on all interfaces of the container.
 ENV SWITCHMAN_LISTEN=0.0.0.0:8080
+# The config every command reads, not only the default serve: a command
+# given to `docker run` replaces CMD, and -config with it.
+ENV SWITCHMAN_CONFIG=/etc/switchman/switchman.yaml
 WORKDIR /var/lib/switchman
 USER switchman
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/bot"]
-CMD ["-config", "/etc/switchman/switchman.yaml", "serve"]
+CMD ["serve"]
