@@ -42,6 +42,10 @@ COPY config/ /etc/switchman/
 # Configs that read bot.listen from ${SWITCHMAN_LISTEN}, as the reference one
 # does, listen on all interfaces of the container.
 ENV SWITCHMAN_LISTEN=0.0.0.0:8080
+# Configs that read store.path from ${SWITCHMAN_STORE}, as the reference one
+# does, keep the store where the bot's user may write; /etc/switchman, where
+# a relative store.path leads, is root's.
+ENV SWITCHMAN_STORE=/var/lib/switchman/switchman.db
 # The config every command reads, not only the default serve: a command
 # given to `docker run` replaces CMD, and -config with it.
 ENV SWITCHMAN_CONFIG=/etc/switchman/switchman.yaml

@@ -508,6 +508,35 @@ func TestReference(t *testing.T) {
 	}
 }
 
+// TestReferenceInImage loads the reference config as the container image
+// runs it, with the image's environment, from the directory the image
+// copies it to: the store must land in the one directory the image's user
+// may write, and bot.listen must be reachable from outside the container.
+func TestReferenceInImage(t *testing.T) {
+	dockerfile := string(mustRead(t, "../../Dockerfile"))
+	const stateDir = "/var/lib/switchman"
+	if !strings.Contains(dockerfile, "-o switchman -g switchman -m 0750 "+stateDir+"\n") {
+		t.Fatalf("Dockerfile: want it to make %s the bot user's directory", stateDir)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(dockerfile, "\n") {
+		if kv, ok := strings.CutPrefix(line, "ENV "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+	}
+	c, err := Parse("/etc/switchman/reference.yaml", mustRead(t, "../../config/reference.yaml"), mapEnv(env))
+	if err != nil {
+		t.Fatalf("reference.yaml with the image's environment %v: got error\n%v\nwant none", env, err)
+	}
+	if dir := filepath.Dir(c.Store.Path); dir != stateDir {
+		t.Errorf("store.path: got %s, in %s; want a file in %s, the only directory the image's user may write", c.Store.Path, dir, stateDir)
+	}
+	if c.Bot.Listen != "0.0.0.0:8080" {
+		t.Errorf("bot.listen: got %s, want 0.0.0.0:8080, the port the image exposes", c.Bot.Listen)
+	}
+}
+
 // allKeys returns every YAML key of t and the types under it.
 func allKeys(t reflect.Type) []string {
 	var keys []string
