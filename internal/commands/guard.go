@@ -199,6 +199,18 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 	if cmd.For > 0 {
 		g.Expires = g.Created.Add(cmd.For)
 	}
+	// An admin by a time-bound grant gives nothing that outlasts it: a
+	// grant until revoked (to themselves, or to another who grants it
+	// back) would make their admin permanent.
+	grants, ok := c.grants(ctx)
+	if !ok {
+		return
+	}
+	if until, bounded := c.s.adminUntil(c.req.User, cmd.App, cmd.Env, grants, g.Created); bounded && (g.Expires.IsZero() || g.Expires.After(until)) {
+		c.refuse(errs.New(errs.Forbidden, "%s is admin on %s only until %s, by a runtime grant, and may not grant beyond it: give the grant a shorter \"for DURATION\"; nothing was changed",
+			c.req.User, grantScope(g), c.s.stamp(until)))
+		return
+	}
 	if err := c.s.store.PutGrant(ctx, g); err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
@@ -211,6 +223,28 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 	}
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
 		Title: fmt.Sprintf("%s granted %s the role %s on %s, %s", c.req.User, user, g.Role, grantScope(g), until)})
+}
+
+// adminUntil returns when user's admin over app/env ends, and whether it
+// ends at all: not when the config or a runtime grant until revoked gives
+// it. Of several time-bound grants, the last to expire counts.
+func (s *Service) adminUntil(user, app, env string, grants []acl.Grant, now time.Time) (time.Time, bool) {
+	if s.policy.Check(user, acl.Admin, app, env, nil, now).Allowed {
+		return time.Time{}, false
+	}
+	var until time.Time
+	for _, g := range grants {
+		if g.User != user || !s.policy.Check(user, acl.Admin, app, env, []acl.Grant{g}, now).Allowed {
+			continue
+		}
+		if g.Expires.IsZero() {
+			return time.Time{}, false
+		}
+		if g.Expires.After(until) {
+			until = g.Expires
+		}
+	}
+	return until, !until.IsZero()
 }
 
 func (c *call) revoke(ctx context.Context, cmd Command) {

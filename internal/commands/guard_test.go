@@ -220,6 +220,10 @@ func TestRuntimeGrants(t *testing.T) {
 		{"revoke nothing", nil, "ana", "revoke @carl deployer api", true, "carl has no runtime grant of role deployer on api"},
 		{"audit is for admins", nil, "bob", "audit", true, "audit is for admins: bob may not admin everything"},
 		{"audit", nil, "ana", "audit api 3", false, `ana  allowed  "revoke @carl deployer api"`},
+		{"carl is admin on api for an hour", nil, "ana", "grant @carl admin api for 1h", false, "ana granted carl the role admin on api, until"},
+		{"not himself until revoked", nil, "carl", "grant @carl admin api", true, "carl is admin on api only until 2026-11-23 13:00:00 CET, by a runtime grant, and may not grant beyond it"},
+		{"not another beyond his own", nil, "carl", "grant @bob deployer api staging for 2h", true, "carl is admin on api/staging only until 2026-11-23 13:00:00 CET"},
+		{"within his own", nil, "carl", "grant @bob deployer api staging for 30m", false, "carl granted bob the role deployer on api/staging, until 2026-11-23 12:30:00 CET"},
 	}
 	for _, s := range steps {
 		if s.setup != nil {
