@@ -358,7 +358,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 	out.prompt = func(m chat.Message) { s.wg.Go(func() { s.post(context.WithoutCancel(ctx), channel, m) }) }
 	oc := s.runner.Handle(ctx, commands.Request{
 		User: c.User, Platform: "train", Channel: channel,
-		Text: fmt.Sprintf("deploy %s %s to %s", carApp(c.App), c.Build, c.Env),
+		Text: fmt.Sprintf("deploy %s %s to %s", carApp(c.App), carBuild(c.Build), c.Env),
 	}, out)
 	replies := out.takeReplies()
 	if oc.DeployID == "" && ctx.Err() != nil {
@@ -420,6 +420,16 @@ func carApp(app string) string {
 		return `"` + app + `"`
 	}
 	return app
+}
+
+// carBuild is build as the deploy command reads it: a build named "to"
+// is quoted, or the deploy would read it as the "to" before the env and
+// refuse the car for want of a build. A build holds no quote.
+func carBuild(build string) string {
+	if strings.EqualFold(build, "to") {
+		return `"` + build + `"`
+	}
+	return build
 }
 
 // carOutput is the commands.Output of one car's deploy: it keeps the

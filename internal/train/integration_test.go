@@ -402,6 +402,33 @@ apps:
 	}
 }
 
+// TestCarOfABuildNamedTo: a build named like the "to" that may follow it
+// ships as that build, as the deploy command it boarded with would.
+func TestCarOfABuildNamedTo(t *testing.T) {
+	for _, build := range []string{"to", "TO"} {
+		t.Run(build, func(t *testing.T) {
+			yaml := `users: {bob: {}}
+deployers: [bob]
+apps:
+  web:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/web
+    restart: 'true'
+    environments: {production: {hosts: [localhost]}}
+` + dailyTrain
+			sys := newTrainSystem(t, yaml, map[string]map[string]string{"web-" + build + ".tar.gz": {"BUILD": build}})
+			ctx := context.Background()
+			if r := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: `train board web "` + build + `"`}, nopOut{}); r.Failed {
+				t.Fatal("boarding failed")
+			}
+			sum := sys.sched.Depart(ctx, "daily", "")
+			if len(sum.Shipped) != 1 || sum.Shipped[0].Car.Build != build {
+				t.Errorf("shipped %+v, failed %+v; want web %s shipped", sum.Shipped, sum.Failed, build)
+			}
+		})
+	}
+}
+
 // TestCarsRefusedThroughTheService: through the real service and engine, a
 // car whose build was deployed by hand meanwhile has arrived, and a car
 // whose app+env another run holds waits for the next train; neither
