@@ -378,52 +378,34 @@ func TestDepartureDuringShutdown(t *testing.T) {
 	}
 }
 
-// TestCarOfAnAppNamedConfirm: an app named confirm whose build looks like
-// a deploy id ships as that app's deploy, not as a confirmation.
-func TestCarOfAnAppNamedConfirm(t *testing.T) {
-	const build = "20261123-124158-b25a0a"
-	yaml := `users: {bob: {}}
-deployers: [bob]
-apps:
-  confirm:
-    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
-    path: srv/confirm
-    restart: 'true'
-    environments: {production: {hosts: [localhost]}}
-` + dailyTrain
-	sys := newTrainSystem(t, yaml, map[string]map[string]string{"confirm-" + build + ".tar.gz": {"BUILD": build}})
-	ctx := context.Background()
-	if r := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board confirm " + build}, nopOut{}); r.Failed {
-		t.Fatal("boarding failed")
-	}
-	sum := sys.sched.Depart(ctx, "daily", "")
-	if len(sum.Shipped) != 1 || sum.Shipped[0].Car.App != "confirm" {
-		t.Errorf("shipped %+v, failed %+v; want confirm %s shipped", sum.Shipped, sum.Failed, build)
-	}
-}
-
-// TestCarOfABuildNamedTo: a build named like the "to" that may follow it
-// ships as that build, as the deploy command it boarded with would.
-func TestCarOfABuildNamedTo(t *testing.T) {
-	for _, build := range []string{"to", "TO"} {
-		t.Run(build, func(t *testing.T) {
+// TestCarOfKeywordNames: a car whose app or build reads like a word of
+// the commands ships as the deploy it boarded with: an app named confirm
+// whose build looks like a deploy id (not a confirmation), and a build
+// named like the "to" that may follow it (quoted when boarding).
+func TestCarOfKeywordNames(t *testing.T) {
+	for _, c := range []struct{ name, app, build, board string }{
+		{"an app named confirm", "confirm", "20261123-124158-b25a0a", "20261123-124158-b25a0a"},
+		{"a build named to", "web", "to", `"to"`},
+		{"a build named TO", "web", "TO", `"TO"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			yaml := `users: {bob: {}}
 deployers: [bob]
 apps:
-  web:
+  ` + c.app + `:
     artifact: {path: "artifacts/{app}-{build}.tar.gz"}
-    path: srv/web
+    path: srv/` + c.app + `
     restart: 'true'
     environments: {production: {hosts: [localhost]}}
 ` + dailyTrain
-			sys := newTrainSystem(t, yaml, map[string]map[string]string{"web-" + build + ".tar.gz": {"BUILD": build}})
+			sys := newTrainSystem(t, yaml, map[string]map[string]string{c.app + "-" + c.build + ".tar.gz": {"BUILD": c.build}})
 			ctx := context.Background()
-			if r := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: `train board web "` + build + `"`}, nopOut{}); r.Failed {
+			if r := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board " + c.app + " " + c.board}, nopOut{}); r.Failed {
 				t.Fatal("boarding failed")
 			}
 			sum := sys.sched.Depart(ctx, "daily", "")
-			if len(sum.Shipped) != 1 || sum.Shipped[0].Car.Build != build {
-				t.Errorf("shipped %+v, failed %+v; want web %s shipped", sum.Shipped, sum.Failed, build)
+			if len(sum.Shipped) != 1 || sum.Shipped[0].Car.App != c.app || sum.Shipped[0].Car.Build != c.build {
+				t.Errorf("shipped %+v, failed %+v; want %s %s shipped", sum.Shipped, sum.Failed, c.app, c.build)
 			}
 		})
 	}
