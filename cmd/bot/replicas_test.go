@@ -41,6 +41,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	redisstore "github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/procs"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -632,7 +633,7 @@ func TestReplicasKilledMidDeploy(t *testing.T) {
 	if h := rb.Host("localhost"); h == nil || !strings.HasPrefix(h.Stopped, "deploy "+held.ID+": ") {
 		t.Errorf("rollback's host: got %+v, want it to say it stopped what deploy %s had begun", rb.Hosts, held.ID)
 	}
-	if pids := carryingRun(rec.Run); len(rec.Run) != deploy.RunTokenLen || len(pids) > 0 {
+	if pids := procs.Carrying(rec.Run); len(rec.Run) != deploy.RunTokenLen || len(pids) > 0 {
 		t.Errorf("after the rollback, processes %v still carry the dead deploy's token %q", pids, rec.Run)
 	}
 	// Stopped, the restart never got to remove its mark.
@@ -841,24 +842,4 @@ func TestReplicasRedisRestart(t *testing.T) {
 			allOf(isMethod("chat.postEphemeral"), toUser(user), textHas(held.ID, "interrupted")))
 	}
 	t.Logf("done in %s", time.Since(begin).Round(time.Millisecond))
-}
-
-// carryingRun returns the live processes whose environment holds
-// SWITCHMAN_RUN=token.
-func carryingRun(token string) []int {
-	files, _ := filepath.Glob("/proc/[0-9]*/environ") // the pattern is well formed
-	var pids []int
-	for _, f := range files {
-		env, err := os.ReadFile(f)
-		if err != nil || !bytes.Contains(append([]byte{0}, env...), []byte("\x00SWITCHMAN_RUN="+token+"\x00")) {
-			continue
-		}
-		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f, "/proc/"), "/environ"))
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil || bytes.HasPrefix(bytes.TrimSpace(stat[bytes.LastIndexByte(stat, ')')+1:]), []byte("Z")) {
-			continue // gone, or a zombie
-		}
-		pids = append(pids, pid)
-	}
-	return pids
 }

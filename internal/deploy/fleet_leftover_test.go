@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/ssh"
+	"github.com/switchman-bot/switchman/internal/testenv/procs"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
@@ -81,8 +81,8 @@ func TestFleetLeftoverStepIsStopped(t *testing.T) {
 					mu.Lock()
 					if !checked {
 						checked = true
-						atFirstStep = carrying(token)
-						if alive(stepShell) {
+						atFirstStep = procs.Carrying(token)
+						if procs.Alive(stepShell) {
 							atFirstStep = append(atFirstStep, stepShell)
 						}
 					}
@@ -177,7 +177,7 @@ func startLeftover(t *testing.T, fleet *sshd.Fleet, token string, stdin bool) in
 	if err != nil {
 		t.Fatalf("began holds %q, want a pid", b)
 	}
-	if !alive(pid) {
+	if !procs.Alive(pid) {
 		t.Fatalf("the step's shell %d died with its connection: nothing left to stop", pid)
 	}
 	return pid
@@ -195,34 +195,6 @@ func fleetDeadFence(t *testing.T, f *fleetFixture) int64 {
 		t.Fatal(err)
 	}
 	return l.Token()
-}
-
-// carrying returns the live processes whose environment holds
-// SWITCHMAN_RUN=token.
-func carrying(token string) []int {
-	files, _ := filepath.Glob("/proc/[0-9]*/environ") // the pattern is well formed
-	var pids []int
-	for _, f := range files {
-		env, err := os.ReadFile(f)
-		if err != nil || !bytes.Contains(append([]byte{0}, env...), []byte("\x00SWITCHMAN_RUN="+token+"\x00")) {
-			continue
-		}
-		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f, "/proc/"), "/environ"))
-		if alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// alive reports whether pid is a live process (a zombie is not).
-func alive(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-	return !bytes.HasPrefix(bytes.TrimSpace(rest), []byte("Z"))
 }
 
 // cuttable forwards TCP connections to an address until cut, which ends

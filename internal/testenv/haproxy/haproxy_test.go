@@ -5,13 +5,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/testenv/procs"
 )
 
 // showInfo sends `show info` to p's stats socket and returns the answer.
@@ -39,15 +40,6 @@ func command(t *testing.T, p *Proxy, cmd string) string {
 		t.Fatalf("stats socket: %v", err)
 	}
 	return string(b)
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
 }
 
 func TestProxyForwardsAndAnswersOnItsStatsSocket(t *testing.T) {
@@ -90,7 +82,7 @@ func TestProxyForwardsAndAnswersOnItsStatsSocket(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		})
-		if alive(pid) {
+		if procs.Alive(pid) {
 			t.Errorf("haproxy (pid %d) still runs after its test", pid)
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				t.Logf("kill %d: %v", pid, err)

@@ -2,24 +2,14 @@ package supervisor
 
 import (
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// alive tells whether a process with pid exists (and is not a zombie left
-// for its parent to reap).
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
-}
+	"github.com/switchman-bot/switchman/internal/testenv/procs"
+)
 
 func pidOf(t *testing.T, s *Supervisor, name string) int {
 	t.Helper()
@@ -68,7 +58,7 @@ func TestProgramsRunRestartAndStopWithTheTest(t *testing.T) {
 			t.Fatalf("Restart: %v", err)
 		}
 		t.Logf("supervisorctl restart took %s", time.Since(start).Round(time.Millisecond))
-		if alive(programPID) {
+		if procs.Alive(programPID) {
 			t.Errorf("old greeter (pid %d) still runs after Restart", programPID)
 		}
 		programPID = pidOf(t, s, "greeter")
@@ -83,7 +73,7 @@ func TestProgramsRunRestartAndStopWithTheTest(t *testing.T) {
 		t.Cleanup(func() { t.Logf("cleanup starts") })
 	})
 	for name, pid := range map[string]int{"supervisord": supervisordPID, "greeter": programPID} {
-		if alive(pid) {
+		if procs.Alive(pid) {
 			t.Errorf("%s (pid %d) still runs after the test", name, pid)
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 				t.Logf("kill %d: %v", pid, err)
