@@ -81,6 +81,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 			_, err := sys.store.Locks(ctx)
 			return err
 		},
+		HealthLog:    refusalLog,
 		DrainTimeout: drainTimeout,
 		Drain: func() {
 			if sa != nil {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 // Defaults of Options and the server's fixed limits.
@@ -68,6 +70,11 @@ type Options struct {
 	Metrics *Metrics
 	// Health checks the state store for /healthz; nil: not checked.
 	Health func(ctx context.Context) error
+	// HealthLog bounds how often a failed /healthz check is logged: an
+	// orchestrator probes every few seconds, and an outage of the store
+	// is logged by what it stops as well. Default: a ratelog.Limiter of
+	// the server's own.
+	HealthLog *ratelog.Limiter
 	// Slack, when set, is mounted at /slack/commands, /slack/interactions
 	// and /slack/events (Slack's HTTP mode).
 	Slack SlackEndpoints
@@ -114,6 +121,9 @@ func New(opt Options) *Server {
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.HealthLog == nil {
+		opt.HealthLog = &ratelog.Limiter{}
 	}
 	s := &Server{opt: opt, mux: http.NewServeMux()}
 	s.srv = s.httpServer(s.mux)
@@ -193,7 +203,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		if err := s.opt.Health(ctx); err != nil {
-			s.opt.Log.Warn("health check: state store unreachable", "err", err)
+			s.opt.HealthLog.Warn(s.opt.Log, "healthz", "health check: state store unreachable", "err", err)
 			body, code = healthBody{Status: "unavailable", Store: "unreachable"}, http.StatusServiceUnavailable
 		} else {
 			body.Store = "ok"

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,7 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/server"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // start runs s on a free port of 127.0.0.1 until the test ends, and
@@ -87,6 +91,34 @@ func TestHealth(t *testing.T) {
 	}
 	if strings.Contains(body, "state.db") {
 		t.Errorf("healthz: got %s, want no internal detail", body)
+	}
+}
+
+// TestHealthLogLimited: an orchestrator probing /healthz every few
+// seconds through a store outage gets every answer, but the log gets one
+// line per window, which says how many it stands for.
+func TestHealthLogLimited(t *testing.T) {
+	var logs syncbuf.Buffer
+	limiter := &ratelog.Limiter{Every: time.Hour}
+	url, _, _ := start(t, server.Options{
+		Log:       slog.New(slog.NewTextHandler(&logs, nil)),
+		HealthLog: limiter,
+		Health:    func(ctx context.Context) error { return errors.New("dial tcp 127.0.0.1:6379: connection refused") },
+	})
+	const probes = 5
+	for range probes {
+		if code, _ := get(t, url+"/healthz"); code != 503 {
+			t.Fatalf("healthz with the store down: got %d, want 503", code)
+		}
+	}
+	const line = "health check: state store unreachable"
+	if n := strings.Count(logs.String(), line); n != 1 {
+		t.Fatalf("after %d failed probes in one window: %d log lines, want 1\n%s", probes, n, logs.String())
+	}
+	limiter.Flush()
+	out := logs.String()
+	if n := strings.Count(out, line); n != 2 || !strings.Contains(out, fmt.Sprintf("suppressed=%d", probes-2)) {
+		t.Errorf("after the window: got\n%s\nwant the first line and the last, which counts the %d held back before it", out, probes-2)
 	}
 }
 
