@@ -147,8 +147,12 @@ func NewEngine(opt Options) *Engine {
 		// of its own: one kept from an earlier check leads to the process
 		// that accepted it, which a graceful restart leaves answering the
 		// connections it has while the new process takes the new ones.
+		// It goes to the host directly, whatever HTTP_PROXY says: the
+		// proxy the bot may need to reach Slack would answer for the
+		// host, or fail for it, from elsewhere.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.DisableKeepAlives = true
+		tr.Proxy = nil
 		e.http = &http.Client{Timeout: 5 * time.Second, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if e.now == nil {
