@@ -84,6 +84,12 @@ func (c *Console) Run(ctx context.Context) bool {
 			case <-ctx.Done():
 				return // Run takes the held line
 			}
+			if err == io.EOF {
+				// The last line, ended by Ctrl-D at a terminal rather
+				// than a newline: the input has ended there too,
+				// though a terminal could still be read.
+				return
+			}
 		}
 	}()
 	ended := false // lines was closed: readErr is set

@@ -46,10 +46,31 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// terminalReader returns its reads in turn, as a terminal does: Ctrl-D
+// after a partial line ends that read with what was typed, and Ctrl-D at
+// the start of a line is a read of 0 bytes, io.EOF; what is typed after it
+// is read again.
+type terminalReader struct {
+	reads []string // "" is a Ctrl-D at the start of a line
+}
+
+func (r *terminalReader) Read(p []byte) (int, error) {
+	if len(r.reads) == 0 {
+		return 0, io.EOF
+	}
+	s := r.reads[0]
+	r.reads = r.reads[1:]
+	if s == "" {
+		return 0, io.EOF
+	}
+	return copy(p, s), nil
+}
+
 // TestRunReadsEveryLine: a line far longer than a command reaches the
 // handler, long enough to be refused, and the lines after it still run;
 // CRLF line ends and a last line without one are read; input that cannot
-// be read fails the run and says so.
+// be read fails the run and says so; the end of the input ends it, even at
+// a terminal that could still be read from.
 func TestRunReadsEveryLine(t *testing.T) {
 	huge := strings.Repeat("x", 2<<20)
 	tests := []struct {
@@ -65,6 +86,8 @@ func TestRunReadsEveryLine(t *testing.T) {
 			[]string{"status", strings.Repeat("x", 20)}, false, false},
 		{"crlf and no final newline", strings.NewReader("status\r\nhistory"),
 			[]string{"status", "history"}, true, false},
+		{"ctrl-d twice after a partial line", &terminalReader{reads: []string{"status", "", "lock deploys demo maintenance\n", ""}},
+			[]string{"status"}, true, false},
 		{"read error", &failingReader{data: strings.NewReader("status\n"), err: errors.New("input/output error")},
 			[]string{"status"}, false, true},
 	}
