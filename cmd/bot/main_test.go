@@ -724,6 +724,10 @@ func TestExitStatus(t *testing.T) {
 		{"cannot start", []string{"-config", noStore, "console"}, 1, "/dev/null"},
 		{"unknown command", []string{"frob"}, 2, "usage: bot"},
 		{"unknown flag", []string{"-frob", "version"}, 2, "usage: bot"},
+		// Not understood whatever the config: the command line is
+		// judged first, also where the config is missing.
+		{"bad -since", []string{"-config", filepath.Join(dir, "missing.yaml"), "audit", "-since", "yesterday"}, 2, `-since "yesterday"`},
+		{"bad -since, valid config", []string{"-config", noStore, "audit", "-since", "yesterday"}, 2, `-since "yesterday"`},
 		// Asking for the usage is understood.
 		{"help", []string{"-h"}, 0, "usage: bot"},
 		{"long help", []string{"--help"}, 0, "usage: bot"},

@@ -538,24 +538,26 @@ func policyFrom(cfg *config.Config) (*acl.Policy, error) {
 
 // exportAudit writes the audit log, oldest first, as JSON lines.
 func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app string, std stdio) error {
-	cfg, err := loadConfig(cfgPath, cfgChosen)
-	if err != nil {
-		fmt.Fprintln(std.Err, err)
-		return exitCode(1)
-	}
 	q := audit.Query{App: app}
-	if _, ok := cfg.App(app); app != "" && !ok {
-		// Its entries may predate its removal from the config: export
-		// them, but say why the output may be empty.
-		fmt.Fprintf(std.Err, "bot audit: app %q is not in the config (apps: %s); exporting its entries, if the log has any\n", app, strings.Join(cfg.AppNames(), ", "))
-	}
 	if since != "" {
+		// Before the config is read: a -since not understood is a
+		// command line not understood (2), wherever it is run.
 		t, err := parseSince(since, time.Now())
 		if err != nil {
 			fmt.Fprintf(std.Err, "bot audit: %v\n", err)
 			return exitCode(2)
 		}
 		q.Since = t
+	}
+	cfg, err := loadConfig(cfgPath, cfgChosen)
+	if err != nil {
+		fmt.Fprintln(std.Err, err)
+		return exitCode(1)
+	}
+	if _, ok := cfg.App(app); app != "" && !ok {
+		// Its entries may predate its removal from the config: export
+		// them, but say why the output may be empty.
+		fmt.Fprintf(std.Err, "bot audit: app %q is not in the config (apps: %s); exporting its entries, if the log has any\n", app, strings.Join(cfg.AppNames(), ", "))
 	}
 	st, err := openHistory(ctx, cfg, newLogger(std.Err, cfg))
 	if err != nil {
