@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,7 +29,7 @@ func main() {
 	// at the next start, as after a crash.
 	context.AfterFunc(ctx, func() {
 		stop()
-		fmt.Fprintf(os.Stderr, "switchman: stopping once running deploys finish (at most %s); signal again to stop now, leaving them to be reported interrupted at the next start\n", drainTimeout)
+		sayStopping(ctx, os.Stderr)
 	})
 	err := run(ctx, os.Args[1:], stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()
@@ -42,4 +43,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "switchman:", err)
 		os.Exit(1)
 	}
+}
+
+// sayStopping tells, once a signal ended ctx (signal.NotifyContext's), how
+// the bot stops. ctx also ends when main calls stop after run returned:
+// the bot stopped by itself (a failed start, the end of a console script),
+// no signal came, and there is nothing to say; said, the line looked like
+// a signal nobody sent and a drain that was not happening.
+func sayStopping(ctx context.Context, w io.Writer) {
+	if context.Cause(ctx) == context.Canceled {
+		return
+	}
+	fmt.Fprintf(w, "switchman: stopping once running deploys finish (at most %s); signal again to stop now, leaving them to be reported interrupted at the next start\n", drainTimeout)
 }
