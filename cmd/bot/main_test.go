@@ -289,8 +289,25 @@ func TestMissingConfig(t *testing.T) {
 }
 
 func TestCheckConfig(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("apps:\n  web:\n    pth: /srv\n"), 0o644)
+	demo, err := os.ReadFile("../../config/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// withRedis is the demo config with store.redis, as the bot would
+	// refuse it at start before dialling: check-config refuses it, and
+	// shows no password. Nothing listens on port 1.
+	withRedis := func(name, redis string) string {
+		path := filepath.Join(dir, name+".yaml")
+		cfg := strings.Replace(string(demo), "  path: ../var/switchman.db", "  redis:\n"+redis, 1)
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	os.WriteFile(filepath.Join(dir, "ca.pem"), nil, 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -303,6 +320,13 @@ func TestCheckConfig(t *testing.T) {
 		{"reference, warned of its files", []string{"check-config", "-config", "../../config/reference.yaml"}, 0,
 			"apps.accounting.environments.production.ssh.known_hosts: open /etc/switchman/known_hosts: no such file or directory"},
 		{"bad", []string{"-config", bad, "check-config"}, 1, "bad.yaml:3"},
+		{"redis", []string{"-config", withRedis("redis", "    url: redis://bot:s3cret@127.0.0.1:1/2"), "check-config"}, 0, "redis://REDACTED@127.0.0.1:1/2"},
+		{"redis database not a number", []string{"-config", withRedis("redisdb", "    url: redis://bot:s3cret@127.0.0.1:1/two"), "check-config"}, 1,
+			`store.redis: state store url redis://bot:xxxxx@127.0.0.1:1/two is not valid: redis: invalid database number: "two"`},
+		{"redis option unknown", []string{"-config", withRedis("redisopt", "    url: redis://bot:s3cret@127.0.0.1:1/0?max_retrys=2"), "check-config"}, 1,
+			"unexpected option: max_retrys"},
+		{"redis ca_file without rediss", []string{"-config", withRedis("redisca", "    url: redis://bot:s3cret@127.0.0.1:1/0\n    ca_file: ca.pem"), "check-config"}, 1,
+			"a TLS configuration needs a rediss:// url"},
 		{"version", []string{"version"}, 0, "switchman"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
 	}
@@ -316,6 +340,9 @@ func TestCheckConfig(t *testing.T) {
 			}
 			if code != tt.code || !strings.Contains(out, tt.want) {
 				t.Errorf("got exit %d and %q, want exit %d containing %q", code, out, tt.code, tt.want)
+			}
+			if strings.Contains(out, "s3cret") {
+				t.Errorf("output %q shows the password", out)
 			}
 		})
 	}

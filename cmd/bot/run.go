@@ -34,6 +34,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
@@ -141,6 +142,14 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if _, err := policyFrom(cfg); err != nil {
 			fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
 			return exitCode(1)
+		}
+		if r := cfg.Store.Redis; r != nil {
+			// What the store would refuse before it dials, which the
+			// config's own checks let through.
+			if err := redis.CheckURL(r.URL, r.CAFile != ""); err != nil {
+				fmt.Fprintf(std.Err, "%s: store.redis: %v\n", cfg.File, err)
+				return exitCode(1)
+			}
 		}
 		if cfg.Store.Redis == nil {
 			// What would stop serve and console on this machine, and

@@ -163,6 +163,19 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	return s, nil
 }
 
+// CheckURL reports what Open would refuse in url before it dials (a
+// database that is not a number, an option go-redis does not know, a TLS
+// configuration, when withTLS, without rediss://), in Open's words, which never
+// hold the password. It connects to nothing.
+func CheckURL(url string, withTLS bool) error {
+	opt := Options{URL: url}
+	if withTLS {
+		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	_, err := clientOptions(opt)
+	return err
+}
+
 // clientOptions turns opt into go-redis options. Its errors never hold the
 // password.
 func clientOptions(opt Options) (*goredis.Options, error) {
