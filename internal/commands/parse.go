@@ -1026,6 +1026,10 @@ func parseLock(p *parser, args []token) (Command, error) {
 			rest = rest[1:]
 		case p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
+		case appSlashEnv(p, w) != "":
+			// "accounting/production", as the bot's own messages write a
+			// target: read as the reason, it would lock every app.
+			return c, fmt.Errorf(`write the app and the env apart: lock deploys %s …, or, to lock every app, quote the reason: lock deploys "…"`, appSlashEnv(p, w))
 		case lookalike != "":
 			return c, fmt.Errorf(`%s looks like the app %s but is written with other characters; type it again, or, to lock every app, quote the reason: lock deploys "…"`, echo(w), lookalike)
 		case utf8.RuneCountInString(w) >= 4:
@@ -1087,6 +1091,22 @@ func parseLock(p *parser, args []token) (Command, error) {
 		return c, errors.New("a lock must say why: add a reason, e.g. " + p.example(VerbLock, lockExample))
 	}
 	return c, nil
+}
+
+// appSlashEnv returns w written as lock takes it, "APP ENV" or "APP", when
+// w is an app and one of its envs joined by a "/" ("accounting/production")
+// or an app followed by one ("accounting/"); "" otherwise.
+func appSlashEnv(p *parser, w string) string {
+	app, env, ok := strings.Cut(w, "/")
+	switch {
+	case !ok || !p.isApp(app):
+		return ""
+	case env == "":
+		return app
+	case p.isEnv(app, env):
+		return app + " " + env
+	}
+	return ""
 }
 
 func parseUnlock(p *parser, args []token) (Command, error) {

@@ -531,6 +531,12 @@ func TestParseReply(t *testing.T) {
 		{name: "lock for without a duration", in: "lock deploys accounting production for",
 			want: []string{`"for" needs a duration after it, and then the reason, e.g. lock deploys accounting production for 2h db migration (to give "for" as the reason, quote it)`}},
 		{name: "lock everything for without a duration", in: "lock deploys for", want: []string{`"for" needs a duration after it`}},
+		// The bot writes targets as APP/ENV; taken for the reason, such a
+		// word would lock every app.
+		{name: "lock app slash env", in: "lock deploys accounting/production db migration", exact: true,
+			want: []string{`write the app and the env apart: lock deploys accounting production …, or, to lock every app, quote the reason: lock deploys "…"` + usageLock}},
+		{name: "lock app slash", in: "lock deploys accounting/ db migration", want: []string{"lock deploys accounting …"}},
+		{name: "lock app slash env for", in: "lock deploys demo/staging for 2h flaky tests", want: []string{"lock deploys demo staging …"}},
 		{name: "lock alone", in: "lock", want: []string{`write "lock deploys"`, usageLock}},
 		{name: "lock without deploys", in: "lock accounting db", want: []string{`write "lock deploys" before the app: lock deploys accounting`}},
 		{name: "lock misspelt app", in: "lock deploys acounting db migration",
