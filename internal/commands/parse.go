@@ -1060,7 +1060,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf(`%s looks like "for" but is written with other characters; type it again, or quote the reason`, echo(rest[t].s))
 		}
 	}
-	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(rest[1].s) {
+	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(foldLookalike(rest[1].s)) {
 		d, err := parseDuration(rest[1].s, lockOmitFor)
 		if err != nil {
 			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
@@ -1080,6 +1080,16 @@ func parseLock(p *parser, args []token) (Command, error) {
 			rest = rest[:n-2]
 		case !errors.As(err, &syntax):
 			return c, fmt.Errorf(`%v (to end the reason with "for", quote it)`, err)
+		}
+	}
+	if n := len(rest); c.For == 0 && n > 2 {
+		// "… for 2hrs", "… for 30 min", "… for 2h.": a duration written
+		// otherwise than the bot reads it. Taken as words of the reason,
+		// it would make the lock one that never expires.
+		for _, k := range []int{n - 2, n - 3} {
+			if k > 0 && isWord(rest[k], "for") && meantAsDuration(rest[k+1:]) {
+				return c, fmt.Errorf(`%s reads as a duration but is not written as one; write it like 30m, 2h, 1d, 1h30m or 1w (to end the reason with "for", quote it)`, echo(joinWords(rest[k+1:])))
+			}
 		}
 	}
 	if len(rest) == 1 && isWord(rest[0], "for") {
@@ -1107,6 +1117,40 @@ func appSlashEnv(p *parser, w string) string {
 		return app + " " + env
 	}
 	return ""
+}
+
+// durationWords are the units people write after a number in a duration
+// that parseDuration does not read: "2hrs", "30 min", "3 days".
+var durationWords = []string{
+	"m", "min", "mins", "minute", "minutes",
+	"h", "hr", "hrs", "hour", "hours",
+	"d", "day", "days",
+	"w", "wk", "wks", "week", "weeks",
+}
+
+// meantAsDuration reports whether words, one or two unquoted words after a
+// "for", are a duration, maybe written otherwise than parseDuration reads
+// it: a number and a unit, apart or together, in any case, with full-width
+// digits, or followed by punctuation ("2h.", "2 hours", "30min", "２h").
+// A number and a word that is no unit ("2fa", "2 reviewers") is not.
+func meantAsDuration(words []token) bool {
+	var b strings.Builder
+	for i, t := range words {
+		w := foldLookalike(t.s)
+		if t.quoted || i+1 < len(words) && !isDigits(w) {
+			return false
+		}
+		b.WriteString(w)
+	}
+	s := strings.TrimRight(b.String(), ".,;:!?)")
+	digits := len(s) - len(strings.TrimLeft(s, "0123456789"))
+	if digits == 0 {
+		return false
+	}
+	if _, err := parseDuration(s, ""); err == nil {
+		return true
+	}
+	return slices.Contains(durationWords, s[digits:])
 }
 
 func parseUnlock(p *parser, args []token) (Command, error) {

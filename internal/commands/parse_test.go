@@ -172,6 +172,8 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbLock, App: "accounting", Env: "production", For: 30 * time.Minute, Reason: "db migration", Text: `lock deploys accounting production for 30m "db migration"`}},
 		{"lock reason ending with for and a word with a digit", "lock deploys accounting rotate keys for 2fa",
 			Command{Verb: VerbLock, App: "accounting", Reason: "rotate keys for 2fa", Text: `lock deploys accounting "rotate keys for 2fa"`}},
+		{"lock reason ending with for, a number and a word", "lock deploys accounting waiting for 2 reviewers",
+			Command{Verb: VerbLock, App: "accounting", Reason: "waiting for 2 reviewers", Text: `lock deploys accounting "waiting for 2 reviewers"`}},
 		{"lock reason starting with for", "lock deploys accounting for the release",
 			Command{Verb: VerbLock, App: "accounting", Reason: "for the release", Text: `lock deploys accounting "for the release"`}},
 		{"lock quoted reason naming an app", `lock deploys "accounting is fragile"`,
@@ -531,6 +533,16 @@ func TestParseReply(t *testing.T) {
 		{name: "lock for without a duration", in: "lock deploys accounting production for",
 			want: []string{`"for" needs a duration after it, and then the reason, e.g. lock deploys accounting production for 2h db migration (to give "for" as the reason, quote it)`}},
 		{name: "lock everything for without a duration", in: "lock deploys for", want: []string{`"for" needs a duration after it`}},
+		// A duration at the end written otherwise than the bot reads it:
+		// taken for words of the reason, the lock would never expire.
+		{name: "lock trailing hrs", in: "lock deploys accounting db migration for 2hrs", exact: true,
+			want: []string{`"2hrs" reads as a duration but is not written as one; write it like 30m, 2h, 1d, 1h30m or 1w (to end the reason with "for", quote it)` + usageLock}},
+		{name: "lock trailing min", in: "lock deploys accounting db migration for 30min", want: []string{`"30min" reads as a duration`}},
+		{name: "lock trailing full stop", in: "lock deploys accounting db migration for 2h.", want: []string{`"2h." reads as a duration`}},
+		{name: "lock trailing capital unit", in: "lock deploys accounting db migration for 2 Hours", want: []string{`"2 Hours" reads as a duration`}},
+		{name: "lock trailing number and unit apart", in: "lock deploys db migration for 30 m", want: []string{`"30 m" reads as a duration`}},
+		{name: "lock trailing full-width digit", in: "lock deploys accounting db migration for \uff12h", want: []string{`reads as a duration`}},
+		{name: "lock leading full-width digit", in: "lock deploys accounting for \uff12h db migration", want: []string{`invalid duration`, `(to start the reason with "for", quote it)`}},
 		// The bot writes targets as APP/ENV; taken for the reason, such a
 		// word would lock every app.
 		{name: "lock app slash env", in: "lock deploys accounting/production db migration", exact: true,
