@@ -834,6 +834,7 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
 	}
+	named := env != ""
 	if env == "" {
 		if env, err = p.defaultEnv(app); err != nil {
 			return c, err
@@ -842,14 +843,17 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	if force, ok := p.flags["--force"]; ok {
 		// An unquoted reason runs to the next flag, so it may have swallowed
 		// the target: "--force urgent to production" would deploy to the
-		// default env. Refuse rather than guess.
+		// default env. Refuse rather than guess. A reason that ends with
+		// "to WORD" reads as a target whatever the word ("to stage",
+		// "to stg"), unless the target was named before the flag.
 		words := p.words["--force"]
 		for i := 0; i+1 < len(words); i++ {
 			if !isWord(words[i], "to") {
 				continue
 			}
 			target := words[i+1].s
-			if _, near := Suggest(target, p.cat.Envs(app)); p.isEnv(app, target) || near {
+			last := i+2 == len(words) && !named
+			if _, near := Suggest(target, p.cat.Envs(app)); p.isEnv(app, target) || near || last {
 				return c, fmt.Errorf(`the --force reason %s seems to hold the target ("to" %s); put "to ENV" before --force, or quote the reason`, echo(force), echo(target))
 			}
 		}
