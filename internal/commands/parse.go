@@ -1036,8 +1036,13 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf(`write the app and the env apart: lock deploys %s …, or, to lock every app, quote the reason: lock deploys "…"`, appSlashEnv(p, w))
 		case lookalike != "":
 			return c, fmt.Errorf(`%s looks like the app %s but is written with other characters; type it again, or, to lock every app, quote the reason: lock deploys "…"`, echo(w), lookalike)
-		case utf8.RuneCountInString(w) >= 4:
-			if _, ok := Suggest(w, p.cat.Apps()); ok {
+		case utf8.RuneCountInString(w) >= 3:
+			// Short app names ("web", "api") are common, and so are their
+			// typos ("wbe"). A three-letter word counts only at one edit,
+			// not as the start of a longer name: "new" is no typo of
+			// "newsletter".
+			sug, ok := Suggest(w, p.cat.Apps())
+			if ok && (utf8.RuneCountInString(w) >= 4 || distance(strings.ToLower(w), strings.ToLower(sug)) <= 1) {
 				return c, fmt.Errorf(`%v; to lock every app, quote the reason: lock deploys "…"`, p.unknownApp(w))
 			}
 		}

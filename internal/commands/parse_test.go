@@ -32,6 +32,14 @@ func (c testCatalog) Envs(app string) []string     { return c.envs[app] }
 func (c testCatalog) DefaultEnv(app string) string { return c.defaults[app] }
 func (c testCatalog) Trains() []string             { return slices.Clone(c.trains) }
 
+// shortAppCat has apps with short names, whose typos are short words.
+func shortAppCat() testCatalog {
+	return testCatalog{
+		envs:     map[string][]string{"api": {"production"}, "web": {"production"}},
+		defaults: map[string]string{"api": "production", "web": "production"},
+	}
+}
+
 // testCat has two apps with the same envs but different defaults, and two
 // trains.
 func testCat() testCatalog {
@@ -404,6 +412,7 @@ func TestParseReply(t *testing.T) {
 		// want is the whole reply when exact is set, else substrings of it.
 		want  []string
 		exact bool
+		cat   Catalog // testCat() when nil
 	}{
 		// Addressing without a command.
 		{name: "only bot name", in: "@switchman", want: []string{`Try "help"`}},
@@ -549,6 +558,12 @@ func TestParseReply(t *testing.T) {
 		{name: "lock trailing number and unit apart", in: "lock deploys db migration for 30 m", want: []string{`"30 m" reads as a duration`}},
 		{name: "lock trailing full-width digit", in: "lock deploys accounting db migration for \uff12h", want: []string{`reads as a duration`}},
 		{name: "lock leading full-width digit", in: "lock deploys accounting for \uff12h db migration", want: []string{`invalid duration`, `(to start the reason with "for", quote it)`}},
+		// A typo of a short app name: taken for the reason, it would lock
+		// every app.
+		{name: "lock three-letter typo of an app", in: "lock deploys dmo db migration",
+			want: []string{`unknown app "dmo"; did you mean "demo"?`, `to lock every app, quote the reason: lock deploys "…"`}},
+		{name: "lock three-letter transposed app", in: "lock deploys wbe db migration", cat: shortAppCat(),
+			want: []string{`unknown app "wbe"; did you mean "web"?`}},
 		// The bot writes targets as APP/ENV; taken for the reason, such a
 		// word would lock every app.
 		{name: "lock app slash env", in: "lock deploys accounting/production db migration", exact: true,
@@ -779,7 +794,11 @@ func TestParseReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := Parse(tt.in, testCat(), Options{})
+			cat := tt.cat
+			if cat == nil {
+				cat = testCat()
+			}
+			got := Parse(tt.in, cat, Options{})
 			if got.Kind != Reply {
 				t.Fatalf("Parse(%q): got kind %v (%+v), want reply", tt.in, got.Kind, got.Cmd)
 			}
@@ -1612,5 +1631,19 @@ func TestLeadingMention(t *testing.T) {
 		if got := LeadingMention(tt.in); got != tt.want {
 			t.Errorf("LeadingMention(%q): got %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestLockShortWordStartsReason: a three-letter word that only begins an
+// app's name is a word of the reason, not a typo of the app.
+func TestLockShortWordStartsReason(t *testing.T) {
+	cat := testCatalog{
+		envs:     map[string][]string{"newsletter": {"production"}},
+		defaults: map[string]string{"newsletter": "production"},
+	}
+	got := Parse("lock deploys new schema rollout", cat, Options{})
+	want := Command{Verb: VerbLock, Reason: "new schema rollout", Text: `lock deploys "new schema rollout"`}
+	if got.Kind != Run || got.Cmd != want {
+		t.Errorf("got %v %+v (reply %q), want run %+v", got.Kind, got.Cmd, got.Reply, want)
 	}
 }
