@@ -1061,6 +1061,21 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf(`%v; to lock every env of %s, quote the reason: lock deploys %s "…"`, p.unknownEnv(c.App, w), c.App, c.App)
 		}
 	}
+	if c.App != "" && len(rest) > 0 && !rest[0].quoted {
+		// "lock deploys accounting staging production …", "lock deploys
+		// accounting demo …": a lock has one scope, and the second name,
+		// taken for the reason, would leave what it names unlocked.
+		w, target := rest[0].s, c.App
+		if c.Env != "" {
+			target += " " + c.Env
+		}
+		switch {
+		case c.Env != "" && p.isEnvOfAnyApp(w):
+			return c, fmt.Errorf(`a lock covers one env, and %q is another: lock each (lock deploys %s %s …), or every env of %s (lock deploys %s …); to start the reason with %q, quote it: lock deploys %s "…"`, w, c.App, w, c.App, c.App, w, target)
+		case p.isApp(w):
+			return c, fmt.Errorf(`a lock covers one app, and %q is another: lock each (lock deploys %s …), or every app (lock deploys …); to start the reason with %q, quote it: lock deploys %s "…"`, w, w, w, target)
+		}
+	}
 	isFor := func(w string) bool { return w == "for" }
 	for _, t := range []int{0, len(rest) - 2} {
 		if t >= 0 && t < len(rest) && !rest[t].quoted && disguised(rest[t].s, isFor) != "" {

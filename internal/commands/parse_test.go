@@ -182,6 +182,8 @@ func TestParseRun(t *testing.T) {
 			Command{Verb: VerbLock, App: "accounting", Env: "production", For: 30 * time.Minute, Reason: "db migration", Text: `lock deploys accounting production for 30m "db migration"`}},
 		{"lock reason ending with for and a word with a digit", "lock deploys accounting rotate keys for 2fa",
 			Command{Verb: VerbLock, App: "accounting", Reason: "rotate keys for 2fa", Text: `lock deploys accounting "rotate keys for 2fa"`}},
+		{"lock quoted reason starting with an env", `lock deploys accounting staging "production db is down"`,
+			Command{Verb: VerbLock, App: "accounting", Env: "staging", Reason: "production db is down", Text: `lock deploys accounting staging "production db is down"`}},
 		{"lock reason ending with for, a number and a word", "lock deploys accounting waiting for 2 reviewers",
 			Command{Verb: VerbLock, App: "accounting", Reason: "waiting for 2 reviewers", Text: `lock deploys accounting "waiting for 2 reviewers"`}},
 		{"lock reason starting with for", "lock deploys accounting for the release",
@@ -564,6 +566,14 @@ func TestParseReply(t *testing.T) {
 			want: []string{`unknown app "dmo"; did you mean "demo"?`, `to lock every app, quote the reason: lock deploys "…"`}},
 		{name: "lock three-letter transposed app", in: "lock deploys wbe db migration", cat: shortAppCat(),
 			want: []string{`unknown app "wbe"; did you mean "web"?`}},
+		// A second env or app after the target: taken for the reason, it
+		// would stay unlocked.
+		{name: "lock two envs", in: "lock deploys accounting staging production db migration", exact: true,
+			want: []string{`a lock covers one env, and "production" is another: lock each (lock deploys accounting production …), or every env of accounting (lock deploys accounting …); to start the reason with "production", quote it: lock deploys accounting staging "…"` + usageLock}},
+		{name: "lock two apps", in: "lock deploys accounting demo db migration",
+			want: []string{`a lock covers one app, and "demo" is another`, `quote it: lock deploys accounting "…"`}},
+		{name: "lock two apps after an env", in: "lock deploys accounting production demo for 2h",
+			want: []string{`a lock covers one app, and "demo" is another`, `quote it: lock deploys accounting production "…"`}},
 		// The bot writes targets as APP/ENV; taken for the reason, such a
 		// word would lock every app.
 		{name: "lock app slash env", in: "lock deploys accounting/production db migration", exact: true,
