@@ -1536,6 +1536,11 @@ func parseTrainCancel(p *parser, args []token) (Command, error) {
 		case p.isTrain(w):
 			c.Train = w
 			rest = rest[1:]
+			if len(rest) > 0 && !rest[0].quoted && rest[0].s != w && p.isTrain(rest[0].s) {
+				// "train cancel daily weekly …": taken for the reason,
+				// the second train would still leave.
+				return Command{}, fmt.Errorf(`one train cancel calls off one train, and %q is another: cancel each (train cancel %s reason…); to start the reason with %q, quote it: train cancel %s "…"`, rest[0].s, rest[0].s, rest[0].s, w)
+			}
 		case isWord(rest[0], "on") && len(rest) > 1 && p.isTrain(rest[1].s):
 			return Command{}, fmt.Errorf(`name the train right after cancel, without "on": train cancel %s reason…`, rest[1].s)
 		case utf8.RuneCountInString(w) >= 4:

@@ -574,6 +574,8 @@ func TestParseReply(t *testing.T) {
 			want: []string{`a lock covers one app, and "demo" is another`, `quote it: lock deploys accounting "…"`}},
 		{name: "lock two apps after an env", in: "lock deploys accounting production demo for 2h",
 			want: []string{`a lock covers one app, and "demo" is another`, `quote it: lock deploys accounting production "…"`}},
+		{name: "train cancel two trains", in: "train cancel daily weekly db migration running", exact: true,
+			want: []string{`one train cancel calls off one train, and "weekly" is another: cancel each (train cancel weekly reason…); to start the reason with "weekly", quote it: train cancel daily "…"` + "\nusage: train cancel [TRAIN] reason…"}},
 		// The bot writes targets as APP/ENV; taken for the reason, such a
 		// word would lock every app.
 		{name: "lock app slash env", in: "lock deploys accounting/production db migration", exact: true,
