@@ -1154,27 +1154,38 @@ var durationWords = []string{
 
 // meantAsDuration reports whether words, one or two unquoted words after a
 // "for", are a duration, maybe written otherwise than parseDuration reads
-// it: a number and a unit, apart or together, in any case, with full-width
-// digits, or followed by punctuation ("2h.", "2 hours", "30min", "２h").
+// it: a number, whole or with a decimal point or comma, and a unit, apart
+// or together, in any case, with full-width digits, or followed by
+// punctuation ("2h.", "2 hours", "30min", "1.5h", "２h").
 // A number and a word that is no unit ("2fa", "2 reviewers") is not.
 func meantAsDuration(words []token) bool {
 	var b strings.Builder
 	for i, t := range words {
 		w := foldLookalike(t.s)
-		if t.quoted || i+1 < len(words) && !isDigits(w) {
+		if num, _ := cutNumber(w); t.quoted || i+1 < len(words) && num != w {
 			return false
 		}
 		b.WriteString(w)
 	}
 	s := strings.TrimRight(b.String(), ".,;:!?)")
-	digits := len(s) - len(strings.TrimLeft(s, "0123456789"))
-	if digits == 0 {
+	num, unit := cutNumber(s)
+	if num == "" {
 		return false
 	}
 	if _, err := parseDuration(s, ""); err == nil {
 		return true
 	}
-	return slices.Contains(durationWords, s[digits:])
+	return slices.Contains(durationWords, unit)
+}
+
+// cutNumber cuts the number s starts with, ASCII digits with maybe a
+// decimal point or comma and more digits, from the rest of s.
+func cutNumber(s string) (num, rest string) {
+	i := len(s) - len(strings.TrimLeft(s, "0123456789"))
+	if i > 0 && i+1 < len(s) && (s[i] == '.' || s[i] == ',') && '0' <= s[i+1] && s[i+1] <= '9' {
+		i = len(s) - len(strings.TrimLeft(s[i+1:], "0123456789"))
+	}
+	return s[:i], s[i:]
 }
 
 func parseUnlock(p *parser, args []token) (Command, error) {

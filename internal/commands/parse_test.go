@@ -555,6 +555,8 @@ func TestParseReply(t *testing.T) {
 		{name: "lock trailing hrs", in: "lock deploys accounting db migration for 2hrs", exact: true,
 			want: []string{`"2hrs" reads as a duration but is not written as one; write it like 30m, 2h, 1d, 1h30m or 1w (to end the reason with "for", quote it)` + usageLock}},
 		{name: "lock trailing min", in: "lock deploys accounting db migration for 30min", want: []string{`"30min" reads as a duration`}},
+		{name: "lock trailing decimal", in: "lock deploys accounting db migration for 1.5h", want: []string{`"1.5h" reads as a duration`}},
+		{name: "lock trailing decimal comma apart", in: "lock deploys accounting db migration for 0,5 days", want: []string{`"0,5 days" reads as a duration`}},
 		{name: "lock trailing full stop", in: "lock deploys accounting db migration for 2h.", want: []string{`"2h." reads as a duration`}},
 		{name: "lock trailing capital unit", in: "lock deploys accounting db migration for 2 Hours", want: []string{`"2 Hours" reads as a duration`}},
 		{name: "lock trailing number and unit apart", in: "lock deploys db migration for 30 m", want: []string{`"30 m" reads as a duration`}},
