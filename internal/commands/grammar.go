@@ -49,7 +49,7 @@ var grammar = []spec{
 		usage:   `deploy APP BUILD [to ENV] [--dry-run] [--force "reason"]`,
 		summary: "Deploy BUILD of APP to ENV, or to the app's default env.",
 		details: []string{
-			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit.",
+			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, without \"..\".",
 			"--dry-run shows the plan and changes nothing.",
 			`--force "reason" deploys outside the deploy window (admins and holders of override; without an admin around, admins only); it does not pass locks. The reason is announced and recorded in the audit log.`,
 			"ID is the deploy id the migrations prompt shows, e.g. " + deployIDExample + ".",

@@ -423,3 +423,24 @@ func TestHelpExamplesParse(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpBuildRule: the rule for BUILD that help states is the one
+// CheckBuild applies, ".." included.
+func TestHelpBuildRule(t *testing.T) {
+	help := Help("deploy", testCat())
+	for _, tt := range []struct {
+		build string
+		rule  string // what help must say for CheckBuild's verdict on build
+	}{
+		{"1..2", `without ".."`},
+		{".1", "starting with a letter or digit"},
+		{"1/2", "ASCII letters, digits, '.', '_' or '-'"},
+	} {
+		if CheckBuild(tt.build) == nil {
+			t.Errorf("CheckBuild(%q): got nil, want an error", tt.build)
+		}
+		if !strings.Contains(help, tt.rule) {
+			t.Errorf("help deploy does not say %q, which refuses build %q:\n%s", tt.rule, tt.build, help)
+		}
+	}
+}
