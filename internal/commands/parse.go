@@ -510,7 +510,7 @@ func tokenize(s string) ([]token, error) {
 				end, endSize := closingQuote(s[body:], closers)
 				if end < 0 {
 					closer, _ := utf8.DecodeRuneInString(closers)
-					return nil, fmt.Errorf("missing closing quote: %q opens %s but nothing closes it; end the quoted text with %q", r, echo(s[body:]), closer)
+					return nil, fmt.Errorf("missing closing quote: %s opens %s but nothing closes it; end the quoted text with %s", quoteMark(r), echo(s[body:]), quoteMark(closer))
 				}
 				b.WriteString(strings.ReplaceAll(s[body:body+end], "\t", " "))
 				quoted = i == start
@@ -2353,3 +2353,13 @@ func (noApps) Apps() []string           { return nil }
 func (noApps) Envs(string) []string     { return nil }
 func (noApps) DefaultEnv(string) string { return "" }
 func (noApps) Trains() []string         { return nil }
+
+// quoteMark shows a quotation mark in a reply: between single quotes, as
+// %q shows a rune, but an apostrophe between double quotes, where %q
+// would put a backslash before it.
+func quoteMark(r rune) string {
+	if r == '\'' {
+		return `"'"`
+	}
+	return fmt.Sprintf("%q", r)
+}

@@ -479,6 +479,8 @@ func TestParseReply(t *testing.T) {
 		{name: "deploy force swallows short target", in: "deploy demo 1 --force INC-42 to prd --dry-run", want: []string{`seems to hold the target ("to" "prd")`}},
 		{name: "deploy missing closing quote", in: `deploy accounting 1 --force "INC-42`,
 			want: []string{`missing closing quote: '"' opens "INC-42" but nothing closes it`, usageDeploy}},
+		{name: "deploy missing closing apostrophe", in: `deploy accounting 1 --force 'INC-42`,
+			want: []string{`missing closing quote: "'" opens "INC-42" but nothing closes it; end the quoted text with "'"`}},
 		{name: "deploy empty build", in: `deploy accounting ""`, want: []string{"the build is empty"}},
 
 		// deploy confirm, deploy abort
