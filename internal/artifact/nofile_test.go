@@ -7,13 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/ownprocess"
 )
 
 // childEnv marks the process TestTooManyOpenFiles runs itself in, with a
@@ -26,13 +25,8 @@ const childEnv = "SWITCHMAN_TEST_NOFILE_CHILD"
 // cannot be read. The limit is the process's, so the test runs in a
 // process of its own.
 func TestTooManyOpenFiles(t *testing.T) {
-	if os.Getenv(childEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestTooManyOpenFiles$", "-test.v")
-		cmd.Env = append(os.Environ(), childEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestTooManyOpenFiles") {
-			t.Fatalf("the test in a process of its own: %v\n%s", err, out)
-		}
+	if !ownprocess.Child(childEnv) {
+		ownprocess.Run(t, childEnv)
 		return
 	}
 

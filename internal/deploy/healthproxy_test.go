@@ -9,10 +9,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/testenv/ownprocess"
 )
 
 // proxyChildEnv marks the process TestHealthProbeGoesDirect runs itself
@@ -26,7 +26,7 @@ const proxyChildEnv = "SWITCHMAN_TEST_HEALTH_PROXY_CHILD"
 // child's dialer takes to the host's loopback port: net/http never
 // proxies "localhost" or a loopback address.
 func TestHealthProbeGoesDirect(t *testing.T) {
-	if os.Getenv(proxyChildEnv) == "" {
+	if !ownprocess.Child(proxyChildEnv) {
 		var proxied atomic.Int32
 		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			proxied.Add(1)
@@ -41,13 +41,8 @@ func TestHealthProbeGoesDirect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHealthProbeGoesDirect$", "-test.v")
-		cmd.Env = append(os.Environ(), proxyChildEnv+"="+u.Port(),
+		ownprocess.Run(t, proxyChildEnv, "SWITCHMAN_TEST_HEALTH_PORT="+u.Port(),
 			"HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestHealthProbeGoesDirect") {
-			t.Fatalf("the test in a process of its own: %v\n%s", err, out)
-		}
 		if n := proxied.Load(); n != 0 {
 			t.Errorf("the proxy got %d requests, want none", n)
 		}
@@ -63,7 +58,7 @@ func TestHealthProbeGoesDirect(t *testing.T) {
 		}
 		return dial(ctx, network, addr)
 	}
-	resp, err := e.http.Get("http://web1.example.test:" + os.Getenv(proxyChildEnv) + "/health")
+	resp, err := e.http.Get("http://web1.example.test:" + os.Getenv("SWITCHMAN_TEST_HEALTH_PORT") + "/health")
 	if err != nil {
 		t.Fatalf("health probe: %v", err)
 	}
