@@ -236,10 +236,24 @@ func serverName(tmpl string, host *Host) string {
 	return strings.NewReplacer(pairs...).Replace(tmpl)
 }
 
-// SplitSocket splits "unix:/path" or "tcp:host:port" into network and address.
+// SplitSocket splits "unix:/path" or "tcp:host:port" into network and
+// address. It refuses what could only fail at the first deploy's check (a
+// TCP address without a host or a port) and a relative socket path, which
+// would name a file relative to wherever the bot, or the sshd of the via
+// host, happens to run.
 func SplitSocket(s string) (network, addr string, err error) {
 	network, addr, ok := strings.Cut(s, ":")
-	if !ok || addr == "" || (network != "unix" && network != "tcp") {
+	switch {
+	case ok && network == "unix":
+		if !strings.HasPrefix(addr, "/") {
+			return "", "", fmt.Errorf("want unix: and an absolute path, got %q", s)
+		}
+	case ok && network == "tcp":
+		host, port, err := net.SplitHostPort(addr)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("want tcp:host:port with a port from 1 to 65535, got %q", s)
+		}
+	default:
 		return "", "", fmt.Errorf("want unix:/path/to/socket or tcp:host:port, got %q", s)
 	}
 	return network, addr, nil

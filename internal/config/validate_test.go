@@ -712,6 +712,33 @@ func TestValidationRules(t *testing.T) {
 			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want unix:/path/to/socket or tcp:host:port, got "/run/haproxy.sock"`),
 		},
 		{
+			// Accepted, each failed only at the first deploy's check, or
+			// reached a path relative to wherever the bot (or the via
+			// host's sshd) happened to run.
+			name:  "haproxy tcp socket without a port",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'tcp:127.0.0.1', backend: web}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want tcp:host:port with a port from 1 to 65535, got "tcp:127.0.0.1"`),
+		},
+		{
+			name:  "haproxy tcp socket port out of range",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'tcp:127.0.0.1:99999', backend: web}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want tcp:host:port with a port from 1 to 65535, got "tcp:127.0.0.1:99999"`),
+		},
+		{
+			name:  "haproxy tcp socket without a host",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'tcp::9999', backend: web}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want tcp:host:port with a port from 1 to 65535, got "tcp::9999"`),
+		},
+		{
+			name:  "haproxy unix socket relative path",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'unix:run/haproxy.sock', backend: web}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.socket: want unix: and an absolute path, got "unix:run/haproxy.sock"`),
+		},
+		{
+			name:  "haproxy tcp socket",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'tcp:[::1]:9999', backend: web}}"},
+		},
+		{
 			name:  "haproxy backend name",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: unix:/run/haproxy.sock, backend: web app}}"},
 			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.backend: "web app": use only letters, digits, '.', '_' and '-'`),
