@@ -192,6 +192,10 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		if _, _, err := SplitSocket(h.Socket); err != nil {
 			ps.add(at("pool", "haproxy", "socket"), "%s.pool.haproxy.socket: %v", p, err)
 		}
+		if h.Via != "" && e.Transport != "ssh" {
+			// The bot would refuse to start with it.
+			ps.add(at("pool", "haproxy", "via"), "%s.pool.haproxy.via: needs transport: ssh (the socket is reached through an SSH connection to %s), got transport %s", p, h.Via, e.Transport)
+		}
 		switch {
 		case h.Backend == "":
 			ps.add(at("pool", "haproxy"), "%s.pool.haproxy.backend: required", p)

@@ -739,6 +739,16 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'tcp:[::1]:9999', backend: web}}"},
 		},
 		{
+			// Accepted by check-config, then the bot refused to start.
+			name:  "haproxy via without ssh",
+			edits: []string{"        hosts: [localhost]\n", "        hosts: [localhost]\n        pool: {haproxy: {socket: 'unix:/run/haproxy.sock', via: lb1, backend: web}}\n"},
+			want:  one("pool:", `apps.web.environments.staging.pool.haproxy.via: needs transport: ssh (the socket is reached through an SSH connection to lb1), got transport local`),
+		},
+		{
+			name:  "haproxy without via on a local transport",
+			edits: []string{"        hosts: [localhost]\n", "        hosts: [localhost]\n        pool: {haproxy: {socket: 'unix:/run/haproxy.sock', backend: web}}\n"},
+		},
+		{
 			name:  "haproxy backend name",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: unix:/run/haproxy.sock, backend: web app}}"},
 			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.backend: "web app": use only letters, digits, '.', '_' and '-'`),
