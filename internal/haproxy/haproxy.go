@@ -152,8 +152,9 @@ func (c *Client) ServerState(ctx context.Context, backend, server string) (State
 
 // SetState sets server's admin state to StateReady, StateDrain or
 // StateMaint with `set server BACKEND/SERVER state STATE`. HAProxy answers
-// this command with nothing on success; any answer is its error message,
-// returned as an error (errs.NotFound for an unknown backend or server).
+// this command with an empty line on success; any other answer is its
+// error message, returned as an error (errs.NotFound for an unknown
+// backend or server), and no answer at all is an errs.Unavailable error.
 func (c *Client) SetState(ctx context.Context, backend, server, state string) error {
 	if err := checkNames(backend, server); err != nil {
 		return err
@@ -255,6 +256,14 @@ func (c *Client) command(ctx context.Context, cmd string) (string, error) {
 	b, err := io.ReadAll(conn)
 	if err != nil {
 		return "", ioError(parent, what, err)
+	}
+	if len(b) == 0 {
+		// HAProxy ends every answer with an empty line, a command that
+		// succeeds silently included: a connection closed without a byte
+		// never ran the command (a process stopping under a reload, or
+		// no stats socket at that address), and reading it as an empty
+		// answer took it for the success of `set server`.
+		return "", errs.New(errs.Unavailable, "haproxy closed the connection without answering %q", firstWords(cmd))
 	}
 	return string(b), nil
 }

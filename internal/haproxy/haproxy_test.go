@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/haproxy"
 	haproxytest "github.com/switchman-bot/switchman/internal/testenv/haproxy"
@@ -225,6 +226,53 @@ func TestCommandIsBoundedWhenTheSocketHangs(t *testing.T) {
 			t.Errorf("got an answer after %s, want about 100ms", d)
 		}
 	})
+}
+
+// TestCommandWithoutAnAnswerIsAnError: HAProxy ends every answer with an
+// empty line, so that even a command that succeeds says "\n". A
+// connection closed without a byte (a process going away under a reload,
+// a port that is not the stats socket) was read as an empty answer: as
+// the success of `set server`, and as a level that is not below admin.
+func TestCommandWithoutAnAnswerIsAnError(t *testing.T) {
+	calls := []struct {
+		name string
+		call func(c *haproxy.Client, p *haproxy.Pool) error
+	}{
+		{"SetState drain", func(c *haproxy.Client, _ *haproxy.Pool) error {
+			return c.SetState(context.Background(), "app", "app1", haproxy.StateDrain)
+		}},
+		{"SetState maint", func(c *haproxy.Client, _ *haproxy.Pool) error {
+			return c.SetState(context.Background(), "app", "app1", haproxy.StateMaint)
+		}},
+		{"Ready", func(c *haproxy.Client, _ *haproxy.Pool) error { return c.Ready(context.Background(), "app", "app1") }},
+		{"Drain", func(c *haproxy.Client, _ *haproxy.Pool) error {
+			return c.Drain(context.Background(), "app", "app1", time.Second)
+		}},
+		{"Pool.Check", func(_ *haproxy.Client, p *haproxy.Pool) error {
+			_, err := p.Check(context.Background(), []deploy.Host{{Name: "app1"}})
+			return err
+		}},
+	}
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			// A socket that answers `show servers state` and closes every
+			// other connection without answering.
+			sock := newFakeSocket(func(cmd string) string {
+				if strings.HasPrefix(cmd, "show servers state") {
+					return serversState("2", "0")
+				}
+				return ""
+			})
+			c := &haproxy.Client{Dial: sock.dial}
+			err := tt.call(c, &haproxy.Pool{Client: c, Backend: "app"})
+			if got, want := errs.CodeOf(err), errs.Unavailable; got != want {
+				t.Errorf("got code %s (err %v), want %s", got, err, want)
+			}
+			if err != nil && !strings.Contains(err.Error(), "without answering") {
+				t.Errorf("got %q, want it to say haproxy closed the connection without answering", err)
+			}
+		})
+	}
 }
 
 // startProxy starts a real haproxy in front of servers and returns it with
