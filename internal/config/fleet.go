@@ -215,9 +215,18 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		}
 		// Checked now, host by host, rather than refused by the drain of
 		// the first host a deploy has already switched.
+		// Two hosts on one server would each drain and ready the other's:
+		// one restarted in rotation, the other taken out for it.
+		owner := map[string]string{}
 		for _, host := range e.Hosts {
-			if name := serverName(h.Server, host); !haproxyName.MatchString(name) {
+			name := serverName(h.Server, host)
+			switch prev, dup := owner[name]; {
+			case !haproxyName.MatchString(name):
 				ps.add(at("pool", "haproxy", "server"), "%s.pool.haproxy.server: for host %s it names the server %q: use only letters, digits, '.', '_' and '-' (and placeholders the host has: {host}, {address} or one of its vars)", p, host.Name, name)
+			case dup:
+				ps.add(at("pool", "haproxy", "server"), "%s.pool.haproxy.server: hosts %s and %s both name the server %q: each host needs a server of its own (use {host}, {address} or a host var)", p, prev, host.Name, name)
+			default:
+				owner[name] = host.Name
 			}
 		}
 	}

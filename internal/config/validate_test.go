@@ -749,6 +749,13 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"        hosts: [localhost]\n", "        hosts: [localhost]\n        pool: {haproxy: {socket: 'unix:/run/haproxy.sock', backend: web}}\n"},
 		},
 		{
+			// Both hosts would drain, restart behind and ready one server:
+			// web2 restarted in rotation, and web1 taken out for it.
+			name:  "haproxy server shared by two hosts",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: 'unix:/run/haproxy.sock', backend: web, server: web}}"},
+			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.server: hosts web1 and web2 both name the server "web": each host needs a server of its own (use {host}, {address} or a host var)`),
+		},
+		{
 			name:  "haproxy backend name",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        pool: {haproxy: {socket: unix:/run/haproxy.sock, backend: web app}}"},
 			want:  one("pool:", `apps.web.environments.prod.pool.haproxy.backend: "web app": use only letters, digits, '.', '_' and '-'`),
