@@ -184,9 +184,12 @@ func (c *Client) Ready(ctx context.Context, backend, server string) error {
 // Drain takes server out of backend's pool without cutting a request: it
 // sets state drain, so the server gets no new sessions, polls the server's
 // current and queued sessions (`show stat`) until both are zero or timeout
-// passes, then sets state maint, which also stops its health checks.
+// passes, then sets state maint, which also stops its health checks. A
+// poll that cannot reach the socket (errs.Unavailable) is tried again at
+// the next one, as the server is out of rotation already.
 //
-// If sessions remain after timeout the server is still put in maint (its
+// If sessions remain after timeout, or none of the polls since the last
+// that succeeded could read them, the server is still put in maint (its
 // open sessions go on) and the error wraps ErrDrainTimeout; the caller
 // decides whether to restart it anyway. If ctx ends first, Drain returns
 // ctx's error and leaves the server in drain.
@@ -199,13 +202,19 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
 	var open stat
+	var readErr error // the last poll's, when it failed
 	for {
-		var err error
-		if open, err = c.stat(ctx, backend, server); err != nil {
+		cur, err := c.stat(ctx, backend, server)
+		switch {
+		case err == nil:
+			open, readErr = cur, nil
+			if open.sessions == 0 && open.queued == 0 {
+				return c.SetState(ctx, backend, server, StateMaint)
+			}
+		case errs.CodeOf(err) == errs.Unavailable && ctx.Err() == nil:
+			readErr = err // a dropped connection: read again
+		default:
 			return fmt.Errorf("drain %s/%s: %w", backend, server, err)
-		}
-		if open.sessions == 0 && open.queued == 0 {
-			break
 		}
 		select {
 		case <-ctx.Done():
@@ -214,13 +223,17 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 			if err := c.SetState(ctx, backend, server, StateMaint); err != nil {
 				return err
 			}
+			if readErr != nil {
+				return errs.Wrap(errs.Unavailable, ErrDrainTimeout,
+					"the sessions of %s/%s could not be read until %s had passed (%v); it is in maint now",
+					backend, server, timeout, readErr)
+			}
 			return errs.Wrap(errs.Unavailable, ErrDrainTimeout,
 				"%s/%s still had %d session(s) and %d queued request(s) after %s; it is in maint now",
 				backend, server, open.sessions, open.queued, timeout)
 		case <-tick.C:
 		}
 	}
-	return c.SetState(ctx, backend, server, StateMaint)
 }
 
 // command sends one command on a new connection and returns the whole

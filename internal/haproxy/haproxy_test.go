@@ -337,6 +337,37 @@ func TestSetStateOnUnknownNamesReturnsHAProxysError(t *testing.T) {
 	waitState(t, c, "app1", 5*time.Second, "up", isUp)
 }
 
+// TestDrainReadsAgainAfterADroppedConnection: one connection to the
+// stats socket that fails while a drain waits for the server's sessions
+// (a busy or reloading haproxy) ended the drain with an error, failing a
+// host that had switched already, where a drain waits up to its timeout
+// and readying waits through the same failure.
+func TestDrainReadsAgainAfterADroppedConnection(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
+	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+	var dials atomic.Int32
+	direct := haproxy.TCPDialer(p.StatsAddr())
+	flaky := &haproxy.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+		// The first connection sets drain; the second, the first read
+		// of the server's sessions, fails.
+		if dials.Add(1) == 2 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return direct(ctx)
+	}}
+	if err := flaky.Drain(context.Background(), "app", "app1", 5*time.Second); err != nil {
+		t.Fatalf("Drain: got %v, want it to read again and end in maint", err)
+	}
+	if n := dials.Load(); n < 4 {
+		t.Errorf("got %d connections, want at least 4 (drain, a failed read, a read, maint)", n)
+	}
+	if st, err := c.ServerState(context.Background(), "app", "app1"); err != nil || st.Admin != haproxy.StateMaint {
+		t.Errorf("after Drain: got %+v, %v; want maint", st, err)
+	}
+}
+
 func TestDrainThenReadyOverAUnixSocket(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer backend.Close()
