@@ -114,9 +114,12 @@ func (p *Pool) Drain(ctx context.Context, h deploy.Host) error {
 // its last status and its last completed check (not the one running when
 // Ready gave up); it stays in state ready, where HAProxy's checks keep it
 // out of rotation while they fail.
+//
+// Setting it ready is tried again, within ReadyTimeout, while the socket
+// cannot be reached (errs.Unavailable), as reading its state is.
 func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	server := p.server(h)
-	if err := p.Client.Ready(ctx, p.Backend, server); err != nil {
+	if err := p.setReady(ctx, server); err != nil {
 		return err
 	}
 	timeout := p.ReadyTimeout
@@ -146,6 +149,32 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 			return errors.Join(ctx.Err(), p.notUp(server, timeout, last, lastErr))
 		case <-deadline.C:
 			return p.notUp(server, timeout, last, lastErr)
+		case <-tick.C:
+		}
+	}
+}
+
+// setReady sets server ready, trying again every readyPoll while the
+// socket cannot be reached, until ReadyTimeout.
+func (p *Pool) setReady(ctx context.Context, server string) error {
+	timeout := p.ReadyTimeout
+	if timeout <= 0 {
+		timeout = DefaultReadyTimeout
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	for {
+		err := p.Client.Ready(ctx, p.Backend, server)
+		if err == nil || errs.CodeOf(err) != errs.Unavailable || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-deadline.C:
+			return errs.Wrap(errs.Unavailable, err, "haproxy: %s/%s could not be set ready within %s: %v", p.Backend, server, timeout, err)
 		case <-tick.C:
 		}
 	}

@@ -2,6 +2,8 @@ package haproxy_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -90,6 +92,36 @@ func TestPoolDrainThenReadyReturnsOnceUp(t *testing.T) {
 	}
 	if !isUp(st) {
 		t.Errorf("right after Ready: got %+v, want up and ready", st)
+	}
+}
+
+// TestPoolReadySetsReadyAgainAfterADroppedConnection: a connection to
+// the stats socket that failed as Ready set the server ready failed the
+// host at once, after its restart and health check had passed, leaving
+// it in maint and reverting it, where a failure to read its state after
+// that is waited through until ReadyTimeout.
+func TestPoolReadySetsReadyAgainAfterADroppedConnection(t *testing.T) {
+	backend := newHealthServer(t, true)
+	p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"host0": backend.addr()}})
+	waitState(t, c, "host0", 5*time.Second, "up", isUp)
+	ctx := context.Background()
+	if err := c.SetState(ctx, "app", "host0", haproxy.StateMaint); err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int32
+	direct := haproxy.TCPDialer(p.StatsAddr())
+	flaky := &haproxy.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+		if dials.Add(1) == 1 { // set ready
+			return nil, errors.New("connection reset by peer")
+		}
+		return direct(ctx)
+	}}
+	pool := &haproxy.Pool{Client: flaky, Backend: "app", ReadyTimeout: 5 * time.Second}
+	if err := pool.Ready(ctx, deploy.Host{Name: "host0"}); err != nil {
+		t.Fatalf("Ready: got %v, want it to set ready again and return once up", err)
+	}
+	if st, err := c.ServerState(ctx, "app", "host0"); err != nil || !isUp(st) {
+		t.Errorf("after Ready: got %+v, %v; want up and ready", st, err)
 	}
 }
 
