@@ -157,7 +157,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 // would fail that host after its switch, and its switch back, which
 // drains it too.
 //
-// A host out of rotation that the last run switching hosts did not leave
+// A host out of rotation that the last run switching that host did not leave
 // there (failed or stopped after its switch, drained perhaps) was taken
 // out by someone, a flaky host, say: it is restarted like the others but
 // not put back into rotation, which is theirs to decide.
@@ -174,13 +174,13 @@ func (r *run) poolCheck(ctx context.Context) error {
 // hosts, and returns the hosts out of rotation there that stay out. An
 // unusable balancer's error ends with then.
 func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, then string) (map[string]string, error) {
-	return e.poolCheckAfter(ctx, t, hosts, func() (*Record, error) { return e.lastSwitchingRun(ctx, t, self) }, then)
+	return e.poolCheckAfter(ctx, t, hosts, func() ([]*Record, error) { return e.recentRecords(ctx, t) }, self, then)
 }
 
-// poolCheckAfter is poolCheck with lastRun, which returns the last run
-// that switched a host of t (nil: none); it is called only when the
-// balancer has hosts out of rotation.
-func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, lastRun func() (*Record, error), then string) (map[string]string, error) {
+// poolCheckAfter is poolCheck with history, which returns t's newest
+// records, newest first; it is called only when the balancer has hosts
+// out of rotation.
+func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, history func() ([]*Record, error), self, then string) (map[string]string, error) {
 	if t.pool == nil {
 		return nil, nil
 	}
@@ -191,20 +191,35 @@ func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, las
 	if len(out) == 0 {
 		return nil, nil
 	}
-	last, err := lastRun()
+	recs, err := history()
 	if err != nil {
 		return nil, err
 	}
 	keep := map[string]string{}
 	for host, state := range out {
-		if last != nil {
-			if hr := last.Host(host); hr != nil && unfinished(*hr) {
-				continue // the last run left it there
-			}
+		if leftOutBy(recs, self, host) {
+			continue // the last run that switched it left it there
 		}
 		keep[host] = state
 	}
 	return keep, nil
+}
+
+// leftOutBy reports whether the last finished run among recs (newest
+// first), other than self, that switched host left it unfinished (see
+// unfinished), and so out of rotation. It is the last run to switch that
+// host, not the last to switch any: a run that stopped before reaching a
+// host (a failed canary) did not take back what an earlier run left.
+func leftOutBy(recs []*Record, self, host string) bool {
+	for _, rec := range recs {
+		if rec.ID == self || !rec.Outcome.Done() {
+			continue
+		}
+		if hr := rec.Host(host); hr != nil && hr.MayHaveSwitched() {
+			return unfinished(*hr)
+		}
+	}
+	return false
 }
 
 // abandon gives up a run that never started: nothing was recorded.

@@ -239,6 +239,60 @@ func TestFleetDeployReadiesAHostTheLastRunLeftOut(t *testing.T) {
 	}
 }
 
+// TestFleetDeployReadiesAHostAnEarlierRunLeftOut: a host a deploy left in
+// maint stays the runs' to put back when the next deploy stopped before
+// reaching it (its canary failed): the deploy after that took the host for
+// one someone took out, because the last run to switch any host had not
+// switched it, and left it out of rotation for good, saying it was not
+// left there by a run.
+func TestFleetDeployReadiesAHostAnEarlierRunLeftOut(t *testing.T) {
+	fleet := startFleet(t, 2)
+	proxy, hap := upstreams(t, fleet)
+	spec := poolSpec(proxy)
+	spec.health = sickableCmd
+	spec.healthTime = "1s"
+	spec.env = append(spec.env, "max_failures: 1", "canary: 1")
+	f := newFleetFixture(t, fleet, spec, haproxyPools)
+	sick := func(i int, build string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(fleet.Hosts[i].Root, "sick-"+build), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sick(1, "1")
+	f.build("1")
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomePartial)
+	if hr := hostResult(t, rec, "host1"); hr.State != deploy.HostFailed {
+		t.Fatalf("deploy 1: host1 %s (%s), want failed", hr.State, hr.Error)
+	}
+	if st, err := hap.ServerState(context.Background(), proxy.Backend(), "host1"); err != nil || st.Admin != haproxy.StateMaint {
+		t.Fatalf("after deploy 1: host1 %+v, %v; want it left in maint", st, err)
+	}
+
+	// The canary, host0, fails build 2: the deploy stops before host1.
+	sick(0, "2")
+	f.build("2")
+	rec = f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeReverted)
+	if got := f.stepsOf(rec.ID, "host1"); slices.Contains(got, deploy.StepActivate) {
+		t.Fatalf("deploy 2 switched host1 (%v), want it stopped at the canary", got)
+	}
+
+	f.build("3")
+	rec = f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	for _, server := range []string{"host0", "host1"} {
+		st, err := hap.ServerState(context.Background(), proxy.Backend(), server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Admin != haproxy.StateReady {
+			t.Errorf("%s: got admin state %s after deploy 3, want %s", server, st.Admin, haproxy.StateReady)
+		}
+	}
+	if notes := f.notes(rec.ID); slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "in the load balancer before") }) {
+		t.Errorf("deploy 3 took host1 for a host someone took out: notes %q", notes)
+	}
+}
+
 // TestFleetDryRunChecksThePool: the dry run of a deploy says what the
 // deploy would do with the load balancer: refuse it when unusable, leave
 // a host someone took out of rotation out. It said "deliver and switch"

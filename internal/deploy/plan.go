@@ -41,14 +41,14 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	// Hosts the last run left on this build without a passing restart are
 	// restarted again by the deploy, not skipped as running it already.
-	last, err := e.lastRunPlanned(ctx, t, states, unreachable)
+	last, recs, err := e.lastRunPlanned(ctx, t, states, unreachable)
 	if err != nil {
 		return nil, err
 	}
 	// The deploy refuses an unusable balancer before it changes anything,
 	// and leaves out of rotation a host someone took out: so says its
 	// dry run.
-	keepOut, err := e.poolCheckAfter(ctx, t, r.hosts, func() (*Record, error) { return last, nil }, "a deploy would be refused")
+	keepOut, err := e.poolCheckAfter(ctx, t, r.hosts, func() ([]*Record, error) { return recs, nil }, "", "a deploy would be refused")
 	if err != nil {
 		return nil, err
 	}
@@ -108,20 +108,21 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 }
 
 // lastRunPlanned returns the run a deploy of t would take as the last to
-// switch hosts (see lastSwitchingRun), the hosts found as states says
+// switch hosts (see lastSwitchingRun), and the records it read (newest
+// first), the hosts found as states says
 // and unreachable as it says. A run still recorded as running while no
 // deploy holds t's lease died, and no recovery has reported it yet: the
 // deploy takes it over first, marking it interrupted with the hosts as
 // found (see takeOver), and then finishes what it left. So does its dry
 // run, which would otherwise say the deploy does nothing there.
-func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string]hostState, unreachable map[string]error) (*Record, error) {
+func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string]hostState, unreachable map[string]error) (*Record, []*Record, error) {
 	recs, err := e.recentRecords(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	holder, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return nil, nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
 	if id, _, _ := strings.Cut(holder, " "); holder == "" || strings.HasPrefix(id, "recovery:") {
 		var observed []HostResult
@@ -139,7 +140,7 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 			}
 		}
 	}
-	return lastSwitching(recs, ""), nil
+	return lastSwitching(recs, ""), recs, nil
 }
 
 // badReleaseWarning says that build is marked bad on hosts, of reachable

@@ -190,16 +190,6 @@ func (r *run) lastSwitchingRun() (*Record, error) {
 	return lastSwitching(recs, r.rec.ID), nil
 }
 
-// lastSwitchingRun returns the last finished run of t that switched a
-// host, other than the run self, or nil.
-func (e *Engine) lastSwitchingRun(ctx context.Context, t target, self string) (*Record, error) {
-	recs, err := e.recentRecords(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return lastSwitching(recs, self), nil
-}
-
 // recentRecords reads the newest records of t, which tell what the last
 // runs left.
 func (e *Engine) recentRecords(ctx context.Context, t target) ([]*Record, error) {
