@@ -185,6 +185,11 @@ func (p *Proxy) config(opt Options, names []string) string {
 	}
 	w("    stats socket %s level %s", stats, level)
 	w("    maxconn 4096")
+	// Without it haproxy binds with SO_REUSEPORT, and a port freePort
+	// found free but another haproxy took meanwhile would be shared with
+	// it, the kernel splitting connections between the two, rather than
+	// refused and tried again.
+	w("    noreuseport")
 	w("    log stderr format raw local0 info")
 	w("")
 	w("defaults")

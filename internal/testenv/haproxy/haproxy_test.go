@@ -5,6 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -168,5 +171,34 @@ func TestLoopbackOnly(t *testing.T) {
 		if err := loopback(addr); (err == nil) != ok {
 			t.Errorf("loopback(%q): got %v, want ok=%v", addr, err, ok)
 		}
+	}
+}
+
+// TestAPortTakenByAnotherHAProxyIsRefused: haproxy binds with
+// SO_REUSEPORT unless told not to, so a second haproxy given a port the
+// first holds (freePort's port taken between its check and the bind, as
+// by a test in another package) bound it too and started, and the kernel
+// then split connections between them: a stats socket command answered
+// with "HTTP/1.1 400 Bad request" by the other's frontend. The bind must
+// fail, for Start to try other ports.
+func TestAPortTakenByAnotherHAProxyIsRefused(t *testing.T) {
+	first := Start(t, Options{})
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		bin = "/usr/sbin/haproxy"
+	}
+	second := &Proxy{t: t, dir: t.TempDir()}
+	second.cfg = filepath.Join(second.dir, "haproxy.cfg")
+	second.log = filepath.Join(second.dir, "haproxy.log")
+	t.Cleanup(second.cleanup)
+	if second.statsTCP, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	second.port = first.statsTCP // its frontend on the first's stats port
+	if err := os.WriteFile(second.cfg, []byte(second.config(Options{}, nil)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.start(bin); err == nil {
+		t.Fatalf("a second haproxy started with its frontend on the first's stats port %d, want its bind refused", first.statsTCP)
 	}
 }
