@@ -61,7 +61,8 @@ type Options struct {
 	// errors and issues. It is never logged and is redacted from errors.
 	Token string
 	// HTTPClient sends the requests. Nil: a client without a global timeout
-	// (each attempt has its own, see Timeout).
+	// (each attempt has its own, see Timeout). Its CheckRedirect is not
+	// used: the client follows no redirect.
 	HTTPClient *http.Client
 	// Timeout bounds one attempt, including reading the answer. Zero: 10s.
 	Timeout time.Duration
@@ -129,9 +130,18 @@ func New(o Options) (*Client, error) {
 		sleep:         o.Sleep,
 		projectIDs:    map[string]string{},
 	}
-	if c.hc == nil {
-		c.hc = &http.Client{}
+	// A redirect is not followed: Go sends the token along to the same
+	// host name on another scheme or port (an https url redirected to
+	// plain HTTP), and turns a POST redirected by 301, 302 or 303 into a
+	// GET, whose 200 would read as a release created. The 3xx is the
+	// answer, an error naming where it leads (see attempt).
+	hc := &http.Client{}
+	if c.hc != nil {
+		cp := *c.hc
+		hc = &cp
 	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = hc
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
 	}
@@ -359,6 +369,13 @@ func (c *Client) attempt(ctx context.Context, r request, payload []byte) (int, t
 		return 0, wait, e
 	case resp.StatusCode >= 500:
 		return 0, 0, e
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		to := "(no Location)"
+		if loc, err := resp.Location(); err == nil {
+			to = redactURL(loc.String())
+		}
+		e.Detail = truncate(c.redact("redirected to " + to))
+		return 0, -1, e
 	default:
 		return 0, -1, e
 	}
@@ -444,6 +461,8 @@ func codeFor(e *Error) errs.Code {
 		return errs.NotFound
 	case e.Status == http.StatusConflict:
 		return errs.Conflict
+	case e.Status >= 300 && e.Status < 400:
+		return errs.Invalid
 	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
 		return errs.Unavailable
 	case e.Status >= 400:
@@ -466,6 +485,9 @@ func (c *Client) fail(r request, e *Error, code errs.Code) error {
 		msg = "Sentry does not know this organization, project or release"
 	case errs.Invalid:
 		msg = "Sentry rejected the request"
+		if e.Status >= 300 && e.Status < 400 {
+			msg = "Sentry answered with a redirect, which the bot does not follow (its token would go along): set sentry.url to where it leads"
+		}
 	case errs.Conflict:
 		msg = "Sentry reported a conflict"
 	case errs.Unavailable:
