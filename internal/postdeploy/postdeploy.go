@@ -284,11 +284,10 @@ func (w *Watcher) unwatched(ctx context.Context, r *deploy.Record, es *config.En
 	if prev == nil || (prev.Outcome != deploy.OutcomeSucceeded && prev.Outcome != deploy.OutcomePartial) {
 		return
 	}
-	watch := es.Watch.D()
-	if watch <= 0 {
-		watch = sentry.Policy{}.WithDefaults().Watch
-	}
-	until := prev.Finished.Add(watch)
+	// Until the watch's own end: its intervals are aligned to the epoch,
+	// so it runs to the end of the interval that holds watch after
+	// prev finished, and that interval's read, not watch after prev.
+	_, _, until := policyOf(es).Schedule(prev.Finished)
 	if !until.After(r.Started) || !until.After(w.opt.Now()) {
 		return // its watch was over by then, or would be by now
 	}

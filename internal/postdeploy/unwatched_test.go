@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,5 +103,95 @@ apps:
 				t.Errorf("posts tell of the watch of 1 ending, want nothing (2 is watched in turn):\n%s", got)
 			}
 		})
+	}
+}
+
+// TestUnwatchedSaysSoUntilTheWatchWouldHaveEnded: the channel is told that
+// a watch ended by a reverted deploy leaves its build unwatched for as
+// long as that watch would have run: its intervals are aligned to the
+// epoch, so with an interval of 10m and a watch of 25m it runs until the
+// end of its third interval (and that interval's read), not 25m after the
+// deploy finished. The bot's clock is set halfway between the two: the
+// post must follow the watch's own end, and name it.
+func TestUnwatchedSaysSoUntilTheWatchWouldHaveEnded(t *testing.T) {
+	fs := newFakeSentry(t)
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`sentry: {url: %s, org: acme, token: sntrys_test}
+apps:
+  web:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/web
+    restart: 'test "$SWITCHMAN_BUILD" != 2'
+    environments:
+      production:
+        hosts: [localhost]
+        channel: "#deploys"
+        sentry: {project: web-backend, watch: 25m, interval: 10m, consecutive: 2, auto_rollback: true}
+`, fs.srv.URL)
+	cfg, st := webFixture(t, dir, yaml)
+	sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &posts{}
+	var eng *deploy.Engine
+	polled := make(chan struct{}, 1)
+	var offset atomic.Int64 // added to the bot's clock once deploy 2 is to start
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
+		Rollback: rollbacker{&eng},
+		Now:      func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			select {
+			case polled <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		Channel: func(app, env string) string { return "#deploys" }})
+	defer w.Close()
+	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{w.Observe}})
+	run := func(build string, want deploy.Outcome) *deploy.Record {
+		t.Helper()
+		done := make(chan *deploy.Record, 1)
+		if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+			if ev.Kind == deploy.EventFinished {
+				done <- ev.Record
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rec := <-done
+		if rec.Outcome != want {
+			t.Fatalf("deploy %s: got %s (%s), want %s", build, rec.Outcome, rec.Error, want)
+		}
+		return rec
+	}
+	first := run("1", deploy.OutcomeSucceeded)
+	<-polled
+	_, _, last := sentry.Policy{Interval: 10 * time.Minute, Watch: 25 * time.Minute}.Schedule(first.Finished)
+	naive := first.Finished.Add(25 * time.Minute)
+	now := last.Add(naive.Sub(last) / 2)
+	offset.Store(int64(now.Sub(time.Now())))
+	told := now.Before(last)
+	run("2", deploy.OutcomeReverted)
+	eng.Wait()
+	if told {
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.titles(), "nothing watches") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	w.Close()
+	got := out.titles()
+	const ended = "Error watch of web 1 on production ended: deploy 2 started and was reverted"
+	switch {
+	case told && !strings.Contains(got, ended):
+		t.Errorf("the watch was to run until %s UTC, the clock says %s UTC: posts lack %q:\n%s", last.UTC().Format("15:04:05"), now.UTC().Format("15:04:05"), ended, got)
+	case told && !strings.Contains(got, "until "+last.UTC().Format("15:04")+" UTC"):
+		t.Errorf("posts do not say the watch was to run until %s UTC:\n%s", last.UTC().Format("15:04"), got)
+	case !told && strings.Contains(got, ended):
+		t.Errorf("the watch was over at %s UTC, the clock says %s UTC: want no post of it ending:\n%s", last.UTC().Format("15:04:05"), now.UTC().Format("15:04:05"), got)
 	}
 }
