@@ -61,7 +61,7 @@ func (f *scriptedSentry) ErrorCounts(ctx context.Context, _, _, _ string, start,
 	return bs, nil
 }
 
-func (f *scriptedSentry) NewIssues(context.Context, string, string, string, int) ([]sentry.Issue, error) {
+func (f *scriptedSentry) NewIssues(context.Context, string, string, string, string, int) ([]sentry.Issue, error) {
 	return nil, nil
 }
 func (f *scriptedSentry) CreateRelease(context.Context, string, string, []string) error { return nil }

@@ -36,7 +36,7 @@ type Issue struct {
 // tests fake it.
 type Reader interface {
 	ErrorCounts(ctx context.Context, org, project, env string, start, end time.Time, interval time.Duration) ([]Bucket, error)
-	NewIssues(ctx context.Context, org, project, version string, limit int) ([]Issue, error)
+	NewIssues(ctx context.Context, org, project, env, version string, limit int) ([]Issue, error)
 }
 
 var _ Reader = (*Client)(nil)
@@ -250,9 +250,11 @@ func formatInterval(d time.Duration) string {
 }
 
 // NewIssues returns up to limit issues of project first seen in release
-// version, those with the most events first. limit ≤ 0 means 10; Sentry
-// caps it at 100.
-func (c *Client) NewIssues(ctx context.Context, org, project, version string, limit int) ([]Issue, error) {
+// version, with events in env (empty: every environment), those with the
+// most events first. limit ≤ 0 means 10; Sentry caps it at 100. A release
+// is one for every env it goes to ({app}@{build} by default): without
+// env, the issues staging met in it would be listed as production's.
+func (c *Client) NewIssues(ctx context.Context, org, project, env, version string, limit int) ([]Issue, error) {
 	if org == "" || project == "" || version == "" {
 		return nil, errs.New(errs.Invalid, "sentry: listing new issues needs an organization, a project and a version")
 	}
@@ -266,6 +268,9 @@ func (c *Client) NewIssues(ctx context.Context, org, project, version string, li
 	}
 	q := url.Values{}
 	q.Set("project", id)
+	if env != "" {
+		q.Set("environment", env)
+	}
 	q.Set("query", "firstRelease:"+searchValue(version))
 	q.Set("sort", "freq")
 	q.Set("limit", strconv.Itoa(limit))

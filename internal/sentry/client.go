@@ -16,7 +16,8 @@
 //   - GET /api/0/organizations/{org}/events-stats/ for error counts; see
 //     [Client.ErrorCounts] for why this one.
 //   - GET /api/0/organizations/{org}/issues/ ("List an Organization's
-//     Issues") with query=firstRelease:VERSION and sort=freq.
+//     Issues") with query=firstRelease:VERSION, the environment and
+//     sort=freq.
 //
 // Webhooks follow https://docs.sentry.io/organization/integrations/integration-platform/webhooks/.
 package sentry

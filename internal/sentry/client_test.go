@@ -362,40 +362,57 @@ func TestErrorCountsBadShape(t *testing.T) {
 	}
 }
 
+// TestNewIssues: the issues first seen in the release, of the watched
+// environment only: a release ({app}@{build}) is one for every env it goes
+// to, and the issues staging met in it are not production's.
 func TestNewIssues(t *testing.T) {
-	f := newFakeSentry(t)
-	f.handle("GET", "/api/0/projects/acme/shop-web/", reply(200, projectAnswer))
-	// The documented issue objects: ids and counts are strings.
-	f.handle("GET", "/api/0/organizations/acme/issues/", reply(200, `[
+	tests := []struct {
+		name, env string
+		wantEnv   []string // the environment query parameter
+	}{
+		{"one environment", "production", []string{"production"}},
+		{"every environment", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSentry(t)
+			f.handle("GET", "/api/0/projects/acme/shop-web/", reply(200, projectAnswer))
+			// The documented issue objects: ids and counts are strings.
+			f.handle("GET", "/api/0/organizations/acme/issues/", reply(200, `[
 		{"annotations":[],"assignedTo":null,"count":"150","culprit":"shop.views in checkout","firstSeen":"2026-03-04T10:04:00Z","hasSeen":false,"id":"1001","isBookmarked":false,"isPublic":false,"isSubscribed":true,"lastSeen":"2026-03-04T10:09:00Z","level":"error","logger":null,"metadata":{"title":"KeyError: 'cart'"},"numComments":0,"permalink":"https://sentry.io/organizations/acme/issues/1001/","project":{"id":"42","name":"Shop Web","slug":"shop-web"},"shareId":null,"shortId":"SHOP-WEB-1A","status":"unresolved","statusDetails":{},"title":"KeyError: 'cart'","type":"error","userCount":12},
 		{"count":"3","id":"1002","permalink":"https://sentry.io/organizations/acme/issues/1002/","shortId":"SHOP-WEB-1B","title":"TimeoutError"},
 		{"count":"1","id":"1003","permalink":"https://sentry.io/organizations/acme/issues/1003/","shortId":"SHOP-WEB-1C","title":"one too many"}
 	]`))
-	c := newTestClient(t, f, &sleeps{})
-	got, err := c.NewIssues(context.Background(), "acme", "shop-web", "shop@1.2.3", 2)
-	if err != nil {
-		t.Fatalf("NewIssues: %v", err)
-	}
-	want := []Issue{
-		{ID: "1001", ShortID: "SHOP-WEB-1A", Title: "KeyError: 'cart'", Permalink: "https://sentry.io/organizations/acme/issues/1001/", Count: 150},
-		{ID: "1002", ShortID: "SHOP-WEB-1B", Title: "TimeoutError", Permalink: "https://sentry.io/organizations/acme/issues/1002/", Count: 3},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("issues:\n got %+v\nwant %+v", got, want)
-	}
-	reqs := f.seen()
-	if len(reqs) != 2 {
-		t.Fatalf("requests: got %d, want 2", len(reqs))
-	}
-	checkRequest(t, reqs[1], "GET", "/api/0/organizations/acme/issues/", "")
-	wantQuery := url.Values{
-		"project": {"42"},
-		"query":   {"firstRelease:shop@1.2.3"},
-		"sort":    {"freq"},
-		"limit":   {"2"},
-	}
-	if !reflect.DeepEqual(reqs[1].Query, wantQuery) {
-		t.Errorf("query:\n got %v\nwant %v", reqs[1].Query, wantQuery)
+			c := newTestClient(t, f, &sleeps{})
+			got, err := c.NewIssues(context.Background(), "acme", "shop-web", tt.env, "shop@1.2.3", 2)
+			if err != nil {
+				t.Fatalf("NewIssues: %v", err)
+			}
+			want := []Issue{
+				{ID: "1001", ShortID: "SHOP-WEB-1A", Title: "KeyError: 'cart'", Permalink: "https://sentry.io/organizations/acme/issues/1001/", Count: 150},
+				{ID: "1002", ShortID: "SHOP-WEB-1B", Title: "TimeoutError", Permalink: "https://sentry.io/organizations/acme/issues/1002/", Count: 3},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("issues:\n got %+v\nwant %+v", got, want)
+			}
+			reqs := f.seen()
+			if len(reqs) != 2 {
+				t.Fatalf("requests: got %d, want 2", len(reqs))
+			}
+			checkRequest(t, reqs[1], "GET", "/api/0/organizations/acme/issues/", "")
+			wantQuery := url.Values{
+				"project": {"42"},
+				"query":   {"firstRelease:shop@1.2.3"},
+				"sort":    {"freq"},
+				"limit":   {"2"},
+			}
+			if tt.wantEnv != nil {
+				wantQuery["environment"] = tt.wantEnv
+			}
+			if !reflect.DeepEqual(reqs[1].Query, wantQuery) {
+				t.Errorf("query:\n got %v\nwant %v", reqs[1].Query, wantQuery)
+			}
+		})
 	}
 }
 

@@ -272,7 +272,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			if limit <= 0 {
 				limit = 5
 			}
-			issues, err := w.Reader.NewIssues(ctx, w.Org, t.Project, version, limit)
+			issues, err := w.Reader.NewIssues(ctx, w.Org, t.Project, env, version, limit)
 			if err != nil {
 				log.Warn("sentry watch: cannot list new issues", "err", err)
 			}

@@ -77,8 +77,8 @@ func (f *fakeReader) ErrorCounts(ctx context.Context, org, project, env string, 
 	return bs, nil
 }
 
-func (f *fakeReader) NewIssues(ctx context.Context, org, project, version string, limit int) ([]Issue, error) {
-	f.issueCalls = append(f.issueCalls, fmt.Sprintf("%s/%s/%s/%d", org, project, version, limit))
+func (f *fakeReader) NewIssues(ctx context.Context, org, project, env, version string, limit int) ([]Issue, error) {
+	f.issueCalls = append(f.issueCalls, fmt.Sprintf("%s/%s/%s/%s/%d", org, project, env, version, limit))
 	return f.issues, nil
 }
 
@@ -284,7 +284,7 @@ func TestWatch(t *testing.T) {
 				if len(s.Issues) != 1 || s.Issues[0].ShortID != "SHOP-WEB-1A" {
 					t.Errorf("issues: got %+v, want the release's new issue", s.Issues)
 				}
-				if want := []string{"acme/shop-web/shop@1.2.3/5"}; fmt.Sprint(tt.reader.issueCalls) != fmt.Sprint(want) {
+				if want := []string{"acme/shop-web/production/shop@1.2.3/5"}; fmt.Sprint(tt.reader.issueCalls) != fmt.Sprint(want) {
 					t.Errorf("NewIssues calls: got %v, want %v", tt.reader.issueCalls, want)
 				}
 			} else if len(o.spikes) != 0 {
@@ -501,7 +501,7 @@ func (f bucketsFunc) ErrorCounts(_ context.Context, _, _, _ string, start, end t
 	return f(start, end), nil
 }
 
-func (f bucketsFunc) NewIssues(context.Context, string, string, string, int) ([]Issue, error) {
+func (f bucketsFunc) NewIssues(context.Context, string, string, string, string, int) ([]Issue, error) {
 	return nil, nil
 }
 
