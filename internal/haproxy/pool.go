@@ -122,10 +122,7 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	if err := p.setReady(ctx, server); err != nil {
 		return err
 	}
-	timeout := p.ReadyTimeout
-	if timeout <= 0 {
-		timeout = DefaultReadyTimeout
-	}
+	timeout := p.readyTimeout()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(readyPoll)
@@ -154,13 +151,18 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	}
 }
 
+// readyTimeout is ReadyTimeout, or its default.
+func (p *Pool) readyTimeout() time.Duration {
+	if p.ReadyTimeout > 0 {
+		return p.ReadyTimeout
+	}
+	return DefaultReadyTimeout
+}
+
 // setReady sets server ready, trying again every readyPoll while the
 // socket cannot be reached, until ReadyTimeout.
 func (p *Pool) setReady(ctx context.Context, server string) error {
-	timeout := p.ReadyTimeout
-	if timeout <= 0 {
-		timeout = DefaultReadyTimeout
-	}
+	timeout := p.readyTimeout()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(readyPoll)

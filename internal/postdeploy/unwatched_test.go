@@ -44,57 +44,20 @@ apps:
         channel: "#deploys"
         sentry: {project: web-backend, watch: 15m, interval: 1m, auto_rollback: true}
 `, fs.srv.URL, tt.restart)
-			cfg, st := webFixture(t, dir, yaml)
-			sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := &posts{}
-			var eng *deploy.Engine
-			// Real time, and a watch that waits for its next interval
-			// until it is ended: the watch of build 1 runs when 2 starts.
-			polled := make(chan struct{}, 1)
-			w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
-				Rollback: rollbacker{&eng},
-				Sleep: func(ctx context.Context, d time.Duration) error {
-					select {
-					case polled <- struct{}{}:
-					default:
-					}
-					<-ctx.Done()
-					return ctx.Err()
-				},
-				Channel: func(app, env string) string { return "#deploys" }})
-			defer w.Close()
-			eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-				Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{w.Observe}})
-			run := func(build string, want deploy.Outcome) {
-				t.Helper()
-				done := make(chan *deploy.Record, 1)
-				if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
-					if ev.Kind == deploy.EventFinished {
-						done <- ev.Record
-					}
-				}); err != nil {
-					t.Fatal(err)
-				}
-				if rec := <-done; rec.Outcome != want {
-					t.Fatalf("deploy %s: got %s (%s), want %s", build, rec.Outcome, rec.Error, want)
-				}
-			}
-			run("1", deploy.OutcomeSucceeded)
-			<-polled // the watch of build 1 waits for its first interval
-			run("2", tt.want)
-			eng.Wait()
+			f := newWatchFixture(t, dir, yaml, fs.srv.URL, nil)
+			f.run(t, "1", deploy.OutcomeSucceeded)
+			<-f.polled // the watch of build 1 waits for its first interval
+			f.run(t, "2", tt.want)
+			f.eng.Wait()
 			if tt.told {
 				// Wait for the post, the watch of 1 having ended.
 				deadline := time.Now().Add(30 * time.Second)
-				for !strings.Contains(out.titles(), "nothing watches") && time.Now().Before(deadline) {
+				for !strings.Contains(f.out.titles(), "nothing watches") && time.Now().Before(deadline) {
 					time.Sleep(10 * time.Millisecond)
 				}
 			}
-			w.Close()
-			got := out.titles()
+			f.w.Close()
+			got := f.out.titles()
 			const want = "Error watch of web 1 on production ended: deploy 2 started and was reverted"
 			if tt.told && !strings.Contains(got, want) {
 				t.Errorf("posts lack %q:\n%s", want, got)
@@ -128,63 +91,25 @@ apps:
         channel: "#deploys"
         sentry: {project: web-backend, watch: 25m, interval: 10m, consecutive: 2, auto_rollback: true}
 `, fs.srv.URL)
-	cfg, st := webFixture(t, dir, yaml)
-	sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &posts{}
-	var eng *deploy.Engine
-	polled := make(chan struct{}, 1)
 	var offset atomic.Int64 // added to the bot's clock once deploy 2 is to start
-	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
-		Rollback: rollbacker{&eng},
-		Now:      func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			select {
-			case polled <- struct{}{}:
-			default:
-			}
-			<-ctx.Done()
-			return ctx.Err()
-		},
-		Channel: func(app, env string) string { return "#deploys" }})
-	defer w.Close()
-	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-		Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{w.Observe}})
-	run := func(build string, want deploy.Outcome) *deploy.Record {
-		t.Helper()
-		done := make(chan *deploy.Record, 1)
-		if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
-			if ev.Kind == deploy.EventFinished {
-				done <- ev.Record
-			}
-		}); err != nil {
-			t.Fatal(err)
-		}
-		rec := <-done
-		if rec.Outcome != want {
-			t.Fatalf("deploy %s: got %s (%s), want %s", build, rec.Outcome, rec.Error, want)
-		}
-		return rec
-	}
-	first := run("1", deploy.OutcomeSucceeded)
-	<-polled
+	f := newWatchFixture(t, dir, yaml, fs.srv.URL, func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	first := f.run(t, "1", deploy.OutcomeSucceeded)
+	<-f.polled
 	_, _, last := sentry.Policy{Interval: 10 * time.Minute, Watch: 25 * time.Minute}.Schedule(first.Finished)
 	naive := first.Finished.Add(25 * time.Minute)
 	now := last.Add(naive.Sub(last) / 2)
 	offset.Store(int64(now.Sub(time.Now())))
 	told := now.Before(last)
-	run("2", deploy.OutcomeReverted)
-	eng.Wait()
+	f.run(t, "2", deploy.OutcomeReverted)
+	f.eng.Wait()
 	if told {
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.titles(), "nothing watches") && time.Now().Before(deadline) {
+		for !strings.Contains(f.out.titles(), "nothing watches") && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	w.Close()
-	got := out.titles()
+	f.w.Close()
+	got := f.out.titles()
 	const ended = "Error watch of web 1 on production ended: deploy 2 started and was reverted"
 	switch {
 	case told && !strings.Contains(got, ended):
@@ -194,4 +119,63 @@ apps:
 	case !told && strings.Contains(got, ended):
 		t.Errorf("the watch was over at %s UTC, the clock says %s UTC: want no post of it ending:\n%s", last.UTC().Format("15:04:05"), now.UTC().Format("15:04:05"), got)
 	}
+}
+
+// watchFixture is an engine deploying web over the local transport, with
+// a watcher on it whose watch waits for its next interval until it is
+// ended (real time, and Sentry a fake): the watch of a build runs when
+// the next deploy starts.
+type watchFixture struct {
+	eng *deploy.Engine
+	w   *postdeploy.Watcher
+	out *posts
+	// polled gets a value once a watch waits for its next interval.
+	polled chan struct{}
+}
+
+// newWatchFixture loads yaml (see webFixture) into dir; now, if set, is
+// the watcher's clock.
+func newWatchFixture(t *testing.T, dir, yaml, sentryURL string, now func() time.Time) *watchFixture {
+	t.Helper()
+	cfg, st := webFixture(t, dir, yaml)
+	sc, err := sentry.New(sentry.Options{BaseURL: sentryURL, Token: "sntrys_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &watchFixture{out: &posts{}, polled: make(chan struct{}, 1)}
+	f.w = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: f.out, Audit: st, History: st,
+		Rollback: rollbacker{&f.eng},
+		Now:      now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			select {
+			case f.polled <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		Channel: func(app, env string) string { return "#deploys" }})
+	t.Cleanup(f.w.Close)
+	f.eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{f.w.Observe}})
+	return f
+}
+
+// run deploys build of web to production and fails t unless it ends as
+// want.
+func (f *watchFixture) run(t *testing.T, build string, want deploy.Outcome) *deploy.Record {
+	t.Helper()
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := <-done
+	if rec.Outcome != want {
+		t.Fatalf("deploy %s: got %s (%s), want %s", build, rec.Outcome, rec.Error, want)
+	}
+	return rec
 }
