@@ -50,11 +50,7 @@ apps:
 			f.run(t, "2", tt.want)
 			f.eng.Wait()
 			if tt.told {
-				// Wait for the post, the watch of 1 having ended.
-				deadline := time.Now().Add(30 * time.Second)
-				for !strings.Contains(f.out.titles(), "nothing watches") && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
+				f.awaitUnwatched() // the watch of 1 having ended
 			}
 			f.w.Close()
 			got := f.out.titles()
@@ -103,10 +99,7 @@ apps:
 	f.run(t, "2", deploy.OutcomeReverted)
 	f.eng.Wait()
 	if told {
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(f.out.titles(), "nothing watches") && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		f.awaitUnwatched()
 	}
 	f.w.Close()
 	got := f.out.titles()
@@ -178,4 +171,13 @@ func (f *watchFixture) run(t *testing.T, build string, want deploy.Outcome) *dep
 		t.Fatalf("deploy %s: got %s (%s), want %s", build, rec.Outcome, rec.Error, want)
 	}
 	return rec
+}
+
+// awaitUnwatched waits, up to 30 s, for the post that says nothing watches
+// a build any more; the caller checks what was posted.
+func (f *watchFixture) awaitUnwatched() {
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(f.out.titles(), "nothing watches") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
