@@ -74,6 +74,34 @@ apps:
     restart: 'true'
     environments:
       prod: {hosts: [localhost], channel: C-JOBS, sentry: {project: shop, environment: prod}}
+  blog:
+    artifact:
+      path: a/{build}.tgz
+    path: srv/blog
+    restart: 'true'
+    environments:
+      prod: {hosts: [localhost], channel: C-BLOG, sentry: {project: blog}}
+  mail:
+    artifact:
+      path: a/{build}.tgz
+    path: srv/mail
+    restart: 'true'
+    environments:
+      prod: {hosts: [localhost], channel: C-MAIL, sentry: {project: mail}}
+  docs:
+    artifact:
+      path: a/{build}.tgz
+    path: srv/docs
+    restart: 'true'
+    environments:
+      prod: {hosts: [localhost], channel: C-DOCS, sentry: {project: docs}}
+  wiki:
+    artifact:
+      path: a/{build}.tgz
+    path: srv/wiki
+    restart: 'true'
+    environments:
+      prod: {hosts: [localhost], channel: C-WIKI, sentry: {project: wiki}}
   cart:
     artifact:
       path: a/{build}.tgz
@@ -125,6 +153,26 @@ func TestRouteAlert(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A later run follows a succeeded one in blog/prod (partial: most
+	// hosts run its build), mail/prod (interrupted: hosts apart),
+	// docs/prod (failed: nothing changed) and wiki/prod (still going).
+	for i, r := range []struct {
+		app, build, previous string
+		outcome              deploy.Outcome
+	}{{"blog", "3", "2", deploy.OutcomeSucceeded}, {"blog", "4", "3", deploy.OutcomePartial},
+		{"mail", "3", "2", deploy.OutcomeSucceeded}, {"mail", "4", "3", deploy.OutcomeInterrupted},
+		{"docs", "3", "2", deploy.OutcomeSucceeded}, {"docs", "4", "3", deploy.OutcomeFailed},
+		{"wiki", "3", "2", deploy.OutcomeSucceeded}, {"wiki", "4", "3", deploy.OutcomeRunning}} {
+		at := time.Now().Add(time.Duration(i%2-2) * time.Hour)
+		rec := &deploy.Record{ID: "d-" + r.app + r.build, Kind: deploy.KindDeploy, App: r.app, Env: "prod", Build: r.build, Previous: r.previous,
+			Started: at, Outcome: r.outcome, RollbackTo: r.previous}
+		if r.outcome.Done() {
+			rec.Finished = at.Add(time.Minute)
+		}
+		if err := st.PutRecord(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
 	const byHand = "the live release is unknown, so there is no Rollback button: roll back by hand"
 	const nothingBack = "no earlier good release to roll back to, so there is no Rollback button: deploy a fixed build"
 	tests := []struct {
@@ -139,6 +187,16 @@ func TestRouteAlert(t *testing.T) {
 			[]string{"C-PROD: Sentry metric alert resolved for web/prod: Error rate | live release: web unknown (S)"}},
 		{"event alert", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "web", Environment: "staging", Title: "boom", URL: "S"},
 			[]string{"C-STAGING: Sentry event alert for web/staging: boom | live release: web 1337 (S) [Roll back to 1336: rollback web staging to 1336 from 1337]"}},
+		{"event alert after a partial deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "blog", Environment: "prod", Title: "boom", URL: "S"},
+			[]string{"C-BLOG: Sentry event alert for blog/prod: boom | live release: blog 4 (S) [Roll back to 3: rollback blog prod to 3 from 4]"}},
+		{"event alert after an interrupted deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "mail", Environment: "prod", Title: "boom", URL: "S"},
+			[]string{"C-MAIL: Sentry event alert for mail/prod: boom | live release: mail unknown (deploy d-mail4 of 4 interrupted) (S) | deploy d-mail4 was interrupted and left the hosts apart: /status mail shows them [Roll back to 3: rollback mail prod to 3 from 4]"}},
+		{"event alert after a failed deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "docs", Environment: "prod", Title: "boom", URL: "S"},
+			[]string{"C-DOCS: Sentry event alert for docs/prod: boom | live release: docs 3 (S) [Roll back to 2: rollback docs prod to 2 from 3]"}},
+		{"event alert during a deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "wiki", Environment: "prod", Title: "boom", URL: "S"},
+			[]string{"C-WIKI: Sentry event alert for wiki/prod: boom | live release: wiki unknown (deploy d-wiki4 of 4 running) (S) | deploy d-wiki4 is still going, so there is no Rollback button: /cancel wiki prod, or wait for its end"}},
+		{"issue created, no environment, after an interrupted deploy", false, sentry.Alert{Resource: "issue", Action: "created", Project: "mail", Title: "TypeError", URL: "S"},
+			[]string{"C-MAIL: Sentry issue for Sentry project mail: TypeError | Sentry did not say which environment (S); roll back by hand if it is this one | live release on mail/prod: unknown (deploy d-mail4 of 4 interrupted)"}},
 		{"event alert after a first deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "api", Environment: "prod", Title: "boom", URL: "S"},
 			[]string{"C-API: Sentry event alert for api/prod: boom | live release: api 7 (S) | " + nothingBack}},
 		{"event alert after a deploy replacing a bad release only", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "cart", Environment: "prod", Title: "boom", URL: "S"},

@@ -171,11 +171,34 @@ func (s *system) reportInterrupted(r *deploy.Record) {
 	}
 }
 
+// liveRun reads app/env's history until deploy.Live can tell which run
+// put what runs there now live: the last record first, which tells in
+// most envs, and further back only when it must.
+func (s *system) liveRun(ctx context.Context, app, env string) (live, unsettled *deploy.Record, err error) {
+	for _, limit := range []int{1, liveHistory, 0} {
+		recs, err := s.store.Records(ctx, deploy.Filter{App: app, Env: env, Limit: limit})
+		if err != nil || len(recs) == 0 {
+			return nil, nil, err
+		}
+		live, unsettled, complete := deploy.Live(recs)
+		if complete || len(recs) < limit {
+			return live, unsettled, nil
+		}
+	}
+	return nil, nil, nil
+}
+
+// liveHistory is how many records liveRun reads when the last one does
+// not tell.
+const liveHistory = 20
+
 // routeAlert posts a Sentry alert webhook to the channel of the app/env
 // whose Sentry project and environment it names, with the release that is
-// live there now and, when the deploy history names it, a Rollback button
-// from that build, unless that deploy has nothing to roll back to (the
-// first of the env, say). Only an alert that fires calls for a rollback: a
+// live there now (see deploy.Live) and, when the deploy history names it,
+// a Rollback button from that build, unless that deploy has nothing to
+// roll back to (the first of the env, say). After an interrupted run the
+// button is that run's undo, as /status offers; during a run there is
+// none. Only an alert that fires calls for a rollback: a
 // metric alert that resolved is posted without a button, and
 // an issue resolved, assigned, archived or ignored is not posted. An
 // alert that names no environment (issue webhooks carry none), or whose
@@ -195,6 +218,9 @@ func (s *system) routeAlert(a sentry.Alert) {
 		// deployed is the run (a deploy, or a rollback) that put the live
 		// release live, nil when it is unknown.
 		deployed *deploy.Record
+		// unsettled is the run, still going or interrupted, that left the
+		// hosts changing or apart since, when there is one.
+		unsettled *deploy.Record
 	}
 	var targets []target
 	for _, appName := range s.cfg.AppNames() {
@@ -217,12 +243,15 @@ func (s *system) routeAlert(a sentry.Alert) {
 				continue
 			}
 			t := target{app: appName, env: envName, channel: env.Channel, live: "unknown"}
-			recs, err := s.store.Records(ctx, deploy.Filter{App: appName, Env: envName, Outcome: deploy.OutcomeSucceeded, Limit: 1})
+			live, unsettled, err := s.liveRun(ctx, appName, envName)
 			switch {
 			case err != nil:
 				s.log.Error("sentry alert: read the live release", "app", appName, "env", envName, "err", err)
-			case len(recs) > 0:
-				t.live, t.deployed = recs[0].Build, recs[0]
+			case live != nil:
+				t.live, t.deployed = live.Build, live
+			case unsettled != nil:
+				t.unsettled = unsettled
+				t.live = fmt.Sprintf("unknown (%s %s of %s %s)", unsettled.Kind, unsettled.ID, unsettled.Build, unsettled.Outcome)
 			}
 			targets = append(targets, t)
 		}
@@ -276,6 +305,19 @@ func (s *system) routeAlert(a sentry.Alert) {
 			// when it is clicked, maybe a later deploy the alert is not
 			// about: with the live build unknown, people roll back by hand.
 			switch {
+			case firing && t.unsettled != nil && t.unsettled.Outcome == deploy.OutcomeRunning:
+				what := "wait for its end"
+				if t.unsettled.Kind == deploy.KindDeploy {
+					what = fmt.Sprintf("/cancel %s %s, or wait for its end", t.app, t.env)
+				}
+				m.Lines = append(m.Lines, fmt.Sprintf("%s %s is still going, so there is no Rollback button: %s", t.unsettled.Kind, t.unsettled.ID, what))
+			case firing && t.unsettled != nil:
+				// As /status offers: the rollback that undoes that run
+				// only, while the hosts run nothing but its two builds.
+				m.Lines = append(m.Lines, fmt.Sprintf("%s %s was interrupted and left the hosts apart: /status %s shows them", t.unsettled.Kind, t.unsettled.ID, t.app))
+				if b, ok := commands.InterruptedButton(t.unsettled); ok {
+					m.Buttons = []chat.Button{b}
+				}
 			case firing && t.deployed == nil:
 				m.Lines = append(m.Lines, "the live release is unknown, so there is no Rollback button: roll back by hand")
 			case firing && !t.deployed.CanRollBack():

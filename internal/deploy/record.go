@@ -287,6 +287,27 @@ func Unresolved(recs []*Record) (rec *Record, complete bool) {
 	return nil, false
 }
 
+// Live returns, among recs, the records of one app+env newest first, the
+// run that put what the env's hosts run now live: the newest that
+// succeeded, that found every host on its release (unchanged), or that
+// ended partial (its failed hosts kept the release before it, as the
+// deploy's own error watch takes it). Runs that changed no host since
+// (failed, cancelled, reverted) are passed over. When a run still going,
+// or an interrupted one, comes first, the hosts are changing or apart:
+// live is nil and unsettled is that run. complete is false when recs run
+// out before an answer: older records may hold one.
+func Live(recs []*Record) (live, unsettled *Record, complete bool) {
+	for _, r := range recs {
+		switch r.Outcome {
+		case OutcomeSucceeded, OutcomeUnchanged, OutcomePartial:
+			return r, nil, true
+		case OutcomeRunning, OutcomeInterrupted:
+			return nil, r, true
+		}
+	}
+	return nil, nil, false
+}
+
 // Filter selects records for history and status.
 type Filter struct {
 	App   string // empty: any
