@@ -194,6 +194,11 @@ func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 	defer cancel()
 	c := p.a.client
 	if p.broken {
+		// To the requester alone: the progress message is for the
+		// channel, and where the bot cannot post there, an answer of the
+		// response URL "in_channel" would show it to the whole channel
+		// (a private one the bot is not in, say) after all.
+		msg.Public = false
 		p.out.Reply(msg)
 		return nil
 	}

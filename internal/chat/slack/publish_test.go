@@ -182,3 +182,39 @@ func TestProgressLeavesAChannelItCannotEdit(t *testing.T) {
 		t.Errorf("want the final state through the response URL:\n%s", describe(calls))
 	}
 }
+
+// TestProgressFinalStateToTheRequesterAlone: where the bot can post the
+// progress message nowhere (a private channel it is not in), the final
+// state reaches the requester alone, through the response URL as an
+// ephemeral answer, not as a post that the whole channel sees.
+func TestProgressFinalStateToTheRequesterAlone(t *testing.T) {
+	for _, code := range []string{"channel_not_found", "not_in_channel", "is_archived"} {
+		t.Run(code, func(t *testing.T) {
+			api := newFakeSlack(t)
+			api.failIn["C1"] = code
+			h := &chattyHandler{events: 3, every: 20 * time.Millisecond}
+			a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+				o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 10*time.Millisecond, 6000, -1
+				o.FinalDeadline = 2 * time.Second
+			})
+			if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", api.srv.URL+"/response/1")); w != 200 {
+				t.Fatalf("status %d", w)
+			}
+			a.Stop()
+			a.Wait()
+			h.wg.Wait()
+			var finals []apiCall
+			for _, c := range only(api.snapshot(), "response_url") {
+				if strings.Contains(c.Text, "now runs 1") {
+					finals = append(finals, c)
+				}
+			}
+			if len(finals) != 1 {
+				t.Fatalf("final states through the response URL: got %d, want 1:\n%s", len(finals), describe(api.snapshot()))
+			}
+			if got := finals[0].User; got != "ephemeral" {
+				t.Errorf("response_type of the final state: got %q, want %q (the requester alone)", got, "ephemeral")
+			}
+		})
+	}
+}
