@@ -271,6 +271,8 @@ const (
 	reasonStoreDown = "state store unreachable for the duplicate check; nothing was run"
 	reasonStopping  = "Switchman was stopping; nothing was run"
 	reasonEdited    = "Switchman does not run an edited message, so nothing was run: send the command as a new message."
+	// A message that starts with another member's mention is for them.
+	reasonNotAddressed = "Switchman runs a message that starts with its own mention, and this one starts with someone else's, so nothing was run: start the message with the bot's mention."
 )
 
 // dispatch decides whether req runs and starts it. It returns whether it

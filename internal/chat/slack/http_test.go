@@ -807,3 +807,48 @@ func TestRefusalLogLimited(t *testing.T) {
 		t.Errorf("a minute later: got %q, want a second line saying 29 were suppressed", got)
 	}
 }
+
+// TestMentionAddressedToSomeoneElse: Slack sends app_mention for a message
+// that mentions the bot anywhere. One that starts with another member's
+// mention is addressed to them, the bot being copied in, and must not run
+// as if its first mention were the bot's; one that starts with the bot's
+// own mention (as the authorizations of the event name it) runs.
+func TestMentionAddressedToSomeoneElse(t *testing.T) {
+	tests := []struct {
+		name, text, authorizations string
+		run                        bool
+	}{
+		{"the bot's mention first", "<@UBOT> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, true},
+		{"the bot's labelled mention first", "<@UBOT|switchman> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, true},
+		{"another member's mention first", "<@UANA> lock deploys web prod db work, says <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false},
+		{"another member's labelled mention first", "<@UANA|ana> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false},
+		{"no mention first", "lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, true},
+		{"no authorizations", "<@UBOT> lock deploys web prod db work", `null`, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			a, h, _, _ := newTestAdapter(t, api, now)
+			body := `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"EvA` + strconv.Itoa(i) + `","event_time":1700000000,` +
+				`"event":{"type":"app_mention","user":"UBOB","text":"` + tc.text + `","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"},` +
+				`"authorizations":` + tc.authorizations + `}`
+			w := httptest.NewRecorder()
+			a.Events().ServeHTTP(w, signed(t, "/slack/events", testSecret, body, now, "application/json"))
+			if w.Code != 200 {
+				t.Fatalf("status: got %d, want 200", w.Code)
+			}
+			a.Stop()
+			a.Wait()
+			reqs := h.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("requests handed to the handler: got %d, want 1", len(reqs))
+			}
+			if ran := reqs[0].Refused == ""; ran != tc.run {
+				t.Errorf("run: got %v (refused %q), want %v", ran, reqs[0].Refused, tc.run)
+			}
+			if !tc.run && !strings.Contains(reqs[0].Refused, "nothing was run") {
+				t.Errorf("refusal: got %q, want it to say that nothing was run", reqs[0].Refused)
+			}
+		})
+	}
+}

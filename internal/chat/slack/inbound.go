@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/switchman-bot/switchman/internal/commands"
 )
 
 // The parts of Slack's payloads the adapter reads. Slash commands arrive
@@ -63,6 +65,31 @@ type eventEnvelope struct {
 		// message was edited.
 		Edited json.RawMessage `json:"edited"`
 	} `json:"event"`
+	// Authorizations name an installation the event is visible to; for
+	// the bot's own, is_bot is set and user_id is the bot user.
+	Authorizations []struct {
+		UserID string `json:"user_id"`
+		IsBot  bool   `json:"is_bot"`
+	} `json:"authorizations"`
+}
+
+// botUser is the bot user the event was delivered to, or "" when the
+// envelope does not say.
+func (env eventEnvelope) botUser() string {
+	for _, au := range env.Authorizations {
+		if au.IsBot && au.UserID != "" {
+			return au.UserID
+		}
+	}
+	return ""
+}
+
+// mentionID is the user id of a mention token ("U123" of "<@U123>" or
+// "<@U123|ana>").
+func mentionID(token string) string {
+	id := strings.TrimSuffix(strings.TrimPrefix(token, "<@"), ">")
+	id, _, _ = strings.Cut(id, "|")
+	return id
 }
 
 var errIncomplete = errors.New("payload without user or channel")
@@ -117,6 +144,7 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 // from bots, are ignored (ok false). The mention of an edited message,
 // which Slack sends again under a new event id, is a request refused: the
 // message asked already, and its author learns that the edit ran nothing.
+// So is the mention of a message that starts with someone else's mention.
 func eventRequest(payload []byte) (challenge string, req request, ok bool, err error) {
 	var env eventEnvelope
 	if err := json.Unmarshal(payload, &env); err != nil {
@@ -140,6 +168,12 @@ func eventRequest(payload []byte) (challenge string, req request, ok bool, err e
 		keys: []string{key(env.EventID, payload)}}
 	if len(ev.Edited) > 0 && string(ev.Edited) != "null" {
 		req.refused = reasonEdited
+	}
+	// Slack sends the mention wherever the bot is named in the message;
+	// the parser takes a leading mention for the bot's. One that starts
+	// with another member's is addressed to them, the bot copied in.
+	if lead, bot := commands.LeadingMention(req.text), env.botUser(); req.refused == "" && lead != "" && bot != "" && mentionID(lead) != bot {
+		req.refused = reasonNotAddressed
 	}
 	return "", req, true, nil
 }
