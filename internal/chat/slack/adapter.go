@@ -414,13 +414,15 @@ func key(id string, body []byte) string {
 }
 
 // commandText turns a slash command into a command text: "/deploy" with
-// "web 42" is "deploy web 42"; the bot's own command ("/switchman") takes
-// the whole command from its text, and is help without one.
+// "web 42" is "deploy web 42"; the bot's own command takes the whole
+// command from its text, and is help without one. The bot's own command is
+// the one of its name, and "/switchman" whatever the name: the manifest of
+// the README names it so, and no command is called switchman.
 func (a *Adapter) commandText(command, text string) string {
 	name := strings.TrimPrefix(strings.TrimSpace(command), "/")
 	text = unescape(text)
 	bot := strings.TrimPrefix(a.cfg.Bot.Name, "@")
-	if name == "" || strings.EqualFold(name, bot) {
+	if name == "" || strings.EqualFold(name, bot) || strings.EqualFold(name, commands.DefaultBotName) {
 		if strings.TrimSpace(text) == "" {
 			// The parser answers empty text with nothing; someone who
 			// typed the bare command wants to know what to type.

@@ -852,3 +852,44 @@ func TestMentionAddressedToSomeoneElse(t *testing.T) {
 		})
 	}
 }
+
+// TestBotCommandWhateverTheBotName: the app manifest of the README names
+// the catch-all slash command /switchman; a bot whose bot.name is another
+// takes that command too, as well as the one of its own name.
+func TestBotCommandWhateverTheBotName(t *testing.T) {
+	tests := []struct{ command, text, want string }{
+		{"/switchman", "status web", "status web"},
+		{"/switchman", "", "help"},
+		{"/Switchman", "whoami", "whoami"},
+		{"/shipit", "status web", "status web"},
+		{"/shipit", "", "help"},
+		{"/deploy", "web 1", "deploy web 1"},
+	}
+	api := newFakeSlack(t)
+	a, h, _, _ := newTestAdapter(t, api, now, func(o *slack.Options) { o.Config.Bot.Name = "shipit" })
+	for i, tc := range tests {
+		w := httptest.NewRecorder()
+		a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", tc.command, tc.text, fmt.Sprintf("T-name-%d", i), ""), now, formType))
+		if w.Code != 200 {
+			t.Fatalf("%s %q: status %d", tc.command, tc.text, w.Code)
+		}
+	}
+	a.Stop()
+	a.Wait()
+	got := h.requests()
+	if len(got) != len(tests) {
+		t.Fatalf("got %d requests, want %d", len(got), len(tests))
+	}
+	want := map[string]int{}
+	for _, tc := range tests {
+		want[tc.want]++
+	}
+	for _, r := range got {
+		want[r.Text]--
+	}
+	for text, n := range want {
+		if n != 0 {
+			t.Errorf("command text %q: got %d more than wanted (got %+v)", text, -n, got)
+		}
+	}
+}
