@@ -232,14 +232,20 @@ func (a *Adapter) user(slackID string) string {
 }
 
 // deployChannel is where the progress of a deploy of app/env goes: the
-// env's channel, else the channel the command came from.
+// env's channel, else the channel the command came from. A channel of all
+// digits is a Discord channel id (where the bot posts by itself when both
+// platforms are configured), which no Slack channel has.
 func (a *Adapter) deployChannel(app, env, from string) string {
 	if ap, ok := a.cfg.App(app); ok {
-		if e, ok := ap.Env(env); ok && e.Channel != "" {
+		if e, ok := ap.Env(env); ok && e.Channel != "" && !allDigits(e.Channel) {
 			return e.Channel
 		}
 	}
 	return from
+}
+
+func allDigits(s string) bool {
+	return strings.Trim(s, "0123456789") == ""
 }
 
 // request is one command from Slack, whichever way it came.

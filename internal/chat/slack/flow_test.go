@@ -615,3 +615,30 @@ func TestFlowClickOnALargeMessage(t *testing.T) {
 		t.Errorf("the click on a large message: got\n%swant bob's whoami", describe(calls[before:]))
 	}
 }
+
+// TestFlowDiscordDeployChannel: with Slack and Discord both configured,
+// an env's channel that is a Discord channel id (all digits) is where the
+// bot posts by itself through Discord; a deploy asked for in Slack shows
+// its progress where it was asked, without first trying that channel in
+// Slack, which has no such channel.
+func TestFlowDiscordDeployChannel(t *testing.T) {
+	const discordChannel = "234567890123456789"
+	f := newFlow(t, func(o *slack.Options) { o.Config.Apps["web"].Envs["prod"].Channel = discordChannel })
+	f.api.failIn[discordChannel] = "channel_not_found" // as Slack answers
+	f.command("UBOB", "CREQ", "/deploy", "web 1")
+	f.api.waitFor("the final state in the requester's channel", func(calls []apiCall) bool {
+		for _, c := range only(calls, "chat.postMessage", "chat.update") {
+			if c.Channel == "CREQ" && c.Status == 200 && strings.Contains(c.Text, "now runs 1") {
+				return true
+			}
+		}
+		return false
+	})
+	calls := f.drain()
+	for _, c := range calls {
+		if c.Channel == discordChannel {
+			t.Errorf("got a %s to the Discord channel %s, want none: Slack has no such channel\n%s", c.Method, discordChannel, describe(calls))
+			break
+		}
+	}
+}
