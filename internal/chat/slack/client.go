@@ -117,6 +117,12 @@ func (c *Client) respond(ctx context.Context, responseURL string, m chat.Message
 	return hide(err)
 }
 
+// respondBlocks shows blocks to the requester alone through a response_url.
+func (c *Client) respondBlocks(ctx context.Context, responseURL string, blocks []slack.Block, text string) error {
+	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	return hide(err)
+}
+
 // permalink returns a link to the message at ts.
 func (c *Client) permalink(ctx context.Context, channel, ts string) (string, error) {
 	link, err := c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channel, Ts: ts})

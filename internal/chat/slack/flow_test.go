@@ -642,3 +642,28 @@ func TestFlowDiscordDeployChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowLinkThroughTheResponseURL: a deploy asked for where the bot
+// cannot post (a direct message between two people, a private channel it
+// is not in) shows its progress in the env's channel; the requester is
+// told where, through the response URL, as Slack takes no ephemeral
+// message there.
+func TestFlowLinkThroughTheResponseURL(t *testing.T) {
+	f := newFlow(t)
+	f.api.failIn["DREQ"] = "channel_not_found"
+	f.command("UBOB", "DREQ", "/deploy", "web 1")
+	f.waitFinal("now runs 1")
+	calls := f.drain()
+	var links []apiCall
+	for _, c := range only(calls, "response_url") {
+		if strings.Contains(c.Text, "is in <#CDEPLOYS>") {
+			links = append(links, c)
+		}
+	}
+	if len(links) != 1 {
+		t.Fatalf("links to the progress through the response URL: got %d, want 1; calls:\n%s", len(links), describe(calls))
+	}
+	if links[0].User != "ephemeral" {
+		t.Errorf("link: got response_type %q, want ephemeral", links[0].User)
+	}
+}

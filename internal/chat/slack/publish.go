@@ -248,7 +248,14 @@ func (p *publisher) link(ctx context.Context) {
 		text += fmt.Sprintf(": <%s|view the message>", url)
 	}
 	blocks := []slack.Block{section(mrkdwn(text))}
-	if err := p.a.client.ephemeralBlocks(ctx, p.out.channel, p.out.userID, blocks, text); err != nil {
+	err := p.a.client.ephemeralBlocks(ctx, p.out.channel, p.out.userID, blocks, text)
+	if err != nil && p.out.responseURL != "" {
+		// Where Slack takes no ephemeral message from the bot (a direct
+		// message between two people, a private channel the bot is not
+		// in), the command's response URL still reaches the requester.
+		err = p.a.client.respondBlocks(ctx, p.out.responseURL, blocks, text)
+	}
+	if err != nil {
 		p.a.log.Warn("could not link the progress message", "user", p.out.userID, "err", err)
 	}
 }
