@@ -43,6 +43,9 @@ type SlackEndpoints interface {
 	// carries the whole message a button is in.
 	InteractionsMaxBody() int64
 	Events() http.Handler
+	// EventsMaxBody is the body limit of Events, whose mentions carry
+	// their whole message.
+	EventsMaxBody() int64
 }
 
 // Options configure a Server; the zero value serves /healthz on
@@ -141,7 +144,7 @@ func New(opt Options) *Server {
 	if opt.Slack != nil {
 		s.Handle("POST /slack/commands", opt.Slack.Commands())
 		s.HandleLimit("POST /slack/interactions", opt.Slack.Interactions(), max(opt.MaxBody, opt.Slack.InteractionsMaxBody()))
-		s.Handle("POST /slack/events", opt.Slack.Events())
+		s.HandleLimit("POST /slack/events", opt.Slack.Events(), max(opt.MaxBody, opt.Slack.EventsMaxBody()))
 	}
 	return s
 }

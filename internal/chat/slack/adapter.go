@@ -84,7 +84,7 @@ type Options struct {
 	DedupeTimeout time.Duration
 	// MaxBody bounds a request body; default 64 KiB.
 	MaxBody int64
-	// MaxInteractionBody bounds a click's body; default
+	// MaxInteractionBody bounds the body of a click or an event; default
 	// MaxInteractionBody.
 	MaxInteractionBody int64
 	// RefusalLog bounds the WARN lines of requests refused before they

@@ -667,3 +667,32 @@ func TestFlowLinkThroughTheResponseURL(t *testing.T) {
 		t.Errorf("link: got response_type %q, want ephemeral", links[0].User)
 	}
 }
+
+// TestFlowLongMentionIsAnswered: a mention in a long message (Slack takes
+// 40,000 characters, and its event carries them twice: as text and as
+// rich-text blocks) is delivered, not refused for its size, so that its
+// author is told why nothing ran rather than hear nothing while Slack
+// retries it.
+func TestFlowLongMentionIsAnswered(t *testing.T) {
+	f := newFlow(t)
+	text := "<@UBOT> status web " + strings.Repeat("log line: connection reset by peer\\n", 1100)
+	body := `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"EvLong","event_time":1700000000,` +
+		`"event":{"type":"app_mention","user":"UBOB","text":"` + text + `","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100",` +
+		`"blocks":[{"type":"rich_text","block_id":"b1","elements":[{"type":"rich_text_section","elements":[{"type":"user","user_id":"UBOT"},{"type":"text","text":"` + text[len("<@UBOT>"):] + `"}]}]}]}}`
+	if len(body) <= 64<<10 {
+		t.Fatalf("event of %d bytes, want one over 64 KiB", len(body))
+	}
+	resp, err := http.DefaultClient.Do(signed(t, f.srv.URL+"/slack/events", testSecret, body, time.Now(), "application/json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("event of %d bytes: got %s, want 200", len(body), resp.Status)
+	}
+	calls := f.api.waitFor("the answer", func(c []apiCall) bool { return len(only(c, "chat.postEphemeral")) > 0 })
+	eph := only(calls, "chat.postEphemeral")
+	if len(eph) != 1 || eph[0].User != "UBOB" || !strings.Contains(eph[0].Text, "too long") {
+		t.Errorf("answer: got\n%swant bob told that the command is too long", describe(eph))
+	}
+}

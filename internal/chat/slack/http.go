@@ -9,11 +9,13 @@ import (
 	"net/url"
 )
 
-// MaxInteractionBody is the default bound of a click's body. Slack sends
-// the whole message a button is in with its click: the summary of a
-// failed deploy with its hosts' errors renders to about 90 KB of JSON,
-// 138 KB form-encoded, past the 64 KiB of other requests, and a click on
-// one of its buttons would have been refused.
+// MaxInteractionBody is the default bound of a click's body, and of an
+// event's. Slack sends the whole message a button is in with its click:
+// the summary of a failed deploy with its hosts' errors renders to about
+// 90 KB of JSON, 138 KB form-encoded, past the 64 KiB of other requests,
+// and a click on one of its buttons would have been refused. A mention
+// carries its whole message twice (text and rich-text blocks): one of
+// Slack's 40,000 characters comes to about 80 KB.
 const MaxInteractionBody = 1 << 20
 
 // Commands handles slash commands (POST /slack/commands).
@@ -30,8 +32,16 @@ func (a *Adapter) Interactions() http.Handler {
 // InteractionsMaxBody is the largest click body Interactions takes.
 func (a *Adapter) InteractionsMaxBody() int64 { return a.opt.MaxInteractionBody }
 
-// Events handles the Events API (POST /slack/events).
-func (a *Adapter) Events() http.Handler { return a.endpoint("events", a.opt.MaxBody, a.serveEvent) }
+// Events handles the Events API (POST /slack/events). Mount it with a
+// body limit of at least EventsMaxBody.
+func (a *Adapter) Events() http.Handler {
+	return a.endpoint("events", a.opt.MaxInteractionBody, a.serveEvent)
+}
+
+// EventsMaxBody is the largest event body Events takes: a mention in a
+// long message, refused for its size, would go unanswered while Slack
+// sent it again and again.
+func (a *Adapter) EventsMaxBody() int64 { return a.opt.MaxInteractionBody }
 
 // endpoint wraps serve with what every Slack request goes through: POST
 // only, a bounded body, and a valid signature. A refused request is
