@@ -168,12 +168,16 @@ func blankInChannel(channel string) bool {
 }
 
 // validateSlackIDs reports a chat id given to two users: commands from it
-// would run as whichever user the adapter found first.
+// would run as whichever user the adapter found first. It also reports a
+// slack id that is not a Slack member ID, which no request carries.
 func validateSlackIDs(loc locator, ps *problems, users map[string]User) {
 	type seen struct{ platform, id string }
 	first := map[seen]string{}
 	for _, name := range sortedKeys(users) {
 		u := users[name]
+		if u.Slack != "" && !slackMemberID(u.Slack) {
+			ps.add(loc.line("users", name, "slack"), "users.%s.slack: want a Slack member ID such as U024BE7LH (in Slack: the profile's ⋮ menu → Copy member ID), got %q, so commands from %s would be taken as a viewer's", name, u.Slack, name)
+		}
 		for _, k := range []seen{{"slack", u.Slack}, {"discord", u.Discord}} {
 			if k.id == "" {
 				continue
@@ -231,4 +235,13 @@ func SmallOrderKey(pub []byte) bool {
 		}
 	}
 	return false
+}
+
+// slackMemberID reports whether id is a Slack member ID: U, or W in an
+// Enterprise Grid, then capital letters and digits, as Slack sends them.
+func slackMemberID(id string) bool {
+	if len(id) < 2 || (id[0] != 'U' && id[0] != 'W') {
+		return false
+	}
+	return strings.IndexFunc(id, func(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') }) < 0
 }

@@ -236,3 +236,35 @@ func TestAPIURLUserInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackMemberIDs: a user's slack id is the member ID Slack sends with
+// every request (U… or, in an Enterprise Grid, W…). Anything else, a name
+// or a mention copied whole, matches no request, and would leave the user
+// a viewer without a word.
+func TestSlackMemberIDs(t *testing.T) {
+	tests := []struct {
+		id   string // as written in the YAML
+		want string // the problem, or "" for none
+	}{
+		{"U024BE7LH", ""},
+		{"W0123ABCD", ""},
+		{"U1", ""},
+		{"ana", `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+		{`"@ana"`, `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+		{`"<@U024BE7LH>"`, `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+		{"u024be7lh", `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+		{`"U024BE7LH "`, `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+		{"T024BE7LH", `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+		{"https://example.slack.com/team/U024BE7LH", `users.ana.slack: want a Slack member ID such as U024BE7LH`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			y := "users:\n  ana:\n    slack: " + tc.id + "\n" + minimalYAML
+			var wants []want
+			if tc.want != "" {
+				wants = []want{{3, tc.want}}
+			}
+			checkProblems(t, problemsOf(t, y), wants)
+		})
+	}
+}

@@ -361,8 +361,9 @@ func concat(y string, fs ...func(string) []want) []want {
 }
 
 func TestExpansion(t *testing.T) {
-	// The app's slack ID field is a free string, convenient to test with.
-	const tmpl = "users:\n  ana:\n    slack: %s\n" + minimalYAML
+	// A user's discord ID field is a free string, convenient to test with
+	// (a slack ID must be a Slack member ID).
+	const tmpl = "users:\n  ana:\n    discord: %s\n" + minimalYAML
 	tests := []struct {
 		name  string
 		value string // written as ana's slack ID
@@ -392,7 +393,7 @@ func TestExpansion(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			y := strings.Replace(tmpl, "%s", tt.value, 1)
 			c := mustParse(t, "test.yaml", y, tt.env)
-			if got := c.Users["ana"].Slack; got != tt.want {
+			if got := c.Users["ana"].Discord; got != tt.want {
 				t.Errorf("value: got %q, want %q", got, tt.want)
 			}
 			if _, ok := c.Users["ana"]; !ok || len(c.Admins) != 0 {
