@@ -605,10 +605,11 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	if t.cfg.InsecureIgnoreHostKey {
 		return ssh.InsecureIgnoreHostKey(), nil, nil
 	}
-	check, err := knownhosts.New(t.cfg.KnownHostsFile)
+	known, err := knownhosts.New(t.cfg.KnownHostsFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ssh: known_hosts: %w", err)
 	}
+	check := anyCase(known)
 	var algos []string
 	var ke *knownhosts.KeyError
 	if err := check(addr, fakeAddr(addr), probeKey); errors.As(err, &ke) {
@@ -686,6 +687,36 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 		return err
 	}
 	return cb, algos, nil
+}
+
+// anyCase returns check searching known_hosts for a host by its name in
+// lower case, as ssh searches it (and as ssh and ssh-keyscan write it,
+// hashed or not), then by its name as given, which a line written by hand
+// may hold: ssh matches the lines' host patterns whatever their case,
+// x/crypto as they are. Otherwise a host configured as Web1.example.com
+// would be refused as unknown though known_hosts holds the line ssh
+// wrote for it. A key either search accepts is accepted; the keys known
+// for the host are those of both.
+func anyCase(check ssh.HostKeyCallback) ssh.HostKeyCallback {
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		lower := hostname
+		if host, port, err := net.SplitHostPort(hostname); err == nil {
+			lower = net.JoinHostPort(strings.ToLower(host), port)
+		}
+		err := check(lower, remote, key)
+		if err == nil || lower == hostname {
+			return err
+		}
+		asGiven := check(hostname, remote, key)
+		if asGiven == nil {
+			return nil
+		}
+		var ke, ke2 *knownhosts.KeyError
+		if errors.As(err, &ke) && errors.As(asGiven, &ke2) {
+			return &knownhosts.KeyError{Want: append(slices.Clone(ke.Want), ke2.Want...)}
+		}
+		return err
+	}
 }
 
 // knownHostsLines reads known_hosts files, each once, to tell the kind of

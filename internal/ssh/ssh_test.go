@@ -407,6 +407,48 @@ func TestHostKeys(t *testing.T) {
 	}
 }
 
+// TestHostNameCase: known_hosts is searched for a host by its name in
+// lower case, as ssh searches it and writes it (plain or hashed), so that
+// a host configured with capitals is not refused as unknown; and by its
+// name as given, which a line written by hand may hold.
+func TestHostNameCase(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	dir := t.TempDir()
+	_, port, _ := net.SplitHostPort(f.Hosts[0].Addr)
+	key := readFile(t, f.Hosts[0].HostKey)
+	plain := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(plain, []byte("[localhost]:"+port+" "+key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hashed := filepath.Join(dir, "known_hosts_hashed")
+	if err := os.WriteFile(hashed, []byte(readFile(t, plain)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ssh-keygen", "-q", "-H", "-f", hashed).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -H: %v: %s", err, out)
+	}
+	byHand := filepath.Join(dir, "known_hosts_by_hand")
+	if err := os.WriteFile(byHand, []byte("[LocalHost]:"+port+" "+key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ knownHosts, name string }{
+		{plain, "localhost"}, {plain, "LocalHost"}, {plain, "LOCALHOST"},
+		{hashed, "localhost"}, {hashed, "LocalHost"}, {hashed, "LOCALHOST"},
+		{byHand, "LocalHost"},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.knownHosts)+"/"+tt.name, func(t *testing.T) {
+			tr := transport(t, f, func(c *Config) { c.KnownHostsFile = tt.knownHosts })
+			s, err := tr.Open(context.Background(), deploy.Host{Name: "web", Address: net.JoinHostPort(tt.name, port)})
+			if err != nil {
+				t.Fatalf("Open %s: got %v, want the key of its line accepted", tt.name, err)
+			}
+			s.Close()
+		})
+	}
+}
+
 // TestHostKeyTypeChanged: a host that no longer offers the type of key
 // known_hosts holds for it (ed25519 known, only RSA offered, as a
 // man-in-the-middle with an RSA key would) is refused as a changed key
