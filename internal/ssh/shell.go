@@ -87,7 +87,7 @@ while IFS=' ' read -r n k r c; do
 		export SWITCHMAN_STEP
 		case $r in -) ;; *) SWITCHMAN_RUN=$r; export SWITCHMAN_RUN ;; esac
 		set -- "$s"
-		unset n k r c s l ok rc
+		unset n k r c s l ok rc d
 		eval "shift
 $1"
 	) </dev/null

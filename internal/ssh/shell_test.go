@@ -237,6 +237,26 @@ func TestLingeringOutput(t *testing.T) {
 	}
 }
 
+// TestStepSeesNoLoopVariable: a step sees none of the shell loop's
+// variables, those of the search a step asking about lingering processes
+// made before it included, as a step in a session of its own, or one run
+// by the local transport, sees none.
+func TestStepSeesNoLoopVariable(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	if _, err := s.Run(context.Background(), deploy.Command{Script: "true", Lingering: func(string) {}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"n", "k", "r", "c", "s", "l", "ok", "rc", "d"} {
+		t.Run(name, func(t *testing.T) {
+			if got := run(t, s, `echo "${`+name+`-unset}"`); got != "unset\n" {
+				t.Errorf("$%s: got %q, want unset", name, got)
+			}
+		})
+	}
+}
+
 func TestDescribeLingering(t *testing.T) {
 	many := make([]string, 12)
 	for i := range many {
