@@ -96,6 +96,10 @@ type conn struct {
 	done     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
+	// jumpEnded is closed when the bastion's connection has ended;
+	// dropJump is set when it was closed because the host's had.
+	jumpEnded chan struct{}
+	dropJump  atomic.Bool
 
 	// rtt is the connection's shortest round trip, 0 if unknown.
 	rtt time.Duration
@@ -131,11 +135,14 @@ func (c *conn) RoundTrip() time.Duration { return c.rtt }
 
 func newConn(t *Transport, name, addr string, client, jump *ssh.Client) *conn {
 	c := &conn{t: t, name: name, addr: addr, client: client, jump: jump, loggedIn: time.Now(),
-		done: make(chan struct{}), stop: make(chan struct{})}
+		done: make(chan struct{}), stop: make(chan struct{}), jumpEnded: make(chan struct{})}
 	go func() {
 		// Returns with the connection; its error says nothing more.
 		_ = client.Wait()
 		close(c.done)
+		if jump != nil {
+			c.endJump()
+		}
 	}()
 	go c.keepAlive(client, "host")
 	if jump != nil {
@@ -143,11 +150,31 @@ func newConn(t *Transport, name, addr string, client, jump *ssh.Client) *conn {
 		go func() {
 			// A tunnel does not outlive its bastion.
 			_ = jump.Wait()
-			c.fail("connection to the bastion lost")
+			if !c.dropJump.Load() {
+				c.fail("connection to the bastion lost")
+			}
+			close(c.jumpEnded)
 			client.Close()
 		}()
 	}
 	return c
+}
+
+// endJump closes the bastion's connection once the host's has ended: it
+// carries that host's alone, and kept warm nothing else would close it,
+// nor stop its keepalives, until keep_warm passes. A bastion that went
+// away ends the host's connection slightly before its own reports the
+// end: that is waited for, lostGrace at most, so that its loss is the
+// reason given, not a loss of the host's.
+func (c *conn) endJump() {
+	t := time.NewTimer(lostGrace)
+	defer t.Stop()
+	select {
+	case <-c.jumpEnded:
+	case <-t.C:
+		c.dropJump.Store(true)
+		c.jump.Close()
+	}
 }
 
 // keepAlive sends a keepalive request on c every KeepAlive and closes c

@@ -302,3 +302,75 @@ func TestMaxAge(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepWarmBastionEndsWithHost: a connection kept warm through a
+// bastion gives its login to the bastion up as soon as the host's
+// connection ends, rather than hold it, and its keepalives, until
+// keep_warm closes what is left: the bastion's connection carries that
+// host's alone.
+func TestKeepWarmBastionEndsWithHost(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 2, sshd.Options{})
+	tr := transport(t, f, func(c *Config) {
+		c.Jump = &JumpHost{Address: f.Hosts[0].Addr}
+		c.KeepWarm = time.Minute
+		c.KeepAlive = 300 * time.Millisecond
+	})
+	defer tr.Close()
+	connection(t, tr, f, 1)
+	tr.warm.mu.Lock()
+	p := tr.warm.idle[poolKey(f.Hosts[1].Name, f.Hosts[1].Addr)]
+	tr.warm.mu.Unlock()
+	if p == nil || p.c.jump == nil {
+		t.Fatal("no connection through the bastion kept warm")
+	}
+	bastion := make(chan struct{})
+	go func() {
+		_ = p.c.jump.Wait()
+		close(bastion)
+	}()
+
+	f.Kill(1)
+	select {
+	case <-p.c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the host's connection did not end within 10s of the host's death")
+	}
+	select {
+	case <-bastion:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection to the bastion still open 5s after the host's ended, want it closed with it")
+	}
+	// Closing it is no loss of the bastion's to report.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if err := p.c.lost(); strings.Contains(err.Error(), "bastion") {
+			t.Fatalf("got %v, want no word of the bastion: the host ended", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestBastionLost: a step on a host behind a bastion that dies fails
+// saying that the bastion was lost, not the host.
+func TestBastionLost(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 2, sshd.Options{})
+	tr := transport(t, f, func(c *Config) { c.Jump = &JumpHost{Address: f.Hosts[0].Addr} })
+	s := open(t, tr, f, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Run(context.Background(), deploy.Command{Script: "touch /srv/started; sleep 30"})
+		done <- err
+	}()
+	waitFile(t, filepath.Join(f.Hosts[1].Root, "started"))
+	f.Kill(0)
+	select {
+	case err := <-done:
+		if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), "connection to the bastion lost") {
+			t.Errorf("got %v, want ErrUnreachable saying the bastion was lost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still running 10s after the bastion died")
+	}
+}
