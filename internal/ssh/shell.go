@@ -189,33 +189,75 @@ type stepResult struct {
 
 // pending is a step whose markers are awaited.
 type pending struct {
+	// out and errs deliver the markers; each is nil once its marker was
+	// taken, so that a wait that gave up can be taken up again (see
+	// killStep) for the marker still to come.
 	out, errs <-chan demuxed
+	res       stepResult
 	// step is the step's id ("": the shell's start).
 	step string
 }
 
-// expect readies both streams for the next step, whose markers carry
-// nonce; live, if set, also gets its standard output as it arrives.
-func (sh *stepShell) expect(nonce string, live io.Writer) pending {
-	return pending{out: sh.out.next(nonce, live), errs: sh.errs.next(nonce, nil)}
+// take records d, from out or from errs.
+func (p *pending) take(d demuxed, fromOut bool) {
+	if fromOut {
+		p.res.status, p.res.stdout, p.res.lingering = d.status, d.body, d.lingering
+		p.out = nil
+		return
+	}
+	p.res.stderr = string(d.body)
+	p.errs = nil
 }
 
-// wait waits for both markers of p, for the shell to end, or for ctx.
-func (sh *stepShell) wait(ctx context.Context, p pending) (stepResult, error) {
-	var res stepResult
-	for got := 0; got < 2; got++ {
+// done reports whether both markers were taken.
+func (p *pending) done() bool { return p.out == nil && p.errs == nil }
+
+// drain takes the markers already delivered, without waiting, and
+// reports whether both now are.
+func (p *pending) drain() bool {
+	for !p.done() {
 		select {
 		case d := <-p.out:
-			res.status, res.stdout, res.lingering = d.status, d.body, d.lingering
+			p.take(d, true)
 		case d := <-p.errs:
-			res.stderr = string(d.body)
-		case <-sh.ended:
-			return res, errShellEnded
-		case <-ctx.Done():
-			return res, ctx.Err()
+			p.take(d, false)
+		default:
+			return false
 		}
 	}
-	return res, nil
+	return true
+}
+
+// expect readies both streams for the next step, whose markers carry
+// nonce; live, if set, also gets its standard output as it arrives.
+func (sh *stepShell) expect(nonce string, live io.Writer) *pending {
+	return &pending{out: sh.out.next(nonce, live), errs: sh.errs.next(nonce, nil)}
+}
+
+// wait waits for both markers of p, for the shell to end, or for ctx. A
+// step whose markers both came is done, whatever else happened at the
+// same time: a shell that ended after reporting it (its output is all
+// delivered before it counts as ended), a ctx done as it ended.
+func (sh *stepShell) wait(ctx context.Context, p *pending) (stepResult, error) {
+	for !p.done() {
+		select {
+		case d := <-p.out:
+			p.take(d, true)
+		case d := <-p.errs:
+			p.take(d, false)
+		case <-sh.ended:
+			if p.drain() {
+				return p.res, nil
+			}
+			return p.res, errShellEnded
+		case <-ctx.Done():
+			if p.drain() {
+				return p.res, nil
+			}
+			return p.res, ctx.Err()
+		}
+	}
+	return p.res, nil
 }
 
 var errShellEnded = errors.New("the shell ended")
@@ -247,7 +289,7 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 		in.WriteByte('\n')
 	}
 	var sh *stepShell
-	var p pending
+	var p *pending
 	// A shell that ended between steps (killed on the host, say) has run
 	// nothing of this step: a new one takes it, once.
 	for attempt := 0; ; attempt++ {
@@ -329,7 +371,7 @@ func runWord(run string) string {
 // that has outlived its parent (see killTreeScript). The shell
 // then reports the step's end and is kept; when it does not within
 // killGrace of the kill, it is dropped.
-func (c *conn) killStep(p pending) {
+func (c *conn) killStep(p *pending) {
 	sh := c.sh
 	if sh == nil {
 		return

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
@@ -96,6 +97,62 @@ func TestDemuxPerStepNonce(t *testing.T) {
 	if got := <-second; got.status != 7 || string(got.body) != "\036aaa 0\ntwo\n" {
 		t.Errorf("second step: %d %q, want 7 and the first's stray marker as output", got.status, got.body)
 	}
+}
+
+// TestStepWait: a step whose two markers both came has ended with the
+// status they give, even when the shell ends or ctx is done as the step
+// does; and a wait that gave up with one marker taken is taken up again
+// for the other, as killStep does, rather than wait for the first anew.
+func TestStepWait(t *testing.T) {
+	t.Parallel()
+	newShell := func() (*stepShell, *pending) {
+		sh := &stepShell{ended: make(chan struct{}), out: newDemux(scriptio.MaxOutput, true), errs: newDemux(stderrTail, false)}
+		return sh, sh.expect("n1", nil)
+	}
+	outMarker, errMarker := []byte("out\n\036n1 3\n"), []byte("err\n\036n1 3\n")
+	tests := []struct {
+		name string
+		end  func(sh *stepShell, cancel context.CancelFunc)
+	}{
+		{"shell ended after reporting", func(sh *stepShell, _ context.CancelFunc) { close(sh.ended) }},
+		{"ctx done as the step ended", func(_ *stepShell, cancel context.CancelFunc) { cancel() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The channels become ready together: the wait must not
+			// leave it to chance which it takes.
+			for range 50 {
+				sh, p := newShell()
+				sh.out.Write(outMarker)
+				sh.errs.Write(errMarker)
+				ctx, cancel := context.WithCancel(context.Background())
+				tt.end(sh, cancel)
+				res, err := sh.wait(ctx, p)
+				cancel()
+				if err != nil || res.status != 3 || string(res.stdout) != "out\n" || res.stderr != "err\n" {
+					t.Fatalf("got %+v, %v; want status 3, out and err", res, err)
+				}
+			}
+		})
+	}
+	t.Run("taken up again", func(t *testing.T) {
+		// The first wait takes the stdout marker, the only one ready,
+		// and times out waiting for the other.
+		sh, p := newShell()
+		sh.out.Write(outMarker)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := sh.wait(ctx, p); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("without the stderr marker: got %v, want context.DeadlineExceeded", err)
+		}
+		sh.errs.Write(errMarker)
+		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		res, err := sh.wait(ctx, p)
+		if err != nil || res.status != 3 || string(res.stdout) != "out\n" || res.stderr != "err\n" {
+			t.Fatalf("got %+v, %v; want status 3, out and err", res, err)
+		}
+	})
 }
 
 // TestStepShell: steps without standard input share one SSH session and
