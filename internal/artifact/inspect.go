@@ -506,9 +506,11 @@ func checkPAX(hdr *tar.Header) error {
 // read alike, would make the header's own fields moot; a real archive's
 // fields agree anyway).
 //
-// A link or directory with a size: archive/tar reads no data after it
-// and treats the next block as a header; were the host's tar to skip the
-// data, it would unpack entries the inspector never saw.
+// A link or directory with a size, or a file whose name ends in a slash
+// (a directory to GNU tar) with one: one of the two readers reads no data
+// after it and takes the next block for a header, the other skips the
+// data; the host's tar would unpack entries the inspector never saw, or
+// the inspector check entries the host never writes.
 //
 // Setuid and setgid bits: tar keeps them when the deploy user is root,
 // and a release owned by root with such a file gives whoever can publish
@@ -530,6 +532,12 @@ func checkHeader(hdr *tar.Header, raw []byte) error {
 	case tar.TypeLink, tar.TypeSymlink, tar.TypeDir:
 		if hdr.Size != 0 {
 			return unsafe("a %s entry carrying %d bytes of data", typeName(hdr.Typeflag), hdr.Size)
+		}
+	case tar.TypeReg, tar.TypeCont:
+		// GNU tar makes a directory of a file whose name ends in a slash
+		// (the old BSD convention), and reads no data after it either.
+		if strings.HasSuffix(hdr.Name, "/") && hdr.Size != 0 {
+			return unsafe("a file named as a directory (%s) carrying %d bytes of data", hdr.Name, hdr.Size)
 		}
 	}
 	if hdr.Mode&(04000|02000) != 0 && hdr.Typeflag != tar.TypeSymlink {

@@ -171,6 +171,14 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 		{"directory carrying data", rawArchive(
 			append(rawHeader("d/", tar.TypeDir, blockSize, ""), rawHeader("x", tar.TypeSymlink, 0, "../..")...)),
 			"a directory entry carrying 512 bytes"},
+		// GNU tar makes a directory of a regular file whose name ends in
+		// a slash, and reads no data after it either.
+		{"file named as a directory, carrying data", rawArchive(
+			append(rawHeader("d/", tar.TypeReg, blockSize, ""), rawHeader("x", tar.TypeSymlink, 0, "/etc")...)),
+			"a file named as a directory (d/) carrying 512 bytes"},
+		{"contiguous file named as a directory, carrying data", rawArchive(
+			append(rawHeader("d/", tar.TypeCont, blockSize, ""), rawHeader("x", tar.TypeSymlink, 0, "/etc")...)),
+			"a file named as a directory (d/) carrying 512 bytes"},
 		{"symlink carrying data", rawArchive(
 			append(rawHeader("l", tar.TypeSymlink, blockSize, "d"), rawHeader("d", tar.TypeReg, 0, "")...)),
 			"a symlink entry carrying 512 bytes"},
