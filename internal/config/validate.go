@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -359,11 +360,8 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 					if h == nil || h.Address == "" {
 						continue
 					}
-					addr := h.Address
-					if _, _, err := net.SplitHostPort(addr); err != nil {
-						addr = net.JoinHostPort(addr, strconv.Itoa(e.SSH.Port))
-					}
-					machine := "ssh|" + jump + "|" + strings.ToLower(addr)
+					addr := sshHostPort(h.Address, e.SSH.Port)
+					machine := "ssh|" + jump + "|" + addr
 					key := machine + "|" + dir
 					if j, dup := envHosts[key]; dup {
 						// One deploy would unpack and switch there twice
@@ -391,6 +389,25 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 			}
 		}
 	}
+}
+
+// sshHostPort is the host:port the ssh transport dials for address, with
+// port when it has none, in one spelling per machine: lowercase, an IP
+// address in its canonical form, a port without leading zeros. The
+// transport dials "[fd00::11]" as fd00::11 on the env's port: written so
+// in one env and "fd00::11" in another, it is one machine.
+func sshHostPort(address string, port int) string {
+	host, p, err := net.SplitHostPort(address)
+	if err != nil {
+		host, p = strings.TrimSuffix(strings.TrimPrefix(address, "["), "]"), strconv.Itoa(port)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.String()
+	}
+	if n, err := strconv.Atoi(p); err == nil && n >= 0 {
+		p = strconv.Itoa(n)
+	}
+	return strings.ToLower(net.JoinHostPort(host, p))
 }
 
 // validateBotData refuses the bot's own files where a deploy to this

@@ -1127,6 +1127,17 @@ func TestSharedDeployDir(t *testing.T) {
 			want: one("web2=", "apps.web.environments.prod.hosts[1]: 10.0.0.1:22 is also hosts[0] of this env: the deploy would run there twice at once"),
 		},
 		{
+			// The transport dials [fd00::11] as fd00::11, on port 22.
+			name: "one env lists one IPv6 machine twice, in brackets and not",
+			apps: app("web", "/srv/web", ssh("", `"web1=[fd00::11]", "web2=fd00::11"`)),
+			want: one("web2=", "apps.web.environments.prod.hosts[1]: [fd00::11]:22 is also hosts[0] of this env: the deploy would run there twice at once"),
+		},
+		{
+			name: "ssh envs of two apps, one IPv6 host written two ways",
+			apps: app("api", "/srv/app", ssh("", `"api1=fd00::11"`)) + app("web", "/srv/app", ssh("", `"web1=[FD00:0::11]:22"`)),
+			want: one("web1=", "apps.web.environments.prod.hosts[0]: [fd00::11]:22 is also a host of apps.api.environments.prod, which deploys into the same /srv/app"),
+		},
+		{
 			name: "ssh envs of two apps, one host, two paths",
 			apps: app("api", "/srv/api", ssh("", "10.0.0.1")) + app("web", "/srv/web", ssh("", "10.0.0.1")),
 		},
