@@ -464,11 +464,13 @@ func isRegular(typ byte) bool {
 const maxName = 4096
 
 // checkPAX refuses pax records on which archive/tar and GNU tar, which
-// unpacks on the hosts, would disagree about an entry's name or link:
-// GNU tar applies a global header's path and linkpath to every later
-// entry (archive/tar ignores them), prefers a pax path or linkpath to a
-// GNU long name or long link (archive/tar the other way round), and takes
-// GNU.sparse.name as the name. A release needs none of them.
+// unpacks on the hosts, would disagree about an entry's name, link or
+// size: GNU tar applies a global header's path, linkpath and size to
+// every later entry (archive/tar ignores them; with a size, the data of
+// an entry archive/tar skips are headers to GNU tar), prefers a pax path
+// or linkpath to a GNU long name or long link (archive/tar the other way
+// round), and takes GNU.sparse.name as the name. A release needs none of
+// them.
 func checkPAX(hdr *tar.Header) error {
 	unsafe := func(format string, args ...any) error {
 		return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf(format, args...)}
@@ -477,7 +479,7 @@ func checkPAX(hdr *tar.Header) error {
 		switch {
 		case strings.HasPrefix(k, "GNU.sparse."):
 			return unsafe("pax record %s: sparse files are not supported", k)
-		case hdr.Typeflag == tar.TypeXGlobalHeader && (k == "path" || k == "linkpath"):
+		case hdr.Typeflag == tar.TypeXGlobalHeader && (k == "path" || k == "linkpath" || k == "size"):
 			return unsafe("a global pax header sets %s for every entry", k)
 		case k == "path" && v != hdr.Name:
 			return unsafe("pax path %q differs from the entry's name", v)

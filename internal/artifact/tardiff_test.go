@@ -152,6 +152,12 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 			rawEntry(tar.TypeDir, "d/", "", nil),
 			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("path", "up"))),
 			rawEntry(tar.TypeSymlink, "d/up", "..", nil)), "a global pax header sets path"},
+		// GNU tar takes a global size for every later entry's: the data
+		// of "a", which archive/tar skips, are headers to it.
+		{"global size", rawArchive(
+			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("size", "0"))),
+			rawEntry(tar.TypeReg, "a", "", rawHeader("x", tar.TypeSymlink, 0, "/etc"))),
+			"a global pax header sets size"},
 		{"cut after an entry ending in zeros", cut.Bytes(), "truncated"},
 		// archive/tar reads the old-GNU atime/ctime bytes as a prefix
 		// when they do not parse ("p/…/p/s"); GNU tar reads "s", at the
