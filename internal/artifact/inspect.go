@@ -345,7 +345,11 @@ func (i *Inspector) inspect(r io.Reader) error {
 	// reads exactly the blocks it needs, so after Next the stream position
 	// is the start of the entry's data.
 	var dataEnd int64
+	// next is where the next header starts, or the first of the meta
+	// headers before it (GNU long names and links, pax headers).
+	var next int64
 	for {
+		tail.capture(next)
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -357,12 +361,21 @@ func (i *Inspector) inspect(r io.Reader) error {
 			return err
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue // pax metadata for the whole archive (git archive writes one)
+			// pax metadata for the whole archive (git archive writes
+			// one). archive/tar drops a GNU long name or link, or a
+			// pax header, read before it; GNU tar keeps it for the
+			// entry after, which it then names or links otherwise.
+			if typ := tail.first[156]; typ != tar.TypeXGlobalHeader {
+				return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf("a %s before a global pax header: GNU tar applies it to the entry after, archive/tar drops it", metaName(typ))}
+			}
+			next = (tail.n + blockSize - 1) / blockSize * blockSize // its records end unpadded
+			continue
 		}
 		if err := checkHeader(hdr, tail.last[:]); err != nil {
 			return err
 		}
 		dataEnd = tail.n + (hdr.Size+blockSize-1)/blockSize*blockSize
+		next = dataEnd
 		i.report.Entries++
 		if err := t.add(hdr); err != nil {
 			return err
@@ -425,10 +438,21 @@ type zeroTail struct {
 	// entry's own header (archive/tar reads headers a block at a time and
 	// data only when asked), which checkHeader reads as GNU tar does.
 	last [blockSize]byte
+	// first holds the block at offset at (see capture), once read.
+	at    int64
+	first [blockSize]byte
+}
+
+// capture makes z keep the block at offset off, in first, when it is read.
+func (z *zeroTail) capture(off int64) {
+	z.at, z.first = off, [blockSize]byte{}
 }
 
 func (z *zeroTail) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
+	if lo, hi := max(z.at, z.n), min(z.at+blockSize, z.n+int64(n)); lo < hi {
+		copy(z.first[lo-z.at:hi-z.at], p[lo-z.n:hi-z.n])
+	}
 	if n >= blockSize {
 		copy(z.last[:], p[n-blockSize:n])
 	} else if n > 0 {
@@ -566,6 +590,19 @@ func cString(b []byte) string {
 		b = b[:i]
 	}
 	return string(b)
+}
+
+// metaName names a header that applies to the entry after it.
+func metaName(t byte) string {
+	switch t {
+	case tar.TypeGNULongName:
+		return "GNU long name"
+	case tar.TypeGNULongLink:
+		return "GNU long link"
+	case tar.TypeXHeader:
+		return "pax header"
+	}
+	return fmt.Sprintf("header of type %q", t)
 }
 
 func typeName(t byte) string {

@@ -158,6 +158,23 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("size", "0"))),
 			rawEntry(tar.TypeReg, "a", "", rawHeader("x", tar.TypeSymlink, 0, "/etc"))),
 			"a global pax header sets size"},
+		// archive/tar drops a GNU long name or link, or a pax header,
+		// that a global header follows; GNU tar keeps it for the next
+		// entry, which it names or links otherwise.
+		{"GNU long link before a global header", rawArchive(
+			rawEntry(tar.TypeGNULongLink, "././@LongLink", "", []byte("../../../etc\x00")),
+			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("comment", "3f1c2a9e"))),
+			rawEntry(tar.TypeSymlink, "cfg", "ok", nil)), "before a global pax header"},
+		{"GNU long name before a global header", rawArchive(
+			rawEntry(tar.TypeDir, "d/", "", nil),
+			rawEntry(tar.TypeGNULongName, "././@LongLink", "", []byte("up\x00")),
+			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("comment", "3f1c2a9e"))),
+			rawEntry(tar.TypeSymlink, "d/up", "..", nil)), "before a global pax header"},
+		{"pax header before a global header", rawArchive(
+			rawEntry(tar.TypeDir, "d/", "", nil),
+			rawEntry(tar.TypeXHeader, "PaxHeader", "", []byte(paxRecord("path", "up"))),
+			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("comment", "3f1c2a9e"))),
+			rawEntry(tar.TypeSymlink, "d/up", "..", nil)), "before a global pax header"},
 		{"cut after an entry ending in zeros", cut.Bytes(), "truncated"},
 		// archive/tar reads the old-GNU atime/ctime bytes as a prefix
 		// when they do not parse ("p/…/p/s"); GNU tar reads "s", at the
@@ -217,6 +234,15 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 	i.Write(gz(t, ok))
 	if err := i.Close(); err != nil {
 		t.Errorf("a git archive style tarball with a long pax name: %v", err)
+	}
+	// Global headers between entries (tar --concatenate of two git
+	// archives), after an entry's data and padding, pass too.
+	twice := rawArchive(append(ok[:len(ok)-2*blockSize:len(ok)-2*blockSize], rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("comment", "4a2d3b0f")))...),
+		rawEntry(tar.TypeReg, "lib/x", "", []byte("x")))
+	i = NewInspector("")
+	i.Write(gz(t, twice))
+	if err := i.Close(); err != nil {
+		t.Errorf("two global headers, each before entries: %v", err)
 	}
 }
 
