@@ -154,8 +154,12 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 		if s.KeepWarm < 0 {
 			ps.add(at("ssh", "keep_warm"), "%s.ssh.keep_warm: must be 0s (off) or more, got %s", p, s.KeepWarm)
 		}
-		if s.Jump != nil && s.Jump.Address == "" {
+		switch {
+		case s.Jump == nil:
+		case s.Jump.Address == "":
 			ps.add(at("ssh", "jump"), "%s.ssh.jump.address: required (host:port)", p)
+		case !sshAddressOK(s.Jump.Address):
+			ps.add(at("ssh", "jump", "address"), "%s.ssh.jump.address: %q: %s", p, s.Jump.Address, sshAddressRule)
 		}
 		if s.Jump != nil && s.Jump.MaxStartups < 1 {
 			ps.add(at("ssh", "jump", "max_startups"), "%s.ssh.jump.max_startups: must be at least 1, got %d (leave it out for the default, %d)", p, s.Jump.MaxStartups, defaultJumpStartups)

@@ -391,6 +391,28 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 	}
 }
 
+// sshAddressOK reports whether address is one the ssh transport can
+// dial: a host (to which it adds ssh.port), or host:port with a port
+// from 1 to 65535; an IPv6 address with or without brackets, or in
+// brackets with a port. Anything else (a port past 65535, two ports,
+// user@host, no host) would fail the dial of every deploy, host by host.
+func sshAddressOK(address string) bool {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		host = strings.TrimSuffix(strings.TrimPrefix(address, "["), "]")
+		if strings.Contains(host, ":") {
+			_, err := netip.ParseAddr(host)
+			return err == nil
+		}
+	} else if n, err := net.LookupPort("tcp", port); err != nil || n < 1 {
+		return false
+	}
+	return host != "" && !strings.ContainsAny(host, " \t/@[]")
+}
+
+// sshAddressRule ends the refusal of an address sshAddressOK refuses.
+const sshAddressRule = "want host or host:port, with a port from 1 to 65535"
+
 // sshHostPort is the host:port the ssh transport dials for address, with
 // port when it has none, in one spelling per machine: lowercase, an IP
 // address in its canonical form, a port without leading zeros. The
@@ -650,6 +672,9 @@ func (e *Env) validate(loc locator, ps *problems, app string) {
 			ps.add(at("hosts", i), "%s: duplicate host name %q (first at line %d)", hp, h.Name, at("hosts", j))
 		default:
 			first[key] = i
+		}
+		if e.Transport == "ssh" && h.Address != "" && !sshAddressOK(h.Address) {
+			ps.add(at("hosts", i), "%s: address %q: %s", hp, h.Address, sshAddressRule)
 		}
 	}
 	if e.Parallel < 1 {

@@ -860,6 +860,42 @@ func TestValidationRules(t *testing.T) {
 			want:  one("{address", "apps.web.environments.prod.hosts[1]: name is required"),
 		},
 		{
+			// The transport would dial each and fail, host by host, in
+			// the middle of every deploy.
+			name:  "host address port past 65535",
+			edits: []string{"- web2=10.0.0.2", "- web2=10.0.0.2:70000"},
+			want:  one("web2=", `apps.web.environments.prod.hosts[1]: address "10.0.0.2:70000": want host or host:port, with a port from 1 to 65535`),
+		},
+		{
+			name:  "host address port zero",
+			edits: []string{"- web2=10.0.0.2", "- {name: web2, address: '10.0.0.2:0'}"},
+			want:  one("web2", `apps.web.environments.prod.hosts[1]: address "10.0.0.2:0": want host or host:port, with a port from 1 to 65535`),
+		},
+		{
+			name:  "host address with two ports",
+			edits: []string{"- web2=10.0.0.2", "- web2=10.0.0.2:22:22"},
+			want:  one("web2=", `apps.web.environments.prod.hosts[1]: address "10.0.0.2:22:22": want host or host:port`),
+		},
+		{
+			name:  "host address without a host",
+			edits: []string{"- web2=10.0.0.2", "- web2=:22"},
+			want:  one("web2=", `apps.web.environments.prod.hosts[1]: address ":22": want host or host:port`),
+		},
+		{
+			name:  "host address with a space",
+			edits: []string{"- web2=10.0.0.2", "- {name: web2, address: 'web 2'}"},
+			want:  one("web2", `apps.web.environments.prod.hosts[1]: address "web 2": want host or host:port`),
+		},
+		{
+			name:  "bastion address port past 65535",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, jump: {address: 'bastion:65536'}}"},
+			want:  one("jump:", `apps.web.environments.prod.ssh.jump.address: "bastion:65536": want host or host:port, with a port from 1 to 65535`),
+		},
+		{
+			name:  "IPv6 host addresses",
+			edits: []string{"- web2=10.0.0.2", "- web2=[fd00::2]:2222\n          - web3=fd00::3\n          - {name: web4, address: '[fd00::4]'}\n          - web5=web5.example.com:22"},
+		},
+		{
 			name:  "null host",
 			edits: []string{"- web2=10.0.0.2", "- ~"},
 			want:  one("- ~", "apps.web.environments.prod.hosts[1]: empty host"),
