@@ -403,11 +403,32 @@ func (i *Inspector) inspect(r io.Reader) error {
 		return fmt.Errorf("%w: the archive has no entries", ErrCorrupt)
 	}
 	// The tar end marker may come before the end of the compressed stream;
-	// reading to the end checks the stream's own checksum and length.
-	if _, err := io.Copy(io.Discard, dec); err != nil {
+	// reading to the end checks the stream's own checksum and length. What
+	// follows the marker must be zeros, the padding of a tar record: GNU
+	// tar stops at the marker, but unpacks what follows it, unchecked,
+	// when told to read past it (--ignore-zeros in the TAR_OPTIONS of a
+	// host, which the delivery keeps), as it does the second of two
+	// tarballs concatenated.
+	if _, err := io.Copy(zerosOnly{}, dec); errors.Is(err, errNotZero) {
+		return fmt.Errorf("%w: data after the end-of-archive marker (a second archive?), which a tar reading past the marker (--ignore-zeros) would unpack unchecked", ErrCorrupt)
+	} else if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrCorrupt, comp, err)
 	}
 	return nil
+}
+
+var errNotZero = errors.New("not zero")
+
+// zerosOnly takes zero bytes, and fails a write of anything else.
+type zerosOnly struct{}
+
+func (zerosOnly) Write(p []byte) (int, error) {
+	for i, c := range p {
+		if c != 0 {
+			return i, errNotZero
+		}
+	}
+	return len(p), nil
 }
 
 const blockSize = 512

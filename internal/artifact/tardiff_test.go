@@ -175,6 +175,10 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 			rawEntry(tar.TypeXHeader, "PaxHeader", "", []byte(paxRecord("path", "up"))),
 			rawEntry(tar.TypeXGlobalHeader, "pax_global_header", "", []byte(paxRecord("comment", "3f1c2a9e"))),
 			rawEntry(tar.TypeSymlink, "d/up", "..", nil)), "before a global pax header"},
+		// GNU tar stops at the marker, unless the host's TAR_OPTIONS,
+		// which the delivery keeps, say --ignore-zeros.
+		{"an entry after the end-of-archive marker", append(rawArchive(rawEntry(tar.TypeReg, "a", "", []byte("hi"))),
+			rawArchive(rawEntry(tar.TypeSymlink, "lnk", "/etc", nil))...), "data after the end-of-archive marker"},
 		{"cut after an entry ending in zeros", cut.Bytes(), "truncated"},
 		// archive/tar reads the old-GNU atime/ctime bytes as a prefix
 		// when they do not parse ("p/…/p/s"); GNU tar reads "s", at the
