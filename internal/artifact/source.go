@@ -439,7 +439,10 @@ func (b *idleBody) Close() error {
 // idleChecks looks in a row, b.idle apart in all. It returns when ctx,
 // the request's, ends.
 func (b *idleBody) watch(ctx context.Context) {
-	t := time.NewTicker(b.idle / idleChecks)
+	// At least a millisecond apart: a ticker takes no interval under 1ns,
+	// and an idle timeout of a few nanoseconds (half a step_timeout of a
+	// few) would otherwise panic here, or spin.
+	t := time.NewTicker(max(b.idle/idleChecks, time.Millisecond))
 	defer t.Stop()
 	var last uint64
 	waiting := 0

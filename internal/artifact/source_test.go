@@ -770,6 +770,33 @@ func TestSourceIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestSourceTinyIdleTimeout: an idle timeout of a few nanoseconds (the
+// engine gives half of step_timeout, which the config takes down to 1ns)
+// is honoured or fails a read as stalled; it panicked the watcher of every
+// response, and so the bot, with a ticker of no interval.
+func TestSourceTinyIdleTimeout(t *testing.T) {
+	srv := newArtifactServer(t, map[string]string{
+		"/shop/1.tgz":        "artifact one",
+		"/shop/1.tgz.sha256": digest + "  1.tgz\n",
+	})
+	for _, idle := range []time.Duration{1, 3, 7} {
+		t.Run(idle.String(), func(t *testing.T) {
+			src := Source{URL: srv.URL + "/{app}/{build}.tgz", IdleTimeout: idle}
+			if _, err := src.Stat(context.Background(), "shop", "1"); err != nil && !errors.Is(err, ErrStalled) {
+				t.Errorf("Stat: got %v, want success or ErrStalled", err)
+			}
+			rc, err := src.Open(context.Background(), "shop", "1")
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer rc.Close()
+			if _, err := io.ReadAll(rc); err != nil && !errors.Is(err, ErrStalled) {
+				t.Errorf("read: got %v, want success or ErrStalled", err)
+			}
+		})
+	}
+}
+
 // TestLocalIdleTimeout: a read of a local artifact that waits for data
 // (a path on a mount that hangs; here a FIFO nobody writes to) fails once
 // it has waited the idle timeout, or when its context ends, as a read from
