@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -25,6 +26,9 @@ const replyAttempts = 3
 type Client struct {
 	api *slack.Client
 	log *slog.Logger
+	// botUser is the bot's own user id, as auth.test last told it; nil
+	// before it answered.
+	botUser atomic.Pointer[string]
 }
 
 // NewClient returns a client of the Web API at apiURL (ending with "/";
@@ -57,16 +61,28 @@ var refusedToken = map[string]bool{
 // token; another error says Slack could not be asked. No error holds the
 // token or a URL's path.
 func (c *Client) CheckToken(ctx context.Context) error {
-	_, err := c.api.AuthTestContext(ctx)
+	resp, err := c.api.AuthTestContext(ctx)
 	code := slackError(err)
 	switch {
 	case err == nil:
+		if resp.UserID != "" {
+			c.botUser.Store(&resp.UserID)
+		}
 		return nil
 	case refusedToken[code]:
 		return fmt.Errorf("%w (%s)", ErrTokenRefused, code)
 	default:
 		return fmt.Errorf("slack auth.test: %s", redact(err))
 	}
+}
+
+// BotUser is the bot's own user id, as CheckToken learnt it, or "" when
+// it has not.
+func (c *Client) BotUser() string {
+	if id := c.botUser.Load(); id != nil {
+		return *id
+	}
+	return ""
 }
 
 // Presence reports whether a Slack user is active now (users.getPresence),

@@ -161,6 +161,8 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			f.t.Errorf("apps.connections.open: got authorization %q, want the app token", got)
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws"})
+	case "auth.test":
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "switchman", "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"})
 	case "users.getPresence":
 		if form.Get("user") == "UERROR" {
 			json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "user_not_found"})

@@ -128,7 +128,7 @@ func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request, body 
 }
 
 func (a *Adapter) serveEvent(w http.ResponseWriter, r *http.Request, body []byte) {
-	challenge, req, ok, err := eventRequest(body)
+	challenge, req, ok, err := eventRequest(body, a.client.BotUser())
 	switch {
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusBadRequest)

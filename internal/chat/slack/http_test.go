@@ -816,19 +816,28 @@ func TestRefusalLogLimited(t *testing.T) {
 func TestMentionAddressedToSomeoneElse(t *testing.T) {
 	tests := []struct {
 		name, text, authorizations string
-		run                        bool
+		// checked: the bot asked auth.test, which names it UBOT.
+		checked bool
+		run     bool
 	}{
-		{"the bot's mention first", "<@UBOT> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, true},
-		{"the bot's labelled mention first", "<@UBOT|switchman> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, true},
-		{"another member's mention first", "<@UANA> lock deploys web prod db work, says <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false},
-		{"another member's labelled mention first", "<@UANA|ana> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false},
-		{"no mention first", "lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, true},
-		{"no authorizations", "<@UBOT> lock deploys web prod db work", `null`, true},
+		{"the bot's mention first", "<@UBOT> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, true},
+		{"the bot's labelled mention first", "<@UBOT|switchman> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, true},
+		{"another member's mention first", "<@UANA> lock deploys web prod db work, says <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, false},
+		{"another member's labelled mention first", "<@UANA|ana> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, false},
+		{"no mention first", "lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, true},
+		{"no authorizations", "<@UBOT> lock deploys web prod db work", `null`, false, true},
+		{"the bot's mention first, another installation's bot authorized", "<@UBOT> lock deploys web prod db work", `[{"team_id":"T2","user_id":"UOTHER","is_bot":true}]`, true, true},
+		{"another member's mention first, no authorizations, the bot known", "<@UANA> lock deploys web prod db work <@UBOT>", `null`, true, false},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			api := newFakeSlack(t)
 			a, h, _, _ := newTestAdapter(t, api, now)
+			if tc.checked {
+				if err := a.Client().CheckToken(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			body := `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"EvA` + strconv.Itoa(i) + `","event_time":1700000000,` +
 				`"event":{"type":"app_mention","user":"UBOB","text":"` + tc.text + `","ts":"1700000000.000100","channel":"C1","event_ts":"1700000000.000100"},` +
 				`"authorizations":` + tc.authorizations + `}`

@@ -144,8 +144,12 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 // from bots, are ignored (ok false). The mention of an edited message,
 // which Slack sends again under a new event id, is a request refused: the
 // message asked already, and its author learns that the edit ran nothing.
-// So is the mention of a message that starts with someone else's mention.
-func eventRequest(payload []byte) (challenge string, req request, ok bool, err error) {
+// So is the mention of a message that starts with someone else's mention:
+// the bot is botUser, or, when that is "", the bot user the event's
+// authorizations name. Slack lists one installation there, not always the
+// bot's own where several installed the app (a channel shared between
+// organisations), so the user id auth.test gave the bot goes first.
+func eventRequest(payload []byte, botUser string) (challenge string, req request, ok bool, err error) {
 	var env eventEnvelope
 	if err := json.Unmarshal(payload, &env); err != nil {
 		return "", request{}, false, fmt.Errorf("decode event: %w", err)
@@ -172,7 +176,11 @@ func eventRequest(payload []byte) (challenge string, req request, ok bool, err e
 	// Slack sends the mention wherever the bot is named in the message;
 	// the parser takes a leading mention for the bot's. One that starts
 	// with another member's is addressed to them, the bot copied in.
-	if lead, bot := commands.LeadingMention(req.text), env.botUser(); req.refused == "" && lead != "" && bot != "" && mentionID(lead) != bot {
+	bot := botUser
+	if bot == "" {
+		bot = env.botUser()
+	}
+	if lead := commands.LeadingMention(req.text); req.refused == "" && lead != "" && bot != "" && mentionID(lead) != bot {
 		req.refused = reasonNotAddressed
 	}
 	return "", req, true, nil

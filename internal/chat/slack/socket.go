@@ -161,7 +161,7 @@ func (a *Adapter) envelopeRequest(env socketmode.Request) (req request, ok, repl
 	case socketmode.RequestTypeInteractive:
 		req, ok, err = interactionRequest(env.Payload)
 	case socketmode.RequestTypeEventsAPI:
-		_, req, ok, err = eventRequest(env.Payload)
+		_, req, ok, err = eventRequest(env.Payload, a.client.BotUser())
 	}
 	if err != nil {
 		a.log.Warn("slack socket mode: unreadable envelope", "type", env.Type, "err", err)
