@@ -1728,7 +1728,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	// first batch, a first switch that failed before `current` moved), or
 	// where none had an earlier release, to have the report then say
 	// otherwise, told of a switch back that never came.
-	switch first := r.nothingToSwitchBack(); {
+	switch first := r.nothingToSwitchBack(anySwitched); {
 	case !anySwitched:
 		r.note("stopping: %v; nothing was switched", causeText(cause))
 	case len(first) > 0:
@@ -1773,8 +1773,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		r.mu.Lock()
 		hr := *r.rec.Host(h.Name)
 		r.mu.Unlock()
-		st := r.states[h.Name]
-		switchedHere := switchedTo(hr, st, build)
+		st, switchedHere := r.revertFrom(h, hr, anySwitched)
 		if hr.State == HostDelivered || hr.State == HostDelivering || hr.State == HostPending {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 		}
@@ -1819,7 +1818,10 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	for i, h := range r.hosts {
 		switch fate[i] {
 		case reverted:
-			rel := r.states[h.Name].Current
+			r.mu.Lock()
+			hr := *r.rec.Host(h.Name)
+			r.mu.Unlock()
+			rel := hr.Current
 			back[rel] = append(back[rel], h.Name)
 			left = slices.DeleteFunc(left, func(name string) bool { return name == h.Name })
 		case stuck:
@@ -1868,6 +1870,28 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	return OutcomeReverted, err
 }
 
+// revertFrom returns the state h is switched back to when the deploy is
+// reverted, as before (its Current is the release it goes back to), and
+// whether it is switched back at all: when the deploy switched it (see
+// switchedTo), or when an earlier run left it switched to the build
+// without a passing restart (r.again), restarted there by this deploy or,
+// when anySwitched (the deploy switched some host), not reached yet. Such a
+// host goes back with the others, to the release it ran before that run
+// switched it: the release the deploy moves the fleet from. Left on the
+// build, it ran a release marked bad while the deploy said it was
+// switched back. A deploy that switched no host (a cancel before its
+// first batch) leaves one it did not reach as the earlier run left it,
+// for the next run to finish. hr is its result in the record.
+func (r *run) revertFrom(h Host, hr HostResult, anySwitched bool) (before hostState, switched bool) {
+	st := r.states[h.Name]
+	if r.again[h.Name] && st.Current == r.rec.Build {
+		// Its `previous` before that run is not known: none is better
+		// than one naming the release it leaves.
+		return hostState{Current: st.Previous}, anySwitched || hr.MayHaveSwitched()
+	}
+	return st, switchedTo(hr, st, r.rec.Build)
+}
+
 // switchedTo reports whether a deploy of build moved the host's `current`
 // to it, the host's result being hr and its state before the deploy
 // st: the hosts revertAll switches back. A host lost during its switch
@@ -1880,8 +1904,8 @@ func switchedTo(hr HostResult, st hostState, build string) bool {
 // nothingToSwitchBack returns the hosts the deploy switched, when every
 // one of them had no earlier release: then revertAll switches none back.
 // It returns nil when some host has a release to go back to, or when
-// none was switched.
-func (r *run) nothingToSwitchBack() []string {
+// none was switched. anySwitched is as revertFrom takes it.
+func (r *run) nothingToSwitchBack(anySwitched bool) []string {
 	var first []string
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -1889,8 +1913,8 @@ func (r *run) nothingToSwitchBack() []string {
 		if r.sessions[h.Name] == nil {
 			continue // never reached
 		}
-		st := r.states[h.Name]
-		if !switchedTo(*r.rec.Host(h.Name), st, r.rec.Build) {
+		st, switched := r.revertFrom(h, *r.rec.Host(h.Name), anySwitched)
+		if !switched {
 			continue
 		}
 		if st.Current != "" {
