@@ -323,11 +323,14 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	if len(current) == len(live) && len(r.again) == 0 {
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
 	}
-	if named != "" && len(current) == 0 {
+	if named != "" && len(current) < len(live) {
 		// Named by hand: a release a deploy delivered but never switched
 		// to (cancelled, aborted at its migrations, refused) is no place
-		// to go back to. Going there would be a deploy that skipped its
-		// window, its locks, its permission and its migrations.
+		// to go back to, nor one it switched some hosts to before it
+		// stopped (interrupted, say), which still run it. Going there
+		// would be a deploy that skipped its window, its locks, its
+		// permission and its migrations, and each host it took forward
+		// would mark bad the release it left, the good one.
 		if err := r.neverRan(to); err != nil {
 			return "", "", err
 		}

@@ -108,3 +108,52 @@ func TestNamedRollbackToAReleaseFixedByHand(t *testing.T) {
 		})
 	}
 }
+
+// TestNamedRollbackForwardOverAnInterruptedSwitch: deploy 3 died after
+// switching h0, which still runs 3; h1 and h2 run 2. `rollback to 3`
+// would take h1 and h2 forward to a release that never ran on them, past
+// the window, the locks and the grant a deploy passes: it is refused as
+// when no host runs 3, saying what the deploy did, and nothing changes.
+// `rollback to 2`, undoing the deploy, goes ahead.
+func TestNamedRollbackForwardOverAnInterruptedSwitch(t *testing.T) {
+	f, current := threeHosts(t)
+	f.build("3")
+	d3 := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	d3.Outcome, d3.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
+	d3.Hosts = []deploy.HostResult{
+		{Host: "h0", State: deploy.HostActive, Current: "3", Previous: "2", Switched: true},
+		{Host: "h1", State: deploy.HostDelivered, Current: "2", Previous: "2"},
+		{Host: "h2", State: deploy.HostDelivered, Current: "2", Previous: "2"},
+	}
+	if err := f.store.PutRecord(context.Background(), d3); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"h1", "h2"} {
+		dir := f.app + "-" + h
+		if err := os.Symlink("releases/2", filepath.Join(dir, "current.by-hand")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "current.by-hand"), filepath.Join(dir, "current")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rec, err := f.run(deploy.KindRollback, "3")
+	for _, w := range []string{"release 3 of web/prod never ran on every host there", "switched h0 to it and ended interrupted", "deploy web 3 to prod"} {
+		if errs.CodeOf(err) != errs.Conflict || !strings.Contains(errs.Message(err), w) {
+			t.Errorf("rollback to 3: got %v (record %+v), want refused saying %q", err, rec, w)
+		}
+	}
+	for h, want := range map[string]string{"h0": "releases/3", "h1": "releases/2", "h2": "releases/2"} {
+		if c := current(h); c != want {
+			t.Errorf("%s: current %s after the refused rollback to 3, want %s", h, c, want)
+		}
+	}
+
+	f.mustRun(deploy.KindRollback, "2", deploy.OutcomeSucceeded)
+	for _, h := range []string{"h0", "h1", "h2"} {
+		if c := current(h); c != "releases/2" {
+			t.Errorf("%s: current %s after the rollback to 2, want releases/2", h, c)
+		}
+	}
+}
