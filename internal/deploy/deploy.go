@@ -244,7 +244,9 @@ func (r *run) abandon() {
 func (r *run) nothingToDo(noop error) error {
 	defer r.abandon()
 	if len(r.live()) != len(r.hosts) {
-		return noop // a host not reached may be on another release
+		// A host not reached may be on another release: said so, it is
+		// not taken for one that runs it.
+		return errs.New(errs.CodeOf(noop), "%s; %s", errs.Message(noop), r.notReached())
 	}
 	build := r.states[r.hosts[0].Name].Current
 	for _, h := range r.hosts {
@@ -276,6 +278,27 @@ func (r *run) nothingToDo(noop error) error {
 	}
 	return errs.New(errs.NoChange, "%s; %s %s, interrupted, is resolved: every host was reached and runs %s (recorded as %s %s, unchanged)",
 		errs.Message(noop), stuck.Kind, stuck.ID, build, r.rec.Kind, r.rec.ID)
+}
+
+// notReached names the hosts the run left out as it opened them (down,
+// or refused), which may run another release than the others.
+func (r *run) notReached() string {
+	var down, refused []string
+	for _, o := range r.outErr {
+		if o.state == HostUnreachable {
+			down = append(down, o.host)
+		} else {
+			refused = append(refused, o.host)
+		}
+	}
+	var parts []string
+	if len(down) > 0 {
+		parts = append(parts, strings.Join(down, ", ")+" could not be reached")
+	}
+	if len(refused) > 0 {
+		parts = append(parts, strings.Join(refused, ", ")+" could not be used")
+	}
+	return strings.Join(parts, " and ") + ", and may run another release"
 }
 
 // unresolved returns the interrupted run of t that no later run resolved

@@ -93,6 +93,11 @@ func TestNothingToDoResolvesAnInterruptedRun(t *testing.T) {
 			if errs.CodeOf(err) != errs.NoChange || said != tt.resolved {
 				t.Errorf("%s 2: got %v; want nothing to do, saying deploy 3 is resolved: %v", tt.kind, err, tt.resolved)
 			}
+			// A host not reached may run another release: nothing to do
+			// is said of the hosts reached, and the others are named.
+			if msg := errs.Message(err); tt.down != "" && (!strings.Contains(msg, "already runs build 2 on every reachable host") || !strings.Contains(msg, tt.down+" could not be reached")) {
+				t.Errorf("%s 2 with %s down: got %q, want it said of every reachable host, naming %s", tt.kind, tt.down, msg, tt.down)
+			}
 			recs, err := f.store.Records(context.Background(), deploy.Filter{App: "web", Env: "prod"})
 			if err != nil {
 				t.Fatal(err)

@@ -321,6 +321,10 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		return "", "", errs.New(errs.NotFound, "release %s of %s is not on %s; %s; nothing was changed", to, r.t.key(), strings.Join(missing, ", "), avail)
 	}
 	if len(current) == len(live) && len(r.again) == 0 {
+		if len(live) < len(r.hosts) {
+			// As a deploy says it: the hosts left out were not read.
+			return "", "", errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", r.t.key(), to)
+		}
 		return "", "", errs.New(errs.NoChange, "%s already runs %s on every host; nothing to do", r.t.key(), to)
 	}
 	if named != "" && len(current) < len(live) {
