@@ -1575,16 +1575,18 @@ func (r *run) revertOne(h Host, cause error) {
 	// Only its text goes on, to the host's error and the progress: its
 	// Error() says the message, and then the cause it quotes.
 	cause = errors.New(failureText(cause))
-	st := r.states[h.Name]
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.rec.Build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 		r.e.log.Warn("mark release bad", "host", h.Name, "err", err)
 	}
 	r.mu.Lock()
 	hr := *r.rec.Host(h.Name)
 	r.mu.Unlock()
+	// A host restarted where an earlier run left it switched goes back to
+	// what it ran before that run, as revertAll takes it back.
+	st, switched := r.revertFrom(h, hr, true)
 	state := HostReverted
 	switch {
-	case st.Current != r.rec.Build && !switchedTo(hr, st, r.rec.Build):
+	case !switched:
 		// Its switch failed before `current` moved, as read back from
 		// the host: it runs what it ran, and switching it back would
 		// restart a healthy host for nothing, as revertAll does not.
@@ -1595,11 +1597,6 @@ func (r *run) revertOne(h Host, cause error) {
 		r.mu.Lock()
 		r.firstFailed = append(r.firstFailed, h.Name)
 		r.mu.Unlock()
-	case st.Current == r.rec.Build:
-		// Restarted where an earlier run left it: it ran this build
-		// before this deploy too.
-		cause = fmt.Errorf("%w; it ran %s before this deploy as well, and stays on it", cause, r.rec.Build)
-		state = HostFailed
 	default:
 		if err := r.switchBack(ctx, h, st); err != nil {
 			cause = fmt.Errorf("%w; switch back: %w", cause, err)

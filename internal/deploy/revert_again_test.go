@@ -92,3 +92,38 @@ func TestRevertTakesBackAHostRestartedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedHostRestartedAgainGoesBack: within max_failures, a host that
+// fails is switched back on its own. One an interrupted deploy of 3 left
+// switched to 3, restarted there by the next deploy of 3 and failing,
+// goes back to 2, the release it ran before that deploy, as a reverted
+// deploy takes it back; it no longer stays on 3, marked bad and failing,
+// while the others run 3.
+func TestFailedHostRestartedAgainGoesBack(t *testing.T) {
+	f, current := threeHostsMax(t, 1)
+	dir := f.app + "-h0"
+	sh(t, "cp -a "+dir+"/releases/2 "+dir+"/releases/3 && echo 3 > "+dir+"/releases/3/BUILD && touch "+dir+"/releases/3/BROKEN-h0 && cd "+dir+" && ln -sfn releases/3 current && ln -sfn releases/2 previous")
+	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: f.deadFence(),
+		Hosts: []deploy.HostResult{
+			{Host: "h0", State: deploy.HostActivating, Current: "3", Previous: "2", Switched: true},
+			{Host: "h1", State: deploy.HostDelivering, Current: "2", Previous: "2"},
+			{Host: "h2", State: deploy.HostDelivering, Current: "2", Previous: "2"},
+		}}
+	if err := f.store.PutRecord(context.Background(), dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.build("3")
+	rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+	for h, want := range map[string]string{"h0": "releases/2", "h1": "releases/3", "h2": "releases/3"} {
+		if got := current(h); got != want {
+			t.Errorf("%s: got current %s, want %s", h, got, want)
+		}
+	}
+	if hr := rec.Host("h0"); hr.State != deploy.HostReverted || hr.Current != "2" {
+		t.Errorf("h0: got %s on %q (%s), want reverted on 2", hr.State, hr.Current, hr.Error)
+	}
+}
