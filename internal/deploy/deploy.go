@@ -475,13 +475,31 @@ func (r *run) checkRollback() {
 	if len(live) == 0 {
 		return
 	}
-	h, build := live[0], r.rec.Build
+	build := r.rec.Build
+	others := make([]hostState, 0, len(live)-1)
+	for _, h := range live[1:] {
+		others = append(others, r.leftAs(h))
+	}
+	to, err := r.earlierRelease(r.leftAs(live[0]), others, build)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err == nil:
+		r.rec.RollbackTo = to
+	case errs.CodeOf(err) == errs.NotFound:
+		r.rec.NoRollback = true
+	}
+}
+
+// leftAs is h as the succeeded deploy left it: on the build, which is no
+// longer marked bad, with `previous` at what it ran, and without what the
+// prune removed.
+func (r *run) leftAs(h Host) hostState {
+	build := r.rec.Build
 	st := r.states[h.Name]
 	r.mu.Lock()
 	pruned := r.pruned[h.Name]
 	r.mu.Unlock()
-	// The hosts as the deploy left them: on build, which is no longer
-	// marked bad, with `previous` at what they ran.
 	after := hostState{Current: build, Previous: st.Current, Bad: map[string]bool{}}
 	if r.again[h.Name] || st.Current == build {
 		after.Previous = st.Previous
@@ -494,15 +512,7 @@ func (r *run) checkRollback() {
 	for rel, bad := range st.Bad {
 		after.Bad[rel] = bad && rel != build
 	}
-	to, err := r.earlierRelease(after, build)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case err == nil:
-		r.rec.RollbackTo = to
-	case errs.CodeOf(err) == errs.NotFound:
-		r.rec.NoRollback = true
-	}
+	return after
 }
 
 // settle ends the part of a deploy that a cancel undoes, unless a cancel

@@ -255,7 +255,8 @@ func unfinished(hr HostResult) bool {
 // rollbackTarget picks the release to go back to: the named one, else the
 // `previous` link of the first host, else the newest release on disk that
 // is neither current nor marked bad and that the deploy history shows
-// running here once (a release delivered by a deploy that stopped before
+// running here once, preferring one on every host and marked bad on none
+// (see earlierRelease) (a release delivered by a deploy that stopped before
 // switching never ran, and a rollback must not go forward to it). It must
 // exist on every host that could be reached (hosts left out within
 // max_failures were not inspected). When the hosts run different releases
@@ -282,7 +283,11 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	}
 	to = named
 	if to == "" {
-		if to, err = r.earlierRelease(first, from); err != nil {
+		others := make([]hostState, 0, len(live)-1)
+		for _, h := range live[1:] {
+			others = append(others, r.states[h.Name])
+		}
+		if to, err = r.earlierRelease(first, others, from); err != nil {
 			return "", "", err
 		}
 	}
@@ -350,15 +355,41 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 
 // earlierRelease is the release an unnamed rollback from from goes to: see
 // rollbackTarget.
-func (r *run) earlierRelease(first hostState, from string) (string, error) {
-	if p := first.Previous; p != "" && p != from && first.has(p) && !first.Bad[p] {
+// It goes by the first host's links and releases, and takes only a
+// release that each of others (the other hosts) has too and has not
+// marked bad, when there is one: after a deploy that failed on some hosts
+// only (partial), the release it left is bad there, and a rollback there
+// is refused, while an older release runs well everywhere. When no
+// release is good on every host, it answers as the first host alone
+// would, and rollbackTarget refuses naming where that one is bad or gone.
+func (r *run) earlierRelease(first hostState, others []hostState, from string) (string, error) {
+	everywhere := func(rel string) bool {
+		for _, o := range others {
+			if !o.has(rel) || o.Bad[rel] {
+				return false
+			}
+		}
+		return true
+	}
+	p := first.Previous
+	previous := p != "" && p != from && first.has(p) && !first.Bad[p]
+	if previous && everywhere(p) {
 		return p, nil
 	}
-	var candidates []string
+	var candidates, fleet []string
 	for _, rel := range first.Releases {
 		if rel != from && !first.Bad[rel] {
 			candidates = append(candidates, rel)
+			if everywhere(rel) {
+				fleet = append(fleet, rel)
+			}
 		}
+	}
+	switch {
+	case len(fleet) > 0:
+		candidates = fleet
+	case previous:
+		return p, nil
 	}
 	if len(candidates) == 0 {
 		return "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current: %s); nothing was changed", r.t.key(), orNone(from))
