@@ -24,7 +24,7 @@ type DeployMetrics struct {
 // NewDeployMetrics registers with reg:
 //
 //	switchman_deploys_total{app,env,outcome}         finished deploys
-//	switchman_deploy_duration_seconds{app,env,kind}  how long deploys and rollbacks took
+//	switchman_deploy_duration_seconds{app,env,kind}  how long deploys and rollbacks took (interrupted ones are not timed)
 //	switchman_rollbacks_total{app,env,outcome}       finished rollbacks
 //	switchman_active_locks                           locks in force (read from the store)
 //
@@ -77,7 +77,8 @@ func (g *locksGauge) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))
 }
 
-// Observe counts a finished deploy or rollback.
+// Observe counts a finished deploy or rollback, and times it unless it
+// was interrupted.
 func (m *DeployMetrics) Observe(ev deploy.Event) {
 	if ev.Kind != deploy.EventFinished || ev.Record == nil {
 		return
@@ -87,6 +88,12 @@ func (m *DeployMetrics) Observe(ev deploy.Event) {
 		m.rollbacks.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
 	} else {
 		m.deploys.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
+	}
+	if r.Outcome == deploy.OutcomeInterrupted {
+		// Its end is when a bot found its process dead, which may be
+		// days after it stopped: not how long it took, so it is not
+		// timed, as stats does not time it either.
+		return
 	}
 	m.duration.WithLabelValues(r.App, r.Env, string(r.Kind)).Observe(r.Duration(r.Finished).Seconds())
 }

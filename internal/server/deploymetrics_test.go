@@ -138,3 +138,44 @@ func TestStatsDMarker(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// A run whose process died ends when the next bot finds it dead, which
+// may be days later: timed, it would put that wait into the duration
+// quantiles, as the stats command does not (see stats.Compute). It is
+// still counted by outcome.
+func TestDurationLeavesOutInterrupted(t *testing.T) {
+	tests := []struct {
+		name    string
+		kind    deploy.Kind
+		outcome deploy.Outcome
+		timed   bool
+	}{
+		{name: "deploy succeeded", kind: deploy.KindDeploy, outcome: deploy.OutcomeSucceeded, timed: true},
+		{name: "deploy reverted", kind: deploy.KindDeploy, outcome: deploy.OutcomeReverted, timed: true},
+		{name: "deploy interrupted", kind: deploy.KindDeploy, outcome: deploy.OutcomeInterrupted},
+		{name: "rollback interrupted", kind: deploy.KindRollback, outcome: deploy.OutcomeInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m := NewDeployMetrics(reg, func(context.Context) (int, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+			ev := finished(tt.kind, tt.outcome)
+			ev.Record.Finished = ev.Record.Started.Add(72 * time.Hour)
+			m.Observe(ev)
+			want := 0
+			if tt.timed {
+				want = 1
+			}
+			if n := testutil.CollectAndCount(reg, "switchman_deploy_duration_seconds"); n != want {
+				t.Errorf("duration series: got %d, want %d", n, want)
+			}
+			counted := "switchman_deploys_total"
+			if tt.kind == deploy.KindRollback {
+				counted = "switchman_rollbacks_total"
+			}
+			if n := testutil.CollectAndCount(reg, counted); n != 1 {
+				t.Errorf("%s series: got %d, want 1", counted, n)
+			}
+		})
+	}
+}
