@@ -2,7 +2,10 @@
 // every decision (allowed or refused, with the reason) and every state change.
 package audit
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Decision says what the bot decided about a command.
 type Decision string
@@ -39,4 +42,42 @@ type Query struct {
 	App   string
 	Since time.Time
 	Limit int
+}
+
+// Appender appends entries to the audit log.
+type Appender interface {
+	AppendAudit(ctx context.Context, e *Entry) error
+}
+
+const (
+	// Tries is how many times Append writes an entry before it gives up.
+	Tries = 3
+	// Timeout bounds Append, its tries and the waits between them.
+	Timeout = 10 * time.Second
+)
+
+// Append writes e with w: the entry of something done, which by then
+// cannot be undone, so the end of ctx (a request gone, the bot
+// stopping) does not cancel the write, and a store that fails (briefly
+// down, as in a Redis failover) gets more tries, Tries in all, within
+// Timeout. It returns the last try's error.
+func Append(ctx context.Context, w Appender, e *Entry) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
+	defer cancel()
+	var err error
+	for try := range Tries {
+		if try > 0 {
+			t := time.NewTimer(time.Duration(try) * 250 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			}
+		}
+		if err = w.AppendAudit(ctx, e); err == nil {
+			return nil
+		}
+	}
+	return err
 }

@@ -206,32 +206,10 @@ func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 }
 
 // appendAudit writes a command's entry once the command has run, which
-// by then cannot be undone: the request's end (a chat adapter stopping,
-// a client going away) does not cancel the write, and a store that fails
-// gets two more tries, auditTries in all, within auditTimeout.
+// by then cannot be undone: see audit.Append.
 func (s *Service) appendAudit(ctx context.Context, e *audit.Entry) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	var err error
-	for try := range auditTries {
-		if try > 0 {
-			select {
-			case <-time.After(time.Duration(try) * 250 * time.Millisecond):
-			case <-ctx.Done():
-				return err
-			}
-		}
-		if err = s.store.AppendAudit(ctx, e); err == nil {
-			return nil
-		}
-	}
-	return err
+	return audit.Append(ctx, s.store, e)
 }
-
-const (
-	auditTries   = 3
-	auditTimeout = 10 * time.Second
-)
 
 func (c *call) run(ctx context.Context, cmd Command) {
 	switch cmd.Verb {

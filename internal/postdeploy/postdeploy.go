@@ -784,13 +784,14 @@ func (w *Watcher) post(ctx context.Context, r *deploy.Record, m chat.Message) {
 	}
 }
 
+// auditEvent writes an event of r's watch, tried as a command's entry is
+// (audit.Append): a store briefly down loses no spike or automatic
+// rollback from the audit log.
 func (w *Watcher) auditEvent(ctx context.Context, r *deploy.Record, action, reason string) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	e := &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
 		Command: strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)),
 		Action:  action, App: r.App, Env: r.Env, Decision: audit.Event, Reason: reason, DeployID: r.ID}
-	if err := w.opt.Audit.AppendAudit(actx, e); err != nil {
+	if err := audit.Append(ctx, w.opt.Audit, e); err != nil {
 		w.opt.Log.Error("append audit entry", "deploy", r.ID, "err", err)
 	}
 }

@@ -85,6 +85,9 @@ type env struct {
 	// recorded as started at now().
 	held chan deploy.Sink
 	now  func() time.Time
+	// auditDown fails so many audit writes, as a store that is briefly
+	// unreachable (a Redis failover) does.
+	auditDown int
 }
 
 func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
@@ -132,6 +135,10 @@ func (e *env) Record(_ context.Context, id string) (*deploy.Record, error) {
 func (e *env) AppendAudit(_ context.Context, a *audit.Entry) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.auditDown > 0 {
+		e.auditDown--
+		return errors.New("append audit: dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
 	e.audited = append(e.audited, *a)
 	return nil
 }
@@ -262,29 +269,48 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 	}
 }
 
-// TestAutomaticRollbackOutcomeAudited: how an automatic rollback ended is
-// in the audit log, as a user's rollback's is.
+// TestAutomaticRollbackOutcomeAudited: the spike, the automatic rollback
+// and how it ended are in the audit log, as a user's rollback's are; a
+// store that fails a write or two, as in a Redis failover, loses none of
+// them, as it loses no command's.
 func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
-	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	clk := testclock.New(t0)
-	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
-	e := &env{current: "2", outcome: deploy.OutcomeFailed}
-	w := newWatcher(t, fs, e, &posts{}, clk)
-	defer w.Close()
-	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
-		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
-	w.Wait()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.reqs) != 1 {
-		t.Fatalf("rollbacks: %+v, want one", e.reqs)
+	tests := []struct {
+		name      string
+		auditDown int
+	}{
+		{"store up", 0},
+		{"store briefly down", 2},
 	}
-	var all []string
-	for _, a := range e.audited {
-		all = append(all, a.Action+": "+a.Reason)
-	}
-	if !slices.Contains(all, "rollback: automatic rollback rb1 finished: failed") {
-		t.Errorf("audit entries %q: want the automatic rollback's failure", all)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+			clk := testclock.New(t0)
+			fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
+			e := &env{current: "2", outcome: deploy.OutcomeFailed, auditDown: tt.auditDown}
+			w := newWatcher(t, fs, e, &posts{}, clk)
+			defer w.Close()
+			e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+			w.Wait()
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if len(e.reqs) != 1 {
+				t.Fatalf("rollbacks: %+v, want one", e.reqs)
+			}
+			var all []string
+			for _, a := range e.audited {
+				all = append(all, a.Action+": "+a.Reason)
+			}
+			for _, want := range []string{
+				"spike: 60.0 errors/min vs 1.0 before the deploy",
+				"rollback: automatic rollback rb1: error spike after web 2: 60.0 errors/min vs 1.0 (threshold 5.0); auto_rollback policy",
+				"rollback: automatic rollback rb1 finished: failed",
+			} {
+				if !slices.Contains(all, want) {
+					t.Errorf("audit entries %q: want %q", all, want)
+				}
+			}
+		})
 	}
 }
 

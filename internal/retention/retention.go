@@ -81,7 +81,7 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 		t.log().Info("retention: trimmed the history", "deleted", what)
 		e := &audit.Entry{Time: now, User: config.BotUser, Platform: "retention", Command: "retention: deleted " + what,
 			Action: "retention", Decision: audit.Event, Reason: "past store.retention"}
-		if err := t.Store.AppendAudit(ctx, e); err != nil {
+		if err := audit.Append(ctx, t.Store, e); err != nil {
 			errList = append(errList, fmt.Errorf("audit the trim: %w", err))
 		}
 	}

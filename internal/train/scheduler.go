@@ -762,11 +762,11 @@ func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainSt
 		Decision: audit.Event, Reason: what})
 }
 
+// appendAudit writes e, tried as a command's entry is (audit.Append): a
+// store briefly down loses no departure from the audit log.
 func (s *Scheduler) appendAudit(ctx context.Context, e *audit.Entry) {
 	e.Time, e.Platform = s.now(), "train"
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := s.audit.AppendAudit(actx, e); err != nil {
+	if err := audit.Append(ctx, s.audit, e); err != nil {
 		s.log.Error("train: append audit entry", "command", e.Command, "err", err)
 	}
 }
