@@ -370,7 +370,7 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	c.allow("")
 	m := chat.Message{Level: chat.Info, Title: "Audit log"}
 	for _, e := range entries {
-		line := fmt.Sprintf("%s  %s  %s  %q", c.s.stamp(e.Time), orNone(e.User), e.Decision, e.Command)
+		line := fmt.Sprintf("%s  %s%s  %s  %q", c.s.stamp(e.Time), orNone(e.User), where(e), e.Decision, e.Command)
 		if e.Reason != "" {
 			line += "  — " + e.Reason
 		}
@@ -383,6 +383,25 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 		return fmt.Sprintf("… %d older entries not shown, to fit in one message: name the app, or ask for fewer (bot audit exports them all)", n)
 	})
 	c.out.Reply(m)
+}
+
+// where says where an entry's command came from, after its user: the
+// platform and the channel (" (slack C0123)", " (console)"), or nothing
+// for an entry that names neither. The same user may type on Slack, on
+// Discord and at the console, and a train or an error watch acts in a
+// channel of its own.
+func where(e audit.Entry) string {
+	parts := []string{}
+	if e.Platform != "" {
+		parts = append(parts, e.Platform)
+	}
+	if e.Channel != "" && e.Channel != e.Platform {
+		parts = append(parts, e.Channel)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, " ") + ")"
 }
 
 // confirm answers a deploy's migrations prompt: the requester may, and so

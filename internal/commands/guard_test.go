@@ -219,7 +219,7 @@ func TestRuntimeGrants(t *testing.T) {
 		{"revoked", nil, "carl", "deploy api 2", true, "carl may not deploy"},
 		{"revoke nothing", nil, "ana", "revoke @carl deployer api", true, "carl has no runtime grant of role deployer on api"},
 		{"audit is for admins", nil, "bob", "audit", true, "audit is for admins: bob may not admin everything"},
-		{"audit", nil, "ana", "audit api 3", false, `ana  allowed  "revoke @carl deployer api"`},
+		{"audit", nil, "ana", "audit api 3", false, `ana (test C1)  allowed  "revoke @carl deployer api"`},
 		{"carl is admin on api for an hour", nil, "ana", "grant @carl admin api for 1h", false, "ana granted carl the role admin on api, until"},
 		{"not himself until revoked", nil, "carl", "grant @carl admin api", true, "carl is admin on api only until 2026-11-23 13:00:00 CET, by a runtime grant, and may not grant beyond it"},
 		{"not another beyond his own", nil, "carl", "grant @bob deployer api staging for 2h", true, "carl is admin on api/staging only until 2026-11-23 13:00:00 CET"},
