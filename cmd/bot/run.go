@@ -351,6 +351,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		l, err := st.Locks(ctx)
 		return len(l), err
 	}, log)
+	for _, app := range cfg.AppNames() {
+		for _, env := range cfg.Apps[app].EnvNames() {
+			dm.Known(app, env)
+		}
+	}
 	observers := []deploy.Sink{dm.Observe}
 	if cfg.Bot.StatsD != "" {
 		observers = append(observers, (&server.StatsD{Addr: cfg.Bot.StatsD, Log: log}).Observe)

@@ -77,6 +77,22 @@ func (g *locksGauge) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))
 }
 
+// finalOutcomes are the outcomes a run may end with.
+var finalOutcomes = []deploy.Outcome{deploy.OutcomeSucceeded, deploy.OutcomeFailed, deploy.OutcomePartial,
+	deploy.OutcomeReverted, deploy.OutcomeCancelled, deploy.OutcomeInterrupted, deploy.OutcomeUnchanged}
+
+// Known creates the deploy and rollback counters of app/env at 0, one per
+// outcome. A counter first seen at 1 has no earlier sample, so
+// increase() and rate() miss the increment that made it: an alert on
+// failed deploys would miss the first failure of each app/env after
+// every start of every replica. Call it for each app/env of the config.
+func (m *DeployMetrics) Known(app, env string) {
+	for _, o := range finalOutcomes {
+		m.deploys.WithLabelValues(app, env, string(o))
+		m.rollbacks.WithLabelValues(app, env, string(o))
+	}
+}
+
 // Observe counts a finished deploy or rollback, and times it unless it
 // was interrupted.
 func (m *DeployMetrics) Observe(ev deploy.Event) {
