@@ -333,9 +333,17 @@ func recordLine(r *deploy.Record, now time.Time) string {
 	if r.Previous != "" {
 		s += " (from " + r.Previous + ")"
 	}
-	s += fmt.Sprintf(" %s by %s at %s, %s", OutcomeText(r), r.Requester, r.Started.In(now.Location()).Format(timeFormat), r.Duration(now).Round(100*time.Millisecond))
+	s += fmt.Sprintf(" %s by %s at %s, ", OutcomeText(r), r.Requester, r.Started.In(now.Location()).Format(timeFormat))
 	if r.Outcome == deploy.OutcomeInterrupted {
+		// Its end is when a bot marked it so, which may be days after
+		// its process died: not a duration it took.
+		s += "marked interrupted"
+		if !r.Finished.IsZero() {
+			s += " at " + r.Finished.In(now.Location()).Format(timeFormat)
+		}
 		s += "; hosts: " + hostsByRelease(r.Hosts)
+	} else {
+		s += r.Duration(now).Round(100 * time.Millisecond).String()
 	}
 	return s
 }
