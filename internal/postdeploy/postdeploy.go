@@ -669,7 +669,9 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	})
 	if err != nil {
 		close(begun)
-		w.auditEvent(ctx, r, "rollback", "automatic rollback refused: "+errs.Message(err))
+		// Refused, as a command the bot refuses is: a search of the log
+		// for refusals finds it.
+		w.audit(ctx, r, audit.Refused, "rollback", "automatic rollback refused: "+errs.Message(err))
 		if errors.Is(err, deploy.ErrDraining) {
 			// Spent here, the spike would roll nothing back: the saved
 			// watch goes to the next bot instead of being ended (watch).
@@ -788,9 +790,14 @@ func (w *Watcher) post(ctx context.Context, r *deploy.Record, m chat.Message) {
 // (audit.Append): a store briefly down loses no spike or automatic
 // rollback from the audit log.
 func (w *Watcher) auditEvent(ctx context.Context, r *deploy.Record, action, reason string) {
+	w.audit(ctx, r, audit.Event, action, reason)
+}
+
+// audit is auditEvent with a decision of its own.
+func (w *Watcher) audit(ctx context.Context, r *deploy.Record, decision audit.Decision, action, reason string) {
 	e := &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
 		Command: strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)),
-		Action:  action, App: r.App, Env: r.Env, Decision: audit.Event, Reason: reason, DeployID: r.ID}
+		Action:  action, App: r.App, Env: r.Env, Decision: decision, Reason: reason, DeployID: r.ID}
 	if err := audit.Append(ctx, w.opt.Audit, e); err != nil {
 		w.opt.Log.Error("append audit entry", "deploy", r.ID, "err", err)
 	}

@@ -3,6 +3,7 @@ package postdeploy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -406,5 +407,32 @@ func TestWatchStoppedByShutdownSaysSo(t *testing.T) {
 	w.Wait()
 	if got := out.titles(); !strings.Contains(got, "Error watch of web 2 on production stopped: the bot is shutting down") {
 		t.Errorf("posts %q: want the watch's end announced", got)
+	}
+}
+
+// TestAutomaticRollbackRefusedIsARefusal: an automatic rollback the engine
+// refuses is in the audit log as refused, with the reason, as any
+// command the bot refuses is: a search of the log for refusals finds it.
+func TestAutomaticRollbackRefusedIsARefusal(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	clk := testclock.New(t0)
+	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
+	// Build 3 runs now, put there by hand: the engine refuses to roll
+	// back from 2.
+	e := &env{current: "3", outcome: deploy.OutcomeSucceeded}
+	w := newWatcher(t, fs, e, &posts{}, clk)
+	defer w.Close()
+	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+	w.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var got []string
+	for _, a := range e.audited {
+		got = append(got, fmt.Sprintf("%s %s: %s", a.Decision, a.Action, a.Reason))
+	}
+	want := "refused rollback: automatic rollback refused: runs 3 now, not 2"
+	if !slices.Contains(got, want) {
+		t.Errorf("audit entries %q: want %q", got, want)
 	}
 }
