@@ -4,7 +4,10 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // Decision says what the bot decided about a command.
@@ -56,18 +59,25 @@ const (
 	Timeout = 10 * time.Second
 )
 
+// retryWaits are the waits before the second and third tries, so that
+// the tries cover a few seconds of a store that does not answer (a Redis
+// restarting), not only the first second.
+var retryWaits = [Tries - 1]time.Duration{time.Second, 3 * time.Second}
+
 // Append writes e with w: the entry of something done, which by then
 // cannot be undone, so the end of ctx (a request gone, the bot
 // stopping) does not cancel the write, and a store that fails (briefly
-// down, as in a Redis failover) gets more tries, Tries in all, within
-// Timeout. It returns the last try's error.
+// down, a Redis restarting) gets more tries, Tries in all, spread over
+// Timeout. A store that was reset (deploy.ErrStoreReset) is not
+// tried again: it takes no more writes until the bot restarts. It
+// returns the last try's error.
 func Append(ctx context.Context, w Appender, e *Entry) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
 	defer cancel()
 	var err error
 	for try := range Tries {
 		if try > 0 {
-			t := time.NewTimer(time.Duration(try) * 250 * time.Millisecond)
+			t := time.NewTimer(retryWaits[try-1])
 			select {
 			case <-t.C:
 			case <-ctx.Done():
@@ -75,8 +85,8 @@ func Append(ctx context.Context, w Appender, e *Entry) error {
 				return err
 			}
 		}
-		if err = w.AppendAudit(ctx, e); err == nil {
-			return nil
+		if err = w.AppendAudit(ctx, e); err == nil || errors.Is(err, deploy.ErrStoreReset) {
+			return err
 		}
 	}
 	return err

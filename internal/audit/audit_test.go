@@ -3,21 +3,33 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
 // briefly fails its first down writes, as a store briefly unreachable
 // does, and then writes to the real store.
 type briefly struct {
 	*embedded.Store
-	down int
+	down  int
+	reset bool // the store was found reset: every write fails so
+	tries int
 }
 
 func (b *briefly) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	b.tries++
+	if b.reset {
+		return fmt.Errorf("append audit: %w", deploy.ErrStoreReset)
+	}
 	if b.down > 0 {
 		b.down--
 		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
@@ -30,13 +42,16 @@ func TestAppend(t *testing.T) {
 		name     string
 		down     int
 		canceled bool // the request ended before the write
+		reset    bool
 		written  bool
+		tries    int
 	}{
-		{name: "store up", written: true},
-		{name: "one write fails", down: 1, written: true},
-		{name: "two writes fail", down: audit.Tries - 1, written: true},
-		{name: "every write fails", down: audit.Tries},
-		{name: "request ended", canceled: true, written: true},
+		{name: "store up", written: true, tries: 1},
+		{name: "one write fails", down: 1, written: true, tries: 2},
+		{name: "two writes fail", down: audit.Tries - 1, written: true, tries: 3},
+		{name: "every write fails", down: audit.Tries, tries: 3},
+		{name: "request ended", canceled: true, written: true, tries: 1},
+		{name: "store reset", reset: true, tries: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,9 +65,13 @@ func TestAppend(t *testing.T) {
 				cancel()
 			}
 			defer cancel()
-			err = audit.Append(ctx, &briefly{Store: st, down: tt.down}, &audit.Entry{User: "ana", Command: "deploy web 42", Decision: audit.Allowed})
+			b := &briefly{Store: st, down: tt.down, reset: tt.reset}
+			err = audit.Append(ctx, b, &audit.Entry{User: "ana", Command: "deploy web 42", Decision: audit.Allowed})
 			if (err == nil) != tt.written {
 				t.Errorf("Append: got %v, want written %v", err, tt.written)
+			}
+			if b.tries != tt.tries {
+				t.Errorf("tries: got %d, want %d", b.tries, tt.tries)
 			}
 			got, err := st.Audit(t.Context(), audit.Query{})
 			if err != nil {
@@ -62,5 +81,33 @@ func TestAppend(t *testing.T) {
 				t.Errorf("entries: got %d, want %d", len(got), want)
 			}
 		})
+	}
+}
+
+// TestAppendOutlastsARedisRestart: a Redis restarted under the bot (a
+// failover, a restart of the service) answers again within seconds; an
+// entry written meanwhile is tried until then, within Timeout, not given
+// up after the first second.
+func TestAppendOutlastsARedisRestart(t *testing.T) {
+	srv := redisserver.StartWith(t, redisserver.Options{AppendOnly: true})
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv.Stop()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- audit.Append(t.Context(), st, &audit.Entry{User: "ana", Command: "deploy web 42", Decision: audit.Allowed})
+	}()
+	time.Sleep(2 * time.Second) // the store is down for two seconds
+	srv.Restart(t)
+	if err := <-done; err != nil {
+		t.Fatalf("Append across a restart 2s long: got %v after %v, want it written", err, time.Since(start).Round(time.Millisecond))
+	}
+	got, err := st.Audit(t.Context(), audit.Query{})
+	if err != nil || len(got) != 1 {
+		t.Errorf("entries: got %d (%v), want 1", len(got), err)
 	}
 }
