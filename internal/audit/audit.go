@@ -4,6 +4,7 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"time"
 
@@ -71,9 +72,13 @@ var retryWaits = [Tries - 1]time.Duration{time.Second, 3 * time.Second}
 // Timeout. A store that was reset (deploy.ErrStoreReset) is not
 // tried again: it takes no more writes until the bot restarts. It
 // returns the last try's error.
+//
+// Every try carries one key (see AppendKey): a store that can tell a try
+// it applied already, whose answer was lost, appends the entry once.
 func Append(ctx context.Context, w Appender, e *Entry) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
 	defer cancel()
+	ctx = context.WithValue(ctx, appendKey{}, rand.Text())
 	var err error
 	for try := range Tries {
 		if try > 0 {
@@ -90,4 +95,13 @@ func Append(ctx context.Context, w Appender, e *Entry) error {
 		}
 	}
 	return err
+}
+
+type appendKey struct{}
+
+// AppendKey returns the key that Append gave ctx, the same for each of
+// its tries of one entry, or "" when ctx is none of Append's.
+func AppendKey(ctx context.Context) string {
+	k, _ := ctx.Value(appendKey{}).(string)
+	return k
 }

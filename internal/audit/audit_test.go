@@ -111,3 +111,45 @@ func TestAppendOutlastsARedisRestart(t *testing.T) {
 		t.Errorf("entries: got %d (%v), want 1", len(got), err)
 	}
 }
+
+// lostAnswer writes its first entry and then fails, as a write whose
+// answer was lost on the way back does; later writes go through.
+type lostAnswer struct {
+	*redis.Store
+	tries int
+}
+
+func (l *lostAnswer) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	l.tries++
+	err := l.Store.AppendAudit(ctx, e)
+	if l.tries == 1 && err == nil {
+		return errors.New("read tcp 127.0.0.1:6379: i/o timeout")
+	}
+	return err
+}
+
+// TestAppendOnceWhenAnAnswerIsLost: a try of Append that Redis applied,
+// but whose answer never came, is not appended again by the next try:
+// the audit log shows a command once.
+func TestAppendOnceWhenAnAnswerIsLost(t *testing.T) {
+	srv := redisserver.Start(t)
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l := &lostAnswer{Store: st}
+	if err := audit.Append(t.Context(), l, &audit.Entry{User: "ana", Command: "deploy web 42", Decision: audit.Allowed}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if l.tries != 2 {
+		t.Fatalf("tries: got %d, want 2 (the test lost no answer)", l.tries)
+	}
+	got, err := st.Audit(t.Context(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Errorf("entries: got %d, want 1: %+v", len(got), got)
+	}
+}

@@ -49,7 +49,13 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	if !bytes.HasPrefix(data, seqPrefix) {
 		return fmt.Errorf("append audit: entry JSON does not start with %s", seqPrefix)
 	}
-	keys := []string{s.key("audit", "appended", nonce()), s.key("audit", "seq"), s.key("audit"), s.key("audit", "index")}
+	// The tries of one audit.Append share a key: one whose write landed
+	// and whose answer was lost is not appended again by the next.
+	once := audit.AppendKey(ctx)
+	if once == "" {
+		once = nonce()
+	}
+	keys := []string{s.key("audit", "appended", once), s.key("audit", "seq"), s.key("audit"), s.key("audit", "index")}
 	seq, err := s.guarded(ctx, appendAuditScript, keys,
 		replyTTL.Milliseconds(), timeKey(c.Time), c.App, data[len(seqPrefix):]).Uint64()
 	if err != nil {
