@@ -38,33 +38,8 @@ func TestNamedRollbackToAReleaseFixedByHand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, current := threeHosts(t)
-			byHand := func(build string, hosts ...string) {
-				t.Helper()
-				for _, h := range hosts {
-					tmp := filepath.Join(f.app+"-"+h, "current.by-hand")
-					if err := os.Symlink("releases/"+build, tmp); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.Rename(tmp, filepath.Join(f.app+"-"+h, "current")); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			f.build("3")
-			d3 := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
-			// Its process died once h0 had switched and passed, before
-			// the next batch: the record says so, and h1 and h2 are back
-			// on 2.
-			d3.Outcome, d3.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
-			d3.Hosts = []deploy.HostResult{
-				{Host: "h0", State: deploy.HostActive, Current: "3", Previous: "2", Switched: true},
-				{Host: "h1", State: deploy.HostDelivered, Current: "2", Previous: "2"},
-				{Host: "h2", State: deploy.HostDelivered, Current: "2", Previous: "2"},
-			}
-			if err := f.store.PutRecord(context.Background(), d3); err != nil {
-				t.Fatal(err)
-			}
-			byHand("2", "h1", "h2")
+			byHand := func(build string, hosts ...string) { switchByHand(t, f, build, hosts...) }
+			diedAfterH0(t, f)
 
 			if tt.fix == "3" {
 				byHand("3", "h1", "h2")
@@ -117,26 +92,7 @@ func TestNamedRollbackToAReleaseFixedByHand(t *testing.T) {
 // `rollback to 2`, undoing the deploy, goes ahead.
 func TestNamedRollbackForwardOverAnInterruptedSwitch(t *testing.T) {
 	f, current := threeHosts(t)
-	f.build("3")
-	d3 := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
-	d3.Outcome, d3.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
-	d3.Hosts = []deploy.HostResult{
-		{Host: "h0", State: deploy.HostActive, Current: "3", Previous: "2", Switched: true},
-		{Host: "h1", State: deploy.HostDelivered, Current: "2", Previous: "2"},
-		{Host: "h2", State: deploy.HostDelivered, Current: "2", Previous: "2"},
-	}
-	if err := f.store.PutRecord(context.Background(), d3); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range []string{"h1", "h2"} {
-		dir := f.app + "-" + h
-		if err := os.Symlink("releases/2", filepath.Join(dir, "current.by-hand")); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(filepath.Join(dir, "current.by-hand"), filepath.Join(dir, "current")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	diedAfterH0(t, f)
 
 	rec, err := f.run(deploy.KindRollback, "3")
 	for _, w := range []string{"release 3 of web/prod never ran on every host there", "switched h0 to it and ended interrupted", "deploy web 3 to prod"} {
@@ -154,6 +110,40 @@ func TestNamedRollbackForwardOverAnInterruptedSwitch(t *testing.T) {
 	for _, h := range []string{"h0", "h1", "h2"} {
 		if c := current(h); c != "releases/2" {
 			t.Errorf("%s: current %s after the rollback to 2, want releases/2", h, c)
+		}
+	}
+}
+
+// diedAfterH0 runs deploy 3 on f's three hosts and makes it one whose
+// process died once h0 had switched and passed, before the next batch:
+// its record says so, and h1 and h2 are back on 2.
+func diedAfterH0(t *testing.T, f *fixture) {
+	t.Helper()
+	f.build("3")
+	d3 := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	d3.Outcome, d3.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
+	d3.Hosts = []deploy.HostResult{
+		{Host: "h0", State: deploy.HostActive, Current: "3", Previous: "2", Switched: true},
+		{Host: "h1", State: deploy.HostDelivered, Current: "2", Previous: "2"},
+		{Host: "h2", State: deploy.HostDelivered, Current: "2", Previous: "2"},
+	}
+	if err := f.store.PutRecord(context.Background(), d3); err != nil {
+		t.Fatal(err)
+	}
+	switchByHand(t, f, "2", "h1", "h2")
+}
+
+// switchByHand points current at build on hosts, as someone would on the
+// host: a new link renamed over it.
+func switchByHand(t *testing.T, f *fixture, build string, hosts ...string) {
+	t.Helper()
+	for _, h := range hosts {
+		tmp := filepath.Join(f.app+"-"+h, "current.by-hand")
+		if err := os.Symlink("releases/"+build, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(f.app+"-"+h, "current")); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
