@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,7 +38,20 @@ func (p *posted) Post(_ context.Context, ch string, m chat.Message) error {
 	return nil
 }
 
-const alertYAML = `store:
+// alertYAML is the config of TestRouteAlert, with laterRunApps.
+var alertYAML = alertYAMLBase + laterRunApps("blog", "mail", "docs", "wiki")
+
+// laterRunApps are apps of one env, prod, whose channel is C-NAME in
+// capitals and whose Sentry project is the app's name.
+func laterRunApps(names ...string) string {
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %s:\n    artifact:\n      path: a/{build}.tgz\n    path: srv/%[1]s\n    restart: 'true'\n    environments:\n      prod: {hosts: [localhost], channel: C-%s, sentry: {project: %[1]s}}\n", n, strings.ToUpper(n))
+	}
+	return b.String()
+}
+
+const alertYAMLBase = `store:
   path: state.db
 sentry:
   org: acme
@@ -74,34 +88,6 @@ apps:
     restart: 'true'
     environments:
       prod: {hosts: [localhost], channel: C-JOBS, sentry: {project: shop, environment: prod}}
-  blog:
-    artifact:
-      path: a/{build}.tgz
-    path: srv/blog
-    restart: 'true'
-    environments:
-      prod: {hosts: [localhost], channel: C-BLOG, sentry: {project: blog}}
-  mail:
-    artifact:
-      path: a/{build}.tgz
-    path: srv/mail
-    restart: 'true'
-    environments:
-      prod: {hosts: [localhost], channel: C-MAIL, sentry: {project: mail}}
-  docs:
-    artifact:
-      path: a/{build}.tgz
-    path: srv/docs
-    restart: 'true'
-    environments:
-      prod: {hosts: [localhost], channel: C-DOCS, sentry: {project: docs}}
-  wiki:
-    artifact:
-      path: a/{build}.tgz
-    path: srv/wiki
-    restart: 'true'
-    environments:
-      prod: {hosts: [localhost], channel: C-WIKI, sentry: {project: wiki}}
   cart:
     artifact:
       path: a/{build}.tgz
