@@ -85,12 +85,23 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}
+	// The deploy refuses to start without more hosts than max_failures
+	// allows, or without any, before it finds it has nothing to do: a
+	// plan of what it would do there is no answer to "what happens if I
+	// deploy now".
+	unusable := tooManyUnusable(t, r.hosts, unreachable, t.env.MaxFailures.Allowed(len(r.hosts)))
+	if unusable != nil {
+		p.Warnings = append(p.Warnings, "a deploy now would be refused: "+errs.Message(unusable))
+	}
 	// As the deploy itself would answer.
-	if reachable > 0 && switching == 0 {
+	if unusable == nil && reachable > 0 && switching == 0 {
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 	}
 	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)
-	if delivering == 0 {
+	switch {
+	case reachable == 0:
+		fetch = "fetch nothing: no host could be used"
+	case delivering == 0:
 		fetch = fmt.Sprintf("fetch nothing: every reachable host has %s/releases/%s on disk", t.app.Path, req.Build)
 	}
 	p.Steps = []string{fetch}

@@ -346,16 +346,9 @@ func (r *run) open(ctx context.Context) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	var list []error
-	for _, h := range r.hosts {
-		if err, ok := failed[h.Name]; ok {
-			list = append(list, fmt.Errorf("%s: %w", h.Name, err))
-		}
-	}
-	if len(failed) > r.allowed || len(failed) == len(r.hosts) {
+	if err := tooManyUnusable(r.t, r.hosts, failed, r.allowed); err != nil {
 		r.closeSessions()
-		return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v",
-			reachOrUse(failed), len(failed), len(r.hosts), r.t.key(), r.allowed, list[0])
+		return err
 	}
 	for _, h := range r.hosts {
 		if err, ok := failed[h.Name]; ok {
@@ -364,6 +357,24 @@ func (r *run) open(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tooManyUnusable returns the refusal of a deploy of t to hosts, failed
+// of which could not be used, when more failed than allowed (max_failures)
+// or all of them; nil when it goes on without them. The dry run says the
+// same.
+func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed int) error {
+	if len(failed) == 0 || (len(failed) <= allowed && len(failed) < len(hosts)) {
+		return nil
+	}
+	var list []error
+	for _, h := range hosts {
+		if err, ok := failed[h.Name]; ok {
+			list = append(list, fmt.Errorf("%s: %w", h.Name, err))
+		}
+	}
+	return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v",
+		reachOrUse(failed), len(failed), len(hosts), t.key(), allowed, list[0])
 }
 
 // reachOrUse words why hosts are out: "reach" when none answered, "use"

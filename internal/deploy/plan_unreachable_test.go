@@ -1,0 +1,108 @@
+package deploy_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// A dry run says when the deploy it plans would be refused for the hosts
+// it cannot use: more than max_failures allows, or all of them. It used to
+// plan such a deploy as if it would go ahead, with "fetch nothing: every
+// reachable host has releases/2 on disk" when none answered.
+func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 3)
+	strict := newFleetFixture(t, fleet, fleetSpec{}, nil)
+	lenient := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
+	for _, f := range []*fleetFixture{strict, lenient} {
+		f.build("1")
+		f.build("2")
+	}
+	strict.seed("1")
+	fleet.Stop(2)
+	const refused = "a deploy now would be refused"
+	plan := func(f *fleetFixture) *deploy.Plan {
+		t.Helper()
+		p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+		if err != nil {
+			t.Fatalf("plan: %v", err)
+		}
+		return p
+	}
+	warned := func(p *deploy.Plan, want string) bool {
+		for _, w := range p.Warnings {
+			if strings.Contains(w, refused) && strings.Contains(w, want) {
+				return true
+			}
+		}
+		return false
+	}
+
+	tests := []struct {
+		name    string
+		f       *fleetFixture
+		stop    []int
+		refuse  string // "" when the deploy would go ahead
+		noFetch string // a step that must not be there
+	}{
+		{name: "one down, max_failures 0", f: strict, refuse: "cannot reach 1 of 3 hosts of web/prod (max_failures allows 0)"},
+		{name: "one down, max_failures 1", f: lenient},
+		{name: "all down", f: lenient, stop: []int{0, 1}, refuse: "cannot reach 3 of 3 hosts of web/prod", noFetch: "every reachable host has"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, i := range tc.stop {
+				fleet.Stop(i)
+			}
+			p := plan(tc.f)
+			if tc.refuse == "" {
+				for _, w := range p.Warnings {
+					if strings.Contains(w, refused) {
+						t.Errorf("warning %q, want none: the deploy goes on without host2", w)
+					}
+				}
+				return
+			}
+			if !warned(p, tc.refuse) {
+				t.Errorf("warnings %q: want %q saying %q", p.Warnings, refused, tc.refuse)
+			}
+			for _, s := range p.Steps {
+				if tc.noFetch != "" && strings.Contains(s, tc.noFetch) {
+					t.Errorf("step %q with no host reachable", s)
+				}
+			}
+			// The deploy itself says the same.
+			_, err := tc.f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.refuse) {
+				t.Errorf("deploy: got %v, want a refusal saying %q", err, tc.refuse)
+			}
+		})
+	}
+}
+
+// Of a build the reachable hosts run already, the deploy still refuses
+// over the hosts it cannot reach before it finds nothing to do; the dry
+// run said "a deploy would do nothing".
+func TestPlanUnreachableHostsBeforeNothingToDo(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 2)
+	f := newFleetFixture(t, fleet, fleetSpec{}, nil)
+	f.build("2")
+	f.seed("2")
+	fleet.Stop(1)
+	const want = "a deploy now would be refused: cannot reach 1 of 2 hosts of web/prod (max_failures allows 0)"
+	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+	if err != nil {
+		t.Fatalf("plan: got %v, want a plan warning %q", err, want)
+	}
+	if len(p.Warnings) == 0 || !strings.HasPrefix(p.Warnings[0], want) {
+		t.Errorf("warnings %q, want %q", p.Warnings, want)
+	}
+	_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach 1 of 2 hosts") {
+		t.Errorf("deploy: got %v, want it refused for host1", err)
+	}
+}
