@@ -355,7 +355,8 @@ func TestRelockSaysWhatItReplaced(t *testing.T) {
 // TestDeployNamesEveryOwnLockItPasses: a lock's owner deploys through it,
 // and the reply and the audit entry say so for every lock of theirs the
 // deploy goes through, not only the narrowest: a freeze of everything they
-// set stays in sight when they also hold the app+env.
+// set stays in sight when they also hold the app+env. The dry run before
+// it says the same, where it used to pass their locks unsaid.
 func TestDeployNamesEveryOwnLockItPasses(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -379,6 +380,10 @@ func TestDeployNamesEveryOwnLockItPasses(t *testing.T) {
 				if r, out, _ := f.do("ana", l); r.Failed {
 					t.Fatalf("%s: %s", l, out.last())
 				}
+			}
+			r, out, _ := f.do("ana", "deploy web 1 --dry-run")
+			if got := out.last(); r.Failed || tt.want == "" && strings.Contains(got, "you hold") || !strings.Contains(got, tt.want) {
+				t.Errorf("dry run: got failed %v, %q, want %q", r.Failed, got, tt.want)
 			}
 			r, out, rec := f.do("ana", "deploy web 1")
 			if r.Failed || rec == nil || rec.Outcome != deploy.OutcomeSucceeded {

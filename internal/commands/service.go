@@ -447,6 +447,11 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ a deploy now would be refused: %s/%s is locked: %s", cmd.App, cmd.Env, describeLock(l, c.s.now())))
 		}
 	}
+	// The requester's own locks are passed as the deploy passes them:
+	// named, a freeze of everything they set among them.
+	if note, err := lockVerdictOf(locks, cmd.App, cmd.Env, c.req.User, c.s.now()); err == nil && note != "" {
+		m.Lines = append(m.Lines, note)
+	}
 	c.allow("dry run; " + d.Via)
 	c.out.Reply(m)
 }
@@ -494,13 +499,18 @@ func (s *Service) lockVerdict(ctx context.Context, app, env, user string) (strin
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
+	return lockVerdictOf(locks, app, env, user, s.now())
+}
+
+// lockVerdictOf is lockVerdict of the locks read, at now.
+func lockVerdictOf(locks []deploy.Lock, app, env, user string, now time.Time) (string, error) {
 	var own []string
 	for _, l := range locks {
-		if !l.Covers(app, env) || !l.Active(s.now()) {
+		if !l.Covers(app, env) || !l.Active(now) {
 			continue
 		}
 		if l.Owner != user {
-			return "", errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l, s.now()))
+			return "", errs.New(errs.Conflict, "%s/%s is locked: %s", app, env, describeLock(l, now))
 		}
 		own = append(own, fmt.Sprintf("%s (%s)", l.Scope(), l.Reason))
 	}
