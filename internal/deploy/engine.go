@@ -552,13 +552,19 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	if !errors.As(err, &held) {
 		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
-	holder, doing, _ := strings.Cut(held.Holder, " ")
+	return nil, e.busy(ctx, t, held.Holder)
+}
+
+// busy is the refusal of a run of t while lease holder h (an id followed
+// by what it does) holds t's lease; the dry run says it too.
+func (e *Engine) busy(ctx context.Context, t target, h string) error {
+	holder, doing, _ := strings.Cut(h, " ")
 	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
-		return nil, errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
+		return errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
 			t.key(), other.Kind, other.Build, other.Requester, other.Started.In(e.now().Location()).Format("15:04:05 MST"), other.ID)
 	}
 	if doing != "" {
-		return nil, errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)", t.key(), doing, holder)
+		return errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)", t.key(), doing, holder)
 	}
-	return nil, errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), held.Holder)
+	return errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), h)
 }

@@ -41,9 +41,14 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	// Hosts the last run left on this build without a passing restart are
 	// restarted again by the deploy, not skipped as running it already.
-	last, recs, err := e.lastRunPlanned(ctx, t, states, unreachable)
+	last, recs, busy, err := e.lastRunPlanned(ctx, t, states, unreachable)
 	if err != nil {
 		return nil, err
+	}
+	if busy != nil {
+		// The deploy is refused before it reads a host, as the plan,
+		// drawn from hosts another run changes under it, would not say.
+		p.Warnings = append(p.Warnings, "a deploy now would be refused: "+errs.Message(busy))
 	}
 	// The deploy refuses an unusable balancer before it changes anything,
 	// and leaves out of rotation a host someone took out: so says its
@@ -94,7 +99,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Warnings = append(p.Warnings, "a deploy now would be refused: "+errs.Message(unusable))
 	}
 	// As the deploy itself would answer.
-	if unusable == nil && reachable > 0 && switching == 0 {
+	if busy == nil && unusable == nil && reachable > 0 && switching == 0 {
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 	}
 	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)
@@ -125,17 +130,24 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 // deploy holds t's lease died, and no recovery has reported it yet: the
 // deploy takes it over first, marking it interrupted with the hosts as
 // found (see takeOver), and then finishes what it left. So does its dry
-// run, which would otherwise say the deploy does nothing there.
-func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string]hostState, unreachable map[string]error) (*Record, []*Record, error) {
-	recs, err := e.recentRecords(ctx, t)
+// run, which would otherwise say the deploy does nothing there. Another
+// run holding the lease refuses the deploy: busy is that refusal.
+func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string]hostState, unreachable map[string]error) (last *Record, recs []*Record, busy, err error) {
+	recs, err = e.recentRecords(ctx, t)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	holder, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return nil, nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return nil, nil, nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
-	if id, _, _ := strings.Cut(holder, " "); holder == "" || strings.HasPrefix(id, "recovery:") {
+	id, _, _ := strings.Cut(holder, " ")
+	if holder != "" && !strings.HasPrefix(id, "recovery:") {
+		// A recovery holds it a moment, to mark a dead run: the deploy
+		// after it is the one planned.
+		busy = e.busy(ctx, t, holder)
+	}
+	if holder == "" || strings.HasPrefix(id, "recovery:") {
 		var observed []HostResult
 		for _, h := range t.hosts() {
 			if st, ok := states[h.Name]; ok {
@@ -151,7 +163,7 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 			}
 		}
 	}
-	return lastSwitching(recs, ""), recs, nil
+	return lastSwitching(recs, ""), recs, busy, nil
 }
 
 // badReleaseWarning says that build is marked bad on hosts, of reachable
