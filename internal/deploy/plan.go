@@ -116,7 +116,13 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if t.app.Migrations.List != "" {
 		p.Steps = append(p.Steps, migrationStep(t))
 	}
-	p.Steps = append(p.Steps, activationStep(t, len(r.hosts), switching), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
+	var leftOut []string // in config order, as the deploy names them
+	for _, h := range r.hosts {
+		if unreachable[h.Name] != nil {
+			leftOut = append(leftOut, h.Name)
+		}
+	}
+	p.Steps = append(p.Steps, activationStep(t, len(r.hosts), switching, leftOut), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
 	if len(bad) > 0 {
 		p.Warnings = append(p.Warnings, badReleaseWarning(req.Build, bad, reachable))
 	}
@@ -202,8 +208,9 @@ func migrationStep(t target) string {
 // activationStep says how the switching of hosts goes: the canary first
 // (only when more hosts switch than the canary takes, as the deploy does
 // it), the batches, and what a failure does within max_failures of all
-// hosts and beyond.
-func activationStep(t target, hosts, switching int) string {
+// hosts and beyond. The hosts leftOut (unreachable or refused) count
+// among the failures, as the deploy counts them.
+func activationStep(t target, hosts, switching int, leftOut []string) string {
 	var b strings.Builder
 	b.WriteString("switch current atomically, restart and health-check")
 	if t.pool != nil {
@@ -214,9 +221,16 @@ func activationStep(t target, hosts, switching int) string {
 	} else {
 		fmt.Fprintf(&b, ", %d host(s) at a time, the switched hosts checked again before each batch", t.env.BatchSize)
 	}
-	if allowed := t.env.MaxFailures.Allowed(hosts); allowed > 0 {
-		fmt.Fprintf(&b, "; a host that fails is switched back alone while no more than %d have failed (the deploy then ends partial), beyond that every switched host is switched back", allowed)
-	} else {
+	switch allowed := t.env.MaxFailures.Allowed(hosts); {
+	case allowed > len(leftOut):
+		fmt.Fprintf(&b, "; a host that fails is switched back alone while no more than %d have failed", allowed)
+		if len(leftOut) > 0 {
+			fmt.Fprintf(&b, ", %s left out as unusable among them", andList(leftOut))
+		}
+		b.WriteString(" (the deploy then ends partial), beyond that every switched host is switched back")
+	case allowed > 0:
+		fmt.Fprintf(&b, "; on a failure every switched host is switched back: max_failures (%d) is used up by %s, left out as unusable", allowed, andList(leftOut))
+	default:
 		b.WriteString("; on a failure every switched host is switched back")
 	}
 	return b.String()
@@ -263,4 +277,12 @@ func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, er
 		<-done
 	}
 	return out, nil
+}
+
+// andList writes names as "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

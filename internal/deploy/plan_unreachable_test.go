@@ -2,6 +2,8 @@ package deploy_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -105,4 +107,43 @@ func TestPlanUnreachableHostsBeforeNothingToDo(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot reach 1 of 2 hosts") {
 		t.Errorf("deploy: got %v, want it refused for host1", err)
 	}
+}
+
+// The hosts a deploy leaves out as unreachable count against max_failures:
+// with max_failures 1 and a host down, the next host to fail switches every
+// host back. The dry run said that a failing host would be switched back
+// alone, the deploy ending partial.
+func TestPlanCountsUnreachableHostsAgainstMaxFailures(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 4)
+	f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, healthTime: "2s", env: []string{"max_failures: 2"}}, nil)
+	f.build("1")
+	f.build("2")
+	f.seed("1")
+	fleet.Stop(3)
+
+	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "a host that fails is switched back alone while no more than 2 have failed, host3 left out as unusable among them"
+	if step := strings.Join(p.Steps, "\n"); !strings.Contains(step, want) {
+		t.Errorf("steps %q, want %q", p.Steps, want)
+	}
+
+	fleet.Stop(2)
+	p, err = f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantNone = "on a failure every switched host is switched back: max_failures (2) is used up by host2 and host3, left out as unusable"
+	if step := strings.Join(p.Steps, "\n"); !strings.Contains(step, wantNone) || strings.Contains(step, "switched back alone") {
+		t.Errorf("steps %q, want %q", p.Steps, wantNone)
+	}
+	// As the deploy does: host1 failing switches host0 back too.
+	if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-2"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeReverted)
+	checkHost(t, rec, "host0", deploy.HostReverted, "1")
 }
