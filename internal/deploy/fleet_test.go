@@ -62,6 +62,8 @@ type fleetSpec struct {
 	stepTimeout string
 	// keepalive is the SSH keepalive interval; default 5s.
 	keepalive string
+	// connectTimeout is the SSH connect_timeout; default 10s.
+	connectTimeout string
 	// env holds extra lines of the env, such as "max_failures: 1".
 	env []string
 	// vars gives host i's vars.
@@ -123,6 +125,9 @@ func (s fleetSpec) yaml(f *sshd.Fleet, arts string) string {
 	w("          known_hosts: %s", yq(f.KnownHosts))
 	if s.keepalive != "" {
 		w("          keepalive: %s", s.keepalive)
+	}
+	if s.connectTimeout != "" {
+		w("          connect_timeout: %s", s.connectTimeout)
 	}
 	w("        step_timeout: %s", orDefault(s.stepTimeout, "30s"))
 	for _, l := range s.env {

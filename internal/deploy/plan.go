@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -29,16 +30,25 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}
 	r := &run{e: e, t: t, hosts: t.hosts()}
+	// All at once, as the deploy opens them: hosts that hang cost one
+	// connect_timeout together, not one each.
 	states := map[string]hostState{}
 	unreachable := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, h := range r.hosts {
-		st, err := e.inspect(ctx, t, h)
-		if err != nil {
-			unreachable[h.Name] = err
-			continue
-		}
-		states[h.Name] = st
+		wg.Go(func() {
+			st, err := e.inspect(ctx, t, h)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				unreachable[h.Name] = err
+				return
+			}
+			states[h.Name] = st
+		})
 	}
+	wg.Wait()
 	// Hosts the last run left on this build without a passing restart are
 	// restarted again by the deploy, not skipped as running it already.
 	last, recs, busy, err := e.lastRunPlanned(ctx, t, states, unreachable)
