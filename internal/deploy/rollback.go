@@ -355,6 +355,7 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 
 // earlierRelease is the release an unnamed rollback from from goes to: see
 // rollbackTarget.
+//
 // It goes by the first host's links and releases, and takes only a
 // release that each of others (the other hosts) has too and has not
 // marked bad, when there is one: after a deploy that failed on some hosts
