@@ -195,7 +195,7 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 	}
 	ro, err := goredis.ParseURL(opt.URL)
 	if err != nil {
-		return nil, errs.Wrap(errs.Invalid, err, "state store url %s is not valid", u.Redacted())
+		return nil, errs.Wrap(errs.Invalid, err, "state store url %s is not valid", redacted(u))
 	}
 	setDefault := func(d *time.Duration, v, def time.Duration) {
 		switch {
@@ -233,14 +233,34 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 	return ro, nil
 }
 
-// redactURL returns raw with its password replaced by "xxxxx", or a
-// placeholder if raw does not parse (see parseURL).
+// redactURL returns raw as redacted shows it, or a placeholder if raw
+// does not parse (see parseURL).
 func redactURL(raw string) string {
 	u, ok := parseURL(raw)
 	if !ok {
 		return "(unparsable url)"
 	}
-	return u.Redacted()
+	return redacted(u)
+}
+
+// redacted returns u as messages show it: its password, and the value of
+// each query option, replaced by "xxxxx", without a fragment. Other Redis
+// clients take the password from the query (?password=); go-redis refuses
+// such an option, naming it, and the URL in that refusal must not show
+// the password. Every option is shown by its name alone.
+func redacted(u *url.URL) string {
+	c := *u
+	c.Fragment, c.RawFragment = "", ""
+	if c.RawQuery != "" {
+		pairs := strings.Split(c.RawQuery, "&")
+		for i, pair := range pairs {
+			if key, _, ok := strings.Cut(pair, "="); ok {
+				pairs[i] = key + "=xxxxx"
+			}
+		}
+		c.RawQuery = strings.Join(pairs, "&")
+	}
+	return c.Redacted()
 }
 
 // parseURL parses raw as net/url does, and refuses it when an @ follows

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,6 +152,13 @@ func TestOpenInvalidURL(t *testing.T) {
 		{"bad db", "redis://switchman:" + password + "@127.0.0.1:6390/zero", nil},
 		{"bad scheme", "http://switchman:" + password + "@127.0.0.1:6390/0", nil},
 		{"bad option", "redis://switchman:" + password + "@127.0.0.1:6390/0?colour=blue", nil},
+		// go-redis takes no password from the query, as some clients
+		// do: such an option is refused, and its value is no more shown
+		// than a password in the user info.
+		{"password as an option", "redis://127.0.0.1:6390/0?password=" + password, nil},
+		{"password as an option, and in the user info", "redis://switchman:" + password + "@127.0.0.1:6390/0?password=" + password, nil},
+		{"password as an option after a known one", "redis://127.0.0.1:6390/0?max_retries=2&auth=" + password, nil},
+		{"password as an option, percent-encoded", "redis://127.0.0.1:6390/0?password=" + url.QueryEscape(password+"/x"), []string{password}},
 		{"control character", "redis://switchman:" + password + "@127.0.0.1:6390/0\x7f", nil},
 		// A password not percent-encoded: net/url reads a part of it as
 		// the port, the path, the query or the fragment.
