@@ -94,8 +94,10 @@ type Store struct {
 	mu sync.Mutex
 	// leases is guarded by mu; nil once the store is closed.
 	leases map[string]leaseEntry
-	// acquiring serializes Acquire, the write of its token included.
-	acquiring sync.Mutex
+	// acquiring serializes Acquire, the write of its token included: a
+	// place in it is a value sent, waited for no longer than the
+	// caller's context, as a write behind a stalled disk is.
+	acquiring chan struct{}
 
 	// damage is set once a transaction found the file damaged; every
 	// call after it fails with it.
@@ -189,7 +191,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry), trimBatch: maxTrimBatch}
+	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch}
 	if opt.ReadOnly {
 		err = s.view(context.Background(), checkSchema)
 	} else {

@@ -30,7 +30,8 @@ var errClosed = errors.New("state store is closed")
 //
 // Acquisitions are serialized by the store, including the write of the
 // token, which waits for the disk; the leases already held do not wait for
-// them.
+// them, and an Acquire waiting behind another gives up when its context
+// ends.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
@@ -48,8 +49,13 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	// token persisted last is its holder's, as PutRecord's fencing
 	// needs; Check, Renew, Release and Holder, which take mu, do not
 	// wait for the disk.
-	s.acquiring.Lock()
-	defer s.acquiring.Unlock()
+	select {
+	case s.acquiring <- struct{}{}:
+		defer func() { <-s.acquiring }()
+	case <-ctx.Done():
+		// Behind another Acquire, which waits for the disk.
+		return nil, fmt.Errorf("acquire lease %s: state store %s did not answer in time: %w", key, s.path, context.Cause(ctx))
+	}
 	s.mu.Lock()
 	closed := s.leases == nil
 	now := s.now()

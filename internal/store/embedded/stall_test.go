@@ -176,6 +176,70 @@ func TestStalledAcquireHoldsUpNoLease(t *testing.T) {
 	}
 }
 
+// TestStalledAcquireQueueEndsWithContext: an Acquire queued behind
+// another waiting for a stalled disk (a deploy's, without a deadline)
+// returns when its own context ends, as any other write does, rather than
+// wait for the disk as long as the one before it.
+func TestStalledAcquireQueueEndsWithContext(t *testing.T) {
+	armed := &atomic.Bool{}
+	began := make(chan struct{})
+	now := func() time.Time {
+		if armed.CompareAndSwap(true, false) {
+			close(began)
+		}
+		return time.Now()
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	t.Cleanup(func() {
+		if err := stalled.Rollback(); err != nil {
+			t.Errorf("Rollback: %v", err)
+		}
+		if err := <-first; err != nil {
+			t.Errorf("the first Acquire once the disk answered: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	armed.Store(true)
+	go func() {
+		_, err := s.Acquire(context.Background(), "deploy:accounting/production", "bot-1", time.Minute)
+		first <- err
+	}()
+	<-began // it holds its place in the queue, and waits for the disk
+
+	for _, tc := range []struct{ name, key string }{
+		{"another key", "deploy:billing/production"},
+		{"the same key", "deploy:accounting/production"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.Acquire(ctx, tc.key, "bot-2", time.Minute)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("got %v, want an error wrapping context.DeadlineExceeded", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("still waiting behind the first Acquire 10s after its context ended")
+			}
+		})
+	}
+}
+
 // TestStalledSetOnceSetsNothingLate: a SetOnce that gave up as the disk
 // did not answer sets nothing once the disk answers. Its caller, told it
 // failed, may have undone it in the meantime (a ForgetOnce that found no
