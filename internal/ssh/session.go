@@ -163,18 +163,33 @@ func newConn(t *Transport, name, addr string, client, jump *ssh.Client) *conn {
 // endJump closes the bastion's connection once the host's has ended: it
 // carries that host's alone, and kept warm nothing else would close it,
 // nor stop its keepalives, until keep_warm passes. A bastion that went
-// away ends the host's connection slightly before its own reports the
-// end: that is waited for, lostGrace at most, so that its loss is the
-// reason given, not a loss of the host's.
+// away ends the host's connection a moment before its own reports the
+// end, a moment that a busy machine stretches past any fixed wait. So
+// the bastion is asked (a keepalive): one that answers is alive, and its
+// connection is closed; one whose connection fails the request is
+// ending, and says so itself (see newConn); one that does not answer
+// within ConnectTimeout is taken for lost. lost waits for this to settle,
+// so that the reason it gives is the bastion's loss when it was that.
 func (c *conn) endJump() {
-	t := time.NewTimer(lostGrace)
+	reply := make(chan error, 1)
+	go func() {
+		_, _, err := c.jump.SendRequest("keepalive@openssh.com", true, nil)
+		reply <- err
+	}()
+	t := time.NewTimer(c.t.cfg.ConnectTimeout)
 	defer t.Stop()
 	select {
 	case <-c.jumpEnded:
-	case <-t.C:
+		return
+	case err := <-reply:
+		if err != nil {
+			return // ending: its Wait returns, and jumpEnded closes
+		}
 		c.dropJump.Store(true)
-		c.jump.Close()
+	case <-t.C:
+		c.fail("connection to the bastion lost: it did not answer")
 	}
+	c.jump.Close()
 }
 
 // keepAlive sends a keepalive request on c every KeepAlive and closes c
@@ -237,8 +252,18 @@ func (c *conn) ended() bool {
 	return c.reason != ""
 }
 
-// lost is the error for a connection that ended under a Run.
+// lost is the error for a connection that ended under a Run. Through a
+// bastion, whose loss ends the connection before it is told, it waits
+// for endJump to settle which of the two ended first.
 func (c *conn) lost() error {
+	if c.jump != nil && !c.ended() {
+		t := time.NewTimer(c.t.cfg.ConnectTimeout + lostGrace)
+		select {
+		case <-c.jumpEnded:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	c.mu.Lock()
 	reason := c.reason
 	c.mu.Unlock()
