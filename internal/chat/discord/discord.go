@@ -31,7 +31,6 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
-	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/redact"
 )
@@ -604,16 +603,17 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		log.Info("duplicate discord interaction ignored")
 		return immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."}), nil
 	}
-	if err != nil {
-		log.Info("discord command refused", "err", err)
-		return a.refuse(ctx, in, user, err), nil
-	}
-
+	req := commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: text}
 	public := publicVerb(text)
-	c := &conversation{
-		a: a, in: in, public: public, started: a.now(), log: log.With("command", text),
-		req: commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: text},
+	if err != nil {
+		// Refused through the handler, so that it is audited: in the
+		// background, as a command runs, since the audit write may take
+		// longer than the 3 seconds Discord waits for the answer. The
+		// entry's command is what the interaction carried.
+		log.Info("discord command refused", "err", err)
+		req.Text, req.Refused, public = received(in), err.Error(), false
 	}
+	c := &conversation{a: a, in: in, public: public, started: a.now(), log: log.With("command", req.Text), req: req}
 	resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if !public {
 		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
@@ -665,29 +665,6 @@ const (
 func (a *Adapter) auditRefusal(ctx context.Context, req commands.Request) {
 	a.refusals.Write(ctx, req)
 }
-
-// refuse has the handler refuse an interaction that is not a command it
-// can run, so that the refusal is audited, and answers with its reply.
-// The audit entry's command is what the interaction carried.
-func (a *Adapter) refuse(ctx context.Context, in *discordgo.Interaction, user string, why error) *discordgo.InteractionResponse {
-	var out replies
-	a.handler.Handle(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: why.Error()}, &out)
-	if len(out) == 0 {
-		return immediate(chat.Message{Level: chat.Failure, Title: why.Error()})
-	}
-	m := out[0]
-	for _, more := range out[1:] {
-		m.Lines = append(m.Lines, chat.Text(more))
-	}
-	return immediate(m)
-}
-
-// replies is an Output that keeps the replies of a command that starts
-// nothing.
-type replies []chat.Message
-
-func (r *replies) Reply(m chat.Message)     { *r = append(*r, m) }
-func (r *replies) Progress(ev deploy.Event) {}
 
 // received renders what an interaction carried, for the audit log of a
 // refused one: "/name option:value …" or a button's id.

@@ -393,42 +393,6 @@ func TestLogsNeverHoldTokens(t *testing.T) {
 	}
 }
 
-// TestRefusedBeforeParsing covers interactions that cannot become a
-// command: each is answered with an ephemeral refusal and reaches the
-// handler only as a refusal, so that it is audited, never run.
-func TestRefusedBeforeParsing(t *testing.T) {
-	otherGuild := deploySlash("413", "111")
-	otherGuild["guild_id"] = "999"
-	noUser := deploySlash("415", "111")
-	delete(noUser, "member")
-	delete(noUser, "user")
-	tests := []struct {
-		name    string
-		payload map[string]any
-		reason  string // in the reply and Request.Refused
-		text    string // Request.Text: what the interaction carried
-	}{
-		{"another guild", otherGuild, "does not take commands here", "/deploy app:web build:1337"},
-		{"unusable option", slashCommand("414", "111", "deploy", opt("app", 3, "web"), opt("build", 3, "1337 --force x")), "build must be one word", "/deploy app:web build:1337 --force x"},
-		{"no user", noUser, "could not tell who you are", "/deploy app:web build:1337"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hs := newHarness(t, deployHandler("d-9"), nil)
-			resp := responseOf(t, hs.post(t, tt.payload))
-			data, _ := resp["data"].(map[string]any)
-			if resp["type"] != 4.0 || data["flags"] != 64.0 || !strings.Contains(fmt.Sprint(data["embeds"]), tt.reason) {
-				t.Errorf("response %v, want an ephemeral refusal saying %q", resp, tt.reason)
-			}
-			hs.shutdown(t)
-			reqs := hs.h.Requests()
-			if len(reqs) != 1 || !strings.Contains(reqs[0].Refused, tt.reason) || !strings.HasPrefix(reqs[0].Text, tt.text) {
-				t.Fatalf("requests %+v, want one refusal saying %q of %q", reqs, tt.reason, tt.text)
-			}
-		})
-	}
-}
-
 func TestAPIURLRewritesRESTCalls(t *testing.T) {
 	fd := newFakeDiscord(t)
 	a, err := New(Options{
