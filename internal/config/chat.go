@@ -129,8 +129,14 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 		if d.BotToken == "" {
 			ps.add(at("bot_token"), "discord.bot_token: required to use Discord (e.g. bot_token: ${DISCORD_BOT_TOKEN})")
 		}
-		if d.ApplicationID == "" {
+		switch {
+		case d.ApplicationID == "":
 			ps.add(at("application_id"), "discord.application_id: required to use Discord")
+		case !snowflake(d.ApplicationID):
+			ps.add(at("application_id"), "discord.application_id: want the application's ID as the developer portal shows it, a number such as 123456789012345678, got %q", d.ApplicationID)
+		}
+		if d.GuildID != "" && !snowflake(d.GuildID) {
+			ps.add(at("guild_id"), "discord.guild_id: want the server's ID (in Discord, with Developer Mode on: the server's menu → Copy Server ID), a number such as 234567890123456789, got %q, which no interaction would come from", d.GuildID)
 		}
 		switch {
 		case d.APIURL == "":
@@ -169,7 +175,8 @@ func blankInChannel(channel string) bool {
 
 // validateSlackIDs reports a chat id given to two users: commands from it
 // would run as whichever user the adapter found first. It also reports a
-// slack id that is not a Slack member ID, which no request carries.
+// slack id that is not a Slack member ID, and a discord id that is not a
+// Discord user ID, which no request carries.
 func validateSlackIDs(loc locator, ps *problems, users map[string]User) {
 	type seen struct{ platform, id string }
 	first := map[seen]string{}
@@ -177,6 +184,9 @@ func validateSlackIDs(loc locator, ps *problems, users map[string]User) {
 		u := users[name]
 		if u.Slack != "" && !slackMemberID(u.Slack) {
 			ps.add(loc.line("users", name, "slack"), "users.%s.slack: want a Slack member ID such as U024BE7LH (in Slack: the profile's ⋮ menu → Copy member ID), got %q, so commands from %s would be taken as a viewer's", name, u.Slack, name)
+		}
+		if u.Discord != "" && !snowflake(u.Discord) {
+			ps.add(loc.line("users", name, "discord"), "users.%s.discord: want a Discord user ID such as 80351110224678912 (in Discord, with Developer Mode on: the profile's Copy User ID), got %q, so commands from %s would be taken as a viewer's", name, u.Discord, name)
 		}
 		for _, k := range []seen{{"slack", u.Slack}, {"discord", u.Discord}} {
 			if k.id == "" {
@@ -235,6 +245,15 @@ func SmallOrderKey(pub []byte) bool {
 		}
 	}
 	return false
+}
+
+// snowflake reports whether id is a Discord ID: a decimal number of at
+// most 20 digits (an unsigned 64-bit integer), as Discord writes them.
+func snowflake(id string) bool {
+	if id == "" || len(id) > 20 {
+		return false
+	}
+	return strings.Trim(id, "0123456789") == ""
 }
 
 // slackMemberID reports whether id is a Slack member ID: U, or W in an

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"testing"
@@ -265,6 +266,41 @@ func TestSlackMemberIDs(t *testing.T) {
 				wants = []want{{3, tc.want}}
 			}
 			checkProblems(t, problemsOf(t, y), wants)
+		})
+	}
+}
+
+// TestDiscordIDs: the Discord ids of the config are snowflakes, the
+// decimal numbers Discord sends (a user's, under Developer Mode: the
+// profile's Copy User ID). Anything else, a user name or a mention copied
+// whole, matches no interaction: a user would be a viewer without a word,
+// and a guild_id would refuse every interaction.
+func TestDiscordIDs(t *testing.T) {
+	keys := "  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: x\n"
+	tests := []struct {
+		user, app, guild string // as written in the YAML
+		want             []want
+	}{
+		{user: `"80351110224678912"`, app: `"123456789012345678"`, guild: `"234567890123456789"`},
+		{user: "80351110224678912", app: "123456789012345678", guild: "234567890123456789"},
+		{user: "ana", want: []want{{3, `users.ana.discord: want a Discord user ID such as 80351110224678912`}}},
+		{user: `"@ana"`, want: []want{{3, `users.ana.discord: want a Discord user ID`}}},
+		{user: `"<@80351110224678912>"`, want: []want{{3, `users.ana.discord: want a Discord user ID`}}},
+		{user: `"ana#1234"`, want: []want{{3, `users.ana.discord: want a Discord user ID`}}},
+		{user: `"80351110224678912 "`, want: []want{{3, `users.ana.discord: want a Discord user ID`}}},
+		{user: `"803511102246789121234"`, want: []want{{3, `users.ana.discord: want a Discord user ID`}}},
+		{app: "my-bot", want: []want{{7, `discord.application_id: want the application's ID`}}},
+		{guild: `"https://discord.com/channels/234567890123456789"`, want: []want{{8, `discord.guild_id: want the server's ID`}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.user+tc.app+tc.guild, func(t *testing.T) {
+			user, app := cmp.Or(tc.user, `"80351110224678912"`), cmp.Or(tc.app, `"123456789012345678"`)
+			y := "users:\n  ana:\n    discord: " + user + "\ndiscord:\n" + keys +
+				"  application_id: " + app + "\n"
+			if tc.guild != "" {
+				y += "  guild_id: " + tc.guild + "\n"
+			}
+			checkProblems(t, problemsOf(t, y+minimalYAML), tc.want)
 		})
 	}
 }

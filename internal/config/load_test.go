@@ -361,12 +361,12 @@ func concat(y string, fs ...func(string) []want) []want {
 }
 
 func TestExpansion(t *testing.T) {
-	// A user's discord ID field is a free string, convenient to test with
-	// (a slack ID must be a Slack member ID).
-	const tmpl = "users:\n  ana:\n    discord: %s\n" + minimalYAML
+	// bot.console_user is a free string, convenient to test with (a slack
+	// or discord ID must be one of the platform's).
+	const tmpl = "bot:\n  console_user: %s\nusers:\n  ana:\n    slack: U1\n" + minimalYAML
 	tests := []struct {
 		name  string
-		value string // written as ana's slack ID
+		value string // written as bot.console_user
 		env   map[string]string
 		want  string
 	}{
@@ -393,7 +393,7 @@ func TestExpansion(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			y := strings.Replace(tmpl, "%s", tt.value, 1)
 			c := mustParse(t, "test.yaml", y, tt.env)
-			if got := c.Users["ana"].Discord; got != tt.want {
+			if got := c.Bot.ConsoleUser; got != tt.want {
 				t.Errorf("value: got %q, want %q", got, tt.want)
 			}
 			if _, ok := c.Users["ana"]; !ok || len(c.Admins) != 0 {
