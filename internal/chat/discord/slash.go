@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -21,9 +22,16 @@ import (
 // apps (or envs) the option takes free text and the parser checks it.
 const maxChoices = 25
 
-// maxReason bounds free-text options so the command stays under
-// commands.MaxCommandLen.
-const maxReason = 300
+// maxReason bounds free-text options, in characters (Discord counts
+// characters), so that the command stays within commands.MaxCommandLen
+// bytes with each character four bytes long and every other option at
+// its longest (maxRest bytes at most).
+const maxReason = (commands.MaxCommandLen - maxRest) / utf8.UTFMax
+
+// maxRest bounds the bytes of a command besides its free text: the
+// verb, keywords, flags, quotes, and word options of at most 32 (app,
+// env, train), 64 (build) and 16 (duration) characters.
+const maxRest = 200
 
 // choiceSet holds the choices of the app and env options.
 type choiceSet struct {

@@ -297,3 +297,60 @@ func TestChoicesBeyondTheLimitAreDropped(t *testing.T) {
 		t.Error("app choices are not sorted")
 	}
 }
+
+// TestLongestReasonsParse: a free-text option as long as Discord lets it
+// be typed, in characters of four bytes (emoji, say), still makes a
+// command within commands.MaxCommandLen bytes, with every other option
+// as long as it can be: what Discord takes, the parser takes.
+func TestLongestReasonsParse(t *testing.T) {
+	maxLen := func(opts []*discordgo.ApplicationCommandOption, name string) int {
+		for _, o := range opts {
+			if o.Name == name {
+				return o.MaxLength
+			}
+		}
+		t.Fatalf("no option %q", name)
+		return 0
+	}
+	const str = 3
+	long := func(n int) string { return strings.Repeat("\U0001F512", n) }
+	lockOpts := slash[commands.VerbLock].options(choiceSet{})
+	deployOpts := slash[commands.VerbDeploy].options(choiceSet{})
+	var cancelOpts []*discordgo.ApplicationCommandOption
+	for _, s := range slash[commands.VerbTrain].subs {
+		if s.name == commands.TrainCancel {
+			cancelOpts = s.options(choiceSet{})
+		}
+	}
+	tests := []struct {
+		name string
+		verb string
+		opts []map[string]any
+	}{
+		{"lock reason", "lock", []map[string]any{opt("reason", str, long(maxLen(lockOpts, "reason"))), opt("app", str, "accounting"),
+			opt("env", str, "production"), opt("duration", str, strings.Repeat("1", maxLen(lockOpts, "duration")-1)+"m")}},
+		{"deploy force", "deploy", []map[string]any{opt("app", str, "accounting"), opt("build", str, strings.Repeat("9", maxLen(deployOpts, "build"))),
+			opt("env", str, "production"), opt("dry_run", 5, true), opt("force", str, long(maxLen(deployOpts, "force")))}},
+		{"train cancel reason", "train", []map[string]any{sub("cancel", opt("reason", str, long(maxLen(cancelOpts, "reason"))),
+			opt("train", str, strings.Repeat("w", maxLen(cancelOpts, "train"))))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var data discordgo.ApplicationCommandInteractionData
+			raw, err := json.Marshal(map[string]any{"name": tt.verb, "type": 1, "options": tt.opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &data); err != nil {
+				t.Fatal(err)
+			}
+			text, err := commandText(data)
+			if err != nil {
+				t.Fatalf("commandText: %v", err)
+			}
+			if len(text) > commands.MaxCommandLen {
+				t.Errorf("command of %d bytes, over the %d the parser takes", len(text), commands.MaxCommandLen)
+			}
+		})
+	}
+}
