@@ -213,7 +213,12 @@ func (c *Config) chatSummary() string {
 		b.WriteString("slack: " + mode + ", configured\n")
 	}
 	if c.Discord.Configured() {
-		b.WriteString("discord: http interactions (/discord/interactions), configured\n")
+		// The endpoint is served either way; the gateway comes on top.
+		via := "http interactions (/discord/interactions)"
+		if c.Discord.Gateway {
+			via += " and the gateway"
+		}
+		b.WriteString("discord: " + via + ", configured\n")
 	}
 	return b.String()
 }

@@ -304,3 +304,23 @@ func TestDiscordIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscordSummary: the summary says how interactions arrive, the
+// gateway included when it is on.
+func TestDiscordSummary(t *testing.T) {
+	section := "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: s3cret\n  application_id: \"1\"\n"
+	tests := []struct {
+		name, extra, want string
+	}{
+		{"http", "", "discord: http interactions (/discord/interactions), configured\n"},
+		{"gateway", "  gateway: true\n", "discord: http interactions (/discord/interactions) and the gateway, configured\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustParse(t, "test.yaml", baseYAML+section+tt.extra, nil)
+			if s := c.Summary(); !strings.Contains(s, tt.want) || strings.Contains(s, "s3cret") {
+				t.Errorf("summary: got\n%s\nwant the line %q", s, tt.want)
+			}
+		})
+	}
+}
