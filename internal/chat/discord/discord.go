@@ -226,6 +226,14 @@ func New(opt Options) (*Adapter, error) {
 			return nil, err
 		}
 	}
+	// Outermost, so that it sees Discord's own paths whatever APIURL is.
+	rt := client.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	wrapped := *client
+	wrapped.Transport = globalTransport{base: rt, g: &globalLimit{}}
+	client = &wrapped
 	s, err := discordgo.New(a.token)
 	if err != nil {
 		return nil, fmt.Errorf("discord: new session: %w", err)

@@ -1,0 +1,83 @@
+package discord
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+)
+
+// TestGlobalRateLimitHoldsEveryCall: a 429 of Discord's global limit
+// stops every request of the bot token until its Retry-After has
+// passed, not only the one it answered; another call meanwhile waits
+// rather than collect a 429 of its own, which Discord counts towards
+// the invalid requests it bans an address for. The interactions'
+// own webhooks are not under the global limit, and do not wait.
+func TestGlobalRateLimitHoldsEveryCall(t *testing.T) {
+	const window = time.Second
+	hs := newHarness(t, &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Title: "You are ana"})
+		return commands.Outcome{}
+	}}, nil)
+	var mu sync.Mutex
+	var until time.Time
+	// Discord: the first post meets the global limit, and so does every
+	// call under it until the window ends.
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n == 0 {
+			until = c.at.Add(window)
+		}
+		if strings.HasPrefix(c.Path, "/api/v9/channels/") && c.at.Before(until) {
+			return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":1,"global":true}`, true
+		}
+		return 0, "", false
+	}
+	hs.fd.header = func(c apiCall) http.Header {
+		if c.Status == http.StatusTooManyRequests {
+			return http.Header{"Retry-After": {"1"}, "X-Ratelimit-Global": {"true"}, "X-Ratelimit-Scope": {"global"}}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- hs.a.Post(ctx, "301", chat.Message{Title: "first"}) }()
+	hs.fd.waitCalls(t, 1)
+	go func() { errc <- hs.a.Post(ctx, "302", chat.Message{Title: "second"}) }()
+	// An interaction answered meanwhile has its reply edited at once.
+	responseOf(t, hs.post(t, slashCommand("431", "111", "whoami")))
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatalf("Post: %v", err)
+		}
+	}
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	var edited bool
+	for _, c := range calls {
+		if c.Method == http.MethodPatch && strings.HasSuffix(c.Path, "/messages/@original") {
+			mu.Lock()
+			edited = c.Status == http.StatusOK && c.at.Before(until)
+			mu.Unlock()
+		}
+	}
+	if !edited {
+		t.Errorf("calls %s, want the reply edited during the global limit", transcript(t, calls))
+	}
+	limited := 0
+	for _, c := range calls {
+		if c.Status == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited != 1 || len(calls) != 4 {
+		t.Errorf("calls %s, want one 429 and each post sent once after it", transcript(t, calls))
+	}
+}
