@@ -131,9 +131,12 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 	// default) would otherwise move only at its next event, once the
 	// token has expired: its reply would keep showing a stale state,
 	// and buttons, with no word of where the progress went.
-	var handover <-chan time.Time
+	var (
+		handover <-chan time.Time
+		timer    *time.Timer
+	)
 	if c.canHandOver() {
-		timer := time.NewTimer(c.a.handover - c.a.now().Sub(c.started))
+		timer = time.NewTimer(c.a.handover - c.a.now().Sub(c.started))
 		defer timer.Stop()
 		handover = timer.C
 	}
@@ -181,6 +184,14 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 			}
 			sent, sentVer, moveNow = true, ver, false
 			sendLater()
+			if d, again := c.moveAgain(t, handover != nil); again {
+				// The move failed (a 429, Discord down for a
+				// moment) and the reply was edited instead: tried
+				// again while the token lasts, not at the next
+				// event, which may come once it has expired.
+				timer.Reset(d)
+				handover = timer.C
+			}
 		}
 		if done {
 			return
@@ -231,6 +242,30 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 	}
 	return nil
 }
+
+// moveAgain reports whether the move of the progress to a channel
+// message is due but did not happen (t is not the channel message yet),
+// and how long to wait before trying again: the token must still take
+// the edits meanwhile and the note afterwards. armed says a try is
+// waited for already.
+func (c *conversation) moveAgain(t target, armed bool) (time.Duration, bool) {
+	if armed || t.kind == targetChannel || !c.canHandOver() {
+		return 0, false
+	}
+	age := c.a.now().Sub(c.started)
+	if age < c.a.handover {
+		return 0, false
+	}
+	d := moveRetryEdits * c.a.interval
+	if age+d >= tokenLifetime {
+		return 0, false
+	}
+	return d, true
+}
+
+// moveRetryEdits is how many edit intervals apart the move of the
+// progress to a channel message is tried once due.
+const moveRetryEdits = 10
 
 // canHandOver reports whether progress can move to a channel message:
 // that takes the bot token and a channel.
