@@ -318,3 +318,90 @@ func scheduledAfterEarly(t *testing.T, cancel bool) {
 		t.Error(err)
 	}
 }
+
+// TestScheduledDepartureWaitsWithinGrace: a scheduled departure due while
+// an early one sent off on the same replica holds the train leaves once
+// that one is done if it is within the train's grace, and does not leave
+// (saying so) if it is not, as it would across replicas.
+func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
+	tests := []struct {
+		name   string
+		grace  time.Duration
+		leaves bool
+	}{
+		{name: "done within grace", grace: 15 * time.Minute, leaves: true},
+		{name: "done past grace", grace: time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, cfg, board := leasedTrain(t)
+			cfg.Trains["daily"].Grace = config.Duration(tc.grace)
+			board("web")
+			runner := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
+			start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 14, 1, 0, 0, time.UTC) // a Monday
+			var mu sync.Mutex
+			now := start
+			rctx, stop := context.WithCancel(ctx)
+			defer stop()
+			s, err := train.New(train.Options{Config: cfg, Store: st, Runner: runner, Notifier: &posts{}, Audit: st,
+				Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+				Sleep: func(sctx context.Context, until time.Time) error {
+					if until.After(end) {
+						<-sctx.Done()
+						return sctx.Err()
+					}
+					mu.Lock()
+					now = until
+					mu.Unlock()
+					return nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DepartNow(ctx, "ana", "daily"); err != nil {
+				t.Fatal(err)
+			}
+			<-runner.started // web ships, and holds the train
+			board("billing")
+			done := make(chan error, 1)
+			go func() { done <- s.Run(rctx) }()
+			waitUntil(t, "the 14:00 departure to wait", func() bool {
+				w, err := st.LastRun(ctx, "daily", train.KindWaiting)
+				return err == nil && !w.IsZero()
+			})
+			time.Sleep(2 * time.Second) // past the short grace
+			close(runner.release)
+			outwaited := func() bool {
+				entries, err := st.Audit(ctx, audit.Query{Limit: 50})
+				return err == nil && slices.ContainsFunc(entries, func(e audit.Entry) bool {
+					return e.Reason == "did not leave: an earlier departure of the train was under way for all of its grace"
+				})
+			}
+			if tc.leaves {
+				select {
+				case app := <-runner.started:
+					if app != "billing" {
+						t.Errorf("the scheduled departure shipped %s, want billing", app)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the scheduled departure did not leave once the early one was done")
+				}
+			} else {
+				waitUntil(t, "the departure to be audited as not leaving", outwaited)
+				select {
+				case app := <-runner.started:
+					t.Errorf("the departure that waited past its grace shipped %s", app)
+				case <-time.After(500 * time.Millisecond):
+				}
+				if cars, err := st.Cars(ctx, "daily"); err != nil || len(cars) != 1 || cars[0].App != "billing" {
+					t.Errorf("aboard: %+v, %v; want billing, staying for the next train", cars, err)
+				}
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

@@ -429,29 +429,36 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 				s.clearWaiting(ctx, d.name)
 			}
 		}()
+		// An earlier departure of the train (sent off early) holds it
+		// here or on another replica: this one leaves once that one is
+		// done, with the cars boarded since, if that is within its
+		// grace; else it does not leave, as one the bot was down for.
+		deadline := time.Now().Add(d.tr.cfg.Grace.D())
 		select {
 		case d.tr.busy <- struct{}{}:
 		default:
 			wait()
+			timer := time.NewTimer(time.Until(deadline))
 			select {
 			case d.tr.busy <- struct{}{}:
+				timer.Stop()
+			case <-timer.C:
+				log.Warn("train: departure not run: an earlier departure of the train was under way all through its grace")
+				s.outwaited(ctx, d, "an earlier departure of the train was under way")
+				return
 			case <-ctx.Done():
+				timer.Stop()
 				// Recorded as run, it is not run late after a restart.
 				s.notLeft(ctx, d.name, d.tr, d.at, "", "the bot stopped while an earlier departure of the train was under way")
 				return
 			}
 		}
 		defer func() { <-d.tr.busy }()
-		// The train may be departing on another replica (sent off
-		// early): this departure leaves once that one is done, with
-		// the cars boarded since, as it would have after it here.
-		dep, err := s.claimWaiting(ctx, d.name, d.tr.cfg.Grace.D(), wait)
+		dep, err := s.claimWaiting(ctx, d.name, deadline, wait)
 		switch {
 		case errors.Is(err, deploy.ErrLeaseHeld):
 			log.Warn("train: departure not run: another replica departed the train all through its grace")
-			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: another replica was departing the train for all of its grace")
-			s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
-				Title: fmt.Sprintf("The %s did not leave: another replica of the bot was departing the train for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), d.tr.cfg.Grace.D())})
+			s.outwaited(ctx, d, "another replica of the bot was departing the train")
 			return
 		case err != nil && ctx.Err() != nil:
 			why := "the bot was stopping"
@@ -473,6 +480,14 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
+}
+
+// outwaited records and says that departure d did not leave because an
+// earlier departure of the train (why) held it for all of its grace.
+func (s *Scheduler) outwaited(ctx context.Context, d due, why string) {
+	s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: "+why+" for all of its grace")
+	s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, d.tr.cfg.Grace.D())})
 }
 
 // calledOff records and says why departure d does not leave: readErr if
@@ -575,12 +590,11 @@ func (s *Scheduler) clearWaiting(ctx context.Context, name string) {
 	s.markWaiting(ctx, name, time.Time{})
 }
 
-// claimWaiting claims train name's departure lease, waiting up to wait for
-// another replica's departure to release it, and calling waiting before it
-// first waits; its error is deploy.ErrLeaseHeld if it did not, another
-// claim's error, or ctx's.
-func (s *Scheduler) claimWaiting(ctx context.Context, name string, wait time.Duration, waiting func()) (*departure, error) {
-	deadline := time.Now().Add(wait)
+// claimWaiting claims train name's departure lease, waiting until
+// deadline for another replica's departure to release it, and calling
+// waiting before it first waits; its error is deploy.ErrLeaseHeld if it
+// did not, another claim's error, or ctx's.
+func (s *Scheduler) claimWaiting(ctx context.Context, name string, deadline time.Time, waiting func()) (*departure, error) {
 	for {
 		dep, err := s.claim(ctx, name)
 		if !errors.Is(err, deploy.ErrLeaseHeld) || !time.Now().Before(deadline) {
