@@ -147,6 +147,23 @@ func TestDepart(t *testing.T) {
 			wantAboard: []string{"accounting 1338", "billing 77"},
 		},
 		{
+			// billing is taken off to ship and put back: it keeps its
+			// place behind accounting, held back where it was.
+			name: "cars held back keep their boarding order",
+			setup: func(h *harness) {
+				h.gate.lock("accounting", "accounting/production is locked by @ana since 13:02: db maintenance")
+				h.runner.outcome["billing"] = "refuse conflict: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)"
+			},
+			cars: three, wantReqs: allReqs[1:], wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 move to the next train
+  ✅ search 5 (@carl): deploy d2 succeeded
+  ⏭ accounting 1338 (@alice) moves to the next train: accounting/production is locked by @ana since 13:02: db maintenance
+  ⏭ billing 77 (@bob) moves to the next train: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)
+  Next departure: Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"accounting 1338", "billing 77"},
+			wantHeld:   []string{"alice refused: deploy accounting 1338 to production: held back for the next train: accounting/production is locked by @ana since 13:02: db maintenance"},
+		},
+		{
 			name: "a car boarded for the env the train went to before fails",
 			setup: func(h *harness) {
 				h.cfg.Trains["daily"].Env = "staging"

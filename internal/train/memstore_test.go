@@ -9,6 +9,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 // MemStore is a Store in memory for the scheduler's tests; contract_test
@@ -94,19 +95,7 @@ func (m *MemStore) ReturnCars(ctx context.Context, name string, back []Car) erro
 	if err := m.check(ctx); err != nil {
 		return fmt.Errorf("return cars: %w", err)
 	}
-	aboard := m.cars[name]
-	seen := map[string]bool{}
-	for _, c := range aboard {
-		seen[c.App] = true
-	}
-	var out []Car
-	for _, c := range back {
-		if !seen[c.App] {
-			seen[c.App] = true
-			out = append(out, c)
-		}
-	}
-	if cars := append(out, aboard...); len(cars) > 0 {
+	if cars := trainstore.Returned(m.cars[name], back); len(cars) > 0 {
 		m.cars[name] = cars
 	}
 	return nil

@@ -153,7 +153,8 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 	return cars, nil
 }
 
-// ReturnCars puts cars back at the front of the train, in their order;
+// ReturnCars puts cars back where they were (see trainstore.Returned):
+// before the cars that stayed aboard behind them and those boarded since;
 // a car whose app is aboard again, or repeated, is dropped.
 func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
 	if err := ctx.Err(); err != nil {
@@ -166,28 +167,12 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.C
 		return nil
 	}
 	err := s.updateCars(ctx, name, func(aboard []trainstore.Car) ([]trainstore.Car, error) {
-		return returnCars(aboard, cars), nil
+		return trainstore.Returned(aboard, cars), nil
 	})
 	if err != nil {
 		return fmt.Errorf("return cars to %s: %w", name, err)
 	}
 	return nil
-}
-
-// returnCars is back, without the apps aboard or repeated, then aboard.
-func returnCars(aboard, back []trainstore.Car) []trainstore.Car {
-	seen := make(map[string]bool, len(aboard)+len(back))
-	for _, c := range aboard {
-		seen[c.App] = true
-	}
-	out := make([]trainstore.Car, 0, len(aboard)+len(back))
-	for _, c := range back {
-		if !seen[c.App] {
-			seen[c.App] = true
-			out = append(out, c)
-		}
-	}
-	return append(out, aboard...)
 }
 
 func runKey(name, kind string) []byte { return []byte(name + "\x00" + kind) }

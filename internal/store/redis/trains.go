@@ -208,9 +208,14 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 	return cars, nil
 }
 
-// ReturnCars puts cars back at the front of the train, in their order; a
-// car whose app is aboard again, or repeated, is dropped. Sending it twice
-// does what sending it once did: the second finds the apps aboard.
+// ReturnCars puts cars back where they were (see trainstore.Returned):
+// before the cars that stayed aboard behind them and those boarded since;
+// a car whose app is aboard again, or repeated, is dropped. Sending it
+// twice does what sending it once did: the second finds the apps aboard.
+//
+// The train is read, the new order made here, and the script writes it
+// only if the train is still as read; a Board or Leave in between makes
+// it read again.
 func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("return cars to %s: %w", name, err)
@@ -221,57 +226,82 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.C
 	if len(cars) == 0 {
 		return nil
 	}
-	args := make([]any, len(cars))
-	for i, c := range cars {
+	for _, c := range cars {
 		if c.App == "" || strings.ContainsRune(c.App, 0) {
 			return errs.New(errs.Invalid, "return cars to %s: a car's app must be non-empty and without NUL", name)
 		}
-		e, err := carEntry(c)
-		if err != nil {
-			return fmt.Errorf("return cars to %s: %w", name, err)
+	}
+	op := "return cars to " + name
+	for range maxReturnTries {
+		var read *goredis.StringSliceCmd
+		if err := s.readTx(ctx, op, func(p goredis.Pipeliner) {
+			read = p.LRange(ctx, s.carsKey(name), 0, -1)
+		}); err != nil {
+			return err
 		}
-		args[i] = e
+		entries := read.Val()
+		aboard, err := decodeCars(entries)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		train := trainstore.Returned(aboard, cars)
+		if len(train) == len(aboard) {
+			return nil // every app is aboard again
+		}
+		// The cars aboard keep their entries as stored; the others are
+		// the cars put back.
+		stored := make(map[string]string, len(entries))
+		for i, c := range aboard {
+			stored[c.App] = entries[i]
+		}
+		args := make([]any, 0, 1+len(entries)+len(train))
+		args = append(args, len(entries))
+		for _, e := range entries {
+			args = append(args, e)
+		}
+		for _, c := range train {
+			e, ok := stored[c.App]
+			if !ok {
+				if e, err = carEntry(c); err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+			}
+			args = append(args, e)
+		}
+		done, err := s.guarded(ctx, returnCarsScript, []string{s.carsKey(name)}, args...).Int()
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if done == 1 {
+			return nil
+		}
 	}
-	if err := s.guarded(ctx, returnCarsScript, []string{s.carsKey(name)}, args...).Err(); err != nil {
-		return s.fail(ctx, "return cars to "+name, err)
-	}
-	return nil
+	return errs.New(errs.Unavailable, "%s: the train kept changing as the cars were put back", op)
 }
 
-// returnCarsScript pushes the entries of ARGV, but for the last (guard's
-// id), to the front, keeping their order, skipping apps aboard or already
-// pushed.
+// maxReturnTries bounds how often ReturnCars reads the train again when
+// it changed before the write.
+const maxReturnTries = 10
+
+// returnCarsScript: ARGV[1] is n, then the n entries the train held when
+// read, then the entries it is to hold, then guard's id. It writes them
+// and returns 1 if the train still holds the n entries read, else 0.
 var returnCarsScript = goredis.NewScript(guard + `
-local function app(e)
-  local i = string.find(e, '\0', 1, true)
-  if not i then
-    return nil
-  end
-  return string.sub(e, 1, i - 1)
+local n = tonumber(ARGV[1])
+local cur = redis.call('LRANGE', KEYS[1], 0, -1)
+if #cur ~= n then
+  return 0
 end
-local seen = {}
-for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  local a = app(e)
-  if a then
-    seen[a] = true
+for i = 1, n do
+  if cur[i] ~= ARGV[1 + i] then
+    return 0
   end
 end
-local back = {}
-for i = 1, #ARGV - 1 do
-  local e = ARGV[i]
-  local a = app(e)
-  if not a then
-    return redis.error_reply('malformed car entry')
-  end
-  if not seen[a] then
-    seen[a] = true
-    back[#back + 1] = e
-  end
+redis.call('DEL', KEYS[1])
+for i = n + 2, #ARGV - 1 do
+  redis.call('RPUSH', KEYS[1], ARGV[i])
 end
-for i = #back, 1, -1 do
-  redis.call('LPUSH', KEYS[1], back[i])
-end
-return #back
+return 1
 `)
 
 func runField(name, kind string) string { return name + "\x00" + kind }

@@ -125,6 +125,27 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		assertCars(t, s, "weekly", b, a)
 	})
 
+	t.Run("return cars behind those that stayed aboard", func(t *testing.T) {
+		s := newStore(t)
+		a, b, c, d := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2), car("mail", "9", "dora", 3)
+		for _, x := range []trainstore.Car{a, b, c, d} {
+			mustBoard(t, s, "daily", x, 0)
+		}
+		// A departure holds accounting and search back where they are,
+		// and takes billing and mail off, which go back.
+		for _, x := range []trainstore.Car{b, d} {
+			if _, err := s.Leave(t.Context(), "daily", x.App); err != nil {
+				t.Fatalf("Leave(%s): %v", x.App, err)
+			}
+		}
+		e := car("files", "3", "eve", 4) // boarded during the departure
+		mustBoard(t, s, "daily", e, 0)
+		if err := s.ReturnCars(t.Context(), "daily", []trainstore.Car{b, d}); err != nil {
+			t.Fatalf("ReturnCars: %v", err)
+		}
+		assertCars(t, s, "daily", a, b, c, d, e)
+	})
+
 	t.Run("runs", func(t *testing.T) {
 		s := newStore(t)
 		ctx := t.Context()

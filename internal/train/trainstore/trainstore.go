@@ -51,14 +51,44 @@ type Store interface {
 	Leave(ctx context.Context, train, app string) (Car, error)
 	// Cars returns the cars aboard, in boarding order.
 	Cars(ctx context.Context, train string) ([]Car, error)
-	// ReturnCars puts cars back at the front of the train, in their order,
-	// before the cars that boarded since they were taken off. A car whose app
-	// is aboard again is dropped (the newer boarding replaces it, as in
-	// Board), as is a second car of the same app. maxCars does not apply.
+	// ReturnCars puts cars taken off the train back where they were, in
+	// their order: each before the first car aboard that boarded after it
+	// (one a departure held back where it was, or one boarded since), as
+	// Returned orders them. A car whose app is aboard again is dropped (the
+	// newer boarding replaces it, as in Board), as is a second car of the
+	// same app. maxCars does not apply.
 	ReturnCars(ctx context.Context, train string, cars []Car) error
 	// MarkRun records at as the last time the event kind of the train ran
 	// (for KindCancel: the departure called off), replacing the previous one.
 	MarkRun(ctx context.Context, train, kind string, at time.Time) error
 	// LastRun returns what MarkRun recorded last, or the zero time.
 	LastRun(ctx context.Context, train, kind string) (time.Time, error)
+}
+
+// Returned is the train aboard (in boarding order) with cars put back,
+// as ReturnCars leaves it: each car of back whose app is neither aboard
+// nor met before in back goes before the first car aboard that boarded
+// after it, so that a car put back keeps its place before a car that
+// stayed aboard behind it (held back at the start of a departure) and
+// before the cars boarded since it was taken off. The order within
+// aboard and within back is kept.
+func Returned(aboard, back []Car) []Car {
+	seen := make(map[string]bool, len(aboard)+len(back))
+	for _, c := range aboard {
+		seen[c.App] = true
+	}
+	out := make([]Car, 0, len(aboard)+len(back))
+	i := 0
+	for _, c := range back {
+		if seen[c.App] {
+			continue
+		}
+		seen[c.App] = true
+		for i < len(aboard) && !aboard[i].Boarded.After(c.Boarded) {
+			out = append(out, aboard[i])
+			i++
+		}
+		out = append(out, c)
+	}
+	return append(out, aboard[i:]...)
 }
