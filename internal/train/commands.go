@@ -164,15 +164,11 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, storeErr(err, "cancel "+trainName)
 	}
 	s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
-	if waiting {
-		// The departure looks for a cancellation once it has stopped
-		// waiting: if it still waits now, it will see this one.
-		if w, err := s.store.LastRun(ctx, trainName, KindWaiting); err != nil || !w.Equal(dep) {
-			m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason),
-				Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
-			s.announce(ctx, tr, m)
-			return chat.Message{Level: chat.Warning, Title: fmt.Sprintf("Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, tr.loc))}, nil
-		}
+	if s.mayHaveLeft(ctx, trainName, dep, waiting) {
+		m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason),
+			Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
+		s.announce(ctx, tr, m)
+		return chat.Message{Level: chat.Warning, Title: fmt.Sprintf("Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, tr.loc))}, nil
 	}
 	cars, err := s.store.Cars(ctx, trainName)
 	if err != nil {
@@ -190,6 +186,25 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	}
 	s.announce(ctx, tr, m)
 	return chat.Message{Level: chat.Success, Title: fmt.Sprintf("Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, tr.loc))}, nil
+}
+
+// mayHaveLeft reports whether departure dep, whose cancellation has just
+// been recorded, may have left all the same: a departure looks for a
+// cancellation once it has stopped waiting (waiting), or once it is
+// recorded as run, and sees this one if it does so later. A waiting
+// departure that no longer waits, and one recorded as run meanwhile (it
+// fell due as the cancel was made), may have looked before; so may one
+// that neither can be read of, once due.
+func (s *Scheduler) mayHaveLeft(ctx context.Context, name string, dep time.Time, waiting bool) bool {
+	if waiting {
+		w, err := s.store.LastRun(ctx, name, KindWaiting)
+		return err != nil || !w.Equal(dep)
+	}
+	last, err := s.store.LastRun(ctx, name, KindDeparture)
+	if err != nil {
+		return !dep.After(s.now())
+	}
+	return last.Equal(dep)
 }
 
 // cancellable is the departure a cancel at now calls off: one due within

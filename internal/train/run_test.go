@@ -640,3 +640,51 @@ func TestCancelCarsStayAboard(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelAsDepartureFallsDue: a cancel of a departure due now that the
+// leader records as run while the cancel is made may come too late for
+// it; the reply and the channel say so, rather than that the cars stay.
+func TestCancelAsDepartureFallsDue(t *testing.T) {
+	tests := []struct {
+		name      string
+		recorded  bool // the departure is recorded as run as the cancel is
+		wantReply string
+		wantLines []string
+	}{
+		{
+			name:      "not recorded yet",
+			wantReply: "Cancelled the 14:00 train to production (Tue 2 Jun 14:00 CEST); announced in the train's channels",
+			wantLines: []string{"accounting 1338 (@alice) stays aboard for the next one, Wed 3 Jun 14:00 CEST."},
+		},
+		{
+			name:      "recorded as it is cancelled",
+			recorded:  true,
+			wantReply: "Cancelled the 14:00 train to production (Tue 2 Jun 14:00 CEST), which was about to leave: if it had left already, its cars ship; announced in the train's channels",
+			wantLines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 0), nil)
+			h.board("alice", "accounting", "1338")
+			if tc.recorded {
+				h.store.afterMark = func(kind string) {
+					if kind == KindCancel {
+						h.store.runs["daily\x00"+KindDeparture] = at(2026, 6, 2, 14, 0)
+					}
+				}
+			}
+			reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+			if err != nil {
+				t.Fatalf("Cancel: %v", err)
+			}
+			if reply.Title != tc.wantReply {
+				t.Errorf("reply: got %q, want %q", reply.Title, tc.wantReply)
+			}
+			posted := h.notes.find("#deploys", "🚫 The 14:00 train to production is cancelled by @ana: incident")
+			if len(posted) != 1 || !slices.Equal(posted[0].Lines, tc.wantLines) {
+				t.Errorf("announcements: got %+v, want one with lines %q", posted, tc.wantLines)
+			}
+		})
+	}
+}
