@@ -413,7 +413,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		Keep: config.KeepRecords, Log: log}
 	if len(cfg.Trains) > 0 {
 		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
-			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D()}
+			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st}
 		if cfg.Store.Redis != nil {
 			opt.Leader = sys.leader.IsLeader
 		}

@@ -28,6 +28,8 @@ type MemStore struct {
 	audit []audit.Entry
 	// afterMark, when set, runs after each MarkRun, with the lock held.
 	afterMark func(kind string)
+	// once holds the keys SetOnce set (for good: the tests are short).
+	once map[string]bool
 }
 
 // NewMemStore returns an empty MemStore.
@@ -170,4 +172,21 @@ func (m *MemStore) setFail(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fail = err
+}
+
+// SetOnce sets key, for good, and reports whether it was newly set.
+func (m *MemStore) SetOnce(ctx context.Context, key string, _ time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return false, fmt.Errorf("set once: %w", err)
+	}
+	if m.once[key] {
+		return false, nil
+	}
+	if m.once == nil {
+		m.once = map[string]bool{}
+	}
+	m.once[key] = true
+	return true, nil
 }

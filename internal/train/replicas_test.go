@@ -76,7 +76,7 @@ func TestOneDepartureAcrossReplicas(t *testing.T) {
 		now := start
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: runner, Notifier: out, Audit: st, Leader: isLeader,
+		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: runner, Notifier: out, Audit: st, Leader: isLeader, Once: st,
 			Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 			Sleep: func(sctx context.Context, until time.Time) error {
 				if until.After(end) {

@@ -53,7 +53,23 @@ type Options struct {
 	// departure runs); LeaseTTL is its life unrenewed, default 30 s.
 	Leases   deploy.Leaser
 	LeaseTTL time.Duration
+	// Once, when set, lets one replica run each scheduled event: a
+	// replica that read the schedule as leader and was replaced before
+	// it recorded the event (a long pause, a store slow to answer) finds
+	// the event taken by the new leader, and does not run it again.
+	Once Once
 }
+
+// Once sets a key once across the replicas sharing the store; the
+// stores implement it.
+type Once interface {
+	// SetOnce sets key for ttl and reports whether it was newly set.
+	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// onceTTL is how long an event stays taken by the replica that ran it:
+// well past the lateness with which any replica could still fire it.
+const onceTTL = 48 * time.Hour
 
 // DefaultDeployTimeout is how long a departure waits for one car's deploy.
 const DefaultDeployTimeout = 2 * time.Hour
@@ -83,6 +99,7 @@ type Scheduler struct {
 	deployTimeout time.Duration
 	leases        deploy.Leaser
 	leaseTTL      time.Duration
+	once          Once
 
 	// life bounds departures started by DepartNow; Run ends it on return.
 	life    context.Context
@@ -130,7 +147,7 @@ func New(opt Options) (*Scheduler, error) {
 	s := &Scheduler{
 		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier, audit: opt.Audit,
 		gate: opt.Gate, builds: opt.Builds, now: opt.Now, sleep: opt.Sleep, log: opt.Log, leader: opt.Leader,
-		deployTimeout: opt.DeployTimeout, leases: opt.Leases, leaseTTL: opt.LeaseTTL,
+		deployTimeout: opt.DeployTimeout, leases: opt.Leases, leaseTTL: opt.LeaseTTL, once: opt.Once,
 	}
 	if s.leaseTTL <= 0 {
 		s.leaseTTL = 30 * time.Second
@@ -380,6 +397,9 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		log.Info("train: recorded a departure announced as not leaving")
 		return
 	}
+	if !s.takeEvent(ctx, d, log) {
+		return
+	}
 	if d.kind != KindDeparture {
 		if late > onTime {
 			log.Info("train: skipping a missed announcement", "late", late)
@@ -488,6 +508,36 @@ func (s *Scheduler) outwaited(ctx context.Context, d due, why string) {
 	s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: "+why+" for all of its grace")
 	s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, d.tr.cfg.Grace.D())})
+}
+
+// takeEvent reports whether this replica runs event d, recorded as run:
+// another replica that fired it too (each having read it as not run, as
+// leader one after the other) took it first, or whether one did cannot be
+// read. A departure not run for that is said, as its record keeps it from
+// running later.
+func (s *Scheduler) takeEvent(ctx context.Context, d due, log *slog.Logger) bool {
+	if s.once == nil {
+		return true
+	}
+	first, err := s.once.SetOnce(ctx, "train:"+d.name+":"+d.kind+":"+d.at.UTC().Format(time.RFC3339), onceTTL)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		s.stoppedAsDue(ctx, d)
+		return false
+	case err != nil:
+		log.Error("train: record the event as this replica's; not running it", "err", err)
+		if d.kind == KindDeparture {
+			m := chat.Message{Level: chat.Failure, Public: true,
+				Title: fmt.Sprintf("The %s did not leave: whether another replica of the bot ran it could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
+			s.announce(ctx, d.tr, m)
+		}
+		return false
+	case !first:
+		log.Warn("train: another replica ran this event; not running it again")
+		return false
+	}
+	return true
 }
 
 // calledOff records and says why departure d does not leave: readErr if
