@@ -327,10 +327,14 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 	tests := []struct {
 		name   string
 		grace  time.Duration
+		late   time.Duration // how late the scheduler first looks
 		leaves bool
 	}{
 		{name: "done within grace", grace: 15 * time.Minute, leaves: true},
 		{name: "done past grace", grace: time.Second},
+		// Run late after a restart, 4m59s into a grace of 5m: one
+		// second of it is left to wait.
+		{name: "run late, done past what is left of its grace", grace: 5 * time.Minute, late: 5*time.Minute - time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -340,6 +344,13 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 			board("web")
 			runner := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
 			start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 14, 1, 0, 0, time.UTC) // a Monday
+			if tc.late > 0 {
+				// The bot was down at 14:00; it ran the one the day before.
+				start, end = time.Date(2026, 6, 1, 14, 0, 0, 0, time.UTC).Add(tc.late), time.Date(2026, 6, 1, 14, 10, 0, 0, time.UTC)
+				if err := st.MarkRun(ctx, "daily", train.KindDeparture, time.Date(2026, 5, 29, 14, 0, 0, 0, time.UTC)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var mu sync.Mutex
 			now := start
 			rctx, stop := context.WithCancel(ctx)

@@ -452,8 +452,9 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		// An earlier departure of the train (sent off early) holds it
 		// here or on another replica: this one leaves once that one is
 		// done, with the cars boarded since, if that is within its
-		// grace; else it does not leave, as one the bot was down for.
-		deadline := time.Now().Add(d.tr.cfg.Grace.D())
+		// grace of its time (what of it a late start has not used);
+		// else it does not leave, as one the bot was down for.
+		deadline := time.Now().Add(d.tr.cfg.Grace.D() - max(late, 0))
 		select {
 		case d.tr.busy <- struct{}{}:
 		default:
