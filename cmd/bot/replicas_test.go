@@ -38,6 +38,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	redisstore "github.com/switchman-bot/switchman/internal/store/redis"
@@ -685,6 +686,21 @@ func TestReplicasPausedReplicaIsFenced(t *testing.T) {
 	final := c.slack.waitCall("replica a's final message", 15*time.Second,
 		allOf(isMethod("chat.postMessage", "chat.update"), toChannel(deployChannel), textHas("Deploy "+held.ID+" of web 2 to prod", "interrupted", "lost the deploy lease")))
 	t.Logf("replica a stopped the deploy %s after it resumed: %q", final.At.Sub(resumed).Round(time.Millisecond), final.Text)
+	// One end in the audit log, replica b's: each replica audits the end
+	// before it posts it, and a's account was refused by the store.
+	entries, err := c.store.Audit(t.Context(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []string
+	for _, e := range entries {
+		if e.DeployID == held.ID && strings.Contains(e.Command, "finished") {
+			ends = append(ends, e.Command+": "+e.Reason)
+		}
+	}
+	if len(ends) != 1 || !strings.Contains(ends[0], "finished: interrupted: the process running this deploy") {
+		t.Errorf("audit entries of the deploy's end: got %q, want one, replica b's", ends)
+	}
 	// Whether the confirmation beat the lease renewal that found the
 	// lease gone (then the fencing check before the migrations stopped
 	// the deploy) or not (then it was refused), a answered it.

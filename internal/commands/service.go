@@ -587,10 +587,13 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 // sink forwards engine events to the adapter and audits the end of the
 // deploy. The end is audited before it is shown: someone who reads the
 // audit log on seeing it (a console script, an operator) finds it there.
+// The end of a run another replica took over is that replica's to audit
+// (see AuditInterrupted): audited here too, the log showed the run
+// finished twice.
 func (c *call) sink() deploy.Sink {
 	s, req, out := c.s, c.req, c.out
 	return func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished && ev.Record != nil {
+		if ev.Kind == deploy.EventFinished && ev.Record != nil && !ev.TakenOver {
 			r := ev.Record
 			if err := s.appendAudit(context.Background(), finishedEntry(s.now(), r, req.User, req.Platform, req.Channel)); err != nil {
 				s.log.Error("append audit entry", "deploy", r.ID, "err", err)

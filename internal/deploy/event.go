@@ -67,6 +67,12 @@ type Event struct {
 	Plan *Plan
 	// Deadline is when an EventConfirm wait times out.
 	Deadline time.Time
+	// TakenOver, on EventFinished, says that the store refused this
+	// run's final record and keeps another replica's account of its end
+	// (a recovery's, or the next run's that took the app+env over),
+	// whose writer audits and reports that end: the sink tells of the
+	// run stopping here, and does not record its end a second time.
+	TakenOver bool
 }
 
 // Sink receives progress events. It is called from the engine's goroutines,

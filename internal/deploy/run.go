@@ -514,7 +514,7 @@ func (r *run) finish(outcome Outcome, err error) {
 		// The recovery that recorded this run interrupted told its
 		// observers, on whichever replica: told here too, a metric
 		// would count the run twice.
-		r.emitTo(Event{Kind: EventFinished, Record: r.snapshot()}, false)
+		r.emitTo(Event{Kind: EventFinished, Record: r.snapshot(), TakenOver: true}, false)
 		return
 	}
 	r.emit(Event{Kind: EventFinished, Record: r.snapshot()})
