@@ -325,6 +325,28 @@ func (s *system) recover(ctx context.Context) error {
 	return nil
 }
 
+// recoverLeftHeld looks again, every interval until ttl (the lease TTL)
+// and two intervals have passed, for the deploys a stopped process left
+// running whose lease was still held when start-up recovery looked, and
+// reports those it marks interrupted. It returns nil when none was left
+// running, else a func that stops the search and waits for it.
+func (s *system) recoverLeftHeld(ctx context.Context, ttl, interval time.Duration) (stop func()) {
+	left, err := s.store.Records(ctx, deploy.Filter{Outcome: deploy.OutcomeRunning, Limit: 1})
+	if err != nil {
+		s.log.Warn("look for deploys left running", "err", err)
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, ttl+2*interval)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cluster.WatchInterrupted(wctx, s.engine, interval, s.log, s.reportInterrupted)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // start opens the store, wires the engine and the command service, and
 // marks deploys that a previous process left unfinished as interrupted.
 func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, error) {
@@ -470,6 +492,18 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 		return err
 	}
 	sys.resumeWatches(ctx, 0)
+	if cfg.Store.Redis != nil {
+		// A run whose lease was still held at start-up (this console's
+		// last process, stopped at once mid-deploy) is looked for again
+		// until that lease has run out, lease_ttl after the start at the
+		// latest, as nothing renews it: looked for only at start, it
+		// stayed running in status. Only until then: the console is no
+		// replica, and reports to its own output, not to the env's
+		// channel, so the runs of replicas that die later are theirs.
+		if stop := sys.recoverLeftHeld(ctx, cfg.Bot.LeaseTTL.D(), recoveryInterval(cfg)); stop != nil {
+			defer stop()
+		}
+	}
 	if sys.trains != nil {
 		tctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
