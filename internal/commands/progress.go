@@ -267,7 +267,8 @@ func (p *Progress) finalMessage() chat.Message {
 	r := p.final
 	m := FinalMessage(r, r.Finished)
 	extra := []string{"requested by " + orNone(r.Requester)}
-	if len(r.Migrations) > 0 {
+	if len(r.Migrations) > 0 && (r.Outcome != deploy.OutcomeInterrupted || MigrationsLine(r) == "") {
+		// An interrupted run's names how far they got (FinalMessage).
 		extra = append(extra, "migrations: "+hostNames(r.Migrations, progressMigrations))
 	}
 	m.Lines = append(extra, m.Lines...)

@@ -100,6 +100,17 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded && r.CanRollBack() {
 		m.Buttons = append(m.Buttons, RollbackButton(r))
 	}
+	if r.Outcome == deploy.OutcomeInterrupted {
+		// A run that lost its lease and recorded itself interrupted
+		// (no other replica took the app+env over) has no recovery to
+		// report it: this is its report, and says what one would.
+		if l := MigrationsLine(r); l != "" {
+			m.Lines = append(m.Lines, l)
+		}
+		if b, ok := InterruptedButton(r); ok {
+			m.Buttons = append(m.Buttons, b)
+		}
+	}
 	return m
 }
 
