@@ -106,47 +106,13 @@ func TestStalledDiskEndsWithContext(t *testing.T) {
 // renewals waited behind it would find its lease expired once the disk
 // answered.
 func TestStalledAcquireHoldsUpNoLease(t *testing.T) {
-	// The clock tells when the waiting Acquire has begun: it reads the
-	// time once armed, before it writes its token.
-	armed := &atomic.Bool{}
-	began := make(chan struct{})
-	now := func() time.Time {
-		if armed.CompareAndSwap(true, false) {
-			close(began)
-		}
-		return time.Now()
-	}
-	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := s.Acquire(t.Context(), "deploy:accounting/production", "bot-1", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stalled, err := s.db.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acquired := make(chan error, 1)
-	t.Cleanup(func() {
-		if err := stalled.Rollback(); err != nil {
-			t.Errorf("Rollback: %v", err)
-		}
-		if err := <-acquired; err != nil {
-			t.Errorf("Acquire once the disk answered: %v", err)
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
+	var held deploy.Lease
+	s := stalledAcquire(t, "deploy:billing/production", func(s *Store) {
+		var err error
+		if held, err = s.Acquire(t.Context(), "deploy:accounting/production", "bot-1", time.Minute); err != nil {
+			t.Fatal(err)
 		}
 	})
-	armed.Store(true)
-	go func() {
-		// No deadline: a deploy's Acquire waits as long as the disk does.
-		_, err := s.Acquire(context.Background(), "deploy:billing/production", "bot-1", time.Minute)
-		acquired <- err
-	}()
-	<-began
 
 	for _, tc := range []struct {
 		name string
@@ -181,40 +147,8 @@ func TestStalledAcquireHoldsUpNoLease(t *testing.T) {
 // returns when its own context ends, as any other write does, rather than
 // wait for the disk as long as the one before it.
 func TestStalledAcquireQueueEndsWithContext(t *testing.T) {
-	armed := &atomic.Bool{}
-	began := make(chan struct{})
-	now := func() time.Time {
-		if armed.CompareAndSwap(true, false) {
-			close(began)
-		}
-		return time.Now()
-	}
-	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stalled, err := s.db.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := make(chan error, 1)
-	t.Cleanup(func() {
-		if err := stalled.Rollback(); err != nil {
-			t.Errorf("Rollback: %v", err)
-		}
-		if err := <-first; err != nil {
-			t.Errorf("the first Acquire once the disk answered: %v", err)
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	armed.Store(true)
-	go func() {
-		_, err := s.Acquire(context.Background(), "deploy:accounting/production", "bot-1", time.Minute)
-		first <- err
-	}()
-	<-began // it holds its place in the queue, and waits for the disk
+	// The first holds its place in the queue, and waits for the disk.
+	s := stalledAcquire(t, "deploy:accounting/production", nil)
 
 	for _, tc := range []struct{ name, key string }{
 		{"another key", "deploy:billing/production"},
@@ -305,4 +239,53 @@ func waitAbandonedTx(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// stalledAcquire opens a store, runs before on it (when set), stalls its
+// disk (a write transaction left open) and starts an Acquire of key
+// without a deadline, as a deploy's is; it returns once that Acquire has
+// begun, and waits for the disk. The cleanup lets the disk answer, checks
+// that the Acquire then succeeded, and closes the store.
+func stalledAcquire(t *testing.T, key string, before func(s *Store)) *Store {
+	t.Helper()
+	// The clock tells when the Acquire has begun: it reads the time once
+	// armed, before it writes its token.
+	armed := &atomic.Bool{}
+	began := make(chan struct{})
+	now := func() time.Time {
+		if armed.CompareAndSwap(true, false) {
+			close(began)
+		}
+		return time.Now()
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != nil {
+		before(s)
+	}
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquired := make(chan error, 1)
+	t.Cleanup(func() {
+		if err := stalled.Rollback(); err != nil {
+			t.Errorf("Rollback: %v", err)
+		}
+		if err := <-acquired; err != nil {
+			t.Errorf("Acquire once the disk answered: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	armed.Store(true)
+	go func() {
+		_, err := s.Acquire(context.Background(), key, "bot-1", time.Minute)
+		acquired <- err
+	}()
+	<-began
+	return s
 }
