@@ -254,22 +254,11 @@ func scheduledAfterEarly(t *testing.T, cancel bool) {
 
 	scheduled := &blockingRunner{started: make(chan string, 4), release: make(chan struct{})}
 	start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 14, 1, 0, 0, time.UTC) // a Monday
-	var mu sync.Mutex
-	now := start
+	clock := &jumpingClock{now: start, end: end}
 	bctx, stop := context.WithCancel(ctx)
 	defer stop()
 	b, err := train.New(train.Options{Config: cfg, Store: st, Runner: scheduled, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second,
-		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-		Sleep: func(sctx context.Context, until time.Time) error {
-			if until.After(end) {
-				<-sctx.Done()
-				return sctx.Err()
-			}
-			mu.Lock()
-			now = until
-			mu.Unlock()
-			return nil
-		}})
+		Now: clock.Now, Sleep: clock.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,22 +340,11 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var mu sync.Mutex
-			now := start
+			clock := &jumpingClock{now: start, end: end}
 			rctx, stop := context.WithCancel(ctx)
 			defer stop()
 			s, err := train.New(train.Options{Config: cfg, Store: st, Runner: runner, Notifier: &posts{}, Audit: st,
-				Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-				Sleep: func(sctx context.Context, until time.Time) error {
-					if until.After(end) {
-						<-sctx.Done()
-						return sctx.Err()
-					}
-					mu.Lock()
-					now = until
-					mu.Unlock()
-					return nil
-				}})
+				Now: clock.Now, Sleep: clock.Sleep})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -415,4 +393,28 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jumpingClock is a scheduler's clock: each Sleep jumps it to the time
+// slept until, and one past end waits for its context to end instead.
+type jumpingClock struct {
+	mu       sync.Mutex
+	now, end time.Time
+}
+
+func (c *jumpingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *jumpingClock) Sleep(ctx context.Context, until time.Time) error {
+	if until.After(c.end) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	c.now = until
+	c.mu.Unlock()
+	return nil
 }
