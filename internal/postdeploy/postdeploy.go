@@ -664,7 +664,11 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 			return
 		}
 		<-begun
-		w.rollbackEnded(ctx, r, ev.Record, reason)
+		if ev.TakenOver {
+			w.rollbackTakenOver(ctx, r, ev.Record)
+		} else {
+			w.rollbackEnded(ctx, r, ev.Record, reason)
+		}
 		close(reported)
 	})
 	if err != nil {
@@ -701,6 +705,16 @@ func (w *Watcher) rollbackEnded(ctx context.Context, r, fin *deploy.Record, reas
 	}
 	w.auditEvent(ctx, r, "rollback", outcome)
 	w.post(ctx, r, rollbackMessage(fin, reason))
+}
+
+// rollbackTakenOver says that the automatic rollback fin lost its lease
+// and that another replica (its recovery, or the run that took the
+// app+env over) recorded how it ended, and reports it: audited here too,
+// the log showed the rollback finished twice, the second time as this
+// replica saw it.
+func (w *Watcher) rollbackTakenOver(ctx context.Context, r, fin *deploy.Record) {
+	w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
+		Title: fmt.Sprintf("Automatic rollback %s of %s/%s lost its lease: another replica recorded how it ended; /status %s shows the hosts", fin.ID, fin.App, fin.Env, fin.App)})
 }
 
 // later returns the newest deploy or rollback of r's app+env when it is

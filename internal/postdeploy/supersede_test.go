@@ -89,6 +89,9 @@ type env struct {
 	// auditDown fails so many audit writes, as a store that is briefly
 	// unreachable (a Redis failover) does.
 	auditDown int
+	// takenOver ends each rollback as one whose record another replica
+	// took over (deploy.Event.TakenOver).
+	takenOver bool
 }
 
 func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
@@ -105,7 +108,7 @@ func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) 
 		e.held <- sink
 		return rec, nil
 	}
-	go sink(deploy.Event{Kind: deploy.EventFinished, App: req.App, Env: req.Env, Record: rec})
+	go sink(deploy.Event{Kind: deploy.EventFinished, App: req.App, Env: req.Env, Record: rec, TakenOver: e.takenOver})
 	return rec, nil
 }
 
@@ -312,6 +315,40 @@ func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAutomaticRollbackTakenOver: an automatic rollback whose replica
+// lost its lease, and whose end another replica recorded (and audits, and
+// reports), is not audited as finished here, nor announced as rolled back
+// with the app+env locked: the channel is told that the lease was lost.
+func TestAutomaticRollbackTakenOver(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	clk := testclock.New(t0)
+	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
+	e := &env{current: "2", outcome: deploy.OutcomeSucceeded, takenOver: true}
+	out := &posts{}
+	w := newWatcher(t, fs, e, out, clk)
+	defer w.Close()
+	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+	w.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.reqs) != 1 {
+		t.Fatalf("rollbacks: %+v, want one", e.reqs)
+	}
+	for _, a := range e.audited {
+		if strings.Contains(a.Reason, "finished") {
+			t.Errorf("audit entry %q: want none of the rollback's end, which the replica that took it over writes", a.Reason)
+		}
+	}
+	got := out.titles()
+	if want := "Automatic rollback rb1 of web/production lost its lease"; !strings.Contains(got, want) {
+		t.Errorf("posts: got\n%s\nwant %q", got, want)
+	}
+	if strings.Contains(got, "Rolled back web/production") {
+		t.Errorf("posts: got\n%s\nwant no rolled-back message", got)
 	}
 }
 
