@@ -287,20 +287,8 @@ func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-			clk := testclock.New(t0)
-			fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
 			e := &env{current: "2", outcome: deploy.OutcomeFailed, auditDown: tt.auditDown}
-			w := newWatcher(t, fs, e, &posts{}, clk)
-			defer w.Close()
-			e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
-				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
-			w.Wait()
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if len(e.reqs) != 1 {
-				t.Fatalf("rollbacks: %+v, want one", e.reqs)
-			}
+			spikeRolledBack(t, e, &posts{})
 			var all []string
 			for _, a := range e.audited {
 				all = append(all, a.Action+": "+a.Reason)
@@ -323,21 +311,9 @@ func TestAutomaticRollbackOutcomeAudited(t *testing.T) {
 // reports), is not audited as finished here, nor announced as rolled back
 // with the app+env locked: the channel is told that the lease was lost.
 func TestAutomaticRollbackTakenOver(t *testing.T) {
-	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	clk := testclock.New(t0)
-	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
 	e := &env{current: "2", outcome: deploy.OutcomeSucceeded, takenOver: true}
 	out := &posts{}
-	w := newWatcher(t, fs, e, out, clk)
-	defer w.Close()
-	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
-		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
-	w.Wait()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.reqs) != 1 {
-		t.Fatalf("rollbacks: %+v, want one", e.reqs)
-	}
+	spikeRolledBack(t, e, out)
 	for _, a := range e.audited {
 		if strings.Contains(a.Reason, "finished") {
 			t.Errorf("audit entry %q: want none of the rollback's end, which the replica that took it over writes", a.Reason)
@@ -471,5 +447,25 @@ func TestAutomaticRollbackRefusedIsARefusal(t *testing.T) {
 	want := "refused rollback: automatic rollback refused: runs 3 now, not 2"
 	if !slices.Contains(got, want) {
 		t.Errorf("audit entries %q: want %q", got, want)
+	}
+}
+
+// spikeRolledBack has deploy d2 of web 2 (from 1) finish in e, with
+// Sentry showing a spike right after it, waits for the watch to end, and
+// checks that it asked for one rollback. It returns with e locked until
+// the test ends, for the test to read what e recorded.
+func spikeRolledBack(t *testing.T, e *env, out *posts) {
+	t.Helper()
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(time.Hour)}
+	w := newWatcher(t, fs, e, out, testclock.New(t0))
+	e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+	w.Wait()
+	w.Close()
+	e.mu.Lock()
+	t.Cleanup(e.mu.Unlock)
+	if len(e.reqs) != 1 {
+		t.Fatalf("rollbacks: %+v, want one", e.reqs)
 	}
 }
