@@ -744,17 +744,26 @@ func TestFleetPullDelivery(t *testing.T) {
 	}
 }
 
-func TestFleetHostUnreachableAtStart(t *testing.T) {
-	t.Parallel()
-	fleet := startFleet(t, 3)
-	strict := newFleetFixture(t, fleet, fleetSpec{}, nil)
-	lenient := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
+// thirdHostDown starts three hosts and two fixtures of builds 1 and 2 on
+// them, strict (max_failures 0, every host on 1) and lenient
+// (max_failures 1), and stops the third host.
+func thirdHostDown(t *testing.T) (fleet *sshd.Fleet, strict, lenient *fleetFixture) {
+	t.Helper()
+	fleet = startFleet(t, 3)
+	strict = newFleetFixture(t, fleet, fleetSpec{}, nil)
+	lenient = newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
 	for _, f := range []*fleetFixture{strict, lenient} {
 		f.build("1")
 		f.build("2")
 	}
 	strict.seed("1")
 	fleet.Stop(2)
+	return fleet, strict, lenient
+}
+
+func TestFleetHostUnreachableAtStart(t *testing.T) {
+	t.Parallel()
+	fleet, strict, lenient := thirdHostDown(t)
 
 	t.Run("max_failures 0 refuses", func(t *testing.T) {
 		before := len(strict.records())

@@ -16,15 +16,7 @@ import (
 // reachable host has releases/2 on disk" when none answered.
 func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 	t.Parallel()
-	fleet := startFleet(t, 3)
-	strict := newFleetFixture(t, fleet, fleetSpec{}, nil)
-	lenient := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
-	for _, f := range []*fleetFixture{strict, lenient} {
-		f.build("1")
-		f.build("2")
-	}
-	strict.seed("1")
-	fleet.Stop(2)
+	fleet, strict, lenient := thirdHostDown(t)
 	const refused = "a deploy now would be refused"
 	plan := func(f *fleetFixture) *deploy.Plan {
 		t.Helper()
