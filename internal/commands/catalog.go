@@ -31,3 +31,7 @@ func (c configCatalog) DefaultEnv(app string) string {
 }
 
 func (c configCatalog) Trains() []string { return slices.Sorted(maps.Keys(c.cfg.Trains)) }
+
+func (c configCatalog) Users() []string { return c.cfg.UserNames() }
+
+var _ UserCatalog = configCatalog{}

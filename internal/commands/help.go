@@ -16,9 +16,10 @@ import (
 // Examples name what cat has, so that they can be typed as they are: an
 // app, env or train of the grammar's examples that cat lacks is replaced
 // by cat's first app in sorted order, the default env of the example's app
-// and cat's first train. An example that would not parse so, or a nil cat
-// or one without apps, keeps the grammar's names. Help does no I/O and is
-// deterministic for a given cat.
+// and cat's first train, and a user (@ana) by cat's first user when cat
+// names its users (UserCatalog). An example that would not parse so, or a
+// nil cat or one without apps, keeps the grammar's names. Help does no I/O
+// and is deterministic for a given cat.
 func Help(topic string, cat Catalog) string {
 	if topic == "" {
 		return overview()
@@ -87,19 +88,29 @@ func (s *spec) secondWord(word string) bool {
 	return false
 }
 
-// The names the grammar's examples use for apps, envs and trains.
+// The names the grammar's examples use for apps, envs, trains and users.
 var (
 	exampleApps   = []string{"accounting", "demo"}
 	exampleEnvs   = []string{"production", "staging"}
 	exampleTrains = []string{"daily"}
+	exampleUsers  = []string{"ana", "bob"}
 )
+
+// UserCatalog is a Catalog that also names the users of the configuration,
+// so that the examples of grant and revoke name a user the bot knows: a
+// grant to a user the config lacks is refused.
+type UserCatalog interface {
+	Catalog
+	Users() []string // sorted user names
+}
 
 // exampleNames says what the grammar's example names become in the help
 // of one configuration.
 type exampleNames struct {
 	cat   Catalog
-	app   string // cat's first app; "" keeps the examples as written
-	train string // cat's first train, or ""
+	app   string   // cat's first app; "" keeps the examples as written
+	train string   // cat's first train, or ""
+	users []string // cat's users, sorted; nil keeps the examples' users
 }
 
 func namesOf(cat Catalog) exampleNames {
@@ -112,6 +123,9 @@ func namesOf(cat Catalog) exampleNames {
 	}
 	if trains := cat.Trains(); len(trains) > 0 {
 		n.train = trains[0]
+	}
+	if uc, ok := cat.(UserCatalog); ok {
+		n.users = uc.Users()
 	}
 	return n
 }
@@ -147,6 +161,10 @@ func (n exampleNames) example(s *spec, ex string) string {
 				want.Train = n.train
 			}
 			words[i] = want.Train
+		case strings.HasPrefix(w, "@") && slices.Contains(exampleUsers, w[1:]) && len(n.users) > 0:
+			if !slices.Contains(n.users, w[1:]) {
+				words[i] = "@" + n.users[0]
+			}
 		default:
 			continue
 		}

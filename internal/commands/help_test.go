@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/config"
 )
 
 func TestHelpOverview(t *testing.T) {
@@ -442,5 +444,54 @@ func TestHelpBuildRule(t *testing.T) {
 		if !strings.Contains(help, tt.rule) {
 			t.Errorf("help deploy does not say %q, which refuses build %q:\n%s", tt.rule, tt.build, help)
 		}
+	}
+}
+
+// TestHelpExamplesNameConfiguredUsers: the examples of grant and revoke
+// name a user of the configuration, since a grant to a user it lacks is
+// refused ("unknown user"); a user it has is kept.
+func TestHelpExamplesNameConfiguredUsers(t *testing.T) {
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "sw.yaml"), []byte(`
+users:
+  alice: {}
+  bob: {}
+  carol: {}
+admins: [alice]
+apps:
+  demo:
+    artifact: {path: "builds/{build}.tar.gz"}
+    path: deploy
+    restart: "true"
+    environments:
+      local: {hosts: [localhost]}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		topic   string
+		want    []string
+		notWant []string
+	}{
+		{"grant", []string{"\n  grant @alice deployer demo local for 2h\n", "\n  grant @bob deployer demo"}, []string{"@ana"}},
+		{"revoke", []string{"\n  revoke @alice deployer demo local"}, []string{"@ana"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic, func(t *testing.T) {
+			got := Parse("help "+tt.topic, CatalogOf(cfg), Options{})
+			if got.Kind != Run {
+				t.Fatalf("Parse(help %s): got %v %q, want run", tt.topic, got.Kind, got.Reply)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got.Reply, w) {
+					t.Errorf("Parse(help %s): got\n%s\nwant it to contain %q", tt.topic, got.Reply, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(got.Reply, w) {
+					t.Errorf("Parse(help %s): got\n%s\nwant no %q", tt.topic, got.Reply, w)
+				}
+			}
+		})
 	}
 }
