@@ -721,8 +721,10 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 	l, err := c.s.store.DeleteLock(ctx, cmd.App, cmd.Env)
 	if err != nil {
 		if errors.Is(err, deploy.ErrNotFound) {
+			// "there is no lock on": the scope may be "all deploys", which
+			// "is not locked" would not agree with.
 			scope := deploy.Lock{App: cmd.App, Env: cmd.Env}.Scope()
-			c.refuse(errs.New(errs.NotFound, "%s is not locked%s", scope, c.otherLocks(ctx)))
+			c.refuse(errs.New(errs.NotFound, "there is no lock on %s%s", scope, c.otherLocks(ctx)))
 			return
 		}
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
