@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -406,4 +407,33 @@ func TestDeployNamesEveryOwnLockItPasses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnlockNothingLocksUnread: an unlock of a scope with no lock, whose
+// list of the locks in force cannot be read, does not say there are no
+// locks: there may be some, unread.
+func TestUnlockNothingLocksUnread(t *testing.T) {
+	f := newServiceFixture(t)
+	if r, out, _ := f.do("ana", "lock deploys web db maintenance"); r.Failed {
+		t.Fatalf("ana's lock: %s", out.last())
+	}
+	st := &unreadableLocks{Store: f.store}
+	svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+	out := newRecorder()
+	res := svc.Handle(t.Context(), commands.Request{User: "ana", Platform: "console", Channel: "console", Text: "unlock deploys"}, out)
+	got := out.last()
+	if want := "there is no lock on all deploys; the locks in force could not be read (state store unreachable)"; !res.Failed || !strings.Contains(got, want) {
+		t.Errorf("unlock deploys: got failed %v, %q; want a refusal with %q", res.Failed, got, want)
+	}
+	if strings.Contains(got, "there are no locks") {
+		t.Errorf("unlock deploys: got %q, want no \"there are no locks\" while web is locked", got)
+	}
+}
+
+// unreadableLocks is a store whose list of locks cannot be read, as a
+// Redis that went away after the unlock reached it.
+type unreadableLocks struct{ commands.Store }
+
+func (s *unreadableLocks) Locks(context.Context) ([]deploy.Lock, error) {
+	return nil, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 }

@@ -737,7 +737,11 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 
 func (c *call) otherLocks(ctx context.Context) string {
 	locks, err := c.s.store.Locks(ctx)
-	if err != nil || len(locks) == 0 {
+	if err != nil {
+		// Not "there are no locks": they may be there, unread.
+		return "; the locks in force could not be read (state store unreachable)"
+	}
+	if len(locks) == 0 {
 		return "; there are no locks"
 	}
 	var scopes []string
