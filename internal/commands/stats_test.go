@@ -8,8 +8,9 @@ import (
 )
 
 // TestStatsMessageWords: counts of one are singular, and a window without
-// deploys has no median rather than one of 0s; nor has one of interrupted
-// deploys only, whose durations are unknown.
+// deploys has no median rather than one of 0s, and no failure rate rather
+// than one of 0%; nor has one of interrupted deploys only a median, their
+// durations being unknown.
 func TestStatsMessageWords(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
@@ -18,17 +19,21 @@ func TestStatsMessageWords(t *testing.T) {
 		title    string
 		deploys  string
 		duration string
+		failure  string // "" for the usual "N% (F of D)"
+		restore  string // "" for the usual "mean … over N restored"
 	}{
 		{"one of each", stats.Report{Window: day, Deploys: 1, Timed: 1, PerDay: 1, Rollbacks: 1, MedianDuration: 48 * time.Second, P90Duration: 48 * time.Second},
-			"Deploy stats of web/prod, last 1 day", "1 (1.00 a day), 1 rollback", "median 48s, p90 48s"},
+			"Deploy stats of web/prod, last 1 day", "1 (1.00 a day), 1 rollback", "median 48s, p90 48s", "", ""},
 		{"several", stats.Report{Window: 30 * day, Deploys: 41, Timed: 41, PerDay: 41.0 / 30, Rollbacks: 3, MedianDuration: 48 * time.Second, P90Duration: 112 * time.Second},
-			"Deploy stats of web/prod, last 30 days", "41 (1.37 a day), 3 rollbacks", "median 48s, p90 1m52s"},
+			"Deploy stats of web/prod, last 30 days", "41 (1.37 a day), 3 rollbacks", "median 48s, p90 1m52s", "", ""},
 		{"no deploys", stats.Report{Window: 7 * day},
-			"Deploy stats of web/prod, last 7 days", "0 (0.00 a day), 0 rollbacks", "no median: no deploys"},
+			"Deploy stats of web/prod, last 7 days", "0 (0.00 a day), 0 rollbacks", "no median: no deploys", "n/a: no deploys", "n/a: nothing failed"},
 		{"some interrupted", stats.Report{Window: 7 * day, Deploys: 3, Timed: 2, PerDay: 3.0 / 7, MedianDuration: 48 * time.Second, P90Duration: 52 * time.Second},
-			"Deploy stats of web/prod, last 7 days", "3 (0.43 a day), 0 rollbacks", "median 48s, p90 52s (1 interrupted, not timed)"},
+			"Deploy stats of web/prod, last 7 days", "3 (0.43 a day), 0 rollbacks", "median 48s, p90 52s (1 interrupted, not timed)", "", ""},
 		{"only interrupted", stats.Report{Window: 7 * day, Deploys: 1, PerDay: 1.0 / 7},
-			"Deploy stats of web/prod, last 7 days", "1 (0.14 a day), 0 rollbacks", "no median: every deploy was interrupted, none timed"},
+			"Deploy stats of web/prod, last 7 days", "1 (0.14 a day), 0 rollbacks", "no median: every deploy was interrupted, none timed", "", ""},
+		{"failures, none restored yet", stats.Report{Window: 7 * day, Deploys: 4, Timed: 4, PerDay: 4.0 / 7, Failures: 1, ChangeFailureRate: 0.25, Unrestored: 1, MedianDuration: time.Minute, P90Duration: time.Minute},
+			"Deploy stats of web/prod, last 7 days", "4 (0.57 a day), 0 rollbacks", "median 1m0s, p90 1m0s", "25% (1 of 4)", "n/a: 1 not restored yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +50,12 @@ func TestStatsMessageWords(t *testing.T) {
 			}
 			if got := fields["duration"]; got != tt.duration {
 				t.Errorf("duration: got %q, want %q", got, tt.duration)
+			}
+			if got := fields["change failure rate"]; tt.failure != "" && got != tt.failure {
+				t.Errorf("change failure rate: got %q, want %q", got, tt.failure)
+			}
+			if got := fields["time to restore"]; tt.restore != "" && got != tt.restore {
+				t.Errorf("time to restore: got %q, want %q", got, tt.restore)
 			}
 		})
 	}

@@ -173,9 +173,17 @@ func statsMessage(app, env string, r stats.Report) chat.Message {
 	days := int(r.Window / (24 * time.Hour))
 	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Deploy stats of %s, last %d day%s", scope, days, plural(days))}
 	m.Lines = []string{"deploys per day: " + r.Sparkline}
-	mttr := "n/a"
-	if r.Restored > 0 {
-		mttr = r.MTTR.Round(time.Second).String()
+	// A rate or a mean over nothing is not 0: it says so instead.
+	failureRate := "n/a: no deploys"
+	if r.Deploys > 0 {
+		failureRate = fmt.Sprintf("%.0f%% (%d of %d)", 100*r.ChangeFailureRate, r.Failures, r.Deploys)
+	}
+	restore := "n/a: nothing failed"
+	switch {
+	case r.Restored > 0:
+		restore = fmt.Sprintf("mean %s over %d restored%s", r.MTTR.Round(time.Second), r.Restored, unrestored(r.Unrestored))
+	case r.Unrestored > 0:
+		restore = fmt.Sprintf("n/a: %d not restored yet", r.Unrestored)
 	}
 	duration := "no median: no deploys"
 	switch {
@@ -190,8 +198,8 @@ func statsMessage(app, env string, r stats.Report) chat.Message {
 	m.Fields = []chat.Field{
 		{Label: "deploys", Value: fmt.Sprintf("%d (%.2f a day), %d rollback%s", r.Deploys, r.PerDay, r.Rollbacks, plural(r.Rollbacks))},
 		{Label: "duration", Value: duration},
-		{Label: "change failure rate", Value: fmt.Sprintf("%.0f%% (%d of %d)", 100*r.ChangeFailureRate, r.Failures, r.Deploys)},
-		{Label: "time to restore", Value: fmt.Sprintf("mean %s over %d restored%s", mttr, r.Restored, unrestored(r.Unrestored))},
+		{Label: "change failure rate", Value: failureRate},
+		{Label: "time to restore", Value: restore},
 	}
 	return m
 }
