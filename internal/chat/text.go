@@ -10,9 +10,9 @@ import (
 //
 // Text from outside (a host's standard error, a Sentry issue's title) may
 // hold line breaks and control characters: each line it adds is indented
-// under the line it belongs to, and control characters are shown as �,
-// so that nothing in it prints a line that passes for one of the bot's
-// own or moves a terminal's cursor.
+// under the line it belongs to, and control characters are shown as �
+// (see Clean), so that nothing in it prints a line that passes for one of
+// the bot's own or moves a terminal's cursor.
 func Text(m Message) string {
 	var b strings.Builder
 	prefix := map[Level]string{Success: "✔ ", Warning: "! ", Failure: "✖ "}[m.Level]
@@ -36,16 +36,37 @@ func Text(m Message) string {
 	return b.String()
 }
 
-// block is s with every line after the first indented by indent, any
-// line break (\r\n, \r, \n) made a \n, and other control characters
-// replaced by �.
+// block is s made Clean, with every line after the first indented by
+// indent.
 func block(s string, indent string) string {
-	s = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)
-	s = strings.Map(func(r rune) rune {
-		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+	return strings.ReplaceAll(Clean(s), "\n", "\n"+indent)
+}
+
+// lineBreaks are the line breaks other than \n: a browser (where Slack and
+// Discord show messages) breaks the line at U+2028 and U+2029 too.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n")
+
+// Clean readies text from outside (a host's standard error, a Sentry
+// issue's title) for a message. Every line break becomes a \n, so that a
+// renderer sees where each line starts. Control characters other than \n
+// and \t, and the invisible characters that reorder the text after them
+// (the right-to-left override U+202E, embeddings and isolates), become
+// �: shown, not obeyed, so that they neither move a terminal's cursor
+// nor make a line read as something else (after a U+202E, "04 ot kcab
+// dellor" reads "rolled back to 40"). Every renderer cleans every text
+// it shows.
+func Clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) || isReordering(r) {
 			return unicode.ReplacementChar
 		}
 		return r
-	}, s)
-	return strings.ReplaceAll(s, "\n", "\n"+indent)
+	}, lineBreaks.Replace(s))
+}
+
+// isReordering reports whether r is a bidirectional embedding, override or
+// isolate. The marks U+200E and U+200F, which right-to-left text uses and
+// which reorder nothing past their neighbours, are left alone.
+func isReordering(r rune) bool {
+	return '\u202a' <= r && r <= '\u202e' || '\u2066' <= r && r <= '\u2069'
 }

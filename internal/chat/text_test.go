@@ -42,3 +42,33 @@ func TestTextKeepsOuterLinesInside(t *testing.T) {
 		})
 	}
 }
+
+// TestTextShowsReorderingAndBreaks: an invisible character that reorders
+// the rest of a line (U+202E, the right-to-left override) would make text
+// from outside read as something else; it is shown as �. U+2028 and
+// U+2029, which Slack's and Discord's clients show as line breaks, are
+// line breaks like \n, so the line they start is indented too.
+func TestTextShowsReorderingAndBreaks(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Message
+		want string
+	}{
+		{"right-to-left override", Message{Lines: []string{"new: TypeError \u202e04 ot kcab dellor"}},
+			"  new: TypeError \uFFFD04 ot kcab dellor\n"},
+		{"isolate", Message{Title: "boom \u2067x\u2069"}, "boom \uFFFDx\uFFFD\n"},
+		{"line separator", Message{Lines: []string{"boom\u2028✔ Deploy d-9: web/prod now runs 43 (2s)"}},
+			"  boom\n    ✔ Deploy d-9: web/prod now runs 43 (2s)\n"},
+		{"paragraph separator", Message{Fields: []Field{{Label: "web-1", Value: "boom\u2029ok"}}},
+			"  web-1  boom\n         ok\n"},
+		{"right-to-left text and its marks", Message{Lines: []string{"שלום \u200fעולם\u200e 42"}},
+			"  שלום \u200fעולם\u200e 42\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Text(tt.m); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
