@@ -47,7 +47,8 @@ var levelEmoji = map[chat.Level]string{
 func Render(m chat.Message) ([]slack.Block, string) {
 	var blocks []slack.Block
 	if m.Title != "" {
-		title := levelEmoji[m.Level] + m.Title
+		// A header's plain text is not escaped, but cleaned all the same.
+		title := levelEmoji[m.Level] + chat.Clean(m.Title)
 		if m.Public && utf8.RuneCountInString(title) <= maxHeaderText {
 			blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, true, false)))
 		} else {
@@ -135,7 +136,9 @@ func mrkdwn(s string) *slack.TextBlockObject {
 // (https://api.slack.com/reference/surfaces/formatting#escaping).
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-func escape(s string) string { return escaper.Replace(s) }
+// escape readies s for mrkdwn: cleaned of what would be obeyed rather
+// than shown (see chat.Clean), then escaped.
+func escape(s string) string { return escaper.Replace(chat.Clean(s)) }
 
 // unescaper undoes Slack's escaping of message text.
 var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")

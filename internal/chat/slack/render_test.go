@@ -220,3 +220,58 @@ func TestRenderConfirmText(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderShowsOutsideControls: text from outside (a host's standard
+// error with colour codes, a Sentry issue's title) reaches Slack with its
+// control characters and text-reordering characters shown as �, and its
+// U+2028 and U+2029 as the line breaks Slack's clients make of them, in
+// every text of the message: the header, a reply's title, the lines, the
+// fields and the notification's fallback.
+func TestRenderShowsOutsideControls(t *testing.T) {
+	const outside = "boom \x1b[31mred\x1b[0m\x00\a \u202e04 ot kcab dellor\u2066x\u2069\u2028second\u2029third\r\nfourth"
+	for _, public := range []bool{true, false} {
+		t.Run(fmt.Sprintf("public %v", public), func(t *testing.T) {
+			blocks, fallback := slack.Render(chat.Message{Level: chat.Failure, Public: public, Title: "Deploy failed: " + outside,
+				Lines: []string{"web-1: " + outside}, Fields: []chat.Field{{Label: "web-1" + outside, Value: outside}}})
+			js, err := json.Marshal(blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tree any
+			if err := json.Unmarshal(js, &tree); err != nil {
+				t.Fatal(err)
+			}
+			texts := []string{fallback}
+			var walk func(v any)
+			walk = func(v any) {
+				switch v := v.(type) {
+				case map[string]any:
+					if s, ok := v["text"].(string); ok {
+						texts = append(texts, s)
+					}
+					for _, c := range v {
+						walk(c)
+					}
+				case []any:
+					for _, c := range v {
+						walk(c)
+					}
+				}
+			}
+			walk(tree)
+			if len(texts) < 4 {
+				t.Fatalf("got %d texts in %s, want the fallback, the title, the lines and a field", len(texts), js)
+			}
+			for _, s := range texts {
+				if i := strings.IndexFunc(s, func(r rune) bool {
+					return r != '\n' && r != '\t' && r < 0x20 || r == 0x7f || r == '\u202e' || r == '\u2066' || r == '\u2069' || r == '\u2028' || r == '\u2029' || r == '\r'
+				}); i >= 0 {
+					t.Errorf("text %q holds %U, want it shown as \uFFFD or made a \\n", s, []rune(s[i:])[0])
+				}
+				if i := strings.Index(s, "second"); i >= 0 && !strings.HasSuffix(strings.TrimRight(s[:i], " "), "\n") {
+					t.Errorf("text %q: want the U+2028 made a line break", s)
+				}
+			}
+		})
+	}
+}
