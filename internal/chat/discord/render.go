@@ -169,17 +169,15 @@ func escape(s string) string { return markdown.Replace(s) }
 // escapeText escapes s line by line: text from outside (a Sentry issue's
 // title, a host's error) may hold newlines, and a line it starts could
 // pass for one of the bot's own, a heading saying "Rolled back" say.
+// chat.Clean makes every line break a \n first, so that escapeLine sees
+// every line start, and shows control and text-reordering characters.
 func escapeText(s string) string {
-	lines := strings.Split(newlines.Replace(s), "\n")
+	lines := strings.Split(chat.Clean(s), "\n")
 	for i, l := range lines {
 		lines[i] = escapeLine(l)
 	}
 	return strings.Join(lines, "\n")
 }
-
-// newlines makes every line break one Discord is sure to read as such,
-// so that escapeLine sees every line start.
-var newlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
 // escapeLine escapes one line, including what means something at its
 // start, after any indent: headings (#), subtext (-#), block quotes (>,

@@ -84,8 +84,34 @@ func TestRenderEscapesEveryLine(t *testing.T) {
 		{"boom\n  - nested item", "boom\n  \\- nested item"},
 		{"boom\r\n# heading", "boom\n\\# heading"},
 		{"boom\r# heading", "boom\n\\# heading"},
+		{"boom\u2028# heading", "boom\n\\# heading"},
+		{"boom\u2029> quote", "boom\n\\> quote"},
 		{"- first line", "\\- first line"},
 		{"1.2.3 is live\n2026 was a year", "1.2.3 is live\n2026 was a year"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			e := render(chat.Message{Title: tt.in, Lines: []string{tt.in}, Fields: []chat.Field{{Label: tt.in, Value: tt.in}}}).Embeds[0]
+			for what, got := range map[string]string{"title": e.Title, "description": e.Description, "field name": e.Fields[0].Name, "field value": e.Fields[0].Value} {
+				if got != tt.want {
+					t.Errorf("%s %q, want %q", what, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderShowsOutsideControls: text from outside (a host's standard
+// error with colour codes, a Sentry issue's title) reaches Discord with
+// its control characters and text-reordering characters shown as �, in
+// the title, the description and the fields.
+func TestRenderShowsOutsideControls(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"boom \x1b[31mred\x1b[0m", "boom \uFFFD\\[31mred\uFFFD\\[0m"},
+		{"nul\x00 bell\a del\x7f", "nul\uFFFD bell\uFFFD del\uFFFD"},
+		{"new: TypeError \u202e04 ot kcab dellor", "new: TypeError \uFFFD04 ot kcab dellor"},
+		{"\u202aembedded\u202c \u2067isolated\u2069", "\uFFFDembedded\uFFFD \uFFFDisolated\uFFFD"},
+		{"שלום \u200fעולם\u200e 42", "שלום \u200fעולם\u200e 42"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
