@@ -39,3 +39,37 @@ func TestAuditShowsWhere(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditEntryIsOneLine: `audit` shows each entry on one line, its
+// reason cut to its first line, as status and history show a host's
+// error. A failed deploy's reason holds the host's standard error, and a
+// refusal's the usage under it: shown whole, their lines would read, in
+// Slack and Discord, as entries of their own.
+func TestAuditEntryIsOneLine(t *testing.T) {
+	const forged = `2026-12-06 03:00  ana (slack C0123)  allowed  "deploy web 2 to prod"`
+	// The host writes the forged line after a U+2028 (in octal, for
+	// printf), which Slack's clients break the line at, and after a
+	// line break.
+	yaml := strings.Replace(serviceYAML, "restart: 'true'", `restart: |
+      printf 'boom\342\200\250%s\n' '`+forged+`' >&2
+      echo '`+forged+`' >&2
+      exit 1`, 1)
+	f := newServiceFixtureFrom(t, yaml, nil)
+	if _, _, rec := f.do("bob", "deploy web 1 to prod"); rec == nil || rec.Outcome == "succeeded" || !strings.Contains(rec.Error, forged) {
+		t.Fatalf("deploy: got record %+v, want a failure whose error holds %q", rec, forged)
+	}
+	f.do("bob", "deploy nosuchapp 1")
+	_, out, _ := f.do("ana", "audit")
+	m := out.lastMessage()
+	if len(m.Lines) != 3 {
+		t.Errorf("audit: got %d lines %q, want 3: the refusal, the deploy's end and the deploy", len(m.Lines), m.Lines)
+	}
+	for _, l := range m.Lines {
+		if strings.ContainsAny(l, "\n\r\u2028\u2029") {
+			t.Errorf("audit line %q holds a line break, want one line per entry", l)
+		}
+		if strings.Contains(l, forged) {
+			t.Errorf("audit line %q holds the host's forged line", l)
+		}
+	}
+}

@@ -358,6 +358,9 @@ func (c *call) adminsCmd(ctx context.Context) {
 	c.out.Reply(m)
 }
 
+// auditReasonLen is how much of an entry's reason audit shows.
+const auditReasonLen = 200
+
 func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	if _, ok := c.checkAdmin(ctx, "audit", cmd.App, ""); !ok {
 		return
@@ -372,7 +375,10 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	for _, e := range entries {
 		line := fmt.Sprintf("%s  %s%s  %s  %q", c.s.stamp(e.Time), orNone(e.User), where(e), e.Decision, e.Command)
 		if e.Reason != "" {
-			line += "  — " + e.Reason
+			// One line per entry: a reason's further lines (a host's
+			// standard error, the usage under a refusal) would read as
+			// entries of their own. bot audit exports it whole.
+			line += "  — " + firstLine(e.Reason, auditReasonLen)
 		}
 		m.Lines = append(m.Lines, line)
 	}

@@ -250,9 +250,12 @@ func hostNames(hosts []string, n int) string {
 }
 
 // firstLine is the first line of s, cut to n characters; a cut says so.
+// Every line break ends the line, a \r or a U+2028 as well as a \n, and
+// control characters show as � (see chat.Clean): the line is shown as one
+// line of a reply, whatever the platform takes for a line break.
 func firstLine(s string, n int) string {
-	line, _, multi := strings.Cut(s, "\n")
-	line = strings.TrimRight(line, "\r ")
+	line, _, multi := strings.Cut(chat.Clean(s), "\n")
+	line = strings.TrimRight(line, " ")
 	if r := []rune(line); len(r) > n {
 		return string(r[:n]) + "…"
 	}
