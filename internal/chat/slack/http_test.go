@@ -902,3 +902,53 @@ func TestBotCommandWhateverTheBotName(t *testing.T) {
 		}
 	}
 }
+
+// TestSlashCommandStartingWithAMention: the parser strips a leading
+// mention as the bot's, so a slash command whose text starts with another
+// member's mention ("/switchman @ana lock deploys web prod", with Slack
+// escaping users) must not run as if it were the bot's; nor one whose
+// mention the adapter cannot tell from the bot's, before auth.test named
+// it. The bot's own mention, and a mention after the first word, run.
+func TestSlashCommandStartingWithAMention(t *testing.T) {
+	tests := []struct {
+		name, command, text string
+		// checked: the bot asked auth.test, which names it UBOT.
+		checked bool
+		run     bool
+	}{
+		{"another member's mention first", "/switchman", "<@UANA|ana> lock deploys web prod db work", true, false},
+		{"another member's bare mention first", "/switchman", "<@UANA> status web", true, false},
+		{"the bot's mention first", "/switchman", "<@UBOT|switchman> status web", true, true},
+		{"a mention, the bot unknown", "/switchman", "<@UBOT> status web", false, false},
+		{"no mention first", "/switchman", "lock deploys web prod <@UANA> asked", true, true},
+		{"a mention after the verb", "/grant", "<@UANA|ana> deployer web", true, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			a, h, _, _ := newTestAdapter(t, api, now)
+			if tc.checked {
+				if err := a.Client().CheckToken(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := httptest.NewRecorder()
+			a.Commands().ServeHTTP(w, signed(t, "/slack/commands", testSecret, slashForm("UBOB", "C1", tc.command, tc.text, fmt.Sprintf("T-lead-%d", i), ""), now, formType))
+			if w.Code != 200 {
+				t.Fatalf("status: got %d, want 200", w.Code)
+			}
+			a.Stop()
+			a.Wait()
+			reqs := h.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("requests handed to the handler: got %d, want 1", len(reqs))
+			}
+			if ran := reqs[0].Refused == ""; ran != tc.run {
+				t.Errorf("run: got %v (refused %q), want %v", ran, reqs[0].Refused, tc.run)
+			}
+			if !tc.run && !strings.Contains(reqs[0].Refused, "nothing was run") {
+				t.Errorf("refusal: got %q, want it to say that nothing was run", reqs[0].Refused)
+			}
+		})
+	}
+}

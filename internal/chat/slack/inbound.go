@@ -99,8 +99,19 @@ func (a *Adapter) commandRequest(sc slashCommand, body []byte) (request, error) 
 	if sc.UserID == "" || sc.ChannelID == "" {
 		return request{}, errIncomplete
 	}
-	return request{kind: "command", team: sc.TeamID, userID: sc.UserID, channel: sc.ChannelID, responseURL: sc.ResponseURL,
-		text: a.commandText(sc.Command, sc.Text), keys: []string{key(sc.TriggerID, body)}}, nil
+	req := request{kind: "command", team: sc.TeamID, userID: sc.UserID, channel: sc.ChannelID, responseURL: sc.ResponseURL,
+		text: a.commandText(sc.Command, sc.Text), keys: []string{key(sc.TriggerID, body)}}
+	// The parser strips a leading mention as the bot's, as it is in a
+	// message that mentions the bot. Here the text may start with anyone's
+	// ("/switchman @ana lock deploys web prod", Slack escaping users): it
+	// runs only if it is the bot's, which the adapter knows once auth.test
+	// named it.
+	if lead := commands.LeadingMention(req.text); lead != "" {
+		if bot := a.client.BotUser(); bot == "" || mentionID(lead) != bot {
+			req.refused = reasonCommandMention
+		}
+	}
+	return req, nil
 }
 
 // interactionRequest turns a verified interaction payload into a request:
