@@ -14,7 +14,7 @@ import (
 // time creating each one, which would make every row measure that instead
 // of the tools. A real host unpacks into its page cache and writes back
 // later, which tmpfs resembles. On tmpfs, memory bounds a cell: the budget
-// is half of MemAvailable (or the free space, if smaller).
+// is MemAvailable less memReserve (or the free space, if smaller).
 func (e *env) useStorage() {
 	e.b.Helper()
 	base := os.Getenv("BENCH_TMPDIR")
@@ -39,7 +39,7 @@ func (e *env) useStorage() {
 	free := int64(st.Bavail) * st.Bsize
 	if st.Type == tmpfsMagic {
 		e.storage = "tmpfs"
-		e.budget = min(free, memAvailable()/2)
+		e.budget = min(free, max(memAvailable()-memReserve, 0))
 	} else {
 		e.storage = "disk"
 		e.budget = free * 8 / 10
@@ -47,6 +47,11 @@ func (e *env) useStorage() {
 }
 
 const tmpfsMagic = 0x01021994
+
+// memReserve is the memory a cell leaves to the processes: 50 sshd, the
+// tools and their ssh clients. Ansible's tree, the largest, sums to about
+// 0.8 GiB at 50 hosts.
+const memReserve = 3 << 30
 
 func statfs(path string) (syscall.Statfs_t, error) {
 	var st syscall.Statfs_t
@@ -69,15 +74,12 @@ func memAvailable() int64 {
 	return 0
 }
 
-// footprint is what a cell leaves on the hosts at its peak: both builds
-// unpacked on every host, and one tarball (a download, an upload, or
-// Capistrano's archive of the rolled-back release).
+// footprint is what a cell leaves on the hosts at its peak: build 2
+// unpacked on every host, one tarball each (a download, an upload, or
+// Capistrano's archive of the rolled-back release), and build 1 once, as
+// every host's copy of it links the same files (see seed).
 func footprint(n int, set *artifactSet) int64 {
-	var per int64
-	for _, build := range builds {
-		per += set.Expect[build].Footprint
-	}
-	return int64(n) * (per + set.get("2", gz).Bytes)
+	return int64(n)*(set.Expect["2"].Footprint+set.get("2", gz).Bytes) + set.Expect["1"].Footprint
 }
 
 // fits reports whether a cell fits the storage budget.
