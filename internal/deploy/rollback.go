@@ -447,15 +447,26 @@ func (r *run) history() ([]*Record, error) {
 func ranReleases(recs []*Record) map[string]bool {
 	ran := map[string]bool{}
 	for _, rec := range recs {
-		switch rec.Outcome {
-		case OutcomeSucceeded, OutcomePartial, OutcomeUnchanged:
-			ran[rec.Build] = true
-		}
-		if rec.Kind == KindDeploy && rec.Previous != "" {
-			ran[rec.Previous] = true
+		for _, rel := range ranBy(rec) {
+			ran[rel] = true
 		}
 	}
 	return ran
+}
+
+// ranBy is the releases rec shows running in its env (see ranReleases).
+// A trim keeps what this shows of the release a rollback goes to (see
+// Retained).
+func ranBy(rec *Record) []string {
+	var rels []string
+	switch rec.Outcome {
+	case OutcomeSucceeded, OutcomePartial, OutcomeUnchanged:
+		rels = append(rels, rec.Build)
+	}
+	if rec.Kind == KindDeploy && rec.Previous != "" {
+		rels = append(rels, rec.Previous)
+	}
+	return rels
 }
 
 // neverRan refuses a named rollback to build when the deploy history shows

@@ -24,7 +24,9 @@ const maxTrimBatch = 10_000
 // except the newest keep of each app+env, and returns how many it deleted.
 // A running record stays whatever its age: recovery reports it. So does
 // the interrupted run no later run resolved (see deploy.Unresolved):
-// status shows it, and what to do, until one does.
+// status shows it, and what to do, until one does; and so do the live run
+// and the record that shows its rollback's release running (see
+// deploy.Retained), which status, the alert and a rollback read.
 //
 // It walks the index newest first in batches, each its own write
 // transaction that decides and deletes, so other writes go in between.
@@ -39,7 +41,7 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
 	}
-	t := &recordTrim{cut: timeKey(before, 0), keep: keep, seen: map[[2]string]int{}, kept: map[string]bool{}, decided: map[[2]string]bool{}}
+	t := &recordTrim{cut: timeKey(before, 0), keep: keep, seen: map[[2]string]int{}, kept: map[string]bool{}, decided: map[[2]string]bool{}, live: map[[2]string]*deploy.Retained{}}
 	n := 0
 	for !t.done {
 		if err := ctx.Err(); err != nil {
@@ -78,6 +80,9 @@ type recordTrim struct {
 	// any, the walk has met: the first interrupted, succeeded or
 	// unchanged record met, newest first, tells.
 	decided map[[2]string]bool
+	// live tells, of each app+env, the records its live run and a
+	// rollback from it read.
+	live map[[2]string]*deploy.Retained
 	// last is the last index entry examined; the next batch begins below
 	// it, whether or not it is still there.
 	last []byte
@@ -120,7 +125,11 @@ func (t *recordTrim) batch(tx *bolt.Tx, size int) (int, error) {
 				t.decided[scope] = true
 			}
 		}
-		if t.seen[scope]++; t.seen[scope] <= t.keep || stuck {
+		needed, err := t.needed(recs, scope, id, m)
+		if err != nil {
+			return 0, err
+		}
+		if t.seen[scope]++; t.seen[scope] <= t.keep || stuck || needed {
 			t.kept[id] = true
 			continue
 		}
@@ -142,6 +151,33 @@ func (t *recordTrim) batch(tx *bolt.Tx, size int) (int, error) {
 		}
 	}
 	return len(drop), nil
+}
+
+// needed reports whether the record id, of scope and whose index entry
+// says m, is one the live run of scope or a rollback from it reads (see
+// deploy.Retained). It reads the record only when that needs more than
+// its outcome.
+func (t *recordTrim) needed(recs *bolt.Bucket, scope [2]string, id string, m recordMeta) (bool, error) {
+	k := t.live[scope]
+	if k == nil {
+		k = &deploy.Retained{}
+		t.live[scope] = k
+	}
+	if k.Done() {
+		return false, nil
+	}
+	r := &deploy.Record{Outcome: deploy.Outcome(m.outcome)}
+	if k.NeedsRecord(r.Outcome) {
+		data := recs.Get([]byte(id))
+		if data == nil {
+			return false, fmt.Errorf("record %s: indexed but not stored", id)
+		}
+		var err error
+		if r, err = decodeRecord(data); err != nil {
+			return false, fmt.Errorf("record %s: %w", id, err)
+		}
+	}
+	return k.Keep(r), nil
 }
 
 // TrimAudit deletes the audit entries timed before before and returns how

@@ -72,7 +72,8 @@ func TestTrimLetsWritesThrough(t *testing.T) {
 			name: "TrimRecords",
 			fill: func(t *testing.T, s *embedded.Store) {
 				for i := range total {
-					r := &deploy.Record{ID: fmt.Sprintf("d%03d", i), App: "accounting", Env: "production", Started: old(i), Outcome: deploy.OutcomeSucceeded}
+					// Failed runs: none is the live one, which a trim keeps.
+					r := &deploy.Record{ID: fmt.Sprintf("d%03d", i), App: "accounting", Env: "production", Started: old(i), Outcome: deploy.OutcomeFailed}
 					if err := s.PutRecord(t.Context(), r); err != nil {
 						t.Fatal(err)
 					}

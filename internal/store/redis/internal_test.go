@@ -327,7 +327,9 @@ func TestTrimRecordWrittenBetweenPages(t *testing.T) {
 				}
 				return page, err
 			}
-			drop, err := trimmable(timeKey(start.Add(time.Duration(n)*time.Second)), keep, read)
+			drop, err := trimmable(timeKey(start.Add(time.Duration(n)*time.Second)), keep, read, func(id string) (*deploy.Record, error) {
+				return s.Record(ctx, id)
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 // except the newest keep of each app+env, and returns how many it deleted.
 // A running record stays whatever its age: recovery reports it. So does
 // the interrupted run no later run resolved (see deploy.Unresolved):
-// status shows it, and what to do, until one does. The index
+// status shows it, and what to do, until one does; and so do the live run
+// and the record that shows its rollback's release running (see
+// deploy.Retained), which status, the alert and a rollback read. The index
 // is read newest first, a page at a time; a record written since its page
 // was read (its index entry changed) stays, and counts once.
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
@@ -28,6 +31,12 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 	}
 	drop, err := trimmable(timeKey(before), keep, func(upper string) ([]string, error) {
 		return s.indexPage(ctx, upper)
+	}, func(id string) (*deploy.Record, error) {
+		r, err := s.Record(ctx, id)
+		if errors.Is(err, deploy.ErrNotFound) {
+			return nil, nil
+		}
+		return r, err
 	})
 	if err != nil {
 		return 0, err
@@ -37,9 +46,11 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 
 // trimmable returns the index entries of the records TrimRecords deletes:
 // those after the newest keep of their app+env, started before cut (a
-// timeKey), finished and not their app+env's unresolved interrupted run.
-// It reads the index through read, a page below
-// upper at a time, newest first.
+// timeKey), finished, not their app+env's unresolved interrupted run and
+// not one its live run or a rollback from it reads (see deploy.Retained).
+// It reads the index through read, a page below upper at a time, newest
+// first, and a record through load (nil: gone since) where its index
+// entry does not tell.
 //
 // Pages are not read atomically. A record written between two pages may be
 // met again in the later one: a running record that finished has a new
@@ -47,13 +58,14 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 // "running"), and one whose Started moved back has an entry further down.
 // It counts once, where first met; counted twice, it would let one more
 // record of its app+env be deleted than keep allows.
-func trimmable(cut string, keep int, read func(upper string) ([]string, error)) ([]string, error) {
+func trimmable(cut string, keep int, read func(upper string) ([]string, error), load func(id string) (*deploy.Record, error)) ([]string, error) {
 	seen := map[[2]string]int{}
 	met := map[string]bool{} // record IDs
 	// decided holds the app+envs whose unresolved interrupted run, if
 	// any, has been met: the first interrupted, succeeded or unchanged
 	// record, newest first, tells.
 	decided := map[[2]string]bool{}
+	live := map[[2]string]*deploy.Retained{}
 	var drop []string
 	upper := "+"
 	for {
@@ -80,8 +92,25 @@ func trimmable(cut string, keep int, read func(upper string) ([]string, error)) 
 					decided[scope] = true
 				}
 			}
+			k := live[scope]
+			if k == nil {
+				k = &deploy.Retained{}
+				live[scope] = k
+			}
+			needed := false
+			if !k.Done() {
+				r := &deploy.Record{Outcome: deploy.Outcome(f[3])}
+				if k.NeedsRecord(r.Outcome) {
+					if r, err = load(f[0]); err != nil {
+						return nil, err
+					}
+				}
+				// A record gone since its page was read is no
+				// longer there to keep.
+				needed = r != nil && k.Keep(r)
+			}
 			seen[scope]++
-			if seen[scope] > keep && m[:len(cut)] < cut && f[3] != string(deploy.OutcomeRunning) && !stuck {
+			if seen[scope] > keep && m[:len(cut)] < cut && f[3] != string(deploy.OutcomeRunning) && !stuck && !needed {
 				drop = append(drop, m)
 			}
 		}

@@ -50,7 +50,9 @@ type Store interface {
 	Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error)
 
 	// TrimRecords deletes the finished records started before before,
-	// except the newest keep of each app+env, and returns how many.
+	// except the newest keep of each app+env, an interrupted run no later
+	// run resolved, and the records the live run and a rollback from it
+	// read (see deploy.Retained), and returns how many.
 	TrimRecords(ctx context.Context, before time.Time, keep int) (int, error)
 	// TrimAudit deletes the audit entries timed before before, and
 	// returns how many.

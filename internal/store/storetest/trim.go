@@ -52,11 +52,12 @@ func testTrim(t *testing.T, fresh freshFunc) {
 		put("p1", "production", 40*day, deploy.OutcomeSucceeded)
 		assertIDs(t, s, deploy.Filter{Env: "production"}, "p6", "p5", "p2", "p1")
 
+		// s2 stays, the live run of staging.
 		n, err = s.TrimRecords(t.Context(), start.Add(-30*day), 0)
-		if err != nil || n != 3 {
-			t.Errorf("TrimRecords keeping none: deleted %d, %v; want 3 (p1, s1, s2)", n, err)
+		if err != nil || n != 2 {
+			t.Errorf("TrimRecords keeping none: deleted %d, %v; want 2 (p1, s1)", n, err)
 		}
-		assertIDs(t, s, deploy.Filter{}, "p6", "p5", "p2")
+		assertIDs(t, s, deploy.Filter{}, "p6", "p5", "p2", "s2")
 		if _, err := s.TrimRecords(t.Context(), start, -1); err == nil {
 			t.Error("TrimRecords keeping -1: got nil error, want an error")
 		}
@@ -93,12 +94,75 @@ func testTrim(t *testing.T, fresh freshFunc) {
 		if err != nil {
 			t.Fatalf("TrimRecords: %v", err)
 		}
-		if n != 7 {
-			t.Errorf("TrimRecords: deleted %d, want 7 (p1, p3, p4, s1, s2, c1, c2)", n)
+		// c2 stays as canary's live run.
+		if n != 6 {
+			t.Errorf("TrimRecords: deleted %d, want 6 (p1, p3, p4, s1, s2, c1)", n)
 		}
 		assertIDs(t, s, deploy.Filter{Env: "production"}, "p6", "p5", "p2")
 		assertIDs(t, s, deploy.Filter{Env: "staging"}, "s3")
-		assertIDs(t, s, deploy.Filter{Env: "canary"}, "c3")
+		assertIDs(t, s, deploy.Filter{Env: "canary"}, "c3", "c2")
+	})
+
+	// status, the alert and a rollback read the run that put what the
+	// hosts run live (deploy.Live) and a record showing the release a
+	// rollback from it goes to running once: however many runs since
+	// changed no host (failed, cancelled, reverted), neither is deleted.
+	t.Run("live run and its rollback's release", func(t *testing.T) {
+		s, _ := fresh(t)
+		day := 24 * time.Hour
+		put := func(id, env string, age time.Duration, kind deploy.Kind, outcome deploy.Outcome, build, previous string, edit func(*deploy.Record)) {
+			r := sampleRecord(id, "accounting", env, start.Add(-age))
+			r.Kind, r.Outcome, r.Build, r.Previous, r.RollbackTo = kind, outcome, build, previous, ""
+			if edit != nil {
+				edit(r)
+			}
+			mustPut(t, s, r)
+		}
+		to := func(rel string) func(*deploy.Record) { return func(r *deploy.Record) { r.RollbackTo = rel } }
+		// production: p3 is live; its rollback goes to 1, as 2 was
+		// marked bad (p2's deploy of it failed on a host, say), and
+		// p2 shows 1 running. A deploy still going passes over none.
+		put("p1", "production", 60*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "1", "", nil)
+		put("p2", "production", 55*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "2", "1", to("1"))
+		put("p3", "production", 50*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "3", "2", to("1"))
+		for i, o := range []deploy.Outcome{deploy.OutcomeFailed, deploy.OutcomeCancelled, deploy.OutcomeReverted, deploy.OutcomeFailed} {
+			put(fmt.Sprintf("p%d", 4+i), "production", time.Duration(40-i)*day, deploy.KindDeploy, o, "4", "3", nil)
+		}
+		put("p8", "production", day, deploy.KindDeploy, deploy.OutcomeRunning, "5", "3", nil)
+		// staging: s4, a rollback from 3 to 2, is live; one from 2
+		// goes to the release before it, 1, which s2 shows running.
+		put("s1", "staging", 60*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "1", "", nil)
+		put("s2", "staging", 55*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "2", "1", nil)
+		put("s3", "staging", 54*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "3", "2", nil)
+		put("s4", "staging", 50*day, deploy.KindRollback, deploy.OutcomeSucceeded, "2", "3", nil)
+		put("s5", "staging", 40*day, deploy.KindDeploy, deploy.OutcomeCancelled, "4", "2", nil)
+		put("s6", "staging", 39*day, deploy.KindDeploy, deploy.OutcomeFailed, "4", "2", nil)
+		// canary: c1 is live, and nothing to roll back to.
+		put("c1", "canary", 50*day, deploy.KindDeploy, deploy.OutcomeSucceeded, "1", "", func(r *deploy.Record) { r.NoRollback = true })
+		put("c2", "canary", 40*day, deploy.KindDeploy, deploy.OutcomeFailed, "2", "1", nil)
+
+		n, err := s.TrimRecords(t.Context(), start.Add(-30*day), 1)
+		if err != nil {
+			t.Fatalf("TrimRecords: %v", err)
+		}
+		if n != 8 {
+			t.Errorf("TrimRecords: deleted %d, want 8 (p1, p4, p5, p6, p7, s1, s3, s5)", n)
+		}
+		assertIDs(t, s, deploy.Filter{Env: "production"}, "p8", "p3", "p2")
+		assertIDs(t, s, deploy.Filter{Env: "staging"}, "s6", "s4", "s2")
+		assertIDs(t, s, deploy.Filter{Env: "canary"}, "c2", "c1")
+		for env, want := range map[string]string{"production": "p3", "staging": "s4", "canary": "c1"} {
+			recs, err := s.Records(t.Context(), deploy.Filter{App: "accounting", Env: env})
+			if err != nil {
+				t.Fatalf("Records %s: %v", env, err)
+			}
+			if env == "production" {
+				recs = recs[1:] // as if p8 failed
+			}
+			if live, _, _ := deploy.Live(recs); live == nil || live.ID != want {
+				t.Errorf("Live of %s after the trim: got %v, want %s", env, live, want)
+			}
+		}
 	})
 
 	t.Run("audit", func(t *testing.T) {
@@ -230,11 +294,18 @@ func trimByRule(recs []*deploy.Record, cut time.Time, keep int) []string {
 		scope := [2]string{r.App, r.Env}
 		byScope[scope] = append(byScope[scope], r)
 	}
+	live := map[[2]string]*deploy.Retained{}
 	var ids []string
 	for _, r := range sorted {
 		scope := [2]string{r.App, r.Env}
 		stuck, _ := deploy.Unresolved(byScope[scope])
-		if seen[scope]++; seen[scope] <= keep || !r.Started.Before(cut) || r.Outcome == deploy.OutcomeRunning || stuck == r {
+		k := live[scope]
+		if k == nil {
+			k = &deploy.Retained{}
+			live[scope] = k
+		}
+		needed := k.Keep(r)
+		if seen[scope]++; seen[scope] <= keep || !r.Started.Before(cut) || r.Outcome == deploy.OutcomeRunning || stuck == r || needed {
 			ids = append(ids, r.ID)
 		}
 	}

@@ -1,0 +1,98 @@
+package deploy
+
+// Retained tells a trim which records of one app+env the bot still reads
+// when it asks what runs there and where to roll back to, however old
+// they are: the run Live returns (or, while a run goes or after one was
+// interrupted, the run before it), and a record that shows the release
+// an unnamed rollback from it goes to running once (see ranReleases),
+// without which the rollback refuses that release as never run.
+// Trimmed, they would leave status, the alert's Rollback button and a
+// rollback without a target after enough runs that changed no host
+// (failed before their switch, cancelled, refused).
+//
+// Feed it the records of its app+env newest first, as Store.Records lists
+// them. The zero value is ready for use; it is not safe for concurrent use.
+type Retained struct {
+	state retainState
+	// target is the release the rollback goes to, while its record is
+	// sought; empty for the first release other than those in leave.
+	target string
+	leave  map[string]bool
+}
+
+type retainState int
+
+const (
+	retainLive  retainState = iota // the live run not met yet
+	retainProof                    // met; its rollback's release not shown running yet
+	retainDone
+)
+
+// Done reports whether no further record can be one to keep.
+func (k *Retained) Done() bool { return k.state == retainDone }
+
+// NeedsRecord reports whether Keep must see the whole next record, whose
+// outcome is o, rather than its outcome alone.
+func (k *Retained) NeedsRecord(o Outcome) bool {
+	switch k.state {
+	case retainLive:
+		return o == OutcomeSucceeded || o == OutcomeUnchanged || o == OutcomePartial
+	case retainProof:
+		return true
+	}
+	return false
+}
+
+// Keep reports whether r, the next record newest first, must stay. When
+// NeedsRecord said false, r may carry its Outcome alone.
+//
+// Unlike Live, Keep passes over a run still going, or interrupted, for
+// the run before it: a run going now may yet fail or be cancelled, and
+// then the run before it is live again; and one interrupted before it
+// switched every host (before any, say) left hosts on the release of the
+// run before it, which a rollback from there goes back from.
+func (k *Retained) Keep(r *Record) bool {
+	switch k.state {
+	case retainLive:
+		switch r.Outcome {
+		case OutcomeSucceeded, OutcomeUnchanged, OutcomePartial:
+		default:
+			return false
+		}
+		switch {
+		case r.Kind == KindDeploy && !r.CanRollBack():
+			// Its first release, or nothing good before it: as the
+			// alert and the deploy's report, nothing to go back to.
+			k.state = retainDone
+		case r.Kind == KindDeploy && r.RollbackTo != "":
+			// Where the rollback goes, as the deploy saw its hosts.
+			k.target, k.state = r.RollbackTo, retainProof
+		default:
+			// Records that say nothing of it (a rollback, an older
+			// deploy): the release that ran before the live one, as
+			// the rollback, which leaves the live release and marks
+			// bad the one a rollback left, picks the newest good one.
+			k.leave, k.state = map[string]bool{r.Build: true}, retainProof
+			if r.Kind == KindRollback && r.Previous != "" {
+				k.leave[r.Previous] = true
+			}
+		}
+		k.proves(r)
+		return true
+	case retainProof:
+		return k.proves(r)
+	}
+	return false
+}
+
+// proves reports whether r shows the rollback's release running, and
+// ends the search when it does.
+func (k *Retained) proves(r *Record) bool {
+	for _, rel := range ranBy(r) {
+		if k.target == rel || k.target == "" && !k.leave[rel] {
+			k.state = retainDone
+			return true
+		}
+	}
+	return false
+}

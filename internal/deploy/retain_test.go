@@ -1,0 +1,78 @@
+package deploy_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestRetained: of one app/env's records, newest first, a trim keeps the
+// live run and the record that shows the release a rollback from it goes
+// to running, past any number of runs that changed no host.
+func TestRetained(t *testing.T) {
+	type r = deploy.Record
+	dep := func(id string, o deploy.Outcome, build, previous, to string) *r {
+		return &r{ID: id, Kind: deploy.KindDeploy, Outcome: o, Build: build, Previous: previous, RollbackTo: to}
+	}
+	back := func(id string, build, left string) *r {
+		return &r{ID: id, Kind: deploy.KindRollback, Outcome: deploy.OutcomeSucceeded, Build: build, Previous: left}
+	}
+	noRollback := dep("d1", deploy.OutcomeSucceeded, "1", "", "")
+	noRollback.NoRollback = true
+	tests := []struct {
+		name string
+		recs []*r // newest first
+		want []string
+	}{
+		{"none", nil, nil},
+		{"only runs that changed nothing", []*r{dep("f2", deploy.OutcomeCancelled, "3", "2", ""), dep("f1", deploy.OutcomeFailed, "3", "2", "")}, nil},
+		{"deploy whose previous is where a rollback goes", []*r{
+			dep("f1", deploy.OutcomeFailed, "3", "2", ""),
+			dep("d2", deploy.OutcomeSucceeded, "2", "1", "1"),
+			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
+		}, []string{"d2"}},
+		{"deploy whose rollback goes past a bad previous", []*r{
+			dep("f1", deploy.OutcomeReverted, "4", "3", ""),
+			dep("d3", deploy.OutcomeSucceeded, "3", "2", "1"),
+			dep("d2", deploy.OutcomeFailed, "2", "1", ""),
+			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
+		}, []string{"d3", "d2"}},
+		{"running run passed over", []*r{
+			dep("d3", deploy.OutcomeRunning, "3", "2", ""),
+			dep("d2", deploy.OutcomePartial, "2", "1", ""),
+			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
+		}, []string{"d2"}},
+		{"interrupted run passed over", []*r{
+			dep("d3", deploy.OutcomeInterrupted, "3", "2", ""),
+			dep("d2", deploy.OutcomeSucceeded, "2", "1", "1"),
+			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
+		}, []string{"d2"}},
+		{"rollback", []*r{
+			dep("f1", deploy.OutcomeFailed, "4", "2", ""),
+			back("b1", "2", "3"),
+			dep("d3", deploy.OutcomeSucceeded, "3", "2", "2"),
+			dep("d2", deploy.OutcomeSucceeded, "2", "1", "1"),
+			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
+		}, []string{"b1", "d2"}},
+		{"nothing to roll back to", []*r{dep("f1", deploy.OutcomeFailed, "2", "1", ""), noRollback, dep("d0", deploy.OutcomeSucceeded, "0", "", "")}, []string{"d1"}},
+		{"first release", []*r{dep("d2", deploy.OutcomeSucceeded, "2", "", ""), dep("d1", deploy.OutcomeSucceeded, "1", "", "")}, []string{"d2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var k deploy.Retained
+			var got []string
+			for _, rec := range tc.recs {
+				if k.Keep(rec) {
+					got = append(got, rec.ID)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("kept %v, want %v", got, tc.want)
+			}
+			if !k.Done() && len(tc.want) > 0 {
+				t.Error("Done after the records that tell: got false, want true")
+			}
+		})
+	}
+}
