@@ -65,7 +65,7 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 			errList = append(errList, err)
 		}
 		if n > 0 {
-			trimmed = append(trimmed, fmt.Sprintf("%s that started before %s (the newest %d of each app/env are kept)", count(n, "deploy record", "deploy records"), now.Add(-t.Records).Format(time.RFC3339), t.Keep))
+			trimmed = append(trimmed, fmt.Sprintf("%s that started before %s (the newest %d of each app/env are kept, and the runs that status and rollbacks read)", count(n, "deploy record", "deploy records"), now.Add(-t.Records).Format(time.RFC3339), t.Keep))
 		}
 	}
 	if t.Audit > 0 {

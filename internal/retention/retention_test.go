@@ -51,10 +51,10 @@ func TestTrim(t *testing.T) {
 	}{
 		{"forever", 0, 0, 100, 3, []string{"deploy web 20261124", "deploy web 20260826", "deploy web 20251030"}},
 		{"records for 30 days", 30 * day, 0, 0, 1, []string{
-			"retention: deleted 2 deploy records that started before 2026-11-04T12:00:00Z (the newest 0 of each app/env are kept)",
+			"retention: deleted 2 deploy records that started before 2026-11-04T12:00:00Z (the newest 0 of each app/env are kept, and the runs that status and rollbacks read)",
 			"deploy web 20261124", "deploy web 20260826", "deploy web 20251030"}},
 		{"records for 30 days, the newest 2 kept", 30 * day, 0, 2, 2, []string{
-			"retention: deleted 1 deploy record that started before 2026-11-04T12:00:00Z (the newest 2 of each app/env are kept)",
+			"retention: deleted 1 deploy record that started before 2026-11-04T12:00:00Z (the newest 2 of each app/env are kept, and the runs that status and rollbacks read)",
 			"deploy web 20261124", "deploy web 20260826", "deploy web 20251030"}},
 		{"audit for a year", 0, 365 * day, 100, 3, []string{
 			"retention: deleted 1 audit entry from before 2025-12-04T12:00:00Z",
