@@ -364,28 +364,14 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		return
 	}
 	var notes []string
-	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+	forced, err := c.windowVerdict(ctx, cmd)
 	if err != nil {
 		c.refuse(err)
 		return
 	}
-	if !open {
-		if cmd.Force == "" {
-			c.refuse(errs.New(errs.Forbidden, "%s", why))
-			return
-		}
-		if _, ok := c.check(ctx, acl.Override, cmd.App, cmd.Env); !ok {
-			return
-		}
-		// An admin forcing a deploy is an admin around; anyone else's
-		// override is for the window, not for the admin the env wants
-		// watching.
-		if noAdmin && !c.s.isAdmin(ctx, c.req.User) {
-			c.refuse(errs.New(errs.Forbidden, "%s; --force overrides the deploy window, not the need for an admin around: an admin checks in with /here or forces the deploy", why))
-			return
-		}
+	if forced != "" {
 		dreq.Forced = cmd.Force
-		notes = append(notes, fmt.Sprintf("⚠ %s forced this deploy outside its window: %q (%s)", c.req.User, cmd.Force, why))
+		notes = append(notes, fmt.Sprintf("⚠ %s forced this deploy outside its window: %q (%s)", c.req.User, cmd.Force, forced))
 	}
 	note, ok := c.checkLocks(ctx, cmd.App, cmd.Env)
 	if !ok {
@@ -394,11 +380,27 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 	if note != "" {
 		notes = append(notes, note)
 	}
-	// Once the deploy holds its lease, the locks are read again: one
-	// taken since (by another replica, or another command on this one)
-	// refuses it. A lock taken later finds the deploy under way.
+	// Once the deploy holds its lease, the window and the locks are
+	// judged again: a window that closed since, an admin gone away, or a
+	// lock taken since (by another replica, or another command on this
+	// one) refuses it. A lock taken later finds the deploy under way.
 	dreq.Admit = func(ctx context.Context) error {
-		_, err := c.s.lockVerdict(ctx, cmd.App, cmd.Env, c.req.User)
+		open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+		switch {
+		case err != nil:
+			return err
+		case open:
+		case forced == "":
+			// Closed since the gate found it open. A --force the gate
+			// did not need is not taken up here: the deploy would go
+			// unannounced and unrecorded as an override.
+			return errs.New(errs.Forbidden, "%s; nothing was changed", why)
+		case noAdmin && !c.s.isAdmin(ctx, c.req.User):
+			// The override was granted at the gate, for the window; the
+			// admin around then has gone.
+			return errs.New(errs.Forbidden, "%s; %s; nothing was changed", why, forceNotAdmin)
+		}
+		_, err = c.s.lockVerdict(ctx, cmd.App, cmd.Env, c.req.User)
 		return err
 	}
 	rec, err := c.s.engine.Deploy(ctx, dreq, c.sink())
@@ -415,6 +417,40 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 	}
 	c.out.Reply(m)
 }
+
+// windowVerdict judges the window of cmd, a deploy, now: nil and "" when
+// it is open; when it is closed and cmd forces it past, as its requester
+// may, why it is closed (the override to announce); an error refusing the
+// deploy otherwise.
+func (c *call) windowVerdict(ctx context.Context, cmd Command) (string, error) {
+	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+	switch {
+	case err != nil:
+		return "", err
+	case open:
+		return "", nil
+	case cmd.Force == "":
+		return "", errs.New(errs.Forbidden, "%s", why)
+	}
+	grants, err := c.s.store.Grants(ctx)
+	if err != nil {
+		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+	}
+	if d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); !d.Allowed {
+		return "", errs.New(errs.Forbidden, "%s", d.Reason)
+	}
+	// An admin forcing a deploy is an admin around; anyone else's
+	// override is for the window, not for the admin the env wants
+	// watching.
+	if noAdmin && !c.s.isAdmin(ctx, c.req.User) {
+		return "", errs.New(errs.Forbidden, "%s; %s", why, forceNotAdmin)
+	}
+	return why, nil
+}
+
+// forceNotAdmin is why an override that is not an admin's is refused
+// where the env wants an admin around and none is.
+const forceNotAdmin = "--force overrides the deploy window, not the need for an admin around: an admin checks in with /here or forces the deploy"
 
 // dryRun replies the plan of a deploy, with what would refuse the deploy
 // if it were asked for now: a closed window or another's lock.
@@ -474,7 +510,7 @@ func (c *call) forceVerdict(ctx context.Context, cmd Command, why string, noAdmi
 	case !d.Allowed:
 		return refused + d.Reason, true
 	case noAdmin && !c.s.isAdmin(ctx, c.req.User):
-		return refused + why + "; --force overrides the deploy window, not the need for an admin around: an admin checks in with /here or forces the deploy", true
+		return refused + why + "; " + forceNotAdmin, true
 	}
 	return fmt.Sprintf("⚠ %s would force this deploy outside its window, announced in the channel: %s", c.req.User, why), true
 }
