@@ -124,6 +124,9 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	for _, h := range r.hosts {
 		r.rec.Hosts = append(r.rec.Hosts, HostResult{Host: h.Name, State: HostPending})
 	}
+	e.mu.Lock()
+	e.starting[t.key()] = r
+	e.mu.Unlock()
 	go r.keepLease(r.renewing)
 	if e.signals != nil {
 		go r.watchSignals(r.renewing)
@@ -224,6 +227,7 @@ func leftOutBy(recs []*Record, self, host string) bool {
 
 // abandon gives up a run that never started: nothing was recorded.
 func (r *run) abandon() {
+	r.forgetStarting()
 	close(r.renewing)
 	r.closeSessions()
 	r.cancel(errCancelled)
@@ -231,6 +235,15 @@ func (r *run) abandon() {
 	defer cancel()
 	if err := r.lease.Release(ctx); err != nil {
 		r.e.log.Warn("release deploy lease", "key", r.t.key(), "err", err)
+	}
+}
+
+// forgetStarting takes r out of the runs being started, if it is there.
+func (r *run) forgetStarting() {
+	r.e.mu.Lock()
+	defer r.e.mu.Unlock()
+	if r.e.starting[r.t.key()] == r {
+		delete(r.e.starting, r.t.key())
 	}
 }
 
@@ -334,7 +347,8 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		return nil, r.e.refuseDraining(r.rec.Kind)
 	}
 	if cause := context.Cause(r.ctx); errors.Is(cause, errCancelled) {
-		// Cancelled (from another replica) while its hosts were opened.
+		// Cancelled (here, or from another replica) while its hosts were
+		// opened.
 		r.e.wg.Done()
 		r.abandon()
 		return nil, errs.New(errs.Conflict, "%s %s was %v before it started; nothing was changed", r.rec.Kind, r.rec.ID, cause)
@@ -356,6 +370,9 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	}
 	r.e.mu.Lock()
 	r.e.running[r.t.key()] = r
+	if r.e.starting[r.t.key()] == r {
+		delete(r.e.starting, r.t.key())
+	}
 	r.e.mu.Unlock()
 	r.emit(Event{Kind: EventStarted, Record: r.snapshot()})
 	for _, dead := range r.tookOver {

@@ -56,8 +56,12 @@ type Engine struct {
 	// wherever it is shown (see hidingSession).
 	secrets *redact.Secrets
 
-	mu       sync.Mutex
-	running  map[string]*run // by app/env
+	mu      sync.Mutex
+	running map[string]*run // by app/env
+	// starting holds, by app/env, the runs that hold their lease and
+	// are opening their hosts, not started yet: a cancel given then
+	// stops one before it starts (see run.start).
+	starting map[string]*run
 	wg       sync.WaitGroup
 	draining bool // set by Drain: no further run starts
 	// drained is closed by Drain: a deploy waiting at its migrations
@@ -135,6 +139,7 @@ func NewEngine(opt Options) *Engine {
 		lockReplaced: opt.LockReplaced,
 		signals:      opt.Signals,
 		running:      map[string]*run{},
+		starting:     map[string]*run{},
 	}
 	if opt.Config != nil {
 		e.secrets = redact.NewSecrets(opt.Config.SecretValues()...)
@@ -299,6 +304,11 @@ func (e *Engine) Cancel(app, env, by string) (string, error) {
 	}
 	e.mu.Lock()
 	r, ok := e.running[t.key()]
+	if !ok {
+		// One that holds the app+env and opens its hosts has not
+		// started: cancelled now, it stops before it changes anything.
+		r, ok = e.starting[t.key()]
+	}
 	e.mu.Unlock()
 	if !ok {
 		return "", errs.New(errs.NotFound, "no deploy of %s is running", t.key())
