@@ -848,16 +848,7 @@ func TestMentionAddressedToSomeoneElse(t *testing.T) {
 			}
 			a.Stop()
 			a.Wait()
-			reqs := h.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("requests handed to the handler: got %d, want 1", len(reqs))
-			}
-			if ran := reqs[0].Refused == ""; ran != tc.run {
-				t.Errorf("run: got %v (refused %q), want %v", ran, reqs[0].Refused, tc.run)
-			}
-			if !tc.run && !strings.Contains(reqs[0].Refused, "nothing was run") {
-				t.Errorf("refusal: got %q, want it to say that nothing was run", reqs[0].Refused)
-			}
+			wantRun(t, h, tc.run)
 		})
 	}
 }
@@ -939,16 +930,23 @@ func TestSlashCommandStartingWithAMention(t *testing.T) {
 			}
 			a.Stop()
 			a.Wait()
-			reqs := h.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("requests handed to the handler: got %d, want 1", len(reqs))
-			}
-			if ran := reqs[0].Refused == ""; ran != tc.run {
-				t.Errorf("run: got %v (refused %q), want %v", ran, reqs[0].Refused, tc.run)
-			}
-			if !tc.run && !strings.Contains(reqs[0].Refused, "nothing was run") {
-				t.Errorf("refusal: got %q, want it to say that nothing was run", reqs[0].Refused)
-			}
+			wantRun(t, h, tc.run)
 		})
+	}
+}
+
+// wantRun checks that h was handed one request, which ran or, refused,
+// says that nothing was run.
+func wantRun(t *testing.T, h *countingHandler, run bool) {
+	t.Helper()
+	reqs := h.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("requests handed to the handler: got %d, want 1", len(reqs))
+	}
+	if ran := reqs[0].Refused == ""; ran != run {
+		t.Errorf("run: got %v (refused %q), want %v", ran, reqs[0].Refused, run)
+	}
+	if !run && !strings.Contains(reqs[0].Refused, "nothing was run") {
+		t.Errorf("refusal: got %q, want it to say that nothing was run", reqs[0].Refused)
 	}
 }
