@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	// Zone data built in: a machine or image without tzdata would
+	// otherwise call every zone but UTC unknown and refuse the config.
+	// The machine's own zone data, when present, is still read first.
+	_ "time/tzdata"
 )
 
 // loadZone reads a timezone key: an IANA zone name or UTC; empty is UTC.

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// zoneChildEnv marks the run of TestZonesWithoutSystemZoneData that sees no
+// zone data on the machine.
+const zoneChildEnv = "SWITCHMAN_TEST_NO_ZONEINFO"
+
+// systemZoneDirs are the places time.LoadLocation reads zone data from on
+// Linux, the Go installation's copy among them.
+func systemZoneDirs() []string {
+	dirs := []string{"/usr/share/zoneinfo", "/usr/share/lib/zoneinfo", "/usr/lib/locale/TZ", "/etc/zoneinfo"}
+	if root := runtime.GOROOT(); root != "" {
+		dirs = append(dirs, filepath.Join(root, "lib", "time"))
+	}
+	var out []string
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestZonesWithoutSystemZoneData: a machine or container without tzdata
+// (a static image, a minimal distribution) must still read a config whose
+// window and trains name a real zone, rather than call Europe/Warsaw an
+// unknown time zone; a zone that does not exist is still refused there.
+// The test runs itself again in a mount namespace where every directory
+// of zone data is hidden under an empty tmpfs.
+func TestZonesWithoutSystemZoneData(t *testing.T) {
+	if os.Getenv(zoneChildEnv) == "1" {
+		checkZonesWithoutZoneData(t)
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Fatalf("this test hides zone data with Linux mount namespaces; run it on Linux")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatalf("unshare not found (apt-get install -y util-linux): %v", err)
+	}
+	dirs := systemZoneDirs()
+	if len(dirs) == 0 {
+		t.Fatal("no zone data directory found on this machine to hide")
+	}
+	var script strings.Builder
+	for _, d := range dirs {
+		script.WriteString("mount -t tmpfs none '" + d + "' && ")
+	}
+	script.WriteString(`exec "$0" -test.run='^TestZonesWithoutSystemZoneData$' -test.count=1 -test.v`)
+	cmd := exec.CommandContext(t.Context(), unshare, "-m", "--propagation", "private", "sh", "-c", script.String(), os.Args[0])
+	cmd.Env = []string{zoneChildEnv + "=1", "PATH=" + os.Getenv("PATH"), "TZ=UTC"}
+	if root := runtime.GOROOT(); root != "" {
+		cmd.Env = append(cmd.Env, "GOROOT="+root)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run without zone data (hiding %s): %v\n%s", strings.Join(dirs, ", "), err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestZonesWithoutSystemZoneData") {
+		t.Fatalf("run without zone data did not pass:\n%s", out)
+	}
+}
+
+func checkZonesWithoutZoneData(t *testing.T) {
+	// The mounts hid the machine's zone data, or this test proves nothing.
+	for _, d := range systemZoneDirs() {
+		if entries, err := os.ReadDir(d); err != nil || len(entries) > 0 {
+			t.Fatalf("zone data still visible in %s (%d entries, err %v)", d, len(entries), err)
+		}
+	}
+	y := strings.Replace(minimalYAML, "        hosts: [web1]\n", `        hosts: [web1]
+        window:
+          timezone: Europe/Warsaw
+          weekly: ["Mon-Thu 09:00-16:00"]
+`, 1)
+	c, err := Parse("test.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatalf("Parse of a window in Europe/Warsaw: %v", err)
+	}
+	sched, err := c.Apps["web"].Envs["prod"].Schedule()
+	if err != nil {
+		t.Fatalf("Schedule: %v", err)
+	}
+	// Monday 2026-07-06 08:30 UTC is 10:30 CEST, inside the window; in UTC
+	// (a zone quietly lost) it would be 08:30, outside it.
+	if v := sched.At(time.Date(2026, 7, 6, 8, 30, 0, 0, time.UTC)); !v.Open {
+		t.Errorf("Monday 10:30 CEST: got closed (%s), want open", v.Reason)
+	}
+	for _, tc := range []struct {
+		name, zone string
+		offset     int // seconds east of UTC on 2026-07-06
+	}{
+		{"Europe/Warsaw", "Europe/Warsaw", 2 * 3600},
+		{"America/New_York", "America/New_York", -4 * 3600},
+	} {
+		loc, err := loadZone(tc.zone)
+		if err != nil {
+			t.Errorf("loadZone(%q): %v", tc.zone, err)
+			continue
+		}
+		if _, off := time.Date(2026, 7, 6, 12, 0, 0, 0, loc).Zone(); off != tc.offset {
+			t.Errorf("%s offset: got %d, want %d", tc.name, off, tc.offset)
+		}
+	}
+	if _, err := loadZone("Mars/Olympus"); err == nil || !strings.Contains(err.Error(), `unknown time zone "Mars/Olympus"`) {
+		t.Errorf("loadZone(Mars/Olympus): got %v, want unknown time zone", err)
+	}
+}
