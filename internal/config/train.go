@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -58,6 +59,11 @@ func (t *Train) Schedule(spec string) (cron.Schedule, error) {
 	}
 	cs, err := cron.ParseStandard("CRON_TZ=" + t.Location().String() + " " + spec)
 	if err != nil {
+		if f := strings.Fields(spec); len(f) == 5 && sundaySeven.MatchString(f[4]) && strings.Contains(err.Error(), "(7) above maximum (6)") {
+			// crontab(5) reads 7 as Sunday; cron's own message names
+			// only the range, not the field nor which day is Sunday.
+			return nil, fmt.Errorf("%q: the day of the week runs from 0 (Sunday) to 6 (Saturday), or SUN to SAT; write Sunday as 0 or SUN, not 7", spec)
+		}
 		return nil, err
 	}
 	if _, ok := cs.(*cron.SpecSchedule); !ok {
@@ -65,6 +71,10 @@ func (t *Train) Schedule(spec string) (cron.Schedule, error) {
 	}
 	return cs, nil
 }
+
+// sundaySeven matches a day-of-week field that names day 7 (alone, or as
+// the end or start of a range), which crontab(5) takes for Sunday.
+var sundaySeven = regexp.MustCompile(`(^|[,-])7([,-]|$)`)
 
 // leapYear starts the search for a schedule's first time: cron looks five
 // years ahead, so a 29 February is found, and whether a day of a month

@@ -252,6 +252,22 @@ func TestValidationRules(t *testing.T) {
 			want:  one("departure:", `trains.daily.departure: "CRON_TZ=America/New_York 0 14 * * 1-5": set the time zone with the train's timezone key, not in the schedule`),
 		},
 		{
+			// crontab(5) takes 7 for Sunday; the train's parser does not,
+			// and says which day is Sunday rather than only the range.
+			name:  "train departure with Sunday as 7",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * 1-7\"\n    departure: \"0 14 * * 7\"\nusers:\n"},
+			want: func(y string) []want {
+				return append(one("boarding:", `trains.daily.boarding: "0 10 * * 1-7": the day of the week runs from 0 (Sunday) to 6 (Saturday), or SUN to SAT; write Sunday as 0 or SUN, not 7`)(y),
+					one("departure:", `trains.daily.departure: "0 14 * * 7": the day of the week runs from 0 (Sunday) to 6 (Saturday), or SUN to SAT; write Sunday as 0 or SUN, not 7`)(y)...)
+			},
+		},
+		{
+			// A 7 is not blamed for another field's mistake.
+			name:  "train departure with a bad minute and Sunday as 7",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * 0\"\n    departure: \"61 14 * * 7\"\nusers:\n"},
+			want:  one("departure:", `trains.daily.departure: end of range (61) above maximum (59): 61`),
+		},
+		{
 			// Cron takes the day, and the train would never leave.
 			name:  "train departure on a day no month has",
 			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 31 4,6 *\"\nusers:\n"},
