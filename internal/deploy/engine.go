@@ -385,7 +385,9 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 	case rec.Awaiting.IsZero():
 		return errs.New(errs.Conflict, "deploy %s is not waiting for a confirmation", id)
 	case !e.now().Before(rec.Awaiting):
-		return errTooLate(id, rec.Awaiting)
+		// Read back, the deadline is in the zone of the replica that
+		// wrote it: shown in this one's, as its other replies are.
+		return errTooLate(id, rec.Awaiting.In(e.now().Location()))
 	}
 	c := confirmation{ok: ok, by: by}
 	pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)

@@ -1492,3 +1492,37 @@ func TestLateAnswerRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmTooLateFromAnotherReplica: an answer given on another
+// replica after the prompt's deadline is refused, the deadline shown in
+// that replica's zone, as its other replies show times, not in the zone
+// the record was written in.
+func TestConfirmTooLateFromAnotherReplica(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other *deploy.Engine
+	f := newFixtureWith(t, askingYAML("true", "1m"), func(o *deploy.Options) {
+		o.Signals = o.Store.(deploy.Signals)
+		o.Now = func() time.Time { return time.Now().UTC() }
+		// The other replica's clock is past the deadline, in Tokyo.
+		other = deploy.NewEngine(deploy.Options{Config: o.Config, Transports: o.Transports, Store: o.Store, Leases: o.Leases, Locks: o.Locks, Signals: o.Signals, Owner: "b:1",
+			Now: func() time.Time { return time.Now().Add(2 * time.Minute).In(tokyo) }})
+	})
+	f.build("1")
+	d := f.deployAsking(t, "1")
+	rec, err := f.store.Record(t.Context(), d.rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rec.Awaiting.In(tokyo).Format("15:04:05 MST")
+	err = other.SignalConfirm(t.Context(), d.rec.ID, "bob", true)
+	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "stopped waiting for a confirmation at "+want) {
+		t.Errorf("confirm after the deadline on another replica: got %v, want it refused with the deadline %s", err, want)
+	}
+	if err := f.engine.Confirm(t.Context(), d.rec.ID, "ana", false); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+}
