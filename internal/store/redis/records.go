@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -41,10 +42,21 @@ import (
 // that moment are added, and writes keep it up to date from then on.
 // records:running is read as a superset: a member counts only while it is
 // still its record's member in records:member (so its Outcome is still
-// running), and one that is not is dropped when met. A writer that does
-// not know records:running (an older Switchman during an upgrade) leaves
-// such members behind, and its new running records out: delete the marker
-// once every replica runs this version, and the next listing rebuilds it.
+// running), and one that is not is dropped when met.
+//
+// A writer that does not know records:running (a replica of an older
+// Switchman during a rolling upgrade) leaves its new running records out
+// of it. Such a run, left running when that replica stopped for the
+// upgrade, would never be found to recover. So the marker holds a
+// watermark, a timeKey: each listing first adds to records:running the
+// running entries of records:index above it, then sets it to catchUpMargin
+// before the store's clock. A record is first written when its run starts,
+// so its entry is above the watermark then, on any writer's clock that is
+// within catchUpMargin of this one's.
+//
+// catchUpMargin is how far back the watermark stays behind the store's
+// clock: every listing reads the index entries of runs started since.
+const catchUpMargin = time.Hour
 
 // pageSize is how many index entries one script call examines.
 const pageSize = 256
@@ -248,18 +260,28 @@ return out
 
 // runningPage is recordsPage for f.Outcome running, read from
 // records:running; it builds records:running first if the store never
-// did.
+// did, and its first page adds to it what older writers left out (see the
+// top of this file).
 func (s *Store) runningPage(ctx context.Context, f deploy.Filter, upper string, want int) (recordPage, error) {
-	keys := []string{s.key("records"), s.key("records", "running"), s.key("records", "member"), s.key("records", "running", "built")}
+	keys := []string{s.key("records"), s.key("records", "running"), s.key("records", "member"), s.key("records", "running", "built"), s.key("records", "index")}
 	run := func() (any, error) {
-		return s.guarded(ctx, runningPageScript, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want).Result()
+		watermark := timeKey(s.now().Add(-catchUpMargin))
+		return s.guarded(ctx, runningPageScript, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want, watermark).Result()
 	}
 	v, err := run()
+	// Each reply that asks again has moved the watermark up by a page:
+	// more entries than a page were above it.
+	for err == nil && catchingUp(v) {
+		v, err = run()
+	}
 	if errors.Is(err, goredis.Nil) {
 		if err := s.buildRunning(ctx); err != nil {
 			return recordPage{}, err
 		}
 		v, err = run()
+		for err == nil && catchingUp(v) {
+			v, err = run()
+		}
 	}
 	if errors.Is(err, goredis.Nil) {
 		return recordPage{}, errors.New("list records: the running index was removed as it was built")
@@ -270,17 +292,52 @@ func (s *Store) runningPage(ctx context.Context, f deploy.Filter, upper string, 
 	return decodePage(v)
 }
 
+// catchingUp reports whether v is runningPageScript's reply asking to be
+// called again: the entries above the watermark were more than a page.
+func catchingUp(v any) bool {
+	a, ok := v.([]any)
+	return ok && len(a) == 1
+}
+
 // runningPageScript is recordsPageScript for the running records, reading
 // KEYS[2], records:running, and returning nil if KEYS[4], the marker that
-// it was built, is missing. ARGV[5] is the outcome running. A member that
-// is not its record's member in KEYS[3], records:member, is stale: it is
-// skipped and removed; its record, if still running, has its member
-// there, added by the write that replaced it. The removal is best effort
-// (pcall): Redis refuses writes when out of memory or read-only, not this
-// listing.
+// it was built, is missing or holds no watermark (as a version before the
+// watermark set it). ARGV[5] is the outcome running. A member that is not
+// its record's member in KEYS[3], records:member, is stale: it is skipped
+// and removed; its record, if still running, has its member there, added
+// by the write that replaced it. The removal is best effort (pcall): Redis
+// refuses writes when out of memory or read-only, not this listing.
+//
+// The first page (ARGV[1] "+") first adds to KEYS[2] the running entries
+// of KEYS[5], records:index, above the watermark, then sets it to ARGV[7].
+// With more than ARGV[2] of them, it adds a page, sets the watermark to
+// the last entry it examined and returns {1}: call it again. Its writes
+// are best effort, as the removals are: a Redis that refuses them still
+// lists.
 var runningPageScript = goredis.NewScript(guard + `
-if redis.call('EXISTS', KEYS[4]) == 0 then
+local mark = redis.call('GET', KEYS[4])
+if not mark or string.len(mark) < 21 then
   return false
+end
+if ARGV[1] == '+' then
+  local above = redis.call('ZRANGEBYLEX', KEYS[5], '(' .. mark, '+', 'LIMIT', 0, tonumber(ARGV[2]))
+  for _, m in ipairs(above) do
+    local outcome = string.match(string.sub(m, 22), '^%Z*%z%Z*%z%Z*%z(%Z*)$')
+    if not outcome then
+      return redis.error_reply('malformed record index entry ' .. m)
+    end
+    if outcome == ARGV[5] then
+      redis.pcall('ZADD', KEYS[2], 0, m)
+    end
+  end
+  if #above == tonumber(ARGV[2]) then
+    local set = redis.pcall('SET', KEYS[4], above[#above])
+    if type(set) ~= 'table' or not set.err then
+      return {1}
+    end
+  else
+    redis.pcall('SET', KEYS[4], ARGV[7])
+  end
 end
 local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
 local want = tonumber(ARGV[6])
@@ -313,9 +370,12 @@ return out
 // it is built. Several replicas may run it at once.
 func (s *Store) buildRunning(ctx context.Context) error {
 	keys := []string{s.key("records", "index"), s.key("records", "running"), s.key("records", "running", "built")}
+	// Taken before the first page: an entry an older writer adds above
+	// the pages already read is above it, for the next listing.
+	watermark := timeKey(s.now().Add(-catchUpMargin))
 	upper := "+"
 	for {
-		v, err := s.guarded(ctx, buildRunningScript, keys, upper, pageSize, string(deploy.OutcomeRunning)).Result()
+		v, err := s.guarded(ctx, buildRunningScript, keys, upper, pageSize, string(deploy.OutcomeRunning), watermark).Result()
 		if err != nil {
 			return s.fail(ctx, "build running index", err)
 		}
@@ -333,7 +393,7 @@ func (s *Store) buildRunning(ctx context.Context) error {
 // buildRunningScript adds to KEYS[2] the entries of outcome ARGV[3] among
 // up to ARGV[2] entries of KEYS[1] below ARGV[1], and returns {last entry
 // examined, whether there may be more}; with none more, it sets KEYS[3],
-// the marker that KEYS[2] is built. It starts with guard, so the marker
+// the marker that KEYS[2] is built, to the watermark ARGV[4]. It starts with guard, so the marker
 // is set in the same call that checks the id, never in a store Redis
 // emptied.
 var buildRunningScript = goredis.NewScript(guard + `
@@ -350,7 +410,7 @@ for _, m in ipairs(members) do
   end
 end
 if out[2] == 0 then
-  redis.call('SET', KEYS[3], '1')
+  redis.call('SET', KEYS[3], ARGV[4])
 end
 return out
 `)
