@@ -5,6 +5,8 @@ package deploy
 
 import (
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/jsonkeep"
 )
 
 // Kind tells a deploy from a rollback.
@@ -90,6 +92,24 @@ type HostResult struct {
 	// process died, had begun and that were still running ("deploy
 	// 20261123-…: 2 processes (sh, sleep)").
 	Stopped string `json:"stopped,omitempty"`
+
+	// unknown holds what a newer version wrote of the host (see Record).
+	unknown jsonkeep.Unknown
+}
+
+// hostResultJSON is HostResult without its JSON methods.
+type hostResultJSON HostResult
+
+// UnmarshalJSON decodes h, keeping the members it does not know.
+func (h *HostResult) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*hostResultJSON)(h))
+	h.unknown = u
+	return err
+}
+
+// MarshalJSON encodes h with the members a newer version wrote.
+func (h HostResult) MarshalJSON() ([]byte, error) {
+	return jsonkeep.Encode(hostResultJSON(h), h.unknown)
 }
 
 // MayHaveSwitched reports whether this run switched the host's
@@ -194,7 +214,25 @@ type Record struct {
 	// began there and left running when its process died. Empty in
 	// records written before it: their runs left nothing to find.
 	Run string `json:"run,omitempty"`
+
+	// unknown holds what a newer version wrote in the stored record, for
+	// a write of the record read (a recovery) to keep.
+	unknown jsonkeep.Unknown
 }
+
+// recordJSON is Record without its JSON methods.
+type recordJSON Record
+
+// UnmarshalJSON decodes r, keeping the members it does not know.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*recordJSON)(r))
+	r.unknown = u
+	return err
+}
+
+// MarshalJSON encodes r with the members a newer version wrote in the
+// record it was read from.
+func (r Record) MarshalJSON() ([]byte, error) { return jsonkeep.Encode(recordJSON(r), r.unknown) }
 
 // RunTokenLen is the length of a run's token. All tokens have it, so that
 // none can match the start of another in a search of the hosts'
@@ -327,7 +365,24 @@ type Lock struct {
 	Created time.Time `json:"created"`
 	// Expires is zero for a lock that lasts until someone unlocks.
 	Expires time.Time `json:"expires,omitzero"`
+
+	// unknown holds what a newer version wrote in the stored lock, for a
+	// replacement of the lock read to keep (see Record). Equal ignores it.
+	unknown jsonkeep.Unknown
 }
+
+// lockJSON is Lock without its JSON methods.
+type lockJSON Lock
+
+// UnmarshalJSON decodes l, keeping the members it does not know.
+func (l *Lock) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*lockJSON)(l))
+	l.unknown = u
+	return err
+}
+
+// MarshalJSON encodes l with the members a newer version wrote.
+func (l Lock) MarshalJSON() ([]byte, error) { return jsonkeep.Encode(lockJSON(l), l.unknown) }
 
 // Scope renders the lock's scope for people: "all deploys", "accounting",
 // "accounting/production".

@@ -1,13 +1,15 @@
 // Package trainstore is what a state store keeps for deploy trains: the
 // cars aboard and when each scheduled event last ran. It imports nothing of
-// Switchman, so the stores implement Store without pulling in the train
-// scheduler and the command layer behind it; package train uses these
-// types under the same names.
+// Switchman but the leaf package jsonkeep, so the stores implement Store
+// without pulling in the train scheduler and the command layer behind it;
+// package train uses these types under the same names.
 package trainstore
 
 import (
 	"context"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/jsonkeep"
 )
 
 // Kinds of events, as MarkRun and LastRun name them.
@@ -32,7 +34,25 @@ type Car struct {
 	// their permission is checked again then.
 	User    string    `json:"user"`
 	Boarded time.Time `json:"boarded"`
+
+	// unknown holds what a newer version wrote of the car, for a store
+	// that writes the train's cars again (another boarding, cars put
+	// back) to keep.
+	unknown jsonkeep.Unknown
 }
+
+// carJSON is Car without its JSON methods.
+type carJSON Car
+
+// UnmarshalJSON decodes c, keeping the members it does not know.
+func (c *Car) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*carJSON)(c))
+	c.unknown = u
+	return err
+}
+
+// MarshalJSON encodes c with the members a newer version wrote.
+func (c Car) MarshalJSON() ([]byte, error) { return jsonkeep.Encode(carJSON(c), c.unknown) }
 
 // Store keeps the cars aboard each train and when each scheduled event last
 // ran. Trains are named; a train nobody boarded is empty. Implementations
