@@ -189,7 +189,9 @@ func undoInterrupted(r *deploy.Record) (to, from string, ok bool) {
 // MigrationsLine says how far r's migrations got, for whoever decides
 // what to do after the deploy stopped half-way: neither switching back nor
 // a rollback undoes a migration. It is "" when r says nothing of them (a
-// rollback, an app without migrations, a record older than the state).
+// rollback, an app without migrations). A deploy recorded by a version
+// that did not record their state, but listed some pending, may have run
+// them.
 func MigrationsLine(r *deploy.Record) string {
 	names := ""
 	if len(r.Migrations) > 0 {
@@ -209,6 +211,10 @@ func MigrationsLine(r *deploy.Record) string {
 		return "migrations: done" + names + ": they stay applied, a rollback does not undo them"
 	case deploy.MigrationsFailed:
 		return "⚠ migrations: failed" + names + ": some may be applied; check the database before rolling back"
+	case "":
+		if r.Kind == deploy.KindDeploy && names != "" {
+			return "⚠ migrations: pending" + names + ", and this deploy's record, by an earlier version of the bot, does not say whether it ran them: some, all or none may be applied; check the database before rolling back"
+		}
 	}
 	return ""
 }
