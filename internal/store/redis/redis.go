@@ -131,8 +131,9 @@ type Store struct {
 	// reset.go); reset, once set, is the error of every later call.
 	id    string
 	reset atomic.Pointer[errs.Error]
-	// untold holds, by run and kind, the nonce of a TakeSignal that
-	// failed without a clear answer, for the next call to reuse.
+	// untold holds, by run and kind, the untoldNonce of a TakeSignal
+	// that failed without a clear answer, for the next call to reuse;
+	// one older than replyTTL is of no use and is dropped.
 	untold sync.Map
 }
 

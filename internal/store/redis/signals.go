@@ -86,20 +86,43 @@ return false
 // lost reply, it returns the signal it took. A call that failed without a
 // clear answer (its deadline passed while Redis ran it, say) may have
 // taken the signal all the same: the next call for the same run and kind
-// reuses its nonce, and so gets that signal back.
+// within replyTTL reuses its nonce, and so gets that signal back.
 func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
 	key := id + "\x00" + kind
+	now := s.now()
 	n := nonce()
-	if prev, ok := s.untold.Load(key); ok {
-		n = prev.(string)
+	if prev, ok := s.untold.Load(key); ok && now.Sub(prev.(untoldNonce).at) < replyTTL {
+		n = prev.(untoldNonce).nonce
 	}
 	v, ok, err := s.takeSignal(ctx, id, kind, n)
 	if err != nil {
-		s.untold.Store(key, n)
+		s.forgetUntold(now)
+		s.untold.Store(key, untoldNonce{nonce: n, at: now})
 		return v, ok, err
 	}
 	s.untold.Delete(key)
 	return v, ok, nil
+}
+
+// untoldNonce is the nonce of a TakeSignal that failed without a clear
+// answer, and when it failed.
+type untoldNonce struct {
+	nonce string
+	at    time.Time
+}
+
+// forgetUntold drops the nonces of calls that failed replyTTL or more
+// before now: the signal such a call may have taken is no longer kept
+// under it in Redis. Most of them are of runs that ended as Redis was
+// unreachable, which no call asks about again: kept, they would pile up
+// for as long as the bot runs.
+func (s *Store) forgetUntold(now time.Time) {
+	s.untold.Range(func(k, v any) bool {
+		if now.Sub(v.(untoldNonce).at) >= replyTTL {
+			s.untold.CompareAndDelete(k, v)
+		}
+		return true
+	})
 }
 
 // takeSignal is TakeSignal with the call's nonce.
