@@ -1,0 +1,74 @@
+package discord
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchman-bot/switchman/internal/testenv/leakcheck"
+)
+
+// TestGatewayReconnectsLeaveNothing drops the gateway connection again
+// and again, and checks that once RunGateway returns no goroutine or file
+// of any connection is left: Discord moves a bot's gateway connection
+// every few hours, for as long as it runs. Not parallel: other tests'
+// goroutines would count.
+func TestGatewayReconnectsLeaveNothing(t *testing.T) {
+	const drops = 4
+	var conns atomic.Int32
+	up := websocket.Upgrader{}
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			t.Errorf("upgrade: %v", err)
+			return
+		}
+		defer conn.Close()
+		if conn.WriteJSON(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": 45000}}) != nil {
+			return
+		}
+		var hello struct {
+			Op int `json:"op"`
+		}
+		if err := conn.ReadJSON(&hello); err != nil {
+			return
+		}
+		ready := map[string]any{"op": 0, "t": "READY", "s": 1, "d": map[string]any{
+			"v": 9, "session_id": "session-1", "user": map[string]any{"id": "999", "username": "switchman", "bot": true}, "guilds": []any{},
+		}}
+		if hello.Op == 6 { // a resume
+			ready = map[string]any{"op": 0, "t": "RESUMED", "s": 2, "d": map[string]any{}}
+		}
+		if conn.WriteJSON(ready) != nil {
+			return
+		}
+		if conns.Add(1) <= drops {
+			return // dropped: the bot reconnects
+		}
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(gw.Close)
+	hs := newHarness(t, nil, nil)
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+
+	snap := leakcheck.Take(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+	waitFor(t, "the reconnections", func() bool { return conns.Load() > drops })
+	cancel()
+	waitGateway(t, done)
+	hs.shutdown(t)
+	gw.CloseClientConnections()
+	hs.fd.srv.CloseClientConnections()
+	snap.Check(t)
+}
