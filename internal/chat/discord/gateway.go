@@ -58,6 +58,18 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 	})
 	defer remove()
+	// A lost connection is opened again here rather than by discordgo,
+	// whose loop knows no ctx: it would go on dialling (and, once Discord
+	// answered, reconnect) after RunGateway returned.
+	a.s.ShouldReconnectOnError = false
+	lost := make(chan struct{}, 1)
+	removeLost := a.s.AddHandler(func(*discordgo.Session, *discordgo.Disconnect) {
+		select {
+		case lost <- struct{}{}:
+		default:
+		}
+	})
+	defer removeLost()
 	if err := a.openGateway(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -65,11 +77,41 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("discord gateway connected")
-	<-ctx.Done()
-	if err := a.s.Close(); err != nil {
-		a.log.Warn("close discord gateway", "err", a.scrub(err))
+	for {
+		select {
+		case <-ctx.Done():
+			if err := a.s.Close(); err != nil {
+				a.log.Warn("close discord gateway", "err", a.scrub(err))
+			}
+			return nil
+		case <-lost:
+		}
+		a.log.Warn("discord gateway: connection lost; connecting again")
+		if !a.reopenGateway(ctx) {
+			return nil
+		}
+		a.log.Info("discord gateway connected again")
 	}
-	return nil
+}
+
+// reopenGateway opens the gateway connection again after it was lost,
+// until it is open or ctx ends (then it reports false). Discord refusing
+// the bot now, which it took before (its token revoked, say), is logged
+// and tried again at the longest pause: the rest of the bot goes on.
+func (a *Adapter) reopenGateway(ctx context.Context) bool {
+	for {
+		err := a.openGateway(ctx)
+		switch {
+		case err == nil:
+			return true
+		case ctx.Err() != nil:
+			return false
+		}
+		a.log.Error("discord gateway: refused; trying again", "err", err, "in", gatewayRetryMax)
+		if pause.For(ctx, gatewayRetryMax) != nil {
+			return false
+		}
+	}
 }
 
 // Pauses between two tries to open the gateway.
@@ -87,7 +129,7 @@ func (a *Adapter) openGateway(ctx context.Context) error {
 	wait := gatewayRetryMin
 	for {
 		err := a.s.Open()
-		if err == nil {
+		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			return nil
 		}
 		if gatewayRefused(err) {

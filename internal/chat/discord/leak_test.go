@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 
 	"github.com/switchman-bot/switchman/internal/testenv/leakcheck"
@@ -69,6 +71,71 @@ func TestGatewayReconnectsLeaveNothing(t *testing.T) {
 	waitGateway(t, done)
 	hs.shutdown(t)
 	gw.CloseClientConnections()
+	hs.fd.srv.CloseClientConnections()
+	snap.Check(t)
+}
+
+// TestGatewayDownAtStopLeavesNothing: the gateway goes away, and the bot
+// stops while it is away. Nothing keeps trying to reconnect once
+// RunGateway has returned. Not parallel: other tests' goroutines would
+// count.
+func TestGatewayDownAtStopLeavesNothing(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		conns []*websocket.Conn
+		ready atomic.Int32
+	)
+	up := websocket.Upgrader{}
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, conn)
+		mu.Unlock()
+		defer conn.Close()
+		if conn.WriteJSON(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": 45000}}) != nil {
+			return
+		}
+		var identify struct{ Op int }
+		if conn.ReadJSON(&identify) != nil {
+			return
+		}
+		if conn.WriteJSON(map[string]any{"op": 0, "t": "READY", "s": 1, "d": map[string]any{
+			"v": 9, "session_id": "session-1", "user": map[string]any{"id": "999", "username": "switchman", "bot": true}, "guilds": []any{},
+		}}) != nil {
+			return
+		}
+		ready.Add(1)
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(gw.Close)
+	hs := newHarness(t, nil, nil)
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+
+	var dropped atomic.Bool
+	hs.a.s.AddHandler(func(*discordgo.Session, *discordgo.Disconnect) { dropped.Store(true) })
+	snap := leakcheck.Take(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+	waitFor(t, "the gateway connected", func() bool { return ready.Load() == 1 })
+	// Discord goes away: no connection, none taken.
+	gw.Listener.Close()
+	mu.Lock()
+	for _, c := range conns {
+		c.NetConn().Close()
+	}
+	mu.Unlock()
+	waitFor(t, "the bot to see the connection drop", dropped.Load)
+	cancel()
+	waitGateway(t, done)
+	hs.shutdown(t)
 	hs.fd.srv.CloseClientConnections()
 	snap.Check(t)
 }
