@@ -110,3 +110,34 @@ func TestCommandsLeaveNothing(t *testing.T) {
 	closeConns()
 	snap.Check(t)
 }
+
+// TestSocketModeDownAtStopLeavesNothing: Slack goes away, and the bot
+// stops while it is away. Nothing keeps trying to reconnect once
+// RunSocketMode has returned.
+func TestSocketModeDownAtStopLeavesNothing(t *testing.T) {
+	api := newFakeSlack(t)
+	ss := newSocketServer(t, api)
+	a, _, _, logs := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Config.Slack = slackSocketConfig(api.apiURL())
+		o.Now = time.Now
+	})
+	snap := leakcheck.Take(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.RunSocketMode(ctx) }()
+	var conn *websocket.Conn
+	select {
+	case conn = <-ss.conns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not connect")
+	}
+	// Slack goes away: no connection, none taken.
+	api.srv.Listener.Close()
+	conn.NetConn().Close()
+	api.srv.CloseClientConnections()
+	waitUntil(t, "a connection tried again and refused", func() bool { return strings.Contains(logs.String(), "connection_error") })
+	endSocket(t, cancel, done)
+	a.Stop()
+	a.Wait()
+	snap.Check(t)
+}
