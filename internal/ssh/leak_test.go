@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,12 @@ import (
 // Not parallel: other tests' goroutines would count.
 func TestNoLeaks(t *testing.T) {
 	f := sshd.StartFleet(t, 2, sshd.Options{})
+	// jf is a bastion (host 0) and a host behind it (host 1).
+	jf := sshd.StartFleet(t, 2, sshd.Options{})
 	tests := []struct {
 		name     string
 		keepWarm time.Duration
+		jump     bool
 		// after runs once all the sessions are closed.
 		after func(t *testing.T, tr *Transport)
 	}{
@@ -36,18 +40,31 @@ func TestNoLeaks(t *testing.T) {
 			f.Kill(1)
 			t.Cleanup(func() { f.Start(1) })
 		}},
+		{name: "through a bastion", jump: true},
+		{name: "through a bastion, kept warm", jump: true, keepWarm: time.Minute},
+		{name: "bastion dies while a connection through it is kept warm", jump: true, keepWarm: time.Minute, after: func(t *testing.T, tr *Transport) {
+			jf.Kill(0)
+			t.Cleanup(func() { jf.Start(0) })
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := leakcheck.Take(t)
-			tr := transport(t, f, func(c *Config) {
+			fleet, hosts := f, []int{0, 1}
+			if tt.jump {
+				fleet, hosts = jf, []int{1}
+			}
+			tr := transport(t, fleet, func(c *Config) {
+				if tt.jump {
+					c.Jump = &JumpHost{Address: jf.Hosts[0].Addr}
+				}
 				c.KeepWarm = tt.keepWarm
 				c.KeepAlive = 200 * time.Millisecond
 				c.ConnectTimeout = 2 * time.Second
 			})
 			for i := range 10 {
-				for h := range 2 {
-					s, err := tr.Open(context.Background(), host(f, h))
+				for _, h := range hosts {
+					s, err := tr.Open(context.Background(), host(fleet, h))
 					if err != nil {
 						t.Fatalf("Open %d: %v", i, err)
 					}
@@ -58,6 +75,10 @@ func TestNoLeaks(t *testing.T) {
 					if err := s.Close(); err != nil {
 						t.Fatalf("Close: %v", err)
 					}
+				}
+				// A host that does not answer: nothing of the attempt stays.
+				if _, err := tr.Open(context.Background(), deploy.Host{Name: "gone", Address: "127.0.0.1:1"}); !errors.Is(err, deploy.ErrUnreachable) {
+					t.Fatalf("Open of a host that does not answer: got %v, want ErrUnreachable", err)
 				}
 			}
 			if tt.after != nil {
