@@ -74,19 +74,7 @@ func (s Snapshot) CheckAtMost(t testing.TB, n int) {
 	}
 }
 
-// Running is how many goroutines run now with a function whose name
-// holds fn (such as "postdeploy.(*Watcher)") in their stacks.
-func Running(fn string) int {
-	n := 0
-	for _, g := range goroutines() {
-		if strings.Contains(g.stack, fn) && !ignored(g.stack) {
-			n++
-		}
-	}
-	return n
-}
-
-// Goroutines returns the stacks of the goroutines started since s.
+// newGoroutines returns the stacks of the goroutines started since s.
 func (s Snapshot) newGoroutines() []string {
 	var left []string
 	for _, g := range goroutines() {
