@@ -787,13 +787,19 @@ func TestExitStatus(t *testing.T) {
 // the test ends.
 func hangRestartOf2(t *testing.T, f *demoFixture) (original []byte) {
 	t.Helper()
+	return hangRestartOf(t, f, "2")
+}
+
+// hangRestartOf is hangRestartOf2 for the restart of build.
+func hangRestartOf(t *testing.T, f *demoFixture, build string) (original []byte) {
+	t.Helper()
 	gate := filepath.Join(f.dir, "gate")
 	group := filepath.Join(f.dir, "restart.pgid")
 	original, err := os.ReadFile(f.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hung := strings.Replace(string(original), "restart: ", "restart: echo $$$$ > "+group+"; while [ \"$SWITCHMAN_BUILD\" = 2 ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
+	hung := strings.Replace(string(original), "restart: ", "restart: echo $$$$ > "+group+"; while [ \"$SWITCHMAN_BUILD\" = "+build+" ] && [ ! -e "+gate+" ]; do sleep 0.1; done; ", 1)
 	if err := os.WriteFile(f.cfg, []byte(hung), 0o644); err != nil {
 		t.Fatal(err)
 	}

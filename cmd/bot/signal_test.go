@@ -27,6 +27,13 @@ import (
 // end.
 func restartingConsole(t *testing.T, f *demoFixture, env ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stderr *syncbuf.Buffer, exited <-chan error) {
 	t.Helper()
+	return consoleUntilRestart(t, f, "deploy demo 2", env...)
+}
+
+// consoleUntilRestart is restartingConsole for another command that
+// switches the host: a rollback, say.
+func consoleUntilRestart(t *testing.T, f *demoFixture, command string, env ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stderr *syncbuf.Buffer, exited <-chan error) {
+	t.Helper()
 	cmd = exec.Command(os.Args[0], "-config", f.cfg, "console")
 	cmd.Env = append(append(os.Environ(), "SWITCHMAN_TEST_MAIN=1"), env...)
 	stdin, _ = cmd.StdinPipe()
@@ -51,11 +58,11 @@ func restartingConsole(t *testing.T, f *demoFixture, env ...string) (cmd *exec.C
 		io.Copy(io.Discard, stdout)
 		done <- cmd.Wait()
 	}()
-	io.WriteString(stdin, "deploy demo 2\n")
+	io.WriteString(stdin, command+"\n")
 	select {
 	case <-restarting:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the deploy never reached its restart; stderr:\n%s", stderr)
+		t.Fatalf("%s never reached its restart; stderr:\n%s", command, stderr)
 	}
 	return cmd, stdin, stderr, done
 }

@@ -14,10 +14,15 @@ import (
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
-// TestRollbackThatLostItsLeaseLocksNothing: a rollback whose lease is lost
-// while its (last) host restarts still writes its lock afterwards, with no
-// fencing check: a stale replica changes shared state after losing the lease.
-func TestRollbackThatLostItsLeaseLocksNothing(t *testing.T) {
+// TestRollbackThatLostItsLeaseKeepsItsLock: a rollback whose lease is
+// lost while its (last) host restarts ends interrupted and leaves the lock
+// it took, under its lease, before its first switch: the release it was
+// leaving still runs wherever it had not got to, and nothing may deploy it
+// again unsaid. It writes nothing after losing the lease, though: the lock
+// is the one it took then, not written again, and its record says that the
+// lock stays. It once locked only after every host switched, and left the
+// app+env unlocked.
+func TestRollbackThatLostItsLeaseKeepsItsLock(t *testing.T) {
 	dir := t.TempDir()
 	arm, gate := filepath.Join(dir, "arm"), filepath.Join(dir, "gate")
 	restart := `if [ -e ` + arm + ` ]; then while [ ! -e ` + gate + ` ]; do sleep 0.05; done; fi`
@@ -46,21 +51,30 @@ func TestRollbackThatLostItsLeaseLocksNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-restarting
+	before, err := f.store.Locks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	leases.stolen.Store(true)          // another replica holds web/prod now
 	time.Sleep(500 * time.Millisecond) // renewals see it lost
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rec := <-done
-	if rec.Outcome != deploy.OutcomeInterrupted {
-		t.Errorf("rollback outcome %s (%s), want interrupted", rec.Outcome, rec.Error)
+	const kept = "it locked web/prod before its first switch, and the lock stays until someone unlocks it"
+	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, kept) {
+		t.Errorf("rollback outcome %s (%s), want interrupted, saying %q", rec.Outcome, rec.Error, kept)
 	}
-	locks, err := f.store.Locks(t.Context())
+	after, err := f.store.Locks(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range locks {
-		t.Errorf("lock written by a rollback that had lost its lease: %+v", l)
+	const reason = "rolled back from 2 by ana: fix before deploying again"
+	if len(before) != 1 || before[0].Owner != deploy.LockOwnerBot || before[0].Reason != reason {
+		t.Errorf("locks while the rollback restarted its host: got %+v, want the bot's, reading %q", before, reason)
+	}
+	if len(after) != 1 || len(before) != 1 || !after[0].Equal(before[0]) {
+		t.Errorf("locks after the rollback lost its lease: got %+v, want the one it took before, %+v", after, before)
 	}
 }
 

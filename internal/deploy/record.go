@@ -4,6 +4,7 @@
 package deploy
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/jsonkeep"
@@ -202,8 +203,12 @@ type Record struct {
 	// A Rollback offer names it and asks for it, so that a click goes
 	// there or is refused. Empty when it could not be told, and in
 	// records written before it: then the offer names none.
-	RollbackTo string       `json:"rollback_to,omitempty"`
-	Hosts      []HostResult `json:"hosts"`
+	RollbackTo string `json:"rollback_to,omitempty"`
+	// Locked, for a rollback, is set once it has locked its app+env,
+	// which it does before its first switch: stopped half-way, it leaves
+	// the lock in force (see LockKept).
+	Locked bool         `json:"locked,omitempty"`
+	Hosts  []HostResult `json:"hosts"`
 	// Owner names the process that ran the deploy (hostname:pid).
 	Owner string `json:"owner,omitempty"`
 	// Fence is the fencing token of the lease the deploy held.
@@ -299,6 +304,19 @@ func (r *Record) Clone() *Record {
 	c.Hosts = append([]HostResult(nil), r.Hosts...)
 	c.Migrations = append([]string(nil), r.Migrations...)
 	return &c
+}
+
+// LockKept says, of an interrupted rollback that locked its app+env,
+// that the lock stays in force until someone unlocks it; "" for any
+// other run. It ends the record's error, so that the report of the
+// interruption and `status` say why a deploy is refused. It is worded to
+// stay true once someone has unlocked.
+func (r *Record) LockKept() string {
+	if r.Kind != KindRollback || !r.Locked || r.Outcome != OutcomeInterrupted {
+		return ""
+	}
+	return fmt.Sprintf("it locked %s/%s before its first switch, and the lock stays until someone unlocks it (unlock deploys %s %s), so that nothing deploys the release it was leaving again before it is fixed",
+		r.App, r.Env, r.App, r.Env)
 }
 
 // Unresolved returns the newest interrupted run among recs, the records

@@ -113,6 +113,9 @@ func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts fu
 	rec.Finished = e.now()
 	rec.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; hosts are as observed at recovery", rec.Kind, rec.Owner)
 	hosts(rec)
+	if kept := rec.LockKept(); kept != "" {
+		rec.Error += "; " + kept
+	}
 	if err := e.store.PutRecord(ctx, rec); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", id, err)
 	}

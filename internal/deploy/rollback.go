@@ -21,7 +21,9 @@ const LockOwnerBot = config.BotUser
 // Rollback switches app/env back to the previous good release (or req.Build
 // when set) that is still on disk on every host, restarts and checks it,
 // marks the release it left as bad and locks the app+env so that deploying
-// again is a deliberate act. After a run that left hosts on the release it
+// again is a deliberate act. The lock comes before the first switch (see
+// lock): a rollback stopped half-way or failed leaves it too; one refused
+// before it starts locks nothing. After a run that left hosts on the release it
 // was taking them to or back to without a passing restart (a rollback
 // that failed there, a deploy whose switch back failed, either one
 // interrupted), a rollback naming that release or none finishes the job:
@@ -565,6 +567,16 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	if r.retire != "" {
 		r.retired = map[string]bool{}
 	}
+	// The lock comes before the first switch, not after the last: a
+	// rollback stopped half-way (its process killed, its lease lost) has
+	// left hosts on the release it was leaving, and a train's departure
+	// or anyone's deploy must not ship that release again before someone
+	// decides it is fixed. The lease is checked first: a replica that
+	// lost it changes nothing the holder decides from.
+	if err := r.fence(context.WithoutCancel(r.ctx)); err != nil {
+		return OutcomeInterrupted, errs.Wrap(errs.Unavailable, err, "rollback stopped before touching a host")
+	}
+	r.lock(from)
 	var mu sync.Mutex
 	var failed []string
 	size := r.t.env.BatchSize
@@ -590,8 +602,8 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		wg.Wait()
 	}
 	ctx := context.WithoutCancel(r.ctx)
-	// Marking releases bad and locking the app+env change what another
-	// replica, which holds the app+env if this one lost it, decides from.
+	// Marking releases bad changes what another replica, which holds the
+	// app+env if this one lost it, decides from.
 	if lost := r.leaseGone(); lost != nil {
 		return r.leaseLost(lost)
 	}
@@ -612,55 +624,6 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 			}
 		})
 	}
-	if r.e.locks != nil && from != "" {
-		// The bot owns the lock, not the requester: nobody deploys past it
-		// without a deliberate unlock.
-		lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now()}
-		why := fmt.Sprintf("rolled back from %s by %s: fix before deploying again", from, r.rec.Requester)
-		lctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
-		// A scope holds one lock: this one replaces a person's lock of
-		// the app+env (a week's freeze, say), and says so, so that
-		// whoever lifts it knows what else they lift. It is written only
-		// in place of the lock it quotes: one taken since is quoted in
-		// its turn, not replaced unsaid. A lock that cannot be read is
-		// replaced all the same (the rollback's matters more), and
-		// quoted once the store says which it is.
-		var prev *Lock
-		if held, err := r.e.locks.Locks(lctx); err == nil {
-			for _, l := range held {
-				if l.App == lock.App && l.Env == lock.Env && l.Active(lock.Created) {
-					prev = &l
-				}
-			}
-		}
-		var (
-			err      error
-			replaced *Lock // the lock in place of which lock was written
-		)
-		for {
-			lock.Reason = why
-			if l := prev; l != nil && l.Owner != LockOwnerBot {
-				lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.UTC().Format("2006-01-02 15:04 UTC"), l.Reason)
-				if !l.Expires.IsZero() {
-					lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
-				}
-			}
-			replaced = prev
-			var ok bool
-			if prev, ok, err = r.e.locks.ReplaceLock(lctx, prev, lock); err != nil || ok {
-				break
-			}
-		}
-		if err != nil {
-			r.note("could not lock %s after the rollback: %v", r.t.key(), err)
-		} else {
-			r.note("%s is locked: %s (/unlock deploys %s %s when fixed)", r.t.key(), lock.Reason, r.t.app.Name, r.t.env.Name)
-			if replaced != nil && replaced.Owner != LockOwnerBot && r.e.lockReplaced != nil {
-				r.e.lockReplaced(ctx, r.snapshot(), *replaced)
-			}
-		}
-		cancel()
-	}
 	// Hosts left out within max_failures were not rolled back, whatever
 	// became of the others: the message says so either way.
 	leftOut := r.leftOut()
@@ -676,6 +639,68 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s", to, leftOut)
 	}
 	return OutcomeSucceeded, nil
+}
+
+// lock locks the app+env of a rollback from from in the bot's name (see
+// Rollback), before the rollback switches a host, and records that it
+// did: interrupted, the rollback leaves the lock in force, and its record
+// says so. A lock that cannot be written does not stop the rollback:
+// restoring service matters more, and its progress says so.
+func (r *run) lock(from string) {
+	if r.e.locks == nil || from == "" {
+		return
+	}
+	ctx := context.WithoutCancel(r.ctx)
+	// The bot owns the lock, not the requester: nobody deploys past it
+	// without a deliberate unlock.
+	lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now()}
+	why := fmt.Sprintf("rolled back from %s by %s: fix before deploying again", from, r.rec.Requester)
+	lctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
+	defer cancel()
+	// A scope holds one lock: this one replaces a person's lock of
+	// the app+env (a week's freeze, say), and says so, so that
+	// whoever lifts it knows what else they lift. It is written only
+	// in place of the lock it quotes: one taken since is quoted in
+	// its turn, not replaced unsaid. A lock that cannot be read is
+	// replaced all the same (the rollback's matters more), and
+	// quoted once the store says which it is.
+	var prev *Lock
+	if held, err := r.e.locks.Locks(lctx); err == nil {
+		for _, l := range held {
+			if l.App == lock.App && l.Env == lock.Env && l.Active(lock.Created) {
+				prev = &l
+			}
+		}
+	}
+	var (
+		err      error
+		replaced *Lock // the lock in place of which lock was written
+	)
+	for {
+		lock.Reason = why
+		if l := prev; l != nil && l.Owner != LockOwnerBot {
+			lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.UTC().Format("2006-01-02 15:04 UTC"), l.Reason)
+			if !l.Expires.IsZero() {
+				lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
+			}
+		}
+		replaced = prev
+		var ok bool
+		if prev, ok, err = r.e.locks.ReplaceLock(lctx, prev, lock); err != nil || ok {
+			break
+		}
+	}
+	if err != nil {
+		r.note("could not lock %s before switching its hosts: %v; the rollback goes on, and deploys of %s are not stopped: lock deploys %s %s", r.t.key(), err, r.t.key(), r.t.app.Name, r.t.env.Name)
+		return
+	}
+	// Recorded before the first switch, so that a recovery of this
+	// rollback, should its process die, says the lock stays.
+	r.update(func(rec *Record) { rec.Locked = true })
+	r.note("%s is locked: %s (/unlock deploys %s %s when fixed)", r.t.key(), lock.Reason, r.t.app.Name, r.t.env.Name)
+	if replaced != nil && replaced.Owner != LockOwnerBot && r.e.lockReplaced != nil {
+		r.e.lockReplaced(ctx, r.snapshot(), *replaced)
+	}
 }
 
 // leftOut says which hosts the run left out within max_failures (down, or

@@ -530,6 +530,9 @@ func (r *run) end(rec *Record, outcome Outcome, err error) {
 			rec.Error = err.Error()
 		}
 	}
+	if kept := rec.LockKept(); kept != "" {
+		rec.Error += "; " + kept
+	}
 }
 
 // vars are the template values of a host for health URLs and commands.

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+)
+
+// TestCrashMidRollbackLeavesItLocked: a bot killed with SIGKILL while its
+// rollback restarts the host leaves demo/local locked by the rollback's
+// lock, which it took before its switch, so that no deploy ships the
+// release it was leaving again unsaid; the report of the interrupted
+// rollback and status say the lock stays, and a deploy is refused by it.
+// The rollback once locked only after its last host, and the app+env was
+// left unlocked. On the embedded store the next start reports it; on
+// Redis, a console started at once does when the dead one's lease has run
+// out.
+func TestCrashMidRollbackLeavesItLocked(t *testing.T) {
+	for _, store := range []string{"embedded", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			f := newDemo(t)
+			if store == "redis" {
+				srv := redisserver.Start(t)
+				b, err := os.ReadFile(f.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := strings.Replace(string(b), "store:\n  path: state.db\n", "store:\n  redis:\n    url: "+srv.URL()+"\n", 1)
+				cfg = strings.Replace(cfg, "bot:\n", "bot:\n  lease_ttl: 2s\n", 1)
+				if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := runBot(t, "deploy demo 1\ndeploy demo 2\n", "-config", f.cfg, "console"); err != nil {
+				t.Fatal(err)
+			}
+			original := hangRestartOf(t, f, "1")
+			cmd, _, _, exited := consoleUntilRestart(t, f, "rollback demo")
+			// The whole group: the bot and the hung restart script.
+			if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-exited
+			if err := os.WriteFile(f.cfg, original, 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			in, stdin := io.Pipe()
+			var out, errOut syncbuf.Buffer
+			done := make(chan error, 1)
+			go func() {
+				done <- run(context.Background(), []string{"-config", f.cfg, "console"}, stdio{In: in, Out: &out, Err: &errOut})
+			}()
+			const reported = "of demo 1 to local was interrupted"
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(out.String(), reported) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			io.WriteString(stdin, "status demo\ndeploy demo 2\n")
+			stdin.Close()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Logf("console: %v", err) // the refused deploy
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the console did not end with its input")
+			}
+			got := out.String() + errOut.String()
+			for _, want := range []string{
+				reported,
+				"🔒 demo/local: locked by switchman since",
+				"rolled back from 2 by alice: fix before deploying again",
+				"last rollback 1 (from 2) interrupted by alice",
+				"demo/local is locked: locked by switchman",
+			} {
+				if !strings.Contains(got, want) {
+					t.Errorf("after the crash, the console lacks %q:\n%s", want, got)
+				}
+			}
+			// Said by the report of the interrupted rollback and by status.
+			const kept = "it locked demo/local before its first switch, and the lock stays until someone unlocks it (unlock deploys demo local)"
+			if n := strings.Count(got, kept); n != 2 {
+				t.Errorf("%q is said %d times after the crash, want twice (the interrupted message and status):\n%s", kept, n, got)
+			}
+			if got := f.current(t); got != "releases/1" {
+				t.Errorf("current after the crash: got %q, want releases/1 (the rollback switched it)", got)
+			}
+		})
+	}
+}
