@@ -84,7 +84,13 @@ func (c *call) status(ctx context.Context, cmd Command) {
 					b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+to)
 					undo = append(undo, b)
 				}
-				lines = append(lines, fmt.Sprintf("  decide: /%s, or /deploy %s BUILD to %s", rollback, app, env))
+				redeploy := fmt.Sprintf("/deploy %s BUILD to %s", app, env)
+				if rollbackLocked(locks, stuck, now) {
+					// The interrupted rollback's lock refuses that
+					// deploy: the advice says what comes first.
+					redeploy = fmt.Sprintf("/unlock deploys %s %s, then /deploy %s BUILD to %s", app, env, app, env)
+				}
+				lines = append(lines, fmt.Sprintf("  decide: /%s, or %s", rollback, redeploy))
 			}
 			lines = append(lines, hosts[env]...)
 		}
@@ -103,6 +109,19 @@ func (c *call) status(ctx context.Context, cmd Command) {
 		m.Buttons = undo
 	}
 	c.out.Reply(m)
+}
+
+// rollbackLocked reports whether stuck is an interrupted rollback that
+// locked its app+env (before its first switch) and the bot's lock of that
+// app+env is among locks, in force at now: nobody deploys there before
+// an unlock.
+func rollbackLocked(locks []deploy.Lock, stuck *deploy.Record, now time.Time) bool {
+	if stuck.Kind != deploy.KindRollback || !stuck.Locked {
+		return false
+	}
+	return slices.ContainsFunc(locks, func(l deploy.Lock) bool {
+		return l.App == stuck.App && l.Env == stuck.Env && l.Owner == deploy.LockOwnerBot && l.Active(now)
+	})
 }
 
 // statusHistory is how many records of an env status reads when its last
