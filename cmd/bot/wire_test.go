@@ -206,7 +206,7 @@ func TestRollbackReplacingALockIsAudited(t *testing.T) {
 				}
 			}
 			want := audit.Entry{User: config.BotUser, Platform: "console", Channel: "console",
-				Command: "alice's lock on web/prod replaced by the bot's lock after rollback " + rb.ID,
+				Command: "alice's lock on web/prod replaced by the bot's lock of rollback " + rb.ID,
 				Action:  "lock", App: "web", Env: "prod", Decision: audit.Event, DeployID: rb.ID}
 			if len(got) != 1 {
 				t.Fatalf("lock events in the audit log: got %+v, want one: %q", got, want.Command)

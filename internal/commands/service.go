@@ -664,7 +664,7 @@ func (s *Service) AuditInterrupted(ctx context.Context, r *deploy.Record) error 
 // appendAudit's tries.
 func (s *Service) AuditLockReplaced(ctx context.Context, run *deploy.Record, replaced deploy.Lock) error {
 	e := &audit.Entry{Time: s.now(), User: config.BotUser, Platform: run.Platform, Channel: run.Channel,
-		Command: fmt.Sprintf("%s's lock on %s replaced by the bot's lock after %s %s", replaced.Owner, replaced.Scope(), run.Kind, run.ID),
+		Command: fmt.Sprintf("%s's lock on %s replaced by the bot's lock of %s %s", replaced.Owner, replaced.Scope(), run.Kind, run.ID),
 		Action:  string(VerbLock), App: run.App, Env: run.Env, Decision: audit.Event, Reason: "was " + describeLock(replaced, s.now()), DeployID: run.ID}
 	return s.appendAudit(ctx, e)
 }
