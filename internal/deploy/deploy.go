@@ -1794,6 +1794,13 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	)
 	fate := make([]int, len(r.hosts))
 	var marked atomic.Int64 // hosts on which the release was marked bad
+	// unmarked holds the hosts whose marker could not be written (a full
+	// disk): the report must not say the release is marked there, since
+	// a rollback would still pick it.
+	var (
+		unmarkedMu sync.Mutex
+		unmarkedAt = map[string]error{}
+	)
 	// Switching back takes a while on a large fleet: a lease lost
 	// meanwhile hands the app+env to another replica, and the hosts not
 	// yet switched back are its to change, not this one's. Once found
@@ -1825,9 +1832,13 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			r.setHost(h.Name, func(hr *HostResult) { hr.State = HostUnchanged })
 		}
 		if !cancelled || anySwitched && (!switchedHere || st.Current != "") {
-			marked.Add(1)
 			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 				r.e.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
+				unmarkedMu.Lock()
+				unmarkedAt[h.Name] = err
+				unmarkedMu.Unlock()
+			} else {
+				marked.Add(1)
 			}
 		}
 		if !switchedHere {
@@ -1883,8 +1894,22 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	if !anySwitched {
 		msg += "; nothing was switched"
 	}
-	if marked.Load() > 0 {
+	switch {
+	case marked.Load() > 0 && len(unmarkedAt) > 0:
+		msg += fmt.Sprintf("; release %s marked bad on the other hosts", build)
+	case marked.Load() > 0:
 		msg += fmt.Sprintf("; release %s marked bad", build)
+	}
+	if len(unmarkedAt) > 0 {
+		// In the hosts' order, whichever answered first; the first one's
+		// error says why (the others' are in the log).
+		var unmarked []string
+		for _, h := range r.hosts {
+			if unmarkedAt[h.Name] != nil {
+				unmarked = append(unmarked, h.Name)
+			}
+		}
+		msg += fmt.Sprintf("; could NOT mark release %s bad on %s (%s): a rollback there may still pick it", build, strings.Join(unmarked, ", "), failureText(unmarkedAt[unmarked[0]]))
 	}
 	for _, rel := range slices.Sorted(maps.Keys(back)) {
 		msg += fmt.Sprintf("; switched back to %s on %s", rel, strings.Join(back[rel], ", "))
