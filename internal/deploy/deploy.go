@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -2104,17 +2105,36 @@ func (r *run) pruneAll() {
 			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %v", h.Name, err)
 			return
 		}
-		var pruned []string
+		// pruned names the releases gone as releases; of those, the
+		// unremoved ones still hold their files (see pruneScript).
+		var pruned, removed, failed []string
 		for _, line := range strings.Split(string(out), "\n") {
-			if v, ok := strings.CutPrefix(line, "pruned="); ok {
+			k, v, _ := strings.Cut(line, "=")
+			rel, why, _ := strings.Cut(v, " ")
+			why = truncateText(why, 200)
+			switch k {
+			case "pruned":
 				pruned = append(pruned, v)
+				removed = append(removed, v)
+			case "unremoved":
+				removed = slices.DeleteFunc(removed, func(s string) bool { return s == rel })
+				failed = append(failed, fmt.Sprintf("could not delete the files of old release %s (%s): they are left in releases/.tmp-pruned-%s, taking disk space, for someone to remove", rel, why, rel))
+			case "unpruned":
+				failed = append(failed, fmt.Sprintf("could not remove old release %s (%s)", rel, why))
 			}
 		}
 		if len(pruned) > 0 {
 			r.mu.Lock()
 			r.pruned[h.Name] = pruned
 			r.mu.Unlock()
-			notes[i] = fmt.Sprintf("%s: removed old releases %s", h.Name, strings.Join(pruned, ", "))
+		}
+		var says []string
+		if len(removed) > 0 {
+			says = append(says, "removed old releases "+strings.Join(removed, ", "))
+		}
+		says = append(says, failed...)
+		if len(says) > 0 {
+			notes[i] = h.Name + ": " + strings.Join(says, "; ")
 		}
 	})
 	for _, n := range notes {
@@ -2148,4 +2168,14 @@ func causeText(cause error) string {
 		return cause.Error()
 	}
 	return errs.Message(cause)
+}
+
+// truncateText returns s, as valid UTF-8, cut to at most n characters
+// with an ellipsis: a host's error line can be as long as a path.
+func truncateText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,5 +61,65 @@ func TestFullDiskSwitchSaysWhatItMarked(t *testing.T) {
 	}
 	if got := inHost(t, f, 0, "readlink /srv/web/current; ls -A /srv/web/releases"); got != "releases/3\n1\n3\n" {
 		t.Errorf("host0: got %q, want current at 3 and releases 1 and 3 alone", got)
+	}
+}
+
+// TestPruneSaysWhatItCouldNotRemove: the oldest release past
+// keep_releases cannot be deleted (a mount inside it keeps its files) or
+// cannot be renamed (it is a mount point itself). The deploy succeeds,
+// but its progress must not say the release was removed: its disk space
+// is still taken, and someone has to act.
+func TestPruneSaysWhatItCouldNotRemove(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		// stick makes release 1 impossible to prune on host0.
+		stick string
+		// want is what the note says; left is what releases/ holds after.
+		want, left string
+	}{
+		{
+			name:  "files",
+			stick: "mkdir /srv/web/releases/1/pinned && mount -t tmpfs tmpfs /srv/web/releases/1/pinned",
+			want:  "host0: could not delete the files of old release 1 (rm: cannot remove '.tmp-pruned-1/pinned': Device or resource busy): they are left in releases/.tmp-pruned-1",
+			left:  ".tmp-pruned-1\n2\n3\n4\n",
+		},
+		{
+			name:  "rename",
+			stick: "mount --bind /srv/web/releases/1 /srv/web/releases/1",
+			want:  "host0: could not remove old release 1 (mv: cannot move '1' to '.tmp-pruned-1': Device or resource busy)",
+			left:  "1\n2\n3\n4\n",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 1)
+			f := newFleetFixture(t, fleet, fleetSpec{}, nil)
+			smallDisk(t, f, 0, "4m", 2000)
+			for _, b := range []string{"1", "2", "3", "4"} {
+				f.build(b)
+			}
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+			// Release 1 keeps its age, as the oldest, past what the
+			// stick changes in it.
+			inHost(t, f, 0, c.stick+" && touch -d 2000-01-01 /srv/web/releases/1")
+
+			rec := f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeSucceeded)
+			notes := f.notes(rec.ID)
+			t.Logf("notes: %q", notes)
+			if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, c.want) }) {
+				t.Errorf("notes: got %q, want one starting %q", notes, c.want)
+			}
+			for _, n := range notes {
+				if strings.Contains(n, "removed old releases 1") {
+					t.Errorf("note %q says release 1 was removed", n)
+				}
+			}
+			if got := inHost(t, f, 0, "ls -A /srv/web/releases"); got != c.left {
+				t.Errorf("releases/: got %q, want %q", got, c.left)
+			}
+		})
 	}
 }

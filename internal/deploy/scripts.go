@@ -419,10 +419,16 @@ func markBadScript(dir, build string) string {
 // release leaves its name before it is removed: a removal cut short (the
 // host dying) leaves a temporary dir, which a later prune removes, not an
 // incomplete releases/<build> that a deploy of that build would take for
-// the release and switch to.
+// the release and switch to. A release it could not rename is reported
+// as unpruned, one it renamed but could not delete (a file the bot's user
+// may not remove, a mount inside it) as unremoved, each with the first
+// line of the error: it still takes its disk space, and the deploy says
+// so rather than that it was removed. Errors are kept in memory, not in a
+// file: the disk may be the full one.
 func pruneScript(dir string, keep int) string {
 	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
-here=$PWD cur=none prev=none
+here=$PWD cur=none prev=none nl='
+'
 if cd -P ../current 2>/dev/null; then cur=${PWD##*/}; cd "$here"; fi
 if cd -P ../previous 2>/dev/null; then prev=${PWD##*/}; cd "$here"; fi
 n=0
@@ -432,7 +438,12 @@ set -- .tmp-*
 find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
 `, shell.Quote(dir), newestFirst(fmt.Sprintf(`		n=$((n+1))
 		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ]; then
-			if mv -- "$r" ".tmp-pruned-$r"; then rm -rf -- ".tmp-pruned-$r" ".bad-$r"; printf 'pruned=%%s\n' "$r"; fi
+			if err=$(mv -- "$r" ".tmp-pruned-$r" 2>&1); then
+				printf 'pruned=%%s\n' "$r"
+				err=$(rm -rf -- ".tmp-pruned-$r" ".bad-$r" 2>&1) || printf 'unremoved=%%s %%s\n' "$r" "${err%%%%"$nl"*}"
+			else
+				printf 'unpruned=%%s %%s\n' "$r" "${err%%%%"$nl"*}"
+			fi
 		fi`, keep)))
 }
 
