@@ -917,7 +917,9 @@ func (r *run) settleWave(wave []Host, tmp string, errsOf []error) error {
 		if err == nil {
 			continue
 		}
-		r.discard(h, tmp)
+		if full := r.discardFailed(h, tmp); full != "" && stopped == nil {
+			err = fmt.Errorf("%w; %s", err, full)
+		}
 		if stopped != nil {
 			continue
 		}
@@ -945,6 +947,22 @@ func (r *run) discard(h Host, tmp string) {
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: discardScript(r.t.app.Path, tmp)}); err != nil {
 		r.e.log.Warn("discard partial release", "host", h.Name, "err", err)
 	}
+}
+
+// discardFailed removes the partial release of a failed delivery, as
+// discard does, and says whether the host's disk was full when it
+// failed: tar's own words for a short write ("Wrote only 57856 of 65536
+// bytes") and curl's ("Failure writing output to destination") do not
+// name the cause, and after the removal the space is free again. It
+// returns "" when the disk had room or could not be read.
+func (r *run) discardFailed(h Host, tmp string) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.t.env.StepTimeout.D())
+	defer cancel()
+	out, err := r.sessions[h.Name].Run(ctx, Command{Script: diskScript(r.t.app.Path) + discardScript(r.t.app.Path, tmp)})
+	if err != nil {
+		r.e.log.Warn("discard partial release", "host", h.Name, "err", err)
+	}
+	return diskFull(out, r.t.app.Path)
 }
 
 // deliverWave streams the artifact to the hosts of wave while the bot

@@ -1,6 +1,8 @@
 package deploy_test
 
 import (
+	"crypto/rand"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -119,6 +121,55 @@ func TestPruneSaysWhatItCouldNotRemove(t *testing.T) {
 			}
 			if got := inHost(t, f, 0, "ls -A /srv/web/releases"); got != c.left {
 				t.Errorf("releases/: got %q, want %q", got, c.left)
+			}
+		})
+	}
+}
+
+// TestFullDiskDeliveryNamesTheCause: the host's deploy root runs out of
+// space, or of inodes, while a release unpacks (pushed, or downloaded by
+// the host). The deploy fails with nothing switched and nothing of the
+// release left, and its report names the full disk: tar's and curl's own
+// words ("Wrote only 57856 of 65536 bytes") do not.
+func TestFullDiskDeliveryNamesTheCause(t *testing.T) {
+	t.Parallel()
+	big := make([]byte, 1<<20)
+	rand.Read(big)
+	var many []tarEntry
+	for i := range 300 {
+		many = append(many, tarEntry{name: fmt.Sprintf("files/%03d", i), body: "x"})
+	}
+	for _, c := range []struct {
+		name, delivery string
+		size           string // of the host's /srv/web, with 200 inodes
+		extra          []tarEntry
+		want           string
+	}{
+		{name: "push space", delivery: "push", size: "400k", extra: []tarEntry{{name: "big", body: string(big)}}, want: "the file system holding /srv/web is full (no space left)"},
+		{name: "push inodes", delivery: "push", size: "4m", extra: many, want: "the file system holding /srv/web has no free inodes left"},
+		{name: "pull space", delivery: "pull", size: "400k", extra: []tarEntry{{name: "big", body: string(big)}}, want: "the file system holding /srv/web is full (no space left)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 1)
+			f, _ := servedFixture(t, fleet, fleetSpec{delivery: c.delivery})
+			smallDisk(t, f, 0, c.size, 200)
+			f.build("1")
+			f.build("2", c.extra...)
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+
+			rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeFailed)
+			t.Logf("deploy: %s", rec.Error)
+			for _, want := range []string{"nothing was switched", c.want} {
+				if !strings.Contains(rec.Error, want) {
+					t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+				}
+			}
+			if h := hostResult(t, rec, "host0"); !strings.Contains(h.Error, c.want) {
+				t.Errorf("host0 error: got %q, want it to say %q", h.Error, c.want)
+			}
+			if got := inHost(t, f, 0, "readlink /srv/web/current; ls -A /srv/web/releases"); got != "releases/1\n1\n" {
+				t.Errorf("host0: got %q, want current at 1 and release 1 alone", got)
 			}
 		})
 	}

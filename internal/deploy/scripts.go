@@ -337,6 +337,41 @@ func curlQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
+// diskScript prints, with df -P, the free space and the free inodes of
+// the file system holding dir; it prints nothing where df cannot (a
+// BusyBox df without -i prints the first part only).
+func diskScript(dir string) string {
+	return fmt.Sprintf("( cd %s && df -P -k . && df -P -i . ) 2>/dev/null\n", shell.Quote(dir))
+}
+
+// diskFull reads what diskScript printed and says, for people, whether
+// the file system holding dir was out of space or of inodes then, or ""
+// when it was not or cannot tell. A file system that counts no inodes
+// (btrfs says 0 of 0) has not run out of them.
+func diskFull(out []byte, dir string) string {
+	var inodes bool
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		if f[0] == "Filesystem" {
+			inodes = f[1] == "Inodes"
+			continue
+		}
+		total, err1 := strconv.ParseInt(f[1], 10, 64)
+		free, err2 := strconv.ParseInt(f[3], 10, 64)
+		if err1 != nil || err2 != nil || total <= 0 || free > 0 {
+			continue
+		}
+		if inodes {
+			return fmt.Sprintf("the file system holding %s has no free inodes left (no new file can be made there): free some, then deploy again", dir)
+		}
+		return fmt.Sprintf("the file system holding %s is full (no space left): free some, then deploy again", dir)
+	}
+	return ""
+}
+
 // discardScript removes a temporary release after a failed delivery.
 func discardScript(dir, tmp string) string {
 	return fmt.Sprintf("cd %s && rm -rf %s %s\n", shell.Quote(dir), shell.Quote(tmp), shell.Quote(tmp+".download"))
