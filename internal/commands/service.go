@@ -189,7 +189,11 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	}
 	if err := s.appendAudit(ctx, &c.entry); err != nil {
 		s.log.Error("append audit entry", "user", req.User, "err", err)
-		out.Reply(chat.Message{Level: chat.Failure, Title: "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))})
+		title := "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		if errors.Is(err, deploy.ErrStoreFull) {
+			title = "The audit log cannot be written: " + errs.Message(storeReset(err))
+		}
+		out.Reply(chat.Message{Level: chat.Failure, Title: title})
 		c.res.Failed = true
 	}
 	return c.res
@@ -304,14 +308,23 @@ func (c *call) refuse(err error) {
 // reset under the bot (deploy.ErrStoreReset): it says what was lost and
 // what to do, which the callers' "state store unreachable" wrapping it
 // does not.
+//
+// So does a store whose disk is full (deploy.ErrStoreFull): its message
+// names the file and the cause, and the caller's "nothing was changed",
+// when it says so, is kept.
 func storeReset(err error) error {
-	if !errors.Is(err, deploy.ErrStoreReset) {
+	sentinel := deploy.ErrStoreReset
+	switch {
+	case errors.Is(err, deploy.ErrStoreReset):
+	case errors.Is(err, deploy.ErrStoreFull):
+		sentinel = deploy.ErrStoreFull
+	default:
 		return err
 	}
 	var store *errs.Error
 	for cur := err; ; {
 		var e *errs.Error
-		if !errors.As(cur, &e) || !errors.Is(e, deploy.ErrStoreReset) {
+		if !errors.As(cur, &e) || !errors.Is(e, sentinel) {
 			break
 		}
 		store = e
@@ -323,7 +336,12 @@ func storeReset(err error) error {
 	if store == nil {
 		return err
 	}
-	return &errs.Error{Code: store.Code, Msg: store.Msg, Err: err}
+	msg := store.Msg
+	const unchanged = "nothing was changed"
+	if sentinel == deploy.ErrStoreFull && strings.Contains(errs.Message(err), unchanged) {
+		msg += "; " + unchanged
+	}
+	return &errs.Error{Code: store.Code, Msg: msg, Err: err}
 }
 
 // cutShort returns err as the requester is to hear it, and whether the

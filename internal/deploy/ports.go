@@ -204,6 +204,13 @@ var ErrNotFound = errors.New("not found")
 // The message of the store's *errs.Error says what happened and what to do.
 var ErrStoreReset = errors.New("state store was reset")
 
+// ErrStoreFull is wrapped by the errors of a store whose write failed for
+// want of disk space or quota (code errs.Unavailable): nothing of that
+// write was stored, and none will be until space is freed. The message of
+// the store's *errs.Error names the file and says so, which "state store
+// unreachable" does not.
+var ErrStoreFull = errors.New("state store disk full")
+
 // Signals carry what a person asks of a run to the replica running it,
 // from whichever replica received the command: a cancel, the answer to a
 // migrations prompt. The run asks for them every signalPoll.

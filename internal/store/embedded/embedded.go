@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -759,9 +760,26 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 		}
 	}()
 	if write {
-		return s.db.Update(fn)
+		return s.full(s.db.Update(fn))
 	}
 	return s.db.View(fn)
+}
+
+// full returns err as deploy.ErrStoreFull when the file's disk or quota
+// refused the write: bbolt rolls such a transaction back, so nothing of it
+// was stored, and people are told the cause rather than that the store
+// could not be reached.
+func (s *Store) full(err error) error {
+	why := syscall.ENOSPC
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, syscall.EDQUOT):
+		why = syscall.EDQUOT
+	default:
+		return err
+	}
+	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreFull, err),
+		"state store %s cannot be written: its disk is full (%v)", s.path, why)
 }
 
 // Close releases the file; calling it again does nothing. Leases still held
