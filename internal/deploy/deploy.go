@@ -2139,6 +2139,8 @@ func (r *run) pruneAll() {
 				failed = append(failed, fmt.Sprintf("could not delete the files of old release %s (%s): they are left in releases/.tmp-pruned-%s, taking disk space, for someone to remove", rel, why, rel))
 			case "unpruned":
 				failed = append(failed, fmt.Sprintf("could not remove old release %s (%s)", rel, why))
+			case "unswept":
+				failed = append(failed, fmt.Sprintf("could not delete what an earlier prune or delivery left in releases/ (%s): it takes disk space until someone removes it", truncateText(v, 200)))
 			}
 		}
 		if len(pruned) > 0 {

@@ -174,3 +174,31 @@ func TestFullDiskDeliveryNamesTheCause(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneSaysWhatLeftoverItCouldNotRemove: a release whose files could
+// not be deleted is left in releases/.tmp-pruned-1; an hour later the
+// prune of each deploy tries again to remove it, and must say when it
+// still cannot, rather than leave the disk space taken without a word.
+func TestPruneSaysWhatLeftoverItCouldNotRemove(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 1)
+	f := newFleetFixture(t, fleet, fleetSpec{}, nil)
+	smallDisk(t, f, 0, "4m", 2000)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+	}
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	// What a prune an hour ago could not delete, as
+	// TestPruneSaysWhatItCouldNotRemove leaves it.
+	inHost(t, f, 0, "mkdir -p /srv/web/releases/.tmp-pruned-0/pinned && mount -t tmpfs tmpfs /srv/web/releases/.tmp-pruned-0/pinned && touch -d 2000-01-01 /srv/web/releases/.tmp-pruned-0")
+
+	rec := f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeSucceeded)
+	notes := f.notes(rec.ID)
+	t.Logf("notes: %q", notes)
+	want := "host0: removed old releases 1; could not delete what an earlier prune or delivery left in releases/ (rm: cannot remove './.tmp-pruned-0/pinned': Device or resource busy)"
+	if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+		t.Errorf("notes: got %q, want one starting %q", notes, want)
+	}
+}

@@ -458,8 +458,9 @@ func markBadScript(dir, build string) string {
 // as unpruned, one it renamed but could not delete (a file the bot's user
 // may not remove, a mount inside it) as unremoved, each with the first
 // line of the error: it still takes its disk space, and the deploy says
-// so rather than that it was removed. Errors are kept in memory, not in a
-// file: the disk may be the full one.
+// so rather than that it was removed. So is a leftover temporary dir that
+// could not be removed (unswept), at every prune while it stays. Errors
+// are kept in memory, not in a file: the disk may be the full one.
 func pruneScript(dir string, keep int) string {
 	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
 here=$PWD cur=none prev=none nl='
@@ -470,7 +471,7 @@ n=0
 %s
 set -- .tmp-*
 [ -e "$1" ] || exit 0
-find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+err=$(find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>&1) || printf 'unswept=%%s\n' "${err%%%%"$nl"*}"
 `, shell.Quote(dir), newestFirst(fmt.Sprintf(`		n=$((n+1))
 		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ]; then
 			if err=$(mv -- "$r" ".tmp-pruned-$r" 2>&1); then
