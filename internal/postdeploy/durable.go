@@ -13,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/jsonkeep"
 	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/sentry"
 )
@@ -32,6 +33,26 @@ type watchState struct {
 	// registration to the one that goes on with the watch. Watches saved
 	// by earlier versions have none: they were saved once registered.
 	Register *registration `json:"register,omitempty"`
+
+	// unknown holds what a newer version wrote in the saved watch, for
+	// the bot that goes on with it to write back (as for the nested
+	// policy, progress and registration, which keep theirs).
+	unknown jsonkeep.Unknown
+}
+
+// watchStateJSON is watchState without its JSON methods.
+type watchStateJSON watchState
+
+// UnmarshalJSON decodes st, keeping the members it does not know.
+func (st *watchState) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*watchStateJSON)(st))
+	st.unknown = u
+	return err
+}
+
+// MarshalJSON encodes st with the members a newer version wrote.
+func (st watchState) MarshalJSON() ([]byte, error) {
+	return jsonkeep.Encode(watchStateJSON(st), st.unknown)
 }
 
 // registration is what is left of registering a run with Sentry.
@@ -41,6 +62,24 @@ type registration struct {
 	Release bool `json:"release,omitempty"`
 	// Deploy: the deploy is to be registered.
 	Deploy bool `json:"deploy,omitempty"`
+
+	// unknown holds what a newer version wrote of the registration.
+	unknown jsonkeep.Unknown
+}
+
+// registrationJSON is registration without its JSON methods.
+type registrationJSON registration
+
+// UnmarshalJSON decodes r, keeping the members it does not know.
+func (r *registration) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*registrationJSON)(r))
+	r.unknown = u
+	return err
+}
+
+// MarshalJSON encodes r with the members a newer version wrote.
+func (r registration) MarshalJSON() ([]byte, error) {
+	return jsonkeep.Encode(registrationJSON(r), r.unknown)
 }
 
 // kept is a running watch's state and its lease (nil when the watch is

@@ -2,6 +2,7 @@ package postdeploy_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -607,4 +608,128 @@ func TestUnsavedWatchSaysSo(t *testing.T) {
 	if got := b.out.titles(); !strings.Contains(got, want) {
 		t.Errorf("posts lack %q:\n%s", want, got)
 	}
+}
+
+// TestResumedWatchKeepsWhatItDoesNotKnow: a watch saved by a newer
+// version, with members this one does not know (in the watch, its policy
+// and its progress), keeps them when a bot of this version takes it over
+// and saves how far it got: the newer replicas of a rolling upgrade read
+// them back.
+func TestResumedWatchKeepsWhatItDoesNotKnow(t *testing.T) {
+	extra := map[string]string{
+		"":         `{"approver":"ana"}`,
+		"policy":   `{"Quorum":3}`,
+		"progress": `{"seen":["x",{"y":null}]}`,
+	}
+	for _, kind := range []string{"embedded", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			fs := newFakeSentry(t)
+			dir := t.TempDir()
+			cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
+			t0 := time.Now().UTC().Truncate(time.Minute)
+			clk := testclock.New(t0.Add(-30 * time.Minute))
+			sl := newStoppingSleep(clk)
+			b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, sl.sleep)
+			watchScene(t, fs, b1, clk, sl, t0)
+			b1.w.Close()
+			b1.eng.Wait()
+			b1.st.Close()
+
+			// A newer version's write of the watch, under its lease.
+			st2 := open(t)
+			saved, err := st2.Watches(t.Context())
+			if err != nil || len(saved) != 1 {
+				t.Fatalf("saved watches: got %+v, %v; want one", saved, err)
+			}
+			var state map[string]json.RawMessage
+			if err := json.Unmarshal(saved[0].State, &state); err != nil {
+				t.Fatal(err)
+			}
+			for in, members := range extra {
+				if err := addMembers(state, in, members); err != nil {
+					t.Fatal(err)
+				}
+			}
+			newer := saved[0]
+			if newer.State, err = json.Marshal(state); err != nil {
+				t.Fatal(err)
+			}
+			if err := st2.PutWatch(t.Context(), newer); err != nil {
+				t.Fatal(err)
+			}
+
+			// The new bot judges the intervals that ended meanwhile at
+			// once, saves how far it got, and waits in its next sleep.
+			clk.Set(t0.Add(6 * time.Minute))
+			b2 := newBot(t, cfg, st2, fs.srv.URL, "bot-2", clk, func(ctx context.Context, _ time.Duration) error {
+				<-ctx.Done()
+				return ctx.Err()
+			})
+			b2.resume(t, 1)
+			var got watchstore.Watch
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if got, err = st2.Watch(t.Context(), newer.ID); err != nil {
+					t.Fatal(err)
+				}
+				if got.Fence != newer.Fence {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the new bot did not save the watch")
+				}
+			}
+			if strings.Contains(string(got.State), fmt.Sprintf(`"next":%q`, t0.Add(2*time.Minute).Format(time.RFC3339))) {
+				t.Errorf("saved by the new bot: %s, want progress past %s", got.State, hhmm(t0.Add(2*time.Minute)))
+			}
+			state = nil
+			if err := json.Unmarshal(got.State, &state); err != nil {
+				t.Fatal(err)
+			}
+			for in, members := range extra {
+				var want map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(members), &want); err != nil {
+					t.Fatal(err)
+				}
+				obj := state
+				if in != "" {
+					obj = nil
+					if err := json.Unmarshal(state[in], &obj); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for name, value := range want {
+					if string(obj[name]) != string(value) {
+						t.Errorf("member %q of %q saved by the new bot: got %s, want %s (state %s)", name, in, obj[name], value, got.State)
+					}
+				}
+			}
+		})
+	}
+}
+
+// addMembers adds the members of the JSON object members to the object
+// state (in "") or to its member in.
+func addMembers(state map[string]json.RawMessage, in, members string) error {
+	var add map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(members), &add); err != nil {
+		return err
+	}
+	obj := state
+	if in != "" {
+		obj = nil
+		if err := json.Unmarshal(state[in], &obj); err != nil {
+			return fmt.Errorf("member %q: %w", in, err)
+		}
+	}
+	for name, value := range add {
+		obj[name] = value
+	}
+	if in != "" {
+		data, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		state[in] = data
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package sentry
 import (
 	"math"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/jsonkeep"
 )
 
 // Policy says what counts as an error spike after a deploy and what to do
@@ -25,7 +27,24 @@ type Policy struct {
 	// AutoRollback lets the bot roll back by itself on a spike instead of
 	// only offering the button. The watch only reports it.
 	AutoRollback bool
+
+	// unknown holds what a newer version wrote of the policy in a saved
+	// watch, for the bot that goes on with the watch to write back.
+	unknown jsonkeep.Unknown
 }
+
+// policyJSON is Policy without its JSON methods.
+type policyJSON Policy
+
+// UnmarshalJSON decodes p, keeping the members it does not know.
+func (p *Policy) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*policyJSON)(p))
+	p.unknown = u
+	return err
+}
+
+// MarshalJSON encodes p with the members a newer version wrote.
+func (p Policy) MarshalJSON() ([]byte, error) { return jsonkeep.Encode(policyJSON(p), p.unknown) }
 
 // WithDefaults returns p with zero fields replaced by their defaults.
 func (p Policy) WithDefaults() Policy {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/jsonkeep"
 	"github.com/switchman-bot/switchman/internal/pause"
 )
 
@@ -109,6 +110,25 @@ type Progress struct {
 	Observed int `json:"observed,omitempty"`
 	// Inconclusive says inconclusive data was reported already.
 	Inconclusive bool `json:"inconclusive,omitempty"`
+
+	// unknown holds what a newer version wrote of the progress in a
+	// saved watch; RunFrom hands it on in each Progress it reports.
+	unknown jsonkeep.Unknown
+}
+
+// progressJSON is Progress without its JSON methods.
+type progressJSON Progress
+
+// UnmarshalJSON decodes p, keeping the members it does not know.
+func (p *Progress) UnmarshalJSON(data []byte) error {
+	u, err := jsonkeep.Decode(data, (*progressJSON)(p))
+	p.unknown = u
+	return err
+}
+
+// MarshalJSON encodes p with the members a newer version wrote.
+func (p Progress) MarshalJSON() ([]byte, error) {
+	return jsonkeep.Encode(progressJSON(p), p.unknown)
 }
 
 // Schedule is when a watch of a deploy that finished at finished judges
@@ -202,7 +222,8 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	progress := func() {
 		if w.OnProgress != nil {
 			run, reported := d.run, d.reportedI
-			w.OnProgress(Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported})
+			w.OnProgress(Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported,
+				unknown: from.unknown})
 		}
 	}
 	if !from.Based {
