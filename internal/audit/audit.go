@@ -70,8 +70,10 @@ var retryWaits = [Tries - 1]time.Duration{time.Second, 3 * time.Second}
 // stopping) does not cancel the write, and a store that fails (briefly
 // down, a Redis restarting) gets more tries, Tries in all, spread over
 // Timeout. A store that was reset (deploy.ErrStoreReset) is not
-// tried again: it takes no more writes until the bot restarts. It
-// returns the last try's error.
+// tried again: it takes no more writes until the bot restarts; nor is
+// one whose disk is full (deploy.ErrStoreFull): a disk is not freed in
+// the seconds the tries last, and the reply waiting for them would come
+// that much later for nothing. It returns the last try's error.
 //
 // Every try carries one key (see AppendKey): a store that can tell a try
 // it applied already, whose answer was lost, appends the entry once.
@@ -90,7 +92,8 @@ func Append(ctx context.Context, w Appender, e *Entry) error {
 				return err
 			}
 		}
-		if err = w.AppendAudit(ctx, e); err == nil || errors.Is(err, deploy.ErrStoreReset) {
+		err = w.AppendAudit(ctx, e)
+		if err == nil || errors.Is(err, deploy.ErrStoreReset) || errors.Is(err, deploy.ErrStoreFull) {
 			return err
 		}
 	}

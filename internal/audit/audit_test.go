@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,5 +155,71 @@ func TestAppendOnceWhenAnAnswerIsLost(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Errorf("entries: got %d, want 1: %+v", len(got), got)
+	}
+}
+
+// counted counts the writes that reach its store.
+type counted struct {
+	audit.Appender
+	tries int
+}
+
+func (c *counted) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	c.tries++
+	return c.Appender.AppendAudit(ctx, e)
+}
+
+// TestAppendToAFullStore: the embedded store's disk is full. Append gives
+// up after one try, as for a reset store: more tries, seconds apart, do
+// not free the disk and only hold the reply back.
+func TestAppendToAFullStore(t *testing.T) {
+	disk := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(disk, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs at %s (needs root): %v: %s", disk, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", disk).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", disk, err, out)
+		}
+	})
+	st, err := embedded.Open(filepath.Join(disk, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f, err := os.Create(filepath.Join(disk, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for buf := make([]byte, 4096); ; {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	f.Close()
+	// Entries that need pages of their own use up the file's free pages,
+	// until it must grow.
+	big := &audit.Entry{User: "ana", Command: strings.Repeat("x", 8<<10), Decision: audit.Allowed}
+	var werr error
+	for i := 0; werr == nil && i < 1000; i++ {
+		werr = st.AppendAudit(t.Context(), big)
+	}
+	if !errors.Is(werr, deploy.ErrStoreFull) {
+		t.Fatalf("writes to the full store: got %v, want it full", werr)
+	}
+
+	c := &counted{Appender: st}
+	err = audit.Append(t.Context(), c, big)
+	if !errors.Is(err, deploy.ErrStoreFull) {
+		t.Errorf("Append: got %v, want the store full", err)
+	}
+	if c.tries != 1 {
+		t.Errorf("tries: got %d, want 1", c.tries)
 	}
 }
