@@ -76,7 +76,7 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		m.Lines = append(m.Lines, line+" and takes the last place.")
 	}
 	if !cancelled.IsZero() {
-		m.Lines = append(m.Lines, fmt.Sprintf("The %s departure is cancelled, so this is the next one.", stamp(cancelled, tr.loc)))
+		m.Lines = append(m.Lines, fmt.Sprintf("The %s departure is cancelled, so this is the next one.", stamp(cancelled, now, tr.loc)))
 	}
 	if s.gate != nil {
 		if reason, closed := s.gate.Closed(ctx, app, want, user); closed {
@@ -87,7 +87,7 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 			// may close or a freeze begin before it.
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ deploys to %s/%s are closed at its departure, %s: %s; unless that changes, the car moves to the next train.",
-				app, want, stamp(dep, tr.loc), reason))
+				app, want, stamp(dep, now, tr.loc), reason))
 		}
 	}
 	return m, nil
@@ -168,7 +168,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason),
 			Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
 		s.announce(ctx, tr, m)
-		return chat.Message{Level: chat.Warning, Title: fmt.Sprintf("Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, tr.loc))}, nil
+		return chat.Message{Level: chat.Warning, Title: fmt.Sprintf("Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, now, tr.loc))}, nil
 	}
 	cars, err := s.store.Cars(ctx, trainName)
 	if err != nil {
@@ -176,7 +176,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	}
 	next := "whenever it is next scheduled"
 	if n := tr.sched[KindDeparture].Next(dep); !n.IsZero() {
-		next = stamp(n, tr.loc)
+		next = stamp(n, now, tr.loc)
 	}
 	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason)}
 	if len(cars) > 0 {
@@ -185,7 +185,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		m.Lines = append(m.Lines, fmt.Sprintf("The next one leaves %s.", next))
 	}
 	s.announce(ctx, tr, m)
-	return chat.Message{Level: chat.Success, Title: fmt.Sprintf("Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, tr.loc))}, nil
+	return chat.Message{Level: chat.Success, Title: fmt.Sprintf("Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, now, tr.loc))}, nil
 }
 
 // mayHaveLeft reports whether departure dep, whose cancellation has just
@@ -291,12 +291,12 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 			return chat.Message{}, storeErr(err, "list cars of "+name)
 		}
 		next, cancelled := s.nextDeparture(ctx, name, tr, now)
-		line := fmt.Sprintf("%s → %s: next departure %s", name, tr.cfg.Env, stamp(next, tr.loc))
+		line := fmt.Sprintf("%s → %s: next departure %s", name, tr.cfg.Env, stamp(next, now, tr.loc))
 		if next.IsZero() {
 			line = fmt.Sprintf("%s → %s: no departure scheduled", name, tr.cfg.Env)
 		}
 		if !cancelled.IsZero() {
-			line += fmt.Sprintf(" (%s cancelled)", stamp(cancelled, tr.loc))
+			line += fmt.Sprintf(" (%s cancelled)", stamp(cancelled, now, tr.loc))
 		}
 		if len(cars) == 0 {
 			line += "; nobody aboard"

@@ -725,7 +725,7 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 		m = boardingMessage(label, cars)
 		if cancelled {
 			m.Lines = append(m.Lines, fmt.Sprintf("This departure is cancelled: the cars aboard leave with the next one, %s.",
-				stamp(tr.sched[KindDeparture].Next(dep), tr.loc)))
+				stamp(tr.sched[KindDeparture].Next(dep), at, tr.loc)))
 		}
 	default:
 		m = reminderMessage(label, dep.Sub(at), cars)
@@ -782,17 +782,20 @@ func (s *Scheduler) nextStamp(ctx context.Context, name string, tr *trainState, 
 	if next.IsZero() {
 		return "whenever it is next scheduled"
 	}
-	return stamp(next, tr.loc)
+	return stamp(next, t, tr.loc)
 }
 
 // label names the train by its departure at dep, seen at ref: "14:00
 // train to production", with the weekday when dep is not on ref's day,
-// and the date as well when it is a week or more away from it: a
-// weekday alone would name a day of the coming week.
+// and the date as well when it is a week or more away from it (a
+// weekday alone would name a day of the coming week), with the year
+// when that is not ref's.
 func (s *Scheduler) label(tr *trainState, dep, ref time.Time) string {
 	d, r := dep.In(tr.loc), ref.In(tr.loc)
 	when := clock(d)
 	switch days := calendarDays(r, d); {
+	case d.Year() != r.Year() && (days <= -7 || days >= 7):
+		when = d.Format("Mon 2 Jan 2006") + " " + when
 	case days <= -7 || days >= 7:
 		when = d.Format("Mon 2 Jan") + " " + when
 	case days != 0:
@@ -823,7 +826,7 @@ func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason
 // at, as its announcement says it (what).
 func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainState, at time.Time, what string) {
 	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
-		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, tr.loc)), Action: "train",
+		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, s.now(), tr.loc)), Action: "train",
 		Decision: audit.Event, Reason: what})
 }
 

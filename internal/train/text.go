@@ -58,9 +58,16 @@ func carName(c Car) string {
 // clock is t's time of day, "14:00".
 func clock(t time.Time) string { return t.Format("15:04") }
 
-// stamp is t in loc for people: "Tue 2 Jun 14:00 CEST".
-func stamp(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
+// stamp is t in loc for people, seen at ref: "Tue 2 Jun 14:00 CEST", with
+// the year when t is not in ref's year there ("Tue 29 Feb 2028 14:00
+// CET"): a yearly or leap-day departure years away would otherwise read
+// as one of this year.
+func stamp(t, ref time.Time, loc *time.Location) string {
+	lt := t.In(loc)
+	if lt.Year() != ref.In(loc).Year() {
+		return lt.Format("Mon 2 Jan 2006 15:04 MST")
+	}
+	return lt.Format("Mon 2 Jan 15:04 MST")
 }
 
 // humanDuration renders d rounded to the minute: "15 minutes", "1 hour",
