@@ -221,7 +221,7 @@ func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState
 	if last.After(after) {
 		after = last
 	}
-	if due, ok := latest(sc, after, now); ok {
+	if due, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok {
 		return due, false, nil
 	}
 	w, err := s.store.LastRun(ctx, name, KindWaiting)

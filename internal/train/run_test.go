@@ -688,3 +688,85 @@ func TestCancelAsDepartureFallsDue(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUpLongGrace: a yearly train's departure missed by more than
+// the 32 days a catch-up always looks back still runs late within a
+// longer grace, or is announced as missed once beyond it.
+func TestCatchUpLongGrace(t *testing.T) {
+	missed := at(2026, 6, 1, 14, 0) // a Monday
+	tests := []struct {
+		name  string
+		start time.Time
+		// wantReqs are the deploys; wantTitle starts the one announcement
+		// expected besides the departure's summary.
+		wantReqs  []string
+		wantTitle string
+		wantCars  []string
+	}{
+		{
+			name: "30 days late runs late", start: missed.AddDate(0, 0, 30),
+			wantReqs:  []string{"alice@#deploys via train: deploy accounting 1338 to production"},
+			wantTitle: "🚂 The 14:00 train to production is leaving with 1 car",
+		},
+		{
+			name: "39 days late, within grace, runs late", start: missed.AddDate(0, 0, 39),
+			wantReqs:  []string{"alice@#deploys via train: deploy accounting 1338 to production"},
+			wantTitle: "🚂 The 14:00 train to production is leaving with 1 car",
+		},
+		{
+			name: "75 days late, beyond grace, is announced", start: missed.AddDate(0, 0, 75),
+			wantTitle: "The Mon 1 Jun 14:00 train to production did not leave: the bot was down at departure time.",
+			wantCars:  []string{"accounting 1338"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.start, func(c *config.Config) {
+				tr := c.Trains["daily"]
+				tr.Boarding, tr.Reminder, tr.Departure = "0 10 1 6 *", "", "0 14 1 6 *"
+				tr.Grace = config.Duration(60 * 24 * time.Hour)
+			})
+			h.board("alice", "accounting", "1338")
+			if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, missed.AddDate(-1, 0, 0)); err != nil {
+				t.Fatal(err)
+			}
+			h.run(tc.start)
+			if got := h.runner.texts(); !slices.Equal(got, tc.wantReqs) {
+				t.Errorf("deploys: got %q, want %q", got, tc.wantReqs)
+			}
+			var titles []string
+			for _, p := range h.notes.posts {
+				if !strings.HasPrefix(p.msg.Title, "Deploy") && !strings.Contains(p.msg.Title, "has left") {
+					titles = append(titles, p.msg.Title)
+				}
+			}
+			if len(titles) != 1 || !strings.HasPrefix(titles[0], tc.wantTitle) {
+				t.Errorf("announcements: got %q, want one starting %q", titles, tc.wantTitle)
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, tc.wantCars) {
+				t.Errorf("aboard: got %q, want %q", got, tc.wantCars)
+			}
+		})
+	}
+}
+
+// TestCancelWithinLongGrace: train cancel calls off a departure due more
+// than 32 days ago that has not run yet, within a longer grace, rather
+// than next year's.
+func TestCancelWithinLongGrace(t *testing.T) {
+	h := newHarness(t, at(2026, 7, 10, 9, 0), func(c *config.Config) {
+		tr := c.Trains["daily"]
+		tr.Boarding, tr.Reminder, tr.Departure = "0 10 1 6 *", "", "0 14 1 6 *"
+		tr.Grace = config.Duration(60 * 24 * time.Hour)
+	})
+	if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2025, 6, 1, 14, 0)); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if want := "(Mon 1 Jun 14:00 CEST)"; !strings.Contains(reply.Title, want) {
+		t.Errorf("Cancel reply: got %q, want the due departure %s cancelled", reply.Title, want)
+	}
+}

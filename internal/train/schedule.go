@@ -116,9 +116,11 @@ func wall(t time.Time) time.Time {
 }
 
 // latest returns the last scheduled instant in (after, upTo], looking back
-// at most lookback from upTo.
-func latest(s schedule, after, upTo time.Time) (time.Time, bool) {
-	if floor := upTo.Add(-lookback); after.Before(floor) {
+// at most grace plus lookback from upTo: every departure still within
+// grace is found, however long the grace, and one missed beyond it is
+// still found for lookback, to be announced as missed.
+func latest(s schedule, after, upTo time.Time, grace time.Duration) (time.Time, bool) {
+	if floor := upTo.Add(-lookback - max(grace, 0)); after.Before(floor) {
 		after = floor
 	}
 	var found time.Time
@@ -128,6 +130,6 @@ func latest(s schedule, after, upTo time.Time) (time.Time, bool) {
 	return found, !found.IsZero()
 }
 
-// lookback bounds how far back a catch-up looks for missed events; older
-// ones are forgotten.
+// lookback bounds how far back, beyond a train's grace, a catch-up looks
+// for missed events; older ones are forgotten.
 const lookback = 32 * 24 * time.Hour

@@ -340,7 +340,7 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 				// first one), and is run late or announced as missed.
 				after = s.firstBoarded(ctx, name, after)
 			}
-			if at, ok := latest(sc, after, now); ok {
+			if at, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok {
 				dues = append(dues, due{name: name, tr: tr, kind: kind, at: at})
 			}
 		}
