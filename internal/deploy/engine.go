@@ -46,7 +46,9 @@ type Engine struct {
 	log        *slog.Logger
 	owner      string
 	leaseTTL   time.Duration
-	observers  []Sink
+	// finalBudget bounds the tries of a run's final record write.
+	finalBudget time.Duration
+	observers   []Sink
 	// interrupted is Options.Interrupted; signals is Options.Signals;
 	// lockReplaced is Options.LockReplaced.
 	interrupted  func(*Record)
@@ -109,6 +111,10 @@ type Options struct {
 	Owner string
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
 	LeaseTTL time.Duration
+	// FinalWriteBudget is how long a run keeps trying to write its final
+	// record before it reports its outcome as unrecorded; default 2 min,
+	// long enough for a store to fail over.
+	FinalWriteBudget time.Duration
 	// Observers see every event of every deploy this engine runs, before
 	// the deploy's own sink (metrics, Sentry, the post-deploy watch), and
 	// the end (EventFinished, interrupted) of every run whose process died
@@ -134,6 +140,7 @@ func NewEngine(opt Options) *Engine {
 		log:          opt.Log,
 		owner:        opt.Owner,
 		leaseTTL:     opt.LeaseTTL,
+		finalBudget:  opt.FinalWriteBudget,
 		observers:    opt.Observers,
 		interrupted:  opt.Interrupted,
 		lockReplaced: opt.LockReplaced,
@@ -169,6 +176,9 @@ func NewEngine(opt Options) *Engine {
 	if e.owner == "" {
 		h, _ := os.Hostname()
 		e.owner = fmt.Sprintf("%s:%d", h, os.Getpid())
+	}
+	if e.finalBudget <= 0 {
+		e.finalBudget = 2 * time.Minute
 	}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = 30 * time.Second

@@ -78,14 +78,20 @@ type run struct {
 	// cancel is refused from then on (guarded by mu; see settle).
 	settled bool
 
-	mu  sync.Mutex // guards rec, seq and refused
+	mu  sync.Mutex // guards rec, seq, refused, unrecorded and behind
 	rec *Record
 	seq uint64 // of the latest snapshot of rec handed to saved
 	// refused is why the store refused a write of rec: another replica
 	// took the record over (see finish).
 	refused error
-	saved   saver
-	emitMu  sync.Mutex
+	// unrecorded is why the final record could not be written: the store
+	// still says the run is running (see finish).
+	unrecorded error
+	// behind is why the last write of rec was given up, while no later
+	// one succeeded: the stored record misses the changes since.
+	behind error
+	saved  saver
+	emitMu sync.Mutex
 }
 
 func (r *run) snapshot() *Record {
@@ -191,13 +197,18 @@ func (r *run) persist(snap *Record) {
 	final := snap.Outcome.Done()
 	budget := 10 * time.Second
 	if final {
-		budget = finalPersistBudget
+		budget = r.e.finalBudget
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), budget)
 	defer cancel()
 	for try := 0; ; try++ {
 		err := r.e.store.PutRecord(ctx, snap)
 		if err == nil {
+			// Each write holds the whole record: this one carries the
+			// changes of any given up before it.
+			r.mu.Lock()
+			r.behind = nil
+			r.mu.Unlock()
 			return
 		}
 		if errors.Is(err, ErrLeaseLost) {
@@ -214,19 +225,44 @@ func (r *run) persist(snap *Record) {
 		}
 		if try == 2 && !final {
 			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.gaveUp(err, false)
 			return
 		}
 		select {
 		case <-time.After(min(time.Duration(try+1)*250*time.Millisecond, 5*time.Second)):
 		case <-ctx.Done():
 			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.gaveUp(err, final)
 			return
 		}
 	}
 }
 
-// finalPersistBudget bounds the tries of a run's final record write.
-const finalPersistBudget = 2 * time.Minute
+// gaveUp notes a write of the record that was given up after err: the
+// final report says so (see finish), since the store keeps an older
+// account of the run than the hosts' real state.
+func (r *run) gaveUp(err error, final bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if final {
+		r.unrecorded = err
+		return
+	}
+	r.behind = err
+}
+
+// unrecordedText says that a run's outcome could not be written (after
+// err), what the store shows of the run instead and what to do: told
+// nothing, people would trust `status` and `history`, which show the run
+// still running, and later interrupted, with the hosts as last recorded.
+// behind says that earlier writes were given up too.
+func unrecordedText(rec *Record, err error, behind bool) string {
+	s := fmt.Sprintf("this outcome could NOT be recorded (%v): `status` and `history` show the %s as still running, then as interrupted once a recovery (the next start, or the next deploy or rollback of %s/%s) finds it", err, rec.Kind, rec.App, rec.Env)
+	if behind {
+		s += "; earlier writes of its record failed as well, so the record may be incomplete: the host states it keeps may be older than the ones above"
+	}
+	return s + fmt.Sprintf("; check what each host runs with `status %s` before the next deploy or rollback", rec.App)
+}
 
 // saver writes a run's record to the store, one write at a time, each of
 // the newest snapshot: updates that arrive while a write is in flight
@@ -494,6 +530,10 @@ func (r *run) finish(outcome Outcome, err error) {
 		// store would refuse it too.
 		outcome, err = r.leaseLost(r.refused)
 		r.end(r.rec, outcome, err)
+	} else if r.unrecorded != nil {
+		// The outcome stands (the hosts are as it says), but nothing
+		// keeps it: the report is the only account of it, and says so.
+		r.rec.Error = joinErr(r.rec.Error, unrecordedText(r.rec, r.unrecorded, r.behind != nil))
 	}
 	r.mu.Unlock()
 	close(r.renewing) // renewed until the final record was written
