@@ -2141,6 +2141,8 @@ func (r *run) pruneAll() {
 				failed = append(failed, fmt.Sprintf("could not remove old release %s (%s)", rel, why))
 			case "unswept":
 				failed = append(failed, fmt.Sprintf("could not delete what an earlier prune or delivery left in releases/ (%s): it takes disk space until someone removes it", truncateText(v, 200)))
+			case "unlinked":
+				failed = append(failed, fmt.Sprintf("could not delete the temporary link an earlier switch left in the deploy directory (%s): it stays until someone removes it", truncateText(v, 200)))
 			}
 		}
 		if len(pruned) > 0 {

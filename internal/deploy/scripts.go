@@ -20,6 +20,7 @@ import (
 //
 //	PATH/releases/<build>/      one unpacked release each
 //	PATH/releases/.tmp-<build>-<nonce>/  a release being unpacked
+//	PATH/.current-<nonce>       a link being renamed over `current`
 //	PATH/releases/.bad-<build>  marker: this release failed; rollbacks skip it
 //	PATH/current -> releases/<build>
 //	PATH/previous -> releases/<build>
@@ -41,7 +42,9 @@ type hostState struct {
 	// later), known only when inspectScript probed for it.
 	ZstdSync bool
 	// Partial is whether releases/ holds a temporary unpack directory,
-	// left by a delivery that was cut short.
+	// left by a delivery that was cut short, or the deploy directory a
+	// temporary link (.current-*, .previous-*), left by a switch cut
+	// short: prune removes them once they are old.
 	Partial bool
 }
 
@@ -93,6 +96,9 @@ for l in current previous; do
 	elif [ -L "$l" ]; then
 		printf 'dangling=%%s\n' "$l"
 	fi
+done
+for l in .current-* .previous-*; do
+	if [ -L "$l" ]; then echo partial=yes; break; fi
 done
 [ -d releases ] || exit 0
 cd releases
@@ -428,7 +434,7 @@ func switchScript(dir, build, previous, retire, nonce string) string {
 cd %[1]s
 test -d %[2]s
 ln -s %[2]s .current-%[3]s
-mv -T .current-%[3]s current
+mv -T .current-%[3]s current || { s=$?; rm -f .current-%[3]s; exit $s; }
 if [ -n %[4]s ]; then ln -sfn %[4]s previous; elif [ -L previous ]; then rm -f previous; fi
 if [ -e releases/.bad-%[5]s ]; then rm -f releases/.bad-%[5]s; fi
 %[6]s`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build), mark)
@@ -459,12 +465,23 @@ func markBadScript(dir, build string) string {
 // may not remove, a mount inside it) as unremoved, each with the first
 // line of the error: it still takes its disk space, and the deploy says
 // so rather than that it was removed. So is a leftover temporary dir that
-// could not be removed (unswept), at every prune while it stays. Errors
-// are kept in memory, not in a file: the disk may be the full one.
+// could not be removed (unswept), at every prune while it stays. Temporary
+// links of switches cut short (.current-*, .previous-* in the deploy
+// directory) older than an hour are removed too, or reported (unlinked).
+// Errors are kept in memory, not in
+// a file: the disk may be the full one.
 func pruneScript(dir string, keep int) string {
-	return fmt.Sprintf(`cd %s/releases 2>/dev/null || exit 0
-here=$PWD cur=none prev=none nl='
+	return fmt.Sprintf(`cd %s 2>/dev/null || exit 0
+nl='
 '
+for l in .current-* .previous-*; do
+	if [ -L "$l" ]; then
+		err=$(find . -maxdepth 1 -type l \( -name '.current-*' -o -name '.previous-*' \) -mmin +60 -exec rm -f {} + 2>&1) || printf 'unlinked=%%s\n' "${err%%%%"$nl"*}"
+		break
+	fi
+done
+cd releases 2>/dev/null || exit 0
+here=$PWD cur=none prev=none
 if cd -P ../current 2>/dev/null; then cur=${PWD##*/}; cd "$here"; fi
 if cd -P ../previous 2>/dev/null; then prev=${PWD##*/}; cd "$here"; fi
 n=0
