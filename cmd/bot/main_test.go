@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
 // The test binary doubles as the bot: with SWITCHMAN_TEST_MAIN set it runs
@@ -52,12 +52,11 @@ func runBot(t *testing.T, stdin string, args ...string) (string, error) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := ports.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // demoFixture builds the real demo artifacts and a config deploying them

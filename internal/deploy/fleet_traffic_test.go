@@ -24,6 +24,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/shell"
 	haproxytest "github.com/switchman-bot/switchman/internal/testenv/haproxy"
 	"github.com/switchman-bot/switchman/internal/testenv/loadgen"
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 	"github.com/switchman-bot/switchman/internal/testenv/supervisor"
 )
 
@@ -184,12 +185,11 @@ func haproxyPools(_ *config.App, env *config.Env) (deploy.Pool, error) {
 
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := ports.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // httpGet returns the body of GET url, or an error for a status outside 2xx.

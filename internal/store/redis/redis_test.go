@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/store/storetest"
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -54,12 +54,10 @@ func openStore(t testing.TB, opt redis.Options) *redis.Store {
 // freeAddr returns a loopback address nothing listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := ports.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
 }
 

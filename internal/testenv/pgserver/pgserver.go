@@ -13,8 +13,6 @@ package pgserver
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -24,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
 // missing is the message of a test that cannot find the server.
@@ -185,11 +185,5 @@ func command(cred *syscall.Credential, name string, args ...string) *exec.Cmd {
 }
 
 // freePort returns a port of 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a port for the server to bind (see package ports).
+func freePort() (int, error) { return ports.Free() }

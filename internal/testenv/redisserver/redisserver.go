@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -331,14 +333,8 @@ func (s *Server) cleanup() {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a port for the server to bind (see package ports).
+func freePort() (int, error) { return ports.Free() }
 
 // tail returns the last n bytes of the file at path.
 func tail(path string, n int) string {

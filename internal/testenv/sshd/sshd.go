@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/shell"
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
 // startTimeout bounds how long a host may take to answer with its banner.
@@ -590,31 +591,8 @@ func listening(log string, port int) bool {
 	return err == nil && bytes.Contains(b, fmt.Appendf(nil, "Server listening on 127.0.0.1 port %d.", port))
 }
 
-var (
-	portsMu sync.Mutex
-	// given holds the ports freePort handed out: the kernel may offer a
-	// port again once its probe listener is closed, before the host it
-	// was for has bound it.
-	given = map[int]bool{}
-)
-
-func freePort() (int, error) {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !given[port] {
-			given[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port that was not handed out already")
-}
+// freePort is a port for a host's sshd to bind (see package ports).
+func freePort() (int, error) { return ports.Free() }
 
 func probeNamespace() error {
 	out, err := exec.Command("unshare", "-m", "--propagation", "private", "true").CombinedOutput()
