@@ -22,16 +22,8 @@ import (
 func TestConsoleOnRedisReportsDeployLeftWithinTheLeaseTTL(t *testing.T) {
 	f := newDemo(t)
 	srv := redisserver.Start(t)
-	const ttl = 2 * time.Second
-	b, err := os.ReadFile(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "store:\n  path: state.db\n", "store:\n  redis:\n    url: "+srv.URL()+"\n", 1)
-	cfg = strings.Replace(cfg, "bot:\n", "bot:\n  lease_ttl: 2s\n", 1)
-	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	const ttl = 2 * time.Second // onRedis's lease_ttl
+	f.onRedis(t, srv.URL())
 	if _, err := runBot(t, "deploy demo 1\n", "-config", f.cfg, "console"); err != nil {
 		t.Fatal(err)
 	}

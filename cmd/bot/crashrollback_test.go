@@ -27,16 +27,7 @@ func TestCrashMidRollbackLeavesItLocked(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			f := newDemo(t)
 			if store == "redis" {
-				srv := redisserver.Start(t)
-				b, err := os.ReadFile(f.cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cfg := strings.Replace(string(b), "store:\n  path: state.db\n", "store:\n  redis:\n    url: "+srv.URL()+"\n", 1)
-				cfg = strings.Replace(cfg, "bot:\n", "bot:\n  lease_ttl: 2s\n", 1)
-				if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				f.onRedis(t, redisserver.Start(t).URL())
 			}
 			if _, err := runBot(t, "deploy demo 1\ndeploy demo 2\n", "-config", f.cfg, "console"); err != nil {
 				t.Fatal(err)

@@ -778,6 +778,21 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+// onRedis points the demo's config at the redis-server at url, with a
+// lease_ttl of 2s: a bot killed mid-run is found out within seconds.
+func (f *demoFixture) onRedis(t *testing.T, url string) {
+	t.Helper()
+	b, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "store:\n  path: state.db\n", "store:\n  redis:\n    url: "+url+"\n", 1)
+	cfg = strings.Replace(cfg, "bot:\n", "bot:\n  lease_ttl: 2s\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // hangRestartOf2 makes the demo's restart of build 2 hang (until a file
 // "gate" exists, which no test makes), and returns the config as it was
 // before. The restart runs in a process group of its own (the

@@ -95,15 +95,7 @@ func TestPruneSaysWhatItCouldNotRemove(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			fleet := startFleet(t, 1)
-			f := newFleetFixture(t, fleet, fleetSpec{}, nil)
-			smallDisk(t, f, 0, "4m", 2000)
-			for _, b := range []string{"1", "2", "3", "4"} {
-				f.build(b)
-			}
-			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
-			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
-			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+			f := threeDeploysOnASmallDisk(t)
 			// Release 1 keeps its age, as the oldest, past what the
 			// stick changes in it.
 			inHost(t, f, 0, c.stick+" && touch -d 2000-01-01 /srv/web/releases/1")
@@ -181,15 +173,7 @@ func TestFullDiskDeliveryNamesTheCause(t *testing.T) {
 // still cannot, rather than leave the disk space taken without a word.
 func TestPruneSaysWhatLeftoverItCouldNotRemove(t *testing.T) {
 	t.Parallel()
-	fleet := startFleet(t, 1)
-	f := newFleetFixture(t, fleet, fleetSpec{}, nil)
-	smallDisk(t, f, 0, "4m", 2000)
-	for _, b := range []string{"1", "2", "3", "4"} {
-		f.build(b)
-	}
-	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
-	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
-	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	f := threeDeploysOnASmallDisk(t)
 	// What a prune an hour ago could not delete, as
 	// TestPruneSaysWhatItCouldNotRemove leaves it.
 	inHost(t, f, 0, "mkdir -p /srv/web/releases/.tmp-pruned-0/pinned && mount -t tmpfs tmpfs /srv/web/releases/.tmp-pruned-0/pinned && touch -d 2000-01-01 /srv/web/releases/.tmp-pruned-0")
@@ -201,4 +185,20 @@ func TestPruneSaysWhatLeftoverItCouldNotRemove(t *testing.T) {
 	if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
 		t.Errorf("notes: got %q, want one starting %q", notes, want)
 	}
+}
+
+// threeDeploysOnASmallDisk returns a fixture of one host whose deploy
+// directory is a small disk, with builds 1 to 4 built and 1, 2 and 3
+// deployed in turn, for the deploy of 4 to prune.
+func threeDeploysOnASmallDisk(t *testing.T) *fleetFixture {
+	t.Helper()
+	f := newFleetFixture(t, startFleet(t, 1), fleetSpec{}, nil)
+	smallDisk(t, f, 0, "4m", 2000)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+	}
+	for _, b := range []string{"1", "2", "3"} {
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	return f
 }
