@@ -10,7 +10,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/leakcheck"
 )
@@ -23,10 +22,7 @@ import (
 func TestSocketModeReconnectsLeaveNothing(t *testing.T) {
 	api := newFakeSlack(t)
 	ss := newSocketServer(t, api)
-	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
-		o.Config.Slack = slackSocketConfig(api.apiURL())
-		o.Now = time.Now
-	})
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), socketMode(api))
 	next := func() *websocket.Conn {
 		t.Helper()
 		select {
@@ -117,10 +113,7 @@ func TestCommandsLeaveNothing(t *testing.T) {
 func TestSocketModeDownAtStopLeavesNothing(t *testing.T) {
 	api := newFakeSlack(t)
 	ss := newSocketServer(t, api)
-	a, _, _, logs := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
-		o.Config.Slack = slackSocketConfig(api.apiURL())
-		o.Now = time.Now
-	})
+	a, _, _, logs := newTestAdapter(t, api, time.Now(), socketMode(api))
 	snap := leakcheck.Take(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -96,10 +96,7 @@ func send(t *testing.T, conn *websocket.Conn, id, typ string, payload json.RawMe
 func TestSocketMode(t *testing.T) {
 	api := newFakeSlack(t)
 	ss := newSocketServer(t, api)
-	a, h, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
-		o.Config.Slack = slackSocketConfig(api.apiURL())
-		o.Now = time.Now
-	})
+	a, h, _, _ := newTestAdapter(t, api, time.Now(), socketMode(api))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.RunSocketMode(ctx) }()
@@ -218,9 +215,7 @@ func TestSocketModeStopAnswersReceivedEnvelopes(t *testing.T) {
 	api := newFakeSlack(t)
 	ss := newSocketServer(t, api)
 	hold := holdLog{msg: "slack socket mode: unreadable envelope", once: &sync.Once{}, held: make(chan struct{}), release: make(chan struct{})}
-	a, h, _, logs := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
-		o.Config.Slack = slackSocketConfig(api.apiURL())
-		o.Now = time.Now
+	a, h, _, logs := newTestAdapter(t, api, time.Now(), socketMode(api), func(o *slack.Options) {
 		hold.Handler = o.Log.Handler()
 		o.Log = slog.New(hold)
 	})
@@ -305,6 +300,16 @@ func slackSocketConfig(apiURL string) config.Slack {
 	return config.Slack{BotToken: "xoxb-test", AppToken: "xapp-test", SocketMode: true, APIURL: apiURL}
 }
 
+// socketMode is the newTestAdapter option of an adapter in Socket Mode
+// against api, on the real clock (the socket's reconnection waits run on
+// it).
+func socketMode(api *fakeSlack) func(*slack.Options) {
+	return func(o *slack.Options) {
+		o.Config.Slack = slackSocketConfig(api.apiURL())
+		o.Now = time.Now
+	}
+}
+
 func jsonHas(raw json.RawMessage, key, want string) bool {
 	var m map[string]any
 	if json.Unmarshal(raw, &m) != nil {
@@ -320,10 +325,7 @@ func jsonHas(raw json.RawMessage, key, want string) bool {
 func TestSocketModeRetryOfUnacknowledgedRefusal(t *testing.T) {
 	api := newFakeSlack(t)
 	ss := newSocketServer(t, api)
-	socket := func(o *slack.Options) {
-		o.Config.Slack = slackSocketConfig(api.apiURL())
-		o.Now = time.Now
-	}
+	socket := socketMode(api)
 	mention := json.RawMessage(`{"type":"event_callback","event_id":"EvL1","event":{"type":"app_mention","user":"UANA","text":"<@UBOT> status","channel":"C1"}}`)
 
 	stopping, h1, store, _ := newTestAdapter(t, api, time.Now(), socket)
@@ -387,9 +389,7 @@ func TestSocketModeRetryAtStopOfARunEvent(t *testing.T) {
 		t.Fatalf("runs of the first delivery: got %d, want 1", n)
 	}
 
-	stopping, h2, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
-		o.Config.Slack = slackSocketConfig(api.apiURL())
-		o.Now = time.Now
+	stopping, h2, _, _ := newTestAdapter(t, api, time.Now(), socketMode(api), func(o *slack.Options) {
 		o.Dedupe = store
 	})
 	stopping.RefuseLeft(context.Background(), socketmode.Request{Type: socketmode.RequestTypeEventsAPI, EnvelopeID: "E50",
