@@ -547,17 +547,7 @@ func TestCancelWaitingDeparture(t *testing.T) {
 					}
 				}
 			}
-			reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
-			if err != nil {
-				t.Fatalf("Cancel: %v", err)
-			}
-			if reply.Title != tc.wantReply {
-				t.Errorf("reply: got %q, want %q", reply.Title, tc.wantReply)
-			}
-			posted := h.notes.find("#deploys", "🚫 The 14:00 train to production is cancelled by @ana: incident")
-			if len(posted) != 1 || !slices.Equal(posted[0].Lines, tc.wantLines) {
-				t.Errorf("announcements: got %+v, want one with lines %q", posted, tc.wantLines)
-			}
+			cancelForIncident(t, h, tc.wantReply, tc.wantLines)
 		})
 	}
 }
@@ -674,17 +664,7 @@ func TestCancelAsDepartureFallsDue(t *testing.T) {
 					}
 				}
 			}
-			reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
-			if err != nil {
-				t.Fatalf("Cancel: %v", err)
-			}
-			if reply.Title != tc.wantReply {
-				t.Errorf("reply: got %q, want %q", reply.Title, tc.wantReply)
-			}
-			posted := h.notes.find("#deploys", "🚫 The 14:00 train to production is cancelled by @ana: incident")
-			if len(posted) != 1 || !slices.Equal(posted[0].Lines, tc.wantLines) {
-				t.Errorf("announcements: got %+v, want one with lines %q", posted, tc.wantLines)
-			}
+			cancelForIncident(t, h, tc.wantReply, tc.wantLines)
 		})
 	}
 }
@@ -768,5 +748,22 @@ func TestCancelWithinLongGrace(t *testing.T) {
 	}
 	if want := "(Mon 1 Jun 14:00 CEST)"; !strings.Contains(reply.Title, want) {
 		t.Errorf("Cancel reply: got %q, want the due departure %s cancelled", reply.Title, want)
+	}
+}
+
+// cancelForIncident has ana cancel the daily train for "incident" and
+// checks the reply's title and the one announcement's lines.
+func cancelForIncident(t *testing.T, h *harness, wantReply string, wantLines []string) {
+	t.Helper()
+	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if reply.Title != wantReply {
+		t.Errorf("reply: got %q, want %q", reply.Title, wantReply)
+	}
+	posted := h.notes.find("#deploys", "🚫 The 14:00 train to production is cancelled by @ana: incident")
+	if len(posted) != 1 || !slices.Equal(posted[0].Lines, wantLines) {
+		t.Errorf("announcements: got %+v, want one with lines %q", posted, wantLines)
 	}
 }
