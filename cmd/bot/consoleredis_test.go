@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
-	"io"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
-	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // TestConsoleOnRedisReportsDeployLeftWithinTheLeaseTTL: a console on a
@@ -29,45 +24,22 @@ func TestConsoleOnRedisReportsDeployLeftWithinTheLeaseTTL(t *testing.T) {
 	}
 	original := hangRestartOf2(t, f)
 	cmd, _, _, exited := restartingConsole(t, f)
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
+	f.killRestarting(t, cmd, exited, original)
 	killed := time.Now()
-	if err := os.WriteFile(f.cfg, original, 0o644); err != nil {
-		t.Fatal(err)
-	}
 
 	// At once, while the dead console's lease still holds, and left
-	// open for longer than the lease lives.
-	in, stdin := io.Pipe()
-	var out, errOut syncbuf.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(context.Background(), []string{"-config", f.cfg, "console"}, stdio{In: in, Out: &out, Err: &errOut})
-	}()
+	// open for longer than the lease lives; then the same console, asked
+	// once the lease has run out.
 	const want = "of demo 2 to local was interrupted"
 	limit := ttl + 5*time.Second
-	deadline := killed.Add(limit)
-	for !strings.Contains(out.String(), want) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	reported := strings.Contains(out.String(), want)
-	// The same console, asked once the lease has run out.
-	io.WriteString(stdin, "status demo\n")
-	stdin.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("console: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the console did not end with its input")
+	out, errOut, reported, err := f.consoleAfter(t, want, killed.Add(limit), "status demo\n")
+	if err != nil {
+		t.Errorf("console: %v", err)
 	}
 	if !reported {
-		t.Errorf("the console did not report the deploy interrupted within %s of the kill; got:\n%s\nstderr:\n%s", limit, out.String(), errOut.String())
+		t.Errorf("the console did not report the deploy interrupted within %s of the kill; got:\n%s\nstderr:\n%s", limit, out, errOut)
 	}
-	if want := "last deploy 2 (from 1) interrupted by alice"; !strings.Contains(out.String(), want) {
-		t.Errorf("status lacks %q:\n%s", want, out.String())
+	if want := "last deploy 2 (from 1) interrupted by alice"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
 	}
 }

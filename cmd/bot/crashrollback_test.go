@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
-	"io"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
-	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // TestCrashMidRollbackLeavesItLocked: a bot killed with SIGKILL while its
@@ -34,37 +29,14 @@ func TestCrashMidRollbackLeavesItLocked(t *testing.T) {
 			}
 			original := hangRestartOf(t, f, "1")
 			cmd, _, _, exited := consoleUntilRestart(t, f, "rollback demo")
-			// The whole group: the bot and the hung restart script.
-			if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			<-exited
-			if err := os.WriteFile(f.cfg, original, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			f.killRestarting(t, cmd, exited, original)
 
-			in, stdin := io.Pipe()
-			var out, errOut syncbuf.Buffer
-			done := make(chan error, 1)
-			go func() {
-				done <- run(context.Background(), []string{"-config", f.cfg, "console"}, stdio{In: in, Out: &out, Err: &errOut})
-			}()
 			const reported = "of demo 1 to local was interrupted"
-			deadline := time.Now().Add(30 * time.Second)
-			for !strings.Contains(out.String(), reported) && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
+			out, errOut, _, err := f.consoleAfter(t, reported, time.Now().Add(30*time.Second), "status demo\ndeploy demo 2\n")
+			if err != nil {
+				t.Logf("console: %v", err) // the refused deploy
 			}
-			io.WriteString(stdin, "status demo\ndeploy demo 2\n")
-			stdin.Close()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Logf("console: %v", err) // the refused deploy
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the console did not end with its input")
-			}
-			got := out.String() + errOut.String()
+			got := out + errOut
 			for _, want := range []string{
 				reported,
 				"🔒 demo/local: locked by switchman since",

@@ -22,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/testenv/ports"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // The test binary doubles as the bot: with SWITCHMAN_TEST_MAIN set it runs
@@ -791,6 +792,46 @@ func (f *demoFixture) onRedis(t *testing.T, url string) {
 	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// killRestarting kills the process group of cmd, a console whose restart
+// hangs (the bot and the hung restart script), waits for it to exit and
+// puts back the config as it was before the hang (original).
+func (f *demoFixture) killRestarting(t *testing.T, cmd *exec.Cmd, exited <-chan error, original []byte) {
+	t.Helper()
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	if err := os.WriteFile(f.cfg, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consoleAfter runs a console of the demo until it prints want or until
+// deadline, whichever comes first, then types input into it and waits for
+// it to end. It returns what it printed on its standard output and error,
+// whether want was printed before input was typed, and how it ended.
+func (f *demoFixture) consoleAfter(t *testing.T, want string, deadline time.Time, input string) (out, errOut string, seen bool, err error) {
+	t.Helper()
+	in, stdin := io.Pipe()
+	var o, e syncbuf.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"-config", f.cfg, "console"}, stdio{In: in, Out: &o, Err: &e})
+	}()
+	for !strings.Contains(o.String(), want) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	seen = strings.Contains(o.String(), want)
+	io.WriteString(stdin, input)
+	stdin.Close()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the console did not end with its input")
+	}
+	return o.String(), e.String(), seen, err
 }
 
 // hangRestartOf2 makes the demo's restart of build 2 hang (until a file
