@@ -236,6 +236,57 @@ func (e *Env) validateFleet(loc locator, ps *problems, app string) {
 	}
 }
 
+// validatePoolServers refuses two envs whose load balancer pools name one
+// HAProxy server (the same socket, reached the same way, backend and
+// server) for hosts of their own: two apps on one fleet behind one backend
+// with server: "{host}", say. Each deploy runs under its own app+env
+// lease, so two of them at once would drain and ready that server
+// without knowing of the other: one sets it ready while the other's
+// restart behind it is under way, and the other, finding it in maint as
+// it starts, takes it for a server someone took out and leaves it so.
+func (c *Config) validatePoolServers(loc locator, ps *problems) {
+	type user struct{ app, env, host string }
+	seen := map[string]user{} // socket, backend and server -> first env
+	for _, appName := range c.AppNames() {
+		a := c.Apps[appName]
+		if a == nil {
+			continue
+		}
+		for _, envName := range a.EnvNames() {
+			e := a.Envs[envName]
+			if e == nil || e.Pool == nil || e.Pool.HAProxy == nil {
+				continue
+			}
+			h := e.Pool.HAProxy
+			reported := false
+			for _, host := range e.Hosts {
+				if host == nil {
+					continue
+				}
+				name := serverName(h.Server, host)
+				key := strings.ToLower(h.Via) + "|" + h.Socket + "|" + h.Backend + "/" + name
+				other, dup := seen[key]
+				switch {
+				case !dup:
+					seen[key] = user{appName, envName, host.Name}
+				case other.app == appName && other.env == envName:
+					// Refused by Env.validate: two hosts of one env.
+				case !reported:
+					reported = true
+					where := "apps." + appName + ".environments." + envName
+					lb := h.Socket
+					if h.Via != "" {
+						lb += " on " + h.Via
+					}
+					ps.add(loc.line("apps", appName, "environments", envName, "pool", "haproxy", "server"),
+						"%s.pool.haproxy.server: for host %s it names the server %s/%s of the HAProxy at %s, as apps.%s.environments.%s does for its host %s: their deploys run at once, each draining and readying that server while the other may be restarting behind it; give each env servers of its own (a backend of its own, or a server: template such as \"%s-{host}\")",
+						where, host.Name, h.Backend, name, lb, other.app, other.env, other.host, appName)
+				}
+			}
+		}
+	}
+}
+
 // haproxyName is what the HAProxy pool sends as a backend or server name
 // (internal/haproxy refuses anything else: it could end the command).
 var haproxyName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)

@@ -112,6 +112,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 	}
 	c.validateBastions(loc, ps)
 	c.validateDeployDirs(loc, ps)
+	c.validatePoolServers(loc, ps)
 	c.validateBotData(loc, ps)
 }
 

@@ -1543,3 +1543,45 @@ func TestNULRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedPoolServer: two envs whose pools name one HAProxy server for
+// hosts of their own (two apps on one fleet behind one backend) would
+// each drain and ready it while the other restarts behind it, each under
+// its own lease.
+func TestSharedPoolServer(t *testing.T) {
+	app, ssh := deployDirApp, deployDirSSH
+	pool := func(haproxy string) string { return "        pool: {haproxy: {" + haproxy + "}}\n" }
+	const hosts = "web1=10.0.0.1, web2=10.0.0.2"
+	const sock = "socket: 'unix:/run/haproxy.sock'"
+	const why = ": their deploys run at once, each draining and readying that server while the other may be restarting behind it; give each env servers of its own"
+	tests := []deployDirCase{
+		{
+			name: "two apps on one fleet, one backend, server {host}",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool(sock+", backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool("backend: app, "+sock)),
+			want: one("backend: app, socket", `apps.worker.environments.prod.pool.haproxy.server: for host web1 it names the server app/web1 of the HAProxy at unix:/run/haproxy.sock, as apps.web.environments.prod does for its host web1`+why+` (a backend of its own, or a server: template such as "worker-{host}")`),
+		},
+		{
+			name: "two apps, one backend, one server through a var and a name",
+			apps: app("web", "/srv/web", ssh("", "{name: web1, address: 10.0.0.1, vars: {srv: s1}}")+pool(sock+", via: lb1, backend: app, server: '{srv}'")) +
+				app("worker", "/srv/worker", ssh("", "s1=10.0.0.1")+pool("backend: app, via: LB1, "+sock)),
+			want: one("backend: app, via", `apps.worker.environments.prod.pool.haproxy.server: for host s1 it names the server app/s1 of the HAProxy at unix:/run/haproxy.sock on LB1, as apps.web.environments.prod does for its host web1`+why+` (a backend of its own, or a server: template such as "worker-{host}")`),
+		},
+		{
+			name: "two apps on one fleet, a backend each",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool(sock+", backend: web")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool(sock+", backend: worker")),
+		},
+		{
+			name: "two apps on one fleet, one backend, servers of their own",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool(sock+", backend: app, server: 'web-{host}'")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool(sock+", backend: app, server: 'worker-{host}'")),
+		},
+		{
+			name: "two apps, one backend name on two balancers",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool(sock+", via: lb1, backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool(sock+", via: lb2, backend: app")),
+		},
+	}
+	checkDeployDirs(t, tests)
+}
