@@ -86,6 +86,7 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			ps.add(at, "sentry.url: %s", unusedUserInfo("token"))
 		}
 	}
+	c.validateSharedWatch(loc, ps)
 	for _, appName := range c.AppNames() {
 		app := c.Apps[appName]
 		for _, envName := range app.EnvNames() {
@@ -160,4 +161,58 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			}
 		}
 	}
+}
+
+// validateSharedWatch refuses auto_rollback on an env whose Sentry project
+// and environment another env reports to as well (two apps in one
+// project, each env named prod, say). A watch counts every error of the
+// project and environment, whatever app or release raised it, and a
+// deploy of the other env does not end it: a spike the other app's deploy
+// caused would roll this one back by itself, and its baseline holds the
+// other's errors. An alert about such a project and environment is posted
+// without a Rollback button for the same reason.
+func (c *Config) validateSharedWatch(loc locator, ps *problems) {
+	type user struct{ app, env string }
+	seen := map[string][]user{} // project and Sentry environment -> envs
+	for _, appName := range c.AppNames() {
+		app := c.Apps[appName]
+		for _, envName := range app.EnvNames() {
+			if e := app.Envs[envName]; e != nil && e.Sentry != nil && e.Sentry.Project != "" {
+				k := sentryKey(e.Sentry, envName)
+				seen[k] = append(seen[k], user{appName, envName})
+			}
+		}
+	}
+	for _, appName := range c.AppNames() {
+		app := c.Apps[appName]
+		for _, envName := range app.EnvNames() {
+			e := app.Envs[envName]
+			if e == nil || e.Sentry == nil || !e.Sentry.AutoRollback || e.Sentry.Project == "" {
+				continue
+			}
+			for _, o := range seen[sentryKey(e.Sentry, envName)] {
+				if o.app == appName && o.env == envName {
+					continue
+				}
+				env := e.Sentry.Environment
+				if env == "" {
+					env = envName
+				}
+				ps.add(loc.line("apps", appName, "environments", envName, "sentry", "auto_rollback"),
+					"apps.%s.environments.%s.sentry.auto_rollback: Sentry project %s, environment %s is apps.%s.environments.%s's too: the watch counts the errors of both, and a spike the other's deploy caused would roll this one back by itself; give each env a project or an environment of its own, or leave auto_rollback off (a spike is posted with its new issues and a Rollback button)",
+					appName, envName, e.Sentry.Project, env, o.app, o.env)
+				break
+			}
+		}
+	}
+}
+
+// sentryKey is the Sentry project and environment env (named envName)
+// reports to.
+func sentryKey(s *EnvSentry, envName string) string {
+	env := s.Environment
+	if env == "" {
+		env = envName
+	}
+	return s.Project + "\x00" + env
 }

@@ -1585,3 +1585,47 @@ func TestSharedPoolServer(t *testing.T) {
 	}
 	checkDeployDirs(t, tests)
 }
+
+// TestSharedSentryWatch: a watch counts every error of its Sentry project
+// and environment, so auto_rollback where another env reports there too
+// would roll this env back for the other's deploy.
+func TestSharedSentryWatch(t *testing.T) {
+	app, ssh := deployDirApp, deployDirSSH
+	const top = "sentry: {org: acme, token: t}\n"
+	env := func(sentry string) string { return ssh("", "10.0.0.1") + "        sentry: {" + sentry + "}\n" }
+	const why = ": the watch counts the errors of both, and a spike the other's deploy caused would roll this one back by itself; give each env a project or an environment of its own, or leave auto_rollback off (a spike is posted with its new issues and a Rollback button)"
+	tests := []deployDirCase{
+		{
+			name: "two apps in one project, one rolling back by itself",
+			apps: app("web", "/srv/web", env("project: acme, auto_rollback: true")) + app("worker", "/srv/worker", env("project: acme")) + top,
+			want: one("project: acme, auto_rollback", "apps.web.environments.prod.sentry.auto_rollback: Sentry project acme, environment prod is apps.worker.environments.prod's too"+why),
+		},
+		{
+			name: "two apps in one project, both rolling back by themselves",
+			apps: app("web", "/srv/web", env("project: acme, auto_rollback: true")) + app("worker", "/srv/worker", env("auto_rollback: true, project: acme")) + top,
+			want: func(y string) []want {
+				return concat(y,
+					one("project: acme, auto_rollback", "apps.web.environments.prod.sentry.auto_rollback: Sentry project acme, environment prod is apps.worker.environments.prod's too"+why),
+					one("auto_rollback: true, project", "apps.worker.environments.prod.sentry.auto_rollback: Sentry project acme, environment prod is apps.web.environments.prod's too"+why))
+			},
+		},
+		{
+			name: "one environment, named by one env and defaulted by the other",
+			apps: app("web", "/srv/web", env("project: acme, environment: prod, auto_rollback: true")) + app("worker", "/srv/worker", env("project: acme")) + top,
+			want: one("project: acme, environment: prod, auto_rollback", "apps.web.environments.prod.sentry.auto_rollback: Sentry project acme, environment prod is apps.worker.environments.prod's too"+why),
+		},
+		{
+			name: "two apps in one project, environments of their own",
+			apps: app("web", "/srv/web", env("project: acme, auto_rollback: true")) + app("worker", "/srv/worker", env("project: acme, environment: worker-prod")) + top,
+		},
+		{
+			name: "two apps in one project, neither rolling back by itself",
+			apps: app("web", "/srv/web", env("project: acme")) + app("worker", "/srv/worker", env("project: acme")) + top,
+		},
+		{
+			name: "two apps, a project each",
+			apps: app("web", "/srv/web", env("project: web, auto_rollback: true")) + app("worker", "/srv/worker", env("project: worker, auto_rollback: true")) + top,
+		},
+	}
+	checkDeployDirs(t, tests)
+}
