@@ -43,14 +43,11 @@ type Jump struct {
 }
 
 // HostPort is the bastion's address with its port (22 when it names
-// none), in lower case: what tells one bastion from another.
-func (j *Jump) HostPort() string {
-	if _, _, err := net.SplitHostPort(j.Address); err == nil {
-		return strings.ToLower(j.Address)
-	}
-	a := strings.TrimSuffix(strings.TrimPrefix(j.Address, "["), "]")
-	return strings.ToLower(net.JoinHostPort(a, "22"))
-}
+// none), in one spelling per bastion as a host's is (see sshHostPort):
+// what tells one bastion from another. Two envs that write one bastion
+// two ways ("fd00::1", "[FD00:0::1]:22") share its bound of logins and
+// the machines behind it.
+func (j *Jump) HostPort() string { return sshHostPort(j.Address, 22) }
 
 // Pool takes a host out of its load balancer around its restart.
 type Pool struct {

@@ -1629,3 +1629,27 @@ func TestSharedSentryWatch(t *testing.T) {
 	}
 	checkDeployDirs(t, tests)
 }
+
+// TestBastionSpellings: one bastion is one, however its address is
+// written, as a host's is: the envs through it share its bound of logins
+// and the machines behind it.
+func TestBastionSpellings(t *testing.T) {
+	app, ssh := deployDirApp, deployDirSSH
+	tests := []deployDirCase{
+		{
+			name: "one IPv6 bastion written two ways, one path behind it",
+			apps: app("api", "/srv/app", ssh(", jump: {address: 'fd00::1'}", "10.0.0.1")) + app("web", "/srv/app", ssh(", jump: {address: '[FD00:0::1]:022'}", "web1=10.0.0.1")),
+			want: one("web1=", "apps.web.environments.prod.hosts[0]: 10.0.0.1:22 is also a host of apps.api.environments.prod, which deploys into the same /srv/app"),
+		},
+		{
+			name: "one IPv4 bastion written two ways, other max_startups",
+			apps: app("api", "/srv/api", ssh(", jump: {address: '10.0.0.9'}", "10.0.0.1")) + app("web", "/srv/web", ssh(", jump: {address: '10.0.0.9:0022', max_startups: 4}", "10.0.0.1")),
+			want: one("max_startups: 4", "apps.web.environments.prod.ssh.jump.max_startups: 4, but apps.api.environments.prod reaches the bastion 10.0.0.9:22 with 8 (8 when left out): the bound is the bastion's, shared by every env through it; give them the same"),
+		},
+		{
+			name: "two bastions",
+			apps: app("api", "/srv/app", ssh(", jump: {address: 'fd00::1'}", "10.0.0.1")) + app("web", "/srv/app", ssh(", jump: {address: '[fd00::2]:22'}", "10.0.0.1")),
+		},
+	}
+	checkDeployDirs(t, tests)
+}
