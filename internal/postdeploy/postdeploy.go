@@ -619,7 +619,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		return spikeLater
 	}
 	m := SpikeMessage(r, s)
-	w.auditEvent(ctx, r, "spike", fmt.Sprintf("%.1f errors/min vs %.1f before the deploy", s.Rate, s.Baseline))
+	w.auditEvent(ctx, r, "spike", fmt.Sprintf("%.1f errors/min vs %.1f before the %s", s.Rate, s.Baseline, runKind(r)))
 	if !s.AutoRollback || r.Kind == deploy.KindRollback {
 		w.post(ctx, r, m)
 		return spikeDone
@@ -749,11 +749,26 @@ func rollbackMessage(fin *deploy.Record, reason string) chat.Message {
 
 // SpikeMessage describes a spike with its new issues and, after a deploy
 // with an earlier release to go back to, a Rollback button.
+//
+// After a rollback it says so: the errors went on (or came) once the
+// release it left no longer ran, so the cause may not be a release, and
+// nothing rolls back further by itself. Titled as a deploy of the build
+// it restored, it told of a deploy nobody made.
 func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
-	m := chat.Message{Level: chat.Failure, Public: true,
-		Title: fmt.Sprintf("📈 Error spike after %s %s to %s: %.1f errors/min (before the deploy: %.1f/min)", r.App, r.Build, r.Env, s.Rate, s.Baseline),
+	title := fmt.Sprintf("📈 Error spike after %s %s to %s: %.1f errors/min (before the deploy: %.1f/min)", r.App, r.Build, r.Env, s.Rate, s.Baseline)
+	if r.Kind == deploy.KindRollback {
+		title = fmt.Sprintf("📈 Error spike after the rollback of %s/%s to %s: %.1f errors/min (before the rollback: %.1f/min)", r.App, r.Env, r.Build, s.Rate, s.Baseline)
+	}
+	m := chat.Message{Level: chat.Failure, Public: true, Title: title,
 		Fields: []chat.Field{{Label: "app", Value: r.App}, {Label: "env", Value: r.Env}, {Label: "build", Value: r.Build},
-			{Label: "threshold", Value: fmt.Sprintf("%.1f/min", s.Threshold)}, {Label: "deploy", Value: r.ID}},
+			{Label: "threshold", Value: fmt.Sprintf("%.1f/min", s.Threshold)}, {Label: runKind(r), Value: r.ID}},
+	}
+	if r.Kind == deploy.KindRollback {
+		from := ""
+		if r.Previous != "" {
+			from = " (from " + r.Previous + ")"
+		}
+		m.Lines = append(m.Lines, fmt.Sprintf("the errors did not stop with the rollback to %s%s: the cause may not be the release; nothing rolls back further by itself (to go further back: /rollback %s %s to BUILD)", r.Build, from, r.App, r.Env))
 	}
 	if len(s.Issues) == 0 {
 		m.Lines = append(m.Lines, "no new issues first seen in this release")
@@ -765,6 +780,14 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		m.Buttons = []chat.Button{commands.RollbackButton(r)}
 	}
 	return m
+}
+
+// runKind names r's kind of run: "rollback", or "deploy".
+func runKind(r *deploy.Record) string {
+	if r.Kind == deploy.KindRollback {
+		return "rollback"
+	}
+	return "deploy"
 }
 
 // sentryFailed says once per deploy that Sentry could not be told; a

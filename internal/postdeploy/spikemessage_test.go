@@ -1,6 +1,7 @@
 package postdeploy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -38,6 +39,50 @@ func TestSpikeMessageRollback(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("buttons: got %+v, want %q", m.Buttons, tt.want)
+			}
+		})
+	}
+}
+
+// TestSpikeMessageAfterRollback: a spike in the watch of a rollback is
+// told as one after that rollback, not as a deploy of the build it
+// restored, and says that nothing rolls back further by itself.
+func TestSpikeMessageAfterRollback(t *testing.T) {
+	tests := []struct {
+		name      string
+		kind      deploy.Kind
+		build     string
+		previous  string
+		wantTitle string
+		wantLine  string // "" for none about the rollback
+		wantField string // the label of the run's id
+	}{
+		{"deploy", deploy.KindDeploy, "2", "1",
+			"📈 Error spike after web 2 to prod: 60.0 errors/min (before the deploy: 1.0/min)", "", "deploy"},
+		{"rollback", deploy.KindRollback, "1", "2",
+			"📈 Error spike after the rollback of web/prod to 1: 60.0 errors/min (before the rollback: 1.0/min)",
+			"the errors did not stop with the rollback to 1 (from 2): the cause may not be the release; nothing rolls back further by itself (to go further back: /rollback web prod to BUILD)",
+			"rollback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: tt.kind, App: "web", Env: "prod", Build: tt.build, Previous: tt.previous,
+				Outcome: deploy.OutcomeSucceeded, Hosts: []deploy.HostResult{{Host: "web1", State: deploy.HostActive, Current: tt.build, Previous: tt.previous}}}
+			m := postdeploy.SpikeMessage(r, sentry.SpikeReport{Rate: 60, Baseline: 1, Threshold: 10})
+			if m.Title != tt.wantTitle {
+				t.Errorf("title: got %q, want %q", m.Title, tt.wantTitle)
+			}
+			var line string
+			for _, l := range m.Lines {
+				if strings.Contains(l, "rollback") {
+					line = l
+				}
+			}
+			if line != tt.wantLine {
+				t.Errorf("line about the rollback: got %q, want %q (lines %q)", line, tt.wantLine, m.Lines)
+			}
+			if last := m.Fields[len(m.Fields)-1]; last.Label != tt.wantField || last.Value != r.ID {
+				t.Errorf("field of the run: got %s %s, want %s %s", last.Label, last.Value, tt.wantField, r.ID)
 			}
 		})
 	}
