@@ -675,7 +675,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		close(begun)
 		// Refused, as a command the bot refuses is: a search of the log
 		// for refusals finds it.
-		w.audit(ctx, r, audit.Refused, "rollback", "automatic rollback refused: "+errs.Message(err))
+		w.auditRollback(ctx, r, "", audit.Refused, "automatic rollback refused: "+errs.Message(err))
 		if errors.Is(err, deploy.ErrDraining) {
 			// Spent here, the spike would roll nothing back: the saved
 			// watch goes to the next bot instead of being ended (watch).
@@ -685,7 +685,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
 		return spikeDone
 	}
-	w.auditEvent(ctx, r, "rollback", "automatic rollback "+rec.ID+": "+reason)
+	w.auditRollback(ctx, r, rec.Build, audit.Event, "automatic rollback "+rec.ID+": "+reason)
 	close(begun)
 	// The watch counts (Wait) until the outcome is reported, unless the
 	// bot stops first: the sink reports it all the same.
@@ -703,7 +703,7 @@ func (w *Watcher) rollbackEnded(ctx context.Context, r, fin *deploy.Record, reas
 	if fin.Error != "" {
 		outcome += ": " + fin.Error
 	}
-	w.auditEvent(ctx, r, "rollback", outcome)
+	w.auditRollback(ctx, r, fin.Build, audit.Event, outcome)
 	w.post(ctx, r, rollbackMessage(fin, reason))
 }
 
@@ -830,11 +830,28 @@ func (w *Watcher) auditEvent(ctx context.Context, r *deploy.Record, action, reas
 	w.audit(ctx, r, audit.Event, action, reason)
 }
 
+// auditRollback writes an entry of the automatic rollback started for r's
+// spike. Its command names the release the rollback goes to, as the end
+// of a person's rollback does ("rollback 1 web/prod"), or, before one is
+// known (refused), the release it leaves ("rollback web/prod from 2"):
+// named by r's build alone, as the watch's own entries are, it read as a
+// rollback to the very build it left.
+func (w *Watcher) auditRollback(ctx context.Context, r *deploy.Record, to string, decision audit.Decision, reason string) {
+	command := fmt.Sprintf("rollback %s/%s from %s", r.App, r.Env, r.Build)
+	if to != "" {
+		command = fmt.Sprintf("rollback %s %s/%s", to, r.App, r.Env)
+	}
+	w.write(ctx, r, decision, "rollback", command, reason)
+}
+
 // audit is auditEvent with a decision of its own.
 func (w *Watcher) audit(ctx context.Context, r *deploy.Record, decision audit.Decision, action, reason string) {
+	w.write(ctx, r, decision, action, strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)), reason)
+}
+
+func (w *Watcher) write(ctx context.Context, r *deploy.Record, decision audit.Decision, action, command, reason string) {
 	e := &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
-		Command: strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)),
-		Action:  action, App: r.App, Env: r.Env, Decision: decision, Reason: reason, DeployID: r.ID}
+		Command: command, Action: action, App: r.App, Env: r.Env, Decision: decision, Reason: reason, DeployID: r.ID}
 	if err := audit.Append(ctx, w.opt.Audit, e); err != nil {
 		w.opt.Log.Error("append audit entry", "deploy", r.ID, "err", err)
 	}

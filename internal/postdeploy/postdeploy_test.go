@@ -382,6 +382,13 @@ func TestSpikeRollsBackByItself(t *testing.T) {
 	if !spike || !rollback {
 		t.Errorf("audit: spike %v, rollback %v; want both", spike, rollback)
 	}
+	// The rollback's entries name where it went, as a person's do: named
+	// after the watched build, they read as a rollback to 2.
+	for _, e := range entries {
+		if e.Action == "rollback" && e.Command != "rollback 1 web/production" {
+			t.Errorf("audit entry of the automatic rollback (%s): got command %q, want %q", e.Reason, e.Command, "rollback 1 web/production")
+		}
+	}
 	fs.mu.Lock()
 	calls := strings.Join(fs.calls, "\n")
 	fs.mu.Unlock()

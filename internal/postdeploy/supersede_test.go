@@ -442,9 +442,11 @@ func TestAutomaticRollbackRefusedIsARefusal(t *testing.T) {
 	defer e.mu.Unlock()
 	var got []string
 	for _, a := range e.audited {
-		got = append(got, fmt.Sprintf("%s %s: %s", a.Decision, a.Action, a.Reason))
+		got = append(got, fmt.Sprintf("%s %s (%s): %s", a.Decision, a.Action, a.Command, a.Reason))
 	}
-	want := "refused rollback: automatic rollback refused: runs 3 now, not 2"
+	// Refused, it went nowhere: the entry names the release it would
+	// have left, not a rollback to it.
+	want := "refused rollback (rollback web/production from 2): automatic rollback refused: runs 3 now, not 2"
 	if !slices.Contains(got, want) {
 		t.Errorf("audit entries %q: want %q", got, want)
 	}
