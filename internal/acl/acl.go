@@ -175,7 +175,10 @@ func (p *Policy) Effective(user string, grants []Grant, now time.Time) []Source 
 		}
 		via := "granted by " + g.GrantedBy
 		if !g.Expires.IsZero() {
-			via += " until " + g.Expires.UTC().Format("2006-01-02 15:04 MST")
+			// In now's zone (the bot's), as the grant's own reply
+			// and every other time the bot shows: in UTC, whoami
+			// named another hour than the grant did.
+			via += " until " + g.Expires.In(now.Location()).Format("2006-01-02 15:04:05 MST")
 		}
 		out = append(out, Source{Role: g.Role, Actions: p.rules.Roles[g.Role], On: []string{grantScope(g)}, Via: via})
 	}

@@ -217,3 +217,21 @@ func TestGrantNeedsAConfiguredUser(t *testing.T) {
 		t.Error("dave, removed from the config, is still an admin")
 	}
 }
+
+// TestEffectiveGrantExpiryInTheBotsZone: whoami says until when a runtime
+// grant holds in the zone of the bot's clock, as the grant's reply did.
+func TestEffectiveGrantExpiryInTheBotsZone(t *testing.T) {
+	p := testPolicy(t)
+	cet := time.FixedZone("CET", 3600)
+	now := time.Date(2026, 11, 23, 16, 2, 0, 0, cet)
+	grants := []Grant{{User: "bob", Role: "admin", App: "api", GrantedBy: "ana", Created: now, Expires: now.Add(2 * time.Hour).UTC()}}
+	var via []string
+	for _, s := range p.Effective("bob", grants, now) {
+		if s.Role == "admin" {
+			via = append(via, s.Via)
+		}
+	}
+	if want := "granted by ana until 2026-11-23 18:02:00 CET"; len(via) != 1 || via[0] != want {
+		t.Errorf("the grant's source: got %q, want %q", via, want)
+	}
+}
