@@ -743,8 +743,15 @@ func rollbackMessage(fin *deploy.Record, reason string) chat.Message {
 	if fin.Outcome != deploy.OutcomeSucceeded {
 		level = chat.Failure
 	}
-	return chat.Message{Level: level, Public: true, Title: title,
-		Lines: []string{"why: " + reason, fmt.Sprintf("%s/%s is locked until someone unlocks it: /unlock deploys %s %s", fin.App, fin.Env, fin.App, fin.Env)}}
+	// Only a rollback that got as far as its lock (taken before its
+	// first switch) left one: one that ended before, or could not write
+	// it, stops no deploy, and saying otherwise let the release it left
+	// ship again unawares.
+	lock := fmt.Sprintf("%s/%s is locked until someone unlocks it: /unlock deploys %s %s", fin.App, fin.Env, fin.App, fin.Env)
+	if !fin.Locked {
+		lock = fmt.Sprintf("%s/%s is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: /lock deploys %s %s REASON)", fin.App, fin.Env, fin.App, fin.Env)
+	}
+	return chat.Message{Level: level, Public: true, Title: title, Lines: []string{"why: " + reason, lock}}
 }
 
 // SpikeMessage describes a spike with its new issues and, after a deploy

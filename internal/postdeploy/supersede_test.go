@@ -92,6 +92,9 @@ type env struct {
 	// takenOver ends each rollback as one whose record another replica
 	// took over (deploy.Event.TakenOver).
 	takenOver bool
+	// unlocked ends each rollback without the lock a rollback takes
+	// before its first switch: it failed before, or could not write it.
+	unlocked bool
 }
 
 func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
@@ -101,7 +104,7 @@ func (e *env) Rollback(_ context.Context, req deploy.Request, sink deploy.Sink) 
 		return nil, errs.New(errs.Conflict, "runs %s now, not %s", e.current, req.From)
 	}
 	e.reqs = append(e.reqs, req)
-	rec := &deploy.Record{ID: "rb1", Kind: deploy.KindRollback, App: req.App, Env: req.Env, Build: "1", Previous: req.From, Outcome: e.outcome}
+	rec := &deploy.Record{ID: "rb1", Kind: deploy.KindRollback, App: req.App, Env: req.Env, Build: "1", Previous: req.From, Outcome: e.outcome, Locked: !e.unlocked}
 	if e.held != nil {
 		rec.Started, rec.Outcome = e.now(), deploy.OutcomeRunning
 		e.records = append([]*deploy.Record{rec.Clone()}, e.records...)
@@ -469,5 +472,35 @@ func spikeRolledBack(t *testing.T, e *env, out *posts) {
 	t.Cleanup(e.mu.Unlock)
 	if len(e.reqs) != 1 {
 		t.Fatalf("rollbacks: %+v, want one", e.reqs)
+	}
+}
+
+// TestAutomaticRollbackSaysWhetherItLocked: the report of an automatic
+// rollback says the app+env is locked only when the rollback locked it;
+// one that ended before its lock (its hosts unreachable, say), or could
+// not write it, says that nothing stops deploys.
+func TestAutomaticRollbackSaysWhetherItLocked(t *testing.T) {
+	tests := []struct {
+		name     string
+		outcome  deploy.Outcome
+		unlocked bool
+		want     string
+	}{
+		{"locked", deploy.OutcomeSucceeded, false, "web/production is locked until someone unlocks it: /unlock deploys web production"},
+		{"failed before its lock", deploy.OutcomeFailed, true, "web/production is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: /lock deploys web production REASON)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &env{current: "2", outcome: tt.outcome, unlocked: tt.unlocked}
+			out := &posts{}
+			spikeRolledBack(t, e, out)
+			got := out.titles()
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("posts:\n%s\nwant %q", got, tt.want)
+			}
+			if tt.unlocked && strings.Contains(got, "is locked until") {
+				t.Errorf("posts:\n%s\nsay it is locked", got)
+			}
+		})
 	}
 }
