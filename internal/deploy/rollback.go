@@ -679,9 +679,14 @@ func (r *run) lock(from string) {
 	for {
 		lock.Reason = why
 		if l := prev; l != nil && l.Owner != LockOwnerBot {
-			lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.UTC().Format("2006-01-02 15:04 UTC"), l.Reason)
+			// In the zone of the bot's clock, as every other time of a
+			// lock is shown: in UTC, status showed the one lock at two
+			// times ("since 10:02 CET … it replaces ana's lock since
+			// 09:01 UTC") beside ana's own lock reply at 10:01 CET.
+			zone := lock.Created.Location()
+			lock.Reason += fmt.Sprintf("; it replaces %s's lock since %s: %s", l.Owner, l.Created.In(zone).Format("2006-01-02 15:04 MST"), l.Reason)
 			if !l.Expires.IsZero() {
-				lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.UTC().Format("2006-01-02 15:04 UTC"))
+				lock.Reason += fmt.Sprintf(" (until %s)", l.Expires.In(zone).Format("2006-01-02 15:04 MST"))
 			}
 		}
 		replaced = prev

@@ -533,3 +533,35 @@ func TestRollbackTellsOfThePersonsLockItReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackLockQuotesTheLockInTheBotsZone: the bot's lock quotes the
+// lock it replaced with its times in the zone of the bot's clock, the one
+// the lock's own reply, status and audit show them in, not in UTC.
+func TestRollbackLockQuotesTheLockInTheBotsZone(t *testing.T) {
+	cet := time.FixedZone("CET", 3600)
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Now = func() time.Time { return time.Now().In(cet) }
+	})
+	f.build("1")
+	f.build("2")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	ctx := context.Background()
+	since := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	lock := deploy.Lock{App: "web", Env: "prod", Owner: "carl", Reason: "freeze", Created: since, Expires: time.Now().Add(7 * 24 * time.Hour)}
+	if err := f.store.PutLock(ctx, lock); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	locks, err := f.store.Locks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(locks) != 1 {
+		t.Fatalf("locks: got %+v, want the bot's alone", locks)
+	}
+	want := fmt.Sprintf("it replaces carl's lock since 2026-06-01 10:00 CET: freeze (until %s)", lock.Expires.In(cet).Format("2006-01-02 15:04 CET"))
+	if !strings.HasSuffix(locks[0].Reason, want) {
+		t.Errorf("the bot's lock: got %q, want it to end %q", locks[0].Reason, want)
+	}
+}
