@@ -728,6 +728,7 @@ func TestConfigPitfalls(t *testing.T) {
           timezone: Europe/Warsaw
           weekly: ["Mon-Thu 09:00-16:00"]
 `
+	const sshProd = "      prod:\n        transport: ssh\n        ssh: {user: deploy, agent: true, known_hosts: known_hosts}\n        hosts: [web2]\n"
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -737,6 +738,23 @@ func TestConfigPitfalls(t *testing.T) {
 		{"an empty redis section",
 			"store:\n  redis:\n    # url: ${REDIS_URL}\n" + app,
 			"store.redis: empty"},
+		// Other sections, emptied the same way, would turn off what they
+		// guard: the window, the load balancer's drain, the bastion, the
+		// error watch, the migrations.
+		{"an empty window", app + sshProd + "        window:\n          # weekly: [\"Mon-Fri 09:00-17:00\"]\n",
+			"c.yaml:18: apps.web.environments.prod.window: empty"},
+		{"an empty haproxy section", app + sshProd + "        pool:\n          haproxy:\n            # socket: unix:/run/haproxy.sock\n",
+			"c.yaml:19: apps.web.environments.prod.pool.haproxy: empty"},
+		{"an empty pool", app + sshProd + "        pool:\n",
+			"c.yaml:18: apps.web.environments.prod.pool: empty"},
+		{"an empty jump", app + "      prod:\n        transport: ssh\n        ssh:\n          user: deploy\n          agent: true\n          known_hosts: known_hosts\n          jump:\n        hosts: [web2]\n",
+			"c.yaml:20: apps.web.environments.prod.ssh.jump: empty"},
+		{"an empty env sentry", "sentry: {org: acme, token: t0ken}\n" + app + sshProd + "        sentry:\n",
+			"c.yaml:19: apps.web.environments.prod.sentry: empty"},
+		{"empty migrations", strings.Replace(app, "    restart: ./restart\n", "    restart: ./restart\n    migrations:\n      # list: ./pending\n", 1),
+			"c.yaml:7: apps.web.migrations: empty"},
+		{"an empty health check", strings.Replace(app, "    restart: ./restart\n", "    restart: ./restart\n    health:\n      # url: http://{host}:8080/health\n", 1),
+			"c.yaml:7: apps.web.health: empty"},
 		{"a zero lease", "bot:\n  lease_ttl: 0s\n" + app, "bot.lease_ttl: 0s is too short"},
 		{"a tiny lease", "bot:\n  lease_ttl: 500ms\n" + app, "bot.lease_ttl: 500ms is too short"},
 		{"records kept for minutes", "store:\n  retention:\n    records: 30m\n" + app, "c.yaml:3: store.retention.records: 30m0s is too short: at least 1d"},

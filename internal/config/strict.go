@@ -62,6 +62,15 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *problems) {
 				ps.add(k.Line, "%s", unknownKey(k.Value, path, fields))
 				return
 			}
+			if isNull(v) && isSection(ft) && !nullSectionOK[join(path, k.Value)] {
+				// A section whose keys were all commented out decodes as
+				// if it were absent, and most sections turn on a guard
+				// when present: the window, the load balancer's drain,
+				// the bastion, the error watch, the migrations, the
+				// health check. Absent, each is silently off.
+				ps.add(k.Line, "%s: empty (its keys commented out?): set what it needs, or remove the key to do without it", join(path, k.Value))
+				return
+			}
 			checkNode(v, ft, join(path, k.Value), ps)
 		})
 	case reflect.Map:
@@ -237,6 +246,20 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
+}
+
+// nullSectionOK names the sections that may be written empty: a chat
+// platform's, which then is not used (the bot logs the platforms it
+// serves), and store.redis, refused with a message of its own.
+var nullSectionOK = map[string]bool{"slack": true, "discord": true, "store.redis": true}
+
+// isSection reports whether a key of type t holds a mapping of keys of its
+// own (a struct), as opposed to a value, a list or a mapping of names.
+func isSection(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct && t != durationType
 }
 
 func isNull(n *yaml.Node) bool {
