@@ -321,6 +321,8 @@ func TestCheckConfig(t *testing.T) {
 			"apps.accounting.environments.production.ssh.known_hosts: open /etc/switchman/known_hosts: no such file or directory"},
 		{"bad", []string{"-config", bad, "check-config"}, 1, "bad.yaml:3"},
 		{"redis", []string{"-config", withRedis("redis", "    url: redis://bot:s3cret@127.0.0.1:1/2"), "check-config"}, 0, "redis://REDACTED@127.0.0.1:1/2"},
+		{"redis password written in the file, warned of", []string{"-config", withRedis("redisinline", "    url: redis://bot:s3cret@127.0.0.1:1/2"), "check-config"}, 0,
+			"not taken from the environment with ${VAR}: anyone who can read the file, a copy or its history has them:\n  " + filepath.Join(dir, "redisinline.yaml") + ":"},
 		{"redis database not a number", []string{"-config", withRedis("redisdb", "    url: redis://bot:s3cret@127.0.0.1:1/two"), "check-config"}, 1,
 			`store.redis: state store url redis://bot:xxxxx@127.0.0.1:1/two is not valid: redis: invalid database number: "two"`},
 		{"redis option unknown", []string{"-config", withRedis("redisopt", "    url: redis://bot:s3cret@127.0.0.1:1/0?max_retrys=2"), "check-config"}, 1,

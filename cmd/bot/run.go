@@ -169,6 +169,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 			// without the secrets): said, not refused.
 			fmt.Fprintf(std.Err, "warning: the bot would not start here: it cannot open files the config names:\n  %s\n", strings.Join(missing, "\n  "))
 		}
+		if inline := cfg.InlineSecrets(); len(inline) > 0 {
+			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", inlineSecretsWarning, strings.Join(inline, "\n  "))
+		}
 		return nil
 	case "audit":
 		return exportAudit(ctx, *cfgPath, cfgChosen, *since, *auditApp, std)
@@ -193,6 +196,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 		}
 	}
 	log := newLogger(std.Err, cfg)
+	if inline := cfg.InlineSecrets(); len(inline) > 0 {
+		log.Warn(inlineSecretsWarning, "keys", strings.Join(inline, ", "))
+	}
 	stopProfile, err := startProfile(*cpuProfile, *memProfile)
 	if err != nil {
 		return err
@@ -659,3 +665,7 @@ func replicaID() string {
 	h, _ := os.Hostname()
 	return fmt.Sprintf("%s:%d", h, os.Getpid())
 }
+
+// inlineSecretsWarning introduces the secrets a config holds written out:
+// said, not refused (a file only the bot's user may read is a choice).
+const inlineSecretsWarning = "secrets written in the config file, not taken from the environment with ${VAR}: anyone who can read the file, a copy or its history has them"

@@ -55,6 +55,8 @@ type Config struct {
 
 	// File is the path the config was loaded from (not decoded).
 	File string `yaml:"-"`
+	// inline is what InlineSecrets returns.
+	inline []string
 }
 
 // Bot holds process-wide settings.

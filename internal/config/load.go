@@ -82,6 +82,7 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		return nil, ps.err()
 	}
 
+	inline := inlineSecrets(name, root) // before expansion hides where they came from
 	expandNode(root, env, ps)
 	checkNode(root, reflect.TypeFor[Config](), "", ps)
 	var c Config
@@ -96,6 +97,7 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	}
 
 	c.File = name
+	c.inline = inline
 	loc := locator{root}
 	c.setDefaults(loc, filepath.Dir(name))
 	ps.late = true

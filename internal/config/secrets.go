@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // SecretValues returns the values of the keys that hold secrets by their
@@ -95,4 +98,73 @@ func secretParam(name string) bool {
 		}
 	}
 	return false
+}
+
+// InlineSecrets lists, as "FILE:LINE: KEY", the secrets the file holds
+// written out rather than taken from the environment with ${VAR}: the
+// keys SecretValues reads, and the credentials of those URLs. Anyone who
+// can read the file, a copy of it or its history in version control has
+// them. They are not refused: a file only the bot's user may read, written
+// by configuration management, is a choice; `bot check-config` and the
+// start-up log say so.
+func (c *Config) InlineSecrets() []string { return c.inline }
+
+// inlineSecrets finds the secrets of root written in the file, before
+// ${VAR} is expanded: a secret, or a URL's credential, without a ${.
+func inlineSecrets(name string, root *yaml.Node) []string {
+	var out []string
+	check := func(n *yaml.Node, path string, isURL bool) {
+		if n == nil || n.Kind != yaml.ScalarNode || n.Value == "" {
+			return
+		}
+		parts := []string{n.Value}
+		if isURL {
+			parts = urlSecrets(n.Value)
+		}
+		for _, p := range parts {
+			if p != "" && !strings.Contains(p, "${") {
+				out = append(out, fmt.Sprintf("%s:%d: %s", name, n.Line, path))
+				return
+			}
+		}
+	}
+	at := func(n *yaml.Node, key string) *yaml.Node {
+		if n == nil {
+			return nil
+		}
+		_, v := lookup(deref(n), key)
+		if v == nil {
+			return nil
+		}
+		return deref(v)
+	}
+	for _, k := range []string{"signing_secret", "bot_token", "app_token"} {
+		check(at(at(root, "slack"), k), "slack."+k, false)
+	}
+	check(at(at(root, "slack"), "api_url"), "slack.api_url", true)
+	check(at(at(root, "discord"), "bot_token"), "discord.bot_token", false)
+	check(at(at(root, "discord"), "api_url"), "discord.api_url", true)
+	for _, k := range []string{"token", "webhook_secret"} {
+		check(at(at(root, "sentry"), k), "sentry."+k, false)
+	}
+	check(at(at(root, "sentry"), "url"), "sentry.url", true)
+	check(at(at(at(root, "store"), "redis"), "url"), "store.redis.url", true)
+	apps := at(root, "apps")
+	if apps == nil || apps.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(apps.Content); i += 2 {
+		app, a := apps.Content[i].Value, deref(apps.Content[i+1])
+		check(at(at(a, "artifact"), "url"), "apps."+app+".artifact.url", true)
+		check(at(at(a, "health"), "url"), "apps."+app+".health.url", true)
+		envs := at(a, "environments")
+		if envs == nil || envs.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(envs.Content); j += 2 {
+			env := envs.Content[j].Value
+			check(at(at(deref(envs.Content[j+1]), "ssh"), "passphrase"), "apps."+app+".environments."+env+".ssh.passphrase", false)
+		}
+	}
+	return out
 }

@@ -107,3 +107,63 @@ func TestURLSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineSecrets: the secrets written in the file, not taken from the
+// environment, are named with their lines; ${VAR} ones are not, nor a
+// URL whose ${VAR} is not its credential.
+func TestInlineSecrets(t *testing.T) {
+	const yaml = `slack:
+  signing_secret: ${SLACK_SIGNING_SECRET}
+  bot_token: xoxb-written-here
+  app_token: "${SLACK_APP_TOKEN}"
+  socket_mode: true
+sentry:
+  org: acme
+  token: ${SENTRY_AUTH_TOKEN}
+  webhook_secret: sentry-webhook-secret
+store:
+  redis:
+    url: redis://:r3dis-pass@127.0.0.1:6379/0
+apps:
+  web:
+    artifact:
+      url: https://builds.example/{app}/{build}.tgz?ref=${GIT_REF}&token=artifact-token
+    path: /srv/web
+    restart: ./restart
+    default_env: prod
+    health:
+      url: http://monitor:${HEALTH_PASSWORD}@{host}:8080/health
+    environments:
+      prod:
+        transport: ssh
+        ssh: {user: deploy, key_file: id_ed25519, passphrase: hunter2hunter2, known_hosts: known_hosts}
+        hosts: [web1]
+      staging:
+        transport: ssh
+        ssh: {user: deploy, key_file: id_ed25519, passphrase: "${SSH_PASSPHRASE}", known_hosts: known_hosts}
+        hosts: [web2]
+`
+	env := map[string]string{
+		"SLACK_SIGNING_SECRET": "slack-signing-secret",
+		"SLACK_APP_TOKEN":      "xapp-slack-app",
+		"SENTRY_AUTH_TOKEN":    "sntrys_auth_token",
+		"GIT_REF":              "main",
+		"HEALTH_PASSWORD":      "h3alth-pass",
+		"SSH_PASSPHRASE":       "ssh-key-passphrase",
+	}
+	c := mustParse(t, "test.yaml", yaml, env)
+	want := []string{
+		"test.yaml:3: slack.bot_token",
+		"test.yaml:9: sentry.webhook_secret",
+		"test.yaml:12: store.redis.url",
+		"test.yaml:16: apps.web.artifact.url",
+		"test.yaml:25: apps.web.environments.prod.ssh.passphrase",
+	}
+	if got := c.InlineSecrets(); !slices.Equal(got, want) {
+		t.Errorf("InlineSecrets: got %q, want %q", got, want)
+	}
+	ref := mustParse(t, "reference.yaml", string(mustRead(t, "../../config/reference.yaml")), nil)
+	if got := ref.InlineSecrets(); len(got) != 0 {
+		t.Errorf("reference.yaml: got inline secrets %q, want none", got)
+	}
+}
