@@ -294,6 +294,32 @@ func TestStrictDecoding(t *testing.T) {
 			want:  one("parallel", `apps.web.environments.prod.parallel: want a whole number, got "ten"`),
 		},
 		{
+			name:  "a quoted boolean",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", `known_hosts: /etc/switchman/known_hosts, agent: "true"}`},
+			want:  one("ssh: {", `apps.web.environments.prod.ssh.agent: want true or false, got "true"`),
+		},
+		{
+			name:  "a number for a boolean",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, agent: 1}"},
+			want:  one("ssh: {", `apps.web.environments.prod.ssh.agent: want true or false, got "1"`),
+		},
+		{
+			name:  "a list for a boolean",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, agent: [true]}"},
+			want:  one("ssh: {", "apps.web.environments.prod.ssh.agent: want true or false, got a list"),
+		},
+		{
+			name:  "yes is a boolean, as YAML 1.1 has it",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, agent: yes}"},
+			want:  func(string) []want { return nil },
+		},
+		{
+			name: "a quoted number",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: \"3\"}\n"},
+			want: one("sentry: {project", `apps.web.environments.prod.sentry.factor: want a number, got "3"`),
+		},
+		{
 			name:  "fraction",
 			edits: []string{"keep_releases: 5", "keep_releases: 2.5"},
 			want:  one("keep_releases", `apps.web.keep_releases: want a whole number, got "2.5"`),

@@ -100,6 +100,20 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *problems) {
 		case n.ShortTag() != "!!int":
 			ps.add(n.Line, "%s: want a whole number, got %q", where(path), n.Value)
 		}
+	case reflect.Bool, reflect.Float32, reflect.Float64:
+		// What decoding takes: for a bool, true or false unquoted (and
+		// YAML 1.1's yes, no, on and off); for a float, a number.
+		// Decoding's own message names neither the key nor what is valid.
+		want := "a number"
+		if t.Kind() == reflect.Bool {
+			want = "true or false"
+		}
+		switch {
+		case n.Kind != yaml.ScalarNode:
+			ps.add(n.Line, "%s: want %s, got %s", where(path), want, kindName(n))
+		case n.Decode(reflect.New(t).Interface()) != nil:
+			ps.add(n.Line, "%s: want %s, got %q", where(path), want, n.Value)
+		}
 	}
 }
 
