@@ -258,6 +258,11 @@ func (a *App) validate(loc locator, ps *problems) {
 	}
 	if h.Interval <= 0 {
 		ps.add(at("health", "interval"), "%s.health.interval: must be more than 0, got %s", p, h.Interval)
+	} else if h.Timeout > 0 && h.Interval >= h.Timeout && (h.URL != "" || h.Command != "") {
+		// The first attempt comes right after the restart, when most
+		// apps are still starting; the pause before the second would
+		// outlast the timeout, so every deploy would fail its check.
+		ps.add(at("health", "interval"), "%s.health.interval: %s is not shorter than health.timeout (%s): the check would be tried once, never again; want an interval shorter than the timeout", p, h.Interval, h.Timeout)
 	}
 	validateHealthPlaceholders(loc, ps, a)
 

@@ -626,6 +626,16 @@ func TestValidationRules(t *testing.T) {
 			want:  one("interval", "apps.web.health.interval: must be more than 0, got -1s"),
 		},
 		{
+			name:  "health interval as long as the timeout",
+			edits: []string{"interval: 500ms", "interval: 30s"},
+			want:  one("interval", "apps.web.health.interval: 30s is not shorter than health.timeout (30s): the check would be tried once, never again; want an interval shorter than the timeout"),
+		},
+		{
+			name:  "health interval longer than the timeout",
+			edits: []string{"interval: 500ms", "interval: 1m"},
+			want:  one("interval", "apps.web.health.interval: 1m0s is not shorter than health.timeout (30s)"),
+		},
+		{
 			name:  "default env required with two envs",
 			edits: []string{"    default_env: prod\n", ""},
 			want:  one("  web:", "apps.web.default_env: required when an app has more than one environment (prod, staging)"),
