@@ -143,6 +143,12 @@ func (c *Config) validateAccess(loc locator, ps *problems) {
 				ps.add(at("groups", j), "access[%d].groups[%d]: unknown group %q", i, j, g)
 			}
 		}
+		if _, n := loc.find("access", i, "on"); n != nil && len(a.On) == 0 {
+			// No on means everywhere; an empty one (its patterns
+			// commented out, or []) was meant to narrow the grant, and
+			// would widen it to every app and env instead.
+			ps.add(at("on"), "access[%d].on: empty, which would give role %s on every app and env; list APP or APP/ENV patterns, or leave the key out to mean every app and env", i, a.Role)
+		}
 		for j, p := range a.On {
 			if err := acl.CheckPattern(p); err != nil {
 				ps.add(at("on", j), "access[%d].on[%d]: %v", i, j, err)

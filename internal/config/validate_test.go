@@ -850,6 +850,18 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: deployer\n    users: [ana]\n    on:\n      - web/prod\n      - web/{prod,{staging,qa}}"},
 			want:  one("{staging", `access[0].on[1]: pattern "web/{prod,{staging,qa}}": nested braces`),
 		},
+		// No on means every app and env; an on left empty, its patterns
+		// commented out, must not mean the same.
+		{
+			name:  "access on an empty list",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: deployer\n    users: [ana]\n    on: []"},
+			want:  one("on: []", `access[0].on: empty, which would give role deployer on every app and env; list APP or APP/ENV patterns, or leave the key out to mean every app and env`),
+		},
+		{
+			name:  "access on with its patterns commented out",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: deployer\n    users: [ana]\n    on:\n      # - web/staging"},
+			want:  one("on:", `access[0].on: empty, which would give role deployer on every app and env`),
+		},
 		{
 			name:  "role with unknown action",
 			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  tester: [deploy, fly]"},
