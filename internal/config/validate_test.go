@@ -306,6 +306,18 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\", \"\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
 			want:  one("channels:", `trains.daily.channels[1]: want a channel id or name, like C0123456789 or #deploys, got an empty one`),
 		},
+		// No weekly means always open but for freezes; a weekly left
+		// empty, its periods commented out, must not mean the same.
+		{
+			name:  "window weekly an empty list",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: UTC, weekly: []}"},
+			want:  one("window:", "apps.web.environments.prod.window.weekly: empty, which would leave the env open at every hour; list periods such as \"Mon-Fri 09:00-17:00\", or leave the key out for a window open but during freezes"),
+		},
+		{
+			name:  "window weekly with its periods commented out",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          weekly:\n          # - Mon-Fri 09:00-17:00\n          require_admin_present: true"},
+			want:  one("weekly:", "apps.web.environments.prod.window.weekly: empty, which would leave the env open at every hour"),
+		},
 		{
 			name:  "window in the process's zone",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: Local, weekly: [\"Mon-Fri 09:00-17:00\"]}"},

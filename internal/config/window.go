@@ -75,6 +75,12 @@ func (e *Env) validateWindow(loc locator, ps *problems, app string) {
 		ps.add(at("timezone"), "%s.timezone: %v", p, err)
 		zone = time.UTC // to check the freezes still
 	}
+	if _, n := loc.find("apps", app, "environments", e.Name, "window", "weekly"); n != nil && len(w.Weekly) == 0 {
+		// No weekly means always open but for freezes; an empty one
+		// (its periods commented out, or []) was meant to close the env
+		// outside them, and would open it at every hour instead.
+		ps.add(at("weekly"), "%s.weekly: empty, which would leave the env open at every hour; list periods such as \"Mon-Fri 09:00-17:00\", or leave the key out for a window open but during freezes", p)
+	}
 	for i, spec := range w.Weekly {
 		if _, err := acl.ParseSpan(spec); err != nil {
 			ps.add(at("weekly", i), "%s.weekly[%d]: %v", p, i, err)
