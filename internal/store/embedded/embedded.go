@@ -246,6 +246,12 @@ func Check(path string, log *slog.Logger) error {
 // checkFile refuses what the file's metadata, and its directories', tell
 // is no usable store, and warns as checkMode and warnDirs do.
 func checkFile(path string, info fs.FileInfo, opt Options) error {
+	if info.IsDir() {
+		// The state directory named instead of the file in it: bbolt
+		// would call it damaged, and the advice to remove it would
+		// send the operator to delete the directory.
+		return fmt.Errorf("state store %s is a directory: name the database file in it, such as %s", path, filepath.Join(path, "switchman.db"))
+	}
 	dirs, err := checkDirs(path)
 	if err != nil {
 		return err

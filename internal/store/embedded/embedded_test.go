@@ -1275,3 +1275,31 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestStorePathIsADirectory: store.path naming a directory (the state
+// directory, not the file in it) is refused by Check and Open alike as a
+// directory, with the file to name instead; not as a damaged store to
+// remove, which would send the operator to delete the directory.
+func TestStorePathIsADirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want := "state store " + dir + " is a directory: name the database file in it, such as " + filepath.Join(dir, "switchman.db")
+	checkErr := embedded.Check(dir, nil)
+	s, openErr := embedded.Open(dir, embedded.Options{})
+	if openErr == nil {
+		s.Close()
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"Check", checkErr}, {"Open", openErr}} {
+		if tc.err == nil || tc.err.Error() != want {
+			t.Errorf("%s: got %v, want %q", tc.name, tc.err, want)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("directory after Check and Open: got %v, %v, want it empty", entries, err)
+	}
+}
