@@ -308,6 +308,13 @@ func TestCheckConfig(t *testing.T) {
 		return path
 	}
 	os.WriteFile(filepath.Join(dir, "ca.pem"), nil, 0o644)
+	// An SSH key others may read, which OpenSSH would refuse.
+	openKey := filepath.Join(dir, "id_open")
+	os.WriteFile(openKey, []byte("key"), 0o644)
+	os.Chmod(openKey, 0o644)
+	sshCfg := filepath.Join(dir, "ssh.yaml")
+	os.WriteFile(sshCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
+		"    environments:\n      prod:\n        transport: ssh\n        ssh: {user: deploy, key_file: id_open, known_hosts: ca.pem}\n        hosts: [web1]\n"), 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -323,6 +330,8 @@ func TestCheckConfig(t *testing.T) {
 		{"redis", []string{"-config", withRedis("redis", "    url: redis://bot:s3cret@127.0.0.1:1/2"), "check-config"}, 0, "redis://REDACTED@127.0.0.1:1/2"},
 		{"redis password written in the file, warned of", []string{"-config", withRedis("redisinline", "    url: redis://bot:s3cret@127.0.0.1:1/2"), "check-config"}, 0,
 			"not taken from the environment with ${VAR}: anyone who can read the file, a copy or its history has them:\n  " + filepath.Join(dir, "redisinline.yaml") + ":"},
+		{"ssh key others may read, warned of", []string{"-config", sshCfg, "check-config"}, 0,
+			"OpenSSH would refuse to use: whoever reads one can log in to its hosts:\n  apps.web.environments.prod.ssh.key_file: " + openKey + " may be read by others than its owner (mode 0644): chmod 600 " + openKey},
 		{"redis database not a number", []string{"-config", withRedis("redisdb", "    url: redis://bot:s3cret@127.0.0.1:1/two"), "check-config"}, 1,
 			`store.redis: state store url redis://bot:xxxxx@127.0.0.1:1/two is not valid: redis: invalid database number: "two"`},
 		{"redis option unknown", []string{"-config", withRedis("redisopt", "    url: redis://bot:s3cret@127.0.0.1:1/0?max_retrys=2"), "check-config"}, 1,

@@ -172,6 +172,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if inline := cfg.InlineSecrets(); len(inline) > 0 {
 			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", inlineSecretsWarning, strings.Join(inline, "\n  "))
 		}
+		if exposed := cfg.ExposedKeyFiles(); len(exposed) > 0 {
+			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", exposedKeysWarning, strings.Join(exposed, "\n  "))
+		}
 		return nil
 	case "audit":
 		return exportAudit(ctx, *cfgPath, cfgChosen, *since, *auditApp, std)
@@ -198,6 +201,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 	log := newLogger(std.Err, cfg)
 	if inline := cfg.InlineSecrets(); len(inline) > 0 {
 		log.Warn(inlineSecretsWarning, "keys", strings.Join(inline, ", "))
+	}
+	for _, k := range cfg.ExposedKeyFiles() {
+		log.Warn(exposedKeysWarning, "key", k)
 	}
 	stopProfile, err := startProfile(*cpuProfile, *memProfile)
 	if err != nil {
@@ -669,3 +675,7 @@ func replicaID() string {
 // inlineSecretsWarning introduces the secrets a config holds written out:
 // said, not refused (a file only the bot's user may read is a choice).
 const inlineSecretsWarning = "secrets written in the config file, not taken from the environment with ${VAR}: anyone who can read the file, a copy or its history has them"
+
+// exposedKeysWarning introduces the SSH keys others than their owner may
+// read: said, not refused, though OpenSSH refuses them.
+const exposedKeysWarning = "SSH private keys others may read, which OpenSSH would refuse to use: whoever reads one can log in to its hosts"
