@@ -369,6 +369,9 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		r.abandon()
 		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable: the %s could not be recorded; nothing was changed", r.rec.Kind)
 	}
+	r.mu.Lock()
+	r.recorded = true
+	r.mu.Unlock()
 	r.e.mu.Lock()
 	r.e.running[r.t.key()] = r
 	if r.e.starting[r.t.key()] == r {

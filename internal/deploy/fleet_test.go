@@ -58,6 +58,8 @@ type fleetSpec struct {
 	expect     string
 	healthTime string // health timeout; default 15s
 	migrations bool   // the list/run pair of migrationList and migrationRun
+	// migrationRun replaces migrationRun as the migrate command.
+	migrationRun string
 	// stepTimeout is the env's step_timeout; default 30s.
 	stepTimeout string
 	// keepalive is the SSH keepalive interval; default 5s.
@@ -114,7 +116,7 @@ func (s fleetSpec) yaml(f *sshd.Fleet, arts string) string {
 	if s.migrations {
 		w("    migrations:")
 		w("      list: %s", yq(migrationList))
-		w("      run: %s", yq(migrationRun))
+		w("      run: %s", yq(orDefault(s.migrationRun, migrationRun)))
 	}
 	w("    environments:")
 	w("      prod:")

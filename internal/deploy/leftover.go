@@ -14,8 +14,9 @@ import (
 // shell runs what it began (a restart, a health check) to its end. A run
 // that follows one whose process died therefore stops, on each host and
 // before it changes anything there, what that one began and is still
-// running, found by the token its scripts carry (see Command.Run). Runs
-// that follow no such run search nothing: the search walks every process
+// running, found by the token its scripts carry (see Command.Run); so
+// does a run that follows one that lost a host in the middle of a step.
+// Runs that follow no such run search nothing: the search walks every process
 // of the host.
 
 // leftoverScript finds and kills, on a host, the steps still running that
@@ -115,7 +116,9 @@ exit 0
 // deadRuns returns the runs of the app+env whose process died, newest
 // first, that may have left steps running on the hosts: those recorded
 // interrupted (or running still, their recovery under way: this run holds
-// the app+env) since the last run that succeeded. An earlier one's were
+// the app+env) since the last run that succeeded, and those that ended
+// after losing a host in the middle of a script (HostResult.Lost): a host
+// that hung comes back running it. An earlier one's were
 // stopped by the run that followed it. A run that found every host on its
 // release already (unchanged) is no such bound: it resolved an
 // interrupted run without searching the hosts (see nothingToDo), and what
@@ -140,9 +143,25 @@ func (r *run) deadRuns() ([]*Record, error) {
 			if ValidRunToken(rec.Run) {
 				dead = append(dead, rec)
 			}
+		default:
+			// A run that ended but lost a host in the middle of a
+			// script: the script may still run there.
+			if ValidRunToken(rec.Run) && lostHost(rec) {
+				dead = append(dead, rec)
+			}
 		}
 	}
 	return dead, nil
+}
+
+// lostHost reports whether rec lost a host in the middle of a script.
+func lostHost(rec *Record) bool {
+	for _, h := range rec.Hosts {
+		if h.Lost {
+			return true
+		}
+	}
+	return false
 }
 
 // stopLeftovers stops, on each host of the run, what the runs whose
@@ -208,13 +227,25 @@ func (r *run) stopLeftovers() error {
 			}
 			said := strings.Join(parts, "; ")
 			r.setHost(h.Name, func(hr *HostResult) { hr.Stopped = said })
-			r.note("stopped on %s what was still running there of a run whose process died: %s", h.Name, said)
+			r.note("stopped on %s what was still running there of %s: %s", h.Name, whoseRuns(dead), said)
 		}
 	}
 	if len(none) > 0 {
 		r.note("nothing %s had begun is still running on %s", runNames(dead), strings.Join(none, ", "))
 	}
 	return nil
+}
+
+// whoseRuns says why the steps of runs were left running: "a run whose
+// process died", or, when one of them ended but lost a host mid-script,
+// that too.
+func whoseRuns(runs []*Record) string {
+	for _, d := range runs {
+		if d.Outcome.Done() && d.Outcome != OutcomeInterrupted {
+			return "a run whose process died or that lost the host in the middle of a step"
+		}
+	}
+	return "a run whose process died"
 }
 
 // parseLeftovers reads leftoverScript's output: whether the host has no

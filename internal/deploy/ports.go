@@ -159,17 +159,23 @@ func (s hidingSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
 func (s hidingSession) RoundTrip() time.Duration { return roundTrip(s.Session) }
 
 // runSession marks every script of a run with the run's token (see
-// Command.Run).
+// Command.Run), and calls lost when a script ends because the host's
+// connection did: what it began may still run there.
 type runSession struct {
 	Session
-	run string
+	run  string
+	lost func()
 }
 
 func (s runSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
 	if cmd.Run == "" {
 		cmd.Run = s.run
 	}
-	return s.Session.Run(ctx, cmd)
+	out, err := s.Session.Run(ctx, cmd)
+	if err != nil && s.lost != nil && errors.Is(err, ErrUnreachable) {
+		s.lost()
+	}
+	return out, err
 }
 
 // RoundTrip is the wrapped session's (see roundTrip).

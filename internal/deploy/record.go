@@ -93,6 +93,11 @@ type HostResult struct {
 	// process died, had begun and that were still running ("deploy
 	// 20261123-…: 2 processes (sh, sleep)").
 	Stopped string `json:"stopped,omitempty"`
+	// Lost is set once a script of this run ended on the host because
+	// its connection did (the host died, hung or was cut off): what the
+	// script began may still run there, and the next run of the app+env
+	// stops it before it changes anything (see stopLeftovers).
+	Lost bool `json:"lost,omitempty"`
 
 	// unknown holds what a newer version wrote of the host (see Record).
 	unknown jsonkeep.Unknown

@@ -92,6 +92,25 @@ type run struct {
 	behind error
 	saved  saver
 	emitMu sync.Mutex
+	// recorded is set once the run's first record is written (guarded
+	// by mu): before, a change to rec is written with it, or never when
+	// the run does not start.
+	recorded bool
+}
+
+// markLost records that a script ended on host because its connection
+// did (see HostResult.Lost).
+func (r *run) markLost(host string) {
+	r.mu.Lock()
+	if !r.recorded {
+		if h := r.rec.Host(host); h != nil {
+			h.Lost = true
+		}
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	r.setHost(host, func(hr *HostResult) { hr.Lost = true })
 }
 
 func (r *run) snapshot() *Record {
@@ -366,11 +385,13 @@ func (r *run) open(ctx context.Context) error {
 				mu.Unlock()
 				return
 			}
-			s = runSession{s, r.rec.Run}
-			out, err := s.Run(ctx, Command{Script: inspect, Timeout: r.t.env.StepTimeout.D()})
+			rs := runSession{Session: s, run: r.rec.Run}
+			out, err := rs.Run(ctx, Command{Script: inspect, Timeout: r.t.env.StepTimeout.D()})
+			// The inspection only reads: only a host lost after it is marked.
+			rs.lost = func() { r.markLost(h.Name) }
 			mu.Lock()
 			defer mu.Unlock()
-			r.sessions[h.Name] = s
+			r.sessions[h.Name] = rs
 			if err != nil {
 				failed[h.Name] = fmt.Errorf("inspect: %w", err)
 				return

@@ -1,0 +1,119 @@
+package deploy_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// carrying returns the processes of the machine whose environment holds
+// run token: the programs a run's steps started.
+func carrying(t *testing.T, token string) []string {
+	t.Helper()
+	want := []byte("SWITCHMAN_RUN=" + token + "\x00")
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var out []string
+	for _, p := range procs {
+		env, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(env, want) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+		out = append(out, filepath.Base(filepath.Dir(p))+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
+	}
+	return out
+}
+
+// TestFleetHungHostStepIsStoppedByTheNextRun: a host that hangs in the
+// middle of a step (SIGSTOP: its TCP connection stays open, nothing
+// answers) fails the deploy once its keepalives go unanswered, but its
+// step is not dead: once the host comes back, the migration or restart it
+// was running goes on, under nobody's watch. The next deploy must stop it
+// before it changes anything there, as it does for the steps of a run
+// whose process died, rather than run its own migrations or restart
+// beside it.
+func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
+	t.Parallel()
+	// The step holds once, on the host and build named, until it is
+	// killed.
+	hold := func(host string) string {
+		return `if [ "$SWITCHMAN_HOST" = ` + host + ` ] && [ "$SWITCHMAN_BUILD" = 2 ] && [ ! -e /srv/held ]; then touch /srv/held; sleep 86400; fi`
+	}
+	tests := []struct {
+		name  string
+		phase deploy.Step
+		host  int
+		spec  fleetSpec
+		want  deploy.Outcome // of the deploy the hung host fails
+		again string         // the build the next deploy deploys
+	}{
+		{"migrate", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}}, deploy.OutcomeFailed, "2"},
+		{"restart", deploy.StepRestart, 1, fleetSpec{restart: hold("host1")}, deploy.OutcomeReverted, "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			spec := tt.spec
+			spec.stepTimeout, spec.keepalive = "20s", "500ms"
+			if tt.phase == deploy.StepMigrate {
+				spec.migrationRun = hold("host0") + "; " + migrationRun
+			}
+			fleet := startFleet(t, 3)
+			f := newFleetFixture(t, fleet, spec, nil)
+			f.build("1")
+			f.build("2")
+			f.seed("1")
+
+			rec, done, err := f.start(deploy.KindDeploy, "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fleet.Hosts[tt.host].Name
+			f.await(rec.ID, string(tt.phase)+" on "+name, stepStarted(name, tt.phase))
+			// Paused once its sleep runs: the step holds the host there.
+			for deadline := time.Now().Add(fleetWait); !slices.ContainsFunc(carrying(t, rec.Run), func(p string) bool {
+				return strings.HasSuffix(p, " sleep 86400 ")
+			}); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the %s on %s did not begin its hold", tt.phase, name)
+				}
+			}
+			fleet.Pause(tt.host)
+			first := f.wait(done)
+			t.Logf("%s hung during its %s: %s: %s", name, tt.phase, first.Outcome, first.Error)
+			if first.Outcome != tt.want {
+				t.Fatalf("got outcome %s (%s), want %s", first.Outcome, first.Error, tt.want)
+			}
+			fleet.Resume(tt.host)
+			if len(carrying(t, first.Run)) == 0 {
+				t.Fatalf("the held %s of deploy %s is not running on %s after it came back", tt.phase, first.ID, name)
+			}
+
+			rec, err = f.run(deploy.KindDeploy, tt.again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("the next deploy: %s (%s); notes %q", rec.Outcome, rec.Error, f.notes(rec.ID))
+			if left := carrying(t, first.Run); len(left) > 0 {
+				t.Errorf("after the next deploy, %d processes of deploy %s still run on %s: %q", len(left), first.ID, name, left)
+			}
+			// The test's hosts share the machine's processes (a mount
+			// namespace each, not a PID one): the first host searched
+			// finds the held step, whichever it is.
+			if !slices.ContainsFunc(f.notes(rec.ID), func(n string) bool {
+				return strings.HasPrefix(n, "stopped on ") && strings.Contains(n, "that lost the host in the middle of a step: deploy "+first.ID)
+			}) {
+				t.Errorf("the next deploy does not say it stopped the step deploy %s left; notes %q", first.ID, f.notes(rec.ID))
+			}
+			if rec.Outcome != deploy.OutcomeSucceeded {
+				t.Errorf("the next deploy: got %s (%s), want succeeded", rec.Outcome, rec.Error)
+			}
+		})
+	}
+}
