@@ -1244,6 +1244,13 @@ func (r *run) migrate() error {
 		return err
 	}
 	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
+		if errors.Is(err, ErrUnreachable) {
+			// The connection ended, not the migrate command: it may
+			// still run there (a host that hung comes back running
+			// it), so its state stays running, and nothing is listed
+			// again on a host that does not answer.
+			return errs.Wrap(errs.Unavailable, err, "lost %s while its migrations ran (%v); nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", h.Name, err, strings.Join(pending, ", "), r.t.key())
+		}
 		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched; %s", h.Name, r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
 	}

@@ -90,6 +90,18 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 			if first.Outcome != tt.want {
 				t.Fatalf("got outcome %s (%s), want %s", first.Outcome, first.Error, tt.want)
 			}
+			if tt.phase == deploy.StepMigrate {
+				// The migrate command did not fail: the bot lost the
+				// host under it, and it may still run.
+				if first.MigrationState != deploy.MigrationsRunning {
+					t.Errorf("migration state: got %q, want %q: the migration may still run on %s", first.MigrationState, deploy.MigrationsRunning, name)
+				}
+				for _, want := range []string{"lost host0 while its migrations ran", "may still be running there", "002.sql", "nothing was switched"} {
+					if !strings.Contains(first.Error, want) {
+						t.Errorf("record error %q does not say %q", first.Error, want)
+					}
+				}
+			}
 			fleet.Resume(tt.host)
 			if len(carrying(t, first.Run)) == 0 {
 				t.Fatalf("the held %s of deploy %s is not running on %s after it came back", tt.phase, first.ID, name)
