@@ -18,7 +18,7 @@ type Metrics struct {
 // NewMetrics creates the metrics and registers them with reg:
 //
 //	switchman_command_latency_seconds{platform}  how long commands take to handle
-//	switchman_http_requests_total{handler,code}  HTTP requests by route and status
+//	switchman_http_requests_total{handler,code}  HTTP requests by route ("unmatched": none) and status
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		commandLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"platform"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchman_http_requests_total",
-			Help: "HTTP requests served, by route and status code.",
+			Help: "HTTP requests served, by route (\"unmatched\" for those no route takes) and status code.",
 		}, []string{"handler", "code"}),
 	}
 	reg.MustRegister(m.commandLatency, m.httpRequests)
@@ -52,6 +52,27 @@ func (m *Metrics) count(handler string, h http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(sw, r)
 		m.httpRequests.WithLabelValues(handler, strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+// unmatchedHandler is the handler label of requests no route takes.
+const unmatchedHandler = "unmatched"
+
+// unmatched wraps mux so that the requests none of its routes takes (404,
+// or 405 for a path served for another method) are counted as well, under
+// the handler label "unmatched": a Slack app or webhook sending to a path
+// the bot does not serve shows in the metrics. The path is no label:
+// anyone who reaches the listener chooses it.
+func (m *Metrics) unmatched(mux *http.ServeMux) http.Handler {
+	if m == nil {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r) // counted by its route
+			return
+		}
+		m.count(unmatchedHandler, mux).ServeHTTP(w, r)
 	})
 }
 

@@ -174,7 +174,7 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, h http.Handler, maxB
 // httpServer returns a server of mux with the limits every listener has.
 func (s *Server) httpServer(mux *http.ServeMux) *http.Server {
 	return &http.Server{
-		Handler:           mux,
+		Handler:           s.opt.Metrics.unmatched(mux),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

@@ -364,3 +364,45 @@ func TestMaxConns(t *testing.T) {
 		t.Errorf("once a connection closed: no answer, want one")
 	}
 }
+
+// TestUnmatchedRequestsCounted: requests no route takes (a Slack app sending
+// to a path the bot does not serve, a method the path is not served for)
+// are counted too, under one handler label, not by the path their sender
+// chose.
+func TestUnmatchedRequestsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	url, _, _ := start(t, server.Options{Registry: reg, Metrics: server.NewMetrics(reg)})
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{
+		{"POST", "/slack/commands", 404},
+		{"GET", "/no/such/path?token=x", 404},
+		{"POST", "/healthz", 405},
+	} {
+		req, err := http.NewRequest(tt.method, url+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s: got %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+	}
+	_, body := get(t, url+"/metrics")
+	for _, want := range []string{
+		`switchman_http_requests_total{code="404",handler="unmatched"} 2`,
+		`switchman_http_requests_total{code="405",handler="unmatched"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics: want %q in\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "no/such/path") {
+		t.Error("metrics name the path of an unmatched request; want one label for all")
+	}
+}
