@@ -105,13 +105,13 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
 			defer cancel()
 			if rerr := lease.Release(rctx); rerr != nil {
-				e.log.Warn("release deploy lease", "key", t.key(), "err", rerr)
+				e.log.Warn("release deploy lease", "deploy", id, "app", t.app.Name, "env", t.env.Name, "err", rerr)
 			}
 			return nil, err
 		}
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &run{e: e, t: t, lease: lease, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
+	r := &run{e: e, t: t, lease: lease, log: e.log.With("deploy", id, "app", t.app.Name, "env", t.env.Name), renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,
@@ -235,7 +235,7 @@ func (r *run) abandon() {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultStoreTimeout)
 	defer cancel()
 	if err := r.lease.Release(ctx); err != nil {
-		r.e.log.Warn("release deploy lease", "key", r.t.key(), "err", err)
+		r.log.Warn("release deploy lease", "err", err)
 	}
 }
 
@@ -272,7 +272,7 @@ func (r *run) nothingToDo(noop error) error {
 	defer cancel()
 	stuck, err := r.e.unresolved(ctx, r.t)
 	if err != nil {
-		r.e.log.Warn("read the deploy history to resolve an interrupted run", "app", r.t.app.Name, "env", r.t.env.Name, "err", err)
+		r.log.Warn("read the deploy history to resolve an interrupted run", "err", err)
 		return noop
 	}
 	if stuck == nil {
@@ -287,7 +287,7 @@ func (r *run) nothingToDo(noop error) error {
 	}
 	r.mu.Unlock()
 	if err := r.e.store.PutRecord(ctx, r.snapshot()); err != nil {
-		r.e.log.Warn("record a run that resolves an interrupted one", "deploy", r.rec.ID, "interrupted", stuck.ID, "err", err)
+		r.log.Warn("record a run that resolves an interrupted one", "interrupted", stuck.ID, "err", err)
 		return noop
 	}
 	return errs.New(errs.NoChange, "%s; %s %s, interrupted, is resolved: every host was reached and runs %s (recorded as %s %s, unchanged)",
@@ -413,7 +413,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 			outcome, err = r.leaseLost(cause)
 		}
 		if err != nil {
-			r.e.log.Info("deploy ended", "deploy", r.rec.ID, "app", r.t.app.Name, "env", r.t.env.Name, "outcome", outcome, "err", err)
+			r.log.Info("deploy ended", "outcome", outcome, "err", err)
 		}
 		r.finish(outcome, err)
 	}()
@@ -948,7 +948,7 @@ func (r *run) discard(h Host, tmp string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.t.env.StepTimeout.D())
 	defer cancel()
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: discardScript(r.t.app.Path, tmp)}); err != nil {
-		r.e.log.Warn("discard partial release", "host", h.Name, "err", err)
+		r.log.Warn("discard partial release", "host", h.Name, "err", err)
 	}
 }
 
@@ -963,7 +963,7 @@ func (r *run) discardFailed(h Host, tmp string) string {
 	defer cancel()
 	out, err := r.sessions[h.Name].Run(ctx, Command{Script: diskScript(r.t.app.Path) + discardScript(r.t.app.Path, tmp)})
 	if err != nil {
-		r.e.log.Warn("discard partial release", "host", h.Name, "err", err)
+		r.log.Warn("discard partial release", "host", h.Name, "err", err)
 	}
 	return diskFull(out, r.t.app.Path)
 }
@@ -1387,7 +1387,7 @@ func (r *run) endPrompt() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), signalPoll)
 	defer cancel()
 	if _, _, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalConfirm); err != nil {
-		r.e.log.Debug("drop the answer left for a prompt", "deploy", r.rec.ID, "err", err)
+		r.log.Debug("drop the answer left for a prompt", "err", err)
 	}
 }
 
@@ -1632,7 +1632,7 @@ func (r *run) revertOne(h Host, cause error) {
 	// Error() says the message, and then the cause it quotes.
 	cause = errors.New(failureText(cause))
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.rec.Build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
-		r.e.log.Warn("mark release bad", "host", h.Name, "err", err)
+		r.log.Warn("mark release bad", "host", h.Name, "err", err)
 	}
 	r.mu.Lock()
 	hr := *r.rec.Host(h.Name)
@@ -1862,7 +1862,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		}
 		if !cancelled || anySwitched && (!switchedHere || st.Current != "") {
 			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
-				r.e.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
+				r.log.Warn("mark release bad", "host", h.Name, "build", build, "err", err)
 				unmarkedMu.Lock()
 				unmarkedAt[h.Name] = err
 				unmarkedMu.Unlock()

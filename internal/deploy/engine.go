@@ -426,7 +426,7 @@ func (r *run) watchSignals(done <-chan struct{}) {
 		if r.rec.Kind == KindDeploy {
 			by, ok, err := r.e.signals.TakeSignal(ctx, r.rec.ID, signalCancel)
 			if err != nil {
-				r.e.log.Debug("read signals", "deploy", r.rec.ID, "err", err)
+				r.log.Debug("read signals", "err", err)
 			}
 			if ok {
 				if err := r.cancelBy(by); err != nil {
@@ -445,12 +445,12 @@ func (r *run) watchSignals(done <-chan struct{}) {
 				case !asked:
 					// Taken once the prompt's deadline had passed: the
 					// deploy aborts as unanswered.
-					r.e.log.Info("answer after the deadline dropped", "deploy", r.rec.ID, "by", c.by)
+					r.log.Info("answer after the deadline dropped", "by", c.by)
 				case first != c:
 					// Left in the moment between the first's taking and
 					// the record's saying r waits no more; its giver was
 					// told it was passed on.
-					r.e.log.Info("answer after the first dropped", "deploy", r.rec.ID, "by", c.by)
+					r.log.Info("answer after the first dropped", "by", c.by)
 				}
 			}
 		}

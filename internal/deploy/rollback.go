@@ -620,7 +620,7 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		r.mu.Unlock()
 		eachHost(rest, r.t.env.Parallel, func(_ int, h Host) {
 			if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.retire), Timeout: r.t.env.StepTimeout.D()}); err != nil {
-				r.e.log.Warn("mark release bad", "host", h.Name, "build", r.retire, "err", err)
+				r.log.Warn("mark release bad", "host", h.Name, "build", r.retire, "err", err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,9 @@ type run struct {
 	e     *Engine
 	t     target
 	lease Lease
+	// log is the engine's log with the run's id, app and env on every
+	// line: a bot logs for many apps' deploys at once.
+	log *slog.Logger
 	// renewing is closed to stop renewing the lease (keepLease), which
 	// starts as soon as it is taken: opening the hosts may outlast it.
 	renewing chan struct{}
@@ -233,7 +237,7 @@ func (r *run) persist(snap *Record) {
 		if errors.Is(err, ErrLeaseLost) {
 			// Recovery has taken the record over: this run is no longer
 			// the deploy's owner and stops touching hosts.
-			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.log.Error("persist deploy record", "err", err)
 			r.mu.Lock()
 			if r.refused == nil {
 				r.refused = err
@@ -243,14 +247,14 @@ func (r *run) persist(snap *Record) {
 			return
 		}
 		if try == 2 && !final {
-			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.log.Error("persist deploy record", "err", err)
 			r.gaveUp(err, false)
 			return
 		}
 		select {
 		case <-time.After(min(time.Duration(try+1)*250*time.Millisecond, 5*time.Second)):
 		case <-ctx.Done():
-			r.e.log.Error("persist deploy record", "id", snap.ID, "err", err)
+			r.log.Error("persist deploy record", "err", err)
 			r.gaveUp(err, final)
 			return
 		}
@@ -500,7 +504,7 @@ func (r *run) drop(h Host, state HostState, err error) bool {
 func (r *run) closeSessions() {
 	for name, s := range r.sessions {
 		if err := s.Close(); err != nil {
-			r.e.log.Warn("close session", "host", name, "err", err)
+			r.log.Warn("close session", "host", name, "err", err)
 		}
 	}
 }
@@ -508,7 +512,7 @@ func (r *run) closeSessions() {
 // keepLease renews the lease until done is closed; losing it stops the run.
 func (r *run) keepLease(done <-chan struct{}) {
 	renewEvery(r.lease, r.e.leaseTTL, done, func(err error) bool {
-		r.e.log.Error("renew deploy lease", "deploy", r.rec.ID, "err", err)
+		r.log.Error("renew deploy lease", "err", err)
 		if errors.Is(err, ErrLeaseLost) {
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
 			return true
@@ -562,7 +566,7 @@ func (r *run) finish(outcome Outcome, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if rerr := r.lease.Release(ctx); rerr != nil {
-		r.e.log.Warn("release deploy lease", "deploy", r.rec.ID, "err", rerr)
+		r.log.Warn("release deploy lease", "err", rerr)
 	}
 	r.e.mu.Lock()
 	// Once the lease is released the next run of the app+env may start

@@ -1,0 +1,72 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+)
+
+// failingProgress fails the writes of records still running while on is
+// set: a store that cannot keep a run's progress, which the run logs.
+type failingProgress struct {
+	deploy.Store
+	on atomic.Bool
+}
+
+func (s *failingProgress) PutRecord(ctx context.Context, r *deploy.Record) error {
+	if s.on.Load() && !r.Outcome.Done() && len(r.Hosts) > 0 && r.Hosts[0].State != deploy.HostPending {
+		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	return s.Store.PutRecord(ctx, r)
+}
+
+// TestRunLogNamesTheRun: every line a deploy or rollback logs while it runs
+// names the run, its app and its env, once each, so that the log of a bot
+// running many apps' deploys can be read for one of them (a record write
+// that failed, a release that could not be marked bad).
+func TestRunLogNamesTheRun(t *testing.T) {
+	for _, kind := range []deploy.Kind{deploy.KindDeploy, deploy.KindRollback} {
+		t.Run(string(kind), func(t *testing.T) {
+			var log syncbuf.Buffer
+			store := &failingProgress{}
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				store.Store = o.Store
+				o.Store = store
+				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			f.build("1")
+			f.build("2")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			build := "2"
+			if kind == deploy.KindRollback {
+				f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+				build = ""
+			}
+			before := len(log.String())
+			store.on.Store(true)
+			rec, err := f.run(kind, build)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logged := log.String()[before:]
+			lines := strings.Split(strings.TrimSpace(logged), "\n")
+			if !strings.Contains(logged, "persist deploy record") {
+				t.Fatalf("log: got %q, want a failed record write logged", lines)
+			}
+			for _, line := range lines {
+				for _, attr := range []string{"deploy=" + rec.ID, "app=web", "env=prod"} {
+					if n := strings.Count(line, " "+attr); n != 1 {
+						t.Errorf("log line %q: got %s %d times, want once", line, attr, n)
+					}
+				}
+			}
+		})
+	}
+}
