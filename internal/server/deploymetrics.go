@@ -24,7 +24,7 @@ type DeployMetrics struct {
 // NewDeployMetrics registers with reg:
 //
 //	switchman_deploys_total{app,env,outcome}         finished deploys
-//	switchman_deploy_duration_seconds{app,env,kind}  how long deploys and rollbacks took (interrupted ones are not timed)
+//	switchman_deploy_duration_seconds{app,env,kind}  how long deploys and rollbacks took (interrupted and unchanged ones are not timed)
 //	switchman_rollbacks_total{app,env,outcome}       finished rollbacks
 //	switchman_active_locks                           locks in force (read from the store)
 //
@@ -37,7 +37,7 @@ func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context)
 			Name: "switchman_deploys_total", Help: "Finished deploys by app, env and outcome.",
 		}, []string{"app", "env", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "switchman_deploy_duration_seconds", Help: "Duration of finished deploys and rollbacks.",
+			Name: "switchman_deploy_duration_seconds", Help: "Duration of finished deploys and rollbacks; interrupted and unchanged ones are not timed.",
 			// From 50 ms: a rollback takes tens to hundreds of
 			// milliseconds, a small deploy under a second.
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600},
@@ -94,7 +94,7 @@ func (m *DeployMetrics) Known(app, env string) {
 }
 
 // Observe counts a finished deploy or rollback, and times it unless it
-// was interrupted.
+// was interrupted or changed nothing (unchanged).
 func (m *DeployMetrics) Observe(ev deploy.Event) {
 	if ev.Kind != deploy.EventFinished || ev.Record == nil {
 		return
@@ -105,10 +105,17 @@ func (m *DeployMetrics) Observe(ev deploy.Event) {
 	} else {
 		m.deploys.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
 	}
-	if r.Outcome == deploy.OutcomeInterrupted {
+	switch r.Outcome {
+	case deploy.OutcomeInterrupted:
 		// Its end is when a bot found its process dead, which may be
 		// days after it stopped: not how long it took, so it is not
 		// timed, as stats does not time it either.
+		return
+	case deploy.OutcomeUnchanged:
+		// It changed nothing, which stats counts as neither a deploy
+		// nor a rollback; the histogram has no outcome label to leave
+		// it out by, so its time of reaching the hosts is kept out of
+		// the quantiles of the runs that did change something.
 		return
 	}
 	m.duration.WithLabelValues(r.App, r.Env, string(r.Kind)).Observe(r.Duration(r.Finished).Seconds())
