@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
 // DeployMetrics count deploys and rollbacks from the engine's events. It is
@@ -60,18 +61,22 @@ type locksGauge struct {
 	desc  *prometheus.Desc
 	locks func(ctx context.Context) (int, error)
 	log   *slog.Logger
+	// limit bounds the WARNs of failed reads: anyone who reaches the
+	// listener may scrape as fast as they like while the store is down.
+	limit ratelog.Limiter
 }
 
 func (g *locksGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
 
 // Collect sends nothing when the store cannot be read: the series is
 // absent from that scrape (absent() alerts on it), the others are kept.
+// The failure is logged at most once per ratelog window (suppressed=N).
 func (g *locksGauge) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	n, err := g.locks(ctx)
 	if err != nil {
-		g.log.Warn("metrics: count locks", "err", err)
+		g.limit.Warn(g.log, "metrics-locks", "metrics: count locks", "err", err)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))

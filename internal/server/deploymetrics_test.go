@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 func finished(kind deploy.Kind, outcome deploy.Outcome) deploy.Event {
@@ -182,5 +183,30 @@ func TestDurationLeavesOutInterrupted(t *testing.T) {
 				t.Errorf("%s series: got %d, want 1", counted, n)
 			}
 		})
+	}
+}
+
+// TestActiveLocksWarnLimited: while the store cannot be read, scrapes of
+// /metrics, which anyone who reaches the listener may send as fast as they
+// like, log one WARN per window, not one each, as /healthz does.
+func TestActiveLocksWarnLimited(t *testing.T) {
+	var log syncbuf.Buffer
+	g := &locksGauge{
+		desc: prometheus.NewDesc("switchman_active_locks", "Deploy locks in force.", nil, nil),
+		locks: func(context.Context) (int, error) {
+			return 0, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+		},
+		log: slog.New(slog.NewTextHandler(&log, nil)),
+	}
+	g.limit.Every = time.Hour // every scrape below falls in one window
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g)
+	for range 5 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(log.String(), "metrics: count locks"); n != 1 {
+		t.Errorf("WARN lines for 5 failed scrapes: got %d, want 1:\n%s", n, log.String())
 	}
 }
