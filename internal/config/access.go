@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/switchman-bot/switchman/internal/acl"
 )
@@ -120,7 +123,9 @@ func (c *Config) validateAccess(loc locator, ps *problems) {
 		}
 		// A member is a user (UserNames) even if named nowhere else.
 		for i, m := range c.Groups[g] {
-			if IsBotUser(m) {
+			if p := userNameProblem(m); p != "" {
+				ps.add(loc.line("groups", g, i), "groups.%s[%d]: %s", g, i, p)
+			} else if IsBotUser(m) {
 				ps.add(loc.line("groups", g, i), "groups.%s[%d]: %q is the bot's own name: %s", g, i, m, botUserWhy)
 			}
 		}
@@ -134,7 +139,9 @@ func (c *Config) validateAccess(loc locator, ps *problems) {
 			ps.add(at(), "access[%d]: name users or groups that get role %s", i, a.Role)
 		}
 		for j, u := range a.Users {
-			if u != "*" && !slices.Contains(known, u) {
+			if p := userNameProblem(u); u != "*" && p != "" {
+				ps.add(at("users", j), "access[%d].users[%d]: %s", i, j, p)
+			} else if u != "*" && !slices.Contains(known, u) {
 				ps.add(at("users", j), "access[%d].users[%d]: unknown user %q; add it under users", i, j, u)
 			}
 		}
@@ -165,4 +172,29 @@ func actionNames() string {
 		names[i] = string(a)
 	}
 	return strings.Join(names, ", ")
+}
+
+// userNamePattern is what grant and revoke take after the @ (the chat
+// parser's rule): a configured name outside it could never be named there,
+// and one with a leading @ or a space was meant as another.
+var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+const userNameRule = "a user name is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, e.g. ana"
+
+// userNameProblem says why name cannot be a user's, or "" when it can. An
+// empty name is left to the callers, which say so in their own words.
+func userNameProblem(name string) string {
+	switch {
+	case name == "" || strings.TrimSpace(name) == "":
+		return ""
+	case strings.HasPrefix(name, "@"):
+		return fmt.Sprintf("%q starts with @, which no user's name does (the @ only marks a name in chat, as in grant @ana); write %q", name, strings.TrimLeft(name, "@"))
+	case strings.ContainsFunc(name, unicode.IsSpace):
+		return fmt.Sprintf("%q holds a space, so grant and revoke could never name it; %s", name, userNameRule)
+	case !userNamePattern.MatchString(name) || strings.Contains(name, ".."):
+		return fmt.Sprintf("%q is not a user name that grant and revoke could name; %s", name, userNameRule)
+	case slices.Contains([]string{"channel", "everyone", "here"}, strings.ToLower(name)):
+		return fmt.Sprintf("%q is what chat platforms notify a whole channel by (@%s), so grant and revoke could never name it; name the person", name, strings.ToLower(name))
+	}
+	return ""
 }

@@ -64,7 +64,9 @@ func (c *Config) validate(loc locator, ps *problems) {
 		if strings.TrimSpace(name) == "" {
 			ps.add(loc.line("users", name), "users: a user name must not be empty")
 		}
-		if IsBotUser(name) {
+		if p := userNameProblem(name); p != "" {
+			ps.add(loc.line("users", name), "users: %s", p)
+		} else if IsBotUser(name) {
 			ps.add(loc.line("users", name), "users: %q is the bot's own name: %s", name, botUserWhy)
 		}
 	}
@@ -157,6 +159,8 @@ func validateNames(loc locator, ps *problems, key string, names []string) {
 		switch j, dup := first[name]; {
 		case strings.TrimSpace(name) == "":
 			ps.add(loc.line(key, i), "%s[%d]: a user name must not be empty", key, i)
+		case userNameProblem(name) != "":
+			ps.add(loc.line(key, i), "%s[%d]: %s", key, i, userNameProblem(name))
 		case IsBotUser(name):
 			ps.add(loc.line(key, i), "%s[%d]: %q is the bot's own name: %s", key, i, name, botUserWhy)
 		case dup:

@@ -167,6 +167,43 @@ func TestValidationRules(t *testing.T) {
 			want:  one("console_user", `bot.console_user: "switchman" is the bot's own name`),
 		},
 		{
+			// grant and revoke take @NAME with the chat parser's rule: a
+			// name outside it can never be named there, and the console
+			// user is one word.
+			name:  "a user name with a space",
+			edits: []string{"users:\n", "users:\n  Ana Smith: {slack: U2}\n"},
+			want:  one("Ana Smith:", `users: "Ana Smith" holds a space, so grant and revoke could never name it`),
+		},
+		{
+			name:  "an admin written as a mention",
+			edits: []string{"admins: [ana]", "admins: [\"@ana\"]"},
+			want:  one("admins", `admins[0]: "@ana" starts with @, which no user's name does (the @ only marks a name in chat, as in grant @ana); write "ana"`),
+		},
+		{
+			name:  "a deployer named with a slash",
+			edits: []string{"deployers: [bob]", "deployers: [ops/bob]"},
+			want:  one("deployers", `deployers[0]: "ops/bob" is not a user name that grant and revoke could name; a user name is 1-64 ASCII letters`),
+		},
+		{
+			name:  "a group member written as a mention",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\ngroups:\n  ops: [bob, '@cy']"},
+			want:  one("ops:", `groups.ops[1]: "@cy" starts with @`),
+		},
+		{
+			name:  "an access user with a space",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: deployer\n    users: [bob smith]"},
+			want:  one("users: [bob smith]", `access[0].users[0]: "bob smith" holds a space`),
+		},
+		{
+			name:  "a user named as a channel broadcast",
+			edits: []string{"deployers: [bob]", "deployers: [Here]"},
+			want:  one("deployers", `deployers[0]: "Here" is what chat platforms notify a whole channel by (@here)`),
+		},
+		{
+			name:  "user names grant can name",
+			edits: []string{"deployers: [bob]", "deployers: [bob, ana.smith, j_doe-2, 7even]"},
+		},
+		{
 			name: "sentry interval under a second",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 1500ms}\n"},
