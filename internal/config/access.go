@@ -141,7 +141,9 @@ func (c *Config) validateAccess(loc locator, ps *problems) {
 		for j, u := range a.Users {
 			if p := userNameProblem(u); u != "*" && p != "" {
 				ps.add(at("users", j), "access[%d].users[%d]: %s", i, j, p)
-			} else if u != "*" && !slices.Contains(known, u) {
+			} else if u != "*" && !slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, u) }) {
+				// One that differs from a known name in case alone is
+				// refused as such by validateNameCase.
 				ps.add(at("users", j), "access[%d].users[%d]: unknown user %q; add it under users", i, j, u)
 			}
 		}
@@ -197,4 +199,61 @@ func userNameProblem(name string) string {
 		return fmt.Sprintf("%q is what chat platforms notify a whole channel by (@%s), so grant and revoke could never name it; name the person", name, strings.ToLower(name))
 	}
 	return ""
+}
+
+// validateNameCase refuses two spellings of one name that differ only in
+// case. Names are compared exactly, as the adapters hand them over (the
+// users key a chat id maps to, the console's user as written), so admins:
+// [Ana] beside users: {ana: …} would be a second user, and the chat user
+// ana would get nothing given to Ana. The first spelling met counts: the
+// users keys, then admins, deployers, groups, access entries and
+// bot.console_user.
+func (c *Config) validateNameCase(loc locator, ps *problems) {
+	type first struct {
+		name, where string
+		line        int
+	}
+	seen := map[string]first{}
+	note := func(name, where string, line int) {
+		if name == "*" || strings.TrimSpace(name) == "" {
+			return
+		}
+		k := strings.ToLower(name)
+		f, ok := seen[k]
+		_, isKey := c.Users[name]
+		switch {
+		case !ok:
+			seen[k] = first{name, where, line}
+		case isKey && where != "users":
+			// Two users keys told apart by case are refused once, there.
+		case f.name != name && where == "users":
+			ps.add(line, "users: %q differs from %q (line %d) only in case; names are compared exactly, case and all, but two users told apart by case alone are one typo from each other's roles: give them names that differ otherwise", name, f.name, f.line)
+		case f.name != name:
+			ps.add(line, "%s: %q differs from %q (%s, line %d) only in case; names are compared exactly, case and all, so they would be two users and neither would get what is given to the other: write %q", where, name, f.name, f.where, f.line, f.name)
+		}
+	}
+	for _, u := range sortedKeys(c.Users) {
+		note(u, "users", loc.line("users", u))
+	}
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"admins", c.Admins}, {"deployers", c.Deployers}} {
+		for i, u := range l.names {
+			note(u, fmt.Sprintf("%s[%d]", l.key, i), loc.line(l.key, i))
+		}
+	}
+	for _, g := range sortedKeys(c.Groups) {
+		for i, u := range c.Groups[g] {
+			note(u, fmt.Sprintf("groups.%s[%d]", g, i), loc.line("groups", g, i))
+		}
+	}
+	for i, a := range c.Access {
+		for j, u := range a.Users {
+			note(u, fmt.Sprintf("access[%d].users[%d]", i, j), loc.line("access", i, "users", j))
+		}
+	}
+	if u := c.Bot.ConsoleUser; u != "" {
+		note(u, "bot.console_user", loc.line("bot", "console_user"))
+	}
 }

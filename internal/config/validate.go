@@ -76,6 +76,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)
 	c.validateAccess(loc, ps)
+	c.validateNameCase(loc, ps)
 	if line, n := loc.find("store", "redis"); n != nil && isNull(n) {
 		// An empty redis: (its url commented out) would decode to no
 		// Redis, and every replica would run on a file store of its own.

@@ -204,6 +204,38 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"deployers: [bob]", "deployers: [bob, ana.smith, j_doe-2, 7even]"},
 		},
 		{
+			// The adapters give the users key as written, and the policy
+			// compares exactly: Ana would be a second user, and the chat
+			// user ana no admin.
+			name:  "an admin differing from a user in case",
+			edits: []string{"admins: [ana]", "admins: [Ana]"},
+			want:  one("admins", `admins[0]: "Ana" differs from "ana" (users, line 6) only in case; names are compared exactly, case and all, so they would be two users and neither would get what is given to the other: write "ana"`),
+		},
+		{
+			name:  "two users differing in case",
+			edits: []string{"users:\n", "users:\n  Ana: {slack: U2}\n"},
+			want:  one("  ana:", `users: "ana" differs from "Ana" (line 6) only in case`),
+		},
+		{
+			name:  "a group member differing from a deployer in case",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\ngroups:\n  ops: [BOB]"},
+			want:  one("ops:", `groups.ops[0]: "BOB" differs from "bob" (deployers[0], line 9) only in case`),
+		},
+		{
+			name:  "an access user differing from a user in case",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\naccess:\n  - role: deployer\n    users: [ANA]"},
+			want:  one("users: [ANA]", `access[0].users[0]: "ANA" differs from "ana" (users, line 6) only in case`),
+		},
+		{
+			name:  "a console user differing from a user in case",
+			edits: []string{"bot:\n", "bot:\n  console_user: Ana\n"},
+			want:  one("console_user", `bot.console_user: "Ana" differs from "ana" (users, line 7) only in case`),
+		},
+		{
+			name:  "one spelling in every place",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\ngroups:\n  ops: [bob, ana]\naccess:\n  - role: deployer\n    users: [ana]", "bot:\n", "bot:\n  console_user: ana\n"},
+		},
+		{
 			name: "sentry interval under a second",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 1500ms}\n"},
