@@ -176,6 +176,14 @@ func (c *call) resolveUser(cmd Command) (string, error) {
 		return "", errs.New(errs.Invalid, "chat user %s is not mapped to a Switchman user; add their id under users in the config", name)
 	}
 	if !c.s.policy.KnownUser(name) {
+		// Names are compared exactly (the config refuses two spellings
+		// differing in case), so @Ana is not ana: name the one meant
+		// rather than send the admin to a config that has it.
+		for _, u := range c.s.cfg.UserNames() {
+			if strings.EqualFold(u, name) {
+				return "", errs.New(errs.Invalid, "unknown user %q; user names are compared exactly, case and all: did you mean @%s? nothing was changed", name, u)
+			}
+		}
 		return "", errs.New(errs.Invalid, "unknown user %q; users are named in the config", name)
 	}
 	return name, nil
