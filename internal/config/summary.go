@@ -56,6 +56,18 @@ func (c *Config) Summary() string {
 	w("store: %s", c.Store.describe())
 	w("retention: records %s, audit %s", kept(c.Store.Retention.Records, fmt.Sprintf(" (the newest %d of each app/env always)", KeepRecords)), kept(c.Store.Retention.Audit, ""))
 	w("users: %s", listOrNone(sortedKeys(c.Users)))
+	// A name under admins, deployers or groups is a user too, but with no
+	// chat identity: only the console acts as them. Listed apart, a typo
+	// (admins: [anna] beside users: {ana: …}) shows as a user of its own.
+	var plain []string
+	for _, u := range c.UserNames() {
+		if _, ok := c.Users[u]; !ok {
+			plain = append(plain, u)
+		}
+	}
+	if len(plain) > 0 {
+		w("console-only users (not under users, so no Slack or Discord id maps to them): %s", strings.Join(plain, ", "))
+	}
 	w("admins: %s", listOrNone(c.Admins))
 	w("deployers: %s", listOrNone(c.Deployers))
 	b.WriteString(c.chatSummary())
