@@ -11,8 +11,26 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-func planMessage(p *deploy.Plan) chat.Message {
+// planMessage renders the plan p of a dry run, whose deploy would be
+// refused now for refusals (none: it would go ahead). A refused deploy is
+// said to be once, then each further reason on a line; the hosts then
+// show what they run now, and no steps are listed as if it ran.
+func planMessage(p *deploy.Plan, refusals []string) chat.Message {
 	m := chat.Message{Level: chat.Info, Title: fmt.Sprintf("Dry run: deploy %s %s to %s — nothing was changed", p.App, p.Build, p.Env)}
+	if len(refusals) > 0 {
+		m.Level = chat.Warning
+		m.Lines = append(m.Lines, "⚠ a deploy now would be refused: "+refusals[0])
+		for _, r := range refusals[1:] {
+			m.Lines = append(m.Lines, "⚠ that cleared, it would still be refused: "+r)
+		}
+		for _, w := range p.Warnings {
+			m.Lines = append(m.Lines, "⚠ "+w)
+		}
+		for _, h := range p.Hosts {
+			m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: hostNow(h)})
+		}
+		return m
+	}
 	for i, s := range p.Steps {
 		m.Lines = append(m.Lines, fmt.Sprintf("%d. %s", i+1, s))
 	}
@@ -23,6 +41,18 @@ func planMessage(p *deploy.Plan) chat.Message {
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: h.Change})
 	}
 	return m
+}
+
+// hostNow says what the host of h shows now, for a dry run whose deploy
+// would be refused: no change is planned on it.
+func hostNow(h deploy.HostPlan) string {
+	switch {
+	case strings.HasPrefix(h.Change, "unreachable: "):
+		return h.Change
+	case h.Current == "":
+		return "now: no release current; nothing changes"
+	}
+	return fmt.Sprintf("now: runs %s; nothing changes", h.Current)
 }
 
 // EventMessage describes one progress event for people. Adapters that

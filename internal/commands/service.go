@@ -471,40 +471,67 @@ func (c *call) windowVerdict(ctx context.Context, cmd Command) (string, error) {
 const forceNotAdmin = "--force overrides the deploy window, not the need for an admin around: an admin checks in with /here or forces the deploy"
 
 // dryRun replies the plan of a deploy, with what would refuse the deploy
-// if it were asked for now: a closed window or another's lock.
+// if it were asked for now: a closed window, another's lock, another run
+// under way, hosts it cannot use. A deploy that would be refused is said
+// to be, once, with every reason in the order the deploy meets them; the
+// reply then shows what the hosts run now, not changes a deploy now would
+// not make, and says nothing of the deploy going ahead.
 func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d acl.Decision) {
 	locks, err := c.s.store.Locks(ctx)
 	if err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	plan, err := c.s.engine.Plan(ctx, dreq)
-	if err != nil {
-		c.refuse(err)
+	plan, planErr := c.s.engine.Plan(ctx, dreq)
+	if planErr != nil && errs.CodeOf(planErr) != errs.NoChange {
+		c.refuse(planErr)
 		return
 	}
-	m := planMessage(plan)
 	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
 	if err != nil {
 		c.refuse(err)
 		return
 	}
+	var refusals, notes []string
 	if !open {
-		line, ok := c.forceVerdict(ctx, cmd, why, noAdmin)
+		line, refused, ok := c.forceVerdict(ctx, cmd, why, noAdmin)
 		if !ok {
 			return
 		}
-		m.Lines = append(m.Lines, line)
+		if refused {
+			refusals = append(refusals, line)
+		} else {
+			notes = append(notes, line)
+		}
 	}
 	for _, l := range locks {
 		if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) && l.Owner != c.req.User {
-			m.Lines = append(m.Lines, fmt.Sprintf("⚠ a deploy now would be refused: %s/%s is locked: %s", cmd.App, cmd.Env, describeLock(l, c.s.now())))
+			refusals = append(refusals, fmt.Sprintf("%s/%s is locked: %s", cmd.App, cmd.Env, describeLock(l, c.s.now())))
 		}
 	}
+	if planErr != nil {
+		// Of a build every reachable host runs: the deploy finds that
+		// only past its window and locks, which refuse it first.
+		if len(refusals) == 0 {
+			c.refuse(planErr)
+			return
+		}
+		plan = &deploy.Plan{Kind: deploy.KindDeploy, App: cmd.App, Env: cmd.Env, Build: cmd.Build}
+	} else {
+		refusals = append(refusals, plan.Refusals...)
+	}
 	// The requester's own locks are passed as the deploy passes them:
-	// named, a freeze of everything they set among them.
+	// named, a freeze of everything they set among them. A deploy
+	// refused all the same goes neither through them nor past its window.
 	if note, err := lockVerdictOf(locks, cmd.App, cmd.Env, c.req.User, c.s.now()); err == nil && note != "" {
-		m.Lines = append(m.Lines, note)
+		notes = append(notes, note)
+	}
+	m := planMessage(plan, refusals)
+	switch {
+	case planErr != nil:
+		m.Lines = append(m.Lines, "that cleared: "+errs.Message(planErr))
+	case len(refusals) == 0:
+		m.Lines = append(m.Lines, notes...)
 	}
 	c.allow("dry run; " + d.Via)
 	c.out.Reply(m)
@@ -514,23 +541,23 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 // the dry run cmd plans: with --force, what deploy decides of the
 // override (go ahead, announced, or refused for want of the override or
 // of an admin around), rather than a refusal that deploy would not make.
-// It returns false when it has refused the command itself.
-func (c *call) forceVerdict(ctx context.Context, cmd Command, why string, noAdmin bool) (string, bool) {
-	const refused = "⚠ a deploy now would be refused: "
+// refused says the line is why the deploy would be refused. It returns
+// false when it has refused the command itself.
+func (c *call) forceVerdict(ctx context.Context, cmd Command, why string, noAdmin bool) (line string, refused, ok bool) {
 	if cmd.Force == "" {
-		return refused + why, true
+		return why, true, true
 	}
 	grants, ok := c.grants(ctx)
 	if !ok {
-		return "", false
+		return "", false, false
 	}
 	switch d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); {
 	case !d.Allowed:
-		return refused + d.Reason, true
+		return d.Reason, true, true
 	case noAdmin && !c.s.isAdmin(ctx, c.req.User):
-		return refused + why + "; " + forceNotAdmin, true
+		return why + "; " + forceNotAdmin, true, true
 	}
-	return fmt.Sprintf("⚠ %s would force this deploy outside its window, announced in the channel: %s", c.req.User, why), true
+	return fmt.Sprintf("⚠ %s would force this deploy outside its window, announced in the channel: %s", c.req.User, why), false, true
 }
 
 // checkLocks refuses a deploy that an active lock covers, unless the

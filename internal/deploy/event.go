@@ -91,6 +91,12 @@ type Plan struct {
 	// Warnings are what people should know before they deploy, which
 	// does not stop the deploy (a release marked bad).
 	Warnings []string
+	// Refusals say why a deploy now would be refused (another run under
+	// way, too many hosts it cannot use), in the order the deploy finds
+	// them; none when it would go ahead. Hosts and Steps then say what
+	// the hosts show now and what a deploy would do once it may, not
+	// what a deploy now does.
+	Refusals []string
 }
 
 // HostPlan is one host's part of a plan.

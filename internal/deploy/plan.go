@@ -58,7 +58,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if busy != nil {
 		// The deploy is refused before it reads a host, as the plan,
 		// drawn from hosts another run changes under it, would not say.
-		p.Warnings = append(p.Warnings, "a deploy now would be refused: "+errs.Message(busy))
+		p.Refusals = append(p.Refusals, errs.Message(busy))
 	}
 	// The deploy refuses an unusable balancer before it changes anything,
 	// and leaves out of rotation a host someone took out: so says its
@@ -106,7 +106,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	// deploy now".
 	unusable := tooManyUnusable(t, r.hosts, unreachable, t.env.MaxFailures.Allowed(len(r.hosts)))
 	if unusable != nil {
-		p.Warnings = append(p.Warnings, "a deploy now would be refused: "+errs.Message(unusable))
+		p.Refusals = append(p.Refusals, errs.Message(unusable))
 	}
 	// As the deploy itself would answer.
 	if busy == nil && unusable == nil && reachable > 0 && switching == 0 {

@@ -29,13 +29,8 @@ func TestPlanSaysBusy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	want := "a deploy now would be refused: " + busy
-	found := false
-	for _, w := range p.Warnings {
-		found = found || w == want
-	}
-	if !found {
-		t.Errorf("warnings %q, want %q", p.Warnings, want)
+	if len(p.Refusals) != 1 || p.Refusals[0] != busy {
+		t.Errorf("refusals %q, want %q", p.Refusals, busy)
 	}
 	_, err = f.engine.Deploy(ctx, deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, nil)
 	if got := errs.Message(err); !strings.Contains(got, busy) {

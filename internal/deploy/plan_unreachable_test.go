@@ -17,7 +17,6 @@ import (
 func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 	t.Parallel()
 	fleet, strict, lenient := thirdHostDown(t)
-	const refused = "a deploy now would be refused"
 	plan := func(f *fleetFixture) *deploy.Plan {
 		t.Helper()
 		p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
@@ -27,8 +26,8 @@ func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 		return p
 	}
 	warned := func(p *deploy.Plan, want string) bool {
-		for _, w := range p.Warnings {
-			if strings.Contains(w, refused) && strings.Contains(w, want) {
+		for _, r := range p.Refusals {
+			if strings.Contains(r, want) {
 				return true
 			}
 		}
@@ -53,15 +52,13 @@ func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 			}
 			p := plan(tc.f)
 			if tc.refuse == "" {
-				for _, w := range p.Warnings {
-					if strings.Contains(w, refused) {
-						t.Errorf("warning %q, want none: the deploy goes on without host2", w)
-					}
+				for _, r := range p.Refusals {
+					t.Errorf("refusal %q, want none: the deploy goes on without host2", r)
 				}
 				return
 			}
 			if !warned(p, tc.refuse) {
-				t.Errorf("warnings %q: want %q saying %q", p.Warnings, refused, tc.refuse)
+				t.Errorf("refusals %q: want one saying %q", p.Refusals, tc.refuse)
 			}
 			for _, s := range p.Steps {
 				if tc.noFetch != "" && strings.Contains(s, tc.noFetch) {
@@ -87,13 +84,13 @@ func TestPlanUnreachableHostsBeforeNothingToDo(t *testing.T) {
 	f.build("2")
 	f.seed("2")
 	fleet.Stop(1)
-	const want = "a deploy now would be refused: cannot reach 1 of 2 hosts of web/prod (max_failures allows 0)"
+	const want = "cannot reach 1 of 2 hosts of web/prod (max_failures allows 0)"
 	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2"})
 	if err != nil {
-		t.Fatalf("plan: got %v, want a plan warning %q", err, want)
+		t.Fatalf("plan: got %v, want a plan refusing it: %q", err, want)
 	}
-	if len(p.Warnings) == 0 || !strings.HasPrefix(p.Warnings[0], want) {
-		t.Errorf("warnings %q, want %q", p.Warnings, want)
+	if len(p.Refusals) == 0 || !strings.HasPrefix(p.Refusals[0], want) {
+		t.Errorf("refusals %q, want %q", p.Refusals, want)
 	}
 	_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot reach 1 of 2 hosts") {
