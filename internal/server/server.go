@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,10 +82,12 @@ type Options struct {
 	// Slack, when set, is mounted at /slack/commands, /slack/interactions
 	// and /slack/events (Slack's HTTP mode).
 	Slack SlackEndpoints
-	// Drain runs at shutdown once no request is served any more: it stops
-	// the chat adapters taking commands and waits for running deploys to
-	// finish and post their final state. It is bounded by DrainTimeout
-	// (default DefaultDrainTimeout).
+	// Drain runs at shutdown once the routes mounted with Handle refuse
+	// new requests and those in flight have ended: it stops the chat
+	// adapters taking commands and waits for running deploys to finish
+	// and post their final state. It is bounded by DrainTimeout (default
+	// DefaultDrainTimeout). /healthz and /metrics are served until it
+	// ends, on both listeners.
 	Drain        func()
 	DrainTimeout time.Duration
 	// ShutdownTimeout bounds waiting for requests in flight; default 10 s.
@@ -102,6 +105,12 @@ type Server struct {
 	// metricsMux and metricsSrv serve MetricsListener; nil without it.
 	metricsMux *http.ServeMux
 	metricsSrv *http.Server
+
+	// gate lets the requests of the routes mounted with Handle in until
+	// the shutdown, and tells it when those in flight have ended.
+	gate gate
+	// draining is set from the shutdown on: /healthz says so.
+	draining atomic.Bool
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -128,9 +137,9 @@ func New(opt Options) *Server {
 	if opt.HealthLog == nil {
 		opt.HealthLog = &ratelog.Limiter{}
 	}
-	s := &Server{opt: opt, mux: http.NewServeMux()}
+	s := &Server{opt: opt, mux: http.NewServeMux(), gate: gate{idle: make(chan struct{})}}
 	s.srv = s.httpServer(s.mux)
-	s.Handle("GET /healthz", http.HandlerFunc(s.health))
+	s.handle(s.mux, "GET /healthz", http.HandlerFunc(s.health), opt.MaxBody)
 	metrics := s.mux
 	if opt.MetricsListener != nil {
 		s.metricsMux = http.NewServeMux()
@@ -151,7 +160,9 @@ func New(opt Options) *Server {
 
 // Handle mounts h at pattern (a net/http ServeMux pattern, such as
 // "POST /discord/interactions"), with the body limit and the request
-// counter every route has. Call it before Run.
+// counter every route has. Call it before Run. From the shutdown on, the
+// route answers 503 without calling h: it is an entry point of new work,
+// which a stopping bot no longer takes.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.HandleLimit(pattern, h, s.opt.MaxBody)
 }
@@ -159,7 +170,7 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 // HandleLimit is Handle with a body limit of the route's own: a Sentry
 // event alert carries the whole event, often beyond the default.
 func (s *Server) HandleLimit(pattern string, h http.Handler, maxBody int64) {
-	s.handle(s.mux, pattern, h, maxBody)
+	s.handle(s.mux, pattern, s.gate.wrap(h), maxBody)
 }
 
 // handle mounts h on mux. The body limit wraps the counting, not the
@@ -200,6 +211,13 @@ type healthBody struct {
 	Store  string `json:"store"`
 }
 
+// health answers /healthz. A draining bot answers 200 with status
+// "draining", not 503: it is alive and finishing deploys, and a liveness
+// probe (or a Docker health check that has the container replaced) that
+// took a 503 for death would kill it mid-deploy, which the drain exists
+// to avoid. Its chat routes refuse new requests with a 503 of their own.
+// The store's state keeps its meaning: unreachable is a 503, draining or
+// not.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	body, code := healthBody{Status: "ok", Store: "unchecked"}, http.StatusOK
 	if s.opt.Health != nil {
@@ -212,6 +230,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			body.Store = "ok"
 		}
 	}
+	if s.draining.Load() {
+		body.Status = "draining"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
@@ -219,10 +240,14 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 // Run serves until ctx is done or serving fails, then shuts down
-// gracefully: it stops accepting connections, waits (bounded) for the
-// requests in flight, and runs Drain (bounded by DrainTimeout) so that
-// running deploys finish and post their final state. It returns nil after
-// a shutdown asked for by ctx, else what made serving fail.
+// gracefully: the routes mounted with Handle refuse new requests (503),
+// it waits (bounded) for theirs in flight, and runs Drain (bounded by
+// DrainTimeout) so that running deploys finish and post their final
+// state, while /healthz (status "draining") and /metrics are still served:
+// a deploy that ends during the drain is scraped, and a health check
+// does not find the bot gone while it finishes one. Then it closes the
+// listeners. It returns nil after a shutdown asked for by ctx, else what
+// made serving fail.
 func (s *Server) Run(ctx context.Context) error {
 	ln := s.opt.Listener
 	if ln == nil {
@@ -258,8 +283,15 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case serveErr = <-errc:
 	case <-ctx.Done():
-		s.opt.Log.Info("shutting down: no new requests; running deploys may finish", "drain_timeout", s.opt.DrainTimeout)
+		s.opt.Log.Info("draining: no new chat requests; running deploys may finish, /healthz and /metrics served meanwhile", "drain_timeout", s.opt.DrainTimeout)
 	}
+	s.draining.Store(true)
+	inFlight, cancelInFlight := context.WithTimeout(context.WithoutCancel(ctx), s.opt.ShutdownTimeout)
+	if !s.gate.close(inFlight) {
+		s.opt.Log.Error("shutdown: requests still in flight at the drain", "waited", s.opt.ShutdownTimeout)
+	}
+	cancelInFlight()
+	s.drain()
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.ShutdownTimeout)
 	defer cancel()
 	for _, srv := range []*http.Server{s.srv, s.metricsSrv} {
@@ -270,8 +302,70 @@ func (s *Server) Run(ctx context.Context) error {
 			s.opt.Log.Error("shutdown: requests still in flight were cut", "err", err)
 		}
 	}
-	s.drain()
 	return serveErr
+}
+
+// gate lets requests in until it is closed, and counts those in flight.
+// It is safe for concurrent use.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	active int
+	// idle is closed once the gate is closed and no request is in it.
+	idle chan struct{}
+}
+
+// drainingBody answers a request the closed gate refuses.
+const drainingBody = "switchman is stopping: no new requests here; try again on another replica or after the restart\n"
+
+// wrap answers 503, with Connection: close, once the gate is closed.
+func (g *gate) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.enter() {
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, drainingBody, http.StatusServiceUnavailable)
+			return
+		}
+		defer g.leave()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.active++
+	return true
+}
+
+func (g *gate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if g.closed && g.active == 0 {
+		close(g.idle)
+	}
+}
+
+// close refuses every later request and waits until those in flight have
+// ended or ctx is done; it reports whether they ended. Call it once.
+func (g *gate) close(ctx context.Context) bool {
+	g.mu.Lock()
+	g.closed = true
+	if g.active == 0 {
+		close(g.idle)
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.idle:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // drain runs Drain, but not for longer than DrainTimeout.

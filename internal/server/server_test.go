@@ -406,3 +406,72 @@ func TestUnmatchedRequestsCounted(t *testing.T) {
 		t.Error("metrics name the path of an unmatched request; want one label for all")
 	}
 }
+
+// TestServedWhileDraining: during the drain the chat routes refuse new
+// requests, while /metrics and /healthz, on whichever listener serves
+// them, still answer (a deploy that ends during the drain is scraped);
+// /healthz says the bot is draining with a 200, so that a liveness probe
+// does not kill it mid-deploy. The listeners close once the drain ends.
+func TestServedWhileDraining(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprintf("metrics listener %t", own), func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			draining, release := make(chan struct{}), make(chan struct{})
+			opt := server.Options{Registry: reg, Metrics: server.NewMetrics(reg),
+				Drain: func() { close(draining); <-release }}
+			if own {
+				mln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				opt.MetricsListener = mln
+			}
+			url, s, stop := start(t, opt)
+			metricsURL := url
+			if own {
+				metricsURL = "http://" + opt.MetricsListener.Addr().String()
+			}
+			s.Handle("POST /slack/commands", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("a chat request was handled during the drain")
+			}))
+			errc := make(chan error, 1)
+			go func() { errc <- stop() }()
+			<-draining
+			for _, tt := range []struct {
+				name, method, url string
+				want              int
+				body              string
+			}{
+				{"healthz", "GET", url + "/healthz", http.StatusOK, `{"status":"draining","store":"unchecked"}`},
+				{"healthz on the metrics listener", "GET", metricsURL + "/healthz", http.StatusOK, `{"status":"draining","store":"unchecked"}`},
+				{"metrics", "GET", metricsURL + "/metrics", http.StatusOK, `switchman_http_requests_total{code="200",handler="GET /healthz"} 2`},
+				{"chat route", "POST", url + "/slack/commands", http.StatusServiceUnavailable, "stopping"},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					req, err := http.NewRequest(tt.method, tt.url, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatalf("%s %s during the drain: got %v, want %d", tt.method, tt.url, err, tt.want)
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					if resp.StatusCode != tt.want || !strings.Contains(string(b), tt.body) {
+						t.Errorf("%s %s during the drain: got %d %s, want %d with %s", tt.method, tt.url, resp.StatusCode, b, tt.want, tt.body)
+					}
+				})
+			}
+			close(release)
+			if err := <-errc; err != nil {
+				t.Errorf("Run: got %v, want nil", err)
+			}
+			for _, u := range []string{url + "/healthz", metricsURL + "/metrics"} {
+				if _, err := http.Get(u); err == nil {
+					t.Errorf("GET %s after the drain: got an answer, want the port closed", u)
+				}
+			}
+		})
+	}
+}
