@@ -412,9 +412,6 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		if cause := context.Cause(r.ctx); outcome != OutcomeInterrupted && errors.Is(cause, ErrLeaseLost) {
 			outcome, err = r.leaseLost(cause)
 		}
-		if err != nil {
-			r.log.Info("deploy ended", "outcome", outcome, "err", err)
-		}
 		r.finish(outcome, err)
 	}()
 	return r.snapshot(), nil

@@ -575,6 +575,7 @@ func (r *run) finish(outcome Outcome, err error) {
 		delete(r.e.running, r.t.key())
 	}
 	r.e.mu.Unlock()
+	r.logEnd(outcome, err)
 	if refused {
 		// The recovery that recorded this run interrupted told its
 		// observers, on whichever replica: told here too, a metric
@@ -583,6 +584,28 @@ func (r *run) finish(outcome Outcome, err error) {
 		return
 	}
 	r.emit(Event{Kind: EventFinished, Record: r.snapshot()})
+}
+
+// logEnd logs the end of the run once, whatever its outcome: INFO when
+// it did what was asked (succeeded, or unchanged: every host was on the
+// release already), WARN otherwise, so that a bot logging at warn still
+// shows every deploy or rollback that failed, was reverted, cancelled or
+// interrupted, or reached only some hosts. Logged before the run's
+// observers are told it finished.
+func (r *run) logEnd(outcome Outcome, err error) {
+	rec := r.snapshot()
+	level := slog.LevelWarn
+	if outcome == OutcomeSucceeded || outcome == OutcomeUnchanged {
+		level = slog.LevelInfo
+	}
+	attrs := []any{"kind", rec.Kind, "build", rec.Build, "requester", rec.Requester,
+		"outcome", outcome, "duration", rec.Duration(rec.Finished).Round(time.Millisecond)}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	} else if rec.Error != "" {
+		attrs = append(attrs, "err", rec.Error)
+	}
+	r.log.Log(context.Background(), level, string(rec.Kind)+" ended", attrs...)
 }
 
 // end sets the final outcome of rec.

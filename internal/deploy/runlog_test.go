@@ -70,3 +70,47 @@ func TestRunLogNamesTheRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRunEndLogged: every run logs its end once, with its outcome and
+// duration: INFO when it did what was asked, WARN otherwise, so that a
+// bot logging at warn still shows the runs that went wrong.
+func TestRunEndLogged(t *testing.T) {
+	var log syncbuf.Buffer
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.build("1")
+	f.build("2")
+	f.build("3", tarEntry{name: "BROKEN", body: "x"})
+	for _, tt := range []struct {
+		name  string
+		kind  deploy.Kind
+		build string
+		want  deploy.Outcome
+		line  string
+	}{
+		{"succeeded", deploy.KindDeploy, "1", deploy.OutcomeSucceeded, "level=INFO msg=\"deploy ended\""},
+		{"second succeeded", deploy.KindDeploy, "2", deploy.OutcomeSucceeded, "level=INFO msg=\"deploy ended\""},
+		{"rollback succeeded", deploy.KindRollback, "", deploy.OutcomeSucceeded, "level=INFO msg=\"rollback ended\""},
+		{"reverted", deploy.KindDeploy, "3", deploy.OutcomeReverted, "level=WARN msg=\"deploy ended\""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(log.String())
+			rec := f.mustRun(tt.kind, tt.build, tt.want)
+			var ends []string
+			for _, line := range strings.Split(log.String()[before:], "\n") {
+				if strings.Contains(line, " ended") {
+					ends = append(ends, line)
+				}
+			}
+			if len(ends) != 1 {
+				t.Fatalf("log: got %d lines of the run's end %q, want 1", len(ends), ends)
+			}
+			for _, want := range []string{tt.line, "deploy=" + rec.ID, "outcome=" + string(tt.want), "duration="} {
+				if !strings.Contains(ends[0], want) {
+					t.Errorf("log line %q: want %s", ends[0], want)
+				}
+			}
+		})
+	}
+}
