@@ -436,7 +436,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	}
 	engine = deploy.NewEngine(eopt)
 	sys.engine = engine
-	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Log: log})
+	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Refusals: dm, Log: log})
 	if err := sys.service.ForgetRemovedUsers(ctx); err != nil {
 		// Left in place, a removed user's grants would pass to a later
 		// user given the same name.

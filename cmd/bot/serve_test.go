@@ -417,6 +417,7 @@ func TestServeMetricsListen(t *testing.T) {
 		{"metrics on bot.listen", bot.base + "/metrics", http.StatusNotFound, ""},
 		{"metrics on bot.metrics_listen", "http://" + metricsAddr + "/metrics", http.StatusOK, "switchman_http_requests_total"},
 		{"healthz on bot.metrics_listen", "http://" + metricsAddr + "/healthz", http.StatusOK, `"store":"ok"`},
+		{"refusals counted from 0", "http://" + metricsAddr + "/metrics", http.StatusOK, `switchman_commands_refused_total{reason="forbidden"} 0`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := http.Get(tt.url)

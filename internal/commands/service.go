@@ -106,6 +106,7 @@ type Service struct {
 	log    *slog.Logger
 
 	presence     PresenceSource
+	refusals     RefusalCounter          // nil: not counted
 	trains       Trains                  // nil without trains
 	schedules    map[string]acl.Schedule // by app/env, for envs with a window
 	requireAdmin map[string]bool         // by app/env
@@ -120,14 +121,41 @@ type Deps struct {
 	// Presence reports chat presence (Slack) for windows that require an
 	// admin; without it only /here check-ins count.
 	Presence PresenceSource
+	// Refusals counts the commands refused, by reason; nil: not counted.
+	Refusals RefusalCounter
 	Now      func() time.Time
 	Log      *slog.Logger
+}
+
+// RefusalCounter counts refused commands by one of RefusalReasons. It must
+// be safe for concurrent use.
+type RefusalCounter interface {
+	Refused(reason string)
+}
+
+// RefusalReasons are the reasons a command is refused for: the codes of
+// internal/errs (all but no_change, which is no refusal), "draining" for
+// a run the stopping bot does not start, and "cut_short" for a request
+// that ended (the platform gave up on it) while the command ran. A
+// bounded set, fit for a metric label, never the message.
+var RefusalReasons = []string{string(errs.Invalid), string(errs.NotFound), string(errs.Conflict), string(errs.Forbidden),
+	string(errs.Unavailable), string(errs.Internal), "draining", "cut_short"}
+
+// refusalReason is the one of RefusalReasons err is refused for.
+func refusalReason(err error, cut bool) string {
+	switch {
+	case cut:
+		return "cut_short"
+	case errors.Is(err, deploy.ErrDraining):
+		return "draining"
+	}
+	return string(errs.CodeOf(err))
 }
 
 // NewService returns a Service. The config must have passed validation.
 func NewService(d Deps) *Service {
 	s := &Service{cfg: d.Config, cat: CatalogOf(d.Config), engine: d.Engine, store: d.Store, policy: d.Policy,
-		presence: d.Presence, now: d.Now, log: d.Log, schedules: map[string]acl.Schedule{}, requireAdmin: map[string]bool{}}
+		presence: d.Presence, refusals: d.Refusals, now: d.Now, log: d.Log, schedules: map[string]acl.Schedule{}, requireAdmin: map[string]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -287,6 +315,8 @@ func (c *call) refuse(err error) {
 	level := chat.Failure
 	if errs.CodeOf(err) == errs.NoChange {
 		level, c.res.Failed, c.entry.Decision = chat.Info, false, audit.Allowed
+	} else if c.s.refusals != nil {
+		c.s.refusals.Refused(refusalReason(err, cut))
 	}
 	// The first line is the title, which platforms show on one line (a
 	// Discord embed's title, at most 256 characters); what follows, such

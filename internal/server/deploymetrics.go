@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 )
@@ -20,6 +21,7 @@ type DeployMetrics struct {
 	deploys   *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	rollbacks *prometheus.CounterVec
+	refused   *prometheus.CounterVec
 }
 
 // NewDeployMetrics registers with reg:
@@ -28,6 +30,7 @@ type DeployMetrics struct {
 //	switchman_deploy_duration_seconds{app,env,kind}  how long deploys and rollbacks took (interrupted and unchanged ones are not timed)
 //	switchman_rollbacks_total{app,env,outcome}       finished rollbacks
 //	switchman_active_locks                           locks in force (read from the store)
+//	switchman_commands_refused_total{reason}         commands refused, by one of commands.RefusalReasons
 //
 // locks counts the locks in force; when it fails the scrape has no
 // switchman_active_locks sample (and the error is logged): a 0 would say
@@ -46,12 +49,20 @@ func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context)
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchman_rollbacks_total", Help: "Finished rollbacks by app, env and outcome.",
 		}, []string{"app", "env", "outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchman_commands_refused_total", Help: "Commands refused, by reason: invalid, not_found, conflict, forbidden, unavailable, internal, draining or cut_short.",
+		}, []string{"reason"}),
+	}
+	// At 0 from the start, as the deploy counters (see Known): the set
+	// of reasons is fixed.
+	for _, r := range commands.RefusalReasons {
+		m.refused.WithLabelValues(r)
 	}
 	gauge := &locksGauge{
 		desc:  prometheus.NewDesc("switchman_active_locks", "Deploy locks in force.", nil, nil),
 		locks: locks, log: log,
 	}
-	reg.MustRegister(m.deploys, m.duration, m.rollbacks, gauge)
+	reg.MustRegister(m.deploys, m.duration, m.rollbacks, m.refused, gauge)
 	return m
 }
 
@@ -96,6 +107,13 @@ func (m *DeployMetrics) Known(app, env string) {
 		m.deploys.WithLabelValues(app, env, string(o))
 		m.rollbacks.WithLabelValues(app, env, string(o))
 	}
+}
+
+var _ commands.RefusalCounter = (*DeployMetrics)(nil)
+
+// Refused counts a refused command; it is a commands.RefusalCounter.
+func (m *DeployMetrics) Refused(reason string) {
+	m.refused.WithLabelValues(reason).Inc()
 }
 
 // Observe counts a finished deploy or rollback, and times it unless it
