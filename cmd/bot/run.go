@@ -381,6 +381,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	sys := &system{cfg: cfg, store: st, fleet: fl, log: log, notify: &relay{log: log}, registry: prometheus.NewRegistry(),
 		leader: &cluster.Leader{Leases: st, ID: replica, TTL: cfg.Bot.LeaseTTL.D(), Log: log}}
 	sys.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	server.RegisterBuildInfo(sys.registry, version)
 	dm := server.NewDeployMetrics(sys.registry, func(ctx context.Context) (int, error) {
 		l, err := st.Locks(ctx)
 		return len(l), err

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -418,6 +419,7 @@ func TestServeMetricsListen(t *testing.T) {
 		{"metrics on bot.metrics_listen", "http://" + metricsAddr + "/metrics", http.StatusOK, "switchman_http_requests_total"},
 		{"healthz on bot.metrics_listen", "http://" + metricsAddr + "/healthz", http.StatusOK, `"store":"ok"`},
 		{"refusals counted from 0", "http://" + metricsAddr + "/metrics", http.StatusOK, `switchman_commands_refused_total{reason="forbidden"} 0`},
+		{"build info", "http://" + metricsAddr + "/metrics", http.StatusOK, `switchman_build_info{goversion="` + runtime.Version() + `",version="` + version + `"} 1`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := http.Get(tt.url)

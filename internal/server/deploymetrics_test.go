@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,22 @@ func TestActiveLocksWarnLimited(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "metrics: count locks"); n != 1 {
 		t.Errorf("WARN lines for 5 failed scrapes: got %d, want 1:\n%s", n, log.String())
+	}
+}
+
+// TestBuildInfo: switchman_build_info carries the version and the Go
+// version, at 1, and passes promlint.
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	RegisterBuildInfo(reg, "1.4.2")
+	want := `# HELP switchman_build_info Always 1: the bot's version and the Go version it was built with.
+# TYPE switchman_build_info gauge
+switchman_build_info{goversion="` + runtime.Version() + `",version="1.4.2"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "switchman_build_info"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("promlint: got %v %v, want none", problems, err)
 	}
 }

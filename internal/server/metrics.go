@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -33,6 +34,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.commandLatency, m.httpRequests)
 	return m
+}
+
+// RegisterBuildInfo registers with reg switchman_build_info{version,goversion},
+// always 1: which version each replica runs, to join on other series or
+// to tell a rollout from its metrics.
+func RegisterBuildInfo(reg prometheus.Registerer, version string) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "switchman_build_info",
+		Help:        "Always 1: the bot's version and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	reg.MustRegister(g)
 }
 
 // ObserveCommand records how long one command took on platform.
