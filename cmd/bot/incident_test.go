@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
@@ -42,7 +44,7 @@ func newIncident(t *testing.T) *incident {
 	var y strings.Builder
 	fmt.Fprintf(&y, "bot:\n  listen: %s\nstore:\n  path: state.db\nusers:\n  ana: {slack: UANA}\n  bob: {slack: UBOB}\nadmins: [ana]\ndeployers: [bob]\n", addr)
 	fmt.Fprintf(&y, "slack:\n  signing_secret: %s\n  bot_token: xoxb-test\n  api_url: %s\n", incidentSecret, in.slack.apiURL())
-	fmt.Fprintf(&y, "sentry:\n  url: %s\n  org: acme\n  token: sntrys-test\n", in.sentry.srv.URL)
+	fmt.Fprintf(&y, "sentry:\n  url: %s\n  org: acme\n  token: sntrys-test\n  webhook_secret: %s\n", in.sentry.srv.URL, incidentSecret)
 	fmt.Fprintf(&y, "apps:\n  web:\n    artifact: {path: 'artifacts/{app}-{build}.tar.gz'}\n    path: /srv/web\n    restart: 'true'\n")
 	fmt.Fprintf(&y, "    health: {command: 'test -f current/BUILD', timeout: 10s, interval: 100ms}\n    environments:\n      prod:\n        transport: ssh\n        channel: CPROD\n")
 	fmt.Fprintf(&y, "        sentry: {project: web, interval: 1s, consecutive: 1, watch: 20s}\n")
@@ -74,6 +76,26 @@ func (in *incident) post(path, body string) {
 	if resp.StatusCode != http.StatusOK {
 		in.t.Fatalf("POST %s: got %s, want 200", path, resp.Status)
 	}
+}
+
+// alert sends body to the Sentry webhook as an event alert, signed, and
+// returns how many Slack calls were recorded before it.
+func (in *incident) alert(body []byte) int {
+	in.t.Helper()
+	seen := len(in.slack.snapshot())
+	req, _ := http.NewRequest(http.MethodPost, in.bot.base+"/sentry/webhook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(sentry.ResourceHeader, sentry.ResourceEventAlert)
+	req.Header.Set(sentry.SignatureHeader, hmacHex(incidentSecret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		in.t.Fatalf("POST /sentry/webhook: got %s, want 204", resp.Status)
+	}
+	return seen
 }
 
 // slash types /command text as user in C1 and returns how many Slack
@@ -195,6 +217,15 @@ func TestIncidentOverSSHAndSlack(t *testing.T) {
 	_, s = in.click("UANA", done2, "Roll back to 1")
 	in.wait(s, "web/prod already runs 1 on every host; nothing to do")
 	all("1")
+
+	// A Sentry alert now is about 1, the rollback's target: 2 is marked
+	// bad and nothing ran before 1, so a Rollback button would only be
+	// refused, and there is none.
+	s = in.alert(issueAlert("after-rollback", time.Now()))
+	alert := in.wait(s, "Sentry event alert for web/prod")
+	if !strings.Contains(alert.Text, "live release: web 1 ") || !strings.Contains(alert.Text, "no earlier good release to roll back to, so there is no Rollback button") || strings.Contains(alert.Text, "→ ") {
+		t.Errorf("the alert after the rollback:\n%s\nwant the live release 1 and no Rollback button", alert.Text)
+	}
 
 	s = in.slash("UBOB", "/status", "web")
 	status := in.wait(s, "Status")

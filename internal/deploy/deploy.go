@@ -487,18 +487,25 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 // bad (a failed first deploy leaves its hosts on it), and then only an
 // older one that ran will do. Offered anyway, the Rollback would only be
 // refused. A history that cannot be read leaves the offer, naming no
-// release, as the rollback would then say what to do.
+// release, as the rollback would then say what to do. A succeeded
+// rollback is checked alike, from the hosts as it left them (see
+// rolledBackAs): the release it left is marked bad, and a rollback from
+// it goes further back, or nowhere.
 func (r *run) checkRollback() {
 	live := r.live()
 	if len(live) == 0 {
 		return
 	}
 	build := r.rec.Build
+	after := r.leftAs
+	if r.rec.Kind == KindRollback {
+		after = r.rolledBackAs
+	}
 	others := make([]hostState, 0, len(live)-1)
 	for _, h := range live[1:] {
-		others = append(others, r.leftAs(h))
+		others = append(others, after(h))
 	}
-	to, err := r.earlierRelease(r.leftAs(live[0]), others, build)
+	to, err := r.earlierRelease(after(live[0]), others, build)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {

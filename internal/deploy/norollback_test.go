@@ -68,3 +68,50 @@ func TestNoRollbackAgreesWithTheRollback(t *testing.T) {
 		})
 	}
 }
+
+// TestNoRollbackAfterARollback: a succeeded rollback's record says, as a
+// deploy's does, where a rollback from it goes or that there is nowhere:
+// the release it left is marked bad, so the one before its target, if
+// any that ran, is the next. Its record is the live run's (an alert's
+// Rollback button is drawn from it), and a record that looked as if it
+// could roll back offered a button that was only refused.
+func TestNoRollbackAfterARollback(t *testing.T) {
+	tests := []struct {
+		name   string
+		builds []string // deployed in order, then rolled back from the last
+		want   string   // a further rollback's target, "" for none
+	}{
+		{"back to the first release", []string{"1", "2"}, ""},
+		{"back to a release with a good one before it", []string{"1", "2", "4"}, "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "")
+			for _, b := range tt.builds {
+				f.build(b)
+				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+			}
+			rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+			if got, want := rec.NoRollback, tt.want == ""; got != want {
+				t.Errorf("NoRollback: got %v, want %v", got, want)
+			}
+			if got, want := rec.CanRollBack(), tt.want != ""; got != want {
+				t.Errorf("CanRollBack: got %v, want %v", got, want)
+			}
+			if rec.RollbackTo != tt.want {
+				t.Errorf("RollbackTo: got %q, want %q", rec.RollbackTo, tt.want)
+			}
+			stored, err := f.store.Record(context.Background(), rec.ID)
+			if err != nil || stored.RollbackTo != tt.want || stored.NoRollback != (tt.want == "") {
+				t.Errorf("stored record: got %+v, %v; want RollbackTo %q", stored, err, tt.want)
+			}
+			rb, err := f.run(deploy.KindRollback, "")
+			switch {
+			case tt.want == "" && errs.CodeOf(err) != errs.NotFound:
+				t.Errorf("rollback: got %+v, %v; want it refused, nothing to go back to", rb, err)
+			case tt.want != "" && (err != nil || rb.Outcome != deploy.OutcomeSucceeded || rb.Build != tt.want):
+				t.Errorf("rollback: got %+v, %v; want it to go back to %s", rb, err, tt.want)
+			}
+		})
+	}
+}

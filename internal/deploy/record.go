@@ -200,11 +200,15 @@ type Record struct {
 	// NoRollback, set when a deploy succeeded, says that a rollback from
 	// it finds no good release to go back to: the release it replaced is
 	// marked bad (a failed first deploy left the hosts on it) and no
-	// other that ran is on disk. Records written before it say nothing.
+	// other that ran is on disk. Set when a rollback succeeded, it says
+	// the same of the hosts it left: the release it left is marked bad,
+	// and no older good one that ran is on disk. Records written before
+	// it say nothing.
 	NoRollback bool `json:"no_rollback,omitempty"`
-	// RollbackTo, set when a deploy succeeded with a release to go back
-	// to, is that release: where a rollback from it goes, as the
-	// rollback itself picks it, with the hosts as the deploy left them.
+	// RollbackTo, set when a deploy or a rollback succeeded with a
+	// release to go back to, is that release: where a rollback from it
+	// goes, as the rollback itself picks it, with the hosts as the run
+	// left them.
 	// A Rollback offer names it and asks for it, so that a click goes
 	// there or is refused. Empty when it could not be told, and in
 	// records written before it: then the offer names none.

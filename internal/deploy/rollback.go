@@ -638,7 +638,33 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	if leftOut != "" {
 		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s", to, leftOut)
 	}
+	// The rollback's record is the live run's until the next one: an
+	// alert or a report offers a Rollback from it, which must be one a
+	// click would run, as after a deploy.
+	r.checkRollback()
 	return OutcomeSucceeded, nil
+}
+
+// rolledBackAs is h as the succeeded rollback left it: on its target,
+// with `previous` at what it ran, and the release it left marked bad.
+func (r *run) rolledBackAs(h Host) hostState {
+	to := r.rec.Build
+	st := r.states[h.Name]
+	after := hostState{Current: to, Previous: st.Current, Releases: st.Releases, Bad: map[string]bool{}}
+	again := r.again[h.Name]
+	if again || st.Current == to {
+		after.Previous = st.Previous
+	}
+	for rel, bad := range st.Bad {
+		after.Bad[rel] = bad
+	}
+	switch {
+	case r.retire != "":
+		after.Bad[r.retire] = true
+	case r.retireLeft && !again && st.Current != to && st.Current != "":
+		after.Bad[st.Current] = true
+	}
+	return after
 }
 
 // lock locks the app+env of a rollback from from in the bot's name (see
