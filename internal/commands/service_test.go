@@ -244,7 +244,7 @@ func TestServiceSession(t *testing.T) {
 		{"bob", "rollback web prod from 1", true, audit.Refused, "web/prod runs 2 now, not 1; nothing was rolled back", ""},
 		{"bob", "rollback web prod from 2", false, audit.Allowed, "Rolling back web/prod from 2 to 1", deploy.OutcomeSucceeded},
 		{"bob", "deploy web 2", true, audit.Refused, "rolled back from 2", ""},
-		{"carl", "status web", false, audit.Allowed, "localhost: current 1, previous 2", ""},
+		{"carl", "status web", false, audit.Allowed, "localhost: current 1, previous 2 (marked bad: a deploy of it failed, or a rollback left it, so no rollback goes to it)", ""},
 		{"carl", "history web", false, audit.Allowed, "rollback 1 (from 2) succeeded", ""},
 		{"carl", "whoami", false, audit.Allowed, "no grants", ""},
 		{"ana", "whoami", false, audit.Allowed, "role admin", ""},

@@ -203,6 +203,7 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 	}
 	type group struct {
 		current, previous string
+		previousBad       bool
 		hosts             []string
 	}
 	var groups []*group
@@ -214,16 +215,25 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 			continue
 		}
 		seen[h.Current] = true
-		i := slices.IndexFunc(groups, func(g *group) bool { return g.current == h.Current && g.previous == h.Previous })
+		i := slices.IndexFunc(groups, func(g *group) bool {
+			return g.current == h.Current && g.previous == h.Previous && g.previousBad == h.PreviousBad
+		})
 		if i < 0 {
-			groups = append(groups, &group{current: h.Current, previous: h.Previous})
+			groups = append(groups, &group{current: h.Current, previous: h.Previous, previousBad: h.PreviousBad})
 			i = len(groups) - 1
 		}
 		groups[i].hosts = append(groups[i].hosts, h.Host)
 	}
 	var out []string
 	for _, g := range groups {
-		out = append(out, fmt.Sprintf("  %s: current %s, previous %s", hostNames(g.hosts, statusNames), orNone(g.current), orNone(g.previous)))
+		line := fmt.Sprintf("  %s: current %s, previous %s", hostNames(g.hosts, statusNames), orNone(g.current), orNone(g.previous))
+		if g.previousBad {
+			// After a rollback, `previous` is the release it left: read
+			// quickly, it looked like where a rollback would go. As the
+			// dry run of a deploy of it says.
+			line += " (marked bad: a deploy of it failed, or a rollback left it, so no rollback goes to it)"
+		}
+		out = append(out, line)
 	}
 	var more []string
 	moreUnreachable := 0

@@ -280,7 +280,7 @@ func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, er
 				out[i] = HostResult{Host: h.Name, State: unusedState(err), Error: err.Error()}
 				return
 			}
-			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous}
+			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous, PreviousBad: st.Previous != "" && st.Bad[st.Previous]}
 		}()
 	}
 	for range hosts {

@@ -76,7 +76,11 @@ type HostResult struct {
 	Current string `json:"current,omitempty"`
 	// Previous is the release `current` pointed at before this deploy.
 	Previous string `json:"previous,omitempty"`
-	Error    string `json:"error,omitempty"`
+	// PreviousBad, set by Observe only (records do not keep it), says
+	// that Previous is marked bad: no rollback goes to it.
+	PreviousBad bool `json:"-"`
+
+	Error string `json:"error,omitempty"`
 	// Switched is set once this run switched the host's `current` (to
 	// its build, or back): what a later rollback may have to finish.
 	Switched bool `json:"switched,omitempty"`
