@@ -92,6 +92,13 @@ func EventMessage(ev deploy.Event) chat.Message {
 	return chat.Message{Public: true, Lines: []string{string(ev.Kind)}}
 }
 
+// RunDuration is how long r took, or has taken so far at now, as every
+// message gives it (the final message, history, status): to 10 ms, so
+// that a run's report and its line in /history show the same figure.
+func RunDuration(r *deploy.Record, now time.Time) string {
+	return r.Duration(now).Round(10 * time.Millisecond).String()
+}
+
 // FinalMessage summarises a finished deploy or rollback.
 func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	verb := "Deploy"
@@ -99,7 +106,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		verb = "Rollback"
 	}
 	m := chat.Message{Public: true}
-	d := r.Duration(now).Round(10 * time.Millisecond)
+	d := RunDuration(r, now)
 	switch r.Outcome {
 	case deploy.OutcomeSucceeded:
 		m.Level = chat.Success

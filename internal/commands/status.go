@@ -375,7 +375,7 @@ func recordLine(r *deploy.Record, now time.Time) string {
 		}
 		s += "; hosts: " + hostsByRelease(r.Hosts)
 	} else {
-		s += r.Duration(now).Round(100 * time.Millisecond).String()
+		s += RunDuration(r, now)
 	}
 	return s
 }
