@@ -251,7 +251,7 @@ func (w *Watcher) keep(ctx context.Context, r *deploy.Record, st watchState) (*c
 	_, _, last := st.Policy.Schedule(r.Finished)
 	w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("Error watch of %s %s on %s is not saved: %s", r.App, r.Build, r.Env, errs.Message(err)),
-		Lines: []string{fmt.Sprintf("it runs in this bot's memory only: should the bot stop before %s UTC, nothing watches this deploy's errors any more, nor rolls it back by itself (the deploy is not affected)", last.UTC().Format("15:04"))}})
+		Lines: []string{fmt.Sprintf("it runs in this bot's memory only: should the bot stop before %s, nothing watches this deploy's errors any more, nor rolls it back by itself (the deploy is not affected)", w.clock(last))}})
 	return nil, true
 }
 
@@ -491,16 +491,16 @@ func (w *Watcher) goOn(ctx context.Context, r *deploy.Record, k *kept, how strin
 		w.forget(ctx, r, c)
 		w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
 			Title: fmt.Sprintf("Error watch of %s %s on %s ended while no bot ran it", r.App, r.Build, r.Env),
-			Lines: []string{fmt.Sprintf("it was to run until %s UTC; the intervals from %s UTC were never judged, and nothing rolls the deploy back by itself now; check Sentry yourself",
-				last.UTC().Format("15:04"), next.UTC().Format("15:04"))}})
+			Lines: []string{fmt.Sprintf("it was to run until %s; the intervals from %s were never judged, and nothing rolls the deploy back by itself now; check Sentry yourself",
+				w.clock(last), w.clock(next))}})
 		return msg, false, nil
 	}
 	// Turning auto_rollback off in the config takes effect: the bot
 	// does not roll back by itself against what its config now says.
 	st.Policy.AutoRollback = st.Policy.AutoRollback && es.AutoRollback
 	msg = chat.Message{Level: chat.Info, Public: true,
-		Title: fmt.Sprintf("Error watch of %s %s on %s resumed from %s UTC", r.App, r.Build, r.Env, next.UTC().Format("15:04")),
-		Lines: []string{fmt.Sprintf("%s, until %s UTC", how, last.UTC().Format("15:04"))}}
+		Title: fmt.Sprintf("Error watch of %s %s on %s resumed from %s", r.App, r.Build, r.Env, w.clock(next)),
+		Lines: []string{fmt.Sprintf("%s, until %s", how, w.clock(last))}}
 	if st.Policy.AutoRollback {
 		msg.Lines[0] += ", and rolls back by itself on a spike"
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -222,7 +223,7 @@ func watchScene(t *testing.T, fs *fakeSentry, b *bot, clk *testclock.Clock, sl *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(saved) != 1 || !strings.Contains(string(saved[0].State), fmt.Sprintf(`"next":%q`, t0.Add(2*time.Minute).Format(time.RFC3339))) {
+	if len(saved) != 1 || !strings.Contains(string(saved[0].State), fmt.Sprintf(`"next":%q`, t0.Add(2*time.Minute).UTC().Format(time.RFC3339))) {
 		t.Fatalf("saved watches: got %+v, want deploy 2's at its third interval (%s)", saved, t0.Add(2*time.Minute).Format(time.RFC3339))
 	}
 }
@@ -236,7 +237,11 @@ func spikeFrom(fs *fakeSentry, t0 time.Time) {
 	fs.spiking.Store(true)
 }
 
-func hhmm(t time.Time) string { return t.UTC().Format("15:04") }
+func hhmm(t time.Time) string { return t.Format("15:04 MST") }
+
+// watchZone is the zone of the watchers' clocks here: not UTC, so that a
+// time given in UTC where the bot's zone is due shows.
+var watchZone = time.FixedZone("CET", 60*60)
 
 // TestWatchSurvivesARestart: the bot watching deploy 2 stops (told to, or
 // killed) after judging two intervals; a new bot over the same store
@@ -250,7 +255,7 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				fs := newFakeSentry(t)
 				dir := t.TempDir()
 				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
-				t0 := time.Now().UTC().Truncate(time.Minute)
+				t0 := time.Now().In(watchZone).Truncate(time.Minute)
 				spikeFrom(fs, t0)
 				clk := testclock.New(t0.Add(-30 * time.Minute))
 				sl := newStoppingSleep(clk)
@@ -284,7 +289,7 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				}
 				got := b2.out.titles()
 				for _, want := range []string{
-					fmt.Sprintf("Error watch of web 2 on production resumed from %s UTC", hhmm(t0.Add(2*time.Minute))),
+					fmt.Sprintf("Error watch of web 2 on production resumed from %s", hhmm(t0.Add(2*time.Minute))),
 					"📈 Error spike after web 2 to production: 60.0 errors/min (before the deploy: 1.0/min)",
 					"auto_rollback is on for web/production: rolling back now",
 					"rolling back although web/production is locked: locked by ana since",
@@ -305,6 +310,9 @@ func TestWatchSurvivesARestart(t *testing.T) {
 				}
 				if want := "Error watch of web 2 on production paused: the bot is shutting down"; how == "stopped" && !strings.Contains(b1.out.titles(), want) {
 					t.Errorf("posts of the stopped bot lack %q:\n%s", want, b1.out.titles())
+				}
+				if until := regexp.MustCompile(`where it was, until \d\d:\d\d CET`); how == "stopped" && !until.MatchString(b1.out.titles()) {
+					t.Errorf("posts of the stopped bot do not give the watch's end in the clock's zone (CET):\n%s", b1.out.titles())
 				}
 				entries, _ := st2.Audit(t.Context(), audit.Query{})
 				var rollbacks int
@@ -342,7 +350,7 @@ func TestWatchSurvivesACrashWhileRegistering(t *testing.T) {
 				urlB := fs.another(t)
 				dir := t.TempDir()
 				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
-				t0 := time.Now().UTC().Truncate(time.Minute)
+				t0 := time.Now().In(watchZone).Truncate(time.Minute)
 				spikeFrom(fs, t0)
 				clk := testclock.New(t0.Add(-30 * time.Minute))
 				// Killed, the bot judges nothing more.
@@ -400,7 +408,7 @@ func TestWatchSurvivesACrashWhileRegistering(t *testing.T) {
 				}
 				got := b2.out.titles()
 				for _, want := range []string{
-					fmt.Sprintf("Error watch of web 2 on production resumed from %s UTC | the bot that ran it stopped while registering the deploy with Sentry", hhmm(t0)),
+					fmt.Sprintf("Error watch of web 2 on production resumed from %s | the bot that ran it stopped while registering the deploy with Sentry", hhmm(t0)),
 					"📈 Error spike after web 2 to production: 60.0 errors/min (before the deploy: 1.0/min)",
 					"Rolled back web/production to 1 by itself (succeeded)",
 				} {
@@ -435,7 +443,7 @@ func TestOneReplicaRunsAWatch(t *testing.T) {
 	urlB := fs.another(t)
 	dir := t.TempDir()
 	cfg, open := durableFixture(t, dir, "redis", fs.srv.URL, "10m")
-	t0 := time.Now().UTC().Truncate(time.Minute)
+	t0 := time.Now().In(watchZone).Truncate(time.Minute)
 	spikeFrom(fs, t0)
 	clk := testclock.New(t0.Add(-30 * time.Minute))
 	sl := newStoppingSleep(clk)
@@ -468,7 +476,7 @@ func TestOneReplicaRunsAWatch(t *testing.T) {
 	}
 	got := b.out.titles()
 	for _, want := range []string{
-		fmt.Sprintf("Error watch of web 2 on production resumed from %s UTC", hhmm(t0.Add(2*time.Minute))),
+		fmt.Sprintf("Error watch of web 2 on production resumed from %s", hhmm(t0.Add(2*time.Minute))),
 		"📈 Error spike after web 2 to production: 60.0 errors/min (before the deploy: 1.0/min)",
 		"Rolled back web/production to 1 by itself (succeeded)",
 	} {
@@ -506,7 +514,7 @@ func TestResumeEndsWatches(t *testing.T) {
 		{
 			name:    "its window ended",
 			downFor: 30 * time.Minute,
-			want:    "Error watch of web 2 on production ended while no bot ran it | it was to run until %s UTC; the intervals from %s UTC were never judged, and nothing rolls the deploy back by itself now; check Sentry yourself",
+			want:    "Error watch of web 2 on production ended while no bot ran it | it was to run until %s; the intervals from %s were never judged, and nothing rolls the deploy back by itself now; check Sentry yourself",
 		},
 		{
 			name: "a later deploy started",
@@ -528,7 +536,7 @@ func TestResumeEndsWatches(t *testing.T) {
 				fs := newFakeSentry(t)
 				dir := t.TempDir()
 				cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
-				t0 := time.Now().UTC().Truncate(time.Minute)
+				t0 := time.Now().In(watchZone).Truncate(time.Minute)
 				spikeFrom(fs, t0)
 				clk := testclock.New(t0.Add(-30 * time.Minute))
 				sl := newStoppingSleep(clk)
@@ -588,7 +596,7 @@ func TestUnsavedWatchSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := testclock.New(time.Now().UTC().Truncate(time.Minute))
+	clk := testclock.New(time.Now().In(watchZone).Truncate(time.Minute))
 	// Redis goes away once the deploy's end is recorded, before the
 	// watcher learns of it.
 	b := newBot(t, cfg, st, fs.srv.URL, "bot-1", clk, clk.Sleep, func(ev deploy.Event) {
@@ -607,6 +615,8 @@ func TestUnsavedWatchSaysSo(t *testing.T) {
 	b.w.Close()
 	if got := b.out.titles(); !strings.Contains(got, want) {
 		t.Errorf("posts lack %q:\n%s", want, got)
+	} else if !strings.Contains(got, " CET, nothing watches") {
+		t.Errorf("posts do not give the time in the clock's zone (CET):\n%s", got)
 	}
 }
 
@@ -626,7 +636,7 @@ func TestResumedWatchKeepsWhatItDoesNotKnow(t *testing.T) {
 			fs := newFakeSentry(t)
 			dir := t.TempDir()
 			cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
-			t0 := time.Now().UTC().Truncate(time.Minute)
+			t0 := time.Now().In(watchZone).Truncate(time.Minute)
 			clk := testclock.New(t0.Add(-30 * time.Minute))
 			sl := newStoppingSleep(clk)
 			b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, sl.sleep)
@@ -678,7 +688,7 @@ func TestResumedWatchKeepsWhatItDoesNotKnow(t *testing.T) {
 					t.Fatal("the new bot did not save the watch")
 				}
 			}
-			if strings.Contains(string(got.State), fmt.Sprintf(`"next":%q`, t0.Add(2*time.Minute).Format(time.RFC3339))) {
+			if strings.Contains(string(got.State), fmt.Sprintf(`"next":%q`, t0.Add(2*time.Minute).UTC().Format(time.RFC3339))) {
 				t.Errorf("saved by the new bot: %s, want progress past %s", got.State, hhmm(t0.Add(2*time.Minute)))
 			}
 			state = nil

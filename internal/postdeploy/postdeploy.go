@@ -294,8 +294,15 @@ func (w *Watcher) unwatched(ctx context.Context, r *deploy.Record, es *config.En
 	how := map[deploy.Outcome]string{deploy.OutcomeFailed: "failed", deploy.OutcomeReverted: "was reverted", deploy.OutcomeCancelled: "was cancelled"}[r.Outcome]
 	w.post(ctx, prev, chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("Error watch of %s %s on %s ended: deploy %s started and %s", prev.App, prev.Build, prev.Env, r.Build, how),
-		Lines: []string{fmt.Sprintf("%s/%s runs %s as before, and nothing watches its errors any more (the watch was to run until %s UTC), nor rolls it back by itself; check Sentry yourself",
-			prev.App, prev.Env, prev.Build, until.UTC().Format("15:04"))}})
+		Lines: []string{fmt.Sprintf("%s/%s runs %s as before, and nothing watches its errors any more (the watch was to run until %s), nor rolls it back by itself; check Sentry yourself",
+			prev.App, prev.Env, prev.Build, w.clock(until))}})
+}
+
+// clock is t as the watch's messages give a time: its hour and minute
+// in the zone of the watcher's clock, as every reply gives times in the
+// bot's zone, named so that it cannot be read as another.
+func (w *Watcher) clock(t time.Time) string {
+	return t.In(w.opt.Now().Location()).Format("15:04 MST")
 }
 
 // goDo runs f in the background, unless the watcher is closed: it
@@ -538,7 +545,7 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 // leaves, until when.
 func (w *Watcher) resumeNote(r *deploy.Record, st watchState) string {
 	_, _, last := st.Policy.Schedule(r.Finished)
-	note := fmt.Sprintf("the watch is saved: the next bot to run (another replica, or this one restarted) goes on with it where it was, until %s UTC", last.UTC().Format("15:04"))
+	note := fmt.Sprintf("the watch is saved: the next bot to run (another replica, or this one restarted) goes on with it where it was, until %s", w.clock(last))
 	if st.Policy.AutoRollback {
 		note += ", and rolls back by itself on a spike"
 	}

@@ -269,14 +269,14 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			}
 		case len(fresh) == 0:
 			if d.Gap() == Inconclusive {
-				inconclusive(fmt.Sprintf("Sentry returned no error counts after %s UTC", cursor.UTC().Format("15:04")))
+				inconclusive(fmt.Sprintf("Sentry returned no error counts after %s", cursor.In(at.Location()).Format("15:04 MST")))
 			}
 		}
 		for _, b := range fresh {
 			// An interval missing from the answer is a gap, never part
 			// of a run.
 			if b.Start.After(cursor) && d.Gap() == Inconclusive {
-				inconclusive(fmt.Sprintf("Sentry returned no error count for %s UTC", cursor.UTC().Format("15:04")))
+				inconclusive(fmt.Sprintf("Sentry returned no error count for %s", cursor.In(at.Location()).Format("15:04 MST")))
 			}
 			rate := float64(b.Count) / iv.Minutes()
 			cursor = b.Start.Add(iv)

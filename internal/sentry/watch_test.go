@@ -91,7 +91,9 @@ type outcome struct {
 
 func runWatch(t *testing.T, r Reader, p Policy) (outcome, error) {
 	t.Helper()
-	clock := testclock.New(deployEnd)
+	// In a zone of its own: the times the watch gives people are in
+	// the zone of its clock, the bot's, not in UTC.
+	clock := testclock.New(deployEnd.In(time.FixedZone("CET", 60*60)))
 	var o outcome
 	w := &Watch{
 		Reader: r, Org: "acme", Policy: p,
@@ -212,7 +214,7 @@ func TestWatch(t *testing.T) {
 		{
 			name:             "empty series",
 			reader:           &fakeReader{s: flat(10), empty: func(call int) bool { return call > 0 }},
-			wantInconclusive: "Sentry returned no error counts after 10:02 UTC",
+			wantInconclusive: "Sentry returned no error counts after 11:02 CET",
 		},
 		{
 			name: "empty series for a while",
