@@ -27,6 +27,7 @@ func TestDryRunSaysWhatTheDeployDoes(t *testing.T) {
 		closed  bool     // after the window
 		setup   []string // commands run first, each as "user: command"
 		running bool     // ana's deploy of 2 is under way
+		bare    bool     // build 4 is published without its checksum
 		build   string
 		force   bool
 		refuse  []string // the reasons, in order; none when it goes ahead
@@ -47,6 +48,10 @@ func TestDryRunSaysWhatTheDeployDoes(t *testing.T) {
 		{name: "already current", setup: []string{"ana: deploy web 1"}, build: "1", want: "a deploy would do nothing", deploy: "already runs build 1 on every reachable host"},
 		{name: "already current, closed window", setup: []string{"ana: deploy web 1"}, closed: true, build: "1", refuse: []string{"are closed"},
 			want: "that cleared: web/prod already runs build 1 on every reachable host"},
+		{name: "missing build, closed window", closed: true, build: "9", refuse: []string{"are closed"}, want: "that cleared: build 9 of web"},
+		{name: "missing build, another's lock", setup: []string{"bob: lock deploys web prod db move"}, build: "9",
+			refuse: []string{"web/prod is locked"}, want: "that cleared: build 9 of web"},
+		{name: "no checksum, closed window", closed: true, bare: true, build: "4", refuse: []string{"are closed"}, want: "that cleared: build 4 of web has no published checksum"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +62,12 @@ func TestDryRunSaysWhatTheDeployDoes(t *testing.T) {
 				user, text, _ := strings.Cut(s, ": ")
 				if res, out, _ := f.do(user, text); res.Failed {
 					t.Fatalf("%q: %s", s, out.last())
+				}
+			}
+			if tt.bare {
+				bare := filepath.Join(filepath.Dir(filepath.Dir(f.app)), "artifacts", "web-4.tar.gz")
+				if err := os.WriteFile(bare, tgz(t, map[string]string{"BUILD": "4"}), 0o644); err != nil {
+					t.Fatal(err)
 				}
 			}
 			if tt.running {

@@ -512,11 +512,10 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
+	// A plan error (a build already current, missing, or without its
+	// checksum) is the answer only when the window and locks let the
+	// deploy through: the deploy meets those first.
 	plan, planErr := c.s.engine.Plan(ctx, dreq)
-	if planErr != nil && errs.CodeOf(planErr) != errs.NoChange {
-		c.refuse(planErr)
-		return
-	}
 	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
 	if err != nil {
 		c.refuse(err)
@@ -540,8 +539,9 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 		}
 	}
 	if planErr != nil {
-		// Of a build every reachable host runs: the deploy finds that
-		// only past its window and locks, which refuse it first.
+		// Of a build every reachable host runs, or one that cannot be
+		// fetched: the deploy finds that only past its window and
+		// locks, which refuse it first.
 		if len(refusals) == 0 {
 			c.refuse(planErr)
 			return
