@@ -110,6 +110,24 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 	return "", false
 }
 
+// Locked tells a train boarding whether a lock in force now that user
+// does not own covers app/env and is still in force at until, the
+// departure, and describes the lock. A lock that cannot be read is not
+// warned of: the departure asks Closed.
+func (s *Service) Locked(ctx context.Context, app, env, user string, until time.Time) (string, bool) {
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return "", false
+	}
+	now := s.now()
+	for _, l := range locks {
+		if l.Covers(app, env) && l.Active(now) && l.Active(until) && l.Owner != user {
+			return describeLock(l, now), true
+		}
+	}
+	return "", false
+}
+
 // RollbackPasses returns what a rollback of app/env started now passes,
 // each as Closed would say it: a closed window and every lock in force on
 // app/env, whoever holds it, as a person's rollback announces them. A

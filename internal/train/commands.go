@@ -22,8 +22,9 @@ import (
 // Board puts build of app aboard the train for user. env, when set, must
 // be the train's. The app must have the train's env and the build must
 // exist. Locks and windows are not checked now but at departure; a car
-// that would be held back now gets a warning in the reply, as does one
-// whose env's window is closed at the departure. Boarding again
+// whose env's window is closed at the departure gets a warning in the
+// reply, as does one another's lock covers now, until after the
+// departure. Boarding again
 // replaces the app's car, which moves to the end of the train.
 func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env string) (chat.Message, error) {
 	tr, ok := s.trains[trainName]
@@ -79,22 +80,25 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		m.Lines = append(m.Lines, fmt.Sprintf("The %s departure is cancelled, so this is the next one.", stamp(cancelled, now, tr.loc)))
 	}
 	if s.gate != nil {
-		if reason, closed := s.gate.Closed(ctx, app, want, user); closed {
-			m.Level = chat.Warning
-			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s; unless that changes by departure, the car moves to the next train.", reason))
-		} else if reason, closed := windowAt(a, want, dep); closed {
-			// Open now is no promise for the departure: the window
-			// may close or a freeze begin before it.
+		// The window is judged at the departure, as the departure will
+		// judge it: closed now is no warning when it opens by then, and
+		// open now is no promise for then.
+		if reason, closed := windowAt(a, want, dep); closed {
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ deploys to %s/%s are closed at its departure, %s: %s; unless that changes, the car moves to the next train.",
 				app, want, stamp(dep, now, tr.loc), reason))
+		}
+		if reason, locked := s.gate.Locked(ctx, app, want, user, dep); locked {
+			m.Level = chat.Warning
+			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s/%s is locked now: %s; unless lifted by departure, the car moves to the next train.", app, want, reason))
 		}
 	}
 	return m, nil
 }
 
 // windowAt says why the deploy window of app's env is closed at t, a
-// departure, if it is: the weekly windows and freezes are known ahead.
+// departure, if it is, and when it opens next: the weekly windows and
+// freezes are known ahead.
 func windowAt(a *config.App, env string, t time.Time) (string, bool) {
 	e, ok := a.Env(env)
 	if !ok || e.Window == nil || t.IsZero() {
@@ -105,6 +109,9 @@ func windowAt(a *config.App, env string, t time.Time) (string, bool) {
 		return "", false // the config was validated; the gate says so at departure
 	}
 	if v := sched.At(t); !v.Open {
+		if !v.NextOpen.IsZero() {
+			return v.Reason + "; the next window opens " + stamp(v.NextOpen, t, sched.Loc), true
+		}
 		return v.Reason, true
 	}
 	return "", false

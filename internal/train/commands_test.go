@@ -82,11 +82,11 @@ func TestBoard(t *testing.T) {
 		{
 			name: "a locked app boards with a warning",
 			setup: func(h *harness) {
-				h.gate.lock("accounting", "accounting/production is locked by @ana since 10:02: db maintenance")
+				h.gate.lock("accounting", "locked by @ana since 10:02: db maintenance")
 			},
 			user: "alice", app: "accounting", build: "1338",
 			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)\n" +
-				"  ⚠ accounting/production is locked by @ana since 10:02: db maintenance; unless that changes by departure, the car moves to the next train.",
+				"  ⚠ accounting/production is locked now: locked by @ana since 10:02: db maintenance; unless lifted by departure, the car moves to the next train.",
 			wantLevel: chat.Warning, wantAboard: []string{"accounting 1338"},
 		},
 		{
@@ -116,7 +116,7 @@ func TestBoard(t *testing.T) {
 			},
 			user: "alice", app: "accounting", build: "1338",
 			want: "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)\n" +
-				"  ⚠ deploys to accounting/production are closed at its departure, Tue 2 Jun 14:00 CEST: outside the deploy window (Mon-Fri 09:00-13:00 Europe/Warsaw); unless that changes, the car moves to the next train.",
+				"  ⚠ deploys to accounting/production are closed at its departure, Tue 2 Jun 14:00 CEST: outside the deploy window (Mon-Fri 09:00-13:00 Europe/Warsaw); the next window opens Wed 3 Jun 09:00 CEST; unless that changes, the car moves to the next train.",
 			wantLevel: chat.Warning, wantAboard: []string{"accounting 1338"},
 		},
 		{
@@ -137,7 +137,7 @@ func TestBoard(t *testing.T) {
 			},
 			user: "alice", app: "accounting", build: "1338",
 			want: "🎫 accounting 1338 boarded the Mon 14:00 train to production (car 1 of 1)\n" +
-				"  ⚠ deploys to accounting/production are closed at its departure, Mon 21 Dec 14:00 CET: frozen: year-end freeze (until 2027-01-04 00:00 CET); unless that changes, the car moves to the next train.",
+				"  ⚠ deploys to accounting/production are closed at its departure, Mon 21 Dec 14:00 CET: frozen: year-end freeze (until 2027-01-04 00:00 CET); the next window opens Mon 4 Jan 2027 00:00 CET; unless that changes, the car moves to the next train.",
 			wantLevel: chat.Warning, wantAboard: []string{"accounting 1338"},
 		},
 		{

@@ -199,6 +199,14 @@ func (g *fakeGate) Closed(ctx context.Context, app, env, user string) (string, b
 	return "", false
 }
 
+// Locked is Closed's locks: the fake's have no end.
+func (g *fakeGate) Locked(ctx context.Context, app, env, user string, until time.Time) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	why, ok := g.locks[app]
+	return why, ok
+}
+
 func (g *fakeGate) lock(app, why string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

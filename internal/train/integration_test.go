@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
@@ -107,6 +109,12 @@ type trainSystem struct {
 // newTrainSystem wires yaml with the artifacts arts (file name → files).
 func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string) *trainSystem {
 	t.Helper()
+	return newTrainSystemAt(t, yaml, arts, nil)
+}
+
+// newTrainSystemAt is newTrainSystem on the clock now; nil: time.Now.
+func newTrainSystemAt(t *testing.T, yaml string, arts map[string]map[string]string, now func() time.Time) *trainSystem {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(yaml), nil)
 	if err != nil {
@@ -118,22 +126,22 @@ func newTrainSystem(t *testing.T, yaml string, arts map[string]map[string]string
 	for name, files := range arts {
 		artifacttest.Publish(t, filepath.Join(dir, "artifacts", name), tgz(t, files))
 	}
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st, Log: log})
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st, Log: log, Now: now})
 	t.Cleanup(eng.Wait)
 	policy, err := acl.New(cfg.AccessRules())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sys := &trainSystem{dir: dir, st: st, eng: eng, out: &channel{}, logs: logs}
-	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Log: log})
-	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}, Log: log})
+	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Log: log, Now: now})
+	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}, Log: log, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,6 +548,60 @@ func TestRefusedCarDoesNotStopTheTrain(t *testing.T) {
 			}
 			if strings.Join(shipped, ",") != "api" || len(failed) != 1 || !strings.HasPrefix(failed[0], "web: refused") || !strings.Contains(failed[0], tt.reason) || len(postponed) != 0 {
 				t.Errorf("departure: shipped %v, failed %q, postponed %q; want api shipped and web refused (%s), nothing postponed", shipped, failed, postponed, tt.reason)
+			}
+		})
+	}
+}
+
+// TestBoardWarnsOfWhatHoldsTheCarAtDeparture: boarding warns of a window
+// by whether it is open at the departure, not now, naming when it opens
+// next, and of another's lock in force now, which may be lifted by then.
+// A car boarded at 08:00 for the 14:00 train in a 09:00-16:00 window used
+// to be warned that deploys "are closed now … unless that changes by
+// departure, the car moves to the next train".
+func TestBoardWarnsOfWhatHoldsTheCarAtDeparture(t *testing.T) {
+	tests := []struct {
+		name   string
+		weekly string   // web's production window
+		lock   string   // ana's command run first, if any
+		want   []string // the reply's lines; none: no warning
+	}{
+		{name: "closed now, open at departure", weekly: "Mon-Fri 09:00-16:00"},
+		{name: "closed at departure", weekly: "Mon-Fri 09:00-12:00", want: []string{
+			"⚠ deploys to web/production are closed at its departure, Mon 23 Nov 14:00 CET: outside the deploy window (Mon-Fri 09:00-12:00 Europe/Warsaw); the next window opens Tue 24 Nov 09:00 CET; unless that changes, the car moves to the next train."}},
+		{name: "another's lock now, window open at departure", weekly: "Mon-Fri 09:00-16:00", lock: "lock deploys web production db move", want: []string{
+			"⚠ web/production is locked now: locked by ana since 2026-11-23 08:00:00 CET: db move; unless lifted by departure, the car moves to the next train."}},
+		{name: "another's lock ending before departure", weekly: "Mon-Fri 09:00-16:00", lock: "lock deploys web production db move for 2h"},
+		{name: "another's lock and closed at departure", weekly: "Mon-Fri 09:00-12:00", lock: "lock deploys web production db move", want: []string{
+			"⚠ deploys to web/production are closed at its departure, Mon 23 Nov 14:00 CET: outside the deploy window (Mon-Fri 09:00-12:00 Europe/Warsaw); the next window opens Tue 24 Nov 09:00 CET; unless that changes, the car moves to the next train.",
+			"⚠ web/production is locked now: locked by ana since 2026-11-23 08:00:00 CET: db move; unless lifted by departure, the car moves to the next train."}},
+	}
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 11, 23, 8, 0, 0, 0, warsaw)) // a Monday
+			yaml := strings.Replace(trainYAML, "environments: {production: {hosts: [localhost]}}",
+				`environments: {production: {hosts: [localhost], window: {timezone: Europe/Warsaw, weekly: ["`+tt.weekly+`"]}}}`, 1)
+			yaml = strings.Replace(yaml, "    env: production\n", "    env: production\n    timezone: Europe/Warsaw\n", 1)
+			sys := newTrainSystemAt(t, yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}}, clk.Now)
+			ctx := context.Background()
+			if tt.lock != "" {
+				if oc := sys.svc.Handle(ctx, commands.Request{User: "ana", Platform: "test", Channel: "#releases", Text: tt.lock}, nopOut{}); oc.Failed {
+					t.Fatalf("%q failed", tt.lock)
+				}
+			}
+			m, err := sys.sched.Board(ctx, "bob", "daily", "web", "7", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Title != "🎫 web 7 boarded the 14:00 train to production (car 1 of 1)" || !slices.Equal(m.Lines, tt.want) {
+				t.Errorf("board:\n%s\n%s\nwant the lines\n%s", m.Title, strings.Join(m.Lines, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if wantLevel := map[bool]chat.Level{true: chat.Warning, false: chat.Success}[len(tt.want) > 0]; m.Level != wantLevel {
+				t.Errorf("board: level %q, want %q", m.Level, wantLevel)
 			}
 		})
 	}

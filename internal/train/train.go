@@ -11,6 +11,7 @@ package train
 
 import (
 	"context"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
@@ -47,8 +48,13 @@ type Runner interface {
 // and the env's deploy window. The departure postpones such cars instead of
 // letting them fail. user boarded the car: a lock does not hold back its
 // owner's deploys.
+//
+// Locked, asked at boarding, tells whether a lock in force now that user
+// does not own covers app/env and is still in force at until (the
+// departure), and describes it ("locked by ana since …: db move").
 type Gate interface {
 	Closed(ctx context.Context, app, env, user string) (reason string, closed bool)
+	Locked(ctx context.Context, app, env, user string, until time.Time) (reason string, locked bool)
 }
 
 // Auditor appends to the audit log: cars a departure holds back, and what
