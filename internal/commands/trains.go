@@ -79,10 +79,10 @@ func (c *call) train(ctx context.Context, cmd Command) {
 }
 
 // Closed tells a train departure whether app/env is closed now to user's
-// deploy (a lock in force that user does not own, or a closed window), and
-// why: the same checks a deploy meets. While the bot shuts down everything
-// is closed, so that a departure under way puts its remaining cars back
-// aboard for the next train.
+// deploy (a closed window, a lock in force that user does not own, or a
+// run of app/env under way), and why: the same checks a deploy meets.
+// While the bot shuts down everything is closed, so that a departure
+// under way puts its remaining cars back aboard for the next train.
 func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bool) {
 	if ctx.Err() != nil || s.engine.Draining() {
 		// Not a store failure, whatever a cancelled read would say.
@@ -106,6 +106,28 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 		if l.Covers(app, env) && l.Active(s.now()) && l.Owner != user {
 			return fmt.Sprintf("%s/%s is locked: %s", app, env, describeLock(l, s.now())), true
 		}
+	}
+	// A run under way (a deploy or rollback by hand, or the recovery of
+	// a dead one) refuses the deploy too: the departure holds the car
+	// back before it announces the cars that leave, not at its turn.
+	runs, err := s.engine.Underway(ctx, app, env)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "the bot is shutting down", true
+		}
+		return "state store unreachable", true
+	}
+	for _, r := range runs {
+		if r.App != app || r.Env != env {
+			continue
+		}
+		// Said as the deploy's refusal says it, when the run's record is
+		// there to say since when.
+		if rec, err := s.store.Record(ctx, r.ID); err == nil {
+			return fmt.Sprintf("%s/%s is busy: %s of build %s by %s since %s (deploy %s)",
+				app, env, rec.Kind, rec.Build, rec.Requester, rec.Started.In(s.now().Location()).Format("15:04:05 MST"), rec.ID), true
+		}
+		return fmt.Sprintf("%s/%s is busy: %s (deploy %s)", app, env, r.What, r.ID), true
 	}
 	return "", false
 }

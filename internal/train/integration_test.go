@@ -606,3 +606,62 @@ func TestBoardWarnsOfWhatHoldsTheCarAtDeparture(t *testing.T) {
 		})
 	}
 }
+
+// finishOut is a command's output that reports when its deploy finishes.
+type finishOut struct{ finished chan *deploy.Record }
+
+func (finishOut) Reply(chat.Message) {}
+func (o finishOut) Progress(ev deploy.Event) {
+	if ev.Kind == deploy.EventFinished {
+		o.finished <- ev.Record
+	}
+}
+
+// TestDepartureLeavesOutABusyCar: a car whose app+env runs a deploy
+// started by hand is not announced as leaving: it is held back with the
+// cars the window or a lock hold back, and the announcement names the
+// cars that ship. It used to be announced ("leaving with 2 cars: web 7
+// (@bob), billing 5 (@bob)"), then moved to the next train.
+func TestDepartureLeavesOutABusyCar(t *testing.T) {
+	hold := filepath.Join(t.TempDir(), "hold")
+	if err := os.WriteFile(hold, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(trainYAML, `restart: 'echo`, `restart: 'while [ -e `+hold+` ]; do sleep 0.05; done; echo`, 1)
+	sys := newTrainSystem(t, yaml, map[string]map[string]string{
+		"web-7.tar.gz":     {"BUILD": "7"},
+		"web-8.tar.gz":     {"BUILD": "8"},
+		"billing-5.tar.gz": {"BUILD": "5"},
+	})
+	ctx := context.Background()
+	for _, app := range []string{"web 7", "billing 5"} {
+		a, b, _ := strings.Cut(app, " ")
+		if _, err := sys.sched.Board(ctx, "bob", "daily", a, b, ""); err != nil {
+			t.Fatalf("board %s: %v", app, err)
+		}
+	}
+	out := finishOut{finished: make(chan *deploy.Record, 1)}
+	if oc := sys.svc.Handle(ctx, commands.Request{User: "ana", Platform: "test", Channel: "#ops", Text: "deploy web 8"}, out); oc.Failed || oc.DeployID == "" {
+		t.Fatalf("deploy web 8 by hand did not start: %+v", oc)
+	}
+	t.Cleanup(func() {
+		os.Remove(hold)
+		select {
+		case <-out.finished:
+		case <-time.After(30 * time.Second):
+			t.Error("the deploy of web 8 did not finish")
+		}
+	})
+
+	sum := sys.sched.Depart(ctx, "daily", "")
+	if len(sum.Shipped) != 1 || sum.Shipped[0].Car.App != "billing" || len(sum.Postponed) != 1 || sum.Postponed[0].Car.App != "web" ||
+		!strings.HasPrefix(sum.Postponed[0].Reason, "web/production is busy: deploy of build 8 by ana") {
+		t.Errorf("departure: shipped %+v, postponed %+v, failed %+v; want billing shipped, web postponed as busy", sum.Shipped, sum.Postponed, sum.Failed)
+	}
+	sys.out.mu.Lock()
+	all := strings.Join(sys.out.msgs, "\n")
+	sys.out.mu.Unlock()
+	if want := "train to production is leaving with 1 car: billing 5 (@bob).\n  1 car held back; see the summary."; !strings.Contains(all, want) {
+		t.Errorf("channel:\n%s\nwant the departure announced as\n%s", all, want)
+	}
+}
