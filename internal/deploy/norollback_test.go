@@ -45,26 +45,7 @@ func TestNoRollbackAgreesWithTheRollback(t *testing.T) {
 			f.build("3", tarEntry{name: "BROKEN", body: "x"})
 			tt.before(f)
 			rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
-			if got, want := rec.NoRollback, tt.want == ""; got != want {
-				t.Errorf("NoRollback: got %v, want %v", got, want)
-			}
-			if got, want := rec.CanRollBack(), tt.want != ""; got != want {
-				t.Errorf("CanRollBack: got %v, want %v", got, want)
-			}
-			if rec.RollbackTo != tt.want {
-				t.Errorf("RollbackTo: got %q, want %q", rec.RollbackTo, tt.want)
-			}
-			stored, err := f.store.Record(context.Background(), rec.ID)
-			if err != nil || stored.RollbackTo != tt.want {
-				t.Errorf("stored record: got %+v, %v; want RollbackTo %q", stored, err, tt.want)
-			}
-			rb, err := f.run(deploy.KindRollback, "")
-			switch {
-			case tt.want == "" && errs.CodeOf(err) != errs.NotFound:
-				t.Errorf("rollback: got %+v, %v; want it refused, nothing to go back to", rb, err)
-			case tt.want != "" && (err != nil || rb.Outcome != deploy.OutcomeSucceeded || rb.Build != tt.want):
-				t.Errorf("rollback: got %+v, %v; want it to go back to %s", rb, err, tt.want)
-			}
+			checkRollbackOffer(t, f, rec, tt.want)
 		})
 	}
 }
@@ -92,26 +73,34 @@ func TestNoRollbackAfterARollback(t *testing.T) {
 				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
 			}
 			rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
-			if got, want := rec.NoRollback, tt.want == ""; got != want {
-				t.Errorf("NoRollback: got %v, want %v", got, want)
-			}
-			if got, want := rec.CanRollBack(), tt.want != ""; got != want {
-				t.Errorf("CanRollBack: got %v, want %v", got, want)
-			}
-			if rec.RollbackTo != tt.want {
-				t.Errorf("RollbackTo: got %q, want %q", rec.RollbackTo, tt.want)
-			}
-			stored, err := f.store.Record(context.Background(), rec.ID)
-			if err != nil || stored.RollbackTo != tt.want || stored.NoRollback != (tt.want == "") {
-				t.Errorf("stored record: got %+v, %v; want RollbackTo %q", stored, err, tt.want)
-			}
-			rb, err := f.run(deploy.KindRollback, "")
-			switch {
-			case tt.want == "" && errs.CodeOf(err) != errs.NotFound:
-				t.Errorf("rollback: got %+v, %v; want it refused, nothing to go back to", rb, err)
-			case tt.want != "" && (err != nil || rb.Outcome != deploy.OutcomeSucceeded || rb.Build != tt.want):
-				t.Errorf("rollback: got %+v, %v; want it to go back to %s", rb, err, tt.want)
-			}
+			checkRollbackOffer(t, f, rec, tt.want)
 		})
+	}
+}
+
+// checkRollbackOffer checks that rec, the live run's record, names to as
+// the target of a rollback from it ("" for none), stored so, and that the
+// rollback that follows does exactly that.
+func checkRollbackOffer(t *testing.T, f *fixture, rec *deploy.Record, to string) {
+	t.Helper()
+	if got, want := rec.NoRollback, to == ""; got != want {
+		t.Errorf("NoRollback: got %v, want %v", got, want)
+	}
+	if got, want := rec.CanRollBack(), to != ""; got != want {
+		t.Errorf("CanRollBack: got %v, want %v", got, want)
+	}
+	if rec.RollbackTo != to {
+		t.Errorf("RollbackTo: got %q, want %q", rec.RollbackTo, to)
+	}
+	stored, err := f.store.Record(context.Background(), rec.ID)
+	if err != nil || stored.RollbackTo != to || stored.NoRollback != (to == "") {
+		t.Errorf("stored record: got %+v, %v; want RollbackTo %q", stored, err, to)
+	}
+	rb, err := f.run(deploy.KindRollback, "")
+	switch {
+	case to == "" && errs.CodeOf(err) != errs.NotFound:
+		t.Errorf("rollback: got %+v, %v; want it refused, nothing to go back to", rb, err)
+	case to != "" && (err != nil || rb.Outcome != deploy.OutcomeSucceeded || rb.Build != to):
+		t.Errorf("rollback: got %+v, %v; want it to go back to %s", rb, err, to)
 	}
 }
