@@ -378,6 +378,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		delete(r.e.starting, r.t.key())
 	}
 	r.e.mu.Unlock()
+	r.logStart()
 	r.emit(Event{Kind: EventStarted, Record: r.snapshot()})
 	for _, dead := range r.tookOver {
 		r.note("%s %s of build %s by %s was left running by a process that stopped (%s); it is marked interrupted, and this %s takes the hosts as they are",

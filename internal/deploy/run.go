@@ -586,6 +586,15 @@ func (r *run) finish(outcome Outcome, err error) {
 	r.emit(Event{Kind: EventFinished, Record: r.snapshot()})
 }
 
+// logStart logs the start of the run once, at INFO, as soon as it is
+// recorded: with logEnd, a run that started and never ended (hung on a
+// host, say) shows in the log alone.
+func (r *run) logStart() {
+	rec := r.snapshot()
+	r.log.Info(string(rec.Kind)+" started", "kind", rec.Kind, "build", rec.Build,
+		"requester", rec.Requester, "hosts", len(rec.Hosts))
+}
+
 // logEnd logs the end of the run once, whatever its outcome: INFO when
 // it did what was asked (succeeded, or unchanged: every host was on the
 // release already), WARN otherwise, so that a bot logging at warn still

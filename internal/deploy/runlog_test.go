@@ -71,9 +71,11 @@ func TestRunLogNamesTheRun(t *testing.T) {
 	}
 }
 
-// TestRunEndLogged: every run logs its end once, with its outcome and
-// duration: INFO when it did what was asked, WARN otherwise, so that a
-// bot logging at warn still shows the runs that went wrong.
+// TestRunEndLogged: every run logs its start once, at INFO, with its
+// kind, build, requester and number of hosts, and its end once, with its
+// outcome and duration: INFO when it did what was asked, WARN otherwise,
+// so that a bot logging at warn still shows the runs that went wrong, and
+// a run that never ends shows in the log alone.
 func TestRunEndLogged(t *testing.T) {
 	var log syncbuf.Buffer
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
@@ -88,19 +90,31 @@ func TestRunEndLogged(t *testing.T) {
 		build string
 		want  deploy.Outcome
 		line  string
+		start string
 	}{
-		{"succeeded", deploy.KindDeploy, "1", deploy.OutcomeSucceeded, "level=INFO msg=\"deploy ended\""},
-		{"second succeeded", deploy.KindDeploy, "2", deploy.OutcomeSucceeded, "level=INFO msg=\"deploy ended\""},
-		{"rollback succeeded", deploy.KindRollback, "", deploy.OutcomeSucceeded, "level=INFO msg=\"rollback ended\""},
-		{"reverted", deploy.KindDeploy, "3", deploy.OutcomeReverted, "level=WARN msg=\"deploy ended\""},
+		{"succeeded", deploy.KindDeploy, "1", deploy.OutcomeSucceeded, "level=INFO msg=\"deploy ended\"", "level=INFO msg=\"deploy started\""},
+		{"second succeeded", deploy.KindDeploy, "2", deploy.OutcomeSucceeded, "level=INFO msg=\"deploy ended\"", "level=INFO msg=\"deploy started\""},
+		{"rollback succeeded", deploy.KindRollback, "", deploy.OutcomeSucceeded, "level=INFO msg=\"rollback ended\"", "level=INFO msg=\"rollback started\""},
+		{"reverted", deploy.KindDeploy, "3", deploy.OutcomeReverted, "level=WARN msg=\"deploy ended\"", "level=INFO msg=\"deploy started\""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(log.String())
 			rec := f.mustRun(tt.kind, tt.build, tt.want)
-			var ends []string
+			var starts, ends []string
 			for _, line := range strings.Split(log.String()[before:], "\n") {
+				if strings.Contains(line, " started") {
+					starts = append(starts, line)
+				}
 				if strings.Contains(line, " ended") {
 					ends = append(ends, line)
+				}
+			}
+			if len(starts) != 1 {
+				t.Fatalf("log: got %d lines of the run's start %q, want 1", len(starts), starts)
+			}
+			for _, want := range []string{tt.start, "deploy=" + rec.ID, "kind=" + string(tt.kind), "build=" + rec.Build, "requester=ana", "hosts=1"} {
+				if !strings.Contains(starts[0], want) {
+					t.Errorf("log line %q: want %s", starts[0], want)
 				}
 			}
 			if len(ends) != 1 {
