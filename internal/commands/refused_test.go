@@ -63,6 +63,52 @@ func TestRefusalsCounted(t *testing.T) {
 	}
 }
 
+// TestAuditRefusalCounted: a request an adapter refused before Handle
+// (its duplicate check failed, the bot was stopping) is counted once,
+// under the bounded reason the adapter gave, like one Handle refused;
+// one given no reason of RefusalReasons is counted as internal, never
+// under its message.
+func TestAuditRefusalCounted(t *testing.T) {
+	f := newServiceFixture(t)
+	reg := prometheus.NewRegistry()
+	m := server.NewDeployMetrics(reg, func(ctx context.Context) (int, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: f.store, Policy: f.policy, Refusals: m})
+	for _, tt := range []struct {
+		name string
+		why  commands.Refusal
+		want string
+	}{
+		{"stopping", commands.RefusalDraining, "draining"},
+		{"store down", commands.RefusalUnavailable, "unavailable"},
+		{"no reason", "", "internal"},
+		{"free text", "the store said no", "internal"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := map[string]float64{}
+			for _, r := range commands.RefusalReasons {
+				before[r] = refused(t, reg, r)
+			}
+			err := f.svc.AuditRefusal(context.Background(), commands.Request{User: "bob", Platform: "slack", Channel: "C1",
+				Text: "deploy web 1", Refused: "Switchman was stopping; nothing was run", RefusedFor: tt.why})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range commands.RefusalReasons {
+				want := before[r]
+				if r == tt.want {
+					want++
+				}
+				if got := refused(t, reg, r); got != want {
+					t.Errorf("switchman_commands_refused_total{reason=%q}: got %v, want %v", r, got, want)
+				}
+			}
+		})
+	}
+	if problems, err := testutil.GatherAndLint(reg, "switchman_commands_refused_total"); err != nil || len(problems) > 0 {
+		t.Errorf("promlint: got %v %v, want none", problems, err)
+	}
+}
+
 // refused is the sample of reason in reg's
 // switchman_commands_refused_total, which must be there from the start.
 func refused(t *testing.T, reg *prometheus.Registry, reason string) float64 {

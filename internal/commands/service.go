@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,7 +80,24 @@ type Request struct {
 	// reason, so that it is audited like any other refusal; Text is then
 	// the adapter's rendering of what it received.
 	Refused string
+	// RefusedFor is the reason a request the adapter refused before
+	// Handle (see AuditRefusal) is counted under, set with Refused: a
+	// bounded one of RefusalReasons, never the message.
+	RefusedFor Refusal
 }
+
+// Refusal is one of RefusalReasons, as an adapter names why it refused a
+// request before Handle.
+type Refusal string
+
+// The reasons an adapter refuses a request for before Handle.
+const (
+	// RefusalDraining: the bot was stopping.
+	RefusalDraining Refusal = "draining"
+	// RefusalUnavailable: a dependency failed (the state store of the
+	// duplicate check, the chat platform).
+	RefusalUnavailable Refusal = Refusal(errs.Unavailable)
+)
 
 // Outcome tells the adapter how the command went.
 type Outcome struct {
@@ -229,9 +247,19 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 
 // AuditRefusal records a request an adapter refused before it could reach
 // Handle (its duplicate check failed, the bot is stopping), with
-// req.Refused as the reason. It writes once, within ctx, and returns the
-// store's error; the adapter answers the requester itself.
+// req.Refused as the reason, and counts it under req.RefusedFor (under
+// internal when that is not one of RefusalReasons), whether or not the
+// write succeeds: the request was refused either way. It writes once,
+// within ctx, and returns the store's error; the adapter answers the
+// requester itself.
 func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
+	if s.refusals != nil {
+		reason := string(errs.Internal)
+		if slices.Contains(RefusalReasons, string(req.RefusedFor)) {
+			reason = string(req.RefusedFor)
+		}
+		s.refusals.Refused(reason)
+	}
 	e := audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
 		Command: truncate(req.Text, 500), Decision: audit.Refused, Reason: req.Refused}
 	return s.store.AppendAudit(ctx, &e)

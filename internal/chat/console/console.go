@@ -167,7 +167,7 @@ const notRunTimeout = 10 * time.Second
 func (c *Console) notRun(ctx context.Context, line string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notRunTimeout)
 	defer cancel()
-	err := c.Handler.AuditRefusal(ctx, commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line, Refused: reasonStopping})
+	err := c.Handler.AuditRefusal(ctx, commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line, Refused: reasonStopping, RefusedFor: commands.RefusalDraining})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fmt.Fprint(c.Out, chat.Text(chat.Message{Level: chat.Failure, Title: fmt.Sprintf("Switchman is stopping, so %s was not run.", echo(line))}))

@@ -75,8 +75,8 @@ func TestStopWithALineRead(t *testing.T) {
 		t.Errorf("ran %q, want the deploy alone", got)
 	}
 	if got := h.Audited(); len(got) != 1 || got[0].User != "alice" || got[0].Platform != "console" || got[0].Text != "status" ||
-		got[0].Refused != reasonStopping {
-		t.Errorf("audited %+v, want alice's \"status\" refused saying %q", got, reasonStopping)
+		got[0].Refused != reasonStopping || got[0].RefusedFor != commands.RefusalDraining {
+		t.Errorf("audited %+v, want alice's \"status\" refused saying %q, counted as draining", got, reasonStopping)
 	}
 	if want := `Switchman is stopping, so "status" was not run.`; !strings.Contains(out.String(), want) {
 		t.Errorf("output %q, want it to say %q", out.String(), want)

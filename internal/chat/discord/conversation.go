@@ -72,7 +72,7 @@ func (c *conversation) progressLocked() *progressState {
 // which Shutdown ends when it gives up waiting.
 func (c *conversation) run(ctx context.Context) {
 	if ctx.Err() != nil {
-		c.notRun(ctx, reasonStopping, noticeRestarting)
+		c.notRun(ctx, reasonStopping, commands.RefusalDraining, noticeRestarting)
 		return
 	}
 	defer func() {
@@ -122,12 +122,12 @@ const notRunTimeout = 10 * time.Second
 // notRun is what becomes of a command that does not run after all: one
 // Shutdown stopped waiting for before it began (ctx has ended, as would
 // every call it makes), or one whose deferred response failed to send. It
-// is audited as refused for reason, and its sender is told notice in place
+// is audited as refused for reason (counted under why), and its sender is told notice in place
 // of the "thinking…", which Discord would otherwise show for the 15
 // minutes the token lasts.
-func (c *conversation) notRun(ctx context.Context, reason, notice string) {
+func (c *conversation) notRun(ctx context.Context, reason string, why commands.Refusal, notice string) {
 	req := c.req
-	req.Refused = reason
+	req.Refused, req.RefusedFor = reason, why
 	c.a.auditRefusal(ctx, req)
 	c.log.Warn("discord command not run", "reason", reason)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notRunTimeout)

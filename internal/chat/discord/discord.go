@@ -454,7 +454,9 @@ func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, in *discordgo.I
 	case err != nil:
 		// Its sender sees "This interaction failed" and may well try
 		// again: a command they were not told of does not run.
-		return func(ctx context.Context) { c.notRun(ctx, reasonUnanswered, noticeUnanswered) }
+		return func(ctx context.Context) {
+			c.notRun(ctx, reasonUnanswered, commands.RefusalUnavailable, noticeUnanswered)
+		}
 	}
 	return c.run
 }
@@ -605,7 +607,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		if refusals.StoreReset(derr) {
 			reason, title = refusals.ResetReason, refusals.ResetNotice
 		}
-		a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: audited, Refused: reason})
+		a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: audited, Refused: reason, RefusedFor: commands.RefusalUnavailable})
 		return immediate(chat.Message{Level: chat.Failure, Title: title}), nil
 	case !first:
 		log.Info("duplicate discord interaction ignored")
@@ -643,7 +645,7 @@ func (a *Adapter) refuseStopping(ctx context.Context, in *discordgo.Interaction)
 	if id := interactionUser(in); id != "" {
 		user = a.userName(id)
 	}
-	a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: reasonStopping})
+	a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: reasonStopping, RefusedFor: commands.RefusalDraining})
 	return immediate(chat.Message{Level: chat.Failure, Title: noticeRestarting})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/pause"
 )
 
@@ -51,7 +52,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			// Its sender sees "This interaction failed" and may well
 			// try again: a command they were not told of does not run.
 			if c != nil {
-				c.notRun(rctx, reasonUnanswered, noticeUnanswered)
+				c.notRun(rctx, reasonUnanswered, commands.RefusalUnavailable, noticeUnanswered)
 			}
 		case c != nil:
 			c.run(a.base)

@@ -42,8 +42,8 @@ func TestInteractionAfterShutdown(t *testing.T) {
 			}
 			waitFor(t, "the refusal audited", func() bool { return len(h.Audited()) > 0 })
 			if got := h.Audited(); len(got) != 1 || got[0].User != "ana" || got[0].Platform != Platform || got[0].Channel != testChannel ||
-				got[0].Text != tt.received || got[0].Refused != reasonStopping {
-				t.Errorf("audited %+v, want one refusal of ana's %q saying %q", got, tt.received, reasonStopping)
+				got[0].Text != tt.received || got[0].Refused != reasonStopping || got[0].RefusedFor != commands.RefusalDraining {
+				t.Errorf("audited %+v, want one refusal of ana's %q saying %q, counted as draining", got, tt.received, reasonStopping)
 			}
 			if got := h.Requests(); len(got) != 0 {
 				t.Errorf("requests %+v, want none run", got)
@@ -134,8 +134,8 @@ func TestDeferredInteractionAsTheBotStops(t *testing.T) {
 			}
 			waitFor(t, "the refusal audited", func() bool { return len(h.Audited()) > 0 })
 			if got := h.Audited(); len(got) != 1 || got[0].User != "ana" || got[0].Platform != Platform || got[0].Channel != testChannel ||
-				got[0].Text == "" || got[0].Refused != reasonStopping {
-				t.Errorf("audited %+v, want one refusal of ana's command saying %q", got, reasonStopping)
+				got[0].Text == "" || got[0].Refused != reasonStopping || got[0].RefusedFor != commands.RefusalDraining {
+				t.Errorf("audited %+v, want one refusal of ana's command saying %q, counted as draining", got, reasonStopping)
 			}
 		})
 	}

@@ -169,8 +169,8 @@ func TestResponseNotWritten(t *testing.T) {
 				t.Errorf("requests %+v, want none: Discord did not get the response", reqs)
 			}
 			if len(audited) != 1 || audited[0].User != "ana" || audited[0].Platform != Platform || audited[0].Channel != testChannel ||
-				audited[0].Text != "whoami" || audited[0].Refused != reasonUnanswered {
-				t.Errorf("audited %+v, want ana's whoami refused saying %q", audited, reasonUnanswered)
+				audited[0].Text != "whoami" || audited[0].Refused != reasonUnanswered || audited[0].RefusedFor != commands.RefusalUnavailable {
+				t.Errorf("audited %+v, want ana's whoami refused saying %q, counted as unavailable", audited, reasonUnanswered)
 			}
 			edit := "PATCH /api/v9/webhooks/" + testAppID + "/" + interactionToken("631") + "/messages/@original"
 			calls := hs.fd.Calls()

@@ -295,17 +295,17 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 	if err != nil {
 		a.log.Error("dedupe check failed; the request was not run", "kind", req.kind, "user", req.userID, "err", err)
 		if refusals.StoreReset(err) {
-			a.auditRefusal(ctx, req, refusals.ResetReason)
+			a.auditRefusal(ctx, req, refusals.ResetReason, commands.RefusalUnavailable)
 			return false, "⚠️ " + refusals.ResetNotice
 		}
-		a.auditRefusal(ctx, req, reasonStoreDown)
+		a.auditRefusal(ctx, req, reasonStoreDown, commands.RefusalUnavailable)
 		return false, noticeStoreDown
 	}
 	if dup {
 		return false, ""
 	}
 	if !a.start(req) {
-		a.auditRefusal(ctx, req, reasonStopping)
+		a.auditRefusal(ctx, req, reasonStopping, commands.RefusalDraining)
 		return false, noticeRestarting
 	}
 	return true, ""
@@ -327,7 +327,7 @@ func (a *Adapter) refuseStopping(ctx context.Context, req request) (bool, string
 	if dup {
 		return false, ""
 	}
-	a.auditRefusal(ctx, req, reasonStopping)
+	a.auditRefusal(ctx, req, reasonStopping, commands.RefusalDraining)
 	return false, noticeRestarting
 }
 
@@ -351,10 +351,10 @@ func (a *Adapter) delivered(ctx context.Context, req request) (bool, error) {
 
 // auditRefusal records, in the background, a request refused before it
 // reached the handler, so that the requester's answer does not wait for
-// it; Close waits for the write.
-func (a *Adapter) auditRefusal(ctx context.Context, req request, reason string) {
+// it; Close waits for the write. The refusal is counted under why.
+func (a *Adapter) auditRefusal(ctx context.Context, req request, reason string, why commands.Refusal) {
 	r := a.handlerRequest(req)
-	r.Refused = reason
+	r.Refused, r.RefusedFor = reason, why
 	a.refusals.Write(ctx, r)
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/ratelog"
@@ -697,9 +698,10 @@ func TestCloseWaitsForRefusalAudits(t *testing.T) {
 		name   string
 		setup  func(a *slack.Adapter, d *memDedupe)
 		reason string
+		why    commands.Refusal // the reason it is counted under
 	}{
-		{"store down", func(a *slack.Adapter, d *memDedupe) { d.err = errStoreDown }, "state store unreachable"},
-		{"stopping", func(a *slack.Adapter, d *memDedupe) { a.Stop() }, "stopping"},
+		{"store down", func(a *slack.Adapter, d *memDedupe) { d.err = errStoreDown }, "state store unreachable", commands.RefusalUnavailable},
+		{"stopping", func(a *slack.Adapter, d *memDedupe) { a.Stop() }, "stopping", commands.RefusalDraining},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -716,8 +718,8 @@ func TestCloseWaitsForRefusalAudits(t *testing.T) {
 			a.Wait()
 			a.Close()
 			// No waiting: the write is done by the time Close returns.
-			if got := h.Audited(); len(got) != 1 || got[0].User != "bob" || got[0].Text != "deploy web 1" || !strings.Contains(got[0].Refused, tc.reason) {
-				t.Errorf("audited when Close returned: %+v, want bob's \"deploy web 1\" refused saying %q", got, tc.reason)
+			if got := h.Audited(); len(got) != 1 || got[0].User != "bob" || got[0].Text != "deploy web 1" || !strings.Contains(got[0].Refused, tc.reason) || got[0].RefusedFor != tc.why {
+				t.Errorf("audited when Close returned: %+v, want bob's \"deploy web 1\" refused saying %q, counted as %s", got, tc.reason, tc.why)
 			}
 		})
 	}
