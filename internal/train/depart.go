@@ -195,8 +195,9 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		if res.DeployID == "" {
 			// Refused before it started: a lock taken or a window closed
 			// since the train left holds the car back as it would have
-			// then, for the next train.
-			if reason, held := s.held(ctx, tr, c); held {
+			// then, for the next train. The refused deploy is audited
+			// already, saying why: not twice.
+			if reason, held := s.gateClosed(ctx, c); held {
 				postponed[i] = reason
 				back = append(back, c)
 				continue
@@ -496,12 +497,18 @@ func sameCar(a, b Car) bool {
 // held reports whether the gate holds c back now, and why; a car held
 // back is audited as a refused deploy.
 func (s *Scheduler) held(ctx context.Context, tr *trainState, c Car) (string, bool) {
-	if s.gate == nil {
-		return "", false
-	}
-	reason, closed := s.gate.Closed(ctx, c.App, c.Env, c.User)
+	reason, closed := s.gateClosed(ctx, c)
 	if closed {
 		s.auditHeld(ctx, tr, c, reason)
 	}
 	return reason, closed
+}
+
+// gateClosed reports whether the gate holds c back now, and why, without
+// auditing it: for a car whose deploy was refused, and audited, already.
+func (s *Scheduler) gateClosed(ctx context.Context, c Car) (string, bool) {
+	if s.gate == nil {
+		return "", false
+	}
+	return s.gate.Closed(ctx, c.App, c.Env, c.User)
 }

@@ -338,6 +338,20 @@ func TestDepartHoldsBackACarLockedMeanwhile(t *testing.T) {
 	if err != nil || len(cars) != 1 || cars[0].App != "billing" {
 		t.Errorf("aboard for the next train: %+v, %v; want billing", cars, err)
 	}
+	// One decision, one entry: the refused deploy, saying why.
+	entries, err := sys.st.Audit(ctx, audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused []audit.Entry
+	for _, e := range entries {
+		if e.Decision == audit.Refused && strings.Contains(e.Command, "billing 5") {
+			refused = append(refused, e)
+		}
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0].Reason, "DBA is migrating") {
+		t.Errorf("audit: got %+v, want one refused deploy of billing 5 naming the lock", refused)
+	}
 }
 
 // TestDepartureDuringShutdown: the bot starts stopping while a departure
