@@ -290,6 +290,8 @@ func (r *run) nothingToDo(noop error) error {
 		r.log.Warn("record a run that resolves an interrupted one", "interrupted", stuck.ID, "err", err)
 		return noop
 	}
+	// Recorded, it is a run that ended: logged as every other one is.
+	r.logEnd(OutcomeUnchanged, nil)
 	return errs.New(errs.NoChange, "%s; %s %s, interrupted, is resolved: every host was reached and runs %s (recorded as %s %s, unchanged)",
 		errs.Message(noop), stuck.Kind, stuck.ID, build, r.rec.Kind, r.rec.ID)
 }

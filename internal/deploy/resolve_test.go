@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // downHosts is a fleet of host directories (see hostDirs) whose hosts in
@@ -59,7 +61,11 @@ func TestNothingToDoResolvesAnInterruptedRun(t *testing.T) {
 				"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: "+strconv.Itoa(1)+"\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
 			yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
 			m := &downHosts{hostDirs: hostDirs{configured: root}, down: map[string]bool{}}
-			f := newFixtureWith(t, yaml, func(o *deploy.Options) { o.Transports["ssh"] = m })
+			var log syncbuf.Buffer
+			f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+				o.Transports["ssh"] = m
+				o.Log = slog.New(slog.NewTextHandler(&log, nil))
+			})
 			m.app = f.app
 			var two *deploy.Record
 			for _, b := range []string{"1", "2"} {
@@ -88,6 +94,7 @@ func TestNothingToDoResolvesAnInterruptedRun(t *testing.T) {
 				m.mu.Unlock()
 			}
 
+			before := len(log.String())
 			_, err := f.run(tt.kind, "2")
 			said := strings.Contains(errs.Message(err), "deploy "+d3.ID+", interrupted, is resolved")
 			if errs.CodeOf(err) != errs.NoChange || said != tt.resolved {
@@ -116,6 +123,10 @@ func TestNothingToDoResolvesAnInterruptedRun(t *testing.T) {
 				return
 			}
 			got := recs[0]
+			// Recorded, it is a run that ended, and logged as one.
+			if ended := string(tt.kind) + " ended"; strings.Count(log.String()[before:], ended) != 1 || !strings.Contains(log.String()[before:], "deploy="+got.ID) || !strings.Contains(log.String()[before:], "outcome=unchanged") {
+				t.Errorf("log: got %q, want one line %q of %s, outcome unchanged", log.String()[before:], ended, got.ID)
+			}
 			if got.Kind != tt.kind || got.Build != "2" || got.Outcome != deploy.OutcomeUnchanged || got.Finished.IsZero() || len(got.Hosts) != 3 {
 				t.Fatalf("newest record: %+v, want the %s of 2, unchanged, finished", got, tt.kind)
 			}
