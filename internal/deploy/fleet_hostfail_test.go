@@ -55,12 +55,16 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 	}{
 		{"migrate", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}}, deploy.OutcomeFailed, "2"},
 		{"restart", deploy.StepRestart, 1, fleetSpec{restart: hold("host1")}, deploy.OutcomeReverted, "1"},
+		// The step times out before the keepalives declare the host
+		// dead (5s apart: 15s at least): its kill goes unanswered, and
+		// the host is as lost as one whose connection ended.
+		{"migrate timed out", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}, stepTimeout: "3s", keepalive: "5s"}, deploy.OutcomeFailed, "2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			spec := tt.spec
-			spec.stepTimeout, spec.keepalive = "20s", "500ms"
+			spec.stepTimeout, spec.keepalive = orDefault(spec.stepTimeout, "20s"), orDefault(spec.keepalive, "500ms")
 			if tt.phase == deploy.StepMigrate {
 				spec.migrationRun = hold("host0") + "; " + migrationRun
 			}
@@ -89,6 +93,9 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 			t.Logf("%s hung during its %s: %s: %s", name, tt.phase, first.Outcome, first.Error)
 			if first.Outcome != tt.want {
 				t.Fatalf("got outcome %s (%s), want %s", first.Outcome, first.Error, tt.want)
+			}
+			if h := first.Host(name); h == nil || !h.Lost {
+				t.Errorf("%s is not marked lost in deploy %s: the next run will not look for what it left there", name, first.ID)
 			}
 			if tt.phase == deploy.StepMigrate {
 				// The migrate command did not fail: the bot lost the

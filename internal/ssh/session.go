@@ -315,7 +315,8 @@ func (c *conn) isDone() bool {
 // session on the same connection), its session closed, and the error
 // wraps context.DeadlineExceeded ("step timed out") or context.Canceled.
 // A connection that drops or stops answering keepalives returns an error
-// wrapping deploy.ErrUnreachable.
+// wrapping deploy.ErrUnreachable, and so does a script ended by ctx or
+// its timeout that the host was not seen to end (see unkilled).
 //
 // If reading cmd.Stdin fails, the script is killed before its input is
 // closed, so that it never mistakes a broken stream for a complete one,
@@ -411,9 +412,12 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		s.kill(sess, stderr, waited)
+		killed := s.kill(sess, stderr, waited)
 		if s.isDone() {
 			return stdout.Bytes(), s.lost()
+		}
+		if !killed {
+			return stdout.Bytes(), s.unkilled(ctx, cmd.Timeout)
 		}
 		return stdout.Bytes(), s.stopped(ctx, cmd.Timeout)
 	case rerr := <-stdinErr:
@@ -461,8 +465,9 @@ func (c *conn) newSession() (*ssh.Session, error) {
 // kill ends a running script: it waits for the script's process group id,
 // kills the group from another session, waits for the script to report
 // its end, and closes its session. Each wait is bounded by killGrace, so a
-// host that stopped answering holds Run up for a few seconds at most.
-func (c *conn) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan error) {
+// host that stopped answering holds Run up for a few seconds at most. It
+// reports whether the script was seen to end.
+func (c *conn) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan error) bool {
 	defer sess.Close()
 	ended := make(chan struct{})
 	go func() {
@@ -483,18 +488,18 @@ func (c *conn) kill(sess *ssh.Session, stderr *stderrWriter, waited <-chan error
 		}
 		return false
 	}
-	if !wait(stderr.ready) {
-		return
+	if wait(stderr.ready) {
+		if pgid := stderr.PGID(); pgid > 0 {
+			killed := make(chan struct{})
+			go func() {
+				defer close(killed)
+				c.killGroup(pgid)
+			}()
+			wait(killed)
+		}
+		wait(ended)
 	}
-	if pgid := stderr.PGID(); pgid > 0 {
-		killed := make(chan struct{})
-		go func() {
-			defer close(killed)
-			c.killGroup(pgid)
-		}()
-		wait(killed)
-	}
-	wait(ended)
+	return isClosed(ended)
 }
 
 // killGroup kills process group pgid on the host.
@@ -517,6 +522,17 @@ func (c *conn) stopped(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("ssh: %s: step timed out: %w", c.name, context.DeadlineExceeded)
 	}
 	return fmt.Errorf("ssh: %s: step canceled: %w", c.name, ctx.Err())
+}
+
+// unkilled is the error for a run ended by its context whose script the
+// host was not seen to end: the host did not answer the kill in time (it
+// hung, or is cut off without its connection having ended yet), and what
+// the script began may still run there. It wraps deploy.ErrUnreachable,
+// so that the run marks the host lost and the next one stops what is
+// left of the script (see deploy.HostResult.Lost).
+func (c *conn) unkilled(ctx context.Context, timeout time.Duration) error {
+	return fmt.Errorf("%w, then %w: %s did not answer its kill within %s; the step may still be running there",
+		c.stopped(ctx, timeout), deploy.ErrUnreachable, c.addr, killGrace)
 }
 
 // Close ends the session. Its connection is kept warm for the next Open

@@ -343,9 +343,12 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 	case ctx.Err() != nil:
 		// What the step wrote so far, before its end marker resets it.
 		out := sh.out.partial()
-		s.killStep(p)
+		killed := s.killStep(p)
 		if s.isDone() {
 			return out, s.lost()
+		}
+		if !killed {
+			return out, s.unkilled(ctx, cmd.Timeout)
 		}
 		return out, s.stopped(ctx, cmd.Timeout)
 	default:
@@ -370,11 +373,12 @@ func runWord(run string) string {
 // shell's children and all their descendants, and what the step started
 // that has outlived its parent (see killTreeScript). The shell
 // then reports the step's end and is kept; when it does not within
-// killGrace of the kill, it is dropped.
-func (c *conn) killStep(p *pending) {
+// killGrace of the kill, it is dropped. It reports whether the step was
+// seen to end.
+func (c *conn) killStep(p *pending) bool {
 	sh := c.sh
 	if sh == nil {
-		return
+		return false
 	}
 	killed := make(chan struct{})
 	go func() {
@@ -397,10 +401,11 @@ func (c *conn) killStep(p *pending) {
 		_, err := sh.wait(ctx, p)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 	}
 	c.dropShell()
+	return false
 }
 
 // killTreeScript kills the descendants of process %[1]d, stopping each
