@@ -40,10 +40,14 @@ func carrying(t *testing.T, token string) []string {
 // beside it.
 func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 	t.Parallel()
-	// The step holds once, on the host and build named, until it is
-	// killed.
-	hold := func(host string) string {
-		return `if [ "$SWITCHMAN_HOST" = ` + host + ` ] && [ "$SWITCHMAN_BUILD" = 2 ] && [ ! -e /srv/held ]; then touch /srv/held; sleep 86400; fi`
+	// The step holds once, on the host and build named (2 unless
+	// given), until it is killed.
+	hold := func(host string, build ...string) string {
+		b := "2"
+		if len(build) > 0 {
+			b = build[0]
+		}
+		return `if [ "$SWITCHMAN_HOST" = ` + host + ` ] && [ "$SWITCHMAN_BUILD" = ` + b + ` ] && [ ! -e /srv/held ]; then touch /srv/held; sleep 86400; fi`
 	}
 	tests := []struct {
 		name  string
@@ -52,13 +56,18 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 		spec  fleetSpec
 		want  deploy.Outcome // of the deploy the hung host fails
 		again string         // the build the next deploy deploys
+		// rollback: the host hangs in a rollback to 1, after a deploy
+		// of 2 that succeeded.
+		rollback bool
 	}{
-		{"migrate", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}}, deploy.OutcomeFailed, "2"},
-		{"restart", deploy.StepRestart, 1, fleetSpec{restart: hold("host1")}, deploy.OutcomeReverted, "1"},
+		{"migrate", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}}, deploy.OutcomeFailed, "2", false},
+		{"restart", deploy.StepRestart, 1, fleetSpec{restart: hold("host1")}, deploy.OutcomeReverted, "1", false},
+		{"rollback restart", deploy.StepRestart, 1, fleetSpec{restart: hold("host1", "1")}, deploy.OutcomeFailed, "2", true},
+		{"rollback health", deploy.StepHealth, 1, fleetSpec{health: hold("host1", "1") + "; " + healthyCmd}, deploy.OutcomeFailed, "2", true},
 		// The step times out before the keepalives declare the host
 		// dead (5s apart: 15s at least): its kill goes unanswered, and
 		// the host is as lost as one whose connection ended.
-		{"migrate timed out", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}, stepTimeout: "3s", keepalive: "5s"}, deploy.OutcomeFailed, "2"},
+		{"migrate timed out", deploy.StepMigrate, 0, fleetSpec{migrations: true, env: []string{"migrate: auto"}, stepTimeout: "3s", keepalive: "5s"}, deploy.OutcomeFailed, "2", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,8 +82,13 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 			f.build("1")
 			f.build("2")
 			f.seed("1")
+			kind, build := deploy.KindDeploy, "2"
+			if tt.rollback {
+				f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+				kind, build = deploy.KindRollback, ""
+			}
 
-			rec, done, err := f.start(deploy.KindDeploy, "2")
+			rec, done, err := f.start(kind, build)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,6 +110,9 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 			}
 			if h := first.Host(name); h == nil || !h.Lost {
 				t.Errorf("%s is not marked lost in deploy %s: the next run will not look for what it left there", name, first.ID)
+			}
+			if tt.rollback && !strings.Contains(first.Error, "lost "+name+" in the middle of a step: what it ran may still be running there") {
+				t.Errorf("record error %q does not say %s was lost and what it ran may still run there", first.Error, name)
 			}
 			if tt.phase == deploy.StepMigrate {
 				// The migrate command did not fail: the bot lost the
@@ -126,9 +143,9 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 			// namespace each, not a PID one): the first host searched
 			// finds the held step, whichever it is.
 			if !slices.ContainsFunc(f.notes(rec.ID), func(n string) bool {
-				return strings.HasPrefix(n, "stopped on ") && strings.Contains(n, "that lost the host in the middle of a step: deploy "+first.ID)
+				return strings.HasPrefix(n, "stopped on ") && strings.Contains(n, "that lost the host in the middle of a step: "+string(first.Kind)+" "+first.ID)
 			}) {
-				t.Errorf("the next deploy does not say it stopped the step deploy %s left; notes %q", first.ID, f.notes(rec.ID))
+				t.Errorf("the next deploy does not say it stopped the step %s %s left; notes %q", first.Kind, first.ID, f.notes(rec.ID))
 			}
 			if rec.Outcome != deploy.OutcomeSucceeded {
 				t.Errorf("the next deploy: got %s (%s), want succeeded", rec.Outcome, rec.Error)

@@ -164,6 +164,20 @@ func lostHost(rec *Record) bool {
 	return false
 }
 
+// lostHosts names the hosts the run lost in the middle of a script, in
+// record order.
+func (r *run) lostHosts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var names []string
+	for _, h := range r.rec.Hosts {
+		if h.Lost {
+			names = append(names, h.Host)
+		}
+	}
+	return names
+}
+
 // stopLeftovers stops, on each host of the run, what the runs whose
 // process died had begun there and is still running (see leftoverScript),
 // before the run changes anything, and says what it stopped in the

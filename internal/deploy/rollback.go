@@ -630,6 +630,9 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	if len(failed) > 0 {
 		sort.Strings(failed)
 		msg := fmt.Sprintf("rollback to %s failed on %s", to, strings.Join(failed, ", "))
+		if lost := r.lostHosts(); len(lost) > 0 {
+			msg += fmt.Sprintf("; lost %s in the middle of a step: what it ran may still be running there (the next deploy or rollback of %s stops it first)", strings.Join(lost, ", "), r.t.key())
+		}
 		if leftOut != "" {
 			msg += "; " + leftOut
 		}
