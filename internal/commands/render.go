@@ -256,6 +256,25 @@ func MigrationsLine(r *deploy.Record) string {
 	return ""
 }
 
+// LostLines warn of the hosts among lost (see deploy.StillLost) of the
+// run whose ID is id, or of every run when id is "", with the run named:
+// what a step of the run began on each may still run there. Only the next
+// deploy or rollback of the app+env stops it (see deploy.HostResult.Lost).
+func LostLines(lost []deploy.LostHost, id string) []string {
+	var out []string
+	for _, l := range lost {
+		if id != "" && l.Run.ID != id {
+			continue
+		}
+		of := ""
+		if id == "" {
+			of = fmt.Sprintf(" of %s %s (%s)", l.Run.Kind, l.Run.Build, l.Run.ID)
+		}
+		out = append(out, fmt.Sprintf("⚠ %s: lost in the middle of a step%s; what it ran may still run there until the next deploy or rollback of %s/%s stops it", l.Host, of, l.Run.App, l.Run.Env))
+	}
+	return out
+}
+
 func plural(n int) string {
 	if n == 1 {
 		return ""

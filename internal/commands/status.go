@@ -92,6 +92,14 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				}
 				lines = append(lines, fmt.Sprintf("  decide: /%s, or %s", rollback, redeploy))
 			}
+			lost, err := c.stillLost(ctx, last)
+			if err != nil {
+				c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+				return
+			}
+			for _, l := range LostLines(lost, "") {
+				lines = append(lines, "  "+l)
+			}
 			lines = append(lines, hosts[env]...)
 		}
 	}
@@ -147,6 +155,21 @@ func (c *call) lastRuns(ctx context.Context, app, env string) (last, stuck *depl
 		}
 	}
 	return last, stuck, nil
+}
+
+// stillLost returns the hosts the runs of last's app+env lost in the
+// middle of a step whose leftovers no later run has stopped (see
+// deploy.StillLost), within the records the next run reads (as many as
+// statusHistory). A last run that succeeded leaves none.
+func (c *call) stillLost(ctx context.Context, last *deploy.Record) ([]deploy.LostHost, error) {
+	if last == nil || last.Outcome == deploy.OutcomeSucceeded {
+		return nil, nil
+	}
+	recs, err := c.s.store.Records(ctx, deploy.Filter{App: last.App, Env: last.Env, Limit: statusHistory})
+	if err != nil {
+		return nil, err
+	}
+	return deploy.StillLost(recs), nil
 }
 
 // Limits of what status shows of one env's hosts, so that a large fleet
@@ -306,8 +329,21 @@ func (c *call) history(ctx context.Context, cmd Command) {
 		m.Lines = []string{"no deploys yet"}
 	}
 	now := c.s.now()
+	// The runs of each app+env, newest first: every run after one of them
+	// is in recs, which are the newest.
+	byEnv := map[string][]*deploy.Record{}
+	for _, r := range recs {
+		byEnv[r.App+"/"+r.Env] = append(byEnv[r.App+"/"+r.Env], r)
+	}
+	lost := map[string][]deploy.LostHost{}
+	for key, runs := range byEnv {
+		lost[key] = deploy.StillLost(runs)
+	}
 	for _, r := range recs {
 		m.Lines = append(m.Lines, r.ID+"  "+r.App+"/"+r.Env+"  "+recordLine(r, now))
+		for _, l := range LostLines(lost[r.App+"/"+r.Env], r.ID) {
+			m.Lines = append(m.Lines, "  "+l)
+		}
 	}
 	m.Lines = fitLines(m.Lines, func(n int) string {
 		return fmt.Sprintf("… %d older deploys not shown, to fit in one message: name the app and env, or ask for fewer", n)

@@ -5,6 +5,8 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/jsonkeep"
@@ -354,6 +356,44 @@ func Unresolved(recs []*Record) (rec *Record, complete bool) {
 		}
 	}
 	return nil, false
+}
+
+// LostHost is a host a run lost in the middle of a script (see
+// HostResult.Lost).
+type LostHost struct {
+	Run  *Record
+	Host string
+}
+
+// StillLost returns, among recs (the records of one app+env, newest
+// first), the hosts runs that ended lost in the middle of a script and
+// whose leftovers no later run has stopped yet, newest run first: those
+// the next run searches (see deadRuns), less the hosts where a later run
+// stopped what the run had left (HostResult.Stopped names it). A run
+// that succeeded ends the search: every run before it was searched.
+func StillLost(recs []*Record) []LostHost {
+	var out []LostHost
+	for i, rec := range recs {
+		if rec.Outcome == OutcomeSucceeded {
+			break
+		}
+		if !rec.Outcome.Done() || rec.Outcome == OutcomeInterrupted {
+			continue
+		}
+		for _, h := range rec.Hosts {
+			if !h.Lost {
+				continue
+			}
+			stopped := slices.ContainsFunc(recs[:i], func(later *Record) bool {
+				lh := later.Host(h.Host)
+				return lh != nil && strings.Contains(lh.Stopped, string(rec.Kind)+" "+rec.ID+":")
+			})
+			if !stopped {
+				out = append(out, LostHost{Run: rec, Host: h.Host})
+			}
+		}
+	}
+	return out
 }
 
 // Live returns, among recs, the records of one app+env newest first, the
