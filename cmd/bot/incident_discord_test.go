@@ -20,7 +20,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
-	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
@@ -328,26 +327,7 @@ func (in *dcIncident) mustBePrivate(what string, want bool) {
 // alert sends body to the Sentry webhook as an event alert, signed.
 func (in *dcIncident) alert(body []byte) {
 	in.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, in.bot.base+"/sentry/webhook", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(sentry.ResourceHeader, sentry.ResourceEventAlert)
-	req.Header.Set(sentry.SignatureHeader, hmacHex(incidentSecret, body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		in.t.Fatalf("POST /sentry/webhook: got %s, want 204", resp.Status)
-	}
-}
-
-func (in *dcIncident) current(i int) string {
-	b, err := os.ReadFile(filepath.Join(in.fleet.Hosts[i].Root, "web", "current", "BUILD"))
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return string(b)
+	sendEventAlert(in.t, in.bot.base, body)
 }
 
 // TestIncidentOverSSHAndDiscord is TestIncidentOverSSHAndSlack with
@@ -358,11 +338,7 @@ func TestIncidentOverSSHAndDiscord(t *testing.T) {
 	in := newDiscordIncident(t)
 	all := func(want string) {
 		t.Helper()
-		for i := range in.fleet.Hosts {
-			if got := in.current(i); got != want {
-				t.Errorf("%s runs %q, want %q", in.fleet.Hosts[i].Name, got, want)
-			}
-		}
+		fleetRuns(t, in.fleet, want)
 	}
 	s := in.slash(dcBob, "deploy", "app", "web", "build", "1")
 	in.wait(s, "web/prod now runs 1 (")

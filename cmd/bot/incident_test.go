@@ -83,19 +83,26 @@ func (in *incident) post(path, body string) {
 func (in *incident) alert(body []byte) int {
 	in.t.Helper()
 	seen := len(in.slack.snapshot())
-	req, _ := http.NewRequest(http.MethodPost, in.bot.base+"/sentry/webhook", bytes.NewReader(body))
+	sendEventAlert(in.t, in.bot.base, body)
+	return seen
+}
+
+// sendEventAlert posts body to the Sentry webhook of the bot at base as
+// an event alert, signed as Sentry signs it.
+func sendEventAlert(t *testing.T, base string, body []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/sentry/webhook", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(sentry.ResourceHeader, sentry.ResourceEventAlert)
 	req.Header.Set(sentry.SignatureHeader, hmacHex(incidentSecret, body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		in.t.Fatal(err)
+		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
-		in.t.Fatalf("POST /sentry/webhook: got %s, want 204", resp.Status)
+		t.Fatalf("POST /sentry/webhook: got %s, want 204", resp.Status)
 	}
-	return seen
 }
 
 // slash types /command text as user in C1 and returns how many Slack
@@ -160,12 +167,18 @@ func (in *incident) wait(seen int, want string) slackCall {
 	}
 }
 
-func (in *incident) current(i int) string {
-	b, err := os.ReadFile(filepath.Join(in.fleet.Hosts[i].Root, "web", "current", "BUILD"))
-	if err != nil {
-		return "error: " + err.Error()
+// fleetRuns checks that every host of fleet runs build want of web.
+func fleetRuns(t *testing.T, fleet *sshd.Fleet, want string) {
+	t.Helper()
+	for _, h := range fleet.Hosts {
+		got, err := os.ReadFile(filepath.Join(h.Root, "web", "current", "BUILD"))
+		if err != nil {
+			got = []byte("error: " + err.Error())
+		}
+		if string(got) != want {
+			t.Errorf("%s runs %q, want %q", h.Name, got, want)
+		}
 	}
-	return string(b)
 }
 
 // TestIncidentOverSSHAndSlack is an on-call incident end to end: build 2
@@ -179,11 +192,7 @@ func TestIncidentOverSSHAndSlack(t *testing.T) {
 	in := newIncident(t)
 	all := func(want string) {
 		t.Helper()
-		for i := range in.fleet.Hosts {
-			if got := in.current(i); got != want {
-				t.Errorf("%s runs %q, want %q", in.fleet.Hosts[i].Name, got, want)
-			}
-		}
+		fleetRuns(t, in.fleet, want)
 	}
 	s := in.slash("UBOB", "/deploy", "web 1")
 	in.wait(s, "web/prod now runs 1 (")
