@@ -40,14 +40,7 @@ func TestStatusAndHistoryShowALostHost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newServiceFixture(t)
-			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
-			var last *deploy.Record
-			for _, b := range []string{"1", "2", "3"} {
-				if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
-					t.Fatalf("deploy %s: %+v", b, last)
-				}
-			}
+			f, last := deployedThree(t)
 			// Deploy 3 lost the host during its restart, and was
 			// reverted.
 			d := *last

@@ -50,14 +50,7 @@ func TestRollbackOfADeploy(t *testing.T) {
 // half-way, the short form of its message's button, undoes that run: back
 // to the release it left, not to whatever the previous link names.
 func TestRollbackOfAnInterruptedRun(t *testing.T) {
-	f := newServiceFixture(t)
-	artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
-	var last *deploy.Record
-	for _, b := range []string{"1", "2", "3"} {
-		if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
-			t.Fatalf("deploy %s: %+v", b, last)
-		}
-	}
+	f, last := deployedThree(t)
 	// As if deploy 3 had come from 1 and its process had died after the
 	// switch: the previous link names 2, which the button must not pick.
 	// A copy: the engine's sink may still read the record it sent.
@@ -201,14 +194,7 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newServiceFixture(t)
-			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
-			var last *deploy.Record
-			for _, b := range []string{"1", "2", "3"} {
-				if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
-					t.Fatalf("deploy %s: %+v", b, last)
-				}
-			}
+			f, last := deployedThree(t)
 			// Deploy 3's process died after its switch, before the restart.
 			d := *last
 			d.Outcome, d.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
@@ -379,4 +365,19 @@ func TestPlainRollbackAdviceNeverGoesForward(t *testing.T) {
 	if l := link(t, filepath.Join(dir, "srv/web/current")); l != "releases/1" {
 		t.Errorf("current: got %q, want releases/1", l)
 	}
+}
+
+// deployedThree returns a service fixture whose web/prod was deployed
+// builds 1, 2 and 3 in turn, and the record of the deploy of 3.
+func deployedThree(t *testing.T) (*serviceFixture, *deploy.Record) {
+	t.Helper()
+	f := newServiceFixture(t)
+	artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
+	var last *deploy.Record
+	for _, b := range []string{"1", "2", "3"} {
+		if _, _, last = f.do("bob", "deploy web "+b); last == nil || last.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy %s: %+v", b, last)
+		}
+	}
+	return f, last
 }
