@@ -296,23 +296,13 @@ func (in *dcIncident) click(user string, m dcMessage, label string) (customID st
 
 func (in *dcIncident) wait(seen int, want string) dcMessage {
 	in.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		msgs := in.discord.snapshot()
-		for _, m := range msgs[seen:] {
-			if strings.Contains(m.Text, want) {
-				return m
-			}
+	return waitFor(in.t, in.discord.snapshot, func(m dcMessage) string { return m.Text }, seen, want, func(msgs []dcMessage) string {
+		var b strings.Builder
+		for _, m := range msgs {
+			fmt.Fprintf(&b, "%s %s: %q %v\n", m.Call, m.Channel, m.Text, m.Buttons)
 		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			for _, m := range msgs[seen:] {
-				fmt.Fprintf(&b, "%s %s: %q %v\n", m.Call, m.Channel, m.Text, m.Buttons)
-			}
-			in.t.Fatalf("nothing saying %q within a minute; messages:\n%s\nlog:\n%s", want, b.String(), in.bot.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return b.String() + "\nlog:\n" + in.bot.stderr.String()
+	})
 }
 
 // mustBePrivate checks whether the last interaction's deferred answer

@@ -152,16 +152,25 @@ func (in *incident) click(user string, c slackCall, label string) (value string,
 // wait waits for a call after the first seen whose text holds want.
 func (in *incident) wait(seen int, want string) slackCall {
 	in.t.Helper()
+	return waitFor(in.t, in.slack.snapshot, func(c slackCall) string { return c.Text }, seen, want,
+		func(calls []slackCall) string { return describeCalls(calls) + "\nlog:\n" + in.bot.stderr.String() })
+}
+
+// waitFor waits up to a minute for an item of snapshot, after the first
+// seen, whose text holds want, and returns it; failing, it tells the items
+// after seen as describe puts them.
+func waitFor[T any](t *testing.T, snapshot func() []T, text func(T) string, seen int, want string, describe func([]T) string) T {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		calls := in.slack.snapshot()
-		for _, c := range calls[seen:] {
-			if strings.Contains(c.Text, want) {
-				return c
+		items := snapshot()
+		for _, it := range items[seen:] {
+			if strings.Contains(text(it), want) {
+				return it
 			}
 		}
 		if time.Now().After(deadline) {
-			in.t.Fatalf("nothing saying %q within a minute; calls:\n%s\nlog:\n%s", want, describeCalls(calls[seen:]), in.bot.stderr.String())
+			t.Fatalf("nothing saying %q within a minute; seen:\n%s", want, describe(items[seen:]))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
