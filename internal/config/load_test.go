@@ -387,12 +387,13 @@ func concat(y string, fs ...func(string) []want) []want {
 }
 
 func TestExpansion(t *testing.T) {
-	// bot.console_user is a free string, convenient to test with (a slack
-	// or discord ID must be one of the platform's).
-	const tmpl = "bot:\n  console_user: %s\nusers:\n  ana:\n    slack: U1\n" + minimalYAML
+	// An env's hook is a free string, convenient to test with (a slack or
+	// discord ID must be one of the platform's, a user name follows the
+	// user name rule).
+	const tmpl = "users:\n  ana:\n    slack: U1\n" + minimalYAML + "        hooks:\n          before_restart: %s\n"
 	tests := []struct {
 		name  string
-		value string // written as bot.console_user
+		value string // written as the env's hooks.before_restart
 		env   map[string]string
 		want  string
 	}{
@@ -419,7 +420,7 @@ func TestExpansion(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			y := strings.Replace(tmpl, "%s", tt.value, 1)
 			c := mustParse(t, "test.yaml", y, tt.env)
-			if got := c.Bot.ConsoleUser; got != tt.want {
+			if got := c.Apps["web"].Envs["prod"].Hooks.BeforeRestart; got != tt.want {
 				t.Errorf("value: got %q, want %q", got, tt.want)
 			}
 			if _, ok := c.Users["ana"]; !ok || len(c.Admins) != 0 {

@@ -70,8 +70,16 @@ func (c *Config) validate(loc locator, ps *problems) {
 			ps.add(loc.line("users", name), "users: %q is the bot's own name: %s", name, botUserWhy)
 		}
 	}
-	if IsBotUser(c.Bot.ConsoleUser) {
-		ps.add(loc.line("bot", "console_user"), "bot.console_user: %q is the bot's own name: %s", c.Bot.ConsoleUser, botUserWhy)
+	// The console acts as this name, and grants name it as any other
+	// user: one the rule refuses elsewhere (@ana, "ana smith", here)
+	// could never be granted a role, and the console could do nothing.
+	switch cu := c.Bot.ConsoleUser; {
+	case cu != "" && strings.TrimSpace(cu) == "":
+		ps.add(loc.line("bot", "console_user"), "bot.console_user: blank: name the user the console acts as, or leave the key out for the OS user")
+	case userNameProblem(cu) != "":
+		ps.add(loc.line("bot", "console_user"), "bot.console_user: %s", userNameProblem(cu))
+	case IsBotUser(cu):
+		ps.add(loc.line("bot", "console_user"), "bot.console_user: %q is the bot's own name: %s", cu, botUserWhy)
 	}
 	validateNames(loc, ps, "admins", c.Admins)
 	validateNames(loc, ps, "deployers", c.Deployers)

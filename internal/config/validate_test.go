@@ -167,6 +167,33 @@ func TestValidationRules(t *testing.T) {
 			want:  one("console_user", `bot.console_user: "switchman" is the bot's own name`),
 		},
 		{
+			// The console acts as bot.console_user and grants name it as
+			// any other user: it is held to the same rule.
+			name:  "a console user written as a mention",
+			edits: []string{"bot:\n", "bot:\n  console_user: '@ana'\n"},
+			want:  one("console_user", `bot.console_user: "@ana" starts with @, which no user's name does (the @ only marks a name in chat, as in grant @ana); write "ana"`),
+		},
+		{
+			name:  "a console user with a space",
+			edits: []string{"bot:\n", "bot:\n  console_user: ana smith\n"},
+			want:  one("console_user", `bot.console_user: "ana smith" holds a space, so grant and revoke could never name it`),
+		},
+		{
+			name:  "a console user named as a channel broadcast",
+			edits: []string{"bot:\n", "bot:\n  console_user: here\n"},
+			want:  one("console_user", `bot.console_user: "here" is what chat platforms notify a whole channel by (@here)`),
+		},
+		{
+			name:  "a console user with a slash",
+			edits: []string{"bot:\n", "bot:\n  console_user: ops/ana\n"},
+			want:  one("console_user", `bot.console_user: "ops/ana" is not a user name that grant and revoke could name`),
+		},
+		{
+			name:  "a blank console user",
+			edits: []string{"bot:\n", "bot:\n  console_user: ' '\n"},
+			want:  one("console_user", `bot.console_user: blank: name the user the console acts as`),
+		},
+		{
 			// grant and revoke take @NAME with the chat parser's rule: a
 			// name outside it can never be named there, and the console
 			// user is one word.
