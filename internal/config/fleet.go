@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -261,7 +263,7 @@ func (c *Config) validatePoolServers(loc locator, ps *problems) {
 					continue
 				}
 				name := serverName(h.Server, host)
-				key := strings.ToLower(h.Via) + "|" + h.Socket + "|" + h.Backend + "/" + name
+				key := h.viaKey(e) + "|" + canonicalSocket(h.Socket) + "|" + h.Backend + "/" + name
 				other, dup := seen[key]
 				switch {
 				case !dup:
@@ -282,6 +284,47 @@ func (c *Config) validatePoolServers(loc locator, ps *problems) {
 			}
 		}
 	}
+}
+
+// viaKey is the host the socket is reached through, in one spelling per
+// host and port as an ssh host's (see sshHostPort); "" for the bot's own
+// machine.
+func (h *HAProxy) viaKey(e *Env) string {
+	if h.Via == "" {
+		return ""
+	}
+	port := 22
+	if e.SSH != nil && e.SSH.Port != 0 {
+		port = e.SSH.Port
+	}
+	return sshHostPort(h.Via, port)
+}
+
+// canonicalSocket is one spelling of a runtime socket, so that two ways of
+// writing one (unix:/run//haproxy.sock, tcp:localhost:9999 beside
+// tcp:127.0.0.1:09999) name one HAProxy: the path cleaned, the port as a
+// number and localhost, 127.0.0.1 and ::1 as one loopback, which a
+// balancer listening on localhost may be reached by any of. A socket
+// SplitSocket refuses is returned as written: it is reported there.
+func canonicalSocket(socket string) string {
+	network, addr, err := SplitSocket(socket)
+	if err != nil {
+		return socket
+	}
+	if network == "unix" {
+		return "unix:" + path.Clean(addr)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String()
+	}
+	switch host {
+	case "localhost", "127.0.0.1", "::1":
+		host = "localhost"
+	}
+	return "tcp:" + net.JoinHostPort(host, strconv.Itoa(n))
 }
 
 // haproxyName is what the HAProxy pool sends as a backend or server name

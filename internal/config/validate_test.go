@@ -1713,6 +1713,50 @@ func TestSharedPoolServer(t *testing.T) {
 				app("worker", "/srv/worker", ssh("", hosts)+pool(sock+", via: lb2, backend: app")),
 		},
 	}
+	// One HAProxy written two ways is still one: each pair below names
+	// one socket, and must be refused as the same server.
+	spellings := []struct{ name, first, second, want string }{
+		{"unix path with a double slash", "unix:/run/haproxy.sock", "unix:/run//haproxy.sock", "unix:/run//haproxy.sock"},
+		{"unix path with a dot", "unix:/run/haproxy/admin.sock", "unix:/run/./haproxy/../haproxy/admin.sock", "unix:/run/./haproxy/../haproxy/admin.sock"},
+		{"localhost and 127.0.0.1", "tcp:127.0.0.1:9999", "tcp:localhost:9999", "tcp:localhost:9999"},
+		{"localhost and ::1", "tcp:[::1]:9999", "tcp:LocalHost:9999", "tcp:LocalHost:9999"},
+		{"127.0.0.1 and ::1", "tcp:127.0.0.1:9999", "tcp:[::1]:9999", "tcp:[::1]:9999"},
+		{"IPv4-mapped loopback", "tcp:127.0.0.1:9999", "tcp:[::ffff:127.0.0.1]:9999", "tcp:[::ffff:127.0.0.1]:9999"},
+		{"a port with a leading zero", "tcp:10.0.0.5:9999", "tcp:10.0.0.5:09999", "tcp:10.0.0.5:09999"},
+		{"IPv6 written two ways", "tcp:[fd00::5]:9999", "tcp:[FD00:0::5]:9999", "tcp:[FD00:0::5]:9999"},
+		{"a host name in two cases", "tcp:lb.example:9999", "tcp:LB.example.:9999", "tcp:LB.example.:9999"},
+	}
+	for _, sp := range spellings {
+		tests = append(tests, deployDirCase{
+			name: "one socket written two ways: " + sp.name,
+			apps: app("web", "/srv/web", ssh("", hosts)+pool("socket: '"+sp.first+"', backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool("backend: app, socket: '"+sp.second+"'")),
+			want: one("backend: app, socket", `apps.worker.environments.prod.pool.haproxy.server: for host web1 it names the server app/web1 of the HAProxy at `+sp.want+`, as apps.web.environments.prod does for its host web1`+why),
+		})
+	}
+	tests = append(tests,
+		deployDirCase{
+			name: "one via host written two ways",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool(sock+", via: '10.0.0.9', backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool("backend: app, via: '10.0.0.9:22', "+sock)),
+			want: one("backend: app, via", `apps.worker.environments.prod.pool.haproxy.server: for host web1 it names the server app/web1 of the HAProxy at unix:/run/haproxy.sock on 10.0.0.9:22, as apps.web.environments.prod does for its host web1`+why),
+		},
+		deployDirCase{
+			name: "two loopback addresses are two balancers",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool("socket: 'tcp:127.0.0.1:9999', backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool("backend: app, socket: 'tcp:127.0.0.2:9999'")),
+		},
+		deployDirCase{
+			name: "two ports are two balancers",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool("socket: 'tcp:localhost:9999', backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool("backend: app, socket: 'tcp:localhost:9998'")),
+		},
+		deployDirCase{
+			name: "two socket files are two balancers",
+			apps: app("web", "/srv/web", ssh("", hosts)+pool("socket: 'unix:/run/haproxy.sock', backend: app")) +
+				app("worker", "/srv/worker", ssh("", hosts)+pool("backend: app, socket: 'unix:/run/haproxy/haproxy.sock'")),
+		},
+	)
 	checkDeployDirs(t, tests)
 }
 
