@@ -290,6 +290,12 @@ func (a *App) validate(loc locator, ps *problems) {
 	}
 	for _, name := range envs {
 		a.Envs[name].validate(loc, ps, a.Name)
+		// A backup runs only before migrations the bot runs: without
+		// them it would never run, and a deploy whose restart migrates
+		// the schema by itself would go ahead with no backup taken.
+		if e := a.Envs[name]; e != nil && e.Backup != "" && a.Migrations.List == "" && a.Migrations.Run == "" {
+			ps.add(at("environments", name, "backup"), "%s.environments.%s.backup: it runs only before the migrations the bot runs, and %s has no migrations: it would never run; set migrations.list and migrations.run, or leave backup out", p, name, p)
+		}
 	}
 }
 

@@ -695,6 +695,17 @@ func TestValidationRules(t *testing.T) {
 			want:  one("migrations:", "apps.web.migrations: run is set but list is not; list prints the pending migrations, and run runs only when it names some"),
 		},
 		{
+			// A backup runs before the migrations the bot runs, and only
+			// then: on an app without them it would never run.
+			name:  "backup without migrations",
+			edits: []string{"    migrations:\n      list: ./migrate pending\n      run: ./migrate up\n", "", "        step_timeout: 5m\n", "        step_timeout: 5m\n        backup: pg_dump -Fc web > shared/web.dump\n"},
+			want:  one("backup:", "apps.web.environments.prod.backup: it runs only before the migrations the bot runs, and apps.web has no migrations: it would never run; set migrations.list and migrations.run, or leave backup out"),
+		},
+		{
+			name:  "backup with migrations",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        backup: pg_dump -Fc web > shared/web.dump\n"},
+		},
+		{
 			name:  "health url and command",
 			edits: []string{"      timeout: 30s", "      command: ./check\n      timeout: 30s"},
 			want:  one("health:", "apps.web.health: set url or command, not both"),
