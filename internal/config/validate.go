@@ -266,6 +266,12 @@ func (a *App) validate(loc locator, ps *problems) {
 	if h.Expect != "" && h.URL == "" {
 		ps.add(at("health", "expect"), "%s.health.expect: only used with health.url", p)
 	}
+	if _, n := loc.find("apps", a.Name, "health"); n != nil && !isNull(n) && h.URL == "" && h.Command == "" && h.Expect == "" {
+		// A health section left with its timeout or interval alone (its
+		// url commented out) reads as a check, and every host would be
+		// counted healthy right after its restart without one.
+		ps.add(at("health"), "%s.health: sets no url or command, so no host would be checked after its restart (its timeout and interval are unused); set url or command, or leave health out for no check", p)
+	}
 	if h.Timeout <= 0 {
 		ps.add(at("health", "timeout"), "%s.health.timeout: must be more than 0, got %s", p, h.Timeout)
 	}

@@ -706,13 +706,20 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        backup: pg_dump -Fc web > shared/web.dump\n"},
 		},
 		{
+			// The url commented out, the timeout left: no check would
+			// run, and every host would count as healthy.
+			name:  "health with a timeout alone",
+			edits: []string{"      url: http://{host}:8000/health\n", "      # url: http://{host}:8000/health\n"},
+			want:  one("health:", "apps.web.health: sets no url or command, so no host would be checked after its restart (its timeout and interval are unused); set url or command, or leave health out for no check"),
+		},
+		{
+			name:  "no health section",
+			edits: []string{"    health:\n      url: http://{host}:8000/health\n      timeout: 30s\n      interval: 500ms\n", ""},
+		},
+		{
 			name:  "health url and command",
 			edits: []string{"      timeout: 30s", "      command: ./check\n      timeout: 30s"},
 			want:  one("health:", "apps.web.health: set url or command, not both"),
-		},
-		{
-			name:  "no health check",
-			edits: []string{"      url: http://{host}:8000/health\n", ""},
 		},
 		{
 			name:  "health url not http",
