@@ -302,6 +302,12 @@ func (a *App) validate(loc locator, ps *problems) {
 		if e := a.Envs[name]; e != nil && e.Backup != "" && a.Migrations.List == "" && a.Migrations.Run == "" {
 			ps.add(at("environments", name, "backup"), "%s.environments.%s.backup: it runs only before the migrations the bot runs, and %s has no migrations: it would never run; set migrations.list and migrations.run, or leave backup out", p, name, p)
 		}
+		// So does migrate: ask or never: it would never ask, nor refuse
+		// a deploy, whatever schema change the release brings.
+		if e := a.Envs[name]; e != nil && (e.Migrate == "ask" || e.Migrate == "never") && a.Migrations.List == "" && a.Migrations.Run == "" {
+			what := map[string]string{"ask": "ask for a confirmation", "never": "refuse a deploy"}[e.Migrate]
+			ps.add(at("environments", name, "migrate"), "%s.environments.%s.migrate: %s applies to the migrations the bot runs, and %s has no migrations: it would never %s; set migrations.list and migrations.run, or leave migrate out", p, name, e.Migrate, p, what)
+		}
 	}
 }
 

@@ -702,6 +702,20 @@ func TestValidationRules(t *testing.T) {
 			want:  one("backup:", "apps.web.environments.prod.backup: it runs only before the migrations the bot runs, and apps.web has no migrations: it would never run; set migrations.list and migrations.run, or leave backup out"),
 		},
 		{
+			name:  "migrate ask without migrations",
+			edits: []string{"    migrations:\n      list: ./migrate pending\n      run: ./migrate up\n", "", "        step_timeout: 5m\n", "        step_timeout: 5m\n        migrate: ask\n"},
+			want:  one("migrate: ask", "apps.web.environments.prod.migrate: ask applies to the migrations the bot runs, and apps.web has no migrations: it would never ask for a confirmation; set migrations.list and migrations.run, or leave migrate out"),
+		},
+		{
+			name:  "migrate never without migrations",
+			edits: []string{"    migrations:\n      list: ./migrate pending\n      run: ./migrate up\n", "", "        step_timeout: 5m\n", "        step_timeout: 5m\n        migrate: never\n"},
+			want:  one("migrate: never", "apps.web.environments.prod.migrate: never applies to the migrations the bot runs, and apps.web has no migrations: it would never refuse a deploy"),
+		},
+		{
+			name:  "migrate auto without migrations",
+			edits: []string{"    migrations:\n      list: ./migrate pending\n      run: ./migrate up\n", "", "        step_timeout: 5m\n", "        step_timeout: 5m\n        migrate: auto\n"},
+		},
+		{
 			name:  "backup with migrations",
 			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        backup: pg_dump -Fc web > shared/web.dump\n"},
 		},
