@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error for the person who caused it.
@@ -28,11 +29,26 @@ type Error struct {
 	Err  error
 }
 
+// Error returns the message and the cause, for logs. What the message
+// already quotes of its cause ("... failed: %v", or the cause's own message)
+// is not said again: a failed deploy's log line would otherwise repeat a
+// host's error once for every layer that reported it.
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
+	cause := e.Err
+	for cause != nil {
+		if strings.Contains(e.Msg, cause.Error()) {
+			return e.Msg
+		}
+		in, ok := cause.(*Error)
+		if !ok || !strings.Contains(e.Msg, in.Msg) {
+			break
+		}
+		cause = in.Err
 	}
-	return e.Msg
+	if cause == nil {
+		return e.Msg
+	}
+	return e.Msg + ": " + cause.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }
