@@ -212,6 +212,8 @@ func TestConsoleDeployRollbackRedeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One per command: a pending entry is shown as its outcome.
+	entries = audit.Fold(entries)
 	var commands, events int
 	for _, e := range entries {
 		if e.Decision == audit.Event {
@@ -490,6 +492,48 @@ func TestCrashMidDeploy(t *testing.T) {
 	out, err = runBot(t, "rollback demo\n", "-config", f.cfg, "console")
 	if err != nil || f.current(t) != "releases/1" || f.health(t) != "ok build=1" {
 		t.Errorf("rollback after the crash: err %v, current %q, health %q\n%s", err, f.current(t), f.health(t), out)
+	}
+}
+
+// TestAuditExportOutcomeUnknown: the export has one line per command. A
+// lock's pending entry and its outcome are one line, the outcome; the
+// pending entry a bot that died mid-command left is a line of unknown
+// outcome, not dropped and not exported as pending.
+func TestAuditExportOutcomeUnknown(t *testing.T) {
+	f := newDemo(t)
+	runBot(t, "lock deploys demo db work\n", "-config", f.cfg, "console")
+	st, err := embedded.Open(filepath.Join(f.dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := &audit.Entry{User: "alice", Platform: "console", Channel: "console", Command: "deploy demo 2", Action: "deploy", App: "demo"}
+	err = audit.Begin(t.Context(), st, crashed)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runBot(t, "", "audit", "-config", f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e audit.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		got = append(got, fmt.Sprintf("%s %s: %s", e.Command, e.Decision, e.Reason))
+	}
+	want := []string{"lock deploys demo \"db work\" allowed: ", "deploy demo 2 unknown: " + audit.UnknownReason}
+	if len(got) != len(want) {
+		t.Fatalf("export: got %q, want %q", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("export line %d: got %q, want %q", i, got[i], want[i])
+		}
 	}
 }
 

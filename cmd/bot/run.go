@@ -597,7 +597,8 @@ func policyFrom(cfg *config.Config) (*acl.Policy, error) {
 	return acl.New(cfg.AccessRules())
 }
 
-// exportAudit writes the audit log, oldest first, as JSON lines.
+// exportAudit writes the audit log, oldest first, as JSON lines, one per
+// command (see audit.Fold).
 func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app string, std stdio) error {
 	q := audit.Query{App: app}
 	if since != "" {
@@ -634,6 +635,9 @@ func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app
 	if err != nil {
 		return fmt.Errorf("read audit log: %w", err)
 	}
+	// One line per command, as audit shows it: a pending entry closed by
+	// its outcome is left out, one never closed reads as unknown.
+	entries = audit.Fold(entries)
 	enc := json.NewEncoder(std.Out)
 	for i := len(entries) - 1; i >= 0; i-- {
 		if err := enc.Encode(entries[i]); err != nil {

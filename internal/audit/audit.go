@@ -20,7 +20,19 @@ const (
 	// Event marks a state change that is not a user's command (a deploy
 	// finished, a lock expired, recovery marked a deploy interrupted).
 	Event Decision = "event"
+	// Pending marks the entry a command that changes state writes before
+	// it acts: who asked what. The entry of its outcome, written once it
+	// has run, names it in Intent. A command whose pending entry cannot be
+	// written is not run, so nothing changes unaudited.
+	Pending Decision = "pending"
+	// Unknown is how Fold shows a pending entry whose outcome was never
+	// written: the bot stopped, or the store failed, between the two.
+	Unknown Decision = "unknown"
 )
+
+// UnknownReason is the reason Fold gives an entry whose outcome is
+// unknown.
+const UnknownReason = "outcome unknown: the command was let through, and no outcome was recorded (the bot stopped or the audit log failed while it ran, or it is still running)"
 
 // Entry is one line of the audit log. Entries are append-only.
 type Entry struct {
@@ -39,6 +51,10 @@ type Entry struct {
 	Reason   string   `json:"reason,omitempty"`
 	// DeployID links to a deploy record when the command started one.
 	DeployID string `json:"deploy_id,omitempty"`
+	// Intent is the Seq of the Pending entry this entry is the outcome
+	// of; zero for an entry written alone (and every entry of a log
+	// written before pending entries were).
+	Intent uint64 `json:"intent,omitempty"`
 }
 
 // Query selects audit entries, newest first.
@@ -98,6 +114,50 @@ func Append(ctx context.Context, w Appender, e *Entry) error {
 		}
 	}
 	return err
+}
+
+// Begin writes the Pending entry of e, the command it records about to
+// act, tried as Append tries, and sets e.Intent to its Seq, so that e,
+// appended once the command has run, is its outcome. On error nothing is
+// to be done: the command must not run.
+func Begin(ctx context.Context, w Appender, e *Entry) error {
+	p := *e
+	p.Seq, p.Decision, p.Reason, p.DeployID, p.Intent = 0, Pending, "", "", 0
+	if err := Append(ctx, w, &p); err != nil {
+		return err
+	}
+	e.Intent = p.Seq
+	if e.Time.IsZero() {
+		// The outcome sorts with its pending entry, right after it.
+		e.Time = p.Time
+	}
+	return nil
+}
+
+// Fold returns entries as they are shown, one per command: a Pending
+// entry whose outcome is among entries is left out, the outcome standing
+// for the command, and one whose outcome is not is shown as Unknown with
+// UnknownReason, never as a success. Entries keep their order. An outcome
+// is never older than its pending entry, so a query of the newest entries
+// that holds a pending entry holds its outcome too, when there is one.
+func Fold(entries []Entry) []Entry {
+	closed := map[uint64]bool{}
+	for _, e := range entries {
+		if e.Intent != 0 {
+			closed[e.Intent] = true
+		}
+	}
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if e.Decision == Pending {
+			if closed[e.Seq] {
+				continue
+			}
+			e.Decision, e.Reason = Unknown, UnknownReason
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 type appendKey struct{}

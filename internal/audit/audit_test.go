@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -221,5 +222,41 @@ func TestAppendToAFullStore(t *testing.T) {
 	}
 	if c.tries != 1 {
 		t.Errorf("tries: got %d, want 1", c.tries)
+	}
+}
+
+// TestFold: entries are shown one per command. A pending entry closed by
+// its outcome is left out; one never closed shows as unknown; entries of
+// a log written before pending entries existed, and events, are shown as
+// they are.
+func TestFold(t *testing.T) {
+	pending := func(seq uint64, cmd string) audit.Entry {
+		return audit.Entry{Seq: seq, User: "ana", Command: cmd, Decision: audit.Pending}
+	}
+	done := func(seq, intent uint64, cmd string, d audit.Decision) audit.Entry {
+		return audit.Entry{Seq: seq, User: "ana", Command: cmd, Decision: d, Intent: intent}
+	}
+	unknown := audit.Entry{Seq: 1, User: "ana", Command: "lock deploys web", Decision: audit.Unknown, Reason: audit.UnknownReason}
+	for _, tt := range []struct {
+		name string
+		in   []audit.Entry
+		want []audit.Entry
+	}{
+		{"closed", []audit.Entry{done(2, 1, "deploy web 1", audit.Allowed), pending(1, "deploy web 1")},
+			[]audit.Entry{done(2, 1, "deploy web 1", audit.Allowed)}},
+		{"refused", []audit.Entry{done(2, 1, "deploy web 1", audit.Refused), pending(1, "deploy web 1")},
+			[]audit.Entry{done(2, 1, "deploy web 1", audit.Refused)}},
+		{"never closed", []audit.Entry{pending(1, "lock deploys web")}, []audit.Entry{unknown}},
+		{"outcome alone", []audit.Entry{done(2, 1, "deploy web 1", audit.Allowed)}, []audit.Entry{done(2, 1, "deploy web 1", audit.Allowed)}},
+		{"written before pending entries", []audit.Entry{done(2, 0, "deploy web 1", audit.Event), done(1, 0, "deploy web 1", audit.Allowed)},
+			[]audit.Entry{done(2, 0, "deploy web 1", audit.Event), done(1, 0, "deploy web 1", audit.Allowed)}},
+		{"interleaved", []audit.Entry{done(4, 2, "deploy web 1", audit.Allowed), pending(2, "deploy web 1"), pending(1, "lock deploys web")},
+			[]audit.Entry{done(4, 2, "deploy web 1", audit.Allowed), unknown}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := audit.Fold(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

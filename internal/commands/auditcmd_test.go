@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 )
 
@@ -70,6 +71,35 @@ func TestAuditEntryIsOneLine(t *testing.T) {
 		}
 		if strings.Contains(l, forged) {
 			t.Errorf("audit line %q holds the host's forged line", l)
+		}
+	}
+}
+
+// TestAuditOutcomeUnknown: `audit` shows one line per command. A command
+// that changed state left a pending entry and its outcome, shown as the
+// outcome alone; one whose outcome never came (the bot died between the
+// two) is shown as of unknown outcome, neither left out nor taken for a
+// success.
+func TestAuditOutcomeUnknown(t *testing.T) {
+	f := newServiceFixture(t)
+	f.do("ana", "lock deploys web prod db work")
+	// What a bot that died as the deploy began leaves: its pending entry.
+	crashed := &audit.Entry{User: "bob", Platform: "slack", Channel: "C0123", Command: "deploy web 2 to prod", Action: "deploy", App: "web", Env: "prod"}
+	if err := audit.Begin(t.Context(), f.store, crashed); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := f.do("ana", "audit")
+	got := out.lastMessage().Lines
+	want := []string{
+		`bob (slack C0123)  unknown  "deploy web 2 to prod"  — ` + audit.UnknownReason,
+		`ana (test C1)  allowed  "lock deploys web prod \"db work\""  — role admin (config)`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("audit: got %d lines %q, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if !strings.HasSuffix(got[i], want[i]) {
+			t.Errorf("audit line %d: got %q, want it to end %q", i, got[i], want[i])
 		}
 	}
 }

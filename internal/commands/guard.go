@@ -373,10 +373,16 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	if _, ok := c.checkAdmin(ctx, "audit", cmd.App, ""); !ok {
 		return
 	}
-	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Limit: cmd.N})
+	// A command that changed state has two entries, its pending one and
+	// its outcome, shown as one line: twice N entries hold N lines.
+	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Limit: 2 * cmd.N})
 	if err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
 		return
+	}
+	entries = audit.Fold(entries)
+	if len(entries) > cmd.N {
+		entries = entries[:cmd.N]
 	}
 	c.allow("")
 	m := chat.Message{Level: chat.Info, Title: "Audit log"}

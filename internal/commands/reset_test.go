@@ -38,13 +38,17 @@ func (s *resetStore) AppendAudit(context.Context, *audit.Entry) error {
 
 // TestStoreResetRefusal: a command the store's reset refuses runs nothing
 // and tells the requester the store's message, not only "state store
-// unreachable", even though its audit entry cannot be written either.
+// unreachable", even though its audit entry cannot be written either. A
+// command that changes state is refused at its first audit write, before
+// it reads anything, and says so; one that only reads is refused by its
+// read and told its entry is lost.
 func TestStoreResetRefusal(t *testing.T) {
-	for _, tc := range []struct{ user, text string }{
-		{"bob", "deploy web 1"},
-		{"ana", "lock deploys web prod db migration running"},
-		{"ana", "unlock deploys web"},
-		{"carl", "status web"},
+	const unaudited = "Not run: the audit log cannot be written, so nothing was changed: " + resetMsg
+	for _, tc := range []struct{ user, text, want string }{
+		{"bob", "deploy web 1", unaudited},
+		{"ana", "lock deploys web prod db migration running", unaudited},
+		{"ana", "unlock deploys web", unaudited},
+		{"carl", "status web", resetMsg},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
 			f := newServiceFixture(t)
@@ -59,10 +63,13 @@ func TestStoreResetRefusal(t *testing.T) {
 				t.Fatal("got no reply, want the refusal")
 			}
 			m := out.replies[0]
-			if got := strings.Join(append([]string{m.Title}, m.Lines...), ": "); got != resetMsg {
-				t.Errorf("refusal: got %q, want %q", got, resetMsg)
+			if got := strings.Join(append([]string{m.Title}, m.Lines...), ": "); got != tc.want {
+				t.Errorf("refusal: got %q, want %q", got, tc.want)
 			}
-			if st.audits == 0 || !strings.Contains(out.last(), "audit log is unreachable") {
+			switch {
+			case tc.want == unaudited && (st.audits != 1 || len(out.replies) != 1):
+				t.Errorf("audit: %d appends, %d replies; want the one refused append said in the one reply", st.audits, len(out.replies))
+			case tc.want != unaudited && (st.audits == 0 || !strings.Contains(out.last(), "audit log is unreachable")):
 				t.Errorf("audit: %d appends, last reply %q; want the lost entry said to the requester", st.audits, out.last())
 			}
 			if recs, err := f.store.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {

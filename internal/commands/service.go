@@ -154,10 +154,16 @@ type RefusalCounter interface {
 // RefusalReasons are the reasons a command is refused for: the codes of
 // internal/errs (all but no_change, which is no refusal), "draining" for
 // a run the stopping bot does not start, and "cut_short" for a request
-// that ended (the platform gave up on it) while the command ran. A
+// that ended (the platform gave up on it) while the command ran, and
+// "unaudited" for a command that changes state whose audit entry could
+// not be written before it ran. A
 // bounded set, fit for a metric label, never the message.
 var RefusalReasons = []string{string(errs.Invalid), string(errs.NotFound), string(errs.Conflict), string(errs.Forbidden),
-	string(errs.Unavailable), string(errs.Internal), "draining", "cut_short"}
+	string(errs.Unavailable), string(errs.Internal), "draining", "cut_short", refusalUnaudited}
+
+// refusalUnaudited is the reason a command that changes state is refused
+// for when its pending audit entry cannot be written.
+const refusalUnaudited = "unaudited"
 
 // refusalReason is the one of RefusalReasons err is refused for.
 func refusalReason(err error, cut bool) string {
@@ -213,8 +219,10 @@ type call struct {
 	res   Outcome
 }
 
-// Handle runs one command. It never panics on user input and always
-// leaves exactly one audit entry for the command.
+// Handle runs one command. It never panics on user input and leaves one
+// audit entry for the command, shown as one line: one that changes state
+// writes a pending entry first (see audit.Begin) and is refused, not run,
+// when that fails; its outcome's entry then closes it.
 func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	c := &call{s: s, ctx: ctx, req: req, out: out, entry: audit.Entry{
 		Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel, Command: truncate(req.Text, 500),
@@ -231,6 +239,14 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	case Run:
 		c.entry.Command = p.Cmd.Text
 		c.entry.Action, c.entry.App, c.entry.Env = string(p.Cmd.Verb), p.Cmd.App, p.Cmd.Env
+		if changesState(p.Cmd) {
+			// Who asked what is durable before anything changes: a
+			// command the audit log cannot take is not run.
+			if err := audit.Begin(ctx, s.store, &c.entry); err != nil {
+				c.unaudited(err)
+				return c.res
+			}
+		}
 		c.run(ctx, p.Cmd)
 	}
 	if err := s.appendAudit(ctx, &c.entry); err != nil {
@@ -243,6 +259,39 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 		c.res.Failed = true
 	}
 	return c.res
+}
+
+// changesState reports whether cmd may change state (a deploy, a lock, a
+// grant, a check-in, a train's cars or departures, a confirmation): its
+// pending entry is written before it runs. Those that only read (status,
+// history, help, audit…) are audited once they have run.
+func changesState(cmd Command) bool {
+	switch cmd.Verb {
+	case VerbStatus, VerbHistory, VerbStats, VerbAudit, VerbAdmins, VerbHelp, VerbWhoami:
+		return false
+	case VerbTrain:
+		return cmd.TrainAction != TrainList
+	}
+	return true
+}
+
+// unaudited refuses a command whose pending entry could not be written:
+// it was not run, so nothing changed. Its refusal cannot be written
+// either, so the log says who asked what, at ERROR, and the refusal is
+// counted under "unaudited".
+func (c *call) unaudited(err error) {
+	c.s.log.Error("command refused: the audit log cannot be written", "user", c.req.User, "platform", c.req.Platform,
+		"channel", c.req.Channel, "command", c.entry.Command, "err", err)
+	c.res.Failed, c.res.Code = true, errs.Unavailable
+	if c.s.refusals != nil {
+		c.s.refusals.Refused(refusalUnaudited)
+	}
+	cause := errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+	if errors.Is(err, deploy.ErrStoreFull) || errors.Is(err, deploy.ErrStoreReset) {
+		cause = errs.Message(storeReset(err))
+	}
+	c.out.Reply(chat.Message{Level: chat.Failure, Title: "Not run: the audit log cannot be written, so nothing was changed",
+		Lines: []string{cause}})
 }
 
 // AuditRefusal records a request an adapter refused before it could reach

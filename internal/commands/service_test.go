@@ -272,6 +272,7 @@ func TestServiceSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries = audit.Fold(entries)
 	var cmds []audit.Entry
 	for i := len(entries) - 1; i >= 0; i-- {
 		if entries[i].Decision != audit.Event {

@@ -1,7 +1,10 @@
 package commands_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,10 +13,16 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/server"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -66,60 +75,95 @@ func fill(t *testing.T, dir string) {
 }
 
 // TestStoreDiskFull: the disk of the embedded store is full, and the
-// store's file has no free page left for a lock's write. The lock is
-// refused, and the reply, like the one saying the command could not be
-// audited, names the file and its full disk rather than an unreachable
-// store. Once space is freed nothing has been tried again by itself, and
-// the lock is taken when asked again.
+// store's file has no free page left for a write. A command that changes
+// state is refused at its first audit write, before it acts: the lock is
+// not set, the deploy leaves no record and touches no host. The reply
+// says the audit log cannot be written, naming the file and its full
+// disk rather than an unreachable store; the refusal is counted and
+// logged with who asked what. Once space is freed nothing has been tried
+// again by itself, and the command runs when asked again.
 func TestStoreDiskFull(t *testing.T) {
-	f := newServiceFixture(t)
-	disk := smallDisk(t)
-	st, err := embedded.Open(filepath.Join(disk, "state.db"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	f.useStore(st)
-	fill(t, disk)
-	// Entries that need pages of their own use up the file's free pages,
-	// until it must grow.
-	var werr error
-	for i := 0; werr == nil && i < 1000; i++ {
-		werr = st.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: strings.Repeat("x", 8<<10)})
-	}
-	if !errors.Is(werr, deploy.ErrStoreFull) {
-		t.Fatalf("writes to the full store: got %v, want it full", werr)
-	}
-	lock := "lock deploys web prod for 1h " + strings.Repeat("maintenance ", 75)
+	for _, tt := range []struct {
+		name, text, done string
+	}{
+		{"lock", "lock deploys web prod for 1h " + strings.Repeat("maintenance ", 75), "Locked web/prod"},
+		{"deploy", "deploy web 1 to prod", "Deploying web 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			disk := smallDisk(t)
+			st, err := embedded.Open(filepath.Join(disk, "state.db"), embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			f.useStore(st)
+			reg := prometheus.NewRegistry()
+			m := server.NewDeployMetrics(reg, func(ctx context.Context) (int, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+			var logs bytes.Buffer
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Refusals: m,
+				Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			fill(t, disk)
+			// Entries that need pages of their own use up the file's free
+			// pages, until it must grow; smaller ones then use up what is
+			// left, until not even the smallest write fits.
+			for _, size := range []int{8 << 10, 1 << 10, 64, 1} {
+				var werr error
+				for i := 0; werr == nil && i < 1000; i++ {
+					werr = st.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: strings.Repeat("x", size)})
+				}
+				if !errors.Is(werr, deploy.ErrStoreFull) {
+					t.Fatalf("writes of %d bytes to the full store: got %v, want it full", size, werr)
+				}
+			}
+			before, err := st.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
 
-	res, out, _ := f.do("bob", lock)
-	if !res.Failed {
-		t.Errorf("lock on a full store: got %+v, want it refused", res)
-	}
-	full := "state store " + filepath.Join(disk, "state.db") + " cannot be written: its disk is full (no space left on device)"
-	want := []string{
-		full + "; nothing was changed",
-		"The audit log cannot be written: " + full,
-	}
-	if got := texts(out); !slices.Equal(got, want) {
-		t.Errorf("replies: got %q, want %q", got, want)
-	}
-	if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 0 {
-		t.Errorf("locks: got %+v, %v; want none", locks, err)
-	}
+			res, out, _ := f.do("bob", tt.text)
+			if !res.Failed || res.DeployID != "" {
+				t.Errorf("%s on a full store: got %+v, want it refused, no deploy", tt.name, res)
+			}
+			full := "state store " + filepath.Join(disk, "state.db") + " cannot be written: its disk is full (no space left on device)"
+			if got, want := texts(out), []string{"Not run: the audit log cannot be written, so nothing was changed"}; !slices.Equal(got, want) {
+				t.Errorf("replies: got %q, want %q", got, want)
+			}
+			if got := out.lastMessage().Lines; !slices.Equal(got, []string{full}) {
+				t.Errorf("reply lines: got %q, want %q", got, []string{full})
+			}
+			if got := refused(t, reg, "unaudited"); got != 1 {
+				t.Errorf("switchman_commands_refused_total{reason=\"unaudited\"}: got %v, want 1", got)
+			}
+			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "user=bob") || !strings.Contains(logs.String(), "the audit log cannot be written") {
+				t.Errorf("log: got %q, want an ERROR naming bob and the audit log", logs.String())
+			}
+			nothingChanged := func(when string) {
+				t.Helper()
+				if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 0 {
+					t.Errorf("locks %s: got %+v, %v; want none", when, locks, err)
+				}
+				if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+					t.Errorf("deploy records %s: got %+v, %v; want none", when, recs, err)
+				}
+				if _, err := os.Stat(f.app); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("host's app directory %s: got %v, want none: no host touched", when, err)
+				}
+				if after, err := st.Audit(t.Context(), audit.Query{}); err != nil || len(after) != len(before) {
+					t.Errorf("audit entries %s: got %d, %v; want %d", when, len(after), err, len(before))
+				}
+			}
+			nothingChanged("on the full disk")
 
-	if err := os.Remove(filepath.Join(disk, "fill")); err != nil {
-		t.Fatal(err)
-	}
-	if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 0 {
-		t.Errorf("locks once space was freed: got %+v, %v; want none: nothing is tried again by itself", locks, err)
-	}
-	res, out, _ = f.do("bob", lock)
-	if got := texts(out); res.Failed || len(got) != 1 || !strings.HasPrefix(got[0], "Locked web/prod") {
-		t.Errorf("lock once space was freed: got %+v, replies %q; want it locked", res, got)
-	}
-	if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 1 {
-		t.Errorf("locks: got %+v, %v; want one", locks, err)
+			if err := os.Remove(filepath.Join(disk, "fill")); err != nil {
+				t.Fatal(err)
+			}
+			nothingChanged("once space was freed: nothing is tried again by itself")
+			res, out, _ = f.do("bob", tt.text)
+			if got := texts(out); res.Failed || len(got) == 0 || !strings.HasPrefix(got[0], tt.done) {
+				t.Errorf("%s once space was freed: got %+v, replies %q; want %q", tt.name, res, got, tt.done)
+			}
+		})
 	}
 }
 
@@ -132,4 +176,58 @@ func texts(out *recorder) []string {
 		s = append(s, m.Title)
 	}
 	return s
+}
+
+// TestRedisRefusesWrites: the Redis store's server takes no writes (it
+// wants a replica it does not have, min-replicas-to-write). A command
+// that changes state is refused at its first audit write, before it
+// acts: the lock is not set, the deploy leaves no record and touches no
+// host, and the reply says the audit log cannot be written.
+func TestRedisRefusesWrites(t *testing.T) {
+	for _, tt := range []struct{ name, text string }{
+		{"lock", "lock deploys web prod db work"},
+		{"deploy", "deploy web 1 to prod"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			srv := redisserver.Start(t)
+			st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+			t.Cleanup(eng.Wait)
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
+			rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+			t.Cleanup(func() { rdb.Close() })
+			if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+				t.Fatal(err)
+			}
+
+			res, out, _ := f.do("bob", tt.text)
+			if !res.Failed || res.DeployID != "" {
+				t.Errorf("%s: got %+v, want it refused, no deploy", tt.name, res)
+			}
+			if got, want := texts(out), []string{"Not run: the audit log cannot be written, so nothing was changed"}; !slices.Equal(got, want) {
+				t.Errorf("replies: got %q, want %q", got, want)
+			}
+
+			if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "0").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 0 {
+				t.Errorf("locks: got %+v, %v; want none", locks, err)
+			}
+			if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+				t.Errorf("deploy records: got %+v, %v; want none", recs, err)
+			}
+			if _, err := os.Stat(f.app); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("host's app directory: got %v, want none: no host touched", err)
+			}
+			if entries, err := st.Audit(t.Context(), audit.Query{}); err != nil || len(entries) != 0 {
+				t.Errorf("audit entries: got %+v, %v; want none", entries, err)
+			}
+		})
+	}
 }

@@ -50,7 +50,7 @@ func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context)
 			Name: "switchman_rollbacks_total", Help: "Finished rollbacks by app, env and outcome.",
 		}, []string{"app", "env", "outcome"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchman_commands_refused_total", Help: "Commands refused, by reason: invalid, not_found, conflict, forbidden, unavailable, internal, draining or cut_short.",
+			Name: "switchman_commands_refused_total", Help: "Commands refused, by reason: invalid, not_found, conflict, forbidden, unavailable, internal, draining, cut_short or unaudited.",
 		}, []string{"reason"}),
 	}
 	// At 0 from the start, as the deploy counters (see Known): the set

@@ -37,6 +37,36 @@ func testAudit(t *testing.T, fresh freshFunc) {
 		}
 	})
 
+	t.Run("pending entry and its outcome", func(t *testing.T) {
+		s, clock := fresh(t)
+		done := &audit.Entry{User: "ana", Command: "lock deploys web prod", Action: "lock", App: "web", Env: "prod", Decision: audit.Allowed}
+		if err := audit.Begin(t.Context(), s, done); err != nil {
+			t.Fatal(err)
+		}
+		if done.Intent == 0 {
+			t.Fatal("Begin: got no Intent, want the pending entry's Seq")
+		}
+		clock.Advance(time.Second)
+		// A later pending entry, whose outcome never came.
+		lost := &audit.Entry{User: "bob", Command: "deploy web 2", Action: "deploy", App: "web", Decision: audit.Allowed}
+		if err := audit.Begin(t.Context(), s, lost); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		mustAppend(t, s, done)
+		raw := mustAudit(t, s, audit.Query{App: "web"})
+		// The outcome keeps its pending entry's time, so sorts right
+		// before it, newest first.
+		if len(raw) != 3 || raw[0].Decision != audit.Pending || raw[1].Intent != done.Intent || raw[2].Seq != done.Intent || raw[2].Decision != audit.Pending {
+			t.Fatalf("Audit: got %+v, want the lost pending entry, the outcome naming its pending entry, that pending entry", raw)
+		}
+		got := audit.Fold(raw)
+		if len(got) != 2 || got[0].User != "bob" || got[0].Decision != audit.Unknown || got[0].Reason != audit.UnknownReason ||
+			got[1].Seq != done.Seq || got[1].Decision != audit.Allowed {
+			t.Errorf("Fold: got %+v, want bob's deploy of unknown outcome, the outcome of ana's lock", got)
+		}
+	})
+
 	t.Run("round trip", func(t *testing.T) {
 		s, _ := fresh(t)
 		want := audit.Entry{
