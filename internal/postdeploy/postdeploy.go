@@ -665,6 +665,17 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	// told. auditEvent and post detach from ctx, each within its own
 	// timeout. begun keeps the outcome after the rollback's start in the
 	// audit log, however fast the rollback ends.
+	//
+	// The rollback's pending entry is durable before it starts, as a
+	// person's command's is: a rollback the audit log cannot take is not
+	// started, and its outcome's entry closes that one.
+	intent := w.entry(r, audit.Pending, "rollback", rollbackCommand(r, ""), "")
+	if err := audit.Begin(ctx, w.opt.Audit, intent); err != nil {
+		w.opt.Log.Error("automatic rollback not started: the audit log cannot be written", "app", r.App, "env", r.Env, "deploy", r.ID, "err", err)
+		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
+			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: the audit log cannot be written, so nothing was changed: %s", r.App, r.Env, errs.Message(err))})
+		return spikeDone
+	}
 	begun, reported := make(chan struct{}), make(chan struct{})
 	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
 		if ev.Kind != deploy.EventFinished || ev.Record == nil {
@@ -682,7 +693,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		close(begun)
 		// Refused, as a command the bot refuses is: a search of the log
 		// for refusals finds it.
-		w.auditRollback(ctx, r, "", audit.Refused, "automatic rollback refused: "+errs.Message(err))
+		w.auditRollback(ctx, r, "", intent.Intent, audit.Refused, "automatic rollback refused: "+errs.Message(err))
 		if errors.Is(err, deploy.ErrDraining) {
 			// Spent here, the spike would roll nothing back: the saved
 			// watch goes to the next bot instead of being ended (watch).
@@ -692,7 +703,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
 		return spikeDone
 	}
-	w.auditRollback(ctx, r, rec.Build, audit.Event, "automatic rollback "+rec.ID+": "+reason)
+	w.auditRollback(ctx, r, rec.Build, intent.Intent, audit.Event, "automatic rollback "+rec.ID+": "+reason)
 	close(begun)
 	// The watch counts (Wait) until the outcome is reported, unless the
 	// bot stops first: the sink reports it all the same.
@@ -710,7 +721,7 @@ func (w *Watcher) rollbackEnded(ctx context.Context, r, fin *deploy.Record, reas
 	if fin.Error != "" {
 		outcome += ": " + fin.Error
 	}
-	w.auditRollback(ctx, r, fin.Build, audit.Event, outcome)
+	w.auditRollback(ctx, r, fin.Build, 0, audit.Event, outcome)
 	w.post(ctx, r, rollbackMessage(fin, reason))
 }
 
@@ -849,23 +860,35 @@ func (w *Watcher) auditEvent(ctx context.Context, r *deploy.Record, action, reas
 // of a person's rollback does ("rollback 1 web/prod"), or, before one is
 // known (refused), the release it leaves ("rollback web/prod from 2"):
 // named by r's build alone, as the watch's own entries are, it read as a
-// rollback to the very build it left.
-func (w *Watcher) auditRollback(ctx context.Context, r *deploy.Record, to string, decision audit.Decision, reason string) {
-	command := fmt.Sprintf("rollback %s/%s from %s", r.App, r.Env, r.Build)
+// rollback to the very build it left. intent is the Seq of the pending
+// entry it is the outcome of, zero for none.
+func (w *Watcher) auditRollback(ctx context.Context, r *deploy.Record, to string, intent uint64, decision audit.Decision, reason string) {
+	e := w.entry(r, decision, "rollback", rollbackCommand(r, to), reason)
+	e.Intent = intent
+	w.write(ctx, r, e)
+}
+
+// rollbackCommand names the automatic rollback of r's spike: see
+// auditRollback.
+func rollbackCommand(r *deploy.Record, to string) string {
 	if to != "" {
-		command = fmt.Sprintf("rollback %s %s/%s", to, r.App, r.Env)
+		return fmt.Sprintf("rollback %s %s/%s", to, r.App, r.Env)
 	}
-	w.write(ctx, r, decision, "rollback", command, reason)
+	return fmt.Sprintf("rollback %s/%s from %s", r.App, r.Env, r.Build)
 }
 
 // audit is auditEvent with a decision of its own.
 func (w *Watcher) audit(ctx context.Context, r *deploy.Record, decision audit.Decision, action, reason string) {
-	w.write(ctx, r, decision, action, strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)), reason)
+	w.write(ctx, r, w.entry(r, decision, action, strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)), reason))
 }
 
-func (w *Watcher) write(ctx context.Context, r *deploy.Record, decision audit.Decision, action, command, reason string) {
-	e := &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
+// entry is an entry of r's watch.
+func (w *Watcher) entry(r *deploy.Record, decision audit.Decision, action, command, reason string) *audit.Entry {
+	return &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
 		Command: command, Action: action, App: r.App, Env: r.Env, Decision: decision, Reason: reason, DeployID: r.ID}
+}
+
+func (w *Watcher) write(ctx context.Context, r *deploy.Record, e *audit.Entry) {
 	if err := audit.Append(ctx, w.opt.Audit, e); err != nil {
 		w.opt.Log.Error("append audit entry", "deploy", r.ID, "err", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
@@ -274,6 +275,12 @@ type autoRollbackFixture struct {
 }
 
 func newAutoRollbackFixture(t *testing.T) *autoRollbackFixture {
+	return newAutoRollbackFixtureAudited(t, nil)
+}
+
+// newAutoRollbackFixtureAudited is newAutoRollbackFixture whose watcher
+// writes its audit entries with auditor(the store), when auditor is set.
+func newAutoRollbackFixtureAudited(t *testing.T, auditor func(*embedded.Store) postdeploy.Auditor) *autoRollbackFixture {
 	fs := newFakeSentry(t)
 	// Creating a release is slower than a local deploy: its deploy is
 	// registered after it all the same.
@@ -306,7 +313,11 @@ apps:
 	}
 	out := &posts{}
 	var eng *deploy.Engine
-	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
+	var aud postdeploy.Auditor = st
+	if auditor != nil {
+		aud = auditor(st)
+	}
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: aud, History: st,
 		Rollback: rollbacker{&eng}, Now: clk.Now, Sleep: clk.Sleep,
 		Channel: func(app, env string) string { return "#deploys" }})
 	t.Cleanup(w.Close)
@@ -374,6 +385,9 @@ func TestSpikeRollsBackByItself(t *testing.T) {
 		t.Errorf("lock after the automatic rollback: got %+v", locks)
 	}
 	entries, _ := st.Audit(context.Background(), audit.Query{})
+	// The rollback's pending entry, written before it started, is shown
+	// as its outcome.
+	entries = audit.Fold(entries)
 	var spike, rollback bool
 	for _, e := range entries {
 		spike = spike || e.Action == "spike"
@@ -424,6 +438,47 @@ func TestSpikeAfterAFirstDeployDoesNotRollBack(t *testing.T) {
 	}
 	if locks, _ := f.st.Locks(context.Background()); len(locks) != 0 {
 		t.Errorf("locks: got %+v, want none", locks)
+	}
+}
+
+// fullAudit is an audit log whose disk is full: it refuses every write.
+type fullAudit struct{ writes atomic.Int32 }
+
+func (a *fullAudit) AppendAudit(context.Context, *audit.Entry) error {
+	a.writes.Add(1)
+	return fmt.Errorf("append audit: %w", &errs.Error{Code: errs.Unavailable, Msg: "state store state.db cannot be written: its disk is full (no space left on device)", Err: deploy.ErrStoreFull})
+}
+
+// TestSpikeRollbackUnaudited: the automatic rollback is a change of
+// state like a person's: when its pending entry cannot be written, it
+// does not start, nothing changes (the spiking build stays, no lock is
+// taken), and the channel is told why.
+func TestSpikeRollbackUnaudited(t *testing.T) {
+	aud := &fullAudit{}
+	f := newAutoRollbackFixtureAudited(t, func(*embedded.Store) postdeploy.Auditor { return aud })
+	f.run("1")
+	f.eng.Wait()
+	f.w.Wait()
+	f.fs.deployAt = f.clk.Now()
+	f.fs.spiking.Store(true)
+	f.run("2")
+	f.w.Wait()
+	f.eng.Wait()
+	if current, _ := os.Readlink(filepath.Join(f.dir, "srv/web/current")); current != "releases/2" {
+		t.Errorf("current after the spike: got %q, want releases/2, nothing rolled back", current)
+	}
+	if locks, _ := f.st.Locks(context.Background()); len(locks) != 0 {
+		t.Errorf("locks: got %+v, want none", locks)
+	}
+	if recs, _ := f.st.Records(context.Background(), deploy.Filter{}); len(recs) != 2 {
+		t.Errorf("records: got %d, want the 2 deploys, no rollback", len(recs))
+	}
+	want := "Automatic rollback of web/production did not start: the audit log cannot be written, so nothing was changed: state store state.db cannot be written: its disk is full (no space left on device)"
+	if got := f.out.titles(); !strings.Contains(got, want) || strings.Contains(got, "Rolled back") {
+		t.Errorf("posts: got\n%s\nwant %q and no rollback", got, want)
+	}
+	if aud.writes.Load() == 0 {
+		t.Error("audit: got no write, want the refused ones")
 	}
 }
 
