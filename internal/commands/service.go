@@ -286,8 +286,11 @@ func (c *call) unaudited(err error) {
 	if c.s.refusals != nil {
 		c.s.refusals.Refused(refusalUnaudited)
 	}
+	// The store's own message when it has one (its disk is full, Redis
+	// refuses writes, it was reset) says more than "unreachable".
 	cause := errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
-	if errors.Is(err, deploy.ErrStoreFull) || errors.Is(err, deploy.ErrStoreReset) {
+	var e *errs.Error
+	if errors.As(err, &e) {
 		cause = errs.Message(storeReset(err))
 	}
 	c.out.Reply(chat.Message{Level: chat.Failure, Title: "Not run: the audit log cannot be written, so nothing was changed",

@@ -182,7 +182,8 @@ func texts(out *recorder) []string {
 // wants a replica it does not have, min-replicas-to-write). A command
 // that changes state is refused at its first audit write, before it
 // acts: the lock is not set, the deploy leaves no record and touches no
-// host, and the reply says the audit log cannot be written.
+// host, and the reply says the audit log cannot be written because Redis
+// refuses writes, not that it is unreachable.
 func TestRedisRefusesWrites(t *testing.T) {
 	for _, tt := range []struct{ name, text string }{
 		{"lock", "lock deploys web prod db work"},
@@ -211,6 +212,10 @@ func TestRedisRefusesWrites(t *testing.T) {
 			}
 			if got, want := texts(out), []string{"Not run: the audit log cannot be written, so nothing was changed"}; !slices.Equal(got, want) {
 				t.Errorf("replies: got %q, want %q", got, want)
+			}
+			refuses := []string{"state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write."}
+			if got := out.lastMessage().Lines; !slices.Equal(got, refuses) {
+				t.Errorf("reply lines: got %q, want %q", got, refuses)
 			}
 
 			if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "0").Err(); err != nil {

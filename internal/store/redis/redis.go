@@ -430,6 +430,15 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w (%v)", op, cerr, err)
 	case errors.Is(err, goredis.ErrClosed):
 		return fmt.Errorf("%s: %w", op, errClosed)
+	case refusesWrites(err):
+		// Reachable, but it will not write (a replica, or a primary
+		// short of replicas): "unreachable" would send people looking
+		// for a network fault.
+		return fmt.Errorf("%s: %w", op, &errs.Error{
+			Code: errs.Unavailable,
+			Msg:  fmt.Sprintf("state store redis at %s refuses writes: %s", s.addr, refusal(err)),
+			Err:  &unavailableError{addr: s.addr, err: err},
+		})
 	case unreachable(err):
 		return fmt.Errorf("%s: %w", op, &errs.Error{
 			Code: errs.Unavailable,
@@ -453,6 +462,20 @@ func unreachable(err error) bool {
 		}
 	}
 	return false
+}
+
+// refusesWrites reports whether err is Redis refusing a write it may
+// take later: a replica (READONLY), or a primary without the replicas
+// min-replicas-to-write asks for (NOREPLICAS).
+func refusesWrites(err error) bool {
+	return goredis.HasErrorPrefix(err, "READONLY") || goredis.HasErrorPrefix(err, "NOREPLICAS")
+}
+
+// refusal is Redis's answer err without what it adds about the script
+// that met it, which says nothing to people.
+func refusal(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), " script: ")
+	return msg
 }
 
 // definite reports whether err is Redis's answer to the command, so the

@@ -597,3 +597,41 @@ func TestTokensAfterDataLoss(t *testing.T) {
 		clock.Advance(time.Second)
 	}
 }
+
+// TestRefusedWrites: a Redis that answers but takes no writes (a primary
+// short of the replicas min-replicas-to-write asks for) is said to refuse
+// writes, not to be unreachable, which would send people looking for a
+// network fault. It stays a failure of code unavailable, as a Redis
+// briefly unreachable is, so writes are tried again.
+func TestRefusedWrites(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix()})
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write."
+	for _, tt := range []struct {
+		name  string
+		write func() error
+	}{
+		{"audit entry", func() error {
+			return s.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: "lock deploys web", Decision: audit.Pending})
+		}},
+		{"lock", func() error {
+			_, _, err := s.ReplaceLock(t.Context(), nil, deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db work"})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.write()
+			if got := errs.Message(err); got != want {
+				t.Errorf("message: got %q, want %q", got, want)
+			}
+			if !errors.Is(err, redis.ErrUnavailable) || errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("got %v (code %s), want unavailable", err, errs.CodeOf(err))
+			}
+		})
+	}
+}
