@@ -264,13 +264,16 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 // changesState reports whether cmd may change state (a deploy, a lock, a
 // grant, a check-in, a train's cars or departures, a confirmation): its
 // pending entry is written before it runs. Those that only read (status,
-// history, help, audit…) are audited once they have run.
+// history, help, audit, a dry run…) are audited once they have run.
 func changesState(cmd Command) bool {
 	switch cmd.Verb {
 	case VerbStatus, VerbHistory, VerbStats, VerbAudit, VerbAdmins, VerbHelp, VerbWhoami:
 		return false
 	case VerbTrain:
 		return cmd.TrainAction != TrainList
+	case VerbDeploy:
+		// A dry run reads the hosts and changes nothing.
+		return !cmd.DryRun
 	}
 	return true
 }

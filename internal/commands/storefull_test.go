@@ -236,3 +236,32 @@ func TestRedisRefusesWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunUnaudited: a dry run changes nothing, so, like status, it
+// runs when the audit log cannot be written and then says the log could
+// not take it; a deploy that is no dry run is not run.
+func TestDryRunUnaudited(t *testing.T) {
+	f := newServiceFixture(t)
+	srv := redisserver.Start(t)
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	t.Cleanup(eng.Wait)
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := f.do("bob", "deploy web 1 to prod --dry-run")
+	got := texts(out)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "Dry run: deploy web 1 to prod") || !strings.HasPrefix(got[1], "The audit log is unreachable") {
+		t.Errorf("dry run on a store that refuses writes: replies %q, want the plan, then that the audit log could not take it", got)
+	}
+	if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+		t.Errorf("deploy records: got %+v, %v; want none", recs, err)
+	}
+}
