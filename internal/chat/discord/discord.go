@@ -31,6 +31,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/pause"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/redact"
 )
@@ -117,6 +118,10 @@ type Options struct {
 	// Now is the clock for signature timestamps, progress messages and the
 	// token lifetime; default time.Now.
 	Now func() time.Time
+	// Sleep waits d unless ctx ends first (then it returns ctx's error);
+	// the gateway's pauses between reconnects take it, so that a test
+	// can count them on a clock of its own. Default: pause.For.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Log receives operational logs; default: discarded.
 	Log *slog.Logger
 	// NewProgress returns the view that folds one deploy's events into one
@@ -147,6 +152,7 @@ type Adapter struct {
 	handler     Handler
 	dedupe      Deduper
 	now         func() time.Time
+	sleep       func(ctx context.Context, d time.Duration) error
 	log         *slog.Logger
 	newProgress func() ProgressView
 	interval    time.Duration
@@ -181,7 +187,7 @@ func New(opt Options) (*Adapter, error) {
 	a := &Adapter{
 		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
 		users: maps.Clone(opt.Users), apps: opt.Apps, handler: opt.Handler,
-		dedupe: opt.Dedupe, now: opt.Now, log: opt.Log, newProgress: opt.NewProgress,
+		dedupe: opt.Dedupe, now: opt.Now, sleep: opt.Sleep, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}
 	a.refusals = &refusals.Writer{Auditor: opt.Handler, Failed: func(req commands.Request, err error) {
@@ -189,6 +195,9 @@ func New(opt Options) (*Adapter, error) {
 	}}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.sleep == nil {
+		a.sleep = pause.For
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

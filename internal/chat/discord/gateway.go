@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchman-bot/switchman/internal/commands"
-	"github.com/switchman-bot/switchman/internal/pause"
 )
 
 // RunGateway receives interactions over Discord's gateway instead of the
@@ -71,7 +71,9 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 	})
 	defer removeLost()
-	if err := a.openGateway(ctx); err != nil {
+	var backoff gatewayBackoff
+	up, err := a.openGateway(ctx, &backoff)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -87,8 +89,18 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return nil
 		case <-lost:
 		}
-		a.log.Warn("discord gateway: connection lost; connecting again")
-		if !a.reopenGateway(ctx) {
+		// A gateway that takes the connection and drops it at once
+		// would otherwise be dialled again at once, over and over: only
+		// a connection that stayed up starts the pauses over.
+		if a.now().Sub(up) >= gatewayStable {
+			backoff.reset()
+		}
+		wait := backoff.next()
+		a.log.Warn("discord gateway: connection lost; connecting again", "in", wait)
+		if a.sleep(ctx, wait) != nil {
+			return nil
+		}
+		if up, err = a.reopenGateway(ctx, &backoff); err != nil {
 			return nil
 		}
 		a.log.Info("discord gateway connected again")
@@ -96,51 +108,72 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 }
 
 // reopenGateway opens the gateway connection again after it was lost,
-// until it is open or ctx ends (then it reports false). Discord refusing
+// until it is open, and returns when the try that opened it began, or
+// until ctx ends: then it returns ctx's error. Discord refusing
 // the bot now, which it took before (its token revoked, say), is logged
 // and tried again at the longest pause: the rest of the bot goes on.
-func (a *Adapter) reopenGateway(ctx context.Context) bool {
+func (a *Adapter) reopenGateway(ctx context.Context, b *gatewayBackoff) (time.Time, error) {
 	for {
-		err := a.openGateway(ctx)
+		up, err := a.openGateway(ctx, b)
 		switch {
 		case err == nil:
-			return true
+			return up, nil
 		case ctx.Err() != nil:
-			return false
+			return time.Time{}, ctx.Err()
 		}
 		a.log.Error("discord gateway: refused; trying again", "err", err, "in", gatewayRetryMax)
-		if pause.For(ctx, gatewayRetryMax) != nil {
-			return false
+		if err := a.sleep(ctx, gatewayRetryMax); err != nil {
+			return time.Time{}, err
 		}
 	}
 }
 
-// Pauses between two tries to open the gateway.
+// Pauses between two tries to open the gateway, and how long a
+// connection must have stayed up for the pauses to start over.
 const (
 	gatewayRetryMin = time.Second
 	gatewayRetryMax = time.Minute
+	gatewayStable   = time.Minute
 )
+
+// gatewayBackoff is the pause before the next try to open the gateway:
+// it doubles from gatewayRetryMin up to gatewayRetryMax, and each pause
+// is drawn from its upper half, so that bots that lost Discord together
+// do not all come back at the same instant. The zero value starts at
+// gatewayRetryMin. It is not safe for concurrent use.
+type gatewayBackoff struct {
+	ceiling time.Duration
+}
+
+func (b *gatewayBackoff) next() time.Duration {
+	b.ceiling = min(max(2*b.ceiling, gatewayRetryMin), gatewayRetryMax)
+	half := b.ceiling / 2
+	return half + rand.N(half+1)
+}
+
+func (b *gatewayBackoff) reset() { b.ceiling = 0 }
 
 // openGateway opens the gateway connection, trying again after a pause
 // while the failure is one that may pass (Discord or the network down,
 // a 5xx, a 429), until ctx ends. Discord refusing the token, or closing
 // the connection with a code it documents as not to reconnect after, is
-// returned at once.
-func (a *Adapter) openGateway(ctx context.Context) error {
-	wait := gatewayRetryMin
+// returned at once. It returns when the try that opened the connection
+// began: the connection is up since then at most.
+func (a *Adapter) openGateway(ctx context.Context, b *gatewayBackoff) (time.Time, error) {
 	for {
+		began := a.now()
 		err := a.s.Open()
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
-			return nil
+			return began, nil
 		}
 		if gatewayRefused(err) {
-			return fmt.Errorf("open discord gateway: %s", a.scrub(err))
+			return time.Time{}, fmt.Errorf("open discord gateway: %s", a.scrub(err))
 		}
+		wait := b.next()
 		a.log.Warn("discord gateway: could not connect; trying again", "err", a.scrub(err), "in", wait)
-		if pause.For(ctx, wait) != nil {
-			return ctx.Err()
+		if err := a.sleep(ctx, wait); err != nil {
+			return time.Time{}, err
 		}
-		wait = min(2*wait, gatewayRetryMax)
 	}
 }
 

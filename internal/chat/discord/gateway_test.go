@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -362,6 +363,155 @@ func TestGatewayUnreachableAtStart(t *testing.T) {
 			cancel()
 			waitGateway(t, done)
 			hs.shutdown(t)
+		})
+	}
+}
+
+// droppingGateway is a gateway that takes each connection (hello,
+// identify, READY) and closes it at once. onConnect runs with the
+// connection's number, from 1, after READY and before the close.
+func droppingGateway(t *testing.T, onConnect func(n int)) *httptest.Server {
+	t.Helper()
+	up := websocket.Upgrader{}
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			t.Errorf("upgrade: %v", err)
+			return
+		}
+		defer conn.Close()
+		if err := conn.WriteJSON(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": 45000}}); err != nil {
+			return
+		}
+		var identify map[string]any
+		if err := conn.ReadJSON(&identify); err != nil {
+			return
+		}
+		if err := conn.WriteJSON(map[string]any{"op": 0, "t": "READY", "s": 1, "d": map[string]any{
+			"v": 9, "session_id": "session-1", "user": map[string]any{"id": "999", "username": "switchman", "bot": true}, "guilds": []any{},
+		}}); err != nil {
+			return
+		}
+		mu.Lock()
+		n++
+		k := n
+		mu.Unlock()
+		onConnect(k)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestGatewayReconnectBackoff: a gateway that drops every connection at
+// once is dialled again only after a pause, and the pauses double, drawn
+// from their upper half; a connection that stayed up a minute starts them
+// over. The pauses are counted on the harness's clock. (discordgo may
+// report one loss twice, which costs one more, longer pause: the pauses
+// are checked in their order, not per connection.)
+func TestGatewayReconnectBackoff(t *testing.T) {
+	const (
+		stable = 5 // this connection stays up two minutes before it drops
+		last   = 7 // the test ends at this connection
+	)
+	type pauseAt struct {
+		conns int // connections made before the pause
+		d     time.Duration
+	}
+	var (
+		mu     sync.Mutex
+		conns  int
+		pauses []pauseAt
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var hs *harness
+	hs = newHarness(t, nil, func(o *Options) {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			mu.Lock()
+			pauses = append(pauses, pauseAt{conns, d})
+			mu.Unlock()
+			return hs.clock.Sleep(ctx, d)
+		}
+	})
+	gw := droppingGateway(t, func(n int) {
+		mu.Lock()
+		conns = n
+		mu.Unlock()
+		switch n {
+		case stable:
+			hs.clock.Advance(2 * time.Minute)
+		case last:
+			cancel()
+		}
+	})
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunGateway: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("RunGateway did not return after its context ended")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != last {
+		t.Fatalf("connections: got %d, want %d", conns, last)
+	}
+	paused := map[int]bool{}
+	k, reset := 0, false
+	for i, p := range pauses {
+		paused[p.conns] = true
+		if p.conns == stable && !reset {
+			k, reset = 0, true
+		}
+		c := min(time.Second<<k, time.Minute)
+		if p.d < c/2 || p.d > c {
+			t.Errorf("pause %d (after connection %d): got %s, want between %s and %s", i, p.conns, p.d, c/2, c)
+		}
+		k++
+	}
+	for n := 1; n < last; n++ {
+		if !paused[n] {
+			t.Errorf("connection %d was dropped and dialled again without a pause; pauses %v", n, pauses)
+		}
+	}
+	if !reset {
+		t.Errorf("no pause after the connection that stayed up; pauses %v", pauses)
+	}
+}
+
+func TestGatewayBackoffCeiling(t *testing.T) {
+	tests := []struct {
+		name    string
+		tries   int
+		ceiling time.Duration
+	}{
+		{"first", 1, time.Second},
+		{"second", 2, 2 * time.Second},
+		{"sixth", 6, 32 * time.Second},
+		{"seventh, capped", 7, time.Minute},
+		{"twentieth, capped", 20, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b gatewayBackoff
+			var d time.Duration
+			for range tt.tries {
+				d = b.next()
+			}
+			if d < tt.ceiling/2 || d > tt.ceiling {
+				t.Errorf("got %s, want between %s and %s", d, tt.ceiling/2, tt.ceiling)
+			}
+			b.reset()
+			if d := b.next(); d < gatewayRetryMin/2 || d > gatewayRetryMin {
+				t.Errorf("after reset: got %s, want between %s and %s", d, gatewayRetryMin/2, gatewayRetryMin)
+			}
 		})
 	}
 }

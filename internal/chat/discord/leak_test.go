@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
@@ -59,7 +60,11 @@ func TestGatewayReconnectsLeaveNothing(t *testing.T) {
 		}
 	}))
 	t.Cleanup(gw.Close)
-	hs := newHarness(t, nil, nil)
+	// The pauses between reconnects pass on the harness's clock.
+	var hs *harness
+	hs = newHarness(t, nil, func(o *Options) {
+		o.Sleep = func(ctx context.Context, d time.Duration) error { return hs.clock.Sleep(ctx, d) }
+	})
 	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
 
 	snap := leakcheck.Take(t)
