@@ -258,7 +258,7 @@ func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, r
 
 // timedHandler records how long each command takes, by platform.
 type timedHandler struct {
-	h slack.Handler
+	h discord.Handler
 	m *server.Metrics
 }
 
@@ -270,6 +270,10 @@ func (t timedHandler) Handle(ctx context.Context, req commands.Request, out comm
 
 func (t timedHandler) AuditRefusal(ctx context.Context, req commands.Request) error {
 	return t.h.AuditRefusal(ctx, req)
+}
+
+func (t timedHandler) NoteUndelivered(u commands.Undelivered) {
+	t.h.NoteUndelivered(u)
 }
 
 // sentryWebhook is the Sentry webhook with its duplicate check in store.

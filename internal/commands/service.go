@@ -128,6 +128,7 @@ type Service struct {
 	trains       Trains                  // nil without trains
 	schedules    map[string]acl.Schedule // by app/env, for envs with a window
 	requireAdmin map[string]bool         // by app/env
+	undelivered  undeliveredNotes
 }
 
 // Deps wires a Service; Now and Log have defaults, Presence is optional.

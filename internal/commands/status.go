@@ -61,6 +61,11 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				line += "last " + recordLine(last, now)
 			}
 			lines = append(lines, line)
+			if last != nil {
+				if l := c.s.undeliveredLine(app, env, last.ID); l != "" {
+					lines = append(lines, l)
+				}
+			}
 			if stuck != nil {
 				if stuck.ID != last.ID {
 					// A later run that switched nothing (a deploy that

@@ -38,10 +38,12 @@ import (
 
 // Handler runs commands; *commands.Service implements it. AuditRefusal
 // records a request refused before it reached Handle, req.Refused saying
-// why.
+// why. NoteUndelivered records a deploy's final report that could be
+// posted nowhere, so that status shows it.
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
 	AuditRefusal(ctx context.Context, req commands.Request) error
+	NoteUndelivered(u commands.Undelivered)
 }
 
 var (

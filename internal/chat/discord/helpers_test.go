@@ -263,6 +263,20 @@ type fakeHandler struct {
 	reqs []commands.Request
 	outs []commands.Output
 	fn   func(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
+	// undelivered holds the notes of final reports posted nowhere.
+	undelivered []commands.Undelivered
+}
+
+func (h *fakeHandler) NoteUndelivered(u commands.Undelivered) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.undelivered = append(h.undelivered, u)
+}
+
+func (h *fakeHandler) Undelivered() []commands.Undelivered {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]commands.Undelivered(nil), h.undelivered...)
 }
 
 func (h *fakeHandler) Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome {

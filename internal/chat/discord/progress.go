@@ -35,6 +35,7 @@ type progressState struct {
 	mu      sync.Mutex
 	view    ProgressView
 	applied bool          // an event was applied
+	run     runID         // of the events applied
 	ack     *chat.Message // shown until the first event
 	version uint64        // counts changes
 	wake    chan struct{} // capacity 1: a change happened
@@ -44,6 +45,9 @@ func (p *progressState) apply(ev deploy.Event) {
 	p.mu.Lock()
 	p.view.Apply(ev)
 	p.applied = true
+	if ev.DeployID != "" {
+		p.run = runID{id: ev.DeployID, app: or(ev.App, p.run.app), env: or(ev.Env, p.run.env)}
+	}
 	p.version++
 	p.mu.Unlock()
 	p.signal()
@@ -62,6 +66,22 @@ func (p *progressState) signal() {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// runID names the run a progress message shows.
+type runID struct{ id, app, env string }
+
+func or(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+func (p *progressState) runOf() runID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.run
 }
 
 // snapshot returns the message to show now, its version and whether it is
@@ -170,7 +190,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 				failures++
 				c.log.Warn("discord edit progress failed", "err", c.scrub(err), "final", done)
 				if done && failures >= maxFinalAttempts {
-					c.log.Error("discord final progress state not delivered", "err", c.scrub(err))
+					c.undelivered(p, m, err)
 					return
 				}
 				// Not sent: tried again (with the newest state), not
@@ -209,6 +229,20 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 			return
 		}
 	}
+}
+
+// undelivered reports a final state that reached nobody: at ERROR, with
+// the report's title, and to the handler, whose status then shows it.
+func (c *conversation) undelivered(p *progressState, final chat.Message, err error) {
+	run := p.runOf()
+	reason := c.scrub(err)
+	c.log.Error("discord final progress state not delivered", "deploy", run.id, "app", run.app, "env", run.env,
+		"outcome", final.Title, "err", reason)
+	if run.id == "" {
+		return
+	}
+	c.a.handler.NoteUndelivered(commands.Undelivered{DeployID: run.id, App: run.app, Env: run.env,
+		Platform: Platform, Channel: c.in.ChannelID, Reason: reason, At: c.a.now()})
 }
 
 // sendProgress shows m in *t. Once the interaction token nears its 15
