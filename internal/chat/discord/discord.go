@@ -112,6 +112,12 @@ type Options struct {
 	Users map[string]string
 	// Apps lists the apps and their envs for the slash commands' choices.
 	Apps func() map[string][]string
+	// EnvChannel returns the channel of an env's deploys (its channel in
+	// the config), if any. One that is a Discord channel id (all digits),
+	// other than the one a deploy was asked for in, gets its progress and
+	// final report, posted with the bot token; the reply then links to
+	// it. Default: none.
+	EnvChannel func(app, env string) string
 	// Handler runs the commands.
 	Handler Handler
 	// Dedupe remembers interaction ids so that none runs twice; default: an
@@ -151,6 +157,7 @@ type Adapter struct {
 	s           *discordgo.Session
 	users       map[string]string
 	apps        func() map[string][]string
+	envChannel  func(app, env string) string
 	handler     Handler
 	dedupe      Deduper
 	now         func() time.Time
@@ -188,7 +195,7 @@ func New(opt Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
-		users: maps.Clone(opt.Users), apps: opt.Apps, handler: opt.Handler,
+		users: maps.Clone(opt.Users), apps: opt.Apps, envChannel: opt.EnvChannel, handler: opt.Handler,
 		dedupe: opt.Dedupe, now: opt.Now, sleep: opt.Sleep, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}
@@ -218,6 +225,9 @@ func New(opt Options) (*Adapter, error) {
 	}
 	if a.handover <= 0 {
 		a.handover = DefaultHandover
+	}
+	if a.envChannel == nil {
+		a.envChannel = func(string, string) string { return "" }
 	}
 	if a.apps == nil {
 		a.apps = func() map[string][]string { return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,6 +146,9 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 		// moveNow is set when the handover is due with no change to
 		// show: the progress moves all the same.
 		moveNow bool
+		// envTried: the progress was posted in the env's channel, or
+		// tried to be.
+		envTried bool
 	)
 	// A deploy quiet across the handover (one waiting for its
 	// migrations to be confirmed, whose wait lasts 15 minutes by
@@ -176,7 +180,13 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 	for {
 		m, ver, done := p.snapshot(c.a.now())
 		if !sent || ver != sentVer || (moveNow && t.kind != targetChannel) {
-			err := c.sendProgress(ctx, &t, m)
+			// The env's channel is tried once, as soon as the run is
+			// known.
+			var env envTarget
+			if !envTried {
+				env, envTried = c.envRun(p)
+			}
+			err := c.sendProgress(ctx, &t, m, env)
 			last = time.Now()
 			if rl, limited := errors.AsType[*discordgo.RateLimitError](err); limited {
 				c.log.Info("discord rate limit", "call", "edit progress", "retry_after", retryAfter(rl))
@@ -245,17 +255,27 @@ func (c *conversation) undelivered(p *progressState, final chat.Message, err err
 		Platform: Platform, Channel: c.in.ChannelID, Reason: reason, At: c.a.now()})
 }
 
-// sendProgress shows m in *t. Once the interaction token nears its 15
-// minutes, it posts m as a channel message with the bot token instead and
-// makes that the target.
-func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Message) error {
+// sendProgress shows m in *t. With env set (the env's channel, once the
+// run is known), it first posts m there with the bot token and makes that
+// the target, leaving the reply pointing to it; where the bot may not post
+// there, the progress stays where it is. Once the interaction token nears
+// its 15 minutes, it posts m as a message in the interaction's channel
+// instead and makes that the target.
+func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Message, env envTarget) error {
+	if env.channel != "" && t.kind != targetChannel {
+		err := c.moveTo(ctx, t, env.channel, m, pointerTo(env))
+		if err == nil {
+			return nil
+		}
+		c.log.Warn("discord could not post progress in the env's channel; it stays in the reply", "env_channel", env.channel, "err", c.scrub(err))
+	}
 	if t.kind == targetChannel || !c.canHandOver() || c.a.now().Sub(c.started) < c.a.handover {
 		return c.edit(ctx, *t, m)
 	}
-	r := render(m)
-	msg, err := c.a.s.ChannelMessageSendComplex(c.in.ChannelID, &discordgo.MessageSend{
-		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
-	}, discordgo.WithContext(ctx))
+	note := m
+	note.Lines = append(append([]string(nil), m.Lines...), handoverNote)
+	note.Buttons = nil
+	err := c.moveTo(ctx, t, c.in.ChannelID, m, render(note))
 	if err != nil {
 		if c.a.now().Sub(c.started) < tokenLifetime {
 			// The bot may not post in the channel (no access, a DM): the
@@ -263,18 +283,55 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 			c.log.Warn("discord could not move progress to a channel message", "err", c.scrub(err))
 			return c.edit(ctx, *t, m)
 		}
+		return err
+	}
+	return nil
+}
+
+// moveTo posts m as a message in channel with the bot token, makes it the
+// target and replaces the message *t was with note.
+func (c *conversation) moveTo(ctx context.Context, t *target, channel string, m chat.Message, note rendered) error {
+	r := render(m)
+	msg, err := c.a.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
+	}, discordgo.WithContext(ctx))
+	if err != nil {
 		return fmt.Errorf("post channel message: %w", err)
 	}
 	old := *t
-	*t = target{kind: targetChannel, channel: c.in.ChannelID, id: msg.ID}
-	c.log.Info("discord progress moved to a channel message", "message", msg.ID)
-	note := m
-	note.Lines = append(append([]string(nil), m.Lines...), handoverNote)
-	note.Buttons = nil
-	if err := c.edit(ctx, old, note); err != nil {
-		c.log.Warn("discord edit expiring reply failed", "err", c.scrub(err))
+	*t = target{kind: targetChannel, channel: channel, id: msg.ID}
+	c.log.Info("discord progress moved to a channel message", "channel", channel, "message", msg.ID)
+	if err := c.editRendered(ctx, old, note); err != nil {
+		c.log.Warn("discord edit of the reply left behind failed", "err", c.scrub(err))
 	}
 	return nil
+}
+
+// envTarget is the app and env of a deploy whose progress goes to their
+// channel.
+type envTarget struct{ app, env, channel string }
+
+// pointerTo is what the reply says once the progress is in the env's
+// channel: a link to the channel, which Discord renders from <#id>.
+func pointerTo(r envTarget) rendered {
+	note := render(chat.Message{Level: chat.Info, Title: r.app + "/" + r.env + ": progress and the final report are posted in the env's channel"})
+	note.Embeds[0].Description = "<#" + r.channel + ">"
+	return note
+}
+
+// envRun returns where the progress of the run p shows goes, when that is
+// the channel of its env, a Discord channel other than the interaction's
+// that the bot can post in with its token.
+func (c *conversation) envRun(p *progressState) (envTarget, bool) {
+	id := p.runOf()
+	if id.app == "" || id.env == "" || c.a.token == "" {
+		return envTarget{}, false
+	}
+	ch := c.a.envChannel(id.app, id.env)
+	if ch == "" || strings.Trim(ch, "0123456789") != "" || ch == c.in.ChannelID {
+		return envTarget{}, false
+	}
+	return envTarget{app: id.app, env: id.env, channel: ch}, true
 }
 
 // moveAgain reports whether the move of the progress to a channel
@@ -309,7 +366,10 @@ func (c *conversation) canHandOver() bool {
 
 // edit replaces the content of the message t with m.
 func (c *conversation) edit(ctx context.Context, t target, m chat.Message) error {
-	r := render(m)
+	return c.editRendered(ctx, t, render(m))
+}
+
+func (c *conversation) editRendered(ctx context.Context, t target, r rendered) error {
 	var err error
 	switch t.kind {
 	case targetOriginal:
