@@ -47,12 +47,13 @@ type rendered struct {
 // render turns m into an embed (title, the lines as the description, the
 // fields inline, coloured by level; a title over Discord's 256 characters
 // leads the description in bold instead) and buttons whose custom_id is the
-// command they run. Text is escaped so user input cannot format or link,
+// command they run. Suggested commands are written as Discord takes them
+// (slashForms). Text is escaped so user input cannot format or link,
 // and cut to Discord's limits. A button whose command exceeds the 100
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
 func render(m chat.Message) rendered {
-	e := &discordgo.MessageEmbed{Title: escapeText(m.Title), Color: levelColors[m.Level]}
+	e := &discordgo.MessageEmbed{Title: escapeText(slashForms(m.Title)), Color: levelColors[m.Level]}
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
@@ -65,7 +66,7 @@ func render(m chat.Message) rendered {
 		e.Title = ""
 	}
 	for _, l := range m.Lines {
-		lines = append(lines, escapeText(l))
+		lines = append(lines, escapeText(slashForms(l)))
 	}
 	desc := strings.Join(lines, "\n")
 	budget := maxEmbedTotal - runes(e.Title)
@@ -78,7 +79,7 @@ func render(m chat.Message) rendered {
 			budget -= moreCost
 			break
 		}
-		name, value := clip(escapeText(f.Label), maxFieldName), fit(escapeText(f.Value), maxFieldValue)
+		name, value := clip(escapeText(f.Label), maxFieldName), fit(escapeText(slashForms(f.Value)), maxFieldValue)
 		if name == "" {
 			name = "\u200b" // Discord refuses an empty name
 		}

@@ -179,6 +179,8 @@ var slash = map[commands.Verb]slashSpec{
 				appOpt(cs, true, "the app to roll back"),
 				envOpt(cs, "the env (default: the app's default env)"),
 				buildOpt(false, "the build to go back to (default: the previous good release)"),
+				{Type: discordgo.ApplicationCommandOptionString, Name: "from", MaxLength: 64,
+					Description: "only if the env runs this build now (as the Rollback buttons send)"},
 			}
 		},
 		text: func(o options) (string, error) {
@@ -186,6 +188,7 @@ var slash = map[commands.Verb]slashSpec{
 			w.word("app")
 			w.word("env")
 			w.keyword("to", "build")
+			w.keyword("from", "from")
 			return w.done()
 		},
 	},

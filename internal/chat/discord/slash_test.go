@@ -65,6 +65,8 @@ func TestCommandText(t *testing.T) {
 		{name: "rollback", verb: "rollback", opts: []map[string]any{opt("app", str, "web")}, want: "rollback web", canonical: "rollback web prod"},
 		{name: "rollback env build", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "staging"), opt("build", str, "1336")},
 			want: "rollback web staging to 1336"},
+		{name: "rollback from", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "prod"), opt("build", str, "1"), opt("from", str, "2")},
+			want: "rollback web prod to 1 from 2"},
 		{name: "rollback build only", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1336")},
 			want: "rollback web to 1336", canonical: "rollback web prod to 1336"},
 		{name: "lock full", verb: "lock", opts: []map[string]any{opt("reason", str, "db migration"), opt("app", str, "web"), opt("env", str, "prod"), opt("duration", str, "2h")},

@@ -1,0 +1,60 @@
+package discord
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+)
+
+// TestSlashForms: the commands the bot suggests in the typed grammar are
+// shown as a Discord user types them, options named; other text is left
+// alone.
+func TestSlashForms(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"status advice", "  decide: /rollback web prod to 1 from 2, or /deploy web BUILD to prod",
+			"  decide: /rollback app:web env:prod build:1 from:2, or /deploy app:web build:BUILD env:prod"},
+		{"unlock first", "decide: /rollback web prod, or /unlock deploys web prod, then /deploy web BUILD to prod",
+			"decide: /rollback app:web env:prod, or /unlock app:web env:prod, then /deploy app:web build:BUILD env:prod"},
+		{"after a colon", "name one: rollback web prod to BUILD (releases on disk: 1, 2)",
+			"name one: /rollback app:web env:prod build:BUILD (releases on disk: 1, 2)"},
+		{"to go further back", "(to go further back: /rollback web prod to BUILD)",
+			"(to go further back: /rollback app:web env:prod build:BUILD)"},
+		{"lock", "deploys of it are not stopped (to stop them: /lock deploys web prod REASON)",
+			"deploys of it are not stopped (to stop them: /lock app:web env:prod reason:REASON)"},
+		{"unlock when fixed", "web/prod is locked: db down (/unlock deploys web prod when fixed)",
+			"web/prod is locked: db down (/unlock app:web env:prod when fixed)"},
+		{"build with dots ends a sentence", "to undo it: rollback web prod to 2.4.0.",
+			"to undo it: /rollback app:web env:prod build:2.4.0."},
+		{"bare rollback", "could NOT switch back web-2 — check them and /rollback", "could NOT switch back web-2 — check them and /rollback"},
+		{"not a suggestion", "last deploy 1 succeeded by bob", "last deploy 1 succeeded by bob"},
+		{"deploy in prose", "Deploying web 1337 to prod (deploy d-1)", "Deploying web 1337 to prod (deploy d-1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := slashForms(tt.in); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRenderedAdvice: a status line's advice reaches Discord in its slash
+// form, title and fields included.
+func TestRenderedAdvice(t *testing.T) {
+	r := render(chat.Message{Level: chat.Info, Title: "web/prod is locked: /unlock deploys web prod",
+		Lines:  []string{"  decide: /rollback web prod to 1 from 2, or /deploy web BUILD to prod"},
+		Fields: []chat.Field{{Label: "next", Value: "/rollback web prod"}}})
+	e := r.Embeds[0]
+	for _, tc := range []struct{ where, got, want string }{
+		{"title", e.Title, "/unlock app:web env:prod"},
+		{"description", e.Description, "/rollback app:web env:prod build:1 from:2, or /deploy app:web build:BUILD env:prod"},
+		{"field", e.Fields[0].Value, "/rollback app:web env:prod"},
+	} {
+		if !strings.Contains(tc.got, tc.want) {
+			t.Errorf("%s: got %q, want it to hold %q", tc.where, tc.got, tc.want)
+		}
+	}
+}
