@@ -87,3 +87,24 @@ func (r *Refusals) Audited() []commands.Request {
 	defer r.mu.Unlock()
 	return append([]commands.Request(nil), r.got...)
 }
+
+// Undelivered is the part of an adapter test's fake handler that records
+// the final reports the adapter could post nowhere.
+type Undelivered struct {
+	mu  sync.Mutex
+	got []commands.Undelivered
+}
+
+// NoteUndelivered records u.
+func (n *Undelivered) NoteUndelivered(u commands.Undelivered) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, u)
+}
+
+// Notes returns the notes so far.
+func (n *Undelivered) Notes() []commands.Undelivered {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]commands.Undelivered(nil), n.got...)
+}

@@ -34,6 +34,9 @@ const Platform = "slack"
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
 	AuditRefusal(ctx context.Context, req commands.Request) error
+	// NoteUndelivered records a deploy's final report that could be
+	// posted nowhere, so that status shows it.
+	NoteUndelivered(u commands.Undelivered)
 }
 
 var (

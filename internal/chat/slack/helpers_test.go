@@ -28,6 +28,7 @@ const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 // asked to audit.
 type countingHandler struct {
 	chattest.Refusals
+	chattest.Undelivered
 	mu   sync.Mutex
 	runs map[string]int // by text
 	reqs []commands.Request

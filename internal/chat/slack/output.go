@@ -30,6 +30,13 @@ type output struct {
 // (not a member of the channel, a DM with someone else) it answers through
 // the request's response_url.
 func (o *output) Reply(m chat.Message) {
+	if err := o.reply(m); err != nil {
+		o.a.log.Error("reply to slack failed", "user", o.userID, "channel", o.channel, "err", redact(err))
+	}
+}
+
+// reply is Reply, returning the error of the last way tried.
+func (o *output) reply(m chat.Message) error {
 	ctx, cancel := context.WithTimeout(o.a.base, replyTimeout)
 	defer cancel()
 	c := o.a.client
@@ -44,9 +51,7 @@ func (o *output) Reply(m chat.Message) {
 		o.a.log.Info("answering through the response URL", "user", o.userID, "channel", o.channel, "err", err)
 		err = retry(ctx, replyAttempts, func(ctx context.Context) error { return c.respond(ctx, o.responseURL, m) })
 	}
-	if err != nil {
-		o.a.log.Error("reply to slack failed", "user", o.userID, "channel", o.channel, "err", redact(err))
-	}
+	return err
 }
 
 // Progress folds ev into the deploy's progress message, which a publisher

@@ -62,6 +62,8 @@ type publisher struct {
 	mu      sync.Mutex // guards the fields below
 	view    commands.Progress
 	version int // bumped by every change of view
+	app     string
+	env     string
 	sent    int // the version Slack shows
 
 	// Owned by run.
@@ -85,6 +87,7 @@ func (a *Adapter) newPublisher(out *output, channel, id string) *publisher {
 func (p *publisher) apply(ev deploy.Event) {
 	p.mu.Lock()
 	p.view.Apply(ev)
+	p.app, p.env = or(ev.App, p.app), or(ev.Env, p.env)
 	p.version++
 	p.mu.Unlock()
 	p.poke()
@@ -174,10 +177,30 @@ func (p *publisher) run(ctx context.Context) {
 			}
 		}
 		if done && time.Since(finalSince) > p.a.opt.FinalDeadline {
-			p.a.log.Error("gave up sending the final state of a deploy to slack", "channel", p.channel, "deploy", p.id, "err", err)
+			p.undelivered(msg, err)
 			return
 		}
 	}
+}
+
+// undelivered reports a final state that reached nobody: at ERROR, and
+// to the handler, whose status then shows it.
+func (p *publisher) undelivered(final chat.Message, err error) {
+	p.mu.Lock()
+	app, env := p.app, p.env
+	p.mu.Unlock()
+	reason := redact(err)
+	p.a.log.Error("gave up sending the final state of a deploy to slack", "channel", p.channel, "deploy", p.id,
+		"app", app, "env", env, "outcome", final.Title, "err", reason)
+	p.a.opt.Handler.NoteUndelivered(commands.Undelivered{DeployID: p.id, App: app, Env: env, Platform: Platform,
+		Channel: p.channel, Reason: reason, At: p.a.opt.Now()})
+}
+
+func or(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
 }
 
 // backoff is the pause after the n-th failure in a row.
@@ -199,7 +222,9 @@ func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 		// response URL "in_channel" would show it to the whole channel
 		// (a private one the bot is not in, say) after all.
 		msg.Public = false
-		p.out.Reply(msg)
+		if err := p.out.reply(msg); err != nil {
+			p.undelivered(msg, err)
+		}
 		return nil
 	}
 	if p.ts != "" {

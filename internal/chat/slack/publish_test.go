@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -18,6 +19,7 @@ import (
 // chattyHandler "deploys" by sending many progress events quickly, from
 // another goroutine, as the engine does.
 type chattyHandler struct {
+	chattest.Undelivered
 	events int
 	every  time.Duration
 	wg     sync.WaitGroup
@@ -216,5 +218,32 @@ func TestProgressFinalStateToTheRequesterAlone(t *testing.T) {
 				t.Errorf("response_type of the final state: got %q, want %q (the requester alone)", got, "ephemeral")
 			}
 		})
+	}
+}
+
+// TestProgressFinalStateNowhere: where the final state reaches nobody
+// (the bot may post neither in the channel nor to the requester, and the
+// command has no response URL), it is noted for status, as on Discord.
+func TestProgressFinalStateNowhere(t *testing.T) {
+	api := newFakeSlack(t)
+	api.failIn["C1"] = "channel_not_found"
+	h := &chattyHandler{events: 3, every: 20 * time.Millisecond}
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 10*time.Millisecond, 6000, -1
+		o.FinalDeadline = 2 * time.Second
+	})
+	if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", "")); w != 200 {
+		t.Fatalf("status %d", w)
+	}
+	a.Stop()
+	a.Wait()
+	h.wg.Wait()
+	notes := h.Notes()
+	if len(notes) != 1 {
+		t.Fatalf("notes %+v, want one:\n%s", notes, describe(api.snapshot()))
+	}
+	if n := notes[0]; n.DeployID != "d-1" || n.App != "web" || n.Env != "prod" || n.Platform != slack.Platform || n.Channel != "C1" ||
+		!strings.Contains(n.Reason, "channel_not_found") {
+		t.Errorf("note %+v, want d-1 web/prod in slack channel C1, refused for channel_not_found", n)
 	}
 }
