@@ -60,16 +60,20 @@ func (k *Retained) Keep(r *Record) bool {
 			return false
 		}
 		switch {
-		case r.Kind == KindDeploy && !r.CanRollBack():
-			// Its first release, or nothing good before it: as the
-			// alert and the deploy's report, nothing to go back to.
+		case r.NoRollback || r.Kind == KindDeploy && r.FirstRelease():
+			// Its first release, or nothing good before it (after a
+			// deploy, or a rollback that left the last good one): as
+			// the alert and the run's report, nothing to go back to.
 			k.state = retainDone
-		case r.Kind == KindDeploy && r.RollbackTo != "":
-			// Where the rollback goes, as the deploy saw its hosts.
+		case r.RollbackTo != "":
+			// Where the rollback goes, as the run saw its hosts. After
+			// a rollback of a rollback it is no release the records
+			// near it show leaving: the newest good one that ran may
+			// be one a rollback before it left, and marked bad.
 			k.target, k.state = r.RollbackTo, retainProof
 		default:
-			// Records that say nothing of it (a rollback, an older
-			// deploy): the release that ran before the live one, as
+			// Records that say nothing of it (written before they
+			// did): the release that ran before the live one, as
 			// the rollback, which leaves the live release and marks
 			// bad the one a rollback left, picks the newest good one.
 			k.leave, k.state = map[string]bool{r.Build: true}, retainProof

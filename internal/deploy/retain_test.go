@@ -18,8 +18,14 @@ func TestRetained(t *testing.T) {
 	back := func(id string, build, left string) *r {
 		return &r{ID: id, Kind: deploy.KindRollback, Outcome: deploy.OutcomeSucceeded, Build: build, Previous: left}
 	}
+	withTo := func(rec *r, to string) *r {
+		rec.RollbackTo = to
+		return rec
+	}
 	noRollback := dep("d1", deploy.OutcomeSucceeded, "1", "", "")
 	noRollback.NoRollback = true
+	noFurther := back("b1", "1", "2")
+	noFurther.NoRollback = true
 	tests := []struct {
 		name string
 		recs []*r // newest first
@@ -55,6 +61,23 @@ func TestRetained(t *testing.T) {
 			dep("d2", deploy.OutcomeSucceeded, "2", "1", "1"),
 			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
 		}, []string{"b1", "d2"}},
+		// b2 left 2, which b1 had gone back to from 3: a rollback from
+		// 1 goes to 0 (2 and 3 are bad), which d1 shows running. d3
+		// shows 3 running, which b2's neighbours never left, but 3 is
+		// no place a rollback goes.
+		{"rollback of a rollback", []*r{
+			withTo(back("b2", "1", "2"), "0"),
+			withTo(back("b1", "2", "3"), "1"),
+			dep("d3", deploy.OutcomeSucceeded, "3", "2", "2"),
+			dep("d2", deploy.OutcomeSucceeded, "2", "1", "1"),
+			dep("d1", deploy.OutcomeSucceeded, "1", "0", "0"),
+			dep("d0", deploy.OutcomeSucceeded, "0", "", ""),
+		}, []string{"b2", "d1"}},
+		{"rollback with nothing further back", []*r{
+			noFurther,
+			dep("d2", deploy.OutcomeSucceeded, "2", "1", "1"),
+			dep("d1", deploy.OutcomeSucceeded, "1", "", ""),
+		}, []string{"b1"}},
 		{"nothing to roll back to", []*r{dep("f1", deploy.OutcomeFailed, "2", "1", ""), noRollback, dep("d0", deploy.OutcomeSucceeded, "0", "", "")}, []string{"d1"}},
 		{"first release", []*r{dep("d2", deploy.OutcomeSucceeded, "2", "", ""), dep("d1", deploy.OutcomeSucceeded, "1", "", "")}, []string{"d2"}},
 	}
