@@ -475,11 +475,16 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 		}
 		return r.revertAll(err)
 	}
-	r.pruneAll()
+	// Where a rollback from here goes is told before the prune, which
+	// keeps it: it keeps `current` and `previous` only otherwise, and the
+	// target is older when the release the deploy replaced is marked bad,
+	// or is not on every host (one missed a deploy).
+	next, nextErr := r.nextTarget()
+	r.pruneAll(next)
 	if n := r.failures(); n > 0 {
 		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
-	r.checkRollback()
+	r.recordTarget(next, nextErr)
 	return OutcomeSucceeded, nil
 }
 
@@ -494,12 +499,16 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 // rollback is checked alike, from the hosts as it left them (see
 // rolledBackAs): the release it left is marked bad, and a rollback from
 // it goes further back, or nowhere.
-func (r *run) checkRollback() {
+func (r *run) checkRollback() { r.recordTarget(r.nextTarget()) }
+
+// nextTarget is the release a rollback from the run would go back to
+// (see checkRollback), or earlierRelease's error; "" and nil without a
+// live host.
+func (r *run) nextTarget() (string, error) {
 	live := r.live()
 	if len(live) == 0 {
-		return
+		return "", nil
 	}
-	build := r.rec.Build
 	after := r.leftAs
 	if r.rec.Kind == KindRollback {
 		after = r.rolledBackAs
@@ -508,7 +517,11 @@ func (r *run) checkRollback() {
 	for _, h := range live[1:] {
 		others = append(others, after(h))
 	}
-	to, err := r.earlierRelease(after(live[0]), others, build)
+	return r.earlierRelease(after(live[0]), others, r.rec.Build)
+}
+
+// recordTarget records what nextTarget said in the run's record.
+func (r *run) recordTarget(to string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
@@ -2122,9 +2135,10 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 
 // pruneAll removes old releases on every host that has more than
 // keep_releases or a partial one (the others are left alone: a session
-// costs a fleet more than the check); failures are reported, not fatal.
-// Notes come in the hosts' order, whichever host answers first.
-func (r *run) pruneAll() {
+// costs a fleet more than the check), never target, where a rollback from
+// the deploy goes; failures are reported, not fatal. Notes come in the
+// hosts' order, whichever host answers first.
+func (r *run) pruneAll(target string) {
 	ctx := context.WithoutCancel(r.ctx)
 	var live []Host
 	for _, h := range r.live() {
@@ -2135,7 +2149,7 @@ func (r *run) pruneAll() {
 	notes := make([]string, len(live))
 	r.pruned = map[string][]string{}
 	eachHost(live, r.t.env.Parallel, func(i int, h Host) {
-		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases), Timeout: r.t.env.StepTimeout.D()})
+		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases, target), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
 			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %v", h.Name, err)
 			return

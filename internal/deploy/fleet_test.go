@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,8 @@ type fleetSpec struct {
 	connectTimeout string
 	// env holds extra lines of the env, such as "max_failures: 1".
 	env []string
+	// keep is the app's keep_releases; default 3.
+	keep int
 	// vars gives host i's vars.
 	vars func(i int) map[string]string
 }
@@ -100,7 +103,7 @@ func (s fleetSpec) yaml(f *sshd.Fleet, arts string) string {
 	}
 	w("    delivery: %s", orDefault(s.delivery, "push"))
 	w("    path: /srv/web")
-	w("    keep_releases: 3")
+	w("    keep_releases: %d", cmp.Or(s.keep, 3))
 	w("    restart: %s", yq(orDefault(s.restart, "true")))
 	w("    health:")
 	if s.healthURL != "" {

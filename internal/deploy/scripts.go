@@ -440,6 +440,14 @@ if [ -e releases/.bad-%[5]s ]; then rm -f releases/.bad-%[5]s; fi
 %[6]s`, shell.Quote(dir), shell.Quote("releases/"+build), nonce, quotedRelease(previous), shell.Quote(build), mark)
 }
 
+// quotedName is build quoted for a script, or an empty word for none.
+func quotedName(build string) string {
+	if build == "" {
+		return "''"
+	}
+	return shell.Quote(build)
+}
+
 func quotedRelease(build string) string {
 	if build == "" {
 		return "''"
@@ -453,7 +461,8 @@ func markBadScript(dir, build string) string {
 }
 
 // pruneScript removes the oldest releases beyond keep, never the ones
-// `current` and `previous` point at, and stale temporary unpack dirs. It
+// `current` and `previous` point at nor target (where a rollback goes,
+// which may be older: "" for none), and stale temporary unpack dirs. It
 // runs on every host after every deploy, so it spawns what it must only:
 // links are resolved with cd -P and releases listed with newestFirst, as
 // in inspectScript; a link to a missing release protects nothing. A
@@ -470,7 +479,7 @@ func markBadScript(dir, build string) string {
 // directory) older than an hour are removed too, or reported (unlinked).
 // Errors are kept in memory, not in
 // a file: the disk may be the full one.
-func pruneScript(dir string, keep int) string {
+func pruneScript(dir string, keep int, target string) string {
 	return fmt.Sprintf(`cd %s 2>/dev/null || exit 0
 nl='
 '
@@ -481,7 +490,7 @@ for l in .current-* .previous-*; do
 	fi
 done
 cd releases 2>/dev/null || exit 0
-here=$PWD cur=none prev=none
+here=$PWD cur=none prev=none keep=%s
 if cd -P ../current 2>/dev/null; then cur=${PWD##*/}; cd "$here"; fi
 if cd -P ../previous 2>/dev/null; then prev=${PWD##*/}; cd "$here"; fi
 n=0
@@ -489,8 +498,8 @@ n=0
 set -- .tmp-*
 [ -e "$1" ] || exit 0
 err=$(find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>&1) || printf 'unswept=%%s\n' "${err%%%%"$nl"*}"
-`, shell.Quote(dir), newestFirst(fmt.Sprintf(`		n=$((n+1))
-		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ]; then
+`, shell.Quote(dir), quotedName(target), newestFirst(fmt.Sprintf(`		n=$((n+1))
+		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ] && [ "$r" != "$keep" ]; then
 			if err=$(mv -- "$r" ".tmp-pruned-$r" 2>&1); then
 				printf 'pruned=%%s\n' "$r"
 				err=$(rm -rf -- ".tmp-pruned-$r" ".bad-$r" 2>&1) || printf 'unremoved=%%s %%s\n' "$r" "${err%%%%"$nl"*}"

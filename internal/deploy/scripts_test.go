@@ -207,7 +207,7 @@ func TestPruneScript(t *testing.T) {
 	os.Symlink("releases/4", filepath.Join(dir, "current"))
 	os.Symlink("releases/1", filepath.Join(dir, "previous"))
 
-	out, err := exec.Command("/bin/sh", "-c", pruneScript(dir, 2)).CombinedOutput()
+	out, err := exec.Command("/bin/sh", "-c", pruneScript(dir, 2, "")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("prune: %v: %s", err, out)
 	}
@@ -244,7 +244,7 @@ func TestPruneManyReleases(t *testing.T) {
 	}
 	os.Symlink("releases/"+strconv.Itoa(n), filepath.Join(dir, "current"))
 	os.Symlink("releases/1", filepath.Join(dir, "previous"))
-	if out, err := exec.Command("/bin/sh", "-c", pruneScript(dir, 3)).CombinedOutput(); err != nil {
+	if out, err := exec.Command("/bin/sh", "-c", pruneScript(dir, 3, "")).CombinedOutput(); err != nil {
 		t.Fatalf("prune: %v: %s", err, out)
 	}
 	ents, _ := os.ReadDir(rel)
