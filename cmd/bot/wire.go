@@ -320,12 +320,14 @@ func (s *system) routeAlert(a sentry.Alert) {
 				}
 			case firing && t.deployed == nil:
 				m.Lines = append(m.Lines, "the live release is unknown, so there is no Rollback button: roll back by hand")
-			case firing && !t.deployed.CanRollBack():
+			case firing:
 				// As the deploy's own report: a button a rollback would
 				// only refuse is no offer.
-				m.Lines = append(m.Lines, "no earlier good release to roll back to, so there is no Rollback button: deploy a fixed build")
-			case firing:
-				m.Buttons = []chat.Button{commands.RollbackButton(t.deployed)}
+				if b, why, then, ok := commands.RollbackOffer(t.deployed); ok {
+					m.Buttons = []chat.Button{b}
+				} else {
+					m.Lines = append(m.Lines, why+", so there is no Rollback button: "+then)
+				}
 			}
 			posts = append(posts, post{t.channel, m})
 		}

@@ -188,6 +188,24 @@ func RollbackButton(r *deploy.Record) chat.Button {
 	return b
 }
 
+// RollbackOffer is the Rollback button of an alert about r, the live run
+// (see RollbackButton), when a click would run a rollback: after a
+// partial run, whose hosts run different releases, only one naming its
+// release is accepted (an unnamed rollback is refused), so a partial run
+// that names none gets no button. Otherwise ok is false, and why ("no
+// earlier good release to roll back to") and then (what to do instead)
+// say so to people.
+func RollbackOffer(r *deploy.Record) (b chat.Button, why, then string, ok bool) {
+	switch {
+	case r.Outcome == deploy.OutcomePartial && !deploy.ValidBuild(r.RollbackTo):
+		return chat.Button{}, fmt.Sprintf("no release on every host to roll back to after the partial %s %s", r.Kind, r.ID),
+			fmt.Sprintf("/status %s shows what each host runs; name a release they all have: /rollback %s %s to BUILD", r.App, r.App, r.Env), false
+	case !r.CanRollBack():
+		return chat.Button{}, "no earlier good release to roll back to", "deploy a fixed build", false
+	}
+	return RollbackButton(r), "", "", true
+}
+
 // namedLabel is named, a button label naming a build, unless a platform
 // would cut it (see chat.MaxLabel): a build id cut short names another
 // build, or none, so plain says less, rightly.

@@ -481,10 +481,12 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 	// or is not on every host (one missed a deploy).
 	next, nextErr := r.nextTarget()
 	r.pruneAll(next)
+	// A partial deploy is the live run too: its alert offers a rollback
+	// from it, to a release its failed hosts have as well.
+	r.recordTarget(next, nextErr)
 	if n := r.failures(); n > 0 {
 		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
-	r.recordTarget(next, nextErr)
 	return OutcomeSucceeded, nil
 }
 
@@ -503,7 +505,12 @@ func (r *run) checkRollback() { r.recordTarget(r.nextTarget()) }
 
 // nextTarget is the release a rollback from the run would go back to
 // (see checkRollback), or earlierRelease's error; "" and nil without a
-// live host.
+// live host. The hosts a partial run dropped count too, as they were
+// found (a rollback sees them on whatever they run, and the release the
+// run failed with is bad there): it names that release only when it is
+// on each host it read and marked bad on none, as a rollback to it asks,
+// and otherwise says there is none (errs.NotFound). A host left out
+// unread has nothing to say.
 func (r *run) nextTarget() (string, error) {
 	live := r.live()
 	if len(live) == 0 {
@@ -513,11 +520,45 @@ func (r *run) nextTarget() (string, error) {
 	if r.rec.Kind == KindRollback {
 		after = r.rolledBackAs
 	}
-	others := make([]hostState, 0, len(live)-1)
+	var others []hostState
+	var names []string // of others
 	for _, h := range live[1:] {
-		others = append(others, after(h))
+		others, names = append(others, after(h)), append(names, h.Name)
 	}
-	return r.earlierRelease(after(live[0]), others, r.rec.Build)
+	for _, h := range r.hosts {
+		if st, inspected := r.states[h.Name]; r.out[h.Name] && inspected {
+			others, names = append(others, droppedAs(st, r.rec)), append(names, h.Name)
+		}
+	}
+	to, err := r.earlierRelease(after(live[0]), others, r.rec.Build)
+	if err != nil {
+		return "", err
+	}
+	var lack []string
+	for i, st := range others {
+		if !st.has(to) || st.Bad[to] {
+			lack = append(lack, names[i])
+		}
+	}
+	if len(lack) > 0 {
+		return "", errs.New(errs.NotFound, "release %s of %s, where a rollback would go, is gone or marked bad on %s", to, r.t.key(), strings.Join(lack, ", "))
+	}
+	return to, nil
+}
+
+// droppedAs is a host a deploy dropped, found as st before it: the build
+// is marked bad there when the deploy switched it (a rollback never goes
+// to it anyway), and its other releases are as they were.
+func droppedAs(st hostState, rec *Record) hostState {
+	after := st
+	after.Bad = map[string]bool{}
+	for rel, bad := range st.Bad {
+		after.Bad[rel] = bad
+	}
+	if rec.Kind == KindDeploy {
+		after.Bad[rec.Build] = true
+	}
+	return after
 }
 
 // recordTarget records what nextTarget said in the run's record.

@@ -638,13 +638,13 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		}
 		return OutcomeFailed, errs.New(errs.Unavailable, "%s", msg)
 	}
+	// The rollback's record is the live run's until the next one (a
+	// partial one too): an alert or a report offers a Rollback from it,
+	// which must be one a click would run, as after a deploy.
+	r.checkRollback()
 	if leftOut != "" {
 		return OutcomePartial, errs.New(errs.Unavailable, "rolled back to %s on the hosts that could be used; %s", to, leftOut)
 	}
-	// The rollback's record is the live run's until the next one: an
-	// alert or a report offers a Rollback from it, which must be one a
-	// click would run, as after a deploy.
-	r.checkRollback()
 	return OutcomeSucceeded, nil
 }
 

@@ -638,10 +638,15 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		w.post(ctx, r, m)
 		return spikeDone
 	}
-	if !r.CanRollBack() {
+	if _, why, then, ok := commands.RollbackOffer(r); !ok {
 		// The rollback would only be refused (see SpikeMessage): saying
 		// "rolling back now" first told of one that never came.
-		m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+", but there is no earlier good release to roll back to: deploy a fixed build")
+		line := "auto_rollback is on for " + r.App + "/" + r.Env + ", but there is " + why + ": " + then
+		if r.Outcome == deploy.OutcomePartial {
+			// SpikeMessage says why already.
+			line = "auto_rollback is on for " + r.App + "/" + r.Env + ", but for that reason nothing rolls back by itself"
+		}
+		m.Lines = append(m.Lines, line)
 		w.post(ctx, r, m)
 		return spikeDone
 	}
@@ -655,7 +660,12 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	w.post(ctx, r, m)
 	// From the watched build only: after a later deploy, the spike is
 	// that deploy's watch's to judge.
+	// To the release the button names, as a click would: after a
+	// partial deploy an unnamed rollback is refused.
 	req := deploy.Request{App: r.App, Env: r.Env, From: r.Build, Requester: Requester, Platform: "sentry", Channel: r.Channel}
+	if deploy.ValidBuild(r.RollbackTo) {
+		req.Build = r.RollbackTo
+	}
 	reason := fmt.Sprintf("error spike after %s %s: %.1f errors/min vs %.1f (threshold %.1f); auto_rollback policy", r.App, r.Build, s.Rate, s.Baseline, s.Threshold)
 	// The outcome is audited and posted by the rollback's sink, on the
 	// run's goroutine, not by this watch: a stopping bot waits for its
@@ -801,8 +811,12 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 	for _, is := range s.Issues {
 		m.Lines = append(m.Lines, fmt.Sprintf("new: %s (%d events) %s", is.Title, is.Count, is.Permalink))
 	}
-	if r.Kind == deploy.KindDeploy && r.CanRollBack() {
-		m.Buttons = []chat.Button{commands.RollbackButton(r)}
+	if r.Kind == deploy.KindDeploy {
+		if b, why, then, ok := commands.RollbackOffer(r); ok {
+			m.Buttons = []chat.Button{b}
+		} else if r.Outcome == deploy.OutcomePartial {
+			m.Lines = append(m.Lines, why+", so there is no Rollback button: "+then)
+		}
 	}
 	return m
 }
