@@ -132,7 +132,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 			leftOut = append(leftOut, h.Name)
 		}
 	}
-	p.Steps = append(p.Steps, activationStep(t, len(r.hosts), switching, leftOut), fmt.Sprintf("keep the newest %d releases", t.app.KeepReleases))
+	p.Steps = append(p.Steps, activationStep(t, len(r.hosts), switching, leftOut), fmt.Sprintf("keep the newest %d good releases", t.app.KeepReleases))
 	if len(bad) > 0 {
 		p.Warnings = append(p.Warnings, badReleaseWarning(req.Build, bad, reachable))
 	}

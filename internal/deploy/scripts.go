@@ -462,7 +462,13 @@ func markBadScript(dir, build string) string {
 
 // pruneScript removes the oldest releases beyond keep, never the ones
 // `current` and `previous` point at nor target (where a rollback goes,
-// which may be older: "" for none), and stale temporary unpack dirs. It
+// which may be older: "" for none), and stale temporary unpack dirs.
+// Releases marked bad take no place among the keep newest good ones,
+// which are the releases a rollback may go to: a failed deploy or a
+// rollback left them, and each would otherwise push a good release out
+// (after a rollback from 3 to 2 with keep 3, the deploy of 4 removed
+// 1, where the rollback after it would go next). A bad release goes once
+// keep releases, good or bad, are newer, so they stay few. It
 // runs on every host after every deploy, so it spawns what it must only:
 // links are resolved with cd -P and releases listed with newestFirst, as
 // in inspectScript; a link to a missing release protects nothing. A
@@ -493,13 +499,14 @@ cd releases 2>/dev/null || exit 0
 here=$PWD cur=none prev=none keep=%s
 if cd -P ../current 2>/dev/null; then cur=${PWD##*/}; cd "$here"; fi
 if cd -P ../previous 2>/dev/null; then prev=${PWD##*/}; cd "$here"; fi
-n=0
+n=0 g=0
 %s
 set -- .tmp-*
 [ -e "$1" ] || exit 0
 err=$(find . -maxdepth 1 -name '.tmp-*' -mmin +60 -exec rm -rf {} + 2>&1) || printf 'unswept=%%s\n' "${err%%%%"$nl"*}"
 `, shell.Quote(dir), quotedName(target), newestFirst(fmt.Sprintf(`		n=$((n+1))
-		if [ "$n" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ] && [ "$r" != "$keep" ]; then
+		if [ -e ".bad-$r" ]; then c=$n; else g=$((g+1)); c=$g; fi
+		if [ "$c" -gt %d ] && [ "$r" != "$cur" ] && [ "$r" != "$prev" ] && [ "$r" != "$keep" ]; then
 			if err=$(mv -- "$r" ".tmp-pruned-$r" 2>&1); then
 				printf 'pruned=%%s\n' "$r"
 				err=$(rm -rf -- ".tmp-pruned-$r" ".bad-$r" 2>&1) || printf 'unremoved=%%s %%s\n' "$r" "${err%%%%"$nl"*}"
