@@ -223,3 +223,38 @@ func TestRollbackButtonGoesWhereItSays(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackShortFormOfAPartialRun: the short form of a Rollback
+// button, `rollback DEPLOY-ID` (what Discord sends when the command is
+// too long for it), goes to the release the record names after a partial
+// run as after a succeeded one, as the full form does: after a partial
+// run the hosts run different releases, and a rollback without it is
+// refused or, as here, goes elsewhere.
+func TestRollbackShortFormOfAPartialRun(t *testing.T) {
+	f := newServiceFixture(t)
+	artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-3.tar.gz"), tgz(t, map[string]string{"BUILD": "3"}))
+	var rec *deploy.Record
+	for _, b := range []string{"3", "1", "2"} {
+		if _, _, rec = f.do("bob", "deploy web "+b); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy %s: %+v", b, rec)
+		}
+	}
+	// Recorded partial, naming 3 where a rollback from it goes (1 on a
+	// host it dropped, say).
+	stored, err := f.store.Record(t.Context(), rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Outcome, stored.RollbackTo = deploy.OutcomePartial, "3"
+	if err := f.store.PutRecord(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	b := commands.RollbackButton(stored)
+	if b.Action != "rollback web prod to 3 from 2" || b.Short != "rollback "+rec.ID {
+		t.Fatalf("button: got %+v, want rollback web prod to 3 from 2, short rollback %s", b, rec.ID)
+	}
+	_, out, rb := f.do("bob", b.Short)
+	if rb == nil || rb.Build != "3" || rb.Previous != "2" {
+		t.Fatalf("%q: got %+v, %q; want a rollback from 2 to 3, as %q", b.Short, rb, out.last(), b.Action)
+	}
+}

@@ -734,7 +734,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 			return
 		}
 		cmd.App, cmd.Env, cmd.From = rec.App, rec.Env, rec.Build
-		if rec.Outcome == deploy.OutcomeSucceeded && deploy.ValidBuild(rec.RollbackTo) {
+		if (rec.Outcome == deploy.OutcomeSucceeded || rec.Outcome == deploy.OutcomePartial) && deploy.ValidBuild(rec.RollbackTo) {
 			cmd.Build = rec.RollbackTo
 		}
 		if to, from, ok := undoInterrupted(rec); ok && rec.Outcome == deploy.OutcomeInterrupted {
