@@ -65,6 +65,14 @@ const (
 	OpStopping = "stopping" // going down under slowstart
 )
 
+// maxAnswer bounds one answer read into memory. The longest the client
+// asks for, the CSV of `show stat` for one backend, takes about 400 bytes
+// a server: some 4 MiB for ten thousand. A socket reached through a host
+// (pool.haproxy.via), or anything listening at its address, could
+// otherwise send without end until the command's timeout, at the speed of
+// the network, into the bot's memory, for every host of every deploy.
+const maxAnswer = 16 << 20
+
 // DefaultTimeout bounds one command when Client.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
 
@@ -266,9 +274,14 @@ func (c *Client) command(ctx context.Context, cmd string) (string, error) {
 	if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
 		return "", ioError(parent, what, err)
 	}
-	b, err := io.ReadAll(conn)
+	b, err := io.ReadAll(io.LimitReader(conn, maxAnswer+1))
 	if err != nil {
 		return "", ioError(parent, what, err)
+	}
+	if len(b) > maxAnswer {
+		// Not Unavailable, which setting a server ready waits out and
+		// asks again: a socket that talks without end does so again.
+		return "", errs.New(errs.Internal, "haproxy answered %q with more than %d MiB, which no answer of its takes: is this its stats socket?", firstWords(cmd), maxAnswer>>20)
 	}
 	if len(b) == 0 {
 		// HAProxy ends every answer with an empty line, a command that

@@ -460,3 +460,53 @@ func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
 		t.Error("slow request: no answer within 5s of its release")
 	}
 }
+
+// TestAnswerWithoutEndIsRefused: whatever listens at the socket's address
+// (through a host, with pool.haproxy.via) may answer without end; the
+// client must stop reading at its bound rather than take it all into
+// memory until the command's timeout.
+func TestAnswerWithoutEndIsRefused(t *testing.T) {
+	calls := []struct {
+		name string
+		call func(c *haproxy.Client) error
+	}{
+		{"Ready", func(c *haproxy.Client) error { return c.Ready(context.Background(), "app", "app1") }},
+		{"ServerState", func(c *haproxy.Client) error {
+			_, err := c.ServerState(context.Background(), "app", "app1")
+			return err
+		}},
+	}
+	for _, tc := range calls {
+		t.Run(tc.name, func(t *testing.T) {
+			var sent atomic.Int64
+			endless := func(ctx context.Context) (net.Conn, error) {
+				client, server := net.Pipe()
+				go func() {
+					defer server.Close()
+					if _, err := bufio.NewReader(server).ReadString('\n'); err != nil {
+						return
+					}
+					line := []byte(strings.Repeat("x", 1023) + "\n")
+					for {
+						n, err := server.Write(line)
+						sent.Add(int64(n))
+						if err != nil {
+							return
+						}
+					}
+				}()
+				return client, nil
+			}
+			err := tc.call(&haproxy.Client{Dial: endless, Timeout: 30 * time.Second})
+			if got, want := errs.CodeOf(err), errs.Internal; got != want {
+				t.Fatalf("got code %s (err %v), want %s", got, err, want)
+			}
+			if !strings.Contains(err.Error(), "more than 16 MiB") {
+				t.Errorf("got %v, want it to say the answer was over 16 MiB", err)
+			}
+			if got, max := sent.Load(), int64(16<<20+64<<10); got > max {
+				t.Errorf("bytes read of the answer: got %d, want at most %d", got, max)
+			}
+		})
+	}
+}
