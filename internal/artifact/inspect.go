@@ -409,13 +409,25 @@ func (i *Inspector) inspect(r io.Reader) error {
 	// when told to read past it (--ignore-zeros in the TAR_OPTIONS of a
 	// host, which the delivery keeps), as it does the second of two
 	// tarballs concatenated.
-	if _, err := io.Copy(zerosOnly{}, dec); errors.Is(err, errNotZero) {
+	n, err := io.Copy(zerosOnly{}, io.LimitReader(dec, maxPadding+1))
+	switch {
+	case errors.Is(err, errNotZero):
 		return fmt.Errorf("%w: data after the end-of-archive marker (a second archive?), which a tar reading past the marker (--ignore-zeros) would unpack unchecked", ErrCorrupt)
-	} else if err != nil {
+	case err != nil:
 		return fmt.Errorf("%w: %s: %w", ErrCorrupt, comp, err)
+	case n > maxPadding:
+		return fmt.Errorf("%w: more than %s of zeros after the end-of-archive marker, where a tar pads to its record size (10 KiB by default)", ErrCorrupt, Bytes(maxPadding))
 	}
 	return nil
 }
+
+// maxPadding bounds the zeros read after the end-of-archive marker: tar
+// pads an archive to its record size, 10 KiB by default, 1 MiB at a
+// blocking factor of 2048. Past the marker no entry
+// counts towards LimitUnpacked, and a few MB of compressed zeros there
+// would otherwise take the bot minutes of CPU per terabyte to read, on
+// every deploy of the build.
+const maxPadding = 16 << 20
 
 var errNotZero = errors.New("not zero")
 

@@ -582,3 +582,38 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestZerosAfterTheEndMarker: tar pads an archive to its record size
+// after the end-of-archive marker, and nothing there counts towards
+// LimitUnpacked: zeros without end there, a few MB compressed, must not
+// be read to the end.
+func TestZerosAfterTheEndMarker(t *testing.T) {
+	tarball := makeTar(t, file("a", "hello"))
+	padded := func(n int) []byte {
+		return append(append([]byte(nil), tarball...), make([]byte, n)...)
+	}
+	for _, tt := range []struct {
+		name    string
+		zeros   int
+		refused bool
+	}{
+		{"tar's default record", 10<<10 - len(tarball)%(10<<10), false},
+		{"16 MiB", 16 << 20, false},
+		{"16 MiB and a block", 16<<20 + 512, true},
+		{"64 MiB", 64 << 20, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			insp := NewInspector("")
+			insp.LimitUnpacked(1 << 20)
+			_, _ = insp.Write(zst(t, padded(tt.zeros)))
+			insp.Close()
+			_, err := insp.Result()
+			switch {
+			case !tt.refused && err != nil:
+				t.Errorf("got %v, want the archive accepted", err)
+			case tt.refused && (!errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "more than 16 MiB of zeros after the end-of-archive marker")):
+				t.Errorf("got %v, want ErrCorrupt for the zeros after the marker", err)
+			}
+		})
+	}
+}
