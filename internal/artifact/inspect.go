@@ -54,7 +54,7 @@ func (e *UnsafeEntryError) Error() string {
 func (e *UnsafeEntryError) Unwrap() error { return ErrUnsafe }
 
 // ErrTooLarge is an archive whose files hold more than the limit set
-// with LimitUnpacked.
+// with LimitUnpacked, or with more entries than LimitEntries allows.
 var ErrTooLarge = errors.New("archive too large once unpacked")
 
 // TooLargeError is an archive whose regular files hold more than Limit
@@ -72,6 +72,22 @@ func (e *TooLargeError) Error() string {
 }
 
 func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
+// TooManyEntriesError is an archive with more than Limit entries: each
+// one a file, directory or link on every host, a build of a few hundred
+// MB of compressed empty files would take every inode of their disks,
+// while its files hold nothing for LimitUnpacked to count.
+type TooManyEntriesError struct {
+	Limit int
+	// Entry is the entry that went past the limit.
+	Entry string
+}
+
+func (e *TooManyEntriesError) Error() string {
+	return fmt.Sprintf("it has more than %d entries (files, directories and links), the limit (artifact.max_entries), at entry %q", e.Limit, e.Entry)
+}
+
+func (e *TooManyEntriesError) Unwrap() error { return ErrTooLarge }
 
 // Bytes says n bytes the way people read sizes: "20 GiB", "512 KiB", "17
 // bytes".
@@ -182,6 +198,8 @@ type Inspector struct {
 	// maxUnpacked, when set by LimitUnpacked, bounds what the archive's
 	// files hold.
 	maxUnpacked int64
+	// maxEntries, when set by LimitEntries, bounds the archive's entries.
+	maxEntries int
 }
 
 // NewInspector returns an Inspector that expects the artifact's sha256 to
@@ -211,6 +229,11 @@ func (i *Inspector) TarTo(w io.Writer) { i.tar = w }
 // the entry that goes past it is read, before its data: a TooLargeError.
 // It must be called before the first Write.
 func (i *Inspector) LimitUnpacked(n int64) { i.maxUnpacked = n }
+
+// LimitEntries makes the Inspector refuse an archive of more than n
+// entries (0: no limit), as soon as the header of the entry past it is
+// read: a TooManyEntriesError. It must be called before the first Write.
+func (i *Inspector) LimitEntries(n int) { i.maxEntries = n }
 
 // Write hashes p and hands it to the archive reader. It always returns
 // len(p), nil, except after Close.
@@ -377,6 +400,9 @@ func (i *Inspector) inspect(r io.Reader) error {
 		dataEnd = tail.n + (hdr.Size+blockSize-1)/blockSize*blockSize
 		next = dataEnd
 		i.report.Entries++
+		if i.maxEntries > 0 && i.report.Entries > i.maxEntries {
+			return &TooManyEntriesError{Limit: i.maxEntries, Entry: hdr.Name}
+		}
 		if err := t.add(hdr); err != nil {
 			return err
 		}

@@ -617,3 +617,48 @@ func TestZerosAfterTheEndMarker(t *testing.T) {
 		})
 	}
 }
+
+// TestLimitEntries: empty files, directories and links hold nothing for
+// LimitUnpacked to count, yet each takes an inode on every host.
+func TestLimitEntries(t *testing.T) {
+	data := gz(t, makeTar(t, dir("d/"), file("d/a", ""), file("d/b", ""), hardlink("d/c", "d/a")))
+	for _, tt := range []struct {
+		limit int
+		past  string // the entry refused, or "" for none
+	}{
+		{0, ""},
+		{4, ""},
+		{3, "d/c"},
+		{1, "d/a"},
+	} {
+		insp := NewInspector(sum(data))
+		insp.LimitEntries(tt.limit)
+		_, _ = insp.Write(data)
+		insp.Close()
+		_, err := insp.Result()
+		var tm *TooManyEntriesError
+		switch {
+		case tt.past == "" && err != nil:
+			t.Errorf("limit %d: got %v, want the archive accepted", tt.limit, err)
+		case tt.past != "" && (!errors.As(err, &tm) || tm.Entry != tt.past || tm.Limit != tt.limit || !errors.Is(err, ErrTooLarge)):
+			t.Errorf("limit %d: got %v, want a TooManyEntriesError at %q", tt.limit, err, tt.past)
+		}
+	}
+	// Refused at the header past the limit, not as the truncated archive
+	// it also is: the entries of a stream without end are not read to it.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := range 1000 {
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("e%d", i), Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Flush()
+	insp := NewInspector("")
+	insp.LimitEntries(100)
+	_, _ = insp.Write(gz(t, buf.Bytes()))
+	insp.Close()
+	if _, err := insp.Result(); err == nil || !strings.Contains(err.Error(), `it has more than 100 entries (files, directories and links), the limit (artifact.max_entries), at entry "e100"`) {
+		t.Errorf("1000 entries without an end: got %v, want them refused at the 101st", err)
+	}
+}

@@ -174,10 +174,19 @@ type Artifact struct {
 	// DefaultMaxUnpacked. A few hundred KB of compressed zeros unpack to
 	// terabytes, on every host.
 	MaxUnpacked string `yaml:"max_unpacked"`
+	// MaxEntries bounds a build's entries (files, directories and links;
+	// 0: no limit); default DefaultMaxEntries. Empty files count nothing
+	// towards MaxUnpacked, and a few hundred MB of them compressed would
+	// take every inode of every host's disk.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // DefaultMaxUnpacked is artifact.max_unpacked when the config has none.
 const DefaultMaxUnpacked = "20GiB"
+
+// DefaultMaxEntries is artifact.max_entries when the config has none: a
+// few times the files of a release with a large node_modules.
+const DefaultMaxEntries = 1_000_000
 
 // ChecksumOptional reports whether a build without a published checksum
 // may be deployed.

@@ -176,6 +176,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 		// the app says so.
 		a.Artifact.Checksum = or(a.Artifact.Checksum, "required")
 		a.Artifact.MaxUnpacked = or(a.Artifact.MaxUnpacked, DefaultMaxUnpacked)
+		if !at("artifact", "max_entries") {
+			a.Artifact.MaxEntries = DefaultMaxEntries
+		}
 		a.Delivery = or(a.Delivery, "push")
 		a.Recompress = or(a.Recompress, "auto")
 		if !at("keep_releases") {

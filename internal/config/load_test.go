@@ -69,6 +69,8 @@ func TestDefaults(t *testing.T) {
 		{"App.KeepReleases", a.KeepReleases, 5},
 		{"App.Artifact.Path", a.Artifact.Path, "/etc/switchman/builds/{app}/{build}.tar.gz"},
 		{"App.Artifact.Checksum", a.Artifact.Checksum, "required"},
+		{"App.Artifact.MaxUnpacked", a.Artifact.MaxUnpacked, "20GiB"},
+		{"App.Artifact.MaxEntries", a.Artifact.MaxEntries, 1_000_000},
 		{"Health.Timeout", a.Health.Timeout, Duration(30 * time.Second)},
 		{"Health.Interval", a.Health.Interval, Duration(500 * time.Millisecond)},
 		{"Env.Name", e.Name, "prod"},

@@ -218,6 +218,9 @@ func (a *App) validate(loc locator, ps *problems) {
 	if _, err := ParseSize(art.MaxUnpacked); err != nil {
 		ps.add(at("artifact", "max_unpacked"), "%s.artifact.max_unpacked: %v", p, err)
 	}
+	if art.MaxEntries < 0 {
+		ps.add(at("artifact", "max_entries"), "%s.artifact.max_entries: want a count of entries, or 0 for no limit, got %d", p, art.MaxEntries)
+	}
 	for _, t := range []struct{ key, template string }{{"url", art.URL}, {"path", art.Path}} {
 		// Any other placeholder would stay as it is, and fail every
 		// deploy with an error quoting the URL.

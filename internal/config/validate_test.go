@@ -613,6 +613,15 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_unpacked: 500MB\n"},
 		},
 		{
+			name:  "artifact max_entries negative",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_entries: -1\n"},
+			want:  one("max_entries: -1", "apps.web.artifact.max_entries: want a count of entries, or 0 for no limit, got -1"),
+		},
+		{
+			name:  "artifact max_entries no limit",
+			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_entries: 0\n"},
+		},
+		{
 			name:  "artifact path without build",
 			edits: []string{"url: https://builds.example.com/{app}/{build}.tar.gz", "path: builds/{app}.tgz"},
 			want:  one("path: builds", "apps.web.artifact.path: must contain {build}"),

@@ -139,3 +139,38 @@ func TestMaxUnpacked(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxEntries: a build of more entries than the app's
+// artifact.max_entries is refused before anything changes, in push and
+// pull mode: empty files count nothing towards max_unpacked, yet each
+// takes an inode on every host.
+func TestMaxEntries(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		t.Run(delivery, func(t *testing.T) {
+			arts := t.TempDir()
+			srv := httptest.NewServer(http.FileServer(http.Dir(arts)))
+			t.Cleanup(srv.Close)
+			artifact := "      url: " + srv.URL + "/{app}-{build}.tar.gz\n      max_entries: 5\n"
+			yaml := strings.Replace(fixtureYAML, "      path: artifacts/{app}-{build}.tar.gz\n", artifact+"    delivery: "+delivery+"\n", 1)
+			f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+			f.arts = arts
+			f.build("8", tarEntry{name: "empty1"}, tarEntry{name: "empty2"})
+			f.build("9", tarEntry{name: "empty1"}, tarEntry{name: "empty2"}, tarEntry{name: "empty3"})
+			f.mustRun(deploy.KindDeploy, "8", deploy.OutcomeSucceeded)
+			want := `build 9 of web was refused: it has more than 5 entries (files, directories and links), the limit (artifact.max_entries), at entry "empty3"; nothing was changed`
+			rec, err := f.run(deploy.KindDeploy, "9")
+			switch {
+			case err != nil:
+				t.Fatalf("deploy: refused at once (%v), want it refused as it reads the build", err)
+			case rec.Outcome != deploy.OutcomeFailed || rec.Error != want:
+				t.Errorf("deploy: got %s %q, want failed %q", rec.Outcome, rec.Error, want)
+			}
+			if got := f.read("current/BUILD"); got != "8" {
+				t.Errorf("current/BUILD: got %q, want 8", got)
+			}
+			if f.exists("releases/9") {
+				t.Error("releases/9 exists after the refused deploy")
+			}
+		})
+	}
+}

@@ -836,6 +836,7 @@ func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.
 	}
 	insp := artifact.NewInspector(info.SHA256)
 	insp.LimitUnpacked(r.t.app.Artifact.MaxUnpackedBytes())
+	insp.LimitEntries(r.t.app.Artifact.MaxEntries)
 	copyErr := copyArtifact(insp, br)
 	insp.Close()
 	rep, verr := insp.Result()
@@ -1064,6 +1065,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	}
 	insp := artifact.NewInspector(want)
 	insp.LimitUnpacked(r.t.app.Artifact.MaxUnpackedBytes())
+	insp.LimitEntries(r.t.app.Artifact.MaxEntries)
 	fan, zw, err := deliveryStream(insp, sent != comp)
 	if err != nil {
 		insp.Close()
