@@ -99,14 +99,22 @@ func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool,
 // and the message's timestamp, which identify it for updates.
 func (c *Client) post(ctx context.Context, channel string, m chat.Message) (string, string, error) {
 	blocks, text := Render(m)
-	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noUnfurl)
 	return ch, ts, hide(err)
 }
+
+// noUnfurl stops Slack fetching the URLs of a message and showing what
+// they lead to under it, which it does for media (an image) by default:
+// the text of a message comes in part from outside (a host's error, a
+// Sentry issue's title), and whoever writes that must not put pictures of
+// their choosing in the deploy channel. Sent with edits too, for an edit
+// that adds a URL.
+var noUnfurl = slack.MsgOptionCompose(slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 
 // update replaces the message at ts (chat.update).
 func (c *Client) update(ctx context.Context, channel, ts string, m chat.Message) error {
 	blocks, text := Render(m)
-	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noUnfurl)
 	return hide(err)
 }
 

@@ -22,8 +22,11 @@ type apiCall struct {
 	User    string
 	Text    string // the fallback text
 	Blocks  string // the blocks, as JSON
-	Status  int    // what the fake answered
-	At      time.Time
+	// Unfurl is the unfurl_links and unfurl_media arguments, as
+	// "links=… media=…" ("" each when absent: Slack's default).
+	Unfurl string
+	Status int // what the fake answered
+	At     time.Time
 }
 
 // fakeSlack is an httptest.Server on 127.0.0.1 speaking the parts of
@@ -99,7 +102,8 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if got := r.Header.Get("Authorization"); got != "Bearer xoxb-test" && form.Get("token") != "xoxb-test" && method != "apps.connections.open" {
 		f.t.Errorf("%s: got no bot token, want Bearer xoxb-test", method)
 	}
-	c := apiCall{Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks")}
+	c := apiCall{Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks"),
+		Unfurl: "links=" + form.Get("unfurl_links") + " media=" + form.Get("unfurl_media")}
 	f.mu.Lock()
 	f.count[method]++
 	limited := f.limit[method] > 0 || f.limitAfter[method] == f.count[method]

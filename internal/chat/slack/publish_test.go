@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -245,5 +246,38 @@ func TestProgressFinalStateNowhere(t *testing.T) {
 	if n := notes[0]; n.DeployID != "d-1" || n.App != "web" || n.Env != "prod" || n.Platform != slack.Platform || n.Channel != "C1" ||
 		!strings.Contains(n.Reason, "channel_not_found") {
 		t.Errorf("note %+v, want d-1 web/prod in slack channel C1, refused for channel_not_found", n)
+	}
+}
+
+// TestChannelMessagesAreNotUnfurled: Slack fetches every URL of a message
+// the bot posts, and shows the media ones (an image) under it, unless the
+// post says not to. The text of the bot's messages comes in part from
+// outside (a host's error, a Sentry issue's title): whoever writes it
+// must not put pictures of their choosing in the deploy channel.
+func TestChannelMessagesAreNotUnfurled(t *testing.T) {
+	api := newFakeSlack(t)
+	client := slack.NewClient("xoxb-test", api.apiURL(), nil, nil)
+	alert := chat.Message{Level: chat.Failure, Title: "web/prod: new issue", Lines: []string{"see https://img.example.com/deploy-ok.png"}}
+	if err := client.Post(context.Background(), "C1", alert); err != nil {
+		t.Fatalf("Post: %v", err)
+	}
+	h := &chattyHandler{events: 3}
+	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+		o.Handler, o.Now, o.UpdateInterval, o.Refresh = h, time.Now, time.Millisecond, -1
+	})
+	if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", "")); w != 200 {
+		t.Fatalf("status %d", w)
+	}
+	a.Stop()
+	a.Wait()
+	h.wg.Wait()
+	calls := only(api.snapshot(), "chat.postMessage", "chat.update")
+	if len(calls) < 3 {
+		t.Fatalf("calls: got %d, want the alert, a progress post and its updates:\n%s", len(calls), describe(calls))
+	}
+	for i, c := range calls {
+		if want := "links=false media=false"; c.Unfurl != want {
+			t.Errorf("call %d (%s): got unfurl %q, want %q", i, c.Method, c.Unfurl, want)
+		}
 	}
 }
