@@ -224,11 +224,14 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 		return
 	}
 	c.allow(d.Via)
-	c.entry.Reason = fmt.Sprintf("granted %s role %s on %s", user, g.Role, grantScope(g))
 	until := "until revoked"
 	if !g.Expires.IsZero() {
 		until = "until " + c.s.stamp(g.Expires)
 	}
+	// The audit log says how long the grant holds, in the zone and words
+	// of the reply: read alone, it told a grant for an hour from one
+	// until revoked.
+	c.entry.Reason = fmt.Sprintf("granted %s role %s on %s, %s", user, g.Role, grantScope(g), until)
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
 		Title: fmt.Sprintf("%s granted %s the role %s on %s, %s", c.req.User, user, g.Role, grantScope(g), until)})
 }

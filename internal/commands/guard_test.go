@@ -446,3 +446,30 @@ func TestDryRunOfAForcedDeploy(t *testing.T) {
 		})
 	}
 }
+
+// TestGrantAuditSaysUntil: a grant's audit entry says until when it
+// holds, in the zone and words of the grant's reply: without it, the
+// audit log told a grant for an hour from one until revoked.
+func TestGrantAuditSaysUntil(t *testing.T) {
+	f := newGuardFixture(t, "")
+	for _, tt := range []struct {
+		text, reply, reason string
+	}{
+		{"grant @carl deployer api staging for 1h", "until 2026-11-23 11:00:00 CET", "granted carl role deployer on api/staging, until 2026-11-23 11:00:00 CET"},
+		{"grant @bob deployer api", "until revoked", "granted bob role deployer on api, until revoked"},
+	} {
+		t.Run(tt.text, func(t *testing.T) {
+			res, out, _ := f.do("ana", tt.text)
+			if res.Failed || !strings.Contains(out.last(), tt.reply) {
+				t.Fatalf("grant: got failed=%v %q, want it granted %s", res.Failed, out.last(), tt.reply)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("audit: got %v, %v; want the grant's entry", entries, err)
+			}
+			if got := entries[0].Reason; got != tt.reason {
+				t.Errorf("audit reason: got %q, want %q", got, tt.reason)
+			}
+		})
+	}
+}
