@@ -102,6 +102,10 @@ func TestCancelWhileTheDeployStarts(t *testing.T) {
 			if cancelRes.Failed || !strings.Contains(cancelled.last(), "Cancelling deploy ") || strings.Contains(cancelled.last(), "another replica") {
 				t.Errorf("cancel as the deploy starts: failed %v, %q; want it to cancel the deploy, which runs here", cancelRes.Failed, cancelled.last())
 			}
+			// It had switched nothing: no switch back is promised.
+			if want := "before it starts: it has switched no host, and will switch none"; !strings.Contains(cancelled.last(), want) || strings.Contains(cancelled.last(), "switched back") {
+				t.Errorf("cancel as the deploy starts: got %q, want %q and no switch back", cancelled.last(), want)
+			}
 			if res.DeployID != "" {
 				<-out.finished
 			}

@@ -25,9 +25,9 @@ type Engine interface {
 	Deploy(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 	Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error)
 	Plan(ctx context.Context, req deploy.Request) (*deploy.Plan, error)
-	Cancel(app, env, by string) (string, error)
+	Cancel(app, env, by string) (deploy.Cancelled, error)
 	// SignalCancel and SignalConfirm reach a run another replica runs.
-	SignalCancel(ctx context.Context, app, env, by string) (string, error)
+	SignalCancel(ctx context.Context, app, env, by string) (deploy.Cancelled, error)
 	SignalConfirm(ctx context.Context, id, by string, ok bool) error
 	Running() []*deploy.Record
 	Observe(ctx context.Context, app, env string) ([]deploy.HostResult, error)
@@ -951,11 +951,11 @@ func (c *call) cancel(ctx context.Context, cmd Command) {
 	if !ok {
 		return
 	}
-	id, err := c.s.engine.Cancel(cmd.App, cmd.Env, c.req.User)
+	cd, err := c.s.engine.Cancel(cmd.App, cmd.Env, c.req.User)
 	elsewhere := false
 	if errs.CodeOf(err) == errs.NotFound {
 		// Not a run of this replica: the one running it is asked.
-		id, err = c.s.engine.SignalCancel(ctx, cmd.App, cmd.Env, c.req.User)
+		cd, err = c.s.engine.SignalCancel(ctx, cmd.App, cmd.Env, c.req.User)
 		elsewhere = err == nil
 	}
 	if err != nil {
@@ -963,9 +963,18 @@ func (c *call) cancel(ctx context.Context, cmd Command) {
 		return
 	}
 	c.allow(d.Via)
-	c.entry.DeployID = id
-	m := chat.Message{Level: chat.Warning, Public: true,
-		Title: fmt.Sprintf("Cancelling deploy %s of %s/%s at the next safe point; hosts already switched will be switched back", id, cmd.App, cmd.Env)}
+	c.entry.DeployID = cd.ID
+	// A deploy that had not started (it was opening its hosts) has
+	// switched no host: "hosts already switched will be switched back"
+	// promised a switch back of nothing.
+	title := fmt.Sprintf("Cancelling deploy %s of %s/%s at the next safe point; hosts already switched will be switched back", cd.ID, cmd.App, cmd.Env)
+	switch {
+	case !cd.Started && !elsewhere:
+		title = fmt.Sprintf("Cancelling deploy %s of %s/%s before it starts: it has switched no host, and will switch none", cd.ID, cmd.App, cmd.Env)
+	case !cd.Started:
+		title = fmt.Sprintf("Cancelling deploy %s of %s/%s, which had not started: it stops before it switches a host, unless it started before it takes the cancel; hosts switched by then will be switched back", cd.ID, cmd.App, cmd.Env)
+	}
+	m := chat.Message{Level: chat.Warning, Public: true, Title: title}
 	if elsewhere {
 		m.Lines = []string{"it runs on another replica of the bot, which takes the cancel within seconds; its progress messages say when it stops"}
 	}

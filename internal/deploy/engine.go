@@ -303,17 +303,27 @@ func (e *Engine) Running() []*Record {
 	return out
 }
 
+// Cancelled is a deploy a cancel was passed to.
+type Cancelled struct {
+	ID string
+	// Started is false for a deploy that held its app+env but had not
+	// started (it was opening its hosts): it stops before it changes
+	// anything, and has no host to switch back.
+	Started bool
+}
+
 // Cancel asks the deploy of app/env to stop at its next safe point. It
-// returns the deploy's id, or an error if none runs here, what runs is a
+// returns the deploy, or an error if none runs here, what runs is a
 // rollback, which is not cancelled, or a deploy whose hosts are switched
 // for good (it only removes old releases).
-func (e *Engine) Cancel(app, env, by string) (string, error) {
+func (e *Engine) Cancel(app, env, by string) (Cancelled, error) {
 	t, err := e.resolve(app, env)
 	if err != nil {
-		return "", err
+		return Cancelled{}, err
 	}
 	e.mu.Lock()
-	r, ok := e.running[t.key()]
+	r, started := e.running[t.key()]
+	ok := started
 	if !ok {
 		// One that holds the app+env and opens its hosts has not
 		// started: cancelled now, it stops before it changes anything.
@@ -321,18 +331,18 @@ func (e *Engine) Cancel(app, env, by string) (string, error) {
 	}
 	e.mu.Unlock()
 	if !ok {
-		return "", errs.New(errs.NotFound, "no deploy of %s is running", t.key())
+		return Cancelled{}, errs.New(errs.NotFound, "no deploy of %s is running", t.key())
 	}
 	if r.rec.Kind == KindRollback {
 		// A rollback restores service, host after host, and switches none
 		// back: stopped half-way it would leave the hosts on different
 		// releases and the app+env unlocked.
-		return "", errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), r.rec.ID)
+		return Cancelled{}, errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), r.rec.ID)
 	}
 	if err := r.cancelBy(by); err != nil {
-		return "", err
+		return Cancelled{}, err
 	}
-	return r.rec.ID, nil
+	return Cancelled{ID: r.rec.ID, Started: started}, nil
 }
 
 // The kinds of signals, and how long one waits for its run to take it.
@@ -346,33 +356,41 @@ const (
 const signalPoll = time.Second
 
 // SignalCancel asks the replica running the deploy of app/env to cancel
-// it, for a deploy this process does not run (see Cancel), and returns its
-// id; the run takes the signal within signalPoll. Without Signals, or with
-// no run holding app/env, it is an error with code NotFound.
-func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (string, error) {
+// it, for a deploy this process does not run (see Cancel), and returns
+// it; the run takes the signal within signalPoll. Without Signals, or
+// with no run holding app/env, it is an error with code NotFound. A
+// deploy whose record is not written yet has not started.
+func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancelled, error) {
 	t, err := e.resolve(app, env)
 	if err != nil {
-		return "", err
+		return Cancelled{}, err
 	}
 	none := errs.New(errs.NotFound, "no deploy of %s is running", t.key())
 	if e.signals == nil {
-		return "", none
+		return Cancelled{}, none
 	}
 	h, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return Cancelled{}, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
 	id, what, _ := strings.Cut(h, " ")
 	switch {
 	case h == "" || strings.HasPrefix(id, "recovery:"):
-		return "", none
+		return Cancelled{}, none
 	case strings.HasPrefix(what, string(KindRollback)):
-		return "", errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), id)
+		return Cancelled{}, errs.New(errs.Conflict, "%s is being rolled back (rollback %s), and a rollback is not cancelled: it restores service, and stopped half-way it would leave the hosts on different releases; once it ends, roll back to another release or deploy again", t.key(), id)
+	}
+	// Read before the signal: a record written after it is of a run
+	// that takes the signal at its first safe point, as a started one.
+	_, rerr := e.store.Record(ctx, id)
+	switch {
+	case rerr != nil && !errors.Is(rerr, ErrNotFound):
+		return Cancelled{}, errs.Wrap(errs.Unavailable, rerr, "state store unreachable; nothing was changed")
 	}
 	if err := e.signals.Signal(ctx, id, signalCancel, by, signalTTL); err != nil {
-		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return Cancelled{}, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
 	}
-	return id, nil
+	return Cancelled{ID: id, Started: rerr == nil}, nil
 }
 
 // SignalConfirm answers the migrations prompt of deploy id, which another

@@ -1141,10 +1141,11 @@ func TestCancelFromAnotherReplica(t *testing.T) {
 	if _, err := other.Cancel("web", "prod", "bob"); errs.CodeOf(err) != errs.NotFound {
 		t.Errorf("a local cancel on the replica not running it: got %v, want not found", err)
 	}
-	id, err := other.SignalCancel(t.Context(), "web", "prod", "bob")
-	if err != nil {
-		t.Fatalf("cancel through the other replica: %v", err)
+	cd, err := other.SignalCancel(t.Context(), "web", "prod", "bob")
+	if err != nil || !cd.Started {
+		t.Fatalf("cancel through the other replica: got %+v, %v; want the running deploy cancelled", cd, err)
 	}
+	id := cd.ID
 	// The restart waits for the gate. Once the deploy has taken the
 	// cancel (the signal is gone from the store; a look that finds it
 	// puts it back), the gate opens and the deploy stops at its next safe

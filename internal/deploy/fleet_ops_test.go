@@ -37,8 +37,8 @@ func checkCancelled(t *testing.T, f *fleetFixture, rec *deploy.Record) {
 func (f *fleetFixture) cancel(id string) {
 	f.t.Helper()
 	got, err := f.engine.Cancel("web", "prod", "bob")
-	if err != nil || got != id {
-		f.t.Fatalf("cancel: got %q, %v; want deploy %s cancelled", got, err, id)
+	if err != nil || got.ID != id || !got.Started {
+		f.t.Fatalf("cancel: got %+v, %v; want deploy %s, started, cancelled", got, err, id)
 	}
 }
 

@@ -83,7 +83,8 @@ func TestRunEndingForgetsOnlyItself(t *testing.T) {
 		t.Errorf("running after the first deploy ended: %v; want the deploy of 2", got)
 	}
 	<-restarting // its restart takes a second: the cancel finds it switching
-	id, err := f.engine.Cancel("web", "prod", "carol")
+	cd, err := f.engine.Cancel("web", "prod", "carol")
+	id := cd.ID
 	if err != nil {
 		t.Errorf("cancel of the second deploy: %v; want it cancelled", err)
 	}
