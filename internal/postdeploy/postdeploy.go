@@ -659,10 +659,11 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	m.Buttons = nil
 	w.post(ctx, r, m)
 	// From the watched build only: after a later deploy, the spike is
-	// that deploy's watch's to judge.
+	// that deploy's watch's to judge. Recorded in the channel it is
+	// posted to.
 	// To the release the button names, as a click would: after a
 	// partial deploy an unnamed rollback is refused.
-	req := deploy.Request{App: r.App, Env: r.Env, From: r.Build, Requester: Requester, Platform: "sentry", Channel: r.Channel}
+	req := deploy.Request{App: r.App, Env: r.Env, From: r.Build, Requester: Requester, Platform: "sentry", Channel: w.channel(r)}
 	if deploy.ValidBuild(r.RollbackTo) {
 		req.Build = r.RollbackTo
 	}
@@ -896,9 +897,11 @@ func (w *Watcher) audit(ctx context.Context, r *deploy.Record, decision audit.De
 	w.write(ctx, r, w.entry(r, decision, action, strings.TrimSpace(fmt.Sprintf("%s %s %s/%s", action, r.Build, r.App, r.Env)), reason))
 }
 
-// entry is an entry of r's watch.
+// entry is an entry of r's watch, in the channel the watch posts to (the
+// env's), where the spike and the rollback were told: the one the deploy
+// was typed in saw neither.
 func (w *Watcher) entry(r *deploy.Record, decision audit.Decision, action, command, reason string) *audit.Entry {
-	return &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: r.Channel,
+	return &audit.Entry{Time: w.opt.Now(), User: Requester, Platform: "sentry", Channel: w.channel(r),
 		Command: command, Action: action, App: r.App, Env: r.Env, Decision: decision, Reason: reason, DeployID: r.ID}
 }
 

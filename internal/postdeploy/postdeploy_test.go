@@ -326,7 +326,8 @@ apps:
 	run := func(build string) {
 		t.Helper()
 		done := make(chan *deploy.Record, 1)
-		_, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+		// Typed in another channel than the env's, where the watch posts.
+		_, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana", Channel: "#typed"}, func(ev deploy.Event) {
 			if ev.Kind == deploy.EventFinished {
 				done <- ev.Record
 			}
@@ -395,6 +396,13 @@ func TestSpikeRollsBackByItself(t *testing.T) {
 	}
 	if !spike || !rollback {
 		t.Errorf("audit: spike %v, rollback %v; want both", spike, rollback)
+	}
+	// The spike and the rollback were posted to the env's channel: their
+	// entries name it, not the channel the watched deploy was typed in.
+	for _, e := range entries {
+		if e.User == postdeploy.Requester && e.Channel != "#deploys" {
+			t.Errorf("audit entry %s %q: got channel %q, want #deploys, where it was posted", e.Action, e.Reason, e.Channel)
+		}
 	}
 	// The rollback's entries name where it went, as a person's do: named
 	// after the watched build, they read as a rollback to 2.
