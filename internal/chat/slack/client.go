@@ -95,11 +95,20 @@ func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool,
 	return p.Presence == "active", nil
 }
 
+// noParse and noLinkNames make Slack take the text as written: parse=full
+// and link_names turn a bare "@here" or "@ana" into a mention. Slack
+// takes them on chat.postMessage, chat.update and chat.postEphemeral;
+// slack-go sends neither to a response_url (see defuse).
+var (
+	noParse     = slack.MsgOptionParse(false)
+	noLinkNames = slack.MsgOptionLinkNames(false)
+)
+
 // post sends m to channel (chat.postMessage) and returns the channel's id
 // and the message's timestamp, which identify it for updates.
 func (c *Client) post(ctx context.Context, channel string, m chat.Message) (string, string, error) {
 	blocks, text := Render(m)
-	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noUnfurl)
+	ch, ts, err := c.api.PostMessageContext(ctx, channel, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noUnfurl, noParse, noLinkNames)
 	return ch, ts, hide(err)
 }
 
@@ -114,7 +123,7 @@ var noUnfurl = slack.MsgOptionCompose(slack.MsgOptionDisableLinkUnfurl(), slack.
 // update replaces the message at ts (chat.update).
 func (c *Client) update(ctx context.Context, channel, ts string, m chat.Message) error {
 	blocks, text := Render(m)
-	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noUnfurl)
+	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noUnfurl, noParse, noLinkNames)
 	return hide(err)
 }
 
@@ -125,7 +134,7 @@ func (c *Client) ephemeral(ctx context.Context, channel, user string, m chat.Mes
 }
 
 func (c *Client) ephemeralBlocks(ctx context.Context, channel, user string, blocks []slack.Block, text string) error {
-	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	_, err := c.api.PostEphemeralContext(ctx, channel, user, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noParse, noLinkNames)
 	return hide(err)
 }
 
@@ -137,13 +146,13 @@ func (c *Client) respond(ctx context.Context, responseURL string, m chat.Message
 	if m.Public {
 		kind = slack.ResponseTypeInChannel
 	}
-	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, kind), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, kind), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noParse, noLinkNames)
 	return hide(err)
 }
 
 // respondBlocks shows blocks to the requester alone through a response_url.
 func (c *Client) respondBlocks(ctx context.Context, responseURL string, blocks []slack.Block, text string) error {
-	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))
+	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noParse, noLinkNames)
 	return hide(err)
 }
 

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -79,8 +80,19 @@ func Render(m chat.Message) ([]slack.Block, string) {
 	if len(m.Buttons) > 0 {
 		blocks = append(blocks, actions(m.Buttons))
 	}
-	return blocks, clip(escape(strings.TrimRight(chat.Text(m), "\n")), maxFallbackText)
+	return blocks, clip(defuse(escape(strings.TrimRight(chat.Text(m), "\n"))), maxFallbackText)
 }
+
+// mentionAt matches an "@" that Slack could read as the start of a mention
+// ("@here", "@channel", "@everyone", "@ana").
+var mentionAt = regexp.MustCompile(`@([\pL\pN])`)
+
+// defuse puts a word joiner (U+2060, shown as nothing) after every "@"
+// that starts a word in the fallback text. A response_url message carries
+// no parse or link_names setting (slack-go sends neither there), and
+// whether Slack then parses a bare "@here" in the text is Slack's choice:
+// a joined "@" is never a mention, however it parses.
+func defuse(s string) string { return mentionAt.ReplaceAllString(s, "@\u2060$1") }
 
 func actions(buttons []chat.Button) *slack.ActionBlock {
 	var elems []slack.BlockElement
@@ -128,8 +140,13 @@ func section(text *slack.TextBlockObject) *slack.SectionBlock {
 	return slack.NewSectionBlock(text, nil, nil)
 }
 
+// mrkdwn is a verbatim mrkdwn text object. Not verbatim (Slack's
+// default), Slack "automatically parses certain mentions" in it: a bare
+// "@here" in a host's stderr, a build's notes or an app's name would ping
+// the channel. Verbatim text still renders the bot's own explicit links
+// and formatting.
 func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
 }
 
 // escaper escapes the three characters Slack's mrkdwn gives meaning to
