@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,20 @@ func TestStatusAndHistoryShowALostHost(t *testing.T) {
 		}},
 		{name: "a later failed run that stopped its leftovers", shown: false, later: func(t *testing.T, f *serviceFixture, lost *deploy.Record) {
 			putLater(t, f, lost, string(lost.Kind)+" "+lost.ID+": 2 processes (sh, sleep)")
+		}},
+		{name: "a later failed run that searched the host and found nothing", shown: false, later: func(t *testing.T, f *serviceFixture, _ *deploy.Record) {
+			// Build 4 says it is 5: its health check fails, and the
+			// deploy is reverted after it searched localhost.
+			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-4.tar.gz"), tgz(t, map[string]string{"BUILD": "5"}))
+			_, out, rec := f.do("bob", "deploy web 4")
+			if rec == nil || rec.Outcome != deploy.OutcomeReverted {
+				t.Fatalf("deploy 4: got %+v, want it reverted", rec)
+			}
+			out.mu.Lock()
+			defer out.mu.Unlock()
+			if !slices.ContainsFunc(out.events, func(ev deploy.Event) bool { return strings.Contains(ev.Text, "is still running on localhost") }) {
+				t.Fatalf("deploy 4: got events %+v, want it to search localhost and find nothing", out.events)
+			}
 		}},
 		{name: "a later deploy that succeeded", shown: false, later: func(t *testing.T, f *serviceFixture, _ *deploy.Record) {
 			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-4.tar.gz"), tgz(t, map[string]string{"BUILD": "4"}))

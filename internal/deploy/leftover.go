@@ -219,7 +219,15 @@ func (r *run) stopLeftovers() error {
 	if err := r.stopErr(); err != nil {
 		return err
 	}
-	var none []string
+	// A host searched is not running what the dead runs began any more:
+	// `status` stops warning of a host they lost (see StillLost), whether
+	// the search stopped something there or found nothing.
+	ids := make([]string, 0, len(dead))
+	for _, d := range dead {
+		ids = append(ids, d.ID)
+	}
+	searched := strings.Join(ids, " ")
+	var none []Host
 	for i, h := range live {
 		res := results[i]
 		switch {
@@ -231,7 +239,7 @@ func (r *run) stopLeftovers() error {
 		case res.noProc:
 			r.note("could not look on %s for what %s had begun there (it has no /proc): it may still be running there", h.Name, runNames(dead))
 		case len(res.stopped) == 0:
-			none = append(none, h.Name)
+			none = append(none, h)
 		default:
 			var parts []string
 			for _, d := range dead {
@@ -240,12 +248,17 @@ func (r *run) stopLeftovers() error {
 				}
 			}
 			said := strings.Join(parts, "; ")
-			r.setHost(h.Name, func(hr *HostResult) { hr.Stopped = said })
+			r.setHost(h.Name, func(hr *HostResult) { hr.Stopped, hr.Searched = said, searched })
 			r.note("stopped on %s what was still running there of %s: %s", h.Name, whoseRuns(dead), said)
 		}
 	}
 	if len(none) > 0 {
-		r.note("nothing %s had begun is still running on %s", runNames(dead), strings.Join(none, ", "))
+		r.setHosts(none, func(hr *HostResult) { hr.Searched = searched })
+		names := make([]string, 0, len(none))
+		for _, h := range none {
+			names = append(names, h.Name)
+		}
+		r.note("nothing %s had begun is still running on %s", runNames(dead), strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -99,6 +99,12 @@ type HostResult struct {
 	// process died, had begun and that were still running ("deploy
 	// 20261123-…: 2 processes (sh, sleep)").
 	Stopped string `json:"stopped,omitempty"`
+	// Searched lists the runs (their ids, space-separated) whose
+	// leftover steps this run looked for on the host, the search having
+	// run there, whether it stopped anything or found nothing: a host one
+	// of them lost is not running what it began any more (see StillLost).
+	// A search that could not run (no /proc, an error) lists nothing.
+	Searched string `json:"searched,omitempty"`
 	// Lost is set once a script of this run ended on the host because
 	// its connection did (the host died, hung or was cut off): what the
 	// script began may still run there, and the next run of the app+env
@@ -369,7 +375,8 @@ type LostHost struct {
 // first), the hosts runs that ended lost in the middle of a script and
 // whose leftovers no later run has stopped yet, newest run first: those
 // the next run searches (see deadRuns), less the hosts where a later run
-// stopped what the run had left (HostResult.Stopped names it). A run
+// searched for what the run had left (HostResult.Searched names it) or
+// stopped it (HostResult.Stopped names it). A run
 // that succeeded ends the search: every run before it was searched.
 func StillLost(recs []*Record) []LostHost {
 	var out []LostHost
@@ -386,7 +393,7 @@ func StillLost(recs []*Record) []LostHost {
 			}
 			stopped := slices.ContainsFunc(recs[:i], func(later *Record) bool {
 				lh := later.Host(h.Host)
-				return lh != nil && strings.Contains(lh.Stopped, string(rec.Kind)+" "+rec.ID+":")
+				return lh != nil && (strings.Contains(lh.Stopped, string(rec.Kind)+" "+rec.ID+":") || slices.Contains(strings.Fields(lh.Searched), rec.ID))
 			})
 			if !stopped {
 				out = append(out, LostHost{Run: rec, Host: h.Host})
