@@ -96,12 +96,17 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	if req.Build != "" {
 		what += " of build " + req.Build
 	}
+	log := e.log.With("deploy", id, "app", t.app.Name, "env", t.env.Name)
+	watch := e.watchStart(log, kind, req)
 	lease, err := e.acquire(ctx, t, id, what+" by "+req.Requester)
 	if err != nil {
+		watch.done()
 		return nil, err
 	}
 	if req.Admit != nil {
+		watch.at("admission (window, locks)")
 		if err := req.Admit(ctx); err != nil {
+			watch.done()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
 			defer cancel()
 			if rerr := lease.Release(rctx); rerr != nil {
@@ -111,7 +116,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		}
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &run{e: e, t: t, lease: lease, log: e.log.With("deploy", id, "app", t.app.Name, "env", t.env.Name), renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
+	r := &run{e: e, t: t, lease: lease, log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,
@@ -132,14 +137,17 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	if e.signals != nil {
 		go r.watchSignals(r.renewing)
 	}
+	watch.at("opening the hosts")
 	if err := r.open(ctx); err != nil {
 		r.abandon()
 		return nil, err
 	}
+	watch.at("reading the runs of the app+env")
 	if err := r.takeOver(ctx); err != nil {
 		r.abandon()
 		return nil, err
 	}
+	watch.at("checking the load balancer")
 	if err := r.poolCheck(ctx); err != nil {
 		r.abandon()
 		return nil, err
@@ -153,6 +161,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		hr := r.rec.Host(o.host)
 		hr.State, hr.Error = o.state, o.err.Error()
 	}
+	watch.at("reading the runs of the app+env")
 	return r, nil
 }
 
@@ -228,6 +237,7 @@ func leftOutBy(recs []*Record, self, host string) bool {
 
 // abandon gives up a run that never started: nothing was recorded.
 func (r *run) abandon() {
+	r.starting.done()
 	r.forgetStarting()
 	close(r.renewing)
 	r.closeSessions()
@@ -356,6 +366,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		r.abandon()
 		return nil, errs.New(errs.Conflict, "%s %s was %v before it started; nothing was changed", r.rec.Kind, r.rec.ID, cause)
 	}
+	r.starting.at("recording the start")
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
 	if err := r.fence(ctx); err != nil {
@@ -371,6 +382,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		r.abandon()
 		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable: the %s could not be recorded; nothing was changed", r.rec.Kind)
 	}
+	r.starting.done()
 	r.mu.Lock()
 	r.recorded = true
 	r.mu.Unlock()

@@ -48,7 +48,11 @@ type Engine struct {
 	leaseTTL   time.Duration
 	// finalBudget bounds the tries of a run's final record write.
 	finalBudget time.Duration
-	observers   []Sink
+	// slowStart is how long a run may take to start (lease, hosts,
+	// first record) before it logs what it waits for, and again every
+	// slowStart after.
+	slowStart time.Duration
+	observers []Sink
 	// interrupted is Options.Interrupted; signals is Options.Signals;
 	// lockReplaced is Options.LockReplaced.
 	interrupted  func(*Record)
@@ -111,6 +115,11 @@ type Options struct {
 	Owner string
 	// LeaseTTL is how long an app+env lease lives unless renewed; default 30 s.
 	LeaseTTL time.Duration
+	// SlowStart is how long a deploy or rollback may take to start
+	// (taking the app+env lease, opening its hosts, writing its first
+	// record) before it logs, at WARN, what it is waiting for, and again
+	// each SlowStart after; default 10 s.
+	SlowStart time.Duration
 	// FinalWriteBudget is how long a run keeps trying to write its final
 	// record before it reports its outcome as unrecorded; default 2 min,
 	// long enough for a store to fail over.
@@ -141,6 +150,7 @@ func NewEngine(opt Options) *Engine {
 		owner:        opt.Owner,
 		leaseTTL:     opt.LeaseTTL,
 		finalBudget:  opt.FinalWriteBudget,
+		slowStart:    opt.SlowStart,
 		observers:    opt.Observers,
 		interrupted:  opt.Interrupted,
 		lockReplaced: opt.LockReplaced,
@@ -179,6 +189,9 @@ func NewEngine(opt Options) *Engine {
 	}
 	if e.finalBudget <= 0 {
 		e.finalBudget = 2 * time.Minute
+	}
+	if e.slowStart <= 0 {
+		e.slowStart = 10 * time.Second
 	}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = 30 * time.Second

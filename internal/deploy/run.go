@@ -20,6 +20,9 @@ type run struct {
 	// log is the engine's log with the run's id, app and env on every
 	// line: a bot logs for many apps' deploys at once.
 	log *slog.Logger
+	// starting logs what the run waits for until it starts (see
+	// startWatch); nil for a dry run.
+	starting *startWatch
 	// renewing is closed to stop renewing the lease (keepLease), which
 	// starts as soon as it is taken: opening the hosts may outlast it.
 	renewing chan struct{}

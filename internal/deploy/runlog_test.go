@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
@@ -123,6 +124,79 @@ func TestRunEndLogged(t *testing.T) {
 			for _, want := range []string{tt.line, "deploy=" + rec.ID, "outcome=" + string(tt.want), "duration="} {
 				if !strings.Contains(ends[0], want) {
 					t.Errorf("log line %q: want %s", ends[0], want)
+				}
+			}
+		})
+	}
+}
+
+// slowLeases holds Acquire until wait returns: a store slow to grant the
+// app+env lease. seen is what the log held as Acquire was called.
+type slowLeases struct {
+	deploy.Leaser
+	log  *syncbuf.Buffer
+	seen string
+	wait func()
+}
+
+func (l *slowLeases) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	l.seen = l.log.String()
+	l.wait()
+	return l.Leaser.Acquire(ctx, key, holder, ttl)
+}
+
+// TestRunStartLoggedBeforeTheLease: a run logs its request (its id, app,
+// env, kind, build and requester) before it takes the lease, and, while it
+// takes long to start, what it waits for: a deploy that hung taking the
+// lease or opening its hosts logged nothing at all, its start being
+// logged once recorded.
+func TestRunStartLoggedBeforeTheLease(t *testing.T) {
+	for _, kind := range []deploy.Kind{deploy.KindDeploy, deploy.KindRollback} {
+		t.Run(string(kind), func(t *testing.T) {
+			var log syncbuf.Buffer
+			leases := &slowLeases{log: &log, wait: func() {}}
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				leases.Leaser = o.Leases
+				o.Leases = leases
+				o.SlowStart = time.Millisecond
+				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			f.build("1")
+			f.build("2")
+			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+			build := "2"
+			if kind == deploy.KindRollback {
+				f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+				build = ""
+			}
+			// Held until the run says what it waits for.
+			var waiting string
+			before := len(log.String())
+			leases.wait = func() {
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+					for _, line := range strings.Split(log.String()[before:], "\n") {
+						if strings.Contains(line, string(kind)+" still starting") {
+							waiting = line
+							return
+						}
+					}
+				}
+			}
+			rec := f.mustRun(kind, build, deploy.OutcomeSucceeded)
+			var requested string
+			for _, line := range strings.Split(leases.seen[before:], "\n") {
+				if strings.Contains(line, string(kind)+" requested") {
+					requested = line
+				}
+			}
+			for _, want := range []string{"level=INFO", "deploy=" + rec.ID, "app=web", "env=prod", "kind=" + string(kind), "build=" + build, "requester=ana"} {
+				if !strings.Contains(requested, want) {
+					t.Errorf("log as the lease was taken: got request line %q, want %s in it", requested, want)
+				}
+			}
+			for _, want := range []string{"level=WARN", "deploy=" + rec.ID, "app=web", "env=prod", "requester=ana", `waiting_for="taking the lease"`, "waited="} {
+				if !strings.Contains(waiting, want) {
+					t.Errorf("log while the lease was held up: got %q, want %s in it", waiting, want)
 				}
 			}
 		})
