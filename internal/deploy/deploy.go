@@ -97,6 +97,8 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		what += " of build " + req.Build
 	}
 	log := e.log.With("deploy", id, "app", t.app.Name, "env", t.env.Name)
+	// What the transports log while they serve this run names it too.
+	ctx = WithLog(ctx, log)
 	watch := e.watchStart(log, kind, req)
 	lease, err := e.acquire(ctx, t, id, what+" by "+req.Requester)
 	if err != nil {

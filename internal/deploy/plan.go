@@ -30,6 +30,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		check = "sha256 verified against " + src.Display(t.app.Name, req.Build) + ".sha256"
 	}
 	r := &run{e: e, t: t, log: e.log.With("app", t.app.Name, "env", t.env.Name), hosts: t.hosts()}
+	ctx = WithLog(ctx, r.log)
 	// All at once, as the deploy opens them: hosts that hang cost one
 	// connect_timeout together, not one each.
 	states := map[string]hostState{}

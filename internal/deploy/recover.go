@@ -133,7 +133,7 @@ func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts fu
 
 // observeInto adds what each host runs now to an interrupted record.
 func (e *Engine) observeInto(ctx context.Context, rec *Record) {
-	observed, err := e.Observe(ctx, rec.App, rec.Env)
+	observed, err := e.Observe(WithLog(ctx, e.log.With("deploy", rec.ID, "app", rec.App, "env", rec.Env)), rec.App, rec.Env)
 	if err != nil {
 		rec.Error += "; could not observe hosts: " + err.Error()
 	}

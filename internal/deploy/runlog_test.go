@@ -202,3 +202,60 @@ func TestRunStartLoggedBeforeTheLease(t *testing.T) {
 		})
 	}
 }
+
+// loggingTransport logs, as a transport does, through the logger the
+// context it is given carries (deploy.LogFrom), on every Open and Run.
+type loggingTransport struct {
+	deploy.Transport
+	log *slog.Logger
+}
+
+func (t loggingTransport) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	deploy.LogFrom(ctx, t.log).Info("transport: open", "host", h.Name)
+	s, err := t.Transport.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return loggingSession{Session: s, log: t.log}, nil
+}
+
+type loggingSession struct {
+	deploy.Session
+	log *slog.Logger
+}
+
+func (s loggingSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	deploy.LogFrom(ctx, s.log).Info("transport: run")
+	return s.Session.Run(ctx, cmd)
+}
+
+// TestTransportLinesNameTheRun: the context a run gives its transport
+// carries the run's logger, so that what the transport logs (the SSH
+// transport's logins, reused connections, hosts that stopped answering)
+// names the deploy, its app and its env, as the run's own lines do.
+func TestTransportLinesNameTheRun(t *testing.T) {
+	var log syncbuf.Buffer
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Transports["local"] = loggingTransport{Transport: o.Transports["local"], log: o.Log}
+	})
+	f.build("1")
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	var opens, runs int
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		if !strings.Contains(line, "transport: ") {
+			continue
+		}
+		if strings.Contains(line, "transport: open") {
+			opens++
+		} else {
+			runs++
+		}
+		if !strings.Contains(line, " deploy="+rec.ID+" app=web env=prod") {
+			t.Errorf("transport log line %q: want deploy=%s app=web env=prod", line, rec.ID)
+		}
+	}
+	if opens == 0 || runs == 0 {
+		t.Errorf("transport lines: got %d opens and %d runs, want some of each", opens, runs)
+	}
+}

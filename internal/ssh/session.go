@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -109,6 +110,23 @@ type conn struct {
 
 	mu     sync.Mutex
 	reason string // why the connection ended, if we ended it
+	// log is the logger of the run the connection serves (see
+	// deploy.WithLog), the transport's once it is parked.
+	log *slog.Logger
+}
+
+// logger returns the logger of the run the connection serves.
+func (c *conn) logger() *slog.Logger {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log
+}
+
+// setLog hands the connection to the run that log is of.
+func (c *conn) setLog(log *slog.Logger) {
+	c.mu.Lock()
+	c.log = log
+	c.mu.Unlock()
 }
 
 // session is what Open hands out: a connection for one user at a time, as
@@ -133,8 +151,8 @@ var _ deploy.Session = (*session)(nil)
 // Push delivery sizes how far it streams ahead of a host by it.
 func (c *conn) RoundTrip() time.Duration { return c.rtt }
 
-func newConn(t *Transport, name, addr string, client, jump *ssh.Client) *conn {
-	c := &conn{t: t, name: name, addr: addr, client: client, jump: jump, loggedIn: time.Now(),
+func newConn(t *Transport, name, addr string, client, jump *ssh.Client, log *slog.Logger) *conn {
+	c := &conn{t: t, name: name, addr: addr, client: client, jump: jump, loggedIn: time.Now(), log: log,
 		done: make(chan struct{}), stop: make(chan struct{}), jumpEnded: make(chan struct{})}
 	go func() {
 		// Returns with the connection; its error says nothing more.
@@ -227,7 +245,7 @@ func (c *conn) keepAlive(client *ssh.Client, what string) {
 				continue
 			}
 			c.fail(fmt.Sprintf("%s stopped answering (%d keepalives %s apart unanswered)", what, missed, interval))
-			c.t.log.Warn("ssh: host stopped answering, closing its connection",
+			c.logger().Warn("ssh: host stopped answering, closing its connection",
 				"host", c.name, "addr", c.addr, "peer", what, "missed", missed, "interval", interval)
 			client.Close()
 			return

@@ -302,12 +302,15 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ssh: connect %s: %w", name, err)
 	}
+	// The run's logger, when ctx carries one: its lines name the deploy.
+	log := deploy.LogFrom(ctx, t.log)
 	if t.cfg.InsecureIgnoreHostKey {
-		t.log.Warn("ssh: host key verification disabled: any machine on the path can impersonate this host",
+		log.Warn("ssh: host key verification disabled: any machine on the path can impersonate this host",
 			"host", name, "addr", addr)
 	}
 	if c := t.reuse(ctx, name, addr); c != nil {
-		t.log.Debug("ssh: reusing a warm connection", "host", name, "addr", addr)
+		c.setLog(log)
+		log.Debug("ssh: reusing a warm connection", "host", name, "addr", addr)
 		return &session{conn: c}, nil
 	}
 	start := time.Now()
@@ -358,10 +361,10 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 		}
 		return nil, err
 	}
-	c := newConn(t, name, addr, client, jump)
+	c := newConn(t, name, addr, client, jump, log)
 	c.rtt = rtt
 	c.keys = append(keys, key)
-	t.log.Debug("ssh: connected", "host", name, "addr", addr, "jump", jump != nil,
+	log.Debug("ssh: connected", "host", name, "addr", addr, "jump", jump != nil,
 		"duration", time.Since(start).Round(time.Millisecond), "rtt", rtt)
 	return &session{conn: c}, nil
 }
@@ -437,7 +440,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		conn.Close()
 		dropped := isNetErr(err) && !bc.banner()
 		if dropped && attempt < maxDropped && dctx.Err() == nil && pause.For(dctx, dropPause(attempt)) == nil {
-			t.log.Debug("ssh: connection closed before the banner; trying again", "host", name, "addr", addr, "attempt", attempt, "err", err)
+			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before the banner; trying again", "host", name, "addr", addr, "attempt", attempt, "err", err)
 			continue
 		}
 		var hk *HostKeyError

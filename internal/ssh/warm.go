@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // warmPool holds connections whose session has closed, at most one per
@@ -47,7 +49,7 @@ func (t *Transport) park(c *conn) bool {
 	}
 	left := t.maxAge - time.Since(c.loggedIn)
 	if left <= 0 {
-		t.log.Debug("ssh: not keeping an old connection warm", "host", c.name, "addr", c.addr, "age", time.Since(c.loggedIn).Round(time.Second))
+		c.logger().Debug("ssh: not keeping an old connection warm", "host", c.name, "addr", c.addr, "age", time.Since(c.loggedIn).Round(time.Second))
 		return false
 	}
 	key := poolKey(c.name, c.addr)
@@ -67,6 +69,9 @@ func (t *Transport) park(c *conn) bool {
 		t.log.Debug("ssh: closed a connection kept warm", "host", c.name, "addr", c.addr, "idle", min(t.cfg.KeepWarm, left))
 	})
 	t.warm.idle[key] = p
+	// Parked, it serves no run: what it logs until reused is the
+	// transport's.
+	c.setLog(t.log)
 	return true
 }
 
@@ -83,7 +88,7 @@ func (t *Transport) reuse(ctx context.Context, name, addr string) *conn {
 		return nil // none, or its expiry is closing it
 	}
 	if err := t.sound(ctx, p.c); err != nil {
-		t.log.Debug("ssh: not reusing a warm connection", "host", name, "addr", addr, "reason", err)
+		deploy.LogFrom(ctx, t.log).Debug("ssh: not reusing a warm connection", "host", name, "addr", addr, "reason", err)
 		_ = p.c.close() // it is being replaced
 		return nil
 	}
