@@ -24,7 +24,7 @@ import (
 // error with a code and a message for people when nothing was started
 // (errs.NoChange when every host already runs the build). Progress and the
 // final record go to sink.
-func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, error) {
+func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (_ *Record, err error) {
 	if !ValidBuild(req.Build) {
 		return nil, errs.New(errs.Invalid, "invalid build %q", req.Build)
 	}
@@ -44,6 +44,11 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			r.starting.end(err)
+		}
+	}()
 	// Hosts a run left on this build without a passing restart (it died
 	// mid-switch, drained perhaps) are restarted again, not skipped as
 	// running it already.
@@ -87,7 +92,7 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (*Record, e
 
 // begin takes the lease, opens the hosts and builds the run and its record;
 // nothing is persisted or changed yet.
-func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, sink Sink) (*run, error) {
+func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, sink Sink) (_ *run, err error) {
 	if err := e.refuseDraining(kind); err != nil {
 		return nil, err
 	}
@@ -100,15 +105,18 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	// What the transports log while they serve this run names it too.
 	ctx = WithLog(ctx, log)
 	watch := e.watchStart(log, kind, req)
+	defer func() {
+		if err != nil {
+			watch.end(err)
+		}
+	}()
 	lease, err := e.acquire(ctx, t, id, what+" by "+req.Requester)
 	if err != nil {
-		watch.done()
 		return nil, err
 	}
 	if req.Admit != nil {
 		watch.at("admission (window, locks)")
 		if err := req.Admit(ctx); err != nil {
-			watch.done()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
 			defer cancel()
 			if rerr := lease.Release(rctx); rerr != nil {
@@ -303,6 +311,7 @@ func (r *run) nothingToDo(noop error) error {
 		return noop
 	}
 	// Recorded, it is a run that ended: logged as every other one is.
+	r.starting.settle()
 	r.logEnd(OutcomeUnchanged, nil)
 	return errs.New(errs.NoChange, "%s; %s %s, interrupted, is resolved: every host was reached and runs %s (recorded as %s %s, unchanged)",
 		errs.Message(noop), stuck.Kind, stuck.ID, build, r.rec.Kind, r.rec.ID)
@@ -384,7 +393,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		r.abandon()
 		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable: the %s could not be recorded; nothing was changed", r.rec.Kind)
 	}
-	r.starting.done()
+	r.starting.settle()
 	r.mu.Lock()
 	r.recorded = true
 	r.mu.Unlock()

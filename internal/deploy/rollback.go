@@ -29,7 +29,7 @@ const LockOwnerBot = config.BotUser
 // interrupted), a rollback naming that release or none finishes the job:
 // it restarts those hosts there (see stuckHosts). It returns the new
 // record or, when nothing was started, an error for people.
-func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record, error) {
+func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (_ *Record, err error) {
 	for _, b := range []string{req.Build, req.From} {
 		if b != "" && !ValidBuild(b) {
 			return nil, errs.New(errs.Invalid, "invalid build %q", b)
@@ -43,6 +43,11 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (*Record,
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			r.starting.end(err)
+		}
+	}()
 	stuck, err := r.stuckHosts(req.Build)
 	// Whether a stuck run was looked for: when the history could not be
 	// read, stuck is nil for want of knowing.

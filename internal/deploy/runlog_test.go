@@ -259,3 +259,40 @@ func TestTransportLinesNameTheRun(t *testing.T) {
 		t.Errorf("transport lines: got %d opens and %d runs, want some of each", opens, runs)
 	}
 }
+
+// TestRunNotStartedLogged: a run refused after its request was logged
+// (here: every host runs the build already) logs why it did not start,
+// so that no request logged reads as a run that hung.
+func TestRunNotStartedLogged(t *testing.T) {
+	var log syncbuf.Buffer
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	before := len(log.String())
+	if _, err := f.run(deploy.KindDeploy, "1"); err == nil {
+		t.Fatal("deploy of the build running already: want it refused")
+	}
+	var requested, notStarted []string
+	for _, line := range strings.Split(log.String()[before:], "\n") {
+		if strings.Contains(line, "deploy requested") {
+			requested = append(requested, line)
+		}
+		if strings.Contains(line, "deploy not started") {
+			notStarted = append(notStarted, line)
+		}
+	}
+	if len(requested) != 1 || len(notStarted) != 1 {
+		t.Fatalf("log: got requests %q and refusals %q, want one of each", requested, notStarted)
+	}
+	for _, want := range []string{"level=INFO", "app=web", "env=prod", "already runs build 1"} {
+		if !strings.Contains(notStarted[0], want) {
+			t.Errorf("log line %q: want %s", notStarted[0], want)
+		}
+	}
+	id := strings.Fields(requested[0][strings.Index(requested[0], "deploy=")+len("deploy="):])[0]
+	if !strings.Contains(notStarted[0], "deploy="+id) {
+		t.Errorf("log line %q: want deploy=%s, the request's", notStarted[0], id)
+	}
+}

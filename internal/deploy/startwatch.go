@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // startWatch logs what a run waits for while it starts: a deploy that
@@ -11,7 +13,10 @@ import (
 // not logged its start (see logStart), and without this the log would
 // show nothing of it. Safe for concurrent use.
 type startWatch struct {
+	log   *slog.Logger
+	kind  Kind
 	mu    sync.Mutex
+	told  bool // the log says how the request ended: started, or not
 	stage string
 	began time.Time
 	stop  chan struct{}
@@ -21,7 +26,7 @@ type startWatch struct {
 // watchStart logs the request of a run at INFO, then, every slowStart
 // until done is called, what it is waiting for at WARN.
 func (e *Engine) watchStart(log *slog.Logger, kind Kind, req Request) *startWatch {
-	w := &startWatch{stage: "taking the lease", began: time.Now(), stop: make(chan struct{})}
+	w := &startWatch{log: log, kind: kind, stage: "taking the lease", began: time.Now(), stop: make(chan struct{})}
 	log.Info(string(kind)+" requested", "kind", kind, "build", req.Build, "requester", req.Requester)
 	go func() {
 		tick := time.NewTicker(e.slowStart)
@@ -58,5 +63,36 @@ func (w *startWatch) at(stage string) {
 func (w *startWatch) done() {
 	if w != nil {
 		w.once.Do(func() { close(w.stop) })
+	}
+}
+
+// settle notes that the log says how the run went (its start, or its end
+// when it was recorded without starting): nothing more is said of its
+// request.
+func (w *startWatch) settle() {
+	if w == nil {
+		return
+	}
+	w.done()
+	w.mu.Lock()
+	w.told = true
+	w.mu.Unlock()
+}
+
+// end ends the watch of a run that did not start, for err: logged once,
+// at INFO, unless the log already says how the run went, so that every
+// request logged is followed by its start or by why it did not start (a
+// busy app+env, unreachable hosts, nothing to do).
+func (w *startWatch) end(err error) {
+	if w == nil {
+		return
+	}
+	w.done()
+	w.mu.Lock()
+	told := w.told
+	w.told = true
+	w.mu.Unlock()
+	if !told {
+		w.log.Info(string(w.kind)+" not started", "kind", w.kind, "err", errs.Message(err))
 	}
 }
