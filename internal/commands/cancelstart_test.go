@@ -127,3 +127,42 @@ func TestCancelWhileTheDeployStarts(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusShowsADeployStarting: status shows a deploy that holds its
+// app+env and opens its hosts, before it has started: a deploy there is
+// refused as busy with it, and status said nothing was running.
+func TestStatusShowsADeployStarting(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(serviceYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	artifacttest.Publish(t, filepath.Join(dir, "artifacts", "web-1.tar.gz"), tgz(t, map[string]string{"BUILD": "1"}))
+	var svc *commands.Service
+	status := newRecorder()
+	tr := &openHookTransport{Transport: &local.Transport{}, opening: func(ctx context.Context) {
+		svc.Handle(ctx, commands.Request{User: "carl", Platform: "test", Channel: "C2", Text: "status"}, status)
+	}}
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": tr}, Store: st, Leases: st, Locks: st})
+	t.Cleanup(eng.Wait)
+	policy, err := acl.New(cfg.AccessRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	out := newRecorder()
+	res := svc.Handle(t.Context(), commands.Request{User: "bob", Platform: "test", Channel: "C1", Text: "deploy web 1"}, out)
+	if res.DeployID == "" {
+		t.Fatalf("deploy: %q; want it started", out.last())
+	}
+	<-out.finished
+	want := "▶ under way: deploy of build 1 by bob of web/prod (" + res.DeployID + ")"
+	if got := status.last(); !strings.Contains(got, want) {
+		t.Errorf("status as the deploy starts: got %q, want %q", got, want)
+	}
+}

@@ -23,9 +23,25 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	c.allow("")
 	now := c.s.now()
 	var lines []string
+	shown := map[string]bool{}
 	for _, r := range c.s.engine.Running() {
 		if cmd.App == "" || r.App == cmd.App {
+			shown[r.ID] = true
 			lines = append(lines, fmt.Sprintf("▶ running: %s %s of %s/%s by %s since %s (%s)", r.Kind, r.Build, r.App, r.Env, r.Requester, r.Started.In(now.Location()).Format("15:04:05 MST"), r.ID))
+		}
+	}
+	// This replica's running runs are not all there is: one still
+	// starting (it holds its app+env and opens its hosts), or one that
+	// another replica runs, holds its app+env too, and a deploy there is
+	// refused as busy; status said nothing of it.
+	underway, err := c.s.engine.Underway(ctx, cmd.App, "")
+	if err != nil {
+		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		return
+	}
+	for _, u := range underway {
+		if !shown[u.ID] {
+			lines = append(lines, fmt.Sprintf("▶ under way: %s of %s/%s (%s): starting, or run by another replica of the bot", u.What, u.App, u.Env, u.ID))
 		}
 	}
 	locks, err := c.s.store.Locks(ctx)
