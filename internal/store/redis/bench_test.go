@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/store/storetest"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -204,4 +205,15 @@ func benchRecord(i int) *deploy.Record {
 			{Host: "web-3", State: deploy.HostActive, Current: "2025.03.14-1", Previous: "2025.03.13-2"},
 		},
 	}
+}
+
+// BenchmarkYear measures the reads of commands and deploys on a store a
+// year old (see storetest.BenchYear).
+func BenchmarkYear(b *testing.B) {
+	srv := redisserver.Start(b)
+	s := openStore(b, redis.Options{URL: srv.URL(), Prefix: newPrefix(), Now: func() time.Time { return storetest.YearNow }})
+	started := time.Now()
+	storetest.SeedYear(b, s)
+	b.Logf("seeded a year in %v", time.Since(started))
+	storetest.BenchYear(b, s)
 }
