@@ -114,11 +114,11 @@ func (s *Store) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record,
 				}
 			}
 			if f.App != "" || f.Env != "" || f.Outcome != "" {
-				m, err := decodeRecordMeta(v)
+				ok, err := metaMatches(v, f)
 				if err != nil {
 					return fmt.Errorf("index entry %q: %w", k, err)
 				}
-				if !m.matches(f) {
+				if !ok {
 					continue
 				}
 			}
@@ -154,6 +154,25 @@ func decodeRecord(data []byte) (*deploy.Record, error) {
 
 func recordIndexKey(started time.Time, id string) []byte {
 	return append(timeKey(started, len(id)), id...)
+}
+
+// metaMatches reports whether the index entry meta (see encodeRecordMeta)
+// matches f. It compares the bytes in place: a listing of one app/env
+// walks the entries of every other one, and a string made of each of
+// their fields cost more than the rest of the walk.
+func metaMatches(meta []byte, f deploy.Filter) (bool, error) {
+	ok := true
+	for _, want := range []string{f.App, f.Env, string(f.Outcome)} {
+		n, w := binary.Uvarint(meta)
+		if w <= 0 || uint64(len(meta)-w) < n {
+			return false, errors.New("malformed record metadata")
+		}
+		if want != "" && string(meta[w:w+int(n)]) != want {
+			ok = false
+		}
+		meta = meta[w+int(n):]
+	}
+	return ok, nil
 }
 
 // recordMeta is what the index keeps of a record to filter on.
