@@ -10,10 +10,11 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-// TestListingCostsWhatItReturns checks that a listing of one app/env does
-// not allocate for every entry of the others it walks past: 2,000 newer
-// ones of another app here, where a listing allocated about three strings
-// for each of them.
+// TestListingCostsWhatItReturns checks that a listing of one app/env, or
+// of one app's audit entries, does not allocate for every entry of the
+// others it walks past: 2,000 newer ones of another app here, where a
+// listing allocated about three strings (records) or a decoded entry
+// (audit) for each of them.
 func TestListingCostsWhatItReturns(t *testing.T) {
 	ctx := t.Context()
 	s := openStore(t, filepath.Join(t.TempDir(), "switchman.db"), nil)
@@ -40,6 +41,10 @@ func TestListingCostsWhatItReturns(t *testing.T) {
 		{"records", func() (int, error) {
 			recs, err := s.Records(ctx, deploy.Filter{App: "rare", Env: "production", Limit: 1})
 			return len(recs), err
+		}},
+		{"audit", func() (int, error) {
+			es, err := s.Audit(ctx, audit.Query{App: "rare", Limit: 1})
+			return len(es), err
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
