@@ -186,7 +186,10 @@ func (c *call) statsCmd(ctx context.Context, cmd Command) {
 	if window <= 0 {
 		window = stats.DefaultWindow
 	}
-	recs, err := c.s.store.Records(ctx, deploy.Filter{App: cmd.App, Env: cmd.Env})
+	// Compute judges a deploy of the window by the records after it only,
+	// so the records started before the window are not read: a year of
+	// history cost a listing of all of it.
+	recs, err := c.s.store.Records(ctx, deploy.Filter{App: cmd.App, Env: cmd.Env, Since: now.Add(-window)})
 	if err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
 		return

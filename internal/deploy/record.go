@@ -431,6 +431,10 @@ type Filter struct {
 	Limit int    // 0: no limit
 	// Outcome, when set, keeps only records with that outcome.
 	Outcome Outcome
+	// Since, when set, keeps only records started at or after it. A
+	// store walks its history newest first and stops there, so a
+	// listing of the last weeks costs those weeks, not the whole history.
+	Since time.Time
 }
 
 // Lock stops deploys to a scope until it is removed or expires. An empty App

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -97,10 +98,15 @@ func (s *Store) Record(ctx context.Context, id string) (*deploy.Record, error) {
 
 // Records returns the records matching f, newest first by Started, records
 // started at the same instant by ID descending. It walks an index in that
-// order and stops at f.Limit, decoding only the records it returns.
+// order and stops at f.Limit or f.Since, decoding only the records it
+// returns.
 func (s *Store) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list records: %w", err)
+	}
+	var since []byte
+	if !f.Since.IsZero() {
+		since = timeKey(f.Since, 0)
 	}
 	var out []*deploy.Record
 	err := s.view(ctx, func(tx *bolt.Tx) error {
@@ -112,6 +118,9 @@ func (s *Store) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record,
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+			}
+			if since != nil && bytes.Compare(k[:timeKeyLen], since) < 0 {
+				return nil
 			}
 			if f.App != "" || f.Env != "" || f.Outcome != "" {
 				ok, err := metaMatches(v, f)

@@ -219,22 +219,33 @@ func collect(limit int, read func(upper string, want int) (recordPage, error)) (
 // holding at most want records (0: any number).
 func (s *Store) recordsPage(ctx context.Context, f deploy.Filter, upper string, want int) (recordPage, error) {
 	keys := []string{s.key("records"), s.key("records", "index")}
-	v, err := s.guarded(ctx, recordsPageScript, keys, upper, pageSize, f.App, f.Env, string(f.Outcome), want).Result()
+	v, err := s.guarded(ctx, recordsPageScript, keys, upper, pageSize, f.App, f.Env, string(f.Outcome), want, lowerBound(f.Since)).Result()
 	if err != nil {
 		return recordPage{}, s.fail(ctx, "list records", err)
 	}
 	return decodePage(v)
 }
 
-// recordsPageScript examines up to ARGV[2] index entries below ARGV[1]
-// (newest first) and returns {last entry examined, whether there may be
-// more, the JSON of each match}, stopping after ARGV[6] matches (0: no
-// limit), with more set: the caller may drop a match it listed already.
+// lowerBound is the index bound of records started at or after since
+// (zero: any): every member of that instant is longer than its time key,
+// so sorts after it.
+func lowerBound(since time.Time) string {
+	if since.IsZero() {
+		return "-"
+	}
+	return "[" + timeKey(since)
+}
+
+// recordsPageScript examines up to ARGV[2] index entries between ARGV[1]
+// and ARGV[7] (newest first) and returns {last entry examined, whether
+// there may be more, the JSON of each match}, stopping after ARGV[6]
+// matches (0: no limit), with more set: the caller may drop a match it
+// listed already.
 // ARGV[3..5] are App, Env and Outcome, empty for any. It starts with
 // guard, as every records script does: a history read empty because Redis
 // lost its data is not "no deploys", nor its running records "none".
 var recordsPageScript = goredis.NewScript(guard + `
-local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], ARGV[7], 'LIMIT', 0, tonumber(ARGV[2]))
 local want = tonumber(ARGV[6])
 local out = {'', #members == tonumber(ARGV[2]) and 1 or 0}
 for _, m in ipairs(members) do
@@ -266,7 +277,7 @@ func (s *Store) runningPage(ctx context.Context, f deploy.Filter, upper string, 
 	keys := []string{s.key("records"), s.key("records", "running"), s.key("records", "member"), s.key("records", "running", "built"), s.key("records", "index")}
 	run := func() (any, error) {
 		watermark := timeKey(s.now().Add(-catchUpMargin))
-		return s.guarded(ctx, runningPageScript, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want, watermark).Result()
+		return s.guarded(ctx, runningPageScript, keys, upper, pageSize, f.App, f.Env, string(deploy.OutcomeRunning), want, watermark, lowerBound(f.Since)).Result()
 	}
 	v, err := run()
 	// Each reply that asks again has moved the watermark up by a page:
@@ -300,7 +311,7 @@ func catchingUp(v any) bool {
 }
 
 // runningPageScript is recordsPageScript for the running records, reading
-// KEYS[2], records:running, and returning nil if KEYS[4], the marker that
+// KEYS[2], records:running, down to ARGV[8], and returning nil if KEYS[4], the marker that
 // it was built, is missing or holds no watermark (as a version before the
 // watermark set it). ARGV[5] is the outcome running. A member that is not
 // its record's member in KEYS[3], records:member, is stale: it is skipped
@@ -339,7 +350,7 @@ if ARGV[1] == '+' then
     redis.pcall('SET', KEYS[4], ARGV[7])
   end
 end
-local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local members = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[1], ARGV[8], 'LIMIT', 0, tonumber(ARGV[2]))
 local want = tonumber(ARGV[6])
 local out = {'', #members == tonumber(ARGV[2]) and 1 or 0}
 for _, m in ipairs(members) do

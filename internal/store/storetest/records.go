@@ -218,6 +218,13 @@ func testRecords(t *testing.T, fresh freshFunc) {
 			{"app and outcome", deploy.Filter{App: "billing", Outcome: deploy.OutcomeRunning}, []string{"d5"}},
 			{"no match", deploy.Filter{App: "payroll"}, nil},
 			{"no match outcome", deploy.Filter{App: "billing", Outcome: deploy.OutcomeReverted}, nil},
+			// Since keeps the records started at or after it: d3 started
+			// at that very instant.
+			{"since", deploy.Filter{Since: start.Add(2 * time.Minute)}, []string{"d6", "d5", "d4", "d3"}},
+			{"since between", deploy.Filter{Since: start.Add(2*time.Minute + time.Nanosecond)}, []string{"d6", "d5", "d4"}},
+			{"since app env", deploy.Filter{App: "accounting", Env: "production", Since: start.Add(2 * time.Minute)}, []string{"d6", "d4"}},
+			{"since limit", deploy.Filter{Since: start, Limit: 2}, []string{"d6", "d5"}},
+			{"since after all", deploy.Filter{Since: start.Add(time.Hour)}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) { assertIDs(t, s, tc.f, tc.want...) })
 		}
@@ -256,6 +263,7 @@ func testRecords(t *testing.T, fresh freshFunc) {
 			{"app and env", running("accounting", "production", 0), []string{"r5", "r1"}},
 			{"app env limit", running("billing", "staging", 1), []string{"r7"}},
 			{"no match", running("payroll", "", 0), nil},
+			{"since", deploy.Filter{Outcome: deploy.OutcomeRunning, Since: start.Add(4 * time.Minute)}, []string{"r7", "r6", "r5"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) { assertIDs(t, s, tc.f, tc.want...) })
 		}

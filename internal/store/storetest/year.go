@@ -212,8 +212,9 @@ func BenchYear(b *testing.B, s Store) {
 			entries(b, audit.Query{App: busy, Limit: 400})
 		}},
 		{"stats APP 30d", func(b *testing.B) {
-			records(b, deploy.Filter{App: busy})
-			entries(b, audit.Query{App: busy, Since: YearNow.Add(-30 * 24 * time.Hour)})
+			since := YearNow.Add(-30 * 24 * time.Hour)
+			records(b, deploy.Filter{App: busy, Since: since})
+			entries(b, audit.Query{App: busy, Since: since})
 		}},
 		{"whoami", grants},
 		{"gate checks", func(b *testing.B) {
