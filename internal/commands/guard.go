@@ -223,15 +223,16 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	c.allow(d.Via)
 	until := "until revoked"
 	if !g.Expires.IsZero() {
 		until = "until " + c.s.stamp(g.Expires)
 	}
 	// The audit log says how long the grant holds, in the zone and words
 	// of the reply: read alone, it told a grant for an hour from one
-	// until revoked.
-	c.entry.Reason = fmt.Sprintf("granted %s role %s on %s, %s", user, g.Role, grantScope(g), until)
+	// until revoked. It keeps the authority the grant was made under too,
+	// as every allowed command's entry does: without it, a grant by an
+	// admin whose own admin came from a grant could not be traced back.
+	c.allow(fmt.Sprintf("granted %s role %s on %s, %s; %s", user, g.Role, grantScope(g), until, d.Via))
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
 		Title: fmt.Sprintf("%s granted %s the role %s on %s, %s", c.req.User, user, g.Role, grantScope(g), until)})
 }

@@ -448,15 +448,16 @@ func TestDryRunOfAForcedDeploy(t *testing.T) {
 }
 
 // TestGrantAuditSaysUntil: a grant's audit entry says until when it
-// holds, in the zone and words of the grant's reply: without it, the
-// audit log told a grant for an hour from one until revoked.
+// holds, in the zone and words of the grant's reply (without it, the
+// audit log told a grant for an hour from one until revoked), and the
+// authority the grant was made under, as every allowed entry does.
 func TestGrantAuditSaysUntil(t *testing.T) {
 	f := newGuardFixture(t, "")
 	for _, tt := range []struct {
 		text, reply, reason string
 	}{
-		{"grant @carl deployer api staging for 1h", "until 2026-11-23 11:00:00 CET", "granted carl role deployer on api/staging, until 2026-11-23 11:00:00 CET"},
-		{"grant @bob deployer api", "until revoked", "granted bob role deployer on api, until revoked"},
+		{"grant @carl deployer api staging for 1h", "until 2026-11-23 11:00:00 CET", "granted carl role deployer on api/staging, until 2026-11-23 11:00:00 CET; role admin (config)"},
+		{"grant @bob deployer api", "until revoked", "granted bob role deployer on api, until revoked; role admin (config)"},
 	} {
 		t.Run(tt.text, func(t *testing.T) {
 			res, out, _ := f.do("ana", tt.text)
