@@ -222,7 +222,8 @@ func (p *Progress) Message(now time.Time) chat.Message {
 		m.Level = chat.Warning
 		line := "⏸ " + c.Text
 		if !c.Deadline.IsZero() {
-			line += " (until " + c.Deadline.Format("15:04:05 MST") + ")"
+			// In the zone of every other time the bot gives, that of now.
+			line += " (until " + c.Deadline.In(now.Location()).Format("15:04:05 MST") + ")"
 		}
 		m.Lines = append(m.Lines, line)
 		m.Buttons = append(m.Buttons,

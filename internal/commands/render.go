@@ -301,13 +301,14 @@ func plural(n int) string {
 }
 
 // ConfirmMessage asks the requester to confirm a deploy's pending
-// migrations, with Confirm and Abort buttons.
+// migrations, with Confirm and Abort buttons. The deadline is given in
+// the zone of ev.Time, the bot's clock, as every other time it gives.
 func ConfirmMessage(ev deploy.Event) chat.Message {
 	return chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("Deploy %s of %s %s to %s waits: %d pending migration(s)", ev.DeployID, ev.App, ev.Build, ev.Env, len(ev.Migrations)),
 		Lines: []string{
 			strings.Join(ev.Migrations, ", "),
-			fmt.Sprintf("confirm with deploy confirm %s, or abort with deploy abort %s, before %s (then it aborts safely)", ev.DeployID, ev.DeployID, ev.Deadline.Format("15:04:05 MST")),
+			fmt.Sprintf("confirm with deploy confirm %s, or abort with deploy abort %s, before %s (then it aborts safely)", ev.DeployID, ev.DeployID, ev.Deadline.In(ev.Time.Location()).Format("15:04:05 MST")),
 		},
 		Buttons: []chat.Button{
 			{Label: "Confirm", Action: "deploy confirm " + ev.DeployID, Style: "primary"},
