@@ -833,7 +833,7 @@ func runKind(r *deploy.Record) string {
 // sentryFailed says once per deploy that Sentry could not be told; a
 // deploy never waits for or fails because of Sentry.
 func (w *Watcher) sentryFailed(ctx context.Context, wk *work, r *deploy.Record, what string, err error) {
-	w.opt.Log.Warn("sentry", "deploy", r.ID, "op", what, "err", err)
+	w.opt.Log.Warn("sentry", "app", r.App, "env", r.Env, "deploy", r.ID, "op", what, "err", err)
 	if wk.failed.Swap(true) {
 		return
 	}

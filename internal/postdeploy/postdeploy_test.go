@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -524,8 +525,10 @@ apps:
 	sc, _ := sentry.New(sentry.Options{BaseURL: down.URL, Token: "sntrys_test", Attempts: 2, MinBackoff: time.Millisecond, Sleep: clk.Sleep})
 	out := &posts{}
 	var eng *deploy.Engine
+	logs := &lockedBuffer{}
 	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st, Rollback: rollbacker{&eng},
-		Now: clk.Now, Sleep: clk.Sleep, Channel: func(string, string) string { return "#deploys" }})
+		Now: clk.Now, Sleep: clk.Sleep, Channel: func(string, string) string { return "#deploys" },
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	defer w.Close()
 	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{w.Observe}})
@@ -543,6 +546,16 @@ apps:
 	got := out.titles()
 	if strings.Count(got, "Sentry could not") != 1 {
 		t.Errorf("Sentry failures should be reported once per deploy:\n%s", got)
+	}
+	// Each failure is logged with the app and env it concerns: a deploy
+	// id alone left an operator to look it up in the history.
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(line, "msg=sentry ") && !strings.Contains(line, "app=web env=production") {
+			t.Errorf("got log line %q, want it to name app=web env=production", line)
+		}
+	}
+	if !strings.Contains(logs.String(), "msg=sentry ") {
+		t.Errorf("got logs %q, want a sentry warning", logs.String())
 	}
 	// What the watcher kept of the deploy to say its failure once goes
 	// with it: a bot whose Sentry is down for months does not grow.
@@ -563,4 +576,23 @@ apps:
 			t.Errorf("inconclusive data rolled back: %+v", r)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger written from several
+// goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
