@@ -247,6 +247,7 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 				c.unaudited(err)
 				return c.res
 			}
+			defer c.closeOnPanic(ctx)
 		}
 		c.run(ctx, p.Cmd)
 	}
@@ -260,6 +261,26 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 		c.res.Failed = true
 	}
 	return c.res
+}
+
+// PanicReason is the reason of the outcome entry of a command that
+// panicked while it ran.
+const PanicReason = "outcome unknown: the command failed while it ran (a panic, see the bot's log); what it had changed by then is not known"
+
+// closeOnPanic, deferred once a command's pending entry is written,
+// closes that entry when the command panics, and panics on: an adapter
+// that recovers (the bot goes on) left it open, read as a bot that
+// stopped, or a command still running, for as long as the log is kept.
+func (c *call) closeOnPanic(ctx context.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.entry.Decision, c.entry.Reason = audit.Unknown, PanicReason
+	if err := c.s.appendAudit(ctx, &c.entry); err != nil {
+		c.s.log.Error("append audit entry", "user", c.req.User, "err", err)
+	}
+	panic(r)
 }
 
 // changesState reports whether cmd may change state (a deploy, a lock, a

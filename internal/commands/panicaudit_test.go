@@ -1,0 +1,50 @@
+package commands_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// panickingOutput is an adapter's output that panics on the reply, as a
+// platform library may: the adapter recovers it and the bot goes on.
+type panickingOutput struct{}
+
+func (panickingOutput) Reply(chat.Message)    { panic("reply failed") }
+func (panickingOutput) Progress(deploy.Event) {}
+
+// TestPanicClosesThePendingEntry: a command that changes state and
+// panics once its pending entry is written still gets an outcome entry
+// closing it, and the panic goes on to the adapter. Left open, the log
+// read it as a bot that stopped, or a command still running.
+func TestPanicClosesThePendingEntry(t *testing.T) {
+	f := newGuardFixture(t, "")
+	for _, text := range []string{"here for 1h", "lock deploys web prod maintenance"} {
+		t.Run(text, func(t *testing.T) {
+			func() {
+				defer func() {
+					if r := recover(); r == nil {
+						t.Errorf("Handle: got no panic, want the output's panic passed on")
+					}
+				}()
+				f.svc.Handle(context.Background(), commands.Request{User: "ana", Platform: "test", Channel: "C1", Text: text}, panickingOutput{})
+			}()
+			raw, err := f.store.Audit(t.Context(), audit.Query{Limit: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) != 2 || raw[1].Decision != audit.Pending || raw[0].Intent != raw[1].Seq {
+				t.Fatalf("audit: got %+v, want the pending entry and its outcome", raw)
+			}
+			if got := audit.Fold(raw); len(got) != 1 || got[0].Decision != audit.Unknown || got[0].Reason != panicReason {
+				t.Errorf("audit shown: got %+v, want one line, unknown for %q", got, panicReason)
+			}
+		})
+	}
+}
+
+const panicReason = "outcome unknown: the command failed while it ran (a panic, see the bot's log); what it had changed by then is not known"
