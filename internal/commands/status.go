@@ -40,7 +40,13 @@ func (c *call) status(ctx context.Context, cmd Command) {
 		return
 	}
 	for _, u := range underway {
-		if !shown[u.ID] {
+		switch {
+		case shown[u.ID]:
+		case !strings.HasPrefix(u.What, string(deploy.KindDeploy)) && !strings.HasPrefix(u.What, string(deploy.KindRollback)):
+			// A recovery holds it for the run whose process stopped
+			// (its id): that run neither starts nor runs anywhere.
+			lines = append(lines, fmt.Sprintf("▶ under way on %s/%s: %s (%s), which marks it interrupted and changes no host", u.App, u.Env, u.What, u.ID))
+		default:
 			lines = append(lines, fmt.Sprintf("▶ under way: %s of %s/%s (%s): starting, or run by another replica of the bot", u.What, u.App, u.Env, u.ID))
 		}
 	}
