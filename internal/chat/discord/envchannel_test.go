@@ -68,3 +68,36 @@ func TestDeployPostsInTheEnvChannel(t *testing.T) {
 		})
 	}
 }
+
+// TestUndeliveredInTheEnvChannelNamesIt: a final report the env's
+// channel refuses, once the progress moved there, is noted for status
+// with that channel, where it was refused, not the one the deploy was
+// asked in, where the bot was never refused.
+func TestUndeliveredInTheEnvChannelNamesIt(t *testing.T) {
+	const envChannel = "300000000000000099"
+	hs := newHarness(t, deployHandler("d-21"), func(o *Options) {
+		o.EnvChannel = func(app, env string) string {
+			if app == "web" && env == "prod" {
+				return envChannel
+			}
+			return ""
+		}
+	})
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		if c.Method == http.MethodPatch && strings.HasPrefix(c.Path, "/api/v9/channels/"+envChannel+"/messages/") {
+			return http.StatusForbidden, `{"message":"Missing Access","code":50001}`, true
+		}
+		return 0, "", false
+	}
+	out, started := hs.startDeploy(t, "441", "d-21")
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-21", App: "web", Env: "prod", Build: "1337",
+		Record: record("d-21", deploy.KindDeploy, deploy.OutcomeFailed, started)})
+	hs.shutdown(t)
+	notes := hs.h.Undelivered()
+	if len(notes) != 1 {
+		t.Fatalf("notes %+v, want one\n%s", notes, transcript(t, hs.fd.Calls()))
+	}
+	if n := notes[0]; n.DeployID != "d-21" || n.Channel != envChannel || !strings.Contains(n.Reason, "Missing Access") {
+		t.Errorf("note %+v, want d-21 in discord channel %s, refused for Missing Access", n, envChannel)
+	}
+}

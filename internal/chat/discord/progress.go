@@ -200,7 +200,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 				failures++
 				c.log.Warn("discord edit progress failed", "err", c.scrub(err), "final", done)
 				if done && failures >= maxFinalAttempts {
-					c.undelivered(p, m, err)
+					c.undelivered(p, t, m, err)
 					return
 				}
 				// Not sent: tried again (with the newest state), not
@@ -241,18 +241,25 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 	}
 }
 
-// undelivered reports a final state that reached nobody: at ERROR, with
-// the report's title, and to the handler, whose status then shows it.
-func (c *conversation) undelivered(p *progressState, final chat.Message, err error) {
+// undelivered reports a final state that reached nobody, last tried in
+// t: at ERROR, with the report's title, and to the handler, whose status
+// then shows it. The channel named is t's, where the report was refused
+// (the env's, once the progress moved there), not the one the deploy was
+// asked in, which the reason would then wrongly be about.
+func (c *conversation) undelivered(p *progressState, t target, final chat.Message, err error) {
 	run := p.runOf()
 	reason := c.scrub(err)
+	channel := c.in.ChannelID
+	if t.kind == targetChannel {
+		channel = t.channel
+	}
 	c.log.Error("discord final progress state not delivered", "deploy", run.id, "app", run.app, "env", run.env,
-		"outcome", final.Title, "err", reason)
+		"channel", channel, "outcome", final.Title, "err", reason)
 	if run.id == "" {
 		return
 	}
 	c.a.handler.NoteUndelivered(commands.Undelivered{DeployID: run.id, App: run.app, Env: run.env,
-		Platform: Platform, Channel: c.in.ChannelID, Reason: reason, At: c.a.now()})
+		Platform: Platform, Channel: channel, Reason: reason, At: c.a.now()})
 }
 
 // sendProgress shows m in *t. With env set (the env's channel, once the
