@@ -326,9 +326,11 @@ func (c *call) unaudited(err error) {
 // Handle (its duplicate check failed, the bot is stopping), with
 // req.Refused as the reason, and counts it under req.RefusedFor (under
 // internal when that is not one of RefusalReasons), whether or not the
-// write succeeds: the request was refused either way. It writes once,
-// within ctx, and returns the store's error; the adapter answers the
-// requester itself.
+// write succeeds: the request was refused either way. The refusal is
+// written as audit.Append writes a command's entry, whatever becomes of
+// ctx and tried again when the store fails: it is the only trace of the
+// request, and a store down for a second is no reason to lose it. It
+// returns the last try's error; the adapter answers the requester itself.
 func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 	if s.refusals != nil {
 		reason := string(errs.Internal)
@@ -339,7 +341,7 @@ func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 	}
 	e := audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
 		Command: truncate(req.Text, 500), Decision: audit.Refused, Reason: req.Refused}
-	return s.store.AppendAudit(ctx, &e)
+	return audit.Append(ctx, s.store, &e)
 }
 
 // appendAudit writes a command's entry once the command has run, which

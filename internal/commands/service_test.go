@@ -417,6 +417,60 @@ func TestAuditRefusal(t *testing.T) {
 	}
 }
 
+// TestAuditRefusalRetried: the refusal of a request an adapter refused
+// before Handle is written as a command's entry is, so a store failing
+// once, or a request ended before the write, does not lose it; a store
+// that keeps failing is reported to the adapter.
+func TestAuditRefusalRetried(t *testing.T) {
+	tests := []struct {
+		name     string
+		fails    int
+		canceled bool
+		wantErr  bool
+	}{
+		{"store fails once", 1, false, false},
+		{"request canceled", 0, true, false},
+		{"store keeps failing", 3, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			st := &flakyAudit{Store: f.store, fails: tt.fails}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+			ctx, cancel := context.WithCancel(context.Background())
+			if tt.canceled {
+				cancel()
+			}
+			defer cancel()
+			err := svc.AuditRefusal(ctx, commands.Request{User: "bob", Platform: "slack", Channel: "C1", Text: "deploy web 1",
+				Refused: "Switchman was stopping; nothing was run", RefusedFor: commands.RefusalDraining})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want one: %v", err, tt.wantErr)
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(entries), 1; tt.wantErr {
+				want = 0
+				if got != want {
+					t.Errorf("audit: got %d entries, want %d", got, want)
+				}
+			} else if got != want || entries[0].Decision != audit.Refused || entries[0].User != "bob" {
+				t.Errorf("audit: got %+v, want bob's refusal", entries)
+			}
+			if got, want := len(st.ctxs), min(tt.fails+1, audit.Tries); got != want {
+				t.Errorf("got %d writes, want %d", got, want)
+			}
+			for i, err := range st.ctxs {
+				if err != nil {
+					t.Errorf("write %d ran with a done context: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
 // flakyAudit fails the first fails audit appends, and records the
 // contexts it was called with.
 type flakyAudit struct {

@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -19,8 +19,10 @@ type Auditor interface {
 	AuditRefusal(ctx context.Context, req commands.Request) error
 }
 
-// Timeout bounds each write: the store may be why the request was refused.
-const Timeout = 2 * time.Second
+// Timeout bounds each write, its tries included (see audit.Append): the
+// store may be why the request was refused, and a Redis restarting takes
+// a few seconds.
+const Timeout = audit.Timeout
 
 // Writer writes refusals in the background. Close waits for the writes
 // under way, so that they reach the store before it is closed; a refusal
