@@ -178,62 +178,80 @@ func texts(out *recorder) []string {
 	return s
 }
 
-// TestRedisRefusesWrites: the Redis store's server takes no writes (it
-// wants a replica it does not have, min-replicas-to-write). A command
-// that changes state is refused at its first audit write, before it
-// acts: the lock is not set, the deploy leaves no record and touches no
-// host, and the reply says the audit log cannot be written because Redis
-// refuses writes, not that it is unreachable.
+// TestRedisRefusesWrites: the Redis store's server takes no writes: it
+// wants a replica it does not have (min-replicas-to-write), or it is out
+// of memory and evicts nothing (maxmemory, noeviction). A command that
+// changes state is refused at its first audit write, before it acts: the
+// lock is not set, the deploy leaves no record and touches no host, and
+// the reply says the audit log cannot be written because Redis refuses
+// writes, not that it is unreachable, nor that something went wrong
+// inside the bot.
 func TestRedisRefusesWrites(t *testing.T) {
-	for _, tt := range []struct{ name, text string }{
-		{"lock", "lock deploys web prod db work"},
-		{"deploy", "deploy web 1 to prod"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newServiceFixture(t)
-			srv := redisserver.Start(t)
-			st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
-			t.Cleanup(eng.Wait)
-			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
-			rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-			t.Cleanup(func() { rdb.Close() })
-			if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
-				t.Fatal(err)
-			}
+	type refusal struct {
+		name       string
+		set, unset [2]string // CONFIG SET that makes Redis refuse writes, and undoes it
+		want       string    // Redis's answer, in the reply after "refuses writes: "
+	}
+	refusals := []refusal{
+		{"no replicas", [2]string{"min-replicas-to-write", "1"}, [2]string{"min-replicas-to-write", "0"},
+			"NOREPLICAS Not enough good replicas to write."},
+		{"out of memory", [2]string{"maxmemory", "1"}, [2]string{"maxmemory", "0"},
+			"OOM command not allowed when used memory > 'maxmemory'."},
+	}
+	for _, r := range refusals {
+		for _, tt := range []struct{ name, text string }{
+			{"lock", "lock deploys web prod x"},
+			{"deploy", "deploy web 1 to prod"},
+		} {
+			t.Run(r.name+"/"+tt.name, func(t *testing.T) {
+				f := newServiceFixture(t)
+				srv := redisserver.Start(t)
+				st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+				t.Cleanup(eng.Wait)
+				f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
+				rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+				t.Cleanup(func() { rdb.Close() })
+				if err := rdb.ConfigSet(t.Context(), "maxmemory-policy", "noeviction").Err(); err != nil {
+					t.Fatal(err)
+				}
+				if err := rdb.ConfigSet(t.Context(), r.set[0], r.set[1]).Err(); err != nil {
+					t.Fatal(err)
+				}
 
-			res, out, _ := f.do("bob", tt.text)
-			if !res.Failed || res.DeployID != "" {
-				t.Errorf("%s: got %+v, want it refused, no deploy", tt.name, res)
-			}
-			if got, want := texts(out), []string{"Not run: the audit log cannot be written, so nothing was changed"}; !slices.Equal(got, want) {
-				t.Errorf("replies: got %q, want %q", got, want)
-			}
-			refuses := []string{"state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write."}
-			if got := out.lastMessage().Lines; !slices.Equal(got, refuses) {
-				t.Errorf("reply lines: got %q, want %q", got, refuses)
-			}
+				res, out, _ := f.do("bob", tt.text)
+				if !res.Failed || res.DeployID != "" {
+					t.Errorf("%s: got %+v, want it refused, no deploy", tt.name, res)
+				}
+				if got, want := texts(out), []string{"Not run: the audit log cannot be written, so nothing was changed"}; !slices.Equal(got, want) {
+					t.Errorf("replies: got %q, want %q", got, want)
+				}
+				refuses := []string{"state store redis at " + srv.Addr() + " refuses writes: " + r.want}
+				if got := out.lastMessage().Lines; !slices.Equal(got, refuses) {
+					t.Errorf("reply lines: got %q, want %q", got, refuses)
+				}
 
-			if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "0").Err(); err != nil {
-				t.Fatal(err)
-			}
-			if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 0 {
-				t.Errorf("locks: got %+v, %v; want none", locks, err)
-			}
-			if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
-				t.Errorf("deploy records: got %+v, %v; want none", recs, err)
-			}
-			if _, err := os.Stat(f.app); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("host's app directory: got %v, want none: no host touched", err)
-			}
-			if entries, err := st.Audit(t.Context(), audit.Query{}); err != nil || len(entries) != 0 {
-				t.Errorf("audit entries: got %+v, %v; want none", entries, err)
-			}
-		})
+				if err := rdb.ConfigSet(t.Context(), r.unset[0], r.unset[1]).Err(); err != nil {
+					t.Fatal(err)
+				}
+				if locks, err := st.Locks(t.Context()); err != nil || len(locks) != 0 {
+					t.Errorf("locks: got %+v, %v; want none", locks, err)
+				}
+				if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+					t.Errorf("deploy records: got %+v, %v; want none", recs, err)
+				}
+				if _, err := os.Stat(f.app); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("host's app directory: got %v, want none: no host touched", err)
+				}
+				if entries, err := st.Audit(t.Context(), audit.Query{}); err != nil || len(entries) != 0 {
+					t.Errorf("audit entries: got %+v, %v; want none", entries, err)
+				}
+			})
+		}
 	}
 }
 

@@ -431,9 +431,9 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	case errors.Is(err, goredis.ErrClosed):
 		return fmt.Errorf("%s: %w", op, errClosed)
 	case refusesWrites(err):
-		// Reachable, but it will not write (a replica, or a primary
-		// short of replicas): "unreachable" would send people looking
-		// for a network fault.
+		// Reachable, but it will not write (a replica, a primary short
+		// of replicas or out of memory): "unreachable" would send
+		// people looking for a network fault.
 		return fmt.Errorf("%s: %w", op, &errs.Error{
 			Code: errs.Unavailable,
 			Msg:  fmt.Sprintf("state store redis at %s refuses writes: %s", s.addr, refusal(err)),
@@ -456,7 +456,7 @@ func unreachable(err error) bool {
 	if !errors.As(err, &re) {
 		return true // a network error, a pool timeout
 	}
-	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "READONLY"} {
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "READONLY", "OOM"} {
 		if goredis.HasErrorPrefix(err, p) {
 			return true
 		}
@@ -465,10 +465,12 @@ func unreachable(err error) bool {
 }
 
 // refusesWrites reports whether err is Redis refusing a write it may
-// take later: a replica (READONLY), or a primary without the replicas
-// min-replicas-to-write asks for (NOREPLICAS).
+// take later: a replica (READONLY), a primary without the replicas
+// min-replicas-to-write asks for (NOREPLICAS), or one at maxmemory that
+// evicts nothing (OOM; noeviction is the only policy Open accepts), which
+// takes writes again once keys expire or an operator frees memory.
 func refusesWrites(err error) bool {
-	return goredis.HasErrorPrefix(err, "READONLY") || goredis.HasErrorPrefix(err, "NOREPLICAS")
+	return goredis.HasErrorPrefix(err, "READONLY") || goredis.HasErrorPrefix(err, "NOREPLICAS") || goredis.HasErrorPrefix(err, "OOM")
 }
 
 // refusal is Redis's answer err without what it adds about the script
