@@ -127,8 +127,9 @@ type Options struct {
 	// token lifetime; default time.Now.
 	Now func() time.Time
 	// Sleep waits d unless ctx ends first (then it returns ctx's error);
-	// the gateway's pauses between reconnects take it, so that a test
-	// can count them on a clock of its own. Default: pause.For.
+	// the gateway's pauses between reconnects and the wait for a
+	// progress message's handover take it, so that a test can count and
+	// move them on a clock of its own. Default: pause.For.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Log receives operational logs; default: discarded.
 	Log *slog.Logger

@@ -500,17 +500,36 @@ func (hs *harness) startDeploy(t *testing.T, slashID, deployID string) (commands
 	return out, started
 }
 
+// gatedSleep is an adapter's Sleep that tells the test each wait it is
+// asked for on asked, and returns once the test, having moved its clock,
+// sends on done, or once ctx ends.
+type gatedSleep struct {
+	asked chan time.Duration
+	done  chan struct{}
+}
+
+func (g *gatedSleep) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case g.asked <- d:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-g.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // TestQuietDeployMovesAtTheHandover: a deploy with no event across the
 // handover (waiting for its migrations to be confirmed) moves its progress
 // to a channel message while the interaction's token still takes the
 // note, rather than at its next event, once the reply can no longer be
 // edited and would keep its stale prompt and buttons.
 func TestQuietDeployMovesAtTheHandover(t *testing.T) {
-	hs := newHarness(t, deployHandler("d-10"), func(o *Options) {
-		o.Now = time.Now
-		o.Handover = 500 * time.Millisecond
-	})
-	hs.clock.Set(time.Now()) // the signatures' time
+	sleeps := &gatedSleep{asked: make(chan time.Duration), done: make(chan struct{})}
+	hs := newHarness(t, deployHandler("d-10"), func(o *Options) { o.Sleep = sleeps.sleep })
 	out, started := hs.startDeploy(t, "415", "d-10")
 	out.Progress(deploy.Event{Kind: deploy.EventConfirm, Time: started, DeployID: "d-10", App: "web", Env: "prod", Build: "1337",
 		Text: "2 migrations to run", Migrations: []string{"0042_add_index", "0043_drop_column"}})
@@ -518,6 +537,21 @@ func TestQuietDeployMovesAtTheHandover(t *testing.T) {
 	if !strings.Contains(string(calls[2].Body), "Confirm migrations") {
 		t.Fatalf("call 2 does not show the prompt: %s", calls[2].Body)
 	}
+	// The handover is waited for on the adapter's clock, from the
+	// command's start; nothing moves before that clock says it is due.
+	select {
+	case d := <-sleeps.asked:
+		if d != DefaultHandover {
+			t.Errorf("handover wait: got %s, want %s", d, DefaultHandover)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out waiting for the handover to be waited for with the adapter's Sleep")
+	}
+	if n := len(hs.fd.Calls()); n != 3 {
+		t.Errorf("calls before the handover: got %d, want 3", n)
+	}
+	hs.clock.Advance(DefaultHandover)
+	sleeps.done <- struct{}{}
 	// No further event: the handover alone moves the progress.
 	calls = hs.fd.waitCalls(t, 5)
 	post, note := calls[3], calls[4]
@@ -531,7 +565,7 @@ func TestQuietDeployMovesAtTheHandover(t *testing.T) {
 		strings.Contains(string(note.Body), "Confirm migrations") {
 		t.Errorf("call 4: %s %s, want the reply's note without buttons", note.Path, note.Body)
 	}
-	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: time.Now(), DeployID: "d-10", App: "web", Env: "prod", Build: "1337",
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: hs.clock.Now(), DeployID: "d-10", App: "web", Env: "prod", Build: "1337",
 		Record: record("d-10", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
 	hs.shutdown(t)
 	calls = hs.fd.Calls()

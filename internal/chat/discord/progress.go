@@ -155,14 +155,13 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 	// default) would otherwise move only at its next event, once the
 	// token has expired: its reply would keep showing a stale state,
 	// and buttons, with no word of where the progress went.
-	var (
-		handover <-chan time.Time
-		timer    *time.Timer
-	)
+	// The wait is the adapter's Sleep, as the handover's due time is
+	// its Now: a clock of the tests' own moves both.
+	waits, stopWaits := context.WithCancel(ctx)
+	defer stopWaits()
+	var handover <-chan struct{}
 	if c.canHandOver() {
-		timer = time.NewTimer(c.a.handover - c.a.now().Sub(c.started))
-		defer timer.Stop()
-		handover = timer.C
+		handover = c.after(waits, c.a.handover-c.a.now().Sub(c.started))
 	}
 	if !c.public {
 		// The deferred response is the requester's alone, and progress is
@@ -219,8 +218,7 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 				// moment) and the reply was edited instead: tried
 				// again while the token lasts, not at the next
 				// event, which may come once it has expired.
-				timer.Reset(d)
-				handover = timer.C
+				handover = c.after(waits, d)
 			}
 		}
 		if done {
@@ -239,6 +237,18 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 			return
 		}
 	}
+}
+
+// after returns a channel closed once the adapter's Sleep has waited d,
+// and never closed when ctx ends first.
+func (c *conversation) after(ctx context.Context, d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		if c.a.sleep(ctx, d) == nil {
+			close(ch)
+		}
+	}()
+	return ch
 }
 
 // undelivered reports a final state that reached nobody, last tried in
