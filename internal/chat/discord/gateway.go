@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -63,8 +64,25 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 	// whose loop knows no ctx: it would go on dialling (and, once Discord
 	// answered, reconnect) after RunGateway returned.
 	a.s.ShouldReconnectOnError = false
+	// discordgo may report one loss twice: its heartbeat, writing to the
+	// connection its reader has closed already, closes the session again,
+	// which emits a second Disconnect, often while the connection is
+	// reopened here. Each Disconnect is therefore counted against the
+	// connection of its time (conn, from 1, counted as its opening
+	// starts, so that no loss of it is counted against the one before),
+	// and one of a connection already reopened is not a new loss.
+	var conn, lostConn atomic.Uint64
 	lost := make(chan struct{}, 1)
 	removeLost := a.s.AddHandler(func(*discordgo.Session, *discordgo.Disconnect) {
+		n := conn.Load()
+		for {
+			// The largest wins: a late Disconnect of an older
+			// connection does not hide the loss of the newer one.
+			seen := lostConn.Load()
+			if n <= seen || lostConn.CompareAndSwap(seen, n) {
+				break
+			}
+		}
 		select {
 		case lost <- struct{}{}:
 		default:
@@ -72,6 +90,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 	})
 	defer removeLost()
 	var backoff gatewayBackoff
+	conn.Add(1)
 	up, err := a.openGateway(ctx, &backoff)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -89,6 +108,10 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return nil
 		case <-lost:
 		}
+		if lostConn.Load() < conn.Load() {
+			a.log.Debug("discord gateway: disconnect of a connection already reopened; ignored")
+			continue
+		}
 		// A gateway that takes the connection and drops it at once
 		// would otherwise be dialled again at once, over and over: only
 		// a connection that stayed up starts the pauses over.
@@ -100,6 +123,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		if a.sleep(ctx, wait) != nil {
 			return nil
 		}
+		conn.Add(1)
 		if up, err = a.reopenGateway(ctx, &backoff); err != nil {
 			return nil
 		}

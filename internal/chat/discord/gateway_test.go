@@ -515,3 +515,70 @@ func TestGatewayBackoffCeiling(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayLossReportedTwice: discordgo's heartbeat, writing to a
+// connection its reader has closed already, closes the session again and
+// so reports the loss twice. The second report, of a connection that is
+// reopened by then, costs no further pause or reconnect: the new
+// connection stays as it is.
+func TestGatewayLossReportedTwice(t *testing.T) {
+	sleeps := &gatedSleep{asked: make(chan time.Duration), done: make(chan struct{})}
+	hs := newHarness(t, nil, func(o *Options) { o.Sleep = sleeps.sleep })
+	// Handlers run as events are emitted, so the second report has
+	// reached the adapter when the test's Close returns.
+	hs.a.s.SyncEvents = true
+	var (
+		mu    sync.Mutex
+		conns int
+	)
+	hold := make(chan struct{})
+	gw := droppingGateway(t, func(n int) {
+		mu.Lock()
+		conns = n
+		mu.Unlock()
+		if n > 1 {
+			<-hold // the second connection stays up until the test ends
+		}
+	})
+	t.Cleanup(func() { close(hold) })
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+
+	select {
+	case <-sleeps.asked: // the first connection was lost
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out waiting for the pause after the first connection was lost")
+	}
+	// The heartbeat's Close, as discordgo makes it: the connection is
+	// gone already, so it only reports the loss again.
+	if err := hs.a.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sleeps.done <- struct{}{}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(hs.logs.String(), "disconnect of a connection already reopened; ignored") {
+		select {
+		case d := <-sleeps.asked:
+			t.Fatalf("paused %s again, for the loss already handled", d)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the second report to be ignored; logs:\n%s", hs.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	waitGateway(t, done)
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 2 {
+		t.Errorf("connections: got %d, want 2", conns)
+	}
+	if n := strings.Count(hs.logs.String(), "connection lost; connecting again"); n != 1 {
+		t.Errorf("losses handled: got %d, want 1", n)
+	}
+}
