@@ -62,17 +62,25 @@ func TestHandoverTriedAgain(t *testing.T) {
 }
 
 // TestFinalStateAfterTokenExpiry: a deploy that ends after the 15 minutes
-// of its interaction's token, where the bot may not post in the channel
-// either, has its final report logged at ERROR and noted for status,
-// not lost. Discord refuses the expired token's edits, as it does.
+// of its interaction's token posts its final report in the channel with
+// the bot token; where the bot may not post there, it sends it to the
+// requester as a direct message; where that fails too, the report is
+// logged at ERROR and noted for status, not lost. Discord refuses the
+// expired token's edits, as it does.
 func TestFinalStateAfterTokenExpiry(t *testing.T) {
+	const dmChannel = "777"
 	tests := []struct {
 		name        string
-		channel     int // the answer to a channel post
-		wantChannel bool
+		channel     int    // the answer to a post in the command's channel
+		dmOpen      int    // the answer to POST /users/@me/channels
+		dmPost      int    // the answer to a post in the direct message
+		want        string // where the report went: channel, dm or nowhere
+		wantDMTried bool
 	}{
-		{"channel refused", http.StatusForbidden, false},
-		{"channel takes it", http.StatusOK, true},
+		{"channel takes it", http.StatusOK, http.StatusOK, http.StatusOK, "channel", false},
+		{"channel refused, direct message taken", http.StatusForbidden, http.StatusOK, http.StatusOK, "dm", true},
+		{"channel refused, requester takes no direct messages", http.StatusForbidden, http.StatusOK, http.StatusForbidden, "nowhere", true},
+		{"channel refused, no direct message opened", http.StatusForbidden, http.StatusForbidden, http.StatusOK, "nowhere", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +91,14 @@ func TestFinalStateAfterTokenExpiry(t *testing.T) {
 				switch {
 				case expired && strings.HasPrefix(c.Path, "/api/v9/webhooks/"):
 					return http.StatusUnauthorized, `{"message":"Invalid Webhook Token","code":50027}`, true
-				case c.Method == http.MethodPost && strings.Contains(c.Path, "/channels/") && tt.channel != http.StatusOK:
+				case c.Method == http.MethodPost && c.Path == "/api/v9/users/@me/channels":
+					if tt.dmOpen != http.StatusOK {
+						return tt.dmOpen, `{"message":"Missing Access","code":50001}`, true
+					}
+					return http.StatusOK, `{"id":"` + dmChannel + `","type":1}`, true
+				case c.Method == http.MethodPost && c.Path == "/api/v9/channels/"+dmChannel+"/messages" && tt.dmPost != http.StatusOK:
+					return tt.dmPost, `{"message":"Cannot send messages to this user","code":50007}`, true
+				case c.Method == http.MethodPost && c.Path == "/api/v9/channels/"+testChannel+"/messages" && tt.channel != http.StatusOK:
 					return tt.channel, `{"message":"Missing Access","code":50001}`, true
 				}
 				return 0, "", false
@@ -95,17 +110,36 @@ func TestFinalStateAfterTokenExpiry(t *testing.T) {
 				Record: record("d-12", deploy.KindDeploy, deploy.OutcomeFailed, started)})
 			hs.shutdown(t)
 
-			var posted bool
+			var posted, direct, dmTried bool
 			for _, c := range hs.fd.Calls() {
-				if c.Method == http.MethodPost && strings.Contains(c.Path, "/channels/"+testChannel+"/messages") && c.Status == http.StatusOK {
-					posted = strings.Contains(string(c.Body), "rollback web prod") || strings.Contains(string(c.Body), "failed")
+				report := strings.Contains(string(c.Body), "rollback web prod") || strings.Contains(string(c.Body), "failed")
+				switch {
+				case c.Method == http.MethodPost && c.Path == "/api/v9/channels/"+testChannel+"/messages" && c.Status == http.StatusOK:
+					posted = report
+				case c.Method == http.MethodPost && c.Path == "/api/v9/users/@me/channels":
+					dmTried = true
+					if got, want := string(c.Body), `{"recipient_id":"111"}`; got != want || c.Auth != "bot" {
+						t.Errorf("direct message opened with %s (auth %s), want %s with the bot token", got, c.Auth, want)
+					}
+				case c.Method == http.MethodPost && c.Path == "/api/v9/channels/"+dmChannel+"/messages" && c.Status == http.StatusOK:
+					direct = report && strings.Contains(string(c.Body), "Sent to you directly") && !strings.Contains(string(c.Body), `"custom_id"`)
 				}
+			}
+			got := "nowhere"
+			switch {
+			case posted:
+				got = "channel"
+			case direct:
+				got = "dm"
+			}
+			if got != tt.want || dmTried != tt.wantDMTried {
+				t.Fatalf("report went to %s (direct message tried: %v), want %s (%v); calls %s", got, dmTried, tt.want, tt.wantDMTried, transcript(t, hs.fd.Calls()))
 			}
 			notes := hs.h.Undelivered()
 			logs := hs.logs.String()
-			if tt.wantChannel {
-				if !posted || len(notes) != 0 {
-					t.Errorf("posted %v, notes %+v; want the final report posted in the channel and nothing noted", posted, notes)
+			if tt.want != "nowhere" {
+				if len(notes) != 0 {
+					t.Errorf("notes %+v, want none: the report was delivered", notes)
 				}
 				return
 			}

@@ -199,7 +199,13 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 				failures++
 				c.log.Warn("discord edit progress failed", "err", c.scrub(err), "final", done)
 				if done && failures >= maxFinalAttempts {
-					c.undelivered(p, t, m, err)
+					// Neither the reply nor the channel takes it (the
+					// token expired, the bot may not post there): a
+					// direct message still reaches the requester.
+					if derr := c.directMessage(ctx, m); derr != nil {
+						c.log.Warn("discord could not send the final progress state as a direct message", "err", c.scrub(derr))
+						c.undelivered(p, t, m, err)
+					}
 					return
 				}
 				// Not sent: tried again (with the newest state), not
@@ -237,6 +243,37 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 			return
 		}
 	}
+}
+
+// directNote ends a final report sent as a direct message.
+const directNote = "Sent to you directly: neither the reply to your command nor its channel took this report."
+
+// directMessage sends the final state m to the requester in a direct
+// message with the bot token (POST /users/@me/channels, then the
+// message), without buttons: they would act outside the channel the
+// command came from. It returns an error when the requester is unknown,
+// when Discord will not open the DM (the bot shares no server with them)
+// or when the requester takes no direct messages from the bot.
+func (c *conversation) directMessage(ctx context.Context, m chat.Message) error {
+	user := interactionUser(c.in)
+	if user == "" || c.a.token == "" {
+		return errors.New("no requester to send a direct message to")
+	}
+	dm, err := c.a.s.UserChannelCreate(user, discordgo.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("open direct message: %w", err)
+	}
+	note := m
+	note.Lines = append(append([]string(nil), m.Lines...), directNote)
+	note.Buttons = nil
+	r := render(note)
+	if _, err := c.a.s.ChannelMessageSendComplex(dm.ID, &discordgo.MessageSend{
+		Embeds: r.Embeds, AllowedMentions: noMentions(),
+	}, discordgo.WithContext(ctx)); err != nil {
+		return fmt.Errorf("send direct message: %w", err)
+	}
+	c.log.Info("discord final progress state sent as a direct message", "user", user, "channel", dm.ID)
+	return nil
 }
 
 // after returns a channel closed once the adapter's Sleep has waited d,
