@@ -43,6 +43,11 @@ type Engine interface {
 type Store interface {
 	Record(ctx context.Context, id string) (*deploy.Record, error)
 	Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error)
+	// MarkUndelivered sets Undelivered of the record with id to n and
+	// changes nothing else of it, whatever its Fence (the report is not
+	// the run's state); it returns an error wrapping deploy.ErrNotFound
+	// when there is no such record.
+	MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error
 	Locks(ctx context.Context) ([]deploy.Lock, error)
 	// ReplaceLock stores next if the lock of its scope in force is still
 	// prev (nil: none), in one step; otherwise it returns the lock in

@@ -84,7 +84,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 			}
 			lines = append(lines, line)
 			if last != nil {
-				if l := c.s.undeliveredLine(app, env, last.ID); l != "" {
+				if l := c.s.undeliveredLine(last); l != "" {
 					lines = append(lines, l)
 				}
 			}
@@ -368,6 +368,9 @@ func (c *call) history(ctx context.Context, cmd Command) {
 	}
 	for _, r := range recs {
 		m.Lines = append(m.Lines, r.ID+"  "+r.App+"/"+r.Env+"  "+recordLine(r, now))
+		if l := c.s.undeliveredLine(r); l != "" {
+			m.Lines = append(m.Lines, l)
+		}
 		for _, l := range LostLines(lost[r.App+"/"+r.Env], r.ID) {
 			m.Lines = append(m.Lines, "  "+l)
 		}

@@ -1,9 +1,13 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // Undelivered is the final report of a deploy or rollback that a chat
@@ -47,22 +51,40 @@ func (n *undeliveredNotes) get(app, env, id string) (Undelivered, bool) {
 
 // NoteUndelivered records that the final report of u.DeployID reached
 // nobody: status shows it under its env for as long as that run is the
-// env's last. The note is kept in this process only: a status answered by
-// another replica, or after a restart, does not show it (the ERROR the
-// adapter logs stays).
+// env's last, and history with the run. It is written on the run's
+// record, so that every replica shows it, also after a restart, within
+// audit.Timeout of its own whatever becomes of the adapter's request;
+// this process keeps it as well, so that its own status shows it when
+// the store does not take it (that failure is logged).
 func (s *Service) NoteUndelivered(u Undelivered) {
+	if u.DeployID == "" {
+		// No run to show it with.
+		return
+	}
 	s.undelivered.put(u)
+	ctx, cancel := context.WithTimeout(context.Background(), audit.Timeout)
+	defer cancel()
+	n := deploy.Undelivered{Platform: u.Platform, Channel: u.Channel, Reason: u.Reason, At: u.At}
+	if err := s.store.MarkUndelivered(ctx, u.DeployID, n); err != nil {
+		s.log.Error("record an undelivered final report", "deploy", u.DeployID, "app", u.App, "env", u.Env, "err", err)
+	}
 }
 
-// undeliveredLine is status's line for a note about run id of app/env, or "".
-func (s *Service) undeliveredLine(app, env, id string) string {
-	u, ok := s.undelivered.get(app, env, id)
-	if !ok {
-		return ""
+// undeliveredLine is the line of status and history about run r's final
+// report when it was posted nowhere, or "": the note on r's record, or
+// else the one this process kept.
+func (s *Service) undeliveredLine(r *deploy.Record) string {
+	n := r.Undelivered
+	if n == nil {
+		u, ok := s.undelivered.get(r.App, r.Env, r.ID)
+		if !ok {
+			return ""
+		}
+		n = &deploy.Undelivered{Platform: u.Platform, Channel: u.Channel, Reason: u.Reason, At: u.At}
 	}
-	where := u.Platform
-	if u.Channel != "" {
-		where += " channel " + u.Channel
+	where := n.Platform
+	if n.Channel != "" {
+		where += " channel " + n.Channel
 	}
-	return fmt.Sprintf("  ⚠ its final report was not posted (%s, %s): %s; status is where it shows", where, u.At.In(s.now().Location()).Format("15:04:05 MST"), u.Reason)
+	return fmt.Sprintf("  ⚠ its final report was not posted (%s, %s): %s", where, n.At.In(s.now().Location()).Format("15:04:05 MST"), n.Reason)
 }

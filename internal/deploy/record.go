@@ -240,10 +240,24 @@ type Record struct {
 	// began there and left running when its process died. Empty in
 	// records written before it: their runs left nothing to find.
 	Run string `json:"run,omitempty"`
+	// Undelivered, once set, says that the run's final report reached
+	// nobody in chat: status and history show it, from any replica.
+	// Records written before it say nothing.
+	Undelivered *Undelivered `json:"undelivered,omitempty"`
 
 	// unknown holds what a newer version wrote in the stored record, for
 	// a write of the record read (a recovery) to keep.
 	unknown jsonkeep.Unknown
+}
+
+// Undelivered is why a run's final report was posted nowhere: the chat
+// platform and channel it was for, the platform's refusal ("post channel
+// message: 403 Missing Access"), and when the adapter gave up.
+type Undelivered struct {
+	Platform string    `json:"platform"`
+	Channel  string    `json:"channel,omitempty"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
 }
 
 // recordJSON is Record without its JSON methods.
@@ -324,6 +338,10 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Hosts = append([]HostResult(nil), r.Hosts...)
 	c.Migrations = append([]string(nil), r.Migrations...)
+	if r.Undelivered != nil {
+		u := *r.Undelivered
+		c.Undelivered = &u
+	}
 	return &c
 }
 

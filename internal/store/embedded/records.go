@@ -218,3 +218,37 @@ func decodeRecordMeta(b []byte) (recordMeta, error) {
 	}
 	return recordMeta{app: f[0], env: f[1], outcome: f[2]}, nil
 }
+
+// MarkUndelivered sets Undelivered of the record with id to n, in one
+// transaction, leaving the rest of the record and its index as they are.
+// It returns an error wrapping deploy.ErrNotFound (code NotFound) when
+// there is no such record.
+func (s *Store) MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mark record %s undelivered: %w", id, err)
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		data := recs.Get([]byte(id))
+		if data == nil {
+			return errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no deploy record %s", id)
+		}
+		r, err := decodeRecord(data)
+		if err != nil {
+			return err
+		}
+		r.Undelivered = &n
+		out, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return recs.Put([]byte(id), out)
+	})
+	if errors.Is(err, deploy.ErrNotFound) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("mark record %s undelivered: %w", id, err)
+	}
+	return nil
+}

@@ -471,3 +471,54 @@ func decodeRecord(data []byte) (*deploy.Record, error) {
 	}
 	return &r, nil
 }
+
+// MarkUndelivered sets Undelivered of the record with id to n, leaving
+// the rest of the record and its index entries as they are. The record
+// is decoded and encoded here, not in a script, whose JSON would not
+// keep it as it is (an empty list comes back an object); the write is
+// made only if the record is still the one read, and read again if not.
+func (s *Store) MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error {
+	op := "mark record " + id + " undelivered"
+	for range markTries {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		data, err := s.readField(ctx, op, s.key("records"), id)
+		if err != nil {
+			return err
+		}
+		if data == "" {
+			return errs.Wrap(errs.NotFound, deploy.ErrNotFound, "no deploy record %s", id)
+		}
+		r, err := decodeRecord([]byte(data))
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		r.Undelivered = &n
+		out, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		swapped, err := s.guarded(ctx, swapFieldScript, []string{s.key("records")}, id, data, out).Int64()
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if swapped == 1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: the record kept changing", op)
+}
+
+// markTries bounds MarkUndelivered's reads of a record written meanwhile.
+const markTries = 5
+
+// swapFieldScript sets field ARGV[1] of hash KEYS[1] to ARGV[3] if it
+// still holds ARGV[2], and returns 1; otherwise 0.
+var swapFieldScript = goredis.NewScript(guard + `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`)

@@ -23,6 +23,36 @@ func testRecords(t *testing.T, fresh freshFunc) {
 		assertRecord(t, got, r)
 	})
 
+	t.Run("mark undelivered", func(t *testing.T) {
+		s, _ := fresh(t)
+		r := sampleRecord("d1", "accounting", "production", start)
+		r.Finished, r.Outcome = start.Add(2*time.Minute), deploy.OutcomeFailed
+		mustPut(t, s, r)
+		n := deploy.Undelivered{Platform: "discord", Channel: "345678901234567890",
+			Reason: "post channel message: HTTP 403 Forbidden, Missing Access", At: start.Add(20 * time.Minute)}
+		if err := s.MarkUndelivered(t.Context(), "d1", n); err != nil {
+			t.Fatalf("MarkUndelivered: %v", err)
+		}
+		want := r.Clone()
+		want.Undelivered = &n
+		got, err := s.Record(t.Context(), "d1")
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+		assertRecord(t, got, want)
+		// Listed as it was, with the note.
+		listed, err := s.Records(t.Context(), deploy.Filter{App: "accounting", Outcome: deploy.OutcomeFailed})
+		if err != nil || len(listed) != 1 {
+			t.Fatalf("Records: got %d, %v; want d1", len(listed), err)
+		}
+		assertRecord(t, listed[0], want)
+		// The run's own writes go on as before, fenced as before.
+		mustPut(t, s, want)
+		if err := s.MarkUndelivered(t.Context(), "d2", n); !errors.Is(err, deploy.ErrNotFound) {
+			t.Errorf("MarkUndelivered of no record: got %v, want an error wrapping deploy.ErrNotFound", err)
+		}
+	})
+
 	t.Run("put replaces", func(t *testing.T) {
 		s, _ := fresh(t)
 		r := sampleRecord("d1", "accounting", "production", start)
@@ -399,6 +429,9 @@ func comparableRecord(r *deploy.Record) *deploy.Record {
 	}
 	if len(c.Migrations) == 0 {
 		c.Migrations = nil
+	}
+	if c.Undelivered != nil {
+		c.Undelivered.At = c.Undelivered.At.UTC()
 	}
 	return c
 }

@@ -30,6 +30,11 @@ type Store interface {
 	// The error watches after deploys that are running.
 	watchstore.Store
 
+	// MarkUndelivered sets Undelivered of the record with id to n and
+	// changes nothing else of it; an error wrapping deploy.ErrNotFound
+	// if there is no such record.
+	MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error
+
 	// PutLock stores l, replacing the lock of the same scope (App, Env).
 	PutLock(ctx context.Context, l deploy.Lock) error
 	// ReplaceLock stores next, in one step, if the lock of its scope in
