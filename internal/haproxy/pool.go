@@ -116,7 +116,8 @@ func (p *Pool) Drain(ctx context.Context, h deploy.Host) error {
 // out of rotation while they fail.
 //
 // Setting it ready is tried again, within ReadyTimeout, while the socket
-// cannot be reached (errs.Unavailable), as reading its state is.
+// cannot be reached (errs.Unavailable), as reading its state is; any other
+// error returns at once.
 func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 	server := p.server(h)
 	if err := p.setReady(ctx, server); err != nil {
@@ -136,10 +137,13 @@ func (p *Pool) Ready(ctx context.Context, h deploy.Host) error {
 			return nil
 		case err == nil:
 			last, lastErr = st.since(last), nil
-		case errs.CodeOf(err) == errs.NotFound || errs.CodeOf(err) == errs.Invalid:
-			return err // asking again changes nothing
-		default:
+		case errs.CodeOf(err) == errs.Unavailable:
 			lastErr = err
+		default:
+			// Not found, invalid, or an answer no stats socket gives
+			// (over 16 MiB, unparseable): asking again changes nothing,
+			// and waiting out ReadyTimeout only holds the deploy.
+			return err
 		}
 		select {
 		case <-ctx.Done():

@@ -266,3 +266,35 @@ func TestPoolCheckRefusesASocketBelowAdmin(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolReadyFailsAtOnceOnAnAnswerNoSocketGives: an answer over the read
+// bound is an Internal error, which the socket gives again on every poll;
+// Ready must return it after the first read rather than ask until
+// ReadyTimeout and then report a timeout.
+func TestPoolReadyFailsAtOnceOnAnAnswerNoSocketGives(t *testing.T) {
+	huge := strings.Repeat(strings.Repeat("x", 1023)+"\n", 16<<10+1)
+	sock := newFakeSocket(func(cmd string) string {
+		if strings.HasPrefix(cmd, "show stat ") {
+			return huge
+		}
+		return "\n"
+	})
+	pool := &haproxy.Pool{Client: &haproxy.Client{Dial: sock.dial}, Backend: "app", ReadyTimeout: time.Second}
+	err := pool.Ready(context.Background(), deploy.Host{Name: "host0"})
+	if got, want := errs.CodeOf(err), errs.Internal; got != want {
+		t.Fatalf("got code %s (err %v), want %s", got, err, want)
+	}
+	if !strings.Contains(err.Error(), "more than 16 MiB") {
+		t.Errorf("got %v, want it to say the answer was over 16 MiB", err)
+	}
+	close(sock.commands)
+	var stats int
+	for cmd := range sock.commands {
+		if strings.HasPrefix(cmd, "show stat ") {
+			stats++
+		}
+	}
+	if stats != 1 {
+		t.Errorf("show stat asked %d times, want 1", stats)
+	}
+}
