@@ -2199,8 +2199,8 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 	r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switching = cur, "" })
 }
 
-// pruneAll removes old releases on every host that has more than
-// keep_releases or a partial one (the others are left alone: a session
+// pruneAll removes old releases on every host where pruneScript would
+// remove one, or a partial one (the others are left alone: a session
 // costs a fleet more than the check), never target, where a rollback from
 // the deploy goes; failures are reported, not fatal. Notes come in the
 // hosts' order, whichever host answers first.
@@ -2208,7 +2208,7 @@ func (r *run) pruneAll(target string) {
 	ctx := context.WithoutCancel(r.ctx)
 	var live []Host
 	for _, h := range r.live() {
-		if r.states[h.Name].needsPrune(r.rec.Build, r.t.app.KeepReleases) {
+		if r.states[h.Name].needsPrune(r.rec.Build, target, r.t.app.KeepReleases) {
 			live = append(live, h)
 		}
 	}

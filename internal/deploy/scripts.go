@@ -48,14 +48,37 @@ type hostState struct {
 	Partial bool
 }
 
-// needsPrune reports whether pruning after build was installed can remove
-// anything: more than keep releases, or a partial one.
-func (s hostState) needsPrune(build string, keep int) bool {
-	n := len(s.Releases)
-	if !s.has(build) {
-		n++
+// needsPrune reports whether pruning after build was installed and
+// switched to can remove anything: a partial release, or a release that
+// pruneScript counts past keep. It counts as that script does, newest
+// first with build the newest when it is new: a good release by its place
+// among the good ones, a bad one by its place among all, so that releases
+// marked bad never hold a good one out of keep, and a host whose only
+// extra releases are within that count gets no session that removes
+// nothing. build (then current), the release current before it (then
+// previous, or still current) and target are never removed, so they count
+// as no reason to prune.
+func (s hostState) needsPrune(build, target string, keep int) bool {
+	if s.Partial {
+		return true
 	}
-	return n > keep || s.Partial
+	order := s.Releases
+	if !s.has(build) {
+		order = append([]string{build}, order...)
+	}
+	n, good := 0, 0
+	for _, r := range order {
+		n++
+		place := n
+		if !s.Bad[r] {
+			good++
+			place = good
+		}
+		if place > keep && r != build && r != s.Current && r != target {
+			return true
+		}
+	}
+	return false
 }
 
 func (s hostState) has(build string) bool {

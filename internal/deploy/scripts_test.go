@@ -403,17 +403,17 @@ func TestInspectAndNeedsPrune(t *testing.T) {
 		{build: "4", keep: 4, want: false},
 		{build: "4", keep: 3, want: true},
 		{build: "3", keep: 3, want: false},
-		{build: "2", keep: 2, want: true},
+		{build: "2", keep: 1, want: true},
 	}
 	for _, tt := range tests {
-		if got := st.needsPrune(tt.build, tt.keep); got != tt.want {
-			t.Errorf("deploy %s, keep %d: needsPrune %v, want %v", tt.build, tt.keep, got, tt.want)
+		if got := st.needsPrune(tt.build, "", tt.keep); got != tt.want {
+			t.Errorf("deploy %s, keep %d: needsPrune %v, want %v (%+v)", tt.build, tt.keep, got, tt.want, st)
 		}
 	}
 	if err := os.Mkdir(filepath.Join(dir, "releases/.tmp-4-abc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if st := inspect(); !st.Partial || len(st.Releases) != 3 || !st.needsPrune("4", 9) {
+	if st := inspect(); !st.Partial || len(st.Releases) != 3 || !st.needsPrune("4", "", 9) {
 		t.Errorf("with a partial release: got %+v, want it seen and pruned", st)
 	}
 }
@@ -692,6 +692,91 @@ func TestPullScriptStalledDownloadFails(t *testing.T) {
 			}
 			if tool == "curl" && !strings.Contains(string(out), "too slow") {
 				t.Errorf("curl's error: %q, want it to say the transfer was too slow", out)
+			}
+		})
+	}
+}
+
+// TestNeedsPruneAgreesWithPruneScript lays out a host's releases, reads
+// them with the inspect script, installs and switches to build, runs the
+// prune script, and checks that needsPrune, decided before the install,
+// said a prune was needed exactly when the script removed something.
+func TestNeedsPruneAgreesWithPruneScript(t *testing.T) {
+	tests := []struct {
+		name     string
+		releases []string // newest first
+		bad      []string
+		current  string
+		build    string
+		target   string
+		keep     int
+		want     bool
+	}{
+		{"a bad release holds no good one out of keep", []string{"4", "3", "2"}, []string{"4"}, "3", "5", "", 3, false},
+		{"a bad release past keep among all", []string{"4", "3", "2"}, []string{"4", "3", "2"}, "", "5", "", 2, true},
+		{"a good release past keep", []string{"4", "3", "2", "1"}, nil, "4", "5", "", 3, true},
+		{"exactly keep", []string{"3", "2"}, nil, "3", "4", "", 3, false},
+		{"only the new previous past keep", []string{"4"}, nil, "4", "5", "", 1, false},
+		{"only the rollback target past keep", []string{"4", "3"}, []string{"4"}, "4", "5", "3", 1, false},
+		{"redeploy of a release on disk", []string{"4", "3", "2"}, nil, "4", "3", "", 2, true},
+		{"bad releases past keep with a good one within", []string{"4", "3", "2"}, []string{"3", "2"}, "4", "5", "", 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rel := filepath.Join(dir, "releases")
+			base := time.Now().Add(-time.Hour)
+			for i, r := range tt.releases {
+				p := filepath.Join(rel, r)
+				if err := os.MkdirAll(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				at := base.Add(-time.Duration(i) * time.Minute)
+				if err := os.Chtimes(p, at, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range tt.bad {
+				if err := os.WriteFile(filepath.Join(rel, ".bad-"+r), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.current != "" {
+				if err := os.Symlink("releases/"+tt.current, filepath.Join(dir, "current")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := exec.Command("/bin/sh", "-c", inspectScript(dir, false)).Output()
+			if err != nil {
+				t.Fatalf("inspect: %v", err)
+			}
+			st := parseInspect(out)
+			got := st.needsPrune(tt.build, tt.target, tt.keep)
+
+			// Install and switch as a deploy does: the new release is
+			// the newest, current points at it, previous at the old one.
+			if err := os.MkdirAll(filepath.Join(rel, tt.build), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(filepath.Join(dir, "current"))
+			if err := os.Symlink("releases/"+tt.build, filepath.Join(dir, "current")); err != nil {
+				t.Fatal(err)
+			}
+			if tt.current != "" && tt.current != tt.build {
+				if err := os.Symlink("releases/"+tt.current, filepath.Join(dir, "previous")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pruned, err := exec.Command("/bin/sh", "-c", pruneScript(dir, tt.keep, tt.target)).CombinedOutput()
+			if err != nil {
+				t.Fatalf("prune: %v: %s", err, pruned)
+			}
+			removed := strings.Contains(string(pruned), "pruned=")
+			if removed != tt.want {
+				t.Fatalf("prune script removed something: %v (%q), want %v", removed, pruned, tt.want)
+			}
+			if got != tt.want {
+				t.Errorf("needsPrune(%s, %d) on %+v: got %v, want %v", tt.build, tt.keep, st, got, tt.want)
 			}
 		})
 	}
