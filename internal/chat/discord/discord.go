@@ -413,6 +413,19 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	// What the headers alone refuse is refused before the body is read,
+	// which anyone could otherwise make the bot read, up to MaxBody, for
+	// nothing.
+	if err := a.checkHeaders(r.Header.Get(headerSignature), r.Header.Get(headerTimestamp)); err != nil {
+		a.refusalLog.Warn(a.log, Platform, "discord interaction refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	if r.ContentLength > MaxBody {
+		a.refusalLog.Warn(a.log, Platform, "discord interaction refused", "reason", "body larger than the limit", "limit", MaxBody, "remote", r.RemoteAddr)
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -527,14 +540,28 @@ var errSignature = errors.New("bad signature")
 // verify checks Discord's Ed25519 signature over timestamp + body and that
 // the timestamp is within MaxClockSkew of now.
 func (a *Adapter) verify(sig, ts string, body []byte) error {
+	if err := a.checkHeaders(sig, ts); err != nil {
+		return err
+	}
+	raw, _ := hex.DecodeString(sig)
+	msg := make([]byte, 0, len(ts)+len(body))
+	msg = append(append(msg, ts...), body...)
+	if !ed25519.Verify(a.pub, msg, raw) {
+		return fmt.Errorf("%w: signature does not match", errSignature)
+	}
+	return nil
+}
+
+// checkHeaders is what verify checks without the body: both headers, a
+// well-formed signature and a fresh timestamp.
+func (a *Adapter) checkHeaders(sig, ts string) error {
 	switch {
 	case sig == "" || ts == "":
 		return fmt.Errorf("%w: missing %s or %s header", errSignature, headerSignature, headerTimestamp)
 	case len(sig) != 2*ed25519.SignatureSize:
 		return fmt.Errorf("%w: signature is %d characters, want %d", errSignature, len(sig), 2*ed25519.SignatureSize)
 	}
-	raw, err := hex.DecodeString(sig)
-	if err != nil {
+	if _, err := hex.DecodeString(sig); err != nil {
 		return fmt.Errorf("%w: signature is not hex", errSignature)
 	}
 	sec, err := parseUnix(ts)
@@ -543,11 +570,6 @@ func (a *Adapter) verify(sig, ts string, body []byte) error {
 	}
 	if d := a.now().Sub(time.Unix(sec, 0)); d > MaxClockSkew || d < -MaxClockSkew {
 		return fmt.Errorf("%w: timestamp is %s away from now (limit %s)", errSignature, d.Round(time.Second), MaxClockSkew)
-	}
-	msg := make([]byte, 0, len(ts)+len(body))
-	msg = append(append(msg, ts...), body...)
-	if !ed25519.Verify(a.pub, msg, raw) {
-		return fmt.Errorf("%w: signature does not match", errSignature)
 	}
 	return nil
 }

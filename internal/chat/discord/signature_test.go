@@ -1,9 +1,11 @@
 package discord
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -235,5 +237,68 @@ func TestRefusalLogLimited(t *testing.T) {
 	hs.postRaw(body, strings.Repeat("0", 128), tsAt(hs.clock.Now()))
 	if got := hs.logs.String(); strings.Count(got, "discord interaction refused") != 2 || !strings.Contains(got, "suppressed=24") {
 		t.Errorf("%v later: got %q, want a second line saying 24 were suppressed", ratelog.DefaultEvery, got)
+	}
+}
+
+// countingBody counts the bytes read of a request body.
+type countingBody struct {
+	r    io.Reader
+	read int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += n
+	return n, err
+}
+
+func (b *countingBody) Close() error { return nil }
+
+// TestRefusedFromTheHeadersUnread: what the headers alone refuse (no
+// signature, a stale timestamp, a Content-Length over MaxBody) is refused
+// before a byte of the body is read: anyone can send such requests, and
+// each would otherwise make the bot read up to MaxBody for nothing.
+func TestRefusedFromTheHeadersUnread(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	body := []byte(`{"id":"1","application_id":"` + testAppID + `","type":1,"token":"x","version":1}`)
+	big := []byte(`{"type":1,"pad":"` + strings.Repeat("x", MaxBody) + `"}`)
+	now := hs.clock.Now()
+	validSig, validTS := hs.sign(body, now)
+	bigSig, bigTS := hs.sign(big, now)
+	tests := []struct {
+		name    string
+		body    []byte
+		sig, ts string
+		code    int
+	}{
+		{"unsigned", body, "", "", http.StatusUnauthorized},
+		{"signature without a timestamp", body, validSig, "", http.StatusUnauthorized},
+		{"stale timestamp", body, sigAt(hs, body, now.Add(-301*time.Second)), tsAt(now.Add(-301 * time.Second)), http.StatusUnauthorized},
+		{"signature not hex", body, strings.Repeat("zz", 64), validTS, http.StatusUnauthorized},
+		{"Content-Length over MaxBody", big, bigSig, bigTS, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cb := &countingBody{r: bytes.NewReader(tt.body)}
+			r := httptest.NewRequest(http.MethodPost, "/discord/interactions", nil)
+			r.Body, r.ContentLength = cb, int64(len(tt.body))
+			if tt.sig != "" {
+				r.Header.Set(headerSignature, tt.sig)
+			}
+			if tt.ts != "" {
+				r.Header.Set(headerTimestamp, tt.ts)
+			}
+			w := httptest.NewRecorder()
+			hs.a.ServeHTTP(w, r)
+			if w.Code != tt.code {
+				t.Errorf("status: got %d, want %d (body %q)", w.Code, tt.code, w.Body.String())
+			}
+			if cb.read != 0 {
+				t.Errorf("body bytes read: got %d, want 0", cb.read)
+			}
+		})
+	}
+	if calls := hs.fd.Calls(); len(calls) != 0 {
+		t.Errorf("REST calls %v, want none", calls)
 	}
 }

@@ -46,12 +46,25 @@ func (a *Adapter) EventsMaxBody() int64 { return a.opt.MaxInteractionBody }
 // endpoint wraps serve with what every Slack request goes through: POST
 // only, a bounded body, and a valid signature. A refused request is
 // answered (405, 413, 401) and logged (at most one line per
-// RefusalLog.Every, as anyone can send them), and changes nothing.
+// RefusalLog.Every, as anyone can send them), and changes nothing. What
+// can be judged from the headers (signature headers missing or malformed,
+// a stale timestamp, a Content-Length over limit) is, before any of the
+// body is read.
 func (a *Adapter) endpoint(name string, limit int64, serve func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := a.verify.checkHeaders(r.Header); err != nil {
+			a.opt.RefusalLog.Warn(a.log, Platform, "refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", err.Error())
+			http.Error(w, "invalid request signature", http.StatusUnauthorized)
+			return
+		}
+		if r.ContentLength > limit {
+			a.opt.RefusalLog.Warn(a.log, Platform, "refused a slack request", "endpoint", name, "remote", r.RemoteAddr, "reason", "body larger than the limit", "limit", limit)
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))

@@ -952,3 +952,81 @@ func wantRun(t *testing.T, h *countingHandler, run bool) {
 		t.Errorf("refusal: got %q, want it to say that nothing was run", reqs[0].Refused)
 	}
 }
+
+// countingBody counts the bytes read of a request body.
+type countingBody struct {
+	r    io.Reader
+	read int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += n
+	return n, err
+}
+
+func (b *countingBody) Close() error { return nil }
+
+// TestRefusedFromTheHeadersUnread: what the headers alone refuse (no
+// signature, a stale timestamp, a Content-Length over the limit) is
+// refused before a byte of the body is read, on every endpoint: anyone can
+// send such requests, and each would otherwise make the bot read up to the
+// limit for nothing.
+func TestRefusedFromTheHeadersUnread(t *testing.T) {
+	api := newFakeSlack(t)
+	body := slashForm("UBOB", "C1", "/status", "web", "T-unread", "")
+	big := body + "&x=" + strings.Repeat("a", int(slack.MaxInteractionBody))
+	tests := []struct {
+		name string
+		req  func(target string) *http.Request
+		code int
+	}{
+		{"unsigned", func(target string) *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
+			r.Header.Set("Content-Type", formType)
+			return r
+		}, http.StatusUnauthorized},
+		{"signature without a timestamp", func(target string) *http.Request {
+			r := signed(t, target, testSecret, body, now, formType)
+			r.Header.Del("X-Slack-Request-Timestamp")
+			return r
+		}, http.StatusUnauthorized},
+		{"stale timestamp", func(target string) *http.Request {
+			return signed(t, target, testSecret, body, now.Add(-6*time.Minute), formType)
+		}, http.StatusUnauthorized},
+		{"Content-Length over the limit", func(target string) *http.Request {
+			return signed(t, target, testSecret, big, now, formType)
+		}, http.StatusRequestEntityTooLarge},
+	}
+	endpoints := []struct {
+		target  string
+		handler func(*slack.Adapter) http.Handler
+	}{
+		{"/slack/commands", (*slack.Adapter).Commands},
+		{"/slack/interactions", (*slack.Adapter).Interactions},
+		{"/slack/events", (*slack.Adapter).Events},
+	}
+	for _, ep := range endpoints {
+		for _, tc := range tests {
+			t.Run(ep.target+"/"+tc.name, func(t *testing.T) {
+				a, h, _, _ := newTestAdapter(t, api, now)
+				r := tc.req(ep.target)
+				cb := &countingBody{r: r.Body}
+				r.Body = cb
+				w := httptest.NewRecorder()
+				ep.handler(a).ServeHTTP(w, r)
+				a.Stop()
+				a.Wait()
+				if w.Code != tc.code {
+					t.Errorf("status: got %d, want %d (body %q)", w.Code, tc.code, w.Body.String())
+				}
+				if cb.read != 0 {
+					t.Errorf("body bytes read: got %d, want 0", cb.read)
+				}
+				if got := h.total(); got != 0 {
+					t.Errorf("commands run: got %d, want 0", got)
+				}
+			})
+		}
+	}
+}

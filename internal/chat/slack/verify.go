@@ -36,6 +36,21 @@ type verifier struct {
 // verify returns nil if body, with the headers h, was signed by Slack in
 // the last five minutes (or, allowing for clock skew, the next five).
 func (v verifier) verify(h http.Header, body []byte) error {
+	if err := v.checkHeaders(h); err != nil {
+		return err
+	}
+	got, _ := hex.DecodeString(strings.TrimPrefix(h.Get("X-Slack-Signature"), "v0="))
+	if !hmac.Equal(got, sign(v.secret, h.Get("X-Slack-Request-Timestamp"), body)) {
+		return errMismatch
+	}
+	return nil
+}
+
+// checkHeaders is what verify checks without the body: a secret to check
+// with, both headers, a fresh timestamp and a well-formed signature. A
+// request that fails it is refused before its body is read, which anyone
+// could otherwise make the bot read, up to the limit, for nothing.
+func (v verifier) checkHeaders(h http.Header) error {
 	if len(v.secret) == 0 {
 		return errNoSecret // an empty key would verify anyone's signature
 	}
@@ -57,9 +72,6 @@ func (v verifier) verify(h http.Header, body []byte) error {
 	got, err := hex.DecodeString(hexSig)
 	if err != nil || len(got) != sha256.Size {
 		return errBadFormat
-	}
-	if !hmac.Equal(got, sign(v.secret, ts, body)) {
-		return errMismatch
 	}
 	return nil
 }
