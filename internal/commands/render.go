@@ -134,8 +134,15 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		}
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}
-	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeSucceeded && r.CanRollBack() {
-		m.Buttons = append(m.Buttons, RollbackButton(r))
+	if r.Kind == deploy.KindDeploy && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial) {
+		// A partial deploy is the live run too: it offers what its
+		// alerts do, a rollback to the release it recorded, which every
+		// host has, or says why there is none.
+		if b, why, then, ok := RollbackOffer(r); ok {
+			m.Buttons = append(m.Buttons, b)
+		} else if r.Outcome == deploy.OutcomePartial {
+			m.Lines = append(m.Lines, why+", so there is no Rollback button: "+then)
+		}
 	}
 	if r.Outcome == deploy.OutcomeInterrupted {
 		// A run that lost its lease and recorded itself interrupted

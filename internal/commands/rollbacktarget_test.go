@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,49 @@ func TestRollbackShortFormOfAPartialRun(t *testing.T) {
 	_, out, rb := f.do("bob", b.Short)
 	if rb == nil || rb.Build != "3" || rb.Previous != "2" {
 		t.Fatalf("%q: got %+v, %q; want a rollback from 2 to 3, as %q", b.Short, rb, out.last(), b.Action)
+	}
+}
+
+// TestFinalMessageOfAPartialDeploy: a partial deploy's own report offers
+// what its alerts do (RollbackOffer): the Rollback to the release it
+// recorded, which `rollback` accepts after a partial run, or, without
+// one, says why there is no button and what to do instead.
+func TestFinalMessageOfAPartialDeploy(t *testing.T) {
+	const id = "20261123-120000-abcdef"
+	rec := func(to string, noRollback bool) *deploy.Record {
+		return &deploy.Record{ID: id, Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2", RollbackTo: to, NoRollback: noRollback,
+			Outcome: deploy.OutcomePartial, Error: "1 of 2 hosts failed", Started: t0, Finished: t0.Add(time.Second),
+			Hosts: []deploy.HostResult{
+				{Host: "web1", State: deploy.HostActive, Current: "3", Previous: "2", Switched: true},
+				{Host: "web2", State: deploy.HostFailed, Current: "1", Error: "unpack failed"},
+			}}
+	}
+	tests := []struct {
+		name   string
+		rec    *deploy.Record
+		button *chat.Button
+		line   string
+	}{
+		{"a target recorded", rec("1", false),
+			&chat.Button{Label: "Roll back to 1", Action: "rollback web prod to 1 from 3", Short: "rollback " + id, Style: "danger"}, ""},
+		{"no target on every host", rec("", true), nil,
+			"no release on every host to roll back to after the partial deploy " + id + ", so there is no Rollback button: /status web shows what each host runs; name a release they all have: /rollback web prod to BUILD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := commands.FinalMessage(tt.rec, t0.Add(time.Hour))
+			switch {
+			case tt.button != nil && (len(m.Buttons) != 1 || m.Buttons[0] != *tt.button):
+				t.Errorf("buttons: got %+v, want %+v", m.Buttons, *tt.button)
+			case tt.button == nil && len(m.Buttons) != 0:
+				t.Errorf("buttons: got %+v, want none", m.Buttons)
+			}
+			if b, _, _, ok := commands.RollbackOffer(tt.rec); ok != (tt.button != nil) || (ok && b != *tt.button) {
+				t.Errorf("the alerts' offer: got %+v, %v; want the report's", b, ok)
+			}
+			if tt.line != "" && !slices.Contains(m.Lines, tt.line) {
+				t.Errorf("lines: got %q, want %q among them", m.Lines, tt.line)
+			}
+		})
 	}
 }
