@@ -71,7 +71,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	}
 	for _, app := range apps {
 		for _, env := range c.s.cat.Envs(app) {
-			last, stuck, err := c.lastRuns(ctx, app, env)
+			last, stuck, later, err := c.lastRuns(ctx, app, env)
 			if err != nil {
 				c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
 				return
@@ -99,25 +99,17 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				if m := MigrationsLine(stuck); m != "" {
 					lines = append(lines, "  "+m)
 				}
-				// The rollback that undoes that run only, as its
-				// message's button does: a plain one would take hosts
-				// the run never switched one release further back.
-				rollback := fmt.Sprintf("rollback %s %s", app, env)
-				to, from, ok := undoInterrupted(stuck)
-				if ok {
-					rollback += " to " + to + " from " + from
-				}
-				if b, ok := InterruptedButton(stuck); ok {
-					b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+to)
-					undo = append(undo, b)
-				}
 				redeploy := fmt.Sprintf("/deploy %s BUILD to %s", app, env)
 				if rollbackLocked(locks, stuck, now) {
 					// The interrupted rollback's lock refuses that
 					// deploy: the advice says what comes first.
 					redeploy = fmt.Sprintf("/unlock deploys %s %s, then /deploy %s BUILD to %s", app, env, app, env)
 				}
-				lines = append(lines, fmt.Sprintf("  decide: /%s, or %s", rollback, redeploy))
+				advice, b, ok := undoAdvice(stuck, movedOn(stuck, later), redeploy)
+				lines = append(lines, advice...)
+				if ok {
+					undo = append(undo, b)
+				}
 			}
 			lost, err := c.stillLost(ctx, last)
 			if err != nil {
@@ -168,20 +160,78 @@ const statusHistory = 20
 // run no later run resolved (see deploy.Unresolved; nil: none). It reads
 // the last record first, which tells in most envs (it succeeded, or was
 // interrupted), and further back only when it must.
-func (c *call) lastRuns(ctx context.Context, app, env string) (last, stuck *deploy.Record, err error) {
+func (c *call) lastRuns(ctx context.Context, app, env string) (last, stuck *deploy.Record, later []*deploy.Record, err error) {
 	for _, limit := range []int{1, statusHistory, 0} {
 		recs, err := c.s.store.Records(ctx, deploy.Filter{App: app, Env: env, Limit: limit})
 		if err != nil || len(recs) == 0 {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var complete bool
 		last = recs[0]
 		stuck, complete = deploy.Unresolved(recs)
+		if stuck != nil {
+			later = recs[:slices.Index(recs, stuck)]
+		}
 		if complete || len(recs) < limit {
 			break
 		}
 	}
-	return last, stuck, nil
+	return last, stuck, later, nil
+}
+
+// undoAdvice is what status offers for the unresolved interrupted run
+// stuck: the lines saying what to decide, and the button of the rollback
+// they name (ok false: none). With moved (see movedOn), whose hosts run
+// its release, only a rollback from that release is accepted: the one
+// its report offers, if any. Otherwise it is the rollback that undoes
+// stuck only, as its message's button does: a plain one would take hosts
+// the run never switched one release further back.
+func undoAdvice(stuck, moved *deploy.Record, redeploy string) (lines []string, b chat.Button, ok bool) {
+	app, env := stuck.App, stuck.Env
+	if moved != nil {
+		b, why, then, ok := RollbackOffer(moved)
+		if !ok {
+			return []string{"  " + why + ", so there is no rollback to offer: " + then, "  decide: " + redeploy}, chat.Button{}, false
+		}
+		if deploy.ValidBuild(moved.RollbackTo) {
+			b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+moved.RollbackTo)
+		}
+		return []string{fmt.Sprintf("  decide: /%s, or %s", b.Action, redeploy)}, b, true
+	}
+	rollback := fmt.Sprintf("rollback %s %s", app, env)
+	to, from, ok := undoInterrupted(stuck)
+	if ok {
+		rollback += " to " + to + " from " + from
+	}
+	lines = []string{fmt.Sprintf("  decide: /%s, or %s", rollback, redeploy)}
+	if b, ok := InterruptedButton(stuck); ok {
+		b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+to)
+		return lines, b, true
+	}
+	return lines, chat.Button{}, false
+}
+
+// movedOn returns the run whose rollback status offers in place of the
+// one undoing stuck, when a run after it (later, newest first) ended
+// partial on another release than stuck's two: its hosts run that release
+// now, and a rollback from stuck's release to its other is refused ("runs
+// 4 now"). It is the newest run that ended partial, the live one, whose
+// report offers the rollback from it (see RollbackOffer). nil when no
+// later run moved hosts off stuck's releases.
+func movedOn(stuck *deploy.Record, later []*deploy.Record) *deploy.Record {
+	var live *deploy.Record
+	for _, r := range later {
+		if r.Outcome != deploy.OutcomePartial {
+			continue
+		}
+		if live == nil {
+			live = r
+		}
+		if r.Build != stuck.Build && r.Build != stuck.Previous {
+			return live
+		}
+	}
+	return nil
 }
 
 // stillLost returns the hosts the runs of last's app+env lost in the
