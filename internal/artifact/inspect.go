@@ -599,7 +599,10 @@ func checkPAX(hdr *tar.Header) error {
 //
 // Setuid and setgid bits: tar keeps them when the deploy user is root,
 // and a release owned by root with such a file gives whoever can publish
-// an artifact root on every host.
+// an artifact root on every host. World-writable files and directories,
+// for the same reason: any local user could rewrite the release (a file
+// opened for writing stays writable after a chmod, so clearing the bit
+// on the host after the unpack would come too late).
 func checkHeader(hdr *tar.Header, raw []byte) error {
 	unsafe := func(format string, args ...any) error {
 		return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf(format, args...)}
@@ -627,6 +630,14 @@ func checkHeader(hdr *tar.Header, raw []byte) error {
 	}
 	if hdr.Mode&(04000|02000) != 0 && hdr.Typeflag != tar.TypeSymlink {
 		return unsafe("setuid or setgid bit (mode %04o): a release gets no privileged files; clear the bits when building it (tar --mode=u-s,g-s)", hdr.Mode&07777)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeCont, tar.TypeDir:
+		// A symlink's mode means nothing, and a hard link takes its
+		// target's, checked at the target's own entry.
+		if hdr.Mode&0o002 != 0 {
+			return unsafe("world-writable (mode %04o): any user of a host could rewrite the release, and tar keeps the mode when the deploy user is root; clear the bit when building it (chmod -R o-w, or tar --mode=o-w)", hdr.Mode&07777)
+		}
 	}
 	return nil
 }

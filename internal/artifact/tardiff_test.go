@@ -213,6 +213,12 @@ func TestInspectAsGNUTarReads(t *testing.T) {
 			"setuid or setgid bit (mode 4755)"},
 		{"setgid directory", goTar(t, &tar.Header{Name: "shared/", Typeflag: tar.TypeDir, Mode: 0o2775}),
 			"setuid or setgid bit (mode 2775)"},
+		{"world-writable file", goTar(t, &tar.Header{Name: "config/app.conf", Typeflag: tar.TypeReg, Mode: 0o666}),
+			`"config/app.conf": world-writable (mode 0666)`},
+		{"world-writable directory", goTar(t, &tar.Header{Name: "public/", Typeflag: tar.TypeDir, Mode: 0o777}),
+			`"public/": world-writable (mode 0777)`},
+		{"world-writable sticky directory", goTar(t, &tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}),
+			`"tmp/": world-writable (mode 1777)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

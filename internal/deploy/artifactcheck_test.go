@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"net/http"
@@ -172,5 +173,50 @@ func TestMaxEntries(t *testing.T) {
 				t.Error("releases/9 exists after the refused deploy")
 			}
 		})
+	}
+}
+
+// TestWorldWritableEntriesRefused: a build holding a world-writable file
+// or directory is refused before anything changes, in push and pull mode:
+// tar keeps modes when the deploy user is root, and any user of a host
+// could then rewrite the release.
+func TestWorldWritableEntriesRefused(t *testing.T) {
+	for _, delivery := range []string{"push", "pull"} {
+		for _, tt := range []struct {
+			name  string
+			entry tarEntry
+			want  string
+		}{
+			{"file", tarEntry{name: "public/index.html", body: "hi", mode: 0o666},
+				`unsafe tar entry "public/index.html": world-writable (mode 0666)`},
+			{"directory", tarEntry{name: "cache/", typ: tar.TypeDir, mode: 0o777},
+				`unsafe tar entry "cache/": world-writable (mode 0777)`},
+		} {
+			t.Run(delivery+"/"+tt.name, func(t *testing.T) {
+				arts := t.TempDir()
+				srv := httptest.NewServer(http.FileServer(http.Dir(arts)))
+				t.Cleanup(srv.Close)
+				artifact := "      url: " + srv.URL + "/{app}-{build}.tar.gz\n"
+				yaml := strings.Replace(fixtureYAML, "      path: artifacts/{app}-{build}.tar.gz\n", artifact+"    delivery: "+delivery+"\n", 1)
+				f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
+				f.arts = arts
+				f.build("8")
+				f.build("9", tt.entry)
+				f.mustRun(deploy.KindDeploy, "8", deploy.OutcomeSucceeded)
+				rec, err := f.run(deploy.KindDeploy, "9")
+				switch {
+				case err != nil:
+					t.Fatalf("deploy: refused at once (%v), want it refused as it reads the build", err)
+				case rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, tt.want):
+					t.Errorf("deploy: got %s %q, want failed saying %q", rec.Outcome, rec.Error, tt.want)
+				}
+				if got := f.read("current/BUILD"); got != "8" {
+					t.Errorf("current/BUILD: got %q, want 8", got)
+				}
+				if f.exists("releases/9") {
+					t.Error("releases/9 exists after the refused deploy")
+				}
+			})
+		}
 	}
 }

@@ -107,6 +107,7 @@ func newFixtureWith(t testing.TB, yaml string, opt func(*deploy.Options)) *fixtu
 type tarEntry struct {
 	name, body, link string
 	typ              byte
+	mode             int64 // 0: 0644
 }
 
 func tarball(t testing.TB, zst bool, entries ...tarEntry) []byte {
@@ -115,6 +116,9 @@ func tarball(t testing.TB, zst bool, entries ...tarEntry) []byte {
 	tw := tar.NewWriter(&raw)
 	for _, e := range entries {
 		h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: e.typ, Linkname: e.link, ModTime: time.Unix(0, 0)}
+		if e.mode != 0 {
+			h.Mode = e.mode
+		}
 		if e.typ == 0 {
 			h.Typeflag = tar.TypeReg
 		} else {
