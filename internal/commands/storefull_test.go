@@ -35,6 +35,25 @@ func (f *serviceFixture) useStore(st *embedded.Store) {
 	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
 }
 
+// useRedis has the fixture's service and engine keep their state in a
+// Redis store on a redis-server of the test's own, and returns the
+// server, the store and a client to reconfigure the server with.
+func (f *serviceFixture) useRedis() (*redisserver.Server, *redis.Store, *goredis.Client) {
+	f.t.Helper()
+	srv := redisserver.Start(f.t)
+	st, err := redis.Open(f.t.Context(), redis.Options{URL: srv.URL()})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	f.t.Cleanup(eng.Wait)
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	f.t.Cleanup(func() { rdb.Close() })
+	return srv, st, rdb
+}
+
 // smallDisk mounts a file system of 1 MiB at a new directory, unmounted
 // when the test ends, and returns the directory. It needs root.
 func smallDisk(t *testing.T) string {
@@ -205,17 +224,7 @@ func TestRedisRefusesWrites(t *testing.T) {
 		} {
 			t.Run(r.name+"/"+tt.name, func(t *testing.T) {
 				f := newServiceFixture(t)
-				srv := redisserver.Start(t)
-				st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
-				t.Cleanup(eng.Wait)
-				f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
-				rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-				t.Cleanup(func() { rdb.Close() })
+				srv, st, rdb := f.useRedis()
 				if err := rdb.ConfigSet(t.Context(), "maxmemory-policy", "noeviction").Err(); err != nil {
 					t.Fatal(err)
 				}
@@ -260,17 +269,7 @@ func TestRedisRefusesWrites(t *testing.T) {
 // not take it; a deploy that is no dry run is not run.
 func TestDryRunUnaudited(t *testing.T) {
 	f := newServiceFixture(t)
-	srv := redisserver.Start(t)
-	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
-	t.Cleanup(eng.Wait)
-	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
-	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { rdb.Close() })
+	_, st, rdb := f.useRedis()
 	if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
