@@ -1,13 +1,18 @@
 package slack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +30,9 @@ const replyAttempts = 3
 // concurrent use.
 type Client struct {
 	api *slack.Client
+	// hc posts to response URLs, which slack-go would post to without
+	// the unfurl settings (see respondJSON).
+	hc  *http.Client
 	log *slog.Logger
 	// botUser is the bot's own user id, as auth.test last told it; nil
 	// before it answered.
@@ -44,7 +52,7 @@ func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client 
 	if apiURL != "" {
 		opts = append(opts, slack.OptionAPIURL(apiURL))
 	}
-	return &Client{api: slack.New(token, opts...), log: log}
+	return &Client{api: slack.New(token, opts...), hc: hc, log: log}
 }
 
 // ErrTokenRefused is CheckToken's answer when Slack refuses the token.
@@ -98,7 +106,7 @@ func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool,
 // noParse and noLinkNames make Slack take the text as written: parse=full
 // and link_names turn a bare "@here" or "@ana" into a mention. Slack
 // takes them on chat.postMessage, chat.update and chat.postEphemeral;
-// slack-go sends neither to a response_url (see defuse).
+// neither is sent to a response_url (see defuse).
 var (
 	noParse     = slack.MsgOptionParse(false)
 	noLinkNames = slack.MsgOptionLinkNames(false)
@@ -146,14 +154,69 @@ func (c *Client) respond(ctx context.Context, responseURL string, m chat.Message
 	if m.Public {
 		kind = slack.ResponseTypeInChannel
 	}
-	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, kind), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noParse, noLinkNames)
-	return hide(err)
+	return hide(c.respondJSON(ctx, responseURL, kind, blocks, text))
 }
 
 // respondBlocks shows blocks to the requester alone through a response_url.
 func (c *Client) respondBlocks(ctx context.Context, responseURL string, blocks []slack.Block, text string) error {
-	_, _, err := c.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral), slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), noParse, noLinkNames)
-	return hide(err)
+	return hide(c.respondJSON(ctx, responseURL, slack.ResponseTypeEphemeral, blocks, text))
+}
+
+// responseBody is a message to a response_url. slack-go's own drops the
+// unfurl settings, and a reply's text comes in part from outside just as
+// a post's does (see noUnfurl).
+type responseBody struct {
+	Text         string        `json:"text"`
+	Blocks       []slack.Block `json:"blocks,omitempty"`
+	ResponseType string        `json:"response_type"`
+	UnfurlLinks  bool          `json:"unfurl_links"`
+	UnfurlMedia  bool          `json:"unfurl_media"`
+}
+
+// respondJSON posts a message to responseURL. Its errors are slack-go's
+// for the same answers, so that retry and slackError read them alike: a
+// *slack.RateLimitedError for a 429, a slack.StatusCodeError for another
+// status, a slack.SlackErrorResponse for an ok:false answer.
+func (c *Client) respondJSON(ctx context.Context, responseURL, kind string, blocks []slack.Block, text string) error {
+	body, err := json.Marshal(responseBody{Text: text, Blocks: blocks, ResponseType: kind})
+	if err != nil {
+		return fmt.Errorf("encode reply: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "" {
+		secs, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64)
+		if err != nil {
+			return fmt.Errorf("response url retry-after: %w", err)
+		}
+		return &slack.RateLimitedError{RetryAfter: time.Duration(secs) * time.Second}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return slack.StatusCodeError{Code: resp.StatusCode, Status: resp.Status}
+	}
+	if ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ctype == "application/json" {
+		var r slack.SlackResponse
+		if err := json.Unmarshal(answer, &r); err != nil {
+			return fmt.Errorf("response url answer: %w", err)
+		}
+		return r.Err()
+	}
+	if !bytes.Equal(answer, []byte("ok")) {
+		return errors.New(string(answer))
+	}
+	return nil
 }
 
 // permalink returns a link to the message at ts.

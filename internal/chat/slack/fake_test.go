@@ -78,9 +78,12 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			Text         string          `json:"text"`
 			Blocks       json.RawMessage `json:"blocks"`
 			ResponseType string          `json:"response_type"`
+			UnfurlLinks  *bool           `json:"unfurl_links"`
+			UnfurlMedia  *bool           `json:"unfurl_media"`
 		}
 		json.Unmarshal(body, &m)
-		c := apiCall{Method: "response_url", Text: m.Text, Blocks: string(m.Blocks), User: m.ResponseType, Status: 200}
+		c := apiCall{Method: "response_url", Text: m.Text, Blocks: string(m.Blocks), User: m.ResponseType, Status: 200,
+			Unfurl: "links=" + boolArg(m.UnfurlLinks) + " media=" + boolArg(m.UnfurlMedia)}
 		if msg := blockKitError(c.Blocks, c.Text); msg != "" {
 			// A response_url refuses blocks with a 400 and Slack's error.
 			c.Status = http.StatusBadRequest
@@ -180,6 +183,15 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "unknown_method"})
 	}
+}
+
+// boolArg is a JSON boolean as the form argument it stands for: "" when
+// absent.
+func boolArg(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b)
 }
 
 func (f *fakeSlack) record(c apiCall) {

@@ -281,3 +281,46 @@ func TestChannelMessagesAreNotUnfurled(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseURLMessagesAreNotUnfurled: a reply through a command's
+// response URL (where the bot cannot post, or Slack rate-limits it) is
+// posted with unfurling off, as every other message of the bot is.
+func TestResponseURLMessagesAreNotUnfurled(t *testing.T) {
+	tests := []struct {
+		name    string
+		command string
+		text    string
+		deploy  bool
+	}{
+		{name: "reply", command: "/status", text: "web"},
+		{name: "link to the progress", command: "/deploy", text: "web 1 one", deploy: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			api.failIn["DREQ"] = "channel_not_found" // a direct message between two people
+			h := &chattyHandler{events: 1}
+			a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+				if tt.deploy {
+					o.Handler = h
+				}
+				o.Now, o.UpdateInterval, o.Refresh = time.Now, time.Millisecond, -1
+			})
+			if w := serve(t, a.Commands(), slashForm("UBOB", "DREQ", tt.command, tt.text, "T1", api.srv.URL+"/response/1")); w != 200 {
+				t.Fatalf("status %d", w)
+			}
+			a.Stop()
+			a.Wait()
+			h.wg.Wait()
+			calls := only(api.snapshot(), "response_url")
+			if len(calls) == 0 {
+				t.Fatalf("got no message through the response URL:\n%s", describe(api.snapshot()))
+			}
+			for i, c := range calls {
+				if want := "links=false media=false"; c.Unfurl != want {
+					t.Errorf("response_url %d (%q): got unfurl %q, want %q", i, firstLine(c.Text), c.Unfurl, want)
+				}
+			}
+		})
+	}
+}
