@@ -19,6 +19,9 @@ type Undelivered struct {
 	App, Env string
 	Platform string
 	Channel  string
+	// Via names what refused it when that was no channel: "through the
+	// command's response URL", with Channel empty.
+	Via string
 	// Reason is why it was not posted, for the operator ("post channel
 	// message: 403 Missing Access").
 	Reason string
@@ -64,7 +67,7 @@ func (s *Service) NoteUndelivered(u Undelivered) {
 	s.undelivered.put(u)
 	ctx, cancel := context.WithTimeout(context.Background(), audit.Timeout)
 	defer cancel()
-	n := deploy.Undelivered{Platform: u.Platform, Channel: u.Channel, Reason: u.Reason, At: u.At}
+	n := deploy.Undelivered{Platform: u.Platform, Channel: u.Channel, Via: u.Via, Reason: u.Reason, At: u.At}
 	if err := s.store.MarkUndelivered(ctx, u.DeployID, n); err != nil {
 		s.log.Error("record an undelivered final report", "deploy", u.DeployID, "app", u.App, "env", u.Env, "err", err)
 	}
@@ -80,11 +83,14 @@ func (s *Service) undeliveredLine(r *deploy.Record) string {
 		if !ok {
 			return ""
 		}
-		n = &deploy.Undelivered{Platform: u.Platform, Channel: u.Channel, Reason: u.Reason, At: u.At}
+		n = &deploy.Undelivered{Platform: u.Platform, Channel: u.Channel, Via: u.Via, Reason: u.Reason, At: u.At}
 	}
 	where := n.Platform
 	if n.Channel != "" {
 		where += " channel " + n.Channel
+	}
+	if n.Via != "" {
+		where += " " + n.Via
 	}
 	return fmt.Sprintf("  ⚠ its final report was not posted (%s, %s): %s", where, n.At.In(s.now().Location()).Format("15:04:05 MST"), n.Reason)
 }

@@ -63,3 +63,19 @@ func TestStatusShowsAnUndeliveredReport(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusNamesTheResponseURLThatRefused: a report that a command's
+// response URL refused names that URL, not a channel.
+func TestStatusNamesTheResponseURLThatRefused(t *testing.T) {
+	f := newServiceFixture(t)
+	_, _, rec := f.do("bob", "deploy web 1")
+	if rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("deploy: %+v", rec)
+	}
+	f.svc.NoteUndelivered(commands.Undelivered{DeployID: rec.ID, App: "web", Env: "prod", Platform: "slack",
+		Via: "through the command's response URL", Reason: "404 Not Found", At: time.Now()})
+	_, out, _ := f.do("carl", "status web")
+	if got, want := out.last(), "its final report was not posted (slack through the command's response URL, "; !strings.Contains(got, want) {
+		t.Errorf("status:\n%s\nwant %q", got, want)
+	}
+}

@@ -254,10 +254,13 @@ type Record struct {
 // platform and channel it was for, the platform's refusal ("post channel
 // message: 403 Missing Access"), and when the adapter gave up.
 type Undelivered struct {
-	Platform string    `json:"platform"`
-	Channel  string    `json:"channel,omitempty"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
+	Platform string `json:"platform"`
+	Channel  string `json:"channel,omitempty"`
+	// Via names what refused it when that was no channel ("through the
+	// command's response URL").
+	Via    string    `json:"via,omitempty"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // recordJSON is Record without its JSON methods.

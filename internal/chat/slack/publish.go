@@ -177,24 +177,28 @@ func (p *publisher) run(ctx context.Context) {
 			}
 		}
 		if done && time.Since(finalSince) > p.a.opt.FinalDeadline {
-			p.undelivered(msg, err)
+			p.undelivered(msg, err, p.channel, "")
 			return
 		}
 	}
 }
 
 // undelivered reports a final state that reached nobody: at ERROR, and
-// to the handler, whose status then shows it.
-func (p *publisher) undelivered(final chat.Message, err error) {
+// to the handler, whose status then shows it. channel or via (see
+// commands.Undelivered) is what refused the last attempt, err its answer.
+func (p *publisher) undelivered(final chat.Message, err error, channel, via string) {
 	p.mu.Lock()
 	app, env := p.app, p.env
 	p.mu.Unlock()
 	reason := redact(err)
-	p.a.log.Error("gave up sending the final state of a deploy to slack", "channel", p.channel, "deploy", p.id,
+	p.a.log.Error("gave up sending the final state of a deploy to slack", "channel", channel, "via", via, "deploy", p.id,
 		"app", app, "env", env, "outcome", final.Title, "err", reason)
 	p.a.opt.Handler.NoteUndelivered(commands.Undelivered{DeployID: p.id, App: app, Env: env, Platform: Platform,
-		Channel: p.channel, Reason: reason, At: p.a.opt.Now()})
+		Channel: channel, Via: via, Reason: reason, At: p.a.opt.Now()})
 }
+
+// viaResponseURL names a command's response URL in an undelivered note.
+const viaResponseURL = "through the command's response URL"
 
 func or(s, def string) string {
 	if s != "" {
@@ -223,7 +227,14 @@ func (p *publisher) send(ctx context.Context, msg chat.Message) error {
 		// (a private one the bot is not in, say) after all.
 		msg.Public = false
 		if err := p.out.reply(msg); err != nil {
-			p.undelivered(msg, err)
+			// reply tries the response URL last, where there is one: its
+			// answer is the error, and the requester's channel was not
+			// the last to refuse.
+			if p.out.responseURL != "" {
+				p.undelivered(msg, err, "", viaResponseURL)
+			} else {
+				p.undelivered(msg, err, p.out.channel, "")
+			}
 		}
 		return nil
 	}

@@ -224,28 +224,45 @@ func TestProgressFinalStateToTheRequesterAlone(t *testing.T) {
 
 // TestProgressFinalStateNowhere: where the final state reaches nobody
 // (the bot may post neither in the channel nor to the requester, and the
-// command has no response URL), it is noted for status, as on Discord.
+// command's response URL, if any, refuses it too), it is noted for status,
+// as on Discord, naming what refused the last attempt.
 func TestProgressFinalStateNowhere(t *testing.T) {
-	api := newFakeSlack(t)
-	api.failIn["C1"] = "channel_not_found"
-	h := &chattyHandler{events: 3, every: 20 * time.Millisecond}
-	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
-		o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 10*time.Millisecond, 6000, -1
-		o.FinalDeadline = 2 * time.Second
-	})
-	if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", "")); w != 200 {
-		t.Fatalf("status %d", w)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // a response URL that refuses the connection
+	tests := []struct {
+		name        string
+		responseURL string
+		channel     string
+		via         string
+		reason      string
+	}{
+		{name: "no response URL", channel: "C1", reason: "channel_not_found"},
+		{name: "the response URL refuses", responseURL: gone.URL + "/response/1", via: "through the command's response URL", reason: "connection refused"},
 	}
-	a.Stop()
-	a.Wait()
-	h.wg.Wait()
-	notes := h.Notes()
-	if len(notes) != 1 {
-		t.Fatalf("notes %+v, want one:\n%s", notes, describe(api.snapshot()))
-	}
-	if n := notes[0]; n.DeployID != "d-1" || n.App != "web" || n.Env != "prod" || n.Platform != slack.Platform || n.Channel != "C1" ||
-		!strings.Contains(n.Reason, "channel_not_found") {
-		t.Errorf("note %+v, want d-1 web/prod in slack channel C1, refused for channel_not_found", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			api.failIn["C1"] = "channel_not_found"
+			h := &chattyHandler{events: 3, every: 20 * time.Millisecond}
+			a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
+				o.Handler, o.Now, o.UpdateInterval, o.UpdatesPerMinute, o.Refresh = h, time.Now, 10*time.Millisecond, 6000, -1
+				o.FinalDeadline = 2 * time.Second
+			})
+			if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", tt.responseURL)); w != 200 {
+				t.Fatalf("status %d", w)
+			}
+			a.Stop()
+			a.Wait()
+			h.wg.Wait()
+			notes := h.Notes()
+			if len(notes) != 1 {
+				t.Fatalf("notes %+v, want one:\n%s", notes, describe(api.snapshot()))
+			}
+			if n := notes[0]; n.DeployID != "d-1" || n.App != "web" || n.Env != "prod" || n.Platform != slack.Platform || n.Channel != tt.channel ||
+				n.Via != tt.via || !strings.Contains(n.Reason, tt.reason) {
+				t.Errorf("note %+v, want d-1 web/prod in slack channel %q via %q, refused for %s", n, tt.channel, tt.via, tt.reason)
+			}
+		})
 	}
 }
 
