@@ -427,8 +427,13 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	go func() {
 		defer r.e.wg.Done()
 		var outcome Outcome
-		err := r.stopLeftovers()
-		if err == nil {
+		var err error
+		if cause := context.Cause(r.ctx); errors.Is(cause, errCancelled) {
+			// Cancelled while its start was recorded, by a cancel told
+			// that it would switch no host: it touches none (not even to
+			// stop a dead run's leftovers) and ends cancelled.
+			outcome, err = r.failedBeforeSwitch(cause)
+		} else if err = r.stopLeftovers(); err == nil {
 			outcome, err = body()
 		} else {
 			outcome, err = r.failedBeforeSwitch(err)
