@@ -18,6 +18,9 @@ type Retained struct {
 	// sought; empty for the first release other than those in leave.
 	target string
 	leave  map[string]bool
+	// shown holds the releases a kept record shows running, once the live
+	// run is a partial one with no rollback target (retainEvery).
+	shown map[string]bool
 }
 
 type retainState int
@@ -25,6 +28,11 @@ type retainState int
 const (
 	retainLive  retainState = iota // the live run not met yet
 	retainProof                    // met; its rollback's release not shown running yet
+	// retainEvery: the live run is a partial one naming no release to
+	// go back to, whose alert asks for a release the hosts all have by
+	// name: any release that ran may be it, and a record showing each
+	// one running stays. It lasts to the oldest record.
+	retainEvery
 	retainDone
 )
 
@@ -37,7 +45,7 @@ func (k *Retained) NeedsRecord(o Outcome) bool {
 	switch k.state {
 	case retainLive:
 		return o == OutcomeSucceeded || o == OutcomeUnchanged || o == OutcomePartial
-	case retainProof:
+	case retainProof, retainEvery:
 		return true
 	}
 	return false
@@ -60,6 +68,13 @@ func (k *Retained) Keep(r *Record) bool {
 			return false
 		}
 		switch {
+		case r.NoRollback && r.Outcome == OutcomePartial:
+			// Its hosts run different releases: `rollback APP ENV to
+			// BUILD`, the alert's advice, refuses a BUILD no record
+			// shows running (see neverRan).
+			k.state, k.shown = retainEvery, map[string]bool{}
+			k.showsNew(r)
+			return true
 		case r.NoRollback || r.Kind == KindDeploy && r.FirstRelease():
 			// Its first release, or nothing good before it (after a
 			// deploy, or a rollback that left the last good one): as
@@ -85,8 +100,22 @@ func (k *Retained) Keep(r *Record) bool {
 		return true
 	case retainProof:
 		return k.proves(r)
+	case retainEvery:
+		return k.showsNew(r)
 	}
 	return false
+}
+
+// showsNew reports whether r shows a release running that no record kept
+// before it showed, and notes those it shows.
+func (k *Retained) showsNew(r *Record) bool {
+	shows := false
+	for _, rel := range ranBy(r) {
+		if !k.shown[rel] {
+			k.shown[rel], shows = true, true
+		}
+	}
+	return shows
 }
 
 // proves reports whether r shows the rollback's release running, and

@@ -99,3 +99,44 @@ func TestRetained(t *testing.T) {
 		})
 	}
 }
+
+// TestRetainedAfterAPartialRunWithNoTarget: after a partial run that
+// names no release to go back to, the alert asks for one the hosts all
+// have by name, which a rollback refuses unless a record shows it ran:
+// a trim keeps a record showing each release that ran, however old, and
+// reads to the oldest record.
+func TestRetainedAfterAPartialRunWithNoTarget(t *testing.T) {
+	type r = deploy.Record
+	partial := &r{ID: "p3", Kind: deploy.KindDeploy, Outcome: deploy.OutcomePartial, Build: "3", Previous: "2", NoRollback: true}
+	tests := []struct {
+		name string
+		recs []*r // newest first
+		want []string
+	}{
+		{"older releases behind a failed redeploy", []*r{
+			partial,
+			{ID: "f1", Kind: deploy.KindDeploy, Outcome: deploy.OutcomeFailed, Build: "1", Previous: "2"},
+			{ID: "d2", Kind: deploy.KindDeploy, Outcome: deploy.OutcomeSucceeded, Build: "2", Previous: "1", RollbackTo: "1"},
+			{ID: "d1", Kind: deploy.KindDeploy, Outcome: deploy.OutcomeSucceeded, Build: "1", Previous: "0"},
+			{ID: "d0", Kind: deploy.KindDeploy, Outcome: deploy.OutcomeSucceeded, Build: "0"},
+		}, []string{"p3", "d2", "d1"}},
+		{"only the partial run", []*r{partial}, []string{"p3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var k deploy.Retained
+			var got []string
+			for _, rec := range tc.recs {
+				if k.Done() {
+					t.Fatalf("Done before %s: got true, want false (any older release may be the one named)", rec.ID)
+				}
+				if k.Keep(rec) {
+					got = append(got, rec.ID)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("kept %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
