@@ -19,7 +19,9 @@ import (
 // the invalid requests it bans an address for. The interactions'
 // own webhooks are not under the global limit, and do not wait.
 func TestGlobalRateLimitHoldsEveryCall(t *testing.T) {
-	const window = time.Second
+	// Long enough that the interaction's reply, edited at once, lands
+	// within it on a loaded machine.
+	const window = 3 * time.Second
 	hs := newHarness(t, &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
 		out.Reply(chat.Message{Title: "You are ana"})
 		return commands.Outcome{}
@@ -35,13 +37,13 @@ func TestGlobalRateLimitHoldsEveryCall(t *testing.T) {
 			until = c.at.Add(window)
 		}
 		if strings.HasPrefix(c.Path, "/api/v9/channels/") && c.at.Before(until) {
-			return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":1,"global":true}`, true
+			return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":3,"global":true}`, true
 		}
 		return 0, "", false
 	}
 	hs.fd.header = func(c apiCall) http.Header {
 		if c.Status == http.StatusTooManyRequests {
-			return http.Header{"Retry-After": {"1"}, "X-Ratelimit-Global": {"true"}, "X-Ratelimit-Scope": {"global"}}
+			return http.Header{"Retry-After": {"3"}, "X-Ratelimit-Global": {"true"}, "X-Ratelimit-Scope": {"global"}}
 		}
 		return nil
 	}
