@@ -23,7 +23,10 @@ type chattyHandler struct {
 	chattest.Undelivered
 	events int
 	every  time.Duration
-	wg     sync.WaitGroup
+	// start, when set, holds the events back until it is closed, so a
+	// test can see the progress post land before its updates come.
+	start chan struct{}
+	wg    sync.WaitGroup
 }
 
 func (h *chattyHandler) AuditRefusal(context.Context, commands.Request) error { return nil }
@@ -38,6 +41,9 @@ func (h *chattyHandler) Handle(ctx context.Context, req commands.Request, out co
 	}
 	out.Progress(ev(deploy.Event{Kind: deploy.EventStarted, Record: rec.Clone()}))
 	h.wg.Go(func() {
+		if h.start != nil {
+			<-h.start
+		}
 		for i := range h.events {
 			time.Sleep(h.every)
 			out.Progress(ev(deploy.Event{Kind: deploy.EventNote, Text: fmt.Sprintf("note %d", i)}))
@@ -278,19 +284,26 @@ func TestChannelMessagesAreNotUnfurled(t *testing.T) {
 	if err := client.Post(context.Background(), "C1", alert); err != nil {
 		t.Fatalf("Post: %v", err)
 	}
-	h := &chattyHandler{events: 3}
+	// The updates are held back until the progress post has landed:
+	// events that all come before it would be folded into that one post,
+	// and the test would see no chat.update.
+	h := &chattyHandler{events: 3, start: make(chan struct{})}
 	a, _, _, _ := newTestAdapter(t, api, time.Now(), func(o *slack.Options) {
 		o.Handler, o.Now, o.UpdateInterval, o.Refresh = h, time.Now, time.Millisecond, -1
 	})
 	if w := serve(t, a.Commands(), slashForm("UBOB", "C1", "/deploy", "web 1 one", "T1", "")); w != 200 {
 		t.Fatalf("status %d", w)
 	}
+	api.waitFor("the progress post", func(calls []apiCall) bool {
+		return len(only(calls, "chat.postMessage")) == 2
+	})
+	close(h.start)
 	a.Stop()
 	a.Wait()
 	h.wg.Wait()
 	calls := only(api.snapshot(), "chat.postMessage", "chat.update")
-	if len(calls) < 3 {
-		t.Fatalf("calls: got %d, want the alert, a progress post and its updates:\n%s", len(calls), describe(calls))
+	if len(only(calls, "chat.update")) == 0 {
+		t.Fatalf("calls: no chat.update, want the alert, a progress post and its updates:\n%s", describe(calls))
 	}
 	for i, c := range calls {
 		if want := "links=false media=false"; c.Unfurl != want {
