@@ -110,6 +110,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 			watch.end(err)
 		}
 	}()
+	taken := time.Now() // the lease runs out leaseTTL from here at the earliest
 	lease, err := e.acquire(ctx, t, id, what+" by "+req.Requester)
 	if err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		}
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &run{e: e, t: t, lease: lease, log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
+	r := &run{e: e, t: t, lease: lease, leaseTaken: taken, log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,

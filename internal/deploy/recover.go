@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -27,6 +28,7 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		if busy && r.rec.ID == rec.ID {
 			continue // this process runs it
 		}
+		taken := time.Now()
 		lease, err := e.leases.Acquire(ctx, LeaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
 		var held *LeaseHeldError
 		switch {
@@ -72,7 +74,7 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		// is older than the lease's newest): should it be alive after
 		// all, what interrupt reads is all it wrote, and what the hosts
 		// are observed into.
-		stop := e.renewWhile(lease)
+		stop := e.renewWhile(lease, taken)
 		got, err := e.interrupt(ctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(ctx, r) })
 		stop()
 		e.releaseRecovery(lease, rec.ID)
@@ -247,12 +249,12 @@ func mergeObserved(rec *Record, observed []HostResult) {
 // renewWhile renews a recovery's lease until the returned func is called:
 // observing the hosts can outlast the TTL, and another replica must not
 // recover (and report) the same deploy meanwhile.
-func (e *Engine) renewWhile(lease Lease) (stop func()) {
+func (e *Engine) renewWhile(lease Lease, taken time.Time) (stop func()) {
 	done := make(chan struct{})
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		renewEvery(lease, e.leaseTTL, done, func(err error) bool {
+		renewEvery(lease, e.leaseTTL, taken, done, func(err error) bool {
 			e.log.Warn("renew recovery lease", "err", err)
 			return false
 		})

@@ -23,6 +23,8 @@ type run struct {
 	// starting logs what the run waits for until it starts (see
 	// startWatch); nil for a dry run.
 	starting *startWatch
+	// leaseTaken is when the acquisition of lease started.
+	leaseTaken time.Time
 	// renewing is closed to stop renewing the lease (keepLease), which
 	// starts as soon as it is taken: opening the hosts may outlast it.
 	renewing chan struct{}
@@ -513,8 +515,12 @@ func (r *run) closeSessions() {
 }
 
 // keepLease renews the lease until done is closed; losing it stops the run.
+// So does a lease not renewed for its TTL (the store unreachable, or too
+// slow to answer): it has run out by this process's clock, and another
+// replica may hold it, so the run stops there, not at its next fencing
+// check, which a long delivery reaches minutes later.
 func (r *run) keepLease(done <-chan struct{}) {
-	renewEvery(r.lease, r.e.leaseTTL, done, func(err error) bool {
+	renewEvery(r.lease, r.e.leaseTTL, r.leaseTaken, done, func(err error) bool {
 		r.log.Error("renew deploy lease", "err", err)
 		if errors.Is(err, ErrLeaseLost) {
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
@@ -524,20 +530,39 @@ func (r *run) keepLease(done <-chan struct{}) {
 	})
 }
 
-// renewEvery renews lease every ttl/3 until done is closed; failed tells
-// of a renewal that failed and whether to stop renewing.
-func renewEvery(lease Lease, ttl time.Duration, done <-chan struct{}, failed func(error) (stop bool)) {
+// renewEvery renews lease, taken (its acquisition started) at taken, every
+// ttl/3 until done is closed; failed tells of a renewal that failed and
+// whether to stop renewing. Once ttl has passed since the start of the last
+// renewal that succeeded (or since taken) failed is told so with an error
+// wrapping ErrLeaseLost: the store's expiry runs from then at the latest,
+// and a store that cannot be reached does not say the lease ran out.
+func renewEvery(lease Lease, ttl time.Duration, taken time.Time, done <-chan struct{}, failed func(error) (stop bool)) {
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
+	renewed := taken
+	expiry := time.NewTimer(time.Until(renewed.Add(ttl)))
+	defer expiry.Stop()
 	for {
 		select {
 		case <-done:
 			return
+		case <-expiry.C:
+			err := fmt.Errorf("%w: not renewed since %s, so it ran out %s later by this process's clock",
+				ErrLeaseLost, renewed.UTC().Format("15:04:05.000 UTC"), ttl)
+			if failed(err) {
+				return
+			}
 		case <-tick.C:
+			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
 			err := lease.Renew(ctx)
 			cancel()
-			if err != nil && failed(err) {
+			if err == nil {
+				renewed = start
+				expiry.Reset(time.Until(renewed.Add(ttl)))
+				continue
+			}
+			if failed(err) {
 				return
 			}
 		}
