@@ -655,7 +655,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		return immediate(chat.Message{Level: chat.Failure, Title: title}), nil
 	case !first:
 		log.Info("duplicate discord interaction ignored")
-		return immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."}), nil
+		return alreadyHandled, nil
 	}
 	req := commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: text}
 	public := publicVerb(text)
@@ -758,6 +758,11 @@ func (a *Adapter) userName(id string) string {
 }
 
 // immediate is a response that is the whole answer: an ephemeral message.
+// alreadyHandled answers, over HTTP, an interaction whose id the bot took
+// before. The gateway sends no response to it (see RunGateway). It is
+// shared: nothing may change it.
+var alreadyHandled = immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."})
+
 func immediate(m chat.Message) *discordgo.InteractionResponse {
 	r := render(m)
 	return &discordgo.InteractionResponse{

@@ -45,7 +45,13 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 		defer a.wg.Done()
 		resp, c := a.dispatch(rctx, in)
-		if resp == nil {
+		if resp == nil || resp == alreadyHandled {
+			// A duplicate: Discord hands an interaction to every
+			// gateway connection of the bot, one per replica, and the
+			// replica that took it first answers it. An answer from
+			// another ("This was already handled") could reach Discord
+			// first and take the place of the command's own, and the
+			// command would then not run.
 			return
 		}
 		switch {
