@@ -24,6 +24,12 @@ import (
 // running deploys. A variable only so that tests need not wait 5 minutes.
 var drainTimeout = 5 * time.Minute
 
+// writeChecker is a store that can tell whether it takes writes now (the
+// Redis store): the embedded file does whenever it can be read.
+type writeChecker interface {
+	Writable(ctx context.Context) error
+}
+
 // recoveryInterval is how often a replica looks for deploys whose replica
 // died: one is reported within the lease TTL plus this.
 func recoveryInterval(cfg *config.Config) time.Duration {
@@ -78,8 +84,15 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		Metrics:         metrics,
 		Log:             log,
 		Health: func(ctx context.Context) error {
-			_, err := sys.store.Locks(ctx)
-			return err
+			if _, err := sys.store.Locks(ctx); err != nil {
+				return err
+			}
+			// A Redis that answers reads but refuses writes (a replica, a
+			// primary short of replicas) refuses every command: unhealthy.
+			if w, ok := sys.store.(writeChecker); ok {
+				return w.Writable(ctx)
+			}
+			return nil
 		},
 		HealthLog:    refusalLog,
 		DrainTimeout: drainTimeout,

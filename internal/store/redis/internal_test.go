@@ -433,6 +433,7 @@ func TestScriptsLoaded(t *testing.T) {
 			return err
 		},
 		func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", App: "web", Env: "prod", Fence: 1}) },
+		func() error { return s.Writable(ctx) },
 	}
 	for i, call := range calls {
 		if err := call(); err != nil {

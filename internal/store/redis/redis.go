@@ -376,6 +376,7 @@ var scripts = []*goredis.Script{
 	boardScript, leaveScript, returnCarsScript,
 	writeWatchScript,
 	trimRecordsScript, trimAuditScript,
+	writableScript,
 }
 
 // Ping checks that Redis answers, for health checks.
@@ -385,6 +386,32 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Writable reports whether Redis takes writes now, for health checks: a
+// replica (READONLY), or a primary short of the replicas
+// min-replicas-to-write asks for (NOREPLICAS) or at maxmemory (OOM),
+// answers reads and Ping while it refuses every write, and so every
+// command. It sets one key, health under the prefix, which expires; a
+// reset store returns its error (ErrStoreReset) and writes nothing.
+func (s *Store) Writable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check writes: %w", err)
+	}
+	if err := s.guarded(ctx, writableScript, []string{s.key("health")}, healthTTL.Milliseconds()).Err(); err != nil {
+		return s.fail(ctx, "check writes", err)
+	}
+	return nil
+}
+
+// healthTTL is how long Writable's key lives: a key per store, rewritten by
+// every check, that does not outlast them by much.
+const healthTTL = time.Minute
+
+// writableScript sets KEYS[1] for ARGV[1] milliseconds.
+var writableScript = goredis.NewScript(guard + `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 1
+`)
 
 // Close closes the connections; calling it again does nothing. Leases
 // still held stay held in Redis until they expire; their methods, like

@@ -117,6 +117,7 @@ func TestStoreReset(t *testing.T) {
 			assertReset(t, "AppendAudit", s.AppendAudit(ctx, &audit.Entry{Time: now, User: "bob", Command: "deploy web 2 to prod", Decision: audit.Refused}))
 			assertReset(t, "PutLock", s.PutLock(ctx, deploy.Lock{App: "web", Owner: "bob", Created: now}))
 			assertReset(t, "Ping", s.Ping(ctx))
+			assertReset(t, "Writable", s.Writable(ctx))
 
 			if after := keysOf(t, rdb, opt.Prefix); !slices.Equal(after, before) {
 				t.Errorf("keys after the refused calls: got %q, want %q (nothing written)", after, before)

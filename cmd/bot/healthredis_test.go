@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+)
+
+// TestHealthzRedisRefusingWrites: a Redis that answers reads but refuses
+// every write (a replica after a failover went the wrong way, a primary
+// short of the replicas min-replicas-to-write asks for, one at maxmemory)
+// refuses every command the bot runs: /healthz says so with a 503, which
+// alerts fire on, rather than 200 from a check that only reads. It goes
+// back to 200 once Redis takes writes again.
+func TestHealthzRedisRefusingWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		refuse, take func(ctx context.Context, rdb *goredis.Client) error
+	}{
+		{"a replica (READONLY)",
+			func(ctx context.Context, rdb *goredis.Client) error {
+				port, err := ports.Free() // no primary there: the data stays
+				if err != nil {
+					return err
+				}
+				return rdb.ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(port)).Err()
+			},
+			func(ctx context.Context, rdb *goredis.Client) error { return rdb.ReplicaOf(ctx, "NO", "ONE").Err() }},
+		{"short of replicas (NOREPLICAS)",
+			func(ctx context.Context, rdb *goredis.Client) error {
+				return rdb.ConfigSet(ctx, "min-replicas-to-write", "1").Err()
+			},
+			func(ctx context.Context, rdb *goredis.Client) error {
+				return rdb.ConfigSet(ctx, "min-replicas-to-write", "0").Err()
+			}},
+		{"at maxmemory (OOM)",
+			func(ctx context.Context, rdb *goredis.Client) error {
+				return rdb.ConfigSet(ctx, "maxmemory", "1").Err()
+			},
+			func(ctx context.Context, rdb *goredis.Client) error {
+				return rdb.ConfigSet(ctx, "maxmemory", "0").Err()
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("TEST_SLACK_SIGNING_SECRET", "health-test-secret")
+			srv := redisserver.Start(t)
+			rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+			t.Cleanup(func() { rdb.Close() })
+			api := newSlackAPI(t)
+			dir, addr := t.TempDir(), freePort(t)
+			yaml := strings.Replace(fmt.Sprintf(serveYAML, addr, api.srv.URL+"/api/", api.srv.URL+"/discord/"),
+				"store:\n  path: state.db\n", "store:\n  redis:\n    url: "+srv.URL()+"\n", 1)
+			cfg := filepath.Join(dir, "switchman.yaml")
+			if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			bot := serveBot(t, cfg, addr)
+			if err := tt.refuse(t.Context(), rdb); err != nil {
+				t.Fatal(err)
+			}
+			pollHTTP(t, bot.base+"/healthz", func(code int, _ string) bool { return code == http.StatusServiceUnavailable })
+			if err := tt.take(t.Context(), rdb); err != nil {
+				t.Fatal(err)
+			}
+			pollHTTP(t, bot.base+"/healthz", func(code int, _ string) bool { return code == http.StatusOK })
+			if err := bot.stop(t); err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+}
