@@ -405,18 +405,24 @@ func (c *Client) backoff(attempt int) time.Duration {
 // retryAfter reads how long Sentry asks us to wait: Retry-After in seconds
 // or as an HTTP date, else X-Sentry-Rate-Limit-Reset (UTC epoch seconds).
 // Zero means no usable header (use the backoff).
+//
+// A date or reset time that is not after the bot's clock is no usable
+// header either: Sentry sends the reset of its fixed window with every
+// answer, also with a 429 of its concurrent limit, which that reset does
+// not lift, and it is counted by Sentry's clock, which the bot's may run
+// ahead of. Waiting a millisecond then spent every attempt at once.
 func (c *Client) retryAfter(h http.Header) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
 			return time.Duration(s * float64(time.Second))
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(c.now()), time.Millisecond)
+			return max(t.Sub(c.now()), 0)
 		}
 	}
 	if v := strings.TrimSpace(h.Get("X-Sentry-Rate-Limit-Reset")); v != "" {
 		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return max(time.Unix(s, 0).Sub(c.now()), time.Millisecond)
+			return max(time.Unix(s, 0).Sub(c.now()), 0)
 		}
 	}
 	return 0

@@ -460,6 +460,20 @@ func TestRetries(t *testing.T) {
 			wantSleep: []time.Duration{500 * time.Millisecond},
 		},
 		{
+			// Sentry sends the reset of its fixed window with every
+			// answer, by its own clock: a reset already past (a bot's
+			// clock ahead, a 429 of the concurrent limit) spent every
+			// attempt within milliseconds.
+			name: "429 with a rate-limit reset already past uses the backoff",
+			answers: []http.HandlerFunc{
+				reply(429, `{"detail":"You are attempting to go above the allowed concurrency for this endpoint."}`, "X-Sentry-Rate-Limit-Reset", "1000000000", "X-Sentry-Rate-Limit-ConcurrentRemaining", "0"),
+				reply(429, `{"detail":"You are attempting to go above the allowed concurrency for this endpoint."}`, "Retry-After", "Fri, 09 Sep 2001 01:46:40 GMT"),
+				ok,
+			},
+			wantReqs:  3,
+			wantSleep: []time.Duration{500 * time.Millisecond, time.Second},
+		},
+		{
 			name:      "429 asking too long a wait gives up",
 			answers:   []http.HandlerFunc{reply(429, `{"detail":"slow down"}`, "Retry-After", "3600")},
 			wantReqs:  1,
@@ -529,6 +543,9 @@ func TestRetryAfterHeaders(t *testing.T) {
 		{"fractional seconds", http.Header{"Retry-After": {"1.5"}}, 1500 * time.Millisecond},
 		{"http date", http.Header{"Retry-After": {now.Add(20 * time.Second).Format(http.TimeFormat)}}, 20 * time.Second},
 		{"sentry reset", http.Header{"X-Sentry-Rate-Limit-Reset": {"1772618412"}}, time.Unix(1772618412, 0).Sub(now)},
+		{"sentry reset now", http.Header{"X-Sentry-Rate-Limit-Reset": {"1772618400"}}, 0},
+		{"sentry reset past", http.Header{"X-Sentry-Rate-Limit-Reset": {"1772618398"}}, 0},
+		{"http date past", http.Header{"Retry-After": {now.Add(-3 * time.Second).Format(http.TimeFormat)}}, 0},
 		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
 		{"none", http.Header{}, 0},
 	}
