@@ -466,16 +466,22 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 				handover = true
 			}
 		},
-		OnInconclusive: func(reason string) {
+		OnInconclusive: func(reason string, ended bool) {
 			if !c.held() {
 				return
 			}
 			line := "inconclusive data never triggers a rollback; check Sentry yourself"
-			if !k.st.Progress.Based {
+			switch {
+			case ended:
 				// No rate before the deploy to judge against: the watch
 				// ends here (sentry.Watch), and people must know that
 				// nothing watches any more.
 				line = "the watch has ended: without the error rate before the deploy it cannot judge any interval, so nothing watches this deploy's errors now, and nothing rolls it back by itself; check Sentry yourself"
+			case !k.st.Progress.Based:
+				// Sentry failed to give it: the watch reads it again,
+				// and judges nothing until then.
+				_, _, last := k.st.Policy.Schedule(r.Finished)
+				line = fmt.Sprintf("until Sentry gives the error rate before the deploy, nothing is judged and nothing rolls this deploy back by itself; the watch asks again at every interval until %s, and then judges at once the intervals that ended meanwhile; check Sentry yourself", w.clock(last))
 			}
 			w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
 				Title: fmt.Sprintf("Error watch of %s %s on %s is inconclusive: %s", r.App, r.Build, r.Env, reason),

@@ -565,10 +565,11 @@ apps:
 	if !strings.Contains(got, "is inconclusive") {
 		t.Errorf("no inconclusive note:\n%s", got)
 	}
-	// Without the rate before the deploy the watch judges nothing and
-	// ends: the note must not read as if it still watched.
-	if !strings.Contains(got, "the watch has ended") || !strings.Contains(got, "nothing rolls it back by itself") {
-		t.Errorf("the note of a watch that could not read its baseline does not say that nothing watches any more:\n%s", got)
+	// Without the rate before the deploy the watch judges nothing until
+	// Sentry gives it: the note must not read as if it judged meanwhile,
+	// nor as if the watch had given up.
+	if !strings.Contains(got, "nothing is judged and nothing rolls this deploy back by itself") || !strings.Contains(got, "asks again at every interval") {
+		t.Errorf("the note of a watch that could not read its baseline does not say that it judges nothing until it has it:\n%s", got)
 	}
 	recs, _ := st.Records(context.Background(), deploy.Filter{})
 	for _, r := range recs {

@@ -69,11 +69,22 @@ type SpikeReport struct {
 // called at most once per Run: OnSpike when the policy's spike condition is
 // met (the watch then ends), OnInconclusive the first time Sentry gives no
 // usable data (an error, or an empty series), and OnQuiet when the watch
-// ends without a spike after observing at least one interval. If the
-// baseline cannot be read the watch cannot judge anything: it reports
-// inconclusive and ends without OnQuiet. OnProgress, the exception, is
-// called after the baseline is read and after every read that judged
-// nothing a spike, with what RunFrom needs to go on from there.
+// ends without a spike after observing at least one interval.
+//
+// Without the baseline the watch cannot judge anything. One Sentry failed
+// to give (an Unavailable or Internal error) is read again at every
+// interval's read until the watch ends, and the intervals that ended
+// meanwhile are judged at once when it comes: the hour before the deploy
+// does not change, and a moment of Sentry's trouble as the deploy ends
+// would otherwise leave the deploy unwatched. OnInconclusive says so,
+// ended false. A baseline Sentry refused (a token without the scope, a
+// project it does not know) or answered without enough of its intervals
+// ends the watch without OnQuiet: OnInconclusive says so, ended true (a
+// second call when it came after a failure).
+//
+// OnProgress, the exception, is called after the baseline is read and
+// after every read that judged nothing a spike, with what RunFrom needs
+// to go on from there.
 type Watch struct {
 	Reader Reader
 	Org    string
@@ -88,7 +99,7 @@ type Watch struct {
 	Log *slog.Logger
 
 	OnSpike        func(SpikeReport)
-	OnInconclusive func(reason string)
+	OnInconclusive func(reason string, ended bool)
 	OnQuiet        func()
 	OnProgress     func(Progress)
 }
@@ -192,23 +203,32 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	}
 	iv := p.Interval
 
-	inconclusive := func(reason string) {
-		log.Warn("sentry watch inconclusive", "reason", reason)
+	inconclusive := func(reason string, ended bool) {
+		log.Warn("sentry watch inconclusive", "reason", reason, "ended", ended)
 		if w.OnInconclusive != nil {
-			w.OnInconclusive(reason)
+			w.OnInconclusive(reason, ended)
 		}
 	}
 
-	baseline := from.Baseline
-	if !from.Based {
-		var ok bool
-		var err error
-		if baseline, ok, err = w.baseline(ctx, t, env, started, iv, inconclusive); !ok || err != nil {
+	// d is nil until the baseline is read.
+	var d *Detector
+	if from.Based {
+		d = NewDetector(p, from.Baseline)
+		d.run, d.reportedI = from.Run, from.Inconclusive
+	} else {
+		rate, problem, again, err := w.baseline(ctx, t, env, started, iv)
+		switch {
+		case err != nil:
 			return err
+		case problem == "":
+			d = NewDetector(p, rate)
+		case !again:
+			inconclusive(problem, true)
+			return nil
+		default:
+			inconclusive(problem+"; it is read again at every interval until the watch ends, and no interval is judged until then", false)
 		}
 	}
-	d := NewDetector(p, baseline)
-	d.run, d.reportedI = from.Run, from.Inconclusive
 
 	// The watch judges ceil(Watch/iv) intervals from the one the deploy
 	// finished in, each read once settled: settle after it ends.
@@ -220,7 +240,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	}
 	observed := from.Observed
 	progress := func() {
-		if w.OnProgress != nil {
+		if w.OnProgress != nil && d != nil {
 			run, reported := d.run, d.reportedI
 			w.OnProgress(Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported,
 				unknown: from.unknown})
@@ -229,6 +249,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	if !from.Based {
 		progress()
 	}
+	baseFailed := d == nil // and said so
 	tick := cursor.Add(iv + settle)
 	if late := now().Sub(tick); late > 0 {
 		// Resumed after a stop: one read takes every interval that
@@ -249,6 +270,25 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if d == nil {
+			rate, problem, again, err := w.baseline(ctx, t, env, started, iv)
+			switch {
+			case err != nil:
+				return err
+			case problem != "" && !again:
+				inconclusive(problem, true)
+				return nil
+			case problem != "":
+				if !tick.Before(last) {
+					return nil
+				}
+				continue
+			}
+			log.Info("sentry watch: the baseline was read at last", "baseline", rate)
+			d = NewDetector(p, rate)
+			d.reportedI = baseFailed
+			progress()
+		}
 		at := now()
 		buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, cursor, at, iv)
 		if ctx.Err() != nil {
@@ -265,18 +305,18 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 		switch {
 		case err != nil:
 			if d.Gap() == Inconclusive {
-				inconclusive("cannot read the error rate after the deploy: " + errs.Message(err))
+				inconclusive("cannot read the error rate after the deploy: "+errs.Message(err), false)
 			}
 		case len(fresh) == 0:
 			if d.Gap() == Inconclusive {
-				inconclusive(fmt.Sprintf("Sentry returned no error counts after %s", cursor.In(at.Location()).Format("15:04 MST")))
+				inconclusive(fmt.Sprintf("Sentry returned no error counts after %s", cursor.In(at.Location()).Format("15:04 MST")), false)
 			}
 		}
 		for _, b := range fresh {
 			// An interval missing from the answer is a gap, never part
 			// of a run.
 			if b.Start.After(cursor) && d.Gap() == Inconclusive {
-				inconclusive(fmt.Sprintf("Sentry returned no error count for %s", cursor.In(at.Location()).Format("15:04 MST")))
+				inconclusive(fmt.Sprintf("Sentry returned no error count for %s", cursor.In(at.Location()).Format("15:04 MST")), false)
 			}
 			rate := float64(b.Count) / iv.Minutes()
 			cursor = b.Start.Add(iv)
@@ -309,7 +349,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			break
 		}
 	}
-	if observed > 0 {
+	if observed > 0 && d != nil {
 		log.Info("sentry watch: quiet", "baseline", d.Baseline(), "intervals", observed)
 		if w.OnQuiet != nil {
 			w.OnQuiet()
@@ -319,18 +359,23 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 }
 
 // baseline reads the error rate of the complete buckets of the hour (or
-// two intervals) before the deploy started. ok is false when there is
-// none to judge against: that was reported as inconclusive.
-func (w *Watch) baseline(ctx context.Context, t Target, env string, started time.Time, iv time.Duration, inconclusive func(string)) (rate float64, ok bool, err error) {
+// two intervals) before the deploy started. problem, when not empty, says
+// why there is none to judge against; again, that Sentry failed to answer
+// (see Client's error codes) and a later read may succeed. err is ctx's,
+// once it ended.
+func (w *Watch) baseline(ctx context.Context, t Target, env string, started time.Time, iv time.Duration) (rate float64, problem string, again bool, err error) {
 	window := baselineWindow(iv)
 	baseFrom := started.Add(-window)
 	buckets, err := w.Reader.ErrorCounts(ctx, w.Org, t.Project, env, baseFrom, started, iv)
 	if ctx.Err() != nil {
-		return 0, false, ctx.Err()
+		return 0, "", false, ctx.Err()
 	}
 	if err != nil {
-		inconclusive("cannot read the error rate before the deploy: " + errs.Message(err))
-		return 0, false, nil
+		// Sentry failing, unreachable, rate limiting, or an answer that
+		// could not be read may pass; a refusal (the token, the
+		// project) does not.
+		code := errs.CodeOf(err)
+		return 0, "cannot read the error rate before the deploy: " + errs.Message(err), code == errs.Unavailable || code == errs.Internal, nil
 	}
 	var before []Bucket
 	for _, b := range buckets {
@@ -345,10 +390,9 @@ func (w *Watch) baseline(ctx context.Context, t Target, env string, started time
 		if window != time.Hour {
 			span = formatInterval(window)
 		}
-		inconclusive(fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the %s before the deploy", len(before), want, span))
-		return 0, false, nil
+		return 0, fmt.Sprintf("Sentry returned error counts for %d of the %d intervals of the %s before the deploy", len(before), want, span), false, nil
 	}
-	return Baseline(before, iv), true, nil
+	return Baseline(before, iv), "", false, nil
 }
 
 // settleDelay is how long after an interval ends the watch reads it, at

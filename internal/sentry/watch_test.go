@@ -99,7 +99,7 @@ func runWatch(t *testing.T, r Reader, p Policy) (outcome, error) {
 		Reader: r, Org: "acme", Policy: p,
 		Now: clock.Now, Sleep: clock.Sleep,
 		OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
-		OnInconclusive: func(reason string) { o.inconclusive = append(o.inconclusive, reason) },
+		OnInconclusive: func(reason string, _ bool) { o.inconclusive = append(o.inconclusive, reason) },
 		OnQuiet:        func() { o.quiet++ },
 	}
 	err := w.Run(context.Background(), Target{
@@ -225,12 +225,46 @@ func TestWatch(t *testing.T) {
 			wantQuiet:        true,
 		},
 		{
-			name: "baseline unreadable",
+			// The hour before the deploy does not change: read again at
+			// the first interval's read, it is there, and the watch
+			// goes on.
+			name: "baseline unreadable for a moment",
 			reader: &fakeReader{s: flat(10), fail: func(call int) error {
 				if call == 0 {
 					return errSentry500
 				}
 				return nil
+			}},
+			wantInconclusive: "cannot read the error rate before the deploy: Sentry is failing (count errors of shop-web); it is read again at every interval",
+			wantQuiet:        true,
+		},
+		{
+			// A moment of Sentry's trouble as the deploy ends let a
+			// spike go unwatched: the baseline read again when Sentry
+			// is back, the intervals that ended meanwhile are judged
+			// at once, and the spike is seen.
+			name: "spike after a baseline unreadable for a while",
+			reader: &fakeReader{s: after(10, func(m int) int {
+				if m >= 1 {
+					return 60
+				}
+				return 10
+			}), fail: func(call int) error {
+				if call <= 2 {
+					return errSentry500
+				}
+				return nil
+			}},
+			wantSpike:        true,
+			wantRate:         60,
+			wantBaseline:     10,
+			wantAt:           deployEnd.Truncate(time.Minute).Add(3 * time.Minute),
+			wantInconclusive: "cannot read the error rate before the deploy",
+		},
+		{
+			name: "baseline unreadable throughout",
+			reader: &fakeReader{s: flat(10), fail: func(call int) error {
+				return errSentry500
 			}},
 			wantInconclusive: "cannot read the error rate before the deploy: Sentry is failing",
 		},
@@ -449,7 +483,7 @@ func TestLongIntervalNeedsABaseline(t *testing.T) {
 	w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
 		Policy:         Policy{Interval: iv, Watch: 4 * time.Hour, Consecutive: 2, AutoRollback: true},
 		OnSpike:        func(SpikeReport) { spiked = true },
-		OnInconclusive: func(reason string) { inconclusive = reason }}
+		OnInconclusive: func(reason string, _ bool) { inconclusive = reason }}
 	if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: deployStart, Finished: deployEnd}); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +519,7 @@ func TestWatchLongInterval(t *testing.T) {
 			w := &Watch{Reader: r, Org: "acme", Now: clk.Now, Sleep: clk.Sleep,
 				Policy:         Policy{Interval: iv, Watch: 4 * iv, Consecutive: 2, AutoRollback: true},
 				OnSpike:        func(s SpikeReport) { spikes = append(spikes, s) },
-				OnInconclusive: func(reason string) { inconclusive = append(inconclusive, reason) }}
+				OnInconclusive: func(reason string, _ bool) { inconclusive = append(inconclusive, reason) }}
 			if err := w.Run(context.Background(), Target{App: "web", Env: "production", Build: "2", Project: "web", Started: started, Finished: finished}); err != nil {
 				t.Fatal(err)
 			}
@@ -666,7 +700,7 @@ func TestWatchResumes(t *testing.T) {
 						return clock.Sleep(ctx, d)
 					},
 					OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
-					OnInconclusive: func(reason string) { o.inconclusive = append(o.inconclusive, reason) },
+					OnInconclusive: func(reason string, _ bool) { o.inconclusive = append(o.inconclusive, reason) },
 					OnQuiet:        func() { o.quiet++ },
 					OnProgress:     func(p Progress) { from = p },
 				}
@@ -681,7 +715,7 @@ func TestWatchResumes(t *testing.T) {
 			r := &fakeReader{s: tt.s, fail: tt.failResume}
 			resumed := &Watch{Reader: readsFunc{r, func(start time.Time) { reads = append(reads, start) }}, Org: "acme", Policy: p, Now: clock.Now, Sleep: clock.Sleep,
 				OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
-				OnInconclusive: func(reason string) { o.inconclusive = append(o.inconclusive, reason) },
+				OnInconclusive: func(reason string, _ bool) { o.inconclusive = append(o.inconclusive, reason) },
 				OnQuiet:        func() { o.quiet++ },
 			}
 			if err := resumed.RunFrom(context.Background(), target, from); err != nil {
@@ -778,6 +812,68 @@ func TestSpikeExactlyAtTheThreshold(t *testing.T) {
 			}
 			if got, want := fmt.Sprintf("%.4f", spikes[0].Rate), fmt.Sprintf("%.4f", spikes[0].Threshold); got != want {
 				t.Errorf("rate %s, threshold %s: want the rate at the threshold", got, want)
+			}
+		})
+	}
+}
+
+// TestBaselineReadAgain: a baseline Sentry failed to give is read again,
+// and OnInconclusive says whether the watch goes on: once for the
+// failure, ended false, and once more, ended true, if the answer that
+// comes then has too few intervals to judge against.
+func TestBaselineReadAgain(t *testing.T) {
+	failFirst := func(call int) error {
+		if call == 0 {
+			return errSentry500
+		}
+		return nil
+	}
+	tests := []struct {
+		name   string
+		reader *fakeReader
+		want   []string
+	}{
+		{
+			name:   "failed, then read",
+			reader: &fakeReader{s: flat(10), fail: failFirst},
+			want:   []string{"false: cannot read the error rate before the deploy"},
+		},
+		{
+			name:   "failed, then too few intervals",
+			reader: &fakeReader{s: flat(10), fail: failFirst, empty: func(call int) bool { return call == 1 }},
+			want:   []string{"false: cannot read the error rate before the deploy", "true: Sentry returned error counts for 0 of the 60 intervals"},
+		},
+		{
+			// A refusal does not pass: asking again only repeats it.
+			name: "refused",
+			reader: &fakeReader{s: flat(10), fail: func(int) error {
+				return errs.Wrap(errs.Forbidden, &Error{Status: 403, Attempts: 1}, "Sentry refused the auth token (check its scopes) (count errors of shop-web)")
+			}},
+			want: []string{"true: cannot read the error rate before the deploy: Sentry refused the auth token"},
+		},
+		{
+			name:   "too few intervals at once",
+			reader: &fakeReader{s: flat(10), empty: func(call int) bool { return call == 0 }},
+			want:   []string{"true: Sentry returned error counts for 0 of the 60 intervals"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := testclock.New(deployEnd)
+			var got []string
+			w := &Watch{Reader: tt.reader, Org: "acme", Now: clock.Now, Sleep: clock.Sleep,
+				Policy:         Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute},
+				OnInconclusive: func(reason string, ended bool) { got = append(got, fmt.Sprintf("%v: %s", ended, reason)) }}
+			if err := w.Run(context.Background(), Target{App: "shop", Env: "production", Build: "1.2.3", Project: "shop-web", Started: deployStart, Finished: deployEnd}); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("inconclusive: got %q, want %d like %q", got, len(tt.want), tt.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tt.want[i]) {
+					t.Errorf("inconclusive[%d]: got %q, want it to start with %q", i, got[i], tt.want[i])
+				}
 			}
 		})
 	}
