@@ -812,7 +812,16 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		}
 		m.Lines = append(m.Lines, fmt.Sprintf("the errors did not stop with the rollback to %s%s: the cause may not be the release; nothing rolls back further by itself (to go further back: /rollback %s %s to BUILD)", r.Build, from, r.App, r.Env))
 	}
-	if len(s.Issues) == 0 {
+	switch {
+	case s.IssuesErr != "":
+		// Not "no new issues": nobody read them, and saying so pointed
+		// away from the release as the cause.
+		release := "this release"
+		if s.Version != "" {
+			release = s.Version
+		}
+		m.Lines = append(m.Lines, fmt.Sprintf("the issues first seen in %s could not be listed: %s; look for them in Sentry", release, s.IssuesErr))
+	case len(s.Issues) == 0:
 		m.Lines = append(m.Lines, "no new issues first seen in this release")
 	}
 	for _, is := range s.Issues {

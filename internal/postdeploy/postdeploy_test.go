@@ -35,13 +35,16 @@ import (
 // minute, or 60 a minute after the deploy once spiking is set (until
 // spikeTo, when set).
 type fakeSentry struct {
-	t        *testing.T
-	srv      *httptest.Server
-	spiking  atomic.Bool
-	mu       sync.Mutex
-	calls    []string
-	deployAt time.Time
-	spikeTo  time.Time
+	t       *testing.T
+	srv     *httptest.Server
+	spiking atomic.Bool
+	// issuesRefused, when set, refuses the list of issues as Sentry does
+	// a token without the project:read scope.
+	issuesRefused atomic.Bool
+	mu            sync.Mutex
+	calls         []string
+	deployAt      time.Time
+	spikeTo       time.Time
 	// reads are the error counts asked for, by server and start.
 	reads []sentryRead
 	// via is, for each of calls, the server it came through (its address).
@@ -154,6 +157,9 @@ func (f *fakeSentry) serve(w http.ResponseWriter, r *http.Request) {
 			data = append(data, []any{t.Unix(), []any{map[string]any{"count": n}}})
 		}
 		json.NewEncoder(w).Encode(map[string]any{"data": data})
+	case r.Method == "GET" && r.URL.Path == "/api/0/organizations/acme/issues/" && f.issuesRefused.Load():
+		w.WriteHeader(403)
+		json.NewEncoder(w).Encode(map[string]any{"detail": "You do not have permission to perform this action."})
 	case r.Method == "GET" && r.URL.Path == "/api/0/organizations/acme/issues/":
 		json.NewEncoder(w).Encode([]any{map[string]any{"id": "7", "shortId": "WEB-7", "title": "KeyError: 'email'", "permalink": "https://sentry.example/issues/7/", "count": "120"}})
 	default:
@@ -419,6 +425,33 @@ func TestSpikeRollsBackByItself(t *testing.T) {
 		if !strings.Contains(calls, want) {
 			t.Errorf("sentry calls lack %q:\n%s", want, calls)
 		}
+	}
+}
+
+// TestSpikeWithIssuesUnlisted: a spike whose release's new issues Sentry
+// would not list says so. Told "no new issues first seen in this
+// release", the people on call were pointed away from the release as the
+// spike's cause, by something nobody had read.
+func TestSpikeWithIssuesUnlisted(t *testing.T) {
+	f := newAutoRollbackFixture(t)
+	f.run("1")
+	f.eng.Wait()
+	f.w.Wait()
+	f.fs.deployAt = f.clk.Now()
+	f.fs.spiking.Store(true)
+	f.fs.issuesRefused.Store(true)
+	f.run("2")
+	f.w.Wait()
+	f.eng.Wait()
+	got := f.out.titles()
+	if !strings.Contains(got, "📈 Error spike after web 2 to production") {
+		t.Fatalf("no spike posted:\n%s", got)
+	}
+	if strings.Contains(got, "no new issues") {
+		t.Errorf("posts say there are no new issues, which Sentry did not list:\n%s", got)
+	}
+	if want := "the issues first seen in web@2 could not be listed: Sentry refused the auth token (check its scopes)"; !strings.Contains(got, want) {
+		t.Errorf("posts lack %q:\n%s", want, got)
 	}
 }
 

@@ -56,6 +56,9 @@ type SpikeReport struct {
 	// Issues are the issues first seen in the release, most events first
 	// (empty when there are none or Sentry could not list them).
 	Issues []Issue
+	// IssuesErr says why Sentry could not list them; empty when it did,
+	// so that no issues listed is told apart from none there.
+	IssuesErr string
 	// AutoRollback copies the policy: the caller may roll back by itself.
 	AutoRollback bool
 }
@@ -336,6 +339,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			issues, err := w.Reader.NewIssues(ctx, w.Org, t.Project, env, version, limit)
 			if err != nil {
 				log.Warn("sentry watch: cannot list new issues", "err", err)
+				rep.IssuesErr = errs.Message(err)
 			}
 			rep.Issues = issues
 			log.Info("sentry watch: error spike", "rate", rate, "baseline", rep.Baseline, "threshold", rep.Threshold)

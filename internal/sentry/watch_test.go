@@ -48,6 +48,8 @@ type fakeReader struct {
 	// holds: Sentry's answers can have holes.
 	keep   func(call, m int) bool
 	issues []Issue
+	// issuesErr, when set, is NewIssues' error.
+	issuesErr error
 
 	calls      int
 	issueCalls []string
@@ -79,6 +81,9 @@ func (f *fakeReader) ErrorCounts(ctx context.Context, org, project, env string, 
 
 func (f *fakeReader) NewIssues(ctx context.Context, org, project, env, version string, limit int) ([]Issue, error) {
 	f.issueCalls = append(f.issueCalls, fmt.Sprintf("%s/%s/%s/%s/%d", org, project, env, version, limit))
+	if f.issuesErr != nil {
+		return nil, f.issuesErr
+	}
 	return f.issues, nil
 }
 
@@ -874,6 +879,35 @@ func TestBaselineReadAgain(t *testing.T) {
 				if !strings.HasPrefix(got[i], tt.want[i]) {
 					t.Errorf("inconclusive[%d]: got %q, want it to start with %q", i, got[i], tt.want[i])
 				}
+			}
+		})
+	}
+}
+
+// TestSpikeIssuesUnlisted: a spike whose new issues Sentry would not list
+// says why, so that it is not told as a release without new issues.
+func TestSpikeIssuesUnlisted(t *testing.T) {
+	spiking := after(10, func(m int) int { return 60 })
+	tests := []struct {
+		name      string
+		issuesErr error
+		want      string
+	}{
+		{"listed", nil, ""},
+		{"refused", errs.Wrap(errs.Forbidden, &Error{Status: 403, Attempts: 1}, "Sentry refused the auth token (check its scopes) (list new issues of shop@1.2.3)"),
+			"Sentry refused the auth token (check its scopes) (list new issues of shop@1.2.3)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := runWatch(t, &fakeReader{s: spiking, issuesErr: tt.issuesErr}, Policy{Interval: time.Minute, Watch: 5 * time.Minute})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(o.spikes) != 1 {
+				t.Fatalf("spikes: got %d, want 1", len(o.spikes))
+			}
+			if got := o.spikes[0].IssuesErr; got != tt.want {
+				t.Errorf("IssuesErr: got %q, want %q", got, tt.want)
 			}
 		})
 	}
