@@ -193,20 +193,29 @@ func (c *Client) Ready(ctx context.Context, backend, server string) error {
 // sets state drain, so the server gets no new sessions, polls the server's
 // current and queued sessions (`show stat`) until both are zero or timeout
 // passes, then sets state maint, which also stops its health checks. A
-// poll that cannot reach the socket (errs.Unavailable) is tried again at
-// the next one, as the server is out of rotation already.
+// command that cannot reach the socket (errs.Unavailable: a dropped
+// connection, haproxy reloading) is sent again every drainPoll until
+// timeout: a poll as the server is out of rotation already, setting drain
+// or maint as doing it again changes nothing more.
 //
 // If sessions remain after timeout, or none of the polls since the last
 // that succeeded could read them, the server is still put in maint (its
 // open sessions go on) and the error wraps ErrDrainTimeout; the caller
-// decides whether to restart it anyway. If ctx ends first, Drain returns
-// ctx's error and leaves the server in drain.
+// decides whether to restart it anyway. A server that could not be set to
+// drain within timeout is an errs.Unavailable error without
+// ErrDrainTimeout: it may still take traffic, and must not be restarted.
+// If ctx ends first, Drain returns ctx's error and leaves the server in
+// drain.
 func (c *Client) Drain(ctx context.Context, backend, server string, timeout time.Duration) error {
-	if err := c.SetState(ctx, backend, server, StateDrain); err != nil {
+	expired := make(chan struct{})
+	deadline := time.AfterFunc(timeout, func() { close(expired) })
+	defer deadline.Stop()
+	if err := c.setRetrying(ctx, backend, server, StateDrain, expired); err != nil {
+		if errs.CodeOf(err) == errs.Unavailable && ctx.Err() == nil {
+			return errs.Wrap(errs.Unavailable, err, "haproxy: %s/%s could not be set to drain within %s: %v", backend, server, timeout, err)
+		}
 		return err
 	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
 	var open stat
@@ -217,7 +226,7 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 		case err == nil:
 			open, readErr = cur, nil
 			if open.sessions == 0 && open.queued == 0 {
-				return c.SetState(ctx, backend, server, StateMaint)
+				return c.setRetrying(ctx, backend, server, StateMaint, expired)
 			}
 		case errs.CodeOf(err) == errs.Unavailable && ctx.Err() == nil:
 			readErr = err // a dropped connection: read again
@@ -227,7 +236,7 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("drain %s/%s: %w", backend, server, ctx.Err())
-		case <-deadline.C:
+		case <-expired:
 			if err := c.SetState(ctx, backend, server, StateMaint); err != nil {
 				return err
 			}
@@ -239,6 +248,27 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 			return errs.Wrap(errs.Unavailable, ErrDrainTimeout,
 				"%s/%s still had %d session(s) and %d queued request(s) after %s; it is in maint now",
 				backend, server, open.sessions, open.queued, timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// setRetrying sets server's state, sending the command again every
+// drainPoll while the socket cannot be reached (errs.Unavailable) until
+// expired is closed; it returns the last error then.
+func (c *Client) setRetrying(ctx context.Context, backend, server, state string, expired <-chan struct{}) error {
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for {
+		err := c.SetState(ctx, backend, server, state)
+		if err == nil || errs.CodeOf(err) != errs.Unavailable || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-expired:
+			return err
 		case <-tick.C:
 		}
 	}

@@ -510,3 +510,54 @@ func TestAnswerWithoutEndIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainSetsStatesAgainAfterADroppedConnection: a connection to the
+// stats socket that failed as Drain set the server to drain, or to maint
+// once its sessions had ended (haproxy reloading, say), failed the host
+// after its switch at once, where a read of its sessions is tried again
+// until the drain timeout. A socket that stays out of reach still fails
+// the drain, without ErrDrainTimeout: a server that may still take
+// traffic is not restarted.
+func TestDrainSetsStatesAgainAfterADroppedConnection(t *testing.T) {
+	tests := []struct {
+		name   string
+		fail   func(dial int32) bool // whether the dial-th connection fails
+		wantOK bool
+		admin  string // the server's admin state after Drain
+	}{
+		{name: "set drain", fail: func(n int32) bool { return n == 1 }, wantOK: true, admin: haproxy.StateMaint},
+		// Dials: drain, a read finding no session, maint.
+		{name: "set maint", fail: func(n int32) bool { return n == 3 }, wantOK: true, admin: haproxy.StateMaint},
+		{name: "socket gone", fail: func(int32) bool { return true }, admin: haproxy.StateReady},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			defer backend.Close()
+			p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
+			waitState(t, c, "app1", 5*time.Second, "up", isUp)
+			var dials atomic.Int32
+			direct := haproxy.TCPDialer(p.StatsAddr())
+			flaky := &haproxy.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+				if tt.fail(dials.Add(1)) {
+					return nil, errors.New("connection refused")
+				}
+				return direct(ctx)
+			}}
+			err := flaky.Drain(context.Background(), "app", "app1", 2*time.Second)
+			switch {
+			case tt.wantOK && err != nil:
+				t.Errorf("Drain: got %v, want it to send the command again and end in maint", err)
+			case !tt.wantOK && err == nil:
+				t.Errorf("Drain: got no error, want one: the server was never set to drain")
+			case !tt.wantOK && errors.Is(err, haproxy.ErrDrainTimeout):
+				t.Errorf("Drain: got %v, want an error without ErrDrainTimeout: the host must not be restarted", err)
+			case !tt.wantOK && !strings.Contains(errs.Message(err), "could not be set to drain within 2s"):
+				t.Errorf("Drain: got %q, want it to say the server could not be set to drain within 2s", errs.Message(err))
+			}
+			if st, err := c.ServerState(context.Background(), "app", "app1"); err != nil || st.Admin != tt.admin {
+				t.Errorf("after Drain: got %+v, %v; want admin %s", st, err, tt.admin)
+			}
+		})
+	}
+}
