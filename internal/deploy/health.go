@@ -87,6 +87,11 @@ func (e *Engine) probeURL(ctx context.Context, rawURL, expect string) error {
 		// *url.Error quotes the whole URL, query and user name included.
 		var uerr *url.Error
 		if errors.As(err, &uerr) && uerr.Err != nil {
+			if uerr.Timeout() && ctx.Err() == nil && e.http.Timeout > 0 {
+				// The client's own limit, not the check's timeout: "Client.Timeout
+				// exceeded" named no setting, and no health.timeout lifts it.
+				return fmt.Errorf("%s: no answer within %s, the limit of one attempt", shown, e.http.Timeout)
+			}
 			err = uerr.Err
 		}
 		return fmt.Errorf("%s: %w", shown, err)

@@ -275,3 +275,29 @@ func TestHealthURLReachesTheRestartedProcess(t *testing.T) {
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
 	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
 }
+
+// TestHealthURLSlowerThanAnAttempt: a health URL that answers after an
+// attempt's limit (5 s) fails its check however long health.timeout is,
+// and the failure says so: it said "context deadline exceeded
+// (Client.Timeout exceeded while awaiting headers)", naming no limit and
+// no setting, after a health.timeout of 7s that seemed to allow it.
+func TestHealthURLSlowerThanAnAttempt(t *testing.T) {
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // hangs: the client gives up first
+	}))
+	defer host.Close()
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
+		`url: `+host.URL+`/health`, 1)
+	yaml = strings.Replace(yaml, "timeout: 2s", "timeout: 7s", 1)
+	f := newFixtureFrom(t, yaml, &local.Transport{})
+	f.build("1")
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/health: no answer within 5s, the limit of one attempt"
+	if rec.Outcome == deploy.OutcomeSucceeded || !strings.Contains(rec.Error, want) {
+		t.Errorf("got outcome %s (%s), want the deploy failed saying %q", rec.Outcome, rec.Error, want)
+	}
+}
