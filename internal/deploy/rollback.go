@@ -549,9 +549,13 @@ func orNone(s string) string {
 	return s
 }
 
-// rollback switches every host that does not run `to` yet, in batches;
-// unlike a deploy it does not stop at a failed host: restoring service on
-// as many hosts as possible is the point.
+// rollback switches every host that does not run `to` yet, in batches.
+// Unlike a deploy it switches no failed host back (it stays on `to`,
+// named in the error), and a host failing within max_failures does not
+// stop it: restoring service on as many hosts as possible is the point.
+// Beyond max_failures no further batch starts: `to` failing there as
+// well, each batch would take more of the fleet off a release that
+// serves, however badly, onto one that does not.
 func (r *run) rollback(from, to string) (Outcome, error) {
 	var todo, unchanged []Host
 	var again []string
@@ -584,8 +588,14 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	r.lock(from)
 	var mu sync.Mutex
 	var failed []string
+	var untouched []Host // not started: too many hosts had failed
 	size := r.t.env.BatchSize
 	for start := 0; start < len(todo); start += size {
+		if r.failures()+len(failed) > r.allowed {
+			untouched = todo[start:]
+			r.setHosts(untouched, func(hr *HostResult) { hr.State = HostUnchanged })
+			break
+		}
 		if err := r.fence(context.WithoutCancel(r.ctx)); err != nil {
 			return OutcomeInterrupted, errs.Wrap(errs.Unavailable, err, "rollback stopped before touching more hosts")
 		}
@@ -637,6 +647,9 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		msg := fmt.Sprintf("rollback to %s failed on %s", to, strings.Join(failed, ", "))
 		if lost := r.lostHosts(); len(lost) > 0 {
 			msg += fmt.Sprintf("; lost %s in the middle of a step: what it ran may still be running there (the next deploy or rollback of %s stops it first)", strings.Join(lost, ", "), r.t.key())
+		}
+		if len(untouched) > 0 {
+			msg += fmt.Sprintf("; stopped there, as more hosts failed than max_failures allows (%d): %s left as they were, not rolled back", r.allowed, hostNames(untouched))
 		}
 		if leftOut != "" {
 			msg += "; " + leftOut
