@@ -1285,7 +1285,7 @@ func (r *run) migrate() error {
 	env := r.cmdEnv(h, r.rec.Build, r.rec.Previous)
 	out, err := r.step(r.ctx, h, StepPending, Command{Script: inDir(dir, env, m.List)})
 	if err != nil {
-		return errs.Wrap(errs.Unavailable, err, "listing migrations failed on %s; nothing was switched", h.Name)
+		return errs.Wrap(errs.Unavailable, err, "listing migrations failed on %s (%s); nothing was switched", h.Name, stepCause(err))
 	}
 	pending := migrationNames(out, r.e.secrets)
 	r.update(func(rec *Record) {
@@ -1316,7 +1316,7 @@ func (r *run) migrate() error {
 	ctx := context.WithoutCancel(r.ctx)
 	if b := r.t.env.Backup; b != "" {
 		if _, err := r.step(ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, b)}); err != nil {
-			return errs.Wrap(errs.Unavailable, err, "the backup before migrations failed on %s; nothing was migrated or switched", h.Name)
+			return errs.Wrap(errs.Unavailable, err, "the backup before migrations failed on %s (%s); nothing was migrated or switched", h.Name, stepCause(err))
 		}
 		if err := r.stopErr(); err != nil {
 			return err
@@ -1344,11 +1344,24 @@ func (r *run) migrate() error {
 			return errs.Wrap(errs.Unavailable, err, "lost %s while its migrations ran (%v); nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", h.Name, err, strings.Join(pending, ", "), r.t.key())
 		}
 		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
-		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s; nothing was switched; %s", h.Name, r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
+		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s (%s); nothing was switched; %s", h.Name, stepCause(err), r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
 	}
 	r.update(func(rec *Record) { rec.MigrationState = MigrationsDone })
 	r.migrated = pending
 	return nil
+}
+
+// stepCause is what a failed step's error says of its cause (the exit
+// status and the end of the standard error, its secrets hidden by the
+// session), without the step and host the message quoting it names
+// already. The record keeps the message, not the cause: without it,
+// "migrations failed on web1" leaves whoever checks the database to log
+// in and run them again to learn why.
+func stepCause(err error) string {
+	if in := errors.Unwrap(err); in != nil {
+		return in.Error()
+	}
+	return err.Error()
 }
 
 // afterFailedMigrations says what the database holds after the migrations

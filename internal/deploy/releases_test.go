@@ -171,9 +171,9 @@ func TestFailedMigrationsSayWhatRan(t *testing.T) {
 		want string
 	}{
 		{name: "the second fails", fail: "003_bad.sql",
-			want: "migrations failed on localhost; nothing was switched; ran: 002_email.sql; still pending: 003_bad.sql; check the database"},
+			want: "migrations failed on localhost (exit status 1); nothing was switched; ran: 002_email.sql; still pending: 003_bad.sql; check the database"},
 		{name: "the first fails", fail: "002_email.sql",
-			want: "migrations failed on localhost; nothing was switched; none ran to its end; still pending: 002_email.sql, 003_bad.sql; check the database"},
+			want: "migrations failed on localhost (exit status 1); nothing was switched; none ran to its end; still pending: 002_email.sql, 003_bad.sql; check the database"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

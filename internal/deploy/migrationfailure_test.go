@@ -1,0 +1,58 @@
+package deploy_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/transport/local"
+)
+
+// TestMigrationFailuresSayWhy: when the backup, the migrations' list or
+// their run fails, the deploy's record (which status, history and the
+// final report show) quotes what the command printed on its way out, not
+// only that it failed: "failed on web1" alone leaves the person who must
+// check the database to find the host, log in and run it again. Nothing
+// is migrated after a failed backup, and nothing switches.
+func TestMigrationFailuresSayWhy(t *testing.T) {
+	const list = `      list: 'for m in $(ls migrations 2>/dev/null); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m"; done'`
+	const run = `      run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`
+	const hosts = "        hosts: [localhost]"
+	fail := func(msg string) string { return fmt.Sprintf(`echo %q >&2; exit 3`, msg) }
+	tests := []struct {
+		name     string
+		old, new string // a line of fixtureYAML, and what replaces it
+		want     string
+	}{
+		{name: "migrations run", old: run,
+			new:  "      run: '" + fail("ERROR:  column \"email\" of relation \"users\" already exists") + "'",
+			want: "migrations failed on localhost (exit status 3: ERROR:  column \"email\" of relation \"users\" already exists); nothing was switched; none ran to its end; still pending: 001_users.sql"},
+		{name: "migrations list", old: list,
+			new:  "      list: '" + fail("FATAL:  database \"web\" does not exist") + "'",
+			want: "listing migrations failed on localhost (exit status 3: FATAL:  database \"web\" does not exist); nothing was switched"},
+		{name: "backup", old: hosts,
+			new:  hosts + "\n        backup: '" + fail("pg_dump: error: connection to server failed: FATAL:  password authentication failed for user \"app\"") + "'",
+			want: "the backup before migrations failed on localhost (exit status 3: pg_dump: error: connection to server failed: FATAL:  password authentication failed for user \"app\"); nothing was migrated or switched"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := fmt.Sprintf(fixtureYAML, "true")
+			if !strings.Contains(yaml, tc.old) {
+				t.Fatalf("the fixture has no line %q; update this test", tc.old)
+			}
+			f := newFixtureFrom(t, strings.Replace(yaml, tc.old, tc.new, 1), &local.Transport{})
+			f.build("1")
+			rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeFailed)
+			if !strings.Contains(rec.Error, tc.want) {
+				t.Errorf("record error:\n got %q\nwant it to contain %q", rec.Error, tc.want)
+			}
+			if f.exists("applied") {
+				t.Errorf("applied %q, want no migration run", f.read("applied"))
+			}
+			if got := f.link("current"); got != "" {
+				t.Errorf("current -> %q, want no switch", got)
+			}
+		})
+	}
+}
