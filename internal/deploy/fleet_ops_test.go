@@ -281,6 +281,15 @@ func TestFleetMigrations(t *testing.T) {
 		if !strings.Contains(dump, "PostgreSQL database dump") {
 			t.Errorf("shared/backup.sql (%d bytes) is not a pg_dump: %.200q", len(dump), dump)
 		}
+		// The dump holds the database: its user's alone, as the host's
+		// login umask (022) would not make it.
+		st, err := os.Stat(filepath.Join(f.root(0), "shared/backup.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("shared/backup.sql: mode %v, want 0600", perm)
+		}
 		t.Logf("pg_dump wrote %d bytes before migrations ran", len(dump))
 	})
 

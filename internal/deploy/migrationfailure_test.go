@@ -2,6 +2,8 @@ package deploy_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,5 +56,31 @@ func TestMigrationFailuresSayWhy(t *testing.T) {
 				t.Errorf("current -> %q, want no switch", got)
 			}
 		})
+	}
+}
+
+// TestBackupIsPrivate: a backup holds the whole database, its users'
+// password hashes and personal data included. What the backup command
+// writes is its user's alone, whatever the umask of the host's login
+// (022 commonly, which left a dump readable by every account there).
+func TestBackupIsPrivate(t *testing.T) {
+	const hosts = "        hosts: [localhost]"
+	backup := `mkdir -p shared/backups && echo "COPY users (email) FROM stdin;" > shared/backups/web-$SWITCHMAN_BUILD.sql`
+	yaml := fmt.Sprintf(fixtureYAML, "umask > restart-umask")
+	f := newFixtureFrom(t, strings.Replace(yaml, hosts, hosts+"\n        backup: '"+backup+"'", 1), &local.Transport{})
+	f.build("1")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	for _, p := range []string{"shared/backups", "shared/backups/web-1.sql"} {
+		st, err := os.Stat(filepath.Join(f.app, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group or others", p, perm)
+		}
+	}
+	// Only the backup: the other steps keep the host's umask.
+	if got := strings.TrimSpace(f.read("restart-umask")); got == "0077" {
+		t.Errorf("the restart ran with umask %s, want the host's", got)
 	}
 }
