@@ -124,6 +124,11 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	if r.Forced != "" {
 		m.Lines = append(m.Lines, "forced outside the deploy window: "+r.Forced)
 	}
+	if r.SchemaKept != "" {
+		// Said again here: the report replaces the progress message
+		// that said it as the rollback began.
+		m.Lines = append(m.Lines, "⚠ "+r.SchemaKept)
+	}
 	for _, h := range r.Hosts {
 		v := string(h.State)
 		if rel := h.Release(); rel != "" {

@@ -84,3 +84,39 @@ func TestBackupIsPrivate(t *testing.T) {
 		t.Errorf("the restart ran with umask %s, want the host's", got)
 	}
 }
+
+// TestRollbackSaysMigrationsStay: a rollback never undoes a migration.
+// After deploys that migrated, the rollback says which migrations stay
+// applied (by which deploy), in its progress and in its record, which
+// its final report shows: the release it goes back to now runs on a
+// schema it was not written for, and whoever rolls back must know to
+// check it. Migrations of the release rolled back to itself, or of a
+// deploy refused before it migrated, are not named.
+func TestRollbackSaysMigrationsStay(t *testing.T) {
+	f := newFixture(t, "")
+	f.build("1")
+	f.build("2", tarEntry{name: "migrations/002_email.sql", body: "x"})
+	f.build("3", tarEntry{name: "migrations/002_email.sql", body: "x"}, tarEntry{name: "migrations/003_index.sql", body: "y"})
+	f.build("4", tarEntry{name: "migrations/002_email.sql", body: "x"}, tarEntry{name: "migrations/003_index.sql", body: "y"})
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	d2 := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	d3 := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+
+	rb := f.mustRun(deploy.KindRollback, "1", deploy.OutcomeSucceeded)
+	want := fmt.Sprintf("the migrations run since 1 stay applied: 002_email.sql (deploy %s of 2); 003_index.sql (deploy %s of 3); a rollback does not undo them, and 1 now runs on the migrated database", d2.ID, d3.ID)
+	if rb.SchemaKept != want {
+		t.Errorf("rollback to 1: got %q, want %q", rb.SchemaKept, want)
+	}
+	if !f.sawNote("⚠ " + want) {
+		t.Errorf("rollback to 1: no note %q", "⚠ "+want)
+	}
+
+	// Deploying 4 migrates nothing (its migrations ran already): a
+	// rollback from it names only what ran since 1 last ran, by the
+	// rollback above, and that is nothing.
+	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeSucceeded)
+	rb = f.mustRun(deploy.KindRollback, "1", deploy.OutcomeSucceeded)
+	if rb.SchemaKept != "" {
+		t.Errorf("rollback from 4, which migrated nothing, to 1: got %q, want nothing", rb.SchemaKept)
+	}
+}

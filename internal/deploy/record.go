@@ -225,6 +225,12 @@ type Record struct {
 	// there or is refused. Empty when it could not be told, and in
 	// records written before it: then the offer names none.
 	RollbackTo string `json:"rollback_to,omitempty"`
+	// SchemaKept, for a rollback, names the migrations the deploys since
+	// the release it goes back to ran (or may have run), which stay
+	// applied: a rollback never undoes a migration, and the release it
+	// goes back to runs on the migrated database. Empty when none ran,
+	// for a deploy, and in records written before it.
+	SchemaKept string `json:"schema_kept,omitempty"`
 	// Locked, for a rollback, is set once it has locked its app+env,
 	// which it does before its first switch: stopped half-way, it leaves
 	// the lock in force (see LockKept).

@@ -85,7 +85,49 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (_ *Recor
 		return nil, err
 	}
 	r.rec.Build, r.rec.Previous = to, from
+	if recs, err := r.history(); err != nil {
+		r.log.Warn("read the history for the migrations a rollback leaves applied", "err", err)
+	} else {
+		r.rec.SchemaKept = keptMigrations(recs, r.rec.ID, to)
+	}
 	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
+}
+
+// keptMigrations says which migrations the deploys in recs (newest first)
+// since the last run that left the env on to ran, or may have run: a
+// rollback to to leaves them applied, and to runs on the migrated
+// database. Empty when none did.
+func keptMigrations(recs []*Record, self, to string) string {
+	var parts []string
+	for _, rec := range recs {
+		if rec.ID == self {
+			continue
+		}
+		if rec.Build == to && (rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial || rec.Outcome == OutcomeUnchanged) {
+			break
+		}
+		if rec.Kind != KindDeploy || len(rec.Migrations) == 0 {
+			continue
+		}
+		names, by := strings.Join(rec.Migrations, ", "), fmt.Sprintf("deploy %s of %s", rec.ID, rec.Build)
+		switch rec.MigrationState {
+		case MigrationsDone:
+			parts = append(parts, fmt.Sprintf("%s (%s)", names, by))
+		case MigrationsFailed:
+			parts = append(parts, fmt.Sprintf("some, all or none of %s (%s, whose migrations failed)", names, by))
+		case MigrationsRunning:
+			parts = append(parts, fmt.Sprintf("some, all or none of %s (%s, whose migrations ran when it stopped)", names, by))
+		case "":
+			// Recorded by an earlier version of the bot, which did not
+			// say how far they got.
+			parts = append(parts, fmt.Sprintf("some, all or none of %s (%s, whose record does not say whether it ran them)", names, by))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	slices.Reverse(parts)
+	return fmt.Sprintf("the migrations run since %s stay applied: %s; a rollback does not undo them, and %s now runs on the migrated database", to, strings.Join(parts, "; "), to)
 }
 
 // notFrom is the refusal of a rollback `from` a build that no longer
@@ -570,6 +612,9 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		todo = append(todo, h)
 	}
 	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
+	if r.rec.SchemaKept != "" {
+		r.note("⚠ %s", r.rec.SchemaKept)
+	}
 	if len(again) > 0 {
 		r.note("finishing the last run's switch to %s: restarting %s, which switched to it and did not pass", to, strings.Join(again, ", "))
 	}
