@@ -637,9 +637,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		err = errors.New("Switchman does not take commands here; nothing was run.")
 	}
 
-	dctx, cancel := context.WithTimeout(ctx, dedupeTimeout)
-	first, derr := a.dedupe.SetOnce(dctx, "discord:interaction:"+in.ID, dedupeTTL)
-	cancel()
+	first, derr := a.claim(ctx, in)
 	switch {
 	case derr != nil:
 		log.Error("dedupe discord interaction", "err", derr)
@@ -673,6 +671,15 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
 	}
 	return resp, c
+}
+
+// claim is the duplicate check of an interaction: it reports whether
+// this replica is the first to take it. Every replica checks an
+// interaction with the same key, so one answers it and the others do not.
+func (a *Adapter) claim(ctx context.Context, in *discordgo.Interaction) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dedupeTimeout)
+	defer cancel()
+	return a.dedupe.SetOnce(ctx, "discord:interaction:"+in.ID, dedupeTTL)
 }
 
 // carriesCommand reports whether in is of a type that carries a command:

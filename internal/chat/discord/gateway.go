@@ -40,7 +40,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		// and the command from here on, so that neither is dropped once
 		// the other is under way; after it, the sender is told to retry.
 		if !a.hold() {
-			a.respond(rctx, in, a.refuseStopping(rctx, in))
+			a.refuseStoppingOnGateway(rctx, in)
 			return
 		}
 		defer a.wg.Done()
@@ -135,6 +135,33 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 		a.log.Info("discord gateway connected again")
 	}
+}
+
+// refuseStoppingOnGateway answers "restarting" to an interaction that
+// arrived once Shutdown had begun, if this replica takes it in the
+// duplicate check, and otherwise sends nothing: another replica took it,
+// and during a rolling restart an answer from this one could reach
+// Discord before the answer of the replica that runs the command, whose
+// response Discord would then refuse, and the command would not run. A
+// check that fails (the store unreachable) sends nothing either, for the
+// same reason: a replica that reaches the store answers, and if none
+// does, the sender sees "The application did not respond" with nothing
+// run, which is better than a command run by another replica and lost.
+func (a *Adapter) refuseStoppingOnGateway(ctx context.Context, in *discordgo.Interaction) {
+	if !carriesCommand(in) {
+		return
+	}
+	log := a.log.With("interaction", in.ID, "channel", in.ChannelID)
+	first, err := a.claim(ctx, in)
+	switch {
+	case err != nil:
+		log.Error("discord interaction left unanswered: stopping, and its duplicate check failed; a replica that reaches the state store answers it", "err", err)
+		return
+	case !first:
+		log.Info("duplicate discord interaction ignored while stopping")
+		return
+	}
+	a.respond(ctx, in, a.refuseStopping(ctx, in))
 }
 
 // reopenGateway opens the gateway connection again after it was lost,
