@@ -477,7 +477,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // what to do next, if anything: run its command or, when the response
 // did not reach Discord, refuse it.
 func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, in *discordgo.Interaction) func(context.Context) {
-	resp, c := a.dispatch(r.Context(), in)
+	resp, c := a.dispatch(r.Context(), in, false)
 	if resp == nil {
 		http.Error(w, "unsupported interaction type", http.StatusBadRequest)
 		return nil
@@ -592,9 +592,10 @@ func parseUnix(s string) (int64, error) {
 
 // dispatch decides the immediate response to an interaction and returns
 // the command to run once that response is sent (nil if there is none). A
-// nil response means the interaction type is not supported. ctx bounds
-// only the decision; the command gets a context of its own.
-func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*discordgo.InteractionResponse, *conversation) {
+// nil response means the interaction type is not supported or, over the
+// gateway, that it is not this replica's to answer. ctx bounds only the
+// decision; the command gets a context of its own.
+func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction, gateway bool) (*discordgo.InteractionResponse, *conversation) {
 	if in.Type == discordgo.InteractionPing {
 		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}, nil
 	}
@@ -639,6 +640,16 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction) (*dis
 
 	first, derr := a.claim(ctx, in)
 	switch {
+	case derr != nil && gateway:
+		// Every replica receives the interaction over the gateway, and
+		// one that reaches the store may have taken it: an answer from
+		// here ("state store unreachable") could reach Discord before
+		// that replica's, which Discord would then refuse, and the
+		// command it runs would be lost. Nor is it audited as refused,
+		// for the same reason. Should no replica reach the store, the
+		// sender sees "The application did not respond", nothing run.
+		log.Error("discord interaction left unanswered: its duplicate check failed; a replica that reaches the state store answers it", "err", derr)
+		return nil, nil
 	case derr != nil:
 		log.Error("dedupe discord interaction", "err", derr)
 		audited := text

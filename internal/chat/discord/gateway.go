@@ -44,14 +44,14 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return
 		}
 		defer a.wg.Done()
-		resp, c := a.dispatch(rctx, in)
+		resp, c := a.dispatch(rctx, in, true)
 		if resp == nil || resp == alreadyHandled {
-			// A duplicate: Discord hands an interaction to every
-			// gateway connection of the bot, one per replica, and the
-			// replica that took it first answers it. An answer from
-			// another ("This was already handled") could reach Discord
-			// first and take the place of the command's own, and the
-			// command would then not run.
+			// A duplicate, or one whose duplicate check failed: Discord
+			// hands an interaction to every gateway connection of the
+			// bot, one per replica, and the replica that took it first
+			// answers it. An answer from another ("This was already
+			// handled") could reach Discord first and take the place of
+			// the command's own, and the command would then not run.
 			return
 		}
 		switch {

@@ -167,6 +167,7 @@ func TestGatewayReplicasStoppingOrCutOff(t *testing.T) {
 	}{
 		{name: "the second is stopping", replicas: [2]replica{{}, {stopping: true}}, answer: ran, runs: 1},
 		{name: "the second is stopping and cut off from Redis", replicas: [2]replica{{}, {stopping: true, cutOff: true}}, answer: ran, runs: 1},
+		{name: "the second is cut off from Redis", replicas: [2]replica{{}, {cutOff: true}}, answer: ran, runs: 1},
 		{name: "both are stopping", replicas: [2]replica{{stopping: true}, {stopping: true}}, answer: restarting},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
