@@ -17,8 +17,11 @@ import (
 type departure struct {
 	lease deploy.Lease // nil without Options.Leases
 	ttl   time.Duration
+	now   func() time.Time
 	lost  atomic.Bool
-	// renewed is when the lease was last taken or renewed (Unix ns): a
+	// renewed is when the lease was last taken or renewed (Unix ns):
+	// when the call that took or renewed it was made, since the store
+	// starts its TTL on receiving the call, which may answer late. A
 	// store that cannot be reached for a TTL lets it run out unnoticed.
 	renewed atomic.Int64
 	stop    chan struct{}
@@ -36,12 +39,17 @@ func (s *Scheduler) claim(ctx context.Context, name string) (*departure, error) 
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
+	d.now = s.leaseClock
+	if d.now == nil {
+		d.now = time.Now
+	}
+	taken := d.now()
 	l, err := s.leases.Acquire(ctx, "train:"+name, "departure of "+name+" "+hex.EncodeToString(b[:]), s.leaseTTL)
 	if err != nil {
 		return nil, err
 	}
 	d.lease, d.ttl = l, s.leaseTTL
-	d.renewed.Store(time.Now().UnixNano())
+	d.renewed.Store(taken.UnixNano())
 	go d.renew(s.leaseTTL, s.log.With("train", name))
 	return d, nil
 }
@@ -59,6 +67,7 @@ func (d *departure) renew(ttl time.Duration, log *slog.Logger) {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		asked := d.now()
 		err := d.lease.Renew(ctx)
 		cancel()
 		if errors.Is(err, deploy.ErrLeaseLost) {
@@ -70,7 +79,7 @@ func (d *departure) renew(ttl time.Duration, log *slog.Logger) {
 			log.Warn("train: renew departure lease", "err", err)
 			continue
 		}
-		d.renewed.Store(time.Now().UnixNano())
+		d.renewed.Store(asked.UnixNano())
 	}
 }
 
@@ -80,7 +89,7 @@ func (d *departure) held() bool {
 	if d.lease == nil {
 		return true
 	}
-	return !d.lost.Load() && time.Since(time.Unix(0, d.renewed.Load())) < d.ttl
+	return !d.lost.Load() && d.now().Sub(time.Unix(0, d.renewed.Load())) < d.ttl
 }
 
 // release stops the renewals and gives the lease back.

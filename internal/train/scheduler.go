@@ -99,7 +99,10 @@ type Scheduler struct {
 	deployTimeout time.Duration
 	leases        deploy.Leaser
 	leaseTTL      time.Duration
-	once          Once
+	// leaseClock times the departure leases' renewals; nil: time.Now.
+	// Not now, which tests move by hours at a time.
+	leaseClock func() time.Time
+	once       Once
 
 	// life bounds departures started by DepartNow; Run ends it on return.
 	life    context.Context
