@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,5 +42,44 @@ func TestConsoleOnRedisReportsDeployLeftWithinTheLeaseTTL(t *testing.T) {
 	}
 	if want := "last deploy 2 (from 1) interrupted by alice"; !strings.Contains(out, want) {
 		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+}
+
+// TestConsoleOnRedisSaysTrainsDepartFromReplicas: a console on a Redis
+// store is no replica: it does not run the leader election, so its train
+// scheduler never departs on schedule (the serve replicas sharing the
+// store do). It says so at start, rather than leaving a train that never
+// leaves from it unexplained; on a file store, where the console is the
+// only bot, trains depart from it and nothing is said.
+func TestConsoleOnRedisSaysTrainsDepartFromReplicas(t *testing.T) {
+	const note = "trains do not depart on schedule from a console on a Redis store"
+	for _, tt := range []struct {
+		name  string
+		redis bool
+	}{
+		{name: "redis", redis: true},
+		{name: "file store", redis: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDemo(t)
+			if tt.redis {
+				f.onRedis(t, redisserver.Start(t).URL())
+			}
+			b, err := os.ReadFile(f.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = append(b, "trains:\n  daily:\n    env: local\n    channels: [\"#releases\"]\n    boarding: \"0 10 * * 1-5\"\n    departure: \"0 14 * * 1-5\"\n"...)
+			if err := os.WriteFile(f.cfg, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runBot(t, "train\n", "-config", f.cfg, "console")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(out, note); got != tt.redis {
+				t.Errorf("output says %q: %v, want %v:\n%s", note, got, tt.redis, out)
+			}
+		})
 	}
 }

@@ -450,6 +450,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
 			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st}
 		if cfg.Store.Redis != nil {
+			// Only serve runs the election: a console on Redis never
+			// leads, so trains do not depart on schedule from it (it
+			// says so at start).
 			opt.Leader = sys.leader.IsLeader
 		}
 		sched, err := train.New(opt)
@@ -517,6 +520,17 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 			defer stop()
 		}
 	}
+	if sys.trains != nil && cfg.Store.Redis != nil {
+		// The console is no replica: one that led the schedules would
+		// depart trains as its operator opened it, announced on its own
+		// output rather than in the trains' channels, and stop them
+		// when its input ends. The replicas sharing the store depart
+		// them; a train sent off here with "train depart" leaves.
+		sys.log.Info(consoleTrainsNote)
+		if interactive {
+			fmt.Fprintln(std.Out, consoleTrainsNote)
+		}
+	}
 	if sys.trains != nil {
 		tctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -542,6 +556,10 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 	}
 	return nil
 }
+
+// consoleTrainsNote is said at the start of a console on a Redis store
+// with trains.
+const consoleTrainsNote = "trains do not depart on schedule from a console on a Redis store: the serve replicas sharing the store depart them (train depart NAME now works here too)"
 
 func osUser() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
