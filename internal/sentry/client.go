@@ -177,13 +177,18 @@ func New(o Options) (*Client, error) {
 // server errors and network failures, Internal for an answer that could not
 // be read); errors.As finds it for the detail.
 type Error struct {
-	Op       string // what was attempted, e.g. "create release"
-	Method   string
-	Path     string // request path, without host or query
-	Status   int    // HTTP status of the last answer; 0 when none arrived
-	Detail   string // Sentry's message (its "detail" field or the start of the body), token redacted
-	Attempts int    // requests sent
-	Err      error  // cause when no usable answer arrived: network, timeout, context, decoding
+	Op     string // what was attempted, e.g. "create release"
+	Method string
+	Path   string // request path, without host or query
+	Status int    // HTTP status of the last answer; 0 when none arrived
+	Detail string // Sentry's message (its "detail" field or the start of the body), token redacted
+	// Moved says Sentry answered a project's old slug with its
+	// "resource-moved" redirect: the project was renamed. MovedTo is its
+	// new slug, when the answer named one.
+	Moved    bool
+	MovedTo  string
+	Attempts int   // requests sent
+	Err      error // cause when no usable answer arrived: network, timeout, context, decoding
 }
 
 func (e *Error) Error() string {
@@ -376,6 +381,7 @@ func (c *Client) attempt(ctx context.Context, r request, payload []byte) (int, t
 			to = redactURL(loc.String())
 		}
 		e.Detail = truncate(c.redact("redirected to " + to))
+		e.Moved, e.MovedTo = movedOf(data)
 		return 0, -1, e
 	default:
 		return 0, -1, e
@@ -426,6 +432,47 @@ func (c *Client) retryAfter(h http.Header) time.Duration {
 		}
 	}
 	return 0
+}
+
+// movedOf reads Sentry's answer to a renamed project's old slug, a 302
+// whose body is {"slug": NEW, "detail": {"code": "resource-moved",
+// "extra": {"slug": NEW, …}}}: moved says the body is one, to the new
+// slug, empty when it names none that could be one.
+func movedOf(data []byte) (moved bool, to string) {
+	var b struct {
+		Slug   string `json:"slug"`
+		Detail struct {
+			Code  string `json:"code"`
+			Extra struct {
+				Slug string `json:"slug"`
+			} `json:"extra"`
+		} `json:"detail"`
+	}
+	if json.Unmarshal(data, &b) != nil || b.Detail.Code != "resource-moved" {
+		return false, ""
+	}
+	to = b.Detail.Extra.Slug
+	if to == "" {
+		to = b.Slug
+	}
+	if !validSlug(to) {
+		to = ""
+	}
+	return true, to
+}
+
+// validSlug reports whether s can be a Sentry slug: what the channel is
+// told to write in the config, never text of the answer's choosing.
+func validSlug(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // detailOf extracts Sentry's {"detail": "..."} or quotes the body, its
@@ -492,7 +539,14 @@ func (c *Client) fail(r request, e *Error, code errs.Code) error {
 		msg = "Sentry does not know this organization, project or release"
 	case errs.Invalid:
 		msg = "Sentry rejected the request"
-		if e.Status >= 300 && e.Status < 400 {
+		switch {
+		case e.Moved && e.MovedTo != "":
+			// A renamed project, not another Sentry: the fix is the
+			// env's project slug, and sentry.url is right as it is.
+			msg = fmt.Sprintf("Sentry says the project was renamed to %q: set the env's sentry.project to it", e.MovedTo)
+		case e.Moved:
+			msg = "Sentry says the project was renamed: set the env's sentry.project to its new slug"
+		case e.Status >= 300 && e.Status < 400:
 			msg = "Sentry answered with a redirect, which the bot does not follow (its token would go along): set sentry.url to where it leads"
 		}
 	case errs.Conflict:

@@ -90,3 +90,57 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// Sentry answers a project's old slug, once the project is renamed, with a
+// 302 "resource-moved" to the new one. What is wrong then is the env's
+// sentry.project, not sentry.url: the message names the key to change.
+func TestRenamedProjectNamesSentryProject(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want string // in the message
+		not  string // not in the message
+	}{
+		{"slug in extra", `{"slug":"shop-api","detail":{"code":"resource-moved","message":"Resource has been moved","extra":{"url":"/api/0/projects/acme/shop-api/","slug":"shop-api"}}}`,
+			`renamed to "shop-api": set the env's sentry.project to it`, "sentry.url"},
+		{"top-level slug only", `{"slug":"shop-api","detail":{"code":"resource-moved","message":"Resource has been moved"}}`,
+			`renamed to "shop-api": set the env's sentry.project to it`, "sentry.url"},
+		{"no slug", `{"detail":{"code":"resource-moved","message":"Resource has been moved"}}`,
+			"renamed: set the env's sentry.project to its new slug", "sentry.url"},
+		{"not a slug", `{"detail":{"code":"resource-moved","extra":{"slug":"<b>x</b> now"}}}`,
+			"renamed: set the env's sentry.project to its new slug", "<b>"},
+		{"another redirect", `<html>moved</html>`,
+			"set sentry.url to where it leads", "sentry.project"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/api/0/projects/acme/shop-web/" {
+					t.Errorf("request: got %s %s, want the project's lookup only", r.Method, r.URL.Path)
+				}
+				reply(http.StatusFound, tt.body, "Location", "/api/0/projects/acme/shop-api/")(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			var s sleeps
+			c, err := New(Options{BaseURL: srv.URL, Token: testToken, HTTPClient: srv.Client(), Timeout: 2 * time.Second, Sleep: s.sleep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+			_, err = c.ErrorCounts(context.Background(), "acme", "shop-web", "production", end.Add(-time.Hour), end, time.Minute)
+			if err == nil {
+				t.Fatal("ErrorCounts: got nil, want an error")
+			}
+			msg := errs.Message(err)
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("message: got %q, want it to hold %q", msg, tt.want)
+			}
+			if strings.Contains(msg, tt.not) {
+				t.Errorf("message: got %q, want no %q", msg, tt.not)
+			}
+			if !strings.Contains(err.Error(), "redirected to ") {
+				t.Errorf("error: got %q, want where the redirect leads, for the log", err.Error())
+			}
+		})
+	}
+}
