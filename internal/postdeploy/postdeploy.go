@@ -487,6 +487,22 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 				Title: fmt.Sprintf("Error watch of %s %s on %s is inconclusive: %s", r.App, r.Build, r.Env, reason),
 				Lines: []string{line}})
 		},
+		OnUnjudged: func(from, to time.Time, based bool) {
+			if !c.held() {
+				return
+			}
+			// Said once, at the end: the inconclusive report, said once
+			// too, may be long past, and without this the watch ended
+			// with nothing said of the intervals it never judged.
+			m := chat.Message{Level: chat.Warning, Public: true,
+				Title: fmt.Sprintf("Error watch of %s %s on %s ended with the intervals from %s to %s not judged", r.App, r.Build, r.Env, w.clock(from), w.clock(to)),
+				Lines: []string{"Sentry gave no usable error counts for them by the watch's end; nothing watches this deploy's errors any more, nor rolls it back by itself; check Sentry yourself"}}
+			if !based {
+				m.Title = fmt.Sprintf("Error watch of %s %s on %s ended without a baseline; nothing was judged", r.App, r.Build, r.Env)
+				m.Lines = []string{fmt.Sprintf("Sentry never gave the error rate before the deploy, so none of the intervals from %s to %s was judged; nothing watches this deploy's errors any more, nor rolls it back by itself; check Sentry yourself", w.clock(from), w.clock(to))}
+			}
+			w.post(ctx, r, m)
+		},
 		OnProgress: func(p sentry.Progress) {
 			k.st.Progress = p
 			w.save(ctx, r, k)

@@ -504,3 +504,62 @@ func TestAutomaticRollbackSaysWhetherItLocked(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchEndSaysWhatItDidNotJudge: a watch whose last reads fail, its
+// inconclusive report said once already, or whose baseline never came,
+// tells the channel once, at its end, which intervals it never judged,
+// and rolls nothing back.
+func TestWatchEndSaysWhatItDidNotJudge(t *testing.T) {
+	tests := []struct {
+		name string
+		fail func(read int) bool // read 0 is the baseline; 1…15 those of 10:00 … 10:14
+		want string              // the last post's title
+	}{
+		{"the last two reads fail after an earlier failure", func(n int) bool { return n == 2 || n >= 14 },
+			"Error watch of web 2 on production ended with the intervals from 10:13 UTC to 10:15 UTC not judged"},
+		{"only the last read fails, after an earlier failure", func(n int) bool { return n == 2 || n == 15 },
+			"Error watch of web 2 on production ended with the intervals from 10:14 UTC to 10:15 UTC not judged"},
+		{"the baseline never came", func(int) bool { return true },
+			"Error watch of web 2 on production ended without a baseline; nothing was judged"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+			clk := testclock.New(t0)
+			fs := &scriptedSentry{spikeFrom: t0.Add(-time.Hour), spikeTo: t0.Add(-time.Hour)}
+			var reads atomic.Int32
+			fs.onPoll = func(_ context.Context, start time.Time) error {
+				n := 0
+				if !start.Before(t0) {
+					n = int(reads.Add(1))
+				}
+				if tt.fail(n) {
+					return errs.Wrap(errs.Unavailable, errors.New("502"), "Sentry is failing")
+				}
+				return nil
+			}
+			e := &env{current: "2", outcome: deploy.OutcomeSucceeded}
+			out := &posts{}
+			w := newWatcher(t, fs, e, out, clk)
+			defer w.Close()
+			e.ran(w, &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"})
+			w.Wait()
+			posted := strings.Split(out.titles(), "\n")
+			if got := strings.Count(out.titles(), "is inconclusive"); got != 1 {
+				t.Errorf("inconclusive reports: got %d, want 1:\n%s", got, out.titles())
+			}
+			if last := posted[len(posted)-1]; !strings.HasPrefix(last, tt.want+" | ") || !strings.Contains(last, "nor rolls it back by itself") {
+				t.Errorf("last post: got %q, want %q, saying nothing rolls back", last, tt.want)
+			}
+			if strings.Count(out.titles(), "Error watch of web 2 on production ended") != 1 {
+				t.Errorf("the end is said more than once:\n%s", out.titles())
+			}
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if len(e.reqs) != 0 {
+				t.Errorf("rolled back %+v", e.reqs)
+			}
+		})
+	}
+}

@@ -85,6 +85,12 @@ type SpikeReport struct {
 // ends the watch without OnQuiet: OnInconclusive says so, ended true (a
 // second call when it came after a failure).
 //
+// A watch that reaches its last read with intervals it never judged
+// (Sentry gave no usable counts for them, or the baseline never came, and
+// an inconclusive report, said once, may be long past) calls OnUnjudged
+// instead of OnQuiet, once, with the span of those intervals: people must
+// know that the watch ended without judging them.
+//
 // OnProgress, the exception, is called after the baseline is read and
 // after every read that judged nothing a spike, with what RunFrom needs
 // to go on from there.
@@ -104,7 +110,11 @@ type Watch struct {
 	OnSpike        func(SpikeReport)
 	OnInconclusive func(reason string, ended bool)
 	OnQuiet        func()
-	OnProgress     func(Progress)
+	// OnUnjudged: from is the start of the first interval not judged, to
+	// the end of the last; based is false when the baseline never came,
+	// and nothing was judged.
+	OnUnjudged func(from, to time.Time, based bool)
+	OnProgress func(Progress)
 }
 
 // Progress is how far a watch got: a watch stopped there (its bot
@@ -212,6 +222,12 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			w.OnInconclusive(reason, ended)
 		}
 	}
+	unjudged := func(from, to time.Time, based bool) {
+		log.Warn("sentry watch ended with intervals not judged", "from", from, "to", to, "baseline", based)
+		if w.OnUnjudged != nil {
+			w.OnUnjudged(from, to, based)
+		}
+	}
 
 	// d is nil until the baseline is read.
 	var d *Detector
@@ -283,6 +299,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 				return nil
 			case problem != "":
 				if !tick.Before(last) {
+					unjudged(cursor, end, false)
 					return nil
 				}
 				continue
@@ -352,6 +369,13 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 		if !tick.Before(last) {
 			break
 		}
+	}
+	if cursor.Before(end) {
+		// The last reads failed, or held nothing new: those intervals
+		// are never judged, and the inconclusive report, said once, may
+		// be long past.
+		unjudged(cursor, end, true)
+		return nil
 	}
 	if observed > 0 && d != nil {
 		log.Info("sentry watch: quiet", "baseline", d.Baseline(), "intervals", observed)

@@ -92,6 +92,8 @@ type outcome struct {
 	spikes       []SpikeReport
 	inconclusive []string
 	quiet        int
+	// unjudged holds "FROM–TO based" (or "unbased") per OnUnjudged.
+	unjudged []string
 }
 
 func runWatch(t *testing.T, r Reader, p Policy) (outcome, error) {
@@ -106,6 +108,13 @@ func runWatch(t *testing.T, r Reader, p Policy) (outcome, error) {
 		OnSpike:        func(s SpikeReport) { o.spikes = append(o.spikes, s) },
 		OnInconclusive: func(reason string, _ bool) { o.inconclusive = append(o.inconclusive, reason) },
 		OnQuiet:        func() { o.quiet++ },
+		OnUnjudged: func(from, to time.Time, based bool) {
+			how := "based"
+			if !based {
+				how = "unbased"
+			}
+			o.unjudged = append(o.unjudged, fmt.Sprintf("%v–%v %s", from.UTC(), to.UTC(), how))
+		},
 	}
 	err := w.Run(context.Background(), Target{
 		App: "shop", Env: "production", Build: "1.2.3", Project: "shop-web",
@@ -908,6 +917,71 @@ func TestSpikeIssuesUnlisted(t *testing.T) {
 			}
 			if got := o.spikes[0].IssuesErr; got != tt.want {
 				t.Errorf("IssuesErr: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWatchEndsUnjudged: a watch whose last reads fail, after an
+// inconclusive report said once already, or whose baseline never came,
+// says at its end which intervals it never judged, and is not quiet.
+func TestWatchEndsUnjudged(t *testing.T) {
+	p := Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute}
+	// Calls: 0 is the baseline, 1…10 the reads of 10:02 … 10:11 (UTC).
+	failing := func(calls ...int) func(int) error {
+		return func(call int) error {
+			if slices.Contains(calls, call) {
+				return errSentry500
+			}
+			return nil
+		}
+	}
+	at := func(m int) time.Time { return time.Date(2026, 3, 4, 10, m, 0, 0, time.UTC) }
+	tests := []struct {
+		name         string
+		reader       *fakeReader
+		inconclusive int
+		want         string // "" for no OnUnjudged
+		quiet        bool
+	}{
+		{"every interval judged", &fakeReader{s: flat(10)}, 0, "", true},
+		{"the last two reads fail after an earlier failure", &fakeReader{s: flat(10), fail: failing(2, 9, 10)}, 1,
+			fmt.Sprintf("%v–%v based", at(10), at(12)), false},
+		{"only the last read fails", &fakeReader{s: flat(10), fail: failing(10)}, 1,
+			fmt.Sprintf("%v–%v based", at(11), at(12)), false},
+		{"a failure made up for by the last read", &fakeReader{s: flat(10), fail: failing(2, 9)}, 1, "", true},
+		{"the last read finds nothing new", &fakeReader{s: flat(10), fail: failing(2), empty: func(call int) bool { return call == 10 }}, 1,
+			fmt.Sprintf("%v–%v based", at(11), at(12)), false},
+		{"every read after the deploy fails", &fakeReader{s: flat(10), fail: func(call int) error {
+			if call > 0 {
+				return errSentry500
+			}
+			return nil
+		}}, 1, fmt.Sprintf("%v–%v based", at(2), at(12)), false},
+		{"no baseline ever", &fakeReader{s: flat(10), fail: func(int) error { return errSentry500 }}, 1,
+			fmt.Sprintf("%v–%v unbased", at(2), at(12)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := runWatch(t, tt.reader, p)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(o.inconclusive) != tt.inconclusive {
+				t.Errorf("inconclusive: got %q, want %d", o.inconclusive, tt.inconclusive)
+			}
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if !slices.Equal(o.unjudged, want) {
+				t.Errorf("unjudged: got %q, want %q", o.unjudged, want)
+			}
+			if got := o.quiet == 1; got != tt.quiet || o.quiet > 1 {
+				t.Errorf("quiet: called %d times, want quiet=%v", o.quiet, tt.quiet)
+			}
+			if len(o.spikes) != 0 {
+				t.Errorf("spikes: got %+v, want none", o.spikes)
 			}
 		})
 	}
