@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
@@ -79,6 +80,29 @@ func TestSpikeWhileTheBotStopsIsLeftToTheNextBot(t *testing.T) {
 			}
 			if rollbacks != 1 {
 				t.Errorf("rollbacks recorded: got %d, want 1", rollbacks)
+			}
+			// One spike, told and audited once: the next bot rolls back
+			// for the spike the stopping bot posted, without posting it
+			// again, nor auditing it a second time.
+			const spike = "📈 Error spike after web 2 to production"
+			if n1, n2 := strings.Count(b1.out.titles(), spike), strings.Count(b2.out.titles(), spike); n1 != 1 || n2 != 0 {
+				t.Errorf("spike posts: got %d by the stopping bot and %d by the next, want 1 and 0:\n%s\n--\n%s", n1, n2, b1.out.titles(), b2.out.titles())
+			}
+			if got := b2.out.titles(); !strings.Contains(got, "Automatic rollback of web/production for the error spike posted before (60.0 errors/min vs 1.0 before the deploy): rolling back now") {
+				t.Errorf("posts of the next bot: want it to say it rolls back for the spike posted before:\n%s", got)
+			}
+			entries, err := st2.Audit(t.Context(), audit.Query{App: "web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var spikes int
+			for _, e := range entries {
+				if e.Action == "spike" {
+					spikes++
+				}
+			}
+			if spikes != 1 {
+				t.Errorf("spike audit entries: got %d, want 1", spikes)
 			}
 		})
 	}

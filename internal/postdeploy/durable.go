@@ -33,6 +33,10 @@ type watchState struct {
 	// registration to the one that goes on with the watch. Watches saved
 	// by earlier versions have none: they were saved once registered.
 	Register *registration `json:"register,omitempty"`
+	// SpikeReported says the watch's spike was posted and audited (or
+	// about to be: it is saved before): a bot that goes on with the watch
+	// and finds it again does not report it again (see spike).
+	SpikeReported bool `json:"spike_reported,omitempty"`
 
 	// unknown holds what a newer version wrote in the saved watch, for
 	// the bot that goes on with it to write back (as for the nested

@@ -459,8 +459,8 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 			// ctx, not wctx: the watch's own rollback starting ends
 			// the watch, and must not stop it waiting for that
 			// rollback's outcome.
-			switch w.spike(ctx, r, s) {
-			case spikeLater:
+			switch w.spike(ctx, r, s, k) {
+			case spikeLater, spikeLost:
 				stop()
 			case spikeStopping:
 				handover = true
@@ -635,17 +635,38 @@ const (
 	// spikeStopping: the automatic rollback was refused because the bot
 	// is stopping (its engine drains); the spike is the next bot's.
 	spikeStopping
+	// spikeLost: the watch's lease was lost as the spike was to be
+	// recorded as reported; nothing was done, the bot holding it does.
+	spikeLost
 )
 
 // spike posts a spike and, by policy, rolls back. It does nothing when a
 // later deploy or rollback of the app+env has started (spikeLater): the
 // errors may be the later one's, and only the watched build's would be
 // for this watch to answer, so the watch ends.
-func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport) spikeEnd {
+//
+// The spike is posted and audited once per watch: k's saved state records
+// it as reported before it is (fenced by the watch's lease, as every save
+// of it is). A bot that goes on with the watch after this one stopped
+// (the rollback refused as it stopped, or the bot killed after posting)
+// finds the spike again in the same intervals, but only rolls back, by
+// policy, saying so in one line: posted again, it told of two spikes, and
+// the audit log showed two. A save that fails is said (save) and the
+// spike posted all the same: a next bot may post it again.
+func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, k *kept) spikeEnd {
 	later, known := w.later(ctx, r)
 	if later != nil {
 		w.opt.Log.Info("sentry watch ended: a later deploy started", "deploy", r.ID, "later", later.ID)
 		return spikeLater
+	}
+	if k.st.SpikeReported {
+		return w.spikeAgain(ctx, r, s, known)
+	}
+	k.st.SpikeReported = true
+	w.save(ctx, r, k)
+	if k.c.isLost() {
+		w.opt.Log.Info("sentry watch: the watch's lease is lost; the spike is left to the bot that holds it", "deploy", r.ID)
+		return spikeLost
 	}
 	m := SpikeMessage(r, s)
 	w.auditEvent(ctx, r, "spike", fmt.Sprintf("%.1f errors/min vs %.1f before the %s", s.Rate, s.Baseline, runKind(r)))
@@ -673,6 +694,32 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		return spikeDone
 	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
+	return w.autoRollback(ctx, r, s, m)
+}
+
+// spikeAgain is spike for a spike a bot before this one reported already
+// (posted and audited): only the automatic rollback is left to do, by
+// policy, announced in one line.
+func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, known bool) spikeEnd {
+	w.opt.Log.Info("sentry watch: the spike was reported before; not posted again", "deploy", r.ID)
+	if !s.AutoRollback || r.Kind == deploy.KindRollback {
+		return spikeDone
+	}
+	if _, _, _, ok := commands.RollbackOffer(r); !ok {
+		return spikeDone // said with the spike
+	}
+	title := fmt.Sprintf("Automatic rollback of %s/%s for the error spike posted before (%.1f errors/min vs %.1f before the %s)", r.App, r.Env, s.Rate, s.Baseline, runKind(r))
+	if !known {
+		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true, Title: title + " did not start",
+			Lines: []string{"whether a later deploy started could not be read: not rolling back by itself; roll back yourself"}})
+		return spikeDone
+	}
+	return w.autoRollback(ctx, r, s, chat.Message{Level: chat.Failure, Public: true, Title: title + ": rolling back now"})
+}
+
+// autoRollback rolls r back for spike s, announced by m, to which it adds
+// what the rollback passes.
+func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, m chat.Message) spikeEnd {
 	if w.opt.Gate != nil {
 		for _, why := range w.opt.Gate.RollbackPasses(ctx, r.App, r.Env) {
 			m.Lines = append(m.Lines, "rolling back although "+why)
