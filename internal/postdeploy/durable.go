@@ -33,6 +33,11 @@ type watchState struct {
 	// registration to the one that goes on with the watch. Watches saved
 	// by earlier versions have none: they were saved once registered.
 	Register *registration `json:"register,omitempty"`
+	// BaselineBefore, for a rollback's watch, is the start of the deploy
+	// it rolled back, whose hour before is the watch's baseline (see
+	// baselineBefore); zero: the hour before the run watched (watches
+	// saved by earlier versions too).
+	BaselineBefore time.Time `json:"baseline_before,omitzero"`
 	// SpikeReported says the watch's spike was posted and audited (or
 	// about to be: it is saved before): a bot that goes on with the watch
 	// and finds it again does not report it again (see spike).

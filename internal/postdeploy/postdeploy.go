@@ -336,7 +336,8 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 	// rollback here: a bot that goes on with the watch creates it again,
 	// not knowing whether this one did.
 	reg := &registration{Release: wk != nil || r.Kind == deploy.KindRollback, Deploy: true}
-	k := &kept{st: watchState{Project: es.Project, Environment: env, Version: w.version(r), Policy: policyOf(es), Register: reg}}
+	k := &kept{st: watchState{Project: es.Project, Environment: env, Version: w.version(r), Policy: policyOf(es), Register: reg,
+		BaselineBefore: w.baselineBefore(ctx, r)}}
 	var run bool
 	if k.c, run = w.keep(ctx, r, k.st); !run {
 		return
@@ -396,6 +397,44 @@ func (w *Watcher) register(ctx context.Context, wk *work, r *deploy.Record, k *k
 	k.st.Register = nil
 	w.save(ctx, r, k)
 	return true
+}
+
+// baselineBefore returns, for a rollback r, the start of the deploy it
+// rolled back: the hour before r holds the spike r answered (by a person
+// or by itself), and a spike that goes on after r would hide in a
+// baseline read there. The deploy is found in the history as the newest
+// run before r that left the build r left running; one reached by a
+// rollback itself is followed back to the deploy that rollback left, and
+// so on. Zero (the
+// hour before r) for a deploy, or when that deploy cannot be found (the
+// history unreadable, or it does not go back that far).
+func (w *Watcher) baselineBefore(ctx context.Context, r *deploy.Record) time.Time {
+	if r.Kind != deploy.KindRollback || r.Previous == "" || w.opt.History == nil {
+		return time.Time{}
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	recs, err := w.opt.History.Records(hctx, deploy.Filter{App: r.App, Env: r.Env, Limit: 50})
+	if err != nil {
+		w.opt.Log.Warn("sentry watch: read the deploy history for the rollback's baseline; the hour before the rollback is used", "deploy", r.ID, "err", err)
+		return time.Time{}
+	}
+	build, before := r.Previous, r.Started
+	for _, p := range recs { // newest first
+		if p.ID == r.ID || !p.Started.Before(before) || p.Build != build ||
+			(p.Outcome != deploy.OutcomeSucceeded && p.Outcome != deploy.OutcomePartial) {
+			continue // a run of it that left it not running
+		}
+		if p.Kind != deploy.KindRollback {
+			return p.Started
+		}
+		if p.Previous == "" {
+			break
+		}
+		build, before = p.Previous, p.Started
+	}
+	w.opt.Log.Warn("sentry watch: the deploy the rollback left is not in the history; the hour before the rollback is used", "deploy", r.ID, "left", r.Previous)
+	return time.Time{}
 }
 
 // policyOf is the spike policy of an env's settings.
@@ -509,7 +548,7 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 		},
 	}
 	t := sentry.Target{App: r.App, Env: r.Env, Build: r.Build, Project: st.Project, Environment: st.Environment,
-		Version: st.Version, Started: r.Started, Finished: r.Finished}
+		Version: st.Version, Started: r.Started, Finished: r.Finished, BaselineBefore: st.BaselineBefore}
 	if err := watch.RunFrom(wctx, t, st.Progress); err != nil && wctx.Err() == nil {
 		w.opt.Log.Warn("sentry watch", "deploy", r.ID, "err", err)
 	}
@@ -863,6 +902,11 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 	title := fmt.Sprintf("📈 Error spike after %s %s to %s: %.1f errors/min (before the deploy: %.1f/min)", r.App, r.Build, r.Env, s.Rate, s.Baseline)
 	if r.Kind == deploy.KindRollback {
 		title = fmt.Sprintf("📈 Error spike after the rollback of %s/%s to %s: %.1f errors/min (before the rollback: %.1f/min)", r.App, r.Env, r.Build, s.Rate, s.Baseline)
+		if !s.BaselineBefore.IsZero() {
+			// Its baseline is the hour before the deploy it rolled
+			// back: the hour before the rollback held the spike.
+			title = fmt.Sprintf("📈 Error spike after the rollback of %s/%s to %s: %.1f errors/min (before the deploy it rolled back: %.1f/min)", r.App, r.Env, r.Build, s.Rate, s.Baseline)
+		}
 	}
 	m := chat.Message{Level: chat.Failure, Public: true, Title: title,
 		Fields: []chat.Field{{Label: "app", Value: r.App}, {Label: "env", Value: r.Env}, {Label: "build", Value: r.Build},

@@ -563,3 +563,87 @@ func TestWatchEndSaysWhatItDidNotJudge(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackWatchedAgainstTheDeployItRolledBack: deploy 2 brings 60
+// errors a minute, which go on after the rollback to 1 half an hour
+// later. The rollback's watch judges against the hour before deploy 2,
+// not the hour before the rollback, which holds the spike and would hide
+// it; one of a rollback of a rollback follows the chain to the deploy.
+func TestRollbackWatchedAgainstTheDeployItRolledBack(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	d2 := &deploy.Record{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+		Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0, Channel: "#deploys"}
+	tests := []struct {
+		name       string
+		before     []*deploy.Record // newest first, before the rollback
+		rb         *deploy.Record
+		wantBase   time.Time // the baseline read's start
+		wantPosted string    // "" for no spike
+	}{
+		{"a rollback of the deploy", []*deploy.Record{d2},
+			&deploy.Record{ID: "rb", Kind: deploy.KindRollback, App: "web", Env: "production", Build: "1", Previous: "2",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(30 * time.Minute), Finished: t0.Add(31 * time.Minute), Channel: "#deploys"},
+			d2.Started.Add(-time.Hour),
+			"📈 Error spike after the rollback of web/production to 1: 60.0 errors/min (before the deploy it rolled back: 1.0/min)"},
+		// Deploy 3 brings the errors; the rollback to 2 does not stop
+		// them, nor the one further back to 1, watched against the hour
+		// before deploy 3. A run of 2 that left it not running is passed.
+		{"a rollback of a rollback", []*deploy.Record{
+			{ID: "rb0", Kind: deploy.KindRollback, App: "web", Env: "production", Build: "2", Previous: "3",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(10 * time.Minute), Finished: t0.Add(11 * time.Minute)},
+			{ID: "d2b", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "3",
+				Outcome: deploy.OutcomeFailed, Started: t0.Add(5 * time.Minute), Finished: t0.Add(6 * time.Minute)},
+			{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-time.Minute), Finished: t0},
+			{ID: "d2", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "2", Previous: "1",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(-3 * time.Hour), Finished: t0.Add(-3*time.Hour + time.Minute)}},
+			&deploy.Record{ID: "rb", Kind: deploy.KindRollback, App: "web", Env: "production", Build: "1", Previous: "2",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(30 * time.Minute), Finished: t0.Add(31 * time.Minute), Channel: "#deploys"},
+			t0.Add(-time.Minute - time.Hour),
+			"📈 Error spike after the rollback of web/production to 1: 60.0 errors/min (before the deploy it rolled back: 1.0/min)"},
+		{"the deploy not in the history", nil,
+			&deploy.Record{ID: "rb", Kind: deploy.KindRollback, App: "web", Env: "production", Build: "1", Previous: "2",
+				Outcome: deploy.OutcomeSucceeded, Started: t0.Add(30 * time.Minute), Finished: t0.Add(31 * time.Minute), Channel: "#deploys"},
+			t0.Add(30*time.Minute - time.Hour), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(tt.rb.Finished)
+			fs := &scriptedSentry{spikeFrom: t0, spikeTo: t0.Add(2 * time.Hour)}
+			var mu sync.Mutex
+			var starts []time.Time
+			fs.onPoll = func(_ context.Context, start time.Time) error {
+				mu.Lock()
+				starts = append(starts, start)
+				mu.Unlock()
+				return nil
+			}
+			e := &env{current: "1", outcome: deploy.OutcomeSucceeded, records: slices.Clone(tt.before)}
+			out := &posts{}
+			w := newWatcher(t, fs, e, out, clk)
+			defer w.Close()
+			e.ran(w, tt.rb)
+			w.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(starts) == 0 || !starts[0].Equal(tt.wantBase) {
+				t.Fatalf("baseline read from: got %v, want %v", starts, tt.wantBase)
+			}
+			got := out.titles()
+			if tt.wantPosted == "" {
+				if strings.Contains(got, "Error spike") {
+					t.Errorf("posts: got a spike, want none (the spike hides in the hour before the rollback):\n%s", got)
+				}
+				return
+			}
+			if !strings.Contains(got, tt.wantPosted) {
+				t.Errorf("posts: got\n%s\nwant %q", got, tt.wantPosted)
+			}
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if len(e.reqs) != 0 {
+				t.Errorf("the rollback's spike rolled back further: %+v", e.reqs)
+			}
+		})
+	}
+}

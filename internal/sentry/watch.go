@@ -28,6 +28,11 @@ type Target struct {
 	// Finished is when the deploy finished: the watch starts there. Zero
 	// means now.
 	Finished time.Time
+	// BaselineBefore, when not zero, is read the baseline before, instead
+	// of Started: a rollback's watch judges against the hour before the
+	// deploy it rolled back, the hour before the rollback holding the
+	// very spike it answered, which would hide a spike that goes on.
+	BaselineBefore time.Time
 }
 
 // TargetOf returns the Target of deploy record r for Sentry project, with
@@ -49,8 +54,11 @@ type SpikeReport struct {
 	App, Env, Build, Version string
 	// Rate is the error rate, in events per minute, of the interval that
 	// completed the spike; Baseline is the rate of the hour before the
-	// deploy and Threshold the bar Rate crossed.
+	// deploy (before Target.BaselineBefore, when set) and Threshold the
+	// bar Rate crossed.
 	Rate, Baseline, Threshold float64
+	// BaselineBefore is Target.BaselineBefore.
+	BaselineBefore time.Time
 	// At is the end of the interval that completed the spike.
 	At time.Time
 	// Issues are the issues first seen in the release, most events first
@@ -214,6 +222,10 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	if finished.IsZero() {
 		finished = now()
 	}
+	baseAt := started
+	if !t.BaselineBefore.IsZero() {
+		baseAt = t.BaselineBefore
+	}
 	iv := p.Interval
 
 	inconclusive := func(reason string, ended bool) {
@@ -235,7 +247,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 		d = NewDetector(p, from.Baseline)
 		d.run, d.reportedI = from.Run, from.Inconclusive
 	} else {
-		rate, problem, again, err := w.baseline(ctx, t, env, started, iv)
+		rate, problem, again, err := w.baseline(ctx, t, env, baseAt, iv)
 		switch {
 		case err != nil:
 			return err
@@ -290,7 +302,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			return ctx.Err()
 		}
 		if d == nil {
-			rate, problem, again, err := w.baseline(ctx, t, env, started, iv)
+			rate, problem, again, err := w.baseline(ctx, t, env, baseAt, iv)
 			switch {
 			case err != nil:
 				return err
@@ -347,7 +359,7 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			rep := SpikeReport{
 				App: t.App, Env: t.Env, Build: t.Build, Version: version,
 				Rate: rate, Baseline: d.Baseline(), Threshold: d.Threshold(),
-				At: cursor, AutoRollback: p.AutoRollback,
+				At: cursor, AutoRollback: p.AutoRollback, BaselineBefore: t.BaselineBefore,
 			}
 			limit := w.IssueLimit
 			if limit <= 0 {

@@ -986,3 +986,53 @@ func TestWatchEndsUnjudged(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchBaselineBefore: a rollback's watch reads its baseline before
+// the deploy it rolled back, not before itself: the hour before the
+// rollback holds the spike it answered, and a spike that goes on hides in
+// it (60 a minute for the 30 minutes before the rollback make a baseline
+// of 30.5 a minute, whose bar 60 a minute stays under).
+func TestWatchBaselineBefore(t *testing.T) {
+	deployed := deployStart.Add(-30 * time.Minute) // the deploy rolled back; deployStart is the rollback's
+	// 1 a minute before the deploy, 60 a minute from it on.
+	s := func(m int) int {
+		if alignDown(deployEnd, time.Minute).Add(time.Duration(m) * time.Minute).Before(deployed) {
+			return 1
+		}
+		return 60
+	}
+	tests := []struct {
+		name      string
+		before    time.Time
+		wantFrom  time.Time // the baseline read's start
+		wantSpike bool
+	}{
+		{"before the deploy rolled back", deployed, deployed.Add(-time.Hour), true},
+		{"unset: before the run watched", time.Time{}, deployStart.Add(-time.Hour), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := testclock.New(deployEnd)
+			var starts []time.Time
+			var spikes []SpikeReport
+			w := &Watch{Reader: readsFunc{Reader: &fakeReader{s: s}, seen: func(start time.Time) { starts = append(starts, start) }},
+				Org: "acme", Now: clock.Now, Sleep: clock.Sleep,
+				Policy:  Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute},
+				OnSpike: func(s SpikeReport) { spikes = append(spikes, s) }}
+			err := w.Run(context.Background(), Target{App: "shop", Env: "production", Build: "1.2.2", Project: "shop-web",
+				Started: deployStart, Finished: deployEnd, BaselineBefore: tt.before})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(starts) == 0 || !starts[0].Equal(tt.wantFrom) {
+				t.Fatalf("baseline read from: got %v, want %v", starts, tt.wantFrom)
+			}
+			if got := len(spikes) == 1; got != tt.wantSpike {
+				t.Fatalf("spikes: got %+v, want spike=%v", spikes, tt.wantSpike)
+			}
+			if tt.wantSpike && (spikes[0].Baseline != 1 || !spikes[0].BaselineBefore.Equal(deployed)) {
+				t.Errorf("spike: got baseline %v before %v, want 1 before %v", spikes[0].Baseline, spikes[0].BaselineBefore, deployed)
+			}
+		})
+	}
+}
