@@ -107,3 +107,76 @@ func TestSpikeWhileTheBotStopsIsLeftToTheNextBot(t *testing.T) {
 		})
 	}
 }
+
+// TestSpikeOfAKilledBotIsNotPostedAgain: a bot killed as it posted a spike,
+// before its automatic rollback started, leaves the saved watch to the
+// next bot, which finds the spike again in the same intervals: it rolls
+// back, saying so in one line, but neither posts nor audits the spike a
+// second time.
+func TestSpikeOfAKilledBotIsNotPostedAgain(t *testing.T) {
+	for _, kind := range []string{"embedded", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			fs := newFakeSentry(t)
+			dir := t.TempDir()
+			cfg, open := durableFixture(t, dir, kind, fs.srv.URL, "10m")
+			t0 := time.Now().UTC().Truncate(time.Minute)
+			clk := testclock.New(t0.Add(-30 * time.Minute))
+			b1 := newBot(t, cfg, open(t), fs.srv.URL, "bot-1", clk, clk.Sleep)
+			hang := make(chan struct{})
+			t.Cleanup(func() { close(hang) }) // before b1's watcher is closed
+			b1.deploy(t, "1")
+			b1.eng.Wait()
+			b1.w.Wait()
+			const spike = "📈 Error spike after web 2 to production"
+			b1.out.mu.Lock()
+			b1.out.hang, b1.out.hangAt = hang, spike
+			b1.out.mu.Unlock()
+			spikeFrom(fs, t0)
+			clk.Set(t0)
+			b1.deploy(t, "2")
+			b1.eng.Wait()
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(b1.out.titles(), spike) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the first bot did not post the spike:\n%s", b1.out.titles())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			b1.st.Close() // killed: nothing more of it reaches the store
+
+			st2 := open(t)
+			b2 := newBot(t, cfg, st2, fs.srv.URL, "bot-2", clk, clk.Sleep)
+			b2.resume(t, 1)
+			b2.w.Wait()
+			b2.eng.Wait()
+			got := b2.out.titles()
+			if strings.Contains(got, spike) {
+				t.Errorf("posts of the next bot: the spike posted again:\n%s", got)
+			}
+			for _, want := range []string{
+				"Automatic rollback of web/production for the error spike posted before (60.0 errors/min vs 1.0 before the deploy): rolling back now",
+				"Rolled back web/production to 1 by itself (succeeded)",
+			} {
+				if strings.Count(got, want) != 1 {
+					t.Errorf("posts of the next bot: want %q once:\n%s", want, got)
+				}
+			}
+			if current, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); current != "releases/1" {
+				t.Errorf("current after the next bot: got %q, want releases/1", current)
+			}
+			entries, err := st2.Audit(t.Context(), audit.Query{App: "web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var spikes int
+			for _, e := range entries {
+				if e.Action == "spike" {
+					spikes++
+				}
+			}
+			if spikes != 1 {
+				t.Errorf("spike audit entries: got %d, want 1", spikes)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -214,6 +215,12 @@ func (f *fakeSentry) readCount() int {
 type posts struct {
 	mu   sync.Mutex
 	msgs []chat.Message
+	// hang, when set, holds a post whose title starts with hangAt, once
+	// recorded, and every post after it, until it is closed: a bot killed
+	// as it posted that message does nothing more.
+	hang   chan struct{}
+	hangAt string
+	hung   bool
 }
 
 func (p *posts) Post(_ context.Context, channel string, m chat.Message) error {
@@ -221,8 +228,16 @@ func (p *posts) Post(_ context.Context, channel string, m chat.Message) error {
 		return fmt.Errorf("posted to %q", channel)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, m)
+	if !p.hung {
+		p.msgs = append(p.msgs, m)
+		p.hung = p.hang != nil && strings.HasPrefix(m.Title, p.hangAt)
+	}
+	hung, hang := p.hung, p.hang
+	p.mu.Unlock()
+	if hung {
+		<-hang
+		return errors.New("the bot was killed")
+	}
 	return nil
 }
 
