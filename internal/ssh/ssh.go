@@ -430,7 +430,8 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// ends it when the deadline passes or ctx is canceled.
 		stop := context.AfterFunc(dctx, func() { conn.Close() })
 		c, chans, reqs, err := ssh.NewClientConn(bc, addr, cc)
-		if !stop() && err == nil {
+		cut := !stop()
+		if cut && err == nil {
 			c.Close()
 			err = dctx.Err()
 		}
@@ -438,7 +439,11 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			return ssh.NewClient(c, chans, reqs), minRTT(conn), seen, nil
 		}
 		conn.Close()
-		dropped := isNetErr(err) && !bc.banner()
+		// A connection this end closed at its deadline (or as ctx ended)
+		// was not dropped by the host: a host that accepts it and never
+		// answers (hung, its sshd stopped) has no answer within the
+		// timeout, and its sshd's MaxStartups has nothing to do with it.
+		dropped := isNetErr(err) && !bc.banner() && !cut
 		if dropped && attempt < maxDropped && dctx.Err() == nil && pause.For(dctx, dropPause(attempt)) == nil {
 			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before the banner; trying again", "host", name, "addr", addr, "attempt", attempt, "err", err)
 			continue

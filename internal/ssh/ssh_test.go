@@ -1173,3 +1173,43 @@ func TestKeyExchange(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentHostSaysItDidNotAnswer: a host that accepts the TCP connection
+// and then sends nothing (a hung machine whose kernel still answers, a
+// stopped sshd, a network that drops what follows the handshake) is
+// unreachable for want of an answer within ConnectTimeout. The bot closed
+// that connection at its deadline, not the host: it is not reported as a
+// host that closed it before its banner, which points at its sshd's
+// MaxStartups, nor tried again.
+func TestSilentHostSaysItDidNotAnswer(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	t.Cleanup(func() { f.Resume(0) })
+	silent, accepted := sshd.Silent(t)
+	tr := transport(t, f, func(c *Config) { c.ConnectTimeout = time.Second })
+	tests := []struct {
+		name  string
+		host  func() deploy.Host
+		tries func() int // connections the host accepted, when it counts them
+	}{
+		{"accepts and never answers", func() deploy.Host { return deploy.Host{Name: "web9", Address: silent} }, accepted},
+		{"sshd stopped", func() deploy.Host { f.Pause(0); return host(f, 0) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.host()
+			_, err := tr.Open(context.Background(), h)
+			if !errors.Is(err, deploy.ErrUnreachable) {
+				t.Fatalf("Open %s: got %v, want ErrUnreachable", h.Name, err)
+			}
+			if got := err.Error(); !strings.Contains(got, "no answer within 1s") || strings.Contains(got, "MaxStartups") {
+				t.Errorf("Open %s: got %q, want it to say there was no answer within 1s, not that the host closed the connection", h.Name, got)
+			}
+			if tt.tries != nil {
+				if n := tt.tries(); n != 1 {
+					t.Errorf("the host got %d connections, want 1: one that never answered is not tried again", n)
+				}
+			}
+		})
+	}
+}
