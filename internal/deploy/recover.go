@@ -133,11 +133,34 @@ func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts fu
 	return rec, nil
 }
 
+// recoverObserveTimeout bounds how long a recovery reads the hosts of the
+// run it marks interrupted. It runs as the bot starts, before it serves
+// anything (its /healthz included): a host that logs in and then hangs
+// would otherwise hold the start for the env's step_timeout, past an
+// orchestrator's probes, which would kill the bot before it records the
+// run, at every start. A host not read by then keeps what the run last
+// recorded of it; the next deploy or rollback reads every host again
+// before it changes anything.
+const recoverObserveTimeout = 15 * time.Second
+
 // observeInto adds what each host runs now to an interrupted record.
 func (e *Engine) observeInto(ctx context.Context, rec *Record) {
-	observed, err := e.Observe(WithLog(ctx, e.log.With("deploy", rec.ID, "app", rec.App, "env", rec.Env)), rec.App, rec.Env)
+	octx, cancel := context.WithTimeout(ctx, recoverObserveTimeout)
+	defer cancel()
+	observed, err := e.Observe(WithLog(octx, e.log.With("deploy", rec.ID, "app", rec.App, "env", rec.Env)), rec.App, rec.Env)
 	if err != nil {
 		rec.Error += "; could not observe hosts: " + err.Error()
+	}
+	if ctx.Err() == nil && octx.Err() != nil {
+		var unread []string
+		for _, o := range observed {
+			if o.State != "" {
+				unread = append(unread, o.Host)
+			}
+		}
+		if len(unread) > 0 {
+			rec.Error += fmt.Sprintf("; could not read %s within %s: shown as this %s last recorded", andList(unread), recoverObserveTimeout, rec.Kind)
+		}
 	}
 	mergeObserved(rec, observed)
 }
