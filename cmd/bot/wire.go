@@ -111,10 +111,12 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 	}
 	m.Lines = append(m.Lines, "nothing is retried by itself: roll back, or deploy again")
 	// A step does not die with the bot: the host's shell runs what it
-	// began to its end, until the next run of the app+env stops it.
+	// began to its end, until the next run of the app+env stops it. So
+	// does one the recovery could not reach (Lost): it may have hung
+	// in the middle of its step, and goes on with it once back.
 	var busy []string
 	for _, h := range r.Hosts {
-		if h.State == deploy.HostActivating {
+		if h.State == deploy.HostActivating || h.Lost {
 			busy = append(busy, h.Host)
 		}
 	}

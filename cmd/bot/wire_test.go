@@ -28,7 +28,9 @@ import (
 // reach is shown unreachable, with the release the run last recorded for
 // it (either release, when it was switching). What it was running on
 // the hosts it was activating may not have stopped with it: that is said,
-// and that the next run stops it.
+// and that the next run stops it; of one the recovery could not reach too
+// (lost in the middle of its step), which may have hung there and go on
+// with it once back.
 func TestInterruptedMessageHosts(t *testing.T) {
 	r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
 		Outcome: deploy.OutcomeInterrupted, Error: "the process running this deploy (bot-1) stopped before it finished",
@@ -39,6 +41,8 @@ func TestInterruptedMessageHosts(t *testing.T) {
 			{Host: "web4", State: deploy.HostPending},
 			{Host: "web5", State: deploy.HostUnreachable, Current: "1", Switching: "2", Error: "dial tcp: connection refused"},
 			{Host: "web6", State: deploy.HostUnreachable, Current: "1", Error: "dial tcp: connection refused"},
+			// Activating when the run died, and not reached since.
+			{Host: "web7", State: deploy.HostUnreachable, Current: "2", Switched: true, Lost: true, Error: "no answer within 10s"},
 		}}
 	want := []chat.Field{
 		{Label: "web1", Value: "on 2"},
@@ -47,6 +51,7 @@ func TestInterruptedMessageHosts(t *testing.T) {
 		{Label: "web4", Value: "on none"},
 		{Label: "web5", Value: "unreachable, last seen on 1 or 2: dial tcp: connection refused"},
 		{Label: "web6", Value: "unreachable, last seen on 1: dial tcp: connection refused"},
+		{Label: "web7", Value: "unreachable, last seen on 2: no answer within 10s"},
 	}
 	m := interruptedMessage(r)
 	if !slices.Equal(m.Fields, want) {
@@ -54,7 +59,7 @@ func TestInterruptedMessageHosts(t *testing.T) {
 	}
 	// The hosts it was activating may still run what it began there,
 	// until the next run stops it.
-	if busy := "what the deploy had begun on web2, web3 (a switch, a restart, a health check) may still be running there: the next deploy or rollback of web/prod stops it there before it changes anything"; !slices.Contains(m.Lines, busy) {
+	if busy := "what the deploy had begun on web2, web3, web7 (a switch, a restart, a health check) may still be running there: the next deploy or rollback of web/prod stops it there before it changes anything"; !slices.Contains(m.Lines, busy) {
 		t.Errorf("lines %q: want one saying %q", m.Lines, busy)
 	}
 }

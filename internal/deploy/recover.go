@@ -250,7 +250,12 @@ func mergeObserved(rec *Record, observed []HostResult) {
 			continue
 		}
 		if o.State != "" { // not observed: unreachable or refused
-			// Its last recorded release is the best account left.
+			// Its last recorded release is the best account left. One
+			// the run was activating was lost in the middle of its step:
+			// it may have hung there, and goes on with it once back.
+			if h.State == HostActivating {
+				h.Lost = true
+			}
 			h.State, h.Error = o.State, o.Error
 			continue
 		}

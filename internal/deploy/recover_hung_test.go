@@ -27,26 +27,7 @@ func TestRecoverDoesNotWaitOnAHungHost(t *testing.T) {
 	f.build("1")
 	f.seed("1")
 	ctx := context.Background()
-	// A run of 2 that died as host1 was activating.
-	fence := func() int64 {
-		l, err := f.store.Acquire(ctx, deploy.LeaseKey("web", "prod"), "gone:1", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Release(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return l.Token()
-	}()
-	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: fence,
-		Hosts: []deploy.HostResult{
-			{Host: "host0", State: deploy.HostActive, Current: "2", Previous: "1", Switched: true},
-			{Host: "host1", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true},
-		}}
-	if err := f.store.PutRecord(ctx, dead); err != nil {
-		t.Fatal(err)
-	}
+	dead := putDeadOnFleet(t, f)
 	// host1 hangs once logged in: its shell's startup file never ends.
 	home := filepath.Join(fleet.Hosts[1].Root, "home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
@@ -89,5 +70,66 @@ func TestRecoverDoesNotWaitOnAHungHost(t *testing.T) {
 	}
 	if !strings.Contains(rec.Error, "could not read host1 within 15s") {
 		t.Errorf("record error %q does not say host1 could not be read within 15s", rec.Error)
+	}
+}
+
+// putDeadOnFleet records a run of 2 on f's two hosts whose process died
+// as host1 was activating, after host0 passed.
+func putDeadOnFleet(t *testing.T, f *fleetFixture) *deploy.Record {
+	t.Helper()
+	ctx := context.Background()
+	l, err := f.store.Acquire(ctx, deploy.LeaseKey("web", "prod"), "gone:1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now().Add(-time.Minute), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: l.Token(),
+		Run: strings.Repeat("ab", deploy.RunTokenLen/2),
+		Hosts: []deploy.HostResult{
+			{Host: "host0", State: deploy.HostActive, Current: "2", Previous: "1", Switched: true},
+			{Host: "host1", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true},
+		}}
+	if err := f.store.PutRecord(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	return dead
+}
+
+// TestRecoverKeepsAHostLostMidStep: a host the dead run was activating
+// (restarting, checking) that its recovery cannot reach may have hung in
+// the middle of that step, and goes on with it once it is back. Its
+// record says so (Lost), as for a host a run lost mid-step while it ran,
+// so that the report of the interrupted run warns of it with the hosts
+// the recovery found activating; a host that had passed is not marked.
+func TestRecoverKeepsAHostLostMidStep(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 2)
+	f := newFleetFixture(t, fleet, fleetSpec{connectTimeout: "2s"}, nil)
+	f.build("1")
+	f.seed("1")
+	dead := putDeadOnFleet(t, f)
+	fleet.Kill(0)
+	fleet.Kill(1)
+	if got, err := f.engine.Recover(context.Background()); err != nil || len(got) != 1 {
+		t.Fatalf("recover: got %d records, %v; want the dead run", len(got), err)
+	}
+	rec, err := f.store.Record(context.Background(), dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		host string
+		lost bool
+	}{
+		{"host0", false}, // it had passed
+		{"host1", true},  // it was activating
+	} {
+		h := hostResult(t, rec, tt.host)
+		if h.State != deploy.HostUnreachable || h.Lost != tt.lost {
+			t.Errorf("%s: got state %s, lost %v; want unreachable, lost %v", tt.host, h.State, h.Lost, tt.lost)
+		}
 	}
 }
