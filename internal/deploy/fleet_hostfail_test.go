@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
@@ -131,6 +132,10 @@ func TestFleetHungHostStepIsStoppedByTheNextRun(t *testing.T) {
 				t.Fatalf("the held %s of deploy %s is not running on %s after it came back", tt.phase, first.ID, name)
 			}
 
+			// The next run searches every process of the machine the
+			// hosts share: on a busy one that outlasts the few seconds
+			// the hung step was given. It runs with the default.
+			f.cfg.Apps["web"].Envs["prod"].StepTimeout = config.Duration(5 * time.Minute)
 			rec, err = f.run(deploy.KindDeploy, tt.again)
 			if err != nil {
 				t.Fatal(err)
