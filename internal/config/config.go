@@ -199,6 +199,17 @@ func (a Artifact) MaxUnpackedBytes() int64 {
 	return n
 }
 
+// DefaultMinFreeSpace is an env's min_free_space when the config has
+// none: room for the running app's logs and temporary files.
+const DefaultMinFreeSpace = "256MiB"
+
+// MinFreeSpaceBytes is MinFreeSpace in bytes (0: no check). Validation
+// refuses a size it cannot read.
+func (e Env) MinFreeSpaceBytes() int64 {
+	n, _ := ParseSize(e.MinFreeSpace)
+	return n
+}
+
 // sizeUnits are the units ParseSize takes, by suffix: decimal and binary
 // prefixes as people write them.
 var sizeUnits = []struct {
@@ -265,6 +276,11 @@ type Env struct {
 	BatchSize int `yaml:"batch_size"`
 	// StepTimeout bounds every host step; default 5m.
 	StepTimeout Duration `yaml:"step_timeout"`
+	// MinFreeSpace is the free space a deploy leaves at least on the
+	// file system of the app's path on every host it delivers to (a
+	// size, see ParseSize); "0" turns the check off. Default
+	// DefaultMinFreeSpace.
+	MinFreeSpace string `yaml:"min_free_space"`
 	// Sentry maps the env to a Sentry project and watches it after deploys.
 	Sentry *EnvSentry `yaml:"sentry"`
 	// Window limits when deploys may run; nil: always.

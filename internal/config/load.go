@@ -215,6 +215,7 @@ func (c *Config) setDefaults(loc locator, dir string) {
 				e.StepTimeout = defaultStepTimeout
 			}
 			e.Migrate = or(e.Migrate, "auto")
+			e.MinFreeSpace = or(e.MinFreeSpace, DefaultMinFreeSpace)
 			if !at("confirm_timeout") {
 				e.ConfirmTimeout = Duration(15 * time.Minute)
 			}

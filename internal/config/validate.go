@@ -726,6 +726,9 @@ func (e *Env) validate(loc locator, ps *problems, app string) {
 	if e.StepTimeout <= 0 {
 		ps.add(at("step_timeout"), "%s.step_timeout: must be more than 0, got %s", p, e.StepTimeout)
 	}
+	if _, err := ParseSize(e.MinFreeSpace); err != nil {
+		ps.add(at("min_free_space"), "%s.min_free_space: %v", p, err)
+	}
 }
 
 // artifactPlaceholders are those a deploy fills in in artifact.url and

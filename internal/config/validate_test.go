@@ -613,6 +613,24 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_unpacked: 500MB\n"},
 		},
 		{
+			name:  "min_free_space unreadable",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        min_free_space: lots\n"},
+			want:  one("min_free_space: lots", `apps.web.environments.prod.min_free_space: want a size such as 20GiB, 500MB or 0, got "lots"`),
+		},
+		{
+			name:  "min_free_space negative",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        min_free_space: -1MiB\n"},
+			want:  one("min_free_space: -1MiB", `apps.web.environments.prod.min_free_space: want a size such as 20GiB, 500MB or 0, got "-1MiB"`),
+		},
+		{
+			name:  "min_free_space off",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        min_free_space: 0\n"},
+		},
+		{
+			name:  "min_free_space",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        min_free_space: 1GiB\n"},
+		},
+		{
 			name:  "artifact max_entries negative",
 			edits: []string{"{build}.tar.gz\n", "{build}.tar.gz\n      max_entries: -1\n"},
 			want:  one("max_entries: -1", "apps.web.artifact.max_entries: want a count of entries, or 0 for no limit, got -1"),

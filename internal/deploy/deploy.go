@@ -83,6 +83,12 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (_ *Record,
 	if need == 0 {
 		return nil, r.nothingToDo(errs.New(errs.NoChange, "%s already runs build %s on every reachable host; nothing to do", t.key(), req.Build))
 	}
+	// Before any host receives anything: a delivery that fills a host's
+	// disk fails, and the app running there fails with it.
+	if err := shortOfSpace(t, r.live(), r.states, req.Build, info.Size); err != nil {
+		r.abandon()
+		return nil, err
+	}
 	if current == "" {
 		current = stuckFrom
 	}
@@ -2210,7 +2216,7 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 // that cannot be read (it died, maybe after its rename) keeps Switching:
 // it may point there, and a later run that finds it there finishes it.
 func (r *run) settleSwitch(ctx context.Context, h Host) {
-	out, err := r.sessions[h.Name].Run(ctx, Command{Script: inspectScript(r.t.app.Path, false), Timeout: r.t.env.StepTimeout.D()})
+	out, err := r.sessions[h.Name].Run(ctx, Command{Script: inspectScript(r.t.app.Path, false, false), Timeout: r.t.env.StepTimeout.D()})
 	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) {
 			hr.Error = joinErr(hr.Error, "could not read current after the failed switch: "+err.Error())

@@ -25,10 +25,16 @@ func inHost(t *testing.T, f *fleetFixture, i int, script string) string {
 
 // smallDisk gives host i's /srv/web a file system of its own, of size
 // bytes and inodes files, gone with the host's mount namespace.
+// Fixtures whose deploys are to fill it turn off the check that refuses
+// them first (min_free_space: 0, see noSpaceCheck).
 func smallDisk(t *testing.T, f *fleetFixture, i int, size string, inodes int) {
 	t.Helper()
 	inHost(t, f, i, "mkdir -p /srv/web && mount -t tmpfs -o size="+size+",nr_inodes="+strconv.Itoa(inodes)+" tmpfs /srv/web")
 }
+
+// noSpaceCheck is the env line that turns off the free space check, so
+// that a deploy to a small disk runs to where the disk fills.
+const noSpaceCheck = "min_free_space: 0"
 
 // fillInodes takes every free inode of host i's /srv/web.
 func fillInodes(t *testing.T, f *fleetFixture, i int) {
@@ -43,7 +49,7 @@ func fillInodes(t *testing.T, f *fleetFixture, i int) {
 func TestFullDiskSwitchSaysWhatItMarked(t *testing.T) {
 	t.Parallel()
 	fleet := startFleet(t, 1)
-	f := newFleetFixture(t, fleet, fleetSpec{}, nil)
+	f := newFleetFixture(t, fleet, fleetSpec{env: []string{noSpaceCheck}}, nil)
 	smallDisk(t, f, 0, "400k", 200)
 	f.build("1")
 	f.build("3")
@@ -144,7 +150,7 @@ func TestFullDiskDeliveryNamesTheCause(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			fleet := startFleet(t, 1)
-			f, _ := servedFixture(t, fleet, fleetSpec{delivery: c.delivery})
+			f, _ := servedFixture(t, fleet, fleetSpec{delivery: c.delivery, env: []string{noSpaceCheck}})
 			smallDisk(t, f, 0, c.size, 200)
 			f.build("1")
 			f.build("2", c.extra...)
@@ -192,7 +198,7 @@ func TestPruneSaysWhatLeftoverItCouldNotRemove(t *testing.T) {
 // deployed in turn, for the deploy of 4 to prune.
 func threeDeploysOnASmallDisk(t *testing.T) *fleetFixture {
 	t.Helper()
-	f := newFleetFixture(t, startFleet(t, 1), fleetSpec{}, nil)
+	f := newFleetFixture(t, startFleet(t, 1), fleetSpec{env: []string{noSpaceCheck}}, nil)
 	smallDisk(t, f, 0, "4m", 2000)
 	for _, b := range []string{"1", "2", "3", "4"} {
 		f.build(b)

@@ -39,7 +39,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	var wg sync.WaitGroup
 	for _, h := range r.hosts {
 		wg.Go(func() {
-			st, err := e.inspect(ctx, t, h)
+			st, err := e.inspect(ctx, t, h, t.env.MinFreeSpaceBytes() > 0)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -109,8 +109,13 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if unusable != nil {
 		p.Refusals = append(p.Refusals, errs.Message(unusable))
 	}
+	// As the deploy refuses hosts short of space once it has read them.
+	short := shortOfSpace(t, r.hosts, states, req.Build, info.Size)
+	if short != nil {
+		p.Refusals = append(p.Refusals, errs.Message(short))
+	}
 	// As the deploy itself would answer.
-	if busy == nil && unusable == nil && reachable > 0 && switching == 0 {
+	if busy == nil && unusable == nil && short == nil && reachable > 0 && switching == 0 {
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 	}
 	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)
@@ -247,14 +252,15 @@ func activationStep(t target, hosts, switching int, leftOut []string) string {
 	return b.String()
 }
 
-// inspect opens one host and reads its releases.
-func (e *Engine) inspect(ctx context.Context, t target, h Host) (hostState, error) {
+// inspect opens one host and reads its releases, and with disk the free
+// space of its deploy directory's file system.
+func (e *Engine) inspect(ctx context.Context, t target, h Host, disk bool) (hostState, error) {
 	s, err := t.tr.Open(ctx, h)
 	if err != nil {
 		return hostState{}, err
 	}
 	defer s.Close()
-	out, err := s.Run(ctx, Command{Script: inspectScript(t.app.Path, false), Timeout: t.env.StepTimeout.D()})
+	out, err := s.Run(ctx, Command{Script: inspectScript(t.app.Path, false, disk), Timeout: t.env.StepTimeout.D()})
 	if err != nil {
 		return hostState{}, err
 	}
@@ -276,7 +282,7 @@ func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, er
 	for i, h := range hosts {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			st, err := e.inspect(ctx, t, h)
+			st, err := e.inspect(ctx, t, h, false)
 			if err != nil {
 				out[i] = HostResult{Host: h.Name, State: unusedState(err), Error: err.Error()}
 				return

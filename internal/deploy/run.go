@@ -380,8 +380,10 @@ func (r *run) open(ctx context.Context) error {
 	r.states = map[string]hostState{}
 	r.out = map[string]bool{}
 	r.allowed = r.t.env.MaxFailures.Allowed(len(r.hosts))
-	// Only a push delivery runs zstd with the flags its version allows.
-	inspect := inspectScript(r.t.app.Path, r.rec.Kind == KindDeploy && r.t.app.Delivery != "pull")
+	// Only a push delivery runs zstd with the flags its version allows;
+	// only a deploy delivers, and so asks for free space.
+	deploying := r.rec.Kind == KindDeploy
+	inspect := inspectScript(r.t.app.Path, deploying && r.t.app.Delivery != "pull", deploying && r.t.env.MinFreeSpaceBytes() > 0)
 	var mu sync.Mutex
 	failed := map[string]error{}
 	var wg sync.WaitGroup

@@ -41,6 +41,9 @@ type hostState struct {
 	// ZstdSync is whether the host's zstd takes --no-asyncio (1.5.4 and
 	// later), known only when inspectScript probed for it.
 	ZstdSync bool
+	// Disk is the free space of the file system of the deploy
+	// directory, when the inspection asked for it.
+	Disk diskSpace
 	// Partial is whether releases/ holds a temporary unpack directory,
 	// left by a delivery that was cut short, or the deploy directory a
 	// temporary link (.current-*, .previous-*), left by a switch cut
@@ -101,13 +104,19 @@ func (s hostState) has(build string) bool {
 // line early. A release whose name holds one is no build id, and is left
 // out: its lines would read as others. With probe, it also asks zstd its
 // version (see unpackScript): a process, so only for a push delivery.
-func inspectScript(dir string, probe bool) string {
+// With disk, it also reads the free space of dir's file system (see
+// spaceScript): a process too, so only before a deploy delivers.
+func inspectScript(dir string, probe, disk bool) string {
 	zstd := "echo zstd=yes"
 	if probe {
 		zstd = `echo "zstd=$(zstd -V 2>/dev/null)"`
 	}
+	space := ""
+	if disk {
+		space = spaceScript(dir)
+	}
 	return fmt.Sprintf(`if command -v zstd >/dev/null 2>&1; then %s; fi
-cd %s 2>/dev/null || exit 0
+%scd %s 2>/dev/null || exit 0
 here=$PWD nl='
 '
 for l in current previous; do
@@ -129,7 +138,7 @@ cd releases
 set -- .tmp-*
 [ -e "$1" ] && echo partial=yes
 exit 0
-`, zstd, shell.Quote(dir), newestFirst(`		case $r in *"$nl"*) ;; *) if [ -e ".bad-$r" ]; then printf 'bad=%s\n' "$r"; else printf 'release=%s\n' "$r"; fi ;; esac`))
+`, zstd, space, shell.Quote(dir), newestFirst(`		case $r in *"$nl"*) ;; *) if [ -e ".bad-$r" ]; then printf 'bad=%s\n' "$r"; else printf 'release=%s\n' "$r"; fi ;; esac`))
 }
 
 // newestFirst returns a loop that runs body once per directory of the
@@ -172,7 +181,23 @@ const newestFirstMax = 24
 func parseInspect(out []byte) hostState {
 	st := hostState{Bad: map[string]bool{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
+	var df []string
+	inDF := false
 	for sc.Scan() {
+		// What df printed, between the markers of spaceScript, is
+		// read as df's, not as the script's own lines.
+		if inDF {
+			if status, ok := strings.CutPrefix(sc.Text(), "df>"); ok {
+				st.Disk, inDF = parseSpace(df, status), false
+			} else {
+				df = append(df, sc.Text())
+			}
+			continue
+		}
+		if sc.Text() == "df<" {
+			inDF, df = true, nil
+			continue
+		}
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {
 			continue
@@ -198,6 +223,10 @@ func parseInspect(out []byte) hostState {
 		case "partial":
 			st.Partial = v == "yes"
 		}
+	}
+	if inDF {
+		// The output ended before df's status: the check fails closed.
+		st.Disk = diskSpace{Checked: true, Err: "the inspection's output ended inside df's"}
 	}
 	return st
 }

@@ -123,7 +123,7 @@ func TestUnpackScript(t *testing.T) {
 // reports whether its zstd takes --no-asyncio.
 func localZstdSync(t *testing.T) bool {
 	t.Helper()
-	out, err := exec.Command("/bin/sh", "-c", inspectScript(t.TempDir(), true)).Output()
+	out, err := exec.Command("/bin/sh", "-c", inspectScript(t.TempDir(), true, false)).Output()
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
 	}
@@ -335,7 +335,7 @@ func TestInspectOrder(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				out, err := exec.Command(sh[0], append(sh[1:], "-c", inspectScript(dir, false))...).Output()
+				out, err := exec.Command(sh[0], append(sh[1:], "-c", inspectScript(dir, false, false))...).Output()
 				if err != nil {
 					t.Fatalf("inspect: %v", err)
 				}
@@ -377,7 +377,7 @@ func TestInspectAndNeedsPrune(t *testing.T) {
 	}
 	inspect := func() hostState {
 		t.Helper()
-		out, err := exec.Command("/bin/sh", "-c", inspectScript(dir, false)).Output()
+		out, err := exec.Command("/bin/sh", "-c", inspectScript(dir, false, false)).Output()
 		if err != nil {
 			t.Fatalf("inspect: %v", err)
 		}
@@ -457,7 +457,7 @@ func TestInspectLineBreaks(t *testing.T) {
 				if err := os.Symlink("releases/"+tt.current, filepath.Join(dir, "current")); err != nil {
 					t.Fatal(err)
 				}
-				out, err := exec.Command(sh[0], append(sh[1:], "-c", inspectScript(dir, false))...).Output()
+				out, err := exec.Command(sh[0], append(sh[1:], "-c", inspectScript(dir, false, false))...).Output()
 				if err != nil {
 					t.Fatalf("inspect: %v", err)
 				}
@@ -746,7 +746,7 @@ func TestNeedsPruneAgreesWithPruneScript(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			out, err := exec.Command("/bin/sh", "-c", inspectScript(dir, false)).Output()
+			out, err := exec.Command("/bin/sh", "-c", inspectScript(dir, false, false)).Output()
 			if err != nil {
 				t.Fatalf("inspect: %v", err)
 			}

@@ -1,0 +1,152 @@
+package deploy
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/switchman-bot/switchman/internal/artifact"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/shell"
+)
+
+// spaceFactor is how many times its compressed size a build is taken to
+// need on a host besides min_free_space: an unpacked release is commonly
+// two to three times its archive, and a pulled archive stays on disk
+// until it is unpacked.
+const spaceFactor = 3
+
+// spaceScript prints, between the lines "df<" and "df>STATUS", what
+// `df -Pk` says of the file system that holds dir, or would hold it: the
+// nearest directory of dir that exists (a first deploy makes dir). It
+// starts one process, df, in the C locale, whose header parseSpace reads;
+// its own errors, "not found" included, are among its lines, and STATUS
+// is its exit status.
+func spaceScript(dir string) string {
+	return fmt.Sprintf(`d=%s
+while [ ! -d "$d" ]; do case $d in */*) d=${d%%/*}; d=${d:-/} ;; *) d=. ;; esac; done
+echo 'df<'
+LC_ALL=C df -Pk "$d" 2>&1
+echo "df>$?"
+`, shell.Quote(dir))
+}
+
+// diskSpace is what spaceScript found on a host.
+type diskSpace struct {
+	// Checked is whether the inspection ran spaceScript.
+	Checked bool
+	// Free is the space available to the bot's user, in bytes.
+	Free int64
+	// Err says why Free could not be read ("" when it was).
+	Err string
+}
+
+// blocksHeader is df -P's second column header: "1024-blocks".
+var blocksHeader = regexp.MustCompile(`^([0-9]+)-blocks$`)
+
+// parseSpace reads df's lines and exit status, as spaceScript printed
+// them. It fails closed: a df that is missing, fails, or prints what is
+// not POSIX output (-P) gives Err, never a guess.
+func parseSpace(lines []string, status string) diskSpace {
+	d := diskSpace{Checked: true}
+	first := ""
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			first = strings.TrimSpace(l)
+			break
+		}
+	}
+	if len(first) > 200 {
+		first = first[:200]
+	}
+	switch status {
+	case "0":
+	case "127":
+		d.Err = "df is not installed there"
+		return d
+	default:
+		d.Err = fmt.Sprintf("df failed (status %s): %s", status, first)
+		return d
+	}
+	unit := int64(0)
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "Filesystem" {
+			if m := blocksHeader.FindStringSubmatch(f[1]); m != nil {
+				unit, _ = strconv.ParseInt(m[1], 10, 64)
+			}
+			continue
+		}
+		if unit <= 0 {
+			continue
+		}
+		// Filesystem, total, used, available, capacity, mount point:
+		// the file system's name may hold spaces, so the numbers are
+		// found as three counts followed by a percentage.
+		for i := 1; i+3 < len(f); i++ {
+			total, e1 := strconv.ParseInt(f[i], 10, 64)
+			_, e2 := strconv.ParseInt(f[i+1], 10, 64)
+			avail, e3 := strconv.ParseInt(f[i+2], 10, 64)
+			if e1 != nil || e2 != nil || e3 != nil || total < 0 || avail < 0 || !strings.HasSuffix(f[i+3], "%") {
+				continue
+			}
+			if avail > (1<<62)/unit {
+				break
+			}
+			d.Free = avail * unit
+			return d
+		}
+	}
+	d.Err = fmt.Sprintf("cannot read what df printed: %q", first)
+	return d
+}
+
+// spaceNeeded is the free space a delivery of an artifact of size bytes
+// (-1: unknown) asks of a host when min_free_space is minFree.
+func spaceNeeded(minFree, size int64) int64 {
+	if size <= 0 {
+		return minFree
+	}
+	return minFree + spaceFactor*size
+}
+
+// spaceNeed words what spaceNeeded asked.
+func spaceNeed(minFree, size int64) string {
+	if size <= 0 {
+		return fmt.Sprintf("min_free_space %s", artifact.Bytes(minFree))
+	}
+	return fmt.Sprintf("min_free_space %s + %d × the %s artifact", artifact.Bytes(minFree), spaceFactor, artifact.Bytes(size))
+}
+
+// shortOfSpace returns the refusal of a deploy of t whose hosts, found as
+// states, lack the room for an artifact of size bytes (-1: unknown); nil
+// when every host checked has it. Only hosts that would receive the
+// build are checked: a switch to a release on disk writes almost
+// nothing. A host whose free space cannot be read is refused too: the
+// check fails closed, and min_free_space: 0 turns it off.
+func shortOfSpace(t target, hosts []Host, states map[string]hostState, build string, size int64) error {
+	minFree := t.env.MinFreeSpaceBytes()
+	if minFree <= 0 {
+		return nil
+	}
+	need := spaceNeeded(minFree, size)
+	var short []string
+	for _, h := range hosts {
+		st, ok := states[h.Name]
+		if !ok || !st.Disk.Checked || st.Current == build || st.has(build) {
+			continue
+		}
+		switch {
+		case st.Disk.Err != "":
+			short = append(short, fmt.Sprintf("%s: cannot tell the free space in %s: %s", h.Name, t.app.Path, st.Disk.Err))
+		case st.Disk.Free < need:
+			short = append(short, fmt.Sprintf("%s has %s free in %s, needs %s", h.Name, artifact.Bytes(st.Disk.Free), t.app.Path, artifact.Bytes(need)))
+		}
+	}
+	if len(short) == 0 {
+		return nil
+	}
+	return errs.New(errs.Unavailable, "not enough free space on %d of %d hosts of %s for build %s (%s); nothing was changed: %s. Free some space, or set min_free_space (0 turns the check off)",
+		len(short), len(hosts), t.key(), build, spaceNeed(minFree, size), strings.Join(short, "; "))
+}

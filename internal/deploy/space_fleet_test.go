@@ -1,0 +1,144 @@
+package deploy_test
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestDeployRefusesHostsShortOfSpace: before any host receives anything,
+// the deploy reads each host's free space in the inspection it runs
+// anyway, and refuses when a host it would deliver to has less than
+// min_free_space, plus room for the build where its size is known, or
+// when that host's free space cannot be read. Its dry run says so too.
+// host0's /srv/web is an 8 MiB disk of its own; host1 has room.
+func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
+	t.Parallel()
+	big := make([]byte, 3<<19) // 1.5 MiB, incompressible
+	rand.Read(big)
+	for _, c := range []struct {
+		name     string
+		env      []string
+		big      bool   // the build holds big
+		small    bool   // host0's /srv/web is an 8 MiB disk
+		fakeDF   string // host0's df, as a shell script; "" for the real one
+		refusal  []string
+		delivery string
+	}{
+		{name: "default", small: true, refusal: []string{
+			"not enough free space on 1 of 2 hosts of web/prod for build 1 (min_free_space 256 MiB + 3 × the ",
+			" bytes artifact); nothing was changed: host0 has 8 MiB free in /srv/web, needs 256.0 MiB. Free some space, or set min_free_space (0 turns the check off)",
+		}},
+		{name: "pull", small: true, delivery: "pull", refusal: []string{
+			"host0 has 8 MiB free in /srv/web, needs 256.0 MiB.",
+		}},
+		{name: "room for the build", small: true, big: true, env: []string{"min_free_space: 4MiB"}, refusal: []string{
+			"(min_free_space 4 MiB + 3 × the 1.5 MiB artifact); nothing was changed: host0 has 8 MiB free in /srv/web, needs 8.5 MiB.",
+		}},
+		{name: "fits", small: true, env: []string{"min_free_space: 4MiB"}},
+		{name: "off", small: true, big: true, env: []string{"min_free_space: 0"}},
+		{name: "df unreadable", fakeDF: "echo garbage", refusal: []string{
+			`host0: cannot tell the free space in /srv/web: cannot read what df printed: "garbage"`,
+		}},
+		{name: "df fails", fakeDF: "echo 'df: cannot read table of mounted file systems' >&2; exit 1", refusal: []string{
+			"host0: cannot tell the free space in /srv/web: df failed (status 1): df: cannot read table of mounted file systems",
+		}},
+		{name: "df unreadable, check off", fakeDF: "echo garbage", env: []string{"min_free_space: 0"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 2)
+			f := newFleetFixture(t, fleet, fleetSpec{env: c.env}, nil)
+			if c.delivery == "pull" {
+				f, _ = servedFixture(t, fleet, fleetSpec{env: c.env})
+			}
+			if c.small {
+				smallDisk(t, f, 0, "8m", 2000)
+			}
+			if c.fakeDF != "" {
+				fakeDF(t, f, 0, c.fakeDF)
+			}
+			if c.big {
+				f.build("1", tarEntry{name: "big", body: string(big)})
+			} else {
+				f.build("1")
+			}
+
+			p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			rec, err := f.run(deploy.KindDeploy, "1")
+			if c.refusal == nil {
+				if err != nil || rec.Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("deploy: got %v (%+v), want it to succeed", err, rec)
+				}
+				if len(p.Refusals) != 0 {
+					t.Errorf("plan refusals: got %q, want none", p.Refusals)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("deploy: got outcome %s (%s), want it refused", rec.Outcome, rec.Error)
+			}
+			t.Logf("refused: %v", err)
+			for _, want := range c.refusal {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("deploy refusal: got %q, want it to say %q", err, want)
+				}
+				if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], want) {
+					t.Errorf("plan refusals: got %q, want one saying %q", p.Refusals, want)
+				}
+			}
+			if strings.Contains(err.Error(), "host1") {
+				t.Errorf("deploy refusal: got %q, want host1, which has room, left unnamed", err)
+			}
+			// Nothing was delivered anywhere.
+			if got := inHost(t, f, 0, "ls -A /srv/web 2>/dev/null || true"); got != "" {
+				t.Errorf("host0 /srv/web: got %q, want nothing", got)
+			}
+			if _, err := os.Stat(filepath.Join(f.root(1), "releases")); !os.IsNotExist(err) {
+				t.Errorf("host1 releases/: got %v, want none", err)
+			}
+			if recs := f.records(); len(recs) != 0 {
+				t.Errorf("records: got %d, want none", len(recs))
+			}
+		})
+	}
+}
+
+// TestRollbackReadsNoFreeSpace: a rollback writes next to nothing, and
+// its inspection runs no df: a host whose df is broken is rolled back,
+// where a deploy to it would be refused.
+func TestRollbackReadsNoFreeSpace(t *testing.T) {
+	t.Parallel()
+	f := newFleetFixture(t, startFleet(t, 1), fleetSpec{}, nil)
+	f.build("1")
+	f.build("2")
+	f.build("3")
+	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	fakeDF(t, f, 0, "exit 1")
+
+	f.mustRun(deploy.KindRollback, "", deploy.OutcomeSucceeded)
+	f.checkLinks(0, "1", "2")
+	if _, err := f.run(deploy.KindDeploy, "3"); err == nil || !strings.Contains(err.Error(), "host0: cannot tell the free space") {
+		t.Errorf("deploy with a broken df: got %v, want it refused", err)
+	}
+}
+
+// fakeDF replaces df on host i by a shell script, for the host's mount
+// namespace alone.
+func fakeDF(t *testing.T, f *fleetFixture, i int, script string) {
+	t.Helper()
+	fake := filepath.Join(t.TempDir(), "df")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inHost(t, f, i, "mount --bind "+fake+" \"$(command -v df)\"")
+}
