@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,8 +19,9 @@ import (
 const spaceFactor = 3
 
 // spaceScript prints, between the lines "df<" and "df>STATUS", what
-// `df -Pk` says of the file system that holds dir, or would hold it: the
-// nearest directory of dir that exists (a first deploy makes dir). It
+// `df -Pk` says of the file system where releases unpack: dir/releases,
+// which may be a volume of its own, or the nearest directory above it
+// that exists (a first deploy makes them). It
 // starts one process, df, in the C locale, whose header parseSpace reads;
 // its own errors, "not found" included, are among its lines, and STATUS
 // is its exit status.
@@ -29,7 +31,7 @@ while [ ! -d "$d" ]; do case $d in */*) d=${d%%/*}; d=${d:-/} ;; *) d=. ;; esac;
 echo 'df<'
 LC_ALL=C df -Pk "$d" 2>&1
 echo "df>$?"
-`, shell.Quote(dir))
+`, shell.Quote(path.Join(dir, "releases")))
 }
 
 // diskSpace is what spaceScript found on a host.

@@ -22,13 +22,16 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 	big := make([]byte, 3<<19) // 1.5 MiB, incompressible
 	rand.Read(big)
 	for _, c := range []struct {
-		name     string
-		env      []string
-		big      bool   // the build holds big
-		small    bool   // host0's /srv/web is an 8 MiB disk
-		fakeDF   string // host0's df, as a shell script; "" for the real one
-		refusal  []string
-		delivery string
+		name  string
+		env   []string
+		big   bool // the build holds big
+		small bool // host0's /srv/web is an 8 MiB disk
+		// smallReleases: host0's /srv/web/releases, where releases
+		// unpack, is an 8 MiB disk, /srv/web is not.
+		smallReleases bool
+		fakeDF        string // host0's df, as a shell script; "" for the real one
+		refusal       []string
+		delivery      string
 	}{
 		{name: "default", small: true, refusal: []string{
 			"not enough free space on 1 of 2 hosts of web/prod for build 1 (min_free_space 256 MiB + 3 × the ",
@@ -39,6 +42,9 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 		}},
 		{name: "room for the build", small: true, big: true, env: []string{"min_free_space: 4MiB"}, refusal: []string{
 			"(min_free_space 4 MiB + 3 × the 1.5 MiB artifact); nothing was changed: host0 has 8 MiB free in /srv/web, needs 8.5 MiB.",
+		}},
+		{name: "releases on a disk of their own", smallReleases: true, refusal: []string{
+			"host0 has 8 MiB free in /srv/web, needs 256.0 MiB.",
 		}},
 		{name: "fits", small: true, env: []string{"min_free_space: 4MiB"}},
 		{name: "off", small: true, big: true, env: []string{"min_free_space: 0"}},
@@ -59,6 +65,9 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 			}
 			if c.small {
 				smallDisk(t, f, 0, "8m", 2000)
+			}
+			if c.smallReleases {
+				inHost(t, f, 0, "mkdir -p /srv/web/releases && mount -t tmpfs -o size=8m tmpfs /srv/web/releases")
 			}
 			if c.fakeDF != "" {
 				fakeDF(t, f, 0, c.fakeDF)
@@ -99,8 +108,8 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 				t.Errorf("deploy refusal: got %q, want host1, which has room, left unnamed", err)
 			}
 			// Nothing was delivered anywhere.
-			if got := inHost(t, f, 0, "ls -A /srv/web 2>/dev/null || true"); got != "" {
-				t.Errorf("host0 /srv/web: got %q, want nothing", got)
+			if got := inHost(t, f, 0, "ls -A /srv/web/releases 2>/dev/null; [ -e /srv/web/current ] && echo current; true"); got != "" {
+				t.Errorf("host0 /srv/web: got %q, want no release and no current", got)
 			}
 			if _, err := os.Stat(filepath.Join(f.root(1), "releases")); !os.IsNotExist(err) {
 				t.Errorf("host1 releases/: got %v, want none", err)
