@@ -1800,7 +1800,18 @@ func (r *run) activate(h Host, build, previous string) error {
 	if r.retireLeft && previous != build && !r.again[h.Name] {
 		retire = previous
 	}
-	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepActivate, build, previous, retire))
+	acts := r.switchActions(ctx, h, StepActivate, build, previous, retire)
+	done, err := r.perform(ctx, h, acts)
+	if err != nil && done > 0 && done < len(acts) && acts[done].step == StepDrain {
+		// Switched, but never drained nor restarted: the process that
+		// runs is the one from before the switch.
+		r.mu.Lock()
+		if r.undrained == nil {
+			r.undrained = map[string]bool{}
+		}
+		r.undrained[h.Name] = true
+		r.mu.Unlock()
+	}
 	if done > 0 && r.retire != "" {
 		r.mu.Lock()
 		r.retired[h.Name] = true
@@ -2195,14 +2206,28 @@ func (r *run) refusedErr() error {
 }
 
 // switchBack points a host at the release it ran before this deploy,
-// restarts it and checks its health.
+// restarts it and checks its health. A host whose drain failed after its
+// switch (see activate) still runs the process it ran before: it goes back
+// by the switch alone. Draining it again, with the load balancer as
+// unreachable as it was, failed and reported it not switched back while
+// `current` was back and its process had never stopped.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 	// Activating again until it passes: a run that dies meanwhile leaves
 	// the host for a rollback to finish (see stuckHosts).
 	if err := r.beginSwitch(h, before.Current); err != nil {
 		return err
 	}
-	done, err := r.perform(ctx, h, r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, ""))
+	acts := r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, "")
+	r.mu.Lock()
+	undrained := r.undrained[h.Name]
+	r.mu.Unlock()
+	if undrained {
+		acts = acts[:1]
+	}
+	done, err := r.perform(ctx, h, acts)
+	if err == nil && undrained {
+		r.note("%s was never drained nor restarted: only its current link went back to %s, where its running process came from", h.Name, before.Current)
+	}
 	if err != nil && done == 0 {
 		r.settleSwitch(ctx, h)
 	}

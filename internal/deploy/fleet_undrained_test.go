@@ -1,0 +1,60 @@
+package deploy_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestFleetSwitchBackOfAHostNeverDrained: a host whose drain failed, the
+// HAProxy stats socket gone, was switched but never restarted; switching
+// it back is its switch alone. It went through the drain again, failed
+// there with the socket still down, and was reported "could NOT switch
+// back" while `current` was back on the earlier release and its process
+// had never stopped.
+func TestFleetSwitchBackOfAHostNeverDrained(t *testing.T) {
+	tests := []struct {
+		maxFailures string
+		outcome     deploy.Outcome
+	}{
+		{"0", deploy.OutcomeReverted}, // host1 fails beyond: every host goes back
+		{"1", deploy.OutcomePartial},  // within: host1 goes back alone
+	}
+	for _, tt := range tests {
+		t.Run("max_failures "+tt.maxFailures, func(t *testing.T) {
+			fleet := startFleet(t, 2)
+			proxy, _ := upstreams(t, fleet)
+			// host0's second health check of build 2, the gate before
+			// host1's batch, kills haproxy: host1's drain finds no socket.
+			health := healthyCmd + fmt.Sprintf(` && if [ {host} = host0 ] && [ {build} = 2 ]; then if [ -e /srv/checked ]; then kill -9 %d || true; else touch /srv/checked; fi; fi`, proxy.PID())
+			spec := poolSpec(proxy)
+			spec.health = health
+			spec.env = append(spec.env, `max_failures: "`+tt.maxFailures+`"`)
+			f := newFleetFixture(t, fleet, spec, haproxyPools)
+			f.build("1")
+			f.seed("1")
+			f.build("2")
+			rec := f.mustRun(deploy.KindDeploy, "2", tt.outcome)
+			t.Logf("deploy 2: %s: %s", rec.Outcome, rec.Error)
+			if got := f.link(1, "current"); got != "releases/1" {
+				t.Errorf("host1: current -> %q, want releases/1", got)
+			}
+			if hr := rec.Host("host1"); hr.State != deploy.HostReverted {
+				t.Errorf("host1: got %s (%s), want reverted", hr.State, hr.Error)
+			}
+			if strings.Contains(rec.Error, "could NOT switch back host1") || strings.Contains(rec.Error, "could NOT switch back host0, host1") {
+				t.Errorf("record error: got %q, want host1 not among the hosts not switched back", rec.Error)
+			}
+			if want := "host1 was never drained nor restarted"; !f.sawNote(rec.ID, want) {
+				t.Errorf("no note saying %q; notes %q", want, f.notes(rec.ID))
+			}
+			for _, s := range f.stepsOf(rec.ID, "host1") {
+				if s == deploy.StepRestart {
+					t.Errorf("host1 ran %v, want no restart", f.stepsOf(rec.ID, "host1"))
+				}
+			}
+		})
+	}
+}
