@@ -1705,23 +1705,12 @@ func (r *run) activateAll() error {
 // otherwise, or when it is a canary (canaries, when hasCanary), the error
 // stops the deploy.
 func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
-	ctx := context.WithoutCancel(r.ctx)
-	for _, h := range hosts {
-		r.mu.Lock()
-		out := r.out[h.Name]
-		r.mu.Unlock()
-		if out {
-			continue
-		}
-		previous := r.states[h.Name].Current
-		if r.again[h.Name] {
-			previous = r.states[h.Name].Previous
-		}
-		err := r.e.checkHealth(ctx, r, h, r.rec.Build, previous, nil, time.Time{})
+	failed := r.recheck(hosts)
+	for i, h := range hosts {
+		err := failed[i]
 		if err == nil {
 			continue
 		}
-		err = errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
 		canary := hasCanary && slices.ContainsFunc(canaries, func(c Host) bool { return c.Name == h.Name })
 		if canary || r.failures()+1 > r.allowed {
 			r.mu.Lock()
@@ -1737,6 +1726,31 @@ func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
 		r.revertOne(h, err)
 	}
 	return nil
+}
+
+// recheck checks again the health of hosts (those still in the run) on
+// the run's build, as the health gate before a batch does: a deploy's
+// (healthGate) and a rollback's. It returns, by the index of hosts, why
+// each one failed, or nil.
+func (r *run) recheck(hosts []Host) []error {
+	ctx := context.WithoutCancel(r.ctx)
+	failed := make([]error, len(hosts))
+	for i, h := range hosts {
+		r.mu.Lock()
+		out := r.out[h.Name]
+		r.mu.Unlock()
+		if out {
+			continue
+		}
+		previous := r.states[h.Name].Current
+		if r.again[h.Name] {
+			previous = r.states[h.Name].Previous
+		}
+		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, previous, nil, time.Time{}); err != nil {
+			failed[i] = errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
+		}
+	}
+	return failed
 }
 
 // revertOne switches a single failed host back, within max_failures.

@@ -631,11 +631,27 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		return OutcomeInterrupted, errs.Wrap(errs.Unavailable, err, "rollback stopped before touching a host")
 	}
 	r.lock(from)
-	var mu sync.Mutex
 	var failed []string
 	var untouched []Host // not started: too many hosts had failed
+	var switched []Host  // switched by this rollback, healthy so far
 	size := r.t.env.BatchSize
 	for start := 0; start < len(todo); start += size {
+		if start > 0 {
+			// As a deploy does (see healthGate): a host that went
+			// unhealthy on to since its switch is a failed host, and
+			// counts against max_failures before the next batch.
+			gate := r.recheck(switched)
+			var still []Host
+			for i, h := range switched {
+				if err := gate[i]; err != nil {
+					r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, failureText(err) })
+					failed = append(failed, h.Name)
+					continue
+				}
+				still = append(still, h)
+			}
+			switched = still
+		}
 		if r.failures()+len(failed) > r.allowed {
 			untouched = todo[start:]
 			r.setHosts(untouched, func(hr *HostResult) { hr.State = HostUnchanged })
@@ -644,22 +660,27 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		if err := r.fence(context.WithoutCancel(r.ctx)); err != nil {
 			return OutcomeInterrupted, errs.Wrap(errs.Unavailable, err, "rollback stopped before touching more hosts")
 		}
+		batch := todo[start:min(start+size, len(todo))]
+		errsOf := make([]error, len(batch))
 		var wg sync.WaitGroup
-		for _, h := range todo[start:min(start+size, len(todo))] {
+		for j, h := range batch {
 			wg.Go(func() {
 				// A host restarted again keeps the `previous` it has.
 				previous := r.states[h.Name].Current
 				if r.again[h.Name] {
 					previous = r.states[h.Name].Previous
 				}
-				if err := r.activate(h, to, previous); err != nil {
-					mu.Lock()
-					failed = append(failed, h.Name)
-					mu.Unlock()
-				}
+				errsOf[j] = r.activate(h, to, previous)
 			})
 		}
 		wg.Wait()
+		for j, h := range batch {
+			if errsOf[j] != nil {
+				failed = append(failed, h.Name)
+			} else {
+				switched = append(switched, h)
+			}
+		}
 	}
 	ctx := context.WithoutCancel(r.ctx)
 	// Marking releases bad changes what another replica, which holds the

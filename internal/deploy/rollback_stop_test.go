@@ -61,3 +61,54 @@ func TestFailingRollbackStopsBeyondMaxFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackHealthGate: a rollback checks again the hosts it switched
+// before its next batch, as a deploy does, and a host that stopped
+// passing its health check on the target since its switch is a failed
+// host: within max_failures the rollback goes on, beyond it stops there.
+// It went on to the next batch without looking, reporting every host
+// rolled back while one no longer passed.
+func TestRollbackHealthGate(t *testing.T) {
+	tests := []struct {
+		maxFailures string
+		rolled      []string // on 1 and healthy
+		untouched   []string // left on 2
+		stopped     bool
+	}{
+		{"0", nil, []string{"host1", "host2"}, true},
+		{"1", []string{"host1", "host2"}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run("max_failures "+tt.maxFailures, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 3)
+			// 1 passes its first check on host0, then no more.
+			health := healthyCmd + ` && if [ {host} = host0 ] && [ {build} = 1 ]; then [ ! -e /srv/checked-1 ] && touch /srv/checked-1; fi`
+			f := newFleetFixture(t, fleet, fleetSpec{health: health, healthTime: "2s", env: []string{`max_failures: "` + tt.maxFailures + `"`}}, nil)
+			f.build("1")
+			f.build("2")
+			f.seed("1")
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+
+			rec := f.mustRun(deploy.KindRollback, "", deploy.OutcomeFailed)
+			t.Logf("rollback: %s: %s", rec.Outcome, rec.Error)
+			if want := "rollback to 1 failed on host0"; !strings.Contains(rec.Error, want) {
+				t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
+			}
+			if got := strings.Contains(rec.Error, "stopped there"); got != tt.stopped {
+				t.Errorf("record error: got %q, want it to say it stopped: %v", rec.Error, tt.stopped)
+			}
+			hr := rec.Host("host0")
+			checkHost(t, rec, "host0", deploy.HostFailed, "1")
+			if want := "host0 stopped passing its health check after switching"; !strings.Contains(hr.Error, want) {
+				t.Errorf("host0's error: got %q, want it to say %q", hr.Error, want)
+			}
+			for _, h := range tt.rolled {
+				checkHost(t, rec, h, deploy.HostActive, "1")
+			}
+			for _, h := range tt.untouched {
+				checkHost(t, rec, h, deploy.HostUnchanged, "2")
+			}
+		})
+	}
+}
