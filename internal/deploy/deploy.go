@@ -1647,8 +1647,9 @@ func (r *run) activateAll() error {
 			if err := r.healthGate(switched, hasCanary, batches[0]); err != nil {
 				return err
 			}
-			// The gate checks host after host, a while on a large
-			// fleet: a cancel meanwhile stops the next batch.
+			// The gate takes a while on a large fleet (a check per
+			// host, parallel at a time): a cancel meanwhile stops the
+			// next batch.
 			if err := r.fence(r.ctx); err != nil {
 				return err
 			}
@@ -1730,17 +1731,20 @@ func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
 
 // recheck checks again the health of hosts (those still in the run) on
 // the run's build, as the health gate before a batch does: a deploy's
-// (healthGate) and a rollback's. It returns, by the index of hosts, why
-// each one failed, or nil.
+// (healthGate) and a rollback's. The hosts are checked at once, parallel
+// at a time: one after another, with batch_size 1, a gate took as many
+// checks in a row as hosts were switched, and a deploy about n²/2. It
+// returns, by the index of hosts, why each one failed, or nil: its
+// caller goes by them in the hosts' order, whichever answered first.
 func (r *run) recheck(hosts []Host) []error {
 	ctx := context.WithoutCancel(r.ctx)
 	failed := make([]error, len(hosts))
-	for i, h := range hosts {
+	eachHost(hosts, r.t.env.Parallel, func(i int, h Host) {
 		r.mu.Lock()
 		out := r.out[h.Name]
 		r.mu.Unlock()
 		if out {
-			continue
+			return
 		}
 		previous := r.states[h.Name].Current
 		if r.again[h.Name] {
@@ -1749,7 +1753,7 @@ func (r *run) recheck(hosts []Host) []error {
 		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, previous, nil, time.Time{}); err != nil {
 			failed[i] = errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
 		}
-	}
+	})
 	return failed
 }
 
