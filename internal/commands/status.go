@@ -87,6 +87,11 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				if l := c.s.undeliveredLine(last); l != "" {
 					lines = append(lines, l)
 				}
+				// A reverted deploy left hosts on its build, marked
+				// bad: they stay there until someone rolls them back.
+				if l := deploy.RunsBadText(last); l != "" {
+					lines = append(lines, "  ⚠ "+l)
+				}
 			}
 			if stuck != nil {
 				if stuck.ID != last.ID {

@@ -2011,6 +2011,14 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 				unmarkedMu.Unlock()
 			} else {
 				marked.Add(1)
+				if !switchedHere && r.states[h.Name].Current == build {
+					// It ran the build before this deploy and still
+					// does: on a release now marked bad.
+					r.setHost(h.Name, func(hr *HostResult) {
+						hr.RunsBad = true
+						hr.Error = joinErr(hr.Error, fmt.Sprintf("still runs %s, which this revert marked bad: roll it back", build))
+					})
+				}
 			}
 		}
 		if !switchedHere {
@@ -2089,6 +2097,11 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 	if len(left) > 0 {
 		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
 	}
+	if bad := RunsBadText(r.snapshot()); bad != "" {
+		// This deploy did not switch them: they ran the build before it,
+		// and a revert leaves them there.
+		msg += "; " + bad
+	}
 	if len(kept) > 0 {
 		msg += "; " + r.firstReleaseText(kept, build, cancelled)
 	}
@@ -2112,6 +2125,38 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
+}
+
+// RunsBadText says, of a reverted deploy's record, which hosts still run
+// its build, marked bad by the revert (see HostResult.RunsBad), and what
+// to do; "" when none does. A deploy's message and `status` say it alike.
+// The rollback it advises goes where the hosts it switched went back to,
+// when that is one release: a plain rollback is refused while the hosts
+// run different releases.
+func RunsBadText(rec *Record) string {
+	var bad []string
+	back := map[string]bool{}
+	for _, h := range rec.Hosts {
+		if h.RunsBad {
+			bad = append(bad, h.Host)
+		}
+		if h.State == HostReverted && h.Current != "" {
+			back[h.Current] = true
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	to := "BUILD"
+	if len(back) == 1 {
+		for rel := range back {
+			to = rel
+		}
+	}
+	if len(bad) == 1 {
+		return fmt.Sprintf("%s still runs %s, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with /rollback %s %s to %s", bad[0], rec.Build, rec.App, rec.Env, to)
+	}
+	return fmt.Sprintf("%s still run %s, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with /rollback %s %s to %s", strings.Join(bad, ", "), rec.Build, rec.App, rec.Env, to)
 }
 
 // revertFrom returns the state h is switched back to when the deploy is

@@ -110,6 +110,10 @@ type HostResult struct {
 	// script began may still run there, and the next run of the app+env
 	// stops it before it changes anything (see stopLeftovers).
 	Lost bool `json:"lost,omitempty"`
+	// RunsBad is set by a reverted deploy on a host it did not switch, as
+	// the host ran the build already: the host stays on the build, which
+	// the revert marked bad there, until someone rolls it back.
+	RunsBad bool `json:"runs_bad,omitempty"`
 
 	// unknown holds what a newer version wrote of the host (see Record).
 	unknown jsonkeep.Unknown
