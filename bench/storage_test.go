@@ -82,5 +82,10 @@ func footprint(n int, set *artifactSet) int64 {
 	return int64(n)*(set.Expect["2"].Footprint+set.get("2", gz).Bytes) + set.Expect["1"].Footprint
 }
 
-// fits reports whether a cell fits the storage budget.
-func (e *env) fits(n int, set *artifactSet) bool { return footprint(n, set) <= e.budget }
+// fits reports whether a cell fits the storage budget, with the room a
+// Switchman deploy asks each host to have free before it delivers (the
+// default min_free_space, 256 MiB, and 3 × the artifact): the hosts share
+// one file system, so a cell that only just fits would be refused.
+func (e *env) fits(n int, set *artifactSet) bool {
+	return footprint(n, set)+256<<20+3*set.get("2", gz).Bytes <= e.budget
+}
