@@ -2289,7 +2289,16 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 	}
 	done, err := r.perform(ctx, h, acts)
 	if err == nil && undrained {
-		r.note("%s was never drained nor restarted: only its current link went back to %s, where its running process came from", h.Name, before.Current)
+		msg := fmt.Sprintf("%s was never drained nor restarted: only its current link went back to %s, where its running process came from", h.Name, before.Current)
+		// Its drain may have taken it out of rotation before failing
+		// (an answer after the state change that could not be read):
+		// it goes back in. A host that is ready already stays so.
+		if r.t.pool != nil && r.keepOut[h.Name] == "" {
+			if rerr := r.t.pool.Ready(ctx, h); rerr != nil {
+				msg += fmt.Sprintf("; its failed drain may have left it out of rotation, and putting it back failed: %v — check it in the load balancer", rerr)
+			}
+		}
+		r.note("%s", msg)
 	}
 	if err != nil && done == 0 {
 		r.settleSwitch(ctx, h)

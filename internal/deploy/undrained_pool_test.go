@@ -1,0 +1,72 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// halfDrainPool takes a host out of rotation and then fails its drain, as
+// HAProxy does when it takes `set server … state drain` and an answer
+// after that cannot be read.
+type halfDrainPool struct {
+	fakePool
+	fail string
+}
+
+func (p *halfDrainPool) Drain(ctx context.Context, h deploy.Host) error {
+	if h.Name != p.fail {
+		return p.fakePool.Drain(ctx, h)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state[h.Name] = "drain"
+	return errors.New("show servers state: unreadable answer")
+}
+
+// TestSwitchBackOfAHalfDrainedHostPutsItBack: a host whose drain failed
+// goes back by its switch alone (its process never stopped), but the drain
+// may have taken it out of rotation before failing: the switch back puts
+// it back, rather than leave it out with the deploy saying it reverted.
+func TestSwitchBackOfAHalfDrainedHostPutsItBack(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	m := &hostDirs{configured: root}
+	pool := &halfDrainPool{fakePool: fakePool{state: map[string]string{}}}
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+		o.Transports["ssh"] = m
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	m.app = f.app
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	pool.mu.Lock()
+	pool.fail = "h0"
+	pool.mu.Unlock()
+	f.build("3")
+	rec, err := f.run(deploy.KindDeploy, "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("deploy of 3: %s (%s)", rec.Outcome, rec.Error)
+	if rec.Outcome == deploy.OutcomeSucceeded {
+		t.Fatalf("deploy of 3 succeeded with h0's drain failing")
+	}
+	if cur, _ := os.Readlink(filepath.Join(f.app+"-h0", "current")); cur != "releases/2" {
+		t.Errorf("h0: current -> %q, want releases/2", cur)
+	}
+	if got := pool.get("h0"); got != "ready" {
+		t.Errorf("h0 is left %q in the load balancer after its switch back; want ready", got)
+	}
+}
