@@ -129,11 +129,15 @@ func interruptedMessage(r *deploy.Record) chat.Message {
 	}
 	for _, h := range r.Hosts {
 		// A host lost during its switch may be on either release; so
-		// may one recovery could not reach, which keeps what the run
-		// last recorded of it.
+		// may one recovery could not read (it did not answer, was
+		// refused, or hung), which keeps what the run last recorded of
+		// it and must not be shown as read.
 		v := "on " + orNone(h.Release())
-		if h.State == deploy.HostUnreachable {
+		switch {
+		case h.State == deploy.HostUnreachable:
 			v = "unreachable, last seen " + v + ": " + h.Error
+		case h.Unread:
+			v = "could not be read, last seen " + v + ": " + h.Error
 		}
 		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
 	}

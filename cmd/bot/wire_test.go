@@ -43,6 +43,10 @@ func TestInterruptedMessageHosts(t *testing.T) {
 			{Host: "web6", State: deploy.HostUnreachable, Current: "1", Error: "dial tcp: connection refused"},
 			// Activating when the run died, and not reached since.
 			{Host: "web7", State: deploy.HostUnreachable, Current: "2", Switched: true, Lost: true, Error: "no answer within 10s"},
+			// Refused, or hung, at recovery: not read either.
+			{Host: "web8", State: deploy.HostFailed, Current: "1", Unread: true, Error: "host key mismatch"},
+			// Failed in the run, and read at recovery.
+			{Host: "web9", State: deploy.HostFailed, Current: "1", Error: "health check failed"},
 		}}
 	want := []chat.Field{
 		{Label: "web1", Value: "on 2"},
@@ -52,6 +56,8 @@ func TestInterruptedMessageHosts(t *testing.T) {
 		{Label: "web5", Value: "unreachable, last seen on 1 or 2: dial tcp: connection refused"},
 		{Label: "web6", Value: "unreachable, last seen on 1: dial tcp: connection refused"},
 		{Label: "web7", Value: "unreachable, last seen on 2: no answer within 10s"},
+		{Label: "web8", Value: "could not be read, last seen on 1: host key mismatch"},
+		{Label: "web9", Value: "on 1"},
 	}
 	m := interruptedMessage(r)
 	if !slices.Equal(m.Fields, want) {

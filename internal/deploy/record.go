@@ -114,6 +114,11 @@ type HostResult struct {
 	// the host ran the build already: the host stays on the build, which
 	// the revert marked bad there, until someone rolls it back.
 	RunsBad bool `json:"runs_bad,omitempty"`
+	// Unread is set when the recovery of an interrupted run could not
+	// read the host (it did not answer, was refused, or hung): State and
+	// Error say why, and Current is what the run last recorded of it,
+	// not what it runs now.
+	Unread bool `json:"unread,omitempty"`
 
 	// unknown holds what a newer version wrote of the host (see Record).
 	unknown jsonkeep.Unknown

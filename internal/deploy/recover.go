@@ -256,7 +256,7 @@ func mergeObserved(rec *Record, observed []HostResult) {
 			if h.State == HostActivating {
 				h.Lost = true
 			}
-			h.State, h.Error = o.State, o.Error
+			h.State, h.Error, h.Unread = o.State, o.Error, true
 			continue
 		}
 		// Activating and found on the run's build, from another release,
@@ -270,7 +270,7 @@ func mergeObserved(rec *Record, observed []HostResult) {
 		if h.Switching != "" && o.Current == h.Switching {
 			h.Switched = true
 		}
-		h.Current, h.Switching = o.Current, ""
+		h.Current, h.Switching, h.Unread = o.Current, "", false
 	}
 }
 
