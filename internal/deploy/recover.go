@@ -271,6 +271,12 @@ func mergeObserved(rec *Record, observed []HostResult) {
 			h.Switched = true
 		}
 		h.Current, h.Switching, h.Unread = o.Current, "", false
+		if h.State == HostUnreachable {
+			// The run could not reach it, the recovery did: its state
+			// must not say it is unreachable now. The run failed there
+			// (a rollback still finishes it if it may have switched).
+			h.State, h.Error = HostFailed, fmt.Sprintf("unreachable during the %s: %s", rec.Kind, h.Error)
+		}
 	}
 }
 

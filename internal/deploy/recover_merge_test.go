@@ -30,6 +30,14 @@ func TestMergeObserved(t *testing.T) {
 			observed: HostResult{Host: "web1", Current: "2", Previous: "1"},
 			want:     HostResult{Host: "web1", State: HostFailed, Current: "2", Previous: "1", Switched: true, Error: "health check failed"},
 		},
+		{
+			// The run could not reach it; the recovery could: the
+			// record says what was read, not that it is unreachable.
+			name:     "unreachable in the run, read at recovery",
+			run:      HostResult{Host: "web1", State: HostUnreachable, Current: "1", Error: "dial tcp: connection refused"},
+			observed: HostResult{Host: "web1", Current: "1"},
+			want:     HostResult{Host: "web1", State: HostFailed, Current: "1", Error: "unreachable during the deploy: dial tcp: connection refused"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
