@@ -456,3 +456,50 @@ func TestInterruptedHostOnItsFirstRelease(t *testing.T) {
 		t.Errorf("got lines %q, want one ending with %q", m.Lines, want)
 	}
 }
+
+// TestInterruptedLineUnreadHosts: the line of an interrupted run (history,
+// status) counts the hosts its recovery could not read apart from those it
+// read, even on the same release: theirs is only what the run last
+// recorded of them.
+func TestInterruptedLineUnreadHosts(t *testing.T) {
+	tests := []struct {
+		name  string
+		hosts []deploy.HostResult
+		want  string
+	}{
+		{
+			name: "one read, one refused",
+			hosts: []deploy.HostResult{
+				{Host: "host0", State: deploy.HostActive, Current: "2", Switched: true},
+				{Host: "host1", State: deploy.HostFailed, Current: "2", Switched: true, Unread: true, Error: "host key mismatch"},
+			},
+			want: "; hosts: host0 on 2, host1 not read, last seen on 2",
+		},
+		{
+			name: "two unreachable",
+			hosts: []deploy.HostResult{
+				{Host: "host0", State: deploy.HostActive, Current: "1"},
+				{Host: "host1", State: deploy.HostUnreachable, Current: "1", Unread: true, Error: "dial tcp: connection refused"},
+				{Host: "host2", State: deploy.HostUnreachable, Current: "1", Unread: true, Error: "dial tcp: connection refused"},
+			},
+			want: "; hosts: host0 on 1, 2 not read, last seen on 1 (host1, host2)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+			r := &deploy.Record{ID: "20261123-120000-abcdef", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+				Requester: "bob", Outcome: deploy.OutcomeInterrupted, Started: start, Finished: start.Add(time.Minute),
+				Error: "the process running this deploy (bot-1) stopped before it finished", Hosts: tt.hosts}
+			if err := f.store.PutRecord(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			_, out, _ := f.do("carl", "history web")
+			m := out.replies[len(out.replies)-1]
+			if len(m.Lines) != 1 || !strings.HasSuffix(m.Lines[0], tt.want) {
+				t.Errorf("got lines %q, want one ending with %q", m.Lines, tt.want)
+			}
+		})
+	}
+}

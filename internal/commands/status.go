@@ -503,23 +503,28 @@ func recordLine(r *deploy.Record, now time.Time) string {
 
 // hostsByRelease says what hosts run, one release at a time: "web1 on 2",
 // or "48 on 1338 (web01, …)" for several, so that a large fleet's record
-// stays one short line.
+// stays one short line. Hosts the recovery could not read are counted
+// apart ("web2 not read, last seen on 2"): theirs is only what the run
+// last recorded.
 func hostsByRelease(hosts []deploy.HostResult) string {
-	var releases []string
+	var groups []string
 	by := map[string][]string{}
 	for _, h := range hosts {
-		rel := h.Release()
-		if _, ok := by[rel]; !ok {
-			releases = append(releases, rel)
+		g := "on " + orNone(h.Release())
+		if h.Unread || h.State == deploy.HostUnreachable {
+			g = "not read, last seen " + g
 		}
-		by[rel] = append(by[rel], h.Host)
+		if _, ok := by[g]; !ok {
+			groups = append(groups, g)
+		}
+		by[g] = append(by[g], h.Host)
 	}
-	parts := make([]string, len(releases))
-	for i, rel := range releases {
-		if names := by[rel]; len(names) == 1 {
-			parts[i] = fmt.Sprintf("%s on %s", names[0], orNone(rel))
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		if names := by[g]; len(names) == 1 {
+			parts[i] = fmt.Sprintf("%s %s", names[0], g)
 		} else {
-			parts[i] = fmt.Sprintf("%d on %s (%s)", len(names), orNone(rel), hostNames(names, statusNames))
+			parts[i] = fmt.Sprintf("%d %s (%s)", len(names), g, hostNames(names, statusNames))
 		}
 	}
 	return strings.Join(parts, ", ")
