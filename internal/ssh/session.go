@@ -370,6 +370,7 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if cmd.Run != "" && !deploy.ValidRunToken(cmd.Run) {
 		return nil, fmt.Errorf("ssh: %s: invalid run token %q", s.name, cmd.Run)
 	}
+	limit := stepLimit(ctx, cmd.Timeout)
 	var cancel context.CancelFunc
 	if cmd.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
@@ -378,13 +379,13 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	}
 	defer cancel()
 	if ctx.Err() != nil {
-		return nil, s.stopped(ctx, cmd.Timeout)
+		return nil, s.stopped(ctx, limit)
 	}
 	if s.isDone() {
 		return nil, s.lost()
 	}
 	if cmd.Stdin == nil {
-		return s.runInShell(ctx, cmd)
+		return s.runInShell(ctx, cmd, limit)
 	}
 
 	sess, err := s.newSession()
@@ -435,9 +436,9 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 			return stdout.Bytes(), s.lost()
 		}
 		if !killed {
-			return stdout.Bytes(), s.unkilled(ctx, cmd.Timeout)
+			return stdout.Bytes(), s.unkilled(ctx, limit)
 		}
-		return stdout.Bytes(), s.stopped(ctx, cmd.Timeout)
+		return stdout.Bytes(), s.stopped(ctx, limit)
 	case rerr := <-stdinErr:
 		s.kill(sess, stderr, waited)
 		return stdout.Bytes(), fmt.Errorf("ssh: %s: read stdin: %w", s.name, rerr)
@@ -456,7 +457,7 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		return out, &deploy.ExitError{Code: exit.ExitStatus(), Stderr: stderr.String()}
 	}
 	if ctx.Err() != nil {
-		return out, s.stopped(ctx, cmd.Timeout)
+		return out, s.stopped(ctx, limit)
 	}
 	var missing *ssh.ExitMissingError
 	if errors.As(err, &missing) || s.gone(err) {
@@ -531,13 +532,28 @@ func (c *conn) killGroup(pgid int) {
 	_ = ks.Run("kill -9 -" + strconv.Itoa(pgid))
 }
 
-// stopped is the error for a run ended by its context.
-func (c *conn) stopped(ctx context.Context, timeout time.Duration) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		if timeout > 0 {
-			return fmt.Errorf("ssh: %s: step timed out after %s: %w", c.name, timeout, context.DeadlineExceeded)
+// stepLimit words the time limit that ends a step run under ctx with
+// the given step timeout (see stopped): " after 5m0s", its step timeout;
+// or, when ctx's own deadline comes first (status's, a recovery's), that
+// one, which must not be reported as the step timeout. Called before the
+// step starts.
+func stepLimit(ctx context.Context, timeout time.Duration) string {
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); timeout <= 0 || left < timeout {
+			return fmt.Sprintf(" at the time limit of its caller, %s after it began", max(left, 0).Round(time.Millisecond))
 		}
-		return fmt.Errorf("ssh: %s: step timed out: %w", c.name, context.DeadlineExceeded)
+	}
+	if timeout > 0 {
+		return " after " + timeout.String()
+	}
+	return ""
+}
+
+// stopped is the error for a run ended by its context; limit is the
+// step's stepLimit.
+func (c *conn) stopped(ctx context.Context, limit string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("ssh: %s: step timed out%s: %w", c.name, limit, context.DeadlineExceeded)
 	}
 	return fmt.Errorf("ssh: %s: step canceled: %w", c.name, ctx.Err())
 }
@@ -548,9 +564,9 @@ func (c *conn) stopped(ctx context.Context, timeout time.Duration) error {
 // the script began may still run there. It wraps deploy.ErrUnreachable,
 // so that the run marks the host lost and the next one stops what is
 // left of the script (see deploy.HostResult.Lost).
-func (c *conn) unkilled(ctx context.Context, timeout time.Duration) error {
+func (c *conn) unkilled(ctx context.Context, limit string) error {
 	return fmt.Errorf("%w, then %w: %s did not answer its kill within %s; the step may still be running there",
-		c.stopped(ctx, timeout), deploy.ErrUnreachable, c.addr, killGrace)
+		c.stopped(ctx, limit), deploy.ErrUnreachable, c.addr, killGrace)
 }
 
 // Close ends the session. Its connection is kept warm for the next Open

@@ -282,7 +282,7 @@ func describeLingering(list []string) string {
 
 // runInShell runs cmd, which has no standard input, in the connection's
 // shell, starting one first if it has none.
-func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+func (s *session) runInShell(ctx context.Context, cmd deploy.Command, limit string) ([]byte, error) {
 	var in strings.Builder
 	in.WriteString(cmd.Script)
 	if !strings.HasSuffix(cmd.Script, "\n") {
@@ -300,7 +300,7 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 			started, err := s.startShell(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil, s.stopped(ctx, cmd.Timeout)
+					return nil, s.stopped(ctx, limit)
 				}
 				return nil, err
 			}
@@ -348,9 +348,9 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command) ([]byte, e
 			return out, s.lost()
 		}
 		if !killed {
-			return out, s.unkilled(ctx, cmd.Timeout)
+			return out, s.unkilled(ctx, limit)
 		}
-		return out, s.stopped(ctx, cmd.Timeout)
+		return out, s.stopped(ctx, limit)
 	default:
 		out := sh.out.partial()
 		s.dropShell()

@@ -1213,3 +1213,37 @@ func TestSilentHostSaysItDidNotAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeoutOfTheCaller: a step cut by a time limit of its caller's that
+// is shorter than its step timeout (status's, a recovery's) says so, not
+// that the step timed out after its step timeout, which it never reached.
+func TestTimeoutOfTheCaller(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	tests := []struct {
+		name  string
+		stdin bool // a script fed on stdin runs in a session of its own
+	}{
+		{name: "in the shell"},
+		{name: "with stdin", stdin: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			cmd := deploy.Command{Script: "sleep 20", Timeout: 5 * time.Minute}
+			if tt.stdin {
+				cmd.Script = "cat >/dev/null; sleep 20"
+				cmd.Stdin = strings.NewReader("x")
+			}
+			_, err := s.Run(ctx, cmd)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %v, want context.DeadlineExceeded", err)
+			}
+			if msg := err.Error(); strings.Contains(msg, "timed out after 5m0s") || !strings.Contains(msg, "time limit of its caller") {
+				t.Errorf("got %q, want it to name its caller's time limit, not the step timeout", msg)
+			}
+		})
+	}
+}
