@@ -40,10 +40,13 @@ func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 		stop    []int
 		refuse  string // "" when the deploy would go ahead
 		noFetch string // a step that must not be there
+		then    string // how to go on, which the refusal says
 	}{
-		{name: "one down, max_failures 0", f: strict, refuse: "cannot reach 1 of 3 hosts of web/prod (max_failures allows 0)"},
+		{name: "one down, max_failures 0", f: strict, refuse: "cannot reach 1 of 3 hosts of web/prod (max_failures allows 0)",
+			then: "; to go on, bring host2 back, or set max_failures of web/prod to 1 or more in the config to go on without it"},
 		{name: "one down, max_failures 1", f: lenient},
-		{name: "all down", f: lenient, stop: []int{0, 1}, refuse: "cannot reach 3 of 3 hosts of web/prod", noFetch: "every reachable host has"},
+		{name: "all down", f: lenient, stop: []int{0, 1}, refuse: "cannot reach 3 of 3 hosts of web/prod", noFetch: "every reachable host has",
+			then: "; to go on, bring them back"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +63,9 @@ func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 			if !warned(p, tc.refuse) {
 				t.Errorf("refusals %q: want one saying %q", p.Refusals, tc.refuse)
 			}
+			if !warned(p, tc.then) {
+				t.Errorf("refusals %q: want one ending with how to go on: %q", p.Refusals, tc.then)
+			}
 			for _, s := range p.Steps {
 				if tc.noFetch != "" && strings.Contains(s, tc.noFetch) {
 					t.Errorf("step %q with no host reachable", s)
@@ -67,8 +73,8 @@ func TestPlanSaysUnreachableHostsRefuseTheDeploy(t *testing.T) {
 			}
 			// The deploy itself says the same.
 			_, err := tc.f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, nil)
-			if err == nil || !strings.Contains(err.Error(), tc.refuse) {
-				t.Errorf("deploy: got %v, want a refusal saying %q", err, tc.refuse)
+			if err == nil || !strings.Contains(err.Error(), tc.refuse) || !strings.Contains(err.Error(), tc.then) {
+				t.Errorf("deploy: got %v, want a refusal saying %q and %q", err, tc.refuse, tc.then)
 			}
 		})
 	}

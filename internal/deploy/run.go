@@ -441,13 +441,31 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 		return nil
 	}
 	var list []error
+	them := "them"
 	for _, h := range hosts {
 		if err, ok := failed[h.Name]; ok {
 			list = append(list, fmt.Errorf("%s: %w", h.Name, err))
+			if len(failed) == 1 {
+				them = h.Name
+			}
 		}
 	}
-	return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v",
-		reachOrUse(failed), len(failed), len(hosts), t.key(), allowed, list[0])
+	// How to go on: with the default max_failures of 0 one dead host
+	// holds up a rollback of the whole fleet, and the refusal alone did
+	// not say what lets it through.
+	then := "bring " + them + " back"
+	if reachOrUse(failed) == "use" {
+		then = "put right what keeps " + them + " out"
+	}
+	if len(failed) < len(hosts) {
+		without := "them"
+		if len(failed) == 1 {
+			without = "it"
+		}
+		then += fmt.Sprintf(", or set max_failures of %s to %d or more in the config to go on without %s", t.key(), len(failed), without)
+	}
+	return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v; to go on, %s",
+		reachOrUse(failed), len(failed), len(hosts), t.key(), allowed, list[0], then)
 }
 
 // reachOrUse words why hosts are out: "reach" when none answered, "use"
