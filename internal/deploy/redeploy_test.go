@@ -58,17 +58,8 @@ func (p *fakePool) get(h string) string {
 // BUILD". Deploying 3 again restarts h0 there, checks it and puts it back
 // in the pool, rather than skip it as running 3 already.
 func TestRedeployFinishesAnInterruptedHost(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
-		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
-	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
-	m := &hostDirs{configured: root}
 	pool := &fakePool{state: map[string]string{}}
-	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
-		o.Transports["ssh"] = m
-		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
-	})
-	m.app = f.app
+	f := newPoolFixture(t, pool, "h0", "h1", "h2")
 	for _, b := range []string{"1", "2"} {
 		f.build(b)
 		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
@@ -116,6 +107,27 @@ func TestRedeployFinishesAnInterruptedHost(t *testing.T) {
 	if rec.Previous != "2" {
 		t.Errorf("deploy of 3: got previous %q, want 2", rec.Previous)
 	}
+}
+
+// newPoolFixture is the app web on hosts, each a directory of its own
+// reached as over SSH, behind pool.
+func newPoolFixture(t *testing.T, pool deploy.Pool, hosts ...string) *fixture {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "web")
+	var list strings.Builder
+	for i, h := range hosts {
+		fmt.Fprintf(&list, "          - {name: %s, address: 'h%d:22'}\n", h, i)
+	}
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        hosts:\n"+list.String(), 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	m := &hostDirs{configured: root}
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+		o.Transports["ssh"] = m
+		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+	})
+	m.app = f.app
+	return f
 }
 
 func sh(t *testing.T, script string) {

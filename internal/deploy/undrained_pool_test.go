@@ -3,13 +3,10 @@ package deploy_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
@@ -36,17 +33,8 @@ func (p *halfDrainPool) Drain(ctx context.Context, h deploy.Host) error {
 // may have taken it out of rotation before failing: the switch back puts
 // it back, rather than leave it out with the deploy saying it reverted.
 func TestSwitchBackOfAHalfDrainedHostPutsItBack(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
-		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n", 1)
-	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
-	m := &hostDirs{configured: root}
 	pool := &halfDrainPool{fakePool: fakePool{state: map[string]string{}}}
-	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
-		o.Transports["ssh"] = m
-		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
-	})
-	m.app = f.app
+	f := newPoolFixture(t, pool, "h0", "h1")
 	for _, b := range []string{"1", "2"} {
 		f.build(b)
 		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)

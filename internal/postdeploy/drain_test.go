@@ -91,17 +91,7 @@ func TestSpikeWhileTheBotStopsIsLeftToTheNextBot(t *testing.T) {
 			if got := b2.out.titles(); !strings.Contains(got, "Automatic rollback of web/production for the error spike posted before (60.0 errors/min vs 1.0 before the deploy): rolling back now") {
 				t.Errorf("posts of the next bot: want it to say it rolls back for the spike posted before:\n%s", got)
 			}
-			entries, err := st2.Audit(t.Context(), audit.Query{App: "web"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var spikes int
-			for _, e := range entries {
-				if e.Action == "spike" {
-					spikes++
-				}
-			}
-			if spikes != 1 {
+			if spikes := spikeEntries(t, st2); spikes != 1 {
 				t.Errorf("spike audit entries: got %d, want 1", spikes)
 			}
 		})
@@ -164,19 +154,25 @@ func TestSpikeOfAKilledBotIsNotPostedAgain(t *testing.T) {
 			if current, _ := os.Readlink(filepath.Join(dir, "srv/web/current")); current != "releases/1" {
 				t.Errorf("current after the next bot: got %q, want releases/1", current)
 			}
-			entries, err := st2.Audit(t.Context(), audit.Query{App: "web"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var spikes int
-			for _, e := range entries {
-				if e.Action == "spike" {
-					spikes++
-				}
-			}
-			if spikes != 1 {
+			if spikes := spikeEntries(t, st2); spikes != 1 {
 				t.Errorf("spike audit entries: got %d, want 1", spikes)
 			}
 		})
 	}
+}
+
+// spikeEntries counts the "spike" entries of web in st's audit log.
+func spikeEntries(t *testing.T, st durableStore) int {
+	t.Helper()
+	entries, err := st.Audit(t.Context(), audit.Query{App: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spikes := 0
+	for _, e := range entries {
+		if e.Action == "spike" {
+			spikes++
+		}
+	}
+	return spikes
 }

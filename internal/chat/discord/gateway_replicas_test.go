@@ -63,12 +63,7 @@ func TestGatewayReplicasAnswerOnce(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var dones []chan error
-	for _, hs := range harnesses {
-		done := make(chan error, 1)
-		go func() { done <- hs.a.RunGateway(ctx) }()
-		dones = append(dones, done)
-	}
+	dones := runGateways(ctx, harnesses)
 	// Both replicas have checked the interaction; each holds it until
 	// it has answered (or not), which Shutdown waits for.
 	key := "discord:interaction:601"
@@ -217,12 +212,7 @@ func TestGatewayReplicasStoppingOrCutOff(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var dones []chan error
-			for _, hs := range harnesses {
-				done := make(chan error, 1)
-				go func() { done <- hs.a.RunGateway(ctx) }()
-				dones = append(dones, done)
-			}
+			dones := runGateways(ctx, harnesses)
 			// Each replica has checked the interaction (or answered it
 			// without), and the first has answered it.
 			waitFor(t, "both replicas to handle the interaction", func() bool {
@@ -270,4 +260,16 @@ func TestGatewayReplicasStoppingOrCutOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runGateways runs each harness's gateway until ctx ends; each channel
+// gets its RunGateway's error.
+func runGateways(ctx context.Context, harnesses []*harness) []chan error {
+	var dones []chan error
+	for _, hs := range harnesses {
+		done := make(chan error, 1)
+		go func() { done <- hs.a.RunGateway(ctx) }()
+		dones = append(dones, done)
+	}
+	return dones
 }
