@@ -93,16 +93,16 @@ func BenchmarkPeers(b *testing.B) {
 					}
 				}
 				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, peer, proj)
-				if r.Repeated != "" {
+				if r.Repeated != "" || r.RollbackHung {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
 				}
 				if len(r.Deploys) == 0 {
 					t.add(overRow(n, size, tl.name, k)...)
 					continue
 				}
-				d, rb := median(r.Deploys), median(r.Rollbacks)
+				d := median(r.Deploys)
 				seen[key] = seenRow{n, d.Wall}
-				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), secs(rb.Wall))
+				t.add(strconv.Itoa(n), size, tl.name, strconv.Itoa(len(r.Deploys)), secs(d.Wall), ratio(d.Wall, floor.Wall), secs(d.CPU), secs(d.HostCPU), mbCell(d.MaxRSS), mbCell(d.PeakPSS), rollbackCell(r, k))
 			}
 		}
 	}
