@@ -429,6 +429,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			// A body sent without its length (chunked) is refused only
+			// here, and as loudly as one whose Content-Length says so.
+			a.refusalLog.Warn(a.log, Platform, "discord interaction refused", "reason", "body larger than the limit", "limit", MaxBody, "remote", r.RemoteAddr)
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}

@@ -302,3 +302,49 @@ func TestRefusedFromTheHeadersUnread(t *testing.T) {
 		t.Errorf("REST calls %v, want none", calls)
 	}
 }
+
+// TestBodyOverTheLimitIsLogged: a body over MaxBody is refused 413 and
+// logged (within the refusal log's limit) whether its Content-Length
+// says so or it comes without one (chunked) and is cut off as it is read.
+func TestBodyOverTheLimitIsLogged(t *testing.T) {
+	big := []byte(`{"type":1,"pad":"` + strings.Repeat("x", MaxBody) + `"}`)
+	tests := []struct {
+		name    string
+		chunked bool
+	}{
+		{"with Content-Length", false},
+		{"chunked", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, nil, nil)
+			srv := httptest.NewServer(hs.a)
+			t.Cleanup(srv.Close)
+			sig, ts := hs.sign(big, hs.clock.Now())
+			var body io.Reader = bytes.NewReader(big)
+			if tt.chunked {
+				body = io.MultiReader(bytes.NewReader(big)) // no length known: sent chunked
+			}
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/discord/interactions", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set(headerSignature, sig)
+			req.Header.Set(headerTimestamp, ts)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if tt.chunked != (req.ContentLength == 0) {
+				t.Fatalf("request Content-Length %d: got chunked %v, want %v", req.ContentLength, !tt.chunked, tt.chunked)
+			}
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("status: got %d, want 413", resp.StatusCode)
+			}
+			if logs := hs.logs.String(); !strings.Contains(logs, "discord interaction refused") || !strings.Contains(logs, "body larger than the limit") {
+				t.Errorf("logs: got %q, want a refusal naming the body over the limit", logs)
+			}
+		})
+	}
+}
