@@ -76,19 +76,30 @@ func TestFinalStateAfterTokenExpiry(t *testing.T) {
 		dmPost      int    // the answer to a post in the direct message
 		want        string // where the report went: channel, dm or nowhere
 		wantDMTried bool
+		// limited names the direct message's call ("open" or "post")
+		// that Discord answers 429 once before taking it.
+		limited string
 	}{
-		{"channel takes it", http.StatusOK, http.StatusOK, http.StatusOK, "channel", false},
-		{"channel refused, direct message taken", http.StatusForbidden, http.StatusOK, http.StatusOK, "dm", true},
-		{"channel refused, requester takes no direct messages", http.StatusForbidden, http.StatusOK, http.StatusForbidden, "nowhere", true},
-		{"channel refused, no direct message opened", http.StatusForbidden, http.StatusForbidden, http.StatusOK, "nowhere", true},
+		{"channel takes it", http.StatusOK, http.StatusOK, http.StatusOK, "channel", false, ""},
+		{"channel refused, direct message taken", http.StatusForbidden, http.StatusOK, http.StatusOK, "dm", true, ""},
+		{"channel refused, requester takes no direct messages", http.StatusForbidden, http.StatusOK, http.StatusForbidden, "nowhere", true, ""},
+		{"channel refused, no direct message opened", http.StatusForbidden, http.StatusForbidden, http.StatusOK, "nowhere", true, ""},
+		{"channel refused, direct message opened after a 429", http.StatusForbidden, http.StatusOK, http.StatusOK, "dm", true, "open"},
+		{"channel refused, direct message sent after a 429", http.StatusForbidden, http.StatusOK, http.StatusOK, "dm", true, "post"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, deployHandler("d-12"), nil)
 			var started time.Time
+			limited := tt.limited
 			hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
 				expired := !started.IsZero() && hs.clock.Now().Sub(started) >= 15*time.Minute
+				dmOpen := c.Method == http.MethodPost && c.Path == "/api/v9/users/@me/channels"
+				dmPost := c.Method == http.MethodPost && c.Path == "/api/v9/channels/"+dmChannel+"/messages"
 				switch {
+				case limited == "open" && dmOpen, limited == "post" && dmPost:
+					limited = ""
+					return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":0.05,"global":false}`, true
 				case expired && strings.HasPrefix(c.Path, "/api/v9/webhooks/"):
 					return http.StatusUnauthorized, `{"message":"Invalid Webhook Token","code":50027}`, true
 				case c.Method == http.MethodPost && c.Path == "/api/v9/users/@me/channels":

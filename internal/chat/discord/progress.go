@@ -259,7 +259,15 @@ func (c *conversation) directMessage(ctx context.Context, m chat.Message) error 
 	if user == "" || c.a.token == "" {
 		return errors.New("no requester to send a direct message to")
 	}
-	dm, err := c.a.s.UserChannelCreate(user, discordgo.WithContext(ctx))
+	// Each call waits out Discord's 429s as every other call does: this
+	// is the report's last way to its requester, and a passing rate
+	// limit must not lose it.
+	var dm *discordgo.Channel
+	err := c.a.retry(ctx, func() error {
+		var err error
+		dm, err = c.a.s.UserChannelCreate(user, discordgo.WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("open direct message: %w", err)
 	}
@@ -267,9 +275,13 @@ func (c *conversation) directMessage(ctx context.Context, m chat.Message) error 
 	note.Lines = append(append([]string(nil), m.Lines...), directNote)
 	note.Buttons = nil
 	r := render(note)
-	if _, err := c.a.s.ChannelMessageSendComplex(dm.ID, &discordgo.MessageSend{
-		Embeds: r.Embeds, AllowedMentions: noMentions(),
-	}, discordgo.WithContext(ctx)); err != nil {
+	err = c.a.retry(ctx, func() error {
+		_, err := c.a.s.ChannelMessageSendComplex(dm.ID, &discordgo.MessageSend{
+			Embeds: r.Embeds, AllowedMentions: noMentions(),
+		}, discordgo.WithContext(ctx))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("send direct message: %w", err)
 	}
 	c.log.Info("discord final progress state sent as a direct message", "user", user, "channel", dm.ID)
