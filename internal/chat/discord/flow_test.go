@@ -372,6 +372,44 @@ func TestLongDeployMovesToAChannelMessage(t *testing.T) {
 	}
 }
 
+// TestHandoverNoteOutlastsARateLimit: the note that ends the reply once
+// the progress moved to a channel message is sent again after a 429, not
+// dropped, which would leave the reply showing a stale state (and its
+// buttons) with no word of where the progress went.
+func TestHandoverNoteOutlastsARateLimit(t *testing.T) {
+	hs := newHarness(t, deployHandler("d-8"), nil)
+	original := "/api/v9/webhooks/" + testAppID + "/" + interactionToken("412") + "/messages/@original"
+	var moved, limited bool
+	hs.fd.respond = func(c apiCall, n int) (int, string, bool) {
+		switch {
+		case c.Method == http.MethodPost && c.Path == "/api/v9/channels/"+testChannel+"/messages":
+			moved = true
+		case moved && !limited && c.Method == http.MethodPatch && c.Path == original:
+			limited = true
+			return http.StatusTooManyRequests, `{"message":"You are being rate limited.","retry_after":0.05,"global":false}`, true
+		}
+		return 0, "", false
+	}
+	out, started := hs.startDeploy(t, "412", "d-8")
+	hs.clock.Advance(14 * time.Minute)
+	out.Progress(deploy.Event{Kind: deploy.EventStep, Time: hs.clock.Now(), DeployID: "d-8", App: "web", Env: "prod", Build: "1337",
+		Host: "web-1", Step: deploy.StepMigrate})
+	hs.fd.waitCalls(t, 4) // the reply twice, the channel message, the note refused
+	hs.clock.Advance(time.Minute)
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: hs.clock.Now(), DeployID: "d-8", App: "web", Env: "prod", Build: "1337",
+		Record: record("d-8", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
+	hs.shutdown(t) // once the final state is shown
+	var noted bool
+	for _, c := range hs.fd.Calls() {
+		if c.Method == http.MethodPatch && c.Path == original && c.Status == http.StatusOK && strings.Contains(string(c.Body), "15 minutes") {
+			noted = true
+		}
+	}
+	if !limited || !noted {
+		t.Errorf("note on the reply after a 429 (429 sent: %v): got none taken, want it sent again; calls %s", limited, transcript(t, hs.fd.Calls()))
+	}
+}
+
 func TestLogsNeverHoldTokens(t *testing.T) {
 	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
 		out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})

@@ -367,7 +367,9 @@ func (c *conversation) moveTo(ctx context.Context, t *target, channel string, m 
 	old := *t
 	*t = target{kind: targetChannel, channel: channel, id: msg.ID}
 	c.log.Info("discord progress moved to a channel message", "channel", channel, "message", msg.ID)
-	if err := c.editRendered(ctx, old, note); err != nil {
+	// Waits out a 429: a note not sent leaves the reply showing a stale
+	// state, and its buttons, with no word of where the progress went.
+	if err := c.a.retry(ctx, func() error { return c.editRendered(ctx, old, note) }); err != nil {
 		c.log.Warn("discord edit of the reply left behind failed", "err", c.scrub(err))
 	}
 	return nil
