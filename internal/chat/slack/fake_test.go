@@ -54,6 +54,9 @@ type fakeSlack struct {
 	channels map[string]string
 	// ws serves /ws, the Socket Mode WebSocket, when set.
 	ws http.HandlerFunc
+	// limitWhen, when set, makes a call it returns true for answer 429;
+	// it is called with mu held.
+	limitWhen func(c apiCall) bool
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -109,7 +112,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		Unfurl: "links=" + form.Get("unfurl_links") + " media=" + form.Get("unfurl_media")}
 	f.mu.Lock()
 	f.count[method]++
-	limited := f.limit[method] > 0 || f.limitAfter[method] == f.count[method]
+	limited := f.limit[method] > 0 || f.limitAfter[method] == f.count[method] || f.limitWhen != nil && f.limitWhen(c)
 	if f.limit[method] > 0 {
 		f.limit[method]--
 	}

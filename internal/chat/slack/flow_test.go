@@ -668,6 +668,44 @@ func TestFlowLinkThroughTheResponseURL(t *testing.T) {
 	}
 }
 
+// TestFlowLinkOutlastsARateLimit: the link that tells the requester where
+// the progress of their deploy is waits out a 429 of chat.postEphemeral
+// and is sent again: a mention has no response URL to fall back on.
+func TestFlowLinkOutlastsARateLimit(t *testing.T) {
+	f := newFlow(t)
+	limited := false
+	f.api.limitWhen = func(c apiCall) bool {
+		if !limited && c.Method == "chat.postEphemeral" && strings.Contains(c.Text, "is in <#CDEPLOYS>") {
+			limited = true
+			return true
+		}
+		return false
+	}
+	body := `{"type":"event_callback","team_id":"T1","event_id":"EvLink","event":{"type":"app_mention","user":"UBOB","text":"<@UBOT> deploy web 1","channel":"C1","ts":"1.2"}}`
+	resp, err := http.DefaultClient.Do(signed(t, f.srv.URL+"/slack/events", testSecret, body, time.Now(), "application/json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.waitFinal("now runs 1")
+	calls := f.drain()
+	var refused, taken int
+	for _, c := range only(calls, "chat.postEphemeral") {
+		if c.Channel != "C1" || c.User != "UBOB" || !strings.Contains(c.Text, "is in <#CDEPLOYS>") {
+			continue
+		}
+		switch c.Status {
+		case http.StatusTooManyRequests:
+			refused++
+		case http.StatusOK:
+			taken++
+		}
+	}
+	if refused != 1 || taken != 1 {
+		t.Errorf("links to the progress: got %d rate-limited and %d taken, want 1 and 1; calls:\n%s", refused, taken, describe(calls))
+	}
+}
+
 // TestFlowLongMentionIsAnswered: a mention in a long message (Slack takes
 // 40,000 characters, and its event carries them twice: as text and as
 // rich-text blocks) is delivered, not refused for its size, so that its

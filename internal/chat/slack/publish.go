@@ -284,7 +284,12 @@ func (p *publisher) link(ctx context.Context) {
 		text += fmt.Sprintf(": <%s|view the message>", url)
 	}
 	blocks := []slack.Block{section(mrkdwn(text))}
-	err := p.a.client.ephemeralBlocks(ctx, p.out.channel, p.out.userID, blocks, text)
+	// A 429 is waited out while ctx allows: a mention has no response
+	// URL to fall back on, and the requester would not learn where the
+	// progress of their deploy is.
+	err := retry(ctx, replyAttempts, func(ctx context.Context) error {
+		return p.a.client.ephemeralBlocks(ctx, p.out.channel, p.out.userID, blocks, text)
+	})
 	if err != nil && p.out.responseURL != "" {
 		// Where Slack takes no ephemeral message from the bot (a direct
 		// message between two people, a private channel the bot is not
