@@ -68,7 +68,8 @@ type Options struct {
 	// more, unserved, and further ones wait in the kernel's backlog until
 	// one closes: each open connection is a file, and connections anyone
 	// can open must not take the files a running deploy needs for its
-	// hosts.
+	// hosts. With a MetricsListener, a quarter of them (at least one, at
+	// most 8) are its own, which those of Listener cannot take.
 	MaxConns int
 	// Metrics counts the requests of every route; nil: not counted.
 	Metrics *Metrics
@@ -267,10 +268,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 	mln := s.opt.MetricsListener
 	if s.opt.MaxConns > 0 {
-		slots := make(chan struct{}, s.opt.MaxConns)
-		ln = newLimitListener(ln, slots)
+		public, internal := splitConns(s.opt.MaxConns, mln != nil)
+		ln = newLimitListener(ln, make(chan struct{}, public))
 		if mln != nil {
-			mln = newLimitListener(mln, slots)
+			mln = newLimitListener(mln, make(chan struct{}, internal))
 		}
 	}
 	errc := make(chan error, 2)
@@ -303,6 +304,24 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	return serveErr
+}
+
+// maxMetricsConns bounds the connections kept for the metrics listener:
+// a scraper and a health probe or two need no more.
+const maxMetricsConns = 8
+
+// splitConns divides maxConns between the listener and, when there is one,
+// the metrics listener, which gets a quarter of them (at least one, at
+// most maxMetricsConns). Shared, the connections anyone who reaches the
+// listener can open would take every one, and the health probe on the
+// internal address would then get no answer: an orchestrator that restarts
+// the bot for it would cut its deploys short.
+func splitConns(maxConns int, metrics bool) (public, internal int) {
+	if !metrics || maxConns < 2 {
+		return maxConns, maxConns
+	}
+	internal = min(max(maxConns/4, 1), maxMetricsConns)
+	return maxConns - internal, internal
 }
 
 // gate lets requests in until it is closed, and counts those in flight.

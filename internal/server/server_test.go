@@ -365,6 +365,61 @@ func TestMaxConns(t *testing.T) {
 	}
 }
 
+// TestMetricsConnsKeptFromAFlood: connections to the listener, which
+// anyone who reaches it can open, take only its share of MaxConns: the
+// health probe and the scraper on the metrics listener are still answered
+// while every connection the listener takes is held open.
+func TestMetricsConnsKeptFromAFlood(t *testing.T) {
+	const max = 8
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := start(t, server.Options{MaxConns: max, MetricsListener: mln})
+	healthz := func(conn net.Conn, wait time.Duration) bool {
+		t.Helper()
+		conn.SetDeadline(time.Now().Add(wait))
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return false
+			}
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	// The flood: connections to the listener, each held open once
+	// answered, until one is not (the wait only bounds the test), or as
+	// many as MaxConns.
+	held := 0
+	for range max {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if !healthz(conn, 300*time.Millisecond) {
+			break
+		}
+		held++
+	}
+	if held == 0 || held >= max {
+		t.Fatalf("connections the listener took: got %d, want fewer than %d and at least one", held, max)
+	}
+	probe, err := net.Dial("tcp", mln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	if !healthz(probe, 30*time.Second) {
+		t.Errorf("/healthz on the metrics listener with %d connections held on the listener: no answer, want one", held)
+	}
+}
+
 // TestUnmatchedRequestsCounted: requests no route takes (a Slack app sending
 // to a path the bot does not serve, a method the path is not served for)
 // are counted too, under one handler label, not by the path their sender
