@@ -163,7 +163,8 @@ func New(opt Options) *Server {
 // "POST /discord/interactions"), with the body limit and the request
 // counter every route has. Call it before Run. From the shutdown on, the
 // route answers 503 without calling h: it is an entry point of new work,
-// which a stopping bot no longer takes.
+// which a stopping bot no longer takes. An h that is a StoppingHandler
+// answers then through its Stopping handler instead.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.HandleLimit(pattern, h, s.opt.MaxBody)
 }
@@ -337,10 +338,30 @@ type gate struct {
 // drainingBody answers a request the closed gate refuses.
 const drainingBody = "switchman is stopping: no new requests here; try again on another replica or after the restart\n"
 
-// wrap answers 503, with Connection: close, once the gate is closed.
+// StoppingHandler is a handler that answers by itself the requests that
+// reach its route once the server is stopping: Stopping, which must run
+// nothing, takes them instead of the 503 other routes answer. Discord's
+// interactions endpoint is one: Discord sends an interaction once, and
+// its sender is to be told that nothing ran, not shown a failure.
+type StoppingHandler interface {
+	http.Handler
+	Stopping() http.Handler
+}
+
+// wrap answers 503, with Connection: close, once the gate is closed; a
+// StoppingHandler's Stopping answers instead.
 func (g *gate) wrap(h http.Handler) http.Handler {
+	var stopping http.Handler
+	if sh, ok := h.(StoppingHandler); ok {
+		stopping = sh.Stopping()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !g.enter() {
+			if stopping != nil {
+				w.Header().Set("Connection", "close")
+				stopping.ServeHTTP(w, r)
+				return
+			}
 			w.Header().Set("Connection", "close")
 			w.Header().Set("Retry-After", "30")
 			http.Error(w, drainingBody, http.StatusServiceUnavailable)

@@ -408,6 +408,22 @@ const (
 // Discord, is not run: it is audited as refused, and its sender told so
 // where that can be.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.serveHTTP(w, r, false)
+}
+
+// Stopping is the interactions endpoint of a bot that is stopping, which
+// the server mounts in place of the adapter from its shutdown on: it runs
+// nothing, and answers each command it verifies as the adapter does once
+// Shutdown has begun ("Switchman is restarting, so nothing was run"),
+// auditing it as refused. Discord sends an interaction once: a plain 503
+// would show its sender "This interaction failed", and leave no entry.
+func (a *Adapter) Stopping() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serveHTTP(w, r, true) })
+}
+
+// serveHTTP is ServeHTTP; stopping refuses what it verifies as if
+// Shutdown had begun.
+func (a *Adapter) serveHTTP(w http.ResponseWriter, r *http.Request, stopping bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -449,7 +465,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	if !a.hold() {
+	if stopping || !a.hold() {
 		if !carriesCommand(&in) {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
