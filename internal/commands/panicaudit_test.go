@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/audit"
@@ -48,3 +49,50 @@ func TestPanicClosesThePendingEntry(t *testing.T) {
 }
 
 const panicReason = "outcome unknown: the command failed while it ran (a panic, see the bot's log); what it had changed by then is not known"
+
+// TestPanicOfAReadIsAudited: a command audited once it has run (one that
+// only reads, or a refusal of the parser) that panics (its reply failed)
+// is in the audit log all the same, with its decision and the failure,
+// and the panic goes on to the adapter.
+func TestPanicOfAReadIsAudited(t *testing.T) {
+	f := newGuardFixture(t, "")
+	tests := []struct {
+		text, command string
+		decision      audit.Decision
+	}{
+		{"status", "status", audit.Allowed},
+		{"help", "help", audit.Allowed},
+		{"whoami", "whoami", audit.Allowed},
+		{"admins", "admins", audit.Allowed},
+		{"audit 5", "audit 5", audit.Allowed},
+		{"deploy wеb 1", "deploy wеb 1", audit.Refused},
+		{"frobnicate", "frobnicate", audit.Refused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			before, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			func() {
+				defer func() {
+					if r := recover(); r == nil {
+						t.Errorf("Handle: got no panic, want the output's panic passed on")
+					}
+				}()
+				f.svc.Handle(context.Background(), commands.Request{User: "ana", Platform: "test", Channel: "C1", Text: tt.text}, panickingOutput{})
+			}()
+			after, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(after) - len(before); got != 1 {
+				t.Fatalf("audit entries written: got %d, want 1", got)
+			}
+			e := after[0]
+			if e.Command != tt.command || e.User != "ana" || e.Decision != tt.decision || !strings.HasSuffix(e.Reason, commands.ReadPanicReason) {
+				t.Errorf("audit entry: got %q by %q, %s: %q; want %q by ana, %s, ending %q", e.Command, e.User, e.Decision, e.Reason, tt.command, tt.decision, commands.ReadPanicReason)
+			}
+		})
+	}
+}

@@ -223,6 +223,9 @@ type call struct {
 	out   Output
 	entry audit.Entry
 	res   Outcome
+	// audited is set once Handle has tried to write entry, so that a
+	// panic after it does not write it again.
+	audited bool
 }
 
 // Handle runs one command. It never panics on user input and leaves one
@@ -241,6 +244,7 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	case Ignore:
 		return Outcome{}
 	case Reply:
+		defer c.auditOnPanic(ctx)
 		c.refuse(errs.New(errs.Invalid, "%s", p.Reply))
 	case Run:
 		c.entry.Command = p.Cmd.Text
@@ -253,10 +257,14 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 				return c.res
 			}
 			defer c.closeOnPanic(ctx)
+		} else {
+			defer c.auditOnPanic(ctx)
 		}
 		c.run(ctx, p.Cmd)
 	}
-	if err := s.appendAudit(ctx, &c.entry); err != nil {
+	err := s.appendAudit(ctx, &c.entry)
+	c.audited = true
+	if err != nil {
 		s.log.Error("append audit entry", "user", req.User, "err", err)
 		title := "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
 		if errors.Is(err, deploy.ErrStoreFull) {
@@ -282,6 +290,39 @@ func (c *call) closeOnPanic(ctx context.Context) {
 		return
 	}
 	c.entry.Decision, c.entry.Reason = audit.Unknown, PanicReason
+	if err := c.s.appendAudit(ctx, &c.entry); err != nil {
+		c.s.log.Error("append audit entry", "user", c.req.User, "err", err)
+	}
+	panic(r)
+}
+
+// ReadPanicReason is the reason added to the entry of a command written
+// once it has run (one that only reads, or a refusal) that panicked
+// before its entry was written.
+const ReadPanicReason = "the command failed while it ran (a panic, see the bot's log); it changes nothing, and its answer may not have been shown"
+
+// auditOnPanic, deferred for a command whose one entry is written once
+// it has run (status, help, whoami, audit, a refusal of the parser…),
+// writes that entry when the command panics before it was written, and
+// panics on. The adapter recovers and the bot goes on: without it the
+// command, allowed or refused, was in the audit log nowhere. Its
+// decision is kept when it was made; one never made shows as unknown.
+func (c *call) auditOnPanic(ctx context.Context) {
+	if c.audited {
+		return
+	}
+	r := recover()
+	if r == nil {
+		return
+	}
+	if c.entry.Decision == "" {
+		c.entry.Decision = audit.Unknown
+	}
+	reason := ReadPanicReason
+	if c.entry.Reason != "" {
+		reason = c.entry.Reason + "; " + reason
+	}
+	c.entry.Reason = reason
 	if err := c.s.appendAudit(ctx, &c.entry); err != nil {
 		c.s.log.Error("append audit entry", "user", c.req.User, "err", err)
 	}
