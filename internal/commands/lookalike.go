@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // lookalikes maps Cyrillic and Greek letters that read as Latin ones to
@@ -46,4 +48,23 @@ func disguised(w string, match func(string) bool) string {
 		return ""
 	}
 	return f
+}
+
+// nonASCII names the characters of w that are not ASCII, each once, for a
+// refusal: "'е' U+0435". A look-alike reads as the letter it imitates, so
+// the reply says which characters differ, not only that some do.
+func nonASCII(w string) string {
+	var parts []string
+	seen := map[rune]bool{}
+	for _, r := range w {
+		if r < utf8.RuneSelf || seen[r] {
+			continue
+		}
+		seen[r] = true
+		parts = append(parts, fmt.Sprintf("%q %U", r, r))
+		if len(parts) == 3 {
+			break
+		}
+	}
+	return strings.Join(parts, ", ")
 }

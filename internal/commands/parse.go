@@ -748,6 +748,9 @@ func (p *parser) unknownApp(name string) error {
 	if len(apps) == 0 {
 		return fmt.Errorf("unknown app %s; no apps are configured", echo(name))
 	}
+	if a := disguised(name, p.isApp); a != "" {
+		return fmt.Errorf("unknown app %s: it looks like the app %s but is written with other characters (%s); type it again", echo(name), a, nonASCII(name))
+	}
 	msg := "unknown app " + echo(name)
 	if s, ok := Suggest(name, apps); ok {
 		msg += fmt.Sprintf("; did you mean %q?", s)
@@ -769,6 +772,9 @@ func (p *parser) unknownEnv(app, name string) error {
 	envs := p.cat.Envs(app)
 	if len(envs) == 0 {
 		return fmt.Errorf("unknown env %s for %s; %s has no envs configured", echo(name), app, app)
+	}
+	if e := disguised(name, func(e string) bool { return p.isEnv(app, e) }); e != "" {
+		return fmt.Errorf("unknown env %s for %s: it looks like the env %s but is written with other characters (%s); type it again", echo(name), app, e, nonASCII(name))
 	}
 	msg := fmt.Sprintf("unknown env %s for %s", echo(name), app)
 	if s, ok := Suggest(name, envs); ok {

@@ -876,8 +876,14 @@ func TestParseHostile(t *testing.T) {
 		{"long build", "deploy accounting " + strings.Repeat("a", 900), `build "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…" is 900 characters long; the limit is 64`},
 		{"long app", "deploy " + strings.Repeat("x", 900) + " 1", `unknown app "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"`},
 		{"cyrillic a in build", "deploy accounting b\u0430d", `contains the non-ASCII character 'а' (U+0430), maybe a look-alike`},
-		{"cyrillic a in app", "deploy \u0430ccounting 1", `unknown app "аccounting"; did you mean "accounting"?`},
-		{"cyrillic o in env", "deploy accounting 1 to pr\u043eduction", `did you mean "production"?`},
+		// A look-alike reads as the name it imitates: "did you mean
+		// accounting?" after "accounting" told nothing.
+		{"cyrillic a in app", "deploy \u0430ccounting 1", `unknown app "аccounting": it looks like the app accounting but is written with other characters ('а' U+0430); type it again`},
+		{"full-width app", "status \uff44\uff45\uff4d\uff4f", `unknown app "ｄｅｍｏ": it looks like the app demo but is written with other characters ('ｄ' U+FF44, 'ｅ' U+FF45, 'ｍ' U+FF4D)`},
+		{"joined app", "rollback acc\u200dounting", `unknown app "acc\u200dounting": it looks like the app accounting but is written with other characters ('\u200d' U+200D)`},
+		{"cyrillic o in env", "deploy accounting 1 to pr\u043eduction", `unknown env "prоduction" for accounting: it looks like the env production but is written with other characters ('о' U+043E); type it again`},
+		{"greek o in env of cancel", "cancel accounting staging \u03bf", `unexpected word`},
+		{"cyrillic s in env of history", "history demo \u0455taging", `unknown env "ѕtaging" for demo: it looks like the env staging`},
 		{"fullwidth digits", "deploy accounting \uff11\uff13\uff13\uff17", `non-ASCII character '１' (U+FF11)`},
 		{"fullwidth verb", "\uff44eploy accounting 1", `unknown command "ｄeploy"`},
 		{"RTL override in build", "deploy accounting 1337\u202e", "invisible text-direction character U+202E"},
