@@ -81,7 +81,8 @@ type Verdict struct {
 	Open bool
 	// Reason says why it is closed: "outside the deploy window (Mon-Thu
 	// 09:00-16:00 Europe/Warsaw)" or "frozen: year-end freeze (until
-	// 2027-01-04 00:00 CET)". Empty when open.
+	// 2027-01-04 00:00 CET)", followed by each freeze that starts before
+	// the one named ends (", then audit (until …)"). Empty when open.
 	Reason string
 	// NextOpen is the earliest instant after t that is open; zero when open,
 	// or when nothing opens within 366 days of t.
@@ -109,11 +110,27 @@ func (s Schedule) At(t time.Time) Verdict {
 	loc := s.loc()
 	t = t.Round(0).In(loc) // drop any monotonic reading: freezes have none
 	if f, ok := s.freezeAt(t); ok {
+		const layout = "2006-01-02 15:04 MST"
 		reason := "frozen"
 		if f.Message != "" {
 			reason += ": " + f.Message
 		}
-		reason += " (until " + f.To.In(loc).Format("2006-01-02 15:04 MST") + ")"
+		reason += " (until " + f.To.In(loc).Format(layout) + ")"
+		// A freeze that starts before this one ends (overlapping, or
+		// back to back) keeps deploys closed past the end named: said
+		// alone, that end was the time to come back, and it was not.
+		for end := f.To; ; {
+			next, ok := s.freezeAt(end)
+			if !ok {
+				break
+			}
+			msg := next.Message
+			if msg == "" {
+				msg = "another freeze"
+			}
+			reason += ", then " + msg + " (until " + next.To.In(loc).Format(layout) + ")"
+			end = next.To
+		}
 		return Verdict{Reason: reason, NextOpen: s.nextOpen(t)}
 	}
 	if !s.inSpan(wallOf(t)) {

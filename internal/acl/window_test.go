@@ -217,6 +217,11 @@ func TestAtFreezes(t *testing.T) {
 		mustFreeze(t, "2026-12-20", "2026-12-27", "short", waw),
 		mustFreeze(t, "2026-12-21", "2027-01-03", "long", waw),
 	}}
+	backToBack := Schedule{Loc: waw, Weekly: weekly, Freezes: []Freeze{
+		mustFreeze(t, "2026-12-21", "2026-12-27", "first", waw),
+		mustFreeze(t, "2027-01-04", "2027-01-10", "third", waw),
+		mustFreeze(t, "2026-12-28", "2027-01-03", "", waw),
+	}}
 	always := Schedule{Loc: waw, Freezes: []Freeze{yearEnd}}
 	unmessaged := Schedule{Loc: waw, Freezes: []Freeze{mustFreeze(t, "2026-12-20", "2027-01-03", "", waw)}}
 	forever := Schedule{Loc: waw, Weekly: weekly, Freezes: []Freeze{mustFreeze(t, "2026-01-01", "2027-06-01", "migration", waw)}}
@@ -230,6 +235,11 @@ func TestAtFreezes(t *testing.T) {
 		{name: "freeze starts mid-window", scheduleOf: &startsMidWindow, at: at("2026-12-18 14:00"), open: true, closes: at("2026-12-18 15:00")},
 		{name: "chained freezes", scheduleOf: &chained, at: at("2026-12-22 10:00"), reason: "first half", next: at("2027-01-07 09:00")},
 		{name: "overlapping freezes report the longest", scheduleOf: &overlapping, at: at("2026-12-22 10:00"), reason: "frozen: long (until 2027-01-04 00:00 CET)", next: at("2027-01-04 00:00")},
+		// The freeze in force ends before the next one does: both ends
+		// are named, the second being when deploys open again.
+		{name: "overlapping freezes name the later end", scheduleOf: &overlapping, at: at("2026-12-20 10:00"), reason: "frozen: short (until 2026-12-28 00:00 CET), then long (until 2027-01-04 00:00 CET)", next: at("2027-01-04 00:00")},
+		{name: "back-to-back freezes name the later end", scheduleOf: &backToBack, at: at("2026-12-21 10:00"), reason: "frozen: first (until 2026-12-28 00:00 CET), then another freeze (until 2027-01-04 00:00 CET), then third (until 2027-01-11 00:00 CET)", next: at("2027-01-11 09:00")},
+		{name: "chained freezes name the later end", scheduleOf: &chained, at: at("2026-12-22 10:00"), reason: "frozen: first half (until 2026-12-28 00:00 CET), then second half (until 2027-01-07 00:00 CET)", next: at("2027-01-07 09:00")},
 		{name: "always open until the freeze", scheduleOf: &always, at: at("2026-12-19 12:00"), open: true, closes: at("2026-12-20 00:00")},
 		{name: "always open, frozen", scheduleOf: &always, at: at("2026-12-25 12:00"), reason: "year-end freeze", next: at("2027-01-04 00:00")},
 		{name: "always open after the freeze, forever", scheduleOf: &always, at: at("2027-01-04 00:00"), open: true},
@@ -237,6 +247,20 @@ func TestAtFreezes(t *testing.T) {
 		{name: "never opens within a year", scheduleOf: &forever, at: at("2026-03-02 10:00"), reason: "migration"},
 		{name: "zero schedule is always open", scheduleOf: &zero, at: at("2026-12-25 12:00"), open: true},
 	})
+}
+
+// TestAtFreezeAfterAGap: a freeze that starts after the one in force has
+// ended, deploys open between them, is not named as its continuation.
+func TestAtFreezeAfterAGap(t *testing.T) {
+	waw := loadLoc(t, "Europe/Warsaw")
+	s := Schedule{Loc: waw, Freezes: []Freeze{
+		mustFreeze(t, "2026-12-21", "2026-12-23", "first", waw),
+		mustFreeze(t, "2026-12-26", "2026-12-27", "second", waw),
+	}}
+	got := s.At(localAt(t, waw, "2026-12-22 10:00"))
+	if want := "frozen: first (until 2026-12-24 00:00 CET)"; got.Reason != want {
+		t.Errorf("At: got reason %q, want %q", got.Reason, want)
+	}
 }
 
 func TestParseSpan(t *testing.T) {
