@@ -313,6 +313,9 @@ func parse(text string, cat Catalog, opt Options) Result {
 			// without its "deploy".
 			return reply(fmt.Sprintf("unknown command %s; write it after %s: %s", echo(word), f.parent.verb, f.usage))
 		}
+		if v := disguised(word, func(w string) bool { return lookup(Verb(w)) != nil }); v != "" {
+			return reply(fmt.Sprintf("unknown command %s: it looks like %s but is written with other characters (%s); type it again", echo(word), v, nonASCII(word)))
+		}
 		msg := "unknown command " + echo(word) + ";"
 		if sug, ok := Suggest(word, verbNames()); ok {
 			msg += fmt.Sprintf(" did you mean %q?", sug)

@@ -884,6 +884,8 @@ func TestParseHostile(t *testing.T) {
 		{"cyrillic o in env", "deploy accounting 1 to pr\u043eduction", `unknown env "prоduction" for accounting: it looks like the env production but is written with other characters ('о' U+043E); type it again`},
 		{"greek o in env of cancel", "cancel accounting staging \u03bf", `unexpected word`},
 		{"cyrillic s in env of history", "history demo \u0455taging", `unknown env "ѕtaging" for demo: it looks like the env staging`},
+		{"cyrillic o in command", "depl\u043ey accounting 1", `unknown command "deplоy": it looks like deploy but is written with other characters ('о' U+043E); type it again`},
+		{"full-width command", "\uff53\uff54\uff41\uff54\uff55\uff53", `unknown command "ｓｔａｔｕｓ": it looks like status but is written with other characters`},
 		{"fullwidth digits", "deploy accounting \uff11\uff13\uff13\uff17", `non-ASCII character '１' (U+FF11)`},
 		{"fullwidth verb", "\uff44eploy accounting 1", `unknown command "ｄeploy"`},
 		{"RTL override in build", "deploy accounting 1337\u202e", "invisible text-direction character U+202E"},
