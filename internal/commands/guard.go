@@ -307,14 +307,27 @@ func (c *call) here(ctx context.Context, cmd Command) {
 	if d == 0 {
 		d = DefaultCheckIn
 	}
-	until := c.s.now().Add(d)
+	now := c.s.now()
+	until := now.Add(d)
+	// An admin by a time-bound grant counts as around only while they
+	// are an admin: a check-in past that told the channel that deploys
+	// needing an admin may run when none would.
+	var capped string
+	if end, bounded := c.s.adminUntil(c.req.User, "", "", grants, now); bounded && end.Before(until) {
+		until = end
+		capped = ", when their admin (a runtime grant) ends"
+	}
 	if err := c.s.store.CheckIn(ctx, c.req.User, until); err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	c.allow("")
+	if capped != "" {
+		c.allow("checked in until " + c.s.stamp(until) + capped)
+	} else {
+		c.allow("")
+	}
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
-		Title: fmt.Sprintf("%s is around until %s; deploys that need an admin present may run", c.req.User, c.s.stamp(until))})
+		Title: fmt.Sprintf("%s is around until %s%s; deploys that need an admin present may run", c.req.User, c.s.stamp(until), capped)})
 }
 
 func (c *call) away(ctx context.Context) {

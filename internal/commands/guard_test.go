@@ -474,3 +474,42 @@ func TestGrantAuditSaysUntil(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckInEndsWithATimeBoundAdmin: an admin only by a runtime grant
+// is checked in until that grant ends at the latest, and is told so: a
+// check-in past it promised an admin around when none would count.
+func TestCheckInEndsWithATimeBoundAdmin(t *testing.T) {
+	tests := []struct {
+		name, grant, here string
+		want              string
+		until             time.Time
+	}{
+		{"past the grant", "grant @carl admin for 1h", "here for 4h",
+			"carl is around until 2026-11-23 11:00:00 CET, when their admin (a runtime grant) ends", time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
+		{"default past the grant", "grant @carl admin for 2h", "here",
+			"carl is around until 2026-11-23 12:00:00 CET, when their admin (a runtime grant) ends", time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)},
+		{"within the grant", "grant @carl admin for 8h", "here for 2h",
+			"carl is around until 2026-11-23 12:00:00 CET; deploys", time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)},
+		{"grant until revoked", "grant @carl admin", "here for 2h",
+			"carl is around until 2026-11-23 12:00:00 CET; deploys", time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			if res, out, _ := f.do("ana", tt.grant); res.Failed {
+				t.Fatalf("%s: %s", tt.grant, out.last())
+			}
+			res, out, _ := f.do("carl", tt.here)
+			if res.Failed || !strings.Contains(out.last(), tt.want) {
+				t.Fatalf("%s: got %q (failed %v), want %q", tt.here, out.last(), res.Failed, tt.want)
+			}
+			present, err := f.store.Present(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := present["carl"]; !got.Equal(tt.until) {
+				t.Errorf("check-in of carl: got until %s, want %s", got.UTC(), tt.until)
+			}
+		})
+	}
+}
