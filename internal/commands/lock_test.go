@@ -283,6 +283,14 @@ func TestUnlockShowsWhatItLifted(t *testing.T) {
 			if got, want := out.last(), "was locked by ana since "+shown; !strings.Contains(got, want) {
 				t.Errorf("unlock reply: got %q, want it to contain %q", got, want)
 			}
+			// The audit entry names it too: whose lock, which one.
+			entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "; was locked by ana since " + strings.TrimSuffix(shown, "\n"); len(entries) != 1 || entries[0].Command != "unlock deploys web prod" || !strings.HasSuffix(entries[0].Reason, want) {
+				t.Errorf("unlock audit entry: got %+v, want the unlock's, its reason ending %q", entries, want)
+			}
 		})
 	}
 }

@@ -994,9 +994,13 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	c.allow(d.Via)
+	// The lock lifted goes into the audit entry, as a re-lock's entry
+	// names the lock it replaced: read alone, the log said who unlocked
+	// a scope, not whose lock, or which, was lifted.
+	was := "was " + describeLock(l, c.s.now())
+	c.allow(d.Via + "; " + was)
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true, Title: "Unlocked " + l.Scope(),
-		Lines: []string{"was " + describeLock(l, c.s.now())}})
+		Lines: []string{was}})
 }
 
 func (c *call) otherLocks(ctx context.Context) string {
