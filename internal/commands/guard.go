@@ -219,22 +219,41 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 			c.req.User, grantScope(g), c.s.stamp(until)))
 		return
 	}
+	// A grant replaces the one of the same user, role and scope, its
+	// expiry with it: said, as a re-lock says what it replaced, so that a
+	// grant for an hour does not end unseen one that held until revoked.
+	var replaced string
+	for _, old := range grants {
+		if old.User == g.User && old.Role == g.Role && old.App == g.App && old.Env == g.Env {
+			replaced = fmt.Sprintf("replaces the earlier grant by %s, %s", old.GrantedBy, c.s.grantUntil(old))
+		}
+	}
 	if err := c.s.store.PutGrant(ctx, g); err != nil {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	until := "until revoked"
-	if !g.Expires.IsZero() {
-		until = "until " + c.s.stamp(g.Expires)
-	}
+	until := c.s.grantUntil(g)
 	// The audit log says how long the grant holds, in the zone and words
 	// of the reply: read alone, it told a grant for an hour from one
 	// until revoked. It keeps the authority the grant was made under too,
 	// as every allowed command's entry does: without it, a grant by an
 	// admin whose own admin came from a grant could not be traced back.
 	c.allow(fmt.Sprintf("granted %s role %s on %s, %s; %s", user, g.Role, grantScope(g), until, d.Via))
-	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
-		Title: fmt.Sprintf("%s granted %s the role %s on %s, %s", c.req.User, user, g.Role, grantScope(g), until)})
+	m := chat.Message{Level: chat.Success, Public: true,
+		Title: fmt.Sprintf("%s granted %s the role %s on %s, %s", c.req.User, user, g.Role, grantScope(g), until)}
+	if replaced != "" {
+		c.entry.Reason += "; " + replaced
+		m.Lines = []string{replaced}
+	}
+	c.out.Reply(m)
+}
+
+// grantUntil says how long g holds: "until revoked", or "until" its end.
+func (s *Service) grantUntil(g acl.Grant) string {
+	if g.Expires.IsZero() {
+		return "until revoked"
+	}
+	return "until " + s.stamp(g.Expires)
 }
 
 // adminUntil returns when user's admin over app/env ends, and whether it

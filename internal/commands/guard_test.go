@@ -513,3 +513,49 @@ func TestCheckInEndsWithATimeBoundAdmin(t *testing.T) {
 		})
 	}
 }
+
+// TestGrantSaysWhatItReplaced: a grant of a role a user holds already on
+// the same scope replaces it, expiry and all; the reply and the audit
+// entry say which grant went, so that a grant for an hour does not end
+// one that held until revoked unseen.
+func TestGrantSaysWhatItReplaced(t *testing.T) {
+	tests := []struct {
+		name, first, second string
+		want                string // "" when nothing was replaced
+	}{
+		{"until revoked, then for 2h", "grant @carl deployer web prod", "grant @carl deployer web prod for 2h",
+			"replaces the earlier grant by ana, until revoked"},
+		{"for 1h, then until revoked", "grant @carl deployer web prod for 1h", "grant @carl deployer web prod",
+			"replaces the earlier grant by ana, until 2026-11-23 11:00:00 CET"},
+		{"another scope", "grant @carl deployer web", "grant @carl deployer web prod for 2h", ""},
+		{"another role", "grant @carl oncall web prod", "grant @carl deployer web prod for 2h", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			if res, out, _ := f.do("ana", tt.first); res.Failed {
+				t.Fatalf("%s: %s", tt.first, out.last())
+			}
+			res, out, _ := f.do("ana", tt.second)
+			if res.Failed {
+				t.Fatalf("%s: %s", tt.second, out.last())
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("audit: %v, %v", entries, err)
+			}
+			if tt.want == "" {
+				if strings.Contains(out.last(), "replaces") || strings.Contains(entries[0].Reason, "replaces") {
+					t.Errorf("got reply %q, audit %q; want no grant named replaced", out.last(), entries[0].Reason)
+				}
+				return
+			}
+			if !strings.Contains(out.last(), tt.want) {
+				t.Errorf("reply: got %q, want it to contain %q", out.last(), tt.want)
+			}
+			if !strings.HasSuffix(entries[0].Reason, "; "+tt.want) {
+				t.Errorf("audit reason: got %q, want it to end with %q", entries[0].Reason, tt.want)
+			}
+		})
+	}
+}
