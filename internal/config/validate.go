@@ -121,6 +121,7 @@ func (c *Config) validate(loc locator, ps *problems) {
 	for _, name := range c.AppNames() {
 		c.Apps[name].validate(loc, ps)
 	}
+	c.validateAdminPresence(loc, ps)
 	c.validateBastions(loc, ps)
 	c.validateDeployDirs(loc, ps)
 	c.validatePoolServers(loc, ps)

@@ -414,6 +414,26 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          weekly:\n          # - Mon-Fri 09:00-17:00\n          require_admin_present: true"},
 			want:  one("weekly:", "apps.web.environments.prod.window.weekly: empty, which would leave the env open at every hour"),
 		},
+		// Only an admin of everything checks in: with none, no admin
+		// is ever around, and the env refuses every deploy.
+		{
+			name:  "admin present without admins",
+			edits: []string{"admins: [ana]\n", "", "batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          require_admin_present: true"},
+			want:  one("require_admin_present", "apps.web.environments.prod.window.require_admin_present: no user is an admin of every app and env"),
+		},
+		{
+			name:  "admin present with an admin of one app only",
+			edits: []string{"admins: [ana]\n", "roles:\n  lead: [admin]\naccess:\n  - role: lead\n    users: [ana]\n    on: [web]\n", "batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          require_admin_present: true"},
+			want:  one("require_admin_present", "no deploy of web/prod could ever run"),
+		},
+		{
+			name:  "admin present with an admin by an access entry",
+			edits: []string{"admins: [ana]\n", "roles:\n  lead: [admin]\naccess:\n  - role: lead\n    users: [ana]\n", "batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          require_admin_present: true"},
+		},
+		{
+			name:  "admin present with an admin",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          require_admin_present: true"},
+		},
 		{
 			name:  "window in the process's zone",
 			edits: []string{"batch_size: 1", "batch_size: 1\n        window: {timezone: Local, weekly: [\"Mon-Fri 09:00-17:00\"]}"},

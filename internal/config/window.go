@@ -95,3 +95,27 @@ func (e *Env) validateWindow(loc locator, ps *problems, app string) {
 		}
 	}
 }
+
+// validateAdminPresence refuses require_admin_present where no user is an
+// admin of every app and env: only such an admin checks in with here or
+// counts as around, and only an admin grants admin, so no admin could ever
+// be around and the env would refuse every deploy, telling people to wait
+// for a check-in that cannot come.
+func (c *Config) validateAdminPresence(loc locator, ps *problems) {
+	policy, err := acl.New(c.AccessRules())
+	if err != nil || len(policy.Admins()) > 0 {
+		// Rules that do not hold are refused with the access rules.
+		return
+	}
+	for _, app := range c.AppNames() {
+		a := c.Apps[app]
+		for _, name := range a.EnvNames() {
+			env, _ := a.Env(name)
+			if env.Window == nil || !env.Window.RequireAdminPresent {
+				continue
+			}
+			ps.add(loc.line("apps", app, "environments", name, "window", "require_admin_present"),
+				"apps.%s.environments.%s.window.require_admin_present: no user is an admin of every app and env (admins:, or an access entry giving a role with admin and no on:), and only such an admin checks in with here, so no deploy of %s/%s could ever run; name an admin, or leave the key out", app, name, app, name)
+		}
+	}
+}
