@@ -258,7 +258,8 @@ func (s *Service) grantUntil(g acl.Grant) string {
 
 // adminUntil returns when user's admin over app/env ends, and whether it
 // ends at all: not when the config or a runtime grant until revoked gives
-// it. Of several time-bound grants, the last to expire counts.
+// it. Of several time-bound grants, the last to expire counts; with none
+// in force at now, it ends at now.
 func (s *Service) adminUntil(user, app, env string, grants []acl.Grant, now time.Time) (time.Time, bool) {
 	if s.policy.Check(user, acl.Admin, app, env, nil, now).Allowed {
 		return time.Time{}, false
@@ -275,7 +276,13 @@ func (s *Service) adminUntil(user, app, env string, grants []acl.Grant, now time
 			until = g.Expires
 		}
 	}
-	return until, !until.IsZero()
+	if until.IsZero() {
+		// No admin there at now at all: the grant that made them one
+		// ended after the command's permission was checked. Read as
+		// unbounded, their last command could grant until revoked.
+		return now, true
+	}
+	return until, true
 }
 
 func (c *call) revoke(ctx context.Context, cmd Command) {

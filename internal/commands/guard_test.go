@@ -559,3 +559,51 @@ func TestGrantSaysWhatItReplaced(t *testing.T) {
 		})
 	}
 }
+
+// expiringGrants is the store with the clock moved on before the second
+// read of the grants: a runtime grant ends while the command runs,
+// between its permission check and what it does next.
+type expiringGrants struct {
+	*embedded.Store
+	clock *testclock.Clock
+	by    time.Duration
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *expiringGrants) Grants(ctx context.Context) ([]acl.Grant, error) {
+	s.mu.Lock()
+	if s.reads++; s.reads == 2 {
+		s.clock.Advance(s.by)
+	}
+	s.mu.Unlock()
+	return s.Store.Grants(ctx)
+}
+
+// TestAdminGrantEndingMidCommand: an admin by a runtime grant that ends
+// as their grant command runs, after its permission was checked, does not
+// give a grant until revoked: once theirs has ended they are admin until
+// then, not without end.
+func TestAdminGrantEndingMidCommand(t *testing.T) {
+	f := newGuardFixture(t, "")
+	if res, out, _ := f.do("ana", "grant @carl admin for 1h"); res.Failed {
+		t.Fatalf("grant: %s", out.last())
+	}
+	f.clock.Advance(time.Hour - time.Second)
+	st := &expiringGrants{Store: f.store, clock: f.clock, by: time.Second}
+	svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Now: f.clock.Now})
+	out := newRecorder()
+	res := svc.Handle(t.Context(), commands.Request{User: "carl", Platform: "test", Channel: "C1", Text: "grant @dana deployer"}, out)
+	if !res.Failed || !strings.Contains(out.last(), "may not grant beyond it") {
+		t.Errorf("grant as the granter's admin ends: got failed %v, %q; want it refused", res.Failed, out.last())
+	}
+	grants, err := f.store.Grants(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grants {
+		if g.User == "dana" {
+			t.Errorf("grants: got %+v, want none to dana", g)
+		}
+	}
+}
