@@ -571,6 +571,42 @@ func TestAuditExport(t *testing.T) {
 	}
 }
 
+// TestAuditExportEscapesUnprintable: a refused command is kept as typed,
+// control characters and all; the export writes every character that
+// does not show as text escaped, so that read in a terminal a C1 CSI does
+// not drive it and a direction override does not reorder the line, and a
+// JSON reader gets the command back as typed.
+func TestAuditExportEscapesUnprintable(t *testing.T) {
+	tests := []struct {
+		name, typed, raw string
+	}{
+		{"C1 CSI", "deploy demo \u009b2J1", "\u009b"},
+		{"DEL", "deploy demo 1\x7f", "\x7f"},
+		{"direction override", "deploy demo \u202e1", "\u202e"},
+		{"tag character", "deploy demo 1\U000e0041", "\U000e0041"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDemo(t)
+			runBot(t, tt.typed+"\n", "-config", f.cfg, "console")
+			out, err := runBot(t, "", "audit", "-config", f.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, tt.raw) {
+				t.Errorf("export: got %q, want %q escaped", out, tt.raw)
+			}
+			var e audit.Entry
+			if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &e); err != nil {
+				t.Fatalf("export %q: %v", out, err)
+			}
+			if e.Command != tt.typed || e.Decision != audit.Refused {
+				t.Errorf("export: got %q %s, want %q refused", e.Command, e.Decision, tt.typed)
+			}
+		})
+	}
+}
+
 // TestAuditExportReleasesStore: the export lets the store go once it has
 // read the entries, before it writes them: written into a pager, or a
 // slow pipe, they would otherwise keep the bot from starting ("in use by

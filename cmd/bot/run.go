@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -656,9 +655,12 @@ func exportAudit(ctx context.Context, cfgPath string, cfgChosen bool, since, app
 	// One line per command, as audit shows it: a pending entry closed by
 	// its outcome is left out, one never closed reads as unknown.
 	entries = audit.Fold(entries)
-	enc := json.NewEncoder(std.Out)
 	for i := len(entries) - 1; i >= 0; i-- {
-		if err := enc.Encode(entries[i]); err != nil {
+		line, err := audit.MarshalLine(entries[i])
+		if err != nil {
+			return fmt.Errorf("write audit log: %w", err)
+		}
+		if _, err := std.Out.Write(line); err != nil {
 			return fmt.Errorf("write audit log: %w", err)
 		}
 	}

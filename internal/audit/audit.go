@@ -5,8 +5,13 @@ package audit
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -167,4 +172,34 @@ type appendKey struct{}
 func AppendKey(ctx context.Context) string {
 	k, _ := ctx.Value(appendKey{}).(string)
 	return k
+}
+
+// MarshalLine returns e as one line of the exported log: its JSON, ending
+// in a newline, with every character that does not show as text escaped
+// (\u009b, \u202e). JSON leaves DEL, the C1 controls and the invisible
+// formatting characters raw, and a refused command keeps them as typed:
+// read in a terminal, a C1 CSI would drive it and a direction override
+// would reorder the line shown. A JSON reader gets the same text back.
+func MarshalLine(e Entry) ([]byte, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode audit entry %d: %w", e.Seq, err)
+	}
+	out := make([]byte, 0, len(data)+1)
+	// Only inside strings can a character outside ASCII be: JSON's own
+	// syntax is ASCII, so each is escaped where it stands.
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r < utf8.RuneSelf && r != 0x7f, r != utf8.RuneError && strconv.IsPrint(r):
+			out = append(out, data[i:i+n]...)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += n
+	}
+	return append(out, '\n'), nil
 }
