@@ -305,9 +305,11 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 		return
 	}
-	c.allow(d.Via)
+	// The grant taken back goes into the audit entry, who gave it and
+	// until when, as an unlock's names the lock it lifted.
+	c.allow(fmt.Sprintf("%s; was granted by %s, %s", d.Via, g.GrantedBy, c.s.grantUntil(g)))
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
-		Title: fmt.Sprintf("%s revoked the role %s on %s from %s (granted by %s)", c.req.User, g.Role, grantScope(g), user, g.GrantedBy)})
+		Title: fmt.Sprintf("%s revoked the role %s on %s from %s (granted by %s, %s)", c.req.User, g.Role, grantScope(g), user, g.GrantedBy, c.s.grantUntil(g))})
 }
 
 func grantScope(g acl.Grant) string {

@@ -607,3 +607,34 @@ func TestAdminGrantEndingMidCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeSaysWhatItTookBack: the reply and the audit entry of a
+// revoke name the grant taken back, who gave it and until when: read
+// alone, the entry said who revoked, not what had been given.
+func TestRevokeSaysWhatItTookBack(t *testing.T) {
+	tests := []struct {
+		grant, want string
+	}{
+		{"grant @carl deployer web prod", "was granted by ana, until revoked"},
+		{"grant @carl deployer web prod for 2h", "was granted by ana, until 2026-11-23 12:00:00 CET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.grant, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			if res, out, _ := f.do("ana", tt.grant); res.Failed {
+				t.Fatalf("%s: %s", tt.grant, out.last())
+			}
+			res, out, _ := f.do("ana", "revoke @carl deployer web prod")
+			if res.Failed || !strings.Contains(out.last(), "(granted by ana, "+strings.TrimPrefix(tt.want, "was granted by ana, ")+")") {
+				t.Errorf("revoke: got %q (failed %v), want it to name the grant", out.last(), res.Failed)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("audit: %v, %v", entries, err)
+			}
+			if !strings.HasSuffix(entries[0].Reason, "; "+tt.want) {
+				t.Errorf("audit reason: got %q, want it to end with %q", entries[0].Reason, tt.want)
+			}
+		})
+	}
+}
