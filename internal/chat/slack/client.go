@@ -164,13 +164,20 @@ func (c *Client) respondBlocks(ctx context.Context, responseURL string, blocks [
 
 // responseBody is a message to a response_url. slack-go's own drops the
 // unfurl settings, and a reply's text comes in part from outside just as
-// a post's does (see noUnfurl).
+// a post's does (see noUnfurl). replace_original and delete_original are
+// sent as false, as slack-go sends them: the response URL of a click
+// belongs to the message holding the button (a deploy's progress, a
+// Sentry alert), and where the field is left out Slack has replaced that
+// message with the reply (its legacy interactive messages did so by
+// default).
 type responseBody struct {
-	Text         string        `json:"text"`
-	Blocks       []slack.Block `json:"blocks,omitempty"`
-	ResponseType string        `json:"response_type"`
-	UnfurlLinks  bool          `json:"unfurl_links"`
-	UnfurlMedia  bool          `json:"unfurl_media"`
+	Text            string        `json:"text"`
+	Blocks          []slack.Block `json:"blocks,omitempty"`
+	ResponseType    string        `json:"response_type"`
+	ReplaceOriginal bool          `json:"replace_original"`
+	DeleteOriginal  bool          `json:"delete_original"`
+	UnfurlLinks     bool          `json:"unfurl_links"`
+	UnfurlMedia     bool          `json:"unfurl_media"`
 }
 
 // respondJSON posts a message to responseURL. Its errors are slack-go's

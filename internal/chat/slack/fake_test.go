@@ -25,8 +25,11 @@ type apiCall struct {
 	// Unfurl is the unfurl_links and unfurl_media arguments, as
 	// "links=… media=…" ("" each when absent: Slack's default).
 	Unfurl string
-	Status int // what the fake answered
-	At     time.Time
+	// Original is a response_url message's replace_original and
+	// delete_original, as "replace=… delete=…" ("" each when absent).
+	Original string
+	Status   int // what the fake answered
+	At       time.Time
 }
 
 // fakeSlack is an httptest.Server on 127.0.0.1 speaking the parts of
@@ -83,10 +86,13 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			ResponseType string          `json:"response_type"`
 			UnfurlLinks  *bool           `json:"unfurl_links"`
 			UnfurlMedia  *bool           `json:"unfurl_media"`
+			Replace      *bool           `json:"replace_original"`
+			Delete       *bool           `json:"delete_original"`
 		}
 		json.Unmarshal(body, &m)
 		c := apiCall{Method: "response_url", Text: m.Text, Blocks: string(m.Blocks), User: m.ResponseType, Status: 200,
-			Unfurl: "links=" + boolArg(m.UnfurlLinks) + " media=" + boolArg(m.UnfurlMedia)}
+			Unfurl:   "links=" + boolArg(m.UnfurlLinks) + " media=" + boolArg(m.UnfurlMedia),
+			Original: "replace=" + boolArg(m.Replace) + " delete=" + boolArg(m.Delete)}
 		if msg := blockKitError(c.Blocks, c.Text); msg != "" {
 			// A response_url refuses blocks with a 400 and Slack's error.
 			c.Status = http.StatusBadRequest

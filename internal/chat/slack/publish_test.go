@@ -350,6 +350,9 @@ func TestResponseURLMessagesAreNotUnfurled(t *testing.T) {
 				if want := "links=false media=false"; c.Unfurl != want {
 					t.Errorf("response_url %d (%q): got unfurl %q, want %q", i, firstLine(c.Text), c.Unfurl, want)
 				}
+				if want := "replace=false delete=false"; c.Original != want {
+					t.Errorf("response_url %d (%q): got %q, want %q: left out, Slack may replace the message a clicked button is in", i, firstLine(c.Text), c.Original, want)
+				}
 			}
 		})
 	}
