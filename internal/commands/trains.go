@@ -150,6 +150,21 @@ func (s *Service) Locked(ctx context.Context, app, env, user string, until time.
 	return "", false
 }
 
+// Forbidden tells a train boarding whether user may not deploy app to env
+// at at, the departure, by the config's roles and the runtime grants in
+// force then, and why. Grants that cannot be read are not warned of: the
+// departure's deploy checks the permission.
+func (s *Service) Forbidden(ctx context.Context, app, env, user string, at time.Time) (string, bool) {
+	grants, err := s.store.Grants(ctx)
+	if err != nil {
+		return "", false
+	}
+	if d := s.policy.Check(user, acl.Deploy, app, env, grants, at); !d.Allowed {
+		return d.Reason, true
+	}
+	return "", false
+}
+
 // RollbackPasses returns what a rollback of app/env started now passes,
 // each as Closed would say it: a closed window and every lock in force on
 // app/env, whoever holds it, as a person's rollback announces them. A

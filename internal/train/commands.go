@@ -21,11 +21,12 @@ import (
 
 // Board puts build of app aboard the train for user. env, when set, must
 // be the train's. The app must have the train's env and the build must
-// exist. Locks and windows are not checked now but at departure; a car
-// whose env's window is closed at the departure gets a warning in the
-// reply, as does one another's lock covers now, until after the
-// departure. Boarding again
-// replaces the app's car, which moves to the end of the train.
+// exist. Locks, windows and the deploy permission are not checked now but
+// at departure; a car whose env's window is closed at the departure gets
+// a warning in the reply, as does one another's lock covers now, until
+// after the departure, and one user may not deploy at the departure.
+// Boarding again replaces the app's car, which moves to the end of the
+// train.
 func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env string) (chat.Message, error) {
 	tr, ok := s.trains[trainName]
 	if !ok {
@@ -91,6 +92,17 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		if reason, locked := s.gate.Locked(ctx, app, want, user, dep); locked {
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s/%s is locked now: %s; unless lifted by departure, the car moves to the next train.", app, want, reason))
+		}
+		// The train grant lets user board; the car ships as user's
+		// deploy, which needs the deploy grant then: one missing then
+		// (never given, or a runtime grant that ends before) refuses
+		// the car at departure, and it leaves the train.
+		if !dep.IsZero() {
+			if reason, forbidden := s.gate.Forbidden(ctx, app, want, user, dep); forbidden {
+				m.Level = chat.Warning
+				m.Lines = append(m.Lines, fmt.Sprintf("⚠ at its departure, %s, %s; unless granted by then, the car is refused and leaves the train.",
+					stamp(dep, now, tr.loc), reason))
+			}
 		}
 	}
 	return m, nil

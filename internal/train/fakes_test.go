@@ -207,6 +207,11 @@ func (g *fakeGate) Locked(ctx context.Context, app, env, user string, until time
 	return why, ok
 }
 
+// Forbidden forbids nobody: the fake has no permissions.
+func (g *fakeGate) Forbidden(ctx context.Context, app, env, user string, at time.Time) (string, bool) {
+	return "", false
+}
+
 func (g *fakeGate) lock(app, why string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -3,6 +3,7 @@ package train_test
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"log/slog"
@@ -575,11 +576,17 @@ func TestRefusedCarDoesNotStopTheTrain(t *testing.T) {
 // A car boarded at 08:00 for the 14:00 train in a 09:00-16:00 window used
 // to be warned that deploys "are closed now … unless that changes by
 // departure, the car moves to the next train".
+//
+// It warns too when who boards may not deploy the app there at the
+// departure (a role that grants train and not deploy, a grant that ends
+// before then): the car is refused then and leaves the train. Such a car
+// used to board with a plain success.
 func TestBoardWarnsOfWhatHoldsTheCarAtDeparture(t *testing.T) {
 	tests := []struct {
 		name   string
 		weekly string   // web's production window
 		lock   string   // ana's command run first, if any
+		user   string   // who boards; default bob, a deployer everywhere
 		want   []string // the reply's lines; none: no warning
 	}{
 		{name: "closed now, open at departure", weekly: "Mon-Fri 09:00-16:00"},
@@ -591,6 +598,11 @@ func TestBoardWarnsOfWhatHoldsTheCarAtDeparture(t *testing.T) {
 		{name: "another's lock and closed at departure", weekly: "Mon-Fri 09:00-12:00", lock: "lock deploys web production db move", want: []string{
 			"⚠ deploys to web/production are closed at its departure, Mon 23 Nov 14:00 CET: outside the deploy window (Mon-Fri 09:00-12:00 Europe/Warsaw); the next window opens Tue 24 Nov 09:00 CET; unless that changes, the car moves to the next train.",
 			"⚠ web/production is locked now: locked by ana since 2026-11-23 08:00:00 CET: db move; unless lifted by departure, the car moves to the next train."}},
+		{name: "may board, may not deploy", weekly: "Mon-Fri 09:00-16:00", user: "carl", want: []string{
+			`⚠ at its departure, Mon 23 Nov 14:00 CET, carl may not deploy web/production: no role grants "deploy" there; an admin can grant it: ana; unless granted by then, the car is refused and leaves the train.`}},
+		{name: "may deploy now, not at departure", weekly: "Mon-Fri 09:00-16:00", user: "dora", lock: "grant @dora deployer web production for 2h", want: []string{
+			`⚠ at its departure, Mon 23 Nov 14:00 CET, dora may not deploy web/production: no role grants "deploy" there; an admin can grant it: ana; unless granted by then, the car is refused and leaves the train.`}},
+		{name: "may deploy at departure by a grant", weekly: "Mon-Fri 09:00-16:00", user: "dora", lock: "grant @dora deployer web production for 8h"},
 	}
 	warsaw, err := time.LoadLocation("Europe/Warsaw")
 	if err != nil {
@@ -602,6 +614,10 @@ func TestBoardWarnsOfWhatHoldsTheCarAtDeparture(t *testing.T) {
 			yaml := strings.Replace(trainYAML, "environments: {production: {hosts: [localhost]}}",
 				`environments: {production: {hosts: [localhost], window: {timezone: Europe/Warsaw, weekly: ["`+tt.weekly+`"]}}}`, 1)
 			yaml = strings.Replace(yaml, "    env: production\n", "    env: production\n    timezone: Europe/Warsaw\n", 1)
+			yaml = strings.Replace(yaml, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}, dora: {}}
+roles: {boarder: [train]}
+access: [{role: boarder, users: [carl]}]
+`, 1)
 			sys := newTrainSystemAt(t, yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}}, clk.Now)
 			ctx := context.Background()
 			if tt.lock != "" {
@@ -609,7 +625,8 @@ func TestBoardWarnsOfWhatHoldsTheCarAtDeparture(t *testing.T) {
 					t.Fatalf("%q failed", tt.lock)
 				}
 			}
-			m, err := sys.sched.Board(ctx, "bob", "daily", "web", "7", "")
+			user := cmp.Or(tt.user, "bob")
+			m, err := sys.sched.Board(ctx, user, "daily", "web", "7", "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -52,9 +52,15 @@ type Runner interface {
 // Locked, asked at boarding, tells whether a lock in force now that user
 // does not own covers app/env and is still in force at until (the
 // departure), and describes it ("locked by ana since …: db move").
+//
+// Forbidden, asked at boarding too, tells whether user may not deploy app
+// to env at at (the departure), by the config's roles and the runtime
+// grants still in force then, and why: the departure deploys the car as
+// user, and such a car is refused then.
 type Gate interface {
 	Closed(ctx context.Context, app, env, user string) (reason string, closed bool)
 	Locked(ctx context.Context, app, env, user string, until time.Time) (reason string, locked bool)
+	Forbidden(ctx context.Context, app, env, user string, at time.Time) (reason string, forbidden bool)
 }
 
 // Auditor appends to the audit log: cars a departure holds back, and what
