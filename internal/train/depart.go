@@ -297,6 +297,11 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		counts = append(counts, fmt.Sprintf("%d taken off before %s turn", n, their))
 	}
 	m.Title = fmt.Sprintf("🚂 The %s has left: %s", label, strings.Join(counts, ", "))
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Postponed) > 0 {
+		// No car left, each held back for its own reason: the train
+		// did not leave, whatever the cars taken off meanwhile.
+		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, strings.Join(counts, ", "))
+	}
 	for _, r := range sum.Shipped {
 		if r.DeployID == "" {
 			m.Lines = append(m.Lines, fmt.Sprintf("✅ %s: live already, nothing to deploy", carName(r.Car)))

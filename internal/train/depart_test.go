@@ -111,6 +111,25 @@ func TestDepart(t *testing.T) {
 			},
 		},
 		{
+			// Nothing left: the train is postponed, whatever held each
+			// car back. It used to say it "has left".
+			name: "every app held back, each for its own reason",
+			setup: func(h *harness) {
+				h.gate.lock("accounting", "accounting/production is locked by @ana: db move")
+				h.gate.lock("billing", "billing/production is locked by @dan: reindexing")
+			},
+			cars: three[:2], wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production is postponed: 2 move to the next train
+  ⏭ accounting 1338 (@alice) moves to the next train: accounting/production is locked by @ana: db move
+  ⏭ billing 77 (@bob) moves to the next train: billing/production is locked by @dan: reindexing
+  Next departure: Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"accounting 1338", "billing 77"},
+			wantHeld: []string{
+				"alice refused: deploy accounting 1338 to production: held back for the next train: accounting/production is locked by @ana: db move",
+				"bob refused: deploy billing 77 to production: held back for the next train: billing/production is locked by @dan: reindexing",
+			},
+		},
+		{
 			name:  "a refused car fails",
 			setup: func(h *harness) { h.runner.outcome["search"] = "refuse: you may not deploy search to production" },
 			cars:  three, wantReqs: allReqs, wantLevel: chat.Failure,
