@@ -511,9 +511,19 @@ func (s *Scheduler) held(ctx context.Context, tr *trainState, c Car) (string, bo
 
 // gateClosed reports whether the gate holds c back now, and why, without
 // auditing it: for a car whose deploy was refused, and audited, already.
+// A car whose boarder may not deploy now is not held back: as a typed
+// deploy, it is refused for the permission before its window and locks
+// are looked at, and leaves the train, rather than wait for them day
+// after day to be refused then.
 func (s *Scheduler) gateClosed(ctx context.Context, c Car) (string, bool) {
 	if s.gate == nil {
 		return "", false
+	}
+	// A stopping bot holds every car back, whoever boarded it.
+	if ctx.Err() == nil {
+		if _, forbidden := s.gate.Forbidden(ctx, c.App, c.Env, c.User, s.now()); forbidden {
+			return "", false
+		}
 	}
 	return s.gate.Closed(ctx, c.App, c.Env, c.User)
 }

@@ -698,3 +698,63 @@ func TestDepartureLeavesOutABusyCar(t *testing.T) {
 		t.Errorf("channel:\n%s\nwant the departure announced as\n%s", all, want)
 	}
 }
+
+// TestCarOfUserWhoLostThePermissionIsRefused: a car whose boarder may no
+// longer deploy is refused at the departure and leaves the train, as a
+// typed deploy is refused for the permission before its window or a lock
+// is looked at. It used to be held back by a lock or a closed window, day
+// after day while they lasted, audited as waiting for them.
+func TestCarOfUserWhoLostThePermissionIsRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		weekly string // web's production window
+		lock   string // ana's lock, if any
+	}{
+		{name: "locked", weekly: "Mon-Fri 09:00-16:00", lock: "lock deploys web production db move"},
+		{name: "window closed", weekly: "Mon-Fri 09:00-12:00"},
+	}
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)) // a Monday
+			yaml := strings.Replace(trainYAML, "environments: {production: {hosts: [localhost]}}",
+				`environments: {production: {hosts: [localhost], window: {timezone: Europe/Warsaw, weekly: ["`+tt.weekly+`"]}}}`, 1)
+			yaml = strings.Replace(yaml, "users: {ana: {}, bob: {}, carl: {}}\n", "users: {ana: {}, bob: {}, carl: {}, dora: {}}\n", 1)
+			sys := newTrainSystemAt(t, yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}}, clk.Now)
+			ctx := context.Background()
+			say := func(user, text string) {
+				t.Helper()
+				if oc := sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, nopOut{}); oc.Failed {
+					t.Fatalf("%s %q failed", user, text)
+				}
+			}
+			say("ana", "grant @dora deployer web production for 2h")
+			say("dora", "train board web 7")
+			if tt.lock != "" {
+				say("ana", tt.lock)
+			}
+			clk.Set(time.Date(2026, 11, 23, 14, 0, 0, 0, warsaw)) // the grant has ended
+
+			sum := sys.sched.Depart(ctx, "daily", "")
+			if len(sum.Failed) != 1 || sum.Failed[0].Car.App != "web" || !strings.HasPrefix(sum.Failed[0].Reason, "refused: dora may not deploy web/production") ||
+				len(sum.Postponed) != 0 || len(sum.Shipped) != 0 {
+				t.Errorf("departure: failed %+v, postponed %+v, shipped %+v; want web refused for dora's permission", sum.Failed, sum.Postponed, sum.Shipped)
+			}
+			if cars, err := sys.st.Cars(ctx, "daily"); err != nil || len(cars) != 0 {
+				t.Errorf("aboard after the departure: %+v (%v); want nobody", cars, err)
+			}
+			entries, err := sys.st.Audit(ctx, audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range audit.Fold(entries) {
+				if strings.Contains(e.Reason, "held back") {
+					t.Errorf("audit: %s %s: %s; want no car held back", e.User, e.Command, e.Reason)
+				}
+			}
+		})
+	}
+}

@@ -53,10 +53,11 @@ type Runner interface {
 // does not own covers app/env and is still in force at until (the
 // departure), and describes it ("locked by ana since …: db move").
 //
-// Forbidden, asked at boarding too, tells whether user may not deploy app
-// to env at at (the departure), by the config's roles and the runtime
-// grants still in force then, and why: the departure deploys the car as
-// user, and such a car is refused then.
+// Forbidden tells whether user may not deploy app to env at at, by the
+// config's roles and the runtime grants in force then, and why: asked at
+// boarding of the departure, whose deploy of the car as user is refused
+// then, and at the departure of now, when such a car is not held back by
+// Closed but refused for the permission, as a typed deploy is.
 type Gate interface {
 	Closed(ctx context.Context, app, env, user string) (reason string, closed bool)
 	Locked(ctx context.Context, app, env, user string, until time.Time) (reason string, locked bool)
