@@ -60,7 +60,7 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		return chat.Message{}, storeErr(err, "board "+trainName)
 	}
 	now := s.now()
-	dep, cancelled := s.nextDeparture(ctx, trainName, tr, now)
+	dep, cancelled := s.departureFor(ctx, trainName, tr, now)
 	m := chat.Message{Level: chat.Success, Public: true}
 	m.Title = fmt.Sprintf("🎫 %s %s boarded the %s", app, build, s.label(tr, dep, now))
 	if cars, err := s.store.Cars(ctx, trainName); err == nil {
@@ -81,15 +81,21 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		m.Lines = append(m.Lines, fmt.Sprintf("The %s departure is cancelled, so this is the next one.", stamp(cancelled, now, tr.loc)))
 	}
 	if s.gate != nil {
+		// A departure due already leaves as soon as it can: it meets
+		// the window, the locks and the permission of now.
+		at := dep
+		if !at.IsZero() && at.Before(now) {
+			at = now
+		}
 		// The window is judged at the departure, as the departure will
 		// judge it: closed now is no warning when it opens by then, and
 		// open now is no promise for then.
-		if reason, closed := windowAt(a, want, dep); closed {
+		if reason, closed := windowAt(a, want, at); closed {
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ deploys to %s/%s are closed at its departure, %s: %s; unless that changes, the car moves to the next train.",
-				app, want, stamp(dep, now, tr.loc), reason))
+				app, want, stamp(at, now, tr.loc), reason))
 		}
-		if reason, locked := s.gate.Locked(ctx, app, want, user, dep); locked {
+		if reason, locked := s.gate.Locked(ctx, app, want, user, at); locked {
 			m.Level = chat.Warning
 			m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s/%s is locked now: %s; unless lifted by departure, the car moves to the next train.", app, want, reason))
 		}
@@ -97,15 +103,53 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		// deploy, which needs the deploy grant then: one missing then
 		// (never given, or a runtime grant that ends before) refuses
 		// the car at departure, and it leaves the train.
-		if !dep.IsZero() {
-			if reason, forbidden := s.gate.Forbidden(ctx, app, want, user, dep); forbidden {
+		if !at.IsZero() {
+			if reason, forbidden := s.gate.Forbidden(ctx, app, want, user, at); forbidden {
 				m.Level = chat.Warning
 				m.Lines = append(m.Lines, fmt.Sprintf("⚠ at its departure, %s, %s; unless granted by then, the car is refused and leaves the train.",
-					stamp(dep, now, tr.loc), reason))
+					stamp(at, now, tr.loc), reason))
 			}
 		}
 	}
 	return m, nil
+}
+
+// departureFor returns the departure that takes a car boarded at now: one
+// due that has not taken its cars yet (see dueDeparture), unless it is
+// cancelled, else the next one not cancelled, with the cancelled one
+// before it if any.
+func (s *Scheduler) departureFor(ctx context.Context, name string, tr *trainState, now time.Time) (next, cancelled time.Time) {
+	if due := s.dueDeparture(ctx, name, tr, now); !due.IsZero() && !s.shownCancelled(ctx, name, due) {
+		return due, time.Time{}
+	}
+	return s.nextDeparture(ctx, name, tr, now)
+}
+
+// dueDeparture returns the departure of the train due at now that has not
+// taken its cars yet, as the scheduler finds it, or the zero time: one
+// waiting for an earlier departure of the train to end, or one not run
+// yet within its grace (the bot was down at its time), which a train that
+// never left runs late only for a car boarded before it. A store that
+// cannot say gives the zero time: the next departure is named then.
+func (s *Scheduler) dueDeparture(ctx context.Context, name string, tr *trainState, now time.Time) time.Time {
+	last, err := s.store.LastRun(ctx, name, KindDeparture)
+	if err != nil {
+		return time.Time{}
+	}
+	after := last
+	if last.IsZero() {
+		after = s.firstBoarded(ctx, name, now)
+	}
+	if floor := now.Add(-tr.cfg.Grace.D()); after.Before(floor) {
+		after = floor
+	}
+	if due, ok := latest(tr.sched[KindDeparture], after, now, tr.cfg.Grace.D()); ok {
+		return due
+	}
+	if w, err := s.store.LastRun(ctx, name, KindWaiting); err == nil && !w.IsZero() && w.Equal(last) {
+		return w
+	}
+	return time.Time{}
 }
 
 // windowAt says why the deploy window of app's env is closed at t, a
@@ -143,7 +187,7 @@ func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (cha
 		return chat.Message{}, storeErr(err, "leave "+trainName)
 	}
 	now := s.now()
-	dep, _ := s.nextDeparture(ctx, trainName, tr, now)
+	dep, _ := s.departureFor(ctx, trainName, tr, now)
 	m := chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s left the %s", carName(c), s.label(tr, dep, now))}
 	if c.User != user {
 		m.Title += " (taken off by @" + user + ")"

@@ -96,6 +96,48 @@ func TestBoard(t *testing.T) {
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
 		},
 		{
+			// Sent off early at 13:58, the train held the 14:00
+			// departure, which leaves once that one is done, with the
+			// cars boarded since: this one. It used to be told the
+			// next day's train.
+			name: "a departure waiting for an early one takes the car", now: at(2026, 6, 2, 14, 3),
+			setup: func(h *harness) {
+				h.store.MarkRun(h.t.Context(), "daily", KindDeparture, at(2026, 6, 2, 14, 0))
+				h.store.MarkRun(h.t.Context(), "daily", KindWaiting, at(2026, 6, 2, 14, 0))
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			// The bot was down at 14:00: back within grace, it runs
+			// the departure late, with this car.
+			name: "a departure due within grace, not run yet, takes the car", now: at(2026, 6, 2, 14, 5),
+			setup: func(h *harness) {
+				h.store.MarkRun(h.t.Context(), "daily", KindDeparture, at(2026, 6, 1, 14, 0))
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			// Started at 14:03, the bot does not run the 14:00 departure
+			// of a train that never left for a car boarded after it.
+			name: "a train that never left, its departure due as the first car boards", now: at(2026, 6, 2, 14, 5),
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the Wed 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
+			name: "a departure that has left leaves the car for the next one", now: at(2026, 6, 2, 14, 5),
+			setup: func(h *harness) {
+				h.store.MarkRun(h.t.Context(), "daily", KindDeparture, at(2026, 6, 2, 14, 0))
+			},
+			user: "alice", app: "accounting", build: "1338",
+			want:      "🎫 accounting 1338 boarded the Wed 14:00 train to production (car 1 of 1)",
+			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
+		},
+		{
 			name: "a departure weeks away is named by its date, not its weekday alone",
 			edit: func(c *config.Config) { c.Trains["daily"].Departure = "0 14 1 * *" },
 			user: "alice", app: "accounting", build: "1338",
