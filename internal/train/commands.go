@@ -353,9 +353,14 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 		if err != nil {
 			return chat.Message{}, storeErr(err, "list cars of "+name)
 		}
-		next, cancelled := s.nextDeparture(ctx, name, tr, now)
+		next, cancelled := s.departureFor(ctx, name, tr, now)
 		line := fmt.Sprintf("%s → %s: next departure %s", name, tr.cfg.Env, stamp(next, now, tr.loc))
-		if next.IsZero() {
+		switch {
+		case !next.IsZero() && !next.After(now):
+			// Waiting for an early one to end, or run late: the cars
+			// aboard leave with it.
+			line = fmt.Sprintf("%s → %s: departure %s due, not left yet", name, tr.cfg.Env, stamp(next, now, tr.loc))
+		case next.IsZero():
 			line = fmt.Sprintf("%s → %s: no departure scheduled", name, tr.cfg.Env)
 		}
 		if !cancelled.IsZero() {

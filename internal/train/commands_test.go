@@ -348,3 +348,23 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// TestListNamesADueDeparture: a departure due that has not taken its
+// cars yet (waiting for one sent off early) is the one the cars aboard
+// leave with, not the next day's, which the list used to name.
+func TestListNamesADueDeparture(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 58), nil)
+	h.board("alice", "accounting", "1338")
+	h.clock.Set(at(2026, 6, 2, 14, 3))
+	h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 2, 14, 0))
+	h.store.MarkRun(t.Context(), "daily", KindWaiting, at(2026, 6, 2, 14, 0))
+	m, err := h.s.List(t.Context())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	want := "🚂 Trains\n" +
+		"  daily → production: departure Tue 2 Jun 14:00 CEST due, not left yet; aboard: accounting 1338 (@alice)"
+	if got := render(m); got != want {
+		t.Errorf("List:\ngot  %s\nwant %s", got, want)
+	}
+}
