@@ -84,27 +84,46 @@ func (c *call) train(ctx context.Context, cmd Command) {
 // While the bot shuts down everything is closed, so that a departure
 // under way puts its remaining cars back aboard for the next train.
 func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bool) {
+	reason, _, closed := s.closed(ctx, app, env, user)
+	return reason, closed
+}
+
+// Held is Closed for a car the departure holds back before its deploy is
+// asked for: the deploy is refused all the same, so it is counted as a
+// refused command, by the kind of refusal the deploy would have met.
+func (s *Service) Held(ctx context.Context, app, env, user string) (string, bool) {
+	reason, why, closed := s.closed(ctx, app, env, user)
+	if closed && s.refusals != nil {
+		s.refusals.Refused(why)
+	}
+	return reason, closed
+}
+
+// closed is Closed, with the refusal reason (one of RefusalReasons) the
+// deploy would be refused for.
+func (s *Service) closed(ctx context.Context, app, env, user string) (string, string, bool) {
+	const draining = "draining"
 	if ctx.Err() != nil || s.engine.Draining() {
 		// Not a store failure, whatever a cancelled read would say.
-		return "the bot is shutting down", true
+		return "the bot is shutting down", draining, true
 	}
 	open, why, _, err := s.window(ctx, app, env)
 	if err != nil {
-		return "the bot is shutting down", true
+		return "the bot is shutting down", draining, true
 	}
 	if !open {
-		return why, true
+		return why, string(errs.Forbidden), true
 	}
 	locks, err := s.store.Locks(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "the bot is shutting down", true
+			return "the bot is shutting down", draining, true
 		}
-		return "state store unreachable", true
+		return "state store unreachable", string(errs.Unavailable), true
 	}
 	for _, l := range locks {
 		if l.Covers(app, env) && l.Active(s.now()) && l.Owner != user {
-			return fmt.Sprintf("%s/%s is locked: %s", app, env, describeLock(l, s.now())), true
+			return fmt.Sprintf("%s/%s is locked: %s", app, env, describeLock(l, s.now())), string(errs.Conflict), true
 		}
 	}
 	// A run under way (a deploy or rollback by hand, or the recovery of
@@ -113,9 +132,9 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 	runs, err := s.engine.Underway(ctx, app, env)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "the bot is shutting down", true
+			return "the bot is shutting down", draining, true
 		}
-		return "state store unreachable", true
+		return "state store unreachable", string(errs.Unavailable), true
 	}
 	for _, r := range runs {
 		if r.App != app || r.Env != env {
@@ -125,11 +144,11 @@ func (s *Service) Closed(ctx context.Context, app, env, user string) (string, bo
 		// there to say since when.
 		if rec, err := s.store.Record(ctx, r.ID); err == nil {
 			return fmt.Sprintf("%s/%s is busy: %s of build %s by %s since %s (deploy %s)",
-				app, env, rec.Kind, rec.Build, rec.Requester, rec.Started.In(s.now().Location()).Format("15:04:05 MST"), rec.ID), true
+				app, env, rec.Kind, rec.Build, rec.Requester, rec.Started.In(s.now().Location()).Format("15:04:05 MST"), rec.ID), string(errs.Conflict), true
 		}
-		return fmt.Sprintf("%s/%s is busy: %s (deploy %s)", app, env, r.What, r.ID), true
+		return fmt.Sprintf("%s/%s is busy: %s (deploy %s)", app, env, r.What, r.ID), string(errs.Conflict), true
 	}
-	return "", false
+	return "", "", false
 }
 
 // Locked tells a train boarding whether a lock in force now that user

@@ -500,9 +500,12 @@ func sameCar(a, b Car) bool {
 }
 
 // held reports whether the gate holds c back now, and why; a car held
-// back is audited as a refused deploy.
+// back is audited, and counted, as a refused deploy.
 func (s *Scheduler) held(ctx context.Context, tr *trainState, c Car) (string, bool) {
-	reason, closed := s.gateClosed(ctx, c)
+	if s.gate == nil || s.mayNotDeploy(ctx, c) {
+		return "", false
+	}
+	reason, closed := s.gate.Held(ctx, c.App, c.Env, c.User)
 	if closed {
 		s.auditHeld(ctx, tr, c, reason)
 	}
@@ -516,14 +519,19 @@ func (s *Scheduler) held(ctx context.Context, tr *trainState, c Car) (string, bo
 // are looked at, and leaves the train, rather than wait for them day
 // after day to be refused then.
 func (s *Scheduler) gateClosed(ctx context.Context, c Car) (string, bool) {
-	if s.gate == nil {
+	if s.gate == nil || s.mayNotDeploy(ctx, c) {
 		return "", false
 	}
-	// A stopping bot holds every car back, whoever boarded it.
-	if ctx.Err() == nil {
-		if _, forbidden := s.gate.Forbidden(ctx, c.App, c.Env, c.User, s.now()); forbidden {
-			return "", false
-		}
-	}
 	return s.gate.Closed(ctx, c.App, c.Env, c.User)
+}
+
+// mayNotDeploy reports whether c's boarder may not deploy it now, which
+// refuses the car before the gate is asked whether to hold it back. A
+// stopping bot holds every car back, whoever boarded it.
+func (s *Scheduler) mayNotDeploy(ctx context.Context, c Car) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	_, forbidden := s.gate.Forbidden(ctx, c.App, c.Env, c.User, s.now())
+	return forbidden
 }

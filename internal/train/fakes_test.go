@@ -199,6 +199,11 @@ func (g *fakeGate) Closed(ctx context.Context, app, env, user string) (string, b
 	return "", false
 }
 
+// Held is Closed: the fake counts nothing.
+func (g *fakeGate) Held(ctx context.Context, app, env, user string) (string, bool) {
+	return g.Closed(ctx, app, env, user)
+}
+
 // Locked is Closed's locks: the fake's have no end.
 func (g *fakeGate) Locked(ctx context.Context, app, env, user string, until time.Time) (string, bool) {
 	g.mu.Lock()

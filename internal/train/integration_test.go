@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,6 +106,29 @@ type trainSystem struct {
 	out   *channel
 	// logs holds what the engine, the service and the scheduler log.
 	logs *syncbuf.Buffer
+	// refused counts the refusals, as the metric does.
+	refused *refusalCount
+}
+
+// refusalCount is a commands.RefusalCounter.
+type refusalCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *refusalCount) Refused(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int{}
+	}
+	r.n[reason]++
+}
+
+func (r *refusalCount) counts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.n)
 }
 
 // newTrainSystem wires yaml with the artifacts arts (file name → files).
@@ -140,8 +164,8 @@ func newTrainSystemAt(t *testing.T, yaml string, arts map[string]map[string]stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &trainSystem{dir: dir, st: st, eng: eng, out: &channel{}, logs: logs}
-	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Log: log, Now: now})
+	sys := &trainSystem{dir: dir, st: st, eng: eng, out: &channel{}, logs: logs, refused: &refusalCount{}}
+	sys.svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Refusals: sys.refused, Log: log, Now: now})
 	sys.sched, err = train.New(train.Options{Config: cfg, Store: st, Runner: sys.svc, Notifier: sys.out, Gate: sys.svc, Audit: st, Builds: train.ConfigBuilds{Config: cfg}, Log: log, Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -754,6 +778,50 @@ func TestCarOfUserWhoLostThePermissionIsRefused(t *testing.T) {
 				if strings.Contains(e.Reason, "held back") {
 					t.Errorf("audit: %s %s: %s; want no car held back", e.User, e.Command, e.Reason)
 				}
+			}
+		})
+	}
+}
+
+// TestHeldCarCountsAsRefused: a car a departure holds back is audited as
+// a refused deploy, and counted so too, by the refusal's kind, as a car
+// refused at its own turn is. It used to be left out of the count.
+func TestHeldCarCountsAsRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		weekly string // web's production window
+		lock   string // ana's lock, if any
+		want   map[string]int
+	}{
+		{name: "locked", weekly: "Mon-Fri 09:00-16:00", lock: "lock deploys web production db move", want: map[string]int{"conflict": 1}},
+		{name: "window closed", weekly: "Mon-Fri 09:00-12:00", want: map[string]int{"forbidden": 1}},
+	}
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)) // a Monday
+			yaml := strings.Replace(trainYAML, "environments: {production: {hosts: [localhost]}}",
+				`environments: {production: {hosts: [localhost], window: {timezone: Europe/Warsaw, weekly: ["`+tt.weekly+`"]}}}`, 1)
+			sys := newTrainSystemAt(t, yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}}, clk.Now)
+			ctx := context.Background()
+			for _, c := range []struct{ user, text string }{{"bob", "train board web 7"}, {"ana", tt.lock}} {
+				if c.text == "" {
+					continue
+				}
+				if oc := sys.svc.Handle(ctx, commands.Request{User: c.user, Platform: "test", Channel: "#releases", Text: c.text}, nopOut{}); oc.Failed {
+					t.Fatalf("%s %q failed", c.user, c.text)
+				}
+			}
+			clk.Set(time.Date(2026, 11, 23, 14, 0, 0, 0, warsaw))
+			sum := sys.sched.Depart(ctx, "daily", "")
+			if len(sum.Postponed) != 1 {
+				t.Fatalf("departure: postponed %+v; want web held back", sum.Postponed)
+			}
+			if got := sys.refused.counts(); !maps.Equal(got, tt.want) {
+				t.Errorf("refusals counted: got %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -60,6 +60,9 @@ type Runner interface {
 // Closed but refused for the permission, as a typed deploy is.
 type Gate interface {
 	Closed(ctx context.Context, app, env, user string) (reason string, closed bool)
+	// Held is Closed for a car held back before its deploy is asked
+	// for, which the gate counts as a refused deploy.
+	Held(ctx context.Context, app, env, user string) (reason string, held bool)
 	Locked(ctx context.Context, app, env, user string, until time.Time) (reason string, locked bool)
 	Forbidden(ctx context.Context, app, env, user string, at time.Time) (reason string, forbidden bool)
 }
