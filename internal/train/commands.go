@@ -125,31 +125,17 @@ func (s *Scheduler) departureFor(ctx context.Context, name string, tr *trainStat
 	return s.nextDeparture(ctx, name, tr, now)
 }
 
-// dueDeparture returns the departure of the train due at now that has not
-// taken its cars yet, as the scheduler finds it, or the zero time: one
-// waiting for an earlier departure of the train to end, or one not run
-// yet within its grace (the bot was down at its time), which a train that
-// never left runs late only for a car boarded before it. A store that
-// cannot say gives the zero time: the next departure is named then.
+// dueDeparture returns the departure of the train due at now that has
+// not taken its cars yet, as Cancel would call it off (cancellable), or
+// the zero time: one waiting for an earlier departure of the train to
+// end, or one not run yet within its grace. A store that cannot say gives
+// the zero time: the next departure is named then.
 func (s *Scheduler) dueDeparture(ctx context.Context, name string, tr *trainState, now time.Time) time.Time {
-	last, err := s.store.LastRun(ctx, name, KindDeparture)
-	if err != nil {
+	dep, _, err := s.cancellable(ctx, name, tr, now)
+	if err != nil || dep.After(now) {
 		return time.Time{}
 	}
-	after := last
-	if last.IsZero() {
-		after = s.firstBoarded(ctx, name, now)
-	}
-	if floor := now.Add(-tr.cfg.Grace.D()); after.Before(floor) {
-		after = floor
-	}
-	if due, ok := latest(tr.sched[KindDeparture], after, now, tr.cfg.Grace.D()); ok {
-		return due
-	}
-	if w, err := s.store.LastRun(ctx, name, KindWaiting); err == nil && !w.IsZero() && w.Equal(last) {
-		return w
-	}
-	return time.Time{}
+	return dep
 }
 
 // windowAt says why the deploy window of app's env is closed at t, a
@@ -280,9 +266,19 @@ func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	after := now.Add(-tr.cfg.Grace.D())
-	if last.After(after) {
-		after = last
+	// As the scheduler finds it due (tick): a train that never left
+	// runs a departure late only if it fell due since the scheduler
+	// first looked, or since a car aboard boarded. Before it has looked,
+	// any due within grace may run.
+	after := last
+	s.mu.Lock()
+	from := s.lookedFrom
+	s.mu.Unlock()
+	if last.IsZero() && !from.IsZero() {
+		after = s.firstBoarded(ctx, name, from)
+	}
+	if floor := now.Add(-tr.cfg.Grace.D()); after.Before(floor) {
+		after = floor
 	}
 	if due, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok {
 		return due, false, nil

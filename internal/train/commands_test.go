@@ -124,6 +124,11 @@ func TestBoard(t *testing.T) {
 			// Started at 14:03, the bot does not run the 14:00 departure
 			// of a train that never left for a car boarded after it.
 			name: "a train that never left, its departure due as the first car boards", now: at(2026, 6, 2, 14, 5),
+			setup: func(h *harness) {
+				h.s.mu.Lock()
+				h.s.lookedFrom = at(2026, 6, 2, 14, 3) // the bot started then
+				h.s.mu.Unlock()
+			},
 			user: "alice", app: "accounting", build: "1338",
 			want:      "🎫 accounting 1338 boarded the Wed 14:00 train to production (car 1 of 1)",
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
@@ -366,5 +371,28 @@ func TestListNamesADueDeparture(t *testing.T) {
 		"  daily → production: departure Tue 2 Jun 14:00 CEST due, not left yet; aboard: accounting 1338 (@alice)"
 	if got := render(m); got != want {
 		t.Errorf("List:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+// TestCancelAfterAFirstDepartureNotRun: a train that never left, whose
+// departure fell due before the bot started and before any car boarded,
+// does not run that departure late; a cancel then calls off the next one,
+// which would leave. It used to call off the one due, which would not,
+// and let the next one leave with the cars.
+func TestCancelAfterAFirstDepartureNotRun(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 14, 3), nil)
+	h.board("alice", "accounting", "1338")
+	h.run(at(2026, 6, 2, 14, 4)) // the bot started at 14:03
+	h.clock.Set(at(2026, 6, 2, 14, 5))
+	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if !strings.Contains(reply.Title, "Wed 3 Jun 14:00") {
+		t.Errorf("Cancel reply: got %q, want Wednesday's 14:00 cancelled", reply.Title)
+	}
+	h.run(at(2026, 6, 3, 14, 30))
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none: the next departure was cancelled", got)
 	}
 }

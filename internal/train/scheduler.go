@@ -110,6 +110,10 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	stopped bool // guarded by mu; set when Run returns
+	// lookedFrom is when Run first looked at the schedule (guarded by
+	// mu; zero before): a train that never left runs late only a
+	// departure due since then, or since a car aboard boarded (tick).
+	lookedFrom time.Time
 	// unrecorded holds, by train, the departure announced as not leaving
 	// because the store could not record it (guarded by mu): once the
 	// store is back it is recorded, not run late.
@@ -232,6 +236,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return nil
 	}
 	seen := s.now()
+	s.mu.Lock()
+	s.lookedFrom = seen
+	s.mu.Unlock()
 	led := s.tick(ctx, seen, seen)
 	for {
 		at, ok := s.nextEvent(seen)
