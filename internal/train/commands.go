@@ -325,13 +325,20 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	at := s.now()
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
+	reply := chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}
+	if tr.cfg.Empty == "silent" {
+		// An empty train leaves unannounced: no summary follows.
+		if cars, err := s.store.Cars(ctx, trainName); err == nil && len(cars) == 0 {
+			reply.Title = fmt.Sprintf("🚂 Sending the %s train to %s off now; nobody is aboard, so it leaves empty, unannounced (empty: silent)", trainName, tr.cfg.Env)
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-tr.busy }()
 		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
-	return chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}, nil
+	return reply, nil
 }
 
 // List describes every train: its next departure in its zone, and who is

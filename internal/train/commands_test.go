@@ -396,3 +396,21 @@ func TestCancelAfterAFirstDepartureNotRun(t *testing.T) {
 		t.Errorf("deploys: got %q, want none: the next departure was cancelled", got)
 	}
 }
+
+// TestDepartNowEmptySilent: a train with empty: silent sent off with
+// nobody aboard posts nothing, so the reply does not promise a summary in
+// its channel, as it used to.
+func TestDepartNowEmptySilent(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 32), func(c *config.Config) { c.Trains["daily"].Empty = "silent" })
+	m, err := h.s.DepartNow(t.Context(), "ana", "daily")
+	if err != nil {
+		t.Fatalf("DepartNow: %v", err)
+	}
+	h.s.wg.Wait()
+	if want := "🚂 Sending the daily train to production off now; nobody is aboard, so it leaves empty, unannounced (empty: silent)"; m.Title != want {
+		t.Errorf("DepartNow reply: got %q, want %q", m.Title, want)
+	}
+	if n := h.notes.count(); n != 0 {
+		t.Errorf("posts: got %d, want none", n)
+	}
+}
