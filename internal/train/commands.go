@@ -259,7 +259,8 @@ func (s *Scheduler) mayHaveLeft(ctx context.Context, name string, dep time.Time,
 // cancellable is the departure a cancel at now calls off: one due within
 // the train's grace that has not run yet (a leader taking over, a store
 // coming back, would still run it), or one that waits for another
-// departure of the train to end (waiting), else the next one.
+// departure of the train to end (waiting), within its grace, else the
+// next one.
 func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState, now time.Time) (dep time.Time, waiting bool, err error) {
 	sc := tr.sched[KindDeparture]
 	last, err := s.store.LastRun(ctx, name, KindDeparture)
@@ -287,7 +288,9 @@ func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	if !w.IsZero() && w.Equal(last) {
+	// A departure waits at most until its grace has run out (fire): a
+	// mark older than that is one the bot died with as it waited.
+	if !w.IsZero() && w.Equal(last) && now.Before(w.Add(tr.cfg.Grace.D())) {
 		return w, true, nil
 	}
 	return sc.Next(now), false, nil

@@ -414,3 +414,27 @@ func TestDepartNowEmptySilent(t *testing.T) {
 		t.Errorf("posts: got %d, want none", n)
 	}
 }
+
+// TestCancelAfterACrashWhileWaiting: a departure that waited for an
+// early one when the bot died left its waiting mark behind; past its
+// grace, when it would have given up waiting, it waits no more, and a
+// cancel calls off the next departure. It used to call off that one, long
+// gone, and let the next one leave with the cars.
+func TestCancelAfterACrashWhileWaiting(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 13, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 2, 14, 0))
+	h.store.MarkRun(t.Context(), "daily", KindWaiting, at(2026, 6, 2, 14, 0))
+	h.clock.Set(at(2026, 6, 2, 16, 0))
+	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if !strings.Contains(reply.Title, "Wed 3 Jun 14:00") {
+		t.Errorf("Cancel reply: got %q, want Wednesday's 14:00 cancelled", reply.Title)
+	}
+	h.run(at(2026, 6, 3, 14, 30))
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none: the next departure was cancelled", got)
+	}
+}
