@@ -35,8 +35,9 @@ func (c Clock) String() string { return fmt.Sprintf("%02d:%02d", int(c)/60, int(
 
 // Span is a weekly window: days of the week and a time range in the
 // schedule's zone. Start is inclusive and End exclusive. A range whose End is
-// before or equal to its Start spans midnight and belongs to the day it
-// starts on: "Fri 22:00-02:00" is open from Friday 22:00 until Saturday 02:00.
+// before its Start spans midnight and belongs to the day it starts on: "Fri
+// 22:00-02:00" is open from Friday 22:00 until Saturday 02:00. ParseSpan
+// refuses an End equal to Start.
 type Span struct {
 	Days       [7]bool // indexed by time.Weekday
 	Start, End Clock
@@ -334,6 +335,7 @@ const dayHelp = "use Mon, Tue, Wed, Thu, Fri, Sat, Sun, daily, weekdays or weeke
 //	Mon,Wed,Fri 10:00-12:00
 //	Sat-Sun 00:00-24:00
 //	Fri 22:00-02:00       (until Saturday 02:00)
+//	Mon 00:00-24:00       (all Monday; "Mon 09:00-09:00" is refused)
 //	Sun-Tue 09:00-17:00   (day ranges may wrap around the week)
 //	daily 09:00-17:00     (also weekdays, weekends)
 //
@@ -362,6 +364,13 @@ func ParseSpan(s string) (Span, error) {
 	}
 	if sp.End, err = parseClock(to, true); err != nil {
 		return Span{}, err
+	}
+	if sp.Start == sp.End {
+		// Read as spanning midnight it would be open 24 hours from its
+		// start: more likely a typo for a few hours than a whole day,
+		// and it would open the env at every hour without a word.
+		return Span{}, fmt.Errorf("window %q starts and ends at %s, which would leave it open 24 hours; for a whole day write %s 00:00-24:00, for a span past midnight an end before its start (22:00-02:00)",
+			s, sp.Start, days)
 	}
 	return sp, nil
 }

@@ -291,7 +291,7 @@ func TestParseSpan(t *testing.T) {
 		{"Weekends 10:00-14:00", Span{days(sat, sun), 600, 840}, "Sat-Sun 10:00-14:00"},
 		{"monday,WEDNESDAY,friDAY 10:00-12:00", Span{days(mon, wed, fri), 600, 720}, "Mon,Wed,Fri 10:00-12:00"},
 		{"  Mon, Wed  09:00 - 17:00 ", Span{days(mon, wed), 540, 1020}, "Mon,Wed 09:00-17:00"},
-		{"Mon 09:00-09:00", Span{days(mon), 540, 540}, "Mon 09:00-09:00"},
+		{"Mon 00:00-24:00", Span{days(mon), 0, 1440}, "Mon 00:00-24:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -327,6 +327,9 @@ func TestParseSpanErrors(t *testing.T) {
 		{"Mon 09:00-17:00x", `bad time "17:00x"`},
 		{"Mon 123:00-17:00", `bad time "123:00"`},
 		{"Mon 24:00-02:00", "cannot start at 24:00"},
+		{"Mon 09:00-09:00", `window "Mon 09:00-09:00" starts and ends at 09:00, which would leave it open 24 hours; for a whole day write Mon 00:00-24:00`},
+		{"weekdays 00:00-00:00", "for a whole day write weekdays 00:00-24:00"},
+		{"Fri 22:00 - 22:00", "starts and ends at 22:00"},
 		{"Mon 09:00", `bad time range "09:00"`},
 		{"09:00-17:00", "has no days"},
 		{"Mon-Fri", "has no time range"},

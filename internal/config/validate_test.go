@@ -414,6 +414,17 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          weekly:\n          # - Mon-Fri 09:00-17:00\n          require_admin_present: true"},
 			want:  one("weekly:", "apps.web.environments.prod.window.weekly: empty, which would leave the env open at every hour"),
 		},
+		// A period starting and ending at the same time would be read
+		// as open 24 hours: a typo that opens the env all day.
+		{
+			name:  "window weekly starting and ending at the same time",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          weekly: [\"Mon-Fri 09:00-17:00\", \"Sat 09:00-09:00\"]"},
+			want:  one("Sat 09:00-09:00", `apps.web.environments.prod.window.weekly[1]: window "Sat 09:00-09:00" starts and ends at 09:00, which would leave it open 24 hours; for a whole day write Sat 00:00-24:00`),
+		},
+		{
+			name:  "window weekly a whole day",
+			edits: []string{"batch_size: 1", "batch_size: 1\n        window:\n          timezone: UTC\n          weekly: [\"Sat 00:00-24:00\"]"},
+		},
 		// Only an admin of everything checks in: with none, no admin
 		// is ever around, and the env refuses every deploy.
 		{
