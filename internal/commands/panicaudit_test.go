@@ -2,13 +2,16 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
 
 // panickingOutput is an adapter's output that panics on the reply, as a
@@ -92,6 +95,62 @@ func TestPanicOfAReadIsAudited(t *testing.T) {
 			e := after[0]
 			if e.Command != tt.command || e.User != "ana" || e.Decision != tt.decision || !strings.HasSuffix(e.Reason, commands.ReadPanicReason) {
 				t.Errorf("audit entry: got %q by %q, %s: %q; want %q by ana, %s, ending %q", e.Command, e.User, e.Decision, e.Reason, tt.command, tt.decision, commands.ReadPanicReason)
+			}
+		})
+	}
+}
+
+// outcomeFails is a store whose every outcome entry (one closing a
+// pending entry) fails to be written, its disk full, and which counts the
+// tries; other entries are written.
+type outcomeFails struct {
+	*embedded.Store
+	mu       sync.Mutex
+	outcomes int
+}
+
+func (s *outcomeFails) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	if e.Intent == 0 {
+		return s.Store.AppendAudit(ctx, e)
+	}
+	s.mu.Lock()
+	s.outcomes++
+	s.mu.Unlock()
+	return fmt.Errorf("append audit entry: %w", deploy.ErrStoreFull)
+}
+
+// panicOnAuditReply panics on the reply saying the audit log cannot be
+// written, and takes the others.
+type panicOnAuditReply struct{ *recorder }
+
+func (o panicOnAuditReply) Reply(m chat.Message) {
+	if strings.Contains(m.Title, "audit log") {
+		panic("reply failed")
+	}
+	o.recorder.Reply(m)
+}
+
+// TestPanicAfterTheOutcomeWritesNoSecond: a command whose outcome entry
+// was tried, and whose reply saying it failed panics, is not closed a
+// second time as it panics: its one outcome is the one tried. Written
+// again, a command would have two outcomes, one of them "unknown" for
+// a command that ran to its end.
+func TestPanicAfterTheOutcomeWritesNoSecond(t *testing.T) {
+	f := newGuardFixture(t, "")
+	for _, text := range []string{"here for 1h", "lock deploys web prod maintenance"} {
+		t.Run(text, func(t *testing.T) {
+			st := &outcomeFails{Store: f.store}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Now: f.clock.Now})
+			func() {
+				defer func() {
+					if r := recover(); r == nil {
+						t.Errorf("Handle: got no panic, want the output's panic passed on")
+					}
+				}()
+				svc.Handle(context.Background(), commands.Request{User: "ana", Platform: "test", Channel: "C1", Text: text}, panicOnAuditReply{newRecorder()})
+			}()
+			if st.outcomes != 1 {
+				t.Errorf("outcome entries tried: got %d, want 1", st.outcomes)
 			}
 		})
 	}

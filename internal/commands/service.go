@@ -284,7 +284,13 @@ const PanicReason = "outcome unknown: the command failed while it ran (a panic, 
 // closes that entry when the command panics, and panics on: an adapter
 // that recovers (the bot goes on) left it open, read as a bot that
 // stopped, or a command still running, for as long as the log is kept.
+// A panic after Handle tried the outcome entry (its reply that the entry
+// failed) leaves it at that: a second outcome would show a command that
+// ran to its end as unknown too.
 func (c *call) closeOnPanic(ctx context.Context) {
+	if c.audited {
+		return
+	}
 	r := recover()
 	if r == nil {
 		return
