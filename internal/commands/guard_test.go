@@ -638,3 +638,57 @@ func TestRevokeSaysWhatItTookBack(t *testing.T) {
 		})
 	}
 }
+
+// TestForceInAnOpenWindow: a --force sent while deploys are open is not
+// needed and not used. The reply and the audit entry say so: the entry's
+// command shows --force, and read alone it passed for an override.
+// Nothing announces, marks or records an override.
+func TestForceInAnOpenWindow(t *testing.T) {
+	f := newGuardFixture(t, "")
+	f.presence.set(map[string]bool{"ana": true}, nil) // Monday 10:00, in the window, an admin around
+	tests := []struct {
+		name, user, text, want string
+	}{
+		{"an admin, in the window", "ana", `deploy web 1 --force "INC-42"`,
+			`deploys to web/prod are open now, so --force "INC-42" was not needed and not used: this deploy is no override`},
+		{"an override holder, in the window", "dana", `deploy web 2 --force "hotfix"`,
+			`deploys to web/prod are open now, so --force "hotfix" was not needed and not used: this deploy is no override`},
+		{"an env without a window", "ana", `deploy api 1 to staging --force "INC-43"`,
+			`deploys to api/staging are open now, so --force "INC-43" was not needed and not used: this deploy is no override`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, out, rec := f.do(tt.user, tt.text)
+			if res.Failed || rec == nil {
+				t.Fatalf("%q: got failed=%v, reply %q; want a deploy", tt.text, res.Failed, out.last())
+			}
+			if rec.Forced != "" {
+				t.Errorf("deploy record: got Forced %q, want none", rec.Forced)
+			}
+			m := out.replies[0]
+			if m.Public || m.Level != chat.Info {
+				t.Errorf("reply: got public=%v, level %v; want the requester's, info, as a deploy that is no override", m.Public, m.Level)
+			}
+			if got := strings.Join(m.Lines, "\n"); !strings.Contains(got, tt.want) || strings.Contains(got, "forced this deploy") {
+				t.Errorf("reply lines: got %q, want %q and no override", got, tt.want)
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, e := range entries {
+				if e.DeployID != rec.ID || e.Decision != audit.Allowed {
+					continue
+				}
+				found = true
+				if !strings.Contains(e.Reason, tt.want) || strings.Contains(e.Reason, "forced this deploy") {
+					t.Errorf("audit entry: got reason %q, want %q and no override", e.Reason, tt.want)
+				}
+			}
+			if !found {
+				t.Errorf("audit: no allowed entry of deploy %s in %+v", rec.ID, entries)
+			}
+		})
+	}
+}

@@ -576,9 +576,15 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		c.refuse(err)
 		return
 	}
-	if forced != "" {
+	switch {
+	case forced != "":
 		dreq.Forced = cmd.Force
 		notes = append(notes, fmt.Sprintf("⚠ %s forced this deploy outside its window: %q (%s)", c.req.User, cmd.Force, forced))
+	case cmd.Force != "":
+		// The window is open, so the deploy is no override: said, since
+		// the audit entry's command shows --force, and read alone it
+		// passed for one.
+		notes = append(notes, fmt.Sprintf("deploys to %s/%s are open now, so --force %q was not needed and not used: this deploy is no override", cmd.App, cmd.Env, cmd.Force))
 	}
 	note, ok := c.checkLocks(ctx, cmd.App, cmd.Env)
 	if !ok {
