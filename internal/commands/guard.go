@@ -101,8 +101,17 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 		return true, "", false, nil
 	}
 	msg := fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; "))
-	if admins := s.policy.Admins(); len(admins) > 0 {
+	// Admins by a runtime grant can force it too, and in an incident
+	// are often the ones to ask: named with the config's. Grants that
+	// cannot be read are said to be, so that the list is not taken for
+	// whole.
+	admins, err := s.adminsNow(ctx)
+	if len(admins) > 0 {
 		msg += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
+	}
+	if err != nil {
+		s.log.Warn("closed window: read runtime grants", "app", app, "env", env, "err", err)
+		msg += "; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read"
 	}
 	return false, msg, noAdmin, nil
 }
@@ -141,17 +150,28 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 	return present, notes
 }
 
-// admins lists the users who are admins everywhere, by config or grant.
+// admins lists the users who are admins everywhere, by config or grant;
+// the config's alone when the grants cannot be read.
 func (s *Service) admins(ctx context.Context) []string {
+	out, _ := s.adminsNow(ctx)
+	return out
+}
+
+// adminsNow lists the users who are admins everywhere, by config or a
+// runtime grant in force, sorted. When the grants cannot be read it
+// returns the config's admins and the error.
+func (s *Service) adminsNow(ctx context.Context) ([]string, error) {
 	set := map[string]bool{}
 	for _, a := range s.policy.Admins() {
 		set[a] = true
 	}
-	if grants, err := s.store.Grants(ctx); err == nil {
-		for _, g := range grants {
-			if s.policy.IsAdmin(g.User, grants, s.now()) {
-				set[g.User] = true
-			}
+	grants, err := s.store.Grants(ctx)
+	if err != nil {
+		err = fmt.Errorf("read grants: %w", err)
+	}
+	for _, g := range grants {
+		if s.policy.IsAdmin(g.User, grants, s.now()) {
+			set[g.User] = true
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -159,7 +179,7 @@ func (s *Service) admins(ctx context.Context) []string {
 		out = append(out, a)
 	}
 	sort.Strings(out)
-	return out
+	return out, err
 }
 
 // resolveUser turns the user named in a grant or revoke into a Switchman

@@ -692,3 +692,61 @@ func TestForceInAnOpenWindow(t *testing.T) {
 		})
 	}
 }
+
+// grantsGoAway is a store whose runtime grants can be read the first
+// reads times only, as a store that goes away while a command runs.
+type grantsGoAway struct {
+	*embedded.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *grantsGoAway) Grants(ctx context.Context) ([]acl.Grant, error) {
+	s.mu.Lock()
+	ok := s.reads > 0
+	s.reads--
+	s.mu.Unlock()
+	if !ok {
+		return nil, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+	}
+	return s.Store.Grants(ctx)
+}
+
+// TestClosedWindowNamesAdminsByGrant: a closed window's refusal names
+// every admin who could force the deploy, those made admins of
+// everything by a runtime grant in force too, and not one whose grant
+// has expired. Grants that cannot be read are said to be, rather than the
+// list shown as whole.
+func TestClosedWindowNamesAdminsByGrant(t *testing.T) {
+	f := newGuardFixture(t, "")
+	for _, g := range []string{"grant @carl admin", "grant @dana admin for 1h"} {
+		if res, out, _ := f.do("ana", g); res.Failed {
+			t.Fatalf("%s: %s", g, out.last())
+		}
+	}
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	f.clock.Set(time.Date(2026, 11, 23, 17, 0, 0, 0, warsaw)) // Monday, past the window; dana's grant has expired
+	const closed = `outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw); the next window opens Tue 2026-11-24 09:00 CET; no admin is around (an admin checks in with /here)`
+	tests := []struct {
+		name  string
+		reads int // grants read before they cannot be
+		want  string
+	}{
+		{"grants read", 1 << 20, closed + `; admins who can force it (--force "reason"): ana, carl`},
+		{"grants unreadable", 1, closed + `; admins who can force it (--force "reason"): ana; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &grantsGoAway{Store: f.store, reads: tt.reads}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			out := newRecorder()
+			res := svc.Handle(context.Background(), commands.Request{User: "bob", Platform: "test", Channel: "C1", Text: "deploy web 1"}, out)
+			if !res.Failed {
+				t.Fatalf("deploy: got %q, want it refused", out.last())
+			}
+			if got := out.last(); !strings.Contains(got, tt.want) {
+				t.Errorf("refusal: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
