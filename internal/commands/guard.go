@@ -130,7 +130,13 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 	if err != nil {
 		notes = append(notes, "check-ins unreadable: state store unreachable")
 	}
-	for _, a := range s.admins(ctx) {
+	admins, err := s.adminsNow(ctx)
+	if err != nil {
+		// An admin by a grant checked in is around, unseen: said, as a
+		// presence that cannot be read is.
+		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read), counted as away")
+	}
+	for _, a := range admins {
 		if _, ok := checkedIn[a]; ok {
 			present = append(present, a)
 			continue
@@ -406,7 +412,8 @@ func (c *call) adminsCmd(ctx context.Context) {
 		return
 	}
 	m := chat.Message{Level: chat.Info, Title: "Admins"}
-	for _, a := range c.s.admins(ctx) {
+	admins, grantsErr := c.s.adminsNow(ctx)
+	for _, a := range admins {
 		line := a + ": "
 		if until, ok := checkedIn[a]; ok {
 			line += "here until " + c.s.stamp(until) + " (checked in)"
@@ -424,6 +431,10 @@ func (c *call) adminsCmd(ctx context.Context) {
 			line += "away"
 		}
 		m.Lines = append(m.Lines, line)
+	}
+	if grantsErr != nil {
+		// Not "no admins are configured", nor a list read as whole.
+		m.Lines = append(m.Lines, "admins by a runtime grant are not listed: the runtime grants could not be read")
 	}
 	if len(m.Lines) == 0 {
 		m.Lines = []string{"no admins are configured"}

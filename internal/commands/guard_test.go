@@ -733,7 +733,7 @@ func TestClosedWindowNamesAdminsByGrant(t *testing.T) {
 		want  string
 	}{
 		{"grants read", 1 << 20, closed + `; admins who can force it (--force "reason"): ana, carl`},
-		{"grants unreadable", 1, closed + `; admins who can force it (--force "reason"): ana; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read`},
+		{"grants unreadable", 1, closed + `; admins by a runtime grant unknown (the runtime grants could not be read), counted as away; admins who can force it (--force "reason"): ana; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -746,6 +746,41 @@ func TestClosedWindowNamesAdminsByGrant(t *testing.T) {
 			}
 			if got := out.last(); !strings.Contains(got, tt.want) {
 				t.Errorf("refusal: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAdminsByGrantUnreadable: where the runtime grants cannot be read,
+// an admin by a grant who is checked in is not known to be around, nor
+// listed by admins: both say so, rather than "no admin is around", or
+// a list of admins, read as the whole truth.
+func TestAdminsByGrantUnreadable(t *testing.T) {
+	f := newGuardFixture(t, "")
+	if res, out, _ := f.do("ana", "grant @carl admin"); res.Failed {
+		t.Fatalf("grant: %s", out.last())
+	}
+	if res, out, _ := f.do("carl", "here for 2h"); res.Failed {
+		t.Fatalf("here: %s", out.last())
+	}
+	tests := []struct {
+		name, user, text string
+		reads            int // grants read before they cannot be
+		want             string
+	}{
+		{"deploy", "bob", "deploy web 1", 1,
+			"no admin is around (an admin checks in with /here); admins by a runtime grant unknown (the runtime grants could not be read), counted as away"},
+		{"admins", "bob", "admins", 0,
+			"admins by a runtime grant are not listed: the runtime grants could not be read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &grantsGoAway{Store: f.store, reads: tt.reads}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			out := newRecorder()
+			svc.Handle(context.Background(), commands.Request{User: tt.user, Platform: "test", Channel: "C1", Text: tt.text}, out)
+			if got := out.last(); !strings.Contains(got, tt.want) {
+				t.Errorf("reply: got %q, want %q", got, tt.want)
 			}
 		})
 	}
