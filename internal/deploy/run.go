@@ -256,6 +256,15 @@ func (r *run) persist(snap *Record) {
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
 			return
 		}
+		if errors.Is(err, ErrStoreReset) {
+			// The store lost its data under the bot and refuses every
+			// write until the bot restarts: trying again would only
+			// hold the run's report back, for the whole budget of a
+			// final write.
+			r.log.Error("persist deploy record", "err", err)
+			r.gaveUp(err, final)
+			return
+		}
 		if try == 2 && !final {
 			r.log.Error("persist deploy record", "err", err)
 			r.gaveUp(err, false)
