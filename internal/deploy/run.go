@@ -297,8 +297,12 @@ func (r *run) gaveUp(err error, final bool) {
 // err), what the store shows of the run instead and what to do: told
 // nothing, people would trust `status` and `history`, which show the run
 // still running, and later interrupted, with the hosts as last recorded.
-// behind says that earlier writes were given up too.
+// behind says that earlier writes were given up too. A store that was
+// reset shows nothing of the run: it lost every record, this one's too.
 func unrecordedText(rec *Record, err error, behind bool) string {
+	if errors.Is(err, ErrStoreReset) {
+		return fmt.Sprintf("this outcome could NOT be recorded (%v): the state store lost every record, this %s's included, so `status` and `history` will not show it; check what each host runs with `status %s` before the next deploy or rollback", err, rec.Kind, rec.App)
+	}
 	s := fmt.Sprintf("this outcome could NOT be recorded (%v): `status` and `history` show the %s as still running, then as interrupted once a recovery (the next start, or the next deploy or rollback of %s/%s) finds it", err, rec.Kind, rec.App, rec.Env)
 	if behind {
 		s += "; earlier writes of its record failed as well, so the record may be incomplete: the host states it keeps may be older than the ones above"

@@ -87,9 +87,16 @@ func TestStoreResetMidDeploy(t *testing.T) {
 	if rec.Outcome != deploy.OutcomeInterrupted {
 		t.Errorf("outcome: got %s, want interrupted", rec.Outcome)
 	}
-	for _, want := range []string{"could NOT be recorded", "the state store was reset"} {
+	for _, want := range []string{"could NOT be recorded", "the state store was reset", "will not show it", "`status web`"} {
 		if !strings.Contains(rec.Error, want) {
 			t.Errorf("error: got %q, want it to say %q", rec.Error, want)
+		}
+	}
+	// A reset store holds no record of the run to show running, nor
+	// will a recovery find one to report interrupted.
+	for _, wrong := range []string{"show the deploy as still running", "once a recovery"} {
+		if strings.Contains(rec.Error, wrong) {
+			t.Errorf("error: got %q, which says %q of a store that lost every record", rec.Error, wrong)
 		}
 	}
 }
