@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
@@ -280,5 +281,27 @@ func TestDryRunUnaudited(t *testing.T) {
 	}
 	if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
 		t.Errorf("deploy records: got %+v, %v; want none", recs, err)
+	}
+}
+
+// TestStatusUnauditedWithExpiredLock: status only reads, so it answers
+// when Redis refuses writes, and says its audit entry was lost; an expired
+// lock the store drops as it lists the locks does not change that, though
+// Redis refuses the drop too.
+func TestStatusUnauditedWithExpiredLock(t *testing.T) {
+	f := newServiceFixture(t)
+	_, st, rdb := f.useRedis()
+	now := time.Now()
+	expired := deploy.Lock{App: "web", Env: "prod", Owner: "ana", Reason: "db work", Created: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour)}
+	if err := st.PutLock(t.Context(), expired); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := f.do("bob", "status web")
+	got := texts(out)
+	if len(got) != 2 || got[0] != "Status" || !strings.HasPrefix(got[1], "The audit log is unreachable") {
+		t.Errorf("status on a store that refuses writes, with an expired lock: replies %q; want the status, then that the audit log could not take it", got)
 	}
 }

@@ -69,7 +69,7 @@ func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (a
 }
 
 // Grants returns the runtime grants in force, sorted by user, role and
-// scope; expired ones are deleted.
+// scope; expired ones are deleted (see dropExpired).
 func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
@@ -94,11 +94,7 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 			expired = append(expired, field, data)
 		}
 	}
-	if len(expired) > 0 {
-		if err := dropFieldsScript.Run(ctx, s.rdb, []string{s.key("grants")}, expired...).Err(); err != nil {
-			return nil, s.fail(ctx, "list grants: drop expired", err)
-		}
-	}
+	s.dropExpired(ctx, "list grants", s.key("grants"), expired)
 	slices.SortFunc(out, func(a, b acl.Grant) int {
 		return strings.Compare(grantField(a.User, a.Role, a.App, a.Env), grantField(b.User, b.Role, b.App, b.Env))
 	})
@@ -151,10 +147,6 @@ func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
 			ended = append(ended, user, v)
 		}
 	}
-	if len(ended) > 0 {
-		if err := dropFieldsScript.Run(ctx, s.rdb, []string{s.key("presence")}, ended...).Err(); err != nil {
-			return nil, s.fail(ctx, "list presence: drop ended", err)
-		}
-	}
+	s.dropExpired(ctx, "list presence", s.key("presence"), ended)
 	return out, nil
 }

@@ -205,7 +205,7 @@ return v
 `)
 
 // Locks returns the locks in force, sorted by scope: App, then Env, the
-// empty (wider) one first. Expired locks are not returned, and are deleted.
+// empty (wider) one first. Expired locks are not returned, and are deleted (see dropExpired).
 func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
@@ -230,11 +230,7 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 			expired = append(expired, field, data)
 		}
 	}
-	if len(expired) > 0 {
-		if err := dropFieldsScript.Run(ctx, s.rdb, []string{s.key("locks")}, expired...).Err(); err != nil {
-			return nil, s.fail(ctx, "list locks: drop expired", err)
-		}
-	}
+	s.dropExpired(ctx, "list locks", s.key("locks"), expired)
 	slices.SortFunc(active, func(a, b deploy.Lock) int {
 		return strings.Compare(lockField(a.App, a.Env), lockField(b.App, b.Env))
 	})
@@ -263,6 +259,23 @@ func (s *Store) readField(ctx context.Context, op, key, field string) (string, e
 		return "", s.fail(ctx, op, err)
 	}
 	return v.Val(), nil
+}
+
+// dropExpired deletes the expired entries a listing of hash key met
+// (pairs: field, value, …), each only while it still holds the value
+// read. It is housekeeping the listing does on the way, not what it was
+// asked for: a Redis that refuses the write (a replica, a primary short of
+// the replicas it needs, READONLY or NOREPLICAS) or does not answer it
+// leaves them to a later listing, logged, rather than fail the reads, and
+// with them every permission check and status while one expired entry is
+// there.
+func (s *Store) dropExpired(ctx context.Context, op, key string, pairs []any) {
+	if len(pairs) == 0 {
+		return
+	}
+	if err := dropFieldsScript.Run(ctx, s.rdb, []string{key}, pairs...).Err(); err != nil {
+		s.log.Warn(op+": expired entries left for a later listing to drop", "store", s.String(), "err", s.fail(ctx, op, err))
+	}
 }
 
 // dropFieldsScript deletes each field of ARGV (field, value pairs) of

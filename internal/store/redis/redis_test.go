@@ -14,6 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -633,5 +634,97 @@ func TestRefusedWrites(t *testing.T) {
 				t.Errorf("got %v (code %s), want unavailable", err, errs.CodeOf(err))
 			}
 		})
+	}
+}
+
+// TestListingWhileWritesRefused: a Redis that answers reads but refuses
+// writes (a primary short of its replicas, one demoted to a replica)
+// still lists the locks, grants and check-ins in force. The listing drops
+// the expired ones it meets as it goes; a drop Redis refuses failed the
+// listing, so every permission check, and status, failed for an expired
+// entry nobody asked about, while one without such an entry passed.
+func TestListingWhileWritesRefused(t *testing.T) {
+	srv := redisserver.Start(t)
+	clock := storetest.NewClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
+	prefix := newPrefix()
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
+	ctx := t.Context()
+	now := clock.Now()
+	for _, l := range []deploy.Lock{
+		{App: "web", Env: "prod", Owner: "ana", Reason: "db work", Created: now},
+		{App: "web", Env: "staging", Owner: "ana", Reason: "demo", Created: now, Expires: now.Add(time.Minute)},
+	} {
+		if _, _, err := s.ReplaceLock(ctx, nil, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []acl.Grant{
+		{User: "bob", Role: "releaser", App: "web", GrantedBy: "ana", Created: now},
+		{User: "cy", Role: "releaser", App: "web", GrantedBy: "ana", Created: now, Expires: now.Add(time.Minute)},
+	} {
+		if err := s.PutGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for user, until := range map[string]time.Time{"bob": now.Add(time.Hour), "cy": now.Add(time.Minute)} {
+		if err := s.CheckIn(ctx, user, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Minute)
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.ConfigSet(context.Background(), "min-replicas-to-write", "0") })
+
+	tests := []struct {
+		name string
+		list func() (string, error)
+		want string
+	}{
+		{"locks", func() (string, error) {
+			ls, err := s.Locks(ctx)
+			var got []string
+			for _, l := range ls {
+				got = append(got, l.Scope())
+			}
+			return strings.Join(got, ","), err
+		}, deploy.Lock{App: "web", Env: "prod"}.Scope()},
+		{"grants", func() (string, error) {
+			gs, err := s.Grants(ctx)
+			var got []string
+			for _, g := range gs {
+				got = append(got, g.User)
+			}
+			return strings.Join(got, ","), err
+		}, "bob"},
+		{"check-ins", func() (string, error) {
+			p, err := s.Present(ctx)
+			var got []string
+			for user := range p {
+				got = append(got, user)
+			}
+			return strings.Join(got, ","), err
+		}, "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.list()
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q, no error", got, err, tt.want)
+			}
+		})
+	}
+	// Once Redis takes writes again, the next listing drops them.
+	if err := rdb.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Locks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.HLen(ctx, prefix+"locks").Result(); err != nil || n != 1 {
+		t.Errorf("locks kept once Redis takes writes again: got %d, %v; want 1, the expired one dropped", n, err)
 	}
 }
