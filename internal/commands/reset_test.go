@@ -69,7 +69,7 @@ func TestStoreResetRefusal(t *testing.T) {
 			switch {
 			case tc.want == unaudited && (st.audits != 1 || len(out.replies) != 1):
 				t.Errorf("audit: %d appends, %d replies; want the one refused append said in the one reply", st.audits, len(out.replies))
-			case tc.want != unaudited && (st.audits == 0 || !strings.Contains(out.last(), "audit log is unreachable")):
+			case tc.want != unaudited && (st.audits == 0 || !strings.Contains(out.last(), "The audit log cannot be written: "+resetMsg)):
 				t.Errorf("audit: %d appends, last reply %q; want the lost entry said to the requester", st.audits, out.last())
 			}
 			if recs, err := f.store.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {

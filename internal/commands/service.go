@@ -266,15 +266,23 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	c.audited = true
 	if err != nil {
 		s.log.Error("append audit entry", "user", req.User, "err", err)
-		title := "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
-		if errors.Is(err, deploy.ErrStoreFull) {
-			title = "The audit log cannot be written: " + errs.Message(storeReset(err))
+		title := "The audit log is unreachable: " + errs.Message(errs.Wrap(errs.Unavailable, err, storeUnreachable))
+		// The store's own message when it has one (its disk is full,
+		// Redis refuses writes, it was reset), as a command refused at
+		// its pending entry is told: "unreachable" would send people
+		// looking for a network fault in a store that answers.
+		var e *errs.Error
+		if msg := errs.Message(storeReset(err)); errors.As(err, &e) && msg != storeUnreachable {
+			title = "The audit log cannot be written: " + msg
 		}
 		out.Reply(chat.Message{Level: chat.Failure, Title: title})
 		c.res.Failed = true
 	}
 	return c.res
 }
+
+// storeUnreachable is what a store that cannot be reached is said to be.
+const storeUnreachable = "state store unreachable"
 
 // PanicReason is the reason of the outcome entry of a command that
 // panicked while it ran.

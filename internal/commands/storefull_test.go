@@ -270,14 +270,17 @@ func TestRedisRefusesWrites(t *testing.T) {
 // not take it; a deploy that is no dry run is not run.
 func TestDryRunUnaudited(t *testing.T) {
 	f := newServiceFixture(t)
-	_, st, rdb := f.useRedis()
+	srv, st, rdb := f.useRedis()
 	if err := rdb.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
 	_, out, _ := f.do("bob", "deploy web 1 to prod --dry-run")
 	got := texts(out)
-	if len(got) != 2 || !strings.HasPrefix(got[0], "Dry run: deploy web 1 to prod") || !strings.HasPrefix(got[1], "The audit log is unreachable") {
-		t.Errorf("dry run on a store that refuses writes: replies %q, want the plan, then that the audit log could not take it", got)
+	// Named as Redis refusing writes, as a command refused at its pending
+	// entry is told, not as a store that cannot be reached.
+	lost := "The audit log cannot be written: state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write."
+	if len(got) != 2 || !strings.HasPrefix(got[0], "Dry run: deploy web 1 to prod") || got[1] != lost {
+		t.Errorf("dry run on a store that refuses writes: replies %q, want the plan, then %q", got, lost)
 	}
 	if recs, err := st.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
 		t.Errorf("deploy records: got %+v, %v; want none", recs, err)
@@ -301,7 +304,7 @@ func TestStatusUnauditedWithExpiredLock(t *testing.T) {
 	}
 	_, out, _ := f.do("bob", "status web")
 	got := texts(out)
-	if len(got) != 2 || got[0] != "Status" || !strings.HasPrefix(got[1], "The audit log is unreachable") {
+	if len(got) != 2 || got[0] != "Status" || !strings.HasPrefix(got[1], "The audit log cannot be written") {
 		t.Errorf("status on a store that refuses writes, with an expired lock: replies %q; want the status, then that the audit log could not take it", got)
 	}
 }
