@@ -340,6 +340,8 @@ func TestCheckConfig(t *testing.T) {
 			"unexpected option: max_retrys"},
 		{"redis ca_file without rediss", []string{"-config", withRedis("redisca", "    url: redis://bot:s3cret@127.0.0.1:1/0\n    ca_file: ca.pem"), "check-config"}, 1,
 			"a TLS configuration needs a rediss:// url"},
+		{"redis skip_verify", []string{"-config", withRedis("redisskip", "    url: rediss://bot:s3cret@127.0.0.1:1/0?skip_verify=true"), "check-config"}, 1,
+			"skip_verify turns off the check of the Redis server's certificate"},
 		{"version", []string{"version"}, 0, "switchman"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
 	}

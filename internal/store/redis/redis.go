@@ -198,6 +198,12 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 	if err != nil {
 		return nil, errs.Wrap(errs.Invalid, err, "state store url %s is not valid", redacted(u))
 	}
+	if ro.TLSConfig != nil && ro.TLSConfig.InsecureSkipVerify {
+		// go-redis trusts any certificate then: whoever can answer at
+		// the address would hold the locks, grants and audit trail. A
+		// TLS configuration given (ca_file) replaced it unsaid.
+		return nil, errs.New(errs.Invalid, "state store url %s: skip_verify turns off the check of the Redis server's certificate, so anyone who can answer at its address could lift locks, grant permissions and rewrite the audit trail: remove it, and trust a private CA with store.redis.ca_file", redacted(u))
+	}
 	setDefault := func(d *time.Duration, v, def time.Duration) {
 		switch {
 		case v != 0:

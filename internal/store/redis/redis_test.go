@@ -262,6 +262,33 @@ func TestTLS(t *testing.T) {
 			t.Errorf("Open: got %q, want it to say why the certificate was refused", err)
 		}
 	})
+	// go-redis reads ?skip_verify=true as "trust any certificate": whoever
+	// can answer for the Redis's address would hold the locks, grants and
+	// audit trail. Refused, check-config's CheckURL too, with what to do
+	// instead, whether or not a CA is given (which dropped it unsaid).
+	for _, withCA := range []bool{false, true} {
+		t.Run(fmt.Sprintf("skip_verify, CA given %v", withCA), func(t *testing.T) {
+			u := srv.URL() + "?skip_verify=true"
+			opt := redis.Options{URL: u}
+			if withCA {
+				opt.TLSConfig = &tls.Config{RootCAs: srv.RootCAs()}
+			}
+			s, err := redis.Open(t.Context(), opt)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open with ?skip_verify=true: got nil error, want it refused")
+			}
+			cerr := redis.CheckURL(u, withCA)
+			for what, err := range map[string]error{"Open": err, "CheckURL": cerr} {
+				if code := errs.CodeOf(err); code != errs.Invalid || !strings.Contains(errs.Message(err), "skip_verify") || !strings.Contains(errs.Message(err), "ca_file") {
+					t.Errorf("%s: got %v (code %s), want code %s naming skip_verify and ca_file", what, err, code, errs.Invalid)
+				}
+				if err != nil {
+					assertNoPassword(t, what+" error", err.Error())
+				}
+			}
+		})
+	}
 	t.Run("plain url", func(t *testing.T) {
 		_, err := redis.Open(t.Context(), redis.Options{URL: strings.Replace(srv.URL(), "rediss://", "redis://", 1),
 			TLSConfig: &tls.Config{RootCAs: srv.RootCAs()}})
