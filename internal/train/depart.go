@@ -28,8 +28,10 @@ type Summary struct {
 	// Shipped cars were deployed; Failed ones were not (refused, failed,
 	// reverted, …) and left the train; Postponed ones stay aboard for the
 	// next departure; Left ones were taken off the train (train leave)
-	// after it was announced, before their turn.
-	Shipped, Failed, Postponed, Left []CarResult
+	// after it was announced, before their turn; Running ones left the
+	// train with a deploy whose outcome the departure did not wait for
+	// (Options.DeployTimeout): neither shipped nor failed.
+	Shipped, Failed, Postponed, Left, Running []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
 	Err error
@@ -49,6 +51,9 @@ type CarResult struct {
 	Reason string
 	// refused is why the deploy was refused, when it did not start.
 	refused errs.Code
+	// running is set when the deploy started and had no outcome when
+	// the departure stopped waiting for it.
+	running bool
 }
 
 // Depart sends the train off now with whatever is aboard, waiting first
@@ -222,6 +227,13 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			sum.Shipped = append(sum.Shipped, res)
 			continue
 		}
+		if res.running {
+			// Its outcome is unknown: it may yet succeed, so it is not
+			// called failed, and does not stop the train.
+			sum.Running = append(sum.Running, res)
+			log.Warn("train: car still running", "app", c.App, "build", c.Build, "deploy", res.DeployID)
+			continue
+		}
 		sum.Failed = append(sum.Failed, res)
 		log.Warn("train: car failed", "app", c.App, "build", c.Build, "deploy", res.DeployID, "reason", res.Reason)
 		// Only a deploy that ran stops the train: a car refused for good
@@ -256,7 +268,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 // lostCars cars taken off by mistake could not be put back.
 func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars int) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
-	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Left) == 0 && sameReason(sum.Postponed) {
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
 		m.Level = chat.Warning
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, sum.Postponed[0].Reason)
@@ -279,6 +291,12 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		counts = append(counts, fmt.Sprintf("%d failed", n))
 		m.Level = chat.Failure
 	}
+	if n := len(sum.Running); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d still running", n))
+		if m.Level == chat.Success {
+			m.Level = chat.Warning
+		}
+	}
 	if n := len(sum.Postponed); n > 0 {
 		verb := "moves"
 		if n > 1 {
@@ -297,7 +315,7 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		counts = append(counts, fmt.Sprintf("%d taken off before %s turn", n, their))
 	}
 	m.Title = fmt.Sprintf("🚂 The %s has left: %s", label, strings.Join(counts, ", "))
-	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Postponed) > 0 {
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Postponed) > 0 {
 		// No car left, each held back for its own reason: the train
 		// did not leave, whatever the cars taken off meanwhile.
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, strings.Join(counts, ", "))
@@ -311,6 +329,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 	}
 	for _, r := range sum.Failed {
 		m.Lines = append(m.Lines, fmt.Sprintf("❌ %s: %s; it leaves the train", carName(r.Car), r.Reason))
+	}
+	for _, r := range sum.Running {
+		m.Lines = append(m.Lines, fmt.Sprintf("⏳ %s: %s; it left the train", carName(r.Car), r.Reason))
 	}
 	for _, r := range sum.Postponed {
 		m.Lines = append(m.Lines, fmt.Sprintf("⏭ %s moves to the next train: %s", carName(r.Car), r.Reason))
@@ -395,12 +416,20 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 	// engine drains), so the departure waits for this one's outcome
 	// rather than calling it failed while it may still succeed. Should
 	// the process die first, deploy recovery reports it as interrupted.
-	timer := time.NewTimer(s.deployTimeout)
-	defer timer.Stop()
+	// No fixed bound by default: a deploy waiting at a migrations prompt
+	// for confirm_timeout, or rolling over many hosts, may take longer
+	// than any guess, and the engine bounds every step of it.
+	var expired <-chan time.Time
+	if s.deployTimeout > 0 {
+		timer := time.NewTimer(s.deployTimeout)
+		defer timer.Stop()
+		expired = timer.C
+	}
 	select {
 	case <-out.done:
-	case <-timer.C:
-		res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running", s.deployTimeout, oc.DeployID)
+	case <-expired:
+		res.running = true
+		res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running (/status shows it)", s.deployTimeout, oc.DeployID)
 		return res
 	}
 	rec, at := out.result()

@@ -199,11 +199,27 @@ func TestDepart(t *testing.T) {
 				h.deployTimeout = 20 * time.Millisecond
 				h.restart()
 			},
-			cars: three, wantReqs: allReqs, wantLevel: chat.Failure,
-			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 failed
+			cars: three, wantReqs: allReqs, wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 still running
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d3 succeeded
-  ❌ billing 77 (@bob): no outcome after 20ms; deploy d2 may still be running; it leaves the train`,
+  ⏳ billing 77 (@bob): no outcome after 20ms; deploy d2 may still be running (/status shows it); it left the train`,
+		},
+		{
+			// A deploy with no outcome yet has not failed: it does not
+			// stop the train.
+			name: "no outcome in time, stop_on_failure",
+			edit: func(c *config.Config) { c.Trains["daily"].StopOnFailure = true },
+			setup: func(h *harness) {
+				h.runner.outcome["billing"] = "hang"
+				h.deployTimeout = 20 * time.Millisecond
+				h.restart()
+			},
+			cars: three, wantReqs: allReqs, wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 still running
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ search 5 (@carl): deploy d3 succeeded
+  ⏳ billing 77 (@bob): no outcome after 20ms; deploy d2 may still be running (/status shows it); it left the train`,
 		},
 		{
 			name:        "empty train",

@@ -44,8 +44,12 @@ type Options struct {
 	// Leader reports whether this replica runs scheduled events; nil:
 	// always. Commands (Board, DepartNow, …) work on every replica.
 	Leader func() bool
-	// DeployTimeout bounds the wait for the outcome of one car's deploy;
-	// default DefaultDeployTimeout.
+	// DeployTimeout, when set, bounds the wait for the outcome of one
+	// car's deploy; a car with no outcome by then is reported as still
+	// running, never as failed. Zero: the departure waits for the
+	// deploy's end, which the env's own timeouts (step_timeout,
+	// confirm_timeout, the health check's) bound, however long a rolling
+	// deploy or a migrations prompt takes.
 	DeployTimeout time.Duration
 	// Leases, when set, hands out a lease per train that each departure
 	// holds, so that replicas sharing the store depart a train one at a
@@ -70,9 +74,6 @@ type Once interface {
 // onceTTL is how long an event stays taken by the replica that ran it:
 // well past the lateness with which any replica could still fire it.
 const onceTTL = 48 * time.Hour
-
-// DefaultDeployTimeout is how long a departure waits for one car's deploy.
-const DefaultDeployTimeout = 2 * time.Hour
 
 // onTime is how late an event may fire and still count as on time; later
 // ones were missed (the bot was down or asleep).
@@ -170,9 +171,6 @@ func New(opt Options) (*Scheduler, error) {
 	}
 	if s.leader == nil {
 		s.leader = func() bool { return true }
-	}
-	if s.deployTimeout <= 0 {
-		s.deployTimeout = DefaultDeployTimeout
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
 	for name, t := range opt.Config.Trains {
