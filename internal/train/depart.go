@@ -320,6 +320,12 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		// did not leave, whatever the cars taken off meanwhile.
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, strings.Join(counts, ", "))
 	}
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Postponed) == 0 {
+		// Every car was taken off before its turn: nothing left, and
+		// nothing failed or waits.
+		m.Level = chat.Info
+		m.Title = fmt.Sprintf("🚂 The %s did not leave: %s", label, strings.Join(counts, ", "))
+	}
 	for _, r := range sum.Shipped {
 		if r.DeployID == "" {
 			m.Lines = append(m.Lines, fmt.Sprintf("✅ %s: live already, nothing to deploy", carName(r.Car)))

@@ -480,6 +480,40 @@ func TestDepartTakesCarsInTurn(t *testing.T) {
 	}
 }
 
+// TestDepartEveryCarTakenOff: a departure whose every car is taken off
+// (train leave) after it was announced, before its turn, ships nothing:
+// the summary says the train did not leave, not that it has left.
+func TestDepartEveryCarTakenOff(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.notes.onPost = func(m chat.Message) {
+		if !strings.Contains(m.Title, "is leaving") {
+			return
+		}
+		for _, app := range []string{"accounting", "billing"} {
+			if _, err := h.store.Leave(t.Context(), "daily", app); err != nil {
+				t.Errorf("%s leaves: %v", app, err)
+			}
+		}
+	}
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(t.Context(), "daily", "")
+
+	want := `🚂 The 14:00 train to production did not leave: 2 taken off before their turn
+  ↩ accounting 1338 (@alice) did not ship: it was taken off the train before its turn
+  ↩ billing 77 (@bob) did not ship: it was taken off the train before its turn`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if sum.Message.Level != chat.Info {
+		t.Errorf("summary level: got %q, want %q", sum.Message.Level, chat.Info)
+	}
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none", got)
+	}
+}
+
 // TestSameCar: a car read back from a store is the car boarded, whatever
 // location its time was decoded in.
 func TestSameCar(t *testing.T) {

@@ -130,6 +130,9 @@ func (r *fakeRunner) texts() []string {
 type fakeNotifier struct {
 	mu    sync.Mutex
 	posts []post
+	// onPost, when set, is called with each message recorded, outside
+	// the lock: the world changing as a message is posted.
+	onPost func(chat.Message)
 }
 
 type post struct {
@@ -142,8 +145,12 @@ func (n *fakeNotifier) Post(ctx context.Context, channel string, msg chat.Messag
 		return fmt.Errorf("post to %s: %w", channel, err)
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.posts = append(n.posts, post{channel, msg})
+	onPost := n.onPost
+	n.mu.Unlock()
+	if onPost != nil {
+		onPost(msg)
+	}
 	return nil
 }
 
