@@ -65,11 +65,34 @@ func (c *call) checkAs(ctx context.Context, prefix string, action acl.Action, ap
 
 // window decides whether app/env is open for deploys now: its weekly
 // window, freezes, and an admin's presence when required. It returns
-// whether it is open and, when closed, why, in full sentences, and
-// whether no admin being around is among the reasons. It fails only when
-// ctx ended as it looked for an admin around: the reads that end cut
-// short say nothing of who is around, nor of the store.
+// whether it is open and, when closed, why, in full sentences ending with
+// the admins who can force a deploy past it, and whether no admin being
+// around is among the reasons. It fails only when ctx ended as it looked
+// for an admin around: the reads that end cut short say nothing of who is
+// around, nor of the store.
 func (s *Service) window(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
+	open, why, noAdmin, err = s.windowShut(ctx, app, env)
+	if open || err != nil {
+		return open, why, noAdmin, err
+	}
+	// Admins by a runtime grant can force it too, and in an incident
+	// are often the ones to ask: named with the config's. Grants that
+	// cannot be read are said to be, so that the list is not taken for
+	// whole.
+	admins, aerr := s.adminsNow(ctx)
+	if len(admins) > 0 {
+		why += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
+	}
+	if aerr != nil {
+		s.log.Warn("closed window: read runtime grants", "app", app, "env", env, "err", aerr)
+		why += "; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read"
+	}
+	return false, why, noAdmin, nil
+}
+
+// windowShut is window without the admins who can force a deploy: for
+// what cannot be forced (a train's car, which waits for the window).
+func (s *Service) windowShut(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
 	now := s.now()
 	var reasons []string
 	if sched, ok := s.schedules[app+"/"+env]; ok {
@@ -100,20 +123,7 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 	if len(reasons) == 0 {
 		return true, "", false, nil
 	}
-	msg := fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; "))
-	// Admins by a runtime grant can force it too, and in an incident
-	// are often the ones to ask: named with the config's. Grants that
-	// cannot be read are said to be, so that the list is not taken for
-	// whole.
-	admins, err := s.adminsNow(ctx)
-	if len(admins) > 0 {
-		msg += "; admins who can force it (--force \"reason\"): " + strings.Join(admins, ", ")
-	}
-	if err != nil {
-		s.log.Warn("closed window: read runtime grants", "app", app, "env", env, "err", err)
-		msg += "; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read"
-	}
-	return false, msg, noAdmin, nil
+	return false, fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; ")), noAdmin, nil
 }
 
 // isAdmin reports whether user is an admin now, by the config or a

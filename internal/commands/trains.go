@@ -107,7 +107,9 @@ func (s *Service) closed(ctx context.Context, app, env, user string) (string, st
 		// Not a store failure, whatever a cancelled read would say.
 		return "the bot is shutting down", draining, true
 	}
-	open, why, _, err := s.window(ctx, app, env)
+	// A car cannot be forced past a closed window: it waits for it, so
+	// the reason offers no --force.
+	open, why, _, err := s.windowShut(ctx, app, env)
 	if err != nil {
 		return "the bot is shutting down", draining, true
 	}

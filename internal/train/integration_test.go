@@ -826,3 +826,55 @@ func TestHeldCarCountsAsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestClosedWindowHoldsTheCarWithoutForce: a car a closed window holds back
+// is said to wait, with why the window is closed; a car cannot be forced,
+// so the summary offers no --force. It used to end with "admins who can
+// force it (--force "reason"): ana", as a typed deploy's refusal does.
+func TestClosedWindowHoldsTheCarWithoutForce(t *testing.T) {
+	tests := []struct {
+		name   string
+		window string // web's production window
+		want   string // the summary's title
+	}{
+		{
+			name:   "outside the weekly window",
+			window: `{timezone: Europe/Warsaw, weekly: ["Mon-Fri 09:00-12:00"]}`,
+			want:   "🚂 The 14:00 train to production is postponed: deploys to web/production are closed now: outside the deploy window (Mon-Fri 09:00-12:00 Europe/Warsaw); the next window opens Tue 2026-11-24 09:00 CET",
+		},
+		{
+			name:   "no admin around",
+			window: `{timezone: Europe/Warsaw, require_admin_present: true}`,
+			want:   "🚂 The 14:00 train to production is postponed: deploys to web/production are closed now: no admin is around (an admin checks in with /here)",
+		},
+	}
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 11, 23, 10, 0, 0, 0, warsaw)) // a Monday
+			yaml := strings.Replace(trainYAML, "environments: {production: {hosts: [localhost]}}",
+				`environments: {production: {hosts: [localhost], window: `+tt.window+`}}`, 1)
+			yaml = strings.Replace(yaml, "    env: production\n", "    env: production\n    timezone: Europe/Warsaw\n", 1)
+			sys := newTrainSystemAt(t, yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}}, clk.Now)
+			ctx := context.Background()
+			if oc := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board web 7"}, nopOut{}); oc.Failed {
+				t.Fatal("boarding failed")
+			}
+			clk.Set(time.Date(2026, 11, 23, 14, 0, 0, 0, warsaw))
+
+			sum := sys.sched.Depart(ctx, "daily", "")
+			if len(sum.Postponed) != 1 {
+				t.Fatalf("departure: postponed %+v, failed %+v, shipped %+v; want web held back", sum.Postponed, sum.Failed, sum.Shipped)
+			}
+			if got := sum.Message.Title; got != tt.want {
+				t.Errorf("summary title:\ngot  %s\nwant %s", got, tt.want)
+			}
+			if text := chat.Text(sum.Message); strings.Contains(text, "--force") {
+				t.Errorf("summary offers --force, which a car cannot use:\n%s", text)
+			}
+		})
+	}
+}
