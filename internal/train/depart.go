@@ -153,6 +153,9 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 
 	var stopped string // why the remaining cars stay, once set
 	var back []Car     // cars taken off that go back aboard
+	// returned holds the indexes of the postponed cars in back: those
+	// are put back by this departure, the others stayed aboard.
+	returned := map[int]bool{}
 	for _, i := range ship {
 		c := cars[i]
 		if stopped == "" && ctx.Err() != nil {
@@ -182,6 +185,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// The store may have taken it off before the reply was lost;
 			// ReturnCars leaves a car still aboard where it is.
 			back = append(back, c)
+			returned[i] = true
 			continue
 		case !sameCar(taken, c):
 			// Boarded again since the train was announced: that car is
@@ -205,6 +209,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			if reason, held := s.gateClosed(ctx, c); held {
 				postponed[i] = reason
 				back = append(back, c)
+				returned[i] = true
 				continue
 			}
 			switch res.refused {
@@ -220,6 +225,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 				// for the next train.
 				postponed[i] = strings.TrimPrefix(res.Reason, "refused: ")
 				back = append(back, c)
+				returned[i] = true
 				continue
 			}
 		}
@@ -244,6 +250,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 
+	s.leftMeanwhile(ctx, name, cars, postponed, returned, &sum)
 	for _, i := range slices.Sorted(maps.Keys(postponed)) {
 		sum.Postponed = append(sum.Postponed, CarResult{Car: cars[i], Reason: postponed[i]})
 	}
@@ -262,6 +269,48 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	s.auditDeparture(ctx, name, tr, at, summaryText(sum.Message))
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
+}
+
+// leftMeanwhile moves to sum.Left the postponed cars that stayed aboard
+// (not those in returned, which the departure puts back) and are no
+// longer aboard as they were read at its start: taken off (train leave)
+// or boarded again with another build during the departure. Said to
+// move to the next train, a car taken off would not, and one boarded
+// again would be another build. When the cars cannot be read again, the
+// postponed stay as they are.
+func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, postponed map[int]string, returned map[int]bool, sum *Summary) {
+	stayed := false
+	for i := range postponed {
+		stayed = stayed || !returned[i]
+	}
+	if !stayed {
+		return
+	}
+	// Read even when ctx is done: a stopping bot's summary says where
+	// the cars it did not reach are too.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	aboard, err := s.store.Cars(rctx, name)
+	cancel()
+	if err != nil {
+		s.log.Warn("train: read the cars held back again", "train", name, "err", err)
+		return
+	}
+	for _, i := range slices.Sorted(maps.Keys(postponed)) {
+		if returned[i] {
+			continue
+		}
+		c := cars[i]
+		j := slices.IndexFunc(aboard, func(a Car) bool { return a.App == c.App })
+		switch {
+		case j >= 0 && sameCar(aboard[j], c):
+			continue
+		case j >= 0:
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place; that car waits for the next train", aboard[j].App, aboard[j].Build)})
+		default:
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train during the departure"})
+		}
+		delete(postponed, i)
+	}
 }
 
 // summaryMessage describes a departure that had cars; lost is why the

@@ -514,6 +514,42 @@ func TestDepartEveryCarTakenOff(t *testing.T) {
 	}
 }
 
+// TestDepartRereadsHeldCars: a car held back as the departure starts
+// that is taken off (train leave) or boarded again with another build
+// during the departure does not move to the next train: the summary says
+// it did not ship. It used to say that both moved to the next train, the
+// car taken off and the build replaced.
+func TestDepartRereadsHeldCars(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.board("carl", "search", "5")
+	h.gate.lock("accounting", "accounting/production is locked: db move")
+	h.gate.lock("billing", "billing/production is locked: db move")
+	h.runner.onDeploy = func(app string) {
+		if app != "search" {
+			return
+		}
+		if _, err := h.store.Leave(t.Context(), "daily", "billing"); err != nil {
+			t.Errorf("billing leaves: %v", err)
+		}
+		h.board("alice", "accounting", "1337")
+	}
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(t.Context(), "daily", "")
+
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 2 taken off before their turn
+  ✅ search 5 (@carl): deploy d1 succeeded
+  ↩ accounting 1338 (@alice) did not ship: accounting 1337 boarded in its place; that car waits for the next train
+  ↩ billing 77 (@bob) did not ship: it was taken off the train during the departure`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1337"}) {
+		t.Errorf("aboard after: got %q, want accounting 1337", got)
+	}
+}
+
 // TestSameCar: a car read back from a store is the car boarded, whatever
 // location its time was decoded in.
 func TestSameCar(t *testing.T) {
