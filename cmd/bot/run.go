@@ -447,7 +447,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 		Keep: config.KeepRecords, Log: log}
 	if len(cfg.Trains) > 0 {
 		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
-			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st}
+			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st,
+			// A car's deploy is waited for to its end, which the env's
+			// timeouts bound; a stopping bot waits for it as long as it
+			// lets running deploys finish, and no longer.
+			StopWait: drainTimeout}
 		if cfg.Store.Redis != nil {
 			// Only serve runs the election: a console on Redis never
 			// leads, so trains do not depart on schedule from it (it

@@ -480,12 +480,30 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
 		defer timer.Stop()
 		expired = timer.C
 	}
-	select {
-	case <-out.done:
-	case <-expired:
-		res.running = true
-		res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running (/status shows it)", s.deployTimeout, oc.DeployID)
-		return res
+	// A stopping bot waits for the deploy as long as it lets deploys
+	// finish (StopWait), not past it: the process may exit then.
+	stopping, stopped := ctx.Done(), (<-chan time.Time)(nil)
+wait:
+	for {
+		select {
+		case <-out.done:
+			break wait
+		case <-expired:
+			res.running = true
+			res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running (/status shows it)", s.deployTimeout, oc.DeployID)
+			return res
+		case <-stopping:
+			stopping = nil
+			if s.stopWait > 0 {
+				timer := time.NewTimer(s.stopWait)
+				defer timer.Stop()
+				stopped = timer.C
+			}
+		case <-stopped:
+			res.running = true
+			res.Reason = fmt.Sprintf("deploy %s was still running when the bot stopped; /status shows how it ends", oc.DeployID)
+			return res
+		}
 	}
 	rec, at := out.result()
 	if at.IsZero() {

@@ -550,6 +550,38 @@ func TestDepartRereadsHeldCars(t *testing.T) {
 	}
 }
 
+// TestDepartStopWaitsForTheDeployAsLongAsTheDrain: once the bot is told to
+// stop, the departure waits for the car under way as long as the bot lets
+// deploys finish (StopWait), then reports it as still running, neither
+// failed nor shipped, and the cars it has not reached stay aboard.
+func TestDepartStopWaitsForTheDeployAsLongAsTheDrain(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.runner.outcome["accounting"] = "hang"
+	h.stopWait = 10 * time.Millisecond
+	h.restart()
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	h.runner.onDeploy = func(app string) { stop() }
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(ctx, "daily", "")
+
+	want := `🚂 The 14:00 train to production has left: 1 still running, 1 moves to the next train
+  ⏳ accounting 1338 (@alice): deploy d1 was still running when the bot stopped; /status shows how it ends; it left the train
+  ⏭ billing 77 (@bob) moves to the next train: the bot is shutting down
+  Next departure: Wed 3 Jun 14:00 CEST.`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if len(sum.Failed) != 0 {
+		t.Errorf("failed: got %+v, want none", sum.Failed)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"billing 77"}) {
+		t.Errorf("aboard after: got %q, want billing 77", got)
+	}
+}
+
 // TestSameCar: a car read back from a store is the car boarded, whatever
 // location its time was decoded in.
 func TestSameCar(t *testing.T) {

@@ -284,7 +284,9 @@ type harness struct {
 	leaderFrom time.Time
 	// deployTimeout is Options.DeployTimeout.
 	deployTimeout time.Duration
-	s             *Scheduler
+	// stopWait is Options.StopWait.
+	stopWait time.Duration
+	s        *Scheduler
 
 	// onSleep, when set, runs at each of the scheduler's sleeps, before
 	// the clock moves: the world changing between two looks.
@@ -317,7 +319,7 @@ func (h *harness) restart() {
 	s, err := New(Options{
 		Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Gate: h.gate, Audit: h.store,
 		Builds: fakeBuilds{"accounting 1337": true, "accounting 1338": true, "billing 77": true, "billing 78": true, "search 5": true, "mail 1": true},
-		Now:    h.clock.Now, Sleep: h.sleep, Leader: h.isLeader, DeployTimeout: h.deployTimeout,
+		Now:    h.clock.Now, Sleep: h.sleep, Leader: h.isLeader, DeployTimeout: h.deployTimeout, StopWait: h.stopWait,
 	})
 	if err != nil {
 		h.t.Fatalf("New: %v", err)

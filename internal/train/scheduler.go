@@ -51,6 +51,11 @@ type Options struct {
 	// confirm_timeout, the health check's) bound, however long a rolling
 	// deploy or a migrations prompt takes.
 	DeployTimeout time.Duration
+	// StopWait, when set, bounds the wait for a car's deploy once the
+	// departure's ctx has ended (the bot is stopping): as long as the
+	// bot lets running deploys finish, after which the car is reported
+	// as still running. Zero: the departure waits for the deploy's end.
+	StopWait time.Duration
 	// Leases, when set, hands out a lease per train that each departure
 	// holds, so that replicas sharing the store depart a train one at a
 	// time (a train depart now on one while the leader's scheduled
@@ -98,6 +103,7 @@ type Scheduler struct {
 	log           *slog.Logger
 	leader        func() bool
 	deployTimeout time.Duration
+	stopWait      time.Duration
 	leases        deploy.Leaser
 	leaseTTL      time.Duration
 	// leaseClock times the departure leases' renewals; nil: time.Now.
@@ -155,7 +161,7 @@ func New(opt Options) (*Scheduler, error) {
 	s := &Scheduler{
 		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier, audit: opt.Audit,
 		gate: opt.Gate, builds: opt.Builds, now: opt.Now, sleep: opt.Sleep, log: opt.Log, leader: opt.Leader,
-		deployTimeout: opt.DeployTimeout, leases: opt.Leases, leaseTTL: opt.LeaseTTL, once: opt.Once,
+		deployTimeout: opt.DeployTimeout, stopWait: opt.StopWait, leases: opt.Leases, leaseTTL: opt.LeaseTTL, once: opt.Once,
 	}
 	if s.leaseTTL <= 0 {
 		s.leaseTTL = 30 * time.Second
