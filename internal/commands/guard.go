@@ -91,7 +91,8 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 }
 
 // windowShut is window without the admins who can force a deploy: for
-// what cannot be forced (a train's car, which waits for the window).
+// what is not forced past a closed window (a train's car, which waits for
+// it; a rollback, which never waits).
 func (s *Service) windowShut(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
 	now := s.now()
 	var reasons []string

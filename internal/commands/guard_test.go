@@ -785,3 +785,40 @@ func TestAdminsByGrantUnreadable(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackPastAClosedWindowOffersNoForce: a rollback, by hand or
+// automatic, never waits for the window, so what it says of a closed one
+// names no admins who could force it past: there is nothing to force. It
+// used to end "admins who can force it (--force "reason"): ana".
+func TestRollbackPastAClosedWindowOffersNoForce(t *testing.T) {
+	f := newGuardFixture(t, "")
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	for _, step := range []struct{ user, text string }{{"ana", "here for 2h"}, {"bob", "deploy web 1"}, {"bob", "deploy web 2"}} {
+		if res, out, _ := f.do(step.user, step.text); res.Failed {
+			t.Fatalf("%s %q failed: %s", step.user, step.text, out.last())
+		}
+	}
+	f.clock.Set(time.Date(2026, 11, 23, 17, 0, 0, 0, warsaw)) // after the window
+
+	const closed = "deploys to web/prod are closed now: outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw); the next window opens Tue 2026-11-24 09:00 CET"
+	t.Run("automatic", func(t *testing.T) {
+		passes := f.svc.RollbackPasses(context.Background(), "web", "prod")
+		if len(passes) != 1 || !strings.HasPrefix(passes[0], closed) || strings.Contains(passes[0], "--force") {
+			t.Errorf("passes: got %q, want %q and no --force", passes, closed)
+		}
+	})
+	t.Run("by hand", func(t *testing.T) {
+		res, out, _ := f.do("bob", "rollback web")
+		if res.Failed {
+			t.Fatalf("rollback failed: %s", out.last())
+		}
+		var text []string
+		for _, m := range out.replies {
+			text = append(text, chat.Text(m))
+		}
+		all := strings.Join(text, "\n")
+		if !strings.Contains(all, "rolling back although "+closed) || strings.Contains(all, "--force") {
+			t.Errorf("replies:\n%s\nwant %q and no --force", all, "rolling back although "+closed)
+		}
+	})
+}

@@ -839,7 +839,9 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	// Restoring service never waits for a lock or a window; both are
 	// announced.
 	var notes []string
-	open, why, _, err := c.s.window(ctx, cmd.App, cmd.Env)
+	// Nobody need force a rollback past a closed window: its note names
+	// no admins who could.
+	open, why, _, err := c.s.windowShut(ctx, cmd.App, cmd.Env)
 	if err != nil {
 		c.refuse(err)
 		return
