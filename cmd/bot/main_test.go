@@ -342,6 +342,8 @@ func TestCheckConfig(t *testing.T) {
 			"a TLS configuration needs a rediss:// url"},
 		{"redis skip_verify", []string{"-config", withRedis("redisskip", "    url: rediss://bot:s3cret@127.0.0.1:1/0?skip_verify=true"), "check-config"}, 1,
 			"skip_verify turns off the check of the Redis server's certificate"},
+		{"redis read_timeout -1", []string{"-config", withRedis("redistimeout", "    url: redis://bot:s3cret@127.0.0.1:1/0?read_timeout=-1"), "check-config"}, 1,
+			"read_timeout must be a positive duration"},
 		{"version", []string{"version"}, 0, "switchman"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
 	}

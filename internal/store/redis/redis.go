@@ -204,6 +204,36 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 		// TLS configuration given (ca_file) replaced it unsaid.
 		return nil, errs.New(errs.Invalid, "state store url %s: skip_verify turns off the check of the Redis server's certificate, so anyone who can answer at its address could lift locks, grant permissions and rewrite the audit trail: remove it, and trust a private CA with store.redis.ca_file", redacted(u))
 	}
+	// go-redis reads a timeout of 0 or less in the URL as none (-1): a
+	// read or write then waits as long as Redis takes, and a Redis that
+	// hangs would block for good every call whose context has no
+	// deadline, such as a deploy's fencing check. Refused rather than
+	// replaced by a default the URL does not say.
+	// A dial or pool timeout of 0 or less fails at once every dial or
+	// wait for a connection.
+	const noTimeout = "0 or less turns the timeout off, so a Redis that hangs would block a deploy's fencing check and every command for good"
+	const noWait = "0 or less leaves no time at all, so every command would fail"
+	for _, t := range []struct {
+		name, why string
+		v         time.Duration
+	}{
+		{"dial_timeout", noWait, ro.DialTimeout}, {"read_timeout", noTimeout, ro.ReadTimeout},
+		{"write_timeout", noTimeout, ro.WriteTimeout}, {"pool_timeout", noWait, ro.PoolTimeout},
+	} {
+		if t.v < 0 {
+			return nil, errs.New(errs.Invalid, "state store url %s: %s must be a positive duration (such as %s=2s): %s", redacted(u), t.name, t.name, t.why)
+		}
+	}
+	for _, t := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"dial", opt.DialTimeout}, {"read", opt.ReadTimeout}, {"write", opt.WriteTimeout},
+	} {
+		if t.v < 0 {
+			return nil, errs.New(errs.Invalid, "state store: %s timeout %v: want a positive duration, or 0 for the default", t.name, t.v)
+		}
+	}
 	setDefault := func(d *time.Duration, v, def time.Duration) {
 		switch {
 		case v != 0:

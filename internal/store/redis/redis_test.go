@@ -755,3 +755,44 @@ func TestListingWhileWritesRefused(t *testing.T) {
 		t.Errorf("locks kept once Redis takes writes again: got %d, %v; want 1, the expired one dropped", n, err)
 	}
 }
+
+// go-redis reads a timeout of 0 or less in the URL as none at all: a
+// Redis that hangs would then block for good every call whose context has
+// no deadline (a deploy's fencing check). Open and check-config's CheckURL
+// refuse each, naming the option, rather than connect.
+func TestNonPositiveURLTimeout(t *testing.T) {
+	srv := redisserver.StartWith(t, redisserver.Options{Password: password})
+	for _, opt := range []string{"dial_timeout", "read_timeout", "write_timeout", "pool_timeout"} {
+		for _, v := range []string{"-1", "-2", "0", "0s", "-3s"} {
+			t.Run(opt+"="+v, func(t *testing.T) {
+				u := srv.URL() + "?" + opt + "=" + v
+				s, err := redis.Open(t.Context(), redis.Options{URL: u, Prefix: newPrefix()})
+				if err == nil {
+					s.Close()
+				}
+				cerr := redis.CheckURL(u, false)
+				for what, err := range map[string]error{"Open": err, "CheckURL": cerr} {
+					if code := errs.CodeOf(err); code != errs.Invalid || !strings.Contains(errs.Message(err), opt+" must be a positive duration") {
+						t.Errorf("%s: got %v (code %s), want code %s saying %s must be a positive duration", what, err, code, errs.Invalid, opt)
+					}
+					if err != nil {
+						assertNoPassword(t, what+" error", err.Error())
+					}
+				}
+			})
+		}
+	}
+	t.Run("negative option", func(t *testing.T) {
+		_, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), ReadTimeout: -1})
+		if code := errs.CodeOf(err); code != errs.Invalid {
+			t.Errorf("Open with ReadTimeout -1: got %v (code %s), want code %s", err, code, errs.Invalid)
+		}
+	})
+	t.Run("positive", func(t *testing.T) {
+		u := srv.URL() + "?dial_timeout=1s&read_timeout=3&write_timeout=2s&pool_timeout=4s"
+		if err := redis.CheckURL(u, false); err != nil {
+			t.Errorf("CheckURL: got %v, want nil", err)
+		}
+		openStore(t, redis.Options{URL: u, Prefix: newPrefix()})
+	})
+}
