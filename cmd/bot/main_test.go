@@ -342,6 +342,8 @@ func TestCheckConfig(t *testing.T) {
 			"a TLS configuration needs a rediss:// url"},
 		{"redis skip_verify", []string{"-config", withRedis("redisskip", "    url: rediss://bot:s3cret@127.0.0.1:1/0?skip_verify=true"), "check-config"}, 1,
 			"skip_verify turns off the check of the Redis server's certificate"},
+		{"redis user without password", []string{"-config", withRedis("redisuser", "    url: redis://s3cretToken@127.0.0.1:1/0"), "check-config"}, 1,
+			"has a user name but no password"},
 		{"redis read_timeout -1", []string{"-config", withRedis("redistimeout", "    url: redis://bot:s3cret@127.0.0.1:1/0?read_timeout=-1"), "check-config"}, 1,
 			"read_timeout must be a positive duration"},
 		{"version", []string{"version"}, 0, "switchman"},

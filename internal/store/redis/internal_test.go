@@ -95,9 +95,16 @@ func TestClientOptions(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
-	got := Options{URL: "rediss://switchman:hunter2@redis.example.com:6390/1"}.String()
-	if strings.Contains(got, "hunter2") || !strings.Contains(got, "rediss://switchman:xxxxx@redis.example.com:6390/1") {
-		t.Errorf("Options.String: got %q, want the URL with the password masked", got)
+	for _, tc := range []struct{ url, secret, want string }{
+		{"rediss://switchman:hunter2@redis.example.com:6390/1", "hunter2", "rediss://switchman:xxxxx@redis.example.com:6390/1"},
+		// A user name alone is most likely a password written without
+		// its colon.
+		{"redis://hunter2token@redis.example.com:6390/1", "hunter2token", "redis://xxxxx@redis.example.com:6390/1"},
+	} {
+		got := Options{URL: tc.url}.String()
+		if strings.Contains(got, tc.secret) || !strings.Contains(got, tc.want) {
+			t.Errorf("Options.String: got %q, want %s, without %s", got, tc.want, tc.secret)
+		}
 	}
 }
 

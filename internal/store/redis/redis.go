@@ -194,6 +194,15 @@ func clientOptions(opt Options) (*goredis.Options, error) {
 		}
 		return nil, errs.New(errs.Invalid, "state store url is not valid (not shown: it may hold a password); percent-encode a password holding anything but letters, digits and -._~!$&'()*+,;=:@ (such as / ? # %% ^ or a space)")
 	}
+	if u.User != nil && u.User.Username() != "" {
+		if p, _ := u.User.Password(); p == "" {
+			// go-redis sends no AUTH for a user name alone: the store
+			// would run unauthenticated while the URL looks otherwise,
+			// and the name is likely a password written without its
+			// colon.
+			return nil, errs.New(errs.Invalid, "state store url %s has a user name but no password, so Redis would be used without authentication: give a password after a colon (redis://:PASSWORD@host, or redis://USER:PASSWORD@host), or no user info at all", redacted(u))
+		}
+	}
 	ro, err := goredis.ParseURL(opt.URL)
 	if err != nil {
 		return nil, errs.Wrap(errs.Invalid, err, "state store url %s is not valid", redacted(u))
@@ -281,13 +290,21 @@ func redactURL(raw string) string {
 }
 
 // redacted returns u as messages show it: its password, and the value of
-// each query option, replaced by "xxxxx", without a fragment. Other Redis
+// each query option, replaced by "xxxxx", without a fragment. A user
+// name without a password (or with an empty one) is replaced too: it is
+// most likely a password written without its colon (redis://TOKEN@host).
+// Other Redis
 // clients take the password from the query (?password=); go-redis refuses
 // such an option, naming it, and the URL in that refusal must not show
 // the password. Every option is shown by its name alone.
 func redacted(u *url.URL) string {
 	c := *u
 	c.Fragment, c.RawFragment = "", ""
+	if c.User != nil {
+		if p, _ := c.User.Password(); p == "" && c.User.Username() != "" {
+			c.User = url.User("xxxxx")
+		}
+	}
 	if c.RawQuery != "" {
 		pairs := strings.Split(c.RawQuery, "&")
 		for i, pair := range pairs {

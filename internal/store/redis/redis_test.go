@@ -796,3 +796,30 @@ func TestNonPositiveURLTimeout(t *testing.T) {
 		openStore(t, redis.Options{URL: u, Prefix: newPrefix()})
 	})
 }
+
+// go-redis sends no AUTH for a user name without a password, so a URL
+// holding one (most likely a password without its colon) ran the store
+// unauthenticated, and messages showed the name. Open and CheckURL refuse
+// it, without showing it.
+func TestUserWithoutPassword(t *testing.T) {
+	srv := redisserver.Start(t)
+	const token = "tok3n-Secret99"
+	for _, userinfo := range []string{token, token + ":"} {
+		t.Run(userinfo, func(t *testing.T) {
+			u := "redis://" + userinfo + "@" + srv.Addr() + "/0"
+			s, err := redis.Open(t.Context(), redis.Options{URL: u, Prefix: newPrefix()})
+			if err == nil {
+				s.Close()
+			}
+			cerr := redis.CheckURL(u, false)
+			for what, err := range map[string]error{"Open": err, "CheckURL": cerr} {
+				if code := errs.CodeOf(err); code != errs.Invalid || !strings.Contains(errs.Message(err), "user name but no password") {
+					t.Errorf("%s: got %v (code %s), want code %s saying there is a user name but no password", what, err, code, errs.Invalid)
+				}
+				if err != nil && strings.Contains(err.Error(), token) {
+					t.Errorf("%s: %q shows the user name", what, err)
+				}
+			}
+		})
+	}
+}
