@@ -556,11 +556,15 @@ func (r *run) closeSessions() {
 // So does a lease not renewed for its TTL (the store unreachable, or too
 // slow to answer): it has run out by this process's clock, and another
 // replica may hold it, so the run stops there, not at its next fencing
-// check, which a long delivery reaches minutes later.
+// check, which a long delivery reaches minutes later. A store found reset
+// stops it at once too: the lease went with the store's data, another
+// replica restarted on the empty store may take the app+env, and the
+// store refuses every call until this bot restarts, so no renewal can
+// bring it back.
 func (r *run) keepLease(done <-chan struct{}) {
 	renewEvery(r.lease, r.e.leaseTTL, r.leaseTaken, done, func(err error) bool {
 		r.log.Error("renew deploy lease", "err", err)
-		if errors.Is(err, ErrLeaseLost) {
+		if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrStoreReset) {
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
 			return true
 		}
