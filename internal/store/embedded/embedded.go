@@ -46,8 +46,9 @@ type Options struct {
 	// file is an error rather than a new empty store, writes fail, and
 	// readers share the file, though not with a process that writes.
 	ReadOnly bool
-	// Log is told of a file opened to write that others may read;
-	// default: nobody.
+	// Log is told of a file opened to write that others may read, and of
+	// expired locks and grants a listing could not delete; default:
+	// nobody.
 	Log *slog.Logger
 }
 
@@ -91,6 +92,7 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu sync.Mutex
 	// leases is guarded by mu; nil once the store is closed.
@@ -192,7 +194,11 @@ func Open(path string, opt Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, path: path, now: now, leases: make(map[string]leaseEntry), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch}
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: db, path: path, now: now, log: log, leases: make(map[string]leaseEntry), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch}
 	if opt.ReadOnly {
 		err = s.view(context.Background(), checkSchema)
 	} else {

@@ -81,7 +81,7 @@ func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (a
 }
 
 // Grants returns the runtime grants in force, sorted by user, role and
-// scope; expired ones are deleted.
+// scope; expired ones are not returned, and are deleted (see dropExpired).
 func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
@@ -106,24 +106,10 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
-	if len(expired) > 0 {
-		err := s.update(ctx, func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketGrants)
-			for _, k := range expired {
-				var g acl.Grant
-				if data := b.Get(k); data == nil || json.Unmarshal(data, &g) != nil || g.Active(s.now()) {
-					continue // replaced meanwhile
-				}
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list grants: %w", err)
-		}
-	}
+	s.dropExpired(ctx, "list grants", bucketGrants, expired, func(data []byte) bool {
+		var g acl.Grant
+		return json.Unmarshal(data, &g) == nil && !g.Active(s.now())
+	})
 	return out, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -138,7 +139,8 @@ func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, e
 }
 
 // Locks returns the locks in force, sorted by scope: App, then Env, the
-// empty (wider) one first. Expired locks are not returned, and are deleted.
+// empty (wider) one first. Expired locks are not returned, and are deleted
+// (see dropExpired).
 func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
@@ -163,30 +165,36 @@ func (s *Store) Locks(ctx context.Context) ([]deploy.Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
 	}
-	if len(expired) > 0 {
-		if err := s.deleteExpiredLocks(ctx, expired); err != nil {
-			return nil, fmt.Errorf("list locks: %w", err)
-		}
-	}
+	s.dropExpired(ctx, "list locks", bucketLocks, expired, func(data []byte) bool {
+		var l deploy.Lock
+		return json.Unmarshal(data, &l) == nil && !l.Active(s.now())
+	})
 	return active, nil
 }
 
-// deleteExpiredLocks deletes the locks at keys that are still expired: one
-// may have been replaced since it was read.
-func (s *Store) deleteExpiredLocks(ctx context.Context, keys [][]byte) error {
-	now := s.now()
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLocks)
+// dropTimeout bounds the wait of dropExpired for the disk, as a Redis
+// store's read timeout bounds its: a stalled disk would otherwise hold
+// every listing, and so every permission check, for its caller's whole
+// deadline, or for ever without one.
+const dropTimeout = 2 * time.Second
+
+// dropExpired deletes the entries at keys of bucket, expired when a
+// listing read them, that expired(their value) still finds expired: one
+// may have been replaced since. It is housekeeping the listing does on the
+// way, not what it was asked for: a write that fails (a full disk) or does
+// not end in time (a stalled one) leaves them to a later listing, logged,
+// rather than fail the listing, and with it every permission check and
+// status while one expired entry is there.
+func (s *Store) dropExpired(ctx context.Context, op string, bucket []byte, keys [][]byte, expired func(data []byte) bool) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, dropTimeout)
+	defer cancel()
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
 		for _, k := range keys {
-			data := b.Get(k)
-			if data == nil {
-				continue
-			}
-			var l deploy.Lock
-			if err := json.Unmarshal(data, &l); err != nil {
-				return fmt.Errorf("decode lock %q: %w", k, err)
-			}
-			if l.Active(now) {
+			if data := b.Get(k); data == nil || !expired(data) {
 				continue
 			}
 			if err := b.Delete(k); err != nil {
@@ -195,4 +203,7 @@ func (s *Store) deleteExpiredLocks(ctx context.Context, keys [][]byte) error {
 		}
 		return nil
 	})
+	if err != nil {
+		s.log.Warn(op+": expired entries left for a later listing to delete", "store", s.path, "err", err)
+	}
 }

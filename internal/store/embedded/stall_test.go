@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
 // TestStalledDiskEndsWithContext: a write that cannot reach the disk (a
@@ -288,4 +296,105 @@ func stalledAcquire(t *testing.T, key string, before func(s *Store)) *Store {
 	}()
 	<-began
 	return s
+}
+
+// TestListingWhileWritesFail: listing the locks or grants deletes the
+// expired ones it meets. A delete that cannot reach the disk (here a
+// stalled one: a transaction that stays open holds bbolt's one writer)
+// failed the whole listing, so every permission check, the deploy gate
+// and status failed for one expired entry nobody asked about. The listing
+// now returns what is in force, the expired entries left out, logs the
+// delete it left for later, and a later listing makes it.
+func TestListingWhileWritesFail(t *testing.T) {
+	clock := testclock.New(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
+	var log syncbuf.Buffer
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: clock.Now, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	ctx := t.Context()
+	now := clock.Now()
+	for _, l := range []deploy.Lock{
+		{App: "web", Env: "prod", Owner: "ana", Reason: "db work", Created: now},
+		{App: "web", Env: "staging", Owner: "ana", Reason: "demo", Created: now, Expires: now.Add(time.Minute)},
+	} {
+		if err := s.PutLock(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []acl.Grant{
+		{User: "bob", Role: "releaser", App: "web", GrantedBy: "ana", Created: now},
+		{User: "cy", Role: "releaser", App: "web", GrantedBy: "ana", Created: now, Expires: now.Add(time.Minute)},
+	} {
+		if err := s.PutGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Minute)
+
+	// Each listing has a deadline of its own, as each command has.
+	list := func(d time.Duration) (locks, grants []string, err error) {
+		lctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		ls, err := s.Locks(lctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, l := range ls {
+			locks = append(locks, l.App+"/"+l.Env)
+		}
+		gctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		gs, err := s.Grants(gctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range gs {
+			grants = append(grants, g.User)
+		}
+		return locks, grants, nil
+	}
+	stored := func(bucket []byte) int {
+		n := 0
+		if err := s.view(ctx, func(tx *bolt.Tx) error { n = tx.Bucket(bucket).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks, grants, err := list(300 * time.Millisecond)
+	if err != nil {
+		stalled.Rollback()
+		t.Fatalf("listing while the disk stalls: got %v, want the locks and grants in force", err)
+	}
+	if !slices.Equal(locks, []string{"web/prod"}) || !slices.Equal(grants, []string{"bob"}) {
+		t.Errorf("listing while the disk stalls: got locks %q grants %q, want [web/prod] [bob]", locks, grants)
+	}
+	if !strings.Contains(log.String(), "expired entries left for a later listing to delete") {
+		t.Errorf("log: got %q, want the delete left for later said", log.String())
+	}
+	if n, m := stored(bucketLocks), stored(bucketGrants); n != 2 || m != 2 {
+		t.Errorf("stored while the disk stalled: got %d locks %d grants, want 2 and 2 (nothing deleted)", n, m)
+	}
+	if err := stalled.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// With the disk back, the next listing deletes them.
+	locks, grants, err = list(time.Minute)
+	if err != nil || !slices.Equal(locks, []string{"web/prod"}) || !slices.Equal(grants, []string{"bob"}) {
+		t.Errorf("listing: got %q %q, %v; want [web/prod] [bob], nil", locks, grants, err)
+	}
+	if n, m := stored(bucketLocks), stored(bucketGrants); n != 1 || m != 1 {
+		t.Errorf("stored after a listing: got %d locks %d grants, want 1 and 1 (the expired ones deleted)", n, m)
+	}
 }
