@@ -603,9 +603,28 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	}
 	var held *LeaseHeldError
 	if !errors.As(err, &held) {
-		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return nil, leaseRefused(err)
 	}
 	return nil, e.busy(ctx, t, held.Holder)
+}
+
+// storeUnreachable is what a store that cannot be reached is said to be.
+const storeUnreachable = "state store unreachable"
+
+// leaseRefused is the error of an Acquire that failed with err, not
+// because another run holds the lease. A store that says why (Redis
+// refuses writes, a full disk, a store found reset) is quoted: calling it
+// unreachable would send people looking for a network fault in a store
+// that answers.
+func leaseRefused(err error) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Msg == storeUnreachable {
+		return errs.Wrap(errs.Unavailable, err, "%s; nothing was changed", storeUnreachable)
+	}
+	if errors.Is(err, ErrStoreReset) {
+		return err // its message says already that nothing was run
+	}
+	return errs.Wrap(e.Code, err, "%s; nothing was changed", e.Msg)
 }
 
 // busy is the refusal of a run of t while lease holder h (an id followed

@@ -1,0 +1,80 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+)
+
+// TestLeaseRefusedSaysWhy: a deploy whose lease the store will not give
+// is refused, nothing changed, with the store's own reason: a Redis that
+// answers but refuses writes, or a store found reset, was called
+// unreachable, which sends people looking for a network fault. A store
+// that cannot be reached is still called unreachable.
+func TestLeaseRefusedSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, srv *redisserver.Server, c *goredis.Client)
+		want  func(srv *redisserver.Server) string
+	}{
+		{
+			name: "refuses writes",
+			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+				if err := c.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: func(srv *redisserver.Server) string {
+				return "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write.; nothing was changed"
+			},
+		},
+		{
+			name: "reset",
+			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+				if err := c.FlushAll(t.Context()).Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
+		},
+		{
+			name:  "unreachable",
+			spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
+			want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			leases, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { leases.Close() })
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) { o.Leases = leases })
+			f.build("1")
+			opt, err := goredis.ParseURL(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := goredis.NewClient(opt)
+			defer c.Close()
+			tc.spoil(t, srv, c)
+
+			_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
+			if msg := errs.Message(err); err == nil || !strings.HasPrefix(msg, tc.want(srv)) || errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("Deploy: got %v (message %q, code %s), want code %s and a message starting %q", err, msg, errs.CodeOf(err), errs.Unavailable, tc.want(srv))
+			}
+			if f.exists("current") || f.exists("releases/1") {
+				t.Error("the hosts were changed, although the lease was refused")
+			}
+		})
+	}
+}
