@@ -1,19 +1,14 @@
 package deploy_test
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
-	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
@@ -26,45 +21,10 @@ import (
 // running on until the lease ran out by the bot's clock.
 func TestLeaseRenewalFindsStoreReset(t *testing.T) {
 	srv := redisserver.Start(t)
-	leases, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { leases.Close() })
-	art := newArtifactStore(t)
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "      path: artifacts/{app}-{build}.tar.gz\n", "      "+art.url()+"\n", 1)
 	var log syncbuf.Buffer
-	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+	f, gaveUp, done := stalledRedisDeploy(t, srv, 3*time.Second, func(o *deploy.Options) {
 		o.Log = slog.New(slog.NewTextHandler(&log, nil))
-		o.Leases = leases
-		o.LeaseTTL = 3 * time.Second
 	})
-	cut, stalled := stall(t)
-	gaveUp := make(chan struct{})
-	var once sync.Once
-	art.serveFrom(f.arts, func(w http.ResponseWriter, r *http.Request) {
-		cut(w, r)
-		if r.Context().Err() != nil {
-			once.Do(func() { close(gaveUp) })
-		}
-	})
-	f.bigBuild("1", 2<<20)
-
-	done := make(chan *deploy.Record, 1)
-	sink := func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}
-	req := deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}
-	if _, err := f.engine.Deploy(context.Background(), req, sink); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-stalled:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the delivery did not start within 30 s")
-	}
 	opt, err := goredis.ParseURL(srv.URL())
 	if err != nil {
 		t.Fatal(err)
