@@ -1566,7 +1566,7 @@ func (e *Engine) Confirm(ctx context.Context, id, by string, ok bool) error {
 		pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
 		switch {
 		case err != nil:
-			return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+			return storeRefused(err)
 		case !left:
 			return errAnswerWaiting(id, pending)
 		}

@@ -384,7 +384,7 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 	}
 	h, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return Cancelled{}, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return Cancelled{}, storeRefused(err)
 	}
 	id, what, _ := strings.Cut(h, " ")
 	switch {
@@ -398,10 +398,10 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 	_, rerr := e.store.Record(ctx, id)
 	switch {
 	case rerr != nil && !errors.Is(rerr, ErrNotFound):
-		return Cancelled{}, errs.Wrap(errs.Unavailable, rerr, "state store unreachable; nothing was changed")
+		return Cancelled{}, storeRefused(rerr)
 	}
 	if err := e.signals.Signal(ctx, id, signalCancel, by, signalTTL); err != nil {
-		return Cancelled{}, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return Cancelled{}, storeRefused(err)
 	}
 	return Cancelled{ID: id, Started: rerr == nil}, nil
 }
@@ -420,7 +420,7 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 	case errors.Is(err, ErrNotFound):
 		return errs.New(errs.NotFound, "no running deploy %s", id)
 	case err != nil:
-		return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return storeRefused(err)
 	case rec.Outcome != OutcomeRunning:
 		return errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", id, rec.Outcome)
 	case rec.Awaiting.IsZero():
@@ -434,7 +434,7 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 	pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
 	switch {
 	case err != nil:
-		return errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return storeRefused(err)
 	case !left:
 		return errAnswerWaiting(id, pending)
 	}
@@ -603,7 +603,7 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	}
 	var held *LeaseHeldError
 	if !errors.As(err, &held) {
-		return nil, leaseRefused(err)
+		return nil, storeRefused(err)
 	}
 	return nil, e.busy(ctx, t, held.Holder)
 }
@@ -611,12 +611,12 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 // storeUnreachable is what a store that cannot be reached is said to be.
 const storeUnreachable = "state store unreachable"
 
-// leaseRefused is the error of an Acquire that failed with err, not
-// because another run holds the lease. A store that says why (Redis
-// refuses writes, a full disk, a store found reset) is quoted: calling it
-// unreachable would send people looking for a network fault in a store
-// that answers.
-func leaseRefused(err error) error {
+// storeRefused is the error of a command refused, nothing changed, because
+// a store call failed with err (for a lease, not because another run holds
+// it). A store that says why (Redis refuses writes, a full disk, a store
+// found reset) is quoted: calling it unreachable would send people looking
+// for a network fault in a store that answers.
+func storeRefused(err error) error {
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Msg == storeUnreachable {
 		return errs.Wrap(errs.Unavailable, err, "%s; nothing was changed", storeUnreachable)

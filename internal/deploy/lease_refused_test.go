@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -74,6 +75,69 @@ func TestLeaseRefusedSaysWhy(t *testing.T) {
 			}
 			if f.exists("current") || f.exists("releases/1") {
 				t.Error("the hosts were changed, although the lease was refused")
+			}
+		})
+	}
+}
+
+// TestSignalCancelSaysWhy: a cancel passed on to the replica running the
+// deploy, refused because the store failed, gives the store's own reason,
+// as a refused lease does: every such failure was called unreachable.
+func TestSignalCancelSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, srv *redisserver.Server, c *goredis.Client)
+		want  func(srv *redisserver.Server) string
+	}{
+		{
+			name: "refuses writes",
+			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+				if err := c.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: func(srv *redisserver.Server) string {
+				return "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write.; nothing was changed"
+			},
+		},
+		{
+			name: "reset",
+			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+				if err := c.FlushAll(t.Context()).Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
+		},
+		{
+			name:  "unreachable",
+			spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
+			want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rs.Close() })
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) { o.Leases = rs; o.Signals = rs })
+			// Another replica's deploy of web/prod holds the lease.
+			if _, err := rs.Acquire(t.Context(), deploy.LeaseKey("web", "prod"), "7 deploy", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			opt, err := goredis.ParseURL(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := goredis.NewClient(opt)
+			defer c.Close()
+			tc.spoil(t, srv, c)
+
+			_, err = f.engine.SignalCancel(context.Background(), "web", "prod", "ana")
+			if msg := errs.Message(err); err == nil || !strings.HasPrefix(msg, tc.want(srv)) || errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("SignalCancel: got %v (message %q, code %s), want code %s and a message starting %q", err, msg, errs.CodeOf(err), errs.Unavailable, tc.want(srv))
 			}
 		})
 	}

@@ -161,7 +161,7 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 	}
 	holder, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return nil, nil, nil, errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return nil, nil, nil, storeRefused(err)
 	}
 	id, _, _ := strings.Cut(holder, " ")
 	if holder != "" && !strings.HasPrefix(id, "recovery:") {
