@@ -1013,7 +1013,21 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 			c.refuse(errs.New(errs.NotFound, "there is no lock on %s%s", scope, c.otherLocks(ctx)))
 			return
 		}
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		if errors.Is(err, deploy.ErrStoreReset) || errors.Is(err, deploy.ErrStoreFull) {
+			// Refused before it wrote: its message says so.
+			c.refuse(errs.Wrap(errs.Unavailable, err, "%s; nothing was changed", storeUnreachable))
+			return
+		}
+		// The delete may have been applied and only its reply lost (or
+		// the store failed after it): "nothing was changed" could be
+		// false, and whoever trusts it would lock again, or not.
+		why := storeUnreachable
+		var se *errs.Error
+		if errors.As(err, &se) {
+			why = se.Msg
+		}
+		scope := deploy.Lock{App: cmd.App, Env: cmd.Env}.Scope()
+		c.refuse(errs.Wrap(errs.Unavailable, err, "whether the lock on %s was lifted is not known (%s): status lists the locks in force", scope, why))
 		return
 	}
 	// The lock lifted goes into the audit entry, as a re-lock's entry
