@@ -447,6 +447,34 @@ func TestDryRunOfAForcedDeploy(t *testing.T) {
 	}
 }
 
+// TestDryRunForceInAnOpenWindow: the dry run of a deploy with --force
+// while deploys are open says, as the deploy does, that the --force is
+// not needed and not used; it said nothing of it, and the deploy it
+// planned passed for an override.
+func TestDryRunForceInAnOpenWindow(t *testing.T) {
+	f := newGuardFixture(t, "")
+	f.presence.set(map[string]bool{"ana": true}, nil) // Monday 10:00, in the window, an admin around
+	tests := []struct {
+		name, user, text, want string
+	}{
+		{"an admin, in the window", "ana", `deploy web 1 --dry-run --force "INC-42"`,
+			`deploys to web/prod are open now, so --force "INC-42" was not needed and not used: this deploy is no override`},
+		{"an env without a window", "ana", `deploy api 1 to staging --dry-run --force "INC-43"`,
+			`deploys to api/staging are open now, so --force "INC-43" was not needed and not used: this deploy is no override`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, out, rec := f.do(tt.user, tt.text)
+			if res.Failed || rec != nil {
+				t.Fatalf("%q: got failed=%v, record %v, reply %q; want a dry run", tt.text, res.Failed, rec, out.last())
+			}
+			if got := out.last(); !strings.Contains(got, tt.want) || strings.Contains(got, "would force") {
+				t.Errorf("dry run: got %q, want %q and no override", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestGrantAuditSaysUntil: a grant's audit entry says until when it
 // holds, in the zone and words of the grant's reply (without it, the
 // audit log told a grant for an hour from one until revoked), and the

@@ -592,7 +592,7 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		// The window is open, so the deploy is no override: said, since
 		// the audit entry's command shows --force, and read alone it
 		// passed for one.
-		notes = append(notes, fmt.Sprintf("deploys to %s/%s are open now, so --force %q was not needed and not used: this deploy is no override", cmd.App, cmd.Env, cmd.Force))
+		notes = append(notes, forceNotUsed(cmd))
 	}
 	note, ok := c.checkLocks(ctx, cmd.App, cmd.Env)
 	if !ok {
@@ -705,6 +705,10 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 		} else {
 			notes = append(notes, line)
 		}
+	} else if cmd.Force != "" {
+		// Said as the deploy says it: silent, the dry run let a --force
+		// pass for an override that the deploy will not make.
+		notes = append(notes, forceNotUsed(cmd))
 	}
 	for _, l := range locks {
 		if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) && l.Owner != c.req.User {
@@ -738,6 +742,12 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 	}
 	c.allow("dry run; " + d.Via)
 	c.out.Reply(m)
+}
+
+// forceNotUsed says that the --force of deploy cmd, sent while deploys
+// to its app+env are open, is no override.
+func forceNotUsed(cmd Command) string {
+	return fmt.Sprintf("deploys to %s/%s are open now, so --force %q was not needed and not used: this deploy is no override", cmd.App, cmd.Env, cmd.Force)
 }
 
 // forceVerdict says what the window, closed for why, does to the deploy
