@@ -93,10 +93,23 @@ func (c *Client) BotUser() string {
 	return ""
 }
 
+// presenceWait bounds a presence check, Slack's rate limits waited out
+// included: a command (a deploy that needs an admin around) waits for it.
+const presenceWait = 5 * time.Second
+
 // Presence reports whether a Slack user is active now (users.getPresence),
-// for rules such as "a second approver must be online".
+// for rules such as "a second approver must be online". Slack's rate
+// limit is waited out, within ctx and presenceWait: an error counts the
+// user as away, and a deploy that needs an admin around is refused.
 func (c *Client) Presence(ctx context.Context, slackUserID string) (active bool, err error) {
-	p, err := c.api.GetUserPresenceContext(ctx, slackUserID)
+	ctx, cancel := context.WithTimeout(ctx, presenceWait)
+	defer cancel()
+	var p *slack.UserPresence
+	err = retry(ctx, 5, func(ctx context.Context) error {
+		var err error
+		p, err = c.api.GetUserPresenceContext(ctx, slackUserID)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("slack presence of %s: %w", slackUserID, hide(err))
 	}

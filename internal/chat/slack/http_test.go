@@ -554,6 +554,43 @@ func TestPresence(t *testing.T) {
 	}
 }
 
+// TestPresenceRateLimited: a presence check Slack answers with a 429 is
+// asked again after its Retry-After: taken for an error, it counted an
+// admin who is around as away, and a deploy that needs one was refused.
+// A Retry-After past the check's few seconds is not waited for.
+func TestPresenceRateLimited(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		limits     int // 429s answered before the presence
+		retryAfter int // seconds
+		want       bool
+		calls      int
+	}{
+		{name: "one 429", limits: 1, retryAfter: 1, want: true, calls: 2},
+		{name: "a wait past the check", limits: 1, retryAfter: 60, want: false, calls: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			api.limit["users.getPresence"] = tc.limits
+			api.retryAfter["users.getPresence"] = tc.retryAfter
+			client := slack.NewClient("xoxb-test", api.apiURL(), nil, nil)
+			got, err := client.Presence(t.Context(), "UACTIVE")
+			if got != tc.want || (err == nil) != tc.want {
+				t.Errorf("Presence: got %v, %v; want %v", got, err, tc.want)
+			}
+			if err != nil && errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Presence: got %v; want the rate limit at once, not a wait for it cut short", err)
+			}
+			api.mu.Lock()
+			n := api.count["users.getPresence"]
+			api.mu.Unlock()
+			if n != tc.calls {
+				t.Errorf("users.getPresence calls: got %d, want %d", n, tc.calls)
+			}
+		})
+	}
+}
+
 // TestWebAPIErrorsHideTheAPIURLCredentials covers the calls whose errors
 // reach logs and replies outside the adapter: presence in the deploy gate
 // and admins, posts of announcements and alerts, the token check at start.
