@@ -74,11 +74,27 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		// is older than the lease's newest): should it be alive after
 		// all, what interrupt reads is all it wrote, and what the hosts
 		// are observed into.
-		stop := e.renewWhile(lease, taken)
-		got, err := e.interrupt(ctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(ctx, r) })
+		rctx, stop := e.renewWhile(ctx, lease, taken, rec.ID)
+		got, err := e.interrupt(rctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(rctx, r) })
 		stop()
 		e.releaseRecovery(lease, rec.ID)
-		if err != nil {
+		if cause := context.Cause(rctx); err != nil && errors.Is(cause, ErrLeaseLost) {
+			// Whatever the loss cut short (a read of the record, of a
+			// host) failed for it.
+			err = fmt.Errorf("recover %s: %w", rec.ID, cause)
+		}
+		switch {
+		case errors.Is(err, ErrStoreReset):
+			// The store refuses every call until the bot restarts: no
+			// other deploy can be recovered on it either.
+			return out, err
+		case errors.Is(err, ErrLeaseLost):
+			// Nothing was written: another replica may hold the lease
+			// and report the run, or the next round takes the lease
+			// afresh and reads the record again, so it is recorded once.
+			e.log.Error("recovery stopped, nothing recorded: its lease was lost", "deploy", rec.ID, "app", rec.App, "env", rec.Env, "err", err)
+			continue
+		case err != nil:
 			return out, err
 		}
 		if got != nil {
@@ -117,6 +133,12 @@ func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts fu
 	hosts(rec)
 	if kept := rec.LockKept(); kept != "" {
 		rec.Error += "; " + kept
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLeaseLost) {
+		// The recovery's lease was lost while it observed the hosts:
+		// another replica may be recovering the run, and this account
+		// must not be the one kept, nor reported.
+		return nil, fmt.Errorf("recover %s: %w", id, cause)
 	}
 	if err := e.store.PutRecord(ctx, rec); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", id, err)
@@ -282,20 +304,34 @@ func mergeObserved(rec *Record, observed []HostResult) {
 
 // renewWhile renews a recovery's lease until the returned func is called:
 // observing the hosts can outlast the TTL, and another replica must not
-// recover (and report) the same deploy meanwhile.
-func (e *Engine) renewWhile(lease Lease, taken time.Time) (stop func()) {
+// recover (and report) the same deploy meanwhile. The returned context is
+// cancelled, with a cause wrapping ErrLeaseLost, when a renewal finds the
+// lease lost or the store reset, or the lease ran out by this process's
+// clock: another replica may be recovering the run then (or, on a reset
+// store, nothing can be recorded until the bot restarts), so the recovery
+// stops observing and writes nothing.
+func (e *Engine) renewWhile(ctx context.Context, lease Lease, taken time.Time, id string) (context.Context, func()) {
+	rctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
 		renewEvery(lease, e.leaseTTL, taken, done, func(err error) bool {
-			e.log.Warn("renew recovery lease", "err", err)
+			if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrStoreReset) {
+				// Cancelled before it is logged: whoever reads the
+				// log finds the recovery stopped already.
+				cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+				e.log.Error("renew recovery lease: lost, so the recovery stops and records nothing", "deploy", id, "err", err)
+				return true
+			}
+			e.log.Warn("renew recovery lease", "deploy", id, "err", err)
 			return false
 		})
 	}()
-	return func() {
+	return rctx, func() {
 		close(done)
 		<-ended
+		cancel(nil)
 	}
 }
 
