@@ -115,8 +115,12 @@ type claim struct {
 	// reached for a TTL lets it run out unnoticed.
 	renewed atomic.Int64
 	lost    atomic.Bool
+	// reset is set, with lost, once the store was found reset: the lease
+	// and the saved watch went with its data, so no bot goes on with the
+	// watch, unlike one whose lease another took.
+	reset atomic.Bool
 	// gone is closed once the store said the lease is another's, or ran
-	// out.
+	// out, or was found reset.
 	gone chan struct{}
 	once sync.Once
 	stop chan struct{}
@@ -147,6 +151,14 @@ func (c *claim) renew(log *slog.Logger) {
 		err := c.lease.Renew(ctx)
 		cancel()
 		switch {
+		case errors.Is(err, deploy.ErrStoreReset):
+			// Lost as a lease another took is: a reset store refuses
+			// every call until the bot restarts, so the watch could
+			// neither save nor be sure it is still its own.
+			log.Error("sentry watch: the state store was reset; the watch stops", "err", err)
+			c.setReset()
+			close(c.gone)
+			return
 		case errors.Is(err, deploy.ErrLeaseLost):
 			log.Warn("sentry watch: its lease is lost; another bot goes on with it", "err", err)
 			c.lost.Store(true)
@@ -159,6 +171,15 @@ func (c *claim) renew(log *slog.Logger) {
 		}
 	}
 }
+
+// setReset marks the lease lost with the store's data.
+func (c *claim) setReset() {
+	c.reset.Store(true)
+	c.lost.Store(true)
+}
+
+// wasReset reports whether the lease was lost with the store's data.
+func (c *claim) wasReset() bool { return c != nil && c.reset.Load() }
 
 // whenLost calls f once the lease is lost, unless ctx ends first.
 func (c *claim) whenLost(ctx context.Context, f func()) {
@@ -206,7 +227,10 @@ func (c *claim) mine(ctx context.Context) bool {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateStoreTimeout)
 	defer cancel()
-	if err := c.lease.Check(cctx); errors.Is(err, deploy.ErrLeaseLost) {
+	switch err := c.lease.Check(cctx); {
+	case errors.Is(err, deploy.ErrStoreReset):
+		c.setReset()
+	case errors.Is(err, deploy.ErrLeaseLost):
 		c.lost.Store(true)
 	}
 	return c.held()
@@ -286,6 +310,11 @@ func (w *Watcher) save(ctx context.Context, r *deploy.Record, k *kept) {
 	err := w.put(sctx, r, k)
 	switch {
 	case err == nil:
+	case errors.Is(err, deploy.ErrStoreReset):
+		// Not "it goes on in this bot": the lease went with the store's
+		// data, and the watch stops as for a lost lease.
+		w.opt.Log.Error("sentry watch: save its progress: the state store was reset; the watch stops", "deploy", r.ID, "err", err)
+		k.c.setReset()
 	case errors.Is(err, deploy.ErrLeaseLost):
 		w.opt.Log.Warn("sentry watch: taken over by another bot", "deploy", r.ID, "err", err)
 		k.c.lost.Store(true)

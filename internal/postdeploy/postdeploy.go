@@ -553,6 +553,14 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 		w.opt.Log.Warn("sentry watch", "deploy", r.ID, "err", err)
 	}
 	switch {
+	case c.wasReset():
+		// The saved watch went with the store's data: no bot goes on
+		// with it, and the channel must know nothing watches any more.
+		w.opt.Log.Error("sentry watch stopped: the state store was reset", "deploy", r.ID)
+		w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
+			Title: fmt.Sprintf("Error watch of %s %s on %s stopped: the state store was reset", r.App, r.Build, r.Env),
+			Lines: []string{"the watch was saved there, so no bot goes on with it: nothing watches this deploy's errors any more, nor rolls it back by itself; check Sentry yourself"}})
+		return
 	case c.isLost():
 		// Another bot took the watch over: what is left of it is its.
 		w.opt.Log.Info("sentry watch: taken over by another bot", "deploy", r.ID)
