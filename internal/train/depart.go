@@ -162,7 +162,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			stopped = "the bot is shutting down"
 		}
 		if stopped == "" && !dep.held() {
-			stopped = "this replica lost the train's departure lease, so another may depart it"
+			stopped = dep.whyNotHeld()
 		}
 		if stopped != "" {
 			postponed[i] = stopped

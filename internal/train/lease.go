@@ -19,6 +19,10 @@ type departure struct {
 	ttl   time.Duration
 	now   func() time.Time
 	lost  atomic.Bool
+	// reset is set, with lost, once a renewal found the store reset: the
+	// lease went with its data, and the store refuses every call until
+	// the bot restarts.
+	reset atomic.Bool
 	// renewed is when the lease was last taken or renewed (Unix ns):
 	// when the call that took or renewed it was made, since the store
 	// starts its TTL on receiving the call, which may answer late. A
@@ -70,6 +74,14 @@ func (d *departure) renew(ttl time.Duration, log *slog.Logger) {
 		asked := d.now()
 		err := d.lease.Renew(ctx)
 		cancel()
+		if errors.Is(err, deploy.ErrStoreReset) {
+			// As lost: no renewal can bring it back, and waiting for it
+			// to run out by this clock would ship cars meanwhile.
+			log.Error("train: the state store was reset, so the departure lease is lost; no further car ships from this replica", "err", err)
+			d.reset.Store(true)
+			d.lost.Store(true)
+			return
+		}
 		if errors.Is(err, deploy.ErrLeaseLost) {
 			log.Error("train: departure lease lost; no further car ships from this replica", "err", err)
 			d.lost.Store(true)
@@ -90,6 +102,14 @@ func (d *departure) held() bool {
 		return true
 	}
 	return !d.lost.Load() && d.now().Sub(time.Unix(0, d.renewed.Load())) < d.ttl
+}
+
+// whyNotHeld says why the cars left stay aboard once the lease is not held.
+func (d *departure) whyNotHeld() string {
+	if d.reset.Load() {
+		return "the state store was reset, so this replica lost the train's departure lease: an admin must restart the bot"
+	}
+	return "this replica lost the train's departure lease, so another may depart it"
 }
 
 // release stops the renewals and gives the lease back.
