@@ -41,6 +41,10 @@ type Leader struct {
 	// it until it expires, so it is renewed again rather than forgotten.
 	// Meanwhile this replica does not lead.
 	unsure deploy.Lease
+	// reset is set once the store was found reset: the lease went with
+	// its data, and the store refuses every call until the bot restarts,
+	// so this replica stops leading and stops asking.
+	reset bool
 }
 
 func (l *Leader) ttl() time.Duration {
@@ -88,8 +92,11 @@ func (l *Leader) step(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, l.ttl()/3)
 	defer cancel()
 	l.mu.Lock()
-	lease, unsure := l.lease, l.unsure
+	lease, unsure, reset := l.lease, l.unsure, l.reset
 	l.mu.Unlock()
+	if reset {
+		return
+	}
 	if held := cmp.Or(lease, unsure); held != nil {
 		start := l.now()
 		err := held.Renew(ctx)
@@ -98,11 +105,18 @@ func (l *Leader) step(ctx context.Context) {
 		switch {
 		case err == nil:
 			l.lease, l.until = held, start.Add(l.ttl())
+		case errors.Is(err, deploy.ErrStoreReset):
+			l.reset = true
 		case !errors.Is(err, deploy.ErrLeaseLost):
 			l.unsure = held
 		}
 		l.mu.Unlock()
 		switch {
+		case errors.Is(err, deploy.ErrStoreReset):
+			// Not "until it is renewed": no renewal can bring back a
+			// lease the store lost with its data.
+			l.logger().Error(resetNote, "replica", l.ID, "err", err)
+			return
 		case err == nil && unsure != nil:
 			l.logger().Info("this replica runs scheduled jobs again", "replica", l.ID)
 		case errors.Is(err, deploy.ErrLeaseLost) && lease != nil:
@@ -122,10 +136,20 @@ func (l *Leader) step(ctx context.Context) {
 		l.mu.Lock()
 		l.lease, l.until = lease, start.Add(l.ttl())
 		l.mu.Unlock()
+	case errors.Is(err, deploy.ErrStoreReset):
+		// Said once: asked again every third of the TTL, the store
+		// would refuse each time until the bot restarts.
+		l.mu.Lock()
+		l.reset = true
+		l.mu.Unlock()
+		l.logger().Error(resetNote, "replica", l.ID, "err", err)
 	case !errors.Is(err, deploy.ErrLeaseHeld):
 		l.logger().Warn("take the scheduler lease", "replica", l.ID, "err", err)
 	}
 }
+
+// resetNote is what a replica logs, once, on finding the store reset.
+const resetNote = "the state store was reset: this replica runs no scheduled jobs until the bot restarts"
 
 func (l *Leader) release() {
 	l.mu.Lock()
