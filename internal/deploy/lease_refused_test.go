@@ -21,37 +21,7 @@ import (
 // unreachable, which sends people looking for a network fault. A store
 // that cannot be reached is still called unreachable.
 func TestLeaseRefusedSaysWhy(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		spoil func(t *testing.T, srv *redisserver.Server, c *goredis.Client)
-		want  func(srv *redisserver.Server) string
-	}{
-		{
-			name: "refuses writes",
-			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
-				if err := c.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
-					t.Fatal(err)
-				}
-			},
-			want: func(srv *redisserver.Server) string {
-				return "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write.; nothing was changed"
-			},
-		},
-		{
-			name: "reset",
-			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
-				if err := c.FlushAll(t.Context()).Err(); err != nil {
-					t.Fatal(err)
-				}
-			},
-			want: func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
-		},
-		{
-			name:  "unreachable",
-			spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
-			want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
-		},
-	} {
+	for _, tc := range storeFailures {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
 			leases, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
@@ -84,37 +54,7 @@ func TestLeaseRefusedSaysWhy(t *testing.T) {
 // deploy, refused because the store failed, gives the store's own reason,
 // as a refused lease does: every such failure was called unreachable.
 func TestSignalCancelSaysWhy(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		spoil func(t *testing.T, srv *redisserver.Server, c *goredis.Client)
-		want  func(srv *redisserver.Server) string
-	}{
-		{
-			name: "refuses writes",
-			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
-				if err := c.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
-					t.Fatal(err)
-				}
-			},
-			want: func(srv *redisserver.Server) string {
-				return "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write.; nothing was changed"
-			},
-		},
-		{
-			name: "reset",
-			spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
-				if err := c.FlushAll(t.Context()).Err(); err != nil {
-					t.Fatal(err)
-				}
-			},
-			want: func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
-		},
-		{
-			name:  "unreachable",
-			spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
-			want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
-		},
-	} {
+	for _, tc := range storeFailures {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
 			rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
@@ -141,4 +81,39 @@ func TestSignalCancelSaysWhy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storeFailures are the ways a store fails a command, each with the start
+// of what the refusal must say: a Redis that answers but refuses writes,
+// or a store found reset, is named as such, never unreachable.
+var storeFailures = []struct {
+	name  string
+	spoil func(t *testing.T, srv *redisserver.Server, c *goredis.Client)
+	want  func(srv *redisserver.Server) string
+}{
+	{
+		name: "refuses writes",
+		spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+			if err := c.ConfigSet(t.Context(), "min-replicas-to-write", "1").Err(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: func(srv *redisserver.Server) string {
+			return "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write.; nothing was changed"
+		},
+	},
+	{
+		name: "reset",
+		spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+			if err := c.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
+	},
+	{
+		name:  "unreachable",
+		spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
+		want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
+	},
 }
