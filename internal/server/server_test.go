@@ -312,24 +312,7 @@ func TestMaxConns(t *testing.T) {
 	}
 	url, _, _ := start(t, server.Options{MaxConns: max, MetricsListener: mln})
 	addrs := []string{strings.TrimPrefix(url, "http://"), mln.Addr().String()}
-	// healthz asks for /healthz on conn and reports whether the answer
-	// came within wait.
-	healthz := func(conn net.Conn, wait time.Duration) bool {
-		t.Helper()
-		conn.SetDeadline(time.Now().Add(wait))
-		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return false
-			}
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
+	healthz := func(conn net.Conn, wait time.Duration) bool { return healthzWithin(t, conn, wait) }
 	var held []net.Conn
 	for i := range max {
 		conn, err := net.Dial("tcp", addrs[i%2])
@@ -376,22 +359,7 @@ func TestMetricsConnsKeptFromAFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	url, _, _ := start(t, server.Options{MaxConns: max, MetricsListener: mln})
-	healthz := func(conn net.Conn, wait time.Duration) bool {
-		t.Helper()
-		conn.SetDeadline(time.Now().Add(wait))
-		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return false
-			}
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
+	healthz := func(conn net.Conn, wait time.Duration) bool { return healthzWithin(t, conn, wait) }
 	// The flood: connections to the listener, each held open once
 	// answered, until one is not (the wait only bounds the test), or as
 	// many as MaxConns.
@@ -529,4 +497,23 @@ func TestServedWhileDraining(t *testing.T) {
 			}
 		})
 	}
+}
+
+// healthzWithin asks for /healthz on conn and reports whether an OK came
+// within wait.
+func healthzWithin(t *testing.T, conn net.Conn, wait time.Duration) bool {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(wait))
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return false
+		}
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
