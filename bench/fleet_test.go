@@ -40,7 +40,7 @@ func BenchmarkFleet(b *testing.B) {
 				for _, delivery := range []string{"push", "pull"} {
 					label := cell + " switchman " + delivery
 					s := e.newSwitchman(fmt.Sprintf("n%d-%dmb-%s-%s", n, mb, comp, delivery), n, set, comp, delivery)
-					r := e.runTool(label, s, n, set, k, false, 0)
+					r := e.runTool(label, s, n, set, k, false, projection{})
 					if r.Repeated != "" {
 						notes = append(notes, repeatNote(label, r, k))
 					}

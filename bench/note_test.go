@@ -79,6 +79,7 @@ func TestRollbackCell(t *testing.T) {
 		{"one finished, then one hung", result{Rollbacks: walls(100), RollbackHung: true}, "> 110.00"},
 		{"two finished, then one hung", result{Rollbacks: walls(100, 90), RollbackHung: true}, "100.00"},
 		{"three finished, then one hung", result{Rollbacks: walls(100, 90, 80), RollbackHung: true}, "95.00"},
+		{"not run, as it would outlive the timeout", result{RollbackSkipped: true}, "> 120.00"},
 	}
 	for _, tt := range tests {
 		if got := rollbackCell(tt.r, k); got != tt.want {

@@ -38,12 +38,13 @@ func BenchmarkPeers(b *testing.B) {
 
 	t := &table{head: []string{"hosts", "size MB", "tool", "runs", "deploy s", "× floor", "CPU s", "host CPU s", "peak RSS MB", "tree PSS MB", "rollback s"}}
 	var notes []string // skipped cells, hung runs
-	// seen is each tool's median deploy at the most hosts so far, by size.
+	// seen is each tool's median deploy, and seenBack its median rollback
+	// (the timeout where one hung), at the most hosts so far, by size.
 	type seenRow struct {
 		hosts int
 		wall  time.Duration
 	}
-	seen := map[string]seenRow{}
+	seen, seenBack := map[string]seenRow{}, map[string]seenRow{}
 	for _, n := range k.Hosts {
 		for _, mb := range k.Sizes {
 			set := sets[mb]
@@ -80,21 +81,35 @@ func BenchmarkPeers(b *testing.B) {
 				}
 				peer := !strings.HasPrefix(tl.name, "switchman")
 				key := fmt.Sprintf("%s %d", tl.name, mb)
-				var proj time.Duration // the deploy's time scaled from fewer hosts
+				var proj projection // times scaled from fewer hosts
 				if prev, ok := seen[key]; ok && peer {
 					// A peer whose deploy, scaled from fewer hosts, would
 					// outlive the timeout is not run: Ansible at 50 hosts
 					// only ever showed the timeout, minutes later.
-					if proj = prev.wall * time.Duration(n) / time.Duration(prev.hosts); proj > k.Timeout {
+					if proj.Deploy = prev.wall * time.Duration(n) / time.Duration(prev.hosts); proj.Deploy > k.Timeout {
 						notes = append(notes, fmt.Sprintf("%s %s: not run: its %d-host deploy took %s, so %d hosts would take about %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS).",
-							cell, tl.name, prev.hosts, prev.wall.Round(10*time.Millisecond), n, proj.Round(time.Second), k.Timeout))
+							cell, tl.name, prev.hosts, prev.wall.Round(10*time.Millisecond), n, proj.Deploy.Round(time.Second), k.Timeout))
 						t.add(overRow(n, size, tl.name, k)...)
 						continue
 					}
 				}
+				prevBack, hasBack := seenBack[key]
+				if hasBack && peer {
+					proj.Rollback = prevBack.wall * time.Duration(n) / time.Duration(prevBack.hosts)
+				}
 				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, peer, proj)
+				if r.RollbackSkipped {
+					notes = append(notes, fmt.Sprintf("%s %s: rollback not run: its %d-host rollback took %s, so %d hosts would take about %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS); each run's deploy counts, and the hosts were seeded with build 1 again after it.",
+						cell, tl.name, prevBack.hosts, prevBack.wall.Round(10*time.Millisecond), n, proj.Rollback.Round(time.Second), k.Timeout))
+				}
 				if r.Repeated != "" || r.RollbackHung {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))
+				}
+				switch {
+				case r.RollbackHung || r.RollbackSkipped:
+					seenBack[key] = seenRow{n, k.Timeout}
+				case len(r.Rollbacks) > 0:
+					seenBack[key] = seenRow{n, median(r.Rollbacks).Wall}
 				}
 				if len(r.Deploys) == 0 {
 					t.add(overRow(n, size, tl.name, k)...)
