@@ -100,7 +100,7 @@ func TestMigrationsConfirmAndAbort(t *testing.T) {
 	if m := commands.EventMessage(ev); len(m.Buttons) != 2 || m.Buttons[0].Action != "deploy confirm "+ev.DeployID {
 		t.Errorf("prompt buttons: got %+v", m.Buttons)
 	}
-	if r, o := do("carl", "deploy abort "+ev.DeployID); !r.Failed || !strings.Contains(o.last(), "carl may not confirm") {
+	if r, o := do("carl", "deploy abort "+ev.DeployID); !r.Failed || !strings.Contains(o.last(), "there is no deploy "+ev.DeployID+" whose migrations prompt carl may answer") {
 		t.Errorf("carl aborting: got %v %q", r.Failed, o.last())
 	}
 	if r, o := do("bob", "deploy abort "+ev.DeployID); r.Failed {

@@ -515,8 +515,15 @@ func where(e audit.Entry) string {
 // may holders of confirm on the app/env (admins among them). A requester
 // confirms only while they may still deploy there (a runtime grant may
 // have expired since the deploy started); aborting their own deploy is
-// always theirs.
+// always theirs. Whether the user may answer is decided before anything
+// of the deploy is said: one who may not is told what they would be of
+// an id nobody used, so that no reply tells which ids exist, of which
+// app and env, or how a deploy ended.
 func (c *call) confirm(ctx context.Context, cmd Command) {
+	grants, ok := c.grants(ctx)
+	if !ok {
+		return
+	}
 	requester, here := c.s.engine.Requester(cmd.DeployID)
 	var app, env string
 	for _, r := range c.s.engine.Running() {
@@ -524,39 +531,35 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 			app, env = r.App, r.Env
 		}
 	}
+	var rec *deploy.Record
 	if !here {
 		// Another replica may run it: its record says whose it is.
-		rec, err := c.s.store.Record(ctx, cmd.DeployID)
+		var err error
+		rec, err = c.s.store.Record(ctx, cmd.DeployID)
 		switch {
 		case errors.Is(err, deploy.ErrNotFound):
-			c.refuse(errs.New(errs.NotFound, "there is no deploy %s", cmd.DeployID))
+			c.refuse(noPromptToAnswer(cmd.DeployID, c.req.User))
 			return
 		case err != nil:
 			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
 			return
-		case rec.Outcome != deploy.OutcomeRunning:
-			c.refuse(errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", cmd.DeployID, rec.Outcome))
-			return
 		}
 		requester, app, env = rec.Requester, rec.App, rec.Env
 	}
-	c.entry.App, c.entry.Env = app, env
+	now := c.s.now()
 	via := "requester"
 	switch {
 	case requester == c.req.User && cmd.Verb == VerbAbort:
 	case requester == c.req.User:
-		grants, ok := c.grants(ctx)
-		if !ok {
-			return
-		}
-		now := c.s.now()
 		d := c.s.policy.Check(c.req.User, acl.Deploy, app, env, grants, now)
 		if !d.Allowed {
 			// One who may no longer deploy there (a runtime grant that
 			// expired while the deploy waited) and holds confirm answers
-			// as any holder of confirm does.
+			// as any holder of confirm does. The deploy is theirs: the
+			// refusal may name it.
 			cd := c.s.policy.Check(c.req.User, acl.Confirm, app, env, grants, now)
 			if !cd.Allowed {
+				c.entry.App, c.entry.Env = app, env
 				c.refuse(errs.New(errs.Forbidden, "%s", d.Reason))
 				return
 			}
@@ -564,11 +567,21 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 		}
 		via = "requester; " + d.Via
 	default:
-		d, ok := c.check(ctx, acl.Confirm, app, env)
-		if !ok {
+		d := c.s.policy.Check(c.req.User, acl.Confirm, app, env, grants, now)
+		if !d.Allowed {
+			c.refuse(noPromptToAnswer(cmd.DeployID, c.req.User))
+			// The audit log, which admins read, keeps what the reply
+			// does not say.
+			c.entry.App, c.entry.Env = app, env
+			c.entry.Reason += fmt.Sprintf(" (deploy %s is of %s/%s: %s)", cmd.DeployID, app, env, d.Reason)
 			return
 		}
 		via = d.Via
+	}
+	c.entry.App, c.entry.Env = app, env
+	if rec != nil && rec.Outcome != deploy.OutcomeRunning {
+		c.refuse(errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", cmd.DeployID, rec.Outcome))
+		return
 	}
 	yes := cmd.Verb == VerbConfirm
 	answer := c.s.engine.Confirm
@@ -590,6 +603,13 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 		m.Lines = []string{"passed on to the replica of the bot running it, which takes it within seconds; its progress messages say what it did"}
 	}
 	c.out.Reply(m)
+}
+
+// noPromptToAnswer refuses an answer to the migrations prompt of deploy
+// id, which names no deploy, or one whose prompt user may not answer:
+// alike, so that the reply does not tell one from the other.
+func noPromptToAnswer(id, user string) error {
+	return errs.New(errs.NotFound, "there is no deploy %s whose migrations prompt %s may answer (its requester and holders of confirm there may); nothing was changed", id, orChatUser(user))
 }
 
 // ForgetRemovedUsers deletes the runtime grants and check-ins of users the

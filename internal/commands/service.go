@@ -822,14 +822,29 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	if cmd.DeployID != "" {
 		// rollback DEPLOY-ID: from what that deploy put live, only if it
 		// still runs, to the release its report's button names, if any
-		// (see RollbackButton).
-		rec, err := c.s.store.Record(ctx, cmd.DeployID)
-		switch {
-		case errors.Is(err, deploy.ErrNotFound):
-			c.refuse(errs.New(errs.NotFound, "there is no deploy %s; nothing was rolled back", cmd.DeployID))
+		// (see RollbackButton). The permission on the record's app and
+		// env is decided before anything else of the record is said: a
+		// user who may not roll it back is told what they would be of
+		// an id nobody used, so that no reply tells which ids exist.
+		grants, ok := c.grants(ctx)
+		if !ok {
 			return
-		case err != nil:
+		}
+		rec, err := c.s.store.Record(ctx, cmd.DeployID)
+		if err != nil && !errors.Is(err, deploy.ErrNotFound) {
 			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			return
+		}
+		if err != nil {
+			c.refuse(noDeployToRollBack(cmd.DeployID, c.req.User))
+			return
+		}
+		if d := c.s.policy.Check(c.req.User, acl.Rollback, rec.App, rec.Env, grants, c.s.now()); !d.Allowed {
+			c.refuse(noDeployToRollBack(cmd.DeployID, c.req.User))
+			// The audit log, which admins read, keeps what the reply
+			// does not say.
+			c.entry.App, c.entry.Env = rec.App, rec.Env
+			c.entry.Reason += fmt.Sprintf(" (deploy %s is of %s/%s: %s)", cmd.DeployID, rec.App, rec.Env, d.Reason)
 			return
 		}
 		cmd.App, cmd.Env, cmd.From = rec.App, rec.Env, rec.Build
@@ -878,6 +893,22 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	c.entry.DeployID, c.res.DeployID = rec.ID, rec.ID
 	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Lines: notes,
 		Title: fmt.Sprintf("Rolling back %s/%s from %s to %s (rollback %s)", rec.App, rec.Env, orNone(rec.Previous), rec.Build, rec.ID)})
+}
+
+// noDeployToRollBack refuses `rollback DEPLOY-ID` of an id that names no
+// deploy, or one of an app and env user may not roll back: alike, so
+// that the reply does not tell one from the other.
+func noDeployToRollBack(id, user string) error {
+	who := orChatUser(user)
+	return errs.New(errs.NotFound, "there is no deploy %s that %s may roll back (whoami lists where %s holds rollback); nothing was rolled back", id, who, who)
+}
+
+// orChatUser is user, or "this chat user" for one no name maps to.
+func orChatUser(user string) string {
+	if user == "" {
+		return "this chat user"
+	}
+	return user
 }
 
 // sink forwards engine events to the adapter and audits the end of the
