@@ -128,9 +128,20 @@ func (s *Service) windowShut(ctx context.Context, app, env string) (open bool, w
 }
 
 // isAdmin reports whether user is an admin now, by the config or a
-// runtime grant.
-func (s *Service) isAdmin(ctx context.Context, user string) bool {
-	return slices.Contains(s.admins(ctx), user)
+// runtime grant. When the runtime grants cannot be read and the config
+// does not make user an admin, it returns false and an error saying so,
+// for the refusal to give: refused as no admin, an admin by a grant was
+// told they are none.
+func (s *Service) isAdmin(ctx context.Context, user string) (bool, error) {
+	if s.policy.IsAdmin(user, nil, s.now()) {
+		return true, nil
+	}
+	grants, err := s.store.Grants(ctx)
+	if err != nil {
+		return false, errs.Wrap(errs.Unavailable, fmt.Errorf("read grants: %w", err),
+			"whether %s is an admin, which a --force needs while no admin is around, is not known: the runtime grants could not be read; nothing was changed", user)
+	}
+	return s.policy.IsAdmin(user, grants, s.now()), nil
 }
 
 // presentAdmins lists admins who are around now, and notes about presence
@@ -165,13 +176,6 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 		}
 	}
 	return present, notes
-}
-
-// admins lists the users who are admins everywhere, by config or grant;
-// the config's alone when the grants cannot be read.
-func (s *Service) admins(ctx context.Context) []string {
-	out, _ := s.adminsNow(ctx)
-	return out
 }
 
 // adminsNow lists the users who are admins everywhere, by config or a

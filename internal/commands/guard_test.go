@@ -20,6 +20,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
@@ -850,3 +851,55 @@ func TestRollbackPastAClosedWindowOffersNoForce(t *testing.T) {
 		}
 	})
 }
+
+// TestForceByAnAdminWhoseGrantsCannotBeRead: where an admin must be
+// around and none is, only an admin's --force goes through. When the
+// runtime grants cannot be read as that is decided, the deploy is
+// refused, nothing changed, for that: the refusal read as if the
+// requester, an admin by a runtime grant, were no admin.
+func TestForceByAnAdminWhoseGrantsCannotBeRead(t *testing.T) {
+	const unreadable = "the runtime grants could not be read; nothing was changed"
+	tests := []struct {
+		name, text string
+		reads      int // grants read before they cannot be: the last is whether carl is an admin
+	}{
+		{"at the gate", `deploy web 1 --force "INC-9"`, 4},
+		{"once the deploy holds its app+env", `deploy web 1 --force "INC-9"`, 7},
+		{"dry run", `deploy web 1 --dry-run --force "INC-9"`, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			if res, out, _ := f.do("ana", "grant @carl admin"); res.Failed {
+				t.Fatalf("grant: %s", out.last())
+			}
+			warsaw, _ := time.LoadLocation("Europe/Warsaw")
+			f.clock.Set(time.Date(2026, 11, 23, 17, 0, 0, 0, warsaw)) // Monday, past the window, nobody around
+			st := &grantsGoAway{Store: f.store, reads: tt.reads}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			out := newRecorder()
+			res := svc.Handle(t.Context(), commands.Request{User: "carl", Platform: "test", Channel: "C1", Text: tt.text}, out)
+			if !res.Failed || res.DeployID != "" || res.Code != errs.Unavailable {
+				t.Fatalf("%s: got failed %v, code %q, deploy %q, %q; want it refused, unavailable", tt.text, res.Failed, res.Code, res.DeployID, out.last())
+			}
+			if got := out.last(); !strings.Contains(got, unreadable) || strings.Contains(got, forceNotAdmin) {
+				t.Errorf("refusal: got %q, want %q and not %q", got, unreadable, forceNotAdmin)
+			}
+			if recs, err := f.store.Records(t.Context(), deploy.Filter{}); err != nil || len(recs) != 0 {
+				t.Errorf("records: got %d, %v; want none", len(recs), err)
+			}
+			// With the grants readable, carl's --force goes through.
+			svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: f.store, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			out = newRecorder()
+			if res := svc.Handle(t.Context(), commands.Request{User: "carl", Platform: "test", Channel: "C1", Text: tt.text}, out); res.Failed {
+				t.Fatalf("%s with the grants readable: %q", tt.text, out.last())
+			} else if res.DeployID != "" {
+				<-out.finished
+			}
+		})
+	}
+}
+
+// forceNotAdmin is the refusal of a --force that is not an admin's where
+// an admin must be around.
+const forceNotAdmin = "--force overrides the deploy window, not the need for an admin around"

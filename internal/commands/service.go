@@ -616,10 +616,16 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 			// did not need is not taken up here: the deploy would go
 			// unannounced and unrecorded as an override.
 			return errs.New(errs.Forbidden, "%s; nothing was changed", why)
-		case noAdmin && !c.s.isAdmin(ctx, c.req.User):
+		case noAdmin:
 			// The override was granted at the gate, for the window; the
 			// admin around then has gone.
-			return errs.New(errs.Forbidden, "%s; %s; nothing was changed", why, forceNotAdmin)
+			admin, err := c.s.isAdmin(ctx, c.req.User)
+			switch {
+			case err != nil:
+				return err
+			case !admin:
+				return errs.New(errs.Forbidden, "%s; %s; nothing was changed", why, forceNotAdmin)
+			}
 		}
 		_, err = c.s.lockVerdict(ctx, cmd.App, cmd.Env, c.req.User)
 		return err
@@ -663,8 +669,14 @@ func (c *call) windowVerdict(ctx context.Context, cmd Command) (string, error) {
 	// An admin forcing a deploy is an admin around; anyone else's
 	// override is for the window, not for the admin the env wants
 	// watching.
-	if noAdmin && !c.s.isAdmin(ctx, c.req.User) {
-		return "", errs.New(errs.Forbidden, "%s; %s", why, forceNotAdmin)
+	if noAdmin {
+		admin, err := c.s.isAdmin(ctx, c.req.User)
+		switch {
+		case err != nil:
+			return "", err
+		case !admin:
+			return "", errs.New(errs.Forbidden, "%s; %s", why, forceNotAdmin)
+		}
 	}
 	return why, nil
 }
@@ -767,8 +779,15 @@ func (c *call) forceVerdict(ctx context.Context, cmd Command, why string, noAdmi
 	switch d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); {
 	case !d.Allowed:
 		return d.Reason, true, true
-	case noAdmin && !c.s.isAdmin(ctx, c.req.User):
-		return why + "; " + forceNotAdmin, true, true
+	case noAdmin:
+		if admin, err := c.s.isAdmin(ctx, c.req.User); err != nil {
+			// Not "would be refused": a deploy now would find the
+			// grants unreadable too, or not; the dry run cannot say.
+			c.refuse(err)
+			return "", false, false
+		} else if !admin {
+			return why + "; " + forceNotAdmin, true, true
+		}
 	}
 	return fmt.Sprintf("⚠ %s would force this deploy outside its window, announced in the channel: %s", c.req.User, why), false, true
 }
