@@ -579,6 +579,7 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 		return
 	}
 	var notes []string
+	var forcedNote string
 	forced, err := c.windowVerdict(ctx, cmd)
 	if err != nil {
 		c.refuse(err)
@@ -587,7 +588,8 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 	switch {
 	case forced != "":
 		dreq.Forced = cmd.Force
-		notes = append(notes, fmt.Sprintf("⚠ %s forced this deploy outside its window: %q (%s)", c.req.User, cmd.Force, forced))
+		forcedNote = fmt.Sprintf("⚠ %s forced this deploy outside its window: %q (%s)", c.req.User, cmd.Force, forced)
+		notes = append(notes, forcedNote)
 	case cmd.Force != "":
 		// The window is open, so the deploy is no override: said, since
 		// the audit entry's command shows --force, and read alone it
@@ -605,35 +607,49 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 	// judged again: a window that closed since, an admin gone away, or a
 	// lock taken since (by another replica, or another command on this
 	// one) refuses it. A lock taken later finds the deploy under way.
-	dreq.Admit = func(ctx context.Context) error {
+	//
+	// A deploy forced past a closed window that finds it open then (it
+	// waited for its app+env) is no override, and is not recorded,
+	// announced or audited as one.
+	dreq.Admit = func(ctx context.Context) (bool, error) {
 		open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
 		switch {
 		case err != nil:
-			return err
+			return false, err
 		case open:
 		case forced == "":
 			// Closed since the gate found it open. A --force the gate
 			// did not need is not taken up here: the deploy would go
 			// unannounced and unrecorded as an override.
-			return errs.New(errs.Forbidden, "%s; nothing was changed", why)
+			return false, errs.New(errs.Forbidden, "%s; nothing was changed", why)
 		case noAdmin:
 			// The override was granted at the gate, for the window; the
 			// admin around then has gone.
 			admin, err := c.s.isAdmin(ctx, c.req.User)
 			switch {
 			case err != nil:
-				return err
+				return false, err
 			case !admin:
-				return errs.New(errs.Forbidden, "%s; %s; nothing was changed", why, forceNotAdmin)
+				return false, errs.New(errs.Forbidden, "%s; %s; nothing was changed", why, forceNotAdmin)
 			}
 		}
-		_, err = c.s.lockVerdict(ctx, cmd.App, cmd.Env, c.req.User)
-		return err
+		if _, err := c.s.lockVerdict(ctx, cmd.App, cmd.Env, c.req.User); err != nil {
+			return false, err
+		}
+		return !open && forced != "", nil
 	}
 	rec, err := c.s.engine.Deploy(ctx, dreq, c.sink())
 	if err != nil {
 		c.refuse(err)
 		return
+	}
+	if forced != "" && rec.Forced == "" {
+		for i, n := range notes {
+			if n == forcedNote {
+				notes[i] = fmt.Sprintf("deploys to %s/%s opened before the deploy started, so --force %q was not used: this deploy is no override", cmd.App, cmd.Env, cmd.Force)
+			}
+		}
+		dreq.Forced = ""
 	}
 	c.allow(strings.Join(append([]string{d.Via}, notes...), "; "))
 	c.entry.DeployID, c.res.DeployID = rec.ID, rec.ID

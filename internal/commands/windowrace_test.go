@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
@@ -106,6 +108,82 @@ func TestWindowClosesAfterTheGate(t *testing.T) {
 			}
 			if _, out, rec := f.do("bob", "deploy web 1"); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
 				t.Errorf("deploy in the window: %q, %+v; want it to succeed", out.last(), rec)
+			}
+		})
+	}
+}
+
+// TestWindowOpensBeforeAForcedDeployStarts: a deploy forced past a closed
+// window whose window has opened by the time it holds its app+env (it
+// waited for it) is no override: its record, its messages and its audit
+// entry say none, as those of a --force sent while deploys were open do.
+// They said it had been forced past a closed window. One whose window is
+// still closed then goes ahead as the override it is.
+func TestWindowOpensBeforeAForcedDeployStarts(t *testing.T) {
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	opening := time.Date(2026, 11, 24, 9, 0, 0, 0, warsaw) // a Tuesday, as Mon-Thu 09:00-16:00 begins
+	const text = `deploy web 1 --force "hotfix"`
+	for _, tc := range []struct {
+		name    string
+		between func(f *guardFixture)
+		forced  bool
+		note    string // a line of the reply and the audit entry
+	}{
+		{"window opens", func(f *guardFixture) { f.clock.Set(opening) }, false,
+			`deploys to web/prod opened before the deploy started, so --force "hotfix" was not used: this deploy is no override`},
+		{"window stays closed", func(f *guardFixture) { f.clock.Advance(500 * time.Millisecond) }, true,
+			`dana forced this deploy outside its window: "hotfix"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			f.clock.Set(opening.Add(-time.Second))
+			if r, out, _ := f.do("ana", "here for 24h"); r.Failed {
+				t.Fatalf("ana checks in: %s", out.last())
+			}
+			st := &gateHookStore{Store: f.store, between: func(context.Context) { tc.between(f) }}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			out := newRecorder()
+			res := svc.Handle(t.Context(), commands.Request{User: "dana", Platform: "test", Channel: "C1", Text: text}, out)
+			if res.Failed || res.DeployID == "" {
+				t.Fatalf("%s: failed %v, %q; want it to go ahead", text, res.Failed, out.last())
+			}
+			rec := <-out.finished
+			if rec.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("%s: ended %s; want succeeded", text, rec.Outcome)
+			}
+			if got := rec.Forced != ""; got != tc.forced {
+				t.Errorf("record: got Forced %q, want forced %v", rec.Forced, tc.forced)
+			}
+			m := out.replies[0]
+			if got := strings.Join(m.Lines, "\n"); !strings.Contains(got, tc.note) || (!tc.forced && strings.Contains(got, "forced this deploy")) {
+				t.Errorf("reply lines: got %q, want %q", got, tc.note)
+			}
+			if m.Public != tc.forced || (m.Level == chat.Warning) != tc.forced {
+				t.Errorf("reply: got public %v, level %v; want the announcement of an override %v", m.Public, m.Level, tc.forced)
+			}
+			out.mu.Lock()
+			for _, ev := range out.events {
+				if got := strings.Contains(chat.Text(commands.EventMessage(ev)), "forced outside the deploy window"); got && !tc.forced {
+					t.Errorf("%s message: got %q, want no override", ev.Kind, chat.Text(commands.EventMessage(ev)))
+				}
+			}
+			out.mu.Unlock()
+			entries, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, e := range audit.Fold(entries) {
+				if e.DeployID != rec.ID || e.Decision != audit.Allowed {
+					continue
+				}
+				found = true
+				if !strings.Contains(e.Reason, tc.note) || (!tc.forced && strings.Contains(e.Reason, "forced this deploy")) {
+					t.Errorf("audit entry: got reason %q, want %q", e.Reason, tc.note)
+				}
+			}
+			if !found {
+				t.Errorf("audit: no allowed entry of deploy %s", rec.ID)
 			}
 		})
 	}

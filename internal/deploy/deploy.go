@@ -123,13 +123,17 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	}
 	if req.Admit != nil {
 		watch.at("admission (window, locks)")
-		if err := req.Admit(ctx); err != nil {
+		forced, err := req.Admit(ctx)
+		if err != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
 			defer cancel()
 			if rerr := lease.Release(rctx); rerr != nil {
 				e.log.Warn("release deploy lease", "deploy", id, "app", t.app.Name, "env", t.env.Name, "err", rerr)
 			}
 			return nil, err
+		}
+		if !forced {
+			req.Forced = ""
 		}
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))

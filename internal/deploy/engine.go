@@ -217,8 +217,12 @@ type Request struct {
 	// any host is reached; an error refuses the run with nothing changed.
 	// A gate that checks locks before the lease checks them again here: a
 	// lock taken in between, on any replica, is then seen either by Admit
-	// or, through the lease, by the lock's Underway.
-	Admit func(ctx context.Context) error
+	// or, through the lease, by the lock's Underway. It returns whether
+	// the run still goes past a closed window: false drops Forced, since
+	// a deploy forced while its window was closed that finds it open
+	// once it holds its app+env (it waited for it) is no override, and
+	// its record and events must not say it is.
+	Admit func(ctx context.Context) (forced bool, err error)
 }
 
 var buildRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
