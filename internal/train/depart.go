@@ -200,7 +200,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: fmt.Sprintf("it boarded for %s, and the train goes to %s now: board it again", c.Env, tr.cfg.Env)})
 			continue
 		}
-		res := s.ship(ctx, tr, c)
+		res := s.ship(ctx, tr, c, label)
 		if res.DeployID == "" {
 			// Refused before it started: a lock taken or a window closed
 			// since the train left holds the car back as it would have
@@ -429,8 +429,9 @@ func noteLines(note string) []string {
 
 // ship deploys one car through the Runner, as the user who boarded it,
 // and waits for the deploy's outcome. The replies and the final message go
-// to the train's first channel.
-func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car) CarResult {
+// to the train's first channel. A deploy it stops waiting for (res.running)
+// has its outcome said in every channel of the train, label's, when it ends.
+func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car, label string) CarResult {
 	channel := tr.cfg.Channels[0]
 	res := CarResult{Car: c}
 	out := newCarOutput()
@@ -491,6 +492,7 @@ wait:
 		case <-expired:
 			res.running = true
 			res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running (/status shows it)", s.deployTimeout, oc.DeployID)
+			s.outcomeLater(ctx, out, tr, c, label)
 			return res
 		case <-stopping:
 			stopping = nil
@@ -502,6 +504,7 @@ wait:
 		case <-stopped:
 			res.running = true
 			res.Reason = fmt.Sprintf("deploy %s was still running when the bot stopped; /status shows how it ends", oc.DeployID)
+			s.outcomeLater(ctx, out, tr, c, label)
 			return res
 		}
 	}
@@ -518,6 +521,31 @@ wait:
 		}
 	}
 	return res
+}
+
+// outcomeLater has the outcome of the deploy out reports said, by
+// lateOutcome, once the deploy ends: on a goroutine the scheduler waits
+// for as it stops, not the engine's, which the posts would hold up.
+func (s *Scheduler) outcomeLater(ctx context.Context, out *carOutput, tr *trainState, c Car, label string) {
+	out.afterwards(func(rec *deploy.Record, at time.Time) {
+		s.wg.Go(func() { s.lateOutcome(ctx, tr, c, label, rec, at) })
+	})
+}
+
+// lateOutcome says in the train's channels how the deploy of car c ended,
+// which the departure (label) summarised as still running: the people
+// who read "still running" there learn the outcome there too. Its final
+// message went to nobody, the departure having stopped waiting.
+func (s *Scheduler) lateOutcome(ctx context.Context, tr *trainState, c Car, label string, rec *deploy.Record, at time.Time) {
+	if at.IsZero() {
+		at = s.now()
+	}
+	final := commands.FinalMessage(rec, at)
+	m := chat.Message{Level: final.Level, Public: true, Buttons: final.Buttons,
+		Title: fmt.Sprintf("🚂 %s, which left the %s still running: deploy %s %s", carName(c), label, rec.ID, commands.OutcomeText(rec)),
+		Lines: append([]string{final.Title}, final.Lines...)}
+	s.log.Info("train: outcome of a car the departure stopped waiting for", "train", tr.cfg.Name, "app", c.App, "deploy", rec.ID, "outcome", rec.Outcome)
+	s.announce(context.WithoutCancel(ctx), tr, m)
 }
 
 // carApp is how the app of a car is written in its deploy command: quoted
@@ -552,6 +580,9 @@ type carOutput struct {
 	at       time.Time
 	progress commands.Progress
 	prompt   func(chat.Message) // called with the progress when the deploy asks to confirm
+	// late, when set, is called with the final record once the deploy
+	// ends: the departure stopped waiting for it (afterwards).
+	late func(*deploy.Record, time.Time)
 }
 
 func newCarOutput() *carOutput { return &carOutput{done: make(chan struct{})} }
@@ -574,6 +605,22 @@ func (o *carOutput) Progress(ev deploy.Event) {
 	}
 	o.final, o.at = ev.Record.Clone(), ev.Time
 	close(o.done)
+	if o.late != nil {
+		o.late(o.final, o.at)
+	}
+}
+
+// afterwards calls f with the deploy's final record once it ends, or at
+// once if it has ended already: it may have ended as the departure
+// stopped waiting. f is called with o's lock held and must not block.
+func (o *carOutput) afterwards(f func(*deploy.Record, time.Time)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.final != nil {
+		f(o.final, o.at)
+		return
+	}
+	o.late = f
 }
 
 func (o *carOutput) takeReplies() []chat.Message {

@@ -605,3 +605,64 @@ func TestSameCar(t *testing.T) {
 		}
 	}
 }
+
+// TestCarOutcomeAfterTheDepartureStoppedWaiting: a car whose deploy has
+// no outcome by deploy_timeout is summarised as still running; when the
+// deploy ends, the train's channels get its outcome. It used to end
+// unsaid: the summary's "still running" was the train's last word on it.
+func TestCarOutcomeAfterTheDepartureStoppedWaiting(t *testing.T) {
+	tests := []struct {
+		name, outcome string
+		want          string
+		wantLevel     chat.Level
+	}{
+		{
+			name: "succeeded", outcome: "later",
+			want: `🚂 billing 77 (@bob), which left the 14:00 train to production still running: deploy d1 succeeded
+  Deploy d1: billing/production now runs 77 (1m0s)`,
+			wantLevel: chat.Success,
+		},
+		{
+			name: "failed", outcome: "later failed",
+			want: `🚂 billing 77 (@bob), which left the 14:00 train to production still running: deploy d1 failed
+  Deploy d1 of billing 77 to production failed after 1m0s
+  web-2: health check failed`,
+			wantLevel: chat.Failure,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), func(c *config.Config) {
+				c.Trains["daily"].Channels = []string{"#deploys", "#releases"}
+			})
+			h.board("bob", "billing", "77")
+			h.runner.outcome["billing"] = tc.outcome
+			h.runner.finishLater = make(chan struct{})
+			h.deployTimeout = 20 * time.Millisecond
+			h.restart()
+			h.clock.Set(at(2026, 6, 2, 14, 0))
+			sum := h.s.Depart(t.Context(), "daily", "")
+			if len(sum.Running) != 1 {
+				t.Fatalf("running: got %+v, want billing 77", sum.Running)
+			}
+			close(h.runner.finishLater)
+			h.runner.wg.Wait()
+			for _, ch := range []string{"#deploys", "#releases"} {
+				var got []chat.Message
+				waitDeadline(t, "the car's outcome in "+ch, func() bool {
+					got = h.notes.find(ch, "🚂 billing 77")
+					return len(got) > 0
+				})
+				if len(got) != 1 {
+					t.Fatalf("outcome posts in %s: got %d, want 1", ch, len(got))
+				}
+				if r := render(got[0]); r != tc.want {
+					t.Errorf("outcome in %s:\ngot  %s\nwant %s", ch, r, tc.want)
+				}
+				if got[0].Level != tc.wantLevel {
+					t.Errorf("level in %s: got %v, want %v", ch, got[0].Level, tc.wantLevel)
+				}
+			}
+		})
+	}
+}

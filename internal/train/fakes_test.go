@@ -41,8 +41,11 @@ type fakeRunner struct {
 	// forbidden, "refuse CODE: why" with that code; "hang"
 	// starts a deploy that never finishes; "at stop" one that succeeds
 	// once the ctx it was started with is done, as the engine finishes
-	// the deploys under way when the bot stops.
+	// the deploys under way when the bot stops; "later" one that succeeds
+	// once finishLater is closed, "later OUTCOME" one that ends so then.
 	outcome map[string]string
+	// finishLater ends the deploys of the apps whose outcome is "later".
+	finishLater chan struct{}
 	// async sends EventFinished from another goroutine, after Handle returns.
 	async bool
 	wg    sync.WaitGroup
@@ -84,6 +87,8 @@ func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out comma
 	rec := &deploy.Record{ID: id, Kind: deploy.KindDeploy, App: app, Env: env, Build: build, Requester: req.User,
 		Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Finished: time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC),
 		Outcome: deploy.OutcomeSucceeded}
+	oc, later := strings.CutPrefix(oc, "later")
+	oc = strings.TrimSpace(oc)
 	if oc != "" && oc != "at stop" {
 		o, first := strings.CutSuffix(oc, " first")
 		rec.Outcome = deploy.Outcome(o)
@@ -104,6 +109,11 @@ func (r *fakeRunner) Handle(ctx context.Context, req commands.Request, out comma
 	case oc == "at stop":
 		r.wg.Go(func() {
 			<-ctx.Done()
+			finish()
+		})
+	case later:
+		r.wg.Go(func() {
+			<-r.finishLater
 			finish()
 		})
 	case async:
