@@ -448,9 +448,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	if len(cfg.Trains) > 0 {
 		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
 			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st,
-			// A car's deploy is waited for to its end, which the env's
-			// timeouts bound; a stopping bot waits for it as long as it
-			// lets running deploys finish, and no longer.
+			// A car's deploy is waited for as long as its train's
+			// deploy_timeout (the config's); a stopping bot waits for
+			// it as long as it lets running deploys finish, and no
+			// longer.
 			StopWait: drainTimeout}
 		if cfg.Store.Redis != nil {
 			// Only serve runs the election: a console on Redis never

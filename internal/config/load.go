@@ -161,6 +161,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 		if !loc.has("trains", name, "grace") {
 			t.Grace = Duration(15 * time.Minute)
 		}
+		if !loc.has("trains", name, "deploy_timeout") {
+			t.DeployTimeout = Duration(DefaultTrainDeployTimeout)
+		}
 	}
 	for name, a := range c.Apps {
 		if a == nil {

@@ -38,7 +38,17 @@ type Train struct {
 	// Grace is how late a missed departure (the bot was down) may still
 	// run, once, with a note; older ones are announced as missed. Default 15m.
 	Grace Duration `yaml:"grace"`
+	// DeployTimeout bounds the departure's wait for one car's deploy: a
+	// car with no outcome by then is counted as still running, and its
+	// outcome is said when the deploy ends. Default 1h; more than 0s.
+	DeployTimeout Duration `yaml:"deploy_timeout"`
 }
+
+// DefaultTrainDeployTimeout is a train's deploy_timeout when unset: well
+// past a rolling deploy over many hosts or a migrations prompt's
+// confirm_timeout, short enough that the cars after a stuck one leave
+// the same day.
+const DefaultTrainDeployTimeout = time.Hour
 
 // Location returns the train's time zone (validated).
 func (t *Train) Location() *time.Location {
@@ -140,6 +150,11 @@ func (c *Config) validateTrains(loc locator, ps *problems) {
 			// It would act as 0s, no late departure at all, and say
 			// "-15m0s" where a departure waits out its grace.
 			ps.add(at("grace"), "%s.grace: must be 0s or more, got %s", p, t.Grace)
+		}
+		if t.DeployTimeout <= 0 {
+			// 0s would count every car as still running before its
+			// deploy could end.
+			ps.add(at("deploy_timeout"), "%s.deploy_timeout: must be more than 0s, got %s", p, t.DeployTimeout)
 		}
 		if t.MaxCars < 0 {
 			ps.add(at("max_cars"), "%s.max_cars: must not be negative", p)

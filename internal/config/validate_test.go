@@ -379,6 +379,20 @@ func TestValidationRules(t *testing.T) {
 			want:  one("grace:", `trains.daily.grace: must be 0s or more, got -15m0s`),
 		},
 		{
+			name:  "train deploy_timeout zero",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\n    deploy_timeout: 0s\nusers:\n"},
+			want:  one("deploy_timeout:", `trains.daily.deploy_timeout: must be more than 0s, got 0s`),
+		},
+		{
+			name:  "train deploy_timeout negative",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\n    deploy_timeout: -5m\nusers:\n"},
+			want:  one("deploy_timeout:", `trains.daily.deploy_timeout: must be more than 0s, got -5m0s`),
+		},
+		{
+			name:  "train deploy_timeout set",
+			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\n    deploy_timeout: 2h\nusers:\n"},
+		},
+		{
 			name:  "train schedule without a wall clock",
 			edits: []string{"users:\n", "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"@every 24h\"\n    departure: \"0 14 * * 1-5\"\nusers:\n"},
 			want:  one("boarding:", `trains.daily.boarding: "@every 24h" is not a calendar schedule (use minute hour day month weekday)`),
@@ -1916,4 +1930,29 @@ func TestBastionSpellings(t *testing.T) {
 		},
 	}
 	checkDeployDirs(t, tests)
+}
+
+// TestTrainDeployTimeout: a train's deploy_timeout is read, and one left
+// unset bounds the wait for a car's deploy by the default.
+func TestTrainDeployTimeout(t *testing.T) {
+	train := "trains:\n  daily:\n    env: prod\n    channels: [\"#r\"]\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * 1-5\"\n"
+	tests := []struct {
+		name, key string
+		want      time.Duration
+	}{
+		{name: "unset", want: DefaultTrainDeployTimeout},
+		{name: "set", key: "    deploy_timeout: 2h30m\n", want: 150 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := strings.Replace(baseYAML, "users:\n", train+tc.key+"users:\n", 1)
+			c, err := Parse("test.yaml", []byte(y), nil)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := c.Trains["daily"].DeployTimeout.D(); got != tc.want {
+				t.Errorf("deploy_timeout: got %s, want %s", got, tc.want)
+			}
+		})
+	}
 }

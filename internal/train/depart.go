@@ -30,7 +30,9 @@ type Summary struct {
 	// next departure; Left ones were taken off the train (train leave)
 	// after it was announced, before their turn; Running ones left the
 	// train with a deploy whose outcome the departure did not wait for
-	// (Options.DeployTimeout): neither shipped nor failed.
+	// (the train's deploy_timeout, or the bot's stop): neither shipped
+	// nor failed; the outcome is posted to the train's channels when the
+	// deploy ends.
 	Shipped, Failed, Postponed, Left, Running []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
@@ -472,12 +474,16 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car, label strin
 	// engine drains), so the departure waits for this one's outcome
 	// rather than calling it failed while it may still succeed. Should
 	// the process die first, deploy recovery reports it as interrupted.
-	// No fixed bound by default: a deploy waiting at a migrations prompt
-	// for confirm_timeout, or rolling over many hosts, may take longer
-	// than any guess, and the engine bounds every step of it.
+	// The train's deploy_timeout bounds the wait, so that one stuck car
+	// does not hold the cars after it for good; its outcome is said when
+	// it ends.
 	var expired <-chan time.Time
-	if s.deployTimeout > 0 {
-		timer := time.NewTimer(s.deployTimeout)
+	timeout := s.deployTimeout
+	if d := tr.cfg.DeployTimeout.D(); d > 0 {
+		timeout = d
+	}
+	if timeout > 0 {
+		timer := time.NewTimer(timeout)
 		defer timer.Stop()
 		expired = timer.C
 	}
@@ -491,7 +497,7 @@ wait:
 			break wait
 		case <-expired:
 			res.running = true
-			res.Reason = fmt.Sprintf("no outcome after %s; deploy %s may still be running (/status shows it)", s.deployTimeout, oc.DeployID)
+			res.Reason = fmt.Sprintf("no outcome after %s (deploy_timeout); deploy %s may still be running (/status shows it)", timeout, oc.DeployID)
 			s.outcomeLater(ctx, out, tr, c, label)
 			return res
 		case <-stopping:

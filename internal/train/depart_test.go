@@ -203,7 +203,7 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 still running
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⏳ billing 77 (@bob): no outcome after 20ms; deploy d2 may still be running (/status shows it); it left the train`,
+  ⏳ billing 77 (@bob): no outcome after 20ms (deploy_timeout); deploy d2 may still be running (/status shows it); it left the train`,
 		},
 		{
 			// A deploy with no outcome yet has not failed: it does not
@@ -219,7 +219,7 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 still running
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⏳ billing 77 (@bob): no outcome after 20ms; deploy d2 may still be running (/status shows it); it left the train`,
+  ⏳ billing 77 (@bob): no outcome after 20ms (deploy_timeout); deploy d2 may still be running (/status shows it); it left the train`,
 		},
 		{
 			name:        "empty train",
@@ -664,5 +664,33 @@ func TestCarOutcomeAfterTheDepartureStoppedWaiting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDepartWaitsForACarAsLongAsTheTrainSays: the train's deploy_timeout
+// bounds the wait for a car's deploy. It used to be wired nowhere: the
+// departure waited for a stuck deploy as long as it took, and the cars
+// after it with it.
+func TestDepartWaitsForACarAsLongAsTheTrainSays(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), func(c *config.Config) {
+		c.Trains["daily"].DeployTimeout = config.Duration(20 * time.Millisecond)
+	})
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.runner.outcome["accounting"] = "hang"
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	done := make(chan Summary, 1)
+	go func() { done <- h.s.Depart(t.Context(), "daily", "") }()
+	var sum Summary
+	select {
+	case sum = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Depart: still waiting for the stuck deploy after 10s, want it to stop waiting after deploy_timeout, 20ms")
+	}
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 still running
+  ✅ billing 77 (@bob): deploy d2 succeeded
+  ⏳ accounting 1338 (@alice): no outcome after 20ms (deploy_timeout); deploy d1 may still be running (/status shows it); it left the train`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
 	}
 }

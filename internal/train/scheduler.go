@@ -44,12 +44,12 @@ type Options struct {
 	// Leader reports whether this replica runs scheduled events; nil:
 	// always. Commands (Board, DepartNow, …) work on every replica.
 	Leader func() bool
-	// DeployTimeout, when set, bounds the wait for the outcome of one
-	// car's deploy; a car with no outcome by then is reported as still
-	// running, never as failed. Zero: the departure waits for the
-	// deploy's end, which the env's own timeouts (step_timeout,
-	// confirm_timeout, the health check's) bound, however long a rolling
-	// deploy or a migrations prompt takes.
+	// DeployTimeout bounds the wait for the outcome of one car's deploy
+	// of a train whose config sets no deploy_timeout (Load always sets
+	// one); a car with no outcome by then is reported as still running,
+	// never as failed, and its outcome is said when the deploy ends.
+	// Zero: the departure waits for the deploy's end, which the env's own
+	// timeouts (step_timeout, confirm_timeout, the health check's) bound.
 	DeployTimeout time.Duration
 	// StopWait, when set, bounds the wait for a car's deploy once the
 	// departure's ctx has ended (the bot is stopping): as long as the
