@@ -267,16 +267,10 @@ func (s *Scheduler) cancellable(ctx context.Context, name string, tr *trainState
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	// As the scheduler finds it due (tick): a train that never left
-	// runs a departure late only if it fell due since the scheduler
-	// first looked, or since a car aboard boarded. Before it has looked,
-	// any due within grace may run.
+	// As the leader finds it due (tick), whichever replica asks.
 	after := last
-	s.mu.Lock()
-	from := s.lookedFrom
-	s.mu.Unlock()
-	if last.IsZero() && !from.IsZero() {
-		after = s.firstBoarded(ctx, name, from)
+	if last.IsZero() {
+		after = s.neverLeftFrom(ctx, name, now)
 	}
 	if floor := now.Add(-tr.cfg.Grace.D()); after.Before(floor) {
 		after = floor

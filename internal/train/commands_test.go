@@ -121,14 +121,9 @@ func TestBoard(t *testing.T) {
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
 		},
 		{
-			// Started at 14:03, the bot does not run the 14:00 departure
-			// of a train that never left for a car boarded after it.
+			// The bot does not run the 14:00 departure of a train that
+			// never left for a car boarded after it, whenever it started.
 			name: "a train that never left, its departure due as the first car boards", now: at(2026, 6, 2, 14, 5),
-			setup: func(h *harness) {
-				h.s.mu.Lock()
-				h.s.lookedFrom = at(2026, 6, 2, 14, 3) // the bot started then
-				h.s.mu.Unlock()
-			},
 			user: "alice", app: "accounting", build: "1338",
 			want:      "🎫 accounting 1338 boarded the Wed 14:00 train to production (car 1 of 1)",
 			wantLevel: chat.Success, wantAboard: []string{"accounting 1338"},
@@ -436,5 +431,75 @@ func TestCancelAfterACrashWhileWaiting(t *testing.T) {
 	h.run(at(2026, 6, 3, 14, 30))
 	if got := h.runner.texts(); len(got) != 0 {
 		t.Errorf("deploys: got %q, want none: the next departure was cancelled", got)
+	}
+}
+
+// TestDueDepartureWhateverTheReplicaStart: which departure of a train that
+// never left is due comes from the store (the cars aboard, the departures
+// recorded) and the schedule, the same on every replica, not from when
+// the replica asked started: a replica started after the missed 14:00
+// departure named the next day's train while the leader, started before
+// it, ran the 14:00 one late, and a cancel there called off the wrong one.
+func TestDueDepartureWhateverTheReplicaStart(t *testing.T) {
+	starts := []struct {
+		name string
+		at   time.Time
+	}{
+		{"not run yet", time.Time{}},
+		{"started before the departure", at(2026, 6, 2, 13, 0)},
+		{"started just before the departure", at(2026, 6, 2, 13, 59)},
+		{"started after the departure", at(2026, 6, 2, 14, 2)},
+	}
+	tests := []struct {
+		name    string
+		boarded time.Time
+		want    string // the List line
+	}{
+		{
+			// A car aboard before 14:00: the departure missed within
+			// grace runs late with it.
+			name: "a car boarded before the departure", boarded: at(2026, 6, 2, 13, 30),
+			want: "daily → production: departure Tue 2 Jun 14:00 CEST due, not left yet; aboard: accounting 1338 (@alice)",
+		},
+		{
+			// The first car boarded after it: the 14:00 departure
+			// does not run for it, whoever leads.
+			name: "the first car boarded after the departure", boarded: at(2026, 6, 2, 14, 3),
+			want: "daily → production: next departure Wed 3 Jun 14:00 CEST; aboard: accounting 1338 (@alice)",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.boarded, nil)
+			h.board("alice", "accounting", "1338")
+			now := at(2026, 6, 2, 14, 5)
+			h.clock.Set(now)
+			for _, st := range starts {
+				// A follower that ran from st.at, or one not run yet.
+				h.leader = false
+				if st.at.IsZero() {
+					h.restart()
+				} else {
+					h.clock.Set(st.at)
+					h.run(now)
+				}
+				m, err := h.s.List(t.Context())
+				if err != nil {
+					t.Fatalf("%s: List: %v", st.name, err)
+				}
+				if len(m.Lines) != 1 || m.Lines[0] != tc.want {
+					t.Errorf("%s: List: got %q, want %q", st.name, m.Lines, tc.want)
+				}
+			}
+			// The leader, which last looked at 13:59 (a long pause),
+			// does as every replica said.
+			h.leader = true
+			h.s.tick(t.Context(), at(2026, 6, 2, 13, 59), now)
+			h.s.wg.Wait()
+			left := len(h.runner.texts()) > 0
+			if wantLeft := strings.Contains(tc.want, "due"); left != wantLeft {
+				t.Errorf("the leader ran the 14:00 departure: got %v, want %v", left, wantLeft)
+			}
+		})
 	}
 }

@@ -117,10 +117,6 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	stopped bool // guarded by mu; set when Run returns
-	// lookedFrom is when Run first looked at the schedule (guarded by
-	// mu; zero before): a train that never left runs late only a
-	// departure due since then, or since a car aboard boarded (tick).
-	lookedFrom time.Time
 	// unrecorded holds, by train, the departure announced as not leaving
 	// because the store could not record it (guarded by mu): once the
 	// store is back it is recorded, not run late.
@@ -240,9 +236,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return nil
 	}
 	seen := s.now()
-	s.mu.Lock()
-	s.lookedFrom = seen
-	s.mu.Unlock()
 	led := s.tick(ctx, seen, seen)
 	for {
 		at, ok := s.nextEvent(seen)
@@ -270,6 +263,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		led = s.tick(ctx, seen, now)
 		seen = now
 	}
+}
+
+// neverLeftFrom is when the departures due at now of train name, which
+// never left, begin: one a car aboard boarded before was missed (the bot
+// was down at it), and is run late or announced as missed; another,
+// leaving nobody who was waiting for it, runs only on time. It rests on
+// the store and the clock alone, so that every replica finds the same
+// departure due, whenever it started.
+func (s *Scheduler) neverLeftFrom(ctx context.Context, name string, now time.Time) time.Time {
+	return s.firstBoarded(ctx, name, now.Add(-onTime))
 }
 
 // firstBoarded returns when the first car aboard train name boarded, if
@@ -319,8 +322,9 @@ type due struct {
 }
 
 // tick handles, as leader, the latest event of each train and kind that is
-// due at now and has not run: scheduled after its LastRun, or after seen
-// (when the scheduler last looked) if it never ran or LastRun fails. It
+// due at now and has not run: scheduled after its LastRun, for a departure
+// that never ran after neverLeftFrom, or after seen (when the scheduler
+// last looked) if another event never ran or LastRun fails. It
 // reports whether this replica is the leader; once ctx has ended it fires
 // nothing (see fire) and reports false.
 func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
@@ -349,10 +353,7 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 			case !last.IsZero():
 				after = last
 			case kind == KindDeparture:
-				// The train never left: a departure since its first
-				// car boarded was missed (the bot was down at the
-				// first one), and is run late or announced as missed.
-				after = s.firstBoarded(ctx, name, after)
+				after = s.neverLeftFrom(ctx, name, now)
 			}
 			if at, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok {
 				dues = append(dues, due{name: name, tr: tr, kind: kind, at: at})
