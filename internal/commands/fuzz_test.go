@@ -188,7 +188,10 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if (c.TrainAction != "") != (c.Verb == VerbTrain) {
 		fail("a train action without train, or train without one")
 	}
-	if c.Train != "" && (c.Verb != VerbTrain || !slices.Contains(cat.Trains(), c.Train)) {
+	if c.TrainGone && (c.TrainAction != TrainLeave || slices.Contains(cat.Trains(), c.Train)) {
+		fail("a train gone outside train leave, or in the catalog")
+	}
+	if c.Train != "" && (c.Verb != VerbTrain || !c.TrainGone && !slices.Contains(cat.Trains(), c.Train)) {
 		fail("a train outside train, or not in the catalog")
 	}
 	if c.Reason != "" && c.Verb != VerbLock && c.TrainAction != "cancel" {

@@ -159,7 +159,14 @@ type Command struct {
 	// empty for them: one of the Catalog's Trains, the one named or, when
 	// none is named, the only one (Parse asks which one when there are
 	// several). Empty for every other command, train list included.
+	// train leave may name, quoted, a train the Catalog does not have
+	// (TrainGone).
 	Train string
+	// TrainGone is set for a train leave whose train, named in quotes,
+	// is not the Catalog's: one removed from the config or renamed,
+	// whose cars still aboard nothing else takes off. Whether it has any
+	// is for the service to say.
+	TrainGone bool
 	// DeployID is the deploy whose migrations prompt confirm and abort
 	// answer, never empty for them. It satisfies CheckDeployID, e.g.
 	// 20261123-124158-b25a0a. Confirm and abort set no other field but
@@ -1523,8 +1530,17 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	case isWord(rest[0], "on") && len(rest) == 1:
 		return Command{}, fmt.Errorf(`"on" needs a train; trains: %s`, list(p.cat.Trains()))
 	case isWord(rest[0], "on"):
-		if c.Train, err = p.train(rest[1]); err != nil {
-			return Command{}, err
+		// A train the config no longer has (removed, renamed) may still
+		// have cars aboard, which only this takes off: quoted, its name
+		// is passed on, and the service says whether it has any.
+		// Unquoted, an unknown name is refused, as a typo would be.
+		switch t := rest[1]; {
+		case p.isTrain(t.s):
+			c.Train = t.s
+		case t.quoted && checkRole(t.s) == nil: // train names are shaped as role names
+			c.Train, c.TrainGone = t.s, true
+		default:
+			return Command{}, p.unknownTrain(t.s)
 		}
 		if len(rest) > 2 {
 			return Command{}, unexpected(rest[2])
@@ -2137,7 +2153,11 @@ func (c Command) canonical() string {
 			}
 			add("on", c.Train)
 		case TrainLeave:
-			add(TrainLeave, c.App, "on", c.Train)
+			train := c.Train
+			if c.TrainGone {
+				train = `"` + train + `"`
+			}
+			add(TrainLeave, c.App, "on", train)
 		case TrainCancel:
 			q, _ := quoteReason(c.Reason)
 			add(TrainCancel, c.Train, q)

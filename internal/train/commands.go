@@ -163,7 +163,7 @@ func windowAt(a *config.App, env string, t time.Time) (string, bool) {
 func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (chat.Message, error) {
 	tr, ok := s.trains[trainName]
 	if !ok {
-		return chat.Message{}, s.unknownTrain(trainName)
+		return s.leaveOrphan(ctx, user, trainName, app)
 	}
 	c, err := s.store.Leave(ctx, trainName, app)
 	if errors.Is(err, deploy.ErrNotFound) {
@@ -179,6 +179,67 @@ func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (cha
 		m.Title += " (taken off by @" + user + ")"
 	}
 	return m, nil
+}
+
+// leaveOrphan takes app's car off train name, which the config no longer
+// has (removed or renamed): its cars never leave, and are taken off one
+// by one. A name with no car aboard is an unknown train.
+func (s *Scheduler) leaveOrphan(ctx context.Context, user, name, app string) (chat.Message, error) {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		return chat.Message{}, storeErr(err, "leave "+name)
+	}
+	if len(cars) == 0 {
+		return chat.Message{}, s.unknownTrain(name)
+	}
+	c, err := s.store.Leave(ctx, name, app)
+	if errors.Is(err, deploy.ErrNotFound) {
+		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train, which is no longer in the config; aboard: %s", app, name, carList(cars))
+	}
+	if err != nil {
+		return chat.Message{}, storeErr(err, "leave "+name)
+	}
+	s.log.Info("train: car taken off a train no longer in the config", "train", name, "app", c.App, "build", c.Build, "user", user)
+	m := chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s left the %s train, which is no longer in the config", carName(c), name)}
+	if c.User != user {
+		m.Title += " (taken off by @" + user + ")"
+	}
+	return m, nil
+}
+
+// orphan is a train the config no longer has, with cars aboard.
+type orphan struct {
+	name string
+	cars []Car
+}
+
+// orphans returns the trains with cars aboard that the config no longer
+// has (removed, or renamed), by name: no departure takes their cars.
+func (s *Scheduler) orphans(ctx context.Context) ([]orphan, error) {
+	names, err := s.store.Trains(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	var out []orphan
+	for _, name := range names {
+		if _, ok := s.trains[name]; ok {
+			continue
+		}
+		cars, err := s.store.Cars(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("list cars of %s: %w", name, err)
+		}
+		if len(cars) > 0 {
+			out = append(out, orphan{name: name, cars: cars})
+		}
+	}
+	return out, nil
+}
+
+// orphanLine describes o in the list of trains, with how to take its
+// cars off.
+func orphanLine(o orphan) string {
+	return fmt.Sprintf("⚠ %s is no longer in the config: its cars never leave: %s; take each off with train leave APP on \"%s\"", o.name, carList(o.cars), o.name)
 }
 
 // Cancel calls off the train's next departure: it does not run, and the
@@ -339,10 +400,15 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 }
 
 // List describes every train: its next departure in its zone, and who is
-// aboard.
+// aboard; then the trains the config no longer has whose cars are still
+// aboard, which never leave, and how to take them off.
 func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 	m := chat.Message{Level: chat.Info, Title: "🚂 Trains"}
-	if len(s.names) == 0 {
+	orphans, err := s.orphans(ctx)
+	if err != nil {
+		return chat.Message{}, storeErr(err, "list trains")
+	}
+	if len(s.names) == 0 && len(orphans) == 0 {
 		m.Title = "No trains are configured"
 		return m, nil
 	}
@@ -372,6 +438,10 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 			line += "; aboard: " + carList(cars)
 		}
 		m.Lines = append(m.Lines, line)
+	}
+	for _, o := range orphans {
+		m.Level = chat.Warning
+		m.Lines = append(m.Lines, orphanLine(o))
 	}
 	return m, nil
 }

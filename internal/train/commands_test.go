@@ -503,3 +503,63 @@ func TestDueDepartureWhateverTheReplicaStart(t *testing.T) {
 		})
 	}
 }
+
+// TestCarsOfATrainNoLongerConfigured: the cars of a train removed from
+// the config, or renamed, never leave; the list names them and how to
+// take them off, and train leave takes them off. They used to stay
+// aboard unseen for good.
+func TestCarsOfATrainNoLongerConfigured(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	// Renamed: the cars stay aboard the train of the old name.
+	nightly := dailyTrain()
+	nightly.Name = "nightly"
+	h.cfg.Trains = map[string]*config.Train{"nightly": nightly}
+	h.restart()
+
+	list := func() string {
+		t.Helper()
+		m, err := h.s.List(t.Context())
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		return render(m)
+	}
+	want := "🚂 Trains\n" +
+		"  nightly → production: next departure Tue 2 Jun 14:00 CEST; nobody aboard\n" +
+		"  ⚠ daily is no longer in the config: its cars never leave: accounting 1338 (@alice), billing 77 (@bob); take each off with train leave APP on \"daily\""
+	if got := list(); got != want {
+		t.Errorf("List:\ngot  %s\nwant %s", got, want)
+	}
+
+	tests := []struct {
+		name, user, train, app string
+		want                   string // the reply's title, or the error
+	}{
+		{name: "by its boarder", user: "alice", train: "daily", app: "accounting",
+			want: "accounting 1338 (@alice) left the daily train, which is no longer in the config"},
+		{name: "by another", user: "ana", train: "daily", app: "billing",
+			want: "billing 77 (@bob) left the daily train, which is no longer in the config (taken off by @ana)"},
+		{name: "not aboard", user: "ana", train: "daily", app: "search",
+			want: `not_found: there is no train "daily"; trains: nightly`},
+		{name: "no such train", user: "ana", train: "weekly", app: "search",
+			want: `not_found: there is no train "weekly"; trains: nightly`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := h.s.Leave(t.Context(), tc.user, tc.train, tc.app)
+			got := m.Title
+			if err != nil {
+				got = errText(err)
+			}
+			if got != tc.want {
+				t.Errorf("Leave: got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	want = "🚂 Trains\n  nightly → production: next departure Tue 2 Jun 14:00 CEST; nobody aboard"
+	if got := list(); got != want {
+		t.Errorf("List once taken off:\ngot  %s\nwant %s", got, want)
+	}
+}

@@ -878,3 +878,56 @@ func TestClosedWindowHoldsTheCarWithoutForce(t *testing.T) {
 		})
 	}
 }
+
+// replies keeps the replies to one command.
+type replies struct {
+	mu   sync.Mutex
+	msgs []chat.Message
+}
+
+func (r *replies) Reply(m chat.Message) { r.mu.Lock(); r.msgs = append(r.msgs, m); r.mu.Unlock() }
+func (*replies) Progress(deploy.Event)  {}
+
+// TestCarsOfARenamedTrainThroughTheService: a car aboard a train the
+// config renamed (its cars kept under the old name in the store) is named
+// by train, and train leave with the old name quoted takes it off; the
+// name unquoted is refused, as a typo would be.
+func TestCarsOfARenamedTrainThroughTheService(t *testing.T) {
+	sys := newTrainSystem(t, trainYAML, nil)
+	ctx := context.Background()
+	if _, err := sys.st.Board(ctx, "nightly", train.Car{App: "web", Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+		t.Fatal(err)
+	}
+	say := func(user, text string) (commands.Outcome, string) {
+		out := &replies{}
+		oc := sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, out)
+		var b strings.Builder
+		for _, m := range out.msgs {
+			b.WriteString(m.Title + "\n")
+			for _, l := range m.Lines {
+				b.WriteString("  " + l + "\n")
+			}
+		}
+		return oc, b.String()
+	}
+	tests := []struct {
+		user, text string
+		failed     bool
+		want       string // in the reply
+	}{
+		{"bob", "train", false, `⚠ nightly is no longer in the config: its cars never leave: web 7 (@bob); take each off with train leave APP on "nightly"`},
+		{"bob", "train leave web on nightly", true, `unknown train "nightly"`},
+		{"bob", "train leave api on \"nightly\"", true, "api is not aboard the nightly train, which is no longer in the config; aboard: web 7 (@bob)"},
+		{"bob", "train leave web on \"nightly\"", false, "web 7 (@bob) left the nightly train, which is no longer in the config"},
+		{"bob", "train leave web on \"nightly\"", true, `there is no train "nightly"; trains: daily`},
+	}
+	for _, tc := range tests {
+		oc, got := say(tc.user, tc.text)
+		if oc.Failed != tc.failed || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got, tc.failed, tc.want)
+		}
+	}
+	if names, err := sys.st.Trains(ctx); err != nil || len(names) != 0 {
+		t.Errorf("trains with cars aboard: got %q, %v; want none", names, err)
+	}
+}

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -189,4 +190,20 @@ func (m *MemStore) SetOnce(ctx context.Context, key string, _ time.Duration) (bo
 	}
 	m.once[key] = true
 	return true, nil
+}
+
+func (m *MemStore) Trains(ctx context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	var names []string
+	for name, cars := range m.cars {
+		if len(cars) > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }

@@ -235,6 +235,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	s.warnOrphans(ctx)
 	seen := s.now()
 	led := s.tick(ctx, seen, seen)
 	for {
@@ -273,6 +274,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // departure due, whenever it started.
 func (s *Scheduler) neverLeftFrom(ctx context.Context, name string, now time.Time) time.Time {
 	return s.firstBoarded(ctx, name, now.Add(-onTime))
+}
+
+// warnOrphans logs the trains the config no longer has whose cars are
+// aboard: no departure takes them, and train lists them.
+func (s *Scheduler) warnOrphans(ctx context.Context) {
+	orphans, err := s.orphans(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("train: read the trains with cars aboard", "err", err)
+		}
+		return
+	}
+	for _, o := range orphans {
+		s.log.Warn("train: cars aboard a train no longer in the config never leave; take them off with train leave APP on TRAIN",
+			"train", o.name, "cars", carList(o.cars))
+	}
 }
 
 // firstBoarded returns when the first car aboard train name boarded, if

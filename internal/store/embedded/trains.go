@@ -227,3 +227,26 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 	}
 	return at, nil
 }
+
+// Trains returns the names of the trains with cars aboard, sorted: a
+// train whose last car leaves is deleted (updateCars).
+func (s *Store) Trains(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	var names []string
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTrains)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			names = append(names, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	return names, nil
+}

@@ -400,6 +400,11 @@ func TestStoreResetFirstCall(t *testing.T) {
 			none(t, "LastRun", at, at.IsZero())
 			return err
 		}},
+		{"Trains", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
+			names, err := s.Trains(t.Context())
+			none(t, "Trains", names, len(names) == 0)
+			return err
+		}},
 		{"PutWatch", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
 			return s.PutWatch(t.Context(), watchstore.Watch{ID: "r1", App: "web", Env: "prod", Fence: 1, State: []byte(`{}`)})
 		}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -338,4 +339,56 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
 	}
 	return at, nil
+}
+
+// Trains returns the names of the trains with cars aboard, sorted: Redis
+// deletes a train's list with its last car. The keys are found with SCAN,
+// then read again in one transaction, which checks the store's id: a
+// train whose last car left meanwhile is not named.
+func (s *Store) Trains(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list trains: %w", err)
+	}
+	prefix := s.carsKey("")
+	var keys []string
+	var cursor uint64
+	for {
+		batch, next, err := s.rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
+		if err != nil {
+			return nil, s.fail(ctx, "list trains", err)
+		}
+		keys = append(keys, batch...)
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // SCAN may return a key twice
+	lens := make([]*goredis.IntCmd, len(keys))
+	if err := s.readTx(ctx, "list trains", func(p goredis.Pipeliner) {
+		for i, k := range keys {
+			lens[i] = p.LLen(ctx, k)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	var names []string
+	for i, k := range keys {
+		if lens[i].Val() > 0 {
+			names = append(names, strings.TrimPrefix(k, prefix))
+		}
+	}
+	return names, nil
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +70,24 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		if cars := mustCars(t, s, "nightly"); len(cars) != 5 {
 			t.Errorf("Cars of nightly: got %d cars, want 5", len(cars))
 		}
+	})
+
+	t.Run("trains with cars aboard", func(t *testing.T) {
+		s := newStore(t)
+		assertTrains(t, s)
+		mustBoard(t, s, "weekly", car("accounting", "1338", "alice", 0), 0)
+		mustBoard(t, s, "daily", car("billing", "77", "bob", 1), 0)
+		mustBoard(t, s, "daily:eu", car("search", "5", "carl", 2), 0)
+		mustBoard(t, s, "night*", car("search", "6", "carl", 3), 0)
+		assertTrains(t, s, "daily", "daily:eu", "night*", "weekly")
+		if _, err := s.Leave(t.Context(), "weekly", "accounting"); err != nil {
+			t.Fatalf("Leave: %v", err)
+		}
+		// Run records alone do not make a train one with cars aboard.
+		if err := s.MarkRun(t.Context(), "monthly", trainstore.KindDeparture, start); err != nil {
+			t.Fatalf("MarkRun: %v", err)
+		}
+		assertTrains(t, s, "daily", "daily:eu", "night*")
 	})
 
 	t.Run("leave", func(t *testing.T) {
@@ -315,5 +334,16 @@ func assertLastRun(t *testing.T, s trainstore.Store, name, kind string, want tim
 	}
 	if !got.Equal(want) {
 		t.Errorf("LastRun(%s, %s): got %v, want %v", name, kind, got, want)
+	}
+}
+
+func assertTrains(t *testing.T, s trainstore.Store, want ...string) {
+	t.Helper()
+	got, err := s.Trains(t.Context())
+	if err != nil {
+		t.Fatalf("Trains: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Trains: got %q, want %q", got, want)
 	}
 }

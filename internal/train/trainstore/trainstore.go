@@ -83,6 +83,10 @@ type Store interface {
 	MarkRun(ctx context.Context, train, kind string, at time.Time) error
 	// LastRun returns what MarkRun recorded last, or the zero time.
 	LastRun(ctx context.Context, train, kind string) (time.Time, error)
+	// Trains returns the names of the trains with cars aboard, sorted,
+	// whether the config has them or not: the cars of a train removed
+	// from it, or renamed, are found there.
+	Trains(ctx context.Context) ([]string, error)
 }
 
 // Returned is the train aboard (in boarding order) with cars put back,
