@@ -534,7 +534,21 @@ wait:
 // for as it stops, not the engine's, which the posts would hold up.
 func (s *Scheduler) outcomeLater(ctx context.Context, out *carOutput, tr *trainState, c Car, label string) {
 	out.afterwards(func(rec *deploy.Record, at time.Time) {
-		s.wg.Go(func() { s.lateOutcome(ctx, tr, c, label, rec, at) })
+		// The deploy may end after the departure that started it, when
+		// nothing else holds the wait group: adding to it once Run waits
+		// on it at zero is a race, so a stopped scheduler says it here.
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			s.lateOutcome(ctx, tr, c, label, rec, at)
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.lateOutcome(ctx, tr, c, label, rec, at)
+		}()
 	})
 }
 

@@ -694,3 +694,24 @@ func TestDepartWaitsForACarAsLongAsTheTrainSays(t *testing.T) {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
 	}
 }
+
+// TestCarOutcomeAfterTheSchedulerStopped: a car's deploy that outlives
+// the departure and then the scheduler itself still has its outcome said
+// once it ends. It used to be handed to the scheduler's wait group after
+// Run had waited on it at zero, which the race detector reports.
+func TestCarOutcomeAfterTheSchedulerStopped(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("bob", "billing", "77")
+	h.runner.outcome["billing"] = "later"
+	h.runner.finishLater = make(chan struct{})
+	h.deployTimeout = 20 * time.Millisecond
+	h.run(at(2026, 6, 2, 14, 1))
+	if got := h.notes.find("#deploys", "🚂 billing 77"); len(got) != 0 {
+		t.Fatalf("outcome before the deploy ended: %+v", got)
+	}
+	close(h.runner.finishLater)
+	h.runner.wg.Wait()
+	waitDeadline(t, "the car's outcome after the scheduler stopped", func() bool {
+		return len(h.notes.find("#deploys", "🚂 billing 77")) == 1
+	})
+}
