@@ -402,7 +402,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 	if err != nil {
 		r.e.wg.Done()
 		r.abandon()
-		return nil, errs.Wrap(errs.Unavailable, err, "state store unreachable: the %s could not be recorded; nothing was changed", r.rec.Kind)
+		return nil, storeRefusedTo(err, fmt.Sprintf(": the %s could not be recorded", r.rec.Kind))
 	}
 	r.starting.settle()
 	r.mu.Lock()

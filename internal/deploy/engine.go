@@ -620,15 +620,19 @@ const storeUnreachable = "state store unreachable"
 // it). A store that says why (Redis refuses writes, a full disk, a store
 // found reset) is quoted: calling it unreachable would send people looking
 // for a network fault in a store that answers.
-func storeRefused(err error) error {
+func storeRefused(err error) error { return storeRefusedTo(err, "") }
+
+// storeRefusedTo is storeRefused for a command that got as far as what
+// (": the deploy could not be recorded") before the store failed.
+func storeRefusedTo(err error, what string) error {
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Msg == storeUnreachable {
-		return errs.Wrap(errs.Unavailable, err, "%s; nothing was changed", storeUnreachable)
+		return errs.Wrap(errs.Unavailable, err, "%s%s; nothing was changed", storeUnreachable, what)
 	}
 	if errors.Is(err, ErrStoreReset) {
 		return err // its message says already that nothing was run
 	}
-	return errs.Wrap(e.Code, err, "%s; nothing was changed", e.Msg)
+	return errs.Wrap(e.Code, err, "%s%s; nothing was changed", e.Msg, what)
 }
 
 // busy is the refusal of a run of t while lease holder h (an id followed

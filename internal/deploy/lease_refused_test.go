@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,4 +117,60 @@ var storeFailures = []struct {
 		spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
 		want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
 	},
+}
+
+// spoiledOnRecord spoils the Redis behind it just before the first record
+// of a run is written: the lease and every read before went through.
+type spoiledOnRecord struct {
+	*redis.Store
+	once  sync.Once
+	spoil func()
+}
+
+func (s *spoiledOnRecord) PutRecord(ctx context.Context, r *deploy.Record) error {
+	s.once.Do(s.spoil)
+	return s.Store.PutRecord(ctx, r)
+}
+
+// TestRecordRefusedSaysWhy: a deploy whose first record the store refuses
+// does not start, and says why as a refused lease does: a Redis that
+// answers but refuses writes was called unreachable.
+func TestRecordRefusedSaysWhy(t *testing.T) {
+	wants := map[string]func(srv *redisserver.Server) string{
+		"refuses writes": func(srv *redisserver.Server) string {
+			return "state store redis at " + srv.Addr() + " refuses writes: NOREPLICAS Not enough good replicas to write.: the deploy could not be recorded; nothing was changed"
+		},
+		"reset": func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
+		"unreachable": func(*redisserver.Server) string {
+			return "state store unreachable: the deploy could not be recorded; nothing was changed"
+		},
+	}
+	for _, tc := range storeFailures {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rs.Close() })
+			opt, err := goredis.ParseURL(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := goredis.NewClient(opt)
+			defer c.Close()
+			st := &spoiledOnRecord{Store: rs, spoil: func() { tc.spoil(t, srv, c) }}
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) { o.Store = st })
+			f.build("1")
+
+			_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
+			want := wants[tc.name](srv)
+			if msg := errs.Message(err); err == nil || !strings.HasPrefix(msg, want) || errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("Deploy: got %v (message %q, code %s), want code %s and a message starting %q", err, msg, errs.CodeOf(err), errs.Unavailable, want)
+			}
+			if f.exists("current") {
+				t.Error("the hosts were switched, although the deploy was never recorded")
+			}
+		})
+	}
 }
