@@ -483,6 +483,12 @@ type Lock struct {
 	Created time.Time `json:"created"`
 	// Expires is zero for a lock that lasts until someone unlocks.
 	Expires time.Time `json:"expires,omitzero"`
+	// Fence is the fencing token of the app+env lease (LeaseKey) of the
+	// run that wrote the lock (a rollback), 0 for a person's lock. A store
+	// refuses to write a lock whose Fence is older than the newest token
+	// handed out for LeaseKey(App, Env): a run that lost its lease leaves
+	// no lock behind its successor's back.
+	Fence int64 `json:"fence,omitempty"`
 
 	// unknown holds what a newer version wrote in the stored lock, for a
 	// replacement of the lock read to keep (see Record). Equal ignores it.
@@ -524,7 +530,7 @@ func (l Lock) Covers(app, env string) bool {
 // and reason, created and expiring at the same instants (in any zone).
 func (l Lock) Equal(o Lock) bool {
 	return l.App == o.App && l.Env == o.Env && l.Owner == o.Owner && l.Reason == o.Reason &&
-		l.Created.Equal(o.Created) && l.Expires.Equal(o.Expires)
+		l.Created.Equal(o.Created) && l.Expires.Equal(o.Expires) && l.Fence == o.Fence
 }
 
 // Active reports whether the lock is in force at now.

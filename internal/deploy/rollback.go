@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -630,7 +631,9 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	if err := r.fence(context.WithoutCancel(r.ctx)); err != nil {
 		return OutcomeInterrupted, errs.Wrap(errs.Unavailable, err, "rollback stopped before touching a host")
 	}
-	r.lock(from)
+	if err := r.lock(from); err != nil {
+		return OutcomeInterrupted, errs.Wrap(errs.Unavailable, err, "rollback stopped before touching a host")
+	}
 	var failed []string
 	var untouched []Host // not started: too many hosts had failed
 	var switched []Host  // switched by this rollback, healthy so far
@@ -758,15 +761,18 @@ func (r *run) rolledBackAs(h Host) hostState {
 // Rollback), before the rollback switches a host, and records that it
 // did: interrupted, the rollback leaves the lock in force, and its record
 // says so. A lock that cannot be written does not stop the rollback:
-// restoring service matters more, and its progress says so.
-func (r *run) lock(from string) {
+// restoring service matters more, and its progress says so. The lock is
+// written under the rollback's lease: one the store refuses because
+// another run took the app+env over stops the rollback (the error
+// returned), as a lost lease stops it anywhere else.
+func (r *run) lock(from string) error {
 	if r.e.locks == nil || from == "" {
-		return
+		return nil
 	}
 	ctx := context.WithoutCancel(r.ctx)
 	// The bot owns the lock, not the requester: nobody deploys past it
 	// without a deliberate unlock.
-	lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now()}
+	lock := Lock{App: r.t.app.Name, Env: r.t.env.Name, Owner: LockOwnerBot, Created: r.e.now(), Fence: r.lease.Token()}
 	why := fmt.Sprintf("rolled back from %s by %s: fix before deploying again", from, r.rec.Requester)
 	lctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
 	defer cancel()
@@ -808,9 +814,12 @@ func (r *run) lock(from string) {
 			break
 		}
 	}
+	if errors.Is(err, ErrLeaseLost) {
+		return err
+	}
 	if err != nil {
 		r.note("could not lock %s before switching its hosts: %v; the rollback goes on, and deploys of %s are not stopped: lock deploys %s %s", r.t.key(), err, r.t.key(), r.t.app.Name, r.t.env.Name)
-		return
+		return nil
 	}
 	// Recorded before the first switch, so that a recovery of this
 	// rollback, should its process die, says the lock stays.
@@ -819,6 +828,7 @@ func (r *run) lock(from string) {
 	if replaced != nil && replaced.Owner != LockOwnerBot && r.e.lockReplaced != nil {
 		r.e.lockReplaced(ctx, r.snapshot(), *replaced)
 	}
+	return nil
 }
 
 // leftOut says which hosts the run left out within max_failures (down, or

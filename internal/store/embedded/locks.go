@@ -61,6 +61,17 @@ func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.
 	)
 	now := s.now()
 	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if next.Fence != 0 {
+			// Checked in the transaction that writes, as a record's
+			// fence is (see PutRecord).
+			newest, err := fence(tx, deploy.LeaseKey(next.App, next.Env))
+			if err != nil {
+				return err
+			}
+			if newest > next.Fence {
+				return errs.Wrap(errs.Conflict, deploy.ErrLeaseLost, "the app+env was taken over by lease %d (this lock holds %d)", newest, next.Fence)
+			}
+		}
 		b := tx.Bucket(bucketLocks)
 		if v := b.Get(lockKey(next.App, next.Env)); v != nil {
 			var l deploy.Lock

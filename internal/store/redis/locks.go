@@ -101,13 +101,20 @@ func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.
 		}
 		expected = string(b)
 	}
+	keys := []string{s.key("locks"), s.key("fence", deploy.LeaseKey(next.App, next.Env))}
 	for {
-		v, err := s.guarded(ctx, replaceFieldScript, []string{s.key("locks")}, lockField(next.App, next.Env), expected, data).Text()
+		res, err := s.guarded(ctx, replaceFieldScript, keys, lockField(next.App, next.Env), expected, data, next.Fence).Result()
 		if errors.Is(err, goredis.Nil) {
 			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, s.fail(ctx, "replace lock "+scope, err)
+		}
+		v, isText := res.(string)
+		if newest, isInt := res.(int64); isInt {
+			return nil, false, fmt.Errorf("replace lock %s: %w", scope, staleLock(newest, next.Fence))
+		} else if !isText {
+			return nil, false, fmt.Errorf("replace lock %s: unexpected reply %v", scope, res)
 		}
 		cur, err := lockInForce(v, now)
 		if err != nil {
@@ -144,12 +151,27 @@ func sameLock(a, b *deploy.Lock) bool {
 	return a.Equal(*b)
 }
 
+// staleLock is the error for a lock written under a lease token older
+// than the newest its app+env's lease handed out.
+func staleLock(newest, fence int64) error {
+	return errs.Wrap(errs.Conflict, deploy.ErrLeaseLost, "the app+env was taken over by lease %d (this lock holds %d)", newest, fence)
+}
+
 // replaceFieldScript sets field ARGV[1] of hash KEYS[1] to ARGV[3] if it
 // holds ARGV[2] ("" for none), and returns nil; otherwise it returns what
 // the field holds. A field holding ARGV[3] already was set by this call,
-// sent again after its reply was lost: it is set again. It starts with
-// guard.
+// sent again after its reply was lost: it is set again. A fencing token
+// ARGV[4] other than 0 older than KEYS[2], the newest its lease handed
+// out, is refused: the script returns that newest token, as a number, and
+// sets nothing. It starts with guard.
 var replaceFieldScript = goredis.NewScript(guard + `
+local token = tonumber(ARGV[4])
+if token > 0 then
+  local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if newest > token then
+    return newest
+  end
+end
 local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if v == ARGV[2] or v == ARGV[3] then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])

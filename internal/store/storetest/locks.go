@@ -176,6 +176,34 @@ func testReplaceLock(t *testing.T, fresh freshFunc) {
 		})
 	}
 
+	t.Run("fenced by the lease", func(t *testing.T) {
+		// A rollback locks its app+env under its lease's token. Once its
+		// lease ran out and another run took the app+env, its lock is
+		// refused: the new holder decides, from what it read, whether
+		// the app+env is locked.
+		s, clock := fresh(t)
+		key := deploy.LeaseKey("accounting", "production")
+		old := mustAcquire(t, s, key, "d1 rollback by ana", leaseTTL)
+		clock.Advance(leaseTTL + time.Second)
+		newer := mustAcquire(t, s, key, "d2 deploy of build 2 by bo", leaseTTL)
+		stale := next
+		stale.Fence = old.Token()
+		cur, ok, err := s.ReplaceLock(t.Context(), nil, stale)
+		if !errors.Is(err, deploy.ErrLeaseLost) || ok || cur != nil {
+			t.Errorf("ReplaceLock with fence %d once the lease handed out %d: got %v, %v, %v; want an error wrapping deploy.ErrLeaseLost",
+				old.Token(), newer.Token(), cur, ok, err)
+		}
+		assertScopes(t, s)
+		held := next
+		held.Fence = newer.Token()
+		if _, ok, err := s.ReplaceLock(t.Context(), nil, held); err != nil || !ok {
+			t.Fatalf("ReplaceLock with the lease's newest fence %d: got %v, %v; want it stored", newer.Token(), ok, err)
+		}
+		if got := mustLocks(t, s); len(got) != 1 || got[0].Fence != newer.Token() {
+			t.Errorf("locks: got %+v, want the one of fence %d", got, newer.Token())
+		}
+	})
+
 	t.Run("other scope", func(t *testing.T) {
 		s, _ := fresh(t)
 		prev := sampleLock("accounting", "", time.Time{})
