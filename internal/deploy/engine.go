@@ -559,6 +559,11 @@ func nonce() string {
 // records of app/env (see Store).
 func LeaseKey(app, env string) string { return "deploy:" + app + "/" + env }
 
+// RecoverLeaseKey is the lease a recovery of run id holds, so that two
+// replicas finding the run dead do not both report it. Its tokens fence
+// no write: a store may forget them once the lease is long over.
+func RecoverLeaseKey(id string) string { return "recover:" + id }
+
 // Underway is a deploy or rollback that holds its app+env now, on this
 // replica or another.
 type Underway struct {

@@ -38,7 +38,7 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 			// other's to change, so they are not observed now. A lease
 			// of its own keeps two replicas' recoveries from both
 			// reporting it.
-			rl, err := e.leases.Acquire(ctx, "recover:"+rec.ID, "recovery:"+rec.ID, e.leaseTTL)
+			rl, err := e.leases.Acquire(ctx, RecoverLeaseKey(rec.ID), "recovery:"+rec.ID, e.leaseTTL)
 			if errors.Is(err, ErrLeaseHeld) {
 				continue // another replica reports it
 			}
@@ -217,7 +217,7 @@ func (r *run) takeOver(ctx context.Context) error {
 		}
 		// The lease Recover takes for such a run: a replica's recovery
 		// finding it at the same moment reports it, or this run does.
-		rl, err := r.e.leases.Acquire(ctx, "recover:"+rec.ID, "recovery:"+rec.ID, r.e.leaseTTL)
+		rl, err := r.e.leases.Acquire(ctx, RecoverLeaseKey(rec.ID), "recovery:"+rec.ID, r.e.leaseTTL)
 		if errors.Is(err, ErrLeaseHeld) {
 			continue
 		}

@@ -664,7 +664,15 @@ func TestResumedWatchKeepsWhatItDoesNotKnow(t *testing.T) {
 			if newer.State, err = json.Marshal(state); err != nil {
 				t.Fatal(err)
 			}
+			l, err := st2.Acquire(t.Context(), watchstore.LeaseKey(newer.ID), "bot-newer", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			newer.Fence = l.Token()
 			if err := st2.PutWatch(t.Context(), newer); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 

@@ -202,7 +202,13 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.ReadOnly {
 		err = s.view(context.Background(), checkSchema)
 	} else {
-		err = s.update(context.Background(), initSchema)
+		// No lease is held yet: every run's fencing counter goes.
+		err = s.update(context.Background(), func(tx *bolt.Tx) error {
+			if err := initSchema(tx); err != nil {
+				return err
+			}
+			return pruneRunFences(tx, nil)
+		})
 	}
 	if err == nil {
 		err = s.view(context.Background(), checkPages)

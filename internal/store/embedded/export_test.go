@@ -41,3 +41,15 @@ func SetLink(link func(oldname, newname string) error) (restore func()) {
 	linkStore = link
 	return func() { linkStore = old }
 }
+
+// FenceKeys returns the lease keys whose fencing counters s keeps.
+func FenceKeys(s *Store) ([]string, error) {
+	var keys []string
+	err := s.view(context.Background(), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFences).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	return keys, err
+}

@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 )
 
 // leaseEntry is who holds a lease key, under which token, until when.
@@ -114,9 +116,14 @@ func (s *Store) nextFence(ctx context.Context, key string) (int64, error) {
 	return token, nil
 }
 
-// fence returns the last token handed out for key, 0 if none.
+// fence returns the last token handed out for key, 0 if none; for a
+// run's lease (runFence) whose counter was dropped, the floor of such
+// counters (see pruneRunFences).
 func fence(tx *bolt.Tx, key string) (int64, error) {
 	v := tx.Bucket(bucketFences).Get([]byte(key))
+	if v == nil && runFence(key) {
+		v = tx.Bucket(bucketMeta).Get(keyRunFenceFloor)
+	}
 	if v == nil {
 		return 0, nil
 	}
@@ -124,6 +131,85 @@ func fence(tx *bolt.Tx, key string) (int64, error) {
 		return 0, fmt.Errorf("malformed fencing counter %x of %s", v, key)
 	}
 	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// keyRunFenceFloor, in the meta bucket, is one more than the largest
+// counter pruneRunFences dropped: what fence reads for a run's lease whose
+// counter is gone. Missing: none was dropped.
+var keyRunFenceFloor = []byte("run_fence_floor")
+
+// runFence reports whether key is the lease of one run, taken once per
+// deploy, whose counter is dropped once no lease of it is held: its error
+// watch's, its recovery's. An app+env lease's stays: one per app+env.
+func runFence(key string) bool {
+	return strings.HasPrefix(key, watchstore.LeaseKey("")) || strings.HasPrefix(key, deploy.RecoverLeaseKey(""))
+}
+
+// pruneRunFences drops the counters of runs' leases that no lease in
+// force (held reports which) holds, so that a long-lived file does not
+// keep one per deploy forever, and raises the floor fence reads for them
+// above every token dropped: a write under one is refused, and the next
+// Acquire hands out a newer token. No Acquire may run meanwhile: one
+// taken between the caller's look at the leases and the transaction
+// would lose its counter while in force, and its writes be refused.
+func pruneRunFences(tx *bolt.Tx, held func(key string) bool) error {
+	b := tx.Bucket(bucketFences)
+	var floor int64
+	if v := tx.Bucket(bucketMeta).Get(keyRunFenceFloor); len(v) == 8 {
+		floor = int64(binary.BigEndian.Uint64(v))
+	}
+	var drop [][]byte
+	c := b.Cursor()
+	for _, prefix := range []string{watchstore.LeaseKey(""), deploy.RecoverLeaseKey("")} {
+		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			if held != nil && held(string(k)) {
+				continue
+			}
+			if len(v) != 8 {
+				return fmt.Errorf("malformed fencing counter %x of %s", v, k)
+			}
+			floor = max(floor, int64(binary.BigEndian.Uint64(v))+1)
+			drop = append(drop, k)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keyRunFenceFloor, u64(uint64(floor)))
+}
+
+// pruneFences is pruneRunFences while the store runs: the counters of
+// leases in force stay. It waits for any Acquire under way.
+func (s *Store) pruneFences(ctx context.Context) error {
+	select {
+	case s.acquiring <- struct{}{}:
+		defer func() { <-s.acquiring }()
+	case <-ctx.Done():
+		return fmt.Errorf("drop fencing counters: state store %s did not answer in time: %w", s.path, context.Cause(ctx))
+	}
+	// With no Acquire running, the leases in force now are all there
+	// will be until the transaction ends.
+	held := map[string]bool{}
+	s.mu.Lock()
+	now := s.now()
+	for k, e := range s.leases {
+		if now.Before(e.expires) {
+			held[k] = true
+		}
+	}
+	s.mu.Unlock()
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		return pruneRunFences(tx, func(key string) bool { return held[key] })
+	})
+	if err != nil {
+		return fmt.Errorf("drop fencing counters: %w", err)
+	}
+	return nil
 }
 
 // lease is one acquisition of a key. It is safe for concurrent use.

@@ -33,7 +33,9 @@ const maxTrimBatch = 10_000
 // A record written meanwhile above where the walk has reached is not
 // counted: a new record is the newest, and would only have made older
 // ones deletable; one that finished there waits for the next trim. On an
-// error it returns how many the batches before it deleted.
+// error it returns how many the batches before it deleted. It drops the
+// fencing counters of runs' leases no lease in force holds, too (see
+// pruneRunFences).
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("trim records: %w", err)
@@ -60,6 +62,9 @@ func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (in
 		if s.trimmed != nil {
 			s.trimmed()
 		}
+	}
+	if err := s.pruneFences(ctx); err != nil {
+		return n, fmt.Errorf("trim records: %w", err)
 	}
 	return n, nil
 }
@@ -219,6 +224,9 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 		if s.trimmed != nil {
 			s.trimmed()
 		}
+	}
+	if err := s.pruneFences(ctx); err != nil {
+		return n, fmt.Errorf("trim records: %w", err)
 	}
 	return n, nil
 }

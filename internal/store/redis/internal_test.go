@@ -439,7 +439,9 @@ func TestScriptsLoaded(t *testing.T) {
 			_, _, err := s.ReplaceLock(ctx, nil, deploy.Lock{App: "web", Owner: "ana", Created: time.Now()})
 			return err
 		},
-		func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", App: "web", Env: "prod", Fence: 1}) },
+		func() error {
+			return s.PutWatch(ctx, watchstore.Watch{ID: "d1", App: "web", Env: "prod", Fence: time.Now().UnixMilli()})
+		},
 		func() error { return s.Writable(ctx) },
 	}
 	for i, call := range calls {

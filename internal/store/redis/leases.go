@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -12,15 +13,53 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 )
 
 // A lease is the key lease:KEY holding "TOKEN|EXPIRES|NONCE|HOLDER":
 // EXPIRES in Unix milliseconds of the store's clock, or 0 once released;
 // NONCE marks the call that wrote it. fence:KEY holds the last token handed
-// out for KEY, and never expires.
+// out for KEY. That of an app+env lease, one per app+env, never expires;
+// that of a lease taken once per run (runFence) expires fenceRetention
+// after the lease's own Redis expiry, each Acquire and Renew setting it
+// again, so that a long-lived installation does not keep one per deploy
+// forever. A write such a fence guards finds it gone only once its lease
+// has been over for fenceRetention: it is refused then if its token is
+// older than fenceRetention (see fenceFloor).
 //
 // A token is one more than the last one, and at least the acquirer's clock
 // in Unix milliseconds: tokens keep growing even if Redis loses its data.
+
+// fenceRetention is how long the fence of a run's lease (see runFence)
+// outlives the lease's Redis expiry.
+const fenceRetention = 7 * 24 * time.Hour
+
+// runFence reports whether key is the lease of one run, taken once per
+// deploy, whose fence expires: its error watch's, its recovery's.
+func runFence(key string) bool {
+	return strings.HasPrefix(key, watchstore.LeaseKey("")) || strings.HasPrefix(key, deploy.RecoverLeaseKey(""))
+}
+
+// fenceTTL is the Redis expiry of the fence of key leased for ttl, in
+// milliseconds; "0" for a fence that never expires.
+func fenceTTL(key string, ttl time.Duration) string {
+	if !runFence(key) {
+		return "0"
+	}
+	r, _ := strconv.ParseInt(redisTTL(ttl), 10, 64)
+	d := time.Duration(r) * time.Millisecond
+	if d > time.Duration(math.MaxInt64)-fenceRetention {
+		return "0"
+	}
+	return strconv.FormatInt((d + fenceRetention).Milliseconds(), 10)
+}
+
+// fenceFloor is, in Unix milliseconds, what a script takes for the fence
+// of a run's lease that has expired: a token is at least its acquirer's
+// clock, and such a fence expires only fenceRetention after its lease's
+// last expiry, so every token it guarded is older than this, and every
+// write under one is refused.
+func (s *Store) fenceFloor() string { return ms(s.now().Add(-fenceRetention)) }
 
 // abandonTimeout bounds the cleanup of an Acquire whose outcome is unknown.
 const abandonTimeout = 2 * time.Second
@@ -56,7 +95,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Duration, n string) (deploy.Lease, error) {
 	now := s.now()
 	keys := []string{s.key("lease", key), s.key("fence", key)}
-	v, err := s.guarded(ctx, acquireScript, keys, ms(now), msCeil(now.Add(ttl)), n, holder, redisTTL(ttl)).Result()
+	v, err := s.guarded(ctx, acquireScript, keys, ms(now), msCeil(now.Add(ttl)), n, holder, redisTTL(ttl), fenceTTL(key, ttl)).Result()
 	if err != nil {
 		werr := s.fail(ctx, "acquire lease "+key, err)
 		if !definite(err) && !s.closed.Load() {
@@ -142,9 +181,9 @@ func (s *Store) abandon(ctx context.Context, key, n string) error {
 	return nil
 }
 
-// acquireScript: ARGV is now, the expiry, the call's nonce, the holder and
-// the Redis expiry in milliseconds. It returns {"acquired", token} or
-// {"held", holder, token}.
+// acquireScript: ARGV is now, the expiry, the call's nonce, the holder,
+// the Redis expiry in milliseconds and that of the fence ("0": none). It
+// returns {"acquired", token} or {"held", holder, token}.
 var acquireScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if v then
@@ -165,7 +204,11 @@ if tok < now then
   tok = now
 end
 tok = string.format('%.0f', tok)
-redis.call('SET', KEYS[2], tok)
+if ARGV[6] == '0' then
+  redis.call('SET', KEYS[2], tok)
+else
+  redis.call('SET', KEYS[2], tok, 'PX', ARGV[6])
+end
 redis.call('SET', KEYS[1], tok .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4], 'PX', ARGV[5])
 return {'acquired', tok}
 `)
@@ -294,16 +337,17 @@ func (l *lease) Renew(ctx context.Context) error {
 		return fmt.Errorf("renew lease %s: %w", l.key, err)
 	}
 	now := l.s.now()
-	v, err := l.s.guarded(ctx, renewScript, []string{l.redisKey()},
-		l.tokenArg(), ms(now), msCeil(now.Add(l.ttl)), redisTTL(l.ttl)).Result()
+	v, err := l.s.guarded(ctx, renewScript, []string{l.redisKey(), l.s.key("fence", l.key)},
+		l.tokenArg(), ms(now), msCeil(now.Add(l.ttl)), redisTTL(l.ttl), fenceTTL(l.key, l.ttl)).Result()
 	if err != nil {
 		return l.s.fail(ctx, "renew lease "+l.key, err)
 	}
 	return l.scriptResult("renew", v)
 }
 
-// renewScript: ARGV is the token, now, the new expiry and the Redis
-// expiry. Sent twice, it extends twice from the same now.
+// renewScript: ARGV is the token, now, the new expiry, the Redis expiry
+// and that of the fence KEYS[2] ("0": it has none). Sent twice, it
+// extends twice from the same now.
 var renewScript = goredis.NewScript(guard + `
 local v = redis.call('GET', KEYS[1])
 if not v then
@@ -323,6 +367,9 @@ if tonumber(ARGV[2]) >= tonumber(exp) then
   return {'expired', exp}
 end
 redis.call('SET', KEYS[1], tok .. '|' .. ARGV[3] .. '|' .. n .. '|' .. h, 'PX', ARGV[4])
+if ARGV[5] ~= '0' then
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+end
 return {'ok'}
 `)
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -20,7 +21,8 @@ var _ watchstore.Store = (*Store)(nil)
 // (watchstore.Watch as JSON). A write is checked against fence:watch:ID,
 // the newest token the watch's lease handed out, in the script that
 // writes, so it is either before the lease was taken over (and read by its
-// new holder) or refused.
+// new holder) or refused. That fence expires (see leases.go); a write that
+// finds it gone is checked against fenceFloor instead.
 
 func checkWatchID(op, id string) error {
 	if id == "" || strings.ContainsRune(id, 0) {
@@ -30,8 +32,11 @@ func checkWatchID(op, id string) error {
 }
 
 // staleWatch is the error for a write of a watch that another holder of
-// its lease has taken over.
+// its lease has taken over; stored -1: whose lease's fence expired.
 func staleWatch(stored, fence int64) error {
+	if stored == -1 {
+		return errs.Wrap(errs.Conflict, deploy.ErrLeaseLost, "the watch's lease has been over for more than %d days (this write holds %d)", fenceRetention/(24*time.Hour), fence)
+	}
 	return errs.Wrap(errs.Conflict, deploy.ErrLeaseLost, "the watch was taken over by lease %d (this write holds %d)", stored, fence)
 }
 
@@ -58,7 +63,7 @@ func (s *Store) PutWatch(ctx context.Context, w watchstore.Watch) error {
 		return fmt.Errorf("put watch %s: %w", w.ID, err)
 	}
 	keys := []string{s.key("watches"), s.key("fence", watchstore.LeaseKey(w.ID))}
-	stored, err := s.guarded(ctx, writeWatchScript, keys, w.ID, w.Fence, data).Int64()
+	stored, err := s.guarded(ctx, writeWatchScript, keys, w.ID, w.Fence, data, s.fenceFloor()).Int64()
 	if err != nil {
 		return s.fail(ctx, "put watch "+w.ID, err)
 	}
@@ -78,7 +83,7 @@ func (s *Store) DeleteWatch(ctx context.Context, id string, fence int64) error {
 		return err
 	}
 	keys := []string{s.key("watches"), s.key("fence", watchstore.LeaseKey(id))}
-	stored, err := s.guarded(ctx, writeWatchScript, keys, id, fence, "").Int64()
+	stored, err := s.guarded(ctx, writeWatchScript, keys, id, fence, "", s.fenceFloor()).Int64()
 	if err != nil {
 		return s.fail(ctx, "delete watch "+id, err)
 	}
@@ -91,12 +96,18 @@ func (s *Store) DeleteWatch(ctx context.Context, id string, fence int64) error {
 // writeWatchScript sets (ARGV[3] not empty) or deletes the watch ARGV[1]
 // in KEYS[1] with fencing token ARGV[2], and returns 0; unless KEYS[2], the
 // newest token of its lease, or the stored watch's token is greater: it
-// returns that token then and changes nothing. It starts with guard: the
-// fence of a store Redis emptied is 0, and lets any write through.
+// returns that token then and changes nothing. KEYS[2] gone (expired)
+// refuses a token older than ARGV[4], fenceFloor: it returns -1 then. It
+// starts with guard: the fence of a store Redis emptied is gone too, and
+// would refuse every write.
 var writeWatchScript = goredis.NewScript(guard + `
-local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
-if newest > tonumber(ARGV[2]) then
-  return newest
+local newest = redis.call('GET', KEYS[2])
+if not newest then
+  if tonumber(ARGV[4]) > tonumber(ARGV[2]) then
+    return -1
+  end
+elseif tonumber(newest) > tonumber(ARGV[2]) then
+  return tonumber(newest)
 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
