@@ -187,9 +187,9 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 }
 
 // poolCheck checks the env's load balancer before anything changes, and
-// sets r.keepOut. A balancer found unusable at the first host's drain
-// would fail that host after its switch, and its switch back, which
-// drains it too.
+// sets r.keepOut. A balancer found unusable only at the first host's
+// drain would fail that host and mark the build bad there, for what a
+// check before anything changes says with nothing changed.
 //
 // A host out of rotation that the last run switching that host did not leave
 // there (failed or stopped after its switch, drained perhaps) was taken
@@ -425,7 +425,7 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		case PoolMaint:
 			r.note("%s was in maint in the load balancer before this %s, not left there by the last run: it stays in maint; set it ready when it should take traffic", h.Name, r.rec.Kind)
 		case PoolDrain:
-			r.note("%s was in drain in the load balancer before this %s, not left there by the last run: it is drained before its restart and stays in maint; set it ready when it should take traffic", h.Name, r.rec.Kind)
+			r.note("%s was in drain in the load balancer before this %s, not left there by the last run: it is drained before its switch and stays in maint; set it ready when it should take traffic", h.Name, r.rec.Kind)
 		}
 	}
 	for _, o := range r.outErr {
@@ -1823,26 +1823,20 @@ func (r *run) activate(h Host, build, previous string) error {
 		retire = previous
 	}
 	acts := r.switchActions(ctx, h, StepActivate, build, previous, retire)
+	at := switchIndex(acts)
 	done, err := r.perform(ctx, h, acts)
-	if err != nil && done > 0 && done < len(acts) && acts[done].step == StepDrain {
-		// Switched, but never drained nor restarted: the process that
-		// runs is the one from before the switch.
-		r.mu.Lock()
-		if r.undrained == nil {
-			r.undrained = map[string]bool{}
-		}
-		r.undrained[h.Name] = true
-		r.mu.Unlock()
-	}
-	if done > 0 && r.retire != "" {
+	if done > at && r.retire != "" {
 		r.mu.Lock()
 		r.retired[h.Name] = true
 		r.mu.Unlock()
 	}
 	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
-		if done == 0 {
+		if done <= at {
 			r.settleSwitch(ctx, h)
+			if done < at || r.stayed(h, build) {
+				r.undrain(ctx, h)
+			}
 		}
 		// What failed on a host is what people need to read.
 		return errs.Wrap(errs.Unavailable, err, "%v", err)
@@ -1851,22 +1845,44 @@ func (r *run) activate(h Host, build, previous string) error {
 	return nil
 }
 
-// switchActions are the steps that move h to build: the switch (step
-// names it: activate or revert; see switchScript), drain, the
-// before_restart hook, restart, the health check, the after_restart hook,
-// ready.
+// stayed reports whether h's `current` is known not to point at build
+// after its switch failed (see settleSwitch).
+func (r *run) stayed(h Host, build string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hr := r.rec.Host(h.Name)
+	return hr.Switching == "" && hr.Current != build
+}
+
+// undrain puts back into rotation a host drained for a switch that did not
+// happen (its drain failed, or its switch failed before `current` moved):
+// it was not restarted, and its process serves as before. A drain that
+// failed may have taken it out of rotation all the same (an answer after
+// the state change that could not be read). Left out, it would stay out:
+// the next run takes it for a host someone took out. One someone did take
+// out stays out.
+func (r *run) undrain(ctx context.Context, h Host) {
+	if r.t.pool == nil || r.keepOut[h.Name] != "" {
+		return
+	}
+	if err := r.t.pool.Ready(ctx, h); err != nil {
+		r.note("%s was neither switched nor restarted, and putting it back into rotation failed: %v — check it in the load balancer", h.Name, err)
+	}
+}
+
+// switchActions are the steps that move h to build: with a load balancer,
+// the drain first, so that a host whose app reads its files as it goes
+// (PHP, templates, assets) serves the requests the drain waits for from
+// the release its process runs; then the switch (step names it: activate
+// or revert; see switchScript), the before_restart hook, restart, the
+// health check, the after_restart hook, ready.
 func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previous, retire string) []action {
 	env := r.cmdEnv(h, build, previous)
 	timeout := r.t.env.StepTimeout.D()
 	script := func(step Step, cmd string) action {
 		return action{step: step, script: inDir(r.t.app.Path, env, cmd), timeout: timeout}
 	}
-	acts := []action{{
-		step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout,
-		passed: func() {
-			r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switched, hr.Switching = build, true, "" })
-		},
-	}}
+	var acts []action
 	// A host someone took out of rotation stays out (see poolCheck); one
 	// in maint has no sessions to wait for.
 	keep := r.keepOut[h.Name]
@@ -1880,6 +1896,12 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 			return err
 		}})
 	}
+	acts = append(acts, action{
+		step: step, script: switchScript(r.t.app.Path, build, previous, retire, nonce()), timeout: timeout,
+		passed: func() {
+			r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switched, hr.Switching = build, true, "" })
+		},
+	})
 	if hook := r.t.env.Hooks.BeforeRestart; hook != "" {
 		acts = append(acts, script(StepHook, hook))
 	}
@@ -1894,6 +1916,12 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 		acts = append(acts, action{step: StepReady, call: func() error { return r.t.pool.Ready(ctx, h) }})
 	}
 	return acts
+}
+
+// switchIndex returns the index of the switch among acts (see
+// switchActions): the steps before it leave `current` as it was.
+func switchIndex(acts []action) int {
+	return slices.IndexFunc(acts, func(a action) bool { return a.step == StepActivate || a.step == StepRevert })
 }
 
 // healthAction checks h's health on build: a health command's first
@@ -2273,11 +2301,8 @@ func (r *run) refusedErr() error {
 }
 
 // switchBack points a host at the release it ran before this deploy,
-// restarts it and checks its health. A host whose drain failed after its
-// switch (see activate) still runs the process it ran before: it goes back
-// by the switch alone. Draining it again, with the load balancer as
-// unreachable as it was, failed and reported it not switched back while
-// `current` was back and its process had never stopped.
+// restarts it and checks its health. A host whose drain fails is not
+// switched back: it stays as it was, and the error says why.
 func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 	// Activating again until it passes: a run that dies meanwhile leaves
 	// the host for a rollback to finish (see stuckHosts).
@@ -2285,26 +2310,8 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 		return err
 	}
 	acts := r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, "")
-	r.mu.Lock()
-	undrained := r.undrained[h.Name]
-	r.mu.Unlock()
-	if undrained {
-		acts = acts[:1]
-	}
 	done, err := r.perform(ctx, h, acts)
-	if err == nil && undrained {
-		msg := fmt.Sprintf("%s was never drained nor restarted: only its current link went back to %s, where its running process came from", h.Name, before.Current)
-		// Its drain may have taken it out of rotation before failing
-		// (an answer after the state change that could not be read):
-		// it goes back in. A host that is ready already stays so.
-		if r.t.pool != nil && r.keepOut[h.Name] == "" {
-			if rerr := r.t.pool.Ready(ctx, h); rerr != nil {
-				msg += fmt.Sprintf("; its failed drain may have left it out of rotation, and putting it back failed: %v — check it in the load balancer", rerr)
-			}
-		}
-		r.note("%s", msg)
-	}
-	if err != nil && done == 0 {
+	if err != nil && done <= switchIndex(acts) {
 		r.settleSwitch(ctx, h)
 	}
 	return err

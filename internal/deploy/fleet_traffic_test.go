@@ -332,7 +332,7 @@ func TestFleetRollingDeployFailsNoRequest(t *testing.T) {
 	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
 	deployTook, deployServed := time.Since(start), load.Total()-before
 	for _, h := range fleet.Hosts {
-		want := []deploy.Step{deploy.StepDeliver, deploy.StepActivate, deploy.StepDrain, deploy.StepRestart, deploy.StepHealth, deploy.StepReady}
+		want := []deploy.Step{deploy.StepDeliver, deploy.StepDrain, deploy.StepActivate, deploy.StepRestart, deploy.StepHealth, deploy.StepReady}
 		if got := f.stepsOf(rec.ID, h.Name); !slices.Equal(got, want) {
 			t.Errorf("%s: got steps %v, want %v", h.Name, got, want)
 		}

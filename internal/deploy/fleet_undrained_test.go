@@ -2,19 +2,19 @@ package deploy_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-// TestFleetSwitchBackOfAHostNeverDrained: a host whose drain failed, the
-// HAProxy stats socket gone, was switched but never restarted; switching
-// it back is its switch alone. It went through the drain again, failed
-// there with the socket still down, and was reported "could NOT switch
-// back" while `current` was back on the earlier release and its process
-// had never stopped.
-func TestFleetSwitchBackOfAHostNeverDrained(t *testing.T) {
+// TestFleetHostNeverDrainedIsNotSwitched: a host whose drain failed, the
+// HAProxy stats socket gone, is neither switched nor restarted: it fails
+// as it was, on the release its process runs, and needs no switching
+// back. Switched before its drain, it was left pointing at the new release
+// under its old process, and went through the drain again to go back.
+func TestFleetHostNeverDrainedIsNotSwitched(t *testing.T) {
 	tests := []struct {
 		maxFailures string
 		outcome     deploy.Outcome
@@ -41,19 +41,17 @@ func TestFleetSwitchBackOfAHostNeverDrained(t *testing.T) {
 			if got := f.link(1, "current"); got != "releases/1" {
 				t.Errorf("host1: current -> %q, want releases/1", got)
 			}
-			if hr := rec.Host("host1"); hr.State != deploy.HostReverted {
-				t.Errorf("host1: got %s (%s), want reverted", hr.State, hr.Error)
+			if hr := rec.Host("host1"); hr.State != deploy.HostFailed || hr.MayHaveSwitched() {
+				t.Errorf("host1: got %s (%s), want failed and not switched", hr.State, hr.Error)
 			}
 			if strings.Contains(rec.Error, "could NOT switch back host1") || strings.Contains(rec.Error, "could NOT switch back host0, host1") {
 				t.Errorf("record error: got %q, want host1 not among the hosts not switched back", rec.Error)
 			}
-			if want := "host1 was never drained nor restarted"; !f.sawNote(rec.ID, want) {
+			if want := "host1 was neither switched nor restarted, and putting it back into rotation failed"; !f.sawNote(rec.ID, want) {
 				t.Errorf("no note saying %q; notes %q", want, f.notes(rec.ID))
 			}
-			for _, s := range f.stepsOf(rec.ID, "host1") {
-				if s == deploy.StepRestart {
-					t.Errorf("host1 ran %v, want no restart", f.stepsOf(rec.ID, "host1"))
-				}
+			if got, want := f.stepsOf(rec.ID, "host1"), []deploy.Step{deploy.StepDeliver, deploy.StepDrain}; !slices.Equal(got, want) {
+				t.Errorf("host1 ran %v, want %v: neither switched nor restarted", got, want)
 			}
 		})
 	}

@@ -230,7 +230,7 @@ func activationStep(t target, hosts, switching int, leftOut []string) string {
 	var b strings.Builder
 	b.WriteString("switch current atomically, restart and health-check")
 	if t.pool != nil {
-		b.WriteString(" (each host drained from the load balancer before its restart, and put back once healthy)")
+		b.WriteString(" (each host drained from the load balancer before its switch, and put back once healthy)")
 	}
 	if c := t.env.Canary; c > 0 && switching > c {
 		fmt.Fprintf(&b, ": %d canary host(s) first, alone (a failing canary stops the deploy and is switched back), then the others %d at a time, the switched hosts checked again before each batch", c, t.env.BatchSize)

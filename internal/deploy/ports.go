@@ -294,7 +294,7 @@ const (
 )
 
 // Pool is the load balancer pool of an env's hosts: a host is drained
-// before its restart and made ready after its health check passed.
+// before its switch and made ready after its health check passed.
 type Pool interface {
 	// Check confirms, before a run changes anything, that the balancer
 	// answers and holds a server for each of hosts. It returns the hosts

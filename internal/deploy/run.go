@@ -74,11 +74,6 @@ type run struct {
 	// (PoolMaint or PoolDrain) that the last run did not leave there:
 	// someone took them out, and they stay out (see poolCheck).
 	keepOut map[string]string
-	// undrained holds the hosts whose drain failed right after their
-	// switch (the load balancer could not be reached): they were never
-	// taken out of rotation nor restarted, and go back by their switch
-	// alone (see switchBack; guarded by mu).
-	undrained map[string]bool
 	// backFailed lists the hosts switched back one by one (within
 	// max_failures) whose switch back failed (guarded by mu).
 	backFailed []string

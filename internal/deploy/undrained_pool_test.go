@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -28,11 +29,11 @@ func (p *halfDrainPool) Drain(ctx context.Context, h deploy.Host) error {
 	return errors.New("show servers state: unreadable answer")
 }
 
-// TestSwitchBackOfAHalfDrainedHostPutsItBack: a host whose drain failed
-// goes back by its switch alone (its process never stopped), but the drain
-// may have taken it out of rotation before failing: the switch back puts
-// it back, rather than leave it out with the deploy saying it reverted.
-func TestSwitchBackOfAHalfDrainedHostPutsItBack(t *testing.T) {
+// TestHalfDrainedHostGoesBackIntoRotation: a host whose drain failed is
+// neither switched nor restarted (its process serves as before), but the
+// drain may have taken it out of rotation before failing: it is put back,
+// rather than left out with the deploy saying nothing of it.
+func TestHalfDrainedHostGoesBackIntoRotation(t *testing.T) {
 	pool := &halfDrainPool{fakePool: fakePool{state: map[string]string{}}}
 	f := newPoolFixture(t, pool, "h0", "h1")
 	for _, b := range []string{"1", "2"} {
@@ -54,7 +55,13 @@ func TestSwitchBackOfAHalfDrainedHostPutsItBack(t *testing.T) {
 	if cur, _ := os.Readlink(filepath.Join(f.app+"-h0", "current")); cur != "releases/2" {
 		t.Errorf("h0: current -> %q, want releases/2", cur)
 	}
+	if hr := rec.Host("h0"); hr.State != deploy.HostFailed || hr.MayHaveSwitched() {
+		t.Errorf("h0: got %s (switched %v, switching %q), want failed and not switched", hr.State, hr.Switched, hr.Switching)
+	}
+	if restarts, _ := os.ReadFile(filepath.Join(f.app+"-h0", "restarts.log")); strings.Contains(string(restarts), "3") {
+		t.Errorf("h0 was restarted on 3 (restarts.log %q), want its process left alone", restarts)
+	}
 	if got := pool.get("h0"); got != "ready" {
-		t.Errorf("h0 is left %q in the load balancer after its switch back; want ready", got)
+		t.Errorf("h0 is left %q in the load balancer after its failed drain; want ready", got)
 	}
 }

@@ -19,7 +19,7 @@ const DefaultReadyTimeout = 10 * time.Second
 const readyPoll = 100 * time.Millisecond
 
 // Pool is one HAProxy backend seen as the deploy engine's load balancer
-// pool: a host is drained before its restart and made ready after its
+// pool: a host is drained before its switch and made ready after its
 // health check passed. It holds no connection and is safe for concurrent
 // use.
 type Pool struct {
