@@ -301,8 +301,11 @@ type Env struct {
 	// Backup runs on the first host, in the app's path, before
 	// migrations run (a pg_dump into shared/, say).
 	Backup string `yaml:"backup"`
-	Pool   *Pool  `yaml:"pool"`
-	Hooks  Hooks  `yaml:"hooks"`
+	// BackupTimeout bounds the backup, which dumps the whole database
+	// and may take far longer than any other step; default StepTimeout.
+	BackupTimeout Duration `yaml:"backup_timeout"`
+	Pool          *Pool    `yaml:"pool"`
+	Hooks         Hooks    `yaml:"hooks"`
 	// Channel is where deploy progress is posted (a chat channel id or
 	// name); default: the channel the command came from.
 	Channel string `yaml:"channel"`

@@ -217,6 +217,9 @@ func (c *Config) setDefaults(loc locator, dir string) {
 			if !at("step_timeout") {
 				e.StepTimeout = defaultStepTimeout
 			}
+			if !at("backup_timeout") {
+				e.BackupTimeout = e.StepTimeout
+			}
 			e.Migrate = or(e.Migrate, "auto")
 			e.MinFreeSpace = or(e.MinFreeSpace, DefaultMinFreeSpace)
 			if !at("confirm_timeout") {

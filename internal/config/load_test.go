@@ -78,6 +78,7 @@ func TestDefaults(t *testing.T) {
 		{"Env.Parallel", e.Parallel, 10},
 		{"Env.BatchSize", e.BatchSize, 1},
 		{"Env.StepTimeout", e.StepTimeout, Duration(5 * time.Minute)},
+		{"Env.BackupTimeout", e.BackupTimeout, Duration(5 * time.Minute)},
 		{"Host", *e.Hosts[0], Host{Name: "web1", Address: "web1"}},
 	}
 	for _, tt := range tests {
@@ -207,12 +208,29 @@ func TestValidConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "backup_timeout",
+			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "hosts: [web1]\n        step_timeout: 5m\n        backup_timeout: 2h", 1),
+			check: func(t *testing.T, c *Config) {
+				e := c.Apps["web"].Envs["prod"]
+				if got, want := e.BackupTimeout.D(), 2*time.Hour; got != want {
+					t.Errorf("backup_timeout: got %v, want %v", got, want)
+				}
+				if got, want := e.StepTimeout.D(), 5*time.Minute; got != want {
+					t.Errorf("step_timeout: got %v, want %v", got, want)
+				}
+			},
+		},
+		{
 			name: "durations",
 			yaml: strings.Replace(minimalYAML, "hosts: [web1]", "hosts: [web1]\n        step_timeout: 1h30m", 1) + "    health:\n      command: ./check\n      timeout: 2m\n      interval: 250ms\n",
 			check: func(t *testing.T, c *Config) {
 				a := c.Apps["web"]
 				if got, want := a.Envs["prod"].StepTimeout.D(), 90*time.Minute; got != want {
 					t.Errorf("step_timeout: got %v, want %v", got, want)
+				}
+				// Left out, the backup keeps step_timeout's bound.
+				if got, want := a.Envs["prod"].BackupTimeout.D(), 90*time.Minute; got != want {
+					t.Errorf("backup_timeout: got %v, want %v", got, want)
 				}
 				if got, want := a.Health.Timeout.D(), 2*time.Minute; got != want {
 					t.Errorf("health.timeout: got %v, want %v", got, want)

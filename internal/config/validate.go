@@ -727,6 +727,10 @@ func (e *Env) validate(loc locator, ps *problems, app string) {
 	if e.StepTimeout <= 0 {
 		ps.add(at("step_timeout"), "%s.step_timeout: must be more than 0, got %s", p, e.StepTimeout)
 	}
+	// Left out, it is step_timeout's, whose own check speaks for it.
+	if e.BackupTimeout <= 0 && loc.has("apps", app, "environments", e.Name, "backup_timeout") {
+		ps.add(at("backup_timeout"), "%s.backup_timeout: must be more than 0, got %s", p, e.BackupTimeout)
+	}
 	if _, err := ParseSize(e.MinFreeSpace); err != nil {
 		ps.add(at("min_free_space"), "%s.min_free_space: %v", p, err)
 	}

@@ -788,6 +788,22 @@ func TestValidationRules(t *testing.T) {
 			edits: []string{"    migrations:\n      list: ./migrate pending\n      run: ./migrate up\n", "", "        step_timeout: 5m\n", "        step_timeout: 5m\n        migrate: auto\n"},
 		},
 		{
+			name:  "backup_timeout zero",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        backup_timeout: 0s\n"},
+			want:  one("backup_timeout", "apps.web.environments.prod.backup_timeout: must be more than 0, got 0s"),
+		},
+		{
+			name:  "backup_timeout negative",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        backup_timeout: -1m\n"},
+			want:  one("backup_timeout", "apps.web.environments.prod.backup_timeout: must be more than 0, got -1m0s"),
+		},
+		{
+			// Left out, it is step_timeout's: one problem, step_timeout's.
+			name:  "step_timeout zero, backup_timeout left out",
+			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 0s\n"},
+			want:  one("step_timeout", "apps.web.environments.prod.step_timeout: must be more than 0, got 0s"),
+		},
+		{
 			name:  "backup with migrations",
 			edits: []string{"        step_timeout: 5m\n", "        step_timeout: 5m\n        backup: pg_dump -Fc web > shared/web.dump\n"},
 		},

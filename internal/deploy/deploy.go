@@ -1328,7 +1328,7 @@ func (r *run) migrate() error {
 		// A dump is the whole database: what the backup writes is its
 		// user's alone, whatever the umask of the host's login (022
 		// commonly, a dump every account there could read).
-		if _, err := r.step(ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, "umask 077\n"+b)}); err != nil {
+		if _, err := r.step(ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, "umask 077\n"+b), Timeout: r.t.env.BackupTimeout.D()}); err != nil {
 			return errs.Wrap(errs.Unavailable, err, "the backup before migrations failed on %s (%s); nothing was migrated or switched", h.Name, stepCause(err))
 		}
 		if err := r.stopErr(); err != nil {

@@ -120,3 +120,34 @@ func TestRollbackSaysMigrationsStay(t *testing.T) {
 		t.Errorf("rollback from 4, which migrated nothing, to 1: got %q, want nothing", rb.SchemaKept)
 	}
 }
+
+// TestBackupHasItsOwnTimeout: the backup is bounded by backup_timeout, not
+// step_timeout, which bounds the migrations and every other step: a
+// pg_dump of a large database outlasts a step_timeout set for restarts.
+func TestBackupHasItsOwnTimeout(t *testing.T) {
+	const hosts = "        hosts: [localhost]"
+	tests := []struct {
+		name     string
+		timeouts string
+		outcome  deploy.Outcome
+		want     string // in the record's error
+	}{
+		{name: "backup longer than step_timeout", timeouts: "step_timeout: 1s\n        backup_timeout: 30s", outcome: deploy.OutcomeSucceeded},
+		{name: "backup longer than backup_timeout", timeouts: "step_timeout: 30s\n        backup_timeout: 1s", outcome: deploy.OutcomeFailed,
+			want: "the backup before migrations failed on localhost (step timed out (limit 1s)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), hosts, hosts+"\n        "+tc.timeouts+"\n        backup: 'sleep 2 && : > shared-backup'", 1)
+			f := newFixtureFrom(t, yaml, &local.Transport{})
+			f.build("1")
+			rec := f.mustRun(deploy.KindDeploy, "1", tc.outcome)
+			if !strings.Contains(rec.Error, tc.want) {
+				t.Errorf("record error:\n got %q\nwant it to contain %q", rec.Error, tc.want)
+			}
+			if got, want := f.exists("shared-backup"), tc.outcome == deploy.OutcomeSucceeded; got != want {
+				t.Errorf("backup written: got %v, want %v", got, want)
+			}
+		})
+	}
+}
