@@ -278,8 +278,8 @@ type Env struct {
 	StepTimeout Duration `yaml:"step_timeout"`
 	// MinFreeSpace is the free space a deploy leaves at least on the
 	// file system of the app's path/releases on every host it delivers
-	// to (a size, see ParseSize); "0" turns the check off. Default
-	// DefaultMinFreeSpace.
+	// to (a size, see ParseSize); "0" turns the check off, and the check
+	// of free inodes with it. Default DefaultMinFreeSpace.
 	MinFreeSpace string `yaml:"min_free_space"`
 	// Sentry maps the env to a Sentry project and watches it after deploys.
 	Sentry *EnvSentry `yaml:"sentry"`

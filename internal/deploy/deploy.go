@@ -89,6 +89,10 @@ func (e *Engine) Deploy(ctx context.Context, req Request, sink Sink) (_ *Record,
 		r.abandon()
 		return nil, err
 	}
+	if err := r.shortOfInodes(src, info); err != nil {
+		r.abandon()
+		return nil, err
+	}
 	if current == "" {
 		current = stuckFrom
 	}
@@ -790,7 +794,7 @@ func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) 
 	if r.t.app.Delivery == "pull" {
 		// Hosts check their download against the hash of the bytes the
 		// bot verified, published checksum or not.
-		c, sum, err := r.verifyArtifact(src, info)
+		c, sum, _, err := r.verifyArtifact(src, info)
 		if err != nil {
 			return r.stopCause(err)
 		}
@@ -860,18 +864,19 @@ func (r *run) removeRelease(hosts []Host) {
 }
 
 // verifyArtifact streams the artifact once through the inspector, for pull
-// mode: hosts only download a build the bot has checked.
-func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.Compression, string, error) {
+// mode: hosts only download a build the bot has checked. It returns the
+// artifact's compression, its checksum and how many tar entries it has.
+func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.Compression, string, int, error) {
 	build := r.rec.Build
 	rc, err := src.Open(r.ctx, r.t.app.Name, build)
 	if err != nil {
-		return "", "", r.openFailed(src, err)
+		return "", "", 0, r.openFailed(src, err)
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
 	comp, err := r.detect(br)
 	if err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	insp := artifact.NewInspector(info.SHA256)
 	insp.LimitUnpacked(r.t.app.Artifact.MaxUnpackedBytes())
@@ -882,11 +887,29 @@ func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.
 	if err := r.streamVerdict("", copyErr, verr); err != nil {
 		// A cancel cuts the stream short: report the cancel.
 		if stop := r.stopErr(); stop != nil {
-			return "", "", stop
+			return "", "", 0, stop
 		}
-		return "", "", err
+		return "", "", 0, err
 	}
-	return comp, rep.SHA256, nil
+	return comp, rep.SHA256, rep.Entries, nil
+}
+
+// shortOfInodes refuses the deploy when a host it delivers to has fewer
+// free inodes than the build has entries, plus a margin: a release of
+// many small files runs out of them before it runs out of space. The
+// count of entries costs a read of the artifact, made only when a host's
+// free inodes are too few for the largest build the app takes.
+func (r *run) shortOfInodes(src artifact.Source, info artifact.Info) error {
+	if r.t.env.MinFreeSpaceBytes() <= 0 || len(inodeHosts(r.t, r.live(), r.states, r.rec.Build, true)) == 0 {
+		return nil
+	}
+	_, _, entries, err := r.verifyArtifact(src, info)
+	if err != nil {
+		// The delivery reads it again, and says what is wrong with it.
+		r.log.Warn("count the entries of the build", "err", err)
+		return nil
+	}
+	return shortOfInodes(r.t, r.live(), r.states, r.rec.Build, entries)
 }
 
 // detect tells the compression of the artifact br reads from its first

@@ -181,8 +181,8 @@ const newestFirstMax = 24
 func parseInspect(out []byte) hostState {
 	st := hostState{Bad: map[string]bool{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	var df []string
-	inDF := false
+	var df, dfi []string
+	inDF, inDFI := false, false
 	for sc.Scan() {
 		// What df printed, between the markers of spaceScript, is
 		// read as df's, not as the script's own lines.
@@ -194,8 +194,21 @@ func parseInspect(out []byte) hostState {
 			}
 			continue
 		}
-		if sc.Text() == "df<" {
+		if inDFI {
+			if status, ok := strings.CutPrefix(sc.Text(), "dfi>"); ok {
+				st.Disk.FreeInodes, st.Disk.Inodes = parseInodes(dfi, status)
+				inDFI = false
+			} else {
+				dfi = append(dfi, sc.Text())
+			}
+			continue
+		}
+		switch sc.Text() {
+		case "df<":
 			inDF, df = true, nil
+			continue
+		case "dfi<":
+			inDFI, dfi = true, nil
 			continue
 		}
 		k, v, ok := strings.Cut(sc.Text(), "=")

@@ -21,16 +21,20 @@ const spaceFactor = 3
 // spaceScript prints, between the lines "df<" and "df>STATUS", what
 // `df -Pk` says of the file system where releases unpack: dir/releases,
 // which may be a volume of its own, or the nearest directory above it
-// that exists (a first deploy makes them). It
-// starts one process, df, in the C locale, whose header parseSpace reads;
-// its own errors, "not found" included, are among its lines, and STATUS
-// is its exit status.
+// that exists (a first deploy makes them), and what `df -Pi` says of it
+// between "dfi<" and "dfi>STATUS". It
+// starts two processes, df, in the C locale, whose headers parseSpace
+// and parseInodes read; their own errors, "not found" included, are
+// among their lines, and STATUS is the exit status.
 func spaceScript(dir string) string {
 	return fmt.Sprintf(`d=%s
 while [ ! -d "$d" ]; do case $d in */*) d=${d%%/*}; d=${d:-/} ;; *) d=. ;; esac; done
 echo 'df<'
 LC_ALL=C df -Pk "$d" 2>&1
 echo "df>$?"
+echo 'dfi<'
+LC_ALL=C df -Pi "$d" 2>&1
+echo "dfi>$?"
 `, shell.Quote(path.Join(dir, "releases")))
 }
 
@@ -42,6 +46,11 @@ type diskSpace struct {
 	Free int64
 	// Err says why Free could not be read ("" when it was).
 	Err string
+	// Inodes is whether FreeInodes was read: a file system that
+	// allocates inodes as it goes (btrfs) reports none, and a df
+	// without -i says nothing of them.
+	Inodes     bool
+	FreeInodes int64
 }
 
 // blocksHeader is df -P's second column header: "1024-blocks".
@@ -151,4 +160,87 @@ func shortOfSpace(t target, hosts []Host, states map[string]hostState, build str
 	}
 	return errs.New(errs.Unavailable, "not enough free space on %d of %d hosts of %s for build %s (%s); nothing was changed: %s. Free some space, or set min_free_space (0 turns the check off)",
 		len(short), len(hosts), t.key(), build, spaceNeed(minFree, size), strings.Join(short, "; "))
+}
+
+// parseInodes reads what `df -Pi` printed and its exit status, as
+// spaceScript printed them, and returns the free inodes, and whether
+// they were read. Unlike parseSpace it fails open: a file system that
+// counts no inodes (0 in all, as btrfs says) cannot run out of them, and
+// a df that cannot say leaves the check of free space in bytes.
+func parseInodes(lines []string, status string) (int64, bool) {
+	if status != "0" {
+		return 0, false
+	}
+	header := false
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "Filesystem" {
+			header = f[1] == "Inodes"
+			continue
+		}
+		if !header {
+			continue
+		}
+		// As in parseSpace: three counts, then a percentage ("-" where
+		// the file system counts none).
+		for i := 1; i+3 < len(f); i++ {
+			total, e1 := strconv.ParseInt(f[i], 10, 64)
+			_, e2 := strconv.ParseInt(f[i+1], 10, 64)
+			free, e3 := strconv.ParseInt(f[i+2], 10, 64)
+			if e1 != nil || e2 != nil || e3 != nil || total < 0 || free < 0 || !strings.HasSuffix(f[i+3], "%") && f[i+3] != "-" {
+				continue
+			}
+			if total == 0 {
+				return 0, false
+			}
+			return free, true
+		}
+	}
+	return 0, false
+}
+
+// inodesNeeded is how many free inodes a release of entries tar entries
+// asks of a host: one each, and a margin for what the install adds (the
+// shared links, the temporary directory, a pulled archive) and for what
+// the app itself writes meanwhile.
+func inodesNeeded(entries int) int64 {
+	return int64(entries) + max(int64(entries)/10, 100)
+}
+
+// inodeHosts returns the hosts among hosts, found as states, that would
+// receive build and whose free inodes were read; with few, when the
+// largest build the app takes (artifact.max_entries) might not fit,
+// only those. A host with more free inodes than any build can use needs
+// no count of this one's entries, which costs a read of the artifact.
+func inodeHosts(t target, hosts []Host, states map[string]hostState, build string, few bool) []Host {
+	var out []Host
+	for _, h := range hosts {
+		st, ok := states[h.Name]
+		if !ok || !st.Disk.Inodes || st.Current == build || st.has(build) {
+			continue
+		}
+		if few && t.app.Artifact.MaxEntries > 0 && st.Disk.FreeInodes >= inodesNeeded(t.app.Artifact.MaxEntries) {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// shortOfInodes returns the refusal of a deploy of t whose hosts, found
+// as states, lack the free inodes for a build of entries tar entries;
+// nil when every host that reports its inodes has them.
+func shortOfInodes(t target, hosts []Host, states map[string]hostState, build string, entries int) error {
+	need := inodesNeeded(entries)
+	var short []string
+	for _, h := range inodeHosts(t, hosts, states, build, false) {
+		if free := states[h.Name].Disk.FreeInodes; free < need {
+			short = append(short, fmt.Sprintf("%s has %d free inodes in %s, needs %d", h.Name, free, t.app.Path, need))
+		}
+	}
+	if len(short) == 0 {
+		return nil
+	}
+	return errs.New(errs.Unavailable, "not enough free inodes on %d of %d hosts of %s for build %s (%d entries of the build + a margin); nothing was changed: %s. Free some inodes, or set min_free_space (0 turns the check off)",
+		len(short), len(hosts), t.key(), build, entries, strings.Join(short, "; "))
 }

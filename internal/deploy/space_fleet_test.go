@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,6 +114,90 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(f.root(1), "releases")); !os.IsNotExist(err) {
 				t.Errorf("host1 releases/: got %v, want none", err)
+			}
+			if recs := f.records(); len(recs) != 0 {
+				t.Errorf("records: got %d, want none", len(recs))
+			}
+		})
+	}
+}
+
+// TestDeployRefusesHostsShortOfInodes: a release of many small files
+// takes a host's free inodes before its free space. A host the deploy
+// would deliver to with fewer free inodes than the build has entries,
+// plus a margin, refuses the deploy before anything changes, naming the
+// host and both counts; a file system that reports no inode counts
+// (btrfs: 0 in all) is not refused for them. host0's /srv/web is a disk
+// of its own with 200 inodes and room for any of these builds.
+func TestDeployRefusesHostsShortOfInodes(t *testing.T) {
+	t.Parallel()
+	var many []tarEntry
+	for i := range 300 {
+		many = append(many, tarEntry{name: fmt.Sprintf("files/%03d", i), body: "x"})
+	}
+	// A file system of plenty of room that counts no inodes.
+	const btrfs = `case "$1" in
+-Pi) echo 'Filesystem Inodes IUsed IFree IUse% Mounted on'; echo '/dev/sdb1 0 0 0 - /srv/web' ;;
+*) echo 'Filesystem 1024-blocks Used Available Capacity Mounted on'; echo '/dev/sdb1 100000000 0 100000000 0% /srv/web' ;;
+esac`
+	for _, c := range []struct {
+		name     string
+		many     bool // the build holds 300 files
+		fakeDF   string
+		delivery string
+		refusal  []string
+	}{
+		{name: "push", many: true, refusal: []string{
+			"not enough free inodes on 1 of 2 hosts of web/prod for build 1 (",
+			"entries of the build + a margin); nothing was changed: host0 has ",
+			" free inodes in /srv/web, needs ",
+			"Free some inodes, or set min_free_space (0 turns the check off)",
+		}},
+		{name: "pull", many: true, delivery: "pull", refusal: []string{"not enough free inodes on 1 of 2 hosts", "host0 has "}},
+		{name: "fits"},
+		{name: "inodes not reported", many: true, fakeDF: btrfs},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 2)
+			spec := fleetSpec{env: []string{"min_free_space: 1MiB"}}
+			var f *fleetFixture
+			if c.delivery == "pull" {
+				f, _ = servedFixture(t, fleet, spec)
+			} else {
+				f = newFleetFixture(t, fleet, spec, nil)
+			}
+			if c.fakeDF != "" {
+				fakeDF(t, f, 0, c.fakeDF)
+			} else {
+				smallDisk(t, f, 0, "64m", 200)
+			}
+			if c.many {
+				f.build("1", many...)
+			} else {
+				f.build("1")
+			}
+			rec, err := f.run(deploy.KindDeploy, "1")
+			if c.refusal == nil {
+				if err != nil || rec.Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("deploy: got %v (%+v), want it to succeed", err, rec)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("deploy: got outcome %s (%s), want it refused", rec.Outcome, rec.Error)
+			}
+			t.Logf("refused: %v", err)
+			for _, want := range c.refusal {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("deploy refusal: got %q, want it to say %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "host1") {
+				t.Errorf("deploy refusal: got %q, want host1, which has inodes to spare, left unnamed", err)
+			}
+			if got := inHost(t, f, 0, "ls -A /srv/web/releases 2>/dev/null; [ -e /srv/web/current ] && echo current; true"); got != "" {
+				t.Errorf("host0 /srv/web: got %q, want no release and no current", got)
 			}
 			if recs := f.records(); len(recs) != 0 {
 				t.Errorf("records: got %d, want none", len(recs))

@@ -127,3 +127,42 @@ func readFree(d diskSpace) string {
 	}
 	return ""
 }
+
+func TestParseInodes(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		out    string // what df -Pi printed
+		status string
+		free   int64
+		ok     bool // the free inodes were read
+	}{
+		{
+			name:   "gnu",
+			out:    "Filesystem       Inodes  IUsed    IFree IUse% Mounted on\n/dev/vda1      16384000 812345 15571655    5% /\n",
+			status: "0", free: 15571655, ok: true,
+		},
+		{
+			name:   "none free",
+			out:    "Filesystem Inodes IUsed IFree IUse% Mounted on\ntmpfs 200 200 0 100% /srv/web\n",
+			status: "0", free: 0, ok: true,
+		},
+		{
+			name:   "name with spaces",
+			out:    "Filesystem Inodes IUsed IFree IUse% Mounted on\nmy fs 1000 10 990 1% /srv/my app\n",
+			status: "0", free: 990, ok: true,
+		},
+		// btrfs allocates inodes as it goes and reports none.
+		{name: "btrfs", out: "Filesystem Inodes IUsed IFree IUse% Mounted on\n/dev/sdb1 0 0 0 - /srv\n", status: "0"},
+		{name: "fails", out: "df: invalid option -- 'i'\n", status: "1"},
+		{name: "missing", out: "sh: 1: df: not found\n", status: "127"},
+		{name: "garbage", out: "hello\n", status: "0"},
+		{name: "block header", out: "Filesystem 1024-blocks Used Available Capacity Mounted on\ntmpfs 400 0 400 0% /srv/web\n", status: "0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			free, ok := parseInodes(strings.Split(c.out, "\n"), c.status)
+			if ok != c.ok || free != c.free {
+				t.Errorf("got %d free, read %v; want %d, %v", free, ok, c.free, c.ok)
+			}
+		})
+	}
+}
