@@ -405,7 +405,10 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 		return Cancelled{}, storeRefused(rerr)
 	}
 	if err := e.signals.Signal(ctx, id, signalCancel, by, signalTTL); err != nil {
-		return Cancelled{}, storeRefused(err)
+		// Sent again, a cancel only leaves the same signal: the way to
+		// find out is also the way to make sure.
+		return Cancelled{}, OutcomeUnknown(err, fmt.Sprintf("whether the cancel of deploy %s of %s was passed on to the replica running it", id, t.key()),
+			"cancel again, which does no harm; status shows whether it still runs, and its progress messages say when it stops")
 	}
 	return Cancelled{ID: id, Started: rerr == nil}, nil
 }
@@ -438,7 +441,8 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 	pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
 	switch {
 	case err != nil:
-		return storeRefused(err)
+		return OutcomeUnknown(err, fmt.Sprintf("whether your answer to the prompt of deploy %s was passed on to the replica running it", id),
+			"answer again: if it was, you are told an answer is waiting; the deploy's progress messages say what it did")
 	case !left:
 		return errAnswerWaiting(id, pending)
 	}
@@ -638,6 +642,26 @@ func storeRefusedTo(err error, what string) error {
 		return err // its message says already that nothing was run
 	}
 	return errs.Wrap(e.Code, err, "%s%s; nothing was changed", e.Msg, what)
+}
+
+// OutcomeUnknown is the error of a store write that failed with err but
+// may have been applied all the same: Redis may have run it and its reply
+// been lost (a dropped connection, a timeout) once the client's tries
+// were spent, and a refusal on a later try says nothing of an earlier
+// one. "Nothing was changed" could then be false, and whoever trusts it
+// acts on it. whether says what is not known ("whether web/prod was
+// locked"), check how to find out. A store found reset, or one whose disk
+// is full, refuses before it writes: that keeps its "nothing was changed".
+func OutcomeUnknown(err error, whether, check string) error {
+	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) {
+		return storeRefused(err)
+	}
+	why := storeUnreachable
+	var e *errs.Error
+	if errors.As(err, &e) {
+		why = e.Msg
+	}
+	return errs.Wrap(errs.Unavailable, err, "%s is not known (%s): %s", whether, why, check)
 }
 
 // busy is the refusal of a run of t while lease holder h (an id followed
