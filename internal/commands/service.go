@@ -1030,7 +1030,10 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	for {
 		cur, ok, err := c.s.store.ReplaceLock(ctx, prev, l)
 		if err != nil {
-			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			// The lock may have been written and only the reply lost:
+			// told that nothing changed, its owner would not look, and
+			// a lock nobody knows of would hold deploys back.
+			c.refuse(deploy.OutcomeUnknown(err, "whether your lock on "+l.Scope()+" was set", "status lists the locks in force"))
 			return
 		}
 		if ok {
@@ -1089,21 +1092,11 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 			c.refuse(errs.New(errs.NotFound, "there is no lock on %s%s", scope, c.otherLocks(ctx)))
 			return
 		}
-		if errors.Is(err, deploy.ErrStoreReset) || errors.Is(err, deploy.ErrStoreFull) {
-			// Refused before it wrote: its message says so.
-			c.refuse(errs.Wrap(errs.Unavailable, err, "%s; nothing was changed", storeUnreachable))
-			return
-		}
 		// The delete may have been applied and only its reply lost (or
 		// the store failed after it): "nothing was changed" could be
 		// false, and whoever trusts it would lock again, or not.
-		why := storeUnreachable
-		var se *errs.Error
-		if errors.As(err, &se) {
-			why = se.Msg
-		}
 		scope := deploy.Lock{App: cmd.App, Env: cmd.Env}.Scope()
-		c.refuse(errs.Wrap(errs.Unavailable, err, "whether the lock on %s was lifted is not known (%s): status lists the locks in force", scope, why))
+		c.refuse(deploy.OutcomeUnknown(err, "whether the lock on "+scope+" was lifted", "status lists the locks in force"))
 		return
 	}
 	// The lock lifted goes into the audit entry, as a re-lock's entry

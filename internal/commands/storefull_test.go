@@ -41,15 +41,28 @@ func (f *serviceFixture) useStore(st *embedded.Store) {
 // server, the store and a client to reconfigure the server with.
 func (f *serviceFixture) useRedis() (*redisserver.Server, *redis.Store, *goredis.Client) {
 	f.t.Helper()
+	return f.useRedisWith(redis.Options{}, nil)
+}
+
+// useRedisWith is useRedis with the store opened with opt (its URL set
+// here), and reached by the service and engine through wrap (nil: as it
+// is).
+func (f *serviceFixture) useRedisWith(opt redis.Options, wrap func(*redisserver.Server, raceStore) raceStore) (*redisserver.Server, *redis.Store, *goredis.Client) {
+	f.t.Helper()
 	srv := redisserver.Start(f.t)
-	st, err := redis.Open(f.t.Context(), redis.Options{URL: srv.URL()})
+	opt.URL = srv.URL()
+	st, err := redis.Open(f.t.Context(), opt)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(func() { st.Close() })
-	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	var use raceStore = st
+	if wrap != nil {
+		use = wrap(srv, st)
+	}
+	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: use, Leases: use, Locks: use})
 	f.t.Cleanup(eng.Wait)
-	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: st, Policy: f.policy})
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: use, Policy: f.policy})
 	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	f.t.Cleanup(func() { rdb.Close() })
 	return srv, st, rdb
