@@ -270,7 +270,12 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 		}
 	}
 	if err := c.s.store.PutGrant(ctx, g); err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		// The grant may have been written and only the reply lost: told
+		// that nothing changed, nobody would take back a grant that
+		// holds.
+		revoke := strings.Join(strings.Fields(fmt.Sprintf("revoke @%s %s %s %s", user, g.Role, g.App, g.Env)), " ")
+		c.refuse(deploy.OutcomeUnknown(err, fmt.Sprintf("whether %s was granted the role %s on %s", user, g.Role, grantScope(g)),
+			"grant it again, whose reply says whether it replaces this one, or take it back: "+revoke))
 		return
 	}
 	until := c.s.grantUntil(g)
@@ -343,7 +348,10 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 				user, cmd.Role, grantScope(acl.Grant{App: cmd.App, Env: cmd.Env})))
 			return
 		}
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		// As a grant's, the delete may have been applied and only its
+		// reply lost.
+		c.refuse(deploy.OutcomeUnknown(err, fmt.Sprintf("whether the role %s on %s was taken from %s", cmd.Role, grantScope(acl.Grant{App: cmd.App, Env: cmd.Env}), user),
+			fmt.Sprintf("revoke it again: if it was, you are told %s has no runtime grant of it", user)))
 		return
 	}
 	// The grant taken back goes into the audit entry, who gave it and

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
@@ -31,6 +32,16 @@ func (s *pausedWrites) ReplaceLock(ctx context.Context, prev *deploy.Lock, next 
 	return s.raceStore.ReplaceLock(ctx, prev, next)
 }
 
+func (s *pausedWrites) PutGrant(ctx context.Context, g acl.Grant) error {
+	defer s.pause()()
+	return s.raceStore.PutGrant(ctx, g)
+}
+
+func (s *pausedWrites) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
+	defer s.pause()()
+	return s.raceStore.DeleteGrant(ctx, user, role, app, env)
+}
+
 // TestWriteReplyLost: a command whose write Redis took, but whose reply
 // was lost, is not reported as having changed nothing, in its reply or
 // its audit entry: what it wrote is there. It says that whether it took
@@ -39,6 +50,8 @@ func TestWriteReplyLost(t *testing.T) {
 	for _, tc := range []struct {
 		name, user, text string
 		want             string
+		// before, when set, readies the store for the command.
+		before func(ctx context.Context, st *redis.Store) error
 		// written reports whether the command's write is in st.
 		written func(ctx context.Context, st *redis.Store) bool
 	}{
@@ -50,12 +63,36 @@ func TestWriteReplyLost(t *testing.T) {
 				return err == nil && len(locks) == 1 && locks[0].Owner == "bob"
 			},
 		},
+		{
+			name: "grant", user: "ana", text: "grant @carl deployer web prod for 1h",
+			want: "whether carl was granted the role deployer on web/prod is not known (state store unreachable): grant it again, whose reply says whether it replaces this one, or take it back: revoke @carl deployer web prod",
+			written: func(ctx context.Context, st *redis.Store) bool {
+				grants, err := st.Grants(ctx)
+				return err == nil && len(grants) == 1 && grants[0].User == "carl" && grants[0].Role == "deployer"
+			},
+		},
+		{
+			name: "revoke", user: "ana", text: "revoke @carl deployer web prod",
+			want: "whether the role deployer on web/prod was taken from carl is not known (state store unreachable): revoke it again: if it was, you are told carl has no runtime grant of it",
+			before: func(ctx context.Context, st *redis.Store) error {
+				return st.PutGrant(ctx, acl.Grant{User: "carl", Role: "deployer", App: "web", Env: "prod", GrantedBy: "ana", Created: time.Now()})
+			},
+			written: func(ctx context.Context, st *redis.Store) bool {
+				grants, err := st.Grants(ctx)
+				return err == nil && len(grants) == 0
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixture(t)
 			_, st, _ := f.useRedisWith(redis.Options{ReadTimeout: 200 * time.Millisecond}, func(srv *redisserver.Server, st raceStore) raceStore {
 				return &pausedWrites{raceStore: st, srv: srv}
 			})
+			if tc.before != nil {
+				if err := tc.before(t.Context(), st); err != nil {
+					t.Fatal(err)
+				}
+			}
 			res, out, _ := f.do(tc.user, tc.text)
 			if got := out.last(); !res.Failed || !strings.Contains(got, tc.want) || strings.Contains(got, "nothing was changed") {
 				t.Errorf("%s: got failed %v, %q; want a refusal with %q, not saying nothing was changed", tc.text, res.Failed, got, tc.want)
