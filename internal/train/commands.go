@@ -57,7 +57,7 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 	car := Car{App: app, Build: build, Env: want, User: user, Boarded: s.now()}
 	replaced, err := s.store.Board(ctx, trainName, car, tr.cfg.MaxCars)
 	if err != nil {
-		return chat.Message{}, storeErr(err, "board "+trainName)
+		return chat.Message{}, unknownErr(err, "board "+trainName, fmt.Sprintf("whether %s %s boarded the %s train", app, build, trainName), "train lists who is aboard")
 	}
 	now := s.now()
 	dep, cancelled := s.departureFor(ctx, trainName, tr, now)
@@ -170,7 +170,7 @@ func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (cha
 		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train", app, trainName)
 	}
 	if err != nil {
-		return chat.Message{}, storeErr(err, "leave "+trainName)
+		return chat.Message{}, unknownErr(err, "leave "+trainName, fmt.Sprintf("whether %s left the %s train", app, trainName), "train lists who is aboard")
 	}
 	now := s.now()
 	dep, _ := s.departureFor(ctx, trainName, tr, now)
@@ -271,7 +271,10 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, errs.New(errs.NoChange, "the %s is already cancelled", label)
 	}
 	if err := s.store.MarkRun(ctx, trainName, KindCancel, dep); err != nil {
-		return chat.Message{}, storeErr(err, "cancel "+trainName)
+		// Not announced: a departure cancelled all the same is known
+		// only to whoever looks.
+		return chat.Message{}, unknownErr(err, "cancel "+trainName, fmt.Sprintf("whether the %s was cancelled", label),
+			"train marks it cancelled if it was, which its channels were not told; if it was not, cancel it again")
 	}
 	s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
 	if s.mayHaveLeft(ctx, trainName, dep, waiting) {
@@ -451,6 +454,13 @@ func (s *Scheduler) unknownTrain(name string) error {
 		return errs.New(errs.NotFound, "there is no train %q: no trains are configured", name)
 	}
 	return errs.New(errs.NotFound, "there is no train %q; trains: %s", name, strings.Join(s.names, ", "))
+}
+
+// unknownErr is the error of a command whose write failed with err, which
+// the store may have applied all the same (its reply lost): see
+// deploy.OutcomeUnknown.
+func unknownErr(err error, op, whether, check string) error {
+	return deploy.OutcomeUnknown(fmt.Errorf("%s: %w", op, err), whether, check)
 }
 
 // storeErr gives a store error without a code one for people.

@@ -156,8 +156,17 @@ func (r *blockingRunner) Handle(ctx context.Context, req commands.Request, out c
 // that boards an app's build 7 as alice.
 func leasedTrain(t *testing.T) (*redis.Store, *config.Config, func(app string)) {
 	t.Helper()
+	_, st, cfg, board := leasedTrainWith(t, redis.Options{})
+	return st, cfg, board
+}
+
+// leasedTrainWith is leasedTrain with the store opened with opt (its URL
+// set here), and the server it runs on.
+func leasedTrainWith(t *testing.T, opt redis.Options) (*redisserver.Server, *redis.Store, *config.Config, func(app string)) {
+	t.Helper()
 	srv := redisserver.Start(t)
-	st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL()})
+	opt.URL = srv.URL()
+	st, err := redis.Open(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +185,7 @@ func leasedTrain(t *testing.T) (*redis.Store, *config.Config, func(app string)) 
 			t.Fatal(err)
 		}
 	}
-	return st, cfg, board
+	return srv, st, cfg, board
 }
 
 // TestDepartureLeaseAcrossReplicas: while one replica departs a train, a

@@ -1,0 +1,116 @@
+package train_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/train"
+)
+
+// pausedWrites is a Redis train store paused while it runs a command's
+// write: the write reaches Redis, its replies are lost once the client's
+// read timeouts run out, and Redis runs it as it is resumed, as one whose
+// connection dropped after Redis took it.
+type pausedWrites struct {
+	*redis.Store
+	srv *redisserver.Server
+}
+
+func (s *pausedWrites) pause() (resume func()) {
+	s.srv.Pause()
+	return s.srv.Resume
+}
+
+func (s *pausedWrites) Board(ctx context.Context, name string, car train.Car, maxCars int) (*train.Car, error) {
+	defer s.pause()()
+	return s.Store.Board(ctx, name, car, maxCars)
+}
+
+func (s *pausedWrites) Leave(ctx context.Context, name, app string) (train.Car, error) {
+	defer s.pause()()
+	return s.Store.Leave(ctx, name, app)
+}
+
+func (s *pausedWrites) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
+	defer s.pause()()
+	return s.Store.MarkRun(ctx, name, kind, at)
+}
+
+// TestWriteReplyLost: a train command whose write Redis took, but whose
+// reply was lost, is not reported as having changed nothing: the car is
+// aboard, or gone, or the departure cancelled. It says that whether it
+// took effect is not known, and where to look.
+func TestWriteReplyLost(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		aboard  bool // web is aboard before the command
+		command func(ctx context.Context, s *train.Scheduler) error
+		want    string
+		// written reports whether the command's write is in st.
+		written func(ctx context.Context, st *redis.Store) bool
+	}{
+		{
+			name: "board",
+			command: func(ctx context.Context, s *train.Scheduler) error {
+				_, err := s.Board(ctx, "alice", "daily", "web", "7", "")
+				return err
+			},
+			want: "whether web 7 boarded the daily train is not known (state store unreachable): train lists who is aboard",
+			written: func(ctx context.Context, st *redis.Store) bool {
+				cars, err := st.Cars(ctx, "daily")
+				return err == nil && len(cars) == 1 && cars[0].App == "web"
+			},
+		},
+		{
+			name: "leave", aboard: true,
+			command: func(ctx context.Context, s *train.Scheduler) error {
+				_, err := s.Leave(ctx, "alice", "daily", "web")
+				return err
+			},
+			want: "whether web left the daily train is not known (state store unreachable): train lists who is aboard",
+			written: func(ctx context.Context, st *redis.Store) bool {
+				cars, err := st.Cars(ctx, "daily")
+				return err == nil && len(cars) == 0
+			},
+		},
+		{
+			name: "cancel",
+			command: func(ctx context.Context, s *train.Scheduler) error {
+				_, err := s.Cancel(ctx, "ana", "daily", "release freeze")
+				return err
+			},
+			want: " train to production was cancelled is not known (state store unreachable): train marks it cancelled if it was",
+			written: func(ctx context.Context, st *redis.Store) bool {
+				at, err := st.LastRun(ctx, "daily", train.KindCancel)
+				return err == nil && !at.IsZero()
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			srv, st, cfg, board := leasedTrainWith(t, redis.Options{ReadTimeout: 200 * time.Millisecond})
+			if tc.aboard {
+				board("web")
+			}
+			s, err := train.New(train.Options{Config: cfg, Store: &pausedWrites{Store: st, srv: srv}, Runner: &countingRunner{}, Notifier: &posts{}, Audit: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.command(ctx, s)
+			if msg := errs.Message(err); !strings.Contains(msg, tc.want) || strings.Contains(msg, "nothing was changed") || errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("got %v (message %q, code %s); want code %s and a message with %q, not saying nothing was changed",
+					err, msg, errs.CodeOf(err), errs.Unavailable, tc.want)
+			}
+			for deadline := time.Now().Add(10 * time.Second); !tc.written(ctx, st); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("its write is not in the store; want it there (Redis ran the write whose reply was lost)")
+				}
+			}
+		})
+	}
+}
