@@ -37,7 +37,8 @@ func (f *serviceFixture) useStore(st *embedded.Store) {
 }
 
 // useRedis has the fixture's service and engine keep their state in a
-// Redis store on a redis-server of the test's own, and returns the
+// Redis store on a redis-server of the test's own, through which the
+// engine passes cancels and answers on as replicas do, and returns the
 // server, the store and a client to reconfigure the server with.
 func (f *serviceFixture) useRedis() (*redisserver.Server, *redis.Store, *goredis.Client) {
 	f.t.Helper()
@@ -60,7 +61,7 @@ func (f *serviceFixture) useRedisWith(opt redis.Options, wrap func(*redisserver.
 	if wrap != nil {
 		use = wrap(srv, st)
 	}
-	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: use, Leases: use, Locks: use})
+	eng := deploy.NewEngine(deploy.Options{Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: use, Leases: use, Locks: use, Signals: use})
 	f.t.Cleanup(eng.Wait)
 	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: use, Policy: f.policy})
 	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
