@@ -395,7 +395,10 @@ func (c *call) here(ctx context.Context, cmd Command) {
 		capped = ", when their admin (a runtime grant) ends"
 	}
 	if err := c.s.store.CheckIn(ctx, c.req.User, until); err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		// The check-in may have been written and only the reply lost:
+		// deploys that need an admin present would run while nobody
+		// thinks one is checked in.
+		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked in", "admins lists who is around"))
 		return
 	}
 	if capped != "" {
@@ -420,7 +423,7 @@ func (c *call) away(ctx context.Context) {
 		return
 	}
 	if err := c.s.store.CheckOut(ctx, c.req.User); err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked out", "admins lists who is around"))
 		return
 	}
 	c.allow("")

@@ -52,6 +52,16 @@ func (s *pausedWrites) SignalFirst(ctx context.Context, id, kind, value string, 
 	return s.raceStore.SignalFirst(ctx, id, kind, value, ttl)
 }
 
+func (s *pausedWrites) CheckIn(ctx context.Context, user string, until time.Time) error {
+	defer s.pause()()
+	return s.raceStore.CheckIn(ctx, user, until)
+}
+
+func (s *pausedWrites) CheckOut(ctx context.Context, user string) error {
+	defer s.pause()()
+	return s.raceStore.CheckOut(ctx, user)
+}
+
 // otherRun is the id of a deploy of web/prod another replica runs.
 const otherRun = "20261206-120000-a1b2c3"
 
@@ -117,6 +127,27 @@ func TestWriteReplyLost(t *testing.T) {
 			written: func(ctx context.Context, st *redis.Store) bool {
 				_, ok, err := st.TakeSignal(ctx, otherRun, "confirm")
 				return err == nil && ok
+			},
+		},
+		{
+			name: "here", user: "ana", text: "here",
+			want: "whether ana was checked in is not known (state store unreachable): admins lists who is around",
+			written: func(ctx context.Context, st *redis.Store) bool {
+				present, err := st.Present(ctx)
+				_, ok := present["ana"]
+				return err == nil && ok
+			},
+		},
+		{
+			name: "away", user: "ana", text: "away",
+			want: "whether ana was checked out is not known (state store unreachable): admins lists who is around",
+			before: func(ctx context.Context, st *redis.Store) error {
+				return st.CheckIn(ctx, "ana", time.Now().Add(time.Hour))
+			},
+			written: func(ctx context.Context, st *redis.Store) bool {
+				present, err := st.Present(ctx)
+				_, ok := present["ana"]
+				return err == nil && !ok
 			},
 		},
 	} {
