@@ -2,14 +2,21 @@ package train_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/train"
+	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // pausedWrites is a Redis train store paused while it runs a command's
@@ -112,5 +119,45 @@ func TestWriteReplyLost(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteReplyLostIsAudited: through the command service, a boarding
+// whose reply was lost is refused in the audit log with the reason its
+// reply gives, not as a change of nothing.
+func TestWriteReplyLostIsAudited(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(trainYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := redisserver.Start(t)
+	st, err := redis.Open(ctx, redis.Options{URL: srv.URL(), ReadTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}}, Store: st, Leases: st, Locks: st})
+	t.Cleanup(eng.Wait)
+	policy, err := acl.New(cfg.AccessRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
+	sched, err := train.New(train.Options{Config: cfg, Store: &pausedWrites{Store: st, srv: srv}, Runner: svc, Notifier: &channel{}, Audit: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetTrains(sched)
+
+	res := svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board web 7"}, nopOut{})
+	const want = "whether web 7 boarded the daily train is not known (state store unreachable): train lists who is aboard"
+	entries, err := st.Audit(ctx, audit.Query{Limit: 1})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("audit: got %+v, %v; want the boarding's entry", entries, err)
+	}
+	if e := entries[0]; !res.Failed || e.Decision != audit.Refused || e.Reason != want {
+		t.Errorf("boarding: failed %v, audit entry %s, %q; want refused, %q", res.Failed, e.Decision, e.Reason, want)
 	}
 }
