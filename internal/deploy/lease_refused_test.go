@@ -25,22 +25,13 @@ func TestLeaseRefusedSaysWhy(t *testing.T) {
 	for _, tc := range storeFailures {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
-			leases, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { leases.Close() })
+			leases := redisStore(t, srv)
 			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) { o.Leases = leases })
 			f.build("1")
-			opt, err := goredis.ParseURL(srv.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := goredis.NewClient(opt)
-			defer c.Close()
+			c := redisClient(t, srv)
 			tc.spoil(t, srv, c)
 
-			_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
+			_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
 			if msg := errs.Message(err); err == nil || !strings.HasPrefix(msg, tc.want(srv)) || errs.CodeOf(err) != errs.Unavailable {
 				t.Errorf("Deploy: got %v (message %q, code %s), want code %s and a message starting %q", err, msg, errs.CodeOf(err), errs.Unavailable, tc.want(srv))
 			}
@@ -58,29 +49,20 @@ func TestSignalCancelSaysWhy(t *testing.T) {
 	for _, tc := range storeFailures {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
-			rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { rs.Close() })
+			rs := redisStore(t, srv)
 			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) { o.Leases = rs; o.Signals = rs })
 			// Another replica's deploy of web/prod holds the lease.
 			if _, err := rs.Acquire(t.Context(), deploy.LeaseKey("web", "prod"), "7 deploy", time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			opt, err := goredis.ParseURL(srv.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := goredis.NewClient(opt)
-			defer c.Close()
+			c := redisClient(t, srv)
 			tc.spoil(t, srv, c)
 
 			want := tc.want(srv)
 			if tc.signalled != nil {
 				want = tc.signalled(srv)
 			}
-			_, err = f.engine.SignalCancel(context.Background(), "web", "prod", "ana")
+			_, err := f.engine.SignalCancel(context.Background(), "web", "prod", "ana")
 			if msg := errs.Message(err); err == nil || !strings.HasPrefix(msg, want) || errs.CodeOf(err) != errs.Unavailable {
 				t.Errorf("SignalCancel: got %v (message %q, code %s), want code %s and a message starting %q", err, msg, errs.CodeOf(err), errs.Unavailable, want)
 			}
@@ -162,22 +144,13 @@ func TestRecordRefusedSaysWhy(t *testing.T) {
 	for _, tc := range storeFailures {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
-			rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { rs.Close() })
-			opt, err := goredis.ParseURL(srv.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := goredis.NewClient(opt)
-			defer c.Close()
+			rs := redisStore(t, srv)
+			c := redisClient(t, srv)
 			st := &spoiledOnRecord{Store: rs, spoil: func() { tc.spoil(t, srv, c) }}
 			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) { o.Store = st })
 			f.build("1")
 
-			_, err = f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
+			_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, func(deploy.Event) {})
 			want := wants[tc.name](srv)
 			if msg := errs.Message(err); err == nil || !strings.HasPrefix(msg, want) || errs.CodeOf(err) != errs.Unavailable {
 				t.Errorf("Deploy: got %v (message %q, code %s), want code %s and a message starting %q", err, msg, errs.CodeOf(err), errs.Unavailable, want)
@@ -187,4 +160,28 @@ func TestRecordRefusedSaysWhy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// redisStore opens the store the engine uses on srv, closed with the test.
+func redisStore(t *testing.T, srv *redisserver.Server) *redis.Store {
+	t.Helper()
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// redisClient is a plain client of srv, to spoil the store with behind
+// the engine's back; closed with the test.
+func redisClient(t *testing.T, srv *redisserver.Server) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

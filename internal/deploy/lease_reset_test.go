@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
@@ -25,12 +23,7 @@ func TestLeaseRenewalFindsStoreReset(t *testing.T) {
 	f, gaveUp, done := stalledRedisDeploy(t, srv, 3*time.Second, func(o *deploy.Options) {
 		o.Log = slog.New(slog.NewTextHandler(&log, nil))
 	})
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
+	c := redisClient(t, srv)
 	if err := c.FlushAll(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}

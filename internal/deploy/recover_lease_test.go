@@ -105,17 +105,8 @@ func TestRecoveryStopsWhenItsLeaseIsLost(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
-			st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			opt, err := goredis.ParseURL(srv.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := goredis.NewClient(opt)
-			t.Cleanup(func() { c.Close() })
+			st := redisStore(t, srv)
+			c := redisClient(t, srv)
 			tr := &heldTransport{Transport: &local.Transport{}, holding: make(chan struct{})}
 			var log syncbuf.Buffer
 			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
@@ -32,17 +30,8 @@ func (s *takenOverOnLock) ReplaceLock(ctx context.Context, prev *deploy.Lock, ne
 // touches no host.
 func TestRollbackLockFencedByLease(t *testing.T) {
 	srv := redisserver.Start(t)
-	rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rs.Close() })
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
+	rs := redisStore(t, srv)
+	c := redisClient(t, srv)
 	armed := false
 	locks := &takenOverOnLock{Store: rs, take: func() {
 		if !armed {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
@@ -44,11 +42,7 @@ func (s *countingStore) PutRecord(ctx context.Context, r *deploy.Record) error {
 // The report says what the store now shows of the run: nothing.
 func TestStoreResetMidDeploy(t *testing.T) {
 	srv := redisserver.Start(t)
-	rs, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rs.Close() })
+	rs := redisStore(t, srv)
 	st := &countingStore{Store: rs}
 	gate := filepath.Join(t.TempDir(), "gate")
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), func(o *deploy.Options) {
@@ -60,12 +54,7 @@ func TestStoreResetMidDeploy(t *testing.T) {
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
 	done := f.deployUntilRestart("2")
 
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
+	c := redisClient(t, srv)
 	if err := c.FlushAll(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
