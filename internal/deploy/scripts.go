@@ -181,11 +181,22 @@ const newestFirstMax = 24
 func parseInspect(out []byte) hostState {
 	st := hostState{Bad: map[string]bool{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	var df, dfi []string
-	inDF, inDFI := false, false
+	var df, dfi, dfo []string
+	inDF, inDFI, inDFO := false, false, false
 	for sc.Scan() {
 		// What df printed, between the markers of spaceScript, is
 		// read as df's, not as the script's own lines.
+		if inDFO {
+			if status, ok := strings.CutPrefix(sc.Text(), "dfo>"); ok {
+				if d, ran := parseOutput(dfo, status); ran {
+					st.Disk = d
+				}
+				inDFO = false
+			} else {
+				dfo = append(dfo, sc.Text())
+			}
+			continue
+		}
 		if inDF {
 			if status, ok := strings.CutPrefix(sc.Text(), "df>"); ok {
 				st.Disk, inDF = parseSpace(df, status), false
@@ -204,6 +215,9 @@ func parseInspect(out []byte) hostState {
 			continue
 		}
 		switch sc.Text() {
+		case "dfo<":
+			inDFO, dfo = true, nil
+			continue
 		case "df<":
 			inDF, df = true, nil
 			continue

@@ -121,6 +121,96 @@ func TestInspectReadsFreeSpace(t *testing.T) {
 	})
 }
 
+// TestInspectStartsOneDF: with GNU df the free space and the free inodes
+// come from one process, as every host of every deploy starts it; a df
+// without --output (BusyBox) is asked twice, -Pk and -Pi, and still
+// gives both. Each df started is logged by a wrapper in PATH.
+func TestInspectStartsOneDF(t *testing.T) {
+	real, err := exec.LookPath("df")
+	if err != nil {
+		t.Fatalf("df: %v (apt-get install -y coreutils)", err)
+	}
+	for _, c := range []struct {
+		name     string
+		noOutput bool // the wrapper refuses --output, as BusyBox's df does
+		starts   int
+	}{
+		{name: "GNU df", starts: 1},
+		{name: "BusyBox-like df", noOutput: true, starts: 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bin, base := t.TempDir(), t.TempDir()
+			log := filepath.Join(bin, "starts")
+			refuse := ""
+			if c.noOutput {
+				refuse = `case "$*" in *--output*) echo "df: unrecognized option: output" >&2; exit 1 ;; esac` + "\n"
+			}
+			wrapper := "#!/bin/sh\necho started >>" + log + "\n" + refuse + "exec " + real + ` "$@"` + "\n"
+			if err := os.WriteFile(filepath.Join(bin, "df"), []byte(wrapper), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("/bin/sh", "-c", inspectScript(base, false, true))
+			cmd.Dir = base
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("inspect: %v", err)
+			}
+			d := parseInspect(out).Disk
+			if msg := readFree(d); msg != "" {
+				t.Errorf("%s; the script printed %q", msg, out)
+			}
+			if !d.Inodes || d.FreeInodes <= 0 {
+				t.Errorf("free inodes not read (%+v); the script printed %q", d, out)
+			}
+			b, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(string(b), "started"); got != c.starts {
+				t.Errorf("df started %d times, want %d", got, c.starts)
+			}
+		})
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	for _, c := range []struct {
+		name, out, status string
+		ran               bool
+		free, inodes      int64
+		counted           bool
+		err               string
+	}{
+		{name: "GNU df", out: "  Avail  Inodes   IFree\n 400 1000 990\n", status: "0", ran: true, free: 400 * 1024, inodes: 990, counted: true},
+		{name: "btrfs", out: "Avail Inodes IFree\n400 0 0\n", status: "0", ran: true, free: 400 * 1024},
+		{name: "inodes unknown", out: "Avail Inodes IFree\n400 - -\n", status: "0", ran: true, free: 400 * 1024},
+		{name: "no --output", out: "", status: "1"},
+		{name: "garbage", out: "hello\n", status: "0", ran: true, err: `cannot read what df printed: "hello"`},
+		{name: "cut short", out: "Avail Inodes IFree\n", status: "0", ran: true, err: "cannot read what df printed"},
+		{name: "negative", out: "Avail Inodes IFree\n-4 10 10\n", status: "0", ran: true, err: "cannot read what df printed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, ran := parseOutput(strings.Split(c.out, "\n"), c.status)
+			if ran != c.ran {
+				t.Fatalf("ran: got %v, want %v", ran, c.ran)
+			}
+			if !ran {
+				return
+			}
+			if c.err != "" {
+				if !strings.HasPrefix(d.Err, c.err) {
+					t.Errorf("got error %q, want one starting %q", d.Err, c.err)
+				}
+				return
+			}
+			if d.Err != "" || d.Free != c.free || d.Inodes != c.counted || d.FreeInodes != c.inodes {
+				t.Errorf("got %+v, want free %d, inodes %d (counted %v)", d, c.free, c.inodes, c.counted)
+			}
+		})
+	}
+}
+
 func readFree(d diskSpace) string {
 	if !d.Checked || d.Err != "" || d.Free <= 0 {
 		return "got " + d.Err + ", want the free space"
