@@ -52,6 +52,8 @@ type hostProgress struct {
 	err       string
 	active    bool // switched and healthy: counts towards the bar
 	reverting bool // being switched back: its health check is the old release's
+	switched  bool // its switch began: a drain after it is a switch back's
+	back      bool // switched back and healthy: the steps after keep that
 }
 
 // Apply folds one event into the view. Events of other deploys, and events
@@ -141,8 +143,14 @@ func (p *Progress) step(ev deploy.Event) {
 		return
 	}
 	h := p.host(ev.Host)
-	if ev.Step == deploy.StepRevert && !ev.Done {
-		h.reverting, h.active = true, false
+	// With a load balancer pool a switch back starts with the host's
+	// drain, before its revert step: a host drained once its switch began
+	// is going back, not forward.
+	if !ev.Done && (ev.Step == deploy.StepRevert || ev.Step == deploy.StepDrain && h.switched) {
+		h.reverting, h.active, h.back = true, false, false
+	}
+	if ev.Step == deploy.StepActivate && !ev.Done {
+		h.switched = true
 	}
 	switch {
 	case !ev.Done:
@@ -151,9 +159,10 @@ func (p *Progress) step(ev deploy.Event) {
 			h.state = "switching back: " + h.state
 		}
 	case ev.Err != "":
-		h.state, h.err, h.active = string(deploy.HostFailed), ev.Err, false
-	case ev.Step == deploy.StepHealth && h.reverting:
-		h.state = string(deploy.HostReverted)
+		h.state, h.err, h.active, h.back = string(deploy.HostFailed), ev.Err, false, false
+	case ev.Step == deploy.StepHealth && h.reverting, h.back:
+		// Steps after the health check (ready, hooks) do not change that.
+		h.state, h.back = string(deploy.HostReverted), true
 	case h.active && ev.Step != deploy.StepHealth:
 		h.state = "active" // steps after the health check (ready, hooks) do not change that
 	default:

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -501,5 +502,39 @@ func TestInterruptedLineUnreadHosts(t *testing.T) {
 				t.Errorf("got lines %q, want one ending with %q", m.Lines, tt.want)
 			}
 		})
+	}
+}
+
+// With a load balancer pool a host is drained before it is switched back:
+// its drain is the switch back's first step, and the host shows as going
+// back from then on, never as active again in between.
+func TestProgressSwitchBackWithPool(t *testing.T) {
+	s := newScript(deploy.KindDeploy, "43", "42", "web1")
+	s.step("web1", deploy.StepDeliver)
+	s.step("web1", deploy.StepDrain).step("web1", deploy.StepActivate).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth).step("web1", deploy.StepReady)
+	from := len(s.events)
+	s.step("web1", deploy.StepDrain).step("web1", deploy.StepRevert).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth).step("web1", deploy.StepReady)
+	var p commands.Progress
+	var got []string
+	for i, ev := range s.events {
+		p.Apply(ev)
+		if i < from {
+			continue
+		}
+		m := p.Message(t0)
+		if len(m.Fields) != 1 {
+			t.Fatalf("fields: got %d, want 1", len(m.Fields))
+		}
+		got = append(got, m.Fields[0].Value)
+	}
+	want := []string{
+		"switching back: draining", "switching back: drained",
+		"switching back", "switched back",
+		"switching back: restarting", "switching back: restarted",
+		"switching back: checking health", "reverted",
+		"switching back: returning to the pool", "reverted",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("states of web1 during its switch back:\ngot  %q\nwant %q", got, want)
 	}
 }
