@@ -245,7 +245,8 @@ func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, his
 
 // leftOutBy reports whether the last finished run among recs (newest
 // first), other than self, that switched host left it unfinished (see
-// unfinished), and so out of rotation. It is the last run to switch that
+// unfinished), and so out of rotation, or left it out without a switch
+// (LeftOut). It is the last run to switch that
 // host, not the last to switch any: a run that stopped before reaching a
 // host (a failed canary) did not take back what an earlier run left.
 func leftOutBy(recs []*Record, self, host string) bool {
@@ -253,8 +254,8 @@ func leftOutBy(recs []*Record, self, host string) bool {
 		if rec.ID == self || !rec.Outcome.Done() {
 			continue
 		}
-		if hr := rec.Host(host); hr != nil && hr.MayHaveSwitched() {
-			return unfinished(*hr)
+		if hr := rec.Host(host); hr != nil && (hr.MayHaveSwitched() || hr.LeftOut) {
+			return hr.LeftOut || unfinished(*hr)
 		}
 	}
 	return false
@@ -1883,12 +1884,15 @@ func (r *run) stayed(h Host, build string) bool {
 // failed may have taken it out of rotation all the same (an answer after
 // the state change that could not be read). Left out, it would stay out:
 // the next run takes it for a host someone took out. One someone did take
-// out stays out.
+// out stays out. A host it cannot put back is recorded LeftOut, for the
+// next run to put back: its record shows no switch, and would not tell
+// that run who took it out.
 func (r *run) undrain(ctx context.Context, h Host) {
 	if r.t.pool == nil || r.keepOut[h.Name] != "" {
 		return
 	}
 	if err := r.t.pool.Ready(ctx, h); err != nil {
+		r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
 		r.note("%s was neither switched nor restarted, and putting it back into rotation failed: %v — check it in the load balancer", h.Name, err)
 	}
 }

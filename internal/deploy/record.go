@@ -119,6 +119,12 @@ type HostResult struct {
 	// Error say why, and Current is what the run last recorded of it,
 	// not what it runs now.
 	Unread bool `json:"unread,omitempty"`
+	// LeftOut is set when this run may have taken the host out of the
+	// load balancer's rotation without switching it (its drain failed
+	// after taking it out, or its switch did not happen) and could not
+	// put it back: the next run puts it back, as one this run left out,
+	// not one someone took out (see leftOutBy).
+	LeftOut bool `json:"left_out,omitempty"`
 
 	// unknown holds what a newer version wrote of the host (see Record).
 	unknown jsonkeep.Unknown

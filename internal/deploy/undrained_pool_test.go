@@ -13,10 +13,39 @@ import (
 
 // halfDrainPool takes a host out of rotation and then fails its drain, as
 // HAProxy does when it takes `set server … state drain` and an answer
-// after that cannot be read.
+// after that cannot be read; unready's Ready fails too, leaving it there.
 type halfDrainPool struct {
 	fakePool
-	fail string
+	fail, unready string
+}
+
+// Check reports the hosts held in drain too, as HAProxy would.
+func (p *halfDrainPool) Check(ctx context.Context, hosts []deploy.Host) (map[string]string, error) {
+	out, err := p.fakePool.Check(ctx, hosts)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range hosts {
+		if p.state[h.Name] == "drain" {
+			out[h.Name] = deploy.PoolDrain
+		}
+	}
+	return out, err
+}
+
+func (p *halfDrainPool) Ready(ctx context.Context, h deploy.Host) error {
+	p.mu.Lock()
+	unready := h.Name == p.unready
+	p.mu.Unlock()
+	if unready {
+		return errors.New("set server state ready: unreadable answer")
+	}
+	return p.fakePool.Ready(ctx, h)
+}
+
+func (p *halfDrainPool) set(fail, unready string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fail, p.unready = fail, unready
 }
 
 func (p *halfDrainPool) Drain(ctx context.Context, h deploy.Host) error {
@@ -63,5 +92,36 @@ func TestHalfDrainedHostGoesBackIntoRotation(t *testing.T) {
 	}
 	if got := pool.get("h0"); got != "ready" {
 		t.Errorf("h0 is left %q in the load balancer after its failed drain; want ready", got)
+	}
+}
+
+// TestHalfDrainedHostLeftOutIsPutBackNextRun: a host whose drain failed
+// after taking it out of rotation, and whose return to rotation failed
+// too, was left out by this run, not by someone: the next run puts it
+// back, rather than keep it out for good.
+func TestHalfDrainedHostLeftOutIsPutBackNextRun(t *testing.T) {
+	pool := &halfDrainPool{fakePool: fakePool{state: map[string]string{}}}
+	f := newPoolFixture(t, pool, "h0", "h1")
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	pool.set("h0", "h0")
+	f.build("3")
+	rec, err := f.run(deploy.KindDeploy, "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome == deploy.OutcomeSucceeded {
+		t.Fatalf("deploy of 3 succeeded with h0's drain failing")
+	}
+	if got := pool.get("h0"); got != "drain" {
+		t.Fatalf("h0 is %q in the load balancer after its failed drain and ready; want drain", got)
+	}
+	pool.set("", "")
+	f.build("4")
+	rec = f.mustRun(deploy.KindDeploy, "4", deploy.OutcomeSucceeded)
+	if got := pool.get("h0"); got != "ready" {
+		t.Errorf("h0 is %q in the load balancer after the next deploy; want ready (record: %s)", got, rec.Error)
 	}
 }
