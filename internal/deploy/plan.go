@@ -114,8 +114,15 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if short != nil {
 		p.Refusals = append(p.Refusals, errs.Message(short))
 	}
+	// And short of inodes: the count of the build's entries reads the
+	// artifact, as the deploy's does, only when some host may lack them.
+	r.ctx, r.rec, r.states = ctx, &Record{Build: req.Build}, states
+	fewInodes := r.shortOfInodes(src, info)
+	if fewInodes != nil {
+		p.Refusals = append(p.Refusals, errs.Message(fewInodes))
+	}
 	// As the deploy itself would answer.
-	if busy == nil && unusable == nil && short == nil && reachable > 0 && switching == 0 {
+	if busy == nil && unusable == nil && short == nil && fewInodes == nil && reachable > 0 && switching == 0 {
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 	}
 	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)

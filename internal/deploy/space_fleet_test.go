@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // TestDeployRefusesHostsShortOfSpace: before any host receives anything,
@@ -127,8 +128,9 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 // would deliver to with fewer free inodes than the build has entries,
 // plus a margin, refuses the deploy before anything changes, naming the
 // host and both counts; a file system that reports no inode counts
-// (btrfs: 0 in all) is not refused for them. host0's /srv/web is a disk
-// of its own with 200 inodes and room for any of these builds.
+// (btrfs: 0 in all) is not refused for them. Its dry run says so too.
+// host0's /srv/web is a disk of its own with 200 inodes and room for any
+// of these builds.
 func TestDeployRefusesHostsShortOfInodes(t *testing.T) {
 	t.Parallel()
 	var many []tarEntry
@@ -179,10 +181,17 @@ esac`
 			} else {
 				f.build("1")
 			}
+			p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
 			rec, err := f.run(deploy.KindDeploy, "1")
 			if c.refusal == nil {
 				if err != nil || rec.Outcome != deploy.OutcomeSucceeded {
 					t.Fatalf("deploy: got %v (%+v), want it to succeed", err, rec)
+				}
+				if len(p.Refusals) != 0 {
+					t.Errorf("plan refusals: got %q, want none", p.Refusals)
 				}
 				return
 			}
@@ -194,9 +203,15 @@ esac`
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("deploy refusal: got %q, want it to say %q", err, want)
 				}
+				if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], want) {
+					t.Errorf("plan refusals: got %q, want one saying %q", p.Refusals, want)
+				}
 			}
 			if strings.Contains(err.Error(), "host1") {
 				t.Errorf("deploy refusal: got %q, want host1, which has inodes to spare, left unnamed", err)
+			}
+			if len(p.Refusals) == 1 && p.Refusals[0] != errs.Message(err) {
+				t.Errorf("plan refusal: got %q, want the deploy's %q", p.Refusals[0], errs.Message(err))
 			}
 			if got := inHost(t, f, 0, "ls -A /srv/web/releases 2>/dev/null; [ -e /srv/web/current ] && echo current; true"); got != "" {
 				t.Errorf("host0 /srv/web: got %q, want no release and no current", got)
