@@ -21,6 +21,8 @@ type Trains interface {
 	Cancel(ctx context.Context, user, train, reason string) (chat.Message, error)
 	DepartNow(ctx context.Context, user, train string) (chat.Message, error)
 	List(ctx context.Context) (chat.Message, error)
+	// CarEnv returns the env of app's car aboard train, if it has one.
+	CarEnv(ctx context.Context, train, app string) (string, bool, error)
 }
 
 // SetTrains gives the service its train scheduler, which itself deploys
@@ -35,6 +37,16 @@ func (c *call) train(ctx context.Context, cmd Command) {
 	env := cmd.Env
 	if t, ok := c.s.cfg.Trains[cmd.Train]; ok && env == "" {
 		env = t.Env
+	} else if !ok && cmd.TrainAction == TrainLeave {
+		// A train the config no longer has names no env: the grant is
+		// checked on the car's own, or one limited to an env could never
+		// take the car off.
+		e, _, err := c.s.trains.CarEnv(ctx, cmd.Train, cmd.App)
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		env = e
 	}
 	c.entry.Env = env
 	var via string

@@ -207,6 +207,22 @@ func (s *Scheduler) leaveOrphan(ctx context.Context, user, name, app string) (ch
 	return m, nil
 }
 
+// CarEnv returns the env of app's car aboard train name, if it has one:
+// the grant to take off a car of a train the config no longer has is
+// checked on it.
+func (s *Scheduler) CarEnv(ctx context.Context, name, app string) (string, bool, error) {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		return "", false, storeErr(err, "leave "+name)
+	}
+	for _, c := range cars {
+		if c.App == app {
+			return c.Env, true, nil
+		}
+	}
+	return "", false, nil
+}
+
 // orphan is a train the config no longer has, with cars aboard.
 type orphan struct {
 	name string

@@ -931,3 +931,40 @@ func TestCarsOfARenamedTrainThroughTheService(t *testing.T) {
 		t.Errorf("trains with cars aboard: got %q, %v; want none", names, err)
 	}
 }
+
+// TestCarOfARemovedTrainTakenOffWithAnEnvGrant: a user whose train grant
+// is limited to the car's app and env takes off a car of a train the
+// config no longer has; the grant is checked on the car's env, which the
+// config no longer names. It used to be checked on no env, and refused.
+func TestCarOfARemovedTrainTakenOffWithAnEnvGrant(t *testing.T) {
+	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}}
+roles: {boarder: [train]}
+access: [{role: boarder, users: [carl], on: ["web/production"]}]
+`, 1)
+	sys := newTrainSystem(t, yaml, nil)
+	ctx := context.Background()
+	for _, app := range []string{"web", "api"} {
+		if _, err := sys.st.Board(ctx, "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		text   string
+		failed bool
+		want   string // in the reply
+	}{
+		{`train leave api on "nightly"`, true, "may not train api"},
+		{`train leave web on "nightly"`, false, "web 7 (@bob) left the nightly train, which is no longer in the config (taken off by @carl)"},
+	}
+	for _, tc := range tests {
+		out := &replies{}
+		oc := sys.svc.Handle(ctx, commands.Request{User: "carl", Platform: "test", Channel: "#releases", Text: tc.text}, out)
+		var got strings.Builder
+		for _, m := range out.msgs {
+			got.WriteString(m.Title + "\n")
+		}
+		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		}
+	}
+}
