@@ -197,7 +197,10 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if c.Reason != "" && c.Verb != VerbLock && c.TrainAction != "cancel" {
 		fail("a reason outside lock and train cancel")
 	}
-	if c.App != "" && !slices.Contains(cat.Apps(), c.App) {
+	if c.AppGone && (c.TrainAction != TrainLeave || slices.Contains(cat.Apps(), c.App)) {
+		fail("an app gone outside train leave, or in the catalog")
+	}
+	if c.App != "" && !c.AppGone && !slices.Contains(cat.Apps(), c.App) {
 		fail("app not in the catalog")
 	}
 	if c.Env != "" && !slices.Contains(cat.Envs(c.App), c.Env) {

@@ -167,6 +167,11 @@ type Command struct {
 	// whose cars still aboard nothing else takes off. Whether it has any
 	// is for the service to say.
 	TrainGone bool
+	// AppGone is set for a train leave whose app is not the Catalog's
+	// (one removed from the config, whose car may still be aboard): named
+	// in quotes, or on a train that is TrainGone. Whether it has a car
+	// aboard is for the service to say.
+	AppGone bool
 	// DeployID is the deploy whose migrations prompt confirm and abort
 	// answer, never empty for them. It satisfies CheckDeployID, e.g.
 	// 20261123-124158-b25a0a. Confirm and abort set no other field but
@@ -1517,11 +1522,19 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	if err := p.trainFirst(args[0], "train leave APP on %s"); err != nil {
 		return Command{}, err
 	}
-	app, err := p.app(args[0])
-	if err != nil {
-		return Command{}, err
+	// An app the config no longer has may still have a car aboard, which
+	// only this takes off: it is passed on when quoted, or on a train the
+	// config no longer has either. Else it is refused, as a typo would be.
+	app := args[0].s
+	var err error
+	shaped := checkRole(app) == nil // app names are shaped as role names
+	if !p.isApp(app) && !(args[0].quoted && shaped) && !trainGoneNext(p, args[1:]) {
+		return Command{}, p.unknownApp(app)
 	}
-	c := Command{TrainAction: TrainLeave, App: app}
+	c := Command{TrainAction: TrainLeave, App: app, AppGone: !p.isApp(app)}
+	if c.AppGone && !shaped {
+		return Command{}, p.unknownApp(app)
+	}
 	switch rest := args[1:]; {
 	case len(rest) == 0:
 		if c.Train, err = p.onlyTrain(func(train string) string { return "train leave " + app + " on " + train }); err != nil {
@@ -1551,6 +1564,12 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 		return Command{}, unexpected(rest[0])
 	}
 	return c, nil
+}
+
+// trainGoneNext tells whether rest, what follows the app of a train
+// leave, names in quotes a train the catalog does not have.
+func trainGoneNext(p *parser, rest []token) bool {
+	return len(rest) == 2 && isWord(rest[0], "on") && rest[1].quoted && !p.isTrain(rest[1].s) && checkRole(rest[1].s) == nil
 }
 
 // trainCancelExample shows a complete train cancel in replies.
@@ -2157,7 +2176,11 @@ func (c Command) canonical() string {
 			if c.TrainGone {
 				train = `"` + train + `"`
 			}
-			add(TrainLeave, c.App, "on", train)
+			app := c.App
+			if c.AppGone {
+				app = `"` + app + `"`
+			}
+			add(TrainLeave, app, "on", train)
 		case TrainCancel:
 			q, _ := quoteReason(c.Reason)
 			add(TrainCancel, c.Train, q)

@@ -968,3 +968,40 @@ access: [{role: boarder, users: [carl], on: ["web/production"]}]
 		}
 	}
 }
+
+// TestCarOfARemovedAppTakenOff: the car of an app the config no longer
+// has is taken off, named in quotes or on a train the config no longer
+// has either; unquoted on a configured train, the name is refused, as a
+// typo would be. Such a car could not be taken off at all.
+func TestCarOfARemovedAppTakenOff(t *testing.T) {
+	sys := newTrainSystem(t, trainYAML, nil)
+	ctx := context.Background()
+	for _, tr := range []string{"daily", "nightly"} {
+		if _, err := sys.st.Board(ctx, tr, train.Car{App: "shop", Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		text   string
+		failed bool
+		want   string // in the reply
+	}{
+		{"train leave shop on daily", true, `unknown app "shop"`},
+		{`train leave "shop" on daily`, false, "shop 7 (@bob) left the "},
+		{`train leave shop on "nightly"`, false, "shop 7 (@bob) left the nightly train, which is no longer in the config"},
+	}
+	for _, tc := range tests {
+		out := &replies{}
+		oc := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: tc.text}, out)
+		var got strings.Builder
+		for _, m := range out.msgs {
+			got.WriteString(m.Title + "\n")
+		}
+		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		}
+	}
+	if names, err := sys.st.Trains(ctx); err != nil || len(names) != 0 {
+		t.Errorf("trains with cars aboard: got %q, %v; want none", names, err)
+	}
+}
