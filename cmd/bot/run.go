@@ -262,7 +262,7 @@ type system struct {
 	notify   *relay
 	watcher  *postdeploy.Watcher // nil without Sentry
 	leader   *cluster.Leader     // runs scheduled jobs on one replica
-	trains   *train.Scheduler    // nil without trains
+	trains   *train.Scheduler    // also without trains: cars of removed ones
 	trimmer  *retention.Trimmer  // deletes history past store.retention
 	fleet    *fleet
 	log      *slog.Logger
@@ -445,28 +445,28 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	}
 	sys.trimmer = &retention.Trimmer{Store: st, Records: cfg.Store.Retention.Records.D(), Audit: cfg.Store.Retention.Audit.D(),
 		Keep: config.KeepRecords, Log: log}
-	if len(cfg.Trains) > 0 {
-		opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
-			Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st,
-			// A car's deploy is waited for as long as its train's
-			// deploy_timeout (the config's); a stopping bot waits for
-			// it as long as it lets running deploys finish, and no
-			// longer.
-			StopWait: drainTimeout}
-		if cfg.Store.Redis != nil {
-			// Only serve runs the election: a console on Redis never
-			// leads, so trains do not depart on schedule from it (it
-			// says so at start).
-			opt.Leader = sys.leader.IsLeader
-		}
-		sched, err := train.New(opt)
-		if err != nil {
-			sys.close()
-			return nil, fmt.Errorf("%s: trains: %w", cfg.File, err)
-		}
-		sys.trains = sched
-		sys.service.SetTrains(sched)
+	// Built even with no train in the config: the cars still aboard a
+	// removed one are listed and taken off through it.
+	opt := train.Options{Config: cfg, Store: st, Runner: sys.service, Notifier: sys.notify, Gate: sys.service, Audit: st,
+		Builds: train.ConfigBuilds{Config: cfg}, Log: log, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Once: st,
+		// A car's deploy is waited for as long as its train's
+		// deploy_timeout (the config's); a stopping bot waits for
+		// it as long as it lets running deploys finish, and no
+		// longer.
+		StopWait: drainTimeout}
+	if cfg.Store.Redis != nil {
+		// Only serve runs the election: a console on Redis never
+		// leads, so trains do not depart on schedule from it (it
+		// says so at start).
+		opt.Leader = sys.leader.IsLeader
 	}
+	sched, err := train.New(opt)
+	if err != nil {
+		sys.close()
+		return nil, fmt.Errorf("%s: trains: %w", cfg.File, err)
+	}
+	sys.trains = sched
+	sys.service.SetTrains(sched)
 	return sys, nil
 }
 
@@ -524,7 +524,7 @@ func runConsole(ctx context.Context, cfg *config.Config, sys *system, u string, 
 			defer stop()
 		}
 	}
-	if sys.trains != nil && cfg.Store.Redis != nil {
+	if len(cfg.Trains) > 0 && cfg.Store.Redis != nil {
 		// The console is no replica: one that led the schedules would
 		// depart trains as its operator opened it, announced on its own
 		// output rather than in the trains' channels, and stop them

@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/train"
 )
 
 // TestInterruptedMessageHosts: the report of an interrupted deploy shows
@@ -275,4 +276,39 @@ func startSystem(t *testing.T, file string) *system {
 	}
 	t.Cleanup(sys.close)
 	return sys
+}
+
+// replyText keeps the replies to one command, as text.
+type replyText struct{ strings.Builder }
+
+func (r *replyText) Reply(m chat.Message) { r.WriteString(chat.Text(m) + "\n") }
+func (*replyText) Progress(deploy.Event)  {}
+
+// TestCarsAboardWithEveryTrainRemoved: with no train left in the config,
+// the cars still aboard a removed one are listed by train and taken off
+// by train leave. No scheduler was built then, and both answered that no
+// trains are configured.
+func TestCarsAboardWithEveryTrainRemoved(t *testing.T) {
+	dir := t.TempDir()
+	sys := startSystem(t, writeWebConfig(t, dir, "store:\n  path: state.db\n"))
+	if _, err := sys.store.Board(t.Context(), "nightly", train.Car{App: "web", Build: "7", Env: "prod", User: "alice", Boarded: time.Now()}, 0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text   string
+		failed bool
+		want   string // in the reply
+	}{
+		{"train", false, `⚠ nightly is no longer in the config: its cars never leave: web 7 (@alice); take each off with train leave APP on "nightly"`},
+		{"train leave web on nightly", true, "no trains are configured"},
+		{`train leave web on "nightly"`, false, "web 7 (@alice) left the nightly train, which is no longer in the config"},
+		{"train", false, "No trains are configured"},
+	}
+	for _, tc := range tests {
+		out := &replyText{}
+		res := sys.service.Handle(t.Context(), commands.Request{User: "alice", Platform: "console", Channel: "console", Text: tc.text}, out)
+		if res.Failed != tc.failed || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, res.Failed, out.String(), tc.failed, tc.want)
+		}
+	}
 }

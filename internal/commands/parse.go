@@ -1513,7 +1513,9 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 }
 
 func parseTrainLeave(p *parser, args []token) (Command, error) {
-	if err := p.needTrains(); err != nil {
+	// With every train removed from the config, the cars still aboard
+	// one are taken off all the same.
+	if err := p.needTrains(); err != nil && (len(args) == 0 || !trainGoneNext(p, args[1:])) {
 		return Command{}, err
 	}
 	if len(args) == 0 {

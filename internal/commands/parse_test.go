@@ -1357,6 +1357,8 @@ func TestParseTrainCatalogs(t *testing.T) {
 			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "now", Reason: "now", Text: `train cancel now "now"`}},
 		{"keywords: cancel train to", keywordCat(), "train cancel to be sure",
 			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "to", Reason: "be sure", Text: `train cancel to "be sure"`}},
+		{"no trains: leave a quoted train", noTrainsCat(), `train leave accounting on "nightly"`,
+			Command{Verb: VerbTrain, TrainAction: TrainLeave, App: "accounting", Train: "nightly", TrainGone: true, Text: `train leave accounting on "nightly"`}},
 		{"keywords: stats env on", keywordCat(), "stats web on 7d",
 			Command{Verb: VerbStats, App: "web", Env: "on", For: 7 * day, Text: "stats web on 7d"}},
 	}
@@ -1379,6 +1381,7 @@ func TestParseTrainCatalogs(t *testing.T) {
 	}{
 		{"no trains: board", noTrainsCat(), "train board accounting 1337", "no trains are configured" + usageBoard},
 		{"no trains: leave", noTrainsCat(), "train leave accounting", "no trains are configured" + usageLeave},
+		{"no trains: leave an unknown train unquoted", noTrainsCat(), "train leave accounting on nightly", "no trains are configured" + usageLeave},
 		{"no trains: cancel", noTrainsCat(), "train cancel db migration", "no trains are configured" + usageTCancel},
 		{"no trains: depart", noTrainsCat(), "train depart now", "no trains are configured" + usageDepart},
 		{"no trains: bad action", noTrainsCat(), "train bord", "no trains are configured" + usageTrain},

@@ -231,11 +231,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		s.wg.Wait()
 	}()
+	s.warnOrphans(ctx)
 	if len(s.names) == 0 {
 		<-ctx.Done()
 		return nil
 	}
-	s.warnOrphans(ctx)
 	seen := s.now()
 	led := s.tick(ctx, seen, seen)
 	for {
