@@ -284,20 +284,37 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		return chat.Message{}, storeErr(err, "cancel "+trainName)
 	}
 	if already {
-		return chat.Message{}, errs.New(errs.NoChange, "the %s is already cancelled", label)
-	}
-	if err := s.store.MarkRun(ctx, trainName, KindCancel, dep); err != nil {
+		// A cancel whose write was stored but whose reply was lost
+		// announced nothing: the repeat announces it, once.
+		announced, err := s.store.LastRun(ctx, trainName, KindCancelAnnounced)
+		if err != nil {
+			return chat.Message{}, storeErr(err, "cancel "+trainName)
+		}
+		if announced.Equal(dep) {
+			return chat.Message{}, errs.New(errs.NoChange, "the %s is already cancelled", label)
+		}
+	} else if err := s.store.MarkRun(ctx, trainName, KindCancel, dep); err != nil {
 		// Not announced: a departure cancelled all the same is known
-		// only to whoever looks.
+		// only to whoever looks, until the cancel is said again.
 		return chat.Message{}, unknownErr(err, "cancel "+trainName, fmt.Sprintf("whether the %s was cancelled", label),
-			"train marks it cancelled if it was, which its channels were not told; if it was not, cancel it again")
+			"train marks it cancelled if it was, which its channels were not told; cancel it again, which tells them")
 	}
-	s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
+	if already {
+		s.log.Info("train: cancellation announced as it was said again", "train", trainName, "at", dep, "user", user, "reason", reason)
+	} else {
+		s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
+	}
+	reply := func(level chat.Level, format string, a ...any) chat.Message {
+		if already {
+			return chat.Message{Level: chat.Success, Title: fmt.Sprintf("The %s (%s) was already cancelled; announced in the train's channels now", label, stamp(dep, now, tr.loc))}
+		}
+		return chat.Message{Level: level, Title: fmt.Sprintf(format, a...)}
+	}
 	if s.mayHaveLeft(ctx, trainName, dep, waiting) {
 		m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason),
 			Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
-		s.announce(ctx, tr, m)
-		return chat.Message{Level: chat.Warning, Title: fmt.Sprintf("Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, now, tr.loc))}, nil
+		s.announceCancel(ctx, trainName, tr, dep, m)
+		return reply(chat.Warning, "Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, now, tr.loc)), nil
 	}
 	cars, err := s.store.Cars(ctx, trainName)
 	if err != nil {
@@ -313,8 +330,18 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	} else {
 		m.Lines = append(m.Lines, fmt.Sprintf("The next one leaves %s.", next))
 	}
+	s.announceCancel(ctx, trainName, tr, dep, m)
+	return reply(chat.Success, "Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, now, tr.loc)), nil
+}
+
+// announceCancel announces the cancellation of departure dep of train
+// name, and records that it did: a cancel said again announces one that
+// never was.
+func (s *Scheduler) announceCancel(ctx context.Context, name string, tr *trainState, dep time.Time, m chat.Message) {
 	s.announce(ctx, tr, m)
-	return chat.Message{Level: chat.Success, Title: fmt.Sprintf("Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, now, tr.loc))}, nil
+	if err := s.store.MarkRun(ctx, name, KindCancelAnnounced, dep); err != nil {
+		s.log.Error("train: record the cancellation announced", "train", name, "at", dep, "err", err)
+	}
 }
 
 // mayHaveLeft reports whether departure dep, whose cancellation has just

@@ -71,6 +71,13 @@ type channel struct {
 	onPost func(chat.Message)
 }
 
+// all returns the messages posted so far.
+func (c *channel) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.msgs)
+}
+
 func (c *channel) Post(_ context.Context, ch string, m chat.Message) error {
 	c.mu.Lock()
 	c.msgs = append(c.msgs, ch+": "+chat.Text(m))

@@ -161,3 +161,49 @@ func TestWriteReplyLostIsAudited(t *testing.T) {
 		t.Errorf("boarding: failed %v, audit entry %s, %q; want refused, %q", res.Failed, e.Decision, e.Reason, want)
 	}
 }
+
+// TestCancelReplyLostAnnouncedOnRepeat: a cancel whose write Redis took,
+// but whose reply was lost, is not announced; the cancel said again finds
+// it cancelled and announces it then, once. It used to answer that it was
+// already cancelled, and the train's channels never heard of it.
+func TestCancelReplyLostAnnouncedOnRepeat(t *testing.T) {
+	ctx := t.Context()
+	srv, st, cfg, _ := leasedTrainWith(t, redis.Options{ReadTimeout: 200 * time.Millisecond})
+	out := &channel{}
+	lost, err := train.New(train.Options{Config: cfg, Store: &pausedWrites{Store: st, srv: srv}, Runner: &countingRunner{}, Notifier: out, Audit: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lost.Cancel(ctx, "ana", "daily", "release freeze"); errs.CodeOf(err) != errs.Unavailable {
+		t.Fatalf("first cancel: got %v; want its reply lost", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if at, err := st.LastRun(ctx, "daily", train.KindCancel); err == nil && !at.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cancellation is not in the store; want it there (Redis ran the write whose reply was lost)")
+		}
+	}
+	if n := len(out.all()); n != 0 {
+		t.Fatalf("first cancel: %d posts; want none", n)
+	}
+	s, err := train.New(train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: out, Audit: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Cancel(ctx, "ana", "daily", "release freeze")
+	if err != nil || !strings.Contains(m.Title, "was already cancelled; announced in the train's channels now") {
+		t.Errorf("repeat: got %q, %v; want it announced now", m.Title, err)
+	}
+	if posted := out.all(); len(posted) != 1 || !strings.Contains(posted[0], "is cancelled by @ana: release freeze") {
+		t.Errorf("repeat: posted %q; want the cancellation announced once", posted)
+	}
+	_, err = s.Cancel(ctx, "ana", "daily", "release freeze")
+	if errs.CodeOf(err) != errs.NoChange || !strings.Contains(errs.Message(err), "is already cancelled") {
+		t.Errorf("third: got %v; want already cancelled", err)
+	}
+	if n := len(out.all()); n != 1 {
+		t.Errorf("third: %d posts in all; want 1", n)
+	}
+}

@@ -26,6 +26,8 @@ const (
 	KindDeparture = trainstore.KindDeparture
 	KindCancel    = trainstore.KindCancel
 	KindWaiting   = trainstore.KindWaiting
+
+	KindCancelAnnounced = trainstore.KindCancelAnnounced
 )
 
 // Car is one app's build aboard a train.

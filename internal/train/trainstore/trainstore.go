@@ -23,6 +23,9 @@ const (
 	// for another departure of the train to end; the zero time once it
 	// has stopped waiting. Cancel may still call it off meanwhile.
 	KindWaiting = "waiting"
+	// KindCancelAnnounced records the cancelled departure whose
+	// cancellation was announced in the train's channels.
+	KindCancelAnnounced = "cancel-announced"
 )
 
 // Car is one app's build aboard a train.
