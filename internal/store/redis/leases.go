@@ -138,12 +138,12 @@ func heldToken(a []any) int64 {
 // It costs one MULTI of two GETs: the lease and the store's id.
 func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 	var cur, id *goredis.StringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		cur = p.Get(ctx, s.key("lease", key))
 		id = p.Get(ctx, s.idKey())
 		return nil
 	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	if err = discarded(cmds, err); err != nil && !errors.Is(err, goredis.Nil) {
 		return "", s.fail(ctx, "read lease "+key, err)
 	}
 	if err := s.checkID("read lease "+key, id); err != nil {
@@ -291,12 +291,12 @@ func (l *lease) Check(ctx context.Context) error {
 		return fmt.Errorf("check lease %s: %w", l.key, err)
 	}
 	var cur, id *goredis.StringCmd
-	_, err := l.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := l.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		cur = p.Get(ctx, l.redisKey())
 		id = p.Get(ctx, l.s.idKey())
 		return nil
 	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	if err = discarded(cmds, err); err != nil && !errors.Is(err, goredis.Nil) {
 		return l.s.fail(ctx, "check lease "+l.key, err)
 	}
 	if err := l.s.checkID("check lease "+l.key, id); err != nil {

@@ -664,6 +664,42 @@ func TestRefusedWrites(t *testing.T) {
 	}
 }
 
+// TestReadsRefusedAtMaxmemory: a Redis at maxmemory refuses the MULTI
+// each read is sent in, and so the read, with OOM. The read was said to
+// fail with Redis's EXECABORT, which names no cause, and so was called
+// unreachable; it says Redis refuses writes, and why.
+func TestReadsRefusedAtMaxmemory(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix()})
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(t.Context(), "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.ConfigSet(context.Background(), "maxmemory", "0") })
+	want := "state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'."
+	for _, tt := range []struct {
+		name string
+		read func() error
+	}{
+		{"locks", func() error { _, err := s.Locks(t.Context()); return err }},
+		{"grants", func() error { _, err := s.Grants(t.Context()); return err }},
+		{"presence", func() error { _, err := s.Present(t.Context()); return err }},
+		{"record", func() error { _, err := s.Record(t.Context(), "7"); return err }},
+		{"lease holder", func() error { _, err := s.Holder(t.Context(), "web/prod"); return err }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.read()
+			if got := errs.Message(err); got != want {
+				t.Errorf("message: got %q, want %q", got, want)
+			}
+			if errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("got %v (code %s), want unavailable", err, errs.CodeOf(err))
+			}
+		})
+	}
+}
+
 // TestListingWhileWritesRefused: a Redis that answers reads but refuses
 // writes (a primary short of its replicas, one demoted to a replica)
 // still lists the locks, grants and check-ins in force. The listing drops

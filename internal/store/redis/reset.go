@@ -97,15 +97,31 @@ func (s *Store) guarded(ctx context.Context, sc *goredis.Script, keys []string, 
 // error here; the caller reads each command's result.
 func (s *Store) readTx(ctx context.Context, op string, queue func(goredis.Pipeliner)) error {
 	var id *goredis.StringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		queue(p)
 		id = p.Get(ctx, s.idKey())
 		return nil
 	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	if err = discarded(cmds, err); err != nil && !errors.Is(err, goredis.Nil) {
 		return s.fail(ctx, op, err)
 	}
 	return s.checkID(op, id)
+}
+
+// discarded returns err, or, for a MULTI Redis discarded (EXECABORT), the
+// error of the first command it would not queue: that one says why (OOM,
+// a Redis at maxmemory refusing even reads sent in a MULTI), where
+// EXECABORT names no cause, and would be taken for a fault of the bot.
+func discarded(cmds []goredis.Cmder, err error) error {
+	if !goredis.HasErrorPrefix(err, "EXECABORT") {
+		return err
+	}
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && !goredis.HasErrorPrefix(cerr, "EXECABORT") {
+			return cerr
+		}
+	}
+	return err
 }
 
 // checkID returns the error of a reset store when found, the id read in
