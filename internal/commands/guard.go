@@ -32,7 +32,7 @@ type PresenceSource interface {
 func (c *call) grants(ctx context.Context) ([]acl.Grant, bool) {
 	g, err := c.s.store.Grants(ctx)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(deploy.StoreRefused(err))
 		return nil, false
 	}
 	return g, true
@@ -415,7 +415,7 @@ func (c *call) away(ctx context.Context) {
 	// to end, and the channel is not told that they left.
 	present, err := c.s.store.Present(ctx)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	if _, ok := present[c.req.User]; !ok {
@@ -556,7 +556,7 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 			c.refuse(noPromptToAnswer(cmd.DeployID, c.req.User))
 			return
 		case err != nil:
-			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			c.refuse(deploy.StoreRefused(err))
 			return
 		}
 		requester, app, env = rec.Requester, rec.App, rec.Env

@@ -677,7 +677,7 @@ func (c *call) windowVerdict(ctx context.Context, cmd Command) (string, error) {
 	}
 	grants, err := c.s.store.Grants(ctx)
 	if err != nil {
-		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return "", deploy.StoreRefused(err)
 	}
 	if d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); !d.Allowed {
 		return "", errs.New(errs.Forbidden, "%s", d.Reason)
@@ -710,7 +710,7 @@ const forceNotAdmin = "--force overrides the deploy window, not the need for an 
 func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d acl.Decision) {
 	locks, err := c.s.store.Locks(ctx)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	// A plan error (a build already current, missing, or without its
@@ -826,7 +826,7 @@ func (c *call) checkLocks(ctx context.Context, app, env string) (string, bool) {
 func (s *Service) lockVerdict(ctx context.Context, app, env, user string) (string, error) {
 	locks, err := s.store.Locks(ctx)
 	if err != nil {
-		return "", errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed")
+		return "", deploy.StoreRefused(err)
 	}
 	return lockVerdictOf(locks, app, env, user, s.now())
 }
@@ -867,7 +867,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 		}
 		rec, err := c.s.store.Record(ctx, cmd.DeployID)
 		if err != nil && !errors.Is(err, deploy.ErrNotFound) {
-			c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+			c.refuse(deploy.StoreRefused(err))
 			return
 		}
 		if err != nil {
@@ -916,7 +916,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 			}
 		}
 	} else {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	rec, err := c.s.engine.Rollback(ctx, deploy.Request{App: cmd.App, Env: cmd.Env, Build: cmd.Build, From: cmd.From, Requester: c.req.User, Platform: c.req.Platform, Channel: c.req.Channel}, c.sink())
@@ -1009,7 +1009,7 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	// and its new owner would deploy through it.
 	locks, err := c.s.store.Locks(ctx)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable; nothing was changed"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	var prev *deploy.Lock

@@ -1594,7 +1594,7 @@ func (e *Engine) Confirm(ctx context.Context, id, by string, ok bool) error {
 		pending, left, err := e.signals.SignalFirst(ctx, id, signalConfirm, c.signal(), signalTTL)
 		switch {
 		case err != nil:
-			return storeRefused(err)
+			return StoreRefused(err)
 		case !left:
 			return errAnswerWaiting(id, pending)
 		}

@@ -388,7 +388,7 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 	}
 	h, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return Cancelled{}, storeRefused(err)
+		return Cancelled{}, StoreRefused(err)
 	}
 	id, what, _ := strings.Cut(h, " ")
 	switch {
@@ -402,7 +402,7 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 	_, rerr := e.store.Record(ctx, id)
 	switch {
 	case rerr != nil && !errors.Is(rerr, ErrNotFound):
-		return Cancelled{}, storeRefused(rerr)
+		return Cancelled{}, StoreRefused(rerr)
 	}
 	if err := e.signals.Signal(ctx, id, signalCancel, by, signalTTL); err != nil {
 		// Sent again, a cancel only leaves the same signal: the way to
@@ -427,7 +427,7 @@ func (e *Engine) SignalConfirm(ctx context.Context, id, by string, ok bool) erro
 	case errors.Is(err, ErrNotFound):
 		return errs.New(errs.NotFound, "no running deploy %s", id)
 	case err != nil:
-		return storeRefused(err)
+		return StoreRefused(err)
 	case rec.Outcome != OutcomeRunning:
 		return errs.New(errs.Conflict, "deploy %s is not running (it ended %s)", id, rec.Outcome)
 	case rec.Awaiting.IsZero():
@@ -616,7 +616,7 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	}
 	var held *LeaseHeldError
 	if !errors.As(err, &held) {
-		return nil, storeRefused(err)
+		return nil, StoreRefused(err)
 	}
 	return nil, e.busy(ctx, t, held.Holder)
 }
@@ -624,14 +624,15 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 // storeUnreachable is what a store that cannot be reached is said to be.
 const storeUnreachable = "state store unreachable"
 
-// storeRefused is the error of a command refused, nothing changed, because
+// StoreRefused is the error of a command refused, nothing changed, because
 // a store call failed with err (for a lease, not because another run holds
-// it). A store that says why (Redis refuses writes, a full disk, a store
-// found reset) is quoted: calling it unreachable would send people looking
-// for a network fault in a store that answers.
-func storeRefused(err error) error { return storeRefusedTo(err, "") }
+// it; or a read before the command changes anything). A store that says
+// why (Redis refuses writes, a full disk, a store found reset) is quoted:
+// calling it unreachable would send people looking for a network fault in
+// a store that answers.
+func StoreRefused(err error) error { return storeRefusedTo(err, "") }
 
-// storeRefusedTo is storeRefused for a command that got as far as what
+// storeRefusedTo is StoreRefused for a command that got as far as what
 // (": the deploy could not be recorded") before the store failed.
 func storeRefusedTo(err error, what string) error {
 	var e *errs.Error
@@ -656,7 +657,7 @@ func storeRefusedTo(err error, what string) error {
 // returned as it is.
 func OutcomeUnknown(err error, whether, check string) error {
 	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) {
-		return storeRefused(err)
+		return StoreRefused(err)
 	}
 	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {
 		return err

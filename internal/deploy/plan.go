@@ -168,7 +168,7 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 	}
 	holder, err := e.leases.Holder(ctx, LeaseKey(t.app.Name, t.env.Name))
 	if err != nil {
-		return nil, nil, nil, storeRefused(err)
+		return nil, nil, nil, StoreRefused(err)
 	}
 	id, _, _ := strings.Cut(holder, " ")
 	if holder != "" && !strings.HasPrefix(id, "recovery:") {

@@ -1,0 +1,129 @@
+package commands_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+)
+
+// spoiledOnRead spoils the Redis behind it just before the first read of
+// what the command reads ("grants", "locks", "presence" or "record"):
+// what it wrote and read before went through.
+type spoiledOnRead struct {
+	raceStore
+	read  string
+	once  sync.Once
+	spoil func()
+}
+
+func (s *spoiledOnRead) before(read string) {
+	if read == s.read {
+		s.once.Do(s.spoil)
+	}
+}
+
+func (s *spoiledOnRead) Grants(ctx context.Context) ([]acl.Grant, error) {
+	s.before("grants")
+	return s.raceStore.Grants(ctx)
+}
+
+func (s *spoiledOnRead) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	s.before("locks")
+	return s.raceStore.Locks(ctx)
+}
+
+func (s *spoiledOnRead) Present(ctx context.Context) (map[string]time.Time, error) {
+	s.before("presence")
+	return s.raceStore.Present(ctx)
+}
+
+func (s *spoiledOnRead) Record(ctx context.Context, id string) (*deploy.Record, error) {
+	s.before("record")
+	return s.raceStore.Record(ctx, id)
+}
+
+// readFailures are the ways a store fails the reads of a command, each
+// with the start of what the refusal must say. A Redis at maxmemory
+// refuses a MULTI, and so every read of the store, with OOM: it answers,
+// and calling it unreachable would send people looking for a network
+// fault. A store found reset is named as such too.
+var readFailures = []struct {
+	name  string
+	spoil func(t *testing.T, srv *redisserver.Server, c *goredis.Client)
+	want  func(srv *redisserver.Server) string
+}{
+	{
+		name: "refuses writes",
+		spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+			if err := c.ConfigSet(t.Context(), "maxmemory", "1").Err(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: func(srv *redisserver.Server) string {
+			return "state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'.; nothing was changed"
+		},
+	},
+	{
+		name: "reset",
+		spoil: func(t *testing.T, _ *redisserver.Server, c *goredis.Client) {
+			if err := c.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: func(*redisserver.Server) string { return "the state store was reset, so nothing was run: " },
+	},
+	{
+		name:  "unreachable",
+		spoil: func(_ *testing.T, srv *redisserver.Server, _ *goredis.Client) { srv.Kill() },
+		want:  func(*redisserver.Server) string { return "state store unreachable; nothing was changed" },
+	},
+}
+
+// TestReadRefusedSaysWhy: a command whose read the store fails changed
+// nothing and says so, with the store's own reason: a Redis that answers
+// but refuses was called unreachable. One that cannot be reached still is.
+func TestReadRefusedSaysWhy(t *testing.T) {
+	for _, cmd := range []struct{ user, text, read string }{
+		{"bob", "deploy web 1 to prod", "grants"},
+		{"ana", "lock deploys web prod db maintenance", "locks"},
+		{"bob", "deploy web 1 to prod", "locks"},
+		{"bob", "deploy web 1 --dry-run", "locks"},
+		{"bob", "rollback web prod", "locks"},
+		{"bob", "rollback " + otherRun, "record"},
+		{"ana", "away", "presence"},
+		{"bob", "deploy confirm " + otherRun, "record"},
+	} {
+		for _, tc := range readFailures {
+			t.Run(cmd.text+"/"+cmd.read+"/"+tc.name, func(t *testing.T) {
+				f := newServiceFixture(t)
+				var (
+					srv *redisserver.Server
+					c   *goredis.Client
+				)
+				srv, _, c = f.useRedisWith(redis.Options{}, func(s *redisserver.Server, st raceStore) raceStore {
+					return &spoiledOnRead{raceStore: st, read: cmd.read, spoil: func() { tc.spoil(t, srv, c) }}
+				})
+				res, out, _ := f.do(cmd.user, cmd.text)
+				if !res.Failed || res.DeployID != "" {
+					t.Errorf("got %+v, want refused, no deploy", res)
+				}
+				if len(out.replies) == 0 {
+					t.Fatal("got no reply, want the refusal")
+				}
+				m := out.replies[0]
+				if got := strings.Join(append([]string{m.Title}, m.Lines...), ": "); !strings.HasPrefix(got, tc.want(srv)) {
+					t.Errorf("refusal: got %q, want it to start %q", got, tc.want(srv))
+				}
+			})
+		}
+	}
+}
