@@ -434,7 +434,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 	c.allow("")
 	checkedIn, err := c.s.store.Present(ctx)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	m := chat.Message{Level: chat.Info, Title: "Admins"}
@@ -479,7 +479,7 @@ func (c *call) auditCmd(ctx context.Context, cmd Command) {
 	// its outcome, shown as one line: twice N entries hold N lines.
 	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Limit: 2 * cmd.N})
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	entries = audit.Fold(entries)

@@ -10,6 +10,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
@@ -44,6 +46,16 @@ func (s *spoiledOnRead) Locks(ctx context.Context) ([]deploy.Lock, error) {
 func (s *spoiledOnRead) Present(ctx context.Context) (map[string]time.Time, error) {
 	s.before("presence")
 	return s.raceStore.Present(ctx)
+}
+
+func (s *spoiledOnRead) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
+	s.before("records")
+	return s.raceStore.Records(ctx, f)
+}
+
+func (s *spoiledOnRead) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	s.before("audit")
+	return s.raceStore.Audit(ctx, q)
 }
 
 func (s *spoiledOnRead) Record(ctx context.Context, id string) (*deploy.Record, error) {
@@ -92,15 +104,25 @@ var readFailures = []struct {
 // nothing and says so, with the store's own reason: a Redis that answers
 // but refuses was called unreachable. One that cannot be reached still is.
 func TestReadRefusedSaysWhy(t *testing.T) {
-	for _, cmd := range []struct{ user, text, read string }{
-		{"bob", "deploy web 1 to prod", "grants"},
-		{"ana", "lock deploys web prod db maintenance", "locks"},
-		{"bob", "deploy web 1 to prod", "locks"},
-		{"bob", "deploy web 1 --dry-run", "locks"},
-		{"bob", "rollback web prod", "locks"},
-		{"bob", "rollback " + otherRun, "record"},
-		{"ana", "away", "presence"},
-		{"bob", "deploy confirm " + otherRun, "record"},
+	for _, cmd := range []struct {
+		user, text, read string
+		// readsAtOOM: the read is one Redis still serves at maxmemory
+		// (not sent in a MULTI), so the command goes on there.
+		readsAtOOM bool
+	}{
+		{"bob", "deploy web 1 to prod", "grants", false},
+		{"ana", "lock deploys web prod db maintenance", "locks", false},
+		{"bob", "deploy web 1 to prod", "locks", false},
+		{"bob", "deploy web 1 --dry-run", "locks", false},
+		{"bob", "rollback web prod", "locks", false},
+		{"bob", "rollback " + otherRun, "record", false},
+		{"ana", "away", "presence", false},
+		{"bob", "deploy confirm " + otherRun, "record", false},
+		// Commands that only read: a read refused is told as such too.
+		{"bob", "status", "locks", false},
+		{"bob", "history web", "records", true},
+		{"ana", "audit", "audit", true},
+		{"bob", "admins", "presence", false},
 	} {
 		for _, tc := range readFailures {
 			t.Run(cmd.text+"/"+cmd.read+"/"+tc.name, func(t *testing.T) {
@@ -113,6 +135,13 @@ func TestReadRefusedSaysWhy(t *testing.T) {
 					return &spoiledOnRead{raceStore: st, read: cmd.read, spoil: func() { tc.spoil(t, srv, c) }}
 				})
 				res, out, _ := f.do(cmd.user, cmd.text)
+				if cmd.readsAtOOM && tc.name == "refuses writes" {
+					// Its audit entry is refused after the answer.
+					if len(out.replies) == 0 || out.replies[0].Level == chat.Failure {
+						t.Errorf("got %+v, want it answered first: Redis serves this read at maxmemory", out.replies)
+					}
+					return
+				}
 				if !res.Failed || res.DeployID != "" {
 					t.Errorf("got %+v, want refused, no deploy", res)
 				}

@@ -36,7 +36,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	// refused as busy; status said nothing of it.
 	underway, err := c.s.engine.Underway(ctx, cmd.App, "")
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	for _, u := range underway {
@@ -52,7 +52,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 	}
 	locks, err := c.s.store.Locks(ctx)
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	for _, l := range locks {
@@ -73,7 +73,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 		for _, env := range c.s.cat.Envs(app) {
 			last, stuck, later, err := c.lastRuns(ctx, app, env)
 			if err != nil {
-				c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+				c.refuse(deploy.StoreRefused(err))
 				return
 			}
 			line := app + "/" + env + ": "
@@ -118,7 +118,7 @@ func (c *call) status(ctx context.Context, cmd Command) {
 			}
 			lost, err := c.stillLost(ctx, last)
 			if err != nil {
-				c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+				c.refuse(deploy.StoreRefused(err))
 				return
 			}
 			for _, l := range LostLines(lost, "") {
@@ -403,7 +403,7 @@ func (c *call) history(ctx context.Context, cmd Command) {
 	c.allow("")
 	recs, err := c.s.store.Records(ctx, deploy.Filter{App: cmd.App, Env: cmd.Env, Limit: cmd.N})
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	m := chat.Message{Level: chat.Info, Title: "History"}

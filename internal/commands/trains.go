@@ -240,12 +240,12 @@ func (c *call) statsCmd(ctx context.Context, cmd Command) {
 	// history cost a listing of all of it.
 	recs, err := c.s.store.Records(ctx, deploy.Filter{App: cmd.App, Env: cmd.Env, Since: now.Add(-window)})
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	entries, err := c.s.store.Audit(ctx, audit.Query{App: cmd.App, Since: now.Add(-window)})
 	if err != nil {
-		c.refuse(errs.Wrap(errs.Unavailable, err, "state store unreachable"))
+		c.refuse(deploy.StoreRefused(err))
 		return
 	}
 	var spikes []stats.Spike
