@@ -31,7 +31,7 @@ func TestRequestCutShort(t *testing.T) {
 		{name: "bot stopping", text: "deploy web 1", draining: true,
 			want: "Switchman is stopping, so the command was cut short; nothing was changed"},
 		{name: "bot stopping, a read", text: "status", draining: true,
-			want: "Switchman is stopping, so the command was cut short"},
+			want: "Switchman is stopping, so the command was cut short; nothing was changed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
