@@ -80,34 +80,9 @@ func TestDeployRefusesHostsShortOfSpace(t *testing.T) {
 				f.build("1")
 			}
 
-			p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
-			if err != nil {
-				t.Fatalf("plan: %v", err)
-			}
-			rec, err := f.run(deploy.KindDeploy, "1")
+			planAndDeploy(t, f, c.refusal, "room")
 			if c.refusal == nil {
-				if err != nil || rec.Outcome != deploy.OutcomeSucceeded {
-					t.Fatalf("deploy: got %v (%+v), want it to succeed", err, rec)
-				}
-				if len(p.Refusals) != 0 {
-					t.Errorf("plan refusals: got %q, want none", p.Refusals)
-				}
 				return
-			}
-			if err == nil {
-				t.Fatalf("deploy: got outcome %s (%s), want it refused", rec.Outcome, rec.Error)
-			}
-			t.Logf("refused: %v", err)
-			for _, want := range c.refusal {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("deploy refusal: got %q, want it to say %q", err, want)
-				}
-				if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], want) {
-					t.Errorf("plan refusals: got %q, want one saying %q", p.Refusals, want)
-				}
-			}
-			if strings.Contains(err.Error(), "host1") {
-				t.Errorf("deploy refusal: got %q, want host1, which has room, left unnamed", err)
 			}
 			// Nothing was delivered anywhere.
 			if got := inHost(t, f, 0, "ls -A /srv/web/releases 2>/dev/null; [ -e /srv/web/current ] && echo current; true"); got != "" {
@@ -181,34 +156,9 @@ esac`
 			} else {
 				f.build("1")
 			}
-			p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
-			if err != nil {
-				t.Fatalf("plan: %v", err)
-			}
-			rec, err := f.run(deploy.KindDeploy, "1")
+			p, err := planAndDeploy(t, f, c.refusal, "inodes to spare")
 			if c.refusal == nil {
-				if err != nil || rec.Outcome != deploy.OutcomeSucceeded {
-					t.Fatalf("deploy: got %v (%+v), want it to succeed", err, rec)
-				}
-				if len(p.Refusals) != 0 {
-					t.Errorf("plan refusals: got %q, want none", p.Refusals)
-				}
 				return
-			}
-			if err == nil {
-				t.Fatalf("deploy: got outcome %s (%s), want it refused", rec.Outcome, rec.Error)
-			}
-			t.Logf("refused: %v", err)
-			for _, want := range c.refusal {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("deploy refusal: got %q, want it to say %q", err, want)
-				}
-				if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], want) {
-					t.Errorf("plan refusals: got %q, want one saying %q", p.Refusals, want)
-				}
-			}
-			if strings.Contains(err.Error(), "host1") {
-				t.Errorf("deploy refusal: got %q, want host1, which has inodes to spare, left unnamed", err)
 			}
 			if len(p.Refusals) == 1 && p.Refusals[0] != errs.Message(err) {
 				t.Errorf("plan refusal: got %q, want the deploy's %q", p.Refusals[0], errs.Message(err))
@@ -252,4 +202,43 @@ func fakeDF(t *testing.T, f *fleetFixture, i int, script string) {
 		t.Fatal(err)
 	}
 	inHost(t, f, i, "mount --bind "+fake+" \"$(command -v df)\"")
+}
+
+// planAndDeploy asks the plan of build 1 of web/prod on f, then deploys
+// it: without refusal both must go ahead; with it, the deploy is refused
+// and the plan gives one refusal, both saying every string of refusal,
+// neither naming host1, which has what host0 lacks (spare). It returns
+// the plan and the deploy's error.
+func planAndDeploy(t *testing.T, f *fleetFixture, refusal []string, spare string) (*deploy.Plan, error) {
+	t.Helper()
+	p, err := f.engine.Plan(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1"})
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	rec, err := f.run(deploy.KindDeploy, "1")
+	if refusal == nil {
+		if err != nil || rec.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy: got %v (%+v), want it to succeed", err, rec)
+		}
+		if len(p.Refusals) != 0 {
+			t.Errorf("plan refusals: got %q, want none", p.Refusals)
+		}
+		return p, nil
+	}
+	if err == nil {
+		t.Fatalf("deploy: got outcome %s (%s), want it refused", rec.Outcome, rec.Error)
+	}
+	t.Logf("refused: %v", err)
+	for _, want := range refusal {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("deploy refusal: got %q, want it to say %q", err, want)
+		}
+		if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], want) {
+			t.Errorf("plan refusals: got %q, want one saying %q", p.Refusals, want)
+		}
+	}
+	if strings.Contains(err.Error(), "host1") {
+		t.Errorf("deploy refusal: got %q, want host1, which has %s, left unnamed", err, spare)
+	}
+	return p, err
 }
