@@ -37,16 +37,22 @@ func (c *call) train(ctx context.Context, cmd Command) {
 	env := cmd.Env
 	if t, ok := c.s.cfg.Trains[cmd.Train]; ok && env == "" {
 		env = t.Env
-	} else if !ok && cmd.TrainAction == TrainLeave {
-		// A train the config no longer has names no env: the grant is
-		// checked on the car's own, or one limited to an env could never
-		// take the car off.
-		e, _, err := c.s.trains.CarEnv(ctx, cmd.Train, cmd.App)
+	}
+	if cmd.TrainAction == TrainLeave {
+		// The grant to take a car off is checked on the car's own env,
+		// whatever the train's is now: a train the config no longer has
+		// names none, and one the config sends elsewhere since the car
+		// boarded names another, where a grant limited to the car's env
+		// could never take it off. A car not aboard is checked on the
+		// train's env, and Leave says it is not aboard.
+		e, aboard, err := c.s.trains.CarEnv(ctx, cmd.Train, cmd.App)
 		if err != nil {
 			c.refuse(err)
 			return
 		}
-		env = e
+		if aboard {
+			env = e
+		}
 	}
 	c.entry.Env = env
 	var via string

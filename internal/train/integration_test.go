@@ -976,6 +976,50 @@ access: [{role: boarder, users: [carl], on: ["web/production"]}]
 	}
 }
 
+// TestCarTakenOffWithAGrantOnItsEnv: the grant to take a car off a train
+// the config has is checked on the car's env too, as for a train the
+// config no longer has: here the cars boarded when the train went to
+// staging (an env the config has since dropped), and it goes to
+// production now. It used to be checked on the
+// train's env, so that a grant on the car's env could not take it off
+// and one on the train's env took off a car of another env.
+func TestCarTakenOffWithAGrantOnItsEnv(t *testing.T) {
+	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}}
+roles: {boarder: [train]}
+access: [{role: boarder, users: [carl], on: ["web/staging", "api/production"]}]
+`, 1)
+	sys := newTrainSystem(t, yaml, nil)
+	ctx := context.Background()
+	for _, app := range []string{"web", "api"} {
+		if _, err := sys.st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "staging", User: "bob", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		text   string
+		failed bool
+		want   string // in the reply
+	}{
+		{"train leave api on daily", true, "may not train api"},
+		{"train leave web on daily", false, "web 7 (@bob) left the "},
+	}
+	for _, tc := range tests {
+		out := &replies{}
+		oc := sys.svc.Handle(ctx, commands.Request{User: "carl", Platform: "test", Channel: "#releases", Text: tc.text}, out)
+		var got strings.Builder
+		for _, m := range out.msgs {
+			got.WriteString(m.Title + "\n")
+		}
+		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		}
+	}
+	cars, err := sys.st.Cars(ctx, "daily")
+	if err != nil || len(cars) != 1 || cars[0].App != "api" {
+		t.Errorf("cars aboard: got %+v, %v; want api's alone", cars, err)
+	}
+}
+
 // TestCarOfARemovedAppTakenOff: the car of an app the config no longer
 // has is taken off, named in quotes or on a train the config no longer
 // has either; unquoted on a configured train, the name is refused, as a
