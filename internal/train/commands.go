@@ -283,6 +283,9 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	if err != nil {
 		return chat.Message{}, storeErr(err, "cancel "+trainName)
 	}
+	// by and why are who called the departure off and why, as announced:
+	// said again, the cancel that took effect.
+	by, why := user, reason
 	if already {
 		// A cancel whose write was stored but whose reply was lost
 		// announced nothing: the repeat announces it, once.
@@ -293,25 +296,39 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		if announced.Equal(dep) {
 			return chat.Message{}, errs.New(errs.NoChange, "the %s is already cancelled", label)
 		}
-	} else if err := s.store.MarkRun(ctx, trainName, KindCancel, dep); err != nil {
+		first, err := s.store.LastCancel(ctx, trainName)
+		if err != nil {
+			return chat.Message{}, storeErr(err, "cancel "+trainName)
+		}
+		// One recorded without them (by an older version) is
+		// announced with the repeat's.
+		if first.At.Equal(dep) && first.User != "" && first.Reason != "" {
+			by, why = first.User, first.Reason
+		}
+	} else if err := s.store.MarkCancel(ctx, trainName, Cancellation{At: dep, User: user, Reason: reason}); err != nil {
 		// Not announced: a departure cancelled all the same is known
 		// only to whoever looks, until the cancel is said again.
 		return chat.Message{}, unknownErr(err, "cancel "+trainName, fmt.Sprintf("whether the %s was cancelled", label),
 			"train marks it cancelled if it was, which its channels were not told; cancel it again, which tells them")
 	}
 	if already {
-		s.log.Info("train: cancellation announced as it was said again", "train", trainName, "at", dep, "user", user, "reason", reason)
+		s.log.Info("train: cancellation announced as it was said again", "train", trainName, "at", dep, "user", user, "reason", reason,
+			"cancelled_by", by, "cancel_reason", why)
 	} else {
 		s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
 	}
 	reply := func(level chat.Level, format string, a ...any) chat.Message {
 		if already {
-			return chat.Message{Level: chat.Success, Title: fmt.Sprintf("The %s (%s) was already cancelled; announced in the train's channels now", label, stamp(dep, now, tr.loc))}
+			m := chat.Message{Level: chat.Success, Title: fmt.Sprintf("The %s (%s) was already cancelled; announced in the train's channels now", label, stamp(dep, now, tr.loc))}
+			if by != user || why != reason {
+				m.Lines = append(m.Lines, fmt.Sprintf("Announced as the cancel that took effect said it: by @%s: %s", by, why))
+			}
+			return m
 		}
 		return chat.Message{Level: level, Title: fmt.Sprintf(format, a...)}
 	}
 	if s.mayHaveLeft(ctx, trainName, dep, waiting) {
-		m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason),
+		m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, by, why),
 			Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
 		s.announceCancel(ctx, trainName, tr, dep, m)
 		return reply(chat.Warning, "Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, now, tr.loc)), nil
@@ -324,7 +341,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	if n := tr.sched[KindDeparture].Next(dep); !n.IsZero() {
 		next = stamp(n, now, tr.loc)
 	}
-	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, user, reason)}
+	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, by, why)}
 	if len(cars) > 0 {
 		m.Lines = append(m.Lines, stayAboard(cars, next))
 	} else {

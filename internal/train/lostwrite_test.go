@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -46,6 +47,11 @@ func (s *pausedWrites) Leave(ctx context.Context, name, app string) (train.Car, 
 func (s *pausedWrites) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
 	defer s.pause()()
 	return s.Store.MarkRun(ctx, name, kind, at)
+}
+
+func (s *pausedWrites) MarkCancel(ctx context.Context, name string, c train.Cancellation) error {
+	defer s.pause()()
+	return s.Store.MarkCancel(ctx, name, c)
 }
 
 // TestWriteReplyLost: a train command whose write Redis took, but whose
@@ -164,8 +170,10 @@ func TestWriteReplyLostIsAudited(t *testing.T) {
 
 // TestCancelReplyLostAnnouncedOnRepeat: a cancel whose write Redis took,
 // but whose reply was lost, is not announced; the cancel said again finds
-// it cancelled and announces it then, once. It used to answer that it was
-// already cancelled, and the train's channels never heard of it.
+// it cancelled and announces it then, once, with who cancelled it and
+// why, whoever says it again and with whatever reason. It used to answer
+// that it was already cancelled, and the train's channels never heard of
+// it; then it announced the repeat's user and reason.
 func TestCancelReplyLostAnnouncedOnRepeat(t *testing.T) {
 	ctx := t.Context()
 	srv, st, cfg, _ := leasedTrainWith(t, redis.Options{ReadTimeout: 200 * time.Millisecond})
@@ -192,12 +200,15 @@ func TestCancelReplyLostAnnouncedOnRepeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.Cancel(ctx, "ana", "daily", "release freeze")
+	m, err := s.Cancel(ctx, "carl", "daily", "said again")
 	if err != nil || !strings.Contains(m.Title, "was already cancelled; announced in the train's channels now") {
 		t.Errorf("repeat: got %q, %v; want it announced now", m.Title, err)
 	}
-	if posted := out.all(); len(posted) != 1 || !strings.Contains(posted[0], "is cancelled by @ana: release freeze") {
-		t.Errorf("repeat: posted %q; want the cancellation announced once", posted)
+	if want := "by @ana: release freeze"; !strings.Contains(chat.Text(m), want) {
+		t.Errorf("repeat: replied %q; want it to name the cancel announced, %q", chat.Text(m), want)
+	}
+	if posted := out.all(); len(posted) != 1 || !strings.Contains(posted[0], "is cancelled by @ana: release freeze") || strings.Contains(posted[0], "said again") {
+		t.Errorf("repeat: posted %q; want the first cancellation announced once, by @ana: release freeze", posted)
 	}
 	_, err = s.Cancel(ctx, "ana", "daily", "release freeze")
 	if errs.CodeOf(err) != errs.NoChange || !strings.Contains(errs.Message(err), "is already cancelled") {

@@ -21,6 +21,8 @@ type MemStore struct {
 	cars  map[string][]Car
 	runs  map[string]time.Time
 	marks []string
+	// notes holds what MarkCancel recorded with the departure, by train.
+	notes map[string]Cancellation
 	// fail, when set, is returned by every method.
 	fail error
 	// failLastRun, when set, is returned by LastRun of its kind.
@@ -149,6 +151,33 @@ func (m *MemStore) LastRun(ctx context.Context, name, kind string) (time.Time, e
 		return time.Time{}, fmt.Errorf("last run: %w", err)
 	}
 	return m.runs[name+"\x00"+kind], nil
+}
+
+func (m *MemStore) MarkCancel(ctx context.Context, name string, c Cancellation) error {
+	if err := m.MarkRun(ctx, name, KindCancel, c.At); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.notes == nil {
+		m.notes = map[string]Cancellation{}
+	}
+	m.notes[name] = c
+	return nil
+}
+
+func (m *MemStore) LastCancel(ctx context.Context, name string) (Cancellation, error) {
+	at, err := m.LastRun(ctx, name, KindCancel)
+	if err != nil || at.IsZero() {
+		return Cancellation{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := Cancellation{At: at}
+	if n := m.notes[name]; n.At.Equal(at) {
+		c.User, c.Reason = n.User, n.Reason
+	}
+	return c, nil
 }
 
 // Marks returns the MarkRun log: "Sun 2026-03-29 03:00 CEST night departure".

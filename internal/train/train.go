@@ -33,6 +33,9 @@ const (
 // Car is one app's build aboard a train.
 type Car = trainstore.Car
 
+// Cancellation is a departure called off, by whom and why.
+type Cancellation = trainstore.Cancellation
+
 // Store keeps the cars aboard each train and when each scheduled event last
 // ran; see trainstore.Store for the contract.
 type Store = trainstore.Store

@@ -228,6 +228,80 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 	return at, nil
 }
 
+// kindCancelNote is the kind under which MarkCancel keeps who called the
+// departure off and why, as JSON with the departure's time: a note whose
+// time is not the one of KindCancel belongs to an earlier cancellation,
+// replaced by a MarkRun of KindCancel alone (an older version's).
+const kindCancelNote = "cancel-note"
+
+// MarkCancel records c.At as the departure called off (KindCancel), with
+// who called it off and why, in one transaction.
+func (s *Store) MarkCancel(ctx context.Context, name string, c trainstore.Cancellation) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, err)
+	}
+	if err := checkTrainName("mark cancel", name); err != nil {
+		return err
+	}
+	note, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, err)
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketTrainRuns)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(runKey(name, trainstore.KindCancel), timeKey(c.At, 0)); err != nil {
+			return err
+		}
+		return b.Put(runKey(name, kindCancelNote), note)
+	})
+	if err != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, err)
+	}
+	return nil
+}
+
+// LastCancel returns the departure called off last, with who called it
+// off and why when MarkCancel recorded it.
+func (s *Store) LastCancel(ctx context.Context, name string) (trainstore.Cancellation, error) {
+	if err := ctx.Err(); err != nil {
+		return trainstore.Cancellation{}, fmt.Errorf("last cancel of %s: %w", name, err)
+	}
+	var c trainstore.Cancellation
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTrainRuns)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(runKey(name, trainstore.KindCancel))
+		if v == nil {
+			return nil
+		}
+		if len(v) != timeKeyLen {
+			return fmt.Errorf("malformed time %x", v)
+		}
+		c.At = parseTimeKey(v)
+		note := b.Get(runKey(name, kindCancelNote))
+		if note == nil {
+			return nil
+		}
+		var n trainstore.Cancellation
+		if err := json.Unmarshal(note, &n); err != nil {
+			return fmt.Errorf("decode cancel note: %w", err)
+		}
+		if n.At.Equal(c.At) {
+			c.User, c.Reason = n.User, n.Reason
+		}
+		return nil
+	})
+	if err != nil {
+		return trainstore.Cancellation{}, fmt.Errorf("last cancel of %s: %w", name, err)
+	}
+	return c, nil
+}
+
 // Trains returns the names of the trains with cars aboard, sorted: a
 // train whose last car leaves is deleted (updateCars).
 func (s *Store) Trains(ctx context.Context) ([]string, error) {

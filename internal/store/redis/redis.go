@@ -426,7 +426,7 @@ var scripts = []*goredis.Script{
 	setOnceScript, forgetOnceScript, setScript,
 	acquireScript, abandonScript, renewScript, releaseScript,
 	signalFirstScript, takeScript,
-	boardScript, leaveScript, returnCarsScript,
+	boardScript, leaveScript, returnCarsScript, putTwoFieldsScript,
 	writeWatchScript,
 	trimRecordsScript, trimAuditScript,
 	writableScript,

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -21,7 +22,9 @@ var _ trainstore.Store = (*Store)(nil)
 // Trains live in:
 //
 //	trains:cars:NAME   list, in boarding order: App NUL the car as JSON
-//	trains:runs        hash: NAME NUL KIND → the last run (RFC 3339, UTC)
+//	trains:runs        hash: NAME NUL KIND → the last run (RFC 3339, UTC);
+//	                   NAME NUL cancel-note → who called off the departure
+//	                   of NAME NUL cancel and why, as JSON with its time
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
 //
@@ -339,6 +342,82 @@ func (s *Store) LastRun(ctx context.Context, name, kind string) (time.Time, erro
 		return time.Time{}, fmt.Errorf("last run of %s %s: %w", name, kind, err)
 	}
 	return at, nil
+}
+
+// kindCancelNote is the field kind under which MarkCancel keeps who
+// called the departure off and why, as JSON with the departure's time: a
+// note whose time is not the one of KindCancel belongs to an earlier
+// cancellation, replaced by a MarkRun of KindCancel alone (an older
+// version's).
+const kindCancelNote = "cancel-note"
+
+// MarkCancel records c.At as the departure called off (KindCancel), with
+// who called it off and why, in one script.
+func (s *Store) MarkCancel(ctx context.Context, name string, c trainstore.Cancellation) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, err)
+	}
+	if err := checkTrainName("mark cancel", name); err != nil {
+		return err
+	}
+	note, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, err)
+	}
+	v := c.At.UTC().Format(time.RFC3339Nano)
+	if err := s.guarded(ctx, putTwoFieldsScript, []string{s.key("trains", "runs")},
+		runField(name, trainstore.KindCancel), v, runField(name, kindCancelNote), string(note)).Err(); err != nil {
+		return s.fail(ctx, fmt.Sprintf("mark %s cancel", name), err)
+	}
+	return nil
+}
+
+// putTwoFieldsScript sets fields ARGV[1] and ARGV[3] of hash KEYS[1] to
+// ARGV[2] and ARGV[4]. It starts with guard.
+var putTwoFieldsScript = goredis.NewScript(guard + `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+return 1
+`)
+
+// LastCancel returns the departure called off last, with who called it
+// off and why when MarkCancel recorded it.
+func (s *Store) LastCancel(ctx context.Context, name string) (trainstore.Cancellation, error) {
+	op := "last cancel of " + name
+	if err := ctx.Err(); err != nil {
+		return trainstore.Cancellation{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var at, note *goredis.StringCmd
+	if err := s.readTx(ctx, op, func(p goredis.Pipeliner) {
+		at = p.HGet(ctx, s.key("trains", "runs"), runField(name, trainstore.KindCancel))
+		note = p.HGet(ctx, s.key("trains", "runs"), runField(name, kindCancelNote))
+	}); err != nil {
+		return trainstore.Cancellation{}, err
+	}
+	for _, cmd := range []*goredis.StringCmd{at, note} {
+		if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+			return trainstore.Cancellation{}, s.fail(ctx, op, err)
+		}
+	}
+	if at.Val() == "" {
+		return trainstore.Cancellation{}, nil
+	}
+	var c trainstore.Cancellation
+	var err error
+	if c.At, err = time.Parse(time.RFC3339Nano, at.Val()); err != nil {
+		return trainstore.Cancellation{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if note.Val() == "" {
+		return c, nil
+	}
+	var n trainstore.Cancellation
+	if err := json.Unmarshal([]byte(note.Val()), &n); err != nil {
+		return trainstore.Cancellation{}, fmt.Errorf("%s: decode note: %w", op, err)
+	}
+	if n.At.Equal(c.At) {
+		c.User, c.Reason = n.User, n.Reason
+	}
+	return c, nil
 }
 
 // Trains returns the names of the trains with cars aboard, sorted: Redis

@@ -196,6 +196,27 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		assertLastRun(t, s, "daily", trainstore.KindCancel, dep)
 	})
 
+	t.Run("a cancellation keeps who called it off and why", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		dep := time.Date(2026, 3, 30, 14, 0, 0, 123, time.FixedZone("CEST", 2*3600))
+		assertLastCancel(t, s, "daily", trainstore.Cancellation{})
+		c := trainstore.Cancellation{At: dep, User: "ana", Reason: "release freeze"}
+		if err := s.MarkCancel(ctx, "daily", c); err != nil {
+			t.Fatal(err)
+		}
+		assertLastCancel(t, s, "daily", c)
+		assertLastRun(t, s, "daily", trainstore.KindCancel, dep)
+		assertLastCancel(t, s, "weekly", trainstore.Cancellation{})
+		// Another departure called off by MarkRun alone, as an older
+		// version did, is not said with the earlier one's reason.
+		next := dep.Add(24 * time.Hour)
+		if err := s.MarkRun(ctx, "daily", trainstore.KindCancel, next); err != nil {
+			t.Fatal(err)
+		}
+		assertLastCancel(t, s, "daily", trainstore.Cancellation{At: next})
+	})
+
 	t.Run("concurrent boarding of a limited train", func(t *testing.T) {
 		s := newStore(t)
 		const apps, limit = 16, 10
@@ -334,6 +355,17 @@ func assertLastRun(t *testing.T, s trainstore.Store, name, kind string, want tim
 	}
 	if !got.Equal(want) {
 		t.Errorf("LastRun(%s, %s): got %v, want %v", name, kind, got, want)
+	}
+}
+
+func assertLastCancel(t *testing.T, s trainstore.Store, name string, want trainstore.Cancellation) {
+	t.Helper()
+	got, err := s.LastCancel(t.Context(), name)
+	if err != nil {
+		t.Fatalf("LastCancel(%s): %v", name, err)
+	}
+	if !got.At.Equal(want.At) || got.User != want.User || got.Reason != want.Reason {
+		t.Errorf("LastCancel(%s): got %+v, want %+v", name, got, want)
 	}
 }
 

@@ -86,10 +86,27 @@ type Store interface {
 	MarkRun(ctx context.Context, train, kind string, at time.Time) error
 	// LastRun returns what MarkRun recorded last, or the zero time.
 	LastRun(ctx context.Context, train, kind string) (time.Time, error)
+	// MarkCancel records c.At as the departure of the train called off,
+	// as MarkRun of KindCancel does (LastRun of KindCancel returns it),
+	// with who called it off and why, in the same write: a cancel said
+	// again after a lost reply announces the one that took effect.
+	MarkCancel(ctx context.Context, train string, c Cancellation) error
+	// LastCancel returns the departure called off last, with what
+	// MarkCancel recorded with it: no User and Reason for one MarkRun
+	// of KindCancel recorded (as versions before MarkCancel did). The
+	// zero Cancellation if none was.
+	LastCancel(ctx context.Context, train string) (Cancellation, error)
 	// Trains returns the names of the trains with cars aboard, sorted,
 	// whether the config has them or not: the cars of a train removed
 	// from it, or renamed, are found there.
 	Trains(ctx context.Context) ([]string, error)
+}
+
+// Cancellation is a departure called off, by whom and why.
+type Cancellation struct {
+	At     time.Time `json:"at"`
+	User   string    `json:"user"`
+	Reason string    `json:"reason"`
 }
 
 // Returned is the train aboard (in boarding order) with cars put back,
