@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 func TestBoard(t *testing.T) {
@@ -390,6 +392,30 @@ func TestCancelAfterAFirstDepartureNotRun(t *testing.T) {
 	h.run(at(2026, 6, 3, 14, 30))
 	if got := h.runner.texts(); len(got) != 0 {
 		t.Errorf("deploys: got %q, want none: the next departure was cancelled", got)
+	}
+}
+
+// TestFailedAnnouncementReported: an announcement the chat platform
+// refuses is logged at ERROR with its train, as the bot's other failed
+// posts are, and written to the audit log, where the train's departures
+// are: nobody in the channel hears of it. It used to be logged without
+// the train, and nowhere else.
+func TestFailedAnnouncementReported(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 9, 59), nil)
+	var logs syncbuf.Buffer
+	h.log = slog.New(slog.NewTextHandler(&logs, nil))
+	h.notes.mu.Lock()
+	h.notes.fail = errors.New("slack: channel_not_found")
+	h.notes.mu.Unlock()
+	h.run(at(2026, 6, 2, 10, 1))
+	want := `switchman event: train daily post: not posted to #deploys: "🚂 The 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.": post to #deploys: slack: channel_not_found`
+	if got := h.store.audited(); !slices.Contains(got, want) {
+		t.Errorf("audit log: got %q, want it to hold %q", got, want)
+	}
+	for _, w := range []string{"level=ERROR", "train=daily", "channel=#deploys", "channel_not_found"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log: got %q, want %q in it", logs.String(), w)
+		}
 	}
 }
 

@@ -440,7 +440,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car, label strin
 	// A car whose migrations wait for a confirmation shows the prompt in
 	// the channel, buttons included, or the train would wait out
 	// confirm_timeout for a question nobody saw.
-	out.prompt = func(m chat.Message) { s.wg.Go(func() { s.post(context.WithoutCancel(ctx), channel, m) }) }
+	out.prompt = func(m chat.Message) { s.wg.Go(func() { s.post(context.WithoutCancel(ctx), tr, channel, m) }) }
 	oc := s.runner.Handle(ctx, commands.Request{
 		User: c.User, Platform: "train", Channel: channel,
 		Text: fmt.Sprintf("deploy %s %s to %s", carApp(c.App), carBuild(c.Build), c.Env),
@@ -454,7 +454,7 @@ func (s *Scheduler) ship(ctx context.Context, tr *trainState, c Car, label strin
 	}
 	for _, m := range replies {
 		m.Public = true
-		s.post(ctx, channel, m)
+		s.post(ctx, tr, channel, m)
 	}
 	res.DeployID, res.refused = oc.DeployID, oc.Code
 	if oc.DeployID == "" {
@@ -518,7 +518,7 @@ wait:
 	if at.IsZero() {
 		at = s.now()
 	}
-	s.post(context.WithoutCancel(ctx), channel, commands.FinalMessage(rec, at))
+	s.post(context.WithoutCancel(ctx), tr, channel, commands.FinalMessage(rec, at))
 	res.Outcome = rec.Outcome
 	if rec.Outcome != deploy.OutcomeSucceeded {
 		res.Reason = fmt.Sprintf("deploy %s %s", rec.ID, commands.OutcomeText(rec))

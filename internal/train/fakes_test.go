@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +144,9 @@ type fakeNotifier struct {
 	// onPost, when set, is called with each message recorded, outside
 	// the lock: the world changing as a message is posted.
 	onPost func(chat.Message)
+	// fail, when set, is returned by every post, which records nothing:
+	// the chat platform refusing them.
+	fail error
 }
 
 type post struct {
@@ -155,6 +159,10 @@ func (n *fakeNotifier) Post(ctx context.Context, channel string, msg chat.Messag
 		return fmt.Errorf("post to %s: %w", channel, err)
 	}
 	n.mu.Lock()
+	if n.fail != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("post to %s: %w", channel, n.fail)
+	}
 	n.posts = append(n.posts, post{channel, msg})
 	onPost := n.onPost
 	n.mu.Unlock()
@@ -296,7 +304,9 @@ type harness struct {
 	deployTimeout time.Duration
 	// stopWait is Options.StopWait.
 	stopWait time.Duration
-	s        *Scheduler
+	// log is Options.Log.
+	log *slog.Logger
+	s   *Scheduler
 
 	// onSleep, when set, runs at each of the scheduler's sleeps, before
 	// the clock moves: the world changing between two looks.
@@ -330,6 +340,7 @@ func (h *harness) restart() {
 		Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Gate: h.gate, Audit: h.store,
 		Builds: fakeBuilds{"accounting 1337": true, "accounting 1338": true, "billing 77": true, "billing 78": true, "search 5": true, "mail 1": true},
 		Now:    h.clock.Now, Sleep: h.sleep, Leader: h.isLeader, DeployTimeout: h.deployTimeout, StopWait: h.stopWait,
+		Log: h.log,
 	})
 	if err != nil {
 		h.t.Fatalf("New: %v", err)

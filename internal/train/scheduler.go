@@ -129,6 +129,7 @@ type Scheduler struct {
 
 // trainState is one configured train.
 type trainState struct {
+	name  string
 	cfg   *config.Train
 	loc   *time.Location
 	sched map[string]schedule // by kind; no KindReminder without a reminder
@@ -182,7 +183,7 @@ func New(opt Options) (*Scheduler, error) {
 		if len(t.Channels) == 0 {
 			return nil, fmt.Errorf("train %s: no channel for its announcements", name)
 		}
-		tr := &trainState{cfg: t, loc: t.Location(), sched: map[string]schedule{}, busy: make(chan struct{}, 1)}
+		tr := &trainState{name: name, cfg: t, loc: t.Location(), sched: map[string]schedule{}, busy: make(chan struct{}, 1)}
 		for _, k := range []struct{ kind, spec string }{
 			{KindBoarding, t.Boarding}, {KindReminder, t.Reminder}, {KindDeparture, t.Departure},
 		} {
@@ -715,14 +716,25 @@ func (s *Scheduler) shownCancelled(ctx context.Context, name string, at time.Tim
 // announce posts msg to every channel of the train.
 func (s *Scheduler) announce(ctx context.Context, tr *trainState, msg chat.Message) {
 	for _, ch := range tr.cfg.Channels {
-		s.post(ctx, ch, msg)
+		s.post(ctx, tr, ch, msg)
 	}
 }
 
-func (s *Scheduler) post(ctx context.Context, channel string, msg chat.Message) {
-	if err := s.notifier.Post(ctx, channel, msg); err != nil {
-		s.log.Error("train: post", "channel", channel, "title", msg.Title, "err", err)
+// post posts msg to channel for train tr. A post the chat platform
+// refuses or never answers is reported as
+// the bot's other posts are, in the log at ERROR, and, as nobody in the
+// channel learns of it, in the audit log too, where the train's
+// departures are: a channel told nothing otherwise looks like a train
+// that said nothing.
+func (s *Scheduler) post(ctx context.Context, tr *trainState, channel string, msg chat.Message) {
+	err := s.notifier.Post(ctx, channel, msg)
+	if err == nil {
+		return
 	}
+	s.log.Error("train: post to chat failed", "train", tr.name, "channel", channel, "title", msg.Title, "err", err)
+	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: channel,
+		Command: "train " + tr.name + " post", Action: "train", Decision: audit.Event,
+		Reason: fmt.Sprintf("not posted to %s: %q: %v", channel, msg.Title, err)})
 }
 
 // announceStop posts the boarding or reminder announcement at at.
