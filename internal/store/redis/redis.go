@@ -426,7 +426,7 @@ var scripts = []*goredis.Script{
 	setOnceScript, forgetOnceScript, setScript,
 	acquireScript, abandonScript, renewScript, releaseScript,
 	signalFirstScript, takeScript,
-	boardScript, leaveScript, returnCarsScript, putTwoFieldsScript,
+	boardScript, leaveScript, returnCarsScript, putTwoFieldsScript, trainsScript, buildTrainIndexScript,
 	writeWatchScript,
 	trimRecordsScript, trimAuditScript,
 	writableScript,

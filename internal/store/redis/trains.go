@@ -27,6 +27,17 @@ var _ trainstore.Store = (*Store)(nil)
 //	                   of NAME NUL cancel and why, as JSON with its time
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
+//	trains:index       set: the names of the trains with cars aboard
+//	trains:index:built set once trains:index names every such train
+//
+// Board, Leave and ReturnCars keep trains:index in step with the lists
+// in the same script, so Trains reads it in one round trip rather than
+// scanning every key. A store written before trains:index existed has
+// neither it nor the marker: the first listing builds it from a SCAN of
+// the lists, then sets the marker. A writer that does not know the index
+// (an older replica during a rolling upgrade) leaves a train it boards
+// first out of it until a newer one writes the train, and one whose last
+// car it takes off in it: the listing drops a name whose list is empty.
 //
 // An app never holds NUL (nor does a train name), so a script finds a car
 // by the part of its entry before the first NUL without decoding JSON.
@@ -34,6 +45,10 @@ var _ trainstore.Store = (*Store)(nil)
 func (s *Store) carsKey(name string) string { return s.key("trains", "cars", name) }
 
 func (s *Store) memoKey() string { return s.key("trains", "memo", nonce()) }
+
+func (s *Store) indexKey() string { return s.key("trains", "index") }
+
+func (s *Store) indexBuiltKey() string { return s.key("trains", "index", "built") }
 
 func checkTrainName(op, name string) error {
 	if name == "" || strings.ContainsRune(name, 0) {
@@ -94,8 +109,8 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 	if err != nil {
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
-	keys := []string{s.carsKey(name), s.memoKey()}
-	v, err := s.guarded(ctx, boardScript, keys, car.App, entry, max(maxCars, 0), replyTTL.Milliseconds()).Text()
+	keys := []string{s.carsKey(name), s.memoKey(), s.indexKey()}
+	v, err := s.guarded(ctx, boardScript, keys, car.App, entry, max(maxCars, 0), replyTTL.Milliseconds(), name).Text()
 	if err != nil {
 		return nil, s.fail(ctx, "board "+name, err)
 	}
@@ -115,8 +130,9 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 	return nil, fmt.Errorf("board %s: unexpected reply %q from script", name, v)
 }
 
-// boardScript: ARGV is the app, its entry, the most cars (0: no limit) and
-// the memo's expiry. It returns "F" and the number of cars if the train is
+// boardScript: ARGV is the app, its entry, the most cars (0: no limit),
+// the memo's expiry and the train's name, which it adds to KEYS[3], the
+// index, with the car. It returns "F" and the number of cars if the train is
 // full, else "R" followed by the entry it replaced, if any. It starts
 // with guard, as every train script does: a car boarded into a store Redis
 // emptied would leave without the cars boarded before it.
@@ -146,6 +162,7 @@ else
 end
 if string.sub(res, 1, 1) == 'R' then
   redis.call('RPUSH', KEYS[1], ARGV[2])
+  redis.call('SADD', KEYS[3], ARGV[5])
 end
 redis.call('SET', KEYS[2], res, 'PX', ARGV[4])
 return res
@@ -160,8 +177,8 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 	if err := checkTrainName("leave", name); err != nil {
 		return trainstore.Car{}, err
 	}
-	keys := []string{s.carsKey(name), s.memoKey()}
-	v, err := s.guarded(ctx, leaveScript, keys, app, replyTTL.Milliseconds()).Text()
+	keys := []string{s.carsKey(name), s.memoKey(), s.indexKey()}
+	v, err := s.guarded(ctx, leaveScript, keys, app, replyTTL.Milliseconds(), name).Text()
 	if err != nil {
 		return trainstore.Car{}, s.fail(ctx, "leave "+name, err)
 	}
@@ -175,7 +192,8 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 	return c, nil
 }
 
-// leaveScript removes the entry of app ARGV[1] and returns it, or "".
+// leaveScript removes the entry of app ARGV[1] and returns it, or "";
+// the train ARGV[3] leaves KEYS[3], the index, with its last car.
 var leaveScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
@@ -186,6 +204,9 @@ for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local i = string.find(e, '\0', 1, true)
   if i and string.sub(e, 1, i - 1) == ARGV[1] then
     redis.call('LREM', KEYS[1], 1, e)
+    if redis.call('LLEN', KEYS[1]) == 0 then
+      redis.call('SREM', KEYS[3], ARGV[3])
+    end
     res = e
     break
   end
@@ -272,7 +293,8 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.C
 			}
 			args = append(args, e)
 		}
-		done, err := s.guarded(ctx, returnCarsScript, []string{s.carsKey(name)}, args...).Int()
+		args = append(args, name)
+		done, err := s.guarded(ctx, returnCarsScript, []string{s.carsKey(name), s.indexKey()}, args...).Int()
 		if err != nil {
 			return s.fail(ctx, op, err)
 		}
@@ -288,7 +310,8 @@ func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.C
 const maxReturnTries = 10
 
 // returnCarsScript: ARGV[1] is n, then the n entries the train held when
-// read, then the entries it is to hold, then guard's id. It writes them
+// read, then the entries it is to hold, then the train's name, which it
+// adds to KEYS[2], the index, then guard's id. It writes them
 // and returns 1 if the train still holds the n entries read, else 0.
 var returnCarsScript = goredis.NewScript(guard + `
 local n = tonumber(ARGV[1])
@@ -302,8 +325,11 @@ for i = 1, n do
   end
 end
 redis.call('DEL', KEYS[1])
-for i = n + 2, #ARGV - 1 do
+for i = n + 2, #ARGV - 2 do
   redis.call('RPUSH', KEYS[1], ARGV[i])
+end
+if redis.call('LLEN', KEYS[1]) > 0 then
+  redis.call('SADD', KEYS[2], ARGV[#ARGV - 1])
 end
 return 1
 `)
@@ -420,45 +446,102 @@ func (s *Store) LastCancel(ctx context.Context, name string) (trainstore.Cancell
 	return c, nil
 }
 
-// Trains returns the names of the trains with cars aboard, sorted: Redis
-// deletes a train's list with its last car. The keys are found with SCAN,
-// then read again in one transaction, which checks the store's id: a
-// train whose last car left meanwhile is not named.
+// Trains returns the names of the trains with cars aboard, sorted, read
+// from trains:index in one script call, which checks the store's id. A
+// store whose index was never built (written by a version before it)
+// has it built first.
 func (s *Store) Trains(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list trains: %w", err)
 	}
+	keys := []string{s.indexKey(), s.indexBuiltKey()}
+	names, err := s.guarded(ctx, trainsScript, keys, s.carsKey("")).StringSlice()
+	if errors.Is(err, goredis.Nil) {
+		if err := s.buildTrainIndex(ctx); err != nil {
+			return nil, err
+		}
+		names, err = s.guarded(ctx, trainsScript, keys, s.carsKey("")).StringSlice()
+	}
+	if errors.Is(err, goredis.Nil) {
+		return nil, errors.New("list trains: the index was removed as it was built")
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "list trains", err)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// trainsScript returns the members of KEYS[1], the index, whose list
+// (ARGV[1], the lists' prefix, and the name) holds cars, or nil if
+// KEYS[2], the marker that the index is built, is missing. A member whose
+// list is empty (its last car taken off by a writer that does not know
+// the index) is dropped, best effort (pcall): Redis refuses writes when
+// out of memory or read-only, not this listing.
+var trainsScript = goredis.NewScript(guard + `
+if not redis.call('GET', KEYS[2]) then
+  return false
+end
+local out = {}
+for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('LLEN', ARGV[1] .. n) > 0 then
+    out[#out + 1] = n
+  else
+    redis.pcall('SREM', KEYS[1], n)
+  end
+end
+return out
+`)
+
+// buildTrainIndex adds to trains:index every train whose list holds
+// cars, found with SCAN, then sets the marker that it is built. Several
+// replicas may build it at once; a Board or Leave meanwhile keeps the
+// index itself, and the script adds only the lists that still hold cars
+// as it runs.
+func (s *Store) buildTrainIndex(ctx context.Context) error {
 	prefix := s.carsKey("")
-	var keys []string
+	var found []string
 	var cursor uint64
 	for {
 		batch, next, err := s.rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
 		if err != nil {
-			return nil, s.fail(ctx, "list trains", err)
+			return s.fail(ctx, "build train index", err)
 		}
-		keys = append(keys, batch...)
+		found = append(found, batch...)
 		if cursor = next; cursor == 0 {
 			break
 		}
 	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys) // SCAN may return a key twice
-	lens := make([]*goredis.IntCmd, len(keys))
-	if err := s.readTx(ctx, "list trains", func(p goredis.Pipeliner) {
-		for i, k := range keys {
-			lens[i] = p.LLen(ctx, k)
-		}
-	}); err != nil {
-		return nil, err
+	slices.Sort(found)
+	found = slices.Compact(found) // SCAN may return a key twice
+	keys := append([]string{s.indexKey(), s.indexBuiltKey()}, found...)
+	args := make([]any, len(found))
+	for i, k := range found {
+		args[i] = strings.TrimPrefix(k, prefix)
 	}
-	var names []string
-	for i, k := range keys {
-		if lens[i].Val() > 0 {
-			names = append(names, strings.TrimPrefix(k, prefix))
-		}
+	if err := s.guarded(ctx, buildTrainIndexScript, keys, args...).Err(); err != nil {
+		return s.fail(ctx, "build train index", err)
 	}
-	return names, nil
+	return nil
 }
+
+// buildTrainIndexScript adds to KEYS[1], the index, the name ARGV[i-2] of
+// each list KEYS[i] (from 3 on) that holds cars, then sets KEYS[2], the
+// marker that the index is built. It starts with guard, so the marker is
+// set in the same call that checks the id, never in a store Redis
+// emptied.
+var buildTrainIndexScript = goredis.NewScript(guard + `
+for i = 3, #KEYS - 1 do
+  if redis.call('LLEN', KEYS[i]) > 0 then
+    redis.call('SADD', KEYS[1], ARGV[i - 2])
+  end
+end
+redis.call('SET', KEYS[2], '1')
+return 1
+`)
 
 // globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
 func globEscape(s string) string {
