@@ -159,10 +159,10 @@ type Command struct {
 	// empty for them: one of the Catalog's Trains, the one named or, when
 	// none is named, the only one (Parse asks which one when there are
 	// several). Empty for every other command, train list included.
-	// train leave may name, quoted, a train the Catalog does not have
-	// (TrainGone).
+	// train leave and train cancel may name, quoted, a train the Catalog
+	// does not have (TrainGone).
 	Train string
-	// TrainGone is set for a train leave whose train, named in quotes,
+	// TrainGone is set for a train leave or cancel whose train, named in quotes,
 	// is not the Catalog's: one removed from the config or renamed,
 	// whose cars still aboard nothing else takes off. Whether it has any
 	// is for the service to say.
@@ -1574,10 +1574,26 @@ func trainGoneNext(p *parser, rest []token) bool {
 	return len(rest) == 2 && isWord(rest[0], "on") && rest[1].quoted && !p.isTrain(rest[1].s) && checkRole(rest[1].s) == nil
 }
 
+// trainGoneFirst tells whether t, the first word of a train cancel, names
+// in quotes a train the catalog does not have: one word shaped as a train
+// name, which a reason quoted whole seldom is.
+func trainGoneFirst(p *parser, t token) bool {
+	return t.quoted && !p.isTrain(t.s) && checkRole(t.s) == nil
+}
+
 // trainCancelExample shows a complete train cancel in replies.
 const trainCancelExample = "train cancel daily db migration running"
 
 func parseTrainCancel(p *parser, args []token) (Command, error) {
+	// A train the config no longer has (removed, renamed) may still have
+	// cars aboard, which this calls off as train leave takes them off one
+	// by one: its name, quoted, comes first, then the reason. Else the
+	// word would start the reason of the only train's cancel, a
+	// departure nobody meant to call off. A quoted word alone is still
+	// the reason: a chat platform's form sends the reason so.
+	if len(args) > 1 && trainGoneFirst(p, args[0]) {
+		return Command{TrainAction: TrainCancel, Train: args[0].s, TrainGone: true, Reason: joinWords(args[1:])}, nil
+	}
 	if err := p.needTrains(); err != nil {
 		return Command{}, err
 	}
@@ -2185,7 +2201,11 @@ func (c Command) canonical() string {
 			add(TrainLeave, app, "on", train)
 		case TrainCancel:
 			q, _ := quoteReason(c.Reason)
-			add(TrainCancel, c.Train, q)
+			train := c.Train
+			if c.TrainGone {
+				train = `"` + train + `"`
+			}
+			add(TrainCancel, train, q)
 		case TrainDepart:
 			add(TrainDepart, c.Train, "now")
 		}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
@@ -23,6 +24,8 @@ type Trains interface {
 	List(ctx context.Context) (chat.Message, error)
 	// CarEnv returns the env of app's car aboard train, if it has one.
 	CarEnv(ctx context.Context, train, app string) (string, bool, error)
+	// CarEnvs returns the env of every car aboard train, by app.
+	CarEnvs(ctx context.Context, train string) (map[string]string, error)
 }
 
 // SetTrains gives the service its train scheduler, which itself deploys
@@ -68,6 +71,14 @@ func (c *call) train(ctx context.Context, cmd Command) {
 		if cmd.TrainAction == TrainDepart {
 			what = "train depart"
 		}
+		if cmd.TrainGone {
+			d, ok := c.checkCarsAdmin(ctx, what, cmd.Train)
+			if !ok {
+				return
+			}
+			via = d.Via
+			break
+		}
 		d, ok := c.checkAdmin(ctx, what, "", "")
 		if !ok {
 			return
@@ -94,6 +105,42 @@ func (c *call) train(ctx context.Context, cmd Command) {
 	}
 	c.allow(via)
 	c.out.Reply(m)
+}
+
+// checkCarsAdmin checks that the user may call off train, which the
+// config no longer has, as train leave checks each car: on every car's
+// own app and env, the config naming none for the train. With no car
+// aboard it checks the admin grant anywhere; the train then says it
+// does not know the name.
+func (c *call) checkCarsAdmin(ctx context.Context, what, train string) (acl.Decision, bool) {
+	envs, err := c.s.trains.CarEnvs(ctx, train)
+	if err != nil {
+		c.refuse(err)
+		return acl.Decision{}, false
+	}
+	if len(envs) == 0 {
+		return c.checkAdmin(ctx, what, "", "")
+	}
+	apps := make([]string, 0, len(envs))
+	for app := range envs {
+		apps = append(apps, app)
+	}
+	slices.Sort(apps)
+	var d acl.Decision
+	for _, app := range apps {
+		var ok bool
+		if d, ok = c.checkAdmin(ctx, what, app, envs[app]); !ok {
+			return d, false
+		}
+	}
+	// One env for the audit entry, when the cars share it.
+	c.entry.Env = envs[apps[0]]
+	for _, app := range apps {
+		if envs[app] != c.entry.Env {
+			c.entry.Env = ""
+		}
+	}
+	return d, true
 }
 
 // Closed tells a train departure whether app/env is closed now to user's

@@ -223,6 +223,21 @@ func (s *Scheduler) CarEnv(ctx context.Context, name, app string) (string, bool,
 	return "", false, nil
 }
 
+// CarEnvs returns the env of every car aboard train name, by app: the
+// grant to call off a train the config no longer has is checked on
+// each.
+func (s *Scheduler) CarEnvs(ctx context.Context, name string) (map[string]string, error) {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		return nil, storeErr(err, "cancel "+name)
+	}
+	envs := make(map[string]string, len(cars))
+	for _, c := range cars {
+		envs[c.App] = c.Env
+	}
+	return envs, nil
+}
+
 // orphan is a train the config no longer has, with cars aboard.
 type orphan struct {
 	name string
@@ -261,14 +276,18 @@ func orphanLine(o orphan) string {
 // Cancel calls off the train's next departure: it does not run, and the
 // cars aboard stay for the one after. The cancellation is announced in the
 // train's channels; the reply confirms it to the caller.
+//
+// A train the config no longer has (removed or renamed) never departs:
+// calling it off takes off every car still aboard, which train leave
+// would take off one by one.
 func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) (chat.Message, error) {
-	tr, ok := s.trains[trainName]
-	if !ok {
-		return chat.Message{}, s.unknownTrain(trainName)
-	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return chat.Message{}, errs.New(errs.Invalid, "say why the %s train is cancelled", trainName)
+	}
+	tr, ok := s.trains[trainName]
+	if !ok {
+		return s.cancelOrphan(ctx, user, trainName, reason)
 	}
 	now := s.now()
 	dep, waiting, err := s.cancellable(ctx, trainName, tr, now)
@@ -349,6 +368,39 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	}
 	s.announceCancel(ctx, trainName, tr, dep, m)
 	return reply(chat.Success, "Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, now, tr.loc)), nil
+}
+
+// cancelOrphan calls off train name, which the config no longer has: it
+// takes every car aboard off. A name with no car aboard is an unknown
+// train. A car taken off by someone else meanwhile is not named.
+func (s *Scheduler) cancelOrphan(ctx context.Context, user, name, reason string) (chat.Message, error) {
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		return chat.Message{}, storeErr(err, "cancel "+name)
+	}
+	if len(cars) == 0 {
+		return chat.Message{}, s.unknownTrain(name)
+	}
+	var off []Car
+	for _, c := range cars {
+		left, err := s.store.Leave(ctx, name, c.App)
+		if errors.Is(err, deploy.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			if len(off) > 0 {
+				s.log.Info("train: cars taken off a train no longer in the config as it was cancelled", "train", name, "cars", carList(off), "user", user, "reason", reason)
+			}
+			return chat.Message{}, unknownErr(err, "cancel "+name, fmt.Sprintf("whether %s left the %s train", c.App, name), "train lists who is aboard")
+		}
+		off = append(off, left)
+	}
+	if len(off) == 0 {
+		return chat.Message{}, errs.New(errs.NoChange, "the %s train, which is no longer in the config, has no car aboard any more", name)
+	}
+	s.log.Info("train: cars taken off a train no longer in the config as it was cancelled", "train", name, "cars", carList(off), "user", user, "reason", reason)
+	return chat.Message{Level: chat.Info, Public: true,
+		Title: fmt.Sprintf("🚫 The %s train, which is no longer in the config, is cancelled by @%s: %s; its cars left: %s", name, user, reason, carList(off))}, nil
 }
 
 // announceCancel announces the cancellation of departure dep of train

@@ -1020,6 +1020,63 @@ access: [{role: boarder, users: [carl], on: ["web/staging", "api/production"]}]
 	}
 }
 
+// TestRemovedTrainCancelled: a train the config no longer has is called
+// off with its name quoted, as its cars are taken off one by one with
+// train leave: every car aboard leaves. It is for admins, and the grant
+// is checked on each car's app and env, the config naming no env for the
+// train. Its name used to be taken for the reason of the only train's
+// cancel.
+func TestRemovedTrainCancelled(t *testing.T) {
+	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}}
+roles: {webadmin: [admin]}
+access: [{role: webadmin, users: [carl], on: ["web/production"]}]
+`, 1)
+	sys := newTrainSystem(t, yaml, nil)
+	ctx := context.Background()
+	for _, app := range []string{"web", "api"} {
+		if _, err := sys.st.Board(ctx, "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		user, text string
+		failed     bool
+		want       string // in the reply
+		before     func()
+	}{
+		{user: "bob", text: `train cancel "nightly" removed`, failed: true, want: "train cancel is for admins"},
+		{user: "carl", text: `train cancel "nightly" removed`, failed: true, want: "train cancel is for admins: carl may not admin api/production"},
+		{user: "carl", text: `train cancel "nightly" removed`, failed: false,
+			want: "🚫 The nightly train, which is no longer in the config, is cancelled by @carl: removed; its cars left: web 7 (@bob)",
+			before: func() {
+				if _, err := sys.st.Leave(ctx, "nightly", "api"); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{user: "ana", text: `train cancel "nightly" removed`, failed: true, want: `there is no train "nightly"; trains: daily`},
+	}
+	for _, tc := range tests {
+		if tc.before != nil {
+			tc.before()
+		}
+		out := &replies{}
+		oc := sys.svc.Handle(ctx, commands.Request{User: tc.user, Platform: "test", Channel: "#releases", Text: tc.text}, out)
+		var got strings.Builder
+		for _, m := range out.msgs {
+			got.WriteString(m.Title + "\n")
+		}
+		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
+			t.Errorf("%s %s: got failed %v, reply %q; want failed %v, a reply with %q", tc.user, tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		}
+	}
+	if names, err := sys.st.Trains(ctx); err != nil || len(names) != 0 {
+		t.Errorf("trains with cars aboard: got %q, %v; want none", names, err)
+	}
+	if at, err := sys.st.LastRun(ctx, "daily", train.KindCancel); err != nil || !at.IsZero() {
+		t.Errorf("daily's cancellation: got %v, %v; want none: only nightly was called off", at, err)
+	}
+}
+
 // TestCarOfARemovedAppTakenOff: the car of an app the config no longer
 // has is taken off, named in quotes or on a train the config no longer
 // has either; unquoted on a configured train, the name is refused, as a
