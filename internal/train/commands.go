@@ -523,8 +523,14 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 	if err != nil {
 		return chat.Message{}, storeErr(err, "list trains")
 	}
-	if len(s.names) == 0 && len(orphans) == 0 {
+	if len(s.names) == 0 {
+		// Said first, whatever is left aboard trains the config had:
+		// no train will depart, and none can be boarded.
 		m.Title = "No trains are configured"
+		for _, o := range orphans {
+			m.Level = chat.Warning
+			m.Lines = append(m.Lines, orphanLine(o))
+		}
 		return m, nil
 	}
 	now := s.now()

@@ -419,6 +419,44 @@ func TestFailedAnnouncementReported(t *testing.T) {
 	}
 }
 
+// TestListWithNoTrainConfigured: with every train removed from the
+// config, the list says first that no train is configured, then the cars
+// still aboard the removed ones. It used to answer as a list of trains,
+// headed "🚂 Trains", when cars were left aboard.
+func TestListWithNoTrainConfigured(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.cfg.Trains = nil
+	h.restart()
+	tests := []struct {
+		name  string
+		board []Car
+		want  string
+		level chat.Level
+	}{
+		{name: "nobody aboard", want: "No trains are configured", level: chat.Info},
+		{name: "cars left aboard a removed train", board: []Car{{App: "billing", Build: "77", Env: "production", User: "bob", Boarded: at(2026, 6, 1, 11, 0)}},
+			want: "No trains are configured\n" +
+				"  ⚠ daily is no longer in the config: its cars never leave: billing 77 (@bob); take each off with train leave APP on \"daily\"",
+			level: chat.Warning},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, c := range tc.board {
+				if _, err := h.store.Board(t.Context(), "daily", c, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := h.s.List(t.Context())
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if got := render(m); got != tc.want || m.Level != tc.level {
+				t.Errorf("List:\ngot  %s (%v)\nwant %s (%v)", got, m.Level, tc.want, tc.level)
+			}
+		})
+	}
+}
+
 // TestDepartNowEmptySilent: a train with empty: silent sent off with
 // nobody aboard posts nothing, so the reply does not promise a summary in
 // its channel, as it used to.
