@@ -336,7 +336,15 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	} else {
 		s.log.Info("train: departure cancelled", "train", trainName, "at", dep, "user", user, "reason", reason)
 	}
-	reply := func(level chat.Level, format string, a ...any) chat.Message {
+	reply := func(told bool, level chat.Level, format string, a ...any) chat.Message {
+		if !told {
+			// The cancel stands; only its announcement is missing.
+			m := chat.Message{Level: chat.Warning, Title: strings.TrimSuffix(fmt.Sprintf(format, a...), announced) + notAnnounced}
+			if already {
+				m.Title = fmt.Sprintf("The %s (%s) was already cancelled", label, stamp(dep, now, tr.loc)) + notAnnounced
+			}
+			return m
+		}
 		if already {
 			m := chat.Message{Level: chat.Success, Title: fmt.Sprintf("The %s (%s) was already cancelled; announced in the train's channels now", label, stamp(dep, now, tr.loc))}
 			if by != user || why != reason {
@@ -349,8 +357,8 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	if s.mayHaveLeft(ctx, trainName, dep, waiting) {
 		m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s is cancelled by @%s: %s", label, by, why),
 			Lines: []string{"It was about to leave as it was cancelled: if it had left, its cars ship; this channel says which."}}
-		s.announceCancel(ctx, trainName, tr, dep, m)
-		return reply(chat.Warning, "Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship; announced in the train's channels", label, stamp(dep, now, tr.loc)), nil
+		told := s.announceCancel(ctx, trainName, tr, dep, m)
+		return reply(told, chat.Warning, "Cancelled the %s (%s), which was about to leave: if it had left already, its cars ship"+announced, label, stamp(dep, now, tr.loc)), nil
 	}
 	cars, err := s.store.Cars(ctx, trainName)
 	if err != nil {
@@ -366,9 +374,16 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 	} else {
 		m.Lines = append(m.Lines, fmt.Sprintf("The next one leaves %s.", next))
 	}
-	s.announceCancel(ctx, trainName, tr, dep, m)
-	return reply(chat.Success, "Cancelled the %s (%s); announced in the train's channels", label, stamp(dep, now, tr.loc)), nil
+	told := s.announceCancel(ctx, trainName, tr, dep, m)
+	return reply(told, chat.Success, "Cancelled the %s (%s)"+announced, label, stamp(dep, now, tr.loc)), nil
 }
+
+// The ends of a cancel's reply: its announcement posted in some channel of
+// the train, or in none of them.
+const (
+	announced    = "; announced in the train's channels"
+	notAnnounced = "; the train's channels could not be told (the chat platform refused every post; the bot's log says why): cancel it again to announce it"
+)
 
 // cancelOrphan calls off train name, which the config no longer has: it
 // takes every car aboard off. A name with no car aboard is an unknown
@@ -405,12 +420,16 @@ func (s *Scheduler) cancelOrphan(ctx context.Context, user, name, reason string)
 
 // announceCancel announces the cancellation of departure dep of train
 // name, and records that it did: a cancel said again announces one that
-// never was.
-func (s *Scheduler) announceCancel(ctx context.Context, name string, tr *trainState, dep time.Time, m chat.Message) {
-	s.announce(ctx, tr, m)
+// never was. One no channel took is not recorded, so that saying the
+// cancel again announces it rather than answering that it was.
+func (s *Scheduler) announceCancel(ctx context.Context, name string, tr *trainState, dep time.Time, m chat.Message) bool {
+	if !s.announce(ctx, tr, m) {
+		return false
+	}
 	if err := s.store.MarkRun(ctx, name, KindCancelAnnounced, dep); err != nil {
 		s.log.Error("train: record the cancellation announced", "train", name, "at", dep, "err", err)
 	}
+	return true
 }
 
 // mayHaveLeft reports whether departure dep, whose cancellation has just

@@ -628,3 +628,35 @@ func TestCarsOfATrainNoLongerConfigured(t *testing.T) {
 		t.Errorf("List once taken off:\ngot  %s\nwant %s", got, want)
 	}
 }
+
+// TestCancelNotAnnouncedSaidAgain: a cancel whose announcement no channel
+// took says so in its reply and is not recorded as announced, so saying
+// it again, once the chat platform takes posts, announces it. It used to
+// reply "announced" and answer the repeat that it was, the channel never
+// told.
+func TestCancelNotAnnouncedSaidAgain(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.notes.mu.Lock()
+	h.notes.fail = errors.New("slack: channel_not_found")
+	h.notes.mu.Unlock()
+	reply, err := h.s.Cancel(t.Context(), "ana", "daily", "incident")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if !strings.HasSuffix(reply.Title, notAnnounced) || reply.Level != chat.Warning {
+		t.Errorf("Cancel with every post refused: got %q (%v), want a warning ending %q", reply.Title, reply.Level, notAnnounced)
+	}
+	h.notes.mu.Lock()
+	h.notes.fail = nil
+	h.notes.mu.Unlock()
+	reply, err = h.s.Cancel(t.Context(), "ana", "daily", "incident")
+	if err != nil {
+		t.Fatalf("Cancel said again: %v", err)
+	}
+	if want := "already cancelled; announced in the train's channels now"; !strings.Contains(reply.Title, want) {
+		t.Errorf("Cancel said again: got %q, want it to say %q", reply.Title, want)
+	}
+	if got := h.notes.titles("#deploys"); len(got) != 1 || !strings.HasPrefix(got[0], "🚫 The ") || !strings.Contains(got[0], "@ana: incident") {
+		t.Errorf("#deploys: got %q, want the one cancellation by @ana", got)
+	}
+}

@@ -713,11 +713,16 @@ func (s *Scheduler) shownCancelled(ctx context.Context, name string, at time.Tim
 	return c
 }
 
-// announce posts msg to every channel of the train.
-func (s *Scheduler) announce(ctx context.Context, tr *trainState, msg chat.Message) {
+// announce posts msg to every channel of the train and reports whether
+// any of them took it (a train without channels has nobody to tell).
+func (s *Scheduler) announce(ctx context.Context, tr *trainState, msg chat.Message) (told bool) {
+	told = len(tr.cfg.Channels) == 0
 	for _, ch := range tr.cfg.Channels {
-		s.post(ctx, tr, ch, msg)
+		if s.post(ctx, tr, ch, msg) {
+			told = true
+		}
 	}
+	return told
 }
 
 // post posts msg to channel for train tr. A post the chat platform
@@ -726,15 +731,16 @@ func (s *Scheduler) announce(ctx context.Context, tr *trainState, msg chat.Messa
 // channel learns of it, in the audit log too, where the train's
 // departures are: a channel told nothing otherwise looks like a train
 // that said nothing.
-func (s *Scheduler) post(ctx context.Context, tr *trainState, channel string, msg chat.Message) {
+func (s *Scheduler) post(ctx context.Context, tr *trainState, channel string, msg chat.Message) bool {
 	err := s.notifier.Post(ctx, channel, msg)
 	if err == nil {
-		return
+		return true
 	}
 	s.log.Error("train: post to chat failed", "train", tr.name, "channel", channel, "title", msg.Title, "err", err)
 	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: channel,
 		Command: "train " + tr.name + " post", Action: "train", Decision: audit.Event,
 		Reason: fmt.Sprintf("not posted to %s: %q: %v", channel, msg.Title, err)})
+	return false
 }
 
 // announceStop posts the boarding or reminder announcement at at.
