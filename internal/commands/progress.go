@@ -52,7 +52,6 @@ type hostProgress struct {
 	err       string
 	active    bool // switched and healthy: counts towards the bar
 	reverting bool // being switched back: its health check is the old release's
-	switched  bool // its switch began: a drain after it is a switch back's
 	back      bool // switched back and healthy: the steps after keep that
 }
 
@@ -144,13 +143,11 @@ func (p *Progress) step(ev deploy.Event) {
 	}
 	h := p.host(ev.Host)
 	// With a load balancer pool a switch back starts with the host's
-	// drain, before its revert step: a host drained once its switch began
-	// is going back, not forward.
-	if !ev.Done && (ev.Step == deploy.StepRevert || ev.Step == deploy.StepDrain && h.switched) {
+	// drain, before its revert step. The engine says which drain that is:
+	// a host an earlier run left switched goes back without a switch of
+	// this run's before it.
+	if !ev.Done && (ev.Step == deploy.StepRevert || ev.Step == deploy.StepDrain && ev.Back) {
 		h.reverting, h.active, h.back = true, false, false
-	}
-	if ev.Step == deploy.StepActivate && !ev.Done {
-		h.switched = true
 	}
 	switch {
 	case !ev.Done:

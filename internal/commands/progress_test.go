@@ -72,6 +72,13 @@ func (s *script) step(host string, step deploy.Step, errText ...string) *script 
 	return s.add(ev)
 }
 
+// back is step as part of a switch back (see deploy.Event.Back).
+func (s *script) back(host string, step deploy.Step) *script {
+	s.add(deploy.Event{Kind: deploy.EventStep, Host: host, Step: step, Back: true})
+	s.wait(time.Second)
+	return s.add(deploy.Event{Kind: deploy.EventStep, Host: host, Step: step, Back: true, Done: true})
+}
+
 func (s *script) started(host string, step deploy.Step) *script {
 	return s.add(deploy.Event{Kind: deploy.EventStep, Host: host, Step: step})
 }
@@ -507,26 +514,10 @@ func TestInterruptedLineUnreadHosts(t *testing.T) {
 
 // With a load balancer pool a host is drained before it is switched back:
 // its drain is the switch back's first step, and the host shows as going
-// back from then on, never as active again in between.
+// back from then on, never as active again in between. So does a host an
+// earlier run left switched, which this run did not switch before it goes
+// back: its drain read "draining", as a forward step's.
 func TestProgressSwitchBackWithPool(t *testing.T) {
-	s := newScript(deploy.KindDeploy, "43", "42", "web1")
-	s.step("web1", deploy.StepDeliver)
-	s.step("web1", deploy.StepDrain).step("web1", deploy.StepActivate).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth).step("web1", deploy.StepReady)
-	from := len(s.events)
-	s.step("web1", deploy.StepDrain).step("web1", deploy.StepRevert).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth).step("web1", deploy.StepReady)
-	var p commands.Progress
-	var got []string
-	for i, ev := range s.events {
-		p.Apply(ev)
-		if i < from {
-			continue
-		}
-		m := p.Message(t0)
-		if len(m.Fields) != 1 {
-			t.Fatalf("fields: got %d, want 1", len(m.Fields))
-		}
-		got = append(got, m.Fields[0].Value)
-	}
 	want := []string{
 		"switching back: draining", "switching back: drained",
 		"switching back", "switched back",
@@ -534,7 +525,38 @@ func TestProgressSwitchBackWithPool(t *testing.T) {
 		"switching back: checking health", "reverted",
 		"switching back: returning to the pool", "reverted",
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("states of web1 during its switch back:\ngot  %q\nwant %q", got, want)
+	tests := []struct {
+		name    string
+		forward bool // the run switched the host before it goes back
+	}{
+		{name: "switched by this run", forward: true},
+		{name: "left switched by an earlier run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScript(deploy.KindDeploy, "43", "42", "web1")
+			if tt.forward {
+				s.step("web1", deploy.StepDeliver)
+				s.step("web1", deploy.StepDrain).step("web1", deploy.StepActivate).step("web1", deploy.StepRestart).step("web1", deploy.StepHealth).step("web1", deploy.StepReady)
+			}
+			from := len(s.events)
+			s.back("web1", deploy.StepDrain).back("web1", deploy.StepRevert).back("web1", deploy.StepRestart).back("web1", deploy.StepHealth).back("web1", deploy.StepReady)
+			var p commands.Progress
+			var got []string
+			for i, ev := range s.events {
+				p.Apply(ev)
+				if i < from {
+					continue
+				}
+				m := p.Message(t0)
+				if len(m.Fields) != 1 {
+					t.Fatalf("fields: got %d, want 1", len(m.Fields))
+				}
+				got = append(got, m.Fields[0].Value)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("states of web1 during its switch back:\ngot  %q\nwant %q", got, want)
+			}
+		})
 	}
 }

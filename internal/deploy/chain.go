@@ -29,6 +29,8 @@ type action struct {
 	// the next one starts: the switch records a host's new release there,
 	// so a crash during a long restart leaves the truth behind.
 	passed func()
+	// back marks the steps of a switch back (see Event.Back).
+	back bool
 }
 
 // pass calls a's passed hook, if any.
@@ -47,7 +49,7 @@ func (r *run) perform(ctx context.Context, h Host, acts []action) (int, error) {
 	for i := 0; i < len(acts); {
 		a := acts[i]
 		if a.call != nil {
-			if err := r.call(ctx, h, a.step, a.call); err != nil {
+			if err := r.call(ctx, h, a); err != nil {
 				return i, err
 			}
 			a.pass()
@@ -164,13 +166,13 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 			timer.Stop()
 		}
 		acts[i].pass()
-		r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i].step, Done: true})
+		r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i].step, Back: acts[i].back, Done: true})
 		if i+1 < len(acts) {
 			timer, began = limit(i+1), time.Now()
-			r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i+1].step})
+			r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[i+1].step, Back: acts[i+1].back})
 		}
 	}
-	r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[0].step})
+	r.emit(Event{Kind: EventStep, Host: h.Name, Step: acts[0].step, Back: acts[0].back})
 	mark := statusMark()
 	live := &chainProgress{mark: mark, passed: passed}
 	out, runErr := r.sessions[h.Name].Run(ctx, Command{Script: chainScript(acts, mark), Stdout: live, Lingering: r.lingering(h, acts)})
@@ -208,13 +210,13 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 			err = a.retry(err, began)
 			if err == nil {
 				a.pass()
-				r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Done: true})
+				r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Back: a.back, Done: true})
 				n, err := r.chain(parent, h, acts[i+1:])
 				return i + 1 + n, err
 			}
 		}
 		err = fmt.Errorf("%s on %s: %w", a.step, h.Name, err)
-		r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Done: true, Err: err.Error()})
+		r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Back: a.back, Done: true, Err: err.Error()})
 		return i, err
 	}
 	return len(acts), nil

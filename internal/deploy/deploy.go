@@ -1967,14 +1967,14 @@ func (r *run) healthAction(ctx context.Context, h Host, build, previous string) 
 	}
 }
 
-// call runs a step that is not a host script (a health probe, a load
+// call runs a's step that is not a host script (a health probe, a load
 // balancer command), emitting its start and end like step does.
-func (r *run) call(ctx context.Context, h Host, step Step, f func() error) error {
-	r.emit(Event{Kind: EventStep, Host: h.Name, Step: step})
-	err := f()
-	ev := Event{Kind: EventStep, Host: h.Name, Step: step, Done: true}
+func (r *run) call(ctx context.Context, h Host, a action) error {
+	r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Back: a.back})
+	err := a.call()
+	ev := Event{Kind: EventStep, Host: h.Name, Step: a.step, Back: a.back, Done: true}
 	if err != nil {
-		err = fmt.Errorf("%s on %s: %w", step, h.Name, err)
+		err = fmt.Errorf("%s on %s: %w", a.step, h.Name, err)
 		ev.Err = err.Error()
 	}
 	r.emit(ev)
@@ -2337,6 +2337,9 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 		return err
 	}
 	acts := r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, "")
+	for i := range acts {
+		acts[i].back = true
+	}
 	done, err := r.perform(ctx, h, acts)
 	if err != nil && done <= switchIndex(acts) {
 		r.settleSwitch(ctx, h)

@@ -59,6 +59,12 @@ type Event struct {
 	Done     bool
 	Err      string
 	Text     string
+	// Back, on EventStep, says the step is part of a host's switch back
+	// (its drain, revert, restart, health check, hooks, ready): a drain
+	// reads the same going back as going forward, and a host an earlier
+	// run left switched is switched back without a switch of this run's
+	// before it.
+	Back bool
 	// Migrations lists pending migrations (EventMigrations).
 	Migrations []string
 	// Record is a snapshot (EventStarted, EventFinished).
