@@ -97,6 +97,10 @@ type Store struct {
 	mu sync.Mutex
 	// leases is guarded by mu; nil once the store is closed.
 	leases map[string]leaseEntry
+	// ended holds, by key, when each run's lease (see runFence) released
+	// since the file was opened ended, until its fencing counter is
+	// dropped (see nextFence); guarded by mu.
+	ended map[string]time.Time
 	// acquiring serializes Acquire, the write of its token included: a
 	// place in it is a value sent, waited for no longer than the
 	// caller's context, as a write behind a stalled disk is.
@@ -198,7 +202,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{db: db, path: path, now: now, log: log, leases: make(map[string]leaseEntry), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch}
+	s := &Store{db: db, path: path, now: now, log: log, leases: make(map[string]leaseEntry), ended: make(map[string]time.Time), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch}
 	if opt.ReadOnly {
 		err = s.view(context.Background(), checkSchema)
 	} else {
@@ -207,7 +211,8 @@ func Open(path string, opt Options) (*Store, error) {
 			if err := initSchema(tx); err != nil {
 				return err
 			}
-			return pruneRunFences(tx, nil)
+			_, err := pruneRunFences(tx, nil)
+			return err
 		})
 	}
 	if err == nil {

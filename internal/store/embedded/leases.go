@@ -69,7 +69,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	case ok && now.Before(e.expires):
 		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder, Token: e.token}
 	}
-	token, err := s.nextFence(ctx, key)
+	token, err := s.nextFence(ctx, key, now)
 	if err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
 	}
@@ -79,6 +79,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
 	}
 	s.leases[key] = leaseEntry{holder: holder, token: token, expires: now.Add(ttl)}
+	delete(s.ended, key)
 	return &lease{s: s, key: key, holder: holder, token: token, ttl: ttl}, nil
 }
 
@@ -99,10 +100,27 @@ func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 	return "", nil
 }
 
+// fenceRetention is how long the fencing counter of a run's lease (see
+// runFence) is kept once the lease ended, as the Redis store keeps its
+// fence: a write that late under its token is refused all the same (see
+// fenceOf), and a file whose records are never trimmed, the one thing
+// that dropped them while the bot ran, no longer keeps one per deploy
+// until the bot restarts.
+const fenceRetention = 7 * 24 * time.Hour
+
 // nextFence increments and returns the persisted fencing counter of key.
-func (s *Store) nextFence(ctx context.Context, key string) (int64, error) {
+// In the same transaction it drops the counters of runs' leases that
+// ended fenceRetention before now (see endedBefore): the caller
+// holds s.acquiring, as pruneRunFences needs.
+func (s *Store) nextFence(ctx context.Context, key string, now time.Time) (int64, error) {
+	due := s.endedBefore(now.Add(-fenceRetention))
 	var token int64
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if len(due) > 0 {
+			if _, err := pruneRunFences(tx, func(k string) bool { return due[k] }); err != nil {
+				return err
+			}
+		}
 		n, err := fence(tx, key)
 		if err != nil {
 			return err
@@ -113,24 +131,67 @@ func (s *Store) nextFence(ctx context.Context, key string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("fencing token: %w", err)
 	}
+	s.forgetEnded(due)
 	return token, nil
+}
+
+// endedBefore returns the keys of runs' leases that ended before cut: those
+// released then, and those that expired then unreleased (a holder that
+// stopped renewing). The caller holds s.acquiring: none is taken again
+// meanwhile.
+func (s *Store) endedBefore(cut time.Time) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due := map[string]bool{}
+	for k, at := range s.ended {
+		if at.Before(cut) {
+			due[k] = true
+		}
+	}
+	for k, e := range s.leases {
+		if runFence(k) && e.expires.Before(cut) {
+			due[k] = true
+		}
+	}
+	return due
+}
+
+// forgetEnded drops what s knows of the leases of keys, whose counters
+// are gone: an expired entry of one is no lease in force.
+func (s *Store) forgetEnded(keys map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range keys {
+		delete(s.ended, k)
+		if e, ok := s.leases[k]; ok && !s.now().Before(e.expires) {
+			delete(s.leases, k)
+		}
+	}
 }
 
 // fence returns the last token handed out for key, 0 if none; for a
 // run's lease (runFence) whose counter was dropped, the floor of such
 // counters (see pruneRunFences).
 func fence(tx *bolt.Tx, key string) (int64, error) {
+	n, _, err := fenceOf(tx, key)
+	return n, err
+}
+
+// fenceOf is fence, and reports whether the token is the floor of the
+// dropped counters rather than one handed out for key: no lease of key
+// ever held it, and a refusal must not name it as its holder's.
+func fenceOf(tx *bolt.Tx, key string) (n int64, pruned bool, err error) {
 	v := tx.Bucket(bucketFences).Get([]byte(key))
 	if v == nil && runFence(key) {
-		v = tx.Bucket(bucketMeta).Get(keyRunFenceFloor)
+		v, pruned = tx.Bucket(bucketMeta).Get(keyRunFenceFloor), true
 	}
 	if v == nil {
-		return 0, nil
+		return 0, false, nil
 	}
 	if len(v) != 8 {
-		return 0, fmt.Errorf("malformed fencing counter %x of %s", v, key)
+		return 0, false, fmt.Errorf("malformed fencing counter %x of %s", v, key)
 	}
-	return int64(binary.BigEndian.Uint64(v)), nil
+	return int64(binary.BigEndian.Uint64(v)), pruned, nil
 }
 
 // keyRunFenceFloor, in the meta bucket, is one more than the largest
@@ -145,42 +206,43 @@ func runFence(key string) bool {
 	return strings.HasPrefix(key, watchstore.LeaseKey("")) || strings.HasPrefix(key, deploy.RecoverLeaseKey(""))
 }
 
-// pruneRunFences drops the counters of runs' leases that no lease in
-// force (held reports which) holds, so that a long-lived file does not
-// keep one per deploy forever, and raises the floor fence reads for them
-// above every token dropped: a write under one is refused, and the next
-// Acquire hands out a newer token. No Acquire may run meanwhile: one
-// taken between the caller's look at the leases and the transaction
-// would lose its counter while in force, and its writes be refused.
-func pruneRunFences(tx *bolt.Tx, held func(key string) bool) error {
+// pruneRunFences drops the counters of runs' leases that drop reports
+// (nil: all), which no lease in force may hold, so that a long-lived
+// file does not keep one per deploy forever, and raises the floor fence
+// reads for them above every token dropped: a write under one is
+// refused, and the next Acquire hands out a newer token. It returns the
+// keys dropped. No Acquire may run meanwhile: one taken between the
+// caller's look at the leases and the transaction would lose its counter
+// while in force, and its writes be refused.
+func pruneRunFences(tx *bolt.Tx, drop func(key string) bool) ([]string, error) {
 	b := tx.Bucket(bucketFences)
 	var floor int64
 	if v := tx.Bucket(bucketMeta).Get(keyRunFenceFloor); len(v) == 8 {
 		floor = int64(binary.BigEndian.Uint64(v))
 	}
-	var drop [][]byte
+	var dropped []string
 	c := b.Cursor()
 	for _, prefix := range []string{watchstore.LeaseKey(""), deploy.RecoverLeaseKey("")} {
 		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
-			if held != nil && held(string(k)) {
+			if drop != nil && !drop(string(k)) {
 				continue
 			}
 			if len(v) != 8 {
-				return fmt.Errorf("malformed fencing counter %x of %s", v, k)
+				return nil, fmt.Errorf("malformed fencing counter %x of %s", v, k)
 			}
 			floor = max(floor, int64(binary.BigEndian.Uint64(v))+1)
-			drop = append(drop, k)
+			dropped = append(dropped, string(k))
 		}
 	}
-	if len(drop) == 0 {
-		return nil
+	if len(dropped) == 0 {
+		return nil, nil
 	}
-	for _, k := range drop {
-		if err := b.Delete(k); err != nil {
-			return err
+	for _, k := range dropped {
+		if err := b.Delete([]byte(k)); err != nil {
+			return nil, err
 		}
 	}
-	return tx.Bucket(bucketMeta).Put(keyRunFenceFloor, u64(uint64(floor)))
+	return dropped, tx.Bucket(bucketMeta).Put(keyRunFenceFloor, u64(uint64(floor)))
 }
 
 // pruneFences is pruneRunFences while the store runs: the counters of
@@ -203,12 +265,20 @@ func (s *Store) pruneFences(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	var dropped []string
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		return pruneRunFences(tx, func(key string) bool { return held[key] })
+		var err error
+		dropped, err = pruneRunFences(tx, func(key string) bool { return !held[key] })
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("drop fencing counters: %w", err)
 	}
+	s.mu.Lock()
+	for _, k := range dropped {
+		delete(s.ended, k)
+	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -278,8 +348,18 @@ func (l *lease) Release(ctx context.Context) error {
 	}
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
-	own, err := l.held(l.s.now())
+	now := l.s.now()
+	own, err := l.held(now)
 	if own {
+		if runFence(l.key) {
+			// Its counter goes fenceRetention after the lease ended:
+			// now, or when it expired unrenewed.
+			end := now
+			if e := l.s.leases[l.key].expires; e.Before(end) {
+				end = e
+			}
+			l.s.ended[l.key] = end
+		}
 		// Expired or not, the entry is l's; nobody else can observe it.
 		delete(l.s.leases, l.key)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -34,17 +35,28 @@ func staleWatch(stored, fence int64) error {
 	return errs.Wrap(errs.Conflict, deploy.ErrLeaseLost, "the watch was taken over by lease %d (this write holds %d)", stored, fence)
 }
 
+// prunedWatch is the error for a write of a watch whose lease's fencing
+// counter was dropped (see pruneRunFences): the floor it is refused by is
+// no lease's token, and naming it as the one that took the watch over
+// sent people looking for a holder that never was.
+func prunedWatch(fence int64) error {
+	return errs.Wrap(errs.Conflict, deploy.ErrLeaseLost, "the watch's lease is over and its fencing token has been dropped since (on a restart, a history trim, or %d days after the lease ended): the write is older than the store keeps it (this write holds %d)", fenceRetention/(24*time.Hour), fence)
+}
+
 // fencedWatch returns the error refusing a write of the watch of id in b
 // (nil if none) with token, or nil. Checked in the transaction that
 // writes: Acquire's token is persisted in one of its own, so a write is
 // either before the lease was taken over (and read by its new holder) or
 // refused.
 func fencedWatch(tx *bolt.Tx, b *bolt.Bucket, id string, token int64) error {
-	newest, err := fence(tx, watchstore.LeaseKey(id))
+	newest, pruned, err := fenceOf(tx, watchstore.LeaseKey(id))
 	if err != nil {
 		return err
 	}
-	if newest > token {
+	switch {
+	case newest > token && pruned:
+		return prunedWatch(token)
+	case newest > token:
 		return staleWatch(newest, token)
 	}
 	if b == nil {
