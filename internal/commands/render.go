@@ -69,13 +69,20 @@ func EventMessage(ev deploy.Event) chat.Message {
 		return chat.Message{Level: chat.Info, Public: true, Title: fmt.Sprintf("%s %s started: %s %s → %s by %s (%d host%s)",
 			verb, r.ID, r.App, r.Build, r.Env, r.Requester, len(r.Hosts), plural(len(r.Hosts)))}
 	case deploy.EventStep:
+		// A switch back runs the same steps as the switch (a drain, a
+		// restart): said as they are, they would read as the deploy going
+		// on.
+		step := string(ev.Step)
+		if ev.Back && ev.Step != deploy.StepRevert {
+			step = "switch back: " + step
+		}
 		switch {
 		case !ev.Done:
-			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s…", ev.Host, ev.Step)}}
+			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s…", ev.Host, step)}}
 		case ev.Err != "":
-			return chat.Message{Level: chat.Failure, Public: true, Lines: []string{fmt.Sprintf("%s: %s failed: %s", ev.Host, ev.Step, ev.Err)}}
+			return chat.Message{Level: chat.Failure, Public: true, Lines: []string{fmt.Sprintf("%s: %s failed: %s", ev.Host, step, ev.Err)}}
 		default:
-			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s ✓", ev.Host, ev.Step)}}
+			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s ✓", ev.Host, step)}}
 		}
 	case deploy.EventMigrations:
 		if len(ev.Migrations) == 0 {
