@@ -464,9 +464,7 @@ func (w *Watcher) resume(ctx context.Context, id string, c *claim) (bool, error)
 	// with any watch resumed.
 	if !w.goDo(func(ctx context.Context) {
 		w.register(ctx, nil, r, k)
-		if c.isLost() {
-			c.stopRenewing()
-			log.Info("sentry watch: taken over by another bot")
+		if w.lostBeforeStart(ctx, r, c) {
 			return
 		}
 		msg, run, err := w.goOn(ctx, r, k, fmt.Sprintf("the bot that ran it stopped while registering the %s with Sentry; this one took that over and goes on with the watch", r.Kind))

@@ -348,12 +348,32 @@ func (w *Watcher) afterDeploy(ctx context.Context, wk *work, r *deploy.Record, e
 		k.c.release(ctx, w.opt.Log)
 		return
 	}
-	if k.c.isLost() {
-		k.c.stopRenewing()
-		w.opt.Log.Info("sentry watch: taken over by another bot", "deploy", r.ID)
+	if w.lostBeforeStart(ctx, r, k.c) {
 		return
 	}
 	w.watch(ctx, r, k)
+}
+
+// lostBeforeStart reports whether the lease c of r's watch was lost
+// before the watch started (while its run was registered with Sentry),
+// its renewals then stopped. Taken by another bot, the watch is that
+// bot's, quietly. Lost to a store reset, it went with the store's data
+// and no bot goes on with it: the channel is told that it did not start,
+// else people believe the deploy watched, and rolled back on a spike.
+func (w *Watcher) lostBeforeStart(ctx context.Context, r *deploy.Record, c *claim) bool {
+	if !c.isLost() {
+		return false
+	}
+	c.stopRenewing()
+	if !c.wasReset() {
+		w.opt.Log.Info("sentry watch: taken over by another bot", "deploy", r.ID)
+		return true
+	}
+	w.opt.Log.Error("sentry watch did not start: the state store was reset", "deploy", r.ID)
+	w.post(ctx, r, chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("Error watch of %s %s on %s did not start: the state store was reset", r.App, r.Build, r.Env),
+		Lines: []string{fmt.Sprintf("deploy %s: its watch was saved there as the %s was registered with Sentry, so no bot goes on with it: nothing watches this deploy's errors, nor rolls it back by itself; check Sentry yourself", r.ID, r.Kind)}})
+	return true
 }
 
 // register does what k.st.Register says is left of registering r with

@@ -2,6 +2,7 @@ package postdeploy_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,5 +68,81 @@ func TestWatchStopsWhenTheStoreIsReset(t *testing.T) {
 	const want = "Error watch of web 2 on production stopped: the state store was reset"
 	if got := a.out.titles(); strings.Count(got, want) != 1 || strings.Contains(got, "could not save its progress") {
 		t.Errorf("posts: want %q once, and no save said to go on in this bot:\n%s", want, got)
+	}
+}
+
+// TestWatchThatDidNotStartForAStoreResetSaysSo: Redis loses its data while
+// the watch of deploy 2, saved, waits for Sentry to register the deploy,
+// before it watches anything. The lease and the saved watch went with the
+// data, so no bot goes on with it; the bot that found the reset said
+// nothing, as if another bot had taken the watch over, and the channel
+// believed the deploy watched. It now says the watch did not start, and
+// why.
+func TestWatchThatDidNotStartForAStoreResetSaysSo(t *testing.T) {
+	fs := newFakeSentry(t)
+	dir := t.TempDir()
+	cfg, _ := durableFixture(t, dir, "embedded", fs.srv.URL, "10m")
+	srv := redisserver.Start(t)
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	t0 := time.Now().In(watchZone).Truncate(time.Minute)
+	clk := testclock.New(t0.Add(-30 * time.Minute))
+	a := newBot(t, cfg, st, fs.srv.URL, "replica-a", clk, clk.Sleep)
+	a.deploy(t, "1")
+	a.eng.Wait()
+	a.w.Wait()
+
+	s := &stall{what: "deploy", via: fs.srv.URL, held: make(chan struct{}), open: make(chan struct{})}
+	fs.mu.Lock()
+	fs.stall = s
+	fs.mu.Unlock()
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(s.open) }) }
+	t.Cleanup(open) // before the watcher's Close, which waits for it
+	clk.Set(t0)
+	a.deploy(t, "2")
+	a.eng.Wait()
+	select {
+	case <-s.held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the registration of deploy 2 never reached Sentry")
+	}
+	saved, err := st.Watches(t.Context())
+	if err != nil || len(saved) != 1 {
+		t.Fatalf("saved watches while registering: got %+v, %v; want deploy 2's", saved, err)
+	}
+	id := saved[0].ID
+
+	opt, err := goredis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	if err := c.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	readsBefore := fs.readCount()
+	open()
+	ended := make(chan struct{})
+	go func() {
+		a.w.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watch still ran 30 s after the store was reset")
+	}
+	if reads := fs.readsVia(fs.srv.URL, readsBefore); len(reads) != 0 {
+		t.Errorf("the watch read Sentry after the store was reset: %v", reads)
+	}
+	got := a.out.titles()
+	const want = "Error watch of web 2 on production did not start: the state store was reset | deploy "
+	if strings.Count(got, want+id) != 1 {
+		t.Errorf("posts: want %q once:\n%s", want+id, got)
 	}
 }
