@@ -32,6 +32,9 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return
 		}
 		in := ic.Interaction
+		// Discord takes the first answer within initialResponseWindow
+		// of sending the interaction, which is no later than now.
+		answerBy := time.Now().Add(initialResponseWindow)
 		// One that arrives as ctx ends (the bot is stopping) is answered
 		// still: Discord shows "This interaction failed" otherwise. The
 		// dedupe check has its own bound, the response the HTTP client's.
@@ -40,7 +43,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		// and the command from here on, so that neither is dropped once
 		// the other is under way; after it, the sender is told to retry.
 		if !a.hold() {
-			a.refuseStoppingOnGateway(rctx, in)
+			a.refuseStoppingOnGateway(rctx, in, answerBy)
 			return
 		}
 		defer a.wg.Done()
@@ -55,7 +58,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return
 		}
 		switch {
-		case !a.respond(rctx, in, resp):
+		case !a.respond(rctx, in, resp, answerBy):
 			// Its sender sees "This interaction failed" and may well
 			// try again: a command they were not told of does not run.
 			if c != nil {
@@ -147,7 +150,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 // same reason: a replica that reaches the store answers, and if none
 // does, the sender sees "The application did not respond" with nothing
 // run, which is better than a command run by another replica and lost.
-func (a *Adapter) refuseStoppingOnGateway(ctx context.Context, in *discordgo.Interaction) {
+func (a *Adapter) refuseStoppingOnGateway(ctx context.Context, in *discordgo.Interaction, answerBy time.Time) {
 	if !carriesCommand(in) {
 		return
 	}
@@ -161,7 +164,7 @@ func (a *Adapter) refuseStoppingOnGateway(ctx context.Context, in *discordgo.Int
 		log.Info("duplicate discord interaction ignored while stopping")
 		return
 	}
-	a.respond(ctx, in, a.refuseStopping(ctx, in))
+	a.respond(ctx, in, a.refuseStopping(ctx, in), answerBy)
 }
 
 // reopenGateway opens the gateway connection again after it was lost,
@@ -261,9 +264,18 @@ const (
 	noticeUnanswered = "Switchman's answer to Discord failed, so nothing was run. Try again."
 )
 
+// initialResponseWindow is how long Discord waits for the first answer
+// to an interaction; after it, the interaction has failed for its sender
+// and the callback is refused.
+const initialResponseWindow = 3 * time.Second
+
 // respond sends an interaction's response and reports whether it was.
-func (a *Adapter) respond(ctx context.Context, in *discordgo.Interaction, resp *discordgo.InteractionResponse) bool {
-	err := a.retry(ctx, func() error {
+// A 429 is waited out only while the answer can still be in time (by):
+// one sent later is refused, and the sender has been shown "This
+// interaction failed" already (the caller then tells them, should
+// Discord have taken it after all, that nothing was run).
+func (a *Adapter) respond(ctx context.Context, in *discordgo.Interaction, resp *discordgo.InteractionResponse, by time.Time) bool {
+	err := a.retryBy(ctx, by, func() error {
 		return a.s.InteractionRespond(in, resp, discordgo.WithContext(ctx))
 	})
 	if err != nil {

@@ -329,7 +329,9 @@ func (c *conversation) undelivered(p *progressState, t target, final chat.Messag
 // instead and makes that the target.
 func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Message, env envTarget) error {
 	if env.channel != "" && t.kind != targetChannel {
-		err := c.moveTo(ctx, t, env.channel, m, pointerTo(env))
+		// Tried once: a 429 is waited out (envPostWait at most), not
+		// taken as the bot not being allowed to post there.
+		err := c.moveTo(ctx, t, env.channel, m, pointerTo(env), time.Now().Add(envPostWait))
 		if err == nil {
 			return nil
 		}
@@ -341,7 +343,8 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 	note := m
 	note.Lines = append(append([]string(nil), m.Lines...), handoverNote)
 	note.Buttons = nil
-	err := c.moveTo(ctx, t, c.in.ChannelID, m, render(note))
+	// A 429 is not waited for: moveAgain tries the move again.
+	err := c.moveTo(ctx, t, c.in.ChannelID, m, render(note), time.Now())
 	if err != nil {
 		if c.a.now().Sub(c.started) < tokenLifetime {
 			// The bot may not post in the channel (no access, a DM): the
@@ -354,13 +357,23 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 	return nil
 }
 
+// envPostWait bounds how long the post of a deploy's progress in its
+// env's channel waits out Discord's 429s, meanwhile shown nowhere.
+const envPostWait = 10 * time.Second
+
 // moveTo posts m as a message in channel with the bot token, makes it the
-// target and replaces the message *t was with note.
-func (c *conversation) moveTo(ctx context.Context, t *target, channel string, m chat.Message, note rendered) error {
+// target and replaces the message *t was with note. The post waits out
+// 429s that end by by (retryBy).
+func (c *conversation) moveTo(ctx context.Context, t *target, channel string, m chat.Message, note rendered, by time.Time) error {
 	r := render(m)
-	msg, err := c.a.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
-		Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
-	}, discordgo.WithContext(ctx))
+	var msg *discordgo.Message
+	err := c.a.retryBy(ctx, by, func() error {
+		var err error
+		msg, err = c.a.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+			Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),
+		}, discordgo.WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("post channel message: %w", err)
 	}

@@ -530,15 +530,34 @@ func (a *Adapter) RegisterCommands(ctx context.Context) error {
 
 // retry runs a REST call, repeating it after retry_after while Discord
 // answers 429 (at most maxRateLimited times) and ctx lasts.
+//
+// discordgo's own retry on 429 is off (ShouldRetryOnRateLimit, see New):
+// it sleeps without a context and retries without bound, so a call
+// whose answer is no use past a deadline (an interaction's response,
+// the post of a deploy's progress) would wait for as long as Discord
+// says. Its per-route buckets still hold back calls before they are
+// sent.
 func (a *Adapter) retry(ctx context.Context, f func() error) error {
+	return a.retryBy(ctx, time.Time{}, f)
+}
+
+// retryBy is retry, but gives up, returning the 429, rather than wait
+// past by (the real clock, which the waits run on; zero: no bound):
+// the call would be sent too late to be of use.
+func (a *Adapter) retryBy(ctx context.Context, by time.Time, f func() error) error {
 	for i := 0; ; i++ {
 		err := f()
 		rl, limited := errors.AsType[*discordgo.RateLimitError](err)
 		if !limited || i == maxRateLimited {
 			return err
 		}
-		a.log.Info("discord rate limit", "retry_after", retryAfter(rl))
-		if pause.For(ctx, retryAfter(rl)) != nil {
+		wait := retryAfter(rl)
+		if !by.IsZero() && time.Now().Add(wait).After(by) {
+			a.log.Info("discord rate limit: not waited for, past the call's deadline", "retry_after", wait, "deadline", by)
+			return fmt.Errorf("%w (not tried again: the wait ends past the call's deadline)", err)
+		}
+		a.log.Info("discord rate limit", "retry_after", wait)
+		if pause.For(ctx, wait) != nil {
 			return ctx.Err()
 		}
 	}
