@@ -200,9 +200,16 @@ func New(opt Options) (*Adapter, error) {
 		dedupe: opt.Dedupe, now: opt.Now, sleep: opt.Sleep, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}
-	a.refusals = &refusals.Writer{Auditor: opt.Handler, Failed: func(req commands.Request, err error) {
-		a.log.Error("audit a refused discord interaction", "user", req.User, "reason", req.Refused, "err", err)
-	}}
+	a.refusals = &refusals.Writer{
+		Auditor: opt.Handler,
+		Failed: func(req commands.Request, err error) {
+			a.log.Error("audit a refused discord interaction", "user", req.User, "reason", req.Refused, "err", err)
+		},
+		Late: func(req commands.Request) {
+			a.log.Warn("a discord interaction refused as the bot stops; its audit write may not finish",
+				"user", req.User, "platform", req.Platform, "channel", req.Channel, "command", req.Text, "reason", req.Refused)
+		},
+	}
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -205,3 +205,33 @@ func TestShutdownWaitsForRefusalAudits(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalAfterShutdownIsLogged: an interaction refused once Shutdown
+// has returned has its audit write go on alone: nothing waits for it
+// any more, the bot closes the state store and may exit before the write
+// ends, or its failure is logged; the refusal was then in the audit log
+// nowhere, and in the bot's log nowhere either. It is now logged at WARN
+// with what the audit entry would say, before the write is tried.
+func TestRefusalAfterShutdownIsLogged(t *testing.T) {
+	h := &fakeHandler{}
+	h.Stuck = true // the store, being closed, does not answer
+	hs := newHarness(t, h, nil)
+	hs.shutdown(t)
+	resp := responseOf(t, hs.post(t, slashCommand("605", "111", "whoami")))
+	if b, _ := json.Marshal(resp); !strings.Contains(string(b), noticeRestarting) {
+		t.Fatalf("response %s, want %q", b, noticeRestarting)
+	}
+	// Not waited for: the write, stuck, runs for refusals.Timeout.
+	want := []string{"level=WARN", "user=ana", "platform=discord", "channel=" + testChannel, "command=/whoami", `reason="` + reasonStopping + `"`}
+	var line string
+	for _, l := range strings.Split(hs.logs.String(), "\n") {
+		if strings.Contains(l, "refused as the bot stops") {
+			line = l
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(line, w) {
+			t.Errorf("log line %q lacks %q; log:\n%s", line, w, hs.logs.String())
+		}
+	}
+}

@@ -26,12 +26,17 @@ const Timeout = audit.Timeout
 
 // Writer writes refusals in the background. Close waits for the writes
 // under way, so that they reach the store before it is closed; a refusal
-// written after Close goes on its own. The zero Writer is not usable: set
-// Auditor and Failed.
+// written after Close goes on its own, and is logged (Late) before it is
+// tried. The zero Writer is not usable: set Auditor and Failed.
 type Writer struct {
 	Auditor Auditor
 	// Failed logs a write that failed.
 	Failed func(req commands.Request, err error)
+	// Late, when set, logs a refusal written after Close, with what the
+	// audit entry would say: nothing waits for its write any more, the
+	// bot is stopping and closes the store, and the process may end
+	// before the write, or Failed, has run: the log alone keeps it then.
+	Late func(req commands.Request)
 
 	mu     sync.Mutex
 	closed bool
@@ -48,6 +53,9 @@ func (w *Writer) Write(ctx context.Context, req commands.Request) {
 		w.wg.Add(1)
 	}
 	w.mu.Unlock()
+	if !tracked && w.Late != nil {
+		w.Late(req)
+	}
 	go func() {
 		if tracked {
 			defer w.wg.Done()

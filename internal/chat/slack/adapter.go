@@ -179,9 +179,16 @@ func New(opt Options) (*Adapter, error) {
 			a.users[u.Slack] = name
 		}
 	}
-	a.refusals = &refusals.Writer{Auditor: opt.Handler, Failed: func(req commands.Request, err error) {
-		a.log.Error("audit a refused request", "user", req.User, "reason", req.Refused, "err", err)
-	}}
+	a.refusals = &refusals.Writer{
+		Auditor: opt.Handler,
+		Failed: func(req commands.Request, err error) {
+			a.log.Error("audit a refused request", "user", req.User, "reason", req.Refused, "err", err)
+		},
+		Late: func(req commands.Request) {
+			a.log.Warn("a slack request refused as the bot stops; its audit write may not finish",
+				"user", req.User, "platform", req.Platform, "channel", req.Channel, "command", req.Text, "reason", req.Refused)
+		},
+	}
 	a.base, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
