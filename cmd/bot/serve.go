@@ -130,6 +130,18 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	if sa != nil && !cfg.Slack.SocketMode {
 		opt.Slack = sa
 	}
+	// Deploys a stopped process left behind are reported once the chat
+	// platforms can be posted to, while the server answers (/healthz
+	// says "recovering"). The jobs below that act on runs and watches
+	// start once it is done, as they did after it.
+	recovered := make(chan struct{})
+	opt.Recover = func(ctx context.Context) error {
+		if err := sys.recover(ctx); err != nil {
+			return err
+		}
+		close(recovered)
+		return nil
+	}
 	srv := server.New(opt)
 	if da != nil {
 		srv.Handle("POST /discord/interactions", da)
@@ -154,18 +166,25 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		h.Log, h.RefusalLog = log, refusalLog
 		srv.HandleLimit("POST /sentry/webhook", h, sentry.MaxWebhookBody)
 	}
-	// Deploys a stopped process left behind are reported once the chat
-	// platforms can be posted to.
-	if err := sys.recover(ctx); err != nil {
-		return err
-	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
-	if sys.trains != nil {
-		g.Go(func() error { return sys.trains.Run(gctx) })
+	// afterRecovery runs f in g once the recovery is done; not at all
+	// when it failed or the bot stops first.
+	afterRecovery := func(f func() error) {
+		g.Go(func() error {
+			select {
+			case <-recovered:
+				return f()
+			case <-gctx.Done():
+				return nil
+			}
+		})
 	}
-	g.Go(func() error { return sys.trimmer.Run(gctx) })
+	if sys.trains != nil {
+		afterRecovery(func() error { return sys.trains.Run(gctx) })
+	}
+	afterRecovery(func() error { return sys.trimmer.Run(gctx) })
 	// Watches a stopped bot left are resumed once the chat platforms
 	// can be posted to; with replicas, any of them takes over those of
 	// one that died.
@@ -173,18 +192,18 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	if cfg.Store.Redis != nil {
 		resumeEvery = recoveryInterval(cfg)
 	}
-	g.Go(func() error {
+	afterRecovery(func() error {
 		sys.resumeWatches(gctx, resumeEvery)
 		return nil
 	})
 	if cfg.Store.Redis != nil {
 		// With replicas, any of them notices a deploy whose replica died
 		// (its lease runs out), and one of them runs the scheduled jobs.
-		g.Go(func() error {
+		afterRecovery(func() error {
 			cluster.WatchInterrupted(gctx, sys.engine, recoveryInterval(cfg), log, sys.reportInterrupted)
 			return nil
 		})
-		g.Go(func() error { return sys.leader.Run(gctx) })
+		afterRecovery(func() error { return sys.leader.Run(gctx) })
 	}
 	if sa != nil && cfg.Slack.SocketMode {
 		g.Go(func() error { return sa.RunSocketMode(gctx) })

@@ -217,13 +217,20 @@ type served struct {
 // test ends or stop, and returns once /healthz answers 200.
 func serveBot(t *testing.T, cfg, addr string) *served {
 	t.Helper()
+	s := startServe(t, cfg, addr)
+	pollHTTP(t, s.base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
+	return s
+}
+
+// startServe is serveBot without waiting for /healthz.
+func startServe(t *testing.T, cfg, addr string) *served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s := &served{base: "http://" + addr, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- run(ctx, []string{"-config", cfg, "serve"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: s.stderr})
 	}()
-	pollHTTP(t, s.base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
 	return s
 }
 

@@ -83,6 +83,15 @@ type Options struct {
 	// Slack, when set, is mounted at /slack/commands, /slack/interactions
 	// and /slack/events (Slack's HTTP mode).
 	Slack SlackEndpoints
+	// Recover, when set, runs once the server answers: the recovery of
+	// what a stopped process left (deploys it left running, whose hosts
+	// it reads, a host that hangs for up to a while), which held the
+	// health endpoint and the chat routes unanswered for as long when it
+	// ran first, past an orchestrator's probes. /healthz says status
+	// "recovering" (200: the bot is alive) until it returns; its error
+	// ends Run as a failure to serve does. Its ctx ends with Run's, and
+	// Run waits for it to return before the drain.
+	Recover func(ctx context.Context) error
 	// Drain runs at shutdown once the routes mounted with Handle refuse
 	// new requests and those in flight have ended: it stops the chat
 	// adapters taking commands and waits for running deploys to finish
@@ -112,6 +121,8 @@ type Server struct {
 	gate gate
 	// draining is set from the shutdown on: /healthz says so.
 	draining atomic.Bool
+	// recovering is set while Options.Recover runs: /healthz says so.
+	recovering atomic.Bool
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -232,8 +243,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			body.Store = "ok"
 		}
 	}
-	if s.draining.Load() {
+	switch {
+	case s.draining.Load():
 		body.Status = "draining"
+	case s.recovering.Load() && code == http.StatusOK:
+		body.Status = "recovering"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -275,11 +289,27 @@ func (s *Server) Run(ctx context.Context) error {
 			mln = newLimitListener(mln, make(chan struct{}, internal))
 		}
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- fmt.Errorf("serve %s: %w", ln.Addr(), s.srv.Serve(ln)) }()
 	if s.metricsSrv != nil {
 		s.opt.Log.Info("serving metrics", "addr", mln.Addr().String())
 		go func() { errc <- fmt.Errorf("serve metrics %s: %w", mln.Addr(), s.metricsSrv.Serve(mln)) }()
+	}
+	recovered := make(chan struct{})
+	rctx, stopRecover := context.WithCancel(ctx)
+	defer stopRecover()
+	if s.opt.Recover != nil {
+		s.recovering.Store(true)
+		go func() {
+			defer close(recovered)
+			err := s.opt.Recover(rctx)
+			s.recovering.Store(false)
+			if err != nil && rctx.Err() == nil {
+				errc <- err
+			}
+		}()
+	} else {
+		close(recovered)
 	}
 	var serveErr error
 	select {
@@ -287,6 +317,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		s.opt.Log.Info("draining: no new chat requests; running deploys may finish, /healthz and /metrics served meanwhile", "drain_timeout", s.opt.DrainTimeout)
 	}
+	// A recovery still under way is cut short (what it has not recorded,
+	// the next start recovers), and ends before the drain, which the
+	// store's closing follows.
+	stopRecover()
+	<-recovered
 	s.draining.Store(true)
 	inFlight, cancelInFlight := context.WithTimeout(context.WithoutCancel(ctx), s.opt.ShutdownTimeout)
 	if !s.gate.close(inFlight) {
