@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -13,95 +14,157 @@ import (
 // Recover finds deploys recorded as running whose process is gone (their
 // app+env lease is free, or held by another deploy), marks them
 // interrupted with the per-host state it can observe now, and returns
-// them. It never resumes or retries a deploy: only a person decides what
-// happens next.
+// them, in the order the store lists them. It never resumes or retries a
+// deploy: only a person decides what happens next.
+//
+// The runs of different app+envs are recovered at once, recoverParallel
+// at most: each reads its hosts (for up to recoverObserveTimeout), and a
+// hung env held up every one after it. Those of one app+env go in turn:
+// they share its lease, which one's recovery holding it would make
+// another's take for a later deploy. After an error no further run is
+// begun; those begun finish, and are returned with it.
 func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 	recs, err := e.store.Records(ctx, Filter{Outcome: OutcomeRunning})
 	if err != nil {
 		return nil, fmt.Errorf("recover: list running deploys: %w", err)
 	}
+	var groups [][]int // indexes into recs, by app+env in the order first listed
+	at := map[string]int{}
+	for i, rec := range recs {
+		k := rec.App + "/" + rec.Env
+		g, ok := at[k]
+		if !ok {
+			g = len(groups)
+			at[k] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	got := make([]*Record, len(recs))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	slots := make(chan struct{}, recoverParallel)
+	for _, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			for _, i := range g {
+				if failed() {
+					return
+				}
+				rec, err := e.recoverOne(ctx, recs[i])
+				got[i] = rec
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var out []*Record
-	for _, rec := range recs {
-		e.mu.Lock()
-		r, busy := e.running[rec.App+"/"+rec.Env]
-		e.mu.Unlock()
-		if busy && r.rec.ID == rec.ID {
-			continue // this process runs it
-		}
-		taken := time.Now()
-		lease, err := e.leases.Acquire(ctx, LeaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
-		var held *LeaseHeldError
-		switch {
-		case errors.As(err, &held) && supersedes(held.Holder, rec.ID):
-			// Another deploy took the app+env over once this one's
-			// lease ran out: this one is dead, and the hosts are the
-			// other's to change, so they are not observed now. A lease
-			// of its own keeps two replicas' recoveries from both
-			// reporting it.
-			rl, err := e.leases.Acquire(ctx, RecoverLeaseKey(rec.ID), "recovery:"+rec.ID, e.leaseTTL)
-			if errors.Is(err, ErrLeaseHeld) {
-				continue // another replica reports it
-			}
-			if err != nil {
-				return out, fmt.Errorf("recover %s: %w", rec.ID, err)
-			}
-			// Written under the holder's token: the store refuses any
-			// older than the newest of the app+env's lease.
-			got, err := e.interrupt(ctx, rec.ID, max(rec.Fence+1, held.Token), func(r *Record) {
-				r.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; %s took %s/%s over since, so the hosts are as this %s last recorded them",
-					r.Kind, r.Owner, strings.Fields(held.Holder)[0], r.App, r.Env, r.Kind)
-			})
-			e.releaseRecovery(rl, rec.ID)
-			if errors.Is(err, ErrLeaseLost) {
-				// The record holds a newer account, whose writer reports
-				// it; or the lease moved on again, and the next holder
-				// (takeOver) or the next round reports it.
-				continue
-			}
-			if err != nil {
-				return out, err
-			}
-			if got != nil {
-				out = append(out, got)
-			}
-			continue
-		case errors.Is(err, ErrLeaseHeld):
-			continue // still running somewhere
-		case err != nil:
-			return out, fmt.Errorf("recover %s: %w", rec.ID, err)
-		}
-		// From here the store refuses the dead holder's writes (its token
-		// is older than the lease's newest): should it be alive after
-		// all, what interrupt reads is all it wrote, and what the hosts
-		// are observed into.
-		rctx, stop := e.renewWhile(ctx, lease, taken, rec.ID)
-		got, err := e.interrupt(rctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(rctx, r) })
-		stop()
-		e.releaseRecovery(lease, rec.ID)
-		if cause := context.Cause(rctx); err != nil && errors.Is(cause, ErrLeaseLost) {
-			// Whatever the loss cut short (a read of the record, of a
-			// host) failed for it.
-			err = fmt.Errorf("recover %s: %w", rec.ID, cause)
-		}
-		switch {
-		case errors.Is(err, ErrStoreReset):
-			// The store refuses every call until the bot restarts: no
-			// other deploy can be recovered on it either.
-			return out, err
-		case errors.Is(err, ErrLeaseLost):
-			// Nothing was written: another replica may hold the lease
-			// and report the run, or the next round takes the lease
-			// afresh and reads the record again, so it is recorded once.
-			e.log.Error("recovery stopped, nothing recorded: its lease was lost", "deploy", rec.ID, "app", rec.App, "env", rec.Env, "err", err)
-			continue
-		case err != nil:
-			return out, err
-		}
-		if got != nil {
-			out = append(out, got)
+	for _, rec := range got {
+		if rec != nil {
+			out = append(out, rec)
 		}
 	}
-	return out, nil
+	return out, firstErr
+}
+
+// recoverParallel bounds how many app+envs Recover recovers at once.
+const recoverParallel = 4
+
+// recoverOne recovers rec (see Recover): the record it marked
+// interrupted, or nil when it left it (this process or another runs it,
+// another replica reports it, or the recovery's lease was lost).
+func (e *Engine) recoverOne(ctx context.Context, rec *Record) (*Record, error) {
+	e.mu.Lock()
+	r, busy := e.running[rec.App+"/"+rec.Env]
+	e.mu.Unlock()
+	if busy && r.rec.ID == rec.ID {
+		return nil, nil // this process runs it
+	}
+	taken := time.Now()
+	lease, err := e.leases.Acquire(ctx, LeaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
+	var held *LeaseHeldError
+	switch {
+	case errors.As(err, &held) && supersedes(held.Holder, rec.ID):
+		// Another deploy took the app+env over once this one's
+		// lease ran out: this one is dead, and the hosts are the
+		// other's to change, so they are not observed now. A lease
+		// of its own keeps two replicas' recoveries from both
+		// reporting it.
+		rl, err := e.leases.Acquire(ctx, RecoverLeaseKey(rec.ID), "recovery:"+rec.ID, e.leaseTTL)
+		if errors.Is(err, ErrLeaseHeld) {
+			return nil, nil // another replica reports it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("recover %s: %w", rec.ID, err)
+		}
+		// Written under the holder's token: the store refuses any
+		// older than the newest of the app+env's lease.
+		got, err := e.interrupt(ctx, rec.ID, max(rec.Fence+1, held.Token), func(r *Record) {
+			r.Error = fmt.Sprintf("the process running this %s (%s) stopped before it finished; %s took %s/%s over since, so the hosts are as this %s last recorded them",
+				r.Kind, r.Owner, strings.Fields(held.Holder)[0], r.App, r.Env, r.Kind)
+		})
+		e.releaseRecovery(rl, rec.ID)
+		if errors.Is(err, ErrLeaseLost) {
+			// The record holds a newer account, whose writer reports
+			// it; or the lease moved on again, and the next holder
+			// (takeOver) or the next round reports it.
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return got, nil
+	case errors.Is(err, ErrLeaseHeld):
+		return nil, nil // still running somewhere
+	case err != nil:
+		return nil, fmt.Errorf("recover %s: %w", rec.ID, err)
+	}
+	// From here the store refuses the dead holder's writes (its token
+	// is older than the lease's newest): should it be alive after
+	// all, what interrupt reads is all it wrote, and what the hosts
+	// are observed into.
+	rctx, stop := e.renewWhile(ctx, lease, taken, rec.ID)
+	got, err := e.interrupt(rctx, rec.ID, lease.Token(), func(r *Record) { e.observeInto(rctx, r) })
+	stop()
+	e.releaseRecovery(lease, rec.ID)
+	if cause := context.Cause(rctx); err != nil && errors.Is(cause, ErrLeaseLost) {
+		// Whatever the loss cut short (a read of the record, of a
+		// host) failed for it.
+		err = fmt.Errorf("recover %s: %w", rec.ID, cause)
+	}
+	switch {
+	case errors.Is(err, ErrStoreReset):
+		// The store refuses every call until the bot restarts: no
+		// other deploy can be recovered on it either.
+		return nil, err
+	case errors.Is(err, ErrLeaseLost):
+		// Nothing was written: another replica may hold the lease
+		// and report the run, or the next round takes the lease
+		// afresh and reads the record again, so it is recorded once.
+		e.log.Error("recovery stopped, nothing recorded: its lease was lost", "deploy", rec.ID, "app", rec.App, "env", rec.Env, "err", err)
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return got, nil
 }
 
 // supersedes reports whether a lease holder is another deploy or
@@ -156,11 +219,10 @@ func (e *Engine) interrupt(ctx context.Context, id string, fence int64, hosts fu
 }
 
 // recoverObserveTimeout bounds how long a recovery reads the hosts of the
-// run it marks interrupted. It runs as the bot starts, before it serves
-// anything (its /healthz included): a host that logs in and then hangs
-// would otherwise hold the start for the env's step_timeout, past an
-// orchestrator's probes, which would kill the bot before it records the
-// run, at every start. A host not read by then keeps what the run last
+// run it marks interrupted. It runs as the bot starts, and what starts
+// after it (trains, resumed watches) waits for it: a host that logs in
+// and then hangs would otherwise hold them for the env's step_timeout,
+// and the app+env's lease, which refuses its deploys meanwhile. A host not read by then keeps what the run last
 // recorded of it; the next deploy or rollback reads every host again
 // before it changes anything.
 const recoverObserveTimeout = 15 * time.Second
