@@ -150,7 +150,7 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 	var present, notes []string
 	checkedIn, err := s.store.Present(ctx)
 	if err != nil {
-		notes = append(notes, "check-ins unreadable: state store unreachable")
+		notes = append(notes, "check-ins unreadable: "+deploy.StoreReason(err))
 	}
 	admins, err := s.adminsNow(ctx)
 	if err != nil {

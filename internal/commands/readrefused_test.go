@@ -18,7 +18,8 @@ import (
 )
 
 // spoiledOnRead spoils the Redis behind it just before the first read of
-// what the command reads ("grants", "locks", "presence" or "record"):
+// what the command reads ("grants", "locks", "presence", "holder" (of a
+// lease), "records", "audit" or "record"):
 // what it wrote and read before went through.
 type spoiledOnRead struct {
 	raceStore
@@ -56,6 +57,11 @@ func (s *spoiledOnRead) Records(ctx context.Context, f deploy.Filter) ([]*deploy
 func (s *spoiledOnRead) Audit(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
 	s.before("audit")
 	return s.raceStore.Audit(ctx, q)
+}
+
+func (s *spoiledOnRead) Holder(ctx context.Context, key string) (string, error) {
+	s.before("holder")
+	return s.raceStore.Holder(ctx, key)
 }
 
 func (s *spoiledOnRead) Record(ctx context.Context, id string) (*deploy.Record, error) {
@@ -154,5 +160,69 @@ func TestReadRefusedSaysWhy(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNotesNameTheStoreRefusal: a reply that goes on past a read the store
+// refused notes what could not be read with the store's own reason, as a
+// refusal does: a Redis at maxmemory answers, and the notes called it
+// unreachable, which sends people looking for a network fault.
+func TestNotesNameTheStoreRefusal(t *testing.T) {
+	adminAround := strings.Replace(serviceYAML, "        hosts: [localhost]\n",
+		"        hosts: [localhost]\n        window:\n          timezone: UTC\n          require_admin_present: true\n", 1)
+	for _, tc := range []struct {
+		name, yaml, read string
+		// note runs what notes the failed read, and returns what it said.
+		note func(t *testing.T, f *serviceFixture) string
+		// want is what it says, before the store's reason (and after it).
+		want, after string
+	}{
+		{"unlock of no lock", serviceYAML, "locks", func(t *testing.T, f *serviceFixture) string {
+			_, out, _ := f.do("ana", "unlock deploys web prod")
+			if len(out.replies) == 0 {
+				t.Fatal("got no reply, want the refusal")
+			}
+			return out.replies[0].Title
+		}, "there is no lock on web/prod; the locks in force could not be read (", ")"},
+		{"admin presence", adminAround, "presence", func(t *testing.T, f *serviceFixture) string {
+			_, out, _ := f.do("bob", "deploy web 1 to prod")
+			if len(out.replies) == 0 {
+				t.Fatal("got no reply, want the refusal")
+			}
+			return strings.Join(append([]string{out.replies[0].Title}, out.replies[0].Lines...), ": ")
+		}, "no admin is around (an admin checks in with /here); check-ins unreadable: ", ";"},
+		{"train departure, locks", serviceYAML, "locks", func(t *testing.T, f *serviceFixture) string {
+			reason, closed := f.svc.Closed(t.Context(), "web", "prod", "bob")
+			if !closed {
+				t.Error("got open, want closed: the locks could not be read")
+			}
+			return reason
+		}, "", ""},
+		{"train departure, runs under way", serviceYAML, "holder", func(t *testing.T, f *serviceFixture) string {
+			reason, closed := f.svc.Held(t.Context(), "web", "prod", "bob")
+			if !closed {
+				t.Error("got open, want closed: the runs under way could not be read")
+			}
+			return reason
+		}, "", ""},
+		{"rollback passes", serviceYAML, "locks", func(t *testing.T, f *serviceFixture) string {
+			return strings.Join(f.svc.RollbackPasses(t.Context(), "web", "prod"), "; ")
+		}, "whether web/prod is locked could not be read: ", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, tc.yaml, nil)
+			var (
+				srv *redisserver.Server
+				c   *goredis.Client
+			)
+			srv, _, c = f.useRedisWith(redis.Options{}, func(s *redisserver.Server, st raceStore) raceStore {
+				return &spoiledOnRead{raceStore: st, read: tc.read, spoil: func() { readFailures[0].spoil(t, srv, c) }}
+			})
+			oom := "state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'."
+			want := tc.want + oom + tc.after
+			if got := tc.note(t, f); !strings.Contains(got, want) {
+				t.Errorf("got %q, want it to hold %q", got, want)
+			}
+		})
 	}
 }

@@ -1112,7 +1112,7 @@ func (c *call) otherLocks(ctx context.Context) string {
 	locks, err := c.s.store.Locks(ctx)
 	if err != nil {
 		// Not "there are no locks": they may be there, unread.
-		return "; the locks in force could not be read (state store unreachable)"
+		return "; the locks in force could not be read (" + deploy.StoreReason(err) + ")"
 	}
 	if len(locks) == 0 {
 		return "; there are no locks"

@@ -186,7 +186,7 @@ func (s *Service) closed(ctx context.Context, app, env, user string) (string, st
 		if ctx.Err() != nil {
 			return "the bot is shutting down", draining, true
 		}
-		return "state store unreachable", string(errs.Unavailable), true
+		return deploy.StoreReason(err), string(errs.Unavailable), true
 	}
 	for _, l := range locks {
 		if l.Covers(app, env) && l.Active(s.now()) && l.Owner != user {
@@ -201,7 +201,7 @@ func (s *Service) closed(ctx context.Context, app, env, user string) (string, st
 		if ctx.Err() != nil {
 			return "the bot is shutting down", draining, true
 		}
-		return "state store unreachable", string(errs.Unavailable), true
+		return deploy.StoreReason(err), string(errs.Unavailable), true
 	}
 	for _, r := range runs {
 		if r.App != app || r.Env != env {
@@ -271,7 +271,7 @@ func (s *Service) RollbackPasses(ctx context.Context, app, env string) []string 
 	}
 	locks, err := s.store.Locks(ctx)
 	if err != nil {
-		return append(passes, "whether "+app+"/"+env+" is locked could not be read: state store unreachable")
+		return append(passes, "whether "+app+"/"+env+" is locked could not be read: "+deploy.StoreReason(err))
 	}
 	for _, l := range locks {
 		if l.Covers(app, env) && l.Active(s.now()) {

@@ -632,6 +632,18 @@ const storeUnreachable = "state store unreachable"
 // a store that answers.
 func StoreRefused(err error) error { return storeRefusedTo(err, "") }
 
+// StoreReason is why a store call failed with err, in the store's own
+// words when it has them (Redis refuses writes, a full disk, a store found
+// reset), else that it cannot be reached: for a note in a reply that goes
+// on, which StoreRefused's "nothing was changed" would not fit.
+func StoreReason(err error) string {
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		return storeUnreachable
+	}
+	return e.Msg
+}
+
 // storeRefusedTo is StoreRefused for a command that got as far as what
 // (": the deploy could not be recorded") before the store failed.
 func storeRefusedTo(err error, what string) error {

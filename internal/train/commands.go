@@ -600,10 +600,15 @@ func unknownErr(err error, op, whether, check string) error {
 	return deploy.OutcomeUnknown(fmt.Errorf("%s: %w", op, err), whether, check)
 }
 
-// storeErr gives a store error without a code one for people.
+// storeErr is err, from the store call op made before a command changed
+// anything, as people are told it: a store that failed, whether it says
+// why (Redis refuses writes, a store found reset) or cannot be reached, as
+// the deploy engine's refusal says it, with "nothing was changed"; an
+// answer of the store's own (a conflict) as it is.
 func storeErr(err error, op string) error {
-	if errs.CodeOf(err) != errs.Internal {
-		return fmt.Errorf("%s: %w", op, err)
+	err = fmt.Errorf("%s: %w", op, err)
+	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {
+		return err
 	}
-	return errs.Wrap(errs.Unavailable, fmt.Errorf("%s: %w", op, err), "state store unreachable; nothing was changed")
+	return deploy.StoreRefused(err)
 }
