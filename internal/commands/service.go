@@ -464,6 +464,11 @@ func (c *call) refuse(err error) {
 	err, cut := c.cutShort(err)
 	err = storeReset(err)
 	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
+	if errors.Is(err, deploy.ErrOutcomeUnknown) {
+		// Its write may have been applied: "refused" would tell whoever
+		// reads the log that nothing changed.
+		c.entry.Decision = audit.Unknown
+	}
 	c.res.Failed, c.res.Code = true, errs.CodeOf(err)
 	switch code := errs.CodeOf(err); {
 	case cut:

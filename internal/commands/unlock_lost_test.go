@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -28,7 +29,7 @@ func (s *deleteThenFail) DeleteLock(ctx context.Context, app, env string) (deplo
 // TestUnlockOutcomeUnknown: an unlock whose delete may have been applied
 // although the store answered with an error is not reported as having
 // changed nothing: the lock may be gone. It says the outcome is not known
-// and where to look.
+// and where to look, and its audit entry says so too.
 func TestUnlockOutcomeUnknown(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -50,6 +51,9 @@ func TestUnlockOutcomeUnknown(t *testing.T) {
 			want := "whether the lock on web/prod was lifted is not known (state store unreachable): status lists the locks in force"
 			if !res.Failed || !strings.Contains(got, want) || strings.Contains(got, "nothing was changed") {
 				t.Errorf("unlock: got failed %v, %q; want a refusal with %q, not saying nothing was changed", res.Failed, got, want)
+			}
+			if entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1}); err != nil || len(entries) != 1 || entries[0].Decision != audit.Unknown || entries[0].Reason != want {
+				t.Errorf("audit: got %+v, %v; want the unlock's entry, of unknown outcome: %q", entries, err, want)
 			}
 			if locks, err := f.store.Locks(t.Context()); err != nil || len(locks) != 0 {
 				t.Fatalf("locks after the unlock: %+v, %v; want none (the delete was applied)", locks, err)

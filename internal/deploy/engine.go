@@ -666,7 +666,7 @@ func storeRefusedTo(err error, what string) error {
 // locked"), check how to find out. A store found reset, or one whose disk
 // is full, refuses before it writes: that keeps its "nothing was changed".
 // So does an answer of the store's own (a conflict, a train full), err
-// returned as it is.
+// returned as it is. The error returned otherwise wraps ErrOutcomeUnknown.
 func OutcomeUnknown(err error, whether, check string) error {
 	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) {
 		return StoreRefused(err)
@@ -679,8 +679,20 @@ func OutcomeUnknown(err error, whether, check string) error {
 	if errors.As(err, &e) {
 		why = e.Msg
 	}
-	return errs.Wrap(errs.Unavailable, err, "%s is not known (%s): %s", whether, why, check)
+	return errs.Wrap(errs.Unavailable, unknownOutcome{err}, "%s is not known (%s): %s", whether, why, check)
 }
+
+// ErrOutcomeUnknown is wrapped by the errors of OutcomeUnknown: the
+// command's write may have been applied, so its audit entry says its
+// outcome is not known rather than that it was refused.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
+// unknownOutcome is err marked with ErrOutcomeUnknown, its message kept
+// for the log.
+type unknownOutcome struct{ err error }
+
+func (e unknownOutcome) Error() string   { return e.err.Error() }
+func (e unknownOutcome) Unwrap() []error { return []error{ErrOutcomeUnknown, e.err} }
 
 // busy is the refusal of a run of t while lease holder h (an id followed
 // by what it does) holds t's lease; the dry run says it too.
