@@ -584,7 +584,7 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 	default:
 		d := c.s.policy.Check(c.req.User, acl.Confirm, app, env, grants, now)
 		if !d.Allowed {
-			c.refuse(noPromptToAnswer(cmd.DeployID, c.req.User))
+			c.refuse(forbiddenUnsaid{noPromptToAnswer(cmd.DeployID, c.req.User)})
 			// The audit log, which admins read, keeps what the reply
 			// does not say.
 			c.entry.App, c.entry.Env = app, env

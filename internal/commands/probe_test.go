@@ -2,14 +2,19 @@ package commands_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/server"
 )
 
 // unknownID is a deploy id no test deploy has.
@@ -27,6 +32,32 @@ type probeReply struct {
 func probe(res commands.Outcome, out *recorder, id string) probeReply {
 	m := out.lastMessage()
 	return probeReply{failed: res.Failed, code: string(res.Code), level: m.Level, text: strings.ReplaceAll(chat.Text(m), id, "ID")}
+}
+
+// countRefusals has f's service count its refusals in a registry of its
+// own, and returns a check that the command run counted one refusal under
+// want, and none under any other reason.
+func countRefusals(f *serviceFixture) func(t *testing.T, run func(), want string) {
+	reg := prometheus.NewRegistry()
+	m := server.NewDeployMetrics(reg, func(ctx context.Context) (int, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: f.store, Policy: f.policy, Refusals: m})
+	return func(t *testing.T, run func(), want string) {
+		t.Helper()
+		before := map[string]float64{}
+		for _, r := range commands.RefusalReasons {
+			before[r] = refused(t, reg, r)
+		}
+		run()
+		for _, r := range commands.RefusalReasons {
+			n := before[r]
+			if r == want {
+				n++
+			}
+			if got := refused(t, reg, r); got != n {
+				t.Errorf("switchman_commands_refused_total{reason=%q}: got %v, want %v", r, got, n)
+			}
+		}
+	}
 }
 
 // refusedEntries counts the refused audit entries of user's command text.
@@ -48,7 +79,9 @@ func refusedEntries(t *testing.T, f *serviceFixture, user, text string) int {
 // TestRollbackOfADeployItsUserMayNotRollBack: `rollback DEPLOY-ID` by a
 // user who may not roll back that deploy's app and env is refused as
 // one of an id nobody used: the reply told a deploy that exists, and its
-// app and env, from one that does not. Each is audited.
+// app and env, from one that does not. Each is audited, and counted as
+// what it is: forbidden, or not found (a forbidden one was counted as not
+// found, which hid from operators the users refused).
 func TestRollbackOfADeployItsUserMayNotRollBack(t *testing.T) {
 	f := newServiceFixtureFrom(t, serviceYAML, &acl.Rules{
 		Users: []string{"ana", "bob", "carl", "dana"},
@@ -56,6 +89,7 @@ func TestRollbackOfADeployItsUserMayNotRollBack(t *testing.T) {
 		Bindings: []acl.Binding{{Role: "admin", Users: []string{"ana"}}, {Role: "deployer", Users: []string{"bob"}},
 			{Role: "deployer", Users: []string{"dana"}, On: []string{"api"}}},
 	})
+	counted := countRefusals(f)
 	if _, out, rec := f.do("bob", "deploy web 1"); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
 		t.Fatalf("deploy: %q, %+v", out.last(), rec)
 	}
@@ -73,7 +107,16 @@ func TestRollbackOfADeployItsUserMayNotRollBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []probeReply
 			for _, id := range []string{d.ID, unknownID} {
-				res, out, rec := f.do(tt.user, "rollback "+id)
+				var (
+					res commands.Outcome
+					out *recorder
+					rec *deploy.Record
+				)
+				reason := string(errs.Forbidden)
+				if id == unknownID {
+					reason = string(errs.NotFound)
+				}
+				counted(t, func() { res, out, rec = f.do(tt.user, "rollback "+id) }, reason)
 				if rec != nil || res.DeployID != "" {
 					t.Fatalf("rollback %s by %s: started %s", id, tt.user, res.DeployID)
 				}
@@ -104,9 +147,10 @@ func TestRollbackOfADeployItsUserMayNotRollBack(t *testing.T) {
 // are refused as of an id nobody used, whether the deploy waits at its
 // prompt, has ended or does not exist: the replies told them apart,
 // named the deploy's app and env and how a deploy ended. Each is
-// audited.
+// audited, and counted as forbidden, unless the id names no deploy.
 func TestConfirmOfADeployItsUserMayNotConfirm(t *testing.T) {
 	f := newServiceFixtureFrom(t, askYAML, nil)
+	counted := countRefusals(f)
 	// A deploy that ended: bob aborts it at its prompt.
 	ended := newRecorder()
 	if res := f.svc.Handle(context.Background(), commands.Request{User: "bob", Text: "deploy web 1"}, ended); res.Failed {
@@ -132,7 +176,15 @@ func TestConfirmOfADeployItsUserMayNotConfirm(t *testing.T) {
 			ids := []string{waitingID, endedID, unknownID}
 			for _, id := range ids {
 				text := "deploy " + verb + " " + id
-				res, out, _ := f.do("carl", text)
+				var (
+					res commands.Outcome
+					out *recorder
+				)
+				reason := string(errs.Forbidden)
+				if id == unknownID {
+					reason = string(errs.NotFound)
+				}
+				counted(t, func() { res, out, _ = f.do("carl", text) }, reason)
 				got = append(got, probe(res, out, id))
 				if n := refusedEntries(t, f, "carl", text); n != 1 {
 					t.Errorf("audit: got %d refused entries of %q, want 1", n, text)

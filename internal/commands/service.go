@@ -178,6 +178,8 @@ func refusalReason(err error, cut bool) string {
 		return "cut_short"
 	case errors.Is(err, deploy.ErrDraining):
 		return "draining"
+	case errors.As(err, new(forbiddenUnsaid)):
+		return string(errs.Forbidden)
 	}
 	return string(errs.CodeOf(err))
 }
@@ -880,7 +882,7 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 			return
 		}
 		if d := c.s.policy.Check(c.req.User, acl.Rollback, rec.App, rec.Env, grants, c.s.now()); !d.Allowed {
-			c.refuse(noDeployToRollBack(cmd.DeployID, c.req.User))
+			c.refuse(forbiddenUnsaid{noDeployToRollBack(cmd.DeployID, c.req.User)})
 			// The audit log, which admins read, keeps what the reply
 			// does not say.
 			c.entry.App, c.entry.Env = rec.App, rec.Env
@@ -934,6 +936,15 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Lines: notes,
 		Title: fmt.Sprintf("Rolling back %s/%s from %s to %s (rollback %s)", rec.App, rec.Env, orNone(rec.Previous), rec.Build, rec.ID)})
 }
+
+// forbiddenUnsaid is a refusal worded as one of an id nobody used, so that
+// no reply tells which ids exist, given to a user who may not act on the
+// deploy the id names: it is counted as forbidden, what it is, while its
+// reply and code stay those of an unknown id.
+type forbiddenUnsaid struct{ err error }
+
+func (e forbiddenUnsaid) Error() string { return e.err.Error() }
+func (e forbiddenUnsaid) Unwrap() error { return e.err }
 
 // noDeployToRollBack refuses `rollback DEPLOY-ID` of an id that names no
 // deploy, or one of an app and env user may not roll back: alike, so
