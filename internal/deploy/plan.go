@@ -109,8 +109,14 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if unusable != nil {
 		p.Refusals = append(p.Refusals, errs.Message(unusable))
 	}
-	// As the deploy refuses hosts short of space once it has read them.
-	short := shortOfSpace(t, r.hosts, states, req.Build, info.Size)
+	// As the deploy refuses hosts short of space once it has read them,
+	// among the hosts it goes on with: an unreachable host is out by
+	// then, and its refusal counts the others ("1 of 2", not "1 of 3").
+	r.out = map[string]bool{}
+	for name := range unreachable {
+		r.out[name] = true
+	}
+	short := shortOfSpace(t, r.live(), states, req.Build, info.Size)
 	if short != nil {
 		p.Refusals = append(p.Refusals, errs.Message(short))
 	}

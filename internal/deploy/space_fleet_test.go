@@ -242,3 +242,51 @@ func planAndDeploy(t *testing.T, f *fleetFixture, refusal []string, spare string
 	}
 	return p, err
 }
+
+// TestPlanCountsSpaceOnReachableHosts: with a host down that max_failures
+// lets the deploy go on without, the deploy leaves it out before it
+// checks free space and inodes, and its refusal counts the hosts it would
+// deliver to: "1 of 2". The dry run counted every host of the env ("1 of
+// 3") and so said another refusal than the deploy's. It now counts as
+// the deploy does, and names the host down as unreachable.
+func TestPlanCountsSpaceOnReachableHosts(t *testing.T) {
+	t.Parallel()
+	var many []tarEntry
+	for i := range 300 {
+		many = append(many, tarEntry{name: fmt.Sprintf("files/%03d", i), body: "x"})
+	}
+	for _, c := range []struct {
+		name    string
+		env     []string
+		size    string // host0's /srv/web disk
+		inodes  int
+		files   []tarEntry
+		refusal []string
+	}{
+		{name: "space", env: []string{"max_failures: 1"}, size: "8m", inodes: 2000, refusal: []string{
+			"not enough free space on 1 of 2 hosts of web/prod for build 1",
+			"host0 has 8 MiB free in /srv/web",
+		}},
+		{name: "inodes", env: []string{"max_failures: 1", "min_free_space: 1MiB"}, size: "64m", inodes: 200, files: many, refusal: []string{
+			"not enough free inodes on 1 of 2 hosts of web/prod for build 1",
+			"host0 has ",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 3)
+			f := newFleetFixture(t, fleet, fleetSpec{env: c.env}, nil)
+			smallDisk(t, f, 0, c.size, c.inodes)
+			f.build("1", c.files...)
+			fleet.Stop(2)
+
+			p, err := planAndDeploy(t, f, c.refusal, "room")
+			if len(p.Refusals) == 1 && p.Refusals[0] != errs.Message(err) {
+				t.Errorf("plan refusal: got %q, want the deploy's %q", p.Refusals[0], errs.Message(err))
+			}
+			if len(p.Hosts) != 3 || p.Hosts[2].Host != "host2" || !strings.HasPrefix(p.Hosts[2].Change, "unreachable: ") {
+				t.Errorf("plan hosts: got %+v, want host2 named unreachable", p.Hosts)
+			}
+		})
+	}
+}
