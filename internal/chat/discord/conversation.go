@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -231,11 +232,19 @@ func (a *Adapter) scrub(err error, secrets ...string) string {
 	return s
 }
 
-// retryAfter is how long a 429 asks to wait, within sane bounds.
-func retryAfter(rl *discordgo.RateLimitError) time.Duration {
-	d := time.Second
-	if rl.RateLimit != nil && rl.TooManyRequests != nil {
-		d = rl.RetryAfter
+// rateLimitWait reports whether err is a 429, Discord's (a
+// *discordgo.RateLimitError) or one in front of it (a *blockedError), and
+// how long it asks to wait, within sane bounds.
+func rateLimitWait(err error) (time.Duration, bool) {
+	if rl, ok := errors.AsType[*discordgo.RateLimitError](err); ok {
+		d := time.Second
+		if rl.RateLimit != nil && rl.TooManyRequests != nil {
+			d = rl.RetryAfter
+		}
+		return min(max(d, 50*time.Millisecond), time.Minute), true
 	}
-	return min(max(d, 50*time.Millisecond), time.Minute)
+	if b, ok := errors.AsType[*blockedError](err); ok {
+		return b.retryAfter, true
+	}
+	return 0, false
 }

@@ -1,12 +1,18 @@
 package discord
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/pause"
 )
@@ -66,11 +72,52 @@ func (t globalTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.base.RoundTrip(r)
-	if err == nil && !exempt && resp.StatusCode == http.StatusTooManyRequests &&
-		(resp.Header.Get("X-RateLimit-Global") != "" || resp.Header.Get("X-RateLimit-Scope") == "global") {
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		return resp, err
+	}
+	if !exempt && (resp.Header.Get("X-RateLimit-Global") != "" || resp.Header.Get("X-RateLimit-Scope") == "global") {
 		t.g.hold(retryAfterHeader(resp.Header.Get("Retry-After")))
 	}
-	return resp, err
+	return readable429(resp)
+}
+
+// maxRateLimitBody bounds what is read of a 429's body: Discord's is a
+// line of JSON, Cloudflare's a page of HTML.
+const maxRateLimitBody = 64 << 10
+
+// readable429 returns resp, a 429, as it came when its body is Discord's
+// JSON, which discordgo reads into a *discordgo.RateLimitError. Any other
+// body (Cloudflare's HTML page in front of the API, which Discord
+// documents for an address that made too many invalid requests) fails
+// discordgo's unmarshal, and the call came back with that error alone,
+// known neither as a 429 nor how long to wait: it is returned as a
+// *blockedError instead, which carries the wait its Retry-After asks for.
+func readable429(resp *http.Response) (*http.Response, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxRateLimitBody))
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("discord: read the body of a 429: %w", err)
+	}
+	var rl discordgo.TooManyRequests
+	if json.Unmarshal(body, &rl) == nil {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}
+	return nil, &blockedError{retryAfter: retryAfterHeader(resp.Header.Get("Retry-After")), server: resp.Header.Get("Server")}
+}
+
+// blockedError is a 429 whose body is not Discord's JSON (see readable429).
+type blockedError struct {
+	retryAfter time.Duration
+	server     string // the Server header, "cloudflare" for a block in front of Discord
+}
+
+func (e *blockedError) Error() string {
+	from := ""
+	if e.server != "" {
+		from = " from " + e.server
+	}
+	return fmt.Sprintf("429 Too Many Requests%s without Discord's JSON body; retry after %s", from, e.retryAfter)
 }
 
 // underInteraction reports whether path is an interaction's callback or
@@ -80,7 +127,7 @@ func underInteraction(path string) bool {
 }
 
 // retryAfterHeader is a Retry-After in seconds, within the bounds
-// retryAfter keeps; one that cannot be read holds for a second.
+// rateLimitWait keeps; one that cannot be read holds for a second.
 func retryAfterHeader(v string) time.Duration {
 	d := time.Second
 	if s, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && s >= 0 {

@@ -187,9 +187,9 @@ func (c *conversation) showProgress(ctx context.Context, p *progressState, later
 			}
 			err := c.sendProgress(ctx, &t, m, env)
 			last = time.Now()
-			if rl, limited := errors.AsType[*discordgo.RateLimitError](err); limited {
-				c.log.Info("discord rate limit", "call", "edit progress", "retry_after", retryAfter(rl))
-				if pause.For(ctx, retryAfter(rl)) != nil {
+			if wait, limited := rateLimitWait(err); limited {
+				c.log.Info("discord rate limit", "call", "edit progress", "retry_after", wait)
+				if pause.For(ctx, wait) != nil {
 					c.log.Warn("discord progress abandoned", "err", ctx.Err())
 					return
 				}

@@ -29,23 +29,42 @@ func rateLimited(retryAfter string) (int, string, http.Header) {
 		}
 }
 
+// blocked is a 429 from Cloudflare in front of Discord's API, which
+// Discord documents for an address that made too many invalid requests:
+// an HTML page, not Discord's JSON, and the wait in Retry-After alone.
+func blocked(retryAfter string) (int, string, http.Header) {
+	return http.StatusTooManyRequests,
+		"<!DOCTYPE html><html><head><title>Access denied | discord.com used Cloudflare to restrict access</title></head><body>Error 1015: You are being rate limited</body></html>",
+		http.Header{
+			"Retry-After":  {retryAfter},
+			"Content-Type": {"text/html; charset=UTF-8"},
+			"Server":       {"cloudflare"},
+		}
+}
+
 // TestEnvChannelPostWaitsOutA429: the post of a deploy's progress in its
 // env's channel, tried once, met a 429 and was taken as the bot not being
 // allowed to post there: the progress and the final report stayed in the
 // reply for good. It now waits the retry_after Discord asks for, and
 // posts; a wait longer than the progress can go unshown (envPostWait)
 // is not waited for: the progress stays in the reply, as before.
+// A 429 whose body is not JSON (blocked) failed as discordgo's unmarshal
+// error, not known for a 429, and was not waited out: it now is, by its
+// Retry-After, within the same bound.
 func TestEnvChannelPostWaitsOutA429(t *testing.T) {
 	const envChannel = "300000000000000099"
 	tests := []struct {
 		name       string
+		answer     func(retryAfter string) (int, string, http.Header)
 		retryAfter string
 		limited    int  // how many posts there meet a 429
 		posts      int  // posts there wanted
 		moved      bool // the progress moved there
 	}{
-		{name: "short wait", retryAfter: "0.3", limited: 1, posts: 2, moved: true},
-		{name: "wait past the bound", retryAfter: "60", limited: 100, posts: 1, moved: false},
+		{name: "short wait", answer: rateLimited, retryAfter: "0.3", limited: 1, posts: 2, moved: true},
+		{name: "wait past the bound", answer: rateLimited, retryAfter: "60", limited: 100, posts: 1, moved: false},
+		{name: "HTML 429, short wait", answer: blocked, retryAfter: "1", limited: 1, posts: 2, moved: true},
+		{name: "HTML 429, wait past the bound", answer: blocked, retryAfter: "60", limited: 100, posts: 1, moved: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +82,7 @@ func TestEnvChannelPostWaitsOutA429(t *testing.T) {
 				if c.Method == http.MethodPost && c.Path == post {
 					n++
 					if n <= tt.limited {
-						status, body, _ := rateLimited(tt.retryAfter)
+						status, body, _ := tt.answer(tt.retryAfter)
 						return status, body, true
 					}
 				}
@@ -71,7 +90,7 @@ func TestEnvChannelPostWaitsOutA429(t *testing.T) {
 			}
 			hs.fd.header = func(c apiCall) http.Header {
 				if c.Status == http.StatusTooManyRequests {
-					_, _, h := rateLimited(tt.retryAfter)
+					_, _, h := tt.answer(tt.retryAfter)
 					return h
 				}
 				return nil

@@ -547,11 +547,10 @@ func (a *Adapter) retry(ctx context.Context, f func() error) error {
 func (a *Adapter) retryBy(ctx context.Context, by time.Time, f func() error) error {
 	for i := 0; ; i++ {
 		err := f()
-		rl, limited := errors.AsType[*discordgo.RateLimitError](err)
+		wait, limited := rateLimitWait(err)
 		if !limited || i == maxRateLimited {
 			return err
 		}
-		wait := retryAfter(rl)
 		if !by.IsZero() && time.Now().Add(wait).After(by) {
 			a.log.Info("discord rate limit: not waited for, past the call's deadline", "retry_after", wait, "deadline", by)
 			return fmt.Errorf("%w (not tried again: the wait ends past the call's deadline)", err)
