@@ -312,6 +312,10 @@ func (t timedHandler) AuditRefusal(ctx context.Context, req commands.Request) er
 	return t.h.AuditRefusal(ctx, req)
 }
 
+func (t timedHandler) AuditDroppedReply(ctx context.Context, req commands.Request, title, why string) error {
+	return t.h.AuditDroppedReply(ctx, req, title, why)
+}
+
 func (t timedHandler) NoteUndelivered(u commands.Undelivered) {
 	t.h.NoteUndelivered(u)
 }

@@ -406,6 +406,18 @@ func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 	return audit.Append(ctx, s.store, &e)
 }
 
+// AuditDroppedReply records that a reply to req, a command that ran,
+// reached nobody, why saying what stopped it (the adapter had shut down
+// by the time a command that outlived it replied). It is an event, not
+// a refusal: the command's own entry says how it went, and its requester
+// never saw the reply titled title. It returns the store's error after
+// appendAudit's tries.
+func (s *Service) AuditDroppedReply(ctx context.Context, req Request, title, why string) error {
+	e := &audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
+		Command: truncate(req.Text, 500), Decision: audit.Event, Reason: truncate("reply not delivered ("+why+"): "+title, 500)}
+	return s.appendAudit(ctx, e)
+}
+
 // appendAudit writes a command's entry once the command has run, which
 // by then cannot be undone: see audit.Append.
 func (s *Service) appendAudit(ctx context.Context, e *audit.Entry) error {

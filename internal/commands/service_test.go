@@ -417,6 +417,28 @@ func TestAuditRefusal(t *testing.T) {
 	}
 }
 
+// TestAuditDroppedReply: a reply to a command that ran, sent nowhere as
+// the adapter had stopped, is audited as an event of the requester's
+// command, saying why and what the reply was; not as a refusal, as the
+// command ran.
+func TestAuditDroppedReply(t *testing.T) {
+	f := newServiceFixture(t)
+	err := f.svc.AuditDroppedReply(context.Background(), commands.Request{User: "bob", Platform: "discord", Channel: "C1", Text: "deploy web 1"},
+		"Deploy d-9 of web/prod failed on host0", "Switchman had stopped; it was sent nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reason = "reply not delivered (Switchman had stopped; it was sent nowhere): Deploy d-9 of web/prod failed on host0"
+	if len(entries) != 1 || entries[0].Decision != audit.Event || entries[0].Reason != reason ||
+		entries[0].Command != "deploy web 1" || entries[0].User != "bob" || entries[0].Platform != "discord" || entries[0].Channel != "C1" {
+		t.Errorf("audit: got %+v, want one event of bob's command saying %q", entries, reason)
+	}
+}
+
 // TestAuditRefusalRetried: the refusal of a request an adapter refused
 // before Handle is written as a command's entry is, so a store failing
 // once, or a request ended before the write, does not lose it; a store

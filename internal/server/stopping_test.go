@@ -38,6 +38,11 @@ func (h *auditHandler) AuditRefusal(_ context.Context, req commands.Request) err
 	return nil
 }
 
+func (h *auditHandler) AuditDroppedReply(_ context.Context, req commands.Request, _, _ string) error {
+	h.t.Errorf("reply to %q dropped: none was expected of a command not run", req.Text)
+	return nil
+}
+
 func (h *auditHandler) NoteUndelivered(commands.Undelivered) {}
 
 func (h *auditHandler) refusals() []commands.Request {

@@ -13,6 +13,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/refusals"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -50,8 +51,27 @@ func (c *conversation) Reply(m chat.Message) {
 	}
 	c.mu.Unlock()
 	if !c.a.goRun(func(ctx context.Context) { c.followup(ctx, m, !m.Public) }) {
-		c.log.Warn("discord reply dropped: shutting down", "title", m.Title)
+		c.dropped(m)
 	}
+}
+
+// dropped logs and audits m, a reply that came once Shutdown had begun
+// (a command that outlived it): nothing sends it any more. As a refusal
+// written then (see refusals.Writer), it is logged first, with whose
+// command it answered and what it said: the bot closes the store next,
+// and the process may end before the audit write, or its failure, is
+// done; the log alone keeps it then.
+func (c *conversation) dropped(m chat.Message) {
+	// c.log names the interaction, the user, the channel and the command.
+	c.log.Warn("discord reply dropped as the bot stops; its audit write may not finish",
+		"platform", c.req.Platform, "title", m.Title, "reason", reasonReplyDropped)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), refusals.Timeout)
+		defer cancel()
+		if err := c.a.handler.AuditDroppedReply(ctx, c.req, m.Title, reasonReplyDropped); err != nil {
+			c.log.Error("audit a dropped discord reply", "title", m.Title, "err", err)
+		}
+	}()
 }
 
 // Progress folds a deploy event into the progress message.

@@ -43,6 +43,7 @@ import (
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
 	AuditRefusal(ctx context.Context, req commands.Request) error
+	AuditDroppedReply(ctx context.Context, req commands.Request, title, why string) error
 	NoteUndelivered(u commands.Undelivered)
 }
 
@@ -755,6 +756,9 @@ const (
 	reasonStoreDown  = "state store unreachable for the duplicate check; nothing was run"
 	reasonStopping   = "Switchman was stopping; nothing was run"
 	reasonUnanswered = "Discord did not take the first response; nothing was run"
+	// The audit log's reason for a reply that came once Shutdown had
+	// returned.
+	reasonReplyDropped = "Switchman had stopped; it was sent nowhere"
 )
 
 // auditRefusal records, in the background, an interaction refused before

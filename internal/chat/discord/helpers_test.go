@@ -268,6 +268,26 @@ type fakeHandler struct {
 	fn   func(ctx context.Context, req commands.Request, out commands.Output) commands.Outcome
 	// undelivered holds the notes of final reports posted nowhere.
 	undelivered []commands.Undelivered
+	// dropped holds the replies audited as sent nowhere.
+	dropped []droppedReply
+}
+
+type droppedReply struct {
+	req        commands.Request
+	title, why string
+}
+
+func (h *fakeHandler) AuditDroppedReply(_ context.Context, req commands.Request, title, why string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropped = append(h.dropped, droppedReply{req: req, title: title, why: why})
+	return nil
+}
+
+func (h *fakeHandler) DroppedReplies() []droppedReply {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]droppedReply(nil), h.dropped...)
 }
 
 func (h *fakeHandler) NoteUndelivered(u commands.Undelivered) {

@@ -235,3 +235,45 @@ func TestRefusalAfterShutdownIsLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyAfterShutdownIsAudited: a command that outlives Shutdown (a
+// deploy's report, say) may reply once nothing sends replies any more.
+// Such a reply was dropped with a log line giving its title alone, and
+// was in the audit log nowhere. It is now logged at WARN with whose
+// command it answered, where, and what it said, before its audit entry
+// is written.
+func TestReplyAfterShutdownIsAudited(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "You are ana (discord)"})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, nil)
+	responseOf(t, hs.post(t, slashCommand("631", "111", "whoami")))
+	out := h.waitOut(t, 1)
+	hs.shutdown(t)
+	before := len(hs.fd.Calls())
+
+	const title = "Deploy d-9 of web/prod failed on host0"
+	out.Reply(chat.Message{Level: chat.Failure, Title: title})
+
+	waitFor(t, "the dropped reply audited", func() bool { return len(h.DroppedReplies()) > 0 })
+	got := h.DroppedReplies()
+	if len(got) != 1 || got[0].req.User != "ana" || got[0].req.Platform != Platform || got[0].req.Channel != testChannel ||
+		got[0].req.Text != "whoami" || got[0].title != title || got[0].why != reasonReplyDropped {
+		t.Errorf("audited %+v, want one reply to ana's whoami in %s titled %q, dropped as %q", got, testChannel, title, reasonReplyDropped)
+	}
+	var line string
+	for _, l := range strings.Split(hs.logs.String(), "\n") {
+		if strings.Contains(l, "reply dropped") {
+			line = l
+		}
+	}
+	for _, w := range []string{"level=WARN", "user=ana", "platform=discord", "channel=" + testChannel, "command=whoami", `title="` + title + `"`} {
+		if !strings.Contains(line, w) {
+			t.Errorf("log line %q lacks %q; log:\n%s", line, w, hs.logs.String())
+		}
+	}
+	if calls := hs.fd.Calls(); len(calls) != before {
+		t.Errorf("calls after Shutdown %s, want none", transcript(t, calls[before:]))
+	}
+}
