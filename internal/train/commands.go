@@ -612,3 +612,12 @@ func storeErr(err error, op string) error {
 	}
 	return deploy.StoreRefused(err)
 }
+
+// storeDown is why a departure did not go on past the store call that
+// failed with err, for a sentence of its own: the store's reason
+// (deploy.StoreReason), as a Redis that answers but refuses is no store
+// that cannot be reached, without the full stop Redis ends some of its
+// answers with.
+func storeDown(err error) string {
+	return strings.TrimSuffix(deploy.StoreReason(err), ".")
+}

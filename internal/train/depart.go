@@ -115,7 +115,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		log.Error("train: list cars", "err", err)
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
 		sum.Message = chat.Message{Level: chat.Failure, Public: true, Lines: noteLines(note),
-			Title: fmt.Sprintf("The %s could not leave: the state store is unreachable. The cars stay aboard.", label)}
+			Title: fmt.Sprintf("The %s could not leave: %s. The cars stay aboard.", label, storeDown(err))}
 		s.auditDeparture(ctx, name, tr, at, sum.Message.Title)
 		s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 		return sum
@@ -181,7 +181,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 				stopped = "the bot is shutting down"
 			} else {
 				log.Error("train: take a car off to ship it", "app", c.App, "err", err)
-				stopped = "the state store is unreachable"
+				stopped = storeDown(err)
 			}
 			postponed[i] = stopped
 			// The store may have taken it off before the reply was lost;

@@ -11,6 +11,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 func TestDepart(t *testing.T) {
@@ -320,7 +321,7 @@ func TestDepartStoreDown(t *testing.T) {
 	if sum.Err == nil {
 		t.Fatal("Depart with the store down: got no error")
 	}
-	want := "The 14:00 train to production could not leave: the state store is unreachable. The cars stay aboard."
+	want := "The 14:00 train to production could not leave: state store unreachable. The cars stay aboard."
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
 		t.Errorf("posts: got %q, want %q", got, want)
 	}
@@ -348,7 +349,7 @@ func TestRunMarksBeforeDeparting(t *testing.T) {
 	if got := h.runner.texts(); len(got) != 0 {
 		t.Errorf("deploys: got %q, want none", got)
 	}
-	want := "The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
+	want := "The 14:00 train to production did not leave: state store unreachable. The cars stay aboard."
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
 		t.Errorf("posts: got %q, want %q", got, want)
 	}
@@ -375,7 +376,7 @@ func TestUnrecordedDepartureKeepsItsWord(t *testing.T) {
 		t.Errorf("deploys: got %q, want none", got)
 	}
 	posts := h.notes.titles("#deploys")
-	want := "The 14:00 train to production did not leave: the state store is unreachable. The cars stay aboard."
+	want := "The 14:00 train to production did not leave: state store unreachable. The cars stay aboard."
 	if len(posts) == 0 || posts[0] != want || slices.ContainsFunc(posts[1:], func(p string) bool { return strings.Contains(p, "did not leave") }) {
 		t.Errorf("posts: got %q, want %q and no other account of the 14:00 train", posts, want)
 	}
@@ -396,10 +397,83 @@ func TestUnreadCancellationStaysPut(t *testing.T) {
 	if got := h.runner.texts(); len(got) != 0 {
 		t.Errorf("deploys: got %q, want none", got)
 	}
-	want := "The 14:00 train to production did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard."
+	want := "The 14:00 train to production did not leave: whether it was cancelled could not be read (state store unreachable). The cars stay aboard."
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, []string{want}) {
 		t.Errorf("posts: got %q, want %q", got, want)
 	}
+}
+
+// TestDepartureSaysTheStoreReason: a departure the store keeps from
+// leaving, or from taking a car off, says why in the store's own words: a
+// Redis at maxmemory answers, and "the state store is unreachable" sent
+// people looking for a network fault. The full stop Redis ends its answer
+// with is not doubled.
+func TestDepartureSaysTheStoreReason(t *testing.T) {
+	refused := &errs.Error{Code: errs.Unavailable,
+		Msg: "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'."}
+	const why = "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'"
+	tests := []struct {
+		name string
+		// leave runs the departure at 14:00 with the store failing, and
+		// returns what the train's channel was told of it last.
+		leave func(h *harness) string
+		want  string
+	}{
+		{"cars unread", func(h *harness) string {
+			h.store.setFail(refused)
+			h.clock.Set(at(2026, 6, 2, 14, 0))
+			h.s.Depart(t.Context(), "daily", "")
+			h.store.setFail(nil)
+			return last(h.notes.titles("#deploys"))
+		}, "The 14:00 train to production could not leave: " + why + ". The cars stay aboard."},
+		{"run unrecorded", func(h *harness) string {
+			h.store.setFail(refused)
+			h.run(at(2026, 6, 2, 14, 30))
+			h.store.setFail(nil)
+			return last(h.notes.titles("#deploys"))
+		}, "The 14:00 train to production did not leave: " + why + ". The cars stay aboard."},
+		{"replicas unread", func(h *harness) string {
+			h.once, h.store.failOnce = h.store, refused
+			h.run(at(2026, 6, 2, 14, 30))
+			return last(h.notes.titles("#deploys"))
+		}, "The 14:00 train to production did not leave: whether another replica of the bot ran it could not be read (" + why + "). The cars stay aboard."},
+		{"cancellation unread", func(h *harness) string {
+			h.store.setFailLastRun(KindCancel, refused)
+			h.run(at(2026, 6, 2, 14, 30))
+			h.store.setFailLastRun(KindCancel, nil)
+			return last(h.notes.titles("#deploys"))
+		}, "The 14:00 train to production did not leave: whether it was cancelled could not be read (" + why + "). The cars stay aboard."},
+		{"car not taken off", func(h *harness) string {
+			h.store.failLeave = refused
+			h.clock.Set(at(2026, 6, 2, 14, 0))
+			h.s.Depart(t.Context(), "daily", "")
+			h.store.failLeave = nil
+			return last(h.notes.titles("#deploys"))
+		}, "🚂 The 14:00 train to production is postponed: " + why},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
+			h.board("alice", "accounting", "1338")
+			if got := tt.leave(h); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if got := h.runner.texts(); len(got) != 0 {
+				t.Errorf("deploys: got %q, want none", got)
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+				t.Errorf("aboard: got %q, want the car still aboard", got)
+			}
+		})
+	}
+}
+
+// last is the last of posts, or "" when there are none.
+func last(posts []string) string {
+	if len(posts) == 0 {
+		return ""
+	}
+	return posts[len(posts)-1]
 }
 
 // TestDepartShutdown: when the bot stops during a departure, the deploy in

@@ -306,7 +306,9 @@ type harness struct {
 	stopWait time.Duration
 	// log is Options.Log.
 	log *slog.Logger
-	s   *Scheduler
+	// once is Options.Once.
+	once Once
+	s    *Scheduler
 
 	// onSleep, when set, runs at each of the scheduler's sleeps, before
 	// the clock moves: the world changing between two looks.
@@ -340,7 +342,7 @@ func (h *harness) restart() {
 		Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Gate: h.gate, Audit: h.store,
 		Builds: fakeBuilds{"accounting 1337": true, "accounting 1338": true, "billing 77": true, "billing 78": true, "search 5": true, "mail 1": true},
 		Now:    h.clock.Now, Sleep: h.sleep, Leader: h.isLeader, DeployTimeout: h.deployTimeout, StopWait: h.stopWait,
-		Log: h.log,
+		Log: h.log, Once: h.once,
 	})
 	if err != nil {
 		h.t.Fatalf("New: %v", err)

@@ -27,6 +27,9 @@ type MemStore struct {
 	fail error
 	// failLastRun, when set, is returned by LastRun of its kind.
 	failLastRun map[string]error
+	// failLeave and failOnce, when set, are returned by Leave and by
+	// SetOnce.
+	failLeave, failOnce error
 	// audit is what AppendAudit appended.
 	audit []audit.Entry
 	// afterMark, when set, runs after each MarkRun, with the lock held.
@@ -74,6 +77,9 @@ func (m *MemStore) Leave(ctx context.Context, name, app string) (Car, error) {
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
 		return Car{}, fmt.Errorf("leave: %w", err)
+	}
+	if m.failLeave != nil {
+		return Car{}, fmt.Errorf("leave: %w", m.failLeave)
 	}
 	cars := m.cars[name]
 	for i, c := range cars {
@@ -210,6 +216,9 @@ func (m *MemStore) SetOnce(ctx context.Context, key string, _ time.Duration) (bo
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
 		return false, fmt.Errorf("set once: %w", err)
+	}
+	if m.failOnce != nil {
+		return false, fmt.Errorf("set once: %w", m.failOnce)
 	}
 	if m.once[key] {
 		return false, nil

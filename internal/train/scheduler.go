@@ -415,7 +415,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			s.unrecorded[d.name] = d.at
 			s.mu.Unlock()
 			m := chat.Message{Level: chat.Failure, Public: true,
-				Title: fmt.Sprintf("The %s did not leave: the state store is unreachable. The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+				Title: fmt.Sprintf("The %s did not leave: %s. The cars stay aboard.", s.label(d.tr, d.at, d.at), storeDown(err))}
 			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 			s.announce(ctx, d.tr, m)
 		}
@@ -562,7 +562,7 @@ func (s *Scheduler) takeEvent(ctx context.Context, d due, log *slog.Logger) bool
 		log.Error("train: record the event as this replica's; not running it", "err", err)
 		if d.kind == KindDeparture {
 			m := chat.Message{Level: chat.Failure, Public: true,
-				Title: fmt.Sprintf("The %s did not leave: whether another replica of the bot ran it could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+				Title: fmt.Sprintf("The %s did not leave: whether another replica of the bot ran it could not be read (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), storeDown(err))}
 			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 			s.announce(ctx, d.tr, m)
 		}
@@ -589,7 +589,7 @@ func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
 	}
 	s.log.Error("train: read cancellation; not running it", "train", d.name, "at", d.at, "err", readErr)
 	m := chat.Message{Level: chat.Failure, Public: true,
-		Title: fmt.Sprintf("The %s did not leave: whether it was cancelled could not be read (the state store is unreachable). The cars stay aboard.", s.label(d.tr, d.at, d.at))}
+		Title: fmt.Sprintf("The %s did not leave: whether it was cancelled could not be read (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), storeDown(readErr))}
 	s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 	s.announce(ctx, d.tr, m)
 }

@@ -1,6 +1,7 @@
 package train_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,27 @@ func TestStoreRefusalSaysWhy(t *testing.T) {
 				t.Errorf("got %q (code %s), want %q (code %s)", got, errs.CodeOf(err), want, errs.Unavailable)
 			}
 		})
+	}
+}
+
+// TestDepartureRefusalSaysWhy: a departure that a Redis at maxmemory keeps
+// from leaving says so in Redis's words, not that the store cannot be
+// reached.
+func TestDepartureRefusalSaysWhy(t *testing.T) {
+	srv, st, cfg, board := leasedTrainWith(t, redis.Options{})
+	board("web")
+	s, err := train.New(train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.ConfigSet(t.Context(), "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	sum := s.Depart(t.Context(), "daily", "")
+	want := "could not leave: state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'. The cars stay aboard."
+	if sum.Err == nil || !strings.HasSuffix(sum.Message.Title, want) {
+		t.Errorf("got %q (%v), want it to end %q", sum.Message.Title, sum.Err, want)
 	}
 }
