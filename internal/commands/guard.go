@@ -85,7 +85,7 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 	}
 	if aerr != nil {
 		s.log.Warn("closed window: read runtime grants", "app", app, "env", env, "err", aerr)
-		why += "; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read"
+		why += "; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read (" + deploy.StoreReason(aerr) + ")"
 	}
 	return false, why, noAdmin, nil
 }
@@ -139,7 +139,7 @@ func (s *Service) isAdmin(ctx context.Context, user string) (bool, error) {
 	grants, err := s.store.Grants(ctx)
 	if err != nil {
 		return false, errs.Wrap(errs.Unavailable, fmt.Errorf("read grants: %w", err),
-			"whether %s is an admin, which a --force needs while no admin is around, is not known: the runtime grants could not be read; nothing was changed", user)
+			"whether %s is an admin, which a --force needs while no admin is around, is not known: the runtime grants could not be read (%s); nothing was changed", user, deploy.StoreReason(err))
 	}
 	return s.policy.IsAdmin(user, grants, s.now()), nil
 }
@@ -156,7 +156,7 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 	if err != nil {
 		// An admin by a grant checked in is around, unseen: said, as a
 		// presence that cannot be read is.
-		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read), counted as away")
+		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read: "+deploy.StoreReason(err)+"), counted as away")
 	}
 	for _, a := range admins {
 		if _, ok := checkedIn[a]; ok {
@@ -460,7 +460,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 	}
 	if grantsErr != nil {
 		// Not "no admins are configured", nor a list read as whole.
-		m.Lines = append(m.Lines, "admins by a runtime grant are not listed: the runtime grants could not be read")
+		m.Lines = append(m.Lines, "admins by a runtime grant are not listed: the runtime grants could not be read ("+deploy.StoreReason(grantsErr)+")")
 	}
 	if len(m.Lines) == 0 {
 		m.Lines = []string{"no admins are configured"}

@@ -762,7 +762,7 @@ func TestClosedWindowNamesAdminsByGrant(t *testing.T) {
 		want  string
 	}{
 		{"grants read", 1 << 20, closed + `; admins who can force it (--force "reason"): ana, carl`},
-		{"grants unreadable", 1, closed + `; admins by a runtime grant unknown (the runtime grants could not be read), counted as away; admins who can force it (--force "reason"): ana; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read`},
+		{"grants unreadable", 1, closed + `; admins by a runtime grant unknown (the runtime grants could not be read: state store unreachable), counted as away; admins who can force it (--force "reason"): ana; admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read (state store unreachable)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -798,9 +798,9 @@ func TestAdminsByGrantUnreadable(t *testing.T) {
 		want             string
 	}{
 		{"deploy", "bob", "deploy web 1", 1,
-			"no admin is around (an admin checks in with /here); admins by a runtime grant unknown (the runtime grants could not be read), counted as away"},
+			"no admin is around (an admin checks in with /here); admins by a runtime grant unknown (the runtime grants could not be read: state store unreachable), counted as away"},
 		{"admins", "bob", "admins", 0,
-			"admins by a runtime grant are not listed: the runtime grants could not be read"},
+			"admins by a runtime grant are not listed: the runtime grants could not be read (state store unreachable)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -858,7 +858,7 @@ func TestRollbackPastAClosedWindowOffersNoForce(t *testing.T) {
 // refused, nothing changed, for that: the refusal read as if the
 // requester, an admin by a runtime grant, were no admin.
 func TestForceByAnAdminWhoseGrantsCannotBeRead(t *testing.T) {
-	const unreadable = "the runtime grants could not be read; nothing was changed"
+	const unreadable = "the runtime grants could not be read (state store unreachable); nothing was changed"
 	tests := []struct {
 		name, text string
 		reads      int // grants read before they cannot be: the last is whether carl is an admin

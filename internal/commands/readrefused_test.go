@@ -2,8 +2,10 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,17 +21,19 @@ import (
 
 // spoiledOnRead spoils the Redis behind it just before the first read of
 // what the command reads ("grants", "locks", "presence", "holder" (of a
-// lease), "records", "audit" or "record"):
+// lease), "records", "audit" or "record") past the skip first ones:
 // what it wrote and read before went through.
 type spoiledOnRead struct {
 	raceStore
 	read  string
+	skip  int
+	seen  atomic.Int32
 	once  sync.Once
 	spoil func()
 }
 
 func (s *spoiledOnRead) before(read string) {
-	if read == s.read {
+	if read == s.read && int(s.seen.Add(1)) > s.skip {
 		s.once.Do(s.spoil)
 	}
 }
@@ -222,6 +226,63 @@ func TestNotesNameTheStoreRefusal(t *testing.T) {
 			want := tc.want + oom + tc.after
 			if got := tc.note(t, f); !strings.Contains(got, want) {
 				t.Errorf("got %q, want it to hold %q", got, want)
+			}
+		})
+	}
+}
+
+// TestGrantsUnreadNameTheStoreRefusal: what a reply says of runtime
+// grants it could not read names the store's reason, as the notes on the
+// locks and the check-ins do: "the runtime grants could not be read" alone
+// left a Redis at maxmemory, which answers, to be taken for one that
+// cannot be reached. The grants read to check the requester's permission
+// go through first.
+func TestGrantsUnreadNameTheStoreRefusal(t *testing.T) {
+	adminAround := strings.Replace(serviceYAML, "        hosts: [localhost]\n",
+		"        hosts: [localhost]\n        window:\n          timezone: UTC\n          require_admin_present: true\n", 1)
+	tests := []struct {
+		name, yaml, user, text string
+		// grant is granted, by ana, before: carl is an admin by it.
+		grant string
+		skip  int // grants reads that go through, the grant's among them
+		want  []string
+	}{
+		{"no admin around", adminAround, "bob", "deploy web 1 to prod", "", 1, []string{
+			"admins by a runtime grant unknown (the runtime grants could not be read: %s), counted as away",
+			"admins by a runtime grant, who could force it too, are not named: the runtime grants could not be read (%s)",
+		}},
+		{"forced by an admin by a grant", adminAround, "carl", `deploy web 1 to prod --force "INC-9"`, "grant @carl admin", 6, []string{
+			"whether carl is an admin, which a --force needs while no admin is around, is not known: the runtime grants could not be read (%s); nothing was changed",
+		}},
+		{"admins", serviceYAML, "bob", "admins", "", 0, []string{
+			"admins by a runtime grant are not listed: the runtime grants could not be read (%s)",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, tt.yaml, nil)
+			var (
+				srv *redisserver.Server
+				c   *goredis.Client
+			)
+			srv, _, c = f.useRedisWith(redis.Options{}, func(s *redisserver.Server, st raceStore) raceStore {
+				return &spoiledOnRead{raceStore: st, read: "grants", skip: tt.skip, spoil: func() { readFailures[0].spoil(t, srv, c) }}
+			})
+			if tt.grant != "" {
+				if res, out, _ := f.do("ana", tt.grant); res.Failed {
+					t.Fatalf("%s: %s", tt.grant, out.last())
+				}
+			}
+			_, out, _ := f.do(tt.user, tt.text)
+			if len(out.replies) == 0 {
+				t.Fatal("got no reply")
+			}
+			got := strings.Join(append([]string{out.replies[0].Title}, out.replies[0].Lines...), ": ")
+			oom := "state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'."
+			for _, w := range tt.want {
+				if w = fmt.Sprintf(w, oom); !strings.Contains(got, w) {
+					t.Errorf("got %q, want it to hold %q", got, w)
+				}
 			}
 		})
 	}
