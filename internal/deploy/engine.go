@@ -665,10 +665,11 @@ func storeRefusedTo(err error, what string) error {
 // acts on it. whether says what is not known ("whether web/prod was
 // locked"), check how to find out. A store found reset, or one whose disk
 // is full, refuses before it writes: that keeps its "nothing was changed".
-// So does an answer of the store's own (a conflict, a train full), err
-// returned as it is. The error returned otherwise wraps ErrOutcomeUnknown.
+// So does a closed store (ErrStoreClosed), which sends nothing. So does an
+// answer of the store's own (a conflict, a train full), err returned as it
+// is. The error returned otherwise wraps ErrOutcomeUnknown.
 func OutcomeUnknown(err error, whether, check string) error {
-	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) {
+	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreClosed) {
 		return StoreRefused(err)
 	}
 	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {

@@ -217,6 +217,13 @@ var ErrStoreReset = errors.New("state store was reset")
 // unreachable" does not.
 var ErrStoreFull = errors.New("state store disk full")
 
+// ErrStoreClosed is what a store answers once it is closed, as the bot
+// stops (code errs.Unavailable): a command, a departure or a webhook
+// delivery that still reaches it then is refused for that, and told so,
+// not that the store cannot be reached, which would send people looking
+// for a fault in a store that is fine. Nothing was sent to the store.
+var ErrStoreClosed error = &errs.Error{Code: errs.Unavailable, Msg: "Switchman is stopping, so its state store is closed"}
+
 // Signals carry what a person asks of a run to the replica running it,
 // from whichever replica received the command: a cancel, the answer to a
 // migrations prompt. The run asks for them every signalPoll.

@@ -783,9 +783,15 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 		}
 	}()
 	if write {
-		return s.full(s.db.Update(fn))
+		err = s.full(s.db.Update(fn))
+	} else {
+		err = s.db.View(fn)
 	}
-	return s.db.View(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		// Closed as the bot stops: not a file that cannot be read.
+		return fmt.Errorf("state store %s: %w", s.path, deploy.ErrStoreClosed)
+	}
+	return err
 }
 
 // full returns err as deploy.ErrStoreFull when the file's disk or quota

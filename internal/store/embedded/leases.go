@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,8 +20,6 @@ type leaseEntry struct {
 	token   int64
 	expires time.Time
 }
-
-var errClosed = errors.New("state store is closed")
 
 // Acquire takes the lease key for holder for ttl. If the key is held and
 // has not expired, it returns a *deploy.LeaseHeldError naming the holder,
@@ -65,7 +62,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	s.mu.Unlock()
 	switch {
 	case closed:
-		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
+		return nil, fmt.Errorf("acquire lease %s: %w", key, deploy.ErrStoreClosed)
 	case ok && now.Before(e.expires):
 		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder, Token: e.token}
 	}
@@ -76,7 +73,7 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.leases == nil {
-		return nil, fmt.Errorf("acquire lease %s: %w", key, errClosed)
+		return nil, fmt.Errorf("acquire lease %s: %w", key, deploy.ErrStoreClosed)
 	}
 	s.leases[key] = leaseEntry{holder: holder, token: token, expires: now.Add(ttl)}
 	delete(s.ended, key)
@@ -92,7 +89,7 @@ func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.leases == nil {
-		return "", fmt.Errorf("read lease %s: %w", key, errClosed)
+		return "", fmt.Errorf("read lease %s: %w", key, deploy.ErrStoreClosed)
 	}
 	if e, ok := s.leases[key]; ok && s.now().Before(e.expires) {
 		return e.holder, nil

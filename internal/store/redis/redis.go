@@ -55,8 +55,6 @@ var (
 // unreachable". The operation may or may not have been applied.
 var ErrUnavailable = errors.New("state store unreachable")
 
-var errClosed = errors.New("state store is closed")
-
 // schemaVersion is stored under the prefix on first use. A prefix holding
 // another version is refused rather than misread.
 const schemaVersion = "1"
@@ -509,7 +507,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	case cerr != nil:
 		return fmt.Errorf("%s: %w (%v)", op, cerr, err)
 	case errors.Is(err, goredis.ErrClosed):
-		return fmt.Errorf("%s: %w", op, errClosed)
+		return fmt.Errorf("%s: %w", op, deploy.ErrStoreClosed)
 	case refusesWrites(err):
 		// Reachable, but it will not write (a replica, a primary short
 		// of replicas or out of memory): "unreachable" would send

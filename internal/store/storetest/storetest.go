@@ -126,6 +126,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Trains", func(t *testing.T) { testTrains(t, fresh) })
 	t.Run("Watches", func(t *testing.T) { testWatches(t, fresh) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
+	t.Run("Closed", func(t *testing.T) { testClosed(t, fresh) })
 }
 
 // RunTrim runs the part of the suite that trims records and audit
