@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
@@ -183,4 +185,58 @@ func hmacHex(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// TestSentryWebhookSaysWhyTheStoreFailed: a delivery refused with 503
+// because its duplicate check failed is answered why, as chat is: a Redis
+// that refuses writes, a store closed as the bot stops, one that cannot
+// be reached. It always said "state store unreachable". Sentry shows the
+// answer outside the team running the bot, so it names no host or port.
+func TestSentryWebhookSaysWhyTheStoreFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// spoil breaks the store; it is closed at the test's end.
+		spoil func(t *testing.T, srv *redisserver.Server, s stateStore)
+		want  string
+	}{
+		{"refuses writes", func(t *testing.T, srv *redisserver.Server, _ stateStore) {
+			rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+			defer rdb.Close()
+			if err := rdb.ConfigSet(t.Context(), "maxmemory", "1").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, "state store refused the duplicate check; the bot's log says why"},
+		{"closed", func(t *testing.T, _ *redisserver.Server, s stateStore) {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, "Switchman is stopping, so its state store is closed"},
+		{"unreachable", func(_ *testing.T, srv *redisserver.Server, _ stateStore) { srv.Kill() }, "state store unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			s, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: "switchman-test:"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			const secret = "hook-secret"
+			var alerts atomic.Int32
+			h := sentryWebhook(secret, s, func(sentry.Alert) { alerts.Add(1) })
+			tc.spoil(t, srv, s)
+			body := issueAlert("refused", time.Now())
+			req := httptest.NewRequest(http.MethodPost, "/sentry/webhook", bytes.NewReader(body))
+			req.Header.Set(sentry.ResourceHeader, sentry.ResourceEventAlert)
+			req.Header.Set(sentry.SignatureHeader, hmacHex(secret, body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := strings.TrimSpace(rec.Body.String())
+			if rec.Code != http.StatusServiceUnavailable || got != tc.want || alerts.Load() != 0 {
+				t.Errorf("got %d %q, %d alerts; want %d %q, none", rec.Code, got, alerts.Load(), http.StatusServiceUnavailable, tc.want)
+			}
+			if strings.Contains(got, srv.Addr()) {
+				t.Errorf("answer %q names the store's address", got)
+			}
+		})
+	}
 }

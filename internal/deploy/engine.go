@@ -621,8 +621,9 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	return nil, e.busy(ctx, t, held.Holder)
 }
 
-// storeUnreachable is what a store that cannot be reached is said to be.
-const storeUnreachable = "state store unreachable"
+// StoreUnreachable is what a store that cannot be reached is said to be
+// (StoreReason of an error the store gave no reason for).
+const StoreUnreachable = "state store unreachable"
 
 // StoreRefused is the error of a command refused, nothing changed, because
 // a store call failed with err (for a lease, not because another run holds
@@ -639,7 +640,7 @@ func StoreRefused(err error) error { return storeRefusedTo(err, "") }
 func StoreReason(err error) string {
 	var e *errs.Error
 	if !errors.As(err, &e) {
-		return storeUnreachable
+		return StoreUnreachable
 	}
 	return e.Msg
 }
@@ -648,8 +649,8 @@ func StoreReason(err error) string {
 // (": the deploy could not be recorded") before the store failed.
 func storeRefusedTo(err error, what string) error {
 	var e *errs.Error
-	if !errors.As(err, &e) || e.Msg == storeUnreachable {
-		return errs.Wrap(errs.Unavailable, err, "%s%s; nothing was changed", storeUnreachable, what)
+	if !errors.As(err, &e) || e.Msg == StoreUnreachable {
+		return errs.Wrap(errs.Unavailable, err, "%s%s; nothing was changed", StoreUnreachable, what)
 	}
 	if errors.Is(err, ErrStoreReset) {
 		return err // its message says already that nothing was run
@@ -675,7 +676,7 @@ func OutcomeUnknown(err error, whether, check string) error {
 	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {
 		return err
 	}
-	why := storeUnreachable
+	why := StoreUnreachable
 	var e *errs.Error
 	if errors.As(err, &e) {
 		why = e.Msg

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
@@ -167,9 +168,10 @@ type WebhookHandler struct {
 	// remembers it with token, which is unique to the delivery: the
 	// signature proves where a body came from, not when, so a captured
 	// delivery sent again is answered 204 and dropped. A delivery First
-	// cannot judge (the store is unreachable) is refused with 503, for
-	// Sentry to send again; so is one it has not judged within
-	// FirstTimeout (default DefaultFirstTimeout).
+	// cannot judge (the store cannot be reached, or refuses) is refused
+	// with 503, for Sentry to send again, its answer saying why in a few
+	// words that name no host (the log has the error); so is one it has
+	// not judged within FirstTimeout (default DefaultFirstTimeout).
 	First        func(ctx context.Context, key, token string) (bool, error)
 	FirstTimeout time.Duration
 	// Forget, when set, undoes First for a delivery refused with 503:
@@ -301,7 +303,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		if err != nil {
 			log.Error("sentry webhook: cannot tell whether it was delivered before; refused for Sentry to send again", "resource", resource, "timeout", timeout, "err", err)
-			answer(w, http.StatusServiceUnavailable, "state store unreachable")
+			answer(w, http.StatusServiceUnavailable, storeAnswer(err))
 			h.forget(r.Context(), log, key, token, a)
 			return
 		}
@@ -315,6 +317,28 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.OnAlert(a)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// storeAnswer is the answer to a delivery refused because its duplicate
+// check failed with err: why, as far as Sentry is to know it. Sentry shows
+// it to whoever reads the integration's requests there, who need not run
+// the bot, so it names the kind of failure and no host, port or file of
+// the store, which its own message (deploy.StoreReason) does name; the log
+// line beside it keeps the whole error. A store that answers and refuses
+// is told apart from one that cannot be reached, as in chat.
+func storeAnswer(err error) string {
+	why := deploy.StoreReason(err)
+	switch {
+	case errors.Is(err, deploy.ErrStoreClosed):
+		return why // names nothing of the store's
+	case errors.Is(err, deploy.ErrStoreReset):
+		return "state store was reset under the bot; an admin must restart it"
+	case errors.Is(err, deploy.ErrStoreFull):
+		return "state store cannot be written: its disk is full"
+	case why != deploy.StoreUnreachable:
+		return "state store refused the duplicate check; the bot's log says why"
+	}
+	return deploy.StoreUnreachable
 }
 
 // answer sends a plain-text answer whole, its length said, so that the
