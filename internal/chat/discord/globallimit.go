@@ -76,7 +76,7 @@ func (t globalTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	if !exempt && (resp.Header.Get("X-RateLimit-Global") != "" || resp.Header.Get("X-RateLimit-Scope") == "global") {
-		t.g.hold(retryAfterHeader(resp.Header.Get("Retry-After")))
+		t.g.hold(retryAfterHeader(resp.Header, time.Now()))
 	}
 	return readable429(resp)
 }
@@ -103,7 +103,7 @@ func readable429(resp *http.Response) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		return resp, nil
 	}
-	return nil, &blockedError{retryAfter: retryAfterHeader(resp.Header.Get("Retry-After")), server: resp.Header.Get("Server")}
+	return nil, &blockedError{retryAfter: retryAfterHeader(resp.Header, time.Now()), server: resp.Header.Get("Server")}
 }
 
 // blockedError is a 429 whose body is not Discord's JSON (see readable429).
@@ -126,12 +126,23 @@ func underInteraction(path string) bool {
 	return strings.Contains(path, "/interactions/") || strings.Contains(path, "/webhooks/")
 }
 
-// retryAfterHeader is a Retry-After in seconds, within the bounds
-// rateLimitWait keeps; one that cannot be read holds for a second.
-func retryAfterHeader(v string) time.Duration {
+// retryAfterHeader is the wait a 429's Retry-After asks for, within the
+// bounds rateLimitWait keeps; one that cannot be read holds for a second.
+// RFC 9110 allows delta-seconds or an HTTP-date: a date is measured from
+// the response's own Date when it has one, so that a clock of ours that
+// is off does not stretch or cut the wait, else from now; a date already
+// past asks for no wait.
+func retryAfterHeader(h http.Header, now time.Time) time.Duration {
 	d := time.Second
-	if s, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && s >= 0 {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
 		d = time.Duration(s * float64(time.Second))
+	} else if at, err := http.ParseTime(v); err == nil {
+		from := now
+		if date, err := http.ParseTime(h.Get("Date")); err == nil {
+			from = date
+		}
+		d = max(at.Sub(from), 0)
 	}
 	return min(max(d, 50*time.Millisecond), time.Minute)
 }

@@ -83,3 +83,48 @@ func TestGlobalRateLimitHoldsEveryCall(t *testing.T) {
 		t.Errorf("calls %s, want one 429 and each post sent once after it", transcript(t, calls))
 	}
 }
+
+// TestRetryAfterHeader: Retry-After may be an HTTP-date as well as
+// delta-seconds (RFC 9110, 10.2.3); a date was not read and held for a
+// second whatever it said. A date is measured from the response's Date,
+// else from now, is never negative, and keeps the bounds of a wait.
+func TestRetryAfterHeader(t *testing.T) {
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	date := func(d time.Duration) string { return now.Add(d).Format(http.TimeFormat) }
+	tests := []struct {
+		name       string
+		retryAfter string
+		date       string // the response's Date header
+		want       time.Duration
+	}{
+		{name: "seconds", retryAfter: "3", want: 3 * time.Second},
+		{name: "fractional seconds", retryAfter: "0.5", want: 500 * time.Millisecond},
+		{name: "seconds below the floor", retryAfter: "0", want: 50 * time.Millisecond},
+		{name: "seconds past the bound", retryAfter: "3600", want: time.Minute},
+		{name: "unreadable", retryAfter: "soon", want: time.Second},
+		{name: "missing", want: time.Second},
+		{name: "negative seconds", retryAfter: "-5", want: time.Second},
+		{name: "date from now", retryAfter: date(20 * time.Second), want: 20 * time.Second},
+		{name: "date from the response's Date", retryAfter: date(20 * time.Second), date: date(15 * time.Second), want: 5 * time.Second},
+		{name: "date, unreadable Date", retryAfter: date(20 * time.Second), date: "yesterday", want: 20 * time.Second},
+		{name: "RFC 850 date", retryAfter: now.Add(7 * time.Second).Format("Monday, 02-Jan-06 15:04:05 GMT"), want: 7 * time.Second},
+		{name: "asctime date", retryAfter: now.Add(8 * time.Second).Format(time.ANSIC), want: 8 * time.Second},
+		{name: "date already past", retryAfter: date(-time.Hour), want: 50 * time.Millisecond},
+		{name: "date before the response's Date", retryAfter: date(0), date: date(10 * time.Second), want: 50 * time.Millisecond},
+		{name: "date past the bound", retryAfter: date(time.Hour), want: time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.retryAfter != "" {
+				h.Set("Retry-After", tt.retryAfter)
+			}
+			if tt.date != "" {
+				h.Set("Date", tt.date)
+			}
+			if got := retryAfterHeader(h, now); got != tt.want {
+				t.Errorf("retryAfterHeader(Retry-After %q, Date %q) = %s, want %s", tt.retryAfter, tt.date, got, tt.want)
+			}
+		})
+	}
+}
