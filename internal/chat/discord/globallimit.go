@@ -17,24 +17,30 @@ import (
 	"github.com/switchman-bot/switchman/internal/pause"
 )
 
-// globalLimit is Discord's global rate limit of the bot token as last
-// reported: a 429 that says it is global holds every request of the
-// token, not only the one it answered, until its Retry-After has passed.
-// discordgo keeps limits per route only, so without this every call
-// made meanwhile would meet a 429 of its own, and Discord bans an
-// address for a while after too many of those. It is safe for
-// concurrent use.
+// globalLimit is what holds every request of the adapter, not only the
+// one a 429 answered, until its Retry-After has passed: Discord's global
+// rate limit of the bot token as last reported, and a block in front of
+// Discord's API (a *blockedError) on the whole address. discordgo keeps
+// limits per route only, so without this every call made meanwhile would
+// meet a 429 of its own, and Discord bans an address for a while after
+// too many of those. It is safe for concurrent use.
 type globalLimit struct {
-	mu    sync.Mutex
-	until time.Time
+	mu      sync.Mutex
+	until   time.Time // the bot token's global limit
+	blocked time.Time // the address's block, which covers interactions too
 }
 
-// wait returns once the global limit has passed, or with ctx's error.
-func (g *globalLimit) wait(ctx context.Context) error {
+// wait returns once the limits over a request have passed, or with ctx's
+// error. exempt requests (see underInteraction) wait for a block only.
+func (g *globalLimit) wait(ctx context.Context, exempt bool) error {
 	for {
 		g.mu.Lock()
-		d := time.Until(g.until)
+		until := g.blocked
+		if !exempt && g.until.After(until) {
+			until = g.until
+		}
 		g.mu.Unlock()
+		d := time.Until(until)
 		if d <= 0 {
 			return nil
 		}
@@ -44,18 +50,29 @@ func (g *globalLimit) wait(ctx context.Context) error {
 	}
 }
 
+// hold notes the bot token's global limit for d from now.
 func (g *globalLimit) hold(d time.Duration) {
+	g.extend(&g.until, d)
+}
+
+// block notes a block of the address for d from now.
+func (g *globalLimit) block(d time.Duration) {
+	g.extend(&g.blocked, d)
+}
+
+func (g *globalLimit) extend(t *time.Time, d time.Duration) {
 	until := time.Now().Add(d)
 	g.mu.Lock()
-	if until.After(g.until) {
-		g.until = until
+	if until.After(*t) {
+		*t = until
 	}
 	g.mu.Unlock()
 }
 
-// globalTransport makes the bot token's requests wait out the global
-// limit and notes it from Discord's 429s. The interactions' callbacks
-// and webhooks are not under the global limit and never wait.
+// globalTransport makes requests wait out the limits of globalLimit and
+// notes them from the 429s that come back. The interactions' callbacks
+// and webhooks are not under Discord's global limit and wait only for a
+// block of the address, which refuses them as well.
 type globalTransport struct {
 	base http.RoundTripper
 	g    *globalLimit
@@ -63,13 +80,11 @@ type globalTransport struct {
 
 func (t globalTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	exempt := underInteraction(r.URL.Path)
-	if !exempt {
-		if err := t.g.wait(r.Context()); err != nil {
-			if r.Body != nil {
-				r.Body.Close()
-			}
-			return nil, err
+	if err := t.g.wait(r.Context(), exempt); err != nil {
+		if r.Body != nil {
+			r.Body.Close()
 		}
+		return nil, err
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
@@ -78,7 +93,11 @@ func (t globalTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !exempt && (resp.Header.Get("X-RateLimit-Global") != "" || resp.Header.Get("X-RateLimit-Scope") == "global") {
 		t.g.hold(retryAfterHeader(resp.Header, time.Now()))
 	}
-	return readable429(resp)
+	resp, err = readable429(resp)
+	if b, ok := err.(*blockedError); ok {
+		t.g.block(b.retryAfter)
+	}
+	return resp, err
 }
 
 // maxRateLimitBody bounds what is read of a 429's body: Discord's is a

@@ -128,3 +128,96 @@ func TestRetryAfterHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockedAddressHoldsEveryCall: a 429 whose body is not Discord's
+// JSON is a block in front of the API on the whole address, yet only
+// the call it answered waited it out; every other call went on, met a
+// 429 of its own and lengthened the block. Every call of the adapter,
+// the interactions' webhooks included, now waits until its Retry-After
+// has passed, and a call whose context ends first gives up without
+// being sent.
+func TestBlockedAddressHoldsEveryCall(t *testing.T) {
+	const window = 2 * time.Second
+	hs := newHarness(t, &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Title: "You are ana"})
+		return commands.Outcome{}
+	}}, nil)
+	hs.fd.respond = func(_ apiCall, n int) (int, string, bool) {
+		if n == 0 {
+			status, body, _ := blocked("2")
+			return status, body, true
+		}
+		return 0, "", false
+	}
+	hs.fd.header = func(c apiCall) http.Header {
+		if c.Status == http.StatusTooManyRequests {
+			_, _, h := blocked("2")
+			return h
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- hs.a.Post(ctx, "301", chat.Message{Title: "first"}) }()
+	first := hs.fd.waitCalls(t, 1)[0]
+	// The server has answered once the call is recorded, but the client
+	// may not have read the answer yet: a call started before then is
+	// not one the block could hold.
+	g := limitOf(t, hs.a)
+	waitFor(t, "the block noted", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return !g.blocked.IsZero()
+	})
+	go func() { errc <- hs.a.Post(ctx, "302", chat.Message{Title: "second"}) }()
+	// An interaction answered meanwhile has its reply edited after the block.
+	responseOf(t, hs.post(t, slashCommand("432", "111", "whoami")))
+	// A call that cannot wait that long gives up, unsent.
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	started := time.Now()
+	// Post's error keeps the text of the cause only (it is scrubbed of the token).
+	if err := hs.a.Post(short, "303", chat.Message{Title: "hurried"}); err == nil || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
+		t.Errorf("Post with a 200 ms context = %v, want %v", err, context.DeadlineExceeded)
+	}
+	if took := time.Since(started); took > time.Second {
+		t.Errorf("Post with a 200 ms context returned after %s, want as its context ended", took.Round(time.Millisecond))
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatalf("Post: %v", err)
+		}
+	}
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	if first.Status != http.StatusTooManyRequests {
+		t.Fatalf("first call %s, want the 429 of the block\n%s", first.Path, transcript(t, calls))
+	}
+	var edited bool
+	for _, c := range calls[1:] {
+		if strings.Contains(c.Path, "/channels/303/") {
+			t.Errorf("call %s %s sent, want none from a context that ended within the block", c.Method, c.Path)
+		}
+		if c.at.Sub(first.at) < window {
+			t.Errorf("call %s %s sent %s after the 429, want none before its Retry-After of %s", c.Method, c.Path, c.at.Sub(first.at).Round(time.Millisecond), window)
+		}
+		if c.Status == http.StatusTooManyRequests {
+			t.Errorf("call %s %s met a 429, want one only", c.Method, c.Path)
+		}
+		edited = edited || c.Method == http.MethodPatch && strings.HasSuffix(c.Path, "/messages/@original")
+	}
+	if !edited || len(calls) != 4 {
+		t.Errorf("calls %s, want the 429, each post and the reply's edit sent once after it", transcript(t, calls))
+	}
+}
+
+// limitOf is the limit a's requests wait for.
+func limitOf(t *testing.T, a *Adapter) *globalLimit {
+	t.Helper()
+	gt, ok := a.s.Client.Transport.(globalTransport)
+	if !ok {
+		t.Fatalf("the client's transport is %T, want globalTransport", a.s.Client.Transport)
+	}
+	return gt.g
+}
