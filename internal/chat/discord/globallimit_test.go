@@ -52,6 +52,14 @@ func TestGlobalRateLimitHoldsEveryCall(t *testing.T) {
 	errc := make(chan error, 2)
 	go func() { errc <- hs.a.Post(ctx, "301", chat.Message{Title: "first"}) }()
 	hs.fd.waitCalls(t, 1)
+	// Recorded is not yet read by the client: a post started before the
+	// limit is noted meets a 429 of its own.
+	g := limitOf(t, hs.a)
+	waitFor(t, "the global limit noted", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return !g.until.IsZero()
+	})
 	go func() { errc <- hs.a.Post(ctx, "302", chat.Message{Title: "second"}) }()
 	// An interaction answered meanwhile has its reply edited at once.
 	responseOf(t, hs.post(t, slashCommand("431", "111", "whoami")))
