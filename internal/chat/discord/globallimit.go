@@ -155,7 +155,9 @@ func retryAfterHeader(h http.Header, now time.Time) time.Duration {
 	d := time.Second
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		d = time.Duration(s * float64(time.Second))
+		// Past a minute the cap applies anyway; converting a larger
+		// value (or "Inf") would overflow a Duration into the floor.
+		d = time.Duration(min(s, 60) * float64(time.Second))
 	} else if at, err := http.ParseTime(v); err == nil {
 		from := now
 		if date, err := http.ParseTime(h.Get("Date")); err == nil {

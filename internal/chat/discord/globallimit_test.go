@@ -109,6 +109,8 @@ func TestRetryAfterHeader(t *testing.T) {
 		{name: "fractional seconds", retryAfter: "0.5", want: 500 * time.Millisecond},
 		{name: "seconds below the floor", retryAfter: "0", want: 50 * time.Millisecond},
 		{name: "seconds past the bound", retryAfter: "3600", want: time.Minute},
+		{name: "seconds past a Duration", retryAfter: "1e30", want: time.Minute},
+		{name: "infinite seconds", retryAfter: "Inf", want: time.Minute},
 		{name: "unreadable", retryAfter: "soon", want: time.Second},
 		{name: "missing", want: time.Second},
 		{name: "negative seconds", retryAfter: "-5", want: time.Second},
