@@ -683,7 +683,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction, gatew
 		if err != nil {
 			audited = received(in)
 		}
-		reason, title := reasonStoreDown, "state store unreachable; nothing was changed"
+		title, reason := refusals.StoreDown(derr)
 		if refusals.StoreReset(derr) {
 			reason, title = refusals.ResetReason, refusals.ResetNotice
 		}
@@ -753,7 +753,6 @@ func interactionUser(in *discordgo.Interaction) string {
 // Reasons in the audit log for interactions refused before they reached
 // the handler.
 const (
-	reasonStoreDown  = "state store unreachable for the duplicate check; nothing was run"
 	reasonStopping   = "Switchman was stopping; nothing was run"
 	reasonUnanswered = "Discord did not take the first response; nothing was run"
 	// The audit log's reason for a reply that came once Shutdown had

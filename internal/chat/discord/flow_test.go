@@ -212,7 +212,7 @@ func TestDedupeFailureFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "state store unreachable; nothing was changed") || !strings.Contains(string(b), `"flags":64`) {
+	if !strings.Contains(string(b), "State store unreachable; nothing was changed") || !strings.Contains(string(b), `"flags":64`) {
 		t.Errorf("response %s, want the ephemeral state store message", b)
 	}
 	hs.shutdown(t)
@@ -238,8 +238,14 @@ func TestDedupeFailureIsAudited(t *testing.T) {
 		answer string // in the response
 		reason string // in the audited refusal
 	}{
-		{name: "audited", err: errStore, answer: "state store unreachable; nothing was changed", reason: "state store unreachable"},
-		{name: "audit write fails", stuck: true, err: errStore, answer: "state store unreachable; nothing was changed"},
+		{name: "audited", err: errStore, answer: "State store unreachable; nothing was changed", reason: "state store unreachable"},
+		{name: "audit write fails", stuck: true, err: errStore, answer: "State store unreachable; nothing was changed"},
+		// A store that answers is said to refuse, as the commands say it.
+		{name: "store refuses writes", err: fmt.Errorf("dedupe: %w", errRefusing),
+			answer: "State store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory",
+			reason: "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory' (found by the duplicate check); nothing was run"},
+		{name: "store closed as the bot stops", err: fmt.Errorf("dedupe: %w", deploy.ErrStoreClosed),
+			answer: "Switchman is stopping, so its state store is closed; nothing was changed", reason: "Switchman is stopping, so its state store is closed (found by the duplicate check)"},
 		// Trying again does not help: the bot must be restarted.
 		{name: "store reset", err: fmt.Errorf("dedupe: %w", deploy.ErrStoreReset),
 			answer: "The state store was reset", reason: "state store reset"},

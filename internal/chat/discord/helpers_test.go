@@ -36,6 +36,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
@@ -537,3 +538,7 @@ func deployHandler(id string) *fakeHandler {
 }
 
 var errStore = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+
+// errRefusing is a duplicate check's error from a Redis at maxmemory, as
+// the Redis store words it.
+var errRefusing = errs.New(errs.Unavailable, "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'.")

@@ -151,7 +151,7 @@ func TestShutdownWaitsForRefusalAudits(t *testing.T) {
 		stop   bool   // the interaction arrives while Shutdown waits for a command
 		reason string // of the refusal
 	}{
-		{name: "duplicate check failed", reason: reasonStoreDown},
+		{name: "duplicate check failed", reason: "state store unreachable (found by the duplicate check); nothing was run"},
 		{name: "arrived while the bot stops", stop: true, reason: reasonStopping},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ package refusals
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/switchman-bot/switchman/internal/audit"
@@ -88,3 +89,14 @@ const (
 // StoreReset reports whether err, a duplicate check's, found the state
 // store reset.
 func StoreReset(err error) bool { return errors.Is(err, deploy.ErrStoreReset) }
+
+// StoreDown returns what the sender of a request whose duplicate check
+// failed with err (a store not found reset) is told, without the adapter's
+// decoration, and what the audit log is: the store's own reason, as the
+// commands' refusals give it (a Redis refusing writes, a store closed as
+// the bot stops), "state store unreachable" when it cannot be reached.
+func StoreDown(err error) (notice, reason string) {
+	why := strings.TrimSuffix(deploy.StoreReason(err), ".")
+	return strings.ToUpper(why[:1]) + why[1:] + "; nothing was changed",
+		why + " (found by the duplicate check); nothing was run"
+}

@@ -276,7 +276,6 @@ type request struct {
 // Notices for requests that do not run.
 const (
 	noticeWorking    = "⏳ working on it…"
-	noticeStoreDown  = "⚠️ State store unreachable; nothing was changed. Try again in a moment."
 	noticeRestarting = "Switchman is restarting, so nothing was run. Try again in a minute."
 	dedupeKeyPrefix  = "slack:"
 )
@@ -284,9 +283,8 @@ const (
 // Reasons in the audit log for requests refused before they reached the
 // handler.
 const (
-	reasonStoreDown = "state store unreachable for the duplicate check; nothing was run"
-	reasonStopping  = "Switchman was stopping; nothing was run"
-	reasonEdited    = "Switchman does not run an edited message, so nothing was run: send the command as a new message."
+	reasonStopping = "Switchman was stopping; nothing was run"
+	reasonEdited   = "Switchman does not run an edited message, so nothing was run: send the command as a new message."
 	// A message that starts with another member's mention is for them.
 	reasonNotAddressed = "Switchman runs a message that starts with its own mention, and this one starts with someone else's, so nothing was run: start the message with the bot's mention."
 	// A slash command whose text starts with a mention that is not the
@@ -308,8 +306,9 @@ func (a *Adapter) dispatch(ctx context.Context, req request) (bool, string) {
 			a.auditRefusal(ctx, req, refusals.ResetReason, commands.RefusalUnavailable)
 			return false, "⚠️ " + refusals.ResetNotice
 		}
-		a.auditRefusal(ctx, req, reasonStoreDown, commands.RefusalUnavailable)
-		return false, noticeStoreDown
+		notice, reason := refusals.StoreDown(err)
+		a.auditRefusal(ctx, req, reason, commands.RefusalUnavailable)
+		return false, "⚠️ " + notice + ". Try again in a moment."
 	}
 	if dup {
 		return false, ""

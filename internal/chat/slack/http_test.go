@@ -22,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
@@ -433,6 +434,14 @@ func TestRefusalsAreAudited(t *testing.T) {
 			"restarting", "stopping", false},
 		{"audit store stuck too", func(a *slack.Adapter, h *countingHandler, d *memDedupe) { d.err, h.Stuck = errStoreDown, true },
 			"State store unreachable", "", true},
+		// A store that answers is said to refuse, as the commands say it.
+		{"store refuses writes", func(a *slack.Adapter, h *countingHandler, d *memDedupe) {
+			d.err = fmt.Errorf("dedupe: %w", errs.New(errs.Unavailable, "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed."))
+		}, "State store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed; nothing was changed. Try again in a moment.",
+			"state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed (found by the duplicate check); nothing was run", false},
+		{"store closed as the bot stops", func(a *slack.Adapter, h *countingHandler, d *memDedupe) {
+			d.err = fmt.Errorf("dedupe: %w", deploy.ErrStoreClosed)
+		}, "Switchman is stopping, so its state store is closed; nothing was changed", "Switchman is stopping, so its state store is closed", false},
 		// Trying again does not help: the bot must be restarted.
 		{"store reset", func(a *slack.Adapter, h *countingHandler, d *memDedupe) {
 			d.err = fmt.Errorf("dedupe: %w", deploy.ErrStoreReset)
