@@ -8,6 +8,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
@@ -24,17 +25,7 @@ import (
 // lease does, and the channel is told that nothing watches any more: no
 // bot goes on with a watch saved in the lost data.
 func TestWatchStopsWhenTheStoreIsReset(t *testing.T) {
-	fs := newFakeSentry(t)
-	dir := t.TempDir()
-	cfg, _ := durableFixture(t, dir, "embedded", fs.srv.URL, "10m")
-	srv := redisserver.Start(t)
-	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	t0 := time.Now().In(watchZone).Truncate(time.Minute)
-	clk := testclock.New(t0.Add(-30 * time.Minute))
+	fs, cfg, srv, st, t0, clk := watchOnRedis(t)
 	sl := newStoppingSleep(clk)
 	// Parked at its third interval until the watch is ended: a long
 	// interval, which only the bot stopping or the watch's lease ends.
@@ -79,17 +70,7 @@ func TestWatchStopsWhenTheStoreIsReset(t *testing.T) {
 // believed the deploy watched. It now says the watch did not start, and
 // why.
 func TestWatchThatDidNotStartForAStoreResetSaysSo(t *testing.T) {
-	fs := newFakeSentry(t)
-	dir := t.TempDir()
-	cfg, _ := durableFixture(t, dir, "embedded", fs.srv.URL, "10m")
-	srv := redisserver.Start(t)
-	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	t0 := time.Now().In(watchZone).Truncate(time.Minute)
-	clk := testclock.New(t0.Add(-30 * time.Minute))
+	fs, cfg, srv, st, t0, clk := watchOnRedis(t)
 	a := newBot(t, cfg, st, fs.srv.URL, "replica-a", clk, clk.Sleep)
 	a.deploy(t, "1")
 	a.eng.Wait()
@@ -145,4 +126,21 @@ func TestWatchThatDidNotStartForAStoreResetSaysSo(t *testing.T) {
 	if strings.Count(got, want+id) != 1 {
 		t.Errorf("posts: want %q once:\n%s", want+id, got)
 	}
+}
+
+// watchOnRedis returns what a watch on Redis needs: a fake Sentry, a
+// config for it, a Redis server and the store on it, the minute the
+// watch starts, and a clock half an hour before it.
+func watchOnRedis(t *testing.T) (*fakeSentry, *config.Config, *redisserver.Server, *redis.Store, time.Time, *testclock.Clock) {
+	t.Helper()
+	fs := newFakeSentry(t)
+	cfg, _ := durableFixture(t, t.TempDir(), "embedded", fs.srv.URL, "10m")
+	srv := redisserver.Start(t)
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	t0 := time.Now().In(watchZone).Truncate(time.Minute)
+	return fs, cfg, srv, st, t0, testclock.New(t0.Add(-30 * time.Minute))
 }

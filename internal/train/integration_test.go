@@ -944,17 +944,8 @@ func TestCarsOfARenamedTrainThroughTheService(t *testing.T) {
 // config no longer has; the grant is checked on the car's env, which the
 // config no longer names. It used to be checked on no env, and refused.
 func TestCarOfARemovedTrainTakenOffWithAnEnvGrant(t *testing.T) {
-	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}}
-roles: {boarder: [train]}
-access: [{role: boarder, users: [carl], on: ["web/production"]}]
-`, 1)
-	sys := newTrainSystem(t, yaml, nil)
+	sys := removedTrainAboard(t, "train")
 	ctx := context.Background()
-	for _, app := range []string{"web", "api"} {
-		if _, err := sys.st.Board(ctx, "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		text   string
 		failed bool
@@ -1027,17 +1018,8 @@ access: [{role: boarder, users: [carl], on: ["web/staging", "api/production"]}]
 // train. Its name used to be taken for the reason of the only train's
 // cancel.
 func TestRemovedTrainCancelled(t *testing.T) {
-	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}}
-roles: {webadmin: [admin]}
-access: [{role: webadmin, users: [carl], on: ["web/production"]}]
-`, 1)
-	sys := newTrainSystem(t, yaml, nil)
+	sys := removedTrainAboard(t, "admin")
 	ctx := context.Background()
-	for _, app := range []string{"web", "api"} {
-		if _, err := sys.st.Board(ctx, "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		user, text string
 		failed     bool
@@ -1112,4 +1094,22 @@ func TestCarOfARemovedAppTakenOff(t *testing.T) {
 	if names, err := sys.st.Trains(ctx); err != nil || len(names) != 0 {
 		t.Errorf("trains with cars aboard: got %q, %v; want none", names, err)
 	}
+}
+
+// removedTrainAboard returns a system whose config has no nightly train,
+// with web 7 and api 7 for production aboard it, boarded by bob, and carl
+// granted role on web/production alone.
+func removedTrainAboard(t *testing.T, role string) *trainSystem {
+	t.Helper()
+	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}}
+roles: {granted: [`+role+`]}
+access: [{role: granted, users: [carl], on: ["web/production"]}]
+`, 1)
+	sys := newTrainSystem(t, yaml, nil)
+	for _, app := range []string{"web", "api"} {
+		if _, err := sys.st.Board(context.Background(), "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sys
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/train"
 )
 
@@ -38,18 +39,8 @@ func TestStoreRefusalSaysWhy(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, st, cfg, board := leasedTrainWith(t, redis.Options{})
-			board("web")
-			s, err := train.New(train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-			t.Cleanup(func() { rdb.Close() })
-			if err := rdb.ConfigSet(t.Context(), "maxmemory", "1").Err(); err != nil {
-				t.Fatal(err)
-			}
-			err = tc.run(t, s)
+			srv, s := trainOnAFullStore(t)
+			err := tc.run(t, s)
 			want := "state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'.; nothing was changed"
 			if got := errs.Message(err); got != want || errs.CodeOf(err) != errs.Unavailable {
 				t.Errorf("got %q (code %s), want %q (code %s)", got, errs.CodeOf(err), want, errs.Unavailable)
@@ -62,6 +53,19 @@ func TestStoreRefusalSaysWhy(t *testing.T) {
 // from leaving says so in Redis's words, not that the store cannot be
 // reached.
 func TestDepartureRefusalSaysWhy(t *testing.T) {
+	srv, s := trainOnAFullStore(t)
+	sum := s.Depart(t.Context(), "daily", "")
+	want := "could not leave: state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'. The cars stay aboard."
+	if sum.Err == nil || !strings.HasSuffix(sum.Message.Title, want) {
+		t.Errorf("got %q (%v), want it to end %q", sum.Message.Title, sum.Err, want)
+	}
+}
+
+// trainOnAFullStore returns a scheduler whose Redis, web aboard the
+// daily train, has reached maxmemory: it refuses every write and every
+// read sent in a MULTI.
+func trainOnAFullStore(t *testing.T) (*redisserver.Server, *train.Scheduler) {
+	t.Helper()
 	srv, st, cfg, board := leasedTrainWith(t, redis.Options{})
 	board("web")
 	s, err := train.New(train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second})
@@ -73,9 +77,5 @@ func TestDepartureRefusalSaysWhy(t *testing.T) {
 	if err := rdb.ConfigSet(t.Context(), "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	sum := s.Depart(t.Context(), "daily", "")
-	want := "could not leave: state store redis at " + srv.Addr() + " refuses writes: OOM command not allowed when used memory > 'maxmemory'. The cars stay aboard."
-	if sum.Err == nil || !strings.HasSuffix(sum.Message.Title, want) {
-		t.Errorf("got %q (%v), want it to end %q", sum.Message.Title, sum.Err, want)
-	}
+	return srv, s
 }
