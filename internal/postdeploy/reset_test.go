@@ -33,15 +33,7 @@ func TestWatchStopsWhenTheStoreIsReset(t *testing.T) {
 	a := newBot(t, cfg, st, fs.srv.URL, "replica-a", clk, sl.sleep)
 	watchScene(t, fs, a, clk, sl, t0)
 
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
-	if err := c.FlushAll(t.Context()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	flushAll(t, srv)
 	readsBefore := fs.readCount()
 	ended := make(chan struct{})
 	go func() {
@@ -97,15 +89,7 @@ func TestWatchThatDidNotStartForAStoreResetSaysSo(t *testing.T) {
 	}
 	id := saved[0].ID
 
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
-	if err := c.FlushAll(t.Context()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	flushAll(t, srv)
 	readsBefore := fs.readCount()
 	open()
 	ended := make(chan struct{})
@@ -143,4 +127,14 @@ func watchOnRedis(t *testing.T) (*fakeSentry, *config.Config, *redisserver.Serve
 	t.Cleanup(func() { st.Close() })
 	t0 := time.Now().In(watchZone).Truncate(time.Minute)
 	return fs, cfg, srv, st, t0, testclock.New(t0.Add(-30 * time.Minute))
+}
+
+// flushAll empties srv as a restart without persistence would.
+func flushAll(t *testing.T, srv *redisserver.Server) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer c.Close()
+	if err := c.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -955,14 +955,9 @@ func TestCarOfARemovedTrainTakenOffWithAnEnvGrant(t *testing.T) {
 		{`train leave web on "nightly"`, false, "web 7 (@bob) left the nightly train, which is no longer in the config (taken off by @carl)"},
 	}
 	for _, tc := range tests {
-		out := &replies{}
-		oc := sys.svc.Handle(ctx, commands.Request{User: "carl", Platform: "test", Channel: "#releases", Text: tc.text}, out)
-		var got strings.Builder
-		for _, m := range out.msgs {
-			got.WriteString(m.Title + "\n")
-		}
-		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
-			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		oc, got := sys.titles(ctx, "carl", tc.text)
+		if oc.Failed != tc.failed || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got, tc.failed, tc.want)
 		}
 	}
 }
@@ -995,14 +990,9 @@ access: [{role: boarder, users: [carl], on: ["web/staging", "api/production"]}]
 		{"train leave web on daily", false, "web 7 (@bob) left the "},
 	}
 	for _, tc := range tests {
-		out := &replies{}
-		oc := sys.svc.Handle(ctx, commands.Request{User: "carl", Platform: "test", Channel: "#releases", Text: tc.text}, out)
-		var got strings.Builder
-		for _, m := range out.msgs {
-			got.WriteString(m.Title + "\n")
-		}
-		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
-			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		oc, got := sys.titles(ctx, "carl", tc.text)
+		if oc.Failed != tc.failed || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got, tc.failed, tc.want)
 		}
 	}
 	cars, err := sys.st.Cars(ctx, "daily")
@@ -1041,14 +1031,9 @@ func TestRemovedTrainCancelled(t *testing.T) {
 		if tc.before != nil {
 			tc.before()
 		}
-		out := &replies{}
-		oc := sys.svc.Handle(ctx, commands.Request{User: tc.user, Platform: "test", Channel: "#releases", Text: tc.text}, out)
-		var got strings.Builder
-		for _, m := range out.msgs {
-			got.WriteString(m.Title + "\n")
-		}
-		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
-			t.Errorf("%s %s: got failed %v, reply %q; want failed %v, a reply with %q", tc.user, tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		oc, got := sys.titles(ctx, tc.user, tc.text)
+		if oc.Failed != tc.failed || !strings.Contains(got, tc.want) {
+			t.Errorf("%s %s: got failed %v, reply %q; want failed %v, a reply with %q", tc.user, tc.text, oc.Failed, got, tc.failed, tc.want)
 		}
 	}
 	if names, err := sys.st.Trains(ctx); err != nil || len(names) != 0 {
@@ -1081,14 +1066,9 @@ func TestCarOfARemovedAppTakenOff(t *testing.T) {
 		{`train leave shop on "nightly"`, false, "shop 7 (@bob) left the nightly train, which is no longer in the config"},
 	}
 	for _, tc := range tests {
-		out := &replies{}
-		oc := sys.svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: tc.text}, out)
-		var got strings.Builder
-		for _, m := range out.msgs {
-			got.WriteString(m.Title + "\n")
-		}
-		if oc.Failed != tc.failed || !strings.Contains(got.String(), tc.want) {
-			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got.String(), tc.failed, tc.want)
+		oc, got := sys.titles(ctx, "bob", tc.text)
+		if oc.Failed != tc.failed || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got failed %v, reply %q; want failed %v, a reply with %q", tc.text, oc.Failed, got, tc.failed, tc.want)
 		}
 	}
 	if names, err := sys.st.Trains(ctx); err != nil || len(names) != 0 {
@@ -1112,4 +1092,16 @@ access: [{role: granted, users: [carl], on: ["web/production"]}]
 		}
 	}
 	return sys
+}
+
+// titles runs text as user's command and returns its outcome and the
+// titles of its replies, a line each.
+func (sys *trainSystem) titles(ctx context.Context, user, text string) (commands.Outcome, string) {
+	out := &replies{}
+	oc := sys.svc.Handle(ctx, commands.Request{User: user, Platform: "test", Channel: "#releases", Text: text}, out)
+	var got strings.Builder
+	for _, m := range out.msgs {
+		got.WriteString(m.Title + "\n")
+	}
+	return oc, got.String()
 }
