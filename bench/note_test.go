@@ -38,6 +38,58 @@ func TestRepeatNote(t *testing.T) {
 	}
 }
 
+// TestRollbackAfter checks when a peer's rollback is projected to
+// outlive the timeout, from its rollback and deploy with fewer hosts and
+// the row's first deploy.
+func TestRollbackAfter(t *testing.T) {
+	timeout := 2 * time.Minute
+	tests := []struct {
+		name   string
+		proj   projection
+		deploy time.Duration
+		want   time.Duration
+		skip   bool
+	}{
+		// Capistrano, 50 hosts × 100 MB, from 10 hosts: 23.12 s and 7.24 s.
+		{"deploy slower than scaled", projection{Deploy: 36200 * time.Millisecond, Rollback: 115600 * time.Millisecond}, 37900 * time.Millisecond, 121028729281 * time.Nanosecond, true},
+		{"deploy as scaled", projection{Deploy: 36200 * time.Millisecond, Rollback: 115600 * time.Millisecond}, 36200 * time.Millisecond, 115600 * time.Millisecond, false},
+		{"deploy faster than scaled: never down", projection{Deploy: 37200 * time.Millisecond, Rollback: 133600 * time.Millisecond}, 36140 * time.Millisecond, 133600 * time.Millisecond, true},
+		{"no deploy scaled", projection{Rollback: 50 * time.Second}, 40 * time.Second, 50 * time.Second, false},
+		{"no rollback scaled", projection{Deploy: 10 * time.Second}, 40 * time.Second, 0, false},
+	}
+	for _, tt := range tests {
+		got := tt.proj.rollbackAfter(tt.deploy)
+		if got != tt.want {
+			t.Errorf("%s: rollbackAfter(%s) = %s, want %s", tt.name, tt.deploy, got, tt.want)
+		}
+		if skip := got > timeout; skip != tt.skip {
+			t.Errorf("%s: skipped = %v, want %v", tt.name, skip, tt.skip)
+		}
+	}
+}
+
+// TestRollbackSkippedNote checks the line under the table for a peer
+// whose rollback was not run.
+func TestRollbackSkippedNote(t *testing.T) {
+	tests := []struct {
+		name      string
+		proj      projection
+		wall      time.Duration
+		projected time.Duration
+		want      string
+	}{
+		{"scaled up by the deploy", projection{Deploy: 36200 * time.Millisecond, Rollback: 115600 * time.Millisecond}, 23120 * time.Millisecond, 133600 * time.Millisecond,
+			"cap: rollback not run: its 10-host rollback took 23.12s, so 50 hosts would take about 1m56s, and its 50-host deploy took 1.16 × the time scaled from fewer hosts, so 50 hosts would take about 2m14s, beyond the 2m0s timeout (BENCH_TIMEOUT_SECONDS); each run's deploy counts, and the hosts were seeded with build 1 again after it."},
+		{"scaled by the hosts", projection{Deploy: 37200 * time.Millisecond, Rollback: 133600 * time.Millisecond}, 26720 * time.Millisecond, 133600 * time.Millisecond,
+			"cap: rollback not run: its 10-host rollback took 26.72s, so 50 hosts would take about 2m14s, beyond the 2m0s timeout (BENCH_TIMEOUT_SECONDS); each run's deploy counts, and the hosts were seeded with build 1 again after it."},
+	}
+	for _, tt := range tests {
+		if got := rollbackSkippedNote("cap", 10, tt.wall, 50, tt.proj, tt.projected, 2*time.Minute); got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
+}
+
 // TestUnexpectedHang checks which peers' hangs are run again.
 func TestUnexpectedHang(t *testing.T) {
 	tests := []struct {

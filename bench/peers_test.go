@@ -99,8 +99,7 @@ func BenchmarkPeers(b *testing.B) {
 				}
 				r := e.runTool(cell+" "+tl.name, tl.tool, n, set, k, peer, proj)
 				if r.RollbackSkipped {
-					notes = append(notes, fmt.Sprintf("%s %s: rollback not run: its %d-host rollback took %s, so %d hosts would take about %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS); each run's deploy counts, and the hosts were seeded with build 1 again after it.",
-						cell, tl.name, prevBack.hosts, prevBack.wall.Round(10*time.Millisecond), n, proj.Rollback.Round(time.Second), k.Timeout))
+					notes = append(notes, rollbackSkippedNote(cell+" "+tl.name, prevBack.hosts, prevBack.wall, n, proj, r.RollbackProjected, k.Timeout))
 				}
 				if r.Repeated != "" || r.RollbackHung {
 					notes = append(notes, repeatNote(cell+" "+tl.name, r, k))

@@ -37,15 +37,33 @@ type result struct {
 	// deploy counting (see rollbackCell).
 	RollbackHung bool
 	// RollbackSkipped is set when a peer's rollback was not run, as its
-	// time scaled from fewer hosts outlives the timeout: each run's deploy
-	// counts, and the hosts are seeded again after it.
+	// time scaled from fewer hosts outlives the timeout (see
+	// projection.rollbackAfter): each run's deploy counts, and the hosts
+	// are seeded again after it.
 	RollbackSkipped bool
+	// RollbackProjected is the rollback time that decided RollbackSkipped.
+	RollbackProjected time.Duration
 }
 
 // projection is a peer's times scaled from its row with fewer hosts; 0
 // where none was measured.
 type projection struct {
 	Deploy, Rollback time.Duration
+}
+
+// rollbackAfter is the rollback's projection once the row's first deploy
+// took deploy: scaled up by as much as that deploy outran its own
+// projection, never down. Going from 10 to 50 hosts a CPU-bound peer
+// slows by more than the hosts' ratio, and its rollback by as much:
+// Capistrano's 10-host rollback of 23.1 s scaled to 115.6 s at 50 hosts,
+// under the 120 s timeout, and the 50-host one was killed at the timeout,
+// its deploy having taken 37.9 s against the 36.2 s scaled from 10 hosts.
+// Waiting for that kill cost the harness's time budget two minutes.
+func (p projection) rollbackAfter(deploy time.Duration) time.Duration {
+	if p.Deploy <= 0 || deploy <= p.Deploy {
+		return p.Rollback
+	}
+	return time.Duration(float64(p.Rollback) * float64(deploy) / float64(p.Deploy))
 }
 
 // runTool measures t on the first n hosts. The hosts are seeded with
@@ -69,21 +87,29 @@ type projection struct {
 // A peer whose rollback, scaled from fewer hosts, would outlive the
 // timeout is not rolled back: Capistrano archiving 50 releases of 100 MB
 // outlived it on every VM slower than the fastest, and waiting for the
-// kill cost the time budget two minutes for nothing. Its hosts are seeded
-// again after each deploy instead.
+// kill cost the time budget two minutes for nothing. That is decided
+// after the row's first deploy (projection.rollbackAfter). Its hosts are
+// seeded again after each deploy instead.
 func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, peer bool, proj projection) result {
 	e.b.Helper()
 	e.seed(n, set)
 	if err := e.verify(n, "1", set.Expect["1"]); err != nil {
 		e.b.Fatalf("%s: seeded hosts: %v", label, err)
 	}
-	r := result{RollbackSkipped: peer && proj.Rollback > k.Timeout}
+	var r result
 	start := time.Now()
 	for i := 0; k.more(i, time.Since(start)); i++ {
 		if i > 0 && r.RollbackSkipped {
 			e.seed(n, set)
 		}
-		d, rb, err := e.runOnce(t, n, set, i == 0, !r.RollbackSkipped)
+		rollback := func(d sample) bool {
+			if i == 0 && peer {
+				r.RollbackProjected = proj.rollbackAfter(d.Wall)
+				r.RollbackSkipped = r.RollbackProjected > k.Timeout
+			}
+			return !r.RollbackSkipped
+		}
+		d, rb, err := e.runOnce(t, n, set, i == 0, rollback)
 		hung := func() bool { return err != nil && peer && errors.Is(err, errHung) }
 		// Only the rollback hung: running the deploy again would end the
 		// same way, minutes later (Capistrano archiving 50 releases of 100
@@ -94,7 +120,7 @@ func (e *env) runTool(label string, t tool, n int, set *artifactSet, k knobs, pe
 			r.Repeated, _, _ = strings.Cut(err.Error(), "\n")
 			e.progress("%s run %d: %s; seeding the hosts again and running it again", label, i+1, r.Repeated)
 			e.seed(n, set)
-			d, rb, err = e.runOnce(t, n, set, i == 0, !r.RollbackSkipped)
+			d, rb, err = e.runOnce(t, n, set, i == 0, rollback)
 		}
 		if rollbackHung() {
 			// The deploy finished and every host checked out: it counts.
@@ -136,13 +162,13 @@ func unexpectedHang(proj, timeout time.Duration) bool {
 	return proj > 0 && proj < timeout/4
 }
 
-// runOnce is one run of runTool; without rollback it ends once the
-// deploy has checked out on every host.
+// runOnce is one run of runTool; where rollback, given the deploy's
+// sample, says no, it ends once the deploy has checked out on every host.
 //
 // The deploy leaves what the tool keeps running (the bot, Ansible's
 // ControlPersist masters) for the rollback, which thus finds the
 // connections warm as a rollback right after a deploy does.
-func (e *env) runOnce(t tool, n int, set *artifactSet, first, rollback bool) (deploy, back sample, err error) {
+func (e *env) runOnce(t tool, n int, set *artifactSet, first bool, rollback func(sample) bool) (deploy, back sample, err error) {
 	e.removeRelease(n, "2")
 	defer func() {
 		if ferr := t.finish(); ferr != nil && err == nil {
@@ -166,7 +192,7 @@ func (e *env) runOnce(t tool, n int, set *artifactSet, first, rollback bool) (de
 	if err := e.verify(n, "2", set.Expect["2"]); err != nil {
 		return deploy, back, fmt.Errorf("after deploy 2: %w", err)
 	}
-	if !rollback {
+	if !rollback(deploy) {
 		return deploy, back, nil
 	}
 	if back, err = e.measure(func(m *meter) error { return t.rollback(m) }); err != nil {
@@ -198,6 +224,21 @@ func rollbackCell(r result, k knobs) string {
 		}
 	}
 	return secs(median(rbs).Wall)
+}
+
+// rollbackSkippedNote is the line under a table for a peer's row whose
+// rollback was not run: from its rollback with fewer hosts (hosts, wall)
+// and, where the row's first deploy outran its own projection, by how
+// much (see projection.rollbackAfter).
+func rollbackSkippedNote(row string, hosts int, wall time.Duration, n int, proj projection, projected, timeout time.Duration) string {
+	scaled := proj.Rollback.Round(time.Second)
+	how := fmt.Sprintf("so %d hosts would take about %s", n, scaled)
+	if projected.Round(time.Second) != scaled {
+		how = fmt.Sprintf("%s, and its %d-host deploy took %.2f × the time scaled from fewer hosts, so %d hosts would take about %s",
+			how, n, float64(projected)/float64(proj.Rollback), n, projected.Round(time.Second))
+	}
+	return fmt.Sprintf("%s: rollback not run: its %d-host rollback took %s, %s, beyond the %s timeout (BENCH_TIMEOUT_SECONDS); each run's deploy counts, and the hosts were seeded with build 1 again after it.",
+		row, hosts, wall.Round(10*time.Millisecond), how, timeout)
 }
 
 // repeatNote is the line under a table for a row that had a run repeated
