@@ -105,8 +105,9 @@ const (
 	// returns it once, on the interval that completes the run.
 	Spike
 	// Inconclusive: no usable data for the interval (Sentry failed or sent
-	// an empty series). Returned for the first such interval only; later
-	// gaps return NoData. A gap breaks a run: it is never part of a spike.
+	// an empty series). Returned the first time only; later gaps and
+	// unread intervals return NoData. A gap breaks a run: it is never part
+	// of a spike. An interval read late does not (see Unread).
 	Inconclusive
 	// NoData: another interval without data, after Inconclusive was
 	// returned.
@@ -191,6 +192,15 @@ func below(rate, bar float64) bool {
 // Gap records an interval without usable data. It ends any run.
 func (d *Detector) Gap() Verdict {
 	d.run = 0
+	return d.Unread()
+}
+
+// Unread records a read that gave no interval to judge (Sentry failed,
+// or had not counted the next one yet). It keeps the run: the intervals
+// it did not give are read later, in their order, and two over the bar
+// either side of it are two in a row all the same; ending the run there
+// let one failed read hide a spike. It says Inconclusive as Gap does.
+func (d *Detector) Unread() Verdict {
 	if d.reportedI {
 		return NoData
 	}

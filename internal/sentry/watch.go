@@ -334,13 +334,16 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 				}
 			}
 		}
+		// A read that gives no interval judges none: the next one reads
+		// from the same cursor, and only an interval missing between two
+		// it gives is a gap.
 		switch {
 		case err != nil:
-			if d.Gap() == Inconclusive {
+			if d.Unread() == Inconclusive {
 				inconclusive("cannot read the error rate after the deploy: "+errs.Message(err), false)
 			}
 		case len(fresh) == 0:
-			if d.Gap() == Inconclusive {
+			if d.Unread() == Inconclusive {
 				inconclusive(fmt.Sprintf("Sentry returned no error counts after %s", cursor.In(at.Location()).Format("15:04 MST")), false)
 			}
 		}

@@ -1036,3 +1036,77 @@ func TestWatchBaselineBefore(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchRunSurvivesAnUnreadInterval: a read that judges no interval
+// (Sentry failing, rate limiting the bot, or answering before it has the
+// interval's count) is no interval: the next read judges the ones it did
+// not give, in their order, and two over the bar around it are two in a
+// row. Only an interval missing from an answer that holds a later one is
+// a gap. Minutes 3 and 4 after the deploy are at 80 a minute against 10
+// before; the read of minute 4 (the sixth of events-stats: the baseline,
+// then one per minute) is the one that gives nothing.
+func TestWatchRunSurvivesAnUnreadInterval(t *testing.T) {
+	s := after(10, func(m int) int {
+		if m == 3 || m == 4 {
+			return 80
+		}
+		return 10
+	})
+	points := func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		start, err1 := time.Parse("2006-01-02T15:04:05", q.Get("start"))
+		end, err2 := time.Parse("2006-01-02T15:04:05", q.Get("end"))
+		if err1 != nil || err2 != nil {
+			http.Error(w, `{"detail":"bad query"}`, 400)
+			return
+		}
+		data := [][]any{}
+		for _, b := range zeroFill(start, end, time.Minute, s) {
+			data = append(data, []any{b.Start.Unix(), []map[string]int{{"count": b.Count}}})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": data, "start": start.Unix(), "end": end.Unix()})
+	}
+	tests := []struct {
+		name   string
+		unread http.HandlerFunc
+		reason string
+	}{
+		{"Sentry failing", reply(500, `{"detail":"Internal Error"}`), "Sentry is failing"},
+		{"rate limited", reply(429, `{"detail":"Too many requests"}`, "Retry-After", "3600"), "Sentry is rate limiting the bot"},
+		{"not counted yet", reply(200, `{"data":[]}`), "Sentry returned no error counts after 11:06 CET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSentry(t)
+			f.handle("GET", "/api/0/projects/acme/shop-web/", reply(200, projectAnswer))
+			var mu sync.Mutex
+			call := 0
+			f.handle("GET", "/api/0/organizations/acme/events-stats/", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				call++
+				n := call
+				mu.Unlock()
+				if n == 6 {
+					tt.unread(w, r)
+					return
+				}
+				points(w, r)
+			})
+			f.handle("GET", "/api/0/organizations/acme/issues/", reply(200, `[]`))
+			c := newTestClient(t, f, &sleeps{}, func(o *Options) { o.Attempts = 1 })
+			o, err := runWatch(t, c, Policy{Factor: 3, MinEvents: 5, Consecutive: 2, Interval: time.Minute, Watch: 10 * time.Minute})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(o.inconclusive) != 1 || !strings.Contains(o.inconclusive[0], tt.reason) {
+				t.Errorf("inconclusive: got %q, want one report containing %q", o.inconclusive, tt.reason)
+			}
+			if len(o.spikes) != 1 {
+				t.Fatalf("spikes: got %d (quiet %d), want 1: minutes 3 and 4 were both over the bar", len(o.spikes), o.quiet)
+			}
+			if got, want := o.spikes[0].At, deployEnd.Truncate(time.Minute).Add(5*time.Minute); !got.Equal(want) || o.spikes[0].Rate != 80 {
+				t.Errorf("spike: got rate %v at %v, want 80 at %v", o.spikes[0].Rate, got, want)
+			}
+		})
+	}
+}
