@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -106,6 +108,21 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			}
 			if e.Sentry.Factor < 0 || e.Sentry.MinEvents < 0 || e.Sentry.Consecutive < 0 || e.Sentry.Watch < 0 || e.Sentry.Interval < 0 {
 				ps.add(at(), "%s: factor, min_events, consecutive, watch and interval must not be negative", p)
+			}
+			// YAML reads .inf and .nan as numbers, which no comparison
+			// below refuses: an infinite factor or min_events made every
+			// interval after a deploy a spike.
+			for _, f := range []struct {
+				key string
+				v   float64
+			}{{"factor", e.Sentry.Factor}, {"min_events", e.Sentry.MinEvents}} {
+				if math.IsInf(f.v, 0) || math.IsNaN(f.v) {
+					got := fmt.Sprint(f.v)
+					if _, n := loc.find("apps", appName, "environments", envName, "sentry", f.key); n != nil {
+						got = n.Value
+					}
+					ps.add(at(f.key), "%s.%s: want a finite number, got %s", p, f.key, got)
+				}
 			}
 			// Left out, each has a default; written as 0 it would read as
 			// "no bar" or "no watch", which the watch never did.

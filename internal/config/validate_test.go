@@ -308,6 +308,21 @@ func TestValidationRules(t *testing.T) {
 			want: one("sentry: {project", "apps.web.environments.prod.sentry.factor: 0.5 would make the usual error rate a spike; a spike is factor × the rate before the deploy: over 1 (1.5 for 50 % more)"),
 		},
 		{
+			// .inf and .nan are numbers to YAML: an infinite factor
+			// against a zero baseline made a bar of NaN, which every
+			// interval crossed, and every deploy rolled back by itself.
+			name: "sentry factor infinite",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: .inf, auto_rollback: true}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.factor: want a finite number, got .inf"),
+		},
+		{
+			name: "sentry min_events not a number",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, min_events: .nan}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.min_events: want a finite number, got .nan"),
+		},
+		{
 			name: "sentry factor of 1",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, factor: 1}\n"},

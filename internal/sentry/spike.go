@@ -10,11 +10,12 @@ import (
 // Policy says what counts as an error spike after a deploy and what to do
 // about one. The zero value of each field is a sensible default.
 type Policy struct {
-	// Factor: a spike is at least Factor times the baseline rate. ≤ 0: 3.
+	// Factor: a spike is at least Factor times the baseline rate. ≤ 0
+	// or not finite: 3.
 	Factor float64
 	// MinEvents is the lowest rate, in events per minute, that can be a
 	// spike, so that 0 → 2 errors is not one. With a zero baseline it is
-	// the only bar. ≤ 0: 5.
+	// the only bar. ≤ 0 or not finite: 5.
 	MinEvents float64
 	// Consecutive intervals in a row must be over the bar, so that a single
 	// burst is not a spike. ≤ 0: 2.
@@ -48,10 +49,13 @@ func (p Policy) MarshalJSON() ([]byte, error) { return jsonkeep.Encode(policyJSO
 
 // WithDefaults returns p with zero fields replaced by their defaults.
 func (p Policy) WithDefaults() Policy {
-	if p.Factor <= 0 || math.IsNaN(p.Factor) {
+	// Not finite is not set: an infinite factor times a zero baseline
+	// is NaN, and an infinite bar is within its own tolerance (below) of
+	// any rate; either made every interval a spike.
+	if !(p.Factor > 0) || math.IsInf(p.Factor, 0) {
 		p.Factor = 3
 	}
-	if p.MinEvents <= 0 || math.IsNaN(p.MinEvents) {
+	if !(p.MinEvents > 0) || math.IsInf(p.MinEvents, 0) {
 		p.MinEvents = 5
 	}
 	if p.Consecutive <= 0 {

@@ -76,6 +76,12 @@ func TestDetector(t *testing.T) {
 		{"negative rate is a gap", p, 10, []float64{-1, 10}, []Verdict{I, Q}},
 		{"infinite rate is a gap", p, 10, []float64{math.Inf(1)}, []Verdict{I}},
 		{"zero policy uses defaults", Policy{}, 10, []float64{30, 30}, []Verdict{E, S}},
+		// Inf × a zero baseline is NaN, and a bar of NaN was crossed by
+		// every rate: a quiet app rolled back after every deploy.
+		{"infinite factor uses the default", Policy{Factor: math.Inf(1), MinEvents: 5, Consecutive: 2}, 0, []float64{1, 1, 5, 5}, []Verdict{Q, Q, E, S}},
+		// A bar of +Inf is not above +Inf by its tolerance (Inf - rate
+		// is not more than Inf × 1e-12): every rate crossed it too.
+		{"infinite min events uses the default", Policy{Factor: 3, MinEvents: math.Inf(1), Consecutive: 2}, 0, []float64{1, 1, 5, 5}, []Verdict{Q, Q, E, S}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
