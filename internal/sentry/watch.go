@@ -12,6 +12,14 @@ import (
 	"github.com/switchman-bot/switchman/internal/pause"
 )
 
+// DefaultIssueTimeout bounds the listing of a spike's new issues
+// (Watch.IssueTimeout). OnSpike, and so the automatic rollback, waits for
+// it, and the client's retries of a Sentry that is slow or rate limits
+// its issue search could hold them for minutes, for a list that only
+// helps people read the spike: past this, the spike is reported with why
+// its issues are not listed.
+const DefaultIssueTimeout = 10 * time.Second
+
 // Target is the deploy a Watch looks after.
 type Target struct {
 	App, Env, Build string
@@ -108,6 +116,9 @@ type Watch struct {
 	Policy Policy
 	// IssueLimit bounds SpikeReport.Issues. Zero: 5.
 	IssueLimit int
+	// IssueTimeout bounds the listing of a spike's new issues, retries
+	// included. Zero: DefaultIssueTimeout.
+	IssueTimeout time.Duration
 	// Now and Sleep are the clock; nil means the real one. Sleep waits d or
 	// until ctx ends, returning ctx.Err() then.
 	Now   func() time.Time
@@ -368,7 +379,13 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			if limit <= 0 {
 				limit = 5
 			}
-			issues, err := w.Reader.NewIssues(ctx, w.Org, t.Project, env, version, limit)
+			timeout := w.IssueTimeout
+			if timeout <= 0 {
+				timeout = DefaultIssueTimeout
+			}
+			ictx, cancel := context.WithTimeout(ctx, timeout)
+			issues, err := w.Reader.NewIssues(ictx, w.Org, t.Project, env, version, limit)
+			cancel()
 			if err != nil {
 				log.Warn("sentry watch: cannot list new issues", "err", err)
 				rep.IssuesErr = errs.Message(err)

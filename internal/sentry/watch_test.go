@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1052,20 +1053,7 @@ func TestWatchRunSurvivesAnUnreadInterval(t *testing.T) {
 		}
 		return 10
 	})
-	points := func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		start, err1 := time.Parse("2006-01-02T15:04:05", q.Get("start"))
-		end, err2 := time.Parse("2006-01-02T15:04:05", q.Get("end"))
-		if err1 != nil || err2 != nil {
-			http.Error(w, `{"detail":"bad query"}`, 400)
-			return
-		}
-		data := [][]any{}
-		for _, b := range zeroFill(start, end, time.Minute, s) {
-			data = append(data, []any{b.Start.Unix(), []map[string]int{{"count": b.Count}}})
-		}
-		json.NewEncoder(w).Encode(map[string]any{"data": data, "start": start.Unix(), "end": end.Unix()})
-	}
+	points := statsPoints(s)
 	tests := []struct {
 		name   string
 		unread http.HandlerFunc
@@ -1106,6 +1094,75 @@ func TestWatchRunSurvivesAnUnreadInterval(t *testing.T) {
 			}
 			if got, want := o.spikes[0].At, deployEnd.Truncate(time.Minute).Add(5*time.Minute); !got.Equal(want) || o.spikes[0].Rate != 80 {
 				t.Errorf("spike: got rate %v at %v, want 80 at %v", o.spikes[0].Rate, got, want)
+			}
+		})
+	}
+}
+
+// statsPoints answers events-stats from s at 1m, as Sentry does: aligned,
+// zero-filled points of [start, end).
+func statsPoints(s series) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		start, err1 := time.Parse("2006-01-02T15:04:05", q.Get("start"))
+		end, err2 := time.Parse("2006-01-02T15:04:05", q.Get("end"))
+		if err1 != nil || err2 != nil || q.Get("interval") != "1m" {
+			http.Error(w, `{"detail":"bad query"}`, 400)
+			return
+		}
+		data := [][]any{}
+		for _, b := range zeroFill(start, end, time.Minute, s) {
+			data = append(data, []any{b.Start.Unix(), []map[string]int{{"count": b.Count}}})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": data, "start": start.Unix(), "end": end.Unix()})
+	}
+}
+
+// TestSpikeIssuesBounded: the spike, and the automatic rollback after it,
+// wait for the list of its new issues no longer than DefaultIssueTimeout,
+// however long the client's retries would take: Sentry rate limiting its
+// issue search asked for 30 s before each of three retries, and the
+// rollback came a minute and a half late for a list that only helps
+// people read the spike.
+func TestSpikeIssuesBounded(t *testing.T) {
+	tests := []struct {
+		name   string
+		issues http.HandlerFunc
+		want   string
+	}{
+		{"rate limited", reply(429, `{"detail":"You are attempting to use this endpoint too frequently. Limit is 5 requests in 1 seconds"}`, "Retry-After", "30"),
+			"Sentry is rate limiting the bot (list new issues of shop@1.2.3)"},
+		{"rate limited until a reset", func(w http.ResponseWriter, r *http.Request) {
+			reset := strconv.FormatInt(time.Now().Add(40*time.Second).Unix(), 10)
+			reply(429, `{"detail":"Too many requests"}`, "X-Sentry-Rate-Limit-Reset", reset)(w, r)
+		}, "Sentry is rate limiting the bot (list new issues of shop@1.2.3)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSentry(t)
+			f.handle("GET", "/api/0/projects/acme/shop-web/", reply(200, projectAnswer))
+			f.handle("GET", "/api/0/organizations/acme/events-stats/", statsPoints(after(10, func(int) int { return 60 })))
+			f.handle("GET", "/api/0/organizations/acme/issues/", tt.issues)
+			waits := &sleeps{}
+			c := newTestClient(t, f, waits)
+			start := time.Now()
+			o, err := runWatch(t, c, Policy{Interval: time.Minute, Watch: 5 * time.Minute})
+			took := time.Since(start)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(o.spikes) != 1 {
+				t.Fatalf("spikes: got %d, want 1", len(o.spikes))
+			}
+			if got := o.spikes[0].IssuesErr; got != tt.want {
+				t.Errorf("IssuesErr: got %q, want %q", got, tt.want)
+			}
+			var waited time.Duration
+			for _, d := range waits.got() {
+				waited += d
+			}
+			if waited+took > DefaultIssueTimeout {
+				t.Errorf("the spike waited %v for its issues (%v asked of the clock, %v run), want at most %v", waited+took, waited, took, DefaultIssueTimeout)
 			}
 		})
 	}
