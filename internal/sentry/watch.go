@@ -107,9 +107,9 @@ type SpikeReport struct {
 // instead of OnQuiet, once, with the span of those intervals: people must
 // know that the watch ended without judging them.
 //
-// OnProgress, the exception, is called after the baseline is read and
-// after every read that judged nothing a spike, with what RunFrom needs
-// to go on from there.
+// OnProgress, the exception, is called after the baseline is read (or
+// Sentry failed to give it) and after every read that judged nothing a
+// spike, with what RunFrom needs to go on from there.
 type Watch struct {
 	Reader Reader
 	Org    string
@@ -264,9 +264,13 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			return err
 		case problem == "":
 			d = NewDetector(p, rate)
+			d.reportedI = from.Inconclusive
 		case !again:
 			inconclusive(problem, true)
 			return nil
+		case from.Inconclusive:
+			// Said before the watch stopped (progress, below): the
+			// bot that goes on with it says nothing twice.
 		default:
 			inconclusive(problem+"; it is read again at every interval until the watch ends, and no interval is judged until then", false)
 		}
@@ -282,10 +286,16 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	}
 	observed := from.Observed
 	progress := func() {
-		if w.OnProgress != nil && d != nil {
+		switch {
+		case w.OnProgress == nil:
+		case d != nil:
 			run, reported := d.run, d.reportedI
 			w.OnProgress(Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported,
 				unknown: from.unknown})
+		default:
+			// The baseline Sentry failed to give was said: a watch
+			// resumed from here reads it again, and says it once.
+			w.OnProgress(Progress{Next: cursor, Observed: observed, Inconclusive: true, unknown: from.unknown})
 		}
 	}
 	if !from.Based {

@@ -689,6 +689,17 @@ func TestWatchResumes(t *testing.T) {
 			wantQuiet:        true,
 		},
 		{
+			// Said before the stop, the baseline Sentry fails to give is
+			// not said again by the bot that goes on with the watch.
+			name: "a baseline that failed is reported once",
+			s:    high(), stopAfter: 2, fail: failing(0, 1),
+			failResume: failing(0),
+			wantReads: []time.Time{deployStart.Add(-time.Hour), deployStart.Add(-time.Hour),
+				minute(0), minute(1), minute(2), minute(3), minute(4), minute(5), minute(6), minute(7), minute(8), minute(9)},
+			wantInconclusive: 1,
+			wantQuiet:        true,
+		},
+		{
 			name:      "stopped once every interval was judged",
 			s:         high(),
 			from:      &Progress{Based: true, Baseline: 10, Next: minute(10), Observed: 10},
