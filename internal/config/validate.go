@@ -54,6 +54,10 @@ func (c *Config) validate(loc locator, ps *problems) {
 		// serve would fail at start with "address already in use",
 		// sending the operator to look for another process.
 		ps.add(loc.line("bot", "metrics_listen"), "bot.metrics_listen: %q is bot.listen as well, and one address takes one listener: leave metrics_listen out to serve /metrics and /healthz on bot.listen", m)
+	case m != "" && oneListener(m, c.Bot.Listen):
+		// Written otherwise, the same socket fails serve's start just
+		// the same.
+		ps.add(loc.line("bot", "metrics_listen"), "bot.metrics_listen: %q takes the port of bot.listen %q (a host of 0.0.0.0, :: or none listens on every address of the machine), and one address takes one listener: give metrics_listen another port, or leave it out to serve /metrics and /healthz on bot.listen", m, c.Bot.Listen)
 	}
 	// A StatsD address the bot cannot dial would only be logged, once a
 	// deploy has ended, and no marker would ever be sent.
@@ -775,6 +779,44 @@ func redisURLProblem(s string) string {
 
 // isHostPort reports whether s is host:port with a port the network takes:
 // a number up to 65535, or a service name.
+// oneListener reports whether TCP listeners on a and b, two valid
+// host:port, would need one socket: the same port, and the same address
+// or a wildcard on either side. Go listens on a wildcard host (none,
+// 0.0.0.0 or ::) on every address of both families, so it takes the port
+// of any other host; localhost is 127.0.0.1, the address Go listens on for
+// it. Port 0 is a new free port at each listen and never meets another.
+func oneListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	na, errA := net.LookupPort("tcp", pa)
+	nb, errB := net.LookupPort("tcp", pb)
+	if errA != nil || errB != nil || na != nb || na == 0 {
+		return false
+	}
+	ka, kb := listenHost(ha), listenHost(hb)
+	return ka == "" || kb == "" || ka == kb
+}
+
+// listenHost is host as a listener takes it: "" for every address, an IP
+// address in one spelling, a name in lower case.
+func listenHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		if ip.IsUnspecified() {
+			return ""
+		}
+		return ip.String()
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" {
+		return "127.0.0.1"
+	}
+	return host
+}
+
 func isHostPort(s, network string) bool {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {

@@ -527,6 +527,43 @@ func TestValidationRules(t *testing.T) {
 			want:  one("metrics_listen", `bot.metrics_listen: "127.0.0.1:8080" is bot.listen as well, and one address takes one listener: leave metrics_listen out to serve /metrics and /healthz on bot.listen`),
 		},
 		{
+			name:  "metrics_listen on every address, listen on loopback",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: 0.0.0.0:8080"},
+			want:  one("metrics_listen", `bot.metrics_listen: "0.0.0.0:8080" takes the port of bot.listen "127.0.0.1:8080"`),
+		},
+		{
+			name:  "listen without host, metrics_listen on loopback",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: \":8080\"\n  metrics_listen: 127.0.0.1:8080"},
+			want:  one("metrics_listen", `bot.metrics_listen: "127.0.0.1:8080" takes the port of bot.listen ":8080"`),
+		},
+		{
+			name:  "listen on IPv6 wildcard, metrics_listen on an internal address",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: \"[::]:8080\"\n  metrics_listen: 10.0.0.5:8080"},
+			want:  one("metrics_listen", `takes the port of bot.listen "[::]:8080"`),
+		},
+		{
+			name:  "metrics_listen as localhost",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: LOCALHOST:8080"},
+			want:  one("metrics_listen", `takes the port of bot.listen "127.0.0.1:8080"`),
+		},
+		{
+			name:  "metrics_listen with the port by name",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:80\n  metrics_listen: 127.0.0.1:http"},
+			want:  one("metrics_listen", `takes the port of bot.listen "127.0.0.1:80"`),
+		},
+		{
+			name:  "metrics_listen on another address, same port",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: 10.0.0.5:8080"},
+		},
+		{
+			name:  "metrics_listen on every address, another port",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\n  metrics_listen: 0.0.0.0:9090"},
+		},
+		{
+			name:  "listen and metrics_listen on free ports",
+			edits: []string{"listen: 127.0.0.1:8080", "listen: 127.0.0.1:0\n  metrics_listen: 0.0.0.0:0"},
+		},
+		{
 			name:  "statsd",
 			edits: []string{"log_level: info", "log_level: info\n  statsd: 127.0.0.1:8125"},
 		},
