@@ -49,6 +49,8 @@ type Console struct {
 	// takes it when it stops, and sets closed so that no further one is.
 	held   *string
 	closed bool
+	// partial is the last line, when the input ended without a newline.
+	partial *string
 }
 
 // Run reads commands until end of input or ctx is done, then waits for
@@ -78,6 +80,9 @@ func (c *Console) Run(ctx context.Context) bool {
 				return
 			}
 			c.held = &line
+			if err == io.EOF {
+				c.partial = &line
+			}
 			c.mu.Unlock()
 			select {
 			case lines <- &line:
@@ -109,6 +114,12 @@ func (c *Console) Run(ctx context.Context) bool {
 		if c.held == line {
 			c.held = nil
 		}
+		if c.partial == line && c.Interactive {
+			// Ctrl-D after a partial line leaves the cursor behind
+			// what was typed: what the line prints starts a line of
+			// its own.
+			fmt.Fprintln(c.Out)
+		}
 		c.mu.Unlock()
 		if strings.TrimSpace(*line) == "" {
 			continue
@@ -129,6 +140,13 @@ func (c *Console) Run(ctx context.Context) bool {
 		if held != nil && strings.TrimSpace(*held) != "" {
 			c.notRun(ctx, *held)
 		}
+	}
+	if ended && c.Interactive {
+		// The input ended at a prompt: end its line, so that whatever
+		// follows (the shell's prompt) starts at the margin.
+		c.mu.Lock()
+		fmt.Fprintln(c.Out)
+		c.mu.Unlock()
 	}
 	if ended && readErr != nil {
 		// The rest of the script was not run: say so, and fail.

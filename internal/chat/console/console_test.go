@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
 )
@@ -110,6 +111,43 @@ func TestRunReadsEveryLine(t *testing.T) {
 			}
 			if says := strings.Contains(out.String(), "cannot read the input"); says != tt.saysErr {
 				t.Errorf("output %q: says it cannot read the input: %v, want %v", out.String(), says, tt.saysErr)
+			}
+		})
+	}
+}
+
+// replier answers every command with one line.
+type replier struct{ chattest.Refusals }
+
+func (*replier) Handle(_ context.Context, req commands.Request, out commands.Output) commands.Outcome {
+	out.Reply(chat.Message{Title: "ran " + req.Text})
+	return commands.Outcome{}
+}
+
+// TestRunAtTerminalEndsItsLines: at a terminal, Ctrl-D after a partial
+// line runs it with the cursor still behind what was typed, and Ctrl-D at
+// a prompt ends the input there: neither leaves the next output (the
+// reply, the shell's prompt) glued to that line.
+func TestRunAtTerminalEndsItsLines(t *testing.T) {
+	tests := []struct {
+		name  string
+		reads []string
+		want  string
+	}{
+		{"ctrl-d at a prompt", []string{"status\n", ""},
+			"switchman> ran status\nswitchman> \n"},
+		{"ctrl-d after a partial line", []string{"status\n", "whoami", ""},
+			"switchman> ran status\nswitchman> \nran whoami\nswitchman> \n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			c := &Console{In: &terminalReader{reads: tt.reads}, Out: &out, User: "alice", Handler: &replier{}, Interactive: true}
+			if !c.Run(context.Background()) {
+				t.Fatalf("Run returned false, want true; output %q", out.String())
+			}
+			if got := out.String(); got != tt.want {
+				t.Errorf("output %q, want %q", got, tt.want)
 			}
 		})
 	}
