@@ -808,6 +808,11 @@ func TestConsoleUser(t *testing.T) {
 		{"the OS user", "", "bob", "bob", false},
 		{"the OS user is the bot", "", "switchman", `the OS user "switchman" is the bot's own name; set bot.console_user`, true},
 		{"in any case", "", "Switchman", `the OS user "Switchman" is the bot's own name`, true},
+		{"the OS user of a directory service", "", "ana@corp.example", `the OS user cannot act as it: "ana@corp.example" is not a user name that grant and revoke could name; a user name is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, e.g. ana; set bot.console_user`, true},
+		{"the OS user with a space", "", "Ana Smith", `"Ana Smith" holds a space`, true},
+		{"the OS user named as a channel", "", "here", `"here" is what chat platforms notify a whole channel by`, true},
+		{"the OS user with a dot", "", "ana.smith", "ana.smith", false},
+		{"configured, the OS user of a directory service", "ana", "ana@corp.example", "ana", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -488,6 +488,8 @@ func (f gateFunc) RollbackPasses(ctx context.Context, app, env string) []string 
 // refuses the bot's own name there), else the OS user, unless that is the
 // bot's name, as a service account's often is: the console would then act
 // as the bot, own the lock it takes after a rollback and deploy through it.
+// Nor may the OS user be a name the config refuses for a user
+// (ana@corp.example, as directory services name accounts).
 func consoleUser(configured string, osUser func() string) (string, error) {
 	if configured != "" {
 		return configured, nil
@@ -495,6 +497,11 @@ func consoleUser(configured string, osUser func() string) (string, error) {
 	u := osUser()
 	if config.IsBotUser(u) {
 		return "", fmt.Errorf("console: bot.console_user is not set and the OS user %q is the bot's own name; set bot.console_user to the user the console acts as", u)
+	}
+	// The config refuses such a name as console_user: grant could never
+	// name it, nor users: hold it, so the console could do nothing.
+	if p := config.UserNameProblem(u); p != "" {
+		return "", fmt.Errorf("console: bot.console_user is not set and the OS user cannot act as it: %s; set bot.console_user to the user the console acts as", p)
 	}
 	return u, nil
 }

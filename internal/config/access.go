@@ -201,6 +201,10 @@ func userNameProblem(name string) string {
 	return ""
 }
 
+// UserNameProblem says why name cannot be a user's, as the config says of
+// one it refuses, or "" when it can (or is empty).
+func UserNameProblem(name string) string { return userNameProblem(name) }
+
 // validateNameCase refuses two spellings of one name that differ only in
 // case. Names are compared exactly, as the adapters hand them over (the
 // users key a chat id maps to, the console's user as written), so admins:
