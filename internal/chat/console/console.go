@@ -51,6 +51,10 @@ type Console struct {
 	closed bool
 	// partial is the last line, when the input ended without a newline.
 	partial *string
+	// handling is set while the Handler runs a command, and deferred
+	// holds the progress printed meanwhile: see handle.
+	handling bool
+	deferred []string
 }
 
 // Run reads commands until end of input or ctx is done, then waits for
@@ -242,8 +246,20 @@ func (c *Console) handle(ctx context.Context, line string) {
 		// Slack), and the command is not run on a guess.
 		req.Refused = fmt.Sprintf("%s is a chat mention, and the console cannot tell whom it names: type the command without it", echo(m))
 	}
+	// A deploy or rollback sends progress from the moment it starts,
+	// before the Handler has replied that it started ("Deploying demo 2
+	// … (deploy ID)"): its first steps and notes are held until the
+	// Handler returns, so that they follow that reply.
+	c.mu.Lock()
+	c.handling = true
+	c.mu.Unlock()
 	res := c.Handler.Handle(ctx, req, c)
 	c.mu.Lock()
+	c.handling = false
+	for _, text := range c.deferred {
+		fmt.Fprint(c.Out, text)
+	}
+	c.deferred = nil
 	c.lastFailed = res.Failed || c.failed[res.DeployID]
 	c.lastDeploy = res.DeployID
 	done := c.finished[res.DeployID]
@@ -274,7 +290,12 @@ func (c *Console) Progress(ev deploy.Event) {
 	// The reply already said the deploy started, and a step that ends
 	// prints its own line: the console shows finished steps only.
 	if ev.Kind != deploy.EventStarted && (ev.Kind != deploy.EventStep || ev.Done) {
-		fmt.Fprint(c.Out, chat.Text(commands.EventMessage(ev)))
+		text := chat.Text(commands.EventMessage(ev))
+		if c.handling {
+			c.deferred = append(c.deferred, text)
+		} else {
+			fmt.Fprint(c.Out, text)
+		}
 	}
 	if ev.Kind != deploy.EventFinished {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // recorder is a Handler that records the commands it gets and refuses
@@ -148,6 +150,35 @@ func TestRunAtTerminalEndsItsLines(t *testing.T) {
 			}
 			if got := out.String(); got != tt.want {
 				t.Errorf("output %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// earlyProgress starts a deploy whose first event arrives, as it may,
+// before the reply saying that the deploy started.
+type earlyProgress struct{ chattest.Refusals }
+
+func (*earlyProgress) Handle(_ context.Context, req commands.Request, out commands.Output) commands.Outcome {
+	id := "20261123-124158-b25a0a"
+	out.Progress(deploy.Event{Kind: deploy.EventNote, DeployID: id, App: "demo", Env: "local", Text: "localhost already has release 2; skipping the download"})
+	out.Reply(chat.Message{Level: chat.Info, Title: "Deploying demo 2 to local (deploy " + id + ")"})
+	out.Progress(deploy.Event{Kind: deploy.EventFinished, DeployID: id, App: "demo", Env: "local", Record: &deploy.Record{ID: id, Outcome: deploy.OutcomeSucceeded}})
+	return commands.Outcome{DeployID: id}
+}
+
+// TestRunPrintsTheReplyBeforeProgress: progress a deploy sends before its
+// start is replied is printed after that reply, script or terminal.
+func TestRunPrintsTheReplyBeforeProgress(t *testing.T) {
+	for _, interactive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("interactive=%v", interactive), func(t *testing.T) {
+			var out bytes.Buffer
+			c := &Console{In: strings.NewReader("deploy demo 2\n"), Out: &out, User: "alice", Handler: &earlyProgress{}, Interactive: interactive}
+			c.Run(context.Background())
+			got := out.String()
+			reply, note := strings.Index(got, "Deploying demo 2"), strings.Index(got, "skipping the download")
+			if reply < 0 || note < 0 || note < reply {
+				t.Errorf("output %q: want the reply \"Deploying demo 2 …\", then the note \"… skipping the download\"", got)
 			}
 		})
 	}
