@@ -55,7 +55,13 @@ type Console struct {
 	// holds the progress printed meanwhile: see handle.
 	handling bool
 	deferred []string
+	// prompting is set while the prompt waits for a line, at the end of
+	// the output: see show.
+	prompting bool
 }
+
+// promptText is the interactive console's prompt.
+const promptText = "switchman> "
 
 // Run reads commands until end of input or ctx is done, then waits for
 // running deploys. It returns false if the last command failed (a refused
@@ -118,6 +124,7 @@ func (c *Console) Run(ctx context.Context) bool {
 		if c.held == line {
 			c.held = nil
 		}
+		c.prompting = false // the line's Enter (or Ctrl-D) ended it
 		if c.partial == line && c.Interactive {
 			// Ctrl-D after a partial line leaves the cursor behind
 			// what was typed: what the line prints starts a line of
@@ -134,6 +141,15 @@ func (c *Console) Run(ctx context.Context) bool {
 		}
 		c.handle(ctx, *line)
 	}
+	c.mu.Lock()
+	if c.prompting {
+		// The input ended, or the bot was told to stop, at a prompt:
+		// end its line, so that what follows (the last deploys'
+		// progress, the shell's prompt) starts at the margin.
+		fmt.Fprintln(c.Out)
+		c.prompting = false
+	}
+	c.mu.Unlock()
 	if ctx.Err() != nil {
 		// Told to stop: a line read meanwhile is not run, nor lost.
 		c.mu.Lock()
@@ -144,13 +160,6 @@ func (c *Console) Run(ctx context.Context) bool {
 		if held != nil && strings.TrimSpace(*held) != "" {
 			c.notRun(ctx, *held)
 		}
-	}
-	if ended && c.Interactive {
-		// The input ended at a prompt: end its line, so that whatever
-		// follows (the shell's prompt) starts at the margin.
-		c.mu.Lock()
-		fmt.Fprintln(c.Out)
-		c.mu.Unlock()
 	}
 	if ended && readErr != nil {
 		// The rest of the script was not run: say so, and fail.
@@ -233,9 +242,23 @@ func readLine(r *bufio.Reader) (string, error) {
 func (c *Console) prompt() {
 	if c.Interactive {
 		c.mu.Lock()
-		fmt.Fprint(c.Out, "switchman> ")
+		fmt.Fprint(c.Out, promptText)
+		c.prompting = true
 		c.mu.Unlock()
 	}
+}
+
+// show prints text, a whole number of lines; c.mu is held. At a terminal,
+// commands run while a deploy does, and its progress arrives while the
+// prompt waits: printed after it, the first line would follow the prompt
+// on its line, and the prompt would then be gone above the progress. So
+// the prompt's line is blanked first and the prompt shown again after.
+func (c *Console) show(text string) {
+	if !c.prompting {
+		fmt.Fprint(c.Out, text)
+		return
+	}
+	fmt.Fprint(c.Out, "\r"+strings.Repeat(" ", len(promptText))+"\r"+text+promptText)
 }
 
 func (c *Console) handle(ctx context.Context, line string) {
@@ -280,7 +303,7 @@ func (c *Console) handle(ctx context.Context, line string) {
 func (c *Console) Reply(m chat.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprint(c.Out, chat.Text(m))
+	c.show(chat.Text(m))
 }
 
 // Progress prints one deploy event and notes how the last deploy ended.
@@ -294,7 +317,7 @@ func (c *Console) Progress(ev deploy.Event) {
 		if c.handling {
 			c.deferred = append(c.deferred, text)
 		} else {
-			fmt.Fprint(c.Out, text)
+			c.show(text)
 		}
 	}
 	if ev.Kind != deploy.EventFinished {

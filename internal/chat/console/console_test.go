@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/chattest"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
 // recorder is a Handler that records the commands it gets and refuses
@@ -181,6 +183,33 @@ func TestRunPrintsTheReplyBeforeProgress(t *testing.T) {
 				t.Errorf("output %q: want the reply \"Deploying demo 2 …\", then the note \"… skipping the download\"", got)
 			}
 		})
+	}
+}
+
+// TestRunKeepsThePromptBelowProgress: at a terminal, what a running
+// deploy prints while the prompt waits for the next command takes the
+// prompt's line, and the prompt follows it, rather than the progress
+// starting behind the prompt and leaving none below it.
+func TestRunKeepsThePromptBelowProgress(t *testing.T) {
+	in, typed := io.Pipe()
+	var out syncbuf.Buffer
+	c := &Console{In: in, Out: &out, User: "alice", Handler: &replier{}, Interactive: true}
+	done := make(chan bool)
+	go func() { done <- c.Run(context.Background()) }()
+	io.WriteString(typed, "status\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasSuffix(out.String(), "ran status\nswitchman> ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("output %q: got no prompt after the reply", out.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Reply(chat.Message{Title: "  localhost: restart ✓"})
+	typed.Close()
+	<-done
+	want := "switchman> ran status\nswitchman> \r           \r  localhost: restart ✓\nswitchman> \n"
+	if got := out.String(); got != want {
+		t.Errorf("output %q, want %q", got, want)
 	}
 }
 
