@@ -37,7 +37,10 @@ RUN groupadd --system --gid 10001 switchman \
         --no-create-home --shell /usr/sbin/nologin switchman \
     && install -d -o switchman -g switchman -m 0750 /var/lib/switchman
 COPY --from=build /out/bot /usr/local/bin/bot
-COPY config/ /etc/switchman/
+# The reference config alone, not config/: whatever else lies there in the
+# build context (an operator's own switchman.yaml with its tokens, an SSH
+# key tried out beside it) would ship in every copy of the image.
+COPY config/reference.yaml /etc/switchman/reference.yaml
 # No secrets are baked in: tokens come from the environment at run time.
 # Configs that read bot.listen from ${SWITCHMAN_LISTEN}, as the reference one
 # does, listen on all interfaces of the container.

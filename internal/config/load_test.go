@@ -3,9 +3,11 @@ package config
 import (
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -584,6 +586,39 @@ func TestReferenceInImage(t *testing.T) {
 	}
 	if c.Bot.Listen != "0.0.0.0:8080" {
 		t.Errorf("bot.listen: got %s, want 0.0.0.0:8080, the port the image exposes", c.Bot.Listen)
+	}
+}
+
+// TestImageCopiesNoLocalFiles: the image's last stage takes the binary from
+// the build stage and, from the build context, the reference config only.
+// A directory copied whole (config/) would ship whatever an operator left
+// in the checkout beside it, their own switchman.yaml with its tokens or
+// an SSH key, to everyone who pulls the image.
+func TestImageCopiesNoLocalFiles(t *testing.T) {
+	lines := strings.Split(string(mustRead(t, "../../Dockerfile")), "\n")
+	last := -1
+	for i, line := range lines {
+		if strings.HasPrefix(line, "FROM ") {
+			last = i
+		}
+	}
+	if last < 0 {
+		t.Fatal("Dockerfile: got no FROM, want a build stage and the image's")
+	}
+	allowed := map[string]bool{"config/reference.yaml /etc/switchman/reference.yaml": true}
+	copies := 0
+	for i, line := range lines[last:] {
+		args, ok := strings.CutPrefix(line, "COPY ")
+		if !ok || strings.HasPrefix(args, "--from=build ") {
+			continue
+		}
+		copies++
+		if !allowed[args] {
+			t.Errorf("Dockerfile:%d: got COPY %s into the image, want only %v from the build context", last+i+1, args, slices.Collect(maps.Keys(allowed)))
+		}
+	}
+	if copies == 0 {
+		t.Error("Dockerfile: got no COPY of the reference config into the image, want it at /etc/switchman/reference.yaml")
 	}
 }
 
