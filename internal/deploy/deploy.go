@@ -1372,6 +1372,18 @@ func (r *run) migrate() error {
 		r.mu.Unlock()
 		return err
 	}
+	r.mu.Lock()
+	unsaid := r.behind
+	if unsaid != nil {
+		r.rec.MigrationState = was
+	}
+	r.mu.Unlock()
+	if unsaid != nil {
+		// The store keeps a record saying they did not start: a bot
+		// that died while they ran would leave status telling whoever
+		// rolls back that the schema is as before. They do not start.
+		return errs.Wrap(errs.Unavailable, unsaid, "the deploy's record could not be updated to say that its migrations run (%v); nothing was migrated or switched: deploy again once the state store answers", unsaid)
+	}
 	if _, err := r.step(ctx, h, StepMigrate, Command{Script: inDir(dir, env, m.Run), Lingering: r.lingering(h, []action{{step: StepMigrate}})}); err != nil {
 		if errors.Is(err, ErrUnreachable) {
 			// The connection ended, not the migrate command: it may

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,4 +138,63 @@ func indent(lines []string, prefix string) string {
 		b.WriteString(prefix + l + "\n")
 	}
 	return b.String()
+}
+
+// failsRunningMigrations is a store that fails every write of a record
+// saying that its migrations run, and takes every other.
+type failsRunningMigrations struct{ deploy.Store }
+
+func (s failsRunningMigrations) PutRecord(ctx context.Context, r *deploy.Record) error {
+	if r.MigrationState == deploy.MigrationsRunning {
+		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	return s.Store.PutRecord(ctx, r)
+}
+
+// TestMigrationsWaitForTheirRecord: the migrate command starts only once
+// the store holds the record saying it runs. Run with the store keeping
+// "not started", a bot that died while they ran left status telling
+// whoever decides on a rollback that the schema had not changed.
+func TestMigrationsWaitForTheirRecord(t *testing.T) {
+	tests := []struct {
+		name    string
+		fails   bool
+		outcome deploy.Outcome
+		state   deploy.MigrationState
+		applied bool
+	}{
+		{name: "store takes the write", outcome: deploy.OutcomeSucceeded, state: deploy.MigrationsDone, applied: true},
+		{name: "store fails the write", fails: true, outcome: deploy.OutcomeFailed, state: deploy.MigrationsNotStarted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+				if tt.fails {
+					o.Store = failsRunningMigrations{o.Store}
+				}
+			})
+			f.build("1")
+			rec := f.mustRun(deploy.KindDeploy, "1", tt.outcome)
+			if got := f.exists("applied"); got != tt.applied {
+				t.Errorf("migrations applied: got %v, want %v", got, tt.applied)
+			}
+			stored, err := f.store.Record(t.Context(), rec.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.MigrationState != tt.state {
+				t.Errorf("stored migration state: got %q, want %q", stored.MigrationState, tt.state)
+			}
+			if !tt.fails {
+				return
+			}
+			const want = "the deploy's record could not be updated to say that its migrations run (dial tcp 127.0.0.1:6379: connect: connection refused); nothing was migrated or switched"
+			if !strings.Contains(rec.Error, want) {
+				t.Errorf("error: got %q, want it to contain %q", rec.Error, want)
+			}
+			if got := f.link("current"); got != "" {
+				t.Errorf("current -> %q, want no switch", got)
+			}
+		})
+	}
 }
