@@ -260,3 +260,48 @@ func TestFold(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendToAClosedStore: a store closed as the bot stops never opens
+// again. Append gives up after one try, as for a reset store, with the
+// store's reason, rather than hold back for 4 s the reply of a command
+// that reached the store too late.
+func TestAppendToAClosedStore(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		open func(t *testing.T) audit.Appender
+	}{
+		{"embedded", func(t *testing.T) audit.Appender {
+			st, err := embedded.Open(filepath.Join(t.TempDir(), "state.db"), embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+		{"redis", func(t *testing.T) audit.Appender {
+			srv := redisserver.Start(t)
+			st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &counted{Appender: tt.open(t)}
+			start := time.Now()
+			err := audit.Append(t.Context(), c, &audit.Entry{User: "ana", Command: "deploy web 42", Decision: audit.Allowed})
+			if !errors.Is(err, deploy.ErrStoreClosed) {
+				t.Errorf("Append: got %v, want the store closed", err)
+			}
+			if c.tries != 1 {
+				t.Errorf("tries: got %d after %v, want 1", c.tries, time.Since(start).Round(time.Millisecond))
+			}
+		})
+	}
+}
