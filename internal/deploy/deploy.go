@@ -1332,6 +1332,10 @@ func (r *run) migrate() error {
 	if len(pending) == 0 || m.Run == "" {
 		return nil
 	}
+	if len(r.unstopped) > 0 {
+		u := r.unstopped[0]
+		return errs.New(errs.Unavailable, "the migrations of %s %s may still be running on %s, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched: deploy again once %s answers, or once it is out of the env's hosts", u.Run.Kind, u.Run.ID, u.Host, u.Host)
+	}
 	switch r.t.env.Migrate {
 	case "never":
 		return errs.New(errs.Forbidden, "%s has pending migrations (%s) and its policy is migrate: never; nothing was switched", r.t.key(), strings.Join(pending, ", "))

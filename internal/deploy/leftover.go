@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -123,22 +124,22 @@ exit 0
 // release already (unchanged) is no such bound: it resolved an
 // interrupted run without searching the hosts (see nothingToDo), and what
 // that run left may still be running.
-func (r *run) deadRuns() ([]*Record, error) {
-	recs := r.recent
+//
+// It returns the records it read too, newest first.
+func (r *run) deadRuns() (dead, recs []*Record, err error) {
+	recs = r.recent
 	if recs == nil {
-		var err error
 		if recs, err = r.e.recentRecords(context.WithoutCancel(r.ctx), r.t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var dead []*Record
 	for _, rec := range recs {
 		if rec.ID == r.rec.ID {
 			continue
 		}
 		switch rec.Outcome {
 		case OutcomeSucceeded:
-			return dead, nil
+			return dead, recs, nil
 		case OutcomeInterrupted, OutcomeRunning:
 			if ValidRunToken(rec.Run) {
 				dead = append(dead, rec)
@@ -151,7 +152,41 @@ func (r *run) deadRuns() ([]*Record, error) {
 			}
 		}
 	}
-	return dead, nil
+	return dead, recs, nil
+}
+
+// migrationsLeft returns the hosts, among those of the env (hosts), where
+// the migrations of one of the dead runs (newest first, as recs) may
+// still run, with that run: those lost while its migrate command ran, or
+// every host of a run whose process died then (its record does not say
+// which ran them), less those searched for what it left since, by this
+// run (searched) or a later one.
+func migrationsLeft(recs, dead []*Record, hosts []Host, searched map[string]bool) []LostHost {
+	inEnv := map[string]bool{}
+	for _, h := range hosts {
+		inEnv[h.Name] = true
+	}
+	var out []LostHost
+	for _, d := range dead {
+		if d.MigrationState != MigrationsRunning {
+			continue
+		}
+		lost := lostHost(d)
+		later := recs[:max(slices.IndexFunc(recs, func(rec *Record) bool { return rec.ID == d.ID }), 0)]
+		for _, h := range d.Hosts {
+			if lost && !h.Lost || !inEnv[h.Host] || searched[h.Host] {
+				continue
+			}
+			if slices.ContainsFunc(later, func(rec *Record) bool {
+				lh := rec.Host(h.Host)
+				return lh != nil && (strings.Contains(lh.Stopped, string(d.Kind)+" "+d.ID+":") || slices.Contains(strings.Fields(lh.Searched), d.ID))
+			}) {
+				continue
+			}
+			out = append(out, LostHost{Run: d, Host: h.Host})
+		}
+	}
+	return out
 }
 
 // lostHost reports whether rec lost a host in the middle of a script.
@@ -187,7 +222,7 @@ func (r *run) lostHosts() []string {
 // race it. More of those than max_failures allows fail the run, nothing
 // changed.
 func (r *run) stopLeftovers() error {
-	dead, err := r.deadRuns()
+	dead, recs, err := r.deadRuns()
 	if err != nil {
 		return err
 	}
@@ -260,6 +295,13 @@ func (r *run) stopLeftovers() error {
 		}
 		r.note("nothing %s had begun is still running on %s", runNames(dead), strings.Join(names, ", "))
 	}
+	looked := map[string]bool{}
+	for i, h := range live {
+		if results[i].err == nil && !results[i].noProc {
+			looked[h.Name] = true
+		}
+	}
+	r.unstopped = migrationsLeft(recs, dead, r.hosts, looked)
 	return nil
 }
 

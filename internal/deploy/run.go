@@ -59,6 +59,10 @@ type run struct {
 	// migrated lists the migrations this deploy ran (its migrate command
 	// succeeded): switching hosts back leaves them applied.
 	migrated []string
+	// unstopped holds the hosts where the migrations of a dead run may
+	// still run, that this run could not search (see stopLeftovers):
+	// migrations it started would run beside those.
+	unstopped []LostHost
 	// retire is the release a rollback leaves: each host marks it bad in
 	// the same script that switches it away. retired holds the hosts that
 	// did (guarded by mu).

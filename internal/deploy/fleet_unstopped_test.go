@@ -1,0 +1,81 @@
+package deploy_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// TestFleetMigrationsWaitForAnUnreachableLostHost: a deploy that lost
+// host0 while its migrate command ran leaves it perhaps still migrating
+// there, and the next deploy stops it before it migrates anything. With
+// host0 down then and left out (max_failures 1), that deploy could not
+// stop it, and ran the migrations again on host1, beside the ones host0
+// may still run against the same database. It must refuse them instead,
+// as long as no run has searched host0 since; a dead run whose
+// migrations had ended does not hold a deploy back.
+func TestFleetMigrationsWaitForAnUnreachableLostHost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		state   deploy.MigrationState
+		refused bool
+	}{
+		{"lost while migrating", deploy.MigrationsRunning, true},
+		{"lost after its migrations", deploy.MigrationsDone, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 2)
+			f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"max_failures: 1"}}, nil)
+			f.build("1")
+			f.build("2")
+			f.seed("1")
+			// What the deploy that lost host0 recorded (see
+			// TestFleetHungHostStepIsStoppedByTheNextRun).
+			start := time.Now().Add(-time.Hour)
+			lost := &deploy.Record{ID: "20261206-lost", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+				Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeFailed,
+				Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: tt.state,
+				Error: "lost host0 while its migrations ran",
+				Hosts: []deploy.HostResult{
+					{Host: "host0", State: deploy.HostFailed, Current: "1", Lost: true},
+					{Host: "host1", State: deploy.HostDelivered, Current: "1"},
+				}}
+			if err := f.store.PutRecord(t.Context(), lost); err != nil {
+				t.Fatal(err)
+			}
+			fleet.Stop(0)
+			rec, err := f.run(deploy.KindDeploy, "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			applied, _ := os.ReadFile(filepath.Join(f.root(1), "shared", "applied"))
+			ran := strings.Contains(string(applied), "002.sql")
+			if !tt.refused {
+				if !ran {
+					t.Errorf("host1 applied %q, want 002.sql: %s (%s)", applied, rec.Outcome, rec.Error)
+				}
+				return
+			}
+			if ran {
+				t.Errorf("host1 applied %q, want no migration run while host0 may still run them", applied)
+			}
+			const want = "the migrations of deploy 20261206-lost may still be running on host0, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched"
+			if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, want) {
+				t.Errorf("got %s (%s), want failed saying %q", rec.Outcome, rec.Error, want)
+			}
+			if rec.MigrationState != deploy.MigrationsNotStarted {
+				t.Errorf("migration state: got %q, want %q", rec.MigrationState, deploy.MigrationsNotStarted)
+			}
+			if got := f.link(1, "current"); got != "releases/1" {
+				t.Errorf("host1 current -> %q, want releases/1", got)
+			}
+		})
+	}
+}
