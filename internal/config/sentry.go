@@ -36,7 +36,9 @@ type EnvSentry struct {
 	// Interval between polls; default 1m.
 	Interval Duration `yaml:"interval"`
 	// A spike is an error rate of at least Factor × the hour before the
-	// deploy and at least MinEvents per minute, for Consecutive intervals.
+	// deploy and at least MinEvents per minute, for Consecutive intervals
+	// in a row, which hold at least MinEvents errors together (at an
+	// interval under 1m, the rate is under MinEvents errors an interval).
 	// Defaults: 3, 5, 2.
 	Factor      float64 `yaml:"factor"`
 	MinEvents   float64 `yaml:"min_events"`

@@ -14,8 +14,12 @@ type Policy struct {
 	// or not finite: 3.
 	Factor float64
 	// MinEvents is the lowest rate, in events per minute, that can be a
-	// spike, so that 0 → 2 errors is not one. With a zero baseline it is
-	// the only bar. ≤ 0 or not finite: 5.
+	// spike, and the fewest events a spike's intervals may hold together,
+	// so that 0 → 2 errors is not one at any interval: at 10s, 5 a minute
+	// is under one event an interval, and a rate alone made 2 errors in
+	// 20 s a spike. At intervals of 1m or more, an interval over the rate
+	// holds that many events by itself. With a zero baseline it is the
+	// only bar. ≤ 0 or not finite: 5.
 	MinEvents float64
 	// Consecutive intervals in a row must be over the bar, so that a single
 	// burst is not a spike. ≤ 0: 2.
@@ -102,11 +106,13 @@ type Verdict int
 const (
 	// Quiet: the rate is under the bar.
 	Quiet Verdict = iota
-	// Elevated: over the bar, but not yet for Consecutive intervals, or a
-	// spike that was already reported.
+	// Elevated: over the bar, but not yet for Consecutive intervals or
+	// not yet with MinEvents events in them, or a spike that was already
+	// reported.
 	Elevated
-	// Spike: over the bar for Consecutive intervals in a row. A Detector
-	// returns it once, on the interval that completes the run.
+	// Spike: over the bar for Consecutive intervals in a row, which hold
+	// MinEvents events together. A Detector returns it once, on the
+	// interval that completes the run.
 	Spike
 	// Inconclusive: no usable data for the interval (Sentry failed or sent
 	// an empty series). Returned the first time only; later gaps and
@@ -139,9 +145,11 @@ func (v Verdict) String() string {
 // deploy is a spike against the baseline before it. It is not safe for
 // concurrent use; one watch owns one.
 type Detector struct {
-	policy    Policy
-	baseline  float64
-	run       int
+	policy   Policy
+	baseline float64
+	run      int
+	// runEvents is how many events the run's intervals held.
+	runEvents int
 	spiked    bool
 	reportedI bool
 }
@@ -165,18 +173,25 @@ func (d *Detector) Threshold() float64 {
 // Baseline is the rate the detector compares against.
 func (d *Detector) Baseline() float64 { return d.baseline }
 
-// Observe feeds the rate of the next interval in events per minute. A rate
-// that is not a number or negative is a gap (see Gap).
-func (d *Detector) Observe(ratePerMin float64) Verdict {
-	if math.IsNaN(ratePerMin) || math.IsInf(ratePerMin, 0) || ratePerMin < 0 {
+// Rate is the rate, in events per minute, of an interval of the policy
+// that held count events.
+func (d *Detector) Rate(count int) float64 { return float64(count) / d.policy.Interval.Minutes() }
+
+// Observe feeds the number of events of the next interval (of the
+// policy's Interval). A negative count is a gap (see Gap). A spike is a
+// run of Consecutive intervals whose rate is over the bar and which hold
+// MinEvents events together.
+func (d *Detector) Observe(count int) Verdict {
+	if count < 0 {
 		return d.Gap()
 	}
-	if below(ratePerMin, d.Threshold()) {
-		d.run = 0
+	if below(d.Rate(count), d.Threshold()) {
+		d.run, d.runEvents = 0, 0
 		return Quiet
 	}
 	d.run++
-	if d.run >= d.policy.Consecutive && !d.spiked {
+	d.runEvents += count
+	if d.run >= d.policy.Consecutive && !below(float64(d.runEvents), d.policy.MinEvents) && !d.spiked {
 		d.spiked = true
 		return Spike
 	}
@@ -195,7 +210,7 @@ func below(rate, bar float64) bool {
 
 // Gap records an interval without usable data. It ends any run.
 func (d *Detector) Gap() Verdict {
-	d.run = 0
+	d.run, d.runEvents = 0, 0
 	return d.Unread()
 }
 

@@ -149,6 +149,13 @@ type Progress struct {
 	Next time.Time `json:"next,omitzero"`
 	// Run is how many intervals in a row before Next were over the bar.
 	Run int `json:"run,omitempty"`
+	// RunEvents is how many events those intervals held, as counted up
+	// to RunEventsNext. A replica of a version that did not count them
+	// goes on with a run without changing them: counted up to another
+	// interval than Next, they are not the run's, and the run goes on
+	// as if they were none (a spike then needs more events, never fewer).
+	RunEvents     int       `json:"run_events,omitempty"`
+	RunEventsNext time.Time `json:"run_events_next,omitzero"`
 	// Observed is how many intervals were judged.
 	Observed int `json:"observed,omitempty"`
 	// Inconclusive says inconclusive data was reported already.
@@ -257,6 +264,9 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 	if from.Based {
 		d = NewDetector(p, from.Baseline)
 		d.run, d.reportedI = from.Run, from.Inconclusive
+		if d.run > 0 && from.RunEvents > 0 && from.RunEventsNext.Equal(from.Next) {
+			d.runEvents = from.RunEvents
+		}
 	} else {
 		rate, problem, again, err := w.baseline(ctx, t, env, baseAt, iv)
 		switch {
@@ -290,8 +300,12 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 		case w.OnProgress == nil:
 		case d != nil:
 			run, reported := d.run, d.reportedI
-			w.OnProgress(Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported,
-				unknown: from.unknown})
+			pr := Progress{Based: true, Baseline: d.Baseline(), Next: cursor, Run: run, Observed: observed, Inconclusive: reported,
+				unknown: from.unknown}
+			if run > 0 {
+				pr.RunEvents, pr.RunEventsNext = d.runEvents, cursor
+			}
+			w.OnProgress(pr)
 		default:
 			// The baseline Sentry failed to give was said: a watch
 			// resumed from here reads it again, and says it once.
@@ -374,10 +388,10 @@ func (w *Watch) RunFrom(ctx context.Context, t Target, from Progress) error {
 			if b.Start.After(cursor) && d.Gap() == Inconclusive {
 				inconclusive(fmt.Sprintf("Sentry returned no error count for %s", cursor.In(at.Location()).Format("15:04 MST")), false)
 			}
-			rate := float64(b.Count) / iv.Minutes()
+			rate := d.Rate(b.Count)
 			cursor = b.Start.Add(iv)
 			observed++
-			if d.Observe(rate) != Spike {
+			if d.Observe(b.Count) != Spike {
 				continue
 			}
 			rep := SpikeReport{
