@@ -287,6 +287,10 @@ const (
 	reasonEdited   = "Switchman does not run an edited message, so nothing was run: send the command as a new message."
 	// A message that starts with another member's mention is for them.
 	reasonNotAddressed = "Switchman runs a message that starts with its own mention, and this one starts with someone else's, so nothing was run: start the message with the bot's mention."
+	// A mention of a message that starts with a mention and names
+	// several members, when neither auth.test nor the event's
+	// authorizations named the bot's user.
+	reasonBotUnknown = "Switchman cannot tell whether the message starts with its own mention or another member's (Slack has not told it its member ID), so nothing was run: mention only Switchman, or type the command with /switchman."
 	// A slash command whose text starts with a mention that is not the
 	// bot's, which the parser would strip as the bot's.
 	reasonCommandMention = "The command starts with a mention that is not Switchman's, or that it cannot tell for its own, so nothing was run: type the command without the mention."

@@ -874,6 +874,15 @@ func TestMentionAddressedToSomeoneElse(t *testing.T) {
 		{"another member's labelled mention first", "<@UANA|ana> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, false},
 		{"no mention first", "lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, true},
 		{"no authorizations", "<@UBOT> lock deploys web prod db work", `null`, false, true},
+		{"no authorizations, the bot named twice", "<@UBOT> lock deploys web prod db work, <@UBOT|switchman>", `null`, false, true},
+		// Knowing no bot user, the adapter cannot tell whose mention
+		// leads a message that names several members, and ran one
+		// addressed to another member.
+		{"another member's mention first, no authorizations", "<@UANA> lock deploys web prod db work <@UBOT>", `null`, false, false},
+		{"another member's mention first, a user's installation authorized", "<@UANA> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UCAL","is_bot":false}]`, false, false},
+		{"the bot's mention first and another's, no authorizations", "<@UBOT> lock deploys web prod db work for <@UANA>", `null`, false, false},
+		{"no mention first, no authorizations", "lock deploys web prod db work <@UBOT> <@UANA>", `null`, false, true},
+		{"the bot's mention first and another's, no authorizations, the bot known", "<@UBOT> lock deploys web prod db work for <@UANA>", `null`, true, true},
 		{"the bot's mention first, another installation's bot authorized", "<@UBOT> lock deploys web prod db work", `[{"team_id":"T2","user_id":"UOTHER","is_bot":true}]`, true, true},
 		{"another member's mention first, no authorizations, the bot known", "<@UANA> lock deploys web prod db work <@UBOT>", `null`, true, false},
 	}

@@ -92,6 +92,22 @@ func mentionID(token string) string {
 	return id
 }
 
+// mentionIDs returns the user ids text mentions, each once.
+func mentionIDs(text string) map[string]bool {
+	ids := map[string]bool{}
+	for i := strings.Index(text, "<@"); i >= 0; {
+		if tok := commands.LeadingMention(text[i:]); tok != "" {
+			ids[mentionID(tok)] = true
+		}
+		next := strings.Index(text[i+2:], "<@")
+		if next < 0 {
+			break
+		}
+		i += 2 + next
+	}
+	return ids
+}
+
 var errIncomplete = errors.New("payload without user or channel")
 
 // commandRequest turns a verified slash command into a request.
@@ -155,9 +171,9 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 // from bots, are ignored (ok false). The mention of an edited message,
 // which Slack sends again under a new event id, is a request refused: the
 // message asked already, and its author learns that the edit ran nothing.
-// So is the mention of a message that starts with someone else's mention:
-// the bot is botUser, or, when that is "", the bot user the event's
-// authorizations name. Slack lists one installation there, not always the
+// So is the mention of a message that starts with someone else's mention,
+// or with one the adapter cannot tell for the bot's: the bot is botUser,
+// or, when that is "", the bot user the event's authorizations name. Slack lists one installation there, not always the
 // bot's own where several installed the app (a channel shared between
 // organisations), so the user id auth.test gave the bot goes first.
 func eventRequest(payload []byte, botUser string) (challenge string, req request, ok bool, err error) {
@@ -191,7 +207,17 @@ func eventRequest(payload []byte, botUser string) (challenge string, req request
 	if bot == "" {
 		bot = env.botUser()
 	}
-	if lead := commands.LeadingMention(req.text); req.refused == "" && lead != "" && bot != "" && mentionID(lead) != bot {
+	switch lead := commands.LeadingMention(req.text); {
+	case req.refused != "" || lead == "":
+	case bot == "":
+		// Slack sends app_mention only for a message that names the
+		// bot: one that names nobody else leads with the bot's mention.
+		// Else the leading one may be another member's, which the
+		// parser would strip as the bot's and run the message.
+		if len(mentionIDs(req.text)) > 1 {
+			req.refused = reasonBotUnknown
+		}
+	case mentionID(lead) != bot:
 		req.refused = reasonNotAddressed
 	}
 	return "", req, true, nil
