@@ -115,6 +115,13 @@ func (c *Config) validateAccess(loc locator, ps *problems) {
 				ps.add(loc.line("roles", role, i), "roles.%s[%d]: unknown action %q; actions are %s", role, i, a, actionNames())
 			}
 		}
+		if role == "admin" && !slices.Contains(c.Roles[role], string(acl.Admin)) {
+			// admins: gives this role: without the admin action the
+			// users under admins: would be admins nowhere, so none would
+			// grant, check in or be named as one who can force a deploy,
+			// while the config reads as if they were.
+			ps.add(loc.line("roles", role), "roles.admin: redefines the built-in role admin, which admins: gives, without the admin action, so the users under admins: would be no admins; keep admin among its actions, or give the role another name and grant it with an access entry")
+		}
 	}
 	roles := c.RoleActions()
 	for _, g := range sortedKeys(c.Groups) {

@@ -1143,6 +1143,21 @@ func TestValidationRules(t *testing.T) {
 			want:  one("on:", `access[0].on: empty, which would give role deployer on every app and env`),
 		},
 		{
+			// admins: gives the role admin: redefined without the admin
+			// action, the users under it would be admins nowhere.
+			name:  "admin role redefined without admin",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  admin: [deploy, rollback]"},
+			want:  one("admin: [deploy", `roles.admin: redefines the built-in role admin, which admins: gives, without the admin action, so the users under admins: would be no admins`),
+		},
+		{
+			name:  "admin role redefined with admin",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  admin: [admin, deploy]"},
+		},
+		{
+			name:  "deployer role redefined",
+			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  deployer: [deploy]"},
+		},
+		{
 			name:  "role with unknown action",
 			edits: []string{"deployers: [bob]", "deployers: [bob]\nroles:\n  tester: [deploy, fly]"},
 			want:  one("fly", `roles.tester[1]: unknown action "fly"; actions are deploy, rollback`),
