@@ -350,6 +350,12 @@ func ParseSpan(s string) (Span, error) {
 	if days == "" {
 		return Span{}, fmt.Errorf("window %q has no days; want DAYS HH:MM-HH:MM, e.g. \"Mon-Fri 09:00-17:00\"", s)
 	}
+	if strings.Contains(times, ",") || strings.Count(times, "-") > 1 {
+		// Two ranges, or more days and a range, written in one period:
+		// told that a time was bad ("12:00,13:00-17:00", its spaces
+		// gone), people looked for a typo in a time that had none.
+		return Span{}, fmt.Errorf("window %q holds more than one time range; a period is days and one range: list each as its own, e.g. [\"Mon-Fri 09:00-12:00\", \"Mon-Fri 13:00-17:00\"]", s)
+	}
 	var sp Span
 	var err error
 	if sp.Days, err = parseDays(days); err != nil {
