@@ -852,6 +852,62 @@ func TestRollbackPastAClosedWindowOffersNoForce(t *testing.T) {
 	})
 }
 
+// TestRollbackAuditsWhatItPasses: a rollback past a closed window and
+// another's lock says so in its audit entry, as in its reply: the entry
+// showed an allowed rollback and nothing of the freeze or the lock it
+// went past.
+func TestRollbackAuditsWhatItPasses(t *testing.T) {
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	tests := []struct {
+		name  string
+		setup []struct{ user, text string }
+		at    time.Time
+		want  []string
+	}{
+		{name: "open, unlocked", at: time.Date(2026, 11, 23, 11, 0, 0, 0, warsaw), want: []string{"role deployer (config)"}},
+		{name: "closed window", at: time.Date(2026, 11, 23, 17, 0, 0, 0, warsaw),
+			want: []string{"role deployer (config)", "rolling back although deploys to web/prod are closed now: outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw)"}},
+		{name: "another's lock of the app", setup: []struct{ user, text string }{{"ana", "lock deploys web db move"}}, at: time.Date(2026, 11, 23, 11, 0, 0, 0, warsaw),
+			want: []string{"role deployer (config)", "rolling back despite the lock: locked by ana since", "db move"}},
+		{name: "freeze and a lock of everything", setup: []struct{ user, text string }{{"ana", "lock deploys release freeze"}}, at: time.Date(2026, 12, 21, 10, 0, 0, 0, warsaw),
+			want: []string{"rolling back although deploys to web/prod are closed now: frozen: year-end freeze", "rolling back despite the lock: locked by ana since", "release freeze"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			for _, step := range append([]struct{ user, text string }{{"ana", "here for 2h"}, {"bob", "deploy web 1"}, {"bob", "deploy web 2"}}, tt.setup...) {
+				if res, out, _ := f.do(step.user, step.text); res.Failed {
+					t.Fatalf("%s %q failed: %s", step.user, step.text, out.last())
+				}
+			}
+			f.clock.Set(tt.at)
+			res, out, _ := f.do("bob", "rollback web")
+			if res.Failed || res.DeployID == "" {
+				t.Fatalf("rollback: failed %v, %q; want it to go ahead", res.Failed, out.last())
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reason string
+			found := false
+			for _, e := range entries {
+				if e.Action == "rollback" && e.Decision == audit.Allowed && e.DeployID == res.DeployID {
+					reason, found = e.Reason, true
+				}
+			}
+			if !found {
+				t.Fatalf("no allowed audit entry of rollback %s in %+v", res.DeployID, entries)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(reason, w) {
+					t.Errorf("audit reason %q; want it to contain %q", reason, w)
+				}
+			}
+		})
+	}
+}
+
 // TestForceByAnAdminWhoseGrantsCannotBeRead: where an admin must be
 // around and none is, only an admin's --force goes through. When the
 // runtime grants cannot be read as that is decided, the deploy is

@@ -943,7 +943,11 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 		c.refuse(err)
 		return
 	}
-	c.allow(d.Via)
+	// What the rollback went past goes into its audit entry too, as a
+	// deploy's override and the locks it passes do: said in the reply
+	// alone, the log showed a change during a freeze or another's lock
+	// with nothing to say it had gone past either.
+	c.allow(strings.Join(append([]string{d.Via}, notes...), "; "))
 	c.entry.DeployID, c.res.DeployID = rec.ID, rec.ID
 	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Lines: notes,
 		Title: fmt.Sprintf("Rolling back %s/%s from %s to %s (rollback %s)", rec.App, rec.Env, orNone(rec.Previous), rec.Build, rec.ID)})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
@@ -125,6 +126,29 @@ apps:
 			}
 			if len(tt.want) == 0 && strings.Contains(got, "rolling back although") {
 				t.Errorf("posts announce a gate passed, want none:\n%s", got)
+			}
+			// The audit log keeps what the rollback went past, as the
+			// channel was told it: the post does not outlive the log.
+			entries, err := st.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var started []string
+			for _, e := range entries {
+				if e.Action == "rollback" && e.Decision == audit.Event && strings.HasPrefix(e.Reason, "automatic rollback ") && !strings.Contains(e.Reason, " finished: ") {
+					started = append(started, e.Reason)
+				}
+			}
+			if len(started) != 1 {
+				t.Fatalf("audit entries of the automatic rollback's start: got %q, want one", started)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(started[0], want) {
+					t.Errorf("audit entry %q lacks %q", started[0], want)
+				}
+			}
+			if len(tt.want) == 0 && strings.Contains(started[0], "rolling back although") {
+				t.Errorf("audit entry %q names a gate passed, want none", started[0])
 			}
 		})
 	}

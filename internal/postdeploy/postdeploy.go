@@ -787,10 +787,12 @@ func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.Spi
 // autoRollback rolls r back for spike s, announced by m, to which it adds
 // what the rollback passes.
 func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, m chat.Message) spikeEnd {
+	var passes []string
 	if w.opt.Gate != nil {
 		for _, why := range w.opt.Gate.RollbackPasses(ctx, r.App, r.Env) {
-			m.Lines = append(m.Lines, "rolling back although "+why)
+			passes = append(passes, "rolling back although "+why)
 		}
+		m.Lines = append(m.Lines, passes...)
 	}
 	m.Buttons = nil
 	w.post(ctx, r, m)
@@ -850,7 +852,9 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
 		return spikeDone
 	}
-	w.auditRollback(ctx, r, rec.Build, intent.Intent, audit.Event, "automatic rollback "+rec.ID+": "+reason)
+	// What it went past goes into the audit log as into the channel, as
+	// a person's rollback's entry has it: the log outlives the post.
+	w.auditRollback(ctx, r, rec.Build, intent.Intent, audit.Event, strings.Join(append([]string{"automatic rollback " + rec.ID + ": " + reason}, passes...), "; "))
 	close(begun)
 	// The watch counts (Wait) until the outcome is reported, unless the
 	// bot stops first: the sink reports it all the same.
