@@ -144,7 +144,8 @@ func TestDeployWindowsPresenceAndOverrides(t *testing.T) {
 		{"presence error counts as away", func() { f.presence.set(nil, errors.New("slack: rate limited")) }, "bob", "deploy web 1", true, []string{"presence of ana unknown (slack: rate limited), counted as away"}},
 		{"closing minute", func() { f.presence.set(map[string]bool{"ana": true}, nil); at(23, 16, 0) }, "bob", "deploy web 1", true, []string{
 			"outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw)", "the next window opens Tue 2026-11-24 09:00 CET"}},
-		{"force without override", nil, "bob", `deploy web 1 --force "hotfix"`, true, []string{"bob may not override web/prod"}},
+		{"force without override", nil, "bob", `deploy web 1 --force "hotfix"`, true, []string{"bob may not override web/prod",
+			"deploys to web/prod are closed now: outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw); the next window opens Tue 2026-11-24 09:00 CET"}},
 		{"admin forces", nil, "ana", `deploy web 1 --force "INC-42"`, false, []string{"ana forced this deploy outside its window: \"INC-42\""}},
 		{"override forces past the window", nil, "dana", `deploy web 2 --force "hotfix"`, false, []string{"dana forced this deploy outside its window: \"hotfix\""}},
 		{"rollback outside the window", nil, "bob", "rollback web", false, []string{"Rolling back web/prod", "rolling back although deploys to web/prod are closed now"}},
@@ -427,6 +428,7 @@ func TestDryRunOfAForcedDeploy(t *testing.T) {
 		{name: "an override holder with an admin around", user: "dana", present: true, dry: "dana would force this deploy outside its window", refused: false},
 		{name: "an override holder, nobody around", user: "dana", dry: "a deploy now would be refused: deploys to web/prod are closed now", refused: true},
 		{name: "no override", user: "bob", dry: "a deploy now would be refused: bob may not override web/prod", refused: true},
+		{name: "no override says why the window is closed", user: "bob", dry: "deploys to web/prod are closed now: outside the deploy window (Mon-Thu 09:00-16:00 Europe/Warsaw); the next window opens Tue 2026-11-24 09:00 CET", refused: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -699,7 +699,10 @@ func (c *call) windowVerdict(ctx context.Context, cmd Command) (string, error) {
 		return "", deploy.StoreRefused(err)
 	}
 	if d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); !d.Allowed {
-		return "", errs.New(errs.Forbidden, "%s", d.Reason)
+		// Why the window is closed, and when it opens, follow: the
+		// refusal of the override alone left out what stops the
+		// deploy, which the same deploy without --force is told.
+		return "", errs.New(errs.Forbidden, "%s; %s", d.Reason, why)
 	}
 	// An admin forcing a deploy is an admin around; anyone else's
 	// override is for the window, not for the admin the env wants
@@ -813,7 +816,7 @@ func (c *call) forceVerdict(ctx context.Context, cmd Command, why string, noAdmi
 	}
 	switch d := c.s.policy.Check(c.req.User, acl.Override, cmd.App, cmd.Env, grants, c.s.now()); {
 	case !d.Allowed:
-		return d.Reason, true, true
+		return d.Reason + "; " + why, true, true
 	case noAdmin:
 		if admin, err := c.s.isAdmin(ctx, c.req.User); err != nil {
 			// Not "would be refused": a deploy now would find the
