@@ -632,8 +632,11 @@ func noPromptToAnswer(id, user string) error {
 // same name starts with none of them. A grant of a removed user already
 // counts for nothing (Effective), but it stays stored; and while the name
 // is out of the config, revoke refuses it as unknown. Their locks stay, owned
-// by the bot. The bot runs this as it starts, the only time its config
-// changes.
+// by the bot. So go the runtime grants of a role the config no longer has:
+// they grant nothing meanwhile, and a later role given the same name,
+// whatever its actions, would otherwise be held at once by everyone the
+// old one was granted to. The bot runs this as it starts, the only time
+// its config changes.
 func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 	grants, err := s.store.Grants(ctx)
 	if err != nil {
@@ -649,12 +652,17 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 		return s.appendAudit(ctx, e)
 	}
 	for _, g := range grants {
-		if s.policy.KnownUser(g.User) {
+		gone := g.User
+		switch {
+		case !s.policy.KnownUser(g.User):
+		case !s.policy.RoleExists(g.Role):
+			gone = "role " + g.Role
+		default:
 			continue
 		}
 		// Audited first: a removal that fails after it is tried again at
 		// the next start, and audited again, rather than done unaudited.
-		if err := forget(g.User, fmt.Sprintf("runtime grant of role %s on %s to %s (granted by %s)", g.Role, grantScope(g), g.User, g.GrantedBy)); err != nil {
+		if err := forget(gone, fmt.Sprintf("runtime grant of role %s on %s to %s (granted by %s)", g.Role, grantScope(g), g.User, g.GrantedBy)); err != nil {
 			return fmt.Errorf("forget removed users: audit: %w", err)
 		}
 		if _, err := s.store.DeleteGrant(ctx, g.User, g.Role, g.App, g.Env); err != nil && !errors.Is(err, deploy.ErrNotFound) {

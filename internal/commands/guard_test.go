@@ -297,11 +297,15 @@ func TestLockDuringRunningDeploy(t *testing.T) {
 
 // TestForgetRemovedUsers: the grants and check-ins of a user no longer in
 // the config are deleted, each audited, so that a later user given the
-// same name inherits none of them; those of configured users stay.
+// same name inherits none of them; those of configured users stay. So are
+// the grants of a role no longer in the config.
 func TestForgetRemovedUsers(t *testing.T) {
 	f := newServiceFixture(t) // users ana, bob and carl
 	ctx := context.Background()
-	for _, g := range []acl.Grant{{User: "dave", Role: "admin", GrantedBy: "ana"}, {User: "carl", Role: "deployer", App: "web", GrantedBy: "ana"}} {
+	// oncall is a role no longer in the config: its grant to carl goes,
+	// or a later role of that name would be carl's at once.
+	for _, g := range []acl.Grant{{User: "dave", Role: "admin", GrantedBy: "ana"}, {User: "carl", Role: "deployer", App: "web", GrantedBy: "ana"},
+		{User: "carl", Role: "oncall", GrantedBy: "ana"}} {
 		if err := f.store.PutGrant(ctx, g); err != nil {
 			t.Fatal(err)
 		}
@@ -321,8 +325,8 @@ func TestForgetRemovedUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	grants, err := f.store.Grants(ctx)
-	if err != nil || len(grants) != 1 || grants[0].User != "carl" {
-		t.Errorf("grants left: %+v, %v; want carl's only", grants, err)
+	if err != nil || len(grants) != 1 || grants[0].User != "carl" || grants[0].Role != "deployer" {
+		t.Errorf("grants left: %+v, %v; want carl's deployer only", grants, err)
 	}
 	present, err := f.store.Present(ctx)
 	if _, dave := present["dave"]; err != nil || dave || len(present) != 1 {
@@ -347,6 +351,7 @@ func TestForgetRemovedUsers(t *testing.T) {
 		"switchman: runtime grant of role admin on every app to dave (granted by ana) removed: dave is no longer in the config",
 		"switchman: admin check-in of dave removed: dave is no longer in the config",
 		"switchman: ownership of the lock on web removed: dave is no longer in the config",
+		"switchman: runtime grant of role oncall on every app to carl (granted by ana) removed: role oncall is no longer in the config",
 	} {
 		if err != nil || !slices.Contains(said, want) {
 			t.Errorf("audit %q, %v; want %q", said, err, want)
