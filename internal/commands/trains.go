@@ -38,7 +38,11 @@ func (c *call) train(ctx context.Context, cmd Command) {
 		return
 	}
 	env := cmd.Env
-	if t, ok := c.s.cfg.Trains[cmd.Train]; ok && env == "" {
+	if t, ok := c.s.cfg.Trains[cmd.Train]; ok && (env == "" || cmd.TrainAction == TrainBoard) {
+		// A car goes where its train goes, whatever "to ENV" says: the
+		// grant to board is judged there. Judged on the env typed, a
+		// "to staging" on a train to production was refused for want of
+		// a grant on staging, not told where the train goes.
 		env = t.Env
 	}
 	if cmd.TrainAction == TrainLeave {

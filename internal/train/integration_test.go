@@ -1001,6 +1001,42 @@ access: [{role: boarder, users: [carl], on: ["web/staging", "api/production"]}]
 	}
 }
 
+// TestBoardToAnotherEnvSaysWhereTheTrainGoes: a car goes to its train's
+// env, so the grant to board is judged there. A "to ENV" naming another
+// env is told where the train goes; it was refused for want of a grant
+// on the env typed, which sent the user asking for a grant that would
+// not have helped.
+func TestBoardToAnotherEnvSaysWhereTheTrainGoes(t *testing.T) {
+	yaml := strings.Replace(trainYAML, "users: {ana: {}, bob: {}, carl: {}}\n", `users: {ana: {}, bob: {}, carl: {}, dora: {}}
+roles: {boarder: [train]}
+access: [{role: boarder, users: [carl], on: ["web/production"]}, {role: boarder, users: [dora], on: ["web/staging"]}]
+`, 1)
+	yaml = strings.Replace(yaml, "    path: srv/web\n", "    path: /srv/web\n    default_env: production\n", 1) // nothing is deployed
+	yaml = strings.Replace(yaml, "    environments: {production: {hosts: [localhost]}}\n", "    environments: {production: {hosts: [localhost]}, staging: {transport: ssh, ssh: {user: deploy, agent: true, known_hosts: known_hosts}, hosts: [staging-1]}}\n", 1)
+	sys := newTrainSystem(t, yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}})
+	ctx := context.Background()
+	tests := []struct {
+		user, text string
+		want       string // in the reply
+	}{
+		{"carl", "train board web 7 to staging", "the daily train goes to production, not staging"},
+		{"dora", "train board web 7 to staging", "dora may not train web/production"},
+	}
+	for _, tc := range tests {
+		oc, got := sys.titles(ctx, tc.user, tc.text)
+		if !oc.Failed || !strings.Contains(got, tc.want) {
+			t.Errorf("%s %s: got failed %v, reply %q; want it refused with %q", tc.user, tc.text, oc.Failed, got, tc.want)
+		}
+	}
+	if cars, err := sys.st.Cars(ctx, "daily"); err != nil || len(cars) != 0 {
+		t.Errorf("cars aboard: got %+v, %v; want none", cars, err)
+	}
+	// To the train's own env, named or not, carl boards.
+	if oc, got := sys.titles(ctx, "carl", "train board web 7 to production"); oc.Failed {
+		t.Errorf("carl boards to production: refused %q", got)
+	}
+}
+
 // TestRemovedTrainCancelled: a train the config no longer has is called
 // off with its name quoted, as its cars are taken off one by one with
 // train leave: every car aboard leaves. It is for admins, and the grant
