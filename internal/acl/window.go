@@ -532,6 +532,11 @@ func ParseFreeze(from, to, msg string, loc *time.Location) (Freeze, error) {
 	f := Freeze{From: firstAt(start, loc), To: firstAt(end, loc), Message: strings.TrimSpace(msg)}
 	if !f.To.After(f.From) {
 		const layout = "2006-01-02 15:04 MST"
+		if dateOnly {
+			// The end shown is the day after the one typed: say why, or
+			// "to 2026-12-19" reads as refused for ending on 2026-12-20.
+			return Freeze{}, fmt.Errorf("freeze to %s takes in that whole day, so it ends at %s, not after it starts at %s", strings.TrimSpace(to), f.To.Format(layout), f.From.Format(layout))
+		}
 		return Freeze{}, fmt.Errorf("freeze ends at %s, not after it starts at %s", f.To.Format(layout), f.From.Format(layout))
 	}
 	return f, nil

@@ -402,7 +402,8 @@ func TestParseFreezeErrors(t *testing.T) {
 		{"bad month", "2026-13-01", "2027-01-03", `freeze from: bad date "2026-13-01"`},
 		{"bad to", "2026-12-20", "soon", `freeze to: bad date "soon"`},
 		{"seconds not accepted", "2026-12-20 18:00:00", "2027-01-03", `bad date "2026-12-20 18:00:00"`},
-		{"ends before it starts", "2026-12-20", "2026-12-19", "not after it starts"},
+		{"ends before it starts", "2026-12-21", "2026-12-19", "freeze to 2026-12-19 takes in that whole day, so it ends at 2026-12-20 00:00 CET, not after it starts at 2026-12-21 00:00 CET"},
+		{"ends the day before it starts", "2026-12-21", "2026-12-20", "freeze to 2026-12-20 takes in that whole day, so it ends at 2026-12-21 00:00 CET, not after it starts at 2026-12-21 00:00 CET"},
 		{"ends when it starts", "2026-12-20 10:00", "2026-12-20 10:00", "freeze ends at 2026-12-20 10:00 CET, not after it starts at 2026-12-20 10:00 CET"},
 		{"both inside the same spring gap", "2026-03-29 02:10", "2026-03-29 02:40", "not after it starts"},
 	}
