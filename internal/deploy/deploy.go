@@ -1830,7 +1830,7 @@ func (r *run) revertOne(h Host, cause error) {
 		r.firstFailed = append(r.firstFailed, h.Name)
 		r.mu.Unlock()
 	default:
-		if err := r.switchBack(ctx, h, st); err != nil {
+		if err := r.switchBack(ctx, h, st, false); err != nil {
 			cause = fmt.Errorf("%w; switch back: %w", cause, err)
 			state = HostFailed
 			r.mu.Lock()
@@ -1875,7 +1875,7 @@ func (r *run) activate(h Host, build, previous string) error {
 		if done <= at {
 			r.settleSwitch(ctx, h)
 			if done < at || r.stayed(h, build) {
-				r.undrain(ctx, h)
+				r.undrain(ctx, h, false)
 			}
 		}
 		// What failed on a host is what people need to read.
@@ -1895,21 +1895,25 @@ func (r *run) stayed(h Host, build string) bool {
 }
 
 // undrain puts back into rotation a host drained for a switch that did not
-// happen (its drain failed, or its switch failed before `current` moved):
-// it was not restarted, and its process serves as before. A drain that
+// happen (its drain failed, or its switch failed before `current` moved),
+// forward or back: it was not restarted, and its process serves as before. A drain that
 // failed may have taken it out of rotation all the same (an answer after
 // the state change that could not be read). Left out, it would stay out:
 // the next run takes it for a host someone took out. One someone did take
 // out stays out. A host it cannot put back is recorded LeftOut, for the
 // next run to put back: its record shows no switch, and would not tell
 // that run who took it out.
-func (r *run) undrain(ctx context.Context, h Host) {
+func (r *run) undrain(ctx context.Context, h Host, back bool) {
 	if r.t.pool == nil || r.keepOut[h.Name] != "" {
 		return
 	}
 	if err := r.t.pool.Ready(ctx, h); err != nil {
 		r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
-		r.note("%s was neither switched nor restarted, and putting it back into rotation failed: %v — check it in the load balancer", h.Name, err)
+		switched := "switched"
+		if back {
+			switched = "switched back"
+		}
+		r.note("%s was neither %s nor restarted, and putting it back into rotation failed: %v — check it in the load balancer", h.Name, switched, err)
 	}
 }
 
@@ -2110,7 +2114,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			})
 			return
 		}
-		if err := r.switchBack(ctx, h, st); err != nil {
+		if err := r.switchBack(ctx, h, st, hr.State == HostActive); err != nil {
 			fate[i] = stuck
 			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, joinErr(hr.Error, "switch back: "+err.Error()) })
 			return
@@ -2345,8 +2349,14 @@ func (r *run) refusedErr() error {
 
 // switchBack points a host at the release it ran before this deploy,
 // restarts it and checks its health. A host whose drain fails is not
-// switched back: it stays as it was, and the error says why.
-func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
+// switched back: it stays as it was, and the error says why. One that
+// served the build until then (it passed every step, ready included) is
+// put back into rotation when its drain or its switch failed before
+// `current` moved, as activate puts back a host whose forward switch did
+// not happen: it still serves what it served, and left out, it would
+// stay out with nothing but its record saying so. One that failed its
+// own steps or its recheck before a batch (serving false) stays out.
+func (r *run) switchBack(ctx context.Context, h Host, before hostState, serving bool) error {
 	// Activating again until it passes: a run that dies meanwhile leaves
 	// the host for a rollback to finish (see stuckHosts).
 	if err := r.beginSwitch(h, before.Current); err != nil {
@@ -2357,8 +2367,11 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState) error {
 		acts[i].back = true
 	}
 	done, err := r.perform(ctx, h, acts)
-	if err != nil && done <= switchIndex(acts) {
+	if at := switchIndex(acts); err != nil && done <= at {
 		r.settleSwitch(ctx, h)
+		if serving && (done < at || r.stayed(h, before.Current)) {
+			r.undrain(ctx, h, true)
+		}
 	}
 	return err
 }
