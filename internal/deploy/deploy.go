@@ -246,7 +246,10 @@ func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, his
 // leftOutBy reports whether the last finished run among recs (newest
 // first), other than self, that switched host left it unfinished (see
 // unfinished), and so out of rotation, or left it out without a switch
-// (LeftOut). It is the last run to switch that
+// (LeftOut), or stopped while it was activating there before its switch
+// (a run that died during the drain, or between it and the switch: the
+// recovery found the host on the release it ran, not switched, and the
+// drain may have taken it out). It is the last run to switch that
 // host, not the last to switch any: a run that stopped before reaching a
 // host (a failed canary) did not take back what an earlier run left.
 func leftOutBy(recs []*Record, self, host string) bool {
@@ -254,8 +257,8 @@ func leftOutBy(recs []*Record, self, host string) bool {
 		if rec.ID == self || !rec.Outcome.Done() {
 			continue
 		}
-		if hr := rec.Host(host); hr != nil && (hr.MayHaveSwitched() || hr.LeftOut) {
-			return hr.LeftOut || unfinished(*hr)
+		if hr := rec.Host(host); hr != nil && (hr.MayHaveSwitched() || hr.LeftOut || hr.State == HostActivating) {
+			return hr.LeftOut || hr.State == HostActivating || unfinished(*hr)
 		}
 	}
 	return false
