@@ -200,47 +200,96 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 // out by someone, a flaky host, say: it is restarted like the others but
 // not put back into rotation, which is theirs to decide.
 func (r *run) poolCheck(ctx context.Context) error {
-	keep, err := r.e.poolCheck(ctx, r.t, r.live(), r.rec.ID, "nothing was changed")
+	keep, back, err := r.e.poolCheck(ctx, r.t, r.live(), r.rec.ID, "nothing was changed")
 	if err != nil {
 		return err
 	}
-	r.keepOut = keep
+	r.keepOut, r.leftBehind = keep, back
 	return nil
 }
 
 // poolCheck checks t's load balancer for a run (self: its id, or "") of
-// hosts, and returns the hosts out of rotation there that stay out. An
-// unusable balancer's error ends with then.
-func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, then string) (map[string]string, error) {
+// hosts, and returns the hosts out of rotation there that stay out, and
+// those the last run left out without switching them (see
+// leftUnswitched). An unusable balancer's error ends with then.
+func (e *Engine) poolCheck(ctx context.Context, t target, hosts []Host, self, then string) (keep map[string]string, back map[string]bool, err error) {
 	return e.poolCheckAfter(ctx, t, hosts, func() ([]*Record, error) { return e.recentRecords(ctx, t) }, self, then)
 }
 
 // poolCheckAfter is poolCheck with history, which returns t's newest
 // records, newest first; it is called only when the balancer has hosts
 // out of rotation.
-func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, history func() ([]*Record, error), self, then string) (map[string]string, error) {
+func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, history func() ([]*Record, error), self, then string) (keep map[string]string, back map[string]bool, err error) {
 	if t.pool == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	out, err := t.pool.Check(ctx, hosts)
 	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; %s", t.key(), err, then)
+		return nil, nil, errs.Wrap(errs.Unavailable, err, "the load balancer of %s cannot take its hosts out of rotation: %v; %s", t.key(), err, then)
 	}
 	if len(out) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	recs, err := history()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	keep := map[string]string{}
+	keep, back = map[string]string{}, map[string]bool{}
 	for host, state := range out {
 		if leftOutBy(recs, self, host) {
-			continue // the last run that switched it left it there
+			// The last run that switched it left it there.
+			if leftUnswitched(recs, self, host) {
+				back[host] = true
+			}
+			continue
 		}
 		keep[host] = state
 	}
-	return keep, nil
+	return keep, back, nil
+}
+
+// leftUnswitched reports whether the run leftOutBy names left host out of
+// rotation without switching it (LeftOut, or stopped while activating it
+// before its switch): its process was never restarted and serves what it
+// served, so a run that does not switch it either puts it back (see
+// putBack).
+func leftUnswitched(recs []*Record, self, host string) bool {
+	for _, rec := range recs {
+		if rec.ID == self || !rec.Outcome.Done() {
+			continue
+		}
+		if hr := rec.Host(host); hr != nil && (hr.MayHaveSwitched() || hr.LeftOut || hr.State == HostActivating) {
+			return !hr.MayHaveSwitched()
+		}
+	}
+	return false
+}
+
+// putBack puts back into rotation the hosts the last run left out without
+// switching them (r.leftBehind) that this run did not switch either, nor
+// leave out: a host already on this run's build or target is not drained
+// and readied like the others, and would otherwise stay out until a run
+// switches it, whatever this run's outcome says. One it cannot put back
+// is recorded LeftOut again, for the next run.
+func (r *run) putBack() {
+	if r.t.pool == nil || len(r.leftBehind) == 0 {
+		return
+	}
+	ctx := context.WithoutCancel(r.ctx)
+	for _, h := range r.hosts {
+		r.mu.Lock()
+		hr := *r.rec.Host(h.Name)
+		skip := !r.leftBehind[h.Name] || r.out[h.Name] || r.sessions[h.Name] == nil
+		r.mu.Unlock()
+		if skip || hr.MayHaveSwitched() || hr.LeftOut {
+			continue
+		}
+		r.note("%s was left out of rotation by the last run, which did not switch it, and this %s did not switch it either: putting it back", h.Name, r.rec.Kind)
+		if err := r.t.pool.Ready(ctx, h); err != nil {
+			r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
+			r.note("%s: putting it back into rotation failed: %v — check it in the load balancer", h.Name, err)
+		}
+	}
 }
 
 // leftOutBy reports whether the last finished run among recs (newest
@@ -454,6 +503,9 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 			outcome, err = r.failedBeforeSwitch(cause)
 		} else if err = r.stopLeftovers(); err == nil {
 			outcome, err = body()
+			if outcome != OutcomeInterrupted && !errors.Is(context.Cause(r.ctx), ErrLeaseLost) {
+				r.putBack()
+			}
 		} else {
 			outcome, err = r.failedBeforeSwitch(err)
 		}

@@ -64,7 +64,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	// The deploy refuses an unusable balancer before it changes anything,
 	// and leaves out of rotation a host someone took out: so says its
 	// dry run.
-	keepOut, err := e.poolCheckAfter(ctx, t, r.hosts, func() ([]*Record, error) { return recs, nil }, "", "a deploy would be refused")
+	keepOut, leftBehind, err := e.poolCheckAfter(ctx, t, r.hosts, func() ([]*Record, error) { return recs, nil }, "", "a deploy would be refused")
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +98,9 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		if state := keepOut[h.Name]; state != "" && err == nil {
 			hp.Change += fmt.Sprintf("; in %s in the load balancer, not left there by the last run: stays out of rotation, in maint", state)
+		}
+		if leftBehind[h.Name] && err == nil && st.Current == req.Build && !stuck[h.Name] {
+			hp.Change += "; out of rotation, left there by the last run, which did not switch it: put back"
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}

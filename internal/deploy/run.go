@@ -78,6 +78,9 @@ type run struct {
 	// (PoolMaint or PoolDrain) that the last run did not leave there:
 	// someone took them out, and they stay out (see poolCheck).
 	keepOut map[string]string
+	// leftBehind holds the hosts found out of rotation that the last run
+	// left out without switching them (see putBack).
+	leftBehind map[string]bool
 	// backFailed lists the hosts switched back one by one (within
 	// max_failures) whose switch back failed (guarded by mu).
 	backFailed []string
