@@ -173,9 +173,5 @@ func next(s string, i int) byte {
 // before it is cut, so that a cut does not leave a part of one.
 func firstLine(b []byte, secrets *redact.Secrets) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	s = secrets.Text(s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
+	return truncateText(secrets.Text(s), 201)
 }
