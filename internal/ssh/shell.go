@@ -70,7 +70,13 @@ const markerStart = '\036'
 // may be missed): with every process of a host, 1,000 of them, it took
 // 17 ms of CPU; with those started since, 1 ms. Only steps that ask for
 // it pay even that: the engine does for the restart and hooks
-// (deploy.Command.Lingering).
+// (deploy.Command.Lingering). A copy of the shell itself (its program and
+// its name) is passed over: it is the shell forked to start a background
+// command, which holds the output until it applies that command's
+// redirections and execs, and on a busy host the search came first
+// ("nohup app >log 2>&1 &" named as "pid 42 (sh)"). What a background
+// subshell runs is still found; a subshell writing with builtins alone is
+// not.
 const shellScript = `IFS= read -r n || exit 0
 printf '\036%s %d\n' "$n" "$$"
 printf '\036%s 0\n' "$n" >&2
@@ -87,18 +93,21 @@ while IFS=' ' read -r n k r c; do
 		export SWITCHMAN_STEP
 		case $r in -) ;; *) SWITCHMAN_RUN=$r; export SWITCHMAN_RUN ;; esac
 		set -- "$s"
-		unset n k r c s l ok rc d
+		unset n k r c s l ok rc d m
 		eval "shift
 $1"
 	) </dev/null
 	rc=$?
 	l=
 	if [ -n "$c" ]; then
+		m=
+		read -r m 2>/dev/null </proc/$$/comm
 		for d in /proc/[0-9]*; do
 			[ "${d#/proc/}" -gt $$ ] || continue
 			[ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ] || continue
 			c=?
 			read -r c 2>/dev/null <"$d/comm"
+			if [ "$c" = "$m" ] && [ "$d/exe" -ef /proc/$$/exe ]; then continue; fi
 			case $c in *[!A-Za-z0-9._+-]*|'') c=? ;; esac
 			l="$l ${d#/proc/}($c)"
 		done
