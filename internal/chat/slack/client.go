@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -216,12 +218,8 @@ func (c *Client) respondJSON(ctx context.Context, responseURL, kind string, bloc
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "" {
-		secs, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64)
-		if err != nil {
-			return fmt.Errorf("response url retry-after: %w", err)
-		}
-		return &slack.RateLimitedError{RetryAfter: time.Duration(secs) * time.Second}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return &slack.RateLimitedError{RetryAfter: responseRetryAfter(resp.Header.Get("Retry-After"))}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return slack.StatusCodeError{Code: resp.StatusCode, Status: resp.Status}
@@ -237,6 +235,30 @@ func (c *Client) respondJSON(ctx context.Context, responseURL, kind string, bloc
 		return errors.New(string(answer))
 	}
 	return nil
+}
+
+// Waits of a response_url's 429. Slack documents a 429 with a Retry-After
+// in seconds; a 429 without one (a proxy's, or Slack's own in a hurry) is
+// still a rate limit, and calling again at once would meet it again.
+const (
+	defaultRetryAfter = time.Second
+	// maxRetryAfter keeps a huge Retry-After from overflowing the
+	// duration; retry gives up on a wait that outlasts its context.
+	maxRetryAfter = time.Hour
+)
+
+// responseRetryAfter is the wait a response_url's 429 asks for: its
+// Retry-After in seconds (whole or not), else defaultRetryAfter, at most
+// maxRetryAfter.
+func responseRetryAfter(header string) time.Duration {
+	secs, err := strconv.ParseFloat(strings.TrimSpace(header), 64)
+	switch {
+	case err != nil || math.IsNaN(secs) || secs <= 0:
+		return defaultRetryAfter
+	case secs >= maxRetryAfter.Seconds():
+		return maxRetryAfter
+	}
+	return time.Duration(math.Ceil(secs * float64(time.Second)))
 }
 
 // permalink returns a link to the message at ts.
