@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -167,8 +168,10 @@ func interactionRequest(payload []byte) (req request, ok bool, err error) {
 
 // eventRequest reads a verified Events API payload: the challenge of a
 // url_verification, or the request of an app_mention ("@switchman deploy
-// web 42"; the parser strips the mention). Other events, and messages
-// from bots, are ignored (ok false). The mention of an edited message,
+// web 42"; the parser strips the mention). Other events, messages from
+// bots and the notes Slack writes itself are ignored (ok false); a
+// mention of a message subtype not known (see mentionSubtypes) is a
+// request refused. The mention of an edited message,
 // which Slack sends again under a new event id, is a request refused: the
 // message asked already, and its author learns that the edit ran nothing.
 // So is the mention of a message that starts with someone else's mention,
@@ -189,16 +192,26 @@ func eventRequest(payload []byte, botUser string) (challenge string, req request
 		return "", request{}, false, nil
 	}
 	ev := env.Event
-	if ev.Type != "app_mention" || ev.BotID != "" || ev.Subtype != "" {
+	kind, known := mentionSubtypes[ev.Subtype]
+	if ev.Type != "app_mention" || ev.BotID != "" || known && kind == subtypeIgnored {
 		return "", request{}, false, nil
 	}
 	if ev.User == "" || ev.Channel == "" {
+		if !known || kind != subtypeRun {
+			// Nobody to answer: an edit or a message of a new kind
+			// may name its author elsewhere. Refused with a 400, it
+			// would come back with each of Slack's retries.
+			return "", request{}, false, nil
+		}
 		return "", request{}, false, errIncomplete
 	}
 	req = request{kind: "mention", team: userTeam(ev.UserTeam, env.TeamID), userID: ev.User, channel: ev.Channel, text: unescape(ev.Text),
 		keys: []string{key(env.EventID, payload)}}
-	if len(ev.Edited) > 0 && string(ev.Edited) != "null" {
+	switch {
+	case len(ev.Edited) > 0 && string(ev.Edited) != "null", kind == subtypeEdited:
 		req.refused = reasonEdited
+	case !known:
+		req.refused = reasonSubtype(ev.Subtype)
 	}
 	// Slack sends the mention wherever the bot is named in the message;
 	// the parser takes a leading mention for the bot's. One that starts
@@ -221,6 +234,69 @@ func eventRequest(payload []byte, botUser string) (challenge string, req request
 		req.refused = reasonNotAddressed
 	}
 	return "", req, true, nil
+}
+
+// What the adapter does with an app_mention of a message subtype.
+const (
+	subtypeRun     = iota // a member wrote it: it runs as any mention does
+	subtypeEdited         // refused as an edited message is
+	subtypeIgnored        // Slack or a bot wrote it: dropped without an answer
+)
+
+// mentionSubtypes are the message subtypes an app_mention may carry, as
+// Slack documents them for message events; "" is a plain message. A
+// subtype not listed is refused, with an answer and an audit entry, so
+// that a kind of message Slack adds later neither runs unseen nor
+// vanishes without a word.
+var mentionSubtypes = map[string]int{
+	"": subtypeRun,
+	// A thread reply also sent to the channel, a message with a file,
+	// a /me message: typed by a member, who expects it to run.
+	"thread_broadcast": subtypeRun,
+	"file_share":       subtypeRun,
+	"me_message":       subtypeRun,
+	// Slack sends an edit as an app_mention with "edited"; an edit it
+	// labels so is refused alike.
+	"message_changed": subtypeEdited,
+	// Messages of bots (which may loop with the bot's own answers) and
+	// notes Slack writes itself, such as "@switchman has joined the
+	// channel" or a topic naming the bot: nobody asked for anything.
+	"bot_message":                 subtypeIgnored,
+	"channel_join":                subtypeIgnored,
+	"channel_leave":               subtypeIgnored,
+	"channel_topic":               subtypeIgnored,
+	"channel_purpose":             subtypeIgnored,
+	"channel_name":                subtypeIgnored,
+	"channel_archive":             subtypeIgnored,
+	"channel_unarchive":           subtypeIgnored,
+	"channel_posting_permissions": subtypeIgnored,
+	"channel_convert_to_private":  subtypeIgnored,
+	"channel_convert_to_public":   subtypeIgnored,
+	"group_join":                  subtypeIgnored,
+	"group_leave":                 subtypeIgnored,
+	"group_topic":                 subtypeIgnored,
+	"group_purpose":               subtypeIgnored,
+	"group_name":                  subtypeIgnored,
+	"group_archive":               subtypeIgnored,
+	"group_unarchive":             subtypeIgnored,
+	"pinned_item":                 subtypeIgnored,
+	"unpinned_item":               subtypeIgnored,
+	"reminder_add":                subtypeIgnored,
+	"message_deleted":             subtypeIgnored,
+	"message_replied":             subtypeIgnored,
+	"ekm_access_denied":           subtypeIgnored,
+}
+
+// subtypeName matches a subtype fit to quote in an answer and the audit log.
+var subtypeName = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+
+// reasonSubtype is why a mention of a message of an unknown subtype was
+// refused.
+func reasonSubtype(subtype string) string {
+	if !subtypeName.MatchString(subtype) {
+		subtype = "unknown"
+	}
+	return "Switchman does not run a message of this kind (" + subtype + "), so nothing was run: send the command as a plain message."
 }
 
 // userTeam is the workspace a request is from: the user's own when the
