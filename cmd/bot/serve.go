@@ -64,6 +64,9 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		if err := checkSlackToken(ctx, sa.Client(), log); err != nil {
 			return fmt.Errorf("%s: %w", cfg.File, err)
 		}
+		// Slack unreachable at start-up left the bot's member ID unknown,
+		// which refuses some mentions until Slack names it.
+		sa.LearnBotUser(ctx)
 	}
 	var da *discord.Adapter
 	if cfg.Discord.Configured() {

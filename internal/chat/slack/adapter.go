@@ -90,6 +90,11 @@ type Options struct {
 	// MaxInteractionBody bounds the body of a click or an event; default
 	// MaxInteractionBody.
 	MaxInteractionBody int64
+	// BotUserRetry is how long LearnBotUser waits before it asks
+	// auth.test again, doubled after each failure up to BotUserRetryMax;
+	// defaults 5 s and 5 min.
+	BotUserRetry    time.Duration
+	BotUserRetryMax time.Duration
 	// RefusalLog bounds the WARN lines of requests refused before they
 	// are verified (a bad signature, a body too large), which anyone who
 	// reaches the listener can send; default: a ratelog.Limiter of the
@@ -114,11 +119,15 @@ type Adapter struct {
 	base   context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards stopped and the Adds of handlers
+	mu       sync.Mutex // guards stopped, the Adds of handlers and of background, and cancel
 	stopped  bool
 	handlers sync.WaitGroup   // running commands
 	pubs     sync.WaitGroup   // progress messages not yet final
 	refusals *refusals.Writer // audit writes of refused requests; Close waits for them
+	// background runs LearnBotUser's retries, learning while they do;
+	// Close waits for it.
+	background sync.WaitGroup
+	learning   bool
 }
 
 // New checks the Slack settings and returns an adapter. It fails closed:
@@ -153,6 +162,8 @@ func New(opt Options) (*Adapter, error) {
 	}
 	opt.Refresh = orDuration(opt.Refresh, 30*time.Second)
 	opt.FinalDeadline = orDuration(opt.FinalDeadline, 5*time.Minute)
+	opt.BotUserRetry = orDuration(opt.BotUserRetry, 5*time.Second)
+	opt.BotUserRetryMax = max(orDuration(opt.BotUserRetryMax, 5*time.Minute), opt.BotUserRetry)
 	opt.DedupeTTL = orDuration(opt.DedupeTTL, time.Hour)
 	opt.DedupeTimeout = orDuration(opt.DedupeTimeout, 1500*time.Millisecond)
 	if opt.MaxBody <= 0 {
@@ -204,6 +215,34 @@ func orDuration(d, def time.Duration) time.Duration {
 // (presence).
 func (a *Adapter) Client() *Client { return a.client }
 
+// LearnBotUser asks Slack for the bot's own member ID (auth.test) in the
+// background until Slack names it, when CheckToken at start-up did not:
+// until then, a slash command that starts with a mention, and a mention
+// of a message that names several members, are refused, as the adapter
+// cannot tell whether their leading mention is the bot's. Each is
+// decided with the ID as soon as it is known. The retries back off (see
+// Options.BotUserRetry) and stop with ctx or Close. A second call while
+// one is running does nothing.
+func (a *Adapter) LearnBotUser(ctx context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.learning || a.base.Err() != nil || a.client.answered.Load() {
+		return
+	}
+	a.learning = true
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(a.base, cancel)()
+		a.client.learnBotUser(ctx, a.opt.BotUserRetry, a.opt.BotUserRetryMax)
+		a.mu.Lock()
+		a.learning = false
+		a.mu.Unlock()
+	}()
+}
+
 // Stop makes the adapter refuse new commands (they are answered with "try
 // again"); commands and deploys already running go on.
 func (a *Adapter) Stop() {
@@ -223,12 +262,15 @@ func (a *Adapter) Wait() {
 }
 
 // Close ends everything still running in the background: progress
-// messages stop retrying. Then it waits for the audit writes of refused
+// messages stop retrying, LearnBotUser stops asking. Then it waits for the audit writes of refused
 // requests (each bounded by refusals.Timeout), so that they reach the
 // store before it is closed; one refused after Close is written on its
 // own. Call it after Wait, or when Wait took too long.
 func (a *Adapter) Close() {
+	a.mu.Lock()
 	a.cancel()
+	a.mu.Unlock()
+	a.background.Wait()
 	a.refusals.Close()
 }
 

@@ -39,6 +39,9 @@ type Client struct {
 	// botUser is the bot's own user id, as auth.test last told it; nil
 	// before it answered.
 	botUser atomic.Pointer[string]
+	// answered is set once auth.test accepted the token: asking again
+	// would learn nothing more.
+	answered atomic.Bool
 }
 
 // NewClient returns a client of the Web API at apiURL (ending with "/";
@@ -78,11 +81,67 @@ func (c *Client) CheckToken(ctx context.Context) error {
 		if resp.UserID != "" {
 			c.botUser.Store(&resp.UserID)
 		}
+		c.answered.Store(true)
 		return nil
 	case refusedToken[code]:
 		return fmt.Errorf("%w (%s)", ErrTokenRefused, code)
 	default:
-		return fmt.Errorf("slack auth.test: %s", redact(err))
+		// hide keeps a rate limit's wait readable (see learnBotUser).
+		return fmt.Errorf("slack auth.test: %w", hide(err))
+	}
+}
+
+// learnBotUser asks auth.test again until Slack answers it, waiting
+// first, then twice as long after each failure, up to most, and at least
+// as long as a 429 asks. It returns when ctx ends or Slack answered.
+// It logs the first failure, each change between Slack refusing the token
+// and Slack not answering, and the answer; never the token, which no
+// error of CheckToken holds.
+func (c *Client) learnBotUser(ctx context.Context, first, most time.Duration) {
+	wait := first
+	logged := ""
+	for attempt := 1; !c.answered.Load(); attempt++ {
+		if pause.For(ctx, wait) != nil {
+			return
+		}
+		call, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+		err := c.CheckToken(call)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		next := min(2*wait, most)
+		if limit, ok := retryAfter(err); ok {
+			next = max(next, limit)
+		}
+		switch state := learnState(err); {
+		case state == "answered" && c.BotUser() == "":
+			c.log.Warn("slack: auth.test named no member ID for the bot token; mentions that could be another member's stay refused")
+			return
+		case state == "answered":
+			c.log.Info("slack: learnt the bot's member ID", "bot_user", c.BotUser(), "attempts", attempt)
+			return
+		case state != logged:
+			logged = state
+			c.log.Warn("slack: the bot's member ID is still unknown, so mentions that could be another member's are refused; asking auth.test again",
+				"retry_in", next, "err", err)
+		}
+		wait = next
+	}
+}
+
+// tokenCheckTimeout bounds one auth.test of learnBotUser.
+const tokenCheckTimeout = 15 * time.Second
+
+// learnState names the outcome of an auth.test for learnBotUser's log.
+func learnState(err error) string {
+	switch {
+	case err == nil:
+		return "answered"
+	case errors.Is(err, ErrTokenRefused):
+		return "token refused"
+	default:
+		return "unreachable"
 	}
 }
 
