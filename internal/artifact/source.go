@@ -343,7 +343,7 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 	if client == nil {
 		client = defaultClient
 	}
-	resp, err := client.Do(req)
+	resp, err := withRedirectPolicy(client).Do(req)
 	if err != nil {
 		cancel()
 		return nil, transportError(loc, err)
@@ -352,6 +352,50 @@ func (s Source) do(ctx context.Context, method, loc string) (*http.Response, err
 	go b.watch(ctx)
 	resp.Body = b
 	return resp, nil
+}
+
+// maxRedirects is how many redirects a request follows, as many as Go's
+// own default.
+const maxRedirects = 10
+
+// downgradeError is a redirect from https to plain http. The checksum file
+// is fetched the same way as the artifact, so whoever is on the path of
+// the plain request could serve another build with a checksum to match:
+// the TLS that an https artifact.url asks for would protect nothing.
+type downgradeError struct {
+	// to is the redirect's location, credentials hidden.
+	to string
+}
+
+func (e *downgradeError) Error() string {
+	return "redirected from https to plain http (" + e.to + "), which is refused: an https artifact.url must stay on https"
+}
+
+func (e *downgradeError) Unwrap() error { return ErrInvalid }
+
+// withRedirectPolicy returns c, or a copy of it whose redirects may not
+// leave https for plain http once a request of the chain used https, and
+// then runs c's own policy.
+func withRedirectPolicy(c *http.Client) *http.Client {
+	own := c.CheckRedirect
+	cc := *c
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			for _, r := range via {
+				if r.URL.Scheme == "https" {
+					return &downgradeError{to: redact.URL(req.URL.String())}
+				}
+			}
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &cc
 }
 
 // idle is s's idle timeout.
@@ -778,13 +822,17 @@ func (s Source) Refusal(app, build string, err error) *errs.Error {
 // passed a moment before: NotFound for an artifact gone since, Forbidden
 // for a 401 or 403 (a signed URL or a token that expired in between, a
 // server that lets HEAD through and not GET: retrying does not help),
-// Unavailable otherwise, saying why.
+// Invalid for an answer that cannot be used (a GET redirected from https
+// to plain http where the HEAD was not: nor does it), Unavailable
+// otherwise, saying why.
 func (s Source) ReadRefusal(app, build string, err error) *errs.Error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return &errs.Error{Code: errs.NotFound, Err: err, Msg: fmt.Sprintf("build %s of %s not found at %s", build, app, s.Display(app, build))}
 	case errors.Is(err, ErrDenied):
 		return &errs.Error{Code: errs.Forbidden, Err: err, Msg: fmt.Sprintf("the artifact server refused the download of build %s of %s: %s; %s", build, app, reason(err), hint(err, "check the credentials of the app's artifact.url, and whether they have expired"))}
+	case errors.Is(err, ErrInvalid):
+		return &errs.Error{Code: errs.Invalid, Err: err, Msg: fmt.Sprintf("cannot read build %s of %s: %s", build, app, reason(err))}
 	}
 	return &errs.Error{Code: errs.Unavailable, Err: err, Msg: fmt.Sprintf("cannot read build %s of %s: %s", build, app, reason(err))}
 }

@@ -1071,3 +1071,92 @@ func TestLocalOpenTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceRedirects: an https artifact.url redirected to plain http is
+// refused, for the artifact and for its checksum file, which anyone on the
+// path could then both replace; redirects that keep TLS, or that start
+// from plain http, are followed.
+func TestSourceRedirects(t *testing.T) {
+	plain := newArtifactServer(t, map[string]string{"/a/1.tgz": "one", "/a/1.tgz.sha256": digest})
+	secure := &artifactServer{files: map[string]string{"/a/1.tgz": "one", "/a/1.tgz.sha256": digest}, status: map[string]int{}}
+	secure.Server = httptest.NewTLSServer(http.HandlerFunc(secure.serve))
+	t.Cleanup(secure.Close)
+
+	redirect := func(to string) *httptest.Server {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, to+r.URL.Path, http.StatusFound)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	tests := []struct {
+		name    string
+		from    *httptest.Server
+		wantErr bool
+	}{
+		{name: "https to http", from: redirect(plain.URL), wantErr: true},
+		{name: "https to https", from: redirect(secure.URL)},
+		{name: "http to http", from: func() *httptest.Server {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusFound)
+			}))
+			t.Cleanup(srv.Close)
+			return srv
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The test servers share one certificate.
+			src := Source{URL: tt.from.URL + "/{app}/{build}.tgz", Client: secure.Client()}
+			ctx := context.Background()
+			_, statErr := src.Stat(ctx, "a", "1")
+			rc, openErr := src.Open(ctx, "a", "1")
+			if openErr == nil {
+				rc.Close()
+			}
+			for what, err := range map[string]error{"Stat": statErr, "Open": openErr} {
+				switch {
+				case !tt.wantErr && err != nil:
+					t.Errorf("%s: got %v, want the redirect followed", what, err)
+				case tt.wantErr && (err == nil || !strings.Contains(err.Error(), "redirected from https to plain http")):
+					t.Errorf("%s: got %v, want the redirect to plain http refused", what, err)
+				case tt.wantErr && !errors.Is(err, ErrInvalid):
+					t.Errorf("%s: got %v, want it to wrap ErrInvalid", what, err)
+				}
+			}
+		})
+	}
+	t.Run("refusal", func(t *testing.T) {
+		src := Source{URL: tests[0].from.URL + "/{app}/{build}.tgz", Client: secure.Client()}
+		_, err := src.Stat(context.Background(), "a", "1")
+		if err == nil {
+			t.Fatal("Stat followed the redirect to plain http")
+		}
+		if got := src.Refusal("a", "1", err); got.Code != errs.Invalid {
+			t.Errorf("code %v (%s), want %v: asking again does not help", got.Code, got.Msg, errs.Invalid)
+		}
+	})
+	t.Run("download refusal", func(t *testing.T) {
+		// A server that redirects the download, not the check.
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/a/1.tgz" {
+				http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusFound)
+				return
+			}
+			secure.serve(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		src := Source{URL: srv.URL + "/{app}/{build}.tgz", Client: secure.Client()}
+		if _, err := src.Stat(context.Background(), "a", "1"); err != nil {
+			t.Fatalf("Stat: %v, want the check to pass", err)
+		}
+		rc, err := src.Open(context.Background(), "a", "1")
+		if err == nil {
+			rc.Close()
+			t.Fatal("Open followed the redirect to plain http")
+		}
+		if got := src.ReadRefusal("a", "1", err); got.Code != errs.Invalid || !strings.Contains(got.Msg, "redirected from https to plain http") {
+			t.Errorf("got %v %q, want %v saying the redirect to plain http was refused", got.Code, got.Msg, errs.Invalid)
+		}
+	})
+}
