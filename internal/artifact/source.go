@@ -373,13 +373,17 @@ func (e *downgradeError) Error() string {
 
 func (e *downgradeError) Unwrap() error { return ErrInvalid }
 
-// withRedirectPolicy returns c, or a copy of it whose redirects may not
-// leave https for plain http once a request of the chain used https, and
-// then runs c's own policy.
+// withRedirectPolicy returns a copy of c whose redirects may not leave
+// https for plain http once a request of the chain used https, and carry
+// no Referer, then run c's own policy. Go's client sends the URL that
+// redirected as the Referer, query included: the token of an artifact.url
+// (?token=…, a presigned URL's signature) would reach the redirect's
+// host, a CDN or another party.
 func withRedirectPolicy(c *http.Client) *http.Client {
 	own := c.CheckRedirect
 	cc := *c
 	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		req.Header.Del("Referer")
 		if req.URL.Scheme != "https" {
 			for _, r := range via {
 				if r.URL.Scheme == "https" {

@@ -1160,3 +1160,54 @@ func TestSourceRedirects(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceRedirectSendsNoReferer: a redirect's target is not told the
+// URL that led to it, whose query may hold a token (?token=…, a
+// presigned URL's signature); Go's client would send it as the Referer.
+// Nor does it get the credentials of the URL's user info.
+func TestSourceRedirectSendsNoReferer(t *testing.T) {
+	var mu sync.Mutex
+	var referers, auths []string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		referers = append(referers, r.Header.Get("Referer"))
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/a/1.tgz":
+			io.WriteString(w, "one")
+		case "/a/1.tgz.sha256":
+			io.WriteString(w, digest)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(target.Close)
+	from := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(from.Close)
+
+	src := Source{URL: strings.Replace(from.URL, "://", "://ci:pw@", 1) + "/{app}/{build}.tgz?token=s3cr3t"}
+	if _, err := src.Stat(context.Background(), "a", "1"); err != nil {
+		t.Fatalf("Stat: %v", err)
+	}
+	rc, err := src.Open(context.Background(), "a", "1")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	rc.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(referers) != 3 {
+		t.Fatalf("target got %d requests, want 3 (HEAD, the checksum, GET)", len(referers))
+	}
+	for i, ref := range referers {
+		if ref != "" {
+			t.Errorf("request %d: got Referer %q, want none", i, ref)
+		}
+		if auths[i] != "" {
+			t.Errorf("request %d: got Authorization %q, want none", i, auths[i])
+		}
+	}
+}
