@@ -391,7 +391,7 @@ if [ -e %[2]s ] || [ -e %[3]s ]; then rm -rf %[2]s %[3]s; fi
 mkdir -p releases shared %[2]s
 if command -v curl >/dev/null 2>&1; then
 	curl -fsSL --retry 2 --connect-timeout %[10]d --speed-limit 1 --speed-time %[10]d -o %[3]s -K - <<'SWITCHMAN_URL_END'
-url = %[8]s
+url = %[8]s%[11]s
 SWITCHMAN_URL_END
 elif command -v wget >/dev/null 2>&1; then
 	if wget --help 2>&1 | grep -q -e --input-file; then
@@ -414,7 +414,20 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs)
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url))
+}
+
+// httpsOnly is the curl config line that keeps a download from an https
+// URL on https through redirects, as the bot's own fetch is kept (see
+// artifact.Source): a redirect to plain http would send the URL's token
+// in the clear to anyone on the host's path. The checksum still guards
+// the bytes; this guards the token. GNU and BusyBox wget have no such
+// option.
+func httpsOnly(url string) string {
+	if len(url) >= 8 && strings.EqualFold(url[:8], "https://") {
+		return "\nproto-redir = \"=https\""
+	}
+	return ""
 }
 
 // curlQuote writes s as a double-quoted value of a curl config file.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -589,12 +591,74 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 			}
 			want := url + "\n"
 			if tool == "curl" {
-				want = `url = "https://builds.example.com/web-7.tar.gz?token=s3cr3t\"\\x"` + "\n"
+				want = `url = "https://builds.example.com/web-7.tar.gz?token=s3cr3t\"\\x"` + "\nproto-redir = \"=https\"\n"
 			}
 			if string(stdin) != want {
 				t.Errorf("%s's standard input: %q, want %q", tool, stdin, want)
 			}
 		})
+	}
+}
+
+// TestPullScriptStaysOnHTTPS: a host's curl does not follow a redirect
+// from the https URL it was given to plain http, where the URL's token
+// would travel in the clear; an http URL still follows redirects.
+func TestPullScriptStaysOnHTTPS(t *testing.T) {
+	var raw bytes.Buffer
+	gz := gzip.NewWriter(&raw)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
+	tw.Write([]byte("7"))
+	tw.Close()
+	gz.Close()
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainHits.Add(1)
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/web-7.tar.gz", http.StatusFound)
+			return
+		}
+		w.Write(raw.Bytes())
+	}))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/web-7.tar.gz", http.StatusFound)
+	}))
+	defer secure.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("this test needs curl: apt-get install -y curl")
+	}
+	tests := []struct {
+		name, url string
+		ok        bool
+	}{
+		{"https to http", secure.URL + "/web-7.tar.gz?token=t", false},
+		{"http to http", plain.URL + "/start?token=t", true},
+	}
+	for _, tt := range tests {
+		plainHits.Store(0)
+		dir := t.TempDir()
+		cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", time.Minute))
+		cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca)
+		out, err := cmd.CombinedOutput()
+		if tt.ok {
+			if err != nil {
+				t.Errorf("%s: %v: %s", tt.name, err, out)
+			} else if b, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-7-x/BUILD")); err != nil || string(b) != "7" {
+				t.Errorf("%s: unpacked BUILD: %q, %v; want 7", tt.name, b, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: the pull succeeded; want the redirect refused", tt.name)
+		}
+		if n := plainHits.Load(); n != 0 {
+			t.Errorf("%s: the plain http server got %d requests, want none", tt.name, n)
+		}
 	}
 }
 
