@@ -93,3 +93,20 @@ func TestReadChecksumBounded(t *testing.T) {
 		t.Errorf("got %v, want an error saying the file is larger than 64 KiB", err)
 	}
 }
+
+// TestChecksumURL checks where the checksum file of an artifact URL is
+// looked for: beside it, the query and fragment kept after the path.
+func TestChecksumURL(t *testing.T) {
+	tests := []struct{ loc, want string }{
+		{"https://b.example/web-7.tar.gz", "https://b.example/web-7.tar.gz.sha256"},
+		{"https://b.example/web-7.tar.gz?X-Sig=a%2Fb", "https://b.example/web-7.tar.gz.sha256?X-Sig=a%2Fb"},
+		{"https://b.example/web-7.tar.gz#latest", "https://b.example/web-7.tar.gz.sha256#latest"},
+		{"https://b.example/web-7.tar.gz?t=1#x", "https://b.example/web-7.tar.gz.sha256?t=1#x"},
+		{"https://b.example/a%20b.tar.gz#x", "https://b.example/a%20b.tar.gz.sha256#x"},
+	}
+	for _, tt := range tests {
+		if got := checksumURL(tt.loc); got != tt.want {
+			t.Errorf("checksumURL(%q) = %q, want %q", tt.loc, got, tt.want)
+		}
+	}
+}

@@ -754,10 +754,12 @@ func urlBase(loc string) string {
 }
 
 // checksumURL appends the checksum suffix to the path of loc, keeping any
-// query (a signed URL's parameters) where it is.
+// query (a signed URL's parameters) and fragment where they are: after a
+// fragment, the suffix would not reach the server, which would answer
+// with the artifact itself.
 func checksumURL(loc string) string {
 	u, err := url.Parse(loc)
-	if err != nil || u.RawQuery == "" {
+	if err != nil || (u.RawQuery == "" && u.Fragment == "") {
 		return loc + checksumSuffix
 	}
 	u.Path += checksumSuffix
