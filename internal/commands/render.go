@@ -265,11 +265,17 @@ func undoInterrupted(r *deploy.Record) (to, from string, ok bool) {
 // a rollback undoes a migration. It is "" when r says nothing of them (a
 // rollback, an app without migrations). A deploy recorded by a version
 // that did not record their state, but listed some pending, may have run
-// them.
+// them. It names the host that ran them where the record does.
 func MigrationsLine(r *deploy.Record) string {
 	names := ""
 	if len(r.Migrations) > 0 {
 		names = " (" + hostNames(r.Migrations, statusNames) + ")"
+	}
+	// The host that ran them, where the record says: where they may
+	// still run, and whose log tells how far they got.
+	on := ""
+	if r.MigrationHost != "" {
+		on = " on " + r.MigrationHost
 	}
 	switch r.MigrationState {
 	case deploy.MigrationsNotStarted:
@@ -280,11 +286,11 @@ func MigrationsLine(r *deploy.Record) string {
 	case deploy.MigrationsNone:
 		return "migrations: none were pending"
 	case deploy.MigrationsRunning:
-		return "⚠ migrations: RUNNING when it stopped" + names + ": some, all or none may be applied; check the database before rolling back"
+		return "⚠ migrations: RUNNING" + on + " when it stopped" + names + ": some, all or none may be applied; check the database before rolling back"
 	case deploy.MigrationsDone:
-		return "migrations: done" + names + ": they stay applied, a rollback does not undo them"
+		return "migrations: done" + on + names + ": they stay applied, a rollback does not undo them"
 	case deploy.MigrationsFailed:
-		return "⚠ migrations: failed" + names + ": some may be applied; check the database before rolling back"
+		return "⚠ migrations: failed" + on + names + ": some may be applied; check the database before rolling back"
 	case "":
 		if r.Kind == deploy.KindDeploy && names != "" {
 			return "⚠ migrations: pending" + names + ", and this deploy's record, by an earlier version of the bot, does not say whether it ran them: some, all or none may be applied; check the database before rolling back"

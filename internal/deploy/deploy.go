@@ -1421,20 +1421,26 @@ func (r *run) migrate() error {
 	// Recorded before the migrate command starts and once it ends (two
 	// writes only a deploy that migrates makes): a deploy interrupted
 	// meanwhile says that the schema may have changed.
+	// The host goes with it: a next deploy that cannot reach a host
+	// waits for no other to finish migrations it never ran.
 	var was MigrationState
-	r.update(func(rec *Record) { was, rec.MigrationState = rec.MigrationState, MigrationsRunning })
+	var wasOn string
+	r.update(func(rec *Record) {
+		was, rec.MigrationState = rec.MigrationState, MigrationsRunning
+		wasOn, rec.MigrationHost = rec.MigrationHost, h.Name
+	})
 	if err := r.refusedErr(); err != nil {
 		// Refused: recovery on another replica took the run over, and
 		// its record says the migrations did not start. They do not.
 		r.mu.Lock()
-		r.rec.MigrationState = was
+		r.rec.MigrationState, r.rec.MigrationHost = was, wasOn
 		r.mu.Unlock()
 		return err
 	}
 	r.mu.Lock()
 	unsaid := r.behind
 	if unsaid != nil {
-		r.rec.MigrationState = was
+		r.rec.MigrationState, r.rec.MigrationHost = was, wasOn
 	}
 	r.mu.Unlock()
 	if unsaid != nil {

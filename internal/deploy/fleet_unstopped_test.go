@@ -17,16 +17,25 @@ import (
 // stop it, and ran the migrations again on host1, beside the ones host0
 // may still run against the same database. It must refuse them instead,
 // as long as no run has searched host0 since; a dead run whose
-// migrations had ended does not hold a deploy back.
+// migrations had ended does not hold a deploy back, nor does one whose
+// record says another host, reached now, ran them.
 func TestFleetMigrationsWaitForAnUnreachableLostHost(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
 		state   deploy.MigrationState
+		outcome deploy.Outcome // the dead run's; "" for failed, having lost host0
+		on      string         // the host its record says ran its migrations
 		refused bool
 	}{
-		{"lost while migrating", deploy.MigrationsRunning, true},
-		{"lost after its migrations", deploy.MigrationsDone, false},
+		{"lost while migrating", deploy.MigrationsRunning, "", "", true},
+		{"lost after its migrations", deploy.MigrationsDone, "", "", false},
+		// A run whose process died: its record names the host that
+		// migrated, and only that one holds the next deploy back.
+		{"died while migrating on host0", deploy.MigrationsRunning, deploy.OutcomeInterrupted, "host0", true},
+		{"died while migrating on host1", deploy.MigrationsRunning, deploy.OutcomeInterrupted, "host1", false},
+		// Written before records named it: any of its hosts may run them.
+		{"died while migrating, host unrecorded", deploy.MigrationsRunning, deploy.OutcomeInterrupted, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +56,12 @@ func TestFleetMigrationsWaitForAnUnreachableLostHost(t *testing.T) {
 					{Host: "host0", State: deploy.HostFailed, Current: "1", Lost: true},
 					{Host: "host1", State: deploy.HostDelivered, Current: "1"},
 				}}
+			if tt.outcome != "" {
+				lost.Outcome, lost.Error, lost.MigrationHost = tt.outcome, "the bot stopped while it ran", tt.on
+				for i := range lost.Hosts {
+					lost.Hosts[i].State, lost.Hosts[i].Lost = deploy.HostDelivered, false
+				}
+			}
 			if err := f.store.PutRecord(t.Context(), lost); err != nil {
 				t.Fatal(err)
 			}
@@ -60,6 +75,9 @@ func TestFleetMigrationsWaitForAnUnreachableLostHost(t *testing.T) {
 			if !tt.refused {
 				if !ran {
 					t.Errorf("host1 applied %q, want 002.sql: %s (%s)", applied, rec.Outcome, rec.Error)
+				}
+				if rec.MigrationHost != "host1" {
+					t.Errorf("migration host: got %q, want host1", rec.MigrationHost)
 				}
 				return
 			}

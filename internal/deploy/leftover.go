@@ -157,10 +157,11 @@ func (r *run) deadRuns() (dead, recs []*Record, err error) {
 
 // migrationsLeft returns the hosts, among those of the env (hosts), where
 // the migrations of one of the dead runs (newest first, as recs) may
-// still run, with that run: those lost while its migrate command ran, or
-// every host of a run whose process died then (its record does not say
-// which ran them), less those searched for what it left since, by this
-// run (searched) or a later one.
+// still run, with that run: the host its record says ran its migrate
+// command; in a record that does not say (written by an earlier version),
+// those lost while it ran, or every host of a run whose process died
+// then; less those searched for what it left since, by this run
+// (searched) or a later one.
 func migrationsLeft(recs, dead []*Record, hosts []Host, searched map[string]bool) []LostHost {
 	inEnv := map[string]bool{}
 	for _, h := range hosts {
@@ -174,7 +175,7 @@ func migrationsLeft(recs, dead []*Record, hosts []Host, searched map[string]bool
 		lost := lostHost(d)
 		later := recs[:max(slices.IndexFunc(recs, func(rec *Record) bool { return rec.ID == d.ID }), 0)]
 		for _, h := range d.Hosts {
-			if lost && !h.Lost || !inEnv[h.Host] || searched[h.Host] {
+			if d.MigrationHost != "" && h.Host != d.MigrationHost || d.MigrationHost == "" && lost && !h.Lost || !inEnv[h.Host] || searched[h.Host] {
 				continue
 			}
 			if slices.ContainsFunc(later, func(rec *Record) bool {

@@ -220,6 +220,12 @@ type Record struct {
 	// interruption, whether the schema may have changed. Empty for a
 	// rollback, and for a deploy of an app without migrations.
 	MigrationState MigrationState `json:"migration_state,omitempty"`
+	// MigrationHost is the host the migrate command ran on, written with
+	// MigrationState running before it starts: after an interruption,
+	// the one host where the migrations may still run. Empty before they
+	// start, and in records written before it: then any host of the run
+	// may have run them.
+	MigrationHost string `json:"migration_host,omitempty"`
 	// Awaiting, while the deploy waits for its migrations to be
 	// confirmed, is until when; zero otherwise. Another replica answers
 	// the prompt only while it is set.
