@@ -1388,8 +1388,7 @@ func (r *run) migrate() error {
 		return nil
 	}
 	if len(r.unstopped) > 0 {
-		u := r.unstopped[0]
-		return errs.New(errs.Unavailable, "the migrations of %s %s may still be running on %s, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched: deploy again once %s answers, or once it is out of the env's hosts", u.Run.Kind, u.Run.ID, u.Host, u.Host)
+		return unstoppedMigrations(r.unstopped[0])
 	}
 	switch r.t.env.Migrate {
 	case "never":
@@ -1463,6 +1462,12 @@ func (r *run) migrate() error {
 	r.update(func(rec *Record) { rec.MigrationState = MigrationsDone })
 	r.migrated = pending
 	return nil
+}
+
+// unstoppedMigrations refuses a deploy's migrations while those of a dead
+// run may still run on u.Host, which it could not reach to stop them.
+func unstoppedMigrations(u LostHost) error {
+	return errs.New(errs.Unavailable, "the migrations of %s %s may still be running on %s, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched: deploy again once %s answers, or once it is out of the env's hosts", u.Run.Kind, u.Run.ID, u.Host, u.Host)
 }
 
 // stepCause is what a failed step's error says of its cause (the exit

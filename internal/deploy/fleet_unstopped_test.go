@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,63 @@ func TestFleetMigrationsWaitForAnUnreachableLostHost(t *testing.T) {
 			}
 			if got := f.link(1, "current"); got != "releases/1" {
 				t.Errorf("host1 current -> %q, want releases/1", got)
+			}
+		})
+	}
+}
+
+// TestPlanSaysMigrationsWaitForAnUnreachableHost: the dry run of a deploy
+// that would refuse its migrations, the host a dead run migrated on being
+// out of reach, says so, as the deploy does; it said the migrations would
+// run. A host that did not migrate, or one the deploy reaches (and
+// searches), holds nothing back.
+func TestPlanSaysMigrationsWaitForAnUnreachableHost(t *testing.T) {
+	t.Parallel()
+	const want = "if any migrations are pending, a deploy now fails before running them: the migrations of deploy 20261206-dead may still be running on host0, which this deploy could not reach to stop them"
+	tests := []struct {
+		name   string
+		on     string // the host the dead run's record says migrated
+		down   bool   // host0
+		warned bool
+	}{
+		{"migrated on host0, down", "host0", true, true},
+		{"host unrecorded, host0 down", "", true, true},
+		{"migrated on host1, host0 down", "host1", true, false},
+		{"migrated on host0, up", "host0", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 2)
+			f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"max_failures: 1"}}, nil)
+			f.build("1")
+			f.build("2")
+			f.seed("1")
+			start := time.Now().Add(-time.Hour)
+			dead := &deploy.Record{ID: "20261206-dead", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+				Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeInterrupted,
+				Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: deploy.MigrationsRunning,
+				MigrationHost: tt.on, Error: "the bot stopped while it ran",
+				Hosts: []deploy.HostResult{
+					{Host: "host0", State: deploy.HostDelivered, Current: "1"},
+					{Host: "host1", State: deploy.HostDelivered, Current: "1"},
+				}}
+			if err := f.store.PutRecord(t.Context(), dead); err != nil {
+				t.Fatal(err)
+			}
+			if tt.down {
+				fleet.Stop(0)
+			}
+			p, err := f.engine.Plan(t.Context(), deploy.Request{App: "web", Env: "prod", Build: "2"})
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			got := slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, want) })
+			if got != tt.warned {
+				t.Errorf("warnings %q: got one saying %q %v, want %v", p.Warnings, want, got, tt.warned)
+			}
+			for _, r := range p.Refusals {
+				t.Errorf("refusal %q, want none: whether migrations are pending, only the deploy learns", r)
 			}
 		})
 	}

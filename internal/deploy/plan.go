@@ -158,6 +158,24 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if len(bad) > 0 {
 		p.Warnings = append(p.Warnings, badReleaseWarning(req.Build, bad, reachable))
 	}
+	// The deploy searches the hosts it reaches for what dead runs left,
+	// and refuses to migrate beside migrations it could not stop. Whether
+	// any are pending, only the deploy learns (the release may not be on
+	// disk yet): the dry run says what it would do if some are.
+	if busy == nil && t.app.Migrations.Run != "" && len(recs) > 0 {
+		r.recent = recs
+		dead, _, err := r.deadRuns()
+		if err != nil {
+			return nil, err
+		}
+		searched := map[string]bool{}
+		for name := range states {
+			searched[name] = true
+		}
+		if left := migrationsLeft(recs, dead, r.hosts, searched); len(left) > 0 {
+			p.Warnings = append(p.Warnings, "if any migrations are pending, a deploy now fails before running them: "+errs.Message(unstoppedMigrations(left[0])))
+		}
+	}
 	return p, nil
 }
 
