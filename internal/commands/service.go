@@ -254,6 +254,9 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 		if changesState(p.Cmd) {
 			// Who asked what is durable before anything changes: a
 			// command the audit log cannot take is not run.
+			if c.entry.App == "" {
+				c.entry.App, c.entry.Env = s.targetOfID(ctx, p.Cmd)
+			}
 			if err := audit.Begin(ctx, s.store, &c.entry); err != nil {
 				c.unaudited(err)
 				return c.res
@@ -281,6 +284,33 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 		c.res.Failed = true
 	}
 	return c.res
+}
+
+// targetOfID returns the app and env of the deploy a command names by id
+// alone (rollback DEPLOY-ID, deploy confirm|abort ID), for its pending
+// audit entry: a command whose outcome is never written (the bot died
+// while it ran) is still found by `audit APP`. Empty when cmd names no
+// such id, or its record cannot be read (the command is audited all the
+// same, with what is known, and says why once it runs).
+func (s *Service) targetOfID(ctx context.Context, cmd Command) (app, env string) {
+	if cmd.DeployID == "" {
+		return "", ""
+	}
+	switch cmd.Verb {
+	case VerbRollback, VerbConfirm, VerbAbort:
+	default:
+		return "", ""
+	}
+	for _, r := range s.engine.Running() {
+		if r.ID == cmd.DeployID {
+			return r.App, r.Env
+		}
+	}
+	rec, err := s.store.Record(ctx, cmd.DeployID)
+	if err != nil {
+		return "", ""
+	}
+	return rec.App, rec.Env
 }
 
 // storeUnreachable is what a store that cannot be reached is said to be.
