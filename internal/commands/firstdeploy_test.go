@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/artifact/artifacttest"
+	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -125,6 +127,12 @@ func TestFailedFirstDeploySaysNothingWasSwitchedBack(t *testing.T) {
 			t.Errorf("%s: got %q, want deploy 3 failed, not reverted", cmd, out.last())
 		}
 	}
+	// The audit log is read later to learn what the hosts went through:
+	// it says what people were told, and why.
+	if e := finishedAudit(t, f, rec.ID); e.Command != "deploy 3 web/prod finished: failed" ||
+		!strings.Contains(e.Reason, "no earlier release to switch back to on localhost, left on 3") {
+		t.Errorf("audit entry: got %q (%q), want deploy 3 finished: failed, left on 3", e.Command, e.Reason)
+	}
 
 	if _, _, rec := f.do("bob", "deploy web 1"); rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
 		t.Fatalf("deploy 1: got %+v, want it succeeded", rec)
@@ -139,6 +147,28 @@ func TestFailedFirstDeploySaysNothingWasSwitchedBack(t *testing.T) {
 	if _, out, _ := f.do("carl", "history web"); !strings.Contains(out.last(), "deploy 3 (from 1) reverted by bob") {
 		t.Errorf("history: got %q, want deploy 3 (from 1) reverted", out.last())
 	}
+	if e := finishedAudit(t, f, rec.ID); e.Command != "deploy 3 web/prod finished: reverted" {
+		t.Errorf("audit entry of deploy 3 from 1: got %q, want it reverted", e.Command)
+	}
+}
+
+// finishedAudit is the audit entry of the end of deploy id.
+func finishedAudit(t *testing.T, f *serviceFixture, id string) audit.Entry {
+	t.Helper()
+	entries, err := f.store.Audit(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []audit.Entry
+	for _, e := range entries {
+		if e.DeployID == id && e.Decision == audit.Event && strings.Contains(e.Command, " finished: ") {
+			found = append(found, e)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("audit entries of the end of %s: got %+v, want one", id, found)
+	}
+	return found[0]
 }
 
 // TestRevertedTitle: a deploy's report says reverted only when some host

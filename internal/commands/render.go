@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -170,19 +169,8 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	return m
 }
 
-// OutcomeText is r's outcome as people read it. A deploy recorded
-// reverted that switched no host back (the hosts it switched had no
-// earlier release, or their switch back failed) is said to have failed:
-// "reverted" would tell them their hosts run what they ran before, and
-// none does. The record keeps its outcome, which stats, metrics and the
-// rollback's search for hosts left stuck go by.
-func OutcomeText(r *deploy.Record) string {
-	if r.Kind == deploy.KindDeploy && r.Outcome == deploy.OutcomeReverted &&
-		!slices.ContainsFunc(r.Hosts, func(h deploy.HostResult) bool { return h.State == deploy.HostReverted }) {
-		return string(deploy.OutcomeFailed)
-	}
-	return string(r.Outcome)
-}
+// OutcomeText is r's outcome as people read it (see deploy.Record.Said).
+func OutcomeText(r *deploy.Record) string { return string(r.Said()) }
 
 // RollbackButton is the Rollback button of a message about r, the run
 // that put the live release live (a deploy; for a Sentry alert, maybe a

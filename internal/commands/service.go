@@ -1031,9 +1031,12 @@ func (c *call) sink() deploy.Sink {
 }
 
 // finishedEntry is the audit entry of how run r ended, written for user.
+// It says the outcome people were told (see deploy.Record.Said): the
+// audit log is read later to learn what happened on the hosts, and a
+// first deploy whose hosts stayed on the failing build was not reverted.
 func finishedEntry(now time.Time, r *deploy.Record, user, platform, channel string) *audit.Entry {
 	return &audit.Entry{Time: now, User: user, Platform: platform, Channel: channel,
-		Command: fmt.Sprintf("%s %s %s/%s finished: %s", r.Kind, r.Build, r.App, r.Env, r.Outcome),
+		Command: fmt.Sprintf("%s %s %s/%s finished: %s", r.Kind, r.Build, r.App, r.Env, OutcomeText(r)),
 		Action:  string(r.Kind), App: r.App, Env: r.Env, Decision: audit.Event, Reason: r.Error, DeployID: r.ID}
 }
 

@@ -51,6 +51,23 @@ const (
 	OutcomeUnchanged Outcome = "unchanged"
 )
 
+// Said is the outcome of r as people are told it: in chat, `status`,
+// `history`, the audit log and the log. A deploy recorded reverted that
+// switched no host back (the hosts it switched had no earlier release, or
+// their switch back failed) is said to have failed: "reverted" would tell
+// whoever reads it, then or later, that the hosts run what they ran
+// before, and none does. The record keeps its outcome, which stats,
+// metrics and the rollback's search for hosts left stuck go by.
+func (r *Record) Said() Outcome { return saidOutcome(r.Kind, r.Outcome, r.Hosts) }
+
+func saidOutcome(kind Kind, o Outcome, hosts []HostResult) Outcome {
+	if kind == KindDeploy && o == OutcomeReverted &&
+		!slices.ContainsFunc(hosts, func(h HostResult) bool { return h.State == HostReverted }) {
+		return OutcomeFailed
+	}
+	return o
+}
+
 // Done reports whether the outcome is final.
 func (o Outcome) Done() bool { return o != OutcomeRunning && o != "" }
 

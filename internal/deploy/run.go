@@ -672,15 +672,22 @@ func (r *run) logStart() {
 // release already), WARN otherwise, so that a bot logging at warn still
 // shows every deploy or rollback that failed, was reverted, cancelled or
 // interrupted, or reached only some hosts. Logged before the run's
-// observers are told it finished.
+// observers are told it finished. Its outcome is the one people are told
+// (see Record.Said); where the record keeps another, which stats and
+// metrics count, recorded_outcome names it, so that the two can be
+// matched up.
 func (r *run) logEnd(outcome Outcome, err error) {
 	rec := r.snapshot()
 	level := slog.LevelWarn
 	if outcome == OutcomeSucceeded || outcome == OutcomeUnchanged {
 		level = slog.LevelInfo
 	}
+	said := saidOutcome(rec.Kind, outcome, rec.Hosts)
 	attrs := []any{"kind", rec.Kind, "build", rec.Build, "requester", rec.Requester,
-		"outcome", outcome, "duration", rec.Duration(rec.Finished).Round(time.Millisecond)}
+		"outcome", said, "duration", rec.Duration(rec.Finished).Round(time.Millisecond)}
+	if said != outcome {
+		attrs = append(attrs, "recorded_outcome", outcome)
+	}
 	if err != nil {
 		attrs = append(attrs, "err", err)
 	} else if rec.Error != "" {

@@ -130,6 +130,54 @@ func TestRunEndLogged(t *testing.T) {
 	}
 }
 
+// TestFirstDeployEndLoggedFailed: a first deploy that fails its health
+// check switched its host and had nothing to switch it back to: its
+// record says reverted, but the host runs the failing build, and the log
+// says failed, as chat does, naming the recorded outcome beside it for
+// whoever matches the log with stats and metrics. One that did switch its
+// host back logs reverted alone.
+func TestFirstDeployEndLoggedFailed(t *testing.T) {
+	var log syncbuf.Buffer
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.build("1")
+	f.build("3", tarEntry{name: "BROKEN", body: "x"})
+	for _, tt := range []struct {
+		name  string
+		build string
+		want  deploy.Outcome
+		said  []string
+		never string
+	}{
+		{"first release", "3", deploy.OutcomeReverted, []string{"outcome=failed", "recorded_outcome=reverted"}, " outcome=reverted"},
+		{"succeeded", "1", deploy.OutcomeSucceeded, []string{"outcome=succeeded"}, "recorded_outcome"},
+		{"switched back", "3", deploy.OutcomeReverted, []string{"outcome=reverted"}, "recorded_outcome"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(log.String())
+			f.mustRun(deploy.KindDeploy, tt.build, tt.want)
+			var ends []string
+			for _, line := range strings.Split(log.String()[before:], "\n") {
+				if strings.Contains(line, "msg=\"deploy ended\"") {
+					ends = append(ends, line)
+				}
+			}
+			if len(ends) != 1 {
+				t.Fatalf("log: got %d lines of the run's end %q, want 1", len(ends), ends)
+			}
+			for _, want := range tt.said {
+				if !strings.Contains(ends[0], " "+want) {
+					t.Errorf("log line %q: want %s", ends[0], want)
+				}
+			}
+			if strings.Contains(ends[0], tt.never) {
+				t.Errorf("log line %q: got %q, want none", ends[0], tt.never)
+			}
+		})
+	}
+}
+
 // slowLeases holds Acquire until wait returns: a store slow to grant the
 // app+env lease. seen is what the log held as Acquire was called.
 type slowLeases struct {
