@@ -93,15 +93,26 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 			ps.add(at("bot_token"), "slack.bot_token: required to use Slack (the xoxb-… token, e.g. bot_token: ${SLACK_BOT_TOKEN})")
 		case strings.HasPrefix(s.BotToken, "xapp-"):
 			ps.add(at("bot_token"), "slack.bot_token: this is an app-level token (xapp-…); put it in app_token and the bot token (xoxb-…) here")
+		case slackUserToken(s.BotToken):
+			// Slack accepts it at start-up (auth.test passes): the bot
+			// would then post, and be refused, as the person who
+			// installed the app.
+			ps.add(at("bot_token"), "slack.bot_token: this is a user token (xoxp-…), with which every message would be posted as the person who installed the app; put the Bot User OAuth Token (xoxb-…, OAuth & Permissions) here")
 		}
-		if s.SocketMode {
-			switch {
-			case s.AppToken == "":
+		switch {
+		case s.AppToken == "":
+			if s.SocketMode {
 				ps.add(at("app_token"), "slack.app_token: required with socket_mode: true (an app-level token xapp-… with connections:write)")
-			case !strings.HasPrefix(s.AppToken, "xapp-"):
-				ps.add(at("app_token"), "slack.app_token: must be an app-level token starting with xapp-")
 			}
-		} else if s.SigningSecret == "" {
+		case strings.HasPrefix(s.AppToken, "xapp-"):
+		case slackBotToken(s.AppToken):
+			ps.add(at("app_token"), "slack.app_token: this is a bot token (xoxb-…); put it in bot_token and an app-level token (xapp-…, Basic Information → App-Level Tokens) here")
+		case slackUserToken(s.AppToken):
+			ps.add(at("app_token"), "slack.app_token: this is a user token (xoxp-…); put an app-level token (xapp-…, Basic Information → App-Level Tokens) here")
+		default:
+			ps.add(at("app_token"), "slack.app_token: must be an app-level token starting with xapp- (Basic Information → App-Level Tokens)")
+		}
+		if !s.SocketMode && s.SigningSecret == "" {
 			ps.add(at("signing_secret"), "slack.signing_secret: required in HTTP mode to verify Slack's requests (or set socket_mode: true with an app_token)")
 		}
 		// Unlike discord.api_url's, its user info is sent: slack-go
@@ -126,8 +137,14 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 		} else if SmallOrderKey(b) {
 			ps.add(at("public_key"), "discord.public_key: a point of small order (all zeros, say), which verifies signatures nobody made; copy the application's public key from the developer portal")
 		}
-		if d.BotToken == "" {
+		switch tok := strings.TrimSpace(d.BotToken); {
+		case tok == "":
 			ps.add(at("bot_token"), "discord.bot_token: required to use Discord (e.g. bot_token: ${DISCORD_BOT_TOKEN})")
+		case len(tok) >= 4 && strings.EqualFold(tok[:4], "bot "):
+			// The bot adds the scheme itself, and the log's redaction
+			// knows the value as given: the token alone, quoted in an
+			// error, would not be hidden.
+			ps.add(at("bot_token"), `discord.bot_token: give the token alone, without the "Bot " in front, which the bot adds itself (Bot → Reset Token in the developer portal shows it so)`)
 		}
 		switch {
 		case d.ApplicationID == "":
@@ -165,6 +182,18 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 			}
 		}
 	}
+}
+
+// slackUserToken reports whether tok is a Slack user token, rotating
+// (xoxe.xoxp-…) or not.
+func slackUserToken(tok string) bool {
+	return strings.HasPrefix(strings.TrimPrefix(tok, "xoxe."), "xoxp-")
+}
+
+// slackBotToken reports whether tok is a Slack bot token, rotating
+// (xoxe.xoxb-…) or not.
+func slackBotToken(tok string) bool {
+	return strings.HasPrefix(strings.TrimPrefix(tok, "xoxe."), "xoxb-")
 }
 
 // blankInChannel reports whether channel holds a space or a control

@@ -52,8 +52,46 @@ func TestChatValidation(t *testing.T) {
 			wants: func(y string) []want {
 				return []want{
 					{lineOf(t, y, "bot_token: xapp"), "slack.bot_token: this is an app-level token"},
-					{lineOf(t, y, "app_token: xoxb"), "slack.app_token: must be an app-level token starting with xapp-"},
+					{lineOf(t, y, "app_token: xoxb"), "slack.app_token: this is a bot token (xoxb-…); put it in bot_token"},
 				}
+			},
+		},
+		{
+			name: "user token as the bot token",
+			chat: "slack:\n  signing_secret: s\n  bot_token: xoxp-s3cret\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "bot_token: xoxp"), "slack.bot_token: this is a user token (xoxp-…), with which every message would be posted as the person who installed the app; put the Bot User OAuth Token (xoxb-…"}}
+			},
+		},
+		{
+			name: "rotating user token as the bot token",
+			chat: "slack:\n  signing_secret: s\n  bot_token: xoxe.xoxp-1-s3cret\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "bot_token: xoxe"), "slack.bot_token: this is a user token (xoxp-…)"}}
+			},
+		},
+		{name: "rotating bot token", chat: "slack:\n  signing_secret: s\n  bot_token: xoxe.xoxb-1-s3cret\n"},
+		{
+			name: "user token as the app token",
+			chat: "slack:\n  socket_mode: true\n  bot_token: xoxb-1\n  app_token: xoxp-s3cret\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "app_token: xoxp"), "slack.app_token: this is a user token (xoxp-…); put an app-level token (xapp-…"}}
+			},
+		},
+		{
+			name: "other app token",
+			chat: "slack:\n  socket_mode: true\n  bot_token: xoxb-1\n  app_token: s3cret\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "app_token: s3cret"), "slack.app_token: must be an app-level token starting with xapp-"}}
+			},
+		},
+		{
+			// Unused in HTTP mode, but a token in the wrong key is one
+			// missing from the right one the day socket_mode is set.
+			name: "bot token as the app token in http mode",
+			chat: "slack:\n  signing_secret: s\n  bot_token: xoxb-1\n  app_token: xoxb-s3cret\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "app_token: xoxb"), "slack.app_token: this is a bot token (xoxb-…)"}}
 			},
 		},
 		{
@@ -82,6 +120,21 @@ func TestChatValidation(t *testing.T) {
 			},
 		},
 		{name: "discord complete", chat: "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: t\n  application_id: \"1\"\n"},
+		{
+			name: "discord token with its scheme",
+			chat: "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: Bot s3cret.token\n  application_id: \"1\"\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "bot_token: Bot"), `discord.bot_token: give the token alone, without the "Bot " in front, which the bot adds itself`}}
+			},
+		},
+		{
+			name: "discord token with its scheme in lower case",
+			chat: "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: bot s3cret.token\n  application_id: \"1\"\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "bot_token: bot"), `discord.bot_token: give the token alone, without the "Bot " in front`}}
+			},
+		},
+		{name: "discord token starting with bot", chat: "discord:\n  public_key: " + strings.Repeat("ab", 32) + "\n  bot_token: Bots3cret\n  application_id: \"1\"\n"},
 		{
 			// Any signature made up with R of small order and S zero
 			// verifies against it: see the discord package's tests.
