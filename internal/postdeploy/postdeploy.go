@@ -291,11 +291,18 @@ func (w *Watcher) unwatched(ctx context.Context, r *deploy.Record, es *config.En
 	if !until.After(r.Started) || !until.After(w.opt.Now()) {
 		return // its watch was over by then, or would be by now
 	}
-	how := map[deploy.Outcome]string{deploy.OutcomeFailed: "failed", deploy.OutcomeReverted: "was reverted", deploy.OutcomeCancelled: "was cancelled"}[r.Outcome]
+	how := map[deploy.Outcome]string{deploy.OutcomeFailed: "failed", deploy.OutcomeReverted: "was reverted", deploy.OutcomeCancelled: "was cancelled"}[r.Said()]
+	runs := fmt.Sprintf("%s/%s runs %s as before", prev.App, prev.Env, prev.Build)
+	if r.Said() != r.Outcome {
+		// Recorded reverted, but no host went back (see Record.Said):
+		// the hosts it switched run its build, not prev's.
+		runs = fmt.Sprintf("%s/%s may no longer run %s everywhere: deploy %s switched hosts to %s and none went back (its report names them)",
+			prev.App, prev.Env, prev.Build, r.ID, r.Build)
+	}
 	w.post(ctx, prev, chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("Error watch of %s %s on %s ended: deploy %s started and %s", prev.App, prev.Build, prev.Env, r.Build, how),
-		Lines: []string{fmt.Sprintf("%s/%s runs %s as before, and nothing watches its errors any more (the watch was to run until %s), nor rolls it back by itself; check Sentry yourself",
-			prev.App, prev.Env, prev.Build, w.clock(until))}})
+		Lines: []string{fmt.Sprintf("%s, and nothing watches its errors any more (the watch was to run until %s), nor rolls it back by itself; check Sentry yourself",
+			runs, w.clock(until))}})
 }
 
 // clock is t as the watch's messages give a time: its hour and minute

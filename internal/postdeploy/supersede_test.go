@@ -186,13 +186,16 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 		here        bool   // d3 runs on this replica: the watcher sees it start
 		historyDown bool   // the deploy history cannot be read from d3's start on
 		then        string // what follows d3's start: "spike", "sentry fails" or "shutdown"
+		// stuck: d3's switch back failed, and its host runs 3.
+		stuck bool
 	}{
-		{"here, then a spike", true, false, "spike"},
-		{"here, the history unreadable, then a spike", true, true, "spike"},
-		{"on another replica, then a spike", false, false, "spike"},
-		{"here, then Sentry fails", true, false, "sentry fails"},
-		{"on another replica, then Sentry fails", false, false, "sentry fails"},
-		{"on another replica, then a shutdown", false, false, "shutdown"},
+		{"here, then a spike", true, false, "spike", false},
+		{"here, the history unreadable, then a spike", true, true, "spike", false},
+		{"on another replica, then a spike", false, false, "spike", false},
+		{"here, then Sentry fails", true, false, "sentry fails", false},
+		{"on another replica, then Sentry fails", false, false, "sentry fails", false},
+		{"on another replica, then a shutdown", false, false, "shutdown", false},
+		{"here, nothing switched back, then a spike", true, false, "spike", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,8 +225,12 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 					fs.mu.Lock()
 					fs.spikeFrom, fs.spikeTo = now, now.Add(2*time.Minute)
 					fs.mu.Unlock()
+					host := deploy.HostResult{Host: "web1", State: deploy.HostReverted, Current: "2", Previous: "2", Switched: true}
+					if tt.stuck {
+						host = deploy.HostResult{Host: "web1", State: deploy.HostFailed, Current: "3", Previous: "2", Switched: true, Error: "switch back: restart failed"}
+					}
 					d3 := &deploy.Record{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
-						Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys"}
+						Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys", Hosts: []deploy.HostResult{host}}
 					// Unreadable before d3 is seen: the watcher may read
 					// the history as soon as it learns of d3.
 					e.mu.Lock()
@@ -256,7 +263,12 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 			// All there is to say of build 2 is that nothing watches it:
 			// by the replica that saw d3 end reverted, reading d2 from
 			// the history.
-			const ended = "Error watch of web 2 on production ended: deploy 3 started and was reverted"
+			ended, runs := "Error watch of web 2 on production ended: deploy 3 started and was reverted", "web/production runs 2 as before"
+			if tt.stuck {
+				// Said as its report says it: nothing went back.
+				ended, runs = "Error watch of web 2 on production ended: deploy 3 started and failed",
+					"web/production may no longer run 2 everywhere: deploy d3 switched hosts to 3 and none went back"
+			}
 			var posted []string
 			if got := out.titles(); got != "" {
 				posted = strings.Split(got, "\n")
@@ -265,8 +277,8 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 				t.Errorf("posts %q: got %d, want %d (%q)", posted, len(posted), map[bool]int{true: 1}[want], ended)
 			}
 			for _, p := range posted {
-				if !strings.HasPrefix(p, ended) {
-					t.Errorf("posts %q: want nothing about build 2 once d3 started but %q", p, ended)
+				if !strings.HasPrefix(p, ended) || !strings.Contains(p, runs) {
+					t.Errorf("posts %q: want nothing about build 2 once d3 started but %q, saying %q", p, ended, runs)
 				}
 			}
 			if n := readsSince.Load(); n != 0 {
