@@ -75,3 +75,33 @@ func TestFleetHungHostWithinMaxFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetObserveHungHostIsUnreachable: status reads the hosts within a
+// time of its own, shorter than the SSH connect timeout (5s, 10s by
+// default). A host that accepts the connection and never answers (hung)
+// is still reading its banner when that time is up: it did not answer,
+// and is reported unreachable, as one whose connect timeout passed is,
+// not as a host that refused the bot (its key, the login).
+func TestFleetObserveHungHostIsUnreachable(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 2)
+	f := newFleetFixture(t, fleet, fleetSpec{connectTimeout: "10s"}, nil)
+	f.build("1")
+	f.seed("1")
+	fleet.Pause(1)
+	t.Cleanup(func() { fleet.Resume(1) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	hosts, err := f.engine.Observe(ctx, "web", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hosts[0]; got.Current != "1" {
+		t.Errorf("observed %s: got %+v, want it on 1", got.Host, got)
+	}
+	got := hosts[1]
+	if got.State != deploy.HostUnreachable || !strings.Contains(got.Error, "no answer") {
+		t.Errorf("observed %s: got %+v, want it unreachable, its error saying it gave no answer", got.Host, got)
+	}
+}

@@ -412,6 +412,13 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 	}
 
 	unreachable := func(err error) error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The caller's time limit, shorter than ConnectTimeout
+			// (status's), passed before the host let the bot in: it
+			// gave no answer in time, as at ConnectTimeout. Taken for
+			// a refusal, status said a hung host "could not be read".
+			return fmt.Errorf("ssh: %s (%s): %w: no answer within the time limit of its caller: %w", name, addr, deploy.ErrUnreachable, ctx.Err())
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
 		}

@@ -904,6 +904,29 @@ func TestDeadHost(t *testing.T) {
 	}
 }
 
+// TestHungHostWithinTheCallersLimit: a caller whose own time limit is
+// shorter than ConnectTimeout (status waits 5s, the connect timeout is
+// 10s by default) and passes while a hung host has not answered is told
+// the host is unreachable, as at ConnectTimeout, and that its limit
+// passed; not that the host refused the bot.
+func TestHungHostWithinTheCallersLimit(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	tr := transport(t, f, func(c *Config) { c.ConnectTimeout = time.Minute })
+	f.Pause(0)
+	t.Cleanup(func() { f.Resume(0) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := tr.Open(ctx, host(f, 0))
+	if !errors.Is(err, deploy.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer") {
+		t.Errorf("got %v, want ErrUnreachable and context.DeadlineExceeded, saying there was no answer", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Open took %s, want about the caller's 1s", d.Round(time.Millisecond))
+	}
+}
+
 func TestOpenContext(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
