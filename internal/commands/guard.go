@@ -63,17 +63,22 @@ func (c *call) checkAs(ctx context.Context, prefix string, action acl.Action, ap
 	return d, d.Allowed
 }
 
-// window decides whether app/env is open for deploys now: its weekly
-// window, freezes, and an admin's presence when required. It returns
-// whether it is open and, when closed, why, in full sentences ending with
-// the admins who can force a deploy past it, and whether no admin being
+// window decides whether app/env is open for a deploy user asks for now:
+// its weekly window, freezes, and an admin's presence when required. It
+// returns whether it is open and, when closed, why, in full sentences
+// ending with who can force a deploy past it, and whether no admin being
 // around is among the reasons. It fails only when ctx ended as it looked
 // for an admin around: the reads that end cut short say nothing of who is
 // around, nor of the store.
-func (s *Service) window(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
-	open, why, noAdmin, err = s.windowShut(ctx, app, env)
+func (s *Service) window(ctx context.Context, app, env, user string) (open bool, why string, noAdmin bool, err error) {
+	open, why, noAdmin, admin, err := s.shut(ctx, app, env, user)
 	if open || err != nil {
 		return open, why, noAdmin, err
+	}
+	if admin {
+		// Told which admins could force it, an admin was sent to ask
+		// themselves.
+		return false, why + fmt.Sprintf("; %s, an admin, can force it (--force \"reason\")", user), noAdmin, nil
 	}
 	// Admins by a runtime grant can force it too, and in an incident
 	// are often the ones to ask: named with the config's. Grants that
@@ -90,10 +95,20 @@ func (s *Service) window(ctx context.Context, app, env string) (open bool, why s
 	return false, why, noAdmin, nil
 }
 
-// windowShut is window without the admins who can force a deploy: for
-// what is not forced past a closed window (a train's car, which waits for
-// it; a rollback, which never waits).
+// windowShut is window for no requester, without who can force a deploy:
+// for what is not forced past a closed window (a train's car, which waits
+// for it; a rollback, which never waits).
 func (s *Service) windowShut(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
+	open, why, noAdmin, _, err = s.shut(ctx, app, env, "")
+	return open, why, noAdmin, err
+}
+
+// shut is windowShut for a deploy user asks for ("" for none): when it is
+// closed, admin says whether user is an admin, which changes only the
+// words of why, never whether it is closed. An admin who has not checked
+// in is told so, not that nobody is around: they are, and one word from
+// them (here, or a --force) lets the deploy through.
+func (s *Service) shut(ctx context.Context, app, env, user string) (open bool, why string, noAdmin, admin bool, err error) {
 	now := s.now()
 	var reasons []string
 	if sched, ok := s.schedules[app+"/"+env]; ok {
@@ -106,25 +121,35 @@ func (s *Service) windowShut(ctx context.Context, app, env string) (open bool, w
 			reasons = append(reasons, r)
 		}
 	}
+	var notes []string
 	if s.requireAdmin[app+"/"+env] {
-		present, notes := s.presentAdmins(ctx)
+		var present []string
+		present, notes = s.presentAdmins(ctx)
 		if len(present) == 0 && ctx.Err() != nil {
-			return false, "", false, errs.Wrap(errs.Unavailable, fmt.Errorf("admins around %s/%s: %w", app, env, ctx.Err()),
+			return false, "", false, false, errs.Wrap(errs.Unavailable, fmt.Errorf("admins around %s/%s: %w", app, env, ctx.Err()),
 				"whether an admin is around could not be read; nothing was changed")
 		}
-		if len(present) == 0 {
-			r := "no admin is around (an admin checks in with /here)"
-			if len(notes) > 0 {
-				r += "; " + strings.Join(notes, "; ")
-			}
-			reasons = append(reasons, r)
-			noAdmin = true
+		noAdmin = len(present) == 0
+	}
+	if len(reasons) == 0 && !noAdmin {
+		return true, "", false, false, nil
+	}
+	if user != "" {
+		// Grants that cannot be read leave user no admin here: the
+		// words then are those anyone is told, true of them too.
+		admin, _ = s.isAdmin(ctx, user)
+	}
+	if noAdmin {
+		r := "no admin is around (an admin checks in with /here)"
+		if admin {
+			r = fmt.Sprintf("%s, an admin, has not checked in, and no other admin is around (check in with /here)", user)
 		}
+		if len(notes) > 0 {
+			r += "; " + strings.Join(notes, "; ")
+		}
+		reasons = append(reasons, r)
 	}
-	if len(reasons) == 0 {
-		return true, "", false, nil
-	}
-	return false, fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; ")), noAdmin, nil
+	return false, fmt.Sprintf("deploys to %s/%s are closed now: %s", app, env, strings.Join(reasons, "; ")), noAdmin, admin, nil
 }
 
 // isAdmin reports whether user is an admin now, by the config or a

@@ -661,7 +661,7 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 	// waited for its app+env) is no override, and is not recorded,
 	// announced or audited as one.
 	dreq.Admit = func(ctx context.Context) (bool, error) {
-		open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+		open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env, c.req.User)
 		switch {
 		case err != nil:
 			return false, err
@@ -715,7 +715,7 @@ func (c *call) deploy(ctx context.Context, cmd Command) {
 // may, why it is closed (the override to announce); an error refusing the
 // deploy otherwise.
 func (c *call) windowVerdict(ctx context.Context, cmd Command) (string, error) {
-	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env, c.req.User)
 	switch {
 	case err != nil:
 		return "", err
@@ -769,7 +769,7 @@ func (c *call) dryRun(ctx context.Context, cmd Command, dreq deploy.Request, d a
 	// checksum) is the answer only when the window and locks let the
 	// deploy through: the deploy meets those first.
 	plan, planErr := c.s.engine.Plan(ctx, dreq)
-	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env)
+	open, why, noAdmin, err := c.s.window(ctx, cmd.App, cmd.Env, c.req.User)
 	if err != nil {
 		c.refuse(err)
 		return
