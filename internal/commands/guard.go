@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
@@ -71,7 +72,7 @@ func (c *call) checkAs(ctx context.Context, prefix string, action acl.Action, ap
 // for an admin around: the reads that end cut short say nothing of who is
 // around, nor of the store.
 func (s *Service) window(ctx context.Context, app, env, user string) (open bool, why string, noAdmin bool, err error) {
-	open, why, noAdmin, admin, err := s.shut(ctx, app, env, user)
+	open, why, noAdmin, admin, err := s.shut(ctx, app, env, user, true)
 	if open || err != nil {
 		return open, why, noAdmin, err
 	}
@@ -99,16 +100,38 @@ func (s *Service) window(ctx context.Context, app, env, user string) (open bool,
 // for what is not forced past a closed window (a train's car, which waits
 // for it; a rollback, which never waits).
 func (s *Service) windowShut(ctx context.Context, app, env string) (open bool, why string, noAdmin bool, err error) {
-	open, why, noAdmin, _, err = s.shut(ctx, app, env, "")
+	open, why, noAdmin, _, err = s.shut(ctx, app, env, "", true)
 	return open, why, noAdmin, err
+}
+
+// shutVerdict is what windowShut found.
+type shutVerdict struct {
+	open bool
+	why  string
+	err  error
+}
+
+// windowLater starts windowShut of app/env and returns a func waiting for
+// its verdict, which may be called any number of times, from any
+// goroutine. For a rollback, to which the window is only a note: its
+// start does not wait for the Slack presence of each admin.
+func (s *Service) windowLater(ctx context.Context, app, env string) func() shutVerdict {
+	done := make(chan shutVerdict, 1)
+	go func() {
+		open, why, _, err := s.windowShut(ctx, app, env)
+		done <- shutVerdict{open: open, why: why, err: err}
+	}()
+	return sync.OnceValue(func() shutVerdict { return <-done })
 }
 
 // shut is windowShut for a deploy user asks for ("" for none): when it is
 // closed, admin says whether user is an admin, which changes only the
 // words of why, never whether it is closed. An admin who has not checked
 // in is told so, not that nobody is around: they are, and one word from
-// them (here, or a --force) lets the deploy through.
-func (s *Service) shut(ctx context.Context, app, env, user string) (open bool, why string, noAdmin, admin bool, err error) {
+// them (here, or a --force) lets the deploy through. Without lookup,
+// admins' chat presence is not looked up: only check-ins count, as for
+// a presence that cannot be read, and why says so.
+func (s *Service) shut(ctx context.Context, app, env, user string, lookup bool) (open bool, why string, noAdmin, admin bool, err error) {
 	now := s.now()
 	var reasons []string
 	if sched, ok := s.schedules[app+"/"+env]; ok {
@@ -124,7 +147,7 @@ func (s *Service) shut(ctx context.Context, app, env, user string) (open bool, w
 	var notes []string
 	if s.requireAdmin[app+"/"+env] {
 		var present []string
-		present, notes = s.presentAdmins(ctx)
+		present, notes = s.presentAdmins(ctx, lookup)
 		if len(present) == 0 && ctx.Err() != nil {
 			return false, "", false, false, errs.Wrap(errs.Unavailable, fmt.Errorf("admins around %s/%s: %w", app, env, ctx.Err()),
 				"whether an admin is around could not be read; nothing was changed")
@@ -170,8 +193,8 @@ func (s *Service) isAdmin(ctx context.Context, user string) (bool, error) {
 }
 
 // presentAdmins lists admins who are around now, and notes about presence
-// that could not be read.
-func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
+// that could not be read. Without lookup, only check-ins count.
+func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []string) {
 	var present, notes []string
 	checkedIn, err := s.store.Present(ctx)
 	if err != nil {
@@ -183,12 +206,17 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 		// presence that cannot be read is.
 		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read: "+deploy.StoreReason(err)+"), counted as away")
 	}
+	unlooked := false
 	for _, a := range admins {
 		if _, ok := checkedIn[a]; ok {
 			present = append(present, a)
 			continue
 		}
 		if s.presence == nil {
+			continue
+		}
+		if !lookup {
+			unlooked = true
 			continue
 		}
 		active, err := s.presence.Active(ctx, a)
@@ -199,6 +227,9 @@ func (s *Service) presentAdmins(ctx context.Context) ([]string, []string) {
 		if active {
 			present = append(present, a)
 		}
+	}
+	if unlooked {
+		notes = append(notes, "admins' chat presence not looked up, so as not to hold a rollback back: only check-ins count")
 	}
 	return present, notes
 }

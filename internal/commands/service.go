@@ -949,22 +949,21 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 		return
 	}
 	// Restoring service never waits for a lock or a window; both are
-	// announced.
-	var notes []string
-	// Nobody need force a rollback past a closed window: its note names
-	// no admins who could.
-	open, why, _, err := c.s.windowShut(ctx, cmd.App, cmd.Env)
-	if err != nil {
-		c.refuse(err)
-		return
-	}
-	if !open {
-		notes = append(notes, "rolling back although "+why)
-	}
+	// announced. The window is judged beside the rollback's start, not
+	// before it: where an env needs an admin around that reads each
+	// admin's Slack presence, which Slack's rate limits may hold for
+	// seconds, and all it gives a rollback is a note. The reply waits for
+	// the note; the rollback does not. Waited for on every return: it
+	// reads the store, which need not outlive the command.
+	window := c.s.windowLater(ctx, cmd.App, cmd.Env)
+	defer window()
+	// The locks are read before the start, which locks the app+env
+	// itself.
+	var locked []string
 	if locks, err := c.s.store.Locks(ctx); err == nil {
 		for _, l := range locks {
 			if l.Covers(cmd.App, cmd.Env) && l.Active(c.s.now()) {
-				notes = append(notes, "rolling back despite the lock: "+describeLock(l, c.s.now()))
+				locked = append(locked, "rolling back despite the lock: "+describeLock(l, c.s.now()))
 			}
 		}
 	} else {
@@ -976,6 +975,18 @@ func (c *call) rollback(ctx context.Context, cmd Command) {
 		c.refuse(err)
 		return
 	}
+	// Nobody need force a rollback past a closed window: its note names
+	// no admins who could. One that could not be judged (the command's
+	// context ended as it looked for an admin around) is said to be: the
+	// rollback runs, and a refusal would say it did not.
+	var notes []string
+	switch v := window(); {
+	case v.err != nil:
+		notes = append(notes, "rolling back although whether deploys to "+cmd.App+"/"+cmd.Env+" are open could not be read: "+errs.Message(v.err))
+	case !v.open:
+		notes = append(notes, "rolling back although "+v.why)
+	}
+	notes = append(notes, locked...)
 	// What the rollback went past goes into its audit entry too, as a
 	// deploy's override and the locks it passes do: said in the reply
 	// alone, the log showed a change during a freeze or another's lock

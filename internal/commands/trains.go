@@ -259,14 +259,16 @@ func (s *Service) Forbidden(ctx context.Context, app, env, user string, at time.
 // each as Closed would say it: a closed window and every lock in force on
 // app/env, whoever holds it, as a person's rollback announces them. A
 // rollback never waits for either; when they cannot be read, that is
-// said instead.
+// said instead. It is said before the rollback starts, so admins' chat
+// presence is not looked up (under Slack's rate limits, seconds): only
+// check-ins count, and the window says so.
 func (s *Service) RollbackPasses(ctx context.Context, app, env string) []string {
 	if ctx.Err() != nil || s.engine.Draining() {
 		return []string{"the bot is shutting down"}
 	}
 	var passes []string
 	// A rollback passes a closed window: nobody need force it.
-	open, why, _, err := s.windowShut(ctx, app, env)
+	open, why, _, _, err := s.shut(ctx, app, env, "", false)
 	switch {
 	case err != nil:
 		passes = append(passes, "whether deploys to "+app+"/"+env+" are open could not be read")

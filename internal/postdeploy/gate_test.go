@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +161,129 @@ type gate struct{ s **commands.Service }
 
 func (g gate) RollbackPasses(ctx context.Context, app, env string) []string {
 	return (*g.s).RollbackPasses(ctx, app, env)
+}
+
+// heldPresence is a presence source that answers only once the rollback
+// has started, or after hold: Slack's rate limits holding the bot back.
+type heldPresence struct {
+	started chan struct{}
+	hold    time.Duration
+	late    atomic.Bool // an answer given before the rollback started
+}
+
+func (p *heldPresence) Active(ctx context.Context, user string) (bool, error) {
+	select {
+	case <-p.started:
+		return false, nil
+	case <-time.After(p.hold):
+		p.late.Store(true)
+		return false, fmt.Errorf("slack presence of %s: rate limited", user)
+	}
+}
+
+// startSignal is a rollbacker that says when the rollback has started.
+type startSignal struct {
+	rollbacker
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *startSignal) Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+	rec, err := s.rollbacker.Rollback(ctx, req, sink)
+	s.once.Do(func() { close(s.started) })
+	return rec, err
+}
+
+// TestAutomaticRollbackStartsBeforeAdminPresence: where the env needs an
+// admin around, what the automatic rollback passes names whether one is.
+// Read from each admin's Slack presence, that held the rollback seconds
+// under Slack's rate limits, for a note: the announcement, made before
+// the rollback starts, counts check-ins only, and says so.
+func TestAutomaticRollbackStartsBeforeAdminPresence(t *testing.T) {
+	fs := newFakeSentry(t)
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`sentry: {url: %s, org: acme, token: sntrys_test}
+users:
+  ana: {slack: UANA}
+admins: [ana]
+apps:
+  web:
+    artifact: {path: "artifacts/{app}-{build}.tar.gz"}
+    path: srv/web
+    restart: 'true'
+    environments:
+      production:
+        hosts: [localhost]
+        channel: "#deploys"
+        window: {require_admin_present: true}
+        sentry: {project: web-backend, watch: 10m, interval: 1m, auto_rollback: true}
+`, fs.srv.URL)
+	cfg, st := webFixture(t, dir, yaml)
+	policy, err := acl.New(cfg.AccessRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := testclock.New(time.Now().Truncate(time.Minute))
+	sc, err := sentry.New(sentry.Options{BaseURL: fs.srv.URL, Token: "sntrys_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &posts{}
+	var eng *deploy.Engine
+	var svc *commands.Service
+	started := make(chan struct{})
+	rb := &startSignal{rollbacker: rollbacker{&eng}, started: started}
+	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: st, History: st,
+		Rollback: rb, Gate: gate{&svc}, Now: clk.Now, Sleep: clk.Sleep,
+		Channel: func(app, env string) string { return "#deploys" }})
+	defer w.Close()
+	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
+		Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: []deploy.Sink{w.Observe}})
+	pres := &heldPresence{started: started, hold: 3 * time.Second}
+	svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Presence: pres})
+	run := func(build string) {
+		t.Helper()
+		done := make(chan *deploy.Record, 1)
+		if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
+			if ev.Kind == deploy.EventFinished {
+				done <- ev.Record
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
+			t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
+		}
+	}
+	run("1")
+	eng.Wait()
+	w.Wait()
+	fs.deployAt = clk.Now()
+	fs.spiking.Store(true)
+	run("2")
+	w.Wait()
+	eng.Wait()
+
+	if pres.late.Load() {
+		t.Error("the admin's presence was given up on before the rollback started, want the rollback started without waiting for it")
+	}
+	got := out.titles()
+	announce := strings.Index(got, "auto_rollback is on for web/production: rolling back now")
+	ended := strings.Index(got, "Rolled back web/production to 1 by itself (succeeded)")
+	if announce < 0 || ended < 0 {
+		t.Fatalf("no automatic rollback:\n%s", got)
+	}
+	if announce > ended {
+		t.Errorf("posts: got the rollback's end before its announcement, want the announcement first:\n%s", got)
+	}
+	line := got[announce:]
+	line = line[:strings.IndexByte(line+"\n", '\n')]
+	for _, want := range []string{
+		"rolling back although deploys to web/production are closed now: no admin is around (an admin checks in with /here)",
+		"admins' chat presence not looked up, so as not to hold a rollback back: only check-ins count",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("announcement: got %q, want it to say %q", line, want)
+		}
+	}
 }
