@@ -138,7 +138,8 @@ func run(ctx context.Context, args []string, std stdio) error {
 			fmt.Fprintln(std.Err, err)
 			return exitCode(1)
 		}
-		if _, err := policyFrom(cfg); err != nil {
+		policy, err := policyFrom(cfg)
+		if err != nil {
 			fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
 			return exitCode(1)
 		}
@@ -162,6 +163,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintf(std.Out, "%s: OK\n%s", cfg.File, cfg.Summary())
 		if cfg.Sentry.WebhookOff() {
 			fmt.Fprintf(std.Out, "note: %s\n", config.WebhookOffNote)
+		}
+		if unseen := noSlackID(cfg, policy.Admins()); len(unseen) > 0 && cfg.Slack.Configured() && requiresAdminPresent(cfg) {
+			fmt.Fprintf(std.Out, "note: %s\n", unseenAdminsNote(unseen))
 		}
 		if missing := cfg.UnreadableFiles(); len(missing) > 0 {
 			// A config is often checked where it does not run (CI
@@ -436,7 +440,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	}
 	engine = deploy.NewEngine(eopt)
 	sys.engine = engine
-	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, log), Refusals: dm, Log: log})
+	sys.service = commands.NewService(commands.Deps{Config: cfg, Engine: engine, Store: st, Policy: policy, Presence: presence(cfg, policy.Admins(), log), Refusals: dm, Log: log})
 	if err := sys.service.ForgetRemovedUsers(ctx); err != nil {
 		// Left in place, a removed user's grants would pass to a later
 		// user given the same name.
@@ -695,12 +699,50 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 // presence reads admins' Slack presence when the bot runs with Slack;
-// otherwise only /here check-ins count.
-func presence(cfg *config.Config, log *slog.Logger) commands.PresenceSource {
+// otherwise only /here check-ins count. The admins of the config with no
+// Slack id are never seen on Slack: where an env needs an admin around,
+// that is logged once here, not said in every reply that finds none.
+func presence(cfg *config.Config, admins []string, log *slog.Logger) commands.PresenceSource {
 	if !cfg.Slack.Configured() {
 		return nil
 	}
+	if unseen := noSlackID(cfg, admins); len(unseen) > 0 && requiresAdminPresent(cfg) {
+		log.Info(unseenAdminsNote(unseen))
+	}
 	return slack.NewPresence(cfg, nil, log)
+}
+
+// unseenAdminsNote says that admins, who have no Slack id, count as around
+// only when checked in.
+func unseenAdminsNote(admins []string) string {
+	return "require_admin_present: " + strings.Join(admins, ", ") + " (admins without a slack id) count as around only when checked in (here): their slack presence is never looked up"
+}
+
+// noSlackID returns those of users the config gives no Slack id.
+func noSlackID(cfg *config.Config, users []string) []string {
+	var out []string
+	for _, u := range users {
+		if cfg.Users[u].Slack == "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// requiresAdminPresent reports whether an env of cfg needs an admin
+// around.
+func requiresAdminPresent(cfg *config.Config) bool {
+	for _, a := range cfg.Apps {
+		if a == nil {
+			continue
+		}
+		for _, e := range a.Envs {
+			if e != nil && e.Window != nil && e.Window.RequireAdminPresent {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // replicaID names this process among the bot's replicas.

@@ -23,10 +23,19 @@ import (
 const DefaultCheckIn = 4 * time.Hour
 
 // PresenceSource tells whether a user is active on a chat platform (Slack
-// presence). An error means "unknown", which counts as not present.
+// presence). An error means "unknown", which counts as not present; one
+// wrapping ErrNoPresence means the source can never see the user (no chat
+// id for them in the config).
 type PresenceSource interface {
 	Active(ctx context.Context, user string) (bool, error)
 }
+
+// ErrNoPresence is wrapped by the error of a PresenceSource for a user it
+// can never see present, a console-only admin say: only their check-in
+// counts. Said in every closed window's reply, it told nothing the config
+// does not, and crowded out what changes; the bot says it once as it
+// starts, and admins shows it.
+var ErrNoPresence = errors.New("presence not looked up")
 
 // grants returns the runtime grants in force. A store that cannot answer
 // fails the command: permissions are never decided on partial data.
@@ -220,6 +229,9 @@ func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []s
 			continue
 		}
 		active, err := s.presence.Active(ctx, a)
+		if errors.Is(err, ErrNoPresence) {
+			continue
+		}
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("presence of %s unknown (%v), counted as away", a, err))
 			continue
@@ -502,6 +514,8 @@ func (c *call) adminsCmd(ctx context.Context) {
 		} else if c.s.presence != nil {
 			active, err := c.s.presence.Active(ctx, a)
 			switch {
+			case errors.Is(err, ErrNoPresence):
+				line += fmt.Sprintf("away (%v, so only a check-in counts)", err)
 			case err != nil:
 				line += fmt.Sprintf("unknown (%v), counted as away", err)
 			case active:

@@ -21,6 +21,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/pause"
 )
@@ -433,11 +434,12 @@ func NewPresence(cfg *config.Config, hc *http.Client, log *slog.Logger) *Presenc
 }
 
 // Active reports whether user is active on Slack now; a user without a
-// Slack id is an error (unknown, which counts as not present).
+// Slack id is an error wrapping commands.ErrNoPresence (never present on
+// Slack: only a check-in counts).
 func (p *Presence) Active(ctx context.Context, user string) (bool, error) {
 	id, ok := p.ids[user]
 	if !ok {
-		return false, fmt.Errorf("slack presence: %s has no slack id in the config", user)
+		return false, fmt.Errorf("%w: %s has no slack id in the config", commands.ErrNoPresence, user)
 	}
 	return p.client.Presence(ctx, id)
 }

@@ -563,6 +563,45 @@ func TestPresence(t *testing.T) {
 	}
 }
 
+// TestPresenceOfAUserWithoutASlackID: a user the config gives no Slack id
+// is never seen on Slack, which the gate is told apart from a presence
+// that could not be read (commands.ErrNoPresence), without asking Slack.
+func TestPresenceOfAUserWithoutASlackID(t *testing.T) {
+	api := newFakeSlack(t)
+	cfg := testConfig(t, api.apiURL())
+	cfg.Users["dana"] = config.User{}
+	p := slack.NewPresence(cfg, nil, nil)
+	tests := []struct {
+		user     string
+		noID     bool
+		wantText string
+	}{
+		{"dana", true, "presence not looked up: dana has no slack id in the config"},
+		{"zed", true, "presence not looked up: zed has no slack id in the config"},
+		{"ana", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			_, err := p.Active(t.Context(), tt.user)
+			if got := errors.Is(err, commands.ErrNoPresence); got != tt.noID {
+				t.Errorf("Active(%s): got %v, want commands.ErrNoPresence: %v", tt.user, err, tt.noID)
+			}
+			if tt.wantText != "" && (err == nil || err.Error() != tt.wantText) {
+				t.Errorf("Active(%s): got %v, want %q", tt.user, err, tt.wantText)
+			}
+		})
+	}
+	var asked []string
+	for _, c := range api.snapshot() {
+		if c.Method == "users.getPresence" {
+			asked = append(asked, c.User)
+		}
+	}
+	if strings.Join(asked, ",") != "UANA" {
+		t.Errorf("users.getPresence asked of %q, want only UANA", asked)
+	}
+}
+
 // TestPresenceRateLimited: a presence check Slack answers with a 429 is
 // asked again after its Retry-After: taken for an error, it counted an
 // admin who is around as away, and a deploy that needs one was refused.
