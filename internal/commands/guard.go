@@ -215,28 +215,30 @@ func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []s
 		// presence that cannot be read is.
 		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read: "+deploy.StoreReason(err)+"), counted as away")
 	}
-	unlooked := false
+	var away []string
 	for _, a := range admins {
 		if _, ok := checkedIn[a]; ok {
 			present = append(present, a)
-			continue
+		} else {
+			away = append(away, a)
 		}
-		if s.presence == nil {
-			continue
-		}
-		if !lookup {
-			unlooked = true
-			continue
-		}
-		active, err := s.presence.Active(ctx, a)
-		if errors.Is(err, ErrNoPresence) {
-			continue
-		}
-		if err != nil {
-			notes = append(notes, fmt.Sprintf("presence of %s unknown (%v), counted as away", a, err))
-			continue
-		}
-		if active {
+	}
+	unlooked := false
+	var seen map[string]presenceOf
+	switch {
+	case s.presence == nil || len(away) == 0:
+	case !lookup:
+		unlooked = true
+	default:
+		seen = s.presences(ctx, away)
+	}
+	for _, a := range away {
+		p, ok := seen[a]
+		switch {
+		case !ok, errors.Is(p.err, ErrNoPresence):
+		case p.err != nil:
+			notes = append(notes, fmt.Sprintf("presence of %s unknown (%v), counted as away", a, p.err))
+		case p.active:
 			present = append(present, a)
 		}
 	}
@@ -244,6 +246,30 @@ func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []s
 		notes = append(notes, "admins' chat presence not looked up, so as not to hold a rollback back: only check-ins count")
 	}
 	return present, notes
+}
+
+// presenceOf is what the presence source said of one user.
+type presenceOf struct {
+	active bool
+	err    error
+}
+
+// presences asks the presence source about each of users at once. Each
+// ask may wait out Slack's rate limits for up to 5 s: asked one after
+// another, a deploy waited that long for every admin not checked in,
+// not the 5 s in all that it is told of.
+func (s *Service) presences(ctx context.Context, users []string) map[string]presenceOf {
+	got := make([]presenceOf, len(users))
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Go(func() { got[i].active, got[i].err = s.presence.Active(ctx, u) })
+	}
+	wg.Wait()
+	out := make(map[string]presenceOf, len(users))
+	for i, u := range users {
+		out[u] = got[i]
+	}
+	return out
 }
 
 // adminsNow lists the users who are admins everywhere, by config or a
@@ -507,18 +533,28 @@ func (c *call) adminsCmd(ctx context.Context) {
 	}
 	m := chat.Message{Level: chat.Info, Title: "Admins"}
 	admins, grantsErr := c.s.adminsNow(ctx)
+	var seen map[string]presenceOf
+	if c.s.presence != nil {
+		var away []string
+		for _, a := range admins {
+			if _, ok := checkedIn[a]; !ok {
+				away = append(away, a)
+			}
+		}
+		seen = c.s.presences(ctx, away)
+	}
 	for _, a := range admins {
 		line := a + ": "
 		if until, ok := checkedIn[a]; ok {
 			line += "here until " + c.s.stamp(until) + " (checked in)"
 		} else if c.s.presence != nil {
-			active, err := c.s.presence.Active(ctx, a)
+			p := seen[a]
 			switch {
-			case errors.Is(err, ErrNoPresence):
-				line += fmt.Sprintf("away (%v, so only a check-in counts)", err)
-			case err != nil:
-				line += fmt.Sprintf("unknown (%v), counted as away", err)
-			case active:
+			case errors.Is(p.err, ErrNoPresence):
+				line += fmt.Sprintf("away (%v, so only a check-in counts)", p.err)
+			case p.err != nil:
+				line += fmt.Sprintf("unknown (%v), counted as away", p.err)
+			case p.active:
 				line += "active on Slack"
 			default:
 				line += "away"
