@@ -137,17 +137,7 @@ func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replic
 // deploy deploys build of web/production and waits for it to succeed.
 func (b *bot) deploy(t *testing.T, build string) {
 	t.Helper()
-	done := make(chan *deploy.Record, 1)
-	if _, err := b.eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
-		t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
-	}
+	mustDeploy(t, b.eng, deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"})
 }
 
 // resume calls Resume until it resumes want watches, as a bot does every

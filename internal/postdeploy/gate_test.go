@@ -89,17 +89,7 @@ apps:
 			svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy})
 			run := func(build string) {
 				t.Helper()
-				done := make(chan *deploy.Record, 1)
-				if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
-					if ev.Kind == deploy.EventFinished {
-						done <- ev.Record
-					}
-				}); err != nil {
-					t.Fatal(err)
-				}
-				if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
-					t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
-				}
+				mustDeploy(t, eng, deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"})
 			}
 			run("1")
 			eng.Wait()
@@ -243,17 +233,7 @@ apps:
 	svc = commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Presence: pres})
 	run := func(build string) {
 		t.Helper()
-		done := make(chan *deploy.Record, 1)
-		if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
-			if ev.Kind == deploy.EventFinished {
-				done <- ev.Record
-			}
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
-			t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
-		}
+		mustDeploy(t, eng, deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"})
 	}
 	run("1")
 	eng.Wait()

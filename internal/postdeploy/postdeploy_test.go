@@ -347,19 +347,8 @@ apps:
 		Store: st, Leases: st, Locks: st, Now: clk.Now, Observers: []deploy.Sink{w.Observe}})
 	run := func(build string) {
 		t.Helper()
-		done := make(chan *deploy.Record, 1)
 		// Typed in another channel than the env's, where the watch posts.
-		_, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana", Channel: "#typed"}, func(ev deploy.Event) {
-			if ev.Kind == deploy.EventFinished {
-				done <- ev.Record
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded {
-			t.Fatalf("deploy %s: %s %s", build, rec.Outcome, rec.Error)
-		}
+		mustDeploy(t, eng, deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana", Channel: "#typed"})
 	}
 
 	return &autoRollbackFixture{fs: fs, dir: dir, clk: clk, out: out, st: st, eng: eng, w: w, run: run}
@@ -580,15 +569,7 @@ apps:
 	defer w.Close()
 	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Store: st, Leases: st, Locks: st, Observers: []deploy.Sink{w.Observe}})
-	done := make(chan *deploy.Record, 1)
-	if _, err := eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: "1", Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	<-done
+	finished(t, eng, deploy.Request{App: "web", Env: "production", Build: "1", Requester: "ana"})
 	eng.Wait()
 	w.Wait()
 	got := out.titles()
@@ -644,4 +625,27 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// finished runs the deploy req on eng and returns its final record.
+func finished(t *testing.T, eng *deploy.Engine, req deploy.Request) *deploy.Record {
+	t.Helper()
+	done := make(chan *deploy.Record, 1)
+	if _, err := eng.Deploy(context.Background(), req, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return <-done
+}
+
+// mustDeploy runs the deploy req on eng and fails the test unless it
+// succeeds.
+func mustDeploy(t *testing.T, eng *deploy.Engine, req deploy.Request) {
+	t.Helper()
+	if rec := finished(t, eng, req); rec.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("deploy %s: %s %s", req.Build, rec.Outcome, rec.Error)
+	}
 }

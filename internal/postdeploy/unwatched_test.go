@@ -158,15 +158,7 @@ func newWatchFixture(t *testing.T, dir, yaml, sentryURL string, now func() time.
 // want.
 func (f *watchFixture) run(t *testing.T, build string, want deploy.Outcome) *deploy.Record {
 	t.Helper()
-	done := make(chan *deploy.Record, 1)
-	if _, err := f.eng.Deploy(context.Background(), deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	rec := <-done
+	rec := finished(t, f.eng, deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana"})
 	if rec.Outcome != want {
 		t.Fatalf("deploy %s: got %s (%s), want %s", build, rec.Outcome, rec.Error, want)
 	}
