@@ -74,20 +74,26 @@ func TestClosedForNoAdminSpeaksToAnAdmin(t *testing.T) {
 				tt.setup(f)
 			}
 			res, out, _ := f.do(tt.user, tt.text)
-			got := out.last()
-			if res.Failed != tt.failed {
-				t.Errorf("got failed=%v, want %v; reply %q", res.Failed, tt.failed, got)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("got reply %q, want it to say %q", got, w)
-				}
-			}
-			for _, u := range tt.unwant {
-				if strings.Contains(got, u) {
-					t.Errorf("got reply %q, want it not to say %q", got, u)
-				}
-			}
+			checkReply(t, res.Failed, out.last(), tt.failed, tt.want, tt.unwant)
 		})
+	}
+}
+
+// checkReply checks a command's reply got: whether it failed, what it
+// must say and what it must not.
+func checkReply(t *testing.T, failed bool, got string, wantFailed bool, want, unwant []string) {
+	t.Helper()
+	if failed != wantFailed {
+		t.Errorf("got failed=%v, want %v; reply %q", failed, wantFailed, got)
+	}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("got reply %q, want it to say %q", got, w)
+		}
+	}
+	for _, u := range unwant {
+		if strings.Contains(got, u) {
+			t.Errorf("got reply %q, want it not to say %q", got, u)
+		}
 	}
 }

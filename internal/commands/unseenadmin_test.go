@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -78,20 +77,7 @@ func TestClosedWindowLeavesOutAdminsNoChatSees(t *testing.T) {
 				t.Fatalf("grant: %s", out.last())
 			}
 			res, out, _ := f.do(tt.user, tt.text)
-			got := out.last()
-			if res.Failed != tt.failed {
-				t.Errorf("got failed=%v, want %v; reply %q", res.Failed, tt.failed, got)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("got reply %q, want it to say %q", got, w)
-				}
-			}
-			for _, u := range tt.unwant {
-				if strings.Contains(got, u) {
-					t.Errorf("got reply %q, want it not to say %q", got, u)
-				}
-			}
+			checkReply(t, res.Failed, out.last(), tt.failed, tt.want, tt.unwant)
 		})
 	}
 }
