@@ -2385,8 +2385,13 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 // took the run over, once its lease ran out: a pause, a partition, after
 // the last fencing check) stops there, h untouched: recovery recorded the
 // hosts as they were, and a switch now would change one behind that
-// account, which `status` and the rollback it offers go by. The host's
-// entry is put back as it was and the error wraps ErrLeaseLost.
+// account, which `status` and the rollback it offers go by. So does a
+// lease lost since that check by any other account (run out by this
+// process's clock while the write waited on a stalled store, a store the
+// write or a renewal found reset): the switch runs under a context that
+// ignores the run's cancel, so without this look it went ahead on a host
+// another replica may own by now. The host's entry is put back as it was
+// and the error wraps ErrLeaseLost.
 func (r *run) beginSwitch(h Host, build string) error {
 	r.mu.Lock()
 	hr := r.rec.Host(h.Name)
@@ -2395,11 +2400,15 @@ func (r *run) beginSwitch(h Host, build string) error {
 	r.setHost(h.Name, func(hr *HostResult) { hr.State = HostActivating; hr.startSwitch(build) })
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.refused == nil {
+	why := r.refused
+	if cause := context.Cause(r.ctx); why == nil && errors.Is(cause, ErrLeaseLost) {
+		why = cause
+	}
+	if why == nil {
 		return nil
 	}
 	*r.rec.Host(h.Name) = was
-	return fmt.Errorf("%w: %s was not switched: %w", ErrLeaseLost, h.Name, r.refused)
+	return fmt.Errorf("%w: %s was not switched: %w", ErrLeaseLost, h.Name, why)
 }
 
 // refusedErr returns, wrapping ErrLeaseLost, why the store refused a

@@ -262,9 +262,16 @@ func (r *run) persist(snap *Record) {
 			// The store lost its data under the bot and refuses every
 			// write until the bot restarts: trying again would only
 			// hold the run's report back, for the whole budget of a
-			// final write.
+			// final write. The lease went with the data, so the run
+			// stops here, as a renewal finding the reset stops it:
+			// the write may be the one that records a host's switch
+			// (see beginSwitch), the next renewal a third of the TTL
+			// away.
 			r.log.Error("persist deploy record", "err", err)
 			r.gaveUp(err, final)
+			if !final {
+				r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+			}
 			return
 		}
 		if try == 2 && !final {
