@@ -181,7 +181,10 @@ type Recoverer interface {
 // WatchInterrupted calls Recover every interval until ctx is done and hands
 // each deploy it marked interrupted to report. Any replica may run it: a
 // deploy's lease only becomes free when its replica stopped renewing it,
-// and Recover takes that lease before touching the record.
+// and Recover takes that lease before touching the record. A store found
+// reset ends it, said once: the store refuses every call until the bot
+// restarts, and asked again every interval it filled the log with the
+// same warning for as long as the replica ran.
 func WatchInterrupted(ctx context.Context, r Recoverer, interval time.Duration, log *slog.Logger, report func(*deploy.Record)) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -192,11 +195,20 @@ func WatchInterrupted(ctx context.Context, r Recoverer, interval time.Duration, 
 		case <-tick.C:
 		}
 		recs, err := r.Recover(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("look for interrupted deploys", "err", err)
-		}
 		for _, rec := range recs {
 			report(rec)
 		}
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, deploy.ErrStoreReset):
+			log.Error(recoverResetNote, "err", err)
+			return
+		default:
+			log.Warn("look for interrupted deploys", "err", err)
+		}
 	}
 }
+
+// recoverResetNote is what WatchInterrupted logs, once, on finding the
+// store reset.
+const recoverResetNote = "the state store was reset: this replica looks for no interrupted deploys until the bot restarts"

@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
@@ -76,5 +78,54 @@ func TestLeaderFindsTheStoreReset(t *testing.T) {
 				t.Errorf("log after the reset: got %q, want one ERROR saying %q", after, resetNote)
 			}
 		})
+	}
+}
+
+// recordsRecoverer recovers nothing, but reads the running deploys of a
+// real store as Recover does first, and counts its calls.
+type recordsRecoverer struct {
+	st    *redis.Store
+	calls atomic.Int32
+}
+
+func (r *recordsRecoverer) Recover(ctx context.Context) ([]*deploy.Record, error) {
+	r.calls.Add(1)
+	_, err := r.st.Records(ctx, deploy.Filter{Outcome: deploy.OutcomeRunning})
+	return nil, err
+}
+
+// TestWatchInterruptedFindsTheStoreReset: Redis loses its data under a
+// replica. Its store refuses every call until the bot restarts, so looking
+// for interrupted deploys again every interval only warned, each time,
+// for as long as the replica ran. It now says once that the store was
+// reset and stops looking.
+func TestWatchInterruptedFindsTheStoreReset(t *testing.T) {
+	srv := redisserver.Start(t)
+	st, err := redis.Open(t.Context(), redis.Options{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	opt, err := goredis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	if err := c.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var log syncbuf.Buffer
+	r := &recordsRecoverer{st: st}
+	const interval = 5 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), 40*interval)
+	defer cancel()
+	WatchInterrupted(ctx, r, interval, slog.New(slog.NewTextHandler(&log, nil)), func(*deploy.Record) {})
+	if n := r.calls.Load(); n != 1 {
+		t.Errorf("calls of Recover: got %d, want 1 (the store refuses every later one)", n)
+	}
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], recoverResetNote) {
+		t.Errorf("log: got %d lines, the first %q; want one ERROR saying %q", len(lines), lines[0], recoverResetNote)
 	}
 }
