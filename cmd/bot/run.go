@@ -309,11 +309,19 @@ func (s *system) resumeWatches(ctx context.Context, every time.Duration) {
 	}
 	for {
 		n, err := s.watcher.Resume(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("resume error watches", "err", err)
-		}
 		if n > 0 {
 			s.log.Info("error watches resumed", "watches", n)
+		}
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, deploy.ErrStoreReset):
+			// Said once: the store refuses every call until the bot
+			// restarts, and asked again every round it warned each
+			// time for as long as the replica ran.
+			s.log.Error("the state store was reset: this replica resumes no error watches until the bot restarts", "err", err)
+			return
+		default:
+			s.log.Warn("resume error watches", "err", err)
 		}
 		if tick == nil {
 			return
