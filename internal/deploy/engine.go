@@ -700,6 +700,12 @@ func (e unknownOutcome) Unwrap() []error { return []error{ErrOutcomeUnknown, e.e
 // by what it does) holds t's lease; the dry run says it too.
 func (e *Engine) busy(ctx context.Context, t target, h string) error {
 	holder, doing, _ := strings.Cut(h, " ")
+	if dead, ok := strings.CutPrefix(holder, "recovery:"); ok {
+		// Recover holds it while it marks a dead run: named as status
+		// names it, not by the lease's holder, which means nothing to
+		// people.
+		return errs.New(errs.Conflict, "%s is busy: the recovery of a run whose process stopped (deploy %s), which marks it interrupted and changes no host; try again once it is reported", t.key(), dead)
+	}
 	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
 		return errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
 			t.key(), other.Kind, other.Build, other.Requester, other.Started.In(e.now().Location()).Format("15:04:05 MST"), other.ID)
