@@ -738,7 +738,7 @@ func (r *run) partialMessage(failed int) string {
 	left, first := slices.Clone(r.backFailed), slices.Clone(r.firstFailed)
 	r.mu.Unlock()
 	if len(left) > 0 {
-		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
+		msg += "; " + couldNotSwitchBack(left)
 	}
 	if len(first) > 0 {
 		msg += "; " + r.firstReleaseText(first, r.rec.Build, false)
@@ -2240,7 +2240,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		msg += fmt.Sprintf("; switched back to %s on %s", rel, strings.Join(back[rel], ", "))
 	}
 	if len(left) > 0 {
-		msg += fmt.Sprintf("; could NOT switch back %s — check them and /rollback", strings.Join(left, ", "))
+		msg += "; " + couldNotSwitchBack(left)
 	}
 	if bad := RunsBadText(r.snapshot()); bad != "" {
 		// This deploy did not switch them: they ran the build before it,
@@ -2270,6 +2270,17 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
+}
+
+// couldNotSwitchBack names the hosts a deploy failed to switch back and
+// asks for a look at each: the message is read on a single host as often
+// as on several, and "check them" of one host reads as a word missing.
+func couldNotSwitchBack(hosts []string) string {
+	them := "them"
+	if len(hosts) == 1 {
+		them = "it"
+	}
+	return fmt.Sprintf("could NOT switch back %s — check %s and /rollback", strings.Join(hosts, ", "), them)
 }
 
 // RunsBadText says, of a reverted deploy's record, which hosts still run

@@ -33,7 +33,7 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 				}
 			},
 			wantCurrent: "releases/2",
-			want:        "could NOT switch back h1 — check them and /rollback",
+			want:        "could NOT switch back h1 — check it and /rollback",
 		},
 		{
 			name: "its first release",
@@ -154,7 +154,7 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 		{
 			name:    "second try fails",
 			h1:      deploy.HostFailed,
-			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check them and /rollback"},
+			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check it and /rollback"},
 			notWant: "h1, h1",
 		},
 		{

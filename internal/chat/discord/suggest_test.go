@@ -28,7 +28,7 @@ func TestSlashForms(t *testing.T) {
 			"web/prod is locked: db down (/unlock app:web env:prod when fixed)"},
 		{"build with dots ends a sentence", "to undo it: rollback web prod to 2.4.0.",
 			"to undo it: /rollback app:web env:prod build:2.4.0."},
-		{"bare rollback", "could NOT switch back web-2 — check them and /rollback", "could NOT switch back web-2 — check them and /rollback"},
+		{"bare rollback", "could NOT switch back web-2 — check it and /rollback", "could NOT switch back web-2 — check it and /rollback"},
 		{"not a suggestion", "last deploy 1 succeeded by bob", "last deploy 1 succeeded by bob"},
 		{"deploy in prose", "Deploying web 1337 to prod (deploy d-1)", "Deploying web 1337 to prod (deploy d-1)"},
 	}
