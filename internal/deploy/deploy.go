@@ -1388,7 +1388,7 @@ func (r *run) migrate() error {
 		return nil
 	}
 	if len(r.unstopped) > 0 {
-		return unstoppedMigrations(r.unstopped[0])
+		return unstoppedMigrations(r.unstopped)
 	}
 	switch r.t.env.Migrate {
 	case "never":
@@ -1464,11 +1464,35 @@ func (r *run) migrate() error {
 	return nil
 }
 
-// unstoppedMigrations refuses a deploy's migrations while those of a dead
-// run may still run on u.Host, which it could not reach to stop them.
-func unstoppedMigrations(u LostHost) error {
-	return errs.New(errs.Unavailable, "the migrations of %s %s may still be running on %s, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched: deploy again once %s answers, or once it is out of the env's hosts", u.Run.Kind, u.Run.ID, u.Host, u.Host)
+// unstoppedMigrations refuses a deploy's migrations while those of dead
+// runs may still run on the hosts of left, which it could not reach to
+// stop them. It names every such host (the first maxUnstoppedNamed, and
+// how many more): a record that does not say which host migrated holds
+// the deploy back on each of its hosts it cannot reach, and naming one
+// only would have whoever brings it back refused again for the next.
+func unstoppedMigrations(left []LostHost) error {
+	var runs, hosts []string
+	for _, u := range left {
+		if run := string(u.Run.Kind) + " " + u.Run.ID; !slices.Contains(runs, run) {
+			runs = append(runs, run)
+		}
+		if !slices.Contains(hosts, u.Host) {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	on, them, answer := hosts[0], "it is", "answers"
+	if len(hosts) > 1 {
+		them, answer = "they are", "answer"
+		on = strings.Join(hosts[:min(len(hosts), maxUnstoppedNamed)], ", ")
+		if n := len(hosts) - maxUnstoppedNamed; n > 0 {
+			on += fmt.Sprintf(" and %d more", n)
+		}
+	}
+	return errs.New(errs.Unavailable, "the migrations of %s may still be running on %s, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched: deploy again once %s %s, or once %s out of the env's hosts", strings.Join(runs, " and "), on, on, answer, them)
 }
+
+// maxUnstoppedNamed bounds the hosts a refusal of migrations names.
+const maxUnstoppedNamed = 5
 
 // stepCause is what a failed step's error says of its cause (the exit
 // status and the end of the standard error, its secrets hidden by the

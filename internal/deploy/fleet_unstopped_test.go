@@ -155,3 +155,43 @@ func TestPlanSaysMigrationsWaitForAnUnreachableHost(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetMigrationsNameEveryUnreachableLostHost: a record written
+// before records named the host that migrated holds the next deploy back
+// on each of its hosts it cannot reach. The refusal named only the first
+// of them, so that whoever brought host0 back was refused again for
+// host1; it must name both.
+func TestFleetMigrationsNameEveryUnreachableLostHost(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 3)
+	f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"max_failures: 2"}}, nil)
+	f.build("1")
+	f.build("2")
+	f.seed("1")
+	start := time.Now().Add(-time.Hour)
+	dead := &deploy.Record{ID: "20261206-old", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeInterrupted,
+		Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: deploy.MigrationsRunning,
+		Error: "the bot stopped while it ran",
+		Hosts: []deploy.HostResult{
+			{Host: "host0", State: deploy.HostDelivered, Current: "1"},
+			{Host: "host1", State: deploy.HostDelivered, Current: "1"},
+			{Host: "host2", State: deploy.HostDelivered, Current: "1"},
+		}}
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	fleet.Stop(0)
+	fleet.Stop(1)
+	rec, err := f.run(deploy.KindDeploy, "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "the migrations of deploy 20261206-old may still be running on host0, host1, which this deploy could not reach to stop them: migrations run now would run beside them; nothing was migrated or switched: deploy again once host0, host1 answer, or once they are out of the env's hosts"
+	if rec.Outcome != deploy.OutcomeFailed || !strings.Contains(rec.Error, want) {
+		t.Errorf("got %s (%s), want failed saying %q", rec.Outcome, rec.Error, want)
+	}
+	if applied, _ := os.ReadFile(filepath.Join(f.root(2), "shared", "applied")); strings.Contains(string(applied), "002.sql") {
+		t.Errorf("host2 applied %q, want no migration run while host0 and host1 may still run them", applied)
+	}
+}

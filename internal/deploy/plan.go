@@ -173,7 +173,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 			searched[name] = true
 		}
 		if left := migrationsLeft(recs, dead, r.hosts, searched); len(left) > 0 {
-			p.Warnings = append(p.Warnings, "if any migrations are pending, a deploy now fails before running them: "+errs.Message(unstoppedMigrations(left[0])))
+			p.Warnings = append(p.Warnings, "if any migrations are pending, a deploy now fails before running them: "+errs.Message(unstoppedMigrations(left)))
 		}
 	}
 	return p, nil
