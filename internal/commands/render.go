@@ -120,6 +120,9 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	case deploy.OutcomeCancelled:
 		m.Level = chat.Warning
 		m.Title = fmt.Sprintf("%s %s of %s %s to %s was cancelled after %s", verb, r.ID, r.App, r.Build, r.Env, d)
+		if left := r.LeftOnBuild(); left != "" {
+			m.Title += ", " + left
+		}
 	default:
 		m.Level = chat.Failure
 		m.Title = fmt.Sprintf("%s %s of %s %s to %s %s after %s", verb, r.ID, r.App, r.Build, r.Env, OutcomeText(r), d)
@@ -169,8 +172,8 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 	return m
 }
 
-// OutcomeText is r's outcome as people read it (see deploy.Record.Said).
-func OutcomeText(r *deploy.Record) string { return string(r.Said()) }
+// OutcomeText is r's outcome as people read it (see deploy.Record.SaidText).
+func OutcomeText(r *deploy.Record) string { return r.SaidText() }
 
 // RollbackButton is the Rollback button of a message about r, the run
 // that put the live release live (a deploy; for a Sentry alert, maybe a

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
@@ -122,10 +124,15 @@ func TestRollbackIsNotCancelled(t *testing.T) {
 
 // TestCancelOfAFirstDeploy: a first deploy cancelled after its host
 // switched has nothing to switch back to; it ends cancelled, says so once,
-// and leaves the build unmarked, since nobody found it faulty.
+// and leaves the build unmarked, since nobody found it faulty. Where the
+// outcome is said, in the log as in chat, it says where the build stays:
+// "cancelled" alone reads as nothing changed.
 func TestCancelOfAFirstDeploy(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	f := newFixture(t, "while [ ! -e "+gate+" ]; do sleep 0.05; done")
+	var log syncbuf.Buffer
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "while [ ! -e "+gate+" ]; do sleep 0.05; done"), func(o *deploy.Options) {
+		o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	})
 	f.build("1")
 	done := f.deployUntilRestart("1")
 	if _, err := f.engine.Cancel("web", "prod", "bob"); err != nil {
@@ -137,6 +144,20 @@ func TestCancelOfAFirstDeploy(t *testing.T) {
 	rec := <-done
 	if want := "cancelled by bob; localhost stays on 1, its first release: there is nothing to switch back to"; rec.Outcome != deploy.OutcomeCancelled || rec.Error != want {
 		t.Errorf("outcome %s, error %q; want cancelled, %q", rec.Outcome, rec.Error, want)
+	}
+	if got, want := rec.SaidText(), "cancelled, left on 1 on localhost"; got != want {
+		t.Errorf("said: got %q, want %q", got, want)
+	}
+	var end string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, `msg="deploy ended"`) {
+			end = line
+		}
+	}
+	for _, want := range []string{" outcome=cancelled ", ` left="left on 1 on localhost"`} {
+		if !strings.Contains(end, want) {
+			t.Errorf("log: got %q, want it to say %s", end, want)
+		}
 	}
 	if f.exists("releases/.bad-1") {
 		t.Error("the cancelled first release was marked bad")

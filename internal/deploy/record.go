@@ -38,7 +38,10 @@ const (
 	// that had a previous release was switched back to it, or the error
 	// names those that could not be.
 	OutcomeReverted Outcome = "reverted"
-	// OutcomeCancelled: stopped on request; hosts already switched were restored.
+	// OutcomeCancelled: stopped on request; hosts already switched were
+	// switched back, but for those it switched to their first release,
+	// which have nothing to go back to and stay on the build (see
+	// Record.LeftOnBuild).
 	OutcomeCancelled Outcome = "cancelled"
 	// OutcomeInterrupted: the process running the deploy died (or lost its
 	// lease); the per-host state is what recovery could observe.
@@ -59,6 +62,66 @@ const (
 // before, and none does. The record keeps its outcome, which stats,
 // metrics and the rollback's search for hosts left stuck go by.
 func (r *Record) Said() Outcome { return saidOutcome(r.Kind, r.Outcome, r.Hosts) }
+
+// SaidText is the outcome of r as people read it, wherever it is shown:
+// Said, and for a cancelled deploy that left hosts on its build, where
+// ("cancelled, left on 3 on web-1"). "cancelled" alone reads as nothing
+// changed, and those hosts run the build.
+func (r *Record) SaidText() string { return saidText(r.Kind, r.Outcome, r.Build, r.Hosts) }
+
+func saidText(kind Kind, o Outcome, build string, hosts []HostResult) string {
+	s := string(saidOutcome(kind, o, hosts))
+	if left := leftOnBuild(kind, o, build, hosts); left != "" {
+		s += ", " + left
+	}
+	return s
+}
+
+// LeftOnBuild says, of a cancelled deploy, on which hosts it left its
+// build ("left on 3 on web-1, web-2"): those it switched to their first
+// release, with nothing to switch back to. "" for any other record, and
+// for a cancelled deploy that left every host as it was. A host lost
+// during that switch is named with what it may run ("left on 3 or no
+// release yet on web-3"). At most maxLeftNamed hosts are named, then how
+// many more.
+func (r *Record) LeftOnBuild() string { return leftOnBuild(r.Kind, r.Outcome, r.Build, r.Hosts) }
+
+const maxLeftNamed = 5
+
+func leftOnBuild(kind Kind, o Outcome, build string, hosts []HostResult) string {
+	if kind != KindDeploy || o != OutcomeCancelled || build == "" {
+		return ""
+	}
+	var rels []string
+	on := map[string][]string{}
+	n := 0
+	for _, h := range hosts {
+		if !h.MayHaveSwitched() || h.State == HostReverted || h.Current != build && h.Switching != build {
+			continue
+		}
+		n++
+		if n > maxLeftNamed {
+			continue
+		}
+		rel := h.Release()
+		if _, ok := on[rel]; !ok {
+			rels = append(rels, rel)
+		}
+		on[rel] = append(on[rel], h.Host)
+	}
+	if n == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(rels))
+	for _, rel := range rels {
+		parts = append(parts, "on "+rel+" on "+strings.Join(on[rel], ", "))
+	}
+	s := "left " + strings.Join(parts, "; ")
+	if n > maxLeftNamed {
+		s += fmt.Sprintf(" and %d more", n-maxLeftNamed)
+	}
+	return s
+}
 
 func saidOutcome(kind Kind, o Outcome, hosts []HostResult) Outcome {
 	if kind == KindDeploy && o == OutcomeReverted &&

@@ -682,7 +682,8 @@ func (r *run) logStart() {
 // observers are told it finished. Its outcome is the one people are told
 // (see Record.Said); where the record keeps another, which stats and
 // metrics count, recorded_outcome names it, so that the two can be
-// matched up.
+// matched up. A cancelled deploy that left hosts on its build says where
+// in left (see Record.LeftOnBuild).
 func (r *run) logEnd(outcome Outcome, err error) {
 	rec := r.snapshot()
 	level := slog.LevelWarn
@@ -694,6 +695,9 @@ func (r *run) logEnd(outcome Outcome, err error) {
 		"outcome", said, "duration", rec.Duration(rec.Finished).Round(time.Millisecond)}
 	if said != outcome {
 		attrs = append(attrs, "recorded_outcome", outcome)
+	}
+	if left := leftOnBuild(rec.Kind, outcome, rec.Build, rec.Hosts); left != "" {
+		attrs = append(attrs, "left", left)
 	}
 	if err != nil {
 		attrs = append(attrs, "err", err)

@@ -298,6 +298,10 @@ func (w *Watcher) unwatched(ctx context.Context, r *deploy.Record, es *config.En
 		// the hosts it switched run its build, not prev's.
 		runs = fmt.Sprintf("%s/%s may no longer run %s everywhere: deploy %s switched hosts to %s and none went back (its report names them)",
 			prev.App, prev.Env, prev.Build, r.ID, r.Build)
+	} else if left := r.LeftOnBuild(); left != "" {
+		// Cancelled, but hosts it switched to their first release stay
+		// on its build: prev does not run there.
+		runs = fmt.Sprintf("%s/%s may no longer run %s everywhere: deploy %s was cancelled and %s", prev.App, prev.Env, prev.Build, r.ID, left)
 	}
 	w.post(ctx, prev, chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("Error watch of %s %s on %s ended: deploy %s started and %s", prev.App, prev.Build, prev.Env, r.Build, how),

@@ -188,14 +188,18 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 		then        string // what follows d3's start: "spike", "sentry fails" or "shutdown"
 		// stuck: d3's switch back failed, and its host runs 3.
 		stuck bool
+		// left: d3 was cancelled, and a host it switched to its first
+		// release, web9, stays on 3.
+		left bool
 	}{
-		{"here, then a spike", true, false, "spike", false},
-		{"here, the history unreadable, then a spike", true, true, "spike", false},
-		{"on another replica, then a spike", false, false, "spike", false},
-		{"here, then Sentry fails", true, false, "sentry fails", false},
-		{"on another replica, then Sentry fails", false, false, "sentry fails", false},
-		{"on another replica, then a shutdown", false, false, "shutdown", false},
-		{"here, nothing switched back, then a spike", true, false, "spike", true},
+		{"here, then a spike", true, false, "spike", false, false},
+		{"here, the history unreadable, then a spike", true, true, "spike", false, false},
+		{"on another replica, then a spike", false, false, "spike", false, false},
+		{"here, then Sentry fails", true, false, "sentry fails", false, false},
+		{"on another replica, then Sentry fails", false, false, "sentry fails", false, false},
+		{"on another replica, then a shutdown", false, false, "shutdown", false, false},
+		{"here, nothing switched back, then a spike", true, false, "spike", true, false},
+		{"here, cancelled leaving a host on 3, then a spike", true, false, "spike", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +235,10 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 					}
 					d3 := &deploy.Record{ID: "d3", Kind: deploy.KindDeploy, App: "web", Env: "production", Build: "3", Previous: "2",
 						Outcome: deploy.OutcomeReverted, Started: now, Finished: now.Add(2 * time.Minute), Channel: "#deploys", Hosts: []deploy.HostResult{host}}
+					if tt.left {
+						d3.Outcome = deploy.OutcomeCancelled
+						d3.Hosts = append(d3.Hosts, deploy.HostResult{Host: "web9", State: deploy.HostActive, Current: "3", Switched: true})
+					}
 					// Unreadable before d3 is seen: the watcher may read
 					// the history as soon as it learns of d3.
 					e.mu.Lock()
@@ -268,6 +276,10 @@ func TestWatchEndsAtALaterDeploy(t *testing.T) {
 				// Said as its report says it: nothing went back.
 				ended, runs = "Error watch of web 2 on production ended: deploy 3 started and failed",
 					"web/production may no longer run 2 everywhere: deploy d3 switched hosts to 3 and none went back"
+			}
+			if tt.left {
+				ended, runs = "Error watch of web 2 on production ended: deploy 3 started and was cancelled",
+					"web/production may no longer run 2 everywhere: deploy d3 was cancelled and left on 3 on web9"
 			}
 			var posted []string
 			if got := out.titles(); got != "" {
