@@ -178,7 +178,7 @@ type Inspector struct {
 	want   string
 	hash   hash.Hash
 	bytes  int64
-	pw     *io.PipeWriter
+	in     *handoff
 	piping bool // the reader goroutine is still taking bytes
 	closed bool
 
@@ -205,15 +205,14 @@ type Inspector struct {
 // NewInspector returns an Inspector that expects the artifact's sha256 to
 // be wantSHA256 (hex, any case); "" checks no checksum.
 func NewInspector(wantSHA256 string) *Inspector {
-	pr, pw := io.Pipe()
 	i := &Inspector{
 		want:   strings.ToLower(strings.TrimSpace(wantSHA256)),
 		hash:   sha256.New(),
-		pw:     pw,
 		piping: true,
 		done:   make(chan struct{}),
 	}
-	go i.read(pr)
+	i.in = &handoff{data: make(chan []byte), taken: make(chan struct{})}
+	go i.read(i.in)
 	return i
 }
 
@@ -237,20 +236,74 @@ func (i *Inspector) LimitEntries(n int) { i.maxEntries = n }
 
 // Write hashes p and hands it to the archive reader. It always returns
 // len(p), nil, except after Close.
+//
+// It returns once the archive reader has checked all it can of p: its
+// decompressor and tar reader have taken every byte and wait for more,
+// or the reader has stopped, and then Err tells whether the archive is
+// bad. What the reader cannot check yet is what its decompressor holds
+// of a block not complete in what was written, and what it holds
+// decoded for the tar reader: under HoldBack bytes at the end of what
+// was written (see HoldBack).
 func (i *Inspector) Write(p []byte) (int, error) {
 	if i.closed {
 		return 0, errors.New("inspector: write after close")
 	}
 	i.hash.Write(p)
 	i.bytes += int64(len(p))
-	if i.piping {
-		// The reader closes its end when it stops early, which makes this
-		// fail at once instead of blocking.
-		if _, err := i.pw.Write(p); err != nil {
+	if i.piping && len(p) > 0 {
+		select {
+		case i.in.data <- p:
+			select {
+			case <-i.in.taken:
+			case <-i.done:
+				i.piping = false
+			}
+		case <-i.done:
 			i.piping = false
 		}
 	}
 	return len(p), nil
+}
+
+// HoldBack is how much of the end of what was written to an Inspector may
+// hold tar headers it has not checked yet, once Write has returned: a
+// host's decompressor given the stream without its last HoldBack bytes
+// unpacks no byte the Inspector has not checked. A zstd block (128 KiB at
+// most) is decoded once whole, while a host's zstd unpacks an
+// uncompressed block as it comes; gzip's decoder hands out what it
+// decoded a window (32 KiB) at a time, from at most twice that much of
+// the stream.
+const HoldBack = 256 << 10
+
+// handoff passes the bytes of Write to the archive reader, and tells
+// Write when the reader has taken them all and asks for more.
+type handoff struct {
+	data  chan []byte
+	taken chan struct{}
+	buf   []byte
+	// owed says that the reader got bytes from Write and has not yet
+	// said it took them all.
+	owed bool
+}
+
+func (h *handoff) Read(p []byte) (int, error) {
+	if len(h.buf) == 0 {
+		if h.owed {
+			// Everything decodable of what was handed over has gone
+			// through the checks: the decompressor and the tar reader
+			// ask for more only once they have used what they hold.
+			h.owed = false
+			h.taken <- struct{}{}
+		}
+		b, ok := <-h.data
+		if !ok {
+			return 0, io.EOF
+		}
+		h.buf, h.owed = b, true
+	}
+	n := copy(p, h.buf)
+	h.buf = h.buf[n:]
+	return n, nil
 }
 
 // Close ends the stream, waits for the archive reader and returns the same
@@ -260,7 +313,7 @@ func (i *Inspector) Close() error {
 		return i.result
 	}
 	i.closed = true
-	i.pw.Close()
+	close(i.in.data)
 	<-i.done
 	i.report.SHA256 = hex.EncodeToString(i.hash.Sum(nil))
 	i.report.Bytes = i.bytes
@@ -313,13 +366,12 @@ func (i *Inspector) Err() error {
 
 // read is the reader goroutine: it consumes pr until the archive ends or
 // proves bad.
-func (i *Inspector) read(pr *io.PipeReader) {
+func (i *Inspector) read(pr io.Reader) {
 	defer close(i.done)
 	err := i.inspect(pr)
 	if err != nil {
+		// Write waits for done, which must come after err is set.
 		i.err = err
-		// Writers must not block on a reader that stopped.
-		pr.CloseWithError(err)
 		return
 	}
 	// Data after the compressed stream has been read by the decompressor;

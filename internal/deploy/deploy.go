@@ -1218,9 +1218,7 @@ func (r *run) deliverWave(source artifact.Source, info artifact.Info, verified s
 	}
 	var copyErr error
 	if sent == comp {
-		// The inspector sees each chunk first: a bad entry stops the
-		// stream before the hosts get more of it.
-		copyErr = copyArtifact(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), br)
+		copyErr = streamAsIs(br, insp, fan)
 	} else {
 		copyErr = streamRecompressed(br, insp, zw, fan)
 	}
@@ -1329,15 +1327,25 @@ func streamRecompressed(src io.Reader, insp *artifact.Inspector, zw *artifact.Zs
 	}
 	copyErr := copyArtifact(checkedWriter{w: insp, check: check}, src)
 	// The archive reader has handed over every byte once insp is closed;
-	// only then does the last zstd frame go out.
-	insp.Close()
-	if err := zw.Close(); err != nil && copyErr == nil && fan.err() == nil {
-		copyErr = err
+	// only then does the last zstd frame go out, and only of a good
+	// archive: the encoder holds the header that was refused.
+	if insp.Close() == nil {
+		if err := zw.Close(); err != nil && copyErr == nil && fan.err() == nil {
+			copyErr = err
+		}
 	}
 	if copyErr == nil {
 		copyErr = fan.err()
 	}
 	return copyErr
+}
+
+// streamAsIs copies the artifact from src to the hosts of fan as it is,
+// inspected by insp. The inspector checks each chunk before the fan-out
+// gets it, all of it but the end the fan-out holds back (see tailBytes):
+// a bad entry stops the stream before any host gets a byte of it.
+func streamAsIs(src io.Reader, insp *artifact.Inspector, fan *fanout) error {
+	return copyArtifact(io.MultiWriter(checkedWriter{w: insp, check: insp.Err}, fan), src)
 }
 
 // checkedWriter writes to w and then asks check whether to go on.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/artifact"
 )
 
 var errAllGone = errors.New("every host stopped reading")
@@ -136,7 +138,8 @@ func (e *stuckError) Error() string {
 // The last tailBytes of the stream reach no host before close(nil): hosts
 // unpack and then install in one session, and their decompressor cannot
 // finish, so no host can install, before the bot has verified the whole
-// stream and closed it cleanly.
+// stream and closed it cleanly; and what the inspector has not checked
+// yet lies within them.
 //
 // Write and close are called by one goroutine; the readers and err are
 // safe to use from any.
@@ -169,10 +172,14 @@ type fanout struct {
 }
 
 // tailBytes is how much of the end of a stream the fan-out keeps back
-// until it is closed cleanly. Any part of a verified artifact's end will
-// do: the inspector refuses anything after the compressed stream, and
-// gzip and zstd both fail on a stream cut short.
-const tailBytes = 512
+// until it is closed cleanly. Any part of a verified artifact's end would
+// do to keep hosts from installing it (the inspector refuses anything
+// after the compressed stream, and gzip and zstd both fail on a stream
+// cut short); artifact.HoldBack is what a host must not get of a stream
+// until the inspector has checked the tar headers in it. For a stream
+// recompressed as zstd it holds more than a block and the header the tar
+// reader is reading: an incompressible block grows by 3 bytes.
+const tailBytes = artifact.HoldBack
 
 type chunk struct {
 	b   *[]byte // from chunkPool

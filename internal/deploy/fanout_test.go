@@ -3,6 +3,7 @@ package deploy
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -127,7 +128,7 @@ func TestFanoutEnds(t *testing.T) {
 	t.Run("source failed", func(t *testing.T) {
 		f := newFanout(nil)
 		r := f.add()
-		data := bytes.Repeat([]byte("partial "), 500)
+		data := bytes.Repeat([]byte("partial "), tailBytes/8+500)
 		f.Write(data)
 		cause := errors.New("artifact store went away")
 		f.close(cause)
@@ -138,7 +139,7 @@ func TestFanoutEnds(t *testing.T) {
 		}
 	})
 	t.Run("the end waits for a clean close", func(t *testing.T) {
-		for _, size := range []int{10, tailBytes, 3 * chunkSize} {
+		for _, size := range []int{10, tailBytes, tailBytes + 3*chunkSize} {
 			f := newFanout(nil)
 			r := f.add()
 			var mu sync.Mutex
@@ -714,5 +715,78 @@ func readAll(r io.Reader, size int) ([]byte, error) {
 		if err != nil {
 			return b, err
 		}
+	}
+}
+
+// TestRefusedEntryReachesNoHost: of an artifact with an unsafe entry, a
+// host gets no byte of that entry or of anything after it, sent as it is
+// or recompressed. The inspector reads beside the stream: the chunk
+// holding the entry went to the hosts while the inspector was still
+// unpacking the megabytes of zeros before it, and hosts got all but the
+// stream's last 512 bytes.
+func TestRefusedEntryReachesNoHost(t *testing.T) {
+	rng := rand.NewChaCha8([32]byte{'r'})
+	random := func(n int) []byte { b := make([]byte, n); rng.Read(b); return b }
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	add := func(name string, body []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write(body)
+	}
+	add("assets/a.bin", random(1<<20))
+	add("assets/zeros", make([]byte, 32<<20))
+	refused := int64(raw.Len())
+	add("../escape", []byte("escaped"))
+	add("after.bin", random(1<<20))
+	tw.Close()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw.Bytes())
+	zw.Close()
+
+	for _, recompress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recompress %v", recompress), func(t *testing.T) {
+			insp := artifact.NewInspector("")
+			f, enc, err := deliveryStream(insp, recompress)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := f.add()
+			var stream []byte
+			done := make(chan struct{})
+			go func() {
+				stream, _ = io.ReadAll(r)
+				close(done)
+			}()
+			// Read as a file is, 32 KiB at a time.
+			src := struct{ io.Reader }{bytes.NewReader(gz.Bytes())}
+			var copyErr error
+			if recompress {
+				copyErr = streamRecompressed(src, insp, enc, f)
+			} else {
+				copyErr = streamAsIs(src, insp, f)
+			}
+			insp.Close()
+			_, verr := insp.Result()
+			f.close(cmp.Or(verr, copyErr))
+			<-done
+			var unsafe *artifact.UnsafeEntryError
+			if !errors.As(verr, &unsafe) {
+				t.Fatalf("inspector: %v, want the unsafe entry", verr)
+			}
+			var got int64
+			if recompress {
+				got = unpackedFrom(t, stream)
+			} else {
+				zr, err := gzip.NewReader(bytes.NewReader(stream))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ = io.Copy(io.Discard, zr)
+			}
+			if got > refused {
+				t.Errorf("the host got %d bytes of the archive, %d of them from the refused entry on", got, got-refused)
+			}
+		})
 	}
 }

@@ -50,6 +50,8 @@ const sickableCmd = healthyCmd + ` && test ! -e /srv/sick-{build}`
 // push deploy to every host of the fleet with a command health check.
 type fleetSpec struct {
 	delivery string // push (default) or pull
+	// recompress is the app's recompress; default: the config's.
+	recompress string
 	// url is the artifact URL template; default: the fixture's artifact
 	// directory.
 	url        string
@@ -102,6 +104,9 @@ func (s fleetSpec) yaml(f *sshd.Fleet, arts string) string {
 		w("    artifact: {path: %s}", yq(filepath.Join(arts, "{app}-{build}.tar.gz")))
 	}
 	w("    delivery: %s", orDefault(s.delivery, "push"))
+	if s.recompress != "" {
+		w("    recompress: %s", s.recompress)
+	}
 	w("    path: /srv/web")
 	w("    keep_releases: %d", cmp.Or(s.keep, 3))
 	w("    restart: %s", yq(orDefault(s.restart, "true")))

@@ -40,7 +40,7 @@ func TestUnpackScript(t *testing.T) {
 	// Some incompressible bytes, so that the compressed streams are
 	// longer than the tail a push holds back.
 	rng := rand.New(rand.NewPCG(1, 2))
-	for range 4096 {
+	for range tailBytes + 4096 {
 		body = append(body, byte(rng.Uint32()))
 	}
 	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
