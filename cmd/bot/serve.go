@@ -30,6 +30,12 @@ type writeChecker interface {
 	Writable(ctx context.Context) error
 }
 
+// clockChecker is a store whose leases the replica's clock can keep it
+// from taking (see redis.Store.ClockError).
+type clockChecker interface {
+	ClockError(ctx context.Context) error
+}
+
 // recoveryInterval is how often a replica looks for deploys whose replica
 // died: one is reported within the lease TTL plus this.
 func recoveryInterval(cfg *config.Config) time.Duration {
@@ -94,6 +100,12 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 			// primary short of replicas) refuses every command: unhealthy.
 			if w, ok := sys.store.(writeChecker); ok {
 				return w.Writable(ctx)
+			}
+			return nil
+		},
+		Clock: func(ctx context.Context) error {
+			if c, ok := sys.store.(clockChecker); ok {
+				return c.ClockError(ctx)
 			}
 			return nil
 		},

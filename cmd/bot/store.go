@@ -55,7 +55,10 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, readOn
 		return embedded.Open(cfg.Store.Path, embedded.Options{Log: log})
 	}
 	redis.SetLogger(log)
-	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log, ReadOnly: readOnly}
+	// Leases are renewed every third of lease_ttl: a quarter leaves room
+	// for a renewal's round trip, and for two replicas each that far off
+	// in opposite directions (half of lease_ttl in all).
+	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log, ReadOnly: readOnly, MaxClockSkew: cfg.Bot.LeaseTTL.D() / 4}
 	if r.CAFile != "" {
 		pem, err := os.ReadFile(r.CAFile)
 		if err != nil {

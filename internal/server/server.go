@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 )
 
@@ -75,6 +76,10 @@ type Options struct {
 	Metrics *Metrics
 	// Health checks the state store for /healthz; nil: not checked.
 	Health func(ctx context.Context) error
+	// Clock reports why the replica's clock keeps it from taking leases
+	// (deploys, recoveries): /healthz then answers 200 with status
+	// "clock_skew" and the reason under "clock". nil: not checked.
+	Clock func(ctx context.Context) error
 	// HealthLog bounds how often a failed /healthz check is logged: an
 	// orchestrator probes every few seconds, and an outage of the store
 	// is logged by what it stops as well. Default: a ratelog.Limiter of
@@ -222,6 +227,7 @@ func (s *Server) Addr() net.Addr {
 type healthBody struct {
 	Status string `json:"status"`
 	Store  string `json:"store"`
+	Clock  string `json:"clock,omitempty"`
 }
 
 // health answers /healthz. A draining bot answers 200 with status
@@ -243,9 +249,21 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			body.Store = "ok"
 		}
 	}
+	if s.opt.Clock != nil && code == http.StatusOK {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		if err := s.opt.Clock(ctx); err != nil {
+			body.Clock = errs.Message(err)
+		}
+	}
 	switch {
 	case s.draining.Load():
 		body.Status = "draining"
+	case body.Clock != "":
+		// 200, not 503: a liveness probe would restart the replica, which
+		// does not fix its clock, and stop the runs it still holds leases
+		// of, which fencing keeps safe.
+		body.Status = "clock_skew"
 	case s.recovering.Load() && code == http.StatusOK:
 		body.Status = "recovering"
 	}

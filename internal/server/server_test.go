@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/server"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
@@ -91,6 +92,43 @@ func TestHealth(t *testing.T) {
 	}
 	if strings.Contains(body, "state.db") {
 		t.Errorf("healthz: got %s, want no internal detail", body)
+	}
+}
+
+// A replica whose clock keeps it from taking leases says why, and stays
+// alive (200) for the runs it holds; a store down is said first.
+func TestHealthClockSkew(t *testing.T) {
+	const why = "this replica's clock is 40s behind the state store's (Redis TIME), more than the 7.5s allowed"
+	for _, tc := range []struct {
+		name      string
+		storeDown bool
+		skewed    bool
+		code      int
+		body      string
+	}{
+		{"in sync", false, false, 200, `{"status":"ok","store":"ok"}`},
+		{"skewed", false, true, 200, `{"status":"clock_skew","store":"ok","clock":"` + why + `"}`},
+		{"store down", true, true, 503, `{"status":"unavailable","store":"unreachable"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, _, _ := start(t, server.Options{
+				Health: func(ctx context.Context) error {
+					if tc.storeDown {
+						return errors.New("dial tcp 127.0.0.1:6379: connection refused")
+					}
+					return nil
+				},
+				Clock: func(ctx context.Context) error {
+					if tc.skewed {
+						return errs.New(errs.Unavailable, "%s", why)
+					}
+					return nil
+				},
+			})
+			if code, body := get(t, url+"/healthz"); code != tc.code || strings.TrimSpace(body) != tc.body {
+				t.Errorf("healthz: got %d %s, want %d %s", code, body, tc.code, tc.body)
+			}
+		})
 	}
 }
 

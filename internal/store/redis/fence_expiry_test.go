@@ -22,7 +22,7 @@ func TestRunFencesExpire(t *testing.T) {
 	srv := redisserver.Start(t)
 	prefix := newPrefix()
 	clock := storetest.NewClock(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
-	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now})
 	rdb := directClient(t, srv)
 	const ttl = time.Minute
 	for _, tc := range []struct {
@@ -76,7 +76,7 @@ func TestExpiredWatchFenceRefusesStaleWrite(t *testing.T) {
 	srv := redisserver.Start(t)
 	prefix := newPrefix()
 	clock := storetest.NewClock(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
-	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now})
 	rdb := directClient(t, srv)
 	key := watchstore.LeaseKey("d1")
 	old, err := s.Acquire(t.Context(), key, "bot-1", time.Minute)

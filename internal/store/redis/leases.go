@@ -87,6 +87,10 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	case ttl <= 0:
 		return nil, errs.New(errs.Invalid, "acquire lease %s: ttl %v is not positive", key, ttl)
 	}
+	// Renew is not held back: fencing guards a run already holding one.
+	if err := s.clockOK(ctx); err != nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	}
 	return s.acquire(ctx, key, holder, ttl, nonce())
 }
 

@@ -28,8 +28,8 @@ func TestLostReply(t *testing.T) {
 	fresh := func(t *testing.T) (viaProxy, direct *redis.Store, clock *storetest.Clock) {
 		clock = storetest.NewClock(start)
 		prefix := newPrefix()
-		viaProxy = openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix, Now: clock.Now})
-		direct = openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
+		viaProxy = openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now})
+		direct = openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now})
 		return viaProxy, direct, clock
 	}
 	// lose arms the proxy for a request containing match, runs call, and

@@ -84,6 +84,11 @@ type Options struct {
 	// without a time; default time.Now. Replicas sharing a Redis should
 	// have their clocks in sync.
 	Now func() time.Time
+	// MaxClockSkew is how far Now may be from Redis's clock (TIME) before
+	// the store refuses to take new leases (see clock.go); default
+	// DefaultMaxClockSkew, negative: not checked (a test's fake clock).
+	// Set it to a quarter of the leases' ttl.
+	MaxClockSkew time.Duration
 	// Timeouts of one dial, read or write; defaults DefaultDialTimeout,
 	// DefaultReadTimeout and the read timeout, unless the URL sets them
 	// (?dial_timeout=3s). A context deadline shortens them.
@@ -133,6 +138,10 @@ type Store struct {
 	// that failed without a clear answer, for the next call to reuse;
 	// one older than replyTTL is of no use and is dropped.
 	untold sync.Map
+	// maxSkew is Options.MaxClockSkew with its default; clock the last
+	// measure of the skew.
+	maxSkew time.Duration
+	clock   clockState
 }
 
 // Open connects to the Redis at opt.URL and checks that it answers. An
@@ -154,6 +163,10 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		addr:   ro.Addr,
 		url:    redactURL(opt.URL),
 		log:    logger(opt.Log),
+	}
+	s.maxSkew = opt.MaxClockSkew
+	if s.maxSkew == 0 {
+		s.maxSkew = DefaultMaxClockSkew
 	}
 	s.rdb.AddHook(resetHook{s})
 	if err := s.init(ctx, opt.ReadOnly); err != nil {
@@ -356,6 +369,13 @@ func (s *Store) init(ctx context.Context, readOnly bool) error {
 	if err := s.warnPersistence(ctx); err != nil {
 		return err
 	}
+	if !readOnly && s.maxSkew >= 0 {
+		// Logged, not refused: the replica serves every command but
+		// those that take a lease (see clockOK).
+		if _, err := s.ClockSkew(ctx); err != nil {
+			return err
+		}
+	}
 	// One by one, not in a pipeline: Script.Load stores the hash its
 	// command returned, which a pipelined command has not yet, so each
 	// script's hash became "" and every later call sent EVALSHA "" and
@@ -452,6 +472,13 @@ func (s *Store) Writable(ctx context.Context) error {
 		return s.fail(ctx, "check writes", err)
 	}
 	return nil
+}
+
+// ClockError returns, for health checks, why the store takes no new
+// lease because of the replica's clock (see clockOK), or nil; it measures
+// the skew again at most once a minute.
+func (s *Store) ClockError(ctx context.Context) error {
+	return s.clockOK(ctx)
 }
 
 // healthTTL is how long Writable's key lives: a key per store, rewritten by

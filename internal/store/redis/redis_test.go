@@ -33,7 +33,7 @@ func newPrefix() string { return fmt.Sprintf("test%d:", prefixes.Add(1)) }
 func TestContract(t *testing.T) {
 	srv := redisserver.Start(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Store {
-		return openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix(), Now: now})
+		return openStore(t, redis.Options{URL: srv.URL(), Prefix: newPrefix(), MaxClockSkew: -1, Now: now})
 	})
 }
 
@@ -471,8 +471,8 @@ func TestReplicas(t *testing.T) {
 	prefix := newPrefix()
 	clock := storetest.NewClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
 	replicas := []*redis.Store{
-		openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now}),
-		openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now}),
+		openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now}),
+		openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now}),
 	}
 	ctx := t.Context()
 	const key, ttl = "accounting/production", time.Minute
@@ -606,7 +606,7 @@ func TestAuditStream(t *testing.T) {
 func TestTokensAfterDataLoss(t *testing.T) {
 	srv := redisserver.Start(t)
 	clock := storetest.NewClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
-	opt := redis.Options{URL: srv.URL(), Prefix: newPrefix(), Now: clock.Now}
+	opt := redis.Options{URL: srv.URL(), Prefix: newPrefix(), MaxClockSkew: -1, Now: clock.Now}
 	ctx := t.Context()
 	var last int64
 	for i := range 3 {
@@ -710,7 +710,7 @@ func TestListingWhileWritesRefused(t *testing.T) {
 	srv := redisserver.Start(t)
 	clock := storetest.NewClock(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
 	prefix := newPrefix()
-	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, Now: clock.Now})
+	s := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: clock.Now})
 	ctx := t.Context()
 	now := clock.Now()
 	for _, l := range []deploy.Lock{

@@ -36,7 +36,7 @@ func openPrefix(t *testing.T, srv *redisserver.Server, prefix string) *Store {
 // one).
 func openAt(t *testing.T, srv *redisserver.Server, prefix string, now func() time.Time) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), Options{URL: srv.URL(), Prefix: prefix, Now: now})
+	s, err := Open(t.Context(), Options{URL: srv.URL(), Prefix: prefix, MaxClockSkew: -1, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

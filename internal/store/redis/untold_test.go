@@ -25,7 +25,7 @@ func untoldCount(s *Store) int {
 func TestUntoldNoncesExpire(t *testing.T) {
 	srv := redisserver.StartWith(t, redisserver.Options{AppendOnly: true})
 	clock := testclock.New(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))
-	s, err := Open(t.Context(), Options{URL: srv.URL(), Now: clock.Now, DialTimeout: 200 * time.Millisecond})
+	s, err := Open(t.Context(), Options{URL: srv.URL(), MaxClockSkew: -1, Now: clock.Now, DialTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
