@@ -143,6 +143,8 @@ func (l *Leader) step(ctx context.Context) {
 		l.reset = true
 		l.mu.Unlock()
 		l.logger().Error(resetNote, "replica", l.ID, "err", err)
+	case errors.Is(err, deploy.ErrClockSkew):
+		// Said once by the store, not every third of the TTL.
 	case !errors.Is(err, deploy.ErrLeaseHeld):
 		l.logger().Warn("take the scheduler lease", "replica", l.ID, "err", err)
 	}
@@ -203,6 +205,8 @@ func WatchInterrupted(ctx context.Context, r Recoverer, interval time.Duration, 
 		case errors.Is(err, deploy.ErrStoreReset):
 			log.Error(recoverResetNote, "err", err)
 			return
+		case errors.Is(err, deploy.ErrClockSkew):
+			// Said once by the store, not every round.
 		default:
 			log.Warn("look for interrupted deploys", "err", err)
 		}

@@ -210,6 +210,13 @@ var ErrNotFound = errors.New("not found")
 // The message of the store's *errs.Error says what happened and what to do.
 var ErrStoreReset = errors.New("state store was reset")
 
+// ErrClockSkew is wrapped by the refusal of a store to take a lease while
+// the replica's clock is too far from the store's (code errs.Unavailable):
+// leases expire by each replica's clock. The store logs the change once;
+// loops that try again each round (the leader's election, the look-outs
+// for dead runs and watches) do not log it again.
+var ErrClockSkew = errors.New("replica clock skewed from the state store's")
+
 // ErrStoreFull is wrapped by the errors of a store whose write failed for
 // want of disk space or quota (code errs.Unavailable): nothing of that
 // write was stored, and none will be until space is freed. The message of

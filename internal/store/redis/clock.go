@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -104,7 +105,7 @@ func (s *Store) clockOK(ctx context.Context) error {
 	s.clock.mu.Lock()
 	defer s.clock.mu.Unlock()
 	if s.clock.level == 2 {
-		return errs.New(errs.Unavailable, "%s", skewMsg(s.clock.skew, s.maxSkew))
+		return &errs.Error{Code: errs.Unavailable, Msg: skewMsg(s.clock.skew, s.maxSkew), Err: deploy.ErrClockSkew}
 	}
 	return nil
 }
