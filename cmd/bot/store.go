@@ -44,6 +44,10 @@ var (
 	_ stateStore = (*redis.Store)(nil)
 )
 
+// storeNow, when set, is the Redis store's clock instead of time.Now: a
+// test's replica whose clock is off Redis's.
+var storeNow func() time.Time
+
 // openStore opens Redis when the config names one, else the embedded file.
 // An unreachable Redis stops the bot: nothing falls back to a local store.
 // What go-redis logs itself (failed dials) goes to log, as do the Redis
@@ -58,7 +62,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, readOn
 	// Leases are renewed every third of lease_ttl: a quarter leaves room
 	// for a renewal's round trip, and for two replicas each that far off
 	// in opposite directions (half of lease_ttl in all).
-	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log, ReadOnly: readOnly, MaxClockSkew: cfg.Bot.LeaseTTL.D() / 4}
+	opt := redis.Options{URL: r.URL, Prefix: r.Prefix, Log: log, ReadOnly: readOnly, MaxClockSkew: cfg.Bot.LeaseTTL.D() / 4, Now: storeNow}
 	if r.CAFile != "" {
 		pem, err := os.ReadFile(r.CAFile)
 		if err != nil {
