@@ -491,7 +491,7 @@ func TestCrashMidDeploy(t *testing.T) {
 	// Deploy 2 ran its migration before its switch: the interrupted
 	// message of the next start and status both say so, as a rollback
 	// does not undo it.
-	if n := strings.Count(out, "migrations: done (002_add_email): they stay applied, a rollback does not undo them"); n != 2 {
+	if n := strings.Count(out, "migrations: done on localhost (002_add_email): they stay applied, a rollback does not undo them"); n != 2 {
 		t.Errorf("the migration's state is said %d times after the crash, want twice (the interrupted message and status):\n%s", n, out)
 	}
 	// A person decides: roll back.
