@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
 // TestFleetMigrationsWaitForAnUnreachableLostHost: a deploy that lost
@@ -41,22 +43,12 @@ func TestFleetMigrationsWaitForAnUnreachableLostHost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fleet := startFleet(t, 2)
-			f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"max_failures: 1"}}, nil)
-			f.build("1")
-			f.build("2")
-			f.seed("1")
+			fleet, f := migratingFleet(t, 2)
 			// What the deploy that lost host0 recorded (see
 			// TestFleetHungHostStepIsStoppedByTheNextRun).
-			start := time.Now().Add(-time.Hour)
-			lost := &deploy.Record{ID: "20261206-lost", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-				Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeFailed,
-				Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: tt.state,
-				Error: "lost host0 while its migrations ran",
-				Hosts: []deploy.HostResult{
-					{Host: "host0", State: deploy.HostFailed, Current: "1", Lost: true},
-					{Host: "host1", State: deploy.HostDelivered, Current: "1"},
-				}}
+			lost := deadMigration("20261206-lost", 2)
+			lost.Outcome, lost.MigrationState, lost.Error = deploy.OutcomeFailed, tt.state, "lost host0 while its migrations ran"
+			lost.Hosts[0].State, lost.Hosts[0].Lost = deploy.HostFailed, true
 			if tt.outcome != "" {
 				lost.Outcome, lost.Error, lost.MigrationHost = tt.outcome, "the bot stopped while it ran", tt.on
 				for i := range lost.Hosts {
@@ -121,20 +113,9 @@ func TestPlanSaysMigrationsWaitForAnUnreachableHost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fleet := startFleet(t, 2)
-			f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"max_failures: 1"}}, nil)
-			f.build("1")
-			f.build("2")
-			f.seed("1")
-			start := time.Now().Add(-time.Hour)
-			dead := &deploy.Record{ID: "20261206-dead", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-				Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeInterrupted,
-				Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: deploy.MigrationsRunning,
-				MigrationHost: tt.on, Error: "the bot stopped while it ran",
-				Hosts: []deploy.HostResult{
-					{Host: "host0", State: deploy.HostDelivered, Current: "1"},
-					{Host: "host1", State: deploy.HostDelivered, Current: "1"},
-				}}
+			fleet, f := migratingFleet(t, 2)
+			dead := deadMigration("20261206-dead", 2)
+			dead.MigrationHost = tt.on
 			if err := f.store.PutRecord(t.Context(), dead); err != nil {
 				t.Fatal(err)
 			}
@@ -163,21 +144,8 @@ func TestPlanSaysMigrationsWaitForAnUnreachableHost(t *testing.T) {
 // host1; it must name both.
 func TestFleetMigrationsNameEveryUnreachableLostHost(t *testing.T) {
 	t.Parallel()
-	fleet := startFleet(t, 3)
-	f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{"max_failures: 2"}}, nil)
-	f.build("1")
-	f.build("2")
-	f.seed("1")
-	start := time.Now().Add(-time.Hour)
-	dead := &deploy.Record{ID: "20261206-old", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
-		Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeInterrupted,
-		Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: deploy.MigrationsRunning,
-		Error: "the bot stopped while it ran",
-		Hosts: []deploy.HostResult{
-			{Host: "host0", State: deploy.HostDelivered, Current: "1"},
-			{Host: "host1", State: deploy.HostDelivered, Current: "1"},
-			{Host: "host2", State: deploy.HostDelivered, Current: "1"},
-		}}
+	fleet, f := migratingFleet(t, 3)
+	dead := deadMigration("20261206-old", 3)
 	if err := f.store.PutRecord(t.Context(), dead); err != nil {
 		t.Fatal(err)
 	}
@@ -194,4 +162,30 @@ func TestFleetMigrationsNameEveryUnreachableLostHost(t *testing.T) {
 	if applied, _ := os.ReadFile(filepath.Join(f.root(2), "shared", "applied")); strings.Contains(string(applied), "002.sql") {
 		t.Errorf("host2 applied %q, want no migration run while host0 and host1 may still run them", applied)
 	}
+}
+
+// migratingFleet starts n hosts with migrations, builds 1 and 2, and 1
+// current, allowing all but one of them to fail.
+func migratingFleet(t *testing.T, n int) (*sshd.Fleet, *fleetFixture) {
+	t.Helper()
+	fleet := startFleet(t, n)
+	f := newFleetFixture(t, fleet, fleetSpec{migrations: true, env: []string{fmt.Sprintf("max_failures: %d", n-1)}}, nil)
+	f.build("1")
+	f.build("2")
+	f.seed("1")
+	return fleet, f
+}
+
+// deadMigration is the record of a deploy of 2 over 1 to n hosts, an hour
+// ago, that was interrupted while its migrations ran, its host unnamed.
+func deadMigration(id string, n int) *deploy.Record {
+	start := time.Now().Add(-time.Hour)
+	r := &deploy.Record{ID: id, Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: start, Finished: start.Add(time.Minute), Outcome: deploy.OutcomeInterrupted,
+		Run: strings.Repeat("ab", deploy.RunTokenLen/2), Migrations: []string{"002.sql"}, MigrationState: deploy.MigrationsRunning,
+		Error: "the bot stopped while it ran"}
+	for i := range n {
+		r.Hosts = append(r.Hosts, deploy.HostResult{Host: fmt.Sprintf("host%d", i), State: deploy.HostDelivered, Current: "1"})
+	}
+	return r
 }
