@@ -254,15 +254,23 @@ func (e *Engine) poolCheckAfter(ctx context.Context, t target, hosts []Host, his
 // served, so a run that does not switch it either puts it back (see
 // putBack).
 func leftUnswitched(recs []*Record, self, host string) bool {
+	hr := lastTouched(recs, self, host)
+	return hr != nil && !hr.MayHaveSwitched()
+}
+
+// lastTouched is host's result in the newest finished run of recs (newest
+// first) other than self that switched it, may have, left it out or was
+// switching it; nil for none.
+func lastTouched(recs []*Record, self, host string) *HostResult {
 	for _, rec := range recs {
 		if rec.ID == self || !rec.Outcome.Done() {
 			continue
 		}
 		if hr := rec.Host(host); hr != nil && (hr.MayHaveSwitched() || hr.LeftOut || hr.State == HostActivating) {
-			return !hr.MayHaveSwitched()
+			return hr
 		}
 	}
-	return false
+	return nil
 }
 
 // putBack puts back into rotation the hosts the last run left out without
@@ -302,15 +310,8 @@ func (r *run) putBack() {
 // host, not the last to switch any: a run that stopped before reaching a
 // host (a failed canary) did not take back what an earlier run left.
 func leftOutBy(recs []*Record, self, host string) bool {
-	for _, rec := range recs {
-		if rec.ID == self || !rec.Outcome.Done() {
-			continue
-		}
-		if hr := rec.Host(host); hr != nil && (hr.MayHaveSwitched() || hr.LeftOut || hr.State == HostActivating) {
-			return hr.LeftOut || hr.State == HostActivating || unfinished(*hr)
-		}
-	}
-	return false
+	hr := lastTouched(recs, self, host)
+	return hr != nil && (hr.LeftOut || hr.State == HostActivating || unfinished(*hr))
 }
 
 // abandon gives up a run that never started: nothing was recorded.
