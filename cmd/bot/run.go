@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if missing := cfg.UnreadableFiles(); len(missing) > 0 {
 			// A config is often checked where it does not run (CI
 			// without the secrets): said, not refused.
-			fmt.Fprintf(std.Err, "warning: the bot would not start here: it cannot open files the config names:\n  %s\n", strings.Join(missing, "\n  "))
+			fmt.Fprintf(std.Err, "warning: the bot would not start here: it cannot open (or create) files the config names:\n  %s\n", strings.Join(missing, "\n  "))
 		}
 		if inline := cfg.InlineSecrets(); len(inline) > 0 {
 			fmt.Fprintf(std.Err, "warning: %s:\n  %s\n", inlineSecretsWarning, strings.Join(inline, "\n  "))
