@@ -3,11 +3,13 @@ package postdeploy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,6 +107,28 @@ type bot struct {
 	w   *postdeploy.Watcher
 	eng *deploy.Engine
 	out *posts
+	rb  *holdingRollbacker
+}
+
+// holdingRollbacker is a bot's rollbacker. Once hold is set, a rollback
+// hangs, unstarted, until hold is closed (held closed as it does): the
+// bot was killed as its rollback was to start.
+type holdingRollbacker struct {
+	rollbacker
+	mu         sync.Mutex
+	hold, held chan struct{}
+}
+
+func (h *holdingRollbacker) Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+	h.mu.Lock()
+	hold, held := h.hold, h.held
+	h.mu.Unlock()
+	if hold != nil {
+		close(held)
+		<-hold
+		return nil, errors.New("the bot was killed")
+	}
+	return h.rollbacker.Rollback(ctx, req, sink)
 }
 
 // newBot wires a bot over st, reaching Sentry at sentryURL, named
@@ -122,9 +146,10 @@ func newBot(t *testing.T, cfg *config.Config, st durableStore, sentryURL, replic
 		t.Fatal(err)
 	}
 	b := &bot{st: st, out: &posts{}}
+	b.rb = &holdingRollbacker{rollbacker: rollbacker{&b.eng}}
 	var svc *commands.Service
 	b.w = postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: b.out, Audit: st, History: st,
-		Rollback: rollbacker{&b.eng}, Gate: gate{&svc}, Now: clk.Now, Sleep: sleep,
+		Rollback: b.rb, Gate: gate{&svc}, Now: clk.Now, Sleep: sleep,
 		Channel: func(string, string) string { return "#deploys" },
 		Watches: st, Leases: st, LeaseTTL: watchLeaseTTL, Replica: replica})
 	t.Cleanup(b.w.Close)

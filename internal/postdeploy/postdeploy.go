@@ -806,7 +806,6 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 		m.Lines = append(m.Lines, passes...)
 	}
 	m.Buttons = nil
-	w.post(ctx, r, m)
 	// From the watched build only: after a later deploy, the spike is
 	// that deploy's watch's to judge. Recorded in the channel it is
 	// posted to.
@@ -832,16 +831,30 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 	intent := w.entry(r, audit.Pending, "rollback", rollbackCommand(r, ""), "")
 	if err := audit.Begin(ctx, w.opt.Audit, intent); err != nil {
 		w.opt.Log.Error("automatic rollback not started: the audit log cannot be written", "app", r.App, "env", r.Env, "deploy", r.ID, "err", err)
+		w.post(ctx, r, m)
 		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: the audit log cannot be written, so nothing was changed: %s", r.App, r.Env, errs.Message(err))})
 		return spikeDone
 	}
+	// The announcement goes out as the rollback starts, not before it: a
+	// chat that rate limits the bot (a 429's Retry-After) held the
+	// rollback for up to post's 30 s while the errors went on. What keeps
+	// a bot that goes on with the watch from posting the spike again, or
+	// rolling back twice, is durable already: the spike saved as reported
+	// (spike), and the rollback's own record once it starts (later). What
+	// is said after it waits for it, so that the channel reads in order.
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		w.post(ctx, r, m)
+	}()
 	begun, reported := make(chan struct{}), make(chan struct{})
 	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
 		if ev.Kind != deploy.EventFinished || ev.Record == nil {
 			return
 		}
 		<-begun
+		<-announced
 		if ev.TakenOver {
 			w.rollbackTakenOver(ctx, r, ev.Record)
 		} else {
@@ -854,6 +867,7 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 		// Refused, as a command the bot refuses is: a search of the log
 		// for refusals finds it.
 		w.auditRollback(ctx, r, "", intent.Intent, audit.Refused, "automatic rollback refused: "+errs.Message(err))
+		<-announced
 		if errors.Is(err, deploy.ErrDraining) {
 			// Spent here, the spike would roll nothing back: the saved
 			// watch goes to the next bot instead of being ended (watch).
