@@ -320,10 +320,12 @@ func (s *system) resumeWatches(ctx context.Context, every time.Duration) {
 			// time for as long as the replica ran.
 			s.log.Error("the state store was reset: this replica resumes no error watches until the bot restarts", "err", err)
 			return
-		case errors.Is(err, deploy.ErrClockSkew):
-			// Said once by the store, not every round.
 		default:
-			s.log.Warn("resume error watches", "err", err)
+			// A skewed clock is said once by the store, not every
+			// round; what failed besides it is said.
+			if err := cluster.Unsaid(err); err != nil {
+				s.log.Warn("resume error watches", "err", err)
+			}
 		}
 		if tick == nil {
 			return

@@ -205,12 +205,40 @@ func WatchInterrupted(ctx context.Context, r Recoverer, interval time.Duration, 
 		case errors.Is(err, deploy.ErrStoreReset):
 			log.Error(recoverResetNote, "err", err)
 			return
-		case errors.Is(err, deploy.ErrClockSkew):
-			// Said once by the store, not every round.
 		default:
-			log.Warn("look for interrupted deploys", "err", err)
+			// A skewed clock is said once by the store, not every
+			// round; what failed besides it is said.
+			if err := Unsaid(err); err != nil {
+				log.Warn("look for interrupted deploys", "err", err)
+			}
 		}
 	}
+}
+
+// Unsaid returns err without its refusals for a skewed clock, which the
+// store says once itself, nil when it holds nothing else. An error that
+// joins several failures keeps every other: testing the whole with
+// errors.Is for the skew dropped them unsaid.
+func Unsaid(err error) error {
+	if err == nil || !errors.Is(err, deploy.ErrClockSkew) {
+		return err
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		var rest []error
+		for _, one := range e.Unwrap() {
+			if one = Unsaid(one); one != nil {
+				rest = append(rest, one)
+			}
+		}
+		return errors.Join(rest...)
+	case interface{ Unwrap() error }:
+		if Unsaid(e.Unwrap()) == nil {
+			return nil
+		}
+		return err // its own words around what else failed
+	}
+	return nil
 }
 
 // recoverResetNote is what WatchInterrupted logs, once, on finding the
