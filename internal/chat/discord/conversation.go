@@ -252,6 +252,20 @@ func (a *Adapter) scrub(err error, secrets ...string) string {
 	return s
 }
 
+// hide returns err with the text scrub gives it; errors.Is and errors.As
+// still find its causes (a 429, Discord's refusal, a context's end).
+func (a *Adapter) hide(err error) error {
+	return &scrubbed{msg: a.scrub(err), err: err}
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (s *scrubbed) Error() string { return s.msg }
+func (s *scrubbed) Unwrap() error { return s.err }
+
 // rateLimitWait reports whether err is a 429, Discord's (a
 // *discordgo.RateLimitError) or one in front of it (a *blockedError), and
 // how long it asks to wait, within sane bounds.

@@ -187,7 +187,7 @@ func TestBlockedAddressHoldsEveryCall(t *testing.T) {
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancelShort()
 	started := time.Now()
-	// Post's error keeps the text of the cause only (it is scrubbed of the token).
+	// Post's error unwraps to its cause; its text is scrubbed of the token.
 	if err := hs.a.Post(short, "303", chat.Message{Title: "hurried"}); err == nil || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
 		t.Errorf("Post with a 200 ms context = %v, want %v", err, context.DeadlineExceeded)
 	}

@@ -252,7 +252,7 @@ func (a *Adapter) Post(ctx context.Context, channel string, m chat.Message) erro
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("discord: post to %s: %s", channel, a.scrub(err))
+		return fmt.Errorf("discord: post to %s: %w", channel, a.hide(err))
 	}
 	return nil
 }

@@ -556,8 +556,10 @@ func (a *Adapter) retryBy(ctx context.Context, by time.Time, f func() error) err
 			return fmt.Errorf("%w (not tried again: the wait ends past the call's deadline)", err)
 		}
 		a.log.Info("discord rate limit", "retry_after", wait)
-		if pause.For(ctx, wait) != nil {
-			return ctx.Err()
+		if cerr := pause.For(ctx, wait); cerr != nil {
+			// The 429 is why the call did not go out: the context's
+			// error alone would leave the log and the audit to guess.
+			return fmt.Errorf("%w while waiting out Discord's rate limit: %w", cerr, err)
 		}
 	}
 }
