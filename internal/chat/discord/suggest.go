@@ -3,6 +3,8 @@ package discord
 import (
 	"regexp"
 	"strings"
+
+	"github.com/switchman-bot/switchman/internal/commands"
 )
 
 // The commands the bot suggests ("decide: /rollback web prod to 1336, or
@@ -40,7 +42,7 @@ func slashForms(s string) string {
 		if loc[4] >= 0 {
 			start-- // the slash
 		}
-		form, n, ok := slashForm(s[verbAt:verbEnd], s[loc[1]:])
+		form, n, ok := slashForm(s[verbAt:verbEnd], s[loc[1]:], loc[4] >= 0)
 		if !ok {
 			b.WriteString(s[:loc[1]])
 			s = s[loc[1]:]
@@ -54,8 +56,13 @@ func slashForms(s string) string {
 
 // slashForm writes verb and the words at the start of rest as a Discord
 // slash command, and returns how many bytes of rest it took; ok is false
-// when they are not the shape the verb takes.
-func slashForm(verb, rest string) (form string, n int, ok bool) {
+// when they are not the shape the verb takes. A verb written without its
+// slash (slashed false) is a suggestion only when the command takes every
+// word that follows it: the bot's prose names runs after a colon or in
+// parentheses ("(rollback ID)", ": deploy 1338 started and …"), and so
+// does text from outside, a lock's reason say; rewritten, they read as
+// commands nobody suggested. A deploy id is the run named, never an app.
+func slashForm(verb, rest string, slashed bool) (form string, n int, ok bool) {
 	var words []string
 	var ends []int
 	for at := 0; ; {
@@ -71,32 +78,43 @@ func slashForm(verb, rest string) (form string, n int, ok bool) {
 		}
 		at++
 	}
-	take := func(k int) int {
-		if k == 0 {
-			return 0
-		}
-		return ends[k-1]
+	if len(words) > 0 && commands.CheckDeployID(words[0]) == nil {
+		return "", 0, false
 	}
+	form, k := slashFormOf(verb, words)
+	if form == "" || (!slashed && k < len(words)) {
+		return "", 0, false
+	}
+	if k == 0 {
+		return form, 0, true
+	}
+	return form, ends[k-1], true
+}
+
+// slashFormOf writes verb and words as a Discord slash command, and
+// returns how many of the words it took; form is "" when they are not
+// the shape the verb takes.
+func slashFormOf(verb string, words []string) (form string, k int) {
 	switch verb {
 	case "deploy":
 		// deploy APP BUILD [to ENV]
 		if len(words) < 2 {
-			return "", 0, false
+			return "", 0
 		}
 		form = "/deploy app:" + words[0] + " build:" + words[1]
-		k := 2
+		k = 2
 		if len(words) >= 4 && words[2] == "to" {
 			form += " env:" + words[3]
 			k = 4
 		}
-		return form, take(k), true
+		return form, k
 	case "rollback":
 		// rollback APP [ENV] [to BUILD] [from BUILD]
 		if len(words) < 1 {
-			return "", 0, false
+			return "", 0
 		}
 		form = "/rollback app:" + words[0]
-		k := 1
+		k = 1
 		if k < len(words) && words[k] != "to" && words[k] != "from" && isEnvWord(words[k]) {
 			form += " env:" + words[k]
 			k++
@@ -107,23 +125,23 @@ func slashForm(verb, rest string) (form string, n int, ok bool) {
 				k += 2
 			}
 		}
-		return form, take(k), true
+		return form, k
 	case "unlock deploys":
 		// unlock deploys [APP] [ENV]
-		k := min(len(words), 2)
+		k = min(len(words), 2)
 		form = "/unlock"
 		for i, opt := range []string{"app", "env"}[:k] {
 			form += " " + opt + ":" + words[i]
 		}
-		return form, take(k), true
+		return form, k
 	case "lock deploys":
 		// lock deploys APP ENV REASON
 		if len(words) < 3 {
-			return "", 0, false
+			return "", 0
 		}
-		return "/lock app:" + words[0] + " env:" + words[1] + " reason:" + words[2], take(3), true
+		return "/lock app:" + words[0] + " env:" + words[1] + " reason:" + words[2], 3
 	}
-	return "", 0, false
+	return "", 0
 }
 
 // isEnvWord reports whether w may be an env: not a word of the sentence

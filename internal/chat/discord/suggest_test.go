@@ -31,6 +31,17 @@ func TestSlashForms(t *testing.T) {
 		{"bare rollback", "could NOT switch back web-2 — check it and /rollback", "could NOT switch back web-2 — check it and /rollback"},
 		{"not a suggestion", "last deploy 1 succeeded by bob", "last deploy 1 succeeded by bob"},
 		{"deploy in prose", "Deploying web 1337 to prod (deploy d-1)", "Deploying web 1337 to prod (deploy d-1)"},
+		{"a rollback's id", "Rolling back web/prod from 1337 to 1336 (rollback 20260314-140200-ab12cd)",
+			"Rolling back web/prod from 1337 to 1336 (rollback 20260314-140200-ab12cd)"},
+		{"a train car's deploy", "✅ web/prod 1337: deploy 20260314-140200-ab12cd succeeded",
+			"✅ web/prod 1337: deploy 20260314-140200-ab12cd succeeded"},
+		{"prose after a colon", "Error watch of web 1337 on prod ended: deploy 1338 started and replaced it",
+			"Error watch of web 1337 on prod ended: deploy 1338 started and replaced it"},
+		{"a lock's reason", "web/prod is locked by ana since 14:02: deploy freeze until the audit ends",
+			"web/prod is locked by ana since 14:02: deploy freeze until the audit ends"},
+		{"a status line", "▶ under way: deploy of build 42 by ana of web/prod (since 14:02)",
+			"▶ under way: deploy of build 42 by ana of web/prod (since 14:02)"},
+		{"prose in parentheses", "(rollback web when the db is back)", "(rollback web when the db is back)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
