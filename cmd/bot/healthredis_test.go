@@ -20,12 +20,15 @@ import (
 // every write (a replica after a failover went the wrong way, a primary
 // short of the replicas min-replicas-to-write asks for, one at maxmemory)
 // refuses every command the bot runs: /healthz says so with a 503, which
-// alerts fire on, rather than 200 from a check that only reads. It goes
+// alerts fire on, rather than 200 from a check that only reads. It names
+// what Redis answered, not "unreachable", which would send the operator
+// to the network. So does a Redis that refuses the bot's password. It goes
 // back to 200 once Redis takes writes again.
 func TestHealthzRedisRefusingWrites(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
 		refuse, take func(ctx context.Context, rdb *goredis.Client) error
+		body         string
 	}{
 		{"a replica (READONLY)",
 			func(ctx context.Context, rdb *goredis.Client) error {
@@ -35,21 +38,37 @@ func TestHealthzRedisRefusingWrites(t *testing.T) {
 				}
 				return rdb.ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(port)).Err()
 			},
-			func(ctx context.Context, rdb *goredis.Client) error { return rdb.ReplicaOf(ctx, "NO", "ONE").Err() }},
+			func(ctx context.Context, rdb *goredis.Client) error { return rdb.ReplicaOf(ctx, "NO", "ONE").Err() },
+			`{"status":"unavailable","store":"refuses_writes","store_error":"READONLY"}`},
 		{"short of replicas (NOREPLICAS)",
 			func(ctx context.Context, rdb *goredis.Client) error {
 				return rdb.ConfigSet(ctx, "min-replicas-to-write", "1").Err()
 			},
 			func(ctx context.Context, rdb *goredis.Client) error {
 				return rdb.ConfigSet(ctx, "min-replicas-to-write", "0").Err()
-			}},
+			},
+			`{"status":"unavailable","store":"refuses_writes","store_error":"NOREPLICAS"}`},
 		{"at maxmemory (OOM)",
 			func(ctx context.Context, rdb *goredis.Client) error {
 				return rdb.ConfigSet(ctx, "maxmemory", "1").Err()
 			},
 			func(ctx context.Context, rdb *goredis.Client) error {
 				return rdb.ConfigSet(ctx, "maxmemory", "0").Err()
-			}},
+			},
+			`{"status":"unavailable","store":"refuses_writes","store_error":"OOM"}`},
+		{"a password the bot does not have (NOAUTH)",
+			func(ctx context.Context, rdb *goredis.Client) error {
+				if err := rdb.ConfigSet(ctx, "requirepass", "health-test-password").Err(); err != nil {
+					return err
+				}
+				// The bot's connections, authenticated before, must
+				// connect again to meet the password.
+				return rdb.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Err()
+			},
+			func(ctx context.Context, rdb *goredis.Client) error {
+				return rdb.ConfigSet(ctx, "requirepass", "").Err()
+			},
+			`{"status":"unavailable","store":"refused","store_error":"NOAUTH"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("TEST_SLACK_SIGNING_SECRET", "health-test-secret")
@@ -68,7 +87,9 @@ func TestHealthzRedisRefusingWrites(t *testing.T) {
 			if err := tt.refuse(t.Context(), rdb); err != nil {
 				t.Fatal(err)
 			}
-			pollHTTP(t, bot.base+"/healthz", func(code int, _ string) bool { return code == http.StatusServiceUnavailable })
+			pollHTTP(t, bot.base+"/healthz", func(code int, body string) bool {
+				return code == http.StatusServiceUnavailable && strings.TrimSpace(body) == tt.body
+			})
 			if err := tt.take(t.Context(), rdb); err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
+	"github.com/switchman-bot/switchman/internal/store/redis"
 )
 
 // drainTimeout bounds how long a stopping bot (serve or console) waits for
@@ -93,15 +94,17 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		Metrics:         metrics,
 		Log:             log,
 		Health: func(ctx context.Context) error {
-			if _, err := sys.store.Locks(ctx); err != nil {
+			err := checkStore(ctx, sys.store)
+			if err == nil || cfg.Store.Redis == nil {
 				return err
 			}
-			// A Redis that answers reads but refuses writes (a replica, a
-			// primary short of replicas) refuses every command: unhealthy.
-			if w, ok := sys.store.(writeChecker); ok {
-				return w.Writable(ctx)
+			// Named, so that a Redis that answered (at maxmemory, a
+			// replica, refusing the password) is not reported as one the
+			// network keeps the bot from.
+			if condition, reply := redis.HealthCondition(err); condition != redis.ConditionUnreachable {
+				return &server.StoreError{Condition: condition, Reply: reply, Err: err}
 			}
-			return nil
+			return err
 		},
 		Clock: func(ctx context.Context) error {
 			if c, ok := sys.store.(clockChecker); ok {
@@ -238,6 +241,20 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		}()
 	}
 	return g.Wait()
+}
+
+// checkStore is the health check of store: it reads it and, when it can
+// tell, asks whether it takes writes.
+func checkStore(ctx context.Context, store stateStore) error {
+	if _, err := store.Locks(ctx); err != nil {
+		return err
+	}
+	// A Redis that answers reads but refuses writes (a replica, a
+	// primary short of replicas) refuses every command: unhealthy.
+	if w, ok := store.(writeChecker); ok {
+		return w.Writable(ctx)
+	}
+	return nil
 }
 
 // tokenCheckTimeout bounds the start-up's question to Slack or Discord.

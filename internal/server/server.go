@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,9 @@ type Options struct {
 	MaxConns int
 	// Metrics counts the requests of every route; nil: not counted.
 	Metrics *Metrics
-	// Health checks the state store for /healthz; nil: not checked.
+	// Health checks the state store for /healthz; nil: not checked. An
+	// error that is (or wraps) a *StoreError names the store's condition;
+	// any other says "unreachable".
 	Health func(ctx context.Context) error
 	// Clock reports why the replica's clock keeps it from taking leases
 	// (deploys, recoveries): /healthz then answers 200 with status
@@ -225,9 +228,44 @@ func (s *Server) Addr() net.Addr {
 
 // healthBody is the answer of /healthz.
 type healthBody struct {
-	Status string `json:"status"`
-	Store  string `json:"store"`
-	Clock  string `json:"clock,omitempty"`
+	Status     string `json:"status"`
+	Store      string `json:"store"`
+	StoreError string `json:"store_error,omitempty"`
+	Clock      string `json:"clock,omitempty"`
+}
+
+// StoreError is an error of Options.Health from a store that answered
+// and refused the check: /healthz names Condition as its "store" rather
+// than "unreachable", which would send an operator looking for a network
+// fault while the store says what is wrong (a Redis at maxmemory, a
+// replica, a password it no longer takes).
+type StoreError struct {
+	// Condition is a word of a fixed set, such as "refuses_writes",
+	// "refused" or "reset".
+	Condition string
+	// Reply is the store's own code of its answer ("OOM", "NOAUTH"), or
+	// empty; only capital letters are shown, never the text that may
+	// follow it, since /healthz answers anyone.
+	Reply string
+	Err   error
+}
+
+func (e *StoreError) Error() string { return e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// storeCondition returns what /healthz says of the store that failed its
+// check with err: its condition, and its reply's code when that is one
+// word of at most 32 capital letters.
+func storeCondition(err error) (condition, reply string) {
+	var se *StoreError
+	if !errors.As(err, &se) || se.Condition == "" {
+		return "unreachable", ""
+	}
+	reply = se.Reply
+	if len(reply) > 32 || strings.TrimLeft(reply, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		reply = ""
+	}
+	return se.Condition, reply
 }
 
 // health answers /healthz. A draining bot answers 200 with status
@@ -235,16 +273,17 @@ type healthBody struct {
 // probe (or a Docker health check that has the container replaced) that
 // took a 503 for death would kill it mid-deploy, which the drain exists
 // to avoid. Its chat routes refuse new requests with a 503 of their own.
-// The store's state keeps its meaning: unreachable is a 503, draining or
-// not.
+// The store's state keeps its meaning: a store that failed its check
+// (unreachable, or refusing it) is a 503, draining or not.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	body, code := healthBody{Status: "ok", Store: "unchecked"}, http.StatusOK
 	if s.opt.Health != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		if err := s.opt.Health(ctx); err != nil {
-			s.opt.HealthLog.Warn(s.opt.Log, "healthz", "health check: state store unreachable", "err", err)
-			body, code = healthBody{Status: "unavailable", Store: "unreachable"}, http.StatusServiceUnavailable
+			condition, reply := storeCondition(err)
+			s.opt.HealthLog.Warn(s.opt.Log, "healthz", "health check: state store "+strings.ReplaceAll(condition, "_", " "), "err", err)
+			body, code = healthBody{Status: "unavailable", Store: condition, StoreError: reply}, http.StatusServiceUnavailable
 		} else {
 			body.Store = "ok"
 		}

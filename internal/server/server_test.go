@@ -95,6 +95,40 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// TestHealthStoreRefused: a store that answered and refused the check
+// is named as such, with its reply's code, not as unreachable; a 503 all
+// the same. Only a code of capital letters is shown: the endpoint answers
+// anyone.
+func TestHealthStoreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		body string
+	}{
+		{"no answer", errors.New("dial tcp 127.0.0.1:6379: connection refused"), `{"status":"unavailable","store":"unreachable"}`},
+		{"at maxmemory", fmt.Errorf("check writes: %w", &server.StoreError{Condition: "refuses_writes", Reply: "OOM", Err: errors.New("OOM command not allowed")}),
+			`{"status":"unavailable","store":"refuses_writes","store_error":"OOM"}`},
+		{"password refused", &server.StoreError{Condition: "refused", Reply: "NOAUTH", Err: errors.New("NOAUTH Authentication required.")},
+			`{"status":"unavailable","store":"refused","store_error":"NOAUTH"}`},
+		{"reply not a code", &server.StoreError{Condition: "refused", Reply: "ERR<script>", Err: errors.New("ERR<script>")},
+			`{"status":"unavailable","store":"refused"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncbuf.Buffer
+			url, _, _ := start(t, server.Options{
+				Log:    slog.New(slog.NewTextHandler(&logs, nil)),
+				Health: func(ctx context.Context) error { return tc.err },
+			})
+			if code, body := get(t, url+"/healthz"); code != 503 || strings.TrimSpace(body) != tc.body {
+				t.Errorf("healthz: got %d %s, want 503 %s", code, body, tc.body)
+			}
+			if tc.name != "no answer" && strings.Contains(logs.String(), "unreachable") {
+				t.Errorf("log: got\n%s\nwant no \"unreachable\" for a store that answered", logs.String())
+			}
+		})
+	}
+}
+
 // A replica whose clock keeps it from taking leases says why, and stays
 // alive (200) for the runs it holds; a store down is said first.
 func TestHealthClockSkew(t *testing.T) {

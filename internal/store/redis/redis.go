@@ -578,6 +578,37 @@ func refusesWrites(err error) bool {
 	return goredis.HasErrorPrefix(err, "READONLY") || goredis.HasErrorPrefix(err, "NOREPLICAS") || goredis.HasErrorPrefix(err, "OOM")
 }
 
+// Health conditions of the store, as HealthCondition names them.
+const (
+	ConditionUnreachable   = "unreachable"
+	ConditionRefusesWrites = "refuses_writes"
+	ConditionRefused       = "refused"
+	ConditionReset         = "reset"
+)
+
+// HealthCondition names what err, of a check of the store (Locks,
+// Writable), says of Redis, for a health endpoint: ConditionReset for a
+// reset store; ConditionRefusesWrites when Redis answered that it takes
+// no writes (READONLY, NOREPLICAS, OOM); ConditionRefused when it
+// answered with any other error (NOAUTH, WRONGPASS, NOPERM, LOADING,
+// MISCONF, …); else ConditionUnreachable: no answer (a network error, a
+// timeout). reply is the code Redis's answer starts with ("OOM"), empty
+// without an answer.
+func HealthCondition(err error) (condition, reply string) {
+	if errors.Is(err, ErrStoreReset) {
+		return ConditionReset, ""
+	}
+	var re goredis.Error
+	if !errors.As(err, &re) {
+		return ConditionUnreachable, ""
+	}
+	reply, _, _ = strings.Cut(strings.TrimSpace(re.Error()), " ")
+	if refusesWrites(re) {
+		return ConditionRefusesWrites, reply
+	}
+	return ConditionRefused, reply
+}
+
 // refusal is Redis's answer err without what it adds about the script
 // that met it, which says nothing to people.
 func refusal(err error) string {
