@@ -184,9 +184,15 @@ func (s *StatsD) send(r *deploy.Record) {
 	}
 }
 
+// alertType is the event's DogStatsD alert type: a run that changed
+// nothing, or was cancelled on request with its hosts restored, did not
+// fail, and an event monitor on errors must not take it for a failure.
 func alertType(o deploy.Outcome) string {
-	if o == deploy.OutcomeSucceeded {
+	switch o {
+	case deploy.OutcomeSucceeded:
 		return "success"
+	case deploy.OutcomeUnchanged, deploy.OutcomeCancelled:
+		return "info"
 	}
 	return "error"
 }

@@ -141,6 +141,44 @@ func TestStatsDMarker(t *testing.T) {
 	}
 }
 
+// TestStatsDAlertType: an event is an error only for a run that failed;
+// one that changed nothing (every host already on the build) or was
+// cancelled on request, its hosts restored, shows as info, not as an
+// error an event monitor would page on.
+func TestStatsDAlertType(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s := &StatsD{Addr: pc.LocalAddr().String(), Log: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct {
+		outcome deploy.Outcome
+		want    string
+	}{
+		{deploy.OutcomeSucceeded, "success"},
+		{deploy.OutcomeUnchanged, "info"},
+		{deploy.OutcomeCancelled, "info"},
+		{deploy.OutcomeFailed, "error"},
+		{deploy.OutcomePartial, "error"},
+		{deploy.OutcomeReverted, "error"},
+		{deploy.OutcomeInterrupted, "error"},
+	} {
+		t.Run(string(tc.outcome), func(t *testing.T) {
+			s.Observe(finished(deploy.KindDeploy, tc.outcome))
+			buf := make([]byte, 2048)
+			pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(buf[:n]); !strings.Contains(got, "|t:"+tc.want+"|") {
+				t.Errorf("got %q, want alert type %s", got, tc.want)
+			}
+		})
+	}
+}
+
 // A run whose process died ends when the next bot finds it dead, which
 // may be days later: timed, it would put that wait into the duration
 // quantiles, as the stats command does not (see stats.Compute). It is
