@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"path"
 	"runtime"
 	"strconv"
 	"time"
@@ -75,19 +76,32 @@ const unmatchedHandler = "unmatched"
 // unmatched wraps mux so that the requests none of its routes takes (404,
 // or 405 for a path served for another method) are counted as well, under
 // the handler label "unmatched": a Slack app or webhook sending to a path
-// the bot does not serve shows in the metrics. The path is no label:
-// anyone who reaches the listener chooses it.
+// the bot does not serve shows in the metrics. So does one whose path mux
+// redirects to its clean form (//slack/commands) without calling the
+// route, which names it all the same. The path is no label: anyone who
+// reaches the listener chooses it.
 func (m *Metrics) unmatched(mux *http.ServeMux) http.Handler {
 	if m == nil {
 		return mux
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern != "" {
+		if _, pattern := mux.Handler(r); pattern != "" && (r.Method == http.MethodConnect || cleanPath(r.URL.EscapedPath())) {
 			mux.ServeHTTP(w, r) // counted by its route
 			return
 		}
 		m.count(unmatchedHandler, mux).ServeHTTP(w, r)
 	})
+}
+
+// cleanPath reports whether ServeMux takes p, a request's escaped path, as it
+// is rather than redirect to its clean form: what path.Clean leaves of it,
+// with its trailing slash, if any.
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	return p == c || c != "/" && p == c+"/"
 }
 
 // statusWriter remembers the status code a handler wrote.

@@ -502,6 +502,42 @@ func TestUnmatchedRequestsCounted(t *testing.T) {
 	}
 }
 
+// TestRedirectedRequestsCounted: a path the router answers with a
+// redirect to its clean form (a Slack app's request URL with a double
+// slash, as a base URL ending in / gives, which a sender may not follow)
+// is counted as unmatched, not left out of the metrics altogether; the
+// request that follows the redirect is counted by its route.
+func TestRedirectedRequestsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	url, s, _ := start(t, server.Options{Registry: reg, Metrics: server.NewMetrics(reg)})
+	s.Handle("POST /slack/commands", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"//slack/commands", "/slack/./commands", "/slack//commands"} {
+		resp, err := noFollow.Post(url+path, "application/x-www-form-urlencoded", strings.NewReader("text=x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTemporaryRedirect {
+			t.Fatalf("POST %s: got %d, want %d", path, resp.StatusCode, http.StatusTemporaryRedirect)
+		}
+	}
+	resp, err := http.Post(url+"//slack/commands", "application/x-www-form-urlencoded", strings.NewReader("text=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, body := get(t, url+"/metrics")
+	for _, want := range []string{
+		`switchman_http_requests_total{code="307",handler="unmatched"} 4`,
+		`switchman_http_requests_total{code="200",handler="POST /slack/commands"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics: want %q in\n%s", want, body)
+		}
+	}
+}
+
 // TestServedWhileDraining: during the drain the chat routes refuse new
 // requests, while /metrics and /healthz, on whichever listener serves
 // them, still answer (a deploy that ends during the drain is scraped);
