@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -98,5 +99,40 @@ func TestHealthzRedisRefusingWrites(t *testing.T) {
 				t.Errorf("serve: %v", err)
 			}
 		})
+	}
+}
+
+// TestHealthzEmbeddedDamaged: a state file found damaged while the bot
+// runs (a disk error) refuses every command until it is restored; /healthz
+// says so with a 503 naming it damaged, not "unreachable", which a local
+// file never is and which would send the operator to the network.
+func TestHealthzEmbeddedDamaged(t *testing.T) {
+	dir, addr := t.TempDir(), freePort(t)
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, []byte("bot:\n  listen: "+addr+"\n"+minimalServeYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bot := serveBot(t, cfg, addr)
+	// Every page but the two meta pages: whatever a read reaches first
+	// is damaged.
+	path := filepath.Join(dir, "state.db")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := int64(os.Getpagesize())
+	_, err = f.WriteAt(make([]byte, info.Size()-2*page), 2*page)
+	if err := errors.Join(err, f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	pollHTTP(t, bot.base+"/healthz", func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.TrimSpace(body) == `{"status":"unavailable","store":"damaged"}`
+	})
+	if err := bot.stop(t); err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/server"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 )
 
@@ -95,12 +96,18 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 		Log:             log,
 		Health: func(ctx context.Context) error {
 			err := checkStore(ctx, sys.store)
-			if err == nil || cfg.Store.Redis == nil {
-				return err
+			if err == nil {
+				return nil
 			}
 			// Named, so that a Redis that answered (at maxmemory, a
-			// replica, refusing the password) is not reported as one the
-			// network keeps the bot from.
+			// replica, refusing the password), or a damaged file, is not
+			// reported as a store the network keeps the bot from.
+			if cfg.Store.Redis == nil {
+				if condition := embedded.HealthCondition(err); condition != embedded.ConditionUnreachable {
+					return &server.StoreError{Condition: condition, Err: err}
+				}
+				return err
+			}
 			if condition, reply := redis.HealthCondition(err); condition != redis.ConditionUnreachable {
 				return &server.StoreError{Condition: condition, Reply: reply, Err: err}
 			}

@@ -132,6 +132,24 @@ func (e *damagedError) Error() string {
 	return fmt.Sprintf("state store %s is damaged: %s: stop the bot, then restore it from a backup, or move it aside (mv %s %s.damaged) to start a new, empty store, without its locks, grants and deploy history", e.path, e.cause, e.path, e.path)
 }
 
+// Health conditions of the store, as HealthCondition names them.
+const (
+	ConditionUnreachable = "unreachable"
+	ConditionDamaged     = "damaged"
+)
+
+// HealthCondition names what err, of a check of the store (Locks), says of
+// the file, for a health endpoint: ConditionDamaged when a transaction
+// found it damaged, which every later call is refused for; else
+// ConditionUnreachable (it did not answer in time).
+func HealthCondition(err error) string {
+	var damaged *damagedError
+	if errors.As(err, &damaged) {
+		return ConditionDamaged
+	}
+	return ConditionUnreachable
+}
+
 // refusedError says that the file holds no store Switchman can use: it is
 // empty, or something else. why says which.
 type refusedError struct {
