@@ -113,9 +113,50 @@ func TestHealthzEmbeddedDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	bot := serveBot(t, cfg, addr)
-	// Every page but the two meta pages: whatever a read reaches first
-	// is damaged.
-	path := filepath.Join(dir, "state.db")
+	damageStore(t, filepath.Join(dir, "state.db"))
+	pollHTTP(t, bot.base+"/healthz", func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.TrimSpace(body) == `{"status":"unavailable","store":"damaged"}`
+	})
+	if err := bot.stop(t); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestMetricsLocksWarnFlushedAtStop: scrapes of /metrics while the store
+// cannot be read log one WARN per window, and the last one held back,
+// with how many it stands for, is written when the bot stops, not lost
+// with the window's timer.
+func TestMetricsLocksWarnFlushedAtStop(t *testing.T) {
+	dir, addr := t.TempDir(), freePort(t)
+	cfg := filepath.Join(dir, "switchman.yaml")
+	if err := os.WriteFile(cfg, []byte("bot:\n  listen: "+addr+"\n"+minimalServeYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bot := serveBot(t, cfg, addr)
+	damageStore(t, filepath.Join(dir, "state.db"))
+	const scrapes = 5
+	for range scrapes {
+		resp, err := http.Get(bot.base + "/metrics")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, bot.stderr)
+		}
+		resp.Body.Close()
+	}
+	const line = "metrics: count locks"
+	if err := bot.stop(t); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	out := bot.stderr.String()
+	if n := strings.Count(out, line); n != 2 || !strings.Contains(out, fmt.Sprintf("suppressed=%d", scrapes-2)) {
+		t.Errorf("after %d failed scrapes and a stop: got\n%s\nwant the first %q line and, at the stop, the last, which counts the %d held back before it", scrapes, out, line, scrapes-2)
+	}
+}
+
+// damageStore zeroes every page of the embedded store at path but its two
+// meta pages, as a disk error under a running bot may: whatever a read
+// reaches first is damaged.
+func damageStore(t *testing.T, path string) {
+	t.Helper()
 	info, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -128,11 +169,5 @@ func TestHealthzEmbeddedDamaged(t *testing.T) {
 	_, err = f.WriteAt(make([]byte, info.Size()-2*page), 2*page)
 	if err := errors.Join(err, f.Close()); err != nil {
 		t.Fatal(err)
-	}
-	pollHTTP(t, bot.base+"/healthz", func(code int, body string) bool {
-		return code == http.StatusServiceUnavailable && strings.TrimSpace(body) == `{"status":"unavailable","store":"damaged"}`
-	})
-	if err := bot.stop(t); err != nil {
-		t.Errorf("serve: %v", err)
 	}
 }

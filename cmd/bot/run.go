@@ -263,6 +263,7 @@ type system struct {
 	engine   *deploy.Engine
 	service  *commands.Service
 	registry *prometheus.Registry
+	metrics  *server.DeployMetrics
 	notify   *relay
 	watcher  *postdeploy.Watcher // nil without Sentry
 	leader   *cluster.Leader     // runs scheduled jobs on one replica
@@ -415,6 +416,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 			dm.Known(app, env)
 		}
 	}
+	sys.metrics = dm
 	observers := []deploy.Sink{dm.Observe}
 	if cfg.Bot.StatsD != "" {
 		observers = append(observers, (&server.StatsD{Addr: cfg.Bot.StatsD, Log: log}).Observe)

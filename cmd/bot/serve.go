@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	// with the timers awaiting the end of their windows.
 	refusalLog := &ratelog.Limiter{}
 	defer refusalLog.Flush()
+	defer sys.metrics.Flush()
 
 	var sa *slack.Adapter
 	if cfg.Slack.Configured() {

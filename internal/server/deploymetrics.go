@@ -22,6 +22,7 @@ type DeployMetrics struct {
 	duration  *prometheus.HistogramVec
 	rollbacks *prometheus.CounterVec
 	refused   *prometheus.CounterVec
+	locks     *locksGauge
 }
 
 // NewDeployMetrics registers with reg:
@@ -62,9 +63,15 @@ func NewDeployMetrics(reg prometheus.Registerer, locks func(ctx context.Context)
 		desc:  prometheus.NewDesc("switchman_active_locks", "Deploy locks in force.", nil, nil),
 		locks: locks, log: log,
 	}
+	m.locks = gauge
 	reg.MustRegister(m.deploys, m.duration, m.rollbacks, m.refused, gauge)
 	return m
 }
+
+// Flush writes the last "metrics: count locks" WARN held back, with how
+// many it stands for, as the end of its window would: a bot that stops
+// calls it once /metrics is no longer served, so as not to lose it.
+func (m *DeployMetrics) Flush() { m.locks.limit.Flush() }
 
 // locksGauge reads the number of locks in force from the store at each
 // scrape.
