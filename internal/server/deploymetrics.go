@@ -130,10 +130,14 @@ func (m *DeployMetrics) Observe(ev deploy.Event) {
 		return
 	}
 	r := ev.Record
+	// As chat, status and the audit log say it: a first deploy that
+	// failed its health check switched nothing back, so it is "failed",
+	// not "reverted".
+	said := string(r.Said())
 	if r.Kind == deploy.KindRollback {
-		m.rollbacks.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
+		m.rollbacks.WithLabelValues(r.App, r.Env, said).Inc()
 	} else {
-		m.deploys.WithLabelValues(r.App, r.Env, string(r.Outcome)).Inc()
+		m.deploys.WithLabelValues(r.App, r.Env, said).Inc()
 	}
 	switch r.Outcome {
 	case deploy.OutcomeInterrupted:
@@ -181,9 +185,9 @@ func (s *StatsD) send(r *deploy.Record) {
 		return
 	}
 	defer conn.Close()
-	metric := strings.Join([]string{"switchman", string(r.Kind) + "s", clean(r.App), clean(r.Env), string(r.Outcome)}, ".")
+	metric := strings.Join([]string{"switchman", string(r.Kind) + "s", clean(r.App), clean(r.Env), string(r.Said())}, ".")
 	title := fmt.Sprintf("%s %s@%s to %s", r.Kind, r.App, r.Build, r.Env)
-	text := fmt.Sprintf("%s by %s: %s", r.ID, r.Requester, r.Outcome)
+	text := fmt.Sprintf("%s by %s: %s", r.ID, r.Requester, r.SaidText())
 	payload := fmt.Sprintf("%s:1|c\n_e{%d,%d}:%s|%s|d:%d|t:%s|k:%s", metric, len(title), len(text), title, text,
 		r.Finished.Unix(), alertType(r.Outcome), r.ID)
 	if _, err := conn.Write([]byte(payload)); err != nil {

@@ -27,12 +27,18 @@ func TestDeployMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewDeployMetrics(reg, func(context.Context) (int, error) { return 2, nil }, slog.New(slog.DiscardHandler))
 	m.Observe(finished(deploy.KindDeploy, deploy.OutcomeSucceeded))
+	reverted := finished(deploy.KindDeploy, deploy.OutcomeReverted)
+	reverted.Record.Hosts = []deploy.HostResult{{Host: "web-1", State: deploy.HostReverted}}
+	m.Observe(reverted)
+	// A first deploy that failed its health check: nothing to switch
+	// back to, so "failed", as chat and the audit log say.
 	m.Observe(finished(deploy.KindDeploy, deploy.OutcomeReverted))
 	m.Observe(finished(deploy.KindRollback, deploy.OutcomeSucceeded))
 	m.Observe(deploy.Event{Kind: deploy.EventStarted, Record: &deploy.Record{}})
 	want := `
 # HELP switchman_deploys_total Finished deploys by app, env and outcome.
 # TYPE switchman_deploys_total counter
+switchman_deploys_total{app="web",env="prod",outcome="failed"} 1
 switchman_deploys_total{app="web",env="prod",outcome="reverted"} 1
 switchman_deploys_total{app="web",env="prod",outcome="succeeded"} 1
 # HELP switchman_rollbacks_total Finished rollbacks by app, env and outcome.
@@ -264,5 +270,30 @@ switchman_build_info{goversion="` + runtime.Version() + `",version="1.4.2"} 1
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("promlint: got %v %v, want none", problems, err)
+	}
+}
+
+// TestStatsDSaysTheOutcomeAsChatDoes: a first deploy that failed its
+// health check switched nothing back: its marker says "failed", as chat
+// and the audit log do, not "reverted".
+func TestStatsDSaysTheOutcomeAsChatDoes(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s := &StatsD{Addr: pc.LocalAddr().String(), Log: slog.New(slog.DiscardHandler)}
+	ev := finished(deploy.KindDeploy, deploy.OutcomeReverted)
+	ev.Record.Hosts = []deploy.HostResult{{Host: "web-1", State: deploy.HostFailed}}
+	s.Observe(ev)
+	buf := make([]byte, 2048)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "switchman.deploys.web.prod.failed:1|c\n_e{21,37}:deploy web@42 to prod|20261123-120000-abcdef by ana: failed|d:1795435290|t:error|k:20261123-120000-abcdef"
+	if got := string(buf[:n]); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
