@@ -347,17 +347,20 @@ func (s *system) recover(ctx context.Context) error {
 	for _, r := range interrupted {
 		s.reportInterrupted(r)
 	}
-	if errors.Is(err, deploy.ErrClockSkew) {
-		// Not a failure to start: the replica serves every command but
-		// those that take a lease, and the look-out for dead replicas
-		// recovers these runs once its clock is in sync (or another
-		// replica does). Stopping made it refuse to start while another
-		// replica deployed, the lease of whose run it could not take.
-		s.log.Warn("deploys left running are not recovered by this replica while its clock is off Redis's", "err", err)
-		return nil
+	// The error joins each app+env's failure. What failed besides a
+	// skewed clock stops the start, as it did alone: a clock's refusal
+	// among them must not let the others pass unsaid.
+	if rest := cluster.Unsaid(err); rest != nil {
+		return fmt.Errorf("recover interrupted deploys: %w", rest)
 	}
 	if err != nil {
-		return fmt.Errorf("recover interrupted deploys: %w", err)
+		// Only the clock's refusals. Not a failure to start: the
+		// replica serves every command but those that take a lease,
+		// and the look-out for dead replicas recovers these runs once
+		// its clock is in sync (or another replica does). Stopping
+		// made it refuse to start while another replica deployed, the
+		// lease of whose run it could not take.
+		s.log.Warn("deploys left running are not recovered by this replica while its clock is off Redis's", "err", err)
 	}
 	return nil
 }

@@ -22,7 +22,11 @@ import (
 // hung env held up every one after it. Those of one app+env go in turn:
 // they share its lease, which one's recovery holding it would make
 // another's take for a later deploy. After an error no further run is
-// begun; those begun finish, and are returned with it.
+// begun; those begun finish, and are returned with it. The error joins
+// every app+env's failure (errors.Join), in the order the store lists
+// them: two app+envs may fail for different causes (one's lease refused
+// for a skewed clock, another's store read timed out), and the caller
+// must see each.
 func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 	recs, err := e.store.Records(ctx, Filter{Outcome: OutcomeRunning})
 	if err != nil {
@@ -41,18 +45,19 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 		groups[g] = append(groups[g], i)
 	}
 	got := make([]*Record, len(recs))
+	failures := make([]error, len(groups)) // each group writes only its own
 	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
+		mu     sync.Mutex
+		anyErr bool
+		wg     sync.WaitGroup
 	)
 	failed := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return firstErr != nil
+		return anyErr
 	}
 	slots := make(chan struct{}, recoverParallel)
-	for _, g := range groups {
+	for gi, g := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -65,10 +70,9 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 				rec, err := e.recoverOne(ctx, recs[i])
 				got[i] = rec
 				if err != nil {
+					failures[gi] = err
 					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
+					anyErr = true
 					mu.Unlock()
 					return
 				}
@@ -82,7 +86,7 @@ func (e *Engine) Recover(ctx context.Context) ([]*Record, error) {
 			out = append(out, rec)
 		}
 	}
-	return out, firstErr
+	return out, errors.Join(failures...)
 }
 
 // recoverParallel bounds how many app+envs Recover recovers at once.
