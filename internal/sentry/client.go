@@ -368,8 +368,12 @@ func (c *Client) attempt(ctx context.Context, r request, payload []byte) (int, t
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		wait := c.retryAfter(resp.Header)
-		if wait > c.maxRetryAfter {
-			e.Detail = strings.TrimSpace(e.Detail + fmt.Sprintf(" (rate limited for %s)", wait.Round(time.Second)))
+		if wait > c.maxRetryAfter || wait >= retryAfterCap {
+			how := wait.Round(time.Second).String()
+			if wait >= retryAfterCap {
+				how += " or more"
+			}
+			e.Detail = strings.TrimSpace(e.Detail + fmt.Sprintf(" (rate limited for %s)", how))
 			return 0, -1, e
 		}
 		return 0, wait, e
@@ -417,22 +421,40 @@ func (c *Client) backoff(attempt int) time.Duration {
 // answer, also with a 429 of its concurrent limit, which that reset does
 // not lift, and it is counted by Sentry's clock, which the bot's may run
 // ahead of. Waiting a millisecond then spent every attempt at once.
+//
+// A wait is at most retryAfterCap: seconds past what a time.Duration
+// holds (1e30, 99999999999) overflowed to a negative wait, taken for "do
+// not retry", and a call ended saying neither that nor for how long;
+// seconds past a float64 (1e400), or a reset past an int64, were no
+// usable header, and every attempt was spent on the limit.
 func (c *Client) retryAfter(h http.Header) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		if s, err := strconv.ParseFloat(v, 64); (err == nil || errors.Is(err, strconv.ErrRange)) && s >= 0 {
+			if s >= retryAfterCap.Seconds() {
+				return retryAfterCap
+			}
 			return time.Duration(s * float64(time.Second))
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(c.now()), 0)
+			return min(max(t.Sub(c.now()), 0), retryAfterCap)
 		}
 	}
 	if v := strings.TrimSpace(h.Get("X-Sentry-Rate-Limit-Reset")); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return max(time.Unix(s, 0).Sub(c.now()), 0)
+		if s, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+			now := c.now()
+			if s >= now.Unix()+int64(retryAfterCap/time.Second) {
+				return retryAfterCap // time.Unix overflows near the int64 bound
+			}
+			return max(time.Unix(s, 0).Sub(now), 0)
 		}
 	}
 	return 0
 }
+
+// retryAfterCap bounds the wait read from a header. A call asked to wait
+// that long ends, whatever MaxRetryAfter is, and says the wait is "24h0m0s
+// or more": more precision says nothing a channel can act on.
+const retryAfterCap = 24 * time.Hour
 
 // movedOf reads Sentry's answer to a renamed project's old slug, a 302
 // whose body is {"slug": NEW, "detail": {"code": "resource-moved",

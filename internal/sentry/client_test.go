@@ -548,6 +548,12 @@ func TestRetryAfterHeaders(t *testing.T) {
 		{"http date past", http.Header{"Retry-After": {now.Add(-3 * time.Second).Format(http.TimeFormat)}}, 0},
 		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
 		{"none", http.Header{}, 0},
+		{"seconds past a duration", http.Header{"Retry-After": {"1e30"}}, 24 * time.Hour},
+		{"integer seconds past a duration", http.Header{"Retry-After": {"99999999999"}}, 24 * time.Hour},
+		{"seconds past a float", http.Header{"Retry-After": {"1e400"}}, 24 * time.Hour},
+		{"http date centuries ahead", http.Header{"Retry-After": {"Fri, 31 Dec 9999 23:59:59 GMT"}}, 24 * time.Hour},
+		{"sentry reset past an int64", http.Header{"X-Sentry-Rate-Limit-Reset": {"99999999999999999999"}}, 24 * time.Hour},
+		{"sentry reset at the int64 bound", http.Header{"X-Sentry-Rate-Limit-Reset": {"9223372036854775807"}}, 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -712,5 +718,42 @@ func TestFormatInterval(t *testing.T) {
 		if got := formatInterval(tt.in); got != tt.want {
 			t.Errorf("formatInterval(%v): got %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRateLimitSaysHowLong: a 429 whose Retry-After asks a wait past what
+// the client waits for ends the call, and its error says how long Sentry
+// asks. One past what a time.Duration holds overflowed to a negative
+// wait: the call ended without the note (or, past a float64, was tried
+// again at once, every attempt spent on the limit).
+func TestRateLimitSaysHowLong(t *testing.T) {
+	const path = "/api/0/organizations/acme/releases/shop@1/deploys/"
+	for _, tt := range []struct {
+		retryAfter string
+		want       string
+	}{
+		{"3600", "(rate limited for 1h0m0s)"},
+		{"86400", "(rate limited for 24h0m0s or more)"},
+		{"1e30", "(rate limited for 24h0m0s or more)"},
+		{"99999999999", "(rate limited for 24h0m0s or more)"},
+		{"1e400", "(rate limited for 24h0m0s or more)"},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", "(rate limited for 24h0m0s or more)"},
+	} {
+		t.Run(tt.retryAfter, func(t *testing.T) {
+			f := newFakeSentry(t)
+			f.handle("POST", path, sequence(reply(429, `{"detail":"slow down"}`, "Retry-After", tt.retryAfter)))
+			var s sleeps
+			c := newTestClient(t, f, &s)
+			err := c.CreateDeploy(context.Background(), "acme", "shop@1", "production", time.Time{}, time.Time{}, "")
+			if err == nil || !strings.Contains(err.Error(), "slow down "+tt.want) {
+				t.Errorf("error: got %v, want it to say %q", err, tt.want)
+			}
+			if n := len(f.seen()); n != 1 {
+				t.Errorf("requests: got %d, want 1", n)
+			}
+			if got := s.got(); len(got) != 0 {
+				t.Errorf("waits: got %v, want none", got)
+			}
+		})
 	}
 }
