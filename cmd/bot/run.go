@@ -264,6 +264,7 @@ type system struct {
 	service  *commands.Service
 	registry *prometheus.Registry
 	metrics  *server.DeployMetrics
+	statsd   *server.StatsD // nil without bot.statsd
 	notify   *relay
 	watcher  *postdeploy.Watcher // nil without Sentry
 	leader   *cluster.Leader     // runs scheduled jobs on one replica
@@ -279,6 +280,10 @@ type system struct {
 func (s *system) close() {
 	s.stopWatches()
 	s.alerts.Wait()
+	if s.statsd != nil {
+		// The markers of the deploys that finished as the bot stopped.
+		s.statsd.Wait()
+	}
 	s.fleet.close()
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)
@@ -422,7 +427,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 	sys.metrics = dm
 	observers := []deploy.Sink{dm.Observe}
 	if cfg.Bot.StatsD != "" {
-		observers = append(observers, (&server.StatsD{Addr: cfg.Bot.StatsD, Log: log}).Observe)
+		sys.statsd = &server.StatsD{Addr: cfg.Bot.StatsD, Log: log}
+		observers = append(observers, sys.statsd.Observe)
 	}
 	var engine *deploy.Engine
 	if cfg.Sentry.Configured() {

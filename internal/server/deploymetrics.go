@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -159,9 +160,18 @@ func (m *DeployMetrics) Observe(ev deploy.Event) {
 // StatsD server over UDP: a counter switchman.deploys.APP.ENV.OUTCOME and
 // an event (the DogStatsD _e format, which Datadog and Graphite's statsd
 // bridges understand) titled with the version and stamped with the time.
+// It is safe for concurrent use.
 type StatsD struct {
 	Addr string
 	Log  *slog.Logger
+
+	// dial dials Addr; nil: a net.Dialer bounded by statsdTimeout.
+	dial func(network, addr string) (net.Conn, error)
+
+	mu      sync.Mutex
+	sending int
+	// idle is closed once no marker is being sent; nil while none is.
+	idle chan struct{}
 }
 
 // Observe sends the marker of a finished deploy; failures are logged, never
@@ -172,14 +182,56 @@ func (s *StatsD) Observe(ev deploy.Event) {
 	}
 	// Observers must not block the deploy's events: resolving the
 	// address may wait on DNS.
-	go s.send(ev.Record)
+	s.mu.Lock()
+	if s.sending == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.sending++
+	s.mu.Unlock()
+	go func() {
+		defer s.done()
+		s.send(ev.Record)
+	}()
+}
+
+func (s *StatsD) done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sending--
+	if s.sending == 0 {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// Wait waits for the markers being sent, at most statsdTimeout, which
+// bounds each send: a stopping bot calls it before it exits, which would
+// otherwise lose the marker of a deploy that finished as it stopped.
+func (s *StatsD) Wait() {
+	s.mu.Lock()
+	idle, n := s.idle, s.sending
+	s.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	t := time.NewTimer(statsdTimeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		s.Log.Warn("statsd: markers still being sent at exit are lost", "addr", s.Addr, "markers", n, "waited", statsdTimeout)
+	}
 }
 
 // statsdTimeout bounds resolving and dialing the StatsD address.
 const statsdTimeout = 2 * time.Second
 
 func (s *StatsD) send(r *deploy.Record) {
-	conn, err := (&net.Dialer{Timeout: statsdTimeout}).Dial("udp", s.Addr)
+	dial := s.dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: statsdTimeout}).Dial
+	}
+	conn, err := dial("udp", s.Addr)
 	if err != nil {
 		s.Log.Warn("statsd", "addr", s.Addr, "err", err)
 		return

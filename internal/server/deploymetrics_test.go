@@ -297,3 +297,69 @@ func TestStatsDSaysTheOutcomeAsChatDoes(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestStatsDWaitsForMarkersInFlight: a stopping bot waits for the marker
+// of a deploy that finished as it stopped, which its exit would otherwise
+// lose while the send still resolves or dials the address; a send that
+// hangs holds it up no longer than statsdTimeout.
+func TestStatsDWaitsForMarkersInFlight(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	t.Run("sent before Wait returns", func(t *testing.T) {
+		release := make(chan struct{})
+		s := &StatsD{Addr: pc.LocalAddr().String(), Log: slog.New(slog.DiscardHandler),
+			dial: func(network, addr string) (net.Conn, error) {
+				<-release
+				return net.Dial(network, addr)
+			}}
+		s.Observe(finished(deploy.KindDeploy, deploy.OutcomeSucceeded))
+		waited := make(chan struct{})
+		go func() {
+			defer close(waited)
+			s.Wait()
+		}()
+		select {
+		case <-waited:
+			t.Fatal("Wait returned while the marker was still being sent")
+		case <-time.After(200 * time.Millisecond):
+		}
+		close(release)
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Wait did not return once the marker was sent")
+		}
+		buf := make([]byte, 2048)
+		// Sent to the loopback before Wait returned: already there.
+		pc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("got no marker once Wait returned: %v", err)
+		}
+		if got, want := string(buf[:n]), "switchman.deploys.web.prod.succeeded:1|c\n"; !strings.HasPrefix(got, want) {
+			t.Errorf("got %q, want it to start with %q", got, want)
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		hang := make(chan struct{})
+		defer close(hang)
+		var logged syncbuf.Buffer
+		s := &StatsD{Addr: pc.LocalAddr().String(), Log: slog.New(slog.NewTextHandler(&logged, nil)),
+			dial: func(string, string) (net.Conn, error) {
+				<-hang
+				return nil, errors.New("gave up")
+			}}
+		s.Observe(finished(deploy.KindDeploy, deploy.OutcomeFailed))
+		start := time.Now()
+		s.Wait()
+		if took := time.Since(start); took < statsdTimeout || took > statsdTimeout+2*time.Second {
+			t.Errorf("Wait took %s, want about %s", took, statsdTimeout)
+		}
+		if want := "markers still being sent at exit are lost"; !strings.Contains(logged.String(), want) {
+			t.Errorf("got log %q, want it to say %q", logged.String(), want)
+		}
+	})
+}
