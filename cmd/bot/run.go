@@ -218,6 +218,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		}
 	}()
 	var ln, metricsLn net.Listener
+	var early *server.Early
 	if cmd == "serve" {
 		// Before start, which marks deploys left unfinished interrupted
 		// and reports them: a bot that cannot listen (the address is
@@ -232,6 +233,12 @@ func run(ctx context.Context, args []string, std stdio) error {
 			}
 			defer metricsLn.Close()
 		}
+		// Answered from now on: the start (opening the store, asking
+		// Slack and Discord for their tokens) may take half a minute,
+		// and a health probe left unanswered as long times out as if
+		// the bot had hung; /healthz says "starting" meanwhile.
+		early = server.ServeEarly(server.EarlyOptions{Listener: ln, MetricsListener: metricsLn, MaxConns: maxConns(cfg, openFileLimit()), Log: log})
+		defer early.Close()
 	}
 	sys, err := start(ctx, cfg, log)
 	if err != nil {
@@ -242,7 +249,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 	if cmd == "console" {
 		return runConsole(ctx, cfg, sys, consoleAs, std)
 	}
-	return stoppedAsAsked(ctx, serve(ctx, cfg, sys, ln, metricsLn, log))
+	return stoppedAsAsked(ctx, serve(ctx, cfg, sys, early, metricsLn, log))
 }
 
 // stoppedAsAsked returns nil for an error that only says ctx ended: a

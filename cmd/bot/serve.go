@@ -48,9 +48,10 @@ func recoveryInterval(cfg *config.Config) time.Duration {
 // mode, Discord's interactions endpoint) and, in Socket Mode, the Slack
 // connection, until ctx is done or one of them fails. Then it stops taking
 // commands and lets running deploys finish and post their final state
-// (bounded by drainTimeout). It serves on ln, and /metrics on metricsLn
-// when it is not nil, which run binds before start changes anything.
-func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn net.Listener, log *slog.Logger) error {
+// (bounded by drainTimeout). It takes over the listeners early serves
+// while the bot starts, which run binds before start changes anything:
+// /metrics is on metricsLn when it is not nil.
+func serve(ctx context.Context, cfg *config.Config, sys *system, early *server.Early, metricsLn net.Listener, log *slog.Logger) error {
 	reg := sys.registry
 	metrics := server.NewMetrics(reg)
 	handler := timedHandler{h: sys.service, m: metrics}
@@ -89,7 +90,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, ln, metricsLn n
 	}
 	opt := server.Options{
 		Addr:            cfg.Bot.Listen,
-		Listener:        ln,
+		Early:           early,
 		Registry:        reg,
 		MetricsListener: metricsLn,
 		MaxConns:        maxConns(cfg, openFileLimit()),

@@ -113,6 +113,11 @@ type Options struct {
 	// MaxBody bounds every request body; default DefaultMaxBody.
 	MaxBody int64
 	Log     *slog.Logger
+	// Early, when set, serves the listeners already, since before New:
+	// Run takes them over from it rather than serve Listener and
+	// MetricsListener itself, whose MaxConns bound it already applies.
+	// MetricsListener must be set as it was for Early.
+	Early *Early
 }
 
 // Server is the HTTP server. Mount handlers with Handle before Run.
@@ -158,12 +163,16 @@ func New(opt Options) *Server {
 		opt.HealthLog = &ratelog.Limiter{}
 	}
 	s := &Server{opt: opt, mux: http.NewServeMux(), gate: gate{idle: make(chan struct{})}}
-	s.srv = s.httpServer(s.mux)
+	if opt.Early == nil {
+		s.srv = newHTTPServer(s.opt.Metrics.unmatched(s.mux), opt.Log)
+	}
 	s.handle(s.mux, "GET /healthz", http.HandlerFunc(s.health), opt.MaxBody)
 	metrics := s.mux
 	if opt.MetricsListener != nil {
 		s.metricsMux = http.NewServeMux()
-		s.metricsSrv = s.httpServer(s.metricsMux)
+		if opt.Early == nil {
+			s.metricsSrv = newHTTPServer(s.opt.Metrics.unmatched(s.metricsMux), opt.Log)
+		}
 		s.handle(s.metricsMux, "GET /healthz", http.HandlerFunc(s.health), opt.MaxBody)
 		metrics = s.metricsMux
 	}
@@ -203,16 +212,16 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, h http.Handler, maxB
 	mux.Handle(pattern, http.MaxBytesHandler(s.opt.Metrics.count(pattern, h), maxBody))
 }
 
-// httpServer returns a server of mux with the limits every listener has.
-func (s *Server) httpServer(mux *http.ServeMux) *http.Server {
+// newHTTPServer returns a server of h with the limits every listener has.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           s.opt.Metrics.unmatched(mux),
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.opt.Log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -331,6 +340,17 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // listeners. It returns nil after a shutdown asked for by ctx, else what
 // made serving fail.
 func (s *Server) Run(ctx context.Context) error {
+	if s.opt.Early != nil {
+		public := s.opt.Metrics.unmatched(s.mux)
+		internal := public
+		if s.metricsMux != nil {
+			internal = s.opt.Metrics.unmatched(s.metricsMux)
+		}
+		ln, mln, srv, metricsSrv, errc := s.opt.Early.takeOver(public, internal)
+		s.srv, s.metricsSrv = srv, metricsSrv
+		s.setAddr(ln, mln)
+		return s.serve(ctx, errc)
+	}
 	ln := s.opt.Listener
 	if ln == nil {
 		var err error
@@ -342,12 +362,8 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("listen on %s: %w", s.opt.Addr, err)
 		}
 	}
-	s.mu.Lock()
-	s.addr = ln.Addr()
-	s.mu.Unlock()
-	s.opt.Log.Info("serving", "addr", ln.Addr().String(), "max_conns", s.opt.MaxConns)
-
 	mln := s.opt.MetricsListener
+	s.setAddr(ln, mln)
 	if s.opt.MaxConns > 0 {
 		public, internal := splitConns(s.opt.MaxConns, mln != nil)
 		ln = newLimitListener(ln, make(chan struct{}, public))
@@ -358,9 +374,26 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	go func() { errc <- fmt.Errorf("serve %s: %w", ln.Addr(), s.srv.Serve(ln)) }()
 	if s.metricsSrv != nil {
-		s.opt.Log.Info("serving metrics", "addr", mln.Addr().String())
 		go func() { errc <- fmt.Errorf("serve metrics %s: %w", mln.Addr(), s.metricsSrv.Serve(mln)) }()
 	}
+	return s.serve(ctx, errc)
+}
+
+// setAddr records the address of ln, and logs that the server serves ln
+// and mln (nil: none).
+func (s *Server) setAddr(ln, mln net.Listener) {
+	s.mu.Lock()
+	s.addr = ln.Addr()
+	s.mu.Unlock()
+	s.opt.Log.Info("serving", "addr", ln.Addr().String(), "max_conns", s.opt.MaxConns)
+	if mln != nil {
+		s.opt.Log.Info("serving metrics", "addr", mln.Addr().String())
+	}
+}
+
+// serve is Run once the listeners are served, their errors sent to errc,
+// which has room for the recovery's.
+func (s *Server) serve(ctx context.Context, errc chan error) error {
 	recovered := make(chan struct{})
 	rctx, stopRecover := context.WithCancel(ctx)
 	defer stopRecover()
