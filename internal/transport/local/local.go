@@ -62,7 +62,10 @@ var inherited = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDI
 // scriptEnv returns the inherited part of the bot's environment, then
 // extra.
 func scriptEnv(extra []string) []string {
-	var env []string
+	// Never nil: exec gives a command with a nil Env the bot's whole
+	// environment, which a bot started with none of inherited (env -i, a
+	// unit that sets only its secrets) would have handed every script.
+	env := []string{}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if slices.Contains(inherited, k) || strings.HasPrefix(k, "LC_") {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -503,5 +504,53 @@ func TestRunRefusesNUL(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("%s: %v, want it left alone", other, err)
+	}
+}
+
+// TestRunEnvironmentWithoutInheritedVariables: a bot started with none of
+// the variables scripts inherit (env -i, a unit that sets only its
+// secrets) must not hand its whole environment to the script.
+func TestRunEnvironmentWithoutInheritedVariables(t *testing.T) {
+	saved := os.Environ()
+	t.Cleanup(func() {
+		os.Clearenv()
+		for _, kv := range saved {
+			k, v, _ := strings.Cut(kv, "=")
+			os.Setenv(k, v)
+		}
+	})
+	tests := []struct {
+		name  string
+		extra []string
+		run   string
+		want  []string // exported variables, sorted, other than PWD and the like the shell sets
+	}{
+		{name: "no extra, no run", want: nil},
+		{name: "extra only", extra: []string{"SWITCHMAN_APP=shop"}, want: []string{"SWITCHMAN_APP"}},
+		{name: "run only", run: strings.Repeat("ab", 16), want: []string{"SWITCHMAN_RUN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Clearenv()
+			os.Setenv("SLACK_BOT_TOKEN", "xoxb-secret")
+			s := open(t, &Transport{Env: tt.extra})
+			out, err := s.Run(context.Background(), deploy.Command{Script: "export -p", Run: tt.run})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			var got []string
+			for _, line := range strings.Split(string(out), "\n") {
+				line = strings.TrimPrefix(line, "export ")
+				k, _, _ := strings.Cut(line, "=")
+				switch k {
+				case "", "PWD", "OLDPWD", "PS1", "PS2", "PS4", "IFS", "OPTIND", "PPID", "SHLVL", "_":
+					continue
+				}
+				got = append(got, k)
+			}
+			if strings.Contains(string(out), "xoxb-secret") || !slices.Equal(got, tt.want) {
+				t.Errorf("the script's environment: got %v, want %v (output %q)", got, tt.want, out)
+			}
+		})
 	}
 }
