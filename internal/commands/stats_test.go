@@ -60,3 +60,42 @@ func TestStatsMessageWords(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsMessageRounding: a figure is never rounded to what it is not:
+// a failure rate to 0% while something failed or to 100% while something
+// did not, a frequency to 0.00 a day while something was deployed.
+func TestStatsMessageRounding(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name            string
+		window          time.Duration
+		deploys, failed int
+		wantDeploys     string
+		wantRate        string
+	}{
+		{"usual", 30 * day, 41, 3, "41 (1.37 a day), 0 rollbacks", "7% (3 of 41)"},
+		{"none failed", 30 * day, 5, 0, "5 (0.17 a day), 0 rollbacks", "0% (0 of 5)"},
+		{"all failed", 30 * day, 5, 5, "5 (0.17 a day), 0 rollbacks", "100% (5 of 5)"},
+		{"one failed of many", 365 * day, 201, 1, "201 (0.55 a day), 0 rollbacks", "0.5% (1 of 201)"},
+		{"all but one failed", 365 * day, 201, 200, "201 (0.55 a day), 0 rollbacks", "99.5% (200 of 201)"},
+		{"one failed of very many", 365 * day, 2500, 1, "2500 (6.85 a day), 0 rollbacks", "0.04% (1 of 2500)"},
+		{"one deploy a year", 365 * day, 1, 0, "1 (0.0027 a day), 0 rollbacks", "0% (0 of 1)"},
+		{"three deploys a year", 365 * day, 3, 1, "3 (0.0082 a day), 0 rollbacks", "33% (1 of 3)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := stats.Report{Window: tt.window, Deploys: tt.deploys, Timed: tt.deploys, Failures: tt.failed, Unrestored: tt.failed,
+				PerDay: float64(tt.deploys) / float64(tt.window/day), ChangeFailureRate: float64(tt.failed) / float64(tt.deploys)}
+			fields := map[string]string{}
+			for _, f := range statsMessage("web", "prod", r).Fields {
+				fields[f.Label] = f.Value
+			}
+			if got := fields["deploys"]; got != tt.wantDeploys {
+				t.Errorf("deploys: got %q, want %q", got, tt.wantDeploys)
+			}
+			if got := fields["change failure rate"]; got != tt.wantRate {
+				t.Errorf("change failure rate: got %q, want %q", got, tt.wantRate)
+			}
+		})
+	}
+}

@@ -3,7 +3,9 @@ package commands
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/acl"
@@ -327,7 +329,7 @@ func statsMessage(app, env string, r stats.Report) chat.Message {
 	// A rate or a mean over nothing is not 0: it says so instead.
 	failureRate := "n/a: no deploys"
 	if r.Deploys > 0 {
-		failureRate = fmt.Sprintf("%.0f%% (%d of %d)", 100*r.ChangeFailureRate, r.Failures, r.Deploys)
+		failureRate = fmt.Sprintf("%s%% (%d of %d)", percent(100*r.ChangeFailureRate), r.Failures, r.Deploys)
 	}
 	restore := "n/a: nothing failed"
 	switch {
@@ -347,12 +349,35 @@ func statsMessage(app, env string, r stats.Report) chat.Message {
 		duration = "no median: every deploy was interrupted, none timed"
 	}
 	m.Fields = []chat.Field{
-		{Label: "deploys", Value: fmt.Sprintf("%d (%.2f a day), %d rollback%s", r.Deploys, r.PerDay, r.Rollbacks, plural(r.Rollbacks))},
+		{Label: "deploys", Value: fmt.Sprintf("%d (%s a day), %d rollback%s", r.Deploys, perDay(r.PerDay), r.Rollbacks, plural(r.Rollbacks))},
 		{Label: "duration", Value: duration},
 		{Label: "change failure rate", Value: failureRate},
 		{Label: "time to restore", Value: restore},
 	}
 	return m
+}
+
+// percent writes p, a percentage, whole, or with the fewest decimals that
+// keep it off 0 and 100 when it is neither: 1 failure of 201 deploys is
+// 0.5%, not the 0% that says nothing failed.
+func percent(p float64) string {
+	for decimals := 0; ; decimals++ {
+		s := strconv.FormatFloat(p, 'f', decimals, 64)
+		v, _ := strconv.ParseFloat(s, 64)
+		if decimals == 3 || !(v == 0 && p > 0 || v == 100 && p < 100) {
+			return s
+		}
+	}
+}
+
+// perDay writes a frequency with two decimals, or two significant digits
+// below 0.01 a day: a deploy a year is 0.0027 a day, not 0.00.
+func perDay(f float64) string {
+	decimals := 2
+	if f > 0 && f < 0.01 {
+		decimals = 1 - int(math.Floor(math.Log10(f)))
+	}
+	return strconv.FormatFloat(f, 'f', decimals, 64)
 }
 
 func unrestored(n int) string {
