@@ -111,12 +111,13 @@ type session struct {
 // should redirect its output; if it keeps writing to the inherited pipes it
 // gets EPIPE once Run has returned. Run then calls cmd.Lingering, if set.
 //
-// If reading cmd.Stdin fails, the process group is killed so that the
-// script never mistakes a broken stream for a complete one, and the error
-// is returned. If the shell exits while a Read of cmd.Stdin is blocked, Run
-// returns without waiting for it; that Read may still be in progress, so
-// the caller must unblock it (for example by closing the pipe it reads)
-// before using the reader again.
+// If reading cmd.Stdin fails while the shell runs, the process group is
+// killed so that the script never mistakes a broken stream for a complete
+// one, and the error is returned. If the shell exits while a Read of
+// cmd.Stdin is blocked, Run returns without waiting for it; that Read may
+// still be in progress, so the caller must unblock it (for example by
+// closing the pipe it reads) before using the reader again. Its failure
+// then kills nothing.
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.closed {
 		return nil, errors.New("local: session closed")
@@ -140,6 +141,13 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, stopped(ctx, cmd.Timeout)
 	}
+	// A failed read of cmd.Stdin ends the run through ctx, so that the
+	// process group is killed by exec, which does so only until it has
+	// reaped the shell: the Read may fail after Run returned, when the
+	// group holds only what the script left running in the background,
+	// or its number is another's.
+	ctx, stdinFailed := context.WithCancelCause(ctx)
+	defer stdinFailed(nil)
 
 	var stdout scriptio.Output
 	stderr := &scriptio.Tail{Max: stderrTail}
@@ -206,15 +214,11 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		return nil, fmt.Errorf("local: start /bin/sh: %w", startErr)
 	}
 
-	stdinErr := make(chan error, 1)
 	if stdin != nil {
-		pid := c.Process.Pid
 		go func() {
 			defer stdin.Close()
 			if err := scriptio.Feed(stdin, cmd.Stdin); err != nil {
-				// Report before killing: Wait returns only after the kill.
-				stdinErr <- err
-				_ = killGroup(pid) // fails only if the group is gone already
+				stdinFailed(stdinError{err})
 			}
 		}()
 	}
@@ -226,10 +230,9 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	}
 	out := stdout.Bytes()
 
-	select {
-	case rerr := <-stdinErr:
-		return out, fmt.Errorf("local: read stdin: %w", rerr)
-	default:
+	var se stdinError
+	if errors.As(context.Cause(ctx), &se) {
+		return out, fmt.Errorf("local: read stdin: %w", se.err)
 	}
 	if errors.Is(err, exec.ErrWaitDelay) && cmd.Lingering != nil {
 		cmd.Lingering("")
@@ -253,6 +256,11 @@ func (s *session) Close() error {
 	s.closed = true
 	return nil
 }
+
+// stdinError is the cause of a run ended by a failed read of its stdin.
+type stdinError struct{ err error }
+
+func (e stdinError) Error() string { return e.err.Error() }
 
 // killGroup kills the process group led by pid.
 func killGroup(pid int) error {

@@ -554,3 +554,63 @@ func TestRunEnvironmentWithoutInheritedVariables(t *testing.T) {
 		})
 	}
 }
+
+// TestRunStdinErrorKillsOnlyARunningScript: a failed read of stdin kills
+// the script's process group while the script runs; once Run has
+// returned, a Read that fails later (the caller closing the pipe it
+// reads, as Run's contract asks) must not kill what the script left
+// running in the background, nor whatever group has the number since.
+func TestRunStdinErrorKillsOnlyARunningScript(t *testing.T) {
+	broken := errors.New("connection reset")
+	tests := []struct {
+		name      string
+		script    string
+		failAfter bool // fail the Read only after Run returned
+		wantErr   bool
+		wantAlive bool
+	}{
+		{name: "while the script runs", script: "cat >/dev/null; echo finished", wantErr: true, wantAlive: false},
+		{name: "after Run returned", script: "echo done", failAfter: true, wantErr: false, wantAlive: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, &Transport{})
+			pr, pw := io.Pipe()
+			t.Cleanup(func() { pw.Close() })
+			cmd := deploy.Command{Script: "sleep 30 </dev/null >/dev/null 2>&1 & echo $!; " + tt.script, Stdin: pr, Timeout: 10 * time.Second}
+			if !tt.failAfter {
+				// Once the background process is started, not before.
+				cmd.Stdout = writerFunc(func(p []byte) (int, error) {
+					go func() {
+						_, _ = pw.Write([]byte("half a tarball"))
+						pw.CloseWithError(broken)
+					}()
+					return len(p), nil
+				})
+			}
+			out, err := s.Run(context.Background(), cmd)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Run: got error %v, want one: %v", err, tt.wantErr)
+			}
+			pid := parsePID(t, []byte(strings.SplitN(string(out), "\n", 2)[0]))
+			killLater(t, pid)
+			if tt.failAfter {
+				pw.CloseWithError(broken)
+			}
+			if !tt.wantAlive {
+				waitFor(t, "background sleep killed", 5*time.Second, func() bool { return !alive(t, pid) })
+				return
+			}
+			// Whether a kill comes can only be watched for a while.
+			for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if !alive(t, pid) {
+					t.Fatalf("background process %d was killed by a stdin error after Run returned; want it left running", pid)
+				}
+			}
+		})
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
