@@ -93,8 +93,8 @@ type stream struct{ app, env string }
 //     happened from D's start until its next live deploy.
 //   - A failure is restored by the first later record of the same app and
 //     env that succeeded, deploy or rollback. Its time to restore runs from
-//     the failed deploy's end (its start when it has none) to the end of
-//     that record; MTTR is the mean over restored failures. Deploys before
+//     the failed deploy's end (its start when it has none, or was
+//     interrupted) to the end of that record; MTTR is the mean over restored failures. Deploys before
 //     the window are not counted, but records after a counted deploy are
 //     used to judge and restore it wherever they are.
 //
@@ -213,7 +213,10 @@ func failed(rs []*deploy.Record, i int, spikes []time.Time) bool {
 func restore(rs []*deploy.Record, i int) (time.Duration, bool) {
 	d := rs[i]
 	from := d.Finished
-	if from.IsZero() {
+	if from.IsZero() || d.Outcome == deploy.OutcomeInterrupted {
+		// An interrupted run's end is when recovery found it dead,
+		// maybe days after it stopped: from then, its app/env would
+		// seem restored in the minutes the next run took.
 		from = d.Started
 	}
 	for _, r := range rs[i+1:] {

@@ -265,6 +265,21 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			// Recovery ends an interrupted run when it finds it: the
+			// time from its start is the time its app/env waited, the
+			// only bound known of when it stopped.
+			name: "an interrupted run is restored from its start", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 2*24*60, interrupted),
+				dep("a", "p", at(12, 10, 5), 2, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Failures != 1 || r.Restored != 1 || r.MTTR != 48*time.Hour+7*time.Minute {
+					t.Errorf("got %d failures, %d restored, MTTR %v; want 1, 1 and 48h7m", r.Failures, r.Restored, r.MTTR)
+				}
+			},
+		},
+		{
 			name: "even count median", window: week,
 			records: []*deploy.Record{dep("a", "p", at(10, 10, 0), 2, ok), dep("a", "p", at(10, 10, 1), 5, ok)},
 			check: func(t *testing.T, r Report) {
