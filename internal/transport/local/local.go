@@ -109,7 +109,9 @@ type session struct {
 // its output pipes to close: a background process the script started may
 // keep running, and is not killed when Run returns normally. Such a process
 // should redirect its output; if it keeps writing to the inherited pipes it
-// gets EPIPE once Run has returned. Run then calls cmd.Lingering, if set.
+// gets EPIPE once Run has returned. Run then calls cmd.Lingering, if set,
+// whether the script succeeded or failed (not when ctx or cmd.Timeout
+// ended it).
 //
 // If reading cmd.Stdin fails while the shell runs, the process group is
 // killed so that the script never mistakes a broken stream for a complete
@@ -167,11 +169,31 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		// and everything the script starts (see deploy.Command.Run).
 		c.Env = append(slices.Clip(s.env), "SWITCHMAN_RUN="+cmd.Run)
 	}
-	c.Stdout = &stdout
-	if cmd.Stdout != nil {
-		c.Stdout = io.MultiWriter(&stdout, cmd.Stdout)
+	// The output comes through pipes of our own rather than exec's, so
+	// that Run can tell that a background process still holds them
+	// whatever the script's exit status: exec reports its WaitDelay
+	// overrun (ErrWaitDelay) only for a script that succeeded, and a
+	// failed restart that left the app holding its output is the one an
+	// operator most needs told.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		script.Close()
+		feed.Close()
+		return nil, fmt.Errorf("local: stdout pipe: %w", err)
 	}
-	c.Stderr = stderr
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		script.Close()
+		feed.Close()
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("local: stderr pipe: %w", err)
+	}
+	c.Stdout, c.Stderr = outW, errW
+	var stdoutTo io.Writer = &stdout
+	if cmd.Stdout != nil {
+		stdoutTo = io.MultiWriter(&stdout, cmd.Stdout)
+	}
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.WaitDelay = waitDelay
 	c.Cancel = func() error { return killGroup(c.Process.Pid) }
@@ -182,14 +204,26 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		// a reader that blocks after the script exited cannot hold up Wait.
 		r, w, err := os.Pipe()
 		if err != nil {
+			script.Close()
+			feed.Close()
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
 			return nil, fmt.Errorf("local: stdin pipe: %w", err)
 		}
 		c.Stdin, stdin = r, w
 	}
 	startErr := c.Start()
 	script.Close() // the child has its own copy
+	// The child has its own copies of the write ends. Ours must go, or
+	// the copies below would never see the end of the output.
+	outW.Close()
+	errW.Close()
 	if startErr != nil {
 		feed.Close()
+		outR.Close()
+		errR.Close()
 	} else {
 		// In the background: a script longer than the pipe's buffer is
 		// read as the shell runs it. Closing feed ends it for the shell.
@@ -214,6 +248,15 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		return nil, fmt.Errorf("local: start /bin/sh: %w", startErr)
 	}
 
+	copied := make(chan struct{}, 2)
+	copyOutput := func(to io.Writer, from *os.File) {
+		_, _ = io.Copy(to, from) // ends at the output's end, or when from is closed below
+		from.Close()             // a failed write to cmd.Stdout stops the script's writes too
+		copied <- struct{}{}
+	}
+	go copyOutput(stdoutTo, outR)
+	go copyOutput(stderr, errR)
+
 	if stdin != nil {
 		go func() {
 			defer stdin.Close()
@@ -224,20 +267,24 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	}
 
 	err = c.Wait()
+	// Ended by ctx (a timeout, a cancel, a failed read of cmd.Stdin)
+	// rather than on its own: what the kill missed is no step's doing.
+	killed := ctx.Err() != nil
 	if stdin != nil {
 		// Unblocks a copy stuck writing to a script that stopped reading.
 		stdin.Close()
 	}
+	held := waitOutput(copied, outR, errR)
 	out := stdout.Bytes()
 
 	var se stdinError
 	if errors.As(context.Cause(ctx), &se) {
 		return out, fmt.Errorf("local: read stdin: %w", se.err)
 	}
-	if errors.Is(err, exec.ErrWaitDelay) && cmd.Lingering != nil {
+	if held && !killed && cmd.Lingering != nil {
 		cmd.Lingering("")
 	}
-	if err == nil || (errors.Is(err, exec.ErrWaitDelay) && c.ProcessState.Success()) {
+	if err == nil {
 		return out, nil
 	}
 	if ctx.Err() != nil {
@@ -248,6 +295,30 @@ func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		return out, &deploy.ExitError{Code: exitCode(exitErr.ProcessState), Stderr: stderr.String()}
 	}
 	return out, fmt.Errorf("local: run script: %w", err)
+}
+
+// waitOutput waits, for at most waitDelay, for both copies of the
+// script's output to reach its end, then closes what is still open, so
+// that a background process holding it cannot hold up Run, and waits for
+// the copies to stop. It reports whether it had to close any: a process
+// the script started still held its output.
+func waitOutput(copied <-chan struct{}, outR, errR *os.File) (held bool) {
+	timer := time.NewTimer(waitDelay)
+	defer timer.Stop()
+	for n := 0; n < 2; {
+		select {
+		case <-copied:
+			n++
+		case <-timer.C:
+			held = true
+			outR.Close()
+			errR.Close()
+			for ; n < 2; n++ {
+				<-copied
+			}
+		}
+	}
+	return held
 }
 
 // Close ends the session. There is nothing to release locally; Run fails

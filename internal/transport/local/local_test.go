@@ -325,6 +325,44 @@ func TestRunReturnsWhileChildHoldsOutput(t *testing.T) {
 	}
 }
 
+// TestRunReportsLingering: a script that leaves a background process
+// holding its output gets it reported through Command.Lingering, whether
+// it succeeded or failed, and keeps its own exit status; one whose
+// background process redirected its output gets no report.
+func TestRunReportsLingering(t *testing.T) {
+	tests := []struct {
+		name, script string
+		code         int    // the script's exit status
+		stderr       string // of a failed one
+		want         bool   // a report
+	}{
+		{"succeeded, output held", "sleep 30 & echo $!", 0, "", true},
+		{"failed, output held", "sleep 30 & echo $!; echo broken >&2; exit 3", 3, "broken", true},
+		{"failed, stderr held", "sleep 30 >/dev/null & echo $!; exit 3", 3, "", true},
+		{"failed, output redirected", "sleep 30 >/dev/null 2>&1 & echo $!; exit 3", 3, "", false},
+		{"succeeded, output redirected", "sleep 30 >/dev/null 2>&1 & echo $!", 0, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, &Transport{})
+			var got []string
+			out, err := s.Run(context.Background(), deploy.Command{Script: tt.script, Timeout: 20 * time.Second,
+				Lingering: func(who string) { got = append(got, who) }})
+			killLater(t, parsePID(t, out))
+			var exit *deploy.ExitError
+			switch {
+			case tt.code == 0 && err != nil:
+				t.Errorf("Run: %v, want success", err)
+			case tt.code != 0 && (!errors.As(err, &exit) || exit.Code != tt.code || exit.Stderr != tt.stderr):
+				t.Errorf("Run: %v, want exit status %d with stderr %q", err, tt.code, tt.stderr)
+			}
+			if n := map[bool]int{false: 0, true: 1}[tt.want]; len(got) != n {
+				t.Errorf("Lingering called %d times (%q), want %d", len(got), got, n)
+			}
+		})
+	}
+}
+
 type failingReader struct {
 	data []byte
 	err  error
