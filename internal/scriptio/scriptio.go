@@ -134,18 +134,29 @@ func (o *Output) Write(p []byte) (int, error) {
 // Bytes returns a copy of the output. When some was dropped, it starts
 // with a line saying how much, followed by the kept bytes from the first
 // whole line in them: the rest of a line whose start was dropped could be
-// misread by a parser.
+// misread by a parser. Kept bytes that hold no line's start (one line
+// longer than Max) are all the end of that line: they follow from their
+// first whole character, and the note says the line lost its start, so
+// that nobody takes it for a whole one. The line stays on a line of its
+// own, where a secret the cut fell inside is still found and hidden.
 func (o *Output) Bytes() []byte {
 	if o.dropped == 0 {
 		return bytes.Clone(o.buf)
 	}
 	kept := o.Tail()
 	dropped := o.dropped
+	cut := ""
 	if i := bytes.IndexByte(kept, '\n'); i >= 0 {
 		kept = kept[i+1:]
 		dropped += int64(i + 1)
+	} else {
+		for i := 0; i < utf8.UTFMax && len(kept) > 0 && !utf8.RuneStart(kept[0]); i++ {
+			kept = kept[1:]
+			dropped++
+		}
+		cut = ", the start of the line below with them"
 	}
-	note := fmt.Sprintf("[output truncated: the first %d bytes were dropped]\n", dropped)
+	note := fmt.Sprintf("[output truncated: the first %d bytes were dropped%s]\n", dropped, cut)
 	return append([]byte(note), kept...)
 }
 

@@ -77,7 +77,11 @@ func TestOutput(t *testing.T) {
 		{"a big write after small ones", 8, []string{"aaa\n", "0123456789\nend\n"},
 			"[output truncated: the first 15 bytes were dropped]\nend\n", "789\nend\n"},
 		{"no line start kept", 4, []string{"abc", "defgh"},
-			"[output truncated: the first 4 bytes were dropped]\nefgh", "efgh"},
+			"[output truncated: the first 4 bytes were dropped, the start of the line below with them]\nefgh", "efgh"},
+		{"no line start kept, cut inside a character", 3, []string{"x\u00e9", "bc"},
+			"[output truncated: the first 3 bytes were dropped, the start of the line below with them]\nbc", "\xa9bc"},
+		{"a line start kept after one without", 4, []string{"abcdefgh", "\nij"},
+			"[output truncated: the first 9 bytes were dropped]\nij", "h\nij"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
