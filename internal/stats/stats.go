@@ -92,11 +92,13 @@ type stream struct{ app, env string }
 //     before D's next live deploy; or when a spike of the same app and env
 //     happened from D's start until its next live deploy.
 //   - A failure is restored by the first later record of the same app and
-//     env that succeeded, deploy or rollback. Its time to restore runs from
-//     the failed deploy's end (its start when it has none, or was
-//     interrupted) to the end of that record; MTTR is the mean over restored failures. Deploys before
-//     the window are not counted, but records after a counted deploy are
-//     used to judge and restore it wherever they are.
+//     env that put a release live again: one that succeeded or ended
+//     partial (most hosts run its release, checked healthy), deploy or
+//     rollback. Its time to restore runs from the failed deploy's end (its
+//     start when it has none, or was interrupted) to the end of that
+//     record; MTTR is the mean over restored failures. Deploys before the
+//     window are not counted, but records after a counted deploy are used
+//     to judge and restore it wherever they are.
 //
 // Nil records are skipped; records need not be sorted.
 func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window time.Duration) Report {
@@ -209,7 +211,7 @@ func failed(rs []*deploy.Record, i int, spikes []time.Time) bool {
 }
 
 // restore returns how long after rs[i] failed a later record of its
-// app/env succeeded.
+// app/env put a release live again.
 func restore(rs []*deploy.Record, i int) (time.Duration, bool) {
 	d := rs[i]
 	from := d.Finished
@@ -220,7 +222,11 @@ func restore(rs []*deploy.Record, i int) (time.Duration, bool) {
 		from = d.Started
 	}
 	for _, r := range rs[i+1:] {
-		if r.Outcome == deploy.OutcomeSucceeded && !r.Finished.IsZero() {
+		// A partial run is the env's live release as much as one that
+		// succeeded (it is no change failure for it, and alerts offer
+		// a rollback from it): waiting for a full success would leave
+		// a failure unrestored through every partial deploy after it.
+		if (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial) && !r.Finished.IsZero() {
 			return max(r.Finished.Sub(from), 0), true
 		}
 	}

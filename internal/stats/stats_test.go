@@ -211,12 +211,43 @@ func TestCompute(t *testing.T) {
 			records: []*deploy.Record{
 				dep("a", "p", at(10, 10, 0), 1, reverted),
 				rb("a", "p", at(10, 10, 5), 1, failedO),
+				dep("a", "p", at(10, 10, 10), 1, cancelled),
+				rb("a", "p", at(10, 10, 12), 1, cancelled),
+				dep("a", "p", at(10, 10, 14), 1, interrupted),
+				dep("a", "p", at(10, 10, 20), 1, ok),
+			},
+			check: func(t *testing.T, r Report) {
+				// The interrupted deploy is a failure of its own,
+				// restored at 10:21 too, 7m after its start.
+				if r.Failures != 2 || r.Restored != 2 || r.MTTR != (20+7)*time.Minute/2 {
+					t.Errorf("got %d failures, %d restored, MTTR %v; want 2, 2 and 13m30s (10:01 → 10:21, 10:14 → 10:21)", r.Failures, r.Restored, r.MTTR)
+				}
+			},
+		},
+		{
+			// A run that ended partial puts its release live, as one
+			// that succeeded does: most hosts run it, checked healthy.
+			name: "a partial deploy restores", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, reverted),
 				dep("a", "p", at(10, 10, 10), 1, partial),
 				dep("a", "p", at(10, 10, 20), 1, ok),
 			},
 			check: func(t *testing.T, r Report) {
-				if r.MTTR != 20*time.Minute {
-					t.Errorf("MTTR: got %v, want 20m (10:01 → 10:21)", r.MTTR)
+				if r.Failures != 1 || r.Restored != 1 || r.Unrestored != 0 || r.MTTR != 10*time.Minute {
+					t.Errorf("got %d failures, %d restored, %d unrestored, MTTR %v; want 1, 1, 0 and 10m (10:01 → 10:11)", r.Failures, r.Restored, r.Unrestored, r.MTTR)
+				}
+			},
+		},
+		{
+			name: "a partial rollback restores", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, ok),
+				rb("a", "p", at(10, 10, 5), 2, partial),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Failures != 1 || r.Restored != 1 || r.MTTR != 6*time.Minute {
+					t.Errorf("got %d failures, %d restored, MTTR %v; want 1, 1 and 6m (10:01 → 10:07)", r.Failures, r.Restored, r.MTTR)
 				}
 			},
 		},
