@@ -36,7 +36,8 @@ type Report struct {
 	Window   time.Duration
 
 	// Deploys counts the deploys in the window (see Compute for which
-	// records count); Rollbacks the rollback records started in it.
+	// records count); Rollbacks the rollbacks started in it, counted as
+	// deploys are.
 	Deploys   int
 	Rollbacks int
 	// PerDay is Deploys per day of the window (deployment frequency).
@@ -81,7 +82,8 @@ type stream struct{ app, env string }
 //   - A deploy is a record that is not a rollback. It is counted when it
 //     started in [now-window, now) and ended (its outcome is final) other
 //     than cancelled: a running deploy has no outcome yet, and a cancelled
-//     one was stopped on request with its hosts restored.
+//     one was stopped on request with its hosts restored. Rollbacks are
+//     counted likewise: a cancelled one rolled nothing back.
 //   - A deploy goes live when it succeeds or ends partial (some hosts run
 //     it). "The next live deploy" of a deploy D is the first later deploy
 //     of the same app and env that went live; failed, reverted, cancelled
@@ -133,11 +135,11 @@ func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window tim
 			if r.Started.Before(rep.From) || !r.Started.Before(now) {
 				continue
 			}
-			if r.Kind == deploy.KindRollback {
-				rep.Rollbacks++
+			if !counted(r) {
 				continue
 			}
-			if !counted(r) {
+			if r.Kind == deploy.KindRollback {
+				rep.Rollbacks++
 				continue
 			}
 			rep.Deploys++

@@ -159,6 +159,26 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			// Rollbacks are counted as deploys are: a running one has no
+			// outcome yet, and a cancelled one rolled nothing back. Either
+			// still says someone judged the deploy before it bad.
+			name: "running and cancelled rollbacks are not counted", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, ok),
+				rb("a", "p", at(10, 10, 5), 1, cancelled),
+				dep("b", "p", at(10, 10, 0), 1, ok),
+				rb("b", "p", at(15, 11, 59), 0, running),
+				dep("c", "p", at(10, 10, 0), 1, ok),
+				rb("c", "p", at(10, 10, 5), 1, failedO),
+				rb("c", "p", at(10, 10, 9), 1, interrupted),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Rollbacks != 2 || r.Failures != 3 {
+					t.Errorf("got %d rollbacks, %d failures; want 2 (the failed and the interrupted one) and 3", r.Rollbacks, r.Failures)
+				}
+			},
+		},
+		{
 			name: "rollback after the next live deploy belongs to it", window: week,
 			records: []*deploy.Record{
 				dep("a", "p", at(10, 10, 0), 1, ok),
