@@ -141,7 +141,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		}
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &run{e: e, t: t, lease: lease, leaseTaken: taken, log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
+	r := &run{e: e, t: t, lease: lease, leaseClock: newLeaseClock(taken, e.leaseTTL), log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,
@@ -2405,8 +2405,17 @@ func (r *run) nothingToSwitchBack(anySwitched bool) []string {
 
 // leaseGone reports, as an ErrLeaseLost, whether this run's lease is
 // lost (or cannot be confirmed). Unlike fence it ignores a cancel: a
-// cancelled deploy still switches its hosts back, under its lease.
+// cancelled deploy still switches its hosts back, under its lease. A
+// lease lost by what this process knows (a renewal found it lost, or it
+// ran out by this process's clock) is lost whatever the store says: the
+// store may still find it held while another replica has taken it.
 func (r *run) leaseGone() error {
+	if cause := context.Cause(r.ctx); errors.Is(cause, ErrLeaseLost) {
+		return cause
+	}
+	if err := r.leaseClock.runOut(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
 	if err := r.lease.Check(ctx); err != nil {

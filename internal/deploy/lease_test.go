@@ -21,9 +21,14 @@ import (
 // that ran out does. Frozen ones go on believing they are held without
 // renewing: a replica paused past its TTL (a stopped VM, a long
 // collection) does not know its lease ran out until the store tells it.
+// Unrenewed ones fail their renewals, as a store too slow to answer does,
+// while their checks still find them held, as a store whose clock is
+// behind this replica's, or whose expiry ran from a later instant than
+// the renewal's start, does for a while: by this replica's clock the
+// lease runs out first.
 type stealable struct {
 	deploy.Leaser
-	stolen, frozen atomic.Bool
+	stolen, frozen, unrenewed atomic.Bool
 }
 
 func (s *stealable) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
@@ -47,7 +52,7 @@ func (l *stealableLease) lost() error {
 }
 
 func (l *stealableLease) Check(ctx context.Context) error {
-	if l.s.frozen.Load() {
+	if l.s.frozen.Load() || l.s.unrenewed.Load() {
 		return nil
 	}
 	if err := l.lost(); err != nil {
@@ -59,6 +64,9 @@ func (l *stealableLease) Check(ctx context.Context) error {
 func (l *stealableLease) Renew(ctx context.Context) error {
 	if l.s.frozen.Load() {
 		return nil
+	}
+	if l.s.unrenewed.Load() {
+		return errors.New("renew lease: read tcp 127.0.0.1:50122->127.0.0.1:6379: i/o timeout")
 	}
 	if err := l.lost(); err != nil {
 		return err

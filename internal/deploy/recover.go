@@ -382,7 +382,7 @@ func (e *Engine) renewWhile(ctx context.Context, lease Lease, taken time.Time, i
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		renewEvery(lease, e.leaseTTL, taken, done, func(err error) bool {
+		renewEvery(lease, newLeaseClock(taken, e.leaseTTL), done, func(err error) bool {
 			if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrStoreReset) {
 				// Cancelled before it is logged: whoever reads the
 				// log finds the recovery stopped already.

@@ -23,8 +23,8 @@ type run struct {
 	// starting logs what the run waits for until it starts (see
 	// startWatch); nil for a dry run.
 	starting *startWatch
-	// leaseTaken is when the acquisition of lease started.
-	leaseTaken time.Time
+	// leaseClock says when lease runs out by this process's clock.
+	leaseClock *leaseClock
 	// renewing is closed to stop renewing the lease (keepLease), which
 	// starts as soon as it is taken: opening the hosts may outlast it.
 	renewing chan struct{}
@@ -149,6 +149,13 @@ func (r *run) fence(ctx context.Context) error {
 	// A stopped run reports why it stopped: checking the lease with its
 	// cancelled context would fail and pass for a lost lease.
 	if err := r.stopErr(); err != nil {
+		return err
+	}
+	// The renewals stop the run once the lease ran out by this process's
+	// clock, but a process waking from a pause may get here first, while
+	// the store, asked, may still find the lease held.
+	if err := r.leaseClock.runOut(); err != nil {
+		r.cancel(err)
 		return err
 	}
 	if err := r.lease.Check(ctx); err != nil {
@@ -571,7 +578,7 @@ func (r *run) closeSessions() {
 // store refuses every call until this bot restarts, so no renewal can
 // bring it back.
 func (r *run) keepLease(done <-chan struct{}) {
-	renewEvery(r.lease, r.e.leaseTTL, r.leaseTaken, done, func(err error) bool {
+	renewEvery(r.lease, r.leaseClock, done, func(err error) bool {
 		r.log.Error("renew deploy lease", "err", err)
 		if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrStoreReset) {
 			r.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
@@ -581,25 +588,77 @@ func (r *run) keepLease(done <-chan struct{}) {
 	})
 }
 
-// renewEvery renews lease, taken (its acquisition started) at taken, every
-// ttl/3 until done is closed; failed tells of a renewal that failed and
-// whether to stop renewing. Once ttl has passed since the start of the last
-// renewal that succeeded (or since taken) failed is told so with an error
-// wrapping ErrLeaseLost: the store's expiry runs from then at the latest,
-// and a store that cannot be reached does not say the lease ran out.
-func renewEvery(lease Lease, ttl time.Duration, taken time.Time, done <-chan struct{}, failed func(error) (stop bool)) {
+// leaseClock tells when a lease runs out by this process's clock: ttl after
+// the start of its last renewal that succeeded, or of its acquisition. The
+// store's expiry runs from later than that, by the store's clock or the
+// renewing replica's, and another replica whose clock is ahead may take
+// the lease while the store still tells this one it holds it: past that
+// instant, the lease is lost whatever the store says. Safe for concurrent
+// use.
+type leaseClock struct {
+	ttl     time.Duration
+	mu      sync.Mutex
+	renewed time.Time
+}
+
+// newLeaseClock returns the clock of a lease of ttl whose acquisition
+// started at taken.
+func newLeaseClock(taken time.Time, ttl time.Duration) *leaseClock {
+	return &leaseClock{ttl: ttl, renewed: taken}
+}
+
+// renew records a renewal that succeeded, which started at start.
+func (c *leaseClock) renew(start time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if start.After(c.renewed) {
+		c.renewed = start
+	}
+}
+
+// expiry returns when the lease runs out by this process's clock.
+func (c *leaseClock) expiry() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.renewed.Add(c.ttl)
+}
+
+// runOut returns an error wrapping ErrLeaseLost once the lease has run
+// out by this process's clock, or nil.
+func (c *leaseClock) runOut() error {
+	c.mu.Lock()
+	renewed := c.renewed
+	c.mu.Unlock()
+	if time.Since(renewed) < c.ttl {
+		return nil
+	}
+	return fmt.Errorf("%w: not renewed since %s, so it ran out %s later by this process's clock",
+		ErrLeaseLost, renewed.UTC().Format("15:04:05.000 UTC"), c.ttl)
+}
+
+// renewEvery renews lease every clock.ttl/3 until done is closed, and tells
+// clock of each renewal that succeeded; failed tells of a renewal that
+// failed and whether to stop renewing. Once the lease has run out by
+// clock, failed is told so with an error wrapping ErrLeaseLost: the
+// store's expiry runs from then at the latest, and a store that cannot be
+// reached does not say the lease ran out.
+func renewEvery(lease Lease, clock *leaseClock, done <-chan struct{}, failed func(error) (stop bool)) {
+	ttl := clock.ttl
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
-	renewed := taken
-	expiry := time.NewTimer(time.Until(renewed.Add(ttl)))
+	expiry := time.NewTimer(time.Until(clock.expiry()))
 	defer expiry.Stop()
 	for {
 		select {
 		case <-done:
 			return
 		case <-expiry.C:
-			err := fmt.Errorf("%w: not renewed since %s, so it ran out %s later by this process's clock",
-				ErrLeaseLost, renewed.UTC().Format("15:04:05.000 UTC"), ttl)
+			err := clock.runOut()
+			if err == nil {
+				// A renewal that succeeded as the timer fired.
+				expiry.Reset(time.Until(clock.expiry()))
+				continue
+			}
 			if failed(err) {
 				return
 			}
@@ -609,8 +668,8 @@ func renewEvery(lease Lease, ttl time.Duration, taken time.Time, done <-chan str
 			err := lease.Renew(ctx)
 			cancel()
 			if err == nil {
-				renewed = start
-				expiry.Reset(time.Until(renewed.Add(ttl)))
+				clock.renew(start)
+				expiry.Reset(time.Until(clock.expiry()))
 				continue
 			}
 			if failed(err) {
