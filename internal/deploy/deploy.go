@@ -2526,7 +2526,14 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 // remove one, or a partial one (the others are left alone: a session
 // costs a fleet more than the check), never target, where a rollback from
 // the deploy goes; failures are reported, not fatal. Notes come in the
-// hosts' order, whichever host answers first.
+// hosts' order, whichever host answers first. A host is pruned only
+// under the lease, checked before its prune (see leaseGone): the prune
+// comes after the last fencing check and ignores the run's cancel, and a
+// replica that lost the lease since would remove releases the one
+// holding it now may be switching to, or rolling back to. Once the lease
+// is found lost, no further host is pruned, a note says so, and the run
+// is stopped with that cause: it ends as any run that lost its lease
+// does, whichever of this check and a renewal found it first.
 func (r *run) pruneAll(target string) {
 	ctx := context.WithoutCancel(r.ctx)
 	var live []Host
@@ -2537,7 +2544,22 @@ func (r *run) pruneAll(target string) {
 	}
 	notes := make([]string, len(live))
 	r.pruned = map[string][]string{}
+	var (
+		lostMu sync.Mutex
+		lost   error
+	)
+	skipped := make([]bool, len(live))
 	eachHost(live, r.t.env.Parallel, func(i int, h Host) {
+		lostMu.Lock()
+		if lost == nil {
+			lost = r.leaseGone()
+		}
+		gone := lost != nil
+		lostMu.Unlock()
+		if gone {
+			skipped[i] = true
+			return
+		}
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases, target), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
 			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %v", h.Name, err)
@@ -2583,6 +2605,17 @@ func (r *run) pruneAll(target string) {
 		if n != "" {
 			r.note("%s", n)
 		}
+	}
+	if lost != nil {
+		var left []string
+		for i, h := range live {
+			if skipped[i] {
+				left = append(left, h.Name)
+			}
+		}
+		r.cancel(lost)
+		r.log.Warn("prune skipped: deploy lease lost", "hosts", left, "err", lost)
+		r.note("old releases left in place on %s: this replica lost the deploy lease (it ran out, or the state store could not confirm it), and the replica holding it now may switch or roll back to one of them", strings.Join(left, ", "))
 	}
 }
 

@@ -25,10 +25,11 @@ import (
 // while their checks still find them held, as a store whose clock is
 // behind this replica's, or whose expiry ran from a later instant than
 // the renewal's start, does for a while: by this replica's clock the
-// lease runs out first.
+// lease runs out first. Once stealAfterCheck is set, the next check that
+// finds a lease held is the last: another replica takes it right after.
 type stealable struct {
 	deploy.Leaser
-	stolen, frozen, unrenewed atomic.Bool
+	stolen, frozen, unrenewed, stealAfterCheck atomic.Bool
 }
 
 func (s *stealable) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
@@ -58,7 +59,11 @@ func (l *stealableLease) Check(ctx context.Context) error {
 	if err := l.lost(); err != nil {
 		return err
 	}
-	return l.Lease.Check(ctx)
+	err := l.Lease.Check(ctx)
+	if err == nil && l.s.stealAfterCheck.Load() {
+		l.s.stolen.Store(true)
+	}
+	return err
 }
 
 func (l *stealableLease) Renew(ctx context.Context) error {
