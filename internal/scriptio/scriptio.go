@@ -91,6 +91,9 @@ type Output struct {
 	buf     []byte
 	start   int
 	dropped int64
+	// before is the last byte dropped, the one just before the kept
+	// ones: a newline there means the kept bytes start at a whole line.
+	before byte
 }
 
 func (o *Output) limit() int {
@@ -103,6 +106,11 @@ func (o *Output) limit() int {
 func (o *Output) Write(p []byte) (int, error) {
 	n, limit := len(p), o.limit()
 	if len(p) >= limit {
+		if len(p) > limit {
+			o.before = p[len(p)-limit-1]
+		} else if len(o.buf) > 0 {
+			o.before = o.buf[(o.start+len(o.buf)-1)%len(o.buf)]
+		}
 		o.dropped += int64(len(o.buf) + len(p) - limit)
 		if cap(o.buf) < limit {
 			o.buf = make([]byte, 0, limit)
@@ -123,7 +131,9 @@ func (o *Output) Write(p []byte) (int, error) {
 		p = p[k:]
 	}
 	for len(p) > 0 {
-		k := copy(o.buf[o.start:], p)
+		k := min(len(o.buf)-o.start, len(p))
+		o.before = o.buf[o.start+k-1]
+		copy(o.buf[o.start:], p[:k])
 		p = p[k:]
 		o.dropped += int64(k)
 		o.start = (o.start + k) % limit
@@ -134,11 +144,13 @@ func (o *Output) Write(p []byte) (int, error) {
 // Bytes returns a copy of the output. When some was dropped, it starts
 // with a line saying how much, followed by the kept bytes from the first
 // whole line in them: the rest of a line whose start was dropped could be
-// misread by a parser. Kept bytes that hold no line's start (one line
-// longer than Max) are all the end of that line: they follow from their
-// first whole character, and the note says the line lost its start, so
-// that nobody takes it for a whole one. The line stays on a line of its
-// own, where a secret the cut fell inside is still found and hidden.
+// misread by a parser. When the last byte dropped was a newline, the kept
+// bytes start at a whole line and all of them follow. Kept bytes that hold
+// no line's start (one line longer than Max) are all the end of that line:
+// they follow from their first whole character, and the note says the line
+// lost its start, so that nobody takes it for a whole one. The line stays
+// on a line of its own, where a secret the cut fell inside is still found
+// and hidden.
 func (o *Output) Bytes() []byte {
 	if o.dropped == 0 {
 		return bytes.Clone(o.buf)
@@ -146,10 +158,15 @@ func (o *Output) Bytes() []byte {
 	kept := o.Tail()
 	dropped := o.dropped
 	cut := ""
-	if i := bytes.IndexByte(kept, '\n'); i >= 0 {
-		kept = kept[i+1:]
-		dropped += int64(i + 1)
-	} else {
+	nl := bytes.IndexByte(kept, '\n')
+	switch {
+	case o.before == '\n':
+		// The kept bytes start a line already: cutting to the next
+		// newline would lose a whole line.
+	case nl >= 0:
+		kept = kept[nl+1:]
+		dropped += int64(nl + 1)
+	default:
 		for i := 0; i < utf8.UTFMax && len(kept) > 0 && !utf8.RuneStart(kept[0]); i++ {
 			kept = kept[1:]
 			dropped++
@@ -169,5 +186,5 @@ func (o *Output) Tail() []byte {
 
 // Reset empties o and lets go of its buffer.
 func (o *Output) Reset() {
-	o.buf, o.start, o.dropped = nil, 0, 0
+	o.buf, o.start, o.dropped, o.before = nil, 0, 0, 0
 }

@@ -105,6 +105,48 @@ func TestOutput(t *testing.T) {
 	}
 }
 
+// TestOutputLineStart: the kept bytes are cut to the first whole line in
+// them only when the byte dropped just before them was not a newline; when
+// it was, they start a line already and none is lost, however the drop
+// happened (one big write, a write of exactly Max, the ring wrapping).
+func TestOutputLineStart(t *testing.T) {
+	tests := []struct {
+		name   string
+		max    int
+		writes []string
+		want   string
+	}{
+		{"nothing dropped", 8, []string{"aaa\n", "bbb\n"}, "aaa\nbbb\n"},
+		{"dropped newline, one big write", 8, []string{"aaa\nbbb\nccc\n"},
+			"[output truncated: the first 4 bytes were dropped]\nbbb\nccc\n"},
+		{"dropped newline, a write of exactly max", 8, []string{"aaa\n", "bbb\nccc\n"},
+			"[output truncated: the first 4 bytes were dropped]\nbbb\nccc\n"},
+		{"dropped newline, ring wrapping", 8, []string{"aaa\n", "bbb\n", "ccc\n"},
+			"[output truncated: the first 4 bytes were dropped]\nbbb\nccc\n"},
+		{"dropped newline, ring wrapping in small writes", 8, []string{"aaa\nbb", "b\n", "cc", "c\n"},
+			"[output truncated: the first 4 bytes were dropped]\nbbb\nccc\n"},
+		{"dropped newline, no newline kept", 4, []string{"ab\n", "cdef"},
+			"[output truncated: the first 3 bytes were dropped]\ncdef"},
+		{"dropped other byte, one big write", 8, []string{"aaa\nbbbb\nccc\n"},
+			"[output truncated: the first 9 bytes were dropped]\nccc\n"},
+		{"dropped other byte, ring wrapping", 8, []string{"aaa\n", "bbbb\n", "ccc\n"},
+			"[output truncated: the first 9 bytes were dropped]\nccc\n"},
+		{"dropped newline, then other byte", 8, []string{"aaa\n", "bbb\n", "ccc\n", "d"},
+			"[output truncated: the first 8 bytes were dropped]\nccc\nd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Output{Max: tt.max}
+			for _, s := range tt.writes {
+				o.Write([]byte(s))
+			}
+			if got := string(o.Bytes()); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestOutputBounded: however much a script prints, its zero-value Output
 // holds at most MaxOutput bytes, and keeps the end.
 func TestOutputBounded(t *testing.T) {
