@@ -95,12 +95,15 @@ type stream struct{ app, env string }
 //     happened from D's start until its next live deploy.
 //   - A failure is restored by the first later record of the same app and
 //     env that put a release live again: one that succeeded or ended
-//     partial (most hosts run its release, checked healthy), deploy or
-//     rollback. Its time to restore runs from the failed deploy's end (its
-//     start when it has none, or was interrupted) to the end of that
-//     record; MTTR is the mean over restored failures. Deploys before the
-//     window are not counted, but records after a counted deploy are used
-//     to judge and restore it wherever they are.
+//     partial (most hosts run its release, checked healthy), or that found
+//     every host on its release already (unchanged: recorded as it
+//     resolves an interrupted run; not counted as a deploy or rollback,
+//     and no judgement of the deploy before it), deploy or rollback. Its
+//     time to restore runs from the failed deploy's end (its start when it
+//     has none, or was interrupted) to the end of that record; MTTR is the
+//     mean over restored failures. Deploys before the window are not
+//     counted, but records after a counted deploy are used to judge and
+//     restore it wherever they are.
 //
 // Nil records are skipped; records need not be sorted.
 func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window time.Duration) Report {
@@ -113,9 +116,7 @@ func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window tim
 
 	streams := map[stream][]*deploy.Record{}
 	for _, r := range records {
-		if r == nil || r.Outcome == deploy.OutcomeUnchanged {
-			// A run that found every host on its release changed
-			// nothing: neither a deploy nor a rollback.
+		if r == nil {
 			continue
 		}
 		k := stream{r.App, r.Env}
@@ -175,8 +176,11 @@ func Compute(records []*deploy.Record, spikes []Spike, now time.Time, window tim
 	return rep
 }
 
+// counted leaves out, besides running and cancelled runs, those that
+// found every host on their release and changed nothing: neither a deploy
+// nor a rollback, though they restore (see restore).
 func counted(r *deploy.Record) bool {
-	return r.Outcome.Done() && r.Outcome != deploy.OutcomeCancelled
+	return r.Outcome.Done() && r.Outcome != deploy.OutcomeCancelled && r.Outcome != deploy.OutcomeUnchanged
 }
 
 func live(r *deploy.Record) bool {
@@ -200,7 +204,10 @@ func failed(rs []*deploy.Record, i int, spikes []time.Time) bool {
 	}
 	before := func(t time.Time) bool { return end.IsZero() || t.Before(end) }
 	for _, r := range rs[i+1:] {
-		if r.Kind == deploy.KindRollback && before(r.Started) {
+		// A rollback that found every host on its target already
+		// changed nothing: it resolved an interrupted run, judging no
+		// deploy.
+		if r.Kind == deploy.KindRollback && r.Outcome != deploy.OutcomeUnchanged && before(r.Started) {
 			return true
 		}
 	}
@@ -228,8 +235,14 @@ func restore(rs []*deploy.Record, i int) (time.Duration, bool) {
 		// succeeded (it is no change failure for it, and alerts offer
 		// a rollback from it): waiting for a full success would leave
 		// a failure unrestored through every partial deploy after it.
-		if (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial) && !r.Finished.IsZero() {
-			return max(r.Finished.Sub(from), 0), true
+		// An unchanged run reached every host and found them all on
+		// its release: recorded only as it resolves an interrupted
+		// run, it is the env's live release from then on too.
+		switch r.Outcome {
+		case deploy.OutcomeSucceeded, deploy.OutcomePartial, deploy.OutcomeUnchanged:
+			if !r.Finished.IsZero() {
+				return max(r.Finished.Sub(from), 0), true
+			}
 		}
 	}
 	return 0, false

@@ -287,7 +287,7 @@ func TestCompute(t *testing.T) {
 			// A run that found every host on its release and changed
 			// nothing (recorded as it resolved an interrupted one) is
 			// neither a deploy nor a rollback: the deploy before it did
-			// not fail, and is not restored by it.
+			// not fail.
 			name: "a run that changed nothing", window: week,
 			records: []*deploy.Record{
 				dep("a", "p", at(10, 10, 0), 1, ok),
@@ -297,6 +297,30 @@ func TestCompute(t *testing.T) {
 			check: func(t *testing.T, r Report) {
 				if r.Deploys != 1 || r.Rollbacks != 0 || r.Failures != 0 || r.Daily[1] != 1 {
 					t.Errorf("got %d deploys (daily %v), %d rollbacks, %d failures; want 1, 0, 0", r.Deploys, r.Daily, r.Rollbacks, r.Failures)
+				}
+			},
+		},
+		{
+			// A run recorded unchanged resolved an interrupted one: it
+			// reached every host and found them all on its release, the
+			// live release from then on, as one that succeeded would have
+			// put it. It restores, deploy or rollback, without being
+			// counted as either.
+			name: "a run that changed nothing restores an interrupted deploy", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 3*60, interrupted),
+				dep("a", "p", at(10, 13, 5), 1, deploy.OutcomeUnchanged),
+				dep("b", "p", at(11, 10, 0), 60, interrupted),
+				rb("b", "p", at(11, 11, 10), 2, deploy.OutcomeUnchanged),
+			},
+			check: func(t *testing.T, r Report) {
+				if r.Deploys != 2 || r.Rollbacks != 0 || r.Failures != 2 || r.Restored != 2 || r.Unrestored != 0 ||
+					r.MTTR != (3*time.Hour+6*time.Minute+72*time.Minute)/2 {
+					t.Errorf("got %d deploys, %d rollbacks, %d failures, %d restored, %d unrestored, MTTR %v; want 2, 0, 2, 2, 0 and 2h9m (10:00 → 13:06, 10:00 → 11:12)",
+						r.Deploys, r.Rollbacks, r.Failures, r.Restored, r.Unrestored, r.MTTR)
+				}
+				if !reflect.DeepEqual(r.Daily, []int{0, 1, 1, 0, 0, 0, 0}) {
+					t.Errorf("got daily %v, want [0 1 1 0 0 0 0]", r.Daily)
 				}
 			},
 		},
