@@ -850,12 +850,13 @@ func (r *run) deliverAll(src artifact.Source, info artifact.Info, hosts []Host) 
 	var comp artifact.Compression
 	if r.t.app.Delivery == "pull" {
 		// Hosts check their download against the hash of the bytes the
-		// bot verified, published checksum or not.
-		c, sum, _, err := r.verifyArtifact(src, info)
+		// bot verified, published checksum or not, and stop it at their
+		// length, whatever the server says (or does not say) of it.
+		c, rep, err := r.verifyArtifact(src, info)
 		if err != nil {
 			return r.stopCause(err)
 		}
-		comp, info.SHA256 = c, sum
+		comp, info.SHA256, info.Size = c, rep.SHA256, rep.Bytes
 	}
 	// In push mode each wave reads the source again: later waves must get
 	// the bytes the first verified, published checksum or not, or a build
@@ -922,18 +923,19 @@ func (r *run) removeRelease(hosts []Host) {
 
 // verifyArtifact streams the artifact once through the inspector, for pull
 // mode: hosts only download a build the bot has checked. It returns the
-// artifact's compression, its checksum and how many tar entries it has.
-func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.Compression, string, int, error) {
+// artifact's compression and what the inspector found: its checksum, its
+// length and how many tar entries it has.
+func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.Compression, artifact.Report, error) {
 	build := r.rec.Build
 	rc, err := src.Open(r.ctx, r.t.app.Name, build)
 	if err != nil {
-		return "", "", 0, r.openFailed(src, err)
+		return "", artifact.Report{}, r.openFailed(src, err)
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
 	comp, err := r.detect(br)
 	if err != nil {
-		return "", "", 0, err
+		return "", artifact.Report{}, err
 	}
 	insp := artifact.NewInspector(info.SHA256)
 	insp.LimitUnpacked(r.t.app.Artifact.MaxUnpackedBytes())
@@ -944,11 +946,11 @@ func (r *run) verifyArtifact(src artifact.Source, info artifact.Info) (artifact.
 	if err := r.streamVerdict("", copyErr, verr); err != nil {
 		// A cancel cuts the stream short: report the cancel.
 		if stop := r.stopErr(); stop != nil {
-			return "", "", 0, stop
+			return "", artifact.Report{}, stop
 		}
-		return "", "", 0, err
+		return "", artifact.Report{}, err
 	}
-	return comp, rep.SHA256, rep.Entries, nil
+	return comp, rep, nil
 }
 
 // shortOfInodes refuses the deploy when a host it delivers to has fewer
@@ -960,13 +962,13 @@ func (r *run) shortOfInodes(src artifact.Source, info artifact.Info) error {
 	if r.t.env.MinFreeSpaceBytes() <= 0 || len(inodeHosts(r.t, r.live(), r.states, r.rec.Build, true)) == 0 {
 		return nil
 	}
-	_, _, entries, err := r.verifyArtifact(src, info)
+	_, rep, err := r.verifyArtifact(src, info)
 	if err != nil {
 		// The delivery reads it again, and says what is wrong with it.
 		r.log.Warn("count the entries of the build", "err", err)
 		return nil
 	}
-	return shortOfInodes(r.t, r.live(), r.states, r.rec.Build, entries)
+	return shortOfInodes(r.t, r.live(), r.states, r.rec.Build, rep.Entries)
 }
 
 // detect tells the compression of the artifact br reads from its first
@@ -1074,7 +1076,7 @@ func (r *run) pullWave(src artifact.Source, info artifact.Info, comp artifact.Co
 		wg.Go(func() {
 			// The host checks its download itself, so the release is
 			// installed in the same session: one round trip fewer.
-			script := pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp), src.IdleTimeout) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
+			script := pullScript(r.t.app.Path, tmp, url, info.SHA256, string(comp), info.Size, src.IdleTimeout) + finalizeScript(r.t.app.Path, tmp, build, r.t.app.Shared)
 			_, errsOf[i] = r.step(r.ctx, h, StepDeliver, Command{Script: script})
 		})
 	}

@@ -632,7 +632,8 @@ type artifactServer struct {
 
 	mu   sync.Mutex
 	gets map[string]int // "host web-2.tar.gz" → count
-	// corrupt, when set, may change the body of a GET before it is sent.
+	// corrupt, when set, may change the body of a GET before it is sent,
+	// its length too.
 	corrupt func(client, file string, body []byte) []byte
 	// stall, when set, is asked for each GET; a GET it accepts gets half
 	// of the body, then nothing until its client goes away.
@@ -660,8 +661,8 @@ func (s *artifactServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	if r.Method != http.MethodGet {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		return
 	}
 	s.mu.Lock()
@@ -671,6 +672,7 @@ func (s *artifactServer) serve(w http.ResponseWriter, r *http.Request) {
 	if corrupt != nil {
 		body = corrupt(client, file, body)
 	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	if stall != nil && stall(client, file) {
 		w.Write(body[:len(body)/2])
 		w.(http.Flusher).Flush()
@@ -1153,6 +1155,61 @@ func TestFleetPullChecksumMismatchOnOneHost(t *testing.T) {
 	}
 	if f.exists(bad, "releases/2") {
 		t.Errorf("%s: releases/2 exists from a download that failed its checksum", fleet.Hosts[bad].Name)
+	}
+}
+
+// TestFleetPullOversizedDownload: a host whose download is far longer
+// than the artifact the bot checked (a wrong or hostile URL) stops it
+// soon past the artifact's length, and fails saying so, naming the sizes;
+// the others deliver, nothing is switched, nothing is left behind.
+func TestFleetPullOversizedDownload(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 3)
+	f, srv := servedFixture(t, fleet, fleetSpec{})
+	f.build("1")
+	f.build("2")
+	f.seed("1")
+	art, err := os.ReadFile(filepath.Join(f.arts, "web-2.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first download of build 2 by a host gets the artifact and
+	// 64 MiB more.
+	var once sync.Once
+	srv.mu.Lock()
+	srv.corrupt = func(client, file string, body []byte) []byte {
+		if client != "host" || file != "web-2.tar.gz" {
+			return body
+		}
+		once.Do(func() { body = append(slices.Clone(body), make([]byte, 64<<20)...) })
+		return body
+	}
+	srv.mu.Unlock()
+
+	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeFailed)
+	if !strings.Contains(rec.Error, "delivery failed on 1 of 3 hosts") || !strings.Contains(rec.Error, "nothing was switched") {
+		t.Errorf("record error %q, want a delivery failure on one host with nothing switched", rec.Error)
+	}
+	failed := 0
+	for i, h := range fleet.Hosts {
+		f.checkLinks(i, "1", "")
+		f.checkNoPartial(i)
+		hr := hostResult(t, rec, h.Name)
+		if hr.State != deploy.HostFailed {
+			continue
+		}
+		failed++
+		want := fmt.Sprintf("deliver on %s: exit status 1: the download is larger than the %d bytes of the build the bot verified (cut off at ", h.Name, len(art))
+		if !strings.HasPrefix(hr.Error, want) {
+			t.Errorf("%s: error %q, want it to start %q", h.Name, hr.Error, want)
+		}
+		if f.exists(i, "releases/2") {
+			t.Errorf("%s: releases/2 exists from an oversized download", h.Name)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d hosts failed, want 1; hosts %+v", failed, rec.Hosts)
 	}
 }
 

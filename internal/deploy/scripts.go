@@ -374,7 +374,20 @@ func (u *unpackReport) Write(p []byte) (int, error) {
 // retries may wait that long again), as the bot's own reads of the artifact
 // server do, instead of holding the deploy until step_timeout: curl and
 // GNU wget bound it; BusyBox's wget has no such option.
-func pullScript(dir, tmp, url, sum, compression string, idle time.Duration) string {
+//
+// size is the length of the artifact the bot verified. A download is cut
+// off soon past size bytes by the shell's file size limit, which binds
+// every downloader, whatever the server says of the length: a wrong or
+// hostile URL could otherwise fill the host's disk. The limit counts
+// blocks of 512 bytes (1024 under bash not started as sh, still a bound),
+// so what was written is then counted: more than size fails, and a
+// shorter download fails its checksum. The downloader ignores
+// SIGXFSZ and fails with a write error instead: a shell that reports a
+// child killed by a signal may print its command, here-document and all,
+// and with it the URL. The downloader's errors are held until then, so
+// that a download cut off says why on its first line, the one status
+// shows, not the write error that followed.
+func pullScript(dir, tmp, url, sum, compression string, size int64, idle time.Duration) string {
 	flag := "-z"
 	if compression == "zstd" {
 		flag = "--zstd"
@@ -389,21 +402,32 @@ func pullScript(dir, tmp, url, sum, compression string, idle time.Duration) stri
 cd %[1]s
 if [ -e %[2]s ] || [ -e %[3]s ]; then rm -rf %[2]s %[3]s; fi
 mkdir -p releases shared %[2]s
+st=0
 if command -v curl >/dev/null 2>&1; then
-	curl -fsSL --retry 2 --connect-timeout %[10]d --speed-limit 1 --speed-time %[10]d -o %[3]s -K - <<'SWITCHMAN_URL_END'
+	e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec curl -fsSL --retry 2 --connect-timeout %[10]d --speed-limit 1 --speed-time %[10]d -o %[3]s -K - 2>&1 ) <<'SWITCHMAN_URL_END'
 url = %[8]s%[11]s
 SWITCHMAN_URL_END
+) || st=$?
 elif command -v wget >/dev/null 2>&1; then
 	if wget --help 2>&1 | grep -q -e --input-file; then
-		wget -q --timeout=%[10]d --tries=3 -O %[3]s -i - <<'SWITCHMAN_URL_END'
+		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q --timeout=%[10]d --tries=3 -O %[3]s -i - 2>&1 ) <<'SWITCHMAN_URL_END'
 %[9]s
 SWITCHMAN_URL_END
+) || st=$?
 	else
-		wget -q -O %[3]s %[4]s
+		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q -O %[3]s %[4]s 2>&1 ) ) || st=$?
 	fi
 else
 	echo "neither curl nor wget is installed on this host" >&2; exit 127
 fi
+n=0
+if [ -f %[3]s ]; then n=$(($(wc -c < %[3]s))); fi
+if [ "$n" -gt %[12]d ]; then
+	echo "the download is larger than the %[12]d bytes of the build the bot verified (cut off at $n bytes): artifact.url serves something else; nothing was kept" >&2
+	rm -rf %[2]s %[3]s; exit 1
+fi
+[ -z "$e" ] || printf '%%s\n' "$e" >&2
+[ "$st" = 0 ] || exit "$st"
 if [ -n %[5]s ]; then
 	if command -v openssl >/dev/null 2>&1; then
 		got=$(openssl dgst -sha256 -r %[3]s) || { echo "cannot compute the checksum of the download" >&2; exit 1; }
@@ -414,7 +438,7 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url))
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1)
 }
 
 // httpsOnly is the curl config line that keeps a download from an https

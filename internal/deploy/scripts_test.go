@@ -579,7 +579,7 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cmd := exec.Command("/bin/sh", "-c", pullScript(filepath.Join(dir, "app"), "releases/.tmp-7-x", url, "", "gzip", time.Minute))
+			cmd := exec.Command("/bin/sh", "-c", pullScript(filepath.Join(dir, "app"), "releases/.tmp-7-x", url, "", "gzip", 1, time.Minute))
 			cmd.Env = []string{"PATH=" + bin}
 			if out, err := cmd.CombinedOutput(); err == nil {
 				t.Fatalf("the pull script succeeded with a failing %s: %s", tool, out)
@@ -642,7 +642,7 @@ func TestPullScriptStaysOnHTTPS(t *testing.T) {
 	for _, tt := range tests {
 		plainHits.Store(0)
 		dir := t.TempDir()
-		cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", time.Minute))
+		cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", int64(raw.Len()), time.Minute))
 		cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca)
 		out, err := cmd.CombinedOutput()
 		if tt.ok {
@@ -682,7 +682,7 @@ func TestPullScriptWithBusyBoxWget(t *testing.T) {
 	if err := os.Symlink(busybox, filepath.Join(bin, "wget")); err != nil {
 		t.Fatal(err)
 	}
-	for _, need := range []string{"mkdir", "rm", "grep", "tar", "gzip"} {
+	for _, need := range []string{"mkdir", "rm", "grep", "wc", "tar", "gzip"} {
 		p, err := exec.LookPath(need)
 		if err != nil {
 			t.Fatal(err)
@@ -691,7 +691,7 @@ func TestPullScriptWithBusyBoxWget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz?token=t", "", "gzip", time.Minute))
+	cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz?token=t", "", "gzip", int64(raw.Len()), time.Minute))
 	cmd.Env = []string{"PATH=" + bin}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pull with BusyBox's wget: %v: %s", err, out)
@@ -728,7 +728,7 @@ func TestPullScriptStalledDownloadFails(t *testing.T) {
 			defer srv.Close()
 			defer close(stop)
 			dir, bin := t.TempDir(), t.TempDir()
-			for _, need := range []string{tool, "mkdir", "rm", "grep"} {
+			for _, need := range []string{tool, "mkdir", "rm", "grep", "wc"} {
 				p := path
 				if need != tool {
 					if p, err = exec.LookPath(need); err != nil {
@@ -743,7 +743,7 @@ func TestPullScriptStalledDownloadFails(t *testing.T) {
 			// download with a 1 s bound ends in seconds.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz", "", "gzip", time.Second))
+			cmd := exec.CommandContext(ctx, "/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", srv.URL+"/web-7.tar.gz", "", "gzip", 1048576, time.Second))
 			cmd.Env = []string{"PATH=" + bin}
 			// Killing the shell leaves its downloader holding the output.
 			cmd.WaitDelay = 5 * time.Second
