@@ -363,6 +363,8 @@ func (u *unpackReport) Write(p []byte) (int, error) {
 // downloader reads url on standard input, not in its arguments, which
 // anyone on the host can read (ps, /proc): the URL may carry a token.
 // BusyBox's wget reads no URL list: with it alone, the URL is an argument.
+// From an https URL, only curl or a GNU wget that checks certificates and
+// keeps credentials from other servers downloads (see gnuWgetForHTTPS).
 // It holds no line break (the config refuses control characters). The
 // checksum is computed with openssl where the host has it: it uses the
 // CPU's SHA instructions, several times faster than coreutils' sha256sum
@@ -397,6 +399,10 @@ func pullScript(dir, tmp, url, sum, compression string, size int64, idle time.Du
 		idle = artifact.DefaultIdleTimeout
 	}
 	secs := max(1, int((idle+time.Second-1)/time.Second))
+	var gnuWget, busyBoxWget string
+	if isHTTPS(url) {
+		gnuWget, busyBoxWget = gnuWgetForHTTPS, busyBoxWgetForHTTPS
+	}
 	return fmt.Sprintf(`set -e
 [ -d %[1]s ] || mkdir -p %[1]s
 cd %[1]s
@@ -410,12 +416,12 @@ SWITCHMAN_URL_END
 ) || st=$?
 elif command -v wget >/dev/null 2>&1; then
 	if wget --help 2>&1 | grep -q -e --input-file; then
-		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q --timeout=%[10]d --tries=3 -O %[3]s -i - 2>&1 ) <<'SWITCHMAN_URL_END'
+%[14]s		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q --timeout=%[10]d --tries=3 -O %[3]s -i - 2>&1 ) <<'SWITCHMAN_URL_END'
 %[9]s
 SWITCHMAN_URL_END
 ) || st=$?
 	else
-		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q -O %[3]s %[4]s 2>&1 ) ) || st=$?
+%[15]s		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q -O %[3]s %[4]s 2>&1 ) ) || st=$?
 	fi
 else
 	echo "neither curl nor wget is installed on this host" >&2; exit 127
@@ -438,7 +444,38 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1)
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1, gnuWget, busyBoxWget)
+}
+
+// gnuWgetForHTTPS refuses, for an https URL, a GNU wget older than
+// 1.21.2, which sends the Authorization header made from the URL's
+// credentials on to the server a redirect points to (CVE-2021-31879), or
+// one whose version it cannot read (Wget2 among them): the project fails
+// closed. The version is read with builtins from wget --version's first
+// line, "GNU Wget 1.21.3 built on linux-gnu.".
+const gnuWgetForHTTPS = `		w=$(wget --version 2>/dev/null) || w=
+		w=${w%%"
+"*}
+		v=${w#"GNU Wget "}
+		v=${v%%[!0-9.]*}
+		IFS=. read -r wv1 wv2 wv3 wvr <<SWITCHMAN_WGET_VERSION || :
+$v
+SWITCHMAN_WGET_VERSION
+		if [ $(( ${wv1:-0} * 1000000 + ${wv2:-0} * 1000 + ${wv3:-0} )) -lt 1021002 ]; then
+			echo "this host has no curl, and its wget (\"$w\") may send the URL's credentials on to another server on a redirect (CVE-2021-31879): install curl on this host to download from an https artifact.url (or GNU Wget 1.21.2 or later)" >&2; exit 1
+		fi
+`
+
+// busyBoxWgetForHTTPS refuses, for an https URL, BusyBox's wget (the one
+// without --input-file), which may not check the server's certificate:
+// its own TLS code checks none, and anyone on the path could serve the
+// host a build and read the URL's token.
+const busyBoxWgetForHTTPS = `		echo "this host has no curl, and its wget is BusyBox's, which may not check the artifact server's TLS certificate: install curl on this host to download from an https artifact.url" >&2; exit 1
+`
+
+// isHTTPS tells an https URL.
+func isHTTPS(url string) bool {
+	return len(url) >= 8 && strings.EqualFold(url[:8], "https://")
 }
 
 // httpsOnly is the curl config line that keeps a download from an https
@@ -448,7 +485,7 @@ rm -f %[3]s
 // the bytes; this guards the token. GNU and BusyBox wget have no such
 // option.
 func httpsOnly(url string) string {
-	if len(url) >= 8 && strings.EqualFold(url[:8], "https://") {
+	if isHTTPS(url) {
 		return "\nproto-redir = \"=https\""
 	}
 	return ""

@@ -562,10 +562,10 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 	for _, tool := range []string{"curl", "wget"} {
 		t.Run(tool, func(t *testing.T) {
 			dir, bin := t.TempDir(), t.TempDir()
-			// A downloader (GNU wget's --help included) that records its
-			// arguments and its standard input, then fails: the script
-			// stops there.
-			fake := "#!/bin/sh\n[ \"$1\" = --help ] && { echo '  -i,  --input-file=FILE'; exit 0; }\nprintf '%s\\n' \"$@\" > " + shell.Quote(filepath.Join(dir, "argv")) + "\ncat > " + shell.Quote(filepath.Join(dir, "stdin")) + "\nexit 22\n"
+			// A downloader (GNU wget's --help and --version included)
+			// that records its arguments and its standard input, then
+			// fails: the script stops there.
+			fake := "#!/bin/sh\n[ \"$1\" = --help ] && { echo '  -i,  --input-file=FILE'; exit 0; }\n[ \"$1\" = --version ] && { echo 'GNU Wget 1.21.3 built on linux-gnu.'; exit 0; }\nprintf '%s\\n' \"$@\" > " + shell.Quote(filepath.Join(dir, "argv")) + "\ncat > " + shell.Quote(filepath.Join(dir, "stdin")) + "\nexit 22\n"
 			if err := os.WriteFile(filepath.Join(bin, tool), []byte(fake), 0o755); err != nil {
 				t.Fatal(err)
 			}
