@@ -562,16 +562,20 @@ func isSep(c byte) bool { return c == ' ' || c == '\t' }
 // non-breaking hyphen, a minus sign, a full-width hyphen-minus) that
 // copied text brings; an unknown flag is refused, where a look-alike
 // "--dry-run" after an unquoted reason would otherwise be read as part of
-// the reason, and the deploy run for real. "-1", "--" and "->" are
+// the reason, and the deploy run for real. So do more dashes than two
+// ("---dry-run"): a flag typed with one too many. "-1", "--" and "->" are
 // ordinary words.
 func isFlagStart(w string) bool {
 	rest, n, _ := stripDashes(w)
-	if n == 0 || rest == "" {
+	if n == 0 {
 		return false
 	}
-	r, _ := utf8.DecodeRuneInString(rest)
+	r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(rest, isDash))
 	return unicode.IsLetter(r)
 }
+
+// isDash reports whether r is a dash of any kind (see isFlagStart).
+func isDash(r rune) bool { return r == '-' || r == '\u2212' || unicode.Is(unicode.Pd, r) }
 
 // stripDashes strips one or two leading dashes of any kind from w; ascii
 // tells whether they were all "-".
@@ -579,7 +583,7 @@ func stripDashes(w string) (rest string, n int, ascii bool) {
 	rest, ascii = w, true
 	for n < 2 {
 		r, size := utf8.DecodeRuneInString(rest)
-		if r != '-' && r != '\u2212' && !unicode.Is(unicode.Pd, r) {
+		if !isDash(r) {
 			break
 		}
 		ascii = ascii && r == '-'
