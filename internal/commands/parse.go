@@ -353,6 +353,15 @@ func parse(text string, cat Catalog, opt Options) Result {
 	var cmd Command
 	if err == nil {
 		cmd, err = s.parse(p, args)
+		if err != nil && p.badFlag != nil && p.badFlagValue > 0 {
+			// The word after an unknown flag, meant as its value, reads
+			// as an argument: when the arguments parse without it, the
+			// flag is what was wrong ("-f INC-42" is no "unexpected
+			// word INC-42").
+			if _, werr := s.parse(p, slices.Delete(slices.Clone(args), p.badFlagValue-1, p.badFlagValue)); werr == nil {
+				err = p.badFlag
+			}
+		}
 	}
 	if err == nil {
 		err = p.badFlag
@@ -624,6 +633,10 @@ type parser struct {
 	// in "deploy accounting 1337 --dryrun" the flag is.
 	badFlag     error
 	badFlagTypo bool
+	// badFlagValue is 1 + the index, among the arguments takeFlags
+	// returns, of the word right after badFlag, which may be meant as
+	// its value ("-f INC-42"); 0 when a flag or nothing follows it.
+	badFlagValue int
 }
 
 // takeFlags removes the flags from args, checks them against the spec and
@@ -647,6 +660,9 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 		if f == nil {
 			if p.badFlag == nil {
 				p.badFlagTypo, p.badFlag = p.unknownFlag(name)
+				if !hasValue && i+1 < len(args) && !isFlag(args[i+1]) {
+					p.badFlagValue = len(rest) + 1
+				}
 			}
 			continue
 		}
