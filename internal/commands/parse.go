@@ -1009,6 +1009,18 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			return c, err
 		}
 		rest = rest[2:]
+		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
+			// "rollback web from 1337 to 1336": both are there, in the
+			// other order.
+			if len(rest) == 1 {
+				return c, errors.New(`"to" needs a build, e.g. to 1336; without "to BUILD" the previous good release is used`)
+			}
+			if err := CheckBuild(rest[1].s); err != nil {
+				return c, err
+			}
+			target := strings.TrimSpace(app + " " + env)
+			return c, fmt.Errorf(`"to BUILD" goes before "from BUILD": rollback %s to %s from %s`, target, rest[1].s, from)
+		}
 	}
 	if len(rest) == 1 && env != "" && build == "" && from == "" && CheckBuild(rest[0].s) == nil {
 		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": rollback %s %s to %s`, echo(rest[0].s), app, env, rest[0].s)

@@ -546,7 +546,7 @@ func TestParseReply(t *testing.T) {
 		{name: "rollback to without build", in: "rollback accounting to", want: []string{`"to" needs a build`}},
 		{name: "rollback from without build", in: "rollback accounting from", want: []string{`"from" needs the build that runs now`}},
 		{name: "rollback from bad build", in: "rollback accounting from $(id)", want: []string{`contains '$', which is not allowed`}},
-		{name: "rollback from before to", in: "rollback accounting from 1337 to 1335", want: []string{`unexpected word "to"`, usageRollback}},
+		{name: "rollback from before to", in: "rollback accounting from 1337 to 1335", want: []string{`"to BUILD" goes before "from BUILD": rollback accounting to 1335 from 1337`, usageRollback}},
 		{name: "rollback to env", in: "rollback accounting to staging",
 			want: []string{`"staging" is an env of accounting; name the env without "to": rollback accounting staging`}},
 		{name: "rollback extra word", in: "rollback accounting staging to 1336 now", want: []string{`unexpected word "now"`, usageRollback}},
