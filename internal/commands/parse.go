@@ -811,6 +811,10 @@ func (p *parser) unknownEnv(app, name string) error {
 	if e := disguised(name, func(e string) bool { return p.isEnv(app, e) }); e != "" {
 		return fmt.Errorf("unknown env %s for %s: it looks like the env %s but is written with other characters (%s); type it again", echo(name), app, e, nonASCII(name))
 	}
+	if k := disguised(name, isKeyword); k != "" {
+		// "rollback web tо 12": the env's place, taken by a "to".
+		return lookalikeKeyword(name, k)
+	}
 	msg := fmt.Sprintf("unknown env %s for %s", echo(name), app)
 	if s, ok := Suggest(name, envs); ok {
 		msg += fmt.Sprintf("; did you mean %q?", s)
@@ -831,7 +835,22 @@ func (p *parser) defaultEnv(app string) (string, error) {
 }
 
 func unexpected(t token) error {
+	if k := disguised(t.s, isKeyword); k != "" && !t.quoted {
+		return lookalikeKeyword(t.s, k)
+	}
 	return fmt.Errorf("unexpected word %s", echo(t.s))
+}
+
+// keywords are the words the grammar reads between the arguments.
+var keywords = []string{"to", "from", "on", "now", "for", "deploys"}
+
+func isKeyword(w string) bool { return slices.Contains(keywords, w) }
+
+// lookalikeKeyword refuses w, which looks like the keyword k and is not
+// it: refused as an unexpected word or an unknown name, it read as the
+// very word the grammar wanted there.
+func lookalikeKeyword(w, k string) error {
+	return fmt.Errorf(`%s looks like %q but is written with other characters (%s); type it again`, echo(w), k, nonASCII(w))
 }
 
 func parseDeploy(p *parser, args []token) (Command, error) {
