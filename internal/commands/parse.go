@@ -1321,6 +1321,14 @@ func parseHistory(p *parser, args []token) (Command, error) {
 	if c.N, args, err = takeN(args, DefaultHistory, MaxHistory); err != nil {
 		return c, err
 	}
+	// "history 20 web", "history web 20 prod": N where the app or the
+	// env goes, which would be refused as an unknown one.
+	if i := slices.IndexFunc(args, func(t token) bool { return looksNumeric(t.s) }); i >= 0 && i < 2 && len(args) <= 3 {
+		names := slices.Delete(slices.Clone(args), i, i+1)
+		if len(names) > 0 && p.isApp(names[0].s) && (len(names) == 1 || p.isEnv(names[0].s, names[1].s)) {
+			return c, fmt.Errorf("N goes last: history %s N", joinWords(names))
+		}
+	}
 	if len(args) > 2 {
 		return c, unexpected(args[2])
 	}

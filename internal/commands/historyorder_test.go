@@ -1,0 +1,32 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHistoryNFirst: "history 20 accounting" was refused as an unknown app
+// "20", while "audit 20 accounting" is told that N comes after the app.
+func TestHistoryNFirst(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // in the reply
+	}{
+		{"before the app", "history 20 accounting", "N goes last: history accounting N"},
+		{"before the app and env", "history 20 accounting production", "N goes last: history accounting production N"},
+		{"between the app and env", "history accounting 20 production", "N goes last: history accounting production N"},
+		{"two numbers", "history 5 5", `unknown app "5"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply {
+				t.Fatalf("Parse(%q): got kind %v (%q), want reply", tt.in, got.Kind, got.Cmd.Text)
+			}
+			if !strings.Contains(got.Reply, tt.want) {
+				t.Errorf("Parse(%q):\ngot reply %q\nwant it to contain %q", tt.in, got.Reply, tt.want)
+			}
+		})
+	}
+}
