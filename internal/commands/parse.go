@@ -1188,6 +1188,12 @@ func parseLock(p *parser, args []token) (Command, error) {
 			}
 		}
 	}
+	if n := len(rest); c.For == 0 && n > 1 && isWord(rest[n-1], "for") {
+		// "… db migration for": the duration that ends the reason left
+		// out, or cut off. Taken as the reason's last word, it would
+		// make the lock one that never expires.
+		return c, errors.New(`"for" at the end of the reason needs a duration after it, e.g. … db migration for 2h; without "for DURATION" the lock holds until unlock (to end the reason with "for", quote it)`)
+	}
 	if len(rest) == 1 && isWord(rest[0], "for") {
 		// A duration left out, not a reason: the lock would never expire.
 		return c, errors.New(`"for" needs a duration after it, and then the reason, e.g. ` + p.example(VerbLock, lockExample) + ` (to give "for" as the reason, quote it)`)
