@@ -236,7 +236,7 @@ type call struct {
 // when that fails; its outcome's entry then closes it.
 func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	c := &call{s: s, ctx: ctx, req: req, out: out, entry: audit.Entry{
-		Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel, Command: truncate(req.Text, 500),
+		Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel, Command: auditText(req.Text),
 	}}
 	p := Result{Kind: Reply, Reply: req.Refused}
 	if req.Refused == "" {
@@ -312,6 +312,12 @@ func (s *Service) targetOfID(ctx context.Context, cmd Command) (app, env string)
 	}
 	return rec.App, rec.Env
 }
+
+// auditText is a request's text as its audit entry keeps it: whole up to
+// MaxCommandLen, as long a command as the bot reads, so that a refused one
+// is kept whole as an allowed one is, the part that got it refused with
+// it; a longer one, refused as too long, is cut there.
+func auditText(text string) string { return truncate(text, MaxCommandLen) }
 
 // storeUnreachable is what a store that cannot be reached is said to be.
 const storeUnreachable = "state store unreachable"
@@ -432,7 +438,7 @@ func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 		s.refusals.Refused(reason)
 	}
 	e := audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
-		Command: truncate(req.Text, 500), Decision: audit.Refused, Reason: req.Refused}
+		Command: auditText(req.Text), Decision: audit.Refused, Reason: req.Refused}
 	return audit.Append(ctx, s.store, &e)
 }
 
@@ -444,7 +450,7 @@ func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 // appendAudit's tries.
 func (s *Service) AuditDroppedReply(ctx context.Context, req Request, title, why string) error {
 	e := &audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
-		Command: truncate(req.Text, 500), Decision: audit.Event, Reason: truncate("reply not delivered ("+why+"): "+title, 500)}
+		Command: auditText(req.Text), Decision: audit.Event, Reason: truncate("reply not delivered ("+why+"): "+title, 500)}
 	return s.appendAudit(ctx, e)
 }
 

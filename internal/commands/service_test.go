@@ -851,15 +851,16 @@ func TestServiceHelpNamesConfiguredApp(t *testing.T) {
 }
 
 // TestAuditKeepsWholeCharactersOfALongRefusedCommand: the audit entry of
-// a command refused before it was parsed keeps its first 500 bytes, cut
-// between characters: a character cut in two would be stored as U+FFFD.
+// a command refused as too long keeps its first commands.MaxCommandLen
+// bytes, cut between characters: a character cut in two would be stored
+// as U+FFFD.
 func TestAuditKeepsWholeCharactersOfALongRefusedCommand(t *testing.T) {
 	tests := []struct {
 		name, text string
 	}{
-		{name: "ascii", text: strings.Repeat("x", 600)},
-		{name: "a two-byte character across the cut", text: "a" + strings.Repeat("ż", 300)},
-		{name: "a four-byte character across the cut", text: "ab" + strings.Repeat("🙂", 150)},
+		{name: "ascii", text: strings.Repeat("x", 1200)},
+		{name: "a two-byte character across the cut", text: "a" + strings.Repeat("ż", 600)},
+		{name: "a four-byte character across the cut", text: "ab" + strings.Repeat("🙂", 300)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -873,8 +874,8 @@ func TestAuditKeepsWholeCharactersOfALongRefusedCommand(t *testing.T) {
 			}
 			got := entries[0].Command
 			kept := strings.TrimSuffix(got, "…")
-			if strings.ContainsRune(got, utf8.RuneError) || !strings.HasPrefix(tt.text, kept) || len(kept) > 500 || len(kept) < 497 {
-				t.Errorf("got %q (%d bytes kept), want the text's first whole characters within 500 bytes", got, len(kept))
+			if strings.ContainsRune(got, utf8.RuneError) || !strings.HasPrefix(tt.text, kept) || len(kept) > commands.MaxCommandLen || len(kept) < commands.MaxCommandLen-3 {
+				t.Errorf("got %q (%d bytes kept), want the text's first whole characters within %d bytes", got, len(kept), commands.MaxCommandLen)
 			}
 		})
 	}
