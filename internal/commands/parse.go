@@ -1084,6 +1084,9 @@ const lockOmitFor = "to lock until unlock"
 func parseLock(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 0 || !isWord(args[0], "deploys") {
+		if err := lookalikeDeploys(args); err != nil {
+			return c, err
+		}
 		if len(args) > 0 && p.isApp(args[0].s) {
 			return c, fmt.Errorf(`write "lock deploys" before the app: lock deploys %s …`, args[0].s)
 		}
@@ -1205,6 +1208,19 @@ func parseLock(p *parser, args []token) (Command, error) {
 	return c, nil
 }
 
+// lookalikeDeploys refuses a "deploys" after lock or unlock written with
+// look-alike characters, which "write "lock deploys"" would not explain:
+// it reads as that already. It returns nil otherwise.
+func lookalikeDeploys(args []token) error {
+	if len(args) == 0 || args[0].quoted {
+		return nil
+	}
+	if k := disguised(args[0].s, func(w string) bool { return w == "deploys" }); k != "" {
+		return lookalikeKeyword(args[0].s, k)
+	}
+	return nil
+}
+
 // appSlashEnv returns w written as lock takes it, "APP ENV" or "APP", when
 // w is an app and one of its envs joined by a "/" ("accounting/production")
 // or an app followed by one ("accounting/"); "" otherwise.
@@ -1269,6 +1285,9 @@ func cutNumber(s string) (num, rest string) {
 func parseUnlock(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 0 || !isWord(args[0], "deploys") {
+		if err := lookalikeDeploys(args); err != nil {
+			return c, err
+		}
 		return c, errors.New(`write "unlock deploys", then optionally the app and env of the lock, e.g. ` + p.example(VerbUnlock, "unlock deploys accounting production"))
 	}
 	app, env, rest, err := p.appEnv(args[1:], false)
