@@ -79,7 +79,7 @@ func render(m chat.Message) rendered {
 			budget -= moreCost
 			break
 		}
-		name, value := clip(escapeText(f.Label), maxFieldName), fit(escapeText(slashForms(f.Value)), maxFieldValue)
+		name, value := clipEscaped(escapeText(f.Label), maxFieldName), fit(escapeText(slashForms(f.Value)), maxFieldValue)
 		if name == "" {
 			name = "\u200b" // Discord refuses an empty name
 		}
@@ -216,14 +216,30 @@ func fit(s string, n int) string {
 	}
 	keep := n - runes(fmt.Sprintf(cutNote, total))
 	if keep <= 0 {
-		return clip(s, n)
+		return clipEscaped(s, n)
 	}
-	cut := string([]rune(s)[:keep])
-	// An escape cut in half would escape the note's "…".
-	if trailing := len(cut) - len(strings.TrimRight(cut, `\`)); trailing%2 == 1 {
-		cut = cut[:len(cut)-1]
-	}
+	cut := wholeEscapes(string([]rune(s)[:keep]))
 	return cut + fmt.Sprintf(cutNote, total-runes(cut))
+}
+
+// clipEscaped cuts escaped text s as clip does, whole escapes at a time.
+func clipEscaped(s string, n int) string {
+	if runes(s) <= n {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	return wholeEscapes(string([]rune(s)[:n-1])) + "…"
+}
+
+// wholeEscapes drops the half of an escape a cut left at the end of s,
+// which would escape what follows (the "…") and show itself.
+func wholeEscapes(s string) string {
+	if trailing := len(s) - len(strings.TrimRight(s, `\`)); trailing%2 == 1 {
+		return s[:len(s)-1]
+	}
+	return s
 }
 
 // clip cuts s to at most n runes, ending a cut text with "…".

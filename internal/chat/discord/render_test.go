@@ -300,3 +300,32 @@ func TestRenderManyFieldsFit(t *testing.T) {
 		})
 	}
 }
+
+// TestLongFieldLabelKeepsItsEscapes: a field's label over Discord's 256
+// characters is cut whole escapes at a time: half an escape left before
+// the "…" escaped it, showing a stray backslash where a "*" was.
+func TestLongFieldLabelKeepsItsEscapes(t *testing.T) {
+	for _, tc := range []struct{ name, label string }{
+		{"star at the cut", strings.Repeat("a", maxFieldName-2) + "*b*c"},
+		{"backslash at the cut", strings.Repeat("a", maxFieldName-2) + `\b\c`},
+		{"escape one rune before the cut", strings.Repeat("a", maxFieldName-3) + "_b_c_d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := render(chat.Message{Title: "t", Fields: []chat.Field{{Label: tc.label, Value: "v"}}}).Embeds[0]
+			name := e.Fields[0].Name
+			if runes(name) > maxFieldName {
+				t.Errorf("name: got %d characters, want at most %d", runes(name), maxFieldName)
+			}
+			body, ok := strings.CutSuffix(name, "…")
+			if !ok {
+				t.Fatalf("name: got %q, want it cut with …", name)
+			}
+			if trailing := len(body) - len(strings.TrimRight(body, `\`)); trailing%2 == 1 {
+				t.Errorf("name: got %q, which ends in half an escape", name)
+			}
+			if !strings.HasPrefix(escapeText(tc.label), body) {
+				t.Errorf("name: got %q, want a start of the escaped label", name)
+			}
+		})
+	}
+}
