@@ -665,7 +665,17 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction, gatew
 		err = errors.New("Switchman does not take commands here; nothing was run.")
 	}
 
-	first, derr := a.claim(ctx, in)
+	claimCtx := ctx
+	if !gateway {
+		// The request's context ends when Discord hangs up, which is no
+		// failure of the state store: a check cut short by it would
+		// refuse the command as "state store unreachable". Detached, and
+		// bounded by claim, the check says what the store said; a
+		// response Discord no longer takes is then refused as such
+		// (reasonUnanswered).
+		claimCtx = context.WithoutCancel(ctx)
+	}
+	first, derr := a.claim(claimCtx, in)
 	switch {
 	case derr != nil && gateway:
 		// Every replica receives the interaction over the gateway, and
