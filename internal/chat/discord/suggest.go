@@ -101,6 +101,12 @@ func slashFormOf(verb string, words []string) (form string, k int) {
 		if len(words) < 2 {
 			return "", 0
 		}
+		if w := strings.ToLower(words[0]); w == string(commands.VerbConfirm) || w == string(commands.VerbAbort) {
+			// "deploy confirm ID" goes on with a run; Discord's
+			// /deploy has no form of it (its buttons do it), and as
+			// app:confirm it would deploy an app of that name.
+			return "", 0
+		}
 		form = "/deploy app:" + words[0] + " build:" + words[1]
 		k = 2
 		if len(words) >= 4 && words[2] == "to" {
