@@ -92,7 +92,7 @@ func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmod
 	case socketmode.EventTypeConnected:
 		a.log.Info("slack socket mode connected")
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
-		a.log.Warn("slack socket mode", "event", string(ev.Type))
+		a.socketError(ctx, ev)
 	case socketmode.EventTypeErrorBadMessage:
 		a.badEnvelope(ctx, sm, ev)
 	case socketmode.EventTypeInvalidAuth:
@@ -109,6 +109,36 @@ func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmod
 		// Each envelope on its own goroutine: a slow dedupe check must
 		// not delay the acknowledgement of the next one.
 		envelopes.Go(func() { a.envelope(ctx, sm, env, notices) })
+	}
+}
+
+// socketError logs a failed connection attempt or read with its cause.
+// ctx ends when the bot closes the socket: the read that fails then, and
+// the reconnection it cuts short, are the close, not trouble.
+func (a *Adapter) socketError(ctx context.Context, ev socketmode.Event) {
+	level := slog.LevelWarn
+	if ctx.Err() != nil {
+		level = slog.LevelDebug
+	}
+	switch ev.Type {
+	case socketmode.EventTypeConnectionError:
+		// The client tries again by itself, for ever: the cause is all
+		// an operator has to tell a proxy in the way, or an app token
+		// without connections:write, from Slack being down.
+		args := []any{"event", string(ev.Type)}
+		if ce, ok := ev.Data.(*slack.ConnectionErrorEvent); ok && ce != nil {
+			args = append(args, "attempt", ce.Attempt, "retry_in", ce.Backoff)
+			if ce.ErrorObj != nil {
+				args = append(args, "err", redact(ce.ErrorObj))
+			}
+		}
+		a.log.Log(ctx, level, "slack socket mode: cannot connect; trying again", args...)
+	case socketmode.EventTypeIncomingError:
+		args := []any{"event", string(ev.Type)}
+		if ie, ok := ev.Data.(*slack.IncomingEventError); ok && ie != nil && ie.ErrorObj != nil {
+			args = append(args, "err", redact(ie.ErrorObj))
+		}
+		a.log.Log(ctx, level, "slack socket mode: reading from the socket failed", args...)
 	}
 }
 

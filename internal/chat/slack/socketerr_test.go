@@ -1,0 +1,90 @@
+package slack_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat/slack"
+)
+
+// TestSocketModeConnectionErrorSaysWhy: when Socket Mode cannot connect,
+// each failed attempt is logged with Slack's answer, the attempt and the
+// wait before the next, so that an operator can tell a refused app token
+// scope from Slack being down or a proxy in the way. The error's URLs are
+// cut to scheme and host: api_url may carry a proxy's credentials.
+func TestSocketModeConnectionErrorSaysWhy(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup makes apps.connections.open fail and returns the
+		// api_url the adapter uses.
+		setup func(api *fakeSlack) string
+		want  []string
+		never string
+	}{
+		{"slack refuses", func(api *fakeSlack) string {
+			api.failWith["apps.connections.open"] = "internal_error"
+			return api.apiURL()
+		}, []string{"internal_error", "attempt=", "retry_in="}, ""},
+		{"slack unreachable", func(api *fakeSlack) string {
+			// A closed port behind an api_url with a proxy's credentials.
+			api.srv.Close()
+			return strings.Replace(api.apiURL(), "http://", "http://proxyuser:s3cret@", 1) + "tenant-key/"
+		}, []string{"http://127.0.0.1:", "connection refused", "attempt=", "retry_in="}, "s3cret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			apiURL := tt.setup(api)
+			a, _, _, logs := newTestAdapter(t, api, time.Now(), socketMode(api), func(o *slack.Options) {
+				o.Config.Slack.APIURL = apiURL
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- a.RunSocketMode(ctx) }()
+			waitUntil(t, "a failed connection logged", func() bool { return strings.Contains(logs.String(), "connection_error") })
+			endSocket(t, cancel, done)
+			var line string
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "connection_error") {
+					line = l
+					break
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("log of a failed connection: got\n%s\nwant it to contain %q", line, w)
+				}
+			}
+			if tt.never != "" && strings.Contains(logs.String(), tt.never) {
+				t.Errorf("log: got the api_url's credentials %q in\n%s", tt.never, logs.String())
+			}
+		})
+	}
+}
+
+// TestSocketModeStopIsNoConnectionError: a bot that stops closes its
+// socket, and the client's last attempt to reconnect, cut short by that,
+// is no failure to tell the operator about.
+func TestSocketModeStopIsNoConnectionError(t *testing.T) {
+	for range 5 {
+		api := newFakeSlack(t)
+		ss := newSocketServer(t, api)
+		a, _, _, logs := newTestAdapter(t, api, time.Now(), socketMode(api))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.RunSocketMode(ctx) }()
+		select {
+		case <-ss.conns:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the bot did not connect")
+		}
+		endSocket(t, cancel, done)
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+				t.Fatalf("log of a clean stop: got\n%s\nwant no warning", logs.String())
+			}
+		}
+	}
+}
