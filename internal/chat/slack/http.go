@@ -155,6 +155,7 @@ func (a *Adapter) serveEvent(w http.ResponseWriter, r *http.Request, body []byte
 	// dedupe below drops the retry (X-Slack-Retry-Num) by its event_id.
 	ack(w)
 	if !ok {
+		a.noteRateLimited(body)
 		return
 	}
 	if _, notice := a.dispatch(context.WithoutCancel(r.Context()), req); notice != "" {

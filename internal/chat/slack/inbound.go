@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/commands"
 )
@@ -234,6 +235,27 @@ func eventRequest(payload []byte, botUser string) (challenge string, req request
 		req.refused = reasonNotAddressed
 	}
 	return "", req, true, nil
+}
+
+// appRateLimited is the event Slack sends in place of an app's events
+// once they passed the Events API's limit (30,000 an hour in a
+// workspace): those of the minute it names are never delivered.
+type appRateLimited struct {
+	Type   string `json:"type"`
+	TeamID string `json:"team_id"`
+	Minute int64  `json:"minute_rate_limited"`
+}
+
+// noteRateLimited logs payload at WARN when it is Slack's app_rate_limited:
+// the mentions Slack held back are answered by nobody, their senders see
+// nothing, and the bot would otherwise seem to have gone quiet.
+func (a *Adapter) noteRateLimited(payload []byte) {
+	var ev appRateLimited
+	if json.Unmarshal(payload, &ev) != nil || ev.Type != "app_rate_limited" {
+		return
+	}
+	a.log.Warn("slack is not delivering this app's events: it sent more than Slack's limit (30,000 an hour in a workspace), so the mentions of that minute go unanswered",
+		"team", ev.TeamID, "minute", time.Unix(ev.Minute, 0).UTC())
 }
 
 // What the adapter does with an app_mention of a message subtype.

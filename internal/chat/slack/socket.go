@@ -192,6 +192,9 @@ func (a *Adapter) envelopeRequest(env socketmode.Request) (req request, ok, repl
 		req, ok, err = interactionRequest(env.Payload)
 	case socketmode.RequestTypeEventsAPI:
 		_, req, ok, err = eventRequest(env.Payload, a.client.BotUser())
+		if !ok && err == nil {
+			a.noteRateLimited(env.Payload)
+		}
 	}
 	if err != nil {
 		a.log.Warn("slack socket mode: unreadable envelope", "type", env.Type, "err", err)
