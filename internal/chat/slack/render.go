@@ -58,7 +58,7 @@ func Render(m chat.Message) ([]slack.Block, string) {
 	}
 	// Slack refuses a section without text, and a message without any.
 	if lines := strings.Join(m.Lines, "\n"); strings.TrimSpace(lines) != "" {
-		blocks = append(blocks, section(mrkdwn(fit(escape(lines), maxSectionText))))
+		blocks = append(blocks, section(mrkdwn(fitLines(m.Lines, maxSectionText))))
 	} else if len(blocks) == 0 && len(m.Fields) == 0 {
 		blocks = append(blocks, section(mrkdwn("(no details)")))
 	}
@@ -179,6 +179,53 @@ func fit(s string, n int) string {
 	}
 	cut := cutEscape(string([]rune(s)[:keep]))
 	return cut + fmt.Sprintf(cutNote, total-utf8.RuneCountInString(cut))
+}
+
+// minLineShare is the fewest characters fitLines leaves a line it cuts;
+// below that, lines are cut as one text.
+const minLineShare = 80
+
+// fitLines escapes lines and joins them into at most n characters, cutting
+// the longest lines first (each as fit does) and leaving the shorter ones
+// whole. Cut as one text, three long notes of a deploy pushed the
+// migrations prompt after them, and its deadline, out of the message:
+// people saw Confirm and Abort buttons under no question.
+func fitLines(lines []string, n int) string {
+	esc := make([]string, len(lines))
+	total, longest := len(lines)-1, 0
+	for i, l := range lines {
+		esc[i] = escape(l)
+		k := utf8.RuneCountInString(esc[i])
+		total += k
+		longest = max(longest, k)
+	}
+	if total <= n {
+		return strings.Join(esc, "\n")
+	}
+	// The largest share such that the lines, none longer than it, fit.
+	fits := func(share int) bool {
+		sum := len(esc) - 1
+		for _, l := range esc {
+			sum += min(utf8.RuneCountInString(l), share)
+		}
+		return sum <= n
+	}
+	lo, hi := 0, longest
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	if lo < minLineShare {
+		return fit(strings.Join(esc, "\n"), n)
+	}
+	for i, l := range esc {
+		esc[i] = fit(l, lo)
+	}
+	return strings.Join(esc, "\n")
 }
 
 // clip cuts s to at most n characters (runes), marking the cut, without
