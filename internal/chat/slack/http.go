@@ -94,6 +94,7 @@ func (a *Adapter) endpoint(name string, limit int64, serve func(http.ResponseWri
 func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request, body []byte) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
+		a.unreadable("commands", r, form.Get("command"), body, err)
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return
 	}
@@ -106,6 +107,7 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request, body []by
 		ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id"), TeamID: form.Get("team_id"),
 	}, body)
 	if err != nil {
+		a.unreadable("commands", r, form.Get("command"), body, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -123,11 +125,14 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request, body []by
 func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request, body []byte) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
+		a.unreadable("interactions", r, "", body, err)
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return
 	}
-	req, ok, err := interactionRequest([]byte(form.Get("payload")))
+	payload := []byte(form.Get("payload"))
+	req, ok, err := interactionRequest(payload)
 	if err != nil {
+		a.unreadable("interactions", r, payloadType(payload), body, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -144,6 +149,7 @@ func (a *Adapter) serveEvent(w http.ResponseWriter, r *http.Request, body []byte
 	challenge, req, ok, err := eventRequest(body, a.client.BotUser())
 	switch {
 	case err != nil:
+		a.unreadable("events", r, payloadType(body), body, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	case challenge != "":
@@ -161,6 +167,42 @@ func (a *Adapter) serveEvent(w http.ResponseWriter, r *http.Request, body []byte
 	if _, notice := a.dispatch(context.WithoutCancel(r.Context()), req); notice != "" {
 		a.notify(req, notice)
 	}
+}
+
+// maxUnreadableText bounds what unreadable logs of a request's own text.
+const maxUnreadableText = 200
+
+// unreadable logs a signed request refused as one the adapter cannot
+// read: Slack sent it, so a change of Slack's payloads shows here first,
+// and a request answered 400 without a word left the operator to guess
+// why a command or click did nothing. The line names the endpoint, the
+// payload's type (the slash command, or the JSON's "type"), the body's
+// size and the error, each bounded; never the body, which holds the
+// legacy verification token and a response_url. Lines are bounded as
+// refusals are, apart from them, so that forged requests cannot hide
+// these.
+func (a *Adapter) unreadable(endpoint string, r *http.Request, typ string, body []byte, err error) {
+	a.opt.RefusalLog.Warn(a.log, Platform+"-unreadable", "could not read a signed slack request",
+		"endpoint", endpoint, "remote", r.RemoteAddr, "type", clip(typ, 60), "bytes", len(body), "reason", clip(err.Error(), maxUnreadableText))
+}
+
+// payloadType is the "type" of a JSON payload, and its event's after a
+// slash ("event_callback/app_mention"); "" when it has none, or is not
+// JSON.
+func payloadType(payload []byte) string {
+	var p struct {
+		Type  string `json:"type"`
+		Event struct {
+			Type string `json:"type"`
+		} `json:"event"`
+	}
+	// A field of another type leaves the others read; text that is not
+	// JSON leaves them all empty.
+	_ = json.Unmarshal(payload, &p)
+	if p.Event.Type != "" {
+		return p.Type + "/" + p.Event.Type
+	}
+	return p.Type
 }
 
 // ack answers 200 at once: what follows is answered through the Web API.

@@ -1124,3 +1124,53 @@ func TestRefusedFromTheHeadersUnread(t *testing.T) {
 		}
 	}
 }
+
+// TestUndecodableRequestLogged: a signed request the adapter cannot read
+// is answered 400 and logged (endpoint, the payload's type, its size and
+// why), so that the operator learns what Slack sent; the log line holds
+// neither the body nor its token, and stays short however large the body.
+func TestUndecodableRequestLogged(t *testing.T) {
+	long := strings.Repeat("x", 30<<10)
+	tests := []struct {
+		name, endpoint, body, contentType string
+		want                              []string
+	}{
+		{"command with a bad escape", "commands", slashForm("UBOB", "C1", "/deploy", "web 1", "T1", "") + "&x=%zz" + long, formType,
+			[]string{"endpoint=commands", "type=/deploy", `invalid URL escape`}},
+		{"command without a user", "commands", slashForm("", "C1", "/deploy", "web 1", "T1", "") + "&x=" + long, formType,
+			[]string{"endpoint=commands", "type=/deploy", "payload without user or channel"}},
+		{"interaction of a field's wrong type", "interactions", url.Values{"token": {"legacy-verification-token"}, "payload": {`{"type":"block_actions","user":"UBOB","x":"` + long + `"}`}}.Encode(), formType,
+			[]string{"endpoint=interactions", "type=block_actions", "decode interaction"}},
+		{"event not JSON", "events", `{"token":"legacy-verification-token","type":"event_callback","x":"` + long, "application/json",
+			[]string{"endpoint=events", `type=""`, "decode event", "unexpected end of JSON input"}},
+		{"event of a field's wrong type", "events", `{"token":"legacy-verification-token","type":"event_callback","event":{"type":"app_mention","user":42,"text":"` + long + `"}}`, "application/json",
+			[]string{"endpoint=events", "type=event_callback/app_mention", "decode event"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeSlack(t)
+			a, h, _, logs := newTestAdapter(t, api, now)
+			handler := map[string]http.Handler{"commands": a.Commands(), "interactions": a.Interactions(), "events": a.Events()}[tt.endpoint]
+			w := httptest.NewRecorder()
+			handler.ServeHTTP(w, signed(t, "/slack/"+tt.endpoint, testSecret, tt.body, now, tt.contentType))
+			if w.Code != http.StatusBadRequest {
+				t.Errorf("got %d, want 400", w.Code)
+			}
+			got := logs.String()
+			for _, want := range append(tt.want, "level=WARN", "could not read a signed slack request", fmt.Sprintf("bytes=%d", len(tt.body))) {
+				if !strings.Contains(got, want) {
+					t.Errorf("log: got %q, want it to contain %q", got[:min(len(got), 600)], want)
+				}
+			}
+			if strings.Contains(got, "legacy-verification-token") || strings.Contains(got, "xxxxxxxx") {
+				t.Errorf("log: got %q, want neither the token nor the body", got[:min(len(got), 600)])
+			}
+			if len(got) > 1000 {
+				t.Errorf("log: got %d bytes, want at most 1000", len(got))
+			}
+			if h.total() != 0 {
+				t.Errorf("runs: got %d, want none", h.total())
+			}
+		})
+	}
+}
