@@ -27,3 +27,13 @@ func (a *Adapter) RefuseLeft(ctx context.Context, envs ...socketmode.Request) {
 
 // Retry is retry, for tests of when it waits.
 var Retry = retry
+
+// SocketEvent hands the adapter one event of its Socket Mode client, as
+// RunSocketMode does: for the events no timing of a real socket makes
+// certain (an acknowledgement whose write failed).
+func (a *Adapter) SocketEvent(ctx context.Context, ev socketmode.Event) {
+	var envelopes, notices sync.WaitGroup
+	a.event(ctx, nil, ev, false, &envelopes, &notices)
+	envelopes.Wait()
+	notices.Wait()
+}

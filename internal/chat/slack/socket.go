@@ -95,6 +95,8 @@ func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmod
 		a.socketError(ctx, ev)
 	case socketmode.EventTypeErrorBadMessage:
 		a.badEnvelope(ctx, sm, ev)
+	case socketmode.EventTypeErrorWriteFailed:
+		a.ackFailed(ctx, ev)
 	case socketmode.EventTypeInvalidAuth:
 		a.log.Error("slack socket mode: the app token was refused")
 	case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
@@ -140,6 +142,25 @@ func (a *Adapter) socketError(ctx context.Context, ev socketmode.Event) {
 		}
 		a.log.Log(ctx, level, "slack socket mode: reading from the socket failed", args...)
 	}
+}
+
+// ackFailed logs an acknowledgement the client could not write (its
+// socket broke as it wrote it). Slack then sends the envelope again (an
+// event, a click) or tells a slash command's sender that it timed out,
+// and the command's reply, carried by the acknowledgement, is lost: a
+// reply that never came must be explained somewhere. The reply's text is
+// not logged.
+func (a *Adapter) ackFailed(ctx context.Context, ev socketmode.Event) {
+	args := []any{"event", string(ev.Type)}
+	if wf, ok := ev.Data.(*socketmode.ErrorWriteFailed); ok && wf != nil {
+		if wf.Response != nil {
+			args = append(args, "envelope", wf.Response.EnvelopeID, "reply", wf.Response.Payload != nil)
+		}
+		if wf.Cause != nil {
+			args = append(args, "err", redact(wf.Cause))
+		}
+	}
+	a.log.Log(ctx, slog.LevelWarn, "slack socket mode: an acknowledgement could not be written; Slack may send the envelope again, or tell a slash command's sender that it failed, without its reply", args...)
 }
 
 // linger refuses, as the bot is stopping, the envelopes that arrive

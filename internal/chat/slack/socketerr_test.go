@@ -2,9 +2,12 @@ package slack_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/switchman-bot/switchman/internal/chat/slack"
 )
@@ -86,5 +89,29 @@ func TestSocketModeStopIsNoConnectionError(t *testing.T) {
 				t.Fatalf("log of a clean stop: got\n%s\nwant no warning", logs.String())
 			}
 		}
+	}
+}
+
+// TestSocketModeAckWriteFailureLogged: an acknowledgement the client
+// could not write (its socket broke as it wrote it) leaves a slash
+// command's reply unsent and Slack waiting for an answer; the operator
+// learns of it from a WARN line with the envelope and the cause, and
+// never the reply's text.
+func TestSocketModeAckWriteFailureLogged(t *testing.T) {
+	api := newFakeSlack(t)
+	a, _, _, logs := newTestAdapter(t, api, time.Now(), socketMode(api))
+	payload := map[string]any{"response_type": "ephemeral", "text": "secret reply text"}
+	a.SocketEvent(context.Background(), socketmode.Event{Type: socketmode.EventTypeErrorWriteFailed, Data: &socketmode.ErrorWriteFailed{
+		Cause:    errors.New("write tcp 127.0.0.1:5000->127.0.0.1:6000: write: broken pipe"),
+		Response: &socketmode.Response{EnvelopeID: "env-42", Payload: payload},
+	}})
+	got := logs.String()
+	for _, want := range []string{"level=WARN", "acknowledgement", "envelope=env-42", "broken pipe", "reply=true"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log: got %q, want it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "secret reply text") {
+		t.Errorf("log: got %q, want no reply text", got)
 	}
 }
