@@ -134,6 +134,14 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	postponed := map[int]string{}
 	var ship []int
 	for i, c := range cars {
+		// A car boarded for an env the train no longer goes to fails at
+		// its turn: a lock or window of that env would hold it back,
+		// and audit it as refused, at every departure, never saying it
+		// cannot ship with this train.
+		if c.Env != tr.cfg.Env {
+			ship = append(ship, i)
+			continue
+		}
 		if reason, held := s.held(ctx, tr, c); held {
 			postponed[i] = reason
 			continue

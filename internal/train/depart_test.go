@@ -194,6 +194,19 @@ func TestDepart(t *testing.T) {
   ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now: board it again; it leaves the train`,
 		},
 		{
+			// Its own env's lock says nothing of it: it can never ship
+			// with this train, and is not held back day after day.
+			name: "a car boarded for the env the train went to before fails, locked there or not",
+			setup: func(h *harness) {
+				h.cfg.Trains["daily"].Env = "staging"
+				h.restart()
+				h.gate.lock("accounting", "accounting/production is locked by @ana since 13:02: db maintenance")
+			},
+			cars: three[:1], wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to staging has left: 1 failed
+  ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now: board it again; it leaves the train`,
+		},
+		{
 			name: "no outcome in time",
 			setup: func(h *harness) {
 				h.runner.outcome["billing"] = "hang"
