@@ -469,6 +469,79 @@ func TestCatchUp(t *testing.T) {
 	}
 }
 
+// TestCatchUpAuditsEveryMissedDeparture: a bot down over several
+// departures runs or announces the latest, and the audit log and the
+// channel say what became of the earlier ones too.
+func TestCatchUpAuditsEveryMissedDeparture(t *testing.T) {
+	day := func(d, h, m int) time.Time { return at(2026, 6, d, h, m) } // 1 June is a Monday
+	const down = "did not leave: the bot was down at departure time"
+	tests := []struct {
+		name string
+		// last is the departure last run; zero: the train never left,
+		// and alice boarded at boarded.
+		last, boarded time.Time
+		cancel        time.Time // a departure cancelled before the bot went down
+		start         time.Time
+		wantAudit     []string // the departures' entries, "STAMP: REASON"
+		wantLine      string   // in the departure's announcement
+	}{
+		{
+			name: "missed, after two missed", last: day(1, 14, 0), start: day(4, 14, 20),
+			wantAudit: []string{"Tue 2 Jun 14:00 CEST: " + down, "Wed 3 Jun 14:00 CEST: " + down, "Thu 4 Jun 14:00 CEST: " + down},
+			wantLine:  "The bot was down at the 2 departures before it too, which did not leave: Tue 2 Jun 14:00 CEST, Wed 3 Jun 14:00 CEST.",
+		},
+		{
+			name: "run late, after one missed", last: day(2, 14, 0), start: day(4, 14, 5),
+			wantAudit: []string{"Wed 3 Jun 14:00 CEST: " + down, "Thu 4 Jun 14:00 CEST: 🚂 The 14:00 train to production has left: 1 shipped"},
+			wantLine:  "running the 14:00 departure late (the bot was down); the bot was down at the departure before it too, Wed 3 Jun 14:00 CEST, which did not leave",
+		},
+		{
+			name: "one cancelled among them", last: day(1, 14, 0), cancel: day(3, 14, 0), start: day(4, 14, 20),
+			wantAudit: []string{"Tue 2 Jun 14:00 CEST: " + down, "Wed 3 Jun 14:00 CEST: did not leave: it was cancelled", "Thu 4 Jun 14:00 CEST: " + down},
+			wantLine:  "The bot was down at the departure before it too, Tue 2 Jun 14:00 CEST, which did not leave.",
+		},
+		{
+			name: "a train that never left", boarded: day(2, 11, 0), start: day(4, 14, 20),
+			wantAudit: []string{"Tue 2 Jun 14:00 CEST: " + down, "Wed 3 Jun 14:00 CEST: " + down, "Thu 4 Jun 14:00 CEST: " + down},
+			wantLine:  "The bot was down at the 2 departures before it too, which did not leave: Tue 2 Jun 14:00 CEST, Wed 3 Jun 14:00 CEST.",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, cmp.Or(tc.boarded, day(1, 15, 0)), nil)
+			h.board("alice", "accounting", "1338")
+			if !tc.last.IsZero() {
+				if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, tc.last); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tc.cancel.IsZero() {
+				if err := h.store.MarkCancel(t.Context(), "daily", Cancellation{At: tc.cancel, User: "ana", Reason: "freeze"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Set(tc.start)
+			h.run(tc.start)
+			var got []string
+			for _, e := range h.store.audited() {
+				if rest, ok := strings.CutPrefix(e, "switchman event: train daily departure "); ok {
+					got = append(got, strings.SplitN(rest, "; ", 2)[0])
+				}
+			}
+			if !slices.Equal(got, tc.wantAudit) {
+				t.Errorf("departures audited:\ngot  %q\nwant %q", got, tc.wantAudit)
+			}
+			var lines []string
+			for _, p := range h.notes.posts {
+				lines = append(lines, p.msg.Lines...)
+			}
+			if !slices.Contains(lines, tc.wantLine) {
+				t.Errorf("lines posted: got %q, want one %q", lines, tc.wantLine)
+			}
+		})
+	}
+}
+
 // TestCatchUpBeforeCrash: the departure was recorded, then the bot died
 // in the middle of it; it never runs again.
 func TestCatchUpBeforeCrash(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -337,6 +338,9 @@ type due struct {
 	tr   *trainState
 	kind string
 	at   time.Time
+	// from is when the scheduled departures tick looked at begin: at
+	// is the latest of them; those before it nobody ran either.
+	from time.Time
 }
 
 // tick handles, as leader, the latest event of each train and kind that is
@@ -374,7 +378,7 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 				after = s.neverLeftFrom(ctx, name, now)
 			}
 			if at, ok := latest(sc, after, now, tr.cfg.Grace.D()); ok {
-				dues = append(dues, due{name: name, tr: tr, kind: kind, at: at})
+				dues = append(dues, due{name: name, tr: tr, kind: kind, at: at, from: after})
 			}
 		}
 	}
@@ -441,6 +445,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		s.announceStop(ctx, d.name, d.tr, d.kind, d.at)
 		return
 	}
+	down := s.auditEarlier(ctx, d, now)
 	cancelled, err := s.cancelled(ctx, d.name, d.at)
 	if err != nil {
 		s.calledOff(ctx, d, err)
@@ -457,12 +462,15 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	if late > onTime {
 		if late >= d.tr.cfg.Grace.D() {
 			log.Warn("train: departure missed", "late", late)
-			s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: the bot was down at departure time")
-			s.announceMissed(ctx, d.name, d.tr, d.at, now)
+			s.auditDeparture(ctx, d.name, d.tr, d.at, missedDown)
+			s.announceMissed(ctx, d.name, d.tr, d.at, now, down)
 			return
 		}
 		note = fmt.Sprintf("running the %s departure late (the bot was down)", clock(d.at.In(d.tr.loc)))
 		log.Warn("train: departure late", "late", late)
+	}
+	if len(down) > 0 {
+		note = strings.TrimPrefix(note+"; "+earlierLine(down, now, d.tr.loc), "; ")
 	}
 	s.wg.Add(1)
 	go func() {
@@ -534,6 +542,75 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
+}
+
+// missedDown is what became of a departure the bot was down at.
+const missedDown = "did not leave: the bot was down at departure time"
+
+// maxEarlier bounds the departures before a due one that are audited one
+// by one; the rest are audited in one entry.
+const maxEarlier = 50
+
+// auditEarlier records what became of the departures of d's train
+// scheduled after d.from and before d.at, which tick passed over for d,
+// the latest: none ran, the bot being down at them (or they were
+// cancelled). It returns those the bot was down at, for the channel.
+func (s *Scheduler) auditEarlier(ctx context.Context, d due, now time.Time) []time.Time {
+	from := d.from
+	if floor := now.Add(-lookback - max(d.tr.cfg.Grace.D(), 0)); from.Before(floor) {
+		from = floor
+	}
+	sc := d.tr.sched[KindDeparture]
+	var earlier []time.Time
+	for t := sc.Next(from); !t.IsZero() && t.Before(d.at); t = sc.Next(t) {
+		earlier = append(earlier, t)
+	}
+	if len(earlier) == 0 {
+		return nil
+	}
+	off, err := s.store.LastRun(ctx, d.name, KindCancel)
+	if err != nil {
+		s.log.Error("train: read cancellation", "train", d.name, "err", err)
+	}
+	var down []time.Time
+	for i, t := range earlier {
+		if i == maxEarlier-1 && len(earlier) > maxEarlier {
+			rest := earlier[i:]
+			s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: d.tr.cfg.Channels[0],
+				Command: fmt.Sprintf("train %s departures %s to %s", d.name, stamp(rest[0], now, d.tr.loc), stamp(rest[len(rest)-1], now, d.tr.loc)),
+				Action:  "train", Decision: audit.Event, Reason: fmt.Sprintf("%d departures %s", len(rest), missedDown)})
+			for _, t := range rest {
+				if err != nil || !off.Equal(t) {
+					down = append(down, t)
+				}
+			}
+			break
+		}
+		if err == nil && off.Equal(t) {
+			s.auditDeparture(ctx, d.name, d.tr, t, "did not leave: it was cancelled")
+			continue
+		}
+		down = append(down, t)
+		s.auditDeparture(ctx, d.name, d.tr, t, missedDown)
+	}
+	return down
+}
+
+// earlierLine tells the channel of the departures before one that the
+// bot was down at, down, which did not leave.
+func earlierLine(down []time.Time, now time.Time, loc *time.Location) string {
+	const shown = 3
+	var when []string
+	for _, t := range down[:min(len(down), shown)] {
+		when = append(when, stamp(t, now, loc))
+	}
+	if n := len(down) - shown; n > 0 {
+		when = append(when, fmt.Sprintf("and %d more", n))
+	}
+	if len(down) == 1 {
+		return fmt.Sprintf("the bot was down at the departure before it too, %s, which did not leave", when[0])
+	}
+	return fmt.Sprintf("the bot was down at the %d departures before it too, which did not leave: %s", len(down), strings.Join(when, ", "))
 }
 
 // outwaited records and says that departure d did not leave because an
@@ -783,8 +860,9 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 	s.announce(ctx, tr, m)
 }
 
-// announceMissed posts that the departure at at did not run.
-func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainState, at, now time.Time) {
+// announceMissed posts that the departure at at did not run, nor did
+// the earlier ones the bot was down at, down.
+func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainState, at, now time.Time, down []time.Time) {
 	cars, err := s.store.Cars(ctx, name)
 	if err != nil {
 		s.log.Error("train: list cars", "train", name, "err", err)
@@ -794,6 +872,10 @@ func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainSt
 	}
 	m := chat.Message{Level: chat.Warning, Public: true,
 		Title: fmt.Sprintf("The %s did not leave: the bot was down at departure time.", s.label(tr, at, now))}
+	if len(down) > 0 {
+		l := earlierLine(down, now, tr.loc)
+		m.Lines = append(m.Lines, strings.ToUpper(l[:1])+l[1:]+".")
+	}
 	if len(cars) > 0 {
 		m.Lines = append(m.Lines, stayAboard(cars, s.nextStamp(ctx, name, tr, now)))
 	}
