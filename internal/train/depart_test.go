@@ -373,8 +373,10 @@ func TestRunMarksBeforeDeparting(t *testing.T) {
 // back, and neither leaves late nor is reported missed for another reason.
 func TestUnrecordedDepartureKeepsItsWord(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 2, 13, 50), nil)
-	if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 1, 14, 0)); err != nil {
-		t.Fatal(err)
+	for _, kind := range []string{KindDeparture, KindEnded} {
+		if err := h.store.MarkRun(t.Context(), "daily", kind, at(2026, 6, 1, 14, 0)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h.board("alice", "accounting", "1338")
 	h.store.setFail(errors.New("connection refused"))
@@ -395,6 +397,11 @@ func TestUnrecordedDepartureKeepsItsWord(t *testing.T) {
 	}
 	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
 		t.Errorf("aboard: got %q, want the car still aboard", got)
+	}
+	// It ended as announced: a restart has nothing to say of it.
+	h.run(at(2026, 6, 3, 10, 31))
+	if got := h.notes.titles("#deploys"); len(got) != len(posts) {
+		t.Errorf("posts after a restart: got %q, want none more", got[len(posts):])
 	}
 }
 

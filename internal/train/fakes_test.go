@@ -308,7 +308,10 @@ type harness struct {
 	log *slog.Logger
 	// once is Options.Once.
 	once Once
-	s    *Scheduler
+	// leases and leaseTTL are Options.Leases and Options.LeaseTTL.
+	leases   deploy.Leaser
+	leaseTTL time.Duration
+	s        *Scheduler
 
 	// onSleep, when set, runs at each of the scheduler's sleeps, before
 	// the clock moves: the world changing between two looks.
@@ -342,7 +345,7 @@ func (h *harness) restart() {
 		Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Gate: h.gate, Audit: h.store,
 		Builds: fakeBuilds{"accounting 1337": true, "accounting 1338": true, "billing 77": true, "billing 78": true, "search 5": true, "mail 1": true},
 		Now:    h.clock.Now, Sleep: h.sleep, Leader: h.isLeader, DeployTimeout: h.deployTimeout, StopWait: h.stopWait,
-		Log: h.log, Once: h.once,
+		Log: h.log, Once: h.once, Leases: h.leases, LeaseTTL: h.leaseTTL,
 	})
 	if err != nil {
 		h.t.Fatalf("New: %v", err)

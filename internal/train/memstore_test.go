@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -186,11 +187,19 @@ func (m *MemStore) LastCancel(ctx context.Context, name string) (Cancellation, e
 	return c, nil
 }
 
-// Marks returns the MarkRun log: "Sun 2026-03-29 03:00 CEST night departure".
+// Marks returns the MarkRun log: "Sun 2026-03-29 03:00 CEST night
+// departure", without the ends of departures (KindEnded), which every
+// departure audited records.
 func (m *MemStore) Marks() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]string(nil), m.marks...)
+	var out []string
+	for _, mk := range m.marks {
+		if !strings.HasSuffix(mk, " "+KindEnded) {
+			out = append(out, mk)
+		}
+	}
+	return out
 }
 
 // setFailLastRun makes LastRun of kind fail with err (nil: succeed again).

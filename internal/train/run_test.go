@@ -2,12 +2,15 @@ package train
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // TestRunSchedules drives Run through days of fake time and checks which
@@ -541,6 +544,144 @@ func TestCatchUpAuditsEveryMissedDeparture(t *testing.T) {
 		})
 	}
 }
+
+// TestDepartureCutShortByACrash: a bot that died after it recorded a
+// departure as run, before that departure said what became of its cars,
+// says so at its next start, once: the departure is never run again, and
+// it is not left unsaid.
+func TestDepartureCutShortByACrash(t *testing.T) {
+	const cutShort = "The 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars."
+	tests := []struct {
+		name  string
+		ended bool // the departure before it ended as this version records it
+		// crash ends the departure at 14:00 after its record, at start
+		// (no car taken) or once accounting was taken off to ship.
+		crash string
+		// leases stands for the store's leases at the restarts.
+		leases    *expiringLeases
+		wantTitle string
+		wantLines []string
+		wantAudit int
+	}{
+		{
+			name: "crash before any car", ended: true, crash: "start", wantTitle: cutShort, wantAudit: 1,
+			wantLines: []string{
+				"accounting 1338 (@alice), billing 77 (@bob) stay aboard for the next one, Thu 4 Jun 14:00 CEST.",
+				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+			},
+		},
+		{
+			name: "crash as the first car ships", ended: true, crash: "shipping", wantTitle: cutShort, wantAudit: 1,
+			wantLines: []string{
+				"billing 77 (@bob) stays aboard for the next one, Thu 4 Jun 14:00 CEST.",
+				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+			},
+		},
+		{
+			// The dead bot's departure lease lives on unrenewed a while.
+			name: "crash before any car, its lease still held", ended: true, crash: "start", leases: &expiringLeases{held: 1},
+			wantTitle: cutShort, wantAudit: 1,
+			wantLines: []string{
+				"accounting 1338 (@alice), billing 77 (@bob) stay aboard for the next one, Thu 4 Jun 14:00 CEST.",
+				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+			},
+		},
+		{
+			// Another replica holds the lease renewed: it is departing
+			// the train, and says how that ends.
+			name: "departing on another replica", ended: true, crash: "start", leases: &expiringLeases{held: 1 << 30},
+		},
+		{
+			// Recorded by a version that did not record its end: not
+			// known to be cut short.
+			name: "no end recorded before", crash: "start",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+			if tc.ended {
+				// Tuesday's departure ran to its end.
+				h.run(at(2026, 6, 2, 14, 30))
+			}
+			h.clock.Set(at(2026, 6, 3, 11, 0))
+			h.board("alice", "accounting", "1338")
+			h.board("bob", "billing", "77")
+			// Wednesday's departure is recorded, then the bot dies.
+			h.clock.Set(at(2026, 6, 3, 14, 0))
+			if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 3, 14, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.crash == "shipping" {
+				if _, err := h.store.Leave(t.Context(), "daily", "accounting"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			posts, audits := h.notes.count(), len(h.store.audited())
+			if tc.leases != nil {
+				h.leases, h.leaseTTL = tc.leases, 30*time.Millisecond
+			}
+			for _, start := range []time.Time{at(2026, 6, 3, 14, 3), at(2026, 6, 3, 14, 4)} {
+				h.clock.Set(start)
+				h.run(start)
+			}
+			var titles []string
+			var lines []string
+			for _, p := range h.notes.posts[posts:] {
+				titles = append(titles, p.msg.Title)
+				lines = append(lines, p.msg.Lines...)
+			}
+			var want []string
+			if tc.wantTitle != "" {
+				want = []string{tc.wantTitle}
+			}
+			if !slices.Equal(titles, want) {
+				t.Errorf("posts after the restarts: got %q, want %q", titles, want)
+			}
+			if tc.wantTitle != "" && !slices.Equal(lines, tc.wantLines) {
+				t.Errorf("lines: got %q, want %q", lines, tc.wantLines)
+			}
+			var got int
+			for _, e := range h.store.audited()[audits:] {
+				if e == "switchman event: train daily departure Wed 3 Jun 14:00 CEST: did not end: the bot stopped after it fell due, before it said what became of its cars" {
+					got++
+				}
+			}
+			if got != tc.wantAudit {
+				t.Errorf("audit entries of the departure cut short: got %d, want %d: %q", got, tc.wantAudit, h.store.audited()[audits:])
+			}
+			if reqs := h.runner.texts(); len(reqs) != 0 {
+				t.Errorf("deploys: got %q, want none", reqs)
+			}
+		})
+	}
+}
+
+// expiringLeases is a Leaser whose leases another holder has for the
+// first held acquisitions, then free.
+type expiringLeases struct {
+	mu   sync.Mutex
+	held int
+}
+
+func (l *expiringLeases) Acquire(_ context.Context, key, _ string, _ time.Duration) (deploy.Lease, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held > 0 {
+		l.held--
+		return nil, &deploy.LeaseHeldError{Key: key, Holder: "departure of daily 0a1b2c3d4e5f"}
+	}
+	return freeLease{}, nil
+}
+
+func (l *expiringLeases) Holder(context.Context, string) (string, error) { return "", nil }
+
+type freeLease struct{}
+
+func (freeLease) Token() int64                  { return 1 }
+func (freeLease) Check(context.Context) error   { return nil }
+func (freeLease) Renew(context.Context) error   { return nil }
+func (freeLease) Release(context.Context) error { return nil }
 
 // TestCatchUpBeforeCrash: the departure was recorded, then the bot died
 // in the middle of it; it never runs again.

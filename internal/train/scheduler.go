@@ -112,6 +112,10 @@ type Scheduler struct {
 	leaseClock func() time.Time
 	once       Once
 
+	// checkedCut is set once tick has looked for departures cut short
+	// (cutShort); only Run's goroutine uses it.
+	checkedCut bool
+
 	// life bounds departures started by DepartNow; Run ends it on return.
 	life    context.Context
 	endLife context.CancelFunc
@@ -353,6 +357,21 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 	if !s.leader() || ctx.Err() != nil {
 		return false
 	}
+	if !s.checkedCut {
+		// Once, as leader: the last departure of a replica that died
+		// during it is this one's to say.
+		s.checkedCut = true
+		for _, name := range s.names {
+			tr := s.trains[name]
+			if at, ok := s.unended(ctx, name, tr, now); ok {
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.cutShort(ctx, name, tr, at, now)
+				}()
+			}
+		}
+	}
 	var dues []due
 	for _, name := range s.names {
 		tr := s.trains[name]
@@ -432,6 +451,11 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		delete(s.unrecorded, d.name)
 		s.mu.Unlock()
 		log.Info("train: recorded a departure announced as not leaving")
+		// Audited then, when its end could not be recorded either:
+		// it ended, and is not one the bot died during.
+		if err := s.store.MarkRun(ctx, d.name, KindEnded, d.at); err != nil {
+			log.Error("train: record a departure as ended", "err", err)
+		}
 		return
 	}
 	if !s.takeEvent(ctx, d, log) {
@@ -542,6 +566,78 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
+}
+
+// cutShortWhat is what became of a departure recorded as run whose
+// outcome was never written: the bot died during it.
+const cutShortWhat = "the bot stopped after it fell due, before it said what became of its cars"
+
+// unended returns the last scheduled departure of train name if it was
+// recorded as run and never ended (see KindEnded): the bot died during
+// it, or before it began, or another replica is running it. One older
+// than any catch-up looks back, or recorded by a version that did not
+// record ends, is not returned.
+func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time) (time.Time, bool) {
+	last, err := s.store.LastRun(ctx, name, KindDeparture)
+	if err != nil || last.IsZero() || now.Sub(last) > lookback+max(tr.cfg.Grace.D(), 0) {
+		return time.Time{}, false
+	}
+	ended, err := s.store.LastRun(ctx, name, KindEnded)
+	if err != nil || ended.IsZero() || !ended.Before(last) {
+		return time.Time{}, false
+	}
+	if w, err := s.store.LastRun(ctx, name, KindWaiting); err != nil || w.Equal(last) && now.Before(w.Add(tr.cfg.Grace.D())) {
+		return time.Time{}, false // waiting to run, here or on another replica
+	}
+	return last, true
+}
+
+// cutShort says and audits, once, departure at of train name, found
+// unended: nobody was told what became of its cars; the ones it had not
+// reached are still aboard, and deploy recovery reports one it was
+// shipping. It is never run again. It first waits, as long as a lease
+// lives unrenewed, for the train's departure lease, which a replica
+// that died during the departure held: a replica running it holds the
+// lease longer, and the departure is that replica's to end.
+func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, at, now time.Time) {
+	dep, err := s.claimWaiting(ctx, name, time.Now().Add(s.leaseTTL+2*time.Second), func() {})
+	if err != nil {
+		return // departing on another replica, the bot stopping, or not known
+	}
+	defer dep.release()
+	select {
+	case tr.busy <- struct{}{}:
+		defer func() { <-tr.busy }()
+	default:
+		return // departing here
+	}
+	// Another departure recorded meanwhile, or this one ended, is not
+	// this one's to say.
+	if again, ok := s.unended(ctx, name, tr, now); !ok || !again.Equal(at) {
+		return
+	}
+	s.log.Warn("train: a departure recorded as run never ended; the bot stopped during it", "train", name, "at", at)
+	s.auditDeparture(ctx, name, tr, at, "did not end: "+cutShortWhat)
+	cars, err := s.store.Cars(ctx, name)
+	if err != nil {
+		s.log.Error("train: list cars", "train", name, "err", err)
+	}
+	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
+		return
+	}
+	m := chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("The %s was cut short: %s.", s.label(tr, at, now), cutShortWhat)}
+	next := s.nextStamp(ctx, name, tr, now)
+	switch {
+	case err != nil:
+		m.Lines = append(m.Lines, fmt.Sprintf("The cars aboard stay for the next one, %s.", next))
+	case len(cars) > 0:
+		m.Lines = append(m.Lines, stayAboard(cars, next))
+	default:
+		m.Lines = append(m.Lines, fmt.Sprintf("Nobody is aboard; the next one leaves %s.", next))
+	}
+	m.Lines = append(m.Lines, "A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).")
+	s.announce(ctx, tr, m)
 }
 
 // missedDown is what became of a departure the bot was down at.
@@ -956,10 +1052,18 @@ func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason
 
 // auditDeparture records what became of the departure of train name at
 // at, as its announcement says it (what).
+//
+// It records the departure as ended (KindEnded), so that one recorded as
+// run and never ended is found at the next start (cutShort).
 func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainState, at time.Time, what string) {
 	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
 		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, s.now(), tr.loc)), Action: "train",
 		Decision: audit.Event, Reason: what})
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	if err := s.store.MarkRun(mctx, name, KindEnded, at); err != nil {
+		s.log.Error("train: record a departure as ended", "train", name, "at", at, "err", err)
+	}
 }
 
 // appendAudit writes e, tried as a command's entry is (audit.Append): a

@@ -28,6 +28,7 @@ const (
 	KindWaiting   = trainstore.KindWaiting
 
 	KindCancelAnnounced = trainstore.KindCancelAnnounced
+	KindEnded           = trainstore.KindEnded
 )
 
 // Car is one app's build aboard a train.

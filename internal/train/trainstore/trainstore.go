@@ -26,6 +26,10 @@ const (
 	// KindCancelAnnounced records the cancelled departure whose
 	// cancellation was announced in the train's channels.
 	KindCancelAnnounced = "cancel-announced"
+	// KindEnded records the departure whose outcome was written to the
+	// audit log last: a scheduled departure recorded as run after it
+	// never ended, the bot having died during it.
+	KindEnded = "ended"
 )
 
 // Car is one app's build aboard a train.
