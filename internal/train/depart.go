@@ -505,7 +505,7 @@ wait:
 			break wait
 		case <-expired:
 			res.running = true
-			res.Reason = fmt.Sprintf("no outcome after %s (deploy_timeout); deploy %s may still be running (/status shows it)", timeout, oc.DeployID)
+			res.Reason = fmt.Sprintf("no outcome after %s (deploy_timeout); deploy %s may still be running (/status shows it)", spoken(timeout), oc.DeployID)
 			s.outcomeLater(ctx, out, tr, c, label)
 			return res
 		case <-stopping:

@@ -714,7 +714,7 @@ func earlierLine(down []time.Time, now time.Time, loc *time.Location) string {
 func (s *Scheduler) outwaited(ctx context.Context, d due, why string) {
 	s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: "+why+" for all of its grace")
 	s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
-		Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, d.tr.cfg.Grace.D())})
+		Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, spoken(d.tr.cfg.Grace.D()))})
 }
 
 // takeEvent reports whether this replica runs event d, recorded as run:

@@ -91,6 +91,16 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
+// spoken renders a configured duration for people: in whole minutes as
+// humanDuration does ("15 minutes", "1 hour"), else as the config would
+// write it ("90s" is "1m30s"), which no rounding misstates.
+func spoken(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return humanDuration(d)
+	}
+	return d.String()
+}
+
 // count renders n things: "1 car", "3 cars".
 func count(n int, one string) string {
 	if n == 1 {

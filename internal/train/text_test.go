@@ -101,3 +101,38 @@ func TestRepliesShowTheYear(t *testing.T) {
 		})
 	}
 }
+
+// TestDurationsSaidAsPeopleSayThem: a grace or a deploy_timeout in a
+// train's message reads "15 minutes", "1 hour", not "15m0s", "1h0m0s".
+func TestDurationsSaidAsPeopleSayThem(t *testing.T) {
+	tests := []struct {
+		name  string
+		grace time.Duration
+		want  string
+	}{
+		{"minutes", 15 * time.Minute, "The 14:00 train to production did not leave: an earlier departure of the train was under way for all of its grace (15 minutes). The cars stay aboard."},
+		{"an hour", time.Hour, "The 14:00 train to production did not leave: an earlier departure of the train was under way for all of its grace (1 hour). The cars stay aboard."},
+		{"hours and minutes", 90 * time.Minute, "The 14:00 train to production did not leave: an earlier departure of the train was under way for all of its grace (1 hour 30 minutes). The cars stay aboard."},
+		{"seconds", 90 * time.Second, "The 14:00 train to production did not leave: an earlier departure of the train was under way for all of its grace (1m30s). The cars stay aboard."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 30), func(c *config.Config) { c.Trains["daily"].Grace = config.Duration(tc.grace) })
+			d := due{name: "daily", tr: h.s.trains["daily"], kind: KindDeparture, at: at(2026, 6, 2, 14, 0)}
+			h.s.outwaited(t.Context(), d, "an earlier departure of the train was under way")
+			if got := h.notes.titles("#deploys"); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("posts: got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{time.Hour, "1 hour"}, {2 * time.Hour, "2 hours"}, {45 * time.Minute, "45 minutes"}, {20 * time.Millisecond, "20ms"}, {90 * time.Second, "1m30s"},
+	} {
+		if got := spoken(tc.d); got != tc.want {
+			t.Errorf("spoken(%v): got %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
