@@ -28,9 +28,9 @@ type MemStore struct {
 	fail error
 	// failLastRun, when set, is returned by LastRun of its kind.
 	failLastRun map[string]error
-	// failLeave and failOnce, when set, are returned by Leave and by
-	// SetOnce.
-	failLeave, failOnce error
+	// failLeave, failOnce and failCars, when set, are returned by
+	// Leave, by SetOnce and by Cars.
+	failLeave, failOnce, failCars error
 	// audit is what AppendAudit appended.
 	audit []audit.Entry
 	// afterMark, when set, runs after each MarkRun, with the lock held.
@@ -97,6 +97,9 @@ func (m *MemStore) Cars(ctx context.Context, name string) ([]Car, error) {
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
 		return nil, fmt.Errorf("cars: %w", err)
+	}
+	if m.failCars != nil {
+		return nil, fmt.Errorf("cars: %w", m.failCars)
 	}
 	return append([]Car(nil), m.cars[name]...), nil
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -682,6 +683,52 @@ func (freeLease) Token() int64                  { return 1 }
 func (freeLease) Check(context.Context) error   { return nil }
 func (freeLease) Renew(context.Context) error   { return nil }
 func (freeLease) Release(context.Context) error { return nil }
+
+// TestNotLeavingSaidWhenTheCarsCannotBeRead: a departure missed or
+// cancelled whose cars cannot be read is still said not to leave, with
+// the cars aboard, whoever they are, staying: an empty: silent train is
+// silent only when nobody is known to be aboard.
+func TestNotLeavingSaidWhenTheCarsCannotBeRead(t *testing.T) {
+	const stay = "The cars aboard stay for the next one, Wed 3 Jun 14:00 CEST."
+	tests := []struct {
+		name      string
+		empty     string
+		cancelled bool
+		start     time.Time
+		want      string
+	}{
+		{name: "missed", empty: "note", start: at(2026, 6, 2, 14, 20), want: "The 14:00 train to production did not leave: the bot was down at departure time."},
+		{name: "missed, silent", empty: "silent", start: at(2026, 6, 2, 14, 20), want: "The 14:00 train to production did not leave: the bot was down at departure time."},
+		{name: "cancelled", empty: "note", cancelled: true, start: at(2026, 6, 2, 14, 5), want: "🚫 The 14:00 train to production does not leave: it was cancelled."},
+		{name: "cancelled, silent", empty: "silent", cancelled: true, start: at(2026, 6, 2, 14, 5), want: "🚫 The 14:00 train to production does not leave: it was cancelled."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), func(c *config.Config) { c.Trains["daily"].Empty = tc.empty })
+			h.board("alice", "accounting", "1338")
+			if err := h.store.MarkRun(t.Context(), "daily", KindDeparture, at(2026, 6, 1, 14, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.cancelled {
+				if err := h.store.MarkCancel(t.Context(), "daily", Cancellation{At: at(2026, 6, 2, 14, 0), User: "ana", Reason: "freeze"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.store.mu.Lock()
+			h.store.failCars = errors.New("connection refused")
+			h.store.mu.Unlock()
+			h.clock.Set(tc.start)
+			h.run(tc.start)
+			got := h.notes.find("#deploys", tc.want)
+			if len(got) != 1 {
+				t.Fatalf("posts: got %q, want one %q", h.notes.titles("#deploys"), tc.want)
+			}
+			if !slices.Equal(got[0].Lines, []string{stay}) {
+				t.Errorf("lines: got %q, want %q", got[0].Lines, []string{stay})
+			}
+		})
+	}
+}
 
 // TestCatchUpBeforeCrash: the departure was recorded, then the bot died
 // in the middle of it; it never runs again.

@@ -963,7 +963,7 @@ func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainSt
 	if err != nil {
 		s.log.Error("train: list cars", "train", name, "err", err)
 	}
-	if len(cars) == 0 && tr.cfg.Empty == "silent" {
+	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
 		return
 	}
 	m := chat.Message{Level: chat.Warning, Public: true,
@@ -972,10 +972,21 @@ func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainSt
 		l := earlierLine(down, now, tr.loc)
 		m.Lines = append(m.Lines, strings.ToUpper(l[:1])+l[1:]+".")
 	}
-	if len(cars) > 0 {
-		m.Lines = append(m.Lines, stayAboard(cars, s.nextStamp(ctx, name, tr, now)))
-	}
+	m.Lines = append(m.Lines, s.stayLines(ctx, name, tr, cars, err, now)...)
 	s.announce(ctx, tr, m)
+}
+
+// stayLines says that cars, read with err, stay aboard for the next
+// departure after t: the cars aboard, whoever they are, when they could
+// not be read; nothing when nobody is aboard.
+func (s *Scheduler) stayLines(ctx context.Context, name string, tr *trainState, cars []Car, err error, t time.Time) []string {
+	switch {
+	case err != nil:
+		return []string{fmt.Sprintf("The cars aboard stay for the next one, %s.", s.nextStamp(ctx, name, tr, t))}
+	case len(cars) > 0:
+		return []string{stayAboard(cars, s.nextStamp(ctx, name, tr, t))}
+	}
+	return nil
 }
 
 // announceCancelled posts that the departure at at was called off.
@@ -984,13 +995,11 @@ func (s *Scheduler) announceCancelled(ctx context.Context, name string, tr *trai
 	if err != nil {
 		s.log.Error("train: list cars", "train", name, "err", err)
 	}
-	if len(cars) == 0 && tr.cfg.Empty == "silent" {
+	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
 		return
 	}
-	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s does not leave: it was cancelled.", s.label(tr, at, at))}
-	if len(cars) > 0 {
-		m.Lines = append(m.Lines, stayAboard(cars, s.nextStamp(ctx, name, tr, at)))
-	}
+	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s does not leave: it was cancelled.", s.label(tr, at, at)),
+		Lines: s.stayLines(ctx, name, tr, cars, err, at)}
 	s.announce(ctx, tr, m)
 }
 
