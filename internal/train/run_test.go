@@ -730,6 +730,33 @@ func TestNotLeavingSaidWhenTheCarsCannotBeRead(t *testing.T) {
 	}
 }
 
+// TestAnnouncementsWhenTheCarsCannotBeRead: the boarding and the
+// reminder are announced when the cars cannot be read, saying so, even
+// on an empty: silent train, which people may be aboard.
+func TestAnnouncementsWhenTheCarsCannotBeRead(t *testing.T) {
+	const unread = "Who is aboard could not be read (state store unreachable): train lists the cars."
+	for _, empty := range []string{"note", "silent"} {
+		t.Run(empty, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 9, 0), func(c *config.Config) { c.Trains["daily"].Empty = empty })
+			h.store.mu.Lock()
+			h.store.failCars = errors.New("connection refused")
+			h.store.mu.Unlock()
+			h.run(at(2026, 6, 2, 13, 50))
+			want := []string{
+				"🚂 The 14:00 train to production is boarding. Board with /train board APP BUILD.\n  " + unread,
+				"⏰ The 14:00 train to production leaves in 15 minutes.\n  " + unread,
+			}
+			var got []string
+			for _, p := range h.notes.posts {
+				got = append(got, render(p.msg))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("posts:\ngot  %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
 // TestCatchUpBeforeCrash: the departure was recorded, then the bot died
 // in the middle of it; it never runs again.
 func TestCatchUpBeforeCrash(t *testing.T) {

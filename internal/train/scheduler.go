@@ -935,16 +935,23 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 	}
 	cars, err := s.store.Cars(ctx, name)
 	if err != nil {
+		// Announced all the same, as the train boards and leaves
+		// whoever is aboard.
 		s.log.Error("train: list cars", "train", name, "err", err)
-		return
 	}
-	if len(cars) == 0 && tr.cfg.Empty == "silent" {
+	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
 		return
 	}
 	label := s.label(tr, dep, at)
 	var m chat.Message
-	switch kind {
-	case KindBoarding:
+	switch {
+	case err != nil:
+		m = unreadMessage(kind, label, dep.Sub(at), storeDown(err))
+		if kind == KindBoarding && cancelled {
+			m.Lines = append(m.Lines, fmt.Sprintf("This departure is cancelled: the cars aboard leave with the next one, %s.",
+				stamp(tr.sched[KindDeparture].Next(dep), at, tr.loc)))
+		}
+	case kind == KindBoarding:
 		m = boardingMessage(label, cars)
 		if cancelled {
 			m.Lines = append(m.Lines, fmt.Sprintf("This departure is cancelled: the cars aboard leave with the next one, %s.",

@@ -31,6 +31,19 @@ func reminderMessage(label string, in time.Duration, cars []Car) chat.Message {
 	return m
 }
 
+// unreadMessage is the boarding or reminder announcement (kind) of a
+// train whose cars could not be read, why.
+func unreadMessage(kind, label string, in time.Duration, why string) chat.Message {
+	m := chat.Message{Level: chat.Info, Public: true,
+		Lines: []string{fmt.Sprintf("Who is aboard could not be read (%s): train lists the cars.", why)}}
+	if kind == KindBoarding {
+		m.Title = fmt.Sprintf("🚂 The %s is boarding. Board with %s.", label, boardHint)
+		return m
+	}
+	m.Title = fmt.Sprintf("⏰ The %s leaves in %s.", label, humanDuration(in))
+	return m
+}
+
 // carList renders cars for people: "accounting 1338 (@alice), billing 77 (@bob)".
 func carList(cars []Car) string {
 	parts := make([]string, len(cars))
