@@ -57,20 +57,24 @@ func render(m chat.Message) rendered {
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
-	lines := make([]string, 0, len(m.Lines)+1)
+	var head string
 	if runes(e.Title) > maxTitle {
 		// Discord refuses a longer title, and a cut one loses its end
 		// (the last cars of a train, the cause of an error): the whole
 		// title leads the description in bold instead.
-		lines = append(lines, "**"+e.Title+"**")
+		head = "**" + e.Title + "**"
 		e.Title = ""
 	}
+	lines := make([]string, 0, len(m.Lines))
 	for _, l := range m.Lines {
 		lines = append(lines, escapeText(slashForms(l)))
 	}
-	desc := strings.Join(lines, "\n")
+	all := lines
+	if head != "" {
+		all = append([]string{head}, lines...)
+	}
 	budget := maxEmbedTotal - runes(e.Title)
-	reserve := min(runes(desc), minDesc)
+	reserve := min(runes(strings.Join(all, "\n")), minDesc)
 	for i, f := range m.Fields {
 		if len(e.Fields) == maxFields-1 && len(m.Fields) > maxFields {
 			// The last field says how many are left out, and counts
@@ -95,11 +99,29 @@ func render(m chat.Message) rendered {
 		budget -= cost
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: name, Value: value, Inline: true})
 	}
-	e.Description = fit(desc, min(budget, maxDesc))
+	e.Description = fitDesc(head, lines, min(budget, maxDesc))
 	if e.Title == "" && e.Description == "" && len(e.Fields) == 0 {
 		e.Description = "(no details)"
 	}
 	return rendered{Embeds: []*discordgo.MessageEmbed{e}, Components: buttons(m.Buttons)}
+}
+
+// fitDesc joins head (the title, when it leads) and lines into a
+// description of at most n characters. The lines are cut longest first
+// (see chat.FitLines): cut from its end, a deploy's long notes pushed the
+// migrations prompt under them out of the message. head stays whole
+// unless the lines would have no room left at all.
+func fitDesc(head string, lines []string, n int) string {
+	if head == "" {
+		return chat.FitLines(lines, n, fit)
+	}
+	if len(lines) == 0 {
+		return fit(head, n)
+	}
+	if rest := n - runes(head) - 1; rest > 0 {
+		return head + "\n" + chat.FitLines(lines, rest, fit)
+	}
+	return fit(head+"\n"+strings.Join(lines, "\n"), n)
 }
 
 // more is the last field when not every field fits.

@@ -181,51 +181,15 @@ func fit(s string, n int) string {
 	return cut + fmt.Sprintf(cutNote, total-utf8.RuneCountInString(cut))
 }
 
-// minLineShare is the fewest characters fitLines leaves a line it cuts;
-// below that, lines are cut as one text.
-const minLineShare = 80
-
-// fitLines escapes lines and joins them into at most n characters, cutting
-// the longest lines first (each as fit does) and leaving the shorter ones
-// whole. Cut as one text, three long notes of a deploy pushed the
-// migrations prompt after them, and its deadline, out of the message:
-// people saw Confirm and Abort buttons under no question.
+// fitLines escapes lines and joins them into at most n characters, the
+// longest cut first (see chat.FitLines), so that the migrations prompt
+// under a deploy's long notes stays whole.
 func fitLines(lines []string, n int) string {
 	esc := make([]string, len(lines))
-	total, longest := len(lines)-1, 0
 	for i, l := range lines {
 		esc[i] = escape(l)
-		k := utf8.RuneCountInString(esc[i])
-		total += k
-		longest = max(longest, k)
 	}
-	if total <= n {
-		return strings.Join(esc, "\n")
-	}
-	// The largest share such that the lines, none longer than it, fit.
-	fits := func(share int) bool {
-		sum := len(esc) - 1
-		for _, l := range esc {
-			sum += min(utf8.RuneCountInString(l), share)
-		}
-		return sum <= n
-	}
-	lo, hi := 0, longest
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if fits(mid) {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	if lo < minLineShare {
-		return fit(strings.Join(esc, "\n"), n)
-	}
-	for i, l := range esc {
-		esc[i] = fit(l, lo)
-	}
-	return strings.Join(esc, "\n")
+	return chat.FitLines(esc, n, fit)
 }
 
 // clip cuts s to at most n characters (runes), marking the cut, without
