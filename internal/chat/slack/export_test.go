@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -36,4 +37,11 @@ func (a *Adapter) SocketEvent(ctx context.Context, ev socketmode.Event) {
 	a.event(ctx, nil, ev, false, &envelopes, &notices)
 	envelopes.Wait()
 	notices.Wait()
+}
+
+// AckOn acknowledges envelopeID with payload through a Socket Mode client
+// that never connects: for the acknowledgements the client refuses before
+// any socket is involved (a payload it cannot encode).
+func (a *Adapter) AckOn(ctx context.Context, envelopeID string, payload any) {
+	a.ack(ctx, socketmode.New(slackapi.New("xoxb-test")), envelopeID, payload)
 }

@@ -311,7 +311,7 @@ func (a *Adapter) ack(ctx context.Context, sm *socketmode.Client, envelopeID str
 	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
 	if err := sm.AckCtx(ctx, envelopeID, payload); err != nil {
-		a.log.Warn("slack socket mode: ack failed", "envelope", envelopeID, "err", err)
+		a.log.Warn("slack socket mode: ack failed", "envelope", envelopeID, "err", redact(err))
 	}
 }
 

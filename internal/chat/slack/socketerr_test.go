@@ -115,3 +115,32 @@ func TestSocketModeAckWriteFailureLogged(t *testing.T) {
 		t.Errorf("log: got %q, want no reply text", got)
 	}
 }
+
+// failingPayload is a reply that cannot be encoded, with an error that
+// quotes a URL as an HTTP client's does.
+type failingPayload struct{}
+
+func (failingPayload) MarshalJSON() ([]byte, error) {
+	return nil, errors.New(`Post "https://proxyuser:s3cret@hooks.slack.com/commands/T000/123/tok3n": EOF`)
+}
+
+// TestSocketModeAckFailureRedacted: an acknowledgement the Socket Mode
+// client refuses is logged at WARN with the envelope and the cause, whose
+// URLs are cut to scheme and host like every other Socket Mode error's:
+// a URL may carry a proxy's credentials or be a response_url.
+func TestSocketModeAckFailureRedacted(t *testing.T) {
+	api := newFakeSlack(t)
+	a, _, _, logs := newTestAdapter(t, api, time.Now(), socketMode(api))
+	a.AckOn(context.Background(), "env-7", failingPayload{})
+	got := logs.String()
+	for _, want := range []string{"level=WARN", "ack failed", "envelope=env-7", "https://hooks.slack.com/…"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log: got %q, want it to contain %q", got, want)
+		}
+	}
+	for _, never := range []string{"s3cret", "tok3n"} {
+		if strings.Contains(got, never) {
+			t.Errorf("log: got %q, want no %q", got, never)
+		}
+	}
+}
