@@ -247,6 +247,7 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 		return Outcome{}
 	case Reply:
 		defer c.auditOnPanic(ctx)
+		c.entry.Action, c.entry.App, c.entry.Env = targetOfWords(req.Text, s.cat, Options{BotName: s.cfg.Bot.Name})
 		c.refuse(errs.New(errs.Invalid, "%s", p.Reply))
 	case Run:
 		c.entry.Command = p.Cmd.Text
@@ -311,6 +312,71 @@ func (s *Service) targetOfID(ctx context.Context, cmd Command) (app, env string)
 		return "", ""
 	}
 	return rec.App, rec.Env
+}
+
+// targetOfWords reads, best effort, the verb, app and env a command
+// refused unparsed names in its first words, for its audit entry:
+// `deploy web 42;rm -rf /` is refused, and `audit web` must list it all
+// the same. The app is read where the verb's usage puts it ("web/prod"
+// too), and only when it is one of cat's; the env only when it is one of
+// the app's, right after the app or, for deploy and train board, after
+// "to" past the build. Whatever cannot be read is "". It does not judge
+// the command, which Parse alone does.
+func targetOfWords(text string, cat Catalog, opt Options) (action, app, env string) {
+	words := strings.Fields(stripAddress(plainSpaces(auditText(text)), opt.botName()))
+	if len(words) == 0 {
+		return "", "", ""
+	}
+	sp := lookup(Verb(strings.ToLower(words[0])))
+	if sp == nil {
+		return "", "", ""
+	}
+	isApp := func(w string) bool { return slices.Contains(cat.Apps(), w) }
+	rest := words[1:]
+	if len(rest) > 0 {
+		// As parser.form reads it: an app named as a keyword is the
+		// app unless a deploy id follows.
+		if f := sp.formNamed(rest[0]); f != nil && (f.isAction() || !isApp(rest[0]) || len(rest) > 1 && isDeployID(rest[1])) {
+			sp, rest = f, rest[1:]
+		}
+	}
+	action = string(sp.verb)
+	switch sp.verb {
+	case VerbLock, VerbUnlock:
+		// "deploys", or whatever was typed for it.
+		if len(rest) > 0 && !isApp(rest[0]) && !strings.Contains(rest[0], "/") {
+			rest = rest[1:]
+		}
+	case VerbGrant, VerbRevoke:
+		rest = rest[min(2, len(rest)):] // @USER ROLE
+	case VerbTrain:
+		if sp.keyword != TrainBoard && sp.keyword != TrainLeave {
+			return action, "", ""
+		}
+	case VerbConfirm, VerbAbort, VerbHere, VerbAway, VerbAdmins, VerbHelp, VerbWhoami:
+		return action, "", ""
+	}
+	if len(rest) == 0 {
+		return action, "", ""
+	}
+	app, slashEnv, slashed := strings.Cut(rest[0], "/")
+	if !isApp(app) {
+		return action, "", ""
+	}
+	isEnv := func(w string) bool { return slices.Contains(cat.Envs(app), w) }
+	switch {
+	case slashed:
+		if isEnv(slashEnv) {
+			env = slashEnv
+		}
+	case sp.verb == VerbDeploy || sp.keyword == TrainBoard:
+		if len(rest) > 3 && strings.EqualFold(rest[2], "to") && isEnv(rest[3]) {
+			env = rest[3]
+		}
+	case len(rest) > 1 && isEnv(rest[1]):
+		env = rest[1]
+	}
+	return action, app, env
 }
 
 // auditText is a request's text as its audit entry keeps it: whole up to
