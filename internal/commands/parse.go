@@ -1159,6 +1159,13 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf(`%s looks like "for" but is written with other characters; type it again, or quote the reason`, echo(rest[t].s))
 		}
 	}
+	for _, k := range []int{0, len(rest) - 2} {
+		if k >= 0 && k+1 < len(rest) && isWord(rest[k], "for") && rest[k+1].quoted && rest[k+1].s == "" {
+			// `for ""`: a duration left blank, not words of a reason,
+			// which would make the lock one that never expires.
+			return c, errors.New(`"for" needs a duration, not an empty quoted word: write it like 30m, 2h, 1d, 1h30m or 1w, e.g. ` + p.example(VerbLock, lockExample) + `, or leave "for" out to lock until unlock`)
+		}
+	}
 	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(foldLookalike(rest[1].s)) {
 		d, err := parseDuration(rest[1].s, lockOmitFor)
 		if err != nil {
