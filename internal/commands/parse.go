@@ -1362,6 +1362,11 @@ func parseHistory(p *parser, args []token) (Command, error) {
 		}
 	}
 	if len(args) > 2 {
+		// "history web prod 5 extra": N is in its place, and the word
+		// after it is the stray one.
+		if len(args) > 3 && looksNumeric(args[2].s) && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
+			return c, unexpected(args[3])
+		}
 		return c, unexpected(args[2])
 	}
 	app, env, _, err := p.appEnv(args, false)
@@ -1458,6 +1463,9 @@ func parseStats(p *parser, args []token) (Command, error) {
 	switch {
 	case len(rest) == 2 && isWindow(rest[0].s) && p.isEnv(app, rest[1].s):
 		return Command{}, fmt.Errorf("the window goes last: stats %s %s %s", app, rest[1].s, rest[0].s)
+	case len(rest) > 2 && p.isEnv(app, rest[0].s) && startsWithDigit(rest[1].s):
+		// "stats web prod 30d extra": the window is in its place.
+		return Command{}, unexpected(rest[2])
 	case len(rest) > 1:
 		return Command{}, unexpected(rest[1])
 	case len(rest) == 1:
@@ -1870,6 +1878,9 @@ func parseAudit(p *parser, args []token) (Command, error) {
 		return c, fmt.Errorf("audit takes no env; audit %s shows every env of %s", args[0].s, args[0].s)
 	case len(args) == 2 && looksNumeric(args[0].s) && p.isApp(args[1].s):
 		return c, fmt.Errorf("N comes after the app: audit %s N", args[1].s)
+	case len(args) > 2 && looksNumeric(args[1].s) && p.isApp(args[0].s):
+		// "audit web 5 extra": N is in its place.
+		return c, unexpected(args[2])
 	case len(args) > 1:
 		return c, unexpected(args[1])
 	}
