@@ -64,7 +64,7 @@ func helpSpec(topic string) *spec {
 
 func overview() string {
 	var b strings.Builder
-	b.WriteString("Commands (as is, after \"/\", or after a mention of the bot):\n")
+	b.WriteString("Commands (as is, after \"/\", or in Slack after a mention of the bot):\n")
 	for _, s := range grammar {
 		b.WriteString(s.usage + "\n    " + s.summary + "\n")
 		for _, f := range s.forms {
