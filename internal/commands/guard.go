@@ -308,7 +308,7 @@ func (c *call) resolveUser(cmd Command) (string, error) {
 		if u, ok := c.s.cfg.UserByDiscord(name); ok {
 			return u, nil
 		}
-		return "", errs.New(errs.Invalid, "chat user %s is not mapped to a Switchman user; add their id under users in the config", name)
+		return "", errs.New(errs.Invalid, "chat user %s is not mapped to a Switchman user; add their id under users in the config; nothing was changed", name)
 	}
 	if !c.s.policy.KnownUser(name) {
 		// Names are compared exactly (the config refuses two spellings
@@ -319,7 +319,7 @@ func (c *call) resolveUser(cmd Command) (string, error) {
 				return "", errs.New(errs.Invalid, "unknown user %q; user names are compared exactly, case and all: did you mean @%s? nothing was changed", name, u)
 			}
 		}
-		return "", errs.New(errs.Invalid, "unknown user %q; users are named in the config", name)
+		return "", errs.New(errs.Invalid, "unknown user %q; users are named in the config; nothing was changed", name)
 	}
 	return name, nil
 }
@@ -335,7 +335,7 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 		return
 	}
 	if !c.s.policy.RoleExists(cmd.Role) {
-		c.refuse(errs.New(errs.Invalid, "unknown role %q; roles are %s", cmd.Role, strings.Join(c.s.policy.Roles(), ", ")))
+		c.refuse(errs.New(errs.Invalid, "unknown role %q; roles are %s; nothing was changed", cmd.Role, strings.Join(c.s.policy.Roles(), ", ")))
 		return
 	}
 	g := acl.Grant{User: user, Role: cmd.Role, App: cmd.App, Env: cmd.Env, GrantedBy: c.req.User, Created: c.s.now()}
