@@ -278,12 +278,23 @@ func lastTouched(recs []*Record, self, host string) *HostResult {
 // leave out: a host already on this run's build or target is not drained
 // and readied like the others, and would otherwise stay out until a run
 // switches it, whatever this run's outcome says. One it cannot put back
-// is recorded LeftOut again, for the next run.
+// is recorded LeftOut again, for the next run. A host is put back only
+// under the lease, checked before each (see leaseGone): this comes after
+// the run's last fencing check and ignores its cancel, and a replica that
+// lost the lease since would put back into rotation a host the one
+// holding it now may have drained to switch it. Once the lease is found
+// lost, no further host is put back (each stays as the last run left it,
+// for the next run to put back), a note names them, and the run is
+// stopped with that cause: it ends as any run that lost its lease does.
 func (r *run) putBack() {
 	if r.t.pool == nil || len(r.leftBehind) == 0 {
 		return
 	}
 	ctx := context.WithoutCancel(r.ctx)
+	var (
+		lost error
+		left []string
+	)
 	for _, h := range r.hosts {
 		r.mu.Lock()
 		hr := *r.rec.Host(h.Name)
@@ -292,11 +303,28 @@ func (r *run) putBack() {
 		if skip || hr.MayHaveSwitched() || hr.LeftOut {
 			continue
 		}
+		if lost == nil {
+			lost = r.leaseGone()
+		}
+		if lost != nil {
+			left = append(left, h.Name)
+			continue
+		}
 		r.note("%s was left out of rotation by the last run, which did not switch it, and this %s did not switch it either: putting it back", h.Name, r.rec.Kind)
 		if err := r.t.pool.Ready(ctx, h); err != nil {
 			r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
 			r.note("%s: putting it back into rotation failed: %v — check it in the load balancer", h.Name, err)
 		}
+	}
+	if lost != nil {
+		r.cancel(lost)
+		r.log.Warn("put back into rotation skipped: deploy lease lost", "hosts", left, "err", lost)
+		them := "them"
+		if len(left) == 1 {
+			them = "it"
+		}
+		r.note("%s not put back into rotation, left out as the last run left %s: this replica lost the deploy lease (it ran out, or the state store could not confirm it), and the replica holding the lease now may have drained %s to switch %s; check %s in the load balancer once that replica's run ends",
+			strings.Join(left, ", "), them, them, them, them)
 	}
 }
 
