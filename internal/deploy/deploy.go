@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -125,14 +126,18 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	if err != nil {
 		return nil, err
 	}
+	clock := newLeaseClock(taken, e.leaseTTL)
 	if req.Admit != nil {
 		watch.at("admission (window, locks)")
-		forced, err := req.Admit(ctx)
+		forced, err := e.admit(ctx, req.Admit, lease, clock, log)
 		if err != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStoreTimeout)
 			defer cancel()
 			if rerr := lease.Release(rctx); rerr != nil {
 				e.log.Warn("release deploy lease", "deploy", id, "app", t.app.Name, "env", t.env.Name, "err", rerr)
+			}
+			if errors.Is(err, ErrLeaseLost) {
+				return nil, errs.Wrap(errs.Unavailable, err, "the %s lease of %s was lost during its admission (window, locks); nothing was changed: try again", kind, t.key())
 			}
 			return nil, err
 		}
@@ -141,7 +146,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		}
 	}
 	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &run{e: e, t: t, lease: lease, leaseClock: newLeaseClock(taken, e.leaseTTL), log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
+	r := &run{e: e, t: t, lease: lease, leaseClock: clock, log: log, starting: watch, renewing: make(chan struct{}), sink: sink, ctx: rctx, cancel: cancel, hosts: t.hosts()}
 	r.rec = &Record{
 		ID: id, Kind: kind, App: t.app.Name, Env: t.env.Name, Build: req.Build,
 		Requester: req.Requester, Platform: req.Platform, Channel: req.Channel,
@@ -188,6 +193,42 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 	}
 	watch.at("reading the runs of the app+env")
 	return r, nil
+}
+
+// admit runs a run's admission (see Request.Admit) while it renews lease,
+// whose clock is clock: the admission may outlast the lease's TTL (a
+// chat platform slow to say whether an admin is around, a store slow to
+// read the locks), and a deploy must not be refused for that, nor another
+// replica take its app+env meanwhile. A lease lost meanwhile (a renewal
+// finds it lost, or it ran out by clock) cancels the admission's context
+// and returns an error wrapping ErrLeaseLost, whatever admit returned.
+func (e *Engine) admit(ctx context.Context, admit func(context.Context) (bool, error), lease Lease, clock *leaseClock, log *slog.Logger) (bool, error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var lost error // set by the renewals, read once they ended
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		renewEvery(lease, clock, done, func(err error) bool {
+			log.Error("renew deploy lease", "err", err)
+			if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrStoreReset) {
+				lost = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+				cancel(lost)
+				return true
+			}
+			return false
+		})
+	}()
+	forced, err := admit(actx)
+	close(done)
+	<-ended
+	if lost != nil {
+		return false, lost
+	}
+	if rerr := clock.runOut(); rerr != nil {
+		return false, rerr
+	}
+	return forced, err
 }
 
 // poolCheck checks the env's load balancer before anything changes, and

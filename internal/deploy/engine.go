@@ -221,7 +221,8 @@ type Request struct {
 	// the run still goes past a closed window: false drops Forced, since
 	// a deploy forced while its window was closed that finds it open
 	// once it holds its app+env (it waited for it) is no override, and
-	// its record and events must not say it is.
+	// its record and events must not say it is. The lease is renewed
+	// while Admit runs, and ctx is cancelled once it is lost.
 	Admit func(ctx context.Context) (forced bool, err error)
 }
 
