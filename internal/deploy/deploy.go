@@ -2284,6 +2284,12 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			})
 			return
 		}
+		// Marking the build bad took a round trip since the check above,
+		// and the switch back ignores the run's cancel: a lease lost
+		// meanwhile, noticed by no renewal yet, is caught here.
+		if leaseGone() {
+			return
+		}
 		if err := r.switchBack(ctx, h, st, hr.State == HostActive); err != nil {
 			fate[i] = stuck
 			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, joinErr(hr.Error, "switch back: "+err.Error()) })
