@@ -1902,7 +1902,9 @@ func (r *run) activateAll() error {
 				r.drop(h, HostFailed, err)
 				return lost
 			}
-			r.revertOne(h, err)
+			if lost := r.revertOne(h, err); lost != nil {
+				return lost
+			}
 		}
 		if canary {
 			r.note("canary %s healthy on %s; continuing with the other hosts", hostNames(batch), r.rec.Build)
@@ -1938,7 +1940,9 @@ func (r *run) healthGate(hosts []Host, hasCanary bool, canaries []Host) error {
 			r.drop(h, HostFailed, err)
 			return lost
 		}
-		r.revertOne(h, err)
+		if lost := r.revertOne(h, err); lost != nil {
+			return lost
+		}
 	}
 	return nil
 }
@@ -1971,8 +1975,12 @@ func (r *run) recheck(hosts []Host) []error {
 	return failed
 }
 
-// revertOne switches a single failed host back, within max_failures.
-func (r *run) revertOne(h Host, cause error) {
+// revertOne switches a single failed host back, within max_failures. The
+// lease is checked again between marking the build bad there and the
+// switch back, which ignores the run's cancel: a lease lost meanwhile
+// leaves the host on the build, failed, and is returned (wrapping
+// ErrLeaseLost) for the run to stop on.
+func (r *run) revertOne(h Host, cause error) error {
 	ctx := context.WithoutCancel(r.ctx)
 	// Only its text goes on, to the host's error and the progress: its
 	// Error() says the message, and then the cause it quotes.
@@ -2000,6 +2008,10 @@ func (r *run) revertOne(h Host, cause error) {
 		r.firstFailed = append(r.firstFailed, h.Name)
 		r.mu.Unlock()
 	default:
+		if lost := r.leaseGone(); lost != nil {
+			r.drop(h, HostFailed, cause)
+			return lost
+		}
 		if err := r.switchBack(ctx, h, st, false); err != nil {
 			cause = fmt.Errorf("%w; switch back: %w", cause, err)
 			state = HostFailed
@@ -2010,6 +2022,7 @@ func (r *run) revertOne(h Host, cause error) {
 	}
 	// The switch back recorded the host's release as it passed.
 	r.drop(h, state, cause)
+	return nil
 }
 
 func hostNames(hs []Host) string {

@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +95,49 @@ func TestLeaseLostWhileMarkingBadBeforeSwitchBack(t *testing.T) {
 		t.Fatal("the lease was never taken over: build 2 was not marked bad")
 	}
 	wantLeftToLeaseHolder(t, f, rec)
+}
+
+// TestLeaseLostWhileMarkingBadBeforeOneHostsSwitchBack: a host failing
+// within max_failures is switched back alone, once its build is marked
+// bad there; a lease taken by another replica while it is marked stops
+// that switch back too. The host is left on the build, failed, and the
+// deploy ends interrupted.
+func TestLeaseLostWhileMarkingBadBeforeOneHostsSwitchBack(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "web")
+	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: 1\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
+	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
+	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)
+	m := &hostDirs{configured: root}
+	tr := &stealOnScript{Transport: m, script: deploy.MarkBadScript(root, "3")}
+	var leases *stealable
+	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
+		leases = &stealable{Leaser: o.Leases}
+		tr.leases = leases
+		o.Leases = leases
+		o.Transports["ssh"] = tr
+		o.LeaseTTL = 300 * time.Millisecond
+	})
+	m.app = f.app
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
+	rec, err := f.run(deploy.KindDeploy, "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !leases.stolen.Load() {
+		t.Fatal("the lease was never taken over: build 3 was not marked bad")
+	}
+	if rec.Outcome != deploy.OutcomeInterrupted || !strings.Contains(rec.Error, "lost the deploy lease") {
+		t.Errorf("deploy: got %s (%s), want interrupted by the lost lease", rec.Outcome, rec.Error)
+	}
+	if cur, _ := os.Readlink(filepath.Join(f.app+"-h0", "current")); cur != "releases/3" {
+		t.Errorf("h0: current -> %q, want releases/3, left as it was for the replica holding the lease", cur)
+	}
+	if hr := rec.Host("h0"); hr.State != deploy.HostFailed {
+		t.Errorf("h0: got %s, want failed", hr.State)
+	}
 }
