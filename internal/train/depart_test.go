@@ -456,7 +456,7 @@ func TestDepartureSaysTheStoreReason(t *testing.T) {
 			h.once, h.store.failOnce = h.store, refused
 			h.run(at(2026, 6, 2, 14, 30))
 			return last(h.notes.titles("#deploys"))
-		}, "The 14:00 train to production did not leave: whether another replica of the bot ran it could not be read (" + why + "). The cars stay aboard."},
+		}, "The 14:00 train to production may not leave: whether another replica of the bot runs it could not be read (" + why + "). If one does, it says so here; if not, the cars stay aboard."},
 		{"cancellation unread", func(h *harness) string {
 			h.store.setFailLastRun(KindCancel, refused)
 			h.run(at(2026, 6, 2, 14, 30))

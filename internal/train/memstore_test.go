@@ -29,14 +29,15 @@ type MemStore struct {
 	// failLastRun, when set, is returned by LastRun of its kind.
 	failLastRun map[string]error
 	// failLeave, failOnce and failCars, when set, are returned by
-	// Leave, by SetOnce and by Cars.
+	// Leave, by SetOnce and ForgetOnce and by Cars.
 	failLeave, failOnce, failCars error
 	// audit is what AppendAudit appended.
 	audit []audit.Entry
 	// afterMark, when set, runs after each MarkRun, with the lock held.
 	afterMark func(kind string)
-	// once holds the keys SetOnce set (for good: the tests are short).
-	once map[string]bool
+	// once holds the keys SetOnce set (for good: the tests are short),
+	// each with the token of SetOnceToken.
+	once map[string]string
 }
 
 // NewMemStore returns an empty MemStore.
@@ -224,6 +225,11 @@ func (m *MemStore) setFail(err error) {
 
 // SetOnce sets key, for good, and reports whether it was newly set.
 func (m *MemStore) SetOnce(ctx context.Context, key string, _ time.Duration) (bool, error) {
+	return m.SetOnceToken(ctx, key, "", 0)
+}
+
+// SetOnceToken is SetOnce with token kept with the key, for ForgetOnce.
+func (m *MemStore) SetOnceToken(ctx context.Context, key, token string, _ time.Duration) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
@@ -232,14 +238,30 @@ func (m *MemStore) SetOnce(ctx context.Context, key string, _ time.Duration) (bo
 	if m.failOnce != nil {
 		return false, fmt.Errorf("set once: %w", m.failOnce)
 	}
-	if m.once[key] {
+	if _, ok := m.once[key]; ok {
 		return false, nil
 	}
 	if m.once == nil {
-		m.once = map[string]bool{}
+		m.once = map[string]string{}
 	}
-	m.once[key] = true
+	m.once[key] = token
 	return true, nil
+}
+
+// ForgetOnce removes key if SetOnceToken set it with token.
+func (m *MemStore) ForgetOnce(ctx context.Context, key, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return fmt.Errorf("forget once: %w", err)
+	}
+	if m.failOnce != nil {
+		return fmt.Errorf("forget once: %w", m.failOnce)
+	}
+	if t, ok := m.once[key]; ok && t == token && token != "" {
+		delete(m.once, key)
+	}
+	return nil
 }
 
 func (m *MemStore) Trains(ctx context.Context) ([]string, error) {

@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,5 +49,76 @@ func TestOneDepartureWhenTwoReplicasFireIt(t *testing.T) {
 	}
 	if got := h.aboard("daily"); len(got) != 1 || got[0] != "billing 77" {
 		t.Errorf("aboard: got %q, want billing 77 for the next train", got)
+	}
+}
+
+// lostOnce is a Store whose first SetOnce (or SetOnceToken) of an event is
+// applied and its reply lost: the call times out, whatever the store did.
+type lostOnce struct {
+	*MemStore
+	lost bool
+}
+
+var errLostReply = errors.New("i/o timeout")
+
+func (s *lostOnce) SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return s.lose(s.MemStore.SetOnce(ctx, key, ttl))
+}
+
+func (s *lostOnce) SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	return s.lose(s.MemStore.SetOnceToken(ctx, key, token, ttl))
+}
+
+func (s *lostOnce) lose(set bool, err error) (bool, error) {
+	if err != nil || s.lost {
+		return set, err
+	}
+	s.lost = true
+	return false, errLostReply
+}
+
+// TestEventTakenWithItsReplyLost: a replica whose record of a departure
+// as its own timed out says nothing it does not know. If another replica
+// took the departure, it leaves the announcement to that one, which
+// departs: the channel is not told both that the train left and that it
+// did not. If the record was its own, it runs the departure.
+func TestEventTakenWithItsReplyLost(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		otherFirst  bool
+		wantDeploys int
+	}{
+		{"another replica took it", true, 1},
+		{"this replica took it", false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 0), nil)
+			h.board("alice", "accounting", "1338")
+			replica := func(st Store, once Once) *Scheduler {
+				s, err := New(Options{Config: h.cfg, Store: st, Runner: h.runner, Notifier: h.notes, Audit: h.store, Once: once,
+					Now: h.clock.Now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			seen, now := at(2026, 6, 2, 13, 59), at(2026, 6, 2, 14, 0)
+			if tt.otherFirst {
+				a := replica(h.store, h.store)
+				a.tick(t.Context(), seen, now)
+				a.wg.Wait()
+			}
+			b := replica(staleRuns{h.store}, &lostOnce{MemStore: h.store})
+			b.tick(t.Context(), seen, now)
+			b.wg.Wait()
+			if got := h.runner.texts(); len(got) != tt.wantDeploys {
+				t.Errorf("deploys: got %q, want %d", got, tt.wantDeploys)
+			}
+			for _, title := range h.notes.titles("#deploys") {
+				if strings.Contains(title, "did not leave") || strings.Contains(title, "may not leave") {
+					t.Errorf("posted %q, want no word of a departure not leaving", title)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,9 +74,21 @@ type Options struct {
 // Once sets a key once across the replicas sharing the store; the
 // stores implement it.
 type Once interface {
-	// SetOnce sets key for ttl and reports whether it was newly set.
-	SetOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// SetOnceToken sets key for ttl, with token (unique to the call),
+	// and reports whether it was newly set.
+	SetOnceToken(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	// ForgetOnce removes key if SetOnceToken set it with token, and
+	// leaves it if it holds another token; a SetOnceToken with token that
+	// reaches the store afterwards sets nothing.
+	ForgetOnce(ctx context.Context, key, token string) error
 }
+
+// onceTries bounds the attempts to learn whether this replica holds an
+// event whose record timed out, onceRetry apart.
+const (
+	onceTries = 3
+	onceRetry = 500 * time.Millisecond
+)
 
 // onceTTL is how long an event stays taken by the replica that ran it:
 // well past the lateness with which any replica could still fire it.
@@ -720,23 +733,35 @@ func (s *Scheduler) outwaited(ctx context.Context, d due, why string) {
 // takeEvent reports whether this replica runs event d, recorded as run:
 // another replica that fired it too (each having read it as not run, as
 // leader one after the other) took it first, or whether one did cannot be
-// read. A departure not run for that is said, as its record keeps it from
-// running later.
+// read. A record whose reply was lost is settled (settleOnce): the
+// replica that holds the event, this one or another, says what became of
+// it. A departure whose holder cannot be learnt is not said to have left
+// or not: another replica may be running it.
 func (s *Scheduler) takeEvent(ctx context.Context, d due, log *slog.Logger) bool {
 	if s.once == nil {
 		return true
 	}
-	first, err := s.once.SetOnce(ctx, "train:"+d.name+":"+d.kind+":"+d.at.UTC().Format(time.RFC3339), onceTTL)
+	key := "train:" + d.name + ":" + d.kind + ":" + d.at.UTC().Format(time.RFC3339)
+	token := rand.Text()
+	first, err := s.once.SetOnceToken(ctx, key, token, onceTTL)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("train: record the event as this replica's; learning whether it was", "err", err)
+		first, err = s.settleOnce(ctx, key, token)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		s.stoppedAsDue(ctx, d)
 		return false
 	case err != nil:
-		log.Error("train: record the event as this replica's; not running it", "err", err)
+		log.Error("train: whether this replica or another runs the event cannot be read; not running it", "err", err)
 		if d.kind == KindDeparture {
 			m := chat.Message{Level: chat.Failure, Public: true,
-				Title: fmt.Sprintf("The %s did not leave: whether another replica of the bot ran it could not be read (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), storeDown(err))}
-			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
+				Title: fmt.Sprintf("The %s may not leave: whether another replica of the bot runs it could not be read (%s). If one does, it says so here; if not, the cars stay aboard.", s.label(d.tr, d.at, d.at), storeDown(err))}
+			// Not recorded as ended: if no replica runs it, the next
+			// start says it was cut short.
+			s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: d.tr.cfg.Channels[0],
+				Command: fmt.Sprintf("train %s departure %s", d.name, stamp(d.at, s.now(), d.tr.loc)), Action: "train",
+				Decision: audit.Event, Reason: m.Title})
 			s.announce(ctx, d.tr, m)
 		}
 		return false
@@ -745,6 +770,32 @@ func (s *Scheduler) takeEvent(ctx context.Context, d due, log *slog.Logger) bool
 		return false
 	}
 	return true
+}
+
+// settleOnce learns whether this replica holds event key, whose record
+// with token timed out: the store may have set it or not, and another
+// replica may hold it. It undoes the record if it was made, which keeps
+// a late one from being made, and records the event again; the answer is
+// that record's, and an error if the store did not answer within
+// onceTries.
+func (s *Scheduler) settleOnce(ctx context.Context, key, token string) (bool, error) {
+	var err error
+	for i := range onceTries {
+		if i > 0 {
+			if perr := pause.For(ctx, onceRetry); perr != nil {
+				return false, perr
+			}
+		}
+		if err = s.once.ForgetOnce(ctx, key, token); err != nil {
+			continue
+		}
+		token = rand.Text()
+		var first bool
+		if first, err = s.once.SetOnceToken(ctx, key, token, onceTTL); err == nil {
+			return first, nil
+		}
+	}
+	return false, err
 }
 
 // calledOff records and says why departure d does not leave: readErr if
