@@ -517,6 +517,12 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	at := s.now()
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
+	// Recorded as leaving, as a scheduled departure is, so that a bot
+	// that dies before its summary says so at its next start (cutShort).
+	dep.early = true
+	if err := s.store.MarkRun(ctx, trainName, KindEarly, at); err != nil {
+		s.log.Error("train: record a departure sent off early", "train", trainName, "at", at, "err", err)
+	}
 	reply := chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}
 	if tr.cfg.Empty == "silent" {
 		// An empty train leaves unannounced: no summary follows.

@@ -84,6 +84,10 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	log := s.log.With("train", name, "at", at)
 	sum := Summary{Train: name, At: at, Note: note}
 	label := s.label(tr, at, at)
+	ended := KindEnded
+	if dep != nil && dep.early {
+		ended = KindEarlyEnded
+	}
 	var err error
 	if dep == nil {
 		dep, err = s.claim(ctx, name)
@@ -108,7 +112,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		// The bot's stop cut the lease or the read short: the store
 		// may be fine.
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
-		sum.Message = s.notLeft(ctx, name, tr, at, note, stopping)
+		sum.Message = s.notLeftAs(ctx, name, tr, at, note, stopping, ended)
 		return sum
 	}
 	if err != nil {
@@ -116,12 +120,12 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		sum.Err = fmt.Errorf("depart %s: %w", name, err)
 		sum.Message = chat.Message{Level: chat.Failure, Public: true, Lines: noteLines(note),
 			Title: fmt.Sprintf("The %s could not leave: %s. The cars stay aboard.", label, storeDown(err))}
-		s.auditDeparture(ctx, name, tr, at, sum.Message.Title)
+		s.auditEnd(ctx, name, tr, at, sum.Message.Title, ended)
 		s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 		return sum
 	}
 	if len(cars) == 0 {
-		s.auditDeparture(ctx, name, tr, at, "left empty")
+		s.auditEnd(ctx, name, tr, at, "left empty", ended)
 		if tr.cfg.Empty != "silent" {
 			sum.Message = chat.Message{Level: chat.Info, Public: true, Lines: noteLines(note),
 				Title: fmt.Sprintf("🚂 The %s left empty: nobody was aboard.", label)}
@@ -276,7 +280,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	}
 	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
 	sum.Message = summaryMessage(label, note, sum, next, lost, len(back))
-	s.auditDeparture(ctx, name, tr, at, summaryText(sum.Message))
+	s.auditEnd(ctx, name, tr, at, summaryText(sum.Message), ended)
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
 }

@@ -30,6 +30,9 @@ type departure struct {
 	renewed atomic.Int64
 	stop    chan struct{}
 	done    chan struct{}
+	// early is set for a departure sent off early (DepartNow): its end
+	// is recorded as KindEarlyEnded, not as a scheduled one's.
+	early bool
 }
 
 // claim takes train name's departure lease, renewed until release. A

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -1053,5 +1054,88 @@ func cancelForIncident(t *testing.T, h *harness, wantReply string, wantLines []s
 	posted := h.notes.find("#deploys", "🚫 The 14:00 train to production is cancelled by @ana: incident")
 	if len(posted) != 1 || !slices.Equal(posted[0].Lines, wantLines) {
 		t.Errorf("announcements: got %+v, want one with lines %q", posted, wantLines)
+	}
+}
+
+// TestDepartNowCutShortByACrash: a bot that died during a train depart
+// now, after the train was announced as leaving and before its summary,
+// says so at its next start, once, as for a scheduled departure; one
+// that ended is not said again.
+func TestDepartNowCutShortByACrash(t *testing.T) {
+	const cutShort = "The 12:00 train to production was cut short: the bot stopped after it was sent off, before it said what became of its cars."
+	for _, crash := range []bool{true, false} {
+		t.Run(fmt.Sprintf("crash %v", crash), func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+			h.run(at(2026, 6, 2, 14, 30)) // Tuesday's departure ran to its end
+			h.clock.Set(at(2026, 6, 3, 11, 0))
+			h.board("alice", "accounting", "1338")
+			h.board("bob", "billing", "77")
+			started := make(chan struct{})
+			if crash {
+				h.runner.outcome["accounting"] = "later"
+				h.runner.finishLater = make(chan struct{})
+				var once sync.Once
+				h.runner.onDeploy = func(string) { once.Do(func() { close(started) }) }
+			} else {
+				close(started)
+			}
+			h.clock.Set(at(2026, 6, 3, 12, 0))
+			h.restart()
+			dead := h.s
+			if _, err := dead.DepartNow(t.Context(), "ana", "daily"); err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			if !crash {
+				dead.wg.Wait()
+			}
+			// The bot dies with accounting shipping, and starts again.
+			posts, audits := h.notes.count(), len(h.store.audited())
+			for _, start := range []time.Time{at(2026, 6, 3, 12, 5), at(2026, 6, 3, 12, 6)} {
+				h.clock.Set(start)
+				h.run(start)
+			}
+			var titles, lines []string
+			h.notes.mu.Lock()
+			for _, p := range h.notes.posts[posts:] {
+				// The dead bot's reply to the deploy it started is no
+				// word of the restarted one.
+				if !strings.HasPrefix(p.msg.Title, "Deploying ") {
+					titles = append(titles, p.msg.Title)
+					lines = append(lines, p.msg.Lines...)
+				}
+			}
+			h.notes.mu.Unlock()
+			if crash {
+				h.runner.mu.Lock()
+				close(h.runner.finishLater)
+				h.runner.mu.Unlock()
+				dead.wg.Wait()
+			}
+			var want []string
+			wantAudit := 0
+			if crash {
+				want, wantAudit = []string{cutShort}, 1
+				wantLines := []string{
+					"billing 77 (@bob) stays aboard for the next one, Wed 3 Jun 14:00 CEST.",
+					"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+				}
+				if !slices.Equal(lines, wantLines) {
+					t.Errorf("lines: got %q, want %q", lines, wantLines)
+				}
+			}
+			if !slices.Equal(titles, want) {
+				t.Errorf("posts after the restarts: got %q, want %q", titles, want)
+			}
+			var got int
+			for _, e := range h.store.audited()[audits:] {
+				if e == "switchman event: train daily departure Wed 3 Jun 12:00 CEST: did not end: the bot stopped after it was sent off, before it said what became of its cars" {
+					got++
+				}
+			}
+			if got != wantAudit {
+				t.Errorf("audit entries of the departure cut short: got %d, want %d: %q", got, wantAudit, h.store.audited()[audits:])
+			}
+		})
 	}
 }

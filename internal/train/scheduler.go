@@ -376,11 +376,19 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 		s.checkedCut = true
 		for _, name := range s.names {
 			tr := s.trains[name]
-			if at, ok := s.unended(ctx, name, tr, now); ok {
+			at, ok := s.unended(ctx, name, tr, now, false)
+			early, earlyOK := s.unended(ctx, name, tr, now, true)
+			if ok || earlyOK {
 				s.wg.Add(1)
 				go func() {
 					defer s.wg.Done()
-					s.cutShort(ctx, name, tr, at, now)
+					// One after the other: each takes the train's lease.
+					if ok {
+						s.cutShort(ctx, name, tr, at, now, false)
+					}
+					if earlyOK {
+						s.cutShort(ctx, name, tr, early, now, true)
+					}
 				}()
 			}
 		}
@@ -582,22 +590,36 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 }
 
 // cutShortWhat is what became of a departure recorded as run whose
-// outcome was never written: the bot died during it.
-const cutShortWhat = "the bot stopped after it fell due, before it said what became of its cars"
+// outcome was never written: the bot died during it; cutShortEarlyWhat
+// the same of one sent off early.
+const (
+	cutShortWhat      = "the bot stopped after it fell due, before it said what became of its cars"
+	cutShortEarlyWhat = "the bot stopped after it was sent off, before it said what became of its cars"
+)
 
-// unended returns the last scheduled departure of train name if it was
-// recorded as run and never ended (see KindEnded): the bot died during
-// it, or before it began, or another replica is running it. One older
-// than any catch-up looks back, or recorded by a version that did not
-// record ends, is not returned.
-func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time) (time.Time, bool) {
-	last, err := s.store.LastRun(ctx, name, KindDeparture)
+// unended returns the last scheduled departure of train name, or with
+// early the last one sent off early (train depart now), if it was
+// recorded as run and never ended (see KindEnded, KindEarlyEnded): the
+// bot died during it, or before it began, or another replica is running
+// it. One older than any catch-up looks back, or a scheduled one recorded
+// by a version that did not record ends, is not returned.
+func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time, early bool) (time.Time, bool) {
+	run, end := KindDeparture, KindEnded
+	if early {
+		run, end = KindEarly, KindEarlyEnded
+	}
+	last, err := s.store.LastRun(ctx, name, run)
 	if err != nil || last.IsZero() || now.Sub(last) > lookback+max(tr.cfg.Grace.D(), 0) {
 		return time.Time{}, false
 	}
-	ended, err := s.store.LastRun(ctx, name, KindEnded)
-	if err != nil || ended.IsZero() || !ended.Before(last) {
+	ended, err := s.store.LastRun(ctx, name, end)
+	// Versions that recorded departures sent off early recorded their
+	// ends: none recorded is none ended.
+	if err != nil || ended.IsZero() && !early || !ended.Before(last) {
 		return time.Time{}, false
+	}
+	if early {
+		return last, true
 	}
 	if w, err := s.store.LastRun(ctx, name, KindWaiting); err != nil || w.Equal(last) && now.Before(w.Add(tr.cfg.Grace.D())) {
 		return time.Time{}, false // waiting to run, here or on another replica
@@ -605,14 +627,15 @@ func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, no
 	return last, true
 }
 
-// cutShort says and audits, once, departure at of train name, found
-// unended: nobody was told what became of its cars; the ones it had not
-// reached are still aboard, and deploy recovery reports one it was
-// shipping. It is never run again. It first waits, as long as a lease
-// lives unrenewed, for the train's departure lease, which a replica
-// that died during the departure held: a replica running it holds the
-// lease longer, and the departure is that replica's to end.
-func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, at, now time.Time) {
+// cutShort says and audits, once, departure at of train name (with
+// early, one sent off early), found unended: nobody was told what became
+// of its cars; the ones it had not reached are still aboard, and deploy
+// recovery reports one it was shipping. It is never run again. It first
+// waits, as long as a lease lives unrenewed, for the train's departure
+// lease, which a replica that died during the departure held: a replica
+// running it holds the lease longer, and the departure is that replica's
+// to end.
+func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, at, now time.Time, early bool) {
 	dep, err := s.claimWaiting(ctx, name, time.Now().Add(s.leaseTTL+2*time.Second), func() {})
 	if err != nil {
 		return // departing on another replica, the bot stopping, or not known
@@ -626,11 +649,15 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, a
 	}
 	// Another departure recorded meanwhile, or this one ended, is not
 	// this one's to say.
-	if again, ok := s.unended(ctx, name, tr, now); !ok || !again.Equal(at) {
+	if again, ok := s.unended(ctx, name, tr, now, early); !ok || !again.Equal(at) {
 		return
 	}
-	s.log.Warn("train: a departure recorded as run never ended; the bot stopped during it", "train", name, "at", at)
-	s.auditDeparture(ctx, name, tr, at, "did not end: "+cutShortWhat)
+	what, ended := cutShortWhat, KindEnded
+	if early {
+		what, ended = cutShortEarlyWhat, KindEarlyEnded
+	}
+	s.log.Warn("train: a departure recorded as run never ended; the bot stopped during it", "train", name, "at", at, "early", early)
+	s.auditEnd(ctx, name, tr, at, "did not end: "+what, ended)
 	cars, err := s.store.Cars(ctx, name)
 	if err != nil {
 		s.log.Error("train: list cars", "train", name, "err", err)
@@ -639,7 +666,7 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, a
 		return
 	}
 	m := chat.Message{Level: chat.Warning, Public: true,
-		Title: fmt.Sprintf("The %s was cut short: %s.", s.label(tr, at, now), cutShortWhat)}
+		Title: fmt.Sprintf("The %s was cut short: %s.", s.label(tr, at, now), what)}
 	next := s.nextStamp(ctx, name, tr, now)
 	switch {
 	case err != nil:
@@ -850,10 +877,16 @@ func (s *Scheduler) stoppedAsDue(ctx context.Context, d due) {
 // within stopTimeout, while the store and the chat platform still answer.
 // It returns the message.
 func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at time.Time, note, why string) chat.Message {
+	return s.notLeftAs(ctx, name, tr, at, note, why, KindEnded)
+}
+
+// notLeftAs is notLeft for a departure whose end is recorded as ended
+// (KindEnded, or KindEarlyEnded for one sent off early).
+func (s *Scheduler) notLeftAs(ctx context.Context, name string, tr *trainState, at time.Time, note, why, ended string) chat.Message {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	s.log.Info("train: departure did not leave", "train", name, "at", at, "why", why)
-	s.auditDeparture(ctx, name, tr, at, "did not leave: "+why)
+	s.auditEnd(ctx, name, tr, at, "did not leave: "+why, ended)
 	now := s.now()
 	m := chat.Message{Level: chat.Warning, Public: true, Lines: noteLines(note),
 		Title: fmt.Sprintf("The %s did not leave: %s.", s.label(tr, at, now), why)}
@@ -1123,12 +1156,18 @@ func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason
 // It records the departure as ended (KindEnded), so that one recorded as
 // run and never ended is found at the next start (cutShort).
 func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainState, at time.Time, what string) {
+	s.auditEnd(ctx, name, tr, at, what, KindEnded)
+}
+
+// auditEnd is auditDeparture for a departure whose end is recorded as
+// ended: KindEnded, or KindEarlyEnded for one sent off early.
+func (s *Scheduler) auditEnd(ctx context.Context, name string, tr *trainState, at time.Time, what, ended string) {
 	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
 		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, s.now(), tr.loc)), Action: "train",
 		Decision: audit.Event, Reason: what})
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	if err := s.store.MarkRun(mctx, name, KindEnded, at); err != nil {
+	if err := s.store.MarkRun(mctx, name, ended, at); err != nil {
 		s.log.Error("train: record a departure as ended", "train", name, "at", at, "err", err)
 	}
 }

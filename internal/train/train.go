@@ -29,6 +29,8 @@ const (
 
 	KindCancelAnnounced = trainstore.KindCancelAnnounced
 	KindEnded           = trainstore.KindEnded
+	KindEarly           = trainstore.KindEarly
+	KindEarlyEnded      = trainstore.KindEarlyEnded
 )
 
 // Car is one app's build aboard a train.

@@ -30,6 +30,12 @@ const (
 	// audit log last: a scheduled departure recorded as run after it
 	// never ended, the bot having died during it.
 	KindEnded = "ended"
+	// KindEarly records the departure sent off early (train depart now),
+	// by when it was, as it leaves; KindEarlyEnded records the one whose
+	// outcome was written to the audit log last, as KindEnded does for
+	// the scheduled ones.
+	KindEarly      = "early"
+	KindEarlyEnded = "early-ended"
 )
 
 // Car is one app's build aboard a train.
