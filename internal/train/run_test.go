@@ -1139,3 +1139,56 @@ func TestDepartNowCutShortByACrash(t *testing.T) {
 		})
 	}
 }
+
+// TestBoardingAtTheDepartureInstant: a boarding announcement of the next
+// departure that falls at the instant of one (boarding and departure at
+// the same time of day, or a spring-forward change moving both to the
+// same instant) is posted after that departure's summary, not before the
+// train it follows is said to leave, with the cars of that departure as
+// aboard the next.
+func TestBoardingAtTheDepartureInstant(t *testing.T) {
+	tests := []struct {
+		name                    string
+		tz, boarding, departure string
+		start, end              time.Time
+		want                    []string
+	}{
+		{
+			name: "same time of day", tz: "Europe/Warsaw", boarding: "0 14 * * 1-5", departure: "0 14 * * 1-5",
+			start: at(2026, 6, 2, 13, 0), end: at(2026, 6, 2, 14, 30),
+			want: []string{
+				"🚂 The 14:00 train to production is leaving with 1 car: accounting 1338 (@alice).",
+				"🚂 The 14:00 train to production has left: 1 shipped",
+				"🚂 The Wed 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+			},
+		},
+		{
+			name: "spring-forward", tz: "Europe/Warsaw", boarding: "45 2 * * *", departure: "15 2 * * *",
+			start: at(2026, 3, 28, 23, 0), end: at(2026, 3, 29, 4, 0),
+			want: []string{
+				"🚂 The 03:00 train to production is leaving with 1 car: accounting 1338 (@alice).",
+				"🚂 The 03:00 train to production has left: 1 shipped",
+				"🚂 The Mon 02:15 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.start, func(c *config.Config) {
+				tr := c.Trains["daily"]
+				tr.Timezone, tr.Boarding, tr.Reminder, tr.Departure = tc.tz, tc.boarding, "", tc.departure
+			})
+			h.board("alice", "accounting", "1338")
+			h.run(tc.end)
+			var got []string
+			for _, title := range h.notes.titles("#deploys") {
+				if strings.HasPrefix(title, "🚂") { // not the deploys' own
+					got = append(got, title)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("announcements:\ngot  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

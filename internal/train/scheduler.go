@@ -358,6 +358,9 @@ type due struct {
 	// from is when the scheduled departures tick looked at begin: at
 	// is the latest of them; those before it nobody ran either.
 	from time.Time
+	// of is the departure the event is about: at for a departure, the
+	// one a boarding or reminder announces.
+	of time.Time
 }
 
 // tick handles, as leader, the latest event of each train and kind that is
@@ -422,11 +425,31 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 			}
 		}
 	}
+	// At one instant, a departure goes before an announcement of a later
+	// one (boarding and departure at the same time of day, or moved to
+	// one instant by a spring-forward change), which waits for its end:
+	// the channel hears the train leave, then the next one board, with
+	// who is aboard it after the departure took its cars.
+	for i := range dues {
+		dues[i].of = dues[i].at
+		if dues[i].kind != KindDeparture {
+			if dep := announcedDeparture(dues[i].tr, dues[i].kind, dues[i].at); !dep.IsZero() {
+				dues[i].of = dep
+			}
+		}
+	}
 	slices.SortStableFunc(dues, func(a, b due) int {
-		return cmp.Or(a.at.Compare(b.at), cmp.Compare(slices.Index(kinds, a.kind), slices.Index(kinds, b.kind)))
+		return cmp.Or(a.at.Compare(b.at), a.of.Compare(b.of), cmp.Compare(slices.Index(kinds, a.kind), slices.Index(kinds, b.kind)))
 	})
+	departed := map[string]<-chan struct{}{}
 	for _, d := range dues {
-		s.fire(ctx, d, now)
+		var after <-chan struct{}
+		if d.kind != KindDeparture {
+			after = departed[d.name]
+		}
+		if done := s.fire(ctx, d, now, after); done != nil {
+			departed[d.name] = done
+		}
 	}
 	return true
 }
@@ -435,9 +458,13 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 // is stopping (ctx has ended) it does nothing: what it has not recorded,
 // the next start catches up on, within Grace, or announces as missed;
 // recording it with ctx would fail, and say the store is unreachable.
-func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
+//
+// A boarding or reminder announcement is posted once after is closed,
+// if set: the departure before it has ended. For a departure run in the
+// background, fire returns a channel closed when it ends; otherwise nil.
+func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan struct{}) <-chan struct{} {
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
 	log := s.log.With("train", d.name, "kind", d.kind, "at", d.at)
 	late := now.Sub(d.at)
@@ -447,7 +474,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
 		if ctx.Err() != nil {
 			s.stoppedAsDue(ctx, d)
-			return
+			return nil
 		}
 		// Running it unrecorded could run it twice.
 		log.Error("train: record run; not running it", "err", err)
@@ -463,7 +490,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
 			s.announce(ctx, d.tr, m)
 		}
-		return
+		return nil
 	}
 	if told {
 		// Announced as not leaving: it keeps its word now that the store
@@ -477,31 +504,44 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		if err := s.store.MarkRun(ctx, d.name, KindEnded, d.at); err != nil {
 			log.Error("train: record a departure as ended", "err", err)
 		}
-		return
+		return nil
 	}
 	if !s.takeEvent(ctx, d, log) {
-		return
+		return nil
 	}
 	if d.kind != KindDeparture {
 		if late > onTime {
 			log.Info("train: skipping a missed announcement", "late", late)
-			return
+			return nil
+		}
+		if after != nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				select {
+				case <-after:
+				case <-ctx.Done():
+					return // the bot is stopping: nobody would be told
+				}
+				s.announceStop(ctx, d.name, d.tr, d.kind, d.at)
+			}()
+			return nil
 		}
 		s.announceStop(ctx, d.name, d.tr, d.kind, d.at)
-		return
+		return nil
 	}
 	down := s.auditEarlier(ctx, d, now)
 	cancelled, err := s.cancelled(ctx, d.name, d.at)
 	if err != nil {
 		s.calledOff(ctx, d, err)
-		return
+		return nil
 	}
 	if cancelled {
 		s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: it was cancelled")
 		if late <= max(onTime, d.tr.cfg.Grace.D()) {
 			s.announceCancelled(ctx, d.name, d.tr, d.at)
 		}
-		return
+		return nil
 	}
 	var note string
 	if late > onTime {
@@ -509,7 +549,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 			log.Warn("train: departure missed", "late", late)
 			s.auditDeparture(ctx, d.name, d.tr, d.at, missedDown)
 			s.announceMissed(ctx, d.name, d.tr, d.at, now, down)
-			return
+			return nil
 		}
 		note = fmt.Sprintf("running the %s departure late (the bot was down)", clock(d.at.In(d.tr.loc)))
 		log.Warn("train: departure late", "late", late)
@@ -517,9 +557,11 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 	if len(down) > 0 {
 		note = strings.TrimPrefix(note+"; "+earlierLine(down, now, d.tr.loc), "; ")
 	}
+	done := make(chan struct{})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer close(done)
 		// A departure that has to wait says so in the store, so that
 		// an admin may still cancel it (Cancel), and stops saying so
 		// before it looks for a cancellation again.
@@ -587,6 +629,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time) {
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
+	return done
 }
 
 // cutShortWhat is what became of a departure recorded as run whose
@@ -1000,8 +1043,9 @@ func (s *Scheduler) post(ctx context.Context, tr *trainState, channel string, ms
 	return false
 }
 
-// announceStop posts the boarding or reminder announcement at at.
-func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainState, kind string, at time.Time) {
+// announcedDeparture returns the departure that the boarding or reminder (kind)
+// at at announces, or the zero time if none is scheduled.
+func announcedDeparture(tr *trainState, kind string, at time.Time) time.Time {
 	dsc := tr.sched[KindDeparture]
 	dep := dsc.Next(at)
 	// When a spring-forward change skips both, a departure scheduled
@@ -1010,6 +1054,12 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 	if d := dsc.Next(at.Add(-time.Nanosecond)); d.Equal(at) && dsc.nominal(at).After(tr.sched[kind].nominal(at)) {
 		dep = d
 	}
+	return dep
+}
+
+// announceStop posts the boarding or reminder announcement at at.
+func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainState, kind string, at time.Time) {
+	dep := announcedDeparture(tr, kind, at)
 	if dep.IsZero() {
 		return
 	}
