@@ -79,6 +79,12 @@ const DefaultTimeout = 5 * time.Second
 // drainPoll is how often Drain reads a draining server's sessions.
 const drainPoll = 100 * time.Millisecond
 
+// MaintRetry is how long past its timeout Drain goes on sending `state
+// maint` while the socket cannot be reached: a server whose drain ran out
+// of time is restarted only once it is in maint, and a socket that failed
+// at that moment (haproxy reloading) answers again a moment later.
+const MaintRetry = 5 * time.Second
+
 // ErrDrainTimeout is in the chain of the error Drain returns when sessions
 // remained open after its timeout (it is deploy.ErrDrainTimeout).
 var ErrDrainTimeout = deploy.ErrDrainTimeout
@@ -201,15 +207,29 @@ func (c *Client) Ready(ctx context.Context, backend, server string) error {
 // If sessions remain after timeout, or none of the polls since the last
 // that succeeded could read them, the server is still put in maint (its
 // open sessions go on) and the error wraps ErrDrainTimeout; the caller
-// decides whether to restart it anyway. A server that could not be set to
-// drain within timeout is an errs.Unavailable error without
-// ErrDrainTimeout: it may still take traffic, and must not be restarted.
+// decides whether to restart it anyway. Setting maint is sent again while
+// the socket cannot be reached for up to MaintRetry past timeout. A server
+// that could not be set to drain within timeout, or to maint within
+// MaintRetry past it, is an errs.Unavailable error without
+// ErrDrainTimeout: it may still take traffic (in drain, persistent
+// sessions still reach it), and must not be restarted.
 // If ctx ends first, Drain returns ctx's error and leaves the server in
 // drain.
 func (c *Client) Drain(ctx context.Context, backend, server string, timeout time.Duration) error {
 	expired := make(chan struct{})
 	deadline := time.AfterFunc(timeout, func() { close(expired) })
 	defer deadline.Stop()
+	maintOver := make(chan struct{})
+	maintDeadline := time.AfterFunc(timeout+MaintRetry, func() { close(maintOver) })
+	defer maintDeadline.Stop()
+	maint := func() error {
+		err := c.setRetrying(ctx, backend, server, StateMaint, maintOver)
+		if err != nil && errs.CodeOf(err) == errs.Unavailable && ctx.Err() == nil {
+			return errs.Wrap(errs.Unavailable, err, "haproxy: %s/%s could not be set to maint after its drain timeout of %s (tried for %s more): %v; it was set to drain only, where it may still take traffic",
+				backend, server, timeout, MaintRetry, err)
+		}
+		return err
+	}
 	if err := c.setRetrying(ctx, backend, server, StateDrain, expired); err != nil {
 		if errs.CodeOf(err) == errs.Unavailable && ctx.Err() == nil {
 			return errs.Wrap(errs.Unavailable, err, "haproxy: %s/%s could not be set to drain within %s: %v", backend, server, timeout, err)
@@ -226,7 +246,7 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 		case err == nil:
 			open, readErr = cur, nil
 			if open.sessions == 0 && open.queued == 0 {
-				return c.setRetrying(ctx, backend, server, StateMaint, expired)
+				return maint()
 			}
 		case errs.CodeOf(err) == errs.Unavailable && ctx.Err() == nil:
 			readErr = err // a dropped connection: read again
@@ -237,7 +257,7 @@ func (c *Client) Drain(ctx context.Context, backend, server string, timeout time
 		case <-ctx.Done():
 			return fmt.Errorf("drain %s/%s: %w", backend, server, ctx.Err())
 		case <-expired:
-			if err := c.SetState(ctx, backend, server, StateMaint); err != nil {
+			if err := maint(); err != nil {
 				return err
 			}
 			if readErr != nil {

@@ -561,3 +561,96 @@ func TestDrainSetsStatesAgainAfterADroppedConnection(t *testing.T) {
 		})
 	}
 }
+
+// failMaint is a connection that fails the write of a `set server … state
+// maint` command while fail returns true, as a stats socket does when
+// haproxy reloads between a drain and the maint after it.
+type failMaint struct {
+	net.Conn
+	fail func() bool
+}
+
+func (c failMaint) Write(b []byte) (int, error) {
+	if strings.HasSuffix(strings.TrimSpace(string(b)), " state maint") && c.fail() {
+		c.Conn.Close()
+		return 0, errors.New("broken pipe")
+	}
+	return c.Conn.Write(b)
+}
+
+// TestDrainTimeoutSetsMaintAgainAfterADroppedConnection: once a drain ran
+// out of time, `state maint` was sent once; a connection that failed then
+// (haproxy reloading, say) failed the drain with the bare connection
+// error, although the server could be set to maint a moment later. The
+// maint is now sent again for a bounded time; a socket still out of reach
+// then fails the drain without ErrDrainTimeout (the server, in drain
+// rather than maint, is not to be restarted), saying so.
+func TestDrainTimeoutSetsMaintAgainAfterADroppedConnection(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures int32 // maint commands that fail; -1 for all
+		wantOK   bool
+		admin    string // the server's admin state after Drain
+	}{
+		{name: "one dropped connection", failures: 1, wantOK: true, admin: haproxy.StateMaint},
+		{name: "socket gone", failures: -1, admin: haproxy.StateDrain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {})
+			mux.HandleFunc("GET /slow", slowHandler(release))
+			backend := httptest.NewServer(mux)
+			defer backend.Close()
+			p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
+			waitState(t, c, "app1", 5*time.Second, "up", isUp)
+			slow := make(chan struct{})
+			go func() {
+				defer close(slow)
+				if resp, err := http.Get(p.URL() + "/slow"); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			defer func() { close(release); <-slow }() // before backend.Close, which waits for /slow
+			waitState(t, c, "app1", 5*time.Second, "busy", func(st haproxy.State) bool { return st.Sessions == 1 })
+
+			var maints atomic.Int32
+			direct := haproxy.TCPDialer(p.StatsAddr())
+			flaky := &haproxy.Client{Dial: func(ctx context.Context) (net.Conn, error) {
+				conn, err := direct(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return failMaint{Conn: conn, fail: func() bool {
+					n := maints.Add(1)
+					return tt.failures < 0 || n <= tt.failures
+				}}, nil
+			}}
+			start := time.Now()
+			err := flaky.Drain(context.Background(), "app", "app1", 500*time.Millisecond)
+			t.Logf("Drain returned after %s: %v", time.Since(start).Round(time.Millisecond), err)
+			switch {
+			case tt.wantOK && !errors.Is(err, haproxy.ErrDrainTimeout):
+				t.Errorf("Drain: got %v, want ErrDrainTimeout after sending maint again", err)
+			case !tt.wantOK && err == nil:
+				t.Errorf("Drain: got no error, want one: the server was never set to maint")
+			case !tt.wantOK && errors.Is(err, haproxy.ErrDrainTimeout):
+				t.Errorf("Drain: got %v, want an error without ErrDrainTimeout: the server is not in maint and must not be restarted", err)
+			case !tt.wantOK && !strings.Contains(errs.Message(err), "app/app1 could not be set to maint after its drain timeout of 500ms"):
+				t.Errorf("Drain: got %q, want it to say the server could not be set to maint after its drain timeout", errs.Message(err))
+			}
+			if !tt.wantOK {
+				if took := time.Since(start); took > 500*time.Millisecond+haproxy.MaintRetry+2*time.Second {
+					t.Errorf("Drain returned after %s, want at most %s more than its timeout", took, haproxy.MaintRetry)
+				}
+				if n := maints.Load(); n < 2 {
+					t.Errorf("maint sent %d times, want it sent again", n)
+				}
+			}
+			if st, err := c.ServerState(context.Background(), "app", "app1"); err != nil || st.Admin != tt.admin {
+				t.Errorf("after Drain: got %+v, %v; want admin %s", st, err, tt.admin)
+			}
+		})
+	}
+}
