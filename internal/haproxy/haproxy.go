@@ -379,8 +379,7 @@ func answerError(what, msg string) error {
 
 // level returns the level the stats socket grants this connection (`show
 // cli level`: admin, operator or user). An HAProxy older than 2.0, which
-// lacks the command, answers with its error, returned as it is: callers
-// tell only a level below admin apart.
+// lacks the command, answers with its error, returned as it is.
 func (c *Client) level(ctx context.Context) (string, error) {
 	out, err := c.command(ctx, "show cli level")
 	if err != nil {

@@ -41,7 +41,8 @@ type Pool struct {
 var _ deploy.Pool = (*Pool)(nil)
 
 // Check reads the backend's servers once and returns an error unless
-// HAProxy answers, at level admin, and has a server for each of hosts:
+// HAProxy answers, says its stats socket is at level admin (HAProxy 2.0
+// or later), and has a server for each of hosts:
 // the engine calls it before a deploy or rollback changes anything, so
 // that a socket that cannot be reached or would refuse `set server`, or a
 // backend or server name the config got wrong, refuses the run rather
@@ -60,8 +61,20 @@ func (p *Pool) Check(ctx context.Context, hosts []deploy.Host) (map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	if level == "operator" || level == "user" {
+	// Only "admin" passes: any other answer leaves unknown whether `set
+	// server` would work, which the first host's drain would find out.
+	switch {
+	case level == "admin":
+	case level == "operator" || level == "user":
 		return nil, errs.New(errs.Invalid, "haproxy: the stats socket answers at level %s, and taking a server out of rotation (set server) needs level admin: add \"level admin\" to its stats socket line", level)
+	case strings.HasPrefix(level, "Unknown command"):
+		return nil, errs.New(errs.Invalid, "haproxy: the stats socket does not know \"show cli level\" (HAProxy before 2.0?): Switchman needs HAProxy 2.0 or later, whose stats socket tells its level")
+	default:
+		first, _, _ := strings.Cut(level, "\n")
+		if len(first) > 80 {
+			first = first[:80] + "…"
+		}
+		return nil, errs.New(errs.Invalid, "haproxy: the stats socket answered \"show cli level\" with %q, not a level: is this HAProxy's stats socket, at level admin?", first)
 	}
 	var missing []string
 	out := map[string]string{}

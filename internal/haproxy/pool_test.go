@@ -298,3 +298,41 @@ func TestPoolReadyFailsAtOnceOnAnAnswerNoSocketGives(t *testing.T) {
 		t.Errorf("show stat asked %d times, want 1", stats)
 	}
 }
+
+// TestPoolCheckRefusesALevelItCannotRead: Check refused only the answers
+// "operator" and "user" to `show cli level`, and passed any other: an
+// HAProxy without the command (before 2.0), or something other than
+// HAProxy's stats socket answering with an error, passed the check, and
+// whether `set server` would work was found out at the first host's
+// drain. Only "admin" passes now.
+func TestPoolCheckRefusesALevelItCannotRead(t *testing.T) {
+	for _, tt := range []struct {
+		name, answer string
+		want         string // in the error; "" for none
+	}{
+		{"admin", "admin\n\n", ""},
+		{"before 2.0", "Unknown command. Please enter one of the following commands only :\n  help           : this message\n\n",
+			`does not know "show cli level" (HAProxy before 2.0?): Switchman needs HAProxy 2.0 or later`},
+		{"an error", "Permission denied\n\n", `answered "show cli level" with "Permission denied", not a level`},
+		{"not haproxy", "hello\n", `answered "show cli level" with "hello", not a level`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := newFakeSocket(func(cmd string) string {
+				if cmd == "show cli level" {
+					return tt.answer
+				}
+				return serversState("2", "0")
+			})
+			pool := &haproxy.Pool{Client: &haproxy.Client{Dial: sock.dial}, Backend: "app"}
+			_, err := pool.Check(context.Background(), []deploy.Host{{Name: "app1"}})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Check: got %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Check: got %v, want an error saying %q", err, tt.want)
+			case tt.want != "" && errs.CodeOf(err) != errs.Invalid:
+				t.Errorf("Check: got code %s, want %s", errs.CodeOf(err), errs.Invalid)
+			}
+		})
+	}
+}
