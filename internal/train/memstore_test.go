@@ -35,6 +35,8 @@ type MemStore struct {
 	audit []audit.Entry
 	// afterMark, when set, runs after each MarkRun, with the lock held.
 	afterMark func(kind string)
+	// reads counts the LastRun calls, by train and kind.
+	reads map[string]int
 	// once holds the keys SetOnce set (for good: the tests are short),
 	// each with the token of SetOnceToken.
 	once map[string]string
@@ -158,6 +160,10 @@ func (m *MemStore) LastRun(ctx context.Context, name, kind string) (time.Time, e
 	if err := m.check(ctx); err != nil {
 		return time.Time{}, fmt.Errorf("last run: %w", err)
 	}
+	if m.reads == nil {
+		m.reads = map[string]int{}
+	}
+	m.reads[name+"\x00"+kind]++
 	if err := m.failLastRun[kind]; err != nil {
 		return time.Time{}, fmt.Errorf("last run: %w", err)
 	}
@@ -278,4 +284,11 @@ func (m *MemStore) Trains(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// readsOf returns how many times LastRun read kind of train name.
+func (m *MemStore) readsOf(name, kind string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reads[name+"\x00"+kind]
 }

@@ -1192,3 +1192,78 @@ func TestBoardingAtTheDepartureInstant(t *testing.T) {
 		})
 	}
 }
+
+// TestCutShortSaidOnTakingOverAgain: a replica that led at its start,
+// lost the lead, and took it over again from a leader that died during a
+// departure says that departure was cut short, as one that never led
+// does; it looks once per taking over, not at every tick. It looked only
+// at its first tick as leader, so the departure went unsaid.
+func TestCutShortSaidOnTakingOverAgain(t *testing.T) {
+	tests := []struct {
+		name string
+		kind string // the dead leader's record of the departure
+		// died is when the other leader recorded the departure and died;
+		// takeOver when this replica leads again; end when the run ends,
+		// after a tick as leader since.
+		died, takeOver, end time.Time
+		want                string
+		// wantReads is how often the last departure sent off early is
+		// read: at the start, at the taking over, and by cutShort for one
+		// sent off early.
+		wantReads int
+	}{
+		{
+			name: "scheduled", kind: KindDeparture,
+			died: at(2026, 6, 3, 14, 0), takeOver: at(2026, 6, 3, 14, 2), end: at(2026, 6, 4, 10, 5),
+			want:      "The 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars.",
+			wantReads: 2,
+		},
+		{
+			name: "sent off early", kind: KindEarly,
+			died: at(2026, 6, 3, 13, 50), takeOver: at(2026, 6, 3, 13, 52), end: at(2026, 6, 3, 14, 5),
+			want:      "The 13:50 train to production was cut short: the bot stopped after it was sent off, before it said what became of its cars.",
+			wantReads: 3,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+			h.run(at(2026, 6, 2, 14, 30)) // Tuesday's departure ran to its end
+			h.clock.Set(at(2026, 6, 3, 11, 0))
+			h.board("alice", "accounting", "1338")
+			died := false
+			h.onSleep = func() {
+				now := h.clock.Now()
+				if now.Before(tc.takeOver) {
+					// Another replica leads from this replica's first sleep.
+					h.leader = false
+				} else {
+					h.leader = true
+				}
+				if !died && !now.Before(tc.died) {
+					died = true
+					if err := h.store.MarkRun(t.Context(), "daily", tc.kind, tc.died); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			reads := h.store.readsOf("daily", KindEarly)
+			h.run(tc.end)
+			if !died {
+				t.Fatalf("the other leader never took the departure of %s", tc.died)
+			}
+			var got []string
+			for _, title := range h.notes.titles("#deploys") {
+				if strings.Contains(title, "cut short") {
+					got = append(got, title)
+				}
+			}
+			if !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("posts of a departure cut short: got %q, want %q", got, []string{tc.want})
+			}
+			if n := h.store.readsOf("daily", KindEarly) - reads; n != tc.wantReads {
+				t.Errorf("reads of the last departure sent off early: got %d, want %d (a look at each tick?)", n, tc.wantReads)
+			}
+		})
+	}
+}

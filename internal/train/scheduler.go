@@ -125,9 +125,11 @@ type Scheduler struct {
 	leaseClock func() time.Time
 	once       Once
 
-	// checkedCut is set once tick has looked for departures cut short
-	// (cutShort); only Run's goroutine uses it.
-	checkedCut bool
+	// leading is set while tick finds this replica the leader, and
+	// cleared when it finds it not: each taking over of the lead looks
+	// for departures cut short (cutShort) once. Only Run's goroutine
+	// uses it.
+	leading bool
 
 	// life bounds departures started by DepartNow; Run ends it on return.
 	life    context.Context
@@ -370,13 +372,18 @@ type due struct {
 // reports whether this replica is the leader; once ctx has ended it fires
 // nothing (see fire) and reports false.
 func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
-	if !s.leader() || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return false
 	}
-	if !s.checkedCut {
-		// Once, as leader: the last departure of a replica that died
-		// during it is this one's to say.
-		s.checkedCut = true
+	if !s.leader() {
+		s.leading = false
+		return false
+	}
+	if !s.leading {
+		// Once per taking over of the lead, not once per process: the
+		// last departure of a leader that died during it is this one's
+		// to say, whether it led before that leader or not.
+		s.leading = true
 		for _, name := range s.names {
 			tr := s.trains[name]
 			at, ok := s.unended(ctx, name, tr, now, false)
