@@ -519,9 +519,15 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	s.log.Info("train: departing now", "train", trainName, "user", user)
 	// Recorded as leaving, as a scheduled departure is, so that a bot
 	// that dies before its summary says so at its next start (cutShort).
+	// Unrecorded, it does not leave: a death during it would go unsaid,
+	// and a store that cannot record stops the action.
 	dep.early = true
 	if err := s.store.MarkRun(ctx, trainName, KindEarly, at); err != nil {
-		s.log.Error("train: record a departure sent off early", "train", trainName, "at", at, "err", err)
+		s.log.Error("train: record a departure sent off early; not departing", "train", trainName, "at", at, "err", err)
+		s.endUnrecorded(ctx, trainName, at)
+		dep.release()
+		<-tr.busy
+		return chat.Message{}, departUnrecorded(err, trainName)
 	}
 	reply := chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}
 	if tr.cfg.Empty == "silent" {
@@ -537,6 +543,42 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
 	return reply, nil
+}
+
+// endUnrecorded records the end of the departure at of train name that
+// did not leave, its record as leaving refused, if that record was made
+// all the same (its reply lost): it would otherwise be taken, at the next
+// taking over of the lead, for a departure the bot died during. Not made,
+// nothing is recorded, which would hide an earlier one the bot did die
+// during. A store still failing leaves it to that chance; it is logged.
+func (s *Scheduler) endUnrecorded(ctx context.Context, name string, at time.Time) {
+	ctx = context.WithoutCancel(ctx)
+	last, err := s.store.LastRun(ctx, name, KindEarly)
+	if err == nil && !last.Equal(at) {
+		return
+	}
+	if err == nil {
+		err = s.store.MarkRun(ctx, name, KindEarlyEnded, at)
+	}
+	if err != nil {
+		s.log.Error("train: record the end of a departure that did not leave", "train", name, "at", at, "err", err)
+	}
+}
+
+// departUnrecorded is the refusal of a train depart now of train name
+// whose record as leaving failed with err: it did not leave. A store
+// found reset says so itself, as StoreRefused has it.
+func departUnrecorded(err error, name string) error {
+	err = fmt.Errorf("depart %s: %w", name, err)
+	if errors.Is(err, deploy.ErrStoreReset) {
+		return deploy.StoreRefused(err)
+	}
+	// As StoreRefused codes it: the store's own refusal keeps its code.
+	code := errs.Unavailable
+	if e := (*errs.Error)(nil); errors.As(err, &e) && e.Msg != deploy.StoreUnreachable {
+		code = e.Code
+	}
+	return errs.Wrap(code, err, "%s: the departure could not be recorded, so the %s train did not leave and its cars stay aboard; nothing was changed", storeDown(err), name)
 }
 
 // List describes every train: its next departure in its zone, and who is

@@ -1,15 +1,20 @@
 package train
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
@@ -659,4 +664,101 @@ func TestCancelNotAnnouncedSaidAgain(t *testing.T) {
 	if got := h.notes.titles("#deploys"); len(got) != 1 || !strings.HasPrefix(got[0], "🚫 The ") || !strings.Contains(got[0], "@ana: incident") {
 		t.Errorf("#deploys: got %q, want the one cancellation by @ana", got)
 	}
+}
+
+// TestDepartNowUnrecordedDoesNotLeave: a train depart now whose record as
+// leaving the store refuses is refused, saying why and that the train did
+// not leave, and gives back the train and its lease; one whose record was
+// made all the same (its reply lost) is not taken for a departure the bot
+// died during. It was only logged, and the train left unrecorded: a bot
+// that died during it left it unsaid.
+func TestDepartNowUnrecordedDoesNotLeave(t *testing.T) {
+	const want = "state store unreachable: the departure could not be recorded, so the daily train did not leave and its cars stay aboard; nothing was changed"
+	for _, lands := range []bool{false, true} {
+		t.Run(fmt.Sprintf("record made %v", lands), func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+			h.run(at(2026, 6, 2, 14, 30)) // Tuesday's departure ran to its end
+			h.clock.Set(at(2026, 6, 3, 11, 0))
+			leases := &oneLease{}
+			h.leases = leases
+			h.restart()
+			h.board("alice", "accounting", "1338")
+			h.store.setFailMark(KindEarly, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"), lands)
+			posts := h.notes.count()
+			refused := h.s
+			_, err := refused.DepartNow(t.Context(), "ana", "daily")
+			refused.wg.Wait()
+			if got := errs.Message(err); got != want || errs.CodeOf(err) != errs.Unavailable {
+				t.Errorf("reply: got %q (code %s), want %q (code %s)", got, errs.CodeOf(err), want, errs.Unavailable)
+			}
+			if got := h.runner.texts(); len(got) != 0 {
+				t.Errorf("deploys: got %q, want none", got)
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+				t.Errorf("aboard: got %q, want accounting 1338", got)
+			}
+			if n := h.notes.count(); n != posts {
+				t.Errorf("posts: got %d new, want none", n-posts)
+			}
+			if leases.isHeld() {
+				t.Error("the train's departure lease is still held")
+			}
+			// An end recorded for a departure not recorded would hide an
+			// earlier one the bot died during.
+			if ended, err := h.store.LastRun(t.Context(), "daily", KindEarlyEnded); err != nil || ended.IsZero() == lands {
+				t.Errorf("end recorded: got %v (%v), want one %v", ended, err, lands)
+			}
+			// The next start says nothing of it.
+			h.store.setFailMark(KindEarly, nil, false)
+			posts = h.notes.count()
+			h.clock.Set(at(2026, 6, 3, 11, 5))
+			h.run(at(2026, 6, 3, 11, 6))
+			h.notes.mu.Lock()
+			for _, p := range h.notes.posts[posts:] {
+				t.Errorf("posted at the next start: %q, want nothing", p.msg.Title)
+			}
+			h.notes.mu.Unlock()
+			// The train is free again on the replica that refused.
+			if _, err := refused.DepartNow(t.Context(), "ana", "daily"); err != nil {
+				t.Errorf("depart now once the store is back: %v", err)
+			}
+			refused.wg.Wait()
+		})
+	}
+}
+
+// oneLease hands out one lease at a time, held until released.
+type oneLease struct {
+	mu   sync.Mutex
+	held bool
+}
+
+func (l *oneLease) Acquire(_ context.Context, key, _ string, _ time.Duration) (deploy.Lease, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held {
+		return nil, &deploy.LeaseHeldError{Key: key, Holder: "departure of daily 0a1b2c3d4e5f"}
+	}
+	l.held = true
+	return releasing{l}, nil
+}
+
+func (l *oneLease) Holder(context.Context, string) (string, error) { return "", nil }
+
+func (l *oneLease) isHeld() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
+}
+
+type releasing struct{ l *oneLease }
+
+func (releasing) Token() int64                { return 1 }
+func (releasing) Check(context.Context) error { return nil }
+func (releasing) Renew(context.Context) error { return nil }
+func (r releasing) Release(context.Context) error {
+	r.l.mu.Lock()
+	defer r.l.mu.Unlock()
+	r.l.held = false
+	return nil
 }

@@ -28,6 +28,10 @@ type MemStore struct {
 	fail error
 	// failLastRun, when set, is returned by LastRun of its kind.
 	failLastRun map[string]error
+	// failMark, when set, is returned by MarkRun of its kind, after the
+	// mark is made if failMarkLands (its reply lost).
+	failMark      map[string]error
+	failMarkLands bool
 	// failLeave, failOnce and failCars, when set, are returned by
 	// Leave, by SetOnce and ForgetOnce and by Cars.
 	failLeave, failOnce, failCars error
@@ -146,10 +150,16 @@ func (m *MemStore) MarkRun(ctx context.Context, name, kind string, at time.Time)
 	if err := m.check(ctx); err != nil {
 		return fmt.Errorf("mark run: %w", err)
 	}
+	if err := m.failMark[kind]; err != nil && !m.failMarkLands {
+		return fmt.Errorf("mark run: %w", err)
+	}
 	m.runs[name+"\x00"+kind] = at
 	m.marks = append(m.marks, fmt.Sprintf("%s %s %s", at.Format("Mon 2006-01-02 15:04 MST"), name, kind))
 	if m.afterMark != nil {
 		m.afterMark(kind)
+	}
+	if err := m.failMark[kind]; err != nil {
+		return fmt.Errorf("mark run: %w", err)
 	}
 	return nil
 }
@@ -291,4 +301,16 @@ func (m *MemStore) readsOf(name, kind string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.reads[name+"\x00"+kind]
+}
+
+// setFailMark makes MarkRun of kind fail with err (nil: succeed again),
+// after making the mark if lands.
+func (m *MemStore) setFailMark(kind string, err error, lands bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failMark == nil {
+		m.failMark = map[string]error{}
+	}
+	m.failMark[kind] = err
+	m.failMarkLands = lands
 }
