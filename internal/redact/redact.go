@@ -100,35 +100,53 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 //
 // The credentials of an Authorization or Proxy-Authorization header are
 // hidden too, as curl -v, a set -x trace of curl -H, JSON or a Go header
-// map print one (see hideAuthHeaders): the scheme stays
+// map print one (see hideHeaders): the scheme stays
 // ("Authorization: Bearer REDACTED"); after a scheme it does not know,
-// the whole value is hidden. So are Slack tokens (xoxb-…, xoxp-…,
-// xapp-…), whoever's they are, and the secret path of a Slack or Discord
-// webhook's URL (see URL).
+// the whole value is hidden. So is the value of the other headers that
+// carry a credential (Cookie, Set-Cookie, X-Api-Key, X-Auth-Token, …; see
+// credHeader), and of a parameter named for one (token=…, password=…,
+// X-Amz-Security-Token=…; see credParam) in a query a request line shows
+// without its URL's scheme, or in a command's arguments or environment.
+// So are Slack tokens (xoxb-…, xoxp-…, xapp-…), whoever's they are, and
+// the secret path of a Slack or Discord webhook's URL (see URL).
+//
+// URLs go first: a user name in one (https://x-token:…@git.example.com)
+// is no header's.
 func Text(s string) string {
-	if strings.Contains(s, "uthorization") || strings.Contains(s, "UTHORIZATION") {
-		s = hideAuthHeaders(s)
+	if strings.Contains(s, "://") {
+		s = urlPattern.ReplaceAllStringFunc(s, func(u string) string {
+			end := len(strings.TrimRight(u, ".,:;!?)]}"))
+			return URL(u[:end]) + u[end:]
+		})
+	}
+	if strings.ContainsRune(s, ':') {
+		s = hideHeaders(s)
+	}
+	if strings.ContainsRune(s, '=') {
+		s = hideParams(s)
 	}
 	if strings.Contains(s, "xox") || strings.Contains(s, "xapp-") {
 		s = slackToken.ReplaceAllString(s, Mask)
 	}
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	return urlPattern.ReplaceAllStringFunc(s, func(u string) string {
-		end := len(strings.TrimRight(u, ".,:;!?)]}"))
-		return URL(u[:end]) + u[end:]
-	})
+	return s
 }
 
 // slackToken matches a Slack token: a bot's, a user's, an app-level one,
 // a refresh or configuration token.
 var slackToken = regexp.MustCompile(`\b(?:xox[abeoprs]|xapp)-[0-9A-Za-z-]{6,}`)
 
-// authHeader matches an Authorization header's name and what separates
-// it from its value: a colon or an equals sign, after the closing quote
-// of a JSON key (escaped, in a JSON string quoted again).
-var authHeader = regexp.MustCompile(`(?i)\b(?:proxy-)?authorization(?:\\?["'])?[ \t]*[:=][ \t]*`)
+// credHeader matches the end of the name of a header that carries a
+// credential (hideHeaders finds the name's start). The first group is set
+// for an Authorization or Proxy-Authorization header, whose value starts
+// with a scheme, and which an equals sign may separate from its value
+// too. The others, whose value is all credential, are taken before a
+// colon alone: an equals sign is a query's (X-Amz-Security-Token=…),
+// whose value ends at the next parameter (see credParam). A name other
+// services give their token, key, secret or signature header starts with
+// X-.
+var credHeader = regexp.MustCompile(`(?i)(?:^|-)(?:((?:proxy-)?authorization)|set-cookie|cookie|api-?key|` +
+	`(?:auth|access|security|session|private|job|deploy)-token|` +
+	`x-(?:[a-z0-9]+-)*(?:token|secret|api-?key|apikey|auth|signature(?:-256)?))$`)
 
 // authScheme matches a known scheme at the start of an Authorization
 // header's value, and the space after it; the first group is set for a
@@ -137,19 +155,28 @@ var authHeader = regexp.MustCompile(`(?i)\b(?:proxy-)?authorization(?:\\?["'])?[
 // (Digest, AWS's), which may hold spaces.
 var authScheme = regexp.MustCompile(`(?i)^(?:(basic|bearer|token|bot|negotiate|ntlm|apikey|key|sso-key|ssws|splunk)|(digest|oauth|aws4-hmac-sha256|hoba|mutual|vapid|scram-sha-1|scram-sha-256))[ \t]+`)
 
-// hideAuthHeaders hides the credentials of the Authorization headers in
-// s: what follows the scheme, if a known one, or else the whole value, up
-// to the quote or bracket that closes the value (a JSON string, a Go
-// header map) or the header (curl -H 'Authorization: …' in a set -x
-// trace), else up to the end of the line (curl -v); the one token of a
-// Bearer or Basic scheme ends at a space as well.
-func hideAuthHeaders(s string) string {
+// hideHeaders hides the credentials of the headers credHeader names in s:
+// of an Authorization header what follows the scheme, if a known one, or
+// else the whole value, up to the quote or bracket that closes the value
+// (a JSON string, a Go header map) or the header (curl -H 'Cookie: …' in
+// a set -x trace), else up to the end of the line (curl -v); the one
+// token of a Bearer or Basic scheme ends at a space as well.
+func hideHeaders(s string) string {
 	var b strings.Builder
 	at := 0
-	for _, m := range authHeader.FindAllStringIndex(s, -1) {
-		from := m[1]
-		if m[0] < at {
+	for i := 0; ; i++ {
+		n := strings.IndexAny(s[i:], ":=")
+		if n < 0 {
+			break
+		}
+		i += n
+		name, auth, ok := headerName(s, i)
+		if !ok || name < at {
 			continue
+		}
+		from := i + 1
+		for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+			from++
 		}
 		var closer string
 		switch rest := s[from:]; {
@@ -159,12 +186,14 @@ func hideAuthHeaders(s string) string {
 			closer, from = rest[:1], from+1
 		case strings.HasPrefix(rest, "["):
 			closer, from = "]", from+1
-		case m[0] > 0 && (s[m[0]-1] == '"' || s[m[0]-1] == '\''):
-			closer = s[m[0]-1 : m[0]]
+		case name > 0 && (s[name-1] == '"' || s[name-1] == '\''):
+			closer = s[name-1 : name]
 		}
 		token := false
-		if n := authScheme.FindStringSubmatchIndex(s[from:]); n != nil {
-			from, token = from+n[1], n[2] >= 0
+		if auth {
+			if n := authScheme.FindStringSubmatchIndex(s[from:]); n != nil {
+				from, token = from+n[1], n[2] >= 0
+			}
 		}
 		to := from
 		for ; to < len(s) && s[to] != '\n' && s[to] != '\r'; to++ {
@@ -181,12 +210,139 @@ func hideAuthHeaders(s string) string {
 		b.WriteString(s[at:from])
 		b.WriteString(Mask)
 		at = to
+		i = to - 1
 	}
 	if at == 0 {
 		return s
 	}
 	b.WriteString(s[at:])
 	return b.String()
+}
+
+// headerName reads what precedes the colon or equals sign at i in s as a
+// header's name and, after it, the closing quote of a JSON key (escaped,
+// in a JSON string quoted again) and spaces. It returns where the name
+// starts, whether it is an Authorization header's, and whether it is one
+// credHeader names, at the start of a word.
+func headerName(s string, i int) (start int, auth, ok bool) {
+	end := i
+	for end > 0 && (s[end-1] == ' ' || s[end-1] == '\t') {
+		end--
+	}
+	if end > 0 && (s[end-1] == '"' || s[end-1] == '\'') {
+		end--
+		if end > 0 && s[end-1] == '\\' {
+			end--
+		}
+	}
+	start = end
+	for start > 0 && (isWordByte(s[start-1]) && s[start-1] != '_' || s[start-1] == '-') {
+		start--
+	}
+	if start == end || start > 0 && isWordByte(s[start-1]) {
+		return 0, false, false
+	}
+	m := credHeader.FindStringSubmatchIndex(s[start:end])
+	if m == nil {
+		return 0, false, false
+	}
+	auth = m[2] >= 0
+	if !auth && s[i] == '=' {
+		return 0, false, false
+	}
+	if s[start+m[0]] == '-' {
+		m[0]++
+	}
+	return start + m[0], auth, true
+}
+
+// isWordByte reports whether c is a letter, a digit or an underscore, as
+// \b of a regexp counts them.
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+}
+
+// credParam matches the name of a parameter that carries a credential:
+// in a query (?token=…, &access_token=…, X-Amz-Signature=…), a command's
+// options (--password=…) or its environment (PGPASSWORD=…,
+// GITHUB_TOKEN=…). One that ends in token, secret, password, passwd,
+// passphrase, credential(s) or signature, or in a key of a kind (api_key,
+// access-key, secret_key, …), or in _pass or _pwd, is taken anywhere.
+var credParam = regexp.MustCompile(`(?i)^(?:` +
+	`[a-z0-9_.-]*(?:token|secret|password|passwd|passphrase|credentials?|signature)|` +
+	`(?:[a-z0-9_.-]*[_.-])?(?:api|access|secret|private|client|account|master|signing|subscription|session)[_.-]?key|` +
+	`[a-z0-9_.-]*[_.-](?:pass|pwd))$`)
+
+// queryParam matches a short credential name credParam leaves out, which
+// is taken after the ? or & that says it is a query's alone: elsewhere
+// these name ordinary things (a log line's key=, initdb's --auth=trust,
+// the shell's PWD=).
+var queryParam = regexp.MustCompile(`(?i)^(?:key|sig|auth|pass|pwd)$`)
+
+// hideParams hides the values of the parameters credParam and queryParam
+// name in s, a name starting a word and followed by =, their names left
+// shown: a value in quotes up to the closing quote, else up to a space, a
+// quote or the next parameter's &, without the punctuation that ends a
+// sentence or a list after it (as URL's query in Text).
+func hideParams(s string) string {
+	var b strings.Builder
+	at := 0
+	for i := 0; ; i++ {
+		n := strings.IndexByte(s[i:], '=')
+		if n < 0 {
+			break
+		}
+		i += n
+		start := i
+		for start > 0 && isParamByte(s[start-1]) {
+			start--
+		}
+		name := s[start:i]
+		if name == "" || !credParam.MatchString(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
+			continue
+		}
+		from, to := paramValue(s, i+1)
+		if to == from {
+			continue
+		}
+		b.WriteString(s[at:from])
+		b.WriteString(Mask)
+		at = to
+		i = to - 1
+	}
+	if at == 0 {
+		return s
+	}
+	b.WriteString(s[at:])
+	return b.String()
+}
+
+// isParamByte reports whether c may be part of a parameter's name.
+func isParamByte(c byte) bool {
+	return isWordByte(c) || c == '.' || c == '-'
+}
+
+// paramValue returns where the value at from in s starts (after its
+// opening quote, if quoted, escaped as a JSON string quoted again may be)
+// and where it ends.
+func paramValue(s string, from int) (int, int) {
+	rest := s[from:]
+	for _, q := range []string{`\"`, `"`, "'"} {
+		if !strings.HasPrefix(rest, q) {
+			continue
+		}
+		from += len(q)
+		to := from
+		for to < len(s) && s[to] != '\n' && s[to] != '\r' && !strings.HasPrefix(s[to:], q) {
+			to++
+		}
+		return from, to
+	}
+	to := from
+	for to < len(s) && !strings.ContainsRune(" \t\r\n\f\v&\"'`<>", rune(s[to])) {
+		to++
+	}
+	return from, from + len(strings.TrimRight(s[from:to], ".,:;!?)]}"))
 }
 
 // MinSecret is the fewest characters a value must have for Secrets to hide

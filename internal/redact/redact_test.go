@@ -79,7 +79,7 @@ func TestSecrets(t *testing.T) {
 		{"six characters are", []string{"pässwö"}, "pw pässwö", "pw REDACTED"},
 		{"surrounding space is trimmed", []string{" hunter2\n"}, "pw=hunter2;", "pw=REDACTED;"},
 		{"blank", []string{"", "      "}, "nothing      here", "nothing      here"},
-		{"none", nil, "PGPASSWORD=hunter2", "PGPASSWORD=hunter2"},
+		{"none", nil, "PGUSER=hunter2", "PGUSER=hunter2"},
 		{"one holds the other", []string{"hunter2", "hunter2-longer"}, "a hunter2-longer b hunter2", "a REDACTED b REDACTED"},
 		{"the other way round", []string{"hunter2-longer", "hunter2"}, "a hunter2-longer b hunter2", "a REDACTED b REDACTED"},
 		{"one's end is the other's start", []string{"abcdef12", "ef12ghij"}, "x abcdef12ghij y", "x REDACTED y"},
@@ -231,6 +231,64 @@ func TestAuthorizationHeader(t *testing.T) {
 		{"a token scheme's credentials end at a space", "curl: Authorization: Bearer hunter2 refused", "curl: Authorization: Bearer REDACTED refused"},
 	}
 	checkText(t, tests, "hunter2", "ZGVwbG95", "aHVudGVy")
+}
+
+// TestCredentialHeaders: the values of the headers other than
+// Authorization that carry a credential (a cookie, an API key, a token),
+// as curl -v, a set -x trace of curl -H, JSON or a Go header map print
+// them, are hidden; their names stay, and so does text that only names
+// one.
+func TestCredentialHeaders(t *testing.T) {
+	tests := []textCase{
+		{"curl -v of X-Api-Key", "> GET /health HTTP/1.1\r\n> X-Api-Key: hunter2hunter2\r\n> Accept: */*\r\n",
+			"> GET /health HTTP/1.1\r\n> X-Api-Key: REDACTED\r\n> Accept: */*\r\n"},
+		{"Api-Key over HTTP/2", "> api-key: hunter2\n< HTTP/2 503", "> api-key: REDACTED\n< HTTP/2 503"},
+		{"set -x of curl -H X-Auth-Token", "+ curl -fsS -H 'X-Auth-Token: hunter2' http://127.0.0.1:8080/health",
+			"+ curl -fsS -H 'X-Auth-Token: REDACTED' http://127.0.0.1:8080/health"},
+		{"Cookie", "> Cookie: session=hunter2; theme=dark\r\n> Accept: */*", "> Cookie: REDACTED\r\n> Accept: */*"},
+		{"Set-Cookie", "< set-cookie: sid=hunter2; Path=/; HttpOnly\n< content-length: 0", "< set-cookie: REDACTED\n< content-length: 0"},
+		{"X-Amz-Security-Token", "X-Amz-Security-Token: hunter2", "X-Amz-Security-Token: REDACTED"},
+		{"X-Goog-Api-Key", `curl -H "X-Goog-Api-Key: hunter2" x`, `curl -H "X-Goog-Api-Key: REDACTED" x`},
+		{"GitLab's Private-Token", "PRIVATE-TOKEN: glpat-hunter2", "PRIVATE-TOKEN: REDACTED"},
+		{"a webhook signature", "> X-Hub-Signature-256: sha256=hunter2", "> X-Hub-Signature-256: REDACTED"},
+		{"JSON", `{"X-Vault-Token": "hvs.hunter2", "Accept": "*/*"}`, `{"X-Vault-Token": "REDACTED", "Accept": "*/*"}`},
+		{"JSON quoted again in a log line", `err="body {\"X-Api-Key\": \"hunter2\"}"`, `err="body {\"X-Api-Key\": \"REDACTED\"}"`},
+		{"a Go header map", "map[Accept:[*/*] Cookie:[sid=hunter2] X-Api-Key:[hunter2]]", "map[Accept:[*/*] Cookie:[REDACTED] X-Api-Key:[REDACTED]]"},
+		{"a URL's user name is no header", "https://x-token:hunter2@git.example.com/app.git", "https://REDACTED@git.example.com/app.git"},
+		{"another header", "> X-Request-Id: 4f2a\n> X-Api-Key-Id: 42", "> X-Request-Id: 4f2a\n> X-Api-Key-Id: 42"},
+		{"the words alone", "cookie consent saved; rotated the api key; x-api-key missing", "cookie consent saved; rotated the api key; x-api-key missing"},
+	}
+	checkText(t, tests)
+}
+
+// TestCredentialParams: the values of parameters named for a credential,
+// in a query shown without its URL's scheme (curl -v's request line), in
+// a command's options or in its environment (set -x), are hidden; their
+// names stay, and so does text that only names one.
+func TestCredentialParams(t *testing.T) {
+	tests := []textCase{
+		{"curl -v's request line", "> GET /health?token=hunter2 HTTP/1.1", "> GET /health?token=REDACTED HTTP/1.1"},
+		{"among other parameters", "GET /api/status?verbose=1&access_token=hunter2&page=2 HTTP/1.1", "GET /api/status?verbose=1&access_token=REDACTED&page=2 HTTP/1.1"},
+		{"a form", "+ curl -d 'user=ci&password=hunter2' http://127.0.0.1:8080/login", "+ curl -d 'user=ci&password=REDACTED' http://127.0.0.1:8080/login"},
+		{"an option", "+ mysql --user=app --password=hunter2 app", "+ mysql --user=app --password=REDACTED app"},
+		{"the environment", "+ PGPASSWORD=hunter2 GITHUB_TOKEN=ghp_hunter2 MYSQL_PWD=hunter2 AWS_SECRET_ACCESS_KEY=hunter2 make",
+			"+ PGPASSWORD=REDACTED GITHUB_TOKEN=REDACTED MYSQL_PWD=REDACTED AWS_SECRET_ACCESS_KEY=REDACTED make"},
+		{"a presigned request", "GET /web/1.tgz?X-Amz-Security-Token=hunter2&X-Amz-Signature=hunter2 HTTP/1.1",
+			"GET /web/1.tgz?X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED HTTP/1.1"},
+		{"an Azure SAS", "GET /c/1.tgz?sv=2022&sig=hunter2 HTTP/1.1", "GET /c/1.tgz?sv=2022&sig=REDACTED HTTP/1.1"},
+		{"a query's key", "GET /v1/geo?key=hunter2 HTTP/1.1", "GET /v1/geo?key=REDACTED HTTP/1.1"},
+		{"quoted", `client_secret="hunter2 hunter2" refused`, `client_secret="REDACTED" refused`},
+		{"quoted in a log line", `err="exec: DB_PASSWORD=\"hunter2\" migrate"`, `err="exec: DB_PASSWORD=\"REDACTED\" migrate"`},
+		{"ending a sentence", "refused: token=hunter2.", "refused: token=REDACTED."},
+		{"a URL's password", "fetch https://ci:hunter2@builds.example.com/1.tgz?token=hunter2 failed", "fetch https://REDACTED@builds.example.com/1.tgz?REDACTED failed"},
+		{"the words alone", "token expired; password changed for deploy", "token expired; password changed for deploy"},
+		{"no value", "token= is empty", "token= is empty"},
+		{"other names", "tokens=3 monkey=1 sort_key=name x_auth=none", "tokens=3 monkey=1 sort_key=name x_auth=none"},
+		{"short names outside a query", `level=WARN msg="SSH private keys others may read" key=/home/deploy/.ssh/id_ed25519`,
+			`level=WARN msg="SSH private keys others may read" key=/home/deploy/.ssh/id_ed25519`},
+		{"the shell's PWD and initdb's --auth", "PWD=/srv/web OLDPWD=/srv initdb --auth=trust", "PWD=/srv/web OLDPWD=/srv initdb --auth=trust"},
+	}
+	checkText(t, tests)
 }
 
 // TestChatCredentials: Slack tokens and the secret paths of Slack and
