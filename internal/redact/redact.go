@@ -107,8 +107,11 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 // credHeader), and of a parameter named for one (token=…, password=…,
 // X-Amz-Security-Token=…; see credParam) in a query a request line shows
 // without its URL's scheme, or in a command's arguments or environment.
-// So are Slack tokens (xoxb-…, xoxp-…, xapp-…), whoever's they are, and
-// the secret path of a Slack or Discord webhook's URL (see URL).
+// So is the string value of a JSON field credParam names ("password":
+// "…", "client_secret":"…"; see hideFields), in JSON quoted again inside
+// a string too. So are Slack tokens (xoxb-…, xoxp-…, xapp-…), whoever's
+// they are, and the secret path of a Slack or Discord webhook's URL (see
+// URL).
 //
 // URLs go first: a user name in one (https://x-token:…@git.example.com)
 // is no header's.
@@ -121,6 +124,7 @@ func Text(s string) string {
 	}
 	if strings.ContainsRune(s, ':') {
 		s = hideHeaders(s)
+		s = hideFields(s)
 	}
 	if strings.ContainsRune(s, '=') {
 		s = hideParams(s)
@@ -273,6 +277,24 @@ var credParam = regexp.MustCompile(`(?i)^(?:` +
 	`(?:[a-z0-9_.-]*[_.-])?(?:api|access|secret|private|client|account|master|signing|subscription|session)[_.-]?key|` +
 	`[a-z0-9_.-]*[_.-](?:pass|pwd))$`)
 
+// credName reports whether credParam matches name, the name of a
+// parameter or of a JSON field. Every name it matches ends in one of
+// credEnds: testing that first spares the regexp, which takes some
+// microseconds, most names of a JSON log line, where every field's is
+// tested.
+func credName(name string) bool {
+	for _, end := range credEnds {
+		if len(name) >= len(end) && strings.EqualFold(name[len(name)-len(end):], end) {
+			return credParam.MatchString(name)
+		}
+	}
+	return false
+}
+
+// credEnds are the words a name credParam matches ends in; a word added
+// there is added here.
+var credEnds = []string{"token", "secret", "password", "passwd", "passphrase", "credential", "credentials", "signature", "key", "pass", "pwd"}
+
 // queryParam matches a short credential name credParam leaves out, which
 // is taken after the ? or & that says it is a query's alone: elsewhere
 // these name ordinary things (a log line's key=, initdb's --auth=trust,
@@ -298,7 +320,7 @@ func hideParams(s string) string {
 			start--
 		}
 		name := s[start:i]
-		if name == "" || !credParam.MatchString(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
+		if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
 			continue
 		}
 		from, to := paramValue(s, i+1)
@@ -343,6 +365,100 @@ func paramValue(s string, from int) (int, int) {
 		to++
 	}
 	return from, from + len(strings.TrimRight(s[from:to], ".,:;!?)]}"))
+}
+
+// hideFields hides the string values of the JSON fields in s whose name
+// credName accepts (an API's answer, a structured log line, a dumped
+// config), their names left shown: "password": "…", {"api_key":"…"},
+// {\"secret\":\"…\"} in JSON quoted again inside a string, and
+// {'password': '…'} as Python prints a dict. A value is hidden up to its
+// closing quote, or, cut before it, up to the end of the line. Values
+// that are not strings (a number, null, an object whose fields are
+// checked on their own) stay, and so do fields that say something about a
+// credential rather than hold one ("token_count", "password_changed_at",
+// "token_type"): the name must end as credParam says.
+func hideFields(s string) string {
+	var b strings.Builder
+	at := 0
+	for i := 0; ; i++ {
+		n := strings.IndexByte(s[i:], ':')
+		if n < 0 {
+			break
+		}
+		i += n
+		from, to := fieldValue(s, i)
+		if to == from {
+			continue
+		}
+		b.WriteString(s[at:from])
+		b.WriteString(Mask)
+		at = to
+		i = to - 1
+	}
+	if at == 0 {
+		return s
+	}
+	b.WriteString(s[at:])
+	return b.String()
+}
+
+// fieldValue reads what precedes the colon at i in s as a quoted field
+// name credName accepts and what follows it as a quoted string, and
+// returns where that string's text starts and ends, or i, i.
+func fieldValue(s string, i int) (int, int) {
+	end := i
+	for end > 0 && (s[end-1] == ' ' || s[end-1] == '\t') {
+		end--
+	}
+	if end == 0 || s[end-1] != '"' && s[end-1] != '\'' {
+		return i, i
+	}
+	quote := s[end-1 : end]
+	end--
+	if end > 0 && s[end-1] == '\\' {
+		if quote != `"` {
+			return i, i
+		}
+		quote, end = `\"`, end-1
+	}
+	start := end
+	for start > 0 && isParamByte(s[start-1]) {
+		start--
+	}
+	if start == end || !strings.HasSuffix(s[:start], quote) || !credName(s[start:end]) {
+		return i, i
+	}
+	from := i + 1
+	for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+		from++
+	}
+	rest := s[from:]
+	switch {
+	case quote == `\"` && strings.HasPrefix(rest, quote):
+	case quote != `\"` && (strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, "'")):
+		quote = rest[:1]
+	default:
+		return i, i
+	}
+	from += len(quote)
+	to := from
+	for to < len(s) && s[to] != '\n' && s[to] != '\r' && !strings.HasPrefix(s[to:], quote) {
+		if s[to] != '\\' || to+1 == len(s) || s[to+1] == '\n' || s[to+1] == '\r' {
+			to++
+			continue
+		}
+		// An escape. In JSON quoted again, \\ is the inner string's
+		// backslash, escaping the inner character after it (\\\" for a
+		// quote); \" alone closes the inner string.
+		to += 2
+		if quote == `\"` && s[to-1] == '\\' && to < len(s) && s[to] != '\n' && s[to] != '\r' {
+			if s[to] == '\\' && to+1 < len(s) && s[to+1] != '\n' && s[to+1] != '\r' {
+				to++
+			}
+			to++
+		}
+	}
+	return from, to
 }
 
 // MinSecret is the fewest characters a value must have for Secrets to hide

@@ -291,6 +291,39 @@ func TestCredentialParams(t *testing.T) {
 	checkText(t, tests)
 }
 
+// TestCredentialJSONFields: the string value of a JSON field named for a
+// credential, as the same rules name a parameter (an API's answer, a
+// structured log line, a config dumped by a hook), is hidden, in JSON
+// quoted again inside a log line's string too; the field's name stays,
+// and so do values that are not strings and fields that only say
+// something about a credential.
+func TestCredentialJSONFields(t *testing.T) {
+	tests := []textCase{
+		{"password", `{"user": "ci", "password": "hunter2"}`, `{"user": "ci", "password": "REDACTED"}`},
+		{"compact", `{"api_key":"hunter2","page":2}`, `{"api_key":"REDACTED","page":2}`},
+		{"a client secret", `"client_id": "web", "client_secret": "hunter2 hunter2"`, `"client_id": "web", "client_secret": "REDACTED"`},
+		{"an OAuth answer", `{"access_token":"eyJ.hunter2","token_type":"Bearer","expires_in":3600,"refresh_token":"hunter2"}`,
+			`{"access_token":"REDACTED","token_type":"Bearer","expires_in":3600,"refresh_token":"REDACTED"}`},
+		{"camel case", `{"clientSecret": "hunter2", "apiKey": "hunter2"}`, `{"clientSecret": "REDACTED", "apiKey": "REDACTED"}`},
+		{"a space before the colon", `{"password" : "hunter2"}`, `{"password" : "REDACTED"}`},
+		{"pretty-printed", "{\n  \"db_password\": \"hunter2\",\n  \"db_host\": \"db\"\n}", "{\n  \"db_password\": \"REDACTED\",\n  \"db_host\": \"db\"\n}"},
+		{"an escaped quote in the value", `{"password": "hun\"ter2\\", "user": "ci"}`, `{"password": "REDACTED", "user": "ci"}`},
+		{"quoted again in a log line", `err="body {\"password\":\"hunter2\",\"user\":\"ci\"}"`, `err="body {\"password\":\"REDACTED\",\"user\":\"ci\"}"`},
+		{"quoted again, an escaped quote in the value", `err="body {\"secret\": \"hun\\\"ter2\"}"`, `err="body {\"secret\": \"REDACTED\"}"`},
+		{"a Python dict", `{'password': 'hunter2', 'user': 'ci'}`, `{'password': 'REDACTED', 'user': 'ci'}`},
+		{"cut before the closing quote", "{\"password\": \"hunter2\nnext", "{\"password\": \"REDACTED\nnext"},
+		{"not a string", `{"password": null, "token": 12, "secret": true, "credentials": {"user": "ci"}}`,
+			`{"password": null, "token": 12, "secret": true, "credentials": {"user": "ci"}}`},
+		{"an empty string", `{"password": ""}`, `{"password": ""}`},
+		{"fields about a credential", `{"token_count": 3, "password_changed_at": "2026-12-05T14:00:00Z", "token_type": "Bearer", "tokens": "3"}`,
+			`{"token_count": 3, "password_changed_at": "2026-12-05T14:00:00Z", "token_type": "Bearer", "tokens": "3"}`},
+		{"short names", `{"key": "sort", "pass": "first", "auth": "none"}`, `{"key": "sort", "pass": "first", "auth": "none"}`},
+		{"a credential word as a value", `{"field": "password", "msg": "token: expired"}`, `{"field": "password", "msg": "token: expired"}`},
+		{"an Authorization field keeps its scheme", `{"Authorization": "Bearer hunter2"}`, `{"Authorization": "Bearer REDACTED"}`},
+	}
+	checkText(t, tests)
+}
+
 // TestChatCredentials: Slack tokens and the secret paths of Slack and
 // Discord webhooks, which a hook notifying a channel prints (wget names
 // the URL it fetches on its standard error; set -x traces the command),
