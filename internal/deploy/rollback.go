@@ -367,9 +367,11 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	}
 	if len(missing) > 0 {
 		// The bad ones are listed apart: a rollback refuses them, and
-		// left out they would read as gone.
-		good, bad := releasesByMark(first)
-		avail := "good releases on disk: " + orNone(strings.Join(good, ", "))
+		// left out they would read as gone. Only releases every host has
+		// are listed: the first host's alone named the missing release
+		// too, one `to` would be refused again.
+		good, bad := r.releasesEverywhere(live)
+		avail := "good releases on every host: " + orNone(strings.Join(good, ", "))
 		if len(bad) > 0 {
 			avail += " (marked bad: " + strings.Join(bad, ", ") + ")"
 		}
@@ -572,13 +574,22 @@ func notRunBecause(rec *Record) string {
 	return fmt.Sprintf("never ran there: deploy %s delivered it and ended %s before switching a host", rec.ID, rec.Outcome)
 }
 
-// releasesByMark splits the host's releases, in their order, into those
-// a rollback may go to and those marked bad.
-func releasesByMark(st hostState) (good, bad []string) {
-	for _, rel := range st.Releases {
-		if st.Bad[rel] {
+// releasesEverywhere splits the releases on every host of hosts, in the
+// first host's order, into those a rollback may go to and those marked
+// bad on any of them.
+func (r *run) releasesEverywhere(hosts []Host) (good, bad []string) {
+	for _, rel := range r.states[hosts[0].Name].Releases {
+		on, marked := true, false
+		for _, h := range hosts {
+			st := r.states[h.Name]
+			on = on && st.has(rel)
+			marked = marked || st.Bad[rel]
+		}
+		switch {
+		case !on:
+		case marked:
 			bad = append(bad, rel)
-		} else {
+		default:
 			good = append(good, rel)
 		}
 	}

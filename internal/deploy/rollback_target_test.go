@@ -412,7 +412,7 @@ func TestRollbackRefusesAReleaseNamed(t *testing.T) {
 		want []string
 	}{
 		{"3", []string{"release 3 of web/prod is marked bad on localhost", "deploy web 3 to prod"}},
-		{"7", []string{"release 7 of web/prod is not on localhost; good releases on disk: 2, 1 (marked bad: 3)"}},
+		{"7", []string{"release 7 of web/prod is not on localhost; good releases on every host: 2, 1 (marked bad: 3)"}},
 	} {
 		t.Run(tc.to, func(t *testing.T) {
 			f := newFixture(t, "")
