@@ -721,7 +721,7 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 	}
 	// Hosts left out within max_failures were not rolled back, whatever
 	// became of the others: the message says so either way.
-	leftOut := r.leftOut()
+	leftOut := r.leftOut(to)
 	if len(failed) > 0 {
 		sort.Strings(failed)
 		msg := fmt.Sprintf("rollback to %s failed on %s", to, strings.Join(failed, ", "))
@@ -842,9 +842,11 @@ func (r *run) lock(from string) error {
 	return nil
 }
 
-// leftOut says which hosts the run left out within max_failures (down, or
-// refused) and when to roll them back, or "" when it left none out.
-func (r *run) leftOut() string {
+// leftOut says which hosts the rollback to to left out within
+// max_failures (down, or refused), and when and how to roll them back, or
+// "" when it left none out. The command names to: the hosts then run
+// different releases, and a rollback that names none is refused.
+func (r *run) leftOut(to string) string {
 	if len(r.outErr) == 0 {
 		return ""
 	}
@@ -867,5 +869,5 @@ func (r *run) leftOut() string {
 		why = append(why, "refused: "+strings.Join(refused, ", "))
 		when = "they are fixed"
 	}
-	return fmt.Sprintf("%s; those were left as they were: roll them back once %s", strings.Join(why, "; "), when)
+	return fmt.Sprintf("%s; those were left as they were: roll them back once %s: rollback %s %s to %s", strings.Join(why, "; "), when, r.t.app.Name, r.t.env.Name, to)
 }
