@@ -1984,6 +1984,10 @@ func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string
 	forIsApp := forMayBeApp && p.isApp("for")
 	var d time.Duration
 	if n := len(args); n >= 2 && isWord(args[n-2], "for") && (!forIsApp || startsWithDigit(args[n-1].s)) {
+		if args[n-1].quoted && args[n-1].s == "" {
+			// `for ""`: a duration left blank, not one of zero.
+			return 0, nil, fmt.Errorf(`"for" needs a duration, not an empty quoted word: write it like 30m, 2h, 1d, 1h30m or 1w, e.g. %s, or leave "for" out %s`, example, omitFor)
+		}
 		var err error
 		if d, err = parseDuration(args[n-1].s, omitFor); err != nil {
 			return 0, nil, err
