@@ -1361,6 +1361,11 @@ func parseHistory(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf("N goes last: history %s N", joinWords(names))
 		}
 	}
+	if len(args) > 1 && looksNumeric(args[0].s) && !p.isApp(args[1].s) {
+		// "history 5 extra": "history 5" is whole, and the word after
+		// N is the stray one, not N an unknown app.
+		return c, unexpected(args[1])
+	}
 	if len(args) > 2 {
 		// "history web prod 5 extra": N is in its place, and the word
 		// after it is the stray one.
