@@ -753,6 +753,10 @@ func joinWords(ts []token) string {
 	return strings.TrimSpace(strings.Join(parts, " "))
 }
 
+// isEmptyQuoted reports whether t is an empty quoted word, a word left
+// blank.
+func isEmptyQuoted(t token) bool { return t.quoted && t.s == "" }
+
 // isWord reports whether t is the unquoted keyword w, in any case.
 func isWord(t token, w string) bool { return !t.quoted && strings.EqualFold(t.s, w) }
 
@@ -1151,6 +1155,14 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, fmt.Errorf(`a lock covers one app, and %q is another: lock each (lock deploys %s …), or every app (lock deploys …); to start the reason with %q, quote it: lock deploys %s "…"`, w, w, w, target)
 		}
 	}
+	if len(rest) > 0 && isEmptyQuoted(rest[0]) && c.Env == "" && joinWords(rest) != "" {
+		// `lock deploys web "" db`: a name left blank, which the reason
+		// would drop, locking every env (or every app) instead.
+		if c.App == "" {
+			return c, errors.New(`an empty quoted word stands where the app or the reason goes: name the app (lock deploys APP …), or leave the word out to lock every app; then give the reason, e.g. ` + p.example(VerbLock, lockExample))
+		}
+		return c, fmt.Errorf(`an empty quoted word stands where the env or the reason goes: name the env (lock deploys %s ENV …), or leave the word out to lock every env of %s; then give the reason, e.g. %s`, c.App, c.App, p.example(VerbLock, lockExample))
+	}
 	isFor := func(w string) bool { return w == "for" }
 	for _, t := range []int{0, len(rest) - 2} {
 		if t >= 0 && t < len(rest) && !rest[t].quoted && disguised(rest[t].s, isFor) != "" {
@@ -1207,6 +1219,10 @@ func parseLock(p *parser, args []token) (Command, error) {
 	if len(rest) == 1 && isWord(rest[0], "for") {
 		// A duration left out, not a reason: the lock would never expire.
 		return c, errors.New(`"for" needs a duration after it, and then the reason, e.g. ` + p.example(VerbLock, lockExample) + ` (to give "for" as the reason, quote it)`)
+	}
+	if n := len(rest); n > 0 && (isEmptyQuoted(rest[0]) || isEmptyQuoted(rest[n-1])) && joinWords(rest) != "" {
+		// The reason drops it: a word meant there and left blank.
+		return c, errors.New(`an empty quoted word cannot start or end the reason: leave it out, or write the word it stands for, e.g. ` + p.example(VerbLock, lockExample))
 	}
 	c.Reason = joinWords(rest)
 	if c.Reason == "" {
