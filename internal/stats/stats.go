@@ -85,9 +85,11 @@ type stream struct{ app, env string }
 //     one was stopped on request with its hosts restored. Rollbacks are
 //     counted likewise: a cancelled one rolled nothing back.
 //   - A deploy goes live when it succeeds or ends partial (some hosts run
-//     it). "The next live deploy" of a deploy D is the first later deploy
-//     of the same app and env that went live; failed, reverted, cancelled
-//     and interrupted attempts in between do not replace what D put live.
+//     it), or is recorded unchanged (it found every host on its release as
+//     it resolved an interrupted run). "The next live deploy" of a deploy
+//     D is the first later deploy of the same app and env that went live;
+//     failed, reverted, cancelled and interrupted attempts in between do
+//     not replace what D put live.
 //   - A counted deploy D is a change failure when its outcome is failed,
 //     reverted or interrupted; or when a rollback of the same app and env
 //     (whatever its outcome: someone judged D bad) started after D and
@@ -183,8 +185,20 @@ func counted(r *deploy.Record) bool {
 	return r.Outcome.Done() && r.Outcome != deploy.OutcomeCancelled && r.Outcome != deploy.OutcomeUnchanged
 }
 
+// live reports whether r is a deploy that put its release live. One
+// recorded unchanged found every host on its release as it resolved an
+// interrupted run: that release is live from then on, as if it had
+// succeeded, and what happens after it is no longer the doing of the
+// deploy live before the interrupted one.
 func live(r *deploy.Record) bool {
-	return r.Kind != deploy.KindRollback && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial)
+	if r.Kind == deploy.KindRollback {
+		return false
+	}
+	switch r.Outcome {
+	case deploy.OutcomeSucceeded, deploy.OutcomePartial, deploy.OutcomeUnchanged:
+		return true
+	}
+	return false
 }
 
 // failed reports whether rs[i], a counted deploy, is a change failure; rs

@@ -325,6 +325,32 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			// A deploy recorded unchanged found every host on its release
+			// as it resolved an interrupted one: that release is live from
+			// then on, as if the deploy had succeeded. A spike or a
+			// rollback after it is no judgement of the deploy that was live
+			// before the interrupted one.
+			name: "a deploy that changed nothing ends the window of the one before", window: week,
+			records: []*deploy.Record{
+				dep("a", "p", at(10, 10, 0), 1, ok),
+				dep("a", "p", at(10, 10, 10), 5, interrupted),
+				dep("a", "p", at(10, 10, 30), 1, deploy.OutcomeUnchanged),
+				rb("a", "p", at(10, 11, 30), 1, ok),
+				dep("b", "p", at(11, 10, 0), 1, ok),
+				dep("b", "p", at(11, 10, 10), 5, interrupted),
+				dep("b", "p", at(11, 10, 30), 1, deploy.OutcomeUnchanged),
+			},
+			spikes: []Spike{{App: "b", Env: "p", At: at(11, 11, 0)}},
+			check: func(t *testing.T, r Report) {
+				// Only the interrupted deploys failed, each restored by
+				// the unchanged run 21m after its start.
+				if r.Deploys != 4 || r.Failures != 2 || r.Restored != 2 || r.MTTR != 21*time.Minute {
+					t.Errorf("got %d deploys, %d failures, %d restored, MTTR %v; want 4, 2, 2 and 21m (10:10 → 10:31)",
+						r.Deploys, r.Failures, r.Restored, r.MTTR)
+				}
+			},
+		},
+		{
 			// Recovery ends an interrupted run when it finds it, which
 			// may be days after its process died: that is no
 			// deploy's duration.
