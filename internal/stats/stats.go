@@ -93,8 +93,9 @@ type stream struct{ app, env string }
 //   - A counted deploy D is a change failure when its outcome is failed,
 //     reverted or interrupted; or when a rollback of the same app and env
 //     (whatever its outcome: someone judged D bad) started after D and
-//     before D's next live deploy; or when a spike of the same app and env
-//     happened from D's start until its next live deploy.
+//     before D's next live deploy, unless it went back to D's own release
+//     (it undid an attempt after D); or when a spike of the same app and
+//     env happened from D's start until its next live deploy.
 //   - A failure is restored by the first later record of the same app and
 //     env that put a release live again: one that succeeded or ended
 //     partial (most hosts run its release, checked healthy), or that found
@@ -220,10 +221,16 @@ func failed(rs []*deploy.Record, i int, spikes []time.Time) bool {
 	for _, r := range rs[i+1:] {
 		// A rollback that found every host on its target already
 		// changed nothing: it resolved an interrupted run, judging no
-		// deploy.
-		if r.Kind == deploy.KindRollback && r.Outcome != deploy.OutcomeUnchanged && before(r.Started) {
-			return true
+		// deploy. One whose target is d's own release undoes an attempt
+		// after d (an interrupted deploy goes back to the release it
+		// replaced): it puts d's release back, judging the attempt.
+		if r.Kind != deploy.KindRollback || r.Outcome == deploy.OutcomeUnchanged || !before(r.Started) {
+			continue
 		}
+		if d.Build != "" && r.Build == d.Build {
+			continue
+		}
+		return true
 	}
 	for _, at := range spikes {
 		if !at.Before(d.Started) && before(at) {

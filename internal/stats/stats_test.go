@@ -30,6 +30,12 @@ func rb(app, env string, started time.Time, minutes int, o deploy.Outcome) *depl
 	return r
 }
 
+// build sets r's release: for a rollback, the one it goes back to.
+func build(r *deploy.Record, b string) *deploy.Record {
+	r.Build = b
+	return r
+}
+
 const (
 	ok          = deploy.OutcomeSucceeded
 	failedO     = deploy.OutcomeFailed
@@ -346,6 +352,29 @@ func TestCompute(t *testing.T) {
 				// the unchanged run 21m after its start.
 				if r.Deploys != 4 || r.Failures != 2 || r.Restored != 2 || r.MTTR != 21*time.Minute {
 					t.Errorf("got %d deploys, %d failures, %d restored, MTTR %v; want 4, 2, 2 and 21m (10:10 → 10:31)",
+						r.Deploys, r.Failures, r.Restored, r.MTTR)
+				}
+			},
+		},
+		{
+			// The rollback that undoes an interrupted deploy goes back to
+			// the release of the deploy before it: that judges the
+			// interrupted deploy, not the one whose release it restores.
+			// One that goes further back judges both.
+			name: "a rollback to a deploy's release is no failure of it", window: week,
+			records: []*deploy.Record{
+				build(dep("a", "p", at(10, 10, 0), 1, ok), "2"),
+				build(dep("a", "p", at(10, 10, 10), 5, interrupted), "3"),
+				build(rb("a", "p", at(10, 10, 30), 2, ok), "2"),
+				build(dep("b", "p", at(11, 10, 0), 1, ok), "2"),
+				build(dep("b", "p", at(11, 10, 10), 5, interrupted), "3"),
+				build(rb("b", "p", at(11, 10, 30), 2, ok), "1"),
+			},
+			check: func(t *testing.T, r Report) {
+				// a's interrupted deploy is restored 22m after its start;
+				// b's two failures at 10:32, 22m and 31m after theirs.
+				if r.Deploys != 4 || r.Failures != 3 || r.Restored != 3 || r.MTTR != (22+22+31)*time.Minute/3 {
+					t.Errorf("got %d deploys, %d failures, %d restored, MTTR %v; want 4, 3, 3 and 25m",
 						r.Deploys, r.Failures, r.Restored, r.MTTR)
 				}
 			},
