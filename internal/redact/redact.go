@@ -164,7 +164,9 @@ var authScheme = regexp.MustCompile(`(?i)^(?:(basic|bearer|token|bot|negotiate|n
 // else the whole value, up to the quote or bracket that closes the value
 // (a JSON string, a Go header map) or the header (curl -H 'Cookie: …' in
 // a set -x trace), else up to the end of the line (curl -v); the one
-// token of a Bearer or Basic scheme ends at a space as well.
+// token of a Bearer or Basic scheme ends at a space as well. In double
+// quotes, escaped or not, an escaped quote does not close the value (see
+// quotedStep).
 func hideHeaders(s string) string {
 	var b strings.Builder
 	at := 0
@@ -200,12 +202,14 @@ func hideHeaders(s string) string {
 			}
 		}
 		to := from
-		for ; to < len(s) && s[to] != '\n' && s[to] != '\r'; to++ {
+		for to < len(s) && s[to] != '\n' && s[to] != '\r' {
 			if closer != "" && strings.HasPrefix(s[to:], closer) || token && (s[to] == ' ' || s[to] == '\t') {
 				break
 			}
-			if closer == `"` && s[to] == '\\' && to+1 < len(s) && s[to+1] != '\n' && s[to+1] != '\r' {
-				to++ // an escaped character of a JSON string: a quote, say
+			if closer == `"` || closer == `\"` {
+				to = quotedStep(s, to, closer)
+			} else {
+				to++
 			}
 		}
 		if to == from {
@@ -346,7 +350,9 @@ func isParamByte(c byte) bool {
 
 // paramValue returns where the value at from in s starts (after its
 // opening quote, if quoted, escaped as a JSON string quoted again may be)
-// and where it ends.
+// and where it ends: a quoted one at its closing quote, escaped quotes
+// followed (see quotedEnd), so that DB_PASSWORD="hun\"ter2" is hidden
+// whole.
 func paramValue(s string, from int) (int, int) {
 	rest := s[from:]
 	for _, q := range []string{`\"`, `"`, "'"} {
@@ -354,11 +360,7 @@ func paramValue(s string, from int) (int, int) {
 			continue
 		}
 		from += len(q)
-		to := from
-		for to < len(s) && s[to] != '\n' && s[to] != '\r' && !strings.HasPrefix(s[to:], q) {
-			to++
-		}
-		return from, to
+		return from, quotedEnd(s, from, q)
 	}
 	to := from
 	for to < len(s) && !strings.ContainsRune(" \t\r\n\f\v&\"'`<>", rune(s[to])) {
@@ -441,24 +443,40 @@ func fieldValue(s string, i int) (int, int) {
 		return i, i
 	}
 	from += len(quote)
+	return from, quotedEnd(s, from, quote)
+}
+
+// quotedEnd returns where the string whose text starts at from in s ends:
+// at its closing quote, or, cut before it, at the end of the line. An
+// escaped quote does not close it: JSON, a shell's double quotes, a log's
+// quoted attribute and Python escape one with a backslash (\"), and JSON
+// quoted again inside a string as \\\" within \"…\".
+func quotedEnd(s string, from int, quote string) int {
 	to := from
 	for to < len(s) && s[to] != '\n' && s[to] != '\r' && !strings.HasPrefix(s[to:], quote) {
-		if s[to] != '\\' || to+1 == len(s) || s[to+1] == '\n' || s[to+1] == '\r' {
-			to++
-			continue
-		}
-		// An escape. In JSON quoted again, \\ is the inner string's
-		// backslash, escaping the inner character after it (\\\" for a
-		// quote); \" alone closes the inner string.
-		to += 2
-		if quote == `\"` && s[to-1] == '\\' && to < len(s) && s[to] != '\n' && s[to] != '\r' {
-			if s[to] == '\\' && to+1 < len(s) && s[to+1] != '\n' && s[to+1] != '\r' {
-				to++
-			}
-			to++
-		}
+		to = quotedStep(s, to, quote)
 	}
-	return from, to
+	return to
+}
+
+// quotedStep returns where what starts at to, inside a string closed by
+// quote, ends: after one character, or after an escape, which may not end
+// the string.
+func quotedStep(s string, to int, quote string) int {
+	if s[to] != '\\' || to+1 == len(s) || s[to+1] == '\n' || s[to+1] == '\r' {
+		return to + 1
+	}
+	// In JSON quoted again, \\ is the inner string's backslash, escaping
+	// the inner character after it (\\\" for a quote); \" alone closes
+	// the inner string.
+	to += 2
+	if quote == `\"` && s[to-1] == '\\' && to < len(s) && s[to] != '\n' && s[to] != '\r' {
+		if s[to] == '\\' && to+1 < len(s) && s[to+1] != '\n' && s[to+1] != '\r' {
+			to++
+		}
+		to++
+	}
+	return to
 }
 
 // MinSecret is the fewest characters a value must have for Secrets to hide
