@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -276,23 +277,55 @@ func isWordByte(c byte) bool {
 // GITHUB_TOKEN=…). One that ends in token, secret, password, passwd,
 // passphrase, credential(s) or signature, or in a key of a kind (api_key,
 // access-key, secret_key, …), or in _pass or _pwd, is taken anywhere.
+// credName applies it to camel case and capitals run together too.
 var credParam = regexp.MustCompile(`(?i)^(?:` +
 	`[a-z0-9_.-]*(?:token|secret|password|passwd|passphrase|credentials?|signature)|` +
 	`(?:[a-z0-9_.-]*[_.-])?(?:api|access|secret|private|client|account|master|signing|subscription|session)[_.-]?key|` +
 	`[a-z0-9_.-]*[_.-](?:pass|pwd))$`)
 
 // credName reports whether credParam matches name, the name of a
-// parameter or of a JSON field. Every name it matches ends in one of
-// credEnds: testing that first spares the regexp, which takes some
-// microseconds, most names of a JSON log line, where every field's is
-// tested.
+// parameter or of a JSON field, read with its words apart: in camel case
+// a capital after a small letter or a digit starts one (secretAccessKey
+// as secret_Access_Key), and in a name without small letters a kind of
+// key needs none (SECRETACCESSKEY; see upperKey). A name whose words run
+// together in small letters (monkey) is no credential's. Every name it
+// matches ends in one of credEnds: testing that first spares the regexp,
+// which takes some microseconds, most names of a JSON log line, where
+// every field's is tested.
 func credName(name string) bool {
 	for _, end := range credEnds {
 		if len(name) >= len(end) && strings.EqualFold(name[len(name)-len(end):], end) {
-			return credParam.MatchString(name)
+			// Words set apart keep every match of the name as written.
+			if credParam.MatchString(camelWords(name)) {
+				return true
+			}
+			return end == "key" && !strings.ContainsFunc(name, unicode.IsLower) && upperKey.MatchString(name)
 		}
 	}
 	return false
+}
+
+// upperKey matches a name in capitals ending in a kind of key, as
+// credParam names them, run together with it (AWSSECRETKEY).
+var upperKey = regexp.MustCompile(`^[A-Z0-9_.-]*(?:API|ACCESS|SECRET|PRIVATE|CLIENT|ACCOUNT|MASTER|SIGNING|SUBSCRIPTION|SESSION)KEY$`)
+
+// camelWords returns name with an underscore before each capital that
+// follows a small letter or a digit, or name itself if there is none.
+func camelWords(name string) string {
+	var b strings.Builder
+	at := 0
+	for i := 1; i < len(name); i++ {
+		if c, p := name[i], name[i-1]; 'A' <= c && c <= 'Z' && ('a' <= p && p <= 'z' || '0' <= p && p <= '9') {
+			b.WriteString(name[at:i])
+			b.WriteByte('_')
+			at = i
+		}
+	}
+	if at == 0 {
+		return name
+	}
+	b.WriteString(name[at:])
+	return b.String()
 }
 
 // credEnds are the words a name credParam matches ends in; a word added
