@@ -110,7 +110,9 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 // without its URL's scheme, or in a command's arguments or environment.
 // So is the string value of a JSON field credParam names ("password":
 // "…", "client_secret":"…"; see hideFields), in JSON quoted again inside
-// a string too. So are Slack tokens (xoxb-…, xoxp-…, xapp-…), whoever's
+// a string too, and the value of a YAML line that holds nothing but a
+// name credParam accepts and one value ("  password: …"; see yamlValue).
+// So are Slack tokens (xoxb-…, xoxp-…, xapp-…), whoever's
 // they are, and the secret path of a Slack or Discord webhook's URL (see
 // URL).
 //
@@ -412,6 +414,9 @@ func paramValue(s string, from int) (int, int) {
 // checked on their own) stay, and so do fields that say something about a
 // credential rather than hold one ("token_count", "password_changed_at",
 // "token_type"): the name must end as credParam says.
+//
+// So is the value of a YAML line naming a credential (see yamlValue), as a
+// dumped config or a tool printing its settings shows it.
 func hideFields(s string) string {
 	var b strings.Builder
 	at := 0
@@ -422,6 +427,9 @@ func hideFields(s string) string {
 		}
 		i += n
 		from, to := fieldValue(s, i)
+		if to == from {
+			from, to = yamlValue(s, i)
+		}
 		if to == from {
 			continue
 		}
@@ -477,6 +485,64 @@ func fieldValue(s string, i int) (int, int) {
 	}
 	from += len(quote)
 	return from, quotedEnd(s, from, quote)
+}
+
+// yamlValue reads the colon at i in s as that of a YAML line naming a
+// credential, and returns where its value starts and ends, or i, i. The
+// line holds nothing else: at its start, indented or after a list's "- ",
+// a name credName accepts, the colon and a space, and one value, a
+// quoted string (hidden up to its closing quote) or one word, which a
+// comment may follow. Prose of that shape cannot be told from it
+// ("password: changed" alone on a line is hidden), but a line whose
+// "value" is several words is taken for prose (passwd's "passwd:
+// password updated successfully", "token: expired, log in again"), and
+// so is a name that is not the line's first word ("error: password: too
+// short"). An unquoted value of several words (a passphrase) is thus
+// shown.
+func yamlValue(s string, i int) (int, int) {
+	from := i + 1
+	if from == len(s) || s[from] != ' ' && s[from] != '\t' {
+		return i, i
+	}
+	start := i
+	for start > 0 && isParamByte(s[start-1]) {
+		start--
+	}
+	if start == i {
+		return i, i
+	}
+	line := start
+	for line > 0 && (s[line-1] == ' ' || s[line-1] == '\t') {
+		line--
+	}
+	if line > 0 && s[line-1] == '-' && line < start {
+		line--
+		for line > 0 && (s[line-1] == ' ' || s[line-1] == '\t') {
+			line--
+		}
+	}
+	if line > 0 && s[line-1] != '\n' && s[line-1] != '\r' || !credName(s[start:i]) {
+		return i, i
+	}
+	for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+		from++
+	}
+	if from < len(s) && (s[from] == '"' || s[from] == '\'') {
+		from++
+		return from, quotedEnd(s, from, s[from-1:from])
+	}
+	to := from
+	for to < len(s) && !strings.ContainsRune(" \t\r\n", rune(s[to])) {
+		to++
+	}
+	rest := to
+	for rest < len(s) && (s[rest] == ' ' || s[rest] == '\t') {
+		rest++
+	}
+	if rest < len(s) && s[rest] != '\n' && s[rest] != '\r' && (s[rest] != '#' || rest == to) {
+		return i, i
+	}
+	return from, to
 }
 
 // quotedEnd returns where the string whose text starts at from in s ends:

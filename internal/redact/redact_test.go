@@ -335,6 +335,31 @@ func TestCredentialJSONFields(t *testing.T) {
 	checkText(t, tests)
 }
 
+// TestCredentialYAML: the value of a YAML line naming a credential, as a
+// hook dumping a config or a tool printing its settings shows it, is
+// hidden; such a line holds nothing but the name and one value. A line
+// whose "value" is several words is prose ("passwd: password updated
+// successfully"), and so is a name that is not the line's first word.
+func TestCredentialYAML(t *testing.T) {
+	tests := []textCase{
+		{"a config dump", "db:\n  host: db\n  password: hunter2\n  user: ci\n", "db:\n  host: db\n  password: REDACTED\n  user: ci\n"},
+		{"at the start", "api_key: hunter2", "api_key: REDACTED"},
+		{"a list item", "- client_secret: hunter2\n- name: web", "- client_secret: REDACTED\n- name: web"},
+		{"CRLF", "PASSWORD: hunter2\r\nuser: ci", "PASSWORD: REDACTED\r\nuser: ci"},
+		{"camel case", "\tsecretAccessKey: hunter2", "\tsecretAccessKey: REDACTED"},
+		{"a comment after it", "token: hunter2  # rotated 2026-12-01", "token: REDACTED  # rotated 2026-12-01"},
+		{"double quoted", `password: "hun\"ter2 hunter2"`, `password: "REDACTED"`},
+		{"single quoted", "  passphrase: 'hunter2 hunter2'", "  passphrase: 'REDACTED'"},
+		{"the one word of a line", "password: changed", "password: REDACTED"},
+		{"no value", "Password:\npassword: \n", "Password:\npassword: \n"},
+		{"several words", "passwd: password updated successfully\ntoken: expired, log in again", "passwd: password updated successfully\ntoken: expired, log in again"},
+		{"not the first word", "error: password: too short\nyour password: changed", "error: password: too short\nyour password: changed"},
+		{"other names", "token_count: 3\nkey: sort\npass: 2\npassword_changed_at: 2026-12-05", "token_count: 3\nkey: sort\npass: 2\npassword_changed_at: 2026-12-05"},
+		{"no space after the colon", "password:none", "password:none"},
+	}
+	checkText(t, tests, "hunter2", "hun")
+}
+
 // TestChatCredentials: Slack tokens and the secret paths of Slack and
 // Discord webhooks, which a hook notifying a channel prints (wget names
 // the URL it fetches on its standard error; set -x traces the command),
