@@ -86,12 +86,66 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (_ *Recor
 		return nil, err
 	}
 	r.rec.Build, r.rec.Previous = to, from
-	if recs, err := r.history(); err != nil {
-		r.log.Warn("read the history for the migrations a rollback leaves applied", "err", err)
-	} else {
-		r.rec.SchemaKept = keptMigrations(recs, r.rec.ID, to)
-	}
+	r.kept = &keptRead{self: r.rec.ID, to: to, done: make(chan struct{})}
 	return r.start(func() (Outcome, error) { return r.rollback(from, to) })
+}
+
+// keptRead reads the deploy history for the migrations a rollback to to
+// leaves applied (see keptMigrations). It reads the whole history, which
+// in an app+env with thousands of deploys keeps the store busy for a
+// while: the rollback switches its hosts meanwhile (restoring service
+// comes first), says the migrations once they are known, and its final
+// record names them, whatever its outcome. Safe for concurrent use.
+type keptRead struct {
+	self, to string
+	once     sync.Once
+	done     chan struct{} // closed once text is set
+	text     string
+	said     sync.WaitGroup // the notes of say under way
+}
+
+// begin starts the read, once.
+func (k *keptRead) begin(r *run) {
+	k.once.Do(func() {
+		go func() {
+			defer close(k.done)
+			recs, err := r.history()
+			if err != nil {
+				r.log.Warn("read the history for the migrations a rollback leaves applied", "err", err)
+				return
+			}
+			k.text = keptMigrations(recs, k.self, k.to)
+		}()
+	})
+}
+
+// say starts the read and, beside the rollback's switches, records and
+// notes the migrations it finds once it has them.
+func (k *keptRead) say(r *run) {
+	k.begin(r)
+	k.said.Add(1)
+	go func() {
+		defer k.said.Done()
+		<-k.done
+		if k.text != "" {
+			r.update(func(rec *Record) { rec.SchemaKept = k.text })
+			r.note("⚠ %s", k.text)
+		}
+	}()
+}
+
+// wait returns the migrations the read found ("" for none, or when the
+// history could not be read) once they are said: the run's end comes
+// after. A rollback that stopped before saying them (see say) reads them
+// here. Nil-safe: a deploy has none.
+func (k *keptRead) wait(r *run) string {
+	if k == nil {
+		return ""
+	}
+	k.begin(r)
+	<-k.done
+	k.said.Wait()
+	return k.text
 }
 
 // keptMigrations says which migrations the deploys in recs (newest first)
@@ -624,9 +678,7 @@ func (r *run) rollback(from, to string) (Outcome, error) {
 		todo = append(todo, h)
 	}
 	r.setHosts(unchanged, func(hr *HostResult) { hr.State = HostUnchanged })
-	if r.rec.SchemaKept != "" {
-		r.note("⚠ %s", r.rec.SchemaKept)
-	}
+	r.kept.say(r)
 	if len(again) > 0 {
 		r.note("finishing the last run's switch to %s: restarting %s, which switched to it and did not pass", to, strings.Join(again, ", "))
 	}

@@ -71,6 +71,9 @@ type run struct {
 	// retireLeft, for a rollback of hosts that ran different releases,
 	// has each host mark bad the release it leaves (retire is "" then).
 	retireLeft bool
+	// kept, for a rollback, reads the migrations it leaves applied beside
+	// its switches (see keptRead); nil for a deploy.
+	kept *keptRead
 	// again holds the hosts a rollback restarts on the release they
 	// already point at, where the last run left them (see stuckHosts).
 	again map[string]bool
@@ -681,7 +684,13 @@ func renewEvery(lease Lease, clock *leaseClock, done <-chan struct{}, failed fun
 
 // finish writes the final record, emits it and frees the app+env.
 func (r *run) finish(outcome Outcome, err error) {
-	r.update(func(rec *Record) { r.end(rec, outcome, err) })
+	kept := r.kept.wait(r)
+	r.update(func(rec *Record) {
+		if kept != "" {
+			rec.SchemaKept = kept
+		}
+		r.end(rec, outcome, err)
+	})
 	r.mu.Lock()
 	refused := r.refused != nil
 	if refused {
