@@ -111,7 +111,10 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 // So is the string value of a JSON field credParam names ("password":
 // "…", "client_secret":"…"; see hideFields), in JSON quoted again inside
 // a string too, and the value of a YAML line that holds nothing but a
-// name credParam accepts and one value ("  password: …"; see yamlValue).
+// name credParam accepts and one value ("  password: …"; see yamlValue),
+// of an INI line starting with one ("password = …"; see iniValue), the
+// unquoted value of a quoted key ("password": …; see unquotedValue) and
+// a field of Go's %+v or a map's entry ({Password:…}; see goValue).
 // So are Slack tokens (xoxb-…, xoxp-…, xapp-…), whoever's
 // they are, and the secret path of a Slack or Discord webhook's URL (see
 // URL).
@@ -354,15 +357,18 @@ func hideParams(s string) string {
 			break
 		}
 		i += n
-		start := i
-		for start > 0 && isParamByte(s[start-1]) {
-			start--
+		from, to := iniValue(s, i)
+		if to == from {
+			start := i
+			for start > 0 && isParamByte(s[start-1]) {
+				start--
+			}
+			name := s[start:i]
+			if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
+				continue
+			}
+			from, to = paramValue(s, i+1)
 		}
-		name := s[start:i]
-		if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
-			continue
-		}
-		from, to := paramValue(s, i+1)
 		if to == from {
 			continue
 		}
@@ -376,6 +382,56 @@ func hideParams(s string) string {
 	}
 	b.WriteString(s[at:])
 	return b.String()
+}
+
+// iniValue reads the = at i in s as that of an INI or TOML line naming a
+// credential, and returns where its value starts and ends, or i, i. The
+// line starts, indented or not, with a name credName accepts, and a space
+// or a tab is before the = (password = …): without one, it is a
+// parameter's (see hideParams), whose value ends at a space, and
+// "token= is empty" no parameter's. A
+// quoted value is hidden up to its closing quote, another up to the end
+// of the line, as INI reads it (a passphrase of several words). An = of
+// a comparison (==, !=) is none, and a name that is not the line's first
+// word is taken for prose ("set password = …").
+func iniValue(s string, i int) (int, int) {
+	end := i
+	for end > 0 && (s[end-1] == ' ' || s[end-1] == '\t') {
+		end--
+	}
+	from := i + 1
+	for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+		from++
+	}
+	if end == i || from < len(s) && s[from] == '=' {
+		return i, i
+	}
+	start := end
+	for start > 0 && isParamByte(s[start-1]) {
+		start--
+	}
+	if start == end {
+		return i, i
+	}
+	line := start
+	for line > 0 && (s[line-1] == ' ' || s[line-1] == '\t') {
+		line--
+	}
+	if line > 0 && s[line-1] != '\n' && s[line-1] != '\r' || !credName(s[start:end]) {
+		return i, i
+	}
+	if from < len(s) && (s[from] == '"' || s[from] == '\'') {
+		from++
+		return from, quotedEnd(s, from, s[from-1:from])
+	}
+	to := from
+	for to < len(s) && s[to] != '\n' && s[to] != '\r' {
+		to++
+	}
+	for to > from && (s[to-1] == ' ' || s[to-1] == '\t') {
+		to--
+	}
+	return from, to
 }
 
 // isParamByte reports whether c may be part of a parameter's name.
@@ -431,6 +487,9 @@ func hideFields(s string) string {
 			from, to = yamlValue(s, i)
 		}
 		if to == from {
+			from, to = goValue(s, i)
+		}
+		if to == from {
 			continue
 		}
 		b.WriteString(s[at:from])
@@ -480,11 +539,135 @@ func fieldValue(s string, i int) (int, int) {
 	case quote == `\"` && strings.HasPrefix(rest, quote):
 	case quote != `\"` && (strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, "'")):
 		quote = rest[:1]
+	case quote != `\"`:
+		return unquotedValue(s, start-1, from, i)
 	default:
 		return i, i
 	}
 	from += len(quote)
 	return from, quotedEnd(s, from, quote)
+}
+
+// unquotedValue reads the word at from in s as the unquoted value of the
+// quoted key at key, as loose JSON and YAML write one ("password":
+// hunter2), and returns where it starts and ends, or i, i. The key opens
+// a flow mapping's entry (after { or a comma) or a line (indented, or
+// after a list's "- "), and the value is one word, which a comma or a
+// closing bracket (in a flow mapping) or a comment may follow: a key
+// quoted in a sentence ("invalid value for \"password\": too short") is
+// prose. A value JSON reads as no string (null, true, false, a number) or
+// an object or a list stays, as hideFields leaves them.
+func unquotedValue(s string, key, from, i int) (int, int) {
+	before := key
+	for before > 0 && (s[before-1] == ' ' || s[before-1] == '\t') {
+		before--
+	}
+	flow := before > 0 && (s[before-1] == '{' || s[before-1] == ',')
+	if !flow && before > 0 && s[before-1] == '-' && before < key {
+		before--
+		for before > 0 && (s[before-1] == ' ' || s[before-1] == '\t') {
+			before--
+		}
+	}
+	if !flow && before > 0 && s[before-1] != '\n' && s[before-1] != '\r' {
+		return i, i
+	}
+	stops := " \t\r\n"
+	if flow {
+		stops = " \t\r\n,}]"
+	}
+	to := from
+	for to < len(s) && !strings.ContainsRune(stops, rune(s[to])) {
+		to++
+	}
+	if to == from || s[from] == '{' || s[from] == '[' {
+		return i, i
+	}
+	switch word := s[from:to]; word {
+	case "null", "true", "false":
+		return i, i
+	default:
+		if _, err := strconv.ParseFloat(word, 64); err == nil {
+			return i, i
+		}
+	}
+	rest := to
+	for rest < len(s) && (s[rest] == ' ' || s[rest] == '\t') {
+		rest++
+	}
+	switch {
+	case rest == len(s), s[rest] == '\n', s[rest] == '\r', s[rest] == '#' && rest > to:
+	case flow && (s[rest] == ',' || s[rest] == '}' || s[rest] == ']'):
+	default:
+		return i, i
+	}
+	return from, to
+}
+
+// goValue reads the colon at i in s as that of a field of a struct Go's
+// %+v prints ({Password:hunter2 User:ci}), or of a map's entry %v prints
+// (map[password:hunter2]), whose name credName accepts, and returns where
+// its value starts and ends, or i, i. The name follows the { or [ of
+// map[, or a space inside them, the colon follows it and the value the
+// colon, with no space between: "password:none" outside braces is not
+// taken. Go quotes no string there, so the value runs up to the bracket
+// that closes the struct or map, or to the next " Name:", holding spaces
+// (a passphrase). A nested struct, map or list is left, its fields
+// checked on their own; an empty value is none.
+func goValue(s string, i int) (int, int) {
+	from := i + 1
+	if from == len(s) || strings.IndexByte(" \t\r\n{[}]&", s[from]) >= 0 || strings.HasPrefix(s[from:], "map[") {
+		return i, i
+	}
+	start := i
+	for start > 0 && isParamByte(s[start-1]) {
+		start--
+	}
+	if start == i || start == 0 || s[start-1] != '{' && s[start-1] != '[' && s[start-1] != ' ' || !credName(s[start:i]) {
+		return i, i
+	}
+	depth := 0
+	opener := -1
+	for j := start - 1; j >= 0 && s[j] != '\n' && s[j] != '\r'; j-- {
+		switch s[j] {
+		case '}', ']':
+			depth++
+		case '{', '[':
+			depth--
+		}
+		if depth < 0 {
+			opener = j
+			break
+		}
+	}
+	if opener < 0 || s[opener] == '[' && !strings.HasSuffix(s[:opener], "map") {
+		return i, i
+	}
+	to := from
+	depth = 0
+	for ; to < len(s) && s[to] != '\n' && s[to] != '\r'; to++ {
+		switch c := s[to]; {
+		case c == '{' || c == '[':
+			depth++
+		case (c == '}' || c == ']') && depth == 0:
+			return from, to
+		case c == '}' || c == ']':
+			depth--
+		case c == ' ' && depth == 0 && goFieldNext(s, to+1):
+			return from, to
+		}
+	}
+	return from, to
+}
+
+// goFieldNext reports whether what starts at j in s reads as a field's
+// name and its colon, as Go's %+v prints the next field.
+func goFieldNext(s string, j int) bool {
+	k := j
+	for k < len(s) && isParamByte(s[k]) {
+		k++
+	}
+	return k > j && k < len(s) && s[k] == ':'
 }
 
 // yamlValue reads the colon at i in s as that of a YAML line naming a

@@ -360,6 +360,45 @@ func TestCredentialYAML(t *testing.T) {
 	checkText(t, tests, "hunter2", "hun")
 }
 
+// TestCredentialLooseShapes: the value of a key naming a credential is
+// hidden in the other shapes configs and dumps print it in: an INI or TOML
+// line with spaces around its = (at the line's start, its value up to the
+// line's end), a quoted key with an unquoted value (loose JSON, YAML), and
+// Go's %v or %+v of a struct or a map. Prose of similar shape, and keys
+// not named for a credential, stay.
+func TestCredentialLooseShapes(t *testing.T) {
+	tests := []textCase{
+		{"INI", "[db]\npassword = hunter2\nuser = ci", "[db]\npassword = REDACTED\nuser = ci"},
+		{"INI, indented", "  db_password = hunter2\n", "  db_password = REDACTED\n"},
+		{"INI, tabs", "\tapi_key\t=\thunter2\r\nuser = ci", "\tapi_key\t=\tREDACTED\r\nuser = ci"},
+		{"INI, a value of several words", "passphrase = hunter2 hunter2  \nuser = ci", "passphrase = REDACTED  \nuser = ci"},
+		{"INI, a space before the = alone", "password =hunter2", "password =REDACTED"},
+		{"TOML, quoted", `token = "hun\"ter2" # rotated`, `token = "REDACTED" # rotated`},
+		{"TOML, single quoted", "clientSecret = 'hunter2'", "clientSecret = 'REDACTED'"},
+		{"INI, other names", "tokens = 3 left\nkey = sort\npassword_changed_at = 2026-12-05", "tokens = 3 left\nkey = sort\npassword_changed_at = 2026-12-05"},
+		{"INI, not the first word", "set password = hunter\nif token == expected", "set password = hunter\nif token == expected"},
+		{"INI, a comparison", "password == hunter\ntoken != expected", "password == hunter\ntoken != expected"},
+		{"INI, no value", "password =\n", "password =\n"},
+		{"a quoted key, unquoted value", "\"password\": hunter2\n  'api_key': hunter2 # old", "\"password\": REDACTED\n  'api_key': REDACTED # old"},
+		{"a quoted key in a flow mapping", `{"user": ci, "password": hunter2, "token": hunter2}`, `{"user": ci, "password": REDACTED, "token": REDACTED}`},
+		{"a quoted key, list item", `- "secret": hunter2`, `- "secret": REDACTED`},
+		{"a quoted key, not a string", `{"password": null, "token": 12, "secret": true, "credentials": {"user": "ci"}, "key": [1]}`,
+			`{"password": null, "token": 12, "secret": true, "credentials": {"user": "ci"}, "key": [1]}`},
+		{"a quoted key in prose", `invalid value for "password": too short` + "\nerror: \"token\": expired", `invalid value for "password": too short` + "\nerror: \"token\": expired"},
+		{"a quoted key, several words", `"password": too short`, `"password": too short`},
+		{"Go's %+v", "config: {Password:hunter2 User:ci}", "config: {Password:REDACTED User:ci}"},
+		{"Go's %+v, a pointer, last field", "&{User:ci DBPassword:hunter2}", "&{User:ci DBPassword:REDACTED}"},
+		{"Go's %+v, a value with a space", "{User:ci Password:hunter2 hunter2 Port:5432}", "{User:ci Password:REDACTED Port:5432}"},
+		{"Go's %+v, nested", "{DB:{Password:hunter2} Name:web}", "{DB:{Password:REDACTED} Name:web}"},
+		{"Go's map", "map[password:hunter2 user:ci]", "map[password:REDACTED user:ci]"},
+		{"Go's map, last", "env map[HOME:/root GITHUB_TOKEN:hunter2]", "env map[HOME:/root GITHUB_TOKEN:REDACTED]"},
+		{"Go's %+v, other fields", "{TokenCount:3 Key:sort Password: User:ci Credentials:{User:ci}}", "{TokenCount:3 Key:sort Password: User:ci Credentials:{User:ci}}"},
+		{"no braces", "password:none\nset token:abc", "password:none\nset token:abc"},
+		{"a list is not a map", "[password:hunter]", "[password:hunter]"},
+	}
+	checkText(t, tests, "hunter2")
+}
+
 // TestChatCredentials: Slack tokens and the secret paths of Slack and
 // Discord webhooks, which a hook notifying a channel prints (wget names
 // the URL it fetches on its standard error; set -x traces the command),
