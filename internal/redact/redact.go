@@ -725,7 +725,48 @@ func yamlValue(s string, i int) (int, int) {
 	if rest < len(s) && s[rest] != '\n' && s[rest] != '\r' && (s[rest] != '#' || rest == to) {
 		return i, i
 	}
+	if to > from && (s[from] == '|' || s[from] == '>') && strings.Trim(s[from+1:to], "-+0123456789") == "" {
+		return yamlBlock(s, rest, start-line, i)
+	}
 	return from, to
+}
+
+// yamlBlock returns where the lines of a YAML block value (password: |,
+// or > for a folded one) start and end: those after the line at from in
+// s indented more than its name, at column, blank lines between them
+// included, from the first one's text to the last one's end; or i, i
+// if none follows. The | itself says nothing; the secret is below it.
+func yamlBlock(s string, from, column, i int) (int, int) {
+	start, end := i, i
+	p := from
+	for p < len(s) && s[p] != '\n' {
+		p++
+	}
+	for p < len(s) {
+		p++
+		text := p
+		for text < len(s) && (s[text] == ' ' || s[text] == '\t') {
+			text++
+		}
+		eol := text
+		for eol < len(s) && s[eol] != '\n' && s[eol] != '\r' {
+			eol++
+		}
+		if eol > text {
+			if text-p <= column {
+				break
+			}
+			if start == i {
+				start = text
+			}
+			end = eol
+		}
+		p = eol
+		for p < len(s) && s[p] != '\n' {
+			p++
+		}
+	}
+	return start, end
 }
 
 // quotedEnd returns where the string whose text starts at from in s ends:

@@ -356,6 +356,13 @@ func TestCredentialYAML(t *testing.T) {
 		{"not the first word", "error: password: too short\nyour password: changed", "error: password: too short\nyour password: changed"},
 		{"other names", "token_count: 3\nkey: sort\npass: 2\npassword_changed_at: 2026-12-05", "token_count: 3\nkey: sort\npass: 2\npassword_changed_at: 2026-12-05"},
 		{"no space after the colon", "password:none", "password:none"},
+		{"a literal block", "db:\n  password: |\n    hunter2\n    hunter2\n  user: ci", "db:\n  password: |\n    REDACTED\n  user: ci"},
+		{"a folded block, chomped", "private_key: >-\n  hunter2\n\n  hunter2\n\nuser: ci", "private_key: >-\n  REDACTED\n\nuser: ci"},
+		{"a block with an indentation indicator, CRLF", "- token: |2\r\n   hunter2\r\n- name: web", "- token: |2\r\n   REDACTED\r\n- name: web"},
+		{"a block at the end", "secret: |+\n  hunter2", "secret: |+\n  REDACTED"},
+		{"a block with nothing in it", "password: |\nuser: ci", "password: |\nuser: ci"},
+		{"a block of another name", "script: |\n  echo ok", "script: |\n  echo ok"},
+		{"not a block", "password: |hunter2\n  next\npassword: ", "password: REDACTED\n  next\npassword: "},
 	}
 	checkText(t, tests, "hunter2", "hun")
 }
