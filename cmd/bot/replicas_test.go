@@ -518,7 +518,7 @@ func TestReplicasConcurrentDeploy(t *testing.T) {
 	id := m[1]
 	refusal := c.slack.waitCall("the refusal of the other deploy", 15*time.Second,
 		allOf(isMethod("chat.postEphemeral"), toChannel(commandChannel), toUser(loser), textHas("busy")))
-	for _, want := range []string{"web/prod is busy", "deploy of build 1 by " + slackUsers[winner], "(deploy " + id + ")"} {
+	for _, want := range []string{"web/prod is busy", "deploy of build 1 by " + slackUsers[winner], "(deploy " + id + ")", "nothing was deployed: cancel web prod stops that deploy"} {
 		if !strings.Contains(refusal.Text, want) {
 			t.Errorf("refusal to %s: got %q, want it to contain %q", slackUsers[loser], refusal.Text, want)
 		}

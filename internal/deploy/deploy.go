@@ -122,7 +122,7 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 		}
 	}()
 	taken := time.Now() // the lease runs out leaseTTL from here at the earliest
-	lease, err := e.acquire(ctx, t, id, what+" by "+req.Requester)
+	lease, err := e.acquire(ctx, t, kind, id, what+" by "+req.Requester)
 	if err != nil {
 		return nil, err
 	}

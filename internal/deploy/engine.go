@@ -606,11 +606,12 @@ func (e *Engine) Underway(ctx context.Context, app, env string) ([]Underway, err
 	return out, nil
 }
 
-// acquire takes the app+env lease for deploy id, which does what (such as
-// "deploy of build 42 by ana"), or explains who holds it. The holder is the
-// id followed by what: a deploy refused before the holder's record is
-// written (once its hosts were reached) still learns who does what.
-func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease, error) {
+// acquire takes the app+env lease for run id of kind, which does what
+// (such as "deploy of build 42 by ana"), or explains who holds it. The
+// holder is the id followed by what: a deploy refused before the holder's
+// record is written (once its hosts were reached) still learns who does
+// what.
+func (e *Engine) acquire(ctx context.Context, t target, kind Kind, id, what string) (Lease, error) {
 	l, err := e.leases.Acquire(ctx, LeaseKey(t.app.Name, t.env.Name), id+" "+what, e.leaseTTL)
 	if err == nil {
 		return l, nil
@@ -619,7 +620,7 @@ func (e *Engine) acquire(ctx context.Context, t target, id, what string) (Lease,
 	if !errors.As(err, &held) {
 		return nil, StoreRefused(err)
 	}
-	return nil, e.busy(ctx, t, held.Holder)
+	return nil, e.busy(ctx, t, kind, held.Holder)
 }
 
 // StoreUnreachable is what a store that cannot be reached is said to be
@@ -697,9 +698,10 @@ type unknownOutcome struct{ err error }
 func (e unknownOutcome) Error() string   { return e.err.Error() }
 func (e unknownOutcome) Unwrap() []error { return []error{ErrOutcomeUnknown, e.err} }
 
-// busy is the refusal of a run of t while lease holder h (an id followed
-// by what it does) holds t's lease; the dry run says it too.
-func (e *Engine) busy(ctx context.Context, t target, h string) error {
+// busy is the refusal of a run of kind of t while lease holder h (an id
+// followed by what it does) holds t's lease; the dry run says it too, with
+// kind "".
+func (e *Engine) busy(ctx context.Context, t target, kind Kind, h string) error {
 	holder, doing, _ := strings.Cut(h, " ")
 	if dead, ok := strings.CutPrefix(holder, "recovery:"); ok {
 		// Recover holds it while it marks a dead run: named as status
@@ -708,11 +710,36 @@ func (e *Engine) busy(ctx context.Context, t target, h string) error {
 		return errs.New(errs.Conflict, "%s is busy: the recovery of a run whose process stopped (deploy %s), which marks it interrupted and changes no host; try again once it is reported", t.key(), dead)
 	}
 	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
-		return errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)",
-			t.key(), other.Kind, other.Build, other.Requester, other.Started.In(e.now().Location()).Format("15:04:05 MST"), other.ID)
+		stop := ""
+		if other.Kind == KindDeploy && other.Outcome == OutcomeRunning {
+			stop = stopDeployFirst(t, kind)
+		}
+		return errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)%s",
+			t.key(), other.Kind, other.Build, other.Requester, other.Started.In(e.now().Location()).Format("15:04:05 MST"), other.ID, stop)
 	}
 	if doing != "" {
-		return errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)", t.key(), doing, holder)
+		stop := ""
+		if strings.HasPrefix(doing, string(KindDeploy)+" ") {
+			stop = stopDeployFirst(t, kind)
+		}
+		return errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)%s", t.key(), doing, holder, stop)
 	}
 	return errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), h)
+}
+
+// stopDeployFirst ends the refusal of a run of kind behind a deploy of t
+// that is under way. In an incident "busy" alone leaves it unsaid whether
+// the rollback did anything, and how to get past the deploy: a cancel
+// stops it, which a rollback or a recovery in its place would not take.
+func stopDeployFirst(t target, kind Kind) string {
+	var done string
+	switch kind {
+	case KindRollback:
+		done = "rolled back"
+	case KindDeploy:
+		done = "deployed"
+	default:
+		return "" // a dry run, which changes nothing anyway
+	}
+	return fmt.Sprintf("; nothing was %s: cancel %s %s stops that deploy and switches its hosts back; try again once it has ended", done, t.app.Name, t.env.Name)
 }

@@ -201,7 +201,7 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 	if holder != "" && !strings.HasPrefix(id, "recovery:") {
 		// A recovery holds it a moment, to mark a dead run: the deploy
 		// after it is the one planned.
-		busy = e.busy(ctx, t, holder)
+		busy = e.busy(ctx, t, "", holder)
 	}
 	if holder == "" || strings.HasPrefix(id, "recovery:") {
 		var observed []HostResult
