@@ -349,26 +349,34 @@ var queryParam = regexp.MustCompile(`(?i)^(?:key|sig|auth|pass|pwd)$`)
 // quote or the next parameter's &, without the punctuation that ends a
 // sentence or a list after it (as URL's query in Text).
 func hideParams(s string) string {
+	return maskValues(s, '=', func(s string, i int) (int, int) {
+		if from, to := iniValue(s, i); to > from {
+			return from, to
+		}
+		start := i
+		for start > 0 && isParamByte(s[start-1]) {
+			start--
+		}
+		name := s[start:i]
+		if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
+			return i, i
+		}
+		return paramValue(s, i+1)
+	})
+}
+
+// maskValues replaces with Mask each value that value finds for a sep in
+// s (where it starts and ends, or i, i for none), scanning on past it.
+func maskValues(s string, sep byte, value func(s string, i int) (from, to int)) string {
 	var b strings.Builder
 	at := 0
 	for i := 0; ; i++ {
-		n := strings.IndexByte(s[i:], '=')
+		n := strings.IndexByte(s[i:], sep)
 		if n < 0 {
 			break
 		}
 		i += n
-		from, to := iniValue(s, i)
-		if to == from {
-			start := i
-			for start > 0 && isParamByte(s[start-1]) {
-				start--
-			}
-			name := s[start:i]
-			if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
-				continue
-			}
-			from, to = paramValue(s, i+1)
-		}
+		from, to := value(s, i)
 		if to == from {
 			continue
 		}
@@ -474,35 +482,18 @@ func paramValue(s string, from int) (int, int) {
 // So is the value of a YAML line naming a credential (see yamlValue), as a
 // dumped config or a tool printing its settings shows it.
 func hideFields(s string) string {
-	var b strings.Builder
-	at := 0
-	for i := 0; ; i++ {
-		n := strings.IndexByte(s[i:], ':')
-		if n < 0 {
-			break
+	return maskValues(s, ':', func(s string, i int) (int, int) {
+		for _, value := range fieldValues {
+			if from, to := value(s, i); to > from {
+				return from, to
+			}
 		}
-		i += n
-		from, to := fieldValue(s, i)
-		if to == from {
-			from, to = yamlValue(s, i)
-		}
-		if to == from {
-			from, to = goValue(s, i)
-		}
-		if to == from {
-			continue
-		}
-		b.WriteString(s[at:from])
-		b.WriteString(Mask)
-		at = to
-		i = to - 1
-	}
-	if at == 0 {
-		return s
-	}
-	b.WriteString(s[at:])
-	return b.String()
+		return i, i
+	})
 }
+
+// fieldValues are the shapes hideFields finds a value in, tried in turn.
+var fieldValues = []func(s string, i int) (int, int){fieldValue, yamlValue, goValue}
 
 // fieldValue reads what precedes the colon at i in s as a quoted field
 // name credName accepts and what follows it as a quoted string, and
