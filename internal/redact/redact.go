@@ -174,63 +174,51 @@ var authScheme = regexp.MustCompile(`(?i)^(?:(basic|bearer|token|bot|negotiate|n
 // quotes, escaped or not, an escaped quote does not close the value (see
 // quotedStep).
 func hideHeaders(s string) string {
-	var b strings.Builder
-	at := 0
-	for i := 0; ; i++ {
-		n := strings.IndexAny(s[i:], ":=")
-		if n < 0 {
+	return maskValues(s, ":=", headerValue)
+}
+
+// headerValue reads the colon or equals sign at i in s as a credential
+// header's (see hideHeaders) and returns where its value starts and ends,
+// or i, i; at is where what is left unmasked starts: a name inside a
+// value already masked is none.
+func headerValue(s string, i, at int) (int, int) {
+	name, auth, ok := headerName(s, i)
+	if !ok || name < at {
+		return i, i
+	}
+	from := i + 1
+	for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+		from++
+	}
+	var closer string
+	switch rest := s[from:]; {
+	case strings.HasPrefix(rest, `\"`):
+		closer, from = `\"`, from+2
+	case strings.HasPrefix(rest, `"`), strings.HasPrefix(rest, "'"):
+		closer, from = rest[:1], from+1
+	case strings.HasPrefix(rest, "["):
+		closer, from = "]", from+1
+	case name > 0 && (s[name-1] == '"' || s[name-1] == '\''):
+		closer = s[name-1 : name]
+	}
+	token := false
+	if auth {
+		if n := authScheme.FindStringSubmatchIndex(s[from:]); n != nil {
+			from, token = from+n[1], n[2] >= 0
+		}
+	}
+	to := from
+	for to < len(s) && s[to] != '\n' && s[to] != '\r' {
+		if closer != "" && strings.HasPrefix(s[to:], closer) || token && (s[to] == ' ' || s[to] == '\t') {
 			break
 		}
-		i += n
-		name, auth, ok := headerName(s, i)
-		if !ok || name < at {
-			continue
+		if closer == `"` || closer == `\"` {
+			to = quotedStep(s, to, closer)
+		} else {
+			to++
 		}
-		from := i + 1
-		for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
-			from++
-		}
-		var closer string
-		switch rest := s[from:]; {
-		case strings.HasPrefix(rest, `\"`):
-			closer, from = `\"`, from+2
-		case strings.HasPrefix(rest, `"`), strings.HasPrefix(rest, "'"):
-			closer, from = rest[:1], from+1
-		case strings.HasPrefix(rest, "["):
-			closer, from = "]", from+1
-		case name > 0 && (s[name-1] == '"' || s[name-1] == '\''):
-			closer = s[name-1 : name]
-		}
-		token := false
-		if auth {
-			if n := authScheme.FindStringSubmatchIndex(s[from:]); n != nil {
-				from, token = from+n[1], n[2] >= 0
-			}
-		}
-		to := from
-		for to < len(s) && s[to] != '\n' && s[to] != '\r' {
-			if closer != "" && strings.HasPrefix(s[to:], closer) || token && (s[to] == ' ' || s[to] == '\t') {
-				break
-			}
-			if closer == `"` || closer == `\"` {
-				to = quotedStep(s, to, closer)
-			} else {
-				to++
-			}
-		}
-		if to == from {
-			continue
-		}
-		b.WriteString(s[at:from])
-		b.WriteString(Mask)
-		at = to
-		i = to - 1
 	}
-	if at == 0 {
-		return s
-	}
-	b.WriteString(s[at:])
-	return b.String()
+	return from, to
 }
 
 // headerName reads what precedes the colon or equals sign at i in s as a
@@ -349,7 +337,7 @@ var queryParam = regexp.MustCompile(`(?i)^(?:key|sig|auth|pass|pwd)$`)
 // quote or the next parameter's &, without the punctuation that ends a
 // sentence or a list after it (as URL's query in Text).
 func hideParams(s string) string {
-	return maskValues(s, '=', func(s string, i int) (int, int) {
+	return maskValues(s, "=", func(s string, i, _ int) (int, int) {
 		if from, to := iniValue(s, i); to > from {
 			return from, to
 		}
@@ -365,18 +353,24 @@ func hideParams(s string) string {
 	})
 }
 
-// maskValues replaces with Mask each value that value finds for a sep in
-// s (where it starts and ends, or i, i for none), scanning on past it.
-func maskValues(s string, sep byte, value func(s string, i int) (from, to int)) string {
+// maskValues replaces with Mask each value that value finds for a byte
+// of seps at i in s (where it starts and ends, or i, i for none; at is
+// where the text left unmasked starts), scanning on past it.
+func maskValues(s, seps string, value func(s string, i, at int) (from, to int)) string {
 	var b strings.Builder
 	at := 0
 	for i := 0; ; i++ {
-		n := strings.IndexByte(s[i:], sep)
+		var n int
+		if len(seps) == 1 {
+			n = strings.IndexByte(s[i:], seps[0]) // the common case, and faster
+		} else {
+			n = strings.IndexAny(s[i:], seps)
+		}
 		if n < 0 {
 			break
 		}
 		i += n
-		from, to := value(s, i)
+		from, to := value(s, i, at)
 		if to == from {
 			continue
 		}
@@ -482,7 +476,7 @@ func paramValue(s string, from int) (int, int) {
 // So is the value of a YAML line naming a credential (see yamlValue), as a
 // dumped config or a tool printing its settings shows it.
 func hideFields(s string) string {
-	return maskValues(s, ':', func(s string, i int) (int, int) {
+	return maskValues(s, ":", func(s string, i, _ int) (int, int) {
 		for _, value := range fieldValues {
 			if from, to := value(s, i); to > from {
 				return from, to
