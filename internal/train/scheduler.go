@@ -708,11 +708,8 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, a
 	}
 	s.log.Warn("train: a departure recorded as run never ended; the bot stopped during it", "train", name, "at", at, "early", early)
 	s.auditEnd(ctx, name, tr, at, "did not end: "+what, ended)
-	cars, err := s.store.Cars(ctx, name)
-	if err != nil {
-		s.log.Error("train: list cars", "train", name, "err", err)
-	}
-	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
+	cars, quiet, err := s.carsToAnnounce(ctx, name, tr)
+	if quiet {
 		return
 	}
 	m := chat.Message{Level: chat.Warning, Public: true,
@@ -1074,13 +1071,8 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 	if kind == KindReminder && cancelled {
 		return // nothing leaves; Cancel announced it
 	}
-	cars, err := s.store.Cars(ctx, name)
-	if err != nil {
-		// Announced all the same, as the train boards and leaves
-		// whoever is aboard.
-		s.log.Error("train: list cars", "train", name, "err", err)
-	}
-	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
+	cars, quiet, err := s.carsToAnnounce(ctx, name, tr)
+	if quiet {
 		return
 	}
 	label := s.label(tr, dep, at)
@@ -1104,14 +1096,25 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 	s.announce(ctx, tr, m)
 }
 
+// carsToAnnounce lists the cars aboard train name for an announcement;
+// quiet says there is nothing to announce: no car aboard a train whose
+// empty departures are silent. Cars that cannot be read are logged, and
+// announced all the same (err), as the train boards and leaves whoever is
+// aboard.
+func (s *Scheduler) carsToAnnounce(ctx context.Context, name string, tr *trainState) (cars []Car, quiet bool, err error) {
+	cars, err = s.store.Cars(ctx, name)
+	if err != nil {
+		s.log.Error("train: list cars", "train", name, "err", err)
+		return cars, false, err
+	}
+	return cars, len(cars) == 0 && tr.cfg.Empty == "silent", nil
+}
+
 // announceMissed posts that the departure at at did not run, nor did
 // the earlier ones the bot was down at, down.
 func (s *Scheduler) announceMissed(ctx context.Context, name string, tr *trainState, at, now time.Time, down []time.Time) {
-	cars, err := s.store.Cars(ctx, name)
-	if err != nil {
-		s.log.Error("train: list cars", "train", name, "err", err)
-	}
-	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
+	cars, quiet, err := s.carsToAnnounce(ctx, name, tr)
+	if quiet {
 		return
 	}
 	m := chat.Message{Level: chat.Warning, Public: true,
@@ -1139,11 +1142,8 @@ func (s *Scheduler) stayLines(ctx context.Context, name string, tr *trainState, 
 
 // announceCancelled posts that the departure at at was called off.
 func (s *Scheduler) announceCancelled(ctx context.Context, name string, tr *trainState, at time.Time) {
-	cars, err := s.store.Cars(ctx, name)
-	if err != nil {
-		s.log.Error("train: list cars", "train", name, "err", err)
-	}
-	if err == nil && len(cars) == 0 && tr.cfg.Empty == "silent" {
+	cars, quiet, err := s.carsToAnnounce(ctx, name, tr)
+	if quiet {
 		return
 	}
 	m := chat.Message{Level: chat.Warning, Public: true, Title: fmt.Sprintf("🚫 The %s does not leave: it was cancelled.", s.label(tr, at, at)),
