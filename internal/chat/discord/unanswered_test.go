@@ -79,14 +79,16 @@ func (hs *harness) postOver(t *testing.T, ctx context.Context, payload any) (*ht
 		hs.a.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	// Errors are returned, not fatal: it may run in a goroutine of its
+	// own.
 	body, err := json.Marshal(payload)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	sig, ts := hs.sign(body, hs.clock.Now())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/discord/interactions", bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	req.Header.Set(headerSignature, sig)
 	req.Header.Set(headerTimestamp, ts)
@@ -129,9 +131,22 @@ func TestResponseNotWritten(t *testing.T) {
 		{name: "Discord hung up first", hangUp: true, send: func(t *testing.T, hs *harness, payload any) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			hs.options.Dedupe.(*hangUpDedupe).hangUp = cancel
-			if _, _, err := hs.postOver(t, ctx, payload); !errors.Is(err, context.Canceled) {
-				t.Errorf("client: %v, want the request cancelled", err)
+			var clientErr error
+			clientDone := make(chan struct{})
+			hs.options.Dedupe.(*hangUpDedupe).hangUp = func() {
+				cancel()
+				// Discord has gone before anything is written back: the
+				// empty 200 the server sends once the handler returns
+				// must not reach a client still waiting for it.
+				<-clientDone
+			}
+			go func() {
+				defer close(clientDone)
+				_, _, clientErr = hs.postOver(t, ctx, payload)
+			}()
+			<-clientDone
+			if !errors.Is(clientErr, context.Canceled) {
+				t.Errorf("client: %v, want the request cancelled", clientErr)
 			}
 		}},
 		{name: "cannot flush", runs: true, send: func(t *testing.T, hs *harness, payload any) {
