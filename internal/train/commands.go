@@ -502,7 +502,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	select {
 	case tr.busy <- struct{}{}:
 	default:
-		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already", trainName)
+		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already%s", trainName, departing(trainName, tr))
 	}
 	// Taken now, so that a train another replica is departing is refused
 	// here rather than announced as leaving.
@@ -510,7 +510,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	if err != nil {
 		<-tr.busy
 		if errors.Is(err, deploy.ErrLeaseHeld) {
-			return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already, on another replica of the bot", trainName)
+			return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already, on another replica of the bot%s", trainName, departing(trainName, tr))
 		}
 		return chat.Message{}, storeErr(err, "depart "+trainName)
 	}
@@ -543,6 +543,17 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
 	return reply, nil
+}
+
+// departing ends the refusal of a departure of train name behind one
+// under way, as a deploy behind another deploy is refused: "departing
+// already" alone leaves it unsaid whether this one did anything, and how
+// to keep a car from shipping with the one under way, which train cancel,
+// calling off the next departure, does not.
+func departing(name string, tr *trainState) string {
+	return fmt.Sprintf("; nothing was sent off: the departure under way takes the cars aboard, and its summary follows in the train's channels; "+
+		"train leave APP on %s takes a car off before its turn, and cancel APP %s stops the deploy of the car it is shipping and switches its hosts back",
+		name, tr.cfg.Env)
 }
 
 // endUnrecorded records the end of the departure at of train name that

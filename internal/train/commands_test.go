@@ -317,8 +317,13 @@ func TestDepartNow(t *testing.T) {
 	// One departure of a train at a time.
 	tr := h.s.trains["daily"]
 	tr.busy <- struct{}{}
-	if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); errText(err) != "conflict: the daily train is departing already" {
-		t.Errorf("DepartNow while departing: got %s", errText(err))
+	// Refused as a deploy behind another is: saying that nothing was
+	// done, and how to stop what runs.
+	busy := "conflict: the daily train is departing already; nothing was sent off: the departure under way takes the cars aboard, " +
+		"and its summary follows in the train's channels; train leave APP on daily takes a car off before its turn, " +
+		"and cancel APP production stops the deploy of the car it is shipping and switches its hosts back"
+	if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); errText(err) != busy {
+		t.Errorf("DepartNow while departing:\ngot  %s\nwant %s", errText(err), busy)
 	}
 	<-tr.busy
 	if _, err := h.s.DepartNow(t.Context(), "ana", "nightly"); errText(err) != `not_found: there is no train "nightly"; trains: daily` {

@@ -93,7 +93,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		dep, err = s.claim(ctx, name)
 		if errors.Is(err, deploy.ErrLeaseHeld) {
 			log.Info("train: another replica is departing this train")
-			sum.Err = errs.Wrap(errs.Conflict, err, "the %s train is departing already, on another replica", name)
+			sum.Err = errs.Wrap(errs.Conflict, err, "the %s train is departing already, on another replica of the bot%s", name, departing(name, tr))
 			return sum
 		}
 	}

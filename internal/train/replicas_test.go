@@ -214,7 +214,7 @@ func TestDepartureLeaseAcrossReplicas(t *testing.T) {
 	}
 	// Longer than the lease's TTL: a renews it meanwhile.
 	time.Sleep(1500 * time.Millisecond)
-	if _, err := b.DepartNow(ctx, "ana", "daily"); errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "on another replica") {
+	if _, err := b.DepartNow(ctx, "ana", "daily"); errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "on another replica of the bot; nothing was sent off:") {
 		t.Errorf("train depart now on replica b during a's departure: got %v, want it refused", err)
 	}
 	if sum := b.Depart(ctx, "daily", ""); errs.CodeOf(sum.Err) != errs.Conflict || postsB.n.Load() != 0 {
