@@ -1207,6 +1207,16 @@ func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason
 		Decision: audit.Refused, Reason: "held back for the next train: " + reason})
 }
 
+// auditGone records that a departure left c behind, its app no longer
+// in the config: a deploy refused, for reason, as the deploy command
+// would have been, with the app named, which a refusal of an unknown app
+// leaves out.
+func (s *Scheduler) auditGone(ctx context.Context, tr *trainState, c Car, reason string) {
+	s.appendAudit(ctx, &audit.Entry{User: c.User, Channel: tr.cfg.Channels[0],
+		Command: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env), Action: "deploy", App: c.App, Env: c.Env,
+		Decision: audit.Refused, Reason: reason})
+}
+
 // auditDeparture records what became of the departure of train name at
 // at, as its announcement says it (what).
 //
