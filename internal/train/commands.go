@@ -494,11 +494,25 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	if !ok {
 		return chat.Message{}, s.unknownTrain(trainName)
 	}
+	// mu is held for the check of stopped and the Add alone, never across
+	// the store calls below: a store slow to answer would hold up every
+	// other train's departures and the outcomes of cars said late. The
+	// Add, made before Run can begin to wait, has Run wait for this call
+	// and the departure it starts; the departure of a scheduler stopped
+	// meanwhile does not leave, its life having ended, and says so.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopped {
+		s.mu.Unlock()
 		return chat.Message{}, errs.New(errs.Unavailable, "the train scheduler is stopped")
 	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	started := false
+	defer func() {
+		if !started {
+			s.wg.Done()
+		}
+	}()
 	select {
 	case tr.busy <- struct{}{}:
 	default:
@@ -536,7 +550,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 			reply.Title = fmt.Sprintf("🚂 Sending the %s train to %s off now; nobody is aboard, so it leaves empty, unannounced (empty: silent)", trainName, tr.cfg.Env)
 		}
 	}
-	s.wg.Add(1)
+	started = true
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-tr.busy }()

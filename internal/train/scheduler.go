@@ -141,9 +141,11 @@ type Scheduler struct {
 	// because the store could not record it (guarded by mu): once the
 	// store is back it is recorded, not run late.
 	unrecorded map[string]time.Time
-	// wg counts departures running in the background, and the posts
-	// they start; Add is called under mu while !stopped, by Run's own
-	// goroutine, or by a departure (which Run outlives).
+	// wg counts departures running in the background, the posts they
+	// start, and the calls of DepartNow under way (which start one); Add
+	// is called under mu while !stopped, by Run's own goroutine, or by a
+	// departure (which Run outlives). mu is never held across a store
+	// call or a post.
 	wg sync.WaitGroup
 }
 
