@@ -529,6 +529,13 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		return chat.Message{}, storeErr(err, "depart "+trainName)
 	}
 	at := s.now()
+	// The store keeps the last departure sent off early alone: one the
+	// bot died during, not said yet (that waits for a taking over of the
+	// lead), would be lost once this one is recorded in its place. With
+	// the lease and tr.busy held, no replica runs it: it is said now.
+	if prev, ok := s.unended(ctx, trainName, tr, at, true); ok {
+		s.sayCutShort(ctx, trainName, tr, prev, at, true)
+	}
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
 	// Recorded as leaving, as a scheduled departure is, so that a bot

@@ -480,6 +480,14 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 	s.mu.Lock()
 	told := d.kind == KindDeparture && s.unrecorded[d.name].Equal(d.at)
 	s.mu.Unlock()
+	// The store keeps the last departure alone: one the bot died during,
+	// which cutShort may not have said yet (it waits for the train's
+	// lease), is lost once d is recorded in its place. d says it, once it
+	// holds the train (replaced).
+	var prev time.Time
+	if d.kind == KindDeparture && !told {
+		prev, _ = s.unended(ctx, d.name, d.tr, now, false)
+	}
 	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
 		if ctx.Err() != nil {
 			s.stoppedAsDue(ctx, d)
@@ -613,6 +621,9 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		}
 		defer func() { <-d.tr.busy }()
 		dep, err := s.claimWaiting(ctx, d.name, deadline, wait)
+		if err == nil && !prev.IsZero() {
+			s.replaced(ctx, d.name, d.tr, prev)
+		}
 		switch {
 		case errors.Is(err, deploy.ErrLeaseHeld):
 			log.Warn("train: departure not run: another replica departed the train all through its grace")
@@ -704,6 +715,28 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, a
 	if again, ok := s.unended(ctx, name, tr, now, early); !ok || !again.Equal(at) {
 		return
 	}
+	s.sayCutShort(ctx, name, tr, at, now, early)
+}
+
+// replaced says that scheduled departure prev of train name, found
+// unended as the record of a later one replaced it, was cut short, unless
+// it has ended since (it was running) or cutShort said it; the caller
+// holds the train's departure lease and tr.busy.
+func (s *Scheduler) replaced(ctx context.Context, name string, tr *trainState, prev time.Time) {
+	ended, err := s.store.LastRun(ctx, name, KindEnded)
+	if err != nil {
+		s.log.Error("train: read whether a departure replaced in the store ended", "train", name, "at", prev, "err", err)
+		return
+	}
+	if ended.Before(prev) {
+		s.sayCutShort(ctx, name, tr, prev, s.now(), false)
+	}
+}
+
+// sayCutShort says and audits departure at of train name (with early,
+// one sent off early), found unended with the train's departure lease
+// and tr.busy held: no replica runs it any more. See cutShort.
+func (s *Scheduler) sayCutShort(ctx context.Context, name string, tr *trainState, at, now time.Time, early bool) {
 	what, ended := cutShortWhat, KindEnded
 	if early {
 		what, ended = cutShortEarlyWhat, KindEarlyEnded
