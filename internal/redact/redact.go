@@ -335,7 +335,10 @@ var queryParam = regexp.MustCompile(`(?i)^(?:key|sig|auth|pass|pwd)$`)
 // name in s, a name starting a word and followed by =, their names left
 // shown: a value in quotes up to the closing quote, else up to a space, a
 // quote or the next parameter's &, without the punctuation that ends a
-// sentence or a list after it (as URL's query in Text).
+// sentence or a list after it (as URL's query in Text). Spaces after the
+// = are skipped: print("password=", pw) writes one, and the word after
+// it is hidden even where it is prose's ("token= is empty"), which shows
+// less than it could but no secret.
 func hideParams(s string) string {
 	return maskValues(s, "=", func(s string, i, _ int) (int, int) {
 		if from, to := iniValue(s, i); to > from {
@@ -349,7 +352,11 @@ func hideParams(s string) string {
 		if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
 			return i, i
 		}
-		return paramValue(s, i+1)
+		from := i + 1
+		for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
+			from++
+		}
+		return paramValue(s, from)
 	})
 }
 
@@ -389,9 +396,8 @@ func maskValues(s, seps string, value func(s string, i, at int) (from, to int)) 
 // iniValue reads the = at i in s as that of an INI or TOML line naming a
 // credential, and returns where its value starts and ends, or i, i. The
 // line starts, indented or not, with a name credName accepts, and a space
-// or a tab is before the = (password = …): without one, it is a
-// parameter's (see hideParams), whose value ends at a space, and
-// "token= is empty" no parameter's. A
+// or a tab is before or after the = (password = …, password= …): without
+// one, it is a parameter's (see hideParams), whose value ends at a space. A
 // quoted value is hidden up to its closing quote, another up to the end
 // of the line, as INI reads it (a passphrase of several words). An = of
 // a comparison (==, !=) is none, and a name that is not the line's first
@@ -405,7 +411,7 @@ func iniValue(s string, i int) (int, int) {
 	for from < len(s) && (s[from] == ' ' || s[from] == '\t') {
 		from++
 	}
-	if end == i || from < len(s) && s[from] == '=' {
+	if end == i && from == i+1 || from < len(s) && s[from] == '=' {
 		return i, i
 	}
 	start := end
