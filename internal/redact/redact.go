@@ -344,11 +344,18 @@ func hideParams(s string) string {
 		if from, to := iniValue(s, i); to > from {
 			return from, to
 		}
-		start := i
+		end := i
+		if end > 0 && (s[end-1] == '"' || s[end-1] == '\'') {
+			end-- // a quoted key: 'password'=12345
+		}
+		start := end
 		for start > 0 && isParamByte(s[start-1]) {
 			start--
 		}
-		name := s[start:i]
+		if end < i && (start == 0 || s[start-1] != s[end]) {
+			return i, i
+		}
+		name := s[start:end]
 		if name == "" || !credName(name) && !(start > 0 && (s[start-1] == '?' || s[start-1] == '&') && queryParam.MatchString(name)) {
 			return i, i
 		}
@@ -530,10 +537,8 @@ func fieldValue(s string, i int) (int, int) {
 	case quote == `\"` && strings.HasPrefix(rest, quote):
 	case quote != `\"` && (strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, "'")):
 		quote = rest[:1]
-	case quote != `\"`:
-		return unquotedValue(s, start-1, from, i)
 	default:
-		return i, i
+		return unquotedValue(s, start-len(quote), from, i)
 	}
 	from += len(quote)
 	return from, quotedEnd(s, from, quote)
@@ -546,8 +551,9 @@ func fieldValue(s string, i int) (int, int) {
 // after a list's "- "), and the value is one word, which a comma or a
 // closing bracket (in a flow mapping) or a comment may follow: a key
 // quoted in a sentence ("invalid value for \"password\": too short") is
-// prose. A value JSON reads as no string (null, true, false, a number) or
-// an object or a list stays, as hideFields leaves them.
+// prose. A number is hidden: a PIN or a password of digits is one
+// ("password": 12345). null, true, false, an object or a list stays, as
+// hideFields leaves them.
 func unquotedValue(s string, key, from, i int) (int, int) {
 	before := key
 	for before > 0 && (s[before-1] == ' ' || s[before-1] == '\t') {
@@ -574,13 +580,9 @@ func unquotedValue(s string, key, from, i int) (int, int) {
 	if to == from || s[from] == '{' || s[from] == '[' {
 		return i, i
 	}
-	switch word := s[from:to]; word {
+	switch s[from:to] {
 	case "null", "true", "false":
 		return i, i
-	default:
-		if _, err := strconv.ParseFloat(word, 64); err == nil {
-			return i, i
-		}
 	}
 	rest := to
 	for rest < len(s) && (s[rest] == ' ' || s[rest] == '\t') {
