@@ -201,6 +201,17 @@ func headerValue(s string, i, at int) (int, int) {
 	case name > 0 && (s[name-1] == '"' || s[name-1] == '\''):
 		closer = s[name-1 : name]
 	}
+	// A field of Go's %+v ({Authorization:Bearer … Host:x}) ends before
+	// the next field or at its closing bracket, which no line end or
+	// quote marks. Go puts no space after its colon: after one, the
+	// header is a line's (curl -v quoted in a JSON log line), whose
+	// value may hold " name:".
+	limit := len(s)
+	if s[i] == ':' && i+1 < len(s) && s[i+1] != ' ' && s[i+1] != '\t' {
+		if end, ok := goFieldEnd(s, name, i); ok {
+			limit = end
+		}
+	}
 	token := false
 	if auth {
 		if n := authScheme.FindStringSubmatchIndex(s[from:]); n != nil {
@@ -208,7 +219,7 @@ func headerValue(s string, i, at int) (int, int) {
 		}
 	}
 	to := from
-	for to < len(s) && s[to] != '\n' && s[to] != '\r' {
+	for to < limit && s[to] != '\n' && s[to] != '\r' {
 		if closer != "" && strings.HasPrefix(s[to:], closer) || token && (s[to] == ' ' || s[to] == '\t') {
 			break
 		}
@@ -616,8 +627,23 @@ func goValue(s string, i int) (int, int) {
 	for start > 0 && isParamByte(s[start-1]) {
 		start--
 	}
-	if start == i || start == 0 || s[start-1] != '{' && s[start-1] != '[' && s[start-1] != ' ' || !credName(s[start:i]) {
+	if !credName(s[start:i]) {
 		return i, i
+	}
+	if end, ok := goFieldEnd(s, start, i); ok {
+		return from, end
+	}
+	return i, i
+}
+
+// goFieldEnd reads the name at start in s, and its colon at i, as a field
+// of Go's %+v of a struct or an entry of a map (see goValue), and returns
+// where its value ends: at the bracket closing the struct or map, or
+// before the next " Name:".
+func goFieldEnd(s string, start, i int) (int, bool) {
+	from := i + 1
+	if start == i || start == 0 || s[start-1] != '{' && s[start-1] != '[' && s[start-1] != ' ' {
+		return i, false
 	}
 	depth := 0
 	opener := -1
@@ -634,7 +660,7 @@ func goValue(s string, i int) (int, int) {
 		}
 	}
 	if opener < 0 || s[opener] == '[' && !strings.HasSuffix(s[:opener], "map") {
-		return i, i
+		return i, false
 	}
 	to := from
 	depth = 0
@@ -643,14 +669,14 @@ func goValue(s string, i int) (int, int) {
 		case c == '{' || c == '[':
 			depth++
 		case (c == '}' || c == ']') && depth == 0:
-			return from, to
+			return to, true
 		case c == '}' || c == ']':
 			depth--
 		case c == ' ' && depth == 0 && goFieldNext(s, to+1):
-			return from, to
+			return to, true
 		}
 	}
-	return from, to
+	return to, true
 }
 
 // goFieldNext reports whether what starts at j in s reads as a field's
