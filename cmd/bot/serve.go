@@ -323,6 +323,9 @@ func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, r
 	for _, name := range cfg.AppNames() {
 		apps[name] = cfg.Apps[name].EnvNames()
 	}
+	// discordgo's own lines (a gateway it could not dial) would otherwise
+	// go to standard error past the log's redaction.
+	discord.SetLogger(log)
 	return discord.New(discord.Options{
 		PublicKey: d.PublicKey, BotToken: d.BotToken, ApplicationID: d.ApplicationID, GuildID: d.GuildID, APIURL: d.APIURL,
 		Users: users, Apps: func() map[string][]string { return apps }, EnvChannel: func(app, env string) string {
