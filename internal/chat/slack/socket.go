@@ -198,10 +198,10 @@ func (a *Adapter) refuseLeft(ctx context.Context, events <-chan socketmode.Event
 }
 
 // envelopeRequest reads the request an envelope carries; ok is false for
-// one that carries none (an event the bot ignores) or that cannot be
-// read. reply: the acknowledgement can carry a message (a slash command).
-func (a *Adapter) envelopeRequest(env socketmode.Request) (req request, ok, reply bool) {
-	var err error
+// one that carries none (an event the bot ignores) or that cannot be read
+// (err says why). reply: the acknowledgement can carry a message (a slash
+// command).
+func (a *Adapter) envelopeRequest(env socketmode.Request) (req request, ok, reply bool, err error) {
 	switch env.Type {
 	case socketmode.RequestTypeSlashCommands:
 		var sc slashCommand
@@ -217,20 +217,35 @@ func (a *Adapter) envelopeRequest(env socketmode.Request) (req request, ok, repl
 			a.noteRateLimited(env.Payload)
 		}
 	}
-	if err != nil {
-		a.log.Warn("slack socket mode: unreadable envelope", "type", env.Type, "err", err)
-	}
 	if ok && env.EnvelopeID != "" {
 		req.keys = append([]string{dedupeKeyPrefix + "envelope:" + env.EnvelopeID}, req.keys...)
 	}
-	return req, ok, reply
+	return req, ok, reply, err
+}
+
+// unreadReply is the acknowledgement of a slash command the bot could not
+// read: without it, its sender sees the command do nothing.
+var unreadReply = ephemeralBody{ResponseType: "ephemeral", Text: "Switchman could not read this command; nothing was run."}
+
+// skip acknowledges an envelope that carries no request (an event the bot
+// ignores), or one the bot could not read (err), which is logged, a slash
+// command's acknowledgement telling its sender that nothing was run.
+func (a *Adapter) skip(ctx context.Context, sm *socketmode.Client, env socketmode.Request, err error) {
+	var payload any
+	if err != nil {
+		a.log.Warn("slack socket mode: unreadable envelope", "envelope", env.EnvelopeID, "type", env.Type, "err", err)
+		if env.Type == socketmode.RequestTypeSlashCommands {
+			payload = unreadReply
+		}
+	}
+	a.ack(ctx, sm, env.EnvelopeID, payload)
 }
 
 // envelope dispatches one Socket Mode envelope and acknowledges it.
 func (a *Adapter) envelope(ctx context.Context, sm *socketmode.Client, env socketmode.Request, notices *sync.WaitGroup) {
-	req, ok, reply := a.envelopeRequest(env)
+	req, ok, reply, err := a.envelopeRequest(env)
 	if !ok {
-		a.ack(ctx, sm, env.EnvelopeID, nil)
+		a.skip(ctx, sm, env, err)
 		return
 	}
 	// The dedupe check has its own bound; the socket closing must not turn
@@ -243,9 +258,9 @@ func (a *Adapter) envelope(ctx context.Context, sm *socketmode.Client, env socke
 // as dispatch refuses one once Stop was called; sm is nil when the socket
 // is gone, and the sender is then told through the Web API alone.
 func (a *Adapter) refuseEnvelope(ctx context.Context, sm *socketmode.Client, env socketmode.Request, notices *sync.WaitGroup) {
-	req, ok, reply := a.envelopeRequest(env)
+	req, ok, reply, err := a.envelopeRequest(env)
 	if !ok {
-		a.ack(ctx, sm, env.EnvelopeID, nil)
+		a.skip(ctx, sm, env, err)
 		return
 	}
 	if sm == nil {
@@ -294,7 +309,7 @@ func (a *Adapter) badEnvelope(ctx context.Context, sm *socketmode.Client, ev soc
 	a.log.Warn("slack socket mode: unreadable envelope", "envelope", env.EnvelopeID, "type", env.Type, "err", bad.Cause)
 	var payload any
 	if env.Type == string(socketmode.RequestTypeSlashCommands) {
-		payload = ephemeralBody{ResponseType: "ephemeral", Text: "Switchman could not read this command; nothing was run."}
+		payload = unreadReply
 	}
 	a.ack(ctx, sm, env.EnvelopeID, payload)
 }
