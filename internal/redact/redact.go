@@ -205,10 +205,12 @@ func headerValue(s string, i, at int) (int, int) {
 	// the next field or at its closing bracket, which no line end or
 	// quote marks. Go puts no space after its colon: after one, the
 	// header is a line's (curl -v quoted in a JSON log line), whose
-	// value may hold " name:".
+	// value may hold " name:". The next field's name is taken to be
+	// exported, as a struct's printing a header usually are: a scheme's
+	// credentials may hold " user:password".
 	limit := len(s)
 	if s[i] == ':' && i+1 < len(s) && s[i+1] != ' ' && s[i+1] != '\t' {
-		if end, ok := goFieldEnd(s, name, i); ok {
+		if end, ok := goFieldEnd(s, name, i, true); ok {
 			limit = end
 		}
 	}
@@ -630,7 +632,7 @@ func goValue(s string, i int) (int, int) {
 	if !credName(s[start:i]) {
 		return i, i
 	}
-	if end, ok := goFieldEnd(s, start, i); ok {
+	if end, ok := goFieldEnd(s, start, i, false); ok {
 		return from, end
 	}
 	return i, i
@@ -639,8 +641,9 @@ func goValue(s string, i int) (int, int) {
 // goFieldEnd reads the name at start in s, and its colon at i, as a field
 // of Go's %+v of a struct or an entry of a map (see goValue), and returns
 // where its value ends: at the bracket closing the struct or map, or
-// before the next " Name:".
-func goFieldEnd(s string, start, i int) (int, bool) {
+// before the next " Name:", which must start with a capital letter when
+// exported is set.
+func goFieldEnd(s string, start, i int, exported bool) (int, bool) {
 	from := i + 1
 	if start == i || start == 0 || s[start-1] != '{' && s[start-1] != '[' && s[start-1] != ' ' {
 		return i, false
@@ -672,7 +675,7 @@ func goFieldEnd(s string, start, i int) (int, bool) {
 			return to, true
 		case c == '}' || c == ']':
 			depth--
-		case c == ' ' && depth == 0 && goFieldNext(s, to+1):
+		case c == ' ' && depth == 0 && goFieldNext(s, to+1) && (!exported || 'A' <= s[to+1] && s[to+1] <= 'Z'):
 			return to, true
 		}
 	}

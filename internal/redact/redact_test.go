@@ -416,6 +416,7 @@ func TestCredentialLooseShapes(t *testing.T) {
 		{"Go's %+v, a header's name, last", "&{Method:GET Authorization:Bearer hunter2}", "&{Method:GET Authorization:Bearer REDACTED}"},
 		{"Go's %+v, a header's name, no scheme", "{Authorization:hunter2 Host:web-1 Port:80}", "{Authorization:REDACTED Host:web-1 Port:80}"},
 		{"Go's %+v, a header's name, an unknown scheme", "{Authorization:Custom hunter2 hunter2 Host:web-1}", "{Authorization:REDACTED Host:web-1}"},
+		{"Go's %+v, a header's name, a user and password", "{Authorization:Custom ci:hunter2 Host:web-1}", "{Authorization:REDACTED Host:web-1}"},
 		{"Go's %+v, a cookie and a key", "{Cookie:sid=hunter2; theme=dark XApiKey:none X-Api-Key:hunter2 Name:web}", "{Cookie:REDACTED XApiKey:none X-Api-Key:REDACTED Name:web}"},
 		{"Go's %+v, a header's name, nested", "{Req:{Authorization:none} Name:web}", "{Req:{Authorization:REDACTED} Name:web}"},
 		{"a header after a space is a line's, not a field's", `{"out":"> Authorization: Custom a b:hunter2`, `{"out":"> Authorization: REDACTED`},
