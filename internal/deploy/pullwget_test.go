@@ -1,6 +1,10 @@
 package deploy
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -85,6 +89,89 @@ func TestPullScriptRefusesUnsafeWgetForHTTPS(t *testing.T) {
 			}
 			if strings.Contains(string(out), refusal) || !tried {
 				t.Errorf("wget refused (%q); want it to download", out)
+			}
+		})
+	}
+}
+
+// TestPullScriptWgetStaysOnHTTPS: on a host whose downloader is GNU wget,
+// a redirect from the https URL it was given to plain http is not
+// followed, as with curl (TestPullScriptStaysOnHTTPS): the URL's token
+// would travel in the clear. An http URL still follows redirects.
+func TestPullScriptWgetStaysOnHTTPS(t *testing.T) {
+	t.Parallel()
+	wget, err := exec.LookPath("wget")
+	if err != nil {
+		t.Fatal("this test needs GNU wget: apt-get install -y wget")
+	}
+	var raw bytes.Buffer
+	gz := gzip.NewWriter(&raw)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
+	tw.Write([]byte("7"))
+	tw.Close()
+	gz.Close()
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainHits.Add(1)
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/web-7.tar.gz", http.StatusFound)
+			return
+		}
+		w.Write(raw.Bytes())
+	}))
+	t.Cleanup(plain.Close)
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/web-7.tar.gz" {
+			w.Write(raw.Bytes())
+			return
+		}
+		http.Redirect(w, r, plain.URL+"/web-7.tar.gz", http.StatusFound)
+	}))
+	t.Cleanup(secure.Close)
+	// wget trusts the test server's certificate through a wgetrc of the
+	// test's own, which WGETRC names.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(t.TempDir(), "wgetrc")
+	if err := os.WriteFile(rc, []byte("ca_certificate = "+ca+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, url string
+		ok        bool
+		plainHits int32
+	}{
+		{"https to http", secure.URL + "/start?token=t", false, 0},
+		{"https", secure.URL + "/web-7.tar.gz?token=t", true, 0},
+		{"http to http", plain.URL + "/start?token=t", true, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plainHits.Store(0)
+			dir := t.TempDir()
+			cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", int64(raw.Len()), time.Minute))
+			cmd.Env = []string{"PATH=" + pullBin(t, "wget", wget), "WGETRC=" + rc, "HOME=" + t.TempDir()}
+			out, err := cmd.CombinedOutput()
+			if n := plainHits.Load(); n != tt.plainHits {
+				t.Errorf("the plain http server got %d requests, want %d", n, tt.plainHits)
+			}
+			if !tt.ok {
+				if err == nil {
+					t.Errorf("the pull succeeded; want the redirect refused: %s", out)
+				}
+				if want := "install curl on this host if artifact.url redirects"; !strings.Contains(string(out), want) {
+					t.Errorf("output %q, want it to say %q", out, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "releases/.tmp-7-x/BUILD")); err != nil || string(b) != "7" {
+				t.Errorf("unpacked BUILD: %q, %v; want 7", b, err)
 			}
 		})
 	}

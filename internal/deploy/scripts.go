@@ -364,7 +364,9 @@ func (u *unpackReport) Write(p []byte) (int, error) {
 // anyone on the host can read (ps, /proc): the URL may carry a token.
 // BusyBox's wget reads no URL list: with it alone, the URL is an argument.
 // From an https URL, only curl or a GNU wget that checks certificates and
-// keeps credentials from other servers downloads (see gnuWgetForHTTPS).
+// keeps credentials from other servers downloads (see gnuWgetForHTTPS),
+// and neither follows a redirect to plain http (httpsOnly; GNU wget
+// follows none).
 // It holds no line break (the config refuses control characters). The
 // checksum is computed with openssl where the host has it: it uses the
 // CPU's SHA instructions, several times faster than coreutils' sha256sum
@@ -399,9 +401,13 @@ func pullScript(dir, tmp, url, sum, compression string, size int64, idle time.Du
 		idle = artifact.DefaultIdleTimeout
 	}
 	secs := max(1, int((idle+time.Second-1)/time.Second))
-	var gnuWget, busyBoxWget string
+	var gnuWget, busyBoxWget, wgetHTTPSOnly, wgetRedirect string
 	if isHTTPS(url) {
-		gnuWget, busyBoxWget = gnuWgetForHTTPS, busyBoxWgetForHTTPS
+		// GNU wget follows a redirect from https to plain http, which
+		// would send the URL's token in the clear, and no option keeps it
+		// on https (--https-only binds recursive downloads only): from an
+		// https URL it follows no redirect at all.
+		gnuWget, busyBoxWget, wgetHTTPSOnly, wgetRedirect = gnuWgetForHTTPS, busyBoxWgetForHTTPS, " --max-redirect=0", wgetNoRedirect
 	}
 	return fmt.Sprintf(`set -e
 [ -d %[1]s ] || mkdir -p %[1]s
@@ -416,11 +422,11 @@ SWITCHMAN_URL_END
 ) || st=$?
 elif command -v wget >/dev/null 2>&1; then
 	if wget --help 2>&1 | grep -q -e --input-file; then
-%[14]s		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q --timeout=%[10]d --tries=3 -O %[3]s -i - 2>&1 ) <<'SWITCHMAN_URL_END'
+%[14]s		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q%[16]s --timeout=%[10]d --tries=3 -O %[3]s -i - 2>&1 ) <<'SWITCHMAN_URL_END'
 %[9]s
 SWITCHMAN_URL_END
 ) || st=$?
-	else
+%[17]s	else
 %[15]s		e=$( ( trap '' XFSZ && ulimit -f %[13]d && exec wget -q -O %[3]s %[4]s 2>&1 ) ) || st=$?
 	fi
 else
@@ -444,7 +450,7 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1, gnuWget, busyBoxWget)
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1, gnuWget, busyBoxWget, wgetHTTPSOnly, wgetRedirect)
 }
 
 // gnuWgetForHTTPS refuses, for an https URL, a GNU wget older than
@@ -466,6 +472,12 @@ SWITCHMAN_WGET_VERSION
 		fi
 `
 
+// wgetNoRedirect says, for an https URL, why GNU wget failed with the
+// status it has for an error answer or a redirect it did not follow
+// (8), where -q leaves it silent.
+const wgetNoRedirect = `		[ "$st" != 8 ] || [ -n "$e" ] || e="the artifact server answered with an error, or with a redirect, which this host's wget does not follow from an https artifact.url (it could lead to plain http and send the URL in the clear): install curl on this host if artifact.url redirects"
+`
+
 // busyBoxWgetForHTTPS refuses, for an https URL, BusyBox's wget (the one
 // without --input-file), which may not check the server's certificate:
 // its own TLS code checks none, and anyone on the path could serve the
@@ -482,8 +494,9 @@ func isHTTPS(url string) bool {
 // URL on https through redirects, as the bot's own fetch is kept (see
 // artifact.Source): a redirect to plain http would send the URL's token
 // in the clear to anyone on the host's path. The checksum still guards
-// the bytes; this guards the token. GNU and BusyBox wget have no such
-// option.
+// the bytes; this guards the token. GNU wget is kept there by
+// --https-only; BusyBox's wget, which has no such option, is refused from
+// an https URL (busyBoxWgetForHTTPS).
 func httpsOnly(url string) string {
 	if isHTTPS(url) {
 		return "\nproto-redir = \"=https\""
