@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -47,7 +48,15 @@ type Early struct {
 	mu      sync.Mutex
 	taken   bool
 	aborted chan struct{} // closed by Close before a Server took over
+	// answered counts the answers given before a Server's Metrics
+	// existed, by handler label and code; metrics is the Server's, from
+	// the takeover on, which counts them instead.
+	answered map[earlyAnswer]float64
+	metrics  *Metrics
 }
+
+// earlyAnswer is what an answer of Early is counted under.
+type earlyAnswer struct{ handler, code string }
 
 // handoff is a handler set once, for requests to wait for.
 type handoff struct {
@@ -101,12 +110,14 @@ func (e *Early) handler(to *handoff, metrics bool) http.Handler {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			switch {
 			case r.URL.Path == "/healthz":
+				e.count(healthzPattern, http.StatusServiceUnavailable)
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Cache-Control", "no-store")
 				w.WriteHeader(http.StatusServiceUnavailable)
 				json.NewEncoder(w).Encode(startingBody)
 				return
 			case r.URL.Path == "/metrics" && metrics:
+				e.count(metricsPattern, http.StatusServiceUnavailable)
 				w.Header().Set("Retry-After", "5")
 				http.Error(w, metricsStartingBody, http.StatusServiceUnavailable)
 				return
@@ -123,13 +134,36 @@ func (e *Early) handler(to *handoff, metrics bool) http.Handler {
 	})
 }
 
+// count records an answer given under the route pattern handler: the
+// probes and scrapes that found the bot starting belong with the
+// Server's, in the same switchman_http_requests_total, rather than
+// vanish from it, as a bot slow to start would show nowhere else.
+func (e *Early) count(handler string, code int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.taken {
+		e.metrics.add(handler, code, 1)
+		return
+	}
+	if e.answered == nil {
+		e.answered = map[earlyAnswer]float64{}
+	}
+	e.answered[earlyAnswer{handler, strconv.Itoa(code)}]++
+}
+
 // takeOver hands the listeners to the Server's handlers, and returns them
 // (mln nil without a metrics listener), the http.Servers that serve them,
-// and the channel of what ends their serving.
-func (e *Early) takeOver(public, internal http.Handler) (ln, mln net.Listener, srv, metricsSrv *http.Server, errc chan error) {
+// and the channel of what ends their serving. The answers given so far
+// are counted in m (nil: not counted), as are those still being given.
+func (e *Early) takeOver(public, internal http.Handler, m *Metrics) (ln, mln net.Listener, srv, metricsSrv *http.Server, errc chan error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.taken = true
+	e.metrics = m
+	for a, n := range e.answered {
+		m.addLabels(a.handler, a.code, n)
+	}
+	e.answered = nil
 	e.public.h = public
 	close(e.public.ready)
 	e.internal.h = internal

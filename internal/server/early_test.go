@@ -151,3 +151,40 @@ func TestEarlyClosedWhenTheStartFails(t *testing.T) {
 		t.Error("the listener still takes connections after Close")
 	}
 }
+
+// TestEarlyAnswersCounted: the answers given while the bot starts (503
+// "starting" of /healthz and /metrics) are counted in
+// switchman_http_requests_total as the Server's own, under the route that
+// serves the path once it runs, and show on its first scrape.
+func TestEarlyAnswersCounted(t *testing.T) {
+	ln, mln := listen(t), listen(t)
+	e := server.ServeEarly(server.EarlyOptions{Listener: ln, MetricsListener: mln})
+	t.Cleanup(e.Close)
+	base, metricsBase := "http://"+ln.Addr().String(), "http://"+mln.Addr().String()
+	for _, url := range []string{base + "/healthz", metricsBase + "/healthz", metricsBase + "/healthz", metricsBase + "/metrics"} {
+		if code, body, _ := probe(t, url); code != http.StatusServiceUnavailable {
+			t.Fatalf("%s while starting: got %d %s, want 503", url, code, body)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	s := server.New(server.Options{Early: e, MetricsListener: mln, Registry: reg, Metrics: server.NewMetrics(reg)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	code, body, _ := probe(t, metricsBase+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics once started: got %d, want 200", code)
+	}
+	for _, want := range []string{
+		`switchman_http_requests_total{code="503",handler="GET /healthz"} 3`,
+		`switchman_http_requests_total{code="503",handler="GET /metrics"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+}

@@ -20,7 +20,8 @@ type Metrics struct {
 // NewMetrics creates the metrics and registers them with reg:
 //
 //	switchman_command_latency_seconds{platform}  how long commands take to handle
-//	switchman_http_requests_total{handler,code}  HTTP requests by route ("unmatched": none) and status
+//	switchman_http_requests_total{handler,code}  HTTP requests by route ("unmatched": none) and status,
+//	                                             Early's answers included
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		commandLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -68,6 +69,18 @@ func (m *Metrics) count(handler string, h http.Handler) http.Handler {
 		h.ServeHTTP(sw, r)
 		m.httpRequests.WithLabelValues(handler, strconv.Itoa(sw.code)).Inc()
 	})
+}
+
+// add counts n requests of handler answered with code.
+func (m *Metrics) add(handler string, code int, n float64) {
+	m.addLabels(handler, strconv.Itoa(code), n)
+}
+
+func (m *Metrics) addLabels(handler, code string, n float64) {
+	if m == nil {
+		return
+	}
+	m.httpRequests.WithLabelValues(handler, code).Add(n)
 }
 
 // unmatchedHandler is the handler label of requests no route takes.

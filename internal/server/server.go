@@ -166,18 +166,18 @@ func New(opt Options) *Server {
 	if opt.Early == nil {
 		s.srv = newHTTPServer(s.opt.Metrics.unmatched(s.mux), opt.Log)
 	}
-	s.handle(s.mux, "GET /healthz", http.HandlerFunc(s.health), opt.MaxBody)
+	s.handle(s.mux, healthzPattern, http.HandlerFunc(s.health), opt.MaxBody)
 	metrics := s.mux
 	if opt.MetricsListener != nil {
 		s.metricsMux = http.NewServeMux()
 		if opt.Early == nil {
 			s.metricsSrv = newHTTPServer(s.opt.Metrics.unmatched(s.metricsMux), opt.Log)
 		}
-		s.handle(s.metricsMux, "GET /healthz", http.HandlerFunc(s.health), opt.MaxBody)
+		s.handle(s.metricsMux, healthzPattern, http.HandlerFunc(s.health), opt.MaxBody)
 		metrics = s.metricsMux
 	}
 	if opt.Registry != nil {
-		s.handle(metrics, "GET /metrics", promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{Registry: opt.Registry}), opt.MaxBody)
+		s.handle(metrics, metricsPattern, promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{Registry: opt.Registry}), opt.MaxBody)
 	}
 	if opt.Slack != nil {
 		s.Handle("POST /slack/commands", opt.Slack.Commands())
@@ -224,6 +224,13 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
+
+// The routes of /healthz and /metrics, which are their handler label in
+// switchman_http_requests_total (Early's answers included).
+const (
+	healthzPattern = "GET /healthz"
+	metricsPattern = "GET /metrics"
+)
 
 // Handler is the server's routing, for tests.
 func (s *Server) Handler() http.Handler { return s.mux }
@@ -346,7 +353,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.metricsMux != nil {
 			internal = s.opt.Metrics.unmatched(s.metricsMux)
 		}
-		ln, mln, srv, metricsSrv, errc := s.opt.Early.takeOver(public, internal)
+		ln, mln, srv, metricsSrv, errc := s.opt.Early.takeOver(public, internal, s.opt.Metrics)
 		s.srv, s.metricsSrv = srv, metricsSrv
 		s.setAddr(ln, mln)
 		return s.serve(ctx, errc)
