@@ -26,8 +26,9 @@ import (
 // running deploys. A variable only so that tests need not wait 5 minutes.
 var drainTimeout = 5 * time.Minute
 
-// writeChecker is a store that can tell whether it takes writes now (the
-// Redis store): the embedded file does whenever it can be read.
+// writeChecker is a store that can tell whether it takes writes now: a
+// Redis replica or one at maxmemory does not, nor an embedded file whose
+// disk is full, both of which still answer reads.
 type writeChecker interface {
 	Writable(ctx context.Context) error
 }
@@ -97,23 +98,7 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, early *server.E
 		Metrics:         metrics,
 		Log:             log,
 		Health: func(ctx context.Context) error {
-			err := checkStore(ctx, sys.store)
-			if err == nil {
-				return nil
-			}
-			// Named, so that a Redis that answered (at maxmemory, a
-			// replica, refusing the password), or a damaged file, is not
-			// reported as a store the network keeps the bot from.
-			if cfg.Store.Redis == nil {
-				if condition := embedded.HealthCondition(err); condition != embedded.ConditionUnreachable {
-					return &server.StoreError{Condition: condition, Err: err}
-				}
-				return err
-			}
-			if condition, reply := redis.HealthCondition(err); condition != redis.ConditionUnreachable {
-				return &server.StoreError{Condition: condition, Reply: reply, Err: err}
-			}
-			return err
+			return storeHealth(ctx, cfg.Store.Redis != nil, sys.store)
 		},
 		Clock: func(ctx context.Context) error {
 			if c, ok := sys.store.(clockChecker); ok {
@@ -252,14 +237,36 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, early *server.E
 	return g.Wait()
 }
 
+// storeHealth is the check of /healthz: checkStore's error, named when
+// the store answered, so that a Redis that answered (at maxmemory, a
+// replica, refusing the password), or an embedded file damaged or on a
+// full disk, is not reported as a store the network keeps the bot from.
+func storeHealth(ctx context.Context, isRedis bool, store stateStore) error {
+	err := checkStore(ctx, store)
+	if err == nil {
+		return nil
+	}
+	if !isRedis {
+		if condition, reply := embedded.HealthCondition(err); condition != embedded.ConditionUnreachable {
+			return &server.StoreError{Condition: condition, Reply: reply, Err: err}
+		}
+		return err
+	}
+	if condition, reply := redis.HealthCondition(err); condition != redis.ConditionUnreachable {
+		return &server.StoreError{Condition: condition, Reply: reply, Err: err}
+	}
+	return err
+}
+
 // checkStore is the health check of store: it reads it and, when it can
 // tell, asks whether it takes writes.
 func checkStore(ctx context.Context, store stateStore) error {
 	if _, err := store.Locks(ctx); err != nil {
 		return err
 	}
-	// A Redis that answers reads but refuses writes (a replica, a
-	// primary short of replicas) refuses every command: unhealthy.
+	// A store that answers reads but refuses writes (a Redis replica, a
+	// primary short of replicas, a file on a full disk) refuses every
+	// command: unhealthy.
 	if w, ok := store.(writeChecker); ok {
 		return w.Writable(ctx)
 	}

@@ -109,6 +109,11 @@ type Store struct {
 	// damage is set once a transaction found the file damaged; every
 	// call after it fails with it.
 	damage atomic.Pointer[damagedError]
+	// refusing holds the error of the last write transaction when its
+	// disk or quota refused it (deploy.ErrStoreFull), until one succeeds:
+	// reads go on answering then, and a check that only reads would call
+	// the store healthy while every command that records fails.
+	refusing atomic.Pointer[error]
 
 	// trimBatch is how many index entries a trim handles per write
 	// transaction: maxTrimBatch, fewer in tests. trimmed, if set, is
@@ -134,20 +139,45 @@ func (e *damagedError) Error() string {
 
 // Health conditions of the store, as HealthCondition names them.
 const (
-	ConditionUnreachable = "unreachable"
-	ConditionDamaged     = "damaged"
+	ConditionUnreachable   = "unreachable"
+	ConditionDamaged       = "damaged"
+	ConditionRefusesWrites = "refuses_writes"
 )
 
-// HealthCondition names what err, of a check of the store (Locks), says of
-// the file, for a health endpoint: ConditionDamaged when a transaction
-// found it damaged, which every later call is refused for; else
+// HealthCondition names what err, of a check of the store (Locks, then
+// Writable), says of the file, for a health endpoint, and the error code
+// of the refusal, if any: ConditionDamaged when a transaction found it
+// damaged, which every later call is refused for; ConditionRefusesWrites,
+// with "ENOSPC" or "EDQUOT", when the last write found its disk or quota
+// full, as Redis's condition at maxmemory is named; else
 // ConditionUnreachable (it did not answer in time).
-func HealthCondition(err error) string {
+func HealthCondition(err error) (condition, reply string) {
 	var damaged *damagedError
 	if errors.As(err, &damaged) {
-		return ConditionDamaged
+		return ConditionDamaged, ""
 	}
-	return ConditionUnreachable
+	if errors.Is(err, deploy.ErrStoreFull) {
+		if errors.Is(err, syscall.EDQUOT) {
+			return ConditionRefusesWrites, "EDQUOT"
+		}
+		return ConditionRefusesWrites, "ENOSPC"
+	}
+	return ConditionUnreachable, ""
+}
+
+// Writable returns the error of the last write when its disk or quota
+// refused it (wrapping deploy.ErrStoreFull), until a write succeeds; nil
+// otherwise. It writes nothing itself: a small write can fit where a
+// command's does not, and would call the store writable while deploys
+// fail to record.
+func (s *Store) Writable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("check state store: %w", err)
+	}
+	if p := s.refusing.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // refusedError says that the file holds no store Switchman can use: it is
@@ -802,6 +832,12 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 	}()
 	if write {
 		err = s.full(s.db.Update(fn))
+		switch {
+		case err == nil:
+			s.refusing.Store(nil)
+		case errors.Is(err, deploy.ErrStoreFull):
+			s.refusing.Store(&err)
+		}
 	} else {
 		err = s.db.View(fn)
 	}
