@@ -76,13 +76,18 @@ func (s *Store) ClockSkew(ctx context.Context) (time.Duration, error) {
 	return skew, nil
 }
 
-// skewText is "12.5s behind" or "12.5s ahead of".
+// skewText is "12.5s behind" or "12.5s ahead of": to a tenth of a
+// second, as the measure is no finer than half a round trip to Redis,
+// which a busy replica stretches to milliseconds ("39.999s" says more
+// than is known).
 func skewText(skew time.Duration) string {
 	if skew < 0 {
-		return (-skew).Round(time.Millisecond).String() + " behind"
+		return (-skew).Round(skewPrecision).String() + " behind"
 	}
-	return skew.Round(time.Millisecond).String() + " ahead of"
+	return skew.Round(skewPrecision).String() + " ahead of"
 }
+
+const skewPrecision = 100 * time.Millisecond
 
 func skewMsg(skew, bound time.Duration) string {
 	return fmt.Sprintf("this replica's clock is %s the state store's (Redis TIME), more than the %s allowed: leases expire by each replica's clock, so a lease it took could be taken from it at once, or it could take one still held; sync its clock (chrony or ntp: chronyc tracking, timedatectl) and it takes leases again within a minute", skewText(skew), bound)
