@@ -132,13 +132,15 @@ func TestBackupHasItsOwnTimeout(t *testing.T) {
 		outcome  deploy.Outcome
 		want     string // in the record's error
 	}{
-		{name: "backup longer than step_timeout", timeouts: "step_timeout: 1s\n        backup_timeout: 30s", outcome: deploy.OutcomeSucceeded},
+		// step_timeout bounds delivery too, which a loaded machine slows
+		// to past a second: the backup outlasts it by seconds instead.
+		{name: "backup longer than step_timeout", timeouts: "step_timeout: 4s\n        backup_timeout: 30s", outcome: deploy.OutcomeSucceeded},
 		{name: "backup longer than backup_timeout", timeouts: "step_timeout: 30s\n        backup_timeout: 1s", outcome: deploy.OutcomeFailed,
 			want: "the backup before migrations failed on localhost (step timed out (limit 1s)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), hosts, hosts+"\n        "+tc.timeouts+"\n        backup: 'sleep 2 && : > shared-backup'", 1)
+			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), hosts, hosts+"\n        "+tc.timeouts+"\n        backup: 'sleep 6 && : > shared-backup'", 1)
 			f := newFixtureFrom(t, yaml, &local.Transport{})
 			f.build("1")
 			rec := f.mustRun(deploy.KindDeploy, "1", tc.outcome)
