@@ -2013,6 +2013,12 @@ func (r *run) revertOne(h Host, cause error) error {
 			return lost
 		}
 		if err := r.switchBack(ctx, h, st, false); err != nil {
+			if errors.Is(err, ErrLeaseLost) {
+				// Not put back into rotation, or not switched at
+				// all (see beginSwitch): the run stops there.
+				r.drop(h, HostFailed, fmt.Errorf("%w; switch back: %w", cause, err))
+				return err
+			}
 			cause = fmt.Errorf("%w; switch back: %w", cause, err)
 			state = HostFailed
 			r.mu.Lock()
@@ -2058,7 +2064,9 @@ func (r *run) activate(h Host, build, previous string) error {
 		if done <= at {
 			r.settleSwitch(ctx, h)
 			if done < at || r.stayed(h, build) {
-				r.undrain(ctx, h, false)
+				if lost := r.undrain(ctx, h, false); lost != nil {
+					return lost
+				}
 			}
 		}
 		// What failed on a host is what people need to read.
@@ -2085,19 +2093,45 @@ func (r *run) stayed(h Host, build string) bool {
 // the next run takes it for a host someone took out. One someone did take
 // out stays out. A host it cannot put back is recorded LeftOut, for the
 // next run to put back: its record shows no switch, and would not tell
-// that run who took it out.
-func (r *run) undrain(ctx context.Context, h Host, back bool) {
+// that run who took it out. A lease found lost before it is put back
+// leaves it out, recorded LeftOut alike (see ready), and is returned,
+// wrapping ErrLeaseLost, for the run to stop on; otherwise it returns nil.
+func (r *run) undrain(ctx context.Context, h Host, back bool) error {
 	if r.t.pool == nil || r.keepOut[h.Name] != "" {
-		return
+		return nil
 	}
-	if err := r.t.pool.Ready(ctx, h); err != nil {
-		r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
-		switched := "switched"
-		if back {
-			switched = "switched back"
-		}
-		r.note("%s was neither %s nor restarted, and putting it back into rotation failed: %v — check it in the load balancer", h.Name, switched, err)
+	err := r.ready(ctx, h)
+	if err == nil {
+		return nil
 	}
+	r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
+	if errors.Is(err, ErrLeaseLost) {
+		return err
+	}
+	switched := "switched"
+	if back {
+		switched = "switched back"
+	}
+	r.note("%s was neither %s nor restarted, and putting it back into rotation failed: %v — check it in the load balancer", h.Name, switched, err)
+	return nil
+}
+
+// ready puts h back into rotation, only under the lease, checked first
+// (see leaseGone): a host's steps ignore the run's cancel, its drain,
+// switch, restart and health check take a while, and a replica that lost
+// the lease meanwhile would put back into rotation a host the one holding
+// it now may have drained to switch it. A lease found lost leaves h out,
+// a note says so, the run is stopped with that cause (it ends as any run
+// that lost its lease does), and the error, wrapping ErrLeaseLost, is
+// returned.
+func (r *run) ready(ctx context.Context, h Host) error {
+	if lost := r.leaseGone(); lost != nil {
+		r.cancel(lost)
+		r.log.Warn("put back into rotation skipped: deploy lease lost", "host", h.Name, "err", lost)
+		r.note("%s not put back into rotation, left out: this replica lost the deploy lease (it ran out, or the state store could not confirm it), and the replica holding the lease now may have drained it to switch it; check it in the load balancer once that replica's run ends", h.Name)
+		return lost
+	}
+	return r.t.pool.Ready(ctx, h)
 }
 
 // switchActions are the steps that move h to build: with a load balancer,
@@ -2143,7 +2177,7 @@ func (r *run) switchActions(ctx context.Context, h Host, step Step, build, previ
 		acts = append(acts, script(StepHook, hook))
 	}
 	if r.t.pool != nil && keep == "" {
-		acts = append(acts, action{step: StepReady, call: func() error { return r.t.pool.Ready(ctx, h) }})
+		acts = append(acts, action{step: StepReady, call: func() error { return r.ready(ctx, h) }})
 	}
 	return acts
 }
@@ -2304,6 +2338,15 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 			return
 		}
 		if err := r.switchBack(ctx, h, st, hr.State == HostActive); err != nil {
+			if errors.Is(err, ErrLeaseLost) {
+				// Not put back into rotation, or not switched back at
+				// all (see beginSwitch): no further host is touched.
+				lostMu.Lock()
+				if lost == nil {
+					lost = err
+				}
+				lostMu.Unlock()
+			}
 			fate[i] = stuck
 			r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, joinErr(hr.Error, "switch back: "+err.Error()) })
 			return
@@ -2588,7 +2631,9 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState, serving 
 	if at := switchIndex(acts); err != nil && done <= at {
 		r.settleSwitch(ctx, h)
 		if serving && (done < at || r.stayed(h, before.Current)) {
-			r.undrain(ctx, h, true)
+			if lost := r.undrain(ctx, h, true); lost != nil {
+				return fmt.Errorf("%w; %w", err, lost)
+			}
 		}
 	}
 	return err

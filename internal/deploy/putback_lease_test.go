@@ -53,10 +53,11 @@ func TestPutBackAfterTheLeaseWasLost(t *testing.T) {
 	done := make(chan *deploy.Record, 1)
 	var notes []string
 	_, err := f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done && ev.Host == "h1" {
-			// h1, the only host the rollback switches, restarts: the
-			// next check, the last before h0 would be put back, is the
-			// last that finds the lease held.
+		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepReady && ev.Done && ev.Host == "h1" {
+			// h1, the only host the rollback switches, is back in
+			// rotation (under the lease, checked before): the next
+			// check, the last before h0 would be put back, is the last
+			// that finds the lease held.
 			leases.stealAfterCheck.Store(true)
 		}
 		if ev.Kind == deploy.EventNote {
@@ -75,7 +76,7 @@ func TestPutBackAfterTheLeaseWasLost(t *testing.T) {
 		t.Fatal("the rollback to 2 did not end within 30 s")
 	}
 	if !leases.stolen.Load() {
-		t.Fatal("the lease was never taken over: no check after h1's restart")
+		t.Fatal("the lease was never taken over: no check after h1 was put back into rotation")
 	}
 	if got := pool.get("h0"); got != "drain" {
 		t.Errorf("h0 is %q in the load balancer after the rollback that lost its lease; want drain, as the last run left it", got)

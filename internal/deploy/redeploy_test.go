@@ -113,6 +113,13 @@ func TestRedeployFinishesAnInterruptedHost(t *testing.T) {
 // reached as over SSH, behind pool.
 func newPoolFixture(t *testing.T, pool deploy.Pool, hosts ...string) *fixture {
 	t.Helper()
+	return newPoolFixtureWith(t, pool, func(*deploy.Options) {}, hosts...)
+}
+
+// newPoolFixtureWith is newPoolFixture whose engine's options opt adjusts
+// last.
+func newPoolFixtureWith(t *testing.T, pool deploy.Pool, opt func(*deploy.Options), hosts ...string) *fixture {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "web")
 	var list strings.Builder
 	for i, h := range hosts {
@@ -125,6 +132,7 @@ func newPoolFixture(t *testing.T, pool deploy.Pool, hosts ...string) *fixture {
 	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
 		o.Transports["ssh"] = m
 		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
+		opt(o)
 	})
 	m.app = f.app
 	return f

@@ -14,13 +14,14 @@ import (
 // switch back's) after taking it out of rotation, as HAProxy does when it
 // takes `set server … state drain` and the answer after that cannot be
 // read; and the first ready of unready, failing that host's activation
-// after its switch so that the deploy is switched back.
+// after its switch so that the deploy is switched back. failFirst, set
+// once armed, fails that host's first drain alike (its switch's).
 type backDrainPool struct {
 	fakePool
-	armed              bool
-	failDrain, unready string
-	drains             map[string]int
-	readied            bool
+	armed                         bool
+	failDrain, unready, failFirst string
+	drains                        map[string]int
+	readied                       bool
 }
 
 func (p *backDrainPool) arm(failDrain, unready string) {
@@ -33,7 +34,7 @@ func (p *backDrainPool) Drain(ctx context.Context, h deploy.Host) error {
 	p.mu.Lock()
 	if p.armed {
 		p.drains[h.Name]++
-		if h.Name == p.failDrain && p.drains[h.Name] == 2 {
+		if h.Name == p.failDrain && p.drains[h.Name] == 2 || h.Name == p.failFirst && p.drains[h.Name] == 1 {
 			p.state[h.Name] = "drain"
 			p.mu.Unlock()
 			return errors.New("show stat: unreadable answer")
