@@ -501,7 +501,10 @@ func (r *run) earlierRelease(first hostState, others []hostState, from string) (
 	if len(candidates) == 0 {
 		return "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current: %s); nothing was changed", r.t.key(), orNone(from))
 	}
-	recs, err := r.history()
+	// The first candidate, the newest on disk, is the one taken when it
+	// ran: the records that show it running are among the newest, as a
+	// rule.
+	recs, err := r.historyUntil(func(ran map[string]bool) bool { return ran[candidates[0]] })
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: rollback %s %s to BUILD (releases on disk: %s); nothing was changed",
 			r.t.key(), r.t.app.Name, r.t.env.Name, strings.Join(candidates, ", "))
@@ -539,10 +542,32 @@ func (r *run) earlierRelease(first hostState, others []hostState, from string) (
 
 // history reads every record of the run's app+env, bounded as the
 // store's other reads are.
-func (r *run) history() ([]*Record, error) {
+func (r *run) history() ([]*Record, error) { return r.records(0) }
+
+// records reads the newest limit records of the run's app+env (0: all).
+func (r *run) records(limit int) ([]*Record, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), defaultStoreTimeout)
 	defer cancel()
-	return r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name})
+	return r.e.store.Records(ctx, Filter{App: r.t.app.Name, Env: r.t.env.Name, Limit: limit})
+}
+
+// recentHistory is how many of its newest records a rollback reads first
+// to tell whether a release ran (see historyUntil).
+const recentHistory = 100
+
+// historyUntil reads the records of the run's app+env, newest first: the
+// newest recentHistory first, and all of them only when decided, given
+// what those show running (see ranReleases), says they do not settle the
+// answer. A rollback reads them before its first switch, and an app+env
+// deployed for years has thousands: a release that ran once shows it
+// forever, so a record showing it running, met among the newest, settles
+// it, while that none did takes them all.
+func (r *run) historyUntil(decided func(ran map[string]bool) bool) ([]*Record, error) {
+	recs, err := r.records(recentHistory)
+	if err != nil || len(recs) < recentHistory || decided(ranReleases(recs)) {
+		return recs, err
+	}
+	return r.history()
 }
 
 // ranReleases is the set of releases the records show running in their
@@ -583,7 +608,7 @@ func ranBy(rec *Record) []string {
 // at all (put there before the bot, or its records trimmed) is not
 // refused.
 func (r *run) neverRan(build string) error {
-	recs, err := r.history()
+	recs, err := r.historyUntil(func(ran map[string]bool) bool { return ran[build] })
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to tell whether release %s ran there; nothing was changed", r.t.key(), build)
 	}
