@@ -134,7 +134,8 @@ type Server struct {
 	gate gate
 	// draining is set from the shutdown on: /healthz says so.
 	draining atomic.Bool
-	// recovering is set while Options.Recover runs: /healthz says so.
+	// recovering is set from Run's start until Options.Recover
+	// returns: /healthz says so.
 	recovering atomic.Bool
 
 	mu   sync.Mutex
@@ -347,6 +348,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // listeners. It returns nil after a shutdown asked for by ctx, else what
 // made serving fail.
 func (s *Server) Run(ctx context.Context) error {
+	// Set before the listeners are served, not when the recovery starts:
+	// a probe answered in between would hear "ok" from a bot that has not
+	// recovered yet.
+	s.recovering.Store(s.opt.Recover != nil)
 	if s.opt.Early != nil {
 		public := s.opt.Metrics.unmatched(s.mux)
 		internal := public
@@ -405,7 +410,6 @@ func (s *Server) serve(ctx context.Context, errc chan error) error {
 	rctx, stopRecover := context.WithCancel(ctx)
 	defer stopRecover()
 	if s.opt.Recover != nil {
-		s.recovering.Store(true)
 		go func() {
 			defer close(recovered)
 			err := s.opt.Recover(rctx)
