@@ -62,7 +62,7 @@ func (s *Store) ClockSkew(ctx context.Context) (time.Duration, error) {
 		level = 1
 	}
 	if level != s.clock.level {
-		args := []any{"skew", skew.Round(time.Millisecond).String(), "max_skew", s.maxSkew.String(), "redis", s.addr}
+		args := []any{"skew", skew.Round(skewPrecision).String(), "max_skew", s.maxSkew.String(), "redis", s.addr}
 		switch level {
 		case 2:
 			s.log.Error("this replica takes no new deploy, recovery, watch or train lease: "+skewMsg(skew, s.maxSkew), args...)
