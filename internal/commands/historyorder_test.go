@@ -16,7 +16,7 @@ func TestHistoryNFirst(t *testing.T) {
 		{"before the app", "history 20 accounting", "N goes last: history accounting N"},
 		{"before the app and env", "history 20 accounting production", "N goes last: history accounting production N"},
 		{"between the app and env", "history accounting 20 production", "N goes last: history accounting production N"},
-		{"two numbers", "history 5 5", `unknown app "5"`},
+		{"two numbers", "history 5 5", `N is written twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

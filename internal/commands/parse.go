@@ -1366,36 +1366,71 @@ func parseStatus(p *parser, args []token) (Command, error) {
 func parseHistory(p *parser, args []token) (Command, error) {
 	var c Command
 	var err error
+	given := args
 	if c.N, args, err = takeN(args, DefaultHistory, MaxHistory); err != nil {
 		return c, err
 	}
-	// "history 20 web", "history web 20 prod": N where the app or the
-	// env goes, which would be refused as an unknown one.
-	if i := slices.IndexFunc(args, func(t token) bool { return looksNumeric(t.s) }); i >= 0 && i < 2 && len(args) <= 3 {
-		names := slices.Delete(slices.Clone(args), i, i+1)
-		if len(names) > 0 && p.isApp(names[0].s) && (len(names) == 1 || p.isEnv(names[0].s, names[1].s)) {
-			return c, fmt.Errorf("N goes last: history %s N", joinWords(names))
-		}
+	// A number before the end is an N out of its place ("history 20
+	// web"), or a second N: the names are read without it, so that the
+	// reply is about the word at fault, not about a right word moved.
+	names := args
+	i := slices.IndexFunc(args, func(t token) bool { return looksNumeric(t.s) })
+	if i >= 0 {
+		names = slices.Delete(slices.Clone(args), i, i+1)
 	}
-	if len(args) > 1 && looksNumeric(args[0].s) && !p.isApp(args[1].s) {
-		// "history 5 extra": "history 5" is whole, and the word after
-		// N is the stray one, not N an unknown app.
-		return c, unexpected(args[1])
-	}
-	if len(args) > 2 {
-		// "history web prod 5 extra": N is in its place, and the word
-		// after it is the stray one.
-		if len(args) > 3 && looksNumeric(args[2].s) && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
-			return c, unexpected(args[3])
-		}
-		return c, unexpected(args[2])
-	}
-	app, env, _, err := p.appEnv(args, false)
+	app, env, j, stray, err := p.historyTarget(names)
 	if err != nil {
+		if i >= 0 && j == i && (j == 0 || !stray) {
+			// "history 5 extra", "history web 5 extra": what comes
+			// before N is whole, and the word after it is the stray one,
+			// not an unknown app or env.
+			return c, unexpected(args[i+1])
+		}
+		if i >= 0 && i < 2 && j >= 2 {
+			return c, fmt.Errorf("%w (and N goes last: history %s %s N)", err, names[0].s, names[1].s)
+		}
 		return c, err
+	}
+	if i >= 0 {
+		fixed := strings.Join(slices.DeleteFunc([]string{"history", app, env, "N"}, func(w string) bool { return w == "" }), " ")
+		if len(args) < len(given) {
+			return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[i].s), echo(given[len(given)-1].s), fixed)
+		}
+		return c, fmt.Errorf("N goes last: %s", fixed)
 	}
 	c.App, c.Env = app, env
 	return c, nil
+}
+
+// historyTarget reads the APP and ENV of history from names, the words
+// before N. On error it also returns the index in names of the word at
+// fault, and whether the error is about a word too many (rather than an
+// unknown app or env).
+func (p *parser) historyTarget(names []token) (app, env string, at int, stray bool, err error) {
+	if len(names) == 0 {
+		return "", "", 0, false, nil
+	}
+	if app, err = p.app(names[0]); err != nil {
+		return "", "", 0, false, err
+	}
+	if len(names) == 1 {
+		return app, "", 0, false, nil
+	}
+	if !p.isEnv(app, names[1].s) && p.isApp(names[1].s) {
+		// "history web api": read as web's env, it would be refused as
+		// an unknown one, of an app the user did not mean it for.
+		return "", "", 1, true, fmt.Errorf("unexpected word %s: history takes one app; leave the app out to see every app's deploys", echo(names[1].s))
+	}
+	if env, err = p.env(app, names[1]); err != nil {
+		return "", "", 1, false, err
+	}
+	if len(names) == 2 {
+		return app, env, 0, false, nil
+	}
+	if p.isEnv(app, names[2].s) {
+		return "", "", 2, true, fmt.Errorf("unexpected word %s: history takes one env, and %s is a second one after %s; leave the env out to see every env of %s", echo(names[2].s), echo(names[2].s), echo(env), app)
+	}
+	return "", "", 2, true, unexpected(names[2])
 }
 
 // takeN takes the trailing N of history and audit from args: a whole number

@@ -16,7 +16,7 @@ func TestStrayWordAfterN(t *testing.T) {
 		{"history", "history accounting production 5 extra", `unexpected word "extra"`},
 		{"history, two more", "history accounting production 5 extra more", `unexpected word "extra"`},
 		{"history without env", "history accounting 5 extra", `unexpected word "extra"`},
-		{"history, a word for env", "history accounting production staging", `unexpected word "staging"`},
+		{"history, a word after the env", "history accounting production extra", `unexpected word "extra"`},
 		{"audit", "audit accounting 5 extra", `unexpected word "extra"`},
 		{"audit, two more", "audit accounting 5 extra more", `unexpected word "extra"`},
 		{"stats", "stats accounting production 30d extra", `unexpected word "extra"`},
