@@ -1104,6 +1104,11 @@ func parseLock(p *parser, args []token) (Command, error) {
 		w := rest[0].s
 		lookalike := disguised(w, p.isApp)
 		switch {
+		case w == "for" && len(rest) > 1 && !rest[1].quoted && startsWithDigit(foldLookalike(rest[1].s)):
+			// "lock deploys for 2h …" locks every app for 2h even when
+			// an app is named "for", as grant reads it and as the Text of
+			// such a lock is written; that app's lock names it first
+			// ("lock deploys for for 2h …").
 		case p.isApp(w):
 			c.App = w
 			rest = rest[1:]
@@ -1149,6 +1154,9 @@ func parseLock(p *parser, args []token) (Command, error) {
 			target += " " + c.Env
 		}
 		switch {
+		case isWord(rest[0], "for"):
+			// After the app, "for" is the keyword, even when an app is
+			// named so.
 		case c.Env != "" && p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`a lock covers one env, and %q is another: lock each (lock deploys %s %s …), or every env of %s (lock deploys %s …); to start the reason with %q, quote it: lock deploys %s "…"`, w, c.App, w, c.App, c.App, w, target)
 		case p.isApp(w):
@@ -1966,7 +1974,11 @@ func parseRevoke(p *parser, args []token) (Command, error) {
 	if err != nil {
 		return Command{}, err
 	}
-	if !p.isApp("for") && slices.ContainsFunc(rest, func(t token) bool { return isWord(t, "for") }) {
+	words := rest
+	if p.forIsApp(rest) {
+		words = rest[1:]
+	}
+	if slices.ContainsFunc(words, func(t token) bool { return isWord(t, "for") }) {
 		return Command{}, errors.New(`revoke takes no duration: it takes the role back now, however long the grant had left`)
 	}
 	if err := p.grantTarget(&c, rest); err != nil {
@@ -2033,13 +2045,21 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 
 // takeFor takes "for DURATION" from the end of args, returning 0 if there
 // is none. A "for" elsewhere is an error: the duration goes last. With
-// forMayBeApp and an app named "for", a "for" not followed by a word
-// starting with a digit names that app instead. omitFor and example go
-// into the errors (see parseDuration).
+// forMayBeApp and an app named "for", a "for" first in args, in the app's
+// place, names that app, unless a word starting with a digit follows it
+// and nothing else ("grant @ana deployer for 2h" grants every app for
+// 2h); any other "for" is the keyword. omitFor and example go into the
+// errors (see parseDuration).
 func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string) (time.Duration, []token, error) {
-	forIsApp := forMayBeApp && p.isApp("for")
+	if forMayBeApp && p.forIsApp(args) {
+		d, rest, err := p.takeFor(args[1:], false, omitFor, example)
+		if err != nil {
+			return 0, nil, err
+		}
+		return d, append([]token{args[0]}, rest...), nil
+	}
 	var d time.Duration
-	if n := len(args); n >= 2 && isWord(args[n-2], "for") && (!forIsApp || startsWithDigit(args[n-1].s)) {
+	if n := len(args); n >= 2 && isWord(args[n-2], "for") {
 		if args[n-1].quoted && args[n-1].s == "" {
 			// `for ""`: a duration left blank, not one of zero.
 			return 0, nil, fmt.Errorf(`"for" needs a duration, not an empty quoted word: write it like 30m, 2h, 1d, 1h30m or 1w, e.g. %s, or leave "for" out %s`, example, omitFor)
@@ -2050,13 +2070,26 @@ func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string
 		}
 		args = args[:n-2]
 	}
-	if i := slices.IndexFunc(args, func(t token) bool { return isWord(t, "for") }); i >= 0 && !forIsApp {
+	if i := slices.IndexFunc(args, func(t token) bool { return isWord(t, "for") }); i >= 0 {
+		if d > 0 {
+			return 0, nil, fmt.Errorf(`"for" is written twice; write "for DURATION" once, last, e.g. %s`, example)
+		}
 		if i == len(args)-1 {
 			return 0, nil, fmt.Errorf(`"for" needs a duration, e.g. %s`, example)
 		}
 		return 0, nil, fmt.Errorf(`"for DURATION" goes last, e.g. %s`, example)
 	}
 	return d, args, nil
+}
+
+// forIsApp reports whether the first of args, the words in the app's place
+// of grant or revoke, names an app called "for" rather than starting "for
+// DURATION".
+func (p *parser) forIsApp(args []token) bool {
+	if len(args) == 0 || args[0].quoted || args[0].s != "for" || !p.isApp("for") {
+		return false
+	}
+	return len(args) != 2 || args[1].quoted || !startsWithDigit(args[1].s)
 }
 
 func parseHere(p *parser, args []token) (Command, error) {
