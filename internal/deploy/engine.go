@@ -711,7 +711,10 @@ func (e *Engine) busy(ctx context.Context, t target, kind Kind, h string) error 
 	}
 	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
 		stop := ""
-		if other.Kind == KindDeploy && other.Outcome == OutcomeRunning {
+		switch {
+		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning && e.settled(t, other.ID):
+			stop = waitForPrune(t, kind, other.Build)
+		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning:
 			stop = stopDeployFirst(t, kind)
 		}
 		return errs.New(errs.Conflict, "%s is busy: %s of build %s by %s since %s (deploy %s)%s",
@@ -725,6 +728,38 @@ func (e *Engine) busy(ctx context.Context, t target, kind Kind, h string) error 
 		return errs.New(errs.Conflict, "%s is busy: %s, starting now (deploy %s)%s", t.key(), doing, holder, stop)
 	}
 	return errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), h)
+}
+
+// settled reports whether deploy id of t runs in this process and has
+// switched its hosts for good (see run.settle), so that a cancel of it is
+// refused. Of a deploy another replica runs it cannot tell, and says no.
+func (e *Engine) settled(t target, id string) bool {
+	e.mu.Lock()
+	r, ok := e.running[t.key()]
+	e.mu.Unlock()
+	if !ok || r.rec.ID != id {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.settled
+}
+
+// waitForPrune ends the refusal of a run of kind behind a deploy of t to
+// build that only removes old releases: stopDeployFirst's cancel would be
+// refused, and the switch it offers to undo is done; what undoes it is a
+// rollback once that deploy has ended.
+func waitForPrune(t target, kind Kind, build string) string {
+	var done, next string
+	switch kind {
+	case KindRollback:
+		done, next = "rolled back", fmt.Sprintf("once it has ended, rollback %s %s undoes it", t.app.Name, t.env.Name)
+	case KindDeploy:
+		done, next = "deployed", "try again once it has ended"
+	default:
+		return "" // a dry run, which changes nothing anyway
+	}
+	return fmt.Sprintf("; nothing was %s: that deploy has switched %s to %s already and is only removing old releases, so it is not cancelled; %s", done, t.key(), build, next)
 }
 
 // stopDeployFirst ends the refusal of a run of kind behind a deploy of t

@@ -1,0 +1,68 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// TestBusyBehindAPruningDeploy: a deploy or rollback refused behind a
+// deploy that had switched every host and was only removing old releases
+// was told "cancel web prod stops that deploy and switches its hosts
+// back", which that cancel is refused for: past the switch the deploy is
+// not cancelled. The refusal says where that deploy is instead, and what
+// undoes it once it has ended.
+func TestBusyBehindAPruningDeploy(t *testing.T) {
+	g := &pruneGate{pruning: make(chan struct{}), release: make(chan struct{})}
+	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), g)
+	close(g.release)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// Three releases kept: the next deploy prunes again.
+	f.build("5")
+	g.once, g.pruning, g.release = sync.Once{}, make(chan struct{}), make(chan struct{})
+	done := make(chan *deploy.Record, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "5", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.pruning
+	tests := []struct {
+		name string
+		kind deploy.Kind
+		want string
+	}{
+		{"deploy", deploy.KindDeploy, "nothing was deployed: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; try again once it has ended"},
+		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, rollback web prod undoes it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := deploy.Request{App: "web", Env: "prod", Build: "4", Requester: "bob"}
+			var err error
+			if tt.kind == deploy.KindRollback {
+				req.Build = ""
+				_, err = f.engine.Rollback(context.Background(), req, nil)
+			} else {
+				_, err = f.engine.Deploy(context.Background(), req, nil)
+			}
+			got := errs.Message(err)
+			if errs.CodeOf(err) != errs.Conflict || !strings.Contains(got, tt.want) || strings.Contains(got, "switches its hosts back") {
+				t.Errorf("got %v %q, want a conflict saying %q", errs.CodeOf(err), got, tt.want)
+			}
+		})
+	}
+	close(g.release)
+	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/5" {
+		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
+	}
+}
