@@ -617,8 +617,8 @@ func unquotedValue(s string, key, from, i int) (int, int) {
 // map[, or a space inside them, the colon follows it and the value the
 // colon, with no space between: "password:none" outside braces is not
 // taken. Go quotes no string there, so the value runs up to the bracket
-// that closes the struct or map, or to the next " Name:", holding spaces
-// (a passphrase). A nested struct, map or list is left, its fields
+// that closes the struct or map, or to the next " Name:" (in a struct,
+// capitalised; see goFieldEnd), holding spaces (a passphrase). A nested struct, map or list is left, its fields
 // checked on their own; an empty value is none.
 func goValue(s string, i int) (int, int) {
 	from := i + 1
@@ -641,8 +641,12 @@ func goValue(s string, i int) (int, int) {
 // goFieldEnd reads the name at start in s, and its colon at i, as a field
 // of Go's %+v of a struct or an entry of a map (see goValue), and returns
 // where its value ends: at the bracket closing the struct or map, or
-// before the next " Name:", which must start with a capital letter when
-// exported is set.
+// before the next " Name:", which must start with a capital letter in a
+// struct, or when exported is set. A struct's fields that print are
+// mostly exported, so a value's " b:c" is taken for the value's, not
+// shown as a field ({Password:a b:c User:ci}); a struct of unexported
+// fields is hidden up to its closing brace then. A map's keys are
+// whatever its entries hold, so any name ends its value there.
 func goFieldEnd(s string, start, i int, exported bool) (int, bool) {
 	from := i + 1
 	if start == i || start == 0 || s[start-1] != '{' && s[start-1] != '[' && s[start-1] != ' ' {
@@ -665,6 +669,7 @@ func goFieldEnd(s string, start, i int, exported bool) (int, bool) {
 	if opener < 0 || s[opener] == '[' && !strings.HasSuffix(s[:opener], "map") {
 		return i, false
 	}
+	exported = exported || s[opener] == '{'
 	to := from
 	depth = 0
 	for ; to < len(s) && s[to] != '\n' && s[to] != '\r'; to++ {
