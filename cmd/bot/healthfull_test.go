@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,45 +21,111 @@ import (
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
 
-// fullDiskDir, set, is the directory the test binary runs
-// TestHealthzEmbeddedDiskFull's part in a namespace of its own for.
-const fullDiskDir = "SWITCHMAN_TEST_FULL_DISK_DIR"
+// refusedDir, set, is the directory the test binary runs a case of
+// TestHealthzEmbeddedRefusesWrites in, in a process of its own: a
+// namespace, or a limit on its files, must not touch the other tests.
+const refusedDir = "SWITCHMAN_TEST_REFUSED_DIR"
 
-// TestHealthzEmbeddedDiskFull: with the embedded store on a full disk,
+// refusedCase is a way for the kernel to refuse the embedded store's
+// writes while its file still answers reads.
+type refusedCase struct {
+	name  string
+	errno syscall.Errno
+	// attr is that of the process the case runs in.
+	attr *syscall.SysProcAttr
+	// prepare readies dir before the store is opened in it.
+	prepare func(t *testing.T, dir string)
+	// refuse makes the writes that grow the store fail from the moment
+	// it returns; allow lets them succeed again.
+	refuse func(t *testing.T, dir string) (allow func())
+}
+
+// refusedCases: a full disk is a small tmpfs, mounted in a user and mount
+// namespace of the test's own; a file-size limit (systemd's LimitFSIZE)
+// is RLIMIT_FSIZE, with SIGXFSZ ignored, as the kernel then fails the
+// file's growth (bbolt's resize) with EFBIG rather than kill the process.
+var refusedCases = []refusedCase{
+	{
+		name:  "full_disk",
+		errno: syscall.ENOSPC,
+		attr: &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		},
+		prepare: func(t *testing.T, dir string) {
+			if err := syscall.Mount("switchman-full", dir, "tmpfs", 0, "size=512k,mode=0700"); err != nil {
+				t.Fatalf("mount a tmpfs in a user namespace (unshare -Urm must work here): %v", err)
+			}
+		},
+		refuse: func(t *testing.T, dir string) func() {
+			// Room to free once the store has filled the rest.
+			spare := filepath.Join(dir, "spare")
+			if err := os.WriteFile(spare, make([]byte, 128<<10), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := os.Remove(spare); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	},
+	{
+		name:    "file_size_limit",
+		errno:   syscall.EFBIG,
+		prepare: func(*testing.T, string) {},
+		refuse: func(t *testing.T, dir string) func() {
+			signal.Ignore(syscall.SIGXFSZ)
+			var was syscall.Rlimit
+			if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &was); err != nil {
+				t.Fatal(err)
+			}
+			limit := was
+			limit.Cur = 1 << 20
+			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &was); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	},
+}
+
+// TestHealthzEmbeddedRefusesWrites: with the embedded store's writes
+// refused by the kernel (a full disk, a file-size limit on the process),
 // whose file still answers reads, /healthz says the store refuses writes
-// and why (503, "refuses_writes", "ENOSPC"), as it does for a Redis at
-// maxmemory, not "ok" while every command that records fails; once a
-// write succeeds again it says "ok". The disk is a small tmpfs, mounted
-// in a user and mount namespace of the test's own, so that the writes
-// fail with the kernel's own ENOSPC.
-func TestHealthzEmbeddedDiskFull(t *testing.T) {
-	if dir := os.Getenv(fullDiskDir); dir != "" {
-		healthzDiskFull(t, dir)
-		return
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHealthzEmbeddedDiskFull$", "-test.v")
-	cmd.Env = append(os.Environ(), fullDiskDir+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the part on a full disk: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestHealthzEmbeddedDiskFull") {
-		t.Fatalf("the part on a full disk did not run:\n%s", out)
+// and why (503, "refuses_writes", "ENOSPC" or "EFBIG"), as it does for a
+// Redis at maxmemory, not "ok" while every command that records fails;
+// once a write succeeds again it says "ok". Each case runs in a process
+// of its own, so that the writes fail with the kernel's own error.
+func TestHealthzEmbeddedRefusesWrites(t *testing.T) {
+	for _, tc := range refusedCases {
+		t.Run(tc.name, func(t *testing.T) {
+			if dir := os.Getenv(refusedDir); dir != "" {
+				healthzRefused(t, tc, dir)
+				return
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHealthzEmbeddedRefusesWrites$/^"+tc.name+"$", "-test.v")
+			cmd.Env = append(os.Environ(), refusedDir+"="+t.TempDir())
+			cmd.SysProcAttr = tc.attr
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("the part in a process of its own: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "--- PASS: TestHealthzEmbeddedRefusesWrites/"+tc.name) {
+				t.Fatalf("the part in a process of its own did not run:\n%s", out)
+			}
+		})
 	}
 }
 
-// healthzDiskFull runs in a namespace of its own, where it mounts a
-// small tmpfs on dir.
-func healthzDiskFull(t *testing.T, dir string) {
-	if err := syscall.Mount("switchman-full", dir, "tmpfs", 0, "size=512k,mode=0700"); err != nil {
-		t.Fatalf("mount a tmpfs in a user namespace (unshare -Urm must work here): %v", err)
-	}
+// healthzRefused runs tc in a process of its own, with the store in dir.
+func healthzRefused(t *testing.T, tc refusedCase, dir string) {
+	tc.prepare(t, dir)
 	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -77,39 +144,44 @@ func healthzDiskFull(t *testing.T, dir string) {
 		return rec.Code, body
 	}
 	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
-		t.Fatalf("/healthz before the disk is full: got %d %v, want 200 store ok", code, body)
+		t.Fatalf("/healthz before writes are refused: got %d %v, want 200 store ok", code, body)
 	}
-	// Room to free once the store has filled the rest.
-	spare := filepath.Join(dir, "spare")
-	if err := os.WriteFile(spare, make([]byte, 128<<10), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	allow := tc.refuse(t, dir)
 	big := strings.Repeat("x", 16<<10)
-	var full error
-	for i := 0; full == nil; i++ {
+	var refused error
+	for i := 0; refused == nil; i++ {
 		if i > 1000 {
-			t.Fatal("1000 audit entries of 16 KiB fit in a tmpfs of 512 KiB")
+			t.Fatal("1000 audit entries of 16 KiB were all written")
 		}
-		full = st.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: big, Decision: audit.Allowed})
+		refused = st.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: big, Decision: audit.Allowed})
 	}
-	if !errors.Is(full, deploy.ErrStoreFull) || !errors.Is(full, syscall.ENOSPC) {
-		t.Fatalf("the write that filled the disk: got %v, want deploy.ErrStoreFull wrapping ENOSPC", full)
+	if !errors.Is(refused, deploy.ErrStoreFull) || !errors.Is(refused, tc.errno) {
+		t.Fatalf("the write refused: got %v, want deploy.ErrStoreFull wrapping %v", refused, tc.errno)
 	}
 	if _, err := st.Locks(ctx); err != nil {
-		t.Fatalf("a read on the full disk: %v; want it answered", err)
+		t.Fatalf("a read while writes are refused: %v; want it answered", err)
 	}
 	code, body := healthz()
-	want := map[string]string{"status": "unavailable", "store": "refuses_writes", "store_error": "ENOSPC"}
+	want := map[string]string{"status": "unavailable", "store": "refuses_writes", "store_error": errnoName(tc.errno)}
 	if code != http.StatusServiceUnavailable || len(body) != len(want) || body["status"] != want["status"] || body["store"] != want["store"] || body["store_error"] != want["store_error"] {
-		t.Errorf("/healthz on a full disk: got %d %v, want 503 %v", code, body, want)
+		t.Errorf("/healthz while writes are refused: got %d %v, want 503 %v", code, body, want)
 	}
-	if err := os.Remove(spare); err != nil {
-		t.Fatal(err)
-	}
+	allow()
 	if err := st.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: "lock web", Decision: audit.Allowed}); err != nil {
-		t.Fatalf("a write once there is room: %v", err)
+		t.Fatalf("a write once it is allowed again: %v", err)
 	}
 	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
 		t.Errorf("/healthz once a write succeeded again: got %d %v, want 200 store ok", code, body)
 	}
+}
+
+// errnoName is the code /healthz names errno by.
+func errnoName(errno syscall.Errno) string {
+	switch errno {
+	case syscall.ENOSPC:
+		return "ENOSPC"
+	case syscall.EFBIG:
+		return "EFBIG"
+	}
+	return errno.Error()
 }

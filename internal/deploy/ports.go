@@ -218,8 +218,9 @@ var ErrStoreReset = errors.New("state store was reset")
 var ErrClockSkew = errors.New("replica clock skewed from the state store's")
 
 // ErrStoreFull is wrapped by the errors of a store whose write failed for
-// want of disk space or quota (code errs.Unavailable): nothing of that
-// write was stored, and none will be until space is freed. The message of
+// want of disk space or quota, or at the size limit set on the process's
+// files (code errs.Unavailable): nothing of that write was stored, and
+// none will be until space is freed or the limit raised. The message of
 // the store's *errs.Error names the file and says so, which "state store
 // unreachable" does not.
 var ErrStoreFull = errors.New("state store disk full")

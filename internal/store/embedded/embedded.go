@@ -110,7 +110,8 @@ type Store struct {
 	// call after it fails with it.
 	damage atomic.Pointer[damagedError]
 	// refusing holds the error of the last write transaction when its
-	// disk or quota refused it (deploy.ErrStoreFull), until one succeeds:
+	// disk, quota or file-size limit refused it (deploy.ErrStoreFull),
+	// until one succeeds:
 	// reads go on answering then, and a check that only reads would call
 	// the store healthy while every command that records fails.
 	refusing atomic.Pointer[error]
@@ -148,8 +149,9 @@ const (
 // Writable), says of the file, for a health endpoint, and the error code
 // of the refusal, if any: ConditionDamaged when a transaction found it
 // damaged, which every later call is refused for; ConditionRefusesWrites,
-// with "ENOSPC" or "EDQUOT", when the last write found its disk or quota
-// full, as Redis's condition at maxmemory is named; else
+// with "ENOSPC", "EDQUOT" or "EFBIG", when the last write found its disk
+// or quota full, or its file at the size limit set on the process, as
+// Redis's condition at maxmemory is named; else
 // ConditionUnreachable (it did not answer in time).
 func HealthCondition(err error) (condition, reply string) {
 	var damaged *damagedError
@@ -157,17 +159,20 @@ func HealthCondition(err error) (condition, reply string) {
 		return ConditionDamaged, ""
 	}
 	if errors.Is(err, deploy.ErrStoreFull) {
-		if errors.Is(err, syscall.EDQUOT) {
+		switch {
+		case errors.Is(err, syscall.EDQUOT):
 			return ConditionRefusesWrites, "EDQUOT"
+		case errors.Is(err, syscall.EFBIG):
+			return ConditionRefusesWrites, "EFBIG"
 		}
 		return ConditionRefusesWrites, "ENOSPC"
 	}
 	return ConditionUnreachable, ""
 }
 
-// Writable returns the error of the last write when its disk or quota
-// refused it (wrapping deploy.ErrStoreFull), until a write succeeds; nil
-// otherwise. It writes nothing itself: a small write can fit where a
+// Writable returns the error of the last write when its disk, quota or
+// file-size limit refused it (wrapping deploy.ErrStoreFull), until a
+// write succeeds; nil otherwise. It writes nothing itself: a small write can fit where a
 // command's does not, and would call the store writable while deploys
 // fail to record.
 func (s *Store) Writable(ctx context.Context) error {
@@ -848,22 +853,66 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 	return err
 }
 
-// full returns err as deploy.ErrStoreFull when the file's disk or quota
-// refused the write: bbolt rolls such a transaction back, so nothing of it
-// was stored, and people are told the cause rather than that the store
-// could not be reached.
+// full returns err as deploy.ErrStoreFull when the file's disk or quota,
+// or the limit on the size of the process's files (EFBIG: systemd's
+// LimitFSIZE, ulimit -f), refused the write: bbolt rolls such a
+// transaction back, so nothing of it was stored, and people are told the
+// cause rather than that the store could not be reached.
 func (s *Store) full(err error) error {
-	why := syscall.ENOSPC
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-	case errors.Is(err, syscall.EDQUOT):
-		why = syscall.EDQUOT
-	default:
+	why, ok := refusal(err)
+	if !ok {
 		return err
 	}
+	if !errors.Is(err, why) {
+		err = &errnoText{err: err, errno: why}
+	}
+	what := "its disk is full"
+	if why == syscall.EFBIG {
+		what = "its file reached the size limit set on the process"
+	}
 	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreFull, err),
-		"state store %s cannot be written: its disk is full (%v)", s.path, why)
+		"state store %s cannot be written: %s (%v)", s.path, what, why)
 }
+
+// refusals are the errors of a write that the file's disk, quota or size
+// limit refused, which a write may succeed after once space is freed or
+// the limit raised.
+var refusals = []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG}
+
+// refusal returns which of refusals err is. bbolt reports a failed resize
+// or sync of the file, as the file grows, in text alone ("file resize
+// error: truncate state.db: file too large"), which the errno is lost
+// from: that text, ending with the errno's, is read as the errno.
+func refusal(err error) (syscall.Errno, bool) {
+	if err == nil {
+		return 0, false
+	}
+	for _, errno := range refusals {
+		if errors.Is(err, errno) {
+			return errno, true
+		}
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "file resize error: ") && !strings.Contains(msg, "file sync error: ") {
+		return 0, false
+	}
+	for _, errno := range refusals {
+		if strings.HasSuffix(msg, ": "+errno.Error()) {
+			return errno, true
+		}
+	}
+	return 0, false
+}
+
+// errnoText is an error whose text alone names errno (see refusal); it
+// is errno too, for errors.Is.
+type errnoText struct {
+	err   error
+	errno syscall.Errno
+}
+
+func (e *errnoText) Error() string   { return e.err.Error() }
+func (e *errnoText) Unwrap() []error { return []error{e.err, e.errno} }
 
 // Close releases the file; calling it again does nothing. Leases still held
 // are lost: their Check, Renew and Release return errors wrapping
