@@ -69,6 +69,10 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 				m.Title += fmt.Sprintf(" (car %d of %d)", i+1, len(cars))
 			}
 		}
+		// Aboard, and counted in the car's place, but never to ship:
+		// said to the train's people before the departure leaves them.
+		_, left := s.splitBehind(tr, cars)
+		m.Lines = append(m.Lines, behindLines(left)...)
 	}
 	if replaced != nil {
 		line := "It replaces " + carName(*replaced)
@@ -652,10 +656,15 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 		if !cancelled.IsZero() {
 			line += fmt.Sprintf(" (%s cancelled)", stamp(cancelled, now, tr.loc))
 		}
-		if len(cars) == 0 {
+		ship, left := s.splitBehind(tr, cars)
+		switch {
+		case len(cars) == 0:
 			line += "; nobody aboard"
-		} else {
-			line += "; aboard: " + carList(cars)
+		case len(ship) > 0:
+			line += "; aboard: " + carList(ship)
+		}
+		for _, l := range left {
+			line += "; " + l
 		}
 		m.Lines = append(m.Lines, line)
 	}

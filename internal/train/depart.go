@@ -137,12 +137,12 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	// postponed holds indexes into cars, so they go back in boarding order.
 	postponed := map[int]string{}
 	var ship []int
-	var gone []Car // cars whose app the config no longer has
+	gone := 0 // cars left behind (behindOf)
 	for i, c := range cars {
-		if _, ok := s.cfg.App(c.App); !ok {
+		if s.behindOf(tr, c) != shipsAboard {
 			// Not a deploy anyone mistyped: said at its turn, and not
 			// announced as leaving.
-			gone = append(gone, c)
+			gone++
 			ship = append(ship, i)
 			continue
 		}
@@ -160,24 +160,19 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 		ship = append(ship, i)
 	}
-	if len(ship) > len(gone) {
-		var shipping []Car
-		for _, i := range ship {
-			if _, ok := s.cfg.App(cars[i].App); ok {
-				shipping = append(shipping, cars[i])
-			}
+	if len(ship) > gone {
+		boarded := make([]Car, len(ship))
+		for j, i := range ship {
+			boarded[j] = cars[i]
 		}
+		shipping, left := s.splitBehind(tr, boarded)
 		m := chat.Message{Level: chat.Info, Public: true, Lines: noteLines(note),
 			Title: fmt.Sprintf("🚂 The %s is leaving with %s: %s.", label, count(len(shipping), "car"), carList(shipping))}
 		if len(postponed) > 0 {
 			m.Lines = append(m.Lines, fmt.Sprintf("%s held back; see the summary.", count(len(postponed), "car")))
 		}
-		if len(gone) > 0 {
-			whose := "its app is"
-			if len(gone) > 1 {
-				whose = "their apps are"
-			}
-			m.Lines = append(m.Lines, fmt.Sprintf("%s left behind: %s no longer configured; see the summary.", carList(gone), whose))
+		for _, l := range left {
+			m.Lines = append(m.Lines, l+"; see the summary.")
 		}
 		s.announce(ctx, tr, m)
 	}
@@ -225,13 +220,14 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place; that car waits for the next train", taken.App, taken.Build)})
 			continue
 		}
-		if _, ok := s.cfg.App(c.App); !ok {
-			// Removed from the config since it boarded: no deploy of it
-			// can run, now or at a later train.
-			reason := fmt.Sprintf("it was left behind: the app %s is no longer configured", c.App)
+		if b := s.behindOf(tr, c); b != shipsAboard {
+			// Its app, or the app's env, was removed from the config
+			// since it boarded: no deploy of it can run, now or at a
+			// later train.
+			reason := b.reason(c)
 			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: reason})
 			s.auditGone(ctx, tr, c, reason)
-			log.Warn("train: car of an app no longer configured left behind", "app", c.App, "build", c.Build, "user", c.User)
+			log.Warn("train: car of an app or env no longer configured left behind", "app", c.App, "env", c.Env, "build", c.Build, "user", c.User)
 			continue
 		}
 		if c.Env != tr.cfg.Env {

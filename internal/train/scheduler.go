@@ -1111,6 +1111,7 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 		return
 	}
 	label := s.label(tr, dep, at)
+	ship, left := s.splitBehind(tr, cars)
 	var m chat.Message
 	switch {
 	case err != nil:
@@ -1120,13 +1121,13 @@ func (s *Scheduler) announceStop(ctx context.Context, name string, tr *trainStat
 				stamp(tr.sched[KindDeparture].Next(dep), at, tr.loc)))
 		}
 	case kind == KindBoarding:
-		m = boardingMessage(label, cars)
+		m = boardingMessage(label, ship, left)
 		if cancelled {
 			m.Lines = append(m.Lines, fmt.Sprintf("This departure is cancelled: the cars aboard leave with the next one, %s.",
 				stamp(tr.sched[KindDeparture].Next(dep), at, tr.loc)))
 		}
 	default:
-		m = reminderMessage(label, dep.Sub(at), cars)
+		m = reminderMessage(label, dep.Sub(at), ship, left)
 	}
 	s.announce(ctx, tr, m)
 }
@@ -1242,8 +1243,8 @@ func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason
 		Decision: audit.Refused, Reason: "held back for the next train: " + reason})
 }
 
-// auditGone records that a departure left c behind, its app no longer
-// in the config: a deploy refused, for reason, as the deploy command
+// auditGone records that a departure left c behind, its app or the
+// app's env no longer in the config (behindOf): a deploy refused, for reason, as the deploy command
 // would have been, with the app named, which a refusal of an unknown app
 // leaves out.
 func (s *Scheduler) auditGone(ctx context.Context, tr *trainState, c Car, reason string) {

@@ -11,24 +11,43 @@ import (
 // boardHint tells people how to board.
 const boardHint = "/train board APP BUILD"
 
-func boardingMessage(label string, cars []Car) chat.Message {
-	m := chat.Message{Level: chat.Info, Public: true}
-	if len(cars) == 0 {
+// boardingMessage is the boarding announcement of a train with cars
+// aboard that ship, and left, one line per reason, naming those left
+// behind (splitBehind).
+func boardingMessage(label string, cars []Car, left []string) chat.Message {
+	m := chat.Message{Level: chat.Info, Public: true, Lines: behindLines(left)}
+	switch {
+	case len(cars) > 0:
+		m.Title = fmt.Sprintf("🚂 The %s is boarding: %s. Board with %s.", label, carList(cars), boardHint)
+	case len(left) > 0:
+		m.Title = fmt.Sprintf("🚂 The %s is boarding. No car aboard can leave with it yet: %s.", label, boardHint)
+	default:
 		m.Title = fmt.Sprintf("🚂 The %s is boarding. Nobody is aboard yet: %s.", label, boardHint)
-		return m
 	}
-	m.Title = fmt.Sprintf("🚂 The %s is boarding: %s. Board with %s.", label, carList(cars), boardHint)
 	return m
 }
 
-func reminderMessage(label string, in time.Duration, cars []Car) chat.Message {
-	m := chat.Message{Level: chat.Info, Public: true}
-	if len(cars) == 0 {
+// reminderMessage is the reminder announcement, as boardingMessage.
+func reminderMessage(label string, in time.Duration, cars []Car, left []string) chat.Message {
+	m := chat.Message{Level: chat.Info, Public: true, Lines: behindLines(left)}
+	switch {
+	case len(cars) > 0:
+		m.Title = fmt.Sprintf("⏰ The %s leaves in %s: %s.", label, humanDuration(in), carList(cars))
+	case len(left) > 0:
+		m.Title = fmt.Sprintf("⏰ The %s leaves in %s. No car aboard can leave with it yet: %s.", label, humanDuration(in), boardHint)
+	default:
 		m.Title = fmt.Sprintf("⏰ The %s leaves in %s. Nobody is aboard yet: %s.", label, humanDuration(in), boardHint)
-		return m
 	}
-	m.Title = fmt.Sprintf("⏰ The %s leaves in %s: %s.", label, humanDuration(in), carList(cars))
 	return m
+}
+
+// behindLines ends the lines of splitBehind for an announcement.
+func behindLines(left []string) []string {
+	var lines []string
+	for _, l := range left {
+		lines = append(lines, l+".")
+	}
+	return lines
 }
 
 // unreadMessage is the boarding or reminder announcement (kind) of a
