@@ -550,23 +550,22 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 	down := s.auditEarlier(ctx, d, now)
 	cancelled, err := s.cancelled(ctx, d.name, d.at)
 	if err != nil {
-		s.calledOff(ctx, d, err)
-		return nil
+		return s.calledOff(ctx, d, err, prev)
 	}
 	if cancelled {
-		s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: it was cancelled")
-		if late <= max(onTime, d.tr.cfg.Grace.D()) {
-			s.announceCancelled(ctx, d.name, d.tr, d.at)
-		}
-		return nil
+		return s.notLeavingAfter(ctx, d, prev, "did not leave: it was cancelled", func(ctx context.Context) {
+			if late <= max(onTime, d.tr.cfg.Grace.D()) {
+				s.announceCancelled(ctx, d.name, d.tr, d.at)
+			}
+		})
 	}
 	var note string
 	if late > onTime {
 		if late >= d.tr.cfg.Grace.D() {
 			log.Warn("train: departure missed", "late", late)
-			s.auditDeparture(ctx, d.name, d.tr, d.at, missedDown)
-			s.announceMissed(ctx, d.name, d.tr, d.at, now, down)
-			return nil
+			return s.notLeavingAfter(ctx, d, prev, missedDown, func(ctx context.Context) {
+				s.announceMissed(ctx, d.name, d.tr, d.at, now, down)
+			})
 		}
 		note = fmt.Sprintf("running the %s departure late (the bot was down)", clock(d.at.In(d.tr.loc)))
 		log.Warn("train: departure late", "late", late)
@@ -610,7 +609,11 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 				timer.Stop()
 			case <-timer.C:
 				log.Warn("train: departure not run: an earlier departure of the train was under way all through its grace")
-				s.outwaited(ctx, d, "an earlier departure of the train was under way")
+				// Said not to leave, it waits no more: a cancel now is the
+				// next departure's.
+				s.clearWaiting(ctx, d.name)
+				waited = false
+				s.outwaited(ctx, d, "an earlier departure of the train was under way", prev, false)
 				return
 			case <-ctx.Done():
 				timer.Stop()
@@ -627,7 +630,11 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		switch {
 		case errors.Is(err, deploy.ErrLeaseHeld):
 			log.Warn("train: departure not run: another replica departed the train all through its grace")
-			s.outwaited(ctx, d, "another replica of the bot was departing the train")
+			if waited {
+				s.clearWaiting(ctx, d.name)
+				waited = false
+			}
+			s.outwaited(ctx, d, "another replica of the bot was departing the train", prev, true)
 			return
 		case err != nil && ctx.Err() != nil:
 			why := "the bot was stopping"
@@ -643,7 +650,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 			waited = false
 			if off, err := s.cancelled(ctx, d.name, d.at); err != nil || off {
 				dep.release()
-				s.calledOff(ctx, d, err)
+				s.calledOff(ctx, d, err, time.Time{}) // prev said (replaced)
 				return
 			}
 		}
@@ -832,11 +839,72 @@ func earlierLine(down []time.Time, now time.Time, loc *time.Location) string {
 }
 
 // outwaited records and says that departure d did not leave because an
-// earlier departure of the train (why) held it for all of its grace.
-func (s *Scheduler) outwaited(ctx context.Context, d due, why string) {
-	s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: "+why+" for all of its grace")
-	s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
-		Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, spoken(d.tr.cfg.Grace.D()))})
+// earlier departure of the train (why) held it for all of its grace; with
+// prev, as notLeaving, holding if the caller holds tr.busy.
+func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev time.Time, holding bool) {
+	s.notLeaving(ctx, d, prev, "did not leave: "+why+" for all of its grace", func(ctx context.Context) {
+		s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
+			Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, spoken(d.tr.cfg.Grace.D()))})
+	}, holding)
+}
+
+// notLeaving records due departure d, which does not leave, as ended,
+// with what (auditDeparture), and says so (say). With prev, the scheduled
+// departure whose record d's replaced in the store as it was found
+// unended (see replaced), say runs at once, and d's end is recorded only
+// once the train is held (its departure lease, and tr.busy, which the
+// caller holds if holding) and prev is said, or found ended, by replaced:
+// what holds the train until then, a replica that died during prev or one
+// still running it, goes first, and so does prev's end, which recorded
+// after d's would have d found unended. It waits for that until ctx ends.
+func (s *Scheduler) notLeaving(ctx context.Context, d due, prev time.Time, what string, say func(context.Context), holding bool) {
+	if prev.IsZero() {
+		s.auditDeparture(ctx, d.name, d.tr, d.at, what)
+		say(ctx)
+		return
+	}
+	say(ctx)
+	if !holding {
+		select {
+		case d.tr.busy <- struct{}{}:
+			defer func() { <-d.tr.busy }()
+			holding = true
+		case <-ctx.Done():
+		}
+	}
+	if holding {
+		dep, err := s.claimWaiting(ctx, d.name, time.Now().Add(lookback), func() {})
+		if err == nil {
+			defer dep.release()
+			s.replaced(ctx, d.name, d.tr, prev)
+		} else {
+			s.log.Warn("train: the departure a due one replaced in the store, unended, cannot be said cut short: the train was not held", "train", d.name, "at", prev, "err", err)
+		}
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+	}
+	s.auditDeparture(ctx, d.name, d.tr, d.at, what)
+}
+
+// notLeavingAfter is notLeaving from fire, which does not hold the train:
+// with prev, in the background, and the channel it returns is closed
+// once d's end is recorded.
+func (s *Scheduler) notLeavingAfter(ctx context.Context, d due, prev time.Time, what string, say func(context.Context)) <-chan struct{} {
+	if prev.IsZero() {
+		s.notLeaving(ctx, d, prev, what, say, false)
+		return nil
+	}
+	done := make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(done)
+		s.notLeaving(ctx, d, prev, what, say, false)
+	}()
+	return done
 }
 
 // takeEvent reports whether this replica runs event d, recorded as run:
@@ -910,21 +978,20 @@ func (s *Scheduler) settleOnce(ctx context.Context, key, token string) (bool, er
 // calledOff records and says why departure d does not leave: readErr if
 // whether it was cancelled could not be read (not knowing, it stays; a
 // read the bot's stop cut short is the stop, not the store), or else
-// because it was cancelled, which Cancel announced.
-func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error) {
+// because it was cancelled, which Cancel announced; with prev, as
+// notLeavingAfter, whose channel it returns.
+func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error, prev time.Time) <-chan struct{} {
 	if readErr == nil {
-		s.auditDeparture(ctx, d.name, d.tr, d.at, "did not leave: it was cancelled")
-		return
+		return s.notLeavingAfter(ctx, d, prev, "did not leave: it was cancelled", func(context.Context) {})
 	}
 	if ctx.Err() != nil {
 		s.notLeft(ctx, d.name, d.tr, d.at, "", stopping)
-		return
+		return nil
 	}
 	s.log.Error("train: read cancellation; not running it", "train", d.name, "at", d.at, "err", readErr)
 	m := chat.Message{Level: chat.Failure, Public: true,
 		Title: fmt.Sprintf("The %s did not leave: whether it was cancelled could not be read (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), storeDown(readErr))}
-	s.auditDeparture(ctx, d.name, d.tr, d.at, m.Title)
-	s.announce(ctx, d.tr, m)
+	return s.notLeavingAfter(ctx, d, prev, m.Title, func(ctx context.Context) { s.announce(ctx, d.tr, m) })
 }
 
 // stopping is why a departure the bot's stop cut short did not leave.
