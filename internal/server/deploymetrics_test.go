@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,10 +311,12 @@ func TestStatsDWaitsForMarkersInFlight(t *testing.T) {
 	defer pc.Close()
 	t.Run("sent before Wait returns", func(t *testing.T) {
 		release := make(chan struct{})
+		var written atomic.Bool
 		s := &StatsD{Addr: pc.LocalAddr().String(), Log: slog.New(slog.DiscardHandler),
 			dial: func(network, addr string) (net.Conn, error) {
 				<-release
-				return net.Dial(network, addr)
+				c, err := net.Dial(network, addr)
+				return writeMarked{Conn: c, written: &written}, err
 			}}
 		s.Observe(finished(deploy.KindDeploy, deploy.OutcomeSucceeded))
 		waited := make(chan struct{})
@@ -332,9 +335,13 @@ func TestStatsDWaitsForMarkersInFlight(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("Wait did not return once the marker was sent")
 		}
+		if !written.Load() {
+			t.Fatal("Wait returned before the marker was written")
+		}
 		buf := make([]byte, 2048)
-		// Sent to the loopback before Wait returned: already there.
-		pc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		// A deadline already past fails the read without looking: room
+		// for a goroutine parked on a loaded machine.
+		pc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		n, _, err := pc.ReadFrom(buf)
 		if err != nil {
 			t.Fatalf("got no marker once Wait returned: %v", err)
@@ -362,4 +369,16 @@ func TestStatsDWaitsForMarkersInFlight(t *testing.T) {
 			t.Errorf("got log %q, want it to say %q", logged.String(), want)
 		}
 	})
+}
+
+// writeMarked is a connection that marks once a Write to it returned.
+type writeMarked struct {
+	net.Conn
+	written *atomic.Bool
+}
+
+func (w writeMarked) Write(p []byte) (int, error) {
+	n, err := w.Conn.Write(p)
+	w.written.Store(true)
+	return n, err
 }
