@@ -28,7 +28,8 @@ var drainTimeout = 5 * time.Minute
 
 // writeChecker is a store that can tell whether it takes writes now: a
 // Redis replica or one at maxmemory does not, nor an embedded file whose
-// disk is full, both of which still answer reads.
+// disk is full or that reached its size limit, all of which still answer
+// reads.
 type writeChecker interface {
 	Writable(ctx context.Context) error
 }

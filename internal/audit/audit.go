@@ -92,9 +92,9 @@ var retryWaits = [Tries - 1]time.Duration{time.Second, 3 * time.Second}
 // down, a Redis restarting) gets more tries, Tries in all, spread over
 // Timeout. A store that was reset (deploy.ErrStoreReset) is not
 // tried again: it takes no more writes until the bot restarts; nor is
-// one whose disk is full (deploy.ErrStoreFull): a disk is not freed in
-// the seconds the tries last, and the reply waiting for them would come
-// that much later for nothing; nor is one closed as the bot stops
+// one whose disk is full or file at its size limit (deploy.ErrStoreFull):
+// neither is undone in the seconds the tries last, and the reply
+// waiting for them would come that much later for nothing; nor is one closed as the bot stops
 // (deploy.ErrStoreClosed), which never opens again. It returns the last
 // try's error.
 //

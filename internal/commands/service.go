@@ -627,9 +627,9 @@ func (c *call) refuse(err error) {
 // what to do, which the callers' "state store unreachable" wrapping it
 // does not.
 //
-// So does a store whose disk is full (deploy.ErrStoreFull): its message
-// names the file and the cause, and the caller's "nothing was changed",
-// when it says so, is kept.
+// So does a store whose disk is full or file at its size limit
+// (deploy.ErrStoreFull): its message names the file and the cause, and
+// the caller's "nothing was changed", when it says so, is kept.
 func storeReset(err error) error {
 	sentinel := deploy.ErrStoreReset
 	switch {

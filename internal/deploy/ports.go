@@ -222,8 +222,14 @@ var ErrClockSkew = errors.New("replica clock skewed from the state store's")
 // files (code errs.Unavailable): nothing of that write was stored, and
 // none will be until space is freed or the limit raised. The message of
 // the store's *errs.Error names the file and says so, which "state store
-// unreachable" does not.
+// unreachable" does not: "state store FILE" then StoreFullSays then why
+// ("its disk is full (no space left on device)"), so that whoever may not
+// be shown the file can still say why.
 var ErrStoreFull = errors.New("state store disk full")
+
+// StoreFullSays is what the message of a store refused as ErrStoreFull
+// says between the file it names and why.
+const StoreFullSays = " cannot be written: "
 
 // ErrStoreClosed is what a store answers once it is closed, as the bot
 // stops (code errs.Unavailable): a command, a departure or a webhook

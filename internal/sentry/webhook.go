@@ -334,7 +334,13 @@ func storeAnswer(err error) string {
 	case errors.Is(err, deploy.ErrStoreReset):
 		return "state store was reset under the bot; an admin must restart it"
 	case errors.Is(err, deploy.ErrStoreFull):
-		return "state store cannot be written: its disk is full"
+		// Why, in the store's own words, which alone tell a full disk
+		// from a file at the process's size limit; the file they name
+		// is left out.
+		if _, reason, ok := strings.Cut(why, deploy.StoreFullSays); ok {
+			return "state store cannot be written: " + reason
+		}
+		return "state store cannot be written"
 	case why != deploy.StoreUnreachable:
 		return "state store refused the duplicate check; the bot's log says why"
 	}

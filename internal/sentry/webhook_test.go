@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,9 +18,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/ratelog"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
@@ -679,6 +684,47 @@ func TestWebhookIgnoresWhatIsNotPosted(t *testing.T) {
 			}
 			if got := strings.Contains(logged, "level=WARN"); got != tt.warned {
 				t.Errorf("log %q: WARN %v, want %v", logged, got, tt.warned)
+			}
+		})
+	}
+}
+
+// TestWebhookStoreFullAnswer: a duplicate check the embedded store refused
+// to write is answered 503 with why, in the store's own words, without the
+// file it names: its disk is full, or its file reached the size limit set
+// on the process, which is no full disk and must not be told as one.
+func TestWebhookStoreFullAnswer(t *testing.T) {
+	full := func(why string, errno syscall.Errno) error {
+		cause := &os.PathError{Op: "truncate", Path: "/srv/switchman/state.db", Err: errno}
+		return fmt.Errorf("first: %w", &errs.Error{Code: errs.Unavailable,
+			Msg: "state store /srv/switchman/state.db cannot be written: " + why + " (" + errno.Error() + ")",
+			Err: fmt.Errorf("%w: %w", deploy.ErrStoreFull, cause)})
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"disk full", full("its disk is full", syscall.ENOSPC), "state store cannot be written: its disk is full (no space left on device)"},
+		{"quota", full("its disk is full", syscall.EDQUOT), "state store cannot be written: its disk is full (disk quota exceeded)"},
+		{"file size limit", full("its file reached the size limit set on the process", syscall.EFBIG),
+			"state store cannot be written: its file reached the size limit set on the process (file too large)"},
+		{"no message of the store's", fmt.Errorf("first: %w", deploy.ErrStoreFull), "state store cannot be written"},
+	}
+	body := readPayload(t, "issue.json")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &WebhookHandler{Secret: goldenSecret, Now: fixtureClock(ResourceIssue),
+				Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+				OnAlert: func(Alert) { t.Error("alerted for a delivery the store could not check") },
+				First:   func(context.Context, string, string) (bool, error) { return false, tt.err }}
+			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+			req.Header.Set(ResourceHeader, "issue")
+			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got := strings.TrimSuffix(rec.Body.String(), "\n"); rec.Code != http.StatusServiceUnavailable || got != tt.want {
+				t.Errorf("got %d %q, want 503 %q", rec.Code, got, tt.want)
 			}
 		})
 	}

@@ -871,7 +871,7 @@ func (s *Store) full(err error) error {
 		what = "its file reached the size limit set on the process"
 	}
 	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreFull, err),
-		"state store %s cannot be written: %s (%v)", s.path, what, why)
+		"state store %s%s%s (%v)", s.path, deploy.StoreFullSays, what, why)
 }
 
 // refusals are the errors of a write that the file's disk, quota or size
