@@ -43,6 +43,11 @@ func (s *pausedBeforeActivation) PutRecord(ctx context.Context, r *deploy.Record
 // recovery recorded the hosts as they were, a person decides from that
 // record, and a switch now would change a host behind it.
 func TestRefusedActivationSwitchesNothing(t *testing.T) {
+	// The stall outlasts the lease whatever its TTL; the runs before it
+	// must not. Renewed every third of it, each renewal (a file store's
+	// synced write) given a third to finish: 300ms let a loaded machine
+	// lose the lease of the deploy of 1.
+	const stallTTL = 3 * time.Second
 	for _, c := range []struct {
 		name  string
 		kind  deploy.Kind
@@ -65,7 +70,7 @@ func TestRefusedActivationSwitchesNothing(t *testing.T) {
 			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
 				store.leases = &stealable{Leaser: o.Leases}
 				o.Leases = store.leases
-				o.LeaseTTL = 300 * time.Millisecond
+				o.LeaseTTL = stallTTL
 				store.Store = o.Store
 				o.Store = store
 			})
@@ -73,7 +78,7 @@ func TestRefusedActivationSwitchesNothing(t *testing.T) {
 			// stalled run's lease ran out.
 			other := deploy.NewEngine(deploy.Options{
 				Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-				Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+				Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: stallTTL,
 			})
 			t.Cleanup(other.Wait)
 			var recovered []*deploy.Record
