@@ -33,7 +33,6 @@ func TestPutBackAfterTheLeaseWasLost(t *testing.T) {
 		o.Pools = func(*config.App, *config.Env) (deploy.Pool, error) { return pool, nil }
 		leases = &stealable{Leaser: o.Leases}
 		o.Leases = leases
-		o.LeaseTTL = 300 * time.Millisecond
 	})
 	m.app = f.app
 	for _, b := range []string{"1", "2"} {
