@@ -141,16 +141,11 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	for i, c := range cars {
 		if s.behindOf(tr, c) != shipsAboard {
 			// Not a deploy anyone mistyped: said at its turn, and not
-			// announced as leaving.
+			// announced as leaving. Nor held back: a lock or window of
+			// an env the train no longer goes to would hold it, and
+			// audit it as refused, at every departure, never saying it
+			// cannot ship with this train.
 			gone++
-			ship = append(ship, i)
-			continue
-		}
-		// A car boarded for an env the train no longer goes to fails at
-		// its turn: a lock or window of that env would hold it back,
-		// and audit it as refused, at every departure, never saying it
-		// cannot ship with this train.
-		if c.Env != tr.cfg.Env {
 			ship = append(ship, i)
 			continue
 		}
@@ -221,19 +216,18 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			continue
 		}
 		if b := s.behindOf(tr, c); b != shipsAboard {
+			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: b.reason(tr, c)})
+			if b == envMoved {
+				// The config sends the train elsewhere since c boarded:
+				// no deploy was asked of an env the train no longer
+				// goes to, so none is audited as refused.
+				continue
+			}
 			// Its app, or the app's env, was removed from the config
 			// since it boarded: no deploy of it can run, now or at a
 			// later train.
-			reason := b.reason(c)
-			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: reason})
-			s.auditGone(ctx, tr, c, reason)
+			s.auditGone(ctx, tr, c, b.reason(tr, c))
 			log.Warn("train: car of an app or env no longer configured left behind", "app", c.App, "env", c.Env, "build", c.Build, "user", c.User)
-			continue
-		}
-		if c.Env != tr.cfg.Env {
-			// The config sends the train elsewhere since c boarded: the
-			// car is not shipped to an env the train no longer goes to.
-			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: fmt.Sprintf("it boarded for %s, and the train goes to %s now: board it again", c.Env, tr.cfg.Env)})
 			continue
 		}
 		res := s.ship(ctx, tr, c, label)

@@ -8,26 +8,41 @@ import (
 )
 
 // TestCarLeftBehindSaidBeforeTheDeparture: a car whose app, or the app's
-// env, was removed from the config after it boarded never ships. The
-// boarding reply, the boarding and reminder announcements and train say
-// so beforehand, as the departure will, rather than list it among the
-// cars that leave.
+// env, was removed from the config after it boarded never ships, nor
+// does one boarded for an env the train no longer goes to. The boarding
+// reply, the boarding and reminder announcements and train say so
+// beforehand, as the departure will, rather than list it among the cars
+// that leave.
 func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		remove func(*config.Config)
+		env    string // where the train goes after remove
+		ship   string // the cars that leave, carl's search 5 boarded last
 		behind string
 	}{
-		{"app removed", func(c *config.Config) { delete(c.Apps, "billing") },
+		{"app removed", func(c *config.Config) { delete(c.Apps, "billing") }, "production",
+			"accounting 1338 (@alice), search 5 (@carl)",
 			"billing 77 (@bob) left behind: its app is no longer configured"},
-		{"env removed", func(c *config.Config) { delete(c.Apps["billing"].Envs, "production") },
+		{"env removed", func(c *config.Config) { delete(c.Apps["billing"].Envs, "production") }, "production",
+			"accounting 1338 (@alice), search 5 (@carl)",
 			"billing 77 (@bob) left behind: its app's env production is no longer configured"},
+		{"train sent elsewhere", func(c *config.Config) { c.Trains["daily"].Env = "staging" }, "staging",
+			"search 5 (@carl)",
+			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; board them again"},
+		{"train sent elsewhere, the env gone too", func(c *config.Config) {
+			c.Trains["daily"].Env = "staging"
+			delete(c.Apps["billing"].Envs, "production")
+		}, "staging",
+			"search 5 (@carl)",
+			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; board them again"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 1, 9, 0), nil)
 			h.board("alice", "accounting", "1338")
 			h.board("bob", "billing", "77")
 			tc.remove(h.cfg)
+			h.restart()
 
 			reply, err := h.s.Board(t.Context(), "carl", "daily", "search", "5", "")
 			if err != nil {
@@ -40,14 +55,14 @@ func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := render(list), "aboard: accounting 1338 (@alice), search 5 (@carl); "+tc.behind; !strings.Contains(got, want) {
+			if got, want := render(list), "aboard: "+tc.ship+"; "+tc.behind; !strings.Contains(got, want) {
 				t.Errorf("train: got %q, want it to contain %q", got, want)
 			}
 
 			h.run(at(2026, 6, 1, 13, 50))
 			for _, want := range []string{
-				"🚂 The 14:00 train to production is boarding: accounting 1338 (@alice), search 5 (@carl). Board with /train board APP BUILD.\n  " + tc.behind + ".",
-				"⏰ The 14:00 train to production leaves in 15 minutes: accounting 1338 (@alice), search 5 (@carl).\n  " + tc.behind + ".",
+				"🚂 The 14:00 train to " + tc.env + " is boarding: " + tc.ship + ". Board with /train board APP BUILD.\n  " + tc.behind + ".",
+				"⏰ The 14:00 train to " + tc.env + " leaves in 15 minutes: " + tc.ship + ".\n  " + tc.behind + ".",
 			} {
 				prefix, _, _ := strings.Cut(want, ":")
 				var got []string
