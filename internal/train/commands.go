@@ -64,14 +64,15 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 	m := chat.Message{Level: chat.Success, Public: true}
 	m.Title = fmt.Sprintf("🎫 %s %s boarded the %s", app, build, s.label(tr, dep, now))
 	if cars, err := s.store.Cars(ctx, trainName); err == nil {
-		for i, c := range cars {
+		// Aboard, but never to ship: said to the train's people before
+		// the departure leaves them, and not counted in the car's place,
+		// which says how many ship before it and with it.
+		ship, left := s.splitBehind(tr, cars)
+		for i, c := range ship {
 			if c.App == app {
-				m.Title += fmt.Sprintf(" (car %d of %d)", i+1, len(cars))
+				m.Title += fmt.Sprintf(" (car %d of %d)", i+1, len(ship))
 			}
 		}
-		// Aboard, and counted in the car's place, but never to ship:
-		// said to the train's people before the departure leaves them.
-		_, left := s.splitBehind(tr, cars)
 		m.Lines = append(m.Lines, behindLines(left)...)
 	}
 	if replaced != nil {

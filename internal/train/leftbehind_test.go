@@ -12,29 +12,30 @@ import (
 // does one boarded for an env the train no longer goes to. The boarding
 // reply, the boarding and reminder announcements and train say so
 // beforehand, as the departure will, rather than list it among the cars
-// that leave.
+// that leave; the boarding reply's place counts only the cars that leave.
 func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		remove func(*config.Config)
 		env    string // where the train goes after remove
 		ship   string // the cars that leave, carl's search 5 boarded last
+		place  string // search 5's place among them
 		behind string
 	}{
 		{"app removed", func(c *config.Config) { delete(c.Apps, "billing") }, "production",
-			"accounting 1338 (@alice), search 5 (@carl)",
+			"accounting 1338 (@alice), search 5 (@carl)", "(car 2 of 2)",
 			"billing 77 (@bob) left behind: its app is no longer configured"},
 		{"env removed", func(c *config.Config) { delete(c.Apps["billing"].Envs, "production") }, "production",
-			"accounting 1338 (@alice), search 5 (@carl)",
+			"accounting 1338 (@alice), search 5 (@carl)", "(car 2 of 2)",
 			"billing 77 (@bob) left behind: its app's env production is no longer configured"},
 		{"train sent elsewhere", func(c *config.Config) { c.Trains["daily"].Env = "staging" }, "staging",
-			"search 5 (@carl)",
+			"search 5 (@carl)", "(car 1 of 1)",
 			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; board them again"},
 		{"train sent elsewhere, the env gone too", func(c *config.Config) {
 			c.Trains["daily"].Env = "staging"
 			delete(c.Apps["billing"].Envs, "production")
 		}, "staging",
-			"search 5 (@carl)",
+			"search 5 (@carl)", "(car 1 of 1)",
 			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; board them again"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +48,9 @@ func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 			reply, err := h.s.Board(t.Context(), "carl", "daily", "search", "5", "")
 			if err != nil {
 				t.Fatal(err)
+			}
+			if got, want := reply.Title, "🎫 search 5 boarded the 14:00 train to "+tc.env+" "+tc.place; got != want {
+				t.Errorf("boarding reply: got %q, want %q", got, want)
 			}
 			if got, want := render(reply), "\n  "+tc.behind+"."; !strings.Contains(got, want) {
 				t.Errorf("boarding reply: got %q, want it to contain %q", got, want)
