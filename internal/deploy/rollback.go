@@ -91,11 +91,13 @@ func (e *Engine) Rollback(ctx context.Context, req Request, sink Sink) (_ *Recor
 }
 
 // keptRead reads the deploy history for the migrations a rollback to to
-// leaves applied (see keptMigrations). It reads the whole history, which
-// in an app+env with thousands of deploys keeps the store busy for a
-// while: the rollback switches its hosts meanwhile (restoring service
-// comes first), says the migrations once they are known, and its final
-// record names them, whatever its outcome. Safe for concurrent use.
+// leaves applied (see keptMigrations). It reads the newest records back
+// to the last run that left the env on to (see historyBack), which may be
+// the whole history of an app+env with thousands of deploys, and keep the
+// store busy for a while: the rollback switches its hosts meanwhile
+// (restoring service comes first), says the migrations once they are
+// known, and its final record names them, whatever its outcome. Safe for
+// concurrent use.
 type keptRead struct {
 	self, to string
 	once     sync.Once
@@ -109,7 +111,12 @@ func (k *keptRead) begin(r *run) {
 	k.once.Do(func() {
 		go func() {
 			defer close(k.done)
-			recs, err := r.history()
+			// Only the records since to last ran count, and the
+			// rollback's target ran recently, as a rule: the older ones
+			// would be read for nothing.
+			recs, err := r.historyBack(func(recs []*Record) bool {
+				return slices.ContainsFunc(recs, func(rec *Record) bool { return rec.ID != k.self && leftEnvOn(rec, k.to) })
+			})
 			if err != nil {
 				r.log.Warn("read the history for the migrations a rollback leaves applied", "err", err)
 				return
@@ -158,7 +165,7 @@ func keptMigrations(recs []*Record, self, to string) string {
 		if rec.ID == self {
 			continue
 		}
-		if rec.Build == to && (rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial || rec.Outcome == OutcomeUnchanged) {
+		if leftEnvOn(rec, to) {
 			break
 		}
 		if rec.Kind != KindDeploy || len(rec.Migrations) == 0 {
@@ -183,6 +190,12 @@ func keptMigrations(recs []*Record, self, to string) string {
 	}
 	slices.Reverse(parts)
 	return fmt.Sprintf("the migrations run since %s stay applied: %s; a rollback does not undo them, and %s now runs on the migrated database", to, strings.Join(parts, "; "), to)
+}
+
+// leftEnvOn reports whether run rec left its env on build: where
+// keptMigrations stops.
+func leftEnvOn(rec *Record, build string) bool {
+	return rec.Build == build && (rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial || rec.Outcome == OutcomeUnchanged)
 }
 
 // notFrom is the refusal of a rollback `from` a build that no longer
@@ -568,6 +581,21 @@ func (r *run) historyUntil(decided func(ran map[string]bool) bool) ([]*Record, e
 		return recs, err
 	}
 	return r.history()
+}
+
+// historyBack reads the records of the run's app+env, newest first, in
+// reads of twice as many each time, from recentHistory on, until reached
+// says the records read go back far enough, or they are the whole
+// history. The store reads from the newest with a limit only, so each
+// read takes the ones before it again: doubling keeps the total within
+// four times what the answer needs.
+func (r *run) historyBack(reached func(recs []*Record) bool) ([]*Record, error) {
+	for limit := recentHistory; ; limit *= 2 {
+		recs, err := r.records(limit)
+		if err != nil || len(recs) < limit || reached(recs) {
+			return recs, err
+		}
+	}
 }
 
 // ranReleases is the set of releases the records show running in their

@@ -10,10 +10,11 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
-// heldHistory holds every read of an app/env's whole deploy history while
-// held is set, until release is closed, as a store does that has to
-// read thousands of records for it, and says on reading when one begins.
-// The bounded reads (the newest records, the running ones) answer.
+// heldHistory holds every read of an app/env's deploy history back past
+// its newest few records (the whole of it, or the newest hundred and
+// more) while held is set, until release is closed, as a store does that
+// has to read thousands of records for it, and says on reading when one
+// begins. The short reads (the newest records, the running ones) answer.
 type heldHistory struct {
 	deploy.Store
 	held    *atomic.Bool
@@ -22,7 +23,7 @@ type heldHistory struct {
 }
 
 func (s heldHistory) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
-	if s.held.Load() && f.App != "" && f.Limit == 0 && f.Outcome == "" {
+	if s.held.Load() && f.App != "" && (f.Limit == 0 || f.Limit >= 100) && f.Outcome == "" {
 		select {
 		case s.reading <- struct{}{}:
 		default:
@@ -32,8 +33,9 @@ func (s heldHistory) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Re
 	return s.Store.Records(ctx, f)
 }
 
-// TestRollbackSwitchesWhileTheHistoryIsRead: a rollback reads the whole
-// deploy history of its app/env to say which migrations stay applied.
+// TestRollbackSwitchesWhileTheHistoryIsRead: a rollback reads the deploy
+// history of its app/env, back to the last run of its release, to say
+// which migrations stay applied.
 // With thousands of deploys in the store that read is the slow one, and
 // it came before the first switch: in an incident, the rollback restored
 // service only once the store had answered it (or given up, 10 s later).
