@@ -2060,13 +2060,29 @@ func (r *run) activate(h Host, build, previous string) error {
 		r.mu.Unlock()
 	}
 	if err != nil {
-		r.setHost(h.Name, func(hr *HostResult) { hr.State, hr.Error = HostFailed, err.Error() })
+		// A host its drain may have taken out of rotation, and that no
+		// switch moved, is recorded left out with its failure, in the
+		// same write, until undrain puts it back: written apart, after
+		// the lease was lost to another replica, LeftOut would be refused
+		// while the failure stayed, and the next run would take the host
+		// for one someone took out, and leave it out.
+		out := done <= at && r.t.pool != nil && r.keepOut[h.Name] == ""
+		r.setHost(h.Name, func(hr *HostResult) {
+			hr.State, hr.Error = HostFailed, err.Error()
+			if out {
+				hr.LeftOut = true
+			}
+		})
 		if done <= at {
 			r.settleSwitch(ctx, h)
 			if done < at || r.stayed(h, build) {
 				if lost := r.undrain(ctx, h, false); lost != nil {
 					return lost
 				}
+			} else if out {
+				// It switched after all: a run that finds it out of
+				// rotation goes by its switch (see leftOutBy).
+				r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = false })
 			}
 		}
 		// What failed on a host is what people need to read.
@@ -2091,8 +2107,9 @@ func (r *run) stayed(h Host, build string) bool {
 // failed may have taken it out of rotation all the same (an answer after
 // the state change that could not be read). Left out, it would stay out:
 // the next run takes it for a host someone took out. One someone did take
-// out stays out. A host it cannot put back is recorded LeftOut, for the
-// next run to put back: its record shows no switch, and would not tell
+// out stays out. A host it cannot put back is recorded LeftOut (one
+// activate recorded so already has it cleared once back), for the next
+// run to put back: its record shows no switch, and would not tell
 // that run who took it out. A lease found lost before it is put back
 // leaves it out, recorded LeftOut alike (see ready), and is returned,
 // wrapping ErrLeaseLost, for the run to stop on; otherwise it returns nil.
@@ -2102,6 +2119,14 @@ func (r *run) undrain(ctx context.Context, h Host, back bool) error {
 	}
 	err := r.ready(ctx, h)
 	if err == nil {
+		r.mu.Lock()
+		hr := r.rec.Host(h.Name)
+		recorded := hr != nil && hr.LeftOut
+		r.mu.Unlock()
+		if recorded {
+			// Recorded with its failure (see activate): it is back now.
+			r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = false })
+		}
 		return nil
 	}
 	r.setHost(h.Name, func(hr *HostResult) { hr.LeftOut = true })
