@@ -573,7 +573,7 @@ func isSep(c byte) bool { return c == ' ' || c == '\t' }
 // "--dry-run" after an unquoted reason would otherwise be read as part of
 // the reason, and the deploy run for real. So do more dashes than two
 // ("---dry-run"): a flag typed with one too many. "-1", "--" and "->" are
-// ordinary words.
+// not flags; "--" is refused where a name goes (see isSeparator).
 func isFlagStart(w string) bool {
 	rest, n, _ := stripDashes(w)
 	if n == 0 {
@@ -581,6 +581,21 @@ func isFlagStart(w string) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(rest, isDash))
 	return unicode.IsLetter(r)
+}
+
+// isSeparator reports whether t is an unquoted word of dashes only, other
+// than one "-": the "--" that ends the flags of a shell command, or the
+// "—" smart punctuation makes of it. No command here takes one, and read
+// as an app, an env, a build or a stray word it drew a reply about a name
+// the user never meant to write. Inside a free-text reason it stays a
+// word.
+func isSeparator(t token) bool {
+	return !t.quoted && t.s != "" && t.s != "-" && strings.TrimLeftFunc(t.s, isDash) == ""
+}
+
+// separator refuses the separator t (see isSeparator).
+func separator(t token) error {
+	return fmt.Errorf(`%s means nothing here: commands take no "--" separator, and flags are written --name anywhere after the command; leave it out`, echo(t.s))
 }
 
 // isDash reports whether r is a dash of any kind (see isFlagStart).
@@ -779,6 +794,9 @@ func (p *parser) app(t token) (string, error) {
 	if p.isApp(t.s) {
 		return t.s, nil
 	}
+	if isSeparator(t) {
+		return "", separator(t)
+	}
 	return "", p.unknownApp(t.s)
 }
 
@@ -803,6 +821,9 @@ func (p *parser) unknownApp(name string) error {
 func (p *parser) env(app string, t token) (string, error) {
 	if p.isEnv(app, t.s) {
 		return t.s, nil
+	}
+	if isSeparator(t) {
+		return "", separator(t)
 	}
 	return "", p.unknownEnv(app, t.s)
 }
@@ -839,6 +860,9 @@ func (p *parser) defaultEnv(app string) (string, error) {
 }
 
 func unexpected(t token) error {
+	if isSeparator(t) {
+		return separator(t)
+	}
 	if k := disguised(t.s, isKeyword); k != "" && !t.quoted {
 		return lookalikeKeyword(t.s, k)
 	}
@@ -876,7 +900,7 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	if p.isEnv(app, build) {
 		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: deploy %s BUILD to %s", build, app, app, build)
 	}
-	if err := CheckBuild(build); err != nil {
+	if err := checkBuild(args[1]); err != nil {
 		return c, err
 	}
 	rest := args[2:]
@@ -1017,7 +1041,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		if env == "" && p.isEnv(app, build) {
 			return c, fmt.Errorf(`%q is an env of %s; name the env without "to": rollback %s %s`, build, app, app, build)
 		}
-		if err := CheckBuild(build); err != nil {
+		if err := checkBuild(rest[1]); err != nil {
 			return c, err
 		}
 		rest = rest[2:]
@@ -1028,7 +1052,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			return c, errors.New(`"from" needs the build that runs now, e.g. from 1337`)
 		}
 		from = rest[1].s
-		if err := CheckBuild(from); err != nil {
+		if err := checkBuild(rest[1]); err != nil {
 			return c, err
 		}
 		rest = rest[2:]
@@ -1038,7 +1062,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			if len(rest) == 1 {
 				return c, errors.New(`"to" needs a build, e.g. to 1336; without "to BUILD" the previous good release is used`)
 			}
-			if err := CheckBuild(rest[1].s); err != nil {
+			if err := checkBuild(rest[1]); err != nil {
 				return c, err
 			}
 			target := strings.TrimSpace(app + " " + env)
@@ -1637,7 +1661,7 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	case p.isTrain(build):
 		return Command{}, fmt.Errorf("%q is a train, not a build; the build comes first: train board %s BUILD on %s", build, app, build)
 	}
-	if err := CheckBuild(build); err != nil {
+	if err := checkBuild(args[1]); err != nil {
 		return Command{}, err
 	}
 	c := Command{TrainAction: TrainBoard, App: app, Build: build}
@@ -2491,6 +2515,14 @@ func closesBeforeSep(s, closers string) bool {
 		}
 	}
 	return false
+}
+
+// checkBuild is CheckBuild for the word t written in a build's place.
+func checkBuild(t token) error {
+	if isSeparator(t) {
+		return separator(t)
+	}
+	return CheckBuild(t.s)
 }
 
 // CheckBuild reports whether build is a valid build name: 1-64 characters
