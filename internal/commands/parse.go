@@ -2053,6 +2053,9 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 			return fmt.Errorf("%q is an env; name the app first: %s %s %s APP %s", args[0].s, p.spec.verb, user, c.Role, args[0].s)
 		}
 	}
+	if err := p.bareDuration(c, args); err != nil {
+		return err
+	}
 	if len(args) > 2 {
 		return unexpected(args[2])
 	}
@@ -2065,6 +2068,37 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 	}
 	c.App, c.Env = app, env
 	return nil
+}
+
+// bareDuration refuses a duration written last without "for", in the
+// place of the app, the env or after them ("grant @ana deployer web prod
+// 2h"), where it was refused as an unknown name or a stray word: grant
+// asks for the "for", revoke says it takes no duration. A word that names
+// an app or env in its place is that name.
+func (p *parser) bareDuration(c *Command, args []token) error {
+	n := len(args)
+	if n == 0 || n > 3 {
+		return nil
+	}
+	last := args[n-1]
+	if last.quoted || !startsWithDigit(last.s) || n == 1 && p.isApp(last.s) || n == 2 && p.isEnv(args[0].s, last.s) {
+		return nil
+	}
+	var syntax durationSyntaxError
+	if _, err := parseDuration(last.s, ""); errors.As(err, &syntax) {
+		return nil // one too long or zero is still written as a duration
+	}
+	if _, _, _, err := p.appEnv(args[:n-1], false); err != nil {
+		return nil // the name before it is the error to give
+	}
+	target := userText(c.User, c.UserIsID) + " " + c.Role
+	if words := joinWords(args[:n-1]); words != "" {
+		target += " " + words
+	}
+	if p.spec.verb == VerbRevoke {
+		return fmt.Errorf(`revoke takes no duration (%s): it takes the role back now, however long the grant had left: revoke %s`, echo(last.s), target)
+	}
+	return fmt.Errorf(`write "for" before the duration: %s %s for %s`, p.spec.verb, target, last.s)
 }
 
 // takeFor takes "for DURATION" from the end of args, returning 0 if there
