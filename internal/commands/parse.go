@@ -869,6 +869,13 @@ func unexpected(t token) error {
 	return fmt.Errorf("unexpected word %s", echo(t.s))
 }
 
+// writtenTwice refuses the keyword kw written twice in a row or twice in
+// the command, where the second was read as a name or a stray word;
+// fixed is the command written right.
+func writtenTwice(kw, fixed string) error {
+	return fmt.Errorf(`%q is written twice; write it once: %s`, kw, fixed)
+}
+
 // keywords are the words the grammar reads between the arguments.
 var keywords = []string{"to", "from", "on", "now", "for", "deploys"}
 
@@ -911,10 +918,21 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			if len(rest) == 1 {
 				return c, fmt.Errorf(`"to" needs an env; known envs of %s: %s`, app, list(p.cat.Envs(app)))
 			}
+			if isWord(rest[1], "to") && !p.isEnv(app, rest[1].s) {
+				// "deploy web 1337 to to prod": not an env named "to".
+				target := "ENV"
+				if len(rest) > 2 {
+					target = rest[2].s
+				}
+				return c, writtenTwice("to", fmt.Sprintf("deploy %s %s to %s", app, build, target))
+			}
 			if env, err = p.env(app, rest[1]); err != nil {
 				return c, err
 			}
 			rest = rest[2:]
+			if len(rest) > 0 && isWord(rest[0], "to") {
+				return c, writtenTwice("to", fmt.Sprintf("deploy %s %s to %s; a deploy goes to one env", app, build, env))
+			}
 		case p.isEnv(app, rest[0].s):
 			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
 		}
@@ -1037,6 +1055,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		if len(rest) == 1 {
 			return c, errors.New(`"to" needs a build, e.g. to 1336; without "to BUILD" the previous good release is used`)
 		}
+		if len(rest) > 2 && isWord(rest[1], "to") {
+			// "rollback web to to 1336": not a build named "to".
+			return c, writtenTwice("to", fmt.Sprintf("rollback %s to %s", strings.TrimSpace(app+" "+env), rest[2].s))
+		}
 		build = rest[1].s
 		if env == "" && p.isEnv(app, build) {
 			return c, fmt.Errorf(`%q is an env of %s; name the env without "to": rollback %s %s`, build, app, app, build)
@@ -1045,17 +1067,27 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			return c, err
 		}
 		rest = rest[2:]
+		if len(rest) > 0 && isWord(rest[0], "to") {
+			return c, writtenTwice("to", fmt.Sprintf("rollback %s to %s; a rollback goes to one build", strings.TrimSpace(app+" "+env), build))
+		}
 	}
 	var from string
 	if len(rest) > 0 && isWord(rest[0], "from") {
 		if len(rest) == 1 {
 			return c, errors.New(`"from" needs the build that runs now, e.g. from 1337`)
 		}
+		if len(rest) > 2 && isWord(rest[1], "from") {
+			// "rollback web from from 1337": not a build named "from".
+			return c, writtenTwice("from", rollbackText(app, env, build, rest[2].s))
+		}
 		from = rest[1].s
 		if err := checkBuild(rest[1]); err != nil {
 			return c, err
 		}
 		rest = rest[2:]
+		if len(rest) > 0 && isWord(rest[0], "from") {
+			return c, writtenTwice("from", rollbackText(app, env, build, from)+"; a rollback starts from the one build that runs now")
+		}
 		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
 			// "rollback web from 1337 to 1336": both are there, in the
 			// other order.
@@ -1082,6 +1114,19 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	}
 	c.App, c.Env, c.Build, c.From = app, env, build, from
 	return c, nil
+}
+
+// rollbackText writes a rollback of app, with env, build and from when
+// they are not "".
+func rollbackText(app, env, build, from string) string {
+	s := strings.TrimSpace("rollback " + app + " " + env)
+	if build != "" {
+		s += " to " + build
+	}
+	if from != "" {
+		s += " from " + from
+	}
+	return s
 }
 
 // lockExample shows a complete lock in replies that ask for a reason.
@@ -1667,7 +1712,16 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	c := Command{TrainAction: TrainBoard, App: app, Build: build}
 	for rest := args[2:]; len(rest) > 0; {
 		t := rest[0]
+		kw := strings.ToLower(t.s)
 		switch {
+		case isWord(t, "to") && len(rest) > 2 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s),
+			isWord(t, "on") && len(rest) > 2 && isWord(rest[1], "on") && !p.isTrain(rest[1].s):
+			// "train board web 1337 on on daily".
+			return Command{}, writtenTwice(kw, fmt.Sprintf("train board %s %s %s %s", app, build, kw, rest[2].s))
+		case isWord(t, "to") && c.Env != "":
+			return Command{}, writtenTwice(kw, fmt.Sprintf("train board %s %s to %s; a car goes to one env", app, build, c.Env))
+		case isWord(t, "on") && c.Train != "":
+			return Command{}, writtenTwice(kw, fmt.Sprintf("train board %s %s on %s; a build boards one train", app, build, c.Train))
 		case isWord(t, "to") && c.Env == "":
 			if len(rest) == 1 {
 				return Command{}, fmt.Errorf(`"to" needs an env; known envs of %s: %s`, app, list(p.cat.Envs(app)))

@@ -1,0 +1,55 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestKeywordWrittenTwice: "deploy accounting 1337 to to production" was
+// answered `unknown env "to" for accounting`, and "rollback accounting to
+// to 12" took "to" for the build and called the 12 a stray word. A "to",
+// "from" or "on" written twice, in a row or with a name between, is now
+// named as written twice, with the command written right.
+func TestKeywordWrittenTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name, in, want string
+	}{
+		{"deploy to to", "deploy accounting 1337 to to production",
+			`"to" is written twice; write it once: deploy accounting 1337 to production`},
+		{"deploy to to, no env", "deploy accounting 1337 to to",
+			`"to" is written twice; write it once: deploy accounting 1337 to ENV`},
+		{"deploy to two envs", "deploy accounting 1337 to production to staging",
+			`"to" is written twice; write it once: deploy accounting 1337 to production; a deploy goes to one env`},
+		{"rollback to to", "rollback accounting to to 12",
+			`"to" is written twice; write it once: rollback accounting to 12`},
+		{"rollback env to to", "rollback accounting production to to 12",
+			`"to" is written twice; write it once: rollback accounting production to 12`},
+		{"rollback to two builds", "rollback accounting to 12 to 13",
+			`"to" is written twice; write it once: rollback accounting to 12; a rollback goes to one build`},
+		{"rollback from from", "rollback accounting from from 13",
+			`"from" is written twice; write it once: rollback accounting from 13`},
+		{"rollback to, from from", "rollback accounting production to 11 from from 12",
+			`"from" is written twice; write it once: rollback accounting production to 11 from 12`},
+		{"rollback from two builds", "rollback accounting from 12 from 13",
+			`"from" is written twice; write it once: rollback accounting from 12; a rollback starts from the one build that runs now`},
+		{"train board on on", "train board accounting 1337 on on daily",
+			`"on" is written twice; write it once: train board accounting 1337 on daily`},
+		{"train board to to", "train board accounting 1337 to to production",
+			`"to" is written twice; write it once: train board accounting 1337 to production`},
+		{"train board two trains", "train board accounting 1337 on daily on weekly",
+			`"on" is written twice; write it once: train board accounting 1337 on daily; a build boards one train`},
+		{"train board two envs", "train board accounting 1337 to production to staging on daily",
+			`"to" is written twice; write it once: train board accounting 1337 to production; a car goes to one env`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
+				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+	// A build named "to" is still one.
+	if got := Parse("rollback accounting to to", testCat(), Options{}); got.Kind != Run || got.Cmd.Build != "to" {
+		t.Errorf(`Parse("rollback accounting to to"): got %v build %q (%s), want a run to build "to"`, got.Kind, got.Cmd.Build, got.Reply)
+	}
+}
