@@ -797,6 +797,10 @@ func (p *parser) app(t token) (string, error) {
 	if isSeparator(t) {
 		return "", separator(t)
 	}
+	if isEmptyQuoted(t) {
+		// `status ""`: a name left blank, as lock says of it.
+		return "", fmt.Errorf("an empty quoted word stands where the app goes: name the app; known apps: %s", list(p.cat.Apps()))
+	}
 	return "", p.unknownApp(t.s)
 }
 
@@ -824,6 +828,9 @@ func (p *parser) env(app string, t token) (string, error) {
 	}
 	if isSeparator(t) {
 		return "", separator(t)
+	}
+	if isEmptyQuoted(t) {
+		return "", fmt.Errorf("an empty quoted word stands where the env goes: name the env; known envs of %s: %s", app, list(p.cat.Envs(app)))
 	}
 	return "", p.unknownEnv(app, t.s)
 }
@@ -862,6 +869,9 @@ func (p *parser) defaultEnv(app string) (string, error) {
 func unexpected(t token) error {
 	if isSeparator(t) {
 		return separator(t)
+	}
+	if isEmptyQuoted(t) {
+		return errors.New("an empty quoted word stands where no word goes: leave it out")
 	}
 	if k := disguised(t.s, isKeyword); k != "" && !t.quoted {
 		return lookalikeKeyword(t.s, k)
@@ -2609,6 +2619,9 @@ func closesBeforeSep(s, closers string) bool {
 func checkBuild(t token) error {
 	if isSeparator(t) {
 		return separator(t)
+	}
+	if isEmptyQuoted(t) {
+		return errors.New("an empty quoted word stands where the build goes: name the build, e.g. 1337")
 	}
 	return CheckBuild(t.s)
 }

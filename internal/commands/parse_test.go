@@ -491,7 +491,7 @@ func TestParseReply(t *testing.T) {
 			want: []string{`missing closing quote: '"' opens "INC-42" but nothing closes it`, usageDeploy}},
 		{name: "deploy missing closing apostrophe", in: `deploy accounting 1 --force 'INC-42`,
 			want: []string{`missing closing quote: "'" opens "INC-42" but nothing closes it; end the quoted text with "'"`}},
-		{name: "deploy empty build", in: `deploy accounting ""`, want: []string{"the build is empty"}},
+		{name: "deploy empty build", in: `deploy accounting ""`, want: []string{"an empty quoted word stands where the build goes"}},
 
 		// deploy confirm, deploy abort
 		{name: "confirm without id", in: "deploy confirm", exact: true,
