@@ -1191,6 +1191,10 @@ func parseLock(p *parser, args []token) (Command, error) {
 		case p.isApp(w):
 			c.App = w
 			rest = rest[1:]
+		case isWord(rest[0], "deploys"):
+			// "lock deploys deploys web db": read as the reason, it
+			// would lock every app.
+			return c, writtenTwice("deploys", strings.TrimSpace("lock deploys "+joinWords(rest[1:]))+`, or, to lock every app, quote the reason: lock deploys "…"`)
 		case p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
 		case appSlashEnv(p, w) != "":

@@ -1,0 +1,32 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestLockDeploysWrittenTwice: "lock deploys deploys accounting db" locked
+// every app with the reason "deploys accounting db", a lock of more than
+// was asked, as no app is named "deploys". It is refused as written twice;
+// a quoted reason still starts with the word.
+func TestLockDeploysWrittenTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name, in, want string
+	}{
+		{"before the app", "lock deploys deploys accounting db",
+			`"deploys" is written twice; write it once: lock deploys accounting db`},
+		{"any case", "lock deploys Deploys accounting production for 2h db",
+			`"deploys" is written twice; write it once: lock deploys accounting production for 2h db`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
+				t.Errorf("Parse(%q): got %v %q app %q reason %q, want a reply starting %q", tt.in, got.Kind, got.Reply, got.Cmd.App, got.Cmd.Reason, tt.want)
+			}
+		})
+	}
+	in := `lock deploys "deploys accounting db"`
+	if got := Parse(in, testCat(), Options{}); got.Kind != Run || got.Cmd.App != "" || got.Cmd.Reason != "deploys accounting db" {
+		t.Errorf("Parse(%q): got %v app %q reason %q (%s), want a run locking every app", in, got.Kind, got.Cmd.App, got.Cmd.Reason, got.Reply)
+	}
+}
