@@ -2,9 +2,7 @@ package deploy_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -18,25 +16,7 @@ import (
 // not cancelled. The refusal says where that deploy is instead, and what
 // undoes it once it has ended.
 func TestBusyBehindAPruningDeploy(t *testing.T) {
-	g := &pruneGate{pruning: make(chan struct{}), release: make(chan struct{})}
-	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), g)
-	close(g.release)
-	for _, b := range []string{"1", "2", "3", "4"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	// Three releases kept: the next deploy prunes again.
-	f.build("5")
-	g.once, g.pruning, g.release = sync.Once{}, make(chan struct{}), make(chan struct{})
-	done := make(chan *deploy.Record, 1)
-	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "5", Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	<-g.pruning
+	f, g, done := pruningDeploy(t)
 	tests := []struct {
 		name string
 		kind deploy.Kind

@@ -39,6 +39,9 @@ type fixture struct {
 
 	mu     sync.Mutex
 	events []deploy.Event
+	// watch, set before a run starts, sees each of its events as it
+	// happens.
+	watch func(deploy.Event)
 }
 
 const fixtureYAML = `apps:
@@ -176,6 +179,9 @@ func (f *fixture) sink(ev deploy.Event) {
 	f.mu.Lock()
 	f.events = append(f.events, ev)
 	f.mu.Unlock()
+	if f.watch != nil {
+		f.watch(ev)
+	}
 }
 
 // run starts a deploy (or rollback) and waits for its final record.
@@ -333,6 +339,19 @@ func (f *fixture) eventsNow() []deploy.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.events)
+}
+
+// noteTexts are the texts of the notes of every run so far.
+func (f *fixture) noteTexts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var texts []string
+	for _, ev := range f.events {
+		if ev.Kind == deploy.EventNote {
+			texts = append(texts, ev.Text)
+		}
+	}
+	return texts
 }
 
 func (f *fixture) sawNote(substr string) bool {

@@ -129,25 +129,7 @@ func (s *pruneGateSession) Run(ctx context.Context, cmd deploy.Command) ([]byte,
 // reply said hosts would be switched back, and the deploy then ended
 // succeeded).
 func TestCancelOnceEveryHostSwitched(t *testing.T) {
-	g := &pruneGate{pruning: make(chan struct{}), release: make(chan struct{})}
-	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), g)
-	close(g.release)
-	for _, b := range []string{"1", "2", "3", "4"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	// Three releases kept: the next deploy prunes again.
-	f.build("5")
-	g.once, g.pruning, g.release = sync.Once{}, make(chan struct{}), make(chan struct{})
-	done := make(chan *deploy.Record, 1)
-	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "5", Requester: "ana"}, func(ev deploy.Event) {
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	<-g.pruning
+	f, g, done := pruningDeploy(t)
 	_, err := f.engine.Cancel("web", "prod", "bob")
 	close(g.release)
 	rec := <-done
@@ -157,4 +139,31 @@ func TestCancelOnceEveryHostSwitched(t *testing.T) {
 	if rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/5" {
 		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
 	}
+}
+
+// pruningDeploy starts web/prod's deploy of 5, after 1 to 4, and returns
+// once it has switched every host and is removing old releases, held
+// there until g.release is closed; done gets its record as it ends.
+func pruningDeploy(t *testing.T) (f *fixture, g *pruneGate, done chan *deploy.Record) {
+	t.Helper()
+	g = &pruneGate{pruning: make(chan struct{}), release: make(chan struct{})}
+	f = newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), g)
+	close(g.release)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// Three releases kept: the next deploy prunes again.
+	f.build("5")
+	g.once, g.pruning, g.release = sync.Once{}, make(chan struct{}), make(chan struct{})
+	done = make(chan *deploy.Record, 1)
+	if _, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "5", Requester: "ana"}, func(ev deploy.Event) {
+		if ev.Kind == deploy.EventFinished {
+			done <- ev.Record
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.pruning
+	return f, g, done
 }

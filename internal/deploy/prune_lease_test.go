@@ -1,12 +1,10 @@
 package deploy_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -24,31 +22,19 @@ func TestPruneAfterTheLeaseWasLost(t *testing.T) {
 	for _, b := range []string{"1", "2", "3"} {
 		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
 	}
-	done := make(chan *deploy.Record, 1)
-	var notes []string
-	_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "4", Requester: "ana"}, func(ev deploy.Event) {
+	f.watch = func(ev deploy.Event) {
 		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepRestart && !ev.Done {
 			// The last host switches: the next check, the one
 			// before the prune, is the last that finds the lease
 			// held.
 			leases.stealAfterCheck.Store(true)
 		}
-		if ev.Kind == deploy.EventNote {
-			notes = append(notes, ev.Text)
-		}
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	})
+	}
+	rec, err := f.run(deploy.KindDeploy, "4")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec *deploy.Record
-	select {
-	case rec = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the deploy of 4 did not end within 30 s")
-	}
+	notes := f.noteTexts()
 	if !leases.stolen.Load() {
 		t.Fatal("the lease was never taken over: no check after the restart")
 	}

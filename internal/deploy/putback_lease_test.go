@@ -1,13 +1,11 @@
 package deploy_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -49,9 +47,7 @@ func TestPutBackAfterTheLeaseWasLost(t *testing.T) {
 	}
 	pool.set("", "")
 
-	done := make(chan *deploy.Record, 1)
-	var notes []string
-	_, err := f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "2", Requester: "ana"}, func(ev deploy.Event) {
+	f.watch = func(ev deploy.Event) {
 		if ev.Kind == deploy.EventStep && ev.Step == deploy.StepReady && ev.Done && ev.Host == "h1" {
 			// h1, the only host the rollback switches, is back in
 			// rotation (under the lease, checked before): the next
@@ -59,21 +55,12 @@ func TestPutBackAfterTheLeaseWasLost(t *testing.T) {
 			// that finds the lease held.
 			leases.stealAfterCheck.Store(true)
 		}
-		if ev.Kind == deploy.EventNote {
-			notes = append(notes, ev.Text)
-		}
-		if ev.Kind == deploy.EventFinished {
-			done <- ev.Record
-		}
-	})
+	}
+	rec, err := f.run(deploy.KindRollback, "2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case rec = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the rollback to 2 did not end within 30 s")
-	}
+	notes := f.noteTexts()
 	if !leases.stolen.Load() {
 		t.Fatal("the lease was never taken over: no check after h1 was put back into rotation")
 	}

@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -73,28 +72,16 @@ func TestReadyAfterTheLeaseWasLost(t *testing.T) {
 			}
 			tt.arm(pool)
 			f.build("3")
-			done := make(chan *deploy.Record, 1)
-			var notes []string
-			_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "3", Requester: "ana"}, func(ev deploy.Event) {
+			f.watch = func(ev deploy.Event) {
 				if ev.Kind == deploy.EventStep && tt.steal(ev) {
 					leases.stolen.Store(true)
 				}
-				if ev.Kind == deploy.EventNote {
-					notes = append(notes, ev.Text)
-				}
-				if ev.Kind == deploy.EventFinished {
-					done <- ev.Record
-				}
-			})
+			}
+			rec, err := f.run(deploy.KindDeploy, "3")
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rec *deploy.Record
-			select {
-			case rec = <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the deploy of 3 did not end within 30 s")
-			}
+			notes := f.noteTexts()
 			if !leases.stolen.Load() {
 				t.Fatal("the lease was never taken over: h0 never reached the step")
 			}

@@ -88,23 +88,14 @@ func TestRollbackReadsTheNewestRecords(t *testing.T) {
 			tt.prepare(t, f)
 			st.read.Store(0)
 			started := int64(-1) // records read once the rollback's record is written
-			done := make(chan *deploy.Record, 1)
-			_, err := f.engine.Rollback(context.Background(), deploy.Request{App: "web", Env: "prod", Build: tt.to, Requester: "ana"}, func(ev deploy.Event) {
-				switch ev.Kind {
-				case deploy.EventStarted:
+			f.watch = func(ev deploy.Event) {
+				if ev.Kind == deploy.EventStarted {
 					started = st.read.Load()
-				case deploy.EventFinished:
-					done <- ev.Record
 				}
-			})
+			}
+			rec, err := f.run(deploy.KindRollback, tt.to)
 			if err != nil {
 				t.Fatal(err)
-			}
-			var rec *deploy.Record
-			select {
-			case rec = <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the rollback did not end within 30 s")
 			}
 			if rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/1" {
 				t.Fatalf("rollback: got %s (%s), current -> %q; want succeeded, on releases/1", rec.Outcome, rec.Error, f.link("current"))
