@@ -1,9 +1,6 @@
 package deploy
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -45,14 +42,7 @@ func pullBin(t *testing.T, tool, path string) string {
 // on the host; the artifact itself, to the byte, still installs.
 func TestPullScriptBoundsTheDownload(t *testing.T) {
 	t.Parallel()
-	var raw bytes.Buffer
-	gz := gzip.NewWriter(&raw)
-	tw := tar.NewWriter(gz)
-	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
-	tw.Write([]byte("7"))
-	tw.Close()
-	gz.Close()
-	good := raw.Bytes()
+	good := buildSeven()
 	digest := sha256.Sum256(good)
 	sum := hex.EncodeToString(digest[:])
 	// The artifact, then far more than a host should ever write of it.

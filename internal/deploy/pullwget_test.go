@@ -1,9 +1,6 @@
 package deploy
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -104,26 +101,11 @@ func TestPullScriptWgetStaysOnHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal("this test needs GNU wget: apt-get install -y wget")
 	}
-	var raw bytes.Buffer
-	gz := gzip.NewWriter(&raw)
-	tw := tar.NewWriter(gz)
-	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
-	tw.Write([]byte("7"))
-	tw.Close()
-	gz.Close()
-	var plainHits atomic.Int32
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		plainHits.Add(1)
-		if r.URL.Path == "/start" {
-			http.Redirect(w, r, "/web-7.tar.gz", http.StatusFound)
-			return
-		}
-		w.Write(raw.Bytes())
-	}))
-	t.Cleanup(plain.Close)
+	raw := buildSeven()
+	plain, plainHits := plainArtifactServer(t)
 	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/web-7.tar.gz" {
-			w.Write(raw.Bytes())
+			w.Write(raw)
 			return
 		}
 		http.Redirect(w, r, plain.URL+"/web-7.tar.gz", http.StatusFound)
@@ -152,7 +134,7 @@ func TestPullScriptWgetStaysOnHTTPS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			plainHits.Store(0)
 			dir := t.TempDir()
-			cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", int64(raw.Len()), time.Minute))
+			cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", int64(len(raw)), time.Minute))
 			cmd.Env = []string{"PATH=" + pullBin(t, "wget", wget), "WGETRC=" + rc, "HOME=" + t.TempDir()}
 			out, err := cmd.CombinedOutput()
 			if n := plainHits.Load(); n != tt.plainHits {

@@ -604,23 +604,8 @@ func TestPullScriptKeepsTheURLOutOfArguments(t *testing.T) {
 // from the https URL it was given to plain http, where the URL's token
 // would travel in the clear; an http URL still follows redirects.
 func TestPullScriptStaysOnHTTPS(t *testing.T) {
-	var raw bytes.Buffer
-	gz := gzip.NewWriter(&raw)
-	tw := tar.NewWriter(gz)
-	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
-	tw.Write([]byte("7"))
-	tw.Close()
-	gz.Close()
-	var plainHits atomic.Int32
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		plainHits.Add(1)
-		if r.URL.Path == "/start" {
-			http.Redirect(w, r, "/web-7.tar.gz", http.StatusFound)
-			return
-		}
-		w.Write(raw.Bytes())
-	}))
-	defer plain.Close()
+	raw := buildSeven()
+	plain, plainHits := plainArtifactServer(t)
 	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, plain.URL+"/web-7.tar.gz", http.StatusFound)
 	}))
@@ -642,7 +627,7 @@ func TestPullScriptStaysOnHTTPS(t *testing.T) {
 	for _, tt := range tests {
 		plainHits.Store(0)
 		dir := t.TempDir()
-		cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", int64(raw.Len()), time.Minute))
+		cmd := exec.Command("/bin/sh", "-c", pullScript(dir, "releases/.tmp-7-x", tt.url, "", "gzip", int64(len(raw)), time.Minute))
 		cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca)
 		out, err := cmd.CombinedOutput()
 		if tt.ok {
@@ -844,4 +829,34 @@ func TestNeedsPruneAgreesWithPruneScript(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildSeven is an artifact of build 7: a tar.gz of BUILD alone.
+func buildSeven() []byte {
+	var raw bytes.Buffer
+	gz := gzip.NewWriter(&raw)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "BUILD", Mode: 0o644, Size: 1})
+	tw.Write([]byte("7"))
+	tw.Close()
+	gz.Close()
+	return raw.Bytes()
+}
+
+// plainArtifactServer serves buildSeven over plain http, /start
+// redirecting to it, and counts the requests it gets.
+func plainArtifactServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	raw := buildSeven()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/web-7.tar.gz", http.StatusFound)
+			return
+		}
+		w.Write(raw)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
 }
