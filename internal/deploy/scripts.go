@@ -401,13 +401,13 @@ func pullScript(dir, tmp, url, sum, compression string, size int64, idle time.Du
 		idle = artifact.DefaultIdleTimeout
 	}
 	secs := max(1, int((idle+time.Second-1)/time.Second))
-	var gnuWget, busyBoxWget, wgetHTTPSOnly, wgetRedirect string
+	var gnuWget, busyBoxWget, wgetNoFollow, wgetRedirect string
 	if isHTTPS(url) {
 		// GNU wget follows a redirect from https to plain http, which
 		// would send the URL's token in the clear, and no option keeps it
 		// on https (--https-only binds recursive downloads only): from an
 		// https URL it follows no redirect at all.
-		gnuWget, busyBoxWget, wgetHTTPSOnly, wgetRedirect = gnuWgetForHTTPS, busyBoxWgetForHTTPS, " --max-redirect=0", wgetNoRedirect
+		gnuWget, busyBoxWget, wgetNoFollow, wgetRedirect = gnuWgetForHTTPS, busyBoxWgetForHTTPS, " --max-redirect=0", wgetNoRedirect
 	}
 	return fmt.Sprintf(`set -e
 [ -d %[1]s ] || mkdir -p %[1]s
@@ -450,7 +450,7 @@ if [ -n %[5]s ]; then
 fi
 TAR_OPTIONS="--blocking-factor=%[7]d ${TAR_OPTIONS-}" tar -x %[6]s --no-same-owner -f %[3]s -C %[2]s
 rm -f %[3]s
-`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1, gnuWget, busyBoxWget, wgetHTTPSOnly, wgetRedirect)
+`, shell.Quote(dir), shell.Quote(tmp), shell.Quote(dl), shell.Quote(url), shell.Quote(sum), flag, tarRecord/512, curlQuote(url), url, secs, httpsOnly(url), size, size/512+1, gnuWget, busyBoxWget, wgetNoFollow, wgetRedirect)
 }
 
 // gnuWgetForHTTPS refuses, for an https URL, a GNU wget older than
@@ -494,9 +494,9 @@ func isHTTPS(url string) bool {
 // URL on https through redirects, as the bot's own fetch is kept (see
 // artifact.Source): a redirect to plain http would send the URL's token
 // in the clear to anyone on the host's path. The checksum still guards
-// the bytes; this guards the token. GNU wget is kept there by
-// --https-only; BusyBox's wget, which has no such option, is refused from
-// an https URL (busyBoxWgetForHTTPS).
+// the bytes; this guards the token. GNU wget, which has no such option,
+// follows no redirect from an https URL (see pullScript); BusyBox's wget
+// is refused from one (busyBoxWgetForHTTPS).
 func httpsOnly(url string) string {
 	if isHTTPS(url) {
 		return "\nproto-redir = \"=https\""
