@@ -618,8 +618,9 @@ func unquotedValue(s string, key, from, i int) (int, int) {
 // colon, with no space between: "password:none" outside braces is not
 // taken. Go quotes no string there, so the value runs up to the bracket
 // that closes the struct or map, or to the next " Name:" (in a struct,
-// capitalised; see goFieldEnd), holding spaces (a passphrase). A nested struct, map or list is left, its fields
-// checked on their own; an empty value is none.
+// capitalised; see goFieldEnd), holding spaces (a passphrase). A nested
+// struct, map or list is left, its fields checked on their own; an empty
+// value is none.
 func goValue(s string, i int) (int, int) {
 	from := i + 1
 	if from == len(s) || strings.IndexByte(" \t\r\n{[}]&", s[from]) >= 0 || strings.HasPrefix(s[from:], "map[") {

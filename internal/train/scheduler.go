@@ -1311,9 +1311,9 @@ func (s *Scheduler) auditHeld(ctx context.Context, tr *trainState, c Car, reason
 }
 
 // auditGone records that a departure left c behind, its app or the
-// app's env no longer in the config (behindOf): a deploy refused, for reason, as the deploy command
-// would have been, with the app named, which a refusal of an unknown app
-// leaves out.
+// app's env no longer in the config (behindOf): a deploy refused, for
+// reason, as the deploy command would have been, with the app named,
+// which a refusal of an unknown app leaves out.
 func (s *Scheduler) auditGone(ctx context.Context, tr *trainState, c Car, reason string) {
 	s.appendAudit(ctx, &audit.Entry{User: c.User, Channel: tr.cfg.Channels[0],
 		Command: fmt.Sprintf("deploy %s %s to %s", c.App, c.Build, c.Env), Action: "deploy", App: c.App, Env: c.Env,
