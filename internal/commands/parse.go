@@ -1404,6 +1404,11 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 		}
 		return c, errors.New(`write "unlock deploys", then optionally the app and env of the lock, e.g. ` + p.example(VerbUnlock, "unlock deploys accounting production"))
 	}
+	if len(args) > 1 && isWord(args[1], "deploys") && !p.isApp(args[1].s) {
+		// A slip of the keyword, not an app to look up: named as lock
+		// names it.
+		return c, writtenTwice("deploys", strings.TrimSpace("unlock deploys "+joinWords(args[2:])))
+	}
 	app, env, rest, err := p.appEnv(args[1:], false)
 	if err != nil {
 		return c, err

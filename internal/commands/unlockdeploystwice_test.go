@@ -1,0 +1,29 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUnlockDeploysWrittenTwice: "unlock deploys deploys accounting" was
+// answered `unknown app "deploys"`, where lock names the same slip as
+// "deploys" written twice. Unlock now answers as lock does.
+func TestUnlockDeploysWrittenTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name, in, want string
+	}{
+		{"before the app", "unlock deploys deploys accounting",
+			`"deploys" is written twice; write it once: unlock deploys accounting`},
+		{"with the env, any case", "unlock deploys DEPLOYS accounting production",
+			`"deploys" is written twice; write it once: unlock deploys accounting production`},
+		{"alone", "unlock deploys deploys",
+			`"deploys" is written twice; write it once: unlock deploys`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
+				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+}
