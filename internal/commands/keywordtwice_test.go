@@ -39,7 +39,7 @@ func TestKeywordWrittenTwice(t *testing.T) {
 		{"train board two trains", "train board accounting 1337 on daily on weekly",
 			`"on" is written twice; write it once: train board accounting 1337 on daily; a build boards one train`},
 		{"train board two envs", "train board accounting 1337 to production to staging on daily",
-			`"to" is written twice; write it once: train board accounting 1337 to production; a car goes to one env`},
+			`"to" is written twice; write it once: train board accounting 1337 to production on daily; a car goes to one env`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})

@@ -1732,15 +1732,24 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	for rest := args[2:]; len(rest) > 0; {
 		t := rest[0]
 		kw := strings.ToLower(t.s)
+		// fixed is the command written right, less the n words from
+		// here on that are too many; the parts before and after are
+		// kept, so that the user can send it as it stands.
+		fixed := func(n int) string {
+			before := args[2 : len(args)-len(rest)]
+			after := rest[min(n, len(rest)):]
+			words := []string{"train board", app, build, joinWords(before), joinWords(after)}
+			return strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " ")
+		}
 		switch {
 		case isWord(t, "to") && len(rest) > 2 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s),
 			isWord(t, "on") && len(rest) > 2 && isWord(rest[1], "on") && !p.isTrain(rest[1].s):
 			// "train board web 1337 on on daily".
-			return Command{}, writtenTwice(kw, fmt.Sprintf("train board %s %s %s %s", app, build, kw, rest[2].s))
+			return Command{}, writtenTwice(kw, fixed(1))
 		case isWord(t, "to") && c.Env != "":
-			return Command{}, writtenTwice(kw, fmt.Sprintf("train board %s %s to %s; a car goes to one env", app, build, c.Env))
+			return Command{}, writtenTwice(kw, fixed(2)+"; a car goes to one env")
 		case isWord(t, "on") && c.Train != "":
-			return Command{}, writtenTwice(kw, fmt.Sprintf("train board %s %s on %s; a build boards one train", app, build, c.Train))
+			return Command{}, writtenTwice(kw, fixed(2)+"; a build boards one train")
 		case isWord(t, "to") && c.Env == "":
 			if len(rest) == 1 {
 				return Command{}, fmt.Errorf(`"to" needs an env; known envs of %s: %s`, app, list(p.cat.Envs(app)))
