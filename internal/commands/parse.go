@@ -1691,6 +1691,9 @@ func parseTrain(p *parser, args []token) (Command, error) {
 		return Command{}, fmt.Errorf("%q is a train; say first what to do with it, e.g. train board APP BUILD on %s", w.s, w.s)
 	case isWord(w, TrainList):
 		return Command{}, errors.New(`"train" alone lists the trains; write just train`)
+	case isEmptyQuoted(w):
+		// A word left blank, not one looked up and not found.
+		return Command{}, fmt.Errorf("an empty quoted word stands where the train action goes: name the action; train takes %s, or nothing to list the trains", strings.Join(trainActions, ", "))
 	}
 	msg := "unknown train action " + echo(w.s)
 	if sug, ok := Suggest(w.s, trainActions); ok {
