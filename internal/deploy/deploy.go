@@ -2679,7 +2679,18 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 		return
 	}
 	cur := parseInspect(out).Current
-	r.setHost(h.Name, func(hr *HostResult) { hr.Current, hr.Switching = cur, "" })
+	r.setHost(h.Name, func(hr *HostResult) {
+		// Found where it was switching to, it switched, as the recovery
+		// of a dead run takes it: left unswitched, a host the run does
+		// not switch back (within max_failures with no earlier release,
+		// a lease lost first) reads to the next run as one running the
+		// build already that someone took out of rotation, and stays
+		// out, never restarted (see unfinished, leftOutBy).
+		if hr.Switching != "" && cur == hr.Switching {
+			hr.Switched = true
+		}
+		hr.Current, hr.Switching = cur, ""
+	})
 }
 
 // pruneAll removes old releases on every host where pruneScript would
