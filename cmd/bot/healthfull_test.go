@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -100,8 +101,11 @@ var refusedCases = []refusedCase{
 // whose file still answers reads, /healthz says the store refuses writes
 // and why (503, "refuses_writes", "ENOSPC" or "EFBIG"), as it does for a
 // Redis at maxmemory, not "ok" while every command that records fails;
-// once a write succeeds again it says "ok". Each case runs in a process
-// of its own, so that the writes fail with the kernel's own error.
+// its own write, tried at most once every embedded.ProbeEvery, is refused
+// as long as the command's would be, and once space is freed or the limit
+// lifted it says "ok" with no other write, as an idle bot makes none.
+// Each case runs in a process of its own, so that the writes fail with
+// the kernel's own error.
 func TestHealthzEmbeddedRefusesWrites(t *testing.T) {
 	for _, tc := range refusedCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +130,12 @@ func TestHealthzEmbeddedRefusesWrites(t *testing.T) {
 // healthzRefused runs tc in a process of its own, with the store in dir.
 func healthzRefused(t *testing.T, tc refusedCase, dir string) {
 	tc.prepare(t, dir)
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	// The store's clock, moved on by the test alone, says when /healthz
+	// may try a write again.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	later := func() { clock.Add(int64(embedded.ProbeEvery)) }
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +170,26 @@ func healthzRefused(t *testing.T, tc refusedCase, dir string) {
 	if _, err := st.Locks(ctx); err != nil {
 		t.Fatalf("a read while writes are refused: %v; want it answered", err)
 	}
-	code, body := healthz()
 	want := map[string]string{"status": "unavailable", "store": "refuses_writes", "store_error": errnoName(tc.errno)}
-	if code != http.StatusServiceUnavailable || len(body) != len(want) || body["status"] != want["status"] || body["store"] != want["store"] || body["store_error"] != want["store_error"] {
-		t.Errorf("/healthz while writes are refused: got %d %v, want 503 %v", code, body, want)
+	refusing := func(when string) {
+		t.Helper()
+		code, body := healthz()
+		if code != http.StatusServiceUnavailable || len(body) != len(want) || body["status"] != want["status"] || body["store"] != want["store"] || body["store_error"] != want["store_error"] {
+			t.Errorf("/healthz %s: got %d %v, want 503 %v", when, code, body, want)
+		}
 	}
+	refusing("while writes are refused")
+	later()
+	refusing("while writes are refused, its own write refused too")
+	// Nothing but /healthz writes from here: an idle bot's.
 	allow()
+	refusing("once writes are allowed again, within ProbeEvery of its last try")
+	later()
+	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
+		t.Errorf("/healthz once writes are allowed again, ProbeEvery after its last try: got %d %v, want 200 store ok", code, body)
+	}
 	if err := st.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: "lock web", Decision: audit.Allowed}); err != nil {
-		t.Fatalf("a write once it is allowed again: %v", err)
+		t.Fatalf("a write once /healthz said ok: %v", err)
 	}
 	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
 		t.Errorf("/healthz once a write succeeded again: got %d %v, want 200 store ok", code, body)

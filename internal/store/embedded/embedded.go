@@ -115,6 +115,12 @@ type Store struct {
 	// reads go on answering then, and a check that only reads would call
 	// the store healthy while every command that records fails.
 	refusing atomic.Pointer[error]
+	// tried is when (s.now, Unix nanoseconds) a write was last refused or
+	// Writable last tried its own, which it waits ProbeEvery after;
+	// refusedSize is how many bytes of pages the last write refused,
+	// Writable's own aside, had taken (see probe).
+	tried       atomic.Int64
+	refusedSize atomic.Int64
 
 	// trimBatch is how many index entries a trim handles per write
 	// transaction: maxTrimBatch, fewer in tests. trimmed, if set, is
@@ -172,17 +178,66 @@ func HealthCondition(err error) (condition, reply string) {
 
 // Writable returns the error of the last write when its disk, quota or
 // file-size limit refused it (wrapping deploy.ErrStoreFull), until a
-// write succeeds; nil otherwise. It writes nothing itself: a small write can fit where a
-// command's does not, and would call the store writable while deploys
-// fail to record.
+// write succeeds; nil otherwise. While writes are refused it tries one of
+// its own (see probe), at most once every ProbeEvery, and returns that
+// write's error: a bot nobody commands writes nothing else, and would be
+// called refusing long after space was freed. A store that takes writes
+// is not written to.
 func (s *Store) Writable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check state store: %w", err)
 	}
-	if p := s.refusing.Load(); p != nil {
+	p := s.refusing.Load()
+	if p == nil {
+		return nil
+	}
+	last, now := s.tried.Load(), s.now().UnixNano()
+	if now-last < int64(ProbeEvery) || !s.tried.CompareAndSwap(last, now) {
 		return *p
 	}
-	return nil
+	return s.probe(ctx)
+}
+
+// ProbeEvery is how often, at most, Writable tries a write of its own
+// while the store refuses writes.
+const ProbeEvery = 5 * time.Second
+
+// bucketProbe holds Writable's write alone, and only until the next
+// transaction removes it.
+var bucketProbe = []byte("probe")
+
+// maxProbeSize bounds Writable's write, which a refused write of more
+// (a record with a long output) is tried with.
+const maxProbeSize = 4 << 20
+
+// probe writes, in a bucket of its own, one value the size of the pages
+// the refused write had taken, then removes the bucket: no data of the
+// store's is touched, and the file keeps nothing of it but free pages.
+// The value is that large because pages bbolt freed within the file are
+// written again without the disk giving more room, or the file growing:
+// a write of a few bytes fits there on a full disk, and would call the
+// store writable while every command that records fails; one value
+// takes pages in a single run, which, when the refused write's did not
+// fit in those, must be new ones. Either transaction refused is the
+// store refusing writes again.
+func (s *Store) probe(ctx context.Context) error {
+	size := min(s.refusedSize.Load(), maxProbeSize)
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketProbe)
+		if err != nil {
+			return err
+		}
+		return b.Put(bucketProbe, make([]byte, size))
+	})
+	if err == nil {
+		err = s.update(ctx, func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketProbe) })
+	}
+	if errors.Is(err, deploy.ErrStoreFull) {
+		// The next try asks for what the command needed, not for
+		// what this one did.
+		s.refusedSize.Store(size)
+	}
+	return err
 }
 
 // refusedError says that the file holds no store Switchman can use: it is
@@ -836,12 +891,19 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 		}
 	}()
 	if write {
-		err = s.full(s.db.Update(fn))
+		var wtx *bolt.Tx
+		err = s.full(s.db.Update(func(tx *bolt.Tx) error { wtx = tx; return fn(tx) }))
 		switch {
 		case err == nil:
 			s.refusing.Store(nil)
 		case errors.Is(err, deploy.ErrStoreFull):
+			if wtx != nil {
+				// The transaction's statistics outlive its rollback.
+				stats := wtx.Stats()
+				s.refusedSize.Store(stats.GetPageAlloc())
+			}
 			s.refusing.Store(&err)
+			s.tried.Store(s.now().UnixNano())
 		}
 	} else {
 		err = s.db.View(fn)

@@ -53,3 +53,13 @@ func FenceKeys(s *Store) ([]string, error) {
 	})
 	return keys, err
 }
+
+// TxID returns the id of the last transaction s's file committed.
+func TxID(s *Store) (int, error) {
+	var id int
+	err := s.view(context.Background(), func(tx *bolt.Tx) error {
+		id = tx.ID()
+		return nil
+	})
+	return id, err
+}
