@@ -291,7 +291,7 @@ func (*replyText) Progress(deploy.Event)  {}
 func TestCarsAboardWithEveryTrainRemoved(t *testing.T) {
 	dir := t.TempDir()
 	sys := startSystem(t, writeWebConfig(t, dir, "store:\n  path: state.db\n"))
-	if _, err := sys.store.Board(t.Context(), "nightly", train.Car{App: "web", Build: "7", Env: "prod", User: "alice", Boarded: time.Now()}, 0); err != nil {
+	if _, err := sys.store.Board(t.Context(), "nightly", train.Car{App: "web", Build: "7", Env: "prod", User: "alice", Boarded: time.Now()}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

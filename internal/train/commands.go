@@ -55,7 +55,10 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 		}
 	}
 	car := Car{App: app, Build: build, Env: want, User: user, Boarded: s.now()}
-	replaced, err := s.store.Board(ctx, trainName, car, tr.cfg.MaxCars)
+	// max_cars bounds the cars that can leave, which the reply's place
+	// counts: a car left behind takes no place of one that can.
+	counts := func(c Car) bool { return s.behindOf(tr, c) == shipsAboard }
+	replaced, err := s.store.Board(ctx, trainName, car, tr.cfg.MaxCars, counts)
 	if err != nil {
 		return chat.Message{}, unknownErr(err, "board "+trainName, fmt.Sprintf("whether %s %s boarded the %s train", app, build, trainName), "train lists who is aboard")
 	}

@@ -452,7 +452,7 @@ func TestListWithNoTrainConfigured(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, c := range tc.board {
-				if _, err := h.store.Board(t.Context(), "daily", c, 0); err != nil {
+				if _, err := h.store.Board(t.Context(), "daily", c, 0, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

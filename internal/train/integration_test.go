@@ -902,7 +902,7 @@ func (*replies) Progress(deploy.Event)  {}
 func TestCarsOfARenamedTrainThroughTheService(t *testing.T) {
 	sys := newTrainSystem(t, trainYAML, nil)
 	ctx := context.Background()
-	if _, err := sys.st.Board(ctx, "nightly", train.Car{App: "web", Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+	if _, err := sys.st.Board(ctx, "nightly", train.Car{App: "web", Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	say := func(user, text string) (commands.Outcome, string) {
@@ -977,7 +977,7 @@ access: [{role: boarder, users: [carl], on: ["web/staging", "api/production"]}]
 	sys := newTrainSystem(t, yaml, nil)
 	ctx := context.Background()
 	for _, app := range []string{"web", "api"} {
-		if _, err := sys.st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "staging", User: "bob", Boarded: time.Now()}, 0); err != nil {
+		if _, err := sys.st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "staging", User: "bob", Boarded: time.Now()}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1088,7 +1088,7 @@ func TestCarOfARemovedAppTakenOff(t *testing.T) {
 	sys := newTrainSystem(t, trainYAML, nil)
 	ctx := context.Background()
 	for _, tr := range []string{"daily", "nightly"} {
-		if _, err := sys.st.Board(ctx, tr, train.Car{App: "shop", Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+		if _, err := sys.st.Board(ctx, tr, train.Car{App: "shop", Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1123,7 +1123,7 @@ access: [{role: granted, users: [carl], on: ["web/production"]}]
 `, 1)
 	sys := newTrainSystem(t, yaml, nil)
 	for _, app := range []string{"web", "api"} {
-		if _, err := sys.st.Board(context.Background(), "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+		if _, err := sys.st.Board(context.Background(), "nightly", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

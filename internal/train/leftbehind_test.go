@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 // TestCarLeftBehindSaidBeforeTheDeparture: a car whose app, or the app's
@@ -75,6 +76,55 @@ func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 				}
 				if len(got) != 1 || got[0] != want {
 					t.Errorf("announcement: got %q, want %q", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestFullTrainCountsOnlyCarsThatLeave: max_cars bounds the cars that
+// can leave, as the boarding reply's place counts them: a car left
+// behind takes no place, and the refusal of a full train counts the
+// cars that can leave.
+func TestFullTrainCountsOnlyCarsThatLeave(t *testing.T) {
+	type boarding struct{ user, app, build, place string }
+	for _, tc := range []struct {
+		name   string
+		remove func(*config.Config)
+		boards []boarding // each boards, after the removal, in this place
+		// refused, if set, is refused after boards, the train full.
+		refused *boarding
+	}{
+		{"app removed", func(c *config.Config) { delete(c.Apps, "billing") },
+			[]boarding{{"carl", "search", "5", "(car 2 of 2)"}}, &boarding{"dora", "mail", "1", ""}},
+		{"env removed", func(c *config.Config) { delete(c.Apps["billing"].Envs, "production") },
+			[]boarding{{"carl", "search", "5", "(car 2 of 2)"}}, &boarding{"dora", "mail", "1", ""}},
+		{"train sent elsewhere", func(c *config.Config) { c.Trains["daily"].Env = "staging" },
+			[]boarding{{"carl", "search", "5", "(car 1 of 1)"}, {"dora", "mail", "1", "(car 2 of 2)"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 1, 9, 0), func(c *config.Config) {
+				c.Trains["daily"].MaxCars = 2
+				c.Apps["mail"].Envs["production"] = &config.Env{Name: "production"}
+			})
+			h.board("alice", "accounting", "1338")
+			h.board("bob", "billing", "77")
+			tc.remove(h.cfg)
+			h.restart()
+
+			for _, b := range tc.boards {
+				reply, err := h.s.Board(t.Context(), b.user, "daily", b.app, b.build, "")
+				if err != nil {
+					t.Fatalf("board %s %s beside the cars left behind: got %v, want it aboard", b.app, b.build, err)
+				}
+				if !strings.HasSuffix(reply.Title, " "+b.place) {
+					t.Errorf("boarding reply: got %q, want it to end in %q", reply.Title, b.place)
+				}
+			}
+			if b := tc.refused; b != nil {
+				_, err := h.s.Board(t.Context(), b.user, "daily", b.app, b.build, "")
+				if want := "the daily train is full (2 cars)"; errs.CodeOf(err) != errs.Conflict || errs.Message(err) != want {
+					t.Errorf("board %s %s on a full train: got %v, want %q", b.app, b.build, err, want)
 				}
 			}
 		})

@@ -34,9 +34,9 @@ func (s *pausedWrites) pause() (resume func()) {
 	return s.srv.Resume
 }
 
-func (s *pausedWrites) Board(ctx context.Context, name string, car train.Car, maxCars int) (*train.Car, error) {
+func (s *pausedWrites) Board(ctx context.Context, name string, car train.Car, maxCars int, counts func(train.Car) bool) (*train.Car, error) {
 	defer s.pause()()
-	return s.Store.Board(ctx, name, car, maxCars)
+	return s.Store.Board(ctx, name, car, maxCars, counts)
 }
 
 func (s *pausedWrites) Leave(ctx context.Context, name, app string) (train.Car, error) {

@@ -58,7 +58,7 @@ func (m *MemStore) check(ctx context.Context) error {
 	return m.fail
 }
 
-func (m *MemStore) Board(ctx context.Context, name string, car Car, maxCars int) (*Car, error) {
+func (m *MemStore) Board(ctx context.Context, name string, car Car, maxCars int, counts func(Car) bool) (*Car, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
@@ -73,8 +73,8 @@ func (m *MemStore) Board(ctx context.Context, name string, car Car, maxCars int)
 			break
 		}
 	}
-	if replaced == nil && maxCars > 0 && len(cars) >= maxCars {
-		return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, len(cars))
+	if n := trainstore.Counted(cars, counts); replaced == nil && maxCars > 0 && n >= maxCars {
+		return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, n)
 	}
 	m.cars[name] = append(cars, car)
 	return replaced, nil

@@ -37,7 +37,7 @@ func TestCarOfARemovedAppLeftBehind(t *testing.T) {
 			sys := newTrainSystem(t, tc.yaml, map[string]map[string]string{"web-7.tar.gz": {"BUILD": "7"}, "billing-7.tar.gz": {"BUILD": "7"}})
 			ctx := context.Background()
 			for _, app := range []string{tc.app, "web"} {
-				if _, err := sys.st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0); err != nil {
+				if _, err := sys.st.Board(ctx, "daily", train.Car{App: app, Build: "7", Env: "production", User: "bob", Boarded: time.Now()}, 0, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

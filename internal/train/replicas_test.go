@@ -53,7 +53,7 @@ func TestOneDepartureAcrossReplicas(t *testing.T) {
 		Trains: map[string]*config.Train{"daily": {Name: "daily", Env: "production", Channels: []string{"#deploys"}, Timezone: "Europe/Warsaw",
 			Boarding: "0 10 * * 1-5", Departure: "0 14 * * 1-5", Empty: "note", Grace: config.Duration(15 * time.Minute)}},
 	}
-	if _, err := st.Board(ctx, "daily", train.Car{App: "web", Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
+	if _, err := st.Board(ctx, "daily", train.Car{App: "web", Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -181,7 +181,7 @@ func leasedTrainWith(t *testing.T, opt redis.Options) (*redisserver.Server, *red
 	}
 	board := func(app string) {
 		t.Helper()
-		if _, err := st.Board(context.Background(), "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0); err != nil {
+		if _, err := st.Board(context.Background(), "daily", train.Car{App: app, Build: "7", Env: "production", User: "alice", Boarded: time.Now()}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -77,8 +77,9 @@ func (s *Store) updateCars(ctx context.Context, name string, fn func(cars []trai
 
 // Board adds car at the end of the train, replacing (and returning) the
 // car of the same app, which loses its place. A train of maxCars cars
-// (maxCars > 0) refuses a new app with an error of code errs.Conflict.
-func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int) (*trainstore.Car, error) {
+// that count (maxCars > 0; see trainstore.Store) refuses a new app with an
+// error of code errs.Conflict.
+func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int, counts func(trainstore.Car) bool) (*trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
@@ -97,8 +98,8 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 				break
 			}
 		}
-		if replaced == nil && maxCars > 0 && len(cars) >= maxCars {
-			return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, len(cars))
+		if n := trainstore.Counted(cars, counts); replaced == nil && maxCars > 0 && n >= maxCars {
+			return nil, errs.New(errs.Conflict, "the %s train is full (%d cars)", name, n)
 		}
 		return append(cars, car), nil
 	})

@@ -20,7 +20,7 @@ func TestTrainsSurviveReopen(t *testing.T) {
 		{App: "billing", Build: "77", Env: "production", User: "bob", Boarded: boarded.Add(time.Minute)},
 	}
 	for _, c := range cars {
-		if _, err := s.Board(ctx, "daily", c, 0); err != nil {
+		if _, err := s.Board(ctx, "daily", c, 0, nil); err != nil {
 			t.Fatalf("Board: %v", err)
 		}
 	}

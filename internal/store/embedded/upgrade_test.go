@@ -82,7 +82,7 @@ func TestNewerMembersKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	boarded := time.Date(2026, 6, 2, 11, 0, 0, 0, time.UTC)
-	if _, err := s.Board(ctx, "daily", trainstore.Car{App: "accounting", Build: "7", Env: "prod", User: "ana", Boarded: boarded}, 0); err != nil {
+	if _, err := s.Board(ctx, "daily", trainstore.Car{App: "accounting", Build: "7", Env: "prod", User: "ana", Boarded: boarded}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -132,7 +132,7 @@ func TestNewerMembersKept(t *testing.T) {
 	if _, ok, err := s.ReplaceLock(ctx, &locks[0], next); err != nil || !ok {
 		t.Fatalf("ReplaceLock: got %v, %v", ok, err)
 	}
-	if _, err := s.Board(ctx, "daily", trainstore.Car{App: "billing", Build: "9", Env: "prod", User: "bo", Boarded: boarded.Add(time.Minute)}, 0); err != nil {
+	if _, err := s.Board(ctx, "daily", trainstore.Car{App: "billing", Build: "9", Env: "prod", User: "bo", Boarded: boarded.Add(time.Minute)}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	left, err := s.Leave(ctx, "daily", "accounting")

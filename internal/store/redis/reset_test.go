@@ -375,7 +375,7 @@ func TestStoreResetFirstCall(t *testing.T) {
 			return err
 		}},
 		{"Board", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
-			old, err := s.Board(t.Context(), "weekly", car, 0)
+			old, err := s.Board(t.Context(), "weekly", car, 0, nil)
 			none(t, "Board", old, old == nil)
 			return err
 		}},

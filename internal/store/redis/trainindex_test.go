@@ -38,7 +38,7 @@ func TestTrainsListedFromTheIndex(t *testing.T) {
 		}
 	}
 	assertNames("written before the index", "nightly")
-	if _, err := s.Board(ctx, "daily", car("api"), 0); err != nil {
+	if _, err := s.Board(ctx, "daily", car("api"), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ReturnCars(ctx, "weekly", []trainstore.Car{car("web")}); err != nil {

@@ -94,8 +94,14 @@ func decodeCars(entries []string) ([]trainstore.Car, error) {
 
 // Board adds car at the end of the train, replacing (and returning) the
 // car of the same app, which loses its place. A train of maxCars cars
-// (maxCars > 0) refuses a new app with an error of code errs.Conflict.
-func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int) (*trainstore.Car, error) {
+// that count (maxCars > 0; see trainstore.Store) refuses a new app with an
+// error of code errs.Conflict.
+//
+// With counts, the cars are read first, and the script is given the
+// entries of those that do not count: it counts every other entry, so
+// that a car boarded since the read counts, and one taken off since is
+// not subtracted.
+func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int, counts func(trainstore.Car) bool) (*trainstore.Car, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
@@ -109,8 +115,26 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 	if err != nil {
 		return nil, fmt.Errorf("board %s: %w", name, err)
 	}
+	args := []any{car.App, entry, max(maxCars, 0), replyTTL.Milliseconds(), name}
+	if counts != nil && maxCars > 0 {
+		var entries *goredis.StringSliceCmd
+		if err := s.readTx(ctx, "board "+name, func(p goredis.Pipeliner) {
+			entries = p.LRange(ctx, s.carsKey(name), 0, -1)
+		}); err != nil {
+			return nil, err
+		}
+		for _, e := range entries.Val() {
+			c, err := decodeCar(e)
+			if err != nil {
+				return nil, fmt.Errorf("board %s: %w", name, err)
+			}
+			if !counts(c) {
+				args = append(args, e)
+			}
+		}
+	}
 	keys := []string{s.carsKey(name), s.memoKey(), s.indexKey()}
-	v, err := s.guarded(ctx, boardScript, keys, car.App, entry, max(maxCars, 0), replyTTL.Milliseconds(), name).Text()
+	v, err := s.guarded(ctx, boardScript, keys, args...).Text()
 	if err != nil {
 		return nil, s.fail(ctx, "board "+name, err)
 	}
@@ -132,8 +156,10 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 
 // boardScript: ARGV is the app, its entry, the most cars (0: no limit),
 // the memo's expiry and the train's name, which it adds to KEYS[3], the
-// index, with the car. It returns "F" and the number of cars if the train is
-// full, else "R" followed by the entry it replaced, if any. It starts
+// index, with the car, then the entries that do not count towards the
+// most cars (before the store's id, which guarded adds last). It returns
+// "F" and the number of cars that count if the train is full, else "R"
+// followed by the entry it replaced, if any. It starts
 // with guard, as every train script does: a car boarded into a store Redis
 // emptied would leave without the cars boarded before it.
 var boardScript = goredis.NewScript(guard + `
@@ -151,12 +177,22 @@ for _, e in ipairs(entries) do
   end
 end
 local max = tonumber(ARGV[3])
+local uncounted = {}
+for i = 6, #ARGV - 1 do
+  uncounted[ARGV[i]] = true
+end
+local n = 0
+for _, e in ipairs(entries) do
+  if not uncounted[e] then
+    n = n + 1
+  end
+end
 local res
 if old then
   redis.call('LREM', KEYS[1], 1, old)
   res = 'R' .. old
-elseif max > 0 and #entries >= max then
-  res = 'F' .. #entries
+elseif max > 0 and n >= max then
+  res = 'F' .. n
 else
   res = 'R'
 end

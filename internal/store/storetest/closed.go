@@ -49,7 +49,7 @@ func testClosed(t *testing.T, fresh freshFunc) {
 		{"SetOnceToken", func() error { _, err := s.SetOnceToken(ctx, "k", "a", time.Minute); return err }},
 		{"Cars", func() error { _, err := s.Cars(ctx, "daily"); return err }},
 		{"Board", func() error {
-			_, err := s.Board(ctx, "daily", trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: start}, 0)
+			_, err := s.Board(ctx, "daily", trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: start}, 0, nil)
 			return err
 		}},
 	} {

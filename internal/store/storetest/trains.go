@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		old := car("accounting", "1337", "alice", 0)
 		mustBoard(t, s, "daily", old, 0)
 		mustBoard(t, s, "daily", car("billing", "77", "bob", 1), 0)
-		replaced, err := s.Board(t.Context(), "daily", car("accounting", "1338", "dora", 2), 2)
+		replaced, err := s.Board(t.Context(), "daily", car("accounting", "1338", "dora", 2), 2, nil)
 		if err != nil {
 			t.Fatalf("Board again: %v", err)
 		}
@@ -55,7 +56,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		s := newStore(t)
 		mustBoard(t, s, "daily", car("accounting", "1", "alice", 0), 2)
 		mustBoard(t, s, "daily", car("billing", "1", "bob", 1), 2)
-		_, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 2), 2)
+		_, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 2), 2, nil)
 		if errs.CodeOf(err) != errs.Conflict || errs.Message(err) != "the daily train is full (2 cars)" {
 			t.Fatalf("Board on a full train: got %v (code %s), want code conflict and %q", err, errs.CodeOf(err), "the daily train is full (2 cars)")
 		}
@@ -70,6 +71,34 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		if cars := mustCars(t, s, "nightly"); len(cars) != 5 {
 			t.Errorf("Cars of nightly: got %d cars, want 5", len(cars))
 		}
+	})
+
+	t.Run("full train counts the cars counts takes", func(t *testing.T) {
+		s := newStore(t)
+		// Cars of an app called gone* can never leave: they take no place.
+		counts := func(c trainstore.Car) bool { return !strings.HasPrefix(c.App, "gone") }
+		mustBoard(t, s, "daily", car("gone1", "1", "alice", 0), 0)
+		mustBoard(t, s, "daily", car("accounting", "1", "alice", 1), 0)
+		mustBoard(t, s, "daily", car("gone2", "1", "bob", 2), 0)
+		if _, err := s.Board(t.Context(), "daily", car("billing", "1", "bob", 3), 2, counts); err != nil {
+			t.Fatalf("Board beside two cars that do not count: got %v, want it aboard", err)
+		}
+		_, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 4), 2, counts)
+		if errs.CodeOf(err) != errs.Conflict || errs.Message(err) != "the daily train is full (2 cars)" {
+			t.Fatalf("Board on a full train: got %v (code %s), want code conflict and %q", err, errs.CodeOf(err), "the daily train is full (2 cars)")
+		}
+		// A car that does not count leaves no place when taken off.
+		if _, err := s.Leave(t.Context(), "daily", "gone1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 5), 2, counts); errs.CodeOf(err) != errs.Conflict {
+			t.Fatalf("Board on a full train after a car that does not count left: got %v (code %s), want code conflict", err, errs.CodeOf(err))
+		}
+		// Nor is the limit counted without counts: every car counts.
+		if _, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 6), 3, nil); errs.CodeOf(err) != errs.Conflict {
+			t.Fatalf("Board on a train of 3 cars, 3 at most, every car counting: got %v (code %s), want code conflict", err, errs.CodeOf(err))
+		}
+		assertCars(t, s, "daily", car("accounting", "1", "alice", 1), car("gone2", "1", "bob", 2), car("billing", "1", "bob", 3))
 	})
 
 	t.Run("trains with cars aboard", func(t *testing.T) {
@@ -224,7 +253,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		errc := make(chan error, apps)
 		for i := range apps {
 			wg.Go(func() {
-				_, err := s.Board(t.Context(), "daily", car(fmt.Sprintf("app%02d", i), "1", "ana", i), limit)
+				_, err := s.Board(t.Context(), "daily", car(fmt.Sprintf("app%02d", i), "1", "ana", i), limit, nil)
 				errc <- err
 			})
 		}
@@ -253,7 +282,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for i := range apps {
-				if _, err := s.Board(t.Context(), "daily", car(fmt.Sprintf("app%02d", i), "1", "ana", i), 0); err != nil {
+				if _, err := s.Board(t.Context(), "daily", car(fmt.Sprintf("app%02d", i), "1", "ana", i), 0, nil); err != nil {
 					t.Errorf("Board: %v", err)
 				}
 			}
@@ -287,7 +316,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 			name string
 			call func() error
 		}{
-			{"Board", func() error { _, err := s.Board(ctx, "daily", c, 0); return err }},
+			{"Board", func() error { _, err := s.Board(ctx, "daily", c, 0, nil); return err }},
 			{"Leave", func() error { _, err := s.Leave(ctx, "daily", "accounting"); return err }},
 			{"Cars", func() error { _, err := s.Cars(ctx, "daily"); return err }},
 			{"ReturnCars", func() error { return s.ReturnCars(ctx, "daily", []trainstore.Car{c}) }},
@@ -310,7 +339,7 @@ func car(app, build, user string, i int) trainstore.Car {
 
 func mustBoard(t *testing.T, s trainstore.Store, name string, c trainstore.Car, maxCars int) {
 	t.Helper()
-	if _, err := s.Board(t.Context(), name, c, maxCars); err != nil {
+	if _, err := s.Board(t.Context(), name, c, maxCars, nil); err != nil {
 		t.Fatalf("Board(%s, %s %s): %v", name, c.App, c.Build, err)
 	}
 }

@@ -75,10 +75,13 @@ type Store interface {
 	// Board adds car at the end of the train. A train holds one car per
 	// app: if car.App is aboard already, that car is taken off and
 	// returned, and the new one goes to the end (boarding again loses the
-	// old place). When maxCars > 0 and the train holds that many cars, a
-	// new app is refused with an error of code errs.Conflict ("the daily
-	// train is full (5 cars)"); replacing a car is still allowed.
-	Board(ctx context.Context, train string, car Car, maxCars int) (replaced *Car, err error)
+	// old place). When maxCars > 0 and the train holds that many cars
+	// that count, a new app is refused with an error of code
+	// errs.Conflict that gives their number ("the daily train is full (5
+	// cars)"); replacing a car is still allowed. A car counts if counts
+	// reports true of it, or counts is nil: the caller leaves out the
+	// cars that can never leave, which take no place of one that can.
+	Board(ctx context.Context, train string, car Car, maxCars int, counts func(Car) bool) (replaced *Car, err error)
 	// Leave takes app's car off the train and returns it; an error
 	// wrapping deploy.ErrNotFound (code NotFound) if it is not aboard.
 	Leave(ctx context.Context, train, app string) (Car, error)
@@ -145,4 +148,19 @@ func Returned(aboard, back []Car) []Car {
 		out = append(out, c)
 	}
 	return append(out, aboard[i:]...)
+}
+
+// Counted returns how many of cars count towards a train's maxCars, as
+// Board counts them: those counts reports true of, or all if it is nil.
+func Counted(cars []Car, counts func(Car) bool) int {
+	if counts == nil {
+		return len(cars)
+	}
+	n := 0
+	for _, c := range cars {
+		if counts(c) {
+			n++
+		}
+	}
+	return n
 }
