@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,3 +200,109 @@ func (l *leasesHeldUntil) Acquire(_ context.Context, key, _ string, _ time.Durat
 }
 
 func (l *leasesHeldUntil) Holder(context.Context, string) (string, error) { return "", nil }
+
+// TestStopWhileDueDepartureWaitsSaysTheOneItsRecordReplaces: Monday's
+// departure never ended; Tuesday's falls due while the train departs
+// (sent off early here, or on another replica), and its record replaces
+// Monday's in the store. The bot stops as Tuesday's waits: Tuesday's
+// says it did not leave, and, once the train is free, that Monday's was
+// cut short, before it records its own end, and only once.
+func TestStopWhileDueDepartureWaitsSaysTheOneItsRecordReplaces(t *testing.T) {
+	const cutShort = "The Mon 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars."
+	tests := []struct {
+		name string
+		// early sends the train off early here, with accounting aboard;
+		// otherwise another replica holds the train's departure lease
+		// until Tuesday's is said not to leave.
+		early bool
+		why   string
+	}{
+		{name: "an earlier departure here", early: true,
+			why: "the bot stopped while an earlier departure of the train was under way"},
+		{name: "a departure on another replica",
+			why: "the bot stopped while another replica was departing the train"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 13, 58), nil) // a Tuesday
+			for _, m := range []struct {
+				kind string
+				at   time.Time
+			}{
+				{KindDeparture, at(2026, 5, 29, 14, 0)}, {KindEnded, at(2026, 5, 29, 14, 0)}, // Friday's ended
+				{KindDeparture, at(2026, 6, 1, 14, 0)}, // Monday's never did
+			} {
+				if err := h.store.MarkRun(t.Context(), "daily", m.kind, m.at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.board("alice", "accounting", "1338")
+			h.runner.outcome["accounting"] = "at stop"
+			title := "The 14:00 train to production did not leave: " + tt.why + "."
+			ctx, stop := context.WithCancel(t.Context())
+			defer stop()
+			opt := Options{Config: h.cfg, Store: h.store, Runner: h.runner, Notifier: h.notes, Audit: h.store, Now: h.clock.Now,
+				Sleep: func(sctx context.Context, until time.Time) error {
+					if until.After(at(2026, 6, 2, 14, 0)) {
+						waitDeadline(t, "the 14:00 departure to wait", func() bool {
+							w, err := h.store.LastRun(t.Context(), "daily", KindWaiting)
+							return err == nil && !w.IsZero()
+						})
+						stop()
+						return sctx.Err()
+					}
+					h.clock.Set(until)
+					return nil
+				}}
+			if !tt.early {
+				l := &leasesHeldUntil{free: make(chan struct{})}
+				var once sync.Once
+				h.notes.onPost = func(m chat.Message) {
+					if m.Title == title {
+						once.Do(func() { close(l.free) })
+					}
+				}
+				opt.Leases = l
+			}
+			s, err := New(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.early {
+				if _, err := s.DepartNow(t.Context(), "ana", "daily"); err != nil {
+					t.Fatal(err)
+				}
+				waitDeadline(t, "the early departure's deploy", func() bool { return len(h.runner.texts()) == 1 })
+			}
+			h.board("bob", "billing", "77")
+
+			if err := s.Run(ctx); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+
+			var said []string
+			notLeft := 0
+			for _, got := range h.notes.titles("#deploys") {
+				if strings.Contains(got, "cut short") {
+					said = append(said, got)
+				}
+				if got == title {
+					notLeft++
+				}
+			}
+			if len(said) != 1 || said[0] != cutShort {
+				t.Errorf("posts saying a departure was cut short: got %q, want %q once", said, cutShort)
+			}
+			if notLeft != 1 {
+				t.Errorf("posts: got %q, want %q once", h.notes.titles("#deploys"), title)
+			}
+			want := "switchman event: train daily departure Tue 2 Jun 14:00 CEST: did not leave: " + tt.why
+			if got := h.store.audited(); !slices.Contains(got, want) {
+				t.Errorf("audited %q, want %q", got, want)
+			}
+			if ended, err := h.store.LastRun(t.Context(), "daily", KindEnded); err != nil || !ended.Equal(at(2026, 6, 2, 14, 0)) {
+				t.Errorf("last departure recorded as ended: got %v, %v; want Tuesday's", ended, err)
+			}
+		})
+	}
+}

@@ -490,7 +490,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 	}
 	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
 		if ctx.Err() != nil {
-			s.stoppedAsDue(ctx, d)
+			s.stoppedAsDue(ctx, d, prev)
 			return nil
 		}
 		// Running it unrecorded could run it twice.
@@ -523,7 +523,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		}
 		return nil
 	}
-	if !s.takeEvent(ctx, d, log) {
+	if !s.takeEvent(ctx, d, prev, log) {
 		return nil
 	}
 	if d.kind != KindDeparture {
@@ -618,7 +618,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 			case <-ctx.Done():
 				timer.Stop()
 				// Recorded as run, it is not run late after a restart.
-				s.notLeft(ctx, d.name, d.tr, d.at, "", "the bot stopped while an earlier departure of the train was under way")
+				s.stoppedDue(ctx, d, prev, "the bot stopped while an earlier departure of the train was under way", false)
 				return
 			}
 		}
@@ -641,7 +641,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 			if waited {
 				why = "the bot stopped while another replica was departing the train"
 			}
-			s.notLeft(ctx, d.name, d.tr, d.at, "", why)
+			s.stoppedDue(ctx, d, prev, why, true)
 			return
 		case err == nil && waited:
 			// An admin may have called it off while it waited (Cancel
@@ -856,8 +856,12 @@ func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev time.
 // caller holds if holding) and prev is said, or found ended, by replaced:
 // what holds the train until then, a replica that died during prev or one
 // still running it, goes first, and so does prev's end, which recorded
-// after d's would have d found unended. It waits for that until ctx ends.
+// after d's would have d found unended. It waits for that until
+// stopTimeout after ctx ends: a bot stopping as d does not leave, or
+// because it stops, still says prev, when the train is free by then.
 func (s *Scheduler) notLeaving(ctx context.Context, d due, prev time.Time, what string, say func(context.Context), holding bool) {
+	ctx, cancel := pastStop(ctx)
+	defer cancel()
 	if prev.IsZero() {
 		s.auditDeparture(ctx, d.name, d.tr, d.at, what)
 		say(ctx)
@@ -889,6 +893,17 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev time.Time, what 
 	s.auditDeparture(ctx, d.name, d.tr, d.at, what)
 }
 
+// pastStop returns a context that ends stopTimeout after ctx does: what a
+// stopping scheduler still waits for, writes and says.
+func pastStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	past, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(stopTimeout, cancel) })
+	return past, func() {
+		stop()
+		cancel()
+	}
+}
+
 // notLeavingAfter is notLeaving from fire, which does not hold the train:
 // with prev, in the background, and the channel it returns is closed
 // once d's end is recorded.
@@ -913,8 +928,8 @@ func (s *Scheduler) notLeavingAfter(ctx context.Context, d due, prev time.Time, 
 // read. A record whose reply was lost is settled (settleOnce): the
 // replica that holds the event, this one or another, says what became of
 // it. A departure whose holder cannot be learnt is not said to have left
-// or not: another replica may be running it.
-func (s *Scheduler) takeEvent(ctx context.Context, d due, log *slog.Logger) bool {
+// or not: another replica may be running it. prev is as for stoppedAsDue.
+func (s *Scheduler) takeEvent(ctx context.Context, d due, prev time.Time, log *slog.Logger) bool {
 	if s.once == nil {
 		return true
 	}
@@ -927,7 +942,7 @@ func (s *Scheduler) takeEvent(ctx context.Context, d due, log *slog.Logger) bool
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		s.stoppedAsDue(ctx, d)
+		s.stoppedAsDue(ctx, d, prev)
 		return false
 	case err != nil:
 		log.Error("train: whether this replica or another runs the event cannot be read; not running it", "err", err)
@@ -985,8 +1000,9 @@ func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error, prev ti
 		return s.notLeavingAfter(ctx, d, prev, "did not leave: it was cancelled", func(context.Context) {})
 	}
 	if ctx.Err() != nil {
-		s.notLeft(ctx, d.name, d.tr, d.at, "", stopping)
-		return nil
+		return s.notLeavingAfter(ctx, d, prev, "did not leave: "+stopping, func(ctx context.Context) {
+			s.sayNotLeft(ctx, d.name, d.tr, d.at, "", stopping)
+		})
 	}
 	s.log.Error("train: read cancellation; not running it", "train", d.name, "at", d.at, "err", readErr)
 	m := chat.Message{Level: chat.Failure, Public: true,
@@ -1000,8 +1016,9 @@ const stopping = "the bot was stopping"
 // stoppedAsDue handles departure d, whose recording as run the bot's stop
 // cut short: the store may have made it or not. Not made, the next start
 // catches up on it, as on one the stop kept from beginning; made, it is
-// not run again, so it is announced as not leaving.
-func (s *Scheduler) stoppedAsDue(ctx context.Context, d due) {
+// not run again, so it is announced as not leaving, and with prev, the
+// departure its record replaced unended, as stoppedDue.
+func (s *Scheduler) stoppedAsDue(ctx context.Context, d due, prev time.Time) {
 	if d.kind != KindDeparture {
 		return
 	}
@@ -1011,8 +1028,13 @@ func (s *Scheduler) stoppedAsDue(ctx context.Context, d due) {
 	switch {
 	case err != nil:
 		s.log.Error("train: the bot stopped as a departure fell due, and whether it was recorded as run cannot be read", "train", d.name, "at", d.at, "err", err)
-	case last.Equal(d.at):
+	case last.Equal(d.at) && prev.IsZero():
 		s.notLeft(ctx, d.name, d.tr, d.at, "", stopping)
+	case last.Equal(d.at):
+		// In the background, as fire is not to wait for the train.
+		s.notLeavingAfter(ctx, d, prev, "did not leave: "+stopping, func(ctx context.Context) {
+			s.sayNotLeft(ctx, d.name, d.tr, d.at, "", stopping)
+		})
 	default:
 		s.log.Info("train: the bot stopped as a departure fell due; the next start catches up on it", "train", d.name, "at", d.at)
 	}
@@ -1036,6 +1058,30 @@ func (s *Scheduler) notLeftAs(ctx context.Context, name string, tr *trainState, 
 	defer cancel()
 	s.log.Info("train: departure did not leave", "train", name, "at", at, "why", why)
 	s.auditEnd(ctx, name, tr, at, "did not leave: "+why, ended)
+	return s.sayNotLeft(ctx, name, tr, at, note, why)
+}
+
+// stoppedDue says and records that due departure d did not leave, the
+// bot's stop having ended it (why), as notLeft does; with prev, as
+// notLeaving, holding if the caller holds tr.busy: a stopping bot still
+// says the departure d's record replaced unended, if it holds the train
+// within stopTimeout of its stop.
+func (s *Scheduler) stoppedDue(ctx context.Context, d due, prev time.Time, why string, holding bool) {
+	if prev.IsZero() {
+		s.notLeft(ctx, d.name, d.tr, d.at, "", why)
+		return
+	}
+	s.log.Info("train: departure did not leave", "train", d.name, "at", d.at, "why", why)
+	s.notLeaving(ctx, d, prev, "did not leave: "+why, func(ctx context.Context) {
+		s.sayNotLeft(ctx, d.name, d.tr, d.at, "", why)
+	}, holding)
+}
+
+// sayNotLeft is notLeft without the audit entry and the record of the
+// end, which the caller makes: it announces, and returns, the message.
+func (s *Scheduler) sayNotLeft(ctx context.Context, name string, tr *trainState, at time.Time, note, why string) chat.Message {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
 	now := s.now()
 	m := chat.Message{Level: chat.Warning, Public: true, Lines: noteLines(note),
 		Title: fmt.Sprintf("The %s did not leave: %s.", s.label(tr, at, now), why)}
