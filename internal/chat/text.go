@@ -3,6 +3,8 @@ package chat
 import (
 	"strings"
 	"unicode"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Text renders m as plain text lines: the console's renderer, and the
@@ -53,15 +55,16 @@ var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "
 // (the right-to-left override U+202E, embeddings and isolates), become
 // �: shown, not obeyed, so that they neither move a terminal's cursor
 // nor make a line read as something else (after a U+202E, "04 ot kcab
-// dellor" reads "rolled back to 40"). Every renderer cleans every text
-// it shows.
+// dellor" reads "rolled back to 40"). The marks of the bot's suggested
+// commands are taken out (see suggest): a renderer that rewrites them does
+// so first. Every renderer cleans every text it shows.
 func Clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r != '\n' && r != '\t' && unicode.IsControl(r) || isReordering(r) {
 			return unicode.ReplacementChar
 		}
 		return r
-	}, lineBreaks.Replace(s))
+	}, lineBreaks.Replace(suggest.Strip(s)))
 }
 
 // isReordering reports whether r is a bidirectional embedding, override or

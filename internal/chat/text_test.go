@@ -3,6 +3,8 @@ package chat
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestTextKeepsOuterLinesInside: text from outside (a host's standard
@@ -70,5 +72,17 @@ func TestTextShowsReorderingAndBreaks(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTextSuggestionsAsTyped: the console shows the commands the bot
+// suggests as typed, without the marks Discord's renderer reads (see
+// suggest).
+func TestTextSuggestionsAsTyped(t *testing.T) {
+	undo := "to undo it: " + suggest.Command("rollback web prod")
+	got := Text(Message{Level: Warning, Title: undo, Lines: []string{undo}, Fields: []Field{{Label: "next", Value: undo}}})
+	want := "! to undo it: rollback web prod\n  to undo it: rollback web prod\n  next  to undo it: rollback web prod\n"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

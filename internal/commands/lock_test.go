@@ -342,6 +342,11 @@ func TestRelockSaysWhatItReplaced(t *testing.T) {
 				if !r.Failed || !strings.Contains(out.last(), "is locked already: "+first) {
 					t.Errorf("%s over %s: failed %v, %q; want it refused, naming %q", tt.user, tt.firstLock, r.Failed, out.last(), first)
 				}
+				// The audit log says what to do in plain words: the
+				// marks of the suggestion are for chat.
+				if want := "unlock it first: unlock deploys web prod)"; !strings.Contains(entries[0].Reason, want) {
+					t.Errorf("audit reason: got %q, want it to hold %q", entries[0].Reason, want)
+				}
 				locks, err := f.store.Locks(t.Context())
 				if err != nil || len(locks) != 1 || locks[0].Owner != tt.firstUser {
 					t.Errorf("locks: got %+v, %v; want %s's alone", locks, err, tt.firstUser)

@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestLockDeploysWrittenTwice: "lock deploys deploys accounting db" locked
@@ -20,6 +22,7 @@ func TestLockDeploysWrittenTwice(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})
+			got.Reply = suggest.Strip(got.Reply) // the text people read
 			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
 				t.Errorf("Parse(%q): got %v %q app %q reason %q, want a reply starting %q", tt.in, got.Kind, got.Reply, got.Cmd.App, got.Cmd.Reason, tt.want)
 			}

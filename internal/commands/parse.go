@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Limits of the language.
@@ -281,7 +283,9 @@ func (o Options) botName() string {
 // Text longer than MaxCommandLen bytes, text that is not UTF-8, and text
 // containing a control character (other than tab), a line break, or an
 // invisible formatting character (such as a right-to-left override) is
-// refused as a whole.
+// refused as a whole. The marks the bot puts on the commands it suggests
+// are taken out first (see suggest): only the bot suggests, and a reason
+// or name that carried them would be shown as the bot's suggestion.
 //
 // Parse does no I/O and is safe for concurrent use when cat is. A nil cat
 // is treated as a catalog without apps.
@@ -289,7 +293,7 @@ func Parse(text string, cat Catalog, opt Options) Result {
 	if cat == nil {
 		cat = noApps{}
 	}
-	r := parse(text, cat, opt)
+	r := parse(suggest.Strip(text), cat, opt)
 	r.Reply = clip(r.Reply, MaxReplyLen)
 	return r
 }
@@ -915,7 +919,7 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	}
 	build := args[1].s
 	if p.isEnv(app, build) {
-		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: deploy %s BUILD to %s", build, app, app, build)
+		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: %s", build, app, suggest.Command("deploy "+app+" BUILD to "+build))
 	}
 	if err := checkBuild(args[1]); err != nil {
 		return c, err
@@ -934,14 +938,14 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 				if len(rest) > 2 {
 					target = rest[2].s
 				}
-				return c, writtenTwice("to", fmt.Sprintf("deploy %s %s to %s", app, build, target))
+				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", app, build, target)))
 			}
 			if env, err = p.env(app, rest[1]); err != nil {
 				return c, err
 			}
 			rest = rest[2:]
 			if len(rest) > 0 && isWord(rest[0], "to") {
-				return c, writtenTwice("to", fmt.Sprintf("deploy %s %s to %s; a deploy goes to one env", app, build, env))
+				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", app, build, env))+"; a deploy goes to one env")
 			}
 		case p.isEnv(app, rest[0].s):
 			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
@@ -1055,7 +1059,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
-				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": rollback %s to %s`, echo(rest[0].s), app, app, rest[0].s)
+				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": %s`, echo(rest[0].s), app, suggest.Command("rollback "+app+" to "+rest[0].s))
 			}
 			return c, err
 		}
@@ -1067,18 +1071,18 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "to") {
 			// "rollback web to to 1336": not a build named "to".
-			return c, writtenTwice("to", fmt.Sprintf("rollback %s to %s", strings.TrimSpace(app+" "+env), rest[2].s))
+			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", strings.TrimSpace(app+" "+env), rest[2].s)))
 		}
 		build = rest[1].s
 		if env == "" && p.isEnv(app, build) {
-			return c, fmt.Errorf(`%q is an env of %s; name the env without "to": rollback %s %s`, build, app, app, build)
+			return c, fmt.Errorf(`%q is an env of %s; name the env without "to": %s`, build, app, suggest.Command("rollback "+app+" "+build))
 		}
 		if err := checkBuild(rest[1]); err != nil {
 			return c, err
 		}
 		rest = rest[2:]
 		if len(rest) > 0 && isWord(rest[0], "to") {
-			return c, writtenTwice("to", fmt.Sprintf("rollback %s to %s; a rollback goes to one build", strings.TrimSpace(app+" "+env), build))
+			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", strings.TrimSpace(app+" "+env), build))+"; a rollback goes to one build")
 		}
 	}
 	var from string
@@ -1088,7 +1092,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "from") {
 			// "rollback web from from 1337": not a build named "from".
-			return c, writtenTwice("from", rollbackText(app, env, build, rest[2].s))
+			return c, writtenTwice("from", suggest.Command(rollbackText(app, env, build, rest[2].s)))
 		}
 		from = rest[1].s
 		if err := checkBuild(rest[1]); err != nil {
@@ -1096,7 +1100,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		rest = rest[2:]
 		if len(rest) > 0 && isWord(rest[0], "from") {
-			return c, writtenTwice("from", rollbackText(app, env, build, from)+"; a rollback starts from the one build that runs now")
+			return c, writtenTwice("from", suggest.Command(rollbackText(app, env, build, from))+"; a rollback starts from the one build that runs now")
 		}
 		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
 			// "rollback web from 1337 to 1336": both are there, in the
@@ -1108,11 +1112,11 @@ func parseRollback(p *parser, args []token) (Command, error) {
 				return c, err
 			}
 			target := strings.TrimSpace(app + " " + env)
-			return c, fmt.Errorf(`"to BUILD" goes before "from BUILD": rollback %s to %s from %s`, target, rest[1].s, from)
+			return c, fmt.Errorf(`"to BUILD" goes before "from BUILD": %s`, suggest.Command("rollback "+target+" to "+rest[1].s+" from "+from))
 		}
 	}
 	if len(rest) == 1 && env != "" && build == "" && from == "" && CheckBuild(rest[0].s) == nil {
-		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": rollback %s %s to %s`, echo(rest[0].s), app, env, rest[0].s)
+		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": %s`, echo(rest[0].s), suggest.Command("rollback "+app+" "+env+" to "+rest[0].s))
 	}
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
@@ -1194,7 +1198,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		case isWord(rest[0], "deploys"):
 			// "lock deploys deploys web db": read as the reason, it
 			// would lock every app.
-			return c, writtenTwice("deploys", strings.TrimSpace("lock deploys "+joinWords(rest[1:]))+`, or, to lock every app, quote the reason: lock deploys "…"`)
+			return c, writtenTwice("deploys", suggest.Command(strings.TrimSpace("lock deploys "+joinWords(rest[1:])))+`, or, to lock every app, quote the reason: lock deploys "…"`)
 		case p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
 		case appSlashEnv(p, w) != "":
@@ -1407,7 +1411,7 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 	if len(args) > 1 && isWord(args[1], "deploys") && !p.isApp(args[1].s) {
 		// A slip of the keyword, not an app to look up: named as lock
 		// names it.
-		return c, writtenTwice("deploys", strings.TrimSpace("unlock deploys "+joinWords(args[2:])))
+		return c, writtenTwice("deploys", suggest.Command(strings.TrimSpace("unlock deploys "+joinWords(args[2:]))))
 	}
 	app, env, rest, err := p.appEnv(args[1:], false)
 	if err != nil {

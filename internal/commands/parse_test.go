@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // testCatalog is a Catalog held in memory.
@@ -466,7 +468,7 @@ func TestParseReply(t *testing.T) {
 		{name: "deploy no build", in: "deploy accounting", want: []string{"deploy needs a build after the app", usageDeploy}},
 		{name: "deploy to without build", in: "deploy accounting to production", want: []string{"deploy needs a build after the app"}},
 		{name: "deploy env as build", in: "deploy accounting production",
-			want: []string{`"production" is an env of accounting, not a build; the build comes first: deploy accounting BUILD to production`}},
+			want: []string{`"production" is an env of accounting, not a build; the build comes first: ` + suggest.Command("deploy accounting BUILD to production")}},
 		{name: "deploy env without to", in: "deploy accounting 1 production", want: []string{`unexpected word "production"; did you mean "to production"?`}},
 		{name: "deploy to without env", in: "deploy accounting 1 to", want: []string{`"to" needs an env; known envs of accounting: production, staging`}},
 		{name: "deploy extra word", in: "deploy accounting 1 to production now", exact: true, want: []string{`unexpected word "now"` + usageDeploy}},
@@ -539,16 +541,16 @@ func TestParseReply(t *testing.T) {
 		// rollback
 		{name: "rollback alone", in: "rollback", want: []string{"rollback needs an app", usageRollback}},
 		{name: "rollback build without to", in: "rollback accounting 1336",
-			want: []string{`unknown env "1336" for accounting; to roll back to a build, write "to": rollback accounting to 1336`}},
+			want: []string{`unknown env "1336" for accounting; to roll back to a build, write "to": ` + suggest.Command("rollback accounting to 1336")}},
 		{name: "rollback env and build without to", in: "rollback accounting staging 1336",
-			want: []string{`unexpected word "1336"; to roll back to a build, write "to": rollback accounting staging to 1336` + usageRollback}},
+			want: []string{`unexpected word "1336"; to roll back to a build, write "to": ` + suggest.Command("rollback accounting staging to 1336") + usageRollback}},
 		{name: "rollback env and bad build without to", in: "rollback accounting staging $(id)", want: []string{`unexpected word "$(id)"`, usageRollback}},
 		{name: "rollback to without build", in: "rollback accounting to", want: []string{`"to" needs a build`}},
 		{name: "rollback from without build", in: "rollback accounting from", want: []string{`"from" needs the build that runs now`}},
 		{name: "rollback from bad build", in: "rollback accounting from $(id)", want: []string{`contains '$', which is not allowed`}},
-		{name: "rollback from before to", in: "rollback accounting from 1337 to 1335", want: []string{`"to BUILD" goes before "from BUILD": rollback accounting to 1335 from 1337`, usageRollback}},
+		{name: "rollback from before to", in: "rollback accounting from 1337 to 1335", want: []string{`"to BUILD" goes before "from BUILD": ` + suggest.Command("rollback accounting to 1335 from 1337"), usageRollback}},
 		{name: "rollback to env", in: "rollback accounting to staging",
-			want: []string{`"staging" is an env of accounting; name the env without "to": rollback accounting staging`}},
+			want: []string{`"staging" is an env of accounting; name the env without "to": ` + suggest.Command("rollback accounting staging")}},
 		{name: "rollback extra word", in: "rollback accounting staging to 1336 now", want: []string{`unexpected word "now"`, usageRollback}},
 		{name: "rollback bad build", in: "rollback accounting staging to ..", want: []string{`build ".." is not a build name`}},
 		{name: "rollback flag", in: "rollback accounting --dry-run", want: []string{`unknown flag "--dry-run"; rollback takes no flags`, usageRollback}},
@@ -1569,7 +1571,9 @@ func TestResultKindString(t *testing.T) {
 // file of the package may import a platform SDK.
 func TestImports(t *testing.T) {
 	parserFiles := []string{"parse.go", "grammar.go", "help.go", "suggest.go"}
-	allowed := []string{"errors", "fmt", "slices", "strconv", "strings", "time", "unicode", "unicode/utf8"}
+	// suggest only marks and unmarks text: it does no I/O either.
+	allowed := []string{"errors", "fmt", "slices", "strconv", "strings", "time", "unicode", "unicode/utf8",
+		"github.com/switchman-bot/switchman/internal/suggest"}
 	forbidden := []string{"github.com/slack-go/", "github.com/bwmarrin/discordgo", "golang.org/x/crypto/ssh", "github.com/gorilla/websocket"}
 
 	files, err := filepath.Glob("*.go")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // planMessage renders the plan p of a dry run, whose deploy would be
@@ -209,7 +210,7 @@ func RollbackOffer(r *deploy.Record) (b chat.Button, why, then string, ok bool) 
 	switch {
 	case r.Outcome == deploy.OutcomePartial && !deploy.ValidBuild(r.RollbackTo):
 		return chat.Button{}, fmt.Sprintf("no release on every host to roll back to after the partial %s %s", r.Kind, r.ID),
-			fmt.Sprintf("/status %s shows what each host runs; name a release they all have: /rollback %s %s to BUILD", r.App, r.App, r.Env), false
+			fmt.Sprintf("/status %s shows what each host runs; name a release they all have: %s", r.App, suggest.Command("/rollback "+r.App+" "+r.Env+" to BUILD")), false
 	case !r.CanRollBack():
 		return chat.Button{}, "no earlier good release to roll back to", "deploy a fixed build", false
 	}

@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestRollbackFromBeforeTo: "from BUILD" written before "to BUILD" was
@@ -23,6 +25,7 @@ func TestRollbackFromBeforeTo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})
+			got.Reply = suggest.Strip(got.Reply) // the text people read
 			if got.Kind != Reply {
 				t.Fatalf("Parse(%q): got kind %v (%q), want reply", tt.in, got.Kind, got.Cmd.Text)
 			}

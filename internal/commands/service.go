@@ -16,6 +16,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Engine runs deploys; *deploy.Engine implements it.
@@ -579,7 +580,7 @@ func (c *call) allow(reason string) {
 func (c *call) refuse(err error) {
 	err, cut := c.cutShort(err)
 	err = storeReset(err)
-	c.entry.Decision, c.entry.Reason = audit.Refused, errs.Message(err)
+	c.entry.Decision, c.entry.Reason = audit.Refused, suggest.Strip(errs.Message(err))
 	if errors.Is(err, deploy.ErrOutcomeUnknown) {
 		// Its write may have been applied: "refused" would tell whoever
 		// reads the log that nothing changed.
@@ -1169,7 +1170,7 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 			prev = &old
 		}
 	}
-	unlockCmd := strings.TrimSpace("unlock deploys " + l.App + " " + l.Env)
+	unlockCmd := suggest.Command(strings.TrimSpace("unlock deploys " + l.App + " " + l.Env))
 	if prev != nil && prev.Owner != l.Owner {
 		c.refuse(errs.New(errs.Conflict, "%s is locked already: %s; nothing was changed (to replace it, unlock it first: %s)",
 			l.Scope(), describeLock(*prev, l.Created), unlockCmd))

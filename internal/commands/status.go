@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 const timeFormat = "2006-01-02 15:04:05 MST"
@@ -104,11 +105,11 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				if m := MigrationsLine(stuck); m != "" {
 					lines = append(lines, "  "+m)
 				}
-				redeploy := fmt.Sprintf("/deploy %s BUILD to %s", app, env)
+				redeploy := suggest.Command(fmt.Sprintf("/deploy %s BUILD to %s", app, env))
 				if rollbackLocked(locks, stuck, now) {
 					// The interrupted rollback's lock refuses that
 					// deploy: the advice says what comes first.
-					redeploy = fmt.Sprintf("/unlock deploys %s %s, then /deploy %s BUILD to %s", app, env, app, env)
+					redeploy = suggest.Command(fmt.Sprintf("/unlock deploys %s %s", app, env)) + ", then " + redeploy
 				}
 				advice, b, ok := undoAdvice(stuck, movedOn(stuck, later), redeploy)
 				lines = append(lines, advice...)
@@ -201,14 +202,14 @@ func undoAdvice(stuck, moved *deploy.Record, redeploy string) (lines []string, b
 		if deploy.ValidBuild(moved.RollbackTo) {
 			b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+moved.RollbackTo)
 		}
-		return []string{fmt.Sprintf("  decide: /%s, or %s", b.Action, redeploy)}, b, true
+		return []string{fmt.Sprintf("  decide: %s, or %s", suggest.Command("/"+b.Action), redeploy)}, b, true
 	}
 	rollback := fmt.Sprintf("rollback %s %s", app, env)
 	to, from, ok := undoInterrupted(stuck)
 	if ok {
 		rollback += " to " + to + " from " + from
 	}
-	lines = []string{fmt.Sprintf("  decide: /%s, or %s", rollback, redeploy)}
+	lines = []string{fmt.Sprintf("  decide: %s, or %s", suggest.Command("/"+rollback), redeploy)}
 	if b, ok := InterruptedButton(stuck); ok {
 		b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+to)
 		return lines, b, true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestBusyBehindAPruningDeploy: a deploy or rollback refused behind a
@@ -23,7 +24,7 @@ func TestBusyBehindAPruningDeploy(t *testing.T) {
 		want string
 	}{
 		{"deploy", deploy.KindDeploy, "nothing was deployed: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; try again once it has ended"},
-		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, rollback web prod undoes it"},
+		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, " + suggest.Command("rollback web prod") + " undoes it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

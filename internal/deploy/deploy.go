@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/artifact"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/redact"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Deploy checks the request, takes the app+env lease, connects to every host
@@ -786,8 +787,8 @@ func (r *run) cancelBy(by string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.settled {
-		return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: rollback %s %s",
-			r.rec.ID, r.t.key(), r.rec.Build, r.t.app.Name, r.t.env.Name)
+		return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: %s",
+			r.rec.ID, r.t.key(), r.rec.Build, suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name))
 	}
 	r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
 	return nil
@@ -2501,9 +2502,9 @@ func RunsBadText(rec *Record) string {
 		}
 	}
 	if len(bad) == 1 {
-		return fmt.Sprintf("%s still runs %s, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with /rollback %s %s to %s", bad[0], rec.Build, rec.App, rec.Env, to)
+		return fmt.Sprintf("%s still runs %s, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with %s", bad[0], rec.Build, suggest.Command("/rollback "+rec.App+" "+rec.Env+" to "+to))
 	}
-	return fmt.Sprintf("%s still run %s, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with /rollback %s %s to %s", strings.Join(bad, ", "), rec.Build, rec.App, rec.Env, to)
+	return fmt.Sprintf("%s still run %s, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with %s", strings.Join(bad, ", "), rec.Build, suggest.Command("/rollback "+rec.App+" "+rec.Env+" to "+to))
 }
 
 // revertFrom returns the state h is switched back to when the deploy is

@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/redact"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // LockStore keeps the locks people (and rollbacks) put on deploys.
@@ -753,7 +754,7 @@ func waitForPrune(t target, kind Kind, build string) string {
 	var done, next string
 	switch kind {
 	case KindRollback:
-		done, next = "rolled back", fmt.Sprintf("once it has ended, rollback %s %s undoes it", t.app.Name, t.env.Name)
+		done, next = "rolled back", "once it has ended, "+suggest.Command("rollback "+t.app.Name+" "+t.env.Name)+" undoes it"
 	case KindDeploy:
 		done, next = "deployed", "try again once it has ended"
 	default:

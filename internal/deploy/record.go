@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/jsonkeep"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Kind tells a deploy from a rollback.
@@ -464,8 +465,8 @@ func (r *Record) LockKept() string {
 	if r.Kind != KindRollback || !r.Locked || r.Outcome != OutcomeInterrupted {
 		return ""
 	}
-	return fmt.Sprintf("it locked %s/%s before its first switch, and the lock stays until someone unlocks it (unlock deploys %s %s), so that nothing deploys the release it was leaving again before it is fixed",
-		r.App, r.Env, r.App, r.Env)
+	return fmt.Sprintf("it locked %s/%s before its first switch, and the lock stays until someone unlocks it (%s), so that nothing deploys the release it was leaving again before it is fixed",
+		r.App, r.Env, suggest.Command("unlock deploys "+r.App+" "+r.Env))
 }
 
 // Unresolved returns the newest interrupted run among recs, the records

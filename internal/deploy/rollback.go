@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 const defaultStoreTimeout = 10 * time.Second
@@ -201,7 +202,7 @@ func leftEnvOn(rec *Record, build string) bool {
 // notFrom is the refusal of a rollback `from` a build that no longer
 // runs: now does.
 func (r *run) notFrom(now string, req Request) error {
-	return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: rollback %s %s)", r.t.key(), orNone(now), req.From, req.App, r.t.env.Name)
+	return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: %s)", r.t.key(), orNone(now), req.From, suggest.Command("rollback "+req.App+" "+r.t.env.Name))
 }
 
 // anyRuns reports whether a live host runs build.
@@ -393,8 +394,8 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	if len(byRelease) > 1 {
 		runs := r.runningNow()
 		if named == "" {
-			return "", "", errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: rollback %s %s to BUILD; nothing was changed",
-				r.t.key(), runs, r.t.app.Name, r.t.env.Name)
+			return "", "", errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: %s; nothing was changed",
+				r.t.key(), runs, suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD"))
 		}
 		from = runs
 	}
@@ -419,8 +420,8 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		// earlierRelease asks: a rollback restores a release known to
 		// work, never one a failed deploy or a rollback left. Running it
 		// again is a deploy, which passes the window and the locks.
-		return "", "", errs.New(errs.Conflict, "release %s of %s is marked bad on %s (a deploy of it failed, or a rollback left it), and a rollback never goes to a bad release; to run it again, deploy it: deploy %s %s to %s; nothing was changed",
-			to, r.t.key(), strings.Join(bad, ", "), r.t.app.Name, to, r.t.env.Name)
+		return "", "", errs.New(errs.Conflict, "release %s of %s is marked bad on %s (a deploy of it failed, or a rollback left it), and a rollback never goes to a bad release; to run it again, deploy it: %s; nothing was changed",
+			to, r.t.key(), strings.Join(bad, ", "), suggest.Command("deploy "+r.t.app.Name+" "+to+" to "+r.t.env.Name))
 	}
 	var missing, current []string
 	for _, h := range live {
@@ -519,8 +520,8 @@ func (r *run) earlierRelease(first hostState, others []hostState, from string) (
 	// rule.
 	recs, err := r.historyUntil(func(ran map[string]bool) bool { return ran[candidates[0]] })
 	if err != nil {
-		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: rollback %s %s to BUILD (releases on disk: %s); nothing was changed",
-			r.t.key(), r.t.app.Name, r.t.env.Name, strings.Join(candidates, ", "))
+		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: %s (releases on disk: %s); nothing was changed",
+			r.t.key(), suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD"), strings.Join(candidates, ", "))
 	}
 	ran := ranReleases(recs)
 	// A release a deploy delivered and stopped before switching every host
@@ -538,16 +539,16 @@ func (r *run) earlierRelease(first hostState, others []hostState, from string) (
 		}
 	}
 	if len(nameable) > 0 {
-		msg := fmt.Sprintf("no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: rollback %s %s to BUILD",
-			r.t.key(), orNone(from), strings.Join(nameable, ", "), r.t.app.Name, r.t.env.Name)
+		msg := fmt.Sprintf("no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: %s",
+			r.t.key(), orNone(from), strings.Join(nameable, ", "), suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD"))
 		if len(forward) > 0 {
 			msg += "; " + strings.Join(forward, "; ")
 		}
 		return "", errs.New(errs.NotFound, "%s; nothing was changed", msg)
 	}
-	advice := "to run one, deploy it: deploy " + r.t.app.Name + " BUILD to " + r.t.env.Name
+	advice := "to run one, deploy it: " + suggest.Command("deploy "+r.t.app.Name+" BUILD to "+r.t.env.Name)
 	if len(forward) == 1 {
-		advice = "to run it, deploy it: deploy " + r.t.app.Name + " " + candidates[0] + " to " + r.t.env.Name
+		advice = "to run it, deploy it: " + suggest.Command("deploy "+r.t.app.Name+" "+candidates[0]+" to "+r.t.env.Name)
 	}
 	return "", errs.New(errs.NotFound, "no earlier good release of %s is on disk to roll back to (current %s): %s, and a rollback never goes forward to a release that never ran; %s; nothing was changed",
 		r.t.key(), orNone(from), strings.Join(forward, "; "), advice)
@@ -641,8 +642,8 @@ func (r *run) neverRan(build string) error {
 		return errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to tell whether release %s ran there; nothing was changed", r.t.key(), build)
 	}
 	if rec := deliveredOnly(recs, ranReleases(recs), build, r.rec.ID); rec != nil {
-		return errs.New(errs.Conflict, "release %s of %s %s, and a rollback never goes forward to a release that never ran; to run it, deploy it: deploy %s %s to %s; nothing was changed",
-			build, r.t.key(), notRunBecause(rec), r.t.app.Name, build, r.t.env.Name)
+		return errs.New(errs.Conflict, "release %s of %s %s, and a rollback never goes forward to a release that never ran; to run it, deploy it: %s; nothing was changed",
+			build, r.t.key(), notRunBecause(rec), suggest.Command("deploy "+r.t.app.Name+" "+build+" to "+r.t.env.Name))
 	}
 	return nil
 }
@@ -934,13 +935,13 @@ func (r *run) lock(from string) error {
 		return err
 	}
 	if err != nil {
-		r.note("could not lock %s before switching its hosts: %v; the rollback goes on, and deploys of %s are not stopped: lock deploys %s %s", r.t.key(), err, r.t.key(), r.t.app.Name, r.t.env.Name)
+		r.note("could not lock %s before switching its hosts: %v; the rollback goes on, and deploys of %s are not stopped: %s", r.t.key(), err, r.t.key(), suggest.Command("lock deploys "+r.t.app.Name+" "+r.t.env.Name))
 		return nil
 	}
 	// Recorded before the first switch, so that a recovery of this
 	// rollback, should its process die, says the lock stays.
 	r.update(func(rec *Record) { rec.Locked = true })
-	r.note("%s is locked: %s (/unlock deploys %s %s when fixed)", r.t.key(), lock.Reason, r.t.app.Name, r.t.env.Name)
+	r.note("%s is locked: %s (%s when fixed)", r.t.key(), lock.Reason, suggest.Command("/unlock deploys "+r.t.app.Name+" "+r.t.env.Name))
 	if replaced != nil && replaced.Owner != LockOwnerBot && r.e.lockReplaced != nil {
 		r.e.lockReplaced(ctx, r.snapshot(), *replaced)
 	}
@@ -974,5 +975,5 @@ func (r *run) leftOut(to string) string {
 		why = append(why, "refused: "+strings.Join(refused, ", "))
 		when = "they are fixed"
 	}
-	return fmt.Sprintf("%s; those were left as they were: roll them back once %s: rollback %s %s to %s", strings.Join(why, "; "), when, r.t.app.Name, r.t.env.Name, to)
+	return fmt.Sprintf("%s; those were left as they were: roll them back once %s: %s", strings.Join(why, "; "), when, suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to "+to))
 }

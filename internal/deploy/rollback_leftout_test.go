@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestRollbackLeftOutSaysHowToFinish: a rollback from 2 to 1 that left
@@ -24,7 +25,7 @@ func TestRollbackLeftOutSaysHowToFinish(t *testing.T) {
 	fleet.Stop(2)
 
 	rb := f.mustRun(deploy.KindRollback, "", deploy.OutcomePartial)
-	const want = "host2 could not be reached; those were left as they were: roll them back once they are up: rollback web prod to 1"
+	want := "host2 could not be reached; those were left as they were: roll them back once they are up: " + suggest.Command("rollback web prod to 1")
 	if !strings.Contains(rb.Error, want) {
 		t.Fatalf("partial rollback: got %q, want it to say %q", rb.Error, want)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Code classifies an error for the person who caused it.
@@ -32,23 +34,25 @@ type Error struct {
 // Error returns the message and the cause, for logs. What the message
 // already quotes of its cause ("... failed: %v", or the cause's own message)
 // is not said again: a failed deploy's log line would otherwise repeat a
-// host's error once for every layer that reported it.
+// host's error once for every layer that reported it. The marks of the
+// commands the message suggests (see suggest) are for chat, and left out.
 func (e *Error) Error() string {
+	msg := suggest.Strip(e.Msg)
 	cause := e.Err
 	for cause != nil {
-		if strings.Contains(e.Msg, cause.Error()) {
-			return e.Msg
+		if strings.Contains(msg, cause.Error()) {
+			return msg
 		}
 		in, ok := cause.(*Error)
-		if !ok || !strings.Contains(e.Msg, in.Msg) {
+		if !ok || !strings.Contains(msg, suggest.Strip(in.Msg)) {
 			break
 		}
 		cause = in.Err
 	}
 	if cause == nil {
-		return e.Msg
+		return msg
 	}
-	return e.Msg + ": " + cause.Error()
+	return msg + ": " + cause.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }

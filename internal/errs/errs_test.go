@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 func TestErrorText(t *testing.T) {
 	host := errors.New("health on web1: not healthy after 5s: answered 500")
 	quoted := Wrap(Unavailable, host, "%v", host)
+	undo := New(Conflict, "to undo it: %s", suggest.Command("rollback web prod"))
 	tests := []struct {
 		name string
 		err  error
@@ -28,6 +31,13 @@ func TestErrorText(t *testing.T) {
 			"deliver failed: web1 hung up: EOF",
 		},
 		{"wrapped by fmt", fmt.Errorf("run: %w", quoted), "run: health on web1: not healthy after 5s: answered 500"},
+		// The marks of a suggested command are for chat, not for logs.
+		{"suggestion", New(Conflict, "to undo it: %s", suggest.Command("rollback web prod")), "to undo it: rollback web prod"},
+		{
+			"a layer quotes a suggestion",
+			Wrap(Conflict, undo, "cancel refused: %v", undo),
+			"cancel refused: to undo it: rollback web prod",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
 	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Notifier posts a message to a chat channel.
@@ -866,7 +867,7 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 		close(begun)
 		// Refused, as a command the bot refuses is: a search of the log
 		// for refusals finds it.
-		w.auditRollback(ctx, r, "", intent.Intent, audit.Refused, "automatic rollback refused: "+errs.Message(err))
+		w.auditRollback(ctx, r, "", intent.Intent, audit.Refused, "automatic rollback refused: "+suggest.Strip(errs.Message(err)))
 		<-announced
 		if errors.Is(err, deploy.ErrDraining) {
 			// Spent here, the spike would roll nothing back: the saved
@@ -941,9 +942,9 @@ func rollbackMessage(fin *deploy.Record, reason string) chat.Message {
 	// first switch) left one: one that ended before, or could not write
 	// it, stops no deploy, and saying otherwise let the release it left
 	// ship again unawares.
-	lock := fmt.Sprintf("%s/%s is locked until someone unlocks it: /unlock deploys %s %s", fin.App, fin.Env, fin.App, fin.Env)
+	lock := fmt.Sprintf("%s/%s is locked until someone unlocks it: %s", fin.App, fin.Env, suggest.Command("/unlock deploys "+fin.App+" "+fin.Env))
 	if !fin.Locked {
-		lock = fmt.Sprintf("%s/%s is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: /lock deploys %s %s REASON)", fin.App, fin.Env, fin.App, fin.Env)
+		lock = fmt.Sprintf("%s/%s is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: %s)", fin.App, fin.Env, suggest.Command("/lock deploys "+fin.App+" "+fin.Env+" REASON"))
 	}
 	return chat.Message{Level: level, Public: true, Title: title, Lines: []string{"why: " + reason, lock}}
 }
@@ -974,7 +975,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		if r.Previous != "" {
 			from = " (from " + r.Previous + ")"
 		}
-		m.Lines = append(m.Lines, fmt.Sprintf("the errors did not stop with the rollback to %s%s: the cause may not be the release; nothing rolls back further by itself (to go further back: /rollback %s %s to BUILD)", r.Build, from, r.App, r.Env))
+		m.Lines = append(m.Lines, fmt.Sprintf("the errors did not stop with the rollback to %s%s: the cause may not be the release; nothing rolls back further by itself (to go further back: %s)", r.Build, from, suggest.Command("/rollback "+r.App+" "+r.Env+" to BUILD")))
 	}
 	switch {
 	case s.IssuesErr != "":

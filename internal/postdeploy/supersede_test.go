@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/postdeploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
@@ -510,8 +511,8 @@ func TestAutomaticRollbackSaysWhetherItLocked(t *testing.T) {
 		unlocked bool
 		want     string
 	}{
-		{"locked", deploy.OutcomeSucceeded, false, "web/production is locked until someone unlocks it: /unlock deploys web production"},
-		{"failed before its lock", deploy.OutcomeFailed, true, "web/production is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: /lock deploys web production REASON)"},
+		{"locked", deploy.OutcomeSucceeded, false, "web/production is locked until someone unlocks it: " + suggest.Command("/unlock deploys web production")},
+		{"failed before its lock", deploy.OutcomeFailed, true, "web/production is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: " + suggest.Command("/lock deploys web production REASON") + ")"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,10 +1,10 @@
 package discord
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // The commands the bot suggests ("decide: /rollback web prod to 1336, or
@@ -14,81 +14,35 @@ import (
 // typed as suggested, they fail. slashForm rewrites such a suggestion
 // into what a Discord user types: /rollback app:web env:prod build:1336.
 
-// suggested finds a command that is suggested: written after a slash, or
-// after a colon or an opening parenthesis ("name one: rollback web prod
-// to BUILD").
-var suggested = regexp.MustCompile(`(^|[\s(])/(deploy|rollback|unlock deploys|lock deploys) |(:\s+|\()(deploy|rollback|unlock deploys|lock deploys) `)
+// slashForms rewrites every command the bot marked as suggested in s (see
+// suggest) that has a Discord form. The rest of s is left as it is: text
+// of a command's shape that the bot did not mark (a lock's reason "deploy
+// web 5", a run named "(rollback ID)") is not a suggestion, and rewritten
+// it would misquote who wrote it.
+func slashForms(s string) string { return suggest.Rewrite(s, slashForm) }
 
-// suggestedWord is one word of a suggested command: an app, env, build or
-// placeholder. A trailing dot ends the sentence, not the word.
-var suggestedWord = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*[A-Za-z0-9_+-]|^[A-Za-z0-9]`)
-
-// slashForms rewrites every suggested command in s that has a Discord
-// form; the rest of s is left as it is.
-func slashForms(s string) string {
-	var b strings.Builder
-	for {
-		loc := suggested.FindStringSubmatchIndex(s)
-		if loc == nil {
-			b.WriteString(s)
-			return b.String()
-		}
-		// The command starts after its lead (a blank, a colon, "(").
-		verbAt, verbEnd := loc[4], loc[5]
-		if verbAt < 0 {
-			verbAt, verbEnd = loc[8], loc[9]
-		}
-		start := verbAt
-		if loc[4] >= 0 {
-			start-- // the slash
-		}
-		form, n, ok := slashForm(s[verbAt:verbEnd], s[loc[1]:], loc[4] >= 0)
-		if !ok {
-			b.WriteString(s[:loc[1]])
-			s = s[loc[1]:]
-			continue
-		}
-		b.WriteString(s[:start])
-		b.WriteString(form)
-		s = s[loc[1]+n:]
+// slashForm writes cmd, a suggested command with or without its leading
+// slash, as a Discord slash command, or returns cmd as it is when its
+// words are not the shape the verb takes (a placeholder "…", the
+// "confirm" of a migrations prompt), as Discord would not take it. A
+// deploy id is the run named, never an app.
+func slashForm(cmd string) string {
+	words := strings.Fields(strings.TrimPrefix(cmd, "/"))
+	if len(words) == 0 {
+		return cmd
 	}
-}
-
-// slashForm writes verb and the words at the start of rest as a Discord
-// slash command, and returns how many bytes of rest it took; ok is false
-// when they are not the shape the verb takes. A verb written without its
-// slash (slashed false) is a suggestion only when the command takes every
-// word that follows it: the bot's prose names runs after a colon or in
-// parentheses ("(rollback ID)", ": deploy 1338 started and …"), and so
-// does text from outside, a lock's reason say; rewritten, they read as
-// commands nobody suggested. A deploy id is the run named, never an app.
-func slashForm(verb, rest string, slashed bool) (form string, n int, ok bool) {
-	var words []string
-	var ends []int
-	for at := 0; ; {
-		w := suggestedWord.FindString(rest[at:])
-		if w == "" {
-			break
-		}
-		words = append(words, w)
-		at += len(w)
-		ends = append(ends, at)
-		if at >= len(rest) || rest[at] != ' ' {
-			break
-		}
-		at++
+	verb, rest := words[0], words[1:]
+	if (verb == "lock" || verb == "unlock") && len(rest) > 0 && rest[0] == "deploys" {
+		verb, rest = verb+" deploys", rest[1:]
 	}
-	if len(words) > 0 && commands.CheckDeployID(words[0]) == nil {
-		return "", 0, false
+	if len(rest) > 0 && commands.CheckDeployID(rest[0]) == nil {
+		return cmd
 	}
-	form, k := slashFormOf(verb, words)
-	if form == "" || (!slashed && k < len(words)) {
-		return "", 0, false
+	form, k := slashFormOf(verb, rest)
+	if form == "" || k < len(rest) {
+		return cmd
 	}
-	if k == 0 {
-		return form, 0, true
-	}
-	return form, ends[k-1], true
+	return form
 }
 
 // slashFormOf writes verb and words as a Discord slash command, and

@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/chat/slack"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -270,6 +271,28 @@ func TestRenderShowsOutsideControls(t *testing.T) {
 				}
 				if i := strings.Index(s, "second"); i >= 0 && !strings.HasSuffix(strings.TrimRight(s[:i], " "), "\n") {
 					t.Errorf("text %q: want the U+2028 made a line break", s)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderSuggestionsAsTyped: the commands the bot suggests are marked
+// for Discord's renderer (see suggest); Slack shows them as typed, the
+// marks left out of every text of the message.
+func TestRenderSuggestionsAsTyped(t *testing.T) {
+	undo := "to undo it: " + suggest.Command("rollback web prod")
+	for _, public := range []bool{true, false} {
+		t.Run(fmt.Sprintf("public %v", public), func(t *testing.T) {
+			blocks, fallback := slack.Render(chat.Message{Level: chat.Info, Public: public, Title: undo,
+				Lines: []string{undo}, Fields: []chat.Field{{Label: "next", Value: undo}}})
+			js, err := json.Marshal(blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, got := range []string{fallback, string(js)} {
+				if n := strings.Count(got, "to undo it: rollback web prod"); n != 3 || strings.ContainsAny(got, "\ue000\ue001") {
+					t.Errorf("got %q, want the suggestion as typed three times, without marks", got)
 				}
 			}
 		})
