@@ -23,33 +23,49 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// TestOneLeaderAtATime: while a replica renews the lease, another trying
+// to take it does not lead, for as long as it tries; once the first stops
+// and releases it, the other takes over. Time passes by the store's and the
+// replicas' clock, which the test moves, so a loaded machine that holds up
+// a renewal does not hand the lease over early.
 func TestOneLeaderAtATime(t *testing.T) {
-	st, err := embedded.Open(filepath.Join(t.TempDir(), "s.db"), embedded.Options{})
+	clock := storetest.NewClock(time.Now())
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "s.db"), embedded.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a := &Leader{Leases: st, ID: "a", TTL: 300 * time.Millisecond}
-	b := &Leader{Leases: st, ID: "b", TTL: 300 * time.Millisecond}
-	ctxA, stopA := context.WithCancel(context.Background())
-	doneA := make(chan struct{})
-	go func() { a.Run(ctxA); close(doneA) }()
-	waitFor(t, "a to lead", a.IsLeader)
-	ctxB, stopB := context.WithCancel(context.Background())
-	defer stopB()
-	go b.Run(ctxB)
-	// b keeps trying for a while; a keeps the lease by renewing it.
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
+	const ttl = 3 * time.Second
+	a := &Leader{Leases: st, ID: "a", TTL: ttl, Now: clock.Now}
+	b := &Leader{Leases: st, ID: "b", TTL: ttl, Now: clock.Now}
+	ctx := t.Context()
+	a.step(ctx)
+	if !a.IsLeader() {
+		t.Fatal("a does not lead: it did not take the free lease")
+	}
+	// b keeps trying for three TTLs; a keeps the lease by renewing it
+	// every third of one, as Run does.
+	for i := range 9 {
+		b.step(ctx)
 		if a.IsLeader() == b.IsLeader() {
-			t.Fatalf("leaders: a=%v b=%v, want exactly one", a.IsLeader(), b.IsLeader())
+			t.Fatalf("after %s: leaders a=%v b=%v, want exactly one", time.Duration(i)*ttl/3, a.IsLeader(), b.IsLeader())
 		}
-		time.Sleep(20 * time.Millisecond)
+		clock.Advance(ttl / 3)
+		a.step(ctx)
+	}
+	if !a.IsLeader() || b.IsLeader() {
+		t.Fatalf("after three TTLs: leaders a=%v b=%v, want a alone, renewing", a.IsLeader(), b.IsLeader())
 	}
 	// a stops (and releases): b takes over.
+	ctxA, stopA := context.WithCancel(ctx)
+	doneA := make(chan struct{})
+	go func() { a.Run(ctxA); close(doneA) }()
 	stopA()
 	<-doneA
-	waitFor(t, "b to take over", b.IsLeader)
+	b.step(ctx)
+	if !b.IsLeader() {
+		t.Error("b does not lead after a stopped")
+	}
 	if a.IsLeader() {
 		t.Error("a still leads after it stopped")
 	}
