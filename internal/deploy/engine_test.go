@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ type fixture struct {
 	cfg    *config.Config
 	store  *embedded.Store
 	engine *deploy.Engine
+	// storeAhead is how far the store's clock, by which its leases
+	// expire, runs ahead of this process's (see passInStore).
+	storeAhead atomic.Int64
 
 	mu     sync.Mutex
 	events []deploy.Event
@@ -88,12 +92,15 @@ func newFixtureWith(t testing.TB, yaml string, opt func(*deploy.Options)) *fixtu
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{})
+	f := &fixture{t: t, dir: dir, app: filepath.Join(dir, "srv/web"), arts: filepath.Join(dir, "artifacts"), cfg: cfg}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{Now: func() time.Time {
+		return time.Now().Add(time.Duration(f.storeAhead.Load()))
+	}})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, dir: dir, app: filepath.Join(dir, "srv/web"), arts: filepath.Join(dir, "artifacts"), cfg: cfg, store: st}
+	f.store = st
 	o := deploy.Options{
 		Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
 		Store: st, Leases: st, Locks: st,
@@ -105,6 +112,14 @@ func newFixtureWith(t testing.TB, yaml string, opt func(*deploy.Options)) *fixtu
 		t.Fatal(err)
 	}
 	return f
+}
+
+// passInStore lets d pass at once by the store's clock: a lease nobody
+// renewed in d runs out there at that instant, as a paused replica's
+// does, instead of after a sleep that a loaded machine may stretch past
+// the moment the test wants.
+func (f *fixture) passInStore(d time.Duration) {
+	f.storeAhead.Add(int64(d))
 }
 
 type tarEntry struct {

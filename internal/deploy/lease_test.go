@@ -83,11 +83,25 @@ func (l *stealableLease) Renew(ctx context.Context) error {
 // by another replica (stolen), with a short TTL.
 func newStealableFixture(t *testing.T, yaml string) (*fixture, *stealable) {
 	t.Helper()
+	return newStealableFixtureTTL(t, yaml, 300*time.Millisecond)
+}
+
+// stealTTL is the lease TTL of the tests that take a lease away at the
+// moment they choose (stolen, or run out in the store by passInStore):
+// long enough that the deploys they run first keep their leases on a
+// machine loaded enough to hold up the renewals for a few hundred
+// milliseconds (a 300 ms TTL ran out so); short enough that a renewal,
+// every third of it, soon finds a stolen lease.
+const stealTTL = 2 * time.Second
+
+// newStealableFixtureTTL is newStealableFixture with leases of ttl.
+func newStealableFixtureTTL(t *testing.T, yaml string, ttl time.Duration) (*fixture, *stealable) {
+	t.Helper()
 	var leases *stealable
 	f := newFixtureWith(t, yaml, func(o *deploy.Options) {
 		leases = &stealable{Leaser: o.Leases}
 		o.Leases = leases
-		o.LeaseTTL = 300 * time.Millisecond
+		o.LeaseTTL = ttl
 	})
 	return f, leases
 }
@@ -97,7 +111,7 @@ func newStealableFixture(t *testing.T, yaml string) (*fixture, *stealable) {
 // records it, not failed: nobody is told a deploy failed that another
 // replica may still be finishing or reporting.
 func TestLeaseLostBeforeSwitch(t *testing.T) {
-	f, leases := newStealableFixture(t, askingYAML("true", "1m"))
+	f, leases := newStealableFixtureTTL(t, askingYAML("true", "1m"), stealTTL)
 	f.build("1")
 	d := f.deployAsking(t, "1")
 	leases.stolen.Store(true)
@@ -120,7 +134,7 @@ func TestLeaseLostBeforeSwitch(t *testing.T) {
 // back (another replica's call by then), and the deploy is interrupted.
 func TestLeaseLostDuringActivation(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), stealTTL)
 	f.build("1")
 	f.build("2", tarEntry{name: "BROKEN", body: "x"})
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
@@ -140,10 +154,11 @@ func TestLeaseLostDuringActivation(t *testing.T) {
 // it stops as interrupted instead of reporting a success nobody recorded.
 func TestRecoveredRecordFencesTheStaleOwner(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), stealTTL)
 	done := f.deployTwoUntilRestart()
 	leases.frozen.Store(true) // the replica stops renewing, unaware
-	recovered := f.recoverOnOther(t, &local.Transport{})
+	f.passInStore(stealTTL)   // and its lease runs out
+	recovered := f.recoverOnOther(t, &local.Transport{}, stealTTL)
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +202,10 @@ func (o *observing) Open(ctx context.Context, h deploy.Host) (deploy.Session, er
 // the old holder's last writes.
 func TestOldHolderFencedFromTheTakeOver(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), stealTTL)
 	done := f.deployTwoUntilRestart()
 	leases.frozen.Store(true) // the replica stops renewing, unaware
+	f.passInStore(stealTTL)   // and its lease runs out
 	var stale *deploy.Record
 	tr := &observing{Transport: &local.Transport{}, hook: func() {
 		if err := os.WriteFile(gate, nil, 0o644); err != nil {
@@ -201,7 +217,7 @@ func TestOldHolderFencedFromTheTakeOver(t *testing.T) {
 			t.Error("the old holder did not finish while recovery observed the hosts")
 		}
 	}}
-	recovered := f.recoverOnOther(t, tr)
+	recovered := f.recoverOnOther(t, tr, stealTTL)
 	if stale == nil {
 		t.Fatal("recovery never observed the hosts")
 	}
@@ -264,6 +280,80 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// renewTTL is the lease TTL of the tests whose work outlasts it: short,
+// as the work lasts it out, yet long enough that a loaded machine holding
+// up the renewals for a few hundred milliseconds does not run it out.
+const renewTTL = time.Second
+
+// renewals hands out leases that count, by key, their renewals that
+// succeeded: work that must outlast a lease's TTL waits for the lease to
+// be renewed past it (see outlast) instead of sleeping a fixed time that
+// a loaded machine may stretch or the renewals may fall behind.
+type renewals struct {
+	deploy.Leaser
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *renewals) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	l, err := r.Leaser.Acquire(ctx, key, holder, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &countedLease{Lease: l, r: r, key: key}, nil
+}
+
+func (r *renewals) count(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[key]
+}
+
+type countedLease struct {
+	deploy.Lease
+	r   *renewals
+	key string
+}
+
+func (l *countedLease) Renew(ctx context.Context) error {
+	err := l.Lease.Renew(ctx)
+	if err == nil {
+		l.r.mu.Lock()
+		if l.r.n == nil {
+			l.r.n = map[string]int{}
+		}
+		l.r.n[l.key]++
+		l.r.mu.Unlock()
+	}
+	return err
+}
+
+// outlast returns once ttl has passed since it was called and the lease
+// of key has been renewed since then, or ctx ends: work that calls it
+// lasts longer than the lease would unrenewed, however loaded the
+// machine. It returns an error if the lease was never renewed meanwhile
+// within 30 s.
+func (r *renewals) outlast(ctx context.Context, key string, ttl time.Duration) error {
+	begun := time.Now()
+	before := -1
+	for deadline := begun.Add(30 * time.Second); ; {
+		if before < 0 && time.Since(begun) >= ttl {
+			before = r.count(key) // renewals once the TTL has passed
+		}
+		if before >= 0 && r.count(key) > before {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lease %s not renewed %s after the work began, once its TTL (%s) had passed", key, time.Since(begun).Round(time.Millisecond), ttl)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // slowOpen is a transport whose hosts take d to open, as through a slow
 // bastion or a host in trouble.
 type slowOpen struct {
@@ -276,13 +366,33 @@ func (s slowOpen) Open(ctx context.Context, h deploy.Host) (deploy.Session, erro
 	return s.Transport.Open(ctx, h)
 }
 
+// outlastingOpen is a transport whose hosts take, to open, longer than
+// the lease of key lives unrenewed, as through a slow bastion or a host
+// in trouble; a lease not renewed meanwhile fails the Open.
+type outlastingOpen struct {
+	deploy.Transport
+	leases *renewals
+	key    string
+	ttl    time.Duration
+}
+
+func (o outlastingOpen) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	if err := o.leases.outlast(ctx, o.key, o.ttl); err != nil {
+		return nil, err
+	}
+	return o.Transport.Open(ctx, h)
+}
+
 // TestLeaseRenewedWhileHostsOpen: opening the hosts may take longer than
 // the lease's TTL; the lease is renewed meanwhile, so the deploy runs,
 // and nobody else could take the app+env in between.
 func TestLeaseRenewedWhileHostsOpen(t *testing.T) {
+	leases := &renewals{}
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		o.Transports["local"] = slowOpen{Transport: o.Transports["local"], d: 700 * time.Millisecond}
-		o.LeaseTTL = 300 * time.Millisecond
+		leases.Leaser = o.Leases
+		o.Leases = leases
+		o.Transports["local"] = outlastingOpen{Transport: o.Transports["local"], leases: leases, key: deploy.LeaseKey("web", "prod"), ttl: renewTTL}
+		o.LeaseTTL = renewTTL
 	})
 	f.build("1")
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
@@ -319,33 +429,57 @@ func TestLeaseLostWhileHostsOpen(t *testing.T) {
 	}
 }
 
-// failingOver fails the writes of finished records, fails times, as a
-// store failing over while a deploy ends.
+// failingOver fails the writes of finished records, as a store failing
+// over while a deploy ends, until the failover has outlasted the lease
+// of web/prod (see renewals.outlast).
 type failingOver struct {
 	deploy.Store
-	fails atomic.Int32
+	leases *renewals
+	once   sync.Once
+	back   chan struct{}
+	err    error // why it came back unrenewed, read once back is closed
+	fails  atomic.Int32
 }
 
 func (s *failingOver) PutRecord(ctx context.Context, r *deploy.Record) error {
-	if r.Outcome.Done() && s.fails.Add(-1) >= 0 {
-		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	if r.Outcome.Done() {
+		s.once.Do(func() {
+			go func() {
+				defer close(s.back)
+				s.err = s.leases.outlast(context.Background(), deploy.LeaseKey("web", "prod"), renewTTL)
+			}()
+		})
+		select {
+		case <-s.back:
+		default:
+			s.fails.Add(1)
+			return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+		}
 	}
 	return s.Store.PutRecord(ctx, r)
 }
 
 // TestFinalRecordOutlastsAStoreFailover: the final record is written once
-// the store is back, a few seconds later, under the lease all along, so
-// recovery does not call a finished deploy interrupted.
+// the store is back, longer than the lease's TTL later, under the lease
+// all along, so recovery does not call a finished deploy interrupted.
 func TestFinalRecordOutlastsAStoreFailover(t *testing.T) {
-	store := &failingOver{}
-	store.fails.Store(4)
+	leases := &renewals{}
+	store := &failingOver{leases: leases, back: make(chan struct{})}
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
 		store.Store = o.Store
 		o.Store = store
-		o.LeaseTTL = 300 * time.Millisecond
+		leases.Leaser = o.Leases
+		o.Leases = leases
+		o.LeaseTTL = renewTTL
 	})
 	f.build("1")
 	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
+	if store.fails.Load() == 0 {
+		t.Fatal("no write of the final record failed: the store never failed over")
+	}
+	if store.err != nil {
+		t.Fatal(store.err)
+	}
 	if got, err := f.engine.Recover(t.Context()); err != nil || len(got) != 0 {
 		t.Errorf("recover: got %d records (%v), want none", len(got), err)
 	}
@@ -359,28 +493,44 @@ func TestFinalRecordOutlastsAStoreFailover(t *testing.T) {
 // the lease's TTL; the recovery renews it meanwhile, so another replica
 // does not recover (and report) the same deploy too.
 func TestRecoveryHoldsItsLeaseWhileObserving(t *testing.T) {
+	leases := &renewals{}
+	var other *deploy.Engine
+	var theirs []*deploy.Record
+	var theirErr error
+	observed := false
+	tr := &observing{hook: func() {
+		observed = true
+		// Past the TTL, while this one observes.
+		if err := leases.outlast(t.Context(), deploy.LeaseKey("web", "prod"), renewTTL); err != nil {
+			t.Error(err)
+		}
+		theirs, theirErr = other.Recover(context.Background())
+	}}
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		o.Transports["local"] = slowOpen{Transport: o.Transports["local"], d: 700 * time.Millisecond}
-		o.LeaseTTL = 300 * time.Millisecond
+		tr.Transport = o.Transports["local"]
+		o.Transports["local"] = tr
+		leases.Leaser = o.Leases
+		o.Leases = leases
+		o.LeaseTTL = renewTTL
 	})
 	f.putDead("1", deploy.HostResult{Host: "localhost", State: deploy.HostDelivering})
-	other := deploy.NewEngine(deploy.Options{
+	other = deploy.NewEngine(deploy.Options{
 		Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: renewTTL,
 	})
 	t.Cleanup(other.Wait)
-	theirs := make(chan []*deploy.Record, 1)
-	go func() {
-		time.Sleep(450 * time.Millisecond) // past the TTL, while this one observes
-		got, _ := other.Recover(context.Background())
-		theirs <- got
-	}()
 	mine, err := f.engine.Recover(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := <-theirs; len(mine)+len(got) != 1 {
-		t.Errorf("reports of the dead deploy: this replica %d, the other %d; want one in all", len(mine), len(got))
+	if !observed {
+		t.Fatal("the recovery never observed the hosts")
+	}
+	if theirErr != nil {
+		t.Fatalf("the other replica's recovery: %v", theirErr)
+	}
+	if len(mine)+len(theirs) != 1 {
+		t.Errorf("reports of the dead deploy: this replica %d, the other %d; want one in all", len(mine), len(theirs))
 	}
 }
 
@@ -418,13 +568,13 @@ func TestRecoveryKeepsAnUnreachableHostsRelease(t *testing.T) {
 }
 
 // recoverOnOther runs recovery on another replica of f's store and
-// transport tr, with a short lease TTL, until it recovers a deploy whose
+// transport tr, with leases of ttl, until it recovers a deploy whose
 // lease ran out, and returns what it recovered.
-func (f *fixture) recoverOnOther(t *testing.T, tr deploy.Transport) []*deploy.Record {
+func (f *fixture) recoverOnOther(t *testing.T, tr deploy.Transport, ttl time.Duration) []*deploy.Record {
 	t.Helper()
 	other := deploy.NewEngine(deploy.Options{
 		Config: f.cfg, Transports: map[string]deploy.Transport{"local": tr},
-		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: 300 * time.Millisecond,
+		Store: f.store, Leases: f.store, Locks: f.store, LeaseTTL: ttl,
 	})
 	t.Cleanup(other.Wait)
 	for deadline := time.Now().Add(10 * time.Second); ; {
