@@ -16,18 +16,16 @@ import (
 // deploy runs rather than being refused as one whose lease was lost, and
 // nobody else could take the app+env in between.
 func TestLeaseRenewedWhileAdmitting(t *testing.T) {
+	leases := &renewals{}
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		o.LeaseTTL = 300 * time.Millisecond
+		leases.Leaser = o.Leases
+		o.Leases = leases
+		o.LeaseTTL = renewTTL
 	})
 	f.build("1")
 	done := make(chan *deploy.Record, 1)
 	req := deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana", Admit: func(ctx context.Context) (bool, error) {
-		select {
-		case <-time.After(700 * time.Millisecond):
-		case <-ctx.Done():
-			return false, context.Cause(ctx)
-		}
-		return false, nil
+		return false, leases.outlast(ctx, deploy.LeaseKey("web", "prod"), renewTTL)
 	}}
 	_, err := f.engine.Deploy(context.Background(), req, func(ev deploy.Event) {
 		if ev.Kind == deploy.EventFinished {
@@ -51,7 +49,7 @@ func TestLeaseRenewedWhileAdmitting(t *testing.T) {
 // deploy is being admitted stops the admission, and the refusal says when
 // it was lost, nothing changed or recorded.
 func TestLeaseLostWhileAdmitting(t *testing.T) {
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, "true"))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, "true"), stealTTL)
 	f.build("1")
 	stopped := make(chan error, 1)
 	req := deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana", Admit: func(ctx context.Context) (bool, error) {
