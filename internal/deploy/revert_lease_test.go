@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/transport/local"
@@ -17,7 +16,7 @@ import (
 // decided to switch its hosts back switches none of them back: another
 // replica holds the app+env by then, and the hosts are its to change.
 func TestLeaseLostBeforeSwitchBack(t *testing.T) {
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, "true"))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, "true"), stealTTL)
 	f.build("1")
 	f.build("2", tarEntry{name: "BROKEN", body: "x"})
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
@@ -80,7 +79,7 @@ func TestLeaseLostWhileMarkingBadBeforeSwitchBack(t *testing.T) {
 		tr.leases = leases
 		o.Leases = leases
 		o.Transports["local"] = tr
-		o.LeaseTTL = 300 * time.Millisecond
+		o.LeaseTTL = stealTTL
 	})
 	tr.script = deploy.MarkBadScript(f.cfg.Apps["web"].Path, "2")
 	f.build("1")
@@ -116,7 +115,7 @@ func TestLeaseLostWhileMarkingBadBeforeOneHostsSwitchBack(t *testing.T) {
 		tr.leases = leases
 		o.Leases = leases
 		o.Transports["ssh"] = tr
-		o.LeaseTTL = 300 * time.Millisecond
+		o.LeaseTTL = stealTTL
 	})
 	m.app = f.app
 	for _, b := range []string{"1", "2"} {
