@@ -9,40 +9,65 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
 
-// flakyLease renews while ok, else fails as an unreachable store does.
+// flakyLease renews while ok, else fails as an unreachable store does. It
+// counts the renewals answered each way.
 type flakyLease struct {
 	deploy.Lease
-	ok atomic.Bool
+	ok              atomic.Bool
+	renewed, failed atomic.Int32
 }
 
 func (l *flakyLease) Renew(context.Context) error {
 	if l.ok.Load() {
+		l.renewed.Add(1)
 		return nil
 	}
+	l.failed.Add(1)
 	return errors.New("connection refused")
 }
 
 func (l *flakyLease) Release(context.Context) error { return nil }
 
+// waitFor waits until n reaches want, or fails the test after 10 s.
+func waitFor(t *testing.T, what string, n *atomic.Int32, want int32) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); n.Load() < want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d within 10s, want %d", what, n.Load(), want)
+		}
+	}
+}
+
 // TestDepartureLeaseUnrenewed: a departure lease whose renewals fail for
 // its TTL (the store unreachable) has run out, though no renewal said it
-// was lost: another replica may hold it by then.
+// was lost: another replica may hold it by then. Time passes by a clock
+// the test moves between the renewals it waits for: a loaded machine
+// that holds up a renewal does not run the lease out before the test
+// looks.
 func TestDepartureLeaseUnrenewed(t *testing.T) {
-	const ttl = time.Second
+	const ttl = 300 * time.Millisecond // renewed every 100 ms
+	clock := testclock.New(time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC))
 	l := &flakyLease{}
 	l.ok.Store(true)
-	d := &departure{lease: l, ttl: ttl, now: time.Now, stop: make(chan struct{}), done: make(chan struct{})}
-	d.renewed.Store(time.Now().UnixNano())
+	d := &departure{lease: l, ttl: ttl, now: clock.Now, stop: make(chan struct{}), done: make(chan struct{})}
+	d.renewed.Store(clock.Now().UnixNano())
 	go d.renew(ttl, slog.New(slog.DiscardHandler))
 	defer d.release()
-	time.Sleep(3 * ttl / 2)
+	for range 3 {
+		clock.Advance(ttl / 2)
+		// The second renewal answered from here was asked after the
+		// clock moved: the first may have been asked before.
+		waitFor(t, "renewals answered", &l.renewed, l.renewed.Load()+2)
+	}
 	if !d.held() {
-		t.Fatal("a lease renewed every third of its TTL: not held")
+		t.Fatal("a lease renewed every third of its TTL, for one and a half TTLs: not held")
 	}
 	l.ok.Store(false)
-	time.Sleep(2 * ttl)
+	waitFor(t, "renewals failed", &l.failed, 1)
+	clock.Advance(2 * ttl)
 	if d.held() {
 		t.Error("a lease not renewed for twice its TTL: still held")
 	}
