@@ -26,7 +26,7 @@ func TestRollbackThatLostItsLeaseKeepsItsLock(t *testing.T) {
 	dir := t.TempDir()
 	arm, gate := filepath.Join(dir, "arm"), filepath.Join(dir, "gate")
 	restart := `if [ -e ` + arm + ` ]; then while [ ! -e ` + gate + ` ]; do sleep 0.05; done; fi`
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, restart))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, restart), stealTTL)
 	f.build("1")
 	f.build("2")
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
@@ -55,8 +55,12 @@ func TestRollbackThatLostItsLeaseKeepsItsLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leases.stolen.Store(true)          // another replica holds web/prod now
-	time.Sleep(500 * time.Millisecond) // renewals see it lost
+	leases.stolen.Store(true) // another replica holds web/prod now
+	for deadline := time.Now().Add(10 * time.Second); leases.refused.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rollback did not find its lease lost within 10 s")
+		}
+	}
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,8 @@ import (
 type stealable struct {
 	deploy.Leaser
 	stolen, frozen, unrenewed, stealAfterCheck atomic.Bool
+	// refused counts the checks and renewals that found a lease stolen.
+	refused atomic.Int32
 }
 
 func (s *stealable) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
@@ -47,6 +49,7 @@ type stealableLease struct {
 
 func (l *stealableLease) lost() error {
 	if l.s.stolen.Load() {
+		l.s.refused.Add(1)
 		return fmt.Errorf("%w: another replica holds it", deploy.ErrLeaseLost)
 	}
 	return nil
