@@ -15,7 +15,7 @@ import (
 // switching to one, or rolling back to it. It says that it left them, and
 // why, and ends interrupted, as any deploy that lost its lease does.
 func TestPruneAfterTheLeaseWasLost(t *testing.T) {
-	f, leases := newStealableFixture(t, fmt.Sprintf(fixtureYAML, "true"))
+	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, "true"), stealTTL)
 	for _, b := range []string{"1", "2", "3", "4"} {
 		f.build(b)
 	}
