@@ -725,7 +725,8 @@ func gatedRestart(gate string) string {
 }
 
 // deployUntilRestart starts a deploy of build and returns once a host's
-// restart has begun, with where the finished record will arrive.
+// restart has begun, with where the finished record will arrive. A deploy
+// that ends first fails the test.
 func (f *fixture) deployUntilRestart(build string) <-chan *deploy.Record {
 	f.t.Helper()
 	done := make(chan *deploy.Record, 1)
@@ -744,7 +745,13 @@ func (f *fixture) deployUntilRestart(build string) <-chan *deploy.Record {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	<-restarting
+	select {
+	case <-restarting:
+	case rec := <-done:
+		// Waiting on for a restart that will not come would hang the
+		// package until its timeout, with no word of why.
+		f.t.Fatalf("deploy of %s ended %s (%s) before any host restarted", build, rec.Outcome, rec.Error)
+	}
 	return done
 }
 
