@@ -47,3 +47,42 @@ func TestBusyBehindAPruningDeploy(t *testing.T) {
 		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
 	}
 }
+
+// TestBusyBehindAnotherReplicasPruningDeploy: behind a deploy that another
+// replica runs, which has switched every host and is only removing old
+// releases, a deploy or rollback was told to cancel it, as if it were
+// under way: only the replica running it knew it was past its switch, and
+// the cancel it offered would have been refused there. Its record says so
+// now, and the refusal is the one given on that replica.
+func TestBusyBehindAnotherReplicasPruningDeploy(t *testing.T) {
+	var other *deploy.Engine
+	f, g, done := pruningDeployWith(t, func(o *deploy.Options) { other = otherReplica(o) })
+	tests := []struct {
+		name string
+		kind deploy.Kind
+		want string
+	}{
+		{"deploy", deploy.KindDeploy, "nothing was deployed: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; try again once it has ended"},
+		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, rollback web prod undoes it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := deploy.Request{App: "web", Env: "prod", Build: "4", Requester: "bob"}
+			var err error
+			if tt.kind == deploy.KindRollback {
+				req.Build = ""
+				_, err = other.Rollback(context.Background(), req, nil)
+			} else {
+				_, err = other.Deploy(context.Background(), req, nil)
+			}
+			got := errs.Message(err)
+			if errs.CodeOf(err) != errs.Conflict || !strings.Contains(got, tt.want) || strings.Contains(got, "switches its hosts back") {
+				t.Errorf("got %v %q, want a conflict saying %q", errs.CodeOf(err), got, tt.want)
+			}
+		})
+	}
+	close(g.release)
+	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/5" {
+		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
+	}
+}

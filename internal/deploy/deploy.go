@@ -771,13 +771,17 @@ func (r *run) leftAs(h Host) hostState {
 // (or a lost lease) came first, which it returns. What follows only
 // removes old releases: a cancel then would change nothing, and is
 // refused (see cancelBy) rather than accepted and ignored.
+// The phase is recorded once settled, so that a run refused behind this
+// one on another replica says the same as on this one (see Engine.busy).
 func (r *run) settle() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err := r.stopErr(); err != nil {
+		r.mu.Unlock()
 		return err
 	}
 	r.settled = true
+	r.mu.Unlock()
+	r.update(func(rec *Record) { rec.Phase = PhasePruning })
 	return nil
 }
 

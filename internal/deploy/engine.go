@@ -713,7 +713,7 @@ func (e *Engine) busy(ctx context.Context, t target, kind Kind, h string) error 
 	if other, rerr := e.store.Record(ctx, holder); rerr == nil {
 		stop := ""
 		switch {
-		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning && e.settled(t, other.ID):
+		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning && e.settled(t, other):
 			stop = waitForPrune(t, kind, other.Build)
 		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning:
 			stop = stopDeployFirst(t, kind)
@@ -731,14 +731,18 @@ func (e *Engine) busy(ctx context.Context, t target, kind Kind, h string) error 
 	return errs.New(errs.Conflict, "%s is busy (held by %s)", t.key(), h)
 }
 
-// settled reports whether deploy id of t runs in this process and has
-// switched its hosts for good (see run.settle), so that a cancel of it is
-// refused. Of a deploy another replica runs it cannot tell, and says no.
-func (e *Engine) settled(t target, id string) bool {
+// settled reports whether deploy rec of t has switched its hosts for good
+// (see run.settle), so that a cancel of it is refused: its record says so
+// once the store holds it, whichever replica runs it; a run of this
+// process knows it before that write.
+func (e *Engine) settled(t target, rec *Record) bool {
+	if rec.Phase == PhasePruning {
+		return true
+	}
 	e.mu.Lock()
 	r, ok := e.running[t.key()]
 	e.mu.Unlock()
-	if !ok || r.rec.ID != id {
+	if !ok || r.rec.ID != rec.ID {
 		return false
 	}
 	r.mu.Lock()

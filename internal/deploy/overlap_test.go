@@ -146,8 +146,18 @@ func TestCancelOnceEveryHostSwitched(t *testing.T) {
 // there until g.release is closed; done gets its record as it ends.
 func pruningDeploy(t *testing.T) (f *fixture, g *pruneGate, done chan *deploy.Record) {
 	t.Helper()
+	return pruningDeployWith(t, func(*deploy.Options) {})
+}
+
+// pruningDeployWith is pruningDeploy whose engine's options opt adjusts
+// last.
+func pruningDeployWith(t *testing.T, opt func(*deploy.Options)) (f *fixture, g *pruneGate, done chan *deploy.Record) {
+	t.Helper()
 	g = &pruneGate{pruning: make(chan struct{}), release: make(chan struct{})}
-	f = newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), g)
+	f = newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Transports["local"] = g
+		opt(o)
+	})
 	close(g.release)
 	for _, b := range []string{"1", "2", "3", "4"} {
 		f.build(b)

@@ -277,6 +277,14 @@ const (
 	MigrationsFailed MigrationState = "failed"
 )
 
+// Phase is a part of a running deploy that a replica other than the one
+// running it needs to know of (see Record.Phase).
+type Phase string
+
+// PhasePruning: the deploy has switched every host for good and only
+// removes old releases; a cancel of it is refused.
+const PhasePruning Phase = "pruning"
+
 // Record is the durable account of one deploy or rollback. It is written
 // when the deploy starts, on every host state change, and when it ends, so a
 // crash leaves a record that recovery can explain.
@@ -336,8 +344,14 @@ type Record struct {
 	// Locked, for a rollback, is set once it has locked its app+env,
 	// which it does before its first switch: stopped half-way, it leaves
 	// the lock in force (see LockKept).
-	Locked bool         `json:"locked,omitempty"`
-	Hosts  []HostResult `json:"hosts"`
+	Locked bool `json:"locked,omitempty"`
+	// Phase is where a running deploy is, once that changes what a
+	// cancel does: PhasePruning once it has switched its hosts for good.
+	// Written before the phase starts, it tells any replica, not only
+	// the one running the deploy, what stopping it would do. Empty
+	// before, and in records written before it.
+	Phase Phase        `json:"phase,omitempty"`
+	Hosts []HostResult `json:"hosts"`
 	// Owner names the process that ran the deploy (hostname:pid).
 	Owner string `json:"owner,omitempty"`
 	// Fence is the fencing token of the lease the deploy held.
