@@ -2049,7 +2049,8 @@ func hostNames(hs []Host) string {
 // a host is never left half-restarted.
 func (r *run) activate(h Host, build, previous string) error {
 	ctx := context.WithoutCancel(r.ctx)
-	if err := r.beginSwitch(h, build); err != nil {
+	was, err := r.beginSwitch(h, build)
+	if err != nil {
 		return err
 	}
 	retire := r.retire
@@ -2071,15 +2072,27 @@ func (r *run) activate(h Host, build, previous string) error {
 		// the lease was lost to another replica, LeftOut would be refused
 		// while the failure stayed, and the next run would take the host
 		// for one someone took out, and leave it out.
+		//
+		// A drain that failed left `current` where it was: its switch
+		// never began, and the record says so in that write too, with
+		// nothing to read back (see settleSwitch). Left switching, the
+		// host read to the next run as one this run may have switched,
+		// which only a switch puts back into rotation, not as one it left
+		// out unswitched (see leftUnswitched).
 		out := done <= at && r.t.pool != nil && r.keepOut[h.Name] == ""
 		r.setHost(h.Name, func(hr *HostResult) {
 			hr.State, hr.Error = HostFailed, err.Error()
 			if out {
 				hr.LeftOut = true
 			}
+			if done < at {
+				hr.Switching = was
+			}
 		})
 		if done <= at {
-			r.settleSwitch(ctx, h)
+			if done == at {
+				r.settleSwitch(ctx, h)
+			}
 			if done < at || r.stayed(h, build) {
 				if lost := r.undrain(ctx, h, false); lost != nil {
 					return lost
@@ -2607,8 +2620,10 @@ func (r *run) leaseLost(cause error) (Outcome, error) {
 // write or a renewal found reset): the switch runs under a context that
 // ignores the run's cancel, so without this look it went ahead on a host
 // another replica may own by now. The host's entry is put back as it was
-// and the error wraps ErrLeaseLost.
-func (r *run) beginSwitch(h Host, build string) error {
+// and the error wraps ErrLeaseLost. It returns the release the host's
+// entry said it was switching to before (see HostResult.Switching), for
+// a switch that never begins to put back.
+func (r *run) beginSwitch(h Host, build string) (string, error) {
 	r.mu.Lock()
 	hr := r.rec.Host(h.Name)
 	was := *hr
@@ -2621,10 +2636,10 @@ func (r *run) beginSwitch(h Host, build string) error {
 		why = cause
 	}
 	if why == nil {
-		return nil
+		return was.Switching, nil
 	}
 	*r.rec.Host(h.Name) = was
-	return fmt.Errorf("%w: %s was not switched: %w", ErrLeaseLost, h.Name, why)
+	return "", fmt.Errorf("%w: %s was not switched: %w", ErrLeaseLost, h.Name, why)
 }
 
 // refusedErr returns, wrapping ErrLeaseLost, why the store refused a
@@ -2650,7 +2665,8 @@ func (r *run) refusedErr() error {
 func (r *run) switchBack(ctx context.Context, h Host, before hostState, serving bool) error {
 	// Activating again until it passes: a run that dies meanwhile leaves
 	// the host for a rollback to finish (see stuckHosts).
-	if err := r.beginSwitch(h, before.Current); err != nil {
+	was, err := r.beginSwitch(h, before.Current)
+	if err != nil {
 		return err
 	}
 	acts := r.switchActions(ctx, h, StepRevert, before.Current, before.Previous, "")
@@ -2659,7 +2675,12 @@ func (r *run) switchBack(ctx context.Context, h Host, before hostState, serving 
 	}
 	done, err := r.perform(ctx, h, acts)
 	if at := switchIndex(acts); err != nil && done <= at {
-		r.settleSwitch(ctx, h)
+		if done < at {
+			// Its drain failed: `current` is where it was (see activate).
+			r.setHost(h.Name, func(hr *HostResult) { hr.Switching = was })
+		} else {
+			r.settleSwitch(ctx, h)
+		}
 		if serving && (done < at || r.stayed(h, before.Current)) {
 			if lost := r.undrain(ctx, h, true); lost != nil {
 				return fmt.Errorf("%w; %w", err, lost)
