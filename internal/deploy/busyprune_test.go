@@ -86,3 +86,33 @@ func TestBusyBehindAnotherReplicasPruningDeploy(t *testing.T) {
 		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
 	}
 }
+
+// TestCancelFromAnotherReplicaDuringPrune: a cancel received by a replica
+// that does not run the deploy, once that deploy has switched every host
+// and only removes old releases, was passed on and its giver told the
+// deploy was being cancelled; the replica running it then refused it, in
+// its progress only. It is refused where it is given, as on the replica
+// running the deploy, and nothing is passed on.
+func TestCancelFromAnotherReplicaDuringPrune(t *testing.T) {
+	var other *deploy.Engine
+	f, g, done := pruningDeployWith(t, func(o *deploy.Options) {
+		o.Signals = o.Store.(deploy.Signals)
+		other = otherReplica(o)
+	})
+	_, err := other.SignalCancel(context.Background(), "web", "prod", "bob")
+	const want = "has switched web/prod to 5 already and is only removing old releases: it is not cancelled; to undo it: rollback web prod"
+	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(errs.Message(err), want) {
+		t.Errorf("cancel from the other replica: got %v, want a conflict saying %q", err, want)
+	}
+	running, rerr := f.store.Records(context.Background(), deploy.Filter{Outcome: deploy.OutcomeRunning})
+	if rerr != nil || len(running) != 1 {
+		t.Fatalf("the running deploy: %+v, %v; want one", running, rerr)
+	}
+	if by, ok, err := f.store.TakeSignal(context.Background(), running[0].ID, "cancel"); err != nil || ok {
+		t.Errorf("cancel signal left for the deploy: %q, %v, %v; want none", by, ok, err)
+	}
+	close(g.release)
+	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/5" {
+		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
+	}
+}

@@ -791,11 +791,17 @@ func (r *run) cancelBy(by string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.settled {
-		return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: %s",
-			r.rec.ID, r.t.key(), r.rec.Build, suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name))
+		return notCancelled(r.t, r.rec)
 	}
 	r.cancel(fmt.Errorf("%w by %s", errCancelled, by))
 	return nil
+}
+
+// notCancelled refuses the cancel of deploy rec of t, which has switched
+// its hosts for good and only removes old releases.
+func notCancelled(t target, rec *Record) error {
+	return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: %s",
+		rec.ID, t.key(), rec.Build, suggest.Command("rollback "+t.app.Name+" "+t.env.Name))
 }
 
 // everyHostFailed says that no host is left in the deploy.

@@ -401,10 +401,14 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 	}
 	// Read before the signal: a record written after it is of a run
 	// that takes the signal at its first safe point, as a started one.
-	_, rerr := e.store.Record(ctx, id)
+	rec, rerr := e.store.Record(ctx, id)
 	switch {
 	case rerr != nil && !errors.Is(rerr, ErrNotFound):
 		return Cancelled{}, StoreRefused(rerr)
+	case rerr == nil && rec.Kind == KindDeploy && rec.Outcome == OutcomeRunning && rec.Phase == PhasePruning:
+		// Passed on, it would be refused there, and its giver told
+		// only that it was passed on.
+		return Cancelled{}, notCancelled(t, rec)
 	}
 	if err := e.signals.Signal(ctx, id, signalCancel, by, signalTTL); err != nil {
 		// Sent again, a cancel only leaves the same signal: the way to
