@@ -63,7 +63,7 @@ func TestBusyBehindAnotherReplicasPruningDeploy(t *testing.T) {
 		want string
 	}{
 		{"deploy", deploy.KindDeploy, "nothing was deployed: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; try again once it has ended"},
-		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, rollback web prod undoes it"},
+		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, " + suggest.Command("rollback web prod") + " undoes it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestCancelFromAnotherReplicaDuringPrune(t *testing.T) {
 		other = otherReplica(o)
 	})
 	_, err := other.SignalCancel(context.Background(), "web", "prod", "bob")
-	const want = "has switched web/prod to 5 already and is only removing old releases: it is not cancelled; to undo it: rollback web prod"
+	want := "has switched web/prod to 5 already and is only removing old releases: it is not cancelled; to undo it: " + suggest.Command("rollback web prod")
 	if errs.CodeOf(err) != errs.Conflict || !strings.Contains(errs.Message(err), want) {
 		t.Errorf("cancel from the other replica: got %v, want a conflict saying %q", err, want)
 	}
