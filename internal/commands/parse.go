@@ -1739,16 +1739,22 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	for rest := args[2:]; len(rest) > 0; {
 		t := rest[0]
 		kw := strings.ToLower(t.s)
-		// fixed is the command written right, less the n words from
-		// here on that are too many; the parts before and after are
-		// kept, so that the user can send it as it stands.
-		fixed := func(n int) string {
+		// fixed is the command written right: the n words from here on
+		// that are too many replaced by put; the parts before and after
+		// are kept, so that the user can send it as it stands.
+		fixed := func(n int, put ...string) string {
 			before := args[2 : len(args)-len(rest)]
 			after := rest[min(n, len(rest)):]
-			words := []string{"train board", app, build, joinWords(before), joinWords(after)}
+			words := []string{"train board", app, build, joinWords(before), strings.Join(put, " "), joinWords(after)}
 			return strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " ")
 		}
 		switch {
+		case isWord(t, "to") && c.Env == "" && len(rest) > 1 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s) && (len(rest) == 2 || isWord(rest[2], "on")):
+			// "train board web 1337 to to": a doubled keyword and no
+			// env, not an env named "to".
+			return Command{}, writtenTwice(kw, fixed(2, kw, "ENV"))
+		case isWord(t, "on") && c.Train == "" && len(rest) > 1 && isWord(rest[1], "on") && !p.isTrain(rest[1].s) && (len(rest) == 2 || isWord(rest[2], "to")):
+			return Command{}, writtenTwice(kw, fixed(2, kw, "TRAIN"))
 		case isWord(t, "to") && len(rest) > 2 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s),
 			isWord(t, "on") && len(rest) > 2 && isWord(rest[1], "on") && !p.isTrain(rest[1].s):
 			// "train board web 1337 on on daily".
