@@ -1408,10 +1408,13 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 		}
 		return c, errors.New(`write "unlock deploys", then optionally the app and env of the lock, e.g. ` + p.example(VerbUnlock, "unlock deploys accounting production"))
 	}
-	if len(args) > 1 && isWord(args[1], "deploys") && !p.isApp(args[1].s) {
-		// A slip of the keyword, not an app to look up: named as lock
-		// names it.
-		return c, writtenTwice("deploys", suggest.Command(strings.TrimSpace("unlock deploys "+joinWords(args[2:]))))
+	for i := 1; i < len(args); i++ {
+		named := i == 1 && p.isApp(args[i].s) || i == 2 && p.isEnv(args[1].s, args[i].s)
+		if isWord(args[i], "deploys") && !named {
+			// A slip of the keyword, before or after the app or env,
+			// not an app or env to look up: named as lock names it.
+			return c, writtenTwice("deploys", suggest.Command("unlock "+joinWords(slices.Delete(slices.Clone(args), i, i+1))))
+		}
 	}
 	app, env, rest, err := p.appEnv(args[1:], false)
 	if err != nil {
