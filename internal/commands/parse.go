@@ -772,6 +772,29 @@ func joinWords(ts []token) string {
 	return strings.TrimSpace(strings.Join(parts, " "))
 }
 
+// written writes t as a command the user may send takes it: quoted when
+// it was written in quotes, where it is never a keyword and a reason's
+// first word is never an app or env. A suggested command written with
+// its words bare could do something other than was meant.
+func written(t token) string {
+	if !t.quoted {
+		return t.s
+	}
+	q, _ := quoteReason(t.s)
+	return q
+}
+
+// writtenWords is joinWords with each word written as written does.
+func writtenWords(ts []token) string {
+	parts := make([]string, 0, len(ts))
+	for _, t := range ts {
+		if w := written(t); w != "" {
+			parts = append(parts, w)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // isEmptyQuoted reports whether t is an empty quoted word, a word left
 // blank.
 func isEmptyQuoted(t token) bool { return t.quoted && t.s == "" }
@@ -936,16 +959,17 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 				// "deploy web 1337 to to prod": not an env named "to".
 				target := "ENV"
 				if len(rest) > 2 {
-					target = rest[2].s
+					target = written(rest[2])
 				}
-				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", app, build, target)))
+				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", written(args[0]), written(args[1]), target)))
 			}
 			if env, err = p.env(app, rest[1]); err != nil {
 				return c, err
 			}
+			envWritten := written(rest[1])
 			rest = rest[2:]
 			if len(rest) > 0 && isWord(rest[0], "to") {
-				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", app, build, env))+"; a deploy goes to one env")
+				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", written(args[0]), written(args[1]), envWritten))+"; a deploy goes to one env")
 			}
 		case p.isEnv(app, rest[0].s):
 			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
@@ -1056,6 +1080,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	}
 	rest := args[1:]
 	var env, build string
+	// target, buildW and fromW are the parts as written, for the
+	// commands written right.
+	target := written(args[0])
+	var buildW, fromW string
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
@@ -1063,6 +1091,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			}
 			return c, err
 		}
+		target += " " + written(rest[0])
 		rest = rest[1:]
 	}
 	if len(rest) > 0 && isWord(rest[0], "to") {
@@ -1071,9 +1100,9 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "to") {
 			// "rollback web to to 1336": not a build named "to".
-			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", strings.TrimSpace(app+" "+env), rest[2].s)))
+			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", target, written(rest[2]))))
 		}
-		build = rest[1].s
+		build, buildW = rest[1].s, written(rest[1])
 		if env == "" && p.isEnv(app, build) {
 			return c, fmt.Errorf(`%q is an env of %s; name the env without "to": %s`, build, app, suggest.Command("rollback "+app+" "+build))
 		}
@@ -1082,7 +1111,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		rest = rest[2:]
 		if len(rest) > 0 && isWord(rest[0], "to") {
-			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", strings.TrimSpace(app+" "+env), build))+"; a rollback goes to one build")
+			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", target, buildW))+"; a rollback goes to one build")
 		}
 	}
 	var from string
@@ -1092,15 +1121,15 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "from") {
 			// "rollback web from from 1337": not a build named "from".
-			return c, writtenTwice("from", suggest.Command(rollbackText(app, env, build, rest[2].s)))
+			return c, writtenTwice("from", suggest.Command(rollbackText(target, buildW, written(rest[2]))))
 		}
-		from = rest[1].s
+		from, fromW = rest[1].s, written(rest[1])
 		if err := checkBuild(rest[1]); err != nil {
 			return c, err
 		}
 		rest = rest[2:]
 		if len(rest) > 0 && isWord(rest[0], "from") {
-			return c, writtenTwice("from", suggest.Command(rollbackText(app, env, build, from))+"; a rollback starts from the one build that runs now")
+			return c, writtenTwice("from", suggest.Command(rollbackText(target, buildW, fromW))+"; a rollback starts from the one build that runs now")
 		}
 		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
 			// "rollback web from 1337 to 1336": both are there, in the
@@ -1111,8 +1140,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			if err := checkBuild(rest[1]); err != nil {
 				return c, err
 			}
-			target := strings.TrimSpace(app + " " + env)
-			return c, fmt.Errorf(`"to BUILD" goes before "from BUILD": %s`, suggest.Command("rollback "+target+" to "+rest[1].s+" from "+from))
+			return c, fmt.Errorf(`"to BUILD" goes before "from BUILD": %s`, suggest.Command("rollback "+target+" to "+written(rest[1])+" from "+fromW))
 		}
 	}
 	if len(rest) == 1 && env != "" && build == "" && from == "" && CheckBuild(rest[0].s) == nil {
@@ -1130,10 +1158,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	return c, nil
 }
 
-// rollbackText writes a rollback of app, with env, build and from when
-// they are not "".
-func rollbackText(app, env, build, from string) string {
-	s := strings.TrimSpace("rollback " + app + " " + env)
+// rollbackText writes a rollback of target, its app and maybe env, with
+// build and from when they are not "".
+func rollbackText(target, build, from string) string {
+	s := "rollback " + target
 	if build != "" {
 		s += " to " + build
 	}
@@ -1198,7 +1226,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		case isWord(rest[0], "deploys"):
 			// "lock deploys deploys web db": read as the reason, it
 			// would lock every app.
-			return c, writtenTwice("deploys", suggest.Command(strings.TrimSpace("lock deploys "+joinWords(rest[1:])))+`, or, to lock every app, quote the reason: lock deploys "…"`)
+			return c, writtenTwice("deploys", suggest.Command(strings.TrimSpace("lock deploys "+writtenWords(rest[1:])))+`, or, to lock every app, quote the reason: lock deploys "…"`)
 		case p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`%q is an env; name the app first: lock deploys APP %s …, or quote the reason`, w, w)
 		case appSlashEnv(p, w) != "":
@@ -1413,7 +1441,7 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 		if isWord(args[i], "deploys") && !named {
 			// A slip of the keyword, before or after the app or env,
 			// not an app or env to look up: named as lock names it.
-			return c, writtenTwice("deploys", suggest.Command("unlock "+joinWords(slices.Delete(slices.Clone(args), i, i+1))))
+			return c, writtenTwice("deploys", suggest.Command("unlock "+writtenWords(slices.Delete(slices.Clone(args), i, i+1))))
 		}
 	}
 	app, env, rest, err := p.appEnv(args[1:], false)
@@ -1748,7 +1776,7 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 		fixed := func(n int, put ...string) string {
 			before := args[2 : len(args)-len(rest)]
 			after := rest[min(n, len(rest)):]
-			words := []string{"train board", app, build, joinWords(before), strings.Join(put, " "), joinWords(after)}
+			words := []string{"train board", written(args[0]), written(args[1]), writtenWords(before), strings.Join(put, " "), writtenWords(after)}
 			return strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " ")
 		}
 		switch {
@@ -1790,7 +1818,9 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 		rest = rest[2:]
 	}
 	if c.Train == "" {
-		if c.Train, err = p.onlyTrain(func(train string) string { return "train board " + app + " " + build + " on " + train }); err != nil {
+		if c.Train, err = p.onlyTrain(func(train string) string {
+			return "train board " + written(args[0]) + " " + written(args[1]) + " on " + train
+		}); err != nil {
 			return Command{}, err
 		}
 	}
@@ -2190,7 +2220,7 @@ func (p *parser) bareDuration(c *Command, args []token) error {
 		return nil // the name before it is the error to give
 	}
 	target := userText(c.User, c.UserIsID) + " " + c.Role
-	if words := joinWords(args[:n-1]); words != "" {
+	if words := writtenWords(args[:n-1]); words != "" {
 		target += " " + words
 	}
 	if p.spec.verb == VerbRevoke {
