@@ -726,6 +726,25 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 	return rest, nil
 }
 
+// flagsText writes the flags given, each after a space, as canonical
+// writes them, for a command written right: offered without them, a
+// "deploy … --dry-run" would deploy for real.
+func (p *parser) flagsText() string {
+	var b strings.Builder
+	for _, f := range p.spec.flags {
+		v, ok := p.flags[f.name]
+		switch {
+		case !ok:
+		case f.value == "":
+			b.WriteString(" " + f.name)
+		default:
+			q, _ := quoteReason(v)
+			b.WriteString(" " + f.name + " " + q)
+		}
+	}
+	return b.String()
+}
+
 // unknownFlag returns whether an unknown flag is a near miss of a known
 // one, and the error for it.
 func (p *parser) unknownFlag(name string) (bool, error) {
@@ -961,7 +980,7 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 				if len(rest) > 2 {
 					target = written(rest[2])
 				}
-				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", written(args[0]), written(args[1]), target)))
+				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s%s", written(args[0]), written(args[1]), target, p.flagsText())))
 			}
 			if env, err = p.env(app, rest[1]); err != nil {
 				return c, err
@@ -969,7 +988,7 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			envWritten := written(rest[1])
 			rest = rest[2:]
 			if len(rest) > 0 && isWord(rest[0], "to") {
-				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s", written(args[0]), written(args[1]), envWritten))+"; a deploy goes to one env")
+				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s%s", written(args[0]), written(args[1]), envWritten, p.flagsText()))+"; a deploy goes to one env")
 			}
 		case p.isEnv(app, rest[0].s):
 			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
