@@ -2561,10 +2561,10 @@ func (c Command) canonical() string {
 		}
 		add(c.App, c.Env)
 		if c.Build != "" {
-			add("to", c.Build)
+			add("to", quoteKeyword(c.Build, "to", "from"))
 		}
 		if c.From != "" {
-			add("from", c.From)
+			add("from", quoteKeyword(c.From, "to", "from"))
 		}
 	case VerbLock:
 		add("deploys", c.App, c.Env)
