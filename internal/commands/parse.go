@@ -1291,6 +1291,10 @@ func parseLock(p *parser, args []token) (Command, error) {
 		case isWord(rest[0], "for"):
 			// After the app, "for" is the keyword, even when an app is
 			// named so.
+		case isWord(rest[0], "deploys") && len(rest) > 1:
+			// "lock deploys accounting deploys production db": read as
+			// the reason, it would lock every env of accounting.
+			return c, writtenTwice("deploys", "lock deploys "+target+" "+writtenWords(rest[1:])+`, or, to start the reason with "deploys", quote it: lock deploys `+target+` "…"`)
 		case c.Env != "" && p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`a lock covers one env, and %q is another: lock each (lock deploys %s %s …), or every env of %s (lock deploys %s …); to start the reason with %q, quote it: lock deploys %s "…"`, w, c.App, w, c.App, c.App, w, target)
 		case p.isApp(w):
