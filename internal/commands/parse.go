@@ -1309,6 +1309,12 @@ func parseLock(p *parser, args []token) (Command, error) {
 		}
 		return c, fmt.Errorf(`an empty quoted word stands where the env or the reason goes: name the env (lock deploys %s ENV …), or leave the word out to lock every env of %s; then give the reason, e.g. %s`, c.App, c.App, p.example(VerbLock, lockExample))
 	}
+	if len(rest) > 2 && isWord(rest[0], "for") && isWord(rest[1], "for") && !rest[2].quoted && startsWithDigit(foldLookalike(rest[2].s)) {
+		// "lock deploys web for for 2h db": read as the reason, it would
+		// make a lock of 2h one that never expires.
+		target := strings.TrimSpace(c.App + " " + c.Env)
+		return c, writtenTwice("for", strings.Join(strings.Fields("lock deploys "+target+" for "+writtenWords(rest[2:])), " ")+` (to start the reason with "for", quote it)`)
+	}
 	isFor := func(w string) bool { return w == "for" }
 	for _, t := range []int{0, len(rest) - 2} {
 		if t >= 0 && t < len(rest) && !rest[t].quoted && disguised(rest[t].s, isFor) != "" {
