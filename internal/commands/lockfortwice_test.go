@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestLockForWrittenTwice: "lock deploys accounting for for 2h db" locked
@@ -23,7 +25,8 @@ func TestLockForWrittenTwice(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
+			// The text people read: the suggestion's marks aside.
+			if got.Kind != Reply || !strings.HasPrefix(suggest.Strip(got.Reply), tt.want) {
 				t.Errorf("Parse(%q): got %v %q for %v reason %q, want a reply starting %q", tt.in, got.Kind, got.Reply, got.Cmd.For, got.Cmd.Reason, tt.want)
 			}
 		})

@@ -1294,7 +1294,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		case isWord(rest[0], "deploys") && len(rest) > 1:
 			// "lock deploys accounting deploys production db": read as
 			// the reason, it would lock every env of accounting.
-			return c, writtenTwice("deploys", "lock deploys "+target+" "+writtenWords(rest[1:])+`, or, to start the reason with "deploys", quote it: lock deploys `+target+` "…"`)
+			return c, writtenTwice("deploys", suggest.Command("lock deploys "+target+" "+writtenWords(rest[1:]))+`, or, to start the reason with "deploys", quote it: lock deploys `+target+` "…"`)
 		case c.Env != "" && p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`a lock covers one env, and %q is another: lock each (lock deploys %s %s …), or every env of %s (lock deploys %s …); to start the reason with %q, quote it: lock deploys %s "…"`, w, c.App, w, c.App, c.App, w, target)
 		case p.isApp(w):
@@ -1313,7 +1313,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		// "lock deploys web for for 2h db": read as the reason, it would
 		// make a lock of 2h one that never expires.
 		target := strings.TrimSpace(c.App + " " + c.Env)
-		return c, writtenTwice("for", strings.Join(strings.Fields("lock deploys "+target+" for "+writtenWords(rest[2:])), " ")+` (to start the reason with "for", quote it)`)
+		return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target+" for "+writtenWords(rest[2:])), " "))+` (to start the reason with "for", quote it)`)
 	}
 	isFor := func(w string) bool { return w == "for" }
 	for _, t := range []int{0, len(rest) - 2} {
