@@ -101,34 +101,46 @@ var refusedCases = []refusedCase{
 // whose file still answers reads, /healthz says the store refuses writes
 // and why (503, "refuses_writes", "ENOSPC" or "EFBIG"), as it does for a
 // Redis at maxmemory, not "ok" while every command that records fails;
-// its own write, tried at most once every embedded.ProbeEvery, is refused
-// as long as the command's would be, and once space is freed or the limit
-// lifted it says "ok" with no other write, as an idle bot makes none.
-// Each case runs in a process of its own, so that the writes fail with
-// the kernel's own error.
+// a small write that still fits in pages bbolt freed within the file
+// (a lock) leaves it so, as deploy records and audit entries are still
+// refused; its own write, tried at most once every embedded.ProbeEvery,
+// is refused as long as the command's would be. Once space is freed or
+// the limit lifted it says "ok" after a command's write as large as the
+// refused one, or with no other write, as an idle bot makes none, after
+// its own. Each case runs in a process of its own, so that the writes
+// fail with the kernel's own error.
 func TestHealthzEmbeddedRefusesWrites(t *testing.T) {
 	for _, tc := range refusedCases {
-		t.Run(tc.name, func(t *testing.T) {
-			if dir := os.Getenv(refusedDir); dir != "" {
-				healthzRefused(t, tc, dir)
-				return
+		for _, byCommand := range []bool{false, true} {
+			name := tc.name + "/idle"
+			if byCommand {
+				name = tc.name + "/command_write"
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHealthzEmbeddedRefusesWrites$/^"+tc.name+"$", "-test.v")
-			cmd.Env = append(os.Environ(), refusedDir+"="+t.TempDir())
-			cmd.SysProcAttr = tc.attr
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("the part in a process of its own: %v\n%s", err, out)
-			}
-			if !strings.Contains(string(out), "--- PASS: TestHealthzEmbeddedRefusesWrites/"+tc.name) {
-				t.Fatalf("the part in a process of its own did not run:\n%s", out)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				if dir := os.Getenv(refusedDir); dir != "" {
+					healthzRefused(t, tc, dir, byCommand)
+					return
+				}
+				pattern := strings.ReplaceAll(name, "/", "$/^")
+				cmd := exec.Command(os.Args[0], "-test.run=^TestHealthzEmbeddedRefusesWrites$/^"+pattern+"$", "-test.v")
+				cmd.Env = append(os.Environ(), refusedDir+"="+t.TempDir())
+				cmd.SysProcAttr = tc.attr
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("the part in a process of its own: %v\n%s", err, out)
+				}
+				if !strings.Contains(string(out), "--- PASS: TestHealthzEmbeddedRefusesWrites/"+name) {
+					t.Fatalf("the part in a process of its own did not run:\n%s", out)
+				}
+			})
+		}
 	}
 }
 
-// healthzRefused runs tc in a process of its own, with the store in dir.
-func healthzRefused(t *testing.T, tc refusedCase, dir string) {
+// healthzRefused runs tc in a process of its own, with the store in dir;
+// once writes are allowed again, a command's write as large as the
+// refused one is made when byCommand, none otherwise.
+func healthzRefused(t *testing.T, tc refusedCase, dir string, byCommand bool) {
 	tc.prepare(t, dir)
 	// The store's clock, moved on by the test alone, says when /healthz
 	// may try a write again.
@@ -179,10 +191,28 @@ func healthzRefused(t *testing.T, tc refusedCase, dir string) {
 		}
 	}
 	refusing("while writes are refused")
+	// Pages freed within the file take a lock without the disk giving
+	// more room, or the file growing.
+	if err := st.PutLock(ctx, deploy.Lock{App: "web", Env: "production", Owner: "ana", Reason: "db maintenance", Created: time.Now()}); err != nil {
+		t.Fatalf("a lock while larger writes are refused: %v; want it written in pages freed within the file", err)
+	}
+	refusing("after a lock was written, while larger writes are still refused")
+	if err := st.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: big, Decision: audit.Allowed}); !errors.Is(err, deploy.ErrStoreFull) {
+		t.Fatalf("the refused write again, after the lock: got %v, want deploy.ErrStoreFull", err)
+	}
 	later()
 	refusing("while writes are refused, its own write refused too")
-	// Nothing but /healthz writes from here: an idle bot's.
 	allow()
+	if byCommand {
+		if err := st.AppendAudit(ctx, &audit.Entry{Time: time.Now(), User: "ana", Command: big, Decision: audit.Allowed}); err != nil {
+			t.Fatalf("the refused write once writes are allowed again: %v", err)
+		}
+		if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
+			t.Errorf("/healthz once the refused write succeeded, within ProbeEvery of its last try: got %d %v, want 200 store ok", code, body)
+		}
+		return
+	}
+	// Nothing but /healthz writes from here: an idle bot's.
 	refusing("once writes are allowed again, within ProbeEvery of its last try")
 	later()
 	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {

@@ -111,7 +111,7 @@ type Store struct {
 	damage atomic.Pointer[damagedError]
 	// refusing holds the error of the last write transaction when its
 	// disk, quota or file-size limit refused it (deploy.ErrStoreFull),
-	// until one succeeds:
+	// until one that takes as many pages succeeds:
 	// reads go on answering then, and a check that only reads would call
 	// the store healthy while every command that records fails.
 	refusing atomic.Pointer[error]
@@ -178,7 +178,7 @@ func HealthCondition(err error) (condition, reply string) {
 
 // Writable returns the error of the last write when its disk, quota or
 // file-size limit refused it (wrapping deploy.ErrStoreFull), until a
-// write succeeds; nil otherwise. While writes are refused it tries one of
+// write as large succeeds (see run); nil otherwise. While writes are refused it tries one of
 // its own (see probe), at most once every ProbeEvery, and returns that
 // write's error: a bot nobody commands writes nothing else, and would be
 // called refusing long after space was freed. A store that takes writes
@@ -894,8 +894,16 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 		var wtx *bolt.Tx
 		err = s.full(s.db.Update(func(tx *bolt.Tx) error { wtx = tx; return fn(tx) }))
 		switch {
-		case err == nil:
-			s.refusing.Store(nil)
+		case err == nil && s.refusing.Load() != nil:
+			// A write that took fewer pages than the refused one may have
+			// found them all among those bbolt freed within the file,
+			// which a full disk or a size limit does not refuse (a lock
+			// while deploy records are refused): it says nothing of the
+			// writes still refused. Writable's own write is as large.
+			stats := wtx.Stats()
+			if stats.GetPageAlloc() >= min(s.refusedSize.Load(), maxProbeSize) {
+				s.refusing.Store(nil)
+			}
 		case errors.Is(err, deploy.ErrStoreFull):
 			if wtx != nil {
 				// The transaction's statistics outlive its rollback.
