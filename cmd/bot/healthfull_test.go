@@ -155,14 +155,7 @@ func healthzRefused(t *testing.T, tc refusedCase, dir string, byCommand bool) {
 	ctx := context.Background()
 	healthz := func() (int, map[string]string) {
 		t.Helper()
-		srv := server.New(server.Options{Health: func(ctx context.Context) error { return storeHealth(ctx, false, st) }})
-		rec := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		var body map[string]string
-		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-			t.Fatalf("/healthz body %q: %v", rec.Body, err)
-		}
-		return rec.Code, body
+		return embeddedHealthz(t, st)
 	}
 	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
 		t.Fatalf("/healthz before writes are refused: got %d %v, want 200 store ok", code, body)
@@ -224,6 +217,19 @@ func healthzRefused(t *testing.T, tc refusedCase, dir string, byCommand bool) {
 	if code, body := healthz(); code != http.StatusOK || body["store"] != "ok" {
 		t.Errorf("/healthz once a write succeeded again: got %d %v, want 200 store ok", code, body)
 	}
+}
+
+// embeddedHealthz answers /healthz of a bot with the embedded store st.
+func embeddedHealthz(t *testing.T, st *embedded.Store) (int, map[string]string) {
+	t.Helper()
+	srv := server.New(server.Options{Health: func(ctx context.Context) error { return storeHealth(ctx, false, st) }})
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	var body map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("/healthz body %q: %v", rec.Body, err)
+	}
+	return rec.Code, body
 }
 
 // errnoName is the code /healthz names errno by.

@@ -109,6 +109,10 @@ type Store struct {
 	// damage is set once a transaction found the file damaged; every
 	// call after it fails with it.
 	damage atomic.Pointer[damagedError]
+	// unmapped is set once bbolt lost its mapping of the file, which
+	// only opening the file again, a restart of the bot, gives back (see
+	// unmappedError); every call after it fails with it.
+	unmapped atomic.Pointer[errs.Error]
 	// refusing holds the error of the last write transaction when its
 	// disk, quota or file-size limit refused it (deploy.ErrStoreFull),
 	// until one that takes as many pages succeeds:
@@ -144,17 +148,53 @@ func (e *damagedError) Error() string {
 	return fmt.Sprintf("state store %s is damaged: %s: stop the bot, then restore it from a backup, or move it aside (mv %s %s.damaged) to start a new, empty store, without its locks, grants and deploy history", e.path, e.cause, e.path, e.path)
 }
 
+// unmappedError says that bbolt lost its mapping of the file: a write
+// that grew the file needed a larger one, and mapping it failed (for want
+// of memory: a limit on the process's address space, such as systemd's
+// LimitAS or ulimit -v, or vm.max_map_count) once the old one was
+// unmapped. bbolt refuses every transaction after that ("database isn't
+// correctly mapped") until the file is opened again, and the store opens
+// it only at start: the file itself is sound, and the write that failed
+// was rolled back. Its message is for people: the file is local, and
+// calling it unreachable would send them to the network.
+type unmappedError struct {
+	path string
+	// cause is what bbolt said of the mapping that failed, or
+	// bolterrors.ErrInvalidMapping when that was not seen.
+	cause error
+}
+
+func (e *unmappedError) Error() string {
+	why := "mapping it anew failed as it grew"
+	if _, detail, ok := strings.Cut(e.cause.Error(), mmapFailed); ok {
+		why += " (" + detail + ")"
+	}
+	return fmt.Sprintf("state store %s is no longer mapped in memory: %s: restart the bot, which maps it again", e.path, why)
+}
+
+func (e *unmappedError) Unwrap() []error {
+	return []error{bolterrors.ErrInvalidMapping, e.cause}
+}
+
+// mmapFailed is what bbolt's error says before why a larger mapping of the
+// file failed, which it gives in text alone.
+const mmapFailed = "mmap allocate error: "
+
 // Health conditions of the store, as HealthCondition names them.
 const (
 	ConditionUnreachable   = "unreachable"
 	ConditionDamaged       = "damaged"
+	ConditionUnmapped      = "unmapped"
 	ConditionRefusesWrites = "refuses_writes"
 )
 
 // HealthCondition names what err, of a check of the store (Locks, then
 // Writable), says of the file, for a health endpoint, and the error code
 // of the refusal, if any: ConditionDamaged when a transaction found it
-// damaged, which every later call is refused for; ConditionRefusesWrites,
+// damaged, which every later call is refused for; ConditionUnmapped,
+// with "ENOMEM" when it failed for want of memory, once bbolt lost its
+// mapping of the file, which every later call is refused for too until
+// the bot is restarted (see unmappedError); ConditionRefusesWrites,
 // with "ENOSPC", "EDQUOT" or "EFBIG", when the last write found its disk
 // or quota full, or its file at the size limit set on the process, as
 // Redis's condition at maxmemory is named; else
@@ -163,6 +203,13 @@ func HealthCondition(err error) (condition, reply string) {
 	var damaged *damagedError
 	if errors.As(err, &damaged) {
 		return ConditionDamaged, ""
+	}
+	var unmapped *unmappedError
+	if errors.As(err, &unmapped) && strings.HasSuffix(unmapped.cause.Error(), mmapFailed+syscall.ENOMEM.Error()) {
+		return ConditionUnmapped, "ENOMEM"
+	}
+	if errors.Is(err, bolterrors.ErrInvalidMapping) {
+		return ConditionUnmapped, ""
 	}
 	if errors.Is(err, deploy.ErrStoreFull) {
 		switch {
@@ -861,6 +908,9 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	if d := s.damage.Load(); d != nil {
 		return d
 	}
+	if u := s.unmapped.Load(); u != nil {
+		return u
+	}
 	if ctx.Done() == nil {
 		return s.run(write, fn)
 	}
@@ -916,11 +966,34 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 	} else {
 		err = s.db.View(fn)
 	}
+	if s.lostMapping(err) {
+		u := &unmappedError{path: s.path, cause: err}
+		s.unmapped.CompareAndSwap(nil, &errs.Error{Code: errs.Unavailable, Msg: u.Error(), Err: u})
+		return s.unmapped.Load()
+	}
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		// Closed as the bot stops: not a file that cannot be read.
 		return fmt.Errorf("state store %s: %w", s.path, deploy.ErrStoreClosed)
 	}
 	return err
+}
+
+// lostMapping reports whether err, of a transaction, says that bbolt lost
+// its mapping of the file: it refuses the transaction for that, or the
+// transaction's write needed a larger mapping and that failed, which
+// leaves the file unmapped when it failed after the old mapping was
+// undone (a transaction begun now is refused for it then).
+func (s *Store) lostMapping(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, bolterrors.ErrInvalidMapping) {
+		return true
+	}
+	if !strings.Contains(err.Error(), mmapFailed) {
+		return false
+	}
+	return errors.Is(s.db.View(func(*bolt.Tx) error { return nil }), bolterrors.ErrInvalidMapping)
 }
 
 // full returns err as deploy.ErrStoreFull when the file's disk or quota,

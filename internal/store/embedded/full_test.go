@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 
+	bolterrors "go.etcd.io/bbolt/errors"
+
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
@@ -17,7 +19,9 @@ import (
 // /healthz test; tmpfs, the file system a test can mount, grows a file
 // without allocating it, so its ENOSPC comes from a page's write, and the
 // text of a resize's ENOSPC or EDQUOT (ext4 without extents, vfat, a
-// quota) is that of bbolt's grow here.
+// quota) is that of bbolt's grow here. bbolt's refusal once it lost its
+// mapping of the file is no full disk (cmd/bot's /healthz test makes the
+// mapping fail for real).
 func TestFullRefusals(t *testing.T) {
 	pathErr := func(op string, errno syscall.Errno) error {
 		return &os.PathError{Op: op, Path: "/srv/switchman/state.db", Err: errno}
@@ -37,6 +41,7 @@ func TestFullRefusals(t *testing.T) {
 		{"a resize, another error", fmt.Errorf("file resize error: %s", pathErr("truncate", syscall.EIO)), ConditionUnreachable, ""},
 		{"another error naming a full disk", errors.New("hook said: no space left on device"), ConditionUnreachable, ""},
 		{"another errno", pathErr("write", syscall.EIO), ConditionUnreachable, ""},
+		{"the file no longer mapped", fmt.Errorf("list locks: %w", bolterrors.ErrInvalidMapping), ConditionUnmapped, ""},
 	}
 	s := &Store{path: "/srv/switchman/state.db"}
 	for _, tt := range tests {
