@@ -537,12 +537,14 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		return chat.Message{}, storeErr(err, "depart "+trainName)
 	}
 	at := s.now()
-	// The store keeps the last departure sent off early alone: one the
-	// bot died during, not said yet (that waits for a taking over of the
-	// lead), would be lost once this one is recorded in its place. With
-	// the lease and tr.busy held, no replica runs it: it is said now.
-	if prev, ok := s.unended(ctx, trainName, tr, at, true); ok {
-		s.sayCutShort(ctx, trainName, tr, prev, at, true)
+	// A departure sent off early that the bot died during, not said yet
+	// (that waits for a taking over of the lead), is said now: with the
+	// lease and tr.busy held, no replica runs one. A scheduled one may
+	// be recorded on the leader and not yet hold the train.
+	for _, prev := range s.unended(ctx, trainName, tr, at) {
+		if prev.Early {
+			s.sayCutShort(ctx, trainName, tr, prev, at)
+		}
 	}
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
@@ -551,7 +553,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	// Unrecorded, it does not leave: a death during it would go unsaid,
 	// and a store that cannot record stops the action.
 	dep.early = true
-	if err := s.store.MarkRun(ctx, trainName, KindEarly, at); err != nil {
+	if err := s.store.StartDeparture(ctx, trainName, Departure{At: at, Early: true}); err != nil {
 		s.log.Error("train: record a departure sent off early; not departing", "train", trainName, "at", at, "err", err)
 		s.endUnrecorded(ctx, trainName, at)
 		dep.release()
@@ -589,8 +591,8 @@ func departing(name string, tr *trainState) string {
 // did not leave, its record as leaving refused, if that record was made
 // all the same (its reply lost): it would otherwise be taken, at the next
 // taking over of the lead, for a departure the bot died during. Not made,
-// nothing is recorded, which would hide an earlier one the bot did die
-// during. A store still failing leaves it to that chance; it is logged.
+// nothing is recorded: there is nothing to end. A store still failing
+// leaves it to that chance; it is logged.
 func (s *Scheduler) endUnrecorded(ctx context.Context, name string, at time.Time) {
 	ctx = context.WithoutCancel(ctx)
 	last, err := s.store.LastRun(ctx, name, KindEarly)
@@ -598,7 +600,7 @@ func (s *Scheduler) endUnrecorded(ctx context.Context, name string, at time.Time
 		return
 	}
 	if err == nil {
-		err = s.store.MarkRun(ctx, name, KindEarlyEnded, at)
+		err = s.store.EndDeparture(ctx, name, Departure{At: at, Early: true})
 	}
 	if err != nil {
 		s.log.Error("train: record the end of a departure that did not leave", "train", name, "at", at, "err", err)

@@ -41,6 +41,9 @@ type MemStore struct {
 	afterMark func(kind string)
 	// reads counts the LastRun calls, by train and kind.
 	reads map[string]int
+	// unended holds, by train and ID, the departures started and not
+	// ended.
+	unended map[string]map[string]trainstore.Departure
 	// once holds the keys SetOnce set (for good: the tests are short),
 	// each with the token of SetOnceToken.
 	once map[string]string
@@ -147,11 +150,20 @@ func (m *MemStore) audited() []string {
 func (m *MemStore) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.markRun(ctx, name, kind, at, nil)
+}
+
+// markRun is MarkRun with m.mu held; with also, which runs before the
+// mark, in the same write.
+func (m *MemStore) markRun(ctx context.Context, name, kind string, at time.Time, also func()) error {
 	if err := m.check(ctx); err != nil {
 		return fmt.Errorf("mark run: %w", err)
 	}
 	if err := m.failMark[kind]; err != nil && !m.failMarkLands {
 		return fmt.Errorf("mark run: %w", err)
+	}
+	if also != nil {
+		also()
 	}
 	m.runs[name+"\x00"+kind] = at
 	m.marks = append(m.marks, fmt.Sprintf("%s %s %s", at.Format("Mon 2006-01-02 15:04 MST"), name, kind))
@@ -205,6 +217,88 @@ func (m *MemStore) LastCancel(ctx context.Context, name string) (Cancellation, e
 		c.User, c.Reason = n.User, n.Reason
 	}
 	return c, nil
+}
+
+// keepOld keeps the departure the old-shape records of train name leave
+// unended among its unended departures; m.mu is held.
+func (m *MemStore) keepOld(name string) {
+	r := func(kind string) time.Time { return m.runs[name+"\x00"+kind] }
+	for _, d := range trainstore.OldUnended(r(KindDeparture), r(KindEnded), r(KindEarly), r(KindEarlyEnded)) {
+		m.addUnended(name, d)
+	}
+}
+
+func (m *MemStore) addUnended(name string, d trainstore.Departure) {
+	if m.unended == nil {
+		m.unended = map[string]map[string]trainstore.Departure{}
+	}
+	if m.unended[name] == nil {
+		m.unended[name] = map[string]trainstore.Departure{}
+	}
+	m.unended[name][d.ID()] = d
+}
+
+// StartDeparture is MarkRun of KindDeparture (KindEarly), failing and
+// logged as it is, that also records d unended.
+func (m *MemStore) StartDeparture(ctx context.Context, name string, d trainstore.Departure) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kind := KindDeparture
+	if d.Early {
+		kind = KindEarly
+	}
+	return m.markRun(ctx, name, kind, d.At, func() {
+		m.keepOld(name)
+		m.addUnended(name, d)
+	})
+}
+
+// EndDeparture is MarkRun of KindEnded (KindEarlyEnded), failing and
+// logged as it is, that ends d, and records none earlier than the last
+// ended.
+func (m *MemStore) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kind := KindEnded
+	if d.Early {
+		kind = KindEarlyEnded
+	}
+	at := d.At
+	if last := m.runs[name+"\x00"+kind]; last.After(at) {
+		at = last
+	}
+	return m.markRun(ctx, name, kind, at, func() {
+		m.keepOld(name)
+		delete(m.unended[name], d.ID())
+	})
+}
+
+// readUnended counts, for readsOf, the reads of Unended.
+const readUnended = "unended"
+
+// Unended returns the departures of train name started and not ended.
+func (m *MemStore) Unended(ctx context.Context, name string) ([]trainstore.Departure, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return nil, fmt.Errorf("unended: %w", err)
+	}
+	if m.reads == nil {
+		m.reads = map[string]int{}
+	}
+	m.reads[name+"\x00"+readUnended]++
+	var out []trainstore.Departure
+	for _, d := range m.unended[name] {
+		out = append(out, d)
+	}
+	r := func(kind string) time.Time { return m.runs[name+"\x00"+kind] }
+	for _, d := range trainstore.OldUnended(r(KindDeparture), r(KindEnded), r(KindEarly), r(KindEarlyEnded)) {
+		if _, ok := m.unended[name][d.ID()]; !ok {
+			out = append(out, d)
+		}
+	}
+	trainstore.SortDepartures(out)
+	return out, nil
 }
 
 // Marks returns the MarkRun log: "Sun 2026-03-29 03:00 CEST night
@@ -296,7 +390,8 @@ func (m *MemStore) Trains(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// readsOf returns how many times LastRun read kind of train name.
+// readsOf returns how many times LastRun read kind of train name, or
+// with readUnended, how many times Unended read its departures.
 func (m *MemStore) readsOf(name, kind string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

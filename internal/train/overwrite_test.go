@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -302,6 +303,77 @@ func TestStopWhileDueDepartureWaitsSaysTheOneItsRecordReplaces(t *testing.T) {
 			}
 			if ended, err := h.store.LastRun(t.Context(), "daily", KindEnded); err != nil || !ended.Equal(at(2026, 6, 2, 14, 0)) {
 				t.Errorf("last departure recorded as ended: got %v, %v; want Tuesday's", ended, err)
+			}
+		})
+	}
+}
+
+// TestUnrecordedDueDepartureKeepsTheOneCutShort: a bot that died during
+// Monday's departure restarts as Tuesday's falls due, the dead bot's
+// departure lease still held. Tuesday's does not run: the store refuses
+// its record, or whether another replica runs it cannot be read. Either
+// way Monday's keeps its own record, unended, and is said to have been
+// cut short once the train is free, once.
+func TestUnrecordedDueDepartureKeepsTheOneCutShort(t *testing.T) {
+	const cutShort = "The Mon 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars."
+	refused := errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	tests := []struct {
+		name  string
+		setup func(h *harness)
+		// said starts the post that says Tuesday's does not run.
+		said string
+	}{
+		{name: "record refused", said: "The 14:00 train to production did not leave: ",
+			setup: func(h *harness) { h.store.setFailMark(KindDeparture, refused, false) }},
+		{name: "holder unknown", said: "The 14:00 train to production may not leave: ",
+			setup: func(h *harness) { h.once, h.store.failOnce = h.store, refused }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 0), nil)
+			for _, m := range []struct {
+				kind string
+				at   time.Time
+			}{
+				{KindDeparture, at(2026, 5, 29, 14, 0)}, {KindEnded, at(2026, 5, 29, 14, 0)}, // Friday's ended
+				{KindDeparture, at(2026, 6, 1, 14, 0)}, // Monday's never did
+			} {
+				if err := h.store.MarkRun(t.Context(), "daily", m.kind, m.at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.board("alice", "accounting", "1338")
+			tc.setup(h)
+			// The dead bot's lease runs out once Tuesday's is said not
+			// to run.
+			l := &leasesHeldUntil{free: make(chan struct{})}
+			var once sync.Once
+			h.notes.onPost = func(m chat.Message) {
+				if strings.HasPrefix(m.Title, tc.said) {
+					once.Do(func() { close(l.free) })
+				}
+			}
+			h.leases = l
+			h.run(at(2026, 6, 2, 14, 30))
+
+			var said []string
+			notRun := 0
+			for _, title := range h.notes.titles("#deploys") {
+				if strings.Contains(title, "cut short") {
+					said = append(said, title)
+				}
+				if strings.HasPrefix(title, tc.said) {
+					notRun++
+				}
+			}
+			if notRun == 0 {
+				t.Fatalf("posts: got %q, want one starting %q", h.notes.titles("#deploys"), tc.said)
+			}
+			if len(said) != 1 || said[0] != cutShort {
+				t.Errorf("posts saying a departure was cut short: got %q, want %q once", said, cutShort)
+			}
+			if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1338"}) {
+				t.Errorf("aboard: %q, want accounting 1338", got)
 			}
 		})
 	}

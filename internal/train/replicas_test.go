@@ -427,3 +427,94 @@ func (c *jumpingClock) Sleep(ctx context.Context, until time.Time) error {
 	c.mu.Unlock()
 	return nil
 }
+
+// titles keeps what a replica posts to the channels.
+type titles struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (p *titles) Post(_ context.Context, _ string, m chat.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, m.Title)
+	return nil
+}
+
+// TestUnendedSaidOnceAcrossReplicas: the departures a dead bot left
+// unended, each with its own record (Thursday's, Monday's, and one sent
+// off early after it), are found by two replicas sharing one Redis, both
+// taking the lead at their start: each departure is said to have been
+// cut short once between them, and none is left unended.
+func TestUnendedSaidOnceAcrossReplicas(t *testing.T) {
+	st, cfg, board := leasedTrain(t)
+	ctx := context.Background()
+	board("web")
+	unended := []train.Departure{
+		{At: time.Date(2026, 5, 28, 14, 0, 0, 0, time.UTC)},
+		{At: time.Date(2026, 6, 1, 14, 0, 0, 0, time.UTC)},
+		{At: time.Date(2026, 6, 1, 15, 30, 0, 0, time.UTC), Early: true},
+	}
+	for _, d := range unended {
+		if err := st.StartDeparture(ctx, "daily", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, end := time.Date(2026, 6, 2, 11, 0, 0, 0, time.UTC), time.Date(2026, 6, 2, 11, 1, 0, 0, time.UTC) // a Tuesday
+	replica := func(out *titles) {
+		var mu sync.Mutex
+		now := start
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: out, Audit: st, Once: st, Leases: st,
+			LeaseTTL: time.Second,
+			Now:      func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+			Sleep: func(sctx context.Context, until time.Time) error {
+				if until.After(end) {
+					// Let the departures found unended be said, by
+					// either replica, then stop.
+					waitUntil(t, "the departures to be said", func() bool {
+						left, err := st.Unended(ctx, "daily")
+						return err == nil && len(left) == 0
+					})
+					cancel()
+					return sctx.Err()
+				}
+				mu.Lock()
+				now = until
+				mu.Unlock()
+				return nil
+			}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := s.Run(rctx); err != nil {
+			t.Error(err)
+		}
+	}
+	var a, b titles
+	var wg sync.WaitGroup
+	wg.Go(func() { replica(&a) })
+	wg.Go(func() { replica(&b) })
+	wg.Wait()
+
+	var said []string
+	for _, title := range append(a.got, b.got...) {
+		if strings.Contains(title, "cut short") {
+			said = append(said, title)
+		}
+	}
+	slices.Sort(said)
+	want := []string{
+		"The Mon 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars.",
+		"The Mon 15:30 train to production was cut short: the bot stopped after it was sent off, before it said what became of its cars.",
+		"The Thu 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars.",
+	}
+	if !slices.Equal(said, want) {
+		t.Errorf("posts saying a departure was cut short, of both replicas: got %q, want %q", said, want)
+	}
+	if left, err := st.Unended(ctx, "daily"); err != nil || len(left) != 0 {
+		t.Errorf("unended after: got %+v, %v; want none", left, err)
+	}
+}

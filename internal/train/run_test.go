@@ -1207,22 +1207,22 @@ func TestCutShortSaidOnTakingOverAgain(t *testing.T) {
 		// after a tick as leader since.
 		died, takeOver, end time.Time
 		want                string
-		// wantReads is how often the last departure sent off early is
-		// read: at the start, at the taking over, and by cutShort for one
-		// sent off early.
+		// wantReads is how often the unended departures are read: at
+		// the start, at the taking over, by cutShort, and as a departure
+		// falls due.
 		wantReads int
 	}{
 		{
 			name: "scheduled", kind: KindDeparture,
 			died: at(2026, 6, 3, 14, 0), takeOver: at(2026, 6, 3, 14, 2), end: at(2026, 6, 4, 10, 5),
 			want:      "The 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars.",
-			wantReads: 2,
+			wantReads: 3,
 		},
 		{
 			name: "sent off early", kind: KindEarly,
 			died: at(2026, 6, 3, 13, 50), takeOver: at(2026, 6, 3, 13, 52), end: at(2026, 6, 3, 14, 5),
 			want:      "The 13:50 train to production was cut short: the bot stopped after it was sent off, before it said what became of its cars.",
-			wantReads: 3,
+			wantReads: 4,
 		},
 	}
 	for _, tc := range tests {
@@ -1247,7 +1247,7 @@ func TestCutShortSaidOnTakingOverAgain(t *testing.T) {
 					}
 				}
 			}
-			reads := h.store.readsOf("daily", KindEarly)
+			reads := h.store.readsOf("daily", readUnended)
 			h.run(tc.end)
 			if !died {
 				t.Fatalf("the other leader never took the departure of %s", tc.died)
@@ -1261,8 +1261,8 @@ func TestCutShortSaidOnTakingOverAgain(t *testing.T) {
 			if !slices.Equal(got, []string{tc.want}) {
 				t.Errorf("posts of a departure cut short: got %q, want %q", got, []string{tc.want})
 			}
-			if n := h.store.readsOf("daily", KindEarly) - reads; n != tc.wantReads {
-				t.Errorf("reads of the last departure sent off early: got %d, want %d (a look at each tick?)", n, tc.wantReads)
+			if n := h.store.readsOf("daily", readUnended) - reads; n != tc.wantReads {
+				t.Errorf("reads of the unended departures: got %d, want %d (a look at each tick?)", n, tc.wantReads)
 			}
 		})
 	}

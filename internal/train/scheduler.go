@@ -243,7 +243,8 @@ func (s *Scheduler) realSleep(ctx context.Context, until time.Time) error {
 // car boarded): a departure missed by less than the train's Grace
 // runs once, late, with a note; an older one is announced as missed and
 // its cars stay aboard; missed boarding and reminder announcements are
-// skipped. Every event is recorded with MarkRun before it runs, so a crash
+// skipped. Every event is recorded with MarkRun (a departure with
+// StartDeparture, until its end) before it runs, so a crash
 // in the middle of a departure never runs it twice: the deploys it started
 // are reported by deploy recovery and never retried.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -388,19 +389,11 @@ func (s *Scheduler) tick(ctx context.Context, seen, now time.Time) bool {
 		s.leading = true
 		for _, name := range s.names {
 			tr := s.trains[name]
-			at, ok := s.unended(ctx, name, tr, now, false)
-			early, earlyOK := s.unended(ctx, name, tr, now, true)
-			if ok || earlyOK {
+			if found := s.unended(ctx, name, tr, now); len(found) > 0 {
 				s.wg.Add(1)
 				go func() {
 					defer s.wg.Done()
-					// One after the other: each takes the train's lease.
-					if ok {
-						s.cutShort(ctx, name, tr, at, now, false)
-					}
-					if earlyOK {
-						s.cutShort(ctx, name, tr, early, now, true)
-					}
+					s.cutShort(ctx, name, tr, found, now)
 				}()
 			}
 		}
@@ -480,15 +473,14 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 	s.mu.Lock()
 	told := d.kind == KindDeparture && s.unrecorded[d.name].Equal(d.at)
 	s.mu.Unlock()
-	// The store keeps the last departure alone: one the bot died during,
-	// which cutShort may not have said yet (it waits for the train's
-	// lease), is lost once d is recorded in its place. d says it, once it
-	// holds the train (replaced).
-	var prev time.Time
+	// The departures found unended as d falls due, which cutShort may not
+	// have said (it gives up on a train held past a lease's life), d says
+	// once it holds the train (replaced): none is running then.
+	var prev []Departure
 	if d.kind == KindDeparture && !told {
-		prev, _ = s.unended(ctx, d.name, d.tr, now, false)
+		prev = s.unended(ctx, d.name, d.tr, now)
 	}
-	if err := s.store.MarkRun(ctx, d.name, d.kind, d.at); err != nil {
+	if err := s.record(ctx, d); err != nil {
 		if ctx.Err() != nil {
 			s.stoppedAsDue(ctx, d, prev)
 			return nil
@@ -517,8 +509,9 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		s.mu.Unlock()
 		log.Info("train: recorded a departure announced as not leaving")
 		// Audited then, when its end could not be recorded either:
-		// it ended, and is not one the bot died during.
-		if err := s.store.MarkRun(ctx, d.name, KindEnded, d.at); err != nil {
+		// it ended, and is not one the bot died during. Its end is its
+		// own: the departures unended before it stay so.
+		if err := s.store.EndDeparture(ctx, d.name, Departure{At: d.at}); err != nil {
 			log.Error("train: record a departure as ended", "err", err)
 		}
 		return nil
@@ -624,7 +617,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		}
 		defer func() { <-d.tr.busy }()
 		dep, err := s.claimWaiting(ctx, d.name, deadline, wait)
-		if err == nil && !prev.IsZero() {
+		if err == nil && len(prev) > 0 {
 			s.replaced(ctx, d.name, d.tr, prev)
 		}
 		switch {
@@ -650,13 +643,22 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 			waited = false
 			if off, err := s.cancelled(ctx, d.name, d.at); err != nil || off {
 				dep.release()
-				s.calledOff(ctx, d, err, time.Time{}) // prev said (replaced)
+				s.calledOff(ctx, d, err, nil) // prev said (replaced)
 				return
 			}
 		}
 		s.depart(ctx, d.name, d.tr, d.at, note, dep) // nil after another error: depart says what
 	}()
 	return done
+}
+
+// record records due event d as run: a departure as leaving, unended
+// until its end is recorded (auditEnd).
+func (s *Scheduler) record(ctx context.Context, d due) error {
+	if d.kind == KindDeparture {
+		return s.store.StartDeparture(ctx, d.name, Departure{At: d.at})
+	}
+	return s.store.MarkRun(ctx, d.name, d.kind, d.at)
 }
 
 // cutShortWhat is what became of a departure recorded as run whose
@@ -667,45 +669,51 @@ const (
 	cutShortEarlyWhat = "the bot stopped after it was sent off, before it said what became of its cars"
 )
 
-// unended returns the last scheduled departure of train name, or with
-// early the last one sent off early (train depart now), if it was
-// recorded as run and never ended (see KindEnded, KindEarlyEnded): the
-// bot died during it, or before it began, or another replica is running
-// it. One older than any catch-up looks back, or a scheduled one recorded
-// by a version that did not record ends, is not returned.
-func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time, early bool) (time.Time, bool) {
-	run, end := KindDeparture, KindEnded
-	if early {
-		run, end = KindEarly, KindEarlyEnded
+// unended returns the departures of train name recorded as leaving and
+// never ended (see trainstore.Store.Unended), each with its own record:
+// the bot died during them, or before they began, or a replica is
+// running them. One older than any catch-up looks back is not returned,
+// nor the scheduled one that waits to run (KindWaiting), here or on
+// another replica. None if they cannot be read.
+func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time) []Departure {
+	all, err := s.store.Unended(ctx, name)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("train: read the departures that never ended", "train", name, "err", err)
+		}
+		return nil
 	}
-	last, err := s.store.LastRun(ctx, name, run)
-	if err != nil || last.IsZero() || now.Sub(last) > lookback+max(tr.cfg.Grace.D(), 0) {
-		return time.Time{}, false
+	var out []Departure
+	var waiting time.Time
+	read := false
+	for _, d := range all {
+		if now.Sub(d.At) > lookback+max(tr.cfg.Grace.D(), 0) {
+			continue
+		}
+		if !d.Early {
+			if !read {
+				read = true
+				if waiting, err = s.store.LastRun(ctx, name, KindWaiting); err != nil {
+					return nil
+				}
+			}
+			if waiting.Equal(d.At) && now.Before(waiting.Add(tr.cfg.Grace.D())) {
+				continue // waiting to run, here or on another replica
+			}
+		}
+		out = append(out, d)
 	}
-	ended, err := s.store.LastRun(ctx, name, end)
-	// Versions that recorded departures sent off early recorded their
-	// ends: none recorded is none ended.
-	if err != nil || ended.IsZero() && !early || !ended.Before(last) {
-		return time.Time{}, false
-	}
-	if early {
-		return last, true
-	}
-	if w, err := s.store.LastRun(ctx, name, KindWaiting); err != nil || w.Equal(last) && now.Before(w.Add(tr.cfg.Grace.D())) {
-		return time.Time{}, false // waiting to run, here or on another replica
-	}
-	return last, true
+	return out
 }
 
-// cutShort says and audits, once, departure at of train name (with
-// early, one sent off early), found unended: nobody was told what became
-// of its cars; the ones it had not reached are still aboard, and deploy
-// recovery reports one it was shipping. It is never run again. It first
-// waits, as long as a lease lives unrenewed, for the train's departure
-// lease, which a replica that died during the departure held: a replica
-// running it holds the lease longer, and the departure is that replica's
-// to end.
-func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, at, now time.Time, early bool) {
+// cutShort says and audits, once each, the departures of train name
+// found unended: nobody was told what became of their cars; the ones
+// they had not reached are still aboard, and deploy recovery reports one
+// they were shipping. None is run again. It first waits, as long as a
+// lease lives unrenewed, for the train's departure lease, which a
+// replica that died during one held: a replica running one holds the
+// lease longer, and the departure is that replica's to end.
+func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, found []Departure, now time.Time) {
 	dep, err := s.claimWaiting(ctx, name, time.Now().Add(s.leaseTTL+2*time.Second), func() {})
 	if err != nil {
 		return // departing on another replica, the bot stopping, or not known
@@ -717,38 +725,41 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, a
 	default:
 		return // departing here
 	}
-	// Another departure recorded meanwhile, or this one ended, is not
-	// this one's to say.
-	if again, ok := s.unended(ctx, name, tr, now, early); !ok || !again.Equal(at) {
-		return
+	// One ended meanwhile, or said by another, is not this one's to say.
+	again := s.unended(ctx, name, tr, now)
+	for _, d := range found {
+		if slices.Contains(again, d) {
+			s.sayCutShort(ctx, name, tr, d, now)
+		}
 	}
-	s.sayCutShort(ctx, name, tr, at, now, early)
 }
 
-// replaced says that scheduled departure prev of train name, found
-// unended as the record of a later one replaced it, was cut short, unless
-// it has ended since (it was running) or cutShort said it; the caller
-// holds the train's departure lease and tr.busy.
-func (s *Scheduler) replaced(ctx context.Context, name string, tr *trainState, prev time.Time) {
-	ended, err := s.store.LastRun(ctx, name, KindEnded)
+// replaced says that the departures prev of train name, found unended as
+// a later one fell due, were cut short, unless they have ended since
+// (they were running) or cutShort said them; the caller holds the
+// train's departure lease and tr.busy.
+func (s *Scheduler) replaced(ctx context.Context, name string, tr *trainState, prev []Departure) {
+	all, err := s.store.Unended(ctx, name)
 	if err != nil {
-		s.log.Error("train: read whether a departure replaced in the store ended", "train", name, "at", prev, "err", err)
+		s.log.Error("train: read whether the departures found unended ended", "train", name, "err", err)
 		return
 	}
-	if ended.Before(prev) {
-		s.sayCutShort(ctx, name, tr, prev, s.now(), false)
+	for _, d := range prev {
+		if slices.Contains(all, d) {
+			s.sayCutShort(ctx, name, tr, d, s.now())
+		}
 	}
 }
 
-// sayCutShort says and audits departure at of train name (with early,
-// one sent off early), found unended with the train's departure lease
-// and tr.busy held: no replica runs it any more. See cutShort.
-func (s *Scheduler) sayCutShort(ctx context.Context, name string, tr *trainState, at, now time.Time, early bool) {
-	what, ended := cutShortWhat, KindEnded
-	if early {
+// sayCutShort says and audits departure d of train name, found unended
+// with the train's departure lease and tr.busy held: no replica runs it
+// any more. See cutShort.
+func (s *Scheduler) sayCutShort(ctx context.Context, name string, tr *trainState, d Departure, now time.Time) {
+	at, what, ended := d.At, cutShortWhat, KindEnded
+	if d.Early {
 		what, ended = cutShortEarlyWhat, KindEarlyEnded
 	}
-	s.log.Warn("train: a departure recorded as run never ended; the bot stopped during it", "train", name, "at", at, "early", early)
+	s.log.Warn("train: a departure recorded as run never ended; the bot stopped during it", "train", name, "at", at, "early", d.Early)
 	s.auditEnd(ctx, name, tr, at, "did not end: "+what, ended)
 	cars, quiet, err := s.carsToAnnounce(ctx, name, tr)
 	if quiet {
@@ -841,7 +852,7 @@ func earlierLine(down []time.Time, now time.Time, loc *time.Location) string {
 // outwaited records and says that departure d did not leave because an
 // earlier departure of the train (why) held it for all of its grace; with
 // prev, as notLeaving, holding if the caller holds tr.busy.
-func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev time.Time, holding bool) {
+func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev []Departure, holding bool) {
 	s.notLeaving(ctx, d, prev, "did not leave: "+why+" for all of its grace", func(ctx context.Context) {
 		s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
 			Title: fmt.Sprintf("The %s did not leave: %s for all of its grace (%s). The cars stay aboard.", s.label(d.tr, d.at, d.at), why, spoken(d.tr.cfg.Grace.D()))})
@@ -849,20 +860,20 @@ func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev time.
 }
 
 // notLeaving records due departure d, which does not leave, as ended,
-// with what (auditDeparture), and says so (say). With prev, the scheduled
-// departure whose record d's replaced in the store as it was found
-// unended (see replaced), say runs at once, and d's end is recorded only
-// once the train is held (its departure lease, and tr.busy, which the
-// caller holds if holding) and prev is said, or found ended, by replaced:
-// what holds the train until then, a replica that died during prev or one
-// still running it, goes first, and so does prev's end, which recorded
-// after d's would have d found unended. It waits for that until
-// stopTimeout after ctx ends: a bot stopping as d does not leave, or
-// because it stops, still says prev, when the train is free by then.
-func (s *Scheduler) notLeaving(ctx context.Context, d due, prev time.Time, what string, say func(context.Context), holding bool) {
+// with what (auditDeparture), and says so (say). With prev, the
+// departures found unended as d fell due (see replaced), say runs at
+// once, and d's end is recorded once the train is held (its departure
+// lease, and tr.busy, which the caller holds if holding) and prev is
+// said, or found ended, by replaced: what holds the train until then, a
+// replica that died during prev or one still running it, goes first.
+// Each keeps its own record, whichever end is written first. It waits
+// for the train until stopTimeout after ctx ends: a bot stopping as d
+// does not leave, or because it stops, still says prev, when the train
+// is free by then.
+func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, what string, say func(context.Context), holding bool) {
 	ctx, cancel := pastStop(ctx)
 	defer cancel()
-	if prev.IsZero() {
+	if len(prev) == 0 {
 		s.auditDeparture(ctx, d.name, d.tr, d.at, what)
 		say(ctx)
 		return
@@ -907,8 +918,8 @@ func pastStop(ctx context.Context) (context.Context, context.CancelFunc) {
 // notLeavingAfter is notLeaving from fire, which does not hold the train:
 // with prev, in the background, and the channel it returns is closed
 // once d's end is recorded.
-func (s *Scheduler) notLeavingAfter(ctx context.Context, d due, prev time.Time, what string, say func(context.Context)) <-chan struct{} {
-	if prev.IsZero() {
+func (s *Scheduler) notLeavingAfter(ctx context.Context, d due, prev []Departure, what string, say func(context.Context)) <-chan struct{} {
+	if len(prev) == 0 {
 		s.notLeaving(ctx, d, prev, what, say, false)
 		return nil
 	}
@@ -929,7 +940,7 @@ func (s *Scheduler) notLeavingAfter(ctx context.Context, d due, prev time.Time, 
 // replica that holds the event, this one or another, says what became of
 // it. A departure whose holder cannot be learnt is not said to have left
 // or not: another replica may be running it. prev is as for stoppedAsDue.
-func (s *Scheduler) takeEvent(ctx context.Context, d due, prev time.Time, log *slog.Logger) bool {
+func (s *Scheduler) takeEvent(ctx context.Context, d due, prev []Departure, log *slog.Logger) bool {
 	if s.once == nil {
 		return true
 	}
@@ -995,7 +1006,7 @@ func (s *Scheduler) settleOnce(ctx context.Context, key, token string) (bool, er
 // read the bot's stop cut short is the stop, not the store), or else
 // because it was cancelled, which Cancel announced; with prev, as
 // notLeavingAfter, whose channel it returns.
-func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error, prev time.Time) <-chan struct{} {
+func (s *Scheduler) calledOff(ctx context.Context, d due, readErr error, prev []Departure) <-chan struct{} {
 	if readErr == nil {
 		return s.notLeavingAfter(ctx, d, prev, "did not leave: it was cancelled", func(context.Context) {})
 	}
@@ -1017,8 +1028,8 @@ const stopping = "the bot was stopping"
 // cut short: the store may have made it or not. Not made, the next start
 // catches up on it, as on one the stop kept from beginning; made, it is
 // not run again, so it is announced as not leaving, and with prev, the
-// departure its record replaced unended, as stoppedDue.
-func (s *Scheduler) stoppedAsDue(ctx context.Context, d due, prev time.Time) {
+// departures found unended as it fell due, as stoppedDue.
+func (s *Scheduler) stoppedAsDue(ctx context.Context, d due, prev []Departure) {
 	if d.kind != KindDeparture {
 		return
 	}
@@ -1028,7 +1039,7 @@ func (s *Scheduler) stoppedAsDue(ctx context.Context, d due, prev time.Time) {
 	switch {
 	case err != nil:
 		s.log.Error("train: the bot stopped as a departure fell due, and whether it was recorded as run cannot be read", "train", d.name, "at", d.at, "err", err)
-	case last.Equal(d.at) && prev.IsZero():
+	case last.Equal(d.at) && len(prev) == 0:
 		s.notLeft(ctx, d.name, d.tr, d.at, "", stopping)
 	case last.Equal(d.at):
 		// In the background, as fire is not to wait for the train.
@@ -1052,7 +1063,7 @@ func (s *Scheduler) notLeft(ctx context.Context, name string, tr *trainState, at
 }
 
 // notLeftAs is notLeft for a departure whose end is recorded as ended
-// (KindEnded, or KindEarlyEnded for one sent off early).
+// (EndDeparture of a scheduled one, or of one sent off early).
 func (s *Scheduler) notLeftAs(ctx context.Context, name string, tr *trainState, at time.Time, note, why, ended string) chat.Message {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
@@ -1064,10 +1075,10 @@ func (s *Scheduler) notLeftAs(ctx context.Context, name string, tr *trainState, 
 // stoppedDue says and records that due departure d did not leave, the
 // bot's stop having ended it (why), as notLeft does; with prev, as
 // notLeaving, holding if the caller holds tr.busy: a stopping bot still
-// says the departure d's record replaced unended, if it holds the train
+// says the departures found unended as d fell due, if it holds the train
 // within stopTimeout of its stop.
-func (s *Scheduler) stoppedDue(ctx context.Context, d due, prev time.Time, why string, holding bool) {
-	if prev.IsZero() {
+func (s *Scheduler) stoppedDue(ctx context.Context, d due, prev []Departure, why string, holding bool) {
+	if len(prev) == 0 {
 		s.notLeft(ctx, d.name, d.tr, d.at, "", why)
 		return
 	}
@@ -1369,21 +1380,22 @@ func (s *Scheduler) auditGone(ctx context.Context, tr *trainState, c Car, reason
 // auditDeparture records what became of the departure of train name at
 // at, as its announcement says it (what).
 //
-// It records the departure as ended (KindEnded), so that one recorded as
+// It records the departure as ended (EndDeparture), so that one recorded as
 // run and never ended is found at the next start (cutShort).
 func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainState, at time.Time, what string) {
 	s.auditEnd(ctx, name, tr, at, what, KindEnded)
 }
 
 // auditEnd is auditDeparture for a departure whose end is recorded as
-// ended: KindEnded, or KindEarlyEnded for one sent off early.
+// ended: KindEnded, or KindEarlyEnded for one sent off early. Its end
+// is its own: the other departures of the train keep theirs.
 func (s *Scheduler) auditEnd(ctx context.Context, name string, tr *trainState, at time.Time, what, ended string) {
 	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
 		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, s.now(), tr.loc)), Action: "train",
 		Decision: audit.Event, Reason: what})
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	if err := s.store.MarkRun(mctx, name, ended, at); err != nil {
+	if err := s.store.EndDeparture(mctx, name, Departure{At: at, Early: ended == KindEarlyEnded}); err != nil {
 		s.log.Error("train: record a departure as ended", "train", name, "at", at, "err", err)
 	}
 }

@@ -348,6 +348,16 @@ func (s *stopAt) MarkRun(ctx context.Context, name, kind string, at time.Time) e
 	return s.MemStore.MarkRun(ctx, name, kind, at)
 }
 
+func (s *stopAt) StartDeparture(ctx context.Context, name string, d Departure) error {
+	if !d.Early && s.trip("MarkRun") {
+		if s.made {
+			_ = s.MemStore.StartDeparture(context.WithoutCancel(ctx), name, d)
+		}
+		return s.cut(ctx, "start departure")
+	}
+	return s.MemStore.StartDeparture(ctx, name, d)
+}
+
 // TestStopAsWaitingDepartureStopsWaiting: a scheduled departure that
 // waited for an earlier one says so in the store, and stops saying so
 // once that one has ended. If the bot stops at that instant, the clear is

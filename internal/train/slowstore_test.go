@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
@@ -22,12 +21,12 @@ type stuckStore struct {
 	entered, release chan struct{}
 }
 
-func (s *stuckStore) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
-	if name == s.train && kind == train.KindEarly {
+func (s *stuckStore) StartDeparture(ctx context.Context, name string, d train.Departure) error {
+	if name == s.train && d.Early {
 		close(s.entered)
 		<-s.release
 	}
-	return s.Store.MarkRun(ctx, name, kind, at)
+	return s.Store.StartDeparture(ctx, name, d)
 }
 
 // noRunner ships nothing: the trains of the test leave empty.

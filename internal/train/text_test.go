@@ -119,7 +119,7 @@ func TestDurationsSaidAsPeopleSayThem(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 2, 14, 30), func(c *config.Config) { c.Trains["daily"].Grace = config.Duration(tc.grace) })
 			d := due{name: "daily", tr: h.s.trains["daily"], kind: KindDeparture, at: at(2026, 6, 2, 14, 0)}
-			h.s.outwaited(t.Context(), d, "an earlier departure of the train was under way", time.Time{}, false)
+			h.s.outwaited(t.Context(), d, "an earlier departure of the train was under way", nil, false)
 			if got := h.notes.titles("#deploys"); len(got) != 1 || got[0] != tc.want {
 				t.Errorf("posts: got %q, want %q", got, tc.want)
 			}

@@ -39,6 +39,9 @@ type Car = trainstore.Car
 // Cancellation is a departure called off, by whom and why.
 type Cancellation = trainstore.Cancellation
 
+// Departure is one departure recorded as leaving, until it ends.
+type Departure = trainstore.Departure
+
 // Store keeps the cars aboard each train and when each scheduled event last
 // ran; see trainstore.Store for the contract.
 type Store = trainstore.Store

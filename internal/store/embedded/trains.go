@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -324,4 +325,170 @@ func (s *Store) Trains(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list trains: %w", err)
 	}
 	return names, nil
+}
+
+// bucketTrainUnended maps train NUL departure ID to each departure
+// StartDeparture recorded and EndDeparture has not ended, as JSON.
+var bucketTrainUnended = []byte("train_unended")
+
+func unendedKey(name string, d trainstore.Departure) []byte { return []byte(name + "\x00" + d.ID()) }
+
+// readRun returns the time b, which may be nil, holds for train name's
+// kind, or the zero time.
+func readRun(b *bolt.Bucket, name, kind string) (time.Time, error) {
+	if b == nil {
+		return time.Time{}, nil
+	}
+	v := b.Get(runKey(name, kind))
+	if v == nil {
+		return time.Time{}, nil
+	}
+	if len(v) != timeKeyLen {
+		return time.Time{}, fmt.Errorf("malformed time %x", v)
+	}
+	return parseTimeKey(v), nil
+}
+
+// oldUnended returns the departures of train name that the records of
+// the old shape, one per kind in runs (which may be nil), leave unended.
+func oldUnended(runs *bolt.Bucket, name string) ([]trainstore.Departure, error) {
+	var t [4]time.Time
+	for i, kind := range []string{trainstore.KindDeparture, trainstore.KindEnded, trainstore.KindEarly, trainstore.KindEarlyEnded} {
+		var err error
+		if t[i], err = readRun(runs, name, kind); err != nil {
+			return nil, err
+		}
+	}
+	return trainstore.OldUnended(t[0], t[1], t[2], t[3]), nil
+}
+
+// updateDeparture runs fn in one transaction with the train runs and
+// the unended departures, once the departures the old-shape records
+// leave unended are kept among the latter: fn's write of a record
+// replaces the old shape's.
+func (s *Store) updateDeparture(ctx context.Context, name string, fn func(runs, unended *bolt.Bucket) error) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		runs, err := tx.CreateBucketIfNotExists(bucketTrainRuns)
+		if err != nil {
+			return err
+		}
+		unended, err := tx.CreateBucketIfNotExists(bucketTrainUnended)
+		if err != nil {
+			return err
+		}
+		old, err := oldUnended(runs, name)
+		if err != nil {
+			return err
+		}
+		for _, d := range old {
+			if unended.Get(unendedKey(name, d)) != nil {
+				continue
+			}
+			data, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			if err := unended.Put(unendedKey(name, d), data); err != nil {
+				return err
+			}
+		}
+		return fn(runs, unended)
+	})
+}
+
+func departureKinds(d trainstore.Departure) (run, ended string) {
+	if d.Early {
+		return trainstore.KindEarly, trainstore.KindEarlyEnded
+	}
+	return trainstore.KindDeparture, trainstore.KindEnded
+}
+
+// StartDeparture records d as leaving, and unended until EndDeparture.
+func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.Departure) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, err)
+	}
+	if err := checkTrainName("start departure", name); err != nil {
+		return err
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, err)
+	}
+	run, _ := departureKinds(d)
+	err = s.updateDeparture(ctx, name, func(runs, unended *bolt.Bucket) error {
+		if err := runs.Put(runKey(name, run), timeKey(d.At, 0)); err != nil {
+			return err
+		}
+		return unended.Put(unendedKey(name, d), data)
+	})
+	if err != nil {
+		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, err)
+	}
+	return nil
+}
+
+// EndDeparture records d as ended: no longer unended, and the latest
+// ended if none later is.
+func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, err)
+	}
+	if err := checkTrainName("end departure", name); err != nil {
+		return err
+	}
+	_, ended := departureKinds(d)
+	err := s.updateDeparture(ctx, name, func(runs, unended *bolt.Bucket) error {
+		if err := unended.Delete(unendedKey(name, d)); err != nil {
+			return err
+		}
+		last, err := readRun(runs, name, ended)
+		if err != nil || !last.Before(d.At) {
+			return err
+		}
+		return runs.Put(runKey(name, ended), timeKey(d.At, 0))
+	})
+	if err != nil {
+		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, err)
+	}
+	return nil
+}
+
+// Unended returns the departures of the train started and not ended,
+// with the one the old-shape records leave unended, in order.
+func (s *Store) Unended(ctx context.Context, name string) ([]trainstore.Departure, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("unended departures of %s: %w", name, err)
+	}
+	var out []trainstore.Departure
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		seen := map[string]bool{}
+		if b := tx.Bucket(bucketTrainUnended); b != nil {
+			prefix := []byte(name + "\x00")
+			c := b.Cursor()
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				var d trainstore.Departure
+				if err := json.Unmarshal(v, &d); err != nil {
+					return fmt.Errorf("decode departure %q: %w", k, err)
+				}
+				seen[d.ID()] = true
+				out = append(out, d)
+			}
+		}
+		old, err := oldUnended(tx.Bucket(bucketTrainRuns), name)
+		if err != nil {
+			return err
+		}
+		for _, d := range old {
+			if !seen[d.ID()] {
+				out = append(out, d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unended departures of %s: %w", name, err)
+	}
+	trainstore.SortDepartures(out)
+	return out, nil
 }

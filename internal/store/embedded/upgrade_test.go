@@ -1,6 +1,7 @@
 package embedded_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
@@ -174,5 +176,91 @@ func TestNewerMembersKept(t *testing.T) {
 	}
 	if got := member(t, cars[0], "ticket"); got != `"REL-3"` {
 		t.Errorf("car's ticket: got %q, want %q (stored %s)", got, `"REL-3"`, c)
+	}
+}
+
+// oldTime encodes t as versions before StartDeparture stored a train's
+// run: Unix seconds with the sign bit flipped, then nanoseconds, big-endian.
+func oldTime(t time.Time) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint64(k, uint64(t.Unix())^(1<<63))
+	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))
+	return k
+}
+
+// TestOldDepartureRecordsRead: a file in which a version before
+// StartDeparture recorded a train's departures, one record per kind, with
+// Monday's departure and one sent off early newer than their ends, opens
+// with both unended; Tuesday's, started and ended after, leaves them so.
+func TestOldDepartureRecordsRead(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "switchman.db")
+	fri := time.Date(2026, 5, 29, 12, 0, 0, 0, time.UTC)
+	mon := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	early := time.Date(2026, 6, 1, 15, 4, 5, 6, time.UTC)
+	made, err := embedded.Open(path, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := made.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("train_runs"))
+		if err != nil {
+			return err
+		}
+		for k, at := range map[string]time.Time{
+			trainstore.KindDeparture: mon, trainstore.KindEnded: fri,
+			trainstore.KindEarly: early, trainstore.KindEarlyEnded: fri,
+		} {
+			if err := b.Put([]byte("daily\x00"+k), oldTime(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, path, nil)
+	want := []trainstore.Departure{{At: mon}, {At: early, Early: true}}
+	assertUnendedIs(t, s, want...)
+	tue := trainstore.Departure{At: mon.Add(24 * time.Hour)}
+	if err := s.StartDeparture(ctx, "daily", tue); err != nil {
+		t.Fatal(err)
+	}
+	assertUnendedIs(t, s, append(want, tue)...)
+	if err := s.EndDeparture(ctx, "daily", tue); err != nil {
+		t.Fatal(err)
+	}
+	assertUnendedIs(t, s, want...)
+	if err := s.EndDeparture(ctx, "daily", want[0]); err != nil {
+		t.Fatal(err)
+	}
+	assertUnendedIs(t, s, want[1])
+}
+
+func assertUnendedIs(t *testing.T, s trainstore.Store, want ...trainstore.Departure) {
+	t.Helper()
+	got, err := s.Unended(t.Context(), "daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Unended: got %+v, want %+v", got, want)
+	}
+	for i := range got {
+		if got[i].ID() != want[i].ID() {
+			t.Errorf("Unended: got %+v, want %+v", got, want)
+		}
 	}
 }

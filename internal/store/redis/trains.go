@@ -25,6 +25,8 @@ var _ trainstore.Store = (*Store)(nil)
 //	trains:runs        hash: NAME NUL KIND → the last run (RFC 3339, UTC);
 //	                   NAME NUL cancel-note → who called off the departure
 //	                   of NAME NUL cancel and why, as JSON with its time
+//	trains:unended:NAME hash: the ID of each departure StartDeparture
+//	                   recorded and EndDeparture has not ended → it as JSON
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
 //	trains:index       set: the names of the trains with cars aboard
@@ -589,4 +591,182 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// The departures StartDeparture recorded and EndDeparture has not ended
+// live in trains:unended:NAME, a hash: the departure's ID → the departure
+// as JSON. Each write reads the four fields of trains:runs that held a
+// departure's record before that hash existed (the last departure and
+// the last ended, of each kind), works out here what they leave unended,
+// which it keeps in the hash, and what is recorded, and the script makes
+// the write only if the four fields are still as read: another write in
+// between makes it read again.
+
+func (s *Store) unendedKey(name string) string { return s.key("trains", "unended", name) }
+
+func oldFields(name string) [4]string {
+	return [4]string{runField(name, trainstore.KindDeparture), runField(name, trainstore.KindEnded),
+		runField(name, trainstore.KindEarly), runField(name, trainstore.KindEarlyEnded)}
+}
+
+// readOld reads the four old-shape fields of train name, and with them,
+// when all, the hash of its unended departures, in one MULTI.
+func (s *Store) readOld(ctx context.Context, op, name string, all bool) (raw [4]string, at [4]time.Time, unended map[string]string, err error) {
+	fields := oldFields(name)
+	var got [4]*goredis.StringCmd
+	var hash *goredis.MapStringStringCmd
+	if err := s.readTx(ctx, op, func(p goredis.Pipeliner) {
+		for i, f := range fields {
+			got[i] = p.HGet(ctx, s.key("trains", "runs"), f)
+		}
+		if all {
+			hash = p.HGetAll(ctx, s.unendedKey(name))
+		}
+	}); err != nil {
+		return raw, at, nil, err
+	}
+	for i, cmd := range got {
+		if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+			return raw, at, nil, s.fail(ctx, op, err)
+		}
+		if raw[i] = cmd.Val(); raw[i] == "" {
+			continue
+		}
+		if at[i], err = time.Parse(time.RFC3339Nano, raw[i]); err != nil {
+			return raw, at, nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	if all {
+		if err := hash.Err(); err != nil {
+			return raw, at, nil, s.fail(ctx, op, err)
+		}
+		unended = hash.Val()
+	}
+	return raw, at, unended, nil
+}
+
+// StartDeparture records d as leaving, and unended until EndDeparture.
+func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.Departure) error {
+	return s.writeDeparture(ctx, "start departure "+d.ID()+" of "+name, name, d, true)
+}
+
+// EndDeparture records d as ended: no longer unended, and the latest
+// ended if none later is.
+func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
+	return s.writeDeparture(ctx, "end departure "+d.ID()+" of "+name, name, d, false)
+}
+
+// writeDeparture starts d (start) or ends it, keeping what the old-shape
+// fields leave unended among the unended departures.
+func (s *Store) writeDeparture(ctx context.Context, op, name string, d trainstore.Departure, start bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := checkTrainName(op, name); err != nil {
+		return err
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	fields := oldFields(name)
+	// Indexes in fields of the departure's run and end.
+	run, end := 0, 1
+	if d.Early {
+		run, end = 2, 3
+	}
+	for range maxReturnTries {
+		raw, at, _, err := s.readOld(ctx, op, name, false)
+		if err != nil {
+			return err
+		}
+		args := make([]any, 0, 16)
+		for _, f := range fields {
+			args = append(args, f)
+		}
+		for _, v := range raw {
+			args = append(args, v)
+		}
+		var set, val, del string
+		switch {
+		case start:
+			set, val = fields[run], d.At.UTC().Format(time.RFC3339Nano)
+		case at[end].Before(d.At):
+			set, val, del = fields[end], d.At.UTC().Format(time.RFC3339Nano), d.ID()
+		default:
+			del = d.ID()
+		}
+		args = append(args, set, val, del)
+		for _, o := range trainstore.OldUnended(at[0], at[1], at[2], at[3]) {
+			od, err := json.Marshal(o)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			args = append(args, o.ID(), string(od))
+		}
+		if start {
+			args = append(args, d.ID(), string(data))
+		}
+		done, err := s.guarded(ctx, departureScript, []string{s.key("trains", "runs"), s.unendedKey(name)}, args...).Int()
+		if err != nil {
+			return s.fail(ctx, op, err)
+		}
+		if done == 1 {
+			return nil
+		}
+	}
+	return errs.New(errs.Unavailable, "%s: the train's departure records kept changing", op)
+}
+
+// departureScript: ARGV[1..4] are four fields of KEYS[1], the train runs,
+// and ARGV[5..8] the values read of them ("" for none). If they still
+// hold those, it sets field ARGV[9] of KEYS[1] (if not "") to ARGV[10],
+// sets the pairs from ARGV[12] on (field, value) in KEYS[2], the unended
+// departures, then deletes field ARGV[11] (if not "") of KEYS[2], and
+// returns 1; else 0. The pairs set come before the field deleted: a
+// departure ended as it is kept from the old shape is gone after.
+var departureScript = goredis.NewScript(guard + `
+for i = 1, 4 do
+  if (redis.call('HGET', KEYS[1], ARGV[i]) or '') ~= ARGV[4 + i] then
+    return 0
+  end
+end
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[9], ARGV[10])
+end
+for i = 12, #ARGV - 2, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+if ARGV[11] ~= '' then
+  redis.call('HDEL', KEYS[2], ARGV[11])
+end
+return 1
+`)
+
+// Unended returns the departures of the train started and not ended,
+// with the one the old-shape fields leave unended, in order.
+func (s *Store) Unended(ctx context.Context, name string) ([]trainstore.Departure, error) {
+	op := "unended departures of " + name
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	_, at, hash, err := s.readOld(ctx, op, name, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []trainstore.Departure
+	for id, v := range hash {
+		var d trainstore.Departure
+		if err := json.Unmarshal([]byte(v), &d); err != nil {
+			return nil, fmt.Errorf("%s: decode %q: %w", op, id, err)
+		}
+		out = append(out, d)
+	}
+	for _, o := range trainstore.OldUnended(at[0], at[1], at[2], at[3]) {
+		if _, ok := hash[o.ID()]; !ok {
+			out = append(out, o)
+		}
+	}
+	trainstore.SortDepartures(out)
+	return out, nil
 }

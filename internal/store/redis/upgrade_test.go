@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 // members returns the top-level members of the JSON object v.
@@ -98,4 +99,60 @@ func TestNewerMembersKept(t *testing.T) {
 			t.Errorf("owner: got %s, want \"switchman\"", got)
 		}
 	})
+}
+
+// TestOldDepartureRecordsRead: a Redis in which a version before
+// StartDeparture recorded a train's departures, one field per kind, with
+// Monday's departure and one sent off early newer than their ends, reads
+// both as unended; Tuesday's, started and ended after, leaves them so.
+func TestOldDepartureRecordsRead(t *testing.T) {
+	s := openPrefix(t, redisserver.Start(t), "old:")
+	ctx := t.Context()
+	mon := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	early := time.Date(2026, 6, 1, 15, 4, 5, 600, time.UTC)
+	// As MarkRun wrote them: RFC 3339 in UTC, nanoseconds when any.
+	for field, v := range map[string]string{
+		"daily\x00departure": "2026-06-01T12:00:00Z", "daily\x00ended": "2026-05-29T12:00:00Z",
+		"daily\x00early": "2026-06-01T15:04:05.0000006Z", "daily\x00early-ended": "2026-05-29T12:00:00Z",
+	} {
+		if err := s.rdb.HSet(ctx, s.key("trains", "runs"), field, v).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []trainstore.Departure{{At: mon}, {At: early, Early: true}}
+	assertUnendedIs(t, s, want...)
+	tue := trainstore.Departure{At: mon.Add(24 * time.Hour)}
+	if err := s.StartDeparture(ctx, "daily", tue); err != nil {
+		t.Fatal(err)
+	}
+	assertUnendedIs(t, s, append(want, tue)...)
+	if err := s.EndDeparture(ctx, "daily", tue); err != nil {
+		t.Fatal(err)
+	}
+	assertUnendedIs(t, s, want...)
+	if err := s.EndDeparture(ctx, "daily", want[0]); err != nil {
+		t.Fatal(err)
+	}
+	assertUnendedIs(t, s, want[1])
+	// What older replicas read stays as they wrote it: the last departure
+	// and the last one ended.
+	if v, err := s.rdb.HGet(ctx, s.key("trains", "runs"), "daily\x00ended").Result(); err != nil || v != "2026-06-02T12:00:00Z" {
+		t.Errorf("the last departure ended, as stored: got %q, %v; want Tuesday's", v, err)
+	}
+}
+
+func assertUnendedIs(t *testing.T, s *Store, want ...trainstore.Departure) {
+	t.Helper()
+	got, err := s.Unended(t.Context(), "daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Unended: got %+v, want %+v", got, want)
+	}
+	for i := range got {
+		if got[i].ID() != want[i].ID() {
+			t.Errorf("Unended: got %+v, want %+v", got, want)
+		}
+	}
 }

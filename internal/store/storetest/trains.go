@@ -306,6 +306,130 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		assertCars(t, s, "daily")
 	})
 
+	t.Run("departures end each on its own", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		mon := trainstore.Departure{At: start}
+		tue := trainstore.Departure{At: start.Add(24 * time.Hour)}
+		early := trainstore.Departure{At: start, Early: true}
+		for _, d := range []trainstore.Departure{tue, mon, early} {
+			if err := s.StartDeparture(ctx, "daily", d); err != nil {
+				t.Fatalf("StartDeparture(%s): %v", d.ID(), err)
+			}
+		}
+		if err := s.StartDeparture(ctx, "weekly", mon); err != nil {
+			t.Fatal(err)
+		}
+		assertUnended(t, s, "daily", mon, early, tue)
+		assertLastRun(t, s, "daily", trainstore.KindDeparture, mon.At)
+		assertLastRun(t, s, "daily", trainstore.KindEarly, early.At)
+		// Tuesday's ends before Monday's, which a departure outwaited
+		// by Monday's does: neither end replaces the other.
+		mustEnd(t, s, "daily", tue)
+		assertUnended(t, s, "daily", mon, early)
+		mustEnd(t, s, "daily", mon)
+		assertUnended(t, s, "daily", early)
+		assertLastRun(t, s, "daily", trainstore.KindEnded, tue.At)
+		mustEnd(t, s, "daily", early)
+		assertUnended(t, s, "daily")
+		assertLastRun(t, s, "daily", trainstore.KindEarlyEnded, early.At)
+		// Ending one never started, or one again, is no error.
+		mustEnd(t, s, "daily", trainstore.Departure{At: start.Add(-time.Hour)})
+		mustEnd(t, s, "daily", mon)
+		assertUnended(t, s, "daily")
+		assertLastRun(t, s, "daily", trainstore.KindEnded, tue.At)
+		assertUnended(t, s, "weekly", mon)
+	})
+
+	t.Run("old-shape records are one unended departure", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		// As versions before StartDeparture recorded them: the last of
+		// each kind.
+		mark := func(kind string, at time.Time) {
+			t.Helper()
+			if err := s.MarkRun(ctx, "daily", kind, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mark(trainstore.KindDeparture, start)
+		// No end recorded: a version that recorded none.
+		assertUnended(t, s, "daily")
+		mark(trainstore.KindEnded, start.Add(-24*time.Hour))
+		old := trainstore.Departure{At: start}
+		assertUnended(t, s, "daily", old)
+		mark(trainstore.KindEarly, start.Add(time.Hour))
+		oldEarly := trainstore.Departure{At: start.Add(time.Hour), Early: true}
+		assertUnended(t, s, "daily", old, oldEarly)
+
+		// A departure started, and one ended, after them keep them.
+		next := trainstore.Departure{At: start.Add(24 * time.Hour)}
+		if err := s.StartDeparture(ctx, "daily", next); err != nil {
+			t.Fatal(err)
+		}
+		early := trainstore.Departure{At: start.Add(2 * time.Hour), Early: true}
+		if err := s.StartDeparture(ctx, "daily", early); err != nil {
+			t.Fatal(err)
+		}
+		assertUnended(t, s, "daily", old, oldEarly, early, next)
+		mustEnd(t, s, "daily", next)
+		mustEnd(t, s, "daily", early)
+		assertUnended(t, s, "daily", old, oldEarly)
+		mustEnd(t, s, "daily", old)
+		mustEnd(t, s, "daily", oldEarly)
+		assertUnended(t, s, "daily")
+	})
+
+	t.Run("an end keeps the old-shape departure it is not", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		for _, m := range []struct {
+			kind string
+			at   time.Time
+		}{{trainstore.KindDeparture, start}, {trainstore.KindEnded, start.Add(-time.Hour)}} {
+			if err := s.MarkRun(ctx, "daily", m.kind, m.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A later departure, missed, ends without having started.
+		mustEnd(t, s, "daily", trainstore.Departure{At: start.Add(24 * time.Hour)})
+		assertUnended(t, s, "daily", trainstore.Departure{At: start})
+	})
+
+	t.Run("concurrent starts and ends", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		const n = 8
+		var wg sync.WaitGroup
+		errc := make(chan error, 2*n)
+		var want []trainstore.Departure
+		for i := range n {
+			d := trainstore.Departure{At: start.Add(time.Duration(i) * time.Hour), Early: i%2 == 1}
+			if i%3 != 0 {
+				want = append(want, d)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.StartDeparture(ctx, "daily", d); err != nil {
+					errc <- err
+					return
+				}
+				if i%3 == 0 {
+					errc <- s.EndDeparture(ctx, "daily", d)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		assertUnended(t, s, "daily", want...)
+	})
+
 	t.Run("cancelled context", func(t *testing.T) {
 		s := newStore(t)
 		mustBoard(t, s, "daily", car("accounting", "1", "alice", 0), 0)
@@ -322,6 +446,9 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 			{"ReturnCars", func() error { return s.ReturnCars(ctx, "daily", []trainstore.Car{c}) }},
 			{"MarkRun", func() error { return s.MarkRun(ctx, "daily", trainstore.KindDeparture, start) }},
 			{"LastRun", func() error { _, err := s.LastRun(ctx, "daily", trainstore.KindDeparture); return err }},
+			{"StartDeparture", func() error { return s.StartDeparture(ctx, "daily", trainstore.Departure{At: start}) }},
+			{"EndDeparture", func() error { return s.EndDeparture(ctx, "daily", trainstore.Departure{At: start}) }},
+			{"Unended", func() error { _, err := s.Unended(ctx, "daily"); return err }},
 		} {
 			if err := tc.call(); !errors.Is(err, context.Canceled) {
 				t.Errorf("%s with a cancelled context: got %v, want an error wrapping context.Canceled", tc.name, err)
@@ -329,7 +456,34 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		}
 		assertCars(t, s, "daily", car("accounting", "1", "alice", 0))
 		assertLastRun(t, s, "daily", trainstore.KindDeparture, time.Time{})
+		assertUnended(t, s, "daily")
 	})
+}
+
+func mustEnd(t *testing.T, s trainstore.Store, name string, d trainstore.Departure) {
+	t.Helper()
+	if err := s.EndDeparture(t.Context(), name, d); err != nil {
+		t.Fatalf("EndDeparture(%s, %s): %v", name, d.ID(), err)
+	}
+}
+
+// assertUnended checks the unended departures of train name, in order.
+func assertUnended(t *testing.T, s trainstore.Store, name string, want ...trainstore.Departure) {
+	t.Helper()
+	got, err := s.Unended(t.Context(), name)
+	if err != nil {
+		t.Fatalf("Unended(%s): %v", name, err)
+	}
+	ids := func(ds []trainstore.Departure) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.ID())
+		}
+		return out
+	}
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Errorf("Unended(%s): got %q, want %q", name, ids(got), ids(want))
+	}
 }
 
 // car returns a car boarded i minutes after start.

@@ -7,6 +7,7 @@ package trainstore
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/jsonkeep"
@@ -26,14 +27,16 @@ const (
 	// KindCancelAnnounced records the cancelled departure whose
 	// cancellation was announced in the train's channels.
 	KindCancelAnnounced = "cancel-announced"
-	// KindEnded records the departure whose outcome was written to the
-	// audit log last: a scheduled departure recorded as run after it
-	// never ended, the bot having died during it.
+	// KindEnded records the latest scheduled departure whose outcome
+	// was written to the audit log (EndDeparture); each departure never
+	// ended keeps its own record (Unended). Versions before those kept
+	// this and KindDeparture alone: a scheduled departure recorded as
+	// run after it never ended, the bot having died during it.
 	KindEnded = "ended"
-	// KindEarly records the departure sent off early (train depart now),
-	// by when it was, as it leaves; KindEarlyEnded records the one whose
-	// outcome was written to the audit log last, as KindEnded does for
-	// the scheduled ones.
+	// KindEarly records the last departure sent off early (train depart
+	// now), by when it was, as it leaves (StartDeparture); KindEarlyEnded
+	// records the latest one ended, as KindEnded does for the scheduled
+	// ones.
 	KindEarly      = "early"
 	KindEarlyEnded = "early-ended"
 )
@@ -109,6 +112,26 @@ type Store interface {
 	// of KindCancel recorded (as versions before MarkCancel did). The
 	// zero Cancellation if none was.
 	LastCancel(ctx context.Context, train string) (Cancellation, error)
+	// StartDeparture records d as leaving: LastRun of KindDeparture (of
+	// KindEarly for one sent off early) returns d.At, and Unended lists
+	// d until EndDeparture. A departure unended in the old shape (see
+	// Unended) stays unended, in the same write.
+	StartDeparture(ctx context.Context, train string, d Departure) error
+	// EndDeparture records d's outcome as written: Unended no longer
+	// lists it, and LastRun of KindEnded (KindEarlyEnded) returns the
+	// latest departure ended, d.At or a later one ended before it. Every
+	// other departure keeps its own record: ends never replace one
+	// another. Ending a departure never started (one that did not run)
+	// is no error.
+	EndDeparture(ctx context.Context, train string, d Departure) error
+	// Unended returns the departures of the train started and never
+	// ended, in the order of Less: the bot died during them, or before
+	// they began, or a replica is running them. A store written before
+	// StartDeparture kept one record per kind: a KindDeparture newer than
+	// a KindEnded (one recorded: none recorded is a version that kept no
+	// ends), or a KindEarly newer than KindEarlyEnded, is one unended
+	// departure (OldUnended).
+	Unended(ctx context.Context, train string) ([]Departure, error)
 	// Trains returns the names of the trains with cars aboard, sorted,
 	// whether the config has them or not: the cars of a train removed
 	// from it, or renamed, are found there.
@@ -120,6 +143,61 @@ type Cancellation struct {
 	At     time.Time `json:"at"`
 	User   string    `json:"user"`
 	Reason string    `json:"reason"`
+}
+
+// Departure is one departure of a train recorded as leaving: a
+// scheduled one, by its time, or one sent off early (train depart now),
+// by when it was.
+type Departure struct {
+	At    time.Time `json:"at"`
+	Early bool      `json:"early,omitempty"`
+}
+
+// ID names d among the departures of its train: one at a time per kind,
+// the scheduled ones by their schedule, the early ones by the clock.
+func (d Departure) ID() string {
+	kind := KindDeparture
+	if d.Early {
+		kind = KindEarly
+	}
+	return kind + "@" + d.At.UTC().Format(time.RFC3339Nano)
+}
+
+// Less orders departures by time, a scheduled one before one sent off
+// early at the same instant.
+func (d Departure) Less(e Departure) bool {
+	if !d.At.Equal(e.At) {
+		return d.At.Before(e.At)
+	}
+	return !d.Early && e.Early
+}
+
+// SortDepartures sorts ds in the order of Less.
+func SortDepartures(ds []Departure) {
+	slices.SortFunc(ds, func(a, b Departure) int {
+		switch {
+		case a.Less(b):
+			return -1
+		case b.Less(a):
+			return 1
+		}
+		return 0
+	})
+}
+
+// OldUnended returns the departures that records of the old shape, one
+// per kind, leave unended: dep, the last scheduled departure, if ended,
+// the last one ended, was recorded and is before it; early, the last one
+// sent off early, if earlyEnded is before it.
+func OldUnended(dep, ended, early, earlyEnded time.Time) []Departure {
+	var out []Departure
+	if !dep.IsZero() && !ended.IsZero() && ended.Before(dep) {
+		out = append(out, Departure{At: dep})
+	}
+	if !early.IsZero() && earlyEnded.Before(early) {
+		out = append(out, Departure{At: early, Early: true})
+	}
+	return out
 }
 
 // Returned is the train aboard (in boarding order) with cars put back,
