@@ -122,12 +122,12 @@ func (e *Engine) begin(ctx context.Context, t target, kind Kind, req Request, si
 			watch.end(err)
 		}
 	}()
-	taken := time.Now() // the lease runs out leaseTTL from here at the earliest
+	taken := e.now() // the lease runs out leaseTTL from here at the earliest
 	lease, err := e.acquire(ctx, t, kind, id, what+" by "+req.Requester)
 	if err != nil {
 		return nil, err
 	}
-	clock := newLeaseClock(taken, e.leaseTTL)
+	clock := newLeaseClock(e.now, taken, e.leaseTTL)
 	if req.Admit != nil {
 		watch.at("admission (window, locks)")
 		forced, err := e.admit(ctx, req.Admit, lease, clock, log)

@@ -82,13 +82,6 @@ func (l *stealableLease) Renew(ctx context.Context) error {
 	return l.Lease.Renew(ctx)
 }
 
-// newStealableFixture is a fixture whose leases a test can have taken
-// by another replica (stolen), with a short TTL.
-func newStealableFixture(t *testing.T, yaml string) (*fixture, *stealable) {
-	t.Helper()
-	return newStealableFixtureTTL(t, yaml, 300*time.Millisecond)
-}
-
 // stealTTL is the lease TTL of the tests that take a lease away at the
 // moment they choose (stolen, or run out in the store by passInStore):
 // long enough that the deploys they run first keep their leases on a
@@ -97,7 +90,8 @@ func newStealableFixture(t *testing.T, yaml string) (*fixture, *stealable) {
 // every third of it, soon finds a stolen lease.
 const stealTTL = 2 * time.Second
 
-// newStealableFixtureTTL is newStealableFixture with leases of ttl.
+// newStealableFixtureTTL is a fixture whose leases, of ttl, a test can
+// have taken by another replica (stolen).
 func newStealableFixtureTTL(t *testing.T, yaml string, ttl time.Duration) (*fixture, *stealable) {
 	t.Helper()
 	var leases *stealable

@@ -102,7 +102,7 @@ func (e *Engine) recoverOne(ctx context.Context, rec *Record) (*Record, error) {
 	if busy && r.rec.ID == rec.ID {
 		return nil, nil // this process runs it
 	}
-	taken := time.Now()
+	taken := e.now()
 	lease, err := e.leases.Acquire(ctx, LeaseKey(rec.App, rec.Env), "recovery:"+rec.ID, e.leaseTTL)
 	var held *LeaseHeldError
 	switch {
@@ -382,7 +382,7 @@ func (e *Engine) renewWhile(ctx context.Context, lease Lease, taken time.Time, i
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		renewEvery(lease, newLeaseClock(taken, e.leaseTTL), done, func(err error) bool {
+		renewEvery(lease, newLeaseClock(e.now, taken, e.leaseTTL), done, func(err error) bool {
 			if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrStoreReset) {
 				// Cancelled before it is logged: whoever reads the
 				// log finds the recovery stopped already.

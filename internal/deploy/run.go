@@ -599,15 +599,24 @@ func (r *run) keepLease(done <-chan struct{}) {
 // instant, the lease is lost whatever the store says. Safe for concurrent
 // use.
 type leaseClock struct {
-	ttl     time.Duration
+	ttl time.Duration
+	// now is the engine's clock (Options.Now), by which the lease's
+	// renewals are timed and it runs out.
+	now     func() time.Time
 	mu      sync.Mutex
 	renewed time.Time
 }
 
-// newLeaseClock returns the clock of a lease of ttl whose acquisition
-// started at taken.
-func newLeaseClock(taken time.Time, ttl time.Duration) *leaseClock {
-	return &leaseClock{ttl: ttl, renewed: taken}
+// newLeaseClock returns the clock, by now, of a lease of ttl whose
+// acquisition started at taken.
+func newLeaseClock(now func() time.Time, taken time.Time, ttl time.Duration) *leaseClock {
+	return &leaseClock{ttl: ttl, now: now, renewed: taken}
+}
+
+// untilExpiry returns how long until the lease runs out by this
+// process's clock.
+func (c *leaseClock) untilExpiry() time.Duration {
+	return c.expiry().Sub(c.now())
 }
 
 // renew records a renewal that succeeded, which started at start.
@@ -632,7 +641,7 @@ func (c *leaseClock) runOut() error {
 	c.mu.Lock()
 	renewed := c.renewed
 	c.mu.Unlock()
-	if time.Since(renewed) < c.ttl {
+	if c.now().Sub(renewed) < c.ttl {
 		return nil
 	}
 	return fmt.Errorf("%w: not renewed since %s, so it ran out %s later by this process's clock",
@@ -649,7 +658,7 @@ func renewEvery(lease Lease, clock *leaseClock, done <-chan struct{}, failed fun
 	ttl := clock.ttl
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
-	expiry := time.NewTimer(time.Until(clock.expiry()))
+	expiry := time.NewTimer(clock.untilExpiry())
 	defer expiry.Stop()
 	for {
 		select {
@@ -659,20 +668,20 @@ func renewEvery(lease Lease, clock *leaseClock, done <-chan struct{}, failed fun
 			err := clock.runOut()
 			if err == nil {
 				// A renewal that succeeded as the timer fired.
-				expiry.Reset(time.Until(clock.expiry()))
+				expiry.Reset(clock.untilExpiry())
 				continue
 			}
 			if failed(err) {
 				return
 			}
 		case <-tick.C:
-			start := time.Now()
+			start := clock.now()
 			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
 			err := lease.Renew(ctx)
 			cancel()
 			if err == nil {
 				clock.renew(start)
-				expiry.Reset(time.Until(clock.expiry()))
+				expiry.Reset(clock.untilExpiry())
 				continue
 			}
 			if failed(err) {
