@@ -82,31 +82,55 @@ func TestRollbackThatLostItsLeaseKeepsItsLock(t *testing.T) {
 	}
 }
 
-// barrierStore makes two recoverers' reads of one record meet, as two
-// replicas whose recovery loops tick together: a read of it waits, up to a
-// second, for the other's.
-type barrierStore struct {
-	deploy.Store
+// recoveryBarrier makes two recoverers' recoveries of one record overlap,
+// as two replicas' whose recovery loops tick together: each one's read of
+// the record waits until the other has read it too, or has finished its
+// Recover. Either way, neither writes before the other has read the
+// record as running or given up on it, however late the machine's load
+// starts the other.
+type recoveryBarrier struct {
 	id      string
 	mu      sync.Mutex
-	waiting chan struct{} // closed by the second read
-	reads   int
+	arrived [2]bool
+	met     chan struct{} // closed once both arrived
+}
+
+func newRecoveryBarrier(id string) *recoveryBarrier {
+	return &recoveryBarrier{id: id, met: make(chan struct{})}
+}
+
+// arrive tells the barrier that recoverer i has read the record or
+// finished its Recover.
+func (b *recoveryBarrier) arrive(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.arrived[i] {
+		return
+	}
+	b.arrived[i] = true
+	if b.arrived[0] && b.arrived[1] {
+		close(b.met)
+	}
+}
+
+// barrierStore is recoverer i's view of the store: its reads of the
+// barrier's record wait at the barrier.
+type barrierStore struct {
+	deploy.Store
+	b *recoveryBarrier
+	i int
 }
 
 func (s *barrierStore) Record(ctx context.Context, id string) (*deploy.Record, error) {
 	r, err := s.Store.Record(ctx, id)
-	if id != s.id {
+	if id != s.b.id {
 		return r, err
 	}
-	s.mu.Lock()
-	s.reads++
-	if s.reads == 2 {
-		close(s.waiting)
-	}
-	s.mu.Unlock()
+	s.b.arrive(s.i)
 	select {
-	case <-s.waiting:
-	case <-time.After(time.Second):
+	case <-s.b.met:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
 	}
 	return r, err
 }
@@ -121,19 +145,20 @@ func TestSupersededDeadDeployReportedOnce(t *testing.T) {
 	if _, err := f.store.Acquire(t.Context(), "deploy:web/prod", "20260101-000100-other0 deploy of build 3 by bob", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	bs := &barrierStore{Store: f.store, id: dead.ID, waiting: make(chan struct{})}
+	b := newRecoveryBarrier(dead.ID)
 	var engines []*deploy.Engine
-	for range 2 {
+	for i := range 2 {
 		engines = append(engines, deploy.NewEngine(deploy.Options{
 			Config: f.cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-			Store: bs, Leases: f.store, Locks: f.store,
+			Store: &barrierStore{Store: f.store, b: b, i: i}, Leases: f.store, Locks: f.store,
 		}))
 	}
 	var mu sync.Mutex
 	reports := 0
 	var wg sync.WaitGroup
-	for _, e := range engines {
+	for i, e := range engines {
 		wg.Go(func() {
+			defer b.arrive(i)
 			got, err := e.Recover(context.Background())
 			if err != nil {
 				t.Error(err)
