@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
+	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/train"
 )
 
@@ -188,32 +189,72 @@ func leasedTrainWith(t *testing.T, opt redis.Options) (*redisserver.Server, *red
 	return srv, st, cfg, board
 }
 
+// renewCounter counts the renewals of its leases that succeeded.
+type renewCounter struct {
+	deploy.Leaser
+	renewed atomic.Int32
+}
+
+func (c *renewCounter) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	l, err := c.Leaser.Acquire(ctx, key, holder, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &countedLease{Lease: l, c: c}, nil
+}
+
+type countedLease struct {
+	deploy.Lease
+	c *renewCounter
+}
+
+func (l *countedLease) Renew(ctx context.Context) error {
+	err := l.Lease.Renew(ctx)
+	if err == nil {
+		l.c.renewed.Add(1)
+	}
+	return err
+}
+
 // TestDepartureLeaseAcrossReplicas: while one replica departs a train, a
 // `train depart now` on another is refused, and the other's own departure
 // of it does not leave; once the first is done, the other may depart it.
+// The lease's time, the store's and the replicas', is a clock the test
+// moves between the renewals it waits for: a loaded machine that holds
+// up a renewal does not run the lease out meanwhile.
 func TestDepartureLeaseAcrossReplicas(t *testing.T) {
+	const ttl = time.Second
 	ctx := context.Background()
-	st, cfg, board := leasedTrain(t)
+	clock := testclock.New(time.Now())
+	_, st, cfg, board := leasedTrainWith(t, redis.Options{Now: clock.Now, MaxClockSkew: -1})
 	board("web")
 	board("billing")
 	runnerA := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
 	runnerB := &blockingRunner{started: make(chan string, 4), release: make(chan struct{})}
 	postsA, postsB := &posts{}, &posts{}
-	replica := func(r train.Runner, out *posts) *train.Scheduler {
-		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: r, Notifier: out, Audit: st, Leases: st, LeaseTTL: time.Second})
+	leasesA := &renewCounter{Leaser: st}
+	replica := func(r train.Runner, out *posts, leases deploy.Leaser) *train.Scheduler {
+		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: r, Notifier: out, Audit: st, Leases: leases, LeaseTTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}
+		train.SetLeaseClock(s, clock.Now)
 		return s
 	}
-	a, b := replica(runnerA, postsA), replica(runnerB, postsB)
+	a, b := replica(runnerA, postsA, leasesA), replica(runnerB, postsB, st)
 	done := make(chan train.Summary, 1)
 	go func() { done <- a.Depart(ctx, "daily", "") }()
 	if app := <-runnerA.started; app != "web" {
 		t.Fatalf("replica a shipped %s first, want web", app)
 	}
 	// Longer than the lease's TTL: a renews it meanwhile.
-	time.Sleep(1500 * time.Millisecond)
+	for range 3 {
+		clock.Advance(ttl / 2)
+		// The second renewal that succeeds from here was asked after
+		// the clock moved: the first may have been asked before.
+		want := leasesA.renewed.Load() + 2
+		waitUntil(t, "replica a to renew its lease twice", func() bool { return leasesA.renewed.Load() >= want })
+	}
 	if _, err := b.DepartNow(ctx, "ana", "daily"); errs.CodeOf(err) != errs.Conflict || !strings.Contains(err.Error(), "on another replica of the bot; nothing was sent off:") {
 		t.Errorf("train depart now on replica b during a's departure: got %v, want it refused", err)
 	}
