@@ -338,11 +338,7 @@ func (r *run) putBack() {
 		left []string
 	)
 	for _, h := range r.hosts {
-		r.mu.Lock()
-		hr := *r.rec.Host(h.Name)
-		skip := !r.leftBehind[h.Name] || r.out[h.Name] || r.sessions[h.Name] == nil
-		r.mu.Unlock()
-		if skip || hr.MayHaveSwitched() || hr.LeftOut {
+		if !r.toPutBack(h.Name) {
 			continue
 		}
 		if lost == nil {
@@ -368,6 +364,70 @@ func (r *run) putBack() {
 		r.note("%s not put back into rotation, left out as the last run left %s: this replica lost the deploy lease (it ran out, or the state store could not confirm it), and the replica holding the lease now may have drained %s to switch %s; check %s in the load balancer once that replica's run ends",
 			strings.Join(left, ", "), them, them, them, them)
 	}
+}
+
+// toPutBack reports whether host is one putBack puts back: left out by
+// the last run without a switch, reached by this run, and neither switched
+// nor left out by it.
+func (r *run) toPutBack(host string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hr := r.rec.Host(host)
+	return r.leftBehind[host] && !r.out[host] && r.sessions[host] != nil && !hr.MayHaveSwitched() && !hr.LeftOut
+}
+
+// putBackUnchanged is putBack for a run with nothing to do, which drains
+// and readies no host: a host the last run left out without switching it,
+// which runs build already, would otherwise stay out of rotation until a
+// run switches it. It checks the lease before each host as putBack does,
+// and writes nothing: the run is not recorded, and a host it does not put
+// back stays as the last run's record left it, left out, for the next run
+// to put back. It returns what the reply says of the hosts ("" for none)
+// and those it did not put back.
+func (r *run) putBackUnchanged(build string) (said string, left []string) {
+	if r.t.pool == nil || len(r.leftBehind) == 0 || build == "" {
+		return "", nil
+	}
+	ctx := context.WithoutCancel(r.ctx)
+	var (
+		lost       error
+		back, kept []string
+		parts      []string
+	)
+	for _, h := range r.hosts {
+		if !r.toPutBack(h.Name) || r.states[h.Name].Current != build {
+			continue
+		}
+		if lost == nil {
+			lost = r.leaseGone()
+		}
+		if lost != nil {
+			kept = append(kept, h.Name)
+			continue
+		}
+		if err := r.t.pool.Ready(ctx, h); err != nil {
+			r.log.Warn("put back into rotation", "host", h.Name, "err", err)
+			left = append(left, h.Name)
+			parts = append(parts, fmt.Sprintf("putting %s back into rotation, where the last run left it out, failed: %v — it is still out; check it in the load balancer", h.Name, err))
+			continue
+		}
+		back = append(back, h.Name)
+	}
+	if len(back) > 0 {
+		r.log.Info("put back into rotation by a run with nothing to do", "hosts", back)
+		parts = append([]string{fmt.Sprintf("%s, left out of rotation by the last run without a switch, put back into rotation", strings.Join(back, ", "))}, parts...)
+	}
+	if lost != nil {
+		r.log.Warn("put back into rotation skipped: deploy lease lost", "hosts", kept, "err", lost)
+		left = append(left, kept...)
+		them := "them"
+		if len(kept) == 1 {
+			them = "it"
+		}
+		parts = append(parts, fmt.Sprintf("%s not put back into rotation, left out as the last run left %s: this replica lost the deploy lease (it ran out, or the state store could not confirm it), and the replica holding the lease now may have drained %s to switch %s; check %s in the load balancer once that replica's run ends",
+			strings.Join(kept, ", "), them, them, them, them))
+	}
+	return strings.Join(parts, "; "), left
 }
 
 // leftOutBy reports whether the last finished run among recs (newest
@@ -416,6 +476,15 @@ func (r *run) forgetStarting() {
 // otherwise nothing is written, as before.
 func (r *run) nothingToDo(noop error) error {
 	defer r.abandon()
+	var left []string
+	if live := r.live(); len(live) > 0 {
+		// Every host reached runs one build: noop says so.
+		var said string
+		said, left = r.putBackUnchanged(r.states[live[0].Name].Current)
+		if said != "" {
+			noop = errs.New(errs.CodeOf(noop), "%s; %s", errs.Message(noop), said)
+		}
+	}
 	if len(r.live()) != len(r.hosts) {
 		// A host not reached may be on another release: said so, it is
 		// not taken for one that runs it.
@@ -442,7 +511,10 @@ func (r *run) nothingToDo(noop error) error {
 	r.rec.Outcome, r.rec.Finished = OutcomeUnchanged, r.e.now()
 	r.rec.Error = fmt.Sprintf("every host ran %s already: nothing to do; %s %s, interrupted, is resolved", build, stuck.Kind, stuck.ID)
 	for i := range r.rec.Hosts {
+		// One not put back stays left out in this record too: the next
+		// run may find this one first.
 		r.rec.Hosts[i].State = HostUnchanged
+		r.rec.Hosts[i].LeftOut = slices.Contains(left, r.rec.Hosts[i].Host)
 	}
 	r.mu.Unlock()
 	if err := r.e.store.PutRecord(ctx, r.snapshot()); err != nil {
