@@ -9,6 +9,19 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
+// failBroken, run last in a restart, fails a host whose release has a
+// BROKEN-host file there and then, rather than at a health check that
+// runs out: no host of the tests using it needs the health timeout to
+// pass, which longHealth makes long, so that a healthy host's check on a
+// loaded machine passes in time.
+const failBroken = `test ! -e current/BROKEN-$SWITCHMAN_HOST`
+
+// longHealth gives the fixture's health check a timeout no healthy host
+// comes near, however loaded the machine.
+func longHealth(yaml string) string {
+	return strings.Replace(yaml, "timeout: 2s", "timeout: 1m", 1)
+}
+
 // TestPartialDeploySaysWhatItCouldNotSwitchBack: a host that fails within
 // max_failures is switched back on its own; when that switch back fails
 // too, the host is left on the earlier release without a passing restart,
@@ -48,7 +61,7 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, current := threeHostsMax(t, 1)
+			f, current := threeHostsConfig(t, 1, failBroken, longHealth)
 			tt.prepare(t, f.app+"-h1")
 			f.build("3", tarEntry{name: "BROKEN-h1", body: "x"})
 			rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
@@ -82,7 +95,7 @@ func TestEveryHostFailingWithinMaxFailures(t *testing.T) {
 		want    []string // in the record's error
 	}{
 		{
-			name:    "health",
+			name:    "after the switch",
 			extra:   []tarEntry{{name: "BROKEN-h0", body: "x"}, {name: "BROKEN-h1", body: "x"}, {name: "BROKEN-h2", body: "x"}},
 			outcome: deploy.OutcomeReverted,
 			state:   deploy.HostReverted,
@@ -107,9 +120,9 @@ func TestEveryHostFailingWithinMaxFailures(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Without migrations, which need a host left to list them on.
-			f, current := threeHostsConfig(t, 3, "true", func(yaml string) string {
+			f, current := threeHostsConfig(t, 3, failBroken, func(yaml string) string {
 				start, end := strings.Index(yaml, "    migrations:\n"), strings.Index(yaml, "    health:\n")
-				return yaml[:start] + yaml[end:]
+				return longHealth(yaml[:start] + yaml[end:])
 			})
 			if tt.prepare != nil {
 				for _, h := range hosts {
@@ -143,7 +156,7 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 	// h1's restart on 3 moves its release 2 away, so that its switch
 	// back fails before it switches; h2's puts it back, when build 3
 	// says so, before the deploy reverts.
-	const restart = `if [ -e current/DROP-$SWITCHMAN_HOST ]; then mv releases/2 releases/away-2; fi; if [ -e current/RESTORE-$SWITCHMAN_HOST ] && [ -e ../web-h1/releases/away-2 ]; then mv ../web-h1/releases/away-2 ../web-h1/releases/2; fi`
+	const restart = `if [ -e current/DROP-$SWITCHMAN_HOST ]; then mv releases/2 releases/away-2; fi; if [ -e current/RESTORE-$SWITCHMAN_HOST ] && [ -e ../web-h1/releases/away-2 ]; then mv ../web-h1/releases/away-2 ../web-h1/releases/2; fi; ` + failBroken
 	for _, tt := range []struct {
 		name    string
 		extra   []tarEntry
@@ -166,7 +179,7 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, current := threeHostsRestart(t, 1, restart)
+			f, current := threeHostsConfig(t, 1, restart, longHealth)
 			entries := append([]tarEntry{{name: "BROKEN-h1", body: "x"}, {name: "DROP-h1", body: "x"}, {name: "BROKEN-h2", body: "x"}}, tt.extra...)
 			f.build("3", entries...)
 			rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeReverted)
@@ -196,7 +209,7 @@ func TestFailedSwitchThatDidNotMoveIsNotSwitchedBack(t *testing.T) {
 	// h0's restart on 3 takes release 3 away from h1, whose switch, next,
 	// then fails before it moves `current`.
 	const restart = `if [ "$SWITCHMAN_HOST" = h0 ] && [ "$SWITCHMAN_BUILD" = 3 ]; then rm -rf ../web-h1/releases/3; fi`
-	f, current := threeHostsRestart(t, 1, restart)
+	f, current := threeHostsConfig(t, 1, restart, longHealth)
 	restarts := filepath.Join(f.app+"-h1", "restarts.log")
 	before, err := os.ReadFile(restarts)
 	if err != nil {
