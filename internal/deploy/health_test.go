@@ -193,11 +193,18 @@ func TestHealthExpectOnBodyCutShort(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			defer srv.Close()
+			// A check that fails ends when its timeout runs out, which is
+			// short; one that passes must not be failed by a loaded
+			// machine's slow first attempt.
+			timeout := "300ms"
+			if tc.pass {
+				timeout = "1m"
+			}
 			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
 				`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
       timeout: 2s`, `url: `+srv.URL+`/health
       expect: "{build}"
-      timeout: 300ms`, 1)
+      timeout: `+timeout, 1)
 			f := newFixtureFrom(t, yaml, &local.Transport{})
 			f.build("1")
 			rec, err := f.run(deploy.KindDeploy, "1")
@@ -263,11 +270,15 @@ func TestHealthURLReachesTheRestartedProcess(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
+	// Both deploys pass: the timeout is long enough for a loaded machine.
+	// A connection kept from before the restart would have the old
+	// process answer every check, and fail the deploy of 2 within the
+	// fixture's wait all the same.
 	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, `echo "$SWITCHMAN_BUILD" > running`),
 		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
       timeout: 2s`, `url: `+srv.URL+`/health
       expect: "{build}"
-      timeout: 1s`, 1)
+      timeout: 10s`, 1)
 	f := newFixtureFrom(t, yaml, &local.Transport{})
 	running.Store(filepath.Join(f.app, "running"))
 	f.build("1")
