@@ -675,6 +675,10 @@ const (
 // running them. One older than any catch-up looks back is not returned,
 // nor the scheduled one that waits to run (KindWaiting), here or on
 // another replica. None if they cannot be read.
+//
+// One that old is ended in the store unsaid (dropOld): no replica runs a
+// departure that long, and left there it would be read at every look,
+// one more for each death, for ever.
 func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time) []Departure {
 	all, err := s.store.Unended(ctx, name)
 	if err != nil {
@@ -688,6 +692,7 @@ func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, no
 	read := false
 	for _, d := range all {
 		if now.Sub(d.At) > lookback+max(tr.cfg.Grace.D(), 0) {
+			s.dropOld(ctx, name, d)
 			continue
 		}
 		if !d.Early {
@@ -704,6 +709,19 @@ func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, no
 		out = append(out, d)
 	}
 	return out
+}
+
+// dropOld ends departure d of train name, found unended and older than
+// any catch-up looks back, without saying it was cut short: what it left
+// aboard has gone with the departures since, or goes with the next.
+func (s *Scheduler) dropOld(ctx context.Context, name string, d Departure) {
+	if err := s.store.EndDeparture(ctx, name, d); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("train: record as ended a departure older than the catch-up looks back", "train", name, "at", d.At, "early", d.Early, "err", err)
+		}
+		return
+	}
+	s.log.Warn("train: a departure that never ended, older than the catch-up looks back, was dropped without saying it was cut short", "train", name, "at", d.At, "early", d.Early)
 }
 
 // cutShort says and audits, once each, the departures of train name
