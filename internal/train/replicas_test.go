@@ -189,17 +189,21 @@ func leasedTrainWith(t *testing.T, opt redis.Options) (*redisserver.Server, *red
 	return srv, st, cfg, board
 }
 
-// renewCounter counts the renewals of its leases that succeeded.
+// renewCounter counts the renewals of its leases that succeeded, the
+// tries to take one, and those that took it.
 type renewCounter struct {
 	deploy.Leaser
-	renewed atomic.Int32
+	renewed      atomic.Int32
+	tried, taken atomic.Int32
 }
 
 func (c *renewCounter) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
 	l, err := c.Leaser.Acquire(ctx, key, holder, ttl)
+	c.tried.Add(1)
 	if err != nil {
 		return nil, err
 	}
+	c.taken.Add(1)
 	return &countedLease{Lease: l, c: c}, nil
 }
 
@@ -287,15 +291,24 @@ func TestScheduledDepartureWaitsForAnEarlyOne(t *testing.T) {
 	}
 }
 
+// scheduledAfterEarly times the departure lease, the store's and the
+// replicas', by a clock it moves between the renewals it waits for, as
+// TestDepartureLeaseAcrossReplicas does: a renewal held up by a loaded
+// machine does not run the lease out, and the scheduled departure does
+// not leave for that.
 func scheduledAfterEarly(t *testing.T, cancel bool) {
+	const ttl = time.Second
 	ctx := context.Background()
-	st, cfg, board := leasedTrain(t)
+	leaseClock := testclock.New(time.Now())
+	_, st, cfg, board := leasedTrainWith(t, redis.Options{Now: leaseClock.Now, MaxClockSkew: -1})
 	board("web")
 	early := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
-	a, err := train.New(train.Options{Config: cfg, Store: st, Runner: early, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second})
+	leasesA, leasesB := &renewCounter{Leaser: st}, &renewCounter{Leaser: st}
+	a, err := train.New(train.Options{Config: cfg, Store: st, Runner: early, Notifier: &posts{}, Audit: st, Leases: leasesA, LeaseTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
+	train.SetLeaseClock(a, leaseClock.Now)
 	if _, err := a.DepartNow(ctx, "ana", "daily"); err != nil {
 		t.Fatal(err)
 	}
@@ -307,19 +320,38 @@ func scheduledAfterEarly(t *testing.T, cancel bool) {
 	clock := &jumpingClock{now: start, end: end}
 	bctx, stop := context.WithCancel(ctx)
 	defer stop()
-	b, err := train.New(train.Options{Config: cfg, Store: st, Runner: scheduled, Notifier: &posts{}, Audit: st, Leases: st, LeaseTTL: time.Second,
+	b, err := train.New(train.Options{Config: cfg, Store: st, Runner: scheduled, Notifier: &posts{}, Audit: st, Leases: leasesB, LeaseTTL: ttl,
 		Now: clock.Now, Sleep: clock.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
+	train.SetLeaseClock(b, leaseClock.Now)
 	done := make(chan error, 1)
 	go func() { done <- b.Run(bctx) }()
 	// The scheduled departure is due, and waits: nothing ships from b
-	// while a holds the train.
+	// while a holds the train, past the lease's TTL through a's renewals.
+	waitUntil(t, "the 14:00 departure to wait", func() bool {
+		w, err := st.LastRun(ctx, "daily", train.KindWaiting)
+		return err == nil && !w.IsZero()
+	})
+	for range 3 {
+		leaseClock.Advance(ttl / 2)
+		// The second renewal that succeeds from here was asked after
+		// the clock moved: the first may have been asked before.
+		want := leasesA.renewed.Load() + 2
+		waitUntil(t, "replica a to renew its lease twice", func() bool { return leasesA.renewed.Load() >= want })
+	}
+	// b tried the lease again since (its first try after the last move
+	// may have begun before it).
+	tried := leasesB.tried.Load() + 2
+	waitUntil(t, "replica b to try the lease again", func() bool { return leasesB.tried.Load() >= tried })
+	if n := leasesB.taken.Load(); n != 0 {
+		t.Fatalf("replica b took the train's lease %d times while the early one held it", n)
+	}
 	select {
 	case app := <-scheduled.started:
 		t.Fatalf("the scheduled departure shipped %s while the early one held the train", app)
-	case <-time.After(1500 * time.Millisecond):
+	default:
 	}
 	if cancel {
 		if _, err := b.Cancel(ctx, "ana", "daily", "incident"); err != nil {
