@@ -70,7 +70,8 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	stuck := leftOn(last, req.Build)
 	switching, delivering, reachable := 0, 0, 0
-	var bad []string // hosts on which the build is marked bad
+	var bad []string     // hosts on which the build is marked bad
+	var putBack []string // hosts the deploy puts back into rotation (see toPutBack)
 	for _, h := range r.hosts {
 		hp := HostPlan{Host: h.Name}
 		st, err := states[h.Name], unreachable[h.Name]
@@ -101,6 +102,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		if leftBehind[h.Name] && err == nil && st.Current == req.Build && !stuck[h.Name] {
 			hp.Change += "; out of rotation, left there by the last run, which did not switch it: put back"
+			putBack = append(putBack, h.Name)
 		}
 		p.Hosts = append(p.Hosts, hp)
 	}
@@ -130,8 +132,12 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if fewInodes != nil {
 		p.Refusals = append(p.Refusals, errs.Message(fewInodes))
 	}
-	// As the deploy itself would answer.
+	// As the deploy itself would answer, which with nothing to switch
+	// still puts back the hosts the last run left out without a switch.
 	if busy == nil && unusable == nil && short == nil && fewInodes == nil && reachable > 0 && switching == 0 {
+		if len(putBack) > 0 {
+			return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing but put %s, left out of rotation by the last run without a switch, back into rotation", t.key(), req.Build, andList(putBack))
+		}
 		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 	}
 	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)
