@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -129,6 +130,13 @@ func healthzUnmapped(t *testing.T, dir string) {
 	if _, err := st.Locks(ctx); err == nil || errs.Message(deploy.StoreRefused(err)) != "state store "+path+" "+restart {
 		t.Errorf("a read after the mapping failed: got %v, want %q", err, "state store "+path+" "+restart)
 	}
+	// Tries seconds apart would be refused the same way, and only hold
+	// the reply back.
+	tries := 0
+	appender := appenderFunc(func(ctx context.Context, e *audit.Entry) error { tries++; return st.AppendAudit(ctx, e) })
+	if err := audit.Append(ctx, appender, entry("lock web")); !errors.Is(err, deploy.ErrStoreUnusable) || tries != 1 {
+		t.Errorf("an audit entry after the mapping failed: got %v after %d tries, want the store unusable after 1", err, tries)
+	}
 	want := map[string]string{"status": "unavailable", "store": "unmapped", "store_error": "ENOMEM"}
 	if code, body := embeddedHealthz(t, st); code != http.StatusServiceUnavailable || len(body) != len(want) || body["status"] != want["status"] || body["store"] != want["store"] || body["store_error"] != want["store_error"] {
 		t.Errorf("/healthz after the mapping failed: got %d %v, want 503 %v", code, body, want)
@@ -155,6 +163,11 @@ func healthzUnmapped(t *testing.T, dir string) {
 		t.Errorf("a write once the store was opened again: %v", err)
 	}
 }
+
+// appenderFunc is a function that appends audit entries.
+type appenderFunc func(ctx context.Context, e *audit.Entry) error
+
+func (f appenderFunc) AppendAudit(ctx context.Context, e *audit.Entry) error { return f(ctx, e) }
 
 // addressSpace is the size of the process's address space (VmSize), which
 // RLIMIT_AS bounds.

@@ -94,9 +94,11 @@ var retryWaits = [Tries - 1]time.Duration{time.Second, 3 * time.Second}
 // tried again: it takes no more writes until the bot restarts; nor is
 // one whose disk is full or file at its size limit (deploy.ErrStoreFull):
 // neither is undone in the seconds the tries last, and the reply
-// waiting for them would come that much later for nothing; nor is one closed as the bot stops
-// (deploy.ErrStoreClosed), which never opens again. It returns the last
-// try's error.
+// waiting for them would come that much later for nothing; nor is one
+// that refuses every call until someone acts on it (deploy.ErrStoreUnusable:
+// a damaged file, one no longer mapped in memory); nor is one closed as
+// the bot stops (deploy.ErrStoreClosed), which never opens again. It
+// returns the last try's error.
 //
 // Every try carries one key (see AppendKey): a store that can tell a try
 // it applied already, whose answer was lost, appends the entry once.
@@ -116,7 +118,7 @@ func Append(ctx context.Context, w Appender, e *Entry) error {
 			}
 		}
 		err = w.AppendAudit(ctx, e)
-		if err == nil || errors.Is(err, deploy.ErrStoreReset) || errors.Is(err, deploy.ErrStoreFull) || errors.Is(err, deploy.ErrStoreClosed) {
+		if err == nil || errors.Is(err, deploy.ErrStoreReset) || errors.Is(err, deploy.ErrStoreFull) || errors.Is(err, deploy.ErrStoreUnusable) || errors.Is(err, deploy.ErrStoreClosed) {
 			return err
 		}
 	}

@@ -148,6 +148,8 @@ func (e *damagedError) Error() string {
 	return fmt.Sprintf("state store %s is damaged: %s: stop the bot, then restore it from a backup, or move it aside (mv %s %s.damaged) to start a new, empty store, without its locks, grants and deploy history", e.path, e.cause, e.path, e.path)
 }
 
+func (e *damagedError) Unwrap() error { return deploy.ErrStoreUnusable }
+
 // unmappedError says that bbolt lost its mapping of the file: a write
 // that grew the file needed a larger one, and mapping it failed (for want
 // of memory: a limit on the process's address space, such as systemd's
@@ -173,7 +175,7 @@ func (e *unmappedError) Error() string {
 }
 
 func (e *unmappedError) Unwrap() []error {
-	return []error{bolterrors.ErrInvalidMapping, e.cause}
+	return []error{deploy.ErrStoreUnusable, bolterrors.ErrInvalidMapping, e.cause}
 }
 
 // mmapFailed is what bbolt's error says before why a larger mapping of the
