@@ -122,6 +122,10 @@ func healthzUnmapped(t *testing.T, dir string) {
 	if got := errs.Message(deploy.StoreRefused(refused)); got != "state store "+path+" "+restart {
 		t.Errorf("the write whose mapping failed, as people are told: got %q, want %q", got, "state store "+path+" "+restart)
 	}
+	// The write was rolled back: not an outcome left unknown.
+	if got := deploy.OutcomeUnknown(refused, "whether it was written", "look"); errors.Is(got, deploy.ErrOutcomeUnknown) || errs.Message(got) != "state store "+path+" "+restart {
+		t.Errorf("the write whose mapping failed, as people are told of a write: got %q, want %q", errs.Message(got), "state store "+path+" "+restart)
+	}
 	// The limit is lifted: bbolt maps the file again only when it opens
 	// it.
 	if err := st.AppendAudit(ctx, entry("lock web")); err == nil || errs.Message(deploy.StoreRefused(err)) != "state store "+path+" "+restart {

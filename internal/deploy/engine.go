@@ -671,13 +671,15 @@ func storeRefusedTo(err error, what string) error {
 // were spent, and a refusal on a later try says nothing of an earlier
 // one. "Nothing was changed" could then be false, and whoever trusts it
 // acts on it. whether says what is not known ("whether web/prod was
-// locked"), check how to find out. A store found reset, or one whose disk
-// is full, refuses before it writes: that keeps its "nothing was changed".
-// So does a closed store (ErrStoreClosed), which sends nothing. So does an
-// answer of the store's own (a conflict, a train full), err returned as it
-// is. The error returned otherwise wraps ErrOutcomeUnknown.
+// locked"), check how to find out. A store found reset, one whose disk
+// is full, and one unusable until someone acts on it (ErrStoreUnusable: a
+// damaged file, one no longer mapped, whose failed write bbolt rolled
+// back) refuse before anything is stored: they keep their "nothing was
+// changed". So does a closed store (ErrStoreClosed), which sends nothing.
+// So does an answer of the store's own (a conflict, a train full), err
+// returned as it is. The error returned otherwise wraps ErrOutcomeUnknown.
 func OutcomeUnknown(err error, whether, check string) error {
-	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreClosed) {
+	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreUnusable) || errors.Is(err, ErrStoreClosed) {
 		return StoreRefused(err)
 	}
 	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {

@@ -230,9 +230,10 @@ var ErrStoreFull = errors.New("state store disk full")
 // ErrStoreUnusable is wrapped by the errors of a store that refuses every
 // call until someone acts on it (code errs.Unavailable): the embedded
 // store's file found damaged, which must be restored, or no longer mapped
-// in memory, which only a restart of the bot maps again. Such a store
-// refuses a write before any of it is stored, and trying again seconds
-// later is refused the same way.
+// in memory, which only a restart of the bot maps again. Nothing of a
+// write it refuses is stored (the one that found the damage, or failed to
+// map the file anew, was rolled back), and trying again seconds later is
+// refused the same way.
 var ErrStoreUnusable = errors.New("state store unusable until repaired")
 
 // StoreFullSays is what the message of a store refused as ErrStoreFull

@@ -628,14 +628,15 @@ func TestDamagedFile(t *testing.T) {
 		s := openStore(t, path, nil)
 		damagePage(t, path, off) // a disk error while the bot runs
 		ops := []struct {
-			name string
-			op   func() error
+			name  string
+			op    func() error
+			write bool
 		}{
-			{"Audit", func() error { _, err := s.Audit(ctx, audit.Query{}); return err }},
-			{"AppendAudit", func() error { return s.AppendAudit(ctx, &audit.Entry{User: "bo", Command: "/status"}) }},
+			{"Audit", func() error { _, err := s.Audit(ctx, audit.Query{}); return err }, false},
+			{"AppendAudit", func() error { return s.AppendAudit(ctx, &audit.Entry{User: "bo", Command: "/status"}) }, true},
 			// Once damage is seen, nothing else is trusted either.
-			{"PutLock", func() error { return s.PutLock(ctx, deploy.Lock{App: "accounting", Owner: "ana"}) }},
-			{"Locks", func() error { _, err := s.Locks(ctx); return err }},
+			{"PutLock", func() error { return s.PutLock(ctx, deploy.Lock{App: "accounting", Owner: "ana"}) }, true},
+			{"Locks", func() error { _, err := s.Locks(ctx); return err }, false},
 		}
 		for _, op := range ops {
 			func() {
@@ -644,7 +645,17 @@ func TestDamagedFile(t *testing.T) {
 						t.Errorf("%s: panicked: %v", op.name, r)
 					}
 				}()
-				assertDamaged(t, op.name, op.op(), path)
+				err := op.op()
+				assertDamaged(t, op.name, err, path)
+				if !op.write {
+					return
+				}
+				// The write was refused before anything was stored: not
+				// an outcome left unknown.
+				got := deploy.OutcomeUnknown(err, "whether accounting was locked", "status lists the locks in force")
+				if errors.Is(got, deploy.ErrOutcomeUnknown) || !strings.HasSuffix(errs.Message(got), "; nothing was changed") {
+					t.Errorf("%s, as people are told: got %q, want it refused, nothing changed", op.name, errs.Message(got))
+				}
 			}()
 		}
 	})
