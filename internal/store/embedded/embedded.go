@@ -106,9 +106,10 @@ type Store struct {
 	// caller's context, as a write behind a stalled disk is.
 	acquiring chan struct{}
 
-	// damage is set once a transaction found the file damaged; every
-	// call after it fails with it.
-	damage atomic.Pointer[damagedError]
+	// damage is set once a transaction found the file damaged, to a
+	// *damagedError as people are told it; every call after it fails
+	// with it.
+	damage atomic.Pointer[errs.Error]
 	// unmapped is set once bbolt lost its mapping of the file, which
 	// only opening the file again, a restart of the bot, gives back (see
 	// unmappedError); every call after it fails with it.
@@ -887,10 +888,10 @@ func checkPages(tx *bolt.Tx) error {
 }
 
 // update runs fn in a read-write transaction, view in a read-only one.
-// A panic of bbolt's on a damaged page becomes a *damagedError, which
-// every later call returns too: what a damaged file says is not trusted,
-// a lock missing from it least of all. bbolt rolls the transaction back
-// as the panic unwinds.
+// A panic of bbolt's on a damaged page becomes a *damagedError, in an
+// *errs.Error that people are shown, which every later call returns too:
+// what a damaged file says is not trusted, a lock missing from it least
+// of all. bbolt rolls the transaction back as the panic unwinds.
 //
 // They return when ctx ends, even if the transaction has not: a stalled
 // disk holds bbolt's one writer in fdatasync, and every write queued
@@ -938,7 +939,8 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.damage.CompareAndSwap(nil, &damagedError{path: s.path, cause: fmt.Sprint(r)})
+			d := &damagedError{path: s.path, cause: fmt.Sprint(r)}
+			s.damage.CompareAndSwap(nil, &errs.Error{Code: errs.Unavailable, Msg: d.Error(), Err: d})
 			err = s.damage.Load()
 		}
 	}()
