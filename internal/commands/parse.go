@@ -1868,6 +1868,12 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	if err := p.trainFirst(args[0], "train leave APP on %s"); err != nil {
 		return Command{}, err
 	}
+	if isEmptyQuoted(args[0]) {
+		// `train leave "" on daily`: a name left blank, not one looked
+		// up and not found.
+		_, err := p.app(args[0])
+		return Command{}, err
+	}
 	// An app the config no longer has may still have a car aboard, which
 	// only this takes off: it is passed on when quoted, or on a train the
 	// config no longer has either. Else it is refused, as a typo would be.
@@ -1888,6 +1894,14 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 		}
 	case isWord(rest[0], "on") && len(rest) == 1:
 		return Command{}, fmt.Errorf(`"on" needs a train; trains: %s`, list(p.cat.Trains()))
+	case isWord(rest[0], "on") && isWord(rest[1], "on") && !p.isTrain(rest[1].s) && len(rest) <= 3:
+		// "train leave web on on daily": a doubled keyword, not a train
+		// named "on".
+		train := "TRAIN"
+		if len(rest) == 3 {
+			train = written(rest[2])
+		}
+		return Command{}, writtenTwice("on", suggest.Command("train leave "+written(args[0])+" on "+train))
 	case isWord(rest[0], "on"):
 		// A train the config no longer has (removed, renamed) may still
 		// have cars aboard, which only this takes off: quoted, its name
@@ -1896,6 +1910,8 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 		switch t := rest[1]; {
 		case p.isTrain(t.s):
 			c.Train = t.s
+		case isEmptyQuoted(t):
+			return Command{}, blankTrain(p)
 		case t.quoted && checkRole(t.s) == nil: // train names are shaped as role names
 			c.Train, c.TrainGone = t.s, true
 		default:
@@ -2039,7 +2055,16 @@ func (p *parser) train(t token) (string, error) {
 	if p.isTrain(t.s) {
 		return t.s, nil
 	}
+	if isEmptyQuoted(t) {
+		return "", blankTrain(p)
+	}
 	return "", p.unknownTrain(t.s)
+}
+
+// blankTrain refuses a train left blank, `on ""`, as an app or env left
+// blank is refused: no name was looked up and not found.
+func blankTrain(p *parser) error {
+	return fmt.Errorf("an empty quoted word stands where the train goes: name the train; known trains: %s", list(p.cat.Trains()))
 }
 
 func (p *parser) unknownTrain(name string) error {
