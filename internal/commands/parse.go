@@ -1663,9 +1663,27 @@ func parseStats(p *parser, args []token) (Command, error) {
 		return Command{}, err
 	}
 	rest := args[1:]
+	// without writes the command with the word at i left out: the
+	// command written right when that word is one written twice.
+	without := func(i int) string {
+		return suggest.Command("stats " + writtenWords(slices.Delete(slices.Clone(args), i, i+1)))
+	}
+	if len(rest) > 0 && !rest[0].quoted && rest[0].s == app && !p.isEnv(app, app) {
+		// "stats accounting accounting": the app written twice, not an
+		// env named as it.
+		return Command{}, writtenTwice(app, without(1))
+	}
 	if n := len(rest); n > 0 && startsWithDigit(rest[n-1].s) && (n > 1 || !p.isEnv(app, rest[0].s)) {
 		if c.For, err = parseWindow(rest[n-1].s); err != nil {
 			return Command{}, err
+		}
+		if n > 1 && isWindow(rest[n-2].s) && !p.isEnv(app, rest[n-2].s) {
+			// "stats accounting 30d 30d": a window written twice, not an
+			// env named "30d" or a stray word.
+			if rest[n-2].s == rest[n-1].s {
+				return Command{}, writtenTwice(rest[n-1].s, without(len(args)-2))
+			}
+			return Command{}, fmt.Errorf("the window is written twice (%s and %s); write one, last: %s", echo(rest[n-2].s), echo(rest[n-1].s), without(len(args)-2))
 		}
 		rest = rest[:n-1]
 	}
@@ -1679,6 +1697,9 @@ func parseStats(p *parser, args []token) (Command, error) {
 	switch {
 	case len(rest) == 2 && isWindow(rest[0].s) && p.isEnv(app, rest[1].s):
 		return Command{}, fmt.Errorf("the window goes last: stats %s %s %s", app, rest[1].s, rest[0].s)
+	case len(rest) == 2 && rest[0].s == rest[1].s && !rest[1].quoted && p.isEnv(app, rest[1].s):
+		// "stats accounting production production".
+		return Command{}, writtenTwice(rest[1].s, without(2))
 	case len(rest) > 2 && p.isEnv(app, rest[0].s) && startsWithDigit(rest[1].s):
 		// "stats web prod 30d extra": the window is in its place.
 		return Command{}, unexpected(rest[2])
