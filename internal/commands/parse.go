@@ -2159,8 +2159,15 @@ func parseNoArgs(_ *parser, args []token) (Command, error) {
 func parseAudit(p *parser, args []token) (Command, error) {
 	var c Command
 	var err error
+	given := args
 	if c.N, args, err = takeN(args, DefaultAudit, MaxAudit); err != nil {
 		return c, err
+	}
+	if n := len(args); n > 0 && n < len(given) && looksNumeric(args[n-1].s) && !p.isApp(args[n-1].s) {
+		// "audit 5 5", "audit web 5 7": a second N, not an app named
+		// "5" or a stray word.
+		fixed := suggest.Command("audit " + writtenWords(slices.Delete(slices.Clone(given), n-1, n)))
+		return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[n-1].s), echo(given[n].s), fixed)
 	}
 	switch {
 	case len(args) == 0:
