@@ -1345,6 +1345,12 @@ func parseLock(p *parser, args []token) (Command, error) {
 		d, err := parseDuration(rest[n-1].s, lockOmitFor)
 		var syntax durationSyntaxError
 		switch {
+		case err == nil && n > 3 && isWord(rest[n-3], "for"):
+			// "lock deploys web db for for 2h": a lock of 2h, which
+			// would keep a stray "for" in its reason.
+			target := strings.TrimSpace(c.App + " " + c.Env)
+			fixed := strings.Join(strings.Fields("lock deploys "+target+" "+writtenWords(rest[:n-3])+" for "+written(rest[n-1])), " ")
+			return c, writtenTwice("for", suggest.Command(fixed)+` (to end the reason with "for", quote it)`)
 		case err == nil:
 			c.For = d
 			rest = rest[:n-2]
