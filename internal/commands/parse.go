@@ -1106,7 +1106,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
-				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": %s`, echo(rest[0].s), app, suggest.Command("rollback "+app+" to "+rest[0].s))
+				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": %s`, echo(rest[0].s), app, suggest.Command("rollback "+target+" to "+written(rest[0])))
 			}
 			return c, err
 		}
@@ -1163,7 +1163,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 	}
 	if len(rest) == 1 && env != "" && build == "" && from == "" && CheckBuild(rest[0].s) == nil {
-		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": %s`, echo(rest[0].s), suggest.Command("rollback "+app+" "+env+" to "+rest[0].s))
+		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": %s`, echo(rest[0].s), suggest.Command("rollback "+target+" to "+written(rest[0])))
 	}
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
