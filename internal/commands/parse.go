@@ -1996,6 +1996,17 @@ func parseTrainCancel(p *parser, args []token) (Command, error) {
 		case p.isTrain(w):
 			c.Train = w
 			rest = rest[1:]
+			if len(rest) > 0 && !rest[0].quoted && rest[0].s == w {
+				// "train cancel daily daily": a reason that repeats the
+				// train it follows is almost surely the name written
+				// twice, and a departure called off for a reason nobody
+				// gave is announced to every channel of the train.
+				quoted := "train cancel " + w + " " + writtenWords(append([]token{{s: w, quoted: true}}, rest[1:]...))
+				if len(rest) == 1 {
+					return Command{}, fmt.Errorf(`%q is written twice, and a train cancel must say why: %s, or, to give %q as the reason, quote it: %s`, w, suggest.Command("train cancel "+w+" REASON"), w, suggest.Command(quoted))
+				}
+				return Command{}, fmt.Errorf(`%q is written twice; write it once: %s, or, to start the reason with %q, quote it: %s`, w, suggest.Command("train cancel "+w+" "+writtenWords(rest[1:])), w, suggest.Command(quoted))
+			}
 			if len(rest) > 0 && !rest[0].quoted && rest[0].s != w && p.isTrain(rest[0].s) {
 				// "train cancel daily weekly …": taken for the reason,
 				// the second train would still leave.

@@ -1362,7 +1362,7 @@ func TestParseTrainCatalogs(t *testing.T) {
 			Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "now", Text: "train depart now now"}},
 		{"keywords: depart train on", keywordCat(), "train depart on now",
 			Command{Verb: VerbTrain, TrainAction: TrainDepart, Train: "on", Text: "train depart on now"}},
-		{"keywords: cancel train now", keywordCat(), "train cancel now now",
+		{"keywords: cancel train now", keywordCat(), `train cancel now "now"`,
 			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "now", Reason: "now", Text: `train cancel now "now"`}},
 		{"keywords: cancel train to", keywordCat(), "train cancel to be sure",
 			Command{Verb: VerbTrain, TrainAction: TrainCancel, Train: "to", Reason: "be sure", Text: `train cancel to "be sure"`}},
