@@ -1315,6 +1315,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		target := strings.TrimSpace(c.App + " " + c.Env)
 		return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target+" for "+writtenWords(rest[2:])), " "))+` (to start the reason with "for", quote it)`)
 	}
+	target := func() string { return strings.TrimSpace(c.App + " " + c.Env) }
 	isFor := func(w string) bool { return w == "for" }
 	for _, t := range []int{0, len(rest) - 2} {
 		if t >= 0 && t < len(rest) && !rest[t].quoted && disguised(rest[t].s, isFor) != "" {
@@ -1335,8 +1336,17 @@ func parseLock(p *parser, args []token) (Command, error) {
 		if err != nil {
 			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
 		}
+		if len(rest) > 2 && isDuration(rest[2]) {
+			// "lock deploys web for 2h 2h db": the second would start
+			// the reason.
+			return c, durationTwice(rest[1], rest[2], "lock deploys "+target()+" for %s "+writtenWords(rest[3:]))
+		}
 		c.For = d
 		rest = rest[2:]
+	} else if n := len(rest); n > 3 && isWord(rest[n-3], "for") && isDuration(rest[n-2]) && isDuration(rest[n-1]) {
+		// "lock deploys web db for 2h 2h": read as words of the reason,
+		// they would make a lock of 2h one that never expires.
+		return c, durationTwice(rest[n-2], rest[n-1], "lock deploys "+target()+" "+writtenWords(rest[:n-3])+" for %s")
 	} else if n := len(rest); n > 2 && isWord(rest[n-2], "for") && !rest[n-1].quoted {
 		// "lock deploys accounting db migration for 2h" says what it means.
 		// A word that is no duration ("for 2fa") ends the reason; one
@@ -1387,6 +1397,24 @@ func parseLock(p *parser, args []token) (Command, error) {
 		return c, errors.New("a lock must say why: add a reason, e.g. " + p.example(VerbLock, lockExample))
 	}
 	return c, nil
+}
+
+// isDuration reports whether t is a duration as lock and grant read one.
+func isDuration(t token) bool {
+	_, err := parseDuration(t.s, "")
+	return !t.quoted && err == nil
+}
+
+// durationTwice refuses two durations after one "for", first and second;
+// fixed is the command written right with a %s for the duration.
+func durationTwice(first, second token, fixed string) error {
+	fix := func(d string) string {
+		return suggest.Command(strings.Join(strings.Fields(fmt.Sprintf(fixed, d)), " "))
+	}
+	if strings.EqualFold(first.s, second.s) {
+		return writtenTwice(first.s, fix(first.s)+` (to keep both in the reason, quote it)`)
+	}
+	return fmt.Errorf(`"for" takes one duration, and %s and %s are two: write one, e.g. %s (to keep both in the reason, quote it)`, echo(first.s), echo(second.s), fix(first.s))
 }
 
 // lookalikeDeploys refuses a "deploys" after lock or unlock written with
