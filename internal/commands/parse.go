@@ -1103,6 +1103,11 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	// commands written right.
 	target := written(args[0])
 	var buildW, fromW string
+	if len(rest) > 0 && p.appTwice(app, rest[0]) {
+		// "rollback web web": not a build named "web", as the reply that
+		// asks for "to" would have it.
+		return c, writtenTwice(app, suggest.Command(strings.TrimSpace("rollback "+target+" "+writtenWords(rest[1:]))))
+	}
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
@@ -1161,6 +1166,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			}
 			return c, fmt.Errorf(`"to BUILD" goes before "from BUILD": %s`, suggest.Command("rollback "+target+" to "+written(rest[1])+" from "+fromW))
 		}
+	}
+	if len(rest) == 1 && env != "" && !rest[0].quoted && rest[0].s == env {
+		// "rollback web prod prod": not a build named "prod".
+		return c, writtenTwice(env, suggest.Command(rollbackText(target, buildW, fromW)))
 	}
 	if len(rest) == 1 && env != "" && build == "" && from == "" && CheckBuild(rest[0].s) == nil {
 		return c, fmt.Errorf(`unexpected word %s; to roll back to a build, write "to": %s`, echo(rest[0].s), suggest.Command("rollback "+target+" to "+written(rest[0])))
@@ -1530,6 +1539,9 @@ func (p *parser) appEnv(args []token, needApp bool) (app, env string, rest []tok
 	if app, err = p.app(args[0]); err != nil {
 		return "", "", nil, err
 	}
+	if len(args) > 1 && p.appTwice(app, args[1]) {
+		return "", "", nil, p.appWrittenTwice(app)
+	}
 	if len(args) > 1 {
 		if env, err = p.env(app, args[1]); err != nil {
 			return "", "", nil, err
@@ -1537,6 +1549,18 @@ func (p *parser) appEnv(args []token, needApp bool) (app, env string, rest []tok
 		return app, env, args[2:], nil
 	}
 	return app, "", nil, nil
+}
+
+// appTwice reports whether t, in the env's place after app, is app
+// written twice rather than an env named as it.
+func (p *parser) appTwice(app string, t token) bool {
+	return !t.quoted && t.s == app && !p.isEnv(app, t.s)
+}
+
+// appWrittenTwice refuses the app written twice where the env goes:
+// looked up as an env, it would be answered as an unknown one.
+func (p *parser) appWrittenTwice(app string) error {
+	return fmt.Errorf("%q is written twice: name the app once, then the env if any; known envs of %s: %s", app, app, list(p.cat.Envs(app)))
 }
 
 func parseStatus(p *parser, args []token) (Command, error) {
