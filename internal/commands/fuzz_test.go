@@ -188,8 +188,8 @@ func checkRun(t *testing.T, cat Catalog, text string, r Result) {
 	if (c.TrainAction != "") != (c.Verb == VerbTrain) {
 		fail("a train action without train, or train without one")
 	}
-	if c.TrainGone && (c.TrainAction != TrainLeave || slices.Contains(cat.Trains(), c.Train)) {
-		fail("a train gone outside train leave, or in the catalog")
+	if c.TrainGone && (c.TrainAction != TrainLeave && c.TrainAction != TrainCancel || slices.Contains(cat.Trains(), c.Train)) {
+		fail("a train gone outside train leave and cancel, or in the catalog")
 	}
 	if c.Train != "" && (c.Verb != VerbTrain || !c.TrainGone && !slices.Contains(cat.Trains(), c.Train)) {
 		fail("a train outside train, or not in the catalog")
@@ -256,12 +256,14 @@ func checkTrain(t *testing.T, text string, c Command) {
 			fail("train board needs an app and a build")
 		}
 	case "leave":
-		fields.App = c.App
+		// An app or a train the config no longer has is passed on
+		// quoted, marked gone.
+		fields.App, fields.AppGone, fields.TrainGone = c.App, c.AppGone, c.TrainGone
 		if c.App == "" {
 			fail("train leave needs an app")
 		}
 	case "cancel":
-		fields.Reason = c.Reason
+		fields.Reason, fields.TrainGone = c.Reason, c.TrainGone
 		if strings.TrimSpace(c.Reason) == "" {
 			fail("train cancel needs a reason")
 		}
