@@ -24,6 +24,8 @@ func TestLockDurationWrittenTwice(t *testing.T) {
 			`"for" takes one duration, and "2h" and "3h" are two: write one, e.g. ` + suggest.Command("lock deploys for 2h db")},
 		{"two, last, quoted word", `lock deploys accounting "db" for 2h 1d`,
 			`"for" takes one duration, and "2h" and "1d" are two: write one, e.g. ` + suggest.Command(`lock deploys accounting "db" for 2h`)},
+		{"a reason with a percent sign", "lock deploys accounting for 2h 2h 50% rollout",
+			`"2h" is written twice; write it once: ` + suggest.Command("lock deploys accounting for 2h 50% rollout")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})

@@ -1318,13 +1318,12 @@ func parseLock(p *parser, args []token) (Command, error) {
 		}
 		return c, fmt.Errorf(`an empty quoted word stands where the env or the reason goes: name the env (lock deploys %s ENV …), or leave the word out to lock every env of %s; then give the reason, e.g. %s`, c.App, c.App, p.example(VerbLock, lockExample))
 	}
+	target := func() string { return strings.TrimSpace(c.App + " " + c.Env) }
 	if len(rest) > 2 && isWord(rest[0], "for") && isWord(rest[1], "for") && !rest[2].quoted && startsWithDigit(foldLookalike(rest[2].s)) {
 		// "lock deploys web for for 2h db": read as the reason, it would
 		// make a lock of 2h one that never expires.
-		target := strings.TrimSpace(c.App + " " + c.Env)
-		return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target+" for "+writtenWords(rest[2:])), " "))+` (to start the reason with "for", quote it)`)
+		return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+writtenWords(rest[2:])), " "))+` (to start the reason with "for", quote it)`)
 	}
-	target := func() string { return strings.TrimSpace(c.App + " " + c.Env) }
 	isFor := func(w string) bool { return w == "for" }
 	for _, t := range []int{0, len(rest) - 2} {
 		if t >= 0 && t < len(rest) && !rest[t].quoted && disguised(rest[t].s, isFor) != "" {
@@ -1348,14 +1347,16 @@ func parseLock(p *parser, args []token) (Command, error) {
 		if len(rest) > 2 && isDuration(rest[2]) {
 			// "lock deploys web for 2h 2h db": the second would start
 			// the reason.
-			return c, durationTwice(rest[1], rest[2], "lock deploys "+target()+" for %s "+writtenWords(rest[3:]))
+			return c, durationTwice(rest[1], rest[2], func(d string) string { return "lock deploys " + target() + " for " + d + " " + writtenWords(rest[3:]) })
 		}
 		c.For = d
 		rest = rest[2:]
 	} else if n := len(rest); n > 3 && isWord(rest[n-3], "for") && isDuration(rest[n-2]) && isDuration(rest[n-1]) {
 		// "lock deploys web db for 2h 2h": read as words of the reason,
 		// they would make a lock of 2h one that never expires.
-		return c, durationTwice(rest[n-2], rest[n-1], "lock deploys "+target()+" "+writtenWords(rest[:n-3])+" for %s")
+		return c, durationTwice(rest[n-2], rest[n-1], func(d string) string {
+			return "lock deploys " + target() + " " + writtenWords(rest[:n-3]) + " for " + d
+		})
 	} else if n := len(rest); n > 2 && isWord(rest[n-2], "for") && !rest[n-1].quoted {
 		// "lock deploys accounting db migration for 2h" says what it means.
 		// A word that is no duration ("for 2fa") ends the reason; one
@@ -1367,8 +1368,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		case err == nil && n > 3 && isWord(rest[n-3], "for"):
 			// "lock deploys web db for for 2h": a lock of 2h, which
 			// would keep a stray "for" in its reason.
-			target := strings.TrimSpace(c.App + " " + c.Env)
-			fixed := strings.Join(strings.Fields("lock deploys "+target+" "+writtenWords(rest[:n-3])+" for "+written(rest[n-1])), " ")
+			fixed := strings.Join(strings.Fields("lock deploys "+target()+" "+writtenWords(rest[:n-3])+" for "+written(rest[n-1])), " ")
 			return c, writtenTwice("for", suggest.Command(fixed)+` (to end the reason with "for", quote it)`)
 		case err == nil:
 			c.For = d
@@ -1415,10 +1415,10 @@ func isDuration(t token) bool {
 }
 
 // durationTwice refuses two durations after one "for", first and second;
-// fixed is the command written right with a %s for the duration.
-func durationTwice(first, second token, fixed string) error {
+// fixed writes the command right with a duration.
+func durationTwice(first, second token, fixed func(d string) string) error {
 	fix := func(d string) string {
-		return suggest.Command(strings.Join(strings.Fields(fmt.Sprintf(fixed, d)), " "))
+		return suggest.Command(strings.Join(strings.Fields(fixed(d)), " "))
 	}
 	if strings.EqualFold(first.s, second.s) {
 		return writtenTwice(first.s, fix(first.s)+` (to keep both in the reason, quote it)`)
