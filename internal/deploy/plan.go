@@ -118,8 +118,11 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	// among the hosts it goes on with: an unreachable host is out by
 	// then, and its refusal counts the others ("1 of 2", not "1 of 3").
 	r.out = map[string]bool{}
-	for name := range unreachable {
-		r.out[name] = true
+	for _, h := range r.hosts {
+		if err := unreachable[h.Name]; err != nil {
+			r.out[h.Name] = true
+			r.outErr = append(r.outErr, hostErr{h.Name, unusedState(err), err})
+		}
 	}
 	short := shortOfSpace(t, r.live(), states, req.Build, info.Size)
 	if short != nil {
@@ -133,12 +136,18 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		p.Refusals = append(p.Refusals, errs.Message(fewInodes))
 	}
 	// As the deploy itself would answer, which with nothing to switch
-	// still puts back the hosts the last run left out without a switch.
+	// still puts back the hosts the last run left out without a switch,
+	// and names the hosts it went on without (see nothingToDo): "every
+	// reachable host" alone left a host down taken for one on the build.
 	if busy == nil && unusable == nil && short == nil && fewInodes == nil && reachable > 0 && switching == 0 {
+		msg := fmt.Sprintf("%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
 		if len(putBack) > 0 {
-			return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing but put %s, left out of rotation by the last run without a switch, back into rotation", t.key(), req.Build, andList(putBack))
+			msg += fmt.Sprintf(" but put %s, left out of rotation by the last run without a switch, back into rotation", andList(putBack))
 		}
-		return nil, errs.New(errs.NoChange, "%s already runs build %s on every reachable host; a deploy would do nothing", t.key(), req.Build)
+		if len(r.outErr) > 0 {
+			msg += "; " + r.notReached()
+		}
+		return nil, errs.New(errs.NoChange, "%s", msg)
 	}
 	fetch := fmt.Sprintf("fetch %s (%s) and unpack into %s/releases/%s on %d host(s), up to %d at once", src.Display(t.app.Name, req.Build), check, t.app.Path, req.Build, delivering, t.env.Parallel)
 	switch {
