@@ -146,6 +146,13 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		if len(r.outErr) > 0 {
 			msg += "; " + r.notReached()
+		} else if stuck, err := e.unresolvedPlanned(ctx, t, recs); err != nil {
+			return nil, err
+		} else if stuck != nil {
+			// Having reached every host on one build, the deploy records
+			// a run that resolves it: a write the dry run does not make,
+			// but says.
+			msg += fmt.Sprintf("; %s %s, interrupted, would be resolved: every host was reached and runs %s, which a deploy records (unchanged)", stuck.Kind, stuck.ID, req.Build)
 		}
 		return nil, errs.New(errs.NoChange, "%s", msg)
 	}
@@ -235,6 +242,25 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 		}
 	}
 	return lastSwitching(recs, ""), recs, busy, nil
+}
+
+// unresolvedPlanned returns the interrupted run of t a deploy with nothing
+// to do would resolve (see nothingToDo), or nil, from recs as
+// lastRunPlanned returned them: a run it marks interrupted is one the
+// deploy takes over, as interrupted, before it finds nothing to do. Past
+// recs, the deploy's own reading tells.
+func (e *Engine) unresolvedPlanned(ctx context.Context, t target, recs []*Record) (*Record, error) {
+	// recs holds at most the 20 newest records (see recentRecords).
+	if stuck, complete := Unresolved(recs); complete || len(recs) < 20 {
+		return stuck, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
+	defer cancel()
+	stuck, err := e.unresolved(ctx, t)
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether a deploy would resolve an interrupted run; nothing was changed", t.key())
+	}
+	return stuck, nil
 }
 
 // badReleaseWarning says that build is marked bad on hosts, of reachable
