@@ -250,8 +250,8 @@ func (e *Engine) lastRunPlanned(ctx context.Context, t target, states map[string
 // deploy takes over, as interrupted, before it finds nothing to do. Past
 // recs, the deploy's own reading tells.
 func (e *Engine) unresolvedPlanned(ctx context.Context, t target, recs []*Record) (*Record, error) {
-	// recs holds at most the 20 newest records (see recentRecords).
-	if stuck, complete := Unresolved(recs); complete || len(recs) < 20 {
+	// recs holds at most the recentLimit newest records (see recentRecords).
+	if stuck, complete := Unresolved(recs); complete || len(recs) < recentLimit {
 		return stuck, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)

@@ -308,12 +308,16 @@ func (r *run) lastSwitchingRun() (*Record, error) {
 	return lastSwitching(recs, r.rec.ID), nil
 }
 
+// recentLimit is how many of an app/env's newest records recentRecords
+// reads.
+const recentLimit = 20
+
 // recentRecords reads the newest records of t, which tell what the last
 // runs left.
 func (e *Engine) recentRecords(ctx context.Context, t target) ([]*Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, defaultStoreTimeout)
 	defer cancel()
-	recs, err := e.store.Records(ctx, Filter{App: t.app.Name, Env: t.env.Name, Limit: 20})
+	recs, err := e.store.Records(ctx, Filter{App: t.app.Name, Env: t.env.Name, Limit: recentLimit})
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to see whether the last run left hosts failed; nothing was changed", t.key())
 	}
