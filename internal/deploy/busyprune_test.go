@@ -18,34 +18,7 @@ import (
 // undoes it once it has ended.
 func TestBusyBehindAPruningDeploy(t *testing.T) {
 	f, g, done := pruningDeploy(t)
-	tests := []struct {
-		name string
-		kind deploy.Kind
-		want string
-	}{
-		{"deploy", deploy.KindDeploy, "nothing was deployed: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; try again once it has ended"},
-		{"rollback", deploy.KindRollback, "nothing was rolled back: that deploy has switched web/prod to 5 already and is only removing old releases, so it is not cancelled; once it has ended, " + suggest.Command("rollback web prod") + " undoes it"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req := deploy.Request{App: "web", Env: "prod", Build: "4", Requester: "bob"}
-			var err error
-			if tt.kind == deploy.KindRollback {
-				req.Build = ""
-				_, err = f.engine.Rollback(context.Background(), req, nil)
-			} else {
-				_, err = f.engine.Deploy(context.Background(), req, nil)
-			}
-			got := errs.Message(err)
-			if errs.CodeOf(err) != errs.Conflict || !strings.Contains(got, tt.want) || strings.Contains(got, "switches its hosts back") {
-				t.Errorf("got %v %q, want a conflict saying %q", errs.CodeOf(err), got, tt.want)
-			}
-		})
-	}
-	close(g.release)
-	if rec := <-done; rec.Outcome != deploy.OutcomeSucceeded || f.link("current") != "releases/5" {
-		t.Errorf("got outcome %s (%s), current %q; want succeeded on 5", rec.Outcome, rec.Error, f.link("current"))
-	}
+	refusedBehindPrune(t, f, g, done, f.engine)
 }
 
 // TestBusyBehindAnotherReplicasPruningDeploy: behind a deploy that another
@@ -57,6 +30,14 @@ func TestBusyBehindAPruningDeploy(t *testing.T) {
 func TestBusyBehindAnotherReplicasPruningDeploy(t *testing.T) {
 	var other *deploy.Engine
 	f, g, done := pruningDeployWith(t, func(o *deploy.Options) { other = otherReplica(o) })
+	refusedBehindPrune(t, f, g, done, other)
+}
+
+// refusedBehindPrune runs a deploy and a rollback on eng behind the
+// pruning deploy f runs, held at g, and checks each is refused with where
+// that deploy is; then lets it end.
+func refusedBehindPrune(t *testing.T, f *fixture, g *pruneGate, done chan *deploy.Record, eng *deploy.Engine) {
+	t.Helper()
 	tests := []struct {
 		name string
 		kind deploy.Kind
@@ -71,9 +52,9 @@ func TestBusyBehindAnotherReplicasPruningDeploy(t *testing.T) {
 			var err error
 			if tt.kind == deploy.KindRollback {
 				req.Build = ""
-				_, err = other.Rollback(context.Background(), req, nil)
+				_, err = eng.Rollback(context.Background(), req, nil)
 			} else {
-				_, err = other.Deploy(context.Background(), req, nil)
+				_, err = eng.Deploy(context.Background(), req, nil)
 			}
 			got := errs.Message(err)
 			if errs.CodeOf(err) != errs.Conflict || !strings.Contains(got, tt.want) || strings.Contains(got, "switches its hosts back") {

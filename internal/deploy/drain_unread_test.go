@@ -78,16 +78,7 @@ func TestFailedDrainOfAnUnreadHostIsPutBackNextRun(t *testing.T) {
 		pool.tr = &cutOff{Transport: o.Transports["ssh"], cut: map[string]bool{}}
 		o.Transports["ssh"] = pool.tr
 	}, "h0", "h1")
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	pool.set("h1", "h1")
-	f.build("3")
-	rec, err := f.run(deploy.KindDeploy, "3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := f.deployThreeAfter(func() { pool.set("h1", "h1") })
 	if rec.Outcome == deploy.OutcomeSucceeded {
 		t.Fatalf("deploy of 3 succeeded with h1's drain failing")
 	}
@@ -139,16 +130,7 @@ func TestFailedSwitchBackDrainOfAnUnreadHost(t *testing.T) {
 		pool.tr = &cutOff{Transport: o.Transports["ssh"], cut: map[string]bool{}}
 		o.Transports["ssh"] = pool.tr
 	}, "h0", "h1")
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	pool.arm("h0", "h1")
-	f.build("3")
-	rec, err := f.run(deploy.KindDeploy, "3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := f.deployThreeAfter(func() { pool.arm("h0", "h1") })
 	if rec.Outcome == deploy.OutcomeSucceeded {
 		t.Fatalf("deploy of 3 succeeded with h1 failing to come up")
 	}

@@ -246,6 +246,23 @@ func (f *fixture) mustRun(kind deploy.Kind, build string, want deploy.Outcome) *
 	return rec
 }
 
+// deployThreeAfter deploys builds 1 and 2, calls arm to set up what goes
+// wrong next, and returns the record of the deploy of 3 that follows.
+func (f *fixture) deployThreeAfter(arm func()) *deploy.Record {
+	f.t.Helper()
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	arm()
+	f.build("3")
+	rec, err := f.run(deploy.KindDeploy, "3")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rec
+}
+
 func (f *fixture) link(name string) string {
 	f.t.Helper()
 	target, err := os.Readlink(filepath.Join(f.app, name))

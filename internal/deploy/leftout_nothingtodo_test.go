@@ -37,16 +37,7 @@ func TestNothingToDoPutsBackALeftOutHost(t *testing.T) {
 				leases = &stealable{Leaser: o.Leases}
 				o.Leases = leases
 			}, "h0", "h1")
-			for _, b := range []string{"1", "2"} {
-				f.build(b)
-				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-			}
-			pool.set("h0", "h0")
-			f.build("3")
-			rec, err := f.run(deploy.KindDeploy, "3")
-			if err != nil {
-				t.Fatal(err)
-			}
+			rec := f.deployThreeAfter(func() { pool.set("h0", "h0") })
 			if hr := rec.Host("h0"); !hr.LeftOut || hr.Current != "2" {
 				t.Fatalf("h0: got left out %v on %q, want left out on 2", hr.LeftOut, hr.Current)
 			}
@@ -62,7 +53,7 @@ func TestNothingToDoPutsBackALeftOutHost(t *testing.T) {
 				// gives it, and refuses every check and renewal after.
 				leases.stolen.Store(true)
 			}
-			_, err = f.run(deploy.KindDeploy, "2")
+			_, err := f.run(deploy.KindDeploy, "2")
 			if errs.CodeOf(err) != errs.NoChange {
 				t.Fatalf("deploy of 2: got %v, want nothing to do", err)
 			}

@@ -17,16 +17,7 @@ import (
 func TestDryRunNothingToDoNamesTheHostsPutBack(t *testing.T) {
 	pool := &halfDrainPool{fakePool: fakePool{state: map[string]string{}}}
 	f := newPoolFixture(t, pool, "h0", "h1")
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	pool.set("h0", "h0")
-	f.build("3")
-	rec, err := f.run(deploy.KindDeploy, "3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := f.deployThreeAfter(func() { pool.set("h0", "h0") })
 	if hr := rec.Host("h0"); !hr.LeftOut || hr.Current != "2" {
 		t.Fatalf("h0: got left out %v on %q, want left out on 2", hr.LeftOut, hr.Current)
 	}

@@ -102,16 +102,7 @@ func TestHalfDrainedHostGoesBackIntoRotation(t *testing.T) {
 func TestHalfDrainedHostLeftOutIsPutBackNextRun(t *testing.T) {
 	pool := &halfDrainPool{fakePool: fakePool{state: map[string]string{}}}
 	f := newPoolFixture(t, pool, "h0", "h1")
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	pool.set("h0", "h0")
-	f.build("3")
-	rec, err := f.run(deploy.KindDeploy, "3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := f.deployThreeAfter(func() { pool.set("h0", "h0") })
 	if rec.Outcome == deploy.OutcomeSucceeded {
 		t.Fatalf("deploy of 3 succeeded with h0's drain failing")
 	}
