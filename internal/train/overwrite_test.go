@@ -57,15 +57,11 @@ func TestDepartNowSaysTheOneItsRecordReplaces(t *testing.T) {
 	}
 }
 
-// TestScheduledDepartureSaysTheOneItsRecordReplaces: a bot that died
-// during Monday's departure restarts as Tuesday's falls due, the dead
-// bot's departure lease still held. Tuesday's record replaces Monday's in
-// the store before the departure cut short is said, which waits for the
-// lease: Tuesday's departure says it, once it holds the train, and only
-// once.
-func TestScheduledDepartureSaysTheOneItsRecordReplaces(t *testing.T) {
-	const cutShort = "The Mon 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars."
-	h := newHarness(t, at(2026, 6, 2, 14, 0), nil)
+// markMondayUnended records Friday's departure, ended, and Monday's,
+// which never was: the runs a bot that died during Monday's departure
+// leaves behind.
+func markMondayUnended(t *testing.T, h *harness) {
+	t.Helper()
 	for _, m := range []struct {
 		kind string
 		at   time.Time
@@ -77,6 +73,18 @@ func TestScheduledDepartureSaysTheOneItsRecordReplaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestScheduledDepartureSaysTheOneItsRecordReplaces: a bot that died
+// during Monday's departure restarts as Tuesday's falls due, the dead
+// bot's departure lease still held. Tuesday's record replaces Monday's in
+// the store before the departure cut short is said, which waits for the
+// lease: Tuesday's departure says it, once it holds the train, and only
+// once.
+func TestScheduledDepartureSaysTheOneItsRecordReplaces(t *testing.T) {
+	const cutShort = "The Mon 14:00 train to production was cut short: the bot stopped after it fell due, before it said what became of its cars."
+	h := newHarness(t, at(2026, 6, 2, 14, 0), nil)
+	markMondayUnended(t, h)
 	h.board("alice", "accounting", "1338")
 	h.leases = &expiringLeases{held: 1}
 	h.restart()
@@ -131,21 +139,9 @@ func TestDueDepartureNotLeavingSaysTheOneItsRecordReplaces(t *testing.T) {
 					c.Trains["daily"].Grace = config.Duration(tc.grace)
 				}
 			})
-			marks := []struct {
-				kind string
-				at   time.Time
-			}{
-				{KindDeparture, at(2026, 5, 29, 14, 0)}, {KindEnded, at(2026, 5, 29, 14, 0)}, // Friday's ended
-				{KindDeparture, at(2026, 6, 1, 14, 0)}, // Monday's never did
-			}
+			markMondayUnended(t, h)
 			if tc.cancel {
-				marks = append(marks, struct {
-					kind string
-					at   time.Time
-				}{KindCancel, at(2026, 6, 2, 14, 0)})
-			}
-			for _, m := range marks {
-				if err := h.store.MarkRun(t.Context(), "daily", m.kind, m.at); err != nil {
+				if err := h.store.MarkRun(t.Context(), "daily", KindCancel, at(2026, 6, 2, 14, 0)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -226,17 +222,7 @@ func TestStopWhileDueDepartureWaitsSaysTheOneItsRecordReplaces(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 2, 13, 58), nil) // a Tuesday
-			for _, m := range []struct {
-				kind string
-				at   time.Time
-			}{
-				{KindDeparture, at(2026, 5, 29, 14, 0)}, {KindEnded, at(2026, 5, 29, 14, 0)}, // Friday's ended
-				{KindDeparture, at(2026, 6, 1, 14, 0)}, // Monday's never did
-			} {
-				if err := h.store.MarkRun(t.Context(), "daily", m.kind, m.at); err != nil {
-					t.Fatal(err)
-				}
-			}
+			markMondayUnended(t, h)
 			h.board("alice", "accounting", "1338")
 			h.runner.outcome["accounting"] = "at stop"
 			title := "The 14:00 train to production did not leave: " + tt.why + "."
@@ -331,17 +317,7 @@ func TestUnrecordedDueDepartureKeepsTheOneCutShort(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 2, 14, 0), nil)
-			for _, m := range []struct {
-				kind string
-				at   time.Time
-			}{
-				{KindDeparture, at(2026, 5, 29, 14, 0)}, {KindEnded, at(2026, 5, 29, 14, 0)}, // Friday's ended
-				{KindDeparture, at(2026, 6, 1, 14, 0)}, // Monday's never did
-			} {
-				if err := h.store.MarkRun(t.Context(), "daily", m.kind, m.at); err != nil {
-					t.Fatal(err)
-				}
-			}
+			markMondayUnended(t, h)
 			h.board("alice", "accounting", "1338")
 			tc.setup(h)
 			// The dead bot's lease runs out once Tuesday's is said not

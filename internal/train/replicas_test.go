@@ -73,31 +73,9 @@ func TestOneDepartureAcrossReplicas(t *testing.T) {
 	// replica runs a scheduler on its own clock from start until end.
 	postsA, postsB := &posts{}, &posts{}
 	replica := func(runner *countingRunner, out *posts, isLeader func() bool, start, end time.Time, waitFor func() bool) {
-		var mu sync.Mutex
-		now := start
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: runner, Notifier: out, Audit: st, Leader: isLeader, Once: st,
-			Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-			Sleep: func(sctx context.Context, until time.Time) error {
-				if until.After(end) {
-					// Let a departure under way reach its runner, then stop.
-					waitUntil(t, "the departure", waitFor)
-					cancel()
-					return sctx.Err()
-				}
-				mu.Lock()
-				now = until
-				mu.Unlock()
-				return nil
-			}})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if err := s.Run(rctx); err != nil {
-			t.Error(err)
-		}
+		// Past end, let a departure under way reach its runner, then stop.
+		runReplica(t, ctx, train.Options{Config: cfg, Store: st, Runner: runner, Notifier: out, Audit: st, Leader: isLeader, Once: st},
+			start, end, "the departure", waitFor)
 	}
 	start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, warsaw), time.Date(2026, 6, 1, 14, 1, 0, 0, warsaw) // a Monday
 	var wg sync.WaitGroup
@@ -120,6 +98,37 @@ func TestOneDepartureAcrossReplicas(t *testing.T) {
 	replica(runnerB, postsB, leaderB.IsLeader, time.Date(2026, 6, 1, 14, 5, 0, 0, warsaw), time.Date(2026, 6, 1, 14, 6, 0, 0, warsaw), func() bool { return true })
 	if b, p := runnerB.calls.Load(), postsB.n.Load(); b != 0 || p != 0 {
 		t.Errorf("the new leader ran or announced the 14:00 departure again: %d deploys, %d posts", b, p)
+	}
+}
+
+// runReplica runs a scheduler with opts on a clock of its own, from start
+// to each time it sleeps until. Asked to sleep past end, it waits for
+// cond, named what, and stops.
+func runReplica(t *testing.T, ctx context.Context, opts train.Options, start, end time.Time, what string, cond func() bool) {
+	t.Helper()
+	var mu sync.Mutex
+	now := start
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	opts.Sleep = func(sctx context.Context, until time.Time) error {
+		if until.After(end) {
+			waitUntil(t, what, cond)
+			cancel()
+			return sctx.Err()
+		}
+		mu.Lock()
+		now = until
+		mu.Unlock()
+		return nil
+	}
+	s, err := train.New(opts)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if err := s.Run(rctx); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -535,36 +544,14 @@ func TestUnendedSaidOnceAcrossReplicas(t *testing.T) {
 	}
 	start, end := time.Date(2026, 6, 2, 11, 0, 0, 0, time.UTC), time.Date(2026, 6, 2, 11, 1, 0, 0, time.UTC) // a Tuesday
 	replica := func(out *titles) {
-		var mu sync.Mutex
-		now := start
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		s, err := train.New(train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: out, Audit: st, Once: st, Leases: st,
-			LeaseTTL: time.Second,
-			Now:      func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-			Sleep: func(sctx context.Context, until time.Time) error {
-				if until.After(end) {
-					// Let the departures found unended be said, by
-					// either replica, then stop.
-					waitUntil(t, "the departures to be said", func() bool {
-						left, err := st.Unended(ctx, "daily")
-						return err == nil && len(left) == 0
-					})
-					cancel()
-					return sctx.Err()
-				}
-				mu.Lock()
-				now = until
-				mu.Unlock()
-				return nil
-			}})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if err := s.Run(rctx); err != nil {
-			t.Error(err)
-		}
+		// Past end, let the departures found unended be said, by either
+		// replica, then stop.
+		runReplica(t, ctx, train.Options{Config: cfg, Store: st, Runner: &countingRunner{}, Notifier: out, Audit: st, Once: st, Leases: st,
+			LeaseTTL: time.Second},
+			start, end, "the departures to be said", func() bool {
+				left, err := st.Unended(ctx, "daily")
+				return err == nil && len(left) == 0
+			})
 	}
 	var a, b titles
 	var wg sync.WaitGroup
