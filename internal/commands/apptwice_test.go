@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/suggest"
@@ -14,9 +13,7 @@ import (
 // where rollback's build would be.
 func TestAppWrittenTwice(t *testing.T) {
 	const named = `"accounting" is written twice: name the app once, then the env if any; known envs of accounting: production, staging`
-	for _, tt := range []struct {
-		name, in, want string
-	}{
+	checkReplies(t, []replyCase{
 		{"cancel", "cancel accounting accounting", named},
 		{"unlock", "unlock deploys accounting accounting", named},
 		{"grant", "grant @ana deployer accounting accounting", named},
@@ -25,14 +22,7 @@ func TestAppWrittenTwice(t *testing.T) {
 			`"accounting" is written twice; write it once: ` + suggest.Command("rollback accounting to 1336")},
 		{"rollback env", "rollback accounting production production",
 			`"production" is written twice; write it once: ` + suggest.Command("rollback accounting production")},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
-				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
-			}
-		})
-	}
+	})
 	// An env named as its app is still one.
 	cat := testCat()
 	cat.envs["accounting"] = append(cat.envs["accounting"], "accounting")

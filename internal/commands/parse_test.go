@@ -1702,3 +1702,19 @@ func TestLockShortWordStartsReason(t *testing.T) {
 		t.Errorf("got %v %+v (reply %q), want run %+v", got.Kind, got.Cmd, got.Reply, want)
 	}
 }
+
+type replyCase struct{ name, in, want string }
+
+// checkReplies parses each case's text, in a subtest of its name, and
+// checks it is answered with a reply starting with want.
+func checkReplies(t *testing.T, cases []replyCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.in, testCat(), Options{})
+			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
+				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
+			}
+		})
+	}
+}

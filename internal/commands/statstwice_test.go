@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/suggest"
@@ -12,9 +11,7 @@ import (
 // "accounting"`: a word written twice, looked up as an env. The word
 // written twice is now named, with the command written right.
 func TestStatsWrittenTwice(t *testing.T) {
-	for _, tt := range []struct {
-		name, in, want string
-	}{
+	checkReplies(t, []replyCase{
 		{"window twice", "stats accounting 30d 30d",
 			`"30d" is written twice; write it once: ` + suggest.Command("stats accounting 30d")},
 		{"window twice after the env", "stats accounting production 30d 30d",
@@ -27,14 +24,7 @@ func TestStatsWrittenTwice(t *testing.T) {
 			`"accounting" is written twice; write it once: ` + suggest.Command("stats accounting 7d")},
 		{"env twice", "stats accounting staging staging",
 			`"staging" is written twice; write it once: ` + suggest.Command("stats accounting staging")},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
-				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
-			}
-		})
-	}
+	})
 	// An env named as its app is still one.
 	cat := testCat()
 	cat.envs["accounting"] = append(cat.envs["accounting"], "accounting")
