@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/testenv/damagedstore"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -232,68 +231,16 @@ func TestAppendToAFullStore(t *testing.T) {
 // try, as for a full store: more tries only hold the reply back.
 func TestAppendToADamagedStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	st, err := embedded.Open(path, embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 200 {
-		if err := st.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: fmt.Sprintf("deploy web %d", i), Decision: audit.Allowed}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	off := auditRootPage(t, path)
-	if st, err = embedded.Open(path, embedded.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	// A disk error while the bot runs: the audit trail's first page
-	// loses its header.
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.WriteAt(make([]byte, 16), off)
-	if err := errors.Join(err, f.Close()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Audit(t.Context(), audit.Query{}); err == nil || !strings.Contains(err.Error(), "is damaged") {
-		t.Fatalf("reading the damaged audit trail: got %v, want the store damaged", err)
-	}
+	st := damagedstore.Open(t, path)
 
 	c := &counted{Appender: st}
-	err = audit.Append(t.Context(), c, &audit.Entry{User: "ana", Command: "lock web", Decision: audit.Allowed})
+	err := audit.Append(t.Context(), c, &audit.Entry{User: "ana", Command: "lock web", Decision: audit.Allowed})
 	if !errors.Is(err, deploy.ErrStoreUnusable) || !strings.Contains(err.Error(), "is damaged") {
 		t.Errorf("Append: got %v, want the store damaged", err)
 	}
 	if c.tries != 1 {
 		t.Errorf("tries: got %d, want 1", c.tries)
 	}
-}
-
-// auditRootPage returns the offset in the store file at path, not open,
-// of the audit trail's root page.
-func auditRootPage(t *testing.T, path string) int64 {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var off int64
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("audit"))
-		if b == nil || b.Root() == 0 {
-			return errors.New("the audit trail has no page of its own")
-		}
-		off = int64(b.Root()) * int64(tx.DB().Info().PageSize)
-		return nil
-	})
-	if err := errors.Join(err, db.Close()); err != nil {
-		t.Fatal(err)
-	}
-	return off
 }
 
 // TestFold: entries are shown one per command. A pending entry closed by
