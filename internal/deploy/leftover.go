@@ -38,7 +38,10 @@ import (
 // shell (the step's subshell, or the step's program when the subshell
 // replaced itself with it). That process and its descendants are the
 // step: stopped first (SIGSTOP, so that none forks meanwhile), then
-// killed. SIGKILL, not SIGTERM: a handler the step set for TERM would be
+// killed, and waited for until each has exited (a zombie has; for at
+// most about 5 s each), since a SIGKILL is only queued when kill returns
+// and a process dying on a busy host may still hold its files and
+// sockets when the next step runs. SIGKILL, not SIGTERM: a handler the step set for TERM would be
 // one more thing it runs after the run that stops it has begun. A process
 // carrying the token whose way up leads elsewhere (to init) outlived its
 // step, which has ended: the app a restart started in the background,
@@ -111,6 +114,15 @@ for t in %s; do
 	done
 done
 [ "$all" = ' ' ] || kill -KILL $all 2>/dev/null
+for q in $all; do
+	n=0
+	while [ $n -lt 500 ] && read -r s <"/proc/$q/stat" 2>/dev/null; do
+		s=${s##*) }
+		case $s in Z*|X*) break ;; esac
+		sleep 0.01 2>/dev/null || { sleep 1; n=$((n+99)); }
+		n=$((n+1))
+	done
+done
 exit 0
 `
 
