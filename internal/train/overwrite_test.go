@@ -147,7 +147,13 @@ func TestDueDepartureNotLeavingSaysTheOneItsRecordReplaces(t *testing.T) {
 			}
 			h.board("alice", "accounting", "1338")
 			if tc.held {
-				l := &leasesHeldUntil{free: make(chan struct{})}
+				// The grace runs out on the scheduler's clock: a refusal
+				// once Tuesday's departure waits moves it past the grace.
+				l := &leasesHeldUntil{free: make(chan struct{}), refused: func() {
+					if w, err := h.store.LastRun(context.Background(), "daily", KindWaiting); err == nil && w.Equal(tc.start) {
+						h.clock.Set(tc.start.Add(2 * tc.grace))
+					}
+				}}
 				var once sync.Once
 				h.notes.onPost = func(m chat.Message) {
 					if m.Title == tc.want {
@@ -184,14 +190,21 @@ func TestDueDepartureNotLeavingSaysTheOneItsRecordReplaces(t *testing.T) {
 	}
 }
 
-// leasesHeldUntil holds every lease on another replica until free is closed.
-type leasesHeldUntil struct{ free chan struct{} }
+// leasesHeldUntil holds every lease on another replica until free is
+// closed, calling refused, when set, as it refuses one.
+type leasesHeldUntil struct {
+	free    chan struct{}
+	refused func()
+}
 
 func (l *leasesHeldUntil) Acquire(_ context.Context, key, _ string, _ time.Duration) (deploy.Lease, error) {
 	select {
 	case <-l.free:
 		return freeLease{}, nil
 	default:
+		if l.refused != nil {
+			l.refused()
+		}
 		return nil, &deploy.LeaseHeldError{Key: key, Holder: "departure of daily 0a1b2c3d4e5f"}
 	}
 }

@@ -423,10 +423,13 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 			cfg.Trains["daily"].Grace = config.Duration(tc.grace)
 			board("web")
 			runner := &blockingRunner{hold: "web", started: make(chan string, 4), release: make(chan struct{})}
-			start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 14, 1, 0, 0, time.UTC) // a Monday
+			// The clock stops where the departure starts to wait, and
+			// moves past its grace only when the test moves it.
+			start, end := time.Date(2026, 6, 1, 13, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 14, 0, 0, 0, time.UTC) // a Monday
 			if tc.late > 0 {
 				// The bot was down at 14:00; it ran the one the day before.
-				start, end = time.Date(2026, 6, 1, 14, 0, 0, 0, time.UTC).Add(tc.late), time.Date(2026, 6, 1, 14, 10, 0, 0, time.UTC)
+				start = time.Date(2026, 6, 1, 14, 0, 0, 0, time.UTC).Add(tc.late)
+				end = start
 				if err := st.MarkRun(ctx, "daily", train.KindDeparture, time.Date(2026, 5, 29, 14, 0, 0, 0, time.UTC)); err != nil {
 					t.Fatal(err)
 				}
@@ -450,7 +453,15 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 				w, err := st.LastRun(ctx, "daily", train.KindWaiting)
 				return err == nil && !w.IsZero()
 			})
-			time.Sleep(2 * time.Second) // past the short grace
+			clock.Move(end.Add(2 * time.Second)) // past the short grace
+			if !tc.leaves {
+				// It gives up before the early one is done, not in a race
+				// with it: a departure said not to leave waits no more.
+				waitUntil(t, "the 14:00 departure to stop waiting", func() bool {
+					w, err := st.LastRun(ctx, "daily", train.KindWaiting)
+					return err == nil && w.IsZero()
+				})
+			}
 			close(runner.release)
 			outwaited := func() bool {
 				entries, err := st.Audit(ctx, audit.Query{Limit: 50})
@@ -487,10 +498,23 @@ func TestScheduledDepartureWaitsWithinGrace(t *testing.T) {
 }
 
 // jumpingClock is a scheduler's clock: each Sleep jumps it to the time
-// slept until, and one past end waits for its context to end instead.
+// slept until, and one past end waits for its context to end, or for
+// Move to move end, instead.
 type jumpingClock struct {
 	mu       sync.Mutex
 	now, end time.Time
+	moved    chan struct{} // closed by Move; nil: none waits
+}
+
+// Move moves c to to and end with it, waking the sleeps that wait.
+func (c *jumpingClock) Move(to time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now, c.end = to, to
+	if c.moved != nil {
+		close(c.moved)
+		c.moved = nil
+	}
 }
 
 func (c *jumpingClock) Now() time.Time {
@@ -500,11 +524,20 @@ func (c *jumpingClock) Now() time.Time {
 }
 
 func (c *jumpingClock) Sleep(ctx context.Context, until time.Time) error {
-	if until.After(c.end) {
-		<-ctx.Done()
-		return ctx.Err()
-	}
 	c.mu.Lock()
+	if until.After(c.end) {
+		if c.moved == nil {
+			c.moved = make(chan struct{})
+		}
+		moved := c.moved
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-moved:
+			return nil // early: the caller sleeps again
+		}
+	}
 	c.now = until
 	c.mu.Unlock()
 	return nil

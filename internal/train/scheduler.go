@@ -591,16 +591,18 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		// done, with the cars boarded since, if that is within its
 		// grace of its time (what of it a late start has not used);
 		// else it does not leave, as one the bot was down for.
-		deadline := time.Now().Add(d.tr.cfg.Grace.D() - max(late, 0))
+		// The grace is timed by the scheduler's clock, as the departure's
+		// time is: a test moves it past the grace when it means to.
+		gctx, endGrace := context.WithCancel(ctx)
+		defer endGrace()
+		graceOver := s.reached(gctx, s.now().Add(d.tr.cfg.Grace.D()-max(late, 0)))
 		select {
 		case d.tr.busy <- struct{}{}:
 		default:
 			wait()
-			timer := time.NewTimer(time.Until(deadline))
 			select {
 			case d.tr.busy <- struct{}{}:
-				timer.Stop()
-			case <-timer.C:
+			case <-graceOver:
 				log.Warn("train: departure not run: an earlier departure of the train was under way all through its grace")
 				// Said not to leave, it waits no more: a cancel now is the
 				// next departure's.
@@ -609,14 +611,13 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 				s.outwaited(ctx, d, "an earlier departure of the train was under way", prev, false)
 				return
 			case <-ctx.Done():
-				timer.Stop()
 				// Recorded as run, it is not run late after a restart.
 				s.stoppedDue(ctx, d, prev, "the bot stopped while an earlier departure of the train was under way", false)
 				return
 			}
 		}
 		defer func() { <-d.tr.busy }()
-		dep, err := s.claimWaiting(ctx, d.name, deadline, wait)
+		dep, err := s.claimWaiting(ctx, d.name, graceOver, wait)
 		if err == nil && len(prev) > 0 {
 			s.replaced(ctx, d.name, d.tr, prev)
 		}
@@ -732,7 +733,10 @@ func (s *Scheduler) dropOld(ctx context.Context, name string, d Departure) {
 // replica that died during one held: a replica running one holds the
 // lease longer, and the departure is that replica's to end.
 func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, found []Departure, now time.Time) {
-	dep, err := s.claimWaiting(ctx, name, time.Now().Add(s.leaseTTL+2*time.Second), func() {})
+	// The lease runs out in the store, by real time.
+	over, stop := elapsed(s.leaseTTL + 2*time.Second)
+	defer stop()
+	dep, err := s.claimWaiting(ctx, name, over, func() {})
 	if err != nil {
 		return // departing on another replica, the bot stopping, or not known
 	}
@@ -906,7 +910,9 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, wha
 		}
 	}
 	if holding {
-		dep, err := s.claimWaiting(ctx, d.name, time.Now().Add(lookback), func() {})
+		over, stop := elapsed(lookback)
+		defer stop()
+		dep, err := s.claimWaiting(ctx, d.name, over, func() {})
 		if err == nil {
 			defer dep.release()
 			s.replaced(ctx, d.name, d.tr, prev)
@@ -1155,23 +1161,59 @@ func (s *Scheduler) clearWaiting(ctx context.Context, name string) {
 	s.markWaiting(ctx, name, time.Time{})
 }
 
-// claimWaiting claims train name's departure lease, waiting until
-// deadline for another replica's departure to release it, and calling
+// claimWaiting claims train name's departure lease, waiting until over
+// is closed for another replica's departure to release it, and calling
 // waiting before it first waits; its error is deploy.ErrLeaseHeld if it
-// did not, another claim's error, or ctx's.
-func (s *Scheduler) claimWaiting(ctx context.Context, name string, deadline time.Time, waiting func()) (*departure, error) {
-	for {
+// did not, another claim's error, or ctx's. It tries once more as over
+// closes, so that a wait ends with the store's answer at its end.
+func (s *Scheduler) claimWaiting(ctx context.Context, name string, over <-chan struct{}, waiting func()) (*departure, error) {
+	for last := false; ; {
 		dep, err := s.claim(ctx, name)
-		if !errors.Is(err, deploy.ErrLeaseHeld) || !time.Now().Before(deadline) {
+		if !errors.Is(err, deploy.ErrLeaseHeld) || last {
 			return dep, err
 		}
+		select {
+		case <-over:
+			return dep, err
+		default:
+		}
 		waiting()
+		// The store is asked again each second of real time: how often
+		// it is asked, not how long the wait lasts.
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-over:
+			last = true
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// reached returns a channel closed once the scheduler's clock reads at,
+// unless ctx ends first. It reads the clock again at least each second:
+// a clock other than the real one may move by more than the real time
+// waited. It waits on a real timer, not on Sleep, which only Run's
+// goroutine calls.
+func (s *Scheduler) reached(ctx context.Context, at time.Time) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		for d := at.Sub(s.now()); d > 0; d = at.Sub(s.now()) {
+			if pause.For(ctx, min(d, time.Second)) != nil {
+				return
+			}
+		}
+		close(c)
+	}()
+	return c
+}
+
+// elapsed returns a channel closed once d has passed on a real timer, and
+// a func that stops the timer.
+func elapsed(d time.Duration) (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(c) })
+	return c, func() { t.Stop() }
 }
 
 // cancelled reports whether Cancel called off the departure at at.
