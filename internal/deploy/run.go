@@ -284,6 +284,18 @@ func (r *run) persist(snap *Record) {
 			}
 			return
 		}
+		if errors.Is(err, ErrStoreUnusable) {
+			// The embedded store's file was found damaged, or is no
+			// longer mapped in memory: it refuses every call until
+			// the file is restored or the bot restarted, so trying
+			// again, for a final write for the whole budget, would
+			// only hold the run's report back. A full store is tried
+			// on: space freed within the budget ends it, without
+			// anyone's restart.
+			r.log.Error("persist deploy record", "err", err)
+			r.gaveUp(err, final)
+			return
+		}
 		if try == 2 && !final {
 			r.log.Error("persist deploy record", "err", err)
 			r.gaveUp(err, false)
@@ -321,6 +333,16 @@ func (r *run) gaveUp(err error, final bool) {
 func unrecordedText(rec *Record, err error, behind bool) string {
 	if errors.Is(err, ErrStoreReset) {
 		return fmt.Sprintf("this outcome could NOT be recorded (%v): the state store lost every record, this %s's included, so `status` and `history` will not show it; check what each host runs with `status %s` before the next deploy or rollback", err, rec.Kind, rec.App)
+	}
+	if errors.Is(err, ErrStoreUnusable) {
+		// Until the file is restored or the bot restarted, status
+		// and history are refused too; a restored backup may predate
+		// the run.
+		s := fmt.Sprintf("this outcome could NOT be recorded (%v): the state store refuses every read and write until it is repaired; then `status` and `history` show the %s as the store last recorded it (still running, then interrupted once a recovery finds it), or not at all from a backup older than it", err, rec.Kind)
+		if behind {
+			s += "; earlier writes of its record failed as well, so the host states it keeps may be older than the ones above"
+		}
+		return s + fmt.Sprintf("; check what each host runs with `status %s` before the next deploy or rollback", rec.App)
 	}
 	s := fmt.Sprintf("this outcome could NOT be recorded (%v): `status` and `history` show the %s as still running, then as interrupted once a recovery (the next start, or the next deploy or rollback of %s/%s) finds it", err, rec.Kind, rec.App, rec.Env)
 	if behind {
