@@ -341,6 +341,10 @@ func storeAnswer(err error) string {
 			return "state store cannot be written: " + reason
 		}
 		return "state store cannot be written"
+	case errors.Is(err, deploy.ErrStoreUnusable):
+		// The store's own message names the file, and what to do
+		// with it, which is for whoever runs the bot.
+		return "state store is damaged or no longer mapped in memory; an admin must repair it, as the bot's log says"
 	case why != deploy.StoreUnreachable:
 		return "state store refused the duplicate check; the bot's log says why"
 	}

@@ -729,3 +729,36 @@ func TestWebhookStoreFullAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookStoreUnusableAnswer: a duplicate check the embedded store
+// refused because its file is damaged, or no longer mapped in memory, is
+// answered 503 with that, without the file the store's message names: it
+// was answered as a refusal whose reason only the bot's log had.
+func TestWebhookStoreUnusableAnswer(t *testing.T) {
+	const want = "state store is damaged or no longer mapped in memory; an admin must repair it, as the bot's log says"
+	for name, msg := range map[string]string{
+		"damaged":  "state store /srv/switchman/state.db is damaged: page 5: invalid page type: 0: stop the bot, then restore it from a backup",
+		"unmapped": "state store /srv/switchman/state.db is no longer mapped in memory: mapping it anew failed as it grew (cannot allocate memory): restart the bot, which maps it again",
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := fmt.Errorf("first: %w", &errs.Error{Code: errs.Unavailable, Msg: msg, Err: deploy.ErrStoreUnusable})
+			h := &WebhookHandler{Secret: goldenSecret, Now: fixtureClock(ResourceIssue),
+				Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+				OnAlert: func(Alert) { t.Error("alerted for a delivery the store could not check") },
+				First:   func(context.Context, string, string) (bool, error) { return false, err }}
+			body := readPayload(t, "issue.json")
+			req := httptest.NewRequest("POST", "/sentry/webhook", bytes.NewReader(body))
+			req.Header.Set(ResourceHeader, "issue")
+			req.Header.Set(SignatureHeader, sign(goldenSecret, body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := strings.TrimSuffix(rec.Body.String(), "\n")
+			if rec.Code != http.StatusServiceUnavailable || got != want {
+				t.Errorf("got %d %q, want 503 %q", rec.Code, got, want)
+			}
+			if strings.Contains(got, "/srv/") {
+				t.Errorf("answer %q names the store's file", got)
+			}
+		})
+	}
+}
