@@ -891,7 +891,7 @@ func checkPages(tx *bolt.Tx) error {
 // A panic of bbolt's on a damaged page becomes a *damagedError, in an
 // *errs.Error that people are shown, which every later call returns too:
 // what a damaged file says is not trusted, a lock missing from it least
-// of all. bbolt rolls the transaction back as the panic unwinds.
+// of all. The transaction is rolled back, as for an error.
 //
 // They return when ctx ends, even if the transaction has not: a stalled
 // disk holds bbolt's one writer in fdatasync, and every write queued
@@ -937,17 +937,34 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 
 // run is tx without the wait on a context.
 func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
+	var wtx *bolt.Tx
 	defer func() {
 		if r := recover(); r != nil {
-			d := &damagedError{path: s.path, cause: fmt.Sprint(r)}
-			s.damage.CompareAndSwap(nil, &errs.Error{Code: errs.Unavailable, Msg: d.Error(), Err: d})
-			err = s.damage.Load()
+			if wtx != nil && wtx.DB() != nil {
+				release(wtx)
+			}
+			err = s.damaged(r)
 		}
 	}()
+	// A panic within fn is returned as an error: bbolt undoes a write that
+	// panicked by reading its free page list again from the file, and
+	// when that page is damaged too, that panics in turn and leaves its
+	// writer lock held, which Close and every write wait on for ever. An
+	// error is undone in memory alone.
+	var panicked any
+	caught := func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				panicked, err = r, errPanicked
+			}
+		}()
+		return fn(tx)
+	}
 	if write {
-		var wtx *bolt.Tx
-		err = s.full(s.db.Update(func(tx *bolt.Tx) error { wtx = tx; return fn(tx) }))
+		err = s.full(s.db.Update(func(tx *bolt.Tx) error { wtx = tx; return caught(tx) }))
 		switch {
+		case panicked != nil:
+			return s.damaged(panicked)
 		case err == nil && s.refusing.Load() != nil:
 			// A write that took fewer pages than the refused one may have
 			// found them all among those bbolt freed within the file,
@@ -968,7 +985,10 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 			s.tried.Store(s.now().UnixNano())
 		}
 	} else {
-		err = s.db.View(fn)
+		err = s.db.View(caught)
+		if panicked != nil {
+			return s.damaged(panicked)
+		}
 	}
 	if s.lostMapping(err) {
 		u := &unmappedError{path: s.path, cause: err}
@@ -980,6 +1000,27 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 		return fmt.Errorf("state store %s: %w", s.path, deploy.ErrStoreClosed)
 	}
 	return err
+}
+
+// errPanicked stands for a panic within a transaction's fn, which run
+// returns as the file's damage.
+var errPanicked = errors.New("transaction panicked")
+
+// damaged records that a transaction found the file damaged, as bbolt's
+// panic r says, and returns the error every call returns from then on.
+func (s *Store) damaged(r any) error {
+	d := &damagedError{path: s.path, cause: fmt.Sprint(r)}
+	s.damage.CompareAndSwap(nil, &errs.Error{Code: errs.Unavailable, Msg: d.Error(), Err: d})
+	return s.damage.Load()
+}
+
+// release rolls back, in memory alone, a write transaction whose commit
+// panicked on a damaged page and whose rollback by bbolt panicked too,
+// as it read the damaged file again: it still holds bbolt's writer lock
+// then. Nothing is written to the file.
+func release(tx *bolt.Tx) {
+	defer func() { _ = recover() }()
+	_ = tx.Rollback()
 }
 
 // lostMapping reports whether err, of a transaction, says that bbolt lost

@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -659,6 +660,108 @@ func TestDamagedFile(t *testing.T) {
 			}()
 		}
 	})
+
+	t.Run("once open, found by a write", func(t *testing.T) {
+		// bbolt undoes a write that panicked by reading its free page
+		// list again from the file: damaged too, that read panicked
+		// and left bbolt's writer lock held, which Close waited on for
+		// ever, and a bot stopping then never stopped.
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		fill(t, path)
+		s, err := embedded.Open(path, embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Open writes, which moves the free page list.
+		for _, pick := range []func(tx *bolt.Tx) (int, error){auditPage, freelistPage} {
+			off, err := embedded.PageOf(s, pick)
+			if err != nil {
+				t.Fatal(err)
+			}
+			damagePage(t, path, off)
+		}
+		err = s.AppendAudit(ctx, &audit.Entry{User: "bo", Command: "/status"})
+		assertDamaged(t, "AppendAudit", err, path)
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Close did not return")
+		}
+	})
+
+	t.Run("once open, found by a commit", func(t *testing.T) {
+		// As above, with the damage found as the write is committed:
+		// the page merged with the one emptied by the write.
+		path := filepath.Join(t.TempDir(), "switchman.db")
+		fill(t, path)
+		s, err := embedded.Open(path, embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, err := embedded.PageOf(s, auditPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, second, n := leaves(t, path, root)
+		free, err := embedded.PageOf(s, freelistPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		damagePage(t, path, second)
+		damagePage(t, path, free)
+		err = embedded.Update(s, func(tx *bolt.Tx) error {
+			// Keys of the first page alone are read, and all but one
+			// removed, which merges it with the second as it commits.
+			b := tx.Bucket([]byte("audit"))
+			var keys [][]byte
+			c := b.Cursor()
+			for k, _ := c.First(); len(keys) < n-1; k, _ = c.Next() {
+				keys = append(keys, k)
+			}
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		assertDamaged(t, fmt.Sprintf("a write emptying the page at %d", first), err, path)
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Close did not return")
+		}
+	})
+}
+
+// leaves returns the offsets of the first two pages the branch page at
+// root in the file at path points to, and how many keys the first holds.
+func leaves(t *testing.T, path string, root int64) (first, second int64, n int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := int64(os.Getpagesize())
+	// A page's header: id (8 bytes), flags (2), count (2), overflow (4);
+	// a branch page's elements follow: pos (4), key size (4), page id (8).
+	if flags := binary.LittleEndian.Uint16(data[root+8:]); flags != 0x01 {
+		t.Fatalf("the audit trail's root page has flags %#x, want a branch page", flags)
+	}
+	first = int64(binary.LittleEndian.Uint64(data[root+16+8:])) * page
+	second = int64(binary.LittleEndian.Uint64(data[root+16+16+8:])) * page
+	n = int(binary.LittleEndian.Uint16(data[first+10:]))
+	return first, second, n
 }
 
 // advice is what every refusal of a file that is not a usable store says

@@ -63,3 +63,20 @@ func TxID(s *Store) (int, error) {
 	})
 	return id, err
 }
+
+// PageOf returns the offset in s's file of the page pick names, as s's
+// last transaction left it.
+func PageOf(s *Store, pick func(tx *bolt.Tx) (int, error)) (int64, error) {
+	var off int64
+	err := s.view(context.Background(), func(tx *bolt.Tx) error {
+		id, err := pick(tx)
+		off = int64(id) * int64(tx.DB().Info().PageSize)
+		return err
+	})
+	return off, err
+}
+
+// Update runs fn in a write transaction of s's.
+func Update(s *Store, fn func(tx *bolt.Tx) error) error {
+	return s.update(context.Background(), fn)
+}
