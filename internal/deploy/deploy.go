@@ -500,8 +500,11 @@ func (r *run) nothingToDo(noop error) error {
 	defer cancel()
 	stuck, err := r.e.unresolved(ctx, r.t)
 	if err != nil {
+		// An interrupted run may be left that this one would have
+		// resolved: told only "nothing to do", people would take the
+		// env for settled.
 		r.log.Warn("read the deploy history to resolve an interrupted run", "err", err)
-		return noop
+		return errs.New(errs.CodeOf(noop), "%s; could not read the deploy history to see whether an interrupted run is left to resolve: %v — `status %s` shows it", errs.Message(noop), err, r.t.app.Name)
 	}
 	if stuck == nil {
 		return noop

@@ -1,0 +1,88 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// resolveUnread refuses the reads of the deploy history made by a run
+// with nothing to do, to find the interrupted run it resolves; every
+// other read is answered.
+type resolveUnread struct {
+	deploy.Store
+}
+
+const resolveUnreadSays = "state store did not answer in time: context deadline exceeded"
+
+func (s resolveUnread) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
+	pc := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		fr, more := frames.Next()
+		if strings.HasSuffix(fr.Function, "deploy.(*run).nothingToDo") {
+			return nil, errors.New(resolveUnreadSays)
+		}
+		if !more {
+			return s.Store.Records(ctx, f)
+		}
+	}
+}
+
+// TestNothingToDoHistoryUnreadable: a deploy that reaches every host and
+// finds them all on its build resolves an interrupted run by recording
+// itself, unchanged. When it cannot read the history to find that run,
+// it answered plain "nothing to do", and people took the env for
+// settled while the interrupted run stayed unresolved: it says it could
+// not look, why, and where to see it.
+func TestNothingToDoHistoryUnreadable(t *testing.T) {
+	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+		o.Store = resolveUnread{Store: o.Store}
+	})
+	var two *deploy.Record
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		two = f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	// Deploy 3's process died before it switched the host.
+	d3 := two.Clone()
+	d3.ID, d3.Build, d3.Previous, d3.Started = "20261123-130000-d3d3d3", "3", "2", time.Now()
+	d3.Finished, d3.Outcome, d3.Error = d3.Started, deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
+	for i := range d3.Hosts {
+		d3.Hosts[i].State, d3.Hosts[i].Current, d3.Hosts[i].Previous = deploy.HostDelivered, "2", "2"
+	}
+	if err := f.store.PutRecord(context.Background(), d3); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := f.run(deploy.KindDeploy, "2")
+	if errs.CodeOf(err) != errs.NoChange {
+		t.Fatalf("deploy 2: got %v (code %s), want nothing to do", err, errs.CodeOf(err))
+	}
+	msg := errs.Message(err)
+	for _, want := range []string{"already runs build 2", "nothing to do", "could not read the deploy history to see whether an interrupted run is left to resolve", resolveUnreadSays, "`status web` shows it"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("deploy 2: got %q, want it to say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "is resolved") {
+		t.Errorf("deploy 2: got %q, which says a run is resolved", msg)
+	}
+	recs, err := f.store.Records(context.Background(), deploy.Filter{App: "web", Env: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].ID != d3.ID {
+		t.Errorf("newest record %s %s %s, want none after deploy 3", recs[0].Kind, recs[0].Build, recs[0].Outcome)
+	}
+	if stuck, _ := deploy.Unresolved(recs); stuck == nil || stuck.ID != d3.ID {
+		t.Errorf("unresolved: %+v, want deploy 3", stuck)
+	}
+}
