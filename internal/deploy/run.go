@@ -284,14 +284,16 @@ func (r *run) persist(snap *Record) {
 			}
 			return
 		}
-		if errors.Is(err, ErrStoreUnusable) {
+		if errors.Is(err, ErrStoreUnusable) || errors.Is(err, ErrStoreClosed) {
 			// The embedded store's file was found damaged, or is no
 			// longer mapped in memory: it refuses every call until
 			// the file is restored or the bot restarted, so trying
 			// again, for a final write for the whole budget, would
-			// only hold the run's report back. A full store is tried
-			// on: space freed within the budget ends it, without
-			// anyone's restart.
+			// only hold the run's report back. A store closed by a
+			// stop whose drain ran out before this run ended never
+			// opens again either. A full store is tried on: space
+			// freed within the budget ends it, without anyone's
+			// restart.
 			r.log.Error("persist deploy record", "err", err)
 			r.gaveUp(err, final)
 			return
