@@ -34,7 +34,7 @@ func TestLockReasonEndingWithFor(t *testing.T) {
 		for_   time.Duration
 	}{
 		{`lock deploys accounting "db migration for"`, "db migration for", 0},
-		{"lock deploys accounting for 2h waiting for", "waiting for", 2 * time.Hour},
+		{`lock deploys accounting for 2h "waiting for"`, "waiting for", 2 * time.Hour},
 		{"lock deploys accounting db migration for 2h", "db migration", 2 * time.Hour},
 	}
 	for _, tt := range runs {

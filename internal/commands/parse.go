@@ -1340,6 +1340,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		}
 	}
 	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(foldLookalike(rest[1].s)) {
+		var dur token
 		d, err := parseDuration(rest[1].s, lockOmitFor)
 		if err != nil {
 			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
@@ -1349,8 +1350,14 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// the reason.
 			return c, durationTwice(rest[1], rest[2], func(d string) string { return "lock deploys " + target() + " for " + d + " " + writtenWords(rest[3:]) })
 		}
-		c.For = d
+		c.For, dur = d, rest[1]
 		rest = rest[2:]
+		if n := len(rest); n > 1 && isWord(rest[n-1], "for") {
+			// "lock deploys web for 2h db for": a "for" whose duration
+			// was given first, or one left in by mistake, which the
+			// reason would keep.
+			return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+writtenWords(rest[:n-1])), " "))+` (to end the reason with "for", quote it)`)
+		}
 	} else if n := len(rest); n > 3 && isWord(rest[n-3], "for") && isDuration(rest[n-2]) && isDuration(rest[n-1]) {
 		// "lock deploys web db for 2h 2h": read as words of the reason,
 		// they would make a lock of 2h one that never expires.
