@@ -1345,7 +1345,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		if err != nil {
 			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
 		}
-		if len(rest) > 2 && isDuration(rest[2]) {
+		if len(rest) > 2 && writtenAsDuration(rest[2]) {
 			// "lock deploys web for 2h 2h db": the second would start
 			// the reason.
 			return c, durationTwice(rest[1], rest[2], func(d string) string { return "lock deploys " + target() + " for " + d + " " + writtenWords(rest[3:]) })
@@ -1358,7 +1358,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// reason would keep.
 			return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+writtenWords(rest[:n-1])), " "))+` (to end the reason with "for", quote it)`)
 		}
-	} else if n := len(rest); n > 3 && isWord(rest[n-3], "for") && isDuration(rest[n-2]) && isDuration(rest[n-1]) {
+	} else if n := len(rest); n > 3 && isWord(rest[n-3], "for") && writtenAsDuration(rest[n-2]) && writtenAsDuration(rest[n-1]) {
 		// "lock deploys web db for 2h 2h": read as words of the reason,
 		// they would make a lock of 2h one that never expires.
 		return c, durationTwice(rest[n-2], rest[n-1], func(d string) string {
@@ -1421,6 +1421,15 @@ func isDuration(t token) bool {
 	return !t.quoted && err == nil
 }
 
+// writtenAsDuration reports whether t is written as a duration, maybe
+// one out of range ("100d", "0h"): a second one after "for" is no word of
+// a reason either.
+func writtenAsDuration(t token) bool {
+	_, err := parseDuration(t.s, "")
+	var syntax durationSyntaxError
+	return !t.quoted && !errors.As(err, &syntax)
+}
+
 // durationTwice refuses two durations after one "for", first and second;
 // fixed writes the command right with a duration.
 func durationTwice(first, second token, fixed func(d string) string) error {
@@ -1430,7 +1439,12 @@ func durationTwice(first, second token, fixed func(d string) string) error {
 	if strings.EqualFold(first.s, second.s) {
 		return writtenTwice(first.s, fix(first.s)+` (to keep both in the reason, quote it)`)
 	}
-	return fmt.Errorf(`"for" takes one duration, and %s and %s are two: write one, e.g. %s (to keep both in the reason, quote it)`, echo(first.s), echo(second.s), fix(first.s))
+	d := first.s
+	if !isDuration(first) && isDuration(second) {
+		// The one offered is one the lock takes.
+		d = second.s
+	}
+	return fmt.Errorf(`"for" takes one duration, and %s and %s are two: write one, e.g. %s (to keep both in the reason, quote it)`, echo(first.s), echo(second.s), fix(d))
 }
 
 // lookalikeDeploys refuses a "deploys" after lock or unlock written with
