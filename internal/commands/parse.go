@@ -2335,6 +2335,11 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 	if err := checkRole(args[1].s); err != nil {
 		return c, nil, err
 	}
+	if len(args) > 2 && !args[2].quoted && args[2].s == args[1].s && !p.isApp(args[2].s) {
+		// "grant @ana deployer deployer": looked up as an app, the
+		// second would be answered as an unknown app.
+		return c, nil, writtenTwice(args[1].s, suggest.Command(strings.TrimSpace(fmt.Sprintf("%s %s %s %s", verb, userText(user, isID), args[1].s, writtenWords(args[3:])))))
+	}
 	c.User, c.UserIsID, c.Role = user, isID, args[1].s
 	return c, args[2:], nil
 }
