@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestTrainBoardWrittenTwiceKeepsParts: "train board accounting 1337 on
@@ -15,15 +17,15 @@ func TestTrainBoardWrittenTwiceKeepsParts(t *testing.T) {
 		name, in, want string
 	}{
 		{"to to after the train", "train board accounting 1337 on daily to to production",
-			`"to" is written twice; write it once: train board accounting 1337 on daily to production`},
+			`"to" is written twice; write it once: ` + suggest.Command("train board accounting 1337 on daily to production")},
 		{"on on after the env", "train board accounting 1337 to production on on daily",
-			`"on" is written twice; write it once: train board accounting 1337 to production on daily`},
+			`"on" is written twice; write it once: ` + suggest.Command("train board accounting 1337 to production on daily")},
 		{"two envs, train after", "train board accounting 1337 to production to staging on daily",
-			`"to" is written twice; write it once: train board accounting 1337 to production on daily; a car goes to one env`},
+			`"to" is written twice; write it once: ` + suggest.Command("train board accounting 1337 to production on daily") + `; a car goes to one env`},
 		{"two trains, env between", "train board accounting 1337 on daily to production on weekly",
-			`"on" is written twice; write it once: train board accounting 1337 on daily to production; a build boards one train`},
+			`"on" is written twice; write it once: ` + suggest.Command("train board accounting 1337 on daily to production") + `; a build boards one train`},
 		{"second to left bare", "train board accounting 1337 to production to",
-			`"to" is written twice; write it once: train board accounting 1337 to production; a car goes to one env`},
+			`"to" is written twice; write it once: ` + suggest.Command("train board accounting 1337 to production") + `; a car goes to one env`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})

@@ -1906,7 +1906,7 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 			before := args[2 : len(args)-len(rest)]
 			after := rest[min(n, len(rest)):]
 			words := []string{"train board", written(args[0]), written(args[1]), writtenWords(before), strings.Join(put, " "), writtenWords(after)}
-			return strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " ")
+			return suggest.Command(strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " "))
 		}
 		switch {
 		case isWord(t, "to") && c.Env == "" && len(rest) > 1 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s) && (len(rest) == 2 || isWord(rest[2], "on")):
