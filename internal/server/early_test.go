@@ -175,6 +175,13 @@ func TestEarlyAnswersCounted(t *testing.T) {
 		cancel()
 		<-done
 	})
+	// Run takes the listeners over in its own goroutine; a scrape before
+	// that is the early 503, which would also add to the count checked.
+	for deadline := time.Now().Add(10 * time.Second); s.Addr() == nil; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not take the listeners over within 10s")
+		}
+	}
 	code, body, _ := probe(t, metricsBase+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics once started: got %d, want 200", code)
