@@ -99,6 +99,10 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	}
 	if dep != nil {
 		defer dep.release()
+		// Deferred after the release, so as to run before it: a saying
+		// under this departure's hold (sayDeparting) ends while the
+		// lease is still held.
+		defer tr.hold(Departure{At: at, Early: dep.early}, dep)()
 	}
 	// The cars stay aboard until their turn, when each is taken off to be
 	// shipped: a bot that dies during the departure leaves the cars it had

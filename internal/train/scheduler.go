@@ -157,6 +157,35 @@ type trainState struct {
 	sched map[string]schedule // by kind; no KindReminder without a reminder
 	// busy holds a token while the train departs: one departure at a time.
 	busy chan struct{}
+	// mu guards own, and is held by whoever says, under own's hold of
+	// the train, the departures found unended (sayDeparting): own's
+	// departure gives the train back only after that.
+	mu sync.Mutex
+	// own is the departure this replica is running of the train, from
+	// when it holds the train (tr.busy and the departure lease) until
+	// just before it gives the train back; nil when none runs.
+	own *ownDeparture
+}
+
+// ownDeparture is a departure this replica runs: its record in the store
+// (rec), and its hold of the train's departure lease (dep).
+type ownDeparture struct {
+	rec Departure
+	dep *departure
+}
+
+// hold records that d, recorded as rec, holds the train; it returns the
+// func that records that it no longer does, which waits for a saying of
+// the departures found unended under d's hold to end.
+func (tr *trainState) hold(rec Departure, d *departure) (done func()) {
+	tr.mu.Lock()
+	tr.own = &ownDeparture{rec: rec, dep: d}
+	tr.mu.Unlock()
+	return func() {
+		tr.mu.Lock()
+		tr.own = nil
+		tr.mu.Unlock()
+	}
 }
 
 // kinds are the scheduled events, in the order they fire when due at the
@@ -728,24 +757,59 @@ func (s *Scheduler) dropOld(ctx context.Context, name string, d Departure) {
 // cutShort says and audits, once each, the departures of train name
 // found unended: nobody was told what became of their cars; the ones
 // they had not reached are still aboard, and deploy recovery reports one
-// they were shipping. None is run again. It first waits, as long as a
-// lease lives unrenewed, for the train's departure lease, which a
-// replica that died during one held: a replica running one holds the
-// lease longer, and the departure is that replica's to end.
+// they were shipping. None is run again. It says them at once while this
+// replica departs the train itself (sayDeparting); else it first waits,
+// as long as a lease lives unrenewed, for the train's departure lease,
+// which a replica that died during one held: a replica running one holds
+// the lease longer, and the departure is that replica's to end. Within
+// that wait, a departure of this replica's that takes the train lets it
+// say them under that departure's hold.
 func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, found []Departure, now time.Time) {
 	// The lease runs out in the store, by real time.
 	over, stop := elapsed(s.leaseTTL + 2*time.Second)
 	defer stop()
-	dep, err := s.claimWaiting(ctx, name, over, func() {})
-	if err != nil {
-		return // departing on another replica, the bot stopping, or not known
+	for last := false; ; {
+		if s.sayDeparting(ctx, name, tr, found, now) {
+			return
+		}
+		dep, err := s.claim(ctx, name)
+		switch {
+		case err == nil:
+			said := s.sayHeld(ctx, name, tr, found, now)
+			dep.release()
+			if said {
+				return
+			}
+			// tr.busy is held here by a departure that has not taken
+			// the train yet: once it has, sayDeparting says them; if
+			// it waits for the lease, it has it now.
+		case !errors.Is(err, deploy.ErrLeaseHeld):
+			return // the bot stopping, or not known
+		}
+		if last {
+			return // departing on another replica
+		}
+		// The store is asked again each second of real time, as
+		// claimWaiting asks it.
+		select {
+		case <-ctx.Done():
+			return
+		case <-over:
+			last = true
+		case <-time.After(time.Second):
+		}
 	}
-	defer dep.release()
+}
+
+// sayHeld says, as cutShort, the departures found unended that still
+// are, once it holds tr.busy, the caller holding the train's departure
+// lease; it reports whether it held tr.busy.
+func (s *Scheduler) sayHeld(ctx context.Context, name string, tr *trainState, found []Departure, now time.Time) bool {
 	select {
 	case tr.busy <- struct{}{}:
 		defer func() { <-tr.busy }()
 	default:
-		return // departing here
+		return false
 	}
 	// One ended meanwhile, or said by another, is not this one's to say.
 	again := s.unended(ctx, name, tr, now)
@@ -754,6 +818,32 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, f
 			s.sayCutShort(ctx, name, tr, d, now)
 		}
 	}
+	return true
+}
+
+// sayDeparting says, as cutShort, the departures found unended that
+// still are, but the one this replica is running, if it runs one of
+// train name that still holds the train's departure lease; it reports
+// whether it does. That hold keeps every other saying off the train: a
+// replica says them only with the lease, and this one with tr.busy, which
+// the departure holds, or under tr.mu, held here; and the departure keeps
+// the lease until this is done. Said now, not once that departure ends:
+// the channel learns at the taking over that a departure died, as it does
+// with the train free.
+func (s *Scheduler) sayDeparting(ctx context.Context, name string, tr *trainState, found []Departure, now time.Time) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	own := tr.own
+	if own == nil || !own.dep.held() {
+		return false
+	}
+	again := s.unended(ctx, name, tr, now)
+	for _, d := range found {
+		if !(d.At.Equal(own.rec.At) && d.Early == own.rec.Early) && slices.Contains(again, d) {
+			s.sayCutShort(ctx, name, tr, d, now)
+		}
+	}
+	return true
 }
 
 // replaced says that the departures prev of train name, found unended as
