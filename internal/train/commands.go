@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // The methods below serve the /train commands. The caller has checked the
@@ -540,11 +541,27 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	// A departure sent off early that the bot died during, not said yet
 	// (that waits for a taking over of the lead), is said now: with the
 	// lease and tr.busy held, no replica runs one. A scheduled one may
-	// be recorded on the leader and not yet hold the train.
-	for _, prev := range s.unended(ctx, trainName, tr, at) {
+	// be recorded on the leader and not yet hold the train: not said
+	// here, it is named in the reply all the same, as are records that
+	// could not be read, so that the reply does not pass for one that
+	// found nothing else unended.
+	var found []string
+	prevs, err := s.readUnended(ctx, trainName, tr, at)
+	if err != nil {
+		found = append(found, fmt.Sprintf("⚠ Whether an earlier departure of the train never ended could not be read (%s): "+
+			"one the bot stopped during is said in the train's channels once it can be read.", storeDown(err)))
+	}
+	for _, prev := range prevs {
 		if prev.Early {
 			s.sayCutShort(ctx, trainName, tr, prev, at)
+			found = append(found, fmt.Sprintf("⚠ The %s, sent off early, was cut short: the bot stopped during it; the train's channels were told.",
+				s.label(tr, prev.At, at)))
+			continue
 		}
+		found = append(found, fmt.Sprintf("⚠ The %s has not said what became of its cars: it may be about to leave, after this one, "+
+			"or the bot stopped during it; the train's channels are told which, by its next scheduled departure at the latest. "+
+			"Whatever is aboard leaves now, with this one; a car whose deploy it was running is reported by deploy recovery (%s shows it).",
+			s.label(tr, prev.At, at), suggest.Command("status")))
 	}
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
@@ -566,6 +583,9 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		if cars, err := s.store.Cars(ctx, trainName); err == nil && len(cars) == 0 {
 			reply.Title = fmt.Sprintf("🚂 Sending the %s train to %s off now; nobody is aboard, so it leaves empty, unannounced (empty: silent)", trainName, tr.cfg.Env)
 		}
+	}
+	if len(found) > 0 {
+		reply.Level, reply.Lines = chat.Warning, found
 	}
 	started = true
 	go func() {

@@ -710,12 +710,19 @@ const (
 // departure that long, and left there it would be read at every look,
 // one more for each death, for ever.
 func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, now time.Time) []Departure {
+	out, _ := s.readUnended(ctx, name, tr, now)
+	return out
+}
+
+// readUnended is unended with the error that kept the departures from
+// being read, for a reply that says so.
+func (s *Scheduler) readUnended(ctx context.Context, name string, tr *trainState, now time.Time) ([]Departure, error) {
 	all, err := s.store.Unended(ctx, name)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("train: read the departures that never ended", "train", name, "err", err)
 		}
-		return nil
+		return nil, err
 	}
 	var out []Departure
 	var waiting time.Time
@@ -729,7 +736,10 @@ func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, no
 			if !read {
 				read = true
 				if waiting, err = s.store.LastRun(ctx, name, KindWaiting); err != nil {
-					return nil
+					if ctx.Err() == nil {
+						s.log.Error("train: read the departure waiting to run", "train", name, "err", err)
+					}
+					return nil, err
 				}
 			}
 			if waiting.Equal(d.At) && now.Before(waiting.Add(tr.cfg.Grace.D())) {
@@ -738,7 +748,7 @@ func (s *Scheduler) unended(ctx context.Context, name string, tr *trainState, no
 		}
 		out = append(out, d)
 	}
-	return out
+	return out, nil
 }
 
 // dropOld ends departure d of train name, found unended and older than
