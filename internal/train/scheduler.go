@@ -41,6 +41,13 @@ type Options struct {
 	// returns ctx's error). It may return early: the scheduler sleeps
 	// again. Default: a real timer of at most a minute at a time, so that
 	// a clock jump (a suspended machine) delays an event by a minute at most.
+	//
+	// Only Run's goroutine calls it, one call at a time, between its looks
+	// at the schedule: it need not be safe for concurrent use, and it may
+	// wait for what the scheduler runs in the background (departures,
+	// their posts, a train depart now), none of which calls it. Those
+	// time their own waits (a departure's grace) on real timers read
+	// against Now, so code added there must not call it either.
 	Sleep func(ctx context.Context, until time.Time) error
 	Log   *slog.Logger
 	// Leader reports whether this replica runs scheduled events; nil:
