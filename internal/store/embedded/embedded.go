@@ -120,6 +120,9 @@ type Store struct {
 	// reads go on answering then, and a check that only reads would call
 	// the store healthy while every command that records fails.
 	refusing atomic.Pointer[error]
+	// writing is held by a write transaction from its start until
+	// what the file shows of it is known (see shows).
+	writing sync.Mutex
 	// tried is when (s.now, Unix nanoseconds) a write was last refused or
 	// Writable last tried its own, which it waits ProbeEvery after;
 	// refusedSize is how many bytes of pages the last write refused,
@@ -961,7 +964,35 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 		return fn(tx)
 	}
 	if write {
-		err = s.full(s.db.Update(func(tx *bolt.Tx) error { wtx = tx; return caught(tx) }))
+		var shown bool
+		func() {
+			// No other write commits between this one's failure
+			// and the look at what the file shows: one would show
+			// the same transaction id.
+			s.writing.Lock()
+			defer s.writing.Unlock()
+			var id int
+			committing := false
+			err = s.db.Update(func(tx *bolt.Tx) error {
+				wtx, id = tx, tx.ID()
+				err := caught(tx)
+				committing = err == nil
+				return err
+			})
+			shown = committing && panicked == nil && s.shows(err, id)
+		}()
+		if shown {
+			if full := s.full(err); errors.Is(full, deploy.ErrStoreFull) {
+				// Writes that need new room are refused still, and
+				// the health check says so.
+				stats := wtx.Stats()
+				s.refusedSize.Store(stats.GetPageAlloc())
+				s.refusing.Store(&full)
+				s.tried.Store(s.now().UnixNano())
+			}
+			return s.unsynced(err)
+		}
+		err = s.full(err)
 		switch {
 		case panicked != nil:
 			return s.damaged(panicked)
@@ -1001,6 +1032,43 @@ func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {
 	}
 	return err
 }
+
+// shows reports whether the file shows the write transaction id, whose
+// commit failed with err, as made: bbolt writes the transaction's meta
+// page, then waits for the disk to confirm it (fdatasync), and when the
+// disk then fails (ENOSPC on a thin or network volume, EIO), it returns
+// the error and undoes the transaction in memory, but not the meta page,
+// which is in the page cache and in its mapping of the file: the next
+// transaction reads it, and builds on the write said to have failed.
+func (s *Store) shows(err error, id int) bool {
+	if err == nil {
+		return false
+	}
+	var last int
+	if s.db.View(func(tx *bolt.Tx) error { last = tx.ID(); return nil }) != nil {
+		return false
+	}
+	return last >= id
+}
+
+// unsynced is the error of a write the file shows as made although the
+// disk failed to confirm it, err (see shows): whoever reads the store now
+// sees it, yet it may be lost with the page cache (a crash, a restart of
+// the machine) or already be, as the disk failed to keep it. Its outcome
+// is not known, not "nothing was stored", which a caller would trust
+// while the change is in force. It wraps neither deploy.ErrStoreFull nor
+// any other refusal that says nothing was stored.
+func (s *Store) unsynced(err error) error {
+	return errs.Wrap(errs.Unavailable, unsyncedError{err},
+		"state store %s shows the write, but its disk failed to confirm it was kept (%v): it may be lost at the next restart of the machine", s.path, err)
+}
+
+// unsyncedError is the cause of unsynced's error: the disk's, which it
+// unwraps to, and no sentinel of a refusal.
+type unsyncedError struct{ err error }
+
+func (e unsyncedError) Error() string { return "write not confirmed by the disk: " + e.err.Error() }
+func (e unsyncedError) Unwrap() error { return e.err }
 
 // errPanicked stands for a panic within a transaction's fn, which run
 // returns as the file's damage.
