@@ -135,6 +135,16 @@ type Store struct {
 	// called after each batch is committed (tests).
 	trimBatch int
 	trimmed   func()
+
+	// closed is set by Close, which every call after it is refused
+	// for; closeOnce starts closing the file, and closeDone is closed
+	// once it is, closeErr set. closeWait is how long Close waits for
+	// that: the constant closeWait, less in tests.
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeDone chan struct{}
+	closeErr  error
+	closeWait time.Duration
 }
 
 // damagedError says that the file holds pages bbolt cannot make sense of:
@@ -363,7 +373,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{db: db, path: path, now: now, log: log, leases: make(map[string]leaseEntry), ended: make(map[string]time.Time), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch}
+	s := &Store{db: db, path: path, now: now, log: log, leases: make(map[string]leaseEntry), ended: make(map[string]time.Time), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch, closeDone: make(chan struct{}), closeWait: closeWait}
 	if opt.ReadOnly {
 		err = s.view(context.Background(), checkSchema)
 	} else {
@@ -917,6 +927,11 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	if u := s.unmapped.Load(); u != nil {
 		return u
 	}
+	if s.closed.Load() {
+		// Not queued behind a write on a stalled disk, which Close
+		// gave up waiting for.
+		return fmt.Errorf("state store %s: %w", s.path, deploy.ErrStoreClosed)
+	}
 	if ctx.Done() == nil {
 		return s.run(write, fn)
 	}
@@ -1170,18 +1185,46 @@ type errnoText struct {
 func (e *errnoText) Error() string   { return e.err.Error() }
 func (e *errnoText) Unwrap() []error { return []error{e.err, e.errno} }
 
-// Close releases the file; calling it again does nothing. Leases still held
-// are lost: their Check, Renew and Release return errors wrapping
-// deploy.ErrLeaseLost. Other methods fail after Close.
+// Close releases the file; calling it again does nothing more. Leases
+// still held are lost: their Check, Renew and Release return errors
+// wrapping deploy.ErrLeaseLost. Other methods fail after Close, with
+// deploy.ErrStoreClosed.
+//
+// A write still waiting on a stalled disk (fdatasync that does not
+// return) holds bbolt's writer lock, which closing the file waits for: a
+// stopping bot would wait as long as the disk stalls. Close waits
+// closeWait at most, then returns an error saying so, the file left to be
+// closed when the write ends, or when the process exits. That weakens no
+// write: bbolt makes a write current by its meta page, written once its
+// other pages are on the disk, so a process gone before or during that
+// leaves the file as before the write, or with it. Whoever made that
+// write and gave up waiting was told its outcome is not known.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	s.leases = nil
 	s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close state store %s: %w", s.path, err)
+	s.closed.Store(true)
+	s.closeOnce.Do(func() {
+		go func() {
+			s.closeErr = s.db.Close()
+			close(s.closeDone)
+		}()
+	})
+	t := time.NewTimer(s.closeWait)
+	defer t.Stop()
+	select {
+	case <-s.closeDone:
+	case <-t.C:
+		return fmt.Errorf("close state store %s: a write has waited on its disk for more than %v; whether it is stored is not known, and the file is closed when it ends or the process exits", s.path, s.closeWait)
+	}
+	if s.closeErr != nil {
+		return fmt.Errorf("close state store %s: %w", s.path, s.closeErr)
 	}
 	return nil
 }
+
+// closeWait is how long Close waits for a write on a stalled disk.
+const closeWait = 10 * time.Second
 
 // timeKeyLen is the width of timeKey's result.
 const timeKeyLen = 12

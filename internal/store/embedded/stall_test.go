@@ -1,15 +1,20 @@
 package embedded
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -396,5 +401,94 @@ func TestListingWhileWritesFail(t *testing.T) {
 	}
 	if n, m := stored(bucketLocks), stored(bucketGrants); n != 1 || m != 1 {
 		t.Errorf("stored after a listing: got %d locks %d grants, want 1 and 1 (the expired ones deleted)", n, m)
+	}
+}
+
+// stallDir names, in the environment of the test binary run again by
+// TestStalledFdatasyncClose, the directory of its store.
+const stallDir = "SWITCHMAN_TEST_STALL_DIR"
+
+// TestStalledFdatasyncClose: a write whose fdatasync does not return (a
+// hung network volume, a dying disk; here strace holds it for a minute)
+// holds bbolt's writer lock, which closing the file waits for. A stopping
+// bot waited as long as the disk stalled. Close now gives up after a
+// while and says so, and the calls after it are refused as closed rather
+// than queued behind the stalled write.
+func TestStalledFdatasyncClose(t *testing.T) {
+	if dir := os.Getenv(stallDir); dir != "" {
+		stalledFdatasyncChild(t, filepath.Join(dir, "switchman.db"))
+		return
+	}
+	trace := traced(t, "TestStalledFdatasyncClose", []string{stallDir + "=" + t.TempDir()}, "inject=fdatasync:delay_enter=60000000")
+	if !strings.Contains(trace, "fdatasync(") {
+		t.Errorf("strace saw no fdatasync:\n%s", trace)
+	}
+}
+
+// stalledFdatasyncChild is TestStalledFdatasyncClose in the process strace
+// traces: it names the thread it writes from, and once strace is attached
+// writes from it, which stalls in fdatasync.
+func stalledFdatasyncChild(t *testing.T, path string) {
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.closeWait = 200 * time.Millisecond
+	tids := make(chan int)
+	go func() {
+		// Without a context that can end, the write runs on this
+		// goroutine, and so on this thread alone. It never returns.
+		runtime.LockOSThread()
+		tids <- syscall.Gettid()
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			panic(err)
+		}
+		_ = s.PutLock(context.Background(), deploy.Lock{App: "web", Env: "prod", Owner: "ana"})
+	}()
+	tid := <-tids
+	fmt.Printf("tid %d\n", tid)
+	in := fmt.Sprintf("/proc/self/task/%d/syscall", tid)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nr, _, _ := strings.Cut(string(b), " "); nr == strconv.Itoa(syscall.SYS_FDATASYNC) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the write is not in fdatasync 10s after strace attached: %s says %q", in, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// within runs op, and returns its error, or fails t if it still
+	// waits, on the stalled disk, 10s later.
+	within := func(what string, op func() error) error {
+		done := make(chan error, 1)
+		go func() { done <- op() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s still waits on the stalled disk 10s later", what)
+			return nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	err = within("PutLock", func() error { return s.PutLock(ctx, deploy.Lock{App: "billing", Env: "prod", Owner: "ana"}) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("PutLock while the disk stalls: got %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	err = within("Close", s.Close)
+	if err == nil || !strings.Contains(err.Error(), "a write has waited on its disk") {
+		t.Errorf("Close while a write stalls: got %v, want an error saying a write waits on the disk", err)
+	}
+	err = within("PutLock after Close", func() error {
+		return s.PutLock(context.Background(), deploy.Lock{App: "billing", Env: "prod", Owner: "ana"})
+	})
+	if !errors.Is(err, deploy.ErrStoreClosed) {
+		t.Errorf("PutLock after Close: got %v, want an error wrapping deploy.ErrStoreClosed", err)
 	}
 }

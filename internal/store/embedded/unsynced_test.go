@@ -41,9 +41,6 @@ func TestWriteSyncFails(t *testing.T) {
 		writeSyncFailsChild(t, name, os.Getenv(syncFailWhen) == "2")
 		return
 	}
-	if _, err := exec.LookPath("strace"); err != nil {
-		t.Fatal("strace is needed to fail the disk's confirmation of a write: apt-get install strace")
-	}
 	for _, tc := range []struct {
 		name  string
 		errno string
@@ -54,72 +51,90 @@ func TestWriteSyncFails(t *testing.T) {
 		{"meta page EIO", "EIO", "2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			child := exec.Command(os.Args[0], "-test.run=^TestWriteSyncFails$", "-test.v")
-			child.Env = append(os.Environ(), syncFailErrno+"="+tc.errno, syncFailWhen+"="+tc.when, syncFailDir+"="+t.TempDir())
-			stdin, err := child.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := child.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			child.Stderr = child.Stdout
-			if err := child.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-			out := bufio.NewScanner(stdout)
-			var tid, lines string
-			for tid == "" && out.Scan() {
-				lines += out.Text() + "\n"
-				if id, ok := strings.CutPrefix(out.Text(), "tid "); ok {
-					tid = id
-				}
-			}
-			if tid == "" {
-				t.Fatalf("the child named no thread:\n%s", lines)
-			}
-
-			trace := filepath.Join(t.TempDir(), "strace.out")
-			strace := exec.Command("strace", "-p", tid, "-o", trace, "-e", "trace=fdatasync", "-e", "inject=fdatasync:error="+tc.errno+":when="+tc.when)
-			attached, err := strace.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := strace.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = strace.Process.Kill(); _ = strace.Wait() })
-			said := bufio.NewScanner(attached)
-			for said.Scan() && !strings.Contains(said.Text(), "attached") {
-				t.Log("strace: " + said.Text())
-			}
-			go func() {
-				for said.Scan() {
-				}
-			}()
-			if _, err := stdin.Write([]byte("go\n")); err != nil {
-				t.Fatal(err)
-			}
-			for out.Scan() {
-				lines += out.Text() + "\n"
-			}
-			if err := child.Wait(); err != nil {
-				t.Errorf("child: %v:\n%s", err, lines)
-			}
-			if err := strace.Wait(); err != nil {
-				t.Errorf("strace: %v", err)
-			}
-			traced, err := os.ReadFile(trace)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := strings.Count(string(traced), "(INJECTED)"); n != 1 {
-				t.Errorf("faults injected: got %d, want 1:\n%s", n, traced)
+			env := []string{syncFailErrno + "=" + tc.errno, syncFailWhen + "=" + tc.when, syncFailDir + "=" + t.TempDir()}
+			trace := traced(t, "TestWriteSyncFails", env, "inject=fdatasync:error="+tc.errno+":when="+tc.when)
+			if n := strings.Count(trace, "(INJECTED)"); n != 1 {
+				t.Errorf("faults injected: got %d, want 1:\n%s", n, trace)
 			}
 		})
 	}
+}
+
+// traced runs test again, in a process of its own with env, and strace
+// attached to the thread it names (a line "tid N" on its output) to
+// tamper with that thread's fdatasync as inject says; the test goes on
+// once strace is attached (a line on its input). It fails t if the test
+// failed there, and returns what strace saw.
+func traced(t *testing.T, test string, env []string, inject string) string {
+	t.Helper()
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Fatal("strace is needed to make the disk fail or stall: apt-get install strace")
+	}
+	child := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	child.Env = append(os.Environ(), env...)
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child.Stderr = child.Stdout
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	out := bufio.NewScanner(stdout)
+	var tid, lines string
+	for tid == "" && out.Scan() {
+		lines += out.Text() + "\n"
+		if id, ok := strings.CutPrefix(out.Text(), "tid "); ok {
+			tid = id
+		}
+	}
+	if tid == "" {
+		t.Fatalf("the child named no thread:\n%s", lines)
+	}
+
+	trace := filepath.Join(t.TempDir(), "strace.out")
+	strace := exec.Command("strace", "-p", tid, "-o", trace, "-e", "trace=fdatasync", "-e", inject)
+	attached, err := strace.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := strace.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = strace.Process.Kill(); _ = strace.Wait() })
+	said := bufio.NewScanner(attached)
+	for said.Scan() && !strings.Contains(said.Text(), "attached") {
+		t.Log("strace: " + said.Text())
+	}
+	go func() {
+		for said.Scan() {
+		}
+	}()
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	for out.Scan() {
+		lines += out.Text() + "\n"
+		if strings.HasPrefix(out.Text(), "--- ") {
+			// The test has ended there: strace, gone, lets go of
+			// a thread it still holds in a stall.
+			_ = strace.Process.Kill()
+		}
+	}
+	if err := child.Wait(); err != nil {
+		t.Errorf("%s: %v:\n%s", test, err, lines)
+	}
+	_ = strace.Wait() // killed, or ended with the thread it traced
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // writeSyncFailsChild is TestWriteSyncFails in the process strace
