@@ -675,11 +675,12 @@ func storeRefusedTo(err error, what string) error {
 // is full, and one unusable until someone acts on it (ErrStoreUnusable: a
 // damaged file, one no longer mapped, whose failed write bbolt rolled
 // back) refuse before anything is stored: they keep their "nothing was
-// changed". So does a closed store (ErrStoreClosed), which sends nothing.
+// changed". So does a closed store (ErrStoreClosed), which sends nothing,
+// and a write given up before the store began it (ErrStoreNotRun).
 // So does an answer of the store's own (a conflict, a train full), err
 // returned as it is. The error returned otherwise wraps ErrOutcomeUnknown.
 func OutcomeUnknown(err error, whether, check string) error {
-	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreUnusable) || errors.Is(err, ErrStoreClosed) {
+	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreUnusable) || errors.Is(err, ErrStoreClosed) || errors.Is(err, ErrStoreNotRun) {
 		return StoreRefused(err)
 	}
 	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {

@@ -236,6 +236,12 @@ var ErrStoreFull = errors.New("state store disk full")
 // refused the same way.
 var ErrStoreUnusable = errors.New("state store unusable until repaired")
 
+// ErrStoreNotRun is wrapped by the errors of a store write given up, as
+// its context ended, before the store began it (code errs.Unavailable):
+// the embedded store's writes wait their turn behind one on a stalled
+// disk, and one given up there is never made. Nothing of it was stored.
+var ErrStoreNotRun = errors.New("state store write given up before it began")
+
 // StoreFullSays is what the message of a store refused as ErrStoreFull
 // says between the file it names and why.
 const StoreFullSays = " cannot be written: "

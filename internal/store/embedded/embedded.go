@@ -908,8 +908,9 @@ func checkPages(tx *bolt.Tx) error {
 //
 // They return when ctx ends, even if the transaction has not: a stalled
 // disk holds bbolt's one writer in fdatasync, and every write queued
-// behind it, for as long as it stalls. The transaction goes on without
-// its caller then, and a write may still be made, as with a Redis that
+// behind it, for as long as it stalls. A write that has not begun then
+// never will, and its error wraps deploy.ErrStoreNotRun; one begun goes
+// on without its caller, and may still be made, as with a Redis that
 // does not answer in time; fn must leave nothing its caller reads after
 // an error.
 func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
@@ -935,8 +936,19 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	if ctx.Done() == nil {
 		return s.run(write, fn)
 	}
+	// A write given up while it waits its turn behind one on a stalled
+	// disk is never made, and its caller is told that nothing changed:
+	// made once the disk answers, it would undo what was done since
+	// on the strength of its failure.
+	var began atomic.Int32 // gate: waiting, begun or given up
+	gated := func(tx *bolt.Tx) error {
+		if !began.CompareAndSwap(waiting, begun) {
+			return errGivenUp
+		}
+		return fn(tx)
+	}
 	done := make(chan error, 1)
-	go func() { done <- s.run(write, fn) }()
+	go func() { done <- s.run(write, gated) }()
 	select {
 	case err := <-done:
 		return err
@@ -947,11 +959,26 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 		return err
 	default:
 	}
+	if write && began.CompareAndSwap(waiting, givenUp) {
+		return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, context.Cause(ctx)),
+			"state store %s did not answer in time: the write waited behind another on its disk, and is dropped", s.path)
+	}
 	if write {
 		return fmt.Errorf("state store %s did not answer in time, the change may still be made: %w", s.path, context.Cause(ctx))
 	}
 	return fmt.Errorf("state store %s did not answer in time: %w", s.path, context.Cause(ctx))
 }
+
+// States of a transaction's gate in tx.
+const (
+	waiting int32 = iota
+	begun
+	givenUp
+)
+
+// errGivenUp is what a transaction given up before it began returns,
+// which bbolt rolls back.
+var errGivenUp = errors.New("given up before it began")
 
 // run is tx without the wait on a context.
 func (s *Store) run(write bool, fn func(*bolt.Tx) error) (err error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 )
@@ -478,8 +479,8 @@ func stalledFdatasyncChild(t *testing.T, path string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	err = within("PutLock", func() error { return s.PutLock(ctx, deploy.Lock{App: "billing", Env: "prod", Owner: "ana"}) })
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("PutLock while the disk stalls: got %v, want an error wrapping context.DeadlineExceeded", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, deploy.ErrStoreNotRun) {
+		t.Errorf("PutLock while the disk stalls: got %v, want an error wrapping context.DeadlineExceeded and deploy.ErrStoreNotRun", err)
 	}
 	err = within("Close", s.Close)
 	if err == nil || !strings.Contains(err.Error(), "a write has waited on its disk") {
@@ -490,5 +491,72 @@ func stalledFdatasyncChild(t *testing.T, path string) {
 	})
 	if !errors.Is(err, deploy.ErrStoreClosed) {
 		t.Errorf("PutLock after Close: got %v, want an error wrapping deploy.ErrStoreClosed", err)
+	}
+}
+
+// TestStalledWriteGivenUpIsNotMade: a write that waits its turn behind one
+// on a stalled disk (here a transaction that stays open holds bbolt's one
+// writer), given up as its context ends, is told that nothing changed,
+// and is not made once the disk answers. It was made then, after its
+// caller was told it failed and may have acted on that: a lock set late,
+// a deploy record brought back to an older state.
+func TestStalledWriteGivenUpIsNotMade(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(ctx context.Context, s *Store) error
+		// stored counts what the write left in the store.
+		stored func(s *Store) (int, error)
+	}{
+		{"PutLock", func(ctx context.Context, s *Store) error {
+			return s.PutLock(ctx, deploy.Lock{App: "web", Env: "prod", Owner: "ana"})
+		}, func(s *Store) (int, error) {
+			ls, err := s.Locks(t.Context())
+			return len(ls), err
+		}},
+		{"PutRecord", func(ctx context.Context, s *Store) error {
+			return s.PutRecord(ctx, &deploy.Record{ID: "d1", App: "web", Env: "prod", Outcome: deploy.OutcomeRunning})
+		}, func(s *Store) (int, error) {
+			rs, err := s.Records(t.Context(), deploy.Filter{})
+			return len(rs), err
+		}},
+		{"AppendAudit", func(ctx context.Context, s *Store) error {
+			return s.AppendAudit(ctx, &audit.Entry{User: "ana", Command: "lock web prod", Decision: audit.Allowed})
+		}, func(s *Store) (int, error) {
+			es, err := s.Audit(t.Context(), audit.Query{})
+			return len(es), err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			stalled, err := s.db.Begin(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			err = tc.write(ctx, s)
+			if rerr := stalled.Rollback(); rerr != nil {
+				t.Fatalf("Rollback: %v", rerr)
+			}
+			if !errors.Is(err, deploy.ErrStoreNotRun) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("with the disk stalled: got %v, want an error wrapping deploy.ErrStoreNotRun and context.DeadlineExceeded", err)
+			}
+			said := errs.Message(deploy.OutcomeUnknown(err, "whether it was written", "look"))
+			if !strings.HasSuffix(said, "nothing was changed") {
+				t.Errorf("told: got %q, want it to end with nothing was changed", said)
+			}
+			waitAbandonedTx(t)
+			if n, err := tc.stored(s); n != 0 || err != nil {
+				t.Errorf("stored once the disk answers: got %d, %v, want 0, nil (nothing of the write given up)", n, err)
+			}
+		})
 	}
 }
