@@ -15,8 +15,8 @@ ARTIFACTS     = $(foreach n,1 2 3,$(ARTIFACTS_DIR)/demo-$(n).tar.gz $(ARTIFACTS_
 DEMO_SRC      = demo/mkartifacts.sh $(wildcard demo/app/*.go)
 
 # Commands the tests run for real, and the Debian packages that bring them.
-TEST_COMMANDS = redis-server sshd haproxy supervisord zstd curl tar ssh-keygen busybox pg_ctlcluster pg_dump
-TEST_PACKAGES = redis-server openssh-server openssh-client haproxy supervisor zstd curl tar busybox postgresql
+TEST_COMMANDS = redis-server sshd haproxy supervisord zstd curl tar ssh-keygen busybox pg_ctlcluster pg_dump strace
+TEST_PACKAGES = redis-server openssh-server openssh-client haproxy supervisor zstd curl tar busybox postgresql strace
 
 .DEFAULT_GOAL := build
 
