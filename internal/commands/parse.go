@@ -1352,6 +1352,15 @@ func parseLock(p *parser, args []token) (Command, error) {
 		}
 		c.For, dur = d, rest[1]
 		rest = rest[2:]
+		if len(rest) == 1 && isWord(rest[0], "for") {
+			// "lock deploys web for 2h for": a second "for", not one
+			// whose duration is missing, and no reason yet.
+			fixed := func(reason string) string {
+				return suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+reason), " "))
+			}
+			q, _ := quoteReason(rest[0].s)
+			return c, fmt.Errorf(`"for" is written twice, and a lock must say why: %s, or, to give %q as the reason, quote it: %s`, fixed("REASON"), rest[0].s, fixed(q))
+		}
 		if n := len(rest); n > 1 && isWord(rest[n-1], "for") {
 			// "lock deploys web for 2h db for": a "for" whose duration
 			// was given first, or one left in by mistake, which the
@@ -1393,6 +1402,13 @@ func parseLock(p *parser, args []token) (Command, error) {
 				return c, fmt.Errorf(`%s reads as a duration but is not written as one; write it like 30m, 2h, 1d, 1h30m or 1w (to end the reason with "for", quote it)`, echo(joinWords(rest[k+1:])))
 			}
 		}
+	}
+	if n := len(rest); c.For == 0 && n > 3 && isWord(rest[n-1], "for") && isWord(rest[n-3], "for") && isDuration(rest[n-2]) {
+		// "… db migration for 2h for": the duration that ends the reason
+		// is there, and a "for" after it is one too many, not one whose
+		// duration is missing.
+		fixed := strings.Join(strings.Fields("lock deploys "+target()+" "+writtenWords(rest[:n-1])), " ")
+		return c, writtenTwice("for", suggest.Command(fixed)+` (to end the reason with "for", quote it)`)
 	}
 	if n := len(rest); c.For == 0 && n > 1 && isWord(rest[n-1], "for") {
 		// "… db migration for": the duration that ends the reason left
