@@ -79,10 +79,23 @@ func TestOddInput(t *testing.T) {
 			}
 			for i := range free {
 				in := strings.Join(append(append(words[:i:i], words[i]), words[i:]...), " ")
-				if got := Parse(in, testCat(), Options{}); got.Kind != Reply {
+				got := Parse(in, testCat(), Options{})
+				if got.Kind != Reply {
 					t.Errorf("Parse(%q): got %v %q, want a reply", in, got.Kind, got.Cmd.Text)
+				}
+				// The app written twice is named so, not an unexpected
+				// word or an unknown env.
+				if words[i] == "accounting" && slices.ContainsFunc(appTwiceNamed, func(v string) bool { return strings.HasPrefix(base, v+" ") }) &&
+					!strings.HasPrefix(got.Reply, `"accounting" is written twice`) {
+					t.Errorf("Parse(%q): got %q, want a reply naming the app written twice", in, got.Reply)
 				}
 			}
 		})
 	}
+}
+
+// appTwiceNamed are the commands of oddBases that name the app written
+// twice right after it as such.
+var appTwiceNamed = []string{
+	"rollback", "unlock deploys", "status", "history", "cancel", "audit", "train leave", "stats",
 }

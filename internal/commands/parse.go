@@ -1594,6 +1594,18 @@ func (p *parser) appTwice(app string, t token) bool {
 	return !t.quoted && t.s == app && !p.isEnv(app, t.s)
 }
 
+// appTwiceAfter refuses given, the arguments of a command that names
+// the app first, when the app is written twice right after it (see
+// appTwice): read as a stray word by the commands that take no env, or
+// as a second app by history, it was answered as an unexpected word. The
+// reply offers given without the second writing; nil when there is none.
+func (p *parser) appTwiceAfter(given []token) error {
+	if len(given) < 2 || !p.isApp(given[0].s) || !p.appTwice(given[0].s, given[1]) {
+		return nil
+	}
+	return writtenTwice(given[0].s, suggest.Command(p.spec.name()+" "+writtenWords(slices.Delete(slices.Clone(given), 1, 2))))
+}
+
 // appWrittenTwice refuses the app written twice where the env goes:
 // looked up as an env, it would be answered as an unknown one.
 func (p *parser) appWrittenTwice(app string) error {
@@ -1604,6 +1616,9 @@ func parseStatus(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
 		return c, fmt.Errorf("status takes no env; status %s shows every env of %s", args[0].s, args[0].s)
+	}
+	if err := p.appTwiceAfter(args); err != nil {
+		return c, err
 	}
 	if len(args) > 1 {
 		return c, unexpected(args[1])
@@ -1624,6 +1639,12 @@ func parseHistory(p *parser, args []token) (Command, error) {
 	given := args
 	if c.N, args, err = takeN(args, DefaultHistory, MaxHistory); err != nil {
 		return c, err
+	}
+	if len(args) > 1 {
+		// Once N is taken, as audit does.
+		if err := p.appTwiceAfter(given); err != nil {
+			return c, err
+		}
 	}
 	// A number before the end is an N out of its place ("history 20
 	// web"), or a second N: the names are read without it, so that the
@@ -2003,6 +2024,12 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	if c.AppGone && !shaped {
 		return Command{}, p.unknownApp(app)
 	}
+	if !p.isTrain(app) {
+		// A train named as the app is offered with "on" below.
+		if err := p.appTwiceAfter(args); err != nil {
+			return Command{}, err
+		}
+	}
 	switch rest := args[1:]; {
 	case len(rest) == 0:
 		if c.Train, err = p.onlyTrain(func(train string) string { return "train leave " + app + " on " + train }); err != nil {
@@ -2274,6 +2301,13 @@ func parseAudit(p *parser, args []token) (Command, error) {
 		// "5" or a stray word.
 		fixed := suggest.Command("audit " + writtenWords(slices.Delete(slices.Clone(given), n-1, n)))
 		return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[n-1].s), echo(given[n].s), fixed)
+	}
+	if len(args) > 1 {
+		// Once N is taken: with an app named "5", "audit 5 5" is its
+		// five latest entries.
+		if err := p.appTwiceAfter(given); err != nil {
+			return c, err
+		}
 	}
 	switch {
 	case len(args) == 0:
