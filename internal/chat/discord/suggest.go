@@ -86,6 +86,14 @@ func slashFormOf(verb string, words []string) (form string, k int) {
 			}
 		}
 		return form, k
+	case "status":
+		// status [APP]
+		k = min(len(words), 1)
+		form = "/status"
+		if k == 1 {
+			form += " app:" + words[0]
+		}
+		return form, k
 	case "unlock deploys":
 		// unlock deploys [APP] [ENV]
 		k = min(len(words), 2)
