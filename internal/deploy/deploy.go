@@ -2570,7 +2570,7 @@ func couldNotSwitchBack(hosts []string) string {
 	if len(hosts) == 1 {
 		them = "it"
 	}
-	return fmt.Sprintf("could NOT switch back %s — check %s and /rollback", strings.Join(hosts, ", "), them)
+	return fmt.Sprintf("could NOT switch back %s — check %s and %s", strings.Join(hosts, ", "), them, suggest.Command("/rollback"))
 }
 
 // RunsBadText says, of a reverted deploy's record, which hosts still run

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // failBroken, run last in a restart, fails a host whose release has a
@@ -46,7 +47,7 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 				}
 			},
 			wantCurrent: "releases/2",
-			want:        "could NOT switch back h1 — check it and /rollback",
+			want:        "could NOT switch back h1 — check it and " + suggest.Command("/rollback"),
 		},
 		{
 			name: "its first release",
@@ -167,7 +168,7 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 		{
 			name:    "second try fails",
 			h1:      deploy.HostFailed,
-			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check it and /rollback"},
+			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check it and " + suggest.Command("/rollback")},
 			notWant: "h1, h1",
 		},
 		{
