@@ -16,6 +16,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -212,6 +213,13 @@ func TestNotesNameTheStoreRefusal(t *testing.T) {
 			}
 			return reason
 		}, "", ""},
+		{"lock, runs under way", serviceYAML, "holder", func(t *testing.T, f *serviceFixture) string {
+			_, out, _ := f.do("ana", "lock deploys web prod db maintenance")
+			if len(out.replies) == 0 {
+				t.Fatal("got no reply, want the lock's")
+			}
+			return strings.Join(out.replies[0].Lines, "\n")
+		}, "⚠ could not check for deploys under way (", "): " + suggest.Command("/status") + " shows them"},
 		{"rollback passes", serviceYAML, "locks", func(t *testing.T, f *serviceFixture) string {
 			return strings.Join(f.svc.RollbackPasses(t.Context(), "web", "prod"), "; ")
 		}, "whether web/prod is locked could not be read: ", ""},

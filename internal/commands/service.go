@@ -1215,7 +1215,7 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	// its lease by now, and is named here.
 	runs, err := c.s.engine.Underway(ctx, l.App, l.Env)
 	if err != nil {
-		lines = append(lines, "⚠ could not check for deploys under way ("+errs.Message(err)+"): /status shows them")
+		lines = append(lines, "⚠ could not check for deploys under way ("+errs.Message(err)+"): "+suggest.Command("/status")+" shows them")
 	}
 	for _, u := range runs {
 		stop := fmt.Sprintf("a lock stops deploys that start after it; to stop this one: cancel %s %s", u.App, u.Env)
