@@ -522,13 +522,37 @@ func (r *run) nothingToDo(noop error) error {
 	r.mu.Unlock()
 	if err := r.e.store.PutRecord(ctx, r.snapshot()); err != nil {
 		r.log.Warn("record a run that resolves an interrupted one", "interrupted", stuck.ID, "err", err)
-		return noop
+		return r.notResolved(noop, stuck, build, err)
 	}
 	// Recorded, it is a run that ended: logged as every other one is.
 	r.starting.settle()
 	r.logEnd(OutcomeUnchanged, nil)
 	return errs.New(errs.NoChange, "%s; %s %s, interrupted, is resolved: every host was reached and runs %s (recorded as %s %s, unchanged)",
 		errs.Message(noop), stuck.Kind, stuck.ID, build, r.rec.Kind, r.rec.ID)
+}
+
+// notResolved is noop once the write of the record that resolves
+// interrupted run stuck, every host found on build, failed with err.
+// Told only "nothing to do", people took the run for resolved while
+// status still showed it unresolved. A store that stored nothing of the
+// write leaves it unresolved for sure; any other failure (a dropped
+// connection, a timeout) may have been applied all the same, so whether
+// it is resolved is not known (see OutcomeUnknown). Either way the same
+// run again, nothing to do, resolves it. The hosts are as they were:
+// noop keeps its code. err is quoted, not wrapped: the chat layer would
+// answer a wrapped store reset or full disk with the store's words alone.
+func (r *run) notResolved(noop error, stuck *Record, build string, err error) error {
+	again := suggest.Command("deploy " + r.t.app.Name + " " + build + " to " + r.t.env.Name)
+	if r.rec.Kind == KindRollback {
+		again = suggest.Command("rollback " + r.t.app.Name + " " + r.t.env.Name + " to " + build)
+	}
+	status := suggest.Command("status " + r.t.app.Name)
+	if wroteNothing(err) {
+		return errs.New(errs.CodeOf(noop), "%s; %s %s, interrupted, is still unresolved: every host was reached and runs %s, but the record that resolves it could not be written (%v), so %s still shows it; once the state store takes writes again, %s resolves it",
+			errs.Message(noop), stuck.Kind, stuck.ID, build, err, status, again)
+	}
+	return errs.New(errs.CodeOf(noop), "%s; whether %s %s, interrupted, is resolved is not known: every host was reached and runs %s, but the record that resolves it may not have been written (%v); %s shows whether it is still unresolved, and %s resolves it if it is",
+		errs.Message(noop), stuck.Kind, stuck.ID, build, err, status, again)
 }
 
 // notReached names the hosts the run left out as it opened them (down,

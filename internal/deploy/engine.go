@@ -680,10 +680,10 @@ func storeRefusedTo(err error, what string) error {
 // So does an answer of the store's own (a conflict, a train full), err
 // returned as it is. The error returned otherwise wraps ErrOutcomeUnknown.
 func OutcomeUnknown(err error, whether, check string) error {
-	if errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreUnusable) || errors.Is(err, ErrStoreClosed) || errors.Is(err, ErrStoreNotRun) {
+	if refusedBeforeStoring(err) {
 		return StoreRefused(err)
 	}
-	if code := errs.CodeOf(err); code != errs.Unavailable && code != errs.Internal {
+	if wroteNothing(err) {
 		return err
 	}
 	why := StoreUnreachable
@@ -692,6 +692,23 @@ func OutcomeUnknown(err error, whether, check string) error {
 		why = e.Msg
 	}
 	return errs.Wrap(errs.Unavailable, unknownOutcome{err}, "%s is not known (%s): %s", whether, why, check)
+}
+
+// refusedBeforeStoring reports whether err is of a store that refused a
+// write before storing any of it (see OutcomeUnknown).
+func refusedBeforeStoring(err error) bool {
+	return errors.Is(err, ErrStoreReset) || errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreUnusable) || errors.Is(err, ErrStoreClosed) || errors.Is(err, ErrStoreNotRun)
+}
+
+// wroteNothing reports whether the store write that failed with err
+// stored nothing: refused before storing, or answered by the store itself
+// (a conflict, a train full). Any other failure may have been applied.
+func wroteNothing(err error) bool {
+	if refusedBeforeStoring(err) {
+		return true
+	}
+	code := errs.CodeOf(err)
+	return code != errs.Unavailable && code != errs.Internal
 }
 
 // ErrOutcomeUnknown is wrapped by the errors of OutcomeUnknown: the
