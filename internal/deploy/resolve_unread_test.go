@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,27 +13,42 @@ import (
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
-// resolveUnread refuses the reads of the deploy history made by a run
-// with nothing to do, to find the interrupted run it resolves; every
-// other read is answered.
+// resolveUnread refuses reads of web/prod's deploy history once armed,
+// from the refuseFrom-th on (counted from 1); reads before it, and every
+// read before arming, are answered.
 type resolveUnread struct {
 	deploy.Store
+	mu         sync.Mutex
+	armed      bool
+	refuseFrom int
+	reads      int
+	refused    int
 }
 
 const resolveUnreadSays = "state store did not answer in time: context deadline exceeded"
 
-func (s resolveUnread) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
-	pc := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
-	for {
-		fr, more := frames.Next()
-		if strings.HasSuffix(fr.Function, "deploy.(*run).nothingToDo") {
-			return nil, errors.New(resolveUnreadSays)
-		}
-		if !more {
-			return s.Store.Records(ctx, f)
+// arm starts counting reads, refusing them from the n-th on.
+func (s *resolveUnread) arm(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed, s.refuseFrom, s.reads, s.refused = true, n, 0, 0
+}
+
+func (s *resolveUnread) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
+	s.mu.Lock()
+	refuse := false
+	if s.armed && f.App == "web" && f.Env == "prod" {
+		s.reads++
+		refuse = s.reads >= s.refuseFrom
+		if refuse {
+			s.refused++
 		}
 	}
+	s.mu.Unlock()
+	if refuse {
+		return nil, errors.New(resolveUnreadSays)
+	}
+	return s.Store.Records(ctx, f)
 }
 
 // TestNothingToDoHistoryUnreadable: a deploy that reaches every host and
@@ -43,8 +58,10 @@ func (s resolveUnread) Records(ctx context.Context, f deploy.Filter) ([]*deploy.
 // settled while the interrupted run stayed unresolved: it says it could
 // not look, why, and where to see it.
 func TestNothingToDoHistoryUnreadable(t *testing.T) {
+	st := &resolveUnread{}
 	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
-		o.Store = resolveUnread{Store: o.Store}
+		st.Store = o.Store
+		o.Store = st
 	})
 	var two *deploy.Record
 	for _, b := range []string{"1", "2"} {
@@ -62,9 +79,22 @@ func TestNothingToDoHistoryUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Before it reads a host, a deploy reads the history twice: for runs
+	// still recorded running, which it takes over, and for what the last
+	// run left. Those are answered; every later read is the one that looks
+	// for an interrupted run to resolve, and is refused. Were one of the
+	// first two refused, the deploy would be refused before it found
+	// nothing to do, which the reply below would show.
+	st.arm(3)
 	_, err := f.run(deploy.KindDeploy, "2")
 	if errs.CodeOf(err) != errs.NoChange {
 		t.Fatalf("deploy 2: got %v (code %s), want nothing to do", err, errs.CodeOf(err))
+	}
+	st.mu.Lock()
+	reads, refused := st.reads, st.refused
+	st.mu.Unlock()
+	if refused == 0 {
+		t.Errorf("deploy 2: %d reads of the history, none refused, want the search for an interrupted run refused", reads)
 	}
 	msg := errs.Message(err)
 	for _, want := range []string{"already runs build 2", "nothing to do", "could not read the deploy history to see whether an interrupted run is left to resolve", resolveUnreadSays, "`status web` shows it"} {
