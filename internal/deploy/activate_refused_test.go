@@ -67,7 +67,7 @@ func TestRefusedActivationSwitchesNothing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			store := &pausedBeforeActivation{at: c.at}
-			f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+			f := newFixtureWith(t, failingHealth(fmt.Sprintf(fixtureYAML, "true")), func(o *deploy.Options) {
 				store.leases = &stealable{Leaser: o.Leases}
 				o.Leases = store.leases
 				o.LeaseTTL = stallTTL

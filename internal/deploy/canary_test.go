@@ -16,6 +16,7 @@ import (
 // failed canary the dry run never announced.
 func TestNoCanaryWhenTheCanaryTakesEveryHost(t *testing.T) {
 	f, current := threeHostsConfig(t, 1, "true", func(yaml string) string {
+		yaml = failingHealth(yaml)
 		return strings.Replace(yaml, "        hosts: [localhost]\n", "        canary: 3\n        hosts: [localhost]\n", 1)
 	})
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})

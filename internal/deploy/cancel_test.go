@@ -327,7 +327,7 @@ func TestSwitchBackKeepsMigrations(t *testing.T) {
 			dir := t.TempDir()
 			started := filepath.Join(dir, "started")
 			// The migration runs slowly once dir/slow exists.
-			yaml := strings.Replace(fixtureYAML, `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
+			yaml := strings.Replace(failingHealth(fixtureYAML), `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
 				"run: 'for m in $(ls migrations); do grep -qx \"$m\" ../../applied 2>/dev/null || echo \"$m\" >> ../../applied; done; if [ -e "+dir+"/slow ]; then touch "+started+"; sleep 1; fi'", 1)
 			f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
 			f.build("1")

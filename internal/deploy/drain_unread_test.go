@@ -5,7 +5,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
@@ -75,6 +77,8 @@ func (p *cutAtDrainPool) Drain(ctx context.Context, h deploy.Host) error {
 func TestFailedDrainOfAnUnreadHostIsPutBackNextRun(t *testing.T) {
 	pool := &cutAtDrainPool{halfDrainPool: halfDrainPool{fakePool: fakePool{state: map[string]string{}}}}
 	f := newPoolFixtureWith(t, pool, func(o *deploy.Options) {
+		// h1, cut off, fails its health check: see failingHealth.
+		o.Config.Apps["web"].Health.Timeout = config.Duration(2 * time.Second)
 		pool.tr = &cutOff{Transport: o.Transports["ssh"], cut: map[string]bool{}}
 		o.Transports["ssh"] = pool.tr
 	}, "h0", "h1")

@@ -61,12 +61,31 @@ const fixtureYAML = `apps:
       run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'
     health:
       command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
-      timeout: 2s
+      timeout: 30s
       interval: 50ms
     environments:
       prod:
         hosts: [localhost]
 `
+
+// healthyWithin is the fixture's health timeout. Its healthy hosts pass
+// their first check at once, but a loaded machine may stretch that: the
+// timeout leaves them room.
+const healthyWithin = "timeout: 30s"
+
+// failingHealth returns yaml, fixtureYAML's, with a health timeout of 2s:
+// for a test in which a host fails its health check, whose run waits the
+// timeout out. Its healthy hosts must still pass within it.
+func failingHealth(yaml string) string {
+	return strings.Replace(yaml, healthyWithin, "timeout: 2s", 1)
+}
+
+// newFailingFixture is newFixture(t, "") for a test in which a host
+// fails its health check (see failingHealth).
+func newFailingFixture(t testing.TB) *fixture {
+	t.Helper()
+	return newFixtureFrom(t, failingHealth(fmt.Sprintf(fixtureYAML, "true")), &local.Transport{})
+}
 
 func newFixture(t testing.TB, restartExtra string) *fixture {
 	t.Helper()
@@ -398,7 +417,7 @@ func (f *fixture) sawNote(substr string) bool {
 }
 
 func TestFailedHealthCheckSwitchesBack(t *testing.T) {
-	f := newFixture(t, "")
+	f := newFailingFixture(t)
 	f.build("1")
 	f.build("2", tarEntry{name: "BROKEN", body: "x"})
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
@@ -509,7 +528,7 @@ func unhealthyDeploy(t *testing.T, cmd, timeout string) (*fixture, *deploy.Recor
 	t.Helper()
 	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
 		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
-      timeout: 2s`,
+      timeout: 30s`,
 		"command: "+strconv.Quote(cmd)+"\n      timeout: "+timeout, 1)
 	f := newFixtureFrom(t, yaml, &local.Transport{})
 	f.build("1")

@@ -35,6 +35,7 @@ func TestHealthGateFailureWithinMaxFailures(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, current := threeHostsConfig(t, tt.max, "true", func(yaml string) string {
+				yaml = failingHealth(yaml)
 				yaml = strings.Replace(yaml, `test ! -e current/BROKEN'`, flakyHealth, 1)
 				if tt.canary {
 					yaml = strings.Replace(yaml, "        hosts: [localhost]\n", "        canary: 1\n        hosts: [localhost]\n", 1)
@@ -81,6 +82,7 @@ func TestHostFailureSaidOnce(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, _ := threeHostsConfig(t, tt.max, "true", func(yaml string) string {
+				yaml = failingHealth(yaml)
 				if strings.HasPrefix(tt.extra.name, "FLAKY-") {
 					yaml = strings.Replace(yaml, `test ! -e current/BROKEN'`, flakyHealth, 1)
 				}

@@ -60,7 +60,7 @@ func TestHealthURLRedirectFails(t *testing.T) {
 		http.Redirect(w, r, other.URL+"/health", http.StatusFound)
 	}))
 	defer host.Close()
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
+	yaml := strings.Replace(failingHealth(fmt.Sprintf(fixtureYAML, "true")),
 		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
 		`url: `+host.URL+`/health
       expect: "{build}"`, 1)
@@ -134,7 +134,7 @@ func TestHealthURLSecretsNotShown(t *testing.T) {
 			}
 			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
 				`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
-      timeout: 2s`, health+"\n      timeout: 300ms", 1)
+      timeout: 30s`, health+"\n      timeout: 300ms", 1)
 			var log syncbuf.Buffer
 			f := newFixtureWith(t, yaml, func(o *deploy.Options) {
 				o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -202,7 +202,7 @@ func TestHealthExpectOnBodyCutShort(t *testing.T) {
 			}
 			yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
 				`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
-      timeout: 2s`, `url: `+srv.URL+`/health
+      timeout: 30s`, `url: `+srv.URL+`/health
       expect: "{build}"
       timeout: `+timeout, 1)
 			f := newFixtureFrom(t, yaml, &local.Transport{})
@@ -276,7 +276,7 @@ func TestHealthURLReachesTheRestartedProcess(t *testing.T) {
 	// fixture's wait all the same.
 	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, `echo "$SWITCHMAN_BUILD" > running`),
 		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'
-      timeout: 2s`, `url: `+srv.URL+`/health
+      timeout: 30s`, `url: `+srv.URL+`/health
       expect: "{build}"
       timeout: 10s`, 1)
 	f := newFixtureFrom(t, yaml, &local.Transport{})
@@ -300,7 +300,7 @@ func TestHealthURLSlowerThanAnAttempt(t *testing.T) {
 	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"),
 		`command: 'test "$(cat current/BUILD)" = {build} && test ! -e current/BROKEN'`,
 		`url: `+host.URL+`/health`, 1)
-	yaml = strings.Replace(yaml, "timeout: 2s", "timeout: 7s", 1)
+	yaml = strings.Replace(yaml, healthyWithin, "timeout: 7s", 1)
 	f := newFixtureFrom(t, yaml, &local.Transport{})
 	f.build("1")
 	rec, err := f.run(deploy.KindDeploy, "1")

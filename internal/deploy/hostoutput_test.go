@@ -47,7 +47,12 @@ func TestHostOutputHidesURLCredentials(t *testing.T) {
 		{"backup", "        hosts: [localhost]", "        hosts: [localhost]\n        backup: '" + print(dbURL) + "'", failed(dbShown)},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.check(t, fmt.Sprintf(fixtureYAML, "true"), secrets) })
+		yaml := fmt.Sprintf(fixtureYAML, "true")
+		if strings.HasPrefix(tc.name, "health") {
+			// The host fails its health check.
+			yaml = failingHealth(yaml)
+		}
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, yaml, secrets) })
 	}
 }
 
@@ -97,7 +102,12 @@ store:
 			"answered 500 Internal Server Error: db down: PGPASSWORD=REDACTED for postgres://REDACTED@db/app"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.check(t, settings+fmt.Sprintf(fixtureYAML, "true"), secrets) })
+		yaml := settings + fmt.Sprintf(fixtureYAML, "true")
+		if strings.HasPrefix(tc.name, "health") {
+			// The host fails its health check.
+			yaml = failingHealth(yaml)
+		}
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, yaml, secrets) })
 	}
 }
 

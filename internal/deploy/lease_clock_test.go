@@ -26,7 +26,7 @@ func TestLeaseRunOutByOwnClockBeforeSwitchBack(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	var ahead atomic.Int64 // how far the engine's clock is ahead of time.Now
 	var leases *stealable
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), func(o *deploy.Options) {
+	f := newFixtureWith(t, failingHealth(fmt.Sprintf(fixtureYAML, gatedRestart(gate))), func(o *deploy.Options) {
 		leases = &stealable{Leaser: o.Leases}
 		o.Leases = leases
 		o.LeaseTTL = ttl

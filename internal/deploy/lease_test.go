@@ -131,7 +131,7 @@ func TestLeaseLostBeforeSwitch(t *testing.T) {
 // back (another replica's call by then), and the deploy is interrupted.
 func TestLeaseLostDuringActivation(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, gatedRestart(gate)), stealTTL)
+	f, leases := newStealableFixtureTTL(t, failingHealth(fmt.Sprintf(fixtureYAML, gatedRestart(gate))), stealTTL)
 	f.build("1")
 	f.build("2", tarEntry{name: "BROKEN", body: "x"})
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)

@@ -38,7 +38,7 @@ func TestNoRollbackAgreesWithTheRollback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, "")
+			f := newFailingFixture(t)
 			for _, b := range []string{"1", "2", "4"} {
 				f.build(b)
 			}

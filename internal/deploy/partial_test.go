@@ -20,7 +20,7 @@ const failBroken = `test ! -e current/BROKEN-$SWITCHMAN_HOST`
 // longHealth gives the fixture's health check a timeout no healthy host
 // comes near, however loaded the machine.
 func longHealth(yaml string) string {
-	return strings.Replace(yaml, "timeout: 2s", "timeout: 1m", 1)
+	return strings.Replace(yaml, healthyWithin, "timeout: 1m", 1)
 }
 
 // TestPartialDeploySaysWhatItCouldNotSwitchBack: a host that fails within

@@ -32,6 +32,7 @@ func TestRevertTakesBackAHostRestartedAgain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			started := filepath.Join(t.TempDir(), "started")
 			f, current := threeHostsConfig(t, 0, "true", func(yaml string) string {
+				yaml = failingHealth(yaml)
 				if !tc.cancel {
 					return yaml
 				}
@@ -100,7 +101,7 @@ func TestRevertTakesBackAHostRestartedAgain(t *testing.T) {
 // deploy takes it back; it no longer stays on 3, marked bad and failing,
 // while the others run 3.
 func TestFailedHostRestartedAgainGoesBack(t *testing.T) {
-	f, current := threeHostsMax(t, 1)
+	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	dir := f.app + "-h0"
 	sh(t, "cp -a "+dir+"/releases/2 "+dir+"/releases/3 && echo 3 > "+dir+"/releases/3/BUILD && touch "+dir+"/releases/3/BROKEN-h0 && cd "+dir+" && ln -sfn releases/3 current && ln -sfn releases/2 previous")
 	dead := &deploy.Record{ID: "29991231-235959-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "3", Previous: "2",

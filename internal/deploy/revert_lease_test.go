@@ -16,7 +16,7 @@ import (
 // decided to switch its hosts back switches none of them back: another
 // replica holds the app+env by then, and the hosts are its to change.
 func TestLeaseLostBeforeSwitchBack(t *testing.T) {
-	f, leases := newStealableFixtureTTL(t, fmt.Sprintf(fixtureYAML, "true"), stealTTL)
+	f, leases := newStealableFixtureTTL(t, failingHealth(fmt.Sprintf(fixtureYAML, "true")), stealTTL)
 	f.build("1")
 	f.build("2", tarEntry{name: "BROKEN", body: "x"})
 	f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
@@ -74,7 +74,7 @@ func (ss *stealOnScriptSession) Run(ctx context.Context, c deploy.Command) ([]by
 func TestLeaseLostWhileMarkingBadBeforeSwitchBack(t *testing.T) {
 	tr := &stealOnScript{Transport: &local.Transport{}}
 	var leases *stealable
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+	f := newFixtureWith(t, failingHealth(fmt.Sprintf(fixtureYAML, "true")), func(o *deploy.Options) {
 		leases = &stealable{Leaser: o.Leases}
 		tr.leases = leases
 		o.Leases = leases
@@ -103,7 +103,7 @@ func TestLeaseLostWhileMarkingBadBeforeSwitchBack(t *testing.T) {
 // deploy ends interrupted.
 func TestLeaseLostWhileMarkingBadBeforeOneHostsSwitchBack(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "web")
-	yaml := strings.Replace(fmt.Sprintf(fixtureYAML, "true"), "        hosts: [localhost]\n",
+	yaml := strings.Replace(failingHealth(fmt.Sprintf(fixtureYAML, "true")), "        hosts: [localhost]\n",
 		"        transport: ssh\n        ssh: {user: u, key_file: /dev/null, insecure_ignore_host_key: true}\n        max_failures: 1\n        hosts:\n          - {name: h0, address: 'a:22'}\n          - {name: h1, address: 'b:22'}\n          - {name: h2, address: 'c:22'}\n", 1)
 	yaml = strings.Replace(yaml, "path: srv/web", "path: "+root, 1)
 	yaml = strings.Replace(yaml, "test ! -e current/BROKEN'", "test ! -e current/BROKEN-{host}'", 1)

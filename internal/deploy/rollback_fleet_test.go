@@ -13,7 +13,7 @@ import (
 // the deploy of 4 offers that: it was refused, as if 3 were the only
 // release to go back to.
 func TestRollbackPastAReleaseBadOnOneHost(t *testing.T) {
-	f, current := threeHostsMax(t, 1)
+	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	f.build("3", tarEntry{name: "BROKEN-h2", body: "x"})
 	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
 	f.build("4")

@@ -23,7 +23,7 @@ func badMarked(f *fixture, host, build string) bool {
 // there marks bad no release that host did not leave (it once marked the
 // host's `previous`).
 func TestFinishingAHostOnMixedFleetMarksNothingElse(t *testing.T) {
-	f, current := threeHostsMax(t, 1)
+	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	broken := filepath.Join(f.app+"-h1", "releases/2/BROKEN-h1")
 	os.WriteFile(broken, []byte("x"), 0o644)
 	f.build("3", tarEntry{name: "BROKEN-h1", body: "x"})
@@ -52,7 +52,7 @@ func TestFinishingAHostOnMixedFleetMarksNothingElse(t *testing.T) {
 // back.
 func TestCancelDoesNotHideAFailedSwitchBack(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	f, current := threeHostsRestart(t, 1, `if [ "$SWITCHMAN_HOST" = h1 ] && [ "$SWITCHMAN_BUILD" = 3 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`)
+	f, current := threeHostsConfig(t, 1, `if [ "$SWITCHMAN_HOST" = h1 ] && [ "$SWITCHMAN_BUILD" = 3 ]; then while [ ! -e `+gate+` ]; do sleep 0.05; done; fi`, failingHealth)
 	broken := filepath.Join(f.app+"-h0", "releases/2/BROKEN-h0")
 	os.WriteFile(broken, []byte("x"), 0o644)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
@@ -154,7 +154,7 @@ func TestRollbackFinishesAnInterruptedSwitchBack(t *testing.T) {
 // A failed switch back is not forgotten once a later run that changed
 // nothing (a refused build) finishes.
 func TestStuckHostOutlivesARunThatChangedNothing(t *testing.T) {
-	f, current := threeHostsMax(t, 0)
+	f, current := threeHostsConfig(t, 0, "true", failingHealth)
 	broken := filepath.Join(f.app+"-h0", "releases/2/BROKEN-h0")
 	os.WriteFile(broken, []byte("x"), 0o644)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
@@ -179,7 +179,7 @@ func TestStuckHostOutlivesARunThatChangedNothing(t *testing.T) {
 // host went back to (it named the first host's for all), h1's too, which
 // went back on its own within max_failures before h2 failed.
 func TestSwitchBackMessageNamesEachHostsRelease(t *testing.T) {
-	f, current := threeHostsMax(t, 1)
+	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
 	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
 	f.build("4", tarEntry{name: "BROKEN-h1", body: "x"}, tarEntry{name: "BROKEN-h2", body: "x"})
@@ -224,7 +224,7 @@ func TestDeliveryFailureIsNotAStuckHost(t *testing.T) {
 // refuses once a later deploy runs: an old message's click rolls back
 // nothing newer.
 func TestRollbackToFromOverAMixedFleet(t *testing.T) {
-	f, current := threeHosts(t)
+	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
 	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
 	rollback := func() (*deploy.Record, error) {

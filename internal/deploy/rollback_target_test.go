@@ -49,7 +49,7 @@ func (s *hostDirSession) Run(ctx context.Context, c deploy.Command) ([]byte, err
 // run different releases; a rollback must be told where to go, and then
 // each host that switches marks bad the release it left.
 func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
-	f, current := threeHosts(t)
+	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
 	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
 	if got := current("h0") + " " + current("h1"); got != "releases/2 releases/3" {
@@ -131,7 +131,7 @@ func threeHostsConfig(t *testing.T, maxFailures int, restart string, edit func(y
 func TestRetriedRollbackRestartsWhereItFailed(t *testing.T) {
 	for _, named := range []string{"", "1"} {
 		t.Run("target "+orDash(named), func(t *testing.T) {
-			f, current := threeHosts(t)
+			f, current := threeHostsConfig(t, 1, "true", failingHealth)
 			broken := filepath.Join(f.app+"-h1", "releases/1/BROKEN-h1")
 			if err := os.WriteFile(broken, []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
@@ -194,7 +194,7 @@ func TestRollbackFinishesAFailedSwitchBack(t *testing.T) {
 		{"partial deploy", 1, "2", "h1", deploy.OutcomePartial},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, current := threeHostsMax(t, tt.max)
+			f, current := threeHostsConfig(t, tt.max, "true", failingHealth)
 			broken := filepath.Join(f.app+"-"+tt.bad, "releases/2/BROKEN-"+tt.bad)
 			if err := os.WriteFile(broken, []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
@@ -415,7 +415,7 @@ func TestRollbackRefusesAReleaseNamed(t *testing.T) {
 		{"7", []string{"release 7 of web/prod is not on localhost; good releases on every host: 2, 1 (marked bad: 3)"}},
 	} {
 		t.Run(tc.to, func(t *testing.T) {
-			f := newFixture(t, "")
+			f := newFailingFixture(t)
 			for _, b := range []string{"1", "2"} {
 				f.build(b)
 				f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)

@@ -79,7 +79,7 @@ func TestRunLogNamesTheRun(t *testing.T) {
 // a run that never ends shows in the log alone.
 func TestRunEndLogged(t *testing.T) {
 	var log syncbuf.Buffer
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+	f := newFixtureWith(t, failingHealth(fmt.Sprintf(fixtureYAML, "true")), func(o *deploy.Options) {
 		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	f.build("1")
@@ -138,7 +138,7 @@ func TestRunEndLogged(t *testing.T) {
 // host back logs reverted alone.
 func TestFirstDeployEndLoggedFailed(t *testing.T) {
 	var log syncbuf.Buffer
-	f := newFixtureWith(t, fmt.Sprintf(fixtureYAML, "true"), func(o *deploy.Options) {
+	f := newFixtureWith(t, failingHealth(fmt.Sprintf(fixtureYAML, "true")), func(o *deploy.Options) {
 		o.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	f.build("1")

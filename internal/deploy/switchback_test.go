@@ -23,14 +23,14 @@ func TestSwitchingBackOnlyWhenAHostSwitched(t *testing.T) {
 	}{
 		{"cancelled before any switch", func(t *testing.T) (*fixture, *deploy.Record) {
 			started := filepath.Join(t.TempDir(), "started")
-			yaml := strings.Replace(fixtureYAML, `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
+			yaml := strings.Replace(failingHealth(fixtureYAML), `run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`,
 				"run: 'touch "+started+"; sleep 1'", 1)
 			f := newFixtureFrom(t, fmt.Sprintf(yaml, "true"), &local.Transport{})
 			f.build("1")
 			return f, cancelInMigration(t, f, started)
 		}, "stopping: cancelled by bob; nothing was switched", "cancelled by bob; nothing was switched"},
 		{"failed after its switch", func(t *testing.T) (*fixture, *deploy.Record) {
-			f := newFixture(t, "")
+			f := newFailingFixture(t)
 			f.build("1")
 			f.build("2", tarEntry{name: "BROKEN", body: "x"})
 			f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeSucceeded)
