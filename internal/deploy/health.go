@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/pause"
 	"github.com/switchman-bot/switchman/internal/redact"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // expand fills {key} placeholders of a health URL, command or expectation.
@@ -170,8 +171,10 @@ func next(s string, i int) byte {
 // firstLine is the first line of an answer's body, as errors quote it:
 // with the config's secret values and URLs' credentials hidden (an app
 // that cannot reach its database may say which, password included)
-// before it is cut, so that a cut does not leave a part of one.
+// before it is cut, so that a cut does not leave a part of one; and
+// without the marks of the bot's suggested commands, which an app's words
+// may not carry (see suggest).
 func firstLine(b []byte, secrets *redact.Secrets) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	return truncateText(secrets.Text(s), 201)
+	return truncateText(suggest.Strip(secrets.Text(s)), 201)
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/redact"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Transport runs shell scripts on hosts. Every host step of the engine is a
@@ -93,8 +95,11 @@ type Host struct {
 
 // ExitError is a script that ran and exited non-zero.
 type ExitError struct {
-	Code   int
-	Stderr string // as the script wrote it
+	Code int
+	// Stderr is as the script wrote it, but for the marks of the bot's
+	// suggested commands, which the engine's sessions take out (see
+	// hidingSession).
+	Stderr string
 	// secrets are the config's secret values, set by the engine's
 	// hidingSession on what a transport returns.
 	secrets *redact.Secrets
@@ -141,7 +146,12 @@ func (t hidingTransport) Open(ctx context.Context, host Host) (Session, error) {
 }
 
 // hidingSession gives the ExitErrors of its scripts the secrets their
-// Error hides.
+// Error hides, and takes the marks of the bot's suggested commands out of
+// what the scripts print (see suggest): a host's output is quoted in
+// progress, records and replies, and a host printing a command between
+// the marks would pass it off as the bot's suggestion. All of the output
+// loses them, not only standard error: what the bot reads of it
+// (migration names, the releases on disk) is quoted too.
 type hidingSession struct {
 	Session
 	secrets *redact.Secrets
@@ -151,8 +161,18 @@ func (s hidingSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
 	out, err := s.Session.Run(ctx, cmd)
 	if exit := (*ExitError)(nil); errors.As(err, &exit) {
 		exit.secrets = s.secrets
+		exit.Stderr = suggest.Strip(exit.Stderr)
 	}
-	return out, err
+	return unmarked(out), err
+}
+
+// unmarked is out without the marks of suggested commands; out itself
+// when it has none, as it mostly does.
+func unmarked(out []byte) []byte {
+	if !bytes.ContainsRune(out, '\ue000') && !bytes.ContainsRune(out, '\ue001') {
+		return out
+	}
+	return []byte(suggest.Strip(string(out)))
 }
 
 // RoundTrip is the wrapped session's (see roundTrip).
