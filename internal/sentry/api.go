@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Bucket is the number of error events in one interval starting at Start.
@@ -295,7 +296,11 @@ func (c *Client) NewIssues(ctx context.Context, org, project, env, version strin
 		if len(issues) == limit {
 			break
 		}
-		issues = append(issues, Issue{ID: string(o.ID), ShortID: o.ShortID, Title: o.Title, Permalink: o.Permalink, Count: int(o.Count)})
+		// Quoted in the watch's messages: an issue's title is an
+		// exception's message, which may not pass for a command the bot
+		// suggests (see suggest).
+		issues = append(issues, Issue{ID: string(o.ID), ShortID: suggest.Strip(o.ShortID), Title: suggest.Strip(o.Title),
+			Permalink: suggest.Strip(o.Permalink), Count: int(o.Count)})
 	}
 	return issues, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/ratelog"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Header names of Sentry's integration-platform webhooks.
@@ -533,7 +534,18 @@ func parseAlert(resource string, body []byte) (Alert, time.Time, error) {
 	if err != nil {
 		return Alert{}, time.Time{}, err
 	}
-	return a, at, nil
+	return a.unmarked(), at, nil
+}
+
+// unmarked is a without the marks of the bot's suggested commands (see
+// suggest): its words are Sentry's and the app's (an issue's title is an
+// exception's message), quoted in the message posted of it, where a
+// command between the marks would read as the bot's suggestion.
+func (a Alert) unmarked() Alert {
+	for _, s := range []*string{&a.Action, &a.Project, &a.Environment, &a.Title, &a.URL, &a.Level, &a.Rule} {
+		*s = suggest.Strip(*s)
+	}
+	return a
 }
 
 // payloadShapes are the members of a payload's data that tell the
