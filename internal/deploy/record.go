@@ -605,10 +605,15 @@ type Lock struct {
 // lockJSON is Lock without its JSON methods.
 type lockJSON Lock
 
-// UnmarshalJSON decodes l, keeping the members it does not know.
+// UnmarshalJSON decodes l, keeping the members it does not know. Its
+// owner and reason are people's words, quoted in replies: the marks of
+// the bot's suggested commands are taken out of them (see suggest), as
+// chat takes them out of what people type, since a store may hold a lock
+// written otherwise (by an earlier version, or by hand in a shared store).
 func (l *Lock) UnmarshalJSON(data []byte) error {
 	u, err := jsonkeep.Decode(data, (*lockJSON)(l))
 	l.unknown = u
+	l.Owner, l.Reason = suggest.Strip(l.Owner), suggest.Strip(l.Reason)
 	return err
 }
 
