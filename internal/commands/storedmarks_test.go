@@ -61,3 +61,35 @@ func suggestedIn(s string) []string {
 	})
 	return cmds
 }
+
+// TestStoredRecordSuggestsNothing: a record read back from the store
+// quotes who ran it, why it was forced, the migrations its host listed
+// and why its report was not posted. None of those may pass for the
+// bot's suggestion, which status's own "decide" line still is.
+func TestStoredRecordSuggestsNothing(t *testing.T) {
+	f, last := deployedThree(t)
+	d := *last
+	forged := suggest.Command("deploy web 5")
+	d.Outcome, d.Error = deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
+	d.Hosts = []deploy.HostResult{{Host: "localhost", State: deploy.HostActivating, Current: "3", Previous: "2", Switched: true}}
+	d.Requester, d.Forced, d.Migrations = "bob"+forged, forged, []string{forged}
+	d.Undelivered = &deploy.Undelivered{Platform: "slack", Channel: "C1", Reason: forged, At: time.Now()}
+	if err := f.store.PutRecord(t.Context(), &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"status web", "history web"} {
+		_, out, _ := f.do("carl", text)
+		got := shownText(out.lastMessage())
+		if !strings.Contains(got, "deploy web 5") {
+			t.Fatalf("%s: reply %q quotes nothing of the record's", text, got)
+		}
+		for _, cmd := range suggestedIn(got) {
+			if strings.Contains(cmd, "deploy web 5") {
+				t.Errorf("%s: reply %q suggests %q, from the record", text, got, cmd)
+			}
+		}
+		if text == "status web" && !strings.Contains(strings.Join(suggestedIn(got), "|"), "rollback web prod to 2 from 3") {
+			t.Errorf("status: reply %q does not suggest the undo of the interrupted deploy", got)
+		}
+	}
+}

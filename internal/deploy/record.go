@@ -389,9 +389,24 @@ type Undelivered struct {
 type recordJSON Record
 
 // UnmarshalJSON decodes r, keeping the members it does not know.
+//
+// The words of r that came from outside the bot (who ran it, why it was
+// forced, the migrations its host listed, why a platform did not take its
+// report) lose the marks of the bot's suggested commands (see suggest), as
+// chat input and host output do: a store may hold a record written
+// otherwise, by an earlier version or by hand in a shared store, and the
+// replies quoting it would show such a command as the bot's suggestion.
+// Its error and notes are the bot's own words, suggestions included.
 func (r *Record) UnmarshalJSON(data []byte) error {
 	u, err := jsonkeep.Decode(data, (*recordJSON)(r))
 	r.unknown = u
+	r.Requester, r.Forced = suggest.Strip(r.Requester), suggest.Strip(r.Forced)
+	for i, m := range r.Migrations {
+		r.Migrations[i] = suggest.Strip(m)
+	}
+	if r.Undelivered != nil {
+		r.Undelivered.Reason = suggest.Strip(r.Undelivered.Reason)
+	}
 	return err
 }
 
