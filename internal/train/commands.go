@@ -329,9 +329,12 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 			return chat.Message{}, storeErr(err, "cancel "+trainName)
 		}
 		// One recorded without them (by an older version) is
-		// announced with the repeat's.
+		// announced with the repeat's. They are people's words read
+		// back from a store, which may hold them written otherwise than
+		// through chat: the marks of the bot's suggested commands are
+		// taken out, lest they pass for one (see suggest).
 		if first.At.Equal(dep) && first.User != "" && first.Reason != "" {
-			by, why = first.User, first.Reason
+			by, why = suggest.Strip(first.User), suggest.Strip(first.Reason)
 		}
 	} else if err := s.store.MarkCancel(ctx, trainName, Cancellation{At: dep, User: user, Reason: reason}); err != nil {
 		// Not announced: a departure cancelled all the same is known
