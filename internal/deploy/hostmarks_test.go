@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -83,4 +84,56 @@ func suggested(s string) []string {
 		return cmd
 	})
 	return cmds
+}
+
+// TestLingeringProcessSuggestsNothing: a process a restart left holding
+// its output is named in a note by what the host calls it, a name the
+// app's owners chose: it loses the marks of the bot's suggested commands.
+func TestLingeringProcessSuggestsNothing(t *testing.T) {
+	f := newFixtureFrom(t, fmt.Sprintf(fixtureYAML, "true"), namingTransport{&local.Transport{}})
+	f.build("2")
+	rec, err := f.run(deploy.KindDeploy, "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("outcome %s (%s), want succeeded", rec.Outcome, rec.Error)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	named := false
+	for i, ev := range f.events {
+		if ev.Kind != deploy.EventNote {
+			continue
+		}
+		named = named || strings.Contains(ev.Text, "deploy web 5")
+		if cmds := suggested(ev.Text); len(cmds) > 0 {
+			t.Errorf("event %d suggests %q, which the host named: %q", i, cmds, ev.Text)
+		}
+	}
+	if !named {
+		t.Errorf("no note names the lingering process: %+v", f.events)
+	}
+}
+
+// namingTransport is a transport whose sessions tell of a lingering
+// process after every script that asks, named with marks.
+type namingTransport struct{ *local.Transport }
+
+func (t namingTransport) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s, err := t.Transport.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return namingSession{s}, nil
+}
+
+type namingSession struct{ deploy.Session }
+
+func (s namingSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	out, err := s.Session.Run(ctx, cmd)
+	if cmd.Lingering != nil {
+		cmd.Lingering("pid 42 (" + suggest.Command("deploy web 5") + ")")
+	}
+	return out, err
 }

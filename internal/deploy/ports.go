@@ -147,17 +147,22 @@ func (t hidingTransport) Open(ctx context.Context, host Host) (Session, error) {
 
 // hidingSession gives the ExitErrors of its scripts the secrets their
 // Error hides, and takes the marks of the bot's suggested commands out of
-// what the scripts print (see suggest): a host's output is quoted in
-// progress, records and replies, and a host printing a command between
-// the marks would pass it off as the bot's suggestion. All of the output
-// loses them, not only standard error: what the bot reads of it
-// (migration names, the releases on disk) is quoted too.
+// what the scripts print and of the lingering processes the host names
+// (see suggest): a host's output is quoted in progress, records and
+// replies, and a host printing a command between the marks would pass it
+// off as the bot's suggestion. All of the output loses them, not only
+// standard error: what the bot reads of it (migration names, the releases
+// on disk) is quoted too.
 type hidingSession struct {
 	Session
 	secrets *redact.Secrets
 }
 
 func (s hidingSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
+	if told := cmd.Lingering; told != nil {
+		// The host names the process: its name is the app's.
+		cmd.Lingering = func(who string) { told(suggest.Strip(who)) }
+	}
 	out, err := s.Session.Run(ctx, cmd)
 	if exit := (*ExitError)(nil); errors.As(err, &exit) {
 		exit.secrets = s.secrets
