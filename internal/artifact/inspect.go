@@ -17,6 +17,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Errors from Inspector.Result wrap one of these, so callers can tell a
@@ -47,8 +49,12 @@ type UnsafeEntryError struct {
 	Reason string
 }
 
+// Error quotes the entry; its reason may name entries and link targets
+// as they are, which the build chose, so the marks of the bot's suggested
+// commands are taken out of it (see suggest): the error is quoted in the
+// deploy's reply.
 func (e *UnsafeEntryError) Error() string {
-	return fmt.Sprintf("unsafe tar entry %q: %s", e.Entry, e.Reason)
+	return fmt.Sprintf("unsafe tar entry %q: %s", e.Entry, suggest.Strip(e.Reason))
 }
 
 func (e *UnsafeEntryError) Unwrap() error { return ErrUnsafe }
