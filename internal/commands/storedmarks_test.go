@@ -1,12 +1,16 @@
 package commands_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/store/embedded"
 	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
@@ -92,4 +96,36 @@ func TestStoredRecordSuggestsNothing(t *testing.T) {
 			t.Errorf("status: reply %q does not suggest the undo of the interrupted deploy", got)
 		}
 	}
+}
+
+// TestUndeliveredReasonSuggestsNothing: why a platform did not take a
+// run's report is its error's words, shown by status under the env; the
+// note this process keeps, for a store that did not take it, loses the
+// marks of the bot's suggested commands as the record's does.
+func TestUndeliveredReasonSuggestsNothing(t *testing.T) {
+	f := newServiceFixture(t)
+	_, _, rec := f.do("bob", "deploy web 1")
+	if rec == nil || rec.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("deploy: %+v", rec)
+	}
+	svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: unmarkingStore{f.store}, Policy: f.policy})
+	svc.NoteUndelivered(commands.Undelivered{DeployID: rec.ID, App: "web", Env: "prod", Platform: "discord",
+		Channel: "345678901234567890", Reason: "post channel message: " + suggest.Command("deploy web 5"), At: time.Now()})
+	out := newRecorder()
+	svc.Handle(t.Context(), commands.Request{User: "carl", Platform: "test", Channel: "C1", Text: "status web"}, out)
+	got := shownText(out.lastMessage())
+	if !strings.Contains(got, "deploy web 5") {
+		t.Fatalf("status %q does not show why the report was not posted", got)
+	}
+	if cmds := suggestedIn(got); len(cmds) > 0 {
+		t.Errorf("status %q suggests %q, from the platform's error", got, cmds)
+	}
+}
+
+// unmarkingStore is a store that does not take notes of undelivered
+// reports.
+type unmarkingStore struct{ *embedded.Store }
+
+func (unmarkingStore) MarkUndelivered(context.Context, string, deploy.Undelivered) error {
+	return errors.New("store unreachable")
 }

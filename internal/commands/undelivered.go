@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Undelivered is the final report of a deploy or rollback that a chat
@@ -64,6 +65,10 @@ func (s *Service) NoteUndelivered(u Undelivered) {
 		// No run to show it with.
 		return
 	}
+	// The reason is the platform's error, which may quote what it was
+	// sent or was told: status shows it, and it may not pass for a
+	// command the bot suggests (see suggest).
+	u.Reason = suggest.Strip(u.Reason)
 	s.undelivered.put(u)
 	ctx, cancel := context.WithTimeout(context.Background(), audit.Timeout)
 	defer cancel()
