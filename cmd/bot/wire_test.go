@@ -299,7 +299,7 @@ func TestCarsAboardWithEveryTrainRemoved(t *testing.T) {
 		failed bool
 		want   string // in the reply
 	}{
-		{"train", false, `⚠ nightly is no longer in the config: its cars never leave: web 7 (@alice); take each off with train leave APP on "nightly"`},
+		{"train", false, `⚠ nightly is no longer in the config: its cars never leave: web 7 (@alice); take each off with train leave web on "nightly"`},
 		{"train leave web on nightly", true, "no trains are configured"},
 		{`train leave web on "nightly"`, false, "web 7 (@alice) left the nightly train, which is no longer in the config"},
 		{"train", false, "No trains are configured"},

@@ -61,7 +61,7 @@ func (s *Scheduler) Board(ctx context.Context, user, trainName, app, build, env 
 	counts := func(c Car) bool { return s.behindOf(tr, c) == shipsAboard }
 	replaced, err := s.store.Board(ctx, trainName, car, tr.cfg.MaxCars, counts)
 	if err != nil {
-		return chat.Message{}, unknownErr(err, "board "+trainName, fmt.Sprintf("whether %s %s boarded the %s train", app, build, trainName), "train lists who is aboard")
+		return chat.Message{}, unknownErr(err, "board "+trainName, fmt.Sprintf("whether %s %s boarded the %s train", app, build, trainName), suggest.Command("train")+" lists who is aboard")
 	}
 	now := s.now()
 	dep, cancelled := s.departureFor(ctx, trainName, tr, now)
@@ -179,7 +179,7 @@ func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (cha
 		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train", app, trainName)
 	}
 	if err != nil {
-		return chat.Message{}, unknownErr(err, "leave "+trainName, fmt.Sprintf("whether %s left the %s train", app, trainName), "train lists who is aboard")
+		return chat.Message{}, unknownErr(err, "leave "+trainName, fmt.Sprintf("whether %s left the %s train", app, trainName), suggest.Command("train")+" lists who is aboard")
 	}
 	now := s.now()
 	dep, _ := s.departureFor(ctx, trainName, tr, now)
@@ -276,10 +276,32 @@ func (s *Scheduler) orphans(ctx context.Context) ([]orphan, error) {
 	return out, nil
 }
 
-// orphanLine describes o in the list of trains, with how to take its
-// cars off.
-func orphanLine(o orphan) string {
-	return fmt.Sprintf("⚠ %s is no longer in the config: its cars never leave: %s; take each off with train leave APP on \"%s\"", o.name, carList(o.cars), o.name)
+// orphanLine describes o in the list of trains, with the command that
+// takes each of its cars off.
+func (s *Scheduler) orphanLine(o orphan) string {
+	return fmt.Sprintf("⚠ %s is no longer in the config: its cars never leave: %s; take each off with %s", o.name, carList(o.cars), s.leaveCommands(o.name, o.cars))
+}
+
+// leaveCommands is the train leave of each car of cars aboard train
+// name, marked as suggested, as the parser reads it back: the name of a
+// train the config no longer has is quoted, or it is refused as a typo
+// would be; so is the app of a car whose app the config no longer has, on
+// a train it still has.
+func (s *Scheduler) leaveCommands(name string, cars []Car) string {
+	_, configured := s.trains[name]
+	on := name
+	if !configured {
+		on = `"` + name + `"`
+	}
+	cmds := make([]string, len(cars))
+	for i, c := range cars {
+		app := c.App
+		if _, ok := s.cfg.App(app); !ok && configured {
+			app = `"` + app + `"`
+		}
+		cmds[i] = suggest.Command("train leave " + app + " on " + on)
+	}
+	return strings.Join(cmds, ", ")
 }
 
 // Cancel calls off the train's next departure: it does not run, and the
@@ -340,7 +362,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		// Not announced: a departure cancelled all the same is known
 		// only to whoever looks, until the cancel is said again.
 		return chat.Message{}, unknownErr(err, "cancel "+trainName, fmt.Sprintf("whether the %s was cancelled", label),
-			"train marks it cancelled if it was, which its channels were not told; cancel it again, which tells them")
+			suggest.Command("train")+" marks it cancelled if it was, which its channels were not told; cancel it again, which tells them")
 	}
 	if already {
 		s.log.Info("train: cancellation announced as it was said again", "train", trainName, "at", dep, "user", user, "reason", reason,
@@ -418,7 +440,7 @@ func (s *Scheduler) cancelOrphan(ctx context.Context, user, name, reason string)
 			if len(off) > 0 {
 				s.log.Info("train: cars taken off a train no longer in the config as it was cancelled", "train", name, "cars", carList(off), "user", user, "reason", reason)
 			}
-			return chat.Message{}, unknownErr(err, "cancel "+name, fmt.Sprintf("whether %s left the %s train", c.App, name), "train lists who is aboard")
+			return chat.Message{}, unknownErr(err, "cancel "+name, fmt.Sprintf("whether %s left the %s train", c.App, name), suggest.Command("train")+" lists who is aboard")
 		}
 		off = append(off, left)
 	}
@@ -528,7 +550,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	select {
 	case tr.busy <- struct{}{}:
 	default:
-		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already%s", trainName, departing(trainName, tr))
+		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already%s", trainName, s.departing(ctx, trainName, tr))
 	}
 	// Taken now, so that a train another replica is departing is refused
 	// here rather than announced as leaving.
@@ -536,7 +558,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	if err != nil {
 		<-tr.busy
 		if errors.Is(err, deploy.ErrLeaseHeld) {
-			return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already, on another replica of the bot%s", trainName, departing(trainName, tr))
+			return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already, on another replica of the bot%s", trainName, s.departing(ctx, trainName, tr))
 		}
 		return chat.Message{}, storeErr(err, "depart "+trainName)
 	}
@@ -603,11 +625,22 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 // under way, as a deploy behind another deploy is refused: "departing
 // already" alone leaves it unsaid whether this one did anything, and how
 // to keep a car from shipping with the one under way, which train cancel,
-// calling off the next departure, does not.
-func departing(name string, tr *trainState) string {
-	return fmt.Sprintf("; nothing was sent off: the departure under way takes the cars aboard, and its summary follows in the train's channels; "+
-		"train leave APP on %s takes a car off before its turn, and cancel APP %s stops the deploy of the car it is shipping and switches its hosts back",
-		name, tr.cfg.Env)
+// calling off the next departure, does not. The commands it offers name
+// the cars still aboard, waiting for their turn, as the store has them
+// now: a command with a placeholder for the app is no command to send.
+// The car being shipped, off the train by then, is named by status (on
+// whichever replica ships it), with the cancel that stops its deploy.
+func (s *Scheduler) departing(ctx context.Context, name string, tr *trainState) string {
+	const head = "; nothing was sent off: the departure under way takes the cars aboard, and its summary follows in the train's channels; "
+	shipping := fmt.Sprintf("%s names the car it is shipping, and cancel, with that car's app and %s, stops its deploy and switches its hosts back", suggest.Command("status"), tr.cfg.Env)
+	cars, err := s.store.Cars(ctx, name)
+	switch {
+	case err != nil:
+		return head + fmt.Sprintf("%s lists the cars still aboard, which train leave takes off before their turn; ", suggest.Command("train")) + shipping
+	case len(cars) == 0:
+		return head + "no other car is aboard; " + shipping
+	}
+	return head + fmt.Sprintf("to take a car off before its turn: %s; ", s.leaveCommands(name, cars)) + shipping
 }
 
 // endUnrecorded records the end of the departure at of train name that
@@ -661,7 +694,7 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 		m.Title = "No trains are configured"
 		for _, o := range orphans {
 			m.Level = chat.Warning
-			m.Lines = append(m.Lines, orphanLine(o))
+			m.Lines = append(m.Lines, s.orphanLine(o))
 		}
 		return m, nil
 	}
@@ -699,7 +732,7 @@ func (s *Scheduler) List(ctx context.Context) (chat.Message, error) {
 	}
 	for _, o := range orphans {
 		m.Level = chat.Warning
-		m.Lines = append(m.Lines, orphanLine(o))
+		m.Lines = append(m.Lines, s.orphanLine(o))
 	}
 	return m, nil
 }

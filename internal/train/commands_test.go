@@ -15,6 +15,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
@@ -194,7 +195,7 @@ func TestBoard(t *testing.T) {
 			setup: func(h *harness) { h.store.setFail(errors.New("connection refused")) },
 			user:  "alice", app: "accounting", build: "1338",
 			// The store may have taken the car and lost only its reply.
-			want: "unavailable: whether accounting 1338 boarded the daily train is not known (state store unreachable): train lists who is aboard",
+			want: "unavailable: whether accounting 1338 boarded the daily train is not known (state store unreachable): " + suggest.Command("train") + " lists who is aboard",
 		},
 	}
 	for _, tc := range tests {
@@ -320,8 +321,8 @@ func TestDepartNow(t *testing.T) {
 	// Refused as a deploy behind another is: saying that nothing was
 	// done, and how to stop what runs.
 	busy := "conflict: the daily train is departing already; nothing was sent off: the departure under way takes the cars aboard, " +
-		"and its summary follows in the train's channels; train leave APP on daily takes a car off before its turn, " +
-		"and cancel APP production stops the deploy of the car it is shipping and switches its hosts back"
+		"and its summary follows in the train's channels; no other car is aboard; " + suggest.Command("status") +
+		" names the car it is shipping, and cancel, with that car's app and production, stops its deploy and switches its hosts back"
 	if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); errText(err) != busy {
 		t.Errorf("DepartNow while departing:\ngot  %s\nwant %s", errText(err), busy)
 	}
@@ -446,7 +447,7 @@ func TestListWithNoTrainConfigured(t *testing.T) {
 		{name: "nobody aboard", want: "No trains are configured", level: chat.Info},
 		{name: "cars left aboard a removed train", board: []Car{{App: "billing", Build: "77", Env: "production", User: "bob", Boarded: at(2026, 6, 1, 11, 0)}},
 			want: "No trains are configured\n" +
-				"  ⚠ daily is no longer in the config: its cars never leave: billing 77 (@bob); take each off with train leave APP on \"daily\"",
+				"  ⚠ daily is no longer in the config: its cars never leave: billing 77 (@bob); take each off with " + suggest.Command(`train leave billing on "daily"`),
 			level: chat.Warning},
 	}
 	for _, tc := range tests {
@@ -603,7 +604,8 @@ func TestCarsOfATrainNoLongerConfigured(t *testing.T) {
 	}
 	want := "🚂 Trains\n" +
 		"  nightly → production: next departure Tue 2 Jun 14:00 CEST; nobody aboard\n" +
-		"  ⚠ daily is no longer in the config: its cars never leave: accounting 1338 (@alice), billing 77 (@bob); take each off with train leave APP on \"daily\""
+		"  ⚠ daily is no longer in the config: its cars never leave: accounting 1338 (@alice), billing 77 (@bob); take each off with " +
+		suggest.Command(`train leave accounting on "daily"`) + ", " + suggest.Command(`train leave billing on "daily"`)
 	if got := list(); got != want {
 		t.Errorf("List:\ngot  %s\nwant %s", got, want)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Summary is what a departure did.
@@ -93,7 +94,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		dep, err = s.claim(ctx, name)
 		if errors.Is(err, deploy.ErrLeaseHeld) {
 			log.Info("train: another replica is departing this train")
-			sum.Err = errs.Wrap(errs.Conflict, err, "the %s train is departing already, on another replica of the bot%s", name, departing(name, tr))
+			sum.Err = errs.Wrap(errs.Conflict, err, "the %s train is departing already, on another replica of the bot%s", name, s.departing(ctx, name, tr))
 			return sum
 		}
 	}
@@ -529,7 +530,7 @@ wait:
 			break wait
 		case <-expired:
 			res.running = true
-			res.Reason = fmt.Sprintf("no outcome after %s (deploy_timeout); deploy %s may still be running (/status shows it)", spoken(timeout), oc.DeployID)
+			res.Reason = fmt.Sprintf("no outcome after %s (deploy_timeout); deploy %s may still be running (%s shows it)", spoken(timeout), oc.DeployID, suggest.Command("status"))
 			s.outcomeLater(ctx, out, tr, c, label)
 			return res
 		case <-stopping:
@@ -541,7 +542,7 @@ wait:
 			}
 		case <-stopped:
 			res.running = true
-			res.Reason = fmt.Sprintf("deploy %s was still running when the bot stopped; /status shows how it ends", oc.DeployID)
+			res.Reason = fmt.Sprintf("deploy %s was still running when the bot stopped; %s shows how it ends", oc.DeployID, suggest.Command("status"))
 			s.outcomeLater(ctx, out, tr, c, label)
 			return res
 		}

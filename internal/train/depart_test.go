@@ -12,6 +12,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 func TestDepart(t *testing.T) {
@@ -217,7 +218,7 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 still running
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⏳ billing 77 (@bob): no outcome after 20ms (deploy_timeout); deploy d2 may still be running (/status shows it); it left the train`,
+  ⏳ billing 77 (@bob): no outcome after 20ms (deploy_timeout); deploy d2 may still be running (` + suggest.Command("status") + ` shows it); it left the train`,
 		},
 		{
 			// A deploy with no outcome yet has not failed: it does not
@@ -233,7 +234,7 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 still running
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⏳ billing 77 (@bob): no outcome after 20ms (deploy_timeout); deploy d2 may still be running (/status shows it); it left the train`,
+  ⏳ billing 77 (@bob): no outcome after 20ms (deploy_timeout); deploy d2 may still be running (` + suggest.Command("status") + ` shows it); it left the train`,
 		},
 		{
 			name:        "empty train",
@@ -662,7 +663,7 @@ func TestDepartStopWaitsForTheDeployAsLongAsTheDrain(t *testing.T) {
 	sum := h.s.Depart(ctx, "daily", "")
 
 	want := `🚂 The 14:00 train to production has left: 1 still running, 1 moves to the next train
-  ⏳ accounting 1338 (@alice): deploy d1 was still running when the bot stopped; /status shows how it ends; it left the train
+  ⏳ accounting 1338 (@alice): deploy d1 was still running when the bot stopped; ` + suggest.Command("status") + ` shows how it ends; it left the train
   ⏭ billing 77 (@bob) moves to the next train: the bot is shutting down
   Next departure: Wed 3 Jun 14:00 CEST.`
 	if got := render(sum.Message); got != want {
@@ -783,7 +784,7 @@ func TestDepartWaitsForACarAsLongAsTheTrainSays(t *testing.T) {
 	}
 	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 still running
   ✅ billing 77 (@bob): deploy d2 succeeded
-  ⏳ accounting 1338 (@alice): no outcome after 20ms (deploy_timeout); deploy d1 may still be running (/status shows it); it left the train`
+  ⏳ accounting 1338 (@alice): no outcome after 20ms (deploy_timeout); deploy d1 may still be running (` + suggest.Command("status") + ` shows it); it left the train`
 	if got := render(sum.Message); got != want {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
 	}

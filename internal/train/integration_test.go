@@ -25,6 +25,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/train"
@@ -922,7 +923,7 @@ func TestCarsOfARenamedTrainThroughTheService(t *testing.T) {
 		failed     bool
 		want       string // in the reply
 	}{
-		{"bob", "train", false, `⚠ nightly is no longer in the config: its cars never leave: web 7 (@bob); take each off with train leave APP on "nightly"`},
+		{"bob", "train", false, `⚠ nightly is no longer in the config: its cars never leave: web 7 (@bob); take each off with ` + suggest.Command(`train leave web on "nightly"`)},
 		{"bob", "train leave web on nightly", true, `unknown train "nightly"`},
 		{"bob", "train leave api on \"nightly\"", true, "api is not aboard the nightly train, which is no longer in the config; aboard: web 7 (@bob)"},
 		{"bob", "train leave web on \"nightly\"", false, "web 7 (@bob) left the nightly train, which is no longer in the config"},

@@ -15,6 +15,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/train"
 	"github.com/switchman-bot/switchman/internal/transport/local"
@@ -73,7 +74,7 @@ func TestWriteReplyLost(t *testing.T) {
 				_, err := s.Board(ctx, "alice", "daily", "web", "7", "")
 				return err
 			},
-			want: "whether web 7 boarded the daily train is not known (state store unreachable): train lists who is aboard",
+			want: "whether web 7 boarded the daily train is not known (state store unreachable): " + suggest.Command("train") + " lists who is aboard",
 			written: func(ctx context.Context, st *redis.Store) bool {
 				cars, err := st.Cars(ctx, "daily")
 				return err == nil && len(cars) == 1 && cars[0].App == "web"
@@ -85,7 +86,7 @@ func TestWriteReplyLost(t *testing.T) {
 				_, err := s.Leave(ctx, "alice", "daily", "web")
 				return err
 			},
-			want: "whether web left the daily train is not known (state store unreachable): train lists who is aboard",
+			want: "whether web left the daily train is not known (state store unreachable): " + suggest.Command("train") + " lists who is aboard",
 			written: func(ctx context.Context, st *redis.Store) bool {
 				cars, err := st.Cars(ctx, "daily")
 				return err == nil && len(cars) == 0
@@ -97,7 +98,7 @@ func TestWriteReplyLost(t *testing.T) {
 				_, err := s.Cancel(ctx, "ana", "daily", "release freeze")
 				return err
 			},
-			want: " train to production was cancelled is not known (state store unreachable): train marks it cancelled if it was",
+			want: " train to production was cancelled is not known (state store unreachable): " + suggest.Command("train") + " marks it cancelled if it was",
 			written: func(ctx context.Context, st *redis.Store) bool {
 				at, err := st.LastRun(ctx, "daily", train.KindCancel)
 				return err == nil && !at.IsZero()
@@ -158,6 +159,7 @@ func TestWriteReplyLostIsAudited(t *testing.T) {
 	svc.SetTrains(sched)
 
 	res := svc.Handle(ctx, commands.Request{User: "bob", Platform: "test", Channel: "#releases", Text: "train board web 7"}, nopOut{})
+	// The audit log keeps the words, without the marks of a suggestion.
 	const want = "whether web 7 boarded the daily train is not known (state store unreachable): train lists who is aboard"
 	entries, err := st.Audit(ctx, audit.Query{Limit: 1})
 	if err != nil || len(entries) != 1 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestRunSchedules drives Run through days of fake time and checks which
@@ -569,14 +570,14 @@ func TestDepartureCutShortByACrash(t *testing.T) {
 			name: "crash before any car", ended: true, crash: "start", wantTitle: cutShort, wantAudit: 1,
 			wantLines: []string{
 				"accounting 1338 (@alice), billing 77 (@bob) stay aboard for the next one, Thu 4 Jun 14:00 CEST.",
-				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (" + suggest.Command("status") + " shows it).",
 			},
 		},
 		{
 			name: "crash as the first car ships", ended: true, crash: "shipping", wantTitle: cutShort, wantAudit: 1,
 			wantLines: []string{
 				"billing 77 (@bob) stays aboard for the next one, Thu 4 Jun 14:00 CEST.",
-				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (" + suggest.Command("status") + " shows it).",
 			},
 		},
 		{
@@ -585,7 +586,7 @@ func TestDepartureCutShortByACrash(t *testing.T) {
 			wantTitle: cutShort, wantAudit: 1,
 			wantLines: []string{
 				"accounting 1338 (@alice), billing 77 (@bob) stay aboard for the next one, Thu 4 Jun 14:00 CEST.",
-				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+				"A car whose deploy was under way when the bot stopped is reported by deploy recovery (" + suggest.Command("status") + " shows it).",
 			},
 		},
 		{
@@ -735,7 +736,7 @@ func TestNotLeavingSaidWhenTheCarsCannotBeRead(t *testing.T) {
 // reminder are announced when the cars cannot be read, saying so, even
 // on an empty: silent train, which people may be aboard.
 func TestAnnouncementsWhenTheCarsCannotBeRead(t *testing.T) {
-	const unread = "Who is aboard could not be read (state store unreachable): train lists the cars."
+	unread := "Who is aboard could not be read (state store unreachable): " + suggest.Command("train") + " lists the cars."
 	for _, empty := range []string{"note", "silent"} {
 		t.Run(empty, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 2, 9, 0), func(c *config.Config) { c.Trains["daily"].Empty = empty })
@@ -1118,7 +1119,7 @@ func TestDepartNowCutShortByACrash(t *testing.T) {
 				want, wantAudit = []string{cutShort}, 1
 				wantLines := []string{
 					"billing 77 (@bob) stays aboard for the next one, Wed 3 Jun 14:00 CEST.",
-					"A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).",
+					"A car whose deploy was under way when the bot stopped is reported by deploy recovery (" + suggest.Command("status") + " shows it).",
 				}
 				if !slices.Equal(lines, wantLines) {
 					t.Errorf("lines: got %q, want %q", lines, wantLines)

@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/pause"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Options wire a Scheduler. Config, Store, Runner, Notifier and Audit are
@@ -905,7 +906,7 @@ func (s *Scheduler) sayCutShort(ctx context.Context, name string, tr *trainState
 	default:
 		m.Lines = append(m.Lines, fmt.Sprintf("Nobody is aboard; the next one leaves %s.", next))
 	}
-	m.Lines = append(m.Lines, "A car whose deploy was under way when the bot stopped is reported by deploy recovery (/status shows it).")
+	m.Lines = append(m.Lines, "A car whose deploy was under way when the bot stopped is reported by deploy recovery ("+suggest.Command("status")+" shows it).")
 	s.announce(ctx, tr, m)
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // boardHint tells people how to board.
@@ -54,7 +55,7 @@ func behindLines(left []string) []string {
 // train whose cars could not be read, why.
 func unreadMessage(kind, label string, in time.Duration, why string) chat.Message {
 	m := chat.Message{Level: chat.Info, Public: true,
-		Lines: []string{fmt.Sprintf("Who is aboard could not be read (%s): train lists the cars.", why)}}
+		Lines: []string{fmt.Sprintf("Who is aboard could not be read (%s): %s lists the cars.", why, suggest.Command("train"))}}
 	if kind == KindBoarding {
 		m.Title = fmt.Sprintf("🚂 The %s is boarding. Board with %s.", label, boardHint)
 		return m
