@@ -547,20 +547,11 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 			s.wg.Done()
 		}
 	}()
-	select {
-	case tr.busy <- struct{}{}:
-	default:
-		return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already%s", trainName, s.departing(ctx, trainName, tr))
-	}
-	// Taken now, so that a train another replica is departing is refused
-	// here rather than announced as leaving.
-	dep, err := s.claim(ctx, trainName)
+	// The lease is taken now, so that a train another replica is
+	// departing is refused here rather than announced as leaving.
+	dep, err := s.takeTrain(ctx, trainName, tr)
 	if err != nil {
-		<-tr.busy
-		if errors.Is(err, deploy.ErrLeaseHeld) {
-			return chat.Message{}, errs.New(errs.Conflict, "the %s train is departing already, on another replica of the bot%s", trainName, s.departing(ctx, trainName, tr))
-		}
-		return chat.Message{}, storeErr(err, "depart "+trainName)
+		return chat.Message{}, err
 	}
 	at := s.now()
 	// A departure sent off early that the bot died during, not said yet
@@ -619,6 +610,53 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
 	return reply, nil
+}
+
+// takeTrain takes tr.busy and the departure lease of train name for a
+// train depart now. This replica's own saying of departures found
+// unended (cutShort) holds them for a moment, under the same lease as a
+// departure: it is no departure under way, here or on another replica,
+// so it is waited for, up to sayWait, and refused as what it is if it
+// holds the train longer.
+func (s *Scheduler) takeTrain(ctx context.Context, name string, tr *trainState) (*departure, error) {
+	timeout := time.NewTimer(s.sayWait)
+	defer timeout.Stop()
+	for {
+		sayingBefore, before := tr.sayingNow()
+		var refusal string
+		select {
+		case tr.busy <- struct{}{}:
+			dep, err := s.claim(ctx, name)
+			if err == nil {
+				return dep, nil
+			}
+			<-tr.busy
+			if !errors.Is(err, deploy.ErrLeaseHeld) {
+				return nil, storeErr(err, "depart "+name)
+			}
+			refusal = "the %s train is departing already, on another replica of the bot%s"
+		default:
+			refusal = "the %s train is departing already%s"
+		}
+		said, after := tr.sayingNow()
+		if said == nil && sayingBefore == nil && after == before {
+			return nil, errs.New(errs.Conflict, refusal, name, s.departing(ctx, name, tr))
+		}
+		if said == nil {
+			// One held the train, or took it, while it was tried, and
+			// has ended since: tried again, the train is free or held
+			// by what a refusal names.
+			continue
+		}
+		select {
+		case <-said:
+		case <-timeout.C:
+			return nil, errs.New(errs.Conflict, "the %s train is held by this replica of the bot as it tells the train's channels of an earlier departure cut short "+
+				"(the bot stopped during it); nothing was sent off: send it off again in a moment", name)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("depart %s: %w", name, ctx.Err())
+		}
+	}
 }
 
 // departing ends the refusal of a departure of train name behind one

@@ -132,6 +132,10 @@ type Scheduler struct {
 	// Not now, which tests move by hours at a time.
 	leaseClock func() time.Time
 	once       Once
+	// sayWait bounds how long a train depart now waits for this
+	// replica's own saying of departures found unended (cutShort) to
+	// give the train back; see takeTrain.
+	sayWait time.Duration
 
 	// leading is set while tick finds this replica the leader, and
 	// cleared when it finds it not: each taking over of the lead looks
@@ -173,6 +177,50 @@ type trainState struct {
 	// when it holds the train (tr.busy and the departure lease) until
 	// just before it gives the train back; nil when none runs.
 	own *ownDeparture
+
+	// sayMu guards sayers, said and sayings, which tell a train depart
+	// now that the train is held by this replica's saying of departures
+	// found unended (cutShort), for a moment, and not by a departure.
+	sayMu sync.Mutex
+	// sayers counts the sayings that hold the train's departure lease,
+	// or are taking it; said is closed once none does any more.
+	sayers int
+	said   chan struct{}
+	// sayings counts the sayings begun: one that began and ended
+	// between two looks still changes it.
+	sayings uint64
+}
+
+// saying records that a saying of departures found unended holds the
+// train, or is taking it; it returns the func that records that it no
+// longer does.
+func (tr *trainState) saying() (done func()) {
+	tr.sayMu.Lock()
+	defer tr.sayMu.Unlock()
+	if tr.sayers == 0 {
+		tr.said = make(chan struct{})
+	}
+	tr.sayers++
+	tr.sayings++
+	said := tr.said
+	return func() {
+		tr.sayMu.Lock()
+		defer tr.sayMu.Unlock()
+		if tr.sayers--; tr.sayers == 0 {
+			close(said)
+		}
+	}
+}
+
+// sayingNow returns a channel closed once no saying holds the train, nil
+// when none does now, and how many sayings have begun.
+func (tr *trainState) sayingNow() (<-chan struct{}, uint64) {
+	tr.sayMu.Lock()
+	defer tr.sayMu.Unlock()
+	if tr.sayers == 0 {
+		return nil, tr.sayings
+	}
+	return tr.said, tr.sayings
 }
 
 // ownDeparture is a departure this replica runs: its record in the store
@@ -218,6 +266,7 @@ func New(opt Options) (*Scheduler, error) {
 		cfg: opt.Config, trains: map[string]*trainState{}, store: opt.Store, runner: opt.Runner, notifier: opt.Notifier, audit: opt.Audit,
 		gate: opt.Gate, builds: opt.Builds, now: opt.Now, sleep: opt.Sleep, log: opt.Log, leader: opt.Leader,
 		deployTimeout: opt.DeployTimeout, stopWait: opt.StopWait, leases: opt.Leases, leaseTTL: opt.LeaseTTL, once: opt.Once,
+		sayWait: stopTimeout,
 	}
 	if s.leaseTTL <= 0 {
 		s.leaseTTL = 30 * time.Second
@@ -790,14 +839,21 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, f
 		if s.sayDeparting(ctx, name, tr, found, now) {
 			return
 		}
+		// Marked from before the lease is taken until it is given
+		// back, so that a train depart now meanwhile waits for it
+		// rather than taking this hold for a departure under way.
+		done := tr.saying()
 		dep, err := s.claim(ctx, name)
-		switch {
-		case err == nil:
-			said := s.sayHeld(ctx, name, tr, found, now)
+		said := false
+		if err == nil {
+			said = s.sayHeld(ctx, name, tr, found, now)
 			dep.release()
-			if said {
-				return
-			}
+		}
+		done()
+		switch {
+		case said:
+			return
+		case err == nil:
 			// tr.busy is held here by a departure that has not taken
 			// the train yet: once it has, sayDeparting says them; if
 			// it waits for the lease, it has it now.

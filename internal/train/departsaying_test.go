@@ -1,0 +1,132 @@
+package train
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// gatedLease is oneLease whose first lease taken is handed out only once
+// open is closed, taken closed as it is taken; refused is sent to at
+// each Acquire refused.
+type gatedLease struct {
+	oneLease
+	once    sync.Once
+	taken   chan struct{}
+	open    chan struct{}
+	refused chan struct{}
+}
+
+func (l *gatedLease) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
+	lease, err := l.oneLease.Acquire(ctx, key, holder, ttl)
+	if err != nil {
+		select {
+		case l.refused <- struct{}{}:
+		default:
+		}
+		return nil, err
+	}
+	first := false
+	l.once.Do(func() { first = true })
+	if first {
+		close(l.taken)
+		<-l.open
+	}
+	return lease, nil
+}
+
+// TestDepartNowBehindOwnSaying: a train depart now while this replica,
+// taking over the lead, says a departure cut short (cutShort) holds the
+// train a moment, in its departure lease or tr.busy. It was refused as
+// "departing already", "on another replica" when only the lease was
+// held, though no departure was under way anywhere. It now waits for
+// that saying to end and departs; a saying that holds the train past
+// its wait is refused as what it is.
+func TestDepartNowBehindOwnSaying(t *testing.T) {
+	now := at(2026, 6, 1, 14, 10)
+	cut := Departure{At: at(2026, 6, 1, 14, 0)}
+	const cutTitle = "The 14:00 train to production was cut short"
+
+	t.Run("lease held by the saying", func(t *testing.T) {
+		h := newHarness(t, now, nil)
+		leases := &gatedLease{taken: make(chan struct{}), open: make(chan struct{}), refused: make(chan struct{}, 1)}
+		h.leases = leases
+		h.restart()
+		h.board("alice", "accounting", "1337")
+		if err := h.store.StartDeparture(t.Context(), "daily", cut); err != nil {
+			t.Fatal(err)
+		}
+		tr := h.s.trains["daily"]
+		said := make(chan struct{})
+		go func() {
+			defer close(said)
+			h.s.cutShort(t.Context(), "daily", tr, []Departure{cut}, now)
+		}()
+		<-leases.taken
+		type result struct {
+			m   chat.Message
+			err error
+		}
+		departed := make(chan result, 1)
+		go func() {
+			m, err := h.s.DepartNow(t.Context(), "ana", "daily")
+			departed <- result{m, err}
+		}()
+		// The depart now found the lease held, by the saying.
+		<-leases.refused
+		close(leases.open)
+		r := <-departed
+		<-said
+		if r.err != nil {
+			t.Fatalf("DepartNow behind this replica's own saying: %v", r.err)
+		}
+		h.s.wg.Wait()
+		if n := len(h.notes.find("#deploys", cutTitle)); n != 1 {
+			t.Errorf("posts saying the 14:00 was cut short: %d, want 1", n)
+		}
+		if got := h.notes.find("#deploys", "🚂 The 14:10 train to production has left"); len(got) != 1 {
+			t.Errorf("summaries of the departure sent off: %d, want 1; posts %q", len(got), h.notes.titles("#deploys"))
+		}
+	})
+
+	t.Run("train held past the wait", func(t *testing.T) {
+		h := newHarness(t, now, nil)
+		posting, release := make(chan struct{}), make(chan struct{})
+		h.notes.onPost = func(m chat.Message) {
+			if strings.HasPrefix(m.Title, cutTitle) {
+				close(posting)
+				<-release
+			}
+		}
+		h.s.sayWait = time.Millisecond
+		if err := h.store.StartDeparture(t.Context(), "daily", cut); err != nil {
+			t.Fatal(err)
+		}
+		tr := h.s.trains["daily"]
+		said := make(chan struct{})
+		go func() {
+			defer close(said)
+			h.s.cutShort(t.Context(), "daily", tr, []Departure{cut}, now)
+		}()
+		<-posting
+		_, err := h.s.DepartNow(t.Context(), "ana", "daily")
+		close(release)
+		<-said
+		const want = "the daily train is held by this replica of the bot as it tells the train's channels of an earlier departure cut short " +
+			"(the bot stopped during it); nothing was sent off: send it off again in a moment"
+		if errs.CodeOf(err) != errs.Conflict || errs.Message(err) != want {
+			t.Errorf("DepartNow while the saying holds the train:\ngot  %s\nwant %s", errText(err), "conflict: "+want)
+		}
+		// Said, the train is free.
+		if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); err != nil {
+			t.Errorf("DepartNow once said: %v", err)
+		}
+		h.s.wg.Wait()
+	})
+}
