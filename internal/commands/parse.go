@@ -1985,7 +1985,7 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	}
 	if c.Train == "" {
 		if c.Train, err = p.onlyTrain(func(train string) string {
-			return "train board " + written(args[0]) + " " + written(args[1]) + " on " + train
+			return suggest.Command("train board " + written(args[0]) + " " + written(args[1]) + " on " + train)
 		}); err != nil {
 			return Command{}, err
 		}
@@ -2032,7 +2032,7 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	}
 	switch rest := args[1:]; {
 	case len(rest) == 0:
-		if c.Train, err = p.onlyTrain(func(train string) string { return "train leave " + app + " on " + train }); err != nil {
+		if c.Train, err = p.onlyTrain(func(train string) string { return suggest.Command("train leave " + written(args[0]) + " on " + train) }); err != nil {
 			return Command{}, err
 		}
 	case isWord(rest[0], "on") && len(rest) == 1:
@@ -2159,7 +2159,7 @@ func parseTrainDepart(p *parser, args []token) (Command, error) {
 	// command: alone, or when no train is called now.
 	if len(rest) > 0 && !(isWord(rest[0], "now") && (len(rest) == 1 || !p.isTrain("now"))) {
 		if isWord(rest[0], "on") && len(rest) > 1 && p.isTrain(rest[1].s) && !p.isTrain("on") {
-			return Command{}, fmt.Errorf(`name the train right after depart, without "on": train depart %s now`, rest[1].s)
+			return Command{}, fmt.Errorf(`name the train right after depart, without "on": %s`, suggest.Command("train depart "+rest[1].s+" now"))
 		}
 		var err error
 		if c.Train, err = p.train(rest[0]); err != nil {
@@ -2167,19 +2167,21 @@ func parseTrainDepart(p *parser, args []token) (Command, error) {
 		}
 		rest = rest[1:]
 	}
-	example := func(train string) string { return "train depart " + train + " now" }
-	name := c.Train
-	if name == "" {
-		name = "TRAIN"
-		if trains := p.cat.Trains(); len(trains) == 1 {
-			name = trains[0]
-		}
+	example := func(train string) string { return suggest.Command("train depart " + train + " now") }
+	// offered is the command that sends the train off: marked as the
+	// bot's suggestion when the train is known, with a placeholder,
+	// which sends nothing, when it is not.
+	offered := "train depart TRAIN now"
+	if name := c.Train; name != "" {
+		offered = example(name)
+	} else if trains := p.cat.Trains(); len(trains) == 1 {
+		offered = example(trains[0])
 	}
 	switch {
 	case len(rest) == 0:
-		return Command{}, fmt.Errorf(`train depart needs the word now, so that no train leaves by accident: %s`, example(name))
+		return Command{}, fmt.Errorf(`train depart needs the word now, so that no train leaves by accident: %s`, offered)
 	case !isWord(rest[0], "now"):
-		return Command{}, fmt.Errorf(`unexpected word %s; to send the train off now: %s`, echo(rest[0].s), example(name))
+		return Command{}, fmt.Errorf(`unexpected word %s; to send the train off now: %s`, echo(rest[0].s), offered)
 	case len(rest) == 2 && c.Train == "" && p.isTrain(rest[1].s):
 		return Command{}, fmt.Errorf("the train goes before now: %s", example(rest[1].s))
 	case len(rest) > 1:
