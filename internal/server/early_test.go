@@ -38,6 +38,19 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
+// takenOver waits until Run has taken the Early's listeners over, which
+// it does in its own goroutine, public listener first: a probe before
+// then gets the early answer, on the metrics listener even after a chat
+// request on the other was served.
+func takenOver(t *testing.T, s *server.Server) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Addr() == nil; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not take the listeners over within 10s")
+		}
+	}
+}
+
 // post sends a POST to url and returns its answer on the channel, or
 // the error as the body with code 0.
 func post(url string) <-chan [2]string {
@@ -99,6 +112,7 @@ func TestEarlyAnswersWhileStarting(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the chat request that waited was not served once the bot started")
 	}
+	takenOver(t, s)
 	for _, url := range []string{base + "/healthz", metricsBase + "/healthz"} {
 		if code, body, _ := probe(t, url); code != http.StatusOK || strings.TrimSpace(body) != `{"status":"ok","store":"ok"}` {
 			t.Errorf("%s once started: got %d %s, want 200 ok", url, code, body)
@@ -175,13 +189,9 @@ func TestEarlyAnswersCounted(t *testing.T) {
 		cancel()
 		<-done
 	})
-	// Run takes the listeners over in its own goroutine; a scrape before
-	// that is the early 503, which would also add to the count checked.
-	for deadline := time.Now().Add(10 * time.Second); s.Addr() == nil; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not take the listeners over within 10s")
-		}
-	}
+	// A scrape before the takeover is the early 503, which would also add
+	// to the count checked.
+	takenOver(t, s)
 	code, body, _ := probe(t, metricsBase+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics once started: got %d, want 200", code)
