@@ -417,6 +417,10 @@ func TestServeMetricsListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	bot := serveBot(t, cfg, addr)
+	// The bot takes bot.metrics_listen over after bot.listen, whose
+	// /healthz serveBot waited for: until then, it answers as a bot that
+	// is starting.
+	pollHTTP(t, "http://"+metricsAddr+"/healthz", func(code int, _ string) bool { return code == http.StatusOK })
 	for _, tt := range []struct {
 		name, url string
 		want      int
