@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,10 +15,20 @@ import (
 	"github.com/switchman-bot/switchman/internal/testenv/syncbuf"
 )
 
-// failingRecoverer fails every Recover with err.
-type failingRecoverer struct{ err error }
+// failingRecoverer fails every Recover with err, and calls stop at the
+// second: the first round, and what it logged, is over by then.
+type failingRecoverer struct {
+	err   error
+	stop  context.CancelFunc
+	calls atomic.Int32
+}
 
-func (f failingRecoverer) Recover(context.Context) ([]*deploy.Record, error) { return nil, f.err }
+func (f *failingRecoverer) Recover(context.Context) ([]*deploy.Record, error) {
+	if f.calls.Add(1) == 2 {
+		f.stop()
+	}
+	return nil, f.err
+}
 
 // TestWatchInterruptedSaysWhatFailedBesidesASkewedClock: a round of the
 // look-out for dead replicas' deploys fails for a skewed clock, said once
@@ -38,9 +49,14 @@ func TestWatchInterruptedSaysWhatFailedBesidesASkewedClock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var log syncbuf.Buffer
 			const interval = 5 * time.Millisecond
-			ctx, cancel := context.WithTimeout(t.Context(), 3*interval)
+			// Stopped once a round is over, not after a few intervals: on
+			// a loaded machine, none may have started by then.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			WatchInterrupted(ctx, failingRecoverer{tt.err}, interval, slog.New(slog.NewTextHandler(&log, nil)), func(*deploy.Record) {})
+			WatchInterrupted(ctx, &failingRecoverer{err: tt.err, stop: cancel}, interval, slog.New(slog.NewTextHandler(&log, nil)), func(*deploy.Record) {})
+			if !errors.Is(ctx.Err(), context.Canceled) {
+				t.Fatalf("no second round within 30s: %v", ctx.Err())
+			}
 			got := log.String()
 			if tt.want == "" {
 				if got != "" {
