@@ -118,9 +118,15 @@ func TestWatchInterruptedFindsTheStoreReset(t *testing.T) {
 	var log syncbuf.Buffer
 	r := &recordsRecoverer{st: st}
 	const interval = 5 * time.Millisecond
-	ctx, cancel := context.WithTimeout(t.Context(), 40*interval)
+	// A generous bound, not a few rounds' worth: on a loaded machine the
+	// first round may not have started by then. Once it finds the reset,
+	// it stops looking.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	WatchInterrupted(ctx, r, interval, slog.New(slog.NewTextHandler(&log, nil)), func(*deploy.Record) {})
+	if ctx.Err() != nil {
+		t.Errorf("WatchInterrupted went on until its context ended, want it to return once it found the store reset")
+	}
 	if n := r.calls.Load(); n != 1 {
 		t.Errorf("calls of Recover: got %d, want 1 (the store refuses every later one)", n)
 	}
