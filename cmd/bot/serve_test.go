@@ -214,11 +214,16 @@ type served struct {
 }
 
 // serveBot runs `bot -config cfg serve`, which listens on addr, until the
-// test ends or stop, and returns once /healthz answers 200.
+// test ends or stop, and returns once /healthz answers 200 with the
+// start-up recovery done. /healthz answers 200 "recovering" while it
+// runs, and a test that breaks the store then had it fail the recovery,
+// which stops the bot.
 func serveBot(t *testing.T, cfg, addr string) *served {
 	t.Helper()
 	s := startServe(t, cfg, addr)
-	pollHTTP(t, s.base+"/healthz", func(code int, body string) bool { return code == http.StatusOK })
+	pollHTTP(t, s.base+"/healthz", func(code int, body string) bool {
+		return code == http.StatusOK && !strings.Contains(body, `"status":"recovering"`)
+	})
 	return s
 }
 
