@@ -959,6 +959,11 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	if len(args) == 1 || isWord(args[1], "to") {
 		return c, fmt.Errorf("deploy needs a build after the app, e.g. deploy %s 1337", app)
 	}
+	if len(args) > 2 && !isWord(args[2], "to") && p.appTwice(app, args[1]) {
+		// "deploy web web 1337": the app written twice, not a build
+		// named "web" followed by a stray word.
+		return c, writtenTwice(app, suggest.Command("deploy "+written(args[0])+" "+writtenWords(args[2:])+p.flagsText()))
+	}
 	build := args[1].s
 	if p.isEnv(app, build) {
 		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: %s", build, app, suggest.Command("deploy "+app+" BUILD to "+build))
@@ -1921,6 +1926,10 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	}
 	if len(args) == 1 || isWord(args[1], "to") || isWord(args[1], "on") {
 		return Command{}, fmt.Errorf("train board needs a build after the app, e.g. train board %s 1337", app)
+	}
+	if len(args) > 2 && !isWord(args[2], "to") && !isWord(args[2], "on") && p.appTwice(app, args[1]) {
+		// "train board web web 1337": as deploy says of it.
+		return Command{}, writtenTwice(app, suggest.Command("train board "+written(args[0])+" "+writtenWords(args[2:])))
 	}
 	build := args[1].s
 	switch {
