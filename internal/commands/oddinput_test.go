@@ -97,5 +97,5 @@ func TestOddInput(t *testing.T) {
 // appTwiceNamed are the commands of oddBases that name the app written
 // twice right after it as such.
 var appTwiceNamed = []string{
-	"rollback", "unlock deploys", "status", "history", "cancel", "audit", "train leave", "stats", "deploy", "train board",
+	"rollback", "unlock deploys", "status", "history", "cancel", "audit", "train leave", "stats", "deploy", "train board", "grant", "revoke",
 }

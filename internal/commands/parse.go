@@ -2422,6 +2422,15 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 	if err := p.bareDuration(c, args); err != nil {
 		return err
 	}
+	if len(args) > 2 && p.isApp(args[0].s) && p.appTwice(args[0].s, args[1]) {
+		// "grant @ana deployer web web prod": the app written twice,
+		// not an env named "web" followed by a stray word.
+		fixed := fmt.Sprintf("%s %s %s %s", p.spec.verb, user, c.Role, writtenWords(slices.Delete(slices.Clone(args), 1, 2)))
+		if c.For > 0 {
+			fixed += " for " + formatDuration(c.For)
+		}
+		return writtenTwice(args[0].s, suggest.Command(fixed))
+	}
 	if len(args) > 2 {
 		return unexpected(args[2])
 	}
