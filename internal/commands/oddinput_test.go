@@ -89,6 +89,10 @@ func TestOddInput(t *testing.T) {
 					!strings.HasPrefix(got.Reply, `"accounting" is written twice`) {
 					t.Errorf("Parse(%q): got %q, want a reply naming the app written twice", in, got.Reply)
 				}
+				if words[i] == "production" && slices.ContainsFunc(envTwiceNamed, func(v string) bool { return strings.HasPrefix(base, v+" ") }) &&
+					!strings.HasPrefix(got.Reply, `"production" is written twice; write it once: `) {
+					t.Errorf("Parse(%q): got %q, want a reply naming the env written twice", in, got.Reply)
+				}
 			}
 		})
 	}
@@ -98,4 +102,10 @@ func TestOddInput(t *testing.T) {
 // twice right after it as such.
 var appTwiceNamed = []string{
 	"rollback", "unlock deploys", "status", "history", "cancel", "audit", "train leave", "stats", "deploy", "train board", "grant", "revoke",
+}
+
+// envTwiceNamed are the commands of oddBases that name the env written
+// twice right after it as such, with the command written right.
+var envTwiceNamed = []string{
+	"deploy", "rollback", "unlock deploys", "history", "cancel", "grant", "revoke", "stats",
 }

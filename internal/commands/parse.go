@@ -995,6 +995,11 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			if len(rest) > 0 && isWord(rest[0], "to") {
 				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s%s", written(args[0]), written(args[1]), envWritten, p.flagsText()))+"; a deploy goes to one env")
 			}
+			if len(rest) > 0 && !rest[0].quoted && rest[0].s == env {
+				// "deploy web 1337 to prod prod": not a stray word.
+				fixed := strings.Join(strings.Fields(fmt.Sprintf("deploy %s %s to %s %s", written(args[0]), written(args[1]), envWritten, writtenWords(rest[1:]))), " ")
+				return c, writtenTwice(env, suggest.Command(fixed+p.flagsText()))
+			}
 		case p.isEnv(app, rest[0].s):
 			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
 		}
@@ -1122,6 +1127,11 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		target += " " + written(rest[0])
 		rest = rest[1:]
+		if len(rest) > 1 && !rest[0].quoted && rest[0].s == env {
+			// "rollback web prod prod to 12": not a stray word; with
+			// nothing after it, it is named below.
+			return c, writtenTwice(env, suggest.Command("rollback "+target+" "+writtenWords(rest[1:])))
+		}
 	}
 	if len(rest) > 0 && isWord(rest[0], "to") {
 		if len(rest) == 1 {
@@ -1562,6 +1572,9 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 	if err != nil {
 		return c, err
 	}
+	if err := p.envTwiceAt(args, 3, env); err != nil {
+		return c, err
+	}
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
 	}
@@ -1617,6 +1630,17 @@ func (p *parser) appWrittenTwice(app string) error {
 	return fmt.Errorf("%q is written twice: name the app once, then the env if any; known envs of %s: %s", app, app, list(p.cat.Envs(app)))
 }
 
+// envTwiceAt refuses given, the arguments of a command, when the word at
+// i is env written twice right after it: read as a stray word, it was
+// answered as an unexpected one. The reply offers given without the
+// second writing, after the command's name; nil when there is none.
+func (p *parser) envTwiceAt(given []token, i int, env string) error {
+	if env == "" || i >= len(given) || given[i].quoted || given[i].s != env {
+		return nil
+	}
+	return writtenTwice(env, suggest.Command(p.spec.name()+" "+writtenWords(slices.Delete(slices.Clone(given), i, i+1))))
+}
+
 func parseStatus(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
@@ -1648,6 +1672,13 @@ func parseHistory(p *parser, args []token) (Command, error) {
 	if len(args) > 1 {
 		// Once N is taken, as audit does.
 		if err := p.appTwiceAfter(given); err != nil {
+			return c, err
+		}
+	}
+	if len(args) > 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
+		// "history web prod prod": the env written twice, not a second
+		// env.
+		if err := p.envTwiceAt(given, 2, args[1].s); err != nil {
 			return c, err
 		}
 	}
@@ -1750,6 +1781,9 @@ func parseCancel(p *parser, args []token) (Command, error) {
 	}
 	app, env, rest, err := p.appEnv(args, true)
 	if err != nil {
+		return c, err
+	}
+	if err := p.envTwiceAt(args, 2, env); err != nil {
 		return c, err
 	}
 	if len(rest) > 0 {
@@ -2422,14 +2456,23 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 	if err := p.bareDuration(c, args); err != nil {
 		return err
 	}
-	if len(args) > 2 && p.isApp(args[0].s) && p.appTwice(args[0].s, args[1]) {
-		// "grant @ana deployer web web prod": the app written twice,
-		// not an env named "web" followed by a stray word.
-		fixed := fmt.Sprintf("%s %s %s %s", p.spec.verb, user, c.Role, writtenWords(slices.Delete(slices.Clone(args), 1, 2)))
+	// without writes the command with the word at i left out: the
+	// command written right when that word is one written twice.
+	without := func(i int) string {
+		fixed := fmt.Sprintf("%s %s %s %s", p.spec.verb, user, c.Role, writtenWords(slices.Delete(slices.Clone(args), i, i+1)))
 		if c.For > 0 {
 			fixed += " for " + formatDuration(c.For)
 		}
-		return writtenTwice(args[0].s, suggest.Command(fixed))
+		return suggest.Command(fixed)
+	}
+	if len(args) > 2 && p.isApp(args[0].s) && p.appTwice(args[0].s, args[1]) {
+		// "grant @ana deployer web web prod": the app written twice,
+		// not an env named "web" followed by a stray word.
+		return writtenTwice(args[0].s, without(1))
+	}
+	if len(args) > 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) && !args[2].quoted && args[2].s == args[1].s {
+		// "grant @ana deployer web prod prod".
+		return writtenTwice(args[1].s, without(2))
 	}
 	if len(args) > 2 {
 		return unexpected(args[2])
