@@ -93,6 +93,14 @@ func TestOddInput(t *testing.T) {
 					!strings.HasPrefix(got.Reply, `"production" is written twice; write it once: `) {
 					t.Errorf("Parse(%q): got %q, want a reply naming the env written twice", in, got.Reply)
 				}
+				// So is the verb, a build, a train and help's topic.
+				named := i == 0 && !strings.HasPrefix(base, "help") && !strings.HasPrefix(base, "train")
+				for _, w := range []string{"1337", "daily", "lock"} {
+					named = named || i > 0 && words[i] == w && slices.ContainsFunc(wordTwiceNamed[w], func(v string) bool { return strings.HasPrefix(base, v+" ") })
+				}
+				if named && !strings.HasPrefix(got.Reply, `"`+words[i]+`" is written twice; write it once: `) {
+					t.Errorf("Parse(%q): got %q, want a reply naming %q written twice", in, got.Reply, words[i])
+				}
 			}
 		})
 	}
@@ -108,4 +116,12 @@ var appTwiceNamed = []string{
 // twice right after it as such, with the command written right.
 var envTwiceNamed = []string{
 	"deploy", "rollback", "unlock deploys", "history", "cancel", "grant", "revoke", "stats",
+}
+
+// wordTwiceNamed are, per word, the commands of oddBases that name it
+// written twice as such, with the command written right.
+var wordTwiceNamed = map[string][]string{
+	"1337":  {"deploy", "train board"},
+	"daily": {"train board", "train leave", "train depart", "train cancel"},
+	"lock":  {"help"},
 }

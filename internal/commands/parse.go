@@ -340,6 +340,11 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	p := &parser{cat: cat, spec: s}
 	args := toks[1:]
+	if len(args) > 0 && !args[0].quoted && strings.EqualFold(args[0].s, word) && verbMayRepeat(s.verb, args[0].s, cat) {
+		// "deploy deploy web 1337": the verb written twice, not an app
+		// or a stray word. The catalog decides: an app may be named so.
+		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(args[0].s, suggest.Command(strings.TrimSpace(string(s.verb)+" "+writtenWords(args[1:])))).Error() + "\nusage: " + s.usageLines()}
+	}
 	if f := p.form(args); f != nil {
 		p.spec, p.keyword, args = f, args[0].s, args[1:]
 		s = f
@@ -383,6 +388,14 @@ func parse(text string, cat Catalog, opt Options) Result {
 }
 
 func reply(msg string) Result { return Result{Kind: Reply, Reply: msg} }
+
+// verbMayRepeat reports whether w, the word after verb and that very
+// verb again, is it written twice: not where help takes a topic, which
+// may be help itself, nor where train lists the trains (answered so), nor
+// where an app goes and the catalog has an app of that name.
+func verbMayRepeat(verb Verb, w string, cat Catalog) bool {
+	return verb != VerbHelp && verb != VerbTrain && !slices.Contains(cat.Apps(), w)
+}
 
 // checkChars returns why text is refused as a whole, or "". Tab is allowed
 // (it separates words, and becomes a space inside quotes). Zero-width
@@ -1002,6 +1015,11 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			}
 		case p.isEnv(app, rest[0].s):
 			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
+		case !rest[0].quoted && rest[0].s == build:
+			// "deploy web 1337 1337": the build written twice, not a
+			// stray word.
+			fixed := strings.TrimSpace(fmt.Sprintf("deploy %s %s %s", written(args[0]), written(args[1]), writtenWords(rest[1:])))
+			return c, writtenTwice(build, suggest.Command(fixed+p.flagsText()))
 		}
 	}
 	if len(rest) > 0 {
@@ -2017,6 +2035,13 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 			if c.Train, err = p.train(rest[1]); err != nil {
 				return Command{}, err
 			}
+		case c.Train != "" && !t.quoted && t.s == c.Train && !p.isEnv(app, t.s):
+			// "train board web 1337 on daily daily": not a stray word.
+			return Command{}, writtenTwice(t.s, fixed(1))
+		case len(rest) == len(args)-2 && !t.quoted && t.s == build && !p.isEnv(app, t.s) && !p.isTrain(t.s):
+			// "train board web 1337 1337 on daily": the build written
+			// twice, as deploy says of it.
+			return Command{}, writtenTwice(t.s, fixed(1))
 		case c.Env == "" && p.isEnv(app, t.s):
 			return Command{}, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(t.s), t.s)
 		case c.Train == "" && p.isTrain(t.s):
@@ -2102,6 +2127,10 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 			c.Train, c.TrainGone = t.s, true
 		default:
 			return Command{}, p.unknownTrain(t.s)
+		}
+		if len(rest) > 2 && !rest[2].quoted && rest[2].s == c.Train {
+			// "train leave web on daily daily": not a stray word.
+			return Command{}, writtenTwice(c.Train, suggest.Command(strings.TrimSpace("train leave "+written(args[0])+" on "+written(rest[1])+" "+writtenWords(rest[3:]))))
 		}
 		if len(rest) > 2 {
 			return Command{}, unexpected(rest[2])
@@ -2209,6 +2238,12 @@ func parseTrainDepart(p *parser, args []token) (Command, error) {
 			return Command{}, err
 		}
 		rest = rest[1:]
+		if len(rest) > 0 && !rest[0].quoted && rest[0].s == c.Train && !(isWord(rest[0], "now") && len(rest) == 1) {
+			// "train depart daily daily now": not a stray word; a train
+			// called now, "train depart now now", is the train and the
+			// word.
+			return Command{}, writtenTwice(c.Train, suggest.Command(strings.TrimSpace("train depart "+written(args[0])+" "+writtenWords(rest[1:]))))
+		}
 	}
 	example := func(train string) string { return suggest.Command("train depart " + train + " now") }
 	// offered is the command that sends the train off: marked as the
@@ -2305,6 +2340,10 @@ func parseHelp(_ *parser, args []token) (Command, error) {
 		if s := lookup(Verb(strings.ToLower(strings.TrimPrefix(args[0].s, "/")))); s != nil && s.secondWord(args[1].s) {
 			args = args[:1]
 		}
+	}
+	if len(args) == 2 && !args[1].quoted && strings.EqualFold(strings.TrimPrefix(args[1].s, "/"), strings.TrimPrefix(args[0].s, "/")) && helpSpec(strings.ToLower(strings.TrimPrefix(args[0].s, "/"))) != nil {
+		// "help lock lock": the topic written twice.
+		return c, writtenTwice(args[1].s, suggest.Command("help "+written(args[0])))
 	}
 	if len(args) > 1 {
 		return c, unexpected(args[1])
