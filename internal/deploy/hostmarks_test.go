@@ -41,6 +41,9 @@ func TestHostOutputSuggestsNothing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			yaml := fmt.Sprintf(fixtureYAML, "true")
+			if strings.HasPrefix(tc.name, "health") {
+				yaml = failingHealth(yaml)
+			}
 			if !strings.Contains(yaml, tc.old) {
 				t.Fatalf("the fixture has no line %q; update this test", tc.old)
 			}
