@@ -960,13 +960,20 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	default:
 	}
 	if write && began.CompareAndSwap(waiting, givenUp) {
-		return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, context.Cause(ctx)),
-			"state store %s did not answer in time: the write waited behind another on its disk, and is dropped", s.path)
+		return s.notRun(ctx)
 	}
 	if write {
 		return fmt.Errorf("state store %s did not answer in time, the change may still be made: %w", s.path, context.Cause(ctx))
 	}
 	return fmt.Errorf("state store %s did not answer in time: %w", s.path, context.Cause(ctx))
+}
+
+// notRun is the error of a write given up, as ctx ended, while it waited
+// its turn behind another on the disk: it was never begun, and never will
+// be.
+func (s *Store) notRun(ctx context.Context) error {
+	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, context.Cause(ctx)),
+		"state store %s did not answer in time: the write waited behind another on its disk, and is dropped", s.path)
 }
 
 // States of a transaction's gate in tx.

@@ -30,7 +30,7 @@ type leaseEntry struct {
 // Acquisitions are serialized by the store, including the write of the
 // token, which waits for the disk; the leases already held do not wait for
 // them, and an Acquire waiting behind another gives up when its context
-// ends.
+// ends, having written nothing: its error wraps deploy.ErrStoreNotRun.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
@@ -52,8 +52,9 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	case s.acquiring <- struct{}{}:
 		defer func() { <-s.acquiring }()
 	case <-ctx.Done():
-		// Behind another Acquire, which waits for the disk.
-		return nil, fmt.Errorf("acquire lease %s: state store %s did not answer in time: %w", key, s.path, context.Cause(ctx))
+		// Behind another Acquire, which waits for the disk: nothing of
+		// this one was written, and its caller may say so.
+		return nil, fmt.Errorf("acquire lease %s: %w", key, s.notRun(ctx))
 	}
 	s.mu.Lock()
 	closed := s.leases == nil

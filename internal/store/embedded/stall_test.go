@@ -159,7 +159,9 @@ func TestStalledAcquireHoldsUpNoLease(t *testing.T) {
 // TestStalledAcquireQueueEndsWithContext: an Acquire queued behind
 // another waiting for a stalled disk (a deploy's, without a deadline)
 // returns when its own context ends, as any other write does, rather than
-// wait for the disk as long as the one before it.
+// wait for the disk as long as the one before it. It wrote nothing, and
+// says so as a write given up behind a stalled disk does: its caller was
+// told the outcome was not known.
 func TestStalledAcquireQueueEndsWithContext(t *testing.T) {
 	// The first holds its place in the queue, and waits for the disk.
 	s := stalledAcquire(t, "deploy:accounting/production", nil)
@@ -178,8 +180,12 @@ func TestStalledAcquireQueueEndsWithContext(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("got %v, want an error wrapping context.DeadlineExceeded", err)
+				if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, deploy.ErrStoreNotRun) {
+					t.Errorf("got %v, want an error wrapping context.DeadlineExceeded and deploy.ErrStoreNotRun", err)
+				}
+				said := errs.Message(deploy.OutcomeUnknown(err, "whether the lease was taken", "look"))
+				if !strings.HasSuffix(said, "nothing was changed") {
+					t.Errorf("told: got %q, want it to end with nothing was changed", said)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("still waiting behind the first Acquire 10s after its context ended")
