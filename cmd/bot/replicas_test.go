@@ -266,16 +266,30 @@ func (c *replicaCluster) poll(what string, timeout time.Duration, ok func() bool
 
 // health returns the status code of r's /healthz, 0 if it did not answer.
 func (c *replicaCluster) health(r *replica) int {
+	code, _ := c.healthz(r)
+	return code
+}
+
+// healthz returns the status code and body of r's /healthz, 0 and "" if
+// it did not answer.
+func (c *replicaCluster) healthz(r *replica) (int, string) {
 	hc := &http.Client{Timeout: 5 * time.Second}
 	resp, err := hc.Get(r.base() + "/healthz")
 	if err != nil {
-		return 0
+		return 0, ""
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, ""
+	}
+	return resp.StatusCode, string(b)
 }
 
+// waitHealth polls until r's /healthz answers code; a 200 counts once the
+// start-up recovery is done. /healthz answers 200 "recovering" while it
+// runs, and a test that breaks the store then (stops Redis) had it fail
+// the recovery, which stops the replica.
 func (c *replicaCluster) waitHealth(r *replica, code int, timeout time.Duration) {
 	c.t.Helper()
 	c.poll(fmt.Sprintf("replica %s /healthz to answer %d", r.name, code), timeout, func() bool {
@@ -285,7 +299,8 @@ func (c *replicaCluster) waitHealth(r *replica, code int, timeout time.Duration)
 			c.t.Fatalf("replica %s exited:\n%s", r.name, b)
 		default:
 		}
-		return c.health(r) == code
+		got, body := c.healthz(r)
+		return got == code && (code != http.StatusOK || !strings.Contains(body, `"status":"recovering"`))
 	})
 }
 
