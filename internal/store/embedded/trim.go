@@ -226,7 +226,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 		}
 	}
 	if err := s.pruneFences(ctx); err != nil {
-		return n, fmt.Errorf("trim records: %w", err)
+		return n, fmt.Errorf("trim audit: %w", err)
 	}
 	return n, nil
 }
