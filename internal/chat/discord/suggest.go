@@ -94,6 +94,17 @@ func slashFormOf(verb string, words []string) (form string, k int) {
 			form += " app:" + words[0]
 		}
 		return form, k
+	case "cancel":
+		// cancel APP [ENV]
+		if len(words) < 1 {
+			return "", 0
+		}
+		k = min(len(words), 2)
+		form = "/cancel"
+		for i, opt := range []string{"app", "env"}[:k] {
+			form += " " + opt + ":" + words[i]
+		}
+		return form, k
 	case "unlock deploys":
 		// unlock deploys [APP] [ENV]
 		k = min(len(words), 2)

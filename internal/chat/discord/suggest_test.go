@@ -31,6 +31,8 @@ func TestSlashForms(t *testing.T) {
 		{"status of an app", "so there is no Rollback button: " + c("/status web") + " shows what each host runs",
 			"so there is no Rollback button: /status app:web shows what each host runs"},
 		{"status", c("status") + " shows them", "/status shows them"},
+		{"cancel", "to stop this one: " + c("cancel web prod"), "to stop this one: /cancel app:web env:prod"},
+		{"cancel of the default env", "to stop it: " + c("cancel web") + ", or wait for its end", "to stop it: /cancel app:web, or wait for its end"},
 		{"build with dots ends a sentence", "to undo it: " + c("rollback web prod to 2.4.0") + ".",
 			"to undo it: /rollback app:web env:prod build:2.4.0."},
 		{"not the shape, as written", "are not stopped: " + c("lock deploys web prod"), "are not stopped: lock deploys web prod"},
