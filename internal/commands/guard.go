@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // DefaultCheckIn is how long /here lasts without "for DURATION".
@@ -369,7 +370,7 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 		// holds.
 		revoke := strings.Join(strings.Fields(fmt.Sprintf("revoke @%s %s %s %s", user, g.Role, g.App, g.Env)), " ")
 		c.refuse(deploy.OutcomeUnknown(err, fmt.Sprintf("whether %s was granted the role %s on %s", user, g.Role, grantScope(g)),
-			"grant it again, whose reply says whether it replaces this one, or take it back: "+revoke))
+			"grant it again, whose reply says whether it replaces this one, or take it back: "+suggest.Command(revoke)))
 		return
 	}
 	until := c.s.grantUntil(g)
@@ -492,7 +493,7 @@ func (c *call) here(ctx context.Context, cmd Command) {
 		// The check-in may have been written and only the reply lost:
 		// deploys that need an admin present would run while nobody
 		// thinks one is checked in.
-		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked in", "admins lists who is around"))
+		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked in", suggest.Command("admins")+" lists who is around"))
 		return
 	}
 	if capped != "" {
@@ -517,7 +518,7 @@ func (c *call) away(ctx context.Context) {
 		return
 	}
 	if err := c.s.store.CheckOut(ctx, c.req.User); err != nil {
-		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked out", "admins lists who is around"))
+		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked out", suggest.Command("admins")+" lists who is around"))
 		return
 	}
 	c.allow("")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // lockerYAML has ana, an admin, and carl, who may deploy and lock on
@@ -121,14 +123,16 @@ func TestLockNamesRunsUnderWay(t *testing.T) {
 	for _, tc := range []struct {
 		name, holder, lock string
 		want               []string
+		marked             []string
 	}{
 		{"deploy", "20261204-101500-ab12 deploy of build 2 by bob", "lock deploys web",
-			[]string{"web/prod: deploy of build 2 by bob is under way (20261204-101500-ab12) and goes on", "to stop this one: cancel web prod"}},
+			[]string{"web/prod: deploy of build 2 by bob is under way (20261204-101500-ab12) and goes on", "to stop this one: cancel web prod"},
+			[]string{"cancel web prod"}},
 		{"rollback", "20261204-101500-cd34 rollback of build 1 by bob", "lock deploys",
-			[]string{"web/prod: rollback of build 1 by bob is under way (20261204-101500-cd34) and goes on: a lock does not stop a rollback"}},
+			[]string{"web/prod: rollback of build 1 by bob is under way (20261204-101500-cd34) and goes on: a lock does not stop a rollback"}, nil},
 		{"recovery", "recovery:20261204-101500-ef56", "lock deploys web",
-			[]string{"web/prod: the recovery of a run whose process stopped is under way (20261204-101500-ef56) and goes on: it changes no host"}},
-		{"none", "", "lock deploys web prod", nil},
+			[]string{"web/prod: the recovery of a run whose process stopped is under way (20261204-101500-ef56) and goes on: it changes no host"}, nil},
+		{"none", "", "lock deploys web prod", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixture(t)
@@ -147,6 +151,14 @@ func TestLockNamesRunsUnderWay(t *testing.T) {
 				if !strings.Contains(out.last(), w) {
 					t.Errorf("%s: reply %q; want %q", tc.lock, out.last(), w)
 				}
+			}
+			// The cancel offered is marked as the bot's suggestion, and
+			// stops the deploy named.
+			m := out.lastMessage()
+			var marked []string
+			suggest.Rewrite(strings.Join(append([]string{m.Title}, m.Lines...), "\n"), func(cmd string) string { marked = append(marked, cmd); return cmd })
+			if !slices.Equal(marked, tc.marked) {
+				t.Errorf("%s: commands marked as suggested %q; want %q", tc.lock, marked, tc.marked)
 			}
 			if tc.want == nil && strings.Contains(out.last(), "under way") {
 				t.Errorf("%s with nothing running: reply %q names a run under way", tc.lock, out.last())

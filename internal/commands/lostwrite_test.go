@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -74,6 +76,9 @@ func TestWriteReplyLost(t *testing.T) {
 	for _, tc := range []struct {
 		name, user, text string
 		want             string
+		// marked are the commands the reply offers, as the bot marks
+		// them (see suggest).
+		marked []string
 		// before, when set, readies the store for the command.
 		before func(ctx context.Context, st *redis.Store) error
 		// written reports whether the command's write is in st.
@@ -81,7 +86,8 @@ func TestWriteReplyLost(t *testing.T) {
 	}{
 		{
 			name: "lock", user: "bob", text: "lock deploys web prod db maintenance",
-			want: "whether your lock on web/prod was set is not known (state store unreachable): status lists the locks in force",
+			want:   "whether your lock on web/prod was set is not known (state store unreachable): status lists the locks in force",
+			marked: []string{"status"},
 			written: func(ctx context.Context, st *redis.Store) bool {
 				locks, err := st.Locks(ctx)
 				return err == nil && len(locks) == 1 && locks[0].Owner == "bob"
@@ -89,7 +95,8 @@ func TestWriteReplyLost(t *testing.T) {
 		},
 		{
 			name: "grant", user: "ana", text: "grant @carl deployer web prod for 1h",
-			want: "whether carl was granted the role deployer on web/prod is not known (state store unreachable): grant it again, whose reply says whether it replaces this one, or take it back: revoke @carl deployer web prod",
+			want:   "whether carl was granted the role deployer on web/prod is not known (state store unreachable): grant it again, whose reply says whether it replaces this one, or take it back: revoke @carl deployer web prod",
+			marked: []string{"revoke @carl deployer web prod"},
 			written: func(ctx context.Context, st *redis.Store) bool {
 				grants, err := st.Grants(ctx)
 				return err == nil && len(grants) == 1 && grants[0].User == "carl" && grants[0].Role == "deployer"
@@ -132,7 +139,8 @@ func TestWriteReplyLost(t *testing.T) {
 		},
 		{
 			name: "here", user: "ana", text: "here",
-			want: "whether ana was checked in is not known (state store unreachable): admins lists who is around",
+			want:   "whether ana was checked in is not known (state store unreachable): admins lists who is around",
+			marked: []string{"admins"},
 			written: func(ctx context.Context, st *redis.Store) bool {
 				present, err := st.Present(ctx)
 				_, ok := present["ana"]
@@ -141,7 +149,8 @@ func TestWriteReplyLost(t *testing.T) {
 		},
 		{
 			name: "away", user: "ana", text: "away",
-			want: "whether ana was checked out is not known (state store unreachable): admins lists who is around",
+			want:   "whether ana was checked out is not known (state store unreachable): admins lists who is around",
+			marked: []string{"admins"},
 			before: func(ctx context.Context, st *redis.Store) error {
 				return st.CheckIn(ctx, "ana", time.Now().Add(time.Hour))
 			},
@@ -166,8 +175,14 @@ func TestWriteReplyLost(t *testing.T) {
 			// A long refusal is titled with what it says first, the rest
 			// under it.
 			m := out.lastMessage()
-			if got := strings.Join(append([]string{m.Title}, m.Lines...), ": "); !res.Failed || got != tc.want {
+			raw := strings.Join(append([]string{m.Title}, m.Lines...), ": ")
+			if got := suggest.Strip(raw); !res.Failed || got != tc.want {
 				t.Errorf("%s: got failed %v, %q; want a refusal saying %q", tc.text, res.Failed, got, tc.want)
+			}
+			var marked []string
+			suggest.Rewrite(raw, func(cmd string) string { marked = append(marked, cmd); return cmd })
+			if !slices.Equal(marked, tc.marked) {
+				t.Errorf("%s: commands marked as suggested %q; want %q", tc.text, marked, tc.marked)
 			}
 			entries, err := st.Audit(t.Context(), audit.Query{Limit: 1})
 			if err != nil || len(entries) != 1 {

@@ -219,7 +219,7 @@ func TestNotesNameTheStoreRefusal(t *testing.T) {
 				t.Fatal("got no reply, want the lock's")
 			}
 			return strings.Join(out.replies[0].Lines, "\n")
-		}, "⚠ could not check for deploys under way (", "): " + suggest.Command("/status") + " shows them"},
+		}, "⚠ could not check for deploys under way (", "): " + suggest.Command("status") + " shows them"},
 		{"rollback passes", serviceYAML, "locks", func(t *testing.T, f *serviceFixture) string {
 			return strings.Join(f.svc.RollbackPasses(t.Context(), "web", "prod"), "; ")
 		}, "whether web/prod is locked could not be read: ", ""},

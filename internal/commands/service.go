@@ -1185,7 +1185,7 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 			// The lock may have been written and only the reply lost:
 			// told that nothing changed, its owner would not look, and
 			// a lock nobody knows of would hold deploys back.
-			c.refuse(deploy.OutcomeUnknown(err, "whether your lock on "+l.Scope()+" was set", "status lists the locks in force"))
+			c.refuse(deploy.OutcomeUnknown(err, "whether your lock on "+l.Scope()+" was set", suggest.Command("status")+" lists the locks in force"))
 			return
 		}
 		if ok {
@@ -1215,10 +1215,10 @@ func (c *call) lock(ctx context.Context, cmd Command) {
 	// its lease by now, and is named here.
 	runs, err := c.s.engine.Underway(ctx, l.App, l.Env)
 	if err != nil {
-		lines = append(lines, "⚠ could not check for deploys under way ("+errs.Message(err)+"): "+suggest.Command("/status")+" shows them")
+		lines = append(lines, "⚠ could not check for deploys under way ("+errs.Message(err)+"): "+suggest.Command("status")+" shows them")
 	}
 	for _, u := range runs {
-		stop := fmt.Sprintf("a lock stops deploys that start after it; to stop this one: cancel %s %s", u.App, u.Env)
+		stop := "a lock stops deploys that start after it; to stop this one: " + suggest.Command("cancel "+u.App+" "+u.Env)
 		switch {
 		case strings.HasPrefix(u.What, string(deploy.KindRollback)):
 			stop = "a lock does not stop a rollback"
@@ -1248,7 +1248,7 @@ func (c *call) unlock(ctx context.Context, cmd Command) {
 		// the store failed after it): "nothing was changed" could be
 		// false, and whoever trusts it would lock again, or not.
 		scope := deploy.Lock{App: cmd.App, Env: cmd.Env}.Scope()
-		c.refuse(deploy.OutcomeUnknown(err, "whether the lock on "+scope+" was lifted", "status lists the locks in force"))
+		c.refuse(deploy.OutcomeUnknown(err, "whether the lock on "+scope+" was lifted", suggest.Command("status")+" lists the locks in force"))
 		return
 	}
 	// The lock lifted goes into the audit entry, as a re-lock's entry
