@@ -909,7 +909,7 @@ func (w *Watcher) rollbackEnded(ctx context.Context, r, fin *deploy.Record, reas
 // replica saw it.
 func (w *Watcher) rollbackTakenOver(ctx context.Context, r, fin *deploy.Record) {
 	w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
-		Title: fmt.Sprintf("Automatic rollback %s of %s/%s lost its lease: another replica recorded how it ended; /status %s shows the hosts", fin.ID, fin.App, fin.Env, fin.App)})
+		Title: fmt.Sprintf("Automatic rollback %s of %s/%s lost its lease: another replica recorded how it ended; %s shows the hosts", fin.ID, fin.App, fin.Env, suggest.Command("status "+fin.App))})
 }
 
 // later returns the newest deploy or rollback of r's app+env when it is
@@ -942,9 +942,15 @@ func rollbackMessage(fin *deploy.Record, reason string) chat.Message {
 	// first switch) left one: one that ended before, or could not write
 	// it, stops no deploy, and saying otherwise let the release it left
 	// ship again unawares.
-	lock := fmt.Sprintf("%s/%s is locked until someone unlocks it: %s", fin.App, fin.Env, suggest.Command("/unlock deploys "+fin.App+" "+fin.Env))
+	lock := fmt.Sprintf("%s/%s is locked until someone unlocks it: %s", fin.App, fin.Env, suggest.Command("unlock deploys "+fin.App+" "+fin.Env))
 	if !fin.Locked {
-		lock = fmt.Sprintf("%s/%s is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: %s)", fin.App, fin.Env, suggest.Command("/lock deploys "+fin.App+" "+fin.Env+" REASON"))
+		// A lock needs a reason; the one offered is quoted, so that its
+		// words are not read as an env or a duration.
+		why := "rolled back by itself"
+		if fin.Previous != "" {
+			why = "rolled back from " + fin.Previous + " by itself"
+		}
+		lock = fmt.Sprintf("%s/%s is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: %s)", fin.App, fin.Env, suggest.Command("lock deploys "+fin.App+" "+fin.Env+" \""+why+"\""))
 	}
 	return chat.Message{Level: level, Public: true, Title: title, Lines: []string{"why: " + reason, lock}}
 }
@@ -975,7 +981,7 @@ func SpikeMessage(r *deploy.Record, s sentry.SpikeReport) chat.Message {
 		if r.Previous != "" {
 			from = " (from " + r.Previous + ")"
 		}
-		m.Lines = append(m.Lines, fmt.Sprintf("the errors did not stop with the rollback to %s%s: the cause may not be the release; nothing rolls back further by itself (to go further back: %s)", r.Build, from, suggest.Command("/rollback "+r.App+" "+r.Env+" to BUILD")))
+		m.Lines = append(m.Lines, fmt.Sprintf("the errors did not stop with the rollback to %s%s: the cause may not be the release; nothing rolls back further by itself (to go further back, name the build: rollback %s %s to BUILD)", r.Build, from, r.App, r.Env))
 	}
 	switch {
 	case s.IssuesErr != "":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -351,6 +352,9 @@ func TestAutomaticRollbackTakenOver(t *testing.T) {
 	if want := "Automatic rollback rb1 of web/production lost its lease"; !strings.Contains(got, want) {
 		t.Errorf("posts: got\n%s\nwant %q", got, want)
 	}
+	if cmds := suggested(t, got); len(cmds) != 1 || cmds[0].Verb != commands.VerbStatus || cmds[0].App != "web" {
+		t.Errorf("posts: got\n%s\noffering %+v; want status web, marked", got, cmds)
+	}
 	if strings.Contains(got, "Rolled back web/production") {
 		t.Errorf("posts: got\n%s\nwant no rolled-back message", got)
 	}
@@ -510,9 +514,13 @@ func TestAutomaticRollbackSaysWhetherItLocked(t *testing.T) {
 		outcome  deploy.Outcome
 		unlocked bool
 		want     string
+		// wantCmd is the command offered, as it parses.
+		wantCmd commands.Command
 	}{
-		{"locked", deploy.OutcomeSucceeded, false, "web/production is locked until someone unlocks it: " + suggest.Command("/unlock deploys web production")},
-		{"failed before its lock", deploy.OutcomeFailed, true, "web/production is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: " + suggest.Command("/lock deploys web production REASON") + ")"},
+		{"locked", deploy.OutcomeSucceeded, false, "web/production is locked until someone unlocks it: " + suggest.Command("unlock deploys web production"),
+			commands.Command{Verb: commands.VerbUnlock, App: "web", Env: "production"}},
+		{"failed before its lock", deploy.OutcomeFailed, true, "web/production is NOT locked: the rollback did not lock it, so deploys of it are not stopped (to stop them: " + suggest.Command(`lock deploys web production "rolled back from 2 by itself"`) + ")",
+			commands.Command{Verb: commands.VerbLock, App: "web", Env: "production", Reason: "rolled back from 2 by itself"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -525,6 +533,15 @@ func TestAutomaticRollbackSaysWhetherItLocked(t *testing.T) {
 			}
 			if tt.unlocked && strings.Contains(got, "is locked until") {
 				t.Errorf("posts:\n%s\nsay it is locked", got)
+			}
+			var offered []commands.Command
+			for _, c := range suggested(t, got) {
+				if c.Verb == commands.VerbLock || c.Verb == commands.VerbUnlock {
+					offered = append(offered, c)
+				}
+			}
+			if len(offered) != 1 || offered[0].Verb != tt.wantCmd.Verb || offered[0].App != tt.wantCmd.App || offered[0].Env != tt.wantCmd.Env || offered[0].Reason != tt.wantCmd.Reason {
+				t.Errorf("lock or unlock offered: got %+v, want %+v", offered, tt.wantCmd)
 			}
 		})
 	}
