@@ -114,9 +114,18 @@ func slashFormOf(verb string, words []string) (form string, k int) {
 		}
 		return form, k
 	case "lock deploys":
-		// lock deploys APP ENV REASON
+		// lock deploys APP ENV REASON, or APP ENV "REASON …": Discord's
+		// reason option takes the words of a quoted one without the
+		// quotes.
 		if len(words) < 3 {
 			return "", 0
+		}
+		reason := strings.Join(words[2:], " ")
+		if r, ok := strings.CutPrefix(reason, `"`); ok {
+			if r, ok = strings.CutSuffix(r, `"`); !ok || r == "" || strings.Contains(r, `"`) {
+				return "", 0
+			}
+			return "/lock app:" + words[0] + " env:" + words[1] + " reason:" + r, len(words)
 		}
 		return "/lock app:" + words[0] + " env:" + words[1] + " reason:" + words[2], 3
 	}
