@@ -504,7 +504,7 @@ func (r *run) nothingToDo(noop error) error {
 		// resolved: told only "nothing to do", people would take the
 		// env for settled.
 		r.log.Warn("read the deploy history to resolve an interrupted run", "err", err)
-		return errs.New(errs.CodeOf(noop), "%s; could not read the deploy history to see whether an interrupted run is left to resolve: %v — `status %s` shows it", errs.Message(noop), err, r.t.app.Name)
+		return errs.New(errs.CodeOf(noop), "%s; could not read the deploy history to see whether an interrupted run is left to resolve: %v — %s shows it", errs.Message(noop), err, suggest.Command("status "+r.t.app.Name))
 	}
 	if stuck == nil {
 		return noop

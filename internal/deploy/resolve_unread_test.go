@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // resolveUnread refuses reads of web/prod's deploy history once armed,
@@ -97,7 +98,7 @@ func TestNothingToDoHistoryUnreadable(t *testing.T) {
 		t.Errorf("deploy 2: %d reads of the history, none refused, want the search for an interrupted run refused", reads)
 	}
 	msg := errs.Message(err)
-	for _, want := range []string{"already runs build 2", "nothing to do", "could not read the deploy history to see whether an interrupted run is left to resolve", resolveUnreadSays, "`status web` shows it"} {
+	for _, want := range []string{"already runs build 2", "nothing to do", "could not read the deploy history to see whether an interrupted run is left to resolve", resolveUnreadSays, suggest.Command("status web") + " shows it"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("deploy 2: got %q, want it to say %q", msg, want)
 		}

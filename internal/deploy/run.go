@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // run is one deploy or rollback in progress.
@@ -333,8 +334,9 @@ func (r *run) gaveUp(err error, final bool) {
 // behind says that earlier writes were given up too. A store that was
 // reset shows nothing of the run: it lost every record, this one's too.
 func unrecordedText(rec *Record, err error, behind bool) string {
+	check := "; check what each host runs with " + suggest.Command("status "+rec.App) + " before the next deploy or rollback"
 	if errors.Is(err, ErrStoreReset) {
-		return fmt.Sprintf("this outcome could NOT be recorded (%v): the state store lost every record, this %s's included, so `status` and `history` will not show it; check what each host runs with `status %s` before the next deploy or rollback", err, rec.Kind, rec.App)
+		return fmt.Sprintf("this outcome could NOT be recorded (%v): the state store lost every record, this %s's included, so `status` and `history` will not show it", err, rec.Kind) + check
 	}
 	if errors.Is(err, ErrStoreUnusable) {
 		// Until the file is restored or the bot restarted, status
@@ -344,13 +346,13 @@ func unrecordedText(rec *Record, err error, behind bool) string {
 		if behind {
 			s += "; earlier writes of its record failed as well, so the host states it keeps may be older than the ones above"
 		}
-		return s + fmt.Sprintf("; check what each host runs with `status %s` before the next deploy or rollback", rec.App)
+		return s + check
 	}
 	s := fmt.Sprintf("this outcome could NOT be recorded (%v): `status` and `history` show the %s as still running, then as interrupted once a recovery (the next start, or the next deploy or rollback of %s/%s) finds it", err, rec.Kind, rec.App, rec.Env)
 	if behind {
 		s += "; earlier writes of its record failed as well, so the record may be incomplete: the host states it keeps may be older than the ones above"
 	}
-	return s + fmt.Sprintf("; check what each host runs with `status %s` before the next deploy or rollback", rec.App)
+	return s + check
 }
 
 // saver writes a run's record to the store, one write at a time, each of

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // finalRefused refuses the writes of final records with err, as a store
@@ -53,11 +54,11 @@ func TestFinalRecordOnAStoreThatStaysRefusing(t *testing.T) {
 		wrong string
 	}{
 		{"unusable", fmt.Errorf("%s: %w", unusableSays, deploy.ErrStoreUnusable),
-			[]string{"could NOT be recorded", unusableSays, "refuses every read and write until it is repaired", "`status web`"},
+			[]string{"could NOT be recorded", unusableSays, "refuses every read and write until it is repaired", suggest.Command("status web")},
 			// Until it is repaired the store shows nothing of the run.
 			"`status` and `history` show the deploy as still running"},
 		{"closed", fmt.Errorf("state store state.db: %w", deploy.ErrStoreClosed),
-			[]string{"could NOT be recorded", "its state store is closed", "`status web`"}, ""},
+			[]string{"could NOT be recorded", "its state store is closed", suggest.Command("status web")}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

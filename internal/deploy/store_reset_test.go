@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -76,7 +77,7 @@ func TestStoreResetMidDeploy(t *testing.T) {
 	if rec.Outcome != deploy.OutcomeInterrupted {
 		t.Errorf("outcome: got %s, want interrupted", rec.Outcome)
 	}
-	for _, want := range []string{"could NOT be recorded", "the state store was reset", "will not show it", "`status web`"} {
+	for _, want := range []string{"could NOT be recorded", "the state store was reset", "will not show it", suggest.Command("status web")} {
 		if !strings.Contains(rec.Error, want) {
 			t.Errorf("error: got %q, want it to say %q", rec.Error, want)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // storeGoesDown is a store whose writes fail from the first record down
@@ -73,7 +74,7 @@ func TestUnrecordedOutcomeIsReported(t *testing.T) {
 			for _, want := range []string{
 				"could NOT be recorded", "connection refused",
 				"`status` and `history` show the deploy as still running, then as interrupted",
-				"check what each host runs with `status web`",
+				"check what each host runs with " + suggest.Command("status web"),
 			} {
 				if !strings.Contains(rec.Error, want) {
 					t.Errorf("final report: got %q, want it to say %q", rec.Error, want)
