@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // posted records what is posted, one line per message: channel, title,
@@ -176,11 +177,11 @@ func TestRouteAlert(t *testing.T) {
 		{"event alert after a partial deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "blog", Environment: "prod", Title: "boom", URL: "S"},
 			[]string{"C-BLOG: Sentry event alert for blog/prod: boom | live release: blog 4 (S) [Roll back to 3: rollback blog prod to 3 from 4]"}},
 		{"event alert after an interrupted deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "mail", Environment: "prod", Title: "boom", URL: "S"},
-			[]string{"C-MAIL: Sentry event alert for mail/prod: boom | live release: mail unknown (deploy d-mail4 of 4 interrupted) (S) | deploy d-mail4 was interrupted and left the hosts apart: /status mail shows them [Roll back to 3: rollback mail prod to 3 from 4]"}},
+			[]string{"C-MAIL: Sentry event alert for mail/prod: boom | live release: mail unknown (deploy d-mail4 of 4 interrupted) (S) | deploy d-mail4 was interrupted and left the hosts apart: " + suggest.Command("status mail") + " shows them [Roll back to 3: rollback mail prod to 3 from 4]"}},
 		{"event alert after a failed deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "docs", Environment: "prod", Title: "boom", URL: "S"},
 			[]string{"C-DOCS: Sentry event alert for docs/prod: boom | live release: docs 3 (S) [Roll back to 2: rollback docs prod to 2 from 3]"}},
 		{"event alert during a deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "wiki", Environment: "prod", Title: "boom", URL: "S"},
-			[]string{"C-WIKI: Sentry event alert for wiki/prod: boom | live release: wiki unknown (deploy d-wiki4 of 4 running) (S) | deploy d-wiki4 is still going, so there is no Rollback button: /cancel wiki prod, or wait for its end"}},
+			[]string{"C-WIKI: Sentry event alert for wiki/prod: boom | live release: wiki unknown (deploy d-wiki4 of 4 running) (S) | deploy d-wiki4 is still going, so there is no Rollback button: " + suggest.Command("cancel wiki prod") + ", or wait for its end"}},
 		{"issue created, no environment, after an interrupted deploy", false, sentry.Alert{Resource: "issue", Action: "created", Project: "mail", Title: "TypeError", URL: "S"},
 			[]string{"C-MAIL: Sentry issue for Sentry project mail: TypeError | Sentry did not say which environment (S); roll back by hand if it is this one | live release on mail/prod: unknown (deploy d-mail4 of 4 interrupted)"}},
 		{"event alert after a first deploy", false, sentry.Alert{Resource: "event_alert", Action: "triggered", Project: "api", Environment: "prod", Title: "boom", URL: "S"},

@@ -13,6 +13,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/sentry"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // notifier posts to a chat channel; the chat adapters implement it.
@@ -314,13 +315,13 @@ func (s *system) routeAlert(a sentry.Alert) {
 			case firing && t.unsettled != nil && t.unsettled.Outcome == deploy.OutcomeRunning:
 				what := "wait for its end"
 				if t.unsettled.Kind == deploy.KindDeploy {
-					what = fmt.Sprintf("/cancel %s %s, or wait for its end", t.app, t.env)
+					what = suggest.Command("cancel "+t.app+" "+t.env) + ", or wait for its end"
 				}
 				m.Lines = append(m.Lines, fmt.Sprintf("%s %s is still going, so there is no Rollback button: %s", t.unsettled.Kind, t.unsettled.ID, what))
 			case firing && t.unsettled != nil:
 				// As /status offers: the rollback that undoes that run
 				// only, while the hosts run nothing but its two builds.
-				m.Lines = append(m.Lines, fmt.Sprintf("%s %s was interrupted and left the hosts apart: /status %s shows them", t.unsettled.Kind, t.unsettled.ID, t.app))
+				m.Lines = append(m.Lines, fmt.Sprintf("%s %s was interrupted and left the hosts apart: %s shows them", t.unsettled.Kind, t.unsettled.ID, suggest.Command("status "+t.app)))
 				if b, ok := commands.InterruptedButton(t.unsettled); ok {
 					m.Buttons = []chat.Button{b}
 				}
