@@ -419,7 +419,7 @@ func TestFailedAnnouncementReported(t *testing.T) {
 	h.notes.fail = errors.New("slack: channel_not_found")
 	h.notes.mu.Unlock()
 	h.run(at(2026, 6, 2, 10, 1))
-	want := `switchman event: train daily post: not posted to #deploys: "🚂 The 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.": post to #deploys: slack: channel_not_found`
+	want := `switchman event: train daily post: not posted to #deploys: "🚂 The 14:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD.": post to #deploys: slack: channel_not_found`
 	if got := h.store.audited(); !slices.Contains(got, want) {
 		t.Errorf("audit log: got %q, want it to hold %q", got, want)
 	}

@@ -66,7 +66,7 @@ func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 
 			h.run(at(2026, 6, 1, 13, 50))
 			for _, want := range []string{
-				"🚂 The 14:00 train to " + tc.env + " is boarding: " + tc.ship + ". Board with /train board APP BUILD.\n  " + tc.behind + ".",
+				"🚂 The 14:00 train to " + tc.env + " is boarding: " + tc.ship + ". Board with train board APP BUILD.\n  " + tc.behind + ".",
 				"⏰ The 14:00 train to " + tc.env + " leaves in 15 minutes: " + tc.ship + ".\n  " + tc.behind + ".",
 			} {
 				prefix, _, _ := strings.Cut(want, ":")

@@ -124,7 +124,7 @@ func TestRunAnnouncements(t *testing.T) {
 	h.board("bob", "billing", "77")
 	h.run(at(2026, 6, 2, 14, 30))
 	want := []string{
-		"🚂 The 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+		"🚂 The 14:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD.",
 		"⏰ The 14:00 train to production leaves in 15 minutes: accounting 1338 (@alice), billing 77 (@bob).",
 		"🚂 The 14:00 train to production is leaving with 2 cars: accounting 1338 (@alice), billing 77 (@bob).",
 		"🚂 The 14:00 train to production has left: 2 shipped",
@@ -134,7 +134,7 @@ func TestRunAnnouncements(t *testing.T) {
 	}
 	// The cars' own messages go to the first channel only.
 	wantDeploys := []string{
-		"🚂 The 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+		"🚂 The 14:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD.",
 		"⏰ The 14:00 train to production leaves in 15 minutes: accounting 1338 (@alice), billing 77 (@bob).",
 		"🚂 The 14:00 train to production is leaving with 2 cars: accounting 1338 (@alice), billing 77 (@bob).",
 		"Deploying accounting 1338 to production (deploy d1)",
@@ -161,7 +161,7 @@ func TestRunAnnouncements(t *testing.T) {
 func TestBoardingNamesTheDay(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 5, 14, 30), func(c *config.Config) { c.Trains["daily"].Boarding = "0 15 * * 5" })
 	h.run(at(2026, 6, 5, 15, 30))
-	want := []string{"🚂 The Mon 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD."}
+	want := []string{"🚂 The Mon 14:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD."}
 	if got := h.notes.titles("#deploys"); !slices.Equal(got, want) {
 		t.Errorf("Friday's boarding for Monday:\ngot  %q\nwant %q", got, want)
 	}
@@ -181,8 +181,8 @@ func TestAnnouncementsInSkippedHour(t *testing.T) {
 			name: "Warsaw", tz: "Europe/Warsaw",
 			start: at(2026, 3, 28, 23, 0), end: at(2026, 3, 29, 4, 0),
 			want: []string{
-				"🚂 The 03:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
-				"⏰ The 03:00 train to production leaves in 0 minutes. Nobody is aboard yet: /train board APP BUILD.",
+				"🚂 The 03:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD.",
+				"⏰ The 03:00 train to production leaves in 0 minutes. Nobody is aboard yet: train board APP BUILD.",
 				"🚂 The 03:00 train to production left empty: nobody was aboard.",
 			},
 		},
@@ -190,8 +190,8 @@ func TestAnnouncementsInSkippedHour(t *testing.T) {
 			name: "New York", tz: "America/New_York",
 			start: time.Date(2026, 3, 7, 23, 0, 0, 0, mustLoad("America/New_York")), end: time.Date(2026, 3, 8, 4, 0, 0, 0, mustLoad("America/New_York")),
 			want: []string{
-				"🚂 The 03:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
-				"⏰ The 03:00 train to production leaves in 0 minutes. Nobody is aboard yet: /train board APP BUILD.",
+				"🚂 The 03:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD.",
+				"⏰ The 03:00 train to production leaves in 0 minutes. Nobody is aboard yet: train board APP BUILD.",
 				"🚂 The 03:00 train to production left empty: nobody was aboard.",
 			},
 		},
@@ -745,7 +745,7 @@ func TestAnnouncementsWhenTheCarsCannotBeRead(t *testing.T) {
 			h.store.mu.Unlock()
 			h.run(at(2026, 6, 2, 13, 50))
 			want := []string{
-				"🚂 The 14:00 train to production is boarding. Board with /train board APP BUILD.\n  " + unread,
+				"🚂 The 14:00 train to production is boarding. Board with train board APP BUILD.\n  " + unread,
 				"⏰ The 14:00 train to production leaves in 15 minutes.\n  " + unread,
 			}
 			var got []string
@@ -1160,7 +1160,7 @@ func TestBoardingAtTheDepartureInstant(t *testing.T) {
 			want: []string{
 				"🚂 The 14:00 train to production is leaving with 1 car: accounting 1338 (@alice).",
 				"🚂 The 14:00 train to production has left: 1 shipped",
-				"🚂 The Wed 14:00 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+				"🚂 The Wed 14:00 train to production is boarding. Nobody is aboard yet: train board APP BUILD.",
 			},
 		},
 		{
@@ -1169,7 +1169,7 @@ func TestBoardingAtTheDepartureInstant(t *testing.T) {
 			want: []string{
 				"🚂 The 03:00 train to production is leaving with 1 car: accounting 1338 (@alice).",
 				"🚂 The 03:00 train to production has left: 1 shipped",
-				"🚂 The Mon 02:15 train to production is boarding. Nobody is aboard yet: /train board APP BUILD.",
+				"🚂 The Mon 02:15 train to production is boarding. Nobody is aboard yet: train board APP BUILD.",
 			},
 		},
 	}

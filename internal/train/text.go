@@ -9,8 +9,10 @@ import (
 	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
-// boardHint tells people how to board.
-const boardHint = "/train board APP BUILD"
+// boardHint tells people how to board: as typed, which Slack and the
+// console take, and unmarked, as its APP and BUILD are to be filled in,
+// not sent as they are (see suggest).
+const boardHint = "train board APP BUILD"
 
 // boardingMessage is the boarding announcement of a train with cars
 // aboard that ship, and left, one line per reason, naming those left
