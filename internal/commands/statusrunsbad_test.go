@@ -23,7 +23,7 @@ func TestStatusNamesHostsLeftOnABadBuild(t *testing.T) {
 	if err := f.store.PutRecord(context.Background(), &d); err != nil {
 		t.Fatal(err)
 	}
-	want := "⚠ localhost still runs 3, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with /rollback web prod to 2"
+	want := "⚠ localhost still runs 3, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with rollback web prod to 2"
 	for _, cmd := range []string{"status", "status web"} {
 		_, out, _ := f.do("carl", cmd)
 		if got := out.last(); !strings.Contains(got, want) {

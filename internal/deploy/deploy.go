@@ -2617,16 +2617,18 @@ func RunsBadText(rec *Record) string {
 	if len(bad) == 0 {
 		return ""
 	}
-	to := "BUILD"
+	// With the release to go to unknown, the command has a word to fill
+	// in: told as prose, not marked as one to send as it is.
+	rollback := "rollback " + rec.App + " " + rec.Env + " to BUILD"
 	if len(back) == 1 {
 		for rel := range back {
-			to = rel
+			rollback = suggest.Command("rollback " + rec.App + " " + rec.Env + " to " + rel)
 		}
 	}
 	if len(bad) == 1 {
-		return fmt.Sprintf("%s still runs %s, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with %s", bad[0], rec.Build, suggest.Command("/rollback "+rec.App+" "+rec.Env+" to "+to))
+		return fmt.Sprintf("%s still runs %s, which is marked bad now (it ran it before this deploy, which did not switch it): roll it back with %s", bad[0], rec.Build, rollback)
 	}
-	return fmt.Sprintf("%s still run %s, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with %s", strings.Join(bad, ", "), rec.Build, suggest.Command("/rollback "+rec.App+" "+rec.Env+" to "+to))
+	return fmt.Sprintf("%s still run %s, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with %s", strings.Join(bad, ", "), rec.Build, rollback)
 }
 
 // revertFrom returns the state h is switched back to when the deploy is

@@ -33,7 +33,7 @@ func TestFleetRevertNamesHostsLeftOnTheBadBuild(t *testing.T) {
 	f.build("2")
 	rec := f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeReverted)
 	t.Logf("deploy 2: %s", rec.Error)
-	want := "host1, host2 still run 2, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with " + suggest.Command("/rollback web prod to 1")
+	want := "host1, host2 still run 2, which is marked bad now (they ran it before this deploy, which did not switch them): roll them back with " + suggest.Command("rollback web prod to 1")
 	if !strings.Contains(rec.Error, want) {
 		t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
 	}

@@ -939,13 +939,13 @@ func (r *run) lock(from string) error {
 		return err
 	}
 	if err != nil {
-		r.note("could not lock %s before switching its hosts: %v; the rollback goes on, and deploys of %s are not stopped: %s", r.t.key(), err, r.t.key(), suggest.Command("lock deploys "+r.t.app.Name+" "+r.t.env.Name))
+		r.note("could not lock %s before switching its hosts: %v; the rollback goes on, and deploys of %s are not stopped: %s", r.t.key(), err, r.t.key(), suggest.Command("lock deploys "+r.t.app.Name+" "+r.t.env.Name+` "rolled back"`))
 		return nil
 	}
 	// Recorded before the first switch, so that a recovery of this
 	// rollback, should its process die, says the lock stays.
 	r.update(func(rec *Record) { rec.Locked = true })
-	r.note("%s is locked: %s (%s when fixed)", r.t.key(), lock.Reason, suggest.Command("/unlock deploys "+r.t.app.Name+" "+r.t.env.Name))
+	r.note("%s is locked: %s (%s when fixed)", r.t.key(), lock.Reason, suggest.Command("unlock deploys "+r.t.app.Name+" "+r.t.env.Name))
 	if replaced != nil && replaced.Owner != LockOwnerBot && r.e.lockReplaced != nil {
 		r.e.lockReplaced(ctx, r.snapshot(), *replaced)
 	}
