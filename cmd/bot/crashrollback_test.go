@@ -43,7 +43,7 @@ func TestCrashMidRollbackLeavesItLocked(t *testing.T) {
 				"rolled back from 2 by alice: fix before deploying again",
 				"last rollback 1 (from 2) interrupted by alice",
 				"demo/local is locked: locked by switchman",
-				"decide: /rollback demo local to 1 from 2, or /unlock deploys demo local, then /deploy demo BUILD to local",
+				"decide: rollback demo local to 1 from 2, or unlock deploys demo local, then deploy demo BUILD to local",
 			} {
 				if !strings.Contains(got, want) {
 					t.Errorf("after the crash, the console lacks %q:\n%s", want, got)

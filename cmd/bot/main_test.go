@@ -481,7 +481,7 @@ func TestCrashMidDeploy(t *testing.T) {
 		"last deploy 2 (from 1) interrupted by alice",
 		"stopped before it finished",
 		"hosts: localhost on 2",
-		"decide: /rollback demo local to 1 from 2, or /deploy demo BUILD to local",
+		"decide: rollback demo local to 1 from 2, or deploy demo BUILD to local",
 		"localhost: current 2, previous 1",
 	} {
 		if !strings.Contains(out, want) {

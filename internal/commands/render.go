@@ -210,7 +210,7 @@ func RollbackOffer(r *deploy.Record) (b chat.Button, why, then string, ok bool) 
 	switch {
 	case r.Outcome == deploy.OutcomePartial && !deploy.ValidBuild(r.RollbackTo):
 		return chat.Button{}, fmt.Sprintf("no release on every host to roll back to after the partial %s %s", r.Kind, r.ID),
-			fmt.Sprintf("%s shows what each host runs; name a release they all have: %s", suggest.Command("/status "+r.App), suggest.Command("/rollback "+r.App+" "+r.Env+" to BUILD")), false
+			fmt.Sprintf("%s shows what each host runs; name a release they all have: rollback %s %s to BUILD", suggest.Command("status "+r.App), r.App, r.Env), false
 	case !r.CanRollBack():
 		return chat.Button{}, "no earlier good release to roll back to", "deploy a fixed build", false
 	}

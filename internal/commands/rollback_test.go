@@ -113,7 +113,7 @@ func TestStatusAdviceUndoesTheInterruptedRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, out, _ := f.do("carl", "status web")
-			_, advice, ok := strings.Cut(out.last(), "decide: /")
+			_, advice, ok := strings.Cut(out.last(), "decide: ")
 			if !ok {
 				t.Fatalf("status lacks the advice:\n%s", out.last())
 			}
@@ -165,7 +165,7 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 			artifacttest.Publish(t, filepath.Join(f.app, "../../artifacts/web-4.tar.gz"), []byte("not a tarball"))
 			f.do("bob", "deploy web 4")
 			_, out, _ := f.do("carl", "status web")
-			_, advice, ok := strings.Cut(out.last(), "decide: /")
+			_, advice, ok := strings.Cut(out.last(), "decide: ")
 			if !ok {
 				t.Fatalf("status lacks the advice:\n%s", out.last())
 			}
@@ -205,7 +205,7 @@ func TestStatusKeepsAnUnresolvedInterruptedRun(t *testing.T) {
 			tt.later(t, f)
 			_, out, _ := f.do("carl", "status web")
 			got := out.last()
-			for _, want := range []string{"deploy 3 (from 2) interrupted by bob", "stopped before it finished", "decide: /rollback web prod to 2 from 3, or /deploy web BUILD to prod"} {
+			for _, want := range []string{"deploy 3 (from 2) interrupted by bob", "stopped before it finished", "decide: rollback web prod to 2 from 3, or deploy web BUILD to prod"} {
 				if strings.Contains(got, want) != tt.shown {
 					t.Errorf("status contains %q: %v, want %v:\n%s", want, !tt.shown, tt.shown, got)
 				}

@@ -2,10 +2,12 @@ package commands_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestStatusOfAnInterruptedRollbackThatLocked: the choice status offers
@@ -33,9 +35,14 @@ func TestStatusOfAnInterruptedRollbackThatLocked(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, want string
+		// marked are the commands the advice marks as the bot's
+		// suggestions: the deploy's BUILD is the reader's to name.
+		marked []string
 	}{
-		{"locked", "decide: /rollback web prod to 1 from 2, or /unlock deploys web prod, then /deploy web BUILD to prod"},
-		{"unlocked", "decide: /rollback web prod to 1 from 2, or /deploy web BUILD to prod"},
+		{"locked", "decide: rollback web prod to 1 from 2, or unlock deploys web prod, then deploy web BUILD to prod",
+			[]string{"rollback web prod to 1 from 2", "unlock deploys web prod"}},
+		{"unlocked", "decide: rollback web prod to 1 from 2, or deploy web BUILD to prod",
+			[]string{"rollback web prod to 1 from 2"}},
 	} {
 		if tc.name == "unlocked" {
 			if res, out, _ := f.do("bob", "unlock deploys web prod"); res.Failed {
@@ -45,6 +52,15 @@ func TestStatusOfAnInterruptedRollbackThatLocked(t *testing.T) {
 		_, out, _ := f.do("carl", "status web")
 		if got := out.last(); !strings.Contains(got, tc.want) || !strings.Contains(got, "the lock stays until someone unlocks it") {
 			t.Errorf("%s: status lacks %q, or that the lock stays:\n%s", tc.name, tc.want, got)
+		}
+		var marked []string
+		for _, l := range out.lastMessage().Lines {
+			if strings.Contains(l, "decide:") {
+				suggest.Rewrite(l, func(cmd string) string { marked = append(marked, cmd); return cmd })
+			}
+		}
+		if !slices.Equal(marked, tc.marked) {
+			t.Errorf("%s: the advice marks %q; want %q", tc.name, marked, tc.marked)
 		}
 	}
 }

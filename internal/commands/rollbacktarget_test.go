@@ -284,7 +284,7 @@ func TestFinalMessageOfAPartialDeploy(t *testing.T) {
 		{"a target recorded", rec("1", false),
 			&chat.Button{Label: "Roll back to 1", Action: "rollback web prod to 1 from 3", Short: "rollback " + id, Style: "danger"}, ""},
 		{"no target on every host", rec("", true), nil,
-			"no release on every host to roll back to after the partial deploy " + id + ", so there is no Rollback button: " + suggest.Command("/status web") + " shows what each host runs; name a release they all have: " + suggest.Command("/rollback web prod to BUILD")},
+			"no release on every host to roll back to after the partial deploy " + id + ", so there is no Rollback button: " + suggest.Command("status web") + " shows what each host runs; name a release they all have: rollback web prod to BUILD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

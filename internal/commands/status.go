@@ -105,11 +105,13 @@ func (c *call) status(ctx context.Context, cmd Command) {
 				if m := MigrationsLine(stuck); m != "" {
 					lines = append(lines, "  "+m)
 				}
-				redeploy := suggest.Command(fmt.Sprintf("/deploy %s BUILD to %s", app, env))
+				// The build to deploy is the reader's to name: told as
+				// prose, not marked as a command to send as it is.
+				redeploy := fmt.Sprintf("deploy %s BUILD to %s", app, env)
 				if rollbackLocked(locks, stuck, now) {
 					// The interrupted rollback's lock refuses that
 					// deploy: the advice says what comes first.
-					redeploy = suggest.Command(fmt.Sprintf("/unlock deploys %s %s", app, env)) + ", then " + redeploy
+					redeploy = suggest.Command(fmt.Sprintf("unlock deploys %s %s", app, env)) + ", then " + redeploy
 				}
 				advice, b, ok := undoAdvice(stuck, movedOn(stuck, later), redeploy)
 				lines = append(lines, advice...)
@@ -202,14 +204,14 @@ func undoAdvice(stuck, moved *deploy.Record, redeploy string) (lines []string, b
 		if deploy.ValidBuild(moved.RollbackTo) {
 			b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+moved.RollbackTo)
 		}
-		return []string{fmt.Sprintf("  decide: %s, or %s", suggest.Command("/"+b.Action), redeploy)}, b, true
+		return []string{fmt.Sprintf("  decide: %s, or %s", suggest.Command(b.Action), redeploy)}, b, true
 	}
 	rollback := fmt.Sprintf("rollback %s %s", app, env)
 	to, from, ok := undoInterrupted(stuck)
 	if ok {
 		rollback += " to " + to + " from " + from
 	}
-	lines = []string{fmt.Sprintf("  decide: %s, or %s", suggest.Command("/"+rollback), redeploy)}
+	lines = []string{fmt.Sprintf("  decide: %s, or %s", suggest.Command(rollback), redeploy)}
 	if b, ok := InterruptedButton(stuck); ok {
 		b.Label = namedLabel("Roll back "+app+"/"+env, "Roll back "+app+"/"+env+" to "+to)
 		return lines, b, true

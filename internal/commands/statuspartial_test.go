@@ -53,7 +53,7 @@ func statusAfterPartial(t *testing.T, noTarget bool) {
 		return
 	}
 	got := out.last()
-	if strings.Contains(got, "rollback web prod to 2 from 3") || strings.Contains(got, "decide: /rollback") || len(out.lastMessage().Buttons) != 0 {
+	if strings.Contains(got, "rollback web prod to 2 from 3") || strings.Contains(got, "decide: rollback") || len(out.lastMessage().Buttons) != 0 {
 		t.Errorf("status offers a rollback after a partial run that names none:\n%s\nbuttons %+v", got, out.lastMessage().Buttons)
 	}
 	if want := "no release on every host to roll back to after the partial deploy " + p.ID + ", so there is no rollback to offer"; !strings.Contains(got, want) {
@@ -71,7 +71,7 @@ func checkStatusOffer(t *testing.T, f *serviceFixture, out *recorder) {
 		t.Errorf("status offers the undo of deploy 3, which hosts on 4 refuse:\n%s", got)
 	}
 	var offered []string
-	if _, advice, ok := strings.Cut(got, "decide: /"); ok {
+	if _, advice, ok := strings.Cut(got, "decide: "); ok {
 		if advice, _, ok = strings.Cut(advice, ", or"); ok && strings.HasPrefix(advice, "rollback ") {
 			offered = append(offered, advice)
 		}
