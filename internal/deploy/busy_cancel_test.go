@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestBusyBehindADeploySaysHowToStopIt: a rollback typed while a deploy
@@ -18,10 +19,10 @@ import (
 // both now; behind a rollback or a recovery, which a cancel does not stop,
 // and in a dry run, it says neither.
 func TestBusyBehindADeploySaysHowToStopIt(t *testing.T) {
-	const (
-		id   = "20261207-030922-a1b2c3"
-		stop = "cancel web prod stops that deploy and switches its hosts back; try again once it has ended"
-	)
+	const id = "20261207-030922-a1b2c3"
+	// The cancel is marked as the bot's suggestion, so that Discord
+	// writes it as its /cancel.
+	stop := suggest.Command("cancel web prod") + " stops that deploy and switches its hosts back; try again once it has ended"
 	tests := []struct {
 		name    string
 		holder  deploy.Kind // the run holding web/prod

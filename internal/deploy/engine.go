@@ -805,5 +805,5 @@ func stopDeployFirst(t target, kind Kind) string {
 	default:
 		return "" // a dry run, which changes nothing anyway
 	}
-	return fmt.Sprintf("; nothing was %s: cancel %s %s stops that deploy and switches its hosts back; try again once it has ended", done, t.app.Name, t.env.Name)
+	return fmt.Sprintf("; nothing was %s: %s stops that deploy and switches its hosts back; try again once it has ended", done, suggest.Command("cancel "+t.app.Name+" "+t.env.Name))
 }
