@@ -979,7 +979,9 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	}
 	build := args[1].s
 	if p.isEnv(app, build) {
-		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: %s", build, app, suggest.Command("deploy "+app+" BUILD to "+build))
+		// BUILD is the reader's to fill in: prose, not a command marked
+		// to send as it is, as train board's says it.
+		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: deploy %s BUILD to %s", build, app, app, build)
 	}
 	if err := checkBuild(args[1]); err != nil {
 		return c, err

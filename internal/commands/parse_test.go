@@ -468,7 +468,7 @@ func TestParseReply(t *testing.T) {
 		{name: "deploy no build", in: "deploy accounting", want: []string{"deploy needs a build after the app", usageDeploy}},
 		{name: "deploy to without build", in: "deploy accounting to production", want: []string{"deploy needs a build after the app"}},
 		{name: "deploy env as build", in: "deploy accounting production",
-			want: []string{`"production" is an env of accounting, not a build; the build comes first: ` + suggest.Command("deploy accounting BUILD to production")}},
+			want: []string{`"production" is an env of accounting, not a build; the build comes first: deploy accounting BUILD to production`}},
 		{name: "deploy env without to", in: "deploy accounting 1 production", want: []string{`unexpected word "production"; did you mean "to production"?`}},
 		{name: "deploy to without env", in: "deploy accounting 1 to", want: []string{`"to" needs an env; known envs of accounting: production, staging`}},
 		{name: "deploy extra word", in: "deploy accounting 1 to production now", exact: true, want: []string{`unexpected word "now"` + usageDeploy}},
