@@ -264,8 +264,24 @@ var ErrStoreUnusable = errors.New("state store unusable until repaired")
 // ErrStoreNotRun is wrapped by the errors of a store write given up, as
 // its context ended, before the store began it (code errs.Unavailable):
 // the embedded store's writes wait their turn behind one on a stalled
-// disk, and one given up there is never made. Nothing of it was stored.
+// disk, and one given up there is never made; and a write called with a
+// context already ended is refused before anything is sent (StoreNotRun).
+// Nothing of it was stored.
 var ErrStoreNotRun = errors.New("state store write given up before it began")
+
+// StoreNotRun is the error of a store write refused, before anything of
+// it is sent or begun, because ctx has ended: it wraps ErrStoreNotRun and
+// ctx's error (and its cause, when another), so that a caller using
+// OutcomeUnknown says nothing was changed rather than that the outcome is
+// not known. It says the store is unreachable, as a bare context error
+// was called: the command ran out of time before it could ask.
+func StoreNotRun(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		err = fmt.Errorf("%w: %w", err, cause)
+	}
+	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", ErrStoreNotRun, err), StoreUnreachable)
+}
 
 // StoreFullSays is what the message of a store refused as ErrStoreFull
 // says between the file it names and why.

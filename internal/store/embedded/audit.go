@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -16,8 +17,8 @@ import (
 // sequence number, and e.Time to the store's clock if it is zero; on error
 // e is left unchanged.
 func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("append audit: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("append audit: %w", deploy.StoreNotRun(ctx))
 	}
 	if e == nil {
 		return errs.New(errs.Invalid, "append audit: nil entry")

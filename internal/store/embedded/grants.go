@@ -28,8 +28,8 @@ func grantKey(user, role, app, env string) []byte {
 // PutGrant stores a runtime grant, replacing one of the same user, role
 // and scope.
 func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put grant: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put grant: %w", deploy.StoreNotRun(ctx))
 	}
 	for _, f := range []string{g.User, g.Role, g.App, g.Env} {
 		if strings.ContainsRune(f, 0) {
@@ -52,8 +52,8 @@ func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 // DeleteGrant removes the grant of user, role and scope and returns it;
 // none (or an expired one) is an error wrapping deploy.ErrNotFound.
 func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
-	if err := ctx.Err(); err != nil {
-		return acl.Grant{}, fmt.Errorf("delete grant: %w", err)
+	if ctx.Err() != nil {
+		return acl.Grant{}, fmt.Errorf("delete grant: %w", deploy.StoreNotRun(ctx))
 	}
 	var g acl.Grant
 	found := false
@@ -115,8 +115,8 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 
 // CheckIn records that user is present until until.
 func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("check in %s: %w", user, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPresence).Put([]byte(user), []byte(until.UTC().Format(time.RFC3339Nano)))
@@ -129,8 +129,8 @@ func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error
 
 // CheckOut ends user's check-in; none is not an error.
 func (s *Store) CheckOut(ctx context.Context, user string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("check out %s: %w", user, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("check out %s: %w", user, deploy.StoreNotRun(ctx))
 	}
 	if err := s.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketPresence).Delete([]byte(user)) }); err != nil {
 		return fmt.Errorf("check out %s: %w", user, err)

@@ -32,8 +32,8 @@ type leaseEntry struct {
 // them, and an Acquire waiting behind another gives up when its context
 // ends, having written nothing: its error wraps deploy.ErrStoreNotRun.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, deploy.StoreNotRun(ctx))
 	}
 	switch {
 	case key == "":
@@ -324,8 +324,8 @@ func (l *lease) Check(ctx context.Context) error {
 // Renew extends the lease to ttl from now. A lease that is no longer held
 // returns an error wrapping deploy.ErrLeaseLost and the key is left as it is.
 func (l *lease) Renew(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("renew lease %s: %w", l.key, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("renew lease %s: %w", l.key, deploy.StoreNotRun(ctx))
 	}
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
@@ -341,8 +341,8 @@ func (l *lease) Renew(ctx context.Context) error {
 // returns an error wrapping deploy.ErrLeaseLost, and a later holder keeps
 // the key.
 func (l *lease) Release(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("release lease %s: %w", l.key, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("release lease %s: %w", l.key, deploy.StoreNotRun(ctx))
 	}
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()

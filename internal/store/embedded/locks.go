@@ -21,8 +21,8 @@ func lockKey(app, env string) []byte {
 
 // PutLock stores l, replacing the lock of the same scope (App, Env).
 func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), deploy.StoreNotRun(ctx))
 	}
 	if strings.ContainsRune(l.App, 0) || strings.ContainsRune(l.Env, 0) {
 		return errs.New(errs.Invalid, "put lock: app and env must not contain NUL")
@@ -45,8 +45,8 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 // transaction. Otherwise it stores nothing and returns the lock in force
 // (nil: none) and false.
 func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), err)
+	if ctx.Err() != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), deploy.StoreNotRun(ctx))
 	}
 	if err := checkReplace(prev, next); err != nil {
 		return nil, false, err
@@ -121,8 +121,8 @@ func sameLock(a, b *deploy.Lock) bool {
 // deploy.ErrNotFound (code NotFound).
 func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error) {
 	scope := deploy.Lock{App: app, Env: env}.Scope()
-	if err := ctx.Err(); err != nil {
-		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, err)
+	if ctx.Err() != nil {
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, deploy.StoreNotRun(ctx))
 	}
 	var l deploy.Lock
 	found := false

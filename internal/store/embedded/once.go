@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -62,8 +63,8 @@ func (s *Store) SetOnceToken(ctx context.Context, key, token string, ttl time.Du
 }
 
 func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("set once %s: %w", key, err)
+	if ctx.Err() != nil {
+		return false, fmt.Errorf("set once %s: %w", key, deploy.StoreNotRun(ctx))
 	}
 	if key == "" {
 		return false, errs.New(errs.Invalid, "set once: empty key")
@@ -113,8 +114,8 @@ func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duratio
 // a SetOnceToken whose outcome its caller could not learn (a timeout). An
 // empty token is an error of code Invalid.
 func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("forget once %s: %w", key, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("forget once %s: %w", key, deploy.StoreNotRun(ctx))
 	}
 	if key == "" || token == "" {
 		return errs.New(errs.Invalid, "forget once %q: empty key or token", key)

@@ -20,8 +20,8 @@ import (
 // handed out one since r's (see deploy.Store). The store keeps its own
 // copy: changing r afterwards changes nothing stored.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put record: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put record: %w", deploy.StoreNotRun(ctx))
 	}
 	if r == nil || r.ID == "" {
 		return errs.New(errs.Invalid, "put record: the record has no id")
@@ -224,8 +224,8 @@ func decodeRecordMeta(b []byte) (recordMeta, error) {
 // It returns an error wrapping deploy.ErrNotFound (code NotFound) when
 // there is no such record.
 func (s *Store) MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mark record %s undelivered: %w", id, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("mark record %s undelivered: %w", id, deploy.StoreNotRun(ctx))
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 func signalKey(id, kind string) []byte { return []byte(id + "\x00" + kind) }
@@ -14,8 +16,8 @@ func signalKey(id, kind string) []byte { return []byte(id + "\x00" + kind) }
 // Signal leaves value for run id under kind until ttl passes, replacing
 // one left before.
 func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("signal %s %s: %w", kind, id, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
 	}
 	v := signalValue(s.now().Add(ttl), value)
 	if err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -30,8 +32,8 @@ func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Dur
 // a signal of kind left for id is still there, neither taken nor expired:
 // then it leaves nothing and returns that one's value, and false.
 func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl time.Duration) (string, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, err)
+	if ctx.Err() != nil {
+		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
 	}
 	now := s.now()
 	k := signalKey(id, kind)
@@ -66,8 +68,8 @@ func signalExpiry(v []byte) time.Time { return time.Unix(0, int64(binary.BigEndi
 // one is there and has not expired. A run asks often: the question is a
 // read, and only a signal found costs a write.
 func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, err)
+	if ctx.Err() != nil {
+		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
 	}
 	k := signalKey(id, kind)
 	var found bool

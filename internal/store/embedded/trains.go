@@ -81,8 +81,8 @@ func (s *Store) updateCars(ctx context.Context, name string, fn func(cars []trai
 // that count (maxCars > 0; see trainstore.Store) refuses a new app with an
 // error of code errs.Conflict.
 func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int, counts func(trainstore.Car) bool) (*trainstore.Car, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("board %s: %w", name, err)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("board %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("board", name); err != nil {
 		return nil, err
@@ -113,8 +113,8 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 // Leave takes app's car off the train and returns it; an error wrapping
 // deploy.ErrNotFound if it is not aboard.
 func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, error) {
-	if err := ctx.Err(); err != nil {
-		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
+	if ctx.Err() != nil {
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("leave", name); err != nil {
 		return trainstore.Car{}, err
@@ -159,8 +159,8 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 // before the cars that stayed aboard behind them and those boarded since;
 // a car whose app is aboard again, or repeated, is dropped.
 func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("return cars to %s: %w", name, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("return cars to %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("return cars", name); err != nil {
 		return err
@@ -181,8 +181,8 @@ func runKey(name, kind string) []byte { return []byte(name + "\x00" + kind) }
 
 // MarkRun records at as the last run of the train's event kind.
 func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mark %s %s: %w", name, kind, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("mark %s %s: %w", name, kind, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("mark run", name); err != nil {
 		return err
@@ -239,8 +239,8 @@ const kindCancelNote = "cancel-note"
 // MarkCancel records c.At as the departure called off (KindCancel), with
 // who called it off and why, in one transaction.
 func (s *Store) MarkCancel(ctx context.Context, name string, c trainstore.Cancellation) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mark %s cancel: %w", name, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("mark cancel", name); err != nil {
 		return err
@@ -405,8 +405,8 @@ func departureKinds(d trainstore.Departure) (run, ended string) {
 
 // StartDeparture records d as leaving, and unended until EndDeparture.
 func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.Departure) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("start departure", name); err != nil {
 		return err
@@ -431,8 +431,8 @@ func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.De
 // EndDeparture records d as ended: no longer unended, and the latest
 // ended if none later is.
 func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("end departure", name); err != nil {
 		return err

@@ -37,8 +37,8 @@ const maxTrimBatch = 10_000
 // fencing counters of runs' leases no lease in force holds, too (see
 // pruneRunFences).
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("trim records: %w", err)
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("trim records: %w", deploy.StoreNotRun(ctx))
 	}
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
@@ -190,8 +190,8 @@ func (t *recordTrim) needed(recs *bolt.Bucket, scope [2]string, id string, m rec
 // write transaction, so other writes go in between; on an error it
 // returns how many the batches before it deleted.
 func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("trim audit: %w", err)
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("trim audit: %w", deploy.StoreNotRun(ctx))
 	}
 	cut := timeKey(before, 0)
 	n := 0

@@ -85,8 +85,8 @@ func decodeWatch(data []byte) (watchstore.Watch, error) {
 // PutWatch creates or replaces the watch of w.ID, unless its lease has
 // handed out a newer token than w.Fence, or the stored watch holds one.
 func (s *Store) PutWatch(ctx context.Context, w watchstore.Watch) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put watch %s: %w", w.ID, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put watch %s: %w", w.ID, deploy.StoreNotRun(ctx))
 	}
 	if err := checkWatchID("put watch", w.ID); err != nil {
 		return err
@@ -168,8 +168,8 @@ func (s *Store) Watches(ctx context.Context) ([]watchstore.Watch, error) {
 // DeleteWatch removes the watch of run id, unless its lease has handed out
 // a newer token than fence, or the stored watch holds one.
 func (s *Store) DeleteWatch(ctx context.Context, id string, fence int64) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("delete watch %s: %w", id, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("delete watch %s: %w", id, deploy.StoreNotRun(ctx))
 	}
 	if err := checkWatchID("delete watch", id); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -31,8 +32,8 @@ var seqPrefix = []byte(`{"seq":0,`)
 // sequence number, and e.Time to the store's clock if it is zero; on error
 // e is left unchanged.
 func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("append audit: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("append audit: %w", deploy.StoreNotRun(ctx))
 	}
 	if e == nil {
 		return errs.New(errs.Invalid, "append audit: nil entry")

@@ -25,8 +25,8 @@ func grantField(user, role, app, env string) string {
 // PutGrant stores a runtime grant, replacing one of the same user, role
 // and scope.
 func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put grant: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put grant: %w", deploy.StoreNotRun(ctx))
 	}
 	if strings.ContainsRune(g.User+g.Role+g.App+g.Env, 0) {
 		return errs.New(errs.Invalid, "put grant: fields must not contain NUL")
@@ -46,8 +46,8 @@ func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 // deploy.ErrNotFound. A reset store returns its error (ErrStoreReset) and
 // deletes nothing.
 func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
-	if err := ctx.Err(); err != nil {
-		return acl.Grant{}, fmt.Errorf("delete grant: %w", err)
+	if ctx.Err() != nil {
+		return acl.Grant{}, fmt.Errorf("delete grant: %w", deploy.StoreNotRun(ctx))
 	}
 	keys := []string{s.key("grants"), s.key("grants", "deleted", nonce())}
 	data, err := s.guarded(ctx, takeFieldScript, keys, grantField(user, role, app, env), replyTTL.Milliseconds()).Text()
@@ -103,8 +103,8 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 
 // CheckIn records that user is present until until.
 func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("check in %s: %w", user, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
 	}
 	if err := s.guarded(ctx, putFieldScript, []string{s.key("presence")}, user, until.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
 		return s.fail(ctx, "check in "+user, err)
@@ -114,8 +114,8 @@ func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error
 
 // CheckOut ends user's check-in; none is not an error.
 func (s *Store) CheckOut(ctx context.Context, user string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("check out %s: %w", user, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("check out %s: %w", user, deploy.StoreNotRun(ctx))
 	}
 	if err := s.guarded(ctx, deleteFieldScript, []string{s.key("presence")}, user).Err(); err != nil {
 		return s.fail(ctx, "check out "+user, err)

@@ -76,8 +76,8 @@ const abandonTimeout = 2 * time.Second
 // lease (the context ended, Redis went away), it gives the lease back if it
 // can; otherwise the lease stays taken until ttl passes.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("acquire lease %s: %w", key, deploy.StoreNotRun(ctx))
 	}
 	switch {
 	case key == "":
@@ -337,8 +337,8 @@ func (l *lease) Check(ctx context.Context) error {
 // Renew extends the lease to ttl from now. A lease that is no longer held
 // returns an error wrapping deploy.ErrLeaseLost and the key is left as it is.
 func (l *lease) Renew(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("renew lease %s: %w", l.key, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("renew lease %s: %w", l.key, deploy.StoreNotRun(ctx))
 	}
 	now := l.s.now()
 	v, err := l.s.guarded(ctx, renewScript, []string{l.redisKey(), l.s.key("fence", l.key)},
@@ -382,8 +382,8 @@ return {'ok'}
 // the key. An expired lease of l's is deleted all the same. A reset store
 // returns its error (ErrStoreReset) and writes nothing.
 func (l *lease) Release(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("release lease %s: %w", l.key, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("release lease %s: %w", l.key, deploy.StoreNotRun(ctx))
 	}
 	v, err := l.s.guarded(ctx, releaseScript, []string{l.redisKey()},
 		l.tokenArg(), ms(l.s.now()), nonce(), replyTTL.Milliseconds()).Result()

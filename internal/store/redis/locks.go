@@ -26,8 +26,8 @@ func lockField(app, env string) string { return app + "\x00" + env }
 
 // PutLock stores l, replacing the lock of the same scope (App, Env).
 func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put lock %s: %w", l.Scope(), err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put lock %s: %w", l.Scope(), deploy.StoreNotRun(ctx))
 	}
 	if strings.ContainsRune(l.App, 0) || strings.ContainsRune(l.Env, 0) {
 		return errs.New(errs.Invalid, "put lock: app and env must not contain NUL")
@@ -64,8 +64,8 @@ return 1
 // empty hash is not "none".
 func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
 	scope := next.Scope()
-	if err := ctx.Err(); err != nil {
-		return nil, false, fmt.Errorf("replace lock %s: %w", scope, err)
+	if ctx.Err() != nil {
+		return nil, false, fmt.Errorf("replace lock %s: %w", scope, deploy.StoreNotRun(ctx))
 	}
 	if strings.ContainsRune(next.App, 0) || strings.ContainsRune(next.Env, 0) {
 		return nil, false, errs.New(errs.Invalid, "replace lock: app and env must not contain NUL")
@@ -186,8 +186,8 @@ return v
 // (ErrStoreReset) and deletes nothing.
 func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error) {
 	scope := deploy.Lock{App: app, Env: env}.Scope()
-	if err := ctx.Err(); err != nil {
-		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, err)
+	if ctx.Err() != nil {
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, deploy.StoreNotRun(ctx))
 	}
 	keys := []string{s.key("locks"), s.key("locks", "deleted", nonce())}
 	data, err := s.guarded(ctx, takeFieldScript, keys, lockField(app, env), replyTTL.Milliseconds()).Text()

@@ -8,6 +8,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -36,8 +37,8 @@ func (s *Store) SetOnceToken(ctx context.Context, key, token string, ttl time.Du
 }
 
 func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("set once %s: %w", key, err)
+	if ctx.Err() != nil {
+		return false, fmt.Errorf("set once %s: %w", key, deploy.StoreNotRun(ctx))
 	}
 	if key == "" {
 		return false, errs.New(errs.Invalid, "set once: empty key")
@@ -64,8 +65,8 @@ func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duratio
 // forgottenTTL, and the call sets nothing if it runs later. An empty
 // token is an error of code Invalid.
 func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("forget once %s: %w", key, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("forget once %s: %w", key, deploy.StoreNotRun(ctx))
 	}
 	if key == "" || token == "" {
 		return errs.New(errs.Invalid, "forget once %q: empty key or token", key)

@@ -67,8 +67,8 @@ const pageSize = 256
 // copy: changing r afterwards changes nothing stored. The ID, App, Env and
 // Outcome must not contain NUL.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put record: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("put record: %w", deploy.StoreNotRun(ctx))
 	}
 	if r == nil || r.ID == "" {
 		return errs.New(errs.Invalid, "put record: the record has no id")
@@ -479,6 +479,9 @@ func decodeRecord(data []byte) (*deploy.Record, error) {
 // made only if the record is still the one read, and read again if not.
 func (s *Store) MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error {
 	op := "mark record " + id + " undelivered"
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", op, deploy.StoreNotRun(ctx))
+	}
 	for range markTries {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s: %w", op, err)

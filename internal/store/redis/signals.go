@@ -9,6 +9,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // Signals live in:
@@ -22,8 +24,8 @@ import (
 // Signal leaves value for run id under kind until ttl passes, replacing
 // one left before.
 func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("signal %s %s: %w", kind, id, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
 	}
 	v := msCeil(s.now().Add(ttl)) + "|" + value
 	if err := s.guarded(ctx, setScript, []string{s.key("signal", id, kind)}, v, redisTTL(ttl)).Err(); err != nil {
@@ -44,8 +46,8 @@ return 1
 // then it leaves nothing and returns that one's value, and false. Sent
 // again after a lost reply, it finds its own value and answers true again.
 func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl time.Duration) (string, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, err)
+	if ctx.Err() != nil {
+		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
 	}
 	now := s.now()
 	v := msCeil(now.Add(ttl)) + "|" + value
@@ -127,8 +129,8 @@ func (s *Store) forgetUntold(now time.Time) {
 
 // takeSignal is TakeSignal with the call's nonce.
 func (s *Store) takeSignal(ctx context.Context, id, kind, n string) (string, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, err)
+	if ctx.Err() != nil {
+		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
 	}
 	keys := []string{s.key("signal", id, kind), s.key("signal", "taken", n)}
 	v, err := s.guarded(ctx, takeScript, keys, replyTTL.Milliseconds()).Text()

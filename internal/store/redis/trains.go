@@ -104,8 +104,8 @@ func decodeCars(entries []string) ([]trainstore.Car, error) {
 // that a car boarded since the read counts, and one taken off since is
 // not subtracted.
 func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int, counts func(trainstore.Car) bool) (*trainstore.Car, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("board %s: %w", name, err)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("board %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("board", name); err != nil {
 		return nil, err
@@ -209,8 +209,8 @@ return res
 // Leave takes app's car off the train and returns it; an error wrapping
 // deploy.ErrNotFound if it is not aboard.
 func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, error) {
-	if err := ctx.Err(); err != nil {
-		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
+	if ctx.Err() != nil {
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("leave", name); err != nil {
 		return trainstore.Car{}, err
@@ -280,8 +280,8 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 // only if the train is still as read; a Board or Leave in between makes
 // it read again.
 func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("return cars to %s: %w", name, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("return cars to %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("return cars", name); err != nil {
 		return err
@@ -376,8 +376,8 @@ func runField(name, kind string) string { return name + "\x00" + kind }
 
 // MarkRun records at as the last run of the train's event kind.
 func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mark %s %s: %w", name, kind, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("mark %s %s: %w", name, kind, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("mark run", name); err != nil {
 		return err
@@ -418,8 +418,8 @@ const kindCancelNote = "cancel-note"
 // MarkCancel records c.At as the departure called off (KindCancel), with
 // who called it off and why, in one script.
 func (s *Store) MarkCancel(ctx context.Context, name string, c trainstore.Cancellation) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mark %s cancel: %w", name, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("mark %s cancel: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("mark cancel", name); err != nil {
 		return err
@@ -659,8 +659,8 @@ func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Depa
 // writeDeparture starts d (start) or ends it, keeping what the old-shape
 // fields leave unended among the unended departures.
 func (s *Store) writeDeparture(ctx context.Context, op, name string, d trainstore.Departure, start bool) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", op, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName(op, name); err != nil {
 		return err

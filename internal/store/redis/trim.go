@@ -23,8 +23,8 @@ import (
 // is read newest first, a page at a time; a record written since its page
 // was read (its index entry changed) stays, and counts once.
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("trim records: %w", err)
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("trim records: %w", deploy.StoreNotRun(ctx))
 	}
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
@@ -179,8 +179,8 @@ return n
 // TrimAudit deletes the audit entries timed before before, from the
 // stream and its index, and returns how many it deleted.
 func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("trim audit: %w", err)
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("trim audit: %w", deploy.StoreNotRun(ctx))
 	}
 	keys := []string{s.key("audit", "index"), s.key("audit")}
 	n := 0

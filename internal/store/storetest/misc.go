@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/postdeploy/watchstore"
+	"github.com/switchman-bot/switchman/internal/train/trainstore"
 )
 
 func testSetOnce(t *testing.T, fresh freshFunc) {
@@ -213,47 +216,89 @@ func mustSetOnce(t *testing.T, s Store, key string, ttl time.Duration, want bool
 }
 
 // testCancelled checks that every method gives up on a cancelled context
-// with an error wrapping its cause.
+// with an error wrapping its cause. A write says, as well, that nothing of
+// it was sent or stored (deploy.ErrStoreNotRun): a command whose time had
+// run out was told the outcome of its write was not known, and sent people
+// to check what it never asked of the store.
 func testCancelled(t *testing.T, fresh freshFunc) {
 	s, _ := fresh(t)
 	mustPut(t, s, sampleRecord("d1", "accounting", "production", start))
 	l := mustAcquire(t, s, leaseKey, "bot-1", leaseTTL)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
+	car := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: start}
 	for _, tc := range []struct {
-		name string
-		call func() error
+		name  string
+		write bool
+		call  func() error
 	}{
-		{"PutRecord", func() error { return s.PutRecord(ctx, sampleRecord("d2", "a", "e", start)) }},
-		{"Record", func() error { _, err := s.Record(ctx, "d1"); return err }},
-		{"Records", func() error { _, err := s.Records(ctx, deploy.Filter{}); return err }},
-		{"PutLock", func() error { return s.PutLock(ctx, sampleLock("a", "", time.Time{})) }},
-		{"ReplaceLock", func() error { _, _, err := s.ReplaceLock(ctx, nil, sampleLock("a", "", time.Time{})); return err }},
-		{"DeleteLock", func() error { _, err := s.DeleteLock(ctx, "a", ""); return err }},
-		{"Locks", func() error { _, err := s.Locks(ctx); return err }},
-		{"AppendAudit", func() error { return s.AppendAudit(ctx, &audit.Entry{Command: "x"}) }},
-		{"Audit", func() error { _, err := s.Audit(ctx, audit.Query{}); return err }},
-		{"TrimRecords", func() error { _, err := s.TrimRecords(ctx, start, 0); return err }},
-		{"TrimAudit", func() error { _, err := s.TrimAudit(ctx, start); return err }},
-		{"Holder", func() error { _, err := s.Holder(ctx, leaseKey); return err }},
-		{"Signal", func() error { return s.Signal(ctx, "d1", "cancel", "ana", time.Minute) }},
-		{"SignalFirst", func() error { _, _, err := s.SignalFirst(ctx, "d1", "confirm", "ok ana", time.Minute); return err }},
-		{"TakeSignal", func() error { _, _, err := s.TakeSignal(ctx, "d1", "cancel"); return err }},
-		{"SetOnce", func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err }},
-		{"SetOnceToken", func() error { _, err := s.SetOnceToken(ctx, "k", "a", time.Minute); return err }},
-		{"ForgetOnce", func() error { return s.ForgetOnce(ctx, "k", "a") }},
-		{"Acquire", func() error { _, err := s.Acquire(ctx, "other", "bot-1", leaseTTL); return err }},
-		{"PutWatch", func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", Fence: l.Token()}) }},
-		{"Watch", func() error { _, err := s.Watch(ctx, "d1"); return err }},
-		{"Watches", func() error { _, err := s.Watches(ctx); return err }},
-		{"DeleteWatch", func() error { return s.DeleteWatch(ctx, "d1", l.Token()) }},
-		{"Lease.Check", func() error { return l.Check(ctx) }},
-		{"Lease.Renew", func() error { return l.Renew(ctx) }},
-		{"Lease.Release", func() error { return l.Release(ctx) }},
+		{"PutRecord", true, func() error { return s.PutRecord(ctx, sampleRecord("d2", "a", "e", start)) }},
+		{"MarkUndelivered", true, func() error {
+			return s.MarkUndelivered(ctx, "d1", deploy.Undelivered{Platform: "slack", Reason: "x"})
+		}},
+		{"Record", false, func() error { _, err := s.Record(ctx, "d1"); return err }},
+		{"Records", false, func() error { _, err := s.Records(ctx, deploy.Filter{}); return err }},
+		{"PutLock", true, func() error { return s.PutLock(ctx, sampleLock("a", "", time.Time{})) }},
+		{"ReplaceLock", true, func() error { _, _, err := s.ReplaceLock(ctx, nil, sampleLock("a", "", time.Time{})); return err }},
+		{"DeleteLock", true, func() error { _, err := s.DeleteLock(ctx, "a", ""); return err }},
+		{"Locks", false, func() error { _, err := s.Locks(ctx); return err }},
+		{"AppendAudit", true, func() error { return s.AppendAudit(ctx, &audit.Entry{Command: "x"}) }},
+		{"Audit", false, func() error { _, err := s.Audit(ctx, audit.Query{}); return err }},
+		{"TrimRecords", true, func() error { _, err := s.TrimRecords(ctx, start, 0); return err }},
+		{"TrimAudit", true, func() error { _, err := s.TrimAudit(ctx, start); return err }},
+		{"Holder", false, func() error { _, err := s.Holder(ctx, leaseKey); return err }},
+		{"Signal", true, func() error { return s.Signal(ctx, "d1", "cancel", "ana", time.Minute) }},
+		{"SignalFirst", true, func() error { _, _, err := s.SignalFirst(ctx, "d1", "confirm", "ok ana", time.Minute); return err }},
+		{"TakeSignal", true, func() error { _, _, err := s.TakeSignal(ctx, "d1", "cancel"); return err }},
+		{"SetOnce", true, func() error { _, err := s.SetOnce(ctx, "k", time.Minute); return err }},
+		{"SetOnceToken", true, func() error { _, err := s.SetOnceToken(ctx, "k", "a", time.Minute); return err }},
+		{"ForgetOnce", true, func() error { return s.ForgetOnce(ctx, "k", "a") }},
+		{"PutGrant", true, func() error {
+			return s.PutGrant(ctx, acl.Grant{User: "ana", Role: "admin", GrantedBy: "bob", Created: start})
+		}},
+		{"DeleteGrant", true, func() error { _, err := s.DeleteGrant(ctx, "ana", "admin", "", ""); return err }},
+		{"Grants", false, func() error { _, err := s.Grants(ctx); return err }},
+		{"CheckIn", true, func() error { return s.CheckIn(ctx, "ana", start.Add(time.Hour)) }},
+		{"CheckOut", true, func() error { return s.CheckOut(ctx, "ana") }},
+		{"Present", false, func() error { _, err := s.Present(ctx); return err }},
+		{"Board", true, func() error { _, err := s.Board(ctx, "daily", car, 0, nil); return err }},
+		{"Leave", true, func() error { _, err := s.Leave(ctx, "daily", "web"); return err }},
+		{"Cars", false, func() error { _, err := s.Cars(ctx, "daily"); return err }},
+		{"ReturnCars", true, func() error { return s.ReturnCars(ctx, "daily", []trainstore.Car{car}) }},
+		{"MarkRun", true, func() error { return s.MarkRun(ctx, "daily", "announce", start) }},
+		{"LastRun", false, func() error { _, err := s.LastRun(ctx, "daily", "announce"); return err }},
+		{"MarkCancel", true, func() error {
+			return s.MarkCancel(ctx, "daily", trainstore.Cancellation{At: start, User: "ana", Reason: "x"})
+		}},
+		{"LastCancel", false, func() error { _, err := s.LastCancel(ctx, "daily"); return err }},
+		{"StartDeparture", true, func() error { return s.StartDeparture(ctx, "daily", trainstore.Departure{At: start}) }},
+		{"EndDeparture", true, func() error { return s.EndDeparture(ctx, "daily", trainstore.Departure{At: start}) }},
+		{"Unended", false, func() error { _, err := s.Unended(ctx, "daily"); return err }},
+		{"Trains", false, func() error { _, err := s.Trains(ctx); return err }},
+		{"Acquire", true, func() error { _, err := s.Acquire(ctx, "other", "bot-1", leaseTTL); return err }},
+		{"PutWatch", true, func() error { return s.PutWatch(ctx, watchstore.Watch{ID: "d1", Fence: l.Token()}) }},
+		{"Watch", false, func() error { _, err := s.Watch(ctx, "d1"); return err }},
+		{"Watches", false, func() error { _, err := s.Watches(ctx); return err }},
+		{"DeleteWatch", true, func() error { return s.DeleteWatch(ctx, "d1", l.Token()) }},
+		{"Lease.Check", false, func() error { return l.Check(ctx) }},
+		{"Lease.Renew", true, func() error { return l.Renew(ctx) }},
+		{"Lease.Release", true, func() error { return l.Release(ctx) }},
 	} {
-		if err := tc.call(); !errors.Is(err, context.Canceled) {
-			t.Errorf("%s with a cancelled context: got %v, want an error wrapping context.Canceled", tc.name, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("with a cancelled context: got %v, want an error wrapping context.Canceled", err)
+			}
+			if !tc.write {
+				return
+			}
+			if !errors.Is(err, deploy.ErrStoreNotRun) {
+				t.Errorf("with a cancelled context: got %v, want an error wrapping deploy.ErrStoreNotRun", err)
+			}
+			if said := errs.Message(deploy.OutcomeUnknown(err, "whether x", "check")); !strings.HasSuffix(said, "nothing was changed") {
+				t.Errorf("told: got %q, want it to end with nothing was changed", said)
+			}
+		})
 	}
 	// Nothing happened.
 	assertIDs(t, s, deploy.Filter{}, "d1")
