@@ -86,7 +86,7 @@ func TestOddInput(t *testing.T) {
 				// The app written twice is named so, not an unexpected
 				// word or an unknown env.
 				if words[i] == "accounting" && slices.ContainsFunc(appTwiceNamed, func(v string) bool { return strings.HasPrefix(base, v+" ") }) &&
-					!strings.HasPrefix(got.Reply, `"accounting" is written twice`) {
+					!strings.HasPrefix(got.Reply, `"accounting" is written twice; write it once: `) {
 					t.Errorf("Parse(%q): got %q, want a reply naming the app written twice", in, got.Reply)
 				}
 				if words[i] == "production" && slices.ContainsFunc(envTwiceNamed, func(v string) bool { return strings.HasPrefix(base, v+" ") }) &&

@@ -1588,6 +1588,10 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 			return c, writtenTwice("deploys", suggest.Command("unlock "+writtenWords(slices.Delete(slices.Clone(args), i, i+1))))
 		}
 	}
+	// "unlock deploys web web": the app written twice, not an env.
+	if err := p.appTwiceAt(args, 1); err != nil {
+		return c, err
+	}
 	app, env, rest, err := p.appEnv(args[1:], false)
 	if err != nil {
 		return c, err
@@ -1637,11 +1641,15 @@ func (p *parser) appTwice(app string, t token) bool {
 // appTwice): read as a stray word by the commands that take no env, or
 // as a second app by history, it was answered as an unexpected word. The
 // reply offers given without the second writing; nil when there is none.
-func (p *parser) appTwiceAfter(given []token) error {
-	if len(given) < 2 || !p.isApp(given[0].s) || !p.appTwice(given[0].s, given[1]) {
+func (p *parser) appTwiceAfter(given []token) error { return p.appTwiceAt(given, 0) }
+
+// appTwiceAt is appTwiceAfter for the app at i of given, the arguments
+// of a command: "unlock deploys web web" names it after its keyword.
+func (p *parser) appTwiceAt(given []token, i int) error {
+	if i+1 >= len(given) || !p.isApp(given[i].s) || !p.appTwice(given[i].s, given[i+1]) {
 		return nil
 	}
-	return writtenTwice(given[0].s, suggest.Command(p.spec.name()+" "+writtenWords(slices.Delete(slices.Clone(given), 1, 2))))
+	return writtenTwice(given[i].s, suggest.Command(p.spec.name()+" "+writtenWords(slices.Delete(slices.Clone(given), i+1, i+2))))
 }
 
 // appWrittenTwice refuses the app written twice where the env goes:
@@ -1798,6 +1806,9 @@ func parseCancel(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) > 0 && !p.isApp(args[0].s) && p.isTrain(args[0].s) {
 		return c, fmt.Errorf("%q is a train; to call off its departure: train cancel %s reason…", args[0].s, args[0].s)
+	}
+	if err := p.appTwiceAfter(args); err != nil {
+		return c, err
 	}
 	app, env, rest, err := p.appEnv(args, true)
 	if err != nil {
@@ -2506,7 +2517,7 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 		}
 		return suggest.Command(fixed)
 	}
-	if len(args) > 2 && p.isApp(args[0].s) && p.appTwice(args[0].s, args[1]) {
+	if len(args) > 1 && p.isApp(args[0].s) && p.appTwice(args[0].s, args[1]) {
 		// "grant @ana deployer web web prod": the app written twice,
 		// not an env named "web" followed by a stray word.
 		return writtenTwice(args[0].s, without(1))
