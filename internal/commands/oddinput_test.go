@@ -115,7 +115,7 @@ var appTwiceNamed = []string{
 // envTwiceNamed are the commands of oddBases that name the env written
 // twice right after it as such, with the command written right.
 var envTwiceNamed = []string{
-	"deploy", "rollback", "unlock deploys", "history", "cancel", "grant", "revoke", "stats",
+	"deploy", "rollback", "unlock deploys", "history", "cancel", "grant", "revoke", "stats", "train board",
 }
 
 // wordTwiceNamed are, per word, the commands of oddBases that name it

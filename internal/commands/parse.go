@@ -2051,6 +2051,10 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 		case c.Train != "" && !t.quoted && t.s == c.Train && !p.isEnv(app, t.s):
 			// "train board web 1337 on daily daily": not a stray word.
 			return Command{}, writtenTwice(t.s, fixed(1))
+		case c.Env != "" && !t.quoted && t.s == c.Env && !p.isTrain(t.s):
+			// "train board web 1337 to prod prod on daily", as deploy
+			// says of it.
+			return Command{}, writtenTwice(t.s, fixed(1))
 		case len(rest) == len(args)-2 && !t.quoted && t.s == build && !p.isEnv(app, t.s) && !p.isTrain(t.s):
 			// "train board web 1337 1337 on daily": the build written
 			// twice, as deploy says of it.
