@@ -1172,6 +1172,11 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		if len(rest) > 0 && isWord(rest[0], "to") {
 			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", target, buildW))+"; a rollback goes to one build")
 		}
+		if len(rest) > 0 && !rest[0].quoted && rest[0].s == build && !isWord(rest[0], "from") {
+			// "rollback web to 1336 1336": the build written twice, not
+			// a stray word.
+			return c, writtenTwice(build, suggest.Command(strings.TrimSpace(rollbackText(target, buildW, "")+" "+writtenWords(rest[1:]))))
+		}
 	}
 	var from string
 	if len(rest) > 0 && isWord(rest[0], "from") {
@@ -1189,6 +1194,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		rest = rest[2:]
 		if len(rest) > 0 && isWord(rest[0], "from") {
 			return c, writtenTwice("from", suggest.Command(rollbackText(target, buildW, fromW))+"; a rollback starts from the one build that runs now")
+		}
+		if len(rest) > 0 && !rest[0].quoted && rest[0].s == from && !isWord(rest[0], "to") {
+			// "rollback web from 1337 1337".
+			return c, writtenTwice(from, suggest.Command(strings.TrimSpace(rollbackText(target, buildW, fromW)+" "+writtenWords(rest[1:]))))
 		}
 		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
 			// "rollback web from 1337 to 1336": both are there, in the
