@@ -121,8 +121,11 @@ var envTwiceNamed = []string{
 // wordTwiceNamed are, per word, the commands of oddBases that name it
 // written twice as such, with the command written right.
 var wordTwiceNamed = map[string][]string{
-	"1336":  {"rollback"},
-	"1337":  {"deploy", "train board", "rollback"},
-	"daily": {"train board", "train leave", "train depart", "train cancel"},
-	"lock":  {"help"},
+	"1336":    {"rollback"},
+	"1337":    {"deploy", "train board", "rollback"},
+	"daily":   {"train board", "train leave", "train depart", "train cancel"},
+	"lock":    {"help"},
+	"confirm": {"deploy confirm"},
+	"abort":   {"deploy abort"},
+	deployID:  {"deploy confirm", "deploy abort"},
 }

@@ -1096,8 +1096,17 @@ func parseDeployID(p *parser, args []token) (Command, error) {
 	if len(args) == 0 {
 		return Command{}, fmt.Errorf("%s needs the id of the deploy, e.g. %s %s", name, name, deployIDExample)
 	}
+	if len(args) > 1 && isWord(args[0], p.keyword) && CheckDeployID(args[1].s) == nil {
+		// "deploy confirm confirm ID": the keyword written twice, not a
+		// deploy id.
+		return Command{}, writtenTwice(args[0].s, suggest.Command(name+" "+writtenWords(args[1:])))
+	}
 	if err := CheckDeployID(args[0].s); err != nil {
 		return Command{}, err
+	}
+	if len(args) > 1 && !args[1].quoted && args[1].s == args[0].s {
+		// "deploy confirm ID ID": not a stray word.
+		return Command{}, writtenTwice(args[0].s, suggest.Command(name+" "+writtenWords(slices.Delete(slices.Clone(args), 1, 2))))
 	}
 	if len(args) > 1 {
 		err := unexpected(args[1])
