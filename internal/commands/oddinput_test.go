@@ -128,4 +128,5 @@ var wordTwiceNamed = map[string][]string{
 	"confirm": {"deploy confirm"},
 	"abort":   {"deploy abort"},
 	deployID:  {"deploy confirm", "deploy abort"},
+	"now":     {"train depart"},
 }

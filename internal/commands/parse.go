@@ -2297,6 +2297,10 @@ func parseTrainDepart(p *parser, args []token) (Command, error) {
 		return Command{}, fmt.Errorf(`unexpected word %s; to send the train off now: %s`, echo(rest[0].s), offered)
 	case len(rest) == 2 && c.Train == "" && p.isTrain(rest[1].s):
 		return Command{}, fmt.Errorf("the train goes before now: %s", example(rest[1].s))
+	case len(rest) > 1 && isWord(rest[1], "now"):
+		// "train depart daily now now": not a stray word.
+		i := len(args) - len(rest) + 1
+		return Command{}, writtenTwice("now", suggest.Command("train depart "+writtenWords(slices.Delete(slices.Clone(args), i, i+1))))
 	case len(rest) > 1:
 		return Command{}, unexpected(rest[1])
 	}
