@@ -340,14 +340,22 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	p := &parser{cat: cat, spec: s}
 	args := toks[1:]
-	if len(args) > 0 && !args[0].quoted && strings.EqualFold(args[0].s, word) && verbMayRepeat(s.verb, args[0].s, cat) {
+	if len(args) > 0 && !args[0].quoted && strings.EqualFold(args[0].s, word) && (verbMayRepeat(s.verb, args[0].s, cat) || s.verb == VerbTrain && len(args) > 1 && s.formNamed(args[1].s) != nil) {
 		// "deploy deploy web 1337": the verb written twice, not an app
 		// or a stray word. The catalog decides: an app may be named so.
+		// "train train board …" is too, where "train train" alone is an
+		// unknown action.
 		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(args[0].s, suggest.Command(strings.TrimSpace(string(s.verb)+" "+writtenWords(args[1:])))).Error() + "\nusage: " + s.usageLines()}
 	}
 	if f := p.form(args); f != nil {
 		p.spec, p.keyword, args = f, args[0].s, args[1:]
 		s = f
+		if f.isAction() && f.keyword != "cancel" && len(args) > 0 && isWord(args[0], f.keyword) && !p.isApp(args[0].s) && !p.isTrain(args[0].s) {
+			// "train board board web 1337": the action written twice,
+			// not an app or a train named so. Train cancel's reason is
+			// free text, which may start so.
+			return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(args[0].s, suggest.Command(strings.TrimSpace(f.name()+" "+writtenWords(args[1:])))).Error() + "\nusage: " + s.usageLines()}
+		}
 	}
 	args, err = p.takeFlags(args)
 	if err == nil && p.help {
