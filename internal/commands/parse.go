@@ -2392,6 +2392,11 @@ func parseHelp(_ *parser, args []token) (Command, error) {
 		// "help lock lock": the topic written twice.
 		return c, writtenTwice(args[1].s, suggest.Command("help "+written(args[0])))
 	}
+	if len(args) > 1 && isWord(args[0], "help") && helpSpec(strings.ToLower(strings.TrimPrefix(args[1].s, "/"))) != nil {
+		// "help help lock": help written twice, where "help help" alone
+		// is help's own topic.
+		return c, writtenTwice(args[0].s, suggest.Command("help "+writtenWords(args[1:])))
+	}
 	if len(args) > 1 {
 		return c, unexpected(args[1])
 	}
