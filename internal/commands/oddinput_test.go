@@ -109,13 +109,13 @@ func TestOddInput(t *testing.T) {
 // appTwiceNamed are the commands of oddBases that name the app written
 // twice right after it as such.
 var appTwiceNamed = []string{
-	"rollback", "unlock deploys", "status", "history", "cancel", "audit", "train leave", "stats", "deploy", "train board", "grant", "revoke",
+	"rollback", "unlock deploys", "status", "history", "cancel", "audit", "train leave", "stats", "deploy", "train board", "grant", "revoke", "lock deploys",
 }
 
 // envTwiceNamed are the commands of oddBases that name the env written
 // twice right after it as such, with the command written right.
 var envTwiceNamed = []string{
-	"deploy", "rollback", "unlock deploys", "history", "cancel", "grant", "revoke", "stats", "train board",
+	"deploy", "rollback", "unlock deploys", "history", "cancel", "grant", "revoke", "stats", "train board", "lock deploys",
 }
 
 // wordTwiceNamed are, per word, the commands of oddBases that name it

@@ -1365,6 +1365,10 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// "lock deploys accounting deploys production db": read as
 			// the reason, it would lock every env of accounting.
 			return c, writtenTwice("deploys", suggest.Command("lock deploys "+target+" "+writtenWords(rest[1:]))+`, or, to start the reason with "deploys", quote it: lock deploys `+target+` "…"`)
+		case (w == c.App && c.Env == "" || w == c.Env) && len(rest) > 1:
+			// "lock deploys web web prod db", "lock deploys web prod
+			// prod db": the same name written twice, not another.
+			return c, writtenTwice(w, suggest.Command("lock deploys "+target+" "+writtenWords(rest[1:]))+`, or, to start the reason with `+strconv.Quote(w)+`, quote it: lock deploys `+target+` "…"`)
 		case c.Env != "" && p.isEnvOfAnyApp(w):
 			return c, fmt.Errorf(`a lock covers one env, and %q is another: lock each (lock deploys %s %s …), or every env of %s (lock deploys %s …); to start the reason with %q, quote it: lock deploys %s "…"`, w, c.App, w, c.App, c.App, w, target)
 		case p.isApp(w):
