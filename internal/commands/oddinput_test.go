@@ -132,4 +132,5 @@ var wordTwiceNamed = map[string][]string{
 	"board":   {"train board"},
 	"leave":   {"train leave"},
 	"depart":  {"train depart"},
+	"@ana":    {"grant", "revoke"},
 }

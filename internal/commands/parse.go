@@ -2522,6 +2522,11 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 	if len(args) == 1 {
 		return c, nil, fmt.Errorf("%s needs a role after the user, e.g. %s %s deployer", verb, verb, userText(user, isID))
 	}
+	if !args[1].quoted && args[1].s == args[0].s {
+		// "grant @ana @ana deployer": the user written twice, not a
+		// role that starts with '@'.
+		return c, nil, writtenTwice(args[1].s, suggest.Command(string(verb)+" "+writtenWords(slices.Delete(slices.Clone(args), 1, 2))))
+	}
 	if err := checkRole(args[1].s); err != nil {
 		return c, nil, err
 	}
