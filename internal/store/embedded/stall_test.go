@@ -215,19 +215,7 @@ func TestStalledSetOnceSetsNothingLate(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			stalled, err := s.db.Begin(true)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, stalled := openStalled(t)
 			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 			defer cancel()
 			if err := tc.set(ctx, s); !errors.Is(err, context.DeadlineExceeded) {
@@ -242,6 +230,27 @@ func TestStalledSetOnceSetsNothingLate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openStalled opens a store closed at the test's end, and stalls its disk
+// as TestStalledDiskEndsWithContext does: the write transaction returned,
+// left open, holds bbolt's one writer until the test rolls it back.
+func openStalled(t *testing.T) (*Store, *bolt.Tx) {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, stalled
 }
 
 // waitAbandonedTx waits until no transaction whose caller gave up is left
@@ -533,22 +542,10 @@ func TestStalledWriteGivenUpIsNotMade(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			stalled, err := s.db.Begin(true)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, stalled := openStalled(t)
 			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 			defer cancel()
-			err = tc.write(ctx, s)
+			err := tc.write(ctx, s)
 			if rerr := stalled.Rollback(); rerr != nil {
 				t.Fatalf("Rollback: %v", rerr)
 			}
