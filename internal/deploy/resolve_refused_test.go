@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -85,21 +84,7 @@ func TestNothingToDoResolveUnrecorded(t *testing.T) {
 				st.Store = o.Store
 				o.Store = st
 			})
-			var two *deploy.Record
-			for _, b := range []string{"1", "2"} {
-				f.build(b)
-				two = f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-			}
-			// Deploy 3's process died before it switched the host.
-			d3 := two.Clone()
-			d3.ID, d3.Build, d3.Previous, d3.Started = d3ID, "3", "2", time.Now()
-			d3.Finished, d3.Outcome, d3.Error = d3.Started, deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
-			for i := range d3.Hosts {
-				d3.Hosts[i].State, d3.Hosts[i].Current, d3.Hosts[i].Previous = deploy.HostDelivered, "2", "2"
-			}
-			if err := f.store.PutRecord(context.Background(), d3); err != nil {
-				t.Fatal(err)
-			}
+			d3 := diedBeforeSwitching(t, f, d3ID)
 
 			_, err := f.run(tt.kind, "2")
 			if errs.CodeOf(err) != errs.NoChange {

@@ -64,21 +64,7 @@ func TestNothingToDoHistoryUnreadable(t *testing.T) {
 		st.Store = o.Store
 		o.Store = st
 	})
-	var two *deploy.Record
-	for _, b := range []string{"1", "2"} {
-		f.build(b)
-		two = f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
-	}
-	// Deploy 3's process died before it switched the host.
-	d3 := two.Clone()
-	d3.ID, d3.Build, d3.Previous, d3.Started = "20261123-130000-d3d3d3", "3", "2", time.Now()
-	d3.Finished, d3.Outcome, d3.Error = d3.Started, deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
-	for i := range d3.Hosts {
-		d3.Hosts[i].State, d3.Hosts[i].Current, d3.Hosts[i].Previous = deploy.HostDelivered, "2", "2"
-	}
-	if err := f.store.PutRecord(context.Background(), d3); err != nil {
-		t.Fatal(err)
-	}
+	d3 := diedBeforeSwitching(t, f, "20261123-130000-d3d3d3")
 
 	// Before it reads a host, a deploy reads the history twice: for runs
 	// still recorded running, which it takes over, and for what the last
@@ -116,4 +102,26 @@ func TestNothingToDoHistoryUnreadable(t *testing.T) {
 	if stuck, _ := deploy.Unresolved(recs); stuck == nil || stuck.ID != d3.ID {
 		t.Errorf("unresolved: %+v, want deploy 3", stuck)
 	}
+}
+
+// diedBeforeSwitching deploys builds 1 and 2 on f, then records deploy id
+// of build 3 as one whose process died before it switched a host: every
+// host delivered, still on 2. It returns that record.
+func diedBeforeSwitching(t *testing.T, f *fixture, id string) *deploy.Record {
+	t.Helper()
+	var two *deploy.Record
+	for _, b := range []string{"1", "2"} {
+		f.build(b)
+		two = f.mustRun(deploy.KindDeploy, b, deploy.OutcomeSucceeded)
+	}
+	d3 := two.Clone()
+	d3.ID, d3.Build, d3.Previous, d3.Started = id, "3", "2", time.Now()
+	d3.Finished, d3.Outcome, d3.Error = d3.Started, deploy.OutcomeInterrupted, "the process running this deploy (gone:1) stopped before it finished; hosts are as observed at recovery"
+	for i := range d3.Hosts {
+		d3.Hosts[i].State, d3.Hosts[i].Current, d3.Hosts[i].Previous = deploy.HostDelivered, "2", "2"
+	}
+	if err := f.store.PutRecord(context.Background(), d3); err != nil {
+		t.Fatal(err)
+	}
+	return d3
 }
