@@ -399,7 +399,7 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		runs := r.runningNow()
 		if named == "" {
 			return "", "", errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: %s; nothing was changed",
-				r.t.key(), runs, suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD"))
+				r.t.key(), runs, "rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD")
 		}
 		from = runs
 	}
@@ -525,7 +525,7 @@ func (r *run) earlierRelease(first hostState, others []hostState, from string) (
 	recs, err := r.historyUntil(func(ran map[string]bool) bool { return ran[candidates[0]] })
 	if err != nil {
 		return "", errs.Wrap(errs.Unavailable, err, "cannot read the deploy history of %s to find a release that ran; name one: %s (releases on disk: %s); nothing was changed",
-			r.t.key(), suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD"), strings.Join(candidates, ", "))
+			r.t.key(), "rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD", strings.Join(candidates, ", "))
 	}
 	ran := ranReleases(recs)
 	// A release a deploy delivered and stopped before switching every host
@@ -543,14 +543,20 @@ func (r *run) earlierRelease(first hostState, others []hostState, from string) (
 		}
 	}
 	if len(nameable) > 0 {
+		// A command with BUILD to fill in is prose, not one marked to
+		// send as it is; with one release to name, it is that one.
+		name := "rollback " + r.t.app.Name + " " + r.t.env.Name + " to BUILD"
+		if len(nameable) == 1 {
+			name = suggest.Command("rollback " + r.t.app.Name + " " + r.t.env.Name + " to " + nameable[0])
+		}
 		msg := fmt.Sprintf("no release on disk of %s is known to have run here besides %s (releases on disk: %s); name one: %s",
-			r.t.key(), orNone(from), strings.Join(nameable, ", "), suggest.Command("rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD"))
+			r.t.key(), orNone(from), strings.Join(nameable, ", "), name)
 		if len(forward) > 0 {
 			msg += "; " + strings.Join(forward, "; ")
 		}
 		return "", errs.New(errs.NotFound, "%s; nothing was changed", msg)
 	}
-	advice := "to run one, deploy it: " + suggest.Command("deploy "+r.t.app.Name+" BUILD to "+r.t.env.Name)
+	advice := "to run one, deploy it: deploy " + r.t.app.Name + " BUILD to " + r.t.env.Name
 	if len(forward) == 1 {
 		advice = "to run it, deploy it: " + suggest.Command("deploy "+r.t.app.Name+" "+candidates[0]+" to "+r.t.env.Name)
 	}

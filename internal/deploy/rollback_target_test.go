@@ -60,6 +60,10 @@ func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "run different releases (2 on h0; 3 on h1, h2)") {
 		t.Fatalf("rollback without a target: got %v, want a refusal naming each host's release", err)
 	}
+	// BUILD is the reader's to fill in: no command marked to send as it is.
+	if cmds := suggested(errs.Message(err)); len(cmds) > 0 {
+		t.Errorf("rollback without a target suggests %q, with a word to fill in: %s", cmds, errs.Message(err))
+	}
 	rb := f.mustRun(deploy.KindRollback, "2", deploy.OutcomeSucceeded)
 	for _, h := range []string{"h0", "h1", "h2"} {
 		if c := current(h); c != "releases/2" {
