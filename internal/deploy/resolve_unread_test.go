@@ -92,16 +92,7 @@ func TestNothingToDoHistoryUnreadable(t *testing.T) {
 	if strings.Contains(msg, "is resolved") {
 		t.Errorf("deploy 2: got %q, which says a run is resolved", msg)
 	}
-	recs, err := f.store.Records(context.Background(), deploy.Filter{App: "web", Env: "prod"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if recs[0].ID != d3.ID {
-		t.Errorf("newest record %s %s %s, want none after deploy 3", recs[0].Kind, recs[0].Build, recs[0].Outcome)
-	}
-	if stuck, _ := deploy.Unresolved(recs); stuck == nil || stuck.ID != d3.ID {
-		t.Errorf("unresolved: %+v, want deploy 3", stuck)
-	}
+	stillUnresolved(t, f, d3)
 }
 
 // diedBeforeSwitching deploys builds 1 and 2 on f, then records deploy id
@@ -124,4 +115,20 @@ func diedBeforeSwitching(t *testing.T, f *fixture, id string) *deploy.Record {
 		t.Fatal(err)
 	}
 	return d3
+}
+
+// stillUnresolved fails t unless deploy d3 is still the newest record of
+// web/prod on f, and the one Unresolved returns.
+func stillUnresolved(t *testing.T, f *fixture, d3 *deploy.Record) {
+	t.Helper()
+	recs, err := f.store.Records(context.Background(), deploy.Filter{App: "web", Env: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].ID != d3.ID {
+		t.Errorf("newest record %s %s %s, want none after deploy 3", recs[0].Kind, recs[0].Build, recs[0].Outcome)
+	}
+	if stuck, _ := deploy.Unresolved(recs); stuck == nil || stuck.ID != d3.ID {
+		t.Errorf("unresolved: %+v, want deploy 3", stuck)
+	}
 }
