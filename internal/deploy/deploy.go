@@ -918,7 +918,7 @@ func (r *run) partialMessage(failed int) string {
 	left, first := slices.Clone(r.backFailed), slices.Clone(r.firstFailed)
 	r.mu.Unlock()
 	if len(left) > 0 {
-		msg += "; " + couldNotSwitchBack(left)
+		msg += "; " + r.couldNotSwitchBack(left)
 	}
 	if len(first) > 0 {
 		msg += "; " + r.firstReleaseText(first, r.rec.Build, false)
@@ -2554,7 +2554,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		msg += fmt.Sprintf("; switched back to %s on %s", rel, strings.Join(back[rel], ", "))
 	}
 	if len(left) > 0 {
-		msg += "; " + couldNotSwitchBack(left)
+		msg += "; " + r.couldNotSwitchBack(left)
 	}
 	if bad := RunsBadText(r.snapshot()); bad != "" {
 		// This deploy did not switch them: they ran the build before it,
@@ -2587,14 +2587,49 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 }
 
 // couldNotSwitchBack names the hosts a deploy failed to switch back and
-// asks for a look at each: the message is read on a single host as often
-// as on several, and "check them" of one host reads as a word missing.
-func couldNotSwitchBack(hosts []string) string {
+// asks for a look at each, then for the rollback that finishes their
+// switch back (see couldNotSwitchBackText).
+func (r *run) couldNotSwitchBack(hosts []string) string {
+	var to []string
+	for _, h := range r.hosts {
+		if !slices.Contains(hosts, h.Name) {
+			continue
+		}
+		r.mu.Lock()
+		hr := *r.rec.Host(h.Name)
+		r.mu.Unlock()
+		// Every host named was switched: only the release it goes back
+		// to counts.
+		if st, _ := r.revertFrom(h, hr, true); st.Current != "" && !slices.Contains(to, st.Current) {
+			to = append(to, st.Current)
+		}
+	}
+	slices.Sort(to)
+	return couldNotSwitchBackText(r.t.app.Name, r.t.env.Name, hosts, to)
+}
+
+// couldNotSwitchBackText says that hosts of app/env could not be switched
+// back to the releases to, and offers the rollback that finishes it. The
+// rollback names its release: the hosts run different releases then, and
+// a rollback naming none is refused. With the hosts going back to several
+// releases, which to keep is someone's choice: the command, with a word to
+// fill in, is prose, not marked as one to send as it is. The message is
+// read on a single host as often as on several, and "check them" of one
+// host reads as a word missing.
+func couldNotSwitchBackText(app, env string, hosts, to []string) string {
 	them := "them"
 	if len(hosts) == 1 {
 		them = "it"
 	}
-	return fmt.Sprintf("could NOT switch back %s — check %s and %s", strings.Join(hosts, ", "), them, suggest.Command("/rollback"))
+	msg := fmt.Sprintf("could NOT switch back %s — check %s and ", strings.Join(hosts, ", "), them)
+	if len(to) == 1 {
+		return msg + suggest.Command("rollback "+app+" "+env+" to "+to[0])
+	}
+	msg += fmt.Sprintf("roll back to one release: rollback %s %s to BUILD", app, env)
+	if len(to) > 1 {
+		msg += fmt.Sprintf(" (they were going back to %s)", strings.Join(to, ", "))
+	}
+	return msg
 }
 
 // RunsBadText says, of a reverted deploy's record, which hosts still run

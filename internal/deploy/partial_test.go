@@ -37,6 +37,9 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 		prepare     func(t *testing.T, dir string)
 		wantCurrent string // h1's `current` after the deploy
 		want        string // in the record's error
+		// offers are the builds of the rollbacks the record's error
+		// offers, each marked, whole, and going to it.
+		offers []string
 	}{
 		{
 			name: "its switch back failed",
@@ -47,7 +50,8 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 				}
 			},
 			wantCurrent: "releases/2",
-			want:        "could NOT switch back h1 — check it and " + suggest.Command("/rollback"),
+			want:        "could NOT switch back h1 — check it and " + suggest.Command("rollback web prod to 2"),
+			offers:      []string{"2"},
 		},
 		{
 			name: "its first release",
@@ -74,6 +78,7 @@ func TestPartialDeploySaysWhatItCouldNotSwitchBack(t *testing.T) {
 					t.Errorf("record error: got %q, want it to say %q", rec.Error, want)
 				}
 			}
+			wantOffers(t, f, rec.Error, tt.offers...)
 		})
 	}
 }
@@ -164,12 +169,14 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 		h1      deploy.HostState
 		want    []string
 		notWant string
+		offers  []string // as in TestPartialDeploySaysWhatItCouldNotSwitchBack
 	}{
 		{
 			name:    "second try fails",
 			h1:      deploy.HostFailed,
-			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check it and " + suggest.Command("/rollback")},
+			want:    []string{"switched back to 2 on h0, h2", "could NOT switch back h1 — check it and " + suggest.Command("rollback web prod to 2")},
 			notWant: "h1, h1",
+			offers:  []string{"2"},
 		},
 		{
 			name:    "second try passes",
@@ -193,6 +200,7 @@ func TestRevertNamesEachHostOnce(t *testing.T) {
 			if strings.Contains(rec.Error, tt.notWant) {
 				t.Errorf("record error: got %q, want nothing saying %q", rec.Error, tt.notWant)
 			}
+			wantOffers(t, f, rec.Error, tt.offers...)
 			if hr := rec.Host("h1"); hr.State != tt.h1 {
 				t.Errorf("h1: got %s (current %s), want %s", hr.State, current("h1"), tt.h1)
 			}
