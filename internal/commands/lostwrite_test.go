@@ -115,7 +115,8 @@ func TestWriteReplyLost(t *testing.T) {
 		},
 		{
 			name: "cancel", user: "bob", text: "cancel web prod",
-			want: "whether the cancel of deploy " + otherRun + " of web/prod was passed on to the replica running it is not known (state store unreachable): cancel again, which does no harm; status shows whether it still runs, and its progress messages say when it stops",
+			want:   "whether the cancel of deploy " + otherRun + " of web/prod was passed on to the replica running it is not known (state store unreachable): cancel web prod again, which does no harm; status web shows whether it still runs, and its progress messages say when it stops",
+			marked: []string{"cancel web prod", "status web"},
 			before: func(ctx context.Context, st *redis.Store) error {
 				_, err := st.Acquire(ctx, deploy.LeaseKey("web", "prod"), otherRun+" deploy", time.Minute)
 				return err

@@ -414,7 +414,8 @@ func (e *Engine) SignalCancel(ctx context.Context, app, env, by string) (Cancell
 		// Sent again, a cancel only leaves the same signal: the way to
 		// find out is also the way to make sure.
 		return Cancelled{}, OutcomeUnknown(err, fmt.Sprintf("whether the cancel of deploy %s of %s was passed on to the replica running it", id, t.key()),
-			"cancel again, which does no harm; status shows whether it still runs, and its progress messages say when it stops")
+			fmt.Sprintf("%s again, which does no harm; %s shows whether it still runs, and its progress messages say when it stops",
+				suggest.Command("cancel "+t.app.Name+" "+t.env.Name), suggest.Command("status "+t.app.Name)))
 	}
 	return Cancelled{ID: id, Started: rerr == nil}, nil
 }

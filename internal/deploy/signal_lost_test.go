@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/redis"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 )
 
@@ -37,21 +39,25 @@ func (s *pausedSignals) SignalFirst(ctx context.Context, id, kind, value string,
 // passed on to another replica, whose write Redis took but whose reply
 // was lost, is not reported as having changed nothing: the signal is
 // there, and the run takes it. It says that it is not known, and how to
-// find out.
+// find out: the commands it offers for that are marked, whole, with the
+// app and env of the deploy (the cancel's were not marked).
 func TestSignalReplyLost(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		kind   string
 		signal func(e *deploy.Engine) error
 		want   string
+		// offers are the commands the reply offers, as parsed.
+		offers []commands.Command
 	}{
 		{"cancel", "cancel", func(e *deploy.Engine) error {
 			_, err := e.SignalCancel(t.Context(), "web", "prod", "ana")
 			return err
-		}, "whether the cancel of deploy 7 of web/prod was passed on to the replica running it is not known (state store unreachable): cancel again"},
+		}, "whether the cancel of deploy 7 of web/prod was passed on to the replica running it is not known (state store unreachable): cancel web prod again, which does no harm; status web shows whether it still runs",
+			[]commands.Command{{Verb: commands.VerbCancel, App: "web", Env: "prod"}, {Verb: commands.VerbStatus, App: "web"}}},
 		{"confirm", "confirm", func(e *deploy.Engine) error {
 			return e.SignalConfirm(t.Context(), "7", "ana", true)
-		}, "whether your answer to the prompt of deploy 7 was passed on to the replica running it is not known (state store unreachable): answer again"},
+		}, "whether your answer to the prompt of deploy 7 was passed on to the replica running it is not known (state store unreachable): answer again", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redisserver.Start(t)
@@ -78,9 +84,19 @@ func TestSignalReplyLost(t *testing.T) {
 			}
 
 			err = tc.signal(f.engine)
-			if msg := errs.Message(err); !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "nothing was changed") || errs.CodeOf(err) != errs.Unavailable {
+			msg := errs.Message(err)
+			if said := suggest.Strip(msg); !strings.HasPrefix(said, tc.want) || strings.Contains(said, "nothing was changed") || errs.CodeOf(err) != errs.Unavailable {
 				t.Errorf("got %v (message %q, code %s); want code %s and a message starting %q, not saying nothing was changed",
-					err, msg, errs.CodeOf(err), errs.Unavailable, tc.want)
+					err, said, errs.CodeOf(err), errs.Unavailable, tc.want)
+			}
+			got := offered(t, f.cfg, msg)
+			if len(got) != len(tc.offers) {
+				t.Errorf("offers %+v, want %+v: %q", got, tc.offers, msg)
+			}
+			for i := range min(len(got), len(tc.offers)) {
+				if g, w := got[i], tc.offers[i]; g.Verb != w.Verb || g.App != w.App || g.Env != w.Env {
+					t.Errorf("offer %d: got %+v, want %s of %s %s", i, g, w.Verb, w.App, w.Env)
+				}
 			}
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 				_, ok, err := rs.TakeSignal(t.Context(), "7", tc.kind)
