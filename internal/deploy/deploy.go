@@ -1784,7 +1784,7 @@ func (r *run) waitConfirm(pending []string) error {
 	r.update(func(rec *Record) { rec.Awaiting = deadline })
 	defer r.endPrompt()
 	r.emit(Event{Kind: EventConfirm, Migrations: pending, Deadline: deadline,
-		Text: fmt.Sprintf("%d pending migration(s) wait for confirmation: deploy confirm %s, or deploy abort %s", len(pending), r.rec.ID, r.rec.ID)})
+		Text: fmt.Sprintf("%d pending migration(s) wait for confirmation: %s, or %s", len(pending), suggest.Command("deploy confirm "+r.rec.ID), suggest.Command("deploy abort "+r.rec.ID))})
 	// The wait ends at the deadline the prompt shows, however long the
 	// record's write and the prompt's delivery took: an answer after it
 	// is refused (see answer), and the deploy aborts.

@@ -1471,6 +1471,8 @@ func askingYAML(restart, confirmTimeout string) string {
 type askingDeploy struct {
 	rec  *deploy.Record
 	done chan *deploy.Record
+	// prompt is the text of its prompt, set before deployAsking returns.
+	prompt string
 
 	mu    sync.Mutex
 	notes []string
@@ -1485,6 +1487,9 @@ func (f *fixture) deployAsking(t *testing.T, build string) *askingDeploy {
 	rec, err := f.engine.Deploy(t.Context(), deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}, func(ev deploy.Event) {
 		switch ev.Kind {
 		case deploy.EventConfirm:
+			d.mu.Lock()
+			d.prompt = ev.Text
+			d.mu.Unlock()
 			prompted <- struct{}{}
 		case deploy.EventNote:
 			d.mu.Lock()
