@@ -1,6 +1,11 @@
 package train
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
+)
 
 // behind is why a car aboard can never ship: the config no longer has
 // what it boarded for. A departure leaves such a car behind at its turn,
@@ -34,10 +39,10 @@ func (s *Scheduler) behindOf(tr *trainState, c Car) behind {
 
 // reason is what the summary and the audit log say of car c of train tr,
 // left behind.
-func (b behind) reason(tr *trainState, c Car) string {
+func (s *Scheduler) reason(b behind, tr *trainState, c Car) string {
 	switch b {
 	case envMoved:
-		return fmt.Sprintf("it boarded for %s, and the train goes to %s now: board it again", c.Env, tr.cfg.Env)
+		return fmt.Sprintf("it boarded for %s, and the train goes to %s now%s", c.Env, tr.cfg.Env, s.boardAgain(tr, []Car{c}))
 	case envGone:
 		return fmt.Sprintf("it was left behind: the env %s of the app %s is no longer configured", c.Env, c.App)
 	}
@@ -85,12 +90,50 @@ func (s *Scheduler) splitBehind(tr *trainState, cars []Car) (ship []Car, lines [
 	}
 	for _, env := range movedEnvs {
 		cs := moved[env]
-		who, it := "it", "it"
+		who := "it"
 		if len(cs) > 1 {
-			who, it = "they", "them"
+			who = "they"
 		}
-		lines = append(lines, fmt.Sprintf("%s left behind: %s boarded for %s, and the train goes to %s now; board %s again",
-			carList(cs), who, env, tr.cfg.Env, it))
+		lines = append(lines, fmt.Sprintf("%s left behind: %s boarded for %s, and the train goes to %s now%s",
+			carList(cs), who, env, tr.cfg.Env, s.boardAgain(tr, cs)))
 	}
 	return ship, lines
+}
+
+// boardAgain tells how cars, boarded for an env train tr no longer goes
+// to, board it again: the train board of each, with its app and build,
+// marked as suggested, as the parser reads it back. A car whose app has
+// no env where the train goes now cannot board it, and is said so, with
+// no command that would be refused.
+func (s *Scheduler) boardAgain(tr *trainState, cars []Car) string {
+	var cmds, cannot []string
+	for _, c := range cars {
+		if a, ok := s.cfg.App(c.App); ok {
+			if _, ok := a.Env(tr.cfg.Env); ok {
+				// A build spelt as a keyword is quoted, as the parser
+				// would otherwise read it as one.
+				build := c.Build
+				if strings.EqualFold(build, "to") || strings.EqualFold(build, "on") {
+					build = `"` + build + `"`
+				}
+				cmds = append(cmds, suggest.Command(fmt.Sprintf("train board %s %s on %s", c.App, build, tr.name)))
+				continue
+			}
+		}
+		cannot = append(cannot, c.App)
+	}
+	var out string
+	switch {
+	case len(cmds) == 1 && len(cars) == 1:
+		out = "; board it again: " + cmds[0]
+	case len(cmds) > 0:
+		out = "; to board again: " + strings.Join(cmds, ", ")
+	}
+	switch {
+	case len(cannot) == 1:
+		out += fmt.Sprintf("; %s has no env %s, so it cannot board this train", cannot[0], tr.cfg.Env)
+	case len(cannot) > 1:
+		out += fmt.Sprintf("; %s have no env %s, so they cannot board this train", strings.Join(cannot, ", "), tr.cfg.Env)
+	}
+	return out
 }

@@ -362,7 +362,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 		// Not announced: a departure cancelled all the same is known
 		// only to whoever looks, until the cancel is said again.
 		return chat.Message{}, unknownErr(err, "cancel "+trainName, fmt.Sprintf("whether the %s was cancelled", label),
-			suggest.Command("train")+" marks it cancelled if it was, which its channels were not told; cancel it again, which tells them")
+			suggest.Command("train")+" marks it cancelled if it was, which its channels were not told; the same cancel, sent again, tells them")
 	}
 	if already {
 		s.log.Info("train: cancellation announced as it was said again", "train", trainName, "at", dep, "user", user, "reason", reason,
@@ -416,7 +416,7 @@ func (s *Scheduler) Cancel(ctx context.Context, user, trainName, reason string) 
 // the train, or in none of them.
 const (
 	announced    = "; announced in the train's channels"
-	notAnnounced = "; the train's channels could not be told (the chat platform refused every post; the bot's log says why): cancel it again to announce it"
+	notAnnounced = "; the train's channels could not be told (the chat platform refused every post; the bot's log says why): the same cancel, sent again, announces it"
 )
 
 // cancelOrphan calls off train name, which the config no longer has: it

@@ -221,7 +221,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			continue
 		}
 		if b := s.behindOf(tr, c); b != shipsAboard {
-			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: b.reason(tr, c)})
+			sum.Failed = append(sum.Failed, CarResult{Car: c, Reason: s.reason(b, tr, c)})
 			if b == envMoved {
 				// The config sends the train elsewhere since c boarded:
 				// no deploy was asked of an env the train no longer
@@ -231,7 +231,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// Its app, or the app's env, was removed from the config
 			// since it boarded: no deploy of it can run, now or at a
 			// later train.
-			s.auditGone(ctx, tr, c, b.reason(tr, c))
+			s.auditGone(ctx, tr, c, s.reason(b, tr, c))
 			log.Warn("train: car of an app or env no longer configured left behind", "app", c.App, "env", c.Env, "build", c.Build, "user", c.User)
 			continue
 		}
@@ -438,7 +438,7 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 func withLost(m chat.Message, lost error, n int) chat.Message {
 	if lost != nil {
 		m.Level = chat.Failure
-		m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard (%s): board them again.", count(n, "car"), errs.Message(lost)))
+		m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard (%s): they are off the train until boarded again.", count(n, "car"), errs.Message(lost)))
 	}
 	return m
 }

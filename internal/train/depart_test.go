@@ -192,7 +192,7 @@ func TestDepart(t *testing.T) {
 			},
 			cars: three[:1], wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to staging has left: 1 failed
-  ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now: board it again; it leaves the train`,
+  ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now; board it again: ` + suggest.Command("train board accounting 1338 on daily") + `; it leaves the train`,
 		},
 		{
 			// Its own env's lock says nothing of it: it can never ship
@@ -205,7 +205,7 @@ func TestDepart(t *testing.T) {
 			},
 			cars: three[:1], wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to staging has left: 1 failed
-  ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now: board it again; it leaves the train`,
+  ❌ accounting 1338 (@alice): it boarded for production, and the train goes to staging now; board it again: ` + suggest.Command("train board accounting 1338 on daily") + `; it leaves the train`,
 		},
 		{
 			name: "no outcome in time",

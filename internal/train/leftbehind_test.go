@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestCarLeftBehindSaidBeforeTheDeparture: a car whose app, or the app's
@@ -31,13 +32,23 @@ func TestCarLeftBehindSaidBeforeTheDeparture(t *testing.T) {
 			"billing 77 (@bob) left behind: its app's env production is no longer configured"},
 		{"train sent elsewhere", func(c *config.Config) { c.Trains["daily"].Env = "staging" }, "staging",
 			"search 5 (@carl)", "(car 1 of 1)",
-			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; board them again"},
+			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; to board again: " +
+				suggest.Command("train board accounting 1338 on daily") + ", " + suggest.Command("train board billing 77 on daily")},
 		{"train sent elsewhere, the env gone too", func(c *config.Config) {
 			c.Trains["daily"].Env = "staging"
 			delete(c.Apps["billing"].Envs, "production")
 		}, "staging",
 			"search 5 (@carl)", "(car 1 of 1)",
-			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; board them again"},
+			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; to board again: " +
+				suggest.Command("train board accounting 1338 on daily") + ", " + suggest.Command("train board billing 77 on daily")},
+		// A command that would be refused is no command to offer.
+		{"train sent where an app has no env", func(c *config.Config) {
+			c.Trains["daily"].Env = "staging"
+			delete(c.Apps["billing"].Envs, "staging")
+		}, "staging",
+			"search 5 (@carl)", "(car 1 of 1)",
+			"accounting 1338 (@alice), billing 77 (@bob) left behind: they boarded for production, and the train goes to staging now; to board again: " +
+				suggest.Command("train board accounting 1338 on daily") + "; billing has no env staging, so it cannot board this train"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 1, 9, 0), nil)

@@ -98,7 +98,7 @@ func TestWriteReplyLost(t *testing.T) {
 				_, err := s.Cancel(ctx, "ana", "daily", "release freeze")
 				return err
 			},
-			want: " train to production was cancelled is not known (state store unreachable): " + suggest.Command("train") + " marks it cancelled if it was",
+			want: " train to production was cancelled is not known (state store unreachable): " + suggest.Command("train") + " marks it cancelled if it was, which its channels were not told; the same cancel, sent again, tells them",
 			written: func(ctx context.Context, st *redis.Store) bool {
 				at, err := st.LastRun(ctx, "daily", train.KindCancel)
 				return err == nil && !at.IsZero()

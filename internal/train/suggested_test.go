@@ -24,11 +24,15 @@ func (carsRefused) Cars(context.Context, string) ([]Car, error) {
 // renderer writes it as a command, and the command marked is whole: it
 // parses back to what the text means. They were plain text, and offered
 // "train leave APP on …" and "cancel APP production", which no app is
-// named, where the cars aboard were known.
+// named, where the cars aboard were known, and "board it again" of a car
+// whose app, build and train were known.
 func TestSuggestedCommands(t *testing.T) {
 	now := at(2026, 6, 1, 14, 5)
 	leave := func(app, train string, gone bool) commands.Command {
 		return commands.Command{Verb: commands.VerbTrain, TrainAction: commands.TrainLeave, App: app, Train: train, TrainGone: gone}
+	}
+	board := func(app, build, train string) commands.Command {
+		return commands.Command{Verb: commands.VerbTrain, TrainAction: commands.TrainBoard, App: app, Build: build, Train: train}
 	}
 	status := commands.Command{Verb: commands.VerbStatus}
 	list := commands.Command{Verb: commands.VerbTrain, TrainAction: commands.TrainList}
@@ -85,6 +89,29 @@ func TestSuggestedCommands(t *testing.T) {
 			},
 			want:    []string{"status"},
 			wantCmd: []commands.Command{status}},
+		{name: "cars boarded for an env the train no longer goes to",
+			board: map[string][]string{"daily": {"accounting", "billing"}},
+			text: func(t *testing.T, h *harness) string {
+				h.cfg.Trains["daily"].Env = "staging"
+				h.restart()
+				m, err := h.s.List(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return strings.Join(m.Lines, "\n")
+			},
+			want:    []string{"train board accounting 7 on daily", "train board billing 7 on daily"},
+			wantCmd: []commands.Command{board("accounting", "7", "daily"), board("billing", "7", "daily")}},
+		{name: "a car boarded for an env the train no longer goes to, in the summary",
+			board: map[string][]string{"daily": {"accounting"}},
+			text: func(t *testing.T, h *harness) string {
+				h.cfg.Trains["daily"].Env = "staging"
+				h.restart()
+				sum := h.s.Depart(t.Context(), "daily", "")
+				return strings.Join(sum.Message.Lines, "\n")
+			},
+			want:    []string{"train board accounting 7 on daily"},
+			wantCmd: []commands.Command{board("accounting", "7", "daily")}},
 		{name: "cars unread at boarding",
 			text: func(t *testing.T, h *harness) string {
 				return strings.Join(unreadMessage(KindBoarding, "14:00 train to production", 0, "state store unreachable").Lines, "\n")
@@ -119,7 +146,7 @@ func TestSuggestedCommands(t *testing.T) {
 					continue
 				}
 				c, want := res.Cmd, tc.wantCmd[i]
-				if c.Verb != want.Verb || c.TrainAction != want.TrainAction || c.App != want.App || c.Train != want.Train || c.TrainGone != want.TrainGone {
+				if c.Verb != want.Verb || c.TrainAction != want.TrainAction || c.App != want.App || c.Train != want.Train || c.TrainGone != want.TrainGone || c.Build != want.Build {
 					t.Errorf("%q parses as %+v, want %+v", cmd, c, want)
 				}
 			}
