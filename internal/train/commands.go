@@ -557,8 +557,10 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	// A departure sent off early that the bot died during, not said yet
 	// (that waits for a taking over of the lead), is said now: with the
 	// lease and tr.busy held, no replica runs one. A scheduled one may
-	// be recorded on the leader and not yet hold the train: not said
-	// here, it is named in the reply all the same, as are records that
+	// be recorded on the leader and not yet hold the train: whether it
+	// was cut short is not said here, but the train's channels are told
+	// that this one leaves beside it (sayBeside), once it is recorded as
+	// leaving; the reply names it all the same, as it does records that
 	// could not be read, so that the reply does not pass for one that
 	// found nothing else unended.
 	var found []string
@@ -567,17 +569,13 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		found = append(found, fmt.Sprintf("⚠ Whether an earlier departure of the train never ended could not be read (%s): "+
 			"one the bot stopped during is said in the train's channels once it can be read.", storeDown(err)))
 	}
+	var scheduled []Departure
 	for _, prev := range prevs {
 		if prev.Early {
 			s.sayCutShort(ctx, trainName, tr, prev, at)
-			found = append(found, fmt.Sprintf("⚠ The %s, sent off early, was cut short: the bot stopped during it; the train's channels were told.",
-				s.label(tr, prev.At, at)))
 			continue
 		}
-		found = append(found, fmt.Sprintf("⚠ The %s has not said what became of its cars: it may be about to leave, after this one, "+
-			"or the bot stopped during it; the train's channels are told which, by its next scheduled departure at the latest. "+
-			"Whatever is aboard leaves now, with this one; a car whose deploy it was running is reported by deploy recovery (%s shows it).",
-			s.label(tr, prev.At, at), suggest.Command("status")))
+		scheduled = append(scheduled, prev)
 	}
 	note := "sent off early by @" + user
 	s.log.Info("train: departing now", "train", trainName, "user", user)
@@ -592,6 +590,22 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		dep.release()
 		<-tr.busy
 		return chat.Message{}, departUnrecorded(err, trainName)
+	}
+	told := len(scheduled) > 0 && s.sayBeside(ctx, trainName, tr, scheduled, user, at)
+	for _, prev := range prevs {
+		if prev.Early {
+			found = append(found, fmt.Sprintf("⚠ The %s, sent off early, was cut short: the bot stopped during it; the train's channels were told.",
+				s.label(tr, prev.At, at)))
+			continue
+		}
+		channels := "the train's channels are told which"
+		if told {
+			channels = "the train's channels were told that this one leaves meanwhile, and are told which"
+		}
+		found = append(found, fmt.Sprintf("⚠ The %s has not said what became of its cars: it may be about to leave, after this one, "+
+			"or the bot stopped during it; %s, by its next scheduled departure at the latest. "+
+			"Whatever is aboard leaves now, with this one; a car whose deploy it was running is reported by deploy recovery (%s shows it).",
+			s.label(tr, prev.At, at), channels, suggest.Command("status")))
 	}
 	reply := chat.Message{Level: chat.Info, Title: fmt.Sprintf("🚂 Sending the %s train to %s off now; the summary follows in its channel", trainName, tr.cfg.Env)}
 	if tr.cfg.Empty == "silent" {
@@ -610,6 +624,44 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
 	return reply, nil
+}
+
+// sayBeside tells the channels of train name, once, that user sent it
+// off early at at while the scheduled departures in scheduled, recorded
+// as leaving, have not said what became of their cars: one may still be
+// running on the leader, and the people waiting for it would otherwise
+// see a second departure leave with no word of the first. Whether each
+// was cut short is said later, by the scheduler (cutShort, replaced). A
+// train whose empty departures are silent, with nobody aboard, leaves
+// unannounced, and this is not said either. It reports whether a channel
+// took it.
+func (s *Scheduler) sayBeside(ctx context.Context, name string, tr *trainState, scheduled []Departure, user string, at time.Time) bool {
+	cars, quiet, err := s.carsToAnnounce(ctx, name, tr)
+	if quiet {
+		return false
+	}
+	labels := make([]string, len(scheduled))
+	for i, d := range scheduled {
+		labels[i] = "the " + s.label(tr, d.At, at)
+	}
+	verb, that, them, its := "has", "That one", "it", "its"
+	if len(scheduled) > 1 {
+		verb, that, them, its = "have", "Those", "them", "their"
+	}
+	m := chat.Message{Level: chat.Warning, Public: true,
+		Title: fmt.Sprintf("⚠ The %s was sent off early by @%s while %s %s not said what became of %s cars.",
+			s.label(tr, at, at), user, strings.Join(labels, " and "), verb, its),
+		Lines: []string{fmt.Sprintf("%s may be about to leave, after this one, or the bot stopped during %s: this channel is told which, by the next scheduled departure at the latest.",
+			that, them)}}
+	switch {
+	case err != nil:
+		m.Lines = append(m.Lines, "Whatever is aboard leaves now, with this one.")
+	case len(cars) > 0:
+		m.Lines = append(m.Lines, fmt.Sprintf("Leaving now, with this one: %s.", carList(cars)))
+	}
+	m.Lines = append(m.Lines, fmt.Sprintf("If the bot stopped during %s, a car whose deploy was under way then is reported by deploy recovery (%s shows it).",
+		them, suggest.Command("status")))
+	return s.announce(ctx, tr, m)
 }
 
 // takeTrain takes tr.busy and the departure lease of train name for a

@@ -547,12 +547,15 @@ func (c *jumpingClock) Sleep(ctx context.Context, until time.Time) error {
 type titles struct {
 	mu  sync.Mutex
 	got []string
+	// msgs holds the messages whose titles got holds.
+	msgs []chat.Message
 }
 
 func (p *titles) Post(_ context.Context, _ string, m chat.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.got = append(p.got, m.Title)
+	p.msgs = append(p.msgs, m)
 	return nil
 }
 
