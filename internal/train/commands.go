@@ -666,10 +666,11 @@ func (s *Scheduler) sayBeside(ctx context.Context, name string, tr *trainState, 
 
 // takeTrain takes tr.busy and the departure lease of train name for a
 // train depart now. This replica's own saying of departures found
-// unended (cutShort) holds them for a moment, under the same lease as a
-// departure: it is no departure under way, here or on another replica,
-// so it is waited for, up to sayWait, and refused as what it is if it
-// holds the train longer.
+// unended (cutShort, or a due departure that does not leave saying the
+// one its record replaced, notLeaving) holds them for a moment, under
+// the same lease as a departure: it is no departure under way, here or
+// on another replica, so it is waited for, up to sayWait, and refused
+// as what it is if it holds the train longer.
 func (s *Scheduler) takeTrain(ctx context.Context, name string, tr *trainState) (*departure, error) {
 	timeout := time.NewTimer(s.sayWait)
 	defer timeout.Stop()

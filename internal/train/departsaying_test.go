@@ -130,3 +130,90 @@ func TestDepartNowBehindOwnSaying(t *testing.T) {
 		h.s.wg.Wait()
 	})
 }
+
+// TestDepartNowBehindReplacedSaying: a due departure that does not leave
+// (the bot stopping as it falls due, or cancelled) says the departure its
+// record replaced, found unended, once it holds the train (replaced). A
+// train depart now meanwhile was refused as "departing already", though
+// no departure was under way: it now waits for that saying, as for
+// cutShort's, and departs once it is said; held past its wait, it is
+// refused as what holds the train.
+func TestDepartNowBehindReplacedSaying(t *testing.T) {
+	due1400 := at(2026, 6, 2, 14, 0)
+	prev := []Departure{{At: at(2026, 6, 1, 14, 0)}}
+	const cutTitle = "The Mon 14:00 train to production was cut short"
+	const held = "the daily train is held by this replica of the bot as it tells the train's channels of an earlier departure cut short " +
+		"(the bot stopped during it); nothing was sent off: send it off again in a moment"
+	notLeaving := []struct {
+		name string
+		run  func(ctx context.Context, s *Scheduler, d due)
+	}{
+		{"stopped", func(ctx context.Context, s *Scheduler, d due) {
+			s.stoppedDue(ctx, d, prev, stopping, false)
+		}},
+		{"cancelled", func(ctx context.Context, s *Scheduler, d due) {
+			s.notLeaving(ctx, d, prev, "did not leave: it was cancelled", func(context.Context) {}, false)
+		}},
+	}
+	for _, nl := range notLeaving {
+		for _, tc := range []struct {
+			name    string
+			sayWait time.Duration
+		}{
+			{"said within the wait", stopTimeout},
+			{"held past the wait", time.Millisecond},
+		} {
+			t.Run(nl.name+"/"+tc.name, func(t *testing.T) {
+				h := newHarness(t, at(2026, 6, 2, 14, 5), nil)
+				markMondayUnended(t, h)
+				h.board("alice", "accounting", "1338")
+				posting, release := make(chan struct{}), make(chan struct{})
+				h.notes.onPost = func(m chat.Message) {
+					if strings.HasPrefix(m.Title, cutTitle) {
+						close(posting)
+						<-release
+					}
+				}
+				h.s.sayWait = tc.sayWait
+				tr := h.s.trains["daily"]
+				said := make(chan struct{})
+				go func() {
+					defer close(said)
+					nl.run(t.Context(), h.s, due{name: "daily", tr: tr, kind: KindDeparture, at: due1400, from: due1400, of: due1400})
+				}()
+				<-posting
+				if tc.sayWait < stopTimeout {
+					_, err := h.s.DepartNow(t.Context(), "ana", "daily")
+					close(release)
+					<-said
+					if errs.CodeOf(err) != errs.Conflict || errs.Message(err) != held {
+						t.Errorf("DepartNow while the saying holds the train:\ngot  %s\nwant %s", errText(err), "conflict: "+held)
+					}
+					return
+				}
+				type result struct {
+					m   chat.Message
+					err error
+				}
+				departed := make(chan result, 1)
+				go func() {
+					m, err := h.s.DepartNow(t.Context(), "ana", "daily")
+					departed <- result{m, err}
+				}()
+				close(release)
+				r := <-departed
+				<-said
+				if r.err != nil {
+					t.Fatalf("DepartNow behind this replica's saying of the departure replaced: %v", r.err)
+				}
+				h.s.wg.Wait()
+				if n := len(h.notes.find("#deploys", cutTitle)); n != 1 {
+					t.Errorf("posts saying the Mon 14:00 was cut short: %d, want 1", n)
+				}
+				if got := h.notes.find("#deploys", "🚂 The 14:05 train to production has left"); len(got) != 1 {
+					t.Errorf("summaries of the departure sent off: %d, want 1; posts %q", len(got), h.notes.titles("#deploys"))
+				}
+			})
+		}
+	}
+}

@@ -133,8 +133,9 @@ type Scheduler struct {
 	leaseClock func() time.Time
 	once       Once
 	// sayWait bounds how long a train depart now waits for this
-	// replica's own saying of departures found unended (cutShort) to
-	// give the train back; see takeTrain.
+	// replica's own saying of departures found unended (cutShort, or
+	// replaced by a due departure that does not leave) to give the train
+	// back; see takeTrain.
 	sayWait time.Duration
 
 	// leading is set while tick finds this replica the leader, and
@@ -180,7 +181,8 @@ type trainState struct {
 
 	// sayMu guards sayers, said and sayings, which tell a train depart
 	// now that the train is held by this replica's saying of departures
-	// found unended (cutShort), for a moment, and not by a departure.
+	// found unended (cutShort, or notLeaving's replaced), for a moment,
+	// and not by a departure.
 	sayMu sync.Mutex
 	// sayers counts the sayings that hold the train's departure lease,
 	// or are taking it; said is closed once none does any more.
@@ -1064,6 +1066,19 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, wha
 		say(ctx)
 		return
 	}
+	// While this holds the train, no departure is under way: a train
+	// depart now waits for it, as for cutShort's saying (see takeTrain),
+	// rather than being refused as behind one. The mark outlives the
+	// hold, deferred first, so that a depart now that waited finds the
+	// train free. While the lease is another replica's, that replica's
+	// departure holds the train, and a depart now is refused as behind
+	// it: the mark is dropped for the wait.
+	var unmark func()
+	defer func() {
+		if unmark != nil {
+			unmark()
+		}
+	}()
 	say(ctx)
 	if !holding {
 		select {
@@ -1074,10 +1089,19 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, wha
 		}
 	}
 	if holding {
+		unmark = d.tr.saying()
 		over, stop := elapsed(lookback)
 		defer stop()
-		dep, err := s.claimWaiting(ctx, d.name, over, func() {})
+		dep, err := s.claimWaiting(ctx, d.name, over, func() {
+			if unmark != nil {
+				unmark()
+				unmark = nil
+			}
+		})
 		if err == nil {
+			if unmark == nil {
+				unmark = d.tr.saying()
+			}
 			defer dep.release()
 			s.replaced(ctx, d.name, d.tr, prev)
 		} else {
