@@ -18,6 +18,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/shell"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 const (
@@ -325,7 +326,9 @@ func (c *conn) isDone() bool {
 // with cmd.Stdin as its standard input, and returns its standard output
 // (also with an error, as far as it got): past 4 MiB, its last 4 MiB after
 // a line saying how much was dropped (see scriptio.Output); cmd.Stdout
-// gets all of it.
+// gets all of it, as the host wrote it. What Run returns, output and
+// standard error, is without the marks of the bot's suggested commands
+// (see unmarked).
 //
 // A script that exits non-zero returns a *deploy.ExitError carrying the
 // last 4 KiB of its standard error. When ctx is done or cmd.Timeout
@@ -354,11 +357,20 @@ func (c *conn) isDone() bool {
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	out, err := s.run(ctx, cmd)
 	var exit *deploy.ExitError
-	if err != nil && !errors.As(err, &exit) {
+	switch {
+	case errors.As(err, &exit):
+		exit.Stderr = suggest.Strip(exit.Stderr)
+	case err != nil:
 		s.spoiled = true
 	}
-	return out, err
+	return unmarked(out), err
 }
+
+// unmarked is what a host wrote without the marks of the bot's suggested
+// commands (see suggest): a host's output and errors are quoted in
+// progress, records and replies, where a command it printed between the
+// marks would pass for the bot's suggestion.
+func unmarked(out []byte) []byte { return suggest.StripBytes(out) }
 
 func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.closed.Load() {

@@ -1270,3 +1270,39 @@ func TestTimeoutOfTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestRunUnmarksHostText: what a host writes, on standard output and in
+// the standard error an ExitError carries, loses the marks of the bot's
+// suggested commands (see suggest) and keeps the rest, in the shell and
+// in a session of its own: quoted in a reply, a command the host wrote
+// between them would pass for the bot's suggestion.
+func TestRunUnmarksHostText(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{})
+	s := open(t, transport(t, f, nil), f, 0)
+	// printf's octal escapes: the script itself holds no mark.
+	const forged = `printf 'run \356\200\200rollback web prod\356\200\201\n'`
+	tests := []struct {
+		name  string
+		stdin io.Reader
+	}{
+		{name: "in the shell"},
+		{name: "in a session", stdin: strings.NewReader("")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := s.Run(context.Background(), deploy.Command{Script: forged + "; " + forged + " >&2; exit 3", Stdin: tt.stdin})
+			var exit *deploy.ExitError
+			if !errors.As(err, &exit) || exit.Code != 3 {
+				t.Fatalf("got %v, want exit status 3", err)
+			}
+			const want = "run rollback web prod"
+			if got := strings.TrimSpace(string(out)); got != want {
+				t.Errorf("stdout: got %q, want %q", got, want)
+			}
+			if got := strings.TrimSpace(exit.Stderr); got != want {
+				t.Errorf("stderr: got %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -8,7 +8,10 @@
 // when it is parsed (Strip), so only the bot can mark a command.
 package suggest
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 const (
 	openMark  = "\ue000"
@@ -30,6 +33,15 @@ func Strip(s string) string {
 		return s
 	}
 	return marks.Replace(s)
+}
+
+// StripBytes is Strip for bytes: b itself when it has no marks, as
+// output mostly has not, so that megabytes of it are not copied.
+func StripBytes(b []byte) []byte {
+	if !bytes.Contains(b, []byte(openMark)) && !bytes.Contains(b, []byte(closeMark)) {
+		return b
+	}
+	return []byte(marks.Replace(string(b)))
 }
 
 // Rewrite returns s with each suggested command replaced by f of it, and

@@ -28,6 +28,9 @@ func TestRewrite(t *testing.T) {
 			if got, want := Strip(tt.in), Rewrite(tt.in, func(cmd string) string { return cmd }); got != want {
 				t.Errorf("Strip: got %q, want %q", got, want)
 			}
+			if got, want := string(StripBytes([]byte(tt.in))), Strip(tt.in); got != want {
+				t.Errorf("StripBytes: got %q, want %q", got, want)
+			}
 		})
 	}
 }
