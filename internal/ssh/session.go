@@ -424,7 +424,7 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 		if s.gone(err) {
 			return nil, s.lost()
 		}
-		return nil, fmt.Errorf("ssh: %s: start script: %w", s.name, err)
+		return nil, fmt.Errorf("ssh: %s: %w", s.name, errExecRefused)
 	}
 
 	stdinErr := make(chan error, 1)
@@ -477,6 +477,13 @@ func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	}
 	return out, fmt.Errorf("ssh: %s: run script: %w", s.name, err)
 }
+
+// errExecRefused is the host declining the exec request that runs a
+// script, the only way a Start on a connection that is still up fails:
+// said instead of x/crypto's own error, which quotes the whole command,
+// the script with whatever secrets it holds (a migration's database
+// password) or the step shell's loop, and would reach the reply.
+var errExecRefused = errors.New("the host refused to run the script (its sshd declined the exec request)")
 
 // newSession opens an SSH session on the connection.
 func (c *conn) newSession() (*ssh.Session, error) {

@@ -158,6 +158,10 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
 	}
 	if err := sess.Start(remoteCommand(shellScript)); err != nil {
+		if !c.gone(err) {
+			sess.Close()
+			return nil, fmt.Errorf("ssh: %s: %w", c.name, errExecRefused)
+		}
 		return failed(err)
 	}
 	go func() {

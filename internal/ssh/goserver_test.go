@@ -1,0 +1,176 @@
+package ssh
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+)
+
+// goServer is an SSH server of x/crypto's on 127.0.0.1, for what no
+// OpenSSH sshd says: a host's own words in a disconnect or a refused
+// channel, a refused exec request. It lets any key in.
+type goServer struct {
+	addr       string
+	knownHosts string
+}
+
+// serverHandlers say what a goServer does with a connection once its
+// client has logged in; nil rejects every channel, or every request.
+type serverHandlers struct {
+	// channel handles a new channel.
+	channel func(ssh.NewChannel)
+	// request answers a request on an accepted session channel.
+	request func(*ssh.Request)
+	// config edits the server's config.
+	config func(*ssh.ServerConfig)
+}
+
+// startGoServer starts a goServer, stopped when the test ends.
+func startGoServer(t *testing.T, h serverHandlers) *goServer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) { return nil, nil }}
+	cfg.AddHostKey(signer)
+	if h.config != nil {
+		h.config(cfg)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				serveGoConn(nc, cfg, h)
+			}()
+		}
+	}()
+	s := &goServer{addr: l.Addr().String(), knownHosts: filepath.Join(t.TempDir(), "known_hosts")}
+	_, port, _ := net.SplitHostPort(s.addr)
+	line := "[127.0.0.1]:" + port + " " + string(ssh.MarshalAuthorizedKey(signer.PublicKey()))
+	if err := os.WriteFile(s.knownHosts, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func serveGoConn(nc net.Conn, cfg *ssh.ServerConfig, h serverHandlers) {
+	conn, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	go ssh.DiscardRequests(reqs)
+	for nch := range chans {
+		switch {
+		case h.channel != nil:
+			h.channel(nch)
+		case nch.ChannelType() == "session":
+			ch, creqs, err := nch.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer ch.Close()
+				for r := range creqs {
+					if h.request != nil {
+						h.request(r)
+					} else if r.WantReply {
+						r.Reply(false, nil)
+					}
+				}
+			}()
+		default:
+			nch.Reject(ssh.UnknownChannelType, "")
+		}
+	}
+}
+
+// host is the server as a deploy.Host named name.
+func (s *goServer) host(name string) deploy.Host { return deploy.Host{Name: name, Address: s.addr} }
+
+// goTransport returns a Transport logging in to s with a key of its own.
+func goTransport(t *testing.T, s *goServer) *Transport {
+	t.Helper()
+	key := filepath.Join(t.TempDir(), "id")
+	keygen(t, key, "")
+	tr, err := New(Config{User: "deploy", KeyFile: key, KnownHostsFile: s.knownHosts, ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// TestExecRefused: a host that refuses to run the script (its sshd
+// declines the exec request) fails the step saying so, without the
+// command the request carried: the script, with the passwords a
+// migration's may hold, or the step shell's whole loop, would otherwise
+// be quoted in the reply.
+func TestExecRefused(t *testing.T) {
+	t.Parallel()
+	srv := startGoServer(t, serverHandlers{})
+	const script = "PGPASSWORD=hunter2 psql -c 'select 1'"
+	tests := []struct {
+		name  string
+		stdin io.Reader
+	}{
+		{name: "in the shell"},
+		{name: "in a session", stdin: strings.NewReader("")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := goTransport(t, srv).Open(context.Background(), srv.host("web1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_, err = s.Run(context.Background(), deploy.Command{Script: script, Stdin: tt.stdin})
+			if err == nil {
+				t.Fatal("Run succeeded, want the host's refusal")
+			}
+			msg := err.Error()
+			if want := "web1: the host refused to run the script"; !strings.Contains(msg, want) {
+				t.Errorf("got %q, want it to say %q", msg, want)
+			}
+			for _, leak := range []string{"hunter2", "/bin/sh"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("got %q, want no %q in it", msg, leak)
+				}
+			}
+		})
+	}
+}
