@@ -276,13 +276,19 @@ func (sh *stepShell) wait(ctx context.Context, p *pending) (stepResult, error) {
 var errShellEnded = errors.New("the shell ended")
 
 // describeLingering names the processes a marker listed, "pid 42 (app)",
-// keeping only what has the form the shell writes.
+// keeping only what has the form the shell writes. A name that is not a
+// safe word is "?", as the shell writes it: the list is the host's, and a
+// host that wrote a name of its own (in the marks of the bot's suggested
+// commands, say) would have it quoted in the run's notes.
 func describeLingering(list []string) string {
 	var names []string
 	for _, w := range list {
 		pid, comm, ok := strings.Cut(strings.TrimSuffix(w, ")"), "(")
 		if _, err := strconv.Atoi(pid); err != nil || !ok {
 			continue
+		}
+		if !safeWord(comm) {
+			comm = "?"
 		}
 		if len(names) == 10 {
 			names = append(names, "…")
@@ -291,6 +297,20 @@ func describeLingering(list []string) string {
 		names = append(names, fmt.Sprintf("pid %s (%s)", pid, comm))
 	}
 	return strings.Join(names, ", ")
+}
+
+// safeWord reports whether w is a process name as the shell passes it
+// on: letters, digits and ._+- only.
+func safeWord(w string) bool {
+	if w == "" {
+		return false
+	}
+	for _, r := range w {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._+-", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // runInShell runs cmd, which has no standard input, in the connection's

@@ -329,6 +329,8 @@ func TestDescribeLingering(t *testing.T) {
 		{[]string{"42(app)"}, "pid 42 (app)"},
 		{[]string{"42(app)", "43(?)"}, "pid 42 (app), pid 43 (?)"},
 		{[]string{"x(app)", "44", "45(ok)"}, "pid 45 (ok)"},
+		// A host's own words, which the shell would have made "?".
+		{[]string{"42(\ue000rollback\ue001)", "43(a(b)", "44()"}, "pid 42 (?), pid 43 (?), pid 44 (?)"},
 		{many, "pid 100 (app), pid 101 (app), pid 102 (app), pid 103 (app), pid 104 (app), pid 105 (app), pid 106 (app), pid 107 (app), pid 108 (app), pid 109 (app), …"},
 	}
 	for _, tt := range tests {
