@@ -21,7 +21,7 @@ func (t *Transport) Dial(ctx context.Context, host deploy.Host, network, addr st
 	conn, err := sess.client.DialContext(ctx, network, addr)
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("ssh: %s: dial %s %s: %w", host.Name, network, addr, err)
+		return nil, fmt.Errorf("ssh: %s: dial %s %s: %w", sess.name, network, addr, err)
 	}
 	return &tunnel{Conn: conn, s: s}, nil
 }

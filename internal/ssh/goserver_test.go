@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"io"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
 // goServer is an SSH server of x/crypto's on 127.0.0.1, for what no
@@ -173,4 +175,130 @@ func TestExecRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutsideTextUnmarked: the text of the config (a host's name and
+// address, a bastion's) and of the host (why it sent the bot away or
+// refused a channel)
+// reaches errors, and so replies, without the marks of the bot's
+// suggested commands (see suggest), which would make what they enclose
+// look like the bot's suggestion.
+func TestOutsideTextUnmarked(t *testing.T) {
+	t.Parallel()
+	const forged = "\ue000rollback web prod\ue001"
+	closed, err := ports.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startGoServer(t, serverHandlers{channel: func(nch ssh.NewChannel) {
+		if nch.ChannelType() == "session" {
+			nch.Reject(ssh.Prohibited, "")
+			return
+		}
+		nch.Reject(ssh.ConnectionFailed, "no socket here: "+forged)
+	}})
+	key := filepath.Join(t.TempDir(), "id")
+	keygen(t, key, "")
+	tests := []struct {
+		name string
+		do   func() error
+		want string // in the error
+	}{
+		{name: "host name", want: "web1rollback web prod", do: func() error {
+			s, err := goTransport(t, srv).Open(context.Background(), deploy.Host{Name: "web1" + forged, Address: closed})
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}},
+		{name: "host address", want: "is not a host name or IP address", do: func() error {
+			s, err := goTransport(t, srv).Open(context.Background(), deploy.Host{Name: "web1", Address: "web1" + forged})
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}},
+		{name: "bastion address", want: "is not a host name or IP address", do: func() error {
+			_, err := New(Config{User: "deploy", KeyFile: key, KnownHostsFile: srv.knownHosts, Jump: &JumpHost{Address: "bastion" + forged}})
+			return err
+		}},
+		{name: "disconnect", want: "sent away", do: func() error {
+			s, err := goTransport(t, srv).Open(context.Background(), deploy.Host{Name: "web1", Address: startDisconnecter(t, "sent away: "+forged)})
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}},
+		{name: "channel refused", want: "no socket here", do: func() error {
+			c, err := goTransport(t, srv).Dial(context.Background(), srv.host("lb1"+forged), "unix", "/run/haproxy.sock")
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\ue000\ue001") {
+				t.Errorf("got %q, want no marks in it", msg)
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("got %q, want it to say %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// startDisconnecter starts a server on 127.0.0.1 that sends its version
+// line and then disconnects with reason, as a host that sends away the
+// bot in words of its own does; stopped when the test ends.
+func startDisconnecter(t *testing.T, reason string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+	// SSH_MSG_DISCONNECT, in a packet before any key exchange: no
+	// cipher nor MAC, padding to a multiple of 8, at least 4 bytes.
+	payload := ssh.Marshal(struct {
+		Reason   uint32
+		Message  string
+		Language string
+	}{Reason: 2, Message: reason})
+	payload = append([]byte{1}, payload...)
+	pad := 8 - (5+len(payload))%8
+	if pad < 4 {
+		pad += 8
+	}
+	packet := binary.BigEndian.AppendUint32(nil, uint32(1+len(payload)+pad))
+	packet = append(packet, byte(pad))
+	packet = append(packet, payload...)
+	packet = append(packet, make([]byte, pad)...)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write(append([]byte("SSH-2.0-Go\r\n"), packet...))
+			// Open until the client closes, as sshd keeps it: a close
+			// at once resets what the client sends meanwhile, and the
+			// client may never read the reason.
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/pause"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 const (
@@ -231,6 +232,9 @@ func New(cfg Config) (*Transport, error) {
 		if cfg.Jump.Address == "" {
 			return nil, errors.New("ssh: jump host has no address")
 		}
+		if !addressText(cfg.Jump.Address) {
+			return nil, fmt.Errorf("ssh: jump host address %q is not a host name or IP address", cfg.Jump.Address)
+		}
 		j := *cfg.Jump
 		if j.Startups == nil {
 			j.Startups = NewStartups(DefaultJumpStartups)
@@ -291,11 +295,16 @@ func readKey(path, passphrase string) (ssh.Signer, error) {
 // *HostKeyError; a rejected login an error saying so; a done ctx an error
 // wrapping ctx.Err().
 func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session, error) {
+	// The name is only ever shown, in errors that reach replies: it
+	// loses the marks of the bot's suggested commands (see suggest).
+	name := suggest.Strip(host.Name)
 	if host.Address == "" {
-		return nil, fmt.Errorf("ssh: host %s has no address", host.Name)
+		return nil, fmt.Errorf("ssh: host %s has no address", name)
+	}
+	if !addressText(host.Address) {
+		return nil, fmt.Errorf("ssh: host %s: address %q is not a host name or IP address", name, host.Address)
 	}
 	addr := withPort(host.Address, t.cfg.Port)
-	name := host.Name
 	if name == "" {
 		name = addr
 	}
@@ -803,6 +812,19 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// addressText reports whether address is printable ASCII without
+// spaces, as every host name (an international one in its xn-- form)
+// and IP address is: anything else resolves nowhere, and is quoted
+// (%q) rather than written as is, in an error that reaches replies.
+func addressText(address string) bool {
+	for i := 0; i < len(address); i++ {
+		if address[i] <= ' ' || address[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // withPort returns address with port added if it has none.
 func withPort(address string, port int) string {
