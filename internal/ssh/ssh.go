@@ -216,7 +216,7 @@ func New(cfg Config) (*Transport, error) {
 		return nil, errors.New("ssh: set either KnownHostsFile or InsecureIgnoreHostKey, not both")
 	case cfg.KnownHostsFile != "":
 		if _, err := knownhosts.New(cfg.KnownHostsFile); err != nil {
-			return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+			return nil, fmt.Errorf("ssh: known_hosts: %w", unmarkedError{err})
 		}
 	}
 	if cfg.KeyFile == "" && !cfg.UseAgent {
@@ -631,7 +631,7 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 	}
 	known, err := knownhosts.New(t.cfg.KnownHostsFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ssh: known_hosts: %w", err)
+		return nil, nil, fmt.Errorf("ssh: known_hosts: %w", unmarkedError{err})
 	}
 	check := anyCase(known)
 	var algos []string
@@ -812,6 +812,15 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// unmarkedError is err, its text without the marks of the bot's
+// suggested commands (see suggest): for an error that quotes text from
+// outside as is, such as x/crypto's on a known_hosts line it cannot
+// parse ("got hash type …"), and reaches replies.
+type unmarkedError struct{ err error }
+
+func (e unmarkedError) Error() string { return suggest.Strip(e.err.Error()) }
+func (e unmarkedError) Unwrap() error { return e.err }
 
 // addressText reports whether address is printable ASCII without
 // spaces, as every host name (an international one in its xn-- form)

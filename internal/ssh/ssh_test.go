@@ -24,6 +24,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/shell"
+	"github.com/switchman-bot/switchman/internal/testenv/ports"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
@@ -1302,6 +1303,67 @@ func TestRunUnmarksHostText(t *testing.T) {
 			}
 			if got := strings.TrimSpace(exit.Stderr); got != want {
 				t.Errorf("stderr: got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestKnownHostsErrorUnmarked: a known_hosts line x/crypto cannot parse
+// is quoted in its error as written; the error, at New and at an Open
+// after the file changed, reaches replies without the marks of the bot's
+// suggested commands.
+func TestKnownHostsErrorUnmarked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	keygen(t, key, "")
+	kh := filepath.Join(dir, "known_hosts")
+	bad := "|\ue000status\ue001|c2FsdA==|aGFzaA== " + readFile(t, key+".pub")
+	closed, err := ports.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		do   func() error
+	}{
+		{name: "New", do: func() error {
+			if err := os.WriteFile(kh, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(Config{User: "deploy", KeyFile: key, KnownHostsFile: kh})
+			return err
+		}},
+		{name: "Open", do: func() error {
+			if err := os.WriteFile(kh, []byte("# none yet\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tr, err := New(Config{User: "deploy", KeyFile: key, KnownHostsFile: kh})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(kh, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := tr.Open(context.Background(), deploy.Host{Name: "web1", Address: closed})
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\ue000\ue001") {
+				t.Errorf("got %q, want no marks in it", msg)
+			}
+			if want := "hash type status"; !strings.Contains(msg, want) {
+				t.Errorf("got %q, want it to say %q", msg, want)
 			}
 		})
 	}
