@@ -606,7 +606,7 @@ func (t *Transport) agentErr(ctx context.Context, ag *agentConn, name, addr, wha
 		return fmt.Errorf("ssh: %s (%s): %s: the agent at %s did not answer within %s (locked, or waiting for a confirmation?): %w",
 			name, addr, what, t.cfg.AgentSocket, t.cfg.ConnectTimeout, context.DeadlineExceeded)
 	}
-	return fmt.Errorf("ssh: %s: %w", what, err)
+	return fmt.Errorf("ssh: %s (%s): %s: %w", name, addr, what, err)
 }
 
 // isNetErr reports whether err is a connection failing rather than the

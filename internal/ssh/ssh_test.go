@@ -600,6 +600,16 @@ func TestAuth(t *testing.T) {
 		!strings.Contains(got, "host="+f.Hosts[0].Name) {
 		t.Errorf("insecure Open logged %q, want a warning naming the host", got)
 	}
+	// A deploy's report lists each host's error: it says which host
+	// could not be logged in to, and why.
+	t.Run("no agent at the socket", func(t *testing.T) {
+		none := filepath.Join(dir, "none.sock")
+		_, err := transport(t, f, func(c *Config) { c.KeyFile, c.UseAgent, c.AgentSocket = "", true, none }).Open(context.Background(), host(f, 0))
+		want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): connect to ssh-agent: dial unix " + none
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v, want an error starting %q", err, want)
+		}
+	})
 	t.Run("unauthorized key", func(t *testing.T) {
 		other := filepath.Join(dir, "other")
 		keygen(t, other, "")
