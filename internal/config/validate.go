@@ -439,8 +439,12 @@ func (c *Config) validateDeployDirs(loc locator, ps *problems) {
 // sshAddressOK reports whether address is one the ssh transport can
 // dial: a host (to which it adds ssh.port), or host:port with a port
 // from 1 to 65535; an IPv6 address with or without brackets, or in
-// brackets with a port. Anything else (a port past 65535, two ports,
-// user@host, no host) would fail the dial of every deploy, host by host.
+// brackets with a port; in printable ASCII, as every host name (an
+// international one in its xn-- form) and IP address is. Anything else
+// (a port past 65535, two ports, user@host, no host, a name in Unicode)
+// would fail the dial of every deploy, host by host, and be written into
+// each host's error as is, marks of the bot's suggested commands
+// included (see suggest).
 func sshAddressOK(address string) bool {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
@@ -452,11 +456,19 @@ func sshAddressOK(address string) bool {
 	} else if n, err := net.LookupPort("tcp", port); err != nil || n < 1 {
 		return false
 	}
-	return host != "" && !strings.ContainsAny(host, " \t/@[]")
+	if host == "" || strings.ContainsAny(host, " \t/@[]") {
+		return false
+	}
+	for i := 0; i < len(address); i++ {
+		if address[i] <= ' ' || address[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // sshAddressRule ends the refusal of an address sshAddressOK refuses.
-const sshAddressRule = "want host or host:port, with a port from 1 to 65535"
+const sshAddressRule = "want host or host:port, with a port from 1 to 65535, in ASCII (an international name in its xn-- form)"
 
 // sshHostPort is the host:port the ssh transport dials for address, with
 // port when it has none, in one spelling per machine: lowercase, an IP

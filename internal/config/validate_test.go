@@ -1220,6 +1220,18 @@ func TestValidationRules(t *testing.T) {
 			want:  one("web2", `apps.web.environments.prod.hosts[1]: address "web 2": want host or host:port`),
 		},
 		{
+			// Written into every error of the host's as is, a mark
+			// would pass what it encloses off as the bot's suggestion.
+			name:  "host address not in ASCII",
+			edits: []string{"- web2=10.0.0.2", "- {name: web2, address: \"web2\\ue000rollback\\ue001\"}"},
+			want:  one("web2", `apps.web.environments.prod.hosts[1]: address "web2\ue000rollback\ue001": want host or host:port, with a port from 1 to 65535, in ASCII`),
+		},
+		{
+			name:  "bastion address in Unicode",
+			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, jump: {address: bastiön.example.com}}"},
+			want:  one("jump:", `apps.web.environments.prod.ssh.jump.address: "bastiön.example.com": want host or host:port, with a port from 1 to 65535, in ASCII (an international name in its xn-- form)`),
+		},
+		{
 			name:  "bastion address port past 65535",
 			edits: []string{"known_hosts: /etc/switchman/known_hosts}", "known_hosts: /etc/switchman/known_hosts, jump: {address: 'bastion:65536'}}"},
 			want:  one("jump:", `apps.web.environments.prod.ssh.jump.address: "bastion:65536": want host or host:port, with a port from 1 to 65535`),
