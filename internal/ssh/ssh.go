@@ -326,8 +326,9 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 
 	var keys []seenKey
 	var jump *ssh.Client
+	var jaddr string
 	if j := t.cfg.Jump; j != nil {
-		jaddr := withPort(j.Address, defaultPort)
+		jaddr = withPort(j.Address, defaultPort)
 		user := j.User
 		if user == "" {
 			user = t.cfg.User
@@ -358,7 +359,13 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 	}
 	dial := func(ctx context.Context) (net.Conn, error) {
 		if jump != nil {
-			return jump.DialContext(ctx, "tcp", addr)
+			// The bastion's refusal ("connect failed") would read as
+			// the bot's own: it says who could not reach the host.
+			c, err := jump.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("the bastion (%s) could not connect to it: %w", jaddr, err)
+			}
+			return c, nil
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)

@@ -771,10 +771,12 @@ func TestJumpHost(t *testing.T) {
 		t.Errorf("round trip of a direct loopback connection = %v, want between 0 and 1s", rtt)
 	}
 
-	// A target the bastion cannot reach.
+	// A target the bastion cannot reach: the error says it was the
+	// bastion, not the bot, that could not connect.
 	_, err := tr.Open(context.Background(), deploy.Host{Name: "gone", Address: "127.0.0.1:1"})
-	if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), "gone") {
-		t.Errorf("Open of a target the bastion cannot reach: got %v, want ErrUnreachable naming it", err)
+	want := "ssh: gone (127.0.0.1:1): host unreachable: the bastion (" + f.Hosts[0].Addr + ") could not connect to it: ssh: rejected: connect failed"
+	if !errors.Is(err, deploy.ErrUnreachable) || err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Open of a target the bastion cannot reach: got %v, want ErrUnreachable starting %q", err, want)
 	}
 
 	// The tunnel dies with the bastion.
