@@ -17,6 +17,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/scriptio"
 	"github.com/switchman-bot/switchman/internal/shell"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // waitDelay is how long Run waits, after the shell has exited, for its
@@ -120,7 +121,21 @@ type session struct {
 // still be in progress, so the caller must unblock it (for example by
 // closing the pipe it reads) before using the reader again. Its failure
 // then kills nothing.
+//
+// What Run returns, output and standard error, is without the marks of
+// the bot's suggested commands (see suggest): a script's words are
+// quoted in progress, records and replies, where a command it printed
+// between them would pass for the bot's suggestion. cmd.Stdout gets the
+// output as written.
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	out, err := s.run(ctx, cmd)
+	if exit := (*deploy.ExitError)(nil); errors.As(err, &exit) {
+		exit.Stderr = suggest.Strip(exit.Stderr)
+	}
+	return suggest.StripBytes(out), err
+}
+
+func (s *session) run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	if s.closed {
 		return nil, errors.New("local: session closed")
 	}

@@ -103,6 +103,9 @@ func TestRun(t *testing.T) {
 		{name: "stdin not read", script: "echo early", stdin: bytes.NewReader(make([]byte, 8<<20)), wantOut: "early\n"},
 		{name: "no stdin is empty", script: "cat; echo end", wantOut: "end\n"},
 		{name: "extra env", env: []string{"SWITCHMAN_TEST=a b", "SWITCHMAN_TEST=c d"}, script: `printf %s "$SWITCHMAN_TEST"`, wantOut: "c d"},
+		// printf's octal escapes: the script itself holds no mark.
+		{name: "suggestion marks taken out", script: `printf 'run \356\200\200rollback web prod\356\200\201\n'; printf 'do \356\200\200rollback web prod\356\200\201' >&2; exit 3`,
+			wantOut: "run rollback web prod\n", wantCode: 3, wantStderr: "do rollback web prod"},
 		{name: "quoted hostile argument", script: "printf %s " + shell.Quote("$(id) `id` ';'"), wantOut: "$(id) `id` ';'"},
 	}
 	for _, tt := range tests {
