@@ -711,7 +711,13 @@ func (w *stderrWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.past {
-		// The wrapper never spoke: whatever came is all there is.
+		// The wrapper never spoke: whatever came is all there is, the
+		// whole lines already passed on and the rest. It is what a
+		// login that ran something else than the wrapper (a
+		// ForceCommand, a nologin shell) says of why.
+		if head := w.tail.String(); head != "" {
+			return scriptio.TailOf([]byte(head+"\n"+string(w.pending)), stderrTail)
+		}
 		return scriptio.TailOf(w.pending, stderrTail)
 	}
 	return w.tail.String()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -386,5 +387,30 @@ func TestRunToken(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + "/ran"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a step with an invalid run token ran: %v", err)
+	}
+}
+
+// TestShellThatCannotStart: a host whose login runs something else than
+// the bot's command (a ForceCommand, a nologin shell, a startup file
+// that exits) fails the step with what it wrote, which tells the
+// operator why.
+func TestShellThatCannotStart(t *testing.T) {
+	t.Parallel()
+	const why = "This account is currently not available."
+	f := sshd.StartFleet(t, 1, sshd.Options{Config: []string{"ForceCommand echo '" + why + "' >&2; exit 1"}})
+	tests := []struct {
+		name  string
+		stdin io.Reader
+	}{
+		{name: "in a session", stdin: strings.NewReader("")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t, transport(t, f, nil), f, 0)
+			_, err := s.Run(context.Background(), deploy.Command{Script: "true", Stdin: tt.stdin})
+			if err == nil || !strings.Contains(err.Error(), why) {
+				t.Errorf("got %v, want an error saying %q", err, why)
+			}
+		})
 	}
 }

@@ -996,6 +996,7 @@ func TestStderrWriter(t *testing.T) {
 		{"login shell noise first", []string{"bashrc: warning\n" + pgidMarker + "9\nscript\n"}, 9, "bashrc: warning\nscript"},
 		{"script output that looks like the marker", []string{pgidMarker + "5\n" + pgidMarker + "6\n"}, 5, pgidMarker + "6"},
 		{"no marker", []string{"no newline yet"}, 0, "no newline yet"},
+		{"no marker, whole lines", []string{"This account is currently not available.\n", "bye\n", "and"}, 0, "This account is currently not available.\nbye\nand"},
 		{"bad pid", []string{pgidMarker + "x\nrest\n"}, 0, "rest"},
 	}
 	for _, tt := range tests {
