@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/scriptio"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // A step without standard input runs in a shell that the connection keeps
@@ -176,6 +177,13 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		sess.Close()
 		if c.isDone() {
 			return nil, c.lost()
+		}
+		// A login that ran something else than the shell (a
+		// ForceCommand, a nologin shell, a startup file that exits)
+		// says why on standard error: the host's words, without the
+		// marks of the bot's suggested commands.
+		if said := strings.TrimSpace(string(sh.errs.partial())); errors.Is(err, errShellEnded) && said != "" {
+			return nil, fmt.Errorf("ssh: %s: start shell: %w: %s", c.name, err, suggest.Strip(said))
 		}
 		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
 	}

@@ -392,8 +392,9 @@ func TestRunToken(t *testing.T) {
 
 // TestShellThatCannotStart: a host whose login runs something else than
 // the bot's command (a ForceCommand, a nologin shell, a startup file
-// that exits) fails the step with what it wrote, which tells the
-// operator why.
+// that exits) fails the step with what it wrote, in the shell as in a
+// session of its own, not with a bare "the shell ended" that leaves the
+// operator guessing.
 func TestShellThatCannotStart(t *testing.T) {
 	t.Parallel()
 	const why = "This account is currently not available."
@@ -402,6 +403,7 @@ func TestShellThatCannotStart(t *testing.T) {
 		name  string
 		stdin io.Reader
 	}{
+		{name: "in the shell"},
 		{name: "in a session", stdin: strings.NewReader("")},
 	}
 	for _, tt := range tests {
