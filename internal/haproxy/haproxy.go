@@ -24,6 +24,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // Dialer opens a connection to HAProxy's stats socket. It must honour ctx
@@ -341,7 +342,11 @@ func (c *Client) command(ctx context.Context, cmd string) (string, error) {
 		// answer took it for the success of `set server`.
 		return "", errs.New(errs.Unavailable, "haproxy closed the connection without answering %q", firstWords(cmd))
 	}
-	return string(b), nil
+	// The answer is quoted in replies (HAProxy's errors, a check's
+	// text, which an app's reason phrase fills), from a socket that may
+	// be on another host: it loses the marks of the bot's suggested
+	// commands (see suggest), which no answer of HAProxy's holds.
+	return suggest.Strip(string(b)), nil
 }
 
 // ioError wraps err, putting the caller's ctx error in the chain when ctx

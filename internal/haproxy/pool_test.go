@@ -336,3 +336,51 @@ func TestPoolCheckRefusesALevelItCannotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketAnswersUnmarked: what the stats socket answers (HAProxy's
+// errors, a health check's text, which the app's reason phrase fills)
+// reaches replies without the marks of the bot's suggested commands
+// (see suggest): the socket is reached on another host (pool.haproxy.via),
+// and a command it wrote between them would pass for the bot's
+// suggestion.
+func TestSocketAnswersUnmarked(t *testing.T) {
+	const forged = "\ue000rollback web prod\ue001"
+	row := "# pxname,svname,scur,status,check_status,check_code,last_chk,\n" +
+		"app,host0,0,DOWN,L7STS,503," + forged + ",\n\n"
+	tests := []struct {
+		name   string
+		answer func(cmd string) string
+		do     func(*haproxy.Pool) error
+	}{
+		{name: "set server", answer: func(string) string { return "No such server " + forged + ".\n\n" },
+			do: func(p *haproxy.Pool) error { return p.Drain(context.Background(), deploy.Host{Name: "host0"}) }},
+		{name: "show servers state", answer: func(string) string { return forged + "\n\n" },
+			do: func(p *haproxy.Pool) error {
+				_, err := p.Check(context.Background(), []deploy.Host{{Name: "host0"}})
+				return err
+			}},
+		{name: "last check", answer: func(cmd string) string {
+			if strings.HasPrefix(cmd, "show stat ") {
+				return row
+			}
+			return "\n"
+		}, do: func(p *haproxy.Pool) error { return p.Ready(context.Background(), deploy.Host{Name: "host0"}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := newFakeSocket(tt.answer)
+			pool := &haproxy.Pool{Client: &haproxy.Client{Dial: sock.dial}, Backend: "app", ReadyTimeout: time.Second}
+			err := tt.do(pool)
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			msg := errs.Message(err)
+			if strings.ContainsAny(msg, "\ue000\ue001") {
+				t.Errorf("got %q, want no marks in it", msg)
+			}
+			if !strings.Contains(msg, "rollback web prod") {
+				t.Errorf("got %q, want it to quote the answer", msg)
+			}
+		})
+	}
+}
