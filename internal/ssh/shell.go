@@ -17,7 +17,6 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/scriptio"
-	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // A step without standard input runs in a shell that the connection keeps
@@ -125,8 +124,10 @@ type stepShell struct {
 	pgid  int
 	out   *demux
 	errs  *demux
-	// ended is closed when the shell's session has ended.
+	// ended is closed when the shell's session has ended; exit is how,
+	// read once it is.
 	ended chan struct{}
+	exit  error
 }
 
 // startShell starts the connection's shell and waits for it to report
@@ -166,7 +167,7 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		return failed(err)
 	}
 	go func() {
-		_ = sess.Wait() // how it ended is told by the step waiting on it
+		sh.exit = sess.Wait()
 		close(sh.ended)
 	}()
 	if _, err := io.WriteString(sh.stdin, nonce+"\n"); err != nil {
@@ -180,10 +181,13 @@ func (c *conn) startShell(ctx context.Context) (*stepShell, error) {
 		}
 		// A login that ran something else than the shell (a
 		// ForceCommand, a nologin shell, a startup file that exits)
-		// says why on standard error: the host's words, without the
-		// marks of the bot's suggested commands.
-		if said := strings.TrimSpace(string(sh.errs.partial())); errors.Is(err, errShellEnded) && said != "" {
-			return nil, fmt.Errorf("ssh: %s: start shell: %w: %s", c.name, err, suggest.Strip(said))
+		// exits saying why on standard error, as it would for a script
+		// in a session of its own: an ExitError, whose text is hidden
+		// and unmarked as a script's is (see deploy.ExitError, Run).
+		var exit *ssh.ExitError
+		if errors.Is(err, errShellEnded) && errors.As(sh.exit, &exit) {
+			return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name,
+				&deploy.ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(string(sh.errs.partial()))})
 		}
 		return nil, fmt.Errorf("ssh: %s: start shell: %w", c.name, err)
 	}
