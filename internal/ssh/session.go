@@ -353,7 +353,8 @@ func (c *conn) isDone() bool {
 // process prints later is dropped or taken for a later script's output.
 // Such a process should redirect its output. In the shell, $$ is the
 // shell's: a script that kills $$ ends the shell, and fails with an error
-// saying so; the next script gets a new shell.
+// saying so, wrapping the *deploy.ExitError of the shell's status and the
+// script's standard error; the next script gets a new shell.
 func (s *session) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
 	out, err := s.run(ctx, cmd)
 	var exit *deploy.ExitError

@@ -398,9 +398,19 @@ func (s *session) runInShell(ctx context.Context, cmd deploy.Command, limit stri
 		return out, s.stopped(ctx, limit)
 	default:
 		out := sh.out.partial()
+		stderr := strings.TrimSpace(string(sh.errs.partial()))
 		s.dropShell()
 		if s.gone(errShellEnded) {
 			return out, s.lost()
+		}
+		// The shell's status and what the script wrote before it ended
+		// the shell (often why), as a script that ends itself in a
+		// session of its own: an ExitError, whose text is hidden and
+		// unmarked as a script's is (see deploy.ExitError, Run).
+		var exit *ssh.ExitError
+		if errors.As(sh.exit, &exit) {
+			return out, fmt.Errorf("ssh: %s: the script ended its shell before reporting its status: %w", s.name,
+				&deploy.ExitError{Code: exit.ExitStatus(), Stderr: stderr})
 		}
 		return out, fmt.Errorf("ssh: %s: the script ended its shell before reporting its status", s.name)
 	}

@@ -195,11 +195,14 @@ func TestStepShell(t *testing.T) {
 	if n := strings.Count(f.Log(0), "Starting session"); n != 1 {
 		t.Errorf("sshd started %d sessions for steps without input, want 1", n)
 	}
-	// A step that kills the shell fails, saying so; the next one gets a
-	// new shell.
-	_, err := s.Run(context.Background(), deploy.Command{Script: "kill -9 $$"})
-	if err == nil || !strings.Contains(err.Error(), "ended its shell") {
-		t.Errorf("a step killing its shell: got %v, want an error saying it ended its shell", err)
+	// A step that kills the shell fails, saying so, with the status and
+	// standard error a script killed in a session of its own has; the
+	// next one gets a new shell.
+	_, err := s.Run(context.Background(), deploy.Command{Script: "echo 'lock held by pid 42' >&2; kill -9 $$"})
+	var exit *deploy.ExitError
+	if err == nil || !strings.Contains(err.Error(), "ended its shell") || !errors.As(err, &exit) ||
+		exit.Code != 128+9 || exit.Stderr != "lock held by pid 42" {
+		t.Errorf("a step killing its shell: got %v, want an error saying it ended its shell, with an ExitError of status 137 and its stderr", err)
 	}
 	if got := run(t, s, "echo again"); got != "again\n" {
 		t.Errorf("after the shell was killed: got %q", got)
