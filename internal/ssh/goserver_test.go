@@ -28,19 +28,11 @@ type goServer struct {
 	knownHosts string
 }
 
-// serverHandlers say what a goServer does with a connection once its
-// client has logged in; nil rejects every channel, or every request.
-type serverHandlers struct {
-	// channel handles a new channel.
-	channel func(ssh.NewChannel)
-	// request answers a request on an accepted session channel.
-	request func(*ssh.Request)
-	// config edits the server's config.
-	config func(*ssh.ServerConfig)
-}
-
-// startGoServer starts a goServer, stopped when the test ends.
-func startGoServer(t *testing.T, h serverHandlers) *goServer {
+// startGoServer starts a goServer, stopped when the test ends. Once its
+// client has logged in, it hands each new channel to channel; with none,
+// it accepts sessions and refuses every request on them (exec, env, …)
+// and every other channel.
+func startGoServer(t *testing.T, channel func(ssh.NewChannel)) *goServer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -52,9 +44,6 @@ func startGoServer(t *testing.T, h serverHandlers) *goServer {
 	}
 	cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) { return nil, nil }}
 	cfg.AddHostKey(signer)
-	if h.config != nil {
-		h.config(cfg)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +65,7 @@ func startGoServer(t *testing.T, h serverHandlers) *goServer {
 			go func() {
 				defer wg.Done()
 				defer nc.Close()
-				serveGoConn(nc, cfg, h)
+				serveGoConn(nc, cfg, channel)
 			}()
 		}
 	}()
@@ -89,7 +78,7 @@ func startGoServer(t *testing.T, h serverHandlers) *goServer {
 	return s
 }
 
-func serveGoConn(nc net.Conn, cfg *ssh.ServerConfig, h serverHandlers) {
+func serveGoConn(nc net.Conn, cfg *ssh.ServerConfig, channel func(ssh.NewChannel)) {
 	conn, chans, reqs, err := ssh.NewServerConn(nc, cfg)
 	if err != nil {
 		return
@@ -98,8 +87,8 @@ func serveGoConn(nc net.Conn, cfg *ssh.ServerConfig, h serverHandlers) {
 	go ssh.DiscardRequests(reqs)
 	for nch := range chans {
 		switch {
-		case h.channel != nil:
-			h.channel(nch)
+		case channel != nil:
+			channel(nch)
 		case nch.ChannelType() == "session":
 			ch, creqs, err := nch.Accept()
 			if err != nil {
@@ -108,9 +97,7 @@ func serveGoConn(nc net.Conn, cfg *ssh.ServerConfig, h serverHandlers) {
 			go func() {
 				defer ch.Close()
 				for r := range creqs {
-					if h.request != nil {
-						h.request(r)
-					} else if r.WantReply {
+					if r.WantReply {
 						r.Reply(false, nil)
 					}
 				}
@@ -144,7 +131,7 @@ func goTransport(t *testing.T, s *goServer) *Transport {
 // be quoted in the reply.
 func TestExecRefused(t *testing.T) {
 	t.Parallel()
-	srv := startGoServer(t, serverHandlers{})
+	srv := startGoServer(t, nil)
 	const script = "PGPASSWORD=hunter2 psql -c 'select 1'"
 	tests := []struct {
 		name  string
@@ -190,13 +177,13 @@ func TestOutsideTextUnmarked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startGoServer(t, serverHandlers{channel: func(nch ssh.NewChannel) {
+	srv := startGoServer(t, func(nch ssh.NewChannel) {
 		if nch.ChannelType() == "session" {
 			nch.Reject(ssh.Prohibited, "")
 			return
 		}
 		nch.Reject(ssh.ConnectionFailed, "no socket here: "+forged)
-	}})
+	})
 	key := filepath.Join(t.TempDir(), "id")
 	keygen(t, key, "")
 	tests := []struct {
