@@ -438,6 +438,16 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 	}
 	g, err := c.s.store.DeleteGrant(ctx, user, cmd.Role, cmd.App, cmd.Env)
 	if err != nil {
+		if errors.Is(err, deploy.ErrNotFound) && !c.s.policy.RoleExists(cmd.Role) {
+			// A typo of a role ("deplyer") is no grant missing: told
+			// only that the user holds none of it, an admin read the
+			// grant they meant to take back as gone. Looked for first
+			// all the same, so that a grant of a role the config has
+			// since dropped, before the bot's start deletes it, can be
+			// taken back.
+			c.refuse(errs.New(errs.Invalid, "unknown role %q; roles are %s; nothing was changed", cmd.Role, strings.Join(c.s.policy.Roles(), ", ")))
+			return
+		}
 		if errors.Is(err, deploy.ErrNotFound) {
 			c.refuse(errs.New(errs.NotFound, "%s has no runtime grant of role %s on %s (roles from the config are changed in the config)",
 				user, cmd.Role, grantScope(acl.Grant{App: cmd.App, Env: cmd.Env})))

@@ -225,6 +225,12 @@ func TestRuntimeGrants(t *testing.T) {
 		{"revoke nothing", nil, "ana", "revoke @carl deployer api", true, "carl has no runtime grant of role deployer on api"},
 		{"audit is for admins", nil, "bob", "audit", true, "audit is for admins: bob may not admin everything"},
 		{"audit", nil, "ana", "audit api 3", false, `ana (test C1)  allowed  "revoke @carl deployer api"`},
+		{"revoke an unknown role", nil, "ana", "revoke @carl deplyer api", true, `unknown role "deplyer"; roles are admin, deployer, oncall; nothing was changed`},
+		{"revoke a role the config dropped", func() {
+			if err := f.store.PutGrant(context.Background(), acl.Grant{User: "carl", Role: "wizard", App: "api", GrantedBy: "ana", Created: f.clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}, "ana", "revoke @carl wizard api", false, "ana revoked the role wizard on api from carl"},
 		{"carl is admin on api for an hour", nil, "ana", "grant @carl admin api for 1h", false, "ana granted carl the role admin on api, until"},
 		{"not himself until revoked", nil, "carl", "grant @carl admin api", true, "carl is admin on api only until 2026-11-23 13:00:00 CET, by a runtime grant, and may not grant beyond it"},
 		{"not another beyond his own", nil, "carl", "grant @bob deployer api staging for 2h", true, "carl is admin on api/staging only until 2026-11-23 13:00:00 CET"},
