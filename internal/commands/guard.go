@@ -462,8 +462,40 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 	// The grant taken back goes into the audit entry, who gave it and
 	// until when, as an unlock's names the lock it lifted.
 	c.allow(fmt.Sprintf("%s; was granted by %s, %s", d.Via, g.GrantedBy, c.s.grantUntil(g)))
-	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
-		Title: fmt.Sprintf("%s revoked the role %s on %s from %s (granted by %s, %s)", c.req.User, g.Role, grantScope(g), user, g.GrantedBy, c.s.grantUntil(g))})
+	m := chat.Message{Level: chat.Success, Public: true,
+		Title: fmt.Sprintf("%s revoked the role %s on %s from %s (granted by %s, %s)", c.req.User, g.Role, grantScope(g), user, g.GrantedBy, c.s.grantUntil(g))}
+	if line := c.endCheckIn(ctx, user); line != "" {
+		m.Lines = []string{line}
+		c.entry.Reason += "; " + suggest.Strip(line)
+	}
+	c.out.Reply(m)
+}
+
+// endCheckIn ends the check-in of user, whose grant was just revoked,
+// when they are an admin of everything no more. Left in place, it counted
+// them around again, unasked, the moment anyone granted the admin back,
+// for as long as the check-in made under the old grant had to run. It
+// returns what to tell, "" when nothing was checked in or they are still
+// an admin.
+func (c *call) endCheckIn(ctx context.Context, user string) string {
+	present, err := c.s.store.Present(ctx)
+	if err != nil {
+		return fmt.Sprintf("⚠ whether %s is checked in could not be read (%s), so a check-in of theirs stays; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+	}
+	if _, ok := present[user]; !ok {
+		return ""
+	}
+	grants, err := c.s.store.Grants(ctx)
+	if err != nil {
+		return fmt.Sprintf("⚠ whether %s is still an admin could not be read (%s), so their check-in stays; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+	}
+	if c.s.policy.IsAdmin(user, grants, c.s.now()) {
+		return ""
+	}
+	if err := c.s.store.CheckOut(ctx, user); err != nil {
+		return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+	}
+	return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
 }
 
 func grantScope(g acl.Grant) string {

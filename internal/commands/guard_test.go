@@ -972,3 +972,57 @@ func TestForceByAnAdminWhoseGrantsCannotBeRead(t *testing.T) {
 // forceNotAdmin is the refusal of a --force that is not an admin's where
 // an admin must be around.
 const forceNotAdmin = "--force overrides the deploy window, not the need for an admin around"
+
+// A check-in is an admin's: one left by a revoke counted its user around
+// again, without a word from them, as soon as anyone granted the admin
+// back.
+func TestRevokeEndsTheCheckInOfAnAdminNoMore(t *testing.T) {
+	tests := []struct {
+		name    string
+		revoke  string
+		line    string // of the revoke's reply and audit entry; "" for none
+		present bool   // carl around once admin is granted back
+	}{
+		{"the admin taken back", "revoke @carl admin", "carl is no admin now, so their check-in ended with the grant", false},
+		{"another role taken back", "revoke @carl deployer web prod", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			for _, setup := range []struct{ user, text string }{
+				{"ana", "grant @carl admin"},
+				{"ana", "grant @carl deployer web prod"},
+				{"carl", "here for 4h"},
+			} {
+				if res, out, _ := f.do(setup.user, setup.text); res.Failed {
+					t.Fatalf("%q: %s", setup.text, out.last())
+				}
+			}
+			res, out, _ := f.do("ana", tt.revoke)
+			if res.Failed {
+				t.Fatalf("%q: %s", tt.revoke, out.last())
+			}
+			if got := out.lastMessage().Lines; tt.line == "" && len(got) > 0 || tt.line != "" && !slices.Contains(got, tt.line) {
+				t.Errorf("%q reply lines: got %q, want %q", tt.revoke, got, tt.line)
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || strings.Contains(entries[0].Reason, "check-in") != (tt.line != "") || tt.line != "" && !strings.HasSuffix(entries[0].Reason, "; "+tt.line) {
+				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.revoke, entries, tt.line)
+			}
+			if res, out, _ := f.do("ana", "grant @carl admin for 1h"); res.Failed {
+				t.Fatalf("grant back: %s", out.last())
+			}
+			_, out, _ = f.do("ana", "admins")
+			want := "carl: away"
+			if tt.present {
+				want = "carl: here until 2026-11-23 14:00:00 CET (checked in)"
+			}
+			if !slices.Contains(out.lastMessage().Lines, want) {
+				t.Errorf("admins once granted back: got %q, want a line %q", out.lastMessage().Lines, want)
+			}
+		})
+	}
+}
