@@ -277,6 +277,13 @@ func (s *Service) presences(ctx context.Context, users []string) map[string]pres
 // runtime grant in force, sorted. When the grants cannot be read it
 // returns the config's admins and the error.
 func (s *Service) adminsNow(ctx context.Context) ([]string, error) {
+	admins, _, err := s.adminsAndGrants(ctx)
+	return admins, err
+}
+
+// adminsAndGrants is adminsNow that returns the runtime grants it read
+// too: none when they cannot be read.
+func (s *Service) adminsAndGrants(ctx context.Context) ([]string, []acl.Grant, error) {
 	set := map[string]bool{}
 	for _, a := range s.policy.Admins() {
 		set[a] = true
@@ -295,7 +302,7 @@ func (s *Service) adminsNow(ctx context.Context) ([]string, error) {
 		out = append(out, a)
 	}
 	sort.Strings(out)
-	return out, err
+	return out, grants, err
 }
 
 // resolveUser turns the user named in a grant or revoke into a Switchman
@@ -575,7 +582,8 @@ func (c *call) adminsCmd(ctx context.Context) {
 		return
 	}
 	m := chat.Message{Level: chat.Info, Title: "Admins"}
-	admins, grantsErr := c.s.adminsNow(ctx)
+	admins, grants, grantsErr := c.s.adminsAndGrants(ctx)
+	now := c.s.now()
 	var seen map[string]presenceOf
 	if c.s.presence != nil {
 		var away []string
@@ -589,7 +597,15 @@ func (c *call) adminsCmd(ctx context.Context) {
 	for _, a := range admins {
 		line := a + ": "
 		if until, ok := checkedIn[a]; ok {
-			line += "here until " + c.s.stamp(until) + " (checked in)"
+			// A check-in counts only while its user is an admin: one
+			// whose admin grant was since replaced by a shorter one
+			// outlasts it, and its own end named a time they would no
+			// longer count as around.
+			if end, bounded := c.s.adminUntil(a, "", "", grants, now); bounded && end.Before(until) {
+				line += "here until " + c.s.stamp(end) + " (checked in), when their admin (a runtime grant) ends"
+			} else {
+				line += "here until " + c.s.stamp(until) + " (checked in)"
+			}
 		} else if c.s.presence != nil {
 			p := seen[a]
 			switch {

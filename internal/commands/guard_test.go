@@ -1018,10 +1018,47 @@ func TestRevokeEndsTheCheckInOfAnAdminNoMore(t *testing.T) {
 			_, out, _ = f.do("ana", "admins")
 			want := "carl: away"
 			if tt.present {
-				want = "carl: here until 2026-11-23 14:00:00 CET (checked in)"
+				want = "carl: here until 2026-11-23 11:00:00 CET (checked in), when their admin (a runtime grant) ends"
 			}
 			if !slices.Contains(out.lastMessage().Lines, want) {
 				t.Errorf("admins once granted back: got %q, want a line %q", out.lastMessage().Lines, want)
+			}
+		})
+	}
+}
+
+// admins names when a check-in stops counting: at its end, or at the end
+// of the admin it was made under, when that comes first. A check-in
+// outlives the admin when a shorter grant of it replaces the one it was
+// made under, and admins named a time past which nobody counted it.
+func TestAdminsSaysWhenACheckInStopsCounting(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []string // as ana, but "here" as carl
+		want  string
+	}{
+		{"admin until revoked", []string{"grant @carl admin", "here for 4h"},
+			"carl: here until 2026-11-23 14:00:00 CET (checked in)"},
+		{"check-in ends first", []string{"grant @carl admin for 3h", "here for 1h"},
+			"carl: here until 2026-11-23 11:00:00 CET (checked in)"},
+		{"admin replaced by a shorter grant", []string{"grant @carl admin", "here for 4h", "grant @carl admin for 1h"},
+			"carl: here until 2026-11-23 11:00:00 CET (checked in), when their admin (a runtime grant) ends"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			for _, text := range tt.steps {
+				user := "ana"
+				if strings.HasPrefix(text, "here") {
+					user = "carl"
+				}
+				if res, out, _ := f.do(user, text); res.Failed {
+					t.Fatalf("%q: %s", text, out.last())
+				}
+			}
+			_, out, _ := f.do("bob", "admins")
+			if got := out.lastMessage().Lines; !slices.Contains(got, tt.want) {
+				t.Errorf("admins: got %q, want a line %q", got, tt.want)
 			}
 		})
 	}
