@@ -3219,3 +3219,25 @@ func quoteMark(r rune) string {
 	}
 	return fmt.Sprintf("%q", r)
 }
+
+// Word is one word of a command as the parser splits it: its text without
+// the quotes it was written in, if any.
+type Word struct {
+	Text   string
+	Quoted bool
+}
+
+// Words splits s into words as Parse does, so that an adapter rewriting
+// a command (as a platform's slash command, say) reads a quoted reason as
+// one word, exactly as Parse would. It errs on a quote left open.
+func Words(s string) ([]Word, error) {
+	toks, err := tokenize(plainSpaces(s))
+	if err != nil {
+		return nil, err
+	}
+	ws := make([]Word, len(toks))
+	for i, t := range toks {
+		ws[i] = Word{Text: t.s, Quoted: t.quoted}
+	}
+	return ws, nil
+}

@@ -25,111 +25,188 @@ func slashForms(s string) string { return suggest.Rewrite(s, slashForm) }
 // slash, as a Discord slash command, or returns cmd as it is when its
 // words are not the shape the verb takes (a placeholder "…", the
 // "confirm" of a migrations prompt), as Discord would not take it. A
-// deploy id is the run named, never an app.
+// deploy id is the run named, never an app. The words are split as the
+// parser splits them, so a quoted reason is one word.
 func slashForm(cmd string) string {
-	words := strings.Fields(strings.TrimPrefix(cmd, "/"))
-	if len(words) == 0 {
+	words, err := commands.Words(strings.TrimPrefix(cmd, "/"))
+	if err != nil || len(words) == 0 || words[0].Quoted {
 		return cmd
 	}
-	verb, rest := words[0], words[1:]
-	if (verb == "lock" || verb == "unlock") && len(rest) > 0 && rest[0] == "deploys" {
+	verb, rest := words[0].Text, words[1:]
+	if (verb == "lock" || verb == "unlock") && len(rest) > 0 && isKeyword(rest[0], "deploys") {
 		verb, rest = verb+" deploys", rest[1:]
 	}
-	if len(rest) > 0 && commands.CheckDeployID(rest[0]) == nil {
+	if len(rest) > 0 && commands.CheckDeployID(rest[0].Text) == nil {
 		return cmd
 	}
-	form, k := slashFormOf(verb, rest)
-	if form == "" || k < len(rest) {
+	f := &form{}
+	if !f.of(verb, rest) {
 		return cmd
 	}
-	return form
+	return strings.Join(f.parts, " ")
 }
 
-// slashFormOf writes verb and words as a Discord slash command, and
-// returns how many of the words it took; form is "" when they are not
-// the shape the verb takes.
-func slashFormOf(verb string, words []string) (form string, k int) {
+// form is a Discord slash command being written: its name, then options
+// as name:value.
+type form struct{ parts []string }
+
+func (f *form) name(s ...string) { f.parts = append(f.parts, "/"+strings.Join(s, " ")) }
+
+func (f *form) opt(name, value string) { f.parts = append(f.parts, name+":"+value) }
+
+// of writes verb and words as a Discord slash command into f, and reports
+// whether they are the shape the verb takes, every word used.
+func (f *form) of(verb string, words []commands.Word) bool {
 	switch verb {
 	case "deploy":
-		// deploy APP BUILD [to ENV]
-		if len(words) < 2 {
-			return "", 0
-		}
-		if w := strings.ToLower(words[0]); w == string(commands.VerbConfirm) || w == string(commands.VerbAbort) {
-			// "deploy confirm ID" goes on with a run; Discord's
-			// /deploy has no form of it (its buttons do it), and as
-			// app:confirm it would deploy an app of that name.
-			return "", 0
-		}
-		form = "/deploy app:" + words[0] + " build:" + words[1]
-		k = 2
-		if len(words) >= 4 && words[2] == "to" {
-			form += " env:" + words[3]
-			k = 4
-		}
-		return form, k
+		return f.deploy(words)
 	case "rollback":
-		// rollback APP [ENV] [to BUILD] [from BUILD]
-		if len(words) < 1 {
-			return "", 0
-		}
-		form = "/rollback app:" + words[0]
-		k = 1
-		if k < len(words) && words[k] != "to" && words[k] != "from" && isEnvWord(words[k]) {
-			form += " env:" + words[k]
-			k++
-		}
-		for _, kw := range []struct{ word, opt string }{{"to", "build"}, {"from", "from"}} {
-			if k+1 < len(words) && words[k] == kw.word {
-				form += " " + kw.opt + ":" + words[k+1]
-				k += 2
-			}
-		}
-		return form, k
+		return f.rollback(words)
 	case "status":
 		// status [APP]
-		k = min(len(words), 1)
-		form = "/status"
-		if k == 1 {
-			form += " app:" + words[0]
-		}
-		return form, k
+		return f.positional("status", words, "app")
 	case "cancel":
 		// cancel APP [ENV]
-		if len(words) < 1 {
-			return "", 0
-		}
-		k = min(len(words), 2)
-		form = "/cancel"
-		for i, opt := range []string{"app", "env"}[:k] {
-			form += " " + opt + ":" + words[i]
-		}
-		return form, k
+		return len(words) > 0 && f.positional("cancel", words, "app", "env")
 	case "unlock deploys":
 		// unlock deploys [APP] [ENV]
-		k = min(len(words), 2)
-		form = "/unlock"
-		for i, opt := range []string{"app", "env"}[:k] {
-			form += " " + opt + ":" + words[i]
-		}
-		return form, k
+		return f.positional("unlock", words, "app", "env")
 	case "lock deploys":
-		// lock deploys APP ENV REASON, or APP ENV "REASON …": Discord's
-		// reason option takes the words of a quoted one without the
-		// quotes.
-		if len(words) < 3 {
-			return "", 0
-		}
-		reason := strings.Join(words[2:], " ")
-		if r, ok := strings.CutPrefix(reason, `"`); ok {
-			if r, ok = strings.CutSuffix(r, `"`); !ok || r == "" || strings.Contains(r, `"`) {
-				return "", 0
-			}
-			return "/lock app:" + words[0] + " env:" + words[1] + " reason:" + r, len(words)
-		}
-		return "/lock app:" + words[0] + " env:" + words[1] + " reason:" + words[2], 3
+		return f.lock(words)
 	}
-	return "", 0
+	return false
+}
+
+func (f *form) deploy(words []commands.Word) bool {
+	// deploy APP BUILD [to ENV]
+	if len(words) < 2 {
+		return false
+	}
+	if w := strings.ToLower(words[0].Text); w == string(commands.VerbConfirm) || w == string(commands.VerbAbort) {
+		// "deploy confirm ID" goes on with a run; Discord's /deploy
+		// has no form of it (its buttons do it), and as app:confirm it
+		// would deploy an app of that name.
+		return false
+	}
+	vals, ok := plainValues(words)
+	if !ok || len(vals) != 2 && (len(vals) != 4 || vals[2] != "to") {
+		return false
+	}
+	f.name("deploy")
+	f.opt("app", vals[0])
+	f.opt("build", vals[1])
+	if len(vals) == 4 {
+		f.opt("env", vals[3])
+	}
+	return true
+}
+
+func (f *form) rollback(words []commands.Word) bool {
+	// rollback APP [ENV] [to BUILD] [from BUILD]
+	vals, ok := plainValues(words)
+	if !ok || len(vals) < 1 {
+		return false
+	}
+	f.name("rollback")
+	f.opt("app", vals[0])
+	k := 1
+	if k < len(vals) && vals[k] != "to" && vals[k] != "from" && isEnvWord(vals[k]) {
+		f.opt("env", vals[k])
+		k++
+	}
+	for _, kw := range []struct{ word, opt string }{{"to", "build"}, {"from", "from"}} {
+		if k+1 < len(vals) && vals[k] == kw.word {
+			f.opt(kw.opt, vals[k+1])
+			k += 2
+		}
+	}
+	return k == len(vals)
+}
+
+// lock writes lock deploys [APP] [ENV] [for DURATION] REASON. Without
+// the apps it cannot tell an app or an env from a word of the reason,
+// so the reason must be one quoted word, or follow "for DURATION", after
+// which the parser takes the rest of the line as the reason; anything
+// else is shown as written. Discord's reason option takes a quoted
+// reason's words without the quotes.
+func (f *form) lock(words []commands.Word) bool {
+	var target []string
+	i := 0
+	for i < len(words) && len(target) < 2 && !words[i].Quoted && !isKeyword(words[i], "for") && plainWord(words[i].Text) {
+		target = append(target, words[i].Text)
+		i++
+	}
+	var duration string
+	if i+1 < len(words) && isKeyword(words[i], "for") && isDurationWord(words[i+1]) {
+		duration = words[i+1].Text
+		i += 2
+	}
+	rest := words[i:]
+	var reason string
+	switch {
+	case len(rest) == 1 && rest[0].Quoted:
+		reason = rest[0].Text
+	case duration != "" && len(rest) > 0 && !rest[0].Quoted:
+		reason = joinTexts(rest)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return false
+	}
+	f.name("lock")
+	for j, opt := range []string{"app", "env"}[:len(target)] {
+		f.opt(opt, target[j])
+	}
+	if duration != "" {
+		f.opt("duration", duration)
+	}
+	f.opt("reason", reason)
+	return true
+}
+
+// positional writes /name with words as the options opts, in order: one
+// plain word each, fewer words than options allowed.
+func (f *form) positional(name string, words []commands.Word, opts ...string) bool {
+	vals, ok := plainValues(words)
+	if !ok || len(vals) > len(opts) {
+		return false
+	}
+	f.name(name)
+	for i, v := range vals {
+		f.opt(opts[i], v)
+	}
+	return true
+}
+
+// plainValues returns the texts of words, when each is a plain unquoted
+// word (see plainWord) that a word option takes as it is.
+func plainValues(words []commands.Word) ([]string, bool) {
+	vals := make([]string, len(words))
+	for i, w := range words {
+		if w.Quoted || !plainWord(w.Text) {
+			return nil, false
+		}
+		vals[i] = w.Text
+	}
+	return vals, true
+}
+
+// isKeyword reports whether w is the unquoted keyword kw.
+func isKeyword(w commands.Word, kw string) bool { return !w.Quoted && w.Text == kw }
+
+// isDurationWord reports whether w is written as the duration after
+// "for": unquoted, starting with a digit (as the parser and the slash
+// commands' duration option want it).
+func isDurationWord(w commands.Word) bool {
+	return !w.Quoted && w.Text != "" && w.Text[0] >= '0' && w.Text[0] <= '9' && plainWord(w.Text)
+}
+
+// joinTexts joins the texts of words with spaces.
+func joinTexts(words []commands.Word) string {
+	texts := make([]string, len(words))
+	for i, w := range words {
+		texts[i] = w.Text
+	}
+	return strings.Join(texts, " ")
 }
 
 // isEnvWord reports whether w may be an env: not a word of the sentence

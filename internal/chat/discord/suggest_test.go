@@ -1,8 +1,12 @@
 package discord
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -23,8 +27,23 @@ func TestSlashForms(t *testing.T) {
 			"decide: /rollback app:web env:prod, or /unlock app:web env:prod, then /deploy app:web build:BUILD env:prod"},
 		{"without its slash", "name one: " + c("rollback web prod to BUILD") + " (releases on disk: 1, 2)",
 			"name one: /rollback app:web env:prod build:BUILD (releases on disk: 1, 2)"},
-		{"lock", "deploys of it are not stopped (to stop them: " + c("/lock deploys web prod REASON") + ")",
-			"deploys of it are not stopped (to stop them: /lock app:web env:prod reason:REASON)"},
+		// Without the apps, an unquoted word after the app may be its
+		// env or the reason's first word: shown as written.
+		{"lock with an unquoted reason, as written", "(to stop them: " + c("/lock deploys web prod REASON") + ")",
+			"(to stop them: /lock deploys web prod REASON)"},
+		{"lock with a quoted reason after the app", "(to stop them: " + c(`lock deploys web "rolled back"`) + ")",
+			"(to stop them: /lock app:web reason:rolled back)"},
+		{"lock of every app", "stop them: " + c(`lock deploys "release freeze"`), "stop them: /lock reason:release freeze"},
+		{"lock for a while", "write it once: " + c(`lock deploys web prod for 2h "db migration"`),
+			"write it once: /lock app:web env:prod duration:2h reason:db migration"},
+		{"lock of every app for a while", "write it once: " + c(`lock deploys for 1d "release freeze"`),
+			"write it once: /lock duration:1d reason:release freeze"},
+		{"lock for a while, the reason unquoted", "write it once: " + c("lock deploys web for 2h db migration"),
+			"write it once: /lock app:web duration:2h reason:db migration"},
+		{"lock with a reason quoted in other quotes", "stop them: " + c(`lock deploys web prod 'the "big" one'`),
+			`stop them: /lock app:web env:prod reason:the "big" one`},
+		{"lock for a while, the reason at the end, as written", "write it: " + c("lock deploys web db migration for 2h"),
+			"write it: lock deploys web db migration for 2h"},
 		{"lock with a quoted reason", "(to stop them: " + c(`lock deploys web prod "rolled back from 2 by itself"`) + ")",
 			"(to stop them: /lock app:web env:prod reason:rolled back from 2 by itself)"},
 		{"lock with a reason half quoted, as written", "stop them: " + c(`lock deploys web prod "rolled back`), `stop them: lock deploys web prod "rolled back`},
@@ -115,5 +134,110 @@ func TestRenderedAdvice(t *testing.T) {
 		if !strings.Contains(tc.got, tc.want) {
 			t.Errorf("%s: got %q, want it to hold %q", tc.where, tc.got, tc.want)
 		}
+	}
+}
+
+// interactionOf reads a slash form as Discord sends what a user typed
+// in it: the command, its subcommand if it has some, and options typed
+// by their registered type. A value runs to the next option name.
+func interactionOf(t *testing.T, form string) discordgo.ApplicationCommandInteractionData {
+	t.Helper()
+	fields := strings.Fields(strings.TrimPrefix(form, "/"))
+	spec, ok := slash[commands.Verb(fields[0])]
+	if !ok {
+		t.Fatalf("%q: no slash command %q", form, fields[0])
+	}
+	fields = fields[1:]
+	var subName string
+	if spec.subs != nil {
+		sub, err := subcommandOf(string(fields[0]), spec, []*discordgo.ApplicationCommandInteractionDataOption{
+			{Name: fields[0], Type: discordgo.ApplicationCommandOptionSubCommand}})
+		if err != nil {
+			t.Fatalf("%q: %v", form, err)
+		}
+		subName, spec, fields = fields[0], sub.slashSpec, fields[1:]
+	}
+	types := map[string]discordgo.ApplicationCommandOptionType{}
+	for _, o := range spec.options(choiceSet{}) {
+		types[o.Name] = o.Type
+	}
+	var names, values []string
+	for _, f := range fields {
+		name, value, ok := strings.Cut(f, ":")
+		if _, known := types[name]; ok && known {
+			names, values = append(names, name), append(values, value)
+			continue
+		}
+		if len(values) == 0 {
+			t.Fatalf("%q: %q is no option", form, f)
+		}
+		values[len(values)-1] += " " + f
+	}
+	opts := []map[string]any{}
+	for i, name := range names {
+		var v any = values[i]
+		switch types[name] {
+		case discordgo.ApplicationCommandOptionInteger:
+			n, err := strconv.Atoi(values[i])
+			if err != nil {
+				t.Fatalf("%q: %s: %v", form, name, err)
+			}
+			v = float64(n)
+		case discordgo.ApplicationCommandOptionBoolean:
+			v = values[i] == "true"
+		case discordgo.ApplicationCommandOptionUser:
+			v = strings.TrimSuffix(strings.TrimPrefix(values[i], "<@"), ">")
+		}
+		opts = append(opts, opt(name, int(types[name]), v))
+	}
+	if subName != "" {
+		opts = []map[string]any{sub(subName, opts...)}
+	}
+	raw, err := json.Marshal(map[string]any{"name": strings.Fields(strings.TrimPrefix(form, "/"))[0], "type": 1, "options": opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data discordgo.ApplicationCommandInteractionData
+	if err := json.Unmarshal(raw, &data); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestSlashFormsMeanTheSuggestion: a suggestion's slash form, typed in
+// Discord as shown, is the command suggested: the interaction it makes
+// parses as the suggestion does.
+func TestSlashFormsMeanTheSuggestion(t *testing.T) {
+	for _, cmd := range []string{
+		"deploy web 1337 to prod",
+		"rollback web prod to 1 from 2",
+		"status web",
+		"cancel web staging",
+		"unlock deploys web prod",
+		`lock deploys web prod "rolled back from 2 by itself"`,
+		`lock deploys web "rolled back"`,
+		`lock deploys for 1d "release freeze"`,
+		`lock deploys web prod for 2h "db migration"`,
+		"lock deploys accounting for 1h30m db migration: step 2",
+		`lock deploys web prod 'the "big" one'`,
+	} {
+		t.Run(cmd, func(t *testing.T) {
+			form := slashForm(cmd)
+			if form == cmd {
+				t.Fatalf("got %q as written, want a slash form", form)
+			}
+			text, err := commandText(interactionOf(t, form))
+			if err != nil {
+				t.Fatalf("%q: %v", form, err)
+			}
+			want := commands.Parse(cmd, testCatalog{}, commands.Options{})
+			got := commands.Parse(text, testCatalog{}, commands.Options{})
+			if want.Kind != commands.Run {
+				t.Fatalf("the suggestion %q does not parse: %s", cmd, want.Reply)
+			}
+			if got.Kind != commands.Run || got.Cmd.Text != want.Cmd.Text {
+				t.Errorf("%q reads back as %q: %v %q (%s), want %q", form, text, got.Kind, got.Cmd.Text, got.Reply, want.Cmd.Text)
+			}
+		})
 	}
 }
