@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -73,8 +74,70 @@ func (f *form) of(verb string, words []commands.Word) bool {
 		return f.positional("unlock", words, "app", "env")
 	case "lock deploys":
 		return f.lock(words)
+	case "grant":
+		// grant @USER ROLE [APP] [ENV] [for DURATION]
+		return f.grant("grant", words, true)
+	case "revoke":
+		// revoke @USER ROLE [APP] [ENV]
+		return f.grant("revoke", words, false)
+	case "here":
+		// here [for DURATION]
+		switch {
+		case len(words) == 0:
+			f.name("here")
+		case len(words) == 2 && isKeyword(words[0], "for") && isDurationWord(words[1]):
+			f.name("here")
+			f.opt("duration", words[1].Text)
+		default:
+			return false
+		}
+		return true
+	case "away", "admins", "whoami":
+		if len(words) > 0 {
+			return false
+		}
+		f.name(verb)
+		return true
+	case "help":
+		// help [COMMAND]: the command option takes a verb alone.
+		if len(words) > 0 && !slices.Contains(commands.Verbs(), commands.Verb(words[0].Text)) {
+			return false
+		}
+		return f.positional("help", words, "command")
 	}
 	return false
+}
+
+// grant writes grant or revoke: a user, a role, then the optional app,
+// env and, for grant, "for DURATION" at the end, as the parser writes it.
+func (f *form) grant(verb string, words []commands.Word, timed bool) bool {
+	vals, ok := plainValues(words)
+	if !ok || len(vals) < 2 || !isUserWord(vals[0]) {
+		return false
+	}
+	var duration string
+	if n := len(vals); timed && n >= 4 && vals[n-2] == "for" && isDurationWord(commands.Word{Text: vals[n-1]}) {
+		duration, vals = vals[n-1], vals[:n-2]
+	}
+	if len(vals) > 4 || slices.Contains(vals[2:], "for") {
+		return false
+	}
+	f.name(verb)
+	f.opt("user", vals[0])
+	f.opt("role", vals[1])
+	for i, opt := range []string{"app", "env"}[:len(vals)-2] {
+		f.opt(opt, vals[2+i])
+	}
+	if duration != "" {
+		f.opt("duration", duration)
+	}
+	return true
+}
+
+// isUserWord reports whether w names a user as grant and revoke take
+// one: @name, or a mention <@ID>.
+func isUserWord(w string) bool {
+	return strings.HasPrefix(w, "@") && len(w) > 1 || strings.HasPrefix(w, "<@") && strings.HasSuffix(w, ">")
 }
 
 func (f *form) deploy(words []commands.Word) bool {
