@@ -74,6 +74,35 @@ func (f *form) of(verb string, words []commands.Word) bool {
 		return f.positional("unlock", words, "app", "env")
 	case "lock deploys":
 		return f.lock(words)
+	case "train":
+		return f.train(words)
+	case "history":
+		// history [APP] [ENV] [N]
+		return f.counted("history", words, "app", "env")
+	case "audit":
+		// audit [APP] [N]
+		return f.counted("audit", words, "app")
+	case "stats":
+		// stats APP [ENV] [WINDOW]
+		vals, ok := plainValues(words)
+		if !ok || len(vals) == 0 || len(vals) > 3 {
+			return false
+		}
+		var window string
+		if n := len(vals); n > 1 && isWindow(vals[n-1]) {
+			window, vals = vals[n-1], vals[:n-1]
+		}
+		if len(vals) > 2 {
+			return false
+		}
+		f.name("stats")
+		for i, opt := range []string{"app", "env"}[:len(vals)] {
+			f.opt(opt, vals[i])
+		}
+		if window != "" {
+			f.opt("window", window)
+		}
+		return true
 	case "grant":
 		// grant @USER ROLE [APP] [ENV] [for DURATION]
 		return f.grant("grant", words, true)
@@ -106,6 +135,113 @@ func (f *form) of(verb string, words []commands.Word) bool {
 		return f.positional("help", words, "command")
 	}
 	return false
+}
+
+// train writes train and its actions as /train's subcommands: train
+// (list), board APP BUILD [to ENV] [on TRAIN], leave APP [on TRAIN],
+// cancel [TRAIN] "REASON" and depart [TRAIN] now. The reason of a cancel
+// must be quoted: without the trains an unquoted word may be the train or
+// the reason's first word.
+func (f *form) train(words []commands.Word) bool {
+	if len(words) == 0 {
+		f.name("train", "list")
+		return true
+	}
+	action, args := words[0], words[1:]
+	if action.Quoted {
+		return false
+	}
+	switch action.Text {
+	case commands.TrainBoard, commands.TrainLeave:
+		vals, ok := plainValues(args)
+		n := 2 // app and build
+		if action.Text == commands.TrainLeave {
+			n = 1
+		}
+		if !ok || len(vals) < n {
+			return false
+		}
+		f.name("train", action.Text)
+		for i, opt := range []string{"app", "build"}[:n] {
+			f.opt(opt, vals[i])
+		}
+		k := n
+		kws := []struct{ word, opt string }{{"to", "env"}, {"on", "train"}}
+		if action.Text == commands.TrainLeave {
+			kws = kws[1:]
+		}
+		for _, kw := range kws {
+			if k+1 < len(vals) && vals[k] == kw.word {
+				f.opt(kw.opt, vals[k+1])
+				k += 2
+			}
+		}
+		return k == len(vals)
+	case commands.TrainCancel:
+		if len(args) == 0 || len(args) > 2 || !args[len(args)-1].Quoted || strings.TrimSpace(args[len(args)-1].Text) == "" {
+			return false
+		}
+		train, ok := plainValues(args[:len(args)-1])
+		if !ok {
+			return false
+		}
+		f.name("train", commands.TrainCancel)
+		if len(train) == 1 {
+			f.opt("train", train[0])
+		}
+		f.opt("reason", args[len(args)-1].Text)
+		return true
+	case commands.TrainDepart:
+		vals, ok := plainValues(args)
+		if !ok || len(vals) == 0 || len(vals) > 2 || vals[len(vals)-1] != "now" {
+			return false
+		}
+		f.name("train", commands.TrainDepart)
+		if len(vals) == 2 {
+			f.opt("train", vals[0])
+		}
+		return true
+	}
+	return false
+}
+
+// counted writes history or audit: the options opts in order, then a
+// number last, as n.
+func (f *form) counted(name string, words []commands.Word, opts ...string) bool {
+	vals, ok := plainValues(words)
+	if !ok {
+		return false
+	}
+	var n string
+	if k := len(vals); k > 0 && strings.Trim(vals[k-1], "0123456789") == "" {
+		n, vals = vals[k-1], vals[:k-1]
+	}
+	if !f.positional(name, wordsOf(vals), opts...) {
+		return false
+	}
+	if n != "" {
+		f.opt("n", n)
+	}
+	return true
+}
+
+// wordsOf makes unquoted words of texts.
+func wordsOf(texts []string) []commands.Word {
+	ws := make([]commands.Word, len(texts))
+	for i, t := range texts {
+		ws[i] = commands.Word{Text: t}
+	}
+	return ws
+}
+
+// isWindow reports whether w is written as a stats window: a number of
+// days or weeks, 7d or 2w.
+func isWindow(w string) bool {
+	num, ok := strings.CutSuffix(w, "d")
+	if !ok {
+		num, ok = strings.CutSuffix(w, "w")
+	}
+	return ok && num != "" && strings.Trim(num, "0123456789") == ""
 }
 
 // grant writes grant or revoke: a user, a role, then the optional app,
