@@ -287,7 +287,24 @@ func (f *form) deploy(words []commands.Word) bool {
 		// would deploy an app of that name.
 		return false
 	}
-	vals, ok := plainValues(words)
+	// The flags, written after the target as the parser writes them
+	// back: --dry-run, and --force with its reason.
+	var dryRun bool
+	var force string
+	var target []commands.Word
+	for i := 0; i < len(words); i++ {
+		switch {
+		case isKeyword(words[i], "--dry-run") && !dryRun:
+			dryRun = true
+		case isKeyword(words[i], "--force") && force == "" && i+1 < len(words) && strings.TrimSpace(words[i+1].Text) != "" &&
+			(words[i+1].Quoted || plainWord(words[i+1].Text)):
+			force = words[i+1].Text
+			i++
+		default:
+			target = append(target, words[i])
+		}
+	}
+	vals, ok := plainValues(target)
 	if !ok || len(vals) != 2 && (len(vals) != 4 || vals[2] != "to") {
 		return false
 	}
@@ -296,6 +313,12 @@ func (f *form) deploy(words []commands.Word) bool {
 	f.opt("build", vals[1])
 	if len(vals) == 4 {
 		f.opt("env", vals[3])
+	}
+	if dryRun {
+		f.opt("dry_run", "true")
+	}
+	if force != "" {
+		f.opt("force", force)
 	}
 	return true
 }
