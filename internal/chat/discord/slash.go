@@ -119,6 +119,13 @@ func durationOpt(desc string) *discordgo.ApplicationCommandOption {
 		Description: desc, MaxLength: 16}
 }
 
+// deployIDOpt is the deploy id of /confirm and /abort: free text, which
+// the parser checks.
+func deployIDOpt(desc string) *discordgo.ApplicationCommandOption {
+	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "id",
+		Description: desc, Required: true, MaxLength: 32}
+}
+
 func userOpt(desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionUser, Name: "user",
 		Description: desc, Required: true}
@@ -148,7 +155,20 @@ func defaultHere() string {
 	return fmt.Sprintf("%dm", d/time.Minute)
 }
 
-// slash maps every verb of the grammar to its slash command. A test checks
+// slashVerbs are the verbs with a slash command, in help order: every
+// command of the grammar, and after deploy its forms confirm and abort.
+func slashVerbs() []commands.Verb {
+	var vs []commands.Verb
+	for _, v := range commands.Verbs() {
+		vs = append(vs, v)
+		if v == commands.VerbDeploy {
+			vs = append(vs, commands.VerbConfirm, commands.VerbAbort)
+		}
+	}
+	return vs
+}
+
+// slash maps every verb of slashVerbs to its slash command. A test checks
 // that no verb is missing.
 var slash = map[commands.Verb]slashSpec{
 	commands.VerbDeploy: {
@@ -170,6 +190,30 @@ var slash = map[commands.Verb]slashSpec{
 				w.add("--dry-run")
 			}
 			w.quoted("--force", "force")
+			return w.done()
+		},
+	},
+	// deploy confirm ID and deploy abort ID answer a migrations prompt;
+	// /deploy takes options, so it cannot also have subcommands, and
+	// they are commands of their own. The prompt's buttons send the
+	// same text.
+	commands.VerbConfirm: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{deployIDOpt("the deploy waiting, as its migrations prompt names it")}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("deploy", string(commands.VerbConfirm))
+			w.word("id")
+			return w.done()
+		},
+	},
+	commands.VerbAbort: {
+		options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+			return []*discordgo.ApplicationCommandOption{deployIDOpt("the deploy to stop, as its migrations prompt names it")}
+		},
+		text: func(o options) (string, error) {
+			w := o.words("deploy", string(commands.VerbAbort))
+			w.word("id")
 			return w.done()
 		},
 	},
@@ -444,12 +488,12 @@ var slash = map[commands.Verb]slashSpec{
 	},
 }
 
-// Commands returns the slash commands, one per verb of the grammar in help
+// Commands returns the slash commands, one per verb of slashVerbs in help
 // order, with the configured apps and envs as choices.
 func (a *Adapter) Commands() []*discordgo.ApplicationCommand {
 	cs := choicesOf(a.apps())
 	var cmds []*discordgo.ApplicationCommand
-	for _, v := range commands.Verbs() {
+	for _, v := range slashVerbs() {
 		spec, ok := slash[v]
 		if !ok {
 			continue

@@ -96,6 +96,10 @@ func TestCommandText(t *testing.T) {
 		{name: "help", verb: "help", want: "help"},
 		{name: "help topic", verb: "help", opts: []map[string]any{opt("command", str, "deploy")}, want: "help deploy"},
 		{name: "whoami", verb: "whoami", want: "whoami"},
+		{name: "confirm", verb: "confirm", opts: []map[string]any{opt("id", str, "20260314-140200-ab12cd")}, want: "deploy confirm 20260314-140200-ab12cd"},
+		{name: "abort", verb: "abort", opts: []map[string]any{opt("id", str, "20260314-140200-ab12cd")}, want: "deploy abort 20260314-140200-ab12cd"},
+		{name: "confirm of no deploy id reaches the parser", verb: "confirm", opts: []map[string]any{opt("id", str, "1337")},
+			want: "deploy confirm 1337", canonical: "-"},
 		{name: "train list", verb: "train", opts: []map[string]any{sub("list")}, want: "train"},
 		{name: "train board", verb: "train", opts: []map[string]any{sub("board", opt("app", str, "web"), opt("build", str, "1337"), opt("env", str, "prod"), opt("train", str, "daily"))},
 			want: "train board web 1337 to prod on daily"},
@@ -137,6 +141,7 @@ func TestCommandText(t *testing.T) {
 		{name: "text as number", verb: "status", opts: []map[string]any{opt("app", num, 1.0)}, wantErr: "app must be text"},
 		{name: "user that is not an id", verb: "grant", opts: []map[string]any{opt("user", 6, "@everyone"), opt("role", str, "admin")}, wantErr: "user must be a Discord user"},
 		{name: "role with a space", verb: "grant", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "dep loyer")}, wantErr: "role must be one word"},
+		{name: "confirm id with a space", verb: "confirm", opts: []map[string]any{opt("id", str, "20260314-140200-ab12cd now")}, wantErr: "id must be one word"},
 		{name: "train without subcommand", verb: "train", wantErr: "choose one subcommand of /train: list, board, leave, cancel, depart"},
 		{name: "train unknown subcommand", verb: "train", opts: []map[string]any{sub("rm")}, wantErr: "choose one subcommand of /train"},
 		{name: "train option instead of subcommand", verb: "train", opts: []map[string]any{opt("train", str, "daily")}, wantErr: "choose one subcommand of /train"},
@@ -185,13 +190,17 @@ func TestCommandText(t *testing.T) {
 }
 
 func TestEveryVerbHasASlashCommand(t *testing.T) {
-	for _, v := range commands.Verbs() {
+	verbs := append(commands.Verbs(), commands.VerbConfirm, commands.VerbAbort)
+	for _, v := range verbs {
 		if _, ok := slash[v]; !ok {
 			t.Errorf("verb %q has no slash command", v)
 		}
 	}
-	if len(slash) != len(commands.Verbs()) {
-		t.Errorf("%d slash commands for %d verbs", len(slash), len(commands.Verbs()))
+	if len(slash) != len(verbs) {
+		t.Errorf("%d slash commands for %d verbs", len(slash), len(verbs))
+	}
+	if got := slashVerbs(); len(got) != len(verbs) {
+		t.Errorf("%d slash commands registered (%v), want %d", len(got), got, len(verbs))
 	}
 }
 

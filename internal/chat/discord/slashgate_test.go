@@ -40,11 +40,12 @@ apps:
         hosts: [localhost]
 `
 
-// TestSlashCommandsMeetTheGate: /admins, /grant, /revoke and a /lock
-// with a duration, signed as Discord signs them, reach the same
+// TestSlashCommandsMeetTheGate: /admins, /grant, /revoke, a /lock
+// with a duration and /confirm, signed as Discord signs them, reach the same
 // commands.Service as any typed command: the text they make is audited
 // as the command, an admin's grant and timed lock are kept, and a
-// deployer's revoke is refused as a typed one would be.
+// deployer's revoke, and a confirm of no deploy, are refused as typed
+// ones would be.
 func TestSlashCommandsMeetTheGate(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(gateYAML), nil)
@@ -85,6 +86,7 @@ func TestSlashCommandsMeetTheGate(t *testing.T) {
 			opt("duration", str, "2h")}, `lock deploys web prod for 2h "db migration"`, audit.Allowed},
 		{"805", "111", "revoke", []map[string]any{opt("user", user, "222"), opt("role", str, "admin"), opt("app", str, "api"),
 			opt("env", str, "staging")}, "revoke <@222> admin api staging", audit.Allowed},
+		{"806", "222", "confirm", []map[string]any{opt("id", str, "20250314-140200-abc123")}, "deploy confirm 20250314-140200-abc123", audit.Refused},
 	}
 	// decisions returns the outcomes audited for command.
 	decisions := func(command string) []audit.Decision {

@@ -281,11 +281,16 @@ func (f *form) deploy(words []commands.Word) bool {
 	if len(words) < 2 {
 		return false
 	}
-	if w := strings.ToLower(words[0].Text); w == string(commands.VerbConfirm) || w == string(commands.VerbAbort) {
-		// "deploy confirm ID" goes on with a run; Discord's /deploy
-		// has no form of it (its buttons do it), and as app:confirm it
-		// would deploy an app of that name.
-		return false
+	if w := strings.ToLower(words[0].Text); !words[0].Quoted && (w == string(commands.VerbConfirm) || w == string(commands.VerbAbort)) {
+		// "deploy confirm ID" answers a run's migrations prompt: it is
+		// /confirm (or /abort), as /deploy app:confirm would deploy an
+		// app of that name. Without a deploy id it is shown as written.
+		if len(words) != 2 || words[1].Quoted || commands.CheckDeployID(words[1].Text) != nil {
+			return false
+		}
+		f.name(w)
+		f.opt("id", words[1].Text)
+		return true
 	}
 	// The flags, written after the target as the parser writes them
 	// back: --dry-run, and --force with its reason.
