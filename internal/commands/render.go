@@ -325,7 +325,8 @@ func ConfirmMessage(ev deploy.Event) chat.Message {
 		Title: fmt.Sprintf("Deploy %s of %s %s to %s waits: %d pending migration(s)", ev.DeployID, ev.App, ev.Build, ev.Env, len(ev.Migrations)),
 		Lines: []string{
 			strings.Join(ev.Migrations, ", "),
-			fmt.Sprintf("confirm with deploy confirm %s, or abort with deploy abort %s, before %s (then it aborts safely)", ev.DeployID, ev.DeployID, ev.Deadline.In(ev.Time.Location()).Format("15:04:05 MST")),
+			fmt.Sprintf("confirm with %s, or abort with %s, before %s (then it aborts safely)", suggest.Command("deploy confirm "+ev.DeployID),
+				suggest.Command("deploy abort "+ev.DeployID), ev.Deadline.In(ev.Time.Location()).Format("15:04:05 MST")),
 		},
 		Buttons: []chat.Button{
 			{Label: "Confirm", Action: "deploy confirm " + ev.DeployID, Style: "primary"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
@@ -305,5 +306,21 @@ func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 				t.Errorf("%q reads back as %q: %v %q (%s), want %q", form, text, got.Kind, got.Cmd.Text, got.Reply, want.Cmd.Text)
 			}
 		})
+	}
+}
+
+// TestRenderedConfirmPrompt: a migrations prompt, whose answers the
+// deploy marks as suggested, shows them as Discord's /confirm and /abort.
+func TestRenderedConfirmPrompt(t *testing.T) {
+	const id = "20250314-100000-abc123"
+	m := commands.ConfirmMessage(deploy.Event{Kind: deploy.EventConfirm, DeployID: id, Migrations: []string{"0042_drop_column"},
+		Text: "1 pending migration(s) wait for confirmation: " + suggest.Command("deploy confirm "+id) + ", or " + suggest.Command("deploy abort "+id)})
+	e := render(m).Embeds[0]
+	all := e.Title + "\n" + e.Description
+	for _, f := range e.Fields {
+		all += "\n" + f.Value
+	}
+	if want := "confirm with /confirm id:" + id + ", or abort with /abort id:" + id; !strings.Contains(all, want) {
+		t.Errorf("got %q, want it to hold %q", all, want)
 	}
 }
