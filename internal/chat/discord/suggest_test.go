@@ -246,6 +246,7 @@ func interactionOf(t *testing.T, form string) discordgo.ApplicationCommandIntera
 // Discord as shown, is the command suggested: the interaction it makes
 // parses as the suggestion does.
 func TestSlashFormsMeanTheSuggestion(t *testing.T) {
+	covered := map[commands.Verb]bool{}
 	for _, cmd := range []string{
 		"deploy web 1337 to prod",
 		"rollback web prod to 1 from 2",
@@ -305,7 +306,14 @@ func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 			if got.Kind != commands.Run || got.Cmd.Text != want.Cmd.Text {
 				t.Errorf("%q reads back as %q: %v %q (%s), want %q", form, text, got.Kind, got.Cmd.Text, got.Reply, want.Cmd.Text)
 			}
+			covered[want.Cmd.Verb] = true
 		})
+	}
+	// A command added to the grammar gets its slash form here too.
+	for _, v := range slashVerbs() {
+		if !covered[v] {
+			t.Errorf("no suggestion of %s is checked here", v)
+		}
 	}
 }
 
