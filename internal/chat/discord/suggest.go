@@ -24,9 +24,9 @@ func slashForms(s string) string { return suggest.Rewrite(s, slashForm) }
 
 // slashForm writes cmd, a suggested command with or without its leading
 // slash, as a Discord slash command, or returns cmd as it is when its
-// words are not the shape the verb takes (a placeholder "…", the
-// "confirm" of a migrations prompt), as Discord would not take it. A
-// deploy id is the run named, never an app. The words are split as the
+// words are not the shape the verb takes (a placeholder "…", a lock
+// whose unquoted reason may start with an env), as Discord would not take
+// it. A deploy id right after the verb is the run named, never an app. The words are split as the
 // parser splits them, so a quoted reason is one word.
 func slashForm(cmd string) string {
 	words, err := commands.Words(strings.TrimPrefix(cmd, "/"))

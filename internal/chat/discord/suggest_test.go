@@ -188,7 +188,7 @@ func interactionOf(t *testing.T, form string) discordgo.ApplicationCommandIntera
 	fields = fields[1:]
 	var subName string
 	if spec.subs != nil {
-		sub, err := subcommandOf(string(fields[0]), spec, []*discordgo.ApplicationCommandInteractionDataOption{
+		sub, err := subcommandOf(fields[0], spec, []*discordgo.ApplicationCommandInteractionDataOption{
 			{Name: fields[0], Type: discordgo.ApplicationCommandOptionSubCommand}})
 		if err != nil {
 			t.Fatalf("%q: %v", form, err)
