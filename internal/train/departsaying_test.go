@@ -217,3 +217,61 @@ func TestDepartNowBehindReplacedSaying(t *testing.T) {
 		}
 	}
 }
+
+// TestDepartNowAsHandedSayingEnds: a due departure that does not leave
+// once it holds the train (another replica departing it all through its
+// grace, or the bot stopping as it waited for the lease) hands the train
+// to notLeaving, which says the departure its record replaced. Its mark
+// ended before the train was given back: a train depart now at that
+// instant found the train held, unmarked, and was refused as "departing
+// already", though nothing was under way. The train is now given back
+// before the mark ends.
+func TestDepartNowAsHandedSayingEnds(t *testing.T) {
+	due1400 := at(2026, 6, 2, 14, 0)
+	prev := []Departure{{At: at(2026, 6, 1, 14, 0)}}
+	for _, tc := range []struct {
+		name string
+		run  func(ctx context.Context, s *Scheduler, d due)
+	}{
+		{"outwaited", func(ctx context.Context, s *Scheduler, d due) {
+			s.outwaited(ctx, d, "another replica of the bot was departing the train", prev, true)
+		}},
+		{"stopped", func(ctx context.Context, s *Scheduler, d due) {
+			s.stoppedDue(ctx, d, prev, stopping, true)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 5), nil)
+			markMondayUnended(t, h)
+			h.board("alice", "accounting", "1338")
+			tr := h.s.trains["daily"]
+			var once sync.Once
+			var departErr error
+			asked := false
+			tr.unmarked = func() {
+				once.Do(func() {
+					asked = true
+					_, departErr = h.s.DepartNow(t.Context(), "ana", "daily")
+				})
+			}
+			tr.busy <- struct{}{} // as fire's goroutine holds it
+			tc.run(t.Context(), h.s, due{name: "daily", tr: tr, kind: KindDeparture, at: due1400, from: due1400, of: due1400})
+			if !asked {
+				t.Fatal("the saying of the departure replaced never ended its mark")
+			}
+			if departErr != nil {
+				t.Fatalf("DepartNow as the saying's mark ended:\ngot  %s\nwant the train sent off", errText(departErr))
+			}
+			h.s.wg.Wait()
+			if got := h.notes.find("#deploys", "🚂 The 14:05 train to production has left"); len(got) != 1 {
+				t.Errorf("summaries of the departure sent off: %d, want 1; posts %q", len(got), h.notes.titles("#deploys"))
+			}
+			select {
+			case tr.busy <- struct{}{}:
+				<-tr.busy
+			default:
+				t.Error("the train is still held once the departure sent off ended")
+			}
+		})
+	}
+}

@@ -191,6 +191,9 @@ type trainState struct {
 	// sayings counts the sayings begun: one that began and ended
 	// between two looks still changes it.
 	sayings uint64
+	// unmarked, if set, is called each time a saying's mark has ended:
+	// a test looks at the train at that instant. Nil outside tests.
+	unmarked func()
 }
 
 // saying records that a saying of departures found unended holds the
@@ -207,9 +210,12 @@ func (tr *trainState) saying() (done func()) {
 	said := tr.said
 	return func() {
 		tr.sayMu.Lock()
-		defer tr.sayMu.Unlock()
 		if tr.sayers--; tr.sayers == 0 {
 			close(said)
+		}
+		tr.sayMu.Unlock()
+		if tr.unmarked != nil {
+			tr.unmarked()
 		}
 	}
 }
@@ -704,7 +710,14 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 				return
 			}
 		}
-		defer func() { <-d.tr.busy }()
+		// Handed to notLeaving (outwaited, stoppedDue), the train is
+		// given back there, before the mark of its saying ends.
+		held := true
+		defer func() {
+			if held {
+				<-d.tr.busy
+			}
+		}()
 		dep, err := s.claimWaiting(ctx, d.name, graceOver, wait)
 		if err == nil && len(prev) > 0 {
 			s.replaced(ctx, d.name, d.tr, prev)
@@ -716,6 +729,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 				s.clearWaiting(ctx, d.name)
 				waited = false
 			}
+			held = false
 			s.outwaited(ctx, d, "another replica of the bot was departing the train", prev, true)
 			return
 		case err != nil && ctx.Err() != nil:
@@ -723,6 +737,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 			if waited {
 				why = "the bot stopped while another replica was departing the train"
 			}
+			held = false
 			s.stoppedDue(ctx, d, prev, why, true)
 			return
 		case err == nil && waited:
@@ -1039,7 +1054,7 @@ func earlierLine(down []time.Time, now time.Time, loc *time.Location) string {
 
 // outwaited records and says that departure d did not leave because an
 // earlier departure of the train (why) held it for all of its grace; with
-// prev, as notLeaving, holding if the caller holds tr.busy.
+// prev, as notLeaving, holding if the caller hands it tr.busy.
 func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev []Departure, holding bool) {
 	s.notLeaving(ctx, d, prev, "did not leave: "+why+" for all of its grace", func(ctx context.Context) {
 		s.announce(ctx, d.tr, chat.Message{Level: chat.Warning, Public: true,
@@ -1054,18 +1069,14 @@ func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev []Dep
 // lease, and tr.busy, which the caller holds if holding) and prev is
 // said, or found ended, by replaced: what holds the train until then, a
 // replica that died during prev or one still running it, goes first.
+// Holding, the caller hands it tr.busy, which it gives back before its
+// saying's mark ends: a train depart now that waited for the saying finds
+// the train free, not held by a departure that did not leave.
 // Each keeps its own record, whichever end is written first. It waits
 // for the train until stopTimeout after ctx ends: a bot stopping as d
 // does not leave, or because it stops, still says prev, when the train
 // is free by then.
 func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, what string, say func(context.Context), holding bool) {
-	ctx, cancel := pastStop(ctx)
-	defer cancel()
-	if len(prev) == 0 {
-		s.auditDeparture(ctx, d.name, d.tr, d.at, what)
-		say(ctx)
-		return
-	}
 	// While this holds the train, no departure is under way: a train
 	// depart now waits for it, as for cutShort's saying (see takeTrain),
 	// rather than being refused as behind one. The mark outlives the
@@ -1079,6 +1090,16 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, wha
 			unmark()
 		}
 	}()
+	if holding {
+		defer func() { <-d.tr.busy }()
+	}
+	ctx, cancel := pastStop(ctx)
+	defer cancel()
+	if len(prev) == 0 {
+		s.auditDeparture(ctx, d.name, d.tr, d.at, what)
+		say(ctx)
+		return
+	}
 	say(ctx)
 	if !holding {
 		select {
@@ -1286,11 +1307,14 @@ func (s *Scheduler) notLeftAs(ctx context.Context, name string, tr *trainState, 
 
 // stoppedDue says and records that due departure d did not leave, the
 // bot's stop having ended it (why), as notLeft does; with prev, as
-// notLeaving, holding if the caller holds tr.busy: a stopping bot still
+// notLeaving, holding if the caller hands it tr.busy: a stopping bot still
 // says the departures found unended as d fell due, if it holds the train
 // within stopTimeout of its stop.
 func (s *Scheduler) stoppedDue(ctx context.Context, d due, prev []Departure, why string, holding bool) {
 	if len(prev) == 0 {
+		if holding {
+			defer func() { <-d.tr.busy }()
+		}
 		s.notLeft(ctx, d.name, d.tr, d.at, "", why)
 		return
 	}
