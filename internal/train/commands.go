@@ -588,7 +588,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 		s.log.Error("train: record a departure sent off early; not departing", "train", trainName, "at", at, "err", err)
 		s.endUnrecorded(ctx, trainName, at)
 		dep.release()
-		<-tr.busy
+		tr.giveBack()
 		return chat.Message{}, departUnrecorded(err, trainName)
 	}
 	told := len(scheduled) > 0 && s.sayBeside(ctx, trainName, tr, scheduled, user, at)
@@ -620,7 +620,7 @@ func (s *Scheduler) DepartNow(ctx context.Context, user, trainName string) (chat
 	started = true
 	go func() {
 		defer s.wg.Done()
-		defer func() { <-tr.busy }()
+		defer tr.giveBack()
 		s.depart(s.life, trainName, tr, at, note, dep)
 	}()
 	return reply, nil
@@ -683,7 +683,7 @@ func (s *Scheduler) takeTrain(ctx context.Context, name string, tr *trainState) 
 			if err == nil {
 				return dep, nil
 			}
-			<-tr.busy
+			tr.giveBack()
 			if !errors.Is(err, deploy.ErrLeaseHeld) {
 				return nil, storeErr(err, "depart "+name)
 			}

@@ -73,7 +73,7 @@ func (s *Scheduler) Depart(ctx context.Context, trainName, note string) Summary 
 	case <-ctx.Done():
 		return Summary{Train: trainName, Note: note, Err: fmt.Errorf("depart %s: %w", trainName, ctx.Err())}
 	}
-	defer func() { <-tr.busy }()
+	defer tr.giveBack()
 	return s.depart(ctx, trainName, tr, s.now(), note, nil)
 }
 

@@ -275,3 +275,56 @@ func TestDepartNowAsHandedSayingEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestDepartNowAsSayingTakesTrain: a due departure that does not leave,
+// not holding the train, takes it to say the departure its record
+// replaced. The mark was set a moment after the train was taken: a train
+// depart now then found it held, unmarked, and was refused as "departing
+// already", with commands to keep cars from a departure that was not
+// under way. The mark is now set as the train is taken: the depart now
+// waits for the saying, here past its wait, and is refused as what holds
+// the train.
+func TestDepartNowAsSayingTakesTrain(t *testing.T) {
+	due1400 := at(2026, 6, 2, 14, 0)
+	prev := []Departure{{At: at(2026, 6, 1, 14, 0)}}
+	const held = "the daily train is held by this replica of the bot as it tells the train's channels of an earlier departure cut short " +
+		"(the bot stopped during it); nothing was sent off: send it off again in a moment"
+	for _, tc := range []struct {
+		name string
+		run  func(ctx context.Context, s *Scheduler, d due)
+	}{
+		{"stopped", func(ctx context.Context, s *Scheduler, d due) {
+			s.stoppedDue(ctx, d, prev, stopping, false)
+		}},
+		{"cancelled", func(ctx context.Context, s *Scheduler, d due) {
+			s.notLeaving(ctx, d, prev, "did not leave: it was cancelled", func(context.Context) {}, false)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 14, 5), nil)
+			markMondayUnended(t, h)
+			h.board("alice", "accounting", "1338")
+			h.s.sayWait = time.Millisecond
+			tr := h.s.trains["daily"]
+			var departErr error
+			asked := false
+			tr.took = func() {
+				asked = true
+				_, departErr = h.s.DepartNow(t.Context(), "ana", "daily")
+			}
+			tc.run(t.Context(), h.s, due{name: "daily", tr: tr, kind: KindDeparture, at: due1400, from: due1400, of: due1400})
+			if !asked {
+				t.Fatal("the saying of the departure replaced never took the train")
+			}
+			if errs.CodeOf(departErr) != errs.Conflict || errs.Message(departErr) != held {
+				t.Errorf("DepartNow as the saying took the train:\ngot  %s\nwant %s", errText(departErr), "conflict: "+held)
+			}
+			// Said, the train is free.
+			tr.took = nil
+			if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); err != nil {
+				t.Errorf("DepartNow once said: %v", err)
+			}
+			h.s.wg.Wait()
+		})
+	}
+}

@@ -191,9 +191,13 @@ type trainState struct {
 	// sayings counts the sayings begun: one that began and ended
 	// between two looks still changes it.
 	sayings uint64
-	// unmarked, if set, is called each time a saying's mark has ended:
-	// a test looks at the train at that instant. Nil outside tests.
-	unmarked func()
+	// freed, guarded by sayMu, is closed as tr.busy is given back
+	// (giveBack), for a saying waiting to take it (takeSaying).
+	freed chan struct{}
+	// took and unmarked, if set, are called each time a saying has
+	// taken tr.busy itself, and each time a saying's mark has ended: a
+	// test looks at the train at those instants. Nil outside tests.
+	took, unmarked func()
 }
 
 // saying records that a saying of departures found unended holds the
@@ -202,6 +206,11 @@ type trainState struct {
 func (tr *trainState) saying() (done func()) {
 	tr.sayMu.Lock()
 	defer tr.sayMu.Unlock()
+	return tr.markLocked()
+}
+
+// markLocked is saying with sayMu held.
+func (tr *trainState) markLocked() (done func()) {
 	if tr.sayers == 0 {
 		tr.said = make(chan struct{})
 	}
@@ -217,6 +226,49 @@ func (tr *trainState) saying() (done func()) {
 		if tr.unmarked != nil {
 			tr.unmarked()
 		}
+	}
+}
+
+// takeSaying waits for tr.busy and takes it for a saying, marked as one
+// (saying) under sayMu as it is taken: a train depart now never finds
+// the train held by the saying unmarked, and refused as behind a
+// departure under way. It returns the func that ends the mark, to be
+// called once the train is given back (giveBack), or nil if ctx ended
+// first.
+func (tr *trainState) takeSaying(ctx context.Context) (done func()) {
+	for {
+		tr.sayMu.Lock()
+		select {
+		case tr.busy <- struct{}{}:
+			done = tr.markLocked()
+			tr.sayMu.Unlock()
+			if tr.took != nil {
+				tr.took()
+			}
+			return done
+		default:
+		}
+		if tr.freed == nil {
+			tr.freed = make(chan struct{})
+		}
+		freed := tr.freed
+		tr.sayMu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// giveBack gives back tr.busy, and wakes a saying waiting to take it.
+func (tr *trainState) giveBack() {
+	<-tr.busy
+	tr.sayMu.Lock()
+	defer tr.sayMu.Unlock()
+	if tr.freed != nil {
+		close(tr.freed)
+		tr.freed = nil
 	}
 }
 
@@ -715,7 +767,7 @@ func (s *Scheduler) fire(ctx context.Context, d due, now time.Time, after <-chan
 		held := true
 		defer func() {
 			if held {
-				<-d.tr.busy
+				d.tr.giveBack()
 			}
 		}()
 		dep, err := s.claimWaiting(ctx, d.name, graceOver, wait)
@@ -898,7 +950,7 @@ func (s *Scheduler) cutShort(ctx context.Context, name string, tr *trainState, f
 func (s *Scheduler) sayHeld(ctx context.Context, name string, tr *trainState, found []Departure, now time.Time) bool {
 	select {
 	case tr.busy <- struct{}{}:
-		defer func() { <-tr.busy }()
+		defer tr.giveBack()
 	default:
 		return false
 	}
@@ -1079,9 +1131,10 @@ func (s *Scheduler) outwaited(ctx context.Context, d due, why string, prev []Dep
 func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, what string, say func(context.Context), holding bool) {
 	// While this holds the train, no departure is under way: a train
 	// depart now waits for it, as for cutShort's saying (see takeTrain),
-	// rather than being refused as behind one. The mark outlives the
-	// hold, deferred first, so that a depart now that waited finds the
-	// train free. While the lease is another replica's, that replica's
+	// rather than being refused as behind one. The mark is set as the
+	// train is taken (takeSaying), and outlives the hold, deferred
+	// first, so that a depart now that waited finds the train free.
+	// While the lease is another replica's, that replica's
 	// departure holds the train, and a depart now is refused as behind
 	// it: the mark is dropped for the wait.
 	var unmark func()
@@ -1091,7 +1144,7 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, wha
 		}
 	}()
 	if holding {
-		defer func() { <-d.tr.busy }()
+		defer d.tr.giveBack()
 	}
 	ctx, cancel := pastStop(ctx)
 	defer cancel()
@@ -1101,16 +1154,13 @@ func (s *Scheduler) notLeaving(ctx context.Context, d due, prev []Departure, wha
 		return
 	}
 	say(ctx)
-	if !holding {
-		select {
-		case d.tr.busy <- struct{}{}:
-			defer func() { <-d.tr.busy }()
-			holding = true
-		case <-ctx.Done():
-		}
-	}
 	if holding {
 		unmark = d.tr.saying()
+	} else if unmark = d.tr.takeSaying(ctx); unmark != nil {
+		defer d.tr.giveBack()
+		holding = true
+	}
+	if holding {
 		over, stop := elapsed(lookback)
 		defer stop()
 		dep, err := s.claimWaiting(ctx, d.name, over, func() {
@@ -1313,7 +1363,7 @@ func (s *Scheduler) notLeftAs(ctx context.Context, name string, tr *trainState, 
 func (s *Scheduler) stoppedDue(ctx context.Context, d due, prev []Departure, why string, holding bool) {
 	if len(prev) == 0 {
 		if holding {
-			defer func() { <-d.tr.busy }()
+			defer d.tr.giveBack()
 		}
 		s.notLeft(ctx, d.name, d.tr, d.at, "", why)
 		return
