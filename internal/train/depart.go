@@ -300,7 +300,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
-	sum.Message = summaryMessage(label, note, sum, next, lost, len(back))
+	sum.Message = summaryMessage(label, note, sum, next, lost, back)
 	s.auditEnd(ctx, name, tr, at, summaryText(sum.Message), ended)
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
@@ -349,8 +349,8 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, 
 }
 
 // summaryMessage describes a departure that had cars; lost is why the
-// lostCars cars taken off by mistake could not be put back.
-func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars int) chat.Message {
+// cars taken off by mistake, lostCars, could not be put back.
+func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
@@ -435,11 +435,28 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 	return withLost(m, lost, lostCars)
 }
 
-func withLost(m chat.Message, lost error, n int) chat.Message {
-	if lost != nil {
-		m.Level = chat.Failure
-		m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard (%s): they are off the train until boarded again.", count(n, "car"), errs.Message(lost)))
+// lostShown bounds the cars named in the line of those that could not
+// be put back aboard; the rest are counted.
+const lostShown = 3
+
+// withLost adds to m, if lost, that the cars back could not be put back
+// aboard, naming them: only the people who boarded them can board them
+// again, and a count alone does not tell them whose.
+func withLost(m chat.Message, lost error, back []Car) chat.Message {
+	if lost == nil {
+		return m
 	}
+	m.Level = chat.Failure
+	named := carList(back[:min(len(back), lostShown)])
+	if n := len(back) - lostShown; n > 0 {
+		named += fmt.Sprintf(", and %d more", n)
+	}
+	they := "they are"
+	if len(back) == 1 {
+		they = "it is"
+	}
+	m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard (%s): %s; %s off the train until boarded again.",
+		count(len(back), "car"), errs.Message(lost), named, they))
 	return m
 }
 

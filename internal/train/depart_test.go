@@ -168,6 +168,22 @@ func TestDepart(t *testing.T) {
 			wantAboard: []string{"accounting 1338", "billing 77"},
 		},
 		{
+			// Named, so that people know which to board again.
+			name: "cars that cannot be put back aboard are named",
+			setup: func(h *harness) {
+				h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 1338 of accounting"
+				h.runner.outcome["billing"] = "refuse conflict: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)"
+				h.store.failReturn = errors.New("store down")
+			},
+			cars: three, wantReqs: allReqs, wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 move to the next train
+  ✅ search 5 (@carl): deploy d3 succeeded
+  ⏭ accounting 1338 (@alice) moves to the next train: cannot check build 1338 of accounting
+  ⏭ billing 77 (@bob) moves to the next train: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)
+  Next departure: Wed 3 Jun 14:00 CEST.
+  ⚠ 2 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob); they are off the train until boarded again.`,
+		},
+		{
 			// billing is taken off to ship and put back: it keeps its
 			// place behind accounting, held back where it was.
 			name: "cars held back keep their boarding order",

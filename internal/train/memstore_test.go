@@ -32,9 +32,10 @@ type MemStore struct {
 	// mark is made if failMarkLands (its reply lost).
 	failMark      map[string]error
 	failMarkLands bool
-	// failLeave, failOnce and failCars, when set, are returned by
-	// Leave, by SetOnce and ForgetOnce and by Cars.
-	failLeave, failOnce, failCars error
+	// failLeave, failOnce, failCars and failReturn, when set, are
+	// returned by Leave, by SetOnce and ForgetOnce, by Cars and by
+	// ReturnCars.
+	failLeave, failOnce, failCars, failReturn error
 	// audit is what AppendAudit appended.
 	audit []audit.Entry
 	// afterMark, when set, runs after each MarkRun, with the lock held.
@@ -119,6 +120,9 @@ func (m *MemStore) ReturnCars(ctx context.Context, name string, back []Car) erro
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
 		return fmt.Errorf("return cars: %w", err)
+	}
+	if m.failReturn != nil {
+		return fmt.Errorf("return cars: %w", m.failReturn)
 	}
 	if cars := trainstore.Returned(m.cars[name], back); len(cars) > 0 {
 		m.cars[name] = cars

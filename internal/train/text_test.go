@@ -1,9 +1,11 @@
 package train
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
 )
 
@@ -134,5 +136,45 @@ func TestDurationsSaidAsPeopleSayThem(t *testing.T) {
 		if got := spoken(tc.d); got != tc.want {
 			t.Errorf("spoken(%v): got %q, want %q", tc.d, got, tc.want)
 		}
+	}
+}
+
+// TestWithLostNamesTheCars: the cars a departure could not put back
+// aboard are named, the first few, so that people know which to board
+// again; the rest are counted.
+func TestWithLostNamesTheCars(t *testing.T) {
+	cars := []Car{
+		{App: "accounting", Build: "1338", User: "alice"}, {App: "billing", Build: "77", User: "bob"},
+		{App: "search", Build: "5", User: "carl"}, {App: "mail", Build: "1", User: "dora"},
+		{App: "web", Build: "2", User: "ana"},
+	}
+	lost := errors.New("store down")
+	tests := []struct {
+		name string
+		back []Car
+		want string
+	}{
+		{name: "one", back: cars[:1],
+			want: "⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice); it is off the train until boarded again."},
+		{name: "as many as are named", back: cars[:3],
+			want: "⚠ 3 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl); " +
+				"they are off the train until boarded again."},
+		{name: "more than are named", back: cars,
+			want: "⚠ 5 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl), and 2 more; " +
+				"they are off the train until boarded again."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := withLost(chat.Message{Level: chat.Success, Lines: []string{"✅ web 1 (@ana): deploy d1 succeeded"}}, lost, tc.back)
+			if len(m.Lines) != 2 || m.Lines[1] != tc.want {
+				t.Errorf("lines:\ngot  %q\nwant the shipped line then %q", m.Lines, tc.want)
+			}
+			if m.Level != chat.Failure {
+				t.Errorf("level: got %q, want %q", m.Level, chat.Failure)
+			}
+		})
+	}
+	if m := withLost(chat.Message{Level: chat.Success}, nil, cars); m.Level != chat.Success || len(m.Lines) != 0 {
+		t.Errorf("with every car put back: got level %q, lines %q; want %q, none", m.Level, m.Lines, chat.Success)
 	}
 }
