@@ -140,13 +140,43 @@ type hidingTransport struct {
 func (t hidingTransport) Open(ctx context.Context, host Host) (Session, error) {
 	s, err := t.Transport.Open(ctx, host)
 	if err != nil {
-		return nil, err
+		return nil, hide(err, t.secrets)
 	}
 	return hidingSession{s, t.secrets}, nil
 }
 
-// hidingSession gives the ExitErrors of its scripts the secrets their
-// Error hides, and takes the marks of the bot's suggested commands out of
+// hiddenError is a transport's error as people may see it: its text with
+// the config's secret values, the credentials of URLs and the marks of
+// suggested commands taken out. Not only an ExitError quotes what a host
+// printed or what it was given: a timeout may quote the output, a failed
+// read of a script's input the artifact source's error, an error of the
+// connection the command it ran. Unwrap gives the transport's error, so
+// that errors.Is and errors.As see what it wraps.
+type hiddenError struct {
+	err     error
+	secrets *redact.Secrets
+}
+
+func (e hiddenError) Error() string { return suggest.Strip(e.secrets.Text(e.err.Error())) }
+
+func (e hiddenError) Unwrap() error { return e.err }
+
+// hide is err as people may see it (see hiddenError); nil for nil. An
+// ExitError returned as it is hides its standard error itself, and stays
+// one for callers that look at its type.
+func hide(err error, secrets *redact.Secrets) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*ExitError); ok {
+		return err
+	}
+	return hiddenError{err, secrets}
+}
+
+// hidingSession hides the config's secrets in every error of its scripts
+// (see hiddenError) and gives their ExitErrors the secrets their Error
+// hides, and takes the marks of the bot's suggested commands out of
 // what the scripts print and of the lingering processes the host names
 // (see suggest): a host's output is quoted in progress, records and
 // replies, and a host printing a command between the marks would pass it
@@ -168,8 +198,10 @@ func (s hidingSession) Run(ctx context.Context, cmd Command) ([]byte, error) {
 		exit.secrets = s.secrets
 		exit.Stderr = suggest.Strip(exit.Stderr)
 	}
-	return unmarked(out), err
+	return unmarked(out), hide(err, s.secrets)
 }
+
+func (s hidingSession) Close() error { return hide(s.Session.Close(), s.secrets) }
 
 // unmarked is out without the marks of suggested commands; out itself
 // when it has none, as it mostly does.
