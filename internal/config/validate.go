@@ -721,6 +721,10 @@ func (e *Env) validate(loc locator, ps *problems, app string) {
 		}
 		key := strings.ToLower(h.Name) // host names are case-insensitive
 		switch j, dup := first[key]; {
+		case h.Name == "" && h.Address == "":
+			// The address defaults to the name: the transport would have
+			// nothing to dial, and no name to say so with.
+			ps.add(at("hosts", i), "%s: neither name nor address: a host needs a name, which is also its address when address is left out (web1, web1=10.0.0.11 or {name: web1, address: 10.0.0.11})", hp)
 		case h.Name == "":
 			ps.add(at("hosts", i), "%s: name is required", hp)
 		case !hostPattern.MatchString(h.Name):

@@ -1193,6 +1193,13 @@ func TestValidationRules(t *testing.T) {
 			want:  one("{address", "apps.web.environments.prod.hosts[1]: name is required"),
 		},
 		{
+			// Without a name the address has nothing to default to:
+			// the transport would have nothing to dial.
+			name:  "host with neither name nor address",
+			edits: []string{"- web2=10.0.0.2", "- {vars: {ip: 10.0.0.2}}"},
+			want:  one("{vars", "apps.web.environments.prod.hosts[1]: neither name nor address: a host needs a name, which is also its address when address is left out (web1, web1=10.0.0.11 or {name: web1, address: 10.0.0.11})"),
+		},
+		{
 			// The transport would dial each and fail, host by host, in
 			// the middle of every deploy.
 			name:  "host address port past 65535",

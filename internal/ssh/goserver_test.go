@@ -124,6 +124,35 @@ func goTransport(t *testing.T, s *goServer) *Transport {
 	return tr
 }
 
+// TestHostWithoutAddress: a host with no address is refused before any
+// dial, with an error that reads well in a reply whether or not the host
+// has a name (the config refuses both at load; a caller may still pass
+// one).
+func TestHostWithoutAddress(t *testing.T) {
+	t.Parallel()
+	tr := goTransport(t, startGoServer(t, nil))
+	tests := []struct {
+		name string
+		host deploy.Host
+		want string
+	}{
+		{name: "named", host: deploy.Host{Name: "web1"}, want: "ssh: host web1 has no address"},
+		{name: "neither name nor address", host: deploy.Host{}, want: "ssh: a host with neither name nor address: nothing to dial"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := tr.Open(context.Background(), tt.host)
+			if err == nil {
+				s.Close()
+				t.Fatal("got no error")
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestExecRefused: a host that refuses to run the script (its sshd
 // declines the exec request) fails the step saying so, without the
 // command the request carried: the script, with the passwords a

@@ -298,7 +298,10 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 	// The name is only ever shown, in errors that reach replies: it
 	// loses the marks of the bot's suggested commands (see suggest).
 	name := suggest.Strip(host.Name)
-	if host.Address == "" {
+	switch {
+	case host.Address == "" && name == "":
+		return nil, errors.New("ssh: a host with neither name nor address: nothing to dial")
+	case host.Address == "":
 		return nil, fmt.Errorf("ssh: host %s has no address", name)
 	}
 	if !addressText(host.Address) {
