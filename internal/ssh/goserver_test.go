@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -34,6 +35,13 @@ type goServer struct {
 // and every other channel.
 func startGoServer(t *testing.T, channel func(ssh.NewChannel)) *goServer {
 	t.Helper()
+	return startGoServerConfig(t, nil, channel)
+}
+
+// startGoServerConfig is startGoServer with its config changed by config,
+// if not nil, once the server has its host key.
+func startGoServerConfig(t *testing.T, config func(*ssh.ServerConfig), channel func(ssh.NewChannel)) *goServer {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +52,9 @@ func startGoServer(t *testing.T, channel func(ssh.NewChannel)) *goServer {
 	}
 	cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) { return nil, nil }}
 	cfg.AddHostKey(signer)
+	if config != nil {
+		config(cfg)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +159,59 @@ func TestHostWithoutAddress(t *testing.T) {
 			}
 			if got := err.Error(); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDisconnectBeforeLogin: a host that sends the connection away
+// before the bot offered it a key (an overloaded sshd, a host's own
+// policy) is not reported as a failed login, which would send whoever
+// reads the reply to check the user's credentials; one that sends it
+// away after refusing the key still is.
+func TestDisconnectBeforeLogin(t *testing.T) {
+	t.Parallel()
+	srv := startGoServer(t, nil)
+	refuser := startGoServerConfig(t, func(cfg *ssh.ServerConfig) {
+		cfg.MaxAuthTries = 1
+		cfg.PublicKeyCallback = func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) {
+			return nil, errors.New("key not authorized")
+		}
+	}, nil)
+	disconnecter := startDisconnecter(t, "too many connections")
+	tests := []struct {
+		name   string
+		known  *goServer // whose key the transport knows
+		addr   string
+		want   string // the start of the error
+		reason string // in the error too
+	}{
+		{
+			// It sends away before any key is seen: srv's is as good
+			// as any.
+			name:   "before the key exchange",
+			known:  srv,
+			addr:   disconnecter,
+			want:   "ssh: web1 (" + disconnecter + "): the host closed the connection before login: ",
+			reason: "too many connections",
+		},
+		{
+			name:   "after the key was refused",
+			known:  refuser,
+			addr:   refuser.addr,
+			want:   "ssh: web1 (" + refuser.addr + "): log in as deploy: ",
+			reason: "too many authentication failures",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := goTransport(t, tt.known).Open(context.Background(), deploy.Host{Name: "web1", Address: tt.addr})
+			if err == nil {
+				s.Close()
+				t.Fatal("got no error")
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, tt.want) || !strings.Contains(msg, tt.reason) {
+				t.Errorf("got %q, want it to start %q and say %q", msg, tt.want, tt.reason)
 			}
 		})
 	}

@@ -422,9 +422,15 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		}
 		signers = append(signers[:len(signers):len(signers)], more...)
 	}
+	// offered is set once a try has offered the host a key: a host that
+	// ends the connection before that did not refuse the login.
+	var offered atomic.Bool
 	cc := &ssh.ClientConfig{
-		User:              user,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		User: user,
+		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
+			offered.Store(true)
+			return signers, nil
+		})},
 		HostKeyCallback:   hostKey,
 		HostKeyAlgorithms: algos,
 		Config:            ssh.Config{KeyExchanges: keyExchanges, Ciphers: ciphers},
@@ -452,6 +458,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			return nil, 0, seenKey{}, unreachable(err)
 		}
 		bc := &bannerConn{Conn: conn}
+		offered.Store(false)
 		// The handshake has no context of its own: closing the connection
 		// ends it when the deadline passes or ctx is canceled.
 		stop := context.AfterFunc(dctx, func() { conn.Close() })
@@ -489,6 +496,12 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 				name, addr, deploy.ErrUnreachable, times, err)
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
 			return nil, 0, seenKey{}, unreachable(err)
+		case !offered.Load() && isDisconnect(err):
+			// Sent away before the login began (an sshd over its
+			// limits, the host's own policy): the user's credentials
+			// were never tried, and a reply saying "log in" would send
+			// whoever reads it to check them.
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): the host closed the connection before login: %w", name, addr, err)
 		default:
 			// The host answered and refused: a login or algorithm
 			// problem, not one that a retry on another network fixes.
@@ -621,6 +634,13 @@ func (t *Transport) agentErr(ctx context.Context, ag *agentConn, name, addr, wha
 
 // isNetErr reports whether err is a connection failing rather than the
 // peer refusing.
+// isDisconnect reports whether err is the host's SSH_MSG_DISCONNECT.
+// x/crypto's error for it is of a type of its own, unexported: its text
+// is what tells it.
+func isDisconnect(err error) bool {
+	return strings.Contains(err.Error(), "ssh: disconnect, reason ")
+}
+
 func isNetErr(err error) bool {
 	var ne net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
