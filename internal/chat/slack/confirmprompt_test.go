@@ -71,3 +71,21 @@ func TestRenderKeepsConfirmPromptWhole(t *testing.T) {
 		t.Errorf("lines: want the cut notes to say what was left out")
 	}
 }
+
+// TestRenderConfirmPromptAnswersAsTyped: the answers the migrations prompt
+// marks as the bot's suggestions are shown as typed, without marks.
+func TestRenderConfirmPromptAnswersAsTyped(t *testing.T) {
+	t0 := time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+	const id = "20250314-100000-abc123"
+	m := commands.ConfirmMessage(deploy.Event{Kind: deploy.EventConfirm, DeployID: id, App: "web", Env: "prod", Build: "42",
+		Migrations: []string{"0042_drop_column"}, Time: t0, Deadline: t0.Add(10 * time.Minute)})
+	blocks, _ := slack.Render(m)
+	js, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "confirm with deploy confirm " + id + ", or abort with deploy abort " + id + ", before 10:10:00 UTC"
+	if !strings.Contains(string(js), want) || strings.ContainsAny(string(js), "\ue000\ue001") || strings.Contains(string(js), `\ue000`) {
+		t.Errorf("blocks: got %s, want them to contain %q, without marks", js, want)
+	}
+}
