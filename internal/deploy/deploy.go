@@ -738,21 +738,21 @@ func (r *run) deploy(src artifact.Source, info artifact.Info) (Outcome, error) {
 		// its own: none runs the build, which was reverted everywhere.
 		return r.revertAll(errs.New(errs.Unavailable, "%s", r.everyHostFailed()))
 	}
-	if err := r.settle(); err != nil {
+	// Where a rollback from here goes is told before the prune, which
+	// keeps it: it keeps `current` and `previous` only otherwise, and the
+	// target is older when the release the deploy replaced is marked bad,
+	// or is not on every host (one missed a deploy). A partial deploy is
+	// the live run too: its alert offers a rollback from it, to a release
+	// its failed hosts have as well, and so do the refusals given while
+	// it prunes (see pruneUndo).
+	next, nextErr := r.nextTarget()
+	if err := r.settle(next, nextErr); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return r.leaseLost(err)
 		}
 		return r.revertAll(err)
 	}
-	// Where a rollback from here goes is told before the prune, which
-	// keeps it: it keeps `current` and `previous` only otherwise, and the
-	// target is older when the release the deploy replaced is marked bad,
-	// or is not on every host (one missed a deploy).
-	next, nextErr := r.nextTarget()
 	r.pruneAll(next)
-	// A partial deploy is the live run too: its alert offers a rollback
-	// from it, to a release its failed hosts have as well.
-	r.recordTarget(next, nextErr)
 	if n := r.failures(); n > 0 {
 		return OutcomePartial, errs.New(errs.Unavailable, "%s", r.partialMessage(n))
 	}
@@ -834,11 +834,16 @@ func droppedAs(st hostState, rec *Record) hostState {
 func (r *run) recordTarget(to string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	recordTargetIn(r.rec, to, err)
+}
+
+// recordTargetIn records what nextTarget said in rec.
+func recordTargetIn(rec *Record, to string, err error) {
 	switch {
 	case err == nil:
-		r.rec.RollbackTo = to
+		rec.RollbackTo = to
 	case errs.CodeOf(err) == errs.NotFound:
-		r.rec.NoRollback = true
+		rec.NoRollback = true
 	}
 }
 
@@ -872,13 +877,17 @@ func (r *run) leftAs(h Host) hostState {
 // refused (see cancelBy) rather than accepted and ignored.
 // The phase is recorded once settled, so that a run refused behind this
 // one on another replica says the same as on this one (see Engine.busy).
-func (r *run) settle() error {
+// The release a rollback from the deploy goes to (next, or nextErr: see
+// nextTarget) is recorded as it settles: each refusal given from then on
+// offers the rollback that names it (see pruneUndo).
+func (r *run) settle(next string, nextErr error) error {
 	r.mu.Lock()
 	if err := r.stopErr(); err != nil {
 		r.mu.Unlock()
 		return err
 	}
 	r.settled = true
+	recordTargetIn(r.rec, next, nextErr)
 	r.mu.Unlock()
 	r.update(func(rec *Record) { rec.Phase = PhasePruning })
 	return nil
@@ -899,8 +908,50 @@ func (r *run) cancelBy(by string) error {
 // notCancelled refuses the cancel of deploy rec of t, which has switched
 // its hosts for good and only removes old releases.
 func notCancelled(t target, rec *Record) error {
+	undo, why := pruneUndo(t, rec)
+	if undo == "" {
+		return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; no rollback undoes it: %s",
+			rec.ID, t.key(), rec.Build, why)
+	}
 	return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: %s",
-		rec.ID, t.key(), rec.Build, suggest.Command("rollback "+t.app.Name+" "+t.env.Name))
+		rec.ID, t.key(), rec.Build, undo)
+}
+
+// partial reports whether a host of rec, a deploy that settled (see
+// run.settle), is out of it: failed within max_failures, switched back,
+// unreachable or left out, and so maybe on another release than the
+// others.
+func (rec *Record) partial() bool {
+	for _, h := range rec.Hosts {
+		switch {
+		case h.LeftOut, h.State == HostFailed, h.State == HostReverted, h.State == HostUnreachable:
+			return true
+		}
+	}
+	return false
+}
+
+// pruneUndo is the rollback that undoes deploy rec of t, which only
+// removes old releases, once it has ended, marked as the bot's
+// suggestion; or "" and why there is none. A deploy some of whose hosts
+// failed within max_failures leaves them on different releases, and a
+// rollback naming no release is refused then (see rollbackTarget): the
+// rollback offered names the one recorded as the deploy settled, as the
+// partial run's report does, from the deploy's build, so that it undoes
+// nothing later.
+func pruneUndo(t target, rec *Record) (undo, why string) {
+	app, env := t.app.Name, t.env.Name
+	if !rec.partial() {
+		return suggest.Command("rollback " + app + " " + env), ""
+	}
+	if ValidBuild(rec.RollbackTo) {
+		return suggest.Command("rollback " + app + " " + env + " to " + rec.RollbackTo + " from " + rec.Build), ""
+	}
+	status := suggest.Command("status " + app)
+	if rec.NoRollback {
+		return "", fmt.Sprintf("some of its hosts failed, and no release is on every host to roll back to; %s shows what each host runs", status)
+	}
+	return "", fmt.Sprintf("some of its hosts failed and run other releases, and a rollback then names the release to go back to; %s shows what each host runs: rollback %s %s to BUILD", status, app, env)
 }
 
 // everyHostFailed says that no host is left in the deploy.

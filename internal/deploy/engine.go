@@ -739,7 +739,7 @@ func (e *Engine) busy(ctx context.Context, t target, kind Kind, h string) error 
 		stop := ""
 		switch {
 		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning && e.settled(t, other):
-			stop = waitForPrune(t, kind, other.Build)
+			stop = waitForPrune(t, kind, e.freshest(t, other))
 		case other.Kind == KindDeploy && other.Outcome == OutcomeRunning:
 			stop = stopDeployFirst(t, kind)
 		}
@@ -775,21 +775,41 @@ func (e *Engine) settled(t target, rec *Record) bool {
 	return r.settled
 }
 
-// waitForPrune ends the refusal of a run of kind behind a deploy of t to
-// build that only removes old releases: stopDeployFirst's cancel would be
+// freshest is rec, the record of a run of t read from the store, or the
+// record of that run as this process runs it, which its last write may
+// not have reached yet.
+func (e *Engine) freshest(t target, rec *Record) *Record {
+	e.mu.Lock()
+	r, ok := e.running[t.key()]
+	e.mu.Unlock()
+	if !ok || r.rec.ID != rec.ID {
+		return rec
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rec.Clone()
+}
+
+// waitForPrune ends the refusal of a run of kind behind deploy rec of t,
+// which only removes old releases: stopDeployFirst's cancel would be
 // refused, and the switch it offers to undo is done; what undoes it is a
-// rollback once that deploy has ended.
-func waitForPrune(t target, kind Kind, build string) string {
+// rollback once that deploy has ended (see pruneUndo).
+func waitForPrune(t target, kind Kind, rec *Record) string {
 	var done, next string
 	switch kind {
 	case KindRollback:
-		done, next = "rolled back", "once it has ended, "+suggest.Command("rollback "+t.app.Name+" "+t.env.Name)+" undoes it"
+		done = "rolled back"
+		if undo, why := pruneUndo(t, rec); undo != "" {
+			next = "once it has ended, " + undo + " undoes it"
+		} else {
+			next = "no rollback undoes it: " + why
+		}
 	case KindDeploy:
 		done, next = "deployed", "try again once it has ended"
 	default:
 		return "" // a dry run, which changes nothing anyway
 	}
-	return fmt.Sprintf("; nothing was %s: that deploy has switched %s to %s already and is only removing old releases, so it is not cancelled; %s", done, t.key(), build, next)
+	return fmt.Sprintf("; nothing was %s: that deploy has switched %s to %s already and is only removing old releases, so it is not cancelled; %s", done, t.key(), rec.Build, next)
 }
 
 // stopDeployFirst ends the refusal of a run of kind behind a deploy of t
