@@ -336,7 +336,7 @@ func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, r
 	discord.SetLogger(log)
 	return discord.New(discord.Options{
 		PublicKey: d.PublicKey, BotToken: d.BotToken, ApplicationID: d.ApplicationID, GuildID: d.GuildID, APIURL: d.APIURL,
-		Users: users, Apps: func() map[string][]string { return apps }, EnvChannel: func(app, env string) string {
+		Users: users, Apps: func() map[string][]string { return apps }, Catalog: commands.CatalogOf(cfg), EnvChannel: func(app, env string) string {
 			if a, ok := cfg.App(app); ok {
 				if e, ok := a.Env(env); ok {
 					return e.Channel

@@ -190,7 +190,7 @@ func (c *conversation) try(ctx context.Context, what string, f func() error) boo
 }
 
 func (c *conversation) editOriginal(ctx context.Context, m chat.Message) {
-	r := render(m)
+	r := render(m, c.a.cat)
 	c.try(ctx, "edit reply", func() error {
 		return c.editMessage(ctx, "@original", r.webhookEdit())
 	})
@@ -217,7 +217,7 @@ func (c *conversation) deleteOriginal(ctx context.Context) {
 
 // followup posts a follow-up message and returns its id ("" on failure).
 func (c *conversation) followup(ctx context.Context, m chat.Message, ephemeral bool) string {
-	r := render(m)
+	r := render(m, c.a.cat)
 	p := &discordgo.WebhookParams{Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions()}
 	if ephemeral {
 		p.Flags = discordgo.MessageFlagsEphemeral

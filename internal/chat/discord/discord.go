@@ -113,6 +113,13 @@ type Options struct {
 	Users map[string]string
 	// Apps lists the apps and their envs for the slash commands' choices.
 	Apps func() map[string][]string
+	// Catalog is the config's apps, envs and trains as the parser sees
+	// them (commands.CatalogOf). The commands the bot suggests in its
+	// replies are read with it, so that each is shown as the slash
+	// command that means it: without it, one whose words could be read
+	// two ways (is "db" in "lock deploys web db down" an env or the
+	// reason?) is shown as written. Default: none.
+	Catalog commands.Catalog
 	// EnvChannel returns the channel of an env's deploys (its channel in
 	// the config), if any. One that is a Discord channel id (all digits),
 	// other than the one a deploy was asked for in, gets its progress and
@@ -159,6 +166,7 @@ type Adapter struct {
 	s           *discordgo.Session
 	users       map[string]string
 	apps        func() map[string][]string
+	cat         commands.Catalog
 	envChannel  func(app, env string) string
 	handler     Handler
 	dedupe      Deduper
@@ -197,7 +205,7 @@ func New(opt Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
-		users: maps.Clone(opt.Users), apps: opt.Apps, envChannel: opt.EnvChannel, handler: opt.Handler,
+		users: maps.Clone(opt.Users), apps: opt.Apps, cat: opt.Catalog, envChannel: opt.EnvChannel, handler: opt.Handler,
 		dedupe: opt.Dedupe, now: opt.Now, sleep: opt.Sleep, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}
@@ -698,7 +706,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction, gatew
 			reason, title = refusals.ResetReason, refusals.ResetNotice
 		}
 		a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: audited, Refused: reason, RefusedFor: commands.RefusalUnavailable})
-		return immediate(chat.Message{Level: chat.Failure, Title: title}), nil
+		return immediate(chat.Message{Level: chat.Failure, Title: title}, a.cat), nil
 	case !first:
 		log.Info("duplicate discord interaction ignored")
 		return alreadyHandled, nil
@@ -745,7 +753,7 @@ func (a *Adapter) refuseStopping(ctx context.Context, in *discordgo.Interaction)
 		user = a.userName(id)
 	}
 	a.auditRefusal(ctx, commands.Request{User: user, Platform: Platform, Channel: in.ChannelID, Text: received(in), Refused: reasonStopping, RefusedFor: commands.RefusalDraining})
-	return immediate(chat.Message{Level: chat.Failure, Title: noticeRestarting})
+	return immediate(chat.Message{Level: chat.Failure, Title: noticeRestarting}, a.cat)
 }
 
 // interactionUser returns the Discord id of whoever acted: Member in a
@@ -818,10 +826,10 @@ func (a *Adapter) userName(id string) string {
 // alreadyHandled answers, over HTTP, an interaction whose id the bot took
 // before. The gateway sends no response to it (see RunGateway). It is
 // shared: nothing may change it.
-var alreadyHandled = immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."})
+var alreadyHandled = immediate(chat.Message{Level: chat.Info, Title: "This was already handled; nothing ran again."}, nil)
 
-func immediate(m chat.Message) *discordgo.InteractionResponse {
-	r := render(m)
+func immediate(m chat.Message, cat commands.Catalog) *discordgo.InteractionResponse {
+	r := render(m, cat)
 	return &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseChannelMessageWithSource,
 		Data: &discordgo.InteractionResponseData{

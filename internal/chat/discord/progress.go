@@ -274,7 +274,7 @@ func (c *conversation) directMessage(ctx context.Context, m chat.Message) error 
 	note := m
 	note.Lines = append(append([]string(nil), m.Lines...), directNote)
 	note.Buttons = nil
-	r := render(note)
+	r := render(note, c.a.cat)
 	err = c.a.retry(ctx, func() error {
 		_, err := c.a.s.ChannelMessageSendComplex(dm.ID, &discordgo.MessageSend{
 			Embeds: r.Embeds, AllowedMentions: noMentions(),
@@ -344,7 +344,7 @@ func (c *conversation) sendProgress(ctx context.Context, t *target, m chat.Messa
 	note.Lines = append(append([]string(nil), m.Lines...), handoverNote)
 	note.Buttons = nil
 	// A 429 is not waited for: moveAgain tries the move again.
-	err := c.moveTo(ctx, t, c.in.ChannelID, m, render(note), time.Now())
+	err := c.moveTo(ctx, t, c.in.ChannelID, m, render(note, c.a.cat), time.Now())
 	if err != nil {
 		if c.a.now().Sub(c.started) < tokenLifetime {
 			// The bot may not post in the channel (no access, a DM): the
@@ -365,7 +365,7 @@ const envPostWait = 10 * time.Second
 // target and replaces the message *t was with note. The post waits out
 // 429s that end by by (retryBy).
 func (c *conversation) moveTo(ctx context.Context, t *target, channel string, m chat.Message, note rendered, by time.Time) error {
-	r := render(m)
+	r := render(m, c.a.cat)
 	var msg *discordgo.Message
 	err := c.a.retryBy(ctx, by, func() error {
 		var err error
@@ -395,7 +395,7 @@ type envTarget struct{ app, env, channel string }
 // pointerTo is what the reply says once the progress is in the env's
 // channel: a link to the channel, which Discord renders from <#id>.
 func pointerTo(r envTarget) rendered {
-	note := render(chat.Message{Level: chat.Info, Title: r.app + "/" + r.env + ": progress and the final report are posted in the env's channel"})
+	note := render(chat.Message{Level: chat.Info, Title: r.app + "/" + r.env + ": progress and the final report are posted in the env's channel"}, nil)
 	note.Embeds[0].Description = "<#" + r.channel + ">"
 	return note
 }
@@ -447,7 +447,7 @@ func (c *conversation) canHandOver() bool {
 
 // edit replaces the content of the message t with m.
 func (c *conversation) edit(ctx context.Context, t target, m chat.Message) error {
-	return c.editRendered(ctx, t, render(m))
+	return c.editRendered(ctx, t, render(m, c.a.cat))
 }
 
 func (c *conversation) editRendered(ctx context.Context, t target, r rendered) error {

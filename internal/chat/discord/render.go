@@ -9,6 +9,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/commands"
 )
 
 // Discord's limits on one message.
@@ -48,12 +49,13 @@ type rendered struct {
 // fields inline, coloured by level; a title over Discord's 256 characters
 // leads the description in bold instead) and buttons whose custom_id is the
 // command they run. Suggested commands are written as Discord takes them
-// (slashForms). Text is escaped so user input cannot format or link,
+// (slashForms), read with cat, the config's apps, envs and trains (nil
+// when unknown). Text is escaped so user input cannot format or link,
 // and cut to Discord's limits. A button whose command exceeds the 100
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
-func render(m chat.Message) rendered {
-	e := &discordgo.MessageEmbed{Title: escapeText(slashForms(m.Title)), Color: levelColors[m.Level]}
+func render(m chat.Message, cat commands.Catalog) rendered {
+	e := &discordgo.MessageEmbed{Title: escapeText(slashForms(m.Title, cat)), Color: levelColors[m.Level]}
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
@@ -67,7 +69,7 @@ func render(m chat.Message) rendered {
 	}
 	lines := make([]string, 0, len(m.Lines))
 	for _, l := range m.Lines {
-		lines = append(lines, escapeText(slashForms(l)))
+		lines = append(lines, escapeText(slashForms(l, cat)))
 	}
 	all := lines
 	if head != "" {
@@ -83,7 +85,7 @@ func render(m chat.Message) rendered {
 			budget -= moreCost
 			break
 		}
-		name, value := clipEscaped(escapeText(f.Label), maxFieldName), fit(escapeText(slashForms(f.Value)), maxFieldValue)
+		name, value := clipEscaped(escapeText(f.Label), maxFieldName), fit(escapeText(slashForms(f.Value, cat)), maxFieldValue)
 		if name == "" {
 			name = "\u200b" // Discord refuses an empty name
 		}
@@ -282,7 +284,7 @@ func (a *Adapter) Post(ctx context.Context, channel string, m chat.Message) erro
 	if a.token == "" {
 		return fmt.Errorf("discord: post to %s: no bot token configured", channel)
 	}
-	r := render(m)
+	r := render(m, a.cat)
 	err := a.retry(ctx, func() error {
 		_, err := a.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
 			Embeds: r.Embeds, Components: r.Components, AllowedMentions: noMentions(),

@@ -59,7 +59,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := render(tt.m)
+			r := render(tt.m, nil)
 			checkLimits(t, r)
 			golden(t, "render/"+tt.name+".json", indentJSON(t, r))
 		})
@@ -91,7 +91,7 @@ func TestRenderEscapesEveryLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			e := render(chat.Message{Title: tt.in, Lines: []string{tt.in}, Fields: []chat.Field{{Label: tt.in, Value: tt.in}}}).Embeds[0]
+			e := render(chat.Message{Title: tt.in, Lines: []string{tt.in}, Fields: []chat.Field{{Label: tt.in, Value: tt.in}}}, nil).Embeds[0]
 			for what, got := range map[string]string{"title": e.Title, "description": e.Description, "field name": e.Fields[0].Name, "field value": e.Fields[0].Value} {
 				if got != tt.want {
 					t.Errorf("%s %q, want %q", what, got, tt.want)
@@ -115,7 +115,7 @@ func TestRenderShowsOutsideControls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			e := render(chat.Message{Title: tt.in, Lines: []string{tt.in}, Fields: []chat.Field{{Label: tt.in, Value: tt.in}}}).Embeds[0]
+			e := render(chat.Message{Title: tt.in, Lines: []string{tt.in}, Fields: []chat.Field{{Label: tt.in, Value: tt.in}}}, nil).Embeds[0]
 			for what, got := range map[string]string{"title": e.Title, "description": e.Description, "field name": e.Fields[0].Name, "field value": e.Fields[0].Value} {
 				if got != tt.want {
 					t.Errorf("%s %q, want %q", what, got, tt.want)
@@ -217,7 +217,7 @@ func TestRenderLongTitle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := render(tt.m)
+			r := render(tt.m, nil)
 			checkLimits(t, r)
 			e := r.Embeds[0]
 			shown := e.Title + "\n" + e.Description
@@ -237,7 +237,7 @@ func TestRenderSaysWhatWasCut(t *testing.T) {
 	stderr := strings.Repeat("npm ERR! code ELIFECYCLE in /srv/web/releases/1337\n", 100) // 5,100 characters
 	r := render(chat.Message{Level: chat.Failure, Public: true, Title: "Deploy d-1 of web 1337 to prod failed after 42s",
 		Lines:  []string{"web-07: restart failed: " + stderr},
-		Fields: []chat.Field{{Label: "web-07", Value: "failed, on 1336 — " + stderr}}})
+		Fields: []chat.Field{{Label: "web-07", Value: "failed, on 1336 — " + stderr}}}, nil)
 	checkLimits(t, r)
 	e := r.Embeds[0]
 	if len(e.Fields) != 1 {
@@ -287,7 +287,7 @@ func TestRenderManyFieldsFit(t *testing.T) {
 				for i := range tt.fields {
 					fields = append(fields, chat.Field{Label: fmt.Sprintf("host-%02d", i), Value: strings.Repeat("v", size)})
 				}
-				r := render(chat.Message{Title: strings.Repeat("T", 256), Lines: []string{strings.Repeat("L", tt.desc)}, Fields: fields})
+				r := render(chat.Message{Title: strings.Repeat("T", 256), Lines: []string{strings.Repeat("L", tt.desc)}, Fields: fields}, nil)
 				e := r.Embeds[0]
 				total := runes(e.Title) + runes(e.Description)
 				for _, f := range e.Fields {
@@ -311,7 +311,7 @@ func TestLongFieldLabelKeepsItsEscapes(t *testing.T) {
 		{"escape one rune before the cut", strings.Repeat("a", maxFieldName-3) + "_b_c_d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := render(chat.Message{Title: "t", Fields: []chat.Field{{Label: tc.label, Value: "v"}}}).Embeds[0]
+			e := render(chat.Message{Title: "t", Fields: []chat.Field{{Label: tc.label, Value: "v"}}}, nil).Embeds[0]
 			name := e.Fields[0].Name
 			if runes(name) > maxFieldName {
 				t.Errorf("name: got %d characters, want at most %d", runes(name), maxFieldName)

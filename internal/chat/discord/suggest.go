@@ -16,35 +16,66 @@ import (
 // into what a Discord user types: /rollback app:web env:prod build:1336.
 
 // slashForms rewrites every command the bot marked as suggested in s (see
-// suggest) that has a Discord form. The rest of s is left as it is: text
-// of a command's shape that the bot did not mark (a lock's reason "deploy
-// web 5", a run named "(rollback ID)") is not a suggestion, and rewritten
-// it would misquote who wrote it.
-func slashForms(s string) string { return suggest.Rewrite(s, slashForm) }
+// suggest) that has a Discord form, reading it with cat, the apps, envs
+// and trains of the config (nil when unknown). The rest of s is left as
+// it is: text of a command's shape that the bot did not mark (a lock's
+// reason "deploy web 5", a run named "(rollback ID)") is not a
+// suggestion, and rewritten it would misquote who wrote it.
+func slashForms(s string, cat commands.Catalog) string {
+	return suggest.Rewrite(s, func(cmd string) string { return slashForm(cmd, cat) })
+}
 
 // slashForm writes cmd, a suggested command with or without its leading
-// slash, as a Discord slash command, or returns cmd as it is when its
-// words are not the shape the verb takes (a placeholder "…", a lock
-// whose unquoted reason may start with an env), as Discord would not take
-// it. A deploy id right after the verb is the run named, never an app. The words are split as the
-// parser splits them, so a quoted reason is one word.
-func slashForm(cmd string) string {
+// slash, as a Discord slash command, or returns cmd as it is when Discord
+// would not take it.
+//
+// With cat, cmd is read as the parser reads it, and its canonical text
+// written as a slash command: the parser knows the apps, envs and trains,
+// and the canonical text quotes every reason and puts a lock's "for D"
+// before it, so "lock deploys web db down" is the lock of every env of
+// web for "db down" when web has no env db, and "train cancel daily
+// late" the cancel of daily for "late". A suggestion the parser refuses with cat (an app since
+// removed from the config, say) is read as it is without.
+//
+// Without cat, the words are split as the parser splits them (a quoted
+// reason is one word) and must be the shape the verb takes: a
+// placeholder "…", or a lock whose unquoted reason may start with an
+// env, is shown as written. A deploy id right after the verb is the run
+// named, never an app.
+func slashForm(cmd string, cat commands.Catalog) string {
+	if cat != nil {
+		if r := commands.Parse(cmd, cat, commands.Options{}); r.Kind == commands.Run {
+			if form, ok := wordForm(r.Cmd.Text); ok {
+				return form
+			}
+			return cmd
+		}
+	}
+	if form, ok := wordForm(cmd); ok {
+		return form
+	}
+	return cmd
+}
+
+// wordForm writes cmd as a Discord slash command from its words alone,
+// and reports whether they are the shape the verb takes.
+func wordForm(cmd string) (string, bool) {
 	words, err := commands.Words(strings.TrimPrefix(cmd, "/"))
 	if err != nil || len(words) == 0 || words[0].Quoted {
-		return cmd
+		return "", false
 	}
 	verb, rest := words[0].Text, words[1:]
 	if (verb == "lock" || verb == "unlock") && len(rest) > 0 && isKeyword(rest[0], "deploys") {
 		verb, rest = verb+" deploys", rest[1:]
 	}
 	if len(rest) > 0 && commands.CheckDeployID(rest[0].Text) == nil {
-		return cmd
+		return "", false
 	}
 	f := &form{}
 	if !f.of(verb, rest) {
-		return cmd
+		return "", false
 	}
-	return strings.Join(f.parts, " ")
+	return strings.Join(f.parts, " "), true
 }
 
 // form is a Discord slash command being written: its name, then options
@@ -141,7 +172,7 @@ func (f *form) of(verb string, words []commands.Word) bool {
 // (list), board APP BUILD [to ENV] [on TRAIN], leave APP [on TRAIN],
 // cancel [TRAIN] "REASON" and depart [TRAIN] now. The reason of a cancel
 // must be quoted: without the trains an unquoted word may be the train or
-// the reason's first word.
+// the reason's first word (the parser's canonical text quotes it).
 func (f *form) train(words []commands.Word) bool {
 	if len(words) == 0 {
 		f.name("train", "list")
@@ -354,8 +385,9 @@ func (f *form) rollback(words []commands.Word) bool {
 // the apps it cannot tell an app or an env from a word of the reason,
 // so the reason must be one quoted word, or follow "for DURATION", after
 // which the parser takes the rest of the line as the reason; anything
-// else is shown as written. Discord's reason option takes a quoted
-// reason's words without the quotes.
+// else is shown as written (the parser's canonical text, which
+// slashForm writes when it has the apps, quotes the reason). Discord's
+// reason option takes a quoted reason's words without the quotes.
 func (f *form) lock(words []commands.Word) bool {
 	var target []string
 	i := 0

@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -108,10 +109,73 @@ func TestSlashForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := slashForms(tt.in); got != tt.want {
+			if got := slashForms(tt.in, nil); got != tt.want {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSlashFormsWithTheConfig: read with the config's apps, envs and
+// trains, a suggestion its words alone leave ambiguous is shown as the
+// slash command it means, defaults filled in as the parser fills them.
+// One the parser refuses with them is read as it would be without.
+func TestSlashFormsWithTheConfig(t *testing.T) {
+	c := suggest.Command
+	tests := []struct {
+		name, in, want string
+	}{
+		{"lock with an unquoted reason after the env", "(to stop them: " + c("/lock deploys web prod REASON") + ")",
+			"(to stop them: /lock app:web env:prod reason:REASON)"},
+		{"lock with an unquoted reason after the app", "stop them: " + c("lock deploys web db down"), "stop them: /lock app:web reason:db down"},
+		{"lock for a while, the duration at the end", "write it: " + c("lock deploys web db migration for 2h"),
+			"write it: /lock app:web duration:2h reason:db migration"},
+		{"lock of every app, the duration at the end", c("lock deploys release freeze for 1d"), "/lock duration:1d reason:release freeze"},
+		{"train cancel with an unquoted reason", c("train cancel daily late"), "/train cancel train:daily reason:late"},
+		{"cancel of the default env", c("cancel web"), "/cancel app:web env:prod"},
+		{"an app the config does not have", c("rollback shop prod to 1"), "/rollback app:shop env:prod build:1"},
+		{"a train named and a reason starting with another, as written", c("train cancel weekly daily is late"), "train cancel weekly daily is late"},
+		{"a lock without a reason, as written", c("lock deploys web prod"), "lock deploys web prod"},
+		{"not a suggestion", "web/prod is locked by ana: lock deploys web db down", "web/prod is locked by ana: lock deploys web db down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := slashForms(tt.in, testCatalog{}); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("lock of an env that starts the reason elsewhere", func(t *testing.T) {
+		if got, want := slashForms(c("lock deploys web db down"), dbCatalog{}), "/lock app:web env:db reason:down"; got != want {
+			t.Errorf("got  %q\nwant %q", got, want)
+		}
+	})
+}
+
+// dbCatalog is testCatalog with an env db for every app.
+type dbCatalog struct{ testCatalog }
+
+func (dbCatalog) Envs(string) []string { return []string{"db", "prod"} }
+
+// TestRepliesReadSuggestionsWithTheConfig: the adapter reads the
+// suggestions in its replies with the catalog it is given.
+func TestRepliesReadSuggestionsWithTheConfig(t *testing.T) {
+	h := &fakeHandler{fn: func(_ context.Context, _ commands.Request, out commands.Output) commands.Outcome {
+		out.Reply(chat.Message{Level: chat.Info, Title: "Rolled back web/prod to 1336",
+			Lines: []string{"to stop the next deploy: " + suggest.Command("lock deploys web prod rolled back")}})
+		return commands.Outcome{}
+	}}
+	hs := newHarness(t, h, func(o *Options) { o.Catalog = testCatalog{} })
+	hs.post(t, deploySlash("431", "111"))
+	hs.h.waitOut(t, 1)
+	hs.shutdown(t)
+	calls := hs.fd.Calls()
+	if len(calls) == 0 {
+		t.Fatal("no reply was sent")
+	}
+	const want = "/lock app:web env:prod reason:rolled back"
+	if body := string(calls[len(calls)-1].Body); !strings.Contains(body, want) {
+		t.Errorf("reply: got %s, want it to hold %q", body, want)
 	}
 }
 
@@ -127,7 +191,7 @@ func TestUserTextVerbatim(t *testing.T) {
 				{"in parentheses", "web/prod is locked (" + reason + ")"},
 			} {
 				e := render(chat.Message{Level: chat.Info, Title: tc.text, Lines: []string{tc.text},
-					Fields: []chat.Field{{Label: "reason", Value: reason}}}).Embeds[0]
+					Fields: []chat.Field{{Label: "reason", Value: reason}}}, nil).Embeds[0]
 				for _, got := range []string{e.Title, e.Description, e.Fields[0].Value} {
 					if !strings.Contains(got, reason) || strings.Contains(got, ":web") {
 						t.Errorf("%s: got %q, want %q as written", tc.where, got, reason)
@@ -150,7 +214,7 @@ func TestTypedMark(t *testing.T) {
 	if r.Cmd.Reason != "deploy web 5" {
 		t.Errorf("reason: got %q, want %q", r.Cmd.Reason, "deploy web 5")
 	}
-	e := render(chat.Message{Level: chat.Info, Title: "web/prod is locked: " + r.Cmd.Reason}).Embeds[0]
+	e := render(chat.Message{Level: chat.Info, Title: "web/prod is locked: " + r.Cmd.Reason}, nil).Embeds[0]
 	if want := "web/prod is locked: deploy web 5"; e.Title != want {
 		t.Errorf("got %q, want %q", e.Title, want)
 	}
@@ -162,7 +226,7 @@ func TestRenderedAdvice(t *testing.T) {
 	c := suggest.Command
 	r := render(chat.Message{Level: chat.Info, Title: "web/prod is locked: " + c("/unlock deploys web prod"),
 		Lines:  []string{"  decide: " + c("/rollback web prod to 1 from 2") + ", or " + c("/deploy web BUILD to prod")},
-		Fields: []chat.Field{{Label: "next", Value: c("/rollback web prod")}}})
+		Fields: []chat.Field{{Label: "next", Value: c("/rollback web prod")}}}, nil)
 	e := r.Embeds[0]
 	for _, tc := range []struct{ where, got, want string }{
 		{"title", e.Title, "/unlock app:web env:prod"},
@@ -244,9 +308,31 @@ func interactionOf(t *testing.T, form string) discordgo.ApplicationCommandIntera
 
 // TestSlashFormsMeanTheSuggestion: a suggestion's slash form, typed in
 // Discord as shown, is the command suggested: the interaction it makes
-// parses as the suggestion does.
+// parses as the suggestion does. Read with the config's apps, envs and
+// trains, a suggestion whose words alone could be read two ways has its
+// slash form too.
 func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 	covered := map[commands.Verb]bool{}
+	check := func(t *testing.T, cmd string, cat commands.Catalog) {
+		t.Helper()
+		form := slashForm(cmd, cat)
+		if form == cmd {
+			t.Fatalf("got %q as written, want a slash form", form)
+		}
+		text, err := commandText(interactionOf(t, form))
+		if err != nil {
+			t.Fatalf("%q: %v", form, err)
+		}
+		want := commands.Parse(cmd, testCatalog{}, commands.Options{})
+		got := commands.Parse(text, testCatalog{}, commands.Options{})
+		if want.Kind != commands.Run {
+			t.Fatalf("the suggestion %q does not parse: %s", cmd, want.Reply)
+		}
+		if got.Kind != commands.Run || got.Cmd.Text != want.Cmd.Text {
+			t.Errorf("%q reads back as %q: %v %q (%s), want %q", form, text, got.Kind, got.Cmd.Text, got.Reply, want.Cmd.Text)
+		}
+		covered[want.Cmd.Verb] = true
+	}
 	for _, cmd := range []string{
 		"deploy web 1337 to prod",
 		"rollback web prod to 1 from 2",
@@ -290,23 +376,28 @@ func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 		"stats web prod",
 	} {
 		t.Run(cmd, func(t *testing.T) {
-			form := slashForm(cmd)
-			if form == cmd {
-				t.Fatalf("got %q as written, want a slash form", form)
+			t.Run("words alone", func(t *testing.T) { check(t, cmd, nil) })
+			t.Run("with the config", func(t *testing.T) { check(t, cmd, testCatalog{}) })
+		})
+	}
+	// A word after the app that may be its env or the reason's first, a
+	// train or the reason's first, a duration after the reason.
+	for _, cmd := range []string{
+		"lock deploys web prod REASON",
+		"lock deploys web prod db down",
+		"lock deploys web db down",
+		"lock deploys accounting production rolled back from 2 by itself",
+		"lock deploys web db migration for 2h",
+		"lock deploys web prod db migration for 1h30m",
+		"lock deploys db migration for 1d",
+		"train cancel daily late",
+		"train cancel weekly late again, see #ops",
+	} {
+		t.Run(cmd, func(t *testing.T) {
+			if form := slashForm(cmd, nil); form != cmd {
+				t.Errorf("words alone: got %q, want it as written", form)
 			}
-			text, err := commandText(interactionOf(t, form))
-			if err != nil {
-				t.Fatalf("%q: %v", form, err)
-			}
-			want := commands.Parse(cmd, testCatalog{}, commands.Options{})
-			got := commands.Parse(text, testCatalog{}, commands.Options{})
-			if want.Kind != commands.Run {
-				t.Fatalf("the suggestion %q does not parse: %s", cmd, want.Reply)
-			}
-			if got.Kind != commands.Run || got.Cmd.Text != want.Cmd.Text {
-				t.Errorf("%q reads back as %q: %v %q (%s), want %q", form, text, got.Kind, got.Cmd.Text, got.Reply, want.Cmd.Text)
-			}
-			covered[want.Cmd.Verb] = true
+			check(t, cmd, testCatalog{})
 		})
 	}
 	// A command added to the grammar gets its slash form here too.
@@ -323,7 +414,7 @@ func TestRenderedConfirmPrompt(t *testing.T) {
 	const id = "20250314-100000-abc123"
 	m := commands.ConfirmMessage(deploy.Event{Kind: deploy.EventConfirm, DeployID: id, Migrations: []string{"0042_drop_column"},
 		Text: "1 pending migration(s) wait for confirmation: " + suggest.Command("deploy confirm "+id) + ", or " + suggest.Command("deploy abort "+id)})
-	e := render(m).Embeds[0]
+	e := render(m, nil).Embeds[0]
 	all := e.Title + "\n" + e.Description
 	for _, f := range e.Fields {
 		all += "\n" + f.Value
