@@ -64,14 +64,14 @@ func TestRenderKeepsConfirmPromptWhole(t *testing.T) {
 			if tt.err != "" && runes(desc) > 2*minDesc {
 				t.Errorf("description: got %d characters, want the hosts' fields to leave it about %d", runes(desc), minDesc)
 			}
-			want := "⏸ " + escapeText(slashForms(prompt, nil)) + " (until 10:10:00 UTC)"
+			want := "⏸ " + showText(prompt, nil) + " (until 10:10:00 UTC)"
 			if !strings.Contains(desc, want) {
 				t.Errorf("description ends with\n%s\nwant it to contain the whole prompt %q", desc[max(0, len(desc)-300):], want)
 			}
-			if bar := escapeText(slashForms(m.Lines[0], nil)); !strings.HasPrefix(strings.TrimPrefix(desc, "**"+escapeText(slashForms(m.Title, nil))+"**\n"), bar+"\n") {
+			if bar := showText(m.Lines[0], nil); !strings.HasPrefix(strings.TrimPrefix(desc, "**"+showText(m.Title, nil)+"**\n"), bar+"\n") {
 				t.Errorf("description: got\n%s\nwant it to start with the progress bar %q", desc, bar)
 			}
-			if e.Title == "" && !strings.HasPrefix(desc, "**"+escapeText(slashForms(m.Title, nil))+"**\n") {
+			if e.Title == "" && !strings.HasPrefix(desc, "**"+showText(m.Title, nil)+"**\n") {
 				t.Errorf("description: got\n%s\nwant it to start with the whole title in bold", desc[:min(len(desc), 600)])
 			}
 			for _, h := range tt.hosts[:3] {

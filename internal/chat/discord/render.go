@@ -49,13 +49,13 @@ type rendered struct {
 // fields inline, coloured by level; a title over Discord's 256 characters
 // leads the description in bold instead) and buttons whose custom_id is the
 // command they run. Suggested commands are written as Discord takes them
-// (slashForms), read with cat, the config's apps, envs and trains (nil
+// (showText), read with cat, the config's apps, envs and trains (nil
 // when unknown). Text is escaped so user input cannot format or link,
 // and cut to Discord's limits. A button whose command exceeds the 100
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
 func render(m chat.Message, cat commands.Catalog) rendered {
-	e := &discordgo.MessageEmbed{Title: escapeText(slashForms(m.Title, cat)), Color: levelColors[m.Level]}
+	e := &discordgo.MessageEmbed{Title: showText(m.Title, cat), Color: levelColors[m.Level]}
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
@@ -69,7 +69,7 @@ func render(m chat.Message, cat commands.Catalog) rendered {
 	}
 	lines := make([]string, 0, len(m.Lines))
 	for _, l := range m.Lines {
-		lines = append(lines, escapeText(slashForms(l, cat)))
+		lines = append(lines, showText(l, cat))
 	}
 	all := lines
 	if head != "" {
@@ -85,7 +85,7 @@ func render(m chat.Message, cat commands.Catalog) rendered {
 			budget -= moreCost
 			break
 		}
-		name, value := clipEscaped(escapeText(f.Label), maxFieldName), fit(escapeText(slashForms(f.Value, cat)), maxFieldValue)
+		name, value := clipEscaped(escapeText(f.Label), maxFieldName), fit(showText(f.Value, cat), maxFieldValue)
 		if name == "" {
 			name = "\u200b" // Discord refuses an empty name
 		}

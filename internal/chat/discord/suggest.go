@@ -21,8 +21,26 @@ import (
 // it is: text of a command's shape that the bot did not mark (a lock's
 // reason "deploy web 5", a run named "(rollback ID)") is not a
 // suggestion, and rewritten it would misquote who wrote it.
+//
+// The user of a slash form's user option, a mention <@ID>, is written
+// with mentionOpen for its "<" (see showText); any mentionOpen in s is
+// taken out first, so that only a slash form has one.
 func slashForms(s string, cat commands.Catalog) string {
-	return suggest.Rewrite(s, func(cmd string) string { return slashForm(cmd, cat) })
+	return suggest.Rewrite(strings.ReplaceAll(s, mentionOpen, ""), func(cmd string) string { return slashForm(cmd, cat) })
+}
+
+// mentionOpen stands for the "<" of the mention a slash form's user
+// option holds until its text is escaped: Discord shows "<@222>" as the
+// user's name, as it shows the option typed, where escaped it would
+// show "\<@222>". Like the marks of a suggestion, it is a character of
+// Unicode's private use area.
+const mentionOpen = "\ue002"
+
+// showText is s as Discord shows it, read with cat: its suggestions
+// written as slash commands, escaped (see escapeText) but for the
+// mentions of their user options.
+func showText(s string, cat commands.Catalog) string {
+	return strings.ReplaceAll(escapeText(slashForms(s, cat)), mentionOpen, "<")
 }
 
 // slashForm writes cmd, a suggested command with or without its leading
@@ -290,7 +308,7 @@ func (f *form) grant(verb string, words []commands.Word, timed bool) bool {
 		return false
 	}
 	f.name(verb)
-	f.opt("user", vals[0])
+	f.opt("user", userShown(vals[0]))
 	f.opt("role", vals[1])
 	for i, opt := range []string{"app", "env"}[:len(vals)-2] {
 		f.opt(opt, vals[2+i])
@@ -299,6 +317,18 @@ func (f *form) grant(verb string, words []commands.Word, timed bool) bool {
 		f.opt("duration", duration)
 	}
 	return true
+}
+
+// userShown writes w, the user of grant or revoke, as Discord shows a user
+// option: a mention of a Discord id (all digits) with mentionOpen for its
+// "<", anything else as it is.
+func userShown(w string) string {
+	if id, ok := strings.CutPrefix(w, "<@"); ok {
+		if id, ok := strings.CutSuffix(id, ">"); ok && id != "" && strings.Trim(id, "0123456789") == "" {
+			return mentionOpen + "@" + id + ">"
+		}
+	}
+	return w
 }
 
 // isUserWord reports whether w names a user as grant and revoke take

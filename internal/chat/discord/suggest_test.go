@@ -59,7 +59,7 @@ func TestSlashForms(t *testing.T) {
 		{"revoke", "or take it back: " + c("revoke @ana deployer web prod"), "or take it back: /revoke user:@ana role:deployer app:web env:prod"},
 		{"revoke everywhere", "or take it back: " + c("revoke @ana viewer"), "or take it back: /revoke user:@ana role:viewer"},
 		{"grant for a while", "write it once: " + c("grant <@222> deployer web for 2h"),
-			"write it once: /grant user:<@222> role:deployer app:web duration:2h"},
+			"write it once: /grant user:" + mentionOpen + "@222> role:deployer app:web duration:2h"},
 		{"grant with a duration in the middle, as written", c("grant @ana deployer for 2h web"), "grant @ana deployer for 2h web"},
 		{"revoke for a while, as written", c("revoke @ana deployer for 2h"), "revoke @ana deployer for 2h"},
 		{"grant without a user, as written", c("grant deployer web"), "grant deployer web"},
@@ -176,6 +176,37 @@ func TestRepliesReadSuggestionsWithTheConfig(t *testing.T) {
 	const want = "/lock app:web env:prod reason:rolled back"
 	if body := string(calls[len(calls)-1].Body); !strings.Contains(body, want) {
 		t.Errorf("reply: got %s, want it to hold %q", body, want)
+	}
+}
+
+// TestRenderedMention: the user of a suggested grant or revoke is shown
+// as Discord shows a user option, a mention, where it showed "\<@222>";
+// a mention in any other text, or in a suggestion's reason, stays
+// escaped.
+func TestRenderedMention(t *testing.T) {
+	c := suggest.Command
+	tests := []struct {
+		name, in, want string
+		cat            commands.Catalog
+	}{
+		{"grant", "write it once: " + c("grant <@222> deployer web for 2h"), "write it once: /grant user:<@222> role:deployer app:web duration:2h", nil},
+		{"revoke", "or take it back: " + c("revoke <@222> deployer"), "or take it back: /revoke user:<@222> role:deployer", nil},
+		{"revoke with the config", c("revoke <@222> deployer web"), "/revoke user:<@222> role:deployer app:web", testCatalog{}},
+		{"a user by name", c("revoke @ana deployer"), "/revoke user:@ana role:deployer", nil},
+		{"not a suggestion", "asked by <@222>: grant <@222> deployer", `asked by \<@222>: grant \<@222> deployer`, nil},
+		{"a mention in a reason", c(`lock deploys web prod "asked by <@222>"`), `/lock app:web env:prod reason:asked by \<@222>`, nil},
+		{"a suggestion as written", c("grant <@222> deployer for 2h web"), `grant \<@222> deployer for 2h web`, nil},
+		{"a mention's mark from elsewhere", "asked by " + mentionOpen + "@222>", "asked by @222>", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := render(chat.Message{Level: chat.Info, Lines: []string{tt.in}, Fields: []chat.Field{{Label: "next", Value: tt.in}}}, tt.cat).Embeds[0]
+			for _, got := range []string{e.Description, e.Fields[0].Value} {
+				if got != tt.want {
+					t.Errorf("got  %q\nwant %q", got, tt.want)
+				}
+			}
+		})
 	}
 }
 
@@ -319,6 +350,8 @@ func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 		if form == cmd {
 			t.Fatalf("got %q as written, want a slash form", form)
 		}
+		// A user typed is shown as a mention, <@ID>.
+		form = strings.ReplaceAll(form, mentionOpen, "<")
 		text, err := commandText(interactionOf(t, form))
 		if err != nil {
 			t.Fatalf("%q: %v", form, err)
