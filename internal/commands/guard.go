@@ -392,6 +392,14 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 	if replaced != "" {
 		c.entry.Reason += "; " + replaced
 		m.Lines = []string{replaced}
+		// Only a grant that replaces another can shorten an admin: one
+		// for an hour in place of one until revoked left a check-in made
+		// under the old one running past it, to count its user around
+		// again, unasked, as soon as anyone granted the admin back.
+		if line := c.fitCheckIn(ctx, user); line != "" {
+			m.Lines = append(m.Lines, line)
+			c.entry.Reason += "; " + suggest.Strip(line)
+		}
 	}
 	c.out.Reply(m)
 }
@@ -471,38 +479,50 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 	c.allow(fmt.Sprintf("%s; was granted by %s, %s", d.Via, g.GrantedBy, c.s.grantUntil(g)))
 	m := chat.Message{Level: chat.Success, Public: true,
 		Title: fmt.Sprintf("%s revoked the role %s on %s from %s (granted by %s, %s)", c.req.User, g.Role, grantScope(g), user, g.GrantedBy, c.s.grantUntil(g))}
-	if line := c.endCheckIn(ctx, user); line != "" {
+	if line := c.fitCheckIn(ctx, user); line != "" {
 		m.Lines = []string{line}
 		c.entry.Reason += "; " + suggest.Strip(line)
 	}
 	c.out.Reply(m)
 }
 
-// endCheckIn ends the check-in of user, whose grant was just revoked,
-// when they are an admin of everything no more. Left in place, it counted
-// them around again, unasked, the moment anyone granted the admin back,
-// for as long as the check-in made under the old grant had to run. It
-// returns what to tell, "" when nothing was checked in or they are still
-// an admin.
-func (c *call) endCheckIn(ctx context.Context, user string) string {
+// fitCheckIn makes the check-in of user, whose runtime grants a grant
+// or revoke just changed, end no later than their admin of
+// everything: it ends it when they are no admin now, and cuts it short
+// when their admin now ends before it. A check-in counts its user around
+// only while they are an admin; left running past that, it counted them
+// around again, unasked, the moment anyone granted the admin back, for as
+// long as the check-in made under the old grant had to run. It returns
+// what to tell, "" when nothing was checked in or nothing changed.
+func (c *call) fitCheckIn(ctx context.Context, user string) string {
 	present, err := c.s.store.Present(ctx)
 	if err != nil {
 		return fmt.Sprintf("⚠ whether %s is checked in could not be read (%s), so a check-in of theirs stays; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
 	}
-	if _, ok := present[user]; !ok {
+	until, ok := present[user]
+	if !ok {
 		return ""
 	}
 	grants, err := c.s.store.Grants(ctx)
 	if err != nil {
 		return fmt.Sprintf("⚠ whether %s is still an admin could not be read (%s), so their check-in stays; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
 	}
-	if c.s.policy.IsAdmin(user, grants, c.s.now()) {
+	now := c.s.now()
+	if !c.s.policy.IsAdmin(user, grants, now) {
+		if err := c.s.store.CheckOut(ctx, user); err != nil {
+			return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+		}
+		return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
+	}
+	end, bounded := c.s.adminUntil(user, "", "", grants, now)
+	if !bounded || !end.Before(until) {
 		return ""
 	}
-	if err := c.s.store.CheckOut(ctx, user); err != nil {
-		return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+	if err := c.s.store.CheckIn(ctx, user, end); err != nil {
+		return fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
+			user, c.s.stamp(end), deploy.StoreReason(err), c.s.stamp(until), suggest.Command("admins"))
 	}
-	return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
+	return fmt.Sprintf("%s's check-in now ends at %s, when their admin (a runtime grant) ends", user, c.s.stamp(end))
 }
 
 func grantScope(g acl.Grant) string {

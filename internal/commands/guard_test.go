@@ -22,6 +22,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
+	"github.com/switchman-bot/switchman/internal/suggest"
 	"github.com/switchman-bot/switchman/internal/testenv/testclock"
 	"github.com/switchman-bot/switchman/internal/transport/local"
 )
@@ -1018,7 +1019,8 @@ func TestRevokeEndsTheCheckInOfAnAdminNoMore(t *testing.T) {
 			_, out, _ = f.do("ana", "admins")
 			want := "carl: away"
 			if tt.present {
-				want = "carl: here until 2026-11-23 11:00:00 CET (checked in), when their admin (a runtime grant) ends"
+				// The grant back, shorter than the check-in, cut it short.
+				want = "carl: here until 2026-11-23 11:00:00 CET (checked in)"
 			}
 			if !slices.Contains(out.lastMessage().Lines, want) {
 				t.Errorf("admins once granted back: got %q, want a line %q", out.lastMessage().Lines, want)
@@ -1034,7 +1036,7 @@ func TestRevokeEndsTheCheckInOfAnAdminNoMore(t *testing.T) {
 func TestAdminsSaysWhenACheckInStopsCounting(t *testing.T) {
 	tests := []struct {
 		name  string
-		steps []string // as ana, but "here" as carl
+		steps []string // as ana, but "here" as carl; "left for 4h" a check-in of carl's written to the store
 		want  string
 	}{
 		{"admin until revoked", []string{"grant @carl admin", "here for 4h"},
@@ -1042,12 +1044,22 @@ func TestAdminsSaysWhenACheckInStopsCounting(t *testing.T) {
 		{"check-in ends first", []string{"grant @carl admin for 3h", "here for 1h"},
 			"carl: here until 2026-11-23 11:00:00 CET (checked in)"},
 		{"admin replaced by a shorter grant", []string{"grant @carl admin", "here for 4h", "grant @carl admin for 1h"},
+			"carl: here until 2026-11-23 11:00:00 CET (checked in)"},
+		// A grant that could not read the check-in to cut it short
+		// leaves it running past the admin.
+		{"check-in left past the admin", []string{"grant @carl admin for 1h", "left for 4h"},
 			"carl: here until 2026-11-23 11:00:00 CET (checked in), when their admin (a runtime grant) ends"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newGuardFixture(t, "")
 			for _, text := range tt.steps {
+				if text == "left for 4h" {
+					if err := f.store.CheckIn(t.Context(), "carl", f.clock.Now().Add(4*time.Hour)); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
 				user := "ana"
 				if strings.HasPrefix(text, "here") {
 					user = "carl"
@@ -1061,5 +1073,103 @@ func TestAdminsSaysWhenACheckInStopsCounting(t *testing.T) {
 				t.Errorf("admins: got %q, want a line %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A check-in counts its user around only while they are an admin: one a
+// shorter grant of the admin left running past it counted them around
+// again, without a word from them, as soon as anyone granted the admin
+// back.
+func TestGrantReplacementFitsTheCheckIn(t *testing.T) {
+	tests := []struct {
+		name    string
+		grants  []string // by ana, before carl checks in for 4h
+		replace string
+		line    string // of the replacing grant's reply and audit entry; "" for none
+		admins  string // carl's line of admins at 11:30, once admin is granted back
+	}{
+		{"admin shortened", []string{"grant @carl admin"}, "grant @carl admin for 1h",
+			"carl's check-in now ends at 2026-11-23 11:00:00 CET, when their admin (a runtime grant) ends", "carl: away"},
+		{"admin shortened, still past the check-in", []string{"grant @carl admin"}, "grant @carl admin for 5h",
+			"", "carl: here until 2026-11-23 14:00:00 CET (checked in)"},
+		{"admin lengthened", []string{"grant @carl admin for 4h"}, "grant @carl admin",
+			"", "carl: here until 2026-11-23 14:00:00 CET (checked in)"},
+		{"another role shortened", []string{"grant @carl admin", "grant @carl deployer web prod"}, "grant @carl deployer web prod for 1h",
+			"", "carl: here until 2026-11-23 14:00:00 CET (checked in)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			for _, g := range tt.grants {
+				if res, out, _ := f.do("ana", g); res.Failed {
+					t.Fatalf("%q: %s", g, out.last())
+				}
+			}
+			if res, out, _ := f.do("carl", "here for 4h"); res.Failed {
+				t.Fatalf("here: %s", out.last())
+			}
+			res, out, _ := f.do("ana", tt.replace)
+			if res.Failed {
+				t.Fatalf("%q: %s", tt.replace, out.last())
+			}
+			lines := out.lastMessage().Lines
+			if len(lines) == 0 || !strings.HasPrefix(lines[0], "replaces the earlier grant") {
+				t.Fatalf("%q reply lines: got %q, want the grant it replaces first", tt.replace, lines)
+			}
+			if got := lines[1:]; tt.line == "" && len(got) > 0 || tt.line != "" && !slices.Equal(got, []string{tt.line}) {
+				t.Errorf("%q reply lines past the first: got %q, want %q", tt.replace, got, tt.line)
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || strings.Contains(entries[0].Reason, "check-in") != (tt.line != "") || tt.line != "" && !strings.HasSuffix(entries[0].Reason, "; "+tt.line) {
+				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.replace, entries, tt.line)
+			}
+			warsaw, _ := time.LoadLocation("Europe/Warsaw")
+			f.clock.Set(time.Date(2026, 11, 23, 11, 30, 0, 0, warsaw))
+			if res, out, _ := f.do("ana", "grant @carl admin"); res.Failed {
+				t.Fatalf("grant back: %s", out.last())
+			}
+			_, out, _ = f.do("ana", "admins")
+			if !slices.Contains(out.lastMessage().Lines, tt.admins) {
+				t.Errorf("admins once granted back: got %q, want a line %q", out.lastMessage().Lines, tt.admins)
+			}
+		})
+	}
+}
+
+// presenceGoesAway fails every read of the check-ins.
+type presenceGoesAway struct{ *embedded.Store }
+
+func (s *presenceGoesAway) Present(context.Context) (map[string]time.Time, error) {
+	return nil, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+}
+
+// TestGrantReplacementCheckInUnread: a shorter grant whose check-in
+// cannot be read stands, and says the check-in may outlast it.
+func TestGrantReplacementCheckInUnread(t *testing.T) {
+	f := newGuardFixture(t, "")
+	for _, step := range []struct{ user, text string }{{"ana", "grant @carl admin"}, {"carl", "here for 4h"}} {
+		if res, out, _ := f.do(step.user, step.text); res.Failed {
+			t.Fatalf("%q: %s", step.text, out.last())
+		}
+	}
+	svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: &presenceGoesAway{f.store}, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+	out := newRecorder()
+	if res := svc.Handle(t.Context(), commands.Request{User: "ana", Platform: "test", Channel: "C1", Text: "grant @carl admin for 1h"}, out); res.Failed {
+		t.Fatalf("grant: got refused, %q; want it to stand", out.last())
+	}
+	want := "⚠ whether carl is checked in could not be read (state store unreachable), so a check-in of theirs stays; " + suggest.Command("admins") + " lists who is around"
+	if got := out.lastMessage().Lines; !slices.Contains(got, want) {
+		t.Errorf("reply lines: got %q, want a line %q", got, want)
+	}
+	grants, err := f.store.Grants(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	warsaw, _ := time.LoadLocation("Europe/Warsaw")
+	if len(grants) != 1 || !grants[0].Expires.Equal(time.Date(2026, 11, 23, 11, 0, 0, 0, warsaw)) {
+		t.Errorf("grants: got %+v, want carl's admin until 11:00", grants)
 	}
 }
