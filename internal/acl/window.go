@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Deploy windows and freezes. Everything here is pure: the instant to judge
@@ -342,6 +343,9 @@ const dayHelp = "use Mon, Tue, Wed, Thu, Fri, Sat, Sun, daily, weekdays or weeke
 // Day names are case-insensitive, three letters or in full.
 func ParseSpan(s string) (Span, error) {
 	s = strings.TrimSpace(s)
+	if err := asciiDashes(s); err != nil {
+		return Span{}, err
+	}
 	i := strings.IndexAny(s, "0123456789")
 	if i < 0 {
 		return Span{}, fmt.Errorf("window %q has no time range; want DAYS HH:MM-HH:MM, e.g. \"Mon-Fri 09:00-17:00\"", s)
@@ -379,6 +383,46 @@ func ParseSpan(s string) (Span, error) {
 			s, sp.Start, days)
 	}
 	return sp, nil
+}
+
+// dashNames names the dashes that text copied from a document or a chat
+// puts where a window's hyphen-minus belongs; other dashes are named by
+// code point alone.
+var dashNames = map[rune]string{
+	'\u2010': "a hyphen",
+	'\u2011': "a non-breaking hyphen",
+	'\u2012': "a figure dash",
+	'\u2013': "an en dash",
+	'\u2014': "an em dash",
+	'\u2015': "a horizontal bar",
+	'\u2212': "a minus sign",
+	'\ufe58': "a small em dash",
+	'\ufe63': "a small hyphen-minus",
+	'\uff0d': "a fullwidth hyphen-minus",
+}
+
+// asciiDashes refuses a window written with a dash other than the ASCII
+// hyphen-minus, naming it and giving the window as it should be written.
+// The ranges are read with "-" alone: told only that a time range was bad,
+// people looked at times that were right and a dash that looks like one.
+func asciiDashes(s string) error {
+	for _, r := range s {
+		if r == '-' || !unicode.Is(unicode.Pd, r) && r != '\u2212' {
+			continue
+		}
+		name, ok := dashNames[r]
+		if !ok {
+			name = "a dash"
+		}
+		fixed := strings.Map(func(r rune) rune {
+			if unicode.Is(unicode.Pd, r) || r == '\u2212' {
+				return '-'
+			}
+			return r
+		}, s)
+		return fmt.Errorf("window %q has %s (U+%04X) where ranges take the ASCII hyphen-minus; write it %q", s, name, r, fixed)
+	}
+	return nil
 }
 
 func parseDays(s string) ([7]bool, error) {

@@ -338,6 +338,14 @@ func TestParseSpanErrors(t *testing.T) {
 		{"09:00-17:00", "has no days"},
 		{"Mon-Fri", "has no time range"},
 		{"", "has no time range"},
+		// Dashes copied from a document or a chat, named and replaced.
+		{"Mon-Fri 09:00\u201317:00", `window "Mon-Fri 09:00–17:00" has an en dash (U+2013) where ranges take the ASCII hyphen-minus; write it "Mon-Fri 09:00-17:00"`},
+		{"Mon\u2013Fri 09:00\u201317:00", `has an en dash (U+2013) where ranges take the ASCII hyphen-minus; write it "Mon-Fri 09:00-17:00"`},
+		{"Mon-Fri 09:00 \u2014 17:00", `has an em dash (U+2014) where ranges take the ASCII hyphen-minus; write it "Mon-Fri 09:00 - 17:00"`},
+		{"Mon\u2212Fri 09:00-17:00", `has a minus sign (U+2212) where ranges take the ASCII hyphen-minus; write it "Mon-Fri 09:00-17:00"`},
+		{"Mon-Fri 09:00\u201017:00", `has a hyphen (U+2010)`},
+		{"Mon-Fri 09:00\uff0d17:00", `has a fullwidth hyphen-minus (U+FF0D)`},
+		{"Mon-Fri 09:00\u2E3A17:00", `has a dash (U+2E3A) where ranges take the ASCII hyphen-minus; write it "Mon-Fri 09:00-17:00"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
