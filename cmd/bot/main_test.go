@@ -317,6 +317,10 @@ func TestCheckConfig(t *testing.T) {
 	sshCfg := filepath.Join(dir, "ssh.yaml")
 	os.WriteFile(sshCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
 		"    environments:\n      prod:\n        transport: ssh\n        ssh: {user: deploy, key_file: id_open, known_hosts: ca.pem}\n        hosts: [web1]\n"), 0o644)
+	// A window in Etc/GMT-1, which is an hour ahead of UTC, not behind.
+	gmtCfg := filepath.Join(dir, "gmt.yaml")
+	os.WriteFile(gmtCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
+		"    environments:\n      prod:\n        hosts: [localhost]\n        window: {timezone: Etc/GMT-1, weekly: [\"Mon-Fri 09:00-17:00\"]}\n"), 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -334,6 +338,9 @@ func TestCheckConfig(t *testing.T) {
 			"not taken from the environment with ${VAR}: anyone who can read the file, a copy or its history has them:\n  " + filepath.Join(dir, "redisinline.yaml") + ":"},
 		{"ssh key others may read, warned of", []string{"-config", sshCfg, "check-config"}, 0,
 			"OpenSSH would refuse to use: whoever reads one can log in to its hosts:\n  apps.web.environments.prod.ssh.key_file: " + openKey + " may be read by others than its owner (mode 0644): chmod 600 " + openKey},
+		{"zone of inverted sign, warned of", []string{"-config", gmtCfg, "check-config"}, 0,
+			"the other way round (Etc/GMT-1 is an hour ahead of UTC): windows and trains in them open, close and leave at other hours than the name suggests unless that is what is meant:\n" +
+				"  apps.web.environments.prod.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1"},
 		{"redis database not a number", []string{"-config", withRedis("redisdb", "    url: redis://bot:s3cret@127.0.0.1:1/two"), "check-config"}, 1,
 			`store.redis: state store url redis://bot:xxxxx@127.0.0.1:1/two is not valid: redis: invalid database number: "two"`},
 		{"redis option unknown", []string{"-config", withRedis("redisopt", "    url: redis://bot:s3cret@127.0.0.1:1/0?max_retrys=2"), "check-config"}, 1,
@@ -968,4 +975,28 @@ func hangRestartOf(t *testing.T, f *demoFixture, build string) (original []byte)
 		}
 	})
 	return original
+}
+
+// TestStartWarnsOfInvertedZone: a window in Etc/GMT-1, an hour ahead of
+// UTC and not behind, is warned of as the bot starts, not only by
+// check-config, which a config changed in place may never see.
+func TestStartWarnsOfInvertedZone(t *testing.T) {
+	f := newDemo(t)
+	b, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "      local:\n        hosts: [localhost]\n", "      local:\n        hosts: [localhost]\n        window: {timezone: Etc/GMT-1}\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runBot(t, "", "-config", f.cfg, "console")
+	if err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	for _, want := range []string{invertedZonesWarning, "apps.demo.environments.local.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output: got %q, want it to contain %q", out, want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	// Zone data built in: a machine or image without tzdata would
@@ -27,4 +28,53 @@ func loadZone(name string) (*time.Location, error) {
 		return nil, fmt.Errorf("unknown time zone %q (use an IANA name such as Europe/Berlin, or UTC)", name)
 	}
 	return loc, nil
+}
+
+// etcGMT matches the zones named for a whole-hour offset from UTC,
+// Etc/GMT-14 to Etc/GMT+12, with the prefix or without.
+var etcGMT = regexp.MustCompile(`^((?:Etc/)?GMT)([+-])([0-9]{1,2})$`)
+
+// InvertedZone says, for a zone named Etc/GMT-N or Etc/GMT+N, the offset
+// from UTC it names and how to write the other: POSIX signs such names
+// the other way round (Etc/GMT-1 is UTC+01:00), so a window written to be
+// UTC-1 with it opens and closes two hours off. "" for any other zone,
+// Etc/GMT+0 among them, and for a name that is no zone.
+func InvertedZone(name string) string {
+	m := etcGMT.FindStringSubmatch(name)
+	if m == nil || strings.Trim(m[3], "0") == "" {
+		return ""
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return ""
+	}
+	_, offset := time.Date(2026, 1, 1, 0, 0, 0, 0, loc).Zone()
+	prefix, sign, hours := m[1], m[2], strings.TrimLeft(m[3], "0")
+	flipped := map[string]string{"+": "-", "-": "+"}[sign]
+	return fmt.Sprintf("%s is UTC%s (POSIX signs are inverted): write it %s only if you mean UTC%s%s; for UTC%s%s write %s%s%s",
+		name, time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", offset)).Format("-07:00"), name, flipped, hours, sign, hours, prefix, flipped, hours)
+}
+
+// InvertedZones lists the timezone keys naming a zone Etc/GMT-N or
+// Etc/GMT+N, each with its key path and what InvertedZone says of it.
+// Such a zone is valid, and may be meant: `bot check-config` and the
+// start-up log warn of each rather than refuse it.
+func (c *Config) InvertedZones() []string {
+	var out []string
+	for _, app := range c.AppNames() {
+		a := c.Apps[app]
+		for _, env := range a.EnvNames() {
+			if w := a.Envs[env].Window; w != nil {
+				if note := InvertedZone(w.Timezone); note != "" {
+					out = append(out, fmt.Sprintf("apps.%s.environments.%s.window.timezone: %s", app, env, note))
+				}
+			}
+		}
+	}
+	for _, name := range sortedKeys(c.Trains) {
+		if note := InvertedZone(c.Trains[name].Timezone); note != "" {
+			out = append(out, fmt.Sprintf("trains.%s.timezone: %s", name, note))
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,48 @@ func checkZonesWithoutZoneData(t *testing.T) {
 	}
 	if _, err := loadZone("Mars/Olympus"); err == nil || !strings.Contains(err.Error(), `unknown time zone "Mars/Olympus"`) {
 		t.Errorf("loadZone(Mars/Olympus): got %v, want unknown time zone", err)
+	}
+}
+
+// TestInvertedZone: a zone named Etc/GMT-N or Etc/GMT+N is the opposite
+// of the offset it reads as, and is said to be; no other zone is.
+func TestInvertedZone(t *testing.T) {
+	tests := []struct{ zone, want string }{
+		{"Etc/GMT-1", "Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1"},
+		{"Etc/GMT+5", "Etc/GMT+5 is UTC-05:00 (POSIX signs are inverted): write it Etc/GMT+5 only if you mean UTC-5; for UTC+5 write Etc/GMT-5"},
+		{"Etc/GMT-14", "Etc/GMT-14 is UTC+14:00 (POSIX signs are inverted): write it Etc/GMT-14 only if you mean UTC+14; for UTC-14 write Etc/GMT+14"},
+		{"GMT-3", ""}, // no such zone
+		{"Etc/GMT+0", ""},
+		{"Etc/GMT-0", ""},
+		{"Etc/GMT", ""},
+		{"Etc/UTC", ""},
+		{"UTC", ""},
+		{"", ""},
+		{"Europe/Warsaw", ""},
+		{"Etc/GMT-15", ""}, // no such zone
+	}
+	for _, tt := range tests {
+		t.Run(tt.zone, func(t *testing.T) {
+			if got := InvertedZone(tt.zone); got != tt.want {
+				t.Errorf("InvertedZone(%q): got %q, want %q", tt.zone, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestInvertedZones: every timezone key of a window or a train naming
+// such a zone is listed with its path; the config is not refused.
+func TestInvertedZones(t *testing.T) {
+	y := strings.Replace(minimalYAML, "      prod:\n        hosts: [web1]\n",
+		"      prod:\n        hosts: [web1]\n        window: {timezone: Etc/GMT-1, weekly: [\"Mon-Fri 09:00-17:00\"]}\n", 1)
+	y += "trains:\n  weekly:\n    env: prod\n    channels: [\"#r\"]\n    timezone: Europe/Warsaw\n    boarding: \"0 10 * * 1\"\n    departure: \"0 14 * * 1\"\n"
+	y += "  daily:\n    env: prod\n    channels: [\"#r\"]\n    timezone: Etc/GMT+2\n    boarding: \"0 10 * * *\"\n    departure: \"0 14 * * *\"\n"
+	c := mustParse(t, filepath.Join(t.TempDir(), "switchman.yaml"), y, nil)
+	want := []string{
+		"apps.web.environments.prod.window.timezone: Etc/GMT-1 is UTC+01:00 (POSIX signs are inverted): write it Etc/GMT-1 only if you mean UTC+1; for UTC-1 write Etc/GMT+1",
+		"trains.daily.timezone: Etc/GMT+2 is UTC-02:00 (POSIX signs are inverted): write it Etc/GMT+2 only if you mean UTC-2; for UTC+2 write Etc/GMT-2",
+	}
+	if got := c.InvertedZones(); !slices.Equal(got, want) {
+		t.Errorf("InvertedZones: got %q, want %q", got, want)
 	}
 }
