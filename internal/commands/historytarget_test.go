@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestHistoryTargetRefusedByName: "history 5 accounting production
@@ -28,9 +30,9 @@ func TestHistoryTargetRefusedByName(t *testing.T) {
 		{"N first, two apps", "history 5 accounting demo",
 			`unexpected word "demo": history takes one app`},
 		{"N twice", "history accounting 5 7",
-			`N is written twice ("5" and "7"); write it once, last: history accounting N`},
+			`N is written twice ("5" and "7"); write it once, last: ` + suggest.Command("history accounting 7")},
 		{"N twice, nothing else", "history 5 5",
-			`N is written twice ("5" and "5"); write it once, last: history N`},
+			`N is written twice ("5" and "5"); write it once, last: ` + suggest.Command("history 5")},
 		{"N first, stray word", "history 5 accounting production extra",
 			`unexpected word "extra"`},
 	} {

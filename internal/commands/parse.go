@@ -1762,10 +1762,14 @@ func parseHistory(p *parser, args []token) (Command, error) {
 		return c, err
 	}
 	if i >= 0 {
-		fixed := strings.Join(slices.DeleteFunc([]string{"history", app, env, "N"}, func(w string) bool { return w == "" }), " ")
 		if len(args) < len(given) {
+			// "history web 5 5", "history web 5 7": the last N is
+			// kept, as audit keeps it, so that the command offered is
+			// one to send, not one with N to fill in.
+			fixed := suggest.Command("history " + writtenWords(slices.Delete(slices.Clone(given), i, i+1)))
 			return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[i].s), echo(given[len(given)-1].s), fixed)
 		}
+		fixed := strings.Join(slices.DeleteFunc([]string{"history", app, env, "N"}, func(w string) bool { return w == "" }), " ")
 		return c, fmt.Errorf("N goes last: %s", fixed)
 	}
 	c.App, c.Env = app, env
