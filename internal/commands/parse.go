@@ -1153,7 +1153,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	if len(rest) > 0 && p.appTwice(app, rest[0]) {
 		// "rollback web web": not a build named "web", as the reply that
 		// asks for "to" would have it.
-		return c, writtenTwice(app, suggest.Command(strings.TrimSpace("rollback "+target+" "+writtenWords(rest[1:]))))
+		return c, writtenTwice(app, suggest.Command(rollbackFixed(target, "", "", rest[1:])))
 	}
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
@@ -1167,7 +1167,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		if len(rest) > 1 && !rest[0].quoted && rest[0].s == env {
 			// "rollback web prod prod to 12": not a stray word; with
 			// nothing after it, it is named below.
-			return c, writtenTwice(env, suggest.Command("rollback "+target+" "+writtenWords(rest[1:])))
+			return c, writtenTwice(env, suggest.Command(rollbackFixed(target, "", "", rest[1:])))
 		}
 	}
 	if len(rest) > 0 && isWord(rest[0], "to") {
@@ -1176,7 +1176,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "to") {
 			// "rollback web to to 1336": not a build named "to".
-			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", target, written(rest[2]))))
+			return c, writtenTwice("to", suggest.Command(rollbackFixed(target, written(rest[2]), "", rest[3:])))
 		}
 		build, buildW = rest[1].s, written(rest[1])
 		if env == "" && p.isEnv(app, build) {
@@ -1192,7 +1192,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		if len(rest) > 0 && !rest[0].quoted && rest[0].s == build && !isWord(rest[0], "from") {
 			// "rollback web to 1336 1336": the build written twice, not
 			// a stray word.
-			return c, writtenTwice(build, suggest.Command(strings.TrimSpace(rollbackText(target, buildW, "")+" "+writtenWords(rest[1:]))))
+			return c, writtenTwice(build, suggest.Command(rollbackFixed(target, buildW, "", rest[1:])))
 		}
 	}
 	var from string
@@ -1202,7 +1202,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "from") {
 			// "rollback web from from 1337": not a build named "from".
-			return c, writtenTwice("from", suggest.Command(rollbackText(target, buildW, written(rest[2]))))
+			return c, writtenTwice("from", suggest.Command(rollbackFixed(target, buildW, written(rest[2]), rest[3:])))
 		}
 		from, fromW = rest[1].s, written(rest[1])
 		if err := checkBuild(rest[1]); err != nil {
@@ -1214,7 +1214,7 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 0 && !rest[0].quoted && rest[0].s == from && !isWord(rest[0], "to") {
 			// "rollback web from 1337 1337".
-			return c, writtenTwice(from, suggest.Command(strings.TrimSpace(rollbackText(target, buildW, fromW)+" "+writtenWords(rest[1:]))))
+			return c, writtenTwice(from, suggest.Command(rollbackFixed(target, buildW, fromW, rest[1:])))
 		}
 		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
 			// "rollback web from 1337 to 1336": both are there, in the
@@ -1245,6 +1245,34 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	}
 	c.App, c.Env, c.Build, c.From = app, env, build, from
 	return c, nil
+}
+
+// rollbackFixed writes the rollback a reply offers: rollbackText of
+// target, build and from, with rest, the words written after the slip,
+// kept. Words before rest's first "to" or "from" (an env) join target;
+// a "to BUILD" or "from BUILD" in rest fills the part not given yet, so
+// that "rollback web from 1337 1337 to 1336" offers the order the parser
+// takes, "to" before "from". Anything else in rest is kept as written,
+// after it all.
+func rollbackFixed(target, build, from string, rest []token) string {
+	for len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
+		target += " " + written(rest[0])
+		rest = rest[1:]
+	}
+	var left []token
+	for i := 0; i < len(rest); i++ {
+		switch {
+		case i+1 < len(rest) && isWord(rest[i], "to") && build == "":
+			build = written(rest[i+1])
+			i++
+		case i+1 < len(rest) && isWord(rest[i], "from") && from == "":
+			from = written(rest[i+1])
+			i++
+		default:
+			left = append(left, rest[i])
+		}
+	}
+	return strings.TrimSpace(rollbackText(target, build, from) + " " + writtenWords(left))
 }
 
 // rollbackText writes a rollback of target, its app and maybe env, with
