@@ -2069,6 +2069,8 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 		return Command{}, err
 	}
 	c := Command{TrainAction: TrainBoard, App: app, Build: build}
+	// envW is the env as written, kept in the command that names a train.
+	var envW string
 	for rest := args[2:]; len(rest) > 0; {
 		t := rest[0]
 		kw := strings.ToLower(t.s)
@@ -2103,6 +2105,7 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 			if c.Env, err = p.env(app, rest[1]); err != nil {
 				return Command{}, err
 			}
+			envW = " to " + written(rest[1])
 		case isWord(t, "on") && c.Train == "":
 			if len(rest) == 1 {
 				return Command{}, fmt.Errorf(`"on" needs a train; trains: %s`, list(p.cat.Trains()))
@@ -2132,7 +2135,7 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	}
 	if c.Train == "" {
 		if c.Train, err = p.onlyTrain(func(train string) string {
-			return suggest.Command("train board " + written(args[0]) + " " + written(args[1]) + " on " + train)
+			return suggest.Command("train board " + written(args[0]) + " " + written(args[1]) + envW + " on " + train)
 		}); err != nil {
 			return Command{}, err
 		}

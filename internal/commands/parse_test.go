@@ -678,7 +678,7 @@ func TestParseReply(t *testing.T) {
 		{name: "train board extra word", in: "train board accounting 1 on daily now", exact: true, want: []string{`unexpected word "now"` + usageBoard}},
 		{name: "train board bad build", in: "train board accounting 1..2 on daily", want: []string{`build "1..2" contains ".."`}},
 		{name: "train board which train", in: "train board accounting 1 to staging", exact: true,
-			want: []string{"which train? there are 2; name one, e.g. " + suggest.Command("train board accounting 1 on daily") + " (trains: daily, weekly)" + usageBoard}},
+			want: []string{"which train? there are 2; name one, e.g. " + suggest.Command("train board accounting 1 to staging on daily") + " (trains: daily, weekly)" + usageBoard}},
 		{name: "train leave alone", in: "train leave", want: []string{"train leave needs an app; known apps: accounting, demo", usageLeave}},
 		{name: "train leave which train", in: "train leave demo", exact: true,
 			want: []string{"which train? there are 2; name one, e.g. " + suggest.Command("train leave demo on daily") + " (trains: daily, weekly)" + usageLeave}},
