@@ -357,6 +357,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 			return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(args[0].s, suggest.Command(strings.TrimSpace(f.name()+" "+writtenWords(args[1:])))).Error() + "\nusage: " + s.usageLines()}
 		}
 	}
+	given := args
 	args, err = p.takeFlags(args)
 	if err == nil && p.help {
 		// "deploy --help" and "deploy confirm --help" are "help deploy".
@@ -382,6 +383,18 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	if err == nil {
 		err = p.badFlag
+	}
+	if err == nil && p.flagTwice != "" {
+		// "deploy web 1337 --dry-run --dry-run": the rest is right, so
+		// the command without the second writing is one to send; else
+		// what is wrong in the rest is named first.
+		var once []token
+		for i, t := range given {
+			if !slices.Contains(p.flagTwiceAt, i) {
+				once = append(once, t)
+			}
+		}
+		err = writtenTwice(p.flagTwice, suggest.Command(p.spec.name()+" "+writtenWords(once)))
 	}
 	if err != nil {
 		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
@@ -677,6 +690,12 @@ type parser struct {
 	// returns, of the word right after badFlag, which may be meant as
 	// its value ("-f INC-42"); 0 when a flag or nothing follows it.
 	badFlagValue int
+	// flagTwice is a flag without a value given more than once, and
+	// flagTwiceAt the indexes of the writings after the first among the
+	// arguments takeFlags was given: a slip, answered with the command
+	// without them once the rest parses.
+	flagTwice   string
+	flagTwiceAt []int
 }
 
 // takeFlags removes the flags from args, checks them against the spec and
@@ -707,6 +726,10 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 			continue
 		}
 		if _, dup := p.flags[name]; dup {
+			if f.value == "" && !hasValue && (p.flagTwice == "" || p.flagTwice == name) {
+				p.flagTwice, p.flagTwiceAt = name, append(p.flagTwiceAt, i)
+				continue
+			}
 			return nil, fmt.Errorf("%s is given twice; give it once", name)
 		}
 		if p.flags == nil {

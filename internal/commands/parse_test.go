@@ -477,7 +477,7 @@ func TestParseReply(t *testing.T) {
 		{name: "deploy unknown flag typo beats its value", in: `deploy accounting 1 --forse "INC-42"`, want: []string{`did you mean --force?`}},
 		{name: "deploy unknown short flag", in: "deploy accounting 1 -f", want: []string{`unknown flag "-f"; deploy takes --dry-run and --force`}},
 		{name: "deploy flag with value", in: "deploy accounting 1 --dry-run=yes", want: []string{"--dry-run takes no value"}},
-		{name: "deploy flag twice", in: "deploy accounting 1 --dry-run --dry-run", want: []string{"--dry-run is given twice"}},
+		{name: "deploy flag twice", in: "deploy accounting 1 --dry-run --dry-run", want: []string{`"--dry-run" is written twice; write it once: ` + suggest.Command("deploy accounting 1 --dry-run")}},
 		{name: "deploy force without reason", in: "deploy accounting 1 --force", want: []string{`--force needs a reason, e.g. --force "INC-42 hotfix"`, usageDeploy}},
 		{name: "deploy force empty reason", in: `deploy accounting 1 --force ""`, want: []string{"--force needs a reason"}},
 		{name: "deploy force blank reason", in: `deploy accounting 1 --force '   '`, want: []string{"--force needs a reason"}},
