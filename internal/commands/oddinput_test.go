@@ -134,4 +134,5 @@ var wordTwiceNamed = map[string][]string{
 	"depart":    {"train depart"},
 	"@ana":      {"grant", "revoke"},
 	"--dry-run": {"deploy"},
+	"2h":        {"grant", "here"},
 }

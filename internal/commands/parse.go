@@ -2528,6 +2528,9 @@ func parseAudit(p *parser, args []token) (Command, error) {
 const grantExample = "grant @ana deployer accounting production for 2h"
 
 func parseGrant(p *parser, args []token) (Command, error) {
+	if err := p.forTwice(args, parseGrant); err != nil {
+		return Command{}, err
+	}
 	c, rest, err := p.userRole(args)
 	if err != nil {
 		return Command{}, err
@@ -2716,6 +2719,27 @@ func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string
 	return d, args, nil
 }
 
+// forTwice refuses args, the arguments of a command that ends in "for
+// DURATION", when the duration is written twice ("for 2h 2h"): the second
+// was answered as a word after "for DURATION", which goes last, with the
+// command that has it last as an example, not as a command to send. The
+// reply offers args without the second writing when parse, the command's
+// parse function, takes them; else it is parse's error. Nil when the
+// duration is not written twice.
+func (p *parser) forTwice(args []token, parse func(*parser, []token) (Command, error)) error {
+	n := len(args)
+	if n < 3 || !isWord(args[n-3], "for") || args[n-2].quoted || args[n-1].quoted || !strings.EqualFold(args[n-2].s, args[n-1].s) {
+		return nil
+	}
+	if _, err := parseDuration(args[n-2].s, ""); err != nil {
+		return nil
+	}
+	if _, err := parse(p, args[:n-1]); err != nil {
+		return err
+	}
+	return writtenTwice(args[n-1].s, suggest.Command(p.spec.name()+" "+writtenWords(args[:n-1])))
+}
+
 // forIsApp reports whether the first of args, the words in the app's place
 // of grant or revoke, names an app called "for" rather than starting "for
 // DURATION".
@@ -2728,6 +2752,9 @@ func (p *parser) forIsApp(args []token) bool {
 
 func parseHere(p *parser, args []token) (Command, error) {
 	var c Command
+	if err := p.forTwice(args, parseHere); err != nil {
+		return c, err
+	}
 	omitFor := "for the default of " + formatDuration(DefaultHereFor)
 	d, rest, err := p.takeFor(args, false, omitFor, "here for 2h")
 	if err != nil {
