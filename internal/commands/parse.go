@@ -340,7 +340,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	p := &parser{cat: cat, spec: s}
 	args := toks[1:]
-	if len(args) > 0 && !args[0].quoted && strings.EqualFold(args[0].s, word) && (verbMayRepeat(s.verb, args[0].s, cat) || s.verb == VerbTrain && len(args) > 1 && s.formNamed(args[1].s) != nil) {
+	if len(args) > 0 && !args[0].quoted && strings.EqualFold(args[0].s, word) && !hasHelpFlag(args) && (verbMayRepeat(s.verb, args[0].s, cat) || s.verb == VerbTrain && len(args) > 1 && s.formNamed(args[1].s) != nil) {
 		// "deploy deploy web 1337": the verb written twice, not an app
 		// or a stray word. The catalog decides: an app may be named so.
 		// "train train board …" is too, where "train train" alone is an
@@ -350,7 +350,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	if f := p.form(args); f != nil {
 		p.spec, p.keyword, args = f, args[0].s, args[1:]
 		s = f
-		if f.isAction() && f.keyword != "cancel" && len(args) > 0 && isWord(args[0], f.keyword) && !p.isApp(args[0].s) && !p.isTrain(args[0].s) {
+		if f.isAction() && f.keyword != "cancel" && len(args) > 0 && isWord(args[0], f.keyword) && !p.isApp(args[0].s) && !p.isTrain(args[0].s) && !hasHelpFlag(args) {
 			// "train board board web 1337": the action written twice,
 			// not an app or a train named so. Train cancel's reason is
 			// free text, which may start so.
@@ -409,6 +409,21 @@ func parse(text string, cat Catalog, opt Options) Result {
 }
 
 func reply(msg string) Result { return Result{Kind: Reply, Reply: msg} }
+
+// hasHelpFlag reports whether args hold --help or -h, which asks for the
+// command's help whatever else is written: "deploy deploy --help" is
+// "help deploy", as "deploy --help" is, not a verb written twice to
+// write once.
+func hasHelpFlag(args []token) bool {
+	return slices.ContainsFunc(args, func(t token) bool {
+		if !isFlag(t) {
+			return false
+		}
+		name, _, _ := strings.Cut(t.s, "=")
+		name = strings.ToLower(flagName(name))
+		return name == "--help" || name == "-h"
+	})
+}
 
 // verbMayRepeat reports whether w, the word after verb and that very
 // verb again, is it written twice: not where help takes a topic, which
