@@ -11,7 +11,9 @@ import (
 // daily train with the reason "daily", and "train cancel daily daily db
 // migration" with the reason "daily db migration": a reason that repeats
 // the train it follows is almost surely the name written twice. It is
-// now refused with both readings written right.
+// now refused with both readings written right; the form with REASON
+// to fill in is not marked as a command, which sent would call the train
+// off for the reason "REASON".
 func TestTrainCancelNameTwice(t *testing.T) {
 	for _, tt := range []struct {
 		name, in, want string
@@ -20,7 +22,7 @@ func TestTrainCancelNameTwice(t *testing.T) {
 			`"daily" is written twice; write it once: ` + suggest.Command("train cancel daily db migration") +
 				`, or, to start the reason with "daily", quote it: ` + suggest.Command(`train cancel daily "daily" db migration`)},
 		{"no reason", "train cancel daily daily",
-			`"daily" is written twice, and a train cancel must say why: ` + suggest.Command("train cancel daily REASON") +
+			`"daily" is written twice, and a train cancel must say why: ` + "train cancel daily REASON" +
 				`, or, to give "daily" as the reason, quote it: ` + suggest.Command(`train cancel daily "daily"`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

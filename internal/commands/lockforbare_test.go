@@ -12,17 +12,18 @@ import (
 // trailing "for", with nothing after it, is a second one. It is now named
 // as written twice, with the command written right; so is a trailing
 // "for" after a duration that ends the reason ("… db for 2h for"), which
-// was told the same.
+// was told the same. The form with REASON to fill in is not marked as a
+// command: sent, it locked with the reason "REASON".
 func TestLockForBareAfterDuration(t *testing.T) {
 	checkReplies(t, []replyCase{
 		{"after the app", "lock deploys accounting for 2h for",
-			`"for" is written twice, and a lock must say why: ` + suggest.Command("lock deploys accounting for 2h REASON") +
+			`"for" is written twice, and a lock must say why: ` + "lock deploys accounting for 2h REASON" +
 				`, or, to give "for" as the reason, quote it: ` + suggest.Command(`lock deploys accounting for 2h "for"`)},
 		{"every app", "lock deploys for 2h FOR",
-			`"for" is written twice, and a lock must say why: ` + suggest.Command("lock deploys for 2h REASON") +
+			`"for" is written twice, and a lock must say why: ` + "lock deploys for 2h REASON" +
 				`, or, to give "FOR" as the reason, quote it: ` + suggest.Command(`lock deploys for 2h "FOR"`)},
 		{"after the env", "lock deploys accounting production for 1d for",
-			`"for" is written twice, and a lock must say why: ` + suggest.Command("lock deploys accounting production for 1d REASON")},
+			`"for" is written twice, and a lock must say why: ` + "lock deploys accounting production for 1d REASON"},
 		{"after a duration ending the reason", "lock deploys accounting db migration for 2h for",
 			`"for" is written twice; write it once: ` + suggest.Command("lock deploys accounting db migration for 2h") + ` (to end the reason with "for", quote it)`},
 		{"after a duration ending a quoted reason", `lock deploys accounting "db migration" for 2h for`,

@@ -1490,7 +1490,10 @@ func parseLock(p *parser, args []token) (Command, error) {
 				return suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+reason), " "))
 			}
 			q, _ := quoteReason(rest[0].s)
-			return c, fmt.Errorf(`"for" is written twice, and a lock must say why: %s, or, to give %q as the reason, quote it: %s`, fixed("REASON"), rest[0].s, fixed(q))
+			// The form with REASON to fill in is no command to send:
+			// sent, it would lock with the reason "REASON".
+			form := strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" REASON"), " ")
+			return c, fmt.Errorf(`"for" is written twice, and a lock must say why: %s, or, to give %q as the reason, quote it: %s`, form, rest[0].s, fixed(q))
 		}
 		if n := len(rest); n > 1 && isWord(rest[n-1], "for") {
 			// "lock deploys web for 2h db for": a "for" whose duration
@@ -2311,7 +2314,10 @@ func parseTrainCancel(p *parser, args []token) (Command, error) {
 				// gave is announced to every channel of the train.
 				quoted := "train cancel " + w + " " + writtenWords(append([]token{{s: w, quoted: true}}, rest[1:]...))
 				if len(rest) == 1 {
-					return Command{}, fmt.Errorf(`%q is written twice, and a train cancel must say why: %s, or, to give %q as the reason, quote it: %s`, w, suggest.Command("train cancel "+w+" REASON"), w, suggest.Command(quoted))
+					// The form with REASON to fill in is no command to
+					// send: sent, it would call the departure off for the
+					// reason "REASON".
+					return Command{}, fmt.Errorf(`%q is written twice, and a train cancel must say why: %s, or, to give %q as the reason, quote it: %s`, w, "train cancel "+w+" REASON", w, suggest.Command(quoted))
 				}
 				return Command{}, fmt.Errorf(`%q is written twice; write it once: %s, or, to start the reason with %q, quote it: %s`, w, suggest.Command("train cancel "+w+" "+writtenWords(rest[1:])), w, suggest.Command(quoted))
 			}
