@@ -19,7 +19,7 @@ func TestKeywordWrittenTwice(t *testing.T) {
 		{"deploy to to", "deploy accounting 1337 to to production",
 			`"to" is written twice; write it once: deploy accounting 1337 to production`},
 		{"deploy to to, no env", "deploy accounting 1337 to to",
-			`"to" is written twice; write it once: deploy accounting 1337 to ENV`},
+			`"to" is written twice; write it once: deploy accounting 1337 to ENV; known envs of accounting: production, staging`},
 		{"deploy to two envs", "deploy accounting 1337 to production to staging",
 			`"to" is written twice; write it once: deploy accounting 1337 to production; a deploy goes to one env`},
 		{"rollback to to", "rollback accounting to to 12",
@@ -45,6 +45,7 @@ func TestKeywordWrittenTwice(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})
+			checkNoPlaceholderMarked(t, tt.in, got.Reply)
 			got.Reply = suggest.Strip(got.Reply) // the text people read
 			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
 				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)

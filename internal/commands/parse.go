@@ -1042,11 +1042,15 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			}
 			if isWord(rest[1], "to") && !p.isEnv(app, rest[1].s) {
 				// "deploy web 1337 to to prod": not an env named "to".
-				target := "ENV"
-				if len(rest) > 2 {
-					target = written(rest[2])
+				fixed := func(env string) string {
+					return fmt.Sprintf("deploy %s %s to %s%s", written(args[0]), written(args[1]), env, p.flagsText())
 				}
-				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s%s", written(args[0]), written(args[1]), target, p.flagsText())))
+				if len(rest) == 2 {
+					// No env follows: the form with ENV to fill in is no
+					// command to send.
+					return c, fmt.Errorf("%w; known envs of %s: %s", writtenTwice("to", fixed("ENV")), app, list(p.cat.Envs(app)))
+				}
+				return c, writtenTwice("to", suggest.Command(fixed(written(rest[2]))))
 			}
 			if env, err = p.env(app, rest[1]); err != nil {
 				return c, err
@@ -2118,19 +2122,21 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 		// fixed is the command written right: the n words from here on
 		// that are too many replaced by put; the parts before and after
 		// are kept, so that the user can send it as it stands.
-		fixed := func(n int, put ...string) string {
+		form := func(n int, put ...string) string {
 			before := args[2 : len(args)-len(rest)]
 			after := rest[min(n, len(rest)):]
 			words := []string{"train board", written(args[0]), written(args[1]), writtenWords(before), strings.Join(put, " "), writtenWords(after)}
-			return suggest.Command(strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " "))
+			return strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " ")
 		}
+		fixed := func(n int, put ...string) string { return suggest.Command(form(n, put...)) }
 		switch {
 		case isWord(t, "to") && c.Env == "" && len(rest) > 1 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s) && (len(rest) == 2 || isWord(rest[2], "on")):
 			// "train board web 1337 to to": a doubled keyword and no
 			// env, not an env named "to".
-			return Command{}, writtenTwice(kw, fixed(2, kw, "ENV"))
+			// The form with ENV to fill in is no command to send.
+			return Command{}, fmt.Errorf("%w; known envs of %s: %s", writtenTwice(kw, form(2, kw, "ENV")), app, list(p.cat.Envs(app)))
 		case isWord(t, "on") && c.Train == "" && len(rest) > 1 && isWord(rest[1], "on") && !p.isTrain(rest[1].s) && (len(rest) == 2 || isWord(rest[2], "to")):
-			return Command{}, writtenTwice(kw, fixed(2, kw, "TRAIN"))
+			return Command{}, fmt.Errorf("%w; trains: %s", writtenTwice(kw, form(2, kw, "TRAIN")), list(p.cat.Trains()))
 		case isWord(t, "to") && len(rest) > 2 && isWord(rest[1], "to") && !p.isEnv(app, rest[1].s),
 			isWord(t, "on") && len(rest) > 2 && isWord(rest[1], "on") && !p.isTrain(rest[1].s):
 			// "train board web 1337 on on daily".
@@ -2231,11 +2237,11 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	case isWord(rest[0], "on") && isWord(rest[1], "on") && !p.isTrain(rest[1].s) && len(rest) <= 3:
 		// "train leave web on on daily": a doubled keyword, not a train
 		// named "on".
-		train := "TRAIN"
-		if len(rest) == 3 {
-			train = written(rest[2])
+		if len(rest) == 2 {
+			// The form with TRAIN to fill in is no command to send.
+			return Command{}, fmt.Errorf("%w; trains: %s", writtenTwice("on", "train leave "+written(args[0])+" on TRAIN"), list(p.cat.Trains()))
 		}
-		return Command{}, writtenTwice("on", suggest.Command("train leave "+written(args[0])+" on "+train))
+		return Command{}, writtenTwice("on", suggest.Command("train leave "+written(args[0])+" on "+written(rest[2])))
 	case isWord(rest[0], "on"):
 		// A train the config no longer has (removed, renamed) may still
 		// have cars aboard, which only this takes off: quoted, its name

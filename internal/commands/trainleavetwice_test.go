@@ -21,7 +21,7 @@ func TestTrainLeaveOnTwiceOrBlank(t *testing.T) {
 		{"on on, quoted app", `train leave "accounting" on on daily`,
 			`"on" is written twice; write it once: ` + suggest.Command(`train leave "accounting" on daily`)},
 		{"on on, no train", "train leave accounting on on",
-			`"on" is written twice; write it once: ` + suggest.Command("train leave accounting on TRAIN")},
+			`"on" is written twice; write it once: train leave accounting on TRAIN; trains: daily, weekly`},
 		{"app blank", `train leave "" on daily`,
 			"an empty quoted word stands where the app goes: name the app; known apps: accounting, demo"},
 		{"app blank alone", `train leave ''`,
@@ -38,6 +38,7 @@ func TestTrainLeaveOnTwiceOrBlank(t *testing.T) {
 			if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
 				t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
 			}
+			checkNoPlaceholderMarked(t, tt.in, got.Reply)
 		})
 	}
 	// A train named "on" is still one.

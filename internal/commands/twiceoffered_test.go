@@ -28,3 +28,18 @@ func checkTwice(t *testing.T, cases []twiceCase) {
 		})
 	}
 }
+
+// checkNoPlaceholderMarked checks that no command marked in reply, the
+// reply to in, holds a placeholder such as ENV, TRAIN or N: a word of
+// capitals alone, which the user was to replace.
+func checkNoPlaceholderMarked(t *testing.T, in, reply string) {
+	t.Helper()
+	suggest.Rewrite(reply, func(cmd string) string {
+		for _, w := range strings.Fields(cmd) {
+			if strings.Trim(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" {
+				t.Errorf("Parse(%q): the command %q marked in %q holds the placeholder %q", in, cmd, reply, w)
+			}
+		}
+		return cmd
+	})
+}
