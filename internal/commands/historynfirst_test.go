@@ -3,6 +3,8 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestHistoryNFirstStrayWord: `history 5 extra` was refused as
@@ -16,8 +18,8 @@ func TestHistoryNFirstStrayWord(t *testing.T) {
 		{"stray word", "history 5 extra", `unexpected word "extra"`},
 		{"two stray words", "history 5 extra more", `unexpected word "extra"`},
 		{"stray quoted", `history 5 "x y"`, `unexpected word "x y"`},
-		{"N before the app", "history 20 accounting", "N goes last: history accounting N"},
-		{"N before app and env", "history 20 accounting production", "N goes last: history accounting production N"},
+		{"N before the app", "history 20 accounting", "N goes last: " + suggest.Command("history accounting 20")},
+		{"N before app and env", "history 20 accounting production", "N goes last: " + suggest.Command("history accounting production 20")},
 		{"N last, stray word", "history accounting production 5 extra", `unexpected word "extra"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

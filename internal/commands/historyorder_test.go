@@ -3,19 +3,24 @@ package commands
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // TestHistoryNFirst: "history 20 accounting" was refused as an unknown app
 // "20", while "audit 20 accounting" is told that N comes after the app.
+// The command offered was "history accounting N", with N to fill in; it
+// is the command with the N given last now, marked as one to send.
 func TestHistoryNFirst(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
 		want string // in the reply
 	}{
-		{"before the app", "history 20 accounting", "N goes last: history accounting N"},
-		{"before the app and env", "history 20 accounting production", "N goes last: history accounting production N"},
-		{"between the app and env", "history accounting 20 production", "N goes last: history accounting production N"},
+		{"before the app", "history 20 accounting", "N goes last: " + suggest.Command("history accounting 20")},
+		{"before the app and env", "history 20 accounting production", "N goes last: " + suggest.Command("history accounting production 20")},
+		{"between the app and env", "history accounting 20 production", "N goes last: " + suggest.Command("history accounting production 20")},
+		{"out of range", "history 500 accounting", "N goes last: history accounting N"},
 		{"two numbers", "history 5 5", `N is written twice`},
 	}
 	for _, tt := range tests {

@@ -1842,6 +1842,11 @@ func parseHistory(p *parser, args []token) (Command, error) {
 			fixed := suggest.Command("history " + writtenWords(slices.Delete(slices.Clone(given), i, i+1)))
 			return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[i].s), echo(given[len(given)-1].s), fixed)
 		}
+		if v, err := strconv.Atoi(args[i].s); err == nil && v >= 1 && v <= MaxHistory {
+			// "history 20 web": the command with the N given moved
+			// last is one to send.
+			return c, fmt.Errorf("N goes last: %s", suggest.Command(strings.TrimSpace("history "+writtenWords(names)+" "+args[i].s)))
+		}
 		fixed := strings.Join(slices.DeleteFunc([]string{"history", app, env, "N"}, func(w string) bool { return w == "" }), " ")
 		return c, fmt.Errorf("N goes last: %s", fixed)
 	}
@@ -2540,6 +2545,9 @@ func parseAudit(p *parser, args []token) (Command, error) {
 	case len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s):
 		return c, fmt.Errorf("audit takes no env; audit %s shows every env of %s", args[0].s, args[0].s)
 	case len(args) == 2 && looksNumeric(args[0].s) && p.isApp(args[1].s):
+		if v, err := strconv.Atoi(args[0].s); err == nil && v >= 1 && v <= MaxAudit {
+			return c, fmt.Errorf("N comes after the app: %s", suggest.Command("audit "+written(args[1])+" "+args[0].s))
+		}
 		return c, fmt.Errorf("N comes after the app: audit %s N", args[1].s)
 	case len(args) > 2 && looksNumeric(args[1].s) && p.isApp(args[0].s):
 		// "audit web 5 extra": N is in its place.
