@@ -2755,7 +2755,9 @@ func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string
 }
 
 // forTwice refuses args, the arguments of a command that ends in "for
-// DURATION", when the duration is written twice ("for 2h 2h"): the second
+// DURATION", when the duration is written twice ("for 2h 2h", or "for 2h
+// for 2h" named as its "for" written twice) or its "for" is ("for for
+// 2h"): the second
 // was answered as a word after "for DURATION", which goes last, with the
 // command that has it last as an example, not as a command to send. The
 // reply offers args without the second writing when parse, the command's
@@ -2763,16 +2765,36 @@ func (p *parser) takeFor(args []token, forMayBeApp bool, omitFor, example string
 // duration is not written twice.
 func (p *parser) forTwice(args []token, parse func(*parser, []token) (Command, error)) error {
 	n := len(args)
-	if n < 3 || !isWord(args[n-3], "for") || args[n-2].quoted || args[n-1].quoted || !strings.EqualFold(args[n-2].s, args[n-1].s) {
+	// sameDuration reports whether the words at i and j are one
+	// duration written twice.
+	sameDuration := func(i, j int) bool {
+		return !args[i].quoted && !args[j].quoted && strings.EqualFold(args[i].s, args[j].s) && validDuration(args[i].s)
+	}
+	var word string
+	switch {
+	case n >= 3 && isWord(args[n-3], "for") && sameDuration(n-2, n-1):
+		word, args = args[n-1].s, args[:n-1]
+	case n >= 4 && isWord(args[n-4], "for") && isWord(args[n-2], "for") && sameDuration(n-3, n-1):
+		// "here for 2h for 2h": "for DURATION" written twice whole,
+		// answered as a "for" not last, with an example.
+		word, args = args[n-2].s, args[:n-2]
+	case n >= 3 && isWord(args[n-3], "for") && isWord(args[n-2], "for") && !p.isApp("for") && !args[n-1].quoted && validDuration(args[n-1].s):
+		// "here for for 2h": with no app named "for", which grant
+		// would read there, not a "for" left without a duration.
+		word, args = args[n-2].s, slices.Delete(slices.Clone(args), n-2, n-1)
+	default:
 		return nil
 	}
-	if _, err := parseDuration(args[n-2].s, ""); err != nil {
-		return nil
-	}
-	if _, err := parse(p, args[:n-1]); err != nil {
+	if _, err := parse(p, args); err != nil {
 		return err
 	}
-	return writtenTwice(args[n-1].s, suggest.Command(p.spec.name()+" "+writtenWords(args[:n-1])))
+	return writtenTwice(word, suggest.Command(p.spec.name()+" "+writtenWords(args)))
+}
+
+// validDuration reports whether s is a duration parseDuration takes.
+func validDuration(s string) bool {
+	_, err := parseDuration(s, "")
+	return err == nil
 }
 
 // forIsApp reports whether the first of args, the words in the app's place
