@@ -2710,9 +2710,14 @@ func (p *parser) bareDuration(c *Command, args []token) error {
 		target += " " + words
 	}
 	if p.spec.verb == VerbRevoke {
-		return fmt.Errorf(`revoke takes no duration (%s): it takes the role back now, however long the grant had left: revoke %s`, echo(last.s), target)
+		return fmt.Errorf(`revoke takes no duration (%s): it takes the role back now, however long the grant had left: %s`, echo(last.s), suggest.Command("revoke "+target))
 	}
-	return fmt.Errorf(`write "for" before the duration: %s %s for %s`, p.spec.verb, target, last.s)
+	fixed := fmt.Sprintf("%s %s for %s", p.spec.verb, target, last.s)
+	if validDuration(last.s) {
+		// Out of range, it is shown, not offered: sent, it is refused.
+		fixed = suggest.Command(fixed)
+	}
+	return fmt.Errorf(`write "for" before the duration: %s`, fixed)
 }
 
 // takeFor takes "for DURATION" from the end of args, returning 0 if there
@@ -2820,7 +2825,7 @@ func parseHere(p *parser, args []token) (Command, error) {
 	if len(rest) > 0 {
 		// "here 2h": a valid duration without "for".
 		if _, derr := parseDuration(rest[0].s, omitFor); derr == nil && len(rest) == 1 {
-			return c, fmt.Errorf(`write "for" before the duration: here for %s`, rest[0].s)
+			return c, fmt.Errorf(`write "for" before the duration: %s`, suggest.Command("here for "+rest[0].s))
 		}
 		return c, unexpected(rest[0])
 	}

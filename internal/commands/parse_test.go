@@ -810,7 +810,7 @@ func TestParseReply(t *testing.T) {
 		{name: "revoke extra word", in: "revoke @ana deployer demo staging now", want: []string{`unexpected word "now"`}},
 
 		// here, away, admins
-		{name: "here duration without for", in: "here 2h", exact: true, want: []string{`write "for" before the duration: here for 2h` + usageHere}},
+		{name: "here duration without for", in: "here 2h", exact: true, want: []string{`write "for" before the duration: ` + suggest.Command("here for 2h") + usageHere}},
 		{name: "here for without duration", in: "here for", want: []string{`"for" needs a duration, e.g. here for 2h`}},
 		{name: "here bad duration", in: "here for 2 hours", want: []string{`"for DURATION" goes last`}},
 		{name: "here zero", in: "here for 0m", want: []string{`duration "0m" is zero; omit "for" for the default of 4h`}},
