@@ -2623,6 +2623,14 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 		// role that starts with '@'.
 		return c, nil, writtenTwice(args[1].s, suggest.Command(string(verb)+" "+writtenWords(slices.Delete(slices.Clone(args), 1, 2))))
 	}
+	if isWord(args[1], "for") && len(args) == 3 && !args[2].quoted && startsWithDigit(args[2].s) {
+		// "grant @ana for 2h": the role left out, not a role named
+		// "for", whose duration would be offered as "for for 2h".
+		if verb == VerbRevoke {
+			return c, nil, fmt.Errorf("%s needs a role after the user, e.g. %s %s deployer", verb, verb, userText(user, isID))
+		}
+		return c, nil, fmt.Errorf("%s needs a role after the user, e.g. %s %s deployer for %s", verb, verb, userText(user, isID), args[2].s)
+	}
 	if err := checkRole(args[1].s); err != nil {
 		return c, nil, err
 	}
