@@ -1218,6 +1218,11 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		if len(rest) > 2 && isWord(rest[1], "to") {
 			// "rollback web to to 1336": not a build named "to".
+			if isWord(rest[2], "from") {
+				// "rollback web to to from 1337": no build follows;
+				// the form with BUILD to fill in is no command to send.
+				return c, fmt.Errorf(`%w; without "to BUILD" the previous good release is used`, writtenTwice("to", rollbackFixed(target, "BUILD", "", rest[2:])))
+			}
 			return c, writtenTwice("to", suggest.Command(rollbackFixed(target, written(rest[2]), "", rest[3:])))
 		}
 		build, buildW = rest[1].s, written(rest[1])
@@ -1291,13 +1296,14 @@ func parseRollback(p *parser, args []token) (Command, error) {
 
 // rollbackFixed writes the rollback a reply offers: rollbackText of
 // target, build and from, with rest, the words written after the slip,
-// kept. Words before rest's first "to" or "from" (an env) join target;
+// kept. With neither build nor from given yet, words before rest's first
+// "to" or "from" (an env) join target;
 // a "to BUILD" or "from BUILD" in rest fills the part not given yet, so
 // that "rollback web from 1337 1337 to 1336" offers the order the parser
 // takes, "to" before "from". Anything else in rest is kept as written,
 // after it all.
 func rollbackFixed(target, build, from string, rest []token) string {
-	for len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
+	for build == "" && from == "" && len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		target += " " + written(rest[0])
 		rest = rest[1:]
 	}

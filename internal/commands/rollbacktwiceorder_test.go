@@ -1,6 +1,9 @@
 package commands
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestRollbackWrittenTwiceOffersOrder: "rollback accounting from 1337
 // 1337 to 1336" offered "rollback accounting from 1337 to 1336", which
@@ -27,4 +30,24 @@ func TestRollbackWrittenTwiceOffersOrder(t *testing.T) {
 		{"quoted build kept", `rollback accounting from "1337" 1337 to '1336'`, "1337",
 			`rollback accounting to "1336" from "1337"`, run},
 	})
+}
+
+// TestRollbackToTwiceNoBuild: "rollback accounting production to to from
+// 1337" offered "rollback accounting production to from", a rollback to a
+// build named "from", marked as a command to send. With no build after
+// the "to" written twice, the form with BUILD to fill in is shown, not
+// marked.
+func TestRollbackToTwiceNoBuild(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"rollback accounting production to to from 1337",
+			`"to" is written twice; write it once: rollback accounting production to BUILD from 1337; without "to BUILD" the previous good release is used`},
+		{"rollback accounting to to from 1337",
+			`"to" is written twice; write it once: rollback accounting to BUILD from 1337;`},
+	} {
+		got := Parse(tt.in, testCat(), Options{})
+		if got.Kind != Reply || !strings.HasPrefix(got.Reply, tt.want) {
+			t.Errorf("Parse(%q): got %v %q, want a reply starting %q", tt.in, got.Kind, got.Reply, tt.want)
+		}
+		checkNoPlaceholderMarked(t, tt.in, got.Reply)
+	}
 }
