@@ -1505,6 +1505,17 @@ func parseLock(p *parser, args []token) (Command, error) {
 			form := strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" REASON"), " ")
 			return c, fmt.Errorf(`"for" is written twice, and a lock must say why: %s, or, to give %q as the reason, quote it: %s`, form, rest[0].s, fixed(q))
 		}
+		if len(rest) > 1 && isWord(rest[0], "for") && writtenAsDuration(rest[1]) {
+			// "lock deploys web for 2h for 2h db": "for DURATION"
+			// written twice, which the reason would start with.
+			fixed := func(d string) string {
+				return strings.Join(strings.Fields("lock deploys "+target()+" for "+d+" "+writtenWords(rest[2:])), " ")
+			}
+			if strings.EqualFold(dur.s, rest[1].s) {
+				return c, writtenTwice("for", suggest.Command(fixed(dur.s))+` (to start the reason with "for", quote it)`)
+			}
+			return c, durationTwice(dur, rest[1], fixed)
+		}
 		if n := len(rest); n > 1 && isWord(rest[n-1], "for") {
 			// "lock deploys web for 2h db for": a "for" whose duration
 			// was given first, or one left in by mistake, which the
