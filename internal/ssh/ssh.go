@@ -133,7 +133,7 @@ type JumpHost struct {
 }
 
 // HostKeyError is a host refused because its key is not the one in
-// known_hosts.
+// known_hosts, or known_hosts revokes it.
 type HostKeyError struct {
 	// Host is the host's name; Address what was dialled.
 	Host    string
@@ -150,10 +150,23 @@ type HostKeyError struct {
 	// not for this host, no trusted CA signed it) when it offered one;
 	// KeyType and Fingerprint are then its plain key's.
 	Certificate string
+	// Revoked is true when an @revoked line names the host's key
+	// (KeyType, Fingerprint) or, when Authority is set, the certificate
+	// authority that signed its certificate: the host is refused
+	// whatever other line lists it, as OpenSSH refuses it.
+	Revoked bool
+	// Authority is the SHA256 fingerprint of that revoked authority.
+	Authority string
 }
 
 func (e *HostKeyError) Error() string {
 	switch {
+	case e.Revoked && e.Authority != "":
+		return fmt.Sprintf("ssh: %s (%s): host certificate refused: its certificate authority %s is marked @revoked in known_hosts; refusing to connect",
+			e.Host, e.Address, e.Authority)
+	case e.Revoked:
+		return fmt.Sprintf("ssh: %s (%s): host key %s %s is marked @revoked in known_hosts; refusing to connect",
+			e.Host, e.Address, e.KeyType, e.Fingerprint)
 	case e.Changed && e.Certificate != "":
 		return fmt.Sprintf("ssh: %s (%s): host key changed (possible man-in-the-middle): its certificate was refused (%s) and it offered %s %s, which is not the key in known_hosts; refusing to connect",
 			e.Host, e.Address, e.Certificate, e.KeyType, e.Fingerprint)
@@ -291,8 +304,8 @@ func readKey(path, passphrase string) (ssh.Signer, error) {
 // configured, and returns a session whose one connection serves every Run.
 //
 // A host that cannot be reached in time returns an error wrapping
-// deploy.ErrUnreachable; a host key that does not match known_hosts a
-// *HostKeyError; a rejected login an error saying so; a done ctx an error
+// deploy.ErrUnreachable; a host key that does not match known_hosts, or
+// that it revokes, a *HostKeyError; a rejected login an error saying so; a done ctx an error
 // wrapping ctx.Err().
 func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session, error) {
 	// The name is only ever shown, in errors that reach replies: it
@@ -706,7 +719,9 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 			// let a listed key outlive its authority's revocation.
 			var re *knownhosts.RevokedError
 			if errors.As(check(hostname, remote, cert.SignatureKey), &re) {
-				return fmt.Errorf("ssh: %s (%s): host certificate authority %s is revoked in known_hosts", name, addr, ssh.FingerprintSHA256(cert.SignatureKey))
+				return &HostKeyError{Host: name, Address: addr, KeyType: cert.Key.Type(),
+					Fingerprint: ssh.FingerprintSHA256(cert.Key), Revoked: true,
+					Authority: ssh.FingerprintSHA256(cert.SignatureKey)}
 			}
 			// A certificate no authority in known_hosts vouches for: its
 			// plain key may still be known, as OpenSSH retries it, and
@@ -736,7 +751,10 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 			}
 			return hk
 		case errors.As(err, &re):
-			return fmt.Errorf("ssh: %s (%s): host key %s is revoked in known_hosts", name, addr, ssh.FingerprintSHA256(key))
+			// A refusal like the others, not a failed login: the
+			// user's credentials were never tried.
+			return &HostKeyError{Host: name, Address: addr, KeyType: key.Type(),
+				Fingerprint: ssh.FingerprintSHA256(key), Revoked: true}
 		}
 		return err
 	}

@@ -1103,8 +1103,57 @@ func TestHostCertificateAuthority(t *testing.T) {
 		s.Close()
 		t.Fatal("a host whose certificate a revoked CA signed was accepted")
 	}
-	if want := "host certificate authority " + fingerprint(t, ca+".pub") + " is revoked"; !strings.Contains(err.Error(), want) {
-		t.Errorf("got %v, want an error saying %q", err, want)
+	var hk *HostKeyError
+	if !errors.As(err, &hk) || !hk.Revoked || hk.Authority != fingerprint(t, ca+".pub") {
+		t.Fatalf("got %v, want a *HostKeyError of a revoked authority", err)
+	}
+	want := "ssh: host0 (" + f.Hosts[0].Addr + "): host certificate refused: its certificate authority " +
+		fingerprint(t, ca+".pub") + " is marked @revoked in known_hosts; refusing to connect"
+	if got := err.Error(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// TestHostKeyRevoked: a host whose key an @revoked line names is refused
+// as the other host key refusals are, with a *HostKeyError, even when
+// another line lists the same key for the host: it is no failed login.
+func TestHostKeyRevoked(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	pub := strings.TrimSpace(readFile(t, f.Hosts[0].HostKey))
+	_, port, _ := net.SplitHostPort(f.Hosts[0].Addr)
+	tests := []struct {
+		name       string
+		knownHosts string
+	}{
+		{"revoked only", "@revoked * " + pub + "\n"},
+		{"revoked and listed", "[127.0.0.1]:" + port + " " + pub + "\n@revoked * " + pub + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(kh, []byte(tt.knownHosts), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := transport(t, f, func(c *Config) { c.KnownHostsFile = kh }).Open(context.Background(), host(f, 0))
+			if err == nil {
+				s.Close()
+				t.Fatal("a host whose key is revoked was accepted")
+			}
+			var hk *HostKeyError
+			if !errors.As(err, &hk) || !hk.Revoked || hk.Changed || hk.Fingerprint != fingerprint(t, f.Hosts[0].HostKey) {
+				t.Fatalf("got %v, want a *HostKeyError of a revoked key", err)
+			}
+			want := "ssh: host0 (" + f.Hosts[0].Addr + "): host key ssh-ed25519 " + fingerprint(t, f.Hosts[0].HostKey) +
+				" is marked @revoked in known_hosts; refusing to connect"
+			if got := err.Error(); got != want {
+				t.Errorf("got  %q\nwant %q", got, want)
+			}
+			if errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("host key error %v wraps ErrUnreachable", err)
+			}
+		})
 	}
 }
 
