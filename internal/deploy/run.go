@@ -502,7 +502,7 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 	them := "them"
 	for _, h := range hosts {
 		if err, ok := failed[h.Name]; ok {
-			list = append(list, fmt.Errorf("%s: %w", h.Name, err))
+			list = append(list, withHost(h.Name, err))
 			if len(failed) == 1 {
 				them = h.Name
 			}
@@ -524,6 +524,17 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 	}
 	return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v; to go on, %s",
 		reachOrUse(failed), len(failed), len(hosts), t.key(), allowed, list[0], then)
+}
+
+// withHost is err said of host: prefixed with its name, unless err
+// already names it with its address, "web1 (10.0.0.5:22)", as the SSH
+// transport's errors do. Otherwise the reply said the name twice in a
+// row ("web1: ssh: web1 (10.0.0.5:22): unknown host key …").
+func withHost(host string, err error) error {
+	if msg := " " + err.Error(); strings.Contains(msg, " "+host+" (") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", host, err)
 }
 
 // reachOrUse words why hosts are out: "reach" when none answered, "use"

@@ -1,0 +1,131 @@
+package deploy_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
+)
+
+// TestFleetHostKeyRefusals: each way known_hosts refuses a host reads,
+// in the reply that refuses the deploy, as a host key problem that names
+// the host and its address once and says what to do.
+func TestFleetHostKeyRefusals(t *testing.T) {
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "host-cert.pub")
+	// Every host is given the certificate; only host1, whose key it
+	// certifies, serves it.
+	fleet := sshd.StartFleet(t, 2, sshd.Options{Config: []string{"HostCertificate " + cert}})
+	ca := filepath.Join(dir, "ca")
+	keygen(t, ca)
+	other := filepath.Join(dir, "other")
+	keygen(t, other)
+	line := func(i int, pubFile string) string {
+		return "[127.0.0.1]:" + portOf(fleet.Hosts[i].Addr) + " " + pubText(t, pubFile)
+	}
+	host0 := line(0, fleet.Hosts[0].HostKey)
+	host1 := line(1, fleet.Hosts[1].HostKey)
+	caLine := "@cert-authority [127.0.0.1]:" + portOf(fleet.Hosts[1].Addr) + " " + pubText(t, ca+".pub")
+	fp := pubFingerprint(t, fleet.Hosts[1].HostKey)
+	addr := fleet.Hosts[1].Addr
+	tests := []struct {
+		name       string
+		sign       []string // ssh-keygen options of host1's certificate; none: no certificate
+		knownHosts []string
+		want       string // what the reply says of host1
+	}{
+		{name: "unknown key", knownHosts: []string{host0},
+			want: "ssh: host1 (" + addr + "): unknown host key ssh-ed25519 " + fp + ": check it out of band and add it to known_hosts"},
+		{name: "changed key", knownHosts: []string{host0, line(1, other+".pub")},
+			want: "ssh: host1 (" + addr + "): host key changed (possible man-in-the-middle): it offered ssh-ed25519 " + fp + ", which is not the key in known_hosts; refusing to connect"},
+		{name: "revoked key", knownHosts: []string{host0, host1, "@revoked * " + pubText(t, fleet.Hosts[1].HostKey)},
+			want: "ssh: host1 (" + addr + "): host key ssh-ed25519 " + fp + " is marked @revoked in known_hosts; refusing to connect"},
+		{name: "certificate expired", sign: []string{"-n", "127.0.0.1", "-V", "20200101:20200102"}, knownHosts: []string{host0, caLine},
+			want: "ssh: host1 (" + addr + "): host certificate refused (cert has expired), and its key ssh-ed25519 " + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
+		{name: "certificate for another host", sign: []string{"-n", "db.example.com"}, knownHosts: []string{host0, caLine},
+			want: "ssh: host1 (" + addr + `): host certificate refused (principal "127.0.0.1" not in the set of valid principals for given certificate: ["db.example.com"]), and its key ssh-ed25519 ` + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
+		{name: "certificate authority revoked", sign: []string{"-n", "127.0.0.1"}, knownHosts: []string{host0, caLine, host1, "@revoked * " + pubText(t, ca+".pub")},
+			want: "ssh: host1 (" + addr + "): host certificate refused: its certificate authority " + pubFingerprint(t, ca+".pub") + " is marked @revoked in known_hosts; refusing to connect"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.sign != nil {
+				certifyHost(t, fleet, 1, cert, ca, tt.sign...)
+			}
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(kh, []byte(strings.Join(tt.knownHosts, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sub := &sshd.Fleet{Hosts: fleet.Hosts, KnownHosts: kh, ClientKey: fleet.ClientKey, User: fleet.User}
+			f := newFleetFixture(t, sub, fleetSpec{}, nil)
+			f.build("1")
+			_, err := f.engine.Deploy(context.Background(), deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}, nil)
+			if err == nil {
+				t.Fatal("deploy started, want it refused")
+			}
+			want := "cannot use 1 of 2 hosts of web/prod (max_failures allows 0); nothing was changed: " + tt.want +
+				"; to go on, put right what keeps host1 out, or set max_failures of web/prod to 1 or more in the config to go on without it"
+			if got := errs.Message(err); got != want {
+				t.Errorf("got  %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+func portOf(addr string) string {
+	_, p, _ := strings.Cut(addr, ":")
+	return p
+}
+
+func keygen(t *testing.T, path string) {
+	t.Helper()
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+}
+
+func pubText(t *testing.T, pubFile string) string {
+	t.Helper()
+	b, err := os.ReadFile(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func pubFingerprint(t *testing.T, pubFile string) string {
+	t.Helper()
+	key, _, _, _, err := xssh.ParseAuthorizedKey([]byte(pubText(t, pubFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xssh.FingerprintSHA256(key)
+}
+
+// certifyHost signs host i's key with signer (ssh-keygen -s, with opts),
+// installs the certificate at cert and restarts the host with it.
+func certifyHost(t *testing.T, f *sshd.Fleet, i int, cert, signer string, opts ...string) {
+	t.Helper()
+	pub := f.Hosts[i].HostKey
+	args := append([]string{"-q", "-s", signer, "-I", f.Hosts[i].Name, "-h"}, opts...)
+	if out, err := exec.Command("ssh-keygen", append(args, pub)...).CombinedOutput(); err != nil {
+		t.Fatalf("sign the host key: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(strings.TrimSuffix(pub, ".pub") + "-cert.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cert, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.Stop(i)
+	f.Start(i)
+}

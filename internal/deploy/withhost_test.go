@@ -1,0 +1,30 @@
+package deploy
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestWithHost(t *testing.T) {
+	tests := []struct {
+		name, host, err, want string
+	}{
+		{"named with its address", "web1", "ssh: web1 (10.0.0.5:22): unknown host key", "ssh: web1 (10.0.0.5:22): unknown host key"},
+		{"named at the start", "web1", "web1 (10.0.0.5:22): refused", "web1 (10.0.0.5:22): refused"},
+		{"not named", "web1", "inspect: exit status 1", "web1: inspect: exit status 1"},
+		{"another host named", "web1", "ssh: web10 (10.0.0.6:22): unknown host key", "web1: ssh: web10 (10.0.0.6:22): unknown host key"},
+		{"its name in a path", "web", "inspect: /srv/web (a file): not a directory", "web: inspect: /srv/web (a file): not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cause := errors.New(tt.err)
+			got := withHost(tt.host, cause)
+			if got.Error() != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if !errors.Is(got, cause) {
+				t.Errorf("got %v, which does not wrap %v", got, cause)
+			}
+		})
+	}
+}
