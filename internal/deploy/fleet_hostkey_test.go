@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"os/exec"
@@ -38,6 +39,7 @@ func TestFleetHostKeyRefusals(t *testing.T) {
 	addr := fleet.Hosts[1].Addr
 	tests := []struct {
 		name       string
+		signer     string   // of host1's certificate: ca when not set
 		sign       []string // ssh-keygen options of host1's certificate; none: no certificate
 		knownHosts []string
 		want       string // what the reply says of host1
@@ -49,16 +51,18 @@ func TestFleetHostKeyRefusals(t *testing.T) {
 		{name: "revoked key", knownHosts: []string{host0, host1, "@revoked * " + pubText(t, fleet.Hosts[1].HostKey)},
 			want: "ssh: host1 (" + addr + "): host key ssh-ed25519 " + fp + " is marked @revoked in known_hosts; refusing to connect"},
 		{name: "certificate expired", sign: []string{"-n", "127.0.0.1", "-V", "20200101:20200102"}, knownHosts: []string{host0, caLine},
-			want: "ssh: host1 (" + addr + "): host certificate refused (cert has expired), and its key ssh-ed25519 " + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
+			want: "ssh: host1 (" + addr + "): host certificate refused (it expired 2020-01-02 00:00:00 UTC), and its key ssh-ed25519 " + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
 		{name: "certificate for another host", sign: []string{"-n", "db.example.com"}, knownHosts: []string{host0, caLine},
-			want: "ssh: host1 (" + addr + `): host certificate refused (principal "127.0.0.1" not in the set of valid principals for given certificate: ["db.example.com"]), and its key ssh-ed25519 ` + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
+			want: "ssh: host1 (" + addr + `): host certificate refused (it is for "db.example.com", not "127.0.0.1"), and its key ssh-ed25519 ` + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
+		{name: "certificate of another authority", signer: other, sign: []string{"-n", "127.0.0.1"}, knownHosts: []string{host0, caLine},
+			want: "ssh: host1 (" + addr + "): host certificate refused (signed by certificate authority " + pubFingerprint(t, other+".pub") + ", which no @cert-authority line for the host names), and its key ssh-ed25519 " + fp + " is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"},
 		{name: "certificate authority revoked", sign: []string{"-n", "127.0.0.1"}, knownHosts: []string{host0, caLine, host1, "@revoked * " + pubText(t, ca+".pub")},
 			want: "ssh: host1 (" + addr + "): host certificate refused: its certificate authority " + pubFingerprint(t, ca+".pub") + " is marked @revoked in known_hosts; refusing to connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.sign != nil {
-				certifyHost(t, fleet, 1, cert, ca, tt.sign...)
+				certifyHost(t, fleet, 1, cert, cmp.Or(tt.signer, ca), tt.sign...)
 			}
 			kh := filepath.Join(t.TempDir(), "known_hosts")
 			if err := os.WriteFile(kh, []byte(strings.Join(tt.knownHosts, "\n")+"\n"), 0o644); err != nil {
@@ -116,7 +120,10 @@ func certifyHost(t *testing.T, f *sshd.Fleet, i int, cert, signer string, opts .
 	t.Helper()
 	pub := f.Hosts[i].HostKey
 	args := append([]string{"-q", "-s", signer, "-I", f.Hosts[i].Name, "-h"}, opts...)
-	if out, err := exec.Command("ssh-keygen", append(args, pub)...).CombinedOutput(); err != nil {
+	// Validity dates (-V) in UTC, as refusals say them.
+	sign := exec.Command("ssh-keygen", append(args, pub)...)
+	sign.Env = append(os.Environ(), "TZ=UTC")
+	if out, err := sign.CombinedOutput(); err != nil {
 		t.Fatalf("sign the host key: %v: %s", err, out)
 	}
 	b, err := os.ReadFile(strings.TrimSuffix(pub, ".pub") + "-cert.pub")

@@ -727,7 +727,7 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 			// plain key may still be known, as OpenSSH retries it, and
 			// if not, the refusal names the plain key and says why the
 			// certificate was refused.
-			certErr = err
+			certErr = certRefused{cert, err}
 			key = cert.Key
 			err = check(hostname, remote, key)
 		}
@@ -746,8 +746,8 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 					hk.Changed = true
 				}
 			}
-			if certErr != nil {
-				hk.Certificate = strings.TrimPrefix(certErr.Error(), "ssh: ")
+			if cert, ok := certErr.(certRefused); ok {
+				hk.Certificate = cert.reason(hostname)
 			}
 			return hk
 		case errors.As(err, &re):
@@ -759,6 +759,59 @@ func (t *Transport) hostKeyCallback(name, addr string) (ssh.HostKeyCallback, []s
 		return err
 	}
 	return cb, algos, nil
+}
+
+// certRefused is a host certificate, and x/crypto's reason for refusing
+// it.
+type certRefused struct {
+	cert *ssh.Certificate
+	err  error
+}
+
+func (c certRefused) Error() string { return c.err.Error() }
+
+// maxPrincipals is how many of a certificate's principals its refusal
+// names.
+const maxPrincipals = 3
+
+// reason says why the certificate was refused for hostname in the words
+// of known_hosts and of the certificate. x/crypto's would send whoever
+// reads them astray ("no authorities for hostname" of a host that has
+// an authority, only not the one that signed it) or leave out what to
+// check (when the certificate expired); a reason it gives that is not
+// one of those is given as is.
+func (c certRefused) reason(hostname string) string {
+	msg := strings.TrimPrefix(c.err.Error(), "ssh: ")
+	host := hostname
+	if h, _, err := net.SplitHostPort(hostname); err == nil {
+		host = h
+	}
+	switch {
+	case strings.HasPrefix(msg, "no authorities for hostname"):
+		return fmt.Sprintf("signed by certificate authority %s, which no @cert-authority line for the host names", ssh.FingerprintSHA256(c.cert.SignatureKey))
+	case strings.HasPrefix(msg, "principal ") && len(c.cert.ValidPrincipals) > 0:
+		names := c.cert.ValidPrincipals
+		var quoted []string
+		for _, p := range names[:min(len(names), maxPrincipals)] {
+			quoted = append(quoted, strconv.Quote(p))
+		}
+		list := strings.Join(quoted, ", ")
+		if len(names) > maxPrincipals {
+			list += fmt.Sprintf(" and %d more", len(names)-maxPrincipals)
+		}
+		return fmt.Sprintf("it is for %s, not %q", list, host)
+	case msg == "cert has expired" && int64(c.cert.ValidBefore) > 0:
+		return "it expired " + certTime(c.cert.ValidBefore)
+	case msg == "cert is not yet valid" && int64(c.cert.ValidAfter) > 0:
+		return "it is not valid before " + certTime(c.cert.ValidAfter)
+	}
+	return msg
+}
+
+// certTime is a certificate's validity bound, in seconds since the
+// epoch, in UTC: the bot's clock zone says nothing to whoever reads it.
+func certTime(t uint64) string {
+	return time.Unix(int64(t), 0).UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
 // anyCase returns check searching known_hosts for a host by its name in

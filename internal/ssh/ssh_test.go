@@ -1047,7 +1047,10 @@ func certify(t *testing.T, f *sshd.Fleet, cert, signer string, opts ...string) {
 	t.Helper()
 	pub := f.Hosts[0].HostKey
 	args := append([]string{"-q", "-s", signer, "-I", "host0", "-h"}, opts...)
-	if out, err := exec.Command("ssh-keygen", append(args, pub)...).CombinedOutput(); err != nil {
+	// Validity dates (-V) in UTC, as refusals say them.
+	sign := exec.Command("ssh-keygen", append(args, pub)...)
+	sign.Env = append(os.Environ(), "TZ=UTC")
+	if out, err := sign.CombinedOutput(); err != nil {
 		t.Fatalf("sign the host key: %v %s", err, out)
 	}
 	if err := os.WriteFile(cert, []byte(readFile(t, strings.TrimSuffix(pub, ".pub")+"-cert.pub")), 0o644); err != nil {
@@ -1173,22 +1176,27 @@ func TestHostCertificateRefused(t *testing.T) {
 	caLine := "@cert-authority [127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, ca+".pub"))
 	otherLine := "[127.0.0.1]:" + port + " " + strings.TrimSpace(readFile(t, otherKey+".pub"))
 
+	fp := fingerprint(t, pub)
 	tests := []struct {
-		name        string
-		signer      string
-		sign        []string // ssh-keygen options
-		knownHosts  []string
-		changed     bool
-		certificate string
+		name       string
+		signer     string
+		sign       []string // ssh-keygen options
+		knownHosts []string
+		changed    bool
+		reason     string // why the certificate was refused
 	}{
 		{name: "expired", signer: ca, sign: []string{"-n", "127.0.0.1", "-V", "20200101:20200102"},
-			knownHosts: []string{caLine}, certificate: "expired"},
+			knownHosts: []string{caLine}, reason: "it expired 2020-01-02 00:00:00 UTC"},
+		{name: "not yet valid", signer: ca, sign: []string{"-n", "127.0.0.1", "-V", "20990101:20990102"},
+			knownHosts: []string{caLine}, reason: "it is not valid before 2099-01-01 00:00:00 UTC"},
 		{name: "not for this host", signer: ca, sign: []string{"-n", "db.example.com"},
-			knownHosts: []string{caLine}, certificate: `principal "127.0.0.1"`},
+			knownHosts: []string{caLine}, reason: `it is for "db.example.com", not "127.0.0.1"`},
+		{name: "for many other hosts", signer: ca, sign: []string{"-n", "db1,db2,db3,db4"},
+			knownHosts: []string{caLine}, reason: `it is for "db1", "db2", "db3" and 1 more, not "127.0.0.1"`},
 		{name: "signed by another CA", signer: otherCA, sign: []string{"-n", "127.0.0.1"},
-			knownHosts: []string{caLine}, certificate: "no authorities"},
+			knownHosts: []string{caLine}, reason: "signed by certificate authority " + fingerprint(t, otherCA+".pub") + ", which no @cert-authority line for the host names"},
 		{name: "expired, another plain key known", signer: ca, sign: []string{"-n", "127.0.0.1", "-V", "20200101:20200102"},
-			knownHosts: []string{caLine, otherLine}, changed: true, certificate: "expired"},
+			knownHosts: []string{caLine, otherLine}, changed: true, reason: "it expired 2020-01-02 00:00:00 UTC"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1206,15 +1214,17 @@ func TestHostCertificateRefused(t *testing.T) {
 			if !errors.As(err, &hk) {
 				t.Fatalf("got %v, want *HostKeyError", err)
 			}
-			if hk.Changed != tt.changed || !strings.Contains(hk.Certificate, tt.certificate) || hk.Fingerprint != fingerprint(t, pub) {
-				t.Errorf("got %+v, want Changed %v, Certificate containing %q, Fingerprint %s", *hk, tt.changed, tt.certificate, fingerprint(t, pub))
+			if hk.Changed != tt.changed || hk.Certificate != tt.reason || hk.Fingerprint != fp {
+				t.Errorf("got %+v, want Changed %v, Certificate %q, Fingerprint %s", *hk, tt.changed, tt.reason, fp)
 			}
-			msg := err.Error()
-			if !strings.Contains(msg, tt.certificate) {
-				t.Errorf("error %q does not say why the certificate was refused (%q)", msg, tt.certificate)
+			want := "ssh: host0 (" + f.Hosts[0].Addr + "): host certificate refused (" + tt.reason + "), and its key ssh-ed25519 " + fp +
+				" is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"
+			if tt.changed {
+				want = "ssh: host0 (" + f.Hosts[0].Addr + "): host key changed (possible man-in-the-middle): its certificate was refused (" + tt.reason +
+					") and it offered ssh-ed25519 " + fp + ", which is not the key in known_hosts; refusing to connect"
 			}
-			if want := "man-in-the-middle"; strings.Contains(msg, want) != tt.changed {
-				t.Errorf("error %q: mentions %q = %v, want %v", msg, want, !tt.changed, tt.changed)
+			if got := err.Error(); got != want {
+				t.Errorf("got  %q\nwant %q", got, want)
 			}
 		})
 	}
