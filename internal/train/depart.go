@@ -33,8 +33,10 @@ type Summary struct {
 	// train with a deploy whose outcome the departure did not wait for
 	// (the train's deploy_timeout, or the bot's stop): neither shipped
 	// nor failed; the outcome is posted to the train's channels when the
-	// deploy ends.
-	Shipped, Failed, Postponed, Left, Running []CarResult
+	// deploy ends. Lost ones were taken off to be shipped, did not ship,
+	// and could not be put back aboard for the next departure (the store
+	// failed): they are off the train until boarded again.
+	Shipped, Failed, Postponed, Left, Running, Lost []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
 	Err error
@@ -179,6 +181,10 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 
 	var stopped string // why the remaining cars stay, once set
 	var back []Car     // cars taken off that go back aboard
+	// replaced holds the cars of back boarded in place of one taken off
+	// for its turn, by index in sum.Left: that such a car waits for the
+	// next train is said once it is known to be aboard.
+	replaced := map[int]Car{}
 	// returned holds the indexes of the postponed cars in back: those
 	// are put back by this departure, the others stayed aboard.
 	returned := map[int]bool{}
@@ -217,7 +223,8 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// Boarded again since the train was announced: that car is
 			// the next train's, and goes back where it was.
 			back = append(back, taken)
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place; that car waits for the next train", taken.App, taken.Build)})
+			replaced[len(sum.Left)] = taken
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place", taken.App, taken.Build)})
 			continue
 		}
 		if b := s.behindOf(tr, c); b != shipsAboard {
@@ -286,10 +293,8 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	}
 
 	s.leftMeanwhile(ctx, name, cars, postponed, returned, &sum)
-	for _, i := range slices.Sorted(maps.Keys(postponed)) {
-		sum.Postponed = append(sum.Postponed, CarResult{Car: cars[i], Reason: postponed[i]})
-	}
 	var lost error
+	var off []Car // the cars of back off the train once lost
 	if len(back) > 0 {
 		// Put them back even when ctx is done: they would be lost otherwise.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -297,13 +302,57 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		cancel()
 		if lost != nil {
 			log.Error("train: return cars", "cars", carList(back), "err", lost)
+			if off = s.offTrain(ctx, name, back); len(off) == 0 {
+				lost = nil
+			}
+		}
+	}
+	isOff := func(c Car) bool {
+		return slices.ContainsFunc(off, func(o Car) bool { return sameCar(o, c) })
+	}
+	// A car that could not be put back does not move to the next train:
+	// said to, nobody would board it again.
+	for _, i := range slices.Sorted(maps.Keys(postponed)) {
+		r := CarResult{Car: cars[i], Reason: postponed[i]}
+		if returned[i] && isOff(cars[i]) {
+			sum.Lost = append(sum.Lost, r)
+			continue
+		}
+		sum.Postponed = append(sum.Postponed, r)
+	}
+	for j, c := range replaced {
+		if !isOff(c) {
+			sum.Left[j].Reason += "; that car waits for the next train"
 		}
 	}
 	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
-	sum.Message = summaryMessage(label, note, sum, next, lost, back)
+	sum.Message = summaryMessage(label, note, sum, next, lost, off)
 	s.auditEnd(ctx, name, tr, at, summaryText(sum.Message), ended)
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
+}
+
+// offTrain returns the cars of back that are not aboard the train as
+// they were taken off, once putting them back failed: a car whose Leave
+// failed may never have left it, and a ReturnCars whose reply was lost
+// may have put them back. When the cars cannot be read, it returns all
+// of back.
+func (s *Scheduler) offTrain(ctx context.Context, name string, back []Car) []Car {
+	// Read even when ctx is done, as ReturnCars was tried.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	aboard, err := s.store.Cars(rctx, name)
+	cancel()
+	if err != nil {
+		s.log.Warn("train: read the cars that could not be put back", "train", name, "err", err)
+		return back
+	}
+	var off []Car
+	for _, c := range back {
+		if !slices.ContainsFunc(aboard, func(a Car) bool { return sameCar(a, c) }) {
+			off = append(off, c)
+		}
+	}
+	return off
 }
 
 // leftMeanwhile moves to sum.Left the postponed cars that stayed aboard
@@ -349,7 +398,8 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, 
 }
 
 // summaryMessage describes a departure that had cars; lost is why the
-// cars taken off by mistake, lostCars, could not be put back.
+// cars taken off by mistake, lostCars, could not be put back: those of
+// sum.Lost, and the cars boarded in place of some of sum.Left.
 func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && sameReason(sum.Postponed) {
@@ -398,6 +448,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		}
 		counts = append(counts, fmt.Sprintf("%d taken off before %s turn", n, their))
 	}
+	if n := len(sum.Lost); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d could not be put back aboard", n))
+	}
 	m.Title = fmt.Sprintf("🚂 The %s has left: %s", label, strings.Join(counts, ", "))
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Postponed) > 0 {
 		// No car left, each held back for its own reason: the train
@@ -405,8 +458,8 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, strings.Join(counts, ", "))
 	}
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Postponed) == 0 {
-		// Every car was taken off before its turn: nothing left, and
-		// nothing failed or waits.
+		// Every car was taken off before its turn, or could not be put
+		// back aboard: nothing left, and nothing failed or waits.
 		m.Level = chat.Info
 		m.Title = fmt.Sprintf("🚂 The %s did not leave: %s", label, strings.Join(counts, ", "))
 	}

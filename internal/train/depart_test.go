@@ -168,7 +168,9 @@ func TestDepart(t *testing.T) {
 			wantAboard: []string{"accounting 1338", "billing 77"},
 		},
 		{
-			// Named, so that people know which to board again.
+			// Named, so that people know which to board again, and not
+			// said to move to the next train, as they used to be, above
+			// the line that says they are off it.
 			name: "cars that cannot be put back aboard are named",
 			setup: func(h *harness) {
 				h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 1338 of accounting"
@@ -176,12 +178,74 @@ func TestDepart(t *testing.T) {
 				h.store.failReturn = errors.New("store down")
 			},
 			cars: three, wantReqs: allReqs, wantLevel: chat.Failure,
-			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 move to the next train
+			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 could not be put back aboard
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⏭ accounting 1338 (@alice) moves to the next train: cannot check build 1338 of accounting
-  ⏭ billing 77 (@bob) moves to the next train: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)
-  Next departure: Wed 3 Jun 14:00 CEST.
   ⚠ 2 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob); they are off the train until boarded again.`,
+		},
+		{
+			// accounting, held back where it was, stayed aboard and
+			// moves to the next train; billing, taken off, is off it.
+			name: "a car that stayed aboard moves to the next train, one not put back does not",
+			setup: func(h *harness) {
+				h.gate.lock("accounting", "accounting/production is locked by @ana since 13:02: db maintenance")
+				h.runner.outcome["billing"] = "refuse conflict: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)"
+				h.store.failReturn = errors.New("store down")
+			},
+			cars: three, wantReqs: allReqs[1:], wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 1 moves to the next train, 1 could not be put back aboard
+  ✅ search 5 (@carl): deploy d2 succeeded
+  ⏭ accounting 1338 (@alice) moves to the next train: accounting/production is locked by @ana since 13:02: db maintenance
+  Next departure: Wed 3 Jun 14:00 CEST.
+  ⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): billing 77 (@bob); it is off the train until boarded again.`,
+			wantAboard: []string{"accounting 1338"},
+			wantHeld:   []string{"alice refused: deploy accounting 1338 to production: held back for the next train: accounting/production is locked by @ana since 13:02: db maintenance"},
+		},
+		{
+			// Nothing shipped and nothing waits: the train did not
+			// leave, and is not postponed.
+			name: "no car put back aboard, none shipped",
+			setup: func(h *harness) {
+				h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 1338 of accounting"
+				h.runner.outcome["billing"] = "refuse conflict: billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)"
+				h.store.failReturn = errors.New("store down")
+			},
+			cars: three[:2], wantReqs: allReqs[:2], wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production did not leave: 2 could not be put back aboard
+  ⚠ 2 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob); they are off the train until boarded again.`,
+		},
+		{
+			// Taking accounting off failed and left it aboard: found
+			// there once putting it back failed too, it moves to the
+			// next train with the others, and is not said to be off.
+			name: "a car found aboard once putting it back failed",
+			setup: func(h *harness) {
+				h.store.failLeave = errors.New("store down")
+				h.store.failReturn = errors.New("store down")
+			},
+			cars: three, wantLevel: chat.Warning,
+			wantSummary: `🚂 The 14:00 train to production is postponed: state store unreachable
+  accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl) move to the next train, Wed 3 Jun 14:00 CEST.`,
+			wantAboard: []string{"accounting 1338", "billing 77", "search 5"},
+		},
+		{
+			// billing 78, boarded as accounting shipped, is taken off
+			// at billing's turn: not put back, it does not wait for the
+			// next train.
+			name: "a car boarded in place of another and not put back aboard",
+			setup: func(h *harness) {
+				h.runner.onDeploy = func(app string) {
+					if app == "accounting" {
+						h.board("bob", "billing", "78")
+					}
+				}
+				h.store.failReturn = errors.New("store down")
+			},
+			cars: three, wantReqs: []string{allReqs[0], allReqs[2]}, wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
+  ✅ accounting 1338 (@alice): deploy d1 succeeded
+  ✅ search 5 (@carl): deploy d2 succeeded
+  ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place
+  ⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): billing 78 (@bob); it is off the train until boarded again.`,
 		},
 		{
 			// billing is taken off to ship and put back: it keeps its
@@ -313,6 +377,37 @@ func TestDepart(t *testing.T) {
 				t.Errorf("audit entries %q: want the last to start %q", audited, want)
 			}
 		})
+	}
+}
+
+// TestDepartLostCarsUnreadable: once putting back a car taken off for
+// its turn failed, and the cars cannot be read to see whether it is
+// aboard, it is said to be off the train, to be boarded again, and not
+// to move to the next one.
+func TestDepartLostCarsUnreadable(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 1338 of accounting"
+	h.runner.onDeploy = func(app string) {
+		if app == "billing" {
+			h.store.mu.Lock()
+			h.store.failCars = errors.New("store down")
+			h.store.mu.Unlock()
+		}
+	}
+	h.store.failReturn = errors.New("store down")
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(t.Context(), "daily", "")
+
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 could not be put back aboard
+  ✅ billing 77 (@bob): deploy d2 succeeded
+  ⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice); it is off the train until boarded again.`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if len(sum.Lost) != 1 || sum.Lost[0].Car.App != "accounting" || len(sum.Postponed) != 0 {
+		t.Errorf("lost %+v, postponed %+v; want accounting lost, none postponed", sum.Lost, sum.Postponed)
 	}
 }
 
