@@ -504,12 +504,15 @@ func withLost(m chat.Message, lost error, back []Car) chat.Message {
 	if n := len(back) - lostShown; n > 0 {
 		named += fmt.Sprintf(", and %d more", n)
 	}
-	they := "they are"
+	they := "They are"
 	if len(back) == 1 {
-		they = "it is"
+		they = "It is"
 	}
-	m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard (%s): %s; %s off the train until boarded again.",
-		count(len(back), "car"), errs.Message(lost), named, they))
+	// The reason in the words of the departure's other store failures
+	// (storeDown), and a sentence of its own, as where a train could not
+	// leave: the same failure is said once, one way, in one summary.
+	m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard: %s. %s off the train until boarded again: %s.",
+		count(len(back), "car"), storeDown(lost), they, named))
 	return m
 }
 

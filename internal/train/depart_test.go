@@ -180,7 +180,7 @@ func TestDepart(t *testing.T) {
 			cars: three, wantReqs: allReqs, wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 could not be put back aboard
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⚠ 2 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob); they are off the train until boarded again.`,
+  ⚠ 2 cars could not be put back aboard: state store unreachable. They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob).`,
 		},
 		{
 			// accounting, held back where it was, stayed aboard and
@@ -196,7 +196,7 @@ func TestDepart(t *testing.T) {
   ✅ search 5 (@carl): deploy d2 succeeded
   ⏭ accounting 1338 (@alice) moves to the next train: accounting/production is locked by @ana since 13:02: db maintenance
   Next departure: Wed 3 Jun 14:00 CEST.
-  ⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): billing 77 (@bob); it is off the train until boarded again.`,
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 77 (@bob).`,
 			wantAboard: []string{"accounting 1338"},
 			wantHeld:   []string{"alice refused: deploy accounting 1338 to production: held back for the next train: accounting/production is locked by @ana since 13:02: db maintenance"},
 		},
@@ -211,7 +211,7 @@ func TestDepart(t *testing.T) {
 			},
 			cars: three[:2], wantReqs: allReqs[:2], wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to production did not leave: 2 could not be put back aboard
-  ⚠ 2 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob); they are off the train until boarded again.`,
+  ⚠ 2 cars could not be put back aboard: state store unreachable. They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob).`,
 		},
 		{
 			// Taking accounting off failed and left it aboard: found
@@ -226,6 +226,25 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production is postponed: state store unreachable
   accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl) move to the next train, Wed 3 Jun 14:00 CEST.`,
 			wantAboard: []string{"accounting 1338", "billing 77", "search 5"},
+		},
+		{
+			// The store fails billing's taking off, then accounting's
+			// putting back: one failure, said in the same words.
+			name: "a car not put back aboard, the store failing before",
+			setup: func(h *harness) {
+				h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 1338 of accounting"
+				h.runner.onDeploy = func(app string) {
+					h.store.mu.Lock()
+					h.store.failLeave = errors.New("store down")
+					h.store.mu.Unlock()
+				}
+				h.store.failReturn = errors.New("store down")
+			},
+			cars: three, wantReqs: allReqs[:1], wantLevel: chat.Failure,
+			wantSummary: `🚂 The 14:00 train to production is postponed: state store unreachable
+  billing 77 (@bob), search 5 (@carl) move to the next train, Wed 3 Jun 14:00 CEST.
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice).`,
+			wantAboard: []string{"billing 77", "search 5"},
 		},
 		{
 			// billing 78, boarded as accounting shipped, is taken off
@@ -245,7 +264,7 @@ func TestDepart(t *testing.T) {
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
   ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place
-  ⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): billing 78 (@bob); it is off the train until boarded again.`,
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 78 (@bob).`,
 		},
 		{
 			// billing is taken off to ship and put back: it keeps its
@@ -402,7 +421,7 @@ func TestDepartLostCarsUnreadable(t *testing.T) {
 
 	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 could not be put back aboard
   ✅ billing 77 (@bob): deploy d2 succeeded
-  ⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice); it is off the train until boarded again.`
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice).`
 	if got := render(sum.Message); got != want {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
 	}

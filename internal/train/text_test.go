@@ -2,11 +2,13 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/errs"
 )
 
 func TestStamp(t *testing.T) {
@@ -141,31 +143,40 @@ func TestDurationsSaidAsPeopleSayThem(t *testing.T) {
 
 // TestWithLostNamesTheCars: the cars a departure could not put back
 // aboard are named, the first few, so that people know which to board
-// again; the rest are counted.
+// again; the rest are counted. Why they could not be is a sentence of
+// its own, in the words of the departure's other store failures: it
+// used to be in brackets, with a plain store error's generic reason,
+// "internal error (details are in the bot's log)", nested in them.
 func TestWithLostNamesTheCars(t *testing.T) {
 	cars := []Car{
 		{App: "accounting", Build: "1338", User: "alice"}, {App: "billing", Build: "77", User: "bob"},
 		{App: "search", Build: "5", User: "carl"}, {App: "mail", Build: "1", User: "dora"},
 		{App: "web", Build: "2", User: "ana"},
 	}
-	lost := errors.New("store down")
+	down := errors.New("store down")
 	tests := []struct {
 		name string
+		lost error
 		back []Car
 		want string
 	}{
-		{name: "one", back: cars[:1],
-			want: "⚠ 1 car could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice); it is off the train until boarded again."},
-		{name: "as many as are named", back: cars[:3],
-			want: "⚠ 3 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl); " +
-				"they are off the train until boarded again."},
-		{name: "more than are named", back: cars,
-			want: "⚠ 5 cars could not be put back aboard (internal error (details are in the bot's log)): accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl), and 2 more; " +
-				"they are off the train until boarded again."},
+		{name: "one", lost: down, back: cars[:1],
+			want: "⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice)."},
+		{name: "as many as are named", lost: down, back: cars[:3],
+			want: "⚠ 3 cars could not be put back aboard: state store unreachable. " +
+				"They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl)."},
+		{name: "more than are named", lost: down, back: cars,
+			want: "⚠ 5 cars could not be put back aboard: state store unreachable. " +
+				"They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl), and 2 more."},
+		{name: "the store's own reason, ending a sentence already",
+			lost: fmt.Errorf("return cars to daily: %w", errs.New(errs.Unavailable, "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'.")),
+			back: cars[:1],
+			want: "⚠ 1 car could not be put back aboard: state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'. " +
+				"It is off the train until boarded again: accounting 1338 (@alice)."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := withLost(chat.Message{Level: chat.Success, Lines: []string{"✅ web 1 (@ana): deploy d1 succeeded"}}, lost, tc.back)
+			m := withLost(chat.Message{Level: chat.Success, Lines: []string{"✅ web 1 (@ana): deploy d1 succeeded"}}, tc.lost, tc.back)
 			if len(m.Lines) != 2 || m.Lines[1] != tc.want {
 				t.Errorf("lines:\ngot  %q\nwant the shipped line then %q", m.Lines, tc.want)
 			}
