@@ -326,7 +326,7 @@ func TestDepartNow(t *testing.T) {
 	if _, err := h.s.DepartNow(t.Context(), "ana", "daily"); errText(err) != busy {
 		t.Errorf("DepartNow while departing:\ngot  %s\nwant %s", errText(err), busy)
 	}
-	<-tr.busy
+	tr.giveBack()
 	if _, err := h.s.DepartNow(t.Context(), "ana", "nightly"); errText(err) != `not_found: there is no train "nightly"; trains: daily` {
 		t.Errorf("DepartNow of an unknown train: got %s", errText(err))
 	}

@@ -268,7 +268,7 @@ func TestDepartNowAsHandedSayingEnds(t *testing.T) {
 			}
 			select {
 			case tr.busy <- struct{}{}:
-				<-tr.busy
+				tr.giveBack()
 			default:
 				t.Error("the train is still held once the departure sent off ended")
 			}

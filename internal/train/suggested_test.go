@@ -160,7 +160,7 @@ func departingRefusal(t *testing.T, h *harness) string {
 	t.Helper()
 	tr := h.s.trains["daily"]
 	tr.busy <- struct{}{}
-	defer func() { <-tr.busy }()
+	defer tr.giveBack()
 	_, err := h.s.DepartNow(t.Context(), "ana", "daily")
 	if err == nil {
 		t.Fatal("DepartNow while departing: not refused")
