@@ -764,10 +764,8 @@ func (e *Engine) settled(t target, rec *Record) bool {
 	if rec.Phase == PhasePruning {
 		return true
 	}
-	e.mu.Lock()
-	r, ok := e.running[t.key()]
-	e.mu.Unlock()
-	if !ok || r.rec.ID != rec.ID {
+	r := e.runOf(t, rec.ID)
+	if r == nil {
 		return false
 	}
 	r.mu.Lock()
@@ -779,15 +777,25 @@ func (e *Engine) settled(t target, rec *Record) bool {
 // record of that run as this process runs it, which its last write may
 // not have reached yet.
 func (e *Engine) freshest(t target, rec *Record) *Record {
-	e.mu.Lock()
-	r, ok := e.running[t.key()]
-	e.mu.Unlock()
-	if !ok || r.rec.ID != rec.ID {
+	r := e.runOf(t, rec.ID)
+	if r == nil {
 		return rec
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.rec.Clone()
+}
+
+// runOf is the run of t with id that this process runs, nil if it runs
+// none (another replica may).
+func (e *Engine) runOf(t target, id string) *run {
+	e.mu.Lock()
+	r, ok := e.running[t.key()]
+	e.mu.Unlock()
+	if !ok || r.rec.ID != id {
+		return nil
+	}
+	return r
 }
 
 // waitForPrune ends the refusal of a run of kind behind deploy rec of t,
