@@ -138,6 +138,77 @@ func (s *Store) CheckOut(ctx context.Context, user string) error {
 	return nil
 }
 
+// CheckInIf makes user's check-in end at until if the check-in in force
+// still ends at prev (the zero time: none; an ended check-in counts as
+// none), reading and writing in one transaction. Otherwise it changes
+// nothing and returns the end of the check-in in force (zero: none) and
+// false.
+func (s *Store) CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error) {
+	if ctx.Err() != nil {
+		return time.Time{}, false, fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
+	}
+	if until.IsZero() {
+		return time.Time{}, false, errs.New(errs.Invalid, "check in %s: no end given", user)
+	}
+	v := []byte(until.UTC().Format(time.RFC3339Nano))
+	cur, ok, err := s.presenceIf(ctx, user, prev, func(b *bolt.Bucket) error { return b.Put([]byte(user), v) })
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("check in %s: %w", user, err)
+	}
+	return cur, ok, nil
+}
+
+// CheckOutIf ends user's check-in if the check-in in force still ends at
+// prev, in one transaction; otherwise it is CheckInIf's.
+func (s *Store) CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error) {
+	if ctx.Err() != nil {
+		return time.Time{}, false, fmt.Errorf("check out %s: %w", user, deploy.StoreNotRun(ctx))
+	}
+	if prev.IsZero() {
+		return time.Time{}, false, errs.New(errs.Invalid, "check out %s: no check-in given to end", user)
+	}
+	cur, ok, err := s.presenceIf(ctx, user, prev, func(b *bolt.Bucket) error { return b.Delete([]byte(user)) })
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("check out %s: %w", user, err)
+	}
+	return cur, ok, nil
+}
+
+// presenceIf runs write on the presence bucket if user's check-in in
+// force ends at prev (zero: none), in one transaction, or returns the
+// end of the one in force and false.
+func (s *Store) presenceIf(ctx context.Context, user string, prev time.Time, write func(*bolt.Bucket) error) (time.Time, bool, error) {
+	now := s.now()
+	var (
+		cur time.Time
+		ok  bool
+	)
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPresence)
+		cur = time.Time{}
+		if v := b.Get([]byte(user)); v != nil {
+			until, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return fmt.Errorf("decode presence: %w", err)
+			}
+			if now.Before(until) {
+				cur = until
+			}
+		}
+		if ok = cur.Equal(prev); !ok {
+			return nil
+		}
+		return write(b)
+	})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if ok {
+		return time.Time{}, true, nil
+	}
+	return cur, false, nil
+}
+
 // Present returns the users checked in now and until when.
 func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
 	if err := ctx.Err(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -122,6 +124,121 @@ func (s *Store) CheckOut(ctx context.Context, user string) error {
 	}
 	return nil
 }
+
+// CheckInIf makes user's check-in end at until if the check-in in force
+// still ends at prev (the zero time: none; an ended check-in counts as
+// none), in one script. Otherwise it changes nothing and returns the end
+// of the check-in in force (zero: none) and false. A reset store returns
+// its error (ErrStoreReset) and changes nothing.
+func (s *Store) CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error) {
+	if ctx.Err() != nil {
+		return time.Time{}, false, fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
+	}
+	if until.IsZero() {
+		return time.Time{}, false, errs.New(errs.Invalid, "check in %s: no end given", user)
+	}
+	return s.presenceIf(ctx, "check in "+user, user, prev, until.UTC().Format(time.RFC3339Nano))
+}
+
+// CheckOutIf ends user's check-in if the check-in in force still ends at
+// prev, in one script; otherwise it is CheckInIf's.
+func (s *Store) CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error) {
+	if ctx.Err() != nil {
+		return time.Time{}, false, fmt.Errorf("check out %s: %w", user, deploy.StoreNotRun(ctx))
+	}
+	if prev.IsZero() {
+		return time.Time{}, false, errs.New(errs.Invalid, "check out %s: no check-in given to end", user)
+	}
+	return s.presenceIf(ctx, "check out "+user, user, prev, "")
+}
+
+// presenceIf sets user's check-in to next ("": none) if the check-in in
+// force still ends at prev. The script compares values as stored; whether
+// one found is prev all the same (an ended check-in for none) is decided
+// here, and the script is run again, expecting that.
+func (s *Store) presenceIf(ctx context.Context, op, user string, prev time.Time, next string) (time.Time, bool, error) {
+	now := s.now()
+	if !prev.IsZero() && !now.Before(prev) {
+		// No check-in in force ends at prev; only which one is remains
+		// to be said.
+		v, err := s.readField(ctx, op, s.key("presence"), user)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		cur, err := checkInInForce(v, now)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("%s: %w", op, err)
+		}
+		return cur, false, nil
+	}
+	var expected string
+	if !prev.IsZero() {
+		expected = prev.UTC().Format(time.RFC3339Nano)
+	}
+	for {
+		keys := []string{s.key("presence"), s.key("presence", "set", nonce())}
+		res, err := s.guarded(ctx, presenceIfScript, keys, user, expected, next, replyTTL.Milliseconds()).Text()
+		if err != nil {
+			return time.Time{}, false, s.fail(ctx, op, err)
+		}
+		if res == "=" {
+			return time.Time{}, true, nil
+		}
+		v, found := strings.CutPrefix(res, "!")
+		if !found {
+			return time.Time{}, false, fmt.Errorf("%s: unexpected reply %q", op, res)
+		}
+		cur, err := checkInInForce(v, now)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("%s: %w", op, err)
+		}
+		if !cur.Equal(prev) {
+			return cur, false, nil
+		}
+		expected = v
+	}
+}
+
+// checkInInForce decodes the end of a check-in stored as v: zero for none
+// ("") or one ended at now.
+func checkInInForce(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	until, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("decode presence: %w", err)
+	}
+	if !now.Before(until) {
+		return time.Time{}, nil
+	}
+	return until, nil
+}
+
+// presenceIfScript sets field ARGV[1] of hash KEYS[1] to ARGV[3] ("":
+// deletes it) if it holds ARGV[2] ("" for none), and returns "=";
+// otherwise it returns "!" and what the field holds. KEYS[2] remembers
+// the answer for a resend of the call: found again, the value this call
+// wrote would read as a check-in changed meanwhile, and one it deleted as
+// ended by someone else. It starts with guard.
+var presenceIfScript = goredis.NewScript(guard + `
+local done = redis.call('GET', KEYS[2])
+if done then
+  return done
+end
+local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+local answer = '!' .. v
+if v == ARGV[2] then
+  if ARGV[3] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+  else
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  end
+  answer = '='
+end
+redis.call('SET', KEYS[2], answer, 'PX', ARGV[4])
+return answer
+`)
 
 // Present returns the users checked in now and until when; ended
 // check-ins are deleted.

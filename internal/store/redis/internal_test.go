@@ -434,6 +434,10 @@ func TestScriptsLoaded(t *testing.T) {
 		func() error { _, err := s.Audit(ctx, audit.Query{Limit: 5}); return err },
 		func() error { return s.CheckIn(ctx, "ana", time.Now().Add(time.Hour)) },
 		func() error { return s.CheckOut(ctx, "ana") },
+		func() error {
+			_, _, err := s.CheckInIf(ctx, "ana", time.Time{}, time.Now().Add(time.Hour))
+			return err
+		},
 		func() error { return s.Signal(ctx, "d1", "cancel", "ana", time.Minute) },
 		func() error {
 			_, _, err := s.ReplaceLock(ctx, nil, deploy.Lock{App: "web", Owner: "ana", Created: time.Now()})

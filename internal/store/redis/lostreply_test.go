@@ -233,6 +233,46 @@ func TestLostReply(t *testing.T) {
 		}
 	})
 
+	// A check-in changed or ended from the one read, whose reply was
+	// lost, is not taken for one changed meanwhile by someone else when
+	// the write is sent again: a grant cutting it short would say
+	// nothing of it, or, of an away, that the check-in stays.
+	for _, tc := range []struct {
+		name  string
+		out   bool
+		until time.Time // after; zero: none
+	}{
+		{"CheckInIf", false, start.Add(time.Hour)},
+		{"CheckOutIf", true, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, direct, _ := fresh(t)
+			read := start.Add(4 * time.Hour)
+			if err := direct.CheckIn(ctx, "lostreply", read); err != nil {
+				t.Fatal(err)
+			}
+			var (
+				cur time.Time
+				ok  bool
+			)
+			err := lose(t, "lostreply", func() (err error) {
+				if tc.out {
+					cur, ok, err = s.CheckOutIf(ctx, "lostreply", read)
+				} else {
+					cur, ok, err = s.CheckInIf(ctx, "lostreply", read, tc.until)
+				}
+				return err
+			})
+			if err != nil || !ok {
+				t.Errorf("%s with its reply lost: got %v, %v, %v; want it written", tc.name, cur, ok, err)
+			}
+			p, err := direct.Present(ctx)
+			if got, in := p["lostreply"]; err != nil || in != !tc.until.IsZero() || !got.Equal(tc.until) {
+				t.Errorf("Present: got %v, %v; want lostreply until %v (zero: none)", p, err, tc.until)
+			}
+		})
+	}
+
 	t.Run("DeleteGrant", func(t *testing.T) {
 		s, direct, _ := fresh(t)
 		want := acl.Grant{User: "lostreply", Role: "deployer", GrantedBy: "ana", Created: start}

@@ -439,7 +439,7 @@ return redis.call('GET', KEYS[1])
 // (a restart).
 var scripts = []*goredis.Script{
 	putRecordScript, recordsPageScript, runningPageScript, buildRunningScript,
-	putFieldScript, deleteFieldScript, replaceFieldScript, takeFieldScript, dropFieldsScript,
+	putFieldScript, deleteFieldScript, replaceFieldScript, takeFieldScript, dropFieldsScript, presenceIfScript,
 	appendAuditScript, auditPageScript,
 	setOnceScript, forgetOnceScript, setScript,
 	acquireScript, abandonScript, renewScript, releaseScript,

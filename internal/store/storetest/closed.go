@@ -44,6 +44,8 @@ func testClosed(t *testing.T, fresh freshFunc) {
 			return s.PutGrant(ctx, acl.Grant{User: "ana", Role: "admin", GrantedBy: "bob", Created: start})
 		}},
 		{"Present", func() error { _, err := s.Present(ctx); return err }},
+		{"CheckInIf", func() error { _, _, err := s.CheckInIf(ctx, "ana", time.Time{}, start.Add(time.Hour)); return err }},
+		{"CheckOutIf", func() error { _, _, err := s.CheckOutIf(ctx, "ana", start.Add(time.Hour)); return err }},
 		{"Holder", func() error { _, err := s.Holder(ctx, leaseKey); return err }},
 		{"Acquire", func() error { _, err := s.Acquire(ctx, leaseKey, "bot-1", leaseTTL); return err }},
 		{"SetOnceToken", func() error { _, err := s.SetOnceToken(ctx, "k", "a", time.Minute); return err }},

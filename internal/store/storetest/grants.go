@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,4 +100,143 @@ func testPresence(t *testing.T, fresh freshFunc) {
 	if p, _ := s.Present(ctx); len(p) != 0 {
 		t.Errorf("after check-out: got %v, want nobody", p)
 	}
+}
+
+// testPresenceIf: a check-in is changed only from the one its caller
+// read. A grant that cut a check-in short from what it read before the
+// user's away brought the check-in back; one made after the user's newer
+// here overwrote it.
+func testPresenceIf(t *testing.T, fresh freshFunc) {
+	var (
+		none  time.Time
+		ended = start.Add(-time.Minute)
+		read  = start.Add(4 * time.Hour)
+		newer = start.Add(2 * time.Hour)
+		next  = start.Add(time.Hour)
+		// read as another zone shows it: the same instant.
+		readElsewhere = read.In(time.FixedZone("UTC+2", 2*60*60))
+	)
+	for _, tc := range []struct {
+		name         string
+		stored, prev time.Time // zero: none
+		out          bool      // CheckOutIf, not CheckInIf of next
+		ok           bool
+		cur, want    time.Time // returned; in force after (zero: none)
+	}{
+		{"check in from none", none, none, false, true, none, next},
+		{"check in from none, an ended check-in", ended, none, false, true, none, next},
+		{"check in from none, checked in since", read, none, false, false, read, read},
+		{"cut short", read, read, false, true, none, next},
+		{"cut short, read in another zone", read, readElsewhere, false, true, none, next},
+		{"cut short, checked out since", none, read, false, false, none, none},
+		{"cut short, checked in again since", newer, read, false, false, newer, newer},
+		{"cut short, ended since", ended, ended, false, false, none, none},
+		{"end", read, read, true, true, none, none},
+		{"end, read in another zone", read, readElsewhere, true, true, none, none},
+		{"end, checked out since", none, read, true, false, none, none},
+		{"end, checked in again since", newer, read, true, false, newer, newer},
+		{"end, ended since", ended, ended, true, false, none, none},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := fresh(t)
+			ctx := t.Context()
+			if !tc.stored.IsZero() {
+				if err := s.CheckIn(ctx, "ana", tc.stored); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CheckIn(ctx, "bob", newer); err != nil {
+				t.Fatal(err)
+			}
+			var (
+				cur time.Time
+				ok  bool
+				err error
+			)
+			if tc.out {
+				cur, ok, err = s.CheckOutIf(ctx, "ana", tc.prev)
+			} else {
+				cur, ok, err = s.CheckInIf(ctx, "ana", tc.prev, next)
+			}
+			if err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if ok != tc.ok || !cur.Equal(tc.cur) {
+				t.Errorf("got %v, ok %v; want %v, ok %v", cur, ok, tc.cur, tc.ok)
+			}
+			p, err := s.Present(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, in := p["ana"]; in != !tc.want.IsZero() || !got.Equal(tc.want) {
+				t.Errorf("ana's check-in after: got %v (%v), want %v", got, in, tc.want)
+			}
+			if !p["bob"].Equal(newer) {
+				t.Errorf("bob's check-in after: got %v, want %v, untouched", p["bob"], newer)
+			}
+		})
+	}
+
+	t.Run("nothing to write", func(t *testing.T) {
+		s, _ := fresh(t)
+		if _, ok, err := s.CheckOutIf(t.Context(), "ana", time.Time{}); err == nil || ok {
+			t.Errorf("CheckOutIf of no check-in: got %v, %v; want an error", ok, err)
+		}
+		if _, ok, err := s.CheckInIf(t.Context(), "ana", time.Time{}, time.Time{}); err == nil || ok {
+			t.Errorf("CheckInIf to no end: got %v, %v; want an error", ok, err)
+		}
+		if p, err := s.Present(t.Context()); err != nil || len(p) != 0 {
+			t.Errorf("Present: got %v, %v; want nobody", p, err)
+		}
+	})
+
+	// Many writers race from the check-in they read: exactly one changes
+	// it, and every other is told of that one's.
+	t.Run("race", func(t *testing.T) {
+		s, _ := fresh(t)
+		if err := s.CheckIn(t.Context(), "ana", read); err != nil {
+			t.Fatal(err)
+		}
+		const n = 16
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			winners []time.Time
+			told    []time.Time
+		)
+		ready := make(chan struct{})
+		for i := range n {
+			until := start.Add(time.Duration(i+1) * time.Minute)
+			wg.Go(func() {
+				<-ready
+				cur, ok, err := s.CheckInIf(t.Context(), "ana", read, until)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					t.Errorf("CheckInIf to %v: %v", until, err)
+				case ok:
+					winners = append(winners, until)
+				default:
+					told = append(told, cur)
+				}
+			})
+		}
+		close(ready)
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("check-ins changed by %v, want exactly one of %d writers", winners, n)
+		}
+		if len(told) != n-1 {
+			t.Errorf("refused %d, want %d", len(told), n-1)
+		}
+		for _, cur := range told {
+			if !cur.Equal(winners[0]) {
+				t.Errorf("a refused writer was told of %v, want the winner's %v", cur, winners[0])
+			}
+		}
+		if p, err := s.Present(t.Context()); err != nil || !p["ana"].Equal(winners[0]) {
+			t.Errorf("Present: got %v, %v; want ana until %v", p, err, winners[0])
+		}
+	})
 }

@@ -260,6 +260,8 @@ func testCancelled(t *testing.T, fresh freshFunc) {
 		{"Grants", false, func() error { _, err := s.Grants(ctx); return err }},
 		{"CheckIn", true, func() error { return s.CheckIn(ctx, "ana", start.Add(time.Hour)) }},
 		{"CheckOut", true, func() error { return s.CheckOut(ctx, "ana") }},
+		{"CheckInIf", true, func() error { _, _, err := s.CheckInIf(ctx, "ana", time.Time{}, start.Add(time.Hour)); return err }},
+		{"CheckOutIf", true, func() error { _, _, err := s.CheckOutIf(ctx, "ana", start.Add(time.Hour)); return err }},
 		{"Present", false, func() error { _, err := s.Present(ctx); return err }},
 		{"Board", true, func() error { _, err := s.Board(ctx, "daily", car, 0, nil); return err }},
 		{"Leave", true, func() error { _, err := s.Leave(ctx, "daily", "web"); return err }},

@@ -89,6 +89,15 @@ type Store interface {
 	// CheckIn marks user present until until; CheckOut ends it.
 	CheckIn(ctx context.Context, user string, until time.Time) error
 	CheckOut(ctx context.Context, user string) error
+	// CheckInIf makes user's check-in end at until, and CheckOutIf ends
+	// it, in one step, if the check-in in force still ends at prev (for
+	// CheckInIf the zero time is none; an ended check-in counts as
+	// none). Otherwise they change nothing and return the end of the
+	// check-in in force (zero: none) and false. A write of the caller's
+	// that someone else's, made after it read prev, is in the way of is
+	// not made: neither an away undone nor a newer check-in overwritten.
+	CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error)
+	CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error)
 	// Present returns the users checked in now, with the end of each check-in.
 	Present(ctx context.Context) (map[string]time.Time, error)
 }
@@ -123,6 +132,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Signals", func(t *testing.T) { testSignals(t, fresh) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
+	t.Run("PresenceIf", func(t *testing.T) { testPresenceIf(t, fresh) })
 	t.Run("Trains", func(t *testing.T) { testTrains(t, fresh) })
 	t.Run("Watches", func(t *testing.T) { testWatches(t, fresh) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
