@@ -493,7 +493,8 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 // only while they are an admin; left running past that, it counted them
 // around again, unasked, the moment anyone granted the admin back, for as
 // long as the check-in made under the old grant had to run. It returns
-// what to tell, "" when nothing was checked in or nothing changed.
+// what to tell, "" when nothing was checked in or nothing changed, the
+// user's own away or here since it read the check-in among it.
 func (c *call) fitCheckIn(ctx context.Context, user string) string {
 	present, err := c.s.store.Present(ctx)
 	if err != nil {
@@ -508,22 +509,48 @@ func (c *call) fitCheckIn(ctx context.Context, user string) string {
 		return fmt.Sprintf("⚠ whether %s is still an admin could not be read (%s), so their check-in stays; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
 	}
 	now := c.s.now()
-	if !c.s.policy.IsAdmin(user, grants, now) {
-		if err := c.s.store.CheckOut(ctx, user); err != nil {
-			return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
-		}
-		return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
-	}
+	admin := c.s.policy.IsAdmin(user, grants, now)
 	end, bounded := c.s.adminUntil(user, "", "", grants, now)
-	if !bounded || !end.Before(until) {
-		return ""
+	// The check-in is changed only from the one read. One the user ended
+	// or made since, with away or here, is theirs: written over, an away
+	// was undone, counting them around unasked, and a shorter here made
+	// longer. It is fitted in turn, as it may outlast the admin too (a
+	// here that read the grants before this command changed them).
+	for range fitCheckInTries {
+		if until.IsZero() {
+			return ""
+		}
+		if !admin {
+			cur, ended, err := c.s.store.CheckOutIf(ctx, user, until)
+			if err != nil {
+				return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+			}
+			if ended {
+				return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
+			}
+			until = cur
+			continue
+		}
+		if !bounded || !end.Before(until) {
+			return ""
+		}
+		cur, cut, err := c.s.store.CheckInIf(ctx, user, until, end)
+		if err != nil {
+			return fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
+				user, c.s.stamp(end), deploy.StoreReason(err), c.s.stamp(until), suggest.Command("admins"))
+		}
+		if cut {
+			return fmt.Sprintf("%s's check-in now ends at %s, when their admin (a runtime grant) ends", user, c.s.stamp(end))
+		}
+		until = cur
 	}
-	if err := c.s.store.CheckIn(ctx, user, end); err != nil {
-		return fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
-			user, c.s.stamp(end), deploy.StoreReason(err), c.s.stamp(until), suggest.Command("admins"))
-	}
-	return fmt.Sprintf("%s's check-in now ends at %s, when their admin (a runtime grant) ends", user, c.s.stamp(end))
+	return fmt.Sprintf("⚠ %s's check-in changed while it was being fitted to their admin, again and again, so it was left as it is; %s lists who is around", user, suggest.Command("admins"))
 }
+
+// fitCheckInTries bounds how often fitCheckIn fits a check-in its user
+// changes meanwhile: each change is a command of theirs, so a few tries
+// see all but a user racing the grant on purpose.
+const fitCheckInTries = 3
 
 func grantScope(g acl.Grant) string {
 	switch {

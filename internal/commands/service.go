@@ -62,6 +62,13 @@ type Store interface {
 	DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error)
 	CheckIn(ctx context.Context, user string, until time.Time) error
 	CheckOut(ctx context.Context, user string) error
+	// CheckInIf makes user's check-in end at until, and CheckOutIf ends
+	// it, if the check-in in force still ends at prev (for CheckInIf
+	// the zero time is none; an ended check-in counts as none), in one
+	// step; otherwise they change nothing and return the end of the
+	// check-in in force (zero: none) and false.
+	CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error)
+	CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error)
 	Present(ctx context.Context) (map[string]time.Time, error)
 }
 

@@ -1,0 +1,188 @@
+package commands_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/suggest"
+)
+
+// midFit is a state store that runs mid, once, as the first write to the
+// check-ins arrives: between the read of a check-in by a grant or revoke
+// fitting it to the admin and that read's write.
+type midFit struct {
+	commands.Store
+	mid func()
+}
+
+func (s *midFit) before() {
+	if mid := s.mid; mid != nil {
+		s.mid = nil
+		mid()
+	}
+}
+
+func (s *midFit) CheckIn(ctx context.Context, user string, until time.Time) error {
+	s.before()
+	return s.Store.CheckIn(ctx, user, until)
+}
+
+func (s *midFit) CheckOut(ctx context.Context, user string) error {
+	s.before()
+	return s.Store.CheckOut(ctx, user)
+}
+
+func (s *midFit) CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error) {
+	s.before()
+	return s.Store.CheckInIf(ctx, user, prev, until)
+}
+
+func (s *midFit) CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error) {
+	s.before()
+	return s.Store.CheckOutIf(ctx, user, prev)
+}
+
+// TestFitCheckInLeavesANewerOne: an away or a here of the user's own,
+// made while a grant or revoke fits their check-in to their admin, after
+// it read the check-in, stands. A shorter grant brought back the check-in
+// its user had just ended with away, counting them around unasked, or
+// lengthened the shorter one they had just made; a revoke said their
+// check-in ended with the grant when they had ended it themselves.
+func TestFitCheckInLeavesANewerOne(t *testing.T) {
+	tests := []struct {
+		name string
+		text string // ana's, after "grant @carl admin" and carl's "here for 4h"
+		// mid is carl's command between the read and the write; "left
+		// for 8h" a check-in of carl's written to the store, as by a here
+		// that read his grants before ana's grant replaced them.
+		mid string
+		// line is the check-in's line of the reply and audit entry, ""
+		// for none; admins, carl's line of admins afterwards.
+		line, admins string
+	}{
+		{"away before a shorter grant's write", "grant @carl admin for 1h", "away",
+			"", "carl: away"},
+		{"shorter here before a shorter grant's write", "grant @carl admin for 1h", "here for 30m",
+			"", "carl: here until 2026-11-23 10:30:00 CET (checked in)"},
+		{"away before a revoke's write", "revoke @carl admin", "away",
+			"", ""},
+		{"check-in past the admin before a shorter grant's write", "grant @carl admin for 1h", "left for 8h",
+			"carl's check-in now ends at 2026-11-23 11:00:00 CET, when their admin (a runtime grant) ends",
+			"carl: here until 2026-11-23 11:00:00 CET (checked in)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			for _, step := range []struct{ user, text string }{{"ana", "grant @carl admin"}, {"carl", "here for 4h"}} {
+				if res, out, _ := f.do(step.user, step.text); res.Failed {
+					t.Fatalf("%q: %s", step.text, out.last())
+				}
+			}
+			ran := false
+			st := &midFit{Store: f.store, mid: func() {
+				ran = true
+				if tt.mid == "left for 8h" {
+					if err := f.store.CheckIn(t.Context(), "carl", f.clock.Now().Add(8*time.Hour)); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				if res, out, _ := f.do("carl", tt.mid); res.Failed {
+					t.Fatalf("%q between the read and the write: %s", tt.mid, out.last())
+				}
+			}}
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			res, out, _ := f.do("ana", tt.text)
+			if res.Failed {
+				t.Fatalf("%q: %s", tt.text, out.last())
+			}
+			if !ran {
+				t.Fatalf("%q wrote no check-in: the test did not stage %q between the read and the write", tt.text, tt.mid)
+			}
+			var lines []string
+			for _, l := range out.lastMessage().Lines {
+				if !strings.HasPrefix(l, "replaces the earlier grant") {
+					lines = append(lines, l)
+				}
+			}
+			if tt.line == "" && len(lines) > 0 || tt.line != "" && !slices.Equal(lines, []string{tt.line}) {
+				t.Errorf("%q reply lines: got %q, want %q", tt.text, lines, tt.line)
+			}
+			entries, err := f.store.Audit(context.Background(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entry *audit.Entry
+			for _, e := range audit.Fold(entries) {
+				if e.User == "ana" && e.Command == tt.text {
+					entry = &e
+					break
+				}
+			}
+			if entry == nil || strings.Contains(entry.Reason, "check-in") != (tt.line != "") || tt.line != "" && !strings.HasSuffix(entry.Reason, "; "+tt.line) {
+				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.text, entry, tt.line)
+			}
+			present, err := f.store.Present(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, in := present["carl"]
+			if want := tt.admins != "" && tt.admins != "carl: away"; in != want {
+				t.Errorf("carl checked in: got %v (%v), want %v", in, present, want)
+			}
+			if tt.admins == "" {
+				return
+			}
+			_, out, _ = f.do("bob", "admins")
+			if got := out.lastMessage().Lines; !slices.Contains(got, tt.admins) {
+				t.Errorf("admins: got %q, want a line %q", got, tt.admins)
+			}
+		})
+	}
+}
+
+// TestFitCheckInChangedAgainAndAgain: a check-in that changes before
+// every write of a grant fitting it is left as it is, and the reply says
+// so rather than name an end it does not have.
+func TestFitCheckInChangedAgainAndAgain(t *testing.T) {
+	f := newGuardFixture(t, "")
+	for _, step := range []struct{ user, text string }{{"ana", "grant @carl admin"}, {"carl", "here for 4h"}} {
+		if res, out, _ := f.do(step.user, step.text); res.Failed {
+			t.Fatalf("%q: %s", step.text, out.last())
+		}
+	}
+	st := &midFit{Store: f.store}
+	changes := 0
+	var change func()
+	change = func() {
+		changes++
+		// Each a check-in past the admin, as by a here that read the
+		// grants before the grant replaced them.
+		if err := f.store.CheckIn(t.Context(), "carl", f.clock.Now().Add(time.Duration(8+changes)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		st.mid = change
+	}
+	st.mid = change
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+	res, out, _ := f.do("ana", "grant @carl admin for 1h")
+	if res.Failed {
+		t.Fatalf("grant: %s", out.last())
+	}
+	want := "⚠ carl's check-in changed while it was being fitted to their admin, again and again, so it was left as it is; " + suggest.Command("admins") + " lists who is around"
+	if got := out.lastMessage().Lines; !slices.Contains(got, want) || slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, "now ends at") }) {
+		t.Errorf("reply lines: got %q, want a line %q and none naming an end", got, want)
+	}
+	present, err := f.store.Present(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clock.Now().Add(time.Duration(8+changes) * time.Hour); !present["carl"].Equal(want) {
+		t.Errorf("carl's check-in: got %v, want the last one written, until %v", present["carl"], want)
+	}
+}
