@@ -35,8 +35,11 @@ type Summary struct {
 	// nor failed; the outcome is posted to the train's channels when the
 	// deploy ends. Lost ones were taken off to be shipped, did not ship,
 	// and could not be put back aboard for the next departure (the store
-	// failed): they are off the train until boarded again.
-	Shipped, Failed, Postponed, Left, Running, Lost []CarResult
+	// failed): they are off the train until boarded again. Replaced
+	// ones were held back at their turn, and a newer boarding of their
+	// app took their place before they were put back aboard: that car,
+	// which Reason names, waits for the next departure instead.
+	Shipped, Failed, Postponed, Left, Running, Lost, Replaced []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
 	Err error
@@ -294,7 +297,8 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 
 	s.leftMeanwhile(ctx, name, cars, postponed, returned, &sum)
 	var lost error
-	var off []Car // the cars of back off the train once lost
+	var off []Car            // the cars of back off the train once lost
+	var newer map[string]Car // the cars boarded in place of cars of back, by app
 	if len(back) > 0 {
 		// Put them back even when ctx is done: they would be lost otherwise.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -302,26 +306,37 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		cancel()
 		if lost != nil {
 			log.Error("train: return cars", "cars", carList(back), "err", lost)
-			if off = s.offTrain(ctx, name, back); len(off) == 0 {
-				lost = nil
-			}
+		}
+		if off, newer = s.whereBack(ctx, name, back, lost); len(off) == 0 {
+			lost = nil
 		}
 	}
 	isOff := func(c Car) bool {
 		return slices.ContainsFunc(off, func(o Car) bool { return sameCar(o, c) })
 	}
 	// A car that could not be put back does not move to the next train:
-	// said to, nobody would board it again.
+	// said to, nobody would board it again. Nor does one a newer boarding
+	// of its app replaced as it was put back: that one moves on.
 	for _, i := range slices.Sorted(maps.Keys(postponed)) {
 		r := CarResult{Car: cars[i], Reason: postponed[i]}
 		if returned[i] && isOff(cars[i]) {
 			sum.Lost = append(sum.Lost, r)
 			continue
 		}
+		if n, ok := newer[cars[i].App]; ok && returned[i] {
+			r.Reason += fmt.Sprintf("; %s boarded in its place since, and waits for the next train", carName(n))
+			sum.Replaced = append(sum.Replaced, r)
+			continue
+		}
 		sum.Postponed = append(sum.Postponed, r)
 	}
 	for j, c := range replaced {
-		if !isOff(c) {
+		n, ok := newer[c.App]
+		switch {
+		case isOff(c):
+		case ok:
+			sum.Left[j].Reason += fmt.Sprintf("; then %s boarded in place of that car, and waits for the next train", carName(n))
+		default:
 			sum.Left[j].Reason += "; that car waits for the next train"
 		}
 	}
@@ -332,31 +347,47 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	return sum
 }
 
-// offTrain returns the cars of back that are not aboard the train as
-// they were taken off, once putting them back failed: a car whose Leave
-// failed may never have left it, and a ReturnCars whose reply was lost
-// may have put them back. When the cars cannot be read, it returns all
-// of back.
-func (s *Scheduler) offTrain(ctx context.Context, name string, back []Car) []Car {
+// whereBack reads the train once the cars of back were put back, lost
+// why that failed if it did, and returns those of back that are off it
+// as they were taken off (only when putting them back failed: a car
+// whose Leave failed may never have left it, and a ReturnCars whose
+// reply was lost may have put them back), and, by app, the cars aboard
+// in place of cars of back: boarded while they were off, a newer
+// boarding of an app replaces the car put back (see Store.ReturnCars).
+// When the cars cannot be read, off is all of back if lost, and none
+// is known to be replaced.
+func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost error) (off []Car, newer map[string]Car) {
 	// Read even when ctx is done, as ReturnCars was tried.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	aboard, err := s.store.Cars(rctx, name)
 	cancel()
 	if err != nil {
-		s.log.Warn("train: read the cars that could not be put back", "train", name, "err", err)
-		return back
+		s.log.Warn("train: read the cars put back", "train", name, "err", err)
+		if lost != nil {
+			return back, nil
+		}
+		return nil, nil
 	}
-	var off []Car
 	for _, c := range back {
-		if !slices.ContainsFunc(aboard, func(a Car) bool { return sameCar(a, c) }) {
-			off = append(off, c)
+		j := slices.IndexFunc(aboard, func(a Car) bool { return a.App == c.App })
+		switch {
+		case j < 0:
+			if lost != nil {
+				off = append(off, c)
+			}
+		case !sameCar(aboard[j], c):
+			if newer == nil {
+				newer = map[string]Car{}
+			}
+			newer[c.App] = aboard[j]
 		}
 	}
-	return off
+	return off, newer
 }
 
 // leftMeanwhile moves to sum.Left the postponed cars that stayed aboard
-// (not those in returned, which the departure puts back) and are no
+// (not those in returned, which the departure puts back, and whereBack
+// finds replaced) and are no
 // longer aboard as they were read at its start: taken off (train leave)
 // or boarded again with another build during the departure. Said to
 // move to the next train, a car taken off would not, and one boarded
@@ -402,7 +433,7 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, 
 // sum.Lost, and the cars boarded in place of some of sum.Left.
 func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
-	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && sameReason(sum.Postponed) {
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && len(sum.Replaced) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
 		m.Level = chat.Warning
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, sum.Postponed[0].Reason)
@@ -437,6 +468,12 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 			verb = "move"
 		}
 		counts = append(counts, fmt.Sprintf("%d %s to the next train", n, verb))
+		if m.Level == chat.Success {
+			m.Level = chat.Warning
+		}
+	}
+	if n := len(sum.Replaced); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d replaced by a newer boarding", n))
 		if m.Level == chat.Success {
 			m.Level = chat.Warning
 		}
@@ -479,10 +516,13 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 	for _, r := range sum.Postponed {
 		m.Lines = append(m.Lines, fmt.Sprintf("⏭ %s moves to the next train: %s", carName(r.Car), r.Reason))
 	}
+	for _, r := range sum.Replaced {
+		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
+	}
 	for _, r := range sum.Left {
 		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
 	}
-	if len(sum.Postponed) > 0 {
+	if len(sum.Postponed) > 0 || len(sum.Replaced) > 0 {
 		m.Lines = append(m.Lines, "Next departure: "+next+".")
 	}
 	return withLost(m, lost, lostCars)
