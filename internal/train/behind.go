@@ -110,13 +110,7 @@ func (s *Scheduler) boardAgain(tr *trainState, cars []Car) string {
 	for _, c := range cars {
 		if a, ok := s.cfg.App(c.App); ok {
 			if _, ok := a.Env(tr.cfg.Env); ok {
-				// A build spelt as a keyword is quoted, as the parser
-				// would otherwise read it as one.
-				build := c.Build
-				if strings.EqualFold(build, "to") || strings.EqualFold(build, "on") {
-					build = `"` + build + `"`
-				}
-				cmds = append(cmds, suggest.Command(fmt.Sprintf("train board %s %s on %s", c.App, build, tr.name)))
+				cmds = append(cmds, boardCommand(c, tr.name))
 				continue
 			}
 		}
@@ -136,4 +130,17 @@ func (s *Scheduler) boardAgain(tr *trainState, cars []Car) string {
 		out += fmt.Sprintf("; %s have no env %s, so they cannot board this train", strings.Join(cannot, ", "), tr.cfg.Env)
 	}
 	return out
+}
+
+// boardCommand is the train board that boards car c on train again, with
+// its app and build, marked as suggested, as the parser reads it back.
+// It boards the car as whoever sends it.
+func boardCommand(c Car, train string) string {
+	// A build spelt as a keyword is quoted, as the parser would
+	// otherwise read it as one.
+	build := c.Build
+	if strings.EqualFold(build, "to") || strings.EqualFold(build, "on") {
+		build = `"` + build + `"`
+	}
+	return suggest.Command(fmt.Sprintf("train board %s %s on %s", c.App, build, train))
 }

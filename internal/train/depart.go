@@ -341,7 +341,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 	next := s.nextStamp(context.WithoutCancel(ctx), name, tr, at)
-	sum.Message = summaryMessage(label, note, sum, next, lost, off)
+	sum.Message = summaryMessage(label, note, sum, next, lost, off, name)
 	s.auditEnd(ctx, name, tr, at, summaryText(sum.Message), ended)
 	s.announce(context.WithoutCancel(ctx), tr, sum.Message)
 	return sum
@@ -430,8 +430,9 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, 
 
 // summaryMessage describes a departure that had cars; lost is why the
 // cars taken off by mistake, lostCars, could not be put back: those of
-// sum.Lost, and the cars boarded in place of some of sum.Left.
-func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car) chat.Message {
+// sum.Lost, and the cars boarded in place of some of sum.Left, on the
+// train named train.
+func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car, train string) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && len(sum.Replaced) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
@@ -446,7 +447,7 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 			verb = "move"
 		}
 		m.Lines = append(m.Lines, fmt.Sprintf("%s %s to the next train, %s.", carList(cars), verb, next))
-		return withLost(m, lost, lostCars)
+		return withLost(m, lost, lostCars, train)
 	}
 	var counts []string
 	if n := len(sum.Shipped); n > 0 {
@@ -525,7 +526,7 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 	if len(sum.Postponed) > 0 || len(sum.Replaced) > 0 {
 		m.Lines = append(m.Lines, "Next departure: "+next+".")
 	}
-	return withLost(m, lost, lostCars)
+	return withLost(m, lost, lostCars, train)
 }
 
 // lostShown bounds the cars named in the line of those that could not
@@ -533,14 +534,17 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 const lostShown = 3
 
 // withLost adds to m, if lost, that the cars back could not be put back
-// aboard, naming them: only the people who boarded them can board them
-// again, and a count alone does not tell them whose.
-func withLost(m chat.Message, lost error, back []Car) chat.Message {
+// aboard train, naming them: only the people who boarded them can board
+// them again, and a count alone does not tell them whose. Each car named
+// comes with the train board that boards it again, addressed to its
+// boarder: sent by anyone else, it would board the car as them.
+func withLost(m chat.Message, lost error, back []Car, train string) chat.Message {
 	if lost == nil {
 		return m
 	}
 	m.Level = chat.Failure
-	named := carList(back[:min(len(back), lostShown)])
+	shown := back[:min(len(back), lostShown)]
+	named := carList(shown)
 	if n := len(back) - lostShown; n > 0 {
 		named += fmt.Sprintf(", and %d more", n)
 	}
@@ -548,11 +552,21 @@ func withLost(m chat.Message, lost error, back []Car) chat.Message {
 	if len(back) == 1 {
 		they = "It is"
 	}
+	var again string
+	if len(shown) == 1 {
+		again = fmt.Sprintf("To board it again, @%s sends %s", shown[0].User, boardCommand(shown[0], train))
+	} else {
+		cmds := make([]string, len(shown))
+		for i, c := range shown {
+			cmds[i] = fmt.Sprintf("@%s %s", c.User, boardCommand(c, train))
+		}
+		again = "To board again, each by whoever boarded it: " + strings.Join(cmds, ", ")
+	}
 	// The reason in the words of the departure's other store failures
 	// (storeDown), and a sentence of its own, as where a train could not
 	// leave: the same failure is said once, one way, in one summary.
-	m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard: %s. %s off the train until boarded again: %s.",
-		count(len(back), "car"), storeDown(lost), they, named))
+	m.Lines = append(m.Lines, fmt.Sprintf("⚠ %s could not be put back aboard: %s. %s off the train until boarded again: %s. %s (a car boards as whoever sends the command).",
+		count(len(back), "car"), storeDown(lost), they, named, again))
 	return m
 }
 

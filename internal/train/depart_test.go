@@ -180,7 +180,7 @@ func TestDepart(t *testing.T) {
 			cars: three, wantReqs: allReqs, wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to production has left: 1 shipped, 2 could not be put back aboard
   ✅ search 5 (@carl): deploy d3 succeeded
-  ⚠ 2 cars could not be put back aboard: state store unreachable. They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob).`,
+  ⚠ 2 cars could not be put back aboard: state store unreachable. They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob). To board again, each by whoever boarded it: @alice ` + suggest.Command("train board accounting 1338 on daily") + `, @bob ` + suggest.Command("train board billing 77 on daily") + ` (a car boards as whoever sends the command).`,
 		},
 		{
 			// accounting, held back where it was, stayed aboard and
@@ -196,7 +196,7 @@ func TestDepart(t *testing.T) {
   ✅ search 5 (@carl): deploy d2 succeeded
   ⏭ accounting 1338 (@alice) moves to the next train: accounting/production is locked by @ana since 13:02: db maintenance
   Next departure: Wed 3 Jun 14:00 CEST.
-  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 77 (@bob).`,
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 77 (@bob). To board it again, @bob sends ` + suggest.Command("train board billing 77 on daily") + ` (a car boards as whoever sends the command).`,
 			wantAboard: []string{"accounting 1338"},
 			wantHeld:   []string{"alice refused: deploy accounting 1338 to production: held back for the next train: accounting/production is locked by @ana since 13:02: db maintenance"},
 		},
@@ -211,7 +211,7 @@ func TestDepart(t *testing.T) {
 			},
 			cars: three[:2], wantReqs: allReqs[:2], wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to production did not leave: 2 could not be put back aboard
-  ⚠ 2 cars could not be put back aboard: state store unreachable. They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob).`,
+  ⚠ 2 cars could not be put back aboard: state store unreachable. They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob). To board again, each by whoever boarded it: @alice ` + suggest.Command("train board accounting 1338 on daily") + `, @bob ` + suggest.Command("train board billing 77 on daily") + ` (a car boards as whoever sends the command).`,
 		},
 		{
 			// Taking accounting off failed and left it aboard: found
@@ -243,7 +243,7 @@ func TestDepart(t *testing.T) {
 			cars: three, wantReqs: allReqs[:1], wantLevel: chat.Failure,
 			wantSummary: `🚂 The 14:00 train to production is postponed: state store unreachable
   billing 77 (@bob), search 5 (@carl) move to the next train, Wed 3 Jun 14:00 CEST.
-  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice).`,
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice). To board it again, @alice sends ` + suggest.Command("train board accounting 1338 on daily") + ` (a car boards as whoever sends the command).`,
 			wantAboard: []string{"billing 77", "search 5"},
 		},
 		{
@@ -264,7 +264,7 @@ func TestDepart(t *testing.T) {
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
   ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place
-  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 78 (@bob).`,
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 78 (@bob). To board it again, @bob sends ` + suggest.Command("train board billing 78 on daily") + ` (a car boards as whoever sends the command).`,
 		},
 		{
 			// billing is taken off to ship and put back: it keeps its
@@ -421,7 +421,7 @@ func TestDepartLostCarsUnreadable(t *testing.T) {
 
 	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 could not be put back aboard
   ✅ billing 77 (@bob): deploy d2 succeeded
-  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice).`
+  ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice). To board it again, @alice sends ` + suggest.Command("train board accounting 1338 on daily") + ` (a car boards as whoever sends the command).`
 	if got := render(sum.Message); got != want {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
 	}

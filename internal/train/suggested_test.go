@@ -112,6 +112,17 @@ func TestSuggestedCommands(t *testing.T) {
 			},
 			want:    []string{"train board accounting 7 on daily"},
 			wantCmd: []commands.Command{board("accounting", "7", "daily")}},
+		{name: "cars that could not be put back aboard, in the summary",
+			board: map[string][]string{"daily": {"accounting", "billing"}},
+			text: func(t *testing.T, h *harness) string {
+				h.runner.outcome["accounting"] = "refuse unavailable: cannot check build 7 of accounting"
+				h.runner.outcome["billing"] = "refuse conflict: billing/production is busy"
+				h.store.failReturn = errors.New("store down")
+				sum := h.s.Depart(t.Context(), "daily", "")
+				return strings.Join(sum.Message.Lines, "\n")
+			},
+			want:    []string{"train board accounting 7 on daily", "train board billing 7 on daily"},
+			wantCmd: []commands.Command{board("accounting", "7", "daily"), board("billing", "7", "daily")}},
 		{name: "cars unread at boarding",
 			text: func(t *testing.T, h *harness) string {
 				return strings.Join(unreadMessage(KindBoarding, "14:00 train to production", 0, "state store unreachable").Lines, "\n")

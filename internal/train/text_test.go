@@ -9,6 +9,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 func TestStamp(t *testing.T) {
@@ -161,22 +162,30 @@ func TestWithLostNamesTheCars(t *testing.T) {
 		want string
 	}{
 		{name: "one", lost: down, back: cars[:1],
-			want: "⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice)."},
+			want: "⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: accounting 1338 (@alice). " +
+				"To board it again, @alice sends " + suggest.Command("train board accounting 1338 on daily") + " (a car boards as whoever sends the command)."},
 		{name: "as many as are named", lost: down, back: cars[:3],
 			want: "⚠ 3 cars could not be put back aboard: state store unreachable. " +
-				"They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl)."},
+				"They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl). " +
+				"To board again, each by whoever boarded it: @alice " + suggest.Command("train board accounting 1338 on daily") +
+				", @bob " + suggest.Command("train board billing 77 on daily") + ", @carl " + suggest.Command("train board search 5 on daily") +
+				" (a car boards as whoever sends the command)."},
 		{name: "more than are named", lost: down, back: cars,
 			want: "⚠ 5 cars could not be put back aboard: state store unreachable. " +
-				"They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl), and 2 more."},
+				"They are off the train until boarded again: accounting 1338 (@alice), billing 77 (@bob), search 5 (@carl), and 2 more. " +
+				"To board again, each by whoever boarded it: @alice " + suggest.Command("train board accounting 1338 on daily") +
+				", @bob " + suggest.Command("train board billing 77 on daily") + ", @carl " + suggest.Command("train board search 5 on daily") +
+				" (a car boards as whoever sends the command)."},
 		{name: "the store's own reason, ending a sentence already",
 			lost: fmt.Errorf("return cars to daily: %w", errs.New(errs.Unavailable, "state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'.")),
 			back: cars[:1],
 			want: "⚠ 1 car could not be put back aboard: state store redis at 127.0.0.1:6379 refuses writes: OOM command not allowed when used memory > 'maxmemory'. " +
-				"It is off the train until boarded again: accounting 1338 (@alice)."},
+				"It is off the train until boarded again: accounting 1338 (@alice). " +
+				"To board it again, @alice sends " + suggest.Command("train board accounting 1338 on daily") + " (a car boards as whoever sends the command)."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := withLost(chat.Message{Level: chat.Success, Lines: []string{"✅ web 1 (@ana): deploy d1 succeeded"}}, tc.lost, tc.back)
+			m := withLost(chat.Message{Level: chat.Success, Lines: []string{"✅ web 1 (@ana): deploy d1 succeeded"}}, tc.lost, tc.back, "daily")
 			if len(m.Lines) != 2 || m.Lines[1] != tc.want {
 				t.Errorf("lines:\ngot  %q\nwant the shipped line then %q", m.Lines, tc.want)
 			}
@@ -185,7 +194,7 @@ func TestWithLostNamesTheCars(t *testing.T) {
 			}
 		})
 	}
-	if m := withLost(chat.Message{Level: chat.Success}, nil, cars); m.Level != chat.Success || len(m.Lines) != 0 {
+	if m := withLost(chat.Message{Level: chat.Success}, nil, cars, "daily"); m.Level != chat.Success || len(m.Lines) != 0 {
 		t.Errorf("with every car put back: got level %q, lines %q; want %q, none", m.Level, m.Lines, chat.Success)
 	}
 }
