@@ -656,7 +656,15 @@ func (r *run) start(body func() (Outcome, error)) (*Record, error) {
 		}
 	}
 	for _, o := range r.outErr {
-		if o.state == HostUnreachable {
+		what := "unreachable"
+		if o.state != HostUnreachable {
+			what = "refused"
+		}
+		// An SSH error names the host with its address already: the
+		// note starts with what became of it, and the error names it.
+		if NamesHost(o.host, o.err.Error()) {
+			r.note("%s and left out (max_failures allows %d): %v", what, r.allowed, o.err)
+		} else if o.state == HostUnreachable {
 			r.note("%s is unreachable and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)
 		} else {
 			r.note("%s was refused and left out (max_failures allows %d): %v", o.host, r.allowed, o.err)

@@ -136,3 +136,34 @@ func certifyHost(t *testing.T, f *sshd.Fleet, i int, cert, signer string, opts .
 	f.Stop(i)
 	f.Start(i)
 }
+
+// TestFleetHostKeyRefusedWithinMaxFailures: a host refused for its key
+// within max_failures is named once in the note that leaves it out, by
+// the SSH error that names it with its address.
+func TestFleetHostKeyRefusedWithinMaxFailures(t *testing.T) {
+	fleet := sshd.StartFleet(t, 2, sshd.Options{})
+	other := filepath.Join(t.TempDir(), "other")
+	keygen(t, other)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	lines := "[127.0.0.1]:" + portOf(fleet.Hosts[0].Addr) + " " + pubText(t, fleet.Hosts[0].HostKey) + "\n" +
+		"[127.0.0.1]:" + portOf(fleet.Hosts[1].Addr) + " " + pubText(t, other+".pub") + "\n"
+	if err := os.WriteFile(kh, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := &sshd.Fleet{Hosts: fleet.Hosts, KnownHosts: kh, ClientKey: fleet.ClientKey, User: fleet.User}
+	f := newFleetFixture(t, sub, fleetSpec{env: []string{"max_failures: 1"}}, nil)
+	f.build("1")
+	rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomePartial)
+	want := "refused and left out (max_failures allows 1): ssh: host1 (" + fleet.Hosts[1].Addr +
+		"): host key changed (possible man-in-the-middle): it offered ssh-ed25519 " + pubFingerprint(t, fleet.Hosts[1].HostKey) +
+		", which is not the key in known_hosts; refusing to connect"
+	var got []string
+	for _, n := range f.notes(rec.ID) {
+		if strings.Contains(n, "left out") {
+			got = append(got, n)
+		}
+	}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("got notes %q\nwant one %q", got, want)
+	}
+}

@@ -821,7 +821,7 @@ func TestFleetHostUnreachableAtStart(t *testing.T) {
 		if !strings.Contains(rec.Error, "1 of 3 hosts failed") {
 			t.Errorf("record error %q does not count the failed host", rec.Error)
 		}
-		if !lenient.sawNote(rec.ID, "host2 is unreachable and left out") {
+		if !lenient.sawNote(rec.ID, "unreachable and left out (max_failures allows 1): ssh: host2 (") {
 			t.Errorf("no note about host2; notes %q", lenient.notes(rec.ID))
 		}
 	})
@@ -1029,7 +1029,7 @@ func TestFleetChangedHostKeyIsRefused(t *testing.T) {
 	lenient := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
 	lenient.build("2")
 	rec := lenient.mustRun(deploy.KindDeploy, "2", deploy.OutcomePartial)
-	if !lenient.sawNote(rec.ID, "host1 was refused and left out") || lenient.sawNote(rec.ID, "host1 is unreachable") {
+	if !lenient.sawNote(rec.ID, "refused and left out (max_failures allows 1): ssh: host1 (") || lenient.sawNote(rec.ID, "unreachable and left out") {
 		t.Errorf("notes %q: want host1 refused, not unreachable", lenient.notes(rec.ID))
 	}
 	if h1 := hostResult(t, rec, "host1"); h1.State != deploy.HostFailed || !strings.Contains(h1.Error, "host key changed") {

@@ -531,10 +531,17 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 // transport's errors do. Otherwise the reply said the name twice in a
 // row ("web1: ssh: web1 (10.0.0.5:22): unknown host key …").
 func withHost(host string, err error) error {
-	if msg := " " + err.Error(); strings.Contains(msg, " "+host+" (") {
+	if NamesHost(host, err.Error()) {
 		return err
 	}
 	return fmt.Errorf("%s: %w", host, err)
+}
+
+// NamesHost reports whether msg, a host's error, names host with its
+// address, "web1 (10.0.0.5:22)", as the SSH transport's errors do: a text
+// that says msg of host then names host by msg alone.
+func NamesHost(host, msg string) bool {
+	return strings.Contains(" "+msg, " "+host+" (")
 }
 
 // reachOrUse words why hosts are out: "reach" when none answered, "use"
