@@ -167,3 +167,58 @@ func TestFleetHostKeyRefusedWithinMaxFailures(t *testing.T) {
 		t.Errorf("got notes %q\nwant one %q", got, want)
 	}
 }
+
+// TestFleetRefusesTheOnlyHost: an env of one host it cannot use or reach
+// is refused in words for one host, by the deploy and by its dry run,
+// the host named once, by its reason.
+func TestFleetRefusesTheOnlyHost(t *testing.T) {
+	fleet := sshd.StartFleet(t, 1, sshd.Options{})
+	other := filepath.Join(t.TempDir(), "other")
+	keygen(t, other)
+	addr := fleet.Hosts[0].Addr
+	changed := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(changed, []byte("[127.0.0.1]:"+portOf(addr)+" "+pubText(t, other+".pub")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		knownHosts string // default: the fleet's
+		down       bool
+		want       string
+	}{
+		{name: "refused", knownHosts: changed,
+			want: "cannot use web/prod's only host; nothing was changed: ssh: host0 (" + addr + "): host key changed (possible man-in-the-middle): it offered ssh-ed25519 " +
+				pubFingerprint(t, fleet.Hosts[0].HostKey) + ", which is not the key in known_hosts; refusing to connect; to go on, put right what keeps it out"},
+		{name: "down", down: true,
+			want: "cannot reach web/prod's only host; nothing was changed: ssh: host0 (" + addr + "): "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.down {
+				fleet.Stop(0)
+				t.Cleanup(func() { fleet.Start(0) })
+			}
+			sub := &sshd.Fleet{Hosts: fleet.Hosts, KnownHosts: cmp.Or(tt.knownHosts, fleet.KnownHosts), ClientKey: fleet.ClientKey, User: fleet.User}
+			f := newFleetFixture(t, sub, fleetSpec{}, nil)
+			f.build("1")
+			req := deploy.Request{App: "web", Env: "prod", Build: "1", Requester: "ana"}
+			p, err := f.engine.Plan(context.Background(), req)
+			if err != nil {
+				t.Fatalf("plan: got %v, want a plan that refuses it", err)
+			}
+			_, err = f.engine.Deploy(context.Background(), req, nil)
+			if err == nil {
+				t.Fatal("deploy started, want it refused")
+			}
+			for what, got := range map[string]string{"deploy": errs.Message(err), "dry run": strings.Join(p.Refusals, "\n")} {
+				if tt.down {
+					if !strings.HasPrefix(got, tt.want) || !strings.HasSuffix(got, "; to go on, bring it back") {
+						t.Errorf("%s: got %q, want %q…; to go on, bring it back", what, got, tt.want)
+					}
+				} else if got != tt.want {
+					t.Errorf("%s: got  %q\nwant %q", what, got, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -508,6 +508,10 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 			}
 		}
 	}
+	if len(hosts) == 1 {
+		// Its reason names it already.
+		them = "it"
+	}
 	// How to go on: with the default max_failures of 0 one dead host
 	// holds up a rollback of the whole fleet, and the refusal alone did
 	// not say what lets it through.
@@ -521,6 +525,13 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 			without = "it"
 		}
 		then += fmt.Sprintf(", or set max_failures of %s to %d or more in the config to go on without %s", t.key(), len(failed), without)
+	}
+	if len(hosts) == 1 {
+		// No max_failures lets a deploy go on without its only host:
+		// "1 of 1 hosts (max_failures allows 0)" only made the refusal
+		// longer.
+		return errs.Wrap(errs.Unavailable, list[0], "cannot %s %s's only host; nothing was changed: %v; to go on, %s",
+			reachOrUse(failed), t.key(), list[0], then)
 	}
 	return errs.Wrap(errs.Unavailable, errors.Join(list...), "cannot %s %d of %d hosts of %s (max_failures allows %d); nothing was changed: %v; to go on, %s",
 		reachOrUse(failed), len(failed), len(hosts), t.key(), allowed, list[0], then)
