@@ -26,14 +26,21 @@ import (
 
 // hostHooks is a local fleet (see hostDirs) whose push deliveries a test
 // can tamper with: before may change a host's delivery command, and after
-// runs once it has ended.
+// runs once it has ended. refuse, when set, may refuse a host's login
+// with an error of its own.
 type hostHooks struct {
 	hostDirs
 	before func(host string, cmd *deploy.Command)
 	after  func(host string)
+	refuse func(host string) error
 }
 
 func (m *hostHooks) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	if m.refuse != nil {
+		if err := m.refuse(h.Name); err != nil {
+			return nil, err
+		}
+	}
 	s, err := m.hostDirs.Open(ctx, h)
 	if err != nil {
 		return nil, err

@@ -970,10 +970,8 @@ func (r *run) leftOut(to string) string {
 	for _, o := range r.outErr {
 		if o.state == HostUnreachable {
 			down = append(down, o.host)
-		} else if msg := o.err.Error(); strings.Contains(msg, o.host) {
-			refused = append(refused, msg)
 		} else {
-			refused = append(refused, o.host+": "+msg)
+			refused = append(refused, withHost(o.host, o.err).Error())
 		}
 	}
 	var why []string
