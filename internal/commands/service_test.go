@@ -567,6 +567,45 @@ func (c *cancelOnReply) Reply(m chat.Message) {
 	c.recorder.Reply(m)
 }
 
+// TestStatusNamesAnUnreadHostOnce: a host whose error names it with its
+// address, as SSH's do, is named once in its line of /status, and the
+// cut of the error leaves the reason whole however long the host's name:
+// a host key's fingerprint was lost past a long name said twice.
+func TestStatusNamesAnUnreadHostOnce(t *testing.T) {
+	const fp = "SHA256:sq4bVAl+mVxT8UtVDJx+HMbngbcK2o1YIqIp5WbVZ5A"
+	tests := []struct {
+		name, host string
+		state      deploy.HostState
+		err, want  string
+	}{
+		{name: "changed key, long name", host: "storefront-web-17.eu-west.internal", state: deploy.HostFailed,
+			err: "ssh: storefront-web-17.eu-west.internal (127.0.0.1:2201): host key changed (possible man-in-the-middle): it offered ssh-ed25519 " + fp + ", which is not the key in known_hosts; refusing to connect",
+			// 160 characters of the reason past the address, cut.
+			want: "  could not be read: ssh: storefront-web-17.eu-west.internal (127.0.0.1:2201): host key changed (possible man-in-the-middle): it offered ssh-ed25519 " + fp + ", which is not the key in known_hosts; r…"},
+		{name: "down", host: "host1", state: deploy.HostUnreachable,
+			err:  "ssh: host1 (127.0.0.1:2201): host unreachable: dial tcp 127.0.0.1:2201: connect: connection refused",
+			want: "  unreachable: ssh: host1 (127.0.0.1:2201): host unreachable: dial tcp 127.0.0.1:2201: connect: connection refused"},
+		{name: "not named by its error", host: "host1", state: deploy.HostFailed,
+			err:  "inspect: exit status 1",
+			want: "  host1: could not be read (inspect: exit status 1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t)
+			eng := observedEngine{Engine: f.eng, hosts: []deploy.HostResult{
+				{Host: "web1", Current: "2", Previous: "1"},
+				{Host: tt.host, State: tt.state, Error: tt.err},
+			}}
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: f.store, Policy: f.policy})
+			_, out, _ := f.do("carl", "status web")
+			m := out.replies[len(out.replies)-1]
+			if !slices.Contains(m.Lines, tt.want) {
+				t.Errorf("status: got lines %q\nwant one %q", m.Lines, tt.want)
+			}
+		})
+	}
+}
+
 // TestStatusLargeFleet: /status of a large fleet with failures fits in
 // one message (Slack shows at most 3,000 characters of a section, Discord
 // 4,096 of an embed) and still names what differs: the hosts on another
@@ -592,7 +631,7 @@ func TestStatusLargeFleet(t *testing.T) {
 				}
 				return deploy.HostResult{Host: name, Current: "1338", Previous: "1337"}
 			},
-			want: []string{"web07, web09: current 1337, previous 1336", "web31: unreachable (ssh: web31 (10.0.2.31:22): host unreachable", "15 more unreachable: web36, web37", "web50", "⚠ drift"},
+			want: []string{"web07, web09: current 1337, previous 1336", "  unreachable: ssh: web31 (10.0.2.31:22): host unreachable", "15 more unreachable: web36, web37", "web50", "⚠ drift"},
 		},
 		{
 			name: "every host unreadable, with a long error",

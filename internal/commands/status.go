@@ -357,11 +357,7 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 			}
 			continue
 		}
-		line := fmt.Sprintf("  %s: %s", h.Host, what)
-		if h.Error != "" {
-			line += " (" + firstLine(h.Error, statusErrLen) + ")"
-		}
-		out = append(out, line)
+		out = append(out, "  "+unreadLine(h.Host, what, h.Error))
 	}
 	switch {
 	case len(more) == 0:
@@ -376,6 +372,26 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 		out = append(out, "  ⚠ drift: hosts run different releases")
 	}
 	return out
+}
+
+// unreadLine says of host, unread for what (unreachable, could not be
+// read), why: its error, msg, cut to statusErrLen. An error that names the
+// host with its address, as SSH's do ("ssh: web1 (10.0.0.5:22): host key
+// changed …"), names it alone, and the cut counts only what follows the
+// address: a long host name left no room for a host key's fingerprint.
+func unreadLine(host, what, msg string) string {
+	if msg == "" {
+		return host + ": " + what
+	}
+	if !deploy.NamesHost(host, msg) {
+		return fmt.Sprintf("%s: %s (%s)", host, what, firstLine(msg, statusErrLen))
+	}
+	named := strings.Index(" "+msg, " "+host+" (")
+	n := statusErrLen
+	if end := strings.Index(msg[named:], "): "); end >= 0 {
+		n += utf8.RuneCountInString(msg[:named+end+len("): ")])
+	}
+	return what + ": " + firstLine(msg, n)
 }
 
 // hostNames names the first n of hosts and counts the others.
