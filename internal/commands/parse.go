@@ -1792,7 +1792,7 @@ func (p *parser) envTwiceAt(given []token, i int, env string) error {
 func parseStatus(p *parser, args []token) (Command, error) {
 	var c Command
 	if len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
-		return c, fmt.Errorf("status takes no env; status %s shows every env of %s", args[0].s, args[0].s)
+		return c, fmt.Errorf("status takes no env; %s shows every env of %s", suggest.Command("status "+written(args[0])), args[0].s)
 	}
 	if err := p.appTwiceAfter(args); err != nil {
 		return c, err
@@ -2560,7 +2560,12 @@ func parseAudit(p *parser, args []token) (Command, error) {
 	case len(args) == 0:
 		return c, nil
 	case len(args) == 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s):
-		return c, fmt.Errorf("audit takes no env; audit %s shows every env of %s", args[0].s, args[0].s)
+		// N, when given, is kept: the command offered is the one meant.
+		fixed := "audit " + written(args[0])
+		if len(args) < len(given) {
+			fixed += " " + given[len(given)-1].s
+		}
+		return c, fmt.Errorf("audit takes no env; %s shows every env of %s", suggest.Command(fixed), args[0].s)
 	case len(args) == 2 && looksNumeric(args[0].s) && p.isApp(args[1].s):
 		if v, err := strconv.Atoi(args[0].s); err == nil && v >= 1 && v <= MaxAudit {
 			return c, fmt.Errorf("N comes after the app: %s", suggest.Command("audit "+written(args[1])+" "+args[0].s))

@@ -627,7 +627,7 @@ func TestParseReply(t *testing.T) {
 		// status, history, cancel, help, whoami
 		{name: "status unknown app", in: "status acounting", want: []string{`unknown app "acounting"`}},
 		{name: "status env", in: "status accounting production", exact: true,
-			want: []string{"status takes no env; status accounting shows every env of accounting\nusage: status [APP]"}},
+			want: []string{"status takes no env; " + suggest.Command("status accounting") + " shows every env of accounting\nusage: status [APP]"}},
 		{name: "status extra word", in: "status accounting now", want: []string{`unexpected word "now"`, "\nusage: status [APP]"}},
 		{name: "status word not an env", in: "status accounting testing", want: []string{`unexpected word "testing"`}},
 		{name: "history zero", in: "history 0", exact: true, want: []string{`N must be a whole number from 1 to 100, not "0"` + usageHistory}},
@@ -748,7 +748,7 @@ func TestParseReply(t *testing.T) {
 		{name: "audit too many", in: "audit accounting 201", want: []string{`not "201"`, usageAudit}},
 		{name: "audit unknown app", in: "audit acounting", want: []string{`unknown app "acounting"; did you mean "accounting"?`, usageAudit}},
 		{name: "audit env", in: "audit accounting production 5", exact: true,
-			want: []string{"audit takes no env; audit accounting shows every env of accounting" + usageAudit}},
+			want: []string{"audit takes no env; " + suggest.Command("audit accounting 5") + " shows every env of accounting" + usageAudit}},
 		{name: "audit N first", in: "audit 5 accounting", want: []string{"N comes after the app: " + suggest.Command("audit accounting 5")}},
 		{name: "audit N first, out of range", in: "audit 500 accounting", want: []string{"N comes after the app: audit accounting N"}},
 		{name: "audit extra word", in: "audit accounting now", want: []string{`unexpected word "now"`}},
