@@ -1607,13 +1607,23 @@ func durationTwice(first, second token, fixed func(d string) string) error {
 	fix := func(d string) string {
 		return suggest.Command(strings.Join(strings.Fields(fixed(d)), " "))
 	}
-	if strings.EqualFold(first.s, second.s) {
-		return writtenTwice(first.s, fix(first.s)+` (to keep both in the reason, quote it)`)
-	}
-	d := first.s
-	if !isDuration(first) && isDuration(second) {
-		// The one offered is one the lock takes.
+	// The one offered is one the lock takes: with neither, a command
+	// offered would be refused, so the range is given instead.
+	var d string
+	switch {
+	case isDuration(first):
+		d = first.s
+	case isDuration(second):
 		d = second.s
+	}
+	span := fmt.Sprintf("from 1m to %dd", MaxLockFor/(24*time.Hour))
+	switch {
+	case strings.EqualFold(first.s, second.s) && d == "":
+		return fmt.Errorf(`%q is written twice, and a lock takes a duration %s: write one such, or omit "for" %s (to keep both in the reason, quote it)`, first.s, span, lockOmitFor)
+	case strings.EqualFold(first.s, second.s):
+		return writtenTwice(first.s, fix(first.s)+` (to keep both in the reason, quote it)`)
+	case d == "":
+		return fmt.Errorf(`"for" takes one duration, and %s and %s are two, neither of which a lock takes: write one %s, or omit "for" %s (to keep both in the reason, quote it)`, echo(first.s), echo(second.s), span, lockOmitFor)
 	}
 	return fmt.Errorf(`"for" takes one duration, and %s and %s are two: write one, e.g. %s (to keep both in the reason, quote it)`, echo(first.s), echo(second.s), fix(d))
 }
