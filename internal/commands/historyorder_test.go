@@ -20,7 +20,7 @@ func TestHistoryNFirst(t *testing.T) {
 		{"before the app", "history 20 accounting", "N goes last: " + suggest.Command("history accounting 20")},
 		{"before the app and env", "history 20 accounting production", "N goes last: " + suggest.Command("history accounting production 20")},
 		{"between the app and env", "history accounting 20 production", "N goes last: " + suggest.Command("history accounting production 20")},
-		{"out of range", "history 500 accounting", "N goes last: history accounting N"},
+		{"out of range", "history 500 accounting", `N must be a whole number from 1 to 100, not "500", and goes last: history accounting N`},
 		{"two numbers", "history 5 5", `N is written twice`},
 	}
 	for _, tt := range tests {

@@ -1874,8 +1874,10 @@ func parseHistory(p *parser, args []token) (Command, error) {
 			// last is one to send.
 			return c, fmt.Errorf("N goes last: %s", suggest.Command(strings.TrimSpace("history "+writtenWords(names)+" "+args[i].s)))
 		}
-		fixed := strings.Join(slices.DeleteFunc([]string{"history", app, env, "N"}, func(w string) bool { return w == "" }), " ")
-		return c, fmt.Errorf("N goes last: %s", fixed)
+		// Out of range, moved last it would be refused too: both are
+		// named, and no N is offered.
+		form := strings.Join(slices.DeleteFunc([]string{"history", app, env, "N"}, func(w string) bool { return w == "" }), " ")
+		return c, fmt.Errorf("N must be a whole number from 1 to %d, not %s, and goes last: %s", MaxHistory, echo(args[i].s), form)
 	}
 	c.App, c.Env = app, env
 	return c, nil
