@@ -854,12 +854,35 @@ func joinWords(ts []token) string {
 // it was written in quotes, where it is never a keyword and a reason's
 // first word is never an app or env. A suggested command written with
 // its words bare could do something other than was meant.
+//
+// A flag is spelled with "--", as usage writes it, where it was typed
+// with other dashes ("—dry-run", which chat clients make of "--"): it
+// reads the same, and an offered command shows what it runs.
 func written(t token) string {
 	if !t.quoted {
-		return t.s
+		return flagWritten(t)
 	}
 	q, _ := quoteReason(t.s)
 	return q
+}
+
+// flagWritten returns the unquoted word t with its dashes written "--"
+// when it is a flag typed with other dashes, as takeFlags names it; t as
+// typed otherwise. More dashes than two are kept: the flag stays the
+// unknown one that was refused.
+func flagWritten(t token) string {
+	if !isFlag(t) {
+		return t.s
+	}
+	name, value, hasValue := strings.Cut(t.s, "=")
+	rest, n, ascii := stripDashes(name)
+	if ascii || n == 0 || strings.IndexFunc(rest, isDash) == 0 {
+		return t.s
+	}
+	if hasValue {
+		return "--" + rest + "=" + value
+	}
+	return "--" + rest
 }
 
 // writtenWords is joinWords with each word written as written does.
