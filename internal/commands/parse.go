@@ -2605,7 +2605,8 @@ func parseAudit(p *parser, args []token) (Command, error) {
 		if v, err := strconv.Atoi(args[0].s); err == nil && v >= 1 && v <= MaxAudit {
 			return c, fmt.Errorf("N comes after the app: %s", suggest.Command("audit "+written(args[1])+" "+args[0].s))
 		}
-		return c, fmt.Errorf("N comes after the app: audit %s N", args[1].s)
+		// Moved after the app it would be refused too: both are named.
+		return c, fmt.Errorf("N must be a whole number from 1 to %d, not %s, and comes after the app: audit %s N", MaxAudit, echo(args[0].s), args[1].s)
 	case len(args) > 2 && looksNumeric(args[1].s) && p.isApp(args[0].s):
 		// "audit web 5 extra": N is in its place.
 		return c, unexpected(args[2])

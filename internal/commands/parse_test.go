@@ -750,7 +750,7 @@ func TestParseReply(t *testing.T) {
 		{name: "audit env", in: "audit accounting production 5", exact: true,
 			want: []string{"audit takes no env; " + suggest.Command("audit accounting 5") + " shows every env of accounting" + usageAudit}},
 		{name: "audit N first", in: "audit 5 accounting", want: []string{"N comes after the app: " + suggest.Command("audit accounting 5")}},
-		{name: "audit N first, out of range", in: "audit 500 accounting", want: []string{"N comes after the app: audit accounting N"}},
+		{name: "audit N first, out of range", in: "audit 500 accounting", want: []string{`N must be a whole number from 1 to 200, not "500", and comes after the app: audit accounting N`}},
 		{name: "audit extra word", in: "audit accounting now", want: []string{`unexpected word "now"`}},
 		{name: "audit flag", in: "audit --all", want: []string{`unknown flag "--all"; audit takes no flags`}},
 
