@@ -186,3 +186,89 @@ func TestFitCheckInChangedAgainAndAgain(t *testing.T) {
 		t.Errorf("carl's check-in: got %v, want the last one written, until %v", present["carl"], want)
 	}
 }
+
+// TestHereRacesTheGrant: a revoke or a shorter grant of the admin made
+// between here's read of the grants and its write, whose own fitting of
+// the check-in found none, does not leave the check-in here writes
+// counting its user around: here ends it or cuts it short, and its reply
+// says so. The check-in stayed, its user no admin, and the reply said
+// they were around until it ended.
+func TestHereRacesTheGrant(t *testing.T) {
+	tests := []struct {
+		name string
+		mid  string // ana's, between carl's read of his grants and his write
+		// before is whether carl checked in for 2h before, which mid's
+		// own fitting then finds and ends.
+		before bool
+		// failed is whether carl's here is refused, title its reply's
+		// title; in whether carl is checked in afterwards, until 11:00
+		// when his admin ends.
+		failed, in bool
+		title      string
+	}{
+		{"revoke", "revoke @carl admin", false, true, false,
+			"carl is no admin now: their admin was taken back as they checked in, so they are not checked in; only admins check in"},
+		{"revoke of one checked in already", "revoke @carl admin", true, true, false,
+			"carl is no admin now: their admin was taken back as they checked in, so they are not checked in; only admins check in"},
+		{"shorter grant", "grant @carl admin for 1h", false, false, true,
+			"carl is around until 2026-11-23 11:00:00 CET, when their admin (a runtime grant) ends; deploys that need an admin present may run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			steps := []struct{ user, text string }{{"ana", "grant @carl admin"}}
+			if tt.before {
+				steps = append(steps, struct{ user, text string }{"carl", "here for 2h"})
+			}
+			for _, step := range steps {
+				if res, out, _ := f.do(step.user, step.text); res.Failed {
+					t.Fatalf("%q: %s", step.text, out.last())
+				}
+			}
+			ran := false
+			st := &midFit{Store: f.store, mid: func() {
+				ran = true
+				if res, out, _ := f.do("ana", tt.mid); res.Failed {
+					t.Fatalf("%q between the read and the write: %s", tt.mid, out.last())
+				}
+			}}
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			res, out, _ := f.do("carl", "here for 4h")
+			if !ran {
+				t.Fatalf("here wrote no check-in: the test did not stage %q between the read and the write", tt.mid)
+			}
+			if got := suggest.Strip(out.lastMessage().Title); res.Failed != tt.failed || got != tt.title {
+				t.Errorf("here: got failed %v, %q; want failed %v, %q", res.Failed, got, tt.failed, tt.title)
+			}
+			present, err := f.store.Present(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want time.Time
+			if tt.in {
+				want = f.clock.Now().Add(time.Hour)
+			}
+			if got, in := present["carl"]; in != tt.in || !got.Equal(want) {
+				t.Errorf("carl's check-in: got %v (%v), want %v (%v)", got, in, want, tt.in)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDecision, wantReason := audit.Allowed, "checked in until 2026-11-23 11:00:00 CET, when their admin (a runtime grant) ends"
+			if tt.failed {
+				wantDecision, wantReason = audit.Refused, tt.title
+			}
+			var entry *audit.Entry
+			for _, e := range audit.Fold(entries) {
+				if e.User == "carl" && e.Command == "here for 4h" {
+					entry = &e
+					break
+				}
+			}
+			if entry == nil || entry.Decision != wantDecision || entry.Reason != wantReason {
+				t.Errorf("here's audit entry: got %+v, want %s, %q", entry, wantDecision, wantReason)
+			}
+		})
+	}
+}

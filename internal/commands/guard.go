@@ -592,6 +592,16 @@ func (c *call) here(ctx context.Context, cmd Command) {
 		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked in", suggest.Command("admins")+" lists who is around"))
 		return
 	}
+	// A revoke or a shorter grant between the read of the grants and the
+	// write fitted the check-in in force then, not this one: read alone,
+	// its user stayed checked in, no admin, counted around again as soon
+	// as anyone granted the admin back, and the reply said they were
+	// around. Whichever of the two reads the other's write fits it; here
+	// it is this one, after the write, and only from what it wrote.
+	until, capped, ok = c.refitHere(ctx, until, capped)
+	if !ok {
+		return
+	}
 	if capped != "" {
 		c.allow("checked in until " + c.s.stamp(until) + capped)
 	} else {
@@ -599,6 +609,73 @@ func (c *call) here(ctx context.Context, cmd Command) {
 	}
 	c.out.Reply(chat.Message{Level: chat.Success, Public: true,
 		Title: fmt.Sprintf("%s is around until %s%s; deploys that need an admin present may run", c.req.User, c.s.stamp(until), capped)})
+}
+
+// refitHere reads the grants again after here wrote a check-in until
+// until, and ends or cuts it short, from what was written, when the
+// user's admin was taken back or shortened meanwhile. It returns the end
+// of the check-in that stands and what to say of it, or ok false when it
+// replied itself.
+func (c *call) refitHere(ctx context.Context, until time.Time, capped string) (time.Time, string, bool) {
+	user := c.req.User
+	grants, err := c.s.store.Grants(ctx)
+	if err != nil {
+		// Not refused: the check-in stands, and only a revoke in the
+		// instant between the two reads would be missed.
+		c.allow("checked in until " + c.s.stamp(until) + capped + "; the runtime grants could not be read again after it")
+		c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
+			Title: fmt.Sprintf("%s is around until %s%s; deploys that need an admin present may run", user, c.s.stamp(until), capped),
+			Lines: []string{fmt.Sprintf("⚠ whether %s is still an admin could not be read again after the check-in (%s); %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))}})
+		return time.Time{}, "", false
+	}
+	for range fitCheckInTries {
+		now := c.s.now()
+		if !c.s.policy.IsAdmin(user, grants, now) {
+			if !until.IsZero() {
+				cur, ended, err := c.s.store.CheckOutIf(ctx, user, until)
+				if err != nil {
+					line := fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+					c.allow("checked in until " + c.s.stamp(until) + "; admin taken back meanwhile; " + suggest.Strip(line))
+					c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
+						Title: fmt.Sprintf("%s is no admin now: their admin was taken back as they checked in", user), Lines: []string{line}})
+					return time.Time{}, "", false
+				}
+				if !ended {
+					until = cur
+					continue
+				}
+			}
+			c.refuse(errs.New(errs.Forbidden, "%s is no admin now: their admin was taken back as they checked in, so they are not checked in; only admins check in", user))
+			return time.Time{}, "", false
+		}
+		if until.IsZero() {
+			// Ended meanwhile by the user's own away.
+			c.allow("checked in; ended meanwhile")
+			c.out.Reply(chat.Message{Level: chat.Info, Public: true, Title: user + " is away: their check-in was ended as it was made"})
+			return time.Time{}, "", false
+		}
+		end, bounded := c.s.adminUntil(user, "", "", grants, now)
+		if !bounded || !end.Before(until) {
+			return until, capped, true
+		}
+		cur, cut, err := c.s.store.CheckInIf(ctx, user, until, end)
+		if err != nil {
+			line := fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
+				user, c.s.stamp(end), deploy.StoreReason(err), c.s.stamp(until), suggest.Command("admins"))
+			c.allow("checked in until " + c.s.stamp(until) + "; admin shortened meanwhile; " + suggest.Strip(line))
+			c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
+				Title: fmt.Sprintf("%s's admin (a runtime grant) now ends at %s, before their check-in", user, c.s.stamp(end)), Lines: []string{line}})
+			return time.Time{}, "", false
+		}
+		if cut {
+			return end, ", when their admin (a runtime grant) ends", true
+		}
+		until = cur
+	}
+	line := fmt.Sprintf("⚠ %s's check-in changed while it was being fitted to their admin, again and again, so it was left as it is; %s lists who is around", user, suggest.Command("admins"))
+	c.allow("checked in; " + suggest.Strip(line))
+	c.out.Reply(chat.Message{Level: chat.Warning, Public: true, Title: user + "'s admin changed as they checked in", Lines: []string{line}})
+	return time.Time{}, "", false
 }
 
 func (c *call) away(ctx context.Context) {
