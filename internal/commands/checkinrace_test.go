@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
@@ -268,6 +271,111 @@ func TestHereRacesTheGrant(t *testing.T) {
 			}
 			if entry == nil || entry.Decision != wantDecision || entry.Reason != wantReason {
 				t.Errorf("here's audit entry: got %+v, want %s, %q", entry, wantDecision, wantReason)
+			}
+		})
+	}
+}
+
+// failedFit is a state store whose conditional writes of a check-in all
+// fail with err, without a word to the store underneath.
+type failedFit struct {
+	commands.Store
+	err error
+}
+
+func (s *failedFit) CheckInIf(context.Context, string, time.Time, time.Time) (time.Time, bool, error) {
+	return time.Time{}, false, s.err
+}
+
+func (s *failedFit) CheckOutIf(context.Context, string, time.Time) (time.Time, bool, error) {
+	return time.Time{}, false, s.err
+}
+
+// TestFitCheckInWriteFailed: a check-in whose end or cut failed with an
+// error of a write Redis may have taken, its reply lost, is not said to
+// stand: the reply says it may or may not have been ended or cut short,
+// and where that shows. One the store refused before writing still says
+// it could not be.
+func TestFitCheckInWriteFailed(t *testing.T) {
+	lost := errs.Wrap(errs.Unavailable, errors.New("redis at 127.0.0.1:6379: i/o timeout"), deploy.StoreUnreachable)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	notRun := deploy.StoreNotRun(ended)
+	tests := []struct {
+		name string
+		err  error
+		// user and text are the command fitting carl's check-in, made
+		// after "grant @carl admin"; checkedIn whether carl checked in for
+		// 4h before, midRevoke whether ana revokes his admin as carl's
+		// here reads his grants.
+		user, text           string
+		checkedIn, midRevoke bool
+		want                 string
+	}{
+		{"revoke, reply lost", lost, "ana", "revoke @carl admin", true, false,
+			"⚠ carl's check-in may or may not have been ended (state store unreachable): if not, it counts them around once they are an admin again, when admins shows it"},
+		{"revoke, not written", notRun, "ana", "revoke @carl admin", true, false,
+			"⚠ carl's check-in could not be ended (state store unreachable), and counts them around once they are an admin again; admins lists who is around"},
+		{"shorter grant, reply lost", lost, "ana", "grant @carl admin for 1h", true, false,
+			"⚠ carl's check-in may or may not have been cut short to end at 2026-11-23 11:00:00 CET with their admin (state store unreachable): if not, it may run until 2026-11-23 14:00:00 CET, counting them around whenever they are an admin again, when admins shows it"},
+		{"shorter grant, not written", notRun, "ana", "grant @carl admin for 1h", true, false,
+			"⚠ carl's check-in could not be cut short to end at 2026-11-23 11:00:00 CET with their admin (state store unreachable): it may run until 2026-11-23 14:00:00 CET, counting them around whenever they are an admin again; admins lists who is around"},
+		{"here as the admin is revoked, reply lost", lost, "carl", "here for 4h", false, true,
+			"⚠ carl's check-in may or may not have been ended (state store unreachable): if not, it counts them around once they are an admin again, when admins shows it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			steps := []struct{ user, text string }{{"ana", "grant @carl admin"}}
+			if tt.checkedIn {
+				steps = append(steps, struct{ user, text string }{"carl", "here for 4h"})
+			}
+			for _, step := range steps {
+				if res, out, _ := f.do(step.user, step.text); res.Failed {
+					t.Fatalf("%q: %s", step.text, out.last())
+				}
+			}
+			mid := &midFit{Store: f.store}
+			if tt.midRevoke {
+				mid.mid = func() {
+					if res, out, _ := f.do("ana", "revoke @carl admin"); res.Failed {
+						t.Fatalf("revoke between the read and the write: %s", out.last())
+					}
+				}
+			}
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: &failedFit{Store: mid, err: tt.err}, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			_, out, _ := f.do(tt.user, tt.text)
+			if mid.mid != nil {
+				t.Fatalf("%q wrote no check-in: the test did not stage the revoke between the read and the write", tt.text)
+			}
+			lines := out.lastMessage().Lines
+			var got []string
+			var marked []string
+			for _, l := range lines {
+				if strings.HasPrefix(l, "⚠") {
+					got = append(got, suggest.Strip(l))
+					suggest.Rewrite(l, func(cmd string) string { marked = append(marked, cmd); return cmd })
+				}
+			}
+			if !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("%q reply's warnings: got %q, want %q", tt.text, got, tt.want)
+			}
+			if !slices.Equal(marked, []string{"admins"}) {
+				t.Errorf("%q: commands marked as suggested %q; want [admins]", tt.text, marked)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entry *audit.Entry
+			for _, e := range audit.Fold(entries) {
+				if e.User == tt.user && e.Command == tt.text {
+					entry = &e
+					break
+				}
+			}
+			if entry == nil || !strings.HasSuffix(entry.Reason, "; "+tt.want) {
+				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.text, entry, tt.want)
 			}
 		})
 	}

@@ -523,7 +523,7 @@ func (c *call) fitCheckIn(ctx context.Context, user string) string {
 		if !admin {
 			cur, ended, err := c.s.store.CheckOutIf(ctx, user, until)
 			if err != nil {
-				return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+				return checkOutFailed(user, err)
 			}
 			if ended {
 				return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
@@ -536,8 +536,7 @@ func (c *call) fitCheckIn(ctx context.Context, user string) string {
 		}
 		cur, cut, err := c.s.store.CheckInIf(ctx, user, until, end)
 		if err != nil {
-			return fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
-				user, c.s.stamp(end), deploy.StoreReason(err), c.s.stamp(until), suggest.Command("admins"))
+			return c.s.cutShortFailed(user, end, until, err)
 		}
 		if cut {
 			return fmt.Sprintf("%s's check-in now ends at %s, when their admin (a runtime grant) ends", user, c.s.stamp(end))
@@ -545,6 +544,38 @@ func (c *call) fitCheckIn(ctx context.Context, user string) string {
 		until = cur
 	}
 	return fmt.Sprintf("⚠ %s's check-in changed while it was being fitted to their admin, again and again, so it was left as it is; %s lists who is around", user, suggest.Command("admins"))
+}
+
+// checkOutFailed says that ending user's check-in failed with err. A
+// write whose reply was lost may have been applied: "could not be ended"
+// told whoever read it that the check-in certainly stands. admins lists
+// no one who is no admin, so it shows the check-in only once they are
+// one again, which is when it would count.
+func checkOutFailed(user string, err error) string {
+	if mayHaveWritten(err) {
+		return fmt.Sprintf("⚠ %s's check-in may or may not have been ended (%s): if not, it counts them around once they are an admin again, when %s shows it",
+			user, deploy.StoreReason(err), suggest.Command("admins"))
+	}
+	return fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+}
+
+// cutShortFailed is checkOutFailed for cutting user's check-in, until
+// until, short to end at end. admins shows a check-in past its user's
+// admin ending with the admin, so it tells only once the admin is
+// granted back.
+func (s *Service) cutShortFailed(user string, end, until time.Time, err error) string {
+	if mayHaveWritten(err) {
+		return fmt.Sprintf("⚠ %s's check-in may or may not have been cut short to end at %s with their admin (%s): if not, it may run until %s, counting them around whenever they are an admin again, when %s shows it",
+			user, s.stamp(end), deploy.StoreReason(err), s.stamp(until), suggest.Command("admins"))
+	}
+	return fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
+		user, s.stamp(end), deploy.StoreReason(err), s.stamp(until), suggest.Command("admins"))
+}
+
+// mayHaveWritten reports whether a store write that failed with err may
+// have been applied all the same, as OutcomeUnknown judges it.
+func mayHaveWritten(err error) bool {
+	return errors.Is(deploy.OutcomeUnknown(err, "", ""), deploy.ErrOutcomeUnknown)
 }
 
 // fitCheckInTries bounds how often fitCheckIn fits a check-in its user
@@ -634,7 +665,7 @@ func (c *call) refitHere(ctx context.Context, until time.Time, capped string) (t
 			if !until.IsZero() {
 				cur, ended, err := c.s.store.CheckOutIf(ctx, user, until)
 				if err != nil {
-					line := fmt.Sprintf("⚠ %s's check-in could not be ended (%s), and counts them around once they are an admin again; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
+					line := checkOutFailed(user, err)
 					c.allow("checked in until " + c.s.stamp(until) + "; admin taken back meanwhile; " + suggest.Strip(line))
 					c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
 						Title: fmt.Sprintf("%s is no admin now: their admin was taken back as they checked in", user), Lines: []string{line}})
@@ -660,8 +691,7 @@ func (c *call) refitHere(ctx context.Context, until time.Time, capped string) (t
 		}
 		cur, cut, err := c.s.store.CheckInIf(ctx, user, until, end)
 		if err != nil {
-			line := fmt.Sprintf("⚠ %s's check-in could not be cut short to end at %s with their admin (%s): it may run until %s, counting them around whenever they are an admin again; %s lists who is around",
-				user, c.s.stamp(end), deploy.StoreReason(err), c.s.stamp(until), suggest.Command("admins"))
+			line := c.s.cutShortFailed(user, end, until, err)
 			c.allow("checked in until " + c.s.stamp(until) + "; admin shortened meanwhile; " + suggest.Strip(line))
 			c.out.Reply(chat.Message{Level: chat.Warning, Public: true,
 				Title: fmt.Sprintf("%s's admin (a runtime grant) now ends at %s, before their check-in", user, c.s.stamp(end)), Lines: []string{line}})
