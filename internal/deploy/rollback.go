@@ -202,7 +202,46 @@ func leftEnvOn(rec *Record, build string) bool {
 // notFrom is the refusal of a rollback `from` a build that no longer
 // runs: now does.
 func (r *run) notFrom(now string, req Request) error {
-	return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: %s)", r.t.key(), orNone(now), req.From, suggest.Command("rollback "+req.App+" "+r.t.env.Name))
+	undo, why := r.undoNow()
+	if undo == "" {
+		return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back, and no rollback of what runs now is offered: %s", r.t.key(), orNone(now), req.From, why)
+	}
+	return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: %s)", r.t.key(), orNone(now), req.From, undo)
+}
+
+// undoNow is the rollback of what the live hosts run now, marked as the
+// bot's suggestion, or "" and why there is none. After a deploy some of
+// whose hosts failed within max_failures, the hosts run different
+// releases, and a rollback naming no release is refused (see
+// rollbackTarget): the one offered names the release that deploy
+// recorded, from its build, as its report does, or none when it found
+// no release on every host. It goes by the records stuckHosts read.
+func (r *run) undoNow() (undo, why string) {
+	app, env := r.t.app.Name, r.t.env.Name
+	status := suggest.Command("status " + app)
+	last := lastSwitching(r.recent, r.rec.ID)
+	if last != nil && last.Kind == KindDeploy && last.Outcome == OutcomePartial {
+		switch {
+		case ValidBuild(last.RollbackTo) && r.runsOnly(last.Build, last.RollbackTo):
+			return suggest.Command("rollback " + app + " " + env + " to " + last.RollbackTo + " from " + last.Build), ""
+		case last.NoRollback:
+			return "", fmt.Sprintf("the partial deploy %s left no release on every host to roll back to; %s shows what each host runs", last.ID, status)
+		}
+	}
+	if r.sameRelease() {
+		return suggest.Command("rollback " + app + " " + env), ""
+	}
+	if s, _ := r.stuckIn(last, ""); s != nil {
+		// A rollback naming none finishes what that run left.
+		return suggest.Command("rollback " + app + " " + env), ""
+	}
+	return "", fmt.Sprintf("its hosts run different releases, and a rollback then names the release to go back to; %s shows what each host runs: rollback %s %s to BUILD", status, app, env)
+}
+
+// sameRelease reports whether every live host runs one release.
+func (r *run) sameRelease() bool {
+	live := r.live()
+	return len(live) == 0 || r.runsOnly(r.states[live[0].Name].Current)
 }
 
 // anyRuns reports whether a live host runs build.
@@ -268,8 +307,23 @@ type stuck struct {
 // fine too, one release further back.
 func (r *run) stuckHosts(named string) (*stuck, error) {
 	last, err := r.lastSwitchingRun()
-	if err != nil || last == nil {
+	if err != nil {
 		return nil, err
+	}
+	s, again := r.stuckIn(last, named)
+	if s == nil {
+		return nil, nil
+	}
+	r.again = again
+	return s, nil
+}
+
+// stuckIn is what stuckHosts finds in last, the last finished run that
+// switched a host (nil for none), for a rollback naming named (or none),
+// and the hosts it would restart; nil when there is none.
+func (r *run) stuckIn(last *Record, named string) (*stuck, map[string]bool) {
+	if last == nil {
+		return nil, nil
 	}
 	var s stuck
 	switch {
@@ -289,8 +343,7 @@ func (r *run) stuckHosts(named string) (*stuck, error) {
 	if len(again) == 0 {
 		return nil, nil
 	}
-	r.again = again
-	return &s, nil
+	return &s, again
 }
 
 // lastSwitchingRun returns the last finished run of the app+env that

@@ -1,0 +1,115 @@
+package deploy_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// TestFleetNotFromOffersWhatRollbackDoes: a rollback from 2, clicked on
+// the message of an old deploy, is refused once a later build runs, and
+// the refusal offers the rollback of what runs now. After a deploy of 4
+// that ended partial within max_failures (host1 failed its health check
+// and went back to 3), it offered `rollback web prod`, which was refused
+// in turn: the hosts run different releases, and only a rollback naming
+// its release is taken. The offer names the release, as the partial
+// deploy's report does, and is taken; where no release is on every host,
+// nothing is offered, and the refusal says why.
+func TestFleetNotFromOffersWhatRollbackDoes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, f *fleetFixture)
+		want    string // where the offered rollback goes; "" for none
+		why     string // in the refusals without an offer
+	}{
+		{
+			name:    "a host failed after its switch",
+			prepare: func(t *testing.T, f *fleetFixture) {},
+			want:    "3",
+		},
+		{
+			// host1 joins with nothing on it and is left on 4, bad.
+			name: "a host on its first release failed",
+			prepare: func(t *testing.T, f *fleetFixture) {
+				if err := os.RemoveAll(f.root(1)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			why: "no release on every host to roll back to",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 3)
+			f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, env: []string{"max_failures: 1"}}, nil)
+			for _, b := range []string{"1", "2", "3", "4"} {
+				f.build(b)
+			}
+			f.seed("1")
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+			tt.prepare(t, f)
+			if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-4"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
+
+			// The clicks on the message of the deploy of 2: its Rollback
+			// button, plain and naming where it went.
+			var offer commands.Command
+			for _, to := range []string{"", "1"} {
+				_, err := f.rollback(to, "2")
+				msg := errs.Message(err)
+				if errs.CodeOf(err) != errs.Conflict || !strings.Contains(msg, "not 2; nothing was rolled back") {
+					t.Errorf("rollback to %q from 2: got %v, want it refused as 2 no longer runs", to, err)
+					continue
+				}
+				var rollbacks []commands.Command
+				for _, c := range offered(t, f.cfg, msg) {
+					if c.Verb == commands.VerbRollback {
+						rollbacks = append(rollbacks, c)
+					}
+				}
+				if tt.want == "" {
+					if len(rollbacks) != 0 || !strings.Contains(msg, tt.why) {
+						t.Errorf("refusal %q: offers %+v; want no rollback, and to say %q", msg, rollbacks, tt.why)
+					}
+					continue
+				}
+				if len(rollbacks) != 1 || rollbacks[0].App != "web" || rollbacks[0].Env != "prod" || rollbacks[0].Build != tt.want || rollbacks[0].From != "4" {
+					t.Errorf("refusal %q: offers rollbacks %+v, want one of web/prod to %s from 4", msg, rollbacks, tt.want)
+					continue
+				}
+				offer = rollbacks[0]
+			}
+			if tt.want == "" {
+				if _, err := f.rollback("", ""); err == nil {
+					t.Errorf("rollback after a refusal that offered none: started, want refused")
+				}
+				return
+			}
+			if offer.Verb == "" {
+				return // reported above
+			}
+			back, err := f.rollback(offer.Build, offer.From)
+			if err != nil {
+				t.Fatalf("the offered rollback (%s): refused: %v", offer.Text, err)
+			}
+			if back.Outcome != deploy.OutcomeSucceeded || back.Build != tt.want {
+				t.Errorf("the offered rollback: got %s to %s (%s), want succeeded to %s", back.Outcome, back.Build, back.Error, tt.want)
+			}
+			for i, h := range fleet.Hosts {
+				if got := f.link(i, "current"); got != "releases/"+tt.want {
+					t.Errorf("%s: current %s after the rollback, want releases/%s", h.Name, got, tt.want)
+				}
+			}
+		})
+	}
+}
