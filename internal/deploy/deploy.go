@@ -919,10 +919,27 @@ func notCancelled(t target, rec *Record) error {
 	undo, why := pruneUndo(t, rec)
 	if undo == "" {
 		return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; no rollback undoes it: %s",
-			rec.ID, t.key(), rec.Build, why)
+			rec.ID, t.key(), rec.switchedTo(), why)
 	}
 	return errs.New(errs.Conflict, "deploy %s has switched %s to %s already and is only removing old releases: it is not cancelled; to undo it: %s",
-		rec.ID, t.key(), rec.Build, undo)
+		rec.ID, t.key(), rec.switchedTo(), undo)
+}
+
+// switchedTo says what deploy rec, which settled (see run.settle),
+// switched its hosts to: its build, and on how many of them when some
+// are out of it (see partial), which went back to their earlier release,
+// were left on the build failed, or were not reached.
+func (rec *Record) switchedTo() string {
+	if !rec.partial() {
+		return rec.Build
+	}
+	on := 0
+	for _, h := range rec.Hosts {
+		if !h.LeftOut && (h.State == HostActive || h.State == HostUnchanged) {
+			on++
+		}
+	}
+	return fmt.Sprintf("%s on %d of %d hosts", rec.Build, on, len(rec.Hosts))
 }
 
 // partial reports whether a host of rec, a deploy that settled (see

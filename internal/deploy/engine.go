@@ -817,7 +817,7 @@ func waitForPrune(t target, kind Kind, rec *Record) string {
 	default:
 		return "" // a dry run, which changes nothing anyway
 	}
-	return fmt.Sprintf("; nothing was %s: that deploy has switched %s to %s already and is only removing old releases, so it is not cancelled; %s", done, t.key(), rec.Build, next)
+	return fmt.Sprintf("; nothing was %s: that deploy has switched %s to %s already and is only removing old releases, so it is not cancelled; %s", done, t.key(), rec.switchedTo(), next)
 }
 
 // stopDeployFirst ends the refusal of a run of kind behind a deploy of t

@@ -23,7 +23,8 @@ import (
 // different releases, and only a rollback naming its release is taken.
 // The offer names the release, as the partial run's report does, and is
 // taken; where no release is on every host, nothing is offered, and the
-// refusal says why.
+// refusal says why. The refusals said the deploy had switched web/prod
+// to 3, as though every host ran it; they say on how many hosts.
 func TestFleetPartialPruneOffersWhatRollbackDoes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -108,6 +109,11 @@ func TestFleetPartialPruneOffersWhatRollbackDoes(t *testing.T) {
 
 			var offer commands.Command
 			for _, msg := range refusals {
+				// host1 went back to 2, or failed on 3 and is out of
+				// the deploy: the deploy switched the other two.
+				if !strings.Contains(msg, "has switched web/prod to 3 on 2 of 3 hosts already") {
+					t.Errorf("refusal %q: want it to say the deploy switched web/prod to 3 on 2 of 3 hosts", msg)
+				}
 				var rollbacks []commands.Command
 				for _, c := range offered(t, f.cfg, msg) {
 					if c.Verb == commands.VerbRollback {
