@@ -956,6 +956,10 @@ func (rec *Record) partial() bool {
 	return false
 }
 
+// noEarlierRelease says why no rollback is offered from a run whose
+// record says a rollback from it finds no good release (NoRollback).
+const noEarlierRelease = "no earlier good release is on disk to roll back to (the one before is marked bad, and none older ran); deploy a fixed build instead"
+
 // pruneUndo is the rollback that undoes deploy rec of t, which only
 // removes old releases, once it has ended, marked as the bot's
 // suggestion; or "" and why there is none. A deploy some of whose hosts
@@ -963,9 +967,13 @@ func (rec *Record) partial() bool {
 // rollback naming no release is refused then (see rollbackTarget): the
 // rollback offered names the one recorded as the deploy settled, as the
 // partial run's report does, from the deploy's build, so that it undoes
-// nothing later.
+// nothing later. A deploy that found no earlier good release (NoRollback)
+// offers none: a rollback from it is refused.
 func pruneUndo(t target, rec *Record) (undo, why string) {
 	app, env := t.app.Name, t.env.Name
+	if rec.NoRollback && !rec.partial() {
+		return "", noEarlierRelease
+	}
 	if !rec.partial() {
 		return suggest.Command("rollback " + app + " " + env), ""
 	}

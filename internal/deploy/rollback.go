@@ -215,7 +215,9 @@ func (r *run) notFrom(now string, req Request) error {
 // releases, and a rollback naming no release is refused (see
 // rollbackTarget): the one offered names the release that deploy
 // recorded, from its build, as its report does, or none when it found
-// no release on every host. It goes by the records stuckHosts read.
+// no release on every host. Nor is one offered when the last run's
+// record says a rollback from it finds no good release (NoRollback). It
+// goes by the records stuckHosts read.
 func (r *run) undoNow() (undo, why string) {
 	app, env := r.t.app.Name, r.t.env.Name
 	status := suggest.Command("status " + app)
@@ -227,6 +229,11 @@ func (r *run) undoNow() (undo, why string) {
 		case last.NoRollback:
 			return "", fmt.Sprintf("the partial deploy %s left no release on every host to roll back to; %s shows what each host runs", last.ID, status)
 		}
+	}
+	if last != nil && last.NoRollback && r.runsOnly(last.Build) {
+		// A rollback naming none would be refused as this one may have
+		// been: the release before is marked bad, and none older ran.
+		return "", noEarlierRelease
 	}
 	if r.sameRelease() {
 		return suggest.Command("rollback " + app + " " + env), ""
