@@ -227,7 +227,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// the next train's, and goes back where it was.
 			back = append(back, taken)
 			replaced[len(sum.Left)] = taken
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place", taken.App, taken.Build)})
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place", carName(taken))})
 			continue
 		}
 		if b := s.behindOf(tr, c); b != shipsAboard {
@@ -420,7 +420,7 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, 
 		case j >= 0 && sameCar(aboard[j], c):
 			continue
 		case j >= 0:
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s %s boarded in its place; that car waits for the next train", aboard[j].App, aboard[j].Build)})
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place; that car waits for the next train", carName(aboard[j]))})
 		default:
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train during the departure"})
 		}

@@ -263,7 +263,7 @@ func TestDepart(t *testing.T) {
 			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
-  ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place
+  ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place
   ⚠ 1 car could not be put back aboard: state store unreachable. It is off the train until boarded again: billing 78 (@bob). To board it again, @bob sends ` + suggest.Command("train board billing 78 on daily") + ` (a car boards as whoever sends the command).`,
 		},
 		{
@@ -692,7 +692,7 @@ func TestDepartTakesCarsInTurn(t *testing.T) {
 	}
 	want := `🚂 The 14:00 train to production has left: 1 shipped, 2 taken off before their turn
   ✅ accounting 1338 (@alice): deploy d1 succeeded
-  ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place; that car waits for the next train
+  ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place; that car waits for the next train
   ↩ search 5 (@carl) did not ship: it was taken off the train before its turn`
 	if got := render(sum.Message); got != want {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
@@ -765,7 +765,7 @@ func TestDepartRereadsHeldCars(t *testing.T) {
 
 	want := `🚂 The 14:00 train to production has left: 1 shipped, 2 taken off before their turn
   ✅ search 5 (@carl): deploy d1 succeeded
-  ↩ accounting 1338 (@alice) did not ship: accounting 1337 boarded in its place; that car waits for the next train
+  ↩ accounting 1338 (@alice) did not ship: accounting 1337 (@alice) boarded in its place; that car waits for the next train
   ↩ billing 77 (@bob) did not ship: it was taken off the train during the departure`
 	if got := render(sum.Message); got != want {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)

@@ -114,7 +114,7 @@ func TestHeldBackCarReplacedMeanwhile(t *testing.T) {
 			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
-  ↩ billing 77 (@bob) did not ship: billing 78 boarded in its place; then billing 79 (@ana) boarded in place of that car, and waits for the next train`,
+  ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place; then billing 79 (@ana) boarded in place of that car, and waits for the next train`,
 			wantAboard: []string{"billing 79"}},
 	}
 	for name, open := range realStores(t) {
