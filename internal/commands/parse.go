@@ -2278,7 +2278,10 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 	if c.AppGone && !shaped {
 		return Command{}, p.unknownApp(app)
 	}
-	if !p.isTrain(app) {
+	// An app named "on" is followed by the keyword in "train leave on on
+	// daily": that is no app written twice.
+	onTrain := len(args) == 3 && isWord(args[1], "on")
+	if !p.isTrain(app) && !onTrain {
 		// A train named as the app is offered with "on" below.
 		if err := p.appTwiceAfter(args); err != nil {
 			return Command{}, err
@@ -2519,7 +2522,9 @@ func (p *parser) onlyTrain(example func(train string) string) (string, error) {
 // trainFirst explains board and leave given the train where the app goes;
 // usage has a %s for the train.
 func (p *parser) trainFirst(t token, usage string) error {
-	if p.isApp(t.s) || !p.isTrain(t.s) {
+	// Quoted, it is an app: one the config no longer has may be named as
+	// a train and still have a car aboard.
+	if t.quoted || p.isApp(t.s) || !p.isTrain(t.s) {
 		return nil
 	}
 	return fmt.Errorf("%q is a train; name it last: "+usage, t.s, t.s)
