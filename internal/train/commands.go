@@ -285,8 +285,9 @@ func (s *Scheduler) orphanLine(o orphan) string {
 // leaveCommands is the train leave of each car of cars aboard train
 // name, marked as suggested, as the parser reads it back: the name of a
 // train the config no longer has is quoted, or it is refused as a typo
-// would be; so is the app of a car whose app the config no longer has, on
-// a train it still has.
+// would be; so is the app of a car whose app the config no longer has,
+// on any train: unquoted, one named as a train or as "leave" is read as
+// that word.
 func (s *Scheduler) leaveCommands(name string, cars []Car) string {
 	_, configured := s.trains[name]
 	on := name
@@ -296,7 +297,7 @@ func (s *Scheduler) leaveCommands(name string, cars []Car) string {
 	cmds := make([]string, len(cars))
 	for i, c := range cars {
 		app := c.App
-		if _, ok := s.cfg.App(app); !ok && configured {
+		if _, ok := s.cfg.App(app); !ok {
 			app = `"` + app + `"`
 		}
 		cmds[i] = suggest.Command("train leave " + app + " on " + on)

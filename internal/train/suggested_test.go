@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/suggest"
 )
@@ -55,7 +56,7 @@ func TestSuggestedCommands(t *testing.T) {
 				}
 				return strings.Join(m.Lines, "\n")
 			},
-			want:    []string{`train leave accounting on "nightly"`, `train leave shop on "nightly"`},
+			want:    []string{`train leave accounting on "nightly"`, `train leave "shop" on "nightly"`},
 			wantCmd: []commands.Command{leave("accounting", "nightly", true), leave("shop", "nightly", true)}},
 		{name: "departing already, cars aboard",
 			board: map[string][]string{"daily": {"accounting", "shop"}},
@@ -177,4 +178,73 @@ func departingRefusal(t *testing.T, h *harness) string {
 		t.Fatal("DepartNow while departing: not refused")
 	}
 	return errs.Message(err)
+}
+
+// TestSuggestedCommandsOfKeywordApps: the train board and train leave
+// offered for a car parse back to that car whatever its app and build
+// are named, a word of the grammar or a train's name included, on a train the config has
+// or no longer has, of an app it has or no longer has. The train leave
+// of an app named "on" was refused as "on" written twice, quoted or not.
+func TestSuggestedCommandsOfKeywordApps(t *testing.T) {
+	// App names are lowercase; builds may be any case, but are never
+	// named as a train or env, which train board refuses.
+	apps := []string{"on", "to", "for", "from", "now", "deploys", "train", "board", "leave", "cancel", "depart", "list", "daily"}
+	builds := []string{"7", "on", "ON", "to", "To", "for", "from", "now", "deploys", "train", "board", "leave"}
+	h := newHarness(t, at(2026, 6, 1, 14, 5), func(cfg *config.Config) {
+		for _, w := range apps {
+			cfg.Apps[w] = &config.App{Name: w, Envs: map[string]*config.Env{"production": {Name: "production"}}}
+		}
+	})
+	parse := func(t *testing.T, cmd string) commands.Command {
+		t.Helper()
+		var got []string
+		suggest.Rewrite(cmd, func(c string) string {
+			got = append(got, c)
+			return c
+		})
+		if len(got) != 1 {
+			t.Fatalf("commands marked in %q: %q, want one", cmd, got)
+		}
+		res := commands.Parse(got[0], commands.CatalogOf(h.cfg), commands.Options{})
+		if res.Kind != commands.Run {
+			t.Fatalf("%q does not parse: %s", got[0], res.Reply)
+		}
+		return res.Cmd
+	}
+	for _, app := range apps {
+		for _, build := range builds {
+			t.Run("board "+app+" "+build, func(t *testing.T) {
+				cmd := boardCommand(Car{App: app, Build: build, Env: "production", User: "bob"}, "daily")
+				c := parse(t, cmd)
+				if c.TrainAction != commands.TrainBoard || c.App != app || c.Build != build || c.Train != "daily" {
+					t.Errorf("%q parses as app %q build %q train %q, want %q %q daily", cmd, c.App, c.Build, c.Train, app, build)
+				}
+			})
+		}
+	}
+	tests := []struct {
+		name, train string
+		gone        bool // the app is not in the config
+	}{
+		{name: "on a train of the config", train: "daily"},
+		{name: "on a train no longer in the config", train: "nightly"},
+		{name: "of an app no longer in the config", train: "daily", gone: true},
+		{name: "of an app no longer in the config, on a train no longer in it", train: "nightly", gone: true},
+	}
+	for _, tc := range tests {
+		for _, app := range apps {
+			t.Run("leave "+app+" "+tc.name, func(t *testing.T) {
+				if tc.gone {
+					saved := h.cfg.Apps[app]
+					delete(h.cfg.Apps, app)
+					t.Cleanup(func() { h.cfg.Apps[app] = saved })
+				}
+				cmd := h.s.leaveCommands(tc.train, []Car{{App: app, Build: "7", Env: "production", User: "bob"}})
+				c := parse(t, cmd)
+				if c.TrainAction != commands.TrainLeave || c.App != app || c.Train != tc.train {
+					t.Errorf("%q parses as app %q train %q, want %q %q", cmd, c.App, c.Train, app, tc.train)
+				}
+			})
+		}
+	}
 }
