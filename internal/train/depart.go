@@ -298,6 +298,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 	s.leftMeanwhile(ctx, name, cars, postponed, returned, &sum)
 	var lost error
 	var off []Car            // the cars of back off the train once lost
+	var takenOff []Car       // the cars of back put back, then taken off
 	var newer map[string]Car // the cars boarded in place of cars of back, by app
 	if len(back) > 0 {
 		// Put them back even when ctx is done: they would be lost otherwise.
@@ -307,12 +308,15 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		if lost != nil {
 			log.Error("train: return cars", "cars", carList(back), "err", lost)
 		}
-		if off, newer = s.whereBack(ctx, name, back, lost); len(off) == 0 {
+		if off, takenOff, newer = s.whereBack(ctx, name, back, lost); len(off) == 0 {
 			lost = nil
 		}
 	}
 	isOff := func(c Car) bool {
 		return slices.ContainsFunc(off, func(o Car) bool { return sameCar(o, c) })
+	}
+	isTakenOff := func(c Car) bool {
+		return slices.ContainsFunc(takenOff, func(o Car) bool { return sameCar(o, c) })
 	}
 	// A car that could not be put back does not move to the next train:
 	// said to, nobody would board it again. Nor does one a newer boarding
@@ -321,6 +325,13 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		r := CarResult{Car: cars[i], Reason: postponed[i]}
 		if returned[i] && isOff(cars[i]) {
 			sum.Lost = append(sum.Lost, r)
+			continue
+		}
+		if returned[i] && isTakenOff(cars[i]) {
+			// Put back, then taken off (train leave): it does not
+			// move to the next train.
+			r.Reason += "; it was taken off the train since"
+			sum.Left = append(sum.Left, r)
 			continue
 		}
 		if n, ok := newer[cars[i].App]; ok && returned[i] {
@@ -334,6 +345,8 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		n, ok := newer[c.App]
 		switch {
 		case isOff(c):
+		case isTakenOff(c):
+			sum.Left[j].Reason += "; that car was taken off the train since"
 		case ok:
 			sum.Left[j].Reason += fmt.Sprintf("; then %s boarded in place of that car, and waits for the next train", carName(n))
 		default:
@@ -351,12 +364,13 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 // why that failed if it did, and returns those of back that are off it
 // as they were taken off (only when putting them back failed: a car
 // whose Leave failed may never have left it, and a ReturnCars whose
-// reply was lost may have put them back), and, by app, the cars aboard
-// in place of cars of back: boarded while they were off, a newer
-// boarding of an app replaces the car put back (see Store.ReturnCars).
-// When the cars cannot be read, off is all of back if lost, and none
-// is known to be replaced.
-func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost error) (off []Car, newer map[string]Car) {
+// reply was lost may have put them back), those of back not aboard
+// although they were put back (taken off since, by train leave), and,
+// by app, the cars aboard in place of cars of back: boarded while they
+// were off, a newer boarding of an app replaces the car put back (see
+// Store.ReturnCars). When the cars cannot be read, off is all of back
+// if lost, and none is known to be gone or replaced.
+func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost error) (off, gone []Car, newer map[string]Car) {
 	// Read even when ctx is done, as ReturnCars was tried.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	aboard, err := s.store.Cars(rctx, name)
@@ -364,17 +378,17 @@ func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost
 	if err != nil {
 		s.log.Warn("train: read the cars put back", "train", name, "err", err)
 		if lost != nil {
-			return back, nil
+			return back, nil, nil
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	for _, c := range back {
 		j := slices.IndexFunc(aboard, func(a Car) bool { return a.App == c.App })
 		switch {
+		case j < 0 && lost != nil:
+			off = append(off, c)
 		case j < 0:
-			if lost != nil {
-				off = append(off, c)
-			}
+			gone = append(gone, c)
 		case !sameCar(aboard[j], c):
 			if newer == nil {
 				newer = map[string]Car{}
@@ -382,7 +396,7 @@ func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost
 			newer[c.App] = aboard[j]
 		}
 	}
-	return off, newer
+	return off, gone, newer
 }
 
 // leftMeanwhile moves to sum.Left the postponed cars that stayed aboard
