@@ -380,3 +380,127 @@ func TestFitCheckInWriteFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestGrantEndsAnEarlierCheckIn: a check-in left behind by a revoke whose
+// check-out failed, its user no admin, does not count them around once a
+// fresh grant makes them one again: the grant ends it, and its reply and
+// audit entry say so. A here of theirs made once the grant holds stands,
+// and a grant that makes them no admin leaves the check-in alone.
+func TestGrantEndsAnEarlierCheckIn(t *testing.T) {
+	ended := "carl's check-in from before this grant, made under an admin since ended, ended: they check in again with here"
+	tests := []struct {
+		name, text string
+		// mid is carl's command between the grant's write and its end of
+		// the check-in, "" for none; fail the failure of the grant's read
+		// of the check-ins ("read") or of its end of one ("write"), ""
+		// for none.
+		mid, fail string
+		// line is the check-in's line of the reply and audit entry, ""
+		// for none; until carl's check-in afterwards, zero for none.
+		line  string
+		until time.Duration
+	}{
+		{"grant until revoked", "grant @carl admin", "", "", ended, 0},
+		{"grant for an hour", "grant @carl admin for 1h", "", "", ended, 0},
+		{"here once the grant holds", "grant @carl admin", "here for 30m", "", "", 30 * time.Minute},
+		{"grant of no admin", "grant @carl deployer", "", "", "", 4 * time.Hour},
+		{"end not written", "grant @carl admin", "", "write",
+			"⚠ carl's check-in from before this grant, made under an admin since ended, could not be ended (state store unreachable): it counts them around until 2026-11-23 14:00:00 CET; admins lists who is around", 4 * time.Hour},
+		{"check-ins not read", "grant @carl admin", "", "read",
+			"⚠ whether carl has a check-in from before this grant could not be read (state store unreachable), so one of theirs stays, counting them around; admins lists who is around", 4 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			for _, step := range []struct{ user, text string }{{"ana", "grant @carl admin"}, {"carl", "here for 4h"}} {
+				if res, out, _ := f.do(step.user, step.text); res.Failed {
+					t.Fatalf("%q: %s", step.text, out.last())
+				}
+			}
+			notRun := func() error {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				return deploy.StoreNotRun(ctx)
+			}()
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: &failedFit{Store: f.store, err: notRun}, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			if res, out, _ := f.do("ana", "revoke @carl admin"); res.Failed {
+				t.Fatalf("revoke: %s", out.last())
+			}
+			if present, err := f.store.Present(t.Context()); err != nil || !present["carl"].Equal(f.clock.Now().Add(4*time.Hour)) {
+				t.Fatalf("carl's check-in after the failed revoke: got %v (%v), want one left until %v", present, err, f.clock.Now().Add(4*time.Hour))
+			}
+			st := &midFit{Store: f.store}
+			if tt.mid != "" {
+				st.mid = func() {
+					if res, out, _ := f.do("carl", tt.mid); res.Failed {
+						t.Fatalf("%q after the grant's write: %s", tt.mid, out.last())
+					}
+				}
+			}
+			var grantStore commands.Store = st
+			switch tt.fail {
+			case "write":
+				grantStore = &failedFit{Store: st, err: notRun}
+			case "read":
+				grantStore = &unreadPresence{Store: st, err: notRun}
+			}
+			f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: grantStore, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			res, out, _ := f.do("ana", tt.text)
+			if res.Failed {
+				t.Fatalf("%q: %s", tt.text, out.last())
+			}
+			if st.mid != nil {
+				t.Fatalf("%q wrote no check-in: the test did not stage %q after its write", tt.text, tt.mid)
+			}
+			var lines []string
+			for _, l := range out.lastMessage().Lines {
+				lines = append(lines, suggest.Strip(l))
+			}
+			if tt.line == "" && len(lines) > 0 || tt.line != "" && !slices.Equal(lines, []string{tt.line}) {
+				t.Errorf("%q reply lines: got %q, want %q", tt.text, lines, tt.line)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entry *audit.Entry
+			for _, e := range audit.Fold(entries) {
+				if e.User == "ana" && e.Command == tt.text {
+					entry = &e
+					break
+				}
+			}
+			if entry == nil || strings.Contains(entry.Reason, "check-in") != (tt.line != "") || tt.line != "" && !strings.HasSuffix(entry.Reason, "; "+tt.line) {
+				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.text, entry, tt.line)
+			}
+			present, err := f.store.Present(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want time.Time
+			if tt.until > 0 {
+				want = f.clock.Now().Add(tt.until)
+			}
+			if got, in := present["carl"]; in != (tt.until > 0) || !got.Equal(want) {
+				t.Errorf("carl's check-in: got %v (%v), want %v (%v)", got, in, want, tt.until > 0)
+			}
+			if tt.until > 0 {
+				return
+			}
+			_, out, _ = f.do("bob", "admins")
+			if got := out.lastMessage().Lines; !slices.Contains(got, "carl: away") {
+				t.Errorf("admins: got %q, want a line %q", got, "carl: away")
+			}
+		})
+	}
+}
+
+// unreadPresence is a state store whose check-ins cannot be read.
+type unreadPresence struct {
+	commands.Store
+	err error
+}
+
+func (s *unreadPresence) Present(context.Context) (map[string]time.Time, error) {
+	return nil, s.err
+}

@@ -371,6 +371,16 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 			replaced = fmt.Sprintf("replaces the earlier grant by %s, %s", old.GrantedBy, c.s.grantUntil(old))
 		}
 	}
+	// A check-in of a user who is no admin before the grant, yet comes
+	// to be one by it, was made under an admin that has ended (left by a
+	// revoke whose check-out failed): kept, it counted them around as
+	// soon as the grant was written, without a word from them. It is
+	// read before the write, so that only that one is ended, not a here
+	// of theirs made once the grant holds.
+	var earlier earlierCheckIn
+	if !c.s.policy.IsAdmin(user, grants, g.Created) && c.s.policy.IsAdmin(user, append(slices.Clone(grants), g), g.Created) {
+		earlier = c.readEarlierCheckIn(ctx, user)
+	}
 	if err := c.s.store.PutGrant(ctx, g); err != nil {
 		// The grant may have been written and only the reply lost: told
 		// that nothing changed, nobody would take back a grant that
@@ -392,16 +402,66 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 	if replaced != "" {
 		c.entry.Reason += "; " + replaced
 		m.Lines = []string{replaced}
+	}
+	line := c.endEarlierCheckIn(ctx, user, earlier)
+	if replaced != "" && !earlier.read {
 		// Only a grant that replaces another can shorten an admin: one
 		// for an hour in place of one until revoked left a check-in made
 		// under the old one running past it, to count its user around
 		// again, unasked, as soon as anyone granted the admin back.
-		if line := c.fitCheckIn(ctx, user); line != "" {
-			m.Lines = append(m.Lines, line)
-			c.entry.Reason += "; " + suggest.Strip(line)
-		}
+		line = c.fitCheckIn(ctx, user)
+	}
+	if line != "" {
+		m.Lines = append(m.Lines, line)
+		c.entry.Reason += "; " + suggest.Strip(line)
 	}
 	c.out.Reply(m)
+}
+
+// earlierCheckIn is the check-in a grant read before its write: read is
+// whether it was looked for, until its end (zero: none), err the read's
+// failure.
+type earlierCheckIn struct {
+	read  bool
+	until time.Time
+	err   error
+}
+
+func (c *call) readEarlierCheckIn(ctx context.Context, user string) earlierCheckIn {
+	present, err := c.s.store.Present(ctx)
+	if err != nil {
+		return earlierCheckIn{read: true, err: err}
+	}
+	return earlierCheckIn{read: true, until: present[user]}
+}
+
+// endEarlierCheckIn ends user's check-in read before a grant made them an
+// admin again, if it still ends when it did then: a here or away of
+// theirs since is theirs and stands. It returns what to tell, "" when
+// there was nothing to end.
+func (c *call) endEarlierCheckIn(ctx context.Context, user string, e earlierCheckIn) string {
+	if !e.read {
+		return ""
+	}
+	if e.err != nil {
+		return fmt.Sprintf("⚠ whether %s has a check-in from before this grant could not be read (%s), so one of theirs stays, counting them around; %s lists who is around",
+			user, deploy.StoreReason(e.err), suggest.Command("admins"))
+	}
+	if e.until.IsZero() {
+		return ""
+	}
+	_, ended, err := c.s.store.CheckOutIf(ctx, user, e.until)
+	switch {
+	case err != nil && mayHaveWritten(err):
+		return fmt.Sprintf("⚠ %s's check-in from before this grant, made under an admin since ended, may or may not have been ended (%s): if not, it counts them around until %s; %s lists who is around",
+			user, deploy.StoreReason(err), c.s.stamp(e.until), suggest.Command("admins"))
+	case err != nil:
+		return fmt.Sprintf("⚠ %s's check-in from before this grant, made under an admin since ended, could not be ended (%s): it counts them around until %s; %s lists who is around",
+			user, deploy.StoreReason(err), c.s.stamp(e.until), suggest.Command("admins"))
+	case ended:
+		return fmt.Sprintf("%s's check-in from before this grant, made under an admin since ended, ended: they check in again with %s", user, suggest.Command("here"))
+	}
+	return ""
 }
 
 // grantUntil says how long g holds: "until revoked", or "until" its end.
