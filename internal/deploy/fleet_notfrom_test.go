@@ -113,3 +113,70 @@ func TestFleetNotFromOffersWhatRollbackDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetNotFromWhereFromStillRuns: after a deploy of 4 that ended
+// partial within max_failures (host1 failed its health check and went
+// back to 3), a rollback to 2 from 4 is refused, as host1 runs neither.
+// The refusal said "web/prod runs 3 on host1; 4 on host0, host2 now, not
+// 4", which 4 running on two hosts belies. It says that web/prod does not
+// run only 4, and offers the rollback the partial deploy's report offers,
+// which is taken. From a build no host runs, it says so as before.
+func TestFleetNotFromWhereFromStillRuns(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		from string // the release the refused rollback leaves
+		want string // in the refusal
+	}{
+		{name: "from a release some hosts run", from: "4", want: "web/prod does not run only 4 now (3 on host1; 4 on host0, host2); nothing was rolled back"},
+		{name: "from a release no host runs", from: "1", want: "web/prod runs 3 on host1; 4 on host0, host2 now, not 1; nothing was rolled back"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fleet := startFleet(t, 3)
+			f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, env: []string{"max_failures: 1"}}, nil)
+			for _, b := range []string{"1", "2", "3", "4"} {
+				f.build(b)
+			}
+			f.seed("1")
+			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+			if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-4"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
+
+			_, err := f.rollback("2", tt.from)
+			msg := errs.Message(err)
+			if errs.CodeOf(err) != errs.Conflict {
+				t.Fatalf("rollback to 2 from %s: got %v, want it refused as host1 runs 3", tt.from, err)
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("refusal %q: want it to say %q", msg, tt.want)
+			}
+			var rollbacks []commands.Command
+			for _, c := range offered(t, f.cfg, msg) {
+				if c.Verb == commands.VerbRollback {
+					rollbacks = append(rollbacks, c)
+				}
+			}
+			if len(rollbacks) != 1 || rollbacks[0].App != "web" || rollbacks[0].Env != "prod" || rollbacks[0].Build != "3" || rollbacks[0].From != "4" {
+				t.Fatalf("refusal %q: offers rollbacks %+v, want one of web/prod to 3 from 4", msg, rollbacks)
+			}
+			offer := rollbacks[0]
+			back, err := f.rollback(offer.Build, offer.From)
+			if err != nil {
+				t.Fatalf("the offered rollback (%s): refused: %v", offer.Text, err)
+			}
+			if back.Outcome != deploy.OutcomeSucceeded || back.Build != "3" {
+				t.Errorf("the offered rollback: got %s to %s (%s), want succeeded to 3", back.Outcome, back.Build, back.Error)
+			}
+			for i, h := range fleet.Hosts {
+				if got := f.link(i, "current"); got != "releases/3" {
+					t.Errorf("%s: current %s after the rollback, want releases/3", h.Name, got)
+				}
+			}
+		})
+	}
+}

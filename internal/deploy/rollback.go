@@ -199,14 +199,20 @@ func leftEnvOn(rec *Record, build string) bool {
 	return rec.Build == build && (rec.Outcome == OutcomeSucceeded || rec.Outcome == OutcomePartial || rec.Outcome == OutcomeUnchanged)
 }
 
-// notFrom is the refusal of a rollback `from` a build that no longer
-// runs: now does.
+// notFrom is the refusal of a rollback `from` a build that no live host
+// runs, or that runs beside others the rollback does not leave: now
+// runs. After a partial deploy, from may still run on some hosts, and
+// "runs … now, not from" would deny it.
 func (r *run) notFrom(now string, req Request) error {
+	said := fmt.Sprintf("%s runs %s now, not %s", r.t.key(), orNone(now), req.From)
+	if r.anyRuns(req.From) {
+		said = fmt.Sprintf("%s does not run only %s now (%s)", r.t.key(), req.From, now)
+	}
 	undo, why := r.undoNow()
 	if undo == "" {
-		return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back, and no rollback of what runs now is offered: %s", r.t.key(), orNone(now), req.From, why)
+		return errs.New(errs.Conflict, "%s; nothing was rolled back, and no rollback of what runs now is offered: %s", said, why)
 	}
-	return errs.New(errs.Conflict, "%s runs %s now, not %s; nothing was rolled back (to roll back what runs now: %s)", r.t.key(), orNone(now), req.From, undo)
+	return errs.New(errs.Conflict, "%s; nothing was rolled back (to roll back what runs now: %s)", said, undo)
 }
 
 // undoNow is the rollback of what the live hosts run now, marked as the
