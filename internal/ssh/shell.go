@@ -74,9 +74,13 @@ const markerStart = '\036'
 // its name) is passed over: it is the shell forked to start a background
 // command, which holds the output until it applies that command's
 // redirections and execs, and on a busy host the search came first
-// ("nohup app >log 2>&1 &" named as "pid 42 (sh)"). What a background
+// ("nohup app >log 2>&1 &" named as "pid 42 (sh)"). While such a copy
+// holds the output, the search is made again every 50 ms, for a second at
+// most: the copy execs or redirects within moments, but on a loaded host
+// the search ran first, passed it over, and missed the app it became
+// ("nohup app 2>/dev/null &" named in no note). What a background
 // subshell runs is still found; a subshell writing with builtins alone is
-// not.
+// not, and holds the step's report up for that second.
 const shellScript = `IFS= read -r n || exit 0
 printf '\036%s %d\n' "$n" "$$"
 printf '\036%s 0\n' "$n" >&2
@@ -93,7 +97,7 @@ while IFS=' ' read -r n k r c; do
 		export SWITCHMAN_STEP
 		case $r in -) ;; *) SWITCHMAN_RUN=$r; export SWITCHMAN_RUN ;; esac
 		set -- "$s"
-		unset n k r c s l ok rc d m
+		unset n k r c s l ok rc d m t w
 		eval "shift
 $1"
 	) </dev/null
@@ -102,14 +106,21 @@ $1"
 	if [ -n "$c" ]; then
 		m=
 		read -r m 2>/dev/null </proc/$$/comm
-		for d in /proc/[0-9]*; do
-			[ "${d#/proc/}" -gt $$ ] || continue
-			[ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ] || continue
-			c=?
-			read -r c 2>/dev/null <"$d/comm"
-			if [ "$c" = "$m" ] && [ "$d/exe" -ef /proc/$$/exe ]; then continue; fi
-			case $c in *[!A-Za-z0-9._+-]*|'') c=? ;; esac
-			l="$l ${d#/proc/}($c)"
+		t=0
+		while :; do
+			l= w=
+			for d in /proc/[0-9]*; do
+				[ "${d#/proc/}" -gt $$ ] || continue
+				[ "$d/fd/1" -ef /proc/$$/fd/1 ] || [ "$d/fd/2" -ef /proc/$$/fd/2 ] || continue
+				c=?
+				read -r c 2>/dev/null <"$d/comm"
+				if [ "$c" = "$m" ] && [ "$d/exe" -ef /proc/$$/exe ]; then w=1; continue; fi
+				case $c in *[!A-Za-z0-9._+-]*|'') c=? ;; esac
+				l="$l ${d#/proc/}($c)"
+			done
+			[ -n "$w" ] && [ "$t" -lt 20 ] || break
+			t=$((t + 1))
+			sleep 0.05 >/dev/null 2>&1 </dev/null || break
 		done
 	fi
 	printf '\036%s %d%s\n' "$n" "$rc" "$l"

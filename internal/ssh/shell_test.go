@@ -258,8 +258,8 @@ func TestLingeringOutput(t *testing.T) {
 	// Each sleep gets a name of its own; each step waits until its sleep
 	// runs under that name, so that the report names it, not the shell
 	// forked to start it.
-	run(t, s, "mkdir -p bin && for n in appout apperr quiet; do ln -sf \"$(command -v sleep)\" bin/$n; done")
-	t.Cleanup(func() { run(t, s, "pkill -x appout; pkill -x apperr; pkill -x quiet; true") })
+	run(t, s, "mkdir -p bin && for n in appout apperr applate quiet; do ln -sf \"$(command -v sleep)\" bin/$n; done")
+	t.Cleanup(func() { run(t, s, "pkill -x appout; pkill -x apperr; pkill -x applate; pkill -x quiet; true") })
 	const started = "i=0; until [ \"$(cat /proc/$!/comm)\" = %s ] || [ $i = 500 ]; do i=$((i+1)); sleep 0.01; done"
 	tests := []struct {
 		name, script string
@@ -272,6 +272,9 @@ func TestLingeringOutput(t *testing.T) {
 		{"redirected late by the forked shell", "{ i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; exec bin/quiet 30 >/dev/null 2>&1 </dev/null; } &", 0, nil},
 		{"stdout held", "nohup bin/appout 30 2>/dev/null &\n" + fmt.Sprintf(started, "appout") + "\necho started", 0, []string{"(appout)"}},
 		{"stderr held, by a script that has exited", "sh -c 'bin/apperr 30 >/dev/null &\n" + fmt.Sprintf(started, "apperr") + "'; exit 4", 4, []string{"(appout)", "(apperr)"}},
+		// The app the forked shell execs holds the output: found once it
+		// does, not passed over with the shell that became it.
+		{"held once the forked shell execs", "{ i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; exec bin/applate 30 2>/dev/null; } &", 0, []string{"(appout)", "(apperr)", "(applate)"}},
 	}
 	for _, tt := range tests {
 		var got []string
@@ -312,7 +315,7 @@ func TestStepSeesNoLoopVariable(t *testing.T) {
 	if _, err := s.Run(context.Background(), deploy.Command{Script: "true", Lingering: func(string) {}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"n", "k", "r", "c", "s", "l", "ok", "rc", "d", "m"} {
+	for _, name := range []string{"n", "k", "r", "c", "s", "l", "ok", "rc", "d", "m", "t", "w"} {
 		t.Run(name, func(t *testing.T) {
 			if got := run(t, s, `echo "${`+name+`-unset}"`); got != "unset\n" {
 				t.Errorf("$%s: got %q, want unset", name, got)
