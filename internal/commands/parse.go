@@ -1512,7 +1512,9 @@ func parseLock(p *parser, args []token) (Command, error) {
 		if len(rest) > 2 && writtenAsDuration(rest[2]) {
 			// "lock deploys web for 2h 2h db": the second would start
 			// the reason.
-			return c, durationTwice(rest[1], rest[2], func(d string) string { return "lock deploys " + target() + " for " + d + " " + writtenWords(rest[3:]) })
+			return c, durationTwice(rest[1], rest[2], func(d string) string {
+				return "lock deploys " + target() + " for " + d + " " + writtenWords(pastDurations(rest[3:]))
+			})
 		}
 		c.For, dur = d, rest[1]
 		rest = rest[2:]
@@ -1532,7 +1534,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// "lock deploys web for 2h for 2h db": "for DURATION"
 			// written twice, which the reason would start with.
 			fixed := func(d string) string {
-				return strings.Join(strings.Fields("lock deploys "+target()+" for "+d+" "+writtenWords(rest[2:])), " ")
+				return strings.Join(strings.Fields("lock deploys "+target()+" for "+d+" "+writtenWords(pastDurations(rest[2:]))), " ")
 			}
 			if strings.EqualFold(dur.s, rest[1].s) {
 				return c, writtenTwice("for", suggest.Command(fixed(dur.s))+` (to start the reason with "for", quote it)`)
@@ -1622,6 +1624,16 @@ func writtenAsDuration(t token) bool {
 	_, err := parseDuration(t.s, "")
 	var syntax durationSyntaxError
 	return !t.quoted && !errors.As(err, &syntax)
+}
+
+// pastDurations returns ts from its first word not written as a
+// duration: a third duration after two would start the reason of the
+// command offered, which is then refused as two durations in turn.
+func pastDurations(ts []token) []token {
+	for len(ts) > 0 && writtenAsDuration(ts[0]) {
+		ts = ts[1:]
+	}
+	return ts
 }
 
 // durationTwice refuses two durations after one "for", first and second;
