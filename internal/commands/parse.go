@@ -345,7 +345,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 		// or a stray word. The catalog decides: an app may be named so.
 		// "train train board …" is too, where "train train" alone is an
 		// unknown action.
-		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(args[0].s, suggest.Command(strings.TrimSpace(string(s.verb)+" "+writtenWords(args[1:])))).Error() + "\nusage: " + s.usageLines()}
+		return offerOnce(args[0].s, strings.TrimSpace(string(s.verb)+" "+writtenWords(args[1:])), s, cat, opt)
 	}
 	if f := p.form(args); f != nil {
 		p.spec, p.keyword, args = f, args[0].s, args[1:]
@@ -354,7 +354,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 			// "train board board web 1337": the action written twice,
 			// not an app or a train named so. Train cancel's reason is
 			// free text, which may start so.
-			return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(args[0].s, suggest.Command(strings.TrimSpace(f.name()+" "+writtenWords(args[1:])))).Error() + "\nusage: " + s.usageLines()}
+			return offerOnce(args[0].s, strings.TrimSpace(f.name()+" "+writtenWords(args[1:])), s, cat, opt)
 		}
 	}
 	given := args
@@ -429,6 +429,18 @@ func hasHelpFlag(args []token) bool {
 // verb again, is it written twice: not where help takes a topic, which
 // may be help itself, nor where train lists the trains (answered so), nor
 // where an app goes and the catalog has an app of that name.
+// offerOnce refuses the word w, written twice, offering fixed, the
+// command with it once. A fixed that is refused in turn (an unknown flag,
+// a missing build) is no command to offer: its refusal answers instead,
+// naming what else is wrong, so the user is not sent a command that
+// fails.
+func offerOnce(w, fixed string, s *spec, cat Catalog, opt Options) Result {
+	if r := parse(fixed, cat, opt); r.Kind != Run {
+		return r
+	}
+	return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(w, suggest.Command(fixed)).Error() + "\nusage: " + s.usageLines()}
+}
+
 func verbMayRepeat(verb Verb, w string, cat Catalog) bool {
 	return verb != VerbHelp && verb != VerbTrain && !slices.Contains(cat.Apps(), w)
 }
