@@ -380,6 +380,13 @@ func parse(text string, cat Catalog, opt Options) Result {
 				err = p.badFlag
 			}
 		}
+		if err != nil && p.badFlag != nil && suggest.Strip(err.Error()) != err.Error() {
+			// A command offered for the arguments drops the unknown
+			// flag, and may take its value for an argument ("rollback
+			// web --force x y" offered a rollback to a build "x"): the
+			// flag is answered first.
+			err = p.badFlag
+		}
 	}
 	if err == nil {
 		err = p.badFlag
