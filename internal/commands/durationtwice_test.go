@@ -23,7 +23,7 @@ func TestDurationWrittenTwice(t *testing.T) {
 	// is no duration, are not one written twice.
 	for _, tt := range []struct{ in, want string }{
 		{"grant @ana deployer acounting for 2h 2h", `unknown app "acounting"`},
-		{"grant @ana deployer accounting for 2h 3h", `"for DURATION" goes last`},
+		{"grant @ana deployer accounting for 2h 3h", `"for" takes one duration, and "2h" and "3h" are two`},
 		{"here for 2x 2x", `"for DURATION" goes last`},
 	} {
 		got := Parse(tt.in, testCat(), Options{})

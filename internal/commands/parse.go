@@ -2889,6 +2889,11 @@ func (p *parser) forTwice(args []token, parse func(*parser, []token) (Command, e
 		// "here for for 2h": with no app named "for", which grant
 		// would read there, not a "for" left without a duration.
 		word, args = args[n-2].s, slices.Delete(slices.Clone(args), n-2, n-1)
+	case n >= 3 && isWord(args[n-3], "for") && writtenAsDuration(args[n-2]) && writtenAsDuration(args[n-1]):
+		// "here for 100d 100d", "grant … for 2h 3h": two durations
+		// after one "for", which are last. Read as a "for" not last,
+		// they were answered that "for DURATION" goes last.
+		return p.durationsTwo(args[n-2], args[n-1], args[:n-2], parse)
 	default:
 		return nil
 	}
@@ -2896,6 +2901,31 @@ func (p *parser) forTwice(args []token, parse func(*parser, []token) (Command, e
 		return err
 	}
 	return writtenTwice(word, suggest.Command(p.spec.name()+" "+writtenWords(args)))
+}
+
+// durationsTwo refuses first and second, two durations after one "for"
+// that ends head, of which at most one is in range or both differ. The
+// command offered has the one in range, when parse takes it; with none
+// in range, the reply gives the range and offers no command, which would
+// be refused.
+func (p *parser) durationsTwo(first, second token, head []token, parse func(*parser, []token) (Command, error)) error {
+	span := fmt.Sprintf("from 1m to %dd", MaxLockFor/(24*time.Hour))
+	var pick token
+	switch {
+	case validDuration(first.s):
+		pick = first
+	case validDuration(second.s):
+		pick = second
+	case strings.EqualFold(first.s, second.s):
+		return fmt.Errorf(`%q is written twice, and %s takes a duration %s: write one such, once`, first.s, p.spec.name(), span)
+	default:
+		return fmt.Errorf(`"for" takes one duration, and %s and %s are two, neither of which %s takes: write one %s`, echo(first.s), echo(second.s), p.spec.name(), span)
+	}
+	fixed := append(slices.Clone(head), pick)
+	if _, err := parse(p, fixed); err != nil {
+		return err
+	}
+	return fmt.Errorf(`"for" takes one duration, and %s and %s are two: write one, e.g. %s`, echo(first.s), echo(second.s), suggest.Command(p.spec.name()+" "+writtenWords(fixed)))
 }
 
 // validDuration reports whether s is a duration parseDuration takes.
