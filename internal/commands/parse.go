@@ -1566,11 +1566,12 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// reason would keep.
 			return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+writtenWords(rest[:n-1])), " "))+` (to end the reason with "for", quote it)`)
 		}
-	} else if n := len(rest); n > 3 && isWord(rest[n-3], "for") && writtenAsDuration(rest[n-2]) && writtenAsDuration(rest[n-1]) {
-		// "lock deploys web db for 2h 2h": read as words of the reason,
-		// they would make a lock of 2h one that never expires.
-		return c, durationTwice(rest[n-2], rest[n-1], func(d string) string {
-			return "lock deploys " + target() + " " + writtenWords(rest[:n-3]) + " for " + d
+	} else if k := durationsAfterFor(rest); k > 0 {
+		// "lock deploys web db for 2h 2h", "… for 2h 3h 4h": read as
+		// words of the reason, they would make a lock of 2h one that
+		// never expires.
+		return c, durationTwice(rest[k+1], rest[k+2], func(d string) string {
+			return "lock deploys " + target() + " " + writtenWords(rest[:k]) + " for " + d
 		})
 	} else if n := len(rest); n > 2 && isWord(rest[n-2], "for") && !rest[n-1].quoted {
 		// "lock deploys accounting db migration for 2h" says what it means.
@@ -1653,6 +1654,20 @@ func pastDurations(ts []token) []token {
 		ts = ts[1:]
 	}
 	return ts
+}
+
+// durationsAfterFor returns where the "for" is that ends ts with two or
+// more durations after it ("db for 2h 3h 4h"), and reason words before
+// it; 0 if none does.
+func durationsAfterFor(ts []token) int {
+	k := len(ts)
+	for k > 0 && writtenAsDuration(ts[k-1]) {
+		k--
+	}
+	if k-1 < 1 || len(ts)-k < 2 || !isWord(ts[k-1], "for") {
+		return 0
+	}
+	return k - 1
 }
 
 // durationTwice refuses two durations after one "for", first and second;
