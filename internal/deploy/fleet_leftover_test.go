@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/ssh"
 	"github.com/switchman-bot/switchman/internal/testenv/procs"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
@@ -246,4 +248,72 @@ func (c *cuttable) cut() {
 		conn.Close()
 	}
 	c.conns = nil
+}
+
+// TestFleetLeftoverSearchFailureNamesHostOnce: the search for what a dead
+// run left running fails on the only host (its SSH session ends before
+// the search runs), which refuses the rollback, nothing changed. The
+// refusal names the host once, up front, as the SSH error names it: with
+// the host's name before the SSH error's own naming of it, it read
+// "host0: could not look …: ssh: host0: session closed".
+func TestFleetLeftoverSearchFailureNamesHostOnce(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 1)
+	f := newFleetFixture(t, fleet, fleetSpec{}, nil)
+	f.build("1")
+	f.build("2")
+	f.seed("1")
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	dead := &deploy.Record{ID: "20260101-000000-dead00", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: fleetDeadFence(t, f),
+		Run: "0a1b2c3d4e5f60718293a4b5c6d7e8f9", Hosts: []deploy.HostResult{{Host: "host0", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true}}}
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	f.engine = deploy.NewEngine(deploy.Options{
+		Config: f.cfg, Store: f.store, Leases: f.store, Locks: f.store,
+		Transport: func(app *config.App, env *config.Env) (deploy.Transport, error) {
+			tr, err := f.transport(app, env)
+			return closingSearch{tr}, err
+		},
+	})
+	t.Cleanup(f.engine.Wait)
+
+	rec, err := f.run(deploy.KindRollback, "")
+	msg := ""
+	switch {
+	case err != nil:
+		msg = errs.Message(err)
+	case rec != nil:
+		msg = rec.Error
+	}
+	want := "host0: could not look for what deploy 20260101-000000-dead00 had begun there and may still be running: session closed; nothing was changed"
+	if msg != want {
+		t.Errorf("the rollback: got %q, want %q", msg, want)
+	}
+	if got := f.link(0, "current"); got != "releases/2" {
+		t.Errorf("host0's current is %q, want releases/2: nothing was to change", got)
+	}
+}
+
+// closingSearch closes a session before it runs the search for what a
+// dead run left running (the script that reads the processes'
+// environments), so the search fails as a session lost there does.
+type closingSearch struct{ deploy.Transport }
+
+func (c closingSearch) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s, err := c.Transport.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return closingSession{s}, nil
+}
+
+type closingSession struct{ deploy.Session }
+
+func (s closingSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	if strings.Contains(cmd.Script, "/environ") {
+		s.Session.Close()
+	}
+	return s.Session.Run(ctx, cmd)
 }

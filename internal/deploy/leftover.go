@@ -280,9 +280,13 @@ func (r *run) stopLeftovers() error {
 		res := results[i]
 		switch {
 		case res.err != nil:
-			err := fmt.Errorf("could not look for what %s had begun there and may still be running: %w", runNames(dead), res.err)
+			const words = "could not look for what %s had begun there and may still be running: %w"
+			err := fmt.Errorf(words, runNames(dead), res.err)
 			if r.drop(h, unusedState(res.err), err) {
-				return errs.Wrap(errs.Unavailable, err, "%s: %v; nothing was changed", h.Name, err)
+				// The SSH error names the host with its address: that
+				// leads, so the host is named once.
+				lead, rest := hostLead(h.Name, res.err)
+				return errs.Wrap(errs.Unavailable, err, "%s: %v; nothing was changed", lead, fmt.Errorf(words, runNames(dead), rest))
 			}
 		case res.noProc:
 			r.note("could not look on %s for what %s had begun there (it has no /proc): it may still be running there", h.Name, runNames(dead))

@@ -548,6 +548,34 @@ func withHost(host string, err error) error {
 	return fmt.Errorf("%s: %w", host, err)
 }
 
+// hostLead splits err, a host's error, into the name it gives the host,
+// "web1 (10.0.0.5:22)" or "web1" as the SSH transport's errors do
+// ("ssh: web1 (10.0.0.5:22): …", "ssh: web1: session closed"), and the
+// rest of its text, which still wraps err: a text that puts the host up
+// front names it by that lead, not once more inside. An error that does
+// not name the host leads with the host's bare name.
+func hostLead(host string, err error) (string, error) {
+	msg := err.Error()
+	if i := strings.Index(" "+msg, " "+host+" ("); i >= 0 {
+		if j := strings.Index(msg[i:], "): "); j >= 0 {
+			return msg[i : i+j+1], &restOf{msg: msg[i+j+3:], err: err}
+		}
+	}
+	if i := strings.Index(" "+msg, " "+host+": "); i >= 0 {
+		return host, &restOf{msg: msg[i+len(host)+2:], err: err}
+	}
+	return host, err
+}
+
+// restOf is an error shown as msg that wraps err.
+type restOf struct {
+	msg string
+	err error
+}
+
+func (e *restOf) Error() string { return e.msg }
+func (e *restOf) Unwrap() error { return e.err }
+
 // NamesHost reports whether msg, a host's error, names host with its
 // address, "web1 (10.0.0.5:22)", as the SSH transport's errors do: a text
 // that says msg of host then names host by msg alone.

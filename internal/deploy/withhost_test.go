@@ -28,3 +28,26 @@ func TestWithHost(t *testing.T) {
 		})
 	}
 }
+
+func TestHostLead(t *testing.T) {
+	tests := []struct {
+		name, host, err, lead, rest string
+	}{
+		{"named with its address", "web1", "ssh: web1 (10.0.0.5:22): connection lost", "web1 (10.0.0.5:22)", "connection lost"},
+		{"named alone", "web1", "ssh: web1: session closed", "web1", "session closed"},
+		{"not named", "web1", "inspect: exit status 1", "web1", "inspect: exit status 1"},
+		{"another host named", "web1", "ssh: web10 (10.0.0.6:22): connection lost", "web1", "ssh: web10 (10.0.0.6:22): connection lost"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cause := errors.New(tt.err)
+			lead, rest := hostLead(tt.host, cause)
+			if lead != tt.lead || rest.Error() != tt.rest {
+				t.Errorf("got %q, %q; want %q, %q", lead, rest, tt.lead, tt.rest)
+			}
+			if !errors.Is(rest, cause) {
+				t.Errorf("got %v, which does not wrap %v", rest, cause)
+			}
+		})
+	}
+}
