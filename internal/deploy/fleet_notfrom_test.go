@@ -180,3 +180,45 @@ func TestFleetNotFromWhereFromStillRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetMissingReleaseSaysWhereOthersAreBad: after a deploy of 4 that
+// ended partial within max_failures (host1 failed its health check and
+// went back to 3, marking 4 bad there), a rollback to 1, gone from host0
+// and host2, is refused, listing the releases every host has. It said
+// "(marked bad: 4)", which read as bad everywhere, although 4 runs on
+// host0 and host2: it says where 4 is marked bad.
+func TestFleetMissingReleaseSaysWhereOthersAreBad(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 3)
+	f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, env: []string{"max_failures: 1"}}, nil)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+	}
+	f.seed("1")
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-4"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
+	for _, i := range []int{0, 2} {
+		if err := os.RemoveAll(filepath.Join(f.root(i), "releases", "1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, err := f.rollback("1", "")
+	const want = "release 1 of web/prod is not on host0, host2; good releases on every host: 3, 2 (marked bad on host1: 4); nothing was changed"
+	if errs.CodeOf(err) != errs.NotFound || errs.Message(err) != want {
+		t.Errorf("rollback to 1: got %s %q, want not_found %q", errs.CodeOf(err), errs.Message(err), want)
+	}
+	for i, h := range fleet.Hosts {
+		wantCurrent := "releases/4"
+		if i == 1 {
+			wantCurrent = "releases/3"
+		}
+		if got := f.link(i, "current"); got != wantCurrent {
+			t.Errorf("%s: current %s after the refusal, want %s", h.Name, got, wantCurrent)
+		}
+	}
+}

@@ -510,8 +510,8 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 		// too, one `to` would be refused again.
 		good, bad := r.releasesEverywhere(live)
 		avail := "good releases on every host: " + orNone(strings.Join(good, ", "))
-		if len(bad) > 0 {
-			avail += " (marked bad: " + strings.Join(bad, ", ") + ")"
+		if bad != "" {
+			avail += " (" + bad + ")"
 		}
 		return "", "", errs.New(errs.NotFound, "release %s of %s is not on %s; %s; nothing was changed", to, r.t.key(), strings.Join(missing, ", "), avail)
 	}
@@ -760,24 +760,44 @@ func notRunBecause(rec *Record) string {
 
 // releasesEverywhere splits the releases on every host of hosts, in the
 // first host's order, into those a rollback may go to and those marked
-// bad on any of them.
-func (r *run) releasesEverywhere(hosts []Host) (good, bad []string) {
+// bad on any of them. It words the bad ones by where they are marked bad,
+// "marked bad: 4" for those bad on every host, "marked bad on web-2: 3"
+// for the others: on a fleet where a release failed on some hosts only,
+// "marked bad" alone read as bad everywhere, although it runs well on the
+// other hosts.
+func (r *run) releasesEverywhere(hosts []Host) (good []string, bad string) {
+	var where []string               // host lists, in the order first met
+	byWhere := map[string][]string{} // the releases marked bad there
 	for _, rel := range r.states[hosts[0].Name].Releases {
-		on, marked := true, false
+		on := true
+		var marked []string
 		for _, h := range hosts {
 			st := r.states[h.Name]
 			on = on && st.has(rel)
-			marked = marked || st.Bad[rel]
+			if st.Bad[rel] {
+				marked = append(marked, h.Name)
+			}
 		}
 		switch {
 		case !on:
-		case marked:
-			bad = append(bad, rel)
+		case len(marked) > 0:
+			w := ""
+			if len(marked) < len(hosts) {
+				w = " on " + strings.Join(marked, ", ")
+			}
+			if _, ok := byWhere[w]; !ok {
+				where = append(where, w)
+			}
+			byWhere[w] = append(byWhere[w], rel)
 		default:
 			good = append(good, rel)
 		}
 	}
-	return good, bad
+	parts := make([]string, 0, len(where))
+	for _, w := range where {
+		parts = append(parts, "marked bad"+w+": "+strings.Join(byWhere[w], ", "))
+	}
+	return good, strings.Join(parts, "; ")
 }
 
 func orNone(s string) string {
