@@ -19,7 +19,8 @@ import (
 )
 
 // maxChoices is the most choices Discord allows on one option; with more
-// apps (or envs) the option takes free text and the parser checks it.
+// apps (or envs, or trains) the option takes free text and the parser
+// checks it.
 const maxChoices = 25
 
 // maxReason bounds free-text options, in characters (Discord counts
@@ -33,9 +34,9 @@ const maxReason = (commands.MaxCommandLen - maxRest) / utf8.UTFMax
 // env, train), 64 (build) and 16 (duration) characters.
 const maxRest = 200
 
-// choiceSet holds the choices of the app and env options.
+// choiceSet holds the choices of the app, env and train options.
 type choiceSet struct {
-	apps, envs []*discordgo.ApplicationCommandOptionChoice
+	apps, envs, trains []*discordgo.ApplicationCommandOptionChoice
 }
 
 func choicesOf(apps map[string][]string) choiceSet {
@@ -131,11 +132,16 @@ func userOpt(desc string) *discordgo.ApplicationCommandOption {
 		Description: desc, Required: true}
 }
 
-// trainOpt is the train of a train subcommand: free text, since the
-// adapter does not know the trains; the parser checks it.
-func trainOpt(desc string) *discordgo.ApplicationCommandOption {
-	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "train",
-		Description: desc, MaxLength: 32}
+// trainOpt is the train of a train subcommand, one of the configured
+// trains; free text when there are none or too many to list, which the
+// parser checks.
+func trainOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
+	o := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "train",
+		Description: desc, Choices: cs.trains}
+	if o.Choices == nil {
+		o.MaxLength = 32
+	}
+	return o
 }
 
 func roleOpt(desc string) *discordgo.ApplicationCommandOption {
@@ -280,7 +286,7 @@ var slash = map[commands.Verb]slashSpec{
 						appOpt(cs, true, "the app to board"),
 						buildOpt(true, "the build, e.g. 1337 or 2.4.0-rc1"),
 						envOpt(cs, "the env (default: the train's env)"),
-						trainOpt("the train (default: the only one)"),
+						trainOpt(cs, "the train (default: the only one)"),
 					}
 				},
 				text: func(o options) (string, error) {
@@ -296,7 +302,7 @@ var slash = map[commands.Verb]slashSpec{
 				options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
 					return []*discordgo.ApplicationCommandOption{
 						appOpt(cs, true, "the app to take off"),
-						trainOpt("the train (default: the only one)"),
+						trainOpt(cs, "the train (default: the only one)"),
 					}
 				},
 				text: func(o options) (string, error) {
@@ -307,10 +313,10 @@ var slash = map[commands.Verb]slashSpec{
 				},
 			}},
 			{name: commands.TrainCancel, description: "call off a train's next departure", slashSpec: slashSpec{
-				options: func(choiceSet) []*discordgo.ApplicationCommandOption {
+				options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
 					return []*discordgo.ApplicationCommandOption{
 						textOpt("reason", true, "why the train does not leave; kept in the audit log"),
-						trainOpt("the train (default: the only one)"),
+						trainOpt(cs, "the train (default: the only one)"),
 					}
 				},
 				text: func(o options) (string, error) {
@@ -323,8 +329,8 @@ var slash = map[commands.Verb]slashSpec{
 			// Choosing the subcommand is deliberate enough: it writes the
 			// "now" that a typed depart needs.
 			{name: commands.TrainDepart, description: "send a train off now with whatever is aboard", slashSpec: slashSpec{
-				options: func(choiceSet) []*discordgo.ApplicationCommandOption {
-					return []*discordgo.ApplicationCommandOption{trainOpt("the train (default: the only one)")}
+				options: func(cs choiceSet) []*discordgo.ApplicationCommandOption {
+					return []*discordgo.ApplicationCommandOption{trainOpt(cs, "the train (default: the only one)")}
 				},
 				text: func(o options) (string, error) {
 					w := o.words("train", commands.TrainDepart)
@@ -489,9 +495,13 @@ var slash = map[commands.Verb]slashSpec{
 }
 
 // Commands returns the slash commands, one per verb of slashVerbs in help
-// order, with the configured apps and envs as choices.
+// order, with the configured apps and envs, and the catalog's trains, as
+// choices.
 func (a *Adapter) Commands() []*discordgo.ApplicationCommand {
 	cs := choicesOf(a.apps())
+	if a.cat != nil {
+		cs.trains = choices(a.cat.Trains())
+	}
 	var cmds []*discordgo.ApplicationCommand
 	for _, v := range slashVerbs() {
 		spec, ok := slash[v]

@@ -244,7 +244,7 @@ func checkOptions(t *testing.T, name string, opts []*discordgo.ApplicationComman
 }
 
 func TestRegisterCommands(t *testing.T) {
-	hs := newHarness(t, nil, nil)
+	hs := newHarness(t, nil, func(o *Options) { o.Catalog = testCatalog{} })
 	if err := hs.a.RegisterCommands(context.Background()); err != nil {
 		t.Fatalf("RegisterCommands: %v", err)
 	}
@@ -306,6 +306,68 @@ func TestChoicesBeyondTheLimitAreDropped(t *testing.T) {
 		return strings.Compare(x.Name, y.Name)
 	}) {
 		t.Error("app choices are not sorted")
+	}
+}
+
+// trainsCatalog is testCatalog with the trains given.
+type trainsCatalog struct {
+	testCatalog
+	trains []string
+}
+
+func (c trainsCatalog) Trains() []string { return c.trains }
+
+// TestTrainChoices: the train option of every /train subcommand offers
+// the catalog's trains, or takes free text when there are none or more
+// than Discord lists.
+func TestTrainChoices(t *testing.T) {
+	many := strings.Fields("a b c d e f g h i j k l m n o p q r s t u v w x y z")
+	tests := []struct {
+		name string
+		cat  commands.Catalog
+		want []string // nil: free text
+	}{
+		{"the config's trains", testCatalog{}, []string{"daily", "weekly"}},
+		{"no catalog", nil, nil},
+		{"no trains", trainsCatalog{}, nil},
+		{"as many as Discord lists", trainsCatalog{trains: many[:maxChoices]}, many[:maxChoices]},
+		{"more than Discord lists", trainsCatalog{trains: many}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, nil, func(o *Options) { o.Catalog = tt.cat })
+			var subs []string
+			for _, c := range hs.a.Commands() {
+				if c.Name != string(commands.VerbTrain) {
+					continue
+				}
+				for _, sub := range c.Options {
+					for _, o := range sub.Options {
+						if o.Name != "train" {
+							continue
+						}
+						subs = append(subs, sub.Name)
+						var got []string
+						for _, ch := range o.Choices {
+							if ch.Name != ch.Value {
+								t.Errorf("/train %s: choice %q sends %v, want its name", sub.Name, ch.Name, ch.Value)
+							}
+							got = append(got, ch.Name)
+						}
+						if !slices.Equal(got, tt.want) {
+							t.Errorf("/train %s: train choices %v, want %v", sub.Name, got, tt.want)
+						}
+						if tt.want == nil && o.MaxLength != 32 {
+							t.Errorf("/train %s: free-text train of at most %d characters, want 32", sub.Name, o.MaxLength)
+						}
+					}
+				}
+			}
+			want := []string{commands.TrainBoard, commands.TrainLeave, commands.TrainCancel, commands.TrainDepart}
+			if !slices.Equal(subs, want) {
+				t.Errorf("/train subcommands with a train option %v, want %v", subs, want)
+			}
+		})
 	}
 }
 
