@@ -327,16 +327,12 @@ func newDiscord(cfg *config.Config, h discord.Handler, dedupe discord.Deduper, r
 			users[u.Discord] = name
 		}
 	}
-	apps := map[string][]string{}
-	for _, name := range cfg.AppNames() {
-		apps[name] = cfg.Apps[name].EnvNames()
-	}
 	// discordgo's own lines (a gateway it could not dial) would otherwise
 	// go to standard error past the log's redaction.
 	discord.SetLogger(log)
 	return discord.New(discord.Options{
 		PublicKey: d.PublicKey, BotToken: d.BotToken, ApplicationID: d.ApplicationID, GuildID: d.GuildID, APIURL: d.APIURL,
-		Users: users, Apps: func() map[string][]string { return apps }, Catalog: commands.CatalogOf(cfg), EnvChannel: func(app, env string) string {
+		Users: users, Catalog: commands.CatalogOf(cfg), EnvChannel: func(app, env string) string {
 			if a, ok := cfg.App(app); ok {
 				if e, ok := a.Env(env); ok {
 					return e.Channel

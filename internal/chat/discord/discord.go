@@ -111,14 +111,15 @@ type Options struct {
 	// Users maps Discord user ids to Switchman user names. Anyone else is
 	// "discord:<id>", which the policy treats as a viewer. The map is copied.
 	Users map[string]string
-	// Apps lists the apps and their envs for the slash commands' choices.
-	Apps func() map[string][]string
 	// Catalog is the config's apps, envs and trains as the parser sees
-	// them (commands.CatalogOf). The commands the bot suggests in its
-	// replies are read with it, so that each is shown as the slash
-	// command that means it: without it, one whose words could be read
-	// two ways (is "db" in "lock deploys web db down" an env or the
-	// reason?) is shown as written. Default: none.
+	// them (commands.CatalogOf). Its apps, envs and trains are the
+	// choices of the slash commands' app, env and train options, so that
+	// these offer what the parser takes; without it they are free text.
+	// The commands the bot suggests in its replies are read with it, so
+	// that each is shown as the slash command that means it: without
+	// it, one whose words could be read two ways (is "db" in "lock
+	// deploys web db down" an env or the reason?) is shown as written.
+	// Default: none.
 	Catalog commands.Catalog
 	// EnvChannel returns the channel of an env's deploys (its channel in
 	// the config), if any. One that is a Discord channel id (all digits),
@@ -165,7 +166,6 @@ type Adapter struct {
 	token       string // "Bot …", for redaction
 	s           *discordgo.Session
 	users       map[string]string
-	apps        func() map[string][]string
 	cat         commands.Catalog
 	envChannel  func(app, env string) string
 	handler     Handler
@@ -205,7 +205,7 @@ func New(opt Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
-		users: maps.Clone(opt.Users), apps: opt.Apps, cat: opt.Catalog, envChannel: opt.EnvChannel, handler: opt.Handler,
+		users: maps.Clone(opt.Users), cat: opt.Catalog, envChannel: opt.EnvChannel, handler: opt.Handler,
 		dedupe: opt.Dedupe, now: opt.Now, sleep: opt.Sleep, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}
@@ -245,9 +245,6 @@ func New(opt Options) (*Adapter, error) {
 	}
 	if a.envChannel == nil {
 		a.envChannel = func(string, string) string { return "" }
-	}
-	if a.apps == nil {
-		a.apps = func() map[string][]string { return nil }
 	}
 	if tok := strings.TrimSpace(opt.BotToken); tok != "" {
 		if !strings.HasPrefix(tok, "Bot ") {

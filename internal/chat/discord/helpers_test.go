@@ -373,13 +373,10 @@ func newHarness(t *testing.T, h *fakeHandler, edit func(*Options)) *harness {
 		GuildID:       testGuildID,
 		HTTPClient:    fd.client(),
 		Users:         map[string]string{"111": "ana", "222": "bob"},
-		Apps: func() map[string][]string {
-			return map[string][]string{"web": {"prod", "staging"}, "accounting": {"production"}}
-		},
-		Handler:      h,
-		Now:          hs.clock.Now,
-		Log:          slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		EditInterval: 20 * time.Millisecond,
+		Handler:       h,
+		Now:           hs.clock.Now,
+		Log:           slog.New(slog.NewTextHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		EditInterval:  20 * time.Millisecond,
 	}
 	if edit != nil {
 		edit(&opt)

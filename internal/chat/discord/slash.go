@@ -39,15 +39,20 @@ type choiceSet struct {
 	apps, envs, trains []*discordgo.ApplicationCommandOptionChoice
 }
 
-func choicesOf(apps map[string][]string) choiceSet {
-	var names, envs []string
-	for app, es := range apps {
-		names = append(names, app)
-		envs = append(envs, es...)
+// choicesOf returns the choices of cat's apps, envs (those of every app,
+// once each) and trains; a nil cat has none.
+func choicesOf(cat commands.Catalog) choiceSet {
+	if cat == nil {
+		return choiceSet{}
 	}
-	slices.Sort(names)
+	apps := slices.Sorted(slices.Values(cat.Apps()))
+	var envs []string
+	for _, app := range apps {
+		envs = append(envs, cat.Envs(app)...)
+	}
 	slices.Sort(envs)
-	return choiceSet{apps: choices(names), envs: choices(slices.Compact(envs))}
+	trains := slices.Sorted(slices.Values(cat.Trains()))
+	return choiceSet{apps: choices(apps), envs: choices(slices.Compact(envs)), trains: choices(trains)}
 }
 
 func choices(names []string) []*discordgo.ApplicationCommandOptionChoice {
@@ -495,13 +500,9 @@ var slash = map[commands.Verb]slashSpec{
 }
 
 // Commands returns the slash commands, one per verb of slashVerbs in help
-// order, with the configured apps and envs, and the catalog's trains, as
-// choices.
+// order, with the catalog's apps, envs and trains as choices.
 func (a *Adapter) Commands() []*discordgo.ApplicationCommand {
-	cs := choicesOf(a.apps())
-	if a.cat != nil {
-		cs.trains = choices(a.cat.Trains())
-	}
+	cs := choicesOf(a.cat)
 	var cmds []*discordgo.ApplicationCommand
 	for _, v := range slashVerbs() {
 		spec, ok := slash[v]

@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -207,7 +208,7 @@ func TestEveryVerbHasASlashCommand(t *testing.T) {
 var optionName = regexp.MustCompile(`^[-_a-z0-9]{1,32}$`)
 
 func TestCommandsFollowDiscordRules(t *testing.T) {
-	hs := newHarness(t, nil, nil)
+	hs := newHarness(t, nil, func(o *Options) { o.Catalog = testCatalog{} })
 	for _, c := range hs.a.Commands() {
 		if !optionName.MatchString(c.Name) || c.Description == "" || runes(c.Description) > 100 {
 			t.Errorf("command %q: name or description %q breaks Discord's rules", c.Name, c.Description)
@@ -290,22 +291,68 @@ func TestRegisterCommandsNeedsBotToken(t *testing.T) {
 	}
 }
 
-func TestChoicesBeyondTheLimitAreDropped(t *testing.T) {
-	apps := map[string][]string{}
+// appsCatalog is testCatalog with the apps and envs given; Apps lists
+// them in the map's order, unsorted.
+type appsCatalog struct {
+	testCatalog
+	apps map[string][]string
+}
+
+func (c appsCatalog) Apps() []string           { return slices.Collect(maps.Keys(c.apps)) }
+func (c appsCatalog) Envs(app string) []string { return c.apps[app] }
+
+// TestAppAndEnvChoices: the app and env options offer the catalog's
+// apps and envs, sorted, each env once, or take free text when there
+// are none or more than Discord lists.
+func TestAppAndEnvChoices(t *testing.T) {
+	many := map[string][]string{}
 	for _, name := range strings.Fields("a b c d e f g h i j k l m n o p q r s t u v w x y z") {
-		apps[name] = []string{"prod"}
+		many[name] = []string{"prod"}
 	}
-	cs := choicesOf(apps)
-	if cs.apps != nil {
-		t.Errorf("%d app choices, want none above %d apps", len(cs.apps), maxChoices)
+	tests := []struct {
+		name       string
+		cat        commands.Catalog
+		apps, envs []string // nil: free text
+	}{
+		{"the config's apps", appsCatalog{apps: map[string][]string{"web": {"prod", "staging"}, "api": {"staging", "dev"}}},
+			[]string{"api", "web"}, []string{"dev", "prod", "staging"}},
+		{"no catalog", nil, nil, nil},
+		{"more apps than Discord lists", appsCatalog{apps: many}, nil, []string{"prod"}},
 	}
-	if len(cs.envs) != 1 || cs.envs[0].Value != "prod" {
-		t.Errorf("env choices %v, want the one env once", cs.envs)
+	values := func(cs []*discordgo.ApplicationCommandOptionChoice) []string {
+		var vs []string
+		for _, c := range cs {
+			vs = append(vs, c.Value.(string))
+		}
+		return vs
 	}
-	if !slices.IsSortedFunc(choicesOf(map[string][]string{"b": nil, "a": nil}).apps, func(x, y *discordgo.ApplicationCommandOptionChoice) int {
-		return strings.Compare(x.Name, y.Name)
-	}) {
-		t.Error("app choices are not sorted")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, nil, func(o *Options) { o.Catalog = tt.cat })
+			var seen int
+			for _, c := range hs.a.Commands() {
+				if c.Name != string(commands.VerbDeploy) {
+					continue
+				}
+				for _, o := range c.Options {
+					switch o.Name {
+					case "app":
+						seen++
+						if got := values(o.Choices); !slices.Equal(got, tt.apps) {
+							t.Errorf("/deploy app choices %v, want %v", got, tt.apps)
+						}
+					case "env":
+						seen++
+						if got := values(o.Choices); !slices.Equal(got, tt.envs) {
+							t.Errorf("/deploy env choices %v, want %v", got, tt.envs)
+						}
+					}
+				}
+			}
+			if seen != 2 {
+				t.Errorf("%d app and env options of /deploy, want 2", seen)
+			}
+		})
 	}
 }
 
