@@ -453,3 +453,93 @@ func TestServeMetricsListen(t *testing.T) {
 		t.Errorf("serve: got %v, want nil after a shutdown", err)
 	}
 }
+
+// TestServeRegistersDiscordChoices: the slash commands serve registers
+// offer the config's apps, envs and trains as choices.
+func TestServeRegistersDiscordChoices(t *testing.T) {
+	t.Setenv("TEST_SLACK_SIGNING_SECRET", "serve-test-secret")
+	slackAPI := newSlackAPI(t)
+	registered := make(chan []byte, 1)
+	discordAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/commands") {
+			body, _ := io.ReadAll(r.Body)
+			select {
+			case registered <- body:
+			default:
+			}
+			io.WriteString(w, "[]")
+			return
+		}
+		io.WriteString(w, `{"id": "1", "username": "switchman"}`)
+	}))
+	defer discordAPI.Close()
+	dir, addr := t.TempDir(), freePort(t)
+	cfg := filepath.Join(dir, "switchman.yaml")
+	yaml := fmt.Sprintf(serveYAML, addr, slackAPI.srv.URL+"/api/", discordAPI.URL+"/") +
+		"trains:\n  daily:\n    env: prod\n    channels: [\"#releases\"]\n    timezone: UTC\n" +
+		"    boarding: \"0 10 * * 1-5\"\n    departure: \"0 14 * * 1-5\"\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bot := startServe(t, cfg, addr)
+	var body []byte
+	select {
+	case body = <-registered:
+	case err := <-bot.done:
+		t.Fatalf("serve stopped before registering the slash commands: %v; log:\n%s", err, bot.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no slash commands registered within 30 s; log:\n%s", bot.stderr)
+	}
+	var cmds []struct {
+		Name    string `json:"name"`
+		Options []struct {
+			Name    string `json:"name"`
+			Options []struct {
+				Name    string `json:"name"`
+				Choices []struct {
+					Value string `json:"value"`
+				} `json:"choices"`
+			} `json:"options"`
+			Choices []struct {
+				Value string `json:"value"`
+			} `json:"choices"`
+		} `json:"options"`
+	}
+	if err := json.Unmarshal(body, &cmds); err != nil {
+		t.Fatalf("registered commands %s: %v", body, err)
+	}
+	got := map[string]string{}
+	for _, c := range cmds {
+		for _, o := range c.Options {
+			var vs []string
+			for _, ch := range o.Choices {
+				vs = append(vs, ch.Value)
+			}
+			got["/"+c.Name+" "+o.Name] = strings.Join(vs, ",")
+			for _, so := range o.Options {
+				var vs []string
+				for _, ch := range so.Choices {
+					vs = append(vs, ch.Value)
+				}
+				got["/"+c.Name+" "+o.Name+" "+so.Name] = strings.Join(vs, ",")
+			}
+		}
+	}
+	for opt, want := range map[string]string{
+		"/deploy app":         "web",
+		"/deploy env":         "prod",
+		"/train board train":  "daily",
+		"/train depart train": "daily",
+		"/train leave train":  "daily",
+		"/train cancel train": "daily",
+		"/rollback app":       "web",
+	} {
+		if got[opt] != want {
+			t.Errorf("%s: choices %q, want %q", opt, got[opt], want)
+		}
+	}
+	if err := bot.stop(t); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
