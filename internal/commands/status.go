@@ -376,9 +376,10 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 
 // unreadLine says of host, unread for what (unreachable, could not be
 // read), why: its error, msg, cut to statusErrLen. An error that names the
-// host with its address, as SSH's do ("ssh: web1 (10.0.0.5:22): host key
-// changed …"), names it alone, and the cut counts only what follows the
-// address: a long host name left no room for a host key's fingerprint.
+// host as SSH's do, with its address ("ssh: web1 (10.0.0.5:22): host key
+// changed …") or without ("ssh: web1: session closed"), names it alone,
+// and the cut counts only what follows the naming: a long host name left
+// no room for a host key's fingerprint.
 func unreadLine(host, what, msg string) string {
 	if msg == "" {
 		return host + ": " + what
@@ -386,10 +387,14 @@ func unreadLine(host, what, msg string) string {
 	if !deploy.NamesHost(host, msg) {
 		return fmt.Sprintf("%s: %s (%s)", host, what, firstLine(msg, statusErrLen))
 	}
-	named := strings.Index(" "+msg, " "+host+" (")
 	n := statusErrLen
-	if end := strings.Index(msg[named:], "): "); end >= 0 {
-		n += utf8.RuneCountInString(msg[:named+end+len("): ")])
+	if named := strings.Index(" "+msg, " "+host+" ("); named >= 0 {
+		if end := strings.Index(msg[named:], "): "); end >= 0 {
+			n += utf8.RuneCountInString(msg[:named+end+len("): ")])
+		}
+	} else if named := strings.Index(" "+msg, " ssh: "+host+": "); named >= 0 {
+		// Named alone, "ssh: web1: session closed".
+		n += utf8.RuneCountInString(msg[:named+len("ssh: ")+len(host)+len(": ")])
 	}
 	return what + ": " + firstLine(msg, n)
 }

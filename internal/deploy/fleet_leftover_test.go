@@ -274,7 +274,7 @@ func TestFleetLeftoverSearchFailureNamesHostOnce(t *testing.T) {
 		Config: f.cfg, Store: f.store, Leases: f.store, Locks: f.store,
 		Transport: func(app *config.App, env *config.Env) (deploy.Transport, error) {
 			tr, err := f.transport(app, env)
-			return closingSearch{tr}, err
+			return closingSearch{Transport: tr}, err
 		},
 	})
 	t.Cleanup(f.engine.Wait)
@@ -296,15 +296,65 @@ func TestFleetLeftoverSearchFailureNamesHostOnce(t *testing.T) {
 	}
 }
 
-// closingSearch closes a session before it runs the search for what a
-// dead run left running (the script that reads the processes'
-// environments), so the search fails as a session lost there does.
-type closingSearch struct{ deploy.Transport }
+// TestFleetLeftoverSearchFailureNoteNamesHostOnce: the search for what a
+// dead run left running fails on one host of two, which max_failures
+// lets the rollback go on without. The note that it is left out names it
+// once, up front: it read "host0 failed and is left out (…): could not
+// look …: ssh: host0: session closed".
+func TestFleetLeftoverSearchFailureNoteNamesHostOnce(t *testing.T) {
+	t.Parallel()
+	fleet := startFleet(t, 2)
+	f := newFleetFixture(t, fleet, fleetSpec{env: []string{"max_failures: 1"}}, nil)
+	f.build("1")
+	f.build("2")
+	f.seed("1")
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	dead := &deploy.Record{ID: "20260101-000000-dead01", Kind: deploy.KindDeploy, App: "web", Env: "prod", Build: "2", Previous: "1",
+		Requester: "ana", Started: time.Now(), Outcome: deploy.OutcomeRunning, Owner: "gone:1", Fence: fleetDeadFence(t, f),
+		Run: "1a1b2c3d4e5f60718293a4b5c6d7e8f9", Hosts: []deploy.HostResult{
+			{Host: "host0", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true},
+			{Host: "host1", State: deploy.HostActivating, Current: "2", Previous: "1", Switched: true}}}
+	if err := f.store.PutRecord(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	f.engine = deploy.NewEngine(deploy.Options{
+		Config: f.cfg, Store: f.store, Leases: f.store, Locks: f.store,
+		Transport: func(app *config.App, env *config.Env) (deploy.Transport, error) {
+			tr, err := f.transport(app, env)
+			return closingSearch{Transport: tr, host: "host0"}, err
+		},
+	})
+	t.Cleanup(f.engine.Wait)
+
+	rec, err := f.run(deploy.KindRollback, "")
+	if err != nil {
+		t.Fatalf("the rollback: %v", err)
+	}
+	want := "host0 failed and is left out (1 of 2 hosts failed; max_failures allows 1): could not look for what deploy 20260101-000000-dead01 had begun there and may still be running: session closed"
+	var got []string
+	for _, n := range f.notes(rec.ID) {
+		if strings.Contains(n, "left out") {
+			got = append(got, n)
+		}
+	}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("got notes %q\nwant one %q", got, want)
+	}
+}
+
+// closingSearch closes a session of host, or of every host when host is
+// empty, before it runs the search for what a dead run left running (the
+// script that reads the processes' environments), so the search fails as
+// a session lost there does.
+type closingSearch struct {
+	deploy.Transport
+	host string
+}
 
 func (c closingSearch) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
 	s, err := c.Transport.Open(ctx, h)
-	if err != nil {
-		return nil, err
+	if err != nil || (c.host != "" && h.Name != c.host) {
+		return s, err
 	}
 	return closingSession{s}, nil
 }

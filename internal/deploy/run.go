@@ -538,9 +538,10 @@ func tooManyUnusable(t target, hosts []Host, failed map[string]error, allowed in
 }
 
 // withHost is err said of host: prefixed with its name, unless err
-// already names it with its address, "web1 (10.0.0.5:22)", as the SSH
-// transport's errors do. Otherwise the reply said the name twice in a
-// row ("web1: ssh: web1 (10.0.0.5:22): unknown host key …").
+// already names it as the SSH transport's errors do, with its address
+// ("ssh: web1 (10.0.0.5:22): …") or alone ("ssh: web1: session
+// closed"). Otherwise the reply said the name twice in a row ("web1:
+// ssh: web1 (10.0.0.5:22): unknown host key …").
 func withHost(host string, err error) error {
 	if NamesHost(host, err.Error()) {
 		return err
@@ -551,20 +552,29 @@ func withHost(host string, err error) error {
 // hostLead splits err, a host's error, into the name it gives the host,
 // "web1 (10.0.0.5:22)" or "web1" as the SSH transport's errors do
 // ("ssh: web1 (10.0.0.5:22): …", "ssh: web1: session closed"), and the
-// rest of its text, which still wraps err: a text that puts the host up
-// front names it by that lead, not once more inside. An error that does
-// not name the host leads with the host's bare name.
+// rest of its text without that naming, which still wraps err: a text
+// that puts the host up front names it by that lead, not once more
+// inside. What err says before the naming stays ("could not look …:
+// ssh: web1: session closed" leaves "could not look …: session
+// closed"). An error that does not name the host leads with the host's
+// bare name.
 func hostLead(host string, err error) (string, error) {
 	msg := err.Error()
 	if i := strings.Index(" "+msg, " "+host+" ("); i >= 0 {
 		if j := strings.Index(msg[i:], "): "); j >= 0 {
-			return msg[i : i+j+1], &restOf{msg: msg[i+j+3:], err: err}
+			return msg[i : i+j+1], &restOf{msg: beforeName(msg[:i]) + msg[i+j+3:], err: err}
 		}
 	}
-	if i := strings.Index(" "+msg, " "+host+": "); i >= 0 {
-		return host, &restOf{msg: msg[i+len(host)+2:], err: err}
+	if i := strings.Index(" "+msg, " ssh: "+host+": "); i >= 0 {
+		return host, &restOf{msg: msg[:i] + msg[i+len("ssh: ")+len(host)+2:], err: err}
 	}
 	return host, err
+}
+
+// beforeName is what an error says before it names a host, without the
+// SSH transport's "ssh: " that goes with the naming.
+func beforeName(s string) string {
+	return strings.TrimSuffix(s, "ssh: ")
 }
 
 // restOf is an error shown as msg that wraps err.
@@ -576,11 +586,12 @@ type restOf struct {
 func (e *restOf) Error() string { return e.msg }
 func (e *restOf) Unwrap() error { return e.err }
 
-// NamesHost reports whether msg, a host's error, names host with its
-// address, "web1 (10.0.0.5:22)", as the SSH transport's errors do: a text
-// that says msg of host then names host by msg alone.
+// NamesHost reports whether msg, a host's error, names host as the SSH
+// transport's errors do: with its address, "web1 (10.0.0.5:22)", or alone
+// after "ssh: ", "ssh: web1: session closed". A text that says msg of
+// host then names host by msg alone.
 func NamesHost(host, msg string) bool {
-	return strings.Contains(" "+msg, " "+host+" (")
+	return strings.Contains(" "+msg, " "+host+" (") || strings.Contains(" "+msg, " ssh: "+host+": ")
 }
 
 // reachOrUse words why hosts are out: "reach" when none answered, "use"
@@ -641,7 +652,10 @@ func (r *run) drop(h Host, state HostState, err error) bool {
 		hr.State, hr.Error = state, msg
 	})
 	if n <= r.allowed {
-		r.note("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %v", h.Name, n, len(r.hosts), r.allowed, err)
+		// An SSH error inside err names the host: the note names it
+		// once, up front, by that naming.
+		lead, rest := hostLead(h.Name, err)
+		r.note("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %v", lead, n, len(r.hosts), r.allowed, rest)
 	}
 	return n > r.allowed
 }

@@ -14,6 +14,10 @@ func TestWithHost(t *testing.T) {
 		{"not named", "web1", "inspect: exit status 1", "web1: inspect: exit status 1"},
 		{"another host named", "web1", "ssh: web10 (10.0.0.6:22): unknown host key", "web1: ssh: web10 (10.0.0.6:22): unknown host key"},
 		{"its name in a path", "web", "inspect: /srv/web (a file): not a directory", "web: inspect: /srv/web (a file): not a directory"},
+		{"named alone", "host0", "ssh: host0: session closed", "ssh: host0: session closed"},
+		{"named alone further in", "host0", "could not look: ssh: host0: session closed", "could not look: ssh: host0: session closed"},
+		{"another host named alone", "web1", "ssh: web10: session closed", "web1: ssh: web10: session closed"},
+		{"its name before a colon, not after ssh", "web1", "inspect: web1: not found", "web1: inspect: web1: not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +41,10 @@ func TestHostLead(t *testing.T) {
 		{"named alone", "web1", "ssh: web1: session closed", "web1", "session closed"},
 		{"not named", "web1", "inspect: exit status 1", "web1", "inspect: exit status 1"},
 		{"another host named", "web1", "ssh: web10 (10.0.0.6:22): connection lost", "web1", "ssh: web10 (10.0.0.6:22): connection lost"},
+		{"named alone further in", "host0", "could not look: ssh: host0: session closed", "host0", "could not look: session closed"},
+		{"named with its address further in", "web1", "could not look: ssh: web1 (10.0.0.5:22): connection lost", "web1 (10.0.0.5:22)", "could not look: connection lost"},
+		{"another host named alone", "web1", "ssh: web10: session closed", "web1", "ssh: web10: session closed"},
+		{"its name before a colon, not after ssh", "web1", "inspect: web1: not found", "web1", "inspect: web1: not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +55,28 @@ func TestHostLead(t *testing.T) {
 			}
 			if !errors.Is(rest, cause) {
 				t.Errorf("got %v, which does not wrap %v", rest, cause)
+			}
+		})
+	}
+}
+
+func TestNamesHost(t *testing.T) {
+	tests := []struct {
+		name, host, msg string
+		want            bool
+	}{
+		{"with its address", "web1", "ssh: web1 (10.0.0.5:22): unknown host key", true},
+		{"alone after ssh", "host0", "ssh: host0: session closed", true},
+		{"alone after ssh, further in", "host0", "could not look: ssh: host0: session closed", true},
+		{"another host alone", "web1", "ssh: web10: session closed", false},
+		{"a longer name ending in it", "b1", "ssh: web1: session closed", false},
+		{"before a colon, not after ssh", "web1", "inspect: web1: not found", false},
+		{"not named", "web1", "inspect: exit status 1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NamesHost(tt.host, tt.msg); got != tt.want {
+				t.Errorf("NamesHost(%q, %q) = %v, want %v", tt.host, tt.msg, got, tt.want)
 			}
 		})
 	}

@@ -1,0 +1,29 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUnreadLine: an error that names the host names it alone in the
+// line, with its address or without ("ssh: host0: session closed", which
+// made the line panic), and the cut counts only what follows the naming.
+func TestUnreadLine(t *testing.T) {
+	long := strings.Repeat("x", statusErrLen)
+	tests := []struct {
+		name, host, msg, want string
+	}{
+		{"not named", "host0", "inspect: exit status 1", "host0: unreachable (inspect: exit status 1)"},
+		{"named with its address", "host0", "ssh: host0 (127.0.0.1:22): connection refused", "unreachable: ssh: host0 (127.0.0.1:22): connection refused"},
+		{"named alone", "host0", "ssh: host0: session closed", "unreachable: ssh: host0: session closed"},
+		{"named alone, cut after the naming", "host0", "ssh: host0: " + long + "y", "unreachable: ssh: host0: " + long + "…"},
+		{"another host named alone", "web1", "ssh: web10: session closed", "web1: unreachable (ssh: web10: session closed)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := unreadLine(tt.host, "unreachable", tt.msg); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
