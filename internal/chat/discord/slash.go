@@ -100,14 +100,28 @@ func optionsOf(spec slashSpec, cs choiceSet) []*discordgo.ApplicationCommandOpti
 	return opts
 }
 
+// appOpt is the app of a command, one of the catalog's apps; free text
+// when there are none or too many to list, which the parser checks, of
+// at most 32 characters as maxRest counts it.
 func appOpt(cs choiceSet, required bool, desc string) *discordgo.ApplicationCommandOption {
-	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "app",
+	o := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "app",
 		Description: desc, Required: required, Choices: cs.apps}
+	if o.Choices == nil {
+		o.MaxLength = 32
+	}
+	return o
 }
 
+// envOpt is the env of a command, one of the catalog's envs; free text
+// when there are none or too many to list, which the parser checks, of
+// at most 32 characters as maxRest counts it.
 func envOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
-	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "env",
+	o := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "env",
 		Description: desc, Choices: cs.envs}
+	if o.Choices == nil {
+		o.MaxLength = 32
+	}
+	return o
 }
 
 func buildOpt(required bool, desc string) *discordgo.ApplicationCommandOption {

@@ -418,6 +418,10 @@ func TestTrainChoices(t *testing.T) {
 	}
 }
 
+// discordMaxLength is the most characters Discord takes in a string
+// option that sets no max_length.
+const discordMaxLength = 6000
+
 // TestLongestReasonsParse: a free-text option as long as Discord lets it
 // be typed, in characters of four bytes (emoji, say), still makes a
 // command within commands.MaxCommandLen bytes, with every other option
@@ -426,11 +430,20 @@ func TestLongestReasonsParse(t *testing.T) {
 	maxLen := func(opts []*discordgo.ApplicationCommandOption, name string) int {
 		for _, o := range opts {
 			if o.Name == name {
+				if o.MaxLength == 0 {
+					return discordMaxLength
+				}
 				return o.MaxLength
 			}
 		}
 		t.Fatalf("no option %q", name)
 		return 0
+	}
+	// word is the longest one-word value Discord lets be typed in the
+	// option name: app, env, build and train are names of the config,
+	// which are ASCII.
+	word := func(opts []*discordgo.ApplicationCommandOption, name string) string {
+		return strings.Repeat("w", maxLen(opts, name))
 	}
 	const str = 3
 	long := func(n int) string { return strings.Repeat("\U0001F512", n) }
@@ -447,12 +460,12 @@ func TestLongestReasonsParse(t *testing.T) {
 		verb string
 		opts []map[string]any
 	}{
-		{"lock reason", "lock", []map[string]any{opt("reason", str, long(maxLen(lockOpts, "reason"))), opt("app", str, "accounting"),
-			opt("env", str, "production"), opt("duration", str, strings.Repeat("1", maxLen(lockOpts, "duration")-1)+"m")}},
-		{"deploy force", "deploy", []map[string]any{opt("app", str, "accounting"), opt("build", str, strings.Repeat("9", maxLen(deployOpts, "build"))),
-			opt("env", str, "production"), opt("dry_run", 5, true), opt("force", str, long(maxLen(deployOpts, "force")))}},
+		{"lock reason", "lock", []map[string]any{opt("reason", str, long(maxLen(lockOpts, "reason"))), opt("app", str, word(lockOpts, "app")),
+			opt("env", str, word(lockOpts, "env")), opt("duration", str, strings.Repeat("1", maxLen(lockOpts, "duration")-1)+"m")}},
+		{"deploy force", "deploy", []map[string]any{opt("app", str, word(deployOpts, "app")), opt("build", str, word(deployOpts, "build")),
+			opt("env", str, word(deployOpts, "env")), opt("dry_run", 5, true), opt("force", str, long(maxLen(deployOpts, "force")))}},
 		{"train cancel reason", "train", []map[string]any{sub("cancel", opt("reason", str, long(maxLen(cancelOpts, "reason"))),
-			opt("train", str, strings.Repeat("w", maxLen(cancelOpts, "train"))))}},
+			opt("train", str, word(cancelOpts, "train")))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
