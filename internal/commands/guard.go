@@ -999,6 +999,29 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 	c.out.Reply(m)
 }
 
+// endUnadminedCheckIn ends user's check-in, read as ending at until, made
+// under an admin they no longer hold, auditing it first (a failure after
+// is tried again, and audited again, at the next start). Only that
+// check-in is ended: one made anew since, under an admin granted
+// meanwhile, stands.
+func (s *Service) endUnadminedCheckIn(ctx context.Context, user string, until time.Time) error {
+	e := &audit.Entry{Time: s.now(), User: config.BotUser, Platform: "config", Decision: audit.Event, Action: "away",
+		Command: fmt.Sprintf("admin check-in of %s ended: %s is no longer an admin, by the config or a runtime grant", user, user)}
+	if err := s.appendAudit(ctx, e); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	_, ended, err := s.store.CheckOutIf(ctx, user, until)
+	if err != nil {
+		return err
+	}
+	if ended {
+		s.log.Info("check-in of a user no longer an admin ended", "user", user, "until", until)
+	} else {
+		s.log.Info("check-in of a user no longer an admin changed since it was read; left as it is", "user", user)
+	}
+	return nil
+}
+
 // noPromptToAnswer refuses an answer to the migrations prompt of deploy
 // id, which names no deploy, or one whose prompt user may not answer:
 // alike, so that the reply does not tell one from the other.
@@ -1014,14 +1037,20 @@ func noPromptToAnswer(id, user string) error {
 // by the bot. So go the runtime grants of a role the config no longer has:
 // they grant nothing meanwhile, and a later role given the same name,
 // whatever its actions, would otherwise be held at once by everyone the
-// old one was granted to. The bot runs this as it starts, the only time
-// its config changes.
+// old one was granted to. So too ends the check-in of a user the config
+// still names but who is no admin by it nor by a grant in force (their
+// admin taken out of the config): hidden from admins, it would count them
+// around, unasked, the moment they became admin again. The bot runs this
+// as it starts, the only time its config changes.
 func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
-	grants, err := s.store.Grants(ctx)
+	// Check-ins read before the grants: a grant and a here made between
+	// the two reads (another replica still running) show in the grants,
+	// and one made after both changes the check-in, which then stands.
+	present, err := s.store.Present(ctx)
 	if err != nil {
 		return fmt.Errorf("forget removed users: %w", err)
 	}
-	present, err := s.store.Present(ctx)
+	grants, err := s.store.Grants(ctx)
 	if err != nil {
 		return fmt.Errorf("forget removed users: %w", err)
 	}
@@ -1048,8 +1077,14 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 			return fmt.Errorf("forget removed users: %w", err)
 		}
 	}
+	now := s.now()
 	for _, user := range slices.Sorted(maps.Keys(present)) {
 		if s.policy.KnownUser(user) {
+			if !s.policy.IsAdmin(user, grants, now) {
+				if err := s.endUnadminedCheckIn(ctx, user, present[user]); err != nil {
+					return fmt.Errorf("forget removed users: %w", err)
+				}
+			}
 			continue
 		}
 		if err := forget(user, "admin check-in of "+user); err != nil {

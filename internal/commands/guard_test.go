@@ -366,6 +366,106 @@ func TestForgetRemovedUsers(t *testing.T) {
 	}
 }
 
+// startRacingStore runs between once, after the first read of the
+// check-ins (or, with afterGrants, of the grants) and before whatever
+// follows it.
+type startRacingStore struct {
+	*embedded.Store
+	once        sync.Once
+	afterGrants bool
+	between     func(ctx context.Context, s *embedded.Store) error
+}
+
+func (s *startRacingStore) Present(ctx context.Context) (map[string]time.Time, error) {
+	present, err := s.Store.Present(ctx)
+	if err == nil && !s.afterGrants {
+		s.once.Do(func() { err = s.between(ctx, s.Store) })
+	}
+	return present, err
+}
+
+func (s *startRacingStore) Grants(ctx context.Context) ([]acl.Grant, error) {
+	grants, err := s.Store.Grants(ctx)
+	if err == nil && s.afterGrants {
+		s.once.Do(func() { err = s.between(ctx, s.Store) })
+	}
+	return grants, err
+}
+
+// TestForgetRemovedUsersEndsCheckInsOfFormerAdmins: at start, the check-in
+// of a user the config still names but who is no admin by it nor by a
+// grant in force (their admin taken out of the config) ends, audited:
+// hidden from admins, it counted them around the moment they became admin
+// again. That of an admin, by the config or a grant, stays, as does one
+// made anew, under an admin granted meanwhile (by another replica), while
+// the check-ins and grants are read or before the end.
+func TestForgetRemovedUsersEndsCheckInsOfFormerAdmins(t *testing.T) {
+	audited := "switchman: admin check-in of %s ended: %s is no longer an admin, by the config or a runtime grant"
+	for _, tc := range []struct {
+		name        string
+		user        string // checked in for an hour; ana is the config's admin, bob a deployer
+		grant       string // role runtime-granted to user, if any
+		between     time.Duration
+		afterGrants bool // between runs after the grants are read, not the check-ins
+		ended       bool
+	}{
+		{name: "admin by the config", user: "ana"},
+		{name: "no longer admin by the config", user: "bob", ended: true},
+		{name: "admin by a grant", user: "carl", grant: "admin"},
+		{name: "grant that makes no admin", user: "carl", grant: "deployer", ended: true},
+		{name: "made admin and checked in anew after the reads", user: "bob", between: 2 * time.Hour},
+		{name: "made admin and checked in anew after the grants are read", user: "bob", between: 2 * time.Hour, afterGrants: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t) // users ana, bob and carl
+			ctx := context.Background()
+			if tc.grant != "" {
+				if err := f.store.PutGrant(ctx, acl.Grant{User: tc.user, Role: tc.grant, GrantedBy: "ana", Created: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.store.CheckIn(ctx, tc.user, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			var anew time.Time
+			st := &startRacingStore{Store: f.store, afterGrants: tc.afterGrants, between: func(ctx context.Context, s *embedded.Store) error {
+				if tc.between == 0 {
+					return nil
+				}
+				if err := s.PutGrant(ctx, acl.Grant{User: tc.user, Role: "admin", GrantedBy: "ana", Created: time.Now()}); err != nil {
+					return err
+				}
+				anew = time.Now().Add(tc.between)
+				return s.CheckIn(ctx, tc.user, anew)
+			}}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
+			if err := svc.ForgetRemovedUsers(ctx); err != nil {
+				t.Fatal(err)
+			}
+			present, err := f.store.Present(ctx)
+			until, in := present[tc.user]
+			if err != nil || in == tc.ended {
+				t.Errorf("%s checked in: got %v, %v; want %v", tc.user, in, err, !tc.ended)
+			}
+			if !anew.IsZero() && !until.Equal(anew) {
+				t.Errorf("%s's check-in ends at %v; want %v, as made anew", tc.user, until, anew)
+			}
+			entries, err := f.store.Audit(ctx, audit.Query{Limit: 10})
+			var said []string
+			for _, e := range entries {
+				said = append(said, e.User+": "+e.Command)
+			}
+			// Audited before the write, as a failure after is tried again
+			// at the next start: a check-in made anew meanwhile is left
+			// out of this check.
+			want := fmt.Sprintf(audited, tc.user, tc.user)
+			if err != nil || (anew.IsZero() && slices.Contains(said, want) != tc.ended) {
+				t.Errorf("audit %q, %v; want %q in it: %v", said, err, want, tc.ended)
+			}
+		})
+	}
+}
+
 // TestAwayWithoutCheckIn: away ends a check-in; from anyone not checked
 // in (a viewer, a user from another workspace) it changes nothing and
 // announces nothing to the channel.
