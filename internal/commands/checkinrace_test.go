@@ -116,17 +116,7 @@ func TestFitCheckInLeavesANewerOne(t *testing.T) {
 			if tt.line == "" && len(lines) > 0 || tt.line != "" && !slices.Equal(lines, []string{tt.line}) {
 				t.Errorf("%q reply lines: got %q, want %q", tt.text, lines, tt.line)
 			}
-			entries, err := f.store.Audit(context.Background(), audit.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var entry *audit.Entry
-			for _, e := range audit.Fold(entries) {
-				if e.User == "ana" && e.Command == tt.text {
-					entry = &e
-					break
-				}
-			}
+			entry := auditEntryOf(t, f.store, "ana", tt.text)
 			if entry == nil || strings.Contains(entry.Reason, "check-in") != (tt.line != "") || tt.line != "" && !strings.HasSuffix(entry.Reason, "; "+tt.line) {
 				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.text, entry, tt.line)
 			}
@@ -254,21 +244,11 @@ func TestHereRacesTheGrant(t *testing.T) {
 			if got, in := present["carl"]; in != tt.in || !got.Equal(want) {
 				t.Errorf("carl's check-in: got %v (%v), want %v (%v)", got, in, want, tt.in)
 			}
-			entries, err := f.store.Audit(t.Context(), audit.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			wantDecision, wantReason := audit.Allowed, "checked in until 2026-11-23 11:00:00 CET, when their admin (a runtime grant) ends"
 			if tt.failed {
 				wantDecision, wantReason = audit.Refused, tt.title
 			}
-			var entry *audit.Entry
-			for _, e := range audit.Fold(entries) {
-				if e.User == "carl" && e.Command == "here for 4h" {
-					entry = &e
-					break
-				}
-			}
+			entry := auditEntryOf(t, f.store, "carl", "here for 4h")
 			if entry == nil || entry.Decision != wantDecision || entry.Reason != wantReason {
 				t.Errorf("here's audit entry: got %+v, want %s, %q", entry, wantDecision, wantReason)
 			}
@@ -363,17 +343,7 @@ func TestFitCheckInWriteFailed(t *testing.T) {
 			if !slices.Equal(marked, []string{"admins"}) {
 				t.Errorf("%q: commands marked as suggested %q; want [admins]", tt.text, marked)
 			}
-			entries, err := f.store.Audit(t.Context(), audit.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var entry *audit.Entry
-			for _, e := range audit.Fold(entries) {
-				if e.User == tt.user && e.Command == tt.text {
-					entry = &e
-					break
-				}
-			}
+			entry := auditEntryOf(t, f.store, tt.user, tt.text)
 			if entry == nil || !strings.HasSuffix(entry.Reason, "; "+tt.want) {
 				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.text, entry, tt.want)
 			}
@@ -459,17 +429,7 @@ func TestGrantEndsAnEarlierCheckIn(t *testing.T) {
 			if tt.line == "" && len(lines) > 0 || tt.line != "" && !slices.Equal(lines, []string{tt.line}) {
 				t.Errorf("%q reply lines: got %q, want %q", tt.text, lines, tt.line)
 			}
-			entries, err := f.store.Audit(t.Context(), audit.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var entry *audit.Entry
-			for _, e := range audit.Fold(entries) {
-				if e.User == "ana" && e.Command == tt.text {
-					entry = &e
-					break
-				}
-			}
+			entry := auditEntryOf(t, f.store, "ana", tt.text)
 			if entry == nil || strings.Contains(entry.Reason, "check-in") != (tt.line != "") || tt.line != "" && !strings.HasSuffix(entry.Reason, "; "+tt.line) {
 				t.Errorf("%q audit entry: got %+v, want its reason to end in %q", tt.text, entry, tt.line)
 			}
@@ -503,4 +463,22 @@ type unreadPresence struct {
 
 func (s *unreadPresence) Present(context.Context) (map[string]time.Time, error) {
 	return nil, s.err
+}
+
+// auditEntryOf is the audit entry of user's command text, its outcome
+// folded in; nil if there is none.
+func auditEntryOf(t *testing.T, st interface {
+	Audit(context.Context, audit.Query) ([]audit.Entry, error)
+}, user, text string) *audit.Entry {
+	t.Helper()
+	entries, err := st.Audit(t.Context(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range audit.Fold(entries) {
+		if e.User == user && e.Command == text {
+			return &e
+		}
+	}
+	return nil
 }
