@@ -9,6 +9,7 @@ import (
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
 // TestFleetNotFromOffersWhatRollbackDoes: a rollback from 2, clicked on
@@ -134,18 +135,7 @@ func TestFleetNotFromWhereFromStillRuns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fleet := startFleet(t, 3)
-			f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, env: []string{"max_failures: 1"}}, nil)
-			for _, b := range []string{"1", "2", "3", "4"} {
-				f.build(b)
-			}
-			f.seed("1")
-			f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
-			f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
-			if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-4"), nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
+			fleet, f := partialOn4(t)
 
 			_, err := f.rollback("2", tt.from)
 			msg := errs.Message(err)
@@ -189,18 +179,7 @@ func TestFleetNotFromWhereFromStillRuns(t *testing.T) {
 // host0 and host2: it says where 4 is marked bad.
 func TestFleetMissingReleaseSaysWhereOthersAreBad(t *testing.T) {
 	t.Parallel()
-	fleet := startFleet(t, 3)
-	f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, env: []string{"max_failures: 1"}}, nil)
-	for _, b := range []string{"1", "2", "3", "4"} {
-		f.build(b)
-	}
-	f.seed("1")
-	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
-	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
-	if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-4"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
+	fleet, f := partialOn4(t)
 	for _, i := range []int{0, 2} {
 		if err := os.RemoveAll(filepath.Join(f.root(i), "releases", "1")); err != nil {
 			t.Fatal(err)
@@ -221,4 +200,25 @@ func TestFleetMissingReleaseSaysWhereOthersAreBad(t *testing.T) {
 			t.Errorf("%s: current %s after the refusal, want %s", h.Name, got, wantCurrent)
 		}
 	}
+}
+
+// partialOn4 is a fleet of three hosts through builds 1, 2 and 3, then a
+// deploy of 4 that ended partial within max_failures: host1 failed its
+// health check and went back to 3, marking 4 bad there; host0 and host2
+// run 4.
+func partialOn4(t *testing.T) (*sshd.Fleet, *fleetFixture) {
+	t.Helper()
+	fleet := startFleet(t, 3)
+	f := newFleetFixture(t, fleet, fleetSpec{health: sickableCmd, env: []string{"max_failures: 1"}}, nil)
+	for _, b := range []string{"1", "2", "3", "4"} {
+		f.build(b)
+	}
+	f.seed("1")
+	f.mustRun(deploy.KindDeploy, "2", deploy.OutcomeSucceeded)
+	f.mustRun(deploy.KindDeploy, "3", deploy.OutcomeSucceeded)
+	if err := os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "sick-4"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
+	return fleet, f
 }
