@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/testenv/ports"
+	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
 // goServer is an SSH server of x/crypto's on 127.0.0.1, for what no
@@ -180,20 +182,24 @@ func TestDisconnectBeforeLogin(t *testing.T) {
 	}, nil)
 	disconnecter := startDisconnecter(t, "too many connections")
 	tests := []struct {
-		name   string
-		known  *goServer // whose key the transport knows
-		addr   string
-		want   string // the start of the error
-		reason string // in the error too
+		name        string
+		known       *goServer // whose key the transport knows
+		addr        string
+		want        string // the start of the error
+		reason      string // in the error too
+		unreachable bool   // whether it wraps deploy.ErrUnreachable
 	}{
 		{
 			// It sends away before any key is seen: srv's is as good
-			// as any.
-			name:   "before the key exchange",
-			known:  srv,
-			addr:   disconnecter,
-			want:   "ssh: web1 (" + disconnecter + "): the host closed the connection before login: ",
-			reason: "too many connections",
+			// as any. Nothing ran and no key was tried: the host is
+			// unreachable, as one that drops the connection before its
+			// banner is, after as many tries.
+			name:        "before the key exchange",
+			known:       srv,
+			addr:        disconnecter,
+			want:        "ssh: web1 (" + disconnecter + "): host unreachable: the host closed the connection before login, 5 times: ",
+			reason:      "too many connections",
+			unreachable: true,
 		},
 		{
 			name:   "after the key was refused",
@@ -213,8 +219,177 @@ func TestDisconnectBeforeLogin(t *testing.T) {
 			if msg := err.Error(); !strings.HasPrefix(msg, tt.want) || !strings.Contains(msg, tt.reason) {
 				t.Errorf("got %q, want it to start %q and say %q", msg, tt.want, tt.reason)
 			}
+			if got := errors.Is(err, deploy.ErrUnreachable); got != tt.unreachable {
+				t.Errorf("errors.Is(err, deploy.ErrUnreachable) = %v, want %v", got, tt.unreachable)
+			}
 		})
 	}
+}
+
+// TestSentAwayBeforeLoginTriedAgain puts a front before a real sshd that
+// ends the first connections before login, as an sshd over its limits
+// does: with an SSH disconnect, or right after its banner. Nothing ran on
+// the host and no key was tried, so the connection is tried again within
+// connect_timeout, and logs in once the host lets it; a host that goes on
+// sending it away is unreachable.
+func TestSentAwayBeforeLoginTriedAgain(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	tests := []struct {
+		name    string
+		how     frontRefusal
+		refused int    // connections sent away before the host lets one in; -1 for all
+		want    string // the start of the error after the host's name and address
+	}{
+		{name: "disconnect, then let in", how: refuseDisconnect, refused: 2},
+		{name: "closed after the banner, then let in", how: refuseAfterBanner, refused: 2},
+		{name: "disconnect every time", how: refuseDisconnect, refused: -1,
+			want: "host unreachable: the host closed the connection before login, 5 times: ssh: handshake failed: ssh: disconnect, reason 12: \"too many connections\""},
+		{name: "closed after the banner every time", how: refuseAfterBanner, refused: -1,
+			// EOF, or a reset when the host closed with the bot's
+			// key exchange unread.
+			want: "host unreachable: the host closed the connection before login, 5 times: ssh: handshake failed: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			front, accepted := startFront(t, f.Hosts[0].Addr, tt.how, tt.refused)
+			tr := transport(t, f, func(c *Config) { c.KnownHostsFile = knownAs(t, f, 0, front) })
+			defer tr.Close()
+			s, err := tr.Open(context.Background(), deploy.Host{Name: "web1", Address: front})
+			if tt.refused >= 0 {
+				if err != nil {
+					t.Fatalf("Open: %v; want a login once the host let one in", err)
+				}
+				defer s.Close()
+				if out, err := s.Run(context.Background(), deploy.Command{Script: "echo ok"}); err != nil || string(out) != "ok\n" {
+					t.Errorf("Run: got %q, %v; want \"ok\\n\"", out, err)
+				}
+				if got, want := accepted(), tt.refused+1; got != want {
+					t.Errorf("the host got %d connections, want %d", got, want)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a host that sends every connection away succeeded")
+			}
+			if !errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("got %v, want it to wrap deploy.ErrUnreachable", err)
+			}
+			if want := "ssh: web1 (" + front + "): " + tt.want; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %q, want it to start %q", err.Error(), want)
+			}
+			if got := accepted(); got != maxDropped {
+				t.Errorf("the host got %d connections, want %d", got, maxDropped)
+			}
+		})
+	}
+}
+
+// frontRefusal is how a front sends a connection away before login.
+type frontRefusal int
+
+const (
+	// refuseDisconnect sends a banner and an SSH disconnect, "too many
+	// connections".
+	refuseDisconnect frontRefusal = iota
+	// refuseAfterBanner passes on the host's own banner, then closes.
+	refuseAfterBanner
+)
+
+// startFront starts a listener on 127.0.0.1 that sends its first refused
+// connections away as how says (every one when refused is negative) and
+// passes the others on to addr; it returns its address and a count of
+// the connections it accepted. It is stopped when the test ends.
+func startFront(t *testing.T, addr string, how frontRefusal, refused int) (string, func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	n := 0
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	serve := func(c net.Conn, refuse bool) {
+		defer c.Close()
+		up, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, up)
+		mu.Unlock()
+		defer up.Close()
+		switch {
+		case refuse && how == refuseDisconnect:
+			c.Write(append([]byte("SSH-2.0-OpenSSH_9.2\r\n"), disconnectPacket(12, "too many connections")...))
+			// Open until the client closes, as sshd keeps it: a close
+			// at once resets what the client sends meanwhile.
+			io.Copy(io.Discard, c)
+		case refuse:
+			banner, err := bufio.NewReader(up).ReadString('\n')
+			if err != nil {
+				return
+			}
+			c.Write([]byte(banner))
+		default:
+			go func() {
+				io.Copy(up, c)
+				up.(*net.TCPConn).CloseWrite()
+			}()
+			io.Copy(c, up)
+		}
+	}
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			n++
+			refuse := refused < 0 || n <= refused
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { serve(c, refuse) })
+		}
+	})
+	return l.Addr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// knownAs writes a known_hosts file that knows host i of f by addr, and
+// returns its path.
+func knownAs(t *testing.T, f *sshd.Fleet, i int, addr string) string {
+	t.Helper()
+	pub, err := os.ReadFile(f.Hosts[i].HostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	line := "[" + host + "]:" + port + " " + strings.TrimSpace(string(pub)) + "\n"
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestExecRefused: a host that refuses to run the script (its sshd
@@ -348,22 +523,7 @@ func startDisconnecter(t *testing.T, reason string) string {
 		l.Close()
 		wg.Wait()
 	})
-	// SSH_MSG_DISCONNECT, in a packet before any key exchange: no
-	// cipher nor MAC, padding to a multiple of 8, at least 4 bytes.
-	payload := ssh.Marshal(struct {
-		Reason   uint32
-		Message  string
-		Language string
-	}{Reason: 2, Message: reason})
-	payload = append([]byte{1}, payload...)
-	pad := 8 - (5+len(payload))%8
-	if pad < 4 {
-		pad += 8
-	}
-	packet := binary.BigEndian.AppendUint32(nil, uint32(1+len(payload)+pad))
-	packet = append(packet, byte(pad))
-	packet = append(packet, payload...)
-	packet = append(packet, make([]byte, pad)...)
+	packet := disconnectPacket(2, reason)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -381,4 +541,24 @@ func startDisconnecter(t *testing.T, reason string) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// disconnectPacket is an SSH_MSG_DISCONNECT with code and reason, in a
+// packet before any key exchange: no cipher nor MAC, padding to a
+// multiple of 8, at least 4 bytes.
+func disconnectPacket(code uint32, reason string) []byte {
+	payload := ssh.Marshal(struct {
+		Reason   uint32
+		Message  string
+		Language string
+	}{Reason: code, Message: reason})
+	payload = append([]byte{1}, payload...)
+	pad := 8 - (5+len(payload))%8
+	if pad < 4 {
+		pad += 8
+	}
+	packet := binary.BigEndian.AppendUint32(nil, uint32(1+len(payload)+pad))
+	packet = append(packet, byte(pad))
+	packet = append(packet, payload...)
+	return append(packet, make([]byte, pad)...)
 }

@@ -303,7 +303,8 @@ func readKey(path, passphrase string) (ssh.Signer, error) {
 // Open connects and logs in to host, through the jump host if one is
 // configured, and returns a session whose one connection serves every Run.
 //
-// A host that cannot be reached in time returns an error wrapping
+// A host that cannot be reached in time, or that goes on closing the
+// connection before login, returns an error wrapping
 // deploy.ErrUnreachable; a host key that does not match known_hosts, or
 // that it revokes, a *HostKeyError; a rejected login an error saying so; a done ctx an error
 // wrapping ctx.Err().
@@ -490,9 +491,20 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// answers (hung, its sshd stopped) has no answer within the
 		// timeout, and its sshd's MaxStartups has nothing to do with it.
 		dropped := isNetErr(err) && !bc.banner() && !cut
-		if dropped && attempt < maxDropped && dctx.Err() == nil && pause.For(dctx, dropPause(attempt)) == nil {
-			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before the banner; trying again", "host", name, "addr", addr, "attempt", attempt, "err", err)
+		// A host that ends the connection before the bot offered it a
+		// key (before its banner, with an SSH disconnect, or as the key
+		// exchange begins: an sshd over its limits) ran nothing and was
+		// shown no credential, so it is as safe to try again as one
+		// that was never reached.
+		sentAway := (isNetErr(err) || isDisconnect(err)) && !offered.Load() && !cut
+		if sentAway && attempt < maxDropped && dctx.Err() == nil && pause.For(dctx, dropPause(attempt)) == nil {
+			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before login; trying again", "host", name, "addr", addr,
+				"banner", bc.banner(), "attempt", attempt, "err", err)
 			continue
+		}
+		times := "once"
+		if attempt > 1 {
+			times = strconv.Itoa(attempt) + " times"
 		}
 		var hk *HostKeyError
 		switch {
@@ -501,20 +513,19 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		case ag.silent():
 			return nil, 0, seenKey{}, t.agentErr(ctx, ag, name, addr, "sign with an ssh-agent key", err)
 		case dropped && ctx.Err() == nil:
-			times := "once"
-			if attempt > 1 {
-				times = strconv.Itoa(attempt) + " times"
-			}
 			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %w: closed the connection before its SSH banner, %s (its sshd refusing new connections past MaxStartups?): %w",
 				name, addr, deploy.ErrUnreachable, times, err)
-		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
-			return nil, 0, seenKey{}, unreachable(err)
-		case !offered.Load() && isDisconnect(err):
+		case sentAway && ctx.Err() == nil:
 			// Sent away before the login began (an sshd over its
 			// limits, the host's own policy): the user's credentials
 			// were never tried, and a reply saying "log in" would send
-			// whoever reads it to check them.
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): the host closed the connection before login: %w", name, addr, err)
+			// whoever reads it to check them. It is unreachable, as a
+			// host that dropped it before its banner is: a deploy
+			// leaves it out as unreachable, not refused.
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %w: the host closed the connection before login, %s: %w",
+				name, addr, deploy.ErrUnreachable, times, err)
+		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
+			return nil, 0, seenKey{}, unreachable(err)
 		default:
 			// The host answered and refused: a login or algorithm
 			// problem, not one that a retry on another network fixes.
@@ -524,7 +535,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 }
 
 // maxDropped bounds the tries of a connection that the host closes before
-// its SSH banner, within the connect timeout.
+// login, within the connect timeout.
 const maxDropped = 5
 
 // dropPause is the pause before the next try of a connection the host
