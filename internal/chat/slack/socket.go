@@ -91,6 +91,8 @@ func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmod
 	switch ev.Type {
 	case socketmode.EventTypeConnected:
 		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeConnecting, socketmode.EventTypeHello:
+		a.connecting(ctx, sm, ev)
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError:
 		a.socketError(ctx, ev)
 	case socketmode.EventTypeErrorBadMessage:
@@ -101,6 +103,7 @@ func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmod
 		a.log.Error("slack socket mode: the app token was refused")
 	case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
 		if ev.Request == nil {
+			a.unhandled(ctx, sm, ev)
 			return
 		}
 		env := *ev.Request
@@ -111,7 +114,53 @@ func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, ev socketmod
 		// Each envelope on its own goroutine: a slow dedupe check must
 		// not delay the acknowledgement of the next one.
 		envelopes.Go(func() { a.envelope(ctx, sm, env, notices) })
+	default:
+		a.unhandled(ctx, sm, ev)
 	}
+}
+
+// connecting logs the client's steps of connecting at debug level: each
+// is followed by "connected" or by an error, which are logged as such.
+// Slack's hello has no envelope id; one that has is an envelope like any
+// other the bot does not handle.
+func (a *Adapter) connecting(ctx context.Context, sm *socketmode.Client, ev socketmode.Event) {
+	if env := ev.Request; env != nil && env.EnvelopeID != "" {
+		a.unhandled(ctx, sm, ev)
+		return
+	}
+	args := []any{"event", string(ev.Type)}
+	if ce, ok := ev.Data.(*slack.ConnectingEvent); ok && ce != nil {
+		args = append(args, "attempt", ce.Attempt)
+	}
+	if env := ev.Request; env != nil {
+		args = append(args, "connections", env.NumConnections, "host", env.DebugInfo.Host)
+	}
+	a.log.DebugContext(ctx, "slack socket mode: connecting", args...)
+}
+
+// unhandled logs an event the bot has nothing to do with (of a type a
+// newer client brings, an envelope without the request it should carry)
+// with its type and envelope id, not its payload, which holds what users
+// wrote and the response URLs that let anyone reply as the bot. An
+// envelope with an id is acknowledged: Slack would otherwise send it
+// again and again, and may turn off a subscription that keeps failing.
+func (a *Adapter) unhandled(ctx context.Context, sm *socketmode.Client, ev socketmode.Event) {
+	args := []any{"event", string(ev.Type)}
+	env := ev.Request
+	if env == nil {
+		a.log.WarnContext(ctx, "slack socket mode: an event the bot does not handle, with no envelope; dropped", args...)
+		return
+	}
+	args = append(args, "envelope", env.EnvelopeID, "type", env.Type)
+	if env.RetryAttempt > 0 {
+		args = append(args, "retry_attempt", env.RetryAttempt, "retry_reason", env.RetryReason)
+	}
+	if env.EnvelopeID == "" {
+		a.log.WarnContext(ctx, "slack socket mode: an envelope the bot does not handle, with no id to acknowledge; dropped", args...)
+		return
+	}
+	a.log.WarnContext(ctx, "slack socket mode: an envelope the bot does not handle; acknowledged, nothing run", args...)
+	a.ack(ctx, sm, env.EnvelopeID, nil)
 }
 
 // socketError logs a failed connection attempt or read with its cause.
