@@ -2,7 +2,7 @@ package redis_test
 
 import (
 	"bytes"
-	"io"
+	"context"
 	"net"
 	"sync"
 	"testing"
@@ -10,16 +10,23 @@ import (
 
 // faultProxy forwards TCP connections to a Redis server and, when armed,
 // keeps the reply to one request from the client although the server
-// applied the request: the lost reply of a dropped connection or of a read
-// timeout. Or it holds one request back from the server until told to
-// send it: a connection whose packets are delayed while others pass.
+// applied the request: the lost reply of a dropped connection, or of a
+// caller that gave up waiting for it. Or it holds one request back from
+// the server until told to send it: a connection whose packets are delayed
+// while others pass.
+//
+// A caller gives up when the proxy calls the cancel function of its
+// context, once the request was applied (or held back), not when a
+// deadline passes, which on a loaded machine may come before the request
+// reached Redis at all. The proxy then closes the connection: go-redis
+// stops reading a reply at a deadline, not when a context is canceled.
 type faultProxy struct {
 	ln     net.Listener
 	target string
 
 	mu     sync.Mutex
 	match  []byte // the armed fault waits for a request containing this
-	stall  bool   // hold the reply back and keep the connection open, rather than close it
+	giveUp func() // with a stall, cancels the caller's context; nil: drop
 	faults int    // replies kept back so far
 	hold   *heldRequest
 	conns  map[net.Conn]struct{}
@@ -30,6 +37,7 @@ type faultProxy struct {
 // is closed.
 type heldRequest struct {
 	match   []byte
+	giveUp  func()        // cancels the context of the request's caller
 	caught  chan struct{} // closed once a request matched
 	release chan struct{} // closed to send it on
 	reply   chan []byte   // the server's reply to it
@@ -67,21 +75,26 @@ func (p *faultProxy) URL() string { return "redis://" + p.ln.Addr().String() + "
 // dropNextReply arms the proxy: the next request containing match reaches
 // the server, and then the connection is closed before the (non-error)
 // reply reaches the client.
-func (p *faultProxy) dropNextReply(match string) { p.arm(match, false) }
+func (p *faultProxy) dropNextReply(match string) { p.arm(match, nil) }
 
-// stallNextReply is dropNextReply, but the reply is never sent and the
-// connection stays open, like a server that stopped answering.
-func (p *faultProxy) stallNextReply(match string) { p.arm(match, true) }
+// stallNextReply is dropNextReply, but the caller gives up first: once
+// the server's reply is kept back, giveUp (the cancel of the caller's
+// context) is called, and then the connection is closed, like a server
+// that stopped answering until its client gave up.
+func (p *faultProxy) stallNextReply(match string, giveUp context.CancelFunc) {
+	p.arm(match, giveUp)
+}
 
 // holdNextRequest arms the proxy: the next request containing match is
-// kept from the server, whatever its client does meanwhile (it may give
-// up and close the connection). release sends it on and returns the
-// server's reply to it, which the client does not get: the proxy closes
-// the connection then. It fails t if no request matched.
-func (p *faultProxy) holdNextRequest(t testing.TB, match string) (release func() string) {
+// kept from the server; once caught, giveUp (the cancel of its caller's
+// context) is called and the client's side of the connection is closed,
+// like a client that gave up waiting. release sends the request on and
+// returns the server's reply to it. It fails t if no request matched.
+func (p *faultProxy) holdNextRequest(t testing.TB, match string, giveUp context.CancelFunc) (release func() string) {
 	t.Helper()
 	h := &heldRequest{
 		match:   []byte(match),
+		giveUp:  giveUp,
 		caught:  make(chan struct{}),
 		release: make(chan struct{}),
 		reply:   make(chan []byte, 1),
@@ -102,10 +115,10 @@ func (p *faultProxy) holdNextRequest(t testing.TB, match string) (release func()
 	}
 }
 
-func (p *faultProxy) arm(match string, stall bool) {
+func (p *faultProxy) arm(match string, giveUp func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.match, p.stall = []byte(match), stall
+	p.match, p.giveUp = []byte(match), giveUp
 }
 
 // Faults is how many replies the proxy kept back.
@@ -144,11 +157,12 @@ func (p *faultProxy) handle(client net.Conn) {
 		client.Close()
 		server.Close()
 	}
-	// victim is set once a request of this connection matched; 0 none,
-	// 1 drop, 2 stall. It is set before the request is forwarded, so
-	// before its reply can come back.
+	// victim is set once a request of this connection matched, with the
+	// giveUp of a stall (nil for a drop). It is set before the request is
+	// forwarded, so before its reply can come back.
 	var mu sync.Mutex
-	victim := 0
+	var victim bool
+	var giveUp func()
 	// held is the request of this connection held back, once sent on:
 	// the next reply is its.
 	var held *heldRequest
@@ -163,6 +177,10 @@ func (p *faultProxy) handle(client net.Conn) {
 					p.hold = nil
 					p.mu.Unlock()
 					close(h.caught)
+					// The caller gives up before its connection ends:
+					// ended first, go-redis would send the request again.
+					h.giveUp()
+					client.Close()
 					select {
 					case <-h.release:
 					case <-p.closed:
@@ -184,12 +202,9 @@ func (p *faultProxy) handle(client net.Conn) {
 				}
 				if p.match != nil && bytes.Contains(buf[:n], p.match) {
 					mu.Lock()
-					victim = 1
-					if p.stall {
-						victim = 2
-					}
+					victim, giveUp = true, p.giveUp
 					mu.Unlock()
-					p.match = nil
+					p.match, p.giveUp = nil, nil
 				}
 				p.mu.Unlock()
 				if _, err := server.Write(buf[:n]); err != nil {
@@ -214,20 +229,20 @@ func (p *faultProxy) handle(client net.Conn) {
 				close(h.replied)
 				return
 			}
-			v := victim
 			// An error reply (such as NOSCRIPT) means nothing was applied:
 			// let it through and wait for the next one.
-			if v != 0 && buf[0] != '-' && buf[0] != '!' {
-				victim = 0
+			if victim && buf[0] != '-' && buf[0] != '!' {
+				g := giveUp
+				victim, giveUp = false, nil
 				mu.Unlock()
 				p.mu.Lock()
 				p.faults++
 				p.mu.Unlock()
-				if v == 1 {
-					return
+				if g != nil {
+					// Stall: the caller gives up before its connection
+					// ends, so go-redis does not send the request again.
+					g()
 				}
-				// Stall: swallow everything until the client gives up.
-				_, _ = io.Copy(io.Discard, server)
 				return
 			}
 			mu.Unlock()
