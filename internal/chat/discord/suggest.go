@@ -2,6 +2,7 @@ package discord
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -52,8 +53,12 @@ func showText(s string, cat commands.Catalog) string {
 // and the canonical text quotes every reason and puts a lock's "for D"
 // before it, so "lock deploys web db down" is the lock of every env of
 // web for "db down" when web has no env db, and "train cancel daily
-// late" the cancel of daily for "late". A suggestion the parser refuses with cat (an app since
-// removed from the config, say) is read as it is without.
+// late" the cancel of daily for "late". The canonical text also holds
+// the defaults the parser filled in (an app's default env, the only
+// train, history's N, stats' window); those cmd does not write are left
+// out again (see leaveDefaults). A suggestion the parser refuses with
+// cat (an app since removed from the config, say) is read as it is
+// without.
 //
 // Without cat, the words are split as the parser splits them (a quoted
 // reason is one word) and must be the shape the verb takes: a
@@ -63,46 +68,63 @@ func showText(s string, cat commands.Catalog) string {
 func slashForm(cmd string, cat commands.Catalog) string {
 	if cat != nil {
 		if r := commands.Parse(cmd, cat, commands.Options{}); r.Kind == commands.Run {
-			if form, ok := wordForm(r.Cmd.Text); ok {
-				return form
+			f, ok := wordForm(r.Cmd.Text)
+			if !ok {
+				return cmd
 			}
-			return cmd
+			f.leaveDefaults(cmd, r.Cmd.Text, cat)
+			return f.String()
 		}
 	}
-	if form, ok := wordForm(cmd); ok {
-		return form
+	if f, ok := wordForm(cmd); ok {
+		return f.String()
 	}
 	return cmd
 }
 
 // wordForm writes cmd as a Discord slash command from its words alone,
 // and reports whether they are the shape the verb takes.
-func wordForm(cmd string) (string, bool) {
+func wordForm(cmd string) (*form, bool) {
 	words, err := commands.Words(strings.TrimPrefix(cmd, "/"))
 	if err != nil || len(words) == 0 || words[0].Quoted {
-		return "", false
+		return nil, false
 	}
 	verb, rest := words[0].Text, words[1:]
 	if (verb == "lock" || verb == "unlock") && len(rest) > 0 && isKeyword(rest[0], "deploys") {
 		verb, rest = verb+" deploys", rest[1:]
 	}
 	if len(rest) > 0 && commands.CheckDeployID(rest[0].Text) == nil {
-		return "", false
+		return nil, false
 	}
 	f := &form{}
 	if !f.of(verb, rest) {
-		return "", false
+		return nil, false
 	}
-	return strings.Join(f.parts, " "), true
+	return f, true
 }
 
-// form is a Discord slash command being written: its name, then options
-// as name:value.
-type form struct{ parts []string }
+// form is a Discord slash command being written: its name (with its
+// subcommand, /train board), then options as name:value.
+type form struct {
+	cmd  []string
+	opts []option
+}
 
-func (f *form) name(s ...string) { f.parts = append(f.parts, "/"+strings.Join(s, " ")) }
+// option is one option of a form, its value as shown.
+type option struct{ name, value string }
 
-func (f *form) opt(name, value string) { f.parts = append(f.parts, name+":"+value) }
+func (f *form) name(s ...string) { f.cmd = s }
+
+func (f *form) opt(name, value string) { f.opts = append(f.opts, option{name, value}) }
+
+// String writes f as a Discord user types it.
+func (f *form) String() string {
+	parts := []string{"/" + strings.Join(f.cmd, " ")}
+	for _, o := range f.opts {
+		parts = append(parts, o.name+":"+o.value)
+	}
+	return strings.Join(parts, " ")
+}
 
 // of writes verb and words as a Discord slash command into f, and reports
 // whether they are the shape the verb takes, every word used.
@@ -506,4 +528,112 @@ func isEnvWord(w string) bool {
 		return false
 	}
 	return true
+}
+
+// defaultedOpts are the options whose value the parser fills in when a
+// command leaves it out: an app's default env, the only train, history's
+// and audit's N, stats' window.
+var defaultedOpts = []string{"env", "train", "n", "window"}
+
+// leaveDefaults takes out of f, written from text (the canonical text of
+// cmd, read with cat), the options whose value the parser filled in
+// where cmd does not write it: "cancel web" is /cancel app:web, as
+// suggested, not /cancel app:web env:prod, which reads as if the env had
+// to be named. An option stays when the slash command sent without it
+// would not be text: the slash handler writes a command without the
+// option, which must read back, with cat, as text does.
+func (f *form) leaveDefaults(cmd, text string, cat commands.Catalog) {
+	words, err := commands.Words(strings.TrimPrefix(cmd, "/"))
+	if err != nil {
+		return
+	}
+	for i := 0; i < len(f.opts); {
+		if slices.Contains(defaultedOpts, f.opts[i].name) && !f.written(words, i) {
+			without := &form{cmd: f.cmd, opts: slices.Delete(slices.Clone(f.opts), i, i+1)}
+			if sent, ok := without.sends(cat); ok && sent == text {
+				f.opts = without.opts
+				continue
+			}
+		}
+		i++
+	}
+}
+
+// written reports whether words, those of the suggestion f was written
+// from, hold the value of f's option i: more often than the command's
+// name and f's other options account for ("deploy prod 5" of an app prod
+// whose default env is prod writes the app, not the env).
+func (f *form) written(words []commands.Word, i int) bool {
+	v := f.opts[i].value
+	inWords := 0
+	for _, w := range words {
+		if strings.EqualFold(w.Text, v) {
+			inWords++
+		}
+	}
+	elsewhere := 0
+	for _, s := range f.cmd {
+		if strings.EqualFold(s, v) {
+			elsewhere++
+		}
+	}
+	for j, o := range f.opts {
+		if j != i && strings.EqualFold(o.value, v) {
+			elsewhere++
+		}
+	}
+	return inWords > elsewhere
+}
+
+// sends returns the canonical text of the command that f, typed in
+// Discord as shown, makes: what the slash handler writes for its options,
+// read with cat. It reports false when the slash handler or the parser
+// refuses it, or an option of f is not one Discord sends as shown (a user
+// by name).
+func (f *form) sends(cat commands.Catalog) (string, bool) {
+	spec, ok := slash[commands.Verb(f.cmd[0])]
+	if !ok {
+		return "", false
+	}
+	if spec.subs != nil {
+		i := slices.IndexFunc(spec.subs, func(s subcommand) bool { return len(f.cmd) == 2 && s.name == f.cmd[1] })
+		if i < 0 {
+			return "", false
+		}
+		spec = spec.subs[i].slashSpec
+	}
+	o := options{}
+	for _, opt := range f.opts {
+		v, ok := sentValue(opt)
+		if !ok {
+			return "", false
+		}
+		o[opt.name] = v
+	}
+	text, err := spec.text(o)
+	if err != nil {
+		return "", false
+	}
+	r := commands.Parse(text, cat, commands.Options{})
+	if r.Kind != commands.Run {
+		return "", false
+	}
+	return r.Cmd.Text, true
+}
+
+// sentValue is the value Discord sends for opt typed as shown: a number
+// for n, a boolean for dry_run, a user's id for user, text otherwise.
+func sentValue(opt option) (any, bool) {
+	switch opt.name {
+	case "n":
+		n, err := strconv.Atoi(opt.value)
+		return float64(n), err == nil
+	case "dry_run":
+		return opt.value == "true", true
+	case "user":
+		id, ok := strings.CutPrefix(opt.value, mentionOpen+"@")
+		id, closed := strings.CutSuffix(id, ">")
+		return id, ok && closed
+	}
+	return opt.value, true
 }

@@ -118,8 +118,11 @@ func TestSlashForms(t *testing.T) {
 
 // TestSlashFormsWithTheConfig: read with the config's apps, envs and
 // trains, a suggestion its words alone leave ambiguous is shown as the
-// slash command it means, defaults filled in as the parser fills them.
-// One the parser refuses with them is read as it would be without.
+// slash command it means. An option the parser fills in by default (an
+// env, a train, N, a window) is shown when the suggestion writes it, and
+// left out when it does not, as the slash command leaves it to the
+// parser. One the parser refuses with them is read as it would be
+// without.
 func TestSlashFormsWithTheConfig(t *testing.T) {
 	c := suggest.Command
 	tests := []struct {
@@ -132,7 +135,19 @@ func TestSlashFormsWithTheConfig(t *testing.T) {
 			"write it: /lock app:web duration:2h reason:db migration"},
 		{"lock of every app, the duration at the end", c("lock deploys release freeze for 1d"), "/lock duration:1d reason:release freeze"},
 		{"train cancel with an unquoted reason", c("train cancel daily late"), "/train cancel train:daily reason:late"},
-		{"cancel of the default env", c("cancel web"), "/cancel app:web env:prod"},
+		{"cancel of the default env", c("cancel web"), "/cancel app:web"},
+		{"cancel of the default env named", c("cancel web prod"), "/cancel app:web env:prod"},
+		{"deploy to the default env", "deploy it: " + c("deploy web 1338"), "deploy it: /deploy app:web build:1338"},
+		{"deploy to another env", c("deploy web 1338 to staging"), "/deploy app:web build:1338 env:staging"},
+		{"rollback of the default env", c("rollback web to 1336 from 1337"), "/rollback app:web build:1336 from:1337"},
+		{"rollback, the env in the reply", "decide: " + c("rollback accounting production to 1"), "decide: /rollback app:accounting env:production build:1"},
+		{"history of the default N", c("history web prod"), "/history app:web env:prod"},
+		{"history of N", c("history web 10"), "/history app:web n:10"},
+		{"history of nothing named", c("history"), "/history"},
+		{"audit of the default N", c("audit web"), "/audit app:web"},
+		{"stats of the default window", c("stats web"), "/stats app:web"},
+		{"stats of the default window named", c("stats web 30d"), "/stats app:web window:30d"},
+		{"stats of another window", c("stats web 2w"), "/stats app:web window:14d"},
 		{"an app the config does not have", c("rollback shop prod to 1"), "/rollback app:shop env:prod build:1"},
 		{"a train named and a reason starting with another, as written", c("train cancel weekly daily is late"), "train cancel weekly daily is late"},
 		{"a lock without a reason, as written", c("lock deploys web prod"), "lock deploys web prod"},
@@ -145,12 +160,73 @@ func TestSlashFormsWithTheConfig(t *testing.T) {
 			}
 		})
 	}
+	// With one train, a train action that names none is of that train.
+	for _, tt := range []struct{ name, in, want string }{
+		{"train board of the only train", c("train board web 1337"), "/train board app:web build:1337"},
+		{"train board of the only train named", c("train board web 1337 on daily"), "/train board app:web build:1337 train:daily"},
+		{"train depart of the only train", c("train depart now"), "/train depart"},
+		{"train cancel of the only train", c(`train cancel "late"`), "/train cancel reason:late"},
+		{"train leave of the only train", c("train leave web"), "/train leave app:web"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := slashForms(tt.in, oneTrainCatalog{}); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+	// An app named as its default env: the word is the app.
+	for _, tt := range []struct{ name, in, want string }{
+		{"the app alone", c("cancel prod"), "/cancel app:prod"},
+		{"the app and its env", c("cancel prod prod"), "/cancel app:prod env:prod"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := slashForms(tt.in, prodCatalog{}); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
 	t.Run("lock of an env that starts the reason elsewhere", func(t *testing.T) {
 		if got, want := slashForms(c("lock deploys web db down"), dbCatalog{}), "/lock app:web env:db reason:down"; got != want {
 			t.Errorf("got  %q\nwant %q", got, want)
 		}
 	})
 }
+
+// TestLeaveDefaultsKeepsMeaning: an option the suggestion does not write
+// stays in its slash form when the slash command sent without it would
+// be another command.
+func TestLeaveDefaultsKeepsMeaning(t *testing.T) {
+	tests := []struct {
+		name, cmd, text string
+		opts            []option
+		want            string
+	}{
+		{"the default env", "cancel web", "cancel web prod", []option{{"app", "web"}, {"env", "prod"}}, "/cancel app:web"},
+		{"not the default env", "cancel web", "cancel web staging", []option{{"app", "web"}, {"env", "staging"}}, "/cancel app:web env:staging"},
+		{"not the default N", "history web", "history web 5", []option{{"app", "web"}, {"n", "5"}}, "/history app:web n:5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &form{cmd: []string{strings.Fields(tt.cmd)[0]}, opts: tt.opts}
+			f.leaveDefaults(tt.cmd, tt.text, testCatalog{})
+			if got := f.String(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// oneTrainCatalog is testCatalog with one train.
+type oneTrainCatalog struct{ testCatalog }
+
+func (oneTrainCatalog) Trains() []string { return []string{"daily"} }
+
+// prodCatalog has one app, prod, whose default env is prod.
+type prodCatalog struct{ testCatalog }
+
+func (prodCatalog) Apps() []string               { return []string{"prod"} }
+func (prodCatalog) Envs(string) []string         { return []string{"prod", "staging"} }
+func (prodCatalog) DefaultEnv(app string) string { return "prod" }
 
 // dbCatalog is testCatalog with an env db for every app.
 type dbCatalog struct{ testCatalog }
@@ -407,6 +483,12 @@ func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 		"stats web prod 7d",
 		"stats accounting 2w",
 		"stats web prod",
+		"stats web",
+		"cancel web",
+		"deploy web 1338",
+		"rollback web to 1336 from 1337",
+		"history web",
+		"audit web",
 	} {
 		t.Run(cmd, func(t *testing.T) {
 			t.Run("words alone", func(t *testing.T) { check(t, cmd, nil) })
