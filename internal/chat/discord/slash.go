@@ -23,16 +23,31 @@ import (
 // checks it.
 const maxChoices = 25
 
-// maxReason bounds free-text options, in characters (Discord counts
-// characters), so that the command stays within commands.MaxCommandLen
-// bytes with each character four bytes long and every other option at
-// its longest (maxRest bytes at most).
+// maxReason bounds free-text options (reasons), in characters: Discord
+// counts characters, the parser bytes (commands.MaxCommandLen), so the
+// budget takes each character, of the reason as of every other option,
+// at its longest, four bytes (utf8.UTFMax). A name or build typed in
+// emoji is then refused by the parser as what it is, an unknown app or a
+// bad build, not as a command too long.
 const maxReason = (commands.MaxCommandLen - maxRest) / utf8.UTFMax
 
-// maxRest bounds the bytes of a command besides its free text: the
-// verb, keywords, flags, quotes, and word options of at most 32 (app,
-// env, train), 64 (build) and 16 (duration) characters.
-const maxRest = 200
+// The caps of the word options, in characters: an app, env or train is
+// at most as long as the longest name the config takes, a build as the
+// longest the parser takes.
+const (
+	maxNameLen     = 32
+	maxBuildLen    = 64
+	maxDurationLen = 16
+)
+
+// maxRest bounds the bytes of a command besides its reason, at its
+// longest in /deploy: the words "deploy", "to", "--dry-run" and
+// "--force" with the spaces between (31 bytes), app, env and build at
+// their caps in characters of utf8.UTFMax bytes, and the reason's quotes
+// (up to 3 bytes each, “ and ”). /lock (app, env, duration) and
+// /train cancel (train) have less; TestLongestCommandsParse checks every
+// command.
+const maxRest = 31 + (2*maxNameLen+maxBuildLen)*utf8.UTFMax + 2*3
 
 // choiceSet holds the choices of the app, env and train options.
 type choiceSet struct {
@@ -102,31 +117,31 @@ func optionsOf(spec slashSpec, cs choiceSet) []*discordgo.ApplicationCommandOpti
 
 // appOpt is the app of a command, one of the catalog's apps; free text
 // when there are none or too many to list, which the parser checks, of
-// at most 32 characters as maxRest counts it.
+// at most maxNameLen characters, as maxRest counts it.
 func appOpt(cs choiceSet, required bool, desc string) *discordgo.ApplicationCommandOption {
 	o := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "app",
 		Description: desc, Required: required, Choices: cs.apps}
 	if o.Choices == nil {
-		o.MaxLength = 32
+		o.MaxLength = maxNameLen
 	}
 	return o
 }
 
 // envOpt is the env of a command, one of the catalog's envs; free text
 // when there are none or too many to list, which the parser checks, of
-// at most 32 characters as maxRest counts it.
+// at most maxNameLen characters, as maxRest counts it.
 func envOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
 	o := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "env",
 		Description: desc, Choices: cs.envs}
 	if o.Choices == nil {
-		o.MaxLength = 32
+		o.MaxLength = maxNameLen
 	}
 	return o
 }
 
 func buildOpt(required bool, desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "build",
-		Description: desc, Required: required, MaxLength: 64}
+		Description: desc, Required: required, MaxLength: maxBuildLen}
 }
 
 func textOpt(name string, required bool, desc string) *discordgo.ApplicationCommandOption {
@@ -136,7 +151,7 @@ func textOpt(name string, required bool, desc string) *discordgo.ApplicationComm
 
 func durationOpt(desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "duration",
-		Description: desc, MaxLength: 16}
+		Description: desc, MaxLength: maxDurationLen}
 }
 
 // deployIDOpt is the deploy id of /confirm and /abort: free text, which
@@ -158,7 +173,7 @@ func trainOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
 	o := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "train",
 		Description: desc, Choices: cs.trains}
 	if o.Choices == nil {
-		o.MaxLength = 32
+		o.MaxLength = maxNameLen
 	}
 	return o
 }
@@ -248,7 +263,7 @@ var slash = map[commands.Verb]slashSpec{
 				appOpt(cs, true, "the app to roll back"),
 				envOpt(cs, "the env (default: the app's default env)"),
 				buildOpt(false, "the build to go back to (default: the previous good release)"),
-				{Type: discordgo.ApplicationCommandOptionString, Name: "from", MaxLength: 64,
+				{Type: discordgo.ApplicationCommandOptionString, Name: "from", MaxLength: maxBuildLen,
 					Description: "only if the env runs this build now (as the Rollback buttons send)"},
 			}
 		},

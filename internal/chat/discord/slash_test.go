@@ -422,68 +422,76 @@ func TestTrainChoices(t *testing.T) {
 // option that sets no max_length.
 const discordMaxLength = 6000
 
-// TestLongestReasonsParse: a free-text option as long as Discord lets it
-// be typed, in characters of four bytes (emoji, say), still makes a
-// command within commands.MaxCommandLen bytes, with every other option
-// as long as it can be: what Discord takes, the parser takes.
-func TestLongestReasonsParse(t *testing.T) {
-	maxLen := func(opts []*discordgo.ApplicationCommandOption, name string) int {
-		for _, o := range opts {
-			if o.Name == name {
-				if o.MaxLength == 0 {
-					return discordMaxLength
+// TestLongestCommandsParse: every slash command, every option given and
+// typed as long as Discord lets it be, in characters of four bytes where
+// it takes text (emoji, say), makes a command within
+// commands.MaxCommandLen bytes: Discord counts characters, the parser
+// bytes, and a name typed in emoji is to be answered as an unknown name,
+// not as a command too long.
+func TestLongestCommandsParse(t *testing.T) {
+	const emoji = "\U0001F512"
+	longest := func(o *discordgo.ApplicationCommandOption) any {
+		switch o.Type {
+		case discordgo.ApplicationCommandOptionBoolean:
+			return true
+		case discordgo.ApplicationCommandOptionInteger:
+			return o.MaxValue
+		case discordgo.ApplicationCommandOptionUser:
+			return strings.Repeat("9", 20)
+		}
+		if len(o.Choices) > 0 {
+			var v string
+			for _, c := range o.Choices {
+				if s := c.Value.(string); len(s) > len(v) {
+					v = s
 				}
-				return o.MaxLength
+			}
+			return v
+		}
+		n := o.MaxLength
+		if n == 0 {
+			n = discordMaxLength
+		}
+		if o.Name == "duration" {
+			// A duration starts with a digit.
+			return "1" + strings.Repeat(emoji, n-1)
+		}
+		return strings.Repeat(emoji, n)
+	}
+	optionsOfAll := func(opts []*discordgo.ApplicationCommandOption) []map[string]any {
+		var got []map[string]any
+		for _, o := range opts {
+			got = append(got, map[string]any{"name": o.Name, "type": int(o.Type), "value": longest(o)})
+		}
+		return got
+	}
+	hs := newHarness(t, nil, nil)
+	for _, c := range hs.a.Commands() {
+		invocations := map[string][]map[string]any{c.Name: optionsOfAll(c.Options)}
+		if len(c.Options) > 0 && c.Options[0].Type == discordgo.ApplicationCommandOptionSubCommand {
+			invocations = map[string][]map[string]any{}
+			for _, s := range c.Options {
+				invocations[c.Name+" "+s.Name] = []map[string]any{sub(s.Name, optionsOfAll(s.Options)...)}
 			}
 		}
-		t.Fatalf("no option %q", name)
-		return 0
-	}
-	// word is the longest one-word value Discord lets be typed in the
-	// option name: app, env, build and train are names of the config,
-	// which are ASCII.
-	word := func(opts []*discordgo.ApplicationCommandOption, name string) string {
-		return strings.Repeat("w", maxLen(opts, name))
-	}
-	const str = 3
-	long := func(n int) string { return strings.Repeat("\U0001F512", n) }
-	lockOpts := slash[commands.VerbLock].options(choiceSet{})
-	deployOpts := slash[commands.VerbDeploy].options(choiceSet{})
-	var cancelOpts []*discordgo.ApplicationCommandOption
-	for _, s := range slash[commands.VerbTrain].subs {
-		if s.name == commands.TrainCancel {
-			cancelOpts = s.options(choiceSet{})
+		for name, opts := range invocations {
+			t.Run(name, func(t *testing.T) {
+				var data discordgo.ApplicationCommandInteractionData
+				raw, err := json.Marshal(map[string]any{"name": c.Name, "type": 1, "options": opts})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(raw, &data); err != nil {
+					t.Fatal(err)
+				}
+				text, err := commandText(data)
+				if err != nil {
+					t.Fatalf("commandText: %v", err)
+				}
+				if len(text) > commands.MaxCommandLen {
+					t.Errorf("command of %d bytes, over the %d the parser takes", len(text), commands.MaxCommandLen)
+				}
+			})
 		}
-	}
-	tests := []struct {
-		name string
-		verb string
-		opts []map[string]any
-	}{
-		{"lock reason", "lock", []map[string]any{opt("reason", str, long(maxLen(lockOpts, "reason"))), opt("app", str, word(lockOpts, "app")),
-			opt("env", str, word(lockOpts, "env")), opt("duration", str, strings.Repeat("1", maxLen(lockOpts, "duration")-1)+"m")}},
-		{"deploy force", "deploy", []map[string]any{opt("app", str, word(deployOpts, "app")), opt("build", str, word(deployOpts, "build")),
-			opt("env", str, word(deployOpts, "env")), opt("dry_run", 5, true), opt("force", str, long(maxLen(deployOpts, "force")))}},
-		{"train cancel reason", "train", []map[string]any{sub("cancel", opt("reason", str, long(maxLen(cancelOpts, "reason"))),
-			opt("train", str, word(cancelOpts, "train")))}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var data discordgo.ApplicationCommandInteractionData
-			raw, err := json.Marshal(map[string]any{"name": tt.verb, "type": 1, "options": tt.opts})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(raw, &data); err != nil {
-				t.Fatal(err)
-			}
-			text, err := commandText(data)
-			if err != nil {
-				t.Fatalf("commandText: %v", err)
-			}
-			if len(text) > commands.MaxCommandLen {
-				t.Errorf("command of %d bytes, over the %d the parser takes", len(text), commands.MaxCommandLen)
-			}
-		})
 	}
 }
