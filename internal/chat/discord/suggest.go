@@ -48,8 +48,11 @@ func showText(s string, cat commands.Catalog) string {
 // slash, as a Discord slash command, or returns cmd as it is when Discord
 // would not take it.
 //
-// With cat, cmd is read as the parser reads it, and its canonical text
-// written as a slash command: the parser knows the apps, envs and trains,
+// With cat, cmd is read as the parser reads it. When its words alone
+// make a slash command that sends the same command, that is its form: a
+// window or a duration is shown as suggested (window:2w), not in the
+// parser's unit (window:14d). Else its canonical text is written as a
+// slash command: the parser knows the apps, envs and trains,
 // and the canonical text quotes every reason and puts a lock's "for D"
 // before it, so "lock deploys web db down" is the lock of every env of
 // web for "db down" when web has no env db, and "train cancel daily
@@ -68,6 +71,11 @@ func showText(s string, cat commands.Catalog) string {
 func slashForm(cmd string, cat commands.Catalog) string {
 	if cat != nil {
 		if r := commands.Parse(cmd, cat, commands.Options{}); r.Kind == commands.Run {
+			if f, ok := wordForm(cmd); ok {
+				if sent, ok := f.sends(cat); ok && sent == r.Cmd.Text {
+					return f.String()
+				}
+			}
 			f, ok := wordForm(r.Cmd.Text)
 			if !ok {
 				return cmd
