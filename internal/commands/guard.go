@@ -1000,24 +1000,72 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 }
 
 // endUnadminedCheckIn ends user's check-in, read as ending at until, made
-// under an admin they no longer hold, auditing it first (a failure after
-// is tried again, and audited again, at the next start). Only that
-// check-in is ended: one made anew since, under an admin granted
-// meanwhile, stands.
+// under an admin they no longer hold (see startChange for its audit). Only
+// that check-in is ended: one made anew since, under an admin granted
+// meanwhile, stands, and the audit log says it was left.
 func (s *Service) endUnadminedCheckIn(ctx context.Context, user string, until time.Time) error {
-	e := &audit.Entry{Time: s.now(), User: config.BotUser, Platform: "config", Decision: audit.Event, Action: "away",
-		Command: fmt.Sprintf("admin check-in of %s ended: %s is no longer an admin, by the config or a runtime grant", user, user)}
-	if err := s.appendAudit(ctx, e); err != nil {
+	ch := startChange{what: "admin check-in of " + user, done: "ended", action: "away",
+		why: fmt.Sprintf("%s is no longer an admin, by the config or a runtime grant", user)}
+	return s.changeAtStart(ctx, ch, func() (string, error) {
+		cur, ended, err := s.store.CheckOutIf(ctx, user, until)
+		switch {
+		case err != nil:
+			return "", err
+		case ended:
+			s.log.Info("check-in of a user no longer an admin ended", "user", user, "until", until)
+			return "", nil
+		case cur.IsZero():
+			s.log.Info("check-in of a user no longer an admin ended meanwhile", "user", user)
+			return "it had ended by then (an away, or its end reached)", nil
+		}
+		s.log.Info("check-in of a user no longer an admin changed since it was read; left as it is", "user", user)
+		return fmt.Sprintf("it changed since it was read: a check-in until %s, made since, stands", s.stamp(cur)), nil
+	})
+}
+
+// startChange is a change the bot makes as it starts to what a config
+// change left behind: what it changes ("admin check-in of bob"), the
+// word for it done ("ended"), why, and the audit entry's action.
+type startChange struct {
+	what, done, why, action string
+}
+
+// changeAtStart makes ch with write and audits it as a command that
+// changes state is audited: a pending entry first, so that nothing
+// changes unaudited, and once write has returned, an entry of what really
+// happened. write returns why it changed nothing ("" when it made the
+// change), or an error. An entry written before the write, saying it was
+// made, stayed in the log when the write then found things changed and
+// did nothing, or failed. A write whose reply was lost is audited as
+// unknown, as a command's is: it may or may not have been made. A failed
+// write is returned, so that the start stops and the next tries again.
+func (s *Service) changeAtStart(ctx context.Context, ch startChange, write func() (string, error)) error {
+	e := audit.Entry{Time: s.now(), User: config.BotUser, Platform: "config", Decision: audit.Event, Action: ch.action,
+		Command: fmt.Sprintf("%s to be %s: %s", ch.what, ch.done, ch.why)}
+	if err := audit.Begin(ctx, s.store, &e); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	_, ended, err := s.store.CheckOutIf(ctx, user, until)
+	left, err := write()
+	switch {
+	case err != nil && mayHaveWritten(err):
+		e.Decision = audit.Unknown
+		e.Command = fmt.Sprintf("%s may or may not have been %s: %s", ch.what, ch.done, ch.why)
+		e.Reason = fmt.Sprintf("the state store failed to confirm the write (%s); tried again at the next start", deploy.StoreReason(err))
+	case err != nil:
+		e.Command = fmt.Sprintf("%s not %s: %s", ch.what, ch.done, ch.why)
+		e.Reason = fmt.Sprintf("the state store failed (%s); nothing was changed; tried again at the next start", deploy.StoreReason(err))
+	case left != "":
+		e.Command = fmt.Sprintf("%s not %s: %s", ch.what, ch.done, ch.why)
+		e.Reason = left
+	default:
+		e.Command = fmt.Sprintf("%s %s: %s", ch.what, ch.done, ch.why)
+	}
+	aerr := s.appendAudit(ctx, &e)
 	if err != nil {
 		return err
 	}
-	if ended {
-		s.log.Info("check-in of a user no longer an admin ended", "user", user, "until", until)
-	} else {
-		s.log.Info("check-in of a user no longer an admin changed since it was read; left as it is", "user", user)
+	if aerr != nil {
+		return fmt.Errorf("audit: %w", aerr)
 	}
 	return nil
 }

@@ -392,29 +392,67 @@ func (s *startRacingStore) Grants(ctx context.Context) ([]acl.Grant, error) {
 	return grants, err
 }
 
+// checkOutIfFails is a state store whose CheckOutIf fails with err,
+// after ending the check-in when applied (a write whose reply was lost).
+type checkOutIfFails struct {
+	commands.Store
+	applied bool
+	err     error
+}
+
+func (s *checkOutIfFails) CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error) {
+	if s.applied {
+		if _, _, err := s.Store.CheckOutIf(ctx, user, prev); err != nil {
+			return time.Time{}, false, err
+		}
+	}
+	return time.Time{}, false, s.err
+}
+
 // TestForgetRemovedUsersEndsCheckInsOfFormerAdmins: at start, the check-in
 // of a user the config still names but who is no admin by it nor by a
-// grant in force (their admin taken out of the config) ends, audited:
-// hidden from admins, it counted them around the moment they became admin
-// again. That of an admin, by the config or a grant, stays, as does one
-// made anew, under an admin granted meanwhile (by another replica), while
-// the check-ins and grants are read or before the end.
+// grant in force (their admin taken out of the config) ends: hidden from
+// admins, it counted them around the moment they became admin again.
+// That of an admin, by the config or a grant, stays, as does one made
+// anew, under an admin granted meanwhile (by another replica), while the
+// check-ins and grants are read or before the end. The audit log says
+// what happened, once the write has answered: an entry written before
+// it said the check-in ended when it was left, or when the write failed.
 func TestForgetRemovedUsersEndsCheckInsOfFormerAdmins(t *testing.T) {
-	audited := "switchman: admin check-in of %s ended: %s is no longer an admin, by the config or a runtime grant"
+	why := "%s: bob is no longer an admin, by the config or a runtime grant"
+	lost := errs.Wrap(errs.Unavailable, errors.New("redis at 127.0.0.1:6379: i/o timeout"), deploy.StoreUnreachable)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	notRun := deploy.StoreNotRun(ended)
 	for _, tc := range []struct {
 		name        string
 		user        string // checked in for an hour; ana is the config's admin, bob a deployer
 		grant       string // role runtime-granted to user, if any
 		between     time.Duration
+		away        bool // user checks out between, instead
 		afterGrants bool // between runs after the grants are read, not the check-ins
+		fail        *checkOutIfFails
 		ended       bool
+		// said is the audit entry's command, "" for none; decision and
+		// reason (its start) the rest of it.
+		said, reason string
+		decision     audit.Decision
 	}{
 		{name: "admin by the config", user: "ana"},
-		{name: "no longer admin by the config", user: "bob", ended: true},
+		{name: "no longer admin by the config", user: "bob", ended: true,
+			said: fmt.Sprintf(why, "admin check-in of bob ended"), decision: audit.Event},
 		{name: "admin by a grant", user: "carl", grant: "admin"},
-		{name: "grant that makes no admin", user: "carl", grant: "deployer", ended: true},
-		{name: "made admin and checked in anew after the reads", user: "bob", between: 2 * time.Hour},
-		{name: "made admin and checked in anew after the grants are read", user: "bob", between: 2 * time.Hour, afterGrants: true},
+		{name: "grant that makes no admin", user: "carl", grant: "deployer", ended: true,
+			said: "admin check-in of carl ended: carl is no longer an admin, by the config or a runtime grant", decision: audit.Event},
+		{name: "made admin and checked in anew after the check-ins are read", user: "bob", between: 2 * time.Hour},
+		{name: "made admin and checked in anew after the grants are read", user: "bob", between: 2 * time.Hour, afterGrants: true,
+			said: fmt.Sprintf(why, "admin check-in of bob not ended"), decision: audit.Event, reason: "it changed since it was read: a check-in until "},
+		{name: "checked out after the reads", user: "bob", away: true, afterGrants: true, ended: true,
+			said: fmt.Sprintf(why, "admin check-in of bob not ended"), decision: audit.Event, reason: "it had ended by then (an away, or its end reached)"},
+		{name: "reply lost", user: "bob", fail: &checkOutIfFails{applied: true, err: lost}, ended: true,
+			said: fmt.Sprintf(why, "admin check-in of bob may or may not have been ended"), decision: audit.Unknown, reason: "the state store failed to confirm the write (state store unreachable)"},
+		{name: "not written", user: "bob", fail: &checkOutIfFails{err: notRun},
+			said: fmt.Sprintf(why, "admin check-in of bob not ended"), decision: audit.Event, reason: "the state store failed (state store unreachable); nothing was changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixture(t) // users ana, bob and carl
@@ -428,7 +466,10 @@ func TestForgetRemovedUsersEndsCheckInsOfFormerAdmins(t *testing.T) {
 				t.Fatal(err)
 			}
 			var anew time.Time
-			st := &startRacingStore{Store: f.store, afterGrants: tc.afterGrants, between: func(ctx context.Context, s *embedded.Store) error {
+			racing := &startRacingStore{Store: f.store, afterGrants: tc.afterGrants, between: func(ctx context.Context, s *embedded.Store) error {
+				if tc.away {
+					return s.CheckOut(ctx, tc.user)
+				}
 				if tc.between == 0 {
 					return nil
 				}
@@ -438,9 +479,14 @@ func TestForgetRemovedUsersEndsCheckInsOfFormerAdmins(t *testing.T) {
 				anew = time.Now().Add(tc.between)
 				return s.CheckIn(ctx, tc.user, anew)
 			}}
+			var st commands.Store = racing
+			if tc.fail != nil {
+				tc.fail.Store = racing
+				st = tc.fail
+			}
 			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: st, Policy: f.policy})
-			if err := svc.ForgetRemovedUsers(ctx); err != nil {
-				t.Fatal(err)
+			if err := svc.ForgetRemovedUsers(ctx); (err != nil) != (tc.fail != nil) {
+				t.Fatalf("ForgetRemovedUsers: got %v, want an error: %v", err, tc.fail != nil)
 			}
 			present, err := f.store.Present(ctx)
 			until, in := present[tc.user]
@@ -451,16 +497,21 @@ func TestForgetRemovedUsersEndsCheckInsOfFormerAdmins(t *testing.T) {
 				t.Errorf("%s's check-in ends at %v; want %v, as made anew", tc.user, until, anew)
 			}
 			entries, err := f.store.Audit(ctx, audit.Query{Limit: 10})
-			var said []string
-			for _, e := range entries {
-				said = append(said, e.User+": "+e.Command)
+			if err != nil {
+				t.Fatal(err)
 			}
-			// Audited before the write, as a failure after is tried again
-			// at the next start: a check-in made anew meanwhile is left
-			// out of this check.
-			want := fmt.Sprintf(audited, tc.user, tc.user)
-			if err != nil || (anew.IsZero() && slices.Contains(said, want) != tc.ended) {
-				t.Errorf("audit %q, %v; want %q in it: %v", said, err, want, tc.ended)
+			var said []audit.Entry
+			for _, e := range audit.Fold(entries) {
+				if e.User == config.BotUser && e.Action == "away" {
+					said = append(said, e)
+				}
+			}
+			switch {
+			case tc.said == "" && len(said) != 0:
+				t.Errorf("audit: got %+v, want no entry", said)
+			case tc.said == "":
+			case len(said) != 1 || said[0].Command != tc.said || said[0].Decision != tc.decision || !strings.HasPrefix(said[0].Reason, tc.reason) || said[0].Intent == 0:
+				t.Errorf("audit: got %+v, want one entry %s %q, reason %q…, closing its pending entry", said, tc.decision, tc.said, tc.reason)
 			}
 		})
 	}
