@@ -844,7 +844,35 @@ func (c *call) adminsCmd(ctx context.Context) {
 	if len(m.Lines) == 0 {
 		m.Lines = []string{"no admins are configured"}
 	}
+	m.Lines = append(m.Lines, c.s.uncountedCheckIns(checkedIn, admins, grantsErr)...)
 	c.out.Reply(m)
+}
+
+// uncountedCheckIns says of each check-in of a user not among admins that
+// it counts no one around, and why. Such a check-in outlives the admin it
+// was made under when its end failed (a revoke's check-out the store
+// did not take) or when another replica, still on an older config, took
+// a here: left out of admins, it stayed stored unseen, and would count
+// its user around again, unasked, once they were an admin again.
+func (s *Service) uncountedCheckIns(checkedIn map[string]time.Time, admins []string, grantsErr error) []string {
+	var out []string
+	for _, user := range slices.Sorted(maps.Keys(checkedIn)) {
+		if slices.Contains(admins, user) {
+			continue
+		}
+		var why string
+		switch {
+		case !s.policy.KnownUser(user):
+			why = user + " is not in the config"
+		case grantsErr != nil:
+			why = "whether " + user + " is an admin by a runtime grant is not known, and deploys count them away"
+		default:
+			why = user + " is no admin of every app and env, by the config or a runtime grant in force"
+		}
+		out = append(out, fmt.Sprintf("%s: checked in until %s, not counted: %s; it ends then, or when they send %s",
+			user, s.stamp(checkedIn[user]), why, suggest.Command("away")))
+	}
+	return out
 }
 
 // auditReasonLen is how much of an entry's reason audit shows.

@@ -1227,6 +1227,65 @@ func TestAdminsSaysWhenACheckInStopsCounting(t *testing.T) {
 	}
 }
 
+// TestAdminsShowsCheckInsThatDoNotCount: a check-in of a user who is no
+// admin (their time-bound admin ended under a check-in a failed cut left
+// running past it, a check-out that failed, a here another replica took
+// under an older config) is listed by admins as not counted, and why:
+// admins listed only admins, so it stayed stored out of sight, ready to
+// count its user around again once they were an admin again.
+func TestAdminsShowsCheckInsThatDoNotCount(t *testing.T) {
+	ends := "it ends then, or when they send " + suggest.Command("away")
+	tests := []struct {
+		name   string
+		grant  string        // by ana, first
+		user   string        // checked in until 14:00, written to the store
+		later  time.Duration // admins is asked this long after 10:00
+		unread bool          // the runtime grants cannot be read
+		want   string
+	}{
+		{name: "admin grant expired", grant: "grant @carl admin for 1h", user: "carl", later: 2 * time.Hour,
+			want: "carl: checked in until 2026-11-23 14:00:00 CET, not counted: carl is no admin of every app and env, by the config or a runtime grant in force; " + ends},
+		{name: "no admin", user: "bob",
+			want: "bob: checked in until 2026-11-23 14:00:00 CET, not counted: bob is no admin of every app and env, by the config or a runtime grant in force; " + ends},
+		{name: "admin on one app only", grant: "grant @carl admin web", user: "carl",
+			want: "carl: checked in until 2026-11-23 14:00:00 CET, not counted: carl is no admin of every app and env, by the config or a runtime grant in force; " + ends},
+		{name: "no longer in the config", user: "dave",
+			want: "dave: checked in until 2026-11-23 14:00:00 CET, not counted: dave is not in the config; " + ends},
+		{name: "grants unreadable", grant: "grant @carl admin", user: "carl", unread: true,
+			want: "carl: checked in until 2026-11-23 14:00:00 CET, not counted: whether carl is an admin by a runtime grant is not known, and deploys count them away; " + ends},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newGuardFixture(t, "")
+			if tt.grant != "" {
+				if res, out, _ := f.do("ana", tt.grant); res.Failed {
+					t.Fatalf("%q: %s", tt.grant, out.last())
+				}
+			}
+			if err := f.store.CheckIn(t.Context(), tt.user, f.clock.Now().Add(4*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Set(f.clock.Now().Add(tt.later))
+			if tt.unread {
+				f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: &grantsGoAway{Store: f.store}, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			}
+			_, out, _ := f.do("bob", "admins")
+			if got := out.lastMessage().Lines; !slices.Contains(got, tt.want) {
+				t.Errorf("admins: got %q, want a line %q", got, tt.want)
+			}
+			// Shown, yet still not counted: a deploy needing an admin
+			// present is refused (with the grants unreadable, once
+			// bob's own grants are read).
+			if tt.unread {
+				f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: &grantsGoAway{Store: f.store, reads: 1}, Policy: f.policy, Presence: f.presence, Now: f.clock.Now})
+			}
+			if res, out, _ := f.do("bob", "deploy web 1"); !res.Failed || !strings.Contains(out.last(), "no admin is around") {
+				t.Errorf("deploy: got failed=%v %q, want refused as no admin is around", res.Failed, out.last())
+			}
+		})
+	}
+}
+
 // A check-in counts its user around only while they are an admin: one a
 // shorter grant of the admin left running past it counted them around
 // again, without a word from them, as soon as anyone granted the admin
