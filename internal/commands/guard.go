@@ -1130,10 +1130,8 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("forget removed users: %w", err)
 	}
-	forget := func(user, what string) error {
-		e := &audit.Entry{Time: s.now(), User: config.BotUser, Platform: "config", Decision: audit.Event, Action: "revoke",
-			Command: fmt.Sprintf("%s removed: %s is no longer in the config", what, user)}
-		return s.appendAudit(ctx, e)
+	forget := func(user, what string, write func() (string, error)) error {
+		return s.changeAtStart(ctx, startChange{what: what, done: "removed", why: user + " is no longer in the config", action: "revoke"}, write)
 	}
 	for _, g := range grants {
 		gone := g.User
@@ -1144,12 +1142,15 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 		default:
 			continue
 		}
-		// Audited first: a removal that fails after it is tried again at
-		// the next start, and audited again, rather than done unaudited.
-		if err := forget(gone, fmt.Sprintf("runtime grant of role %s on %s to %s (granted by %s)", g.Role, grantScope(g), g.User, g.GrantedBy)); err != nil {
-			return fmt.Errorf("forget removed users: audit: %w", err)
-		}
-		if _, err := s.store.DeleteGrant(ctx, g.User, g.Role, g.App, g.Env); err != nil && !errors.Is(err, deploy.ErrNotFound) {
+		// A removal that fails is tried again at the next start.
+		err := forget(gone, fmt.Sprintf("runtime grant of role %s on %s to %s (granted by %s)", g.Role, grantScope(g), g.User, g.GrantedBy), func() (string, error) {
+			_, err := s.store.DeleteGrant(ctx, g.User, g.Role, g.App, g.Env)
+			if errors.Is(err, deploy.ErrNotFound) {
+				return "it was gone by then (revoked, or expired)", nil
+			}
+			return "", err
+		})
+		if err != nil {
 			return fmt.Errorf("forget removed users: %w", err)
 		}
 	}
@@ -1163,10 +1164,10 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := forget(user, "admin check-in of "+user); err != nil {
-			return fmt.Errorf("forget removed users: audit: %w", err)
-		}
-		if err := s.store.CheckOut(ctx, user); err != nil {
+		err := forget(user, "admin check-in of "+user, func() (string, error) {
+			return "", s.store.CheckOut(ctx, user)
+		})
+		if err != nil {
 			return fmt.Errorf("forget removed users: %w", err)
 		}
 	}
@@ -1181,20 +1182,27 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 		// The lock stays in force: deleting it would open deploys nobody
 		// chose to open. Its owner passes it, so it goes to the bot, whom
 		// no later user of the same name can be.
-		if err := forget(l.Owner, "ownership of the lock on "+l.Scope()); err != nil {
-			return fmt.Errorf("forget removed users: audit: %w", err)
-		}
 		next := l
 		next.Owner = config.BotUser
 		next.Reason = fmt.Sprintf("%s (locked by %s, who is no longer in the config)", l.Reason, l.Owner)
-		// Only in place of the lock read: a lock set since (theirs
-		// lifted, another taken) is someone's now, and stays.
-		_, ok, err := s.store.ReplaceLock(ctx, &l, next)
+		err := forget(l.Owner, "ownership of the lock on "+l.Scope(), func() (string, error) {
+			// Only in place of the lock read: a lock set since (theirs
+			// lifted, another taken) is someone's now, and stays.
+			cur, ok, err := s.store.ReplaceLock(ctx, &l, next)
+			switch {
+			case err != nil:
+				return "", err
+			case ok:
+				return "", nil
+			}
+			s.log.Info("lock of a removed user changed since it was read; left as it is", "scope", l.Scope(), "owner", l.Owner)
+			if cur == nil {
+				return "the lock was lifted by then", nil
+			}
+			return "the lock changed since it was read, and stands: " + describeLock(*cur, s.now()), nil
+		})
 		if err != nil {
 			return fmt.Errorf("forget removed users: %w", err)
-		}
-		if !ok {
-			s.log.Info("lock of a removed user changed since it was read; left as it is", "scope", l.Scope(), "owner", l.Owner)
 		}
 	}
 	return nil

@@ -392,6 +392,116 @@ func (s *startRacingStore) Grants(ctx context.Context) ([]acl.Grant, error) {
 	return grants, err
 }
 
+// forgetRacing runs afterGrants once the grants are read and afterLocks
+// once the locks are, and fails ReplaceLock with replaceErr, after
+// applying it (a write whose reply was lost), when that is set.
+type forgetRacing struct {
+	*embedded.Store
+	afterGrants, afterLocks func(ctx context.Context, s *embedded.Store) error
+	replaceErr              error
+}
+
+func (s *forgetRacing) Grants(ctx context.Context) ([]acl.Grant, error) {
+	grants, err := s.Store.Grants(ctx)
+	if err == nil && s.afterGrants != nil {
+		err = s.afterGrants(ctx, s.Store)
+		s.afterGrants = nil
+	}
+	return grants, err
+}
+
+func (s *forgetRacing) Locks(ctx context.Context) ([]deploy.Lock, error) {
+	locks, err := s.Store.Locks(ctx)
+	if err == nil && s.afterLocks != nil {
+		err = s.afterLocks(ctx, s.Store)
+		s.afterLocks = nil
+	}
+	return locks, err
+}
+
+func (s *forgetRacing) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
+	cur, ok, err := s.Store.ReplaceLock(ctx, prev, next)
+	if err == nil && s.replaceErr != nil {
+		return nil, false, s.replaceErr
+	}
+	return cur, ok, err
+}
+
+// TestForgetRemovedUsersAuditsWhatHappened: the start's removals of a
+// removed user's grant and lock are audited once the store has answered,
+// saying what happened. An entry written before the write said the grant
+// was removed when it had gone meanwhile, and the lock passed to the bot
+// when a lock set since stood, or the write failed.
+func TestForgetRemovedUsersAuditsWhatHappened(t *testing.T) {
+	grant := "runtime grant of role admin on every app to dave (granted by ana) %s: dave is no longer in the config"
+	lock := "ownership of the lock on web %s: dave is no longer in the config"
+	lost := errs.Wrap(errs.Unavailable, errors.New("redis at 127.0.0.1:6379: i/o timeout"), deploy.StoreUnreachable)
+	relock := func(ctx context.Context, s *embedded.Store) error {
+		if _, err := s.DeleteLock(ctx, "web", ""); err != nil {
+			return err
+		}
+		return s.PutLock(ctx, deploy.Lock{App: "web", Owner: "ana", Reason: "freeze", Created: time.Now()})
+	}
+	for _, tc := range []struct {
+		name string
+		st   *forgetRacing
+		// said, decision and reason (its start) of the entry whose
+		// command starts as said's first word.
+		said     string
+		decision audit.Decision
+		reason   string
+		failed   bool // ForgetRemovedUsers returns an error
+	}{
+		{name: "grant removed", st: &forgetRacing{},
+			said: fmt.Sprintf(grant, "removed"), decision: audit.Event},
+		{name: "grant revoked meanwhile", st: &forgetRacing{afterGrants: func(ctx context.Context, s *embedded.Store) error {
+			_, err := s.DeleteGrant(ctx, "dave", "admin", "", "")
+			return err
+		}}, said: fmt.Sprintf(grant, "not removed"), decision: audit.Event, reason: "it was gone by then (revoked, or expired)"},
+		{name: "lock passed", st: &forgetRacing{},
+			said: fmt.Sprintf(lock, "removed"), decision: audit.Event},
+		{name: "lock replaced meanwhile", st: &forgetRacing{afterLocks: relock},
+			said: fmt.Sprintf(lock, "not removed"), decision: audit.Event, reason: "the lock changed since it was read, and stands: locked by ana since "},
+		{name: "lock lifted meanwhile", st: &forgetRacing{afterLocks: func(ctx context.Context, s *embedded.Store) error {
+			_, err := s.DeleteLock(ctx, "web", "")
+			return err
+		}}, said: fmt.Sprintf(lock, "not removed"), decision: audit.Event, reason: "the lock was lifted by then"},
+		{name: "lock pass reply lost", st: &forgetRacing{replaceErr: lost},
+			said: fmt.Sprintf(lock, "may or may not have been removed"), decision: audit.Unknown, reason: "the state store failed to confirm the write (state store unreachable)", failed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t) // users ana, bob and carl
+			ctx := context.Background()
+			if err := f.store.PutGrant(ctx, acl.Grant{User: "dave", Role: "admin", GrantedBy: "ana", Created: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.store.PutLock(ctx, deploy.Lock{App: "web", Owner: "dave", Reason: "db move", Created: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			tc.st.Store = f.store
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: tc.st, Policy: f.policy})
+			if err := svc.ForgetRemovedUsers(ctx); (err != nil) != tc.failed {
+				t.Fatalf("ForgetRemovedUsers: got %v, want an error: %v", err, tc.failed)
+			}
+			entries, err := f.store.Audit(ctx, audit.Query{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			subject, _, _ := strings.Cut(tc.said, " dave")
+			subject, _, _ = strings.Cut(subject, " web")
+			var said []audit.Entry
+			for _, e := range audit.Fold(entries) {
+				if strings.HasPrefix(e.Command, subject) {
+					said = append(said, e)
+				}
+			}
+			if len(said) != 1 || said[0].Command != tc.said || said[0].Decision != tc.decision || !strings.HasPrefix(said[0].Reason, tc.reason) || said[0].Intent == 0 {
+				t.Errorf("audit: got %+v, want one entry %s %q, reason %q…, closing its pending entry", said, tc.decision, tc.said, tc.reason)
+			}
+		})
+	}
+}
+
 // checkOutIfFails is a state store whose CheckOutIf fails with err,
 // after ending the check-in when applied (a write whose reply was lost).
 type checkOutIfFails struct {
