@@ -62,3 +62,41 @@ func TestTrainsListedFromTheIndex(t *testing.T) {
 	}
 	assertNames("the last cars taken off", "daily")
 }
+
+// TestTrainsIndexKeepsTrainsAnOlderWriterEmptied: a train whose last car
+// a writer that does not know the index (an older replica during a
+// rolling upgrade) takes off stays in the index, as the upgrade notes
+// say, though a listing meanwhile finds it empty: boarded again by that
+// writer, it is listed. The listing used to drop the name it found empty,
+// and the train boarded again was left out of every listing until a newer
+// writer wrote it.
+func TestTrainsIndexKeepsTrainsAnOlderWriterEmptied(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openPrefix(t, srv, "idx:")
+	ctx := t.Context()
+	c := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	if _, err := s.Board(ctx, "nightly", c, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := carEntry(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name  string
+		write func() error
+		want  []string
+	}{
+		{"boarded", func() error { return nil }, []string{"nightly"}},
+		{"taken off by an older writer", func() error { return s.rdb.LRem(ctx, s.carsKey("nightly"), 1, entry).Err() }, nil},
+		{"boarded again by an older writer", func() error { return s.rdb.RPush(ctx, s.carsKey("nightly"), entry).Err() }, []string{"nightly"}},
+	} {
+		if err := step.write(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		got, err := s.Trains(ctx)
+		if err != nil || !slices.Equal(got, step.want) {
+			t.Errorf("%s: Trains got %q, %v; want %q", step.name, got, err, step.want)
+		}
+	}
+}

@@ -39,7 +39,10 @@ var _ trainstore.Store = (*Store)(nil)
 // the lists, then sets the marker. A writer that does not know the index
 // (an older replica during a rolling upgrade) leaves a train it boards
 // first out of it until a newer one writes the train, and one whose last
-// car it takes off in it: the listing drops a name whose list is empty.
+// car it takes off in it: the listing skips a name whose list is empty,
+// and keeps it, so that the train is listed again once that writer boards
+// it again. Only a Leave, which knows the index, removes a name, when it
+// finds the train's list empty.
 //
 // An app never holds NUL (nor does a train name), so a script finds a car
 // by the part of its entry before the first NUL without decoding JSON.
@@ -231,7 +234,8 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 }
 
 // leaveScript removes the entry of app ARGV[1] and returns it, or "";
-// the train ARGV[3] leaves KEYS[3], the index, with its last car.
+// the train ARGV[3] leaves KEYS[3], the index, once its list is empty,
+// whether its last car left now or an older writer took it off before.
 var leaveScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
@@ -242,12 +246,12 @@ for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local i = string.find(e, '\0', 1, true)
   if i and string.sub(e, 1, i - 1) == ARGV[1] then
     redis.call('LREM', KEYS[1], 1, e)
-    if redis.call('LLEN', KEYS[1]) == 0 then
-      redis.call('SREM', KEYS[3], ARGV[3])
-    end
     res = e
     break
   end
+end
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[3])
 end
 redis.call('SET', KEYS[2], res, 'PX', ARGV[2])
 return res
@@ -517,8 +521,8 @@ func (s *Store) Trains(ctx context.Context) ([]string, error) {
 // (ARGV[1], the lists' prefix, and the name) holds cars, or nil if
 // KEYS[2], the marker that the index is built, is missing. A member whose
 // list is empty (its last car taken off by a writer that does not know
-// the index) is dropped, best effort (pcall): Redis refuses writes when
-// out of memory or read-only, not this listing.
+// the index) is skipped, not removed: that writer may board the train
+// again, and would not add it back. The listing writes nothing.
 var trainsScript = goredis.NewScript(guard + `
 if not redis.call('GET', KEYS[2]) then
   return false
@@ -527,8 +531,6 @@ local out = {}
 for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('LLEN', ARGV[1] .. n) > 0 then
     out[#out + 1] = n
-  else
-    redis.pcall('SREM', KEYS[1], n)
   end
 end
 return out
