@@ -1,10 +1,13 @@
 package redis
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchman-bot/switchman/internal/testenv/redisserver"
 	"github.com/switchman-bot/switchman/internal/train/trainstore"
@@ -99,4 +102,63 @@ func TestTrainsIndexKeepsTrainsAnOlderWriterEmptied(t *testing.T) {
 			t.Errorf("%s: Trains got %q, %v; want %q", step.name, got, err, step.want)
 		}
 	}
+}
+
+// TestTrainsIndexBuiltAsAnOlderWriterBoards: a train an older writer
+// boards first while the index is being built, after the scan went past
+// where its key lands, is listed by that listing and those after it. It
+// used to be left out of the index the listing then marked built, and of
+// every listing until a newer writer wrote the train.
+func TestTrainsIndexBuiltAsAnOlderWriterBoards(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openPrefix(t, srv, "idx:")
+	ctx := t.Context()
+	c := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	entry, err := carEntry(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.RPush(ctx, s.carsKey("early"), entry).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h := &afterScan{do: func(ctx context.Context) error {
+		return s.rdb.RPush(ctx, s.carsKey("late"), entry).Err()
+	}}
+	s.rdb.AddHook(h)
+	for _, listing := range []string{"the listing that builds the index", "the next listing"} {
+		got, err := s.Trains(ctx)
+		if want := []string{"early", "late"}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: Trains got %q, %v; want %q", listing, got, err, want)
+		}
+	}
+	if h.err != nil || !h.done {
+		t.Fatalf("the older writer's boarding: done %v, %v; want it done", h.done, h.err)
+	}
+}
+
+// afterScan runs do once, after the first SCAN that ends its walk (cursor
+// 0): a write the walk did not see.
+type afterScan struct {
+	do   func(ctx context.Context) error
+	done bool
+	err  error
+}
+
+func (h *afterScan) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *afterScan) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		if scan, ok := cmd.(*goredis.ScanCmd); ok && err == nil && !h.done {
+			if _, cursor := scan.Val(); cursor == 0 {
+				h.done = true
+				h.err = h.do(ctx)
+			}
+		}
+		return err
+	}
+}
+
+func (h *afterScan) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
 }
