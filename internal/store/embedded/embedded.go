@@ -939,9 +939,15 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	// A write given up while it waits its turn behind one on a stalled
 	// disk is never made, and its caller is told that nothing changed:
 	// made once the disk answers, it would undo what was done since
-	// on the strength of its failure.
+	// on the strength of its failure. The gate looks at ctx itself: the
+	// disk may answer, and the write get its turn, before this
+	// goroutine has seen ctx end, and a write begun after its context
+	// ended would be made with its caller told it may not be.
 	var began atomic.Int32 // gate: waiting, begun or given up
 	gated := func(tx *bolt.Tx) error {
+		if write && ctx.Err() != nil {
+			began.CompareAndSwap(waiting, givenUp)
+		}
 		if !began.CompareAndSwap(waiting, begun) {
 			return errGivenUp
 		}
@@ -951,15 +957,15 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	go func() { done <- s.run(write, gated) }()
 	select {
 	case err := <-done:
-		return err
+		return s.givenUp(ctx, err)
 	case <-ctx.Done():
 	}
 	select {
 	case err := <-done: // finished as ctx ended
-		return err
+		return s.givenUp(ctx, err)
 	default:
 	}
-	if write && began.CompareAndSwap(waiting, givenUp) {
+	if write && (began.CompareAndSwap(waiting, givenUp) || began.Load() == givenUp) {
 		return s.notRun(ctx)
 	}
 	if write {
@@ -974,6 +980,15 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 func (s *Store) notRun(ctx context.Context) error {
 	return errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, context.Cause(ctx)),
 		"state store %s did not answer in time: the write waited behind another on its disk, and is dropped", s.path)
+}
+
+// givenUp returns err, the error of a transaction, or notRun's error
+// when its gate gave it up as ctx ended before it began.
+func (s *Store) givenUp(ctx context.Context, err error) error {
+	if errors.Is(err, errGivenUp) {
+		return s.notRun(ctx)
+	}
+	return err
 }
 
 // States of a transaction's gate in tx.
