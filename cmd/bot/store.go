@@ -56,7 +56,7 @@ var storeNow func() time.Time
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, readOnly bool) (stateStore, error) {
 	r := cfg.Store.Redis
 	if r == nil {
-		return embedded.Open(cfg.Store.Path, embedded.Options{Log: log})
+		return embedded.OpenContext(ctx, cfg.Store.Path, embedded.Options{Log: log})
 	}
 	redis.SetLogger(log)
 	// Leases are renewed every third of lease_ttl: a quarter leaves room
@@ -83,7 +83,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, readOn
 // real one.
 func openHistory(ctx context.Context, cfg *config.Config, log *slog.Logger) (stateStore, error) {
 	if cfg.Store.Redis == nil {
-		return embedded.Open(cfg.Store.Path, embedded.Options{ReadOnly: true})
+		return embedded.OpenContext(ctx, cfg.Store.Path, embedded.Options{ReadOnly: true})
 	}
 	return openStore(ctx, cfg, log, true)
 }

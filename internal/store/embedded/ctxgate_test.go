@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
 )
@@ -55,5 +58,63 @@ func waitQueued(t *testing.T) {
 			t.Fatal("no write waits for the disk 10s after it was sent")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestOpenOnStalledDiskEndsWithContext: opening the store on a disk that
+// stalls (here a write transaction left open holds bbolt's one writer, as
+// fdatasync on a hung disk does) returns when the context ends, as the
+// bot's does when it is told to stop, with an error wrapping the
+// context's, and nothing of the file left open. Open waited for the disk
+// for ever, whatever its caller's context.
+func TestOpenOnStalledDiskEndsWithContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "switchman.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	stallErr := make(chan error, 1)
+	opened = func(db *bolt.DB) {
+		stalled, err := db.Begin(true)
+		if err != nil {
+			stallErr <- err
+			return
+		}
+		// The disk answers once the open gave up.
+		go func() { <-ctx.Done(); stallErr <- stalled.Rollback() }()
+	}
+	t.Cleanup(func() { opened = nil })
+	done := make(chan error, 1)
+	go func() {
+		s, err := OpenContext(ctx, path, Options{})
+		if err == nil {
+			err = errors.Join(errors.New("opened"), s.Close())
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want an error wrapping context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still opening 10s after its context ended")
+	}
+	if err := <-stallErr; err != nil {
+		t.Fatalf("stall: %v", err)
+	}
+	opened = nil
+	// Nothing of the file is left open: it opens again.
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open once the disk answers: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }

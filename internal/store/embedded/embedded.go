@@ -59,6 +59,10 @@ const schemaVersion = "1"
 // openTimeout bounds the wait for the file lock held by another process.
 const openTimeout = time.Second
 
+// opened, if set, is called with the file bbolt opened, before Open's
+// first transaction (tests).
+var opened func(db *bolt.DB)
+
 var (
 	bucketMeta    = []byte("meta")
 	bucketRecords = []byte("records")
@@ -323,8 +327,20 @@ func (e *refusedError) Error() string {
 // gives up after about a second with an error (code Unavailable) saying
 // so. It reads every page of the file, and refuses a damaged one. Opened
 // to write, it removes what an interrupted creation of the store left
-// next to it (see sweepTemps).
+// next to it (see sweepTemps). It is OpenContext without an end: on a
+// stalled disk it waits as long as the disk does.
 func Open(path string, opt Options) (*Store, error) {
+	return OpenContext(context.Background(), path, opt)
+}
+
+// OpenContext is Open, whose first write (the schema, and the fencing
+// counters no lease holds) and read of every page wait for the disk no
+// longer than ctx: a bot started on a stalled disk (a hung network
+// volume) then stops when told to, rather than hang until it is killed.
+// Its error then wraps the context's. Creating the file, and bbolt's own
+// reads as it opens it, are not bounded: they make no call a context
+// can end.
+func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && opt.ReadOnly:
@@ -374,11 +390,14 @@ func Open(path string, opt Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{db: db, path: path, now: now, log: log, leases: make(map[string]leaseEntry), ended: make(map[string]time.Time), acquiring: make(chan struct{}, 1), trimBatch: maxTrimBatch, closeDone: make(chan struct{}), closeWait: closeWait}
+	if opened != nil {
+		opened(db)
+	}
 	if opt.ReadOnly {
-		err = s.view(context.Background(), checkSchema)
+		err = s.view(ctx, checkSchema)
 	} else {
 		// No lease is held yet: every run's fencing counter goes.
-		err = s.update(context.Background(), func(tx *bolt.Tx) error {
+		err = s.update(ctx, func(tx *bolt.Tx) error {
 			if err := initSchema(tx); err != nil {
 				return err
 			}
@@ -387,13 +406,15 @@ func Open(path string, opt Options) (*Store, error) {
 		})
 	}
 	if err == nil {
-		err = s.view(context.Background(), checkPages)
+		err = s.view(ctx, checkPages)
 	}
 	if err != nil {
 		if !errors.As(err, &damaged) && !errors.As(err, &refused) {
 			err = fmt.Errorf("open state store %s: %w", path, err)
 		}
-		return nil, errors.Join(err, db.Close())
+		// Close, not the file's: a write given up on a stalled disk
+		// holds bbolt's writer, which closing the file waits for.
+		return nil, errors.Join(err, s.Close())
 	}
 	if !opt.ReadOnly {
 		// Next to the file itself, where create wrote them, when path
