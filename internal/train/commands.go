@@ -174,7 +174,7 @@ func (s *Scheduler) Leave(ctx context.Context, user, trainName, app string) (cha
 	if !ok {
 		return s.leaveOrphan(ctx, user, trainName, app)
 	}
-	c, err := s.store.Leave(ctx, trainName, app)
+	c, err := s.store.Leave(ctx, trainName, app, user, s.now())
 	if errors.Is(err, deploy.ErrNotFound) {
 		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train", app, trainName)
 	}
@@ -201,7 +201,7 @@ func (s *Scheduler) leaveOrphan(ctx context.Context, user, name, app string) (ch
 	if len(cars) == 0 {
 		return chat.Message{}, s.unknownTrain(name)
 	}
-	c, err := s.store.Leave(ctx, name, app)
+	c, err := s.store.Leave(ctx, name, app, user, s.now())
 	if errors.Is(err, deploy.ErrNotFound) {
 		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train, which is no longer in the config; aboard: %s", app, name, carList(cars))
 	}
@@ -433,7 +433,7 @@ func (s *Scheduler) cancelOrphan(ctx context.Context, user, name, reason string)
 	}
 	var off []Car
 	for _, c := range cars {
-		left, err := s.store.Leave(ctx, name, c.App)
+		left, err := s.store.Leave(ctx, name, c.App, user, s.now())
 		if errors.Is(err, deploy.ErrNotFound) {
 			continue
 		}

@@ -203,10 +203,12 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			postponed[i] = stopped
 			continue
 		}
-		taken, err := s.store.Leave(ctx, name, c.App)
+		// Recorded as taken off by nobody: the summary names who took a
+		// car off (train leave), not the departure taking it for its turn.
+		taken, err := s.store.Leave(ctx, name, c.App, "", time.Time{})
 		switch {
 		case errs.CodeOf(err) == errs.NotFound:
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train before its turn"})
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train before its turn" + s.takenOffBy(ctx, name, tr, c)})
 			continue
 		case err != nil:
 			if ctx.Err() != nil {
@@ -295,7 +297,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 
-	s.leftMeanwhile(ctx, name, cars, postponed, returned, &sum)
+	s.leftMeanwhile(ctx, name, tr, cars, postponed, returned, &sum)
 	var lost error
 	var off []Car            // the cars of back off the train once lost
 	var takenOff []Car       // the cars of back put back, then taken off
@@ -330,7 +332,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		if returned[i] && isTakenOff(cars[i]) {
 			// Put back, then taken off (train leave): it does not
 			// move to the next train.
-			r.Reason += "; it was taken off the train since"
+			r.Reason += "; it was taken off the train since" + s.takenOffBy(ctx, name, tr, cars[i])
 			sum.Left = append(sum.Left, r)
 			continue
 		}
@@ -346,7 +348,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		switch {
 		case isOff(c):
 		case isTakenOff(c):
-			sum.Left[j].Reason += "; that car was taken off the train since"
+			sum.Left[j].Reason += "; that car was taken off the train since" + s.takenOffBy(ctx, name, tr, c)
 		case ok:
 			sum.Left[j].Reason += fmt.Sprintf("; then %s boarded in place of that car, and waits for the next train", carName(n))
 		default:
@@ -407,7 +409,7 @@ func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost
 // move to the next train, a car taken off would not, and one boarded
 // again would be another build. When the cars cannot be read again, the
 // postponed stay as they are.
-func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, postponed map[int]string, returned map[int]bool, sum *Summary) {
+func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, tr *trainState, cars []Car, postponed map[int]string, returned map[int]bool, sum *Summary) {
 	stayed := false
 	for i := range postponed {
 		stayed = stayed || !returned[i]
@@ -436,10 +438,29 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, cars []Car, 
 		case j >= 0:
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place; that car waits for the next train", carName(aboard[j]))})
 		default:
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train during the departure"})
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train during the departure" + s.takenOffBy(ctx, name, tr, c)})
 		}
 		delete(postponed, i)
 	}
+}
+
+// takenOffBy is who took car c off the train name and when, as the
+// summary says it after the car's line: ", by @alice at 14:02", or "" when the store
+// has no record of it (taken off by a version that kept none, or the
+// record unreadable, which leaves the rest of the summary as it is).
+func (s *Scheduler) takenOffBy(ctx context.Context, name string, tr *trainState, c Car) string {
+	// Read even when ctx is done, as the summary is still said.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	off, err := s.store.TakenOff(rctx, name, c.App)
+	cancel()
+	if err != nil {
+		s.log.Warn("train: read who took a car off", "train", name, "app", c.App, "err", err)
+		return ""
+	}
+	if off.By == "" || !sameCar(off.Car, c) {
+		return ""
+	}
+	return fmt.Sprintf(", by @%s at %s", suggest.Strip(off.By), clock(off.At.In(tr.loc)))
 }
 
 // summaryMessage describes a departure that had cars; lost is why the

@@ -679,7 +679,7 @@ func TestDepartTakesCarsInTurn(t *testing.T) {
 			return
 		}
 		during = h.aboard("daily")
-		if _, err := h.store.Leave(t.Context(), "daily", "search"); err != nil {
+		if _, err := h.store.Leave(t.Context(), "daily", "search", "", time.Time{}); err != nil {
 			t.Errorf("search leaves: %v", err)
 		}
 		h.board("bob", "billing", "78")
@@ -717,7 +717,7 @@ func TestDepartEveryCarTakenOff(t *testing.T) {
 			return
 		}
 		for _, app := range []string{"accounting", "billing"} {
-			if _, err := h.store.Leave(t.Context(), "daily", app); err != nil {
+			if _, err := h.store.Leave(t.Context(), "daily", app, "", time.Time{}); err != nil {
 				t.Errorf("%s leaves: %v", app, err)
 			}
 		}
@@ -755,7 +755,7 @@ func TestDepartRereadsHeldCars(t *testing.T) {
 		if app != "search" {
 			return
 		}
-		if _, err := h.store.Leave(t.Context(), "daily", "billing"); err != nil {
+		if _, err := h.store.Leave(t.Context(), "daily", "billing", "", time.Time{}); err != nil {
 			t.Errorf("billing leaves: %v", err)
 		}
 		h.board("alice", "accounting", "1337")

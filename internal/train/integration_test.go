@@ -1058,7 +1058,7 @@ func TestRemovedTrainCancelled(t *testing.T) {
 		{user: "carl", text: `train cancel "nightly" removed`, failed: false,
 			want: "🚫 The nightly train, which is no longer in the config, is cancelled by @carl: removed; its cars left: web 7 (@bob)",
 			before: func() {
-				if _, err := sys.st.Leave(ctx, "nightly", "api"); err != nil {
+				if _, err := sys.st.Leave(ctx, "nightly", "api", "", time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}},

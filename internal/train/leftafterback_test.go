@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 // leftOnceBack is a store where a car is taken off (train leave) as soon
@@ -19,7 +20,7 @@ func (s leftOnceBack) ReturnCars(ctx context.Context, name string, back []Car) e
 	if err := s.Store.ReturnCars(ctx, name, back); err != nil {
 		return err
 	}
-	if _, err := s.Store.Leave(ctx, name, s.app); err != nil {
+	if _, err := s.Store.Leave(ctx, name, s.app, "", time.Time{}); err != nil {
 		s.t.Errorf("%s leaves: %v", s.app, err)
 	}
 	return nil

@@ -40,9 +40,9 @@ func (s *pausedWrites) Board(ctx context.Context, name string, car train.Car, ma
 	return s.Store.Board(ctx, name, car, maxCars, counts)
 }
 
-func (s *pausedWrites) Leave(ctx context.Context, name, app string) (train.Car, error) {
+func (s *pausedWrites) Leave(ctx context.Context, name, app, by string, at time.Time) (train.Car, error) {
 	defer s.pause()()
-	return s.Store.Leave(ctx, name, app)
+	return s.Store.Leave(ctx, name, app, by, at)
 }
 
 func (s *pausedWrites) MarkRun(ctx context.Context, name, kind string, at time.Time) error {

@@ -24,6 +24,8 @@ type MemStore struct {
 	marks []string
 	// notes holds what MarkCancel recorded with the departure, by train.
 	notes map[string]Cancellation
+	// off holds the cars someone took off, by train NUL app.
+	off map[string]TakenOff
 	// fail, when set, is returned by every method.
 	fail error
 	// failLastRun, when set, is returned by LastRun of its kind.
@@ -84,7 +86,7 @@ func (m *MemStore) Board(ctx context.Context, name string, car Car, maxCars int,
 	return replaced, nil
 }
 
-func (m *MemStore) Leave(ctx context.Context, name, app string) (Car, error) {
+func (m *MemStore) Leave(ctx context.Context, name, app, by string, at time.Time) (Car, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
@@ -97,10 +99,25 @@ func (m *MemStore) Leave(ctx context.Context, name, app string) (Car, error) {
 	for i, c := range cars {
 		if c.App == app {
 			m.cars[name] = append(cars[:i:i], cars[i+1:]...)
+			if by != "" {
+				if m.off == nil {
+					m.off = map[string]TakenOff{}
+				}
+				m.off[name+"\x00"+app] = TakenOff{Car: c, By: by, At: at}
+			}
 			return c, nil
 		}
 	}
 	return Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
+}
+
+func (m *MemStore) TakenOff(ctx context.Context, name, app string) (TakenOff, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return TakenOff{}, fmt.Errorf("taken off: %w", err)
+	}
+	return m.off[name+"\x00"+app], nil
 }
 
 func (m *MemStore) Cars(ctx context.Context, name string) ([]Car, error) {

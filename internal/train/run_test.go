@@ -616,7 +616,7 @@ func TestDepartureCutShortByACrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.crash == "shipping" {
-				if _, err := h.store.Leave(t.Context(), "daily", "accounting"); err != nil {
+				if _, err := h.store.Leave(t.Context(), "daily", "accounting", "", time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}

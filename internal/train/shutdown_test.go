@@ -321,14 +321,14 @@ func (s *stopAt) Cars(ctx context.Context, name string) ([]Car, error) {
 	return s.MemStore.Cars(ctx, name)
 }
 
-func (s *stopAt) Leave(ctx context.Context, name, app string) (Car, error) {
+func (s *stopAt) Leave(ctx context.Context, name, app, by string, at time.Time) (Car, error) {
 	if s.trip("Leave") {
 		if s.made {
-			_, _ = s.MemStore.Leave(context.WithoutCancel(ctx), name, app)
+			_, _ = s.MemStore.Leave(context.WithoutCancel(ctx), name, app, by, at)
 		}
 		return Car{}, s.cut(ctx, "leave")
 	}
-	return s.MemStore.Leave(ctx, name, app)
+	return s.MemStore.Leave(ctx, name, app, by, at)
 }
 
 func (s *stopAt) LastRun(ctx context.Context, name, kind string) (time.Time, error) {

@@ -36,6 +36,9 @@ const (
 // Car is one app's build aboard a train.
 type Car = trainstore.Car
 
+// TakenOff is a car someone took off a train, by whom and when.
+type TakenOff = trainstore.TakenOff
+
 // Cancellation is a departure called off, by whom and why.
 type Cancellation = trainstore.Cancellation
 

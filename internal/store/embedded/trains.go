@@ -24,6 +24,9 @@ var (
 	bucketTrains = []byte("trains")
 	// bucketTrainRuns maps train NUL kind to the time of the last run (timeKey).
 	bucketTrainRuns = []byte("train_runs")
+	// bucketTrainOff maps train NUL app to the car someone last took off
+	// (trainstore.TakenOff), as JSON.
+	bucketTrainOff = []byte("train_off")
 )
 
 func checkTrainName(op, name string) error {
@@ -52,28 +55,31 @@ func readCars(b *bolt.Bucket, name string) ([]trainstore.Car, error) {
 // updateCars runs fn on the cars of train name in one transaction and
 // stores what it returns.
 func (s *Store) updateCars(ctx context.Context, name string, fn func(cars []trainstore.Car) ([]trainstore.Car, error)) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketTrains)
-		if err != nil {
-			return err
-		}
-		cars, err := readCars(b, name)
-		if err != nil {
-			return err
-		}
-		cars, err = fn(cars)
-		if err != nil {
-			return err
-		}
-		if len(cars) == 0 {
-			return b.Delete([]byte(name))
-		}
-		data, err := json.Marshal(cars)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(name), data)
-	})
+	return s.update(ctx, func(tx *bolt.Tx) error { return updateCarsTx(tx, name, fn) })
+}
+
+// updateCarsTx is updateCars within tx.
+func updateCarsTx(tx *bolt.Tx, name string, fn func(cars []trainstore.Car) ([]trainstore.Car, error)) error {
+	b, err := tx.CreateBucketIfNotExists(bucketTrains)
+	if err != nil {
+		return err
+	}
+	cars, err := readCars(b, name)
+	if err != nil {
+		return err
+	}
+	cars, err = fn(cars)
+	if err != nil {
+		return err
+	}
+	if len(cars) == 0 {
+		return b.Delete([]byte(name))
+	}
+	data, err := json.Marshal(cars)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(name), data)
 }
 
 // Board adds car at the end of the train, replacing (and returning) the
@@ -111,8 +117,9 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 }
 
 // Leave takes app's car off the train and returns it; an error wrapping
-// deploy.ErrNotFound if it is not aboard.
-func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, error) {
+// deploy.ErrNotFound if it is not aboard. A car taken off by someone (by
+// set) is recorded for TakenOff in the same transaction.
+func (s *Store) Leave(ctx context.Context, name, app, by string, at time.Time) (trainstore.Car, error) {
 	if ctx.Err() != nil {
 		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, deploy.StoreNotRun(ctx))
 	}
@@ -120,14 +127,28 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 		return trainstore.Car{}, err
 	}
 	var left *trainstore.Car
-	err := s.updateCars(ctx, name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
-		for i, c := range cars {
-			if c.App == app {
-				left = &c
-				return append(cars[:i:i], cars[i+1:]...), nil
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		err := updateCarsTx(tx, name, func(cars []trainstore.Car) ([]trainstore.Car, error) {
+			for i, c := range cars {
+				if c.App == app {
+					left = &c
+					return append(cars[:i:i], cars[i+1:]...), nil
+				}
 			}
+			return cars, nil
+		})
+		if err != nil || left == nil || by == "" {
+			return err
 		}
-		return cars, nil
+		data, err := json.Marshal(trainstore.TakenOff{Car: *left, By: by, At: at})
+		if err != nil {
+			return err
+		}
+		b, err := tx.CreateBucketIfNotExists(bucketTrainOff)
+		if err != nil {
+			return err
+		}
+		return b.Put(offKey(name, app), data)
 	})
 	if err != nil {
 		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, err)
@@ -136,6 +157,32 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 		return trainstore.Car{}, errs.Wrap(errs.NotFound, deploy.ErrNotFound, "%s is not aboard the %s train", app, name)
 	}
 	return *left, nil
+}
+
+func offKey(name, app string) []byte { return []byte(name + "\x00" + app) }
+
+// TakenOff returns the car of app someone last took off the train, or
+// the zero TakenOff: none was, or a version that kept no record did.
+func (s *Store) TakenOff(ctx context.Context, name, app string) (trainstore.TakenOff, error) {
+	if err := ctx.Err(); err != nil {
+		return trainstore.TakenOff{}, fmt.Errorf("taken off %s: %w", name, err)
+	}
+	var off trainstore.TakenOff
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTrainOff)
+		if b == nil {
+			return nil
+		}
+		data := b.Get(offKey(name, app))
+		if data == nil {
+			return nil
+		}
+		return json.Unmarshal(data, &off)
+	})
+	if err != nil {
+		return trainstore.TakenOff{}, fmt.Errorf("taken off %s: %w", name, err)
+	}
+	return off, nil
 }
 
 // Cars returns the cars aboard, in boarding order.

@@ -59,7 +59,7 @@ func TestTrainsInAFileWithoutThem(t *testing.T) {
 	if at, err := s.LastRun(ctx, "daily", trainstore.KindBoarding); err != nil || !at.IsZero() {
 		t.Errorf("LastRun: got %v, %v, want the zero time", at, err)
 	}
-	if _, err := s.Leave(ctx, "daily", "accounting"); !errors.Is(err, deploy.ErrNotFound) {
+	if _, err := s.Leave(ctx, "daily", "accounting", "", time.Time{}); !errors.Is(err, deploy.ErrNotFound) {
 		t.Errorf("Leave: got %v, want an error wrapping deploy.ErrNotFound", err)
 	}
 }

@@ -137,9 +137,17 @@ func TestNewerMembersKept(t *testing.T) {
 	if _, err := s.Board(ctx, "daily", trainstore.Car{App: "billing", Build: "9", Env: "prod", User: "bo", Boarded: boarded.Add(time.Minute)}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	left, err := s.Leave(ctx, "daily", "accounting")
+	// A file written before cars taken off were recorded has none to
+	// read, and takes one.
+	if off, err := s.TakenOff(ctx, "daily", "accounting"); err != nil || off.By != "" {
+		t.Fatalf("TakenOff before any was recorded: got %+v, %v; want none", off, err)
+	}
+	left, err := s.Leave(ctx, "daily", "accounting", "ana", boarded.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if off, err := s.TakenOff(ctx, "daily", "accounting"); err != nil || off.By != "ana" || off.Car.Build != left.Build {
+		t.Fatalf("TakenOff: got %+v, %v; want %s taken off by ana", off, err, left.Build)
 	}
 	if err := s.ReturnCars(ctx, "daily", []trainstore.Car{left}); err != nil {
 		t.Fatal(err)

@@ -380,7 +380,7 @@ func TestStoreResetFirstCall(t *testing.T) {
 			return err
 		}},
 		{"Leave", func(t *testing.T, s *redis.Store, _ deploy.Lease) error {
-			c, err := s.Leave(t.Context(), "weekly", "web")
+			c, err := s.Leave(t.Context(), "weekly", "web", "", time.Time{})
 			none(t, "Leave", c, c == trainstore.Car{})
 			return err
 		}},

@@ -59,7 +59,7 @@ func TestTrainsListedFromTheIndex(t *testing.T) {
 		t.Errorf("a listing with the index built scanned the keys:\n%s", stats)
 	}
 	for _, tr := range []string{"nightly", "weekly"} {
-		if _, err := s.Leave(ctx, tr, "web"); err != nil {
+		if _, err := s.Leave(ctx, tr, "web", "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}

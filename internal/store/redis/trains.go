@@ -27,6 +27,8 @@ var _ trainstore.Store = (*Store)(nil)
 //	                   of NAME NUL cancel and why, as JSON with its time
 //	trains:unended:NAME hash: the ID of each departure StartDeparture
 //	                   recorded and EndDeparture has not ended → it as JSON
+//	trains:off:NAME    hash: App → the car someone last took off (Leave
+//	                   with by): by NUL at (RFC 3339, UTC) NUL its entry
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
 //	trains:index       set: the names of the trains with cars aboard
@@ -48,6 +50,8 @@ var _ trainstore.Store = (*Store)(nil)
 // by the part of its entry before the first NUL without decoding JSON.
 
 func (s *Store) carsKey(name string) string { return s.key("trains", "cars", name) }
+
+func (s *Store) offKey(name string) string { return s.key("trains", "off", name) }
 
 func (s *Store) memoKey() string { return s.key("trains", "memo", nonce()) }
 
@@ -210,16 +214,20 @@ return res
 `)
 
 // Leave takes app's car off the train and returns it; an error wrapping
-// deploy.ErrNotFound if it is not aboard.
-func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, error) {
+// deploy.ErrNotFound if it is not aboard. A car taken off by someone (by
+// set) is recorded for TakenOff in the same script.
+func (s *Store) Leave(ctx context.Context, name, app, by string, at time.Time) (trainstore.Car, error) {
 	if ctx.Err() != nil {
 		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, deploy.StoreNotRun(ctx))
 	}
 	if err := checkTrainName("leave", name); err != nil {
 		return trainstore.Car{}, err
 	}
-	keys := []string{s.carsKey(name), s.memoKey(), s.indexKey()}
-	v, err := s.guarded(ctx, leaveScript, keys, app, replyTTL.Milliseconds(), name).Text()
+	if strings.ContainsRune(by, 0) {
+		return trainstore.Car{}, errs.New(errs.Invalid, "leave %s: who takes the car off must be without NUL", name)
+	}
+	keys := []string{s.carsKey(name), s.memoKey(), s.indexKey(), s.offKey(name)}
+	v, err := s.guarded(ctx, leaveScript, keys, app, replyTTL.Milliseconds(), name, by, at.UTC().Format(time.RFC3339Nano)).Text()
 	if err != nil {
 		return trainstore.Car{}, s.fail(ctx, "leave "+name, err)
 	}
@@ -236,6 +244,8 @@ func (s *Store) Leave(ctx context.Context, name, app string) (trainstore.Car, er
 // leaveScript removes the entry of app ARGV[1] and returns it, or "";
 // the train ARGV[3] leaves KEYS[3], the index, once its list is empty,
 // whether its last car left now or an older writer took it off before.
+// With ARGV[4], who takes it off, the entry is kept in KEYS[4] under the
+// app with ARGV[4] and ARGV[5], when.
 var leaveScript = goredis.NewScript(guard + `
 local done = redis.call('GET', KEYS[2])
 if done then
@@ -246,6 +256,9 @@ for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local i = string.find(e, '\0', 1, true)
   if i and string.sub(e, 1, i - 1) == ARGV[1] then
     redis.call('LREM', KEYS[1], 1, e)
+    if ARGV[4] ~= '' then
+      redis.call('HSET', KEYS[4], ARGV[1], ARGV[4] .. '\0' .. ARGV[5] .. '\0' .. e)
+    end
     res = e
     break
   end
@@ -256,6 +269,32 @@ end
 redis.call('SET', KEYS[2], res, 'PX', ARGV[2])
 return res
 `)
+
+// TakenOff returns the car of app someone last took off the train, or
+// the zero TakenOff: none was, or a version that kept no record did.
+func (s *Store) TakenOff(ctx context.Context, name, app string) (trainstore.TakenOff, error) {
+	if err := ctx.Err(); err != nil {
+		return trainstore.TakenOff{}, fmt.Errorf("taken off %s: %w", name, err)
+	}
+	op := "taken off " + name
+	v, err := s.readField(ctx, op, s.offKey(name), app)
+	if err != nil || v == "" {
+		return trainstore.TakenOff{}, err
+	}
+	parts := strings.SplitN(v, "\x00", 3)
+	if len(parts) != 3 {
+		return trainstore.TakenOff{}, fmt.Errorf("%s: malformed entry %q", op, v)
+	}
+	at, err := time.Parse(time.RFC3339Nano, parts[1])
+	if err != nil {
+		return trainstore.TakenOff{}, fmt.Errorf("%s: %w", op, err)
+	}
+	c, err := decodeCar(parts[2])
+	if err != nil {
+		return trainstore.TakenOff{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return trainstore.TakenOff{Car: c, By: parts[0], At: at}, nil
+}
 
 // Cars returns the cars aboard, in boarding order.
 func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error) {

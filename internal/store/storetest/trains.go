@@ -88,7 +88,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 			t.Fatalf("Board on a full train: got %v (code %s), want code conflict and %q", err, errs.CodeOf(err), "the daily train is full (2 cars)")
 		}
 		// A car that does not count leaves no place when taken off.
-		if _, err := s.Leave(t.Context(), "daily", "gone1"); err != nil {
+		if _, err := s.Leave(t.Context(), "daily", "gone1", "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Board(t.Context(), "daily", car("search", "1", "carl", 5), 2, counts); errs.CodeOf(err) != errs.Conflict {
@@ -109,7 +109,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		mustBoard(t, s, "daily:eu", car("search", "5", "carl", 2), 0)
 		mustBoard(t, s, "night*", car("search", "6", "carl", 3), 0)
 		assertTrains(t, s, "daily", "daily:eu", "night*", "weekly")
-		if _, err := s.Leave(t.Context(), "weekly", "accounting"); err != nil {
+		if _, err := s.Leave(t.Context(), "weekly", "accounting", "", time.Time{}); err != nil {
 			t.Fatalf("Leave: %v", err)
 		}
 		// Run records alone do not make a train one with cars aboard.
@@ -124,18 +124,51 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		a, b := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1)
 		mustBoard(t, s, "daily", a, 0)
 		mustBoard(t, s, "daily", b, 0)
-		got, err := s.Leave(t.Context(), "daily", "accounting")
+		got, err := s.Leave(t.Context(), "daily", "accounting", "", time.Time{})
 		if err != nil {
 			t.Fatalf("Leave: %v", err)
 		}
 		assertCar(t, got, a)
 		assertCars(t, s, "daily", b)
 		for _, tc := range []struct{ train, app string }{{"daily", "accounting"}, {"weekly", "billing"}, {"daily", "search"}} {
-			if _, err := s.Leave(t.Context(), tc.train, tc.app); !errors.Is(err, deploy.ErrNotFound) || errs.CodeOf(err) != errs.NotFound {
+			if _, err := s.Leave(t.Context(), tc.train, tc.app, "", time.Time{}); !errors.Is(err, deploy.ErrNotFound) || errs.CodeOf(err) != errs.NotFound {
 				t.Errorf("Leave(%s, %s): got %v, want an error wrapping deploy.ErrNotFound with code not_found", tc.train, tc.app, err)
 			}
 		}
 		assertCars(t, s, "daily", b)
+	})
+
+	t.Run("leave records who took the car off", func(t *testing.T) {
+		s := newStore(t)
+		a, b := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1)
+		mustBoard(t, s, "daily", a, 0)
+		mustBoard(t, s, "daily", b, 0)
+		assertTakenOff(t, s, "daily", "accounting", trainstore.TakenOff{})
+		off := start.Add(time.Hour)
+		if _, err := s.Leave(t.Context(), "daily", "accounting", "dora", off); err != nil {
+			t.Fatalf("Leave: %v", err)
+		}
+		want := trainstore.TakenOff{Car: a, By: "dora", At: off}
+		assertTakenOff(t, s, "daily", "accounting", want)
+		// A departure taking a car for its turn records nobody, and
+		// leaves the record of another car of the app as it was.
+		mustBoard(t, s, "daily", car("accounting", "1339", "alice", 2), 0)
+		if _, err := s.Leave(t.Context(), "daily", "accounting", "", time.Time{}); err != nil {
+			t.Fatalf("Leave for its turn: %v", err)
+		}
+		if _, err := s.Leave(t.Context(), "daily", "billing", "", time.Time{}); err != nil {
+			t.Fatalf("Leave for its turn: %v", err)
+		}
+		assertTakenOff(t, s, "daily", "accounting", want)
+		assertTakenOff(t, s, "daily", "billing", trainstore.TakenOff{})
+		// Nothing taken off records nothing, nor does another train.
+		if _, err := s.Leave(t.Context(), "daily", "search", "dora", off); !errors.Is(err, deploy.ErrNotFound) {
+			t.Fatalf("Leave of a car not aboard: got %v, want not found", err)
+		}
+		assertTakenOff(t, s, "daily", "search", trainstore.TakenOff{})
+		assertTakenOff(t, s, "weekly", "accounting", trainstore.TakenOff{})
+		// The trains with cars aboard are not those with records.
+		assertTrains(t, s)
 	})
 
 	t.Run("return cars to the front", func(t *testing.T) {
@@ -146,7 +179,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		}
 		// A departure takes each car off in its turn.
 		for _, x := range []trainstore.Car{a, b, c} {
-			if got, err := s.Leave(t.Context(), "daily", x.App); err != nil || got != x {
+			if got, err := s.Leave(t.Context(), "daily", x.App, "", time.Time{}); err != nil || got != x {
 				t.Fatalf("Leave(%s): got %+v, %v; want %+v", x.App, got, err, x)
 			}
 		}
@@ -182,7 +215,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		// A departure holds accounting and search back where they are,
 		// and takes billing and mail off, which go back.
 		for _, x := range []trainstore.Car{b, d} {
-			if _, err := s.Leave(t.Context(), "daily", x.App); err != nil {
+			if _, err := s.Leave(t.Context(), "daily", x.App, "", time.Time{}); err != nil {
 				t.Fatalf("Leave(%s): %v", x.App, err)
 			}
 		}
@@ -290,7 +323,7 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		deadline := time.Now().Add(10 * time.Second)
 		for i := 0; i < apps; {
 			want := car(fmt.Sprintf("app%02d", i), "1", "ana", i)
-			got, err := s.Leave(t.Context(), "daily", want.App)
+			got, err := s.Leave(t.Context(), "daily", want.App, "", time.Time{})
 			switch {
 			case errors.Is(err, deploy.ErrNotFound) && time.Now().Before(deadline):
 				time.Sleep(time.Millisecond) // not aboard yet
@@ -441,7 +474,8 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 			call func() error
 		}{
 			{"Board", func() error { _, err := s.Board(ctx, "daily", c, 0, nil); return err }},
-			{"Leave", func() error { _, err := s.Leave(ctx, "daily", "accounting"); return err }},
+			{"Leave", func() error { _, err := s.Leave(ctx, "daily", "accounting", "", time.Time{}); return err }},
+			{"TakenOff", func() error { _, err := s.TakenOff(ctx, "daily", "accounting"); return err }},
 			{"Cars", func() error { _, err := s.Cars(ctx, "daily"); return err }},
 			{"ReturnCars", func() error { return s.ReturnCars(ctx, "daily", []trainstore.Car{c}) }},
 			{"MarkRun", func() error { return s.MarkRun(ctx, "daily", trainstore.KindDeparture, start) }},
@@ -489,6 +523,18 @@ func assertUnended(t *testing.T, s trainstore.Store, name string, want ...trains
 // car returns a car boarded i minutes after start.
 func car(app, build, user string, i int) trainstore.Car {
 	return trainstore.Car{App: app, Build: build, Env: "production", User: user, Boarded: start.Add(time.Duration(i) * time.Minute)}
+}
+
+func assertTakenOff(t *testing.T, s trainstore.Store, name, app string, want trainstore.TakenOff) {
+	t.Helper()
+	got, err := s.TakenOff(t.Context(), name, app)
+	if err != nil {
+		t.Fatalf("TakenOff(%s, %s): %v", name, app, err)
+	}
+	if got.By != want.By || !got.At.Equal(want.At) {
+		t.Errorf("TakenOff(%s, %s): got by %q at %v, want by %q at %v", name, app, got.By, got.At, want.By, want.At)
+	}
+	assertCar(t, got.Car, want.Car)
 }
 
 func mustBoard(t *testing.T, s trainstore.Store, name string, c trainstore.Car, maxCars int) {

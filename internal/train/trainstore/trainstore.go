@@ -87,7 +87,14 @@ type Store interface {
 	Board(ctx context.Context, train string, car Car, maxCars int, counts func(Car) bool) (replaced *Car, err error)
 	// Leave takes app's car off the train and returns it; an error
 	// wrapping deploy.ErrNotFound (code NotFound) if it is not aboard.
-	Leave(ctx context.Context, train, app string) (Car, error)
+	// A car taken off by someone (by set: train leave, not a departure
+	// taking it for its turn) is recorded with by and at, in the same
+	// write, for TakenOff to return.
+	Leave(ctx context.Context, train, app, by string, at time.Time) (Car, error)
+	// TakenOff returns the last car of app that Leave took off the train
+	// for someone, with who and when; the zero TakenOff if none was
+	// recorded (a store written by a version that kept no record).
+	TakenOff(ctx context.Context, train, app string) (TakenOff, error)
 	// Cars returns the cars aboard, in boarding order.
 	Cars(ctx context.Context, train string) ([]Car, error)
 	// ReturnCars puts cars taken off the train back where they were, in
@@ -136,6 +143,14 @@ type Store interface {
 	// whether the config has them or not: the cars of a train removed
 	// from it, or renamed, are found there.
 	Trains(ctx context.Context) ([]string, error)
+}
+
+// TakenOff is a car someone took off a train (train leave): a departure
+// that finds the car gone says who took it off.
+type TakenOff struct {
+	Car Car       `json:"car"`
+	By  string    `json:"by"`
+	At  time.Time `json:"at"`
 }
 
 // Cancellation is a departure called off, by whom and why.
