@@ -38,8 +38,10 @@ type Summary struct {
 	// failed): they are off the train until boarded again. Replaced
 	// ones were held back at their turn, and a newer boarding of their
 	// app took their place before they were put back aboard: that car,
-	// which Reason names, waits for the next departure instead.
-	Shipped, Failed, Postponed, Left, Running, Lost, Replaced []CarResult
+	// which Reason names, waits for the next departure instead. LeftBack
+	// ones were held back at their turn, put back aboard, and taken off
+	// (train leave) since: not before their turn, as Left ones.
+	Shipped, Failed, Postponed, Left, Running, Lost, Replaced, LeftBack []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
 	Err error
@@ -333,7 +335,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// Put back, then taken off (train leave): it does not
 			// move to the next train.
 			r.Reason += "; it was taken off the train since" + s.takenOffBy(ctx, name, tr, cars[i])
-			sum.Left = append(sum.Left, r)
+			sum.LeftBack = append(sum.LeftBack, r)
 			continue
 		}
 		if n, ok := newer[cars[i].App]; ok && returned[i] {
@@ -469,7 +471,7 @@ func (s *Scheduler) takenOffBy(ctx context.Context, name string, tr *trainState,
 // train named train.
 func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car, train string) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
-	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && len(sum.Replaced) == 0 && sameReason(sum.Postponed) {
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && len(sum.Replaced) == 0 && len(sum.LeftBack) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
 		m.Level = chat.Warning
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, sum.Postponed[0].Reason)
@@ -521,6 +523,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		}
 		counts = append(counts, fmt.Sprintf("%d taken off before %s turn", n, their))
 	}
+	if n := len(sum.LeftBack); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d put back aboard and taken off", n))
+	}
 	if n := len(sum.Lost); n > 0 {
 		counts = append(counts, fmt.Sprintf("%d could not be put back aboard", n))
 	}
@@ -531,8 +536,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, strings.Join(counts, ", "))
 	}
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Postponed) == 0 {
-		// Every car was taken off before its turn, or could not be put
-		// back aboard: nothing left, and nothing failed or waits.
+		// Every car was taken off, before its turn or once put back,
+		// or could not be put back aboard: nothing left, and nothing
+		// failed or waits.
 		m.Level = chat.Info
 		m.Title = fmt.Sprintf("🚂 The %s did not leave: %s", label, strings.Join(counts, ", "))
 	}
@@ -556,6 +562,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
 	}
 	for _, r := range sum.Left {
+		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
+	}
+	for _, r := range sum.LeftBack {
 		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
 	}
 	if len(sum.Postponed) > 0 || len(sum.Replaced) > 0 {

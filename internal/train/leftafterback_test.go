@@ -4,12 +4,11 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 )
 
 // leftOnceBack is a store where a car is taken off (train leave) as soon
 // as the departure has put it back, before the departure reads the cars
-// again for its summary.
+// again for its summary, by dora at 14:00.
 type leftOnceBack struct {
 	Store
 	t   *testing.T
@@ -20,7 +19,7 @@ func (s leftOnceBack) ReturnCars(ctx context.Context, name string, back []Car) e
 	if err := s.Store.ReturnCars(ctx, name, back); err != nil {
 		return err
 	}
-	if _, err := s.Store.Leave(ctx, name, s.app, "", time.Time{}); err != nil {
+	if _, err := s.Store.Leave(ctx, name, s.app, "dora", at(2026, 6, 2, 14, 0)); err != nil {
 		s.t.Errorf("%s leaves: %v", s.app, err)
 	}
 	return nil
@@ -31,32 +30,41 @@ func (s leftOnceBack) ReturnCars(ctx context.Context, name string, back []Car) e
 // does not move to the next train, nor does a car boarded in place of
 // one and put back so. The summary said the first moved to the next
 // train, and the second waited for it, as only cars that could not be
-// put back were looked for in what the read showed.
+// put back were looked for in what the read showed; and then counted the
+// first as taken off before its turn, which it had been held back at.
 func TestCarTakenOffOncePutBack(t *testing.T) {
 	const busy = "billing/production is busy: rollback of build 76 by ana since 13:59:58 (deploy d0)"
 	tests := []struct {
 		name   string
+		alone  bool // billing is the only car aboard
 		during func(h *harness)
 		want   string
 	}{
 		{name: "held back at its turn",
-			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
+			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 put back aboard and taken off
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d3 succeeded
-  ↩ billing 77 (@bob) did not ship: ` + busy + `; it was taken off the train since`},
+  ↩ billing 77 (@bob) did not ship: ` + busy + `; it was taken off the train since, by @dora at 14:00`},
+		{name: "held back at its turn, alone", alone: true,
+			want: `🚂 The 14:00 train to production did not leave: 1 put back aboard and taken off
+  ↩ billing 77 (@bob) did not ship: ` + busy + `; it was taken off the train since, by @dora at 14:00`},
 		{name: "boarded in place of another",
 			during: func(h *harness) { h.board("ana", "billing", "78") },
 			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
-  ↩ billing 77 (@bob) did not ship: billing 78 (@ana) boarded in its place; that car was taken off the train since`},
+  ↩ billing 77 (@bob) did not ship: billing 78 (@ana) boarded in its place; that car was taken off the train since, by @dora at 14:00`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, at(2026, 6, 2, 13, 0), nil)
-			h.board("alice", "accounting", "1338")
+			if !tc.alone {
+				h.board("alice", "accounting", "1338")
+			}
 			h.board("bob", "billing", "77")
-			h.board("carl", "search", "5")
+			if !tc.alone {
+				h.board("carl", "search", "5")
+			}
 			h.runner.outcome["billing"] = "refuse conflict: " + busy
 			h.runner.onDeploy = func(app string) {
 				if app == "accounting" && tc.during != nil {
