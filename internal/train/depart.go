@@ -64,6 +64,9 @@ type CarResult struct {
 	// running is set when the deploy started and had no outcome when
 	// the departure stopped waiting for it.
 	running bool
+	// newer is set on a car of Summary.Left that nobody took off: a
+	// newer boarding of its app replaced it before its turn.
+	newer bool
 }
 
 // Depart sends the train off now with whatever is aboard, waiting first
@@ -231,7 +234,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 			// the next train's, and goes back where it was.
 			back = append(back, taken)
 			replaced[len(sum.Left)] = taken
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place", carName(taken))})
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place", carName(taken)), newer: true})
 			continue
 		}
 		if b := s.behindOf(tr, c); b != shipsAboard {
@@ -438,7 +441,7 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, tr *trainSta
 		case j >= 0 && sameCar(aboard[j], c):
 			continue
 		case j >= 0:
-			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place; that car waits for the next train", carName(aboard[j]))})
+			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place; that car waits for the next train", carName(aboard[j])), newer: true})
 		default:
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train during the departure" + s.takenOffBy(ctx, name, tr, c)})
 		}
@@ -510,13 +513,21 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 			m.Level = chat.Warning
 		}
 	}
-	if n := len(sum.Replaced); n > 0 {
-		counts = append(counts, fmt.Sprintf("%d replaced by a newer boarding", n))
-		if m.Level == chat.Success {
-			m.Level = chat.Warning
+	// A car replaced before its turn is one of sum.Left, as it did not
+	// ship, but nobody took it off: it is counted with the replaced.
+	newer := 0
+	for _, r := range sum.Left {
+		if r.newer {
+			newer++
 		}
 	}
-	if n := len(sum.Left); n > 0 {
+	if n := len(sum.Replaced) + newer; n > 0 {
+		counts = append(counts, fmt.Sprintf("%d replaced by a newer boarding", n))
+	}
+	if len(sum.Replaced) > 0 && m.Level == chat.Success {
+		m.Level = chat.Warning
+	}
+	if n := len(sum.Left) - newer; n > 0 {
 		their := "their"
 		if n == 1 {
 			their = "its"

@@ -260,7 +260,7 @@ func TestDepart(t *testing.T) {
 				h.store.failReturn = errors.New("store down")
 			},
 			cars: three, wantReqs: []string{allReqs[0], allReqs[2]}, wantLevel: chat.Failure,
-			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
+			wantSummary: `🚂 The 14:00 train to production has left: 2 shipped, 1 replaced by a newer boarding
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
   ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place
@@ -667,7 +667,9 @@ func TestDepartShutdown(t *testing.T) {
 // their turn, so a bot that dies during the departure leaves the cars it
 // had not reached for the next train, and only the car being shipped is
 // off it. A car taken off meanwhile (train leave) does not ship, and one
-// boarded again with another build stays for the next train.
+// boarded again with another build stays for the next train; the car it
+// replaced is counted as replaced by a newer boarding, not as taken off
+// before its turn, which nobody did.
 func TestDepartTakesCarsInTurn(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
 	h.board("alice", "accounting", "1338")
@@ -690,7 +692,7 @@ func TestDepartTakesCarsInTurn(t *testing.T) {
 	if want := []string{"billing 77", "search 5"}; !slices.Equal(during, want) {
 		t.Errorf("aboard while accounting shipped: got %q, want %q", during, want)
 	}
-	want := `🚂 The 14:00 train to production has left: 1 shipped, 2 taken off before their turn
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 replaced by a newer boarding, 1 taken off before its turn
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place; that car waits for the next train
   ↩ search 5 (@carl) did not ship: it was taken off the train before its turn`
@@ -763,7 +765,7 @@ func TestDepartRereadsHeldCars(t *testing.T) {
 	h.clock.Set(at(2026, 6, 2, 14, 0))
 	sum := h.s.Depart(t.Context(), "daily", "")
 
-	want := `🚂 The 14:00 train to production has left: 1 shipped, 2 taken off before their turn
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 replaced by a newer boarding, 1 taken off before its turn
   ✅ search 5 (@carl): deploy d1 succeeded
   ↩ accounting 1338 (@alice) did not ship: accounting 1337 (@alice) boarded in its place; that car waits for the next train
   ↩ billing 77 (@bob) did not ship: it was taken off the train during the departure`

@@ -50,7 +50,7 @@ func TestCarTakenOffOncePutBack(t *testing.T) {
   ↩ billing 77 (@bob) did not ship: ` + busy + `; it was taken off the train since, by @dora at 14:00`},
 		{name: "boarded in place of another",
 			during: func(h *harness) { h.board("ana", "billing", "78") },
-			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
+			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 replaced by a newer boarding
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
   ↩ billing 77 (@bob) did not ship: billing 78 (@ana) boarded in its place; that car was taken off the train since, by @dora at 14:00`},

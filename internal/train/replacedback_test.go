@@ -111,7 +111,7 @@ func TestHeldBackCarReplacedMeanwhile(t *testing.T) {
 				"accounting": func(h *harness) { h.board("bob", "billing", "78") },
 				"search":     func(h *harness) { h.board("ana", "billing", "79") },
 			},
-			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 taken off before its turn
+			want: `🚂 The 14:00 train to production has left: 2 shipped, 1 replaced by a newer boarding
   ✅ accounting 1338 (@alice): deploy d1 succeeded
   ✅ search 5 (@carl): deploy d2 succeeded
   ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place; then billing 79 (@ana) boarded in place of that car, and waits for the next train`,
