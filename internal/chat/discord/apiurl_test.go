@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 )
@@ -78,6 +81,38 @@ func TestAPIURLCredentialsNotShown(t *testing.T) {
 						t.Errorf("error %d: got %q, which shows %q of the API URL", i, err, secret)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestDocumentedAPIURLIsTheDefault: the api_url the README and the
+// reference config show, commented out beside "default Discord's", is the
+// base the adapter's requests are written for. Requests are rewritten
+// from that base to api_url's, so an example of another API version,
+// uncommented to put a proxy in front, would send every request to a
+// version the adapter was never written for.
+func TestDocumentedAPIURLIsTheDefault(t *testing.T) {
+	for _, file := range []string{"../../../README.md", "../../../config/reference.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := 0
+			for _, line := range strings.Split(string(b), "\n") {
+				_, rest, ok := strings.Cut(line, "api_url: https://discord.com/")
+				if !ok {
+					continue
+				}
+				found++
+				got := "https://discord.com/" + strings.Fields(rest)[0]
+				if got != discordgo.EndpointAPI {
+					t.Errorf("api_url example: got %s, want %s, the adapter's default", got, discordgo.EndpointAPI)
+				}
+			}
+			if found == 0 {
+				t.Errorf("got no discord.api_url example, want one")
 			}
 		})
 	}
