@@ -321,6 +321,12 @@ func TestCheckConfig(t *testing.T) {
 	gmtCfg := filepath.Join(dir, "gmt.yaml")
 	os.WriteFile(gmtCfg, []byte("apps:\n  web:\n    artifact: {path: 'builds/{build}.tgz'}\n    path: /srv/web\n    restart: ./restart\n"+
 		"    environments:\n      prod:\n        hosts: [localhost]\n        window: {timezone: Etc/GMT-1, weekly: [\"Mon-Fri 09:00-17:00\"]}\n"), 0o644)
+	// A store.path through a file where a directory should be: the
+	// bot could not create the store there, which is warned of, as a
+	// config is often checked where it does not run.
+	os.WriteFile(filepath.Join(dir, "notadir"), nil, 0o600)
+	throughFile := filepath.Join(dir, "throughfile.yaml")
+	os.WriteFile(throughFile, []byte(strings.Replace(string(demo), "  path: ../var/switchman.db", "  path: notadir/switchman.db", 1)), 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -328,6 +334,8 @@ func TestCheckConfig(t *testing.T) {
 		want string
 	}{
 		{"demo", []string{"-config", "../../config/demo.yaml", "check-config"}, 0, "demo"},
+		{"store path through a file, warned of", []string{"-config", throughFile, "check-config"}, 0,
+			"store.path: cannot create " + filepath.Join(dir, "notadir", "switchman.db") + ": " + filepath.Join(dir, "notadir") + " is not a directory"},
 		{"reference", []string{"check-config", "-config", "../../config/reference.yaml"}, 0, "accounting"},
 		// Its SSH files are those of a server, not of this machine.
 		{"reference, warned of its files", []string{"check-config", "-config", "../../config/reference.yaml"}, 0,

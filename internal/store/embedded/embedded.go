@@ -432,7 +432,8 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 // size and mode and its directories' modes alone: an empty file, one
 // anyone may write, or one in a directory anyone may write (see
 // checkDirs). A missing file is no error (Open creates it) unless its
-// directory is refused. Check reads no more than metadata: it neither
+// directory is refused, nor is one a file on its way keeps from existing
+// (which Open refuses). Check reads no more than metadata: it neither
 // opens, changes nor creates anything, so that the config can be checked
 // while the bot runs. It writes in log (nil: nowhere) the warnings Open
 // would write on opening the store to write.
@@ -446,6 +447,12 @@ func Check(path string, log *slog.Logger) error {
 			warnDirs(path, dirs, opt)
 		}
 		return err
+	case errors.Is(err, syscall.ENOTDIR):
+		// A file where a directory on the way should be: no store is
+		// there to judge, and none could be made. check-config warns
+		// of it with the files the bot could not open here, since a
+		// config is often checked where it does not run.
+		return nil
 	case err != nil:
 		return fmt.Errorf("check state store: %w", err)
 	}
