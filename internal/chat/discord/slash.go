@@ -24,30 +24,68 @@ import (
 const maxChoices = 25
 
 // maxReason bounds free-text options (reasons), in characters: Discord
-// counts characters, the parser bytes (commands.MaxCommandLen), so the
-// budget takes each character, of the reason as of every other option,
-// at its longest, four bytes (utf8.UTFMax). A name or build typed in
-// emoji is then refused by the parser as what it is, an unknown app or a
-// bad build, not as a command too long.
-const maxReason = (commands.MaxCommandLen - maxRest) / utf8.UTFMax
+// counts characters, the parser bytes (commands.MaxCommandLen), so a
+// reason is budgeted at utf8.UTFMax bytes a character. The word options
+// beside it are budgeted in ASCII, one byte a character: every value the
+// parser takes there is ASCII, and the handler refuses any other before
+// it makes a command (checkWord).
+const maxReason = 200
 
-// The caps of the word options, in characters: an app, env or train is
-// at most as long as the longest name the config takes, a build as the
-// longest the parser takes.
+// The longest reason and the longest rest of a command fit in what the
+// parser takes: were they over, this constant would be negative, which a
+// uint cannot hold, and the package would not compile.
+const _ uint = commands.MaxCommandLen - maxRest - maxReason*utf8.UTFMax
+
+// The caps of the word options, in characters, and so in bytes, as
+// checkWord takes only ASCII there: an app, env, train or role is at most
+// as long as the longest name the config takes, a build as the longest
+// the parser takes.
 const (
 	maxNameLen     = 32
 	maxBuildLen    = 64
 	maxDurationLen = 16
+	maxRoleLen     = 64
+	maxDeployIDLen = 32
+	maxWindowLen   = 8
 )
 
 // maxRest bounds the bytes of a command besides its reason, at its
 // longest in /deploy: the words "deploy", "to", "--dry-run" and
 // "--force" with the spaces between (31 bytes), app, env and build at
-// their caps in characters of utf8.UTFMax bytes, and the reason's quotes
-// (up to 3 bytes each, “ and ”). /lock (app, env, duration) and
-// /train cancel (train) have less; TestLongestCommandsParse checks every
-// command.
-const maxRest = 31 + (2*maxNameLen+maxBuildLen)*utf8.UTFMax + 2*3
+// their caps, and the reason's quotes (up to 3 bytes each, “ and ”).
+// /lock (app, env, duration) and /train cancel (train) have less;
+// TestLongestCommandsParse checks every command.
+const maxRest = 31 + 2*maxNameLen + maxBuildLen + 2*3
+
+// nameRule is the config's rule for the name of an app, env, train or
+// role, as replies put it.
+const nameRule = "a lowercase letter, then up to 31 lowercase letters, digits, '_' or '-'"
+
+// wordRule is what a word option takes: at most max bytes of ASCII, and
+// how a refusal names the value (what) and says what is valid (rule).
+// check, when set, is the parser's own check of the value, whose error
+// says both.
+type wordRule struct {
+	max        int
+	what, rule string
+	check      func(string) error
+}
+
+// wordRules are the rules of every word option, by option name. A value
+// that is not ASCII is never one the parser takes there; refused by the
+// handler, it cannot swell a command past what maxRest counts.
+var wordRules = map[string]wordRule{
+	"app":      {max: maxNameLen, what: "app", rule: "an app name is " + nameRule + ", e.g. web"},
+	"env":      {max: maxNameLen, what: "env", rule: "an env name is " + nameRule + ", e.g. prod"},
+	"train":    {max: maxNameLen, what: "train", rule: "a train name is " + nameRule + ", e.g. daily"},
+	"role":     {max: maxRoleLen, what: "role", rule: "a role is " + nameRule + ", e.g. deployer"},
+	"build":    {max: maxBuildLen, what: "build", check: commands.CheckBuild},
+	"from":     {max: maxBuildLen, what: "build", check: commands.CheckBuild},
+	"id":       {max: maxDeployIDLen, what: "deploy id", check: commands.CheckDeployID},
+	"duration": {max: maxDurationLen, what: "duration", rule: "a duration is a number and a unit, e.g. 30m, 2h, 1d or 1h30m"},
+	"window":   {max: maxWindowLen, what: "window", rule: "a window is days or weeks, e.g. 7d, 30d or 2w"},
+	"command":  {max: maxNameLen, what: "command", rule: "help names a command, e.g. deploy"},
+}
 
 // choiceSet holds the choices of the app, env and train options.
 type choiceSet struct {
@@ -158,7 +196,7 @@ func durationOpt(desc string) *discordgo.ApplicationCommandOption {
 // the parser checks.
 func deployIDOpt(desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "id",
-		Description: desc, Required: true, MaxLength: 32}
+		Description: desc, Required: true, MaxLength: maxDeployIDLen}
 }
 
 func userOpt(desc string) *discordgo.ApplicationCommandOption {
@@ -180,7 +218,7 @@ func trainOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
 
 func roleOpt(desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "role",
-		Description: desc, Required: true, MaxLength: 64}
+		Description: desc, Required: true, MaxLength: maxRoleLen}
 }
 
 // days writes a whole number of days as people write it, e.g. "30d".
@@ -408,7 +446,7 @@ var slash = map[commands.Verb]slashSpec{
 			return []*discordgo.ApplicationCommandOption{
 				appOpt(cs, true, "the app"),
 				envOpt(cs, "only this env of the app (default: every env)"),
-				{Type: discordgo.ApplicationCommandOptionString, Name: "window", MaxLength: 8,
+				{Type: discordgo.ApplicationCommandOptionString, Name: "window", MaxLength: maxWindowLen,
 					Description: fmt.Sprintf("how far back, in days or weeks, e.g. 7d or 2w (default %s, at most %s)",
 						days(commands.DefaultStatsWindow), days(commands.MaxStatsWindow))},
 			}
@@ -764,11 +802,56 @@ func (w *words) duration(name string) {
 	w.add("for", w.checkWord(name, s))
 }
 
+// checkWord returns s, the value of the word option name, or records
+// why it is refused: not one word, not ASCII, or over its cap.
 func (w *words) checkWord(name, s string) string {
 	if !plainWord(s) {
 		w.fail(fmt.Errorf("%s must be one word without spaces, quotes or a leading dash, not %q", name, clip(s, 40)))
+		return s
+	}
+	if err := checkASCIIWord(name, s); err != nil {
+		w.fail(err)
 	}
 	return s
+}
+
+// checkASCIIWord refuses a value of the word option name that is not
+// ASCII or is longer than its cap, in the words the parser refuses a bad
+// value with. An option without a rule is refused: its budget is unknown.
+func checkASCIIWord(name, s string) error {
+	r, ok := wordRules[name]
+	if !ok {
+		return fmt.Errorf("option %s has no word rule", name)
+	}
+	ascii := true
+	for i := range len(s) {
+		ascii = ascii && s[i] < utf8.RuneSelf
+	}
+	if ascii && len(s) <= r.max {
+		return nil
+	}
+	if r.check != nil {
+		// The parser's own check refuses every value not ASCII or over
+		// the cap, in its own words.
+		if err := r.check(s); err != nil {
+			return err
+		}
+	}
+	if !ascii {
+		c := firstNonASCII(s)
+		return fmt.Errorf("%s %q contains the non-ASCII character %q (%U), maybe a look-alike of an ASCII one; %s", r.what, clip(s, 40), c, c, r.rule)
+	}
+	return fmt.Errorf("%s %q is %d characters long; the limit is %d", r.what, clip(s, 40), len(s), r.max)
+}
+
+// firstNonASCII returns the first rune of s that is not ASCII.
+func firstNonASCII(s string) rune {
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			return r
+		}
+	}
+	return utf8.RuneError
 }
 
 // mention adds a user option (a Discord user id) as a mention, <@ID>,

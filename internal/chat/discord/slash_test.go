@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
@@ -150,6 +151,30 @@ func TestCommandText(t *testing.T) {
 		{name: "train option of another subcommand", verb: "train", opts: []map[string]any{sub("depart", opt("reason", str, "x"))}, wantErr: `unknown option "reason"`},
 		{name: "train with a space", verb: "train", opts: []map[string]any{sub("depart", opt("train", str, "daily now"))}, wantErr: "train must be one word"},
 		{name: "window with a space", verb: "stats", opts: []map[string]any{opt("app", str, "web"), opt("window", str, "7 d")}, wantErr: "window must be one word"},
+		// Word options take only ASCII: no value the parser takes there
+		// is anything else, and the command's budget counts them so.
+		{name: "app with a look-alike", verb: "deploy", opts: []map[string]any{opt("app", str, "w\u0435b"), opt("build", str, "1")},
+			wantErr: "app \"w\u0435b\" contains the non-ASCII character '\u0435' (U+0435), maybe a look-alike of an ASCII one; an app name is a lowercase letter, then up to 31 lowercase letters, digits, '_' or '-', e.g. web"},
+		{name: "env in emoji", verb: "lock", opts: []map[string]any{opt("reason", str, "x"), opt("app", str, "web"), opt("env", str, "\U0001F512")},
+			wantErr: "env \"\U0001F512\" contains the non-ASCII character '\U0001F512' (U+1F512), maybe a look-alike of an ASCII one; an env name is"},
+		{name: "build in emoji", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1\U0001F512")},
+			wantErr: "build \"1\U0001F512\" contains the non-ASCII character '\U0001F512' (U+1F512), maybe a look-alike of an ASCII one; a build is 1-64 ASCII letters"},
+		{name: "rollback from in emoji", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("from", str, "\u00e91")},
+			wantErr: "build \"\u00e91\" contains the non-ASCII character"},
+		{name: "duration in emoji", verb: "lock", opts: []map[string]any{opt("reason", str, "x"), opt("duration", str, "2\U0001F512")},
+			wantErr: "duration \"2\U0001F512\" contains the non-ASCII character '\U0001F512' (U+1F512), maybe a look-alike of an ASCII one; a duration is a number and a unit"},
+		{name: "train with a look-alike", verb: "train", opts: []map[string]any{sub("cancel", opt("reason", str, "x"), opt("train", str, "d\u0430ily"))},
+			wantErr: "train \"d\u0430ily\" contains the non-ASCII character '\u0430' (U+0430)"},
+		{name: "role in full-width letters", verb: "grant", opts: []map[string]any{opt("user", 6, "222"), opt("role", str, "\uff44eployer")},
+			wantErr: "role \"\uff44eployer\" contains the non-ASCII character '\uff44' (U+FF44)"},
+		{name: "window in full-width digits", verb: "stats", opts: []map[string]any{opt("app", str, "web"), opt("window", str, "\uff17d")},
+			wantErr: "window \"\uff17d\" contains the non-ASCII character"},
+		{name: "deploy id with a look-alike", verb: "abort", opts: []map[string]any{opt("id", str, "20260314-140200-\u0430b12cd")},
+			wantErr: "deploy id \"20260314-140200-\u0430b12cd\" contains the non-ASCII character '\u0430' (U+0430), maybe a look-alike of an ASCII one; a deploy id is"},
+		{name: "app over its cap", verb: "status", opts: []map[string]any{opt("app", str, strings.Repeat("a", maxNameLen+1))},
+			wantErr: fmt.Sprintf("is %d characters long; the limit is %d", maxNameLen+1, maxNameLen)},
+		{name: "build over its cap", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, strings.Repeat("1", maxBuildLen+1))},
+			wantErr: fmt.Sprintf("is %d characters long; the limit is 64", maxBuildLen+1)},
 		{name: "reason no quote can hold", verb: "lock", opts: []map[string]any{opt("reason", str, "a\" b' c\u201d d\u00bb e")}, wantErr: "every kind of closing quote"},
 	}
 	for _, tt := range tests {
@@ -423,11 +448,10 @@ func TestTrainChoices(t *testing.T) {
 const discordMaxLength = 6000
 
 // TestLongestCommandsParse: every slash command, every option given and
-// typed as long as Discord lets it be, in characters of four bytes where
-// it takes text (emoji, say), makes a command within
+// as long as the handler takes it, makes a command within
 // commands.MaxCommandLen bytes: Discord counts characters, the parser
-// bytes, and a name typed in emoji is to be answered as an unknown name,
-// not as a command too long.
+// bytes. A reason is typed in characters of four bytes (emoji, say); a
+// word option, which the handler takes only in ASCII, at its cap.
 func TestLongestCommandsParse(t *testing.T) {
 	const emoji = "\U0001F512"
 	longest := func(o *discordgo.ApplicationCommandOption) any {
@@ -452,11 +476,11 @@ func TestLongestCommandsParse(t *testing.T) {
 		if n == 0 {
 			n = discordMaxLength
 		}
-		if o.Name == "duration" {
-			// A duration starts with a digit.
-			return "1" + strings.Repeat(emoji, n-1)
+		if _, word := wordRules[o.Name]; !word {
+			return strings.Repeat(emoji, n)
 		}
-		return strings.Repeat(emoji, n)
+		// A duration starts with a digit.
+		return "1" + strings.Repeat("w", n-1)
 	}
 	optionsOfAll := func(opts []*discordgo.ApplicationCommandOption) []map[string]any {
 		var got []map[string]any
@@ -465,33 +489,95 @@ func TestLongestCommandsParse(t *testing.T) {
 		}
 		return got
 	}
-	hs := newHarness(t, nil, nil)
-	for _, c := range hs.a.Commands() {
-		invocations := map[string][]map[string]any{c.Name: optionsOfAll(c.Options)}
+	for name, inv := range invocations(t, newHarness(t, nil, nil).a.Commands(), optionsOfAll) {
+		t.Run(name, func(t *testing.T) {
+			text, err := commandText(inv)
+			if err != nil {
+				t.Fatalf("commandText: %v", err)
+			}
+			if len(text) > commands.MaxCommandLen {
+				t.Errorf("command of %d bytes, over the %d the parser takes", len(text), commands.MaxCommandLen)
+			}
+		})
+	}
+}
+
+// TestWordOptionsTakeASCII: every string option but a reason is a word
+// option, capped as its rule counts it, and refuses a value typed in
+// emoji at its cap, which the budget of maxReason does not count.
+func TestWordOptionsTakeASCII(t *testing.T) {
+	const emoji = "\U0001F512"
+	for _, c := range newHarness(t, nil, nil).a.Commands() {
+		opts := map[string][]*discordgo.ApplicationCommandOption{c.Name: c.Options}
 		if len(c.Options) > 0 && c.Options[0].Type == discordgo.ApplicationCommandOptionSubCommand {
-			invocations = map[string][]map[string]any{}
+			opts = map[string][]*discordgo.ApplicationCommandOption{}
 			for _, s := range c.Options {
-				invocations[c.Name+" "+s.Name] = []map[string]any{sub(s.Name, optionsOfAll(s.Options)...)}
+				opts[c.Name+" "+s.Name] = s.Options
 			}
 		}
-		for name, opts := range invocations {
-			t.Run(name, func(t *testing.T) {
-				var data discordgo.ApplicationCommandInteractionData
-				raw, err := json.Marshal(map[string]any{"name": c.Name, "type": 1, "options": opts})
-				if err != nil {
-					t.Fatal(err)
+		for name, os := range opts {
+			for _, o := range os {
+				if o.Type != discordgo.ApplicationCommandOptionString || o.MaxLength == maxReason {
+					continue
 				}
-				if err := json.Unmarshal(raw, &data); err != nil {
-					t.Fatal(err)
-				}
-				text, err := commandText(data)
-				if err != nil {
-					t.Fatalf("commandText: %v", err)
-				}
-				if len(text) > commands.MaxCommandLen {
-					t.Errorf("command of %d bytes, over the %d the parser takes", len(text), commands.MaxCommandLen)
-				}
-			})
+				t.Run(name+" "+o.Name, func(t *testing.T) {
+					r, ok := wordRules[o.Name]
+					if !ok {
+						t.Fatalf("option %s has no word rule", o.Name)
+					}
+					if o.MaxLength != 0 && o.MaxLength != r.max {
+						t.Errorf("max_length %d, want the rule's cap %d", o.MaxLength, r.max)
+					}
+					value := "1" + strings.Repeat(emoji, r.max-1)
+					one := func(opts []*discordgo.ApplicationCommandOption) []map[string]any {
+						var got []map[string]any
+						for _, x := range opts {
+							if x == o {
+								got = append(got, map[string]any{"name": x.Name, "type": int(x.Type), "value": value})
+							}
+						}
+						return got
+					}
+					for _, inv := range invocations(t, []*discordgo.ApplicationCommand{c}, one) {
+						if len(inv.Options) == 0 || inv.Options[0].Type == discordgo.ApplicationCommandOptionSubCommand && len(inv.Options[0].Options) == 0 {
+							continue // another subcommand's
+						}
+						text, err := commandText(inv)
+						if err == nil || !strings.Contains(err.Error(), "non-ASCII character '\U0001F512'") {
+							t.Errorf("commandText = %q, %v; want it refused as not ASCII", text, err)
+						}
+					}
+				})
+			}
 		}
 	}
+}
+
+// invocations returns an invocation of each command of cmds, or of each
+// of its subcommands, named by them, with the options values gives.
+func invocations(t *testing.T, cmds []*discordgo.ApplicationCommand,
+	values func([]*discordgo.ApplicationCommandOption) []map[string]any) map[string]discordgo.ApplicationCommandInteractionData {
+	t.Helper()
+	decode := func(name string, opts []map[string]any) discordgo.ApplicationCommandInteractionData {
+		var data discordgo.ApplicationCommandInteractionData
+		raw, err := json.Marshal(map[string]any{"name": name, "type": 1, "options": opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &data); err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	got := map[string]discordgo.ApplicationCommandInteractionData{}
+	for _, c := range cmds {
+		if len(c.Options) > 0 && c.Options[0].Type == discordgo.ApplicationCommandOptionSubCommand {
+			for _, s := range c.Options {
+				got[c.Name+" "+s.Name] = decode(c.Name, []map[string]any{sub(s.Name, values(s.Options)...)})
+			}
+			continue
+		}
+		got[c.Name] = decode(c.Name, values(c.Options))
+	}
+	return got
 }
