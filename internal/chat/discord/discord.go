@@ -205,7 +205,7 @@ func New(opt Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		pub: pub, appID: opt.ApplicationID, guildID: opt.GuildID,
-		users: maps.Clone(opt.Users), cat: opt.Catalog, envChannel: opt.EnvChannel, handler: opt.Handler,
+		users: maps.Clone(opt.Users), cat: withDiscordIDs(opt.Catalog, opt.Users), envChannel: opt.EnvChannel, handler: opt.Handler,
 		dedupe: opt.Dedupe, now: opt.Now, sleep: opt.Sleep, log: opt.Log, newProgress: opt.NewProgress,
 		interval: opt.EditInterval, handover: opt.Handover, refusalLog: opt.RefusalLog,
 	}

@@ -81,13 +81,68 @@ func slashForm(cmd string, cat commands.Catalog) string {
 				return cmd
 			}
 			f.leaveDefaults(cmd, r.Cmd.Text, cat)
+			f.pickUsers(cat)
 			return f.String()
 		}
 	}
 	if f, ok := wordForm(cmd); ok {
+		f.pickUsers(cat)
 		return f.String()
 	}
 	return cmd
+}
+
+// discordIDs knows the Discord accounts of the config's users (see
+// usersCatalog).
+type discordIDs interface {
+	discordID(user string) (string, bool)
+}
+
+// usersCatalog is a catalog that also knows the Discord id of each user
+// of the config that has one, by user name.
+type usersCatalog struct {
+	commands.Catalog
+	ids map[string]string
+}
+
+func (c usersCatalog) discordID(user string) (string, bool) {
+	id, ok := c.ids[user]
+	return id, ok
+}
+
+// withDiscordIDs returns cat knowing the Discord ids of users (Discord id
+// → user name, as Options.Users); a nil cat stays nil, as what reads it
+// takes nil for no config.
+func withDiscordIDs(cat commands.Catalog, users map[string]string) commands.Catalog {
+	if cat == nil {
+		return nil
+	}
+	ids := make(map[string]string, len(users))
+	for id, name := range users {
+		ids[name] = id
+	}
+	return usersCatalog{Catalog: cat, ids: ids}
+}
+
+// pickUsers writes the user option of a grant or revoke that names a
+// user of the config (@ana) as the value Discord's user option takes: a
+// mention of their Discord account when cat knows it, else what to pick
+// there, as a placeholder. Discord sends a user option as an account's
+// id, never as a name: "user:@ana" is no value it takes.
+func (f *form) pickUsers(cat commands.Catalog) {
+	for i, o := range f.opts {
+		name, ok := strings.CutPrefix(o.value, "@")
+		if o.name != "user" || !ok {
+			continue
+		}
+		if ids, ok := cat.(discordIDs); ok {
+			if id, ok := ids.discordID(name); ok {
+				f.opts[i].value = mentionOpen + "@" + id + ">"
+				continue
+			}
+		}
+		f.opts[i].value = "(pick " + name + "'s Discord account)"
+	}
 }
 
 // wordForm writes cmd as a Discord slash command from its words alone,

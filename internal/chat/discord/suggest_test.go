@@ -56,8 +56,9 @@ func TestSlashForms(t *testing.T) {
 			"so there is no Rollback button: /status app:web shows what each host runs"},
 		{"status", c("status") + " shows them", "/status shows them"},
 		{"admins", c("admins") + " lists who is around", "/admins lists who is around"},
-		{"revoke", "or take it back: " + c("revoke @ana deployer web prod"), "or take it back: /revoke user:@ana role:deployer app:web env:prod"},
-		{"revoke everywhere", "or take it back: " + c("revoke @ana viewer"), "or take it back: /revoke user:@ana role:viewer"},
+		// Without the config, no Discord account is known for @ana.
+		{"revoke", "or take it back: " + c("revoke @ana deployer web prod"), "or take it back: /revoke user:(pick ana's Discord account) role:deployer app:web env:prod"},
+		{"revoke everywhere", "or take it back: " + c("revoke @ana viewer"), "or take it back: /revoke user:(pick ana's Discord account) role:viewer"},
 		{"grant for a while", "write it once: " + c("grant <@222> deployer web for 2h"),
 			"write it once: /grant user:" + mentionOpen + "@222> role:deployer app:web duration:2h"},
 		{"grant with a duration in the middle, as written", c("grant @ana deployer for 2h web"), "grant @ana deployer for 2h web"},
@@ -272,7 +273,9 @@ func TestRenderedMention(t *testing.T) {
 		{"grant", "write it once: " + c("grant <@222> deployer web for 2h"), "write it once: /grant user:<@222> role:deployer app:web duration:2h", nil},
 		{"revoke", "or take it back: " + c("revoke <@222> deployer"), "or take it back: /revoke user:<@222> role:deployer", nil},
 		{"revoke with the config", c("revoke <@222> deployer web"), "/revoke user:<@222> role:deployer app:web", testCatalog{}},
-		{"a user by name", c("revoke @ana deployer"), "/revoke user:@ana role:deployer", nil},
+		{"a user by name", c("revoke @ana deployer"), "/revoke user:(pick ana's Discord account) role:deployer", nil},
+		{"a user by name with the config's Discord ids", c("revoke @ana deployer"), "/revoke user:<@111> role:deployer",
+			withDiscordIDs(testCatalog{}, map[string]string{"111": "ana"})},
 		{"not a suggestion", "asked by <@222>: grant <@222> deployer", `asked by \<@222>: grant \<@222> deployer`, nil},
 		{"a mention in a reason", c(`lock deploys web prod "asked by <@222>"`), `/lock app:web env:prod reason:asked by \<@222>`, nil},
 		{"a suggestion as written", c("grant <@222> deployer for 2h web"), `grant \<@222> deployer for 2h web`, nil},
@@ -285,6 +288,58 @@ func TestRenderedMention(t *testing.T) {
 				if got != tt.want {
 					t.Errorf("got  %q\nwant %q", got, tt.want)
 				}
+			}
+		})
+	}
+}
+
+// TestSuggestedUserByName: a grant or revoke the bot suggests with a
+// user of the config by name (@ana) was shown as /grant user:@ana, a
+// value Discord's user option cannot take: it selects an account, and
+// the handler sends its id. With the Discord id the config gives the
+// user, the form mentions that account, and sent back through the slash
+// handler it names the account the config maps to the user; without
+// one, it says which user to pick, and is not taken as it is.
+func TestSuggestedUserByName(t *testing.T) {
+	hs := newHarness(t, nil, func(o *Options) { o.Catalog = testCatalog{} })
+	tests := []struct {
+		name, typed string
+		want        string // the form suggested
+		wantUser    string // the user the form grants to, "" when it cannot be sent as shown
+	}{
+		{"grant", "grant @ana @ana deployer web", "/grant user:<@111> role:deployer app:web", "ana"},
+		{"grant for a while", "grant @bob @bob deployer web prod for 2h", "/grant user:<@222> role:deployer app:web env:prod duration:2h", "bob"},
+		{"revoke", "revoke @ana @ana deployer", "/revoke user:<@111> role:deployer", "ana"},
+		{"a user without a Discord id", "grant @carol @carol deployer web", "/grant user:(pick carol's Discord account) role:deployer app:web", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := commands.Parse(tt.typed, testCatalog{}, commands.Options{})
+			if r.Kind != commands.Reply {
+				t.Fatalf("Parse(%q) = %v, want a refusal that suggests the command", tt.typed, r.Kind)
+			}
+			e := render(chat.Message{Level: chat.Failure, Title: r.Reply}, hs.a.cat).Embeds[0]
+			first, _, _ := strings.Cut(e.Title, "\n")
+			_, form, ok := strings.Cut(first, "write it once: ")
+			if !ok || form != tt.want {
+				t.Fatalf("got %q, want it to end %q", e.Title, "write it once: "+tt.want)
+			}
+			text, err := commandText(interactionOf(t, form))
+			if tt.wantUser == "" {
+				if err == nil {
+					t.Errorf("%q sends %q, want it refused as no Discord user", form, text)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%q: %v", form, err)
+			}
+			p := commands.Parse(text, testCatalog{}, commands.Options{})
+			if p.Kind != commands.Run || !p.Cmd.UserIsID {
+				t.Fatalf("%q sends %q: %v %q (%s), want a grant or revoke of a Discord account", form, text, p.Kind, p.Cmd.Text, p.Reply)
+			}
+			if got := hs.a.userName(p.Cmd.User); got != tt.wantUser {
+				t.Errorf("%q sends %q, of the Discord account of %s, want %s", form, text, got, tt.wantUser)
 			}
 		})
 	}
