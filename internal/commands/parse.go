@@ -759,8 +759,9 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 			}
 			continue
 		}
-		if _, dup := p.flags[name]; dup {
-			if f.value == "" && !hasValue && (p.flagTwice == "" || p.flagTwice == name) {
+		first, dup := p.flags[name]
+		if dup && f.value == "" {
+			if !hasValue && p.mayBeTwice(name) {
 				p.flagTwice, p.flagTwiceAt = name, append(p.flagTwiceAt, i)
 				continue
 			}
@@ -776,8 +777,15 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 			p.flags[name] = ""
 			continue
 		}
+		at := i
 		if !hasValue {
 			j := i + 1
+			if !dup && j < len(args) && isFlag(args[j]) && p.sameFlag(args[j], name) && p.mayBeTwice(name) {
+				// "--force --force "db migration"": the flag written
+				// twice in a row, not one left without its value.
+				p.flagTwice, p.flagTwiceAt = name, append(p.flagTwiceAt, i)
+				continue
+			}
 			switch {
 			case j < len(args) && args[j].quoted:
 				value = args[j].s
@@ -790,18 +798,43 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 				if p.words == nil {
 					p.words = map[string][]token{}
 				}
-				p.words[name] = words
+				if !dup {
+					p.words[name] = words
+				}
 				value = joinWords(words)
 				i = j - 1
 			}
 		}
 		value = strings.TrimSpace(value)
+		if dup {
+			if value != first || !p.mayBeTwice(name) {
+				// Two values, of which no reply can pick one.
+				return nil, fmt.Errorf("%s is given twice; give it once", name)
+			}
+			// The same value again: a slip, as a flag without a value
+			// written twice is.
+			p.flagTwice = name
+			for k := at; k <= i; k++ {
+				p.flagTwiceAt = append(p.flagTwiceAt, k)
+			}
+			continue
+		}
 		if value == "" {
 			return nil, fmt.Errorf(`%s needs a %s, e.g. %s "INC-42 hotfix"`, name, f.value, name)
 		}
 		p.flags[name] = value
 	}
 	return rest, nil
+}
+
+// mayBeTwice reports whether the flag name, written again, may be
+// answered as written twice: only one flag is so answered at a time.
+func (p *parser) mayBeTwice(name string) bool { return p.flagTwice == "" || p.flagTwice == name }
+
+// sameFlag reports whether t is the flag name without a value, as
+// takeFlags reads it.
+func (p *parser) sameFlag(t token, name string) bool {
+	return !strings.Contains(t.s, "=") && strings.ToLower(flagName(t.s)) == name
 }
 
 // flagsText writes the flags given, each after a space, as canonical
