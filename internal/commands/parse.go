@@ -362,7 +362,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	if err == nil && p.help {
 		// "deploy --help" and "deploy confirm --help" are "help deploy".
 		cmd := Command{Verb: VerbHelp, Topic: string(s.command().verb)}
-		cmd.Text = cmd.canonical()
+		cmd.Text = cmd.canonical(cat)
 		return Result{Kind: Run, Cmd: cmd, Reply: Help(cmd.Topic, cat)}
 	}
 	if err == nil && p.badFlag != nil && p.badFlagTypo {
@@ -407,7 +407,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
 	}
 	cmd.Verb = s.verb
-	cmd.Text = cmd.canonical()
+	cmd.Text = cmd.canonical(cat)
 	res := Result{Kind: Run, Cmd: cmd}
 	if cmd.Verb == VerbHelp {
 		res.Reply = Help(cmd.Topic, cat)
@@ -1099,9 +1099,10 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 		return c, writtenTwice(app, suggest.Command("deploy "+written(args[0])+" "+writtenWords(args[2:])+p.flagsText()))
 	}
 	build := args[1].s
-	if p.isEnv(app, build) {
-		// BUILD is the reader's to fill in: prose, not a command marked
-		// to send as it is, as train board's says it.
+	if !args[1].quoted && p.isEnv(app, build) {
+		// Quoted, it is the build, as a quoted "to" is. BUILD is the
+		// reader's to fill in: prose, not a command marked to send as it
+		// is, as train board's says it.
 		return c, fmt.Errorf("%q is an env of %s, not a build; the build comes first: deploy %s BUILD to %s", build, app, app, build)
 	}
 	if err := checkBuild(args[1]); err != nil {
@@ -2241,6 +2242,9 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 	}
 	build := args[1].s
 	switch {
+	case args[1].quoted:
+		// "train board web "daily" on daily": the build, named in
+		// quotes as a train or env may be, as a quoted "on" is.
 	case p.isEnv(app, build):
 		return Command{}, fmt.Errorf("%q is an env of %s, not a build; the build comes first: train board %s BUILD to %s", build, app, app, build)
 	case p.isTrain(build):
@@ -3224,7 +3228,7 @@ func formatDuration(d time.Duration) string {
 }
 
 // canonical writes c in the form Parse reads back to the same Command.
-func (c Command) canonical() string {
+func (c Command) canonical(cat Catalog) string {
 	parts := []string{string(c.Verb)}
 	if f := byForm[c.Verb]; f != nil {
 		parts = []string{string(f.parent.verb), string(c.Verb)}
@@ -3244,7 +3248,7 @@ func (c Command) canonical() string {
 			// confirm rather than deploy the app confirm (see parser.form).
 			app = `"` + app + `"`
 		}
-		add(app, quoteKeyword(c.Build, "to"), "to", c.Env)
+		add(app, quoteName(quoteKeyword(c.Build, "to"), cat.Envs(c.App)), "to", c.Env)
 		if c.DryRun {
 			add("--dry-run")
 		}
@@ -3282,7 +3286,7 @@ func (c Command) canonical() string {
 	case VerbTrain:
 		switch c.TrainAction {
 		case TrainBoard:
-			add(TrainBoard, c.App, quoteKeyword(c.Build, "to", "on"))
+			add(TrainBoard, c.App, quoteName(quoteName(quoteKeyword(c.Build, "to", "on"), cat.Envs(c.App)), cat.Trains()))
 			if c.Env != "" {
 				add("to", c.Env)
 			}
@@ -3334,6 +3338,16 @@ func quoteKeyword(build string, keywords ...string) string {
 		if strings.EqualFold(build, k) {
 			return `"` + build + `"`
 		}
+	}
+	return build
+}
+
+// quoteName quotes a build that would read back as one of names, an env
+// or a train the parser refuses in the build's place unquoted. A build
+// quoted already is left so.
+func quoteName(build string, names []string) string {
+	if slices.Contains(names, build) {
+		return `"` + build + `"`
 	}
 	return build
 }
