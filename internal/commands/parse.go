@@ -234,6 +234,9 @@ type Options struct {
 	// BotName is the name the bot answers to in "@switchman deploy …",
 	// matched case-insensitively; default DefaultBotName.
 	BotName string
+	// slips counts the commands offered for slips that parse is checking
+	// (see settle), so that a chain of them ends.
+	slips int
 }
 
 func (o Options) botName() string {
@@ -404,6 +407,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 		err = writtenTwice(p.flagTwice, suggest.Command(p.spec.name()+" "+writtenWords(once)))
 	}
 	if err != nil {
+		err = settle(err, cat, opt)
 		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
 	}
 	cmd.Verb = s.verb
@@ -1063,7 +1067,68 @@ func unexpected(t token) error {
 // the command, where the second was read as a name or a stray word;
 // fixed is the command written right.
 func writtenTwice(kw, fixed string) error {
-	return fmt.Errorf(`%q is written twice; write it once: %s`, kw, fixed)
+	cmd, more, ok := offered(fixed)
+	if !ok {
+		return fmt.Errorf(`%q is written twice; write it once: %s`, kw, fixed)
+	}
+	return &slipError{problem: fmt.Sprintf("%q is written twice", kw), fix: "write it once", fixed: cmd, more: more}
+}
+
+// slipError refuses a slip with the command written right: problem says
+// what is wrong, fix what to do about it, fixed is the command to send
+// and more any text after it. Parse checks fixed (see settle).
+type slipError struct{ problem, fix, fixed, more string }
+
+func (e *slipError) Error() string {
+	return e.problem + "; " + e.fix + ": " + suggest.Command(e.fixed) + e.more
+}
+
+// offered returns the command s offers, marked, at its start, and the
+// text after it; ok is false unless s starts with the one command it
+// marks.
+func offered(s string) (cmd, more string, ok bool) {
+	var cmds []string
+	suggest.Rewrite(s, func(c string) string { cmds = append(cmds, c); return c })
+	if len(cmds) != 1 {
+		return "", "", false
+	}
+	more, ok = strings.CutPrefix(s, suggest.Command(cmds[0]))
+	return cmds[0], more, ok
+}
+
+// maxSlips bounds the chain of offered commands settle checks.
+const maxSlips = 8
+
+// settle checks the command a slip's refusal offers: refused in turn, it
+// fixes that slip alone, so the refusal names the slip and then what its
+// command is refused for, whose offer, if any, fixes every slip. A slip
+// the command for which runs, or an error of another kind, is err as it
+// is.
+func settle(err error, cat Catalog, opt Options) error {
+	se, ok := err.(*slipError)
+	if !ok {
+		return err
+	}
+	if opt.slips >= maxSlips {
+		return fmt.Errorf("%s; %s, and more is wrong: write the command again", se.problem, se.fix)
+	}
+	opt.slips++
+	r := parse(se.fixed, cat, opt)
+	if r.Kind == Run || strings.HasPrefix(r.Reply, whichTrain) {
+		// Asked which train, the user picks one, as they would have
+		// been asked without the slip.
+		return err
+	}
+	msg, _, _ := strings.Cut(r.Reply, "\nusage: ")
+	// A command the refusal offers for another kind of mistake is
+	// checked too: one refused in turn is shown, not offered.
+	msg = suggest.Rewrite(msg, func(cmd string) string {
+		if parse(cmd, cat, opt).Kind == Run {
+			return suggest.Command(cmd)
+		}
+		return cmd
+	})
+	return fmt.Errorf("%s; %s, and then %s", se.problem, se.fix, msg)
 }
 
 // keywords are the words the grammar reads between the arguments.
@@ -1142,7 +1207,9 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 				return c, writtenTwice(env, suggest.Command(fixed+p.flagsText()))
 			}
 		case p.isEnv(app, rest[0].s):
-			return c, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(rest[0].s), rest[0].s)
+			// "deploy web 1337 prod": the env without its "to".
+			fixed := strings.TrimSpace(fmt.Sprintf("deploy %s %s to %s %s", written(args[0]), written(args[1]), written(rest[0]), writtenWords(rest[1:])))
+			return c, &slipError{problem: "unexpected word " + echo(rest[0].s), fix: `write "to" before the env`, fixed: fixed + p.flagsText()}
 		case !rest[0].quoted && rest[0].s == build:
 			// "deploy web 1337 1337": the build written twice, not a
 			// stray word.
@@ -2312,9 +2379,9 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 			// twice, as deploy says of it.
 			return Command{}, writtenTwice(t.s, fixed(1))
 		case c.Env == "" && p.isEnv(app, t.s):
-			return Command{}, fmt.Errorf(`unexpected word %s; did you mean "to %s"?`, echo(t.s), t.s)
+			return Command{}, &slipError{problem: "unexpected word " + echo(t.s), fix: `write "to" before the env`, fixed: form(1, "to", written(t))}
 		case c.Train == "" && p.isTrain(t.s):
-			return Command{}, fmt.Errorf(`unexpected word %s; did you mean "on %s"?`, echo(t.s), t.s)
+			return Command{}, &slipError{problem: "unexpected word " + echo(t.s), fix: `write "on" before the train`, fixed: form(1, "on", written(t))}
 		default:
 			return Command{}, unexpected(t)
 		}
@@ -2591,6 +2658,10 @@ func (p *parser) unknownTrain(name string) error {
 	return errors.New(msg + " known trains: " + list(trains))
 }
 
+// whichTrain starts the question onlyTrain asks: a command that draws it
+// is written right, and names no train where more than one would do.
+const whichTrain = "which train?"
+
 // onlyTrain returns the train of an action that names none: the only
 // train, or an error asking which one, with example(train) showing where
 // the name goes.
@@ -2599,7 +2670,7 @@ func (p *parser) onlyTrain(example func(train string) string) (string, error) {
 	if len(trains) == 1 {
 		return trains[0], nil
 	}
-	return "", fmt.Errorf("which train? there are %d; name one, e.g. %s (trains: %s)", len(trains), example(trains[0]), list(trains))
+	return "", fmt.Errorf("%s there are %d; name one, e.g. %s (trains: %s)", whichTrain, len(trains), example(trains[0]), list(trains))
 }
 
 // trainFirst explains board and leave given the train where the app goes;
