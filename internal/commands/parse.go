@@ -1074,6 +1074,12 @@ func writtenTwice(kw, fixed string) error {
 	return &slipError{problem: fmt.Sprintf("%q is written twice", kw), fix: "write it once", fixed: cmd, more: more}
 }
 
+// nTwice refuses the N of history or audit written twice, first and
+// last, with fixed, the command with the last alone.
+func nTwice(first, last token, fixed string) error {
+	return &slipError{problem: fmt.Sprintf("N is written twice (%s and %s)", echo(first.s), echo(last.s)), fix: "write it once, last", fixed: fixed}
+}
+
 // slipError refuses a slip with the command written right: problem says
 // what is wrong, fix what to do about it, fixed is the command to send
 // and more any text after it. Parse checks fixed (see settle).
@@ -2036,8 +2042,8 @@ func parseHistory(p *parser, args []token) (Command, error) {
 			// "history web 5 5", "history web 5 7": the last N is
 			// kept, as audit keeps it, so that the command offered is
 			// one to send, not one with N to fill in.
-			fixed := suggest.Command("history " + writtenWords(slices.Delete(slices.Clone(given), i, i+1)))
-			return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[i].s), echo(given[len(given)-1].s), fixed)
+			fixed := "history " + writtenWords(slices.Delete(slices.Clone(given), i, i+1))
+			return c, nTwice(args[i], given[len(given)-1], fixed)
 		}
 		if v, err := strconv.Atoi(args[i].s); err == nil && v >= 1 && v <= MaxHistory {
 			// "history 20 web": the command with the N given moved
@@ -2740,8 +2746,8 @@ func parseAudit(p *parser, args []token) (Command, error) {
 	if n := len(args); n > 0 && n < len(given) && looksNumeric(args[n-1].s) && !p.isApp(args[n-1].s) {
 		// "audit 5 5", "audit web 5 7": a second N, not an app named
 		// "5" or a stray word.
-		fixed := suggest.Command("audit " + writtenWords(slices.Delete(slices.Clone(given), n-1, n)))
-		return c, fmt.Errorf("N is written twice (%s and %s); write it once, last: %s", echo(args[n-1].s), echo(given[n].s), fixed)
+		fixed := "audit " + writtenWords(slices.Delete(slices.Clone(given), n-1, n))
+		return c, nTwice(args[n-1], given[n], fixed)
 	}
 	if len(args) > 1 {
 		// Once N is taken: with an app named "5", "audit 5 5" is its
