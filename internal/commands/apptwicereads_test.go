@@ -50,7 +50,7 @@ func TestAppWrittenTwiceReads(t *testing.T) {
 	for in, want := range map[string]string{
 		"status accounting accounting":      "status takes no env",
 		"audit accounting accounting":       "audit takes no env",
-		"train leave accounting accounting": `unexpected word "accounting"; did you mean "on accounting"?`,
+		"train leave accounting accounting": `unexpected word "accounting"; write "on" before the train: ` + suggest.Command("train leave accounting on accounting"),
 	} {
 		got := Parse(in, cat, Options{})
 		if got.Kind != Reply || len(got.Reply) < len(want) || got.Reply[:len(want)] != want {

@@ -2481,7 +2481,8 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 			return Command{}, unexpected(rest[2])
 		}
 	case p.isTrain(rest[0].s):
-		return Command{}, fmt.Errorf(`unexpected word %s; did you mean "on %s"?`, echo(rest[0].s), rest[0].s)
+		fixed := strings.TrimSpace("train leave " + written(args[0]) + " on " + written(rest[0]) + " " + writtenWords(rest[1:]))
+		return Command{}, &slipError{problem: "unexpected word " + echo(rest[0].s), fix: `write "on" before the train`, fixed: fixed}
 	default:
 		return Command{}, unexpected(rest[0])
 	}

@@ -683,7 +683,7 @@ func TestParseReply(t *testing.T) {
 		{name: "train leave which train", in: "train leave demo", exact: true,
 			want: []string{"which train? there are 2; name one, e.g. " + suggest.Command("train leave demo on daily") + " (trains: daily, weekly)" + usageLeave}},
 		{name: "train leave train first", in: "train leave weekly", want: []string{`"weekly" is a train; name it last: train leave APP on weekly`}},
-		{name: "train leave train without on", in: "train leave demo weekly", want: []string{`unexpected word "weekly"; did you mean "on weekly"?`}},
+		{name: "train leave train without on", in: "train leave demo weekly", want: []string{`unexpected word "weekly"; write "on" before the train: ` + suggest.Command("train leave demo on weekly")}},
 		{name: "train leave on without train", in: "train leave demo on", want: []string{`"on" needs a train; trains: daily, weekly`}},
 		{name: "train leave unknown train", in: "train leave demo on montly", exact: true, want: []string{`unknown train "montly"; known trains: daily, weekly` + usageLeave}},
 		{name: "train leave quoted train not shaped as a name", in: `train leave demo on "../../etc/passwd"`, want: []string{`unknown train "../../etc/passwd"`}},
