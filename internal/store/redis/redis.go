@@ -142,6 +142,9 @@ type Store struct {
 	// measure of the skew.
 	maxSkew time.Duration
 	clock   clockState
+	// indexTTL is how long trains:index is taken as built:
+	// trainIndexTTL, shorter in tests.
+	indexTTL time.Duration
 }
 
 // Open connects to the Redis at opt.URL and checks that it answers. An
@@ -157,12 +160,13 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		now = time.Now
 	}
 	s := &Store{
-		rdb:    goredis.NewClient(ro),
-		prefix: opt.prefix(),
-		now:    now,
-		addr:   ro.Addr,
-		url:    redactURL(opt.URL),
-		log:    logger(opt.Log),
+		rdb:      goredis.NewClient(ro),
+		prefix:   opt.prefix(),
+		now:      now,
+		addr:     ro.Addr,
+		url:      redactURL(opt.URL),
+		log:      logger(opt.Log),
+		indexTTL: trainIndexTTL,
 	}
 	s.maxSkew = opt.MaxClockSkew
 	if s.maxSkew == 0 {

@@ -162,3 +162,68 @@ func (h *afterScan) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 func (h *afterScan) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
+
+// TestTrainsIndexBuiltAgainAfterItsTTL: a train an older writer boards
+// first after the index was built is listed once the marker that the
+// index is built expires, by the listing that builds it again. The marker
+// used to last for good, and the train was left out of every listing
+// until a newer writer wrote it.
+func TestTrainsIndexBuiltAgainAfterItsTTL(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openPrefix(t, srv, "idx:")
+	s.indexTTL = 200 * time.Millisecond
+	ctx := t.Context()
+	c := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	if _, err := s.Board(ctx, "daily", c, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"daily"}) {
+		t.Fatalf("the listing that builds the index: Trains got %q, %v; want [daily]", got, err)
+	}
+	entry, err := carEntry(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As an older writer boards it: the list, no index entry.
+	if err := s.rdb.RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"daily", "x"}
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got, err = s.Trains(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(got, want) {
+			return
+		}
+	}
+	t.Errorf("Trains got %q until the deadline; want %q once the marker expired", got, want)
+}
+
+// TestTrainsMarkerWithoutExpiry: a marker set without expiry (by a
+// version that kept it for good) is not taken as built: the listing
+// builds the index again, and sets the marker to expire.
+func TestTrainsMarkerWithoutExpiry(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openPrefix(t, srv, "idx:")
+	ctx := t.Context()
+	c := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	entry, err := carEntry(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, s.indexBuiltKey(), "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"x"}) {
+		t.Errorf("Trains got %q, %v; want [x]", got, err)
+	}
+	ttl, err := s.rdb.PTTL(ctx, s.indexBuiltKey()).Result()
+	if err != nil || ttl <= 0 || ttl > trainIndexTTL {
+		t.Errorf("the marker's ttl: got %v, %v; want in (0, %v]", ttl, err, trainIndexTTL)
+	}
+}

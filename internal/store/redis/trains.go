@@ -32,7 +32,8 @@ var _ trainstore.Store = (*Store)(nil)
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
 //	trains:index       set: the names of the trains with cars aboard
-//	trains:index:built set once trains:index names every such train
+//	trains:index:built set when trains:index names every such train;
+//	                   expires after trainIndexTTL
 //
 // Board, Leave and ReturnCars keep trains:index in step with the lists
 // in the same script, so Trains reads it in one round trip rather than
@@ -40,7 +41,8 @@ var _ trainstore.Store = (*Store)(nil)
 // neither it nor the marker: the first listing builds it from a SCAN of
 // the lists, then sets the marker. A writer that does not know the index
 // (an older replica during a rolling upgrade) leaves a train it boards
-// first out of it until a newer one writes the train, and one whose last
+// first out of it until a newer one writes the train or the marker
+// expires and a listing builds the index again, and one whose last
 // car it takes off in it: the listing skips a name whose list is empty,
 // and keeps it, so that the train is listed again once that writer boards
 // it again. Only a Leave, which knows the index, removes a name, when it
@@ -58,6 +60,11 @@ func (s *Store) memoKey() string { return s.key("trains", "memo", nonce()) }
 func (s *Store) indexKey() string { return s.key("trains", "index") }
 
 func (s *Store) indexBuiltKey() string { return s.key("trains", "index", "built") }
+
+// trainIndexTTL is how long the marker that trains:index is built lasts:
+// the index is built again from a scan of the trains' keys at the first
+// listing after it, at most once in that time.
+const trainIndexTTL = 5 * time.Minute
 
 func checkTrainName(op, name string) error {
 	if name == "" || strings.ContainsRune(name, 0) {
@@ -528,9 +535,9 @@ func (s *Store) LastCancel(ctx context.Context, name string) (trainstore.Cancell
 }
 
 // Trains returns the names of the trains with cars aboard, sorted, read
-// from trains:index in one script call, which checks the store's id. A
-// store whose index was never built (written by a version before it)
-// has it built first.
+// from trains:index in one script call, which checks the store's id.
+// When the marker that the index is built is missing (never set, by a
+// version before the index, or expired) the index is built first.
 func (s *Store) Trains(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list trains: %w", err)
@@ -538,16 +545,12 @@ func (s *Store) Trains(ctx context.Context) ([]string, error) {
 	keys := []string{s.indexKey(), s.indexBuiltKey()}
 	names, err := s.guarded(ctx, trainsScript, keys, s.carsKey("")).StringSlice()
 	if errors.Is(err, goredis.Nil) {
-		if err := s.buildTrainIndex(ctx); err != nil {
-			return nil, err
-		}
-		names, err = s.guarded(ctx, trainsScript, keys, s.carsKey("")).StringSlice()
-	}
-	if errors.Is(err, goredis.Nil) {
-		return nil, errors.New("list trains: the index was removed as it was built")
+		names, err = s.buildTrainIndex(ctx)
+	} else if err != nil {
+		err = s.fail(ctx, "list trains", err)
 	}
 	if err != nil {
-		return nil, s.fail(ctx, "list trains", err)
+		return nil, err
 	}
 	if len(names) == 0 {
 		return nil, nil
@@ -556,57 +559,63 @@ func (s *Store) Trains(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// trainsScript returns the members of KEYS[1], the index, whose list
-// (ARGV[1], the lists' prefix, and the name) holds cars, or nil if
-// KEYS[2], the marker that the index is built, is missing. A member whose
+// listIndex sets out to the members of KEYS[1], the index, whose list
+// (ARGV[1], the lists' prefix, and the name) holds cars. A member whose
 // list is empty (its last car taken off by a writer that does not know
 // the index) is skipped, not removed: that writer may board the train
-// again, and would not add it back. The listing writes nothing.
-var trainsScript = goredis.NewScript(guard + `
-if not redis.call('GET', KEYS[2]) then
-  return false
-end
+// again, and would not add it back. It writes nothing.
+const listIndex = `
 local out = {}
 for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('LLEN', ARGV[1] .. n) > 0 then
     out[#out + 1] = n
   end
 end
+`
+
+// trainsScript returns the trains listIndex finds, or nil if KEYS[2],
+// the marker that the index is built, is missing or has no expiry (set
+// by a version that kept it for good).
+var trainsScript = goredis.NewScript(guard + `
+if redis.call('PTTL', KEYS[2]) < 0 then
+  return false
+end
+` + listIndex + `
 return out
 `)
 
 // buildTrainIndex adds to trains:index every train whose list holds
-// cars, found with SCAN, then sets the marker that it is built. Several
-// replicas may build it at once; a Board or Leave meanwhile keeps the
-// index itself, and the script adds only the lists that still hold cars
-// as it runs.
+// cars, found with SCAN, sets the marker that it is built, and returns
+// the trains listed from it. Several replicas may build it at once; a
+// Board or Leave meanwhile keeps the index itself, and the script adds
+// only the lists that still hold cars as it runs.
+//
+// The marker expires after s.indexTTL, so the index is built again from
+// a scan at most once in that time: a train an older writer (one that
+// does not know the index) boards first after a build is listed at the
+// next build, not left out until a newer writer writes it.
 //
 // It scans twice: a list an older writer makes after the first walk went
 // past where its key lands, and before the marker is set, is missed by
-// that walk, and no later listing would scan again. The second walk,
-// after the marker, finds every list made before it (SCAN returns every
-// key present for the whole walk); a train an older writer boards first
-// after that is left out, as the upgrade notes say, until a newer writer
-// writes it.
-func (s *Store) buildTrainIndex(ctx context.Context) error {
-	for range 2 {
-		if err := s.indexScanned(ctx); err != nil {
-			return err
-		}
+// that walk. The second walk, after the marker, finds every list made
+// before it (SCAN returns every key present for the whole walk).
+func (s *Store) buildTrainIndex(ctx context.Context) ([]string, error) {
+	if _, err := s.indexScanned(ctx); err != nil {
+		return nil, err
 	}
-	return nil
+	return s.indexScanned(ctx)
 }
 
 // indexScanned adds to trains:index the trains whose lists one SCAN
-// finds holding cars, and sets the marker.
-func (s *Store) indexScanned(ctx context.Context) error {
+// finds holding cars, sets the marker, and returns the trains listed.
+func (s *Store) indexScanned(ctx context.Context) ([]string, error) {
 	prefix := s.carsKey("")
 	var found []string
 	var cursor uint64
 	for {
 		batch, next, err := s.rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
 		if err != nil {
-			return s.fail(ctx, "build train index", err)
+			return nil, s.fail(ctx, "build train index", err)
 		}
 		found = append(found, batch...)
 		if cursor = next; cursor == 0 {
@@ -616,29 +625,33 @@ func (s *Store) indexScanned(ctx context.Context) error {
 	slices.Sort(found)
 	found = slices.Compact(found) // SCAN may return a key twice
 	keys := append([]string{s.indexKey(), s.indexBuiltKey()}, found...)
-	args := make([]any, len(found))
-	for i, k := range found {
-		args[i] = strings.TrimPrefix(k, prefix)
+	args := make([]any, 0, len(found)+2)
+	args = append(args, prefix, s.indexTTL.Milliseconds())
+	for _, k := range found {
+		args = append(args, strings.TrimPrefix(k, prefix))
 	}
-	if err := s.guarded(ctx, buildTrainIndexScript, keys, args...).Err(); err != nil {
-		return s.fail(ctx, "build train index", err)
+	names, err := s.guarded(ctx, buildTrainIndexScript, keys, args...).StringSlice()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, s.fail(ctx, "build train index", err)
 	}
-	return nil
+	return names, nil
 }
 
-// buildTrainIndexScript adds to KEYS[1], the index, the name ARGV[i-2] of
-// each list KEYS[i] (from 3 on) that holds cars, then sets KEYS[2], the
-// marker that the index is built. It starts with guard, so the marker is
-// set in the same call that checks the id, never in a store Redis
-// emptied.
+// buildTrainIndexScript adds to KEYS[1], the index, the name ARGV[i] of
+// each list KEYS[i] (from 3 on) that holds cars, sets KEYS[2], the
+// marker that the index is built, to expire after ARGV[2] ms, and
+// returns the trains listIndex finds (ARGV[1] the lists' prefix). It
+// starts with guard, so the marker is set in the same call that checks
+// the id, never in a store Redis emptied.
 var buildTrainIndexScript = goredis.NewScript(guard + `
 for i = 3, #KEYS - 1 do
   if redis.call('LLEN', KEYS[i]) > 0 then
-    redis.call('SADD', KEYS[1], ARGV[i - 2])
+    redis.call('SADD', KEYS[1], ARGV[i])
   end
 end
-redis.call('SET', KEYS[2], '1')
-return 1
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+` + listIndex + `
+return out
 `)
 
 // globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
