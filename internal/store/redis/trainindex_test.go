@@ -227,3 +227,44 @@ func TestTrainsMarkerWithoutExpiry(t *testing.T) {
 		t.Errorf("the marker's ttl: got %v, %v; want in (0, %v]", ttl, err, trainIndexTTL)
 	}
 }
+
+// TestTrainsIndexLostWithoutItsMarker: an index lost while its marker
+// stays (evicted under an allkeys-* maxmemory-policy, deleted by hand) is
+// built again by the next listing, which lists every train. The listing
+// used to find no train, or only those boarded since, until the marker
+// went.
+func TestTrainsIndexLostWithoutItsMarker(t *testing.T) {
+	c := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	for _, tc := range []struct {
+		name  string
+		after func(ctx context.Context, s *Store) error
+		want  []string
+	}{
+		{"index deleted", func(context.Context, *Store) error { return nil }, []string{"nightly"}},
+		{"index deleted, then a train boarded", func(ctx context.Context, s *Store) error {
+			_, err := s.Board(ctx, "daily", c, 0, nil)
+			return err
+		}, []string{"daily", "nightly"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redisserver.Start(t)
+			s := openPrefix(t, srv, "idx:")
+			ctx := t.Context()
+			if _, err := s.Board(ctx, "nightly", c, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"nightly"}) {
+				t.Fatalf("the listing that builds the index: Trains got %q, %v; want [nightly]", got, err)
+			}
+			if err := s.rdb.Del(ctx, s.indexKey()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.after(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("Trains got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}

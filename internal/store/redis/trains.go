@@ -31,7 +31,8 @@ var _ trainstore.Store = (*Store)(nil)
 //	                   with by): by NUL at (RFC 3339, UTC) NUL its entry
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
-//	trains:index       set: the names of the trains with cars aboard
+//	trains:index       set: the names of the trains with cars aboard,
+//	                   and "" (no train's name) once built
 //	trains:index:built set when trains:index names every such train;
 //	                   expires after trainIndexTTL
 //
@@ -39,7 +40,10 @@ var _ trainstore.Store = (*Store)(nil)
 // in the same script, so Trains reads it in one round trip rather than
 // scanning every key. A store written before trains:index existed has
 // neither it nor the marker: the first listing builds it from a SCAN of
-// the lists, then sets the marker. A writer that does not know the index
+// the lists, then sets the marker. The index is taken as built only while
+// it holds "" too: an index lost without its marker (evicted by Redis
+// under an allkeys-* maxmemory-policy, deleted by hand) would otherwise
+// list no train until the marker expired. A writer that does not know the index
 // (an older replica during a rolling upgrade) leaves a train it boards
 // first out of it until a newer one writes the train or the marker
 // expires and a listing builds the index again, and one whose last
@@ -567,17 +571,18 @@ func (s *Store) Trains(ctx context.Context) ([]string, error) {
 const listIndex = `
 local out = {}
 for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('LLEN', ARGV[1] .. n) > 0 then
+  if n ~= '' and redis.call('LLEN', ARGV[1] .. n) > 0 then
     out[#out + 1] = n
   end
 end
 `
 
-// trainsScript returns the trains listIndex finds, or nil if KEYS[2],
-// the marker that the index is built, is missing or has no expiry (set
-// by a version that kept it for good).
+// trainsScript returns the trains listIndex finds, or nil if the index
+// is not built: KEYS[2], the marker, is missing or has no expiry (set by
+// a version that kept it for good), or KEYS[1], the index, lacks "" (it
+// was lost, and perhaps made again by a Board since).
 var trainsScript = goredis.NewScript(guard + `
-if redis.call('PTTL', KEYS[2]) < 0 then
+if redis.call('PTTL', KEYS[2]) < 0 or redis.call('SISMEMBER', KEYS[1], '') == 0 then
   return false
 end
 ` + listIndex + `
@@ -637,13 +642,14 @@ func (s *Store) indexScanned(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// buildTrainIndexScript adds to KEYS[1], the index, the name ARGV[i] of
-// each list KEYS[i] (from 3 on) that holds cars, sets KEYS[2], the
+// buildTrainIndexScript adds to KEYS[1], the index, "" and the name
+// ARGV[i] of each list KEYS[i] (from 3 on) that holds cars, sets KEYS[2], the
 // marker that the index is built, to expire after ARGV[2] ms, and
 // returns the trains listIndex finds (ARGV[1] the lists' prefix). It
 // starts with guard, so the marker is set in the same call that checks
 // the id, never in a store Redis emptied.
 var buildTrainIndexScript = goredis.NewScript(guard + `
+redis.call('SADD', KEYS[1], '')
 for i = 3, #KEYS - 1 do
   if redis.call('LLEN', KEYS[i]) > 0 then
     redis.call('SADD', KEYS[1], ARGV[i])
