@@ -67,6 +67,13 @@ func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Durati
 	case ok && now.Before(e.expires):
 		return nil, &deploy.LeaseHeldError{Key: key, Holder: e.holder, Token: e.token}
 	}
+	if ctx.Err() != nil {
+		// ctx ended as the Acquire before this one freed the queue, and
+		// select took the queue: begin no write its caller is past
+		// waiting for, which would wait its turn on a stalled disk only
+		// to be dropped then.
+		return nil, fmt.Errorf("acquire lease %s: %w", key, s.notRun(ctx))
+	}
 	token, err := s.nextFence(ctx, key, now)
 	if err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)

@@ -257,16 +257,68 @@ func openStalled(t *testing.T) (*Store, *bolt.Tx) {
 // waiting for the disk or running.
 func waitAbandonedTx(t *testing.T) {
 	t.Helper()
-	const frame = "embedded.(*Store).tx.func"
-	buf := make([]byte, 1<<20)
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(frame)) {
+		if !txUnderWay() {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("a transaction whose caller gave up still runs 10s after the disk answered")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// txUnderWay reports whether a transaction begun by tx (whose caller may
+// have gone) waits for the disk or runs.
+func txUnderWay() bool {
+	const frame = "embedded.(*Store).tx.func"
+	buf := make([]byte, 1<<20)
+	return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(frame))
+}
+
+// TestAcquireEndedAsItsTurnCameWritesNothing: an Acquire whose context
+// ends just as the Acquire before it frees the queue, so that select may
+// take the queue, begins no write of its token: it returns as not run,
+// and leaves no transaction waiting for a stalled disk. It used to begin
+// the write, which waited for the disk only to be dropped then.
+func TestAcquireEndedAsItsTurnCameWritesNothing(t *testing.T) {
+	waitAbandonedTx(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// The clock, read once the queue is won, ends ctx then.
+	armed := &atomic.Bool{}
+	now := func() time.Time {
+		if armed.CompareAndSwap(true, false) {
+			cancel()
+		}
+		return time.Now()
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "switchman.db"), Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	stalled, err := s.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stalled.Rollback(); err != nil {
+			t.Errorf("Rollback: %v", err)
+		}
+		waitAbandonedTx(t)
+	})
+	armed.Store(true)
+	_, err = s.Acquire(ctx, "deploy:accounting/production", "bot-1", time.Minute)
+	if !errors.Is(err, deploy.ErrStoreNotRun) || !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want an error wrapping deploy.ErrStoreNotRun and context.Canceled", err)
+	}
+	if txUnderWay() {
+		t.Error("a write of the token waits for the stalled disk; want none begun")
 	}
 }
 
