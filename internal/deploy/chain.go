@@ -215,7 +215,7 @@ func (r *run) chain(ctx context.Context, h Host, acts []action) (int, error) {
 				return i + 1 + n, err
 			}
 		}
-		err = fmt.Errorf("%s on %s: %w", a.step, h.Name, err)
+		err = stepFailed(a.step, h.Name, err)
 		r.emit(Event{Kind: EventStep, Host: h.Name, Step: a.step, Back: a.back, Done: true, Err: err.Error()})
 		return i, err
 	}

@@ -1539,7 +1539,7 @@ func (r *run) deliverTo(ctx context.Context, h Host, cmd Command, pr *fanReader)
 	// Unblock the fan-out if the host stopped reading early.
 	pr.Close()
 	if stuck := pr.stuckErr(); stuck != nil && err != nil {
-		err = fmt.Errorf("%s on %s: %w", StepDeliver, h.Name, stuck)
+		err = stepFailed(StepDeliver, h.Name, stuck)
 	}
 	return err
 }
@@ -1773,10 +1773,12 @@ const maxUnstoppedNamed = 5
 // session), without the step and host the message quoting it names
 // already. The record keeps the message, not the cause: without it,
 // "migrations failed on web1" leaves whoever checks the database to log
-// in and run them again to learn why.
+// in and run them again to learn why. The step's error is looked for
+// through every wrap: a wrap added on the way (a prefix, a join) must
+// not put the step and host back into the cause.
 func stepCause(err error) string {
-	if in := errors.Unwrap(err); in != nil {
-		return in.Error()
+	if se, ok := errors.AsType[*stepError](err); ok {
+		return se.err.Error()
 	}
 	return err.Error()
 }
@@ -2443,7 +2445,7 @@ func (r *run) call(ctx context.Context, h Host, a action) error {
 	err := a.call()
 	ev := Event{Kind: EventStep, Host: h.Name, Step: a.step, Back: a.back, Done: true}
 	if err != nil {
-		err = fmt.Errorf("%s on %s: %w", a.step, h.Name, err)
+		err = stepFailed(a.step, h.Name, err)
 		ev.Err = err.Error()
 	}
 	r.emit(ev)

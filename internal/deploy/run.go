@@ -411,12 +411,30 @@ func (r *run) step(ctx context.Context, h Host, step Step, cmd Command) ([]byte,
 		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause
 		}
-		err = fmt.Errorf("%s on %s: %w", step, h.Name, err)
+		err = stepFailed(step, h.Name, err)
 		ev.Err = err.Error()
 	}
 	r.emit(ev)
 	return out, err
 }
+
+// stepError is a host step that failed, said of its host ("migrate on
+// web1: …"); err is why. Messages that name the step and the host
+// themselves quote the cause alone (see stepCause), however many wraps
+// lie between.
+type stepError struct {
+	step Step
+	host string
+	err  error
+}
+
+// stepFailed is step on host failed for err.
+func stepFailed(step Step, host string, err error) error {
+	return &stepError{step: step, host: host, err: err}
+}
+
+func (e *stepError) Error() string { return fmt.Sprintf("%s on %s: %s", e.step, e.host, e.err) }
+func (e *stepError) Unwrap() error { return e.err }
 
 // eachHost runs f for every host, at most limit at a time, and returns
 // once all have returned. The per-host steps after delivery (install,
