@@ -221,9 +221,10 @@ func (r *run) notFrom(now string, req Request) error {
 // releases, and a rollback naming no release is refused (see
 // rollbackTarget): the one offered names the release that deploy
 // recorded, from its build, as its report does, or none when it found
-// no release on every host. Nor is one offered when the last run's
-// record says a rollback from it finds no good release (NoRollback). It
-// goes by the records stuckHosts read.
+// no release on every host; after a rollback that ended partial, the
+// rollback that finishes it (see finishRollback). Nor is one offered when
+// the last run's record says a rollback from it finds no good release
+// (NoRollback). It goes by the records stuckHosts read.
 func (r *run) undoNow() (undo, why string) {
 	app, env := r.t.app.Name, r.t.env.Name
 	status := suggest.Command("status " + app)
@@ -235,6 +236,9 @@ func (r *run) undoNow() (undo, why string) {
 		case last.NoRollback:
 			return "", fmt.Sprintf("the partial deploy %s left no release on every host to roll back to; %s shows what each host runs", last.ID, status)
 		}
+	}
+	if last != nil && last.Kind == KindRollback && last.Outcome == OutcomePartial && !r.sameRelease() {
+		return r.finishRollback(last, status)
 	}
 	if last != nil && last.NoRollback && r.runsOnly(last.Build) {
 		// A rollback naming none would be refused as this one may have
@@ -249,6 +253,36 @@ func (r *run) undoNow() (undo, why string) {
 		return suggest.Command("rollback " + app + " " + env), ""
 	}
 	return "", fmt.Sprintf("its hosts run different releases, and a rollback then names the release to go back to; %s shows what each host runs: rollback %s %s to BUILD", status, app, env)
+}
+
+// finishRollback is the rollback that finishes last, a rollback that
+// ended partial: a host it left out, back since on the release it left,
+// runs beside the others on its target. A rollback naming no release is
+// refused then; the one offered names last's target, and the release it
+// left when that is the only other one running (as after a partial
+// deploy), or "" and why when the target is not a good release on every
+// host, which would refuse it.
+func (r *run) finishRollback(last *Record, status string) (undo, why string) {
+	app, env := r.t.app.Name, r.t.env.Name
+	if !ValidBuild(last.Build) || !r.goodEverywhere(last.Build) {
+		return "", fmt.Sprintf("the partial rollback %s left its hosts on different releases, and %s, where it went, is not a good release on every host; %s shows what each host runs", last.ID, orNone(last.Build), status)
+	}
+	cmd := "rollback " + app + " " + env + " to " + last.Build
+	if ValidBuild(last.Previous) && r.runsOnly(last.Build, last.Previous) {
+		cmd += " from " + last.Previous
+	}
+	return suggest.Command(cmd), ""
+}
+
+// goodEverywhere reports whether every live host has build and none
+// marks it bad: a rollback to it is not refused for where it goes.
+func (r *run) goodEverywhere(build string) bool {
+	for _, h := range r.live() {
+		if st := r.states[h.Name]; !st.has(build) || st.Bad[build] {
+			return false
+		}
+	}
+	return true
 }
 
 // sameRelease reports whether every live host runs one release.
