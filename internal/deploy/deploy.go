@@ -1728,7 +1728,7 @@ func (r *run) migrate() error {
 			// still run there (a host that hung comes back running
 			// it), so its state stays running, and nothing is listed
 			// again on a host that does not answer.
-			return errs.Wrap(errs.Unavailable, err, "lost %s while its migrations ran (%v); nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", h.Name, err, strings.Join(pending, ", "), r.t.key())
+			return errs.Wrap(errs.Unavailable, err, "lost %s while its migrations ran (%s); nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", h.Name, stepCause(err), strings.Join(pending, ", "), r.t.key())
 		}
 		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
 		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s (%s); nothing was switched; %s", h.Name, stepCause(err), r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
@@ -1778,7 +1778,7 @@ const maxUnstoppedNamed = 5
 // not put the step and host back into the cause.
 func stepCause(err error) string {
 	if se, ok := errors.AsType[*stepError](err); ok {
-		return se.err.Error()
+		return se.cause()
 	}
 	return err.Error()
 }
@@ -1791,7 +1791,7 @@ func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pe
 	const check = "check the database, which a migration that failed half-way may have left partly changed, before deploying again"
 	out, err := r.step(ctx, h, StepPending, Command{Script: list})
 	if err != nil {
-		return "the pending migrations could not be listed again (" + err.Error() + "): " + check
+		return "the pending migrations could not be listed again (" + stepCause(err) + "): " + check
 	}
 	still := map[string]bool{}
 	left := migrationNames(out, r.e.secrets)
@@ -2634,7 +2634,12 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 				unmarked = append(unmarked, h.Name)
 			}
 		}
-		msg += fmt.Sprintf("; could NOT mark release %s bad on %s (%s): a rollback there may still pick it", build, strings.Join(unmarked, ", "), failureText(unmarkedAt[unmarked[0]]))
+		why := failureText(unmarkedAt[unmarked[0]])
+		if len(unmarked) == 1 {
+			// The text names the host: its SSH error need not again.
+			why = hostCause(unmarked[0], unmarkedAt[unmarked[0]])
+		}
+		msg += fmt.Sprintf("; could NOT mark release %s bad on %s (%s): a rollback there may still pick it", build, strings.Join(unmarked, ", "), why)
 	}
 	for _, rel := range slices.Sorted(maps.Keys(back)) {
 		msg += fmt.Sprintf("; switched back to %s on %s", rel, strings.Join(back[rel], ", "))
@@ -2928,7 +2933,7 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 	out, err := r.sessions[h.Name].Run(ctx, Command{Script: inspectScript(r.t.app.Path, false, false), Timeout: r.t.env.StepTimeout.D()})
 	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) {
-			hr.Error = joinErr(hr.Error, "could not read current after the failed switch: "+err.Error())
+			hr.Error = joinErr(hr.Error, "could not read current after the failed switch: "+hostCause(h.Name, err))
 		})
 		return
 	}
@@ -2987,7 +2992,7 @@ func (r *run) pruneAll(target string) {
 		}
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases, target), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
-			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %v", h.Name, err)
+			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %s", h.Name, hostCause(h.Name, err))
 			return
 		}
 		// pruned names the releases gone as releases; of those, the

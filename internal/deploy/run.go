@@ -433,8 +433,21 @@ func stepFailed(step Step, host string, err error) error {
 	return &stepError{step: step, host: host, err: err}
 }
 
-func (e *stepError) Error() string { return fmt.Sprintf("%s on %s: %s", e.step, e.host, e.err) }
+func (e *stepError) Error() string { return fmt.Sprintf("%s on %s: %s", e.step, e.host, e.cause()) }
 func (e *stepError) Unwrap() error { return e.err }
+
+// cause is why the step failed, without the SSH transport's naming of
+// the host: the step names it already, and a host's record read
+// "deliver on web1: ssh: web1: session closed".
+func (e *stepError) cause() string { return hostCause(e.host, e.err) }
+
+// hostCause is what err, an error of host, says without naming the host
+// as the SSH transport's errors do (see hostLead), for a text that names
+// the host itself.
+func hostCause(host string, err error) string {
+	_, rest := hostLead(host, err)
+	return rest.Error()
+}
 
 // eachHost runs f for every host, at most limit at a time, and returns
 // once all have returned. The per-host steps after delivery (install,
