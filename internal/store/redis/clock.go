@@ -44,7 +44,7 @@ type clockState struct {
 // Redis's, when TIME fails.
 func (s *Store) ClockSkew(ctx context.Context) (time.Duration, error) {
 	before := s.now()
-	rt, err := s.rdb.Time(ctx).Result()
+	rt, err := await(s, ctx, func() (time.Time, error) { return s.rdb.Time(ctx).Result() })
 	after := s.now()
 	if err != nil {
 		return 0, s.fail(ctx, "read the state store's clock", err)

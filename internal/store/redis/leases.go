@@ -142,10 +142,12 @@ func heldToken(a []any) int64 {
 // It costs one MULTI of two GETs: the lease and the store's id.
 func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 	var cur, id *goredis.StringCmd
-	cmds, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		cur = p.Get(ctx, s.key("lease", key))
-		id = p.Get(ctx, s.idKey())
-		return nil
+	cmds, err := await(s, ctx, func() ([]goredis.Cmder, error) {
+		return s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			cur = p.Get(ctx, s.key("lease", key))
+			id = p.Get(ctx, s.idKey())
+			return nil
+		})
 	})
 	if err = discarded(cmds, err); err != nil && !errors.Is(err, goredis.Nil) {
 		return "", s.fail(ctx, "read lease "+key, err)
@@ -179,7 +181,7 @@ func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 func (s *Store) abandon(ctx context.Context, key, n string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
 	defer cancel()
-	if err := abandonScript.Run(ctx, s.rdb, []string{s.key("lease", key)}, n).Err(); err != nil {
+	if err := s.run(ctx, abandonScript, []string{s.key("lease", key)}, n).Err(); err != nil {
 		return s.fail(ctx, "give back lease "+key, err)
 	}
 	return nil
@@ -295,10 +297,12 @@ func (l *lease) Check(ctx context.Context) error {
 		return fmt.Errorf("check lease %s: %w", l.key, err)
 	}
 	var cur, id *goredis.StringCmd
-	cmds, err := l.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		cur = p.Get(ctx, l.redisKey())
-		id = p.Get(ctx, l.s.idKey())
-		return nil
+	cmds, err := await(l.s, ctx, func() ([]goredis.Cmder, error) {
+		return l.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			cur = p.Get(ctx, l.redisKey())
+			id = p.Get(ctx, l.s.idKey())
+			return nil
+		})
 	})
 	if err = discarded(cmds, err); err != nil && !errors.Is(err, goredis.Nil) {
 		return l.s.fail(ctx, "check lease "+l.key, err)

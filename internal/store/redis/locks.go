@@ -295,7 +295,7 @@ func (s *Store) dropExpired(ctx context.Context, op, key string, pairs []any) {
 	if len(pairs) == 0 {
 		return
 	}
-	if err := dropFieldsScript.Run(ctx, s.rdb, []string{key}, pairs...).Err(); err != nil {
+	if err := s.run(ctx, dropFieldsScript, []string{key}, pairs...).Err(); err != nil {
 		s.log.Warn(op+": expired entries left for a later listing to drop", "store", s.String(), "err", s.fail(ctx, op, err))
 	}
 }

@@ -424,3 +424,61 @@ func TestForgetOnceBeforeDelayedSet(t *testing.T) {
 		t.Errorf("SetOnceToken of a third delivery: got %v, %v, want false (the resend's key holds)", ok, err)
 	}
 }
+
+// TestCancelWhileReplyHangs cancels calls whose reply Redis keeps back on
+// a connection it leaves open: go-redis would wait for its read timeout,
+// set here far beyond the test's own, so a call not given up on when its
+// context is cancelled fails the test by its timeout. A write given up on
+// is a lost reply: the lease Acquire may have taken is given back.
+func TestCancelWhileReplyHangs(t *testing.T) {
+	srv := redisserver.Start(t)
+	proxy := newFaultProxy(t, srv.Addr())
+	prefix := newPrefix()
+	s := openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix, ReadTimeout: time.Hour})
+	direct := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+	if err := direct.Signal(t.Context(), "hang", "cancel", "ana", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name, match string
+		call        func(context.Context) error
+		after       func(t *testing.T) // checks what the call left
+	}{
+		{"Acquire", "deploy/hang", func(ctx context.Context) error {
+			_, err := s.Acquire(ctx, "deploy/hang", "bot-1", time.Minute)
+			return err
+		}, func(t *testing.T) {
+			if _, err := direct.Acquire(t.Context(), "deploy/hang", "bot-2", time.Minute); err != nil {
+				t.Errorf("Acquire after the hung one gave up: got %v, want the lease given back", err)
+			}
+		}},
+		{"TakeSignal", "hang:cancel", func(ctx context.Context) error {
+			_, _, err := s.TakeSignal(ctx, "hang", "cancel")
+			return err
+		}, func(t *testing.T) {
+			if v, ok, err := s.TakeSignal(t.Context(), "hang", "cancel"); err != nil || !ok || v != "ana" {
+				t.Errorf("the next TakeSignal: got %q, %v, %v; want ana's cancel", v, ok, err)
+			}
+		}},
+		{"Holder", "deploy/read", func(ctx context.Context) error {
+			_, err := s.Holder(ctx, "deploy/read")
+			return err
+		}, func(*testing.T) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			before := proxy.Faults()
+			proxy.hangNextReply(tc.match, cancel)
+			err := tc.call(ctx)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("%s with its reply hung: got %v, want context.Canceled", tc.name, err)
+			}
+			if got := proxy.Faults() - before; got != 1 {
+				t.Fatalf("replies kept back: got %d, want 1 (the test did not exercise a hung reply)", got)
+			}
+			tc.after(t)
+		})
+	}
+}

@@ -72,7 +72,7 @@ func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
 		return errs.New(errs.Invalid, "forget once %q: empty key or token", key)
 	}
 	keys := []string{s.key("once", key), s.forgottenKey(key, token)}
-	if err := forgetOnceScript.Run(ctx, s.rdb, keys, token, forgottenTTL.Milliseconds()).Err(); err != nil {
+	if err := s.run(ctx, forgetOnceScript, keys, token, forgottenTTL.Milliseconds()).Err(); err != nil {
 		return s.fail(ctx, "forget once "+key, err)
 	}
 	return nil

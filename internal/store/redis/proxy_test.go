@@ -27,6 +27,7 @@ type faultProxy struct {
 	mu     sync.Mutex
 	match  []byte // the armed fault waits for a request containing this
 	giveUp func() // with a stall, cancels the caller's context; nil: drop
+	keep   bool   // with a stall, the connection stays open after giveUp
 	faults int    // replies kept back so far
 	hold   *heldRequest
 	conns  map[net.Conn]struct{}
@@ -85,6 +86,17 @@ func (p *faultProxy) stallNextReply(match string, giveUp context.CancelFunc) {
 	p.arm(match, giveUp)
 }
 
+// hangNextReply is stallNextReply, but the connection stays open, the
+// reply kept back, until the test ends: a Redis that stopped answering
+// without closing anything, which the client sees only at its read
+// deadline.
+func (p *faultProxy) hangNextReply(match string, giveUp context.CancelFunc) {
+	p.arm(match, giveUp)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keep = true
+}
+
 // holdNextRequest arms the proxy: the next request containing match is
 // kept from the server; once caught, giveUp (the cancel of its caller's
 // context) is called and the client's side of the connection is closed,
@@ -118,7 +130,7 @@ func (p *faultProxy) holdNextRequest(t testing.TB, match string, giveUp context.
 func (p *faultProxy) arm(match string, giveUp func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.match, p.giveUp = []byte(match), giveUp
+	p.match, p.giveUp, p.keep = []byte(match), giveUp, false
 }
 
 // Faults is how many replies the proxy kept back.
@@ -161,7 +173,7 @@ func (p *faultProxy) handle(client net.Conn) {
 	// giveUp of a stall (nil for a drop). It is set before the request is
 	// forwarded, so before its reply can come back.
 	var mu sync.Mutex
-	var victim bool
+	var victim, keep bool
 	var giveUp func()
 	// held is the request of this connection held back, once sent on:
 	// the next reply is its.
@@ -202,9 +214,9 @@ func (p *faultProxy) handle(client net.Conn) {
 				}
 				if p.match != nil && bytes.Contains(buf[:n], p.match) {
 					mu.Lock()
-					victim, giveUp = true, p.giveUp
+					victim, giveUp, keep = true, p.giveUp, p.keep
 					mu.Unlock()
-					p.match, p.giveUp = nil, nil
+					p.match, p.giveUp, p.keep = nil, nil, false
 				}
 				p.mu.Unlock()
 				if _, err := server.Write(buf[:n]); err != nil {
@@ -232,8 +244,8 @@ func (p *faultProxy) handle(client net.Conn) {
 			// An error reply (such as NOSCRIPT) means nothing was applied:
 			// let it through and wait for the next one.
 			if victim && buf[0] != '-' && buf[0] != '!' {
-				g := giveUp
-				victim, giveUp = false, nil
+				g, k := giveUp, keep
+				victim, giveUp, keep = false, nil, false
 				mu.Unlock()
 				p.mu.Lock()
 				p.faults++
@@ -242,6 +254,9 @@ func (p *faultProxy) handle(client net.Conn) {
 					// Stall: the caller gives up before its connection
 					// ends, so go-redis does not send the request again.
 					g()
+				}
+				if k {
+					<-p.closed
 				}
 				return
 			}

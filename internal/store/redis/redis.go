@@ -91,7 +91,8 @@ type Options struct {
 	MaxClockSkew time.Duration
 	// Timeouts of one dial, read or write; defaults DefaultDialTimeout,
 	// DefaultReadTimeout and the read timeout, unless the URL sets them
-	// (?dial_timeout=3s). A context deadline shortens them.
+	// (?dial_timeout=3s). A context deadline shortens them, and a
+	// cancelled context ends the wait for a reply (see await).
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
 	// Log gets the store's own warnings and errors (Redis keeps no
 	// append-only file; the store was reset); default: nobody.
@@ -145,6 +146,9 @@ type Store struct {
 	// indexTTL is how long trains:index is taken as built:
 	// trainIndexTTL, shorter in tests.
 	indexTTL time.Duration
+	// calls counts the calls whose caller gave up waiting (see await),
+	// for Close to wait for.
+	calls sync.WaitGroup
 }
 
 // Open connects to the Redis at opt.URL and checks that it answers. An
@@ -359,7 +363,7 @@ func (s *Store) init(ctx context.Context, readOnly bool) error {
 			return err
 		}
 	}
-	v, err := schemaScript.Run(ctx, s.rdb, []string{s.key("schema")}, schemaVersion).Text()
+	v, err := s.run(ctx, schemaScript, []string{s.key("schema")}, schemaVersion).Text()
 	if err != nil {
 		return s.fail(ctx, "check schema", err)
 	}
@@ -385,7 +389,7 @@ func (s *Store) init(ctx context.Context, readOnly bool) error {
 	// script's hash became "" and every later call sent EVALSHA "" and
 	// then the script's whole text.
 	for _, sc := range scripts {
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+		if _, err := await(s, ctx, func() (string, error) { return sc.Load(ctx, s.rdb).Result() }); err != nil {
 			return s.fail(ctx, "load scripts", err)
 		}
 	}
@@ -395,7 +399,7 @@ func (s *Store) init(ctx context.Context, readOnly bool) error {
 // mustExist returns an error of code NotFound when the prefix holds no
 // store: init would make one.
 func (s *Store) mustExist(ctx context.Context) error {
-	n, err := s.rdb.Exists(ctx, s.key("schema")).Result()
+	n, err := await(s, ctx, func() (int64, error) { return s.rdb.Exists(ctx, s.key("schema")).Result() })
 	if err != nil {
 		return s.fail(ctx, "check schema", err)
 	}
@@ -412,7 +416,7 @@ func (s *Store) mustExist(ctx context.Context) error {
 // default of Redis but not of every managed Redis. INFO works where CONFIG
 // is disabled.
 func (s *Store) checkEviction(ctx context.Context) error {
-	info, err := s.rdb.Info(ctx, "memory").Result()
+	info, err := await(s, ctx, func() (string, error) { return s.rdb.Info(ctx, "memory").Result() })
 	if err != nil {
 		return s.fail(ctx, "read the memory policy", err)
 	}
@@ -456,7 +460,7 @@ var scripts = []*goredis.Script{
 
 // Ping checks that Redis answers, for health checks.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
+	if _, err := await(s, ctx, func() (string, error) { return s.rdb.Ping(ctx).Result() }); err != nil {
 		return s.fail(ctx, "ping state store", err)
 	}
 	return nil
@@ -502,7 +506,10 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	if err := s.rdb.Close(); err != nil {
+	err := s.rdb.Close()
+	// Calls given up on (see await) end as their connections close.
+	s.calls.Wait()
+	if err != nil {
 		return fmt.Errorf("close state store redis at %s: %w", s.addr, err)
 	}
 	return nil

@@ -67,7 +67,7 @@ func (s *Store) initID(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("make store id: %w", err)
 	}
-	v, err := schemaScript.Run(ctx, s.rdb, []string{s.idKey()}, string(b)).Text()
+	v, err := s.run(ctx, schemaScript, []string{s.idKey()}, string(b)).Text()
 	if err != nil {
 		return s.fail(ctx, "set store id", err)
 	}
@@ -87,7 +87,7 @@ func (s *Store) idKey() string { return s.key("store") }
 func (s *Store) guarded(ctx context.Context, sc *goredis.Script, keys []string, args ...any) *goredis.Cmd {
 	keys = append(keys[:len(keys):len(keys)], s.idKey())
 	args = append(args[:len(args):len(args)], s.id)
-	return sc.Run(ctx, s.rdb, keys, args...)
+	return s.run(ctx, sc, keys, args...)
 }
 
 // readTx sends the reads queue adds and a GET of the store's id in one
@@ -97,10 +97,12 @@ func (s *Store) guarded(ctx context.Context, sc *goredis.Script, keys []string, 
 // error here; the caller reads each command's result.
 func (s *Store) readTx(ctx context.Context, op string, queue func(goredis.Pipeliner)) error {
 	var id *goredis.StringCmd
-	cmds, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		queue(p)
-		id = p.Get(ctx, s.idKey())
-		return nil
+	cmds, err := await(s, ctx, func() ([]goredis.Cmder, error) {
+		return s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			queue(p)
+			id = p.Get(ctx, s.idKey())
+			return nil
+		})
 	})
 	if err = discarded(cmds, err); err != nil && !errors.Is(err, goredis.Nil) {
 		return s.fail(ctx, op, err)
@@ -196,7 +198,7 @@ func (h resetHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 // then loses what was written since its last snapshot, if it takes any.
 // Never a refusal: a managed Redis may keep its data otherwise.
 func (s *Store) warnPersistence(ctx context.Context) error {
-	info, err := s.rdb.Info(ctx, "persistence").Result()
+	info, err := await(s, ctx, func() (string, error) { return s.rdb.Info(ctx, "persistence").Result() })
 	if err != nil {
 		return s.fail(ctx, "read the persistence settings", err)
 	}

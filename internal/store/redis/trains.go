@@ -618,7 +618,11 @@ func (s *Store) indexScanned(ctx context.Context) ([]string, error) {
 	var found []string
 	var cursor uint64
 	for {
-		batch, next, err := s.rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
+		page, err := await(s, ctx, func() (scanPage, error) {
+			keys, next, err := s.rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
+			return scanPage{keys, next}, err
+		})
+		batch, next := page.keys, page.next
 		if err != nil {
 			return nil, s.fail(ctx, "build train index", err)
 		}
@@ -848,4 +852,10 @@ func (s *Store) Unended(ctx context.Context, name string) ([]trainstore.Departur
 	}
 	trainstore.SortDepartures(out)
 	return out, nil
+}
+
+// scanPage is one reply of SCAN.
+type scanPage struct {
+	keys []string
+	next uint64
 }
