@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/pause"
 	"github.com/switchman-bot/switchman/internal/testenv/ports"
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
@@ -296,6 +297,8 @@ const (
 	refuseDisconnect frontRefusal = iota
 	// refuseAfterBanner passes on the host's own banner, then closes.
 	refuseAfterBanner
+	// refuseBeforeBanner closes at once, as sshd past MaxStartups does.
+	refuseBeforeBanner
 )
 
 // startFront starts a listener on 127.0.0.1 that sends its first refused
@@ -332,6 +335,8 @@ func startFront(t *testing.T, addr string, how frontRefusal, refused int) (strin
 		mu.Unlock()
 		defer up.Close()
 		switch {
+		case refuse && how == refuseBeforeBanner:
+			return
 		case refuse && how == refuseDisconnect:
 			c.Write(append([]byte("SSH-2.0-OpenSSH_9.2\r\n"), disconnectPacket(12, "too many connections")...))
 			// Open until the client closes, as sshd keeps it: a close
@@ -561,4 +566,85 @@ func disconnectPacket(code uint32, reason string) []byte {
 	packet = append(packet, byte(pad))
 	packet = append(packet, payload...)
 	return append(packet, make([]byte, pad)...)
+}
+
+// TestSentAwayUntilCallerLimit: a host that sends every connection away
+// before login, whose tries the caller's time limit (status's, shorter
+// than connect_timeout) ends during a pause between them, is said to
+// have sent them away, not to have given no answer: it answered each
+// time. The limit passes as the pause after the second try begins.
+func TestSentAwayUntilCallerLimit(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	const limit = ", 2 times, until the time limit of its caller (context deadline exceeded) ended the tries: "
+	tests := []struct {
+		name string
+		how  frontRefusal
+		want string // the start of the error after the host's name and address
+	}{
+		{"disconnect", refuseDisconnect,
+			"host unreachable: the host closed the connection before login" + limit + "ssh: handshake failed: ssh: disconnect, reason 12: \"too many connections\""},
+		{"closed after the banner", refuseAfterBanner,
+			"host unreachable: the host closed the connection before login" + limit + "ssh: handshake failed: "},
+		{"closed before the banner", refuseBeforeBanner,
+			"host unreachable: closed the connection before its SSH banner, 2 times (its sshd refusing new connections past MaxStartups?), until the time limit of its caller (context deadline exceeded) ended the tries: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			front, accepted := startFront(t, f.Hosts[0].Addr, tt.how, -1)
+			tr := transport(t, f, func(c *Config) {
+				c.KnownHostsFile = knownAs(t, f, 0, front)
+				c.ConnectTimeout = time.Hour
+			})
+			defer tr.Close()
+			ctx := newLimitCtx()
+			pauses := 0
+			tr.pause = func(pctx context.Context, d time.Duration) error {
+				if pauses++; pauses == 2 {
+					ctx.expire()
+				}
+				return pause.For(pctx, d)
+			}
+			s, err := tr.Open(ctx, deploy.Host{Name: "web1", Address: front})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a host that sends every connection away succeeded")
+			}
+			if !errors.Is(err, deploy.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("got %v, want it to wrap deploy.ErrUnreachable and context.DeadlineExceeded", err)
+			}
+			if want := "ssh: web1 (" + front + "): " + tt.want; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %q, want it to start %q", err.Error(), want)
+			}
+			if got := accepted(); got != 2 {
+				t.Errorf("the host got %d connections, want 2", got)
+			}
+		})
+	}
+}
+
+// limitCtx is a context whose time limit passes when the test says.
+type limitCtx struct {
+	context.Context // for values
+	deadline        time.Time
+	done            chan struct{}
+	once            sync.Once
+}
+
+func newLimitCtx() *limitCtx {
+	return &limitCtx{Context: context.Background(), deadline: time.Now().Add(time.Hour), done: make(chan struct{})}
+}
+
+func (c *limitCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *limitCtx) Done() <-chan struct{}       { return c.done }
+func (c *limitCtx) expire()                     { c.once.Do(func() { close(c.done) }) }
+
+func (c *limitCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }

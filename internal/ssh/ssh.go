@@ -204,6 +204,9 @@ type Transport struct {
 	// covers a deploy and the minutes after it, and is no longer than a
 	// revocation waits already with the defaults.
 	maxAge time.Duration
+	// pause waits between the tries of a connection the host sent
+	// away: pause.For, or a test's, which sees when a pause begins.
+	pause func(context.Context, time.Duration) error
 }
 
 var _ deploy.Transport = (*Transport)(nil)
@@ -264,7 +267,7 @@ func New(cfg Config) (*Transport, error) {
 		cfg.Port = defaultPort
 	}
 	t := &Transport{cfg: cfg, log: cfg.Log, warm: warmPool{idle: map[string]*parked{}},
-		maxAge: max(cfg.KeepWarm, minWarmAge)}
+		maxAge: max(cfg.KeepWarm, minWarmAge), pause: pause.For}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -497,7 +500,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// shown no credential, so it is as safe to try again as one
 		// that was never reached.
 		sentAway := (isNetErr(err) || isDisconnect(err)) && !offered.Load() && !cut
-		if sentAway && attempt < maxDropped && dctx.Err() == nil && pause.For(dctx, dropPause(attempt)) == nil {
+		if sentAway && attempt < maxDropped && dctx.Err() == nil && t.pause(dctx, dropPause(attempt)) == nil {
 			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before login; trying again", "host", name, "addr", addr,
 				"banner", bc.banner(), "attempt", attempt, "err", err)
 			continue
@@ -506,24 +509,40 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		if attempt > 1 {
 			times = strconv.Itoa(attempt) + " times"
 		}
+		// The caller's time limit (status's), shorter than
+		// ConnectTimeout, may end the tries of a host that sent each
+		// connection away: the host answered every time, and "no
+		// answer within the time limit" would send whoever reads it
+		// looking for a hung host rather than for one over its limits.
+		var limit error
+		if sentAway && attempt < maxDropped && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			limit = ctx.Err()
+		}
+		// sentAwayErr says the host did what, times, and why (a guess,
+		// or "").
+		sentAwayErr := func(what, why string) error {
+			if limit != nil {
+				return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s, until the time limit of its caller (%w) ended the tries: %w",
+					name, addr, deploy.ErrUnreachable, what, times, why, limit, err)
+			}
+			return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s: %w", name, addr, deploy.ErrUnreachable, what, times, why, err)
+		}
 		var hk *HostKeyError
 		switch {
 		case errors.As(err, &hk):
 			return nil, 0, seenKey{}, hk
 		case ag.silent():
 			return nil, 0, seenKey{}, t.agentErr(ctx, ag, name, addr, "sign with an ssh-agent key", err)
-		case dropped && ctx.Err() == nil:
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %w: closed the connection before its SSH banner, %s (its sshd refusing new connections past MaxStartups?): %w",
-				name, addr, deploy.ErrUnreachable, times, err)
-		case sentAway && ctx.Err() == nil:
+		case dropped && (ctx.Err() == nil || limit != nil):
+			return nil, 0, seenKey{}, sentAwayErr("closed the connection before its SSH banner", " (its sshd refusing new connections past MaxStartups?)")
+		case sentAway && (ctx.Err() == nil || limit != nil):
 			// Sent away before the login began (an sshd over its
 			// limits, the host's own policy): the user's credentials
 			// were never tried, and a reply saying "log in" would send
 			// whoever reads it to check them. It is unreachable, as a
 			// host that dropped it before its banner is: a deploy
 			// leaves it out as unreachable, not refused.
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %w: the host closed the connection before login, %s: %w",
-				name, addr, deploy.ErrUnreachable, times, err)
+			return nil, 0, seenKey{}, sentAwayErr("the host closed the connection before login", "")
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
 			return nil, 0, seenKey{}, unreachable(err)
 		default:
