@@ -44,7 +44,6 @@ const (
 	maxNameLen     = 32
 	maxBuildLen    = 64
 	maxDurationLen = 16
-	maxRoleLen     = 64
 	maxDeployIDLen = 32
 	maxWindowLen   = 8
 )
@@ -78,7 +77,7 @@ var wordRules = map[string]wordRule{
 	"app":      {max: maxNameLen, what: "app", rule: "an app name is " + nameRule + ", e.g. web"},
 	"env":      {max: maxNameLen, what: "env", rule: "an env name is " + nameRule + ", e.g. prod"},
 	"train":    {max: maxNameLen, what: "train", rule: "a train name is " + nameRule + ", e.g. daily"},
-	"role":     {max: maxRoleLen, what: "role", rule: "a role is " + nameRule + ", e.g. deployer"},
+	"role":     {max: maxNameLen, what: "role", rule: "a role is " + nameRule + ", e.g. deployer"},
 	"build":    {max: maxBuildLen, what: "build", check: commands.CheckBuild},
 	"from":     {max: maxBuildLen, what: "build", check: commands.CheckBuild},
 	"id":       {max: maxDeployIDLen, what: "deploy id", check: commands.CheckDeployID},
@@ -218,7 +217,7 @@ func trainOpt(cs choiceSet, desc string) *discordgo.ApplicationCommandOption {
 
 func roleOpt(desc string) *discordgo.ApplicationCommandOption {
 	return &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: "role",
-		Description: desc, Required: true, MaxLength: maxRoleLen}
+		Description: desc, Required: true, MaxLength: maxNameLen}
 }
 
 // days writes a whole number of days as people write it, e.g. "30d".

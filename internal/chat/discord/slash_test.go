@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/switchman-bot/switchman/internal/commands"
+	"github.com/switchman-bot/switchman/internal/config"
 )
 
 // testCatalog is the catalog the parser sees in these tests.
@@ -580,4 +582,31 @@ func invocations(t *testing.T, cmds []*discordgo.ApplicationCommand,
 		got[c.Name] = decode(c.Name, values(c.Options))
 	}
 	return got
+}
+
+// TestNameOptionsCapAtConfigNames: the role option takes as many
+// characters as the config takes in a role's name and no more, so a
+// value the config could never hold is refused by Discord as it is
+// typed, not by the parser after it is sent.
+func TestNameOptionsCapAtConfigNames(t *testing.T) {
+	for _, c := range newHarness(t, nil, nil).a.Commands() {
+		for _, o := range c.Options {
+			if o.Name != "role" {
+				continue
+			}
+			t.Run(c.Name, func(t *testing.T) {
+				for _, tc := range []struct {
+					n    int
+					want bool
+				}{{o.MaxLength, true}, {o.MaxLength + 1, false}} {
+					role := "r" + strings.Repeat("a", tc.n-1)
+					yaml := gateYAML + "roles:\n  " + role + ": [deploy]\n"
+					_, err := config.Parse(filepath.Join(t.TempDir(), "sw.yaml"), []byte(yaml), nil)
+					if got := err == nil; got != tc.want {
+						t.Errorf("config with a role of %d characters accepted %v (%v), want %v", tc.n, got, err, tc.want)
+					}
+				}
+			})
+		}
+	}
 }
