@@ -38,10 +38,11 @@ func slashForms(s string, cat commands.Catalog) string {
 const mentionOpen = "\ue002"
 
 // showText is s as Discord shows it, read with cat: its suggestions
-// written as slash commands, escaped (see escapeText) but for the
-// mentions of their user options.
+// and the usage under a refusal written as slash commands (see
+// slashUsages), escaped (see escapeText) but for the mentions of their
+// user options.
 func showText(s string, cat commands.Catalog) string {
-	return strings.ReplaceAll(escapeText(slashForms(s, cat)), mentionOpen, "<")
+	return strings.ReplaceAll(escapeText(slashUsages(slashForms(s, cat))), mentionOpen, "<")
 }
 
 // slashForm writes cmd, a suggested command with or without its leading
