@@ -108,12 +108,14 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("discord gateway connected")
+	// Whichever way the loop ends, the connection is closed: ctx may end
+	// during the pause after a loss that was none (a late Disconnect of
+	// the connection before), with the connection up, and its heartbeat
+	// and reader would run on after RunGateway returned.
+	defer a.closeGateway()
 	for {
 		select {
 		case <-ctx.Done():
-			if err := a.s.Close(); err != nil {
-				a.log.Warn("close discord gateway", "err", a.scrub(err))
-			}
 			return nil
 		case <-lost:
 		}
@@ -137,6 +139,14 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return nil
 		}
 		a.log.Info("discord gateway connected again")
+	}
+}
+
+// closeGateway closes the gateway connection, if it is open, and stops
+// its heartbeat and reader. Closing one closed already does nothing.
+func (a *Adapter) closeGateway() {
+	if err := a.s.Close(); err != nil {
+		a.log.Warn("close discord gateway", "err", a.scrub(err))
 	}
 }
 

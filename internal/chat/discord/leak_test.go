@@ -144,3 +144,66 @@ func TestGatewayDownAtStopLeavesNothing(t *testing.T) {
 	hs.fd.srv.CloseClientConnections()
 	snap.Check(t)
 }
+
+// TestGatewayStoppedDuringPauseLeavesNothing: the bot stops while
+// RunGateway pauses before connecting again, and the connection is up
+// then. That happens when a Disconnect is handled late: discordgo runs
+// each handler in a goroutine of its own, so the second Disconnect of a
+// lost connection can arrive once the connection is open again, and is
+// taken for a loss of that one. The pause opens the connection again
+// here, as it stands then. RunGateway must close it all the same: its
+// heartbeat and reader would otherwise run on after it returned. Not
+// parallel: other tests' goroutines would count.
+func TestGatewayStoppedDuringPauseLeavesNothing(t *testing.T) {
+	var conns atomic.Int32
+	up := websocket.Upgrader{}
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if conn.WriteJSON(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": 45000}}) != nil {
+			return
+		}
+		if _, _, err := conn.ReadMessage(); err != nil {
+			return
+		}
+		if conn.WriteJSON(map[string]any{"op": 0, "t": "READY", "s": 1, "d": map[string]any{
+			"v": 9, "session_id": "session-1", "user": map[string]any{"id": "999", "username": "switchman", "bot": true}, "guilds": []any{},
+		}}) != nil {
+			return
+		}
+		if conns.Add(1) == 1 {
+			return // dropped: the bot pauses, then connects again
+		}
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(gw.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var hs *harness
+	hs = newHarness(t, nil, func(o *Options) {
+		o.Sleep = func(context.Context, time.Duration) error {
+			if err := hs.a.s.Open(); err != nil {
+				t.Errorf("open the gateway during the pause: %v", err)
+			}
+			cancel()
+			return context.Canceled
+		}
+	})
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+
+	snap := leakcheck.Take(t)
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+	waitGateway(t, done)
+	waitFor(t, "the second connection", func() bool { return conns.Load() == 2 })
+	hs.shutdown(t)
+	hs.fd.srv.CloseClientConnections()
+	snap.Check(t)
+}
