@@ -383,7 +383,8 @@ func TestCheckConfig(t *testing.T) {
 }
 
 // TestCheckConfigStoreFile: check-config refuses an embedded store file
-// that would stop serve and console (an empty one, one anyone may write),
+// that would stop serve and console (an empty one, one anyone may write,
+// one that is no store or is cut short),
 // in the words the store uses, without opening, changing or creating it;
 // a missing one is a first run. What they would warn of, it warns of.
 func TestCheckConfigStoreFile(t *testing.T) {
@@ -414,6 +415,26 @@ func TestCheckConfigStoreFile(t *testing.T) {
 		}, 1, ""},
 		{"writable by anyone", withMode(0o666), 1, ""},
 		{"writable by its group", withMode(0o660), 0, `level=WARN msg="state store writable by its group`},
+		{"not a store", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte("garbage\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, ""},
+		{"cut short", func(t *testing.T, path string) {
+			withMode(0o600)(t, path)
+			if err := os.Truncate(path, 8192); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, ""},
+		{"in use by a running bot", func(t *testing.T, path string) {
+			// Its lock is held: check-config neither waits for it
+			// nor takes it.
+			st, err := embedded.Open(path, embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+		}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

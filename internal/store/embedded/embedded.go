@@ -433,10 +433,14 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 // anyone may write, or one in a directory anyone may write (see
 // checkDirs). A missing file is no error (Open creates it) unless its
 // directory is refused, nor is one a file on its way keeps from existing
-// (which Open refuses). Check reads no more than metadata: it neither
-// opens, changes nor creates anything, so that the config can be checked
-// while the bot runs. It writes in log (nil: nowhere) the warnings Open
-// would write on opening the store to write.
+// (which Open refuses). Besides metadata it reads the file's bbolt meta
+// pages, and refuses a file without a valid one (another program's, or
+// garbage) or shorter than they say, as Open does (see checkLength); a
+// file it may not read (the config checked as another user) is left to
+// Open. It neither opens the store, takes its lock, changes nor creates
+// anything, so that the config can be checked while the bot runs. It
+// writes in log (nil: nowhere) the warnings Open would write on opening
+// the store to write.
 func Check(path string, log *slog.Logger) error {
 	opt := Options{Log: log}
 	info, err := os.Stat(path)
@@ -456,7 +460,10 @@ func Check(path string, log *slog.Logger) error {
 	case err != nil:
 		return fmt.Errorf("check state store: %w", err)
 	}
-	return checkFile(path, info, opt)
+	if err := checkFile(path, info, opt); err != nil {
+		return err
+	}
+	return checkHeader(path)
 }
 
 // checkFile refuses what the file's metadata, and its directories', tell
@@ -481,6 +488,18 @@ func checkFile(path string, info fs.FileInfo, opt Options) error {
 		return err
 	}
 	warnDirs(path, dirs, opt)
+	return nil
+}
+
+// checkHeader refuses what checkLength refuses, for Check: a file it may
+// not read is left to Open. It is a plain read: bbolt's lock is an
+// flock, which this neither takes nor waits for. A running bot's file
+// passes: bbolt grows the file before a meta page counts the new pages,
+// and writes one meta page at a time, so one of the two is whole.
+func checkHeader(path string) error {
+	if err := checkLength(path); err != nil && !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
 	return nil
 }
 
