@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/config"
+	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 // Store is where the history lives.
@@ -51,36 +53,42 @@ type Trimmer struct {
 // Enabled reports whether anything is ever trimmed.
 func (t *Trimmer) Enabled() bool { return t.Records > 0 || t.Audit > 0 }
 
-// Trim deletes once what is past its retention.
+// Trim deletes once what is past its retention. Each deletion that
+// deleted, may have deleted or failed is audited, as what it was: a trim
+// whose store failed part-way, or whose reply was lost, may have deleted
+// what the trail then no longer explains otherwise.
 func (t *Trimmer) Trim(ctx context.Context) error {
 	now := time.Now()
 	if t.Now != nil {
 		now = t.Now()
 	}
 	var errList []error
-	var trimmed []string
+	var trims []trim
 	if t.Records > 0 {
-		n, err := t.Store.TrimRecords(ctx, now.Add(-t.Records), t.Keep)
-		if err != nil {
-			errList = append(errList, err)
-		}
-		if n > 0 {
-			trimmed = append(trimmed, fmt.Sprintf("%s that started before %s (the newest %d of each app/env are kept, and the runs that status and rollbacks read)", count(n, "deploy record", "deploy records"), now.Add(-t.Records).Format(time.RFC3339), t.Keep))
-		}
+		cut := now.Add(-t.Records)
+		n, err := t.Store.TrimRecords(ctx, cut, t.Keep)
+		trims = append(trims, trim{n: n, err: err, one: "deploy record", many: "deploy records",
+			which: fmt.Sprintf("that started before %s (the newest %d of each app/env are kept, and the runs that status and rollbacks read)", cut.Format(time.RFC3339), t.Keep)})
 	}
 	if t.Audit > 0 {
-		n, err := t.Store.TrimAudit(ctx, now.Add(-t.Audit))
-		if err != nil {
-			errList = append(errList, err)
-		}
-		if n > 0 {
-			trimmed = append(trimmed, fmt.Sprintf("%s from before %s", count(n, "audit entry", "audit entries"), now.Add(-t.Audit).Format(time.RFC3339)))
-		}
+		cut := now.Add(-t.Audit)
+		n, err := t.Store.TrimAudit(ctx, cut)
+		trims = append(trims, trim{n: n, err: err, one: "audit entry", many: "audit entries",
+			which: "from before " + cut.Format(time.RFC3339)})
 	}
-	for _, what := range trimmed {
-		t.log().Info("retention: trimmed the history", "deleted", what)
-		e := &audit.Entry{Time: now, User: config.BotUser, Platform: "retention", Command: "retention: deleted " + what,
-			Action: "retention", Decision: audit.Event, Reason: "past store.retention"}
+	for _, tr := range trims {
+		if tr.err != nil {
+			errList = append(errList, tr.err)
+		}
+		e, ok := tr.entry(now)
+		if !ok {
+			continue
+		}
+		if tr.err != nil {
+			t.log().Warn("retention: trim failed", "outcome", e.Command, "err", tr.err)
+		} else {
+			t.log().Info("retention: trimmed the history", "deleted", strings.TrimPrefix(e.Command, "retention: deleted "))
+		}
 		if err := audit.Append(ctx, t.Store, e); err != nil {
 			errList = append(errList, fmt.Errorf("audit the trim: %w", err))
 		}
@@ -89,6 +97,44 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 		return fmt.Errorf("retention: %w", err)
 	}
 	return nil
+}
+
+// trim is what one deletion returned: n deleted for certain, and err.
+type trim struct {
+	n         int
+	err       error
+	one, many string // what it deletes, one and many of it
+	which     string // which of them: "from before …"
+}
+
+// entry is the audit entry of tr, and false when there is none to write:
+// nothing deleted, and no error. A failure the store may have applied
+// (its reply lost, see deploy.OutcomeUnknown) says what may have been
+// deleted, as an unknown outcome; one that stored nothing says what was
+// deleted before it, if anything, and that it failed.
+func (tr trim) entry(now time.Time) (*audit.Entry, bool) {
+	e := &audit.Entry{Time: now, User: config.BotUser, Platform: "retention", Action: "retention", Decision: audit.Event, Reason: "past store.retention"}
+	deleted := count(tr.n, tr.one, tr.many) + " " + tr.which
+	switch {
+	case tr.err == nil && tr.n == 0:
+		return nil, false
+	case tr.err == nil:
+		e.Command = "retention: deleted " + deleted
+	case errors.Is(deploy.OutcomeUnknown(tr.err, "", ""), deploy.ErrOutcomeUnknown):
+		e.Decision = audit.Unknown
+		e.Command = fmt.Sprintf("retention: may have deleted %s %s (the state store's reply was lost)", tr.many, tr.which)
+		if tr.n > 0 {
+			e.Command = fmt.Sprintf("retention: deleted %s, and may have deleted more (the state store's reply was lost)", deleted)
+		}
+		e.Reason = fmt.Sprintf("past store.retention; the state store failed to confirm the deletion (%s); tried again in an hour", deploy.StoreReason(tr.err))
+	default:
+		e.Command = fmt.Sprintf("retention: deleting %s %s failed; none was deleted", tr.many, tr.which)
+		if tr.n > 0 {
+			e.Command = fmt.Sprintf("retention: deleted %s, then failed", deleted)
+		}
+		e.Reason = fmt.Sprintf("past store.retention; the state store failed (%s); tried again in an hour", deploy.StoreReason(tr.err))
+	}
+	return e, true
 }
 
 // Run trims at once and then every Every until ctx ends, unless another

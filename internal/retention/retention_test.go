@@ -2,6 +2,8 @@ package retention_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
+	"github.com/switchman-bot/switchman/internal/errs"
 	"github.com/switchman-bot/switchman/internal/retention"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
 )
@@ -118,5 +121,92 @@ func TestRunOncePerHourAcrossProcesses(t *testing.T) {
 	entries, err := st.Audit(t.Context(), audit.Query{})
 	if err != nil || len(entries) != 2 || !strings.HasPrefix(entries[0].Command, "retention: deleted 2 audit entries") {
 		t.Errorf("audit after the trim: %d entries, %v; want the newest and the trim's own", len(entries), err)
+	}
+}
+
+// failing is a store whose trim of the audit trail fails: it deletes as
+// the embedded store does (or not at all), then returns n and err, as a
+// Redis store whose reply was lost, or that failed part-way, does.
+type failing struct {
+	*embedded.Store
+	deletes bool
+	n       int
+	err     error
+}
+
+func (f *failing) TrimAudit(ctx context.Context, before time.Time) (int, error) {
+	if f.deletes {
+		if _, err := f.Store.TrimAudit(ctx, before); err != nil {
+			return 0, err
+		}
+	}
+	return f.n, f.err
+}
+
+// TestTrimFailed: a trim that failed, whatever it deleted, leaves an
+// audit entry saying what happened, so that the trail explains entries
+// missing from it.
+func TestTrimFailed(t *testing.T) {
+	lost := errs.New(errs.Unavailable, "%s", deploy.StoreUnreachable)
+	full := errs.Wrap(errs.Unavailable, fmt.Errorf("trim audit: %w", deploy.ErrStoreFull), "state store full")
+	for _, tc := range []struct {
+		name         string
+		deletes      bool
+		n            int
+		err          error
+		wantCommand  string
+		wantDecision audit.Decision
+		wantReason   string
+	}{
+		{"reply lost", true, 0, lost,
+			"retention: may have deleted audit entries from before 2025-12-04T12:00:00Z (the state store's reply was lost)", audit.Unknown,
+			"past store.retention; the state store failed to confirm the deletion (state store unreachable); tried again in an hour"},
+		{"reply lost after a batch", true, 1, lost,
+			"retention: deleted 1 audit entry from before 2025-12-04T12:00:00Z, and may have deleted more (the state store's reply was lost)", audit.Unknown,
+			"past store.retention; the state store failed to confirm the deletion (state store unreachable); tried again in an hour"},
+		{"refused after a batch", true, 1, full,
+			"retention: deleted 1 audit entry from before 2025-12-04T12:00:00Z, then failed", audit.Event,
+			"past store.retention; the state store failed (state store full); tried again in an hour"},
+		{"refused", false, 0, full,
+			"retention: deleting audit entries from before 2025-12-04T12:00:00Z failed; none was deleted", audit.Event,
+			"past store.retention; the state store failed (state store full); tried again in an hour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &failing{Store: history(t), deletes: tc.deletes, n: tc.n, err: tc.err}
+			tr := &retention.Trimmer{Store: st, Audit: 365 * 24 * time.Hour, Now: func() time.Time { return now }}
+			if err := tr.Trim(t.Context()); !errors.Is(err, tc.err) {
+				t.Errorf("Trim: got %v, want %v", err, tc.err)
+			}
+			entries, err := st.Audit(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) == 0 {
+				t.Fatal("no audit entries after the trim")
+			}
+			if entries[0].Command != tc.wantCommand || entries[0].Decision != tc.wantDecision || entries[0].Reason != tc.wantReason {
+				t.Fatalf("newest audit entry: %+v\nwant command %q, decision %q, reason %q", entries[0], tc.wantCommand, tc.wantDecision, tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestTrimGivenUp: a trim the store gave up before it began (its context
+// ended) deleted nothing, and the trail says so.
+func TestTrimGivenUp(t *testing.T) {
+	st := history(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	tr := &retention.Trimmer{Store: st, Audit: 365 * 24 * time.Hour, Now: func() time.Time { return now }}
+	if err := tr.Trim(ctx); !errors.Is(err, deploy.ErrStoreNotRun) {
+		t.Errorf("Trim: got %v, want deploy.ErrStoreNotRun", err)
+	}
+	entries, err := st.Audit(t.Context(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "retention: deleting audit entries from before 2025-12-04T12:00:00Z failed; none was deleted"
+	if len(entries) != 4 || entries[0].Command != want {
+		t.Errorf("audit after the trim: %d entries, the newest %+v; want 4, the newest %q", len(entries), entries[0], want)
 	}
 }
