@@ -30,9 +30,9 @@ func (s *midFit) before() {
 	}
 }
 
-func (s *midFit) CheckIn(ctx context.Context, user string, until time.Time) error {
+func (s *midFit) CheckInUnder(ctx context.Context, user string, until time.Time, under string) error {
 	s.before()
-	return s.Store.CheckIn(ctx, user, until)
+	return s.Store.CheckInUnder(ctx, user, until, under)
 }
 
 func (s *midFit) CheckOut(ctx context.Context, user string) error {

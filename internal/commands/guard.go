@@ -676,7 +676,10 @@ func (c *call) here(ctx context.Context, cmd Command) {
 		until = end
 		capped = ", when their admin (a runtime grant) ends"
 	}
-	if err := c.s.store.CheckIn(ctx, c.req.User, until); err != nil {
+	// What made them an admin is kept with it: a start whose config
+	// makes them one on other terms ends it (ForgetRemovedUsers).
+	under := c.s.policy.AdminUnder(c.req.User, grants, now)
+	if err := c.s.store.CheckInUnder(ctx, c.req.User, until, under); err != nil {
 		// The check-in may have been written and only the reply lost:
 		// deploys that need an admin present would run while nobody
 		// thinks one is checked in.
@@ -1027,13 +1030,39 @@ func (c *call) confirm(ctx context.Context, cmd Command) {
 	c.out.Reply(m)
 }
 
+// checkInLapsed says why user's check-in c no longer counts them around,
+// "" while it does: they are no admin now, or are one on other terms than
+// those they checked in under (made as an admin by a runtime grant since
+// revoked, whose end failed, it counted them around unasked once a config
+// made them admin again).
+func (s *Service) checkInLapsed(user string, c acl.CheckIn, grants []acl.Grant, now time.Time) string {
+	under := s.policy.AdminUnder(user, grants, now)
+	switch {
+	case under == "":
+		return fmt.Sprintf("%s is no longer an admin, by the config or a runtime grant", user)
+	case !c.Counts(under):
+		return fmt.Sprintf("%s checked in as an admin by %s, and is one now only by %s", user, underWords(c.Under), underWords(under))
+	}
+	return ""
+}
+
+// underWords says what under (acl.CheckIn's Under) names.
+func underWords(under string) string {
+	switch under {
+	case acl.UnderConfig:
+		return "the config"
+	case acl.UnderGrant:
+		return "a runtime grant"
+	}
+	return "the config and a runtime grant"
+}
+
 // endUnadminedCheckIn ends user's check-in, read as ending at until, made
 // under an admin they no longer hold (see startChange for its audit). Only
 // that check-in is ended: one made anew since, under an admin granted
 // meanwhile, stands, and the audit log says it was left.
-func (s *Service) endUnadminedCheckIn(ctx context.Context, user string, until time.Time) error {
-	ch := startChange{what: "admin check-in of " + user, done: "ended", action: "away",
-		why: fmt.Sprintf("%s is no longer an admin, by the config or a runtime grant", user)}
+func (s *Service) endUnadminedCheckIn(ctx context.Context, user string, until time.Time, why string) error {
+	ch := startChange{what: "admin check-in of " + user, done: "ended", action: "away", why: why}
 	return s.changeAtStart(ctx, ch, func() (string, error) {
 		cur, ended, err := s.store.CheckOutIf(ctx, user, until)
 		switch {
@@ -1122,7 +1151,7 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 	// Check-ins read before the grants: a grant and a here made between
 	// the two reads (another replica still running) show in the grants,
 	// and one made after both changes the check-in, which then stands.
-	present, err := s.store.Present(ctx)
+	present, err := s.store.CheckIns(ctx)
 	if err != nil {
 		return fmt.Errorf("forget removed users: %w", err)
 	}
@@ -1157,8 +1186,8 @@ func (s *Service) ForgetRemovedUsers(ctx context.Context) error {
 	now := s.now()
 	for _, user := range slices.Sorted(maps.Keys(present)) {
 		if s.policy.KnownUser(user) {
-			if !s.policy.IsAdmin(user, grants, now) {
-				if err := s.endUnadminedCheckIn(ctx, user, present[user]); err != nil {
+			if why := s.checkInLapsed(user, present[user], grants, now); why != "" {
+				if err := s.endUnadminedCheckIn(ctx, user, present[user].Until, why); err != nil {
 					return fmt.Errorf("forget removed users: %w", err)
 				}
 			}

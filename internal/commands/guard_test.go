@@ -376,8 +376,8 @@ type startRacingStore struct {
 	between     func(ctx context.Context, s *embedded.Store) error
 }
 
-func (s *startRacingStore) Present(ctx context.Context) (map[string]time.Time, error) {
-	present, err := s.Store.Present(ctx)
+func (s *startRacingStore) CheckIns(ctx context.Context) (map[string]acl.CheckIn, error) {
+	present, err := s.Store.CheckIns(ctx)
 	if err == nil && !s.afterGrants {
 		s.once.Do(func() { err = s.between(ctx, s.Store) })
 	}
@@ -1491,5 +1491,92 @@ func TestGrantReplacementCheckInUnread(t *testing.T) {
 	warsaw, _ := time.LoadLocation("Europe/Warsaw")
 	if len(grants) != 1 || !grants[0].Expires.Equal(time.Date(2026, 11, 23, 11, 0, 0, 0, warsaw)) {
 		t.Errorf("grants: got %+v, want carl's admin until 11:00", grants)
+	}
+}
+
+// TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms: a check-in counts
+// its user around only under what made them an admin as they checked
+// in. One made as an admin by a runtime grant, left by a revoke whose
+// end of it failed, counted them around, unasked, as soon as a start's
+// config made them an admin again; so did one made as an admin by the
+// config once a start's config left them one only by a grant. A start
+// ends such a check-in, and audits it. One recorded without its terms
+// (by an older version) stays, as it always did.
+func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		user   string
+		grant  bool // carl is granted admin before checking in
+		revoke bool // and the grant is gone before the start, their check-in left
+		old    bool // checked in by an older version: no terms kept
+		admins []string
+		// admin by a runtime grant at the start, as well as admins
+		grantAtStart bool
+		said         string // the audit entry's command, "" for none
+	}{
+		{name: "checked in by a grant since revoked, admin by the config now", user: "carl", grant: true, revoke: true, admins: []string{"ana", "carl"},
+			said: "admin check-in of carl ended: carl checked in as an admin by a runtime grant, and is one now only by the config"},
+		{name: "checked in by a grant still in force, admin by the config too now", user: "carl", grant: true, admins: []string{"ana", "carl"}},
+		{name: "checked in by the config, still", user: "ana", admins: []string{"ana"}},
+		{name: "checked in by the config, admin now only by a grant", user: "ana", admins: []string{"carl"}, grantAtStart: true,
+			said: "admin check-in of ana ended: ana checked in as an admin by the config, and is one now only by a runtime grant"},
+		{name: "checked in by an older version, admin by the config now", user: "carl", old: true, admins: []string{"ana", "carl"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t) // users ana, bob and carl; ana the admin
+			ctx := context.Background()
+			if tc.grant {
+				if res, out, _ := f.do("ana", "grant @carl admin"); res.Failed {
+					t.Fatalf("grant: %q", out.last())
+				}
+			}
+			if tc.old {
+				if err := f.store.CheckIn(ctx, tc.user, time.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			} else if res, out, _ := f.do(tc.user, "here"); res.Failed {
+				t.Fatalf("here: %q", out.last())
+			}
+			if tc.revoke {
+				// As a revoke whose end of the check-in failed leaves it.
+				if _, err := f.store.DeleteGrant(ctx, "carl", "admin", "", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.grantAtStart {
+				if err := f.store.PutGrant(ctx, acl.Grant{User: tc.user, Role: "admin", GrantedBy: "carl", Created: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			policy, err := acl.New(acl.Rules{
+				Users:    []string{"ana", "bob", "carl"},
+				Roles:    map[string][]acl.Action{"admin": {acl.Admin}, "deployer": {acl.Deploy, acl.Rollback, acl.Cancel, acl.Lock, acl.Unlock}},
+				Bindings: []acl.Binding{{Role: "admin", Users: tc.admins}, {Role: "deployer", Users: []string{"bob"}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := commands.NewService(commands.Deps{Config: f.cfg, Engine: f.eng, Store: f.store, Policy: policy})
+			if err := svc.ForgetRemovedUsers(ctx); err != nil {
+				t.Fatalf("ForgetRemovedUsers: %v", err)
+			}
+			present, err := f.store.Present(ctx)
+			if _, in := present[tc.user]; err != nil || in != (tc.said == "") {
+				t.Errorf("%s checked in after the start: got %v, %v; want %v", tc.user, in, err, tc.said == "")
+			}
+			entries, err := f.store.Audit(ctx, audit.Query{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var said []string
+			for _, e := range audit.Fold(entries) {
+				if e.User == config.BotUser && e.Action == "away" {
+					said = append(said, e.Command)
+				}
+			}
+			if want := []string{tc.said}; tc.said == "" && len(said) != 0 || tc.said != "" && !slices.Equal(said, want) {
+				t.Errorf("audit: got %q, want %q", said, tc.said)
+			}
+		})
 	}
 }

@@ -54,9 +54,9 @@ func (s *pausedWrites) SignalFirst(ctx context.Context, id, kind, value string, 
 	return s.raceStore.SignalFirst(ctx, id, kind, value, ttl)
 }
 
-func (s *pausedWrites) CheckIn(ctx context.Context, user string, until time.Time) error {
+func (s *pausedWrites) CheckInUnder(ctx context.Context, user string, until time.Time, under string) error {
 	defer s.pause()()
-	return s.raceStore.CheckIn(ctx, user, until)
+	return s.raceStore.CheckInUnder(ctx, user, until, under)
 }
 
 func (s *pausedWrites) CheckOut(ctx context.Context, user string) error {

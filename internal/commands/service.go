@@ -70,6 +70,11 @@ type Store interface {
 	CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error)
 	CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error)
 	Present(ctx context.Context) (map[string]time.Time, error)
+	// CheckInUnder is CheckIn that keeps with the check-in what made
+	// user an admin as they checked in (acl.CheckIn's Under), which
+	// CheckIns returns and CheckInIf keeps.
+	CheckInUnder(ctx context.Context, user string, until time.Time, under string) error
+	CheckIns(ctx context.Context) (map[string]acl.CheckIn, error)
 }
 
 // Output is where a command's answers go. Reply is for the requester;

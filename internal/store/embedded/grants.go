@@ -115,11 +115,18 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 
 // CheckIn records that user is present until until.
 func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error {
+	return s.CheckInUnder(ctx, user, until, "")
+}
+
+// CheckInUnder is CheckIn that keeps under with the check-in: what made
+// user an admin as they checked in (see acl.CheckIn).
+func (s *Store) CheckInUnder(ctx context.Context, user string, until time.Time, under string) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
 	}
+	v := []byte(acl.EncodeCheckIn(acl.CheckIn{Until: until, Under: under}))
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPresence).Put([]byte(user), []byte(until.UTC().Format(time.RFC3339Nano)))
+		return tx.Bucket(bucketPresence).Put([]byte(user), v)
 	})
 	if err != nil {
 		return fmt.Errorf("check in %s: %w", user, err)
@@ -150,8 +157,18 @@ func (s *Store) CheckInIf(ctx context.Context, user string, prev, until time.Tim
 	if until.IsZero() {
 		return time.Time{}, false, errs.New(errs.Invalid, "check in %s: no end given", user)
 	}
-	v := []byte(until.UTC().Format(time.RFC3339Nano))
-	cur, ok, err := s.presenceIf(ctx, user, prev, func(b *bolt.Bucket) error { return b.Put([]byte(user), v) })
+	// The check-in changed keeps what it was made under.
+	cur, ok, err := s.presenceIf(ctx, user, prev, func(b *bolt.Bucket) error {
+		var under string
+		if old := b.Get([]byte(user)); old != nil {
+			c, err := acl.DecodeCheckIn(string(old))
+			if err != nil {
+				return err
+			}
+			under = c.Under
+		}
+		return b.Put([]byte(user), []byte(acl.EncodeCheckIn(acl.CheckIn{Until: until, Under: under})))
+	})
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("check in %s: %w", user, err)
 	}
@@ -187,12 +204,12 @@ func (s *Store) presenceIf(ctx context.Context, user string, prev time.Time, wri
 		b := tx.Bucket(bucketPresence)
 		cur = time.Time{}
 		if v := b.Get([]byte(user)); v != nil {
-			until, err := time.Parse(time.RFC3339Nano, string(v))
+			c, err := acl.DecodeCheckIn(string(v))
 			if err != nil {
 				return fmt.Errorf("decode presence: %w", err)
 			}
-			if now.Before(until) {
-				cur = until
+			if now.Before(c.Until) {
+				cur = c.Until
 			}
 		}
 		if ok = cur.Equal(prev); !ok {
@@ -211,19 +228,32 @@ func (s *Store) presenceIf(ctx context.Context, user string, prev time.Time, wri
 
 // Present returns the users checked in now and until when.
 func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
+	all, err := s.CheckIns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(all))
+	for user, c := range all {
+		out[user] = c.Until
+	}
+	return out, nil
+}
+
+// CheckIns returns the check-ins in force now, by user.
+func (s *Store) CheckIns(ctx context.Context) (map[string]acl.CheckIn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list presence: %w", err)
 	}
 	now := s.now()
-	out := map[string]time.Time{}
+	out := map[string]acl.CheckIn{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPresence).ForEach(func(k, v []byte) error {
-			until, err := time.Parse(time.RFC3339Nano, string(v))
+			c, err := acl.DecodeCheckIn(string(v))
 			if err != nil {
 				return fmt.Errorf("decode presence of %q: %w", k, err)
 			}
-			if now.Before(until) {
-				out[string(k)] = until
+			if now.Before(c.Until) {
+				out[string(k)] = c
 			}
 			return nil
 		})

@@ -105,10 +105,17 @@ func (s *Store) Grants(ctx context.Context) ([]acl.Grant, error) {
 
 // CheckIn records that user is present until until.
 func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error {
+	return s.CheckInUnder(ctx, user, until, "")
+}
+
+// CheckInUnder is CheckIn that keeps under with the check-in: what made
+// user an admin as they checked in (see acl.CheckIn).
+func (s *Store) CheckInUnder(ctx context.Context, user string, until time.Time, under string) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
 	}
-	if err := s.guarded(ctx, putFieldScript, []string{s.key("presence")}, user, until.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+	v := acl.EncodeCheckIn(acl.CheckIn{Until: until, Under: under})
+	if err := s.guarded(ctx, putFieldScript, []string{s.key("presence")}, user, v).Err(); err != nil {
 		return s.fail(ctx, "check in "+user, err)
 	}
 	return nil
@@ -137,7 +144,10 @@ func (s *Store) CheckInIf(ctx context.Context, user string, prev, until time.Tim
 	if until.IsZero() {
 		return time.Time{}, false, errs.New(errs.Invalid, "check in %s: no end given", user)
 	}
-	return s.presenceIf(ctx, "check in "+user, user, prev, until.UTC().Format(time.RFC3339Nano))
+	return s.presenceIf(ctx, "check in "+user, user, prev, func(under string) string {
+		// The check-in changed keeps what it was made under.
+		return acl.EncodeCheckIn(acl.CheckIn{Until: until, Under: under})
+	})
 }
 
 // CheckOutIf ends user's check-in if the check-in in force still ends at
@@ -149,14 +159,15 @@ func (s *Store) CheckOutIf(ctx context.Context, user string, prev time.Time) (ti
 	if prev.IsZero() {
 		return time.Time{}, false, errs.New(errs.Invalid, "check out %s: no check-in given to end", user)
 	}
-	return s.presenceIf(ctx, "check out "+user, user, prev, "")
+	return s.presenceIf(ctx, "check out "+user, user, prev, func(string) string { return "" })
 }
 
-// presenceIf sets user's check-in to next ("": none) if the check-in in
-// force still ends at prev. The script compares values as stored; whether
-// one found is prev all the same (an ended check-in for none) is decided
-// here, and the script is run again, expecting that.
-func (s *Store) presenceIf(ctx context.Context, op, user string, prev time.Time, next string) (time.Time, bool, error) {
+// presenceIf sets user's check-in to next(under of the one it replaces)
+// ("": none) if the check-in in force still ends at prev. The script
+// compares values as stored; whether one found is prev all the same (an
+// ended check-in for none, or one stored with what it was made under) is
+// decided here, and the script is run again, expecting that.
+func (s *Store) presenceIf(ctx context.Context, op, user string, prev time.Time, next func(under string) string) (time.Time, bool, error) {
 	now := s.now()
 	if !prev.IsZero() && !now.Before(prev) {
 		// No check-in in force ends at prev; only which one is remains
@@ -171,13 +182,13 @@ func (s *Store) presenceIf(ctx context.Context, op, user string, prev time.Time,
 		}
 		return cur, false, nil
 	}
-	var expected string
+	var expected, under string
 	if !prev.IsZero() {
 		expected = prev.UTC().Format(time.RFC3339Nano)
 	}
 	for {
 		keys := []string{s.key("presence"), s.key("presence", "set", nonce())}
-		res, err := s.guarded(ctx, presenceIfScript, keys, user, expected, next, replyTTL.Milliseconds()).Text()
+		res, err := s.guarded(ctx, presenceIfScript, keys, user, expected, next(under), replyTTL.Milliseconds()).Text()
 		if err != nil {
 			return time.Time{}, false, s.fail(ctx, op, err)
 		}
@@ -196,6 +207,9 @@ func (s *Store) presenceIf(ctx context.Context, op, user string, prev time.Time,
 			return cur, false, nil
 		}
 		expected = v
+		if c, err := acl.DecodeCheckIn(v); err == nil {
+			under = c.Under
+		}
 	}
 }
 
@@ -205,14 +219,14 @@ func checkInInForce(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	until, err := time.Parse(time.RFC3339Nano, v)
+	c, err := acl.DecodeCheckIn(v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("decode presence: %w", err)
 	}
-	if !now.Before(until) {
+	if !now.Before(c.Until) {
 		return time.Time{}, nil
 	}
-	return until, nil
+	return c.Until, nil
 }
 
 // presenceIfScript sets field ARGV[1] of hash KEYS[1] to ARGV[3] ("":
@@ -243,6 +257,20 @@ return answer
 // Present returns the users checked in now and until when; ended
 // check-ins are deleted.
 func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
+	all, err := s.CheckIns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(all))
+	for user, c := range all {
+		out[user] = c.Until
+	}
+	return out, nil
+}
+
+// CheckIns returns the check-ins in force now, by user; ended ones are
+// deleted.
+func (s *Store) CheckIns(ctx context.Context) (map[string]acl.CheckIn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list presence: %w", err)
 	}
@@ -251,15 +279,15 @@ func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
 		return nil, err
 	}
 	now := s.now()
-	out := make(map[string]time.Time, len(all))
+	out := make(map[string]acl.CheckIn, len(all))
 	var ended []any // user, value, user, value, …
 	for user, v := range all {
-		until, err := time.Parse(time.RFC3339Nano, v)
+		c, err := acl.DecodeCheckIn(v)
 		if err != nil {
 			return nil, fmt.Errorf("list presence: decode presence of %q: %w", user, err)
 		}
-		if now.Before(until) {
-			out[user] = until
+		if now.Before(c.Until) {
+			out[user] = c
 		} else {
 			ended = append(ended, user, v)
 		}

@@ -240,3 +240,51 @@ func testPresenceIf(t *testing.T, fresh freshFunc) {
 		}
 	})
 }
+
+// testCheckInUnder: a check-in keeps what made its user an admin as it
+// was made, through a cut short, so that a start whose config makes them
+// an admin on other terms can tell it from one of theirs made on those.
+// One recorded without it (by an older version) reads as before.
+func testCheckInUnder(t *testing.T, fresh freshFunc) {
+	ctx := context.Background()
+	s, _ := fresh(t)
+	until, cut := start.Add(4*time.Hour), start.Add(time.Hour)
+	if err := s.CheckInUnder(ctx, "ana", until, acl.UnderGrant); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckIn(ctx, "bob", until); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]acl.CheckIn{"ana": {Until: until, Under: acl.UnderGrant}, "bob": {Until: until}}
+	assertCheckIns(t, s, "after the check-ins", want)
+	if p, err := s.Present(ctx); err != nil || !p["ana"].Equal(until) || !p["bob"].Equal(until) {
+		t.Errorf("Present: got %v, %v; want ana and bob until %v", p, err, until)
+	}
+	for _, user := range []string{"ana", "bob"} {
+		if _, ok, err := s.CheckInIf(ctx, user, until, cut); err != nil || !ok {
+			t.Fatalf("CheckInIf %s: got %v, %v; want it cut short", user, ok, err)
+		}
+	}
+	want = map[string]acl.CheckIn{"ana": {Until: cut, Under: acl.UnderGrant}, "bob": {Until: cut}}
+	assertCheckIns(t, s, "after cutting them short", want)
+	if _, ok, err := s.CheckOutIf(ctx, "ana", cut); err != nil || !ok {
+		t.Fatalf("CheckOutIf: got %v, %v; want it ended", ok, err)
+	}
+	assertCheckIns(t, s, "after ana's ended", map[string]acl.CheckIn{"bob": {Until: cut}})
+}
+
+func assertCheckIns(t *testing.T, s Store, when string, want map[string]acl.CheckIn) {
+	t.Helper()
+	got, err := s.CheckIns(t.Context())
+	if err != nil {
+		t.Fatalf("CheckIns %s: %v", when, err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("CheckIns %s: got %v, want %v", when, got, want)
+	}
+	for user, w := range want {
+		if g := got[user]; !g.Until.Equal(w.Until) || g.Under != w.Under {
+			t.Errorf("CheckIns %s: %s got %+v, want %+v", when, user, g, w)
+		}
+	}
+}

@@ -100,6 +100,10 @@ type Store interface {
 	CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error)
 	// Present returns the users checked in now, with the end of each check-in.
 	Present(ctx context.Context) (map[string]time.Time, error)
+	// CheckInUnder is CheckIn that keeps under with the check-in (see
+	// acl.CheckIn), which CheckIns returns; CheckInIf keeps it.
+	CheckInUnder(ctx context.Context, user string, until time.Time, under string) error
+	CheckIns(ctx context.Context) (map[string]acl.CheckIn, error)
 }
 
 // Factory returns a new, empty store whose clock is now. It registers the
@@ -133,6 +137,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Grants", func(t *testing.T) { testGrants(t, fresh) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, fresh) })
 	t.Run("PresenceIf", func(t *testing.T) { testPresenceIf(t, fresh) })
+	t.Run("CheckInUnder", func(t *testing.T) { testCheckInUnder(t, fresh) })
 	t.Run("Trains", func(t *testing.T) { testTrains(t, fresh) })
 	t.Run("Watches", func(t *testing.T) { testWatches(t, fresh) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, fresh) })
