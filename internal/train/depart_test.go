@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -941,4 +942,36 @@ func TestCarOutcomeAfterTheSchedulerStopped(t *testing.T) {
 	waitDeadline(t, "the car's outcome after the scheduler stopped", func() bool {
 		return len(h.notes.find("#deploys", "🚂 billing 77")) == 1
 	})
+}
+
+// TestDepartureEndUnrecorded: a departure whose end the store does not
+// record is found unended at the next start and said to have been cut
+// short; its audit entry, written once the store has answered, says so.
+func TestDepartureEndUnrecorded(t *testing.T) {
+	const entry = "switchman event: train daily departure Tue 2 Jun 14:00 CEST: left empty"
+	for _, tc := range []struct {
+		name  string
+		err   error
+		lands bool
+		want  string
+	}{
+		{"recorded", nil, false, entry},
+		{"refused", fmt.Errorf("write: %w", deploy.ErrStoreNotRun), false,
+			entry + "; its end could not be recorded (state store unreachable): the next start says it was cut short"},
+		{"reply lost", errors.New("dial tcp 127.0.0.1:6379: i/o timeout"), true,
+			entry + "; whether its end was recorded is not known (state store unreachable): if not, the next start says it was cut short"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+			h.store.setFailMark(KindEnded, tc.err, tc.lands)
+			h.clock.Set(at(2026, 6, 2, 14, 0))
+			if sum := h.s.Depart(t.Context(), "daily", ""); sum.Err != nil {
+				t.Fatalf("Depart: %v", sum.Err)
+			}
+			audited := h.store.audited()
+			if len(audited) == 0 || audited[len(audited)-1] != tc.want {
+				t.Errorf("audit entries %q: want the last %q", audited, tc.want)
+			}
+		})
+	}
 }

@@ -1710,16 +1710,29 @@ func (s *Scheduler) auditDeparture(ctx context.Context, name string, tr *trainSt
 
 // auditEnd is auditDeparture for a departure whose end is recorded as
 // ended: KindEnded, or KindEarlyEnded for one sent off early. Its end
-// is its own: the other departures of the train keep theirs.
+// is its own: the other departures of the train keep theirs. The entry
+// is written once the end is recorded, and says so when it was not: a
+// departure left unended is said at the next start to have been cut
+// short, which the trail would otherwise not explain.
 func (s *Scheduler) auditEnd(ctx context.Context, name string, tr *trainState, at time.Time, what, ended string) {
-	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
-		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, s.now(), tr.loc)), Action: "train",
-		Decision: audit.Event, Reason: what})
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	if err := s.store.EndDeparture(mctx, name, Departure{At: at, Early: ended == KindEarlyEnded}); err != nil {
 		s.log.Error("train: record a departure as ended", "train", name, "at", at, "err", err)
+		what += endUnrecorded(err)
 	}
+	s.appendAudit(ctx, &audit.Entry{User: auditUser, Channel: tr.cfg.Channels[0],
+		Command: fmt.Sprintf("train %s departure %s", name, stamp(at, s.now(), tr.loc)), Action: "train",
+		Decision: audit.Event, Reason: what})
+}
+
+// endUnrecorded says, for a departure's audit entry, that recording its
+// end failed with err: certainly, or, its reply lost, perhaps.
+func endUnrecorded(err error) string {
+	if errors.Is(deploy.OutcomeUnknown(err, "", ""), deploy.ErrOutcomeUnknown) {
+		return fmt.Sprintf("; whether its end was recorded is not known (%s): if not, the next start says it was cut short", storeDown(err))
+	}
+	return fmt.Sprintf("; its end could not be recorded (%s): the next start says it was cut short", storeDown(err))
 }
 
 // appendAudit writes e, tried as a command's entry is (audit.Append): a
