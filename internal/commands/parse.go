@@ -835,10 +835,13 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 // answered as written twice: only one flag is so answered at a time.
 func (p *parser) mayBeTwice(name string) bool { return p.flagTwice == "" || p.flagTwice == name }
 
-// sameFlag reports whether t is the flag name without a value, as
-// takeFlags reads it.
+// sameFlag reports whether t is the flag name, as takeFlags reads it: in
+// any case, and with its value after "=" or without it ("--force
+// --FORCE=a" is --force written twice in a row, not one left without its
+// reason).
 func (p *parser) sameFlag(t token, name string) bool {
-	return !strings.Contains(t.s, "=") && strings.ToLower(flagName(t.s)) == name
+	n, _, _ := strings.Cut(t.s, "=")
+	return strings.ToLower(flagName(n)) == name
 }
 
 // flagsText writes the flags given, each after a space, as canonical
