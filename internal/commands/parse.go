@@ -1077,6 +1077,14 @@ func writtenTwice(kw, fixed string) error {
 	return &slipError{problem: fmt.Sprintf("%q is written twice", kw), fix: "write it once", fixed: cmd, more: more}
 }
 
+// twoNamed refuses two different values given for one slot (two envs,
+// two builds, two trains) of the command name: no reply can pick one of
+// them, and a guess would run a deploy nobody asked for, so no command is
+// offered.
+func twoNamed(what, first, second, name string) error {
+	return fmt.Errorf("two %s are named, %s and %s: send the %s again with the one you mean", what, echo(first), echo(second), name)
+}
+
 // nTwice refuses the N of history or audit written twice, first and
 // last, with fixed, the command with the last alone.
 func nTwice(first, last token, fixed string) error {
@@ -1207,8 +1215,16 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			}
 			envWritten := written(rest[1])
 			rest = rest[2:]
+			if second, ok := afterKeyword(rest, "to"); ok && isWord(rest[0], "to") && second != env {
+				// "deploy web 1337 to staging to prod": which one?
+				return c, twoNamed("envs", env, second, "deploy")
+			}
 			if len(rest) > 0 && isWord(rest[0], "to") {
 				return c, writtenTwice("to", suggest.Command(fmt.Sprintf("deploy %s %s to %s%s", written(args[0]), written(args[1]), envWritten, p.flagsText()))+"; a deploy goes to one env")
+			}
+			if len(rest) > 0 && !rest[0].quoted && rest[0].s != env && p.isEnv(app, rest[0].s) {
+				// "deploy web 1337 to staging prod".
+				return c, twoNamed("envs", env, rest[0].s, "deploy")
 			}
 			if len(rest) > 0 && !rest[0].quoted && rest[0].s == env {
 				// "deploy web 1337 to prod prod": not a stray word.
@@ -1217,6 +1233,11 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			}
 		case p.isEnv(app, rest[0].s):
 			// "deploy web 1337 prod": the env without its "to".
+			if second, ok := afterKeyword(rest[1:], "to"); ok && second != rest[0].s {
+				// "deploy web 1337 staging to prod": adding the "to"
+				// would leave two envs.
+				return c, twoNamed("envs", rest[0].s, second, "deploy")
+			}
 			fixed := strings.TrimSpace(fmt.Sprintf("deploy %s %s to %s %s", written(args[0]), written(args[1]), written(rest[0]), writtenWords(rest[1:])))
 			return c, &slipError{problem: "unexpected word " + echo(rest[0].s), fix: `write "to" before the env`, fixed: fixed + p.flagsText()}
 		case !rest[0].quoted && rest[0].s == build:
@@ -1258,6 +1279,32 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 	c.App, c.Build, c.Env = app, build, env
 	return c, nil
 }
+
+// afterKeyword returns the first word of rest after a kw, the keyword
+// written once or more ("to to prod" names prod), and whether there is
+// one.
+func afterKeyword(rest []token, kw string) (string, bool) {
+	i := slices.IndexFunc(rest, func(t token) bool { return isWord(t, kw) })
+	if i < 0 {
+		return "", false
+	}
+	for _, t := range rest[i+1:] {
+		if !isWord(t, kw) {
+			return t.s, true
+		}
+	}
+	return "", false
+}
+
+// secondDiffers reports whether rest, which starts with kw, names after
+// it a value other than first.
+func secondDiffers(rest []token, kw, first string) bool {
+	v, ok := afterKeyword(rest, kw)
+	return ok && v != first
+}
+
+// valueAfter returns the value rest names after kw, or "".
+func valueAfter(rest []token, kw string) string { v, _ := afterKeyword(rest, kw); return v }
 
 // formMistake explains a deploy whose first word is no app but seems meant
 // as one of the forms of deploy, "deploy confirm ID" or "deploy abort ID":
@@ -1385,6 +1432,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			return c, err
 		}
 		rest = rest[2:]
+		if second, ok := afterKeyword(rest, "to"); ok && isWord(rest[0], "to") && second != build {
+			// "rollback web to 12 to 13": which one?
+			return c, twoNamed("builds", build, second, "rollback")
+		}
 		if len(rest) > 0 && isWord(rest[0], "to") {
 			return c, writtenTwice("to", suggest.Command(fmt.Sprintf("rollback %s to %s", target, buildW))+"; a rollback goes to one build")
 		}
@@ -1408,6 +1459,9 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			return c, err
 		}
 		rest = rest[2:]
+		if second, ok := afterKeyword(rest, "from"); ok && isWord(rest[0], "from") && second != from {
+			return c, twoNamed("builds", from, second, "rollback")
+		}
 		if len(rest) > 0 && isWord(rest[0], "from") {
 			return c, writtenTwice("from", suggest.Command(rollbackText(target, buildW, fromW))+"; a rollback starts from the one build that runs now")
 		}
@@ -2357,6 +2411,10 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 			isWord(t, "on") && len(rest) > 2 && isWord(rest[1], "on") && !p.isTrain(rest[1].s):
 			// "train board web 1337 on on daily".
 			return Command{}, writtenTwice(kw, fixed(1))
+		case isWord(t, "to") && c.Env != "" && secondDiffers(rest, kw, c.Env):
+			return Command{}, twoNamed("envs", c.Env, valueAfter(rest, kw), "train board")
+		case isWord(t, "on") && c.Train != "" && secondDiffers(rest, kw, c.Train):
+			return Command{}, twoNamed("trains", c.Train, valueAfter(rest, kw), "train board")
 		case isWord(t, "to") && c.Env != "":
 			return Command{}, writtenTwice(kw, fixed(2)+"; a car goes to one env")
 		case isWord(t, "on") && c.Train != "":

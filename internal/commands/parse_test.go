@@ -674,7 +674,7 @@ func TestParseReply(t *testing.T) {
 		{name: "train board train without on", in: "train board accounting 1 daily", want: []string{`unexpected word "daily"; write "on" before the train: ` + suggest.Command("train board accounting 1 on daily")}},
 		{name: "train board to without env", in: "train board accounting 1 on daily to", want: []string{`"to" needs an env; known envs of accounting: production, staging`}},
 		{name: "train board on without train", in: "train board accounting 1 on", want: []string{`"on" needs a train; trains: daily, weekly`}},
-		{name: "train board two trains", in: "train board accounting 1 on daily on weekly", want: []string{`"on" is written twice; write it once: ` + suggest.Command("train board accounting 1 on daily") + `; a build boards one train`}},
+		{name: "train board two trains", in: "train board accounting 1 on daily on weekly", want: []string{`two trains are named, "daily" and "weekly": send the train board again with the one you mean`}},
 		{name: "train board extra word", in: "train board accounting 1 on daily now", exact: true, want: []string{`unexpected word "now"` + usageBoard}},
 		{name: "train board bad build", in: "train board accounting 1..2 on daily", want: []string{`build "1..2" contains ".."`}},
 		{name: "train board which train", in: "train board accounting 1 to staging", exact: true,

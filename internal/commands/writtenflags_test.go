@@ -18,7 +18,7 @@ func TestWrittenRightKeepsFlags(t *testing.T) {
 	}{
 		{"dry run after", "deploy accounting 1337 to to production --dry-run",
 			"deploy accounting 1337 to production --dry-run"},
-		{"dry run before the second env", "deploy accounting 1337 --dry-run to production to staging",
+		{"dry run before the env named again", "deploy accounting 1337 --dry-run to production to production",
 			"deploy accounting 1337 to production --dry-run"},
 		{"force quoted", `deploy accounting 1337 --force "INC 42" to to production`,
 			`deploy accounting 1337 to production --force "INC 42"`},

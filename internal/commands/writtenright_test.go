@@ -30,7 +30,7 @@ func TestWrittenRightKeepsQuotes(t *testing.T) {
 			`lock deploys accounting for 2h db migration`, `lock deploys accounting for 2h "db migration"`},
 		{"deploy build to", `deploy accounting "to" to to production`,
 			`deploy accounting "to" to production`, `deploy accounting "to" to production`},
-		{"deploy two envs, build to", `deploy accounting "to" to production to staging`,
+		{"deploy env named again, build to", `deploy accounting "to" to production to production`,
 			`deploy accounting "to" to production`, `deploy accounting "to" to production`},
 		{"rollback to to, build from", `rollback accounting to to "from"`,
 			`rollback accounting to "from"`, ``},
