@@ -362,6 +362,9 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	given := args
 	args, err = p.takeFlags(args)
+	if err == nil && p.noValue != nil {
+		err = p.withNoValue(s.parse(p, args))
+	}
 	if err == nil && p.help {
 		// "deploy --help" and "deploy confirm --help" are "help deploy".
 		cmd := Command{Verb: VerbHelp, Topic: string(s.command().verb)}
@@ -417,6 +420,17 @@ func parse(text string, cat Catalog, opt Options) Result {
 		res.Reply = Help(cmd.Topic, cat)
 	}
 	return res
+}
+
+// withNoValue returns p.noValue, naming first the slip err, the error
+// the arguments gave, if it is one: no command is offered for it, as the
+// flag's value is the user's to write.
+func (p *parser) withNoValue(_ Command, err error) error {
+	var se *slipError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s; %s, and %w", se.problem, se.fix, p.noValue)
+	}
+	return p.noValue
 }
 
 func reply(msg string) Result { return Result{Kind: Reply, Reply: msg} }
@@ -734,12 +748,25 @@ type parser struct {
 	// without them once the rest parses.
 	flagTwice   string
 	flagTwiceAt []int
+	// noValue is the first value flag given without its value ("--force
+	// needs a reason"). The arguments are still parsed, so that a slip
+	// in them is named with it rather than after the reason is added.
+	noValue error
 }
 
 // takeFlags removes the flags from args, checks them against the spec and
 // records them in p. A value flag takes "--flag=value", a quoted word, or
 // every following word up to the next flag.
 func (p *parser) takeFlags(args []token) ([]token, error) {
+	rest, err := p.takeAllFlags(args)
+	if err != nil && p.noValue != nil {
+		// Named first, as before the rest was read on.
+		return nil, p.noValue
+	}
+	return rest, err
+}
+
+func (p *parser) takeAllFlags(args []token) ([]token, error) {
 	var rest []token
 	for i := 0; i < len(args); i++ {
 		t := args[i]
@@ -824,7 +851,10 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 			continue
 		}
 		if value == "" {
-			return nil, fmt.Errorf(`%s needs a %s, e.g. %s "INC-42 hotfix"`, name, f.value, name)
+			if p.noValue == nil {
+				p.noValue = fmt.Errorf(`%s needs a %s, e.g. %s "INC-42 hotfix"`, name, f.value, name)
+			}
+			continue
 		}
 		p.flags[name] = value
 	}
