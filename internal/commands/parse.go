@@ -2684,6 +2684,11 @@ func parseTrainDepart(p *parser, args []token) (Command, error) {
 			// word.
 			return Command{}, writtenTwice(c.Train, suggest.Command(strings.TrimSpace("train depart "+written(args[0])+" "+writtenWords(rest[1:]))))
 		}
+		if len(rest) > 0 && !isWord(rest[0], "now") && p.isTrain(rest[0].s) {
+			// "train depart daily weekly now": offered "train depart
+			// daily now", the other train would stay.
+			return Command{}, twoNamed("trains", c.Train, rest[0].s, "train depart")
+		}
 	}
 	example := func(train string) string { return suggest.Command("train depart " + train + " now") }
 	// offered is the command that sends the train off: marked as the
