@@ -177,6 +177,7 @@ type Adapter struct {
 	interval    time.Duration
 	handover    time.Duration
 	refusalLog  *ratelog.Limiter
+	gw          *gatewayOpen
 
 	// base outlives requests: commands run after the interaction was
 	// answered. Shutdown cancels it.
@@ -279,6 +280,8 @@ func New(opt Options) (*Adapter, error) {
 	s.ShouldRetryOnRateLimit = false
 	s.StateEnabled = false
 	s.Identify.Intents = discordgo.IntentsNone
+	a.gw = &gatewayOpen{bound: gatewayOpenTimeout}
+	s.Dialer = a.gw.dialer()
 	a.s = s
 	a.base, a.cancel = context.WithCancel(context.Background())
 	return a, nil

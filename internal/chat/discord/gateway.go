@@ -225,16 +225,19 @@ func (b *gatewayBackoff) reset() { b.ceiling = 0 }
 
 // openGateway opens the gateway connection, trying again after a pause
 // while the failure is one that may pass (Discord or the network down,
-// a 5xx, a 429), until ctx ends. Discord refusing the token, or closing
-// the connection with a code it documents as not to reconnect after, is
-// returned at once. It returns when the try that opened the connection
+// a 5xx, a 429, a gateway silent for gatewayOpenTimeout), until ctx
+// ends. Discord refusing the token, or closing the connection with a
+// code it documents as not to reconnect after, is returned at once. It returns when the try that opened the connection
 // began: the connection is up since then at most.
 func (a *Adapter) openGateway(ctx context.Context, b *gatewayBackoff) (time.Time, error) {
 	for {
 		began := a.now()
-		err := a.s.Open()
+		err := a.gw.try(ctx, a.s.Open)
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			return began, nil
+		}
+		if ctx.Err() != nil {
+			return time.Time{}, ctx.Err()
 		}
 		if gatewayRefused(err) {
 			return time.Time{}, fmt.Errorf("open discord gateway: %s", a.scrub(err))

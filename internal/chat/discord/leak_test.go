@@ -207,3 +207,60 @@ func TestGatewayStoppedDuringPauseLeavesNothing(t *testing.T) {
 	hs.fd.srv.CloseClientConnections()
 	snap.Check(t)
 }
+
+// TestGatewaySilentLeavesNothing: a gateway takes the websocket and
+// never writes, so the Hello the bot waits for never comes. A try to
+// open it ends when the bot stops, or once its bound has passed (it is
+// then tried again), and RunGateway returns leaving nothing behind.
+// Not parallel: other tests' goroutines would count.
+func TestGatewaySilentLeavesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// bound is the adapter's bound on one try; tries is how many
+		// the gateway sees before the bot stops.
+		bound time.Duration
+		tries int32
+	}{
+		{name: "stopped during the first try", bound: time.Hour, tries: 1},
+		{name: "tried again after the bound", bound: 50 * time.Millisecond, tries: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tries atomic.Int32
+			up := websocket.Upgrader{}
+			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				tries.Add(1)
+				for {
+					if _, _, err := conn.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}))
+			t.Cleanup(gw.Close)
+			// The pauses between tries pass on the harness's clock.
+			var hs *harness
+			hs = newHarness(t, nil, func(o *Options) {
+				o.Sleep = func(ctx context.Context, d time.Duration) error { return hs.clock.Sleep(ctx, d) }
+			})
+			hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+			hs.a.gw.bound = tc.bound
+
+			snap := leakcheck.Take(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- hs.a.RunGateway(ctx) }()
+			waitFor(t, "the tries", func() bool { return tries.Load() >= tc.tries })
+			cancel()
+			waitGateway(t, done)
+			hs.shutdown(t)
+			gw.CloseClientConnections()
+			hs.fd.srv.CloseClientConnections()
+			snap.Check(t)
+		})
+	}
+}

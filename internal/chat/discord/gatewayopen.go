@@ -1,0 +1,89 @@
+package discord
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// gatewayOpenTimeout bounds one try to open the gateway: the dial, the
+// websocket handshake, Discord's Hello and its READY. discordgo reads
+// those with no deadline of its own, holding the session's lock, so a
+// gateway that took the connection and never wrote would hold the try,
+// and the bot's stop with it, for good.
+const gatewayOpenTimeout = 30 * time.Second
+
+// gatewayOpen ends the connection of an Open under way once its try
+// runs out of time or the bot stops: discordgo's Open takes no context,
+// and a closed connection is the one thing that ends its reads. It is
+// safe for concurrent use.
+type gatewayOpen struct {
+	bound time.Duration
+
+	mu sync.Mutex
+	// ctx is the try under way; nil between tries (and for an Open
+	// not made by try, which is then bound by nothing here).
+	ctx context.Context
+	// disarm stops the close of each connection the try dialled.
+	disarm []func() bool
+}
+
+// dialer returns the websocket dialer whose connections the tries end.
+func (g *gatewayOpen) dialer() *websocket.Dialer {
+	return &websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: websocket.DefaultDialer.HandshakeTimeout,
+		NetDialContext:   g.dial,
+	}
+}
+
+// try runs open, closing the connection it dials if ctx ends or g.bound
+// passes before open returns.
+func (g *gatewayOpen) try(ctx context.Context, open func() error) error {
+	tctx, cancel := context.WithTimeout(ctx, g.bound)
+	defer cancel()
+	g.mu.Lock()
+	g.ctx = tctx
+	g.mu.Unlock()
+	err := open()
+	g.mu.Lock()
+	// Disarmed before cancel: an open connection must outlive its try.
+	for _, stop := range g.disarm {
+		stop()
+	}
+	g.ctx, g.disarm = nil, nil
+	g.mu.Unlock()
+	return err
+}
+
+func (g *gatewayOpen) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	g.mu.Lock()
+	tctx := g.ctx
+	g.mu.Unlock()
+	if tctx == nil {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(tctx, cancel)()
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(dctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ctx != tctx {
+		// The try returned while this dial ran (discordgo does not
+		// dial once Open has returned, so this is no connection of it).
+		c.Close()
+		return nil, context.Canceled
+	}
+	g.disarm = append(g.disarm, context.AfterFunc(tctx, func() { c.Close() }))
+	return c, nil
+}
