@@ -79,27 +79,40 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 	// reopened here. Each Disconnect is therefore counted against the
 	// connection of its time (conn, from 1, counted as its opening
 	// starts, so that no loss of it is counted against the one before),
-	// and one of a connection already reopened is not a new loss.
-	var conn, lostConn atomic.Uint64
+	// and one of a connection already reopened is not a new loss. The
+	// handler is registered anew for each connection, with its number:
+	// discordgo picks the handlers as it emits the event and runs them
+	// in goroutines of their own, so one handled late, once the next
+	// connection is opening, still counts against the connection of the
+	// time it was emitted.
+	var (
+		conn     uint64
+		lostConn atomic.Uint64
+	)
 	lost := make(chan struct{}, 1)
-	removeLost := a.s.AddHandler(func(*discordgo.Session, *discordgo.Disconnect) {
-		n := conn.Load()
-		for {
-			// The largest wins: a late Disconnect of an older
-			// connection does not hide the loss of the newer one.
-			seen := lostConn.Load()
-			if n <= seen || lostConn.CompareAndSwap(seen, n) {
-				break
+	removeLost := func() {}
+	watch := func() {
+		removeLost()
+		conn++
+		n := conn
+		removeLost = a.s.AddHandler(func(*discordgo.Session, *discordgo.Disconnect) {
+			for {
+				// The largest wins: a late Disconnect of an older
+				// connection does not hide the loss of the newer one.
+				seen := lostConn.Load()
+				if n <= seen || lostConn.CompareAndSwap(seen, n) {
+					break
+				}
 			}
-		}
-		select {
-		case lost <- struct{}{}:
-		default:
-		}
-	})
-	defer removeLost()
+			select {
+			case lost <- struct{}{}:
+			default:
+			}
+		})
+	}
+	defer func() { removeLost() }()
 	var backoff gatewayBackoff
-	conn.Add(1)
+	watch()
 	up, err := a.openGateway(ctx, &backoff)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -119,7 +132,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 			return nil
 		case <-lost:
 		}
-		if lostConn.Load() < conn.Load() {
+		if lostConn.Load() < conn {
 			a.log.Debug("discord gateway: disconnect of a connection already reopened; ignored")
 			continue
 		}
@@ -134,7 +147,7 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		if a.sleep(ctx, wait) != nil {
 			return nil
 		}
-		conn.Add(1)
+		watch()
 		if up, err = a.reopenGateway(ctx, &backoff); err != nil {
 			return nil
 		}

@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -577,6 +579,61 @@ func TestGatewayLossReportedTwice(t *testing.T) {
 	defer mu.Unlock()
 	if conns != 2 {
 		t.Errorf("connections: got %d, want 2", conns)
+	}
+	if n := strings.Count(hs.logs.String(), "connection lost; connecting again"); n != 1 {
+		t.Errorf("losses handled: got %d, want 1", n)
+	}
+}
+
+// TestGatewayLateReportOfOldLoss: discordgo runs each handler in a
+// goroutine of its own, so a report of the loss of one connection can be
+// handled only once the next is being opened. It is the old connection's
+// still: the new one is neither paused nor opened again. The report is
+// made during the pause, as the heartbeat's second one can be; one
+// processor keeps its handler from running until the reconnect waits on
+// the network.
+func TestGatewayLateReportOfOldLoss(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var pauses atomic.Int32
+	var hs *harness
+	hs = newHarness(t, nil, func(o *Options) {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			if pauses.Add(1) > 1 {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			if err := hs.a.s.Close(); err != nil {
+				t.Errorf("report the loss again: %v", err)
+			}
+			return nil
+		}
+	})
+	var conns atomic.Int32
+	hold := make(chan struct{})
+	gw := droppingGateway(t, func(n int) {
+		conns.Store(int32(n))
+		if n > 1 {
+			<-hold // the second connection stays up until the test ends
+		}
+	})
+	t.Cleanup(func() { close(hold) })
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+
+	const ignored = "disconnect of a connection already reopened; ignored"
+	waitFor(t, "the late report to be handled", func() bool {
+		return pauses.Load() > 1 || strings.Contains(hs.logs.String(), ignored)
+	})
+	cancel()
+	waitGateway(t, done)
+	if n := pauses.Load(); n != 1 {
+		t.Errorf("pauses: got %d, want 1 (the late report was taken for a loss of the new connection)", n)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("connections: got %d, want 2", n)
 	}
 	if n := strings.Count(hs.logs.String(), "connection lost; connecting again"); n != 1 {
 		t.Errorf("losses handled: got %d, want 1", n)
