@@ -683,12 +683,29 @@ func (r *run) drop(h Host, state HostState, err error) bool {
 		hr.State, hr.Error = state, msg
 	})
 	if n <= r.allowed {
-		// An SSH error inside err names the host: the note names it
-		// once, up front, by that naming.
-		lead, rest := hostLead(h.Name, err)
-		r.note("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %v", lead, n, len(r.hosts), r.allowed, rest)
+		r.note("%s", leftOutNote(h.Name, n, len(r.hosts), r.allowed, err))
 	}
 	return n > r.allowed
+}
+
+// leftOutNote says host failed for err and is left out, n of of hosts
+// having failed. It names the host once, up front: by the SSH transport's
+// naming when err holds one (see hostLead), and a failed step of the host
+// by the step alone ("deliver: session closed"), or the note read
+// "host0 failed and is left out (…): deliver on host0: session closed".
+func leftOutNote(host string, n, of, allowed int, err error) string {
+	lead, rest := hostLead(host, err)
+	return fmt.Sprintf("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %s", lead, n, of, allowed, withoutStepHost(host, rest))
+}
+
+// withoutStepHost is what err says, with a failed step of host in it said
+// by the step alone, for a text that names the host itself.
+func withoutStepHost(host string, err error) string {
+	msg := err.Error()
+	if se, ok := errors.AsType[*stepError](err); ok && se.host == host {
+		msg = strings.Replace(msg, se.Error(), fmt.Sprintf("%s: %s", se.step, se.cause()), 1)
+	}
+	return msg
 }
 
 func (r *run) closeSessions() {
