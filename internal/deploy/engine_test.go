@@ -227,6 +227,12 @@ func (f *fixture) run(kind deploy.Kind, build string) (*deploy.Record, error) {
 // runFor is run, failing the test if the run does not end within wait.
 func (f *fixture) runFor(kind deploy.Kind, build string, wait time.Duration) (*deploy.Record, error) {
 	f.t.Helper()
+	return f.runRequest(kind, deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}, wait)
+}
+
+// runRequest is runFor of req.
+func (f *fixture) runRequest(kind deploy.Kind, req deploy.Request, wait time.Duration) (*deploy.Record, error) {
+	f.t.Helper()
 	done := make(chan *deploy.Record, 1)
 	sink := func(ev deploy.Event) {
 		f.sink(ev)
@@ -234,7 +240,6 @@ func (f *fixture) runFor(kind deploy.Kind, build string, wait time.Duration) (*d
 			done <- ev.Record
 		}
 	}
-	req := deploy.Request{App: "web", Env: "prod", Build: build, Requester: "ana"}
 	var err error
 	if kind == deploy.KindRollback {
 		_, err = f.engine.Rollback(context.Background(), req, sink)
@@ -248,7 +253,7 @@ func (f *fixture) runFor(kind deploy.Kind, build string, wait time.Duration) (*d
 	case rec := <-done:
 		return rec, nil
 	case <-time.After(wait):
-		f.t.Fatalf("%s %s still running after %s", kind, build, wait)
+		f.t.Fatalf("%s %s still running after %s", kind, req.Build, wait)
 		return nil, nil
 	}
 }

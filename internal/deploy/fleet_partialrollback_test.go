@@ -15,7 +15,8 @@ import (
 // or from 4, which runs beside 3) offered nothing there, where after a
 // partial deploy it offers the rollback that finishes the job. It offers
 // the rollback to 3 from 4, and that rollback is taken and takes every
-// host to 3.
+// host to 3. So does the refusal of a rollback naming no release, with
+// `from` or without, which asks for one: it offered nothing to send.
 func TestFleetNotFromAfterAPartialRollback(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -25,6 +26,8 @@ func TestFleetNotFromAfterAPartialRollback(t *testing.T) {
 	}{
 		{name: "from a release no host runs", from: "2", said: "web/prod runs 3 on host0, host1; 4 on host2 now, not 2; nothing was rolled back"},
 		{name: "from a release some hosts run", to: "2", from: "4", said: "web/prod does not run only 4 now (3 on host0, host1; 4 on host2); nothing was rolled back"},
+		{name: "naming no release", said: "the hosts of web/prod run different releases (3 on host0, host1; 4 on host2); name the release to roll back to: rollback web prod to BUILD"},
+		{name: "naming no release from one some hosts run", from: "4", said: "the hosts of web/prod run different releases (3 on host0, host1; 4 on host2); name the release to roll back to: rollback web prod to BUILD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

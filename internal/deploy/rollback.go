@@ -285,6 +285,23 @@ func (r *run) goodEverywhere(build string) bool {
 	return true
 }
 
+// mixedRefusal refuses a rollback naming no release of hosts that run
+// different releases (runs). After a partial deploy or rollback it
+// offers the rollback of what runs now, which names its release (see
+// undoNow): the refusal offered nothing to send, though that one goes.
+// A rollback naming none is not offered: it would be refused again.
+func (r *run) mixedRefusal(runs string) error {
+	app, env := r.t.app.Name, r.t.env.Name
+	named := "rollback " + app + " " + env + " to BUILD"
+	undo, _ := r.undoNow()
+	if undo == "" || undo == suggest.Command("rollback "+app+" "+env) {
+		return errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: %s; nothing was changed",
+			r.t.key(), runs, named)
+	}
+	return errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: %s (to roll back what runs now: %s); nothing was changed",
+		r.t.key(), runs, named, undo)
+}
+
 // sameRelease reports whether every live host runs one release.
 func (r *run) sameRelease() bool {
 	live := r.live()
@@ -498,8 +515,7 @@ func (r *run) rollbackTarget(named string) (from, to string, err error) {
 	if len(byRelease) > 1 {
 		runs := r.runningNow()
 		if named == "" {
-			return "", "", errs.New(errs.Conflict, "the hosts of %s run different releases (%s); name the release to roll back to: %s; nothing was changed",
-				r.t.key(), runs, "rollback "+r.t.app.Name+" "+r.t.env.Name+" to BUILD")
+			return "", "", r.mixedRefusal(runs)
 		}
 		from = runs
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -47,7 +48,10 @@ func (s *hostDirSession) Run(ctx context.Context, c deploy.Command) ([]byte, err
 
 // TestRollbackOfMixedHostsNeedsATarget: after a partial deploy the hosts
 // run different releases; a rollback must be told where to go, and then
-// each host that switches marks bad the release it left.
+// each host that switches marks bad the release it left. The refusal of
+// one naming none, with `from` or without, offers the rollback that names
+// the release the partial deploy recorded, which is taken; it offered
+// nothing.
 func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
 	f, current := threeHostsConfig(t, 1, "true", failingHealth)
 	f.build("3", tarEntry{name: "BROKEN-h0", body: "x"})
@@ -56,15 +60,22 @@ func TestRollbackOfMixedHostsNeedsATarget(t *testing.T) {
 		t.Fatalf("after the partial deploy: h0 and h1 on %q, want releases/2 releases/3", got)
 	}
 
-	_, err := f.run(deploy.KindRollback, "")
-	if err == nil || !strings.Contains(err.Error(), "run different releases (2 on h0; 3 on h1, h2)") {
-		t.Fatalf("rollback without a target: got %v, want a refusal naming each host's release", err)
+	var offer commands.Command
+	for _, from := range []string{"", "3"} {
+		_, err := f.runRequest(deploy.KindRollback, deploy.Request{App: "web", Env: "prod", From: from, Requester: "ana"}, 30*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "run different releases (2 on h0; 3 on h1, h2); name the release to roll back to: rollback web prod to BUILD") {
+			t.Fatalf("rollback from %q without a target: got %v, want a refusal naming each host's release", from, err)
+		}
+		cmds := offered(t, f.cfg, errs.Message(err))
+		if len(cmds) != 1 || cmds[0].Verb != commands.VerbRollback || cmds[0].App != "web" || cmds[0].Env != "prod" || cmds[0].Build != "2" || cmds[0].From != "3" {
+			t.Fatalf("rollback from %q without a target offers %+v, want one rollback of web/prod to 2 from 3: %s", from, cmds, errs.Message(err))
+		}
+		offer = cmds[0]
 	}
-	// BUILD is the reader's to fill in: no command marked to send as it is.
-	if cmds := suggested(errs.Message(err)); len(cmds) > 0 {
-		t.Errorf("rollback without a target suggests %q, with a word to fill in: %s", cmds, errs.Message(err))
+	rb, err := f.runRequest(deploy.KindRollback, deploy.Request{App: "web", Env: "prod", Build: offer.Build, From: offer.From, Requester: "ana"}, 30*time.Second)
+	if err != nil || rb.Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("the offered rollback (%s): got %+v, %v; want it to succeed", offer.Text, rb, err)
 	}
-	rb := f.mustRun(deploy.KindRollback, "2", deploy.OutcomeSucceeded)
 	for _, h := range []string{"h0", "h1", "h2"} {
 		if c := current(h); c != "releases/2" {
 			t.Errorf("%s: current %s after rolling back to 2", h, c)
