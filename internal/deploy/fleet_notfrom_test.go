@@ -145,28 +145,7 @@ func TestFleetNotFromWhereFromStillRuns(t *testing.T) {
 			if !strings.Contains(msg, tt.want) {
 				t.Errorf("refusal %q: want it to say %q", msg, tt.want)
 			}
-			var rollbacks []commands.Command
-			for _, c := range offered(t, f.cfg, msg) {
-				if c.Verb == commands.VerbRollback {
-					rollbacks = append(rollbacks, c)
-				}
-			}
-			if len(rollbacks) != 1 || rollbacks[0].App != "web" || rollbacks[0].Env != "prod" || rollbacks[0].Build != "3" || rollbacks[0].From != "4" {
-				t.Fatalf("refusal %q: offers rollbacks %+v, want one of web/prod to 3 from 4", msg, rollbacks)
-			}
-			offer := rollbacks[0]
-			back, err := f.rollback(offer.Build, offer.From)
-			if err != nil {
-				t.Fatalf("the offered rollback (%s): refused: %v", offer.Text, err)
-			}
-			if back.Outcome != deploy.OutcomeSucceeded || back.Build != "3" {
-				t.Errorf("the offered rollback: got %s to %s (%s), want succeeded to 3", back.Outcome, back.Build, back.Error)
-			}
-			for i, h := range fleet.Hosts {
-				if got := f.link(i, "current"); got != "releases/3" {
-					t.Errorf("%s: current %s after the rollback, want releases/3", h.Name, got)
-				}
-			}
+			takeRollbackTo3From4(t, fleet, f, msg)
 		})
 	}
 }
@@ -221,4 +200,33 @@ func partialOn4(t *testing.T) (*sshd.Fleet, *fleetFixture) {
 	}
 	f.mustRun(deploy.KindDeploy, "4", deploy.OutcomePartial)
 	return fleet, f
+}
+
+// takeRollbackTo3From4 checks that refusal msg offers one rollback, of
+// web/prod to 3 from 4, and that sent back it succeeds and leaves every
+// host of fleet on releases/3.
+func takeRollbackTo3From4(t *testing.T, fleet *sshd.Fleet, f *fleetFixture, msg string) {
+	t.Helper()
+	var rollbacks []commands.Command
+	for _, c := range offered(t, f.cfg, msg) {
+		if c.Verb == commands.VerbRollback {
+			rollbacks = append(rollbacks, c)
+		}
+	}
+	if len(rollbacks) != 1 || rollbacks[0].App != "web" || rollbacks[0].Env != "prod" || rollbacks[0].Build != "3" || rollbacks[0].From != "4" {
+		t.Fatalf("refusal %q: offers rollbacks %+v, want one of web/prod to 3 from 4", msg, rollbacks)
+	}
+	offer := rollbacks[0]
+	back, err := f.rollback(offer.Build, offer.From)
+	if err != nil {
+		t.Fatalf("the offered rollback (%s): refused: %v", offer.Text, err)
+	}
+	if back.Outcome != deploy.OutcomeSucceeded || back.Build != "3" {
+		t.Errorf("the offered rollback: got %s to %s (%s), want succeeded to 3", back.Outcome, back.Build, back.Error)
+	}
+	for i, h := range fleet.Hosts {
+		if got := f.link(i, "current"); got != "releases/3" {
+			t.Errorf("%s: current %s after the rollback, want releases/3", h.Name, got)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -50,28 +49,7 @@ func TestFleetNotFromAfterAPartialRollback(t *testing.T) {
 			if errs.CodeOf(err) != errs.Conflict || !strings.Contains(msg, tt.said) {
 				t.Fatalf("rollback to %q from %s: got %s %q, want it refused saying %q", tt.to, tt.from, errs.CodeOf(err), msg, tt.said)
 			}
-			var rollbacks []commands.Command
-			for _, c := range offered(t, f.cfg, msg) {
-				if c.Verb == commands.VerbRollback {
-					rollbacks = append(rollbacks, c)
-				}
-			}
-			if len(rollbacks) != 1 || rollbacks[0].App != "web" || rollbacks[0].Env != "prod" || rollbacks[0].Build != "3" || rollbacks[0].From != "4" {
-				t.Fatalf("refusal %q: offers rollbacks %+v, want one of web/prod to 3 from 4", msg, rollbacks)
-			}
-			offer := rollbacks[0]
-			back, err := f.rollback(offer.Build, offer.From)
-			if err != nil {
-				t.Fatalf("the offered rollback (%s): refused: %v", offer.Text, err)
-			}
-			if back.Outcome != deploy.OutcomeSucceeded || back.Build != "3" {
-				t.Errorf("the offered rollback: got %s to %s (%s), want succeeded to 3", back.Outcome, back.Build, back.Error)
-			}
-			for i, h := range fleet.Hosts {
-				if got := f.link(i, "current"); got != "releases/3" {
-					t.Errorf("%s: current %s after the rollback, want releases/3", h.Name, got)
-				}
-			}
+			takeRollbackTo3From4(t, fleet, f, msg)
 		})
 	}
 }
