@@ -489,6 +489,13 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			return ssh.NewClient(c, chans, reqs), minRTT(conn), seen, nil
 		}
 		conn.Close()
+		// A host with which no algorithm of a kind is common answered,
+		// and was shown no key: its sshd_config and this end's offers
+		// do not meet, which no second try puts right.
+		var ne *ssh.AlgorithmNegotiationError
+		if errors.As(err, &ne) {
+			return nil, 0, seenKey{}, &mismatchError{name: name, addr: addr, err: ne}
+		}
 		// A connection this end closed at its deadline (or as ctx ended)
 		// was not dropped by the host: a host that accepts it and never
 		// answers (hung, its sshd stopped) has no answer within the
@@ -551,6 +558,65 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: %w", name, addr, user, err)
 		}
 	}
+}
+
+// mismatchError is a host with which no algorithm of a kind (key
+// exchange, host key, cipher, MAC) is common. It says what did not match,
+// both sides' offers and the sshd_config keyword that sets the host's, so
+// that whoever reads it can put either end right; x/crypto's own words
+// ("no common algorithm for client to server cipher") list the markers of
+// protocol extensions among the algorithms, and name no keyword.
+type mismatchError struct {
+	name, addr string
+	err        *ssh.AlgorithmNegotiationError
+}
+
+func (e *mismatchError) Error() string {
+	what, keyword := algorithmKind(e.err.What)
+	if keyword != "" {
+		what += " (sshd_config " + keyword + ")"
+	}
+	return fmt.Sprintf("ssh: %s (%s): no common %s: the host offers %s; we offer %s",
+		e.name, e.addr, what, algorithmList(e.err.RequestedAlgorithms), algorithmList(e.err.SupportedAlgorithms))
+}
+
+func (e *mismatchError) Unwrap() error { return e.err }
+
+// algorithmKind words x/crypto's name for a kind of algorithm, which says
+// the direction of a cipher, MAC or compression ("client to server
+// cipher"), and returns the sshd_config keyword that sets it, if any.
+func algorithmKind(what string) (kind, keyword string) {
+	switch {
+	case what == "key exchange":
+		return "key exchange algorithm", "KexAlgorithms"
+	case what == "host key":
+		return "host key algorithm", "HostKeyAlgorithms"
+	case strings.HasSuffix(what, " cipher"):
+		return "cipher", "Ciphers"
+	case strings.HasSuffix(what, " MAC"):
+		return "MAC", "MACs"
+	case strings.HasSuffix(what, " compression"):
+		return "compression", "Compression"
+	}
+	return what, ""
+}
+
+// algorithmList lists algorithms as a key exchange offers them, less the
+// markers of protocol extensions (ext-info-c,
+// kex-strict-s-v00@openssh.com), which are no algorithm either side could
+// choose. The host's list is its own text: it loses the marks of the
+// bot's suggested commands (see suggest).
+func algorithmList(algos []string) string {
+	var out []string
+	for _, a := range algos {
+		if !strings.HasPrefix(a, "ext-info-") && !strings.HasPrefix(a, "kex-strict-") {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return suggest.Strip(strings.Join(out, ", "))
 }
 
 // maxDropped bounds the tries of a connection that the host closes before

@@ -1270,6 +1270,66 @@ func TestKeyExchange(t *testing.T) {
 	}
 }
 
+// TestAlgorithmMismatch: a host whose sshd offers no key exchange, host
+// key algorithm, cipher or MAC the bot offers fails at once, named, with
+// what did not match and both sides' offers, and the sshd_config keyword
+// to change. It answered, so it is not unreachable; it was shown no key,
+// so it is no failed login; and a mismatch of configuration does not
+// put itself right, so it is not tried again.
+func TestAlgorithmMismatch(t *testing.T) {
+	t.Parallel()
+	rsaKey := filepath.Join(t.TempDir(), "rsa_hostkey")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsaKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	tests := []struct {
+		name   string
+		config []string // the host's sshd_config lines
+		want   string   // the error after the host's name and address
+	}{
+		{"key exchange", []string{"KexAlgorithms diffie-hellman-group14-sha1"},
+			"no common key exchange algorithm (sshd_config KexAlgorithms): the host offers diffie-hellman-group14-sha1; we offer " +
+				"mlkem768x25519-sha256, ecdh-sha2-nistp256, curve25519-sha256, curve25519-sha256@libssh.org, ecdh-sha2-nistp384, " +
+				"ecdh-sha2-nistp521, diffie-hellman-group14-sha256, diffie-hellman-group16-sha512"},
+		{"host key", []string{"HostKey " + strconv.Quote(rsaKey), "HostKeyAlgorithms ssh-rsa"},
+			"no common host key algorithm (sshd_config HostKeyAlgorithms): the host offers ssh-rsa; we offer ssh-ed25519, " +
+				strings.Join(hostCertAlgorithms, ", ") + ", ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, rsa-sha2-512, rsa-sha2-256"},
+		{"cipher", []string{"Ciphers aes256-cbc"},
+			"no common cipher (sshd_config Ciphers): the host offers aes256-cbc; we offer " + strings.Join(ciphers, ", ")},
+		{"MAC", []string{"Ciphers aes128-ctr", "MACs umac-64@openssh.com"},
+			"no common MAC (sshd_config MACs): the host offers umac-64@openssh.com; we offer " +
+				"hmac-sha2-256-etm@openssh.com, hmac-sha2-512-etm@openssh.com, hmac-sha2-256, hmac-sha2-512, hmac-sha1, hmac-sha1-96"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: tt.config})
+			tr := transport(t, f, nil)
+			pauses := 0
+			tr.pause = func(context.Context, time.Duration) error {
+				pauses++
+				return nil
+			}
+			before := strings.Count(f.Log(0), "Connection from ")
+			s, err := tr.Open(context.Background(), host(f, 0))
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want a refusal")
+			}
+			if want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): " + tt.want; err.Error() != want {
+				t.Errorf("got %q, want %q", err.Error(), want)
+			}
+			var ne *ssh.AlgorithmNegotiationError
+			if errors.Is(err, deploy.ErrUnreachable) || !errors.As(err, &ne) {
+				t.Errorf("got %v, want an *ssh.AlgorithmNegotiationError that does not wrap deploy.ErrUnreachable", err)
+			}
+			if got := strings.Count(f.Log(0), "Connection from ") - before; pauses != 0 || got != 1 {
+				t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+			}
+		})
+	}
+}
+
 // TestSilentHostSaysItDidNotAnswer: a host that accepts the TCP connection
 // and then sends nothing (a hung machine whose kernel still answers, a
 // stopped sshd, a network that drops what follows the handshake) is
