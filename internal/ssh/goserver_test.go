@@ -288,6 +288,56 @@ func TestSentAwayBeforeLoginTriedAgain(t *testing.T) {
 	}
 }
 
+// TestMismatchDisconnectNotTriedAgain: a host that sends the connection
+// away before login with an SSH disconnect saying that the key exchange
+// failed (no algorithm in common, in its words) or that it does not speak
+// the bot's protocol version is refused at once, with its reason: its
+// configuration and the bot's do not meet, which no second try puts
+// right, and it answered, so it is not unreachable. A host that sends it
+// away as too busy is still tried again (TestSentAwayBeforeLoginTriedAgain).
+func TestMismatchDisconnectNotTriedAgain(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	tests := []struct {
+		name string
+		how  frontRefusal
+		want string // the error after the host's name and address
+	}{
+		{"key exchange failed", refuseKeyExchange,
+			"the host refused the key exchange, as it does with no algorithm in common (sshd_config KexAlgorithms, HostKeyAlgorithms, Ciphers, MACs): " +
+				"ssh: handshake failed: ssh: disconnect, reason 3: \"no matching cipher found\""},
+		{"protocol version not supported", refuseVersion,
+			"the host refused the protocol version: ssh: handshake failed: ssh: disconnect, reason 8: \"protocol 2.1 required\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			front, accepted := startFront(t, f.Hosts[0].Addr, tt.how, -1)
+			tr := transport(t, f, func(c *Config) { c.KnownHostsFile = knownAs(t, f, 0, front) })
+			defer tr.Close()
+			pauses := 0
+			tr.pause = func(context.Context, time.Duration) error {
+				pauses++
+				return nil
+			}
+			s, err := tr.Open(context.Background(), deploy.Host{Name: "web1", Address: front})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a host that refuses the key exchange succeeded")
+			}
+			if want := "ssh: web1 (" + front + "): " + tt.want; err.Error() != want {
+				t.Errorf("got %q, want %q", err.Error(), want)
+			}
+			if errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("got %v, want it not to wrap deploy.ErrUnreachable", err)
+			}
+			if got := accepted(); got != 1 || pauses != 0 {
+				t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+			}
+		})
+	}
+}
+
 // frontRefusal is how a front sends a connection away before login.
 type frontRefusal int
 
@@ -299,6 +349,13 @@ const (
 	refuseAfterBanner
 	// refuseBeforeBanner closes at once, as sshd past MaxStartups does.
 	refuseBeforeBanner
+	// refuseKeyExchange sends a banner and an SSH disconnect saying the
+	// key exchange failed, "no matching cipher found", as a host whose
+	// sshd takes none of the ciphers offered does.
+	refuseKeyExchange
+	// refuseVersion sends a banner and an SSH disconnect saying the
+	// protocol version is not supported.
+	refuseVersion
 )
 
 // startFront starts a listener on 127.0.0.1 that sends its first refused
@@ -337,8 +394,15 @@ func startFront(t *testing.T, addr string, how frontRefusal, refused int) (strin
 		switch {
 		case refuse && how == refuseBeforeBanner:
 			return
-		case refuse && how == refuseDisconnect:
-			c.Write(append([]byte("SSH-2.0-OpenSSH_9.2\r\n"), disconnectPacket(12, "too many connections")...))
+		case refuse && (how == refuseDisconnect || how == refuseKeyExchange || how == refuseVersion):
+			packet := disconnectPacket(12, "too many connections")
+			switch how {
+			case refuseKeyExchange:
+				packet = disconnectPacket(3, "no matching cipher found")
+			case refuseVersion:
+				packet = disconnectPacket(8, "protocol 2.1 required")
+			}
+			c.Write(append([]byte("SSH-2.0-OpenSSH_9.2\r\n"), packet...))
 			// Open until the client closes, as sshd keeps it: a close
 			// at once resets what the client sends meanwhile.
 			io.Copy(io.Discard, c)

@@ -496,6 +496,12 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		if errors.As(err, &ne) {
 			return nil, 0, seenKey{}, &mismatchError{name: name, addr: addr, err: ne}
 		}
+		// So did one that sends it away saying the key exchange failed
+		// or that it does not speak this protocol version, rather than
+		// that it is too busy.
+		if refusal := mismatchRefusal(err); refusal != "" && !offered.Load() && !cut {
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %s: %w", name, addr, refusal, err)
+		}
 		// A connection this end closed at its deadline (or as ctx ended)
 		// was not dropped by the host: a host that accepts it and never
 		// answers (hung, its sshd stopped) has no answer within the
@@ -741,8 +747,6 @@ func (t *Transport) agentErr(ctx context.Context, ag *agentConn, name, addr, wha
 	return fmt.Errorf("ssh: %s (%s): %s: %w", name, addr, what, err)
 }
 
-// isNetErr reports whether err is a connection failing rather than the
-// peer refusing.
 // isDisconnect reports whether err is the host's SSH_MSG_DISCONNECT.
 // x/crypto's error for it is of a type of its own, unexported: its text
 // is what tells it.
@@ -750,6 +754,40 @@ func isDisconnect(err error) bool {
 	return strings.Contains(err.Error(), "ssh: disconnect, reason ")
 }
 
+// SSH_MSG_DISCONNECT reason codes (RFC 4253, 11.1) that a host gives for
+// a mismatch of its configuration and the bot's.
+const (
+	disconnectKeyExchangeFailed   = 3
+	disconnectVersionNotSupported = 8
+)
+
+// mismatchRefusal says what the host refused when err is its disconnect
+// for a mismatch of configuration (see disconnectReason), or returns "".
+func mismatchRefusal(err error) string {
+	switch disconnectReason(err) {
+	case disconnectKeyExchangeFailed:
+		return "the host refused the key exchange, as it does with no algorithm in common (sshd_config KexAlgorithms, HostKeyAlgorithms, Ciphers, MACs)"
+	case disconnectVersionNotSupported:
+		return "the host refused the protocol version"
+	}
+	return ""
+}
+
+// disconnectReason returns the reason code of the host's
+// SSH_MSG_DISCONNECT that err is (see isDisconnect), or 0, which is no
+// reason's.
+func disconnectReason(err error) uint64 {
+	_, rest, ok := strings.Cut(err.Error(), "ssh: disconnect, reason ")
+	if !ok {
+		return 0
+	}
+	code, _, _ := strings.Cut(rest, ":")
+	n, _ := strconv.ParseUint(code, 10, 32) // 0 when it is no number
+	return n
+}
+
+// isNetErr reports whether err is a connection failing rather than the
+// peer refusing.
 func isNetErr(err error) bool {
 	var ne net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
