@@ -8,9 +8,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -687,6 +690,107 @@ func TestSentAwayUntilCallerLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestSentAwayTriesLogged: every try of a connection that the host sends
+// away before login is logged at debug level, the last one too, which
+// says that the tries ended, whether at the fifth or because the caller's
+// time limit passed during a pause between them.
+func TestSentAwayTriesLogged(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	tests := []struct {
+		name    string
+		limitAt int // the pause during which the caller's limit passes; 0 for none
+		tries   int
+	}{
+		{name: "five tries", tries: maxDropped},
+		{name: "the caller's limit", limitAt: 2, tries: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			front, _ := startFront(t, f.Hosts[0].Addr, refuseDisconnect, -1)
+			logs := &recordLog{store: &recordStore{}}
+			tr := transport(t, f, func(c *Config) {
+				c.KnownHostsFile = knownAs(t, f, 0, front)
+				c.ConnectTimeout = time.Hour
+				c.Log = slog.New(logs)
+			})
+			defer tr.Close()
+			ctx := newLimitCtx()
+			pauses := 0
+			tr.pause = func(pctx context.Context, d time.Duration) error {
+				if pauses++; pauses == tt.limitAt {
+					ctx.expire()
+					return pause.For(pctx, d)
+				}
+				return nil
+			}
+			if _, err := tr.Open(ctx, deploy.Host{Name: "web1", Address: front}); err == nil {
+				t.Fatal("Open of a host that sends every connection away succeeded")
+			}
+			var got []string
+			for _, r := range logs.store.all() {
+				if !strings.HasPrefix(r.Message, "ssh: connection closed before login") {
+					continue
+				}
+				attrs := map[string]string{}
+				r.Attrs(func(a slog.Attr) bool {
+					attrs[a.Key] = a.Value.String()
+					return true
+				})
+				if r.Level != slog.LevelDebug || attrs["host"] != "web1" || attrs["addr"] != front || !strings.Contains(attrs["err"], "too many connections") {
+					t.Errorf("record %s %q %v: want level DEBUG, host web1, addr %s and the host's reason", r.Level, r.Message, attrs, front)
+				}
+				got = append(got, r.Message+" attempt="+attrs["attempt"])
+			}
+			var want []string
+			for i := 1; i < tt.tries; i++ {
+				want = append(want, "ssh: connection closed before login; trying again attempt="+strconv.Itoa(i))
+			}
+			want = append(want, "ssh: connection closed before login; giving up attempt="+strconv.Itoa(tt.tries))
+			if !slices.Equal(got, want) {
+				t.Errorf("logged %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// recordLog is a slog.Handler that keeps every record in its store, with
+// the attributes given to With; safe for concurrent use.
+type recordLog struct {
+	store *recordStore
+	attrs []slog.Attr
+}
+
+type recordStore struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (s *recordStore) all() []slog.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.recs)
+}
+
+func (h *recordLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *recordLog) Handle(_ context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(h.attrs...)
+	h.store.mu.Lock()
+	defer h.store.mu.Unlock()
+	h.store.recs = append(h.store.recs, r)
+	return nil
+}
+
+func (h *recordLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return &recordLog{store: h.store, attrs: append(slices.Clone(h.attrs), as...)}
+}
+
+// WithGroup keeps no groups: the transport names none.
+func (h *recordLog) WithGroup(string) slog.Handler { return h }
 
 // limitCtx is a context whose time limit passes when the test says.
 type limitCtx struct {

@@ -518,6 +518,13 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 				"banner", bc.banner(), "attempt", attempt, "err", err)
 			continue
 		}
+		if sentAway {
+			// The last try, its fifth or the one a time limit cut
+			// short, is logged as the others are: the debug log
+			// otherwise shows tries that end without a word.
+			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before login; giving up", "host", name, "addr", addr,
+				"banner", bc.banner(), "attempt", attempt, "err", err)
+		}
 		times := "once"
 		if attempt > 1 {
 			times = strconv.Itoa(attempt) + " times"
