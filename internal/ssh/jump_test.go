@@ -3,10 +3,12 @@ package ssh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,7 +226,11 @@ func TestJumpHostTurnNeverCame(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Open past its ctx: got %v, want context.DeadlineExceeded", err)
 		}
-		if err != nil && strings.Contains(err.Error(), "waited for a turn to log in through the bastion (1 at a time: jump.max_startups)") {
+		// It says how long it waited, as a timeout does.
+		if m := turnWaited.FindStringSubmatch(fmt.Sprint(err)); m != nil {
+			if d, perr := time.ParseDuration(m[1]); perr != nil || d <= 0 {
+				t.Errorf("got %v, want how long it waited for its turn", err)
+			}
 			waited++
 		}
 	}
@@ -232,3 +238,7 @@ func TestJumpHostTurnNeverCame(t *testing.T) {
 		t.Errorf("got %d errors saying the login waited for its turn at the bastion, want 1: %v", waited, errs)
 	}
 }
+
+// turnWaited matches the error of a login whose ctx ended while it waited
+// for its turn at a bastion of one turn, and takes how long it waited.
+var turnWaited = regexp.MustCompile(`^ssh: connect web[01] \(10\.0\.0\.[12]:22\): waited (\S+) for a turn to log in through the bastion \(1 at a time: jump\.max_startups\): context deadline exceeded$`)

@@ -357,14 +357,17 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", jaddr)
 		}
+		waited := time.Now()
 		leave, err := j.Startups.enter(ctx)
 		switch {
 		case errors.Is(err, errBastionSilent):
 			return nil, fmt.Errorf("ssh: bastion for %s (%s): %w: it left another login unanswered for %s while this one waited its turn",
 				name, jaddr, deploy.ErrUnreachable, t.cfg.ConnectTimeout)
 		case err != nil:
-			return nil, fmt.Errorf("ssh: connect %s (%s): waited for a turn to log in through the bastion (%d at a time: jump.max_startups): %w",
-				name, addr, j.Startups.size(), err)
+			// How long it waited tells a short time limit of its
+			// caller's (status's) from a bastion that long held up.
+			return nil, fmt.Errorf("ssh: connect %s (%s): waited %s for a turn to log in through the bastion (%d at a time: jump.max_startups): %w",
+				name, addr, time.Since(waited).Round(time.Millisecond), j.Startups.size(), err)
 		}
 		jstart := time.Now()
 		var key seenKey
@@ -410,6 +413,7 @@ func (t *Transport) Open(ctx context.Context, host deploy.Host) (deploy.Session,
 // on the connection (0 when it is not a TCP connection of this machine)
 // and the host key it verified.
 func (t *Transport) connect(ctx context.Context, name, addr, user string, dial func(context.Context) (net.Conn, error)) (*ssh.Client, time.Duration, seenKey, error) {
+	began := time.Now()
 	check, algos, err := t.hostKeyCallback(name, addr)
 	if err != nil {
 		return nil, 0, seenKey{}, err
@@ -459,7 +463,10 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			// (status's), passed before the host let the bot in: it
 			// gave no answer in time, as at ConnectTimeout. Taken for
 			// a refusal, status said a hung host "could not be read".
-			return fmt.Errorf("ssh: %s (%s): %w: no answer within the time limit of its caller: %w", name, addr, deploy.ErrUnreachable, ctx.Err())
+			// How long it had is said, as ConnectTimeout is: the
+			// caller's limit may have been mostly spent before.
+			return fmt.Errorf("ssh: %s (%s): %w: no answer within the time limit of its caller, %s after the connection began: %w",
+				name, addr, deploy.ErrUnreachable, time.Since(began).Round(time.Millisecond), ctx.Err())
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
