@@ -419,10 +419,14 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		return nil, 0, seenKey{}, err
 	}
 	var seen seenKey
+	// keyed is set once a try's key exchange is done, its host key
+	// verified: what follows is the login.
+	var keyed atomic.Bool
 	hostKey := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(hostname, remote, key)
 		if err == nil {
 			seen = seenKey{name: name, addr: addr, hostname: hostname, remote: remote, key: key}
+			keyed.Store(true)
 		}
 		return err
 	}
@@ -483,6 +487,7 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		}
 		bc := &bannerConn{Conn: conn}
 		offered.Store(false)
+		keyed.Store(false)
 		// The handshake has no context of its own: closing the connection
 		// ends it when the deadline passes or ctx is canceled.
 		stop := context.AfterFunc(dctx, func() { conn.Close() })
@@ -518,8 +523,11 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// key (before its banner, with an SSH disconnect, or as the key
 		// exchange begins: an sshd over its limits) ran nothing and was
 		// shown no credential, so it is as safe to try again as one
-		// that was never reached.
-		sentAway := (isNetErr(err) || isDisconnect(err)) && !offered.Load() && !cut
+		// that was never reached. One that ends it once the key
+		// exchange is done refused the login, key offered or not (an
+		// sshd whose MaxAuthTries lets no try, a host refusing the
+		// user): a second try is refused as the first was.
+		sentAway := (isNetErr(err) || isDisconnect(err)) && !offered.Load() && !keyed.Load() && !cut
 		if sentAway && attempt < maxDropped && dctx.Err() == nil && t.pause(dctx, dropPause(attempt)) == nil {
 			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before login; trying again", "host", name, "addr", addr,
 				"banner", bc.banner(), "attempt", attempt, "err", err)

@@ -620,6 +620,39 @@ func TestAuth(t *testing.T) {
 	})
 }
 
+// TestRefusedLoginBeforeKeyNotTriedAgain: a host that sends the
+// connection away once the key exchange is done, before the bot offered
+// it a key (an sshd whose MaxAuthTries lets no try disconnects as the
+// login begins, "Too many authentication failures"), refused the login:
+// it is reported as a failed login at once, as one that refuses the key
+// is, not tried again and reported unreachable as a host over its limits.
+func TestRefusedLoginBeforeKeyNotTriedAgain(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{"MaxAuthTries 0"}})
+	tr := transport(t, f, nil)
+	pauses := 0
+	tr.pause = func(context.Context, time.Duration) error {
+		pauses++
+		return nil
+	}
+	before := strings.Count(f.Log(0), "Connection from ")
+	s, err := tr.Open(context.Background(), host(f, 0))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded, want a refused login")
+	}
+	want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): log in as " + f.User + ": "
+	if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, "Too many authentication failures") {
+		t.Errorf("got %q, want it to start %q and give the host's reason", msg, want)
+	}
+	if errors.Is(err, deploy.ErrUnreachable) {
+		t.Errorf("got %v, want a failed login, not an unreachable host", err)
+	}
+	if got := strings.Count(f.Log(0), "Connection from ") - before; pauses != 0 || got != 1 {
+		t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+	}
+}
+
 // stuckSigner is an ssh-agent that lists its keys and never signs, as one
 // waiting for a confirmation or a touch does.
 type stuckSigner struct {
