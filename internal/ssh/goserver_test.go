@@ -232,7 +232,7 @@ func TestDisconnectBeforeLogin(t *testing.T) {
 
 // TestSentAwayBeforeLoginTriedAgain puts a front before a real sshd that
 // ends the first connections before login, as an sshd over its limits
-// does: with an SSH disconnect, or right after its banner. Nothing ran on
+// does: with an SSH disconnect, or before its banner. Nothing ran on
 // the host and no key was tried, so the connection is tried again within
 // connect_timeout, and logs in once the host lets it; a host that goes on
 // sending it away is unreachable.
@@ -246,13 +246,13 @@ func TestSentAwayBeforeLoginTriedAgain(t *testing.T) {
 		want    string // the start of the error after the host's name and address
 	}{
 		{name: "disconnect, then let in", how: refuseDisconnect, refused: 2},
-		{name: "closed after the banner, then let in", how: refuseAfterBanner, refused: 2},
+		{name: "closed before the banner, then let in", how: refuseBeforeBanner, refused: 2},
 		{name: "disconnect every time", how: refuseDisconnect, refused: -1,
 			want: "host unreachable: the host closed the connection before login, 5 times: ssh: handshake failed: ssh: disconnect, reason 12: \"too many connections\""},
-		{name: "closed after the banner every time", how: refuseAfterBanner, refused: -1,
+		{name: "closed before the banner every time", how: refuseBeforeBanner, refused: -1,
 			// EOF, or a reset when the host closed with the bot's
-			// key exchange unread.
-			want: "host unreachable: the host closed the connection before login, 5 times: ssh: handshake failed: "},
+			// version line unread.
+			want: "host unreachable: closed the connection before its SSH banner, 5 times (its sshd refusing new connections past MaxStartups?): ssh: handshake failed: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,6 +336,68 @@ func TestMismatchDisconnectNotTriedAgain(t *testing.T) {
 			}
 			if got := accepted(); got != 1 || pauses != 0 {
 				t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+			}
+		})
+	}
+}
+
+// TestNoKeyExchangeOffered: a host that closes the connection after its
+// SSH banner, before offering any key exchange, does so because it has
+// none to offer: sshd whose HostKeyAlgorithms match none of its host keys
+// logs "No supported key exchange algorithms" and closes, on every try.
+// It fails at once, named, saying so and what the bot offers, rather than
+// being tried again and reported unreachable as a host over its limits,
+// which closes before its banner (TestSentAwayBeforeLoginTriedAgain).
+func TestNoKeyExchangeOffered(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{"HostKeyAlgorithms ssh-rsa"}})
+	good := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	tests := []struct {
+		name  string
+		start func(t *testing.T) (addr, knownHosts string, tries func() int)
+		log   func() string // the host's sshd log, "" for none
+	}{
+		{"sshd with no host key of its HostKeyAlgorithms", func(t *testing.T) (string, string, func() int) {
+			before := strings.Count(f.Log(0), "Connection from ")
+			return f.Hosts[0].Addr, f.KnownHosts, func() int { return strings.Count(f.Log(0), "Connection from ") - before }
+		}, func() string { return f.Log(0) }},
+		{"a front that closes after the host's banner", func(t *testing.T) (string, string, func() int) {
+			front, accepted := startFront(t, good.Hosts[0].Addr, refuseAfterBanner, -1)
+			return front, knownAs(t, good, 0, front), accepted
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, knownHosts, tries := tt.start(t)
+			tr := transport(t, f, func(c *Config) { c.KnownHostsFile = knownHosts })
+			defer tr.Close()
+			pauses := 0
+			tr.pause = func(context.Context, time.Duration) error {
+				pauses++
+				return nil
+			}
+			s, err := tr.Open(context.Background(), deploy.Host{Name: "web1", Address: addr})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a host that offers no key exchange succeeded")
+			}
+			want := "ssh: web1 (" + addr + "): no common key exchange: the host closed the connection after its SSH banner without offering one, " +
+				"as sshd does when its sshd_config leaves it none to offer (KexAlgorithms, or HostKeyAlgorithms matching none of its host keys); " +
+				"we offer key exchange algorithms mlkem768x25519-sha256, ecdh-sha2-nistp256, curve25519-sha256, curve25519-sha256@libssh.org, " +
+				"ecdh-sha2-nistp384, ecdh-sha2-nistp521, diffie-hellman-group14-sha256, diffie-hellman-group16-sha512; " +
+				"host key algorithms ssh-ed25519, " + strings.Join(hostCertAlgorithms, ", ") +
+				", ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, rsa-sha2-512, rsa-sha2-256: "
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %q, want it to start %q", err.Error(), want)
+			}
+			if errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("got %v, want it not to wrap deploy.ErrUnreachable", err)
+			}
+			if got := tries(); got != 1 || pauses != 0 {
+				t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+			}
+			if tt.log != nil && !strings.Contains(tt.log(), "No supported key exchange algorithms") {
+				t.Errorf("the host's sshd logged %q, want it to say it had no key exchange to offer", tt.log())
 			}
 		})
 	}
@@ -651,8 +713,6 @@ func TestSentAwayUntilCallerLimit(t *testing.T) {
 	}{
 		{"disconnect", refuseDisconnect,
 			"host unreachable: the host closed the connection before login" + limit + "ssh: handshake failed: ssh: disconnect, reason 12: \"too many connections\""},
-		{"closed after the banner", refuseAfterBanner,
-			"host unreachable: the host closed the connection before login" + limit + "ssh: handshake failed: "},
 		{"closed before the banner", refuseBeforeBanner,
 			"host unreachable: closed the connection before its SSH banner, 2 times (its sshd refusing new connections past MaxStartups?), until the time limit of its caller (context deadline exceeded) ended the tries: "},
 	}

@@ -514,6 +514,20 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		if refusal := mismatchRefusal(err); refusal != "" && !offered.Load() && !cut {
 			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): %s: %w", name, addr, refusal, err)
 		}
+		// A host that closed the connection once it sent its version
+		// line, with no key exchange offer after it, had none to make:
+		// sshd closes so ("No supported key exchange algorithms") when
+		// its KexAlgorithms, or a HostKeyAlgorithms that matches none of
+		// its host keys, leave it none, and does on every try. An sshd
+		// over its limits closes before its version line.
+		if isNetErr(err) && bc.bannerOnly() && !cut {
+			offer := cc.Config
+			offer.SetDefaults()
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): no common key exchange: the host closed the connection after its SSH banner without offering one, "+
+				"as sshd does when its sshd_config leaves it none to offer (KexAlgorithms, or HostKeyAlgorithms matching none of its host keys); "+
+				"we offer key exchange algorithms %s; host key algorithms %s: %w",
+				name, addr, algorithmList(offer.KeyExchanges), algorithmList(algos), err)
+		}
 		// A connection this end closed at its deadline (or as ctx ended)
 		// was not dropped by the host: a host that accepts it and never
 		// answers (hung, its sshd stopped) has no answer within the
@@ -660,34 +674,74 @@ func dropPause(attempt int) time.Duration {
 	return d/2 + rand.N(d)
 }
 
-// bannerConn notes whether the host has sent its SSH version line. sshd
-// closes a connection before it, with at most a line of its own
-// ("Exceeded MaxStartups"), when it has too many that have not logged in
-// yet: MaxStartups drops new ones at random past 10 by default. Such a
-// connection did nothing and is tried again.
+// bannerConn notes whether the host has sent its SSH version line, and
+// anything after it. sshd closes a connection before that line, with at
+// most a line of its own ("Exceeded MaxStartups"), when it has too many
+// that have not logged in yet: MaxStartups drops new ones at random past
+// 10 by default. Such a connection did nothing and is tried again. Right
+// after the line sshd sends its key exchange offer, unless it has none to
+// make: then it closes the connection, on every try.
 type bannerConn struct {
 	net.Conn
-	seen atomic.Bool
-	head []byte // what came before the version line, at most maxHead
+	seen atomic.Bool // the version line began (or more came than any line before it may hold)
+	done atomic.Bool // the version line ended
+	more atomic.Bool // something came after it
+	head []byte      // what came before the version line and with it, at most maxHead
 }
 
 const maxHead = 1 << 10
 
+// Read is called by one goroutine at a time: x/crypto reads the version
+// line, then its packets, in turn.
 func (c *bannerConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.seen.Load() {
-		c.head = append(c.head, p[:min(n, maxHead-len(c.head))]...)
-		if bytes.HasPrefix(c.head, []byte("SSH-")) || bytes.Contains(c.head, []byte("\nSSH-")) || len(c.head) >= maxHead {
-			c.seen.Store(true)
-			c.head = nil
-		}
+	if n > 0 && !c.more.Load() {
+		c.note(p[:n])
 	}
 	return n, err
+}
+
+// note takes b, read from the host, into account.
+func (c *bannerConn) note(b []byte) {
+	if c.done.Load() {
+		c.more.Store(true)
+		return
+	}
+	c.head = append(c.head, b[:min(len(b), maxHead-len(c.head))]...)
+	start := -1
+	switch {
+	case bytes.HasPrefix(c.head, []byte("SSH-")):
+		start = 0
+	case bytes.Contains(c.head, []byte("\nSSH-")):
+		start = bytes.Index(c.head, []byte("\nSSH-")) + 1
+	}
+	if start >= 0 || len(c.head) >= maxHead {
+		c.seen.Store(true)
+	}
+	if start >= 0 {
+		if end := bytes.IndexByte(c.head[start:], '\n'); end >= 0 {
+			c.done.Store(true)
+			c.more.Store(start+end+1 < len(c.head))
+			c.head = nil
+			return
+		}
+	}
+	if len(c.head) >= maxHead {
+		// A line too long to be sshd's: whatever it is, it is more
+		// than a version line alone.
+		c.done.Store(true)
+		c.more.Store(true)
+		c.head = nil
+	}
 }
 
 // banner reports whether the host sent its version line (or more than
 // any line before it may hold).
 func (c *bannerConn) banner() bool { return c.seen.Load() }
+
+// bannerOnly reports whether the host sent its version line and nothing
+// after it.
+func (c *bannerConn) bannerOnly() bool { return c.done.Load() && !c.more.Load() }
 
 // agentConn is a connection to the ssh-agent, closed when the handshake's
 // deadline passes or its ctx is done. The agent protocol has no timeout
