@@ -571,8 +571,8 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// or "").
 		sentAwayErr := func(what, why string) error {
 			if limit != nil {
-				return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s, until the time limit of its caller (%w) ended the tries: %w",
-					name, addr, deploy.ErrUnreachable, what, times, why, limit, err)
+				return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s, until the time limit of its caller (%w) ended the tries, %s after the connection began: %w",
+					name, addr, deploy.ErrUnreachable, what, times, why, limit, time.Since(began).Round(time.Millisecond), err)
 			}
 			return fmt.Errorf("ssh: %s (%s): %w: %s, %s%s: %w", name, addr, deploy.ErrUnreachable, what, times, why, err)
 		}
