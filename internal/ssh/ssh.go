@@ -519,12 +519,15 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		// sshd closes so ("No supported key exchange algorithms") when
 		// its KexAlgorithms, or a HostKeyAlgorithms that matches none of
 		// its host keys, leave it none, and does on every try. An sshd
-		// over its limits closes before its version line.
+		// over its limits closes before its version line; one that
+		// cannot fork its unprivileged child closes after it, which the
+		// wire does not tell apart, so the message names both and its
+		// log tells which.
 		if isNetErr(err) && bc.bannerOnly() && !cut {
 			offer := cc.Config
 			offer.SetDefaults()
 			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): no common key exchange: the host closed the connection after its SSH banner without offering one, "+
-				"as sshd does when its sshd_config leaves it none to offer (KexAlgorithms, or HostKeyAlgorithms matching none of its host keys); "+
+				"as sshd does when its sshd_config leaves it none to offer (KexAlgorithms, or HostKeyAlgorithms matching none of its host keys), or, rarely, when it cannot start the login's process (its log says which); "+
 				"we offer key exchange algorithms %s; host key algorithms %s: %w",
 				name, addr, algorithmList(offer.KeyExchanges), algorithmList(algos), err)
 		}
