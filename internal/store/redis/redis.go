@@ -146,9 +146,12 @@ type Store struct {
 	// indexTTL is how long trains:index is taken as built:
 	// trainIndexTTL, shorter in tests.
 	indexTTL time.Duration
-	// calls counts the calls whose caller gave up waiting (see await),
-	// for Close to wait for.
-	calls sync.WaitGroup
+	// calls counts the calls whose caller may give up waiting (see
+	// await), for Close to wait for; begin adds to it. mu guards closing,
+	// set by Close before it waits for calls: no call is counted after.
+	calls   sync.WaitGroup
+	mu      sync.Mutex
+	closing bool
 }
 
 // Open connects to the Redis at opt.URL and checks that it answers. An
@@ -503,9 +506,14 @@ return 1
 // still held stay held in Redis until they expire; their methods, like
 // every other method, fail after Close.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
 		return nil
 	}
+	s.closing = true
+	s.closed.Store(true)
+	s.mu.Unlock()
 	err := s.rdb.Close()
 	// Calls given up on (see await) end as their connections close.
 	s.calls.Wait()
