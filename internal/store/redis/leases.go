@@ -74,7 +74,9 @@ const abandonTimeout = 2 * time.Second
 // the call's own nonce: Acquire returns the lease rather than reporting it
 // held by holder. If Acquire fails without knowing whether Redis took the
 // lease (the context ended, Redis went away), it gives the lease back if it
-// can; otherwise the lease stays taken until ttl passes.
+// can; otherwise the lease stays taken until ttl passes. When the context
+// ended, Acquire returns its error at once and gives the lease back
+// behind it.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, deploy.StoreNotRun(ctx))
@@ -102,7 +104,14 @@ func (s *Store) acquire(ctx context.Context, key, holder string, ttl time.Durati
 	v, err := s.guarded(ctx, acquireScript, keys, ms(now), msCeil(now.Add(ttl)), n, holder, redisTTL(ttl), fenceTTL(key, ttl)).Result()
 	if err != nil {
 		werr := s.fail(ctx, "acquire lease "+key, err)
-		if !definite(err) && !s.closed.Load() {
+		switch {
+		case definite(err) || s.closed.Load():
+			// Redis took nothing, or cannot be asked to give it back.
+		case ctx.Err() != nil:
+			// The caller gave up, most likely on a Redis slow to
+			// answer, which would hold up the give-back as well.
+			s.abandonBehind(ctx, key, n)
+		default:
 			if aerr := s.abandon(ctx, key, n); aerr != nil {
 				werr = fmt.Errorf("%w (it may stay taken until it expires: %v)", werr, aerr)
 			}
@@ -185,6 +194,23 @@ func (s *Store) abandon(ctx context.Context, key, n string) error {
 		return s.fail(ctx, "give back lease "+key, err)
 	}
 	return nil
+}
+
+// abandonBehind runs abandon in a goroutine of its own, which Close
+// waits for, so that a caller that gave up is not kept waiting for the
+// give-back. A give-back that fails is logged: the lease stays taken
+// until it expires.
+func (s *Store) abandonBehind(ctx context.Context, key, n string) {
+	if !s.begin() {
+		return // closing: the give-back would fail at once
+	}
+	go func() {
+		defer s.calls.Done()
+		if err := s.abandon(ctx, key, n); err != nil {
+			s.log.Warn("a lease an acquire given up on may have taken stays taken until it expires",
+				"store", s.String(), "lease", key, "err", err)
+		}
+	}()
 }
 
 // acquireScript: ARGV is now, the expiry, the call's nonce, the holder,

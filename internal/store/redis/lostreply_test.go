@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,7 +305,7 @@ func TestLostReply(t *testing.T) {
 
 // TestAcquireGivesBack stalls the reply to an Acquire that Redis applied
 // until the caller gives up: the caller gets its context's error, and the
-// lease it will never use is given back.
+// lease it will never use is given back, behind it.
 func TestAcquireGivesBack(t *testing.T) {
 	srv := redisserver.Start(t)
 	proxy := newFaultProxy(t, srv.Addr())
@@ -322,9 +323,7 @@ func TestAcquireGivesBack(t *testing.T) {
 	if proxy.Faults() != 1 {
 		t.Fatalf("replies stalled: got %d, want 1", proxy.Faults())
 	}
-	if _, err := direct.Acquire(t.Context(), "deploy/stalled", "bot-2", time.Minute); err != nil {
-		t.Errorf("Acquire after the stalled one gave up: got %v, want the lease given back", err)
-	}
+	acquireOnceGivenBack(t, direct, "deploy/stalled")
 }
 
 // TestTakeSignalAfterStalledTake: a take whose caller gave up while
@@ -449,9 +448,7 @@ func TestCancelWhileReplyHangs(t *testing.T) {
 			_, err := s.Acquire(ctx, "deploy/hang", "bot-1", time.Minute)
 			return err
 		}, func(t *testing.T) {
-			if _, err := direct.Acquire(t.Context(), "deploy/hang", "bot-2", time.Minute); err != nil {
-				t.Errorf("Acquire after the hung one gave up: got %v, want the lease given back", err)
-			}
+			acquireOnceGivenBack(t, direct, "deploy/hang")
 		}},
 		{"TakeSignal", "hang:cancel", func(ctx context.Context) error {
 			_, _, err := s.TakeSignal(ctx, "hang", "cancel")
@@ -480,5 +477,56 @@ func TestCancelWhileReplyHangs(t *testing.T) {
 			}
 			tc.after(t)
 		})
+	}
+}
+
+// TestCancelledAcquireReturnsAtOnce: an Acquire whose caller gives up
+// while Redis does not answer returns the context's error at once, not
+// after trying to give the lease back, which Redis cannot do either then:
+// Redis is paused from the moment it took the lease until Acquire has
+// returned. Acquire used to wait for that give-back until its own
+// timeout, 2 s, and then add that the lease may stay taken. Once Redis
+// answers again, the lease is given back behind the caller.
+func TestCancelledAcquireReturnsAtOnce(t *testing.T) {
+	srv := redisserver.Start(t)
+	t.Cleanup(srv.Resume)
+	proxy := newFaultProxy(t, srv.Addr())
+	prefix := newPrefix()
+	s := openStore(t, redis.Options{URL: proxy.URL(), Prefix: prefix})
+	direct := openStore(t, redis.Options{URL: srv.URL(), Prefix: prefix})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	proxy.hangNextReply("deploy/paused", func() {
+		srv.Pause()
+		cancel()
+	})
+	_, err := s.Acquire(ctx, "deploy/paused", "bot-1", time.Minute)
+	srv.Resume()
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "stay taken") {
+		t.Fatalf("Acquire given up on a paused Redis: got %v, want the context's error, returned without waiting for the lease to be given back", err)
+	}
+	if proxy.Faults() != 1 {
+		t.Fatalf("replies kept back: got %d, want 1 (the test did not exercise a hung reply)", proxy.Faults())
+	}
+	acquireOnceGivenBack(t, direct, "deploy/paused")
+}
+
+// acquireOnceGivenBack takes key for bot-2 as soon as the lease a given-up
+// Acquire took is given back, which happens behind its caller; it fails t
+// if it is still held after a deadline.
+func acquireOnceGivenBack(t *testing.T, s *redis.Store, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.Acquire(t.Context(), key, "bot-2", time.Minute)
+		if err == nil {
+			return
+		}
+		var he *deploy.LeaseHeldError
+		if !errors.As(err, &he) || time.Now().After(deadline) {
+			t.Fatalf("Acquire after the given-up one: got %v, want the lease given back", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
