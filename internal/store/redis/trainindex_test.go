@@ -268,3 +268,40 @@ func TestTrainsIndexLostWithoutItsMarker(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainsMarkerMadePermanentOverABuiltIndex: an older replica that
+// builds the index sets its marker without expiry, and may do so over an
+// index this version built (one holding ""), when the marker this
+// version set expired. A train that replica boards first is listed all
+// the same: the listing takes a marker without expiry for a missing one
+// and builds the index again, and the marker expires again from then on.
+func TestTrainsMarkerMadePermanentOverABuiltIndex(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := openPrefix(t, srv, "idx:")
+	ctx := t.Context()
+	c := trainstore.Car{App: "web", Build: "7", Env: "prod", User: "ana", Boarded: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	if _, err := s.Board(ctx, "daily", c, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"daily"}) {
+		t.Fatalf("the listing that builds the index: Trains got %q, %v; want [daily]", got, err)
+	}
+	// As the older replica boards a train and builds the index.
+	entry, err := carEntry(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, s.indexBuiltKey(), "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"daily", "x"}) {
+		t.Errorf("Trains got %q, %v; want [daily x]", got, err)
+	}
+	ttl, err := s.rdb.PTTL(ctx, s.indexBuiltKey()).Result()
+	if err != nil || ttl <= 0 || ttl > trainIndexTTL {
+		t.Errorf("the marker's ttl: got %v, %v; want in (0, %v]", ttl, err, trainIndexTTL)
+	}
+}
