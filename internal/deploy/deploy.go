@@ -2165,10 +2165,39 @@ func (r *run) recheck(hosts []Host) []error {
 			previous = r.states[h.Name].Previous
 		}
 		if err := r.e.checkHealth(ctx, r, h, r.rec.Build, previous, nil, time.Time{}); err != nil {
-			failed[i] = errs.Wrap(errs.Unavailable, err, "%s stopped passing its health check after switching: %v", h.Name, err)
+			failed[i] = unhealthy(h.Name, err)
 		}
 	})
 	return failed
+}
+
+// unhealthyError is a switched host that stopped passing its health check
+// by a health gate (see recheck); err is why. It names the host once, as
+// err names it when that is with its address.
+type unhealthyError struct {
+	host string
+	err  error
+}
+
+// unhealthy is host, switched, failing the health gate for err.
+func unhealthy(host string, err error) error {
+	ue := &unhealthyError{host: host, err: err}
+	return errs.Wrap(errs.Unavailable, ue, "%v", ue)
+}
+
+func (e *unhealthyError) Error() string {
+	_, lead := e.saidOf()
+	return lead + " " + e.unnamed()
+}
+func (e *unhealthyError) Unwrap() error { return e.err }
+
+func (e *unhealthyError) saidOf() (host, lead string) {
+	lead, _ = hostLead(e.host, e.err)
+	return e.host, lead
+}
+
+func (e *unhealthyError) unnamed() string {
+	return "stopped passing its health check after switching: " + hostCause(e.host, e.err)
 }
 
 // revertOne switches a single failed host back, within max_failures. The
@@ -2179,8 +2208,11 @@ func (r *run) recheck(hosts []Host) []error {
 func (r *run) revertOne(h Host, cause error) error {
 	ctx := context.WithoutCancel(r.ctx)
 	// Only its text goes on, to the host's error and the progress: its
-	// Error() says the message, and then the cause it quotes.
-	cause = errors.New(failureText(cause))
+	// Error() says the message, and then the cause it quotes. The text
+	// still wraps the failure, whose naming of the host the note that it
+	// is left out goes by (see leftOutNote): flattened, the note named
+	// the host, then the failure named it again.
+	cause = quoted(cause)
 	if _, err := r.sessions[h.Name].Run(ctx, Command{Script: markBadScript(r.t.app.Path, r.rec.Build), Timeout: r.t.env.StepTimeout.D()}); err != nil {
 		r.log.Warn("mark release bad", "host", h.Name, "err", err)
 	}
@@ -3064,6 +3096,12 @@ func failureText(err error) string {
 		return err.Error()
 	}
 	return errs.Message(err)
+}
+
+// quoted is err as people are told it (see failureText), still wrapping
+// err.
+func quoted(err error) error {
+	return &restOf{msg: failureText(err), err: err}
 }
 
 // causeText says why a deploy is switched back: a person's cancel as such

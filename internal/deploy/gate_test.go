@@ -109,3 +109,50 @@ func TestHostFailureSaidOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestLeftOutNoteNamesFailedHostOnce: a host that fails its health check
+// within max_failures, after its switch or at the health gate before the
+// next batch, is switched back alone, and a note says it is left out. The
+// note named it twice ("h0 failed and is left out (…): h0 stopped passing
+// its health check after switching: …", "h1 failed and is left out (…):
+// health on h1: …"): the revert quoted the failure as bare text, which
+// the note could not tell from a cause that does not name the host.
+func TestLeftOutNoteNamesFailedHostOnce(t *testing.T) {
+	const counts = " failed and is left out (1 of 3 hosts failed; max_failures allows 1): "
+	for _, tt := range []struct {
+		name  string
+		extra tarEntry // in build 3: BROKEN-HOST fails its host, FLAKY-HOST at the gate
+		host  string   // the host that fails
+		want  string   // the note starts so
+	}{
+		{"failing its health check", tarEntry{name: "BROKEN-h1", body: "x"}, "h1", "h1" + counts + "health: not healthy after 2s"},
+		{"at the gate", tarEntry{name: "FLAKY-h0", body: "x"}, "h0", "h0" + counts + "stopped passing its health check after switching: not healthy after 2s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := threeHostsConfig(t, 1, "true", func(yaml string) string {
+				yaml = failingHealth(yaml)
+				if strings.HasPrefix(tt.extra.name, "FLAKY-") {
+					yaml = strings.Replace(yaml, `test ! -e current/BROKEN'`, flakyHealth, 1)
+				}
+				return yaml
+			})
+			f.build("3", tt.extra)
+			rec := f.mustRun(deploy.KindDeploy, "3", deploy.OutcomePartial)
+			if hr := rec.Host(tt.host); hr.State != deploy.HostReverted {
+				t.Fatalf("%s: got %s (%s), want reverted", tt.host, hr.State, hr.Error)
+			}
+			var said []string
+			for _, n := range notes(f) {
+				if strings.HasPrefix(n, tt.host+" failed and is left out") {
+					said = append(said, n)
+				}
+			}
+			if len(said) != 1 {
+				t.Fatalf("notes: got %q, want one saying %s is left out", notes(f), tt.host)
+			}
+			if !strings.HasPrefix(said[0], tt.want) || strings.Count(said[0], tt.host) != 1 {
+				t.Errorf("note: got %q, want it to start %q and name %s once", said[0], tt.want, tt.host)
+			}
+		})
+	}
+}

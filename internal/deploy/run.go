@@ -441,6 +441,21 @@ func (e *stepError) Unwrap() error { return e.err }
 // "deliver on web1: ssh: web1: session closed".
 func (e *stepError) cause() string { return hostCause(e.host, e.err) }
 
+func (e *stepError) saidOf() (host, lead string) { return e.host, e.host }
+func (e *stepError) unnamed() string             { return fmt.Sprintf("%s: %s", e.step, e.cause()) }
+
+// hostSaid is an error said of its host, which it names itself: a failed
+// step ("deliver on web1: …"), a host that failed the health gate ("web1
+// stopped passing its health check after switching: …"). A text that
+// names the host up front quotes it without that naming (see hostLead).
+type hostSaid interface {
+	error
+	// saidOf is the host it names, and lead how it names it.
+	saidOf() (host, lead string)
+	// unnamed is what it says without naming the host.
+	unnamed() string
+}
+
 // hostCause is what err, an error of host, says without naming the host
 // as the SSH transport's errors do (see hostLead), for a text that names
 // the host itself.
@@ -588,9 +603,16 @@ func withHost(host string, err error) error {
 // inside. What err says before the naming stays ("could not look …:
 // ssh: web1: session closed" leaves "could not look …: session
 // closed"). An error that does not name the host leads with the host's
-// bare name.
+// bare name. An error said of host itself (see hostSaid), through
+// whatever wraps it, leads with its naming and is said without it
+// ("deliver: session closed").
 func hostLead(host string, err error) (string, error) {
 	msg := err.Error()
+	if said, ok := errors.AsType[hostSaid](err); ok {
+		if of, lead := said.saidOf(); of == host && strings.Contains(msg, said.Error()) {
+			return lead, &restOf{msg: strings.Replace(msg, said.Error(), said.unnamed(), 1), err: err}
+		}
+	}
 	if i := strings.Index(" "+msg, " "+host+" ("); i >= 0 {
 		if j := strings.Index(msg[i:], "): "); j >= 0 {
 			return msg[i : i+j+1], &restOf{msg: beforeName(msg[:i]) + msg[i+j+3:], err: err}
@@ -689,23 +711,13 @@ func (r *run) drop(h Host, state HostState, err error) bool {
 }
 
 // leftOutNote says host failed for err and is left out, n of of hosts
-// having failed. It names the host once, up front: by the SSH transport's
-// naming when err holds one (see hostLead), and a failed step of the host
-// by the step alone ("deliver: session closed"), or the note read
-// "host0 failed and is left out (…): deliver on host0: session closed".
+// having failed. It names the host once, up front, by err's naming of it
+// (see hostLead): a failed step of the host is said by the step alone
+// ("deliver: session closed"), or the note read "host0 failed and is
+// left out (…): deliver on host0: session closed".
 func leftOutNote(host string, n, of, allowed int, err error) string {
 	lead, rest := hostLead(host, err)
-	return fmt.Sprintf("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %s", lead, n, of, allowed, withoutStepHost(host, rest))
-}
-
-// withoutStepHost is what err says, with a failed step of host in it said
-// by the step alone, for a text that names the host itself.
-func withoutStepHost(host string, err error) string {
-	msg := err.Error()
-	if se, ok := errors.AsType[*stepError](err); ok && se.host == host {
-		msg = strings.Replace(msg, se.Error(), fmt.Sprintf("%s: %s", se.step, se.cause()), 1)
-	}
-	return msg
+	return fmt.Sprintf("%s failed and is left out (%d of %d hosts failed; max_failures allows %d): %v", lead, n, of, allowed, rest)
 }
 
 func (r *run) closeSessions() {
