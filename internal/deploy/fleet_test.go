@@ -905,6 +905,11 @@ func TestFleetHostLostMidDeploy(t *testing.T) {
 			if h1.State != deploy.HostFailed || !strings.Contains(h1.Error, tt.want) || !strings.Contains(h1.Error, "switch back") {
 				t.Errorf("host1: got state %s error %q, want failed, %q and the failed switch back", h1.State, h1.Error, tt.want)
 			}
+			// The failed step names host1 once, with the address the
+			// SSH error gave, which whoever has to reach it needs.
+			if at := "restart on host1 (" + fleet.Hosts[1].Addr + "): "; !strings.HasPrefix(h1.Error, at) || !strings.HasPrefix(failed.Err, at) {
+				t.Errorf("host1: got error %q, step %q; want both to start %q", h1.Error, failed.Err, at)
+			}
 			// Switched back as it was: no previous, as on host2.
 			f.checkLinks(0, "1", "")
 			f.checkLinks(2, "1", "")

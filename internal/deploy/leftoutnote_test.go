@@ -23,6 +23,7 @@ func TestLeftOutNoteNamesHostOnce(t *testing.T) {
 	}{
 		{"a failed step", stepFailed(StepDeliver, "host0", closed), "host0" + counts + "deliver: session closed"},
 		{"a failed step with more said after it", fmt.Errorf("%w; %s", stepFailed(StepDeliver, "host0", closed), "the disk is full"), "host0" + counts + "deliver: session closed; the disk is full"},
+		{"a failed step named with its address", stepFailed(StepDeliver, "host0", errors.New("ssh: host0 (10.0.0.5:22): connection lost")), "host0 (10.0.0.5:22)" + counts + "deliver: connection lost"},
 		{"a failed step of another host", stepFailed(StepDeliver, "host1", errors.New("exit status 1")), "host0" + counts + "deliver on host1: exit status 1"},
 		{"named with its address", errors.New("could not look: ssh: host0 (10.0.0.5:22): connection lost"), "host0 (10.0.0.5:22)" + counts + "could not look: connection lost"},
 		{"named alone", fmt.Errorf("could not look: %w", closed), "host0" + counts + "could not look: session closed"},

@@ -433,7 +433,14 @@ func stepFailed(step Step, host string, err error) error {
 	return &stepError{step: step, host: host, err: err}
 }
 
-func (e *stepError) Error() string { return fmt.Sprintf("%s on %s: %s", e.step, e.host, e.cause()) }
+// Error names the host once, by the SSH transport's naming when the
+// cause gave its address ("deliver on web1 (10.0.0.5:22): host
+// unreachable: connection lost"): whoever reads it needs the address to
+// reach the host.
+func (e *stepError) Error() string {
+	_, lead := e.saidOf()
+	return fmt.Sprintf("%s on %s: %s", e.step, lead, e.cause())
+}
 func (e *stepError) Unwrap() error { return e.err }
 
 // cause is why the step failed, without the SSH transport's naming of
@@ -441,8 +448,12 @@ func (e *stepError) Unwrap() error { return e.err }
 // "deliver on web1: ssh: web1: session closed".
 func (e *stepError) cause() string { return hostCause(e.host, e.err) }
 
-func (e *stepError) saidOf() (host, lead string) { return e.host, e.host }
-func (e *stepError) unnamed() string             { return fmt.Sprintf("%s: %s", e.step, e.cause()) }
+func (e *stepError) saidOf() (host, lead string) {
+	lead, _ = hostLead(e.host, e.err)
+	return e.host, lead
+}
+
+func (e *stepError) unnamed() string { return fmt.Sprintf("%s: %s", e.step, e.cause()) }
 
 // hostSaid is an error said of its host, which it names itself: a failed
 // step ("deliver on web1: …"), a host that failed the health gate ("web1

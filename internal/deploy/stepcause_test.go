@@ -38,15 +38,18 @@ func TestStepCause(t *testing.T) {
 // TestStepErrorNamesHostOnce: a failed step names its host, and the SSH
 // transport's error inside it names the host too, with its address or
 // without: a host's record read "deliver on host0: ssh: host0: session
-// closed". The step names the host once; what the error says of another
-// host, or before its naming, stays.
+// closed". The step names the host once, with the address when the error
+// gave it (naming the host once had dropped it, which whoever has to
+// reach the host needs); what the error says of another host, or before
+// its naming, stays.
 func TestStepErrorNamesHostOnce(t *testing.T) {
 	tests := []struct {
 		name, host, err, want, cause string
 	}{
 		{"named alone", "host0", "ssh: host0: session closed", "deliver on host0: session closed", "session closed"},
-		{"named with its address", "web1", "ssh: web1 (10.0.0.5:22): connection lost: EOF", "deliver on web1: connection lost: EOF", "connection lost: EOF"},
+		{"named with its address", "web1", "ssh: web1 (10.0.0.5:22): connection lost: EOF", "deliver on web1 (10.0.0.5:22): connection lost: EOF", "connection lost: EOF"},
 		{"named further in", "host0", "read stdin: ssh: host0: stdin: broken pipe", "deliver on host0: read stdin: stdin: broken pipe", "read stdin: stdin: broken pipe"},
+		{"named with its address further in", "web1", "read stdin: ssh: web1 (10.0.0.5:22): stdin: broken pipe", "deliver on web1 (10.0.0.5:22): read stdin: stdin: broken pipe", "read stdin: stdin: broken pipe"},
 		{"not named", "web1", "exit status 2: tar: unexpected EOF", "deliver on web1: exit status 2: tar: unexpected EOF", "exit status 2: tar: unexpected EOF"},
 		{"another host named", "web1", "ssh: web10: session closed", "deliver on web1: ssh: web10: session closed", "ssh: web10: session closed"},
 	}
