@@ -2666,12 +2666,7 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 				unmarked = append(unmarked, h.Name)
 			}
 		}
-		why := failureText(unmarkedAt[unmarked[0]])
-		if len(unmarked) == 1 {
-			// The text names the host: its SSH error need not again.
-			why = hostCause(unmarked[0], unmarkedAt[unmarked[0]])
-		}
-		msg += fmt.Sprintf("; could NOT mark release %s bad on %s (%s): a rollback there may still pick it", build, strings.Join(unmarked, ", "), why)
+		msg += "; " + unmarkedText(build, unmarked, unmarkedAt[unmarked[0]])
 	}
 	for _, rel := range slices.Sorted(maps.Keys(back)) {
 		msg += fmt.Sprintf("; switched back to %s on %s", rel, strings.Join(back[rel], ", "))
@@ -2707,6 +2702,22 @@ func (r *run) revertAll(cause error) (Outcome, error) {
 		return OutcomeCancelled, err
 	}
 	return OutcomeReverted, err
+}
+
+// unmarkedText says that release build could not be marked bad on hosts,
+// the first of which failed for err. It names each host once: the list
+// names them, and err, said without the SSH transport's naming of its
+// host, is said of that host when the list has others, by that naming
+// ("host0 (10.0.0.5:22): connection lost", "host0: exit status 2: …"). Of
+// several hosts, it quoted err as it was: "ssh: host0 (…): …" named the
+// host again, and an error that names none left to guess whose it was.
+func unmarkedText(build string, hosts []string, err error) string {
+	lead, rest := hostLead(hosts[0], err)
+	why := rest.Error()
+	if len(hosts) > 1 {
+		why = lead + ": " + why
+	}
+	return fmt.Sprintf("could NOT mark release %s bad on %s (%s): a rollback there may still pick it", build, strings.Join(hosts, ", "), why)
 }
 
 // couldNotSwitchBack names the hosts a deploy failed to switch back and
