@@ -1277,6 +1277,33 @@ func TestHostCertificateRefused(t *testing.T) {
 // TestKeyExchange: the client prefers ECDH on P-256 to X25519 (OpenSSH
 // computes X25519 with slower code of its own), still logs in to a host
 // that offers X25519 alone, and refuses SHA-1 Diffie-Hellman.
+// TestOffersNoSHA1MAC: the MACs the bot offers, as a real sshd reads them
+// from its key exchange offer, are the SHA-2 ones, encrypt-then-MAC first,
+// and no SHA-1 one.
+func TestOffersNoSHA1MAC(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{"LogLevel DEBUG2"}})
+	open(t, transport(t, f, nil), f, 0)
+	// sshd logs the client's offer after this line, its own before it.
+	_, offer, ok := strings.Cut(f.Log(0), "peer client KEXINIT proposal")
+	if !ok {
+		t.Fatalf("sshd log lacks the client's key exchange offer:\n%s", f.Log(0))
+	}
+	want := "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
+	for _, dir := range []string{"ctos", "stoc"} {
+		_, rest, ok := strings.Cut(offer, "MACs "+dir+": ")
+		if !ok {
+			t.Errorf("sshd log lacks the client's MACs %s", dir)
+			continue
+		}
+		// sshd ends the lines of the login's process with its tag.
+		got, _, _ := strings.Cut(rest, "\n")
+		if got = strings.TrimSuffix(strings.TrimSpace(got), " [preauth]"); got != want {
+			t.Errorf("MACs %s offered: got %q, want %q", dir, got, want)
+		}
+	}
+}
+
 func TestKeyExchange(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -1342,7 +1369,12 @@ func TestAlgorithmMismatch(t *testing.T) {
 			"no common cipher (sshd_config Ciphers): the host offers aes256-cbc; we offer " + strings.Join(ciphers, ", ")},
 		{"MAC", []string{"Ciphers aes128-ctr", "MACs umac-64@openssh.com"},
 			"no common MAC (sshd_config MACs): the host offers umac-64@openssh.com; we offer " +
-				"hmac-sha2-256-etm@openssh.com, hmac-sha2-512-etm@openssh.com, hmac-sha2-256, hmac-sha2-512, hmac-sha1, hmac-sha1-96"},
+				"hmac-sha2-256-etm@openssh.com, hmac-sha2-512-etm@openssh.com, hmac-sha2-256, hmac-sha2-512"},
+		// A MAC only matters with a cipher that is not AEAD: the host
+		// takes CTR alone, so that its SHA-1 MAC is chosen or nothing.
+		{"SHA-1 MAC refused", []string{"Ciphers aes128-ctr", "MACs hmac-sha1"},
+			"no common MAC (sshd_config MACs): the host offers hmac-sha1; we offer " +
+				"hmac-sha2-256-etm@openssh.com, hmac-sha2-512-etm@openssh.com, hmac-sha2-256, hmac-sha2-512"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
