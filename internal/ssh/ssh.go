@@ -607,6 +607,15 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			// host that dropped it before its banner is: a deploy
 			// leaves it out as unreachable, not refused.
 			return nil, 0, seenKey{}, sentAwayErr("the host closed the connection before login", "")
+		case keyed.Load() && isNetErr(err) && !cut && ctx.Err() == nil && dctx.Err() == nil:
+			// Dropped with no SSH disconnect once the key exchange was
+			// done: the host answered and let the login begin, and
+			// ended it (its sshd's login process killed, or gone out
+			// of memory), as one that sends a disconnect then refuses
+			// it. "Unreachable: EOF" would send whoever reads it to
+			// the network, and a second try to a host shown the key
+			// already meets what the first did.
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): log in as %s: the host closed the connection during login: %w", name, addr, user, err)
 		case ctx.Err() != nil || dctx.Err() != nil || isNetErr(err):
 			return nil, 0, seenKey{}, unreachable(err)
 		default:

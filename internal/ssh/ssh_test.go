@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -647,6 +648,53 @@ func TestRefusedLoginBeforeKeyNotTriedAgain(t *testing.T) {
 	}
 	if errors.Is(err, deploy.ErrUnreachable) {
 		t.Errorf("got %v, want a failed login, not an unreachable host", err)
+	}
+	if got := strings.Count(f.Log(0), "Connection from ") - before; pauses != 0 || got != 1 {
+		t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+	}
+}
+
+// TestDroppedDuringLoginNotTriedAgain: a host whose sshd ends the
+// connection once the key exchange is done, during the login, with no
+// SSH disconnect (here its login's privileged process is killed as it
+// checks the key, as the kernel's OOM killer may kill it) is reported as
+// a failed login that says the host closed the connection, not as an
+// unreachable host with x/crypto's bare EOF; and it is not tried again,
+// as the bot's key was offered.
+func TestDroppedDuringLoginNotTriedAgain(t *testing.T) {
+	t.Parallel()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sshd runs the command from the login's privileged process, which
+	// the command kills: the unprivileged one that speaks to the bot
+	// then exits without a word.
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true, Config: []string{
+		`AuthorizedKeysCommand /bin/sh -c "kill -9 $PPID"`,
+		"AuthorizedKeysCommandUser " + u.Username,
+	}})
+	// A key authorized_keys lacks, so that sshd asks the command.
+	key := filepath.Join(t.TempDir(), "id")
+	keygen(t, key, "")
+	tr := transport(t, f, func(c *Config) { c.KeyFile = key })
+	pauses := 0
+	tr.pause = func(context.Context, time.Duration) error {
+		pauses++
+		return nil
+	}
+	before := strings.Count(f.Log(0), "Connection from ")
+	s, err := tr.Open(context.Background(), host(f, 0))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded, want a failed login")
+	}
+	want := "ssh: " + f.Hosts[0].Name + " (" + f.Hosts[0].Addr + "): log in as " + f.User + ": the host closed the connection during login: "
+	if msg := err.Error(); !strings.HasPrefix(msg, want) {
+		t.Errorf("got %q, want it to start %q", msg, want)
+	}
+	if errors.Is(err, deploy.ErrUnreachable) || !errors.Is(err, io.EOF) {
+		t.Errorf("got %v, want a failed login wrapping io.EOF, not an unreachable host", err)
 	}
 	if got := strings.Count(f.Log(0), "Connection from ") - before; pauses != 0 || got != 1 {
 		t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
