@@ -421,6 +421,10 @@ const (
 	// refuseVersion sends a banner and an SSH disconnect saying the
 	// protocol version is not supported.
 	refuseVersion
+	// refuseAlternately closes the first connection it refuses before
+	// the banner, as refuseBeforeBanner, the second as
+	// refuseDisconnect, and so on.
+	refuseAlternately
 )
 
 // startFront starts a listener on 127.0.0.1 that sends its first refused
@@ -446,8 +450,15 @@ func startFront(t *testing.T, addr string, how frontRefusal, refused int) (strin
 		mu.Unlock()
 		wg.Wait()
 	})
-	serve := func(c net.Conn, refuse bool) {
+	serve := func(c net.Conn, n int, refuse bool) {
 		defer c.Close()
+		how := how
+		if how == refuseAlternately {
+			how = refuseDisconnect
+			if n%2 == 1 {
+				how = refuseBeforeBanner
+			}
+		}
 		up, err := net.Dial("tcp", addr)
 		if err != nil {
 			return
@@ -493,10 +504,11 @@ func startFront(t *testing.T, addr string, how frontRefusal, refused int) (strin
 			}
 			mu.Lock()
 			n++
+			n := n
 			refuse := refused < 0 || n <= refused
 			conns = append(conns, c)
 			mu.Unlock()
-			wg.Go(func() { serve(c, refuse) })
+			wg.Go(func() { serve(c, n, refuse) })
 		}
 	})
 	return l.Addr().String(), func() int {
@@ -755,6 +767,128 @@ func TestSentAwayUntilCallerLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSentAwayThenSilent: a host that sends the first tries away before
+// login and then leaves the next one unanswered (an sshd over its limits
+// that then hangs) is unreachable for want of an answer, as a host silent
+// from the start is, and the error says what the earlier tries met: "no
+// answer" alone would hide that the host answered them, and how.
+func TestSentAwayThenSilent(t *testing.T) {
+	t.Parallel()
+	f := sshd.StartFleet(t, 1, sshd.Options{NoNamespace: true})
+	// The tries the front lets through reach an sshd that is stopped:
+	// its kernel accepts them, and nothing answers.
+	f.Pause(0)
+	t.Cleanup(func() { f.Resume(0) })
+	tests := []struct {
+		name    string
+		how     frontRefusal
+		refused int
+		caller  bool   // the caller's time limit, not connect_timeout, ends the last try
+		want    string // the error after the host's name and address; TOOK stands for how long the tries took
+	}{
+		{name: "disconnect", how: refuseDisconnect, refused: 2,
+			want: "host unreachable: the host closed the connection before login, 2 times, then no answer within 1s"},
+		{name: "disconnect once", how: refuseDisconnect, refused: 1,
+			want: "host unreachable: the host closed the connection before login, once, then no answer within 1s"},
+		{name: "closed before the banner", how: refuseBeforeBanner, refused: 3,
+			want: "host unreachable: closed the connection before its SSH banner, 3 times (its sshd refusing new connections past MaxStartups?), then no answer within 1s"},
+		{name: "both", how: refuseAlternately, refused: 3,
+			want: "host unreachable: the host closed the connection before login, 3 times (2 of them before its SSH banner), then no answer within 1s"},
+		{name: "the caller's limit", how: refuseDisconnect, refused: 2, caller: true,
+			want: "host unreachable: the host closed the connection before login, 2 times, then no answer within the time limit of its caller, TOOK after the connection began: context deadline exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			front, accepted := startFront(t, f.Hosts[0].Addr, tt.how, tt.refused)
+			tr := transport(t, f, func(c *Config) {
+				c.KnownHostsFile = knownAs(t, f, 0, front)
+				c.ConnectTimeout = time.Second
+				if tt.caller {
+					c.ConnectTimeout = time.Hour
+				}
+			})
+			defer tr.Close()
+			tr.pause = func(context.Context, time.Duration) error { return nil }
+			ctx := context.Background()
+			if tt.caller {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Second)
+				defer cancel()
+			}
+			s, err := tr.Open(ctx, deploy.Host{Name: "web1", Address: front})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a host that never answers the last try succeeded")
+			}
+			if !errors.Is(err, deploy.ErrUnreachable) {
+				t.Errorf("got %v, want it to wrap deploy.ErrUnreachable", err)
+			}
+			want := "ssh: web1 (" + front + "): " + tt.want
+			before, after, timed := strings.Cut(want, "TOOK")
+			rest, ok := strings.CutPrefix(err.Error(), before)
+			switch {
+			case !timed && err.Error() != want:
+				t.Errorf("got %q, want %q", err.Error(), want)
+			case timed:
+				took, _, _ := strings.Cut(rest, " ")
+				if d, perr := time.ParseDuration(took); !ok || perr != nil || d <= 0 || rest[len(took):] != after {
+					t.Errorf("got %q, want %q, with TOOK how long", err.Error(), want)
+				}
+			}
+			if got, want := accepted(), tt.refused+1; got != want {
+				t.Errorf("the host got %d connections, want %d", got, want)
+			}
+		})
+	}
+	// A host that sends the tries away and then refuses the next
+	// connection (its sshd stopped meanwhile) says both too.
+	t.Run("then refused", func(t *testing.T) {
+		t.Parallel()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		var wg sync.WaitGroup
+		t.Cleanup(func() {
+			l.Close()
+			wg.Wait()
+		})
+		wg.Go(func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Write(append([]byte("SSH-2.0-OpenSSH_9.2\r\n"), disconnectPacket(12, "too many connections")...))
+				io.Copy(io.Discard, c)
+				c.Close()
+			}
+		})
+		tr := transport(t, f, func(c *Config) { c.KnownHostsFile = knownAs(t, f, 0, addr) })
+		defer tr.Close()
+		// Two tries sent away, then the port is closed: the third is
+		// refused.
+		pauses := 0
+		tr.pause = func(context.Context, time.Duration) error {
+			if pauses++; pauses == 2 {
+				l.Close()
+			}
+			return nil
+		}
+		s, err := tr.Open(context.Background(), deploy.Host{Name: "web1", Address: addr})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open of a host that refuses the last try succeeded")
+		}
+		want := "ssh: web1 (" + addr + "): host unreachable: the host closed the connection before login, 2 times, then dial tcp " + addr + ": connect: connection refused"
+		if !errors.Is(err, deploy.ErrUnreachable) || err.Error() != want {
+			t.Errorf("got %q, want %q, wrapping deploy.ErrUnreachable", err, want)
+		}
+	})
 }
 
 // TestSentAwayTriesLogged: every try of a connection that the host sends

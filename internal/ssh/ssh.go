@@ -473,6 +473,27 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		Config:            ssh.Config{KeyExchanges: keyExchanges, Ciphers: ciphers, MACs: macs},
 	}
 
+	// awayBefore and awayAfter count the earlier tries the host sent
+	// away before its banner and after it. A host that did so and then
+	// left the last try unanswered, or refused it, answered those: the
+	// error says how, or it would read as a host silent from the start.
+	var awayBefore, awayAfter int
+	earlier := func() string {
+		n := awayBefore + awayAfter
+		times := "once"
+		if n > 1 {
+			times = strconv.Itoa(n) + " times"
+		}
+		switch {
+		case n == 0:
+			return ""
+		case awayAfter == 0:
+			return "closed the connection before its SSH banner, " + times + " (its sshd refusing new connections past MaxStartups?), then "
+		case awayBefore == 0:
+			return "the host closed the connection before login, " + times + ", then "
+		}
+		return fmt.Sprintf("the host closed the connection before login, %s (%d of them before its SSH banner), then ", times, awayBefore)
+	}
 	unreachable := func(err error) error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			// The caller's time limit, shorter than ConnectTimeout
@@ -481,14 +502,17 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 			// a refusal, status said a hung host "could not be read".
 			// How long it had is said, as ConnectTimeout is: the
 			// caller's limit may have been mostly spent before.
-			return fmt.Errorf("ssh: %s (%s): %w: no answer within the time limit of its caller, %s after the connection began: %w",
-				name, addr, deploy.ErrUnreachable, time.Since(began).Round(time.Millisecond), ctx.Err())
+			return fmt.Errorf("ssh: %s (%s): %w: %sno answer within the time limit of its caller, %s after the connection began: %w",
+				name, addr, deploy.ErrUnreachable, earlier(), time.Since(began).Round(time.Millisecond), ctx.Err())
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("ssh: connect %s (%s): %w", name, addr, ctx.Err())
 		}
 		if dctx.Err() != nil {
-			return fmt.Errorf("ssh: %s (%s): %w: no answer within %s", name, addr, deploy.ErrUnreachable, t.cfg.ConnectTimeout)
+			return fmt.Errorf("ssh: %s (%s): %w: %sno answer within %s", name, addr, deploy.ErrUnreachable, earlier(), t.cfg.ConnectTimeout)
+		}
+		if e := earlier(); e != "" {
+			return fmt.Errorf("ssh: %s (%s): %w: %s%w", name, addr, deploy.ErrUnreachable, e, err)
 		}
 		return fmt.Errorf("ssh: %s (%s): %w: %w", name, addr, deploy.ErrUnreachable, err)
 	}
@@ -560,6 +584,11 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		if sentAway && attempt < maxDropped && dctx.Err() == nil && t.pause(dctx, dropPause(attempt)) == nil {
 			deploy.LogFrom(ctx, t.log).Debug("ssh: connection closed before login; trying again", "host", name, "addr", addr,
 				"banner", bc.banner(), "attempt", attempt, "err", err)
+			if dropped {
+				awayBefore++
+			} else {
+				awayAfter++
+			}
 			continue
 		}
 		if sentAway {
