@@ -547,10 +547,16 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, strings.Join(counts, ", "))
 	}
 	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Postponed) == 0 {
-		// Every car was taken off, before its turn or once put back,
-		// or could not be put back aboard: nothing left, and nothing
-		// failed or waits.
+		// Every car was taken off, replaced by a newer boarding, or
+		// could not be put back aboard: nothing left, and nothing
+		// failed. A newer boarding waits for the next train, as a
+		// postponed car does: said as a warning, as the other
+		// departures that did not leave are. Cars only taken off wait
+		// for nothing, which is no warning.
 		m.Level = chat.Info
+		if len(sum.Replaced)+newer > 0 {
+			m.Level = chat.Warning
+		}
 		m.Title = fmt.Sprintf("🚂 The %s did not leave: %s", label, strings.Join(counts, ", "))
 	}
 	for _, r := range sum.Shipped {

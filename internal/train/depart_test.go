@@ -742,6 +742,43 @@ func TestDepartEveryCarTakenOff(t *testing.T) {
 	}
 }
 
+// TestDepartEveryCarReplaced: a departure whose every car was boarded
+// again with another build after it was announced ships nothing as
+// boarded, and the newer builds wait for the next train: the summary says
+// the train did not leave, as a warning, as the other departures that did
+// not leave say it. It was said at the info level of a train whose cars
+// were all taken off, as if nothing waited.
+func TestDepartEveryCarReplaced(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	h.notes.onPost = func(m chat.Message) {
+		if !strings.Contains(m.Title, "is leaving") {
+			return
+		}
+		h.board("alice", "accounting", "1337")
+		h.board("bob", "billing", "78")
+	}
+	h.clock.Set(at(2026, 6, 2, 14, 0))
+	sum := h.s.Depart(t.Context(), "daily", "")
+
+	want := `🚂 The 14:00 train to production did not leave: 2 replaced by a newer boarding
+  ↩ accounting 1338 (@alice) did not ship: accounting 1337 (@alice) boarded in its place; that car waits for the next train
+  ↩ billing 77 (@bob) did not ship: billing 78 (@bob) boarded in its place; that car waits for the next train`
+	if got := render(sum.Message); got != want {
+		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
+	}
+	if sum.Message.Level != chat.Warning {
+		t.Errorf("summary level: got %q, want %q", sum.Message.Level, chat.Warning)
+	}
+	if got := h.runner.texts(); len(got) != 0 {
+		t.Errorf("deploys: got %q, want none", got)
+	}
+	if got := h.aboard("daily"); !slices.Equal(got, []string{"accounting 1337", "billing 78"}) {
+		t.Errorf("aboard after: got %q, want accounting 1337 and billing 78", got)
+	}
+}
+
 // TestDepartRereadsHeldCars: a car held back as the departure starts
 // that is taken off (train leave) or boarded again with another build
 // during the departure does not move to the next train: the summary says
