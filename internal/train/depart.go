@@ -40,8 +40,10 @@ type Summary struct {
 	// app took their place before they were put back aboard: that car,
 	// which Reason names, waits for the next departure instead. LeftBack
 	// ones were held back at their turn, put back aboard, and taken off
-	// (train leave) since: not before their turn, as Left ones.
-	Shipped, Failed, Postponed, Left, Running, Lost, Replaced, LeftBack []CarResult
+	// (train leave) since: not before their turn, as Left ones. HeldLeft
+	// ones were held back as the departure started, stayed aboard, and
+	// were taken off (train leave) during it: their turn never came.
+	Shipped, Failed, Postponed, Left, Running, Lost, Replaced, LeftBack, HeldLeft []CarResult
 	// Err is set when the departure could not take its cars (an unknown
 	// train, the store unreachable); nothing shipped.
 	Err error
@@ -151,6 +153,10 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 
 	// postponed holds indexes into cars, so they go back in boarding order.
 	postponed := map[int]string{}
+	// heldBack holds the indexes of the cars of postponed the gate held
+	// back as the departure started: those stay aboard, never taken for
+	// their turn.
+	heldBack := map[int]bool{}
 	var ship []int
 	gone := 0 // cars left behind (behindOf)
 	for i, c := range cars {
@@ -166,6 +172,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 		if reason, held := s.held(ctx, tr, c); held {
 			postponed[i] = reason
+			heldBack[i] = true
 			continue
 		}
 		ship = append(ship, i)
@@ -302,7 +309,7 @@ func (s *Scheduler) depart(ctx context.Context, name string, tr *trainState, at 
 		}
 	}
 
-	s.leftMeanwhile(ctx, name, tr, cars, postponed, returned, &sum)
+	s.leftMeanwhile(ctx, name, tr, cars, postponed, returned, heldBack, &sum)
 	var lost error
 	var off []Car            // the cars of back off the train once lost
 	var takenOff []Car       // the cars of back put back, then taken off
@@ -406,15 +413,17 @@ func (s *Scheduler) whereBack(ctx context.Context, name string, back []Car, lost
 	return off, gone, newer
 }
 
-// leftMeanwhile moves to sum.Left the postponed cars that stayed aboard
-// (not those in returned, which the departure puts back, and whereBack
-// finds replaced) and are no
-// longer aboard as they were read at its start: taken off (train leave)
-// or boarded again with another build during the departure. Said to
+// leftMeanwhile moves the postponed cars that stayed aboard (not those
+// in returned, which the departure puts back, and whereBack finds
+// replaced) and are no longer aboard as they were read at its start:
+// those boarded again with another build during the departure to
+// sum.Left, as replaced, and those taken off (train leave) during it to
+// sum.HeldLeft when the gate held them back as it started (heldBack),
+// else, the departure having stopped before their turn, to sum.Left. Said to
 // move to the next train, a car taken off would not, and one boarded
 // again would be another build. When the cars cannot be read again, the
 // postponed stay as they are.
-func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, tr *trainState, cars []Car, postponed map[int]string, returned map[int]bool, sum *Summary) {
+func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, tr *trainState, cars []Car, postponed map[int]string, returned, heldBack map[int]bool, sum *Summary) {
 	stayed := false
 	for i := range postponed {
 		stayed = stayed || !returned[i]
@@ -442,6 +451,10 @@ func (s *Scheduler) leftMeanwhile(ctx context.Context, name string, tr *trainSta
 			continue
 		case j >= 0:
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: fmt.Sprintf("%s boarded in its place; that car waits for the next train", carName(aboard[j])), newer: true})
+		case heldBack[i]:
+			// Said as what happened: held back, then taken off. It
+			// was never taken for its turn, which never came.
+			sum.HeldLeft = append(sum.HeldLeft, CarResult{Car: c, Reason: postponed[i] + "; it was taken off the train during the departure" + s.takenOffBy(ctx, name, tr, c)})
 		default:
 			sum.Left = append(sum.Left, CarResult{Car: c, Reason: "it was taken off the train during the departure" + s.takenOffBy(ctx, name, tr, c)})
 		}
@@ -474,7 +487,7 @@ func (s *Scheduler) takenOffBy(ctx context.Context, name string, tr *trainState,
 // train named train.
 func summaryMessage(label, note string, sum Summary, next string, lost error, lostCars []Car, train string) chat.Message {
 	m := chat.Message{Level: chat.Success, Public: true, Lines: noteLines(note)}
-	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && len(sum.Replaced) == 0 && len(sum.LeftBack) == 0 && sameReason(sum.Postponed) {
+	if len(sum.Shipped) == 0 && len(sum.Failed) == 0 && len(sum.Running) == 0 && len(sum.Left) == 0 && len(sum.Replaced) == 0 && len(sum.LeftBack) == 0 && len(sum.HeldLeft) == 0 && sameReason(sum.Postponed) {
 		// Nothing left: the whole train waits, for one reason.
 		m.Level = chat.Warning
 		m.Title = fmt.Sprintf("🚂 The %s is postponed: %s", label, sum.Postponed[0].Reason)
@@ -537,6 +550,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 	if n := len(sum.LeftBack); n > 0 {
 		counts = append(counts, fmt.Sprintf("%d put back aboard and taken off", n))
 	}
+	if n := len(sum.HeldLeft); n > 0 {
+		counts = append(counts, fmt.Sprintf("%d held back, then taken off", n))
+	}
 	if n := len(sum.Lost); n > 0 {
 		counts = append(counts, fmt.Sprintf("%d could not be put back aboard", n))
 	}
@@ -582,6 +598,9 @@ func summaryMessage(label, note string, sum Summary, next string, lost error, lo
 		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
 	}
 	for _, r := range sum.LeftBack {
+		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
+	}
+	for _, r := range sum.HeldLeft {
 		m.Lines = append(m.Lines, fmt.Sprintf("↩ %s did not ship: %s", carName(r.Car), r.Reason))
 	}
 	if len(sum.Postponed) > 0 || len(sum.Replaced) > 0 {

@@ -783,7 +783,9 @@ func TestDepartEveryCarReplaced(t *testing.T) {
 // that is taken off (train leave) or boarded again with another build
 // during the departure does not move to the next train: the summary says
 // it did not ship. It used to say that both moved to the next train, the
-// car taken off and the build replaced.
+// car taken off and the build replaced; then it counted the car taken off
+// as taken off before its turn, though it was held back, which it now
+// says, with why.
 func TestDepartRereadsHeldCars(t *testing.T) {
 	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
 	h.board("alice", "accounting", "1338")
@@ -803,10 +805,10 @@ func TestDepartRereadsHeldCars(t *testing.T) {
 	h.clock.Set(at(2026, 6, 2, 14, 0))
 	sum := h.s.Depart(t.Context(), "daily", "")
 
-	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 replaced by a newer boarding, 1 taken off before its turn
+	want := `🚂 The 14:00 train to production has left: 1 shipped, 1 replaced by a newer boarding, 1 held back, then taken off
   ✅ search 5 (@carl): deploy d1 succeeded
   ↩ accounting 1338 (@alice) did not ship: accounting 1337 (@alice) boarded in its place; that car waits for the next train
-  ↩ billing 77 (@bob) did not ship: it was taken off the train during the departure`
+  ↩ billing 77 (@bob) did not ship: billing/production is locked: db move; it was taken off the train during the departure`
 	if got := render(sum.Message); got != want {
 		t.Errorf("summary:\ngot  %s\nwant %s", got, want)
 	}

@@ -26,9 +26,9 @@ func TestSummaryNamesWhoTookCarOff(t *testing.T) {
   ↩ billing 77 (@bob) did not ship: it was taken off the train before its turn, by @dora at 14:00`},
 		{name: "held back, during the departure", lock: true,
 			leave: func(h *harness, app string) { h.leaveAs("dora", app) },
-			want: `🚂 The 14:00 train to production has left: 1 shipped, 1 taken off before its turn
+			want: `🚂 The 14:00 train to production has left: 1 shipped, 1 held back, then taken off
   ✅ search 5 (@carl): deploy d1 succeeded
-  ↩ billing 77 (@bob) did not ship: it was taken off the train during the departure, by @dora at 14:00`},
+  ↩ billing 77 (@bob) did not ship: ` + locked + `; it was taken off the train during the departure, by @dora at 14:00`},
 		{name: "by its boarder",
 			leave: func(h *harness, app string) { h.leaveAs("bob", app) },
 			want: `🚂 The 14:00 train to production has left: 1 shipped, 1 taken off before its turn
