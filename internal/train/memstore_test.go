@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -276,7 +277,7 @@ func (m *MemStore) StartDeparture(ctx context.Context, name string, d trainstore
 
 // EndDeparture is MarkRun of KindEnded (KindEarlyEnded), failing and
 // logged as it is, that ends d, and records none earlier than the last
-// ended.
+// ended; it drops the records of cars taken off as the real stores do.
 func (m *MemStore) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -291,6 +292,12 @@ func (m *MemStore) EndDeparture(ctx context.Context, name string, d trainstore.D
 	return m.markRun(ctx, name, kind, at, func() {
 		m.keepOld(name)
 		delete(m.unended[name], d.ID())
+		cut := trainstore.OffCutoff(d, slices.Collect(maps.Values(m.unended[name])))
+		for k, off := range m.off {
+			if strings.HasPrefix(k, name+"\x00") && off.At.Before(cut) {
+				delete(m.off, k)
+			}
+		}
 	})
 }
 

@@ -25,7 +25,8 @@ var (
 	// bucketTrainRuns maps train NUL kind to the time of the last run (timeKey).
 	bucketTrainRuns = []byte("train_runs")
 	// bucketTrainOff maps train NUL app to the car someone last took off
-	// (trainstore.TakenOff), as JSON.
+	// (trainstore.TakenOff), as JSON, until an end of a departure of the
+	// train drops it (EndDeparture).
 	bucketTrainOff = []byte("train_off")
 )
 
@@ -162,7 +163,8 @@ func (s *Store) Leave(ctx context.Context, name, app, by string, at time.Time) (
 func offKey(name, app string) []byte { return []byte(name + "\x00" + app) }
 
 // TakenOff returns the car of app someone last took off the train, or
-// the zero TakenOff: none was, or a version that kept no record did.
+// the zero TakenOff: none was, a version that kept no record did, or the
+// end of a departure dropped the record (EndDeparture).
 func (s *Store) TakenOff(ctx context.Context, name, app string) (trainstore.TakenOff, error) {
 	if err := ctx.Err(); err != nil {
 		return trainstore.TakenOff{}, fmt.Errorf("taken off %s: %w", name, err)
@@ -476,7 +478,8 @@ func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.De
 }
 
 // EndDeparture records d as ended: no longer unended, and the latest
-// ended if none later is.
+// ended if none later is; the records of cars taken off made before
+// the departures still running go with it (dropTakenOff).
 func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, deploy.StoreNotRun(ctx))
@@ -489,6 +492,9 @@ func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Depa
 		if err := unended.Delete(unendedKey(name, d)); err != nil {
 			return err
 		}
+		if err := dropTakenOff(runs.Tx(), unended, name, d); err != nil {
+			return err
+		}
 		last, err := readRun(runs, name, ended)
 		if err != nil || !last.Before(d.At) {
 			return err
@@ -497,6 +503,46 @@ func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Depa
 	})
 	if err != nil {
 		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, err)
+	}
+	return nil
+}
+
+// dropTakenOff deletes, in tx, the records of cars taken off train name
+// made before trainstore.OffCutoff of d and the departures unended
+// holds for the train (d no longer among them). With an unended
+// departure that cannot be read, whose time is unknown, none goes: the
+// end is recorded all the same, as before records were dropped.
+func dropTakenOff(tx *bolt.Tx, unended *bolt.Bucket, name string, d trainstore.Departure) error {
+	off := tx.Bucket(bucketTrainOff)
+	if off == nil {
+		return nil
+	}
+	prefix := []byte(name + "\x00")
+	var running []trainstore.Departure
+	c := unended.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var u trainstore.Departure
+		if err := json.Unmarshal(v, &u); err != nil {
+			return nil
+		}
+		running = append(running, u)
+	}
+	cut := trainstore.OffCutoff(d, running)
+	// Collected first: a bbolt cursor skips a key after a delete under it.
+	var drop [][]byte
+	c = off.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		// One that cannot be read says nobody anything: it goes too,
+		// rather than keep every later departure from ending.
+		var r trainstore.TakenOff
+		if err := json.Unmarshal(v, &r); err != nil || r.At.Before(cut) {
+			drop = append(drop, bytes.Clone(k))
+		}
+	}
+	for _, k := range drop {
+		if err := off.Delete(k); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -28,7 +28,8 @@ var _ trainstore.Store = (*Store)(nil)
 //	trains:unended:NAME hash: the ID of each departure StartDeparture
 //	                   recorded and EndDeparture has not ended → it as JSON
 //	trains:off:NAME    hash: App → the car someone last took off (Leave
-//	                   with by): by NUL at (RFC 3339, UTC) NUL its entry
+//	                   with by): by NUL at (RFC 3339, UTC) NUL its entry,
+//	                   until an end of a departure of NAME drops it
 //	trains:memo:NONCE  the answer of one Board or Leave, for a
 //	                   resend of the call; expires after replyTTL
 //	trains:index       set: the names of the trains with cars aboard,
@@ -282,7 +283,8 @@ return res
 `)
 
 // TakenOff returns the car of app someone last took off the train, or
-// the zero TakenOff: none was, or a version that kept no record did.
+// the zero TakenOff: none was, a version that kept no record did, or the
+// end of a departure dropped the record (EndDeparture).
 func (s *Store) TakenOff(ctx context.Context, name, app string) (trainstore.TakenOff, error) {
 	if err := ctx.Err(); err != nil {
 		return trainstore.TakenOff{}, fmt.Errorf("taken off %s: %w", name, err)
@@ -693,11 +695,12 @@ func oldFields(name string) [4]string {
 }
 
 // readOld reads the four old-shape fields of train name, and with them,
-// when all, the hash of its unended departures, in one MULTI.
-func (s *Store) readOld(ctx context.Context, op, name string, all bool) (raw [4]string, at [4]time.Time, unended map[string]string, err error) {
+// when all, the hash of its unended departures, and, when off, the
+// records of its cars taken off (trains:off:NAME), in one MULTI.
+func (s *Store) readOld(ctx context.Context, op, name string, all, off bool) (raw [4]string, at [4]time.Time, unended, offs map[string]string, err error) {
 	fields := oldFields(name)
 	var got [4]*goredis.StringCmd
-	var hash *goredis.MapStringStringCmd
+	var hash, offHash *goredis.MapStringStringCmd
 	if err := s.readTx(ctx, op, func(p goredis.Pipeliner) {
 		for i, f := range fields {
 			got[i] = p.HGet(ctx, s.key("trains", "runs"), f)
@@ -705,27 +708,38 @@ func (s *Store) readOld(ctx context.Context, op, name string, all bool) (raw [4]
 		if all {
 			hash = p.HGetAll(ctx, s.unendedKey(name))
 		}
+		if off {
+			offHash = p.HGetAll(ctx, s.offKey(name))
+		}
 	}); err != nil {
-		return raw, at, nil, err
+		return raw, at, nil, nil, err
 	}
 	for i, cmd := range got {
 		if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
-			return raw, at, nil, s.fail(ctx, op, err)
+			return raw, at, nil, nil, s.fail(ctx, op, err)
 		}
 		if raw[i] = cmd.Val(); raw[i] == "" {
 			continue
 		}
 		if at[i], err = time.Parse(time.RFC3339Nano, raw[i]); err != nil {
-			return raw, at, nil, fmt.Errorf("%s: %w", op, err)
+			return raw, at, nil, nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	for _, cmd := range []*goredis.MapStringStringCmd{hash, offHash} {
+		if cmd == nil {
+			continue
+		}
+		if err := cmd.Err(); err != nil {
+			return raw, at, nil, nil, s.fail(ctx, op, err)
 		}
 	}
 	if all {
-		if err := hash.Err(); err != nil {
-			return raw, at, nil, s.fail(ctx, op, err)
-		}
 		unended = hash.Val()
 	}
-	return raw, at, unended, nil
+	if off {
+		offs = offHash.Val()
+	}
+	return raw, at, unended, offs, nil
 }
 
 // StartDeparture records d as leaving, and unended until EndDeparture.
@@ -734,7 +748,8 @@ func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.De
 }
 
 // EndDeparture records d as ended: no longer unended, and the latest
-// ended if none later is.
+// ended if none later is; the records of cars taken off made before the
+// departures still running go in the same script (droppedOff).
 func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
 	return s.writeDeparture(ctx, "end departure "+d.ID()+" of "+name, name, d, false)
 }
@@ -759,7 +774,7 @@ func (s *Store) writeDeparture(ctx context.Context, op, name string, d trainstor
 		run, end = 2, 3
 	}
 	for range maxReturnTries {
-		raw, at, _, err := s.readOld(ctx, op, name, false)
+		raw, at, unended, offs, err := s.readOld(ctx, op, name, !start, !start)
 		if err != nil {
 			return err
 		}
@@ -780,6 +795,12 @@ func (s *Store) writeDeparture(ctx context.Context, op, name string, d trainstor
 			del = d.ID()
 		}
 		args = append(args, set, val, del)
+		var drop []any
+		if !start {
+			drop = droppedOff(d, unended, at, offs)
+		}
+		args = append(args, len(drop)/2)
+		args = append(args, drop...)
 		for _, o := range trainstore.OldUnended(at[0], at[1], at[2], at[3]) {
 			od, err := json.Marshal(o)
 			if err != nil {
@@ -790,7 +811,8 @@ func (s *Store) writeDeparture(ctx context.Context, op, name string, d trainstor
 		if start {
 			args = append(args, d.ID(), string(data))
 		}
-		done, err := s.guarded(ctx, departureScript, []string{s.key("trains", "runs"), s.unendedKey(name)}, args...).Int()
+		keys := []string{s.key("trains", "runs"), s.unendedKey(name), s.offKey(name)}
+		done, err := s.guarded(ctx, departureScript, keys, args...).Int()
 		if err != nil {
 			return s.fail(ctx, op, err)
 		}
@@ -801,13 +823,50 @@ func (s *Store) writeDeparture(ctx context.Context, op, name string, d trainstor
 	return errs.New(errs.Unavailable, "%s: the train's departure records kept changing", op)
 }
 
+// droppedOff returns the records of cars taken off that the end of d
+// drops, as field, value, field, value, …, of those read, offs: the ones
+// made before trainstore.OffCutoff of d and the departures left unended,
+// those of the hash read, unended, and those the old-shape fields, at,
+// leave so. A record that cannot be read goes too: it tells nobody
+// anything, and would stay for good. With an unended departure that
+// cannot be read, whose time is unknown, none goes: the end is recorded
+// all the same, as before records were dropped.
+func droppedOff(d trainstore.Departure, unended map[string]string, at [4]time.Time, offs map[string]string) []any {
+	if len(offs) == 0 {
+		return nil
+	}
+	running := trainstore.OldUnended(at[0], at[1], at[2], at[3])
+	for _, v := range unended {
+		var u trainstore.Departure
+		if err := json.Unmarshal([]byte(v), &u); err != nil {
+			return nil
+		}
+		running = append(running, u)
+	}
+	cut := trainstore.OffCutoff(d, running)
+	var drop []any
+	for app, v := range offs {
+		parts := strings.SplitN(v, "\x00", 3)
+		if len(parts) == 3 {
+			if made, err := time.Parse(time.RFC3339Nano, parts[1]); err == nil && !made.Before(cut) {
+				continue
+			}
+		}
+		drop = append(drop, app, v)
+	}
+	return drop
+}
+
 // departureScript: ARGV[1..4] are four fields of KEYS[1], the train runs,
 // and ARGV[5..8] the values read of them ("" for none). If they still
 // hold those, it sets field ARGV[9] of KEYS[1] (if not "") to ARGV[10],
-// sets the pairs from ARGV[12] on (field, value) in KEYS[2], the unended
-// departures, then deletes field ARGV[11] (if not "") of KEYS[2], and
-// returns 1; else 0. The pairs set come before the field deleted: a
-// departure ended as it is kept from the old shape is gone after.
+// deletes the ARGV[12] fields of KEYS[3], the cars taken off, that
+// follow it, each still holding the value after it (one taken off again
+// since holds a newer record, which stays), sets the pairs after those
+// (field, value) in KEYS[2], the unended departures, then deletes field
+// ARGV[11] (if not "") of KEYS[2], and returns 1; else 0. The pairs set
+// come before the field deleted: a departure ended as it is kept from
+// the old shape is gone after.
 var departureScript = goredis.NewScript(guard + `
 for i = 1, 4 do
   if (redis.call('HGET', KEYS[1], ARGV[i]) or '') ~= ARGV[4 + i] then
@@ -817,7 +876,13 @@ end
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[9], ARGV[10])
 end
-for i = 12, #ARGV - 2, 2 do
+local drop = tonumber(ARGV[12])
+for i = 13, 12 + 2 * drop, 2 do
+  if redis.call('HGET', KEYS[3], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[3], ARGV[i])
+  end
+end
+for i = 13 + 2 * drop, #ARGV - 2, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 if ARGV[11] ~= '' then
@@ -833,7 +898,7 @@ func (s *Store) Unended(ctx context.Context, name string) ([]trainstore.Departur
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	_, at, hash, err := s.readOld(ctx, op, name, true)
+	_, at, hash, _, err := s.readOld(ctx, op, name, true, false)
 	if err != nil {
 		return nil, err
 	}

@@ -171,6 +171,61 @@ func RunTrains(t *testing.T, newStore func(t *testing.T) trainstore.Store) {
 		assertTrains(t, s)
 	})
 
+	t.Run("an end drops the records of cars taken off before the departures still running", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		for _, a := range []string{"accounting", "billing", "search", "mail"} {
+			mustBoard(t, s, "daily", car(a, "1", "bob", 0), 0)
+		}
+		mustBoard(t, s, "weekly", car("accounting", "1", "bob", 0), 0)
+		leave := func(name, app string, at time.Time) trainstore.TakenOff {
+			t.Helper()
+			c, err := s.Leave(ctx, name, app, "dora", at)
+			if err != nil {
+				t.Fatalf("Leave(%s, %s): %v", name, app, err)
+			}
+			return trainstore.TakenOff{Car: c, By: "dora", At: at}
+		}
+		mon := trainstore.Departure{At: start.Add(2 * time.Hour)}
+		// accounting is taken off before Monday's departure, billing
+		// during it; weekly is another train.
+		leave("daily", "accounting", start.Add(time.Hour))
+		weekly := leave("weekly", "accounting", start.Add(time.Hour))
+		if err := s.StartDeparture(ctx, "daily", mon); err != nil {
+			t.Fatal(err)
+		}
+		billing := leave("daily", "billing", mon.At.Add(time.Minute))
+		mustEnd(t, s, "daily", mon)
+		assertTakenOff(t, s, "daily", "accounting", trainstore.TakenOff{})
+		assertTakenOff(t, s, "daily", "billing", billing)
+		assertTakenOff(t, s, "weekly", "accounting", weekly)
+
+		// A departure sent off early runs as Tuesday's falls due, and
+		// search is taken off during it; Tuesday's, outwaited, ends
+		// first: the early one, still running, keeps its record.
+		early := trainstore.Departure{At: start.Add(26 * time.Hour), Early: true}
+		tue := trainstore.Departure{At: start.Add(26*time.Hour + 10*time.Minute)}
+		if err := s.StartDeparture(ctx, "daily", early); err != nil {
+			t.Fatal(err)
+		}
+		search := leave("daily", "search", early.At.Add(5*time.Minute))
+		mustEnd(t, s, "daily", tue)
+		assertTakenOff(t, s, "daily", "billing", trainstore.TakenOff{})
+		assertTakenOff(t, s, "daily", "search", search)
+		// Taken off again since, a car keeps its newer record.
+		mustBoard(t, s, "daily", car("billing", "2", "bob", 1), 0)
+		billing = leave("daily", "billing", early.At.Add(20*time.Minute))
+		mustEnd(t, s, "daily", early)
+		assertTakenOff(t, s, "daily", "search", search)
+		assertTakenOff(t, s, "daily", "billing", billing)
+		wed := trainstore.Departure{At: start.Add(50 * time.Hour)}
+		mustEnd(t, s, "daily", wed)
+		assertTakenOff(t, s, "daily", "search", trainstore.TakenOff{})
+		assertTakenOff(t, s, "daily", "billing", trainstore.TakenOff{})
+		assertTakenOff(t, s, "weekly", "accounting", weekly)
+		assertCars(t, s, "daily", car("mail", "1", "bob", 0))
+	})
+
 	t.Run("return cars to the front", func(t *testing.T) {
 		s := newStore(t)
 		a, b, c := car("accounting", "1338", "alice", 0), car("billing", "77", "bob", 1), car("search", "5", "carl", 2)

@@ -93,7 +93,9 @@ type Store interface {
 	Leave(ctx context.Context, train, app, by string, at time.Time) (Car, error)
 	// TakenOff returns the last car of app that Leave took off the train
 	// for someone, with who and when; the zero TakenOff if none was
-	// recorded (a store written by a version that kept no record).
+	// recorded (a store written by a version that kept no record), or
+	// the record was dropped as its train's departures ended (see
+	// EndDeparture).
 	TakenOff(ctx context.Context, train, app string) (TakenOff, error)
 	// Cars returns the cars aboard, in boarding order.
 	Cars(ctx context.Context, train string) ([]Car, error)
@@ -130,6 +132,16 @@ type Store interface {
 	// other departure keeps its own record: ends never replace one
 	// another. Ending a departure never started (one that did not run)
 	// is no error.
+	//
+	// In the same write it drops the train's records of cars taken off
+	// (TakenOff) made before d.At and before the At of every departure
+	// of the train still unended: only a departure running as a car is
+	// taken off reads its record, for its summary, and those run from
+	// their At on, so a record made earlier is read by none. Kept, one
+	// record for every app ever taken off every train would stay for
+	// good. A record made since is kept, for a departure running beside
+	// this one (one that outwaited another, or a scheduled one
+	// outwaited by one sent off early), until a later end drops it.
 	EndDeparture(ctx context.Context, train string, d Departure) error
 	// Unended returns the departures of the train started and never
 	// ended, in the order of Less: the bot died during them, or before
@@ -151,6 +163,20 @@ type TakenOff struct {
 	Car Car       `json:"car"`
 	By  string    `json:"by"`
 	At  time.Time `json:"at"`
+}
+
+// OffCutoff is the time before which the records of cars taken off a
+// train are dropped as departure d ends (see Store.EndDeparture), the
+// train's other unended departures being unended: d.At, or the At of the
+// earliest of those before it.
+func OffCutoff(d Departure, unended []Departure) time.Time {
+	cut := d.At
+	for _, u := range unended {
+		if u.ID() != d.ID() && u.At.Before(cut) {
+			cut = u.At
+		}
+	}
+	return cut
 }
 
 // Cancellation is a departure called off, by whom and why.
