@@ -55,6 +55,20 @@ type Grant struct {
 	GrantedBy string    `json:"granted_by"`
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires,omitzero"` // zero: until revoked
+	// Since is when the grant it replaced, in force as this one was
+	// made, began (that one's Held): a grant replaced (lengthened,
+	// shortened) goes on, one revoked and made again does not. Zero for
+	// one that replaced none.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// Held is when g's user began to hold it without a break: Since, or
+// Created for a grant that replaced none.
+func (g Grant) Held() time.Time {
+	if g.Since.IsZero() {
+		return g.Created
+	}
+	return g.Since
 }
 
 // Active reports whether g is in force at now.

@@ -9,9 +9,11 @@ import (
 // CheckIn is an admin's word that they are around until Until.
 type CheckIn struct {
 	Until time.Time
-	// Under is what made its user an admin when they checked in:
-	// UnderConfig, UnderGrant, or both joined by a comma. Empty for a
-	// check-in recorded before it was kept, and for none known.
+	// Under is what made its user an admin when they checked in: terms
+	// joined by commas, UnderConfig and one for each runtime grant that
+	// did (GrantTerms). Empty for a check-in recorded before it was
+	// kept, and for none known; UnderGrant alone, for any grant, for one
+	// recorded before the grant was named.
 	Under string
 }
 
@@ -20,6 +22,15 @@ const (
 	UnderConfig = "config"
 	UnderGrant  = "grant"
 )
+
+// GrantTerms names grant g in CheckIn.Under: UnderGrant, its role and
+// when its user began to hold it (Held), as "grant:admin@2026-06-02T09:00:00Z".
+// A grant revoked and made again is named anew, so that a check-in made
+// under the first does not count under the second; one that replaced
+// the grant in force keeps the name.
+func GrantTerms(g Grant) string {
+	return UnderGrant + ":" + g.Role + "@" + g.Held().UTC().Format(time.RFC3339Nano)
+}
 
 // AdminUnder says what makes user an admin at now, as CheckIn.Under
 // does: "" when nothing does.
@@ -30,8 +41,7 @@ func (p *Policy) AdminUnder(user string, grants []Grant, now time.Time) string {
 	}
 	for _, g := range grants {
 		if g.User == user && p.grantAdmins(g, now) {
-			under = append(under, UnderGrant)
-			break
+			under = append(under, GrantTerms(g))
 		}
 	}
 	return strings.Join(under, ",")
@@ -46,9 +56,10 @@ func (p *Policy) grantAdmins(g Grant, now time.Time) bool {
 
 // Counts reports whether c still counts its user around while what makes
 // them an admin now is under (AdminUnder; "": nothing): only if something
-// it was made under still does. A check-in that names nothing (recorded
-// before Under was kept) counts while its user is an admin, as it always
-// did.
+// it was made under still does, the config or the very grant it was made
+// under. A check-in that names nothing (recorded before Under was kept)
+// counts while its user is an admin, as it always did; one that names a
+// grant but not which (UnderGrant alone) counts under any grant.
 func (c CheckIn) Counts(under string) bool {
 	if under == "" {
 		return false
@@ -58,13 +69,26 @@ func (c CheckIn) Counts(under string) bool {
 	}
 	for made := range strings.SplitSeq(c.Under, ",") {
 		for is := range strings.SplitSeq(under, ",") {
-			if made == is {
+			if made == is || made == UnderGrant && isGrant(is) {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// Kinds reports what kinds of terms under names: the config, a runtime
+// grant.
+func Kinds(under string) (config, grant bool) {
+	for t := range strings.SplitSeq(under, ",") {
+		config = config || t == UnderConfig
+		grant = grant || isGrant(t)
+	}
+	return config, grant
+}
+
+// isGrant reports whether term t of CheckIn.Under names a runtime grant.
+func isGrant(t string) bool { return t == UnderGrant || strings.HasPrefix(t, UnderGrant+":") }
 
 // EncodeCheckIn is how a store keeps a check-in: its end, in RFC 3339
 // with nanoseconds, and then, if any, a space and Under. A check-in

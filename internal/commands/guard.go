@@ -365,10 +365,14 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 	// A grant replaces the one of the same user, role and scope, its
 	// expiry with it: said, as a re-lock says what it replaced, so that a
 	// grant for an hour does not end unseen one that held until revoked.
+	// It goes on from the one it replaces, which the check-ins made
+	// under that one count under (acl.GrantTerms): a grant revoked and
+	// made again starts anew.
 	var replaced string
 	for _, old := range grants {
 		if old.User == g.User && old.Role == g.Role && old.App == g.App && old.Env == g.Env {
 			replaced = fmt.Sprintf("replaces the earlier grant by %s, %s", old.GrantedBy, c.s.grantUntil(old))
+			g.Since = old.Held()
 		}
 	}
 	// A check-in of a user who is no admin before the grant, yet comes
@@ -1041,20 +1045,27 @@ func (s *Service) checkInLapsed(user string, c acl.CheckIn, grants []acl.Grant, 
 	case under == "":
 		return fmt.Sprintf("%s is no longer an admin, by the config or a runtime grant", user)
 	case !c.Counts(under):
-		return fmt.Sprintf("%s checked in as an admin by %s, and is one now only by %s", user, underWords(c.Under), underWords(under))
+		return fmt.Sprintf("%s checked in as an admin by %s, and is one now only by %s", user, underWords(c.Under, ""), underWords(under, c.Under))
 	}
 	return ""
 }
 
-// underWords says what under (acl.CheckIn's Under) names.
-func underWords(under string) string {
-	switch under {
-	case acl.UnderConfig:
-		return "the config"
-	case acl.UnderGrant:
-		return "a runtime grant"
+// underWords says what under (acl.CheckIn's Under) names. A grant is
+// "another runtime grant" when made, the terms a check-in was made
+// under, names one too: a grant the check-in was not made under.
+func underWords(under, made string) string {
+	config, grant := acl.Kinds(under)
+	words := "a runtime grant"
+	if _, was := acl.Kinds(made); was && grant {
+		words = "another runtime grant"
 	}
-	return "the config and a runtime grant"
+	switch {
+	case config && grant:
+		return "the config and " + words
+	case config:
+		return "the config"
+	}
+	return words
 }
 
 // endUnadminedCheckIn ends user's check-in, read as ending at until, made

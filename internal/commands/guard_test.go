@@ -1501,15 +1501,23 @@ func TestGrantReplacementCheckInUnread(t *testing.T) {
 // config made them an admin again; so did one made as an admin by the
 // config once a start's config left them one only by a grant. A start
 // ends such a check-in, and audits it. One recorded without its terms
-// (by an older version) stays, as it always did.
+// (by an older version) stays, as it always did. The grant is the very
+// one: a check-in made under a grant since revoked counted under a grant
+// of the same admin made again later, which it was not made under, as
+// the check-in kept only that some grant made its user an admin; one
+// made under a grant replaced since (lengthened) still counts.
 func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		user   string
 		grant  bool // carl is granted admin before checking in
 		revoke bool // and the grant is gone before the start, their check-in left
-		old    bool // checked in by an older version: no terms kept
-		admins []string
+		// then admin is granted to carl again, the grant's end of the
+		// check-in having failed
+		regrant bool
+		replace bool // carl's grant is replaced, for 8h, after the check-in
+		old     bool // checked in by an older version: no terms kept
+		admins  []string
 		// admin by a runtime grant at the start, as well as admins
 		grantAtStart bool
 		said         string // the audit entry's command, "" for none
@@ -1521,6 +1529,10 @@ func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 		{name: "checked in by the config, admin now only by a grant", user: "ana", admins: []string{"carl"}, grantAtStart: true,
 			said: "admin check-in of ana ended: ana checked in as an admin by the config, and is one now only by a runtime grant"},
 		{name: "checked in by an older version, admin by the config now", user: "carl", old: true, admins: []string{"ana", "carl"}},
+		{name: "checked in by a grant since revoked, granted again", user: "carl", grant: true, revoke: true, regrant: true, admins: []string{"ana"},
+			said: "admin check-in of carl ended: carl checked in as an admin by a runtime grant, and is one now only by another runtime grant"},
+		{name: "checked in by a grant since replaced", user: "carl", grant: true, replace: true, admins: []string{"ana"}},
+		{name: "checked in by a grant kind an older version named, granted again", user: "carl", grant: true, revoke: true, regrant: true, old: true, admins: []string{"ana"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixture(t) // users ana, bob and carl; ana the admin
@@ -1530,16 +1542,35 @@ func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 					t.Fatalf("grant: %q", out.last())
 				}
 			}
-			if tc.old {
+			switch {
+			case tc.old && tc.grant:
+				if err := f.store.CheckInUnder(ctx, tc.user, time.Now().Add(time.Hour), acl.UnderGrant); err != nil {
+					t.Fatal(err)
+				}
+			case tc.old:
 				if err := f.store.CheckIn(ctx, tc.user, time.Now().Add(time.Hour)); err != nil {
 					t.Fatal(err)
 				}
-			} else if res, out, _ := f.do(tc.user, "here"); res.Failed {
-				t.Fatalf("here: %q", out.last())
+			default:
+				if res, out, _ := f.do(tc.user, "here"); res.Failed {
+					t.Fatalf("here: %q", out.last())
+				}
+			}
+			if tc.replace {
+				if res, out, _ := f.do("ana", "grant @carl admin for 8h"); res.Failed {
+					t.Fatalf("grant again: %q", out.last())
+				}
 			}
 			if tc.revoke {
 				// As a revoke whose end of the check-in failed leaves it.
 				if _, err := f.store.DeleteGrant(ctx, "carl", "admin", "", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.regrant {
+				// As a grant whose end of the earlier check-in failed
+				// leaves it.
+				if err := f.store.PutGrant(ctx, acl.Grant{User: "carl", Role: "admin", GrantedBy: "ana", Created: time.Now().Add(time.Minute)}); err != nil {
 					t.Fatal(err)
 				}
 			}

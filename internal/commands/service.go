@@ -60,7 +60,6 @@ type Store interface {
 	Grants(ctx context.Context) ([]acl.Grant, error)
 	PutGrant(ctx context.Context, g acl.Grant) error
 	DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error)
-	CheckIn(ctx context.Context, user string, until time.Time) error
 	CheckOut(ctx context.Context, user string) error
 	// CheckInIf makes user's check-in end at until, and CheckOutIf ends
 	// it, if the check-in in force still ends at prev (for CheckInIf
@@ -70,9 +69,9 @@ type Store interface {
 	CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error)
 	CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error)
 	Present(ctx context.Context) (map[string]time.Time, error)
-	// CheckInUnder is CheckIn that keeps with the check-in what made
-	// user an admin as they checked in (acl.CheckIn's Under), which
-	// CheckIns returns and CheckInIf keeps.
+	// CheckInUnder records that user is around until until, keeping
+	// with the check-in what made them an admin as they checked in
+	// (acl.CheckIn's Under), which CheckIns returns and CheckInIf keeps.
 	CheckInUnder(ctx context.Context, user string, until time.Time, under string) error
 	CheckIns(ctx context.Context) (map[string]acl.CheckIn, error)
 }

@@ -25,8 +25,10 @@ func testGrants(t *testing.T, fresh freshFunc) {
 				t.Fatalf("PutGrant: %v", err)
 			}
 		}
+		// A grant that replaces one in force goes on from it (Since),
+		// which the store keeps.
 		replaced := grants[0]
-		replaced.GrantedBy = "cy"
+		replaced.GrantedBy, replaced.Created, replaced.Since = "cy", start.Add(time.Hour), start
 		if err := s.PutGrant(ctx, replaced); err != nil {
 			t.Fatal(err)
 		}
@@ -36,9 +38,10 @@ func testGrants(t *testing.T, fresh freshFunc) {
 		}
 		var keys []string
 		for _, g := range got {
-			keys = append(keys, g.User+" "+g.Role+" "+g.App+"/"+g.Env+" by "+g.GrantedBy)
+			keys = append(keys, g.User+" "+g.Role+" "+g.App+"/"+g.Env+" by "+g.GrantedBy+" held since "+g.Held().UTC().Format(time.RFC3339))
 		}
-		want := []string{"ana tester / by root", "bob deployer / by ana", "bob deployer web/prod by cy"}
+		since := " held since " + start.UTC().Format(time.RFC3339)
+		want := []string{"ana tester / by root" + since, "bob deployer / by ana" + since, "bob deployer web/prod by cy" + since}
 		if len(keys) != len(want) {
 			t.Fatalf("Grants: got %q, want %q", keys, want)
 		}

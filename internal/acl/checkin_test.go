@@ -1,0 +1,47 @@
+package acl
+
+import (
+	"testing"
+	"time"
+)
+
+// TestCheckInCountsUnderItsOwnGrant: a check-in made as an admin by a
+// runtime grant counts under that grant, and under one that replaced it
+// while in force (Since), not under a grant of the same admin made once
+// the first was revoked: the check-in kept only that a grant made its
+// user an admin, so it counted under any later one.
+func TestCheckInCountsUnderItsOwnGrant(t *testing.T) {
+	p := testPolicy(t)
+	t0 := time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC)
+	first := Grant{User: "dee", Role: "admin", GrantedBy: "ana", Created: t0}
+	replaced := Grant{User: "dee", Role: "admin", GrantedBy: "ana", Created: t0.Add(time.Hour), Expires: t0.Add(5 * time.Hour), Since: first.Held()}
+	again := Grant{User: "dee", Role: "admin", GrantedBy: "ana", Created: t0.Add(2 * time.Hour)}
+	other := Grant{User: "dee", Role: "deployer", GrantedBy: "ana", Created: t0}
+	now := t0.Add(3 * time.Hour)
+	made := p.AdminUnder("dee", []Grant{first, other}, t0)
+	if want := "grant:admin@2026-06-02T09:00:00Z"; made != want {
+		t.Fatalf("AdminUnder at the check-in: got %q, want %q", made, want)
+	}
+	tests := []struct {
+		name   string
+		under  string // what made the check-in
+		grants []Grant
+		want   bool
+	}{
+		{"the same grant", made, []Grant{first}, true},
+		{"the grant replaced while in force", made, []Grant{replaced}, true},
+		{"a grant made again once it was revoked", made, []Grant{again}, false},
+		{"no grant", made, nil, false},
+		{"a grant named by a version that kept no name", UnderGrant, []Grant{again}, true},
+		{"made under nothing kept", "", []Grant{again}, true},
+		{"the config, admin now by a grant", UnderConfig, []Grant{again}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := CheckIn{Until: now.Add(time.Hour), Under: tt.under}
+			if got := c.Counts(p.AdminUnder("dee", tt.grants, now)); got != tt.want {
+				t.Errorf("Counts: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
