@@ -63,6 +63,9 @@ const openTimeout = time.Second
 // first transaction (tests).
 var opened func(db *bolt.DB)
 
+// opening, if set, is called with the path as openBolt starts (tests).
+var opening func(path string)
+
 var (
 	bucketMeta    = []byte("meta")
 	bucketRecords = []byte("records")
@@ -372,11 +375,12 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 	var (
 		damaged *damagedError
 		refused *refusedError
+		notFile *notFileError
 	)
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
-	case errors.As(err, &damaged), errors.As(err, &refused):
+	case errors.As(err, &damaged), errors.As(err, &refused), errors.As(err, &notFile):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("open state store %s: %w", path, err)
@@ -475,6 +479,9 @@ func checkFile(path string, info fs.FileInfo, opt Options) error {
 		// send the operator to delete the directory.
 		return fmt.Errorf("state store %s is a directory: name the database file in it, such as %s", path, filepath.Join(path, "switchman.db"))
 	}
+	if !info.Mode().IsRegular() {
+		return &notFileError{path: path, mode: info.Mode()}
+	}
 	dirs, err := checkDirs(path)
 	if err != nil {
 		return err
@@ -489,6 +496,31 @@ func checkFile(path string, info fs.FileInfo, opt Options) error {
 	}
 	warnDirs(path, dirs, opt)
 	return nil
+}
+
+// notFileError says that the store's path names something other than a
+// file: a named pipe, a socket, a device, which the file system gives no
+// size (0), and which is no empty store to restore or remove, as
+// refusedError would advise. Opening a pipe to read waits for a writer,
+// and reads whatever one writes.
+type notFileError struct {
+	path string
+	mode fs.FileMode
+}
+
+func (e *notFileError) Error() string {
+	kind := "of another kind"
+	switch {
+	case e.mode&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case e.mode&fs.ModeSocket != 0:
+		kind = "a socket"
+	case e.mode&fs.ModeCharDevice != 0:
+		kind = "a character device"
+	case e.mode&fs.ModeDevice != 0:
+		kind = "a block device"
+	}
+	return fmt.Sprintf("state store %s is %s, not a regular file: name the bot's database file, or a path where there is none yet to start a new, empty store", e.path, kind)
 }
 
 // checkHeader refuses what checkLength refuses, for Check: a file it may
@@ -786,16 +818,27 @@ func syncDir(dir string) error {
 // mapping of it, out of reach, keeps it locked until the process exits,
 // which is what a bot that cannot open its store does.
 func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
+	if opening != nil {
+		opening(path)
+	}
 	if err := checkLength(path); err != nil {
 		return nil, err
 	}
 	var file *os.File
 	opt := &bolt.Options{Timeout: openTimeout, ReadOnly: readOnly, OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		// Only create makes a store: a file gone since Open saw it
-		// is an error, not a new empty store.
-		f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+		// is an error, not a new empty store. A named pipe put in
+		// its place since is refused, not waited on (see
+		// checkLength).
+		f, err := os.OpenFile(name, flag&^os.O_CREATE|syscall.O_NONBLOCK, perm)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkRegular(f, path); err != nil {
+			return nil, errors.Join(err, f.Close())
+		}
 		file = f
-		return f, err
+		return f, nil
 	}}
 	defer func() {
 		if r := recover(); r != nil {
@@ -816,8 +859,12 @@ func openBolt(path string, readOnly bool) (db *bolt.DB, err error) {
 // is damaged. It refuses a file without a valid meta page too, which bbolt
 // would refuse with "invalid database" or "file size too small", naming
 // neither the file nor what to do.
+//
+// It opens the file without waiting (O_NONBLOCK, which a regular file
+// ignores): a named pipe put in place of the file since Open looked at
+// it would wait for a writer for ever; it is refused, as is a device.
 func checkLength(path string) error {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // bbolt creates it, or says it is missing
 	}
@@ -829,12 +876,28 @@ func checkLength(path string) error {
 	if err != nil {
 		return err
 	}
+	if !info.Mode().IsRegular() {
+		return &notFileError{path: path, mode: info.Mode()}
+	}
 	pageSize, pages, ok := boltMeta(f)
 	if !ok {
 		return &refusedError{path: path, why: "is not a Switchman state store, or is damaged (no valid bbolt meta page)"}
 	}
 	if need := pageSize * pages; info.Size() < need {
 		return &damagedError{path: path, cause: fmt.Sprintf("it is %d bytes long, and its pages take %d: it was cut short (copied while the bot was writing it?)", info.Size(), need)}
+	}
+	return nil
+}
+
+// checkRegular refuses f, opened at path, unless it is a regular file:
+// what was opened is judged, not what a look at path saw before.
+func checkRegular(f *os.File, path string) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return &notFileError{path: path, mode: info.Mode()}
 	}
 	return nil
 }
