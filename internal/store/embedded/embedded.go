@@ -336,14 +336,18 @@ func Open(path string, opt Options) (*Store, error) {
 	return OpenContext(context.Background(), path, opt)
 }
 
-// OpenContext is Open, whose first write (the schema, and the fencing
-// counters no lease holds) and read of every page wait for the disk no
-// longer than ctx: a bot started on a stalled disk (a hung network
-// volume) then stops when told to, rather than hang until it is killed.
-// Its error then wraps the context's. Creating the file, and bbolt's own
-// reads as it opens it, are not bounded: they make no call a context
-// can end.
+// OpenContext is Open that waits for the disk no longer than ctx: a bot
+// started on a stalled disk (a hung network volume) then stops when told
+// to, rather than hang until it is killed. Its error then wraps the
+// context's. Creating the file and bbolt's opening of it (see openFile),
+// its first write (the schema, and the fencing counters no lease holds)
+// and its read of every page are all bounded so. A context that has
+// ended already creates nothing.
 func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("open state store %s: %w", path, context.Cause(ctx))
+	}
+	var newFile string // where create makes the store, if it is missing
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && opt.ReadOnly:
@@ -357,12 +361,9 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 		// Through a dangling symlink, the store is made where it leads
 		// (a link into a volume mounted empty): linked into place under
 		// the link's own name, it would replace the link.
-		_, file, err := storeDirs(path)
+		_, newFile, err = storeDirs(path)
 		if err != nil {
 			return nil, err
-		}
-		if err := create(file); err != nil {
-			return nil, fmt.Errorf("create state store %s: %w", path, err)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("open state store: %w", err)
@@ -371,20 +372,14 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 			return nil, err
 		}
 	}
-	db, err := openBolt(path, opt.ReadOnly)
+	db, err := openFile(ctx, path, newFile, opt.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		damaged *damagedError
 		refused *refusedError
-		notFile *notFileError
 	)
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
-	case errors.As(err, &damaged), errors.As(err, &refused), errors.As(err, &notFile):
-		return nil, err
-	case err != nil:
-		return nil, fmt.Errorf("open state store %s: %w", path, err)
-	}
 	now := opt.Now
 	if now == nil {
 		now = time.Now
@@ -430,6 +425,61 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 		sweepTemps(file, opt.Log)
 	}
 	return s, nil
+}
+
+// openFile creates the store at newFile, unless it is "", then opens the
+// file at path with bbolt (see openBolt), and returns once ctx ends if
+// they have not: neither makes a call a context can end, and on a stalled
+// disk either waits as long as the disk does. What they do after that is
+// left to finish: a store created is complete, as create makes it, and a
+// file opened is closed at once.
+func openFile(ctx context.Context, path, newFile string, readOnly bool) (*bolt.DB, error) {
+	type result struct {
+		db  *bolt.DB
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if newFile != "" {
+			if err := create(newFile); err != nil {
+				done <- result{err: fmt.Errorf("create state store %s: %w", path, err)}
+				return
+			}
+		}
+		db, err := openBolt(path, readOnly)
+		done <- result{db, openError(path, err)}
+	}()
+	select {
+	case r := <-done:
+		return r.db, r.err
+	case <-ctx.Done():
+	}
+	go func() {
+		if r := <-done; r.db != nil {
+			// Nobody uses it, and its lock would keep the
+			// next start out.
+			r.db.Close()
+		}
+	}()
+	return nil, fmt.Errorf("state store %s did not open in time: %w", path, context.Cause(ctx))
+}
+
+// openError is the error of Open for err, openBolt's.
+func openError(path string, err error) error {
+	var (
+		damaged *damagedError
+		refused *refusedError
+		notFile *notFileError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
+	case errors.As(err, &damaged), errors.As(err, &refused), errors.As(err, &notFile):
+		return err
+	}
+	return fmt.Errorf("open state store %s: %w", path, err)
 }
 
 // Check returns the error Open would give for the file at path from its
