@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/store/embedded"
@@ -384,7 +386,7 @@ func TestCheckConfig(t *testing.T) {
 
 // TestCheckConfigStoreFile: check-config refuses an embedded store file
 // that would stop serve and console (an empty one, one anyone may write,
-// one that is no store or is cut short),
+// one that is no store or is cut short, another program's bbolt file),
 // in the words the store uses, without opening, changing or creating it;
 // a missing one is a first run. What they would warn of, it warns of.
 func TestCheckConfigStoreFile(t *testing.T) {
@@ -423,6 +425,22 @@ func TestCheckConfigStoreFile(t *testing.T) {
 		{"cut short", func(t *testing.T, path string) {
 			withMode(0o600)(t, path)
 			if err := os.Truncate(path, 8192); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, ""},
+		{"another program's bbolt file", func(t *testing.T, path string) {
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket([]byte("meta"))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("owner"), []byte("billing"))
+			})
+			if err := errors.Join(err, db.Close()); err != nil {
 				t.Fatal(err)
 			}
 		}, 1, ""},

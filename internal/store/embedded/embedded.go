@@ -311,14 +311,20 @@ func (s *Store) probe(ctx context.Context) error {
 }
 
 // refusedError says that the file holds no store Switchman can use: it is
-// empty, or something else. why says which.
+// empty, or something else. why says which; advice what to do, when not
+// the default: restore it, or remove it.
 type refusedError struct {
-	path string
-	why  string
+	path   string
+	why    string
+	advice string
 }
 
 func (e *refusedError) Error() string {
-	return fmt.Sprintf("state store %s %s: restore it from a backup, or remove it to start a new, empty store", e.path, e.why)
+	advice := e.advice
+	if advice == "" {
+		advice = "restore it from a backup, or remove it to start a new, empty store"
+	}
+	return fmt.Sprintf("state store %s %s: %s", e.path, e.why, advice)
 }
 
 // Open opens the store in the file at path, creating the file (0600) and
@@ -488,10 +494,11 @@ func openError(path string, err error) error {
 // checkDirs). A missing file is no error (Open creates it) unless its
 // directory is refused, nor is one a file on its way keeps from existing
 // (which Open refuses). Besides metadata it reads the file's bbolt meta
-// pages, and refuses a file without a valid one (another program's, or
-// garbage) or shorter than they say, as Open does (see checkLength); a
-// file it may not read (the config checked as another user) is left to
-// Open. It neither opens the store, takes its lock, changes nor creates
+// pages, and refuses a file without a valid one (garbage) or shorter
+// than they say, as Open does (see checkLength), and the root of its
+// tree, and refuses another program's bbolt file or a store of another
+// schema version, as Open does (see checkRoot); a file it may not read
+// (the config checked as another user) is left to Open. It neither opens the store, takes its lock, changes nor creates
 // anything, so that the config can be checked while the bot runs. It
 // writes in log (nil: nowhere) the warnings Open would write on opening
 // the store to write.
@@ -573,13 +580,17 @@ func (e *notFileError) Error() string {
 	return fmt.Sprintf("state store %s is %s, not a regular file: name the bot's database file, or a path where there is none yet to start a new, empty store", e.path, kind)
 }
 
-// checkHeader refuses what checkLength refuses, for Check: a file it may
-// not read is left to Open. It is a plain read: bbolt's lock is an
+// checkHeader refuses what checkLength and checkRoot refuse, for Check: a
+// file it may not read is left to Open. It is a plain read: bbolt's lock is an
 // flock, which this neither takes nor waits for. A running bot's file
 // passes: bbolt grows the file before a meta page counts the new pages,
 // and writes one meta page at a time, so one of the two is whole.
 func checkHeader(path string) error {
-	if err := checkLength(path); err != nil && !errors.Is(err, fs.ErrPermission) {
+	err := checkLength(path)
+	if err == nil {
+		err = checkRoot(path)
+	}
+	if err != nil && !errors.Is(err, fs.ErrPermission) {
 		return err
 	}
 	return nil
@@ -929,11 +940,11 @@ func checkLength(path string) error {
 	if !info.Mode().IsRegular() {
 		return &notFileError{path: path, mode: info.Mode()}
 	}
-	pageSize, pages, ok := boltMeta(f)
+	m, ok := boltMeta(f)
 	if !ok {
 		return &refusedError{path: path, why: "is not a Switchman state store, or is damaged (no valid bbolt meta page)"}
 	}
-	if need := pageSize * pages; info.Size() < need {
+	if need := m.pageSize * m.pages; info.Size() < need {
 		return &damagedError{path: path, cause: fmt.Sprintf("it is %d bytes long, and its pages take %d: it was cut short (copied while the bot was writing it?)", info.Size(), need)}
 	}
 	return nil
@@ -952,11 +963,18 @@ func checkRegular(f *os.File, path string) error {
 	return nil
 }
 
+// metaPage is what boltMeta reads of a meta page.
+type metaPage struct {
+	pageSize int64
+	pages    int64 // the high-water mark: the number of pages in use
+	root     uint64
+	txid     uint64
+}
+
 // boltMeta reads bbolt's two meta pages as bbolt does (internal/common's
 // Meta, in the machine's byte order, after a 16-byte page header) and
-// returns the page size and the high-water mark, the number of pages in
-// use, of the newer valid one; ok is false when neither is valid.
-func boltMeta(f *os.File) (pageSize, pages int64, ok bool) {
+// returns the newer valid one; ok is false when neither is valid.
+func boltMeta(f *os.File) (m metaPage, ok bool) {
 	const (
 		header  = 16
 		magic   = 0xED0CDAED
@@ -964,23 +982,25 @@ func boltMeta(f *os.File) (pageSize, pages int64, ok bool) {
 		sumEnd  = 56 // the checksum covers the fields before it
 		metaLen = 64
 	)
-	var txid uint64
-	read := func(off int64) (size, hwm, tx uint64, valid bool) {
+	read := func(off int64) (m metaPage, valid bool) {
 		b := make([]byte, metaLen)
 		if _, err := f.ReadAt(b, off+header); err != nil {
-			return 0, 0, 0, false
+			return m, false
 		}
 		e := binary.NativeEndian
 		h := fnv.New64a()
 		h.Write(b[:sumEnd])
 		if e.Uint32(b[0:]) != magic || e.Uint32(b[4:]) != version || e.Uint64(b[sumEnd:]) != h.Sum64() {
-			return 0, 0, 0, false
+			return m, false
 		}
-		return uint64(e.Uint32(b[8:])), e.Uint64(b[40:]), e.Uint64(b[48:]), true
+		// The root bucket's page id follows the flags; the
+		// high-water mark and the transaction id follow the free
+		// list's page id.
+		return metaPage{pageSize: int64(e.Uint32(b[8:])), root: e.Uint64(b[16:]), pages: int64(e.Uint64(b[40:])), txid: e.Uint64(b[48:])}, true
 	}
 	offsets := []int64{0}
-	if size, _, _, valid := read(0); valid {
-		offsets = append(offsets, int64(size))
+	if first, valid := read(0); valid {
+		offsets = append(offsets, first.pageSize)
 	} else {
 		// Where bbolt looks for the second when the first is not
 		// valid: at every page size from 1 KiB to 16 MiB.
@@ -989,22 +1009,66 @@ func boltMeta(f *os.File) (pageSize, pages int64, ok bool) {
 		}
 	}
 	for _, off := range offsets {
-		size, hwm, tx, valid := read(off)
-		if valid && size > 0 && (!ok || tx > txid) {
-			pageSize, pages, txid, ok = int64(size), int64(hwm), tx, true
+		got, valid := read(off)
+		if valid && got.pageSize > 0 && (!ok || got.txid > m.txid) {
+			m, ok = got, true
 		}
 	}
-	return pageSize, pages, ok
+	return m, ok
 }
 
-// initSchema makes a new store of a file that has no schema yet, and
-// refuses one that holds buckets already: another program's, whose data
-// would be mixed with the store's.
+// storeRoot is what the root of a bbolt file holds that tells a
+// Switchman store from another program's file: read by bbolt when Open
+// opens it (rootOf), from its pages by Check (readRoot).
+type storeRoot struct {
+	first  []byte // the name of its first bucket; nil: it has none
+	meta   bool   // it has a bucket named meta
+	schema []byte // the schema version in it; nil: none
+}
+
+func rootOf(tx *bolt.Tx) storeRoot {
+	var r storeRoot
+	r.first, _ = tx.Cursor().First()
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		r.meta, r.schema = true, meta.Get(keySchema)
+	}
+	return r
+}
+
+// foreignAdvice ends the refusal of another program's bbolt file: it is
+// that program's data, which neither a restore from the bot's backups nor
+// its removal is for.
+const foreignAdvice = "it is left as it is: name the bot's own state store file, or a path where there is none yet to start a new, empty store"
+
+// refusal returns the error Open gives for a file whose root holds r, or
+// nil for a store of this schema version and, unless readOnly, for a
+// bbolt file with nothing in it, all a store's creation by an earlier
+// version could leave before its first write, which Open makes a store.
+// A file with buckets and no schema version is another program's, and
+// refused, a bucket "meta" of its own included: the store would write in
+// it, mixing its data with that program's.
+func (r storeRoot) refusal(path string, readOnly bool) error {
+	switch {
+	case r.meta && r.schema == nil:
+		return &refusedError{path: path, why: fmt.Sprintf("is not a Switchman state store: it is a bbolt database with a bucket %q without a schema version in it", bucketMeta), advice: foreignAdvice}
+	case r.meta && string(r.schema) != schemaVersion:
+		return &refusedError{path: path, why: fmt.Sprintf("has schema version %q, this Switchman understands %q", r.schema, schemaVersion), advice: "run the version of Switchman that wrote it, or a later one"}
+	case r.meta:
+		return nil
+	case r.first != nil:
+		return &refusedError{path: path, why: fmt.Sprintf("is not a Switchman state store: it is a bbolt database with a bucket %q, and no schema version", r.first), advice: foreignAdvice}
+	case readOnly:
+		return &refusedError{path: path, why: "is not a Switchman state store (no schema version)"}
+	}
+	return nil
+}
+
+// initSchema makes a new store of a bbolt file with nothing in it, and
+// creates in a store of this version the buckets an earlier one did not
+// have; it refuses any other file (see storeRoot.refusal).
 func initSchema(tx *bolt.Tx) error {
-	if tx.Bucket(bucketMeta) == nil {
-		if name, _ := tx.Cursor().First(); name != nil {
-			return &refusedError{path: tx.DB().Path(), why: fmt.Sprintf("is not a Switchman state store (a bbolt file with a bucket %q, and no schema version)", name)}
-		}
+	if err := rootOf(tx).refusal(tx.DB().Path(), false); err != nil {
+		return err
 	}
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
@@ -1015,9 +1079,6 @@ func initSchema(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	if err := checkSchema(tx); err != nil {
-		return err
-	}
 	for _, name := range [][]byte{bucketRecords, bucketRecordIndex, bucketLocks, bucketAudit, bucketFences, bucketOnce, bucketOnceExpiry, bucketGrants, bucketPresence, bucketSignals} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -1026,20 +1087,10 @@ func initSchema(tx *bolt.Tx) error {
 	return nil
 }
 
-// checkSchema refuses a file of another schema version, or none: every
-// bucket is created with the version.
+// checkSchema refuses, to read, a file of another schema version, or
+// none (see storeRoot.refusal).
 func checkSchema(tx *bolt.Tx) error {
-	var v []byte
-	if meta := tx.Bucket(bucketMeta); meta != nil {
-		v = meta.Get(keySchema)
-	}
-	switch {
-	case v == nil:
-		return &refusedError{path: tx.DB().Path(), why: "is not a Switchman state store (no schema version)"}
-	case string(v) != schemaVersion:
-		return fmt.Errorf("schema version %q, this Switchman understands %q", v, schemaVersion)
-	}
-	return nil
+	return rootOf(tx).refusal(tx.DB().Path(), true)
 }
 
 // checkPages walks every page of the file, so that a damaged one stops the

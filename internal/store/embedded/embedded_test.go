@@ -768,6 +768,34 @@ func leaves(t *testing.T, path string, root int64) (first, second int64, n int) 
 // to do about it.
 const advice = "restore it from a backup, or remove it to start a new, empty store"
 
+// foreignAdvice is the end of the refusal of another program's bbolt file.
+const foreignAdvice = "it is left as it is: name the bot's own state store file, or a path where there is none yet to start a new, empty store"
+
+// foreignBolt writes at path a bbolt file, as another program would,
+// holding the buckets named, each with a key of its own.
+func foreignBolt(t *testing.T, path string, buckets ...string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range buckets {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte("ana"), []byte("admin")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestOpenEmptyFile: a file cut to nothing (a full disk, a restore cut
 // short, `> file`) is refused, to write or to read, and left as it is:
 // opened as a new store, it would lift every lock it held.
@@ -929,30 +957,16 @@ func TestOpenSweepsTemps(t *testing.T) {
 // TestOpenNotAStore: a file that holds no store (a wrong path, a restore of
 // the wrong file) is refused, to write or to read, and left as it is; a
 // bbolt file with nothing in it, all a store's creation by an earlier
-// version could leave before its first write, becomes the store.
+// version could leave before its first write, becomes the store. Another
+// program's bbolt file is refused whatever its buckets are named, a
+// bucket "meta" of its own included, which Open took for the store's and
+// wrote the schema version in, and its removal is not advised: it is
+// someone else's database.
 func TestOpenNotAStore(t *testing.T) {
-	// bboltFile returns a bbolt file holding, if not empty, one bucket
-	// of another program's.
-	bboltFile := func(bucket string) func(t *testing.T, path string) {
+	bboltFile := func(buckets ...string) func(t *testing.T, path string) {
 		return func(t *testing.T, path string) {
 			t.Helper()
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = db.Update(func(tx *bolt.Tx) error {
-				if bucket == "" {
-					return nil
-				}
-				b, err := tx.CreateBucket([]byte(bucket))
-				if err != nil {
-					return err
-				}
-				return b.Put([]byte("ana"), []byte("admin"))
-			})
-			if err := errors.Join(err, db.Close()); err != nil {
-				t.Fatal(err)
-			}
+			foreignBolt(t, path, buckets...)
 		}
 	}
 	bytesFile := func(data []byte) func(t *testing.T, path string) {
@@ -964,16 +978,19 @@ func TestOpenNotAStore(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		name  string
-		write func(t *testing.T, path string)
-		opens bool // to write; never to read, without a schema
+		name    string
+		write   func(t *testing.T, path string)
+		opens   bool   // to write; never to read, without a schema
+		foreign string // what the refusal says the file holds, if it is another program's bbolt file
 	}{
-		{"a few bytes", bytesFile([]byte("switchman\n")), false},
-		{"a page of zeros", bytesFile(make([]byte, 4096)), false},
-		{"pages of zeros", bytesFile(make([]byte, 64<<10)), false},
-		{"text", bytesFile([]byte(strings.Repeat("apps:\n  web:\n    path: /srv/web\n", 1000))), false},
-		{"another program's bbolt file", bboltFile("users"), false},
-		{"an empty bbolt file", bboltFile(""), true},
+		{"a few bytes", bytesFile([]byte("switchman\n")), false, ""},
+		{"a page of zeros", bytesFile(make([]byte, 4096)), false, ""},
+		{"pages of zeros", bytesFile(make([]byte, 64<<10)), false, ""},
+		{"text", bytesFile([]byte(strings.Repeat("apps:\n  web:\n    path: /srv/web\n", 1000))), false, ""},
+		{"another program's bbolt file", bboltFile("users"), false, `a bucket "users", and no schema version`},
+		{"another program's bbolt file with a bucket meta", bboltFile("meta"), false, `a bucket "meta" without a schema version in it`},
+		{"another program's bbolt file with buckets meta and users", bboltFile("meta", "users"), false, `a bucket "meta" without a schema version in it`},
+		{"an empty bbolt file", bboltFile(), true, ""},
 	} {
 		for _, ro := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/read-only %v", tc.name, ro), func(t *testing.T) {
@@ -993,10 +1010,17 @@ func TestOpenNotAStore(t *testing.T) {
 					}
 					return
 				}
-				for _, want := range []string{fmt.Sprintf("state store %s is not a Switchman state store", path), advice} {
+				wants := []string{fmt.Sprintf("state store %s is not a Switchman state store", path), advice}
+				if tc.foreign != "" {
+					wants = []string{fmt.Sprintf("state store %s is not a Switchman state store: it is a bbolt database with %s", path, tc.foreign), foreignAdvice}
+				}
+				for _, want := range wants {
 					if err == nil || !strings.Contains(err.Error(), want) {
 						t.Errorf("Open: got %v, want an error saying %q", err, want)
 					}
+				}
+				if tc.foreign != "" && err != nil && strings.Contains(err.Error(), "remove it") {
+					t.Errorf("Open: got %v, want no advice to remove another program's database", err)
 				}
 				if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
 					t.Errorf("file after Open: got %d bytes, %v; want it unchanged", len(after), err)
@@ -1312,9 +1336,10 @@ func btoi(b bool) int {
 }
 
 // TestCheck: Check gives the error Open gives for a file refused from its
-// size or mode or its directory's mode, and nothing for a missing file or
-// a usable one, without creating or changing the file; it logs the
-// warnings Open logs.
+// size or mode or its directory's mode, or from the buckets it holds
+// (another program's bbolt file, which Check let through), and nothing
+// for a missing file or a usable one, without creating or changing the
+// file; it logs the warnings Open logs.
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -1323,7 +1348,8 @@ func TestCheck(t *testing.T) {
 		missing bool
 		dirMode os.FileMode // of the directory, if not 0
 		refused bool
-		warns   string // the warning logged, if any
+		warns   string                          // the warning logged, if any
+		make    func(t *testing.T, path string) // the file instead, made 0600
 	}{
 		{name: "missing", missing: true},
 		{name: "store", mode: 0o600},
@@ -1337,12 +1363,59 @@ func TestCheck(t *testing.T) {
 		{name: "directory writable by anyone", mode: 0o600, dirMode: 0o777, refused: true},
 		{name: "missing in a directory writable by anyone", missing: true, dirMode: 0o777, refused: true},
 		{name: "directory with the sticky bit", mode: 0o600, dirMode: 0o777 | os.ModeSticky},
+		{name: "another program's bbolt file", mode: 0o600, refused: true, make: func(t *testing.T, path string) {
+			foreignBolt(t, path, "users")
+		}},
+		{name: "another program's bbolt file with a bucket meta", mode: 0o600, refused: true, make: func(t *testing.T, path string) {
+			foreignBolt(t, path, "meta")
+		}},
+		{name: "another program's bbolt file with many buckets", mode: 0o600, refused: true, make: func(t *testing.T, path string) {
+			// More than a page of them: the root is a branch page.
+			var names []string
+			for i := range 500 {
+				names = append(names, fmt.Sprintf("tenant-%04d", 499-i))
+			}
+			foreignBolt(t, path, names...)
+		}},
+		{name: "another program's bbolt file with a large bucket meta", mode: 0o600, refused: true, make: func(t *testing.T, path string) {
+			// Pages of its own, not inline in the root.
+			foreignBolt(t, path, "meta")
+			boltUpdate(t, path, func(tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("meta"))
+				for i := range 2000 {
+					if err := b.Put(fmt.Appendf(nil, "key-%05d", i), bytes.Repeat([]byte("v"), 100)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}},
+		{name: "an empty bbolt file", mode: 0o600, make: func(t *testing.T, path string) { foreignBolt(t, path) }},
+		{name: "store of another schema version", mode: 0o600, refused: true, make: func(t *testing.T, path string) {
+			if err := openStore(t, path, nil).Close(); err != nil {
+				t.Fatal(err)
+			}
+			boltUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("99")) })
+		}},
+		{name: "store with a large history", mode: 0o600, make: func(t *testing.T, path string) {
+			s := openStore(t, path, nil)
+			for i := range 2000 {
+				if err := s.AppendAudit(t.Context(), &audit.Entry{User: "ana", Command: fmt.Sprintf("/status %d", i), Decision: audit.Allowed}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "switchman.db")
 			switch {
 			case tt.missing:
+			case tt.make != nil:
+				tt.make(t, path)
 			case tt.empty:
 				if err := os.WriteFile(path, nil, tt.mode); err != nil {
 					t.Fatal(err)
@@ -1390,6 +1463,18 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// boltUpdate runs fn in a write transaction of the bbolt file at path.
+func boltUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(db.Update(fn), db.Close()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStorePathIsADirectory: store.path naming a directory (the state
 // directory, not the file in it) is refused by Check and Open alike as a
 // directory, with the file to name instead; not as a damaged store to
@@ -1415,5 +1500,49 @@ func TestStorePathIsADirectory(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
 		t.Errorf("directory after Check and Open: got %v, %v, want it empty", entries, err)
+	}
+}
+
+// TestCheckWhileWritten: Check passes the store of a running bot while it
+// writes, though the pages Check reads may be written over as it reads
+// them: it reads them again then, rather than take what it read for
+// another program's file.
+func TestCheckWhileWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "switchman.db")
+	s := openStore(t, path, nil)
+	stop := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				wrote <- nil
+				return
+			default:
+			}
+			// Buckets grow, split and move their pages, the root's
+			// included.
+			err := embedded.Update(s, func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists(fmt.Appendf(nil, "scratch-%03d", i%300))
+				if err != nil {
+					return err
+				}
+				return b.Put(fmt.Appendf(nil, "k%d", i), bytes.Repeat([]byte("v"), i%3000))
+			})
+			if err != nil {
+				wrote <- err
+				return
+			}
+		}
+	}()
+	for range 300 {
+		if err := embedded.Check(path, nil); err != nil {
+			t.Errorf("Check while the store is written: %v", err)
+			break
+		}
+	}
+	close(stop)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
 	}
 }
