@@ -606,9 +606,18 @@ func checkHeader(path string) error {
 // another user; opened to write, a file others may read is said in
 // opt.Log too: its audit trail and history are not secrets, and the bot
 // does not change a mode someone chose.
+//
+// Opened to write, a file nobody may write (0444, 0400) is refused: it was
+// made so (a copy from read-only media, or on purpose), not by the bot,
+// which a bot running as root would write all the same, and which one
+// running as the file's owner could not open, told no more than
+// "permission denied".
 func checkMode(path string, perm fs.FileMode, opt Options) error {
 	if perm&0o002 != 0 {
 		return fmt.Errorf("state store %s is writable by anyone (mode %04o): whoever can write it can lift deploy locks and rewrite the audit trail: chmod 600 %s", path, perm, path)
+	}
+	if !opt.ReadOnly && perm&0o222 == 0 {
+		return fmt.Errorf("state store %s is read-only (mode %04o): the bot writes its locks, grants and audit trail to it: chmod 600 %s (bot audit reads it as it is)", path, perm, path)
 	}
 	if opt.ReadOnly || opt.Log == nil {
 		return nil
