@@ -16,6 +16,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -953,8 +954,13 @@ func checkLength(path string) error {
 	if !ok {
 		return &refusedError{path: path, why: "is not a Switchman state store, or is damaged (no valid bbolt meta page)"}
 	}
-	if need := m.pageSize * m.pages; info.Size() < need {
-		return &damagedError{path: path, cause: fmt.Sprintf("it is %d bytes long, and its pages take %d: it was cut short (copied while the bot was writing it?)", info.Size(), need)}
+	// Compared without multiplying: a count whose size in bytes
+	// overflows would pass, and bbolt walk page numbers up to it.
+	if m.pages < 0 || m.pages > math.MaxInt64/m.pageSize {
+		return &damagedError{path: path, cause: fmt.Sprintf("its meta page counts %d pages of %d bytes, more than a file can hold", uint64(m.pages), m.pageSize)}
+	}
+	if m.pages > info.Size()/m.pageSize {
+		return &damagedError{path: path, cause: fmt.Sprintf("it is %d bytes long, and its pages take %d: it was cut short (copied while the bot was writing it?)", info.Size(), m.pageSize*m.pages)}
 	}
 	return nil
 }
