@@ -19,7 +19,7 @@ func TestLeaveTrainWithoutOn(t *testing.T) {
 			`unexpected word "daily"; write "on" before the train: ` + suggest.Command("train leave accounting on daily"),
 			"train leave accounting on daily"},
 		{"app twice", "train leave accounting accounting daily",
-			`"accounting" is written twice; write it once, and then unexpected word "daily"; write "on" before the train: ` + suggest.Command("train leave accounting on daily"),
+			`"accounting" is written twice; write it once, and unexpected word "daily"; write "on" before the train: ` + suggest.Command("train leave accounting on daily"),
 			"train leave accounting on daily"},
 		{"quoted app kept", `train leave "accounting" weekly`,
 			`unexpected word "weekly"; write "on" before the train: ` + suggest.Command(`train leave "accounting" on weekly`),
@@ -37,7 +37,7 @@ func TestLeaveTrainWithoutOn(t *testing.T) {
 	// A stray word after the train is no slip to fix: nothing is offered.
 	in := "train leave accounting daily extra"
 	got := Parse(in, testCat(), Options{})
-	if want := `unexpected word "daily"; write "on" before the train, and then unexpected word "extra"`; got.Kind != Reply || !strings.HasPrefix(got.Reply, want) {
+	if want := `unexpected word "daily"; write "on" before the train, and unexpected word "extra"`; got.Kind != Reply || !strings.HasPrefix(got.Reply, want) {
 		t.Fatalf("Parse(%q): got %v %q, want a reply starting %q", in, got.Kind, got.Reply, want)
 	}
 	checkOffersRun(t, in, got.Reply, "")

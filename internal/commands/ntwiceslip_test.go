@@ -15,13 +15,13 @@ import (
 func TestNTwiceWithAnotherSlip(t *testing.T) {
 	tests := []struct{ name, in, want, run string }{
 		{"audit, app twice", "audit accounting accounting 5 5",
-			`N is written twice ("5" and "5"); write it once, last, and then "accounting" is written twice; write it once: ` + suggest.Command("audit accounting 5"),
+			`N is written twice ("5" and "5"); write it once, last, and "accounting" is written twice; write it once: ` + suggest.Command("audit accounting 5"),
 			"audit accounting 5"},
 		{"history, N twice after env twice", "history accounting production production 5 7",
-			`"production" is written twice; write it once, and then N is written twice ("5" and "7"); write it once, last: ` + suggest.Command("history accounting production 7"),
+			`"production" is written twice; write it once, and N is written twice ("5" and "7"); write it once, last: ` + suggest.Command("history accounting production 7"),
 			"history accounting production 7"},
 		{"history, app twice", "history accounting accounting 5 5",
-			`"accounting" is written twice; write it once, and then N is written twice ("5" and "5"); write it once, last: ` + suggest.Command("history accounting 5"),
+			`"accounting" is written twice; write it once, and N is written twice ("5" and "5"); write it once, last: ` + suggest.Command("history accounting 5"),
 			"history accounting 5"},
 		{"audit alone", "audit accounting 5 5",
 			`N is written twice ("5" and "5"); write it once, last: ` + suggest.Command("audit accounting 5"),

@@ -428,7 +428,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 func (p *parser) withNoValue(_ Command, err error) error {
 	var se *slipError
 	if errors.As(err, &se) {
-		return fmt.Errorf("%s; %s, and %w", se.problem, se.fix, p.noValue)
+		return fmt.Errorf("%s%w", se.and(), p.noValue)
 	}
 	return p.noValue
 }
@@ -1130,6 +1130,11 @@ func (e *slipError) Error() string {
 	return e.problem + "; " + e.fix + ": " + suggest.Command(e.fixed) + e.more
 }
 
+// and names the slip and what to do about it, to be followed by what else
+// is wrong: every reply that names more than one thing wrong joins them
+// so, each said as it would be alone.
+func (e *slipError) and() string { return e.problem + "; " + e.fix + ", and " }
+
 // offered returns the command s offers, marked, at its start, and the
 // text after it; ok is false unless s starts with the one command it
 // marks.
@@ -1157,7 +1162,7 @@ func settle(err error, cat Catalog, opt Options) error {
 		return err
 	}
 	if opt.slips >= maxSlips {
-		return fmt.Errorf("%s; %s, and more is wrong: write the command again", se.problem, se.fix)
+		return errors.New(se.and() + "more is wrong: write the command again")
 	}
 	opt.slips++
 	r := parse(se.fixed, cat, opt)
@@ -1167,6 +1172,11 @@ func settle(err error, cat Catalog, opt Options) error {
 		return err
 	}
 	msg, _, _ := strings.Cut(r.Reply, "\nusage: ")
+	if strings.HasPrefix(msg, se.problem+"; "+se.fix) {
+		// The same word written a third time: named once, as a flag
+		// written three times is.
+		return errors.New(msg)
+	}
 	// A command the refusal offers for another kind of mistake is
 	// checked too: one refused in turn is shown, not offered.
 	msg = suggest.Rewrite(msg, func(cmd string) string {
@@ -1175,7 +1185,7 @@ func settle(err error, cat Catalog, opt Options) error {
 		}
 		return cmd
 	})
-	return fmt.Errorf("%s; %s, and then %s", se.problem, se.fix, msg)
+	return errors.New(se.and() + msg)
 }
 
 // keywords are the words the grammar reads between the arguments.
@@ -2120,7 +2130,7 @@ func parseHistory(p *parser, args []token) (Command, error) {
 			return c, unexpected(args[i+1])
 		}
 		if i >= 0 && i < 2 && j >= 2 {
-			return c, fmt.Errorf("%w (and N goes last: history %s %s N)", err, names[0].s, names[1].s)
+			return c, fmt.Errorf("%w, and N goes last: history %s %s N", err, names[0].s, names[1].s)
 		}
 		return c, err
 	}

@@ -17,25 +17,25 @@ import (
 func TestTwoSlips(t *testing.T) {
 	offered := []struct{ name, in, want, run string }{
 		{"build twice, env without to", "deploy accounting 1337 1337 production",
-			`"1337" is written twice; write it once, and then unexpected word "production"; write "to" before the env: ` + suggest.Command("deploy accounting 1337 to production"),
+			`"1337" is written twice; write it once, and unexpected word "production"; write "to" before the env: ` + suggest.Command("deploy accounting 1337 to production"),
 			"deploy accounting 1337 to production"},
 		{"env without to, env twice", "deploy accounting 1337 production production",
-			`unexpected word "production"; write "to" before the env, and then "production" is written twice; write it once: ` + suggest.Command("deploy accounting 1337 to production"),
+			`unexpected word "production"; write "to" before the env, and "production" is written twice; write it once: ` + suggest.Command("deploy accounting 1337 to production"),
 			"deploy accounting 1337 to production"},
 		{"app twice, build twice", "deploy accounting accounting 1337 1337",
-			`"accounting" is written twice; write it once, and then "1337" is written twice; write it once: ` + suggest.Command("deploy accounting 1337"),
+			`"accounting" is written twice; write it once, and "1337" is written twice; write it once: ` + suggest.Command("deploy accounting 1337"),
 			"deploy accounting 1337 to production"},
 		{"build twice, to twice, flag kept", "deploy accounting 1337 1337 to to staging --dry-run",
-			`"1337" is written twice; write it once, and then "to" is written twice; write it once: ` + suggest.Command("deploy accounting 1337 to staging --dry-run"),
+			`"1337" is written twice; write it once, and "to" is written twice; write it once: ` + suggest.Command("deploy accounting 1337 to staging --dry-run"),
 			"deploy accounting 1337 to staging --dry-run"},
 		{"three slips", "deploy accounting accounting 1337 1337 to staging staging",
-			`"accounting" is written twice; write it once, and then "1337" is written twice; write it once, and then "staging" is written twice; write it once: ` + suggest.Command("deploy accounting 1337 to staging"),
+			`"accounting" is written twice; write it once, and "1337" is written twice; write it once, and "staging" is written twice; write it once: ` + suggest.Command("deploy accounting 1337 to staging"),
 			"deploy accounting 1337 to staging"},
 		{"train board, build twice, train without on", "train board accounting 1337 1337 weekly",
-			`"1337" is written twice; write it once, and then unexpected word "weekly"; write "on" before the train: ` + suggest.Command("train board accounting 1337 on weekly"),
+			`"1337" is written twice; write it once, and unexpected word "weekly"; write "on" before the train: ` + suggest.Command("train board accounting 1337 on weekly"),
 			"train board accounting 1337 on weekly"},
 		{"rollback, env twice, build twice", "rollback accounting production production to 1336 1336",
-			`"production" is written twice; write it once, and then "1336" is written twice; write it once: ` + suggest.Command("rollback accounting production to 1336"),
+			`"production" is written twice; write it once, and "1336" is written twice; write it once: ` + suggest.Command("rollback accounting production to 1336"),
 			"rollback accounting production to 1336"},
 	}
 	for _, tt := range offered {
@@ -51,11 +51,11 @@ func TestTwoSlips(t *testing.T) {
 	// slip is named.
 	named := []struct{ name, in, want string }{
 		{"build twice, env misspelt", "deploy accounting 1337 1337 to prodution",
-			`"1337" is written twice; write it once, and then unknown env "prodution" for accounting; did you mean "production"?`},
+			`"1337" is written twice; write it once, and unknown env "prodution" for accounting; did you mean "production"?`},
 		{"build twice, env in another case", "deploy accounting 1337 1337 to Production",
-			`"1337" is written twice; write it once, and then unknown env "Production" for accounting; did you mean "production"?`},
+			`"1337" is written twice; write it once, and unknown env "Production" for accounting; did you mean "production"?`},
 		{"env without to, stray word", "deploy accounting 1337 production extra",
-			`unexpected word "production"; write "to" before the env, and then unexpected word "extra"`},
+			`unexpected word "production"; write "to" before the env, and unexpected word "extra"`},
 	}
 	for _, tt := range named {
 		t.Run(tt.name, func(t *testing.T) {
