@@ -450,22 +450,21 @@ func hasHelpFlag(args []token) bool {
 	})
 }
 
+// offerOnce refuses the word w, written twice, offering fixed, the
+// command with it once. A fixed that is refused in turn (an unknown flag,
+// a missing build, a second slip) is checked as every slip's command is
+// (see settle): the reply names w and then what else is wrong, and
+// offers only a command that fixes both, so that the user is neither
+// sent a command that fails nor left to find w once the rest is right.
+func offerOnce(w, fixed string, s *spec, cat Catalog, opt Options) Result {
+	err := settle(writtenTwice(w, suggest.Command(fixed)), cat, opt)
+	return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
+}
+
 // verbMayRepeat reports whether w, the word after verb and that very
 // verb again, is it written twice: not where help takes a topic, which
 // may be help itself, nor where train lists the trains (answered so), nor
 // where an app goes and the catalog has an app of that name.
-// offerOnce refuses the word w, written twice, offering fixed, the
-// command with it once. A fixed that is refused in turn (an unknown flag,
-// a missing build) is no command to offer: its refusal answers instead,
-// naming what else is wrong, so the user is not sent a command that
-// fails.
-func offerOnce(w, fixed string, s *spec, cat Catalog, opt Options) Result {
-	if r := parse(fixed, cat, opt); r.Kind != Run {
-		return r
-	}
-	return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: writtenTwice(w, suggest.Command(fixed)).Error() + "\nusage: " + s.usageLines()}
-}
-
 func verbMayRepeat(verb Verb, w string, cat Catalog) bool {
 	return verb != VerbHelp && verb != VerbTrain && !slices.Contains(cat.Apps(), w)
 }

@@ -10,21 +10,20 @@ import (
 // TestTwiceOfferRefused: "train board board accounting 1337 --dry-run on
 // daily" offered the marked "train board accounting 1337 --dry-run on
 // daily", which is refused: train board takes no flags. A verb or train
-// action written twice is named so only when the command written once
-// runs; otherwise what else is wrong answers, and no refused command is
-// marked.
+// action written twice is named, and then what else is wrong; no refused
+// command is marked.
 func TestTwiceOfferRefused(t *testing.T) {
 	for _, tt := range []replyCase{
 		{"board, a flag", "train board board accounting 1337 --dry-run on daily",
-			`unknown flag "--dry-run"; train board takes no flags`},
+			`"board" is written twice; write it once, and unknown flag "--dry-run"; train board takes no flags`},
 		{"train before board, a flag", "train train board accounting 1337 --dry-run on daily",
-			`unknown flag "--dry-run"; train board takes no flags`},
+			`"train" is written twice; write it once, and unknown flag "--dry-run"; train board takes no flags`},
 		{"leave, a flag with a value", "train leave leave accounting --force x on daily",
-			`unknown flag "--force"; train leave takes no flags`},
+			`"leave" is written twice; write it once, and unknown flag "--force"; train leave takes no flags`},
 		{"deploy, an unknown flag", "deploy deploy accounting 1337 --bogus",
-			`unknown flag "--bogus"; deploy takes --dry-run and --force`},
+			`"deploy" is written twice; write it once, and unknown flag "--bogus"; deploy takes --dry-run and --force`},
 		{"deploy, nothing else", "deploy deploy",
-			`deploy needs an app and a build`},
+			`"deploy" is written twice; write it once, and deploy needs an app and a build`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Parse(tt.in, testCat(), Options{})
