@@ -23,11 +23,11 @@ func TestFlagWrittenTwice(t *testing.T) {
 		{"force kept", `deploy accounting 1337 --dry-run --force "db migration" --dry-run`, "--dry-run",
 			`deploy accounting 1337 --dry-run --force "db migration"`, `deploy accounting 1337 to production --dry-run --force "db migration"`},
 	})
-	// What else is wrong is named first: the command without the second
-	// writing would be refused too. A value flag given twice gives two
-	// values, of which the reply cannot pick one.
+	// What else is wrong is named with it: the command without the
+	// second writing would be refused too. A value flag given twice gives
+	// two values, of which the reply cannot pick one.
 	for _, tt := range []struct{ in, want string }{
-		{"deploy nope 1337 --dry-run --dry-run", `unknown app "nope"`},
+		{"deploy nope 1337 --dry-run --dry-run", `"--dry-run" is written twice; write it once, and unknown app "nope"`},
 		{`deploy accounting 1337 --force "a" --force "b"`, "--force is given twice; give it once"},
 	} {
 		got := Parse(tt.in, testCat(), Options{})

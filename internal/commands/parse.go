@@ -362,6 +362,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	given := args
 	args, err = p.takeFlags(args)
+	flagsTaken := err == nil
 	if err == nil && p.noValue != nil {
 		err = p.withNoValue(s.parse(p, args))
 	}
@@ -397,17 +398,19 @@ func parse(text string, cat Catalog, opt Options) Result {
 	if err == nil {
 		err = p.badFlag
 	}
-	if err == nil && p.flagTwice != "" {
-		// "deploy web 1337 --dry-run --dry-run": the rest is right, so
-		// the command without the second writing is one to send; else
-		// what is wrong in the rest is named first.
+	if flagsTaken && len(p.flagTwice) > 0 {
+		// "deploy web 1337 --dry-run --dry-run": the command without
+		// the second writing of the first flag written twice is checked
+		// as every slip's is (see settle), so that a second flag written
+		// twice, or what is wrong in the rest, is named with it.
+		name := p.flagTwice[0]
 		var once []token
 		for i, t := range given {
-			if !slices.Contains(p.flagTwiceAt, i) {
+			if !slices.Contains(p.flagTwiceAt[name], i) {
 				once = append(once, t)
 			}
 		}
-		err = writtenTwice(p.flagTwice, suggest.Command(p.spec.name()+" "+writtenWords(once)))
+		err = writtenTwice(name, suggest.Command(p.spec.name()+" "+writtenWords(once)))
 	}
 	if err != nil {
 		err = settle(err, cat, opt)
@@ -741,12 +744,13 @@ type parser struct {
 	// returns, of the word right after badFlag, which may be meant as
 	// its value ("-f INC-42"); 0 when a flag or nothing follows it.
 	badFlagValue int
-	// flagTwice is a flag without a value given more than once, and
-	// flagTwiceAt the indexes of the writings after the first among the
-	// arguments takeFlags was given: a slip, answered with the command
-	// without them once the rest parses.
-	flagTwice   string
-	flagTwiceAt []int
+	// flagTwice lists the flags given more than once as a slip (without
+	// a value, or with the same value), in the order they were found so,
+	// and flagTwiceAt holds, per flag, the indexes of the writings after
+	// the first among the arguments takeFlags was given: each is answered
+	// with the command without them.
+	flagTwice   []string
+	flagTwiceAt map[string][]int
 	// noValue is the first value flag given without its value ("--force
 	// needs a reason"). The arguments are still parsed, so that a slip
 	// in them is named with it rather than after the reason is added.
@@ -767,6 +771,8 @@ func (p *parser) takeFlags(args []token) ([]token, error) {
 
 func (p *parser) takeAllFlags(args []token) ([]token, error) {
 	var rest []token
+	// twoValues is the first value flag given twice with two values.
+	var twoValues string
 	for i := 0; i < len(args); i++ {
 		t := args[i]
 		if !isFlag(t) {
@@ -791,8 +797,8 @@ func (p *parser) takeAllFlags(args []token) ([]token, error) {
 		}
 		first, dup := p.flags[name]
 		if dup && f.value == "" {
-			if !hasValue && p.mayBeTwice(name) {
-				p.flagTwice, p.flagTwiceAt = name, append(p.flagTwiceAt, i)
+			if !hasValue {
+				p.twice(name, i)
 				continue
 			}
 			return nil, fmt.Errorf("%s is given twice; give it once", name)
@@ -810,10 +816,10 @@ func (p *parser) takeAllFlags(args []token) ([]token, error) {
 		at := i
 		if !hasValue {
 			j := i + 1
-			if !dup && j < len(args) && isFlag(args[j]) && p.sameFlag(args[j], name) && p.mayBeTwice(name) {
+			if !dup && j < len(args) && isFlag(args[j]) && p.sameFlag(args[j], name) {
 				// "--force --force "db migration"": the flag written
 				// twice in a row, not one left without its value.
-				p.flagTwice, p.flagTwiceAt = name, append(p.flagTwiceAt, i)
+				p.twice(name, i)
 				continue
 			}
 			switch {
@@ -837,15 +843,19 @@ func (p *parser) takeAllFlags(args []token) ([]token, error) {
 		}
 		value = strings.TrimSpace(value)
 		if dup {
-			if value != first || !p.mayBeTwice(name) {
-				// Two values, of which no reply can pick one.
-				return nil, fmt.Errorf("%s is given twice; give it once", name)
+			if value != first {
+				// Two values, of which no reply can pick one. The
+				// flags after them are read on, so that another flag
+				// written twice is named with them.
+				if twoValues == "" {
+					twoValues = name
+				}
+				continue
 			}
 			// The same value again: a slip, as a flag without a value
 			// written twice is.
-			p.flagTwice = name
 			for k := at; k <= i; k++ {
-				p.flagTwiceAt = append(p.flagTwiceAt, k)
+				p.twice(name, k)
 			}
 			continue
 		}
@@ -857,12 +867,31 @@ func (p *parser) takeAllFlags(args []token) ([]token, error) {
 		}
 		p.flags[name] = value
 	}
+	if twoValues != "" {
+		// No command can be offered: every other flag written twice is
+		// named, so that the user fixes them all at once.
+		var b strings.Builder
+		for _, name := range p.flagTwice {
+			if name != twoValues {
+				b.WriteString((&slipError{problem: fmt.Sprintf("%q is written twice", name), fix: "write it once"}).and())
+			}
+		}
+		return nil, fmt.Errorf("%s%s is given twice; give it once", b.String(), twoValues)
+	}
 	return rest, nil
 }
 
-// mayBeTwice reports whether the flag name, written again, may be
-// answered as written twice: only one flag is so answered at a time.
-func (p *parser) mayBeTwice(name string) bool { return p.flagTwice == "" || p.flagTwice == name }
+// twice records the writing at i, among the arguments takeFlags was
+// given, of the flag name as one of it written twice.
+func (p *parser) twice(name string, i int) {
+	if !slices.Contains(p.flagTwice, name) {
+		p.flagTwice = append(p.flagTwice, name)
+	}
+	if p.flagTwiceAt == nil {
+		p.flagTwiceAt = map[string][]int{}
+	}
+	p.flagTwiceAt[name] = append(p.flagTwiceAt[name], i)
+}
 
 // sameFlag reports whether t is the flag name, as takeFlags reads it: in
 // any case, and with its value after "=" or without it ("--force

@@ -17,6 +17,8 @@ func TestSlipsRefusedAudited(t *testing.T) {
 		want []string // in the refusal, in this order
 	}{
 		{"deploy deploy web 1 1", []string{`"deploy" is written twice`, `"1" is written twice`}},
+		{"deploy web 1 --dry-run --dry-run --force a --force a", []string{`"--dry-run" is written twice`, `"--force" is written twice`}},
+		{"deploy web 1 --dry-run --dry-run --force a --force b", []string{`"--dry-run" is written twice`, `--force is given twice`}},
 	} {
 		t.Run(tt.text, func(t *testing.T) {
 			f := newServiceFixture(t)
