@@ -19,7 +19,8 @@ func TestDeployAppWrittenTwice(t *testing.T) {
 		{"train board", "train board accounting accounting 1337 on daily", "accounting", "train board accounting 1337 on daily", "train board accounting 1337 on daily"},
 		{"train board, env", "train board accounting accounting 1337 to staging on weekly", "accounting", "train board accounting 1337 to staging on weekly", "train board accounting 1337 to staging on weekly"},
 	})
-	// A build named as the app is one where nothing but a target follows.
+	// A build named as the app is one where nothing but a target follows;
+	// quoted, it is the build, and a build after it a second one.
 	for _, tt := range []struct{ in, build string }{
 		{"deploy accounting accounting", "accounting"},
 		{"deploy accounting accounting to staging", "accounting"},
@@ -28,8 +29,8 @@ func TestDeployAppWrittenTwice(t *testing.T) {
 	} {
 		got := Parse(tt.in, testCat(), Options{})
 		if tt.build == "" {
-			if got.Kind != Reply || !strings.HasPrefix(got.Reply, `unexpected word "1337"`) {
-				t.Errorf("Parse(%q): got %v %q, want the stray word named", tt.in, got.Kind, got.Reply)
+			if got.Kind != Reply || !strings.HasPrefix(got.Reply, `two builds are named, "accounting" and "1337"`) {
+				t.Errorf("Parse(%q): got %v %q, want both builds named", tt.in, got.Kind, got.Reply)
 			}
 			continue
 		}

@@ -10,21 +10,22 @@ import (
 // TestHistoryTargetRefusedByName: "history 5 accounting production
 // staging" was refused as `unexpected word "production"`, a word that is
 // right where it is; the stray one is the second env. A second env, a
-// second app and an N written twice are each named for what they are.
+// second app and an N written twice are each named for what they are;
+// two envs are named both, as every command names them.
 func TestHistoryTargetRefusedByName(t *testing.T) {
 	for _, tt := range []struct {
 		name, in, want string
 	}{
 		{"N first, two envs", "history 5 accounting production staging",
-			`unexpected word "staging": history takes one env, and "staging" is a second one after "production"`},
+			`two envs are named, "production" and "staging": send the history again with the one you mean, or leave the env out to see every env of accounting`},
 		{"N first, two envs, N goes last too", "history 5 accounting production staging",
 			"N goes last: history accounting production N"},
 		{"two envs, then N", "history accounting production staging 5",
-			`unexpected word "staging": history takes one env`},
+			`two envs are named, "production" and "staging": send the history again with the one you mean, or leave the env out to see every env of accounting`},
 		{"two envs", "history accounting production staging",
-			`unexpected word "staging": history takes one env`},
+			`two envs are named, "production" and "staging": send the history again with the one you mean, or leave the env out to see every env of accounting`},
 		{"N between the envs", "history accounting production 5 staging",
-			`unexpected word "staging": history takes one env`},
+			`two envs are named, "production" and "staging": send the history again with the one you mean, or leave the env out to see every env of accounting`},
 		{"two apps", "history accounting demo",
 			`unexpected word "demo": history takes one app`},
 		{"N first, two apps", "history 5 accounting demo",

@@ -1143,6 +1143,27 @@ func twoNamed(what, first, second, name string) error {
 	return fmt.Errorf("two %s are named, %s and %s: send the %s again with the one you mean", what, echo(first), echo(second), name)
 }
 
+// secondNamed returns a second value rest names for a slot whose value
+// is first: after kw, the slot's keyword, anywhere in rest ("staging on
+// daily to production"), or right after first, written bare, when is
+// says it is one ("staging production"); "" if rest names none other.
+func secondNamed(rest []token, first, kw string, is func(string) bool) string {
+	if v, ok := afterKeyword(rest, kw); ok && v != first {
+		return v
+	}
+	if len(rest) > 0 && !rest[0].quoted && rest[0].s != first && !isKeyword(strings.ToLower(rest[0].s)) && is(rest[0].s) {
+		return rest[0].s
+	}
+	return ""
+}
+
+// buildShaped reports whether t, a word after a build where no word
+// goes, reads as a second build: a valid build name with a digit in it.
+// A word that is none ("please") is an unexpected word.
+func buildShaped(t token) bool {
+	return CheckBuild(t.s) == nil && strings.ContainsAny(t.s, "0123456789")
+}
+
 // nTwice refuses the N of history or audit written twice, first and
 // last, with fixed, the command with the last alone.
 func nTwice(first, last token, fixed string) error {
@@ -1299,11 +1320,15 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 				fixed := strings.Join(strings.Fields(fmt.Sprintf("deploy %s %s to %s %s", written(args[0]), written(args[1]), envWritten, writtenWords(rest[1:]))), " ")
 				return c, writtenTwice(env, suggest.Command(fixed+p.flagsText()))
 			}
+			if len(rest) > 0 && rest[0].s != build && buildShaped(rest[0]) {
+				// "deploy web 1337 to prod 1338": which one?
+				return c, twoNamed("builds", build, rest[0].s, "deploy")
+			}
 		case p.isEnv(app, rest[0].s):
 			// "deploy web 1337 prod": the env without its "to".
-			if second, ok := afterKeyword(rest[1:], "to"); ok && second != rest[0].s {
-				// "deploy web 1337 staging to prod": adding the "to"
-				// would leave two envs.
+			if second := secondNamed(rest[1:], rest[0].s, "to", func(e string) bool { return p.isEnv(app, e) }); second != "" {
+				// "deploy web 1337 staging to prod", "deploy web 1337
+				// staging prod": adding the "to" would leave two envs.
 				return c, twoNamed("envs", rest[0].s, second, "deploy")
 			}
 			fixed := strings.TrimSpace(fmt.Sprintf("deploy %s %s to %s %s", written(args[0]), written(args[1]), written(rest[0]), writtenWords(rest[1:])))
@@ -1313,6 +1338,9 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			// stray word.
 			fixed := strings.TrimSpace(fmt.Sprintf("deploy %s %s %s", written(args[0]), written(args[1]), writtenWords(rest[1:])))
 			return c, writtenTwice(build, suggest.Command(fixed+p.flagsText()))
+		case rest[0].s != build && buildShaped(rest[0]):
+			// "deploy web 1337 1338": which one?
+			return c, twoNamed("builds", build, rest[0].s, "deploy")
 		}
 	}
 	if len(rest) > 0 {
@@ -1473,6 +1501,11 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		}
 		target += " " + written(rest[0])
 		rest = rest[1:]
+		if len(rest) > 0 && !rest[0].quoted && rest[0].s != env && !isWord(rest[0], "to") && !isWord(rest[0], "from") && p.isEnv(app, rest[0].s) {
+			// "rollback web prod staging": which one? Not a build
+			// to roll back to without its "to".
+			return c, twoNamed("envs", env, rest[0].s, "rollback")
+		}
 		if len(rest) > 1 && !rest[0].quoted && rest[0].s == env {
 			// "rollback web prod prod to 12": not a stray word; with
 			// nothing after it, it is named below.
@@ -1512,6 +1545,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 			// a stray word.
 			return c, writtenTwice(build, suggest.Command(rollbackFixed(target, buildW, "", rest[1:])))
 		}
+		if len(rest) > 0 && rest[0].s != build && !isWord(rest[0], "from") && buildShaped(rest[0]) {
+			// "rollback web to 1336 1335".
+			return c, twoNamed("builds", build, rest[0].s, "rollback")
+		}
 	}
 	var from string
 	if len(rest) > 0 && isWord(rest[0], "from") {
@@ -1536,6 +1573,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		if len(rest) > 0 && !rest[0].quoted && rest[0].s == from && !isWord(rest[0], "to") {
 			// "rollback web from 1337 1337".
 			return c, writtenTwice(from, suggest.Command(rollbackFixed(target, buildW, fromW, rest[1:])))
+		}
+		if len(rest) > 0 && rest[0].s != from && !isWord(rest[0], "to") && buildShaped(rest[0]) {
+			// "rollback web from 1337 1338".
+			return c, twoNamed("builds", from, rest[0].s, "rollback")
 		}
 		if len(rest) > 0 && isWord(rest[0], "to") && build == "" {
 			// "rollback web from 1337 to 1336": both are there, in the
@@ -2030,6 +2071,9 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 	if err := p.envTwiceAt(args, 3, env); err != nil {
 		return c, err
 	}
+	if err := p.envsTwo(app, env, rest); err != nil {
+		return c, err
+	}
 	if len(rest) > 0 {
 		return c, unexpected(rest[0])
 	}
@@ -2098,6 +2142,16 @@ func (p *parser) envTwiceAt(given []token, i int, env string) error {
 		return nil
 	}
 	return writtenTwice(env, suggest.Command(p.spec.name()+" "+writtenWords(slices.Delete(slices.Clone(given), i, i+1))))
+}
+
+// envsTwo refuses rest, the words after env of app, when they start with
+// another env of it: read as a stray word, it was answered as an
+// unexpected one. Both are named, as a deploy names them; nil otherwise.
+func (p *parser) envsTwo(app, env string, rest []token) error {
+	if env == "" || len(rest) == 0 || rest[0].quoted || rest[0].s == env || !p.isEnv(app, rest[0].s) {
+		return nil
+	}
+	return twoNamed("envs", env, rest[0].s, p.spec.name())
 }
 
 func parseStatus(p *parser, args []token) (Command, error) {
@@ -2210,7 +2264,7 @@ func (p *parser) historyTarget(names []token) (app, env string, at int, stray bo
 		return app, env, 0, false, nil
 	}
 	if p.isEnv(app, names[2].s) {
-		return "", "", 2, true, fmt.Errorf("unexpected word %s: history takes one env, and %s is a second one after %s; leave the env out to see every env of %s", echo(names[2].s), echo(names[2].s), echo(env), app)
+		return "", "", 2, true, fmt.Errorf("%w, or leave the env out to see every env of %s", twoNamed("envs", env, names[2].s, "history"), app)
 	}
 	return "", "", 2, true, unexpected(names[2])
 }
@@ -2257,6 +2311,9 @@ func parseCancel(p *parser, args []token) (Command, error) {
 		return c, err
 	}
 	if err := p.envTwiceAt(args, 2, env); err != nil {
+		return c, err
+	}
+	if err := p.envsTwo(app, env, rest); err != nil {
 		return c, err
 	}
 	if len(rest) > 0 {
@@ -2328,6 +2385,11 @@ func parseStats(p *parser, args []token) (Command, error) {
 	case len(rest) == 2 && rest[0].s == rest[1].s && !rest[1].quoted && p.isEnv(app, rest[1].s):
 		// "stats accounting production production".
 		return Command{}, writtenTwice(rest[1].s, without(2))
+	case len(rest) == 2 && p.isEnv(app, rest[0].s):
+		if err := p.envsTwo(app, rest[0].s, rest[1:]); err != nil {
+			return Command{}, err
+		}
+		return Command{}, unexpected(rest[1])
 	case len(rest) > 2 && p.isEnv(app, rest[0].s) && startsWithDigit(rest[1].s):
 		// "stats web prod 30d extra": the window is in its place.
 		return Command{}, unexpected(rest[2])
@@ -2513,9 +2575,26 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 			// "train board web 1337 1337 on daily": the build written
 			// twice, as deploy says of it.
 			return Command{}, writtenTwice(t.s, fixed(1))
+		case len(rest) == len(args)-2 && t.s != build && buildShaped(t) && !p.isEnv(app, t.s) && !p.isTrain(t.s):
+			// "train board web 1337 1338 on daily": which one?
+			return Command{}, twoNamed("builds", build, t.s, "train board")
+		case c.Env != "" && !t.quoted && p.isEnv(app, t.s) && !p.isTrain(t.s):
+			// "train board web 1337 to prod staging".
+			return Command{}, twoNamed("envs", c.Env, t.s, "train board")
+		case c.Train != "" && !t.quoted && p.isTrain(t.s) && !p.isEnv(app, t.s):
+			// "train board web 1337 on daily weekly".
+			return Command{}, twoNamed("trains", c.Train, t.s, "train board")
 		case c.Env == "" && p.isEnv(app, t.s):
+			if second := secondNamed(rest[1:], t.s, "to", func(e string) bool { return p.isEnv(app, e) && !p.isTrain(e) }); second != "" {
+				// "train board web 1337 staging to prod": adding the
+				// "to" would leave two envs, as deploy says of it.
+				return Command{}, twoNamed("envs", t.s, second, "train board")
+			}
 			return Command{}, &slipError{problem: "unexpected word " + echo(t.s), fix: `write "to" before the env`, fixed: form(1, "to", written(t))}
 		case c.Train == "" && p.isTrain(t.s):
+			if second := secondNamed(rest[1:], t.s, "on", func(n string) bool { return p.isTrain(n) && !p.isEnv(app, n) }); second != "" {
+				return Command{}, twoNamed("trains", t.s, second, "train board")
+			}
 			return Command{}, &slipError{problem: "unexpected word " + echo(t.s), fix: `write "on" before the train`, fixed: form(1, "on", written(t))}
 		default:
 			return Command{}, unexpected(t)
@@ -2606,10 +2685,19 @@ func parseTrainLeave(p *parser, args []token) (Command, error) {
 			// "train leave web on daily daily": not a stray word.
 			return Command{}, writtenTwice(c.Train, suggest.Command(strings.TrimSpace("train leave "+written(args[0])+" on "+written(rest[1])+" "+writtenWords(rest[3:]))))
 		}
+		if second := secondNamed(rest[2:], c.Train, "on", p.isTrain); second != "" {
+			// "train leave web on daily weekly": which one?
+			return Command{}, twoNamed("trains", c.Train, second, "train leave")
+		}
 		if len(rest) > 2 {
 			return Command{}, unexpected(rest[2])
 		}
 	case p.isTrain(rest[0].s):
+		if second := secondNamed(rest[1:], rest[0].s, "on", p.isTrain); second != "" {
+			// "train leave web daily weekly": adding the "on" would
+			// leave two trains.
+			return Command{}, twoNamed("trains", rest[0].s, second, "train leave")
+		}
 		fixed := strings.TrimSpace("train leave " + written(args[0]) + " on " + written(rest[0]) + " " + writtenWords(rest[1:]))
 		return Command{}, &slipError{problem: "unexpected word " + echo(rest[0].s), fix: `write "on" before the train`, fixed: fixed}
 	default:
@@ -2749,6 +2837,9 @@ func parseTrainDepart(p *parser, args []token) (Command, error) {
 		// "train depart daily now now": not a stray word.
 		i := len(args) - len(rest) + 1
 		return Command{}, writtenTwice("now", suggest.Command("train depart "+writtenWords(slices.Delete(slices.Clone(args), i, i+1))))
+	case len(rest) == 2 && c.Train != "" && rest[1].s != c.Train && p.isTrain(rest[1].s):
+		// "train depart daily now weekly": which one?
+		return Command{}, twoNamed("trains", c.Train, rest[1].s, "train depart")
 	case len(rest) > 1:
 		return Command{}, unexpected(rest[1])
 	}
@@ -3035,6 +3126,11 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 	if len(args) > 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) && !args[2].quoted && args[2].s == args[1].s {
 		// "grant @ana deployer web prod prod".
 		return writtenTwice(args[1].s, without(2))
+	}
+	if len(args) > 2 && p.isApp(args[0].s) && p.isEnv(args[0].s, args[1].s) {
+		if err := p.envsTwo(args[0].s, args[1].s, args[2:]); err != nil {
+			return err
+		}
 	}
 	if len(args) > 2 {
 		return unexpected(args[2])

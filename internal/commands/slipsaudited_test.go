@@ -19,6 +19,8 @@ func TestSlipsRefusedAudited(t *testing.T) {
 		{"deploy deploy web 1 1", []string{`"deploy" is written twice`, `"1" is written twice`}},
 		{"deploy web 1 --dry-run --dry-run --force a --force a", []string{`"--dry-run" is written twice`, `"--force" is written twice`}},
 		{"deploy web 1 --dry-run --dry-run --force a --force b", []string{`"--dry-run" is written twice`, `--force is given twice`}},
+		{"deploy web 1 2", []string{`two builds are named, "1" and "2"`}},
+		{"rollback web to 1 2", []string{`two builds are named, "1" and "2"`}},
 	} {
 		t.Run(tt.text, func(t *testing.T) {
 			f := newServiceFixture(t)
