@@ -106,7 +106,9 @@ type Options struct {
 	// "https://discord.com/api/v9/"); requests are rewritten in the HTTP
 	// client, so nothing global is changed.
 	APIURL string
-	// HTTPClient makes the REST calls; default: a client with a 20 s timeout.
+	// HTTPClient makes the REST calls; default: a client with a 20 s
+	// timeout. The request for the gateway's URL, which opening the
+	// gateway makes, ends with RunGateway's try to open it as well.
 	HTTPClient *http.Client
 	// Users maps Discord user ids to Switchman user names. Anyone else is
 	// "discord:<id>", which the policy treats as a viewer. The map is copied.
@@ -262,13 +264,16 @@ func New(opt Options) (*Adapter, error) {
 			return nil, err
 		}
 	}
-	// Outermost, so that it sees Discord's own paths whatever APIURL is.
+	// Outermost, so that they see Discord's own paths whatever APIURL
+	// is; the gateway's URL outside the global limit, so that a wait
+	// there for it ends with the try to open the gateway too.
 	rt := client.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	wrapped := *client
-	wrapped.Transport = globalTransport{base: rt, g: &globalLimit{}}
+	a.gw = &gatewayOpen{bound: gatewayOpenTimeout}
+	wrapped.Transport = a.gw.transport(globalTransport{base: rt, g: &globalLimit{}})
 	client = &wrapped
 	s, err := discordgo.New(a.token)
 	if err != nil {
@@ -280,7 +285,6 @@ func New(opt Options) (*Adapter, error) {
 	s.ShouldRetryOnRateLimit = false
 	s.StateEnabled = false
 	s.Identify.Intents = discordgo.IntentsNone
-	a.gw = &gatewayOpen{bound: gatewayOpenTimeout}
 	s.Dialer = a.gw.dialer()
 	a.s = s
 	a.base, a.cancel = context.WithCancel(context.Background())

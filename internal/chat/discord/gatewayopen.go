@@ -2,11 +2,13 @@ package discord
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 )
 
@@ -19,7 +21,8 @@ const gatewayOpenTimeout = 30 * time.Second
 
 // gatewayOpen ends the connection of an Open under way once its try
 // runs out of time or the bot stops: discordgo's Open takes no context,
-// and a closed connection is the one thing that ends its reads. It is
+// and a closed connection is the one thing that ends its reads. So does
+// it end Open's request for the gateway's URL (see transport). It is
 // safe for concurrent use.
 type gatewayOpen struct {
 	bound time.Duration
@@ -57,6 +60,59 @@ func (g *gatewayOpen) try(ctx context.Context, open func() error) error {
 	}
 	g.ctx, g.disarm = nil, nil
 	g.mu.Unlock()
+	return err
+}
+
+// transport returns base with the request for the gateway's URL bound to
+// the try under way: discordgo's Open makes it, when it has no URL from
+// before, with no context, so that only the HTTP client's timeout, if
+// it has one, would end it. Other requests, and one made outside a try,
+// pass as they are.
+func (g *gatewayOpen) transport(base http.RoundTripper) http.RoundTripper {
+	return gatewayURLTransport{base: base, g: g}
+}
+
+type gatewayURLTransport struct {
+	base http.RoundTripper
+	g    *gatewayOpen
+}
+
+func (t gatewayURLTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme+"://"+r.URL.Host+r.URL.Path != discordgo.EndpointGateway {
+		return t.base.RoundTrip(r)
+	}
+	t.g.mu.Lock()
+	tctx := t.g.ctx
+	t.g.mu.Unlock()
+	if tctx == nil {
+		return t.base.RoundTrip(r)
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(tctx, cancel)
+	end := func() {
+		stop()
+		cancel()
+	}
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		end()
+		return nil, err
+	}
+	// The body is read once RoundTrip has returned: the request's
+	// context lasts until it is closed.
+	resp.Body = endingBody{ReadCloser: resp.Body, end: end}
+	return resp, nil
+}
+
+// endingBody is a response body that runs end once it is closed.
+type endingBody struct {
+	io.ReadCloser
+	end func()
+}
+
+func (b endingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.end()
 	return err
 }
 

@@ -225,7 +225,11 @@ func TestBlockedAddressHoldsEveryCall(t *testing.T) {
 // limitOf is the limit a's requests wait for.
 func limitOf(t *testing.T, a *Adapter) *globalLimit {
 	t.Helper()
-	gt, ok := a.s.Client.Transport.(globalTransport)
+	rt := a.s.Client.Transport
+	if gu, ok := rt.(gatewayURLTransport); ok {
+		rt = gu.base
+	}
+	gt, ok := rt.(globalTransport)
 	if !ok {
 		t.Fatalf("the client's transport is %T, want globalTransport", a.s.Client.Transport)
 	}
