@@ -84,7 +84,10 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 	// discordgo picks the handlers as it emits the event and runs them
 	// in goroutines of their own, so one handled late, once the next
 	// connection is opening, still counts against the connection of the
-	// time it was emitted.
+	// time it was emitted. One emitted once the opening has begun, by a
+	// close that found no connection to close, is numbered the new
+	// connection's; the connection it is counted against must have been
+	// closed too (see gatewayOpen.closed), or it is no loss.
 	var (
 		conn     uint64
 		lostConn atomic.Uint64
@@ -134,6 +137,14 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 		if lostConn.Load() < conn {
 			a.log.Debug("discord gateway: disconnect of a connection already reopened; ignored")
+			continue
+		}
+		if !a.gw.closed() {
+			// A report made once this connection's opening had begun,
+			// by the heartbeat of the one before closing the session
+			// again with no connection in it, is numbered this one's.
+			// It closed nothing: this connection is up.
+			a.log.Debug("discord gateway: disconnect of no open connection; ignored")
 			continue
 		}
 		// A gateway that takes the connection and drops it at once

@@ -639,3 +639,63 @@ func TestGatewayLateReportOfOldLoss(t *testing.T) {
 		t.Errorf("losses handled: got %d, want 1", n)
 	}
 }
+
+// TestGatewayLateReportAsTheNextOpens: the second report of a loss (the
+// heartbeat of the lost connection closing the session again, with no
+// connection in it) can be made once the next connection's opening has
+// begun, and is then numbered that connection's. It closed nothing: the
+// new connection, once open, is neither paused nor opened again. The
+// report is made as the opening begins, when it reads the clock.
+func TestGatewayLateReportAsTheNextOpens(t *testing.T) {
+	var pauses, reopening atomic.Int32
+	var hs *harness
+	hs = newHarness(t, nil, func(o *Options) {
+		now := o.Now
+		o.Now = func() time.Time {
+			if reopening.CompareAndSwap(1, 0) {
+				if err := hs.a.s.Close(); err != nil {
+					t.Errorf("report the loss again: %v", err)
+				}
+			}
+			return now()
+		}
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			if pauses.Add(1) > 1 {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			reopening.Store(1)
+			return nil
+		}
+	})
+	var conns atomic.Int32
+	hold := make(chan struct{})
+	gw := droppingGateway(t, func(n int) {
+		conns.Store(int32(n))
+		if n > 1 {
+			<-hold // the second connection stays up until the test ends
+		}
+	})
+	t.Cleanup(func() { close(hold) })
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(ctx) }()
+
+	const ignored = "disconnect of no open connection; ignored"
+	waitFor(t, "the late report to be handled", func() bool {
+		return pauses.Load() > 1 || strings.Contains(hs.logs.String(), ignored)
+	})
+	cancel()
+	waitGateway(t, done)
+	if n := pauses.Load(); n != 1 {
+		t.Errorf("pauses: got %d, want 1 (the late report was taken for a loss of the new connection)", n)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("connections: got %d, want 2", n)
+	}
+	if n := strings.Count(hs.logs.String(), "connection lost; connecting again"); n != 1 {
+		t.Errorf("losses handled: got %d, want 1", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -33,6 +34,31 @@ type gatewayOpen struct {
 	ctx context.Context
 	// disarm stops the close of each connection the try dialled.
 	disarm []func() bool
+	// dialled is the connection the try under way dialled; open, the
+	// one of the last try that opened the gateway (nil before one has).
+	dialled, open *gatewayConn
+}
+
+// gatewayConn is a connection to the gateway that knows whether it was
+// closed: by discordgo, as it reports a loss, or by its try.
+type gatewayConn struct {
+	net.Conn
+	closed atomic.Bool
+}
+
+func (c *gatewayConn) Close() error {
+	c.closed.Store(true)
+	return c.Conn.Close()
+}
+
+// closed reports whether the connection the gateway was last opened with
+// has been closed since, or none was: the one thing a report of a loss
+// does not say is of which connection it is (see RunGateway).
+func (g *gatewayOpen) closed() bool {
+	g.mu.Lock()
+	c := g.open
+	g.mu.Unlock()
+	return c == nil || c.closed.Load()
 }
 
 // dialer returns the websocket dialer whose connections the tries end.
@@ -58,7 +84,12 @@ func (g *gatewayOpen) try(ctx context.Context, open func() error) error {
 	for _, stop := range g.disarm {
 		stop()
 	}
-	g.ctx, g.disarm = nil, nil
+	if err == nil && g.dialled != nil {
+		// Not on an Open that found the gateway open already, which
+		// dialled nothing: the connection open is then the one before.
+		g.open = g.dialled
+	}
+	g.ctx, g.disarm, g.dialled = nil, nil, nil
 	g.mu.Unlock()
 	return err
 }
@@ -140,6 +171,8 @@ func (g *gatewayOpen) dial(ctx context.Context, network, addr string) (net.Conn,
 		c.Close()
 		return nil, context.Canceled
 	}
-	g.disarm = append(g.disarm, context.AfterFunc(tctx, func() { c.Close() }))
-	return c, nil
+	gc := &gatewayConn{Conn: c}
+	g.dialled = gc
+	g.disarm = append(g.disarm, context.AfterFunc(tctx, func() { gc.Close() }))
+	return gc, nil
 }
