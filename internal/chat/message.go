@@ -29,6 +29,26 @@ type Message struct {
 	// announcements); others are for the requester only where the platform
 	// allows it.
 	Public bool
+	// Usages name the lines of Lines that give a command's usage in the
+	// grammar's words, and the command of each: a platform whose users
+	// send commands in a form of its own (Discord's slash commands) shows
+	// those in that form, built from the command. The others show Lines
+	// as they are.
+	Usages []Usage
+}
+
+// Usage says that a line of a Message ends with the usage of a command.
+type Usage struct {
+	// Line is the line's index in Lines.
+	Line int
+	// Verb is the command's verb ("grant"; "confirm" for deploy
+	// confirm); Action, an action of it ("board" of train), or "" for
+	// the command itself.
+	Verb, Action string
+	// Text is the usage as the line ends with it, in the grammar's words
+	// ("grant @USER ROLE [APP] [ENV] [for DURATION]"); what comes before
+	// it ("usage: ", an indent) is the line's own.
+	Text string
 }
 
 // Field is one label/value pair.

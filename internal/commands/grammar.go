@@ -355,16 +355,57 @@ func (s *spec) name() string {
 // isAction reports whether s is an action of its command (see keyword).
 func (s *spec) isAction() bool { return s.parent != nil && s.verb == s.parent.verb }
 
-// usageLines is the usage that follows a rejection: s's usage line and,
-// for a command with actions, theirs, one a line under it.
-func (s *spec) usageLines() string {
-	lines := []string{s.usage}
+// usageSpecs are the commands whose usage follows a rejection of s: s
+// and, for a command with actions, those actions.
+func (s *spec) usageSpecs() []*spec {
+	specs := []*spec{s}
 	for i := range s.forms {
 		if s.forms[i].isAction() {
-			lines = append(lines, s.forms[i].usage)
+			specs = append(specs, &s.forms[i])
 		}
 	}
-	return strings.Join(lines, "\n       ")
+	return specs
+}
+
+// UsageLine says that a line of a reply ends with the usage of a
+// command, in the grammar's words.
+type UsageLine struct {
+	// Line is the line's index in the reply's lines.
+	Line int
+	// Verb is the command's verb (VerbConfirm for deploy confirm);
+	// Action, an action of it ("board" of train), or "" for the command
+	// itself.
+	Verb   Verb
+	Action string
+	// Text is the usage the line ends with ("grant @USER ROLE [APP]
+	// [ENV] [for DURATION]").
+	Text string
+}
+
+// usageRef names the usage of s, written at the end of line i.
+func (s *spec) usageRef(i int) UsageLine {
+	u := UsageLine{Line: i, Verb: s.verb, Text: s.usage}
+	if s.isAction() {
+		u.Action = s.keyword
+	}
+	return u
+}
+
+// refusal is the Reply refusing a command of s for msg: msg, then the
+// usage of the first n of s.usageSpecs(), one a line, the first after
+// "usage: " and the others lined up under it (see Result.Usages).
+func refusal(msg string, s *spec, n int) Result {
+	r := Result{Kind: Reply, Cmd: Command{Verb: s.verb}, usage: s, usageFrom: strings.Count(msg, "\n") + 1, usageN: n}
+	lines := []string{msg}
+	for i, u := range s.usageSpecs()[:n] {
+		lead := "       "
+		if i == 0 {
+			lead = "usage: "
+		}
+		lines = append(lines, lead+u.usage)
+	}
+	r.Reply = strings.Join(lines, "\n")
+	return r
 }
 
 // Verbs returns the verb of every command of the grammar, in help order:

@@ -227,6 +227,30 @@ type Result struct {
 	// It is plain text of at most MaxReplyLen bytes; user input in it is
 	// quoted with %q and cut to 40 characters.
 	Reply string
+	// usage, for a Reply that ends with the usage of its command, is that
+	// command: the usage of the first usageN of usage.usageSpecs() is
+	// written on the lines of Reply from usageFrom on (see Usages).
+	usage             *spec
+	usageFrom, usageN int
+}
+
+// Usages names, for a Reply that ends with the usage of its command, the
+// lines of Reply (split at "\n") that give it, and the command of each,
+// for an adapter that shows the usage in a form of its own; a line cut
+// off by MaxReplyLen is not among them. It is nil for any other Result.
+func (r Result) Usages() []UsageLine {
+	if r.usage == nil {
+		return nil
+	}
+	lines := strings.Split(r.Reply, "\n")
+	var us []UsageLine
+	for i, s := range r.usage.usageSpecs()[:r.usageN] {
+		u := s.usageRef(r.usageFrom + i)
+		if u.Line < len(lines) && strings.HasSuffix(lines[u.Line], u.Text) {
+			us = append(us, u)
+		}
+	}
+	return us
 }
 
 // Options adjust Parse. The zero value is ready to use.
@@ -320,7 +344,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	if err != nil {
 		first := strings.Fields(rest)[0] // rest is not blank
 		if s := lookup(Verb(strings.ToLower(first))); s != nil {
-			return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usage}
+			return refusal(err.Error(), s, 1)
 		}
 		return reply(err.Error())
 	}
@@ -414,7 +438,7 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	if err != nil {
 		err = settle(err, cat, opt)
-		return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
+		return refusal(err.Error(), s, len(s.usageSpecs()))
 	}
 	cmd.Verb = s.verb
 	cmd.Text = cmd.canonical(cat)
@@ -461,7 +485,7 @@ func hasHelpFlag(args []token) bool {
 // sent a command that fails nor left to find w once the rest is right.
 func offerOnce(w, fixed string, s *spec, cat Catalog, opt Options) Result {
 	err := settle(writtenTwice(w, suggest.Command(fixed)), cat, opt)
-	return Result{Kind: Reply, Cmd: Command{Verb: s.verb}, Reply: err.Error() + "\nusage: " + s.usageLines()}
+	return refusal(err.Error(), s, len(s.usageSpecs()))
 }
 
 // verbMayRepeat reports whether w, the word after verb and that very

@@ -240,6 +240,9 @@ type call struct {
 	// audited is set once Handle has tried to write entry, so that a
 	// panic after it does not write it again.
 	audited bool
+	// parsed is the parser's refusal of the command, when it was
+	// refused so: refuse marks the usage it ends with in the reply.
+	parsed *Result
 }
 
 // Handle runs one command. It never panics on user input and leaves one
@@ -260,6 +263,7 @@ func (s *Service) Handle(ctx context.Context, req Request, out Output) Outcome {
 	case Reply:
 		defer c.auditOnPanic(ctx)
 		c.entry.Action, c.entry.App, c.entry.Env = targetOfWords(req.Text, s.cat, Options{BotName: s.cfg.Bot.Name})
+		c.parsed = &p
 		c.refuse(errs.New(errs.Invalid, "%s", p.Reply))
 	case Run:
 		c.entry.Command = p.Cmd.Text
@@ -630,6 +634,9 @@ func (c *call) refuse(err error) {
 	}
 	if rest != "" {
 		m.Lines = append(m.Lines, strings.Split(rest, "\n")...)
+	}
+	if c.parsed != nil {
+		m.Usages = usagesIn(m.Lines, *c.parsed)
 	}
 	c.out.Reply(m)
 }

@@ -51,7 +51,8 @@ type rendered struct {
 // command they run. Suggested commands are written as Discord takes them
 // (showText), read with cat, the config's apps, envs and trains (nil
 // when unknown). Text is escaped so user input cannot format or link,
-// and cut to Discord's limits. A button whose command exceeds the 100
+// and cut to Discord's limits. The lines that give a command's usage
+// (m.Usages) show its slash command (see slashUsageLines). A button whose command exceeds the 100
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
 func render(m chat.Message, cat commands.Catalog) rendered {
@@ -68,7 +69,7 @@ func render(m chat.Message, cat commands.Catalog) rendered {
 		e.Title = ""
 	}
 	lines := make([]string, 0, len(m.Lines))
-	for _, l := range m.Lines {
+	for _, l := range slashUsageLines(m) {
 		lines = append(lines, showText(l, cat))
 	}
 	all := lines

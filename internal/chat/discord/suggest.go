@@ -38,11 +38,11 @@ func slashForms(s string, cat commands.Catalog) string {
 const mentionOpen = "\ue002"
 
 // showText is s as Discord shows it, read with cat: its suggestions
-// and the usage under a refusal written as slash commands (see
-// slashUsages), escaped (see escapeText) but for the mentions of their
-// user options.
+// written as slash commands, escaped (see escapeText) but for the
+// mentions of their user options. (The usages a message names are
+// written as slash commands before, see slashUsageLines.)
 func showText(s string, cat commands.Catalog) string {
-	return strings.ReplaceAll(escapeText(slashUsages(slashForms(s, cat))), mentionOpen, "<")
+	return strings.ReplaceAll(escapeText(slashForms(s, cat)), mentionOpen, "<")
 }
 
 // slashForm writes cmd, a suggested command with or without its leading
