@@ -21,32 +21,65 @@ import (
 // nil cat or one without apps, keeps the grammar's names. Help does no I/O
 // and is deterministic for a given cat.
 func Help(topic string, cat Catalog) string {
+	return clip(helpText(helpDoc(topic, cat)), MaxReplyLen)
+}
+
+// helpLine is one line of help: text, the usage of a command, or text
+// around an example.
+type helpLine struct {
+	pre     string
+	usage   *spec  // the line is this command's usage, after pre
+	example string // a command the line shows, after pre
+	post    string
+}
+
+func (l helpLine) String() string {
+	if l.usage != nil {
+		return l.pre + l.usage.usage + l.post
+	}
+	return l.pre + l.example + l.post
+}
+
+func textLine(s string) helpLine { return helpLine{pre: s} }
+
+// helpText joins the lines of doc.
+func helpText(doc []helpLine) string {
+	lines := make([]string, len(doc))
+	for i, l := range doc {
+		lines[i] = l.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// helpDoc is the help of topic (see Help), line by line.
+func helpDoc(topic string, cat Catalog) []helpLine {
 	if topic == "" {
 		return overview()
 	}
 	s := helpSpec(topic)
 	if s == nil {
-		return clip(fmt.Sprintf("No help for %s.\n", echo(topic))+overview(), MaxReplyLen)
+		return append([]helpLine{textLine(fmt.Sprintf("No help for %s.", echo(topic)))}, overview()...)
 	}
-	var b strings.Builder
-	b.WriteString(s.usage + "\n" + s.summary + "\n")
-	for _, f := range s.forms {
-		b.WriteString(f.usage + "\n    " + f.summary + "\n")
+	doc := []helpLine{{usage: s}, textLine(s.summary)}
+	for i := range s.forms {
+		f := &s.forms[i]
+		doc = append(doc, helpLine{usage: f}, textLine("    "+f.summary))
 	}
 	for _, d := range s.details {
-		b.WriteString(d + "\n")
+		doc = append(doc, textLine(d))
 	}
-	b.WriteString("Examples:\n")
+	doc = append(doc, textLine("Examples:"))
 	n := namesOf(cat)
 	for _, e := range s.examples {
-		b.WriteString("  " + n.example(s, e) + "\n")
+		doc = append(doc, helpLine{pre: "  ", example: n.example(s, e)})
 	}
-	for _, f := range s.forms {
+	for i := range s.forms {
+		f := &s.forms[i]
 		for _, e := range f.examples {
-			b.WriteString("  " + n.example(&f, e) + "\n")
+			doc = append(doc, helpLine{pre: "  ", example: n.example(f, e)})
 		}
 	}
-	return clip(strings.TrimSuffix(b.String(), "\n"), MaxReplyLen)
+	return doc
 }
 
 // helpSpec returns the command a help topic names: its verb or the keyword
@@ -62,17 +95,17 @@ func helpSpec(topic string) *spec {
 	return nil
 }
 
-func overview() string {
-	var b strings.Builder
-	b.WriteString("Commands (as is, after \"/\", or in Slack after a mention of the bot):\n")
-	for _, s := range grammar {
-		b.WriteString(s.usage + "\n    " + s.summary + "\n")
-		for _, f := range s.forms {
-			b.WriteString(f.usage + "\n    " + f.summary + "\n")
+func overview() []helpLine {
+	doc := []helpLine{textLine("Commands (as is, after \"/\", or in Slack after a mention of the bot):")}
+	for i := range grammar {
+		s := &grammar[i]
+		doc = append(doc, helpLine{usage: s}, textLine("    "+s.summary))
+		for j := range s.forms {
+			f := &s.forms[j]
+			doc = append(doc, helpLine{usage: f}, textLine("    "+f.summary))
 		}
 	}
-	b.WriteString(`"help COMMAND" shows details and examples, e.g. "help deploy".`)
-	return clip(b.String(), MaxReplyLen)
+	return append(doc, helpLine{pre: `"help COMMAND" shows details and examples, e.g. "`, example: "help deploy", post: `".`})
 }
 
 // secondWord reports whether word, in any case, is the fixed word that

@@ -560,7 +560,7 @@ func (c *call) run(ctx context.Context, cmd Command) {
 		c.cancel(ctx, cmd)
 	case VerbHelp:
 		c.allow("")
-		c.out.Reply(chat.Message{Level: chat.Info, Lines: strings.Split(strings.TrimRight(Help(cmd.Topic, c.s.cat), "\n"), "\n")})
+		c.out.Reply(HelpMessage(cmd.Topic, c.s.cat))
 	case VerbWhoami:
 		c.whoami(ctx)
 	case VerbConfirm, VerbAbort:

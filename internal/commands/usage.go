@@ -4,7 +4,31 @@ import (
 	"strings"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
+
+// HelpMessage is Help as the bot replies it: one line of Help a line,
+// the usage lines named (chat.Message.Usages) and each example that runs
+// with cat marked as a suggestion (see suggest), so that a platform whose
+// users send commands in a form of their own shows both in that form.
+// Lines that Help's limit cut are left as Help has them.
+func HelpMessage(topic string, cat Catalog) chat.Message {
+	doc := helpDoc(topic, cat)
+	lines := strings.Split(strings.TrimRight(Help(topic, cat), "\n"), "\n")
+	m := chat.Message{Level: chat.Info, Lines: lines}
+	for i, l := range doc {
+		if i >= len(lines) || lines[i] != l.String() {
+			break
+		}
+		switch {
+		case l.usage != nil:
+			m.Usages = append(m.Usages, chatUsage(l.usage.usageRef(i)))
+		case l.example != "" && Parse(l.example, cat, Options{}).Kind == Run:
+			lines[i] = l.pre + suggest.Command(l.example) + l.post
+		}
+	}
+	return m
+}
 
 // usagesIn returns the usage lines of r, the parser's refusal, as lines,
 // the Lines of the message that shows it, hold them: the reply's last
