@@ -35,6 +35,6 @@ func TestUnknownFlagBeforeOffer(t *testing.T) {
 	// With no unknown flag, the rollback to a build is still offered.
 	checkReplies(t, []replyCase{
 		{"rollback, no flag", "rollback accounting x",
-			`unknown env "x" for accounting; to roll back to a build, write "to": ` + suggest.Command("rollback accounting to x")},
+			`unknown env "x" for accounting; known envs: production, staging; to roll back to a build, write "to": ` + suggest.Command("rollback accounting to x")},
 	})
 }

@@ -1519,7 +1519,10 @@ func parseRollback(p *parser, args []token) (Command, error) {
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
-				return c, fmt.Errorf(`unknown env %s for %s; to roll back to a build, write "to": %s`, echo(rest[0].s), app, suggest.Command("rollback "+target+" to "+written(rest[0])))
+				// err names the app's envs: whoever meant an env ("prod")
+				// learns its name, as deploy's reply tells it, before the
+				// rollback to a build of that name is offered.
+				return c, fmt.Errorf(`%w; to roll back to a build, write "to": %s`, err, suggest.Command("rollback "+target+" to "+written(rest[0])))
 			}
 			return c, err
 		}

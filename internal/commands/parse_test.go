@@ -541,7 +541,7 @@ func TestParseReply(t *testing.T) {
 		// rollback
 		{name: "rollback alone", in: "rollback", want: []string{"rollback needs an app", usageRollback}},
 		{name: "rollback build without to", in: "rollback accounting 1336",
-			want: []string{`unknown env "1336" for accounting; to roll back to a build, write "to": ` + suggest.Command("rollback accounting to 1336")}},
+			want: []string{`unknown env "1336" for accounting; known envs: production, staging; to roll back to a build, write "to": ` + suggest.Command("rollback accounting to 1336")}},
 		{name: "rollback env and build without to", in: "rollback accounting staging 1336",
 			want: []string{`unexpected word "1336"; to roll back to a build, write "to": ` + suggest.Command("rollback accounting staging to 1336") + usageRollback}},
 		{name: "rollback env and bad build without to", in: "rollback accounting staging $(id)", want: []string{`unexpected word "$(id)"`, usageRollback}},

@@ -16,9 +16,9 @@ func TestRollbackToBuildWritten(t *testing.T) {
 		name, in, want string
 	}{
 		{"in the env's place", `rollback accounting "from"`,
-			`unknown env "from" for accounting; to roll back to a build, write "to": ` + suggest.Command(`rollback accounting to "from"`)},
+			`unknown env "from" for accounting; known envs: production, staging; to roll back to a build, write "to": ` + suggest.Command(`rollback accounting to "from"`)},
 		{"quoted app", `rollback "accounting" 1336`,
-			`unknown env "1336" for accounting; to roll back to a build, write "to": ` + suggest.Command(`rollback "accounting" to 1336`)},
+			`unknown env "1336" for accounting; known envs: production, staging; to roll back to a build, write "to": ` + suggest.Command(`rollback "accounting" to 1336`)},
 		{"after the env", `rollback accounting staging "from"`,
 			`unexpected word "from"; to roll back to a build, write "to": ` + suggest.Command(`rollback accounting staging to "from"`)},
 	} {
