@@ -3086,7 +3086,11 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 		// "grant deployer @ana": the role came first.
 		if len(args) > 1 && checkRole(args[0].s) == nil {
 			if u, id, uerr := parseUser(args[1]); uerr == nil {
-				return c, nil, fmt.Errorf("the user comes first: %s %s %s", verb, userText(u, id), args[0].s)
+				// Every word after the two is kept: offered without
+				// them, "grant deployer @ana web for 2h" would grant
+				// every app until revoked.
+				fixed := strings.TrimSpace(fmt.Sprintf("%s %s %s %s", verb, userText(u, id), written(args[0]), writtenWords(args[2:])))
+				return c, nil, &slipError{problem: "the role is written before the user", fix: "the user comes first", fixed: fixed}
 			}
 		}
 		return c, nil, err
