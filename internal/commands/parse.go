@@ -3093,6 +3093,15 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 				return c, nil, &slipError{problem: "the role is written before the user", fix: "the user comes first", fixed: fixed}
 			}
 		}
+		if w := args[0].s; !args[0].quoted && p.isUser(w) {
+			// "grant ana deployer web": offered whole, not as "@ana"
+			// alone, so that the rest need not be typed again. Only a
+			// user of the config is: "grant deployer ana" has a bare
+			// word first too, and offered as "grant @deployer ana" it
+			// would grant a role "ana".
+			fixed := strings.TrimSpace(fmt.Sprintf("%s @%s %s", verb, w, writtenWords(args[1:])))
+			return c, nil, &slipError{problem: fmt.Sprintf("the user %q is written without an @", w), fix: "write it with one, or mention them", fixed: fixed}
+		}
 		return c, nil, err
 	}
 	if len(args) == 1 {
@@ -3121,6 +3130,13 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 	}
 	c.User, c.UserIsID, c.Role = user, isID, args[1].s
 	return c, args[2:], nil
+}
+
+// isUser reports whether name is a user of the catalog; false when the
+// catalog does not name its users.
+func (p *parser) isUser(name string) bool {
+	uc, ok := p.cat.(UserCatalog)
+	return ok && slices.Contains(uc.Users(), name)
 }
 
 // grantTarget takes the optional APP and ENV of grant and revoke, the
