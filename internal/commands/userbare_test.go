@@ -31,7 +31,7 @@ func TestUserWithoutAtOffered(t *testing.T) {
 			`the user "ana" is written without an @; write it with one, or mention them: ` +
 				suggest.Command("revoke @ana deployer accounting")},
 		{"second slip", "grant ana deployer acounting",
-			`the user "ana" is written without an @; write it with one, or mention them, and then unknown app "acounting"`},
+			`the user "ana" is written without an @; write it with one, or mention them, and unknown app "acounting"`},
 		{"role first, no user", "grant deployer ana", "write the user with an @: @deployer, or mention them"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,6 @@ func TestUserFirstKeepsTarget(t *testing.T) {
 	// command offered that would not run.
 	checkReplies(t, []replyCase{
 		{"second slip", "grant deployer @ana acounting",
-			`the role is written before the user; the user comes first, and then unknown app "acounting"`},
+			`the role is written before the user; the user comes first, and unknown app "acounting"`},
 	})
 }
