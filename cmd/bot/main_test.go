@@ -670,7 +670,7 @@ func TestAuditExportEscapesUnprintable(t *testing.T) {
 // TestAuditExportReleasesStore: the export lets the store go once it has
 // read the entries, before it writes them: written into a pager, or a
 // slow pipe, they would otherwise keep the bot from starting ("in use by
-// another Switchman process") for as long as the reader takes.
+// another Switchman bot") for as long as the reader takes.
 func TestAuditExportReleasesStore(t *testing.T) {
 	f := newDemo(t)
 	runBot(t, "whoami\n", "-config", f.cfg, "console")

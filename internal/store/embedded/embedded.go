@@ -482,7 +482,7 @@ func openError(path string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return errs.New(errs.Unavailable, "state store %s is in use by another Switchman process", path)
+		return inUseError(path)
 	case errors.As(err, &damaged), errors.As(err, &refused), errors.As(err, &notFile):
 		return err
 	}

@@ -141,7 +141,7 @@ func TestFencingTokensAcrossReopen(t *testing.T) {
 }
 
 func TestOpenInUse(t *testing.T) {
-	assertInUse := func(t *testing.T, path string) {
+	assertInUse := func(t *testing.T, path, want string) {
 		t.Helper()
 		began := time.Now()
 		s, err := embedded.Open(path, embedded.Options{})
@@ -152,7 +152,6 @@ func TestOpenInUse(t *testing.T) {
 		if took := time.Since(began); took > 5*time.Second {
 			t.Errorf("second Open: gave up after %v, want a few seconds at most", took)
 		}
-		want := fmt.Sprintf("state store %s is in use by another Switchman process", path)
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("second Open: got %q, want it to say %q", err, want)
 		}
@@ -167,7 +166,7 @@ func TestOpenInUse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		assertInUse(t, path)
+		assertInUse(t, path, fmt.Sprintf("state store %s is in use by this process (pid %d), which has it open already", path, os.Getpid()))
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -176,16 +175,16 @@ func TestOpenInUse(t *testing.T) {
 
 	t.Run("other process", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "switchman.db")
-		stop := holdInOtherProcess(t, path)
-		assertInUse(t, path)
+		stop, pid := holdInOtherProcess(t, path)
+		assertInUse(t, path, fmt.Sprintf("state store %s is in use by another Switchman bot (pid %d)", path, pid))
 		stop()
 		openStore(t, path, nil)
 	})
 }
 
 // holdInOtherProcess runs this test binary as a process that opens the store
-// at path and holds it until the returned function is called.
-func holdInOtherProcess(t *testing.T, path string) (stop func()) {
+// at path and holds it until the returned function is called, and its pid.
+func holdInOtherProcess(t *testing.T, path string) (stop func(), pid int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldStore$")
 	cmd.Env = append(os.Environ(), "SWITCHMAN_HOLD_STORE="+path)
@@ -234,7 +233,7 @@ func holdInOtherProcess(t *testing.T, path string) (stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return stop, cmd.Process.Pid
 }
 
 // TestHelperHoldStore is the holder process of holdInOtherProcess; run
@@ -454,7 +453,7 @@ func TestOpenReadOnly(t *testing.T) {
 		if err == nil {
 			s.Close()
 		}
-		if want := fmt.Sprintf("state store %s is in use by another Switchman process", path); err == nil || !strings.Contains(err.Error(), want) {
+		if want := fmt.Sprintf("state store %s is in use by this process (pid %d), which has it open already", path, os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Open read-only: got %v, want an error saying %q", err, want)
 		}
 	})
