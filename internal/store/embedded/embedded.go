@@ -454,7 +454,7 @@ func openFile(ctx context.Context, path, newFile string, readOnly bool) (*bolt.D
 			}
 		}
 		db, err := openBolt(path, readOnly)
-		done <- result{db, openError(path, err)}
+		done <- result{db, openError(path, readOnly, err)}
 	}()
 	select {
 	case r := <-done:
@@ -471,8 +471,9 @@ func openFile(ctx context.Context, path, newFile string, readOnly bool) (*bolt.D
 	return nil, fmt.Errorf("state store %s did not open in time: %w", path, context.Cause(ctx))
 }
 
-// openError is the error of Open for err, openBolt's.
-func openError(path string, err error) error {
+// openError is the error of Open for err, openBolt's, with readOnly
+// Open's.
+func openError(path string, readOnly bool, err error) error {
 	var (
 		damaged *damagedError
 		refused *refusedError
@@ -484,6 +485,9 @@ func openError(path string, err error) error {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return inUseError(path)
 	case errors.As(err, &damaged), errors.As(err, &refused), errors.As(err, &notFile):
+		return err
+	}
+	if err := accessError(path, readOnly, err); err != nil {
 		return err
 	}
 	return fmt.Errorf("open state store %s: %w", path, err)
@@ -523,6 +527,9 @@ func Check(path string, log *slog.Logger) error {
 		return fmt.Errorf("check state store: %w", err)
 	}
 	if err := checkFile(path, info, opt); err != nil {
+		return err
+	}
+	if err := warnAccess(path, log); err != nil {
 		return err
 	}
 	return checkHeader(path)

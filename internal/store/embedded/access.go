@@ -1,0 +1,100 @@
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+
+	"github.com/switchman-bot/switchman/internal/errs"
+)
+
+// accessError is the error of Open for err, the file system's refusal to
+// open the store's file, when it is one the operator can act on, or nil:
+// bbolt's "read-only file system" or "permission denied" alone says
+// neither which mount nor which user, owner and mode are at fault.
+func accessError(path string, readOnly bool, err error) error {
+	switch {
+	case errors.Is(err, syscall.EROFS):
+		return readOnlyFSError(path, err)
+	case errors.Is(err, syscall.EACCES):
+		return permissionError(path, readOnly, err)
+	}
+	return nil
+}
+
+// readOnlyFSError says that the store is on a file system mounted
+// read-only (a volume mounted :ro, a disk the kernel remounted read-only
+// after errors), where the bot cannot write, whatever the file's mode.
+func readOnlyFSError(path string, err error) error {
+	return errs.Wrap(errs.Unavailable, err, "state store %s is on a file system mounted read-only: the bot writes its locks, grants and audit trail to it: remount it read-write, or name a store.path on a writable one (bot audit reads it as it is)", path)
+}
+
+// permissionError says which user may not open the store, and whose file
+// it is with what mode: a store restored as root, or a bot started as
+// another user than the one that made it.
+func permissionError(path string, readOnly bool, err error) error {
+	self := os.Geteuid()
+	owner, mode, ok := ownerOf(path)
+	if !ok {
+		return errs.Wrap(errs.Unavailable, err, "state store %s may not be opened by this user, %s", path, userName(self))
+	}
+	if readOnly {
+		return errs.Wrap(errs.Unavailable, err, "state store %s may not be read by this user, %s: it is owned by %s, mode %04o: run it as %s, or let this user read the file", path, userName(self), userName(owner), mode, loginOf(owner))
+	}
+	return errs.Wrap(errs.Unavailable, err, "state store %s may not be read and written by this user, %s, which the bot runs as: it is owned by %s, mode %04o: run the bot as %s, or give the file to this user: chown %s %s", path, userName(self), userName(owner), mode, loginOf(owner), loginOf(self), path)
+}
+
+// warnAccess writes in log, for Check, that this user may not open the
+// store at path to write, which Open would refuse: a warning, not an
+// error, as the config is often checked as another user than the bot's.
+// A file system mounted read-only refuses every user: that is returned.
+func warnAccess(path string, log *slog.Logger) error {
+	err := syscall.Access(path, 0o4|0o2) // R_OK|W_OK
+	switch {
+	case errors.Is(err, syscall.EROFS):
+		return readOnlyFSError(path, &os.PathError{Op: "open", Path: path, Err: err})
+	case !errors.Is(err, syscall.EACCES) || log == nil:
+		return nil
+	}
+	self := os.Geteuid()
+	owner, mode, ok := ownerOf(path)
+	if !ok {
+		return nil
+	}
+	log.Warn("state store may not be read and written by this user: the bot would not start as this user", "path", path, "user", loginOf(self), "uid", self, "owner", loginOf(owner), "owner_uid", owner, "mode", fmt.Sprintf("%04o", mode))
+	return nil
+}
+
+// ownerOf returns the uid owning the file at path and its permission bits.
+func ownerOf(path string) (uid int, mode os.FileMode, ok bool) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return int(st.Uid), info.Mode().Perm(), true
+}
+
+// userName returns "name (uid N)", or "uid N" for a uid no user has.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+// loginOf returns the name of the user of uid, or the uid, as chown
+// takes either.
+func loginOf(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
+}
