@@ -1477,6 +1477,11 @@ func parseDeployID(p *parser, args []token) (Command, error) {
 		// "deploy confirm ID ID": not a stray word.
 		return Command{}, writtenTwice(args[0].s, suggest.Command(name+" "+writtenWords(slices.Delete(slices.Clone(args), 1, 2))))
 	}
+	if len(args) > 1 && !args[1].quoted && CheckDeployID(args[1].s) == nil {
+		// "deploy confirm ID1 ID2": no reply can pick the deploy meant,
+		// and confirming or aborting a guess acts on one nobody named.
+		return Command{}, twoNamed("deploy ids", args[0].s, args[1].s, name)
+	}
 	if len(args) > 1 {
 		err := unexpected(args[1])
 		if p.isApp(p.keyword) {

@@ -518,7 +518,7 @@ func TestParseReply(t *testing.T) {
 		{name: "confirm id trailing dash", in: "deploy confirm 20261123-124158-b25a0a-", want: []string{"is not a deploy id", usageConfirm}},
 		{name: "confirm id short date", in: "deploy confirm 2026112-124158-b25a0a", want: []string{"is not a deploy id", usageConfirm}},
 		{name: "confirm extra word", in: "deploy confirm " + deployID + " now", exact: true, want: []string{`unexpected word "now"` + usageConfirm}},
-		{name: "abort two ids", in: "deploy abort " + deployID + " 20261123-124158-b25a0b", exact: true, want: []string{`unexpected word "20261123-124158-b25a0b"` + usageAbort}},
+		{name: "abort two ids", in: "deploy abort " + deployID + " 20261123-124158-b25a0b", exact: true, want: []string{`two deploy ids are named, "` + deployID + `" and "20261123-124158-b25a0b": send the deploy abort again with the one you mean` + usageAbort}},
 		{name: "confirm with target", in: "deploy confirm " + deployID + " to production", exact: true, want: []string{`unexpected word "to"` + usageConfirm}},
 		{name: "confirm flag", in: "deploy confirm " + deployID + " --dry-run", exact: true,
 			want: []string{`unknown flag "--dry-run"; deploy confirm takes no flags` + usageConfirm}},
