@@ -866,6 +866,13 @@ func (p *parser) takeAllFlags(args []token) ([]token, error) {
 			}
 		}
 		value = strings.TrimSpace(value)
+		if !dup && !hasValue && i == at && p.valuedLater(args[i+1:], name) {
+			// "--force --dry-run --force hotfix": the flag written twice,
+			// its reason given with the later writing, not one left
+			// without it.
+			p.twice(name, i)
+			continue
+		}
 		if dup {
 			if value != first {
 				// Two values, of which no reply can pick one. The
@@ -915,6 +922,27 @@ func (p *parser) twice(name string, i int) {
 		p.flagTwiceAt = map[string][]int{}
 	}
 	p.flagTwiceAt[name] = append(p.flagTwiceAt[name], i)
+}
+
+// valuedLater reports whether args, the arguments after a writing of the
+// value flag name without its value, write name again with one: after
+// "=", quoted, or as words before the next flag.
+func (p *parser) valuedLater(args []token, name string) bool {
+	for k, t := range args {
+		if !isFlag(t) || !p.sameFlag(t, name) {
+			continue
+		}
+		if _, v, ok := strings.Cut(t.s, "="); ok {
+			if strings.TrimSpace(v) != "" {
+				return true
+			}
+			continue
+		}
+		if k+1 < len(args) && !isFlag(args[k+1]) && strings.TrimSpace(args[k+1].s) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // sameFlag reports whether t is the flag name, as takeFlags reads it: in
