@@ -1550,6 +1550,9 @@ func parseRollback(p *parser, args []token) (Command, error) {
 		return c, writtenTwice(app, suggest.Command(rollbackFixed(target, "", "", rest[1:])))
 	}
 	if len(rest) > 0 && !isWord(rest[0], "to") && !isWord(rest[0], "from") {
+		if err := p.appsTwo(app, rest[0]); err != nil {
+			return c, err
+		}
 		if env, err = p.env(app, rest[0]); err != nil {
 			if _, ok := Suggest(rest[0].s, p.cat.Envs(app)); !ok && CheckBuild(rest[0].s) == nil {
 				// err names the app's envs: whoever meant an env ("prod")
@@ -2157,6 +2160,9 @@ func (p *parser) appEnv(args []token, needApp bool) (app, env string, rest []tok
 		return "", "", nil, p.appWrittenTwice(app)
 	}
 	if len(args) > 1 {
+		if err := p.appsTwo(app, args[1]); err != nil {
+			return "", "", nil, err
+		}
 		if env, err = p.env(app, args[1]); err != nil {
 			return "", "", nil, err
 		}
@@ -2185,6 +2191,18 @@ func (p *parser) appTwiceAt(given []token, i int) error {
 		return nil
 	}
 	return writtenTwice(given[i].s, suggest.Command(p.spec.name()+" "+writtenWords(slices.Delete(slices.Clone(given), i+1, i+2))))
+}
+
+// appsTwo refuses t, in the env's place after app, when it is another
+// app and no env of app: looked up as an env, it was answered as an
+// unknown one of an app the user did not mean it for. Both apps are
+// named, with no command offered, as no reply can pick the one meant;
+// nil otherwise. A quoted word is left to be looked up as an env.
+func (p *parser) appsTwo(app string, t token) error {
+	if t.quoted || t.s == app || p.isEnv(app, t.s) || !p.isApp(t.s) {
+		return nil
+	}
+	return twoNamed("apps", app, t.s, p.spec.name())
 }
 
 // appWrittenTwice refuses the app written twice where the env goes:
@@ -2456,6 +2474,9 @@ func parseStats(p *parser, args []token) (Command, error) {
 	case len(rest) > 1:
 		return Command{}, unexpected(rest[1])
 	case len(rest) == 1:
+		if err := p.appsTwo(app, rest[0]); err != nil {
+			return Command{}, err
+		}
 		if c.Env, err = p.env(app, rest[0]); err != nil {
 			return Command{}, err
 		}
