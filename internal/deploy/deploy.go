@@ -1648,7 +1648,7 @@ func (r *run) migrate() error {
 	env := r.cmdEnv(h, r.rec.Build, r.rec.Previous)
 	out, err := r.step(r.ctx, h, StepPending, Command{Script: inDir(dir, env, m.List)})
 	if err != nil {
-		return errs.Wrap(errs.Unavailable, err, "listing migrations failed on %s (%s); nothing was switched", h.Name, stepCause(err))
+		return errs.Wrap(errs.Unavailable, err, "%s; nothing was switched", failedOn("listing migrations", h.Name, err))
 	}
 	pending := migrationNames(out, r.e.secrets)
 	r.update(func(rec *Record) {
@@ -1685,7 +1685,7 @@ func (r *run) migrate() error {
 		// user's alone, whatever the umask of the host's login (022
 		// commonly, a dump every account there could read).
 		if _, err := r.step(ctx, h, StepBackup, Command{Script: inDir(r.t.app.Path, env, "umask 077\n"+b), Timeout: r.t.env.BackupTimeout.D()}); err != nil {
-			return errs.Wrap(errs.Unavailable, err, "the backup before migrations failed on %s (%s); nothing was migrated or switched", h.Name, stepCause(err))
+			return errs.Wrap(errs.Unavailable, err, "%s; nothing was migrated or switched", failedOn("the backup before migrations", h.Name, err))
 		}
 		if err := r.stopErr(); err != nil {
 			return err
@@ -1728,10 +1728,10 @@ func (r *run) migrate() error {
 			// still run there (a host that hung comes back running
 			// it), so its state stays running, and nothing is listed
 			// again on a host that does not answer.
-			return errs.Wrap(errs.Unavailable, err, "lost %s while its migrations ran (%s); nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", h.Name, stepCause(err), strings.Join(pending, ", "), r.t.key())
+			return errs.Wrap(errs.Unavailable, err, "%s; nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", lostMigrating(h.Name, err), strings.Join(pending, ", "), r.t.key())
 		}
 		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
-		return errs.Wrap(errs.Unavailable, err, "migrations failed on %s (%s); nothing was switched; %s", h.Name, stepCause(err), r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
+		return errs.Wrap(errs.Unavailable, err, "%s; nothing was switched; %s", failedOn("migrations", h.Name, err), r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
 	}
 	r.update(func(rec *Record) { rec.MigrationState = MigrationsDone })
 	r.migrated = pending
@@ -1781,6 +1781,35 @@ func stepCause(err error) string {
 		return se.cause()
 	}
 	return err.Error()
+}
+
+// failedOn says that what failed on host for err, a failed step's error:
+// "migrations failed on web1 (exit status 1: …)", naming the host as
+// namedCause does.
+func failedOn(what, host string, err error) string {
+	lead, cause := namedCause(host, err)
+	return fmt.Sprintf("%s failed on %s (%s)", what, lead, cause)
+}
+
+// lostMigrating says that host was lost, for err, while its migrations
+// ran, naming the host as namedCause does.
+func lostMigrating(host string, err error) string {
+	lead, cause := namedCause(host, err)
+	return fmt.Sprintf("lost %s while its migrations ran (%s)", lead, cause)
+}
+
+// namedCause is how err, an error of host (a failed step's, an SSH
+// error), names the host (see hostLead), and its cause without that
+// naming (see stepCause), for a message that names the host itself: by
+// the cause alone it dropped the address the SSH error gave ("lost web1
+// while its migrations ran (host unreachable: …)"), which whoever has
+// to reach the host needs.
+func namedCause(host string, err error) (lead, cause string) {
+	lead, rest := hostLead(host, err)
+	if se, ok := errors.AsType[*stepError](err); ok && se.host == host {
+		return lead, se.cause()
+	}
+	return lead, rest.Error()
 }
 
 // afterFailedMigrations says what the database holds after the migrations
@@ -2976,7 +3005,7 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 	out, err := r.sessions[h.Name].Run(ctx, Command{Script: inspectScript(r.t.app.Path, false, false), Timeout: r.t.env.StepTimeout.D()})
 	if err != nil {
 		r.setHost(h.Name, func(hr *HostResult) {
-			hr.Error = joinErr(hr.Error, "could not read current after the failed switch: "+hostCause(h.Name, err))
+			hr.Error = unreadCurrent(hr.Error, h.Name, err)
 		})
 		return
 	}
@@ -2993,6 +3022,26 @@ func (r *run) settleSwitch(ctx context.Context, h Host) {
 		}
 		hr.Current, hr.Switching = cur, ""
 	})
+}
+
+// unreadCurrent adds to prior, host's error, that where its current
+// points could not be read after its failed switch, for err. The record
+// is of host, so err is said without naming it, but with the address it
+// gave (see hostLead) unless prior gives it already: said once, it is
+// there for whoever has to reach the host.
+func unreadCurrent(prior, host string, err error) string {
+	lead, cause := namedCause(host, err)
+	if lead != host && !strings.Contains(prior, lead) {
+		cause = lead + ": " + cause
+	}
+	return joinErr(prior, "could not read current after the failed switch: "+cause)
+}
+
+// pruneFailed is the note that pruning old releases on host failed for
+// err, naming the host as namedCause does.
+func pruneFailed(host string, err error) string {
+	lead, cause := namedCause(host, err)
+	return fmt.Sprintf("pruning old releases on %s failed: %s", lead, cause)
 }
 
 // pruneAll removes old releases on every host where pruneScript would
@@ -3035,7 +3084,7 @@ func (r *run) pruneAll(target string) {
 		}
 		out, err := r.sessions[h.Name].Run(ctx, Command{Script: pruneScript(r.t.app.Path, r.t.app.KeepReleases, target), Timeout: r.t.env.StepTimeout.D()})
 		if err != nil {
-			notes[i] = fmt.Sprintf("pruning old releases on %s failed: %s", h.Name, hostCause(h.Name, err))
+			notes[i] = pruneFailed(h.Name, err)
 			return
 		}
 		// pruned names the releases gone as releases; of those, the
