@@ -248,11 +248,7 @@ func (p *Progress) Message(now time.Time) chat.Message {
 			m.Lines = append(m.Lines, moreHosts(hosts[i:]))
 			break
 		}
-		v := h.state
-		if h.err != "" {
-			v += " — " + h.err
-		}
-		m.Fields = append(m.Fields, chat.Field{Label: h.name, Value: v})
+		m.Fields = append(m.Fields, hostField(h.name, h.state, h.err))
 	}
 	return m
 }

@@ -144,10 +144,7 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		if rel := h.Release(); rel != "" {
 			v += ", on " + rel
 		}
-		if h.Error != "" {
-			v += " — " + h.Error
-		}
-		m.Fields = append(m.Fields, chat.Field{Label: h.Host, Value: v})
+		m.Fields = append(m.Fields, hostField(h.Host, v, h.Error))
 	}
 	if r.Kind == deploy.KindDeploy && (r.Outcome == deploy.OutcomeSucceeded || r.Outcome == deploy.OutcomePartial) {
 		// A partial deploy is the live run too: it offers what its
@@ -171,6 +168,20 @@ func FinalMessage(r *deploy.Record, now time.Time) chat.Message {
 		}
 	}
 	return m
+}
+
+// hostField is host's line: what became of it (state), then why (err,
+// its record's or failed step's error, "" for none). The line names the
+// host once, up front, by err's naming of it, with the address an SSH
+// error gave (see deploy.HostText): err said as it is named the host
+// again ("h0: reverted — h0 stopped passing its health check …",
+// "host0: failed — deliver on host0: …").
+func hostField(host, state, err string) chat.Field {
+	if err == "" {
+		return chat.Field{Label: host, Value: state}
+	}
+	lead, rest := deploy.HostText(host, err)
+	return chat.Field{Label: lead, Value: state + " — " + rest}
 }
 
 // OutcomeText is r's outcome as people read it (see deploy.Record.SaidText).
