@@ -80,7 +80,12 @@ func EventMessage(ev deploy.Event) chat.Message {
 		case !ev.Done:
 			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s…", ev.Host, step)}}
 		case ev.Err != "":
-			return chat.Message{Level: chat.Failure, Public: true, Lines: []string{fmt.Sprintf("%s: %s failed: %s", ev.Host, step, ev.Err)}}
+			// The step's error names the step and the host, which the
+			// line says up front: it is said of the host by its lead,
+			// with the address an SSH error gave, and by the cause alone.
+			lead, rest := deploy.HostText(ev.Host, ev.Err)
+			rest = strings.TrimPrefix(rest, string(ev.Step)+": ")
+			return chat.Message{Level: chat.Failure, Public: true, Lines: []string{fmt.Sprintf("%s: %s failed: %s", lead, step, rest)}}
 		default:
 			return chat.Message{Level: chat.Info, Public: true, Lines: []string{fmt.Sprintf("%s: %s ✓", ev.Host, step)}}
 		}
