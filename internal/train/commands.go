@@ -201,7 +201,11 @@ func (s *Scheduler) leaveOrphan(ctx context.Context, user, name, app string) (ch
 	if len(cars) == 0 {
 		return chat.Message{}, s.unknownTrain(name)
 	}
-	c, err := s.store.Leave(ctx, name, app, user, s.now())
+	// Taken off with no record of who took it (by ""): only a departure
+	// reads or drops one, and this train has none, so one kept would
+	// stay for good, read as the car's by a train given the name again.
+	// The log says who took it off.
+	c, err := s.store.Leave(ctx, name, app, "", s.now())
 	if errors.Is(err, deploy.ErrNotFound) {
 		return chat.Message{}, errs.New(errs.NotFound, "%s is not aboard the %s train, which is no longer in the config; aboard: %s", app, name, carList(cars))
 	}
@@ -433,7 +437,8 @@ func (s *Scheduler) cancelOrphan(ctx context.Context, user, name, reason string)
 	}
 	var off []Car
 	for _, c := range cars {
-		left, err := s.store.Leave(ctx, name, c.App, user, s.now())
+		// No taken-off record, as in leaveOrphan.
+		left, err := s.store.Leave(ctx, name, c.App, "", s.now())
 		if errors.Is(err, deploy.ErrNotFound) {
 			continue
 		}

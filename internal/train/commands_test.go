@@ -639,6 +639,44 @@ func TestCarsOfATrainNoLongerConfigured(t *testing.T) {
 	if got := list(); got != want {
 		t.Errorf("List once taken off:\ngot  %s\nwant %s", got, want)
 	}
+	// No departure of a train no longer in the config reads or drops
+	// a taken-off record: one kept would outlive it, and be read as the
+	// car's by a train given the name again.
+	for _, app := range []string{"accounting", "billing"} {
+		if off, err := h.store.TakenOff(t.Context(), "daily", app); err != nil || off != (TakenOff{}) {
+			t.Errorf("TakenOff(daily, %s): got %+v, %v, want none", app, off, err)
+		}
+	}
+}
+
+// TestCancelOfATrainNoLongerConfigured: calling off a train the config
+// no longer has takes its cars off and keeps no taken-off record of
+// them, which no departure of it would ever read or drop.
+func TestCancelOfATrainNoLongerConfigured(t *testing.T) {
+	h := newHarness(t, at(2026, 6, 2, 11, 0), nil)
+	h.board("alice", "accounting", "1338")
+	h.board("bob", "billing", "77")
+	nightly := dailyTrain()
+	nightly.Name = "nightly"
+	h.cfg.Trains = map[string]*config.Train{"nightly": nightly}
+	h.restart()
+
+	m, err := h.s.Cancel(t.Context(), "ana", "daily", "renamed")
+	if err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	want := "🚫 The daily train, which is no longer in the config, is cancelled by @ana: renamed; its cars left: accounting 1338 (@alice), billing 77 (@bob)"
+	if m.Title != want {
+		t.Errorf("Cancel: got %q, want %q", m.Title, want)
+	}
+	if cars, err := h.store.Cars(t.Context(), "daily"); err != nil || len(cars) != 0 {
+		t.Errorf("Cars(daily): got %v, %v, want none", cars, err)
+	}
+	for _, app := range []string{"accounting", "billing"} {
+		if off, err := h.store.TakenOff(t.Context(), "daily", app); err != nil || off != (TakenOff{}) {
+			t.Errorf("TakenOff(daily, %s): got %+v, %v, want none", app, off, err)
+		}
+	}
 }
 
 // TestCancelNotAnnouncedSaidAgain: a cancel whose announcement no channel
