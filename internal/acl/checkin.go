@@ -59,7 +59,9 @@ func (p *Policy) grantAdmins(g Grant, now time.Time) bool {
 // it was made under still does, the config or the very grant it was made
 // under. A check-in that names nothing (recorded before Under was kept)
 // counts while its user is an admin, as it always did; one that names a
-// grant but not which (UnderGrant alone) counts under any grant.
+// grant but not which (UnderGrant alone) counts under any grant. A term
+// this version does not know (Kinds) never holds: a check-in made only
+// under such terms does not count.
 func (c CheckIn) Counts(under string) bool {
 	if under == "" {
 		return false
@@ -68,6 +70,9 @@ func (c CheckIn) Counts(under string) bool {
 		return true
 	}
 	for made := range strings.SplitSeq(c.Under, ",") {
+		if made != UnderConfig && !isGrant(made) {
+			continue
+		}
 		for is := range strings.SplitSeq(under, ",") {
 			if made == is || made == UnderGrant && isGrant(is) {
 				return true
@@ -78,13 +83,24 @@ func (c CheckIn) Counts(under string) bool {
 }
 
 // Kinds reports what kinds of terms under names: the config, a runtime
-// grant.
-func Kinds(under string) (config, grant bool) {
-	for t := range strings.SplitSeq(under, ",") {
-		config = config || t == UnderConfig
-		grant = grant || isGrant(t)
+// grant, and terms this version does not know (written by a newer one),
+// which no check-in counts under (Counts): what they stand for, and
+// whether it still holds, is not known here.
+func Kinds(under string) (config, grant, unknown bool) {
+	if under == "" {
+		return false, false, false
 	}
-	return config, grant
+	for t := range strings.SplitSeq(under, ",") {
+		switch {
+		case t == UnderConfig:
+			config = true
+		case isGrant(t):
+			grant = true
+		default:
+			unknown = true
+		}
+	}
+	return config, grant, unknown
 }
 
 // isGrant reports whether term t of CheckIn.Under names a runtime grant.

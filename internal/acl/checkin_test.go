@@ -45,3 +45,29 @@ func TestCheckInCountsUnderItsOwnGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckInUnderUnknownTerms: a term this version does not know (a
+// newer one wrote it) is told apart from a grant, and never counts.
+func TestCheckInUnderUnknownTerms(t *testing.T) {
+	for _, tt := range []struct {
+		made, under            string
+		config, grant, unknown bool
+		counts                 bool
+	}{
+		{made: "sso:admins", under: "config", unknown: true},
+		{made: "sso:admins", under: "sso:admins", unknown: true},
+		{made: "config,sso:admins", under: "config", config: true, unknown: true, counts: true},
+		{made: "config,sso:admins", under: "grant:admin@2026-06-02T09:00:00Z", config: true, unknown: true},
+		{made: "grant:admin@2026-06-02T09:00:00Z", under: "grant:admin@2026-06-02T09:00:00Z", grant: true, counts: true},
+	} {
+		t.Run(tt.made+" under "+tt.under, func(t *testing.T) {
+			config, grant, unknown := Kinds(tt.made)
+			if config != tt.config || grant != tt.grant || unknown != tt.unknown {
+				t.Errorf("Kinds: got %v, %v, %v, want %v, %v, %v", config, grant, unknown, tt.config, tt.grant, tt.unknown)
+			}
+			if got := (CheckIn{Under: tt.made}).Counts(tt.under); got != tt.counts {
+				t.Errorf("Counts: got %v, want %v", got, tt.counts)
+			}
+		})
+	}
+}

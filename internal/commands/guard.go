@@ -1052,20 +1052,32 @@ func (s *Service) checkInLapsed(user string, c acl.CheckIn, grants []acl.Grant, 
 
 // underWords says what under (acl.CheckIn's Under) names. A grant is
 // "another runtime grant" when made, the terms a check-in was made
-// under, names one too: a grant the check-in was not made under.
+// under, names one too: a grant the check-in was not made under. Terms
+// this version does not know (a newer one wrote them) are said to be,
+// not taken for a grant.
 func underWords(under, made string) string {
-	config, grant := acl.Kinds(under)
-	words := "a runtime grant"
-	if _, was := acl.Kinds(made); was && grant {
-		words = "another runtime grant"
+	config, grant, unknown := acl.Kinds(under)
+	var words []string
+	if config {
+		words = append(words, "the config")
 	}
-	switch {
-	case config && grant:
-		return "the config and " + words
-	case config:
-		return "the config"
+	if grant {
+		g := "a runtime grant"
+		if _, was, _ := acl.Kinds(made); was {
+			g = "another runtime grant"
+		}
+		words = append(words, g)
 	}
-	return words
+	if unknown {
+		words = append(words, "terms this version does not know")
+	}
+	switch len(words) {
+	case 0:
+		return "nothing"
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // endUnadminedCheckIn ends user's check-in, read as ending at until, made

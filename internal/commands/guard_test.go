@@ -1517,7 +1517,10 @@ func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 		regrant bool
 		replace bool // carl's grant is replaced, for 8h, after the check-in
 		old     bool // checked in by an older version: no terms kept
-		admins  []string
+		// checked in, by a newer version, under these terms, which this
+		// one does not know
+		newer  string
+		admins []string
 		// admin by a runtime grant at the start, as well as admins
 		grantAtStart bool
 		said         string // the audit entry's command, "" for none
@@ -1533,6 +1536,11 @@ func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 			said: "admin check-in of carl ended: carl checked in as an admin by a runtime grant, and is one now only by another runtime grant"},
 		{name: "checked in by a grant since replaced", user: "carl", grant: true, replace: true, admins: []string{"ana"}},
 		{name: "checked in by a grant kind an older version named, granted again", user: "carl", grant: true, revoke: true, regrant: true, old: true, admins: []string{"ana"}},
+		{name: "checked in under terms a newer version named, admin by the config", user: "ana", newer: "sso:admins", admins: []string{"ana"},
+			said: "admin check-in of ana ended: ana checked in as an admin by terms this version does not know, and is one now only by the config"},
+		{name: "checked in by the config and terms a newer version named, admin by the config", user: "ana", newer: "config,sso:admins", admins: []string{"ana"}},
+		{name: "checked in by the config and terms a newer version named, admin now only by a grant", user: "ana", newer: "config,sso:admins", admins: []string{"carl"}, grantAtStart: true,
+			said: "admin check-in of ana ended: ana checked in as an admin by the config and terms this version does not know, and is one now only by a runtime grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixture(t) // users ana, bob and carl; ana the admin
@@ -1543,6 +1551,10 @@ func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 				}
 			}
 			switch {
+			case tc.newer != "":
+				if err := f.store.CheckInUnder(ctx, tc.user, time.Now().Add(time.Hour), tc.newer); err != nil {
+					t.Fatal(err)
+				}
 			case tc.old && tc.grant:
 				if err := f.store.CheckInUnder(ctx, tc.user, time.Now().Add(time.Hour), acl.UnderGrant); err != nil {
 					t.Fatal(err)
