@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -462,6 +463,10 @@ type unreadPresence struct {
 }
 
 func (s *unreadPresence) Present(context.Context) (map[string]time.Time, error) {
+	return nil, s.err
+}
+
+func (s *unreadPresence) CheckIns(context.Context) (map[string]acl.CheckIn, error) {
 	return nil, s.err
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -159,4 +160,10 @@ func (s *cancelOnPresent) Present(ctx context.Context) (map[string]time.Time, er
 	s.cancel()
 	<-ctx.Done()
 	return s.Store.Present(ctx)
+}
+
+func (s *cancelOnPresent) CheckIns(ctx context.Context) (map[string]acl.CheckIn, error) {
+	s.cancel()
+	<-ctx.Done()
+	return s.Store.CheckIns(ctx)
 }

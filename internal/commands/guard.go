@@ -206,19 +206,24 @@ func (s *Service) isAdmin(ctx context.Context, user string) (bool, error) {
 // that could not be read. Without lookup, only check-ins count.
 func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []string) {
 	var present, notes []string
-	checkedIn, err := s.store.Present(ctx)
+	checkedIn, err := s.store.CheckIns(ctx)
 	if err != nil {
 		notes = append(notes, "check-ins unreadable: "+deploy.StoreReason(err))
 	}
-	admins, err := s.adminsNow(ctx)
+	admins, grants, err := s.adminsAndGrants(ctx)
 	if err != nil {
 		// An admin by a grant checked in is around, unseen: said, as a
 		// presence that cannot be read is.
 		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read: "+deploy.StoreReason(err)+"), counted as away")
 	}
+	now := s.now()
 	var away []string
 	for _, a := range admins {
-		if _, ok := checkedIn[a]; ok {
+		// Only a check-in made under what makes them an admin now
+		// counts, as at start (ForgetRemovedUsers): one made under a
+		// grant since revoked, left by a revoke whose end of it failed,
+		// counted them around, unasked, once granted the admin anew.
+		if c, ok := checkedIn[a]; ok && s.checkInLapsed(a, c, grants, now) == "" {
 			present = append(present, a)
 		} else {
 			away = append(away, a)
@@ -797,7 +802,7 @@ func (c *call) away(ctx context.Context) {
 
 func (c *call) adminsCmd(ctx context.Context) {
 	c.allow("")
-	checkedIn, err := c.s.store.Present(ctx)
+	checkIns, err := c.s.store.CheckIns(ctx)
 	if err != nil {
 		c.refuse(deploy.StoreRefused(err))
 		return
@@ -805,11 +810,27 @@ func (c *call) adminsCmd(ctx context.Context) {
 	m := chat.Message{Level: chat.Info, Title: "Admins"}
 	admins, grants, grantsErr := c.s.adminsAndGrants(ctx)
 	now := c.s.now()
+	// A check-in of an admin made on other terms than those that make
+	// them one now counts nobody (presentAdmins): its admin is listed as
+	// not checked in, and why it does not count follows.
+	lapsed := map[string]string{}
+	checkedIn := make(map[string]time.Time, len(checkIns))
+	for user, ci := range checkIns {
+		checkedIn[user] = ci.Until
+		if slices.Contains(admins, user) {
+			if why := c.s.checkInLapsed(user, ci, grants, now); why != "" {
+				if grantsErr != nil {
+					why = "whether what made " + user + " an admin as they checked in still does is not known (the runtime grants could not be read), and deploys count them away"
+				}
+				lapsed[user] = why
+			}
+		}
+	}
 	var seen map[string]presenceOf
 	if c.s.presence != nil {
 		var away []string
 		for _, a := range admins {
-			if _, ok := checkedIn[a]; !ok {
+			if _, ok := checkedIn[a]; !ok || lapsed[a] != "" {
 				away = append(away, a)
 			}
 		}
@@ -817,7 +838,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 	}
 	for _, a := range admins {
 		line := a + ": "
-		if until, ok := checkedIn[a]; ok {
+		if until, ok := checkedIn[a]; ok && lapsed[a] == "" {
 			// A check-in counts only while its user is an admin: one
 			// whose admin grant was since replaced by a shorter one
 			// outlasts it, and its own end named a time they would no
@@ -841,6 +862,9 @@ func (c *call) adminsCmd(ctx context.Context) {
 			}
 		} else {
 			line += "away"
+		}
+		if why := lapsed[a]; why != "" {
+			line += fmt.Sprintf("; checked in until %s, not counted: %s; %s checks them in anew", c.s.stamp(checkedIn[a]), why, suggest.Command("here"))
 		}
 		m.Lines = append(m.Lines, line)
 	}

@@ -1466,6 +1466,10 @@ func (s *presenceGoesAway) Present(context.Context) (map[string]time.Time, error
 	return nil, errors.New("dial tcp 127.0.0.1:6379: connection refused")
 }
 
+func (s *presenceGoesAway) CheckIns(context.Context) (map[string]acl.CheckIn, error) {
+	return nil, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+}
+
 // TestGrantReplacementCheckInUnread: a shorter grant whose check-in
 // cannot be read stands, and says the check-in may outlast it.
 func TestGrantReplacementCheckInUnread(t *testing.T) {
@@ -1621,5 +1625,45 @@ func TestForgetRemovedUsersEndsCheckInsMadeOnOtherTerms(t *testing.T) {
 				t.Errorf("audit: got %q, want %q", said, tc.said)
 			}
 		})
+	}
+}
+
+// TestCheckInOnOtherTermsNotCounted: a check-in counts its user around
+// only while what made them an admin as they checked in still does, at
+// any time, not only at start. One made under a grant since revoked,
+// left by a revoke whose end of it failed, counted its user around again
+// as soon as the admin was granted anew; admins now says why it does
+// not count, and a deploy needing an admin present is refused.
+func TestCheckInOnOtherTermsNotCounted(t *testing.T) {
+	f := newGuardFixture(t, "")
+	ctx := t.Context()
+	for _, step := range []struct{ user, text string }{{"ana", "grant @carl admin"}, {"carl", "here for 4h"}} {
+		if res, out, _ := f.do(step.user, step.text); res.Failed {
+			t.Fatalf("%q: %s", step.text, out.last())
+		}
+	}
+	// As a revoke whose end of the check-in failed leaves it, and a
+	// grant made later.
+	if _, err := f.store.DeleteGrant(ctx, "carl", "admin", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.PutGrant(ctx, acl.Grant{User: "carl", Role: "admin", GrantedBy: "ana", Created: f.clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := f.do("bob", "admins")
+	want := "carl: away; checked in until 2026-11-23 14:00:00 CET, not counted: carl checked in as an admin by a runtime grant, and is one now only by another runtime grant; " +
+		suggest.Command("here") + " checks them in anew"
+	if got := out.lastMessage().Lines; !slices.Contains(got, want) {
+		t.Errorf("admins: got %q, want a line %q", got, want)
+	}
+	if res, out, _ := f.do("bob", "deploy web 1"); !res.Failed || !strings.Contains(out.last(), "no admin is around") {
+		t.Errorf("deploy: got failed=%v %q, want refused as no admin is around", res.Failed, out.last())
+	}
+	// Checked in anew, under the grant in force, they count.
+	if res, out, _ := f.do("carl", "here"); res.Failed {
+		t.Fatalf("here: %s", out.last())
+	}
+	if res, out, _ := f.do("bob", "deploy web 1"); res.Failed && strings.Contains(out.last(), "no admin is around") {
+		t.Errorf("deploy once checked in anew: got %q, want no refusal for want of an admin", out.last())
 	}
 }

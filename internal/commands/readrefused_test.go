@@ -54,6 +54,11 @@ func (s *spoiledOnRead) Present(ctx context.Context) (map[string]time.Time, erro
 	return s.raceStore.Present(ctx)
 }
 
+func (s *spoiledOnRead) CheckIns(ctx context.Context) (map[string]acl.CheckIn, error) {
+	s.before("presence")
+	return s.raceStore.CheckIns(ctx)
+}
+
 func (s *spoiledOnRead) Records(ctx context.Context, f deploy.Filter) ([]*deploy.Record, error) {
 	s.before("records")
 	return s.raceStore.Records(ctx, f)
