@@ -721,8 +721,8 @@ func (r *run) drop(h Host, state HostState, err error) bool {
 	return n > r.allowed
 }
 
-// leftOutNote says host failed for err and is left out, n of of hosts
-// having failed. It names the host once, up front, by err's naming of it
+// leftOutNote says host failed for err and is left out, with n failed
+// among of hosts. It names the host once, up front, by err's naming of it
 // (see hostLead): a failed step of the host is said by the step alone
 // ("deliver: session closed"), or the note read "host0 failed and is
 // left out (…): deliver on host0: session closed".
