@@ -1862,7 +1862,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 		var dur token
 		d, err := parseDuration(rest[1].s, lockOmitFor)
 		if err != nil {
-			return c, fmt.Errorf(`%v (to start the reason with "for", quote it)`, err)
+			return c, durationRefused(err, `to start the reason with "for", quote it`)
 		}
 		if len(rest) > 2 && writtenAsDuration(rest[2]) {
 			// "lock deploys web for 2h 2h db": the second would start
@@ -1926,7 +1926,7 @@ func parseLock(p *parser, args []token) (Command, error) {
 			c.For = d
 			rest = rest[:n-2]
 		case !errors.As(err, &syntax):
-			return c, fmt.Errorf(`%v (to end the reason with "for", quote it)`, err)
+			return c, durationRefused(err, `to end the reason with "for", quote it`)
 		}
 	}
 	if n := len(rest); c.For == 0 && n > 2 {
@@ -3606,7 +3606,7 @@ func parseDuration(s, omitFor string) (time.Duration, error) {
 			total += time.Duration(n) * unit
 		}
 		if total > MaxLockFor {
-			return 0, fmt.Errorf("duration %s is too long; the limit is %dd (omit \"for\" %s)", echo(s), MaxLockFor/(24*time.Hour), omitFor)
+			return 0, durationTooLongError{s: s, omitFor: omitFor}
 		}
 		i = j + 1
 	}
@@ -3614,6 +3614,31 @@ func parseDuration(s, omitFor string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %s is zero; omit \"for\" %s, or give e.g. 2h", echo(s), omitFor)
 	}
 	return total, nil
+}
+
+// durationTooLongError is parseDuration's error for a duration past
+// MaxLockFor.
+type durationTooLongError struct{ s, omitFor string }
+
+func (e durationTooLongError) Error() string { return e.with("") }
+
+// with writes the error with hint, another way out, inside its one
+// bracket: two brackets in a row read as two afterthoughts.
+func (e durationTooLongError) with(hint string) string {
+	if hint != "" {
+		hint = ", or, " + hint
+	}
+	return fmt.Sprintf("duration %s is too long; the limit is %dd (omit \"for\" %s%s)", echo(e.s), MaxLockFor/(24*time.Hour), e.omitFor, hint)
+}
+
+// durationRefused adds hint, how to keep "for" in the reason, to err,
+// parseDuration's refusal of a lock's duration.
+func durationRefused(err error, hint string) error {
+	var long durationTooLongError
+	if errors.As(err, &long) {
+		return errors.New(long.with(hint))
+	}
+	return fmt.Errorf("%w (%s)", err, hint)
 }
 
 // formatDuration writes d the way parseDuration reads it, e.g. "1w2d3h30m".
