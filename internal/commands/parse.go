@@ -1797,6 +1797,8 @@ func parseLock(p *parser, args []token) (Command, error) {
 			rest = rest[1:]
 		} else if e := disguised(w, isEnv); e != "" {
 			return c, fmt.Errorf(`%s looks like the env %s but is written with other characters; type it again, or, to lock every env of %s, quote the reason: lock deploys %s "…"`, echo(w), e, c.App, c.App)
+		} else if err := p.unknownEnvBeforeFor(c.App, rest); err != nil {
+			return c, err
 		} else if _, ok := Suggest(w, p.cat.Envs(c.App)); (ok && utf8.RuneCountInString(w) >= 3) || p.isEnvOfAnyApp(w) {
 			// Another app's env is no reason either: locking every env of
 			// the app instead would lock more than was asked.
@@ -1965,6 +1967,54 @@ func parseLock(p *parser, args []token) (Command, error) {
 		return c, errors.New("a lock must say why: add a reason, e.g. " + p.example(VerbLock, lockExample))
 	}
 	return c, nil
+}
+
+// runs reports whether cmd, a command a reply would offer, runs as
+// written. It is set in init: parse reaches the grammar, whose parsers
+// use it.
+var runs func(cmd string, cat Catalog) bool
+
+func init() {
+	runs = func(cmd string, cat Catalog) bool { return parse(cmd, cat, Options{}).Kind == Run }
+}
+
+// durationSecond reports whether ts goes on after its first word with
+// "for DURATION", the duration maybe out of range.
+func durationSecond(ts []token) bool {
+	return len(ts) > 2 && isWord(ts[1], "for") && !ts[2].quoted && startsWithDigit(foldLookalike(ts[2].s)) && writtenAsDuration(ts[2])
+}
+
+// unknownEnvBeforeFor refuses rest, whose first word is no env of app,
+// when "for DURATION" follows that word: read as the start of the
+// reason, it would lock every env of app, and with words after the
+// duration, take the duration into the reason, a lock that never
+// expires. A near miss of an env is refused even with the duration
+// last, and offered fixed when that command runs; otherwise no command
+// could say which env was meant. It returns nil for the rest, as "db
+// for 2h", a reason of one word and the lock's duration, with maybe more
+// durations after it, which are refused later.
+func (p *parser) unknownEnvBeforeFor(app string, rest []token) error {
+	if !durationSecond(rest) {
+		return nil
+	}
+	const k = 2
+	w, dur := rest[0].s, rest[k].s
+	// Only durations after it ("db for 2h 3h") are refused as such later.
+	last := len(pastDurations(rest[k+1:])) == 0
+	quote := fmt.Sprintf(`to start the reason with %q, quote it: lock deploys %s for %s "%s …"`, w, app, dur, w)
+	if sug, ok := Suggest(w, p.cat.Envs(app)); ok {
+		fixed := strings.Join(strings.Fields("lock deploys "+app+" "+sug+" "+writtenWords(rest[1:])), " ")
+		if runs(fixed, p.cat) {
+			return fmt.Errorf(`unknown env %s for %s; did you mean %s? known envs: %s; %s`, echo(w), app, suggest.Command(fixed), list(p.cat.Envs(app)), quote)
+		}
+		if last {
+			return fmt.Errorf("%v; %s", p.unknownEnv(app, w), quote)
+		}
+	}
+	if last {
+		return nil
+	}
+	return fmt.Errorf(`%v; read as the start of the reason, it would lock every env of %s until unlock, with "for %s" a part of the reason: name a known env, or, %s`, p.unknownEnv(app, w), app, dur, quote)
 }
 
 // isDuration reports whether t is a duration as lock and grant read one.
