@@ -1785,6 +1785,11 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// "newsletter".
 			sug, ok := Suggest(w, p.cat.Apps())
 			if ok && (utf8.RuneCountInString(w) >= 4 || distance(strings.ToLower(w), strings.ToLower(sug)) <= 1) {
+				// The lock of the app meant is offered when it runs as
+				// written; without a reason, there is none to offer.
+				if fixed := strings.Join(strings.Fields("lock deploys "+sug+" "+writtenWords(rest[1:])), " "); runs(fixed, p.cat) {
+					return c, fmt.Errorf(`unknown app %s; did you mean %s? known apps: %s; to lock every app, quote the reason: lock deploys "…"`, echo(w), suggest.Command(fixed), list(p.cat.Apps()))
+				}
 				return c, fmt.Errorf(`%v; to lock every app, quote the reason: lock deploys "…"`, p.unknownApp(w))
 			}
 		}

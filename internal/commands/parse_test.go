@@ -579,9 +579,9 @@ func TestParseReply(t *testing.T) {
 		// A typo of a short app name: taken for the reason, it would lock
 		// every app.
 		{name: "lock three-letter typo of an app", in: "lock deploys dmo db migration",
-			want: []string{`unknown app "dmo"; did you mean "demo"?`, `to lock every app, quote the reason: lock deploys "…"`}},
+			want: []string{`unknown app "dmo"; did you mean ` + suggest.Command("lock deploys demo db migration") + `?`, `to lock every app, quote the reason: lock deploys "…"`}},
 		{name: "lock three-letter transposed app", in: "lock deploys wbe db migration", cat: shortAppCat(),
-			want: []string{`unknown app "wbe"; did you mean "web"?`}},
+			want: []string{`unknown app "wbe"; did you mean ` + suggest.Command("lock deploys web db migration") + `?`}},
 		// A second env or app after the target: taken for the reason, it
 		// would stay unlocked.
 		{name: "lock two envs", in: "lock deploys accounting staging production db migration", exact: true,
@@ -601,7 +601,7 @@ func TestParseReply(t *testing.T) {
 		{name: "lock alone", in: "lock", want: []string{`write "lock deploys"`, usageLock}},
 		{name: "lock without deploys", in: "lock accounting db", want: []string{`write "lock deploys" before the app: lock deploys accounting`}},
 		{name: "lock misspelt app", in: "lock deploys acounting db migration",
-			want: []string{`unknown app "acounting"; did you mean "accounting"?`, `to lock every app, quote the reason`}},
+			want: []string{`unknown app "acounting"; did you mean ` + suggest.Command("lock deploys accounting db migration") + `?`, `to lock every app, quote the reason`}},
 		{name: "lock env without app", in: "lock deploys production db migration", want: []string{`"production" is an env; name the app first`}},
 		{name: "lock misspelt env", in: "lock deploys accounting prod db migration",
 			want: []string{`unknown env "prod" for accounting; did you mean "production"?`, `to lock every env of accounting, quote the reason`}},
