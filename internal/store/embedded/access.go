@@ -3,9 +3,11 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -46,6 +48,31 @@ func permissionError(path string, readOnly bool, err error) error {
 		return errs.Wrap(errs.Unavailable, err, "state store %s may not be read by this user, %s: it is owned by %s, mode %04o: run it as %s, or let this user read the file", path, userName(self), userName(owner), mode, loginOf(owner))
 	}
 	return errs.Wrap(errs.Unavailable, err, "state store %s may not be read and written by this user, %s, which the bot runs as: it is owned by %s, mode %04o: run the bot as %s, or give the file to this user: chown %s %s", path, userName(self), userName(owner), mode, loginOf(owner), loginOf(self), path)
+}
+
+// createError is the error of Open for err, the file system's refusal to
+// create the missing store at path (make its directory, or a file in it),
+// when it is one the operator can act on, or nil: which directory refused
+// and why, and what to change, rather than create's "permission denied"
+// about a temporary file's name.
+func createError(path string, err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	dir := filepath.Dir(pe.Path) // the directory a file or directory was to be made in
+	switch {
+	case errors.Is(err, syscall.EROFS):
+		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: the directory %s is on a file system mounted read-only: remount it read-write, or set store.path to a file on a writable one", path, dir)
+	case errors.Is(err, syscall.EACCES):
+		self := os.Geteuid()
+		owner, mode, ok := ownerOf(dir)
+		if !ok {
+			return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s: set store.path to a file in a directory this user may write", path, userName(self), dir)
+		}
+		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s (owned by %s, mode %04o): run the bot as %s, or set store.path to a file in a directory this user may write", path, userName(self), dir, userName(owner), mode, loginOf(owner))
+	}
+	return nil
 }
 
 // warnAccess writes in log, for Check, that this user may not open the

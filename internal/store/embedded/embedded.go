@@ -449,7 +449,12 @@ func openFile(ctx context.Context, path, newFile string, readOnly bool) (*bolt.D
 	go func() {
 		if newFile != "" {
 			if err := create(newFile); err != nil {
-				done <- result{err: fmt.Errorf("create state store %s: %w", path, err)}
+				if cerr := createError(path, err); cerr != nil {
+					err = cerr
+				} else {
+					err = fmt.Errorf("create state store %s: %w", path, err)
+				}
+				done <- result{err: err}
 				return
 			}
 		}
