@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -73,6 +74,70 @@ func createError(path string, err error) error {
 		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s (owned by %s, mode %04o): run the bot as %s, or set store.path to a file in a directory this user may write", path, userName(self), dir, userName(owner), mode, loginOf(owner))
 	}
 	return nil
+}
+
+// reachError is the error of Open and Check for err, a stat of the store
+// at path refused with EACCES, or nil for another error: a directory on
+// the way that this user may not search, which the kernel's "permission
+// denied" about the file does not name. It names the first such directory
+// (of the store's path, or of where a symlink on it leads), with its owner
+// and mode, when it finds one. readOnly is Open read-only's, and Check's,
+// which may be run as another user than the bot's.
+func reachError(path string, readOnly bool, err error) error {
+	if !errors.Is(err, syscall.EACCES) {
+		return nil
+	}
+	self := os.Geteuid()
+	runs, run := ", which the bot runs as", "run the bot as"
+	if readOnly {
+		runs, run = "", "run it as"
+	}
+	dir := unsearchable(path)
+	if dir == "" {
+		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be reached by this user, %s%s: a directory on its way may not be searched", path, userName(self), runs)
+	}
+	owner, mode, ok := ownerOf(dir)
+	if !ok {
+		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be reached by this user, %s%s: it may not search the directory %s on its way", path, userName(self), runs, dir)
+	}
+	return errs.Wrap(errs.Unavailable, err, "state store %s cannot be reached by this user, %s%s: it may not search the directory %s on its way (owned by %s, mode %04o): %s %s, let this user search it, or set store.path to a file this user may reach", path, userName(self), runs, dir, userName(owner), mode, run, loginOf(owner))
+}
+
+// unsearchable returns the first directory on the way to path, or to
+// where a symlink on it leads, that this user may not search, as the
+// kernel finds it: the one holding the first name whose lstat is refused
+// with EACCES. It returns "" when none is found so.
+func unsearchable(path string) string {
+	for range maxLinks {
+		var names []string
+		for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+			names = append(names, p)
+			if filepath.Dir(p) == p {
+				break
+			}
+		}
+		slices.Reverse(names)
+		for _, name := range names {
+			_, err := os.Lstat(name)
+			if errors.Is(err, syscall.EACCES) {
+				return filepath.Dir(name)
+			}
+			if err != nil {
+				return ""
+			}
+		}
+		// Every name on the way is there: the refusal is on the way
+		// to where path, a symlink, leads.
+		target, err := os.Readlink(path)
+		if err != nil {
+			return ""
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return ""
 }
 
 // warnAccess writes in log, for Check, that this user may not open the

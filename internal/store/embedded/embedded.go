@@ -373,6 +373,9 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 			return nil, err
 		}
 	case err != nil:
+		if rerr := reachError(path, opt.ReadOnly, err); rerr != nil {
+			return nil, rerr
+		}
 		return nil, fmt.Errorf("open state store: %w", err)
 	default:
 		if err := checkFile(path, info, opt); err != nil {
@@ -529,6 +532,9 @@ func Check(path string, log *slog.Logger) error {
 		// config is often checked where it does not run.
 		return nil
 	case err != nil:
+		if rerr := reachError(path, true, err); rerr != nil {
+			return rerr
+		}
 		return fmt.Errorf("check state store: %w", err)
 	}
 	if err := checkFile(path, info, opt); err != nil {
