@@ -9,7 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchman-bot/switchman/internal/audit"
-	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -18,7 +17,7 @@ import (
 // e is left unchanged.
 func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("append audit: %w", deploy.StoreNotRun(ctx))
+		return fmt.Errorf("append audit: %w", s.notBegun(ctx))
 	}
 	if e == nil {
 		return errs.New(errs.Invalid, "append audit: nil entry")

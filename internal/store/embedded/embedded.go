@@ -1226,6 +1226,37 @@ func (s *Store) notRun(ctx context.Context) error {
 		"state store %s did not answer in time: the write waited behind another on its disk, and is dropped", s.path)
 }
 
+// notBegun is the error of a write called with ctx ended already, refused
+// before anything of it is begun: it wraps deploy.ErrStoreNotRun and
+// ctx's error (and its cause, when another), as deploy.StoreNotRun does.
+// Its message says what is wrong with the file when something is (found
+// damaged, no longer mapped, closed as the bot stops), as a write in time
+// would be told, or else that the write was not begun, and why; not
+// deploy.StoreNotRun's "state store unreachable", Redis's words: the file
+// is local, and nothing was tried to reach.
+func (s *Store) notBegun(ctx context.Context) error {
+	err := ctx.Err()
+	why := "its time ran out"
+	if errors.Is(err, context.Canceled) {
+		why = "it was cancelled"
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		why += " (" + cause.Error() + ")"
+		err = fmt.Errorf("%w: %w", err, cause)
+	}
+	err = fmt.Errorf("%w: %w", deploy.ErrStoreNotRun, err)
+	if d := s.damage.Load(); d != nil {
+		return fmt.Errorf("%w: %w", d, err)
+	}
+	if u := s.unmapped.Load(); u != nil {
+		return fmt.Errorf("%w: %w", u, err)
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("state store %s: %w: %w", s.path, deploy.ErrStoreClosed, err)
+	}
+	return errs.Wrap(errs.Unavailable, err, "state store %s was not written: %s before the write began", s.path, why)
+}
+
 // givenUp returns err, the error of a transaction, or notRun's error
 // when its gate gave it up as ctx ended before it began.
 func (s *Store) givenUp(ctx context.Context, err error) error {

@@ -33,7 +33,7 @@ type leaseEntry struct {
 // ends, having written nothing: its error wraps deploy.ErrStoreNotRun.
 func (s *Store) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (deploy.Lease, error) {
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("acquire lease %s: %w", key, deploy.StoreNotRun(ctx))
+		return nil, fmt.Errorf("acquire lease %s: %w", key, s.notBegun(ctx))
 	}
 	switch {
 	case key == "":
@@ -332,7 +332,7 @@ func (l *lease) Check(ctx context.Context) error {
 // returns an error wrapping deploy.ErrLeaseLost and the key is left as it is.
 func (l *lease) Renew(ctx context.Context) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("renew lease %s: %w", l.key, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("renew lease %s: %w", l.key, l.s.notBegun(ctx))
 	}
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
@@ -349,7 +349,7 @@ func (l *lease) Renew(ctx context.Context) error {
 // the key.
 func (l *lease) Release(ctx context.Context) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("release lease %s: %w", l.key, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("release lease %s: %w", l.key, l.s.notBegun(ctx))
 	}
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()

@@ -22,7 +22,7 @@ func lockKey(app, env string) []byte {
 // PutLock stores l, replacing the lock of the same scope (App, Env).
 func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("put lock %s: %w", l.Scope(), deploy.StoreNotRun(ctx))
+		return fmt.Errorf("put lock %s: %w", l.Scope(), s.notBegun(ctx))
 	}
 	if strings.ContainsRune(l.App, 0) || strings.ContainsRune(l.Env, 0) {
 		return errs.New(errs.Invalid, "put lock: app and env must not contain NUL")
@@ -46,7 +46,7 @@ func (s *Store) PutLock(ctx context.Context, l deploy.Lock) error {
 // (nil: none) and false.
 func (s *Store) ReplaceLock(ctx context.Context, prev *deploy.Lock, next deploy.Lock) (*deploy.Lock, bool, error) {
 	if ctx.Err() != nil {
-		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), deploy.StoreNotRun(ctx))
+		return nil, false, fmt.Errorf("replace lock %s: %w", next.Scope(), s.notBegun(ctx))
 	}
 	if err := checkReplace(prev, next); err != nil {
 		return nil, false, err
@@ -122,7 +122,7 @@ func sameLock(a, b *deploy.Lock) bool {
 func (s *Store) DeleteLock(ctx context.Context, app, env string) (deploy.Lock, error) {
 	scope := deploy.Lock{App: app, Env: env}.Scope()
 	if ctx.Err() != nil {
-		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, deploy.StoreNotRun(ctx))
+		return deploy.Lock{}, fmt.Errorf("delete lock %s: %w", scope, s.notBegun(ctx))
 	}
 	var l deploy.Lock
 	found := false

@@ -7,7 +7,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
 
@@ -64,7 +63,7 @@ func (s *Store) SetOnceToken(ctx context.Context, key, token string, ttl time.Du
 
 func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	if ctx.Err() != nil {
-		return false, fmt.Errorf("set once %s: %w", key, deploy.StoreNotRun(ctx))
+		return false, fmt.Errorf("set once %s: %w", key, s.notBegun(ctx))
 	}
 	if key == "" {
 		return false, errs.New(errs.Invalid, "set once: empty key")
@@ -115,7 +114,7 @@ func (s *Store) setOnce(ctx context.Context, key, token string, ttl time.Duratio
 // empty token is an error of code Invalid.
 func (s *Store) ForgetOnce(ctx context.Context, key, token string) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("forget once %s: %w", key, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("forget once %s: %w", key, s.notBegun(ctx))
 	}
 	if key == "" || token == "" {
 		return errs.New(errs.Invalid, "forget once %q: empty key or token", key)

@@ -21,7 +21,7 @@ import (
 // copy: changing r afterwards changes nothing stored.
 func (s *Store) PutRecord(ctx context.Context, r *deploy.Record) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("put record: %w", deploy.StoreNotRun(ctx))
+		return fmt.Errorf("put record: %w", s.notBegun(ctx))
 	}
 	if r == nil || r.ID == "" {
 		return errs.New(errs.Invalid, "put record: the record has no id")
@@ -225,7 +225,7 @@ func decodeRecordMeta(b []byte) (recordMeta, error) {
 // there is no such record.
 func (s *Store) MarkUndelivered(ctx context.Context, id string, n deploy.Undelivered) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("mark record %s undelivered: %w", id, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("mark record %s undelivered: %w", id, s.notBegun(ctx))
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/switchman-bot/switchman/internal/deploy"
 )
 
 func signalKey(id, kind string) []byte { return []byte(id + "\x00" + kind) }
@@ -17,7 +15,7 @@ func signalKey(id, kind string) []byte { return []byte(id + "\x00" + kind) }
 // one left before.
 func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Duration) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("signal %s %s: %w", kind, id, s.notBegun(ctx))
 	}
 	v := signalValue(s.now().Add(ttl), value)
 	if err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -33,7 +31,7 @@ func (s *Store) Signal(ctx context.Context, id, kind, value string, ttl time.Dur
 // then it leaves nothing and returns that one's value, and false.
 func (s *Store) SignalFirst(ctx context.Context, id, kind, value string, ttl time.Duration) (string, bool, error) {
 	if ctx.Err() != nil {
-		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
+		return "", false, fmt.Errorf("signal %s %s: %w", kind, id, s.notBegun(ctx))
 	}
 	now := s.now()
 	k := signalKey(id, kind)
@@ -69,7 +67,7 @@ func signalExpiry(v []byte) time.Time { return time.Unix(0, int64(binary.BigEndi
 // read, and only a signal found costs a write.
 func (s *Store) TakeSignal(ctx context.Context, id, kind string) (string, bool, error) {
 	if ctx.Err() != nil {
-		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, deploy.StoreNotRun(ctx))
+		return "", false, fmt.Errorf("take signal %s %s: %w", kind, id, s.notBegun(ctx))
 	}
 	k := signalKey(id, kind)
 	var found bool

@@ -89,7 +89,7 @@ func updateCarsTx(tx *bolt.Tx, name string, fn func(cars []trainstore.Car) ([]tr
 // error of code errs.Conflict.
 func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxCars int, counts func(trainstore.Car) bool) (*trainstore.Car, error) {
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("board %s: %w", name, deploy.StoreNotRun(ctx))
+		return nil, fmt.Errorf("board %s: %w", name, s.notBegun(ctx))
 	}
 	if err := checkTrainName("board", name); err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (s *Store) Board(ctx context.Context, name string, car trainstore.Car, maxC
 // set) is recorded for TakenOff in the same transaction.
 func (s *Store) Leave(ctx context.Context, name, app, by string, at time.Time) (trainstore.Car, error) {
 	if ctx.Err() != nil {
-		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, deploy.StoreNotRun(ctx))
+		return trainstore.Car{}, fmt.Errorf("leave %s: %w", name, s.notBegun(ctx))
 	}
 	if err := checkTrainName("leave", name); err != nil {
 		return trainstore.Car{}, err
@@ -209,7 +209,7 @@ func (s *Store) Cars(ctx context.Context, name string) ([]trainstore.Car, error)
 // a car whose app is aboard again, or repeated, is dropped.
 func (s *Store) ReturnCars(ctx context.Context, name string, cars []trainstore.Car) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("return cars to %s: %w", name, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("return cars to %s: %w", name, s.notBegun(ctx))
 	}
 	if err := checkTrainName("return cars", name); err != nil {
 		return err
@@ -231,7 +231,7 @@ func runKey(name, kind string) []byte { return []byte(name + "\x00" + kind) }
 // MarkRun records at as the last run of the train's event kind.
 func (s *Store) MarkRun(ctx context.Context, name, kind string, at time.Time) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("mark %s %s: %w", name, kind, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("mark %s %s: %w", name, kind, s.notBegun(ctx))
 	}
 	if err := checkTrainName("mark run", name); err != nil {
 		return err
@@ -289,7 +289,7 @@ const kindCancelNote = "cancel-note"
 // who called it off and why, in one transaction.
 func (s *Store) MarkCancel(ctx context.Context, name string, c trainstore.Cancellation) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("mark %s cancel: %w", name, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("mark %s cancel: %w", name, s.notBegun(ctx))
 	}
 	if err := checkTrainName("mark cancel", name); err != nil {
 		return err
@@ -455,7 +455,7 @@ func departureKinds(d trainstore.Departure) (run, ended string) {
 // StartDeparture records d as leaving, and unended until EndDeparture.
 func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.Departure) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("start departure %s of %s: %w", d.ID(), name, s.notBegun(ctx))
 	}
 	if err := checkTrainName("start departure", name); err != nil {
 		return err
@@ -482,7 +482,7 @@ func (s *Store) StartDeparture(ctx context.Context, name string, d trainstore.De
 // the departures still running go with it (dropTakenOff).
 func (s *Store) EndDeparture(ctx context.Context, name string, d trainstore.Departure) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("end departure %s of %s: %w", d.ID(), name, s.notBegun(ctx))
 	}
 	if err := checkTrainName("end departure", name); err != nil {
 		return err

@@ -38,7 +38,7 @@ const maxTrimBatch = 10_000
 // pruneRunFences).
 func (s *Store) TrimRecords(ctx context.Context, before time.Time, keep int) (int, error) {
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("trim records: %w", deploy.StoreNotRun(ctx))
+		return 0, fmt.Errorf("trim records: %w", s.notBegun(ctx))
 	}
 	if keep < 0 {
 		return 0, errs.New(errs.Invalid, "trim records: keep %d is negative", keep)
@@ -191,7 +191,7 @@ func (t *recordTrim) needed(recs *bolt.Bucket, scope [2]string, id string, m rec
 // returns how many the batches before it deleted.
 func (s *Store) TrimAudit(ctx context.Context, before time.Time) (int, error) {
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("trim audit: %w", deploy.StoreNotRun(ctx))
+		return 0, fmt.Errorf("trim audit: %w", s.notBegun(ctx))
 	}
 	cut := timeKey(before, 0)
 	n := 0

@@ -86,7 +86,7 @@ func decodeWatch(data []byte) (watchstore.Watch, error) {
 // handed out a newer token than w.Fence, or the stored watch holds one.
 func (s *Store) PutWatch(ctx context.Context, w watchstore.Watch) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("put watch %s: %w", w.ID, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("put watch %s: %w", w.ID, s.notBegun(ctx))
 	}
 	if err := checkWatchID("put watch", w.ID); err != nil {
 		return err
@@ -169,7 +169,7 @@ func (s *Store) Watches(ctx context.Context) ([]watchstore.Watch, error) {
 // a newer token than fence, or the stored watch holds one.
 func (s *Store) DeleteWatch(ctx context.Context, id string, fence int64) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("delete watch %s: %w", id, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("delete watch %s: %w", id, s.notBegun(ctx))
 	}
 	if err := checkWatchID("delete watch", id); err != nil {
 		return err
