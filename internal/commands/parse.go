@@ -1351,6 +1351,9 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 				}
 				return c, writtenTwice("to", suggest.Command(fixed(written(rest[2]))))
 			}
+			if err := p.appNotEnv(app, rest[1]); err != nil {
+				return c, err
+			}
 			if env, err = p.env(app, rest[1]); err != nil {
 				return c, err
 			}
@@ -1385,6 +1388,9 @@ func parseDeploy(p *parser, args []token) (Command, error) {
 			}
 			fixed := strings.TrimSpace(fmt.Sprintf("deploy %s %s to %s %s", written(args[0]), written(args[1]), written(rest[0]), writtenWords(rest[1:])))
 			return c, &slipError{problem: "unexpected word " + echo(rest[0].s), fix: `write "to" before the env`, fixed: fixed + p.flagsText()}
+		case p.appNotEnv(app, rest[0]) != nil:
+			// "deploy web 1337 api": another app, not a stray word.
+			return c, p.appNotEnv(app, rest[0])
 		case !rest[0].quoted && rest[0].s == build:
 			// "deploy web 1337 1337": the build written twice, not a
 			// stray word.
@@ -2260,6 +2266,20 @@ func (p *parser) appsTwo(app string, t token) error {
 	return twoNamed("apps", app, t.s, p.spec.name())
 }
 
+// appNotEnv refuses t, the env of a deploy or a train board of app, when
+// it is another app and no env of app: looked up as an env, "deploy
+// accounting 1 to demo" was answered as an unknown env "demo" of
+// accounting. As appsTwo, it names both apps and offers no command; it
+// says that t is an app and lists app's envs, as the env's place is
+// where the word stood. nil otherwise; a quoted word is left to be
+// looked up as an env.
+func (p *parser) appNotEnv(app string, t token) error {
+	if p.appsTwo(app, t) == nil {
+		return nil
+	}
+	return fmt.Errorf("%s is an app, not an env of %s, so %w; known envs of %s: %s", echo(t.s), app, twoNamed("apps", app, t.s, p.spec.name()), app, list(p.cat.Envs(app)))
+}
+
 // appWrittenTwice refuses the app written twice where the env goes:
 // looked up as an env, it would be answered as an unknown one.
 func (p *parser) appWrittenTwice(app string) error {
@@ -2688,6 +2708,9 @@ func parseTrainBoard(p *parser, args []token) (Command, error) {
 		case isWord(t, "to") && c.Env == "":
 			if len(rest) == 1 {
 				return Command{}, fmt.Errorf(`"to" needs an env; known envs of %s: %s`, app, list(p.cat.Envs(app)))
+			}
+			if err := p.appNotEnv(app, rest[1]); err != nil {
+				return Command{}, err
 			}
 			if c.Env, err = p.env(app, rest[1]); err != nil {
 				return Command{}, err
