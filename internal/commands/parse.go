@@ -3244,6 +3244,15 @@ func (p *parser) userRole(args []token) (Command, []token, error) {
 		// role that starts with '@'.
 		return c, nil, writtenTwice(args[1].s, suggest.Command(string(verb)+" "+writtenWords(slices.Delete(slices.Clone(args), 1, 2))))
 	}
+	if !isID && len(args) > 2 && !args[1].quoted && args[1].s == user && !args[2].quoted && !isKeyword(strings.ToLower(args[2].s)) && !p.isApp(args[2].s) && !p.isEnvOfAnyApp(args[2].s) && checkRole(args[2].s) == nil {
+		// "grant @alice alice deployer": the user named again without
+		// the @, not a role "alice" on an app "deployer", refused as an
+		// unknown app. A role named as the user is still one where an
+		// app, an env, a "for" or nothing follows it ("grant @admin
+		// admin web").
+		fixed := string(verb) + " " + writtenWords(slices.Delete(slices.Clone(args), 1, 2))
+		return c, nil, &slipError{problem: fmt.Sprintf("the user %s is named twice, as %s and as %s", echo(user), args[0].s, args[1].s), fix: "name them once", fixed: fixed}
+	}
 	if isWord(args[1], "for") && len(args) == 3 && !args[2].quoted && startsWithDigit(args[2].s) {
 		// "grant @ana for 2h": the role left out, not a role named
 		// "for", whose duration would be offered as "for for 2h".
