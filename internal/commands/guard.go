@@ -210,20 +210,20 @@ func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []s
 	if err != nil {
 		notes = append(notes, "check-ins unreadable: "+deploy.StoreReason(err))
 	}
-	admins, grants, err := s.adminsAndGrants(ctx)
-	if err != nil {
+	admins, grants, grantsErr := s.adminsAndGrants(ctx)
+	if grantsErr != nil {
 		// An admin by a grant checked in is around, unseen: said, as a
 		// presence that cannot be read is.
-		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read: "+deploy.StoreReason(err)+"), counted as away")
+		notes = append(notes, "admins by a runtime grant unknown (the runtime grants could not be read: "+deploy.StoreReason(grantsErr)+"), counted as away")
 	}
-	now := s.now()
+	// Only a check-in made under what makes them an admin now counts,
+	// as at start (ForgetRemovedUsers): one made under a grant since
+	// revoked, left by a revoke whose end of it failed, counted them
+	// around, unasked, once granted the admin anew.
+	lapsed := s.lapsedCheckIns(checkedIn, admins, grants, grantsErr, s.now())
 	var away []string
 	for _, a := range admins {
-		// Only a check-in made under what makes them an admin now
-		// counts, as at start (ForgetRemovedUsers): one made under a
-		// grant since revoked, left by a revoke whose end of it failed,
-		// counted them around, unasked, once granted the admin anew.
-		if c, ok := checkedIn[a]; ok && s.checkInLapsed(a, c, grants, now) == "" {
+		if _, ok := checkedIn[a]; ok && lapsed[a] == "" {
 			present = append(present, a)
 		} else {
 			away = append(away, a)
@@ -246,12 +246,54 @@ func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []s
 			notes = append(notes, fmt.Sprintf("presence of %s unknown (%v), counted as away", a, p.err))
 		case p.active:
 			present = append(present, a)
+			continue
+		}
+		// A check-in that counts no one is said to, whose and why, as
+		// admins says it: told only that no admin is around, whoever saw
+		// the admin check in was left to guess why it did not count.
+		if why := lapsed[a]; why != "" {
+			notes = append(notes, a+": "+s.notCounted(checkedIn[a].Until, why))
 		}
 	}
 	if unlooked {
 		notes = append(notes, "admins' chat presence not looked up, so as not to hold a rollback back: only check-ins count")
 	}
+	untils := make(map[string]time.Time, len(checkedIn))
+	for user, c := range checkedIn {
+		untils[user] = c.Until
+	}
+	notes = append(notes, s.uncountedCheckIns(untils, admins, grantsErr)...)
 	return present, notes
+}
+
+// lapsedCheckIns says, by admin, why the check-in of each of admins in
+// checkIns counts them around no longer (checkInLapsed), leaving out
+// those that count: the one rule by which the deploy gate, admins,
+// grant, revoke and away read presence. When the runtime grants could
+// not be read (grantsErr), what made an admin one as they checked in
+// cannot be weighed, and is said not to be known.
+func (s *Service) lapsedCheckIns(checkIns map[string]acl.CheckIn, admins []string, grants []acl.Grant, grantsErr error, now time.Time) map[string]string {
+	lapsed := map[string]string{}
+	for _, a := range admins {
+		c, ok := checkIns[a]
+		if !ok {
+			continue
+		}
+		if why := s.checkInLapsed(a, c, grants, now); why != "" {
+			if grantsErr != nil {
+				why = "whether what made " + a + " an admin as they checked in still does is not known (the runtime grants could not be read), and deploys count them away"
+			}
+			lapsed[a] = why
+		}
+	}
+	return lapsed
+}
+
+// notCounted says that a check-in until until counts its user, an
+// admin, around no longer, and why, as admins and a refusal for want of
+// an admin around say it.
+func (s *Service) notCounted(until time.Time, why string) string {
+	return fmt.Sprintf("checked in until %s, not counted: %s; %s checks them in anew", s.stamp(until), why, suggest.Command("here"))
 }
 
 // presenceOf is what the presence source said of one user.
@@ -813,18 +855,10 @@ func (c *call) adminsCmd(ctx context.Context) {
 	// A check-in of an admin made on other terms than those that make
 	// them one now counts nobody (presentAdmins): its admin is listed as
 	// not checked in, and why it does not count follows.
-	lapsed := map[string]string{}
+	lapsed := c.s.lapsedCheckIns(checkIns, admins, grants, grantsErr, now)
 	checkedIn := make(map[string]time.Time, len(checkIns))
 	for user, ci := range checkIns {
 		checkedIn[user] = ci.Until
-		if slices.Contains(admins, user) {
-			if why := c.s.checkInLapsed(user, ci, grants, now); why != "" {
-				if grantsErr != nil {
-					why = "whether what made " + user + " an admin as they checked in still does is not known (the runtime grants could not be read), and deploys count them away"
-				}
-				lapsed[user] = why
-			}
-		}
 	}
 	var seen map[string]presenceOf
 	if c.s.presence != nil {
@@ -864,7 +898,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 			line += "away"
 		}
 		if why := lapsed[a]; why != "" {
-			line += fmt.Sprintf("; checked in until %s, not counted: %s; %s checks them in anew", c.s.stamp(checkedIn[a]), why, suggest.Command("here"))
+			line += "; " + c.s.notCounted(checkedIn[a], why)
 		}
 		m.Lines = append(m.Lines, line)
 	}
