@@ -422,15 +422,16 @@ func (c *call) grant(ctx context.Context, cmd Command) {
 			g.Since = old.Held()
 		}
 	}
-	// A check-in of a user who is no admin before the grant, yet comes
-	// to be one by it, was made under an admin that has ended (left by a
-	// revoke whose check-out failed): kept, it counted them around as
-	// soon as the grant was written, without a word from them. It is
-	// read before the write, so that only that one is ended, not a here
-	// of theirs made once the grant holds.
+	// A check-in that does not count its user around before a grant
+	// that makes them an admin (checkInLapsed, as the deploy gate reads
+	// it) was made under an admin that has ended (left by a revoke whose
+	// check-out failed): kept, it could count them around as soon as
+	// the grant was written, without a word from them. It is read before
+	// the write, so that only that one is ended, not a here of theirs
+	// made once the grant holds.
 	var earlier earlierCheckIn
-	if !c.s.policy.IsAdmin(user, grants, g.Created) && c.s.policy.IsAdmin(user, append(slices.Clone(grants), g), g.Created) {
-		earlier = c.readEarlierCheckIn(ctx, user)
+	if c.s.policy.IsAdmin(user, append(slices.Clone(grants), g), g.Created) {
+		earlier = c.readEarlierCheckIn(ctx, user, grants, g.Created)
 	}
 	if err := c.s.store.PutGrant(ctx, g); err != nil {
 		// The grant may have been written and only the reply lost: told
@@ -478,12 +479,32 @@ type earlierCheckIn struct {
 	err   error
 }
 
-func (c *call) readEarlierCheckIn(ctx context.Context, user string) earlierCheckIn {
-	present, err := c.s.store.Present(ctx)
-	if err != nil {
+// readEarlierCheckIn reads user's check-in before a grant that makes
+// them an admin, and keeps it to be ended only if it does not count them
+// around under grants, those in force before it, at now. One that counts
+// (an admin's whose grant is replaced) is left for fitCheckIn, and so is
+// one that cannot be read of a user who was an admin before.
+func (c *call) readEarlierCheckIn(ctx context.Context, user string, grants []acl.Grant, now time.Time) earlierCheckIn {
+	admin := c.s.policy.IsAdmin(user, grants, now)
+	ci, err := c.s.checkInOf(ctx, user)
+	switch {
+	case err != nil && admin:
+		return earlierCheckIn{}
+	case err != nil:
 		return earlierCheckIn{read: true, err: err}
+	case admin && (ci.Until.IsZero() || c.s.checkInLapsed(user, ci, grants, now) == ""):
+		return earlierCheckIn{}
 	}
-	return earlierCheckIn{read: true, until: present[user]}
+	return earlierCheckIn{read: true, until: ci.Until}
+}
+
+// checkInOf reads user's check-in in force: a zero one for none.
+func (s *Service) checkInOf(ctx context.Context, user string) (acl.CheckIn, error) {
+	all, err := s.store.CheckIns(ctx)
+	if err != nil {
+		return acl.CheckIn{}, err
+	}
+	return all[user], nil
 }
 
 // endEarlierCheckIn ends user's check-in read before a grant made them an
@@ -607,12 +628,14 @@ func (c *call) revoke(ctx context.Context, cmd Command) {
 // what to tell, "" when nothing was checked in or nothing changed, the
 // user's own away or here since it read the check-in among it.
 func (c *call) fitCheckIn(ctx context.Context, user string) string {
-	present, err := c.s.store.Present(ctx)
-	if err != nil {
+	unread := func(err error) string {
 		return fmt.Sprintf("⚠ whether %s is checked in could not be read (%s), so a check-in of theirs stays; %s lists who is around", user, deploy.StoreReason(err), suggest.Command("admins"))
 	}
-	until, ok := present[user]
-	if !ok {
+	ci, err := c.s.checkInOf(ctx, user)
+	if err != nil {
+		return unread(err)
+	}
+	if ci.Until.IsZero() {
 		return ""
 	}
 	grants, err := c.s.store.Grants(ctx)
@@ -625,34 +648,50 @@ func (c *call) fitCheckIn(ctx context.Context, user string) string {
 	// The check-in is changed only from the one read. One the user ended
 	// or made since, with away or here, is theirs: written over, an away
 	// was undone, counting them around unasked, and a shorter here made
-	// longer. It is fitted in turn, as it may outlast the admin too (a
-	// here that read the grants before this command changed them).
+	// longer. It is read again and fitted in turn, as it may outlast the
+	// admin too (a here that read the grants before this command changed
+	// them).
 	for range fitCheckInTries {
-		if until.IsZero() {
+		if ci.Until.IsZero() {
 			return ""
 		}
-		if !admin {
-			cur, ended, err := c.s.store.CheckOutIf(ctx, user, until)
-			if err != nil {
+		// A check-in counts by the rule the deploy gate reads it by: one
+		// that does not (its user no admin, or one on other terms) ends,
+		// as cut short it would be said to count until its new end.
+		if why := c.s.checkInLapsed(user, ci, grants, now); why != "" {
+			cur, ended, err := c.s.store.CheckOutIf(ctx, user, ci.Until)
+			switch {
+			case err != nil:
 				return checkOutFailed(user, err)
-			}
-			if ended {
+			case ended && !admin:
 				return fmt.Sprintf("%s is no admin now, so their check-in ended with the grant", user)
+			case ended:
+				return fmt.Sprintf("%s's check-in until %s did not count them around (%s), so it ended; %s checks them in anew",
+					user, c.s.stamp(ci.Until), why, suggest.Command("here"))
+			case cur.IsZero():
+				return ""
 			}
-			until = cur
+			if ci, err = c.s.checkInOf(ctx, user); err != nil {
+				return unread(err)
+			}
 			continue
 		}
-		if !bounded || !end.Before(until) {
+		if !bounded || !end.Before(ci.Until) {
 			return ""
 		}
-		cur, cut, err := c.s.store.CheckInIf(ctx, user, until, end)
+		cur, cut, err := c.s.store.CheckInIf(ctx, user, ci.Until, end)
 		if err != nil {
-			return c.s.cutShortFailed(user, end, until, err)
+			return c.s.cutShortFailed(user, end, ci.Until, err)
 		}
 		if cut {
 			return fmt.Sprintf("%s's check-in now ends at %s, when their admin (a runtime grant) ends", user, c.s.stamp(end))
 		}
-		until = cur
+		if cur.IsZero() {
+			return ""
+		}
+		if ci, err = c.s.checkInOf(ctx, user); err != nil {
+			return unread(err)
+		}
 	}
 	return fmt.Sprintf("⚠ %s's check-in changed while it was being fitted to their admin, again and again, so it was left as it is; %s lists who is around", user, suggest.Command("admins"))
 }
@@ -825,21 +864,35 @@ func (c *call) refitHere(ctx context.Context, until time.Time, capped string) (t
 func (c *call) away(ctx context.Context) {
 	// away ends a check-in. Anyone else, a viewer among them, has nothing
 	// to end, and the channel is not told that they left.
-	present, err := c.s.store.Present(ctx)
+	ci, err := c.s.checkInOf(ctx, c.req.User)
 	if err != nil {
 		c.refuse(deploy.StoreRefused(err))
 		return
 	}
-	if _, ok := present[c.req.User]; !ok {
+	if ci.Until.IsZero() {
 		c.refuse(errs.New(errs.NoChange, "%s is not checked in (admins check in with /here); nothing was changed", c.req.User))
 		return
+	}
+	// A check-in that did not count its user around (checkInLapsed, the
+	// deploy gate's rule) is ended all the same, and said not to have
+	// counted: told only that they are away, the channel read that they
+	// had been around. Grants that cannot be read leave that unsaid.
+	var line string
+	if grants, err := c.s.store.Grants(ctx); err == nil {
+		if why := c.s.checkInLapsed(c.req.User, ci, grants, c.s.now()); why != "" {
+			line = fmt.Sprintf("their check-in until %s did not count them around: %s", c.s.stamp(ci.Until), why)
+		}
 	}
 	if err := c.s.store.CheckOut(ctx, c.req.User); err != nil {
 		c.refuse(deploy.OutcomeUnknown(err, "whether "+c.req.User+" was checked out", suggest.Command("admins")+" lists who is around"))
 		return
 	}
-	c.allow("")
-	c.out.Reply(chat.Message{Level: chat.Info, Public: true, Title: c.req.User + " is away"})
+	c.allow(line)
+	m := chat.Message{Level: chat.Info, Public: true, Title: c.req.User + " is away"}
+	if line != "" {
+		m.Lines = []string{line}
+	}
+	c.out.Reply(m)
 }
 
 func (c *call) adminsCmd(ctx context.Context) {
