@@ -106,6 +106,16 @@ func Kinds(under string) (config, grant, unknown bool) {
 // isGrant reports whether term t of CheckIn.Under names a runtime grant.
 func isGrant(t string) bool { return t == UnderGrant || strings.HasPrefix(t, UnderGrant+":") }
 
+// Untils returns the end of each of checkIns, by user: who is checked
+// in and until when, as a store's Present answers from its check-ins.
+func Untils(checkIns map[string]CheckIn) map[string]time.Time {
+	out := make(map[string]time.Time, len(checkIns))
+	for user, c := range checkIns {
+		out[user] = c.Until
+	}
+	return out
+}
+
 // EncodeCheckIn is how a store keeps a check-in: its end, in RFC 3339
 // with nanoseconds, and then, if any, a space and Under. A check-in
 // written before Under was kept is its end alone, and reads as it did.

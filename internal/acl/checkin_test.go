@@ -71,3 +71,25 @@ func TestCheckInUnderUnknownTerms(t *testing.T) {
 		})
 	}
 }
+
+// TestUntils: the end of each check-in, by user, and nothing for none:
+// every store answers Present with it.
+func TestUntils(t *testing.T) {
+	t0 := time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC)
+	got := Untils(map[string]CheckIn{
+		"ana": {Until: t0, Under: UnderConfig},
+		"bob": {Until: t0.Add(time.Hour)},
+	})
+	want := map[string]time.Time{"ana": t0, "bob": t0.Add(time.Hour)}
+	if len(got) != len(want) {
+		t.Fatalf("Untils: got %v, want %v", got, want)
+	}
+	for u, w := range want {
+		if !got[u].Equal(w) {
+			t.Errorf("Untils: got %v for %s, want %v", got[u], u, w)
+		}
+	}
+	if got := Untils(nil); len(got) != 0 {
+		t.Errorf("Untils(nil): got %v, want none", got)
+	}
+}

@@ -258,11 +258,7 @@ func (s *Service) presentAdmins(ctx context.Context, lookup bool) ([]string, []s
 	if unlooked {
 		notes = append(notes, "admins' chat presence not looked up, so as not to hold a rollback back: only check-ins count")
 	}
-	untils := make(map[string]time.Time, len(checkedIn))
-	for user, c := range checkedIn {
-		untils[user] = c.Until
-	}
-	notes = append(notes, s.uncountedCheckIns(untils, admins, grantsErr)...)
+	notes = append(notes, s.uncountedCheckIns(acl.Untils(checkedIn), admins, grantsErr)...)
 	return present, notes
 }
 
@@ -909,10 +905,7 @@ func (c *call) adminsCmd(ctx context.Context) {
 	// them one now counts nobody (presentAdmins): its admin is listed as
 	// not checked in, and why it does not count follows.
 	lapsed := c.s.lapsedCheckIns(checkIns, admins, grants, grantsErr, now)
-	checkedIn := make(map[string]time.Time, len(checkIns))
-	for user, ci := range checkIns {
-		checkedIn[user] = ci.Until
-	}
+	checkedIn := acl.Untils(checkIns)
 	var seen map[string]presenceOf
 	if c.s.presence != nil {
 		var away []string

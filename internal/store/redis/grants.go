@@ -261,11 +261,7 @@ func (s *Store) Present(ctx context.Context) (map[string]time.Time, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]time.Time, len(all))
-	for user, c := range all {
-		out[user] = c.Until
-	}
-	return out, nil
+	return acl.Untils(all), nil
 }
 
 // CheckIns returns the check-ins in force now, by user; ended ones are
