@@ -29,7 +29,7 @@ func grantKey(user, role, app, env string) []byte {
 // and scope.
 func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("put grant: %w", deploy.StoreNotRun(ctx))
+		return fmt.Errorf("put grant: %w", s.notBegun(ctx))
 	}
 	for _, f := range []string{g.User, g.Role, g.App, g.Env} {
 		if strings.ContainsRune(f, 0) {
@@ -53,7 +53,7 @@ func (s *Store) PutGrant(ctx context.Context, g acl.Grant) error {
 // none (or an expired one) is an error wrapping deploy.ErrNotFound.
 func (s *Store) DeleteGrant(ctx context.Context, user, role, app, env string) (acl.Grant, error) {
 	if ctx.Err() != nil {
-		return acl.Grant{}, fmt.Errorf("delete grant: %w", deploy.StoreNotRun(ctx))
+		return acl.Grant{}, fmt.Errorf("delete grant: %w", s.notBegun(ctx))
 	}
 	var g acl.Grant
 	found := false
@@ -122,7 +122,7 @@ func (s *Store) CheckIn(ctx context.Context, user string, until time.Time) error
 // user an admin as they checked in (see acl.CheckIn).
 func (s *Store) CheckInUnder(ctx context.Context, user string, until time.Time, under string) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("check in %s: %w", user, s.notBegun(ctx))
 	}
 	v := []byte(acl.EncodeCheckIn(acl.CheckIn{Until: until, Under: under}))
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -137,7 +137,7 @@ func (s *Store) CheckInUnder(ctx context.Context, user string, until time.Time, 
 // CheckOut ends user's check-in; none is not an error.
 func (s *Store) CheckOut(ctx context.Context, user string) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("check out %s: %w", user, deploy.StoreNotRun(ctx))
+		return fmt.Errorf("check out %s: %w", user, s.notBegun(ctx))
 	}
 	if err := s.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketPresence).Delete([]byte(user)) }); err != nil {
 		return fmt.Errorf("check out %s: %w", user, err)
@@ -152,7 +152,7 @@ func (s *Store) CheckOut(ctx context.Context, user string) error {
 // false.
 func (s *Store) CheckInIf(ctx context.Context, user string, prev, until time.Time) (time.Time, bool, error) {
 	if ctx.Err() != nil {
-		return time.Time{}, false, fmt.Errorf("check in %s: %w", user, deploy.StoreNotRun(ctx))
+		return time.Time{}, false, fmt.Errorf("check in %s: %w", user, s.notBegun(ctx))
 	}
 	if until.IsZero() {
 		return time.Time{}, false, errs.New(errs.Invalid, "check in %s: no end given", user)
@@ -179,7 +179,7 @@ func (s *Store) CheckInIf(ctx context.Context, user string, prev, until time.Tim
 // prev, in one transaction; otherwise it is CheckInIf's.
 func (s *Store) CheckOutIf(ctx context.Context, user string, prev time.Time) (time.Time, bool, error) {
 	if ctx.Err() != nil {
-		return time.Time{}, false, fmt.Errorf("check out %s: %w", user, deploy.StoreNotRun(ctx))
+		return time.Time{}, false, fmt.Errorf("check out %s: %w", user, s.notBegun(ctx))
 	}
 	if prev.IsZero() {
 		return time.Time{}, false, errs.New(errs.Invalid, "check out %s: no check-in given to end", user)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
@@ -58,6 +59,14 @@ func writesOf(s *embedded.Store, l deploy.Lease, ctx context.Context) map[string
 		"DeleteWatch":    func() error { return s.DeleteWatch(ctx, "d1", l.Token()) },
 		"Lease.Renew":    func() error { return l.Renew(ctx) },
 		"Lease.Release":  func() error { return l.Release(ctx) },
+		"PutGrant": func() error {
+			return s.PutGrant(ctx, acl.Grant{User: "ana", Role: "deployer", Created: at, Expires: at.Add(time.Hour)})
+		},
+		"DeleteGrant": func() error { _, err := s.DeleteGrant(ctx, "ana", "deployer", "", ""); return err },
+		"CheckIn":     func() error { return s.CheckIn(ctx, "ana", at.Add(time.Hour)) },
+		"CheckOut":    func() error { return s.CheckOut(ctx, "ana") },
+		"CheckInIf":   func() error { _, _, err := s.CheckInIf(ctx, "ana", time.Time{}, at.Add(time.Hour)); return err },
+		"CheckOutIf":  func() error { _, _, err := s.CheckOutIf(ctx, "ana", at); return err },
 	}
 }
 
