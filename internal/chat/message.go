@@ -35,11 +35,17 @@ type Message struct {
 	// those in that form, built from the command. The others show Lines
 	// as they are.
 	Usages []Usage
+	// Typed are the indexes in Lines of the lines that explain commands
+	// as typed: their keywords, flags and quoting ("depart needs the
+	// word now"). A platform whose users send commands in a form of its
+	// own (Discord's slash commands) leaves them out; the others show
+	// them.
+	Typed []int
 }
 
 // Usage says that a line of a Message ends with the usage of a command.
 type Usage struct {
-	// Line is the line's index in Lines.
+	// Line is the line's index in Lines, or TitleLine for the Title.
 	Line int
 	// Verb is the command's verb ("grant"; "confirm" for deploy
 	// confirm); Action, an action of it ("board" of train), or "" for
@@ -50,6 +56,9 @@ type Usage struct {
 	// it ("usage: ", an indent) is the line's own.
 	Text string
 }
+
+// TitleLine is the Line of a Usage that names the Title.
+const TitleLine = -1
 
 // Field is one label/value pair.
 type Field struct {

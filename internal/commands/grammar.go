@@ -9,10 +9,15 @@ import (
 // the function that parses its arguments. Help text is generated from these
 // fields, so the table below is the only description of the language.
 type spec struct {
-	verb     Verb
-	usage    string   // one line, shown in help and in every rejection
-	summary  string   // one sentence for the overview
-	details  []string // extra lines for "help VERB"
+	verb    Verb
+	usage   string   // one line, shown in help and in every rejection
+	summary string   // one sentence for the overview
+	details []string // extra lines for "help VERB"
+	// typed are lines for "help VERB", after details, that explain the
+	// command as typed: its keywords, flags and quoting. A platform
+	// whose users send commands in a form of its own (Discord's slash
+	// commands) leaves them out (chat.Message.Typed).
+	typed    []string
 	examples []string
 	flags    []flagSpec
 	// parse receives the arguments after the verb with the flags already
@@ -50,9 +55,11 @@ var grammar = []spec{
 		summary: "Deploy BUILD of APP to ENV, or to the app's default env.",
 		details: []string{
 			"BUILD is 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, without \"..\".",
-			"--dry-run shows the plan and changes nothing.",
-			`--force "reason" deploys outside the deploy window (admins and holders of override; without an admin around, admins only); it does not pass locks. The reason is announced and recorded in the audit log.`,
+			"A dry run shows the plan and changes nothing.",
+			"A forced deploy, which gives its reason, goes outside the deploy window (admins and holders of override; without an admin around, admins only); it does not pass locks. The reason is announced and recorded in the audit log.",
 			"ID is the deploy id the migrations prompt shows, e.g. " + deployIDExample + ".",
+		},
+		typed: []string{
 			`With an app named confirm or abort, "deploy confirm 1337" deploys it, but a deploy id after the word makes it the keyword; ` +
 				`to deploy a build named like a deploy id, quote the app: deploy "confirm" ` + deployIDExample + ".",
 		},
@@ -86,7 +93,8 @@ var grammar = []spec{
 		verb:    VerbRollback,
 		usage:   "rollback APP [ENV] [to BUILD] [from BUILD]",
 		summary: "Roll APP in ENV back to the previous good release, or to BUILD.",
-		details: []string{"Without ENV the app's default env is used.", "With from BUILD, only if APP runs BUILD now (what a deploy message's Rollback button sends, with to BUILD when it names the release it goes back to: Roll back to BUILD).", "rollback DEPLOY-ID rolls back what that deploy put live, to the release its Rollback button names if it names one, only if it still runs; for a run that was interrupted, it undoes that run, as the interrupted message's button does (a Rollback button whose command would be too long sends it)."},
+		details: []string{"Without ENV the app's default env is used."},
+		typed:   []string{"With from BUILD, only if APP runs BUILD now (what a deploy message's Rollback button sends, with to BUILD when it names the release it goes back to: Roll back to BUILD).", "rollback DEPLOY-ID rolls back what that deploy put live, to the release its Rollback button names if it names one, only if it still runs; for a run that was interrupted, it undoes that run, as the interrupted message's button does (a Rollback button whose command would be too long sends it)."},
 		examples: []string{
 			"rollback accounting",
 			"rollback accounting staging to 1336",
@@ -99,8 +107,8 @@ var grammar = []spec{
 		summary: "Stop deploys everywhere, of APP, or of APP in ENV; say why.",
 		details: []string{
 			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the lock holds until unlock.",
-			"The reason is the rest of the line; quote it if it starts with an app or env name.",
 		},
+		typed: []string{"The reason is the rest of the line; quote it if it starts with an app or env name."},
 		examples: []string{
 			"lock deploys accounting production for 2h db migration",
 			`lock deploys for 1d "release freeze"`,
@@ -123,7 +131,9 @@ var grammar = []spec{
 		summary: "List the deploy trains; board, leave, cancel or depart one.",
 		details: []string{
 			"TRAIN is a train of the configuration; with only one train it may be left out.",
-			"Without \"to ENV\" a car ships to the train's env.",
+			"Without an env a car ships to the train's env.",
+		},
+		typed: []string{
 			"The reason of cancel is the rest of the line; quote it if it starts with a train name.",
 			"depart needs the word now, so that no train leaves by accident.",
 		},

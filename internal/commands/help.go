@@ -31,6 +31,8 @@ type helpLine struct {
 	usage   *spec  // the line is this command's usage, after pre
 	example string // a command the line shows, after pre
 	post    string
+	// typed marks a line that explains commands as typed (spec.typed).
+	typed bool
 }
 
 func (l helpLine) String() string {
@@ -68,6 +70,9 @@ func helpDoc(topic string, cat Catalog) []helpLine {
 	for _, d := range s.details {
 		doc = append(doc, textLine(d))
 	}
+	for _, d := range s.typed {
+		doc = append(doc, helpLine{pre: d, typed: true})
+	}
 	doc = append(doc, textLine("Examples:"))
 	n := namesOf(cat)
 	for _, e := range s.examples {
@@ -96,7 +101,7 @@ func helpSpec(topic string) *spec {
 }
 
 func overview() []helpLine {
-	doc := []helpLine{textLine("Commands (as is, after \"/\", or in Slack after a mention of the bot):")}
+	doc := []helpLine{{pre: "Commands (as is, after \"/\", or in Slack after a mention of the bot):", typed: true}}
 	for i := range grammar {
 		s := &grammar[i]
 		doc = append(doc, helpLine{usage: s}, textLine("    "+s.summary))
@@ -105,7 +110,7 @@ func overview() []helpLine {
 			doc = append(doc, helpLine{usage: f}, textLine("    "+f.summary))
 		}
 	}
-	return append(doc, helpLine{pre: `"help COMMAND" shows details and examples, e.g. "`, example: "help deploy", post: `".`})
+	return append(doc, helpLine{pre: `Details and examples of one command: "`, example: "help deploy", post: `", say.`})
 }
 
 // secondWord reports whether word, in any case, is the fixed word that

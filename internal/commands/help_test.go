@@ -28,7 +28,7 @@ func TestHelpOverview(t *testing.T) {
 		t.Errorf("Help(\"\", nil): got %d bytes, want at most %d", len(got), MaxReplyLen)
 	}
 	// The overview is built to fit: clip must not have cut its last line.
-	if want := `"help COMMAND" shows details and examples, e.g. "help deploy".`; !strings.HasSuffix(got, want) {
+	if want := `Details and examples of one command: "help deploy", say.`; !strings.HasSuffix(got, want) {
 		t.Errorf("Help(\"\", nil): got\n%s\nwant it to end with %q (not clipped)", got, want)
 	}
 	if r := Parse("/help", testCat(), Options{}); r.Kind != Run || r.Reply != got {
@@ -201,7 +201,7 @@ func TestHelpTrainStats(t *testing.T) {
 			"train cancel [TRAIN] reason…\n    Call off the train's next departure; say why.",
 			"train depart [TRAIN] now\n    Send the train off now",
 			"with only one train it may be left out",
-			`Without "to ENV" a car ships to the train's env.`,
+			"Without an env a car ships to the train's env.",
 			"quote it if it starts with a train name",
 			"depart needs the word now",
 			"\n  train\n  train board accounting 1337 to production on daily\n",

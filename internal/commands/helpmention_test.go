@@ -22,7 +22,7 @@ func TestHelpSaysWhereMentionsWork(t *testing.T) {
 			if !strings.Contains(got, "\n"+want+"\n") && !strings.HasPrefix(got, want+"\n") {
 				t.Errorf("Help(%q): got\n%s\nwant the line %q", tt.topic, got, want)
 			}
-			if end := `"help COMMAND" shows details and examples, e.g. "help deploy".`; tt.topic == "" && !strings.HasSuffix(got, end) {
+			if end := `Details and examples of one command: "help deploy", say.`; tt.topic == "" && !strings.HasSuffix(got, end) {
 				t.Errorf("Help(%q): got\n%s\nwant it whole, ending %q", tt.topic, got, end)
 			}
 		})

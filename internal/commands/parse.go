@@ -232,6 +232,9 @@ type Result struct {
 	// written on the lines of Reply from usageFrom on (see Usages).
 	usage             *spec
 	usageFrom, usageN int
+	// lead, for a Reply whose first line ends with the usage of a form
+	// ("write it after deploy: deploy confirm ID"), is that form.
+	lead *spec
 }
 
 // Usages names, for a Reply that ends with the usage of its command, the
@@ -239,11 +242,14 @@ type Result struct {
 // for an adapter that shows the usage in a form of its own; a line cut
 // off by MaxReplyLen is not among them. It is nil for any other Result.
 func (r Result) Usages() []UsageLine {
-	if r.usage == nil {
-		return nil
-	}
 	lines := strings.Split(r.Reply, "\n")
 	var us []UsageLine
+	if r.lead != nil && strings.HasSuffix(lines[0], r.lead.usage) {
+		us = append(us, r.lead.usageRef(0))
+	}
+	if r.usage == nil {
+		return us
+	}
 	for i, s := range r.usage.usageSpecs()[:r.usageN] {
 		u := s.usageRef(r.usageFrom + i)
 		if u.Line < len(lines) && strings.HasSuffix(lines[u.Line], u.Text) {
@@ -354,7 +360,9 @@ func parse(text string, cat Catalog, opt Options) Result {
 		if f := formNamed(word); f != nil {
 			// "confirm 20261123-124158-b25a0a": the prompt's answer
 			// without its "deploy".
-			return reply(fmt.Sprintf("unknown command %s; write it after %s: %s", echo(word), f.parent.verb, f.usage))
+			r := reply(fmt.Sprintf("unknown command %s; write it after %s: %s", echo(word), f.parent.verb, f.usage))
+			r.lead = f
+			return r
 		}
 		if v := disguised(word, func(w string) bool { return lookup(Verb(w)) != nil }); v != "" {
 			return reply(fmt.Sprintf("unknown command %s: it looks like %s but is written with other characters (%s); type it again", echo(word), v, nonASCII(word)))
@@ -438,7 +446,11 @@ func parse(text string, cat Catalog, opt Options) Result {
 	}
 	if err != nil {
 		err = settle(err, cat, opt)
-		return refusal(err.Error(), s, len(s.usageSpecs()))
+		r := refusal(err.Error(), s, len(s.usageSpecs()))
+		if fu, ok := errors.AsType[*formUsage](err); ok {
+			r.lead = fu.form
+		}
+		return r
 	}
 	cmd.Verb = s.verb
 	cmd.Text = cmd.canonical(cat)
@@ -1471,12 +1483,12 @@ func (p *parser) formMistake(args []token) error {
 	switch f := p.spec.formNamed(w.s); {
 	case f != nil && !w.quoted:
 		// "deploy --dry-run confirm ID": p.form saw the flag first.
-		return fmt.Errorf("%q goes right after %s, and takes no flags: %s", f.keyword, p.spec.verb, f.usage)
+		return &formUsage{msg: fmt.Sprintf("%q goes right after %s, and takes no flags: %s", f.keyword, p.spec.verb, f.usage), form: f}
 	case isDeployID(w.s):
 		// "deploy 20261123-124158-b25a0a confirm".
 		var forms []string
 		for _, f := range p.spec.forms {
-			forms = append(forms, f.name()+" "+w.s)
+			forms = append(forms, suggest.Command(f.name()+" "+w.s))
 		}
 		return fmt.Errorf("%q is a deploy id, not an app; write %s", w.s, strings.Join(forms, " or "))
 	case len(args) > 1 && isDeployID(args[1].s):
@@ -1486,11 +1498,21 @@ func (p *parser) formMistake(args []token) error {
 			keywords = append(keywords, f.keyword)
 		}
 		if sug, ok := Suggest(w.s, keywords); ok {
-			return fmt.Errorf(`%s is not an app; did you mean "%s %s %s"? known apps: %s`, echo(w.s), p.spec.verb, sug, args[1].s, list(p.cat.Apps()))
+			return fmt.Errorf(`%s is not an app; did you mean %s? known apps: %s`, echo(w.s), suggest.Command(string(p.spec.verb)+" "+sug+" "+args[1].s), list(p.cat.Apps()))
 		}
 	}
 	return nil
 }
+
+// formUsage refuses a command for what the first line of its text says,
+// which ends with the usage of form, a form of the command: named so
+// (Result.Usages), that usage is shown as the platform takes the form.
+type formUsage struct {
+	msg  string
+	form *spec
+}
+
+func (e *formUsage) Error() string { return e.msg }
 
 // parseDeployID parses the ID of the forms "deploy confirm ID" and
 // "deploy abort ID".

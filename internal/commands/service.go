@@ -636,7 +636,7 @@ func (c *call) refuse(err error) {
 		m.Lines = append(m.Lines, strings.Split(rest, "\n")...)
 	}
 	if c.parsed != nil {
-		m.Usages = usagesIn(m.Lines, *c.parsed)
+		m.Usages = usagesIn(m.Title, m.Lines, *c.parsed)
 	}
 	c.out.Reply(m)
 }

@@ -8,9 +8,11 @@ import (
 )
 
 // HelpMessage is Help as the bot replies it: one line of Help a line,
-// the usage lines named (chat.Message.Usages) and each example that runs
-// with cat marked as a suggestion (see suggest), so that a platform whose
-// users send commands in a form of their own shows both in that form.
+// the usage lines named (chat.Message.Usages), the lines that explain
+// commands as typed named too (chat.Message.Typed) and each example that
+// runs with cat marked as a suggestion (see suggest), so that a platform
+// whose users send commands in a form of their own shows both in that
+// form, and leaves out what is said of typing them.
 // Lines that Help's limit cut are left as Help has them.
 func HelpMessage(topic string, cat Catalog) chat.Message {
 	doc := helpDoc(topic, cat)
@@ -19,6 +21,9 @@ func HelpMessage(topic string, cat Catalog) chat.Message {
 	for i, l := range doc {
 		if i >= len(lines) || lines[i] != l.String() {
 			break
+		}
+		if l.typed {
+			m.Typed = append(m.Typed, i)
 		}
 		switch {
 		case l.usage != nil:
@@ -30,18 +35,24 @@ func HelpMessage(topic string, cat Catalog) chat.Message {
 	return m
 }
 
-// usagesIn returns the usage lines of r, the parser's refusal, as lines,
-// the Lines of the message that shows it, hold them: the reply's last
-// lines are its last lines.
-func usagesIn(lines []string, r Result) []chat.Usage {
+// usagesIn returns the usage lines of r, the parser's refusal, as title
+// and lines, the Title and Lines of the message that shows it, hold them:
+// the reply's last lines are its last lines, and the line before them
+// the title (chat.TitleLine).
+func usagesIn(title string, lines []string, r Result) []chat.Usage {
 	n := strings.Count(r.Reply, "\n") + 1
 	var us []chat.Usage
 	for _, u := range r.Usages() {
 		i := len(lines) - (n - u.Line)
-		if i >= 0 && i < len(lines) && strings.HasSuffix(lines[i], u.Text) {
+		switch {
+		case i >= 0 && i < len(lines) && strings.HasSuffix(lines[i], u.Text):
 			u.Line = i
-			us = append(us, chatUsage(u))
+		case i == chat.TitleLine && strings.HasSuffix(title, u.Text):
+			u.Line = i
+		default:
+			continue
 		}
+		us = append(us, chatUsage(u))
 	}
 	return us
 }

@@ -7,8 +7,9 @@ import (
 
 // TestHelpIsSlash: help, as the bot answers it on Discord, lists each
 // command as its slash command with its options, as the usage under a
-// refusal shows it, and its examples as slash commands: the typed
-// grammar is none a Discord user can send.
+// refusal shows it, and its examples as slash commands, and says
+// nothing of typing commands (their flags, keywords and quoting): the
+// typed grammar is none a Discord user can send.
 func TestHelpIsSlash(t *testing.T) {
 	tests := []struct {
 		cmd       string
@@ -19,17 +20,21 @@ func TestHelpIsSlash(t *testing.T) {
 			"\n" + `/train board app: build: \[env:\] \[train:\]` + "\n",
 			"\n/confirm id:\n",
 			"\n/train list\n",
-			`e.g. "/help command:deploy".`,
-		}, []string{"\ngrant @USER", "\ndeploy APP BUILD", "\ntrain board APP", `"help deploy"`}},
+			`"/help command:deploy", say.`,
+		}, []string{"\ngrant @USER", "\ndeploy APP BUILD", "\ntrain board APP", `"help deploy"`, "as is", `"help COMMAND"`}},
 		{"help deploy", []string{
 			`/deploy app: build: \[env:\] \[dry\_run:\] \[force:\]` + "\n",
 			"\n/confirm id:\n",
 			"\n  /deploy app:",
-		}, []string{"deploy APP BUILD", "\n  deploy "}},
+			"A dry run shows the plan",
+		}, []string{"deploy APP BUILD", "\n  deploy ", "--dry-run", "--force", `deploy "confirm"`, "deploy confirm"}},
 		{"help train", []string{
 			"/train list\n",
 			"\n" + `/train depart \[train:\]` + "\n",
-		}, []string{"\ntrain board APP", "\ntrain depart"}},
+			"Without an env a car ships",
+		}, []string{"\ntrain board APP", "\ntrain depart", "to ENV", "the word now", "rest of the line"}},
+		{"help rollback", []string{"/rollback app:"}, []string{"from BUILD", "rollback DEPLOY-ID"}},
+		{"help lock", []string{"/lock reason:"}, []string{"rest of the line"}},
 	}
 	svc, cat := gateService(t)
 	for _, tt := range tests {

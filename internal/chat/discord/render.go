@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -52,11 +53,12 @@ type rendered struct {
 // (showText), read with cat, the config's apps, envs and trains (nil
 // when unknown). Text is escaped so user input cannot format or link,
 // and cut to Discord's limits. The lines that give a command's usage
-// (m.Usages) show its slash command (see slashUsageLines). A button whose command exceeds the 100
+// (m.Usages) show its slash command (see slashUsageLines); those that
+// explain commands as typed (m.Typed) are left out. A button whose command exceeds the 100
 // bytes of a custom_id sends its short form instead, if it has one, and
 // is left out otherwise.
 func render(m chat.Message, cat commands.Catalog) rendered {
-	e := &discordgo.MessageEmbed{Title: showText(m.Title, cat), Color: levelColors[m.Level]}
+	e := &discordgo.MessageEmbed{Title: showText(slashUsageTitle(m), cat), Color: levelColors[m.Level]}
 	if e.Color == 0 {
 		e.Color = levelColors[chat.Info]
 	}
@@ -69,7 +71,12 @@ func render(m chat.Message, cat commands.Catalog) rendered {
 		e.Title = ""
 	}
 	lines := make([]string, 0, len(m.Lines))
-	for _, l := range slashUsageLines(m) {
+	for i, l := range slashUsageLines(m) {
+		if slices.Contains(m.Typed, i) {
+			// What is said of typing a command: Discord's users pick
+			// a slash command and its options instead.
+			continue
+		}
 		lines = append(lines, showText(l, cat))
 	}
 	all := lines

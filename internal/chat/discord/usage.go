@@ -31,15 +31,35 @@ func slashUsageLines(m chat.Message) []string {
 		if u.Line < 0 || u.Line >= len(lines) {
 			continue
 		}
-		head, ok := strings.CutSuffix(lines[u.Line], u.Text)
-		if !ok {
-			continue
-		}
-		if slash, ok := slashUsage(commands.Verb(u.Verb), u.Action); ok {
-			lines[u.Line] = head + slash
-		}
+		lines[u.Line] = slashUsageIn(lines[u.Line], u)
 	}
 	return lines
+}
+
+// slashUsageTitle returns m's Title with the usage m.Usages names in it
+// (chat.TitleLine) written as its slash command, as slashUsageLines
+// does a line's.
+func slashUsageTitle(m chat.Message) string {
+	title := m.Title
+	for _, u := range m.Usages {
+		if u.Line == chat.TitleLine {
+			title = slashUsageIn(title, u)
+		}
+	}
+	return title
+}
+
+// slashUsageIn returns line with u's usage, which it ends with, written
+// as its slash command, or line as it is.
+func slashUsageIn(line string, u chat.Usage) string {
+	head, ok := strings.CutSuffix(line, u.Text)
+	if !ok {
+		return line
+	}
+	if slash, ok := slashUsage(commands.Verb(u.Verb), u.Action); ok {
+		return head + slash
+	}
+	return line
 }
 
 // slashUsage is the usage of the slash command of verb, or of its action

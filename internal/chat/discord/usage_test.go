@@ -95,6 +95,39 @@ func TestRefusalUsageIsSlash(t *testing.T) {
 	}
 }
 
+// TestFormInSentenceIsSlash: a refusal that names a form of deploy in
+// its sentence (confirm, abort), rather than on a usage line of its own,
+// names it as a Discord user sends it too: the command offered as its
+// slash command, the form's usage as the slash command's.
+func TestFormInSentenceIsSlash(t *testing.T) {
+	const id = "20261123-124158-b25a0a"
+	tests := []struct {
+		cmd  string
+		want string // in the rendered reply
+	}{
+		{"deploy " + id + " 5", "write /confirm id:" + id + " or /abort id:" + id},
+		{"deploy confrim " + id, "did you mean /confirm id:" + id + "?"},
+		{"deploy --dry-run confirm " + id, "takes no flags: /confirm id:\n"},
+		{"deploy --dry-run abort", "takes no flags: /abort id:\n"},
+		{"confirm " + id, "write it after deploy: /confirm id:\n"},
+	}
+	svc, cat := gateService(t)
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			e := render(answer(t, svc, tt.cmd), cat).Embeds[0]
+			text := e.Title + "\n" + e.Description + "\n"
+			if !strings.Contains(text, tt.want) {
+				t.Errorf("got\n%s\nwant it to hold %q", text, tt.want)
+			}
+			for _, typed := range []string{"deploy confirm", "deploy abort"} {
+				if strings.Contains(text, typed) {
+					t.Errorf("got\n%s\nwant it without %q", text, typed)
+				}
+			}
+		})
+	}
+}
+
 // TestEveryUsageHasASlashForm: every usage a refusal can end with, every
 // command's and form's and their actions', has a slash form, so a
 // command added to the grammar or to the slash commands without the
