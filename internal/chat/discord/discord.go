@@ -286,6 +286,13 @@ func New(opt Options) (*Adapter, error) {
 	s.StateEnabled = false
 	s.Identify.Intents = discordgo.IntentsNone
 	s.Dialer = a.gw.dialer()
+	// A lost connection is opened again by RunGateway rather than by
+	// discordgo, whose loop knows no ctx: it would go on dialling (and,
+	// once Discord answered, reconnect) after RunGateway returned. Set
+	// here, before any of the session's goroutines exists: they read it
+	// without its lock, so a RunGateway that set it would race with the
+	// reader and heartbeat of a connection of the RunGateway before.
+	s.ShouldReconnectOnError = false
 	a.s = s
 	a.base, a.cancel = context.WithCancel(context.Background())
 	return a, nil

@@ -22,7 +22,8 @@ import (
 // needs the bot token. A gateway it cannot reach is tried again, with a
 // growing pause, until ctx ends: the rest of the bot runs meanwhile. It
 // returns an error only when Discord refuses the bot for good (its token,
-// say); discordgo reconnects by itself once connected.
+// say); a connection lost once open is opened again here, with the same
+// pauses. It may be run again once it has returned.
 func (a *Adapter) RunGateway(ctx context.Context) error {
 	if a.token == "" {
 		return errors.New("discord gateway: no bot token")
@@ -69,10 +70,6 @@ func (a *Adapter) RunGateway(ctx context.Context) error {
 		}
 	})
 	defer remove()
-	// A lost connection is opened again here rather than by discordgo,
-	// whose loop knows no ctx: it would go on dialling (and, once Discord
-	// answered, reconnect) after RunGateway returned.
-	a.s.ShouldReconnectOnError = false
 	// discordgo may report one loss twice: its heartbeat, writing to the
 	// connection its reader has closed already, closes the session again,
 	// which emits a second Disconnect, often while the connection is

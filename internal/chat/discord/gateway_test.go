@@ -699,3 +699,41 @@ func TestGatewayLateReportAsTheNextOpens(t *testing.T) {
 		t.Errorf("losses handled: got %d, want 1", n)
 	}
 }
+
+// TestGatewayRunAgain: RunGateway run again on one adapter (the bot's
+// gateway started over) sets none of the session's fields while the
+// goroutines of the connection before may run: discordgo's reader and
+// heartbeat of a lost connection read ShouldReconnectOnError without the
+// session's lock as they stop, so a RunGateway that set it would race
+// with them (caught by go test -race).
+func TestGatewayRunAgain(t *testing.T) {
+	first, endFirst := context.WithCancel(context.Background())
+	defer endFirst()
+	hs := newHarness(t, nil, func(o *Options) {
+		o.Sleep = func(ctx context.Context, _ time.Duration) error {
+			// The first run ends in the pause after its connection
+			// was lost.
+			endFirst()
+			return ctx.Err()
+		}
+	})
+	gw := droppingGateway(t, func(int) {})
+	hs.fd.gatewayURL = "ws" + strings.TrimPrefix(gw.URL, "http")
+	done := make(chan error, 1)
+	go func() { done <- hs.a.RunGateway(first) }()
+	waitGateway(t, done)
+	// Watched from outside, which orders nothing for the race detector:
+	// the reader's read of the field is then done, or never is.
+	waitFor(t, "the lost connection's reader and heartbeat to stop", func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "discordgo.(*Session).listen") && !strings.Contains(stacks, "discordgo.(*Session).heartbeat")
+	})
+	again, endAgain := context.WithCancel(context.Background())
+	endAgain()
+	go func() { done <- hs.a.RunGateway(again) }()
+	waitGateway(t, done)
+	if n := strings.Count(hs.logs.String(), "connection lost; connecting again"); n != 1 {
+		t.Errorf("losses handled by the first run: got %d, want 1", n)
+	}
+}
