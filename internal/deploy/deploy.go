@@ -1731,7 +1731,8 @@ func (r *run) migrate() error {
 			return errs.Wrap(errs.Unavailable, err, "%s; nothing was switched; they may still be running there, and some, all or none of %s may be applied: check the database before deploying again (the next deploy or rollback of %s stops what is left of them there first)", lostMigrating(h.Name, err), strings.Join(pending, ", "), r.t.key())
 		}
 		r.update(func(rec *Record) { rec.MigrationState = MigrationsFailed })
-		return errs.Wrap(errs.Unavailable, err, "%s; nothing was switched; %s", failedOn("migrations", h.Name, err), r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending))
+		after, listErr := r.afterFailedMigrations(ctx, h, inDir(dir, env, m.List), pending)
+		return errs.Wrap(errs.Unavailable, err, "%s; nothing was switched; %s", failedOn("migrations", h.Name, err, listErr), after)
 	}
 	r.update(func(rec *Record) { rec.MigrationState = MigrationsDone })
 	r.migrated = pending
@@ -1785,9 +1786,20 @@ func stepCause(err error) string {
 
 // failedOn says that what failed on host for err, a failed step's error:
 // "migrations failed on web1 (exit status 1: …)", naming the host as
-// namedCause does.
-func failedOn(what, host string, err error) string {
+// namedCause does. later are errors of the host's later steps that the
+// message quotes by their cause alone (see stepCause): when err gave no
+// address and one of them did, the host is named by that one's naming
+// ("migrations failed on web1 (10.0.0.5:22) (exit status 1: …); … could
+// not be listed again (host unreachable: …)"), else the message dropped
+// the address, which whoever has to reach the host needs.
+func failedOn(what, host string, err error, later ...error) string {
 	lead, cause := namedCause(host, err)
+	for _, l := range later {
+		if lead != host || l == nil {
+			continue
+		}
+		lead, _ = hostLead(host, l)
+	}
 	return fmt.Sprintf("%s failed on %s (%s)", what, lead, cause)
 }
 
@@ -1815,12 +1827,15 @@ func namedCause(host string, err error) (lead, cause string) {
 // afterFailedMigrations says what the database holds after the migrations
 // failed part way: it lists the pending migrations again (list, on h) and
 // names those that ran and those still pending. The database is not as
-// before, so the deploy's failure must not read "nothing changed".
-func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pending []string) string {
+// before, so the deploy's failure must not read "nothing changed". err
+// is the listing's error, nil when it ran: what it says is quoted by its
+// cause alone, and the message naming the host takes the address it gave
+// (see failedOn).
+func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pending []string) (said string, err error) {
 	const check = "check the database, which a migration that failed half-way may have left partly changed, before deploying again"
 	out, err := r.step(ctx, h, StepPending, Command{Script: list})
 	if err != nil {
-		return "the pending migrations could not be listed again (" + stepCause(err) + "): " + check
+		return "the pending migrations could not be listed again (" + stepCause(err) + "): " + check, err
 	}
 	still := map[string]bool{}
 	left := migrationNames(out, r.e.secrets)
@@ -1842,7 +1857,7 @@ func (r *run) afterFailedMigrations(ctx context.Context, h Host, list string, pe
 	if len(left) > 0 {
 		parts = append(parts, "still pending: "+strings.Join(left, ", "))
 	}
-	return strings.Join(parts, "; ") + "; " + check
+	return strings.Join(parts, "; ") + "; " + check, nil
 }
 
 // migrationNames are the lines of a migrations list command's output. They

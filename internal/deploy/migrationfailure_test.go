@@ -1,10 +1,12 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -152,4 +154,77 @@ func TestBackupHasItsOwnTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFailedMigrationsKeepTheHostsAddress: the migrations failed for
+// their command (no address in that error), and listing them again
+// afterwards failed for the connection, whose error gave the host's
+// address. The failure names the host once, with that address once, as
+// every other failure of a host does: it said "migrations failed on
+// localhost (exit status 3: …)" and quoted the listing's cause alone, so
+// the address whoever has to reach the host needs was nowhere.
+func TestFailedMigrationsKeepTheHostsAddress(t *testing.T) {
+	const run = `      run: 'for m in $(ls migrations); do grep -qx "$m" ../../applied 2>/dev/null || echo "$m" >> ../../applied; done'`
+	const check = "check the database, which a migration that failed half-way may have left partly changed, before deploying again"
+	tests := []struct {
+		name    string
+		listErr error // what listing them again after the failure returns
+		want    string
+	}{
+		{name: "listing lost with the address",
+			listErr: fmt.Errorf("ssh: localhost (10.0.0.5:22): %w: connection lost", deploy.ErrUnreachable),
+			want:    "migrations failed on localhost (10.0.0.5:22) (exit status 3: relation exists); nothing was switched; the pending migrations could not be listed again (host unreachable: connection lost): " + check},
+		{name: "listing lost without the address",
+			listErr: fmt.Errorf("ssh: localhost: session closed"),
+			want:    "migrations failed on localhost (exit status 3: relation exists); nothing was switched; the pending migrations could not be listed again (session closed): " + check},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := fmt.Sprintf(fixtureYAML, "true")
+			if !strings.Contains(yaml, run) {
+				t.Fatalf("the fixture has no line %q; update this test", run)
+			}
+			yaml = strings.Replace(yaml, run, `      run: 'echo "relation exists" >&2; exit 3'`, 1)
+			f := newFixtureFrom(t, yaml, &relistFails{err: tc.listErr})
+			f.build("1")
+			rec := f.mustRun(deploy.KindDeploy, "1", deploy.OutcomeFailed)
+			if !strings.Contains(rec.Error, tc.want) {
+				t.Errorf("record error:\n got %q\nwant it to contain %q", rec.Error, tc.want)
+			}
+			if n := strings.Count(rec.Error, "localhost"); n != 1 {
+				t.Errorf("record error names localhost %d times, want once: %q", n, rec.Error)
+			}
+		})
+	}
+}
+
+// relistFails is a local transport whose sessions fail, with err, every
+// listing of the migrations that follows a run of them.
+type relistFails struct {
+	local.Transport
+	err error
+	ran atomic.Bool
+}
+
+func (t *relistFails) Open(ctx context.Context, h deploy.Host) (deploy.Session, error) {
+	s, err := t.Transport.Open(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return relistSession{Session: s, t: t}, nil
+}
+
+type relistSession struct {
+	deploy.Session
+	t *relistFails
+}
+
+func (s relistSession) Run(ctx context.Context, cmd deploy.Command) ([]byte, error) {
+	switch {
+	case strings.Contains(cmd.Script, "relation exists"):
+		s.t.ran.Store(true)
+	case strings.Contains(cmd.Script, "ls migrations 2>/dev/null") && s.t.ran.Load():
+		return nil, s.t.err
+	}
+	return s.Session.Run(ctx, cmd)
 }
