@@ -589,6 +589,11 @@ func TestStatusNamesAnUnreadHostOnce(t *testing.T) {
 		{name: "not named by its error", host: "host1", state: deploy.HostFailed,
 			err:  "inspect: exit status 1",
 			want: "  host1: could not be read (inspect: exit status 1)"},
+		// Named past the first line, which alone is shown: the line
+		// names the host itself, or it named none.
+		{name: "named past the first line", host: "host1", state: deploy.HostUnreachable,
+			err:  "exit status 255:\nssh: host1 (127.0.0.1:2201): host unreachable: connection refused",
+			want: "  host1: unreachable (exit status 255: …)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -379,24 +379,31 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 // host as SSH's do, with its address ("ssh: web1 (10.0.0.5:22): host key
 // changed …") or without ("ssh: web1: session closed"), names it alone,
 // and the cut counts only what follows the naming: a long host name left
-// no room for a host key's fingerprint.
+// no room for a host key's fingerprint. The line shows the first line of
+// the error that says anything, so it names the host up front unless
+// that line names it: a naming further down (an error whose first line
+// says nothing of the host) left a line that named no host, and blank
+// lines before the reason one that said no reason. An error that says
+// nothing at all is said to give no reason, not shown as "()".
 func unreadLine(host, what, msg string) string {
-	if msg == "" {
-		return host + ": " + what
+	why := strings.TrimLeft(chat.Clean(msg), " \t\n")
+	if strings.TrimSpace(why) == "" {
+		return fmt.Sprintf("%s: %s (no reason was given)", host, what)
 	}
-	if !deploy.NamesHost(host, msg) {
-		return fmt.Sprintf("%s: %s (%s)", host, what, firstLine(msg, statusErrLen))
+	shown, _, _ := strings.Cut(why, "\n")
+	if !deploy.NamesHost(host, shown) {
+		return fmt.Sprintf("%s: %s (%s)", host, what, firstLine(why, statusErrLen))
 	}
 	n := statusErrLen
-	if named := strings.Index(" "+msg, " "+host+" ("); named >= 0 {
-		if end := strings.Index(msg[named:], "): "); end >= 0 {
-			n += utf8.RuneCountInString(msg[:named+end+len("): ")])
+	if named := strings.Index(" "+shown, " "+host+" ("); named >= 0 {
+		if end := strings.Index(shown[named:], "): "); end >= 0 {
+			n += utf8.RuneCountInString(shown[:named+end+len("): ")])
 		}
-	} else if named := strings.Index(" "+msg, " ssh: "+host+": "); named >= 0 {
+	} else if named := strings.Index(" "+shown, " ssh: "+host+": "); named >= 0 {
 		// Named alone, "ssh: web1: session closed".
-		n += utf8.RuneCountInString(msg[:named+len("ssh: ")+len(host)+len(": ")])
+		n += utf8.RuneCountInString(shown[:named+len("ssh: ")+len(host)+len(": ")])
 	}
-	return what + ": " + firstLine(msg, n)
+	return what + ": " + firstLine(why, n)
 }
 
 // hostNames names the first n of hosts and counts the others.

@@ -8,6 +8,10 @@ import (
 // TestUnreadLine: an error that names the host names it alone in the
 // line, with its address or without ("ssh: host0: session closed", which
 // made the line panic), and the cut counts only what follows the naming.
+// Every line names the host and says why it could not be read: an error
+// naming the host past its first line left a line naming no host, blank
+// lines before the reason a line saying "( …)", and an empty error one
+// saying no reason.
 func TestUnreadLine(t *testing.T) {
 	long := strings.Repeat("x", statusErrLen)
 	tests := []struct {
@@ -18,6 +22,13 @@ func TestUnreadLine(t *testing.T) {
 		{"named alone", "host0", "ssh: host0: session closed", "unreachable: ssh: host0: session closed"},
 		{"named alone, cut after the naming", "host0", "ssh: host0: " + long + "y", "unreachable: ssh: host0: " + long + "…"},
 		{"another host named alone", "web1", "ssh: web10: session closed", "web1: unreachable (ssh: web10: session closed)"},
+		// The line shows the error's first line: a naming of the host
+		// further down is not shown, and the line names it up front.
+		{"named on a later line only", "host0", "exit status 255:\nssh: host0 (10.0.0.5:22): connection refused", "host0: unreachable (exit status 255: …)"},
+		{"blank lines before the reason", "host0", "\n\nssh: host0 (10.0.0.5:22): connection refused", "unreachable: ssh: host0 (10.0.0.5:22): connection refused"},
+		{"blank lines before a reason not naming it", "host0", "\r\n  inspect: exit status 1", "host0: unreachable (inspect: exit status 1)"},
+		{"no reason", "host0", "", "host0: unreachable (no reason was given)"},
+		{"blank reason", "host0", " \n\t", "host0: unreachable (no reason was given)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
