@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/switchman-bot/switchman/internal/deploy"
 	"github.com/switchman-bot/switchman/internal/errs"
 )
@@ -44,7 +46,7 @@ type clockState struct {
 // Redis's, when TIME fails.
 func (s *Store) ClockSkew(ctx context.Context) (time.Duration, error) {
 	before := s.now()
-	rt, err := await(s, ctx, func() (time.Time, error) { return s.rdb.Time(ctx).Result() })
+	rt, err := await(s, ctx, func(rdb *goredis.Client) (time.Time, error) { return rdb.Time(ctx).Result() })
 	after := s.now()
 	if err != nil {
 		return 0, s.fail(ctx, "read the state store's clock", err)

@@ -175,7 +175,7 @@ func TestForgottenMarkExpires(t *testing.T) {
 			if err := s.ForgetOnce(ctx, key, "a"); err != nil {
 				t.Fatal(err)
 			}
-			ttl, err := s.rdb.PTTL(ctx, s.forgottenKey(key, "a")).Result()
+			ttl, err := s.client().PTTL(ctx, s.forgottenKey(key, "a")).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -413,7 +413,7 @@ func TestOpenRefusesEviction(t *testing.T) {
 func TestScriptsLoaded(t *testing.T) {
 	s := openPrefix(t, redisserver.Start(t), "")
 	ctx := t.Context()
-	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
+	if err := s.client().ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	// One call of each script, through the store's methods.
@@ -459,7 +459,7 @@ func TestScriptsLoaded(t *testing.T) {
 	}
 	l.Renew(ctx)
 	l.Release(ctx)
-	info, err := s.rdb.Info(ctx, "commandstats").Result()
+	info, err := s.client().Info(ctx, "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,8 +151,8 @@ func heldToken(a []any) int64 {
 // It costs one MULTI of two GETs: the lease and the store's id.
 func (s *Store) Holder(ctx context.Context, key string) (string, error) {
 	var cur, id *goredis.StringCmd
-	cmds, err := await(s, ctx, func() ([]goredis.Cmder, error) {
-		return s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := await(s, ctx, func(rdb *goredis.Client) ([]goredis.Cmder, error) {
+		return rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			cur = p.Get(ctx, s.key("lease", key))
 			id = p.Get(ctx, s.idKey())
 			return nil
@@ -323,8 +323,8 @@ func (l *lease) Check(ctx context.Context) error {
 		return fmt.Errorf("check lease %s: %w", l.key, err)
 	}
 	var cur, id *goredis.StringCmd
-	cmds, err := await(l.s, ctx, func() ([]goredis.Cmder, error) {
-		return l.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := await(l.s, ctx, func(rdb *goredis.Client) ([]goredis.Cmder, error) {
+		return rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			cur = p.Get(ctx, l.redisKey())
 			id = p.Get(ctx, l.s.idKey())
 			return nil

@@ -92,7 +92,8 @@ type Options struct {
 	// Timeouts of one dial, read or write; defaults DefaultDialTimeout,
 	// DefaultReadTimeout and the read timeout, unless the URL sets them
 	// (?dial_timeout=3s). A context deadline shortens them, and a
-	// cancelled context ends the wait for a reply (see await).
+	// cancelled context ends the wait for a reply and frees the
+	// connection (see await).
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
 	// Log gets the store's own warnings and errors (Redis keeps no
 	// append-only file; the store was reset); default: nobody.
@@ -124,13 +125,17 @@ func (o Options) prefix() string {
 // Store is the Redis state store. It is safe for concurrent use, by any
 // number of goroutines and of processes sharing the Redis and the prefix.
 type Store struct {
-	rdb    *goredis.Client
-	prefix string
-	now    func() time.Time
-	addr   string // host:port, for messages
-	url    string // redacted
-	closed atomic.Bool
-	log    *slog.Logger
+	// lanes are the store's connections, free its free ones, laneWait
+	// how long a call waits for one (see lanes.go).
+	lanes    []*lane
+	free     chan *lane
+	laneWait time.Duration
+	prefix   string
+	now      func() time.Time
+	addr     string // host:port, for messages
+	url      string // redacted
+	closed   atomic.Bool
+	log      *slog.Logger
 	// id is the value of the store key read or set by Open (see
 	// reset.go); reset, once set, is the error of every later call.
 	id    string
@@ -166,8 +171,11 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
+	lanes, wait := newLanes(ro)
 	s := &Store{
-		rdb:      goredis.NewClient(ro),
+		lanes:    lanes,
+		free:     make(chan *lane, len(lanes)),
+		laneWait: wait,
 		prefix:   opt.prefix(),
 		now:      now,
 		addr:     ro.Addr,
@@ -179,9 +187,12 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if s.maxSkew == 0 {
 		s.maxSkew = DefaultMaxClockSkew
 	}
-	s.rdb.AddHook(resetHook{s})
+	for _, l := range lanes {
+		l.rdb.AddHook(resetHook{s})
+		s.free <- l
+	}
 	if err := s.init(ctx, opt.ReadOnly); err != nil {
-		return nil, errors.Join(fmt.Errorf("open state store: %w", err), s.rdb.Close())
+		return nil, errors.Join(fmt.Errorf("open state store: %w", err), s.closeLanes())
 	}
 	return s, nil
 }
@@ -392,7 +403,7 @@ func (s *Store) init(ctx context.Context, readOnly bool) error {
 	// script's hash became "" and every later call sent EVALSHA "" and
 	// then the script's whole text.
 	for _, sc := range scripts {
-		if _, err := await(s, ctx, func() (string, error) { return sc.Load(ctx, s.rdb).Result() }); err != nil {
+		if _, err := await(s, ctx, func(rdb *goredis.Client) (string, error) { return sc.Load(ctx, rdb).Result() }); err != nil {
 			return s.fail(ctx, "load scripts", err)
 		}
 	}
@@ -402,7 +413,7 @@ func (s *Store) init(ctx context.Context, readOnly bool) error {
 // mustExist returns an error of code NotFound when the prefix holds no
 // store: init would make one.
 func (s *Store) mustExist(ctx context.Context) error {
-	n, err := await(s, ctx, func() (int64, error) { return s.rdb.Exists(ctx, s.key("schema")).Result() })
+	n, err := await(s, ctx, func(rdb *goredis.Client) (int64, error) { return rdb.Exists(ctx, s.key("schema")).Result() })
 	if err != nil {
 		return s.fail(ctx, "check schema", err)
 	}
@@ -419,7 +430,7 @@ func (s *Store) mustExist(ctx context.Context) error {
 // default of Redis but not of every managed Redis. INFO works where CONFIG
 // is disabled.
 func (s *Store) checkEviction(ctx context.Context) error {
-	info, err := await(s, ctx, func() (string, error) { return s.rdb.Info(ctx, "memory").Result() })
+	info, err := await(s, ctx, func(rdb *goredis.Client) (string, error) { return rdb.Info(ctx, "memory").Result() })
 	if err != nil {
 		return s.fail(ctx, "read the memory policy", err)
 	}
@@ -463,7 +474,7 @@ var scripts = []*goredis.Script{
 
 // Ping checks that Redis answers, for health checks.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := await(s, ctx, func() (string, error) { return s.rdb.Ping(ctx).Result() }); err != nil {
+	if _, err := await(s, ctx, func(rdb *goredis.Client) (string, error) { return rdb.Ping(ctx).Result() }); err != nil {
 		return s.fail(ctx, "ping state store", err)
 	}
 	return nil
@@ -514,13 +525,24 @@ func (s *Store) Close() error {
 	s.closing = true
 	s.closed.Store(true)
 	s.mu.Unlock()
-	err := s.rdb.Close()
+	err := s.closeLanes()
 	// Calls given up on (see await) end as their connections close.
 	s.calls.Wait()
 	if err != nil {
 		return fmt.Errorf("close state store redis at %s: %w", s.addr, err)
 	}
 	return nil
+}
+
+// closeLanes closes the client of every lane.
+func (s *Store) closeLanes() error {
+	var failed []error
+	for _, l := range s.lanes {
+		if err := l.rdb.Close(); err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
 }
 
 // String describes the store without the password.

@@ -97,8 +97,8 @@ func (s *Store) guarded(ctx context.Context, sc *goredis.Script, keys []string, 
 // error here; the caller reads each command's result.
 func (s *Store) readTx(ctx context.Context, op string, queue func(goredis.Pipeliner)) error {
 	var id *goredis.StringCmd
-	cmds, err := await(s, ctx, func() ([]goredis.Cmder, error) {
-		return s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := await(s, ctx, func(rdb *goredis.Client) ([]goredis.Cmder, error) {
+		return rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			queue(p)
 			id = p.Get(ctx, s.idKey())
 			return nil
@@ -198,7 +198,7 @@ func (h resetHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 // then loses what was written since its last snapshot, if it takes any.
 // Never a refusal: a managed Redis may keep its data otherwise.
 func (s *Store) warnPersistence(ctx context.Context) error {
-	info, err := await(s, ctx, func() (string, error) { return s.rdb.Info(ctx, "persistence").Result() })
+	info, err := await(s, ctx, func(rdb *goredis.Client) (string, error) { return rdb.Info(ctx, "persistence").Result() })
 	if err != nil {
 		return s.fail(ctx, "read the persistence settings", err)
 	}

@@ -68,7 +68,7 @@ func listIDs(t *testing.T, s *Store, f deploy.Filter) []string {
 // runningIDs returns the IDs records:running names, newest first.
 func runningIDs(t *testing.T, s *Store) []string {
 	t.Helper()
-	ms, err := s.rdb.ZRevRangeByLex(t.Context(), s.key("records", "running"), &goredis.ZRangeBy{Max: "+", Min: "-"}).Result()
+	ms, err := s.client().ZRevRangeByLex(t.Context(), s.key("records", "running"), &goredis.ZRangeBy{Max: "+", Min: "-"}).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func oldPut(t *testing.T, s *Store, r *deploy.Record) {
 	}
 	member := timeKey(r.Started) + r.ID + "\x00" + r.App + "\x00" + r.Env + "\x00" + string(r.Outcome)
 	keys := []string{s.key("records"), s.key("records", "member"), s.key("records", "index")}
-	if err := oldPutRecordScript.Run(t.Context(), s.rdb, keys, r.ID, data, member).Err(); err != nil {
+	if err := oldPutRecordScript.Run(t.Context(), s.client(), keys, r.ID, data, member).Err(); err != nil {
 		t.Fatalf("old put %s: %v", r.ID, err)
 	}
 }
@@ -185,7 +185,7 @@ func TestRunningIndexBuilt(t *testing.T) {
 	}
 	built := func(t *testing.T, s *Store) bool {
 		t.Helper()
-		n, err := s.rdb.Exists(t.Context(), s.key("records", "running", "built")).Result()
+		n, err := s.client().Exists(t.Context(), s.key("records", "running", "built")).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestRunningIndexBuilt(t *testing.T) {
 		s := openPrefix(t, srv, "nomark:")
 		fill(t, s)
 		listIDs(t, s, running)
-		if err := s.rdb.Set(t.Context(), s.key("records", "running", "built"), "1", 0).Err(); err != nil {
+		if err := s.client().Set(t.Context(), s.key("records", "running", "built"), "1", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
 		oldPut(t, s, runningAt(n, true))
@@ -384,7 +384,7 @@ func TestRunningListingCost(t *testing.T) {
 		running,
 		{App: "accounting", Env: "production", Outcome: deploy.OutcomeRunning},
 	} {
-		if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		if err := s.client().ConfigResetStat(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if got := listIDs(t, s, f); !slices.Equal(got, want) {
@@ -400,7 +400,7 @@ func TestRunningListingCost(t *testing.T) {
 // were reset: EVALSHA calls that found their script, and EVAL calls.
 func scriptCalls(t *testing.T, s *Store) int {
 	t.Helper()
-	info, err := s.rdb.Info(t.Context(), "commandstats").Result()
+	info, err := s.client().Info(t.Context(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

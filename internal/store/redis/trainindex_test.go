@@ -30,7 +30,7 @@ func TestTrainsListedFromTheIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.RPush(ctx, s.carsKey("nightly"), entry).Err(); err != nil {
+	if err := s.client().RPush(ctx, s.carsKey("nightly"), entry).Err(); err != nil {
 		t.Fatal(err)
 	}
 	assertNames := func(step string, want ...string) {
@@ -47,11 +47,11 @@ func TestTrainsListedFromTheIndex(t *testing.T) {
 	if err := s.ReturnCars(ctx, "weekly", []trainstore.Car{car("web")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
+	if err := s.client().ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	assertNames("boarded and put back since", "daily", "nightly", "weekly")
-	stats, err := s.rdb.Info(ctx, "commandstats").Result()
+	stats, err := s.client().Info(ctx, "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +91,8 @@ func TestTrainsIndexKeepsTrainsAnOlderWriterEmptied(t *testing.T) {
 		want  []string
 	}{
 		{"boarded", func() error { return nil }, []string{"nightly"}},
-		{"taken off by an older writer", func() error { return s.rdb.LRem(ctx, s.carsKey("nightly"), 1, entry).Err() }, nil},
-		{"boarded again by an older writer", func() error { return s.rdb.RPush(ctx, s.carsKey("nightly"), entry).Err() }, []string{"nightly"}},
+		{"taken off by an older writer", func() error { return s.client().LRem(ctx, s.carsKey("nightly"), 1, entry).Err() }, nil},
+		{"boarded again by an older writer", func() error { return s.client().RPush(ctx, s.carsKey("nightly"), entry).Err() }, []string{"nightly"}},
 	} {
 		if err := step.write(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
@@ -118,13 +118,13 @@ func TestTrainsIndexBuiltAsAnOlderWriterBoards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.RPush(ctx, s.carsKey("early"), entry).Err(); err != nil {
+	if err := s.client().RPush(ctx, s.carsKey("early"), entry).Err(); err != nil {
 		t.Fatal(err)
 	}
 	h := &afterScan{do: func(ctx context.Context) error {
-		return s.rdb.RPush(ctx, s.carsKey("late"), entry).Err()
+		return s.client().RPush(ctx, s.carsKey("late"), entry).Err()
 	}}
-	s.rdb.AddHook(h)
+	s.eachClient(func(c *goredis.Client) { c.AddHook(h) })
 	for _, listing := range []string{"the listing that builds the index", "the next listing"} {
 		got, err := s.Trains(ctx)
 		if want := []string{"early", "late"}; err != nil || !slices.Equal(got, want) {
@@ -185,7 +185,7 @@ func TestTrainsIndexBuiltAgainAfterItsTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As an older writer boards it: the list, no index entry.
-	if err := s.rdb.RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
+	if err := s.client().RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"daily", "x"}
@@ -213,16 +213,16 @@ func TestTrainsMarkerWithoutExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
+	if err := s.client().RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.Set(ctx, s.indexBuiltKey(), "1", 0).Err(); err != nil {
+	if err := s.client().Set(ctx, s.indexBuiltKey(), "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"x"}) {
 		t.Errorf("Trains got %q, %v; want [x]", got, err)
 	}
-	ttl, err := s.rdb.PTTL(ctx, s.indexBuiltKey()).Result()
+	ttl, err := s.client().PTTL(ctx, s.indexBuiltKey()).Result()
 	if err != nil || ttl <= 0 || ttl > trainIndexTTL {
 		t.Errorf("the marker's ttl: got %v, %v; want in (0, %v]", ttl, err, trainIndexTTL)
 	}
@@ -256,7 +256,7 @@ func TestTrainsIndexLostWithoutItsMarker(t *testing.T) {
 			if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"nightly"}) {
 				t.Fatalf("the listing that builds the index: Trains got %q, %v; want [nightly]", got, err)
 			}
-			if err := s.rdb.Del(ctx, s.indexKey()).Err(); err != nil {
+			if err := s.client().Del(ctx, s.indexKey()).Err(); err != nil {
 				t.Fatal(err)
 			}
 			if err := tc.after(ctx, s); err != nil {
@@ -291,16 +291,16 @@ func TestTrainsMarkerMadePermanentOverABuiltIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
+	if err := s.client().RPush(ctx, s.carsKey("x"), entry).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.rdb.Set(ctx, s.indexBuiltKey(), "1", 0).Err(); err != nil {
+	if err := s.client().Set(ctx, s.indexBuiltKey(), "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Trains(ctx); err != nil || !slices.Equal(got, []string{"daily", "x"}) {
 		t.Errorf("Trains got %q, %v; want [daily x]", got, err)
 	}
-	ttl, err := s.rdb.PTTL(ctx, s.indexBuiltKey()).Result()
+	ttl, err := s.client().PTTL(ctx, s.indexBuiltKey()).Result()
 	if err != nil || ttl <= 0 || ttl > trainIndexTTL {
 		t.Errorf("the marker's ttl: got %v, %v; want in (0, %v]", ttl, err, trainIndexTTL)
 	}

@@ -620,8 +620,8 @@ func (s *Store) indexScanned(ctx context.Context) ([]string, error) {
 	var found []string
 	var cursor uint64
 	for {
-		page, err := await(s, ctx, func() (scanPage, error) {
-			keys, next, err := s.rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
+		page, err := await(s, ctx, func(rdb *goredis.Client) (scanPage, error) {
+			keys, next, err := rdb.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
 			return scanPage{keys, next}, err
 		})
 		batch, next := page.keys, page.next

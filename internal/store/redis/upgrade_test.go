@@ -40,7 +40,7 @@ func TestNewerMembersKept(t *testing.T) {
 			{"ZADD", s.key("records", "index"), 0, member},
 			{"ZADD", s.key("records", "running"), 0, member},
 		} {
-			if err := s.rdb.Do(ctx, c...).Err(); err != nil {
+			if err := s.client().Do(ctx, c...).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -53,7 +53,7 @@ func TestNewerMembersKept(t *testing.T) {
 		if err := s.PutRecord(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		v, err := s.rdb.HGet(ctx, s.key("records"), "d1").Result()
+		v, err := s.client().HGet(ctx, s.key("records"), "d1").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestNewerMembersKept(t *testing.T) {
 
 	t.Run("lock", func(t *testing.T) {
 		const stored = `{"app":"web","env":"prod","owner":"dave","reason":"db move","created":"2026-12-01T10:00:00Z","ticket":"OPS-12"}`
-		if err := s.rdb.HSet(ctx, s.key("locks"), lockField("web", "prod"), stored).Err(); err != nil {
+		if err := s.client().HSet(ctx, s.key("locks"), lockField("web", "prod"), stored).Err(); err != nil {
 			t.Fatal(err)
 		}
 		locks, err := s.Locks(ctx)
@@ -87,7 +87,7 @@ func TestNewerMembersKept(t *testing.T) {
 		if _, ok, err := s.ReplaceLock(ctx, &locks[0], next); err != nil || !ok {
 			t.Fatalf("ReplaceLock: got %v, %v; want it replaced", ok, err)
 		}
-		v, err := s.rdb.HGet(ctx, s.key("locks"), lockField("web", "prod")).Result()
+		v, err := s.client().HGet(ctx, s.key("locks"), lockField("web", "prod")).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestOldDepartureRecordsRead(t *testing.T) {
 		"daily\x00departure": "2026-06-01T12:00:00Z", "daily\x00ended": "2026-05-29T12:00:00Z",
 		"daily\x00early": "2026-06-01T15:04:05.0000006Z", "daily\x00early-ended": "2026-05-29T12:00:00Z",
 	} {
-		if err := s.rdb.HSet(ctx, s.key("trains", "runs"), field, v).Err(); err != nil {
+		if err := s.client().HSet(ctx, s.key("trains", "runs"), field, v).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +136,7 @@ func TestOldDepartureRecordsRead(t *testing.T) {
 	assertUnendedIs(t, s, want[1])
 	// What older replicas read stays as they wrote it: the last departure
 	// and the last one ended.
-	if v, err := s.rdb.HGet(ctx, s.key("trains", "runs"), "daily\x00ended").Result(); err != nil || v != "2026-06-02T12:00:00Z" {
+	if v, err := s.client().HGet(ctx, s.key("trains", "runs"), "daily\x00ended").Result(); err != nil || v != "2026-06-02T12:00:00Z" {
 		t.Errorf("the last departure ended, as stored: got %q, %v; want Tuesday's", v, err)
 	}
 }

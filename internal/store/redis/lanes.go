@@ -1,0 +1,166 @@
+package redis
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// The store's connections are lanes: each a go-redis client of its own,
+// which one call at a time uses, so that it has one connection open; a
+// call holds one lane while it runs.
+//
+// go-redis ends the wait for a reply at a deadline (the read timeout, or
+// the context's: ContextTimeoutEnabled), not when a context is cancelled.
+// A call given up on (see await) used to read on, holding its connection
+// of one shared pool until the read timeout, although Redis may answer
+// new connections long before (a failover that left the old connections
+// hanging); a few such calls filled the pool, and the next calls, the
+// renewal of a deploy's lease among them, waited for a connection and
+// failed. Now, when await gives up on a call, it closes the connection of
+// the call's lane: the read ends at once, the lane is free, and the next
+// call on it dials again.
+
+// lane is one client, used by one call at a time, and the connections it
+// dialled that are still open.
+type lane struct {
+	rdb   *goredis.Client
+	mu    sync.Mutex
+	conns map[*laneConn]struct{}
+}
+
+// laneConn is a connection of a lane, which it leaves when closed.
+type laneConn struct {
+	net.Conn
+	l *lane
+}
+
+func (c *laneConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// NetConn returns the connection dialled, as crypto/tls does: go-redis
+// looks through it for data waiting on a connection.
+func (c *laneConn) NetConn() net.Conn { return c.Conn }
+
+// laneSysConn is a laneConn of a connection that gives its file
+// descriptor (TCP, not TLS), as it does: go-redis checks through it that
+// an idle connection is still open before it sends a command on it, and
+// would otherwise send one on a connection Redis closed as it restarted.
+type laneSysConn struct{ *laneConn }
+
+func (c laneSysConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// cut closes every open connection of l: a call reading a reply on one
+// ends at once with an error.
+func (l *lane) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Conn.Close()
+		delete(l.conns, c)
+	}
+}
+
+func (l *lane) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		lc := &laneConn{Conn: c, l: l}
+		l.mu.Lock()
+		l.conns[lc] = struct{}{}
+		l.mu.Unlock()
+		if _, ok := c.(syscall.Conn); ok {
+			return laneSysConn{lc}, nil
+		}
+		return lc, nil
+	}
+}
+
+func (l *lane) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+
+func (l *lane) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// newLanes makes the lanes of the go-redis options ro: as many as the
+// connections its pool would have (PoolSize, ?pool_size=; at most
+// MaxActiveConns when set), the first MinIdleConns of them dialled ahead.
+// A call waits for a free lane as long as go-redis waits for a pooled
+// connection (PoolTimeout).
+func newLanes(ro *goredis.Options) (lanes []*lane, wait time.Duration) {
+	n := ro.PoolSize
+	if n <= 0 {
+		n = 10 * runtime.GOMAXPROCS(0)
+	}
+	if ro.MaxActiveConns > 0 && ro.MaxActiveConns < n {
+		n = ro.MaxActiveConns
+	}
+	wait = ro.PoolTimeout
+	if wait <= 0 {
+		wait = ro.ReadTimeout + time.Second
+	}
+	for i := range n {
+		o := *ro
+		if ro.MaintNotificationsConfig != nil {
+			c := *ro.MaintNotificationsConfig
+			o.MaintNotificationsConfig = &c
+		}
+		// One call at a time takes turns in the lane's pool, and the
+		// size of the pool is the store's only so that go-redis stops
+		// dialling as it would: after that many dials failed in a row,
+		// until a dial it tries each second succeeds. With a pool of
+		// one, a lane would stop at its first failed dial, and answer
+		// "unreachable" for up to a second after Redis was back.
+		o.PoolSize, o.MaxActiveConns, o.MaxIdleConns = n, 0, 0
+		o.MinIdleConns = 0
+		if i < ro.MinIdleConns {
+			o.MinIdleConns = 1
+		}
+		o.PoolTimeout = wait
+		// Pipelines and MULTIs on the lane's connection too, not on a
+		// pool of their own.
+		o.PipelinePoolSize = -1
+		l := &lane{conns: make(map[*laneConn]struct{})}
+		l.rdb = goredis.NewClient(&o)
+		l.rdb.AddHook(l)
+		lanes = append(lanes, l)
+	}
+	return lanes, wait
+}
+
+// take returns a free lane, waiting for one while ctx lets it, and at
+// most s.laneWait: then it returns goredis.ErrPoolTimeout, as go-redis
+// does for a pool with no free connection.
+func (s *Store) take(ctx context.Context) (*lane, error) {
+	select {
+	case l := <-s.free:
+		return l, nil
+	default:
+	}
+	t := time.NewTimer(s.laneWait)
+	defer t.Stop()
+	select {
+	case l := <-s.free:
+		return l, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, goredis.ErrPoolTimeout
+	}
+}
+
+// give frees l, which take returned.
+func (s *Store) give(l *lane) { s.free <- l }
