@@ -564,9 +564,18 @@ func stripAddress(s, bot string) string {
 // after blanks ("<@U123ABC>", "<@!123>", "<@U123ABC|ana>"), or "" if none.
 // Parse strips such a mention as the bot's, as the adapters that pass it
 // text starting with one have checked; an adapter without platform users
-// (the console) cannot tell whom it names, and refuses such text.
+// (the console) cannot tell whom it names, and refuses such text. It
+// reads text as Parse does: a no-break or other Unicode space before the
+// mention is a blank, and the marks of suggestions are taken out, so that
+// no mention Parse strips goes unseen here. Only the text up to its first
+// ">", where such a mention would end, is read: an adapter asks of each
+// mention in a long message.
 func LeadingMention(text string) string {
-	s := trimBlank(text)
+	end := strings.IndexByte(text, '>')
+	if end < 0 {
+		return ""
+	}
+	s := trimBlank(plainSpaces(suggest.Strip(text[:end+1])))
 	return s[:mentionLen(s)]
 }
 

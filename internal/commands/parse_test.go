@@ -1679,6 +1679,10 @@ func TestLeadingMention(t *testing.T) {
 		{"<@U123ABC> deploy demo 2", "<@U123ABC>"},
 		{" \t<@!42>: status", "<@!42>"},
 		{"<@U123ABC|ana> status", "<@U123ABC|ana>"},
+		// Parse takes these for blanks, and strips the mention after them.
+		{"\u00a0<@U123ABC> status", "<@U123ABC>"},
+		{"\u3000<@U123ABC|ana> status", "<@U123ABC|ana>"},
+		{"\ue000<@U123ABC>\ue001 status", "<@U123ABC>"},
 		{"@switchman deploy demo 2", ""},
 		{"deploy demo 2 <@U123ABC>", ""},
 		{"<@> status", ""},

@@ -911,6 +911,10 @@ func TestMentionAddressedToSomeoneElse(t *testing.T) {
 		{"the bot's labelled mention first", "<@UBOT|switchman> lock deploys web prod db work", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, true},
 		{"another member's mention first", "<@UANA> lock deploys web prod db work, says <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, false},
 		{"another member's labelled mention first", "<@UANA|ana> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, false},
+		// The command's parser takes a no-break or ideographic space for a
+		// blank, and would strip the mention after it as the bot's.
+		{"another member's mention after a no-break space", "\u00a0<@UANA> lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, false},
+		{"another member's mention after an ideographic space, no authorizations", "\u3000<@UANA> lock deploys web prod db work <@UBOT>", `null`, false, false},
 		{"no mention first", "lock deploys web prod db work <@UBOT>", `[{"team_id":"T1","user_id":"UBOT","is_bot":true}]`, false, true},
 		{"no authorizations", "<@UBOT> lock deploys web prod db work", `null`, false, true},
 		{"no authorizations, the bot named twice", "<@UBOT> lock deploys web prod db work, <@UBOT|switchman>", `null`, false, true},
@@ -1005,6 +1009,7 @@ func TestSlashCommandStartingWithAMention(t *testing.T) {
 	}{
 		{"another member's mention first", "/switchman", "<@UANA|ana> lock deploys web prod db work", true, false},
 		{"another member's bare mention first", "/switchman", "<@UANA> status web", true, false},
+		{"another member's mention after a no-break space", "/switchman", "\u00a0<@UANA|ana> lock deploys web prod db work", true, false},
 		{"the bot's mention first", "/switchman", "<@UBOT|switchman> status web", true, true},
 		{"a mention, the bot unknown", "/switchman", "<@UBOT> status web", false, false},
 		{"no mention first", "/switchman", "lock deploys web prod <@UANA> asked", true, true},
