@@ -54,11 +54,35 @@ func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []slack.Option{slack.OptionHTTPClient(hc)}
+	api := *hc
+	api.Transport = retryAfterTransport{base: hc.Transport}
+	opts := []slack.Option{slack.OptionHTTPClient(&api)}
 	if apiURL != "" {
 		opts = append(opts, slack.OptionAPIURL(apiURL))
 	}
 	return &Client{api: slack.New(token, opts...), hc: hc, log: log}
+}
+
+// retryAfterTransport gives every 429 of the Web API a Retry-After in
+// whole seconds (see responseRetryAfter): slack-go reads a 429 as a rate
+// limit only with one, and takes one without (a proxy's in slack.api_url,
+// or Slack's own in a hurry) for an error like any other, and one of
+// fractional seconds for a malformed answer. A reply would then be
+// dropped after its first try, where a mention has no response URL to
+// fall back on, rather than sent again after the wait.
+type retryAfterTransport struct{ base http.RoundTripper }
+
+func (t retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		wait := responseRetryAfter(resp.Header.Get("Retry-After"))
+		resp.Header.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10))
+	}
+	return resp, err
 }
 
 // ErrTokenRefused is CheckToken's answer when Slack refuses the token.

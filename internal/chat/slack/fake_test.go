@@ -48,6 +48,9 @@ type fakeSlack struct {
 	limitAfter map[string]int
 	// retryAfter is the Retry-After of a method's 429s, in seconds; default 1.
 	retryAfter map[string]int
+	// rawRetryAfter, where it names a method, is the Retry-After of its
+	// 429s as written, "" for none; it overrides retryAfter.
+	rawRetryAfter map[string]string
 	// failIn makes every chat.postMessage, chat.update and
 	// chat.postEphemeral in a channel answer that Slack error code, as
 	// Slack does once the channel is archived or the bot removed from it.
@@ -64,7 +67,7 @@ type fakeSlack struct {
 
 func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, retryAfter: map[string]int{}, failIn: map[string]string{}, count: map[string]int{},
+	f := &fakeSlack{t: t, limit: map[string]int{}, failWith: map[string]string{}, failNext: map[string]string{}, limitAfter: map[string]int{}, retryAfter: map[string]int{}, rawRetryAfter: map[string]string{}, failIn: map[string]string{}, count: map[string]int{},
 		channels: map[string]string{"#deploys": "CDEPLOYS"}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -122,7 +125,10 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if f.limit[method] > 0 {
 		f.limit[method]--
 	}
-	wait := max(f.retryAfter[method], 1)
+	wait := strconv.Itoa(max(f.retryAfter[method], 1))
+	if raw, ok := f.rawRetryAfter[method]; ok {
+		wait = raw
+	}
 	fail := f.failWith[method]
 	if once, ok := f.failNext[method]; ok {
 		fail = once
@@ -140,7 +146,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if limited {
 		c.Status = http.StatusTooManyRequests
 		f.record(c)
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		if wait != "" {
+			w.Header().Set("Retry-After", wait)
+		}
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
 	}

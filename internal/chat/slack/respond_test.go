@@ -1,9 +1,11 @@
 package slack_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +72,33 @@ func TestResponseURLRateLimitWithoutSeconds(t *testing.T) {
 			}
 			if h.total() != 1 || texts[0] != texts[1] {
 				t.Errorf("got %d runs and posts %q, want one run whose reply was sent twice alike", h.total(), texts)
+			}
+		})
+	}
+}
+
+// TestWebAPIRateLimitWithoutSeconds: a 429 of the Web API is a rate limit
+// whatever its Retry-After says, as a response URL's is: the answer to a
+// mention, which has no response URL to fall back on, is sent again after
+// the wait rather than dropped after its first try.
+func TestWebAPIRateLimitWithoutSeconds(t *testing.T) {
+	for i, retryAfter := range []string{"", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", "1"} {
+		t.Run(fmt.Sprintf("Retry-After %q", retryAfter), func(t *testing.T) {
+			t.Parallel()
+			api := newFakeSlack(t)
+			api.limit["chat.postEphemeral"] = 1
+			api.rawRetryAfter["chat.postEphemeral"] = retryAfter
+			a, h, _, _ := newTestAdapter(t, api, now)
+			body := fmt.Sprintf(`{"type":"event_callback","team_id":"T1","event_id":"EvLimited%d","event":{"type":"app_mention","user":"UBOB","text":"<@UBOT> status web","channel":"C1","ts":"1700000000.000100"}}`, i)
+			if code := serveEvent(t, a, body); code != 200 {
+				t.Fatalf("status: got %d, want 200", code)
+			}
+			waitUntil(t, "the mention to run", func() bool { return h.total() == 1 })
+			a.Stop()
+			a.Wait() // the command, and so its reply, returned
+			eph := only(api.snapshot(), "chat.postEphemeral")
+			if len(eph) != 2 || eph[0].Status != http.StatusTooManyRequests || eph[1].Status != http.StatusOK || !strings.Contains(eph[1].Text, "status web") {
+				t.Errorf("replies: got\n%swant the 429, then the reply sent again and taken", describe(eph))
 			}
 		})
 	}
