@@ -60,7 +60,8 @@ type Options struct {
 	Config  *config.Config
 	Handler Handler
 	Dedupe  Deduper
-	// HTTPClient calls the Web API; default: a client with a 15 s timeout.
+	// HTTPClient calls the Web API, Socket Mode's apps.connections.open
+	// included; default: a client with a 15 s timeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -152,6 +153,9 @@ func New(opt Options) (*Adapter, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.HTTPClient == nil {
+		opt.HTTPClient = &http.Client{Timeout: webAPITimeout}
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)

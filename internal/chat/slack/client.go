@@ -49,7 +49,7 @@ type Client struct {
 // empty means Slack's) that authenticates with token.
 func NewClient(token, apiURL string, hc *http.Client, log *slog.Logger) *Client {
 	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
+		hc = &http.Client{Timeout: webAPITimeout}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -84,6 +84,9 @@ func (t retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	}
 	return resp, err
 }
+
+// webAPITimeout bounds a Web API call of the default HTTP client.
+const webAPITimeout = 15 * time.Second
 
 // ErrTokenRefused is CheckToken's answer when Slack refuses the token.
 var ErrTokenRefused = errors.New("refused by Slack")

@@ -63,6 +63,10 @@ type fakeSlack struct {
 	// limitWhen, when set, makes a call it returns true for answer 429;
 	// it is called with mu held.
 	limitWhen func(c apiCall) bool
+	// stallWhen, when set, makes a call it returns true for get no
+	// answer until its client gives up or the server closes; it is
+	// called with mu held.
+	stallWhen func(c apiCall) bool
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -142,7 +146,13 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.n++
 	n := f.n
+	stall := f.stallWhen != nil && f.stallWhen(c)
 	f.mu.Unlock()
+	if stall {
+		f.record(c) // status 0: never answered
+		<-r.Context().Done()
+		return
+	}
 	if limited {
 		c.Status = http.StatusTooManyRequests
 		f.record(c)

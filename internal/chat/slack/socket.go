@@ -30,10 +30,11 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	if !s.SocketMode {
 		return errors.New("slack: socket_mode is not enabled")
 	}
-	opts := []slack.Option{slack.OptionAppLevelToken(s.AppToken)}
-	if a.opt.HTTPClient != nil {
-		opts = append(opts, slack.OptionHTTPClient(a.opt.HTTPClient))
-	}
+	// The adapter's client, whose timeout bounds apps.connections.open:
+	// slack-go's own has none, and asks again only once the call fails,
+	// so one that never answered (a proxy that took the connection and
+	// hung) left the bot without a socket for good, and without a word.
+	opts := []slack.Option{slack.OptionAppLevelToken(s.AppToken), slack.OptionHTTPClient(a.opt.HTTPClient)}
 	if s.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(s.APIURL))
 	}
