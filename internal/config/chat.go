@@ -112,8 +112,14 @@ func (c *Config) validateChat(loc locator, ps *problems) {
 		default:
 			ps.add(at("app_token"), "slack.app_token: must be an app-level token starting with xapp- (Basic Information → App-Level Tokens)")
 		}
-		if !s.SocketMode && s.SigningSecret == "" {
+		switch {
+		case !s.SocketMode && s.SigningSecret == "":
 			ps.add(at("signing_secret"), "slack.signing_secret: required in HTTP mode to verify Slack's requests (or set socket_mode: true with an app_token)")
+		case s.SigningSecret != strings.TrimSpace(s.SigningSecret):
+			// Slack signs with the secret as it shows it: with a line
+			// break kept from a file, every request would be refused,
+			// each logged only as a signature that does not match.
+			ps.add(at("signing_secret"), "slack.signing_secret: starts or ends with white space (a line break kept from the file or variable it came from?), so no signature of Slack's would match it and every request would be refused; remove it")
 		}
 		// Unlike discord.api_url's, its user info is sent: slack-go
 		// posts most calls with the token in their form, and net/http

@@ -40,6 +40,20 @@ func TestChatValidation(t *testing.T) {
 			},
 		},
 		{
+			name: "signing secret ending with a line break",
+			chat: "slack:\n  signing_secret: \"8f742231b10e8888abcd99yyyzzz85a5\\n\"\n  bot_token: xoxb-1\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "signing_secret: "), "slack.signing_secret: starts or ends with white space (a line break kept from the file or variable it came from?)"}}
+			},
+		},
+		{
+			name: "signing secret of white space only",
+			chat: "slack:\n  signing_secret: \" \"\n  bot_token: xoxb-1\n",
+			wants: func(y string) []want {
+				return []want{{lineOf(t, y, "signing_secret: "), "slack.signing_secret: starts or ends with white space"}}
+			},
+		},
+		{
 			name: "socket mode without an app token",
 			chat: "slack:\n  socket_mode: true\n  bot_token: xoxb-1\n",
 			wants: func(y string) []want {
