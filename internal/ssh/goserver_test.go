@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -184,7 +185,7 @@ func TestDisconnectBeforeLogin(t *testing.T) {
 			return nil, errors.New("key not authorized")
 		}
 	}, nil)
-	disconnecter := startDisconnecter(t, "too many connections")
+	disconnecter := startDisconnecter(t, 2, "too many connections")
 	tests := []struct {
 		name        string
 		known       *goServer // whose key the transport knows
@@ -624,7 +625,7 @@ func TestOutsideTextUnmarked(t *testing.T) {
 			return err
 		}},
 		{name: "disconnect", want: "sent away", do: func() error {
-			s, err := goTransport(t, srv).Open(context.Background(), deploy.Host{Name: "web1", Address: startDisconnecter(t, "sent away: "+forged)})
+			s, err := goTransport(t, srv).Open(context.Background(), deploy.Host{Name: "web1", Address: startDisconnecter(t, 2, "sent away: "+forged)})
 			if err == nil {
 				s.Close()
 			}
@@ -656,9 +657,9 @@ func TestOutsideTextUnmarked(t *testing.T) {
 }
 
 // startDisconnecter starts a server on 127.0.0.1 that sends its version
-// line and then disconnects with reason, as a host that sends away the
-// bot in words of its own does; stopped when the test ends.
-func startDisconnecter(t *testing.T, reason string) string {
+// line and then disconnects with code and reason, as a host that sends
+// away the bot in words of its own does; stopped when the test ends.
+func startDisconnecter(t *testing.T, code uint32, reason string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -669,7 +670,7 @@ func startDisconnecter(t *testing.T, reason string) string {
 		l.Close()
 		wg.Wait()
 	})
-	packet := disconnectPacket(2, reason)
+	packet := disconnectPacket(code, reason)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -707,6 +708,77 @@ func disconnectPacket(code uint32, reason string) []byte {
 	packet = append(packet, byte(pad))
 	packet = append(packet, payload...)
 	return append(packet, make([]byte, pad)...)
+}
+
+// TestDisconnectRecognised: x/crypto's error for a host's SSH disconnect,
+// as its handshake returns it, is recognised for each reason the
+// transport tells apart: the key exchange failed (3) and the protocol
+// version refused (8) are a mismatch of configuration; any other
+// sends the bot away, to try again. x/crypto exports no type for that
+// error, so its text is read: text that only quotes a disconnect (the
+// host's own message, a host certificate's principal, an error flattened
+// into another's words) is no disconnect, nor does it change the reason.
+func TestDisconnectRecognised(t *testing.T) {
+	t.Parallel()
+	const (
+		keyExchange = "the host refused the key exchange, as it does with no algorithm in common (sshd_config KexAlgorithms, HostKeyAlgorithms, Ciphers, MACs)"
+		version     = "the host refused the protocol version"
+	)
+	// handshake returns the error of a login to a host that disconnects
+	// with code and reason.
+	handshake := func(t *testing.T, code uint32, reason string) error {
+		t.Helper()
+		addr := startDisconnecter(t, code, reason)
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c, _, _, err := ssh.NewClientConn(nc, addr, &ssh.ClientConfig{User: "deploy", HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+		if err == nil {
+			c.Close()
+			t.Fatal("a host that disconnects let the bot in")
+		}
+		return err
+	}
+	forged := `ssh: disconnect, reason 3: "no matching cipher found"`
+	tests := []struct {
+		name       string
+		err        func(t *testing.T) error
+		disconnect bool
+		refusal    string // mismatchRefusal's
+	}{
+		{"key exchange failed", func(t *testing.T) error { return handshake(t, 3, "no matching cipher found") }, true, keyExchange},
+		{"protocol version not supported", func(t *testing.T) error { return handshake(t, 8, "protocol 2.1 required") }, true, version},
+		{"too many connections", func(t *testing.T) error { return handshake(t, 12, "too many connections") }, true, ""},
+		{"by application", func(t *testing.T) error { return handshake(t, 11, "") }, true, ""},
+		{"no reason code", func(t *testing.T) error { return handshake(t, 0, "go away") }, true, ""},
+		{"its message quotes another code", func(t *testing.T) error { return handshake(t, 2, forged) }, true, ""},
+		{"wrapped again", func(t *testing.T) error {
+			return fmt.Errorf("ssh: web1 (127.0.0.1:22): %w", handshake(t, 3, "no matching cipher found"))
+		}, true, keyExchange},
+		{"flattened into another error's text", func(t *testing.T) error {
+			return errors.New(handshake(t, 3, "no matching cipher found").Error())
+		}, false, ""},
+		{"quoted by another error", func(t *testing.T) error {
+			return fmt.Errorf("ssh: connect: %v", handshake(t, 12, "too many connections"))
+		}, false, ""},
+		{"a host certificate's principal", func(*testing.T) error {
+			return fmt.Errorf("ssh: handshake failed: %w", &HostKeyError{Host: "web1", Address: "127.0.0.1:22", KeyType: "ssh-ed25519",
+				Fingerprint: "SHA256:x", Certificate: fmt.Sprintf("it is for %q, not %q", forged, "127.0.0.1")})
+		}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err(t)
+			if got := isDisconnect(err); got != tt.disconnect {
+				t.Errorf("isDisconnect(%q) = %v, want %v", err, got, tt.disconnect)
+			}
+			if got := mismatchRefusal(err); got != tt.refusal {
+				t.Errorf("mismatchRefusal(%q) = %q, want %q", err, got, tt.refusal)
+			}
+		})
+	}
 }
 
 // TestSentAwayUntilCallerLimit: a host that sends every connection away

@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -876,11 +877,11 @@ func (t *Transport) agentErr(ctx context.Context, ag *agentConn, name, addr, wha
 	return fmt.Errorf("ssh: %s (%s): %s: %w", name, addr, what, err)
 }
 
-// isDisconnect reports whether err is the host's SSH_MSG_DISCONNECT.
-// x/crypto's error for it is of a type of its own, unexported: its text
-// is what tells it.
+// isDisconnect reports whether err is the host's SSH_MSG_DISCONNECT (see
+// hostDisconnect).
 func isDisconnect(err error) bool {
-	return strings.Contains(err.Error(), "ssh: disconnect, reason ")
+	_, ok := hostDisconnect(err)
+	return ok
 }
 
 // SSH_MSG_DISCONNECT reason codes (RFC 4253, 11.1) that a host gives for
@@ -891,9 +892,9 @@ const (
 )
 
 // mismatchRefusal says what the host refused when err is its disconnect
-// for a mismatch of configuration (see disconnectReason), or returns "".
+// for a mismatch of configuration (see hostDisconnect), or returns "".
 func mismatchRefusal(err error) string {
-	switch disconnectReason(err) {
+	switch code, _ := hostDisconnect(err); code {
 	case disconnectKeyExchangeFailed:
 		return "the host refused the key exchange, as it does with no algorithm in common (sshd_config KexAlgorithms, HostKeyAlgorithms, Ciphers, MACs)"
 	case disconnectVersionNotSupported:
@@ -902,17 +903,78 @@ func mismatchRefusal(err error) string {
 	return ""
 }
 
-// disconnectReason returns the reason code of the host's
-// SSH_MSG_DISCONNECT that err is (see isDisconnect), or 0, which is no
-// reason's.
-func disconnectReason(err error) uint64 {
-	_, rest, ok := strings.Cut(err.Error(), "ssh: disconnect, reason ")
-	if !ok {
-		return 0
+// disconnectPrefix begins the text of x/crypto's error for a host's
+// SSH_MSG_DISCONNECT: "ssh: disconnect, reason 12: \"too many
+// connections\"", its reason code and its message quoted (%q).
+const disconnectPrefix = "ssh: disconnect, reason "
+
+// hostDisconnect returns the reason code of the host's SSH_MSG_DISCONNECT
+// when err is, or wraps, x/crypto's error for one; ok is false otherwise.
+//
+// x/crypto exports no type for that error (its *ssh.disconnectMsg), nor
+// any method that gives its code: errors.As has nothing to match, so its
+// text is read, as narrowly as it can be. Only an error that wraps no
+// other, of a type of x/crypto's ssh package, whose whole text is that of
+// a disconnect (the prefix, a code, and one quoted message, nothing
+// before or after) is taken for one. Other text quoting such words (the
+// host's message in a disconnect of another code, a principal of a host
+// certificate refused, any error that merely quotes a disconnect's text)
+// is not: x/crypto quotes the host's message, so it cannot end the quote
+// early, and an error of the bot's own, or one flattened into another's
+// text, is no type of x/crypto's.
+func hostDisconnect(err error) (code uint32, ok bool) {
+	for _, e := range leafErrors(err) {
+		t := reflect.TypeOf(e)
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.PkgPath() != cryptoSSHPkg {
+			continue
+		}
+		rest, found := strings.CutPrefix(e.Error(), disconnectPrefix)
+		if !found {
+			continue
+		}
+		num, msg, found := strings.Cut(rest, ": ")
+		if !found {
+			continue
+		}
+		n, perr := strconv.ParseUint(num, 10, 32)
+		if perr != nil || strconv.FormatUint(n, 10) != num {
+			continue
+		}
+		if _, qerr := strconv.Unquote(msg); qerr != nil || msg[0] != '"' {
+			continue
+		}
+		return uint32(n), true
 	}
-	code, _, _ := strings.Cut(rest, ":")
-	n, _ := strconv.ParseUint(code, 10, 32) // 0 when it is no number
-	return n
+	return 0, false
+}
+
+// cryptoSSHPkg is the import path of x/crypto's ssh package, where the
+// type of its disconnect error is declared.
+var cryptoSSHPkg = reflect.TypeFor[ssh.AlgorithmNegotiationError]().PkgPath()
+
+// leafErrors returns the errors in err's tree that wrap no other, in the
+// order errors.As visits them.
+func leafErrors(err error) []error {
+	switch u := err.(type) {
+	case nil:
+		return nil
+	case interface{ Unwrap() error }:
+		if inner := u.Unwrap(); inner != nil {
+			return leafErrors(inner)
+		}
+	case interface{ Unwrap() []error }:
+		var out []error
+		for _, inner := range u.Unwrap() {
+			out = append(out, leafErrors(inner)...)
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return []error{err}
 }
 
 // isNetErr reports whether err is a connection failing rather than the

@@ -1322,6 +1322,78 @@ func TestHostCertificateRefused(t *testing.T) {
 	}
 }
 
+// TestHostCertificateQuotingADisconnect: a host certificate refused for
+// a principal that reads as an SSH disconnect ("ssh: disconnect, reason
+// 3: …", which a certificate may hold, as any text) refuses the host for
+// its certificate, once: it is no disconnect of the host's, neither a
+// key exchange it refused nor a connection sent away to try again.
+func TestHostCertificateQuotingADisconnect(t *testing.T) {
+	t.Parallel()
+	f, dir, cert, ca := certFleet(t)
+	_, port, _ := strings.Cut(f.Hosts[0].Addr, ":")
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte("@cert-authority [127.0.0.1]:"+port+" "+strings.TrimSpace(readFile(t, ca+".pub"))+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caSigner, err := ssh.ParsePrivateKey([]byte(readFile(t, ca)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(readFile(t, f.Hosts[0].HostKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := ssh.FingerprintSHA256(hostKey)
+	tests := []struct {
+		name      string
+		principal string
+	}{
+		{"key exchange failed", `ssh: disconnect, reason 3: "no matching cipher found"`},
+		{"protocol version not supported", `ssh: disconnect, reason 8: "protocol 2.1 required"`},
+		{"too many connections", `ssh: disconnect, reason 12: "too many connections"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// ssh-keygen -n splits principals at commas: signed here.
+			c := &ssh.Certificate{Key: hostKey, CertType: ssh.HostCert, KeyId: "host0",
+				ValidPrincipals: []string{tt.principal}, ValidBefore: ssh.CertTimeInfinity}
+			if err := c.SignCert(rand.Reader, caSigner); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cert, ssh.MarshalAuthorizedKey(c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f.Stop(0)
+			f.Start(0) // with its certificate
+			tr := transport(t, f, func(c *Config) { c.KnownHostsFile = kh })
+			pauses := 0
+			tr.pause = func(context.Context, time.Duration) error {
+				pauses++
+				return nil
+			}
+			before := strings.Count(f.Log(0), "Connection from ")
+			s, err := tr.Open(context.Background(), host(f, 0))
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want the host's certificate refused")
+			}
+			var hk *HostKeyError
+			if !errors.As(err, &hk) || errors.Is(err, deploy.ErrUnreachable) {
+				t.Fatalf("got %v, want a *HostKeyError, not ErrUnreachable", err)
+			}
+			want := "ssh: host0 (" + f.Hosts[0].Addr + "): host certificate refused (it is for " + strconv.Quote(tt.principal) +
+				`, not "127.0.0.1"), and its key ssh-ed25519 ` + fp +
+				" is not in known_hosts: renew the certificate, or check the key out of band and add it to known_hosts"
+			if got := err.Error(); got != want {
+				t.Errorf("got  %q\nwant %q", got, want)
+			}
+			if got := strings.Count(f.Log(0), "Connection from ") - before; got != 1 || pauses != 0 {
+				t.Errorf("the host got %d connections, with %d pauses between them; want 1 and none", got, pauses)
+			}
+		})
+	}
+}
+
 // TestKeyExchange: the client prefers ECDH on P-256 to X25519 (OpenSSH
 // computes X25519 with slower code of its own), still logs in to a host
 // that offers X25519 alone, and refuses SHA-1 Diffie-Hellman.
