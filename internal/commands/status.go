@@ -355,9 +355,14 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 			if h.State == deploy.HostUnreachable {
 				moreUnreachable++
 			}
+			c.logUnread(app, env, h, what)
 			continue
 		}
-		out = append(out, "  "+unreadLine(h.Host, what, h.Error))
+		line, cut := unreadLine(h.Host, what, h.Error)
+		if cut {
+			c.logUnread(app, env, h, what)
+		}
+		out = append(out, "  "+line)
 	}
 	switch {
 	case len(more) == 0:
@@ -374,25 +379,38 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 	return out
 }
 
+// logUnread logs the whole error of host h, unread for what, which the
+// reply of status cut (or left out, past statusUnread): an SSH error
+// that says both sides' offers of algorithms (a host with none in
+// common) runs past statusErrLen, and the log is then where its end is.
+func (c *call) logUnread(app, env string, h deploy.HostResult, what string) {
+	if h.Error == "" {
+		return
+	}
+	c.s.log.Info("status: a host's error in full, which the reply cut or left out", "app", app, "env", env, "host", h.Host, "state", what, "err", h.Error)
+}
+
 // unreadLine says of host, unread for what (unreachable, could not be
-// read), why: its error, msg, cut to statusErrLen. An error that names the
-// host as SSH's do, with its address ("ssh: web1 (10.0.0.5:22): host key
-// changed …") or without ("ssh: web1: session closed"), names it alone,
-// and the cut counts only what follows the naming: a long host name left
-// no room for a host key's fingerprint. The line shows the first line of
-// the error that says anything, so it names the host up front unless
-// that line names it: a naming further down (an error whose first line
-// says nothing of the host) left a line that named no host, and blank
-// lines before the reason one that said no reason. An error that says
-// nothing at all is said to give no reason, not shown as "()".
-func unreadLine(host, what, msg string) string {
+// read), why: its error, msg, cut to statusErrLen, and whether it was
+// cut. An error that names the host as SSH's do, with its address ("ssh:
+// web1 (10.0.0.5:22): host key changed …") or without ("ssh: web1:
+// session closed"), names it alone, and the cut counts only what follows
+// the naming: a long host name left no room for a host key's
+// fingerprint. The line shows the first line of the error that says
+// anything, so it names the host up front unless that line names it: a
+// naming further down (an error whose first line says nothing of the
+// host) left a line that named no host, and blank lines before the
+// reason one that said no reason. An error that says nothing at all is
+// said to give no reason, not shown as "()".
+func unreadLine(host, what, msg string) (line string, cut bool) {
 	why := strings.TrimLeft(chat.Clean(msg), " \t\n")
 	if strings.TrimSpace(why) == "" {
-		return fmt.Sprintf("%s: %s (no reason was given)", host, what)
+		return fmt.Sprintf("%s: %s (no reason was given)", host, what), false
 	}
 	shown, _, _ := strings.Cut(why, "\n")
 	if !deploy.NamesHost(host, shown) {
-		return fmt.Sprintf("%s: %s (%s)", host, what, firstLine(why, statusErrLen))
+		first, cut := cutLine(why, statusErrLen)
+		return fmt.Sprintf("%s: %s (%s)", host, what, first), cut
 	}
 	n := statusErrLen
 	if named := strings.Index(" "+shown, " "+host+" ("); named >= 0 {
@@ -403,7 +421,8 @@ func unreadLine(host, what, msg string) string {
 		// Named alone, "ssh: web1: session closed".
 		n += utf8.RuneCountInString(shown[:named+len("ssh: ")+len(host)+len(": ")])
 	}
-	return what + ": " + firstLine(why, n)
+	first, cut := cutLine(why, n)
+	return what + ": " + first, cut
 }
 
 // hostNames names the first n of hosts and counts the others.
@@ -419,15 +438,21 @@ func hostNames(hosts []string, n int) string {
 // control characters show as � (see chat.Clean): the line is shown as one
 // line of a reply, whatever the platform takes for a line break.
 func firstLine(s string, n int) string {
+	line, _ := cutLine(s, n)
+	return line
+}
+
+// cutLine is firstLine, and whether it left anything out.
+func cutLine(s string, n int) (string, bool) {
 	line, _, multi := strings.Cut(chat.Clean(s), "\n")
 	line = strings.TrimRight(line, " ")
 	if r := []rune(line); len(r) > n {
-		return string(r[:n]) + "…"
+		return string(r[:n]) + "…", true
 	}
 	if multi {
-		return line + " …"
+		return line + " …", true
 	}
-	return line
+	return line, false
 }
 
 func (c *call) history(ctx context.Context, cmd Command) {

@@ -382,8 +382,9 @@ func TestNoKeyExchangeOffered(t *testing.T) {
 				s.Close()
 				t.Fatal("Open of a host that offers no key exchange succeeded")
 			}
-			want := "ssh: web1 (" + addr + "): no common key exchange: the host closed the connection after its SSH banner without offering one, " +
-				"as sshd does when its sshd_config leaves it none to offer (KexAlgorithms, or HostKeyAlgorithms matching none of its host keys), or, rarely, when it cannot start the login's process (its log says which); " +
+			want := "ssh: web1 (" + addr + "): no common key exchange (sshd_config KexAlgorithms, or HostKeyAlgorithms matching none of its host keys): " +
+				"the host closed the connection after its SSH banner without offering one, " +
+				"as sshd does when its sshd_config leaves it none to offer, or, rarely, when it cannot start the login's process (its log says which); " +
 				"we offer key exchange algorithms mlkem768x25519-sha256, ecdh-sha2-nistp256, curve25519-sha256, curve25519-sha256@libssh.org, " +
 				"ecdh-sha2-nistp384, ecdh-sha2-nistp521, diffie-hellman-group14-sha256, diffie-hellman-group16-sha512; " +
 				"host key algorithms ssh-ed25519, " + strings.Join(hostCertAlgorithms, ", ") +

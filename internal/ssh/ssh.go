@@ -563,8 +563,11 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 		if isNetErr(err) && bc.bannerOnly() && !cut {
 			offer := cc.Config
 			offer.SetDefaults()
-			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): no common key exchange: the host closed the connection after its SSH banner without offering one, "+
-				"as sshd does when its sshd_config leaves it none to offer (KexAlgorithms, or HostKeyAlgorithms matching none of its host keys), or, rarely, when it cannot start the login's process (its log says which); "+
+			// What did not match and the keywords come first: status
+			// shows a host's error cut to 160 characters.
+			return nil, 0, seenKey{}, fmt.Errorf("ssh: %s (%s): no common key exchange (sshd_config KexAlgorithms, or HostKeyAlgorithms matching none of its host keys): "+
+				"the host closed the connection after its SSH banner without offering one, "+
+				"as sshd does when its sshd_config leaves it none to offer, or, rarely, when it cannot start the login's process (its log says which); "+
 				"we offer key exchange algorithms %s; host key algorithms %s: %w",
 				name, addr, algorithmList(offer.KeyExchanges), algorithmList(algos), err)
 		}
@@ -661,7 +664,9 @@ func (t *Transport) connect(ctx context.Context, name, addr, user string, dial f
 // both sides' offers and the sshd_config keyword that sets the host's, so
 // that whoever reads it can put either end right; x/crypto's own words
 // ("no common algorithm for client to server cipher") list the markers of
-// protocol extensions among the algorithms, and name no keyword.
+// protocol extensions among the algorithms, and name no keyword. What did
+// not match and the keyword come first, before the offers, which may run
+// long: status shows a host's error cut to 160 characters.
 type mismatchError struct {
 	name, addr string
 	err        *ssh.AlgorithmNegotiationError
