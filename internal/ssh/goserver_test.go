@@ -134,7 +134,7 @@ func goTransport(t *testing.T, s *goServer) *Transport {
 	t.Helper()
 	key := filepath.Join(t.TempDir(), "id")
 	keygen(t, key, "")
-	tr, err := New(Config{User: "deploy", KeyFile: key, KnownHostsFile: s.knownHosts, ConnectTimeout: 5 * time.Second})
+	tr, err := New(Config{User: "deploy", KeyFile: key, KnownHostsFile: s.knownHosts, ConnectTimeout: testConnectTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

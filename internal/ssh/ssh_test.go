@@ -29,15 +29,23 @@ import (
 	"github.com/switchman-bot/switchman/internal/testenv/sshd"
 )
 
+// testConnectTimeout is the ConnectTimeout of the tests' transports
+// (transport, goTransport), which no busy machine reaches: a login to a
+// host of the test's, or the tries of one that sends connections away
+// (up to 5, with pauses between them), end well before it. None of the
+// tests that keep it times a connection; a test of a timeout sets its
+// own.
+const testConnectTimeout = time.Minute
+
 // transport returns a Transport logging in to f's hosts with f's client
-// key; edit changes the config first.
+// key, within testConnectTimeout; edit changes the config first.
 func transport(t testing.TB, f *sshd.Fleet, edit func(*Config)) *Transport {
 	t.Helper()
 	cfg := Config{
 		User:           f.User,
 		KeyFile:        f.ClientKey,
 		KnownHostsFile: f.KnownHosts,
-		ConnectTimeout: 5 * time.Second,
+		ConnectTimeout: testConnectTimeout,
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -45,7 +45,6 @@ func TestKeepWarm(t *testing.T) {
 		return func(c *Config) {
 			c.KeepWarm = d
 			c.KeepAlive = 300 * time.Millisecond
-			c.ConnectTimeout = 2 * time.Second
 		}
 	}
 	// Each case has a host of its own, so that they can run at once and
@@ -145,7 +144,6 @@ func TestKeepWarmRecheck(t *testing.T) {
 	tr := transport(t, f, func(c *Config) {
 		c.KnownHostsFile = known
 		c.KeepWarm = time.Minute
-		c.ConnectTimeout = 2 * time.Second
 	})
 	defer tr.Close()
 	for i := range f.Hosts {
@@ -237,7 +235,6 @@ func TestKeepWarmMaxAge(t *testing.T) {
 			t.Parallel()
 			tr := transport(t, f, func(c *Config) {
 				c.KeepWarm = time.Minute
-				c.ConnectTimeout = 2 * time.Second
 			})
 			tr.maxAge = maxAge
 			t.Cleanup(func() { tr.Close() })
@@ -255,7 +252,6 @@ func TestKeepWarmRevokedKey(t *testing.T) {
 	const maxAge = 1500 * time.Millisecond
 	tr := transport(t, f, func(c *Config) {
 		c.KeepWarm = time.Minute
-		c.ConnectTimeout = 2 * time.Second
 	})
 	tr.maxAge = maxAge
 	defer tr.Close()

@@ -24,7 +24,7 @@ func sshTo(t *testing.T, f *Fleet, i int, command string) (string, error) {
 	cmd := exec.Command("ssh", "-F", "none", "-i", f.ClientKey, "-p", port,
 		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
 		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile="+f.KnownHosts,
-		"-o", "ConnectTimeout=5", f.User+"@127.0.0.1", command)
+		"-o", "ConnectTimeout=60", f.User+"@127.0.0.1", command)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
