@@ -108,9 +108,6 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 			if e.Sentry.Project == "" {
 				ps.add(at(), "%s.project: required", p)
 			}
-			if e.Sentry.Factor < 0 || e.Sentry.MinEvents < 0 || e.Sentry.Consecutive < 0 || e.Sentry.Watch < 0 || e.Sentry.Interval < 0 {
-				ps.add(at(), "%s: factor, min_events, consecutive, watch and interval must not be negative", p)
-			}
 			// YAML reads .inf and .nan as numbers, which no comparison
 			// below refuses: an infinite factor or min_events made every
 			// interval after a deploy a spike.
@@ -127,17 +124,32 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 				}
 			}
 			// Left out, each has a default; written as 0 it would read as
-			// "no bar" or "no watch", which the watch never did.
-			zero := map[string]bool{
-				"factor":      e.Sentry.Factor == 0,
-				"min_events":  e.Sentry.MinEvents == 0,
-				"consecutive": e.Sentry.Consecutive == 0,
-				"watch":       e.Sentry.Watch == 0,
-				"interval":    e.Sentry.Interval == 0,
+			// "no bar" or "no watch", which the watch never did, and a
+			// negative one was taken for its default without a word.
+			// Each is named with the value written, at its own line.
+			notPositive := map[string]struct {
+				bad bool
+				got string
+			}{
+				"factor":      {e.Sentry.Factor <= 0, fmt.Sprint(e.Sentry.Factor)},
+				"min_events":  {e.Sentry.MinEvents <= 0, fmt.Sprint(e.Sentry.MinEvents)},
+				"consecutive": {e.Sentry.Consecutive <= 0, fmt.Sprint(e.Sentry.Consecutive)},
+				"watch":       {e.Sentry.Watch <= 0, e.Sentry.Watch.D().String()},
+				"interval":    {e.Sentry.Interval <= 0, e.Sentry.Interval.D().String()},
 			}
 			for _, key := range []string{"factor", "min_events", "consecutive", "watch", "interval"} {
-				if line, n := loc.find("apps", appName, "environments", envName, "sentry", key); zero[key] && n != nil && !isNull(n) {
+				v := notPositive[key]
+				if !v.bad {
+					continue
+				}
+				line, n := loc.find("apps", appName, "environments", envName, "sentry", key)
+				switch {
+				case n != nil && isNull(n):
+					// Written empty: the default, as if left out.
+				case n != nil:
 					ps.add(line, "%s.%s: must be more than 0, got %s (leave it out for the default)", p, key, n.Value)
+				case v.got != "0" && v.got != "0s":
+					ps.add(at(key), "%s.%s: must be more than 0, got %s (leave it out for the default)", p, key, v.got)
 				}
 			}
 			// The bar is factor × the baseline: at 1 or under, the usual

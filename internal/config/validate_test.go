@@ -353,6 +353,28 @@ func TestValidationRules(t *testing.T) {
 			},
 		},
 		{
+			// Each negative key is named with what was written, at its
+			// own line: one message for all five left the reader to
+			// find which, and where.
+			name: "sentry keys negative",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry:\n          factor: -3\n          min_events: -0.5\n          consecutive: -2\n          watch: -15m\n          interval: -1m\n          project: web\n"},
+			want: func(y string) []want {
+				return concat(y,
+					one("factor: -3", "apps.web.environments.prod.sentry.factor: must be more than 0, got -3 (leave it out for the default)"),
+					one("min_events: -0.5", "apps.web.environments.prod.sentry.min_events: must be more than 0, got -0.5 (leave it out for the default)"),
+					one("consecutive: -2", "apps.web.environments.prod.sentry.consecutive: must be more than 0, got -2 (leave it out for the default)"),
+					one("watch: -15m", "apps.web.environments.prod.sentry.watch: must be more than 0, got -15m (leave it out for the default)"),
+					one("interval: -1m", "apps.web.environments.prod.sentry.interval: must be more than 0, got -1m (leave it out for the default)"))
+			},
+		},
+		{
+			name: "sentry factor negative alone",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry:\n          project: web\n          factor: -1\n"},
+			want: one("factor: -1", "apps.web.environments.prod.sentry.factor: must be more than 0, got -1 (leave it out for the default)"),
+		},
+		{
 			name: "sentry interval of whole seconds",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, interval: 2m}\n"},
