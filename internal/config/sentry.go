@@ -189,6 +189,12 @@ func (c *Config) validateSentry(loc locator, ps *problems) {
 				}
 				ps.add(at("watch"), "%s.watch: %s holds %d %s of %s and a spike takes %d in a row (consecutive): no spike could ever be seen; watch at least %s",
 					p, watch, held, ivs, iv, n, time.Duration(n)*iv)
+			} else if iv <= time.Hour && watch < iv {
+				// Sentry is read once per whole interval: a shorter watch
+				// ran a whole interval all the same, and rolled back by
+				// itself past the end the config gave it.
+				ps.add(at("watch"), "%s.watch: %s is shorter than interval (%s): the error rate is read one whole interval at a time, so the watch would run %s, not %s; watch at least %s, or poll at a shorter interval",
+					p, watch, iv, iv, watch, iv)
 			}
 		}
 	}

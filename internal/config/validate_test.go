@@ -295,6 +295,19 @@ func TestValidationRules(t *testing.T) {
 			want: one("sentry: {project", "apps.web.environments.prod.sentry.watch: 15m0s holds 15 intervals of 1m0s and a spike takes 20 in a row (consecutive): no spike could ever be seen; watch at least 20m0s"),
 		},
 		{
+			// One read takes a whole interval: a shorter watch ran the
+			// whole interval, past the end the config gave it.
+			name: "sentry watch shorter than the interval",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 30s, interval: 1m, consecutive: 1, auto_rollback: true}\n"},
+			want: one("sentry: {project", "apps.web.environments.prod.sentry.watch: 30s is shorter than interval (1m0s): the error rate is read one whole interval at a time, so the watch would run 1m0s, not 30s; watch at least 1m0s, or poll at a shorter interval"),
+		},
+		{
+			name: "sentry watch of one interval, consecutive 1",
+			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
+				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 1m, interval: 1m, consecutive: 1}\n"},
+		},
+		{
 			name: "sentry watch of exactly consecutive intervals",
 			edits: []string{"users:\n", "sentry: {org: acme, token: t}\nusers:\n",
 				"        step_timeout: 5m\n", "        step_timeout: 5m\n        sentry: {project: web, watch: 10m, interval: 5m}\n"},
