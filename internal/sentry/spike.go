@@ -203,9 +203,11 @@ func (d *Detector) Observe(count int) Verdict {
 // is over the bar, but computed from Sentry's counts (31 events in 5
 // minutes against 124 in the hour before) it can land a hair under it,
 // and a spike would go unseen. Distinct rates of real counts differ by far
-// more than the tolerance.
+// more than the tolerance. A bar of +Inf (a factor so large that factor ×
+// the baseline overflows) is one no rate reaches: the tolerance, Inf too,
+// made every rate reach it, and every interval a spike.
 func below(rate, bar float64) bool {
-	return rate < bar && bar-rate > bar*1e-12
+	return rate < bar && (math.IsInf(bar, 1) || bar-rate > bar*1e-12)
 }
 
 // Gap records an interval without usable data. It ends any run.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -1174,6 +1175,45 @@ func TestSpikeIssuesBounded(t *testing.T) {
 			}
 			if waited+took > DefaultIssueTimeout {
 				t.Errorf("the spike waited %v for its issues (%v asked of the clock, %v run), want at most %v", waited+took, waited, took, DefaultIssueTimeout)
+			}
+		})
+	}
+}
+
+// TestHugeFactorNeverSpikes: a factor so large that factor × the
+// baseline overflows to +Inf (1e306 against 1000 errors a minute) is a bar
+// no rate reaches. The tolerance of the comparison, Inf − rate > Inf ×
+// 1e-12, was false there, so every interval read as over the bar: a
+// factor written to make spikes all but impossible made every deploy with
+// errors a spike, and with auto_rollback rolled each one back.
+func TestHugeFactorNeverSpikes(t *testing.T) {
+	tests := []struct {
+		name   string
+		factor float64
+		after  int // errors a minute after the deploy, 1000 before
+		spikes int
+	}{
+		{"overflowing bar, same rate", 1e306, 1000, 0},
+		{"overflowing bar, higher rate", 1e306, 100000, 0},
+		{"largest factor", math.MaxFloat64, 1000, 0},
+		{"usual factor, higher rate", 3, 100000, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSentry(t)
+			f.handle("GET", "/api/0/projects/acme/shop-web/", reply(200, projectAnswer))
+			f.handle("GET", "/api/0/organizations/acme/events-stats/", statsPoints(after(1000, func(int) int { return tt.after })))
+			f.handle("GET", "/api/0/organizations/acme/issues/", reply(200, `[]`))
+			c := newTestClient(t, f, &sleeps{})
+			o, err := runWatch(t, c, Policy{Factor: tt.factor, Interval: time.Minute, Watch: 5 * time.Minute})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(o.spikes) != tt.spikes {
+				t.Errorf("spikes: got %d, want %d (%+v)", len(o.spikes), tt.spikes, o.spikes)
+			}
+			if tt.spikes == 0 && o.quiet != 1 {
+				t.Errorf("quiet ends: got %d, want 1 (inconclusive %q, unjudged %q)", o.quiet, o.inconclusive, o.unjudged)
 			}
 		})
 	}
