@@ -1831,6 +1831,11 @@ func parseLock(p *parser, args []token) (Command, error) {
 			}
 		}
 	}
+	if c.App == "" && len(rest) > 0 && !rest[0].quoted && !isWord(rest[0], "for") {
+		if err := p.unknownAppBeforeFor(rest); err != nil {
+			return c, err
+		}
+	}
 	if c.App != "" && len(rest) > 0 && !rest[0].quoted && !isWord(rest[0], "for") {
 		w := rest[0].s
 		isEnv := func(e string) bool { return p.isEnv(c.App, e) }
@@ -2057,6 +2062,28 @@ func (p *parser) unknownEnvBeforeFor(app string, rest []token) error {
 		return nil
 	}
 	return fmt.Errorf(`%v; read as the start of the reason, it would lock every env of %s until unlock, with "for %s" a part of the reason: name a known env, or, %s`, p.unknownEnv(app, w), app, dur, quote)
+}
+
+// unknownAppBeforeFor refuses rest, whose first word is no app, when
+// "for DURATION" and more words follow that word: read as the start of
+// the reason, it would lock every app, and take the duration into the
+// reason, a lock that never expires. A near miss of an app is offered
+// fixed when that command runs. It returns nil for the rest, as "db for
+// 2h", a reason of one word and the lock's duration, with maybe more
+// durations after it, which are refused later.
+func (p *parser) unknownAppBeforeFor(rest []token) error {
+	if !durationSecond(rest) || len(pastDurations(rest[3:])) == 0 {
+		return nil
+	}
+	w, dur := rest[0].s, rest[2].s
+	quote := fmt.Sprintf(`to start the reason with %q, quote it: lock deploys for %s "%s …"`, w, dur, w)
+	if sug, ok := Suggest(w, p.cat.Apps()); ok {
+		fixed := strings.Join(strings.Fields("lock deploys "+sug+" "+writtenWords(rest[1:])), " ")
+		if runs(fixed, p.cat) {
+			return fmt.Errorf(`unknown app %s; did you mean %s? known apps: %s; %s`, echo(w), suggest.Command(fixed), list(p.cat.Apps()), quote)
+		}
+	}
+	return fmt.Errorf(`%v; read as the start of the reason, it would lock every app until unlock, with "for %s" a part of the reason: name a known app, or, %s`, p.unknownApp(w), dur, quote)
 }
 
 // isDuration reports whether t is a duration as lock and grant read one.

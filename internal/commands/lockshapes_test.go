@@ -1,0 +1,62 @@
+package commands_test
+
+import (
+	"testing"
+
+	"github.com/switchman-bot/switchman/internal/audit"
+)
+
+// lockShapesYAML has the app demo with the env local, as the demo's
+// config has it, and web with prod; ana is an admin.
+const lockShapesYAML = `users:
+  ana: {}
+admins: [ana]
+apps:
+  demo:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/demo
+    restart: 'true'
+    environments:
+      local:
+        hosts: [localhost]
+  web:
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+    path: srv/web
+    restart: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+`
+
+// TestLockShapesRefusedAudited: a lock whose words would be read as
+// another scope or expiry than written is refused by the bot as any
+// command the parser refuses: no lock is set, and the audit log keeps the
+// refusal with the command as typed and the app it names.
+func TestLockShapesRefusedAudited(t *testing.T) {
+	for _, tt := range []struct {
+		name, text, app, env string
+	}{
+		{"unknown app before for", "lock deploys nosuch for 1h x", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixtureFrom(t, lockShapesYAML, nil)
+			res, out, _ := f.do("ana", tt.text)
+			if !res.Failed {
+				t.Errorf("%q: got %+v, reply %q; want a refusal", tt.text, res, out.last())
+			}
+			if locks, err := f.store.Locks(t.Context()); err != nil || len(locks) != 0 {
+				t.Errorf("%q: locks %+v, %v; want none", tt.text, locks, err)
+			}
+			entries, err := f.store.Audit(t.Context(), audit.Query{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || entries[0].Command != tt.text || entries[0].Decision != audit.Refused ||
+				entries[0].Action != "lock" || entries[0].App != tt.app || entries[0].Env != tt.env {
+				t.Errorf("audit: got %+v, want the refusal of %q (lock, app %q, env %q)", entries, tt.text, tt.app, tt.env)
+			}
+		})
+	}
+}
