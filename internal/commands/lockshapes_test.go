@@ -1,7 +1,9 @@
 package commands_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchman-bot/switchman/internal/audit"
 )
@@ -39,6 +41,8 @@ func TestLockShapesRefusedAudited(t *testing.T) {
 		name, text, app, env string
 	}{
 		{"unknown app before for", "lock deploys nosuch for 1h x", "", ""},
+		{"env after for", "lock deploys demo for 1h local x", "demo", ""},
+		{"app after for", "lock deploys for 1h demo x", "", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newServiceFixtureFrom(t, lockShapesYAML, nil)
@@ -58,5 +62,28 @@ func TestLockShapesRefusedAudited(t *testing.T) {
 				t.Errorf("audit: got %+v, want the refusal of %q (lock, app %q, env %q)", entries, tt.text, tt.app, tt.env)
 			}
 		})
+	}
+}
+
+// TestLockEnvLocksThatEnv: a lock naming an env of the app, before or
+// without "for DURATION", locks that env alone, for that long; the same
+// without a reason is refused and locks nothing.
+func TestLockEnvLocksThatEnv(t *testing.T) {
+	f := newServiceFixtureFrom(t, lockShapesYAML, nil)
+	if res, out, _ := f.do("ana", "lock deploys demo local for 1h"); !res.Failed || !strings.Contains(out.last(), "a lock must say why") {
+		t.Errorf("lock without a reason: got %+v, %q; want it refused for want of a reason", res, out.last())
+	}
+	if locks, err := f.store.Locks(t.Context()); err != nil || len(locks) != 0 {
+		t.Fatalf("locks after the refusal: %+v, %v; want none", locks, err)
+	}
+	if res, out, _ := f.do("ana", "lock deploys demo local for 1h db work"); res.Failed {
+		t.Fatalf("lock of demo/local: %q", out.last())
+	}
+	locks, err := f.store.Locks(t.Context())
+	if err != nil || len(locks) != 1 {
+		t.Fatalf("locks: %+v, %v; want one", locks, err)
+	}
+	if l := locks[0]; l.App != "demo" || l.Env != "local" || l.Reason != "db work" || l.Expires.Sub(l.Created) != time.Hour {
+		t.Errorf("lock: %+v; want demo/local for 1h with the reason %q", l, "db work")
 	}
 }

@@ -1951,6 +1951,9 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// reason would keep.
 			return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+writtenWords(rest[:n-1])), " "))+` (to end the reason with "for", quote it)`)
 		}
+		if err := p.nameAfterFor(c, dur, rest); err != nil {
+			return c, err
+		}
 	} else if k := durationsAfterFor(rest); k > 0 {
 		// "lock deploys web db for 2h 2h", "… for 2h 3h 4h": read as
 		// words of the reason, they would make a lock of 2h one that
@@ -2084,6 +2087,52 @@ func (p *parser) unknownAppBeforeFor(rest []token) error {
 		}
 	}
 	return fmt.Errorf(`%v; read as the start of the reason, it would lock every app until unlock, with "for %s" a part of the reason: name a known app, or, %s`, p.unknownApp(w), dur, quote)
+}
+
+// nameAfterFor refuses rest, the words after a "for DURATION" given
+// before them, when they start with an app or env name unquoted: read as
+// the reason, they would lock more than was named ("lock deploys for 2h
+// web db" every app, "lock deploys web for 2h prod db" every env of web),
+// or leave what they name unlocked. The app or env of the lock goes
+// before "for", which is offered when that command runs. It returns nil
+// otherwise.
+func (p *parser) nameAfterFor(c Command, dur token, rest []token) error {
+	if len(rest) == 0 || rest[0].quoted {
+		return nil
+	}
+	w, target := rest[0].s, strings.TrimSpace(c.App+" "+c.Env)
+	lock := func(target, reason string) string {
+		return strings.Join(strings.Fields("lock deploys "+target+" for "+dur.s+" "+reason), " ")
+	}
+	quote := fmt.Sprintf(`to start the reason with %q, quote it: %s`, w, lock(target, `"`+w+` …"`))
+	var moved, what string
+	switch {
+	case c.App == "" && p.isApp(w):
+		moved, what = w, fmt.Sprintf("%q is an app, and the app", w)
+	case c.App != "" && c.Env == "" && p.isEnv(c.App, w):
+		moved, what = c.App+" "+w, fmt.Sprintf("%q is an env of %s, and the env", w, c.App)
+	case w == c.App && !p.isEnv(c.App, w) || w == c.Env:
+		// "lock deploys web for 2h web db": the name written twice.
+		return writtenTwice(w, suggest.Command(lock(target, writtenWords(rest[1:])))+", or, "+quote)
+	case c.App == "" && p.isEnvOfAnyApp(w):
+		return fmt.Errorf(`%q is an env; name the app first, before "for": lock deploys APP %s for %s …, or, %s`, w, w, dur.s, quote)
+	case c.Env != "" && p.isEnvOfAnyApp(w):
+		return fmt.Errorf(`a lock covers one env, and %q is another: lock each (lock deploys %s %s …), or every env of %s (lock deploys %s …); %s`, w, c.App, w, c.App, c.App, quote)
+	case c.App != "" && p.isApp(w):
+		return fmt.Errorf(`a lock covers one app, and %q is another: lock each (lock deploys %s …), or every app (lock deploys …); %s`, w, w, quote)
+	case c.App != "" && c.Env == "" && p.isEnvOfAnyApp(w):
+		// Another app's env: locking every env of the app instead
+		// would lock more than was asked.
+		return fmt.Errorf(`%v; %s`, p.unknownEnv(c.App, w), quote)
+	default:
+		return nil
+	}
+	if fixed := lock(moved, writtenWords(rest[1:])); runs(fixed, p.cat) {
+		return fmt.Errorf(`%s goes before "for": %s; %s`, what, suggest.Command(fixed), quote)
+	}
+	// No reason follows: the form with REASON to fill in is no command
+	// to send, which would lock with the reason "REASON".
+	return fmt.Errorf(`%s goes before "for", and a lock must say why: %s; %s`, what, lock(moved, "REASON"), quote)
 }
 
 // isDuration reports whether t is a duration as lock and grant read one.
