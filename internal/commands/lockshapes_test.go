@@ -43,6 +43,7 @@ func TestLockShapesRefusedAudited(t *testing.T) {
 		{"unknown app before for", "lock deploys nosuch for 1h x", "", ""},
 		{"env after for", "lock deploys demo for 1h local x", "demo", ""},
 		{"app after for", "lock deploys for 1h demo x", "", ""},
+		{"duration first and last", "lock deploys demo for 1h db for 2h", "demo", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newServiceFixtureFrom(t, lockShapesYAML, nil)

@@ -1951,6 +1951,18 @@ func parseLock(p *parser, args []token) (Command, error) {
 			// reason would keep.
 			return c, writtenTwice("for", suggest.Command(strings.Join(strings.Fields("lock deploys "+target()+" for "+dur.s+" "+writtenWords(rest[:n-1])), " "))+` (to end the reason with "for", quote it)`)
 		}
+		if k := len(rest) - 2; k > 0 && isWord(rest[k], "for") && writtenAsDuration(rest[k+1]) {
+			// "lock deploys web for 2h db for 3h": a duration first and
+			// another last, which the reason would keep, as a lock of
+			// the first that says another.
+			fixed := func(d string) string {
+				return strings.Join(strings.Fields("lock deploys "+target()+" for "+d+" "+writtenWords(rest[:k])), " ")
+			}
+			if strings.EqualFold(dur.s, rest[k+1].s) {
+				return c, writtenTwice("for", suggest.Command(fixed(dur.s))+` (to end the reason with "for", quote it)`)
+			}
+			return c, durationTwice(dur, rest[k+1], fixed)
+		}
 		if err := p.nameAfterFor(c, dur, rest); err != nil {
 			return c, err
 		}
