@@ -44,6 +44,7 @@ func TestLockShapesRefusedAudited(t *testing.T) {
 		{"env after for", "lock deploys demo for 1h local x", "demo", ""},
 		{"app after for", "lock deploys for 1h demo x", "", ""},
 		{"duration first and last", "lock deploys demo for 1h db for 2h", "demo", ""},
+		{"duration without for", "lock deploys demo local 2h db", "demo", "local"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newServiceFixtureFrom(t, lockShapesYAML, nil)

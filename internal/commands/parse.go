@@ -1907,6 +1907,23 @@ func parseLock(p *parser, args []token) (Command, error) {
 			return c, errors.New(`"for" needs a duration, not an empty quoted word: write it like 30m, 2h, 1d, 1h30m or 1w, e.g. ` + p.example(VerbLock, lockExample) + `, or leave "for" out to lock until unlock`)
 		}
 	}
+	if len(rest) > 0 && writtenAsDuration(rest[0]) {
+		// "lock deploys web 2h db": a duration without its "for", which
+		// would start the reason of a lock that never expires.
+		w := rest[0].s
+		quote := fmt.Sprintf(`to start the reason with %q, quote it: %s`, w, strings.Join(strings.Fields("lock deploys "+target()+` "`+w+` …"`), " "))
+		fixed := strings.Join(strings.Fields("lock deploys "+target()+" for "+w+" "+writtenWords(rest[1:])), " ")
+		if runs(fixed, p.cat) {
+			return c, fmt.Errorf(`%s reads as a duration, and without "for" before it, it starts the reason of a lock that holds until unlock: write %s, or, %s`, echo(w), suggest.Command(fixed), quote)
+		}
+		if len(rest) == 1 && isDuration(rest[0]) {
+			// The form with REASON to fill in is no command to send:
+			// sent, it would lock with the reason "REASON".
+			form := strings.Join(strings.Fields("lock deploys "+target()+" for "+w+" REASON"), " ")
+			return c, fmt.Errorf(`%s reads as a duration, and without "for" before it, it is the reason of a lock that holds until unlock: write %s, or, %s`, echo(w), form, quote)
+		}
+		return c, fmt.Errorf(`%s reads as a duration, and without "for" before it, it starts the reason of a lock that holds until unlock: write "for DURATION" then the reason, e.g. %s, or, %s`, echo(w), p.example(VerbLock, lockExample), quote)
+	}
 	if len(rest) > 1 && isWord(rest[0], "for") && !rest[1].quoted && startsWithDigit(foldLookalike(rest[1].s)) {
 		var dur token
 		d, err := parseDuration(rest[1].s, lockOmitFor)
