@@ -16,6 +16,7 @@ package sshd
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -35,8 +36,17 @@ import (
 	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
-// startTimeout bounds how long a host may take to answer with its banner.
+// startTimeout bounds how long a host may take to listen and answer with
+// its banner.
 const startTimeout = 10 * time.Second
+
+// errPortTaken is a start that failed because another process holds the
+// host's port.
+var errPortTaken = errors.New("the port is taken by another process")
+
+// beforeStart, when set, is called with a host just before its sshd
+// starts, its port and config chosen.
+var beforeStart func(h *Host)
 
 // noProfile gives sessions a HOME without startup files. Sessions log in
 // as the user running the tests, whose shell would otherwise read that
@@ -205,10 +215,11 @@ func (f *Fleet) setup(i int) error {
 	if err := keygen(filepath.Join(h.dir, "hostkey"), h.Name); err != nil {
 		return fmt.Errorf("%s: host key: %w", h.Name, err)
 	}
-	// A free port can be taken by someone else before sshd binds it:
-	// try a few.
+	// A free port can be taken by another process (another test's
+	// server) before sshd binds it: such a start is tried again on a new
+	// port. Any other failure is final.
 	var err error
-	for range 3 {
+	for range 5 {
 		if h.port, err = freePort(); err != nil {
 			return err
 		}
@@ -216,8 +227,8 @@ func (f *Fleet) setup(i int) error {
 		if err = f.writeConfig(h); err != nil {
 			return err
 		}
-		if err = f.start(h); err == nil {
-			return nil
+		if err = f.start(h); !errors.Is(err, errPortTaken) {
+			return err
 		}
 	}
 	return err
@@ -272,8 +283,20 @@ func keyword(line string) string {
 	return strings.ToLower(k)
 }
 
-// start runs host h's sshd and waits for its banner.
+// start runs host h's sshd and waits until it listens on h's port and
+// answers there. The host only counts as started when the socket
+// listening on its port is its own sshd's: a banner from another process
+// that took the port, or an earlier run's lines in the log, do not count.
 func (f *Fleet) start(h *Host) error {
+	if beforeStart != nil {
+		beforeStart(h)
+	}
+	// The log keeps earlier runs' lines (Log returns them all); this
+	// run's start at logFrom.
+	var logFrom int64
+	if fi, err := os.Stat(h.log); err == nil {
+		logFrom = fi.Size()
+	}
 	args := []string{f.sshd, "-D", "-f", h.cfg, "-E", h.log}
 	var cmd *exec.Cmd
 	if f.opt.NoNamespace {
@@ -295,44 +318,75 @@ func (f *Fleet) start(h *Host) error {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	err := waitBanner(h.Addr, exited)
-	if err == nil && !listening(h.log, h.port) {
-		// The banner came from another process that has the port (two
-		// free ports can be the same one, handed out twice); this sshd
-		// could not bind it and is exiting.
-		err = fmt.Errorf("port %d answered, but not this sshd", h.port)
-	}
-	if err != nil {
-		killTree(cmd.Process.Pid, syscall.SIGKILL)
+	pid := cmd.Process.Pid
+	if err := waitListening(pid, h.port, h.Addr, exited); err != nil {
+		killTree(pid, syscall.SIGKILL)
 		<-exited
+		log := tailFrom(h.log, logFrom, 1024)
+		if errors.Is(err, errExited) {
+			err = errors.New("sshd exited before listening")
+			if strings.Contains(log+stderr.String(), "Address already in use") {
+				err = fmt.Errorf("%w (%w)", err, errPortTaken)
+			}
+		}
 		return fmt.Errorf("%s: sshd on %s: %w; stderr: %s; log: %s", h.Name, h.Addr, err,
-			strings.TrimSpace(stderr.String()), tail(h.log, 1024))
+			strings.TrimSpace(stderr.String()), log)
 	}
 	var ns string
 	if !f.opt.NoNamespace {
-		// sshd answered, so it runs in its namespace by now.
-		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid))
+		// sshd listens, so it runs in its namespace by now. Should the
+		// link still be the test's own namespace, it is not kept: Stop
+		// kills every process in the host's namespace.
+		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+		if self, err := os.Readlink("/proc/self/ns/mnt"); err != nil || ns == self {
+			ns = ""
+		}
 	}
 	f.mu.Lock()
-	h.cmd, h.exited, h.PID, h.ns = cmd, exited, cmd.Process.Pid, ns
+	h.cmd, h.exited, h.PID, h.ns = cmd, exited, pid, ns
 	f.mu.Unlock()
 	return nil
 }
 
-// waitBanner polls addr until it sends an SSH banner, sshd exits, or
-// startTimeout passes.
-func waitBanner(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(startTimeout)
-	var last error
-	for time.Now().Before(deadline) {
+// errExited is an sshd that exited while it was awaited.
+var errExited = errors.New("exited")
+
+// waitListening waits until process pid holds the socket listening on
+// 127.0.0.1:port and has sent an SSH banner to a connection to addr; or
+// until it exits (errExited), another process is seen holding the port
+// (errPortTaken), or startTimeout passes.
+func waitListening(pid, port int, addr string, exited <-chan struct{}) error {
+	started := time.Now()
+	deadline := started.Add(startTimeout)
+	for {
 		select {
 		case <-exited:
-			return errors.New("exited before answering")
+			return errExited
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		mine, other := listener(pid, port)
+		if mine {
+			break
+		}
+		if other != 0 {
+			// Another process holds the port: this sshd cannot bind it.
+			return fmt.Errorf("%w (its listening socket, inode %d, is not sshd's)", errPortTaken, other)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sshd still not listening on port %d after %s", port, time.Since(started).Round(time.Second))
+		}
+		select {
+		case <-exited:
+			return errExited
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// The socket is this sshd's own, and no other process can bind the
+	// port while it holds it: whatever answers addr is this sshd.
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Until(deadline))
 		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			_ = c.SetDeadline(deadline)
 			line, rerr := bufio.NewReader(c).ReadString('\n')
 			c.Close()
 			if rerr == nil && strings.HasPrefix(line, "SSH-2.0-") {
@@ -340,14 +394,77 @@ func waitBanner(addr string, exited <-chan struct{}) error {
 			}
 			err = fmt.Errorf("banner %q: %v", line, rerr)
 		}
-		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sshd listening on port %d but sent no SSH banner after %s: %v", port, time.Since(started).Round(time.Second), err)
+		}
 		select {
 		case <-exited:
-			return errors.New("exited before answering")
+			return errExited
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("no banner within %s: %v", startTimeout, last)
+}
+
+// listener looks for a TCP socket listening on port of 127.0.0.1 (or of
+// every address). mine is whether process pid holds it; other is its
+// inode when only another process's socket listens there, 0 when none.
+func listener(pid, port int) (mine bool, other uint64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return false, 0
+	}
+	var inodes []uint64
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when
+		// retrnsmt uid timeout inode ...
+		fields := strings.Fields(line)
+		if len(fields) < 10 || fields[3] != "0A" { // TCP_LISTEN
+			continue
+		}
+		a, p, ok := strings.Cut(fields[1], ":")
+		if !ok {
+			continue
+		}
+		lport, err1 := strconv.ParseUint(p, 16, 16)
+		ip, err2 := strconv.ParseUint(a, 16, 32)
+		inode, err3 := strconv.ParseUint(fields[9], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || int(lport) != port {
+			continue
+		}
+		// The kernel prints the address's network-order bytes as a
+		// number in host order.
+		var ab [4]byte
+		binary.NativeEndian.PutUint32(ab[:], uint32(ip))
+		if ab != [4]byte{127, 0, 0, 1} && ab != [4]byte{} {
+			continue
+		}
+		inodes = append(inodes, inode)
+	}
+	if len(inodes) == 0 {
+		return false, 0
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false, 0
+	}
+	held := map[uint64]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err != nil {
+			continue
+		}
+		if n, ok := strings.CutPrefix(l, "socket:["); ok {
+			if inode, err := strconv.ParseUint(strings.TrimSuffix(n, "]"), 10, 64); err == nil {
+				held[inode] = true
+			}
+		}
+	}
+	for _, inode := range inodes {
+		if held[inode] {
+			return true, 0
+		}
+	}
+	return false, inodes[0]
 }
 
 func (f *Fleet) writeKnownHosts() error {
@@ -585,12 +702,6 @@ func keygen(path, comment string) error {
 	return nil
 }
 
-// listening reports whether the sshd writing log has bound port.
-func listening(log string, port int) bool {
-	b, err := os.ReadFile(log)
-	return err == nil && bytes.Contains(b, fmt.Appendf(nil, "Server listening on 127.0.0.1 port %d.", port))
-}
-
 // freePort is a port for a host's sshd to bind (see package ports).
 func freePort() (int, error) { return ports.Free() }
 
@@ -625,11 +736,16 @@ func need(t testing.TB, command, pkg string) {
 }
 
 // tail returns the last n bytes of the file at path.
-func tail(path string, n int) string {
+func tail(path string, n int) string { return tailFrom(path, 0, n) }
+
+// tailFrom returns the last n bytes of the file at path that come after
+// its first from bytes.
+func tailFrom(path string, from int64, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
+	b = b[min(from, int64(len(b))):]
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}

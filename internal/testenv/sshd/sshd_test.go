@@ -1,6 +1,8 @@
 package sshd
 
 import (
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,5 +95,80 @@ func TestFleetRestartAndHostKey(t *testing.T) {
 	out, err := sshTo(t, f, 0, "true")
 	if err == nil || !strings.Contains(out, "HOST IDENTIFICATION HAS CHANGED") {
 		t.Fatalf("ssh after RegenerateHostKey: err %v, output %q; want a changed host key", err, out)
+	}
+}
+
+// impostor listens on addr as another server would after taking a host's
+// port: it sends an SSH banner to every connection. It stops when the test
+// ends.
+func impostor(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("impostor on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-impostor\r\n"))
+			c.Close()
+		}
+	}()
+}
+
+// A host's port taken by another server while the host is down: starting
+// it again must fail, not take the other server's banner for its own
+// (its log still says it listened on that port the last time).
+func TestStartOnTakenPort(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  Options
+	}{
+		{"shared /srv", Options{NoNamespace: true}},
+		{"own /srv", Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := StartFleet(t, 1, tc.opt)
+			f.Kill(0)
+			impostor(t, f.Hosts[0].Addr)
+			err := f.start(&f.Hosts[0])
+			if err == nil {
+				t.Fatalf("start on a port another server holds succeeded")
+			}
+			if !errors.Is(err, errPortTaken) {
+				t.Errorf("start: %v; want it to say the port is taken", err)
+			}
+			t.Logf("start: %v", err)
+			if f.pid(0) != 0 {
+				t.Errorf("host counted as running after a failed start")
+			}
+		})
+	}
+}
+
+// A port taken between its choice and sshd's start: the host is started
+// on another port, and the address it gets is its own sshd's.
+func TestStartFleetRetriesTakenPort(t *testing.T) {
+	var taken []string
+	beforeStart = func(h *Host) {
+		if len(taken) == 0 {
+			taken = append(taken, h.Addr)
+			impostor(t, h.Addr)
+		}
+	}
+	t.Cleanup(func() { beforeStart = nil })
+	f := StartFleet(t, 1, Options{NoNamespace: true})
+	if len(taken) != 1 {
+		t.Fatalf("the hook took %d ports, want 1", len(taken))
+	}
+	if f.Hosts[0].Addr == taken[0] {
+		t.Fatalf("host started on %s, the port the impostor holds", taken[0])
+	}
+	if out, err := sshTo(t, f, 0, "true"); err != nil {
+		t.Fatalf("ssh: %v: %s", err, out)
 	}
 }
