@@ -36,9 +36,12 @@ import (
 	"github.com/switchman-bot/switchman/internal/testenv/ports"
 )
 
-// startTimeout bounds how long a host may take to listen and answer with
-// its banner.
-const startTimeout = 10 * time.Second
+// startTimeout bounds how long a host's sshd may take to listen on its
+// port and answer with its banner. A host is ready as soon as it answers,
+// so the limit only matters on a machine so busy (other test packages
+// running at once) that sshd takes many seconds to start; an sshd that
+// exits ends the wait at once.
+const startTimeout = 2 * time.Minute
 
 // errPortTaken is a start that failed because another process holds the
 // host's port.
@@ -324,7 +327,7 @@ func (f *Fleet) start(h *Host) error {
 		<-exited
 		log := tailFrom(h.log, logFrom, 1024)
 		if errors.Is(err, errExited) {
-			err = errors.New("sshd exited before listening")
+			err = fmt.Errorf("sshd exited with %v", cmd.ProcessState)
 			if strings.Contains(log+stderr.String(), "Address already in use") {
 				err = fmt.Errorf("%w (%w)", err, errPortTaken)
 			}

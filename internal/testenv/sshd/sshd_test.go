@@ -172,3 +172,27 @@ func TestStartFleetRetriesTakenPort(t *testing.T) {
 		t.Fatalf("ssh: %v: %s", err, out)
 	}
 }
+
+// A host whose sshd cannot start fails with sshd's exit status and what
+// it said, not with a time-out.
+func TestStartFailureSaysWhy(t *testing.T) {
+	f := StartFleet(t, 1, Options{NoNamespace: true})
+	f.Kill(0)
+	h := &f.Hosts[0]
+	if err := os.WriteFile(h.cfg, []byte("NoSuchKeyword yes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := f.start(h)
+	if err == nil {
+		t.Fatal("start with a broken sshd_config succeeded")
+	}
+	for _, want := range []string{"exited with exit status 255", "NoSuchKeyword"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start: %v; want it to say %q", err, want)
+		}
+	}
+	if errors.Is(err, errPortTaken) {
+		t.Errorf("start: %v; a broken config is not a taken port", err)
+	}
+	t.Logf("start: %v", err)
+}
