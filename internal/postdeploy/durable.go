@@ -98,6 +98,9 @@ type kept struct {
 	st watchState
 	// failed is set once a failed save was said in the channel.
 	failed bool
+	// stopping is the spike's message, left to the watch's end, when
+	// its automatic rollback was refused as the bot stops (autoRollback).
+	stopping *chat.Message
 }
 
 // stateStoreTimeout bounds one call to the store of watches.

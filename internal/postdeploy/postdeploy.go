@@ -599,18 +599,19 @@ func (w *Watcher) watch(ctx context.Context, r *deploy.Record, k *kept) {
 		return
 	case handover:
 		// Its progress was saved before the spike's intervals, which the
-		// next bot reads again: it finds the spike and rolls back.
+		// next bot reads again: it finds the spike and rolls back. The
+		// spike is told once, with who rolls back: never "rolling back
+		// now", which this bot did not.
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		m := chat.Message{Level: chat.Failure, Public: true,
-			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: the bot is shutting down", r.App, r.Env)}
+		m := *k.stopping
 		if c == nil {
-			m.Lines = []string{"the watch is not saved: nothing rolls this deploy back by itself now; roll it back yourself"}
+			m.Lines = append(m.Lines, "the watch is not saved: nothing rolls this deploy back by itself now; roll it back yourself")
 			w.post(pctx, r, m)
 			return
 		}
 		c.release(pctx, w.opt.Log)
-		m.Lines = []string{"the watch is saved from before this spike: the next bot to run (another replica, or this one restarted) reads these intervals again and rolls back by itself"}
+		m.Lines = append(m.Lines, "the watch is saved from before this spike: the next bot to start (another replica, or this one restarted) reads these intervals again and rolls back by itself")
 		w.post(pctx, r, m)
 	case ctx.Err() != nil && !spiked:
 		// The bot is stopping. Unless a later run has started (on
@@ -739,7 +740,7 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		return spikeLater
 	}
 	if k.st.SpikeReported {
-		return w.spikeAgain(ctx, r, s, known)
+		return w.spikeAgain(ctx, r, s, k, known)
 	}
 	k.st.SpikeReported = true
 	w.save(ctx, r, k)
@@ -772,14 +773,16 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		w.post(ctx, r, m)
 		return spikeDone
 	}
+	left := m
+	left.Lines = append(append([]string(nil), m.Lines...), "auto_rollback is on for "+r.App+"/"+r.Env+", but the bot is stopping, so it does not roll back itself")
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
-	return w.autoRollback(ctx, r, s, m)
+	return w.autoRollback(ctx, r, s, k, m, left)
 }
 
 // spikeAgain is spike for a spike a bot before this one reported already
 // (posted and audited): only the automatic rollback is left to do, by
 // policy, announced in one line.
-func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, known bool) spikeEnd {
+func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, k *kept, known bool) spikeEnd {
 	w.opt.Log.Info("sentry watch: the spike was reported before; not posted again", "deploy", r.ID)
 	if !s.AutoRollback || r.Kind == deploy.KindRollback {
 		return spikeDone
@@ -793,12 +796,15 @@ func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.Spi
 			Lines: []string{"whether a later deploy started could not be read: not rolling back by itself; roll back yourself"}})
 		return spikeDone
 	}
-	return w.autoRollback(ctx, r, s, chat.Message{Level: chat.Failure, Public: true, Title: title + ": rolling back now"})
+	return w.autoRollback(ctx, r, s, k, chat.Message{Level: chat.Failure, Public: true, Title: title + ": rolling back now"},
+		chat.Message{Level: chat.Failure, Public: true, Title: title + ": not started, the bot is stopping"})
 }
 
-// autoRollback rolls r back for spike s, announced by m, to which it adds
-// what the rollback passes.
-func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, m chat.Message) spikeEnd {
+// autoRollback rolls r back for spike s, announced by m once it has
+// started, to which it adds what the rollback passes. left is what the
+// channel is told instead when the rollback is refused as the bot stops:
+// kept in k for the watch's end (see watch), which says who rolls back.
+func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, k *kept, m, left chat.Message) spikeEnd {
 	var passes []string
 	if w.opt.Gate != nil {
 		for _, why := range w.opt.Gate.RollbackPasses(ctx, r.App, r.Env) {
@@ -837,18 +843,16 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: the audit log cannot be written, so nothing was changed: %s", r.App, r.Env, errs.Message(err))})
 		return spikeDone
 	}
-	// The announcement goes out as the rollback starts, not before it: a
-	// chat that rate limits the bot (a 429's Retry-After) held the
-	// rollback for up to post's 30 s while the errors went on. What keeps
-	// a bot that goes on with the watch from posting the spike again, or
-	// rolling back twice, is durable already: the spike saved as reported
-	// (spike), and the rollback's own record once it starts (later). What
-	// is said after it waits for it, so that the channel reads in order.
+	// The announcement goes out once the rollback has started, not
+	// before it: a chat that rate limits the bot (a 429's Retry-After)
+	// held the rollback for up to post's 30 s while the errors went on,
+	// and a rollback the stopping bot's engine refuses must not have
+	// been announced as "rolling back now". What keeps a bot that goes
+	// on with the watch from posting the spike again, or rolling back
+	// twice, is durable already: the spike saved as reported (spike),
+	// and the rollback's own record once it starts (later). What is said
+	// after it waits for it, so that the channel reads in order.
 	announced := make(chan struct{})
-	go func() {
-		defer close(announced)
-		w.post(ctx, r, m)
-	}()
 	begun, reported := make(chan struct{}), make(chan struct{})
 	rec, err := w.opt.Rollback.Rollback(ctx, req, func(ev deploy.Event) {
 		if ev.Kind != deploy.EventFinished || ev.Record == nil {
@@ -868,16 +872,22 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 		// Refused, as a command the bot refuses is: a search of the log
 		// for refusals finds it.
 		w.auditRollback(ctx, r, "", intent.Intent, audit.Refused, "automatic rollback refused: "+suggest.Strip(errs.Message(err)))
-		<-announced
 		if errors.Is(err, deploy.ErrDraining) {
 			// Spent here, the spike would roll nothing back: the saved
-			// watch goes to the next bot instead of being ended (watch).
+			// watch goes to the next bot instead of being ended (watch),
+			// which tells the channel so, once.
+			k.stopping = &left
 			return spikeStopping
 		}
+		w.post(ctx, r, m)
 		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
 			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
 		return spikeDone
 	}
+	go func() {
+		defer close(announced)
+		w.post(ctx, r, m)
+	}()
 	// What it went past goes into the audit log as into the channel, as
 	// a person's rollback's entry has it: the log outlives the post.
 	w.auditRollback(ctx, r, rec.Build, intent.Intent, audit.Event, strings.Join(append([]string{"automatic rollback " + rec.ID + ": " + reason}, passes...), "; "))
