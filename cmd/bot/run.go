@@ -455,7 +455,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*system, 
 				return engine.Rollback(ctx, req, sink)
 			}), Gate: gateFunc(func(ctx context.Context, app, env string) []string {
 				return sys.service.RollbackPasses(ctx, app, env)
-			}), Channel: channelFor(cfg), Log: log,
+			}), Channel: channelFor(cfg), Reaches: sys.notify.reaches, Log: log,
 			// Watches are saved, so that the next bot to run (this one
 			// restarted, or another replica) goes on with them.
 			Watches: st, Leases: st, LeaseTTL: cfg.Bot.LeaseTTL.D(), Replica: replica})

@@ -36,6 +36,26 @@ func (r *relay) set(n notifier) {
 	r.target = n
 }
 
+// consoleChannel is the channel the console records its commands in (see
+// internal/chat/console): the console's own, which no chat platform has.
+const consoleChannel = "console"
+
+// reaches reports whether the chat the relay posts to can post to
+// channel: the console prints every channel's messages, and with no chat
+// they are logged; Slack and Discord cannot post to the console's
+// channel, which they would take for one of theirs of that name (see
+// postdeploy.Options.Reaches).
+func (r *relay) reaches(channel string) bool {
+	r.mu.Lock()
+	n := r.target
+	r.mu.Unlock()
+	switch n.(type) {
+	case nil, consoleNotifier:
+		return true
+	}
+	return channel != consoleChannel
+}
+
 func (r *relay) Post(ctx context.Context, channel string, m chat.Message) error {
 	r.mu.Lock()
 	n := r.target
@@ -82,7 +102,8 @@ func (c consoleNotifier) Post(_ context.Context, channel string, m chat.Message)
 }
 
 // channelFor returns the channel an app/env's messages go to ("" when the
-// config names none: then the deploy's requester's channel).
+// config names none: then the channel the deploy was asked in, where the
+// bot's chat reaches it; see relay.reaches).
 func channelFor(cfg *config.Config) func(app, env string) string {
 	return func(app, env string) string {
 		a, ok := cfg.App(app)

@@ -89,9 +89,16 @@ type Options struct {
 	// Now and Sleep are the clock of the spike watch (tests drive them).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Channel says where an app/env's messages go when the deploy record
-	// names no channel: the env's configured channel.
+	// Channel says where an app/env's messages go: the env's configured
+	// channel, or "" for none, when they go to the deploy record's.
 	Channel func(app, env string) string
+	// Reaches, when set, says whether Notifier can post to a deploy
+	// record's channel: one the record names that it cannot (the
+	// console's, for a bot serving Slack that goes on with a watch the
+	// console left) is not posted to. With no channel left, a message is
+	// logged at warn, in full, and the watch's audit entries are written
+	// all the same. Unset, every channel is reached.
+	Reaches func(channel string) bool
 	// Watches keeps every watch and how far it got, so that a bot that
 	// stops mid-watch is followed by one that goes on with it (Resume).
 	// Without it watches live in this bot's memory only. It needs
@@ -1037,11 +1044,17 @@ func (w *Watcher) sentryFailed(ctx context.Context, wk *work, r *deploy.Record, 
 		Title: fmt.Sprintf("Sentry could not %s for %s %s on %s: %s (the deploy is not affected)", what, r.App, r.Build, r.Env, errs.Message(err))})
 }
 
+// channel is where the messages of r's watch go: the env's configured
+// channel, else the channel r was asked in when this bot can post there,
+// else none ("").
 func (w *Watcher) channel(r *deploy.Record) string {
 	if w.opt.Channel != nil {
 		if c := w.opt.Channel(r.App, r.Env); c != "" {
 			return c
 		}
+	}
+	if r.Channel != "" && w.opt.Reaches != nil && !w.opt.Reaches(r.Channel) {
+		return ""
 	}
 	return r.Channel
 }
@@ -1049,7 +1062,9 @@ func (w *Watcher) channel(r *deploy.Record) string {
 func (w *Watcher) post(ctx context.Context, r *deploy.Record, m chat.Message) {
 	ch := w.channel(r)
 	if ch == "" {
-		w.opt.Log.Warn("no channel to post to", "deploy", r.ID, "message", m.Title)
+		// Not dropped unsaid: the log is where it can still be read.
+		w.opt.Log.Warn("sentry watch: no channel to post to: "+r.App+"/"+r.Env+" has no channel in the config and this bot cannot post where the "+runKind(r)+" was asked",
+			"deploy", r.ID, "asked_in", r.Channel, "title", m.Title, "lines", strings.Join(m.Lines, " | "))
 		return
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
