@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
+	"github.com/switchman-bot/switchman/internal/chat/console"
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/config"
 	"github.com/switchman-bot/switchman/internal/deploy"
@@ -36,10 +37,6 @@ func (r *relay) set(n notifier) {
 	r.target = n
 }
 
-// consoleChannel is the channel the console records its commands in (see
-// internal/chat/console): the console's own, which no chat platform has.
-const consoleChannel = "console"
-
 // reaches reports whether the chat the relay posts to can post to
 // channel: the console prints every channel's messages, and with no chat
 // they are logged; Slack and Discord cannot post to the console's
@@ -53,7 +50,7 @@ func (r *relay) reaches(channel string) bool {
 	case nil, consoleNotifier:
 		return true
 	}
-	return channel != consoleChannel
+	return channel != console.Channel
 }
 
 func (r *relay) Post(ctx context.Context, channel string, m chat.Message) error {

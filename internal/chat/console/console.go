@@ -63,6 +63,11 @@ type Console struct {
 // promptText is the interactive console's prompt.
 const promptText = "switchman> "
 
+// Channel is the channel the console records its commands in: its own,
+// which no chat platform has (a Slack or Discord channel id never reads
+// so), so that what is posted there later is known to be the console's.
+const Channel = "console"
+
 // Run reads commands until end of input or ctx is done, then waits for
 // running deploys. It returns false if the last command failed (a refused
 // command, or a deploy that did not succeed), or if Wait gave up on a
@@ -198,7 +203,7 @@ const notRunTimeout = 10 * time.Second
 func (c *Console) notRun(ctx context.Context, line string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notRunTimeout)
 	defer cancel()
-	err := c.Handler.AuditRefusal(ctx, commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line, Refused: reasonStopping, RefusedFor: commands.RefusalDraining})
+	err := c.Handler.AuditRefusal(ctx, commands.Request{User: c.User, Platform: "console", Channel: Channel, Text: line, Refused: reasonStopping, RefusedFor: commands.RefusalDraining})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fmt.Fprint(c.Out, chat.Text(chat.Message{Level: chat.Failure, Title: fmt.Sprintf("Switchman is stopping, so %s was not run.", echo(line))}))
@@ -262,7 +267,7 @@ func (c *Console) show(text string) {
 }
 
 func (c *Console) handle(ctx context.Context, line string) {
-	req := commands.Request{User: c.User, Platform: "console", Channel: "console", Text: line}
+	req := commands.Request{User: c.User, Platform: "console", Channel: Channel, Text: line}
 	if m := commands.LeadingMention(line); m != "" {
 		// Parse would strip it as the bot's mention, which only a chat
 		// platform can tell: here it may name anyone (or be pasted from
