@@ -1315,6 +1315,16 @@ var keywords = []string{"to", "from", "on", "now", "for", "deploys"}
 
 func isKeyword(w string) bool { return slices.Contains(keywords, w) }
 
+// IsReserved reports whether w, unquoted, is read as a word of the
+// grammar rather than as a value in some place of a command: a keyword
+// (to, from, on, now, for, deploys) or the keyword of a form (confirm,
+// abort), in any case. A value that is one reads back as itself quoted,
+// as canonical writes it: deploy "confirm" 20261123-124158-b25a0a
+// deploys the app confirm.
+func IsReserved(w string) bool {
+	return isKeyword(strings.ToLower(w)) || formNamed(w) != nil
+}
+
 // lookalikeKeyword refuses w, which looks like the keyword k and is not
 // it: refused as an unexpected word or an unknown name, it read as the
 // very word the grammar wanted there.

@@ -260,8 +260,8 @@ var slash = map[commands.Verb]slashSpec{
 		},
 		text: func(o options) (string, error) {
 			w := o.words("deploy")
-			w.word("app")
-			w.word("build")
+			w.value("app")
+			w.value("build")
 			w.keyword("to", "env")
 			if w.flag("dry_run") {
 				w.add("--dry-run")
@@ -308,8 +308,8 @@ var slash = map[commands.Verb]slashSpec{
 			w := o.words("rollback")
 			w.word("app")
 			w.word("env")
-			w.keyword("to", "build")
-			w.keyword("from", "from")
+			w.keywordValue("to", "build")
+			w.keywordValue("from", "from")
 			return w.done()
 		},
 	},
@@ -363,7 +363,7 @@ var slash = map[commands.Verb]slashSpec{
 				text: func(o options) (string, error) {
 					w := o.words("train", commands.TrainBoard)
 					w.word("app")
-					w.word("build")
+					w.value("build")
 					w.keyword("to", "env")
 					w.keyword("on", "train")
 					return w.done()
@@ -783,6 +783,35 @@ func (w *words) keyword(kw, name string) {
 	if s := w.str(name); s != "" {
 		w.add(kw, w.checkWord(name, s))
 	}
+}
+
+// value adds a one-word option's value, if given, quoted when it is a
+// word of the grammar (commands.IsReserved): unquoted, /deploy
+// app:confirm build:ID would confirm the deploy ID rather than deploy
+// the app confirm, and build:to would leave the deploy without a build.
+// Only where the parser reads a quoted word as that value (the app of
+// deploy, a build) is it quoted.
+func (w *words) value(name string) {
+	if s := w.str(name); s != "" {
+		w.add(reservedQuoted(w.checkWord(name, s)))
+	}
+}
+
+// keywordValue adds "kw VALUE" for a one-word option, if given, the
+// value quoted as value quotes it.
+func (w *words) keywordValue(kw, name string) {
+	if s := w.str(name); s != "" {
+		w.add(kw, reservedQuoted(w.checkWord(name, s)))
+	}
+}
+
+// reservedQuoted quotes s if it is a word of the grammar. A word option
+// holds no quote (checkWord), so the quoting is exact.
+func reservedQuoted(s string) string {
+	if commands.IsReserved(s) {
+		return `"` + s + `"`
+	}
+	return s
 }
 
 // duration adds "for" and the duration option name. The parser reads

@@ -177,6 +177,19 @@ func TestCommandText(t *testing.T) {
 			wantErr: fmt.Sprintf("is %d characters long; the limit is %d", maxNameLen+1, maxNameLen)},
 		{name: "build over its cap", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, strings.Repeat("1", maxBuildLen+1))},
 			wantErr: fmt.Sprintf("is %d characters long; the limit is 64", maxBuildLen+1)},
+		// A value that is a word of the grammar is quoted where the
+		// parser reads it back quoted as that value.
+		{name: "deploy app named like a form", verb: "deploy", opts: []map[string]any{opt("app", str, "confirm"), opt("build", str, "20250314-140200-abc123")},
+			want: `deploy "confirm" 20250314-140200-abc123`, canonical: "-"},
+		{name: "deploy build named like a keyword", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "to"), opt("env", str, "prod")},
+			want: `deploy web "to" to prod`},
+		{name: "rollback builds named like keywords", verb: "rollback", opts: []map[string]any{opt("app", str, "web"), opt("env", str, "prod"), opt("build", str, "from"), opt("from", str, "to")},
+			want: `rollback web prod to "from" from "to"`},
+		{name: "train board build named like a keyword", verb: "train", opts: []map[string]any{sub("board", opt("app", str, "web"), opt("build", str, "on"), opt("train", str, "daily"))},
+			want: `train board web "on" on daily`},
+		{name: "app that reads as a flag", verb: "deploy", opts: []map[string]any{opt("app", str, "--force"), opt("build", str, "1")}, wantErr: "leading dash"},
+		{name: "build of several words", verb: "deploy", opts: []map[string]any{opt("app", str, "web"), opt("build", str, "1 to prod")}, wantErr: "without spaces"},
+		{name: "env in quotes", verb: "unlock", opts: []map[string]any{opt("app", str, "web"), opt("env", str, `"prod"`)}, wantErr: "quotes"},
 		{name: "reason no quote can hold", verb: "lock", opts: []map[string]any{opt("reason", str, "a\" b' c\u201d d\u00bb e")}, wantErr: "every kind of closing quote"},
 	}
 	for _, tt := range tests {
