@@ -304,14 +304,22 @@ const (
 const initialResponseWindow = 3 * time.Second
 
 // respond sends an interaction's response and reports whether it was.
-// A 429 is waited out only while the answer can still be in time (by):
-// one sent later is refused, and the sender has been shown "This
+// The call is given up at by, the end of Discord's window for the
+// answer: one sent later is refused, and the sender has been shown "This
 // interaction failed" already (the caller then tells them, should
-// Discord have taken it after all, that nothing was run).
+// Discord have taken it after all, that nothing was run). A 429 is
+// waited out only while the answer can still be in time.
 func (a *Adapter) respond(ctx context.Context, in *discordgo.Interaction, resp *discordgo.InteractionResponse, by time.Time) bool {
+	ctx, cancel := context.WithDeadline(ctx, by)
+	defer cancel()
 	err := a.retryBy(ctx, by, func() error {
 		return a.s.InteractionRespond(in, resp, discordgo.WithContext(ctx))
 	})
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		a.log.Warn("discord interaction response not sent within Discord's window for it; given up, as Discord refuses a later one",
+			"interaction", in.ID, "window", initialResponseWindow, "answer_by", by, "err", a.scrub(err, in.Token))
+		return false
+	}
 	if err != nil {
 		a.log.Warn("discord interaction response failed", "interaction", in.ID, "err", a.scrub(err, in.Token))
 		return false
