@@ -228,9 +228,10 @@ var grammar = []spec{
 		usage:   "grant @USER ROLE [APP] [ENV] [for DURATION]",
 		summary: "Give USER the role ROLE everywhere, on APP, or on APP in ENV.",
 		details: []string{
-			"USER is @name or a chat mention of one user; ROLE is a role of the configuration.",
+			"ROLE is a role of the configuration.",
 			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the grant holds until revoked.",
 		},
+		typed: []string{"USER is @name or a chat mention of one user."},
 		examples: []string{
 			grantExample,
 			"grant @bob deployer demo",

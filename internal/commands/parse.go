@@ -1538,7 +1538,10 @@ func (e *formUsage) Error() string { return e.msg }
 func parseDeployID(p *parser, args []token) (Command, error) {
 	name := p.spec.name()
 	if len(args) == 0 {
-		return Command{}, fmt.Errorf("%s needs the id of the deploy, e.g. %s %s", name, name, deployIDExample)
+		// Named by its keyword alone, the form reads the same however
+		// the platform has it sent (/confirm on Discord); the example is
+		// offered as a command, which such a platform shows in its form.
+		return Command{}, fmt.Errorf("the id of the deploy to %s is missing, e.g. %s", p.spec.keyword, suggest.Command(name+" "+deployIDExample))
 	}
 	if len(args) > 1 && isWord(args[0], p.keyword) && CheckDeployID(args[1].s) == nil {
 		// "deploy confirm confirm ID": the keyword written twice, not a

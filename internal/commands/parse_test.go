@@ -497,9 +497,9 @@ func TestParseReply(t *testing.T) {
 
 		// deploy confirm, deploy abort
 		{name: "confirm without id", in: "deploy confirm", exact: true,
-			want: []string{"deploy confirm needs the id of the deploy, e.g. deploy confirm 20261123-124158-b25a0a" + usageConfirm}},
+			want: []string{"the id of the deploy to confirm is missing, e.g. \ue000deploy confirm 20261123-124158-b25a0a\ue001" + usageConfirm}},
 		{name: "abort without id", in: "deploy abort", exact: true,
-			want: []string{"deploy abort needs the id of the deploy, e.g. deploy abort 20261123-124158-b25a0a" + usageAbort}},
+			want: []string{"the id of the deploy to abort is missing, e.g. \ue000deploy abort 20261123-124158-b25a0a\ue001" + usageAbort}},
 		{name: "confirm a build", in: "deploy confirm 1337", exact: true,
 			want: []string{`"1337" is not a deploy id` + validDeployID + usageConfirm}},
 		{name: "abort a word", in: "deploy abort latest", exact: true,

@@ -35,6 +35,7 @@ func TestHelpIsSlash(t *testing.T) {
 		}, []string{"\ntrain board APP", "\ntrain depart", "to ENV", "the word now", "rest of the line"}},
 		{"help rollback", []string{"/rollback app:"}, []string{"from BUILD", "rollback DEPLOY-ID"}},
 		{"help lock", []string{"/lock reason:"}, []string{"rest of the line"}},
+		{"help grant", []string{"/grant user:", "ROLE is a role of the configuration."}, []string{"@name", "chat mention"}},
 	}
 	svc, cat := gateService(t)
 	for _, tt := range tests {

@@ -110,6 +110,8 @@ func TestFormInSentenceIsSlash(t *testing.T) {
 		{"deploy --dry-run confirm " + id, "takes no flags: /confirm id:\n"},
 		{"deploy --dry-run abort", "takes no flags: /abort id:\n"},
 		{"confirm " + id, "write it after deploy: /confirm id:\n"},
+		{"deploy confirm", "the id of the deploy to confirm is missing, e.g. /confirm id:" + id},
+		{"deploy abort", "the id of the deploy to abort is missing, e.g. /abort id:" + id},
 	}
 	svc, cat := gateService(t)
 	for _, tt := range tests {
