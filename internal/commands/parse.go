@@ -2333,6 +2333,9 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 			return c, writtenTwice("deploys", suggest.Command("unlock "+writtenWords(slices.Delete(slices.Clone(args), i, i+1))))
 		}
 	}
+	if err := p.unlockDuration(args); err != nil {
+		return c, err
+	}
 	// "unlock deploys web web": the app written twice, not an env.
 	if err := p.appTwiceAt(args, 1); err != nil {
 		return c, err
@@ -2352,6 +2355,37 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 	}
 	c.App, c.Env = app, env
 	return c, nil
+}
+
+// unlockDuration refuses given, the arguments of unlock, when they hold
+// "for DURATION", as lock takes it: "unlock deploys web for 1h" was
+// answered as an unknown env "for" of web. A lock's duration is set when
+// it is taken, so the reply offers the unlock without it. A "for" that
+// names the app or env in its place is that name; nil when there is none.
+func (p *parser) unlockDuration(given []token) error {
+	for i := 1; i+1 < len(given); i++ {
+		named := i == 1 && p.isApp(given[i].s) || i == 2 && p.isEnv(given[1].s, given[i].s)
+		if !isWord(given[i], "for") || named || !durationWritten(given[i+1]) {
+			continue
+		}
+		return &slipError{
+			problem: fmt.Sprintf(`unlock takes no duration ("for %s"): a lock's duration is set when it is taken`, given[i+1].s),
+			fix:     "to end the lock now, send",
+			fixed:   "unlock " + writtenWords(slices.Delete(slices.Clone(given), i, i+2)),
+		}
+	}
+	return nil
+}
+
+// durationWritten reports whether t is written as a duration, one too
+// long or zero included.
+func durationWritten(t token) bool {
+	if t.quoted || !startsWithDigit(t.s) {
+		return false
+	}
+	var syntax durationSyntaxError
+	_, err := parseDuration(t.s, "")
+	return !errors.As(err, &syntax)
 }
 
 // appEnv takes an optional APP and an optional ENV of it from the front of
