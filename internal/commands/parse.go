@@ -2455,8 +2455,13 @@ func (p *parser) appsTwo(app string, t token) error {
 // accounting. As appsTwo, it names both apps and offers no command; it
 // says that t is an app and lists app's envs, as the env's place is
 // where the word stood. nil otherwise; a quoted word is left to be
-// looked up as an env.
+// looked up as an env. The app's own name there, "deploy accounting 1 to
+// accounting", is the app named twice: said so, with app's envs listed
+// and no command offered, as the env meant is not written.
 func (p *parser) appNotEnv(app string, t token) error {
+	if p.appTwice(app, t) {
+		return fmt.Errorf("%s is the app, not an env of %s, so the app is named twice: send the %s again with the env you mean; known envs of %s: %s", echo(t.s), app, p.spec.name(), app, list(p.cat.Envs(app)))
+	}
 	if p.appsTwo(app, t) == nil {
 		return nil
 	}
