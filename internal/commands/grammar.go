@@ -108,7 +108,7 @@ var grammar = []spec{
 		details: []string{
 			"DURATION is like 30m, 2h, 1d, 1h30m or 1w (at most 90d); without it the lock holds until unlock.",
 		},
-		typed: []string{"The reason is the rest of the line; quote it if it starts with an app or env name."},
+		typed: []string{`The reason is the rest of the line; quote it if it starts with an app or env name, or with a word written as a duration ("3d printer down"), which otherwise needs "for" before it.`},
 		examples: []string{
 			"lock deploys accounting production for 2h db migration",
 			`lock deploys for 1d "release freeze"`,
