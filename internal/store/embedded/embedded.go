@@ -1212,11 +1212,26 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 	if write && (began.CompareAndSwap(waiting, givenUp) || began.Load() == givenUp) {
 		return s.notRun(ctx)
 	}
-	if write {
-		return fmt.Errorf("state store %s did not answer in time, the change may still be made: %w", s.path, context.Cause(ctx))
-	}
-	return fmt.Errorf("state store %s did not answer in time: %w", s.path, context.Cause(ctx))
+	return s.noAnswer(ctx, write)
 }
+
+// noAnswer is the error of a transaction begun whose ctx ended before it
+// did: the disk holding the file did not answer in time, as a stalled
+// one does not, and a write may still be made once it answers. It wraps
+// ctx's cause, and its message, for people, says so: not
+// deploy.StoreUnreachable's "state store unreachable", Redis's words, which
+// deploy.StoreReason gives an error without a message of its own: the file
+// is local, and nothing was tried to reach.
+func (s *Store) noAnswer(ctx context.Context, write bool) error {
+	if write {
+		return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s did not answer in time (%s), the change may still be made", s.path, mayBeStalled)
+	}
+	return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s did not answer in time (%s)", s.path, mayBeStalled)
+}
+
+// mayBeStalled is what a store that did not answer in time says of its
+// file's disk.
+const mayBeStalled = "its disk may be stalled"
 
 // notRun is the error of a write given up, as ctx ended, while it waited
 // its turn behind another on the disk: it was never begun, and never will

@@ -257,7 +257,9 @@ func (s *Store) pruneFences(ctx context.Context) error {
 	case s.acquiring <- struct{}{}:
 		defer func() { <-s.acquiring }()
 	case <-ctx.Done():
-		return fmt.Errorf("drop fencing counters: state store %s did not answer in time: %w", s.path, context.Cause(ctx))
+		// The Acquire under way waits for the disk: what is said of
+		// the file is said of it, not that it is unreachable.
+		return errs.Wrap(errs.Unavailable, context.Cause(ctx), "drop fencing counters: state store %s did not answer in time (%s); none was dropped", s.path, mayBeStalled)
 	}
 	// With no Acquire running, the leases in force now are all there
 	// will be until the transaction ends.
