@@ -210,6 +210,7 @@ const (
 	ConditionDamaged       = "damaged"
 	ConditionUnmapped      = "unmapped"
 	ConditionRefusesWrites = "refuses_writes"
+	ConditionStalled       = "stalled"
 )
 
 // HealthCondition names what err, of a check of the store (Locks, then
@@ -221,8 +222,11 @@ const (
 // the bot is restarted (see unmappedError); ConditionRefusesWrites,
 // with "ENOSPC", "EDQUOT" or "EFBIG", when the last write found its disk
 // or quota full, or its file at the size limit set on the process, as
-// Redis's condition at maxmemory is named; else
-// ConditionUnreachable (it did not answer in time).
+// Redis's condition at maxmemory is named; ConditionStalled when the
+// check's context ended before the file answered (its disk did not answer
+// in time, as a stalled one does not): "unreachable", Redis's word, would
+// send people to the network, and the file is local; else
+// ConditionUnreachable.
 func HealthCondition(err error) (condition, reply string) {
 	var damaged *damagedError
 	if errors.As(err, &damaged) {
@@ -243,6 +247,9 @@ func HealthCondition(err error) (condition, reply string) {
 			return ConditionRefusesWrites, "EFBIG"
 		}
 		return ConditionRefusesWrites, "ENOSPC"
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ConditionStalled, ""
 	}
 	return ConditionUnreachable, ""
 }
