@@ -337,7 +337,7 @@ func TestCheckConfig(t *testing.T) {
 	}{
 		{"demo", []string{"-config", "../../config/demo.yaml", "check-config"}, 0, "demo"},
 		{"store path through a file, warned of", []string{"-config", throughFile, "check-config"}, 0,
-			"store.path: cannot create " + filepath.Join(dir, "notadir", "switchman.db") + ": " + filepath.Join(dir, "notadir") + " is not a directory"},
+			"warning: the bot would not start here: it cannot open (or create) files the config names:\n  store.path: state store " + filepath.Join(dir, "notadir", "switchman.db") + " cannot be created: " + filepath.Join(dir, "notadir") + ", on its way, is a file, not a directory: set store.path to a file in a directory"},
 		{"reference", []string{"check-config", "-config", "../../config/reference.yaml"}, 0, "accounting"},
 		// Its SSH files are those of a server, not of this machine.
 		{"reference, warned of its files", []string{"check-config", "-config", "../../config/reference.yaml"}, 0,

@@ -151,11 +151,18 @@ func run(ctx context.Context, args []string, std stdio) error {
 				return exitCode(1)
 			}
 		}
+		var notCreatable []string
 		if cfg.Store.Redis == nil {
 			// What would stop serve and console on this machine, and
 			// what they would warn of; the file is not opened: the bot
 			// may be running with it.
-			if err := embedded.Check(cfg.Store.Path, newLogger(std.Err, cfg)); err != nil {
+			err := embedded.Check(cfg.Store.Path, newLogger(std.Err, cfg))
+			switch {
+			case errors.Is(err, embedded.ErrNotCreatable):
+				// Warned of below, in the bot's words: a config is
+				// often checked where it does not run.
+				notCreatable = []string{"store.path: " + err.Error()}
+			case err != nil:
 				fmt.Fprintf(std.Err, "%s: %v\n", cfg.File, err)
 				return exitCode(1)
 			}
@@ -167,7 +174,7 @@ func run(ctx context.Context, args []string, std stdio) error {
 		if unseen := noSlackID(cfg, policy.Admins()); len(unseen) > 0 && cfg.Slack.Configured() && requiresAdminPresent(cfg) {
 			fmt.Fprintf(std.Out, "note: %s\n", unseenAdminsNote(unseen))
 		}
-		if missing := cfg.UnreadableFiles(); len(missing) > 0 {
+		if missing := append(notCreatable, cfg.UnreadableFiles()...); len(missing) > 0 {
 			// A config is often checked where it does not run (CI
 			// without the secrets): said, not refused.
 			fmt.Fprintf(std.Err, "warning: the bot would not start here: it cannot open (or create) files the config names:\n  %s\n", strings.Join(missing, "\n  "))

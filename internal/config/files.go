@@ -1,17 +1,14 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"syscall"
 )
 
 // UnreadableFiles lists the files the config names that this machine
-// cannot open: SSH keys and known_hosts, the Redis CA, and a missing
-// embedded store it could not create. The bot refuses to
+// cannot open: SSH keys and known_hosts, and the Redis CA (a missing
+// embedded store the bot could not create is embedded.Check's to say,
+// in the bot's own words). The bot refuses to
 // start without them, but a config is often checked where it is not run
 // (in CI, without the secrets), so `bot check-config` warns rather than
 // fails. Each line names the key and the error; a file named by several
@@ -33,8 +30,6 @@ func (c *Config) UnreadableFiles() []string {
 	}
 	if r := c.Store.Redis; r != nil {
 		check("store.redis.ca_file", r.CAFile)
-	} else if err := creatable(c.Store.Path); err != nil {
-		out = append(out, "store.path: "+err.Error())
 	}
 	for _, name := range c.AppNames() {
 		a := c.Apps[name]
@@ -77,36 +72,4 @@ func (c *Config) ExposedKeyFiles() []string {
 		}
 	}
 	return out
-}
-
-// creatable says why the bot could not create a missing embedded store
-// at path, as its first start would: the nearest directory that exists
-// on the way is a file, or this user may not write it. A store that
-// exists is the store's own checks' to judge.
-func creatable(path string) error {
-	if path == "" {
-		return nil
-	}
-	// ENOTDIR: a file where a directory on the way should be.
-	missing := func(err error) bool { return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) }
-	if _, err := os.Lstat(path); !missing(err) {
-		return nil
-	}
-	dir := filepath.Dir(path)
-	for {
-		info, err := os.Stat(dir)
-		switch {
-		case missing(err) && filepath.Dir(dir) != dir:
-			dir = filepath.Dir(dir)
-			continue
-		case err != nil:
-			return fmt.Errorf("cannot create %s: %w", path, err)
-		case !info.IsDir():
-			return fmt.Errorf("cannot create %s: %s is not a directory", path, dir)
-		}
-		if err := syscall.Access(dir, 0o2|0o1); err != nil { // W_OK|X_OK
-			return fmt.Errorf("cannot create %s: this user may not write %s: %w", path, dir, err)
-		}
-		return nil
-	}
 }

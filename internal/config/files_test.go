@@ -37,33 +37,3 @@ func TestExposedKeyFiles(t *testing.T) {
 		t.Errorf("ExposedKeyFiles: got %q, want %q", got, want)
 	}
 }
-
-// TestUnreadableFilesStorePath: a missing embedded store the bot could not
-// create, as a file stands where a directory on its way should be, is
-// named; one it could create, and one that exists, are not.
-func TestUnreadableFilesStorePath(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "blocker"), []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "state.db"), []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		path string
-		want []string
-	}{
-		{"blocker/state.db", []string{"store.path: cannot create " + filepath.Join(dir, "blocker", "state.db") + ": " + filepath.Join(dir, "blocker") + " is not a directory"}},
-		{"blocker/var/state.db", []string{"store.path: cannot create " + filepath.Join(dir, "blocker", "var", "state.db") + ": " + filepath.Join(dir, "blocker") + " is not a directory"}},
-		{"var/lib/state.db", nil},
-		{"state.db", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			c := mustParse(t, filepath.Join(dir, "switchman.yaml"), "store:\n  path: "+tt.path+"\n"+minimalYAML, nil)
-			if got := c.UnreadableFiles(); !slices.Equal(got, tt.want) {
-				t.Errorf("UnreadableFiles: got %q, want %q", got, tt.want)
-			}
-		})
-	}
-}

@@ -61,19 +61,65 @@ func createError(path string, err error) error {
 	if !errors.As(err, &pe) {
 		return nil
 	}
-	dir := filepath.Dir(pe.Path) // the directory a file or directory was to be made in
+	return cannotCreate(path, filepath.Dir(pe.Path), err) // the directory a file or directory was to be made in
+}
+
+// ErrNotCreatable is what the error of Open and Check wraps for a missing
+// store this user could not create where store.path puts it: a config is
+// often checked where the bot does not run, and its check may warn of
+// that rather than refuse it.
+var ErrNotCreatable = errors.New("state store cannot be created")
+
+// notCreatable is the cause of an error of cannotCreate: err, which it
+// reads as, and ErrNotCreatable.
+type notCreatable struct{ err error }
+
+func (e notCreatable) Error() string   { return e.err.Error() }
+func (e notCreatable) Unwrap() []error { return []error{ErrNotCreatable, e.err} }
+
+// cannotCreate is the error of the missing store at path that cannot be
+// created in dir for err (EROFS, EACCES), or nil for another error: the
+// wording Open and Check share.
+func cannotCreate(path, dir string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EROFS):
-		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: the directory %s is on a file system mounted read-only: remount it read-write, or set store.path to a file on a writable one", path, dir)
+		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: the directory %s is on a file system mounted read-only: remount it read-write, or set store.path to a file on a writable one", path, dir)
 	case errors.Is(err, syscall.EACCES):
 		self := os.Geteuid()
 		owner, mode, ok := ownerOf(dir)
 		if !ok {
-			return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s: set store.path to a file in a directory this user may write", path, userName(self), dir)
+			return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s: set store.path to a file in a directory this user may write", path, userName(self), dir)
 		}
-		return errs.Wrap(errs.Unavailable, err, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s (owned by %s, mode %04o): run the bot as %s, or set store.path to a file in a directory this user may write", path, userName(self), dir, userName(owner), mode, loginOf(owner))
+		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s (owned by %s, mode %04o): run the bot as %s, or set store.path to a file in a directory this user may write", path, userName(self), dir, userName(owner), mode, loginOf(owner))
+	case errors.Is(err, syscall.ENOTDIR):
+		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: %s, on its way, is a file, not a directory: set store.path to a file in a directory", path, dir)
 	}
 	return nil
+}
+
+// creatable returns the error Open would give creating the missing store
+// at path, without creating anything, from the nearest directory on the
+// way to file (where Open would make it, see storeDirs) that exists: one
+// this user may not write, on a file system mounted read-only, or a file
+// where a directory should be; nil when none is found so.
+func creatable(path, file string) error {
+	dir := filepath.Dir(file)
+	for {
+		info, err := os.Stat(dir)
+		switch {
+		case (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && filepath.Dir(dir) != dir:
+			dir = filepath.Dir(dir)
+			continue
+		case err != nil:
+			return nil // left to Open, as Check leaves what it cannot stat
+		case !info.IsDir():
+			return cannotCreate(path, dir, syscall.ENOTDIR)
+		}
+		if err := syscall.Access(dir, 0o2|0o1); err != nil { // W_OK|X_OK
+			return cannotCreate(path, dir, &fs.PathError{Op: "access", Path: dir, Err: err})
+		}
+		return nil
+	}
 }
 
 // reachError is the error of Open and Check for err, a stat of the store

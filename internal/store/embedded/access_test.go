@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,6 +48,7 @@ func openAndReport(path string) {
 	fmt.Println("open read-only:", outcome(err))
 	err = embedded.Check(path, slog.New(slog.NewTextHandler(os.Stdout, nil)))
 	fmt.Println("check:", outcome(err))
+	fmt.Println("check not creatable:", errors.Is(err, embedded.ErrNotCreatable))
 }
 
 // openElsewhere runs this test binary as openAndReport with the store at

@@ -49,11 +49,16 @@ func names(t *testing.T, dir string) []string {
 
 // TestOpenCannotCreate: a store that does not exist yet, in a directory
 // the bot cannot write (on a file system mounted read-only, or another
-// user's), stops the bot with the directory, why it cannot be written
-// there and which key to change, not "create state store FILE: open
+// user's), or behind a file where a directory on its way should be,
+// stops the bot with the directory, why it cannot be written there and
+// which key to change, not "create state store FILE: open
 // DIR/.switchman.db.new-123: permission denied" about a temporary file;
 // nothing is created. The directory the store's own would be made in
-// counts the same when that one is missing too.
+// counts the same when that one is missing too. Check, which bot
+// check-config runs, says the same, in the same words, as an error
+// wrapping ErrNotCreatable (check-config warns of it): it found nothing
+// wrong with a store it could not create, and check-config warned of one
+// in words of its own.
 func TestOpenCannotCreate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -84,6 +89,20 @@ func TestOpenCannotCreate(t *testing.T) {
 			}
 			return dir, filepath.Join(dir, "switchman", "switchman.db"), append(slices.Clone(asNobody), bin)
 		}, "state store %[1]s cannot be created: this user, nobody (uid 65534), which the bot runs as, may not write the directory %[2]s (owned by root (uid 0), mode 0755): run the bot as root, or set store.path to a file in a directory this user may write"},
+		{"a file where its directory should be", func(t *testing.T) (string, string, []string) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "blocker"), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir, filepath.Join(dir, "blocker", "switchman.db"), []string{mustExecutable(t)}
+		}, "state store %[1]s cannot be created: %[2]s/blocker, on its way, is a file, not a directory: set store.path to a file in a directory"},
+		{"a file where a directory further up should be", func(t *testing.T) (string, string, []string) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "blocker"), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir, filepath.Join(dir, "blocker", "var", "switchman.db"), []string{mustExecutable(t)}
+		}, "state store %[1]s cannot be created: %[2]s/blocker, on its way, is a file, not a directory: set store.path to a file in a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, path, run := tc.setup(t)
@@ -92,6 +111,12 @@ func TestOpenCannotCreate(t *testing.T) {
 			want := fmt.Sprintf(tc.want, path, dir)
 			if got := line(lines, "open: "); !strings.HasPrefix(got, want) {
 				t.Errorf("Open: got %q, want %q", got, want)
+			}
+			if got := line(lines, "check: "); !strings.HasPrefix(got, want) {
+				t.Errorf("Check: got %q, want %q", got, want)
+			}
+			if got := line(lines, "check not creatable: "); got != "true" {
+				t.Errorf("Check's error wraps ErrNotCreatable: got %s, want true", got)
 			}
 			if after := names(t, dir); !slices.Equal(after, before) {
 				t.Errorf("%s after Open: got %q, want %q (nothing created)", dir, after, before)

@@ -379,6 +379,12 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 		if err != nil {
 			return nil, err
 		}
+	case errors.Is(err, syscall.ENOTDIR) && !opt.ReadOnly:
+		// A file where a directory on the way should be.
+		if cerr := creatable(path, path); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("open state store: %w", err)
 	case err != nil:
 		if rerr := reachError(path, opt.ReadOnly, err); rerr != nil {
 			return nil, rerr
@@ -512,8 +518,10 @@ func openError(path string, readOnly bool, err error) error {
 // size and mode and its directories' modes alone: an empty file, one
 // anyone may write, or one in a directory anyone may write (see
 // checkDirs). A missing file is no error (Open creates it) unless its
-// directory is refused, nor is one a file on its way keeps from existing
-// (which Open refuses). Besides metadata it reads the file's bbolt meta
+// directory is refused, or this user could not create it there, nor a
+// file where a directory on its way should be, which Open refuses with
+// the same error (wrapping ErrNotCreatable: a config is often checked
+// where the bot does not run, and its check may only warn of it). Besides metadata it reads the file's bbolt meta
 // pages, and refuses a file without a valid one (garbage) or shorter
 // than they say, as Open does (see checkLength), and the root of its
 // tree, and refuses another program's bbolt file or a store of another
@@ -528,16 +536,19 @@ func Check(path string, log *slog.Logger) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		dirs, err := checkDirs(path)
-		if err == nil {
-			warnDirs(path, dirs, opt)
+		if err != nil {
+			return err
 		}
-		return err
+		warnDirs(path, dirs, opt)
+		_, file, err := storeDirs(path)
+		if err != nil {
+			return err
+		}
+		return creatable(path, file)
 	case errors.Is(err, syscall.ENOTDIR):
 		// A file where a directory on the way should be: no store is
-		// there to judge, and none could be made. check-config warns
-		// of it with the files the bot could not open here, since a
-		// config is often checked where it does not run.
-		return nil
+		// there to judge, and none could be made.
+		return creatable(path, path)
 	case err != nil:
 		if rerr := reachError(path, true, err); rerr != nil {
 			return rerr
