@@ -67,8 +67,10 @@ func TestResponseURLRateLimitWithoutSeconds(t *testing.T) {
 			if len(at) != 2 {
 				t.Fatalf("got %d posts to the response URL, want 2", len(at))
 			}
-			if d := at[1].Sub(at[0]); d < tt.least || d > tt.least+5*time.Second {
-				t.Errorf("second post %s after the 429, want about %s", d, tt.least)
+			// The wait is a lower bound: a busy machine only sends the
+			// second post later, and it must never come sooner.
+			if d := at[1].Sub(at[0]); d < tt.least {
+				t.Errorf("second post %s after the 429, want at least %s", d, tt.least)
 			}
 			if h.total() != 1 || texts[0] != texts[1] {
 				t.Errorf("got %d runs and posts %q, want one run whose reply was sent twice alike", h.total(), texts)
