@@ -816,7 +816,6 @@ func TestHungAgent(t *testing.T) {
 				time.AfterFunc(bound, cancel)
 			}
 			done := make(chan error, 1)
-			start := time.Now()
 			go func() {
 				_, err := tr.Open(ctx, host(f, 0))
 				done <- err
@@ -829,11 +828,12 @@ func TestHungAgent(t *testing.T) {
 				if !tt.byCtx && !strings.Contains(err.Error(), "ssh-agent") {
 					t.Errorf("got %v, want it to name the ssh-agent", err)
 				}
-				if d := time.Since(start); d > bound+2*time.Second {
-					t.Errorf("Open took %s, want about %s", d.Round(time.Millisecond), bound)
-				}
-			case <-time.After(bound + 5*time.Second):
-				t.Fatalf("Open still blocked %s after a bound of %s", bound+5*time.Second, bound)
+				// The error above says which bound ended the wait:
+				// ConnectTimeout's deadline or the caller's cancel.
+			case <-time.After(bound + time.Minute):
+				// An agent that never answers holds an unbounded
+				// Open forever: this fails only then.
+				t.Fatalf("Open still blocked %s after a bound of %s", bound+time.Minute, bound)
 			}
 		})
 	}
@@ -842,7 +842,9 @@ func TestHungAgent(t *testing.T) {
 func TestJumpHost(t *testing.T) {
 	t.Parallel()
 	f := sshd.StartFleet(t, 2, sshd.Options{})
-	tr := transport(t, f, func(c *Config) { c.Jump = &JumpHost{Address: f.Hosts[0].Addr} })
+	// No keepalive within the test: only the tunnel's end can end a step
+	// once the bastion died.
+	tr := transport(t, f, func(c *Config) { c.Jump, c.KeepAlive = &JumpHost{Address: f.Hosts[0].Addr}, time.Hour })
 	s := open(t, tr, f, 1)
 	// Each host has its own /srv: the file shows which host ran it.
 	run(t, s, "touch /srv/via-jump")
@@ -868,15 +870,21 @@ func TestJumpHost(t *testing.T) {
 		t.Errorf("Open of a target the bastion cannot reach: got %v, want ErrUnreachable starting %q", err, want)
 	}
 
-	// The tunnel dies with the bastion.
+	// The tunnel dies with the bastion: the step fails rather than wait
+	// for keepalives, which would take an hour.
 	f.Kill(0)
-	start := time.Now()
-	_, err = s.Run(context.Background(), deploy.Command{Script: "true"})
+	ran := make(chan error, 1)
+	go func() {
+		_, err := s.Run(context.Background(), deploy.Command{Script: "true"})
+		ran <- err
+	}()
+	select {
+	case err = <-ran:
+	case <-time.After(time.Minute):
+		t.Fatal("Run still running a minute after the bastion died: the tunnel's end went unnoticed")
+	}
 	if !errors.Is(err, deploy.ErrUnreachable) {
 		t.Fatalf("Run after the bastion died: got %v, want ErrUnreachable", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Run took %s after the bastion died", d)
 	}
 	_, err = tr.Open(context.Background(), host(f, 1))
 	if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), "bastion") {
@@ -889,7 +897,9 @@ func TestTimeout(t *testing.T) {
 	f := sshd.StartFleet(t, 1, sshd.Options{})
 	s := open(t, transport(t, f, nil), f, 0)
 	// A unique sleep, so that the check below finds only this one.
-	sleep := "sleep 30." + strconv.Itoa(os.Getpid()%100000)
+	// Longer than the hang guard below: a step the timeout did not end
+	// would outlast it.
+	sleep := "sleep 300." + strconv.Itoa(os.Getpid()%100000)
 	pattern := strings.Replace(sleep, ".", "[.]", 1)
 
 	// What an earlier step left running in the background (an app a
@@ -907,10 +917,16 @@ func TestTimeout(t *testing.T) {
 	orphan := "sleep 33." + strconv.Itoa(os.Getpid()%100000)
 	shellPID := run(t, s, "echo $$")
 
-	start := time.Now()
-	_, err := s.Run(context.Background(), deploy.Command{Script: "sh -c '" + orphan + " >/dev/null 2>&1 &'; " + child + " & " + sleep, Timeout: 300 * time.Millisecond})
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Run took %s, want about 300ms", d)
+	ran := make(chan error, 1)
+	go func() {
+		_, err := s.Run(context.Background(), deploy.Command{Script: "sh -c '" + orphan + " >/dev/null 2>&1 &'; " + child + " & " + sleep, Timeout: 300 * time.Millisecond})
+		ran <- err
+	}()
+	var err error
+	select {
+	case err = <-ran:
+	case <-time.After(time.Minute):
+		t.Fatal("Run still running a minute into a step with a timeout of 300ms")
 	}
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "step timed out after 300ms") {
 		t.Fatalf("got %v, want a step timeout wrapping context.DeadlineExceeded", err)
@@ -945,16 +961,18 @@ func TestDeadHost(t *testing.T) {
 		c.ConnectTimeout = time.Second
 	})
 	tests := []struct {
-		name   string
-		host   int
-		stop   func(int)
-		within time.Duration
+		name string
+		host int
+		stop func(int)
+		// how says what ended the step; open what a new connection met.
+		how, open string
 	}{
-		// The kernel closes a killed host's connections at once.
-		{"killed", 0, f.Kill, 3 * time.Second},
+		// The kernel closes a killed host's connections at once: the
+		// step fails as the connection ends, not by keepalives.
+		{"killed", 0, f.Kill, "connection lost", "connection refused"},
 		// A hung host keeps its connections open: keepalives must
 		// notice, after about 4 intervals.
-		{"paused", 1, f.Pause, 3 * time.Second},
+		{"paused", 1, f.Pause, "stopped answering", "no answer within 1s"},
 	}
 	t.Cleanup(func() { f.Resume(1) })
 	for _, tt := range tests {
@@ -977,30 +995,25 @@ func TestDeadHost(t *testing.T) {
 			var res result
 			select {
 			case res = <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("Run still running 15s after the host died")
+			case <-time.After(time.Minute):
+				t.Fatal("Run still running a minute after the host died")
 			}
 			if !errors.Is(res.err, deploy.ErrUnreachable) || !strings.Contains(res.err.Error(), f.Hosts[tt.host].Name) {
 				t.Fatalf("got %v, want ErrUnreachable naming the host", res.err)
 			}
-			if d := res.at.Sub(stoppedAt); d > tt.within {
-				t.Errorf("Run failed %s after the host died, want within %s", d.Round(time.Millisecond), tt.within)
-			} else {
-				t.Logf("declared dead after %s: %v", d.Round(time.Millisecond), res.err)
+			if !strings.Contains(res.err.Error(), tt.how) {
+				t.Errorf("got %v, want it to say %q", res.err, tt.how)
 			}
+			t.Logf("declared dead after %s: %v", res.at.Sub(stoppedAt).Round(time.Millisecond), res.err)
 			// Later steps fail at once.
 			if _, err := s.Run(context.Background(), deploy.Command{Script: "true"}); !errors.Is(err, deploy.ErrUnreachable) {
 				t.Errorf("next Run: got %v, want ErrUnreachable", err)
 			}
 			// A new connection: refused for a killed host, no banner within
 			// ConnectTimeout for a hung one.
-			start := time.Now()
 			_, err := tr.Open(context.Background(), host(f, tt.host))
-			if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), f.Hosts[tt.host].Name) {
-				t.Errorf("Open: got %v, want ErrUnreachable naming the host", err)
-			}
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("Open took %s, want at most ConnectTimeout (1s)", d)
+			if !errors.Is(err, deploy.ErrUnreachable) || !strings.Contains(err.Error(), f.Hosts[tt.host].Name) || !strings.Contains(err.Error(), tt.open) {
+				t.Errorf("Open: got %v, want ErrUnreachable naming the host and saying %q", err, tt.open)
 			}
 		})
 	}
@@ -1019,7 +1032,6 @@ func TestHungHostWithinTheCallersLimit(t *testing.T) {
 	t.Cleanup(func() { f.Resume(0) })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	start := time.Now()
 	_, err := tr.Open(ctx, host(f, 0))
 	if !errors.Is(err, deploy.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got %v, want ErrUnreachable and context.DeadlineExceeded", err)
@@ -1035,9 +1047,8 @@ func TestHungHostWithinTheCallersLimit(t *testing.T) {
 	if d, perr := time.ParseDuration(strings.TrimSuffix(strings.TrimPrefix(msg, prefix), suffix)); perr != nil || d <= 0 {
 		t.Errorf("got %q, want how long the connection had between %q and %q", msg, prefix, suffix)
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Open took %s, want about the caller's 1s", d.Round(time.Millisecond))
-	}
+	// That message, not "no answer within 1m0s", shows the caller's
+	// limit ended the wait rather than ConnectTimeout.
 }
 
 func TestOpenContext(t *testing.T) {
