@@ -339,12 +339,11 @@ func TestDrainIsBounded(t *testing.T) {
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
 	_, _, stop := start(t, server.Options{DrainTimeout: 100 * time.Millisecond, Drain: func() { <-block }})
-	begin := time.Now()
+	// The drain never ends on its own: Run returns only if the drain
+	// timeout ends the wait, whatever the pace; stop fails the test if
+	// Run has not returned 30 s on.
 	if err := stop(); err != nil {
 		t.Errorf("Run: got %v, want nil", err)
-	}
-	if d := time.Since(begin); d > 5*time.Second {
-		t.Errorf("Run returned after %s, want about the 100 ms drain timeout", d)
 	}
 }
 
