@@ -176,8 +176,10 @@ func TestPoolReadyGivesUpOnAServerThatStaysDown(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	if took < time.Second || took > 5*time.Second {
-		t.Errorf("Ready gave up after %s, want about 1s", took)
+	// It waited the whole ReadyTimeout: a busy machine only makes that
+	// longer, and the error above says it was the timeout that ended it.
+	if took < time.Second {
+		t.Errorf("Ready gave up after %s, want after its ReadyTimeout of 1s", took)
 	}
 }
 
