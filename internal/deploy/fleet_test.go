@@ -885,10 +885,10 @@ func TestFleetHostLostMidDeploy(t *testing.T) {
 			t.Logf("host1 %s during its restart: its step failed %s later, the deploy ended %s later: %s", tt.name,
 				failed.Time.Sub(lost).Round(time.Millisecond), time.Since(lost).Round(time.Millisecond), rec.Error)
 			// The SSH connection, not the 10 s step timeout, tells the
-			// host is gone: at once when it dies, within four keepalive
-			// intervals when it hangs.
-			if d := failed.Time.Sub(lost); d > 8*time.Second {
-				t.Errorf("host1's restart failed %s after the host went away, want it detected before the step timeout", d)
+			// host is gone: at once when it dies, by keepalives when it
+			// hangs. The step's error says which, at any pace.
+			if !strings.Contains(failed.Err, tt.want) || strings.Contains(failed.Err, "timed out") {
+				t.Errorf("host1's restart failed with %q, want %q from the SSH connection, not the step timeout", failed.Err, tt.want)
 			}
 
 			if rec.Outcome != deploy.OutcomeReverted {
