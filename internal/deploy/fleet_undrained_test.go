@@ -30,6 +30,16 @@ func TestFleetHostNeverDrainedIsNotSwitched(t *testing.T) {
 			// host1's batch, kills haproxy: host1's drain finds no socket.
 			health := healthyCmd + fmt.Sprintf(` && if [ {host} = host0 ] && [ {build} = 2 ]; then if [ -e /srv/checked ]; then kill -9 %d || true; else touch /srv/checked; fi; fi`, proxy.PID())
 			spec := poolSpec(proxy)
+			// Each drain and ready on the dead socket waits out its
+			// limit, four of them in a run that switches host0 back:
+			// 30 s with the defaults here. 3 s is still ten times what
+			// a drain (an idle server) and a ready (HAProxy's check
+			// every 200 ms) take the live socket for host0.
+			i := slices.Index(spec.env, "    drain_timeout: 5s")
+			if i < 0 {
+				t.Fatalf("no drain_timeout in %q", spec.env)
+			}
+			spec.env = slices.Replace(spec.env, i, i+1, "    drain_timeout: 3s", "    ready_timeout: 3s")
 			spec.health = health
 			spec.env = append(spec.env, `max_failures: "`+tt.maxFailures+`"`)
 			f := newFleetFixture(t, fleet, spec, haproxyPools)
