@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -149,6 +150,23 @@ type tarEntry struct {
 
 func tarball(t testing.TB, zst bool, entries ...tarEntry) []byte {
 	t.Helper()
+	raw := tarOf(t, entries...)
+	var out bytes.Buffer
+	if zst {
+		zw, _ := zstd.NewWriter(&out)
+		zw.Write(raw)
+		zw.Close()
+	} else {
+		gw := gzip.NewWriter(&out)
+		gw.Write(raw)
+		gw.Close()
+	}
+	return out.Bytes()
+}
+
+// tarOf returns the uncompressed tar archive of entries.
+func tarOf(t testing.TB, entries ...tarEntry) []byte {
+	t.Helper()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	for _, e := range entries {
@@ -169,28 +187,39 @@ func tarball(t testing.TB, zst bool, entries ...tarEntry) []byte {
 		}
 	}
 	tw.Close()
-	var out bytes.Buffer
-	if zst {
-		zw, _ := zstd.NewWriter(&out)
-		zw.Write(raw.Bytes())
-		zw.Close()
-	} else {
-		gw := gzip.NewWriter(&out)
-		gw.Write(raw.Bytes())
-		gw.Close()
-	}
-	return out.Bytes()
+	return raw.Bytes()
 }
 
 // build writes artifact web-<build>.tar.gz with its checksum file.
 func (f *fixture) build(build string, extra ...tarEntry) {
 	f.t.Helper()
-	entries := append([]tarEntry{
+	f.write(build, tarball(f.t, false, fixtureEntries(build, extra...)...), "")
+}
+
+// fixtureEntries returns the entries of build's artifact (see
+// fixture.build).
+func fixtureEntries(build string, extra ...tarEntry) []tarEntry {
+	return append([]tarEntry{
 		{name: "BUILD", body: build},
 		{name: "migrations/001_users.sql", body: "create table users();"},
 		{name: "config/app.conf", body: "default config of " + build},
 	}, extra...)
-	f.write(build, tarball(f.t, false, entries...), "")
+}
+
+// gzipped returns raw compressed by the system's gzip, which takes a
+// fraction of a second for tens of megabytes that Go's deflate, race
+// instrumented, takes tens of seconds for.
+func gzipped(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("gzip", "-c", "-n")
+	cmd.Stdin = bytes.NewReader(raw)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gzip: %v: %s", err, stderr.Bytes())
+	}
+	return out
 }
 
 // write stores data as the artifact of build; sum overrides its checksum.

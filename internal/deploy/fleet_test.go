@@ -273,6 +273,13 @@ func newFleetFixture(t testing.TB, fleet *sshd.Fleet, spec fleetSpec, pools func
 // extra.
 func (f *fleetFixture) build(build string, extra ...tarEntry) []byte {
 	f.t.Helper()
+	data := tarball(f.t, false, buildEntries(build, extra...)...)
+	f.write(build, data)
+	return data
+}
+
+// buildEntries returns the entries of build's artifact (see build).
+func buildEntries(build string, extra ...tarEntry) []tarEntry {
 	entries := []tarEntry{
 		{name: "BUILD", body: build},
 		{name: "config/app.conf", body: "default config of " + build},
@@ -282,9 +289,13 @@ func (f *fleetFixture) build(build string, extra ...tarEntry) []byte {
 	for i := 1; i <= n; i++ {
 		entries = append(entries, tarEntry{name: fmt.Sprintf("migrations/%03d.sql", i), body: "create table t" + fmt.Sprint(i) + "();"})
 	}
-	data := tarball(f.t, false, append(entries, extra...)...)
+	return append(entries, extra...)
+}
+
+// write stores data as the artifact of build.
+func (f *fleetFixture) write(build string, data []byte) {
+	f.t.Helper()
 	(&fixture{t: f.t, arts: f.arts}).write(build, data, "")
-	return data
 }
 
 // seed lays build out on every host as a finished deploy of it leaves
