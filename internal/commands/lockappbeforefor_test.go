@@ -14,7 +14,7 @@ import (
 // and the known ones, offering the command with the app fixed where a
 // near miss says which was meant.
 func TestLockUnknownAppBeforeFor(t *testing.T) {
-	refused := []struct{ name, in, want string }{
+	refused := []lockRefused{
 		{"unknown app", "lock deploys nosuch for 1h x",
 			`unknown app "nosuch"; known apps: accounting, demo; read as the start of the reason, it would lock every app until unlock, with "for 1h" a part of the reason: name a known app, or, to start the reason with "nosuch", quote it: lock deploys for 1h "nosuch …"`},
 		{"unknown app, duration out of range", "lock deploys nosuch for 100d db work",
@@ -22,18 +22,7 @@ func TestLockUnknownAppBeforeFor(t *testing.T) {
 		{"two letters, a near miss", "lock deploys de for 1h x",
 			`unknown app "de"; did you mean ` + suggest.Command("lock deploys demo for 1h x") + `? known apps: accounting, demo; to start the reason with "de", quote it: lock deploys for 1h "de …"`},
 	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || got.Reply != tt.want+usageLock {
-				t.Errorf("Parse(%q): got %v %+v %q, want reply %q", tt.in, got.Kind, got.Cmd, got.Reply, tt.want+usageLock)
-			}
-		})
-	}
-	runs := []struct {
-		name, in string
-		want     Command
-	}{
+	runs := []lockRun{
 		{"one word and a duration last", "lock deploys nosuch for 1h",
 			Command{Verb: VerbLock, For: time.Hour, Reason: "nosuch", Text: `lock deploys for 1h "nosuch"`}},
 		{"quoted", `lock deploys "nosuch for 1h x"`,
@@ -45,12 +34,5 @@ func TestLockUnknownAppBeforeFor(t *testing.T) {
 		{"the app named", "lock deploys demo for 1h x",
 			Command{Verb: VerbLock, App: "demo", For: time.Hour, Reason: "x", Text: `lock deploys demo for 1h "x"`}},
 	}
-	for _, tt := range runs {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Run || got.Cmd != tt.want {
-				t.Errorf("Parse(%q): got %v %+v %q, want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
-			}
-		})
-	}
+	checkLockParses(t, refused, runs)
 }

@@ -14,7 +14,7 @@ import (
 // with the command written with one; a "for" last with no duration after
 // it is still words of the reason.
 func TestLockDurationFirstAndLast(t *testing.T) {
-	refused := []struct{ name, in, want string }{
+	refused := []lockRefused{
 		{"two durations", "lock deploys demo for 1h db for 2h",
 			`"for" takes one duration, and "1h" and "2h" are two: write one, e.g. ` + suggest.Command("lock deploys demo for 1h db") + ` (to keep both in the reason, quote it)`},
 		{"every app", "lock deploys for 1h db work for 30m",
@@ -24,29 +24,11 @@ func TestLockDurationFirstAndLast(t *testing.T) {
 		{"the same twice", "lock deploys demo for 1h db for 1h",
 			`"for" is written twice; write it once: ` + suggest.Command("lock deploys demo for 1h db") + ` (to end the reason with "for", quote it)`},
 	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || got.Reply != tt.want+usageLock {
-				t.Errorf("Parse(%q): got %v %+v %q, want reply %q", tt.in, got.Kind, got.Cmd, got.Reply, tt.want+usageLock)
-			}
-		})
-	}
-	runs := []struct {
-		name, in string
-		want     Command
-	}{
+	runs := []lockRun{
 		{"for and no duration last", "lock deploys demo for 1h waiting for 2 signoffs",
 			Command{Verb: VerbLock, App: "demo", For: time.Hour, Reason: "waiting for 2 signoffs", Text: `lock deploys demo for 1h "waiting for 2 signoffs"`}},
 		{"quoted", `lock deploys demo for 1h "db for 2h"`,
 			Command{Verb: VerbLock, App: "demo", For: time.Hour, Reason: "db for 2h", Text: `lock deploys demo for 1h "db for 2h"`}},
 	}
-	for _, tt := range runs {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Run || got.Cmd != tt.want {
-				t.Errorf("Parse(%q): got %v %+v %q, want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
-			}
-		})
-	}
+	checkLockParses(t, refused, runs)
 }

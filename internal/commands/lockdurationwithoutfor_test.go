@@ -14,7 +14,7 @@ import (
 // expire never did. It is refused, offering the command with "for" where
 // it runs; quoted, it is the reason.
 func TestLockDurationWithoutFor(t *testing.T) {
-	refused := []struct{ name, in, want string }{
+	refused := []lockRefused{
 		{"after the app", "lock deploys demo 2h db",
 			`"2h" reads as a duration, and without "for" before it, it starts the reason of a lock that holds until unlock: write ` + suggest.Command("lock deploys demo for 2h db") + `, or, to start the reason with "2h", quote it: lock deploys demo "2h …"`},
 		{"every app", "lock deploys 1h30m db work",
@@ -24,18 +24,7 @@ func TestLockDurationWithoutFor(t *testing.T) {
 		{"out of range", "lock deploys demo 100d db",
 			`"100d" reads as a duration, and without "for" before it, it starts the reason of a lock that holds until unlock: write "for DURATION" then the reason, e.g. lock deploys accounting production for 2h db migration, or, to start the reason with "100d", quote it: lock deploys demo "100d …"`},
 	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || got.Reply != tt.want+usageLock {
-				t.Errorf("Parse(%q): got %v %+v %q, want reply %q", tt.in, got.Kind, got.Cmd, got.Reply, tt.want+usageLock)
-			}
-		})
-	}
-	runs := []struct {
-		name, in string
-		want     Command
-	}{
+	runs := []lockRun{
 		{"with for", "lock deploys demo for 2h db",
 			Command{Verb: VerbLock, App: "demo", For: 2 * time.Hour, Reason: "db", Text: `lock deploys demo for 2h "db"`}},
 		{"quoted", `lock deploys demo "2h db"`,
@@ -45,12 +34,5 @@ func TestLockDurationWithoutFor(t *testing.T) {
 		{"a duration later in the reason", "lock deploys demo db down 2h ago",
 			Command{Verb: VerbLock, App: "demo", Reason: "db down 2h ago", Text: `lock deploys demo "db down 2h ago"`}},
 	}
-	for _, tt := range runs {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Run || got.Cmd != tt.want {
-				t.Errorf("Parse(%q): got %v %+v %q, want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
-			}
-		})
-	}
+	checkLockParses(t, refused, runs)
 }

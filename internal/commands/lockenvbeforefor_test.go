@@ -14,7 +14,7 @@ import (
 // naming the unknown env and demo's envs, offering the command with the
 // env fixed only where a near miss says which was meant.
 func TestLockUnknownEnvBeforeFor(t *testing.T) {
-	refused := []struct{ name, in, want string }{
+	refused := []lockRefused{
 		{"unknown env", "lock deploys demo local for 1h x",
 			`unknown env "local" for demo; known envs: production, staging; read as the start of the reason, it would lock every env of demo until unlock, with "for 1h" a part of the reason: name a known env, or, to start the reason with "local", quote it: lock deploys demo for 1h "local …"`},
 		{"unknown env, duration out of range", "lock deploys demo local for 100d db work",
@@ -26,18 +26,7 @@ func TestLockUnknownEnvBeforeFor(t *testing.T) {
 		{"near miss, no reason after", "lock deploys demo prod for 1h",
 			`unknown env "prod" for demo; did you mean "production"? known envs: production, staging; to start the reason with "prod", quote it: lock deploys demo for 1h "prod …"`},
 	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || got.Reply != tt.want+usageLock {
-				t.Errorf("Parse(%q): got %v %+v %q, want reply %q", tt.in, got.Kind, got.Cmd, got.Reply, tt.want+usageLock)
-			}
-		})
-	}
-	runs := []struct {
-		name, in string
-		want     Command
-	}{
+	runs := []lockRun{
 		{"offered", "lock deploys demo production for 1h x",
 			Command{Verb: VerbLock, App: "demo", Env: "production", For: time.Hour, Reason: "x", Text: `lock deploys demo production for 1h "x"`}},
 		{"one word and a duration last", "lock deploys demo local for 1h",
@@ -49,12 +38,5 @@ func TestLockUnknownEnvBeforeFor(t *testing.T) {
 		{"no duration after for", "lock deploys demo local for 2 reviewers",
 			Command{Verb: VerbLock, App: "demo", Reason: "local for 2 reviewers", Text: `lock deploys demo "local for 2 reviewers"`}},
 	}
-	for _, tt := range runs {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Run || got.Cmd != tt.want {
-				t.Errorf("Parse(%q): got %v %+v %q, want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
-			}
-		})
-	}
+	checkLockParses(t, refused, runs)
 }

@@ -15,7 +15,7 @@ import (
 // "for", offering the command with the name before "for" where that
 // says the lock meant; quoted, it is the reason.
 func TestLockNameAfterFor(t *testing.T) {
-	refused := []struct{ name, in, want string }{
+	refused := []lockRefused{
 		{"env after for", "lock deploys demo for 1h staging db",
 			`"staging" is an env of demo, and the env goes before "for": ` + suggest.Command("lock deploys demo staging for 1h db") + `; to start the reason with "staging", quote it: lock deploys demo for 1h "staging …"`},
 		{"app after for", "lock deploys for 1h demo db work",
@@ -31,18 +31,7 @@ func TestLockNameAfterFor(t *testing.T) {
 		{"the app twice", "lock deploys demo for 1h demo db",
 			`"demo" is written twice; write it once: ` + suggest.Command("lock deploys demo for 1h db") + `, or, to start the reason with "demo", quote it: lock deploys demo for 1h "demo …"`},
 	}
-	for _, tt := range refused {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Reply || got.Reply != tt.want+usageLock {
-				t.Errorf("Parse(%q): got %v %+v %q, want reply %q", tt.in, got.Kind, got.Cmd, got.Reply, tt.want+usageLock)
-			}
-		})
-	}
-	runs := []struct {
-		name, in string
-		want     Command
-	}{
+	runs := []lockRun{
 		{"env before for", "lock deploys demo staging for 1h db",
 			Command{Verb: VerbLock, App: "demo", Env: "staging", For: time.Hour, Reason: "db", Text: `lock deploys demo staging for 1h "db"`}},
 		{"quoted", `lock deploys demo for 1h "staging db"`,
@@ -50,12 +39,5 @@ func TestLockNameAfterFor(t *testing.T) {
 		{"a name later in the reason", "lock deploys demo for 1h db of staging",
 			Command{Verb: VerbLock, App: "demo", For: time.Hour, Reason: "db of staging", Text: `lock deploys demo for 1h "db of staging"`}},
 	}
-	for _, tt := range runs {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Parse(tt.in, testCat(), Options{})
-			if got.Kind != Run || got.Cmd != tt.want {
-				t.Errorf("Parse(%q): got %v %+v %q, want run %+v", tt.in, got.Kind, got.Cmd, got.Reply, tt.want)
-			}
-		})
-	}
+	checkLockParses(t, refused, runs)
 }
