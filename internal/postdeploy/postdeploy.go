@@ -768,7 +768,8 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 		w.post(ctx, r, m)
 		return spikeDone
 	}
-	if _, why, then, ok := commands.RollbackOffer(r); !ok {
+	b, why, then, ok := commands.RollbackOffer(r)
+	if !ok {
 		// The rollback would only be refused (see SpikeMessage): saying
 		// "rolling back now" first told of one that never came.
 		line := "auto_rollback is on for " + r.App + "/" + r.Env + ", but there is " + why + ": " + then
@@ -782,8 +783,19 @@ func (w *Watcher) spike(ctx context.Context, r *deploy.Record, s sentry.SpikeRep
 	}
 	left := m
 	left.Lines = append(append([]string(nil), m.Lines...), "auto_rollback is on for "+r.App+"/"+r.Env+", but the bot is stopping, so it does not roll back itself")
+	// A rollback that does not start is told with the spike, in one
+	// message, with the spike's Rollback button: "rolling back now"
+	// followed by "did not start" told of one that never came.
+	spiked := m
+	notStarted := func(why, yourself string) chat.Message {
+		n := spiked
+		n.Lines = append(append([]string(nil), spiked.Lines...),
+			"auto_rollback is on for "+r.App+"/"+r.Env+", but the automatic rollback did not start: "+why,
+			yourself+": the "+b.Label+" button, or "+suggest.Command(b.Action))
+		return n
+	}
 	m.Lines = append(m.Lines, "auto_rollback is on for "+r.App+"/"+r.Env+": rolling back now")
-	return w.autoRollback(ctx, r, s, k, m, left)
+	return w.autoRollback(ctx, r, s, k, m, left, notStarted)
 }
 
 // spikeAgain is spike for a spike a bot before this one reported already
@@ -794,7 +806,8 @@ func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.Spi
 	if !s.AutoRollback || r.Kind == deploy.KindRollback {
 		return spikeDone
 	}
-	if _, _, _, ok := commands.RollbackOffer(r); !ok {
+	b, _, _, ok := commands.RollbackOffer(r)
+	if !ok {
 		return spikeDone // said with the spike
 	}
 	title := fmt.Sprintf("Automatic rollback of %s/%s for the error spike posted before (%.1f errors/min vs %.1f before the %s)", r.App, r.Env, s.Rate, s.Baseline, runKind(r))
@@ -803,15 +816,22 @@ func (w *Watcher) spikeAgain(ctx context.Context, r *deploy.Record, s sentry.Spi
 			Lines: []string{"whether a later deploy started could not be read: not rolling back by itself; roll back yourself"}})
 		return spikeDone
 	}
+	notStarted := func(why, yourself string) chat.Message {
+		return chat.Message{Level: chat.Failure, Public: true, Title: title + " did not start: " + why,
+			Lines: []string{yourself + ": the " + b.Label + " button, or " + suggest.Command(b.Action)}, Buttons: []chat.Button{b}}
+	}
 	return w.autoRollback(ctx, r, s, k, chat.Message{Level: chat.Failure, Public: true, Title: title + ": rolling back now"},
-		chat.Message{Level: chat.Failure, Public: true, Title: title + ": not started, the bot is stopping"})
+		chat.Message{Level: chat.Failure, Public: true, Title: title + ": not started, the bot is stopping"}, notStarted)
 }
 
 // autoRollback rolls r back for spike s, announced by m once it has
 // started, to which it adds what the rollback passes. left is what the
 // channel is told instead when the rollback is refused as the bot stops:
 // kept in k for the watch's end (see watch), which says who rolls back.
-func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, k *kept, m, left chat.Message) spikeEnd {
+// notStarted is what the channel is told instead of m when the rollback
+// does not start for another reason: why, and what people can do
+// (yourself, followed by the Rollback button and its command).
+func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.SpikeReport, k *kept, m, left chat.Message, notStarted func(why, yourself string) chat.Message) spikeEnd {
 	var passes []string
 	if w.opt.Gate != nil {
 		for _, why := range w.opt.Gate.RollbackPasses(ctx, r.App, r.Env) {
@@ -886,9 +906,7 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 			k.stopping = &left
 			return spikeStopping
 		}
-		w.post(ctx, r, m)
-		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
-			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: %s", r.App, r.Env, errs.Message(err))})
+		w.post(ctx, r, notStarted(errs.Message(err), "nothing rolls this deploy back by itself now; roll it back yourself"))
 		return spikeDone
 	}
 	go func() {

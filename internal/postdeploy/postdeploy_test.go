@@ -294,6 +294,9 @@ type autoRollbackFixture struct {
 	eng *deploy.Engine
 	w   *postdeploy.Watcher
 	run func(build string)
+	// before, when set, runs as the automatic rollback is asked of
+	// the engine, before the engine has it.
+	before func()
 }
 
 func newAutoRollbackFixture(t *testing.T) *autoRollbackFixture {
@@ -339,8 +342,9 @@ apps:
 	if auditor != nil {
 		aud = auditor(st)
 	}
+	f := &autoRollbackFixture{}
 	w := postdeploy.New(postdeploy.Options{Config: cfg, Sentry: sc, Notifier: out, Audit: aud, History: st,
-		Rollback: rollbacker{&eng}, Now: clk.Now, Sleep: clk.Sleep,
+		Rollback: hookedRollbacker{rollbacker{&eng}, &f.before}, Now: clk.Now, Sleep: clk.Sleep,
 		Channel: func(app, env string) string { return "#deploys" }})
 	t.Cleanup(w.Close)
 	eng = deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
@@ -351,7 +355,21 @@ apps:
 		mustDeploy(t, eng, deploy.Request{App: "web", Env: "production", Build: build, Requester: "ana", Channel: "#typed"})
 	}
 
-	return &autoRollbackFixture{fs: fs, dir: dir, clk: clk, out: out, st: st, eng: eng, w: w, run: run}
+	f.fs, f.dir, f.clk, f.out, f.st, f.eng, f.w, f.run = fs, dir, clk, out, st, eng, w, run
+	return f
+}
+
+// hookedRollbacker is rollbacker that runs *before, when set, first.
+type hookedRollbacker struct {
+	rollbacker
+	before *func()
+}
+
+func (h hookedRollbacker) Rollback(ctx context.Context, req deploy.Request, sink deploy.Sink) (*deploy.Record, error) {
+	if *h.before != nil {
+		(*h.before)()
+	}
+	return h.rollbacker.Rollback(ctx, req, sink)
 }
 
 func TestSpikeRollsBackByItself(t *testing.T) {
