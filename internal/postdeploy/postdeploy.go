@@ -865,9 +865,10 @@ func (w *Watcher) autoRollback(ctx context.Context, r *deploy.Record, s sentry.S
 	intent := w.entry(r, audit.Pending, "rollback", rollbackCommand(r, ""), "")
 	if err := audit.Begin(ctx, w.opt.Audit, intent); err != nil {
 		w.opt.Log.Error("automatic rollback not started: the audit log cannot be written", "app", r.App, "env", r.Env, "deploy", r.ID, "err", err)
-		w.post(ctx, r, m)
-		w.post(ctx, r, chat.Message{Level: chat.Failure, Public: true,
-			Title: fmt.Sprintf("Automatic rollback of %s/%s did not start: the audit log cannot be written, so nothing was changed: %s", r.App, r.Env, errs.Message(err))})
+		// A person's rollback is refused as well until the audit log
+		// can be written again.
+		w.post(ctx, r, notStarted("the audit log cannot be written, so nothing was changed: "+errs.Message(err),
+			"nothing rolls this deploy back by itself now; once the audit log can be written, roll it back yourself"))
 		return spikeDone
 	}
 	// The announcement goes out once the rollback has started, not

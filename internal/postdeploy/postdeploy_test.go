@@ -516,7 +516,9 @@ func (a *fullAudit) AppendAudit(context.Context, *audit.Entry) error {
 // TestSpikeRollbackUnaudited: the automatic rollback is a change of
 // state like a person's: when its pending entry cannot be written, it
 // does not start, nothing changes (the spiking build stays, no lock is
-// taken), and the channel is told why.
+// taken), and the channel is told why, once, with the spike: told
+// "rolling back now" and then "did not start", it read two contradicting
+// stories.
 func TestSpikeRollbackUnaudited(t *testing.T) {
 	aud := &fullAudit{}
 	f := newAutoRollbackFixtureAudited(t, func(*embedded.Store) postdeploy.Auditor { return aud })
@@ -537,9 +539,20 @@ func TestSpikeRollbackUnaudited(t *testing.T) {
 	if recs, _ := f.st.Records(context.Background(), deploy.Filter{}); len(recs) != 2 {
 		t.Errorf("records: got %d, want the 2 deploys, no rollback", len(recs))
 	}
-	want := "Automatic rollback of web/production did not start: the audit log cannot be written, so nothing was changed: state store state.db cannot be written: its disk is full (no space left on device)"
-	if got := f.out.titles(); !strings.Contains(got, want) || strings.Contains(got, "Rolled back") {
-		t.Errorf("posts: got\n%s\nwant %q and no rollback", got, want)
+	want := "📈 Error spike after web 2 to production: 60.0 errors/min (before the deploy: 1.0/min) | new: KeyError: 'email' (120 events) https://sentry.example/issues/7/ | " +
+		"auto_rollback is on for web/production, but the automatic rollback did not start: the audit log cannot be written, so nothing was changed: state store state.db cannot be written: its disk is full (no space left on device) | " +
+		"nothing rolls this deploy back by itself now; once the audit log can be written, roll it back yourself: the Roll back to 1 button, or "
+	got := f.out.titles()
+	if !strings.Contains(got, want) {
+		t.Errorf("posts: got\n%s\nwant %q", got, want)
+	}
+	for _, not := range []string{"Rolled back", "rolling back now", "Automatic rollback of web/production did not start"} {
+		if strings.Contains(got, not) {
+			t.Errorf("posts: got %q, for a rollback that never started:\n%s", not, got)
+		}
+	}
+	if n := strings.Count(got, "📈 Error spike after web 2 to production"); n != 1 {
+		t.Errorf("posts: got the spike %d times, want once:\n%s", n, got)
 	}
 	if aud.writes.Load() == 0 {
 		t.Error("audit: got no write, want the refused ones")
