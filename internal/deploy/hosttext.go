@@ -21,7 +21,9 @@ import (
 // that does not name host is the rest as it is.
 func HostText(host, msg string) (lead, rest string) {
 	name := regexp.QuoteMeta(host)
-	addr := ` \([^()]*\)`
+	// The address as the SSH transport gives it, host:port: what a
+	// script wrote of a process, "web1 (pid 42): exited", is not one.
+	addr := ` \((?:\[[^\s()\[\]]+\]|[^\s()\[\]:]+):[0-9]+\)`
 	namings := []struct {
 		re   *regexp.Regexp
 		with string

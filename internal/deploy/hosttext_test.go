@@ -30,6 +30,13 @@ func TestHostText(t *testing.T) {
 		{"not named", "web1", "no earlier release to switch back to", "web1", "no earlier release to switch back to"},
 		{"another host named", "web1", "deliver on web10: session closed; ssh: web10: session closed", "web1", "deliver on web10: session closed; ssh: web10: session closed"},
 		{"named as a word of another", "web1", "xweb1 stopped; deliver on xweb1: lost", "web1", "xweb1 stopped; deliver on xweb1: lost"},
+		{"named by a script with a process", "web1", "restart on web1: exit status 1: supervisor: web1 (pid 42): exited",
+			"web1", "restart: exit status 1: supervisor: web1 (pid 42): exited"},
+		{"named by a script, then by the transport", "web1", "could not look: web1 (pid 42): gone; ssh: web1 (10.0.0.5:22): connection lost",
+			"web1 (10.0.0.5:22)", "could not look: web1 (pid 42): gone; connection lost"},
+		{"an older record that took a process for the address", "web1", "restart on web1 (pid 42): exit status 1: supervisor: exited",
+			"web1", "restart on web1 (pid 42): exit status 1: supervisor: exited"},
+		{"with an IPv6 address", "web1", "deliver on web1 ([fd00::5]:22): connection lost", "web1 ([fd00::5]:22)", "deliver: connection lost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

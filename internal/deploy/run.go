@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -624,10 +625,8 @@ func hostLead(host string, err error) (string, error) {
 			return lead, &restOf{msg: strings.Replace(msg, said.Error(), said.unnamed(), 1), err: err}
 		}
 	}
-	if i := strings.Index(" "+msg, " "+host+" ("); i >= 0 {
-		if j := strings.Index(msg[i:], "): "); j >= 0 {
-			return msg[i : i+j+1], &restOf{msg: beforeName(msg[:i]) + msg[i+j+3:], err: err}
-		}
+	if i, j := addressNaming(host, msg); i >= 0 {
+		return msg[i:j], &restOf{msg: beforeName(msg[:i]) + msg[j+2:], err: err}
 	}
 	if i := strings.Index(" "+msg, " ssh: "+host+": "); i >= 0 {
 		return host, &restOf{msg: msg[:i] + msg[i+len("ssh: ")+len(host)+2:], err: err}
@@ -655,7 +654,54 @@ func (e *restOf) Unwrap() error { return e.err }
 // after "ssh: ", "ssh: web1: session closed". A text that says msg of
 // host then names host by msg alone.
 func NamesHost(host, msg string) bool {
-	return strings.Contains(" "+msg, " "+host+" (") || strings.Contains(" "+msg, " ssh: "+host+": ")
+	i, _ := addressNaming(host, msg)
+	return i >= 0 || strings.Contains(" "+msg, " ssh: "+host+": ")
+}
+
+// addressNaming finds where msg first names host with its address as
+// the SSH transport does, "web1 (10.0.0.5:22): ", the host's name as a
+// whole word: msg[i:j] is "web1 (10.0.0.5:22)", followed by ": "; i is
+// -1 when msg does not. Only an address, host:port as the transport
+// dials it, makes the naming: what a script wrote of a process, "web1
+// (pid 42): exited", does not name the host by an address.
+func addressNaming(host, msg string) (i, j int) {
+	lead := host + " ("
+	for from := 0; from < len(msg); {
+		k := strings.Index(msg[from:], lead)
+		if k < 0 {
+			break
+		}
+		k += from
+		from = k + 1
+		if k > 0 && msg[k-1] != ' ' {
+			continue
+		}
+		inner := msg[k+len(lead):]
+		end := strings.Index(inner, "): ")
+		if end < 0 {
+			break
+		}
+		if isAddress(inner[:end]) {
+			return k, k + len(lead) + end + 1
+		}
+	}
+	return -1, -1
+}
+
+// isAddress reports whether s is an address as the SSH transport names a
+// host by: host:port, the port a number, the host without spaces or
+// brackets but for an IPv6 address's ("[fd00::5]:22").
+func isAddress(s string) bool {
+	h, port, err := net.SplitHostPort(s)
+	if err != nil || h == "" || port == "" || strings.ContainsAny(h, " \t()[]") {
+		return false
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // reachOrUse words why hosts are out: "reach" when none answered, "use"

@@ -52,6 +52,8 @@ func TestStepErrorNamesHostOnce(t *testing.T) {
 		{"named with its address further in", "web1", "read stdin: ssh: web1 (10.0.0.5:22): stdin: broken pipe", "deliver on web1 (10.0.0.5:22): read stdin: stdin: broken pipe", "read stdin: stdin: broken pipe"},
 		{"not named", "web1", "exit status 2: tar: unexpected EOF", "deliver on web1: exit status 2: tar: unexpected EOF", "exit status 2: tar: unexpected EOF"},
 		{"another host named", "web1", "ssh: web10: session closed", "deliver on web1: ssh: web10: session closed", "ssh: web10: session closed"},
+		{"named by a script with a process", "web1", "exit status 1: supervisor: web1 (pid 42): exited",
+			"deliver on web1: exit status 1: supervisor: web1 (pid 42): exited", "exit status 1: supervisor: web1 (pid 42): exited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

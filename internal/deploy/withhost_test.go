@@ -18,6 +18,8 @@ func TestWithHost(t *testing.T) {
 		{"named alone further in", "host0", "could not look: ssh: host0: session closed", "could not look: ssh: host0: session closed"},
 		{"another host named alone", "web1", "ssh: web10: session closed", "web1: ssh: web10: session closed"},
 		{"its name before a colon, not after ssh", "web1", "inspect: web1: not found", "web1: inspect: web1: not found"},
+		{"named by a script with a process", "web1", "exit status 1: supervisor: web1 (pid 42): exited", "web1: exit status 1: supervisor: web1 (pid 42): exited"},
+		{"named with an IPv6 address", "web1", "ssh: web1 ([fd00::5]:2222): connection lost", "ssh: web1 ([fd00::5]:2222): connection lost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +47,9 @@ func TestHostLead(t *testing.T) {
 		{"named with its address further in", "web1", "could not look: ssh: web1 (10.0.0.5:22): connection lost", "web1 (10.0.0.5:22)", "could not look: connection lost"},
 		{"another host named alone", "web1", "ssh: web10: session closed", "web1", "ssh: web10: session closed"},
 		{"its name before a colon, not after ssh", "web1", "inspect: web1: not found", "web1", "inspect: web1: not found"},
+		{"named by a script with a process", "web1", "exit status 1: supervisor: web1 (pid 42): exited", "web1", "exit status 1: supervisor: web1 (pid 42): exited"},
+		{"named by a script, then by the transport", "web1", "read stdin: web1 (pid 42): gone; ssh: web1 (10.0.0.5:22): connection lost",
+			"web1 (10.0.0.5:22)", "read stdin: web1 (pid 42): gone; connection lost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +77,8 @@ func TestNamesHost(t *testing.T) {
 		{"a longer name ending in it", "b1", "ssh: web1: session closed", false},
 		{"before a colon, not after ssh", "web1", "inspect: web1: not found", false},
 		{"not named", "web1", "inspect: exit status 1", false},
+		{"by a script with a process", "web1", "exit status 1: supervisor: web1 (pid 42): exited", false},
+		{"by a script with words", "web1", "exit status 1: web1 (the old one): stopped", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
