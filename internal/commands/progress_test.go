@@ -483,7 +483,7 @@ func TestInterruptedLineUnreadHosts(t *testing.T) {
 				{Host: "host0", State: deploy.HostActive, Current: "2", Switched: true},
 				{Host: "host1", State: deploy.HostFailed, Current: "2", Switched: true, Unread: true, Error: "host key mismatch"},
 			},
-			want: "; hosts: host0 on 2, host1 not read, last seen on 2",
+			want: "; hosts: host0 on 2, host1 not read (host key mismatch), last seen on 2",
 		},
 		{
 			name: "two unreachable",
@@ -492,7 +492,22 @@ func TestInterruptedLineUnreadHosts(t *testing.T) {
 				{Host: "host1", State: deploy.HostUnreachable, Current: "1", Unread: true, Error: "dial tcp: connection refused"},
 				{Host: "host2", State: deploy.HostUnreachable, Current: "1", Unread: true, Error: "dial tcp: connection refused"},
 			},
-			want: "; hosts: host0 on 1, 2 not read, last seen on 1 (host1, host2)",
+			want: "; hosts: host0 on 1, 2 not read (dial tcp: connection refused), last seen on 1 (host1, host2)",
+		},
+		{
+			name: "unreachable for two reasons, one naming the host",
+			hosts: []deploy.HostResult{
+				{Host: "host0", State: deploy.HostUnreachable, Current: "1", Unread: true, Error: "ssh: host0 (10.0.0.5:22): host unreachable: connection refused"},
+				{Host: "host1", State: deploy.HostFailed, Current: "1", Unread: true, Error: "ssh: host1: session closed"},
+			},
+			want: "; hosts: host0 not read (host unreachable: connection refused), last seen on 1, host1 not read (session closed), last seen on 1",
+		},
+		{
+			name: "no reason given",
+			hosts: []deploy.HostResult{
+				{Host: "host0", State: deploy.HostUnreachable, Current: "1", Unread: true},
+			},
+			want: "; hosts: host0 not read (no reason was given), last seen on 1",
 		},
 	}
 	for _, tt := range tests {

@@ -560,15 +560,17 @@ func recordLine(r *deploy.Record, now time.Time) string {
 // hostsByRelease says what hosts run, one release at a time: "web1 on 2",
 // or "48 on 1338 (web01, …)" for several, so that a large fleet's record
 // stays one short line. Hosts the recovery could not read are counted
-// apart ("web2 not read, last seen on 2"): theirs is only what the run
-// last recorded.
+// apart, with why, as the recovery's report said it ("web2 not read
+// (host unreachable: connection refused), last seen on 2"): theirs is
+// only what the run last recorded, and whoever reads the line has to
+// know whether the host is down or refused.
 func hostsByRelease(hosts []deploy.HostResult) string {
 	var groups []string
 	by := map[string][]string{}
 	for _, h := range hosts {
 		g := "on " + orNone(h.Release())
 		if h.Unread || h.State == deploy.HostUnreachable {
-			g = "not read, last seen " + g
+			g = "not read (" + unreadWhy(h.Host, h.Error) + "), last seen " + g
 		}
 		if _, ok := by[g]; !ok {
 			groups = append(groups, g)
@@ -585,6 +587,21 @@ func hostsByRelease(hosts []deploy.HostResult) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// unreadWhy is why host, of an interrupted run's record, could not be
+// read: the first line of its error that says anything, without naming
+// the host (the line names it), cut to unreadWhyLen characters.
+func unreadWhy(host, msg string) string {
+	_, rest := deploy.HostText(host, strings.TrimLeft(chat.Clean(msg), " \t\n"))
+	if strings.TrimSpace(rest) == "" {
+		return "no reason was given"
+	}
+	return firstLine(rest, unreadWhyLen)
+}
+
+// unreadWhyLen is how much of why a host was not read a record's line
+// says: the line says the other hosts too.
+const unreadWhyLen = 80
 
 // describeLock says who locked what, when and why; times are shown in
 // now's zone.
