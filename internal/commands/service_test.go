@@ -344,6 +344,32 @@ func (e observedEngine) Observe(context.Context, string, string) ([]deploy.HostR
 	return e.hosts, nil
 }
 
+// TestStatusCurrentGone: a host whose `current` link points at a
+// release that is gone says so, naming the release: "current none" read
+// as a host never deployed to.
+func TestStatusCurrentGone(t *testing.T) {
+	f := newServiceFixture(t)
+	eng := observedEngine{Engine: f.eng, hosts: []deploy.HostResult{
+		{Host: "web1", Current: "3", Previous: "2"},
+		{Host: "web2", Previous: "2", CurrentDangling: true, CurrentGone: "3"},
+		{Host: "web3", Previous: "2", CurrentDangling: true},
+		{Host: "web4"},
+	}}
+	f.svc = commands.NewService(commands.Deps{Config: f.cfg, Engine: eng, Store: f.store, Policy: f.policy})
+	_, out, _ := f.do("carl", "status web")
+	got := out.last()
+	for _, want := range []string{
+		"web1: current 3, previous 2",
+		"web2: current gone (the link points at release 3, which is not on the host), previous 2",
+		"web3: current gone (the link points at a release that is not on the host), previous 2",
+		"web4: current none, previous none",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status: got %q, want a line %q", got, want)
+		}
+	}
+}
+
 // status tells a host that is down from one that answered and was
 // refused: they send the reader to different problems.
 func TestStatusUnreadHosts(t *testing.T) {

@@ -312,6 +312,8 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 	type group struct {
 		current, previous string
 		previousBad       bool
+		dangling          bool
+		gone              string
 		hosts             []string
 	}
 	var groups []*group
@@ -324,17 +326,28 @@ func (c *call) observed(ctx context.Context, app, env string) []string {
 		}
 		seen[h.Current] = true
 		i := slices.IndexFunc(groups, func(g *group) bool {
-			return g.current == h.Current && g.previous == h.Previous && g.previousBad == h.PreviousBad
+			return g.current == h.Current && g.previous == h.Previous && g.previousBad == h.PreviousBad &&
+				g.dangling == h.CurrentDangling && g.gone == h.CurrentGone
 		})
 		if i < 0 {
-			groups = append(groups, &group{current: h.Current, previous: h.Previous, previousBad: h.PreviousBad})
+			groups = append(groups, &group{current: h.Current, previous: h.Previous, previousBad: h.PreviousBad,
+				dangling: h.CurrentDangling, gone: h.CurrentGone})
 			i = len(groups) - 1
 		}
 		groups[i].hosts = append(groups[i].hosts, h.Host)
 	}
 	var out []string
 	for _, g := range groups {
-		line := fmt.Sprintf("  %s: current %s, previous %s", hostNames(g.hosts, statusNames), orNone(g.current), orNone(g.previous))
+		current := orNone(g.current)
+		switch {
+		case g.dangling && g.gone != "":
+			// The link is there, and nothing runs: "none" alone read as
+			// a host never deployed to.
+			current = fmt.Sprintf("gone (the link points at release %s, which is not on the host)", g.gone)
+		case g.dangling:
+			current = "gone (the link points at a release that is not on the host)"
+		}
+		line := fmt.Sprintf("  %s: current %s, previous %s", hostNames(g.hosts, statusNames), current, orNone(g.previous))
 		if g.previousBad {
 			// After a rollback, `previous` is the release it left: read
 			// quickly, it looked like where a rollback would go. As the

@@ -362,7 +362,8 @@ func (e *Engine) Observe(ctx context.Context, app, env string) ([]HostResult, er
 				out[i] = HostResult{Host: h.Name, State: unusedState(err), Error: err.Error()}
 				return
 			}
-			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous, PreviousBad: st.Previous != "" && st.Bad[st.Previous]}
+			out[i] = HostResult{Host: h.Name, Current: st.Current, Previous: st.Previous, PreviousBad: st.Previous != "" && st.Bad[st.Previous],
+				CurrentDangling: st.CurrentDangling, CurrentGone: st.CurrentGone}
 		}()
 	}
 	for range hosts {

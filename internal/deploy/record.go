@@ -162,6 +162,11 @@ type HostResult struct {
 	// PreviousBad, set by Observe only (records do not keep it), says
 	// that Previous is marked bad: no rollback goes to it.
 	PreviousBad bool `json:"-"`
+	// CurrentDangling, set by Observe only, says that `current` is a
+	// link to a release that is gone (Current is then ""): CurrentGone,
+	// "" when its target is no build id.
+	CurrentDangling bool   `json:"-"`
+	CurrentGone     string `json:"-"`
 
 	Error string `json:"error,omitempty"`
 	// Switched is set once this run switched the host's `current` (to

@@ -331,12 +331,36 @@ func (r *run) runningNow() string {
 			return rel
 		}
 	}
+	// A host whose `current` points at a release that is gone runs
+	// none, but is said apart, with the release: "none" alone read as a
+	// host never deployed to.
+	gone := map[string][]string{}
+	for _, h := range byRelease[""] {
+		gone[goneText(r.states[h])] = append(gone[goneText(r.states[h])], h)
+	}
+	delete(byRelease, "")
 	var runs []string
 	for rel, hosts := range byRelease {
-		runs = append(runs, fmt.Sprintf("%s on %s", orNone(rel), strings.Join(hosts, ", ")))
+		runs = append(runs, fmt.Sprintf("%s on %s", rel, strings.Join(hosts, ", ")))
+	}
+	for what, hosts := range gone {
+		runs = append(runs, fmt.Sprintf("%s on %s", what, strings.Join(hosts, ", ")))
 	}
 	sort.Strings(runs)
 	return strings.Join(runs, "; ")
+}
+
+// goneText says what a host whose `current` is st's runs, when it runs no
+// release: "none", or the release its link points at that is gone.
+func goneText(st hostState) string {
+	switch {
+	case !st.CurrentDangling:
+		return "none"
+	case st.CurrentGone != "":
+		return st.CurrentGone + ", which is gone,"
+	default:
+		return "a release that is gone"
+	}
 }
 
 // runsOnly reports whether every live host runs one of builds: a

@@ -31,10 +31,18 @@ import (
 
 // hostState is what the inspect script reports about one host.
 type hostState struct {
-	Current  string   // build `current` points at, "" if none
-	Previous string   // build `previous` points at, "" if none
-	Releases []string // builds on disk, newest first
-	Bad      map[string]bool
+	Current  string // build `current` points at, "" if none
+	Previous string // build `previous` points at, "" if none
+	// CurrentDangling is whether `current` is a link to a release that
+	// is gone (Current is then ""), CurrentGone that release's name, ""
+	// when the link's target is no build id.
+	CurrentDangling bool
+	CurrentGone     string
+	// PreviousDangling and PreviousGone are the same of `previous`.
+	PreviousDangling bool
+	PreviousGone     string
+	Releases         []string // builds on disk, newest first
+	Bad              map[string]bool
 	// Zstd is whether the host has zstd: push delivery may then send a
 	// gzip artifact as zstd.
 	Zstd bool
@@ -97,9 +105,10 @@ func (s hostState) has(build string) bool {
 // Links are resolved with cd -P, a builtin, rather than a readlink
 // process each (about a millisecond of the host's CPU apiece), and
 // releases are listed without ls (see newestFirst). A link whose release
-// is gone runs nothing: it is reported as dangling, not as that release,
-// so that a deploy of the release restores it rather than finding it
-// current. Of a link it prints the release's name, not its path: the
+// is gone is reported as dangling, with the name of the release it
+// points at (a readlink, a process, only then), not as that release, so
+// that a deploy of the release restores it rather than finding it
+// current, and status says the link points at a release that is gone. Of a link it prints the release's name, not its path: the
 // deploy directory's path may hold a line break, which would end the
 // line early. A release whose name holds one is no build id, and is left
 // out: its lines would read as others. With probe, it also asks zstd its
@@ -126,7 +135,9 @@ for l in current previous; do
 		printf '%%s=%%s\n' "$l" "$r"
 		cd "$here"
 	elif [ -L "$l" ]; then
-		printf 'dangling=%%s\n' "$l"
+		t=$(readlink "$l" 2>/dev/null); t=${t%%/}; t=${t##*/}
+		case $t in *"$nl"*) t= ;; esac
+		printf 'dangling=%%s %%s\n' "$l" "$t"
 	fi
 done
 for l in .current-* .previous-*; do
@@ -239,6 +250,14 @@ func parseInspect(out []byte) hostState {
 			st.Current = releaseName(v)
 		case "previous":
 			st.Previous = releaseName(v)
+		case "dangling":
+			link, target, _ := strings.Cut(v, " ")
+			switch link {
+			case "current":
+				st.CurrentDangling, st.CurrentGone = true, releaseName(target)
+			case "previous":
+				st.PreviousDangling, st.PreviousGone = true, releaseName(target)
+			}
 		case "release":
 			st.Releases = append(st.Releases, v)
 		case "bad":

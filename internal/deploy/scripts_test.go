@@ -860,3 +860,50 @@ func plainArtifactServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	t.Cleanup(srv.Close)
 	return srv, &hits
 }
+
+// TestInspectDangling: a `current` or `previous` link whose release is
+// gone is read as pointing at nothing, and named as gone with the
+// release it points at, so that status can say so: it said "current
+// none", as of a host never deployed to.
+func TestInspectDangling(t *testing.T) {
+	tests := []struct {
+		name, current, previous string
+		want                    hostState
+	}{
+		{"current gone", "releases/3", "releases/2",
+			hostState{Previous: "2", CurrentDangling: true, CurrentGone: "3"}},
+		{"previous gone", "releases/2", "releases/1",
+			hostState{Current: "2", PreviousDangling: true, PreviousGone: "1"}},
+		{"current gone, its path absolute", "/nowhere/releases/4", "releases/2",
+			hostState{Previous: "2", CurrentDangling: true, CurrentGone: "4"}},
+		{"current gone, to no build id", "releases/not a build", "releases/2",
+			hostState{Previous: "2", CurrentDangling: true}},
+		{"none gone", "releases/2", "", hostState{Current: "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "releases", "2"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for link, to := range map[string]string{"current": tt.current, "previous": tt.previous} {
+				if to == "" {
+					continue
+				}
+				if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := exec.Command("/bin/sh", "-c", inspectScript(dir, false, false)).Output()
+			if err != nil {
+				t.Fatalf("inspect: %v", err)
+			}
+			st := parseInspect(out)
+			if st.Current != tt.want.Current || st.Previous != tt.want.Previous ||
+				st.CurrentDangling != tt.want.CurrentDangling || st.CurrentGone != tt.want.CurrentGone ||
+				st.PreviousDangling != tt.want.PreviousDangling || st.PreviousGone != tt.want.PreviousGone {
+				t.Errorf("got %+v, want %+v (output %q)", st, tt.want, out)
+			}
+		})
+	}
+}
