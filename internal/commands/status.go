@@ -421,20 +421,12 @@ func unreadLine(host, what, msg string) (line string, cut bool) {
 		return fmt.Sprintf("%s: %s (no reason was given)", host, what), false
 	}
 	shown, _, _ := strings.Cut(why, "\n")
-	if !deploy.NamesHost(host, shown) {
+	end := deploy.NamingEnd(host, shown)
+	if end < 0 {
 		first, cut := cutLine(why, statusErrLen)
 		return fmt.Sprintf("%s: %s (%s)", host, what, first), cut
 	}
-	n := statusErrLen
-	if named := strings.Index(" "+shown, " "+host+" ("); named >= 0 {
-		if end := strings.Index(shown[named:], "): "); end >= 0 {
-			n += utf8.RuneCountInString(shown[:named+end+len("): ")])
-		}
-	} else if named := strings.Index(" "+shown, " ssh: "+host+": "); named >= 0 {
-		// Named alone, "ssh: web1: session closed".
-		n += utf8.RuneCountInString(shown[:named+len("ssh: ")+len(host)+len(": ")])
-	}
-	first, cut := cutLine(why, n)
+	first, cut := cutLine(why, statusErrLen+utf8.RuneCountInString(shown[:end]))
 	return what + ": " + first, cut
 }
 

@@ -23,6 +23,7 @@ func TestUnreadLine(t *testing.T) {
 		{"named with its address", "host0", "ssh: host0 (127.0.0.1:22): connection refused", "unreachable: ssh: host0 (127.0.0.1:22): connection refused", false},
 		{"named alone", "host0", "ssh: host0: session closed", "unreachable: ssh: host0: session closed", false},
 		{"named alone, cut after the naming", "host0", "ssh: host0: " + long + "y", "unreachable: ssh: host0: " + long + "…", true},
+		{"a process named before the host's address", "host0", "host0 (pid 4): x; ssh: host0 (127.0.0.1:22): " + long + "y", "unreachable: host0 (pid 4): x; ssh: host0 (127.0.0.1:22): " + long + "…", true},
 		{"not named, more lines", "host0", "inspect: exit status 1\nmore", "host0: unreachable (inspect: exit status 1 …)", true},
 		{"another host named alone", "web1", "ssh: web10: session closed", "web1: unreachable (ssh: web10: session closed)", false},
 		// The line shows the error's first line: a naming of the host

@@ -654,8 +654,20 @@ func (e *restOf) Unwrap() error { return e.err }
 // after "ssh: ", "ssh: web1: session closed". A text that says msg of
 // host then names host by msg alone.
 func NamesHost(host, msg string) bool {
-	i, _ := addressNaming(host, msg)
-	return i >= 0 || strings.Contains(" "+msg, " ssh: "+host+": ")
+	return NamingEnd(host, msg) >= 0
+}
+
+// NamingEnd returns where, in msg, the first naming of host that
+// NamesHost takes ends, past its ": ": after "web1 (10.0.0.5:22): " or
+// "ssh: web1: "; -1 when msg names host in neither way.
+func NamingEnd(host, msg string) int {
+	if _, j := addressNaming(host, msg); j >= 0 {
+		return j + len(": ")
+	}
+	if k := strings.Index(" "+msg, " ssh: "+host+": "); k >= 0 {
+		return k + len("ssh: ") + len(host) + len(": ")
+	}
+	return -1
 }
 
 // addressNaming finds where msg first names host with its address as
