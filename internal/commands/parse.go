@@ -2360,8 +2360,11 @@ func parseUnlock(p *parser, args []token) (Command, error) {
 // unlockDuration refuses given, the arguments of unlock, when they hold
 // "for DURATION", as lock takes it: "unlock deploys web for 1h" was
 // answered as an unknown env "for" of web. A lock's duration is set when
-// it is taken, so the reply offers the unlock without it. A "for" that
-// names the app or env in its place is that name; nil when there is none.
+// it is taken, so the reply offers the unlock without it. So too a
+// duration without "for", or a "for" with none after it, written last
+// ("unlock deploys web 1h", once an unknown env "1h" of web). A "for" or
+// duration that names the app or env in its place is that name; nil when
+// there is none.
 func (p *parser) unlockDuration(given []token) error {
 	for i := 1; i+1 < len(given); i++ {
 		named := i == 1 && p.isApp(given[i].s) || i == 2 && p.isEnv(given[1].s, given[i].s)
@@ -2374,7 +2377,19 @@ func (p *parser) unlockDuration(given []token) error {
 			fixed:   "unlock " + writtenWords(slices.Delete(slices.Clone(given), i, i+2)),
 		}
 	}
-	return nil
+	// A duration without "for", or a "for" with none after it, written
+	// last: refused as an unknown env or a stray word otherwise.
+	args := given[1:]
+	bareFor := func(t token) bool { return isWord(t, "for") }
+	if len(args) == 0 || !p.slipLast(args, durationWritten) && !p.slipLast(args, bareFor) {
+		return nil
+	}
+	last := args[len(args)-1]
+	return &slipError{
+		problem: fmt.Sprintf(`unlock takes no duration (%s): a lock's duration is set when it is taken`, echo(last.s)),
+		fix:     "to end the lock now, send",
+		fixed:   "unlock " + writtenWords(given[:len(given)-1]),
+	}
 }
 
 // durationWritten reports whether t is written as a duration, one too
@@ -3528,21 +3543,11 @@ func (p *parser) grantTarget(c *Command, args []token) error {
 // asks for the "for", revoke says it takes no duration. A word that names
 // an app or env in its place is that name.
 func (p *parser) bareDuration(c *Command, args []token) error {
+	if !p.slipLast(args, durationWritten) {
+		return nil
+	}
 	n := len(args)
-	if n == 0 || n > 3 {
-		return nil
-	}
 	last := args[n-1]
-	if last.quoted || !startsWithDigit(last.s) || n == 1 && p.isApp(last.s) || n == 2 && p.isEnv(args[0].s, last.s) {
-		return nil
-	}
-	var syntax durationSyntaxError
-	if _, err := parseDuration(last.s, ""); errors.As(err, &syntax) {
-		return nil // one too long or zero is still written as a duration
-	}
-	if _, _, _, err := p.appEnv(args[:n-1], false); err != nil {
-		return nil // the name before it is the error to give
-	}
 	target := userText(c.User, c.UserIsID) + " " + c.Role
 	if words := writtenWords(args[:n-1]); words != "" {
 		target += " " + words
@@ -3556,6 +3561,25 @@ func (p *parser) bareDuration(c *Command, args []token) error {
 		fixed = suggest.Command(fixed)
 	}
 	return fmt.Errorf(`write "for" before the duration: %s`, fixed)
+}
+
+// slipLast reports whether args, an optional APP and ENV with one word
+// more, end in a word slip reports as a slip, such as a duration (one too
+// long or zero included) written without "for": refused as an unknown
+// name or a stray word otherwise. A word that names an app or env in its
+// place is that name, and when the words before it name no app or env,
+// that is the error to give.
+func (p *parser) slipLast(args []token, slip func(token) bool) bool {
+	n := len(args)
+	if n == 0 || n > 3 {
+		return false
+	}
+	last := args[n-1]
+	if !slip(last) || n == 1 && p.isApp(last.s) || n == 2 && p.isEnv(args[0].s, last.s) {
+		return false
+	}
+	_, _, _, err := p.appEnv(args[:n-1], false)
+	return err == nil
 }
 
 // takeFor takes "for DURATION" from the end of args, returning 0 if there
