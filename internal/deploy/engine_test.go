@@ -148,9 +148,16 @@ type tarEntry struct {
 	mode             int64 // 0: 0644
 }
 
+// tarball returns the tar archive of entries compressed by zstd or gzip.
+// An archive of a megabyte or more goes through the system's gzip (see
+// gzipped); no test reads the compressed bytes, only their checksum,
+// which write takes of whatever it is given.
 func tarball(t testing.TB, zst bool, entries ...tarEntry) []byte {
 	t.Helper()
 	raw := tarOf(t, entries...)
+	if !zst && len(raw) >= 1<<20 {
+		return gzipped(t, raw)
+	}
 	var out bytes.Buffer
 	if zst {
 		zw, _ := zstd.NewWriter(&out)
