@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchman-bot/switchman/internal/chat"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -63,7 +62,9 @@ func TestEnvChannelPostWaitsOutA429(t *testing.T) {
 		moved      bool // the progress moved there
 	}{
 		{name: "short wait", answer: rateLimited, retryAfter: "0.3", limited: 1, posts: 2, moved: true},
-		{name: "wait past the bound", answer: rateLimited, retryAfter: "60", limited: 100, posts: 1, moved: false},
+		// An hour: waited out, the deploy's messages would never end, and
+		// the shutdown below, which waits for them, fails.
+		{name: "wait past the bound", answer: rateLimited, retryAfter: "3600", limited: 100, posts: 1, moved: false},
 		{name: "HTML 429, short wait", answer: blocked, retryAfter: "1", limited: 1, posts: 2, moved: true},
 	}
 	for _, tt := range tests {
@@ -95,12 +96,10 @@ func TestEnvChannelPostWaitsOutA429(t *testing.T) {
 				}
 				return nil
 			}
-			start := time.Now()
 			out, started := hs.startDeploy(t, "450", "d-30")
 			out.Progress(deploy.Event{Kind: deploy.EventFinished, Time: started, DeployID: "d-30", App: "web", Env: "prod", Build: "1337",
 				Record: record("d-30", deploy.KindDeploy, deploy.OutcomeSucceeded, started)})
 			hs.shutdown(t)
-			took := time.Since(start)
 			calls := hs.fd.Calls()
 
 			var posts int
@@ -122,10 +121,6 @@ func TestEnvChannelPostWaitsOutA429(t *testing.T) {
 			if posts != tt.posts || posted != tt.moved || linked != tt.moved || finalThere != tt.moved || finalInReply == tt.moved {
 				t.Errorf("posts in the env's channel %d, one taken %v, reply links to it %v, final report there %v, in the reply %v; want %d, %v, %v, %v, %v\n%s",
 					posts, posted, linked, finalThere, finalInReply, tt.posts, tt.moved, tt.moved, tt.moved, !tt.moved, transcript(t, calls))
-			}
-			// The bound (envPostWait), 10 s, and not the 60 s asked for.
-			if took > 10*time.Second {
-				t.Errorf("the deploy's messages took %s, want within 10 s", took)
 			}
 		})
 	}
@@ -166,7 +161,6 @@ func TestGatewayFirstAnswerRateLimitedPastTheWindow(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- hs.a.RunGateway(ctx) }()
 	waitFor(t, "the refusal audited", func() bool { return len(hs.h.Audited()) > 0 })
-	audited := time.Now()
 	cancel()
 	waitGateway(t, done)
 	hs.shutdown(t)
@@ -176,21 +170,17 @@ func TestGatewayFirstAnswerRateLimitedPastTheWindow(t *testing.T) {
 		t.Error("the command ran, want it not run when Discord did not take its first response")
 	default:
 	}
-	var first time.Time
+	// Sent again past the window, as before, the first answer goes out
+	// more than twice (five times, a minute apart at most: the wait above
+	// fails first).
 	tries := 0
 	for _, c := range hs.fd.Calls() {
 		if c.Path == callback {
-			if tries == 0 {
-				first = c.at
-			}
 			tries++
 		}
 	}
 	if tries == 0 || tries > 2 {
 		t.Errorf("first answer sent %d times, want once or twice (retry_after 2 s, within Discord's 3 s)\n%s", tries, transcript(t, hs.fd.Calls()))
-	}
-	if d := audited.Sub(first); d > 4*time.Second {
-		t.Errorf("refusal audited %s after the first answer was sent, want within Discord's 3 s and a second", d.Round(time.Millisecond))
 	}
 	if got := hs.h.Audited(); len(got) != 1 || got[0].Refused != reasonUnanswered {
 		t.Errorf("audited %+v, want whoami refused as its first response failed", got)
