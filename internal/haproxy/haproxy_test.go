@@ -329,7 +329,7 @@ func TestSetStateOnUnknownNamesReturnsHAProxysError(t *testing.T) {
 		})
 	}
 	// The server that does exist was left alone.
-	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+	waitState(t, c, "app1", 30*time.Second, "up", isUp)
 }
 
 // TestDrainReadsAgainAfterADroppedConnection: one connection to the
@@ -341,7 +341,7 @@ func TestDrainReadsAgainAfterADroppedConnection(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer backend.Close()
 	p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
-	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+	waitState(t, c, "app1", 30*time.Second, "up", isUp)
 	var dials atomic.Int32
 	direct := haproxy.TCPDialer(p.StatsAddr())
 	flaky := &haproxy.Client{Dial: func(ctx context.Context) (net.Conn, error) {
@@ -374,7 +374,7 @@ func TestDrainThenReadyOverAUnixSocket(t *testing.T) {
 		t.Fatalf("got stats network %s, want %s", got, want)
 	}
 	ctx := context.Background()
-	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+	waitState(t, c, "app1", 30*time.Second, "up", isUp)
 
 	if err := c.Drain(ctx, "app", "app1", 5*time.Second); err != nil {
 		t.Fatalf("Drain: %v", err)
@@ -389,7 +389,7 @@ func TestDrainThenReadyOverAUnixSocket(t *testing.T) {
 	if err := c.Ready(ctx, "app", "app1"); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
-	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+	waitState(t, c, "app1", 30*time.Second, "up", isUp)
 }
 
 func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
@@ -409,7 +409,7 @@ func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
 	defer unblock() // before backend.Close, which waits for /slow
 	p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
 	ctx := context.Background()
-	waitState(t, c, "app1", 5*time.Second, "up", isUp)
+	waitState(t, c, "app1", 30*time.Second, "up", isUp)
 
 	// One request that keeps a session on app1 open until release.
 	slow := make(chan error, 1)
@@ -423,7 +423,7 @@ func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
 		}
 		slow <- err
 	}()
-	waitState(t, c, "app1", 5*time.Second, "busy", func(st haproxy.State) bool { return st.Sessions == 1 })
+	waitState(t, c, "app1", 30*time.Second, "busy", func(st haproxy.State) bool { return st.Sessions == 1 })
 
 	const timeout = 500 * time.Millisecond
 	start := time.Now()
@@ -530,7 +530,7 @@ func TestDrainSetsStatesAgainAfterADroppedConnection(t *testing.T) {
 			backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 			defer backend.Close()
 			p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
-			waitState(t, c, "app1", 5*time.Second, "up", isUp)
+			waitState(t, c, "app1", 30*time.Second, "up", isUp)
 			var dials atomic.Int32
 			direct := haproxy.TCPDialer(p.StatsAddr())
 			flaky := &haproxy.Client{Dial: func(ctx context.Context) (net.Conn, error) {
@@ -599,7 +599,7 @@ func TestDrainTimeoutSetsMaintAgainAfterADroppedConnection(t *testing.T) {
 			backend := httptest.NewServer(mux)
 			defer backend.Close()
 			p, c := startProxy(t, haproxytest.Options{Servers: map[string]string{"app1": backend.Listener.Addr().String()}})
-			waitState(t, c, "app1", 5*time.Second, "up", isUp)
+			waitState(t, c, "app1", 30*time.Second, "up", isUp)
 			slow := make(chan struct{})
 			go func() {
 				defer close(slow)
@@ -608,7 +608,7 @@ func TestDrainTimeoutSetsMaintAgainAfterADroppedConnection(t *testing.T) {
 				}
 			}()
 			defer func() { close(release); <-slow }() // before backend.Close, which waits for /slow
-			waitState(t, c, "app1", 5*time.Second, "busy", func(st haproxy.State) bool { return st.Sessions == 1 })
+			waitState(t, c, "app1", 30*time.Second, "busy", func(st haproxy.State) bool { return st.Sessions == 1 })
 
 			var maints atomic.Int32
 			direct := haproxy.TCPDialer(p.StatsAddr())
@@ -622,9 +622,13 @@ func TestDrainTimeoutSetsMaintAgainAfterADroppedConnection(t *testing.T) {
 					return tt.failures < 0 || n <= tt.failures
 				}}, nil
 			}}
+			// A hang guard only: a Drain that sent maint without bound
+			// would end with this context's error, not the one below.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
 			start := time.Now()
-			err := flaky.Drain(context.Background(), "app", "app1", 500*time.Millisecond)
-			t.Logf("Drain returned after %s: %v", time.Since(start).Round(time.Millisecond), err)
+			err := flaky.Drain(ctx, "app", "app1", 500*time.Millisecond)
+			t.Logf("Drain returned after %s, maint sent %d times: %v", time.Since(start).Round(time.Millisecond), maints.Load(), err)
 			switch {
 			case tt.wantOK && !errors.Is(err, haproxy.ErrDrainTimeout):
 				t.Errorf("Drain: got %v, want ErrDrainTimeout after sending maint again", err)
@@ -636,11 +640,11 @@ func TestDrainTimeoutSetsMaintAgainAfterADroppedConnection(t *testing.T) {
 				t.Errorf("Drain: got %q, want it to say the server could not be set to maint after its drain timeout", errs.Message(err))
 			}
 			if !tt.wantOK {
-				if took := time.Since(start); took > 500*time.Millisecond+haproxy.MaintRetry+2*time.Second {
-					t.Errorf("Drain returned after %s, want at most %s more than its timeout", took, haproxy.MaintRetry)
-				}
-				if n := maints.Load(); n < 2 {
-					t.Errorf("maint sent %d times, want it sent again", n)
+				// Sent again at most once a poll (100 ms) for MaintRetry: a
+				// slow machine sends fewer, never more.
+				most := int32(haproxy.MaintRetry/(100*time.Millisecond)) + 2
+				if n := maints.Load(); n < 2 || n > most {
+					t.Errorf("maint sent %d times, want it sent again, %d times at most (for %s past the drain timeout)", n, most, haproxy.MaintRetry)
 				}
 			}
 			if st, err := c.ServerState(context.Background(), "app", "app1"); err != nil || st.Admin != tt.admin {
