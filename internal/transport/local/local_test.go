@@ -291,7 +291,7 @@ func TestRunLeavesDaemonRunning(t *testing.T) {
 		t.Errorf("stdout = %q, want %q", out, "started\n")
 	}
 	var pid int
-	waitFor(t, "daemon writes its pid", 5*time.Second, func() bool {
+	waitFor(t, "daemon writes its pid", 30*time.Second, func() bool {
 		b, err := os.ReadFile(pidFile)
 		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
 			return false
@@ -609,7 +609,7 @@ func TestRunStdinErrorKillsOnlyARunningScript(t *testing.T) {
 			s := open(t, &Transport{})
 			pr, pw := io.Pipe()
 			t.Cleanup(func() { pw.Close() })
-			cmd := deploy.Command{Script: "sleep 30 </dev/null >/dev/null 2>&1 & echo $!; " + tt.script, Stdin: pr, Timeout: 10 * time.Second}
+			cmd := deploy.Command{Script: "sleep 600 </dev/null >/dev/null 2>&1 & echo $!; " + tt.script, Stdin: pr, Timeout: 10 * time.Second}
 			if !tt.failAfter {
 				// Once the background process is started, not before.
 				cmd.Stdout = writerFunc(func(p []byte) (int, error) {
@@ -630,7 +630,9 @@ func TestRunStdinErrorKillsOnlyARunningScript(t *testing.T) {
 				pw.CloseWithError(broken)
 			}
 			if !tt.wantAlive {
-				waitFor(t, "background sleep killed", 5*time.Second, func() bool { return !alive(t, pid) })
+				// The sleep lasts far longer than this hang guard: only the
+				// kill ends it within it.
+				waitFor(t, "background sleep killed", time.Minute, func() bool { return !alive(t, pid) })
 				return
 			}
 			// Whether a kill comes can only be watched for a while.
