@@ -248,10 +248,8 @@ func storeHealth(ctx context.Context, isRedis bool, store stateStore) error {
 		return nil
 	}
 	if !isRedis {
-		if condition, reply := embedded.HealthCondition(err); condition != embedded.ConditionUnreachable {
-			return &server.StoreError{Condition: condition, Reply: reply, Err: err}
-		}
-		return err
+		condition, reply := embedded.HealthCondition(err)
+		return &server.StoreError{Condition: condition, Reply: reply, Err: err}
 	}
 	if condition, reply := redis.HealthCondition(err); condition != redis.ConditionUnreachable {
 		return &server.StoreError{Condition: condition, Reply: reply, Err: err}

@@ -206,11 +206,13 @@ const mmapFailed = "mmap allocate error: "
 
 // Health conditions of the store, as HealthCondition names them.
 const (
-	ConditionUnreachable   = "unreachable"
 	ConditionDamaged       = "damaged"
 	ConditionUnmapped      = "unmapped"
 	ConditionRefusesWrites = "refuses_writes"
 	ConditionStalled       = "stalled"
+	ConditionClosed        = "closed"
+	ConditionIOError       = "io_error"
+	ConditionFailed        = "failed"
 )
 
 // HealthCondition names what err, of a check of the store (Locks, then
@@ -222,12 +224,19 @@ const (
 // the bot is restarted (see unmappedError); ConditionRefusesWrites,
 // with "ENOSPC", "EDQUOT" or "EFBIG", when the last write found its disk
 // or quota full, or its file at the size limit set on the process, as
-// Redis's condition at maxmemory is named; ConditionStalled when the
-// check's context ended before the file answered (its disk did not answer
-// in time, as a stalled one does not): "unreachable", Redis's word, would
-// send people to the network, and the file is local; else
-// ConditionUnreachable.
+// Redis's condition at maxmemory is named; ConditionClosed once the store
+// is closed, as the bot stops; ConditionStalled when the check's context
+// ended before the file answered (its disk did not answer in time, as a
+// stalled one does not); ConditionIOError when the file system failed a
+// read or write of the file (a dying disk, a network volume gone), with
+// its errno's name ("EIO", "EROFS", ...) when it is one of ioErrnos; else
+// ConditionFailed. None is "unreachable", Redis's word, which would send
+// people to the network: the file is local, and nothing was tried to
+// reach. A nil err, a check that passed, has no condition: "".
 func HealthCondition(err error) (condition, reply string) {
+	if err == nil {
+		return "", ""
+	}
 	var damaged *damagedError
 	if errors.As(err, &damaged) {
 		return ConditionDamaged, ""
@@ -248,10 +257,57 @@ func HealthCondition(err error) (condition, reply string) {
 		}
 		return ConditionRefusesWrites, "ENOSPC"
 	}
+	if errors.Is(err, deploy.ErrStoreClosed) || errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ConditionClosed, ""
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return ConditionStalled, ""
 	}
-	return ConditionUnreachable, ""
+	if name, ok := ioErrno(err); ok {
+		return ConditionIOError, name
+	}
+	return ConditionFailed, ""
+}
+
+// ioErrnos are the errnos of a failed read or write of the file that
+// HealthCondition names, by the names of C's errno.h.
+var ioErrnos = []struct {
+	errno syscall.Errno
+	name  string
+}{
+	{syscall.EIO, "EIO"},
+	{syscall.EROFS, "EROFS"},
+	{syscall.ESTALE, "ESTALE"},
+	{syscall.ENXIO, "ENXIO"},
+	{syscall.ENODEV, "ENODEV"},
+	{syscall.EACCES, "EACCES"},
+	{syscall.EPERM, "EPERM"},
+}
+
+// ioErrno reports whether err is the file system's failure of a read or
+// write of the file, an errno, and names it when it is one of ioErrnos.
+// bbolt reports a failed resize or sync of the file in text alone (see
+// refusal): that text, ending with one of ioErrnos', is read as it.
+func ioErrno(err error) (name string, ok bool) {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		for _, e := range ioErrnos {
+			if e.errno == errno {
+				return e.name, true
+			}
+		}
+		return "", true
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "file resize error: ") && !strings.Contains(msg, "file sync error: ") {
+		return "", false
+	}
+	for _, e := range ioErrnos {
+		if strings.HasSuffix(msg, ": "+e.errno.Error()) {
+			return e.name, true
+		}
+	}
+	return "", false
 }
 
 // Writable returns the error of the last write when its disk, quota or

@@ -38,10 +38,16 @@ func TestFullRefusals(t *testing.T) {
 		{"a resize, EDQUOT", fmt.Errorf("file resize error: %s", pathErr("truncate", syscall.EDQUOT)), ConditionRefusesWrites, "EDQUOT"},
 		{"a resize, EFBIG, wrapped", fmt.Errorf("append audit: %w", fmt.Errorf("file resize error: %s", pathErr("truncate", syscall.EFBIG))), ConditionRefusesWrites, "EFBIG"},
 		{"a sync, ENOSPC", fmt.Errorf("file sync error: %s", pathErr("sync", syscall.ENOSPC)), ConditionRefusesWrites, "ENOSPC"},
-		{"a resize, another error", fmt.Errorf("file resize error: %s", pathErr("truncate", syscall.EIO)), ConditionUnreachable, ""},
-		{"another error naming a full disk", errors.New("hook said: no space left on device"), ConditionUnreachable, ""},
-		{"another errno", pathErr("write", syscall.EIO), ConditionUnreachable, ""},
+		{"a resize, EIO", fmt.Errorf("file resize error: %s", pathErr("truncate", syscall.EIO)), ConditionIOError, "EIO"},
+		{"another error naming a full disk", errors.New("hook said: no space left on device"), ConditionFailed, ""},
+		{"a page's write, EIO", pathErr("write", syscall.EIO), ConditionIOError, "EIO"},
+		{"a page's write, EROFS", fmt.Errorf("append audit: %w", pathErr("write", syscall.EROFS)), ConditionIOError, "EROFS"},
+		{"a page's write, another errno", pathErr("write", syscall.EBADF), ConditionIOError, ""},
+		{"the store closed", fmt.Errorf("state store /srv/switchman/state.db: %w", deploy.ErrStoreClosed), ConditionClosed, ""},
 		{"the file no longer mapped", fmt.Errorf("list locks: %w", bolterrors.ErrInvalidMapping), ConditionUnmapped, ""},
+	}
+	if condition, code := HealthCondition(nil); condition != "" || code != "" {
+		t.Errorf("HealthCondition(nil): got %q %q, want none", condition, code)
 	}
 	s := &Store{path: "/srv/switchman/state.db"}
 	for _, tt := range tests {
@@ -51,8 +57,8 @@ func TestFullRefusals(t *testing.T) {
 			if condition != tt.condition || code != tt.code {
 				t.Errorf("HealthCondition(full(%v)): got %q %q, want %q %q", tt.err, condition, code, tt.condition, tt.code)
 			}
-			if full := errors.Is(err, deploy.ErrStoreFull); full != (tt.code != "") {
-				t.Errorf("full(%v) is deploy.ErrStoreFull: got %v, want %v", tt.err, full, tt.code != "")
+			if full := errors.Is(err, deploy.ErrStoreFull); full != (tt.condition == ConditionRefusesWrites) {
+				t.Errorf("full(%v) is deploy.ErrStoreFull: got %v, want %v", tt.err, full, tt.condition == ConditionRefusesWrites)
 			}
 			if !errors.Is(err, tt.err) {
 				t.Errorf("full(%v): got %v, which does not wrap it", tt.err, err)
