@@ -1291,16 +1291,33 @@ func (s *Store) tx(ctx context.Context, write bool, fn func(*bolt.Tx) error) err
 
 // noAnswer is the error of a transaction begun whose ctx ended before it
 // did: the disk holding the file did not answer in time, as a stalled
-// one does not, and a write may still be made once it answers. It wraps
-// ctx's cause, and its message, for people, says so: not
-// deploy.StoreUnreachable's "state store unreachable", Redis's words, which
-// deploy.StoreReason gives an error without a message of its own: the file
-// is local, and nothing was tried to reach.
+// one does not, or the call was cancelled first (see unanswered), and a
+// write may still be made once it answers. It wraps ctx's cause, and its
+// message, for people, says so: not deploy.StoreUnreachable's "state
+// store unreachable", Redis's words, which deploy.StoreReason gives an
+// error without a message of its own: the file is local, and nothing was
+// tried to reach.
 func (s *Store) noAnswer(ctx context.Context, write bool) error {
 	if write {
-		return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s did not answer in time (%s), the change may still be made", s.path, mayBeStalled)
+		return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s %s, the change may still be made", s.path, unanswered(ctx))
 	}
-	return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s did not answer in time (%s)", s.path, mayBeStalled)
+	return errs.Wrap(errs.Unavailable, context.Cause(ctx), "state store %s %s", s.path, unanswered(ctx))
+}
+
+// unanswered says why the file had not answered when ctx ended: its time
+// ran out, its disk perhaps stalled; or it was cancelled (a command
+// abandoned, the bot stopping), with its cause when another, which says
+// nothing of the disk, as notBegun tells the two apart.
+func unanswered(ctx context.Context) string {
+	err := ctx.Err()
+	if !errors.Is(err, context.Canceled) {
+		return "did not answer in time (" + mayBeStalled + ")"
+	}
+	said := "had not answered when the call was cancelled"
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		said += " (" + cause.Error() + ")"
+	}
+	return said
 }
 
 // mayBeStalled is what a store that did not answer in time says of its

@@ -3,7 +3,7 @@ package embedded
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,8 +18,58 @@ import (
 // refused with a reason of their own, which deploy.StoreReason gives and
 // the audit log's failure quotes: that the file's disk did not answer in
 // time. They were plain errors, which users were told of as "state store
-// unreachable", Redis's words, for a local file.
+// unreachable", Redis's words, for a local file. A call cancelled (a
+// command abandoned, the bot stopping) rather than out of time says so,
+// with the cancel's cause, and nothing of the disk, as a write not begun
+// does.
 func TestNoAnswerSaysWhatOfTheFile(t *testing.T) {
+	stopping := errors.New("the bot is stopping")
+	for _, end := range []struct {
+		name string
+		// ended returns a context, and ends it.
+		ended func(t *testing.T) (ctx context.Context, end func())
+		want  []error
+		// says is what is said of the file, for %[2]s below.
+		says string
+	}{
+		{"out of time", func(t *testing.T) (context.Context, func()) {
+			ctx := &expiring{Context: context.Background(), done: make(chan struct{})}
+			return ctx, func() { close(ctx.done) }
+		}, []error{context.DeadlineExceeded}, "did not answer in time (its disk may be stalled)"},
+		{"cancelled", func(t *testing.T) (context.Context, func()) {
+			return context.WithCancel(t.Context())
+		}, []error{context.Canceled}, "had not answered when the call was cancelled"},
+		{"cancelled with a cause", func(t *testing.T) (context.Context, func()) {
+			ctx, cancel := context.WithCancelCause(t.Context())
+			return ctx, func() { cancel(stopping) }
+		}, []error{stopping}, "had not answered when the call was cancelled (the bot is stopping)"},
+	} {
+		t.Run(end.name, func(t *testing.T) { testNoAnswer(t, end.ended, end.want, end.says) })
+	}
+}
+
+// expiring is a context whose time runs out when done is closed, rather
+// than at a time a slow machine could miss.
+type expiring struct {
+	context.Context
+	done chan struct{}
+}
+
+func (c *expiring) Done() <-chan struct{} { return c.done }
+
+func (c *expiring) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// testNoAnswer is TestNoAnswerSaysWhatOfTheFile with contexts ended by
+// ended, wantErrs, what their errors wrap, and says, what is said of the
+// file.
+func testNoAnswer(t *testing.T, ended func(t *testing.T) (context.Context, func()), wantErrs []error, says string) {
 	for _, tc := range []struct {
 		name string
 		// call calls what is tested with ctx, calling stalled once it
@@ -32,25 +82,25 @@ func TestNoAnswerSaysWhatOfTheFile(t *testing.T) {
 	}{
 		{"a read", func(ctx context.Context, s *Store, stalled func(), unstall <-chan struct{}) error {
 			return s.view(ctx, func(*bolt.Tx) error { stalled(); <-unstall; return nil })
-		}, "state store %s did not answer in time (its disk may be stalled)",
-			"whether web/prod was locked is not known (state store %s did not answer in time (its disk may be stalled)): status lists the locks in force"},
+		}, "state store %[1]s %[2]s",
+			"whether web/prod was locked is not known (state store %[1]s %[2]s): status lists the locks in force"},
 		{"a write begun", func(ctx context.Context, s *Store, stalled func(), unstall <-chan struct{}) error {
 			return s.update(ctx, func(*bolt.Tx) error { stalled(); <-unstall; return nil })
-		}, "state store %s did not answer in time (its disk may be stalled), the change may still be made",
-			"whether web/prod was locked is not known (state store %s did not answer in time (its disk may be stalled), the change may still be made): status lists the locks in force"},
+		}, "state store %[1]s %[2]s, the change may still be made",
+			"whether web/prod was locked is not known (state store %[1]s %[2]s, the change may still be made): status lists the locks in force"},
 		{"dropping fencing counters behind an Acquire", func(ctx context.Context, s *Store, stalled func(), unstall <-chan struct{}) error {
 			s.acquiring <- struct{}{}
 			defer func() { <-s.acquiring }()
 			stalled()
 			return s.pruneFences(ctx)
-		}, "drop fencing counters: state store %s did not answer in time (its disk may be stalled); none was dropped", ""},
+		}, "drop fencing counters: state store %[1]s %[2]s; none was dropped", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, stalledTx := openStalled(t)
 			if err := stalledTx.Rollback(); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(t.Context())
+			ctx, cancel := ended(t)
 			waiting, unstall := make(chan struct{}), make(chan struct{})
 			done := make(chan error, 1)
 			go func() { done <- tc.call(ctx, s, func() { close(waiting) }, unstall) }()
@@ -59,13 +109,15 @@ func TestNoAnswerSaysWhatOfTheFile(t *testing.T) {
 			err := <-done
 			close(unstall)
 			waitAbandonedTx(t)
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("got %v, want an error wrapping context.Canceled", err)
+			for _, want := range wantErrs {
+				if !errors.Is(err, want) {
+					t.Errorf("got %v, want an error wrapping %v", err, want)
+				}
 			}
 			if got := errs.CodeOf(err); got != errs.Unavailable {
 				t.Errorf("code: got %s, want %s", got, errs.Unavailable)
 			}
-			reason := strings.ReplaceAll(tc.reason, "%s", s.path)
+			reason := fmt.Sprintf(tc.reason, s.path, says)
 			if got := deploy.StoreReason(err); got != reason {
 				t.Errorf("reason: got %q, want %q", got, reason)
 			}
@@ -73,7 +125,7 @@ func TestNoAnswerSaysWhatOfTheFile(t *testing.T) {
 				return
 			}
 			told := deploy.OutcomeUnknown(err, "whether web/prod was locked", "status lists the locks in force")
-			if got, want := errs.Message(told), strings.ReplaceAll(tc.told, "%s", s.path); got != want {
+			if got, want := errs.Message(told), fmt.Sprintf(tc.told, s.path, says); got != want {
 				t.Errorf("told: got %q, want %q", got, want)
 			}
 		})
