@@ -61,7 +61,7 @@ func createError(path string, err error) error {
 	if !errors.As(err, &pe) {
 		return nil
 	}
-	return cannotCreate(path, filepath.Dir(pe.Path), err) // the directory a file or directory was to be made in
+	return cannotCreate(path, filepath.Dir(pe.Path), err, botRunsAs) // the directory a file or directory was to be made in
 }
 
 // ErrNotCreatable is what the error of Open and Check wraps for a missing
@@ -77,10 +77,19 @@ type notCreatable struct{ err error }
 func (e notCreatable) Error() string   { return e.err.Error() }
 func (e notCreatable) Unwrap() []error { return []error{ErrNotCreatable, e.err} }
 
+// What the errors of Open and Check say of this user, after its name:
+// Open's is the bot's own; Check's is bot check-config's, which may be
+// run by another user than the bot's.
+const (
+	botRunsAs   = ", which the bot runs as"
+	checkRunsAs = ", the one running check-config"
+)
+
 // cannotCreate is the error of the missing store at path that cannot be
 // created in dir for err (EROFS, EACCES), or nil for another error: the
-// wording Open and Check share.
-func cannotCreate(path, dir string, err error) error {
+// wording Open and Check share, runsAs (botRunsAs, checkRunsAs) saying
+// who this user is.
+func cannotCreate(path, dir string, err error, runsAs string) error {
 	switch {
 	case errors.Is(err, syscall.EROFS):
 		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: the directory %s is on a file system mounted read-only: remount it read-write, or set store.path to a file on a writable one", path, dir)
@@ -88,9 +97,9 @@ func cannotCreate(path, dir string, err error) error {
 		self := os.Geteuid()
 		owner, mode, ok := ownerOf(dir)
 		if !ok {
-			return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s: set store.path to a file in a directory this user may write", path, userName(self), dir)
+			return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: this user, %s%s, may not write the directory %s: set store.path to a file in a directory this user may write", path, userName(self), runsAs, dir)
 		}
-		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: this user, %s, which the bot runs as, may not write the directory %s (owned by %s, mode %04o): run the bot as %s, or set store.path to a file in a directory this user may write", path, userName(self), dir, userName(owner), mode, loginOf(owner))
+		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: this user, %s%s, may not write the directory %s (owned by %s, mode %04o): run the bot as %s, or set store.path to a file in a directory this user may write", path, userName(self), runsAs, dir, userName(owner), mode, loginOf(owner))
 	case errors.Is(err, syscall.ENOTDIR):
 		return errs.Wrap(errs.Unavailable, notCreatable{err}, "state store %s cannot be created: %s, on its way, is a file, not a directory: set store.path to a file in a directory", path, dir)
 	}
@@ -101,8 +110,9 @@ func cannotCreate(path, dir string, err error) error {
 // at path, without creating anything, from the nearest directory on the
 // way to file (where Open would make it, see storeDirs) that exists: one
 // this user may not write, on a file system mounted read-only, or a file
-// where a directory should be; nil when none is found so.
-func creatable(path, file string) error {
+// where a directory should be; nil when none is found so. runsAs is
+// cannotCreate's.
+func creatable(path, file, runsAs string) error {
 	dir := filepath.Dir(file)
 	for {
 		info, err := os.Stat(dir)
@@ -113,10 +123,10 @@ func creatable(path, file string) error {
 		case err != nil:
 			return nil // left to Open, as Check leaves what it cannot stat
 		case !info.IsDir():
-			return cannotCreate(path, dir, syscall.ENOTDIR)
+			return cannotCreate(path, dir, syscall.ENOTDIR, runsAs)
 		}
 		if err := syscall.Access(dir, 0o2|0o1); err != nil { // W_OK|X_OK
-			return cannotCreate(path, dir, &fs.PathError{Op: "access", Path: dir, Err: err})
+			return cannotCreate(path, dir, &fs.PathError{Op: "access", Path: dir, Err: err}, runsAs)
 		}
 		return nil
 	}
@@ -134,7 +144,7 @@ func reachError(path string, readOnly bool, err error) error {
 		return nil
 	}
 	self := os.Geteuid()
-	runs, run := ", which the bot runs as", "run the bot as"
+	runs, run := botRunsAs, "run the bot as"
 	if readOnly {
 		runs, run = "", "run it as"
 	}

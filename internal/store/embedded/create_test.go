@@ -58,14 +58,16 @@ func names(t *testing.T, dir string) []string {
 // check-config runs, says the same, in the same words, as an error
 // wrapping ErrNotCreatable (check-config warns of it): it found nothing
 // wrong with a store it could not create, and check-config warned of one
-// in words of its own.
+// in words of its own. Of this user, Open says it is the one the bot runs
+// as, and Check that it is the one running check-config, which may be
+// another than the bot's.
 func TestOpenCannotCreate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// setup returns the directory the bot may not write, the
 		// store's path, and how to run the test binary to open it.
 		setup func(t *testing.T) (dir, path string, run []string)
-		want  string // %[1]s the store's path, %[2]s the directory
+		want  string // %[1]s the store's path, %[2]s the directory, %[3]s who this user is
 	}{
 		{"read-only file system", func(t *testing.T) (string, string, []string) {
 			need(t, "unshare")
@@ -80,7 +82,7 @@ func TestOpenCannotCreate(t *testing.T) {
 				t.Fatal(err)
 			}
 			return dir, filepath.Join(dir, "switchman.db"), append(slices.Clone(asNobody), bin)
-		}, "state store %[1]s cannot be created: this user, nobody (uid 65534), which the bot runs as, may not write the directory %[2]s (owned by root (uid 0), mode 0755): run the bot as root, or set store.path to a file in a directory this user may write"},
+		}, "state store %[1]s cannot be created: this user, nobody (uid 65534)%[3]s, may not write the directory %[2]s (owned by root (uid 0), mode 0755): run the bot as root, or set store.path to a file in a directory this user may write"},
 		{"missing directory in another user's", func(t *testing.T) (string, string, []string) {
 			root, bin := nobodyDir(t)
 			dir := filepath.Join(root, "state")
@@ -88,7 +90,7 @@ func TestOpenCannotCreate(t *testing.T) {
 				t.Fatal(err)
 			}
 			return dir, filepath.Join(dir, "switchman", "switchman.db"), append(slices.Clone(asNobody), bin)
-		}, "state store %[1]s cannot be created: this user, nobody (uid 65534), which the bot runs as, may not write the directory %[2]s (owned by root (uid 0), mode 0755): run the bot as root, or set store.path to a file in a directory this user may write"},
+		}, "state store %[1]s cannot be created: this user, nobody (uid 65534)%[3]s, may not write the directory %[2]s (owned by root (uid 0), mode 0755): run the bot as root, or set store.path to a file in a directory this user may write"},
 		{"a file where its directory should be", func(t *testing.T) (string, string, []string) {
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, "blocker"), []byte("x"), 0o600); err != nil {
@@ -108,11 +110,10 @@ func TestOpenCannotCreate(t *testing.T) {
 			dir, path, run := tc.setup(t)
 			before := names(t, dir)
 			lines := openElsewhere(t, path, run[len(run)-1], run[:len(run)-1]...)
-			want := fmt.Sprintf(tc.want, path, dir)
-			if got := line(lines, "open: "); !strings.HasPrefix(got, want) {
+			if got, want := line(lines, "open: "), fmt.Sprintf(tc.want, path, dir, ", which the bot runs as"); !strings.HasPrefix(got, want) {
 				t.Errorf("Open: got %q, want %q", got, want)
 			}
-			if got := line(lines, "check: "); !strings.HasPrefix(got, want) {
+			if got, want := line(lines, "check: "), fmt.Sprintf(tc.want, path, dir, ", the one running check-config"); !strings.HasPrefix(got, want) {
 				t.Errorf("Check: got %q, want %q", got, want)
 			}
 			if got := line(lines, "check not creatable: "); got != "true" {

@@ -437,7 +437,7 @@ func OpenContext(ctx context.Context, path string, opt Options) (*Store, error) 
 		}
 	case errors.Is(err, syscall.ENOTDIR) && !opt.ReadOnly:
 		// A file where a directory on the way should be.
-		if cerr := creatable(path, path); cerr != nil {
+		if cerr := creatable(path, path, botRunsAs); cerr != nil {
 			return nil, cerr
 		}
 		return nil, fmt.Errorf("open state store: %w", err)
@@ -600,11 +600,11 @@ func Check(path string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		return creatable(path, file)
+		return creatable(path, file, checkRunsAs)
 	case errors.Is(err, syscall.ENOTDIR):
 		// A file where a directory on the way should be: no store is
 		// there to judge, and none could be made.
-		return creatable(path, path)
+		return creatable(path, path, checkRunsAs)
 	case err != nil:
 		if rerr := reachError(path, true, err); rerr != nil {
 			return rerr
