@@ -240,8 +240,12 @@ func serve(ctx context.Context, cfg *config.Config, sys *system, early *server.E
 
 // storeHealth is the check of /healthz: checkStore's error, named when
 // the store answered, so that a Redis that answered (at maxmemory, a
-// replica, refusing the password), or an embedded file damaged or on a
-// full disk, is not reported as a store the network keeps the bot from.
+// replica, refusing the password) is not reported as a store the network
+// keeps the bot from; the embedded store's error is always named (see
+// embedded.HealthCondition), as its file is local and nothing is
+// unreachable: damaged, unmapped, on a full disk (refuses_writes), on a
+// stalled disk that did not answer in time (stalled), failed by its disk
+// (io_error), closed as the bot stops (closed), or failed otherwise.
 func storeHealth(ctx context.Context, isRedis bool, store stateStore) error {
 	err := checkStore(ctx, store)
 	if err == nil {
