@@ -520,7 +520,7 @@ func (s *Service) AuditRefusal(ctx context.Context, req Request) error {
 		s.refusals.Refused(reason)
 	}
 	e := audit.Entry{Time: s.now(), User: req.User, Platform: req.Platform, Channel: req.Channel,
-		Command: auditText(req.Text), Decision: audit.Refused, Reason: req.Refused}
+		Command: auditText(req.Text), Decision: audit.Refused, Reason: suggest.Strip(req.Refused)}
 	return audit.Append(ctx, s.store, &e)
 }
 

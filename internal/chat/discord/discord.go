@@ -667,7 +667,7 @@ func (a *Adapter) dispatch(ctx context.Context, in *discordgo.Interaction, gatew
 	var err error
 	switch data := in.Data.(type) {
 	case discordgo.ApplicationCommandInteractionData:
-		text, err = commandText(data)
+		text, err = commandText(data, a.cat)
 	case discordgo.MessageComponentInteractionData:
 		text = data.CustomID
 		if data.ComponentType != discordgo.ButtonComponent {

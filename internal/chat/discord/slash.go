@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/switchman-bot/switchman/internal/commands"
 	"github.com/switchman-bot/switchman/internal/pause"
+	"github.com/switchman-bot/switchman/internal/suggest"
 )
 
 // maxChoices is the most choices Discord allows on one option; with more
@@ -691,7 +693,12 @@ func (a *Adapter) retryBy(ctx context.Context, by time.Time, f func() error) err
 // grammar (app, env, build, duration, …) must be one plain word; free text
 // (reasons) is quoted. The result is exactly what the user could have
 // typed, so the Handler parses, authorises and audits it like any command.
-func commandText(d discordgo.ApplicationCommandInteractionData) (string, error) {
+//
+// With cat, an app or env option names one of its apps or envs, or the
+// command is refused: the user who filled the option meant that app or
+// env, and the parser, reading the words, could take an unknown one for
+// the first word of a lock's reason, locking more than was asked.
+func commandText(d discordgo.ApplicationCommandInteractionData, cat commands.Catalog) (string, error) {
 	spec, ok := slash[commands.Verb(d.Name)]
 	if !ok {
 		return "", fmt.Errorf("unknown command %q; try /help", clip(d.Name, 40))
@@ -704,17 +711,78 @@ func commandText(d discordgo.ApplicationCommandInteractionData) (string, error) 
 		}
 		spec, opts = sub.slashSpec, opts[0].Options
 	}
-	o := options{}
+	o := options{vals: map[string]any{}, cat: cat}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if _, dup := o[opt.Name]; dup {
+		if _, dup := o.vals[opt.Name]; dup {
 			return "", fmt.Errorf("option %q is given twice", clip(opt.Name, 40))
 		}
-		o[opt.Name] = opt.Value
+		o.vals[opt.Name] = opt.Value
+	}
+	if err := knownNames(d.Name, spec, o); err != nil {
+		return "", err
 	}
 	return spec.text(o)
+}
+
+// knownNames refuses an app or env option that o's catalog does not
+// know, offering the command with the name it likely meant, and a lock's
+// env without its app. Without a catalog, or with a value that is no
+// plain word (which the text refuses), it has nothing to say.
+func knownNames(verb string, spec slashSpec, o options) error {
+	if o.cat == nil {
+		return nil
+	}
+	name := func(opt string) string {
+		s, _ := o.vals[opt].(string)
+		s = strings.TrimSpace(s)
+		if !plainWord(s) {
+			return ""
+		}
+		return s
+	}
+	// offer is the command with opt set to sug, marked as a suggestion,
+	// or "" when that does not make one.
+	offer := func(opt, sug string) string {
+		vals := maps.Clone(o.vals)
+		vals[opt] = sug
+		text, err := spec.text(options{vals: vals, cat: o.cat})
+		if err != nil {
+			return ""
+		}
+		return suggest.Command(text)
+	}
+	unknown := func(what, opt, value string, known []string) error {
+		msg := fmt.Sprintf("unknown %s %q", what, value)
+		if s, ok := commands.Suggest(value, known); ok {
+			if cmd := offer(opt, s); cmd != "" {
+				msg += fmt.Sprintf("; did you mean %s?", cmd)
+			} else {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+		} else {
+			msg += ";"
+		}
+		return fmt.Errorf("%s known %ss: %s; nothing was run", msg, what, strings.Join(known, ", "))
+	}
+	app, env := name("app"), name("env")
+	if app != "" && !slices.Contains(o.cat.Apps(), app) {
+		if len(o.cat.Apps()) == 0 {
+			return fmt.Errorf("unknown app %q; no apps are configured; nothing was run", app)
+		}
+		return unknown("app", "app", app, slices.Sorted(slices.Values(o.cat.Apps())))
+	}
+	switch {
+	case env == "":
+	case app != "" && !slices.Contains(o.cat.Envs(app), env):
+		err := unknown("env", "env", env, o.cat.Envs(app))
+		return fmt.Errorf("%s", strings.Replace(err.Error(), fmt.Sprintf("%q;", env), fmt.Sprintf("%q for %s;", env, app), 1))
+	case app == "" && verb == string(commands.VerbLock):
+		return fmt.Errorf("env:%s needs the app whose env it is: add app:, or leave env: out to lock every app; nothing was run", env)
+	}
+	return nil
 }
 
 // subcommandOf returns the subcommand that opts invoke: exactly one
@@ -734,8 +802,12 @@ func subcommandOf(verb string, spec slashSpec, opts []*discordgo.ApplicationComm
 	return subcommand{}, fmt.Errorf("choose one subcommand of /%s: %s", verb, strings.Join(names, ", "))
 }
 
-// options are the values of one invocation, by option name.
-type options map[string]any
+// options are the values of one invocation, by option name, and the
+// catalog they are read with (nil when unknown).
+type options struct {
+	vals map[string]any
+	cat  commands.Catalog
+}
 
 func (o options) words(first ...string) *words {
 	return &words{o: o, parts: first, used: map[string]bool{}}
@@ -754,7 +826,7 @@ func (w *words) add(s ...string) { w.parts = append(w.parts, s...) }
 // str returns a string option ("" when absent).
 func (w *words) str(name string) string {
 	w.used[name] = true
-	v, ok := w.o[name]
+	v, ok := w.o.vals[name]
 	if !ok || v == nil {
 		return ""
 	}
@@ -915,7 +987,7 @@ func (w *words) quoted(flag, name string) {
 // flag returns a boolean option (false when absent).
 func (w *words) flag(name string) bool {
 	w.used[name] = true
-	v, ok := w.o[name]
+	v, ok := w.o.vals[name]
 	if !ok || v == nil {
 		return false
 	}
@@ -929,7 +1001,7 @@ func (w *words) flag(name string) bool {
 // integer adds an integer option, if given.
 func (w *words) integer(name string) {
 	w.used[name] = true
-	v, ok := w.o[name]
+	v, ok := w.o.vals[name]
 	if !ok || v == nil {
 		return
 	}
@@ -942,7 +1014,7 @@ func (w *words) integer(name string) {
 }
 
 func (w *words) done() (string, error) {
-	for name := range w.o {
+	for name := range w.o.vals {
 		if !w.used[name] {
 			w.fail(fmt.Errorf("unknown option %q", clip(name, 40)))
 		}

@@ -202,7 +202,7 @@ func TestCommandText(t *testing.T) {
 			if err := json.Unmarshal(raw, &data); err != nil {
 				t.Fatal(err)
 			}
-			got, err := commandText(data)
+			got, err := commandText(data, nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("commandText = %q, %v; want an error containing %q", got, err, tt.wantErr)
@@ -506,7 +506,7 @@ func TestLongestCommandsParse(t *testing.T) {
 	}
 	for name, inv := range invocations(t, newHarness(t, nil, nil).a.Commands(), optionsOfAll) {
 		t.Run(name, func(t *testing.T) {
-			text, err := commandText(inv)
+			text, err := commandText(inv, nil)
 			if err != nil {
 				t.Fatalf("commandText: %v", err)
 			}
@@ -557,7 +557,7 @@ func TestWordOptionsTakeASCII(t *testing.T) {
 						if len(inv.Options) == 0 || inv.Options[0].Type == discordgo.ApplicationCommandOptionSubCommand && len(inv.Options[0].Options) == 0 {
 							continue // another subcommand's
 						}
-						text, err := commandText(inv)
+						text, err := commandText(inv, nil)
 						if err == nil || !strings.Contains(err.Error(), "non-ASCII character '\U0001F512'") {
 							t.Errorf("commandText = %q, %v; want it refused as not ASCII", text, err)
 						}

@@ -666,13 +666,13 @@ func (f *form) sends(cat commands.Catalog) (string, bool) {
 		}
 		spec = spec.subs[i].slashSpec
 	}
-	o := options{}
+	o := options{vals: map[string]any{}, cat: cat}
 	for _, opt := range f.opts {
 		v, ok := sentValue(opt)
 		if !ok {
 			return "", false
 		}
-		o[opt.name] = v
+		o.vals[opt.name] = v
 	}
 	text, err := spec.text(o)
 	if err != nil {

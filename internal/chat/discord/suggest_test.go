@@ -324,7 +324,7 @@ func TestSuggestedUserByName(t *testing.T) {
 			if !ok || form != tt.want {
 				t.Fatalf("got %q, want it to end %q", e.Title, "write it once: "+tt.want)
 			}
-			text, err := commandText(interactionOf(t, form))
+			text, err := commandText(interactionOf(t, form), nil)
 			if tt.wantUser == "" {
 				if err == nil {
 					t.Errorf("%q sends %q, want it refused as no Discord user", form, text)
@@ -487,7 +487,7 @@ func TestSlashFormsMeanTheSuggestion(t *testing.T) {
 		}
 		// A user typed is shown as a mention, <@ID>.
 		form = strings.ReplaceAll(form, mentionOpen, "<")
-		text, err := commandText(interactionOf(t, form))
+		text, err := commandText(interactionOf(t, form), nil)
 		if err != nil {
 			t.Fatalf("%q: %v", form, err)
 		}
