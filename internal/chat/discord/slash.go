@@ -263,8 +263,8 @@ var slash = map[commands.Verb]slashSpec{
 		text: func(o options) (string, error) {
 			w := o.words("deploy")
 			w.value("app")
-			w.value("build")
-			w.keyword("to", "env")
+			w.build("build")
+			w.keywordValue("to", "env")
 			if w.flag("dry_run") {
 				w.add("--dry-run")
 			}
@@ -365,9 +365,9 @@ var slash = map[commands.Verb]slashSpec{
 				text: func(o options) (string, error) {
 					w := o.words("train", commands.TrainBoard)
 					w.word("app")
-					w.value("build")
-					w.keyword("to", "env")
-					w.keyword("on", "train")
+					w.build("build")
+					w.keywordValue("to", "env")
+					w.keywordValue("on", "train")
 					return w.done()
 				},
 			}},
@@ -867,6 +867,38 @@ func (w *words) value(name string) {
 	if s := w.str(name); s != "" {
 		w.add(reservedQuoted(w.checkWord(name, s)))
 	}
+}
+
+// build adds the build option of deploy or train board, if given,
+// quoted when it is a word of the grammar or names an app, env or train
+// of the catalog: unquoted, build:prod would be read as the env prod,
+// and refused as a deploy whose build is missing. The parser reads a
+// quoted word there as the build.
+func (w *words) build(name string) {
+	s := w.str(name)
+	if s == "" {
+		return
+	}
+	s = w.checkWord(name, s)
+	if cat := w.o.cat; cat != nil && !commands.IsReserved(s) && namedIn(cat, s) {
+		w.add(`"` + s + `"`)
+		return
+	}
+	w.add(reservedQuoted(s))
+}
+
+// namedIn reports whether s names an app, an env of any app, or a train
+// of cat.
+func namedIn(cat commands.Catalog, s string) bool {
+	if slices.Contains(cat.Apps(), s) || slices.Contains(cat.Trains(), s) {
+		return true
+	}
+	for _, app := range cat.Apps() {
+		if slices.Contains(cat.Envs(app), s) {
+			return true
+		}
+	}
+	return false
 }
 
 // keywordValue adds "kw VALUE" for a one-word option, if given, the

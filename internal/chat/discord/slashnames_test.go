@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
 	"github.com/switchman-bot/switchman/internal/commands"
@@ -92,7 +94,10 @@ type slashStep struct {
 
 // runSlashSteps sends every step, signed as Discord sends it, one after
 // the other, and checks each one's audit entry and answer.
-func runSlashSteps(t *testing.T, hs *harness, st *embedded.Store, steps []slashStep) {
+//
+// payloads, when given, holds the interaction to send for a step, by
+// its id, in place of the one its name and options make.
+func runSlashSteps(t *testing.T, hs *harness, st *embedded.Store, steps []slashStep, payloads ...map[string]map[string]any) {
 	t.Helper()
 	entries := func() []audit.Entry {
 		es, err := st.Audit(context.Background(), audit.Query{Limit: 100})
@@ -112,14 +117,20 @@ func runSlashSteps(t *testing.T, hs *harness, st *embedded.Store, steps []slashS
 	}
 	for i, s := range steps {
 		calls := len(hs.fd.Calls())
-		if w := hs.post(t, slashCommand(s.id, "111", s.name, s.opts...)); w.Code != 200 {
+		payload := slashCommand(s.id, "111", s.name, s.opts...)
+		for _, p := range payloads {
+			if p[s.id] != nil {
+				payload = p[s.id]
+			}
+		}
+		if w := hs.post(t, payload); w.Code != 200 {
 			t.Fatalf("/%s: status %d, want 200", s.name, w.Code)
 		}
 		waitFor(t, "the outcome of /"+s.name, func() bool { return done() > i })
-		// The answer edits the deferred response.
+		// The answer edits the deferred response, or follows it.
 		waitFor(t, "the answer to /"+s.name, func() bool {
 			for _, c := range hs.fd.Calls()[calls:] {
-				if c.Method == "PATCH" {
+				if c.Method == "PATCH" || c.Method == "POST" {
 					return true
 				}
 			}
@@ -187,5 +198,90 @@ func TestSlashLockNamesAreTakenAsGiven(t *testing.T) {
 	runSlashSteps(t, hs, st, steps)
 	if locks, err := st.Locks(context.Background()); err != nil || len(locks) != 0 {
 		t.Errorf("locks %+v (%v), want none", locks, err)
+	}
+}
+
+// keywordsYAML has the apps web (env prod) and api, whose env is named
+// "to", like the keyword, and a train daily to prod.
+const keywordsYAML = `users:
+  ana: {discord: "111"}
+admins: [ana]
+apps:
+  web:
+    default_env: prod
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+      checksum: optional
+    path: srv/web
+    restart: 'true'
+    environments:
+      prod:
+        hosts: [localhost]
+  api:
+    default_env: to
+    artifact:
+      path: artifacts/{app}-{build}.tar.gz
+      checksum: optional
+    path: srv/api
+    restart: 'true'
+    environments:
+      to:
+        hosts: [localhost]
+trains:
+  daily:
+    env: prod
+    channels: ["#deploys"]
+    boarding: "0 9 * * 1-5"
+    departure: "0 14 * * 1-5"
+`
+
+// TestSlashBuildAndEnvNamedLikeGrammar: a build named like an env or a
+// train, and an env named like a keyword, are that build and that env:
+// the dry runs run, and none is refused as a build given after the env.
+func TestSlashBuildAndEnvNamedLikeGrammar(t *testing.T) {
+	hs, st := slashService(t, keywordsYAML, "api-1", "web-prod", "web-daily")
+	const str, flag = 3, 5
+	dry := opt("dry_run", flag, true)
+	steps := []slashStep{
+		{"921", "deploy", []map[string]any{opt("app", str, "api"), opt("build", str, "1"), opt("env", str, "to"), dry},
+			`deploy api 1 to to --dry-run`, audit.Allowed, nil},
+		{"922", "deploy", []map[string]any{opt("app", str, "web"), opt("build", str, "prod"), dry},
+			`deploy web "prod" to prod --dry-run`, audit.Allowed, nil},
+		{"923", "deploy", []map[string]any{opt("app", str, "web"), opt("build", str, "daily"), dry},
+			`deploy web daily to prod --dry-run`, audit.Allowed, nil},
+	}
+	runSlashSteps(t, hs, st, steps)
+}
+
+// TestSlashBoardBuildNamedLikeGrammar: /train board's build named like a
+// train, an env or a keyword is read by the parser as that build, and
+// its env named like a keyword as that env (none given: the train's).
+func TestSlashBoardBuildNamedLikeGrammar(t *testing.T) {
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "sw.yaml"), []byte(keywordsYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := commands.CatalogOf(cfg)
+	const str = 3
+	for _, tc := range []struct {
+		opts            []*discordgo.ApplicationCommandInteractionDataOption
+		app, build, env string
+	}{
+		{[]*discordgo.ApplicationCommandInteractionDataOption{{Name: "app", Type: str, Value: "web"}, {Name: "build", Type: str, Value: "daily"}}, "web", "daily", ""},
+		{[]*discordgo.ApplicationCommandInteractionDataOption{{Name: "app", Type: str, Value: "web"}, {Name: "build", Type: str, Value: "prod"}}, "web", "prod", ""},
+		{[]*discordgo.ApplicationCommandInteractionDataOption{{Name: "app", Type: str, Value: "api"}, {Name: "build", Type: str, Value: "to"},
+			{Name: "env", Type: str, Value: "to"}, {Name: "train", Type: str, Value: "daily"}}, "api", "to", "to"},
+	} {
+		data := discordgo.ApplicationCommandInteractionData{Name: "train", Options: []*discordgo.ApplicationCommandInteractionDataOption{
+			{Name: "board", Type: discordgo.ApplicationCommandOptionSubCommand, Options: tc.opts}}}
+		text, err := commandText(data, cat)
+		if err != nil {
+			t.Errorf("board %s %s: %v", tc.app, tc.build, err)
+			continue
+		}
+		r := commands.Parse(text, cat, commands.Options{})
+		if r.Kind != commands.Run || r.Cmd.App != tc.app || r.Cmd.Build != tc.build || r.Cmd.Env != tc.env || r.Cmd.Train != "daily" {
+			t.Errorf("%q: %v %+v (%s), want the board of %s %s to %s on daily", text, r.Kind, r.Cmd, r.Reply, tc.app, tc.build, tc.env)
+		}
 	}
 }
