@@ -108,9 +108,10 @@ func (s hostState) has(build string) bool {
 // is gone is reported as dangling, with the name of the release it
 // points at (a readlink, a process, only then), not as that release, so
 // that a deploy of the release restores it rather than finding it
-// current, and status says the link points at a release that is gone. Of a link it prints the release's name, not its path: the
-// deploy directory's path may hold a line break, which would end the
-// line early. A release whose name holds one is no build id, and is left
+// current, and status says the link points at a release that is gone.
+// Of a link it prints the release's name, not its path: the deploy
+// directory's path may hold a line break, which would end the line
+// early. A release whose name holds one is no build id, and is left
 // out: its lines would read as others. With probe, it also asks zstd its
 // version (see unpackScript): a process, so only for a push delivery.
 // With disk, it also reads the free space of dir's file system (see
