@@ -5,15 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/switchman-bot/switchman/internal/acl"
 	"github.com/switchman-bot/switchman/internal/audit"
-	"github.com/switchman-bot/switchman/internal/commands"
-	"github.com/switchman-bot/switchman/internal/config"
-	"github.com/switchman-bot/switchman/internal/deploy"
-	"github.com/switchman-bot/switchman/internal/store/embedded"
-	"github.com/switchman-bot/switchman/internal/transport/local"
 )
 
 // valuesYAML has an app named confirm, the keyword of deploy confirm.
@@ -51,31 +44,8 @@ apps:
 // a flag or as several words is refused before anything runs. Nothing is
 // locked, granted or deployed.
 func TestSlashOptionValuesAreNeverGrammar(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Parse(filepath.Join(dir, "sw.yaml"), []byte(valuesYAML), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2025, 3, 14, 14, 2, 0, 0, time.UTC) // the harness's, which signs the interactions
-	clock := func() time.Time { return now }
-	st, err := embedded.Open(filepath.Join(dir, "state.db"), embedded.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	const id = "20250314-140200-abc123" // a build shaped like a deploy id
-	eng := deploy.NewEngine(deploy.Options{Config: cfg, Transports: map[string]deploy.Transport{"local": &local.Transport{}},
-		Store: st, Leases: st, Locks: st, Now: clock})
-	t.Cleanup(eng.Wait)
-	policy, err := acl.New(cfg.AccessRules())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"confirm-" + id, "web-to"} {
-		writeArtifact(t, filepath.Join(dir, "artifacts", name+".tar.gz"))
-	}
-	svc := commands.NewService(commands.Deps{Config: cfg, Engine: eng, Store: st, Policy: policy, Now: clock})
-	hs := newHarness(t, nil, func(o *Options) { o.Handler = svc })
+	hs, st := slashService(t, valuesYAML, "confirm-"+id, "web-to")
 	const str, flag = 3, 5
 	steps := []struct {
 		id, name string
