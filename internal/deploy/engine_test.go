@@ -1037,7 +1037,7 @@ func TestNextRunTakesOverADeadRun(t *testing.T) {
 		if r.ID != dead.ID {
 			t.Errorf("reported %s, want the dead run %s", r.ID, dead.ID)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Error("the dead run was not reported")
 	}
 	if again, err := f.engine.Recover(t.Context()); err != nil || len(again) != 0 {

@@ -433,8 +433,10 @@ func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
 		t.Fatalf("Drain: got %v, want ErrDrainTimeout", err)
 	}
 	t.Logf("Drain returned after %s: %v", took.Round(time.Millisecond), err)
-	if took < timeout || took > timeout+2*time.Second {
-		t.Errorf("Drain returned after %s, want between %s and %s", took, timeout, timeout+2*time.Second)
+	// The slow session stays open until unblock, so returning at all
+	// shows Drain gave up on it; only the lower bound is a fact of time.
+	if took < timeout {
+		t.Errorf("Drain returned after %s, want at least its timeout %s", took, timeout)
 	}
 	st, err := c.ServerState(ctx, "app", "app1")
 	if err != nil {
@@ -451,8 +453,8 @@ func TestDrainTimesOutOnAnOpenSessionAndStillEndsInMaint(t *testing.T) {
 		if err != nil {
 			t.Errorf("slow request: got %v, want 200 OK", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Error("slow request: no answer within 5s of its release")
+	case <-time.After(30 * time.Second):
+		t.Error("slow request: no answer within 30 s of its release")
 	}
 }
 

@@ -332,7 +332,7 @@ func TestStatsDWaitsForMarkersInFlight(t *testing.T) {
 		close(release)
 		select {
 		case <-waited:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("Wait did not return once the marker was sent")
 		}
 		if !written.Load() {

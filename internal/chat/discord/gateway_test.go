@@ -351,7 +351,7 @@ func TestGatewayUnreachableAtStart(t *testing.T) {
 					if err == nil || !strings.Contains(err.Error(), "401") {
 						t.Errorf("RunGateway: %v, want the refusal", err)
 					}
-				case <-time.After(5 * time.Second):
+				case <-time.After(30 * time.Second):
 					t.Fatal("RunGateway kept trying a refused token")
 				}
 				return
