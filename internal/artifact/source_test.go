@@ -753,8 +753,10 @@ func TestSourceIdleTimeout(t *testing.T) {
 					if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "/stalls.tgz") || !strings.Contains(err.Error(), "no data for 200ms") || strings.Contains(err.Error(), "s3cr3t") {
 						t.Errorf("got %v, want ErrStalled naming the artifact without its credentials", err)
 					}
-					if took < idle || took > idle+5*time.Second {
-						t.Errorf("the read failed after %s, want about %s", took, idle)
+					// The body stalls until the test ends: failing at all, with
+					// ErrStalled, is the idle timeout's doing.
+					if took < idle {
+						t.Errorf("the read failed after %s, want at least the idle timeout %s", took, idle)
 					}
 					return
 				}

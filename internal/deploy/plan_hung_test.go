@@ -36,7 +36,9 @@ func TestPlanReadsHostsAtOnce(t *testing.T) {
 		}
 	}
 	t.Logf("dry run with 3 of 4 hosts hung: %s (connect_timeout %s)", took.Round(10*time.Millisecond), timeout)
-	if took > 2*timeout {
-		t.Errorf("dry run took %s, want under %s: one connect_timeout for the hung hosts together", took.Round(10*time.Millisecond), 2*timeout)
+	// Read one after another, the three hung hosts cost at least three
+	// connect_timeouts; at once, one (however busy the machine).
+	if took >= 3*timeout {
+		t.Errorf("dry run took %s, a connect_timeout (%s) for each hung host: want one for them together", took.Round(10*time.Millisecond), timeout)
 	}
 }

@@ -362,8 +362,10 @@ func TestStatsDWaitsForMarkersInFlight(t *testing.T) {
 		s.Observe(finished(deploy.KindDeploy, deploy.OutcomeFailed))
 		start := time.Now()
 		s.Wait()
-		if took := time.Since(start); took < statsdTimeout || took > statsdTimeout+2*time.Second {
-			t.Errorf("Wait took %s, want about %s", took, statsdTimeout)
+		// The dial hangs until the test ends, so returning at all shows
+		// Wait gave up on it; only the lower bound is a fact of time.
+		if took := time.Since(start); took < statsdTimeout {
+			t.Errorf("Wait took %s, want at least its bound %s", took, statsdTimeout)
 		}
 		if want := "markers still being sent at exit are lost"; !strings.Contains(logged.String(), want) {
 			t.Errorf("got log %q, want it to say %q", logged.String(), want)
